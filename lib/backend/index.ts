@@ -1,0 +1,81 @@
+/**
+ * Backend selection: native when the addon loads, js otherwise (with one
+ * warning line saying why). `NEURONE_BACKEND=js|native` or `setBackend()` choose
+ * explicitly; asking for native when it cannot load is an error.
+ */
+import { Backend } from './types';
+import { jsBackend } from './js';
+import { loadNative, nativeBackend } from './native';
+
+export type BackendName = 'js' | 'native';
+
+let current: Backend | undefined;
+let nativeInstance: Backend | undefined;
+
+function native(): Backend {
+  if (nativeInstance) return nativeInstance;
+  const { addon, error } = loadNative();
+  if (!addon) {
+    throw new Error(`neurone: the native backend cannot load: ${error?.message ?? 'unknown reason'}`);
+  }
+  nativeInstance = nativeBackend(addon);
+  return nativeInstance;
+}
+
+function pickDefault(): Backend {
+  const requested = process.env.NEURONE_BACKEND;
+  if (requested !== undefined && requested !== '') {
+    if (requested !== 'js' && requested !== 'native') {
+      throw new Error(`neurone: NEURONE_BACKEND must be 'js' or 'native', got '${requested}'`);
+    }
+    return requested === 'js' ? jsBackend : native();
+  }
+  const { addon, error } = loadNative();
+  if (addon) return native();
+  process.emitWarning(`native addon unavailable (${firstLine(error?.message)}); using the js backend`, 'NeuroneWarning');
+  return jsBackend;
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? 'unknown reason').split('\n')[0];
+}
+
+/** The backend in use (chosen on first call). */
+export function backend(): Backend {
+  if (!current) current = pickDefault();
+  return current;
+}
+
+/** Name of the backend in use: 'native' or 'js'. */
+export function getBackend(): BackendName {
+  return backend().name;
+}
+
+/**
+ * Switches backend at run time. Modules look the backend up on every call, so
+ * an existing network keeps working. Throws if 'native' cannot load.
+ */
+export function setBackend(name: BackendName): void {
+  if (name === 'js') current = jsBackend;
+  else if (name === 'native') current = native();
+  else throw new RangeError(`setBackend: expected 'js' or 'native', got '${String(name)}'`);
+}
+
+/** Whether the native addon can load here (without switching to it). */
+export function nativeAvailable(): boolean {
+  return loadNative().addon !== undefined;
+}
+
+/** Sets the number of threads the native kernels use (default: the number of cores). */
+export function setThreads(n: number): void {
+  backend().setThreads(n);
+  if (nativeInstance && current !== nativeInstance) nativeInstance.setThreads(n);
+}
+
+/** Number of threads the current backend's kernels use. */
+export function getThreads(): number {
+  return backend().getThreads();
+}
+
+export { jsBackend };
+export type { Backend };

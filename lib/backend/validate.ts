@@ -1,0 +1,118 @@
+/**
+ * Argument checks shared by the js backend. The native addon performs the
+ * same checks in C++ (it must: nothing from JavaScript may reach memory
+ * unchecked); these give the js backend identical errors.
+ */
+import { windowCount } from './types';
+import { describe } from '../tensor';
+
+/** Checks a size argument: a non-negative integer (or positive, when `min` is 1). */
+export function checkSize(fn: string, name: string, v: unknown, min = 0): number {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < min || v > 2 ** 31 - 1) {
+    throw new RangeError(`${fn}: ${name} must be an integer in [${min}, 2^31-1], got ${v}`);
+  }
+  return v;
+}
+
+function checkFloat32(fn: string, name: string, v: unknown): Float32Array {
+  if (!(v instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${describe(v)}`);
+  return v;
+}
+
+function checkLength(fn: string, name: string, arr: ArrayLike<number>, needed: number): void {
+  if (arr.length < needed) {
+    throw new RangeError(`${fn}: ${name} is too short: expected at least ${needed} elements, got ${arr.length}`);
+  }
+}
+
+/** Elements a (rows, cols) matrix with row stride `ld` spans from its first element. */
+function matrixSpan(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+export function checkGemmArgs(
+  transA: unknown, transB: unknown, m: number, n: number, k: number, alpha: unknown,
+  a: Float32Array, offsetA: number, lda: number,
+  b: Float32Array, offsetB: number, ldb: number,
+  beta: unknown, c: Float32Array, offsetC: number, ldc: number,
+): void {
+  const fn = 'sgemm';
+  if (typeof transA !== 'boolean') throw new TypeError(`${fn}: transA must be a boolean, got ${describe(transA)}`);
+  if (typeof transB !== 'boolean') throw new TypeError(`${fn}: transB must be a boolean, got ${describe(transB)}`);
+  checkSize(fn, 'm', m);
+  checkSize(fn, 'n', n);
+  checkSize(fn, 'k', k);
+  for (const [name, v] of [['alpha', alpha], ['beta', beta]] as const) {
+    if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  }
+  checkFloat32(fn, 'a', a);
+  checkFloat32(fn, 'b', b);
+  checkFloat32(fn, 'c', c);
+  checkSize(fn, 'offsetA', offsetA);
+  checkSize(fn, 'offsetB', offsetB);
+  checkSize(fn, 'offsetC', offsetC);
+  checkSize(fn, 'lda', lda);
+  checkSize(fn, 'ldb', ldb);
+  checkSize(fn, 'ldc', ldc);
+  const [aRows, aCols] = transA ? [k, m] : [m, k];
+  const [bRows, bCols] = transB ? [n, k] : [k, n];
+  if (lda < Math.max(1, aCols)) throw new RangeError(`${fn}: lda must be at least ${Math.max(1, aCols)}, got ${lda}`);
+  if (ldb < Math.max(1, bCols)) throw new RangeError(`${fn}: ldb must be at least ${Math.max(1, bCols)}, got ${ldb}`);
+  if (ldc < Math.max(1, n)) throw new RangeError(`${fn}: ldc must be at least ${Math.max(1, n)}, got ${ldc}`);
+  checkLength(fn, 'a', a, offsetA + matrixSpan(aRows, aCols, lda));
+  checkLength(fn, 'b', b, offsetB + matrixSpan(bRows, bCols, ldb));
+  checkLength(fn, 'c', c, offsetC + matrixSpan(m, n, ldc));
+}
+
+type ConvBuffers = Partial<Record<'x' | 'w' | 'y' | 'dx' | 'dy' | 'dw', Float32Array>> & { bias?: Float32Array | null };
+
+export function checkConvArgs(
+  fn: string, bufs: ConvBuffers,
+  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+): void {
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'length', length);
+  checkSize(fn, 'chanIn', chanIn, 1);
+  checkSize(fn, 'chanOut', chanOut, 1);
+  checkSize(fn, 'kSize', kSize, 1);
+  checkSize(fn, 'stride', stride, 1);
+  const outLength = windowCount(length, kSize, stride);
+  const need: Record<string, number> = {
+    x: batch * length * chanIn,
+    dx: batch * length * chanIn,
+    w: kSize * chanIn * chanOut,
+    dw: kSize * chanIn * chanOut,
+    y: batch * outLength * chanOut,
+    dy: batch * outLength * chanOut,
+    bias: chanOut,
+  };
+  for (const [name, arr] of Object.entries(bufs)) {
+    if (name === 'bias' && arr === null) continue;
+    checkFloat32(fn, name, arr);
+    checkLength(fn, name, arr as Float32Array, need[name]);
+  }
+}
+
+type PoolBuffers = Partial<Record<'x' | 'y' | 'dx' | 'dy', Float32Array>> & { argmax?: Int32Array };
+
+export function checkPoolArgs(
+  fn: string, bufs: PoolBuffers,
+  batch: number, length: number, chan: number, kSize: number, stride: number,
+): void {
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'length', length);
+  checkSize(fn, 'chan', chan, 1);
+  checkSize(fn, 'kSize', kSize, 1);
+  checkSize(fn, 'stride', stride, 1);
+  const outCount = batch * windowCount(length, kSize, stride) * chan;
+  const need: Record<string, number> = { x: batch * length * chan, dx: batch * length * chan, y: outCount, dy: outCount, argmax: outCount };
+  for (const [name, arr] of Object.entries(bufs)) {
+    if (name === 'argmax') {
+      if (!(arr instanceof Int32Array)) throw new TypeError(`${fn}: argmax must be an Int32Array, got ${describe(arr)}`);
+    } else {
+      checkFloat32(fn, name, arr);
+    }
+    checkLength(fn, name, arr as ArrayLike<number>, need[name]);
+  }
+}

@@ -1,0 +1,113 @@
+#include "cpu.h"
+
+#include <cstring>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define NEURONE_X86 1
+#if defined(_MSC_VER)
+#include <intrin.h>
+#else
+#include <cpuid.h>
+#endif
+#endif
+
+namespace neurone {
+
+const char* kernelPathName(KernelPath path) {
+  switch (path) {
+    case KernelPath::Avx2: return "avx2";
+    case KernelPath::Avx512: return "avx512";
+    default: return "scalar";
+  }
+}
+
+bool parseKernelPath(const char* name, KernelPath* out) {
+  if (std::strcmp(name, "scalar") == 0) *out = KernelPath::Scalar;
+  else if (std::strcmp(name, "avx2") == 0) *out = KernelPath::Avx2;
+  else if (std::strcmp(name, "avx512") == 0) *out = KernelPath::Avx512;
+  else return false;
+  return true;
+}
+
+#ifdef NEURONE_X86
+namespace {
+
+void cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+#if defined(_MSC_VER)
+  int regs[4];
+  __cpuidex(regs, static_cast<int>(leaf), static_cast<int>(sub));
+  for (int i = 0; i < 4; i++) r[i] = static_cast<unsigned>(regs[i]);
+#else
+  __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+#endif
+}
+
+unsigned long long xgetbv0() {
+#if defined(_MSC_VER)
+  return _xgetbv(0);
+#else
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<unsigned long long>(hi) << 32) | lo;
+#endif
+}
+
+struct Features {
+  bool avx2 = false;
+  bool avx512 = false;
+};
+
+Features detect() {
+  Features f;
+  unsigned r[4];
+  cpuid(0, 0, r);
+  unsigned maxLeaf = r[0];
+  if (maxLeaf < 7) return f;
+  cpuid(1, 0, r);
+  bool osxsave = (r[2] >> 27) & 1;
+  bool fma = (r[2] >> 12) & 1;
+  bool avx = (r[2] >> 28) & 1;
+  if (!osxsave || !avx) return f;
+  unsigned long long xcr0 = xgetbv0();
+  // The OS must save the YMM (bits 1-2) and, for AVX-512, opmask/ZMM state (bits 5-7).
+  bool ymmState = (xcr0 & 0x6) == 0x6;
+  bool zmmState = (xcr0 & 0xe6) == 0xe6;
+  cpuid(7, 0, r);
+  bool avx2 = (r[1] >> 5) & 1;
+  bool avx512f = (r[1] >> 16) & 1;
+  bool avx512dq = (r[1] >> 17) & 1;
+  bool avx512bw = (r[1] >> 30) & 1;
+  bool avx512vl = (r[1] >> 31) & 1;
+  f.avx2 = ymmState && avx2 && fma;
+  f.avx512 = f.avx2 && zmmState && avx512f && avx512dq && avx512bw && avx512vl;
+  return f;
+}
+
+const Features& features() {
+  static const Features f = detect();
+  return f;
+}
+
+}  // namespace
+#endif
+
+bool kernelPathSupported(KernelPath path) {
+  switch (path) {
+    case KernelPath::Scalar: return true;
+#if defined(NEURONE_X86) && defined(NEURONE_HAVE_AVX2)
+    case KernelPath::Avx2: return features().avx2;
+#endif
+#if defined(NEURONE_X86) && defined(NEURONE_HAVE_AVX512)
+    case KernelPath::Avx512: return features().avx512;
+#endif
+    default: return false;
+  }
+}
+
+KernelPath bestKernelPath() {
+  if (kernelPathSupported(KernelPath::Avx512)) return KernelPath::Avx512;
+  if (kernelPathSupported(KernelPath::Avx2)) return KernelPath::Avx2;
+  return KernelPath::Scalar;
+}
+
+}  // namespace neurone

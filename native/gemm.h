@@ -1,0 +1,37 @@
+// Single-precision matrix multiply: C = alpha * op(A) * op(B) + beta * C.
+//
+// Row-major. op(A) is (m, k): A is stored (m, k) with row stride lda, or
+// (k, m) when transA. op(B) is (k, n): B is stored (k, n), or (n, k) when
+// transB. C is (m, n) with row stride ldc. When beta == 0, C is not read.
+// These functions trust their arguments: the binding validates them.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu.h"
+#include "threadpool.h"
+
+namespace neurone {
+
+struct GemmArgs {
+  bool transA = false;
+  bool transB = false;
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1.0f;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  float beta = 0.0f;
+  float* c = nullptr;
+  int64_t ldc = 0;
+};
+
+// The plain triple loop: the oracle the tests compare every fast path with.
+void sgemmReference(const GemmArgs& args);
+
+// The fast path: blocked, packed, SIMD microkernel for `path`, split across
+// `pool` when the work is large enough to pay for it (pool may be null).
+void sgemm(const GemmArgs& args, KernelPath path, ThreadPool* pool);
+
+}  // namespace neurone

@@ -1,0 +1,118 @@
+#include "threadpool.h"
+
+#include <chrono>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <immintrin.h>
+#define NEURONE_PAUSE() _mm_pause()
+#else
+#define NEURONE_PAUSE() std::this_thread::yield()
+#endif
+
+namespace neurone {
+
+namespace {
+// How long a worker spins waiting for the next job before it sleeps. Long
+// enough to bridge the gap between the kernels of one training step, short
+// enough that an idle process goes quiet almost at once.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) { start(threads < 1 ? 0 : threads - 1); }
+
+ThreadPool::~ThreadPool() { stop(); }
+
+int ThreadPool::hardwareThreads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+void ThreadPool::resize(int threads) {
+  std::lock_guard<std::mutex> job(runMutex_);
+  stop();
+  start(threads < 1 ? 0 : threads - 1);
+}
+
+void ThreadPool::start(int workerCount) {
+  stopping_ = false;
+  workers_.reserve(workerCount);
+  for (int i = 0; i < workerCount; i++) workers_.emplace_back([this, i] { workerLoop(i + 1); });
+}
+
+void ThreadPool::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void ThreadPool::drain(int worker) {
+  for (;;) {
+    int64_t t = nextTask_.fetch_add(1, std::memory_order_relaxed);
+    if (t >= tasks_) break;
+    fn_(context_, t, worker);
+  }
+}
+
+void ThreadPool::workerLoop(int worker) {
+  uint64_t seen = generation_.load(std::memory_order_acquire);
+  for (;;) {
+    // Spin for a short while, then sleep until the generation changes.
+    auto spinUntil = std::chrono::steady_clock::now() + kSpinTime;
+    uint64_t now = generation_.load(std::memory_order_acquire);
+    while (now == seen && std::chrono::steady_clock::now() < spinUntil) {
+      for (int i = 0; i < 64; i++) NEURONE_PAUSE();
+      now = generation_.load(std::memory_order_acquire);
+    }
+    if (now == seen) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      now = generation_.load(std::memory_order_acquire);
+    }
+    seen = now;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+    }
+    drain(worker);
+    if (activeWorkers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::run(int64_t tasks, TaskFn fn, void* context) {
+  if (tasks <= 0) return;
+  if (tasks == 1 || workers_.empty()) {
+    for (int64_t t = 0; t < tasks; t++) fn(context, t, 0);
+    return;
+  }
+  std::lock_guard<std::mutex> job(runMutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks_ = tasks;
+    fn_ = fn;
+    context_ = context;
+    nextTask_.store(0, std::memory_order_relaxed);
+    activeWorkers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  wake_.notify_all();
+  drain(0);
+  // Wait for the workers: spin first (they usually finish together with us), then sleep.
+  auto spinUntil = std::chrono::steady_clock::now() + kSpinTime;
+  while (activeWorkers_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < spinUntil) {
+    NEURONE_PAUSE();
+  }
+  if (activeWorkers_.load(std::memory_order_acquire) != 0) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&] { return activeWorkers_.load(std::memory_order_acquire) == 0; });
+  }
+}
+
+}  // namespace neurone
