@@ -1,9 +1,6 @@
 {
   # The source lists live in native/sources.json, read here and by CMakeLists.txt,
   # so the two builds cannot drift apart.
-  "variables": {
-    "simd_sources_avx2": "<!@(node -p \"require('./native/sources.json').avx2.join(' ')\")",
-  },
   "target_defaults": {
     "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-fexceptions"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],

@@ -190,7 +190,8 @@ export function describe(v: unknown): string {
   if (typeof v === 'object') {
     const s = (v as { shape?: unknown }).shape;
     if (Array.isArray(s)) return `Tensor${formatShape(s)}`;
-    return v.constructor?.name ?? 'object';
+    const ctor = v.constructor?.name;
+    return ctor && ctor !== 'Object' ? ctor : 'object';
   }
   return `${typeof v} ${String(v)}`;
 }

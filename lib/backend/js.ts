@@ -150,14 +150,19 @@ function maxPool1dBackward(
   batch: number, length: number, chan: number, kSize: number, stride: number,
 ): void {
   checkPoolArgs('maxPool1dBackward', { dy, argmax, dx }, batch, length, chan, kSize, stride);
-  const outCount = batch * windowCount(length, kSize, stride) * chan;
-  const inCount = batch * length * chan;
-  dx.fill(0, 0, inCount);
+  const perSampleOut = windowCount(length, kSize, stride) * chan;
+  const perSampleIn = length * chan;
+  const outCount = batch * perSampleOut;
+  // argmax may come from anywhere: check every index lies in its own sample before writing.
   for (let o = 0; o < outCount; o++) {
+    const lo = Math.floor(o / perSampleOut) * perSampleIn;
     const idx = argmax[o];
-    if (idx < 0 || idx >= inCount) throw new RangeError(`maxPool1dBackward: argmax[${o}] = ${idx} is outside [0, ${inCount})`);
-    dx[idx] += dy[o];
+    if (idx < lo || idx >= lo + perSampleIn) {
+      throw new RangeError(`maxPool1dBackward: argmax[${o}] = ${idx} is outside its sample's range [${lo}, ${lo + perSampleIn})`);
+    }
   }
+  dx.fill(0, 0, batch * perSampleIn);
+  for (let o = 0; o < outCount; o++) dx[argmax[o]] += dy[o];
 }
 
 function avgPool1dForward(
@@ -212,6 +217,6 @@ export const jsBackend: Backend = {
   avgPool1dBackward,
   getThreads: () => 1,
   setThreads: (n: number) => {
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: expected a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer in [1, 2^31-1], got ${n}`);
   },
 };

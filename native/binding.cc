@@ -1,0 +1,477 @@
+// The Node-API boundary: the only file that includes napi.h.
+//
+// Every entry point checks argument count and types, that each array is long
+// enough for its shape, strides and offsets, and that no size computation
+// overflows, before any kernel touches memory. Messages name the argument and
+// give the expected and received value, and match the js backend's
+// (lib/backend/validate.ts) so both backends fail the same way.
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "conv1d.h"
+#include "cpu.h"
+#include "gemm.h"
+#include "pool1d.h"
+#include "threadpool.h"
+
+namespace neurone {
+namespace {
+
+constexpr int64_t kMaxDim = 2147483647;  // 2^31 - 1, as in the js backend
+
+struct ArgError {
+  bool isType;
+  std::string message;
+};
+
+[[noreturn]] void throwType(const std::string& msg) { throw ArgError{true, msg}; }
+[[noreturn]] void throwRange(const std::string& msg) { throw ArgError{false, msg}; }
+
+std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsBoolean()) return std::string("boolean ") + (v.As<Napi::Boolean>().Value() ? "true" : "false");
+  if (v.IsNumber()) {
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (std::isnan(d)) return "number NaN";
+    if (std::isinf(d)) return d > 0 ? "number Infinity" : "number -Infinity";
+    return "number " + Napi::Number::New(v.Env(), d).ToString().Utf8Value();
+  }
+  if (v.IsString()) return "string " + v.As<Napi::String>().Utf8Value();
+  if (v.IsTypedArray()) {
+    static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+                                  "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array",
+                                  "BigUint64Array"};
+    auto ta = v.As<Napi::TypedArray>();
+    int t = static_cast<int>(ta.TypedArrayType());
+    std::string name = (t >= 0 && t < 11) ? names[t] : "TypedArray";
+    return name + "(" + std::to_string(ta.ElementLength()) + ")";
+  }
+  if (v.IsArray()) return "Array(" + std::to_string(v.As<Napi::Array>().Length()) + ")";
+  if (v.IsFunction()) return "function";
+  if (v.IsObject()) return "object";
+  return "value";
+}
+
+// Reads arguments of one call, naming each in errors as "<fn>: <name> ...".
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* fn, size_t count) : info_(info), fn_(fn) {
+    if (info.Length() != count) {
+      throwType(std::string(fn) + ": expected " + std::to_string(count) + " arguments, got " +
+                std::to_string(info.Length()));
+    }
+  }
+
+  bool boolean(size_t i, const char* name) const {
+    if (!info_[i].IsBoolean()) throwType(prefix(name) + " must be a boolean, got " + describe(info_[i]));
+    return info_[i].As<Napi::Boolean>().Value();
+  }
+
+  float number(size_t i, const char* name) const {
+    if (!info_[i].IsNumber()) throwType(prefix(name) + " must be a number, got " + describe(info_[i]));
+    return static_cast<float>(info_[i].As<Napi::Number>().DoubleValue());
+  }
+
+  // A size: an integer in [min, 2^31-1]. NaN, Infinity and fractions are rejected.
+  int64_t size(size_t i, const char* name, int64_t min = 0) const {
+    if (!info_[i].IsNumber()) throwType(prefix(name) + " must be a number, got " + describe(info_[i]));
+    double d = info_[i].As<Napi::Number>().DoubleValue();
+    if (!(d >= static_cast<double>(min)) || !(d <= static_cast<double>(kMaxDim)) || d != std::floor(d)) {
+      throwRange(prefix(name) + " must be an integer in [" + std::to_string(min) + ", 2^31-1], got " +
+                 describe(info_[i]).substr(7));
+    }
+    return static_cast<int64_t>(d);
+  }
+
+  struct F32 {
+    float* data;
+    int64_t length;
+  };
+  F32 float32(size_t i, const char* name) const {
+    auto v = info_[i];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throwType(prefix(name) + " must be a Float32Array, got " + describe(v));
+    }
+    auto a = v.As<Napi::Float32Array>();
+    // A detached buffer reports length 0 (and may report a null pointer): the
+    // length checks below then reject it unless nothing is to be read.
+    return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength())};
+  }
+
+  struct I32 {
+    int32_t* data;
+    int64_t length;
+  };
+  I32 int32(size_t i, const char* name) const {
+    auto v = info_[i];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throwType(prefix(name) + " must be an Int32Array, got " + describe(v));
+    }
+    auto a = v.As<Napi::Int32Array>();
+    return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength())};
+  }
+
+  bool isNull(size_t i) const { return info_[i].IsNull(); }
+
+  void needLength(const char* name, int64_t have, int64_t needed) const {
+    if (have < needed) {
+      throwRange(prefix(name) + " is too short: expected at least " + std::to_string(needed) + " elements, got " +
+                 std::to_string(have));
+    }
+  }
+
+  std::string prefix(const char* name) const { return std::string(fn_) + ": " + name; }
+  const char* fn() const { return fn_; }
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* fn_;
+};
+
+// a * b for sizes already capped at 2^31-1; throws instead of overflowing int64.
+int64_t mul(const Args& args, int64_t a, int64_t b, const char* what) {
+  int64_t r;
+  if (__builtin_mul_overflow(a, b, &r)) throwRange(std::string(args.fn()) + ": " + what + " overflows");
+  return r;
+}
+int64_t mul3(const Args& args, int64_t a, int64_t b, int64_t c, const char* what) {
+  return mul(args, mul(args, a, b, what), c, what);
+}
+
+// Elements a (rows, cols) matrix with row stride ld spans from its first element.
+int64_t matrixSpan(int64_t rows, int64_t cols, int64_t ld) {
+  return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;  // < 2^62 with capped inputs
+}
+
+class Addon : public Napi::Addon<Addon> {
+ public:
+  Addon(Napi::Env env, Napi::Object exports) : pool_(ThreadPool::hardwareThreads()) {
+    path_ = bestKernelPath();
+    if (const char* forced = std::getenv("NEURONE_KERNEL")) {
+      if (*forced != '\0') {
+        KernelPath p;
+        if (!parseKernelPath(forced, &p)) {
+          throw Napi::Error::New(env, std::string("NEURONE_KERNEL must be scalar, avx2 or avx512, got '") + forced + "'");
+        }
+        if (!kernelPathSupported(p)) {
+          throw Napi::Error::New(env, std::string("NEURONE_KERNEL=") + forced +
+                                          " is not supported by this CPU or build (supported: " + supportedList() + ")");
+        }
+        path_ = p;
+      }
+    }
+    DefineAddon(exports, {
+        InstanceMethod("sgemm", &Addon::Sgemm),
+        InstanceMethod("conv1dForward", &Addon::Conv1dForward),
+        InstanceMethod("conv1dBackwardInput", &Addon::Conv1dBackwardInput),
+        InstanceMethod("conv1dBackwardWeight", &Addon::Conv1dBackwardWeight),
+        InstanceMethod("maxPool1dForward", &Addon::MaxPool1dForward),
+        InstanceMethod("maxPool1dBackward", &Addon::MaxPool1dBackward),
+        InstanceMethod("avgPool1dForward", &Addon::AvgPool1dForward),
+        InstanceMethod("avgPool1dBackward", &Addon::AvgPool1dBackward),
+        InstanceMethod("getThreads", &Addon::GetThreads),
+        InstanceMethod("setThreads", &Addon::SetThreads),
+        InstanceMethod("kernelPath", &Addon::GetKernelPath),
+        InstanceMethod("supportedKernelPaths", &Addon::SupportedKernelPaths),
+        InstanceMethod("setKernelPath", &Addon::SetKernelPath),
+        InstanceMethod("noop", &Addon::Noop),
+    });
+  }
+
+ private:
+  static std::string supportedList() {
+    std::string s = "scalar";
+    if (kernelPathSupported(KernelPath::Avx2)) s += ", avx2";
+    if (kernelPathSupported(KernelPath::Avx512)) s += ", avx512";
+    return s;
+  }
+
+  // Runs `body`, turning argument errors into JavaScript TypeError / RangeError.
+  template <typename F>
+  Napi::Value guarded(const Napi::CallbackInfo& info, F body) {
+    try {
+      return body();
+    } catch (const ArgError& e) {
+      if (e.isType) Napi::TypeError::New(info.Env(), e.message).ThrowAsJavaScriptException();
+      else Napi::RangeError::New(info.Env(), e.message).ThrowAsJavaScriptException();
+    } catch (const std::bad_alloc&) {
+      Napi::RangeError::New(info.Env(), "neurone: out of memory").ThrowAsJavaScriptException();
+    }
+    return info.Env().Undefined();
+  }
+
+  // sgemm(transA, transB, m, n, k, alpha, a, offsetA, lda, b, offsetB, ldb, beta, c, offsetC, ldc)
+  Napi::Value Sgemm(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "sgemm", 16);
+      GemmArgs g;
+      g.transA = args.boolean(0, "transA");
+      g.transB = args.boolean(1, "transB");
+      g.m = args.size(2, "m");
+      g.n = args.size(3, "n");
+      g.k = args.size(4, "k");
+      g.alpha = args.number(5, "alpha");
+      auto a = args.float32(6, "a");
+      int64_t offA = args.size(7, "offsetA");
+      g.lda = args.size(8, "lda");
+      auto b = args.float32(9, "b");
+      int64_t offB = args.size(10, "offsetB");
+      g.ldb = args.size(11, "ldb");
+      g.beta = args.number(12, "beta");
+      auto c = args.float32(13, "c");
+      int64_t offC = args.size(14, "offsetC");
+      g.ldc = args.size(15, "ldc");
+      int64_t aRows = g.transA ? g.k : g.m, aCols = g.transA ? g.m : g.k;
+      int64_t bRows = g.transB ? g.n : g.k, bCols = g.transB ? g.k : g.n;
+      auto atLeast = [&](const char* name, int64_t ld, int64_t cols) {
+        int64_t min = cols < 1 ? 1 : cols;
+        if (ld < min) throwRange(args.prefix(name) + " must be at least " + std::to_string(min) + ", got " + std::to_string(ld));
+      };
+      atLeast("lda", g.lda, aCols);
+      atLeast("ldb", g.ldb, bCols);
+      atLeast("ldc", g.ldc, g.n);
+      args.needLength("a", a.length, offA + matrixSpan(aRows, aCols, g.lda));
+      args.needLength("b", b.length, offB + matrixSpan(bRows, bCols, g.ldb));
+      args.needLength("c", c.length, offC + matrixSpan(g.m, g.n, g.ldc));
+      if (g.m == 0 || g.n == 0) return info.Env().Undefined();
+      g.a = a.data ? a.data + offA : nullptr;
+      g.b = b.data ? b.data + offB : nullptr;
+      g.c = c.data + offC;
+      if (g.k > 0 && (!g.a || !g.b)) throwRange("sgemm: a and b must hold data when k > 0");
+      sgemm(g, path_, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  Conv1dShape convShape(const Args& args, size_t first) {
+    Conv1dShape s;
+    s.batch = args.size(first, "batch");
+    s.length = args.size(first + 1, "length");
+    s.chanIn = args.size(first + 2, "chanIn", 1);
+    s.chanOut = args.size(first + 3, "chanOut", 1);
+    s.kSize = args.size(first + 4, "kSize", 1);
+    s.stride = args.size(first + 5, "stride", 1);
+    return s;
+  }
+
+  struct ConvSizes {
+    int64_t input, weight, output;
+  };
+  ConvSizes convSizes(const Args& args, const Conv1dShape& s) {
+    return {mul3(args, s.batch, s.length, s.chanIn, "batch * length * chanIn"),
+            mul3(args, s.kSize, s.chanIn, s.chanOut, "kSize * chanIn * chanOut"),
+            mul3(args, s.batch, s.outLength(), s.chanOut, "batch * outLength * chanOut")};
+  }
+
+  // conv1dForward(x, w, bias | null, y, batch, length, chanIn, chanOut, kSize, stride)
+  Napi::Value Conv1dForward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "conv1dForward", 10);
+      auto x = args.float32(0, "x");
+      auto w = args.float32(1, "w");
+      Args::F32 bias{nullptr, 0};
+      bool hasBias = !args.isNull(2);
+      if (hasBias) bias = args.float32(2, "bias");
+      auto y = args.float32(3, "y");
+      Conv1dShape s = convShape(args, 4);
+      ConvSizes n = convSizes(args, s);
+      args.needLength("x", x.length, n.input);
+      args.needLength("w", w.length, n.weight);
+      if (hasBias) args.needLength("bias", bias.length, s.chanOut);
+      args.needLength("y", y.length, n.output);
+      if (n.output == 0) return info.Env().Undefined();
+      conv1dForward(s, x.data, w.data, hasBias ? bias.data : nullptr, y.data, path_, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // conv1dBackwardInput(dy, w, dx, batch, length, chanIn, chanOut, kSize, stride)
+  Napi::Value Conv1dBackwardInput(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "conv1dBackwardInput", 9);
+      auto dy = args.float32(0, "dy");
+      auto w = args.float32(1, "w");
+      auto dx = args.float32(2, "dx");
+      Conv1dShape s = convShape(args, 3);
+      ConvSizes n = convSizes(args, s);
+      args.needLength("dy", dy.length, n.output);
+      args.needLength("w", w.length, n.weight);
+      args.needLength("dx", dx.length, n.input);
+      if (n.input == 0) return info.Env().Undefined();
+      conv1dBackwardInput(s, dy.data, w.data, dx.data, path_, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // conv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride)
+  Napi::Value Conv1dBackwardWeight(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "conv1dBackwardWeight", 9);
+      auto x = args.float32(0, "x");
+      auto dy = args.float32(1, "dy");
+      auto dw = args.float32(2, "dw");
+      Conv1dShape s = convShape(args, 3);
+      ConvSizes n = convSizes(args, s);
+      args.needLength("x", x.length, n.input);
+      args.needLength("dy", dy.length, n.output);
+      args.needLength("dw", dw.length, n.weight);
+      if (n.output == 0) return info.Env().Undefined();
+      conv1dBackwardWeight(s, x.data, dy.data, dw.data, path_, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  Pool1dShape poolShape(const Args& args, size_t first, int64_t* inputSize, int64_t* outputSize) {
+    Pool1dShape s;
+    s.batch = args.size(first, "batch");
+    s.length = args.size(first + 1, "length");
+    s.chan = args.size(first + 2, "chan", 1);
+    s.kSize = args.size(first + 3, "kSize", 1);
+    s.stride = args.size(first + 4, "stride", 1);
+    *inputSize = mul3(args, s.batch, s.length, s.chan, "batch * length * chan");
+    *outputSize = mul3(args, s.batch, s.outLength(), s.chan, "batch * outLength * chan");
+    return s;
+  }
+
+  // maxPool1dForward(x, y, argmax, batch, length, chan, kSize, stride)
+  Napi::Value MaxPool1dForward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "maxPool1dForward", 8);
+      auto x = args.float32(0, "x");
+      auto y = args.float32(1, "y");
+      auto argmax = args.int32(2, "argmax");
+      int64_t nIn, nOut;
+      Pool1dShape s = poolShape(args, 3, &nIn, &nOut);
+      // argmax holds flat indices into x as int32.
+      if (nIn > kMaxDim) throwRange("maxPool1dForward: batch * length * chan must be at most 2^31-1, got " + std::to_string(nIn));
+      args.needLength("x", x.length, nIn);
+      args.needLength("y", y.length, nOut);
+      args.needLength("argmax", argmax.length, nOut);
+      if (nOut == 0) return info.Env().Undefined();
+      maxPool1dForward(s, x.data, y.data, argmax.data, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // maxPool1dBackward(dy, argmax, dx, batch, length, chan, kSize, stride)
+  Napi::Value MaxPool1dBackward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "maxPool1dBackward", 8);
+      auto dy = args.float32(0, "dy");
+      auto argmax = args.int32(1, "argmax");
+      auto dx = args.float32(2, "dx");
+      int64_t nIn, nOut;
+      Pool1dShape s = poolShape(args, 3, &nIn, &nOut);
+      args.needLength("dy", dy.length, nOut);
+      args.needLength("argmax", argmax.length, nOut);
+      args.needLength("dx", dx.length, nIn);
+      if (nIn == 0) return info.Env().Undefined();
+      // argmax comes from JavaScript, so each index is checked to lie inside its own sample
+      // (the kernel writes samples from different threads).
+      const int64_t perSampleOut = s.outLength() * s.chan, perSampleIn = s.length * s.chan;
+      for (int64_t i = 0; i < nOut; i++) {
+        int64_t lo = (i / perSampleOut) * perSampleIn;
+        int64_t idx = argmax.data[i];
+        if (idx < lo || idx >= lo + perSampleIn) {
+          throwRange("maxPool1dBackward: argmax[" + std::to_string(i) + "] = " + std::to_string(idx) +
+                     " is outside its sample's range [" + std::to_string(lo) + ", " +
+                     std::to_string(lo + perSampleIn) + ")");
+        }
+      }
+      maxPool1dBackward(s, dy.data, argmax.data, dx.data, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // avgPool1dForward(x, y, batch, length, chan, kSize, stride)
+  Napi::Value AvgPool1dForward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "avgPool1dForward", 7);
+      auto x = args.float32(0, "x");
+      auto y = args.float32(1, "y");
+      int64_t nIn, nOut;
+      Pool1dShape s = poolShape(args, 2, &nIn, &nOut);
+      args.needLength("x", x.length, nIn);
+      args.needLength("y", y.length, nOut);
+      if (nOut == 0) return info.Env().Undefined();
+      avgPool1dForward(s, x.data, y.data, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // avgPool1dBackward(dy, dx, batch, length, chan, kSize, stride)
+  Napi::Value AvgPool1dBackward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "avgPool1dBackward", 7);
+      auto dy = args.float32(0, "dy");
+      auto dx = args.float32(1, "dx");
+      int64_t nIn, nOut;
+      Pool1dShape s = poolShape(args, 2, &nIn, &nOut);
+      args.needLength("dy", dy.length, nOut);
+      args.needLength("dx", dx.length, nIn);
+      if (nIn == 0) return info.Env().Undefined();
+      avgPool1dBackward(s, dy.data, dx.data, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_.threads()); }
+
+  Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "setThreads", 1);
+      int64_t n = args.size(0, "n", 1);
+      if (n > 1024) throwRange("setThreads: n must be at most 1024, got " + std::to_string(n));
+      if (n != pool_.threads()) pool_.resize(static_cast<int>(n));
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value GetKernelPath(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), kernelPathName(path_));
+  }
+
+  Napi::Value SupportedKernelPaths(const Napi::CallbackInfo& info) {
+    auto list = Napi::Array::New(info.Env());
+    uint32_t i = 0;
+    for (KernelPath p : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+      if (kernelPathSupported(p)) list.Set(i++, Napi::String::New(info.Env(), kernelPathName(p)));
+    }
+    return list;
+  }
+
+  Napi::Value SetKernelPath(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "setKernelPath", 1);
+      if (!info[0].IsString()) throwType("setKernelPath: path must be a string, got " + describe(info[0]));
+      std::string name = info[0].As<Napi::String>().Utf8Value();
+      KernelPath p;
+      if (!parseKernelPath(name.c_str(), &p)) {
+        throwRange("setKernelPath: path must be 'scalar', 'avx2' or 'avx512', got '" + name + "'");
+      }
+      if (!kernelPathSupported(p)) {
+        throwRange("setKernelPath: '" + name + "' is not supported here (supported: " + supportedList() + ")");
+      }
+      path_ = p;
+      return info.Env().Undefined();
+    });
+  }
+
+  // An empty call, to measure the cost of crossing the boundary.
+  Napi::Value Noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+  ThreadPool pool_;
+  KernelPath path_;
+};
+
+}  // namespace
+}  // namespace neurone
+
+using NeuroneAddon = neurone::Addon;
+NODE_API_ADDON(NeuroneAddon)

@@ -1,0 +1,204 @@
+// Conv1D as GEMMs over the input, with no im2col copy.
+//
+// In channels-last layout the window of output t is the contiguous run
+// x[b, t*stride : t*stride+kSize, :], kSize*chanIn floats long. So the im2col
+// matrix of sample b, (outLength, kSize*chanIn), is the input itself read with
+// a row stride of stride*chanIn (rows overlap when stride < kSize):
+//
+//   forward      y_b  = X_b · W                  W viewed as (kSize*chanIn, chanOut)
+//   grad weight  dW  += X_bᵀ · dy_b              summed over b
+//   grad input   dX_b = dy_b · Wᵀ, scattered back over the overlapping windows
+//
+// The scatter cannot be one GEMM (overlapping output rows would race), so it is
+// kSize GEMMs, one per tap j: rows t*stride + j of dx_b, which never overlap, get
+// dy_b · W[j]ᵀ with W[j] the (chanIn, chanOut) slice of tap j.
+//
+// Samples are independent, so the batch is what gets split across threads; each
+// per-sample GEMM then runs on one thread. Weight gradients are accumulated in
+// one scratch matrix per fixed batch chunk and summed in chunk order, so the
+// result does not depend on which thread ran which chunk.
+#include "conv1d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm.h"
+
+namespace neurone {
+
+namespace {
+
+struct ConvJob {
+  const Conv1dShape* s;
+  const float* in;
+  const float* w;
+  const float* bias;
+  float* out;
+  KernelPath path;
+  int64_t chunks;
+  float* scratch;  // grad weight: one (kSize*chanIn, chanOut) matrix per chunk
+};
+
+void forwardSample(void* ctx, int64_t b, int) {
+  auto& j = *static_cast<ConvJob*>(ctx);
+  const Conv1dShape& s = *j.s;
+  const int64_t outLength = s.outLength();
+  float* y = j.out + b * outLength * s.chanOut;
+  GemmArgs g;
+  g.m = outLength;
+  g.n = s.chanOut;
+  g.k = s.kSize * s.chanIn;
+  g.a = j.in + b * s.length * s.chanIn;
+  g.lda = s.stride * s.chanIn;
+  g.b = j.w;
+  g.ldb = s.chanOut;
+  g.c = y;
+  g.ldc = s.chanOut;
+  g.beta = 0.0f;
+  if (j.bias) {
+    for (int64_t t = 0; t < outLength; t++) std::memcpy(y + t * s.chanOut, j.bias, s.chanOut * sizeof(float));
+    g.beta = 1.0f;
+  }
+  sgemm(g, j.path, nullptr);
+}
+
+void backwardInputSample(void* ctx, int64_t b, int) {
+  auto& j = *static_cast<ConvJob*>(ctx);
+  const Conv1dShape& s = *j.s;
+  const int64_t outLength = s.outLength();
+  float* dx = j.out + b * s.length * s.chanIn;
+  std::memset(dx, 0, s.length * s.chanIn * sizeof(float));
+  for (int64_t tap = 0; tap < s.kSize; tap++) {
+    GemmArgs g;
+    g.transB = true;
+    g.m = outLength;
+    g.n = s.chanIn;
+    g.k = s.chanOut;
+    g.a = j.in + b * outLength * s.chanOut;  // dy_b
+    g.lda = s.chanOut;
+    g.b = j.w + tap * s.chanIn * s.chanOut;  // W[tap], (chanIn, chanOut)
+    g.ldb = s.chanOut;
+    g.beta = 1.0f;
+    g.c = dx + tap * s.chanIn;
+    g.ldc = s.stride * s.chanIn;
+    sgemm(g, j.path, nullptr);
+  }
+}
+
+void backwardWeightChunk(void* ctx, int64_t chunk, int) {
+  auto& j = *static_cast<ConvJob*>(ctx);
+  const Conv1dShape& s = *j.s;
+  const int64_t outLength = s.outLength();
+  const int64_t rows = s.kSize * s.chanIn;
+  const int64_t begin = s.batch * chunk / j.chunks;
+  const int64_t end = s.batch * (chunk + 1) / j.chunks;
+  float* dw = j.scratch ? j.scratch + chunk * rows * s.chanOut : j.out;
+  for (int64_t b = begin; b < end; b++) {
+    GemmArgs g;
+    g.transA = true;
+    g.m = rows;
+    g.n = s.chanOut;
+    g.k = outLength;
+    g.a = j.in + b * s.length * s.chanIn;  // x_b viewed as (outLength, rows), row stride stride*chanIn
+    g.lda = s.stride * s.chanIn;
+    g.b = j.w + b * outLength * s.chanOut;  // dy_b
+    g.ldb = s.chanOut;
+    g.beta = (j.scratch && b == begin) ? 0.0f : 1.0f;
+    g.c = dw;
+    g.ldc = s.chanOut;
+    sgemm(g, j.path, nullptr);
+  }
+}
+
+// Threads pay only when each gets a few samples' worth of work.
+int64_t usefulChunks(const Conv1dShape& s, ThreadPool* pool) {
+  if (!pool || pool->threads() <= 1 || s.batch <= 1) return 1;
+  double flops = 2.0 * s.batch * s.outLength() * s.kSize * s.chanIn * s.chanOut;
+  if (flops < 2e5) return 1;
+  return std::min<int64_t>(s.batch, pool->threads());
+}
+
+}  // namespace
+
+void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y,
+                   KernelPath path, ThreadPool* pool) {
+  if (s.batch == 0 || s.outLength() == 0) return;
+  ConvJob job{&s, x, w, bias, y, path, 1, nullptr};
+  if (usefulChunks(s, pool) > 1) pool->run(s.batch, forwardSample, &job);
+  else for (int64_t b = 0; b < s.batch; b++) forwardSample(&job, b, 0);
+}
+
+void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx,
+                         KernelPath path, ThreadPool* pool) {
+  if (s.batch == 0) return;
+  if (s.outLength() == 0) {
+    std::memset(dx, 0, s.batch * s.length * s.chanIn * sizeof(float));
+    return;
+  }
+  ConvJob job{&s, dy, w, nullptr, dx, path, 1, nullptr};
+  if (usefulChunks(s, pool) > 1) pool->run(s.batch, backwardInputSample, &job);
+  else for (int64_t b = 0; b < s.batch; b++) backwardInputSample(&job, b, 0);
+}
+
+void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw,
+                          KernelPath path, ThreadPool* pool) {
+  if (s.batch == 0 || s.outLength() == 0) return;
+  const int64_t chunks = usefulChunks(s, pool);
+  ConvJob job{&s, x, dy, nullptr, dw, path, chunks, nullptr};
+  if (chunks == 1) {
+    backwardWeightChunk(&job, 0, 0);
+    return;
+  }
+  const int64_t size = s.kSize * s.chanIn * s.chanOut;
+  std::vector<float> scratch(static_cast<size_t>(chunks * size));
+  job.scratch = scratch.data();
+  pool->run(chunks, backwardWeightChunk, &job);
+  for (int64_t c = 0; c < chunks; c++) {
+    const float* part = scratch.data() + c * size;
+    for (int64_t i = 0; i < size; i++) dw[i] += part[i];
+  }
+}
+
+void conv1dForwardReference(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t outLength = s.outLength();
+  for (int64_t b = 0; b < s.batch; b++)
+    for (int64_t t = 0; t < outLength; t++)
+      for (int64_t o = 0; o < s.chanOut; o++) {
+        double sum = bias ? bias[o] : 0.0;
+        for (int64_t k = 0; k < s.kSize; k++)
+          for (int64_t i = 0; i < s.chanIn; i++)
+            sum += static_cast<double>(x[(b * s.length + t * s.stride + k) * s.chanIn + i]) *
+                   w[(k * s.chanIn + i) * s.chanOut + o];
+        y[(b * outLength + t) * s.chanOut + o] = static_cast<float>(sum);
+      }
+}
+
+void conv1dBackwardInputReference(const Conv1dShape& s, const float* dy, const float* w, float* dx) {
+  const int64_t outLength = s.outLength();
+  std::vector<double> acc(static_cast<size_t>(s.batch * s.length * s.chanIn), 0.0);
+  for (int64_t b = 0; b < s.batch; b++)
+    for (int64_t t = 0; t < outLength; t++)
+      for (int64_t k = 0; k < s.kSize; k++)
+        for (int64_t i = 0; i < s.chanIn; i++)
+          for (int64_t o = 0; o < s.chanOut; o++)
+            acc[(b * s.length + t * s.stride + k) * s.chanIn + i] +=
+                static_cast<double>(dy[(b * outLength + t) * s.chanOut + o]) * w[(k * s.chanIn + i) * s.chanOut + o];
+  for (size_t i = 0; i < acc.size(); i++) dx[i] = static_cast<float>(acc[i]);
+}
+
+void conv1dBackwardWeightReference(const Conv1dShape& s, const float* x, const float* dy, float* dw) {
+  const int64_t outLength = s.outLength();
+  for (int64_t k = 0; k < s.kSize; k++)
+    for (int64_t i = 0; i < s.chanIn; i++)
+      for (int64_t o = 0; o < s.chanOut; o++) {
+        double sum = 0.0;
+        for (int64_t b = 0; b < s.batch; b++)
+          for (int64_t t = 0; t < outLength; t++)
+            sum += static_cast<double>(x[(b * s.length + t * s.stride + k) * s.chanIn + i]) *
+                   dy[(b * outLength + t) * s.chanOut + o];
+        dw[(k * s.chanIn + i) * s.chanOut + o] += static_cast<float>(sum);
+      }
+}
+
+}  // namespace neurone

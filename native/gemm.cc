@@ -1,0 +1,328 @@
+// SGEMM driver: blocking, packing, threading, the reference loop and the
+// portable scalar microkernel. Compiled for baseline x86-64 (no SIMD flags):
+// the AVX2 / AVX-512 microkernels and packers are reached only through the
+// GemmKernels tables of gemm_avx2.cc / gemm_avx512.cc.
+//
+// Loop nest (GotoBLAS/BLIS order, written for row-major C with the vector
+// dimension along N):
+//
+//   task (M chunk x N chunk, N chunk <= NC)          <- threads split here
+//     for pc in K step KC                            (kc balanced over k)
+//       pack B[pc:+kc, chunk] into NR-wide panels    -> L2, reused by every row panel
+//       for ir in chunk rows step MR
+//         pack A[ir:+MR, pc:+kc] (MR x kc)           -> L1, reused across the chunk
+//         for jr in chunk cols step NR
+//           microkernel MR x NR, B streaming from L2
+//
+// The broadcast operand (A) sits in L1 and the vector operand (B) streams
+// from L2, as BLIS does on Skylake-X: B supplies 2 zmm loads per k step
+// against MR broadcasts, so it is the stream that best tolerates L2 latency.
+//
+// Skinny shapes (batch 32): when B is not transposed and only a few row
+// panels reuse it, the microkernel reads B in place with row stride ldb; only
+// the ragged last column panel is packed (zero-padded). Tiny products skip
+// packing entirely. Every C element is always computed with the same KC
+// blocking in the same order, so results do not depend on the thread count.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "gemm_kernels.h"
+
+namespace neurone {
+
+void sgemmReference(const GemmArgs& g) {
+  for (int64_t i = 0; i < g.m; i++) {
+    for (int64_t j = 0; j < g.n; j++) {
+      double sum = 0;
+      for (int64_t p = 0; p < g.k; p++) {
+        float a = g.transA ? g.a[p * g.lda + i] : g.a[i * g.lda + p];
+        float b = g.transB ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
+        sum += static_cast<double>(a) * b;
+      }
+      float* c = &g.c[i * g.ldc + j];
+      double r = g.alpha * sum;
+      if (g.beta != 0.0f) r += static_cast<double>(g.beta) * *c;
+      *c = static_cast<float>(r);
+    }
+  }
+}
+
+namespace gemm {
+namespace {
+
+// ---- Portable path ---------------------------------------------------------
+// 4x8: eight SSE2 accumulators out of sixteen xmm registers when the compiler
+// vectorises the j loop at baseline, and still reasonable as plain scalar code.
+constexpr int kScalarMR = 4;
+constexpr int kScalarNR = 8;
+
+void sgemm_kernel_4x8_scalar(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b,
+                             int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
+  float acc[kScalarMR][kScalarNR] = {};
+  if (mr == kScalarMR) {
+    for (int64_t p = 0; p < kc; p++) {
+      const float* ap = a + p * as;
+      const float* bp = b + p * bs;
+      for (int i = 0; i < kScalarMR; i++)
+        for (int j = 0; j < kScalarNR; j++) acc[i][j] += ap[i] * bp[j];
+    }
+  } else {
+    for (int64_t p = 0; p < kc; p++) {
+      const float* ap = a + p * as;
+      const float* bp = b + p * bs;
+      for (int i = 0; i < mr; i++)
+        for (int j = 0; j < kScalarNR; j++) acc[i][j] += ap[i] * bp[j];
+    }
+  }
+  for (int64_t i = 0; i < mr; i++) {
+    float* ci = c + i * ldc;
+    if (beta == 0.0f) {
+      for (int64_t j = 0; j < nr; j++) ci[j] = alpha * acc[i][j];
+    } else {
+      for (int64_t j = 0; j < nr; j++) ci[j] = alpha * acc[i][j] + beta * ci[j];
+    }
+  }
+}
+
+template <int MR>
+void packAGeneric(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t cs, float* dst) {
+  for (int64_t p = 0; p < kc; p++) {
+    const float* src = a + p * cs;
+    float* d = dst + p * MR;
+    int64_t i = 0;
+    for (; i < mr; i++) d[i] = src[i * rs];
+    for (; i < MR; i++) d[i] = 0.0f;
+  }
+}
+
+template <int NR>
+void packBGeneric(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst) {
+  for (int64_t p = 0; p < kc; p++) {
+    const float* src = b + p * rs;
+    float* d = dst + p * NR;
+    int64_t j = 0;
+    if (cs == 1) {
+      std::memcpy(d, src, static_cast<size_t>(nr) * sizeof(float));
+      j = nr;
+    } else {
+      for (; j < nr; j++) d[j] = src[j * cs];
+    }
+    for (; j < NR; j++) d[j] = 0.0f;
+  }
+}
+
+const GemmKernels kScalarKernels = {kScalarMR,
+                                    kScalarNR,
+                                    256,
+                                    512,
+                                    sgemm_kernel_4x8_scalar,
+                                    packAGeneric<kScalarMR>,
+                                    packBGeneric<kScalarNR>};
+
+const GemmKernels& kernelsFor(KernelPath path) {
+#if defined(NEURONE_HAVE_AVX512)
+  if (path == KernelPath::Avx512) return gemmKernelsAvx512();
+#endif
+#if defined(NEURONE_HAVE_AVX2)
+  if (path == KernelPath::Avx2) return gemmKernelsAvx2();
+#endif
+  (void)path;
+  return kScalarKernels;
+}
+
+// ---- Tuning ----------------------------------------------------------------
+// Below this many multiply-adds the product is done by a plain loop: packing
+// and dispatch would cost more than they save.
+constexpr int64_t kTinyMnk = 16 * 16 * 16;
+// Multiply-adds a thread must get before waking the pool pays (a wake-up and
+// join cost ~5-50 us; this is ~20-40 us of single-core work).
+constexpr int64_t kMnkPerThread = 2 * 1024 * 1024;
+// B (not transposed) is read in place when at most this many row panels reuse
+// it: packing would then cost a visible fraction of the multiply.
+constexpr int64_t kInPlaceBMaxRows = 64;
+
+// ---- Per-thread scratch ----------------------------------------------------
+// Grown on demand and kept: steady-state calls do not allocate. Pool workers
+// are persistent, so each keeps its own buffers.
+struct Scratch {
+  float* data = nullptr;
+  size_t capacity = 0;
+  ~Scratch() {
+    if (data) ::operator delete(data, std::align_val_t(64));
+  }
+  float* get(size_t floats) {
+    if (floats > capacity) {
+      if (data) ::operator delete(data, std::align_val_t(64));
+      data = static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t(64)));
+      capacity = floats;
+    }
+    return data;
+  }
+};
+
+float* threadScratch(size_t floats) {
+  thread_local Scratch scratch;
+  return scratch.get(floats);
+}
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+// The small-problem path: no packing, no threads.
+void sgemmTiny(const GemmArgs& g) {
+  for (int64_t i = 0; i < g.m; i++) {
+    float* ci = g.c + i * g.ldc;
+    for (int64_t j = 0; j < g.n; j++) {
+      float sum = 0.0f;
+      for (int64_t p = 0; p < g.k; p++) {
+        float a = g.transA ? g.a[p * g.lda + i] : g.a[i * g.lda + p];
+        float b = g.transB ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
+        sum += a * b;
+      }
+      ci[j] = g.beta == 0.0f ? g.alpha * sum : g.alpha * sum + g.beta * ci[j];
+    }
+  }
+}
+
+void scaleC(const GemmArgs& g) {
+  for (int64_t i = 0; i < g.m; i++) {
+    float* ci = g.c + i * g.ldc;
+    if (g.beta == 0.0f) {
+      for (int64_t j = 0; j < g.n; j++) ci[j] = 0.0f;
+    } else if (g.beta != 1.0f) {
+      for (int64_t j = 0; j < g.n; j++) ci[j] *= g.beta;
+    }
+  }
+}
+
+struct Plan {
+  const GemmArgs* g;
+  const GemmKernels* kt;
+  int64_t kc;                // balanced depth block
+  int64_t mChunk, nChunk;    // task extent (multiples of MR / NR)
+  int64_t mTasks, nTasks;
+  bool bInPlace;
+};
+
+void runTask(const Plan& plan, int64_t task) {
+  const GemmArgs& g = *plan.g;
+  const GemmKernels& kt = *plan.kt;
+  const int64_t MR = kt.mr, NR = kt.nr;
+  const int64_t i0 = (task % plan.mTasks) * plan.mChunk;
+  const int64_t j0 = (task / plan.mTasks) * plan.nChunk;
+  const int64_t i1 = std::min(g.m, i0 + plan.mChunk);
+  const int64_t j1 = std::min(g.n, j0 + plan.nChunk);
+  if (i0 >= i1 || j0 >= j1) return;
+  const int64_t width = j1 - j0;
+  const int64_t panels = ceilDiv(width, NR);
+
+  // A(i, p) = a[i * aRs + p * aCs]; B(p, j) = b[p * bRs + j * bCs].
+  const int64_t aRs = g.transA ? 1 : g.lda, aCs = g.transA ? g.lda : 1;
+  const int64_t bRs = g.transB ? 1 : g.ldb, bCs = g.transB ? g.ldb : 1;
+
+  const int64_t kc = plan.kc;
+  const int64_t aFloats = MR * kc;
+  const int64_t bFloats = plan.bInPlace ? NR * kc : panels * NR * kc;
+  float* scratch = threadScratch(static_cast<size_t>(aFloats + bFloats));
+  float* aPack = scratch;
+  float* bPack = scratch + aFloats;
+
+  for (int64_t pc = 0; pc < g.k; pc += kc) {
+    const int64_t kcur = std::min(kc, g.k - pc);
+    const float beta = pc == 0 ? g.beta : 1.0f;
+    // Where panel jp of B lives, and its row stride.
+    const float* bBase;
+    int64_t bStride, bPanelStep;
+    int64_t raggedPanel = -1;
+    if (plan.bInPlace) {
+      bBase = g.b + pc * g.ldb + j0;
+      bStride = g.ldb;
+      bPanelStep = NR;
+      if (width % NR != 0) {
+        raggedPanel = panels - 1;
+        kt.packB(kcur, width - raggedPanel * NR, bBase + raggedPanel * NR, bRs, bCs, bPack);
+      }
+    } else {
+      for (int64_t jp = 0; jp < panels; jp++) {
+        int64_t nr = std::min(NR, width - jp * NR);
+        kt.packB(kcur, nr, g.b + pc * bRs + (j0 + jp * NR) * bCs, bRs, bCs, bPack + jp * NR * kcur);
+      }
+      bBase = bPack;
+      bStride = NR;
+      bPanelStep = NR * kcur;
+    }
+    for (int64_t i = i0; i < i1; i += MR) {
+      const int64_t mr = std::min(MR, i1 - i);
+      kt.packA(mr, kcur, g.a + i * aRs + pc * aCs, aRs, aCs, aPack);
+      float* cRow = g.c + i * g.ldc + j0;
+      for (int64_t jp = 0; jp < panels; jp++) {
+        const int64_t nr = std::min(NR, width - jp * NR);
+        const float* bp = jp == raggedPanel ? bPack : bBase + jp * bPanelStep;
+        const int64_t bs = jp == raggedPanel ? NR : bStride;
+        kt.kernel(mr, nr, kcur, aPack, MR, bp, bs, cRow + jp * NR, g.ldc, g.alpha, beta);
+      }
+    }
+  }
+}
+
+void taskEntry(void* ctx, int64_t task, int /*worker*/) { runTask(*static_cast<const Plan*>(ctx), task); }
+
+}  // namespace
+}  // namespace gemm
+
+void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool) {
+  using namespace gemm;
+  if (g.m <= 0 || g.n <= 0) return;
+  if (g.k <= 0 || g.alpha == 0.0f) {
+    scaleC(g);
+    return;
+  }
+  const int64_t mnk = g.m * g.n * g.k;
+  if (mnk <= kTinyMnk) {
+    sgemmTiny(g);
+    return;
+  }
+  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
+  const GemmKernels& kt = kernelsFor(path);
+  const int64_t MR = kt.mr, NR = kt.nr;
+
+  Plan plan;
+  plan.g = &g;
+  plan.kt = &kt;
+  plan.kc = ceilDiv(g.k, ceilDiv(g.k, kt.kc));
+  plan.bInPlace = !g.transB && g.m <= kInPlaceBMaxRows;
+
+  const int64_t mPanels = ceilDiv(g.m, MR), nPanels = ceilDiv(g.n, NR);
+  const int64_t ncPanels = std::max<int64_t>(1, kt.nc / NR);
+  int64_t threads = pool ? pool->threads() : 1;
+  threads = std::max<int64_t>(1, std::min(threads, mnk / kMnkPerThread));
+
+  int64_t nTasks = ceilDiv(nPanels, ncPanels);
+  int64_t mTasks = 1;
+  if (threads > 1) {
+    if (nPanels >= 2 * threads) {
+      // Split N: each thread packs its own slice of B into its own L2.
+      nTasks = std::min(nPanels, roundUp(std::max(nTasks, threads), threads));
+    } else {
+      mTasks = std::min(mPanels, threads);
+    }
+  }
+  const int64_t nChunkPanels = ceilDiv(nPanels, nTasks);
+  plan.nChunk = nChunkPanels * NR;
+  plan.nTasks = ceilDiv(nPanels, nChunkPanels);
+  const int64_t mChunkPanels = ceilDiv(mPanels, mTasks);
+  plan.mChunk = mChunkPanels * MR;
+  plan.mTasks = ceilDiv(mPanels, mChunkPanels);
+
+  const int64_t tasks = plan.mTasks * plan.nTasks;
+  if (threads > 1 && tasks > 1) {
+    pool->run(tasks, taskEntry, &plan);
+  } else {
+    for (int64_t t = 0; t < tasks; t++) runTask(plan, t);
+  }
+}
+
+}  // namespace neurone

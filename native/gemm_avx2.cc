@@ -1,0 +1,125 @@
+// AVX2+FMA SGEMM microkernel and packers (compiled with -mavx2 -mfma only).
+//
+// Tile 6x16: 12 ymm accumulators (6 rows x 2 vectors of 8 columns) + 2 ymm for
+// the B row + 1 for the broadcast A value = 15 of the 16 ymm registers. Each k
+// step: 2 loads of B, 6 broadcasts, 12 FMAs; 12 independent chains cover the
+// FMA latency on two ports. Edge tiles get their own instantiation (rows 1..6
+// x 8 or 16 columns); the ragged last vector is stored with vmaskmov.
+//
+// Blocking: KC = 256 keeps the A micro-panel (6 x 256 x 4 B = 6 KiB) and a
+// B micro-panel row stream comfortably in a 32-48 KiB L1; NC = 512 keeps a
+// packed B block (256 x 512 x 4 B = 512 KiB) inside a 1-2 MiB L2 (and is
+// still reasonable for the 256 KiB L2 of older AVX2 parts, where it spills to
+// L3 at a small cost).
+#include <immintrin.h>
+
+#include <cstring>
+#include <utility>
+
+#include "gemm_kernels.h"
+
+namespace neurone {
+namespace gemm {
+namespace {
+
+constexpr int kMR = 6;
+constexpr int kNR = 16;
+
+inline __m256i tailMask(int64_t cols) {
+  alignas(32) static const int kOnes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kOnes + 8 - cols));
+}
+
+template <int R, int NV>
+void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc,
+          float alpha, float beta) {
+  __m256 acc[R][NV];
+  for (int i = 0; i < R; i++)
+    for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < kc; p++) {
+    __m256 bv[NV];
+    for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
+    for (int i = 0; i < R; i++) {
+      __m256 ai = _mm256_broadcast_ss(a + i);
+      for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+    a += as;
+    b += bs;
+  }
+  const __m256 va = _mm256_set1_ps(alpha);
+  const __m256 vb = _mm256_set1_ps(beta);
+  for (int v = 0; v < NV; v++) {
+    int64_t cols = nr - 8 * v;
+    if (cols >= 8) {
+      for (int i = 0; i < R; i++) {
+        float* cp = c + i * ldc + 8 * v;
+        __m256 r = _mm256_mul_ps(va, acc[i][v]);
+        if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cp), r);
+        _mm256_storeu_ps(cp, r);
+      }
+    } else {
+      const __m256i m = tailMask(cols);
+      for (int i = 0; i < R; i++) {
+        float* cp = c + i * ldc + 8 * v;
+        __m256 r = _mm256_mul_ps(va, acc[i][v]);
+        if (beta != 0.0f) r = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cp, m), r);
+        _mm256_maskstore_ps(cp, m, r);
+      }
+    }
+  }
+}
+
+using TileFn = void (*)(int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, float, float);
+
+template <size_t... R>
+struct TileTable {
+  TileFn half[sizeof...(R)] = {&tile<R + 1, 1>...};
+  TileFn full[sizeof...(R)] = {&tile<R + 1, 2>...};
+};
+
+template <size_t... R>
+constexpr TileTable<R...> makeTileTable(std::index_sequence<R...>) {
+  return TileTable<R...>{};
+}
+
+const auto kTiles = makeTileTable(std::make_index_sequence<kMR>());
+
+void sgemm_kernel_6x16_avx2(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b,
+                            int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
+  TileFn fn = nr > 8 ? kTiles.full[mr - 1] : kTiles.half[mr - 1];
+  fn(nr, kc, a, as, b, bs, c, ldc, alpha, beta);
+}
+
+void packA6_avx2(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t cs, float* dst) {
+  for (int64_t p = 0; p < kc; p++) {
+    const float* src = a + p * cs;
+    float* d = dst + p * kMR;
+    int64_t i = 0;
+    for (; i < mr; i++) d[i] = src[i * rs];
+    for (; i < kMR; i++) d[i] = 0.0f;
+  }
+}
+
+void packB16_avx2(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst) {
+  for (int64_t p = 0; p < kc; p++) {
+    const float* src = b + p * rs;
+    float* d = dst + p * kNR;
+    int64_t j = 0;
+    if (cs == 1) {
+      std::memcpy(d, src, static_cast<size_t>(nr) * sizeof(float));
+      j = nr;
+    } else {
+      for (; j < nr; j++) d[j] = src[j * cs];
+    }
+    for (; j < kNR; j++) d[j] = 0.0f;
+  }
+}
+
+const GemmKernels kKernels = {kMR, kNR, 256, 512, sgemm_kernel_6x16_avx2, packA6_avx2, packB16_avx2};
+
+}  // namespace
+
+const GemmKernels& gemmKernelsAvx2() { return kKernels; }
+
+}  // namespace gemm
+}  // namespace neurone

@@ -1,0 +1,33 @@
+// 1-D max and average pooling on channels-last tensors.
+//
+//   x (batch, length, chan)  ->  y (batch, outLength, chan),  outLength = (length - kSize) / stride + 1
+//
+// Max pooling records, for every output, the flat index into x of the window's
+// maximum (the first on ties; NaN wins so it is not hidden). The backward pass
+// routes each output gradient to that index only, adding where windows overlap.
+// These functions trust their arguments: the binding validates them.
+#pragma once
+
+#include <cstdint>
+
+#include "threadpool.h"
+
+namespace neurone {
+
+struct Pool1dShape {
+  int64_t batch = 0, length = 0, chan = 0, kSize = 0, stride = 1;
+  int64_t outLength() const { return length < kSize ? 0 : (length - kSize) / stride + 1; }
+};
+
+void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, ThreadPool* pool);
+// dx is overwritten. argmax entries must lie in [0, batch*length*chan) and within
+// their own sample (the binding checks this, since argmax comes from JavaScript).
+void maxPool1dBackward(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, ThreadPool* pool);
+void avgPool1dForward(const Pool1dShape& s, const float* x, float* y, ThreadPool* pool);
+void avgPool1dBackward(const Pool1dShape& s, const float* dy, float* dx, ThreadPool* pool);
+
+// Plain loops, the oracle for the tests.
+void maxPool1dForwardReference(const Pool1dShape& s, const float* x, float* y, int32_t* argmax);
+void avgPool1dForwardReference(const Pool1dShape& s, const float* x, float* y);
+
+}  // namespace neurone

@@ -1,0 +1,158 @@
+// Conv1D and pooling kernels against their plain-loop references, on every
+// SIMD path this machine supports, with and without threads.
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "conv1d.h"
+#include "cpu.h"
+#include "pool1d.h"
+#include "threadpool.h"
+
+using namespace neurone;
+
+namespace {
+
+int failures = 0;
+
+std::vector<float> randomVector(std::mt19937& rng, int64_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Float32 results of sums of `terms` products of values in [-1, 1].
+bool close(const std::vector<float>& got, const std::vector<float>& want, int64_t terms, const char* what,
+           const Conv1dShape& s, const char* path, int threads) {
+  const double tol = 1e-6 * (terms + 4);
+  for (size_t i = 0; i < want.size(); i++) {
+    if (!(std::fabs(got[i] - want[i]) <= tol)) {
+      std::printf("FAIL %s path=%s threads=%d batch=%lld length=%lld chanIn=%lld chanOut=%lld kSize=%lld stride=%lld: "
+                  "[%zu] got %g want %g\n",
+                  what, path, threads, (long long)s.batch, (long long)s.length, (long long)s.chanIn,
+                  (long long)s.chanOut, (long long)s.kSize, (long long)s.stride, i, got[i], want[i]);
+      failures++;
+      return false;
+    }
+  }
+  return true;
+}
+
+void testConv(std::mt19937& rng, const Conv1dShape& s, KernelPath path, ThreadPool& pool) {
+  const int64_t outLength = s.outLength();
+  auto x = randomVector(rng, s.batch * s.length * s.chanIn);
+  auto w = randomVector(rng, s.kSize * s.chanIn * s.chanOut);
+  auto bias = randomVector(rng, s.chanOut);
+  auto dy = randomVector(rng, s.batch * outLength * s.chanOut);
+  const char* name = kernelPathName(path);
+
+  std::vector<float> y(dy.size(), NAN), yRef(dy.size());
+  conv1dForward(s, x.data(), w.data(), bias.data(), y.data(), path, &pool);
+  conv1dForwardReference(s, x.data(), w.data(), bias.data(), yRef.data());
+  close(y, yRef, s.kSize * s.chanIn, "conv1dForward", s, name, pool.threads());
+
+  std::vector<float> dx(x.size(), NAN), dxRef(x.size());
+  conv1dBackwardInput(s, dy.data(), w.data(), dx.data(), path, &pool);
+  conv1dBackwardInputReference(s, dy.data(), w.data(), dxRef.data());
+  close(dx, dxRef, s.kSize * s.chanOut, "conv1dBackwardInput", s, name, pool.threads());
+
+  // Accumulates onto what is there.
+  auto dw = randomVector(rng, static_cast<int64_t>(w.size()));
+  auto dwRef = dw;
+  conv1dBackwardWeight(s, x.data(), dy.data(), dw.data(), path, &pool);
+  conv1dBackwardWeightReference(s, x.data(), dy.data(), dwRef.data());
+  close(dw, dwRef, s.batch * outLength + 1, "conv1dBackwardWeight", s, name, pool.threads());
+}
+
+void testPool(std::mt19937& rng, const Pool1dShape& s, ThreadPool& pool) {
+  const int64_t nIn = s.batch * s.length * s.chan, nOut = s.batch * s.outLength() * s.chan;
+  auto x = randomVector(rng, nIn);
+  std::vector<float> y(nOut), yRef(nOut);
+  std::vector<int32_t> arg(nOut), argRef(nOut);
+  maxPool1dForward(s, x.data(), y.data(), arg.data(), &pool);
+  maxPool1dForwardReference(s, x.data(), yRef.data(), argRef.data());
+  for (int64_t i = 0; i < nOut; i++) {
+    if (y[i] != yRef[i] || arg[i] != argRef[i]) {
+      std::printf("FAIL maxPool1dForward length=%lld chan=%lld k=%lld stride=%lld at %lld\n", (long long)s.length,
+                  (long long)s.chan, (long long)s.kSize, (long long)s.stride, (long long)i);
+      failures++;
+      break;
+    }
+  }
+  // Backward: every dx is the sum of the dy routed to it.
+  auto dy = randomVector(rng, nOut);
+  std::vector<float> dx(nIn, NAN);
+  std::vector<double> dxRef(nIn, 0.0);
+  maxPool1dBackward(s, dy.data(), arg.data(), dx.data(), &pool);
+  for (int64_t i = 0; i < nOut; i++) dxRef[argRef[i]] += dy[i];
+  for (int64_t i = 0; i < nIn; i++) {
+    if (std::fabs(dx[i] - dxRef[i]) > 1e-5) {
+      std::printf("FAIL maxPool1dBackward at %lld: %g vs %g\n", (long long)i, dx[i], dxRef[i]);
+      failures++;
+      break;
+    }
+  }
+
+  avgPool1dForward(s, x.data(), y.data(), &pool);
+  avgPool1dForwardReference(s, x.data(), yRef.data());
+  for (int64_t i = 0; i < nOut; i++) {
+    if (std::fabs(y[i] - yRef[i]) > 1e-6 * (s.kSize + 1)) {
+      std::printf("FAIL avgPool1dForward at %lld\n", (long long)i);
+      failures++;
+      break;
+    }
+  }
+  std::vector<float> dxa(nIn, NAN);
+  std::fill(dxRef.begin(), dxRef.end(), 0.0);
+  avgPool1dBackward(s, dy.data(), dxa.data(), &pool);
+  const int64_t outLength = s.outLength();
+  for (int64_t b = 0; b < s.batch; b++)
+    for (int64_t t = 0; t < outLength; t++)
+      for (int64_t k = 0; k < s.kSize; k++)
+        for (int64_t c = 0; c < s.chan; c++)
+          dxRef[(b * s.length + t * s.stride + k) * s.chan + c] += dy[(b * outLength + t) * s.chan + c] / (double)s.kSize;
+  for (int64_t i = 0; i < nIn; i++) {
+    if (std::fabs(dxa[i] - dxRef[i]) > 1e-5) {
+      std::printf("FAIL avgPool1dBackward at %lld: %g vs %g\n", (long long)i, dxa[i], dxRef[i]);
+      failures++;
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+int main() {
+  std::mt19937 rng(1234);
+  int cases = 0;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+      if (!kernelPathSupported(path)) continue;
+      // The shapes of the seed network, then random ones.
+      testConv(rng, Conv1dShape{32, 256, 1, 32, 3, 1}, path, pool);
+      testConv(rng, Conv1dShape{32, 127, 32, 32, 3, 1}, path, pool);
+      cases += 2;
+      std::uniform_int_distribution<int> kDist(1, 8), sDist(1, 4), cDist(1, 70), bDist(1, 5), lDist(1, 40);
+      for (int i = 0; i < 60; i++) {
+        Conv1dShape s{bDist(rng), lDist(rng), cDist(rng), cDist(rng), kDist(rng), sDist(rng)};
+        if (i % 5 == 0) s.chanIn = 1;
+        testConv(rng, s, path, pool);
+        cases++;
+      }
+    }
+    std::uniform_int_distribution<int> kDist(1, 8), sDist(1, 4), cDist(1, 70), bDist(1, 5), lDist(1, 40);
+    for (int i = 0; i < 60; i++) {
+      Pool1dShape s{bDist(rng), lDist(rng), cDist(rng), kDist(rng), sDist(rng)};
+      testPool(rng, s, pool);
+      cases++;
+    }
+    testPool(rng, Pool1dShape{32, 254, 32, 2, 2}, pool);
+    testPool(rng, Pool1dShape{64, 300, 40, 8, 2}, pool);
+    cases += 2;
+  }
+  std::printf("%d passed, %d failed\n", cases - failures, failures);
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,193 @@
+// sgemm against sgemmReference on every kernel path this CPU supports: edge
+// shapes around each tile size, all transpose combinations, padded strides,
+// alpha/beta variants (beta = 0 over NaN-filled C), k = 0, shapes crossing
+// every blocking boundary, and 1-3 thread pools (which must agree bitwise
+// with the single-thread result).
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "cpu.h"
+#include "gemm.h"
+#include "threadpool.h"
+
+using neurone::GemmArgs;
+using neurone::KernelPath;
+
+namespace {
+
+int failures = 0;
+int checks = 0;
+
+struct Case {
+  bool transA, transB;
+  int64_t m, n, k;
+  int64_t padA, padB, padC;  // extra row-stride elements
+  float alpha, beta;
+};
+
+// Fills with values in [-1, 1).
+void fill(std::vector<float>& v, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  for (auto& x : v) x = d(rng);
+}
+
+// Runs `c` through sgemm(path, pool) and the reference; returns false (and
+// reports) on mismatch. When `out` is non-null the fast result is stored there.
+bool runCase(const Case& cs, KernelPath path, neurone::ThreadPool* pool, std::mt19937& rng,
+             std::vector<float>* out = nullptr, const std::vector<float>* expectExact = nullptr) {
+  const int64_t aRows = cs.transA ? cs.k : cs.m, aCols = cs.transA ? cs.m : cs.k;
+  const int64_t bRows = cs.transB ? cs.n : cs.k, bCols = cs.transB ? cs.k : cs.n;
+  const int64_t lda = aCols + cs.padA, ldb = bCols + cs.padB, ldc = cs.n + cs.padC;
+  std::vector<float> a(static_cast<size_t>(std::max<int64_t>(1, aRows * lda)));
+  std::vector<float> b(static_cast<size_t>(std::max<int64_t>(1, bRows * ldb)));
+  std::vector<float> c0(static_cast<size_t>(std::max<int64_t>(1, cs.m * ldc)));
+  fill(a, rng);
+  fill(b, rng);
+  fill(c0, rng);
+  if (cs.beta == 0.0f) std::fill(c0.begin(), c0.end(), std::numeric_limits<float>::quiet_NaN());
+  std::vector<float> cFast = c0, cRef = c0;
+
+  GemmArgs g;
+  g.transA = cs.transA;
+  g.transB = cs.transB;
+  g.m = cs.m;
+  g.n = cs.n;
+  g.k = cs.k;
+  g.alpha = cs.alpha;
+  g.beta = cs.beta;
+  g.a = a.data();
+  g.lda = lda;
+  g.b = b.data();
+  g.ldb = ldb;
+  g.ldc = ldc;
+  g.c = cRef.data();
+  neurone::sgemmReference(g);
+  g.c = cFast.data();
+  neurone::sgemm(g, path, pool);
+
+  checks++;
+  const double tol = 1e-5 * std::sqrt(static_cast<double>(std::max<int64_t>(cs.k, 1))) + 1e-6;
+  int64_t bad = 0;
+  for (int64_t i = 0; i < cs.m && bad < 5; i++) {
+    for (int64_t j = 0; j < ldc && bad < 5; j++) {
+      const size_t idx = static_cast<size_t>(i * ldc + j);
+      if (j >= cs.n) {
+        // Padding columns must be untouched.
+        bool same = std::memcmp(&cFast[idx], &c0[idx], sizeof(float)) == 0;
+        if (!same) {
+          std::printf("  wrote padding C[%lld,%lld]\n", (long long)i, (long long)j);
+          bad++;
+        }
+        continue;
+      }
+      double mag = 0;
+      for (int64_t p = 0; p < cs.k; p++) {
+        float av = cs.transA ? a[p * lda + i] : a[i * lda + p];
+        float bv = cs.transB ? b[j * ldb + p] : b[p * ldb + j];
+        mag += std::fabs(static_cast<double>(av) * bv);
+      }
+      mag = std::fabs(cs.alpha) * mag + (cs.beta != 0.0f ? std::fabs(cs.beta * c0[idx]) : 0.0);
+      const double diff = std::fabs(static_cast<double>(cFast[idx]) - cRef[idx]);
+      if (!(diff <= tol * std::max(mag, 1e-3))) {
+        std::printf("  C[%lld,%lld] = %.9g, reference %.9g (mag %.3g)\n", (long long)i, (long long)j, cFast[idx],
+                    cRef[idx], mag);
+        bad++;
+      }
+      if (expectExact && std::memcmp(&cFast[idx], &(*expectExact)[idx], sizeof(float)) != 0) {
+        std::printf("  C[%lld,%lld] = %.9g differs from the 1-thread result %.9g\n", (long long)i, (long long)j,
+                    cFast[idx], (*expectExact)[idx]);
+        bad++;
+      }
+    }
+  }
+  if (out) *out = cFast;
+  if (bad) {
+    failures++;
+    std::printf("FAIL path=%s threads=%d transA=%d transB=%d m=%lld n=%lld k=%lld pad=%lld/%lld/%lld alpha=%g beta=%g\n",
+                neurone::kernelPathName(path), pool ? pool->threads() : 0, cs.transA, cs.transB, (long long)cs.m,
+                (long long)cs.n, (long long)cs.k, (long long)cs.padA, (long long)cs.padB, (long long)cs.padC, cs.alpha,
+                cs.beta);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  std::mt19937 rng(1234);
+  const int64_t dims[] = {1, 2, 3, 5, 7, 13, 15, 16, 17, 31, 32, 33, 47, 64, 100, 257};
+  const float alphas[] = {1.0f, 0.5f, -2.0f};
+  const float betas[] = {0.0f, 1.0f, 0.25f};
+  const KernelPath paths[] = {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512};
+
+  neurone::ThreadPool pool1(1), pool2(2), pool3(3);
+  neurone::ThreadPool* pools[] = {nullptr, &pool1, &pool2, &pool3};
+
+  for (KernelPath path : paths) {
+    if (!neurone::kernelPathSupported(path)) {
+      std::printf("skip %s (not supported here)\n", neurone::kernelPathName(path));
+      continue;
+    }
+    const int before = failures;
+
+    // 1x1x1 and k = 0.
+    for (float beta : betas) {
+      runCase({false, false, 1, 1, 1, 0, 0, 0, 1.0f, beta}, path, nullptr, rng);
+      runCase({false, false, 5, 7, 0, 0, 0, 0, 1.0f, beta}, path, nullptr, rng);
+      runCase({true, true, 33, 17, 0, 1, 2, 3, -2.0f, beta}, path, nullptr, rng);
+    }
+
+    // Sampled edge shapes: every transpose combination, padded strides, alpha/beta mixes.
+    std::uniform_int_distribution<int> pick(0, static_cast<int>(std::size(dims)) - 1);
+    std::uniform_int_distribution<int> pick3(0, 2);
+    std::uniform_int_distribution<int> pad(0, 5);
+    for (int t = 0; t < 400; t++) {
+      Case cs;
+      cs.transA = t & 1;
+      cs.transB = (t >> 1) & 1;
+      cs.m = dims[pick(rng)];
+      cs.n = dims[pick(rng)];
+      cs.k = dims[pick(rng)];
+      cs.padA = (t % 3 == 0) ? 0 : pad(rng);
+      cs.padB = (t % 3 == 0) ? 0 : pad(rng);
+      cs.padC = (t % 3 == 0) ? 0 : pad(rng);
+      cs.alpha = alphas[pick3(rng)];
+      cs.beta = betas[pick3(rng)];
+      runCase(cs, path, nullptr, rng);
+    }
+
+    // The training shapes and larger ones crossing every blocking boundary, with
+    // 0-3 threads; threaded results must equal the unthreaded one bitwise.
+    const Case big[] = {
+        {false, false, 32, 256, 784, 0, 0, 0, 1.0f, 0.0f},    // forward X*W
+        {false, true, 32, 784, 256, 0, 0, 0, 1.0f, 0.0f},     // grad input delta*W^T
+        {true, false, 784, 256, 32, 0, 0, 0, 1.0f, 1.0f},     // grad weight X^T*delta (accumulate)
+        {false, false, 32, 100, 4064, 0, 0, 0, 1.0f, 0.0f},
+        {false, false, 300, 530, 700, 3, 1, 2, 0.5f, 0.25f},
+        {true, true, 300, 530, 700, 1, 3, 0, -2.0f, 0.0f},
+        {true, false, 97, 1100, 401, 0, 0, 5, 1.0f, 1.0f},
+        {false, true, 1030, 40, 390, 2, 0, 0, 1.0f, 0.25f},
+    };
+    for (const Case& cs : big) {
+      std::vector<float> single;
+      // Same seed for every thread count so the inputs match.
+      std::mt19937 caseRng(rng());
+      std::mt19937 r0 = caseRng;
+      if (!runCase(cs, path, nullptr, r0, &single)) continue;
+      for (neurone::ThreadPool* p : pools) {
+        if (!p) continue;
+        std::mt19937 r = caseRng;
+        runCase(cs, path, p, r, nullptr, &single);
+      }
+    }
+    std::printf("%s: %s\n", neurone::kernelPathName(path), failures == before ? "ok" : "FAILED");
+  }
+  std::printf("%d checks, %d failures\n", checks, failures);
+  return failures == 0 ? 0 : 1;
+}

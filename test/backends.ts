@@ -1,0 +1,16 @@
+// The backends every suite runs against: js always, native when the addon loads.
+// NEURONE_BACKEND=js restricts the suites to js (the "js backend passes" run).
+import { nativeAvailable } from '../lib/backend';
+import { loadNative, NativeAddon } from '../lib/backend/native';
+
+export type Name = 'js' | 'native';
+
+export function availableBackends(): Name[] {
+  if (process.env.NEURONE_BACKEND === 'js') return ['js'];
+  return nativeAvailable() ? ['js', 'native'] : ['js'];
+}
+
+/** The native addon, or undefined when it does not load. */
+export function addon(): NativeAddon | undefined {
+  return loadNative().addon;
+}

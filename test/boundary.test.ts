@@ -1,0 +1,149 @@
+// Bad arguments at every kernel entry point: each throws a TypeError or
+// RangeError naming the argument with the expected and received value, the
+// same on both backends, and the process survives.
+import { jsBackend } from '../lib/backend/js';
+import { nativeBackend } from '../lib/backend/native';
+import { Backend } from '../lib/backend/types';
+import { addon } from './backends';
+
+const backends: [string, Backend][] = [['js', jsBackend]];
+const native = addon();
+if (native && process.env.NEURONE_BACKEND !== 'js') backends.push(['native', nativeBackend(native)]);
+
+const f = (n: number): Float32Array => new Float32Array(n);
+
+// Errors thrown by the addon come from Node's own realm, not jest's sandbox, so
+// `instanceof TypeError` fails there: compare the constructor's name instead.
+function expectThrow(call: () => void, type: string, message: RegExp): void {
+  let caught: unknown;
+  try {
+    call();
+  } catch (e) {
+    caught = e;
+  }
+  if (caught === undefined) throw new Error(`expected a ${type} matching ${message}, but nothing was thrown`);
+  const err = caught as Error;
+  expect(`${err.name}: ${err.message}`).toMatch(new RegExp(`^${type}: ${message.source}`));
+}
+
+describe.each(backends)('%s backend', (_name, be) => {
+  // A valid sgemm call: 2x3 · 3x4.
+  const gemmArgs = (): unknown[] => [false, false, 2, 4, 3, 1, f(6), 0, 3, f(12), 0, 4, 0, f(8), 0, 4];
+  const callGemm = (args: unknown[]): void => (be.sgemm as (...a: unknown[]) => void)(...args);
+  const withArg = (i: number, v: unknown): unknown[] => {
+    const a = gemmArgs();
+    a[i] = v;
+    return a;
+  };
+
+  test('a valid sgemm call passes', () => {
+    expect(() => callGemm(gemmArgs())).not.toThrow();
+  });
+
+  test.each([
+    [0, 'yes', 'TypeError', /sgemm: transA must be a boolean, got string yes/],
+    [2, '2', 'TypeError', /sgemm: m must be a number, got string 2/],
+    [2, -1, 'RangeError', /sgemm: m must be an integer in \[0, 2\^31-1\], got -1/],
+    [3, 2.5, 'RangeError', /sgemm: n must be an integer in \[0, 2\^31-1\], got 2.5/],
+    [4, NaN, 'RangeError', /sgemm: k must be an integer .*got NaN/],
+    [4, Infinity, 'RangeError', /sgemm: k must be an integer .*got Infinity/],
+    [4, 2 ** 40, 'RangeError', /sgemm: k must be an integer in \[0, 2\^31-1\]/],
+    [6, new Float64Array(6), 'TypeError', /sgemm: a must be a Float32Array, got Float64Array\(6\)/],
+    [6, [1, 2, 3, 4, 5, 6], 'TypeError', /sgemm: a must be a Float32Array, got Array\(6\)/],
+    [9, null, 'TypeError', /sgemm: b must be a Float32Array, got null/],
+    [6, f(5), 'RangeError', /sgemm: a is too short: expected at least 6 elements, got 5/],
+    [7, 1, 'RangeError', /sgemm: a is too short: expected at least 7 elements, got 6/],
+    [8, 2, 'RangeError', /sgemm: lda must be at least 3, got 2/],
+    [11, 3, 'RangeError', /sgemm: ldb must be at least 4, got 3/],
+    [15, 3, 'RangeError', /sgemm: ldc must be at least 4, got 3/],
+    [13, f(7), 'RangeError', /sgemm: c is too short: expected at least 8 elements, got 7/],
+    [14, 2 ** 31 - 1, 'RangeError', /sgemm: c is too short/],
+    [12, undefined, 'TypeError', /sgemm: beta must be a number, got undefined/],
+  ])('sgemm argument %i = %p throws %p', (i, v, type, message) => {
+    expectThrow(() => callGemm(withArg(i as number, v)), type as string, message as RegExp);
+  });
+
+  test('sgemm: huge strides whose span overflows are rejected, not wrapped', () => {
+    const args = [false, false, 2 ** 31 - 1, 2 ** 31 - 1, 1, 1, f(4), 0, 2 ** 31 - 1, f(4), 0, 2 ** 31 - 1, 0, f(4), 0, 2 ** 31 - 1];
+    expectThrow(() => callGemm(args), 'RangeError', /sgemm: /);
+  });
+
+  test('sgemm: a detached buffer is rejected when data is needed', () => {
+    const a = f(6);
+    structuredClone(a.buffer, { transfer: [a.buffer] });
+    expect(() => callGemm([false, false, 2, 4, 3, 1, a, 0, 3, f(12), 0, 4, 0, f(8), 0, 4])).toThrow(/sgemm: a is too short/);
+  });
+
+  // conv1d: batch 2, length 5, chanIn 3, chanOut 4, kSize 2, stride 2 -> outLength 2.
+  const conv = (name: 'conv1dForward' | 'conv1dBackwardInput' | 'conv1dBackwardWeight', patch: Record<number, unknown> = {}): void => {
+    const base: Record<string, unknown[]> = {
+      conv1dForward: [f(30), f(24), null, f(16), 2, 5, 3, 4, 2, 2],
+      conv1dBackwardInput: [f(16), f(24), f(30), 2, 5, 3, 4, 2, 2],
+      conv1dBackwardWeight: [f(30), f(16), f(24), 2, 5, 3, 4, 2, 2],
+    };
+    const args = base[name].slice();
+    for (const [i, v] of Object.entries(patch)) args[Number(i)] = v;
+    (be[name] as (...a: unknown[]) => void)(...args);
+  };
+
+  test('valid conv1d calls pass', () => {
+    expect(() => conv('conv1dForward')).not.toThrow();
+    expect(() => conv('conv1dForward', { 2: f(4) })).not.toThrow();
+    expect(() => conv('conv1dBackwardInput')).not.toThrow();
+    expect(() => conv('conv1dBackwardWeight')).not.toThrow();
+  });
+
+  test.each([
+    ['conv1dForward', { 0: f(29) }, 'RangeError', /conv1dForward: x is too short: expected at least 30 elements, got 29/],
+    ['conv1dForward', { 1: f(23) }, 'RangeError', /conv1dForward: w is too short: expected at least 24 elements, got 23/],
+    ['conv1dForward', { 2: f(3) }, 'RangeError', /conv1dForward: bias is too short: expected at least 4 elements, got 3/],
+    ['conv1dForward', { 3: f(15) }, 'RangeError', /conv1dForward: y is too short: expected at least 16 elements, got 15/],
+    ['conv1dForward', { 2: new Int32Array(4) }, 'TypeError', /conv1dForward: bias must be a Float32Array, got Int32Array\(4\)/],
+    ['conv1dForward', { 8: 0 }, 'RangeError', /conv1dForward: kSize must be an integer in \[1, 2\^31-1\], got 0/],
+    ['conv1dForward', { 9: 0 }, 'RangeError', /conv1dForward: stride must be an integer in \[1, 2\^31-1\], got 0/],
+    ['conv1dForward', { 6: 'a' }, 'TypeError', /conv1dForward: chanIn must be a number, got string a/],
+    ['conv1dForward', { 4: 2 ** 31 - 1, 5: 2 ** 31 - 1, 6: 2 ** 31 - 1 }, 'RangeError', /conv1dForward: /],
+    ['conv1dBackwardInput', { 0: f(15) }, 'RangeError', /conv1dBackwardInput: dy is too short: expected at least 16 elements, got 15/],
+    ['conv1dBackwardInput', { 2: f(29) }, 'RangeError', /conv1dBackwardInput: dx is too short/],
+    ['conv1dBackwardWeight', { 2: f(1) }, 'RangeError', /conv1dBackwardWeight: dw is too short: expected at least 24 elements, got 1/],
+    ['conv1dBackwardWeight', { 0: {} }, 'TypeError', /conv1dBackwardWeight: x must be a Float32Array, got object/],
+  ])('%s with %p throws %p', (name, patch, type, message) => {
+    const call = (): void => conv(name as 'conv1dForward', patch as Record<number, unknown>);
+    expectThrow(call, type as string, message as RegExp);
+  });
+
+  // pooling: batch 2, length 6, chan 3, kSize 2, stride 2 -> outLength 3.
+  const i32 = (n: number): Int32Array => new Int32Array(n);
+  test.each([
+    ['maxPool1dForward', [f(35), f(18), i32(18), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dForward: x is too short: expected at least 36 elements, got 35/],
+    ['maxPool1dForward', [f(36), f(18), f(18), 2, 6, 3, 2, 2], 'TypeError', /maxPool1dForward: argmax must be an Int32Array, got Float32Array\(18\)/],
+    ['maxPool1dForward', [f(36), f(18), i32(17), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dForward: argmax is too short/],
+    ['maxPool1dForward', [f(36), f(18), i32(18), 2, 6, 0, 2, 2], 'RangeError', /maxPool1dForward: chan must be an integer in \[1, 2\^31-1\], got 0/],
+    ['maxPool1dBackward', [f(18), i32(18).fill(99), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: argmax\[0\] = 99 is outside/],
+    ['maxPool1dBackward', [f(18), i32(18).fill(-1), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: argmax\[0\] = -1 is outside/],
+    ['maxPool1dBackward', [f(17), i32(18), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: dy is too short/],
+    ['avgPool1dForward', [f(36), f(17), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dForward: y is too short: expected at least 18 elements, got 17/],
+    ['avgPool1dForward', [f(36), f(18), 2, 6, 3, 2, -2], 'RangeError', /avgPool1dForward: stride must be an integer in \[1, 2\^31-1\], got -2/],
+    ['avgPool1dBackward', [f(18), f(35), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dBackward: dx is too short/],
+    ['avgPool1dBackward', [f(18), 'dx', 2, 6, 3, 2, 2], 'TypeError', /avgPool1dBackward: dx must be a Float32Array, got string dx/],
+  ])('%s with bad arguments throws', (name, args, type, message) => {
+    const call = (): void => (be[name as keyof Backend] as (...a: unknown[]) => void)(...(args as unknown[]));
+    expectThrow(call, type as string, message as RegExp);
+  });
+
+  test('setThreads rejects non-positive and fractional counts', () => {
+    expectThrow(() => be.setThreads(0), 'RangeError', /setThreads: /);
+    expectThrow(() => be.setThreads(1.5), 'RangeError', /setThreads: /);
+  });
+});
+
+describe('native entry points check the argument count', () => {
+  const run = native && process.env.NEURONE_BACKEND !== 'js' ? test : test.skip;
+  run('too few or too many arguments is a TypeError', () => {
+    const a = native as unknown as Record<string, (...args: unknown[]) => unknown>;
+    expect(() => a.sgemm(false, false, 1)).toThrow(/sgemm: expected 16 arguments, got 3/);
+    expect(() => a.conv1dForward()).toThrow(/conv1dForward: expected 10 arguments, got 0/);
+    expect(() => a.maxPool1dBackward(1, 2, 3, 4, 5, 6, 7, 8, 9)).toThrow(/maxPool1dBackward: expected 8 arguments, got 9/);
+    expect(() => a.setKernelPath('neon')).toThrow(/setKernelPath: path must be 'scalar', 'avx2' or 'avx512', got 'neon'/);
+  });
+});

@@ -1,0 +1,282 @@
+// Every kernel of both backends against naive loops written here, on random
+// shapes (1x1, odd sizes, sizes off the SIMD width, transposes, offsets,
+// strides 1-4, kSize 1-8, channels 1-70), and native against js.
+import { jsBackend } from '../lib/backend/js';
+import { nativeBackend } from '../lib/backend/native';
+import { Backend, windowCount } from '../lib/backend/types';
+import { Rng } from '../lib/random';
+import { addon } from './backends';
+
+const rng = new Rng(42);
+const randInt = (lo: number, hi: number): number => lo + rng.int(hi - lo + 1);
+function randomArray(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.uniform() * 2 - 1;
+  return a;
+}
+
+// Float32 sums of `terms` products of values in [-1, 1]: rounding error grows
+// at worst linearly with the number of terms; 2e-7 per term leaves margin.
+function expectClose(got: Float32Array, want: ArrayLike<number>, terms: number, what: string): void {
+  const tol = 2e-7 * (terms + 8);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i] - want[i]) <= tol)) {
+      throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]} (tolerance ${tol})`);
+    }
+  }
+}
+
+interface GemmCase {
+  transA: boolean; transB: boolean; m: number; n: number; k: number; alpha: number; beta: number;
+  offA: number; offB: number; offC: number; lda: number; ldb: number; ldc: number;
+}
+
+function randomGemmCase(): GemmCase {
+  const sizes = [1, 2, 3, 5, 7, 8, 15, 16, 17, 31, 32, 33, 63, 65, 100];
+  const pick = (): number => sizes[rng.int(sizes.length)];
+  const transA = rng.uniform() < 0.5;
+  const transB = rng.uniform() < 0.5;
+  const m = pick(), n = pick(), k = pick();
+  const aCols = transA ? m : k;
+  const bCols = transB ? k : n;
+  return {
+    transA, transB, m, n, k,
+    alpha: [1, 0.5, -2][rng.int(3)], beta: [0, 1, 0.25][rng.int(3)],
+    offA: rng.int(4), offB: rng.int(4), offC: rng.int(4),
+    lda: aCols + rng.int(3), ldb: bCols + rng.int(3), ldc: n + rng.int(3),
+  };
+}
+
+function naiveGemm(c: GemmCase, a: Float32Array, b: Float32Array, cIn: Float32Array): Float64Array {
+  const out = Float64Array.from(cIn);
+  for (let i = 0; i < c.m; i++) {
+    for (let j = 0; j < c.n; j++) {
+      let sum = 0;
+      for (let p = 0; p < c.k; p++) {
+        const av = c.transA ? a[c.offA + p * c.lda + i] : a[c.offA + i * c.lda + p];
+        const bv = c.transB ? b[c.offB + j * c.ldb + p] : b[c.offB + p * c.ldb + j];
+        sum += av * bv;
+      }
+      const idx = c.offC + i * c.ldc + j;
+      out[idx] = c.alpha * sum + (c.beta === 0 ? 0 : c.beta * cIn[idx]);
+    }
+  }
+  return out;
+}
+
+function runGemm(be: Backend, c: GemmCase, a: Float32Array, b: Float32Array, cArr: Float32Array): void {
+  be.sgemm(c.transA, c.transB, c.m, c.n, c.k, c.alpha, a, c.offA, c.lda, b, c.offB, c.ldb, c.beta, cArr, c.offC, c.ldc);
+}
+
+function gemmArrays(c: GemmCase): { a: Float32Array; b: Float32Array; cArr: Float32Array } {
+  const aRows = c.transA ? c.k : c.m;
+  const bRows = c.transB ? c.n : c.k;
+  return {
+    a: randomArray(c.offA + aRows * c.lda),
+    b: randomArray(c.offB + bRows * c.ldb),
+    cArr: randomArray(c.offC + c.m * c.ldc),
+  };
+}
+
+// Every SIMD path of the native addon this CPU supports, plus the js backend.
+function kernelVariants(): { label: string; backend: Backend; setup: () => void }[] {
+  const variants = [{ label: 'js', backend: jsBackend, setup: () => undefined }];
+  const native = addon();
+  if (native && process.env.NEURONE_BACKEND !== 'js') {
+    for (const path of native.supportedKernelPaths()) {
+      for (const threads of [1, 2]) {
+        variants.push({
+          label: `native ${path} ${threads}T`,
+          backend: nativeBackend(native),
+          setup: () => {
+            native.setKernelPath(path);
+            native.setThreads(threads);
+          },
+        });
+      }
+    }
+  }
+  return variants;
+}
+
+const variants = kernelVariants();
+afterAll(() => {
+  const native = addon();
+  if (native) {
+    native.setKernelPath(native.supportedKernelPaths().slice(-1)[0]);
+  }
+});
+
+describe.each(variants)('$label', ({ backend, setup }) => {
+  beforeEach(setup);
+
+  test('sgemm matches the naive loop on random shapes, transposes, offsets and strides', () => {
+    for (let trial = 0; trial < 60; trial++) {
+      const c = randomGemmCase();
+      const { a, b, cArr } = gemmArrays(c);
+      const want = naiveGemm(c, a, b, cArr);
+      runGemm(backend, c, a, b, cArr);
+      expectClose(cArr, want, c.k + 2, `sgemm ${JSON.stringify(c)}`);
+    }
+  });
+
+  test('sgemm 1x1x1, k = 0 and large blocked shapes', () => {
+    const cases: GemmCase[] = [
+      { transA: false, transB: false, m: 1, n: 1, k: 1, alpha: 1, beta: 0, offA: 0, offB: 0, offC: 0, lda: 1, ldb: 1, ldc: 1 },
+      { transA: false, transB: true, m: 3, n: 4, k: 0, alpha: 1, beta: 0.5, offA: 0, offB: 0, offC: 0, lda: 1, ldb: 1, ldc: 4 },
+      { transA: true, transB: false, m: 130, n: 150, k: 301, alpha: 1, beta: 1, offA: 1, offB: 2, offC: 3, lda: 131, ldb: 150, ldc: 151 },
+      { transA: false, transB: true, m: 70, n: 290, k: 520, alpha: -1, beta: 0, offA: 0, offB: 0, offC: 0, lda: 520, ldb: 520, ldc: 290 },
+    ];
+    for (const c of cases) {
+      const { a, b, cArr } = gemmArrays(c);
+      const want = naiveGemm(c, a, b, cArr);
+      runGemm(backend, c, a, b, cArr);
+      expectClose(cArr, want, c.k + 2, `sgemm ${JSON.stringify(c)}`);
+    }
+  });
+
+  test('sgemm with beta = 0 overwrites NaN in C', () => {
+    const c: GemmCase = { transA: false, transB: false, m: 9, n: 17, k: 5, alpha: 1, beta: 0, offA: 0, offB: 0, offC: 0, lda: 5, ldb: 17, ldc: 17 };
+    const { a, b } = gemmArrays(c);
+    const cArr = new Float32Array(9 * 17).fill(NaN);
+    runGemm(backend, c, a, b, cArr);
+    expect(cArr.every(Number.isFinite)).toBe(true);
+  });
+
+  test('conv1d forward and backward match naive loops', () => {
+    const shapes: number[][] = [[32, 256, 1, 32, 3, 1], [4, 127, 32, 32, 3, 1]];
+    for (let i = 0; i < 25; i++) {
+      shapes.push([randInt(1, 4), randInt(1, 30), randInt(1, 70), randInt(1, 70), randInt(1, 8), randInt(1, 4)]);
+    }
+    for (const [batch, length, chanIn, chanOut, kSize, stride] of shapes) {
+      const outLength = windowCount(length, kSize, stride);
+      const x = randomArray(batch * length * chanIn);
+      const w = randomArray(kSize * chanIn * chanOut);
+      const bias = randomArray(chanOut);
+      const dy = randomArray(batch * outLength * chanOut);
+      const yWant = new Float64Array(batch * outLength * chanOut);
+      const dxWant = new Float64Array(x.length);
+      const dwStart = randomArray(w.length);
+      const dwWant = Float64Array.from(dwStart);
+      for (let b = 0; b < batch; b++) {
+        for (let t = 0; t < outLength; t++) {
+          for (let o = 0; o < chanOut; o++) {
+            let s = bias[o];
+            for (let k = 0; k < kSize; k++) {
+              for (let c = 0; c < chanIn; c++) {
+                const xi = (b * length + t * stride + k) * chanIn + c;
+                const wi = (k * chanIn + c) * chanOut + o;
+                const g = dy[(b * outLength + t) * chanOut + o];
+                s += x[xi] * w[wi];
+                dxWant[xi] += g * w[wi];
+                dwWant[wi] += g * x[xi];
+              }
+            }
+            yWant[(b * outLength + t) * chanOut + o] = s;
+          }
+        }
+      }
+      const label = `conv1d [${batch}, ${length}, ${chanIn}, ${chanOut}, k${kSize}, s${stride}]`;
+      const y = new Float32Array(yWant.length).fill(NaN);
+      backend.conv1dForward(x, w, bias, y, batch, length, chanIn, chanOut, kSize, stride);
+      expectClose(y, yWant, kSize * chanIn + 1, `${label} forward`);
+      const dx = new Float32Array(x.length).fill(NaN);
+      backend.conv1dBackwardInput(dy, w, dx, batch, length, chanIn, chanOut, kSize, stride);
+      expectClose(dx, dxWant, kSize * chanOut, `${label} grad input`);
+      const dw = dwStart.slice();
+      backend.conv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride);
+      expectClose(dw, dwWant, batch * outLength + 1, `${label} grad weight`);
+    }
+  });
+
+  test('max and average pooling, forward and backward, match naive loops', () => {
+    const shapes: number[][] = [[32, 254, 32, 2, 2], [2, 9, 3, 4, 1]];
+    for (let i = 0; i < 25; i++) shapes.push([randInt(1, 4), randInt(1, 30), randInt(1, 70), randInt(1, 8), randInt(1, 4)]);
+    for (const [batch, length, chan, kSize, stride] of shapes) {
+      const outLength = windowCount(length, kSize, stride);
+      const x = randomArray(batch * length * chan);
+      const dy = randomArray(batch * outLength * chan);
+      const maxWant = new Float32Array(dy.length);
+      const argWant = new Int32Array(dy.length);
+      const avgWant = new Float64Array(dy.length);
+      const dxMaxWant = new Float64Array(x.length);
+      const dxAvgWant = new Float64Array(x.length);
+      for (let b = 0; b < batch; b++) {
+        for (let t = 0; t < outLength; t++) {
+          for (let c = 0; c < chan; c++) {
+            const o = (b * outLength + t) * chan + c;
+            let best = -1;
+            let sum = 0;
+            for (let k = 0; k < kSize; k++) {
+              const idx = (b * length + t * stride + k) * chan + c;
+              if (best < 0 || x[idx] > x[best]) best = idx;
+              sum += x[idx];
+              dxAvgWant[idx] += dy[o] / kSize;
+            }
+            maxWant[o] = x[best];
+            argWant[o] = best;
+            avgWant[o] = sum / kSize;
+            dxMaxWant[best] += dy[o];
+          }
+        }
+      }
+      const label = `pool [${batch}, ${length}, ${chan}, k${kSize}, s${stride}]`;
+      const y = new Float32Array(dy.length);
+      const arg = new Int32Array(dy.length);
+      backend.maxPool1dForward(x, y, arg, batch, length, chan, kSize, stride);
+      expect(Array.from(y)).toEqual(Array.from(maxWant));
+      expect(Array.from(arg)).toEqual(Array.from(argWant));
+      const dx = new Float32Array(x.length).fill(NaN);
+      backend.maxPool1dBackward(dy, arg, dx, batch, length, chan, kSize, stride);
+      expectClose(dx, dxMaxWant, kSize, `${label} max backward`);
+      backend.avgPool1dForward(x, y, batch, length, chan, kSize, stride);
+      expectClose(y, avgWant, kSize, `${label} avg forward`);
+      dx.fill(NaN);
+      backend.avgPool1dBackward(dy, dx, batch, length, chan, kSize, stride);
+      expectClose(dx, dxAvgWant, kSize, `${label} avg backward`);
+    }
+  });
+});
+
+describe('native and js agree', () => {
+  const native = addon();
+  const run = native && process.env.NEURONE_BACKEND !== 'js' ? test : test.skip;
+  run('within 1e-5 relative on the same inputs (sgemm, conv1d, pooling)', () => {
+    const nb = nativeBackend(native!);
+    const relClose = (a: Float32Array, b: Float32Array, what: string): void => {
+      let scale = 0;
+      for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+      for (let i = 0; i < a.length; i++) {
+        if (!(Math.abs(a[i] - b[i]) <= 1e-5 * Math.max(scale, 1e-30))) {
+          throw new Error(`${what}: native ${a[i]} vs js ${b[i]} at ${i}`);
+        }
+      }
+    };
+    for (let trial = 0; trial < 20; trial++) {
+      const c = randomGemmCase();
+      const { a, b, cArr } = gemmArrays(c);
+      const c2 = cArr.slice();
+      runGemm(nb, c, a, b, cArr);
+      runGemm(jsBackend, c, a, b, c2);
+      relClose(cArr, c2, `sgemm ${JSON.stringify(c)}`);
+    }
+    const [batch, length, chanIn, chanOut, kSize, stride] = [8, 64, 16, 24, 5, 2];
+    const outLength = windowCount(length, kSize, stride);
+    const x = randomArray(batch * length * chanIn);
+    const w = randomArray(kSize * chanIn * chanOut);
+    const dy = randomArray(batch * outLength * chanOut);
+    const pairs: [Float32Array, Float32Array][] = [];
+    for (const be of [nb, jsBackend]) {
+      const y = new Float32Array(dy.length);
+      const dx = new Float32Array(x.length);
+      const dw = new Float32Array(w.length);
+      be.conv1dForward(x, w, null, y, batch, length, chanIn, chanOut, kSize, stride);
+      be.conv1dBackwardInput(dy, w, dx, batch, length, chanIn, chanOut, kSize, stride);
+      be.conv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride);
+      pairs.push([y, dx], [dw, dw]);
+    }
+    relClose(pairs[0][0], pairs[2][0], 'conv1dForward');
+    relClose(pairs[0][1], pairs[2][1], 'conv1dBackwardInput');
+    relClose(pairs[1][0], pairs[3][0], 'conv1dBackwardWeight');
+  });
+});
