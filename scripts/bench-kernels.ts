@@ -1,0 +1,114 @@
+// Kernel throughput, GFLOP/s, for both backends and NumPy's OpenBLAS, in one run.
+//
+//   npx ts-node --transpile-only scripts/bench-kernels.ts [--quick] [--no-write]
+//
+// Writes the "kernels" table of BENCHMARKS.md.
+import * as os from 'os';
+import { jsBackend } from '../lib/backend/js';
+import { loadNative, nativeBackend } from '../lib/backend/native';
+import { Backend, windowCount } from '../lib/backend/types';
+import { bestTime, fmt, machineDescription, runPython, table, writeSection } from './bench-util';
+
+const quick = process.argv.includes('--quick');
+const write = !process.argv.includes('--no-write');
+const native = loadNative().addon;
+if (!native) throw new Error(`the native addon did not load: ${loadNative().error?.message}`);
+const nb = nativeBackend(native);
+const cores = os.cpus().length;
+
+function randomArray(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+interface GemmShape { label: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
+const gemmShapes: GemmShape[] = [
+  { label: '32×256×32', m: 32, n: 32, k: 256, transA: false, transB: false },
+  { label: '32×4064×100 (seed CNN fc1 forward)', m: 32, n: 100, k: 4064, transA: false, transB: false },
+  { label: '32×784×256 (MLP fc1 forward)', m: 32, n: 256, k: 784, transA: false, transB: false },
+  { label: '32×256×784, Bᵀ (MLP fc1 grad input)', m: 32, n: 784, k: 256, transA: false, transB: true },
+  { label: '784×32×256, Aᵀ (MLP fc1 grad weight)', m: 784, n: 256, k: 32, transA: true, transB: false },
+  { label: '256³', m: 256, n: 256, k: 256, transA: false, transB: false },
+  { label: '1024³', m: 1024, n: 1024, k: 1024, transA: false, transB: false },
+];
+
+function gemmGflops(be: Backend, s: GemmShape, seconds: number): number {
+  const a = randomArray(s.m * s.k);
+  const b = randomArray(s.k * s.n);
+  const c = new Float32Array(s.m * s.n);
+  const lda = s.transA ? s.m : s.k;
+  const ldb = s.transB ? s.k : s.n;
+  const t = bestTime(() => be.sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, s.n), { minSeconds: seconds, rounds: be === jsBackend ? 1 : 3 });
+  return (2 * s.m * s.n * s.k) / t / 1e9;
+}
+
+interface ConvShape { label: string; batch: number; length: number; chanIn: number; chanOut: number; kSize: number; stride: number }
+const convShapes: ConvShape[] = [
+  { label: 'conv1d 32×256, 1→32, k3', batch: 32, length: 256, chanIn: 1, chanOut: 32, kSize: 3, stride: 1 },
+  { label: 'conv1d 32×127, 32→32, k3', batch: 32, length: 127, chanIn: 32, chanOut: 32, kSize: 3, stride: 1 },
+];
+
+// Forward + grad weight + grad input: three convolutions' worth of multiply-adds.
+function convGflops(be: Backend, s: ConvShape, seconds: number): number {
+  const out = windowCount(s.length, s.kSize, s.stride);
+  const x = randomArray(s.batch * s.length * s.chanIn);
+  const w = randomArray(s.kSize * s.chanIn * s.chanOut);
+  const y = new Float32Array(s.batch * out * s.chanOut);
+  const dy = randomArray(y.length);
+  const dx = new Float32Array(x.length);
+  const dw = new Float32Array(w.length);
+  const t = bestTime(() => {
+    be.conv1dForward(x, w, null, y, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
+    be.conv1dBackwardWeight(x, dy, dw, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
+    be.conv1dBackwardInput(dy, w, dx, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
+  }, { minSeconds: seconds, rounds: be === jsBackend ? 1 : 3 });
+  return (3 * 2 * s.batch * out * s.kSize * s.chanIn * s.chanOut) / t / 1e9;
+}
+
+function main(): void {
+  const seconds = quick ? 0.05 : 0.25;
+  const path = native!.kernelPath();
+  const rows: string[][] = [];
+  const numpyShapes = gemmShapes.map((s) => [s.m, s.n, s.k, s.transA, s.transB]);
+  const np1 = runPython('bench_numpy_gemm.py', [JSON.stringify(numpyShapes)], 1);
+  const npAll = runPython('bench_numpy_gemm.py', [JSON.stringify(numpyShapes)], cores);
+  if (!np1.ok) console.error(`NumPy comparison unavailable: ${np1.reason}`);
+  gemmShapes.forEach((s, i) => {
+    native!.setThreads(1);
+    const n1 = gemmGflops(nb, s, seconds);
+    native!.setThreads(cores);
+    const nAll = gemmGflops(nb, s, seconds);
+    const js = gemmGflops(jsBackend, s, quick ? 0.01 : 0.1);
+    const o1 = np1.ok ? np1.value.results[i].gflops : undefined;
+    const oAll = npAll.ok ? npAll.value.results[i].gflops : undefined;
+    const row = [`sgemm ${s.label}`, fmt(n1), fmt(nAll), fmt(js, 2), fmt(o1), fmt(oAll), o1 ? `${((100 * n1) / o1).toFixed(0)} %` : 'n/a', `${(n1 / js).toFixed(0)}×`];
+    rows.push(row);
+    console.log(row.join('  '));
+  });
+  for (const s of convShapes) {
+    native!.setThreads(1);
+    const n1 = convGflops(nb, s, seconds);
+    native!.setThreads(cores);
+    const nAll = convGflops(nb, s, seconds);
+    const js = convGflops(jsBackend, s, quick ? 0.01 : 0.1);
+    const row = [`${s.label} fwd+bwd`, fmt(n1), fmt(nAll), fmt(js, 2), '', '', '', `${(n1 / js).toFixed(0)}×`];
+    rows.push(row);
+    console.log(row.join('  '));
+  }
+  native!.setThreads(cores);
+  const blas = np1.ok ? JSON.stringify(np1.value.config) : np1.reason;
+  const body = [
+    '## Kernels (GFLOP/s)',
+    '',
+    `Command: \`npx ts-node --transpile-only scripts/bench-kernels.ts\` (npm run bench:kernels), ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine: ${machineDescription()}. Native SIMD path: ${path}. "all" = ${cores} threads.`,
+    `NumPy/OpenBLAS measured in the same run (\`/usr/bin/python3 scripts/bench_numpy_gemm.py\`, OPENBLAS_CORETYPE unset): ${blas}.`,
+    '',
+    table(['kernel', 'native 1T', `native ${cores}T`, 'js', 'OpenBLAS 1T', `OpenBLAS ${cores}T`, 'native/OpenBLAS 1T', 'native/js 1T'], rows),
+  ].join('\n');
+  if (write) writeSection('kernels', body);
+  console.log(write ? 'wrote BENCHMARKS.md (kernels)' : body);
+}
+
+main();

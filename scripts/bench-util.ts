@@ -1,0 +1,69 @@
+// Shared helpers for the benchmark scripts: timing, machine description, and
+// rewriting one marked section of BENCHMARKS.md so each script owns its table.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+export const repoRoot = path.resolve(__dirname, '..');
+
+/** Best time per call in seconds: repeats `fn` for at least `minSeconds`, `rounds` times, keeps the fastest round. */
+export function bestTime(fn: () => void, { minSeconds = 0.2, rounds = 3, maxReps = 1e6 } = {}): number {
+  fn(); // warm-up: first-call allocation, JIT, thread start
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    let reps = 0;
+    const start = process.hrtime.bigint();
+    let elapsed = 0;
+    do {
+      fn();
+      reps++;
+      elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+    } while (elapsed < minSeconds && reps < maxReps);
+    best = Math.min(best, elapsed / reps);
+  }
+  return best;
+}
+
+export function machineDescription(): string {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
+}
+
+/** Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` in BENCHMARKS.md (appending the section if absent). */
+export function writeSection(name: string, body: string): void {
+  const file = path.join(repoRoot, 'BENCHMARKS.md');
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nEvery table below was written by the script named above it; rerun the command to regenerate it.\n';
+  const block = `${start}\n${body.trim()}\n${end}`;
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i >= 0 && j > i) text = text.slice(0, i) + block + text.slice(j + end.length);
+  else text = `${text.trimEnd()}\n\n${block}\n`;
+  fs.writeFileSync(file, text);
+}
+
+/** Runs a Python comparison script with a given thread count; returns its parsed JSON, or the reason it failed. */
+export function runPython(script: string, args: string[], threads: number): { ok: true; value: any } | { ok: false; reason: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  // These are set on some machines to work around old OpenBLAS bugs; they slow a current one.
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  try {
+    const out = execFileSync('/usr/bin/python3', [path.join(repoRoot, 'scripts', script), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+    const lastLine = out.trim().split('\n').pop() ?? '';
+    return { ok: true, value: JSON.parse(lastLine) };
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message.split('\n')[0] };
+  }
+}
+
+export function fmt(x: number | undefined, digits = 1): string {
+  return x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits);
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,51 @@
+"""NumPy (OpenBLAS) sgemm on the shapes of scripts/bench-kernels.ts, for comparison only.
+
+Usage: python3 scripts/bench_numpy_gemm.py '<json list of [m, n, k, transA, transB]>'
+Threads follow OPENBLAS_NUM_THREADS / OMP_NUM_THREADS, set by the caller.
+Prints one JSON object: {"config": ..., "results": [{"shape": ..., "gflops": ...}]}.
+"""
+import json
+import sys
+import time
+
+import numpy as np
+
+
+def blas_info():
+    try:
+        from threadpoolctl import threadpool_info
+        return [{k: i.get(k) for k in ("internal_api", "version", "num_threads", "architecture")} for i in threadpool_info()]
+    except Exception as e:  # threadpoolctl is optional
+        return str(e)
+
+
+def time_gemm(m, n, k, trans_a, trans_b):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if trans_a else (m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if trans_b else (k, n), dtype=np.float32)
+    opa = a.T if trans_a else a
+    opb = b.T if trans_b else b
+    c = np.empty((m, n), dtype=np.float32)
+    np.matmul(opa, opb, out=c)
+    best = float("inf")
+    for _ in range(5):
+        reps = 0
+        start = time.perf_counter()
+        while True:
+            np.matmul(opa, opb, out=c)
+            reps += 1
+            elapsed = time.perf_counter() - start
+            if elapsed > 0.15:
+                break
+        best = min(best, elapsed / reps)
+    return 2.0 * m * n * k / best / 1e9
+
+
+def main():
+    shapes = json.loads(sys.argv[1])
+    results = [{"shape": s, "gflops": time_gemm(*s)} for s in shapes]
+    print(json.dumps({"config": blas_info(), "numpy": np.__version__, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
