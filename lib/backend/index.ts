@@ -32,7 +32,7 @@ function pickDefault(): Backend {
   }
   const { addon, error } = loadNative();
   if (addon) return native();
-  process.emitWarning(`native addon unavailable (${firstLine(error?.message)}); using the js backend`, 'NeuroneWarning');
+  console.warn(`neurone: native addon unavailable (${firstLine(error?.message)}); using the js backend`);
   return jsBackend;
 }
 

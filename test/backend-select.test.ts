@@ -1,0 +1,53 @@
+// Backend selection in fresh processes: the automatic fallback to js with one
+// warning line, the environment variable, and the error when native is
+// demanded but cannot load.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+const root = path.resolve(__dirname, '..');
+
+function run(code: string, env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const script = `require('ts-node').register({ transpileOnly: true }); const b = require('./lib/backend'); ${code}`;
+  const r = spawnSync(process.execPath, ['-e', script], {
+    cwd: root,
+    env: { ...process.env, NEURONE_BACKEND: '', NEURONE_NATIVE_DISABLE: '', ...env },
+    encoding: 'utf8',
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('without the addon, js takes over with one warning line saying why', () => {
+  const r = run('console.log(b.getBackend())', { NEURONE_NATIVE_DISABLE: '1' });
+  expect(r.status).toBe(0);
+  expect(r.stdout.trim()).toBe('js');
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^neurone: native addon unavailable \(NEURONE_NATIVE_DISABLE=1 is set\); using the js backend$/);
+});
+
+test('NEURONE_BACKEND=js selects js silently', () => {
+  const r = run('console.log(b.getBackend())', { NEURONE_BACKEND: 'js' });
+  expect(r.stdout.trim()).toBe('js');
+  expect(r.stderr).toBe('');
+});
+
+test('asking for native when it cannot load is an error that says why', () => {
+  const env = { NEURONE_NATIVE_DISABLE: '1', NEURONE_BACKEND: 'native' };
+  const r = run('try { b.getBackend(); } catch (e) { console.log(e.message); }', env);
+  expect(r.stdout.trim()).toBe('neurone: the native backend cannot load: NEURONE_NATIVE_DISABLE=1 is set');
+  const r2 = run("try { b.setBackend('native'); } catch (e) { console.log(e.message); }", { NEURONE_NATIVE_DISABLE: '1', NEURONE_BACKEND: 'js' });
+  expect(r2.stdout.trim()).toMatch(/cannot load: NEURONE_NATIVE_DISABLE=1 is set/);
+});
+
+test('an unknown NEURONE_BACKEND value is rejected', () => {
+  const r = run('try { b.getBackend(); } catch (e) { console.log(e.message); }', { NEURONE_BACKEND: 'gpu' });
+  expect(r.stdout.trim()).toBe("neurone: NEURONE_BACKEND must be 'js' or 'native', got 'gpu'");
+});
+
+test('NEURONE_KERNEL forces a SIMD path, and an unsupported one is refused with the reason', () => {
+  const r = run("const a = require('./lib/backend/native').loadNative(); console.log(a.addon ? a.addon.kernelPath() : 'none: ' + a.error.message)", { NEURONE_KERNEL: 'scalar' });
+  if (r.stdout.startsWith('none')) return; // no addon here: covered by the js-only run
+  expect(r.stdout.trim()).toBe('scalar');
+  const bad = run("const a = require('./lib/backend/native').loadNative(); console.log(a.error ? a.error.message : a.addon.kernelPath())", { NEURONE_KERNEL: 'sse9' });
+  expect(bad.stdout.trim()).toBe("NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'");
+});
