@@ -70,7 +70,7 @@ describe.each(backends)('%s backend', (_name, be) => {
 
   test('sgemm: a detached buffer is rejected when data is needed', () => {
     const a = f(6);
-    structuredClone(a.buffer, { transfer: [a.buffer] });
+    structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
     expect(() => callGemm([false, false, 2, 4, 3, 1, a, 0, 3, f(12), 0, 4, 0, f(8), 0, 4])).toThrow(/sgemm: a is too short/);
   });
 
