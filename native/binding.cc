@@ -15,6 +15,7 @@
 
 #include "conv1d.h"
 #include "cpu.h"
+#include "elementwise.h"
 #include "gemm.h"
 #include "pool1d.h"
 #include "threadpool.h"
@@ -180,6 +181,15 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("kernelPath", &Addon::GetKernelPath),
         InstanceMethod("supportedKernelPaths", &Addon::SupportedKernelPaths),
         InstanceMethod("setKernelPath", &Addon::SetKernelPath),
+        InstanceMethod("activationForward", &Addon::ActivationForward),
+        InstanceMethod("activationBackward", &Addon::ActivationBackward),
+        InstanceMethod("addRowVector", &Addon::AddRowVector),
+        InstanceMethod("sumRows", &Addon::SumRows),
+        InstanceMethod("softmaxForward", &Addon::SoftmaxForward),
+        InstanceMethod("softmaxBackward", &Addon::SoftmaxBackward),
+        InstanceMethod("crossEntropyLogits", &Addon::CrossEntropyLogits),
+        InstanceMethod("sgdStep", &Addon::SgdStep),
+        InstanceMethod("adamStep", &Addon::AdamStep),
         InstanceMethod("noop", &Addon::Noop),
     });
   }
@@ -417,6 +427,179 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("dx", dx.length, nIn);
       if (nIn == 0) return info.Env().Undefined();
       avgPool1dBackward(s, dy.data, dx.data, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  Activation activation(const Args& args, size_t i) {
+    int64_t code = args.size(i, "activation");
+    if (code > static_cast<int64_t>(Activation::SoftPlus)) {
+      throwRange(args.prefix("activation") + " must be an activation code in [0, 5], got " + std::to_string(code));
+    }
+    return static_cast<Activation>(code);
+  }
+
+  // activationForward(activation, alpha, x, y, n)
+  Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "activationForward", 5);
+      Activation f = activation(args, 0);
+      float alpha = args.number(1, "alpha");
+      auto x = args.float32(2, "x");
+      auto y = args.float32(3, "y");
+      int64_t n = args.size(4, "n");
+      args.needLength("x", x.length, n);
+      args.needLength("y", y.length, n);
+      if (n > 0) activationForward(f, alpha, x.data, y.data, n, path_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // activationBackward(activation, alpha, x, y, dy, dx, n)
+  Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "activationBackward", 7);
+      Activation f = activation(args, 0);
+      float alpha = args.number(1, "alpha");
+      auto x = args.float32(2, "x");
+      auto y = args.float32(3, "y");
+      auto dy = args.float32(4, "dy");
+      auto dx = args.float32(5, "dx");
+      int64_t n = args.size(6, "n");
+      args.needLength("x", x.length, n);
+      args.needLength("y", y.length, n);
+      args.needLength("dy", dy.length, n);
+      args.needLength("dx", dx.length, n);
+      if (n > 0) activationBackward(f, alpha, x.data, y.data, dy.data, dx.data, n);
+      return info.Env().Undefined();
+    });
+  }
+
+  // addRowVector(y, v, rows, cols)
+  Napi::Value AddRowVector(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "addRowVector", 4);
+      auto y = args.float32(0, "y");
+      auto v = args.float32(1, "v");
+      int64_t rows = args.size(2, "rows"), cols = args.size(3, "cols");
+      args.needLength("y", y.length, mul(args, rows, cols, "rows * cols"));
+      args.needLength("v", v.length, cols);
+      if (rows > 0 && cols > 0) addRowVector(y.data, v.data, rows, cols);
+      return info.Env().Undefined();
+    });
+  }
+
+  // sumRows(x, rows, cols, out)
+  Napi::Value SumRows(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "sumRows", 4);
+      auto x = args.float32(0, "x");
+      int64_t rows = args.size(1, "rows"), cols = args.size(2, "cols");
+      auto out = args.float32(3, "out");
+      args.needLength("x", x.length, mul(args, rows, cols, "rows * cols"));
+      args.needLength("out", out.length, cols);
+      if (rows > 0 && cols > 0) sumRows(x.data, rows, cols, out.data);
+      return info.Env().Undefined();
+    });
+  }
+
+  // softmaxForward(x, y, rows, cols, log)
+  Napi::Value SoftmaxForward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "softmaxForward", 5);
+      auto x = args.float32(0, "x");
+      auto y = args.float32(1, "y");
+      int64_t rows = args.size(2, "rows"), cols = args.size(3, "cols", 1);
+      bool log = args.boolean(4, "log");
+      int64_t n = mul(args, rows, cols, "rows * cols");
+      args.needLength("x", x.length, n);
+      args.needLength("y", y.length, n);
+      if (n > 0) softmaxForward(x.data, y.data, rows, cols, log, path_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // softmaxBackward(y, dy, dx, rows, cols, log)
+  Napi::Value SoftmaxBackward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "softmaxBackward", 6);
+      auto y = args.float32(0, "y");
+      auto dy = args.float32(1, "dy");
+      auto dx = args.float32(2, "dx");
+      int64_t rows = args.size(3, "rows"), cols = args.size(4, "cols", 1);
+      bool log = args.boolean(5, "log");
+      int64_t n = mul(args, rows, cols, "rows * cols");
+      args.needLength("y", y.length, n);
+      args.needLength("dy", dy.length, n);
+      args.needLength("dx", dx.length, n);
+      if (n > 0) softmaxBackward(y.data, dy.data, dx.data, rows, cols, log);
+      return info.Env().Undefined();
+    });
+  }
+
+  // crossEntropyLogits(logits, labels, loss, grad | null, rows, cols)
+  Napi::Value CrossEntropyLogits(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "crossEntropyLogits", 6);
+      auto logits = args.float32(0, "logits");
+      auto labels = args.int32(1, "labels");
+      auto loss = args.float32(2, "loss");
+      Args::F32 grad{nullptr, 0};
+      bool hasGrad = !args.isNull(3);
+      if (hasGrad) grad = args.float32(3, "grad");
+      int64_t rows = args.size(4, "rows"), cols = args.size(5, "cols", 1);
+      int64_t n = mul(args, rows, cols, "rows * cols");
+      args.needLength("logits", logits.length, n);
+      args.needLength("labels", labels.length, rows);
+      args.needLength("loss", loss.length, rows);
+      if (hasGrad) args.needLength("grad", grad.length, n);
+      for (int64_t r = 0; r < rows; r++) {
+        if (labels.data[r] < 0 || labels.data[r] >= cols) {
+          throwRange("crossEntropyLogits: labels[" + std::to_string(r) + "] must be a class index in [0, " +
+                     std::to_string(cols) + "), got " + std::to_string(labels.data[r]));
+        }
+      }
+      if (rows > 0) crossEntropyLogits(logits.data, labels.data, loss.data, hasGrad ? grad.data : nullptr, rows, cols, path_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // sgdStep(w, g, velocity | null, n, lr, momentum, weightDecay)
+  Napi::Value SgdStep(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "sgdStep", 7);
+      auto w = args.float32(0, "w");
+      auto g = args.float32(1, "g");
+      Args::F32 v{nullptr, 0};
+      bool hasVelocity = !args.isNull(2);
+      if (hasVelocity) v = args.float32(2, "velocity");
+      int64_t n = args.size(3, "n");
+      float lr = args.number(4, "lr"), momentum = args.number(5, "momentum"), wd = args.number(6, "weightDecay");
+      args.needLength("w", w.length, n);
+      args.needLength("g", g.length, n);
+      if (hasVelocity) args.needLength("velocity", v.length, n);
+      if (n > 0) sgdStep(w.data, g.data, hasVelocity ? v.data : nullptr, n, lr, momentum, wd);
+      return info.Env().Undefined();
+    });
+  }
+
+  // adamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step)
+  Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "adamStep", 11);
+      auto w = args.float32(0, "w");
+      auto g = args.float32(1, "g");
+      auto m = args.float32(2, "m");
+      auto v = args.float32(3, "v");
+      int64_t n = args.size(4, "n");
+      float lr = args.number(5, "lr"), b1 = args.number(6, "beta1"), b2 = args.number(7, "beta2");
+      float eps = args.number(8, "eps"), wd = args.number(9, "weightDecay");
+      int64_t step = args.size(10, "step", 1);
+      args.needLength("w", w.length, n);
+      args.needLength("g", g.length, n);
+      args.needLength("m", m.length, n);
+      args.needLength("v", v.length, n);
+      if (n > 0) adamStep(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step);
       return info.Env().Undefined();
     });
   }

@@ -26,6 +26,8 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <cstring>
 #include <new>
 
@@ -134,12 +136,15 @@ const GemmKernels& kernelsFor(KernelPath path) {
 }
 
 // ---- Tuning ----------------------------------------------------------------
-// Below this many multiply-adds the product is done by a plain loop: packing
-// and dispatch would cost more than they save.
-constexpr int64_t kTinyMnk = 16 * 16 * 16;
-// Multiply-adds a thread must get before waking the pool pays (a wake-up and
-// join cost ~5-50 us; this is ~20-40 us of single-core work).
-constexpr int64_t kMnkPerThread = 2 * 1024 * 1024;
+// At or below this many multiply-adds the product is done by a plain loop:
+// measured faster than packing only for ~4x4x4; from 8x8x8 up the packed
+// microkernel path already wins.
+constexpr int64_t kTinyMnk = 256;
+// Multiply-adds a thread must get before another thread is used: ~10 us of
+// single-core work. Measured with the pool's workers spinning, 2 threads win
+// from ~2M (32x256x256: 20 -> 14 us); at 1M the gain is within the cost of
+// waking a sleeping worker.
+constexpr int64_t kMnkPerThread = 1024 * 1024;
 // B (not transposed) is read in place when at most this many row panels reuse
 // it: packing would then cost a visible fraction of the multiply.
 constexpr int64_t kInPlaceBMaxRows = 64;
@@ -254,8 +259,12 @@ void runTask(const Plan& plan, int64_t task) {
       bStride = NR;
       bPanelStep = NR * kcur;
     }
-    for (int64_t i = i0; i < i1; i += MR) {
-      const int64_t mr = std::min(MR, i1 - i);
+    // Rows are spread evenly over the fewest panels (32 = 11 + 11 + 10, not
+    // 14 + 14 + 4): a short last panel runs too few FMA chains to hide latency.
+    const int64_t rowPanels = ceilDiv(i1 - i0, MR);
+    const int64_t baseRows = (i1 - i0) / rowPanels, extraRows = (i1 - i0) % rowPanels;
+    for (int64_t ip = 0, i = i0; ip < rowPanels; ip++) {
+      const int64_t mr = baseRows + (ip < extraRows ? 1 : 0);
       kt.packA(mr, kcur, g.a + i * aRs + pc * aCs, aRs, aCs, aPack);
       float* cRow = g.c + i * g.ldc + j0;
       for (int64_t jp = 0; jp < panels; jp++) {
@@ -264,11 +273,32 @@ void runTask(const Plan& plan, int64_t task) {
         const int64_t bs = jp == raggedPanel ? NR : bStride;
         kt.kernel(mr, nr, kcur, aPack, MR, bp, bs, cRow + jp * NR, g.ldc, g.alpha, beta);
       }
+      i += mr;
     }
   }
 }
 
-void taskEntry(void* ctx, int64_t task, int /*worker*/) { runTask(*static_cast<const Plan*>(ctx), task); }
+// Chunks are claimed rather than taken in pool order: each thread first tries
+// the chunks congruent to its worker index, so repeated calls of one shape
+// give a thread the same slice of C (and of packed B) every time and keep it
+// in that core's L2 instead of moving it between cores each call.
+struct Schedule {
+  const Plan* plan;
+  int64_t tasks;
+  int64_t threads;
+  std::atomic<uint8_t>* claimed;
+};
+
+void taskEntry(void* ctx, int64_t /*task*/, int worker) {
+  // Each call runs exactly one chunk, so `tasks` calls cover all of them.
+  const Schedule& s = *static_cast<const Schedule*>(ctx);
+  for (int64_t t = worker; t < s.tasks; t += s.threads) {
+    if (!s.claimed[t].exchange(1, std::memory_order_relaxed)) return runTask(*s.plan, t);
+  }
+  for (int64_t t = 0; t < s.tasks; t++) {
+    if (!s.claimed[t].exchange(1, std::memory_order_relaxed)) return runTask(*s.plan, t);
+  }
+}
 
 }  // namespace
 }  // namespace gemm
@@ -303,8 +333,16 @@ void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool) {
   int64_t nTasks = ceilDiv(nPanels, ncPanels);
   int64_t mTasks = 1;
   if (threads > 1) {
-    if (nPanels >= 2 * threads) {
-      // Split N: each thread packs its own slice of B into its own L2.
+    // Split the longer side of C so each thread owns long contiguous runs of
+    // it: when threads own interleaved column slices of short rows, the L2
+    // streamers of both cores prefetch (and steal) each other's lines, which
+    // measured slower than one thread for 784x256 outputs. Splitting N also
+    // lets each thread pack only its own slice of B; splitting M repacks B
+    // per thread, which is cheap exactly when M is the long side.
+    const bool splitM = mPanels >= 2 * threads && (g.m >= g.n || nPanels < 2 * threads);
+    if (splitM) {
+      mTasks = threads;
+    } else if (nPanels >= 2 * threads) {
       nTasks = std::min(nPanels, roundUp(std::max(nTasks, threads), threads));
     } else {
       mTasks = std::min(mPanels, threads);
@@ -319,7 +357,17 @@ void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool) {
 
   const int64_t tasks = plan.mTasks * plan.nTasks;
   if (threads > 1 && tasks > 1) {
-    pool->run(tasks, taskEntry, &plan);
+    constexpr int64_t kStackChunks = 256;
+    std::atomic<uint8_t> stackFlags[kStackChunks];
+    std::unique_ptr<std::atomic<uint8_t>[]> heapFlags;
+    std::atomic<uint8_t>* claimed = stackFlags;
+    if (tasks > kStackChunks) {
+      heapFlags.reset(new std::atomic<uint8_t>[static_cast<size_t>(tasks)]);
+      claimed = heapFlags.get();
+    }
+    for (int64_t t = 0; t < tasks; t++) claimed[t].store(0, std::memory_order_relaxed);
+    Schedule schedule{&plan, tasks, threads, claimed};
+    pool->run(tasks, taskEntry, &schedule);
   } else {
     for (int64_t t = 0; t < tasks; t++) runTask(plan, t);
   }

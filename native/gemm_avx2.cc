@@ -36,6 +36,8 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   __m256 acc[R][NV];
   for (int i = 0; i < R; i++)
     for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
+  // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
+#pragma GCC unroll 4
   for (int64_t p = 0; p < kc; p++) {
     __m256 bv[NV];
     for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
@@ -90,7 +92,56 @@ void sgemm_kernel_6x16_avx2(int64_t mr, int64_t nr, int64_t kc, const float* a, 
   fn(nr, kc, a, as, b, bs, c, ldc, alpha, beta);
 }
 
+// In-register 8x8 transpose: r[i] holds row i on entry, column i on exit.
+inline void transpose8x8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 8; g += 4) {
+    u[g] = _mm256_shuffle_ps(t[g], t[g + 2], 0x44);
+    u[g + 1] = _mm256_shuffle_ps(t[g], t[g + 2], 0xee);
+    u[g + 2] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0x44);
+    u[g + 3] = _mm256_shuffle_ps(t[g + 1], t[g + 3], 0xee);
+  }
+  // u[4h + c], lane L: rows 4h..4h+3 of column 4L + c.
+  for (int c = 0; c < 4; c++) {
+    r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+    r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+  }
+}
+
+// dst[p * dstStride + r] = src[r * ld + p] for r < rows, p < kc, zero for
+// rows <= r < 8; `lanes` of each transposed column are stored. The
+// transposing case of packing (A not transposed, B transposed).
+void transposePack(int64_t rows, int64_t kc, const float* src, int64_t ld, float* dst, int64_t dstStride,
+                   int64_t lanes) {
+  const __m256i store = tailMask(lanes);
+  for (int64_t p = 0; p < kc; p += 8) {
+    const int64_t depth = kc - p < 8 ? kc - p : 8;
+    __m256 r[8];
+    if (depth == 8) {
+      for (int64_t i = 0; i < 8; i++) r[i] = i < rows ? _mm256_loadu_ps(src + i * ld + p) : _mm256_setzero_ps();
+    } else {
+      const __m256i load = tailMask(depth);
+      for (int64_t i = 0; i < 8; i++)
+        r[i] = i < rows ? _mm256_maskload_ps(src + i * ld + p, load) : _mm256_setzero_ps();
+    }
+    transpose8x8(r);
+    if (lanes == 8) {
+      for (int64_t c = 0; c < depth; c++) _mm256_storeu_ps(dst + (p + c) * dstStride, r[c]);
+    } else {
+      for (int64_t c = 0; c < depth; c++) _mm256_maskstore_ps(dst + (p + c) * dstStride, store, r[c]);
+    }
+  }
+}
+
 void packA6_avx2(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t cs, float* dst) {
+  if (cs == 1) {
+    transposePack(mr, kc, a, rs, dst, kMR, kMR);
+    return;
+  }
   for (int64_t p = 0; p < kc; p++) {
     const float* src = a + p * cs;
     float* d = dst + p * kMR;
@@ -101,6 +152,11 @@ void packA6_avx2(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t cs,
 }
 
 void packB16_avx2(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst) {
+  if (rs == 1) {
+    transposePack(nr < 8 ? nr : 8, kc, b, cs, dst, kNR, 8);
+    transposePack(nr > 8 ? nr - 8 : 0, kc, b + 8 * cs, cs, dst + 8, kNR, 8);
+    return;
+  }
   for (int64_t p = 0; p < kc; p++) {
     const float* src = b + p * rs;
     float* d = dst + p * kNR;

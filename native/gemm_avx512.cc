@@ -8,16 +8,15 @@
 // 4-cycle FMA latency on both FMA ports.
 //
 // Edge tiles get their own instantiation (rows 1..14 x 16 or 32 columns), so
-// a 32-row batch (14 + 14 + 4) or a 100-wide output (3x32 + 16) spends no FMAs
-// on padding beyond the last partial vector; the last vector is written with a
-// masked store.
+// a 32-row batch (the driver splits it 11 + 11 + 10) or a 100-wide output
+// (3x32 + 16) spends no FMAs on padding rows and at most one partial vector;
+// that vector is written with a masked store.
 //
 // Blocking: KC = 384 keeps the A micro-panel (14 x 384 x 4 B = 21 KiB) in the
 // 48 KiB L1 next to the streaming B rows; NC = 512 keeps a packed B block
 // (384 x 512 x 4 B = 768 KiB) well inside the 2 MiB L2.
 #include <immintrin.h>
 
-#include <cstring>
 #include <utility>
 
 #include "gemm_kernels.h"
@@ -35,6 +34,9 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   __m512 acc[R][NV];
   for (int i = 0; i < R; i++)
     for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+
+  // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
+#pragma GCC unroll 4
   for (int64_t p = 0; p < kc; p++) {
     __m512 bv[NV];
     for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
@@ -86,7 +88,69 @@ void sgemm_kernel_14x32_avx512(int64_t mr, int64_t nr, int64_t kc, const float* 
   fn(nr, kc, a, as, b, bs, c, ldc, alpha, beta);
 }
 
+// In-register 16x16 transpose: r[i] holds row i on entry, column i on exit.
+// Two rounds of in-lane unpacks build 4x4 blocks, two rounds of 128-bit lane
+// shuffles put the blocks in place.
+inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 16; g += 4) {
+    const __m512d t0 = _mm512_castps_pd(t[g]), t1 = _mm512_castps_pd(t[g + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[g + 2]), t3 = _mm512_castps_pd(t[g + 3]);
+    r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+  }
+  // r[4g + c], lane L: rows 4g..4g+3 of column 4L + c.
+  for (int c = 0; c < 4; c++) {
+    const __m512 v0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
+    const __m512 w0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xee);
+    const __m512 v1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+    const __m512 w1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xee);
+    t[c] = _mm512_shuffle_f32x4(v0, v1, 0x88);
+    t[4 + c] = _mm512_shuffle_f32x4(v0, v1, 0xdd);
+    t[8 + c] = _mm512_shuffle_f32x4(w0, w1, 0x88);
+    t[12 + c] = _mm512_shuffle_f32x4(w0, w1, 0xdd);
+  }
+  for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+inline __mmask16 firstLanes(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// dst[p * dstStride + r] = src[r * ld + p] for r < rows, p < kc, zero for
+// rows <= r < 16; only the lanes in `store` are written. The transposing
+// case of packing (A not transposed, B transposed), 16 depth steps at a time.
+void transposePack(int64_t rows, int64_t kc, const float* src, int64_t ld, float* dst, int64_t dstStride,
+                   __mmask16 store) {
+  for (int64_t p = 0; p < kc; p += 16) {
+    const int64_t depth = kc - p < 16 ? kc - p : 16;
+    const __mmask16 load = firstLanes(depth);
+    __m512 r[16];
+    for (int64_t i = 0; i < 16; i++)
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(load, src + i * ld + p) : _mm512_setzero_ps();
+    transpose16x16(r);
+    for (int64_t c = 0; c < depth; c++) _mm512_mask_storeu_ps(dst + (p + c) * dstStride, store, r[c]);
+  }
+}
+
 void packA14_avx512(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t cs, float* dst) {
+  if (cs == 1) {
+    transposePack(mr, kc, a, rs, dst, kMR, firstLanes(kMR));
+    return;
+  }
+  if (rs == 1) {
+    // Transposed A: each depth step is a contiguous run of mr values.
+    const __mmask16 load = firstLanes(mr);
+    for (int64_t p = 0; p < kc; p++)
+      _mm512_mask_storeu_ps(dst + p * kMR, firstLanes(kMR), _mm512_maskz_loadu_ps(load, a + p * cs));
+    return;
+  }
   for (int64_t p = 0; p < kc; p++) {
     const float* src = a + p * cs;
     float* d = dst + p * kMR;
@@ -97,16 +161,25 @@ void packA14_avx512(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t 
 }
 
 void packB32_avx512(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst) {
+  if (cs == 1) {
+    const __mmask16 m0 = firstLanes(nr), m1 = firstLanes(nr > 16 ? nr - 16 : 0);
+    for (int64_t p = 0; p < kc; p++) {
+      const float* src = b + p * rs;
+      _mm512_storeu_ps(dst + p * kNR, _mm512_maskz_loadu_ps(m0, src));
+      _mm512_storeu_ps(dst + p * kNR + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+    }
+    return;
+  }
+  if (rs == 1) {
+    transposePack(nr < 16 ? nr : 16, kc, b, cs, dst, kNR, 0xffff);
+    transposePack(nr > 16 ? nr - 16 : 0, kc, b + 16 * cs, cs, dst + 16, kNR, 0xffff);
+    return;
+  }
   for (int64_t p = 0; p < kc; p++) {
     const float* src = b + p * rs;
     float* d = dst + p * kNR;
     int64_t j = 0;
-    if (cs == 1) {
-      std::memcpy(d, src, static_cast<size_t>(nr) * sizeof(float));
-      j = nr;
-    } else {
-      for (; j < nr; j++) d[j] = src[j * cs];
-    }
+    for (; j < nr; j++) d[j] = src[j * cs];
     for (; j < kNR; j++) d[j] = 0.0f;
   }
 }

@@ -16,6 +16,11 @@ namespace {
 // enough to bridge the gap between the kernels of one training step, short
 // enough that an idle process goes quiet almost at once.
 constexpr auto kSpinTime = std::chrono::microseconds(200);
+
+// The generation current when the pool started this worker. A worker must not
+// read it itself: a job posted before the new thread first runs would then
+// look already seen, and run() would wait for that worker forever.
+thread_local uint64_t tStartGeneration = 0;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) { start(threads < 1 ? 0 : threads - 1); }
@@ -36,7 +41,13 @@ void ThreadPool::resize(int threads) {
 void ThreadPool::start(int workerCount) {
   stopping_ = false;
   workers_.reserve(workerCount);
-  for (int i = 0; i < workerCount; i++) workers_.emplace_back([this, i] { workerLoop(i + 1); });
+  const uint64_t generation = generation_.load(std::memory_order_acquire);
+  for (int i = 0; i < workerCount; i++) {
+    workers_.emplace_back([this, i, generation] {
+      tStartGeneration = generation;
+      workerLoop(i + 1);
+    });
+  }
 }
 
 void ThreadPool::stop() {
@@ -59,7 +70,7 @@ void ThreadPool::drain(int worker) {
 }
 
 void ThreadPool::workerLoop(int worker) {
-  uint64_t seen = generation_.load(std::memory_order_acquire);
+  uint64_t seen = tStartGeneration;
   for (;;) {
     // Spin for a short while, then sleep until the generation changes.
     auto spinUntil = std::chrono::steady_clock::now() + kSpinTime;

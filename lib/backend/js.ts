@@ -5,8 +5,8 @@
  * Loops are ordered so the innermost one walks memory contiguously (i-k-j for
  * row-major GEMM), which is most of what plain JavaScript can do for speed.
  */
-import { Backend, windowCount } from './types';
-import { checkConvArgs, checkGemmArgs, checkPoolArgs } from './validate';
+import { Activation, Backend, windowCount } from './types';
+import { checkArrays, checkBoolean, checkConvArgs, checkGemmArgs, checkNumber, checkPoolArgs, checkSize } from './validate';
 
 function sgemm(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -204,6 +204,206 @@ function avgPool1dBackward(
   }
 }
 
+function activationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void {
+  const fn = 'activationForward';
+  checkActivation(fn, activation);
+  checkNumber(fn, 'alpha', alpha);
+  checkSize(fn, 'n', n);
+  checkArrays(fn, { x: [x, n], y: [y, n] });
+  switch (activation) {
+    case Activation.Identity:
+      if (x !== y) y.set(x.subarray(0, n));
+      break;
+    case Activation.ReLU:
+      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+      break;
+    case Activation.LeakyReLU:
+      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+      break;
+    case Activation.TanH:
+      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
+      break;
+    case Activation.Sigmoid:
+      for (let i = 0; i < n; i++) y[i] = sigmoid(x[i]);
+      break;
+    case Activation.SoftPlus:
+      // log(1 + e^x) without forming e^x for large x.
+      for (let i = 0; i < n; i++) y[i] = Math.max(x[i], 0) + Math.log1p(Math.exp(-Math.abs(x[i])));
+      break;
+  }
+}
+
+/** The logistic function; exp is only taken of −|x|, so it never overflows. */
+function sigmoid(x: number): number {
+  const e = Math.exp(-Math.abs(x));
+  return x >= 0 ? 1 / (1 + e) : e / (1 + e);
+}
+
+function activationBackward(
+  activation: Activation, alpha: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number,
+): void {
+  const fn = 'activationBackward';
+  checkActivation(fn, activation);
+  checkNumber(fn, 'alpha', alpha);
+  checkSize(fn, 'n', n);
+  checkArrays(fn, { x: [x, n], y: [y, n], dy: [dy, n], dx: [dx, n] });
+  switch (activation) {
+    case Activation.Identity:
+      if (dx !== dy) dx.set(dy.subarray(0, n));
+      break;
+    case Activation.ReLU:
+      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+      break;
+    case Activation.LeakyReLU:
+      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : alpha * dy[i];
+      break;
+    case Activation.TanH:
+      for (let i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
+      break;
+    case Activation.Sigmoid:
+      for (let i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
+      break;
+    case Activation.SoftPlus:
+      for (let i = 0; i < n; i++) dx[i] = dy[i] * sigmoid(x[i]);
+      break;
+  }
+}
+
+function checkActivation(fn: string, a: unknown): void {
+  checkSize(fn, 'activation', a);
+  if ((a as number) > Activation.SoftPlus) throw new RangeError(`${fn}: activation must be an activation code in [0, 5], got ${a}`);
+}
+
+function addRowVector(y: Float32Array, v: Float32Array, rows: number, cols: number): void {
+  checkSize('addRowVector', 'rows', rows);
+  checkSize('addRowVector', 'cols', cols);
+  checkArrays('addRowVector', { y: [y, rows * cols], v: [v, cols] });
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) y[o + c] += v[c];
+  }
+}
+
+function sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  checkSize('sumRows', 'rows', rows);
+  checkSize('sumRows', 'cols', cols);
+  checkArrays('sumRows', { x: [x, rows * cols], out: [out, cols] });
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) out[c] += x[o + c];
+  }
+}
+
+function softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: number, log: boolean): void {
+  const fn = 'softmaxForward';
+  checkSize(fn, 'rows', rows);
+  checkSize(fn, 'cols', cols, 1);
+  checkBoolean(fn, 'log', log);
+  checkArrays(fn, { x: [x, rows * cols], y: [y, rows * cols] });
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    // Shift by the row maximum so the largest exponential is exp(0) = 1.
+    let max = x[o];
+    for (let c = 1; c < cols; c++) if (x[o + c] > max) max = x[o + c];
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += Math.exp(x[o + c] - max);
+    if (log) {
+      const shift = max + Math.log(sum);
+      for (let c = 0; c < cols; c++) y[o + c] = x[o + c] - shift;
+    } else {
+      for (let c = 0; c < cols; c++) y[o + c] = Math.exp(x[o + c] - max) / sum;
+    }
+  }
+}
+
+// Softmax Jacobian: diag(s) − s·sᵀ, so dx = s ⊙ (dy − ⟨dy, s⟩).
+// Log-softmax: ∂y_i/∂x_j = δ_ij − s_j, so dx = dy − s·Σdy with s = exp(y).
+function softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number, log: boolean): void {
+  const fn = 'softmaxBackward';
+  checkSize(fn, 'rows', rows);
+  checkSize(fn, 'cols', cols, 1);
+  checkBoolean(fn, 'log', log);
+  checkArrays(fn, { y: [y, rows * cols], dy: [dy, rows * cols], dx: [dx, rows * cols] });
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    if (log) {
+      let total = 0;
+      for (let c = 0; c < cols; c++) total += dy[o + c];
+      for (let c = 0; c < cols; c++) dx[o + c] = dy[o + c] - Math.exp(y[o + c]) * total;
+    } else {
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += dy[o + c] * y[o + c];
+      for (let c = 0; c < cols; c++) dx[o + c] = y[o + c] * (dy[o + c] - dot);
+    }
+  }
+}
+
+function crossEntropyLogits(
+  logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number,
+): void {
+  const fn = 'crossEntropyLogits';
+  checkSize(fn, 'rows', rows);
+  checkSize(fn, 'cols', cols, 1);
+  checkArrays(fn, { logits: [logits, rows * cols], labels: [labels, rows], loss: [loss, rows], grad: grad === null ? null : [grad, rows * cols] }, ['labels']);
+  for (let r = 0; r < rows; r++) {
+    if (labels[r] < 0 || labels[r] >= cols) throw new RangeError(`${fn}: labels[${r}] must be a class index in [0, ${cols}), got ${labels[r]}`);
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let max = logits[o];
+    for (let c = 1; c < cols; c++) if (logits[o + c] > max) max = logits[o + c];
+    let sum = 0;
+    for (let c = 0; c < cols; c++) sum += Math.exp(logits[o + c] - max);
+    loss[r] = max + Math.log(sum) - logits[o + labels[r]];
+    if (grad) {
+      for (let c = 0; c < cols; c++) grad[o + c] = Math.exp(logits[o + c] - max) / sum;
+      grad[o + labels[r]] -= 1;
+    }
+  }
+}
+
+function sgdStep(
+  w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number,
+): void {
+  const fn = 'sgdStep';
+  checkSize(fn, 'n', n);
+  checkNumber(fn, 'lr', lr);
+  checkNumber(fn, 'momentum', momentum);
+  checkNumber(fn, 'weightDecay', weightDecay);
+  checkArrays(fn, { w: [w, n], g: [g, n], velocity: velocity === null ? null : [velocity, n] });
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] + weightDecay * w[i];
+    if (velocity) {
+      velocity[i] = momentum * velocity[i] + gi;
+      w[i] -= lr * velocity[i];
+    } else {
+      w[i] -= lr * gi;
+    }
+  }
+}
+
+function adamStep(
+  w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
+  lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
+): void {
+  const fn = 'adamStep';
+  checkSize(fn, 'n', n);
+  for (const [name, value] of Object.entries({ lr, beta1, beta2, eps, weightDecay })) checkNumber(fn, name, value);
+  checkSize(fn, 'step', step, 1);
+  checkArrays(fn, { w: [w, n], g: [g, n], m: [m, n], v: [v, n] });
+  const c1 = 1 - Math.pow(beta1, step);
+  const c2 = 1 - Math.pow(beta2, step);
+  // Bias corrections folded into the step size and epsilon (the same algebra as native/elementwise.cc).
+  const stepSize = (lr * Math.sqrt(c2)) / c1;
+  const epsHat = eps * Math.sqrt(c2);
+  for (let i = 0; i < n; i++) {
+    const gi = g[i] + weightDecay * w[i];
+    m[i] = beta1 * m[i] + (1 - beta1) * gi;
+    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;
+    w[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) + epsHat);
+  }
+}
+
 /** The pure-TypeScript backend. */
 export const jsBackend: Backend = {
   name: 'js',
@@ -215,6 +415,15 @@ export const jsBackend: Backend = {
   maxPool1dBackward,
   avgPool1dForward,
   avgPool1dBackward,
+  activationForward,
+  activationBackward,
+  addRowVector,
+  sumRows,
+  softmaxForward,
+  softmaxBackward,
+  crossEntropyLogits,
+  sgdStep,
+  adamStep,
   getThreads: () => 1,
   setThreads: (n: number) => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer in [1, 2^31-1], got ${n}`);

@@ -74,11 +74,54 @@ export interface Backend {
     batch: number, length: number, chan: number, kSize: number, stride: number,
   ): void;
 
+  /** y = f(x) elementwise over n values (x and y may be the same array); alpha is LeakyReLU's slope. */
+  activationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void;
+
+  /** dx = dy · f'(x), given y = f(x) as well (tanh and sigmoid derive from y); dx may alias dy. */
+  activationBackward(
+    activation: Activation, alpha: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number,
+  ): void;
+
+  /** y[r, c] += v[c] for a (rows, cols) y. */
+  addRowVector(y: Float32Array, v: Float32Array, rows: number, cols: number): void;
+
+  /** out[c] += Σ_r x[r, c] for a (rows, cols) x (the bias gradient). */
+  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
+
+  /** Softmax (or, with `log`, log-softmax) of each row of a (rows, cols) x; y may alias x. */
+  softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: number, log: boolean): void;
+
+  /** dx from dy through the softmax (log-softmax) whose output was y: the full Jacobian-vector product. */
+  softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number, log: boolean): void;
+
+  /**
+   * Per-row cross-entropy from raw logits: loss[r] = logsumexp(x[r]) − x[r, labels[r]];
+   * grad (when not null) = softmax(x[r]) − onehot(labels[r]), per sample (no 1/batch).
+   */
+  crossEntropyLogits(
+    logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number,
+  ): void;
+
+  /** SGD: g' = g + wd·w; v = momentum·v + g' (with velocity); w −= lr·(v or g'). */
+  sgdStep(
+    w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number,
+  ): void;
+
+  /** Adam with bias correction for `step` (1-based) and L2 weight decay. */
+  adamStep(
+    w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
+  ): void;
+
   /** Number of threads the kernels may use (1 for the js backend). */
   getThreads(): number;
   /** Sets the number of kernel threads (no-op for the js backend). */
   setThreads(n: number): void;
 }
+
+/** Activation codes shared with the native addon (native/elementwise.h). */
+export const Activation = { Identity: 0, ReLU: 1, LeakyReLU: 2, TanH: 3, Sigmoid: 4, SoftPlus: 5 } as const;
+export type Activation = (typeof Activation)[keyof typeof Activation];
 
 /** Output length of a window of `kSize` moved by `stride` over `length` positions. */
 export function windowCount(length: number, kSize: number, stride: number): number {

@@ -116,3 +116,30 @@ export function checkPoolArgs(
     checkLength(fn, name, arr as ArrayLike<number>, need[name]);
   }
 }
+
+/** Checks that each named array is a Float32Array (Int32Array for names in `ints`) holding at least `needed` values. */
+export function checkArrays(
+  fn: string, arrays: Record<string, [unknown, number] | null>, ints: readonly string[] = [],
+): void {
+  for (const [name, entry] of Object.entries(arrays)) {
+    if (entry === null) continue;
+    const [arr, needed] = entry;
+    if (ints.includes(name)) {
+      if (!(arr instanceof Int32Array)) throw new TypeError(`${fn}: ${name} must be an Int32Array, got ${describe(arr)}`);
+    } else {
+      checkFloat32(fn, name, arr);
+    }
+    checkLength(fn, name, arr as ArrayLike<number>, needed);
+  }
+}
+
+/** Checks a number argument (any finite or infinite value; not a string or undefined). */
+export function checkNumber(fn: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  return v;
+}
+
+export function checkBoolean(fn: string, name: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${fn}: ${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}

@@ -186,6 +186,12 @@ int main() {
         runCase(cs, path, p, r, nullptr, &single);
       }
     }
+    // A pool used right after construction, before its workers have started:
+    // this once lost the first job and hung.
+    for (int t = 0; t < 20; t++) {
+      neurone::ThreadPool fresh(2);
+      runCase({false, false, 64, 256, 256, 0, 0, 0, 1.0f, 0.0f}, path, &fresh, rng);
+    }
     std::printf("%s: %s\n", neurone::kernelPathName(path), failures == before ? "ok" : "FAILED");
   }
   std::printf("%d checks, %d failures\n", checks, failures);

@@ -1,0 +1,133 @@
+/**
+ * The dataset type shared by every loader and helper of `neurone/data`.
+ *
+ * A dataset is a feature tensor with one row per example plus one integer label per row.
+ * Images are stored flattened, `(n, height * width)`, because that is what `Linear` and the
+ * Conv1D sequence view (`toSequence`) take; `imageShape` remembers how to draw them.
+ */
+import { Tensor, formatShape, tensor } from '../tensor';
+
+/** Examples and their class labels. */
+export interface Dataset {
+  /** A short name for messages and reports: `usps-train`, `mnist-test`, `xor`… */
+  readonly name: string;
+  /** Features, shape `(n, ...)`; row `i` is example `i`. */
+  readonly x: Tensor;
+  /** Class of each example, integers in `[0, numClasses)`; `labels.length === x.shape[0]`. */
+  readonly labels: Int32Array;
+  /** Number of classes (labels may not use all of them, e.g. in a small subset). */
+  readonly numClasses: number;
+  /** Height and width of one example when it is an image (`[16, 16]` for USPS, `[28, 28]` for MNIST). */
+  readonly imageShape?: readonly number[];
+  /** Human-readable class names, when the classes are not just digits. */
+  readonly classNames?: readonly string[];
+}
+
+/** Optional fields of a dataset, carried over by the helpers that derive one dataset from another. */
+export type DatasetExtras = Pick<Dataset, 'imageShape' | 'classNames'>;
+
+/**
+ * Builds a dataset, checking that the pieces fit together.
+ *
+ * Args: `x` features `(n, ...)`; `labels` one integer per row in `[0, numClasses)`.
+ *
+ * @example
+ * const ds = makeDataset('tiny', fromArray([[0, 1], [1, 0]]), Int32Array.of(1, 0), 2);
+ */
+export function makeDataset(
+  name: string,
+  x: Tensor,
+  labels: Int32Array,
+  numClasses: number,
+  extras: DatasetExtras = {},
+): Dataset {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new RangeError(`dataset ${name}: numClasses must be a positive integer, got ${numClasses}`);
+  }
+  if (x.shape.length < 1) throw new RangeError(`dataset ${name}: x must have a batch axis, got shape ()`);
+  if (!(labels instanceof Int32Array)) throw new TypeError(`dataset ${name}: labels must be an Int32Array`);
+  if (labels.length !== x.shape[0]) {
+    throw new RangeError(`dataset ${name}: x has ${x.shape[0]} rows ${formatShape(x.shape)} but there are ${labels.length} labels`);
+  }
+  const bad = labels.findIndex((l) => l < 0 || l >= numClasses);
+  if (bad >= 0) {
+    throw new RangeError(`dataset ${name}: label ${labels[bad]} at index ${bad} is outside [0, ${numClasses})`);
+  }
+  const ds: Dataset = { name, x, labels, numClasses };
+  if (extras.imageShape) (ds as { imageShape?: readonly number[] }).imageShape = Object.freeze([...extras.imageShape]);
+  if (extras.classNames) (ds as { classNames?: readonly string[] }).classNames = Object.freeze([...extras.classNames]);
+  return ds;
+}
+
+/** The optional fields of `ds`, for building a derived dataset. */
+export function extrasOf(ds: Dataset): DatasetExtras {
+  const e: { imageShape?: readonly number[]; classNames?: readonly string[] } = {};
+  if (ds.imageShape) e.imageShape = ds.imageShape;
+  if (ds.classNames) e.classNames = ds.classNames;
+  return e;
+}
+
+/** Number of examples of a dataset. */
+export function numExamples(ds: Dataset): number {
+  return ds.labels.length;
+}
+
+/** Number of features of one example (the product of `x.shape[1..]`). */
+export function numFeatures(ds: Dataset): number {
+  return ds.x.shape.slice(1).reduce((p, d) => p * d, 1);
+}
+
+/**
+ * How many examples of each class: `counts[c]` is the number of labels equal to `c`.
+ *
+ * @example
+ * classCounts(Int32Array.of(0, 2, 2), 3) // [1, 0, 2]
+ */
+export function classCounts(labels: Int32Array, numClasses: number): number[] {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (l < 0 || l >= numClasses || !Number.isInteger(l)) {
+      throw new RangeError(`classCounts: label ${l} at index ${i} is outside [0, ${numClasses})`);
+    }
+    counts[l]++;
+  }
+  return counts;
+}
+
+/**
+ * One-hot encoding: row `i` has a 1 in column `labels[i]` and zeros elsewhere.
+ *
+ * Shape: `labels` (n) → `(n, numClasses)`.
+ *
+ * @example
+ * oneHot(Int32Array.of(2, 0), 3).data // [0, 0, 1, 1, 0, 0]
+ */
+export function oneHot(labels: ArrayLike<number>, numClasses: number): Tensor {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new RangeError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
+  }
+  const n = labels.length;
+  const out = new Float32Array(n * numClasses);
+  for (let i = 0; i < n; i++) {
+    const l = labels[i];
+    if (!Number.isInteger(l) || l < 0 || l >= numClasses) {
+      throw new RangeError(`oneHot: label ${l} at index ${i} is outside [0, ${numClasses})`);
+    }
+    out[i * numClasses + l] = 1;
+  }
+  return tensor([n, numClasses], out);
+}
+
+/** Smallest and largest value of an array (NaN-aware: a NaN makes both NaN). */
+export function valueRange(data: ArrayLike<number>): { min: number; max: number } {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Number.isNaN(v)) return { min: NaN, max: NaN };
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
+}

@@ -1,0 +1,200 @@
+/**
+ * Explicit downloads of the standard MNIST / Fashion-MNIST IDX files into a cache folder.
+ *
+ * Nothing in neurone downloads on its own: a user calls `download('mnist')` (or passes the CLI's
+ * download flag), then the loaders find the files in the cache. Every file is checked against its
+ * published size and SHA-256 and written atomically (temporary file + rename), so an interrupted
+ * download never leaves a file that looks complete.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as https from 'https';
+import * as path from 'path';
+import { defaultCacheDir } from './paths';
+
+/** One file of a downloadable dataset. */
+export interface RemoteFile {
+  readonly name: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** The datasets `download` knows: mirrors (tried in order) and the official files. */
+export const REMOTE_DATASETS = {
+  mnist: {
+    mirrors: ['https://ossci-datasets.s3.amazonaws.com/mnist/', 'https://storage.googleapis.com/cvdf-datasets/mnist/'],
+    files: [
+      { name: 'train-images-idx3-ubyte.gz', bytes: 9912422, sha256: '440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609' },
+      { name: 'train-labels-idx1-ubyte.gz', bytes: 28881, sha256: '3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c' },
+      { name: 't10k-images-idx3-ubyte.gz', bytes: 1648877, sha256: '8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6' },
+      { name: 't10k-labels-idx1-ubyte.gz', bytes: 4542, sha256: 'f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6' },
+    ],
+  },
+  'fashion-mnist': {
+    mirrors: ['https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/'],
+    files: [
+      { name: 'train-images-idx3-ubyte.gz', bytes: 26421880, sha256: '08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc' },
+      { name: 'train-labels-idx1-ubyte.gz', bytes: 29515, sha256: 'b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc' },
+      { name: 't10k-images-idx3-ubyte.gz', bytes: 4422102, sha256: '78dcbbfb5a27efaf1b6c1d616caca68560be8766c5bffcb2791df9273a534229' },
+      { name: 't10k-labels-idx1-ubyte.gz', bytes: 5148, sha256: '42bd18137a62d5998cdeae52bf3a0676ac6b706f5cf8439b47bb5b151ae3dccf' },
+    ],
+  },
+} as const satisfies Record<string, { mirrors: readonly string[]; files: readonly RemoteFile[] }>;
+
+export type RemoteDatasetName = keyof typeof REMOTE_DATASETS;
+
+/** SHA-256 of a file, as lowercase hex. */
+export function sha256File(file: string): string {
+  const hash = crypto.createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let n: number;
+    while ((n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0) hash.update(chunk.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** Whether `file` exists and has the given SHA-256 (and size, when given). */
+export function verifyFile(file: string, expected: { sha256: string; bytes?: number }): boolean {
+  try {
+    if (expected.bytes !== undefined && fs.statSync(file).size !== expected.bytes) return false;
+    return sha256File(file) === expected.sha256.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/** A temporary name next to `dest`, on the same file system so that rename is atomic. */
+function tempPathFor(dest: string): string {
+  return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes `data` to `dest` atomically: readers see either the old file or the complete new one.
+ * When `sha256` is given, the data is checked first and nothing is written on a mismatch.
+ */
+export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha256?: string } = {}): void {
+  if (options.sha256 !== undefined) {
+    const got = crypto.createHash('sha256').update(data).digest('hex');
+    if (got !== options.sha256.toLowerCase()) {
+      throw new Error(`${dest}: checksum mismatch: expected sha256 ${options.sha256}, got ${got}; file not written`);
+    }
+  }
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = tempPathFor(dest);
+  try {
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, dest);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/**
+ * Moves a finished temporary file into place after checking its checksum; on a mismatch the
+ * temporary file is deleted and `dest` is left untouched.
+ */
+export function commitVerified(tmp: string, dest: string, expected: { sha256: string; bytes?: number }, what = dest): void {
+  const size = fs.statSync(tmp).size;
+  const got = sha256File(tmp);
+  if ((expected.bytes !== undefined && size !== expected.bytes) || got !== expected.sha256.toLowerCase()) {
+    fs.rmSync(tmp, { force: true });
+    throw new Error(
+      `${what}: checksum mismatch: expected ${expected.bytes ?? '?'} bytes with sha256 ${expected.sha256}, ` +
+        `got ${size} bytes with sha256 ${got}`,
+    );
+  }
+  fs.renameSync(tmp, dest);
+}
+
+/** Fetches a URL into a temporary file next to `dest` (following redirects), then `commitVerified`. */
+export function downloadFile(url: string, dest: string, expected: { sha256: string; bytes?: number }, timeoutMs = 60000): Promise<void> {
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = tempPathFor(dest);
+  const fetchInto = (u: string, redirectsLeft: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const req = https.get(u, { timeout: timeoutMs }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 300 && status < 400 && res.headers.location) {
+          res.resume();
+          if (redirectsLeft === 0) return reject(new Error(`${url}: too many redirects`));
+          return resolve(fetchInto(new URL(res.headers.location, u).toString(), redirectsLeft - 1));
+        }
+        if (status !== 200) {
+          res.resume();
+          return reject(new Error(`${u}: HTTP ${status}`));
+        }
+        const out = fs.createWriteStream(tmp);
+        res.pipe(out);
+        res.on('error', reject);
+        out.on('error', reject);
+        out.on('finish', () => resolve());
+      });
+      req.on('timeout', () => req.destroy(new Error(`${u}: no answer within ${timeoutMs / 1000} s`)));
+      req.on('error', reject);
+    });
+  return fetchInto(url, 5).then(
+    () => commitVerified(tmp, dest, expected, url),
+    (e) => {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    },
+  );
+}
+
+export interface DownloadOptions {
+  /** Cache root; the files go to `<cacheDir>/<dataset>/`. Default: `defaultCacheDir()` (~/.cache/neurone). */
+  cacheDir?: string;
+  /** Download again even when a verified copy exists. */
+  force?: boolean;
+  /** Base URLs to try instead of the built-in mirrors (e.g. a local mirror); file names are appended. */
+  mirrors?: readonly string[];
+  /** Called with a line of progress text per file. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Downloads the four IDX files of MNIST or Fashion-MNIST into the cache (skipping files already
+ * there with the right checksum) and returns the folder, which `loadMNIST` / `loadFashionMNIST`
+ * then search by default. Needs internet; never called implicitly.
+ *
+ * @example
+ * await download('fashion-mnist');
+ * const train = loadFashionMNIST({ split: 'train' });
+ */
+export async function download(dataset: RemoteDatasetName, options: DownloadOptions = {}): Promise<string> {
+  const spec = REMOTE_DATASETS[dataset];
+  if (!spec) throw new Error(`download: unknown dataset "${String(dataset)}"; known: ${Object.keys(REMOTE_DATASETS).join(', ')}`);
+  const dir = path.join(options.cacheDir ?? defaultCacheDir(), dataset);
+  for (const file of spec.files) {
+    const dest = path.join(dir, file.name);
+    if (!options.force && verifyFile(dest, file)) {
+      options.log?.(`${dest}: present, checksum ok`);
+      continue;
+    }
+    const errors: string[] = [];
+    let done = false;
+    for (const mirror of options.mirrors ?? spec.mirrors) {
+      try {
+        options.log?.(`${mirror}${file.name} → ${dest}`);
+        await downloadFile(mirror + file.name, dest, file);
+        done = true;
+        break;
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+    if (!done) throw new Error(`download ${dataset}: could not fetch ${file.name}:\n  ${errors.join('\n  ')}`);
+  }
+  return dir;
+}

@@ -1,0 +1,212 @@
+/**
+ * IDX files, the format of MNIST and Fashion-MNIST (LeCun's "idx3-ubyte" / "idx1-ubyte").
+ *
+ * Layout: a 4-byte big-endian magic number `0x00 0x00 <type> <ndims>`, then `ndims` big-endian
+ * uint32 dimensions, then the values in row-major order, big-endian. MNIST images have magic 2051
+ * (`0x00000803`: ubyte, 3 dims) and labels 2049 (`0x00000801`: ubyte, 1 dim).
+ * Files may be gzipped; gzip is recognised by its magic bytes `1f 8b`, not by the file name.
+ */
+import * as fs from 'fs';
+import * as zlib from 'zlib';
+import { Tensor, tensor } from '../tensor';
+
+/** IDX element types, by their type byte. */
+const IDX_TYPES = {
+  0x08: { name: 'ubyte', bytes: 1 },
+  0x09: { name: 'sbyte', bytes: 1 },
+  0x0b: { name: 'short', bytes: 2 },
+  0x0c: { name: 'int', bytes: 4 },
+  0x0d: { name: 'float', bytes: 4 },
+  0x0e: { name: 'double', bytes: 8 },
+} as const;
+
+export type IdxType = (typeof IDX_TYPES)[keyof typeof IDX_TYPES]['name'];
+
+/** The decoded content of an IDX file. */
+export interface IdxArray {
+  /** The magic number as read (2051 for MNIST images, 2049 for labels). */
+  readonly magic: number;
+  readonly type: IdxType;
+  /** Dimensions from the header, e.g. `[60000, 28, 28]`. */
+  readonly dims: readonly number[];
+  /** The values, row-major, in native byte order. */
+  readonly data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+}
+
+/** Whether a buffer starts with the gzip magic bytes. */
+export function isGzip(buf: Uint8Array): boolean {
+  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+}
+
+/**
+ * Reads a file and gunzips it when it starts with the gzip magic bytes.
+ * A corrupt or truncated gzip stream gives an error naming the file.
+ */
+export function readMaybeGzip(file: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+  }
+  if (!isGzip(raw)) return raw;
+  try {
+    return zlib.gunzipSync(raw);
+  } catch (e) {
+    throw new Error(`${file}: corrupt or truncated gzip data (${(e as Error).message}); ${raw.length} compressed bytes`);
+  }
+}
+
+/**
+ * Decodes IDX bytes. `source` names the data in error messages (usually the file path).
+ * Checks the magic number, the header and that the file holds exactly the values the header announces.
+ */
+export function parseIdx(buf: Uint8Array, source = 'IDX data'): IdxArray {
+  if (buf.length < 4) {
+    throw new Error(`${source}: not an IDX file: ${buf.length} bytes, the magic number alone needs 4`);
+  }
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const magic = view.getUint32(0, false);
+  const typeByte = buf[2];
+  const ndims = buf[3];
+  const type = (IDX_TYPES as Record<number, { name: IdxType; bytes: number }>)[typeByte];
+  if (buf[0] !== 0 || buf[1] !== 0 || type === undefined || ndims === 0) {
+    throw new Error(
+      `${source}: not an IDX file: magic number ${magic} (0x${magic.toString(16).padStart(8, '0')}); ` +
+        'expected 0x0000TTDD with a type TT in 08,09,0b,0c,0d,0e and DD ≥ 1 dimensions (2051 for images, 2049 for labels)',
+    );
+  }
+  const headerBytes = 4 + 4 * ndims;
+  if (buf.length < headerBytes) {
+    throw new Error(`${source}: truncated IDX header: ${ndims} dimensions need ${headerBytes} header bytes, file has ${buf.length}`);
+  }
+  const dims: number[] = [];
+  for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i, false));
+  const count = dims.reduce((p, d) => p * d, 1);
+  const expected = headerBytes + count * type.bytes;
+  if (buf.length !== expected) {
+    const what = buf.length < expected ? 'truncated' : 'too long';
+    throw new Error(
+      `${source}: ${what}: header says ${dims.join(' × ')} ${type.name} values, ` +
+        `i.e. ${expected} bytes with the ${headerBytes}-byte header; found ${buf.length} bytes`,
+    );
+  }
+  const body = buf.subarray(headerBytes);
+  let data: IdxArray['data'];
+  switch (type.name) {
+    case 'ubyte':
+      data = new Uint8Array(body); // a copy: the caller may keep it while the file buffer is dropped
+      break;
+    case 'sbyte':
+      data = new Int8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+      break;
+    default: {
+      // Multi-byte values are big-endian in IDX; DataView converts them whatever the host order.
+      const bv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+      if (type.name === 'short') {
+        const a = new Int16Array(count);
+        for (let i = 0; i < count; i++) a[i] = bv.getInt16(2 * i, false);
+        data = a;
+      } else if (type.name === 'int') {
+        const a = new Int32Array(count);
+        for (let i = 0; i < count; i++) a[i] = bv.getInt32(4 * i, false);
+        data = a;
+      } else if (type.name === 'float') {
+        const a = new Float32Array(count);
+        for (let i = 0; i < count; i++) a[i] = bv.getFloat32(4 * i, false);
+        data = a;
+      } else {
+        const a = new Float64Array(count);
+        for (let i = 0; i < count; i++) a[i] = bv.getFloat64(8 * i, false);
+        data = a;
+      }
+    }
+  }
+  return { magic, type: type.name, dims, data };
+}
+
+/** Reads an IDX file, raw or gzipped. */
+export function readIdx(file: string): IdxArray {
+  return parseIdx(readMaybeGzip(file), file);
+}
+
+/** What an images or labels file is expected to hold; unset fields are not checked. */
+export interface IdxExpectation {
+  /** Number of examples (the first dimension). */
+  count?: number;
+  /** Image height and width, e.g. `[28, 28]`. */
+  imageShape?: readonly number[];
+}
+
+/**
+ * Reads an IDX images file (magic 2051: ubyte, 3 dims) into a float32 tensor `(n, rows * cols)`
+ * scaled to [0, 1] (byte / 255).
+ *
+ * @example
+ * const { x, imageShape } = readIdxImages('t10k-images-idx3-ubyte.gz', { count: 10000, imageShape: [28, 28] });
+ */
+export function readIdxImages(file: string, expect: IdxExpectation = {}): { x: Tensor; imageShape: number[] } {
+  const idx = readIdx(file);
+  if (idx.type !== 'ubyte' || idx.dims.length !== 3) {
+    throw new Error(
+      `${file}: expected an IDX images file (magic 2051: unsigned bytes, 3 dimensions), ` +
+        `got magic ${idx.magic} (${idx.type}, ${idx.dims.length} dimensions)`,
+    );
+  }
+  const [n, rows, cols] = idx.dims;
+  if (expect.count !== undefined && n !== expect.count) {
+    throw new Error(`${file}: expected ${expect.count} images, header says ${n}`);
+  }
+  if (expect.imageShape && (rows !== expect.imageShape[0] || cols !== expect.imageShape[1])) {
+    throw new Error(`${file}: expected ${expect.imageShape.join('×')} images, header says ${rows}×${cols}`);
+  }
+  return { x: bytesToUnitTensor(idx.data as Uint8Array, n, rows * cols), imageShape: [rows, cols] };
+}
+
+/**
+ * Reads an IDX labels file (magic 2049: ubyte, 1 dim) into an Int32Array, checking that every
+ * label is below `numClasses`.
+ */
+export function readIdxLabels(file: string, expect: { count?: number; numClasses?: number } = {}): Int32Array {
+  const idx = readIdx(file);
+  if (idx.type !== 'ubyte' || idx.dims.length !== 1) {
+    throw new Error(
+      `${file}: expected an IDX labels file (magic 2049: unsigned bytes, 1 dimension), ` +
+        `got magic ${idx.magic} (${idx.type}, ${idx.dims.length} dimensions)`,
+    );
+  }
+  const n = idx.dims[0];
+  if (expect.count !== undefined && n !== expect.count) {
+    throw new Error(`${file}: expected ${expect.count} labels, header says ${n}`);
+  }
+  const labels = Int32Array.from(idx.data as Uint8Array);
+  if (expect.numClasses !== undefined) {
+    const bad = labels.findIndex((l) => l >= expect.numClasses!);
+    if (bad >= 0) throw new Error(`${file}: label ${labels[bad]} at index ${bad} is not below ${expect.numClasses}`);
+  }
+  return labels;
+}
+
+/** Bytes 0..255 → float32 in [0, 1], as an `(n, features)` tensor. */
+export function bytesToUnitTensor(bytes: Uint8Array, n: number, features: number): Tensor {
+  const out = new Float32Array(n * features);
+  for (let i = 0; i < out.length; i++) out[i] = bytes[i] / 255;
+  return tensor([n, features], out);
+}
+
+/**
+ * Encodes an IDX file (the inverse of `parseIdx`, for ubyte data): handy for tests and for
+ * saving a subset in the standard format.
+ *
+ * @example
+ * fs.writeFileSync('labels-idx1-ubyte', encodeIdx(Uint8Array.of(3, 1, 4), [3]));
+ */
+export function encodeIdx(data: Uint8Array, dims: readonly number[]): Buffer {
+  const count = dims.reduce((p, d) => p * d, 1);
+  if (count !== data.length) throw new RangeError(`encodeIdx: dims ${dims.join('×')} need ${count} bytes, got ${data.length}`);
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header[2] = 0x08;
+  header[3] = dims.length;
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([header, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+}

@@ -1,0 +1,47 @@
+/**
+ * `neurone/data`: datasets and the helpers that feed them to a network.
+ *
+ * - Readers: IDX (MNIST format, raw or gzip), USPS text (course or ESL format), PNG sprites.
+ * - Loaders needing no network: `loadUSPS` (shipped in the package), `loadMNIST`, `loadFashionMNIST`
+ *   (from folders on disk; see each for where it looks), and the toy problems `gaussianBlobs`,
+ *   `xor`, `checkerboard`.
+ * - `download` fetches MNIST / Fashion-MNIST into a cache, only when called.
+ * - Helpers: `trainTestSplit`, `shuffle`, `subset`, `batches`, `oneHot`, `standardize`,
+ *   `normalize`, `toSequence`.
+ *
+ * @example
+ * import { loadUSPS, trainTestSplit, batches, toSequence } from 'neurone/data';
+ * const { train, test: validation } = trainTestSplit(loadUSPS(), { testFraction: 0.2, seed: 0, stratify: true });
+ * for (const { x, labels } of batches(toSequence(train), 32, { shuffle: true, seed: 1 })) {
+ *   // x: (32, 256, 1)
+ * }
+ * @packageDocumentation
+ */
+export type { Dataset, DatasetExtras } from './dataset';
+export { makeDataset, oneHot, classCounts, numExamples, numFeatures, valueRange } from './dataset';
+
+export type { IdxArray, IdxType, IdxExpectation } from './idx';
+export { readIdx, parseIdx, readIdxImages, readIdxLabels, encodeIdx, isGzip, readMaybeGzip } from './idx';
+
+export type { UspsFormat, ParseUspsOptions, LoadUspsOptions } from './usps';
+export { parseUSPS, readUSPS, loadUSPS, USPS_EXPECTED } from './usps';
+
+export type { Split, LoadIdxDatasetOptions } from './mnist';
+export {
+  loadMNIST, loadFashionMNIST, readPngSprites, fromMnistPackage,
+  FASHION_MNIST_CLASSES, DEBIAN_FASHION_MNIST_DIR, MNIST_SPRITE_COUNT,
+} from './mnist';
+
+export type { RemoteFile, RemoteDatasetName, DownloadOptions } from './download';
+export { download, downloadFile, writeFileAtomic, commitVerified, verifyFile, sha256File, REMOTE_DATASETS } from './download';
+
+export type { SyntheticOptions, BlobOptions, CheckerboardOptions } from './synthetic';
+export { gaussianBlobs, xor, checkerboard, checkerboardLabel } from './synthetic';
+
+export type { RandomSource, SplitOptions, SplitResult, Batch, BatchOptions, Scaler, ScalerOptions, ScaledSplit } from './split';
+export {
+  subset, shuffle, permutation, trainTestSplit, batches, numBatches,
+  fitStandardScaler, fitMinMaxScaler, standardize, normalize, toSequence,
+} from './split';
+
+export { packagedDataDir, defaultCacheDir } from './paths';

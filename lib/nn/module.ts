@@ -1,0 +1,303 @@
+/**
+ * The module contract and `Sequential`.
+ *
+ * A module is state (parameters and their gradients) plus three explicit passes,
+ * as in the course's NumPy library: `forward`, `backwardUpdateGradient` (adds
+ * ∂L/∂params into the gradients) and `backwardDelta` (returns ∂L/∂input). There is
+ * no autograd: the caller (usually `Sequential`) keeps each module's input and
+ * hands it back for the backward pass.
+ */
+import { Tensor, checkShape, formatShape, describe } from '../tensor';
+
+/** A trainable tensor and its gradient, as listed by {@link Module.parameters}. */
+export interface Parameter {
+  /** Dotted path inside the network: `weight`, or `0.weight` inside a Sequential. */
+  name: string;
+  value: Tensor;
+  /** Same shape as `value`; `backwardUpdateGradient` adds into it, `zeroGrad` clears it. */
+  grad: Tensor;
+  /** The module that owns the parameter (for error messages). */
+  module: Module;
+}
+
+/**
+ * How to rebuild a module: its constructor name, positional arguments and options.
+ * `JSON.stringify(net)` gives this for every module (a later release rebuilds networks from it).
+ */
+export interface ModuleConfig {
+  type: string;
+  args: unknown[];
+  options?: Record<string, unknown>;
+  /** Children of containers (Sequential). */
+  modules?: ModuleConfig[];
+}
+
+/**
+ * Base class of every layer and activation.
+ *
+ * Subclasses implement `outputShape` (which also validates the input shape), `forward` and
+ * `backwardDelta`; layers with parameters also `backwardUpdateGradient` and `parameters`.
+ * `updateParameters` and `zeroGrad` work from `parameters()` for all of them.
+ *
+ * @example
+ * const lin = new Linear(3, 2);
+ * const y = lin.forward(x);                 // (batch, 2)
+ * lin.zeroGrad();
+ * lin.backwardUpdateGradient(x, dy);        // lin.parameters()[0].grad += xᵀ·dy
+ * const dx = lin.backwardDelta(x, dy);      // (batch, 3)
+ * lin.updateParameters(0.01);               // w -= 0.01 · grad
+ */
+export abstract class Module {
+  /** Position inside the enclosing Sequential(s), e.g. `3` or `1.2`; null when standalone. */
+  private position: string | null = null;
+
+  /** The constructor arguments and options, for serialisation and error messages. */
+  abstract config(): ModuleConfig;
+
+  /** Same as {@link config}, so `JSON.stringify(module)` describes it. */
+  toJSON(): ModuleConfig {
+    return this.config();
+  }
+
+  /** `Linear(784, 10)`: the type and its positional arguments. */
+  toString(): string {
+    const c = this.config();
+    return `${c.type}(${c.args.map((a) => String(a)).join(', ')})`;
+  }
+
+  /** How errors name this module: `Linear(784, 10) at position 3`. */
+  label(): string {
+    return this.position === null ? this.toString() : `${this.toString()} at position ${this.position}`;
+  }
+
+  /** Called by Sequential when the module is added; containers pass it on to their children. */
+  setPosition(position: string | null): void {
+    this.position = position;
+  }
+
+  /** @internal */
+  protected getPosition(): string | null {
+    return this.position;
+  }
+
+  /**
+   * The output shape for an input of shape `inputShape`; throws a RangeError naming this
+   * module when the input shape is not acceptable.
+   */
+  abstract outputShape(inputShape: readonly number[]): number[];
+
+  /** Computes the output for `input`. */
+  abstract forward(input: Tensor): Tensor;
+
+  /** Adds ∂L/∂params (given `delta` = ∂L/∂output) into the gradients. No-op without parameters. */
+  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+    this.checkBackward(input, delta);
+  }
+
+  /** Returns ∂L/∂input given `delta` = ∂L/∂output. */
+  abstract backwardDelta(input: Tensor, delta: Tensor): Tensor;
+
+  /** The trainable tensors with their gradients (empty for modules without parameters). */
+  parameters(): Parameter[] {
+    return [];
+  }
+
+  /** Plain gradient step: value -= lr · grad, for every parameter. */
+  updateParameters(lr: number): void {
+    if (typeof lr !== 'number' || !Number.isFinite(lr)) {
+      throw new RangeError(`${this.label()}: updateParameters expects a finite learning rate, got ${describe(lr)}`);
+    }
+    for (const p of this.parameters()) {
+      const v = p.value.data;
+      const g = p.grad.data;
+      for (let i = 0; i < v.length; i++) v[i] -= lr * g[i];
+    }
+  }
+
+  /** Sets every gradient to zero (gradients accumulate until then). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad.data.fill(0);
+  }
+
+  /** Checks that `input` is a tensor this module accepts; returns the output shape. */
+  protected checkInput(input: Tensor): number[] {
+    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
+      throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
+    }
+    return this.outputShape(input.shape);
+  }
+
+  /** Checks input and delta for a backward pass: delta must have the shape forward(input) has. */
+  protected checkBackward(input: Tensor, delta: Tensor): number[] {
+    const out = this.checkInput(input);
+    checkShape(delta, out, this.label(), 'delta');
+    return out;
+  }
+
+  /** Error for an unexpected input shape, in the house format. */
+  protected shapeError(expected: readonly (number | string)[], got: readonly number[], what = 'input'): RangeError {
+    return new RangeError(`${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}`);
+  }
+}
+
+/** Checks a constructor argument is a positive (or, with min 0, non-negative) integer. */
+export function checkIntArg(who: string, name: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number') throw new TypeError(`${who}: ${name} must be a number, got ${describe(v)}`);
+  if (!Number.isInteger(v) || v < min) {
+    throw new RangeError(`${who}: ${name} must be an integer >= ${min}, got ${v}`);
+  }
+  return v;
+}
+
+/** Checks that `options` is a plain object (or undefined) with only the known keys. */
+export function checkOptions(who: string, options: unknown, known: readonly string[]): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new TypeError(`${who}: unknown option '${key}' (known: ${known.join(', ')})`);
+  }
+  return options as Record<string, unknown>;
+}
+
+/**
+ * Modules applied one after the other (the course's `Sequentiel`).
+ *
+ * `forward` keeps the input of every module; `backward(delta)` then runs
+ * `backwardUpdateGradient` and `backwardDelta` through the modules in reverse and
+ * returns ∂L/∂input. Parameter names are prefixed with the module's position:
+ * `0.weight`, `0.bias`, `2.weight`...
+ *
+ * Shape: whatever the first module accepts → whatever the last one returns.
+ *
+ * @example
+ * const net = new Sequential(new Linear(2, 4), new TanH(), new Linear(4, 1), new Sigmoid());
+ * const yhat = net.forward(x);               // (batch, 1)
+ * net.zeroGrad();
+ * net.backward(loss.backward(y, yhat));      // gradients summed over the batch
+ * net.updateParameters(0.1);
+ */
+export class Sequential extends Module {
+  readonly modules: Module[] = [];
+  /** inputs[i] is the input of modules[i] in the last forward pass; inputs[n] is the output. */
+  private inputs: Tensor[] = [];
+  /** The last backward pass: its (input, delta) and the delta reaching the first module, so the two Module backward methods share one pass. */
+  private pending: { input: Tensor; delta: Tensor; toFirst: Tensor } | null = null;
+
+  constructor(...modules: Module[]) {
+    super();
+    for (const m of modules) this.add(m);
+  }
+
+  /** Appends a module; returns `this` so calls chain. */
+  add(module: Module): this {
+    if (!(module instanceof Module)) {
+      throw new TypeError(`Sequential: expected a Module at position ${this.modules.length}, got ${describe(module)}`);
+    }
+    this.modules.push(module);
+    module.setPosition(this.childPosition(this.modules.length - 1));
+    this.inputs = [];
+    return this;
+  }
+
+  config(): ModuleConfig {
+    return { type: 'Sequential', args: [], modules: this.modules.map((m) => m.config()) };
+  }
+
+  toString(): string {
+    return `Sequential(${this.modules.map((m) => m.toString()).join(', ')})`;
+  }
+
+  setPosition(position: string | null): void {
+    super.setPosition(position);
+    this.modules.forEach((m, i) => m.setPosition(this.childPosition(i)));
+  }
+
+  private childPosition(i: number): string {
+    const own = this.getPosition();
+    return own === null ? String(i) : `${own}.${i}`;
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    let shape = [...inputShape];
+    for (const m of this.modules) shape = m.outputShape(shape);
+    return shape;
+  }
+
+  forward(input: Tensor): Tensor {
+    this.inputs = [input];
+    this.pending = null;
+    let x = input;
+    for (const m of this.modules) {
+      x = m.forward(x);
+      this.inputs.push(x);
+    }
+    return x;
+  }
+
+  /**
+   * Backpropagates `delta` = ∂L/∂output of the last `forward`: accumulates every parameter
+   * gradient and returns ∂L/∂input.
+   */
+  backward(delta: Tensor): Tensor {
+    this.accumulate(delta);
+    return this.firstDelta();
+  }
+
+  /**
+   * Runs backwardUpdateGradient and backwardDelta from the last module down to the first,
+   * but stops before the first module's backwardDelta: a training step does not need
+   * ∂L/∂input, and for a first Conv1D it is a whole extra convolution.
+   */
+  private accumulate(delta: Tensor): void {
+    const n = this.modules.length;
+    if (this.inputs.length !== n + 1) {
+      throw new Error(`${this.label()}: backward called before forward`);
+    }
+    checkShape(delta, this.inputs[n].shape, this.label(), 'delta');
+    let d = delta;
+    for (let i = n - 1; i >= 0; i--) {
+      this.modules[i].backwardUpdateGradient(this.inputs[i], d);
+      if (i > 0) d = this.modules[i].backwardDelta(this.inputs[i], d);
+    }
+    this.pending = { input: this.inputs[0], delta, toFirst: d };
+  }
+
+  /** ∂L/∂input from the pass `accumulate` just made. */
+  private firstDelta(): Tensor {
+    const p = this.pending as { input: Tensor; toFirst: Tensor };
+    return this.modules.length === 0 ? p.toFirst : this.modules[0].backwardDelta(p.input, p.toFirst);
+  }
+
+  /**
+   * Module contract: re-runs forward if `input` is not the last input, then accumulates every
+   * parameter gradient (without computing ∂L/∂input; backwardDelta finishes that if asked).
+   */
+  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+    if (this.inputs[0] !== input) this.forward(input);
+    this.accumulate(delta);
+  }
+
+  /**
+   * Module contract: ∂L/∂input. Finishes the pass `backwardUpdateGradient` made for the same
+   * (input, delta); otherwise computes the deltas without touching the gradients.
+   */
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    const p = this.pending;
+    if (p && p.input === input && p.delta === delta) return this.firstDelta();
+    if (this.inputs[0] !== input) this.forward(input);
+    checkShape(delta, this.inputs[this.modules.length].shape, this.label(), 'delta');
+    let d = delta;
+    for (let i = this.modules.length - 1; i >= 0; i--) d = this.modules[i].backwardDelta(this.inputs[i], d);
+    return d;
+  }
+
+  parameters(): Parameter[] {
+    const out: Parameter[] = [];
+    this.modules.forEach((m, i) => {
+      for (const p of m.parameters()) out.push({ ...p, name: `${i}.${p.name}` });
+    });
+    return out;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Pooling over the length axis of channels-last tensors, and Flatten.
+ *
+ * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
+ */
+import { Tensor, zeros } from '../tensor';
+import { backend } from '../backend';
+import { windowCount } from '../backend/types';
+import { Module, ModuleConfig, checkIntArg } from './module';
+
+abstract class Pool1D extends Module {
+  readonly kSize: number;
+  readonly stride: number;
+
+  constructor(who: string, kSize: number, stride: number | undefined) {
+    super();
+    this.kSize = checkIntArg(who, 'kSize', kSize);
+    this.stride = checkIntArg(who, 'stride', stride ?? kSize);
+  }
+
+  config(): ModuleConfig {
+    return { type: this.constructor.name, args: [this.kSize, this.stride] };
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length !== 3 || inputShape[1] < this.kSize) {
+      throw this.shapeError(['batch', `length >= ${this.kSize}`, 'chan'], inputShape);
+    }
+    return [inputShape[0], windowCount(inputShape[1], this.kSize, this.stride), inputShape[2]];
+  }
+}
+
+/**
+ * Maximum over windows of `kSize` positions moved by `stride` (default kSize), per channel.
+ *
+ * Backward routes each output's gradient to the position that won its window (the first
+ * one on ties): ∂yₒ/∂xᵢ = 1 if i = argmax of window o, else 0, so
+ * ∂L/∂xᵢ = Σ_{o : argmax(o) = i} δₒ — a sum, since overlapping windows (stride < kSize) can
+ * share a winner. The winners are recomputed from the input rather than kept from forward.
+ *
+ * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
+ * @example
+ * new MaxPool1D(2, 2).forward(x)  // (32, 254, 32) → (32, 127, 32)
+ */
+export class MaxPool1D extends Pool1D {
+  constructor(kSize: number, stride?: number) {
+    super('MaxPool1D', kSize, stride);
+  }
+
+  forward(input: Tensor): Tensor {
+    const out = this.checkInput(input);
+    const y = zeros(out);
+    const [batch, length, chan] = input.shape;
+    backend().maxPool1dForward(input.data, y.data, new Int32Array(y.data.length), batch, length, chan, this.kSize, this.stride);
+    return y;
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.checkBackward(input, delta);
+    const [batch, length, chan] = input.shape;
+    const k = backend();
+    const argmax = new Int32Array(delta.data.length);
+    k.maxPool1dForward(input.data, new Float32Array(delta.data.length), argmax, batch, length, chan, this.kSize, this.stride);
+    const dx = zeros(input.shape);
+    k.maxPool1dBackward(delta.data, argmax, dx.data, batch, length, chan, this.kSize, this.stride);
+    return dx;
+  }
+}
+
+/**
+ * Mean over windows of `kSize` positions moved by `stride` (default kSize), per channel.
+ * Backward spreads δ / kSize over each window, adding up where windows overlap.
+ *
+ * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
+ * @example
+ * new AvgPool1D(2).forward(fromArray([1, 3], [1, 2, 1]))  // [[[2]]]
+ */
+export class AvgPool1D extends Pool1D {
+  constructor(kSize: number, stride?: number) {
+    super('AvgPool1D', kSize, stride);
+  }
+
+  forward(input: Tensor): Tensor {
+    const out = this.checkInput(input);
+    const y = zeros(out);
+    const [batch, length, chan] = input.shape;
+    backend().avgPool1dForward(input.data, y.data, batch, length, chan, this.kSize, this.stride);
+    return y;
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.checkBackward(input, delta);
+    const [batch, length, chan] = input.shape;
+    const dx = zeros(input.shape);
+    backend().avgPool1dBackward(delta.data, dx.data, batch, length, chan, this.kSize, this.stride);
+    return dx;
+  }
+}
+
+/**
+ * Flattens every dimension after the first (a reshape: no copy, shares the buffer).
+ *
+ * Shape: (batch, d1, d2, ...) → (batch, d1·d2·...).
+ * @example
+ * new Flatten().forward(x)  // (32, 127, 32) → (32, 4064)
+ */
+export class Flatten extends Module {
+  config(): ModuleConfig {
+    return { type: 'Flatten', args: [] };
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    if (inputShape.length < 2) throw this.shapeError(['batch', '...'], inputShape);
+    return [inputShape[0], inputShape.slice(1).reduce((a, b) => a * b, 1)];
+  }
+
+  forward(input: Tensor): Tensor {
+    return { shape: Object.freeze(this.checkInput(input)), data: input.data };
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.checkBackward(input, delta);
+    return { shape: input.shape, data: delta.data };
+  }
+}

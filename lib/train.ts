@@ -1,0 +1,354 @@
+/**
+ * Training loop (`fit`, the course's `SGD` training function), `predict` and `evaluate`.
+ */
+import { Tensor, zeros, formatShape, describe } from './tensor';
+import { globalRng } from './random';
+import { Module, Parameter } from './nn/module';
+import { Loss } from './losses';
+import { Optimizer } from './optim';
+import { classify, confusionMatrix } from './metrics';
+import { EpochRecord, Logger } from './logger';
+
+/** Inputs and targets, sample i being row i of both. */
+/**
+ * Training data: inputs `x` with targets `y` (a tensor: class indices (n,), one-hot, or
+ * regression targets), or with integer class `labels` as the datasets of `neurone/data` carry.
+ */
+export type Dataset = { x: Tensor; y: Tensor } | { x: Tensor; labels: Int32Array };
+
+/** Turns `{ x, labels }` into `{ x, y }` with y the (n,) class indices the classification losses accept. */
+function withTargets(d: Dataset): { x: Tensor; y: Tensor } {
+  if (d !== null && typeof d === 'object' && 'labels' in d && !('y' in d)) {
+    if (!(d.labels instanceof Int32Array)) throw new TypeError(`labels must be an Int32Array, got ${describe(d.labels)}`);
+    return { x: d.x, y: { shape: [d.labels.length], data: Float32Array.from(d.labels) } };
+  }
+  return d as { x: Tensor; y: Tensor };
+}
+
+/** Early stopping: stop when the monitored value has not improved for `patience` epochs. */
+export interface EarlyStopping {
+  /** Epochs without improvement before stopping. */
+  patience: number;
+  /** Value watched (default 'valLoss' with a validation set, 'trainLoss' without). */
+  monitor?: 'valLoss' | 'valAccuracy' | 'trainLoss' | 'trainAccuracy';
+  /** At the end, put back the weights of the best epoch (default false). */
+  restoreBest?: boolean;
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+}
+
+/** What `onBatchEnd` receives. */
+export interface BatchInfo {
+  epoch: number;
+  /** 1-based batch index within the epoch. */
+  batch: number;
+  batches: number;
+  /** Mean per-sample loss of the batch. */
+  loss: number;
+}
+
+/** Options of {@link fit}. */
+export interface FitOptions {
+  /** Samples per step (default 32). */
+  batchSize?: number;
+  /** Passes over the data (default 10). */
+  epochs?: number;
+  /** Reorder the samples every epoch with the global seeded generator (default true). */
+  shuffle?: boolean;
+  /** Evaluated after every epoch (valLoss, valAccuracy). */
+  validation?: Dataset;
+  earlyStopping?: EarlyStopping;
+  /** Called after each epoch, after logging; may be async (fit waits). */
+  onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
+  /** Called after each batch's update. */
+  onBatchEnd?: (info: BatchInfo) => void;
+  /** 0 silent, 1 one line per epoch (default), 2 also a terminal chart. Ignored when `logger` is given. */
+  verbose?: 0 | 1 | 2;
+  /** A logger of your own (e.g. with an svgPath). */
+  logger?: Logger;
+  /** Keep training when the loss or a gradient is NaN/Inf (default false: throw {@link NonFiniteError}). */
+  allowNonFinite?: boolean;
+}
+
+/** The result of {@link fit}. */
+export interface History {
+  epochs: EpochRecord[];
+  /** True when early stopping ended training before `epochs`. */
+  stoppedEarly: boolean;
+  /** The monitored value and its best epoch, with early stopping. */
+  monitor?: string;
+  bestEpoch?: number;
+  bestValue?: number;
+  /** True when the weights of `bestEpoch` were put back. */
+  restoredBest?: boolean;
+}
+
+/** Thrown by `fit` when the loss or a gradient is NaN or ±Infinity; the weights were not updated. */
+export class NonFiniteError extends Error {
+  constructor(
+    message: string,
+    readonly epoch: number,
+    readonly batch: number,
+    /** `2.weight` for a gradient; undefined for the loss. */
+    readonly parameter?: string,
+  ) {
+    super(message);
+    this.name = 'NonFiniteError';
+  }
+}
+
+function checkDataset(who: string, what: string, d: { x: Tensor; y: Tensor }): number {
+  if (d === null || typeof d !== 'object' || !d.x || !d.y) throw new TypeError(`${who}: ${what} must be { x, y } tensors, got ${describe(d)}`);
+  const n = d.x.shape[0];
+  if (d.x.shape.length < 1 || d.y.shape.length < 1 || d.y.shape[0] !== n) {
+    throw new RangeError(`${who}: ${what}.x ${formatShape(d.x.shape)} and ${what}.y ${formatShape(d.y.shape)} must have the same number of rows`);
+  }
+  return n;
+}
+
+function checkPositiveInt(who: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`${who}: ${name} must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+/** Copies rows `order[start..end)` of t into a reusable (end − start, ...) tensor. */
+class RowGatherer {
+  private readonly rowSize: number;
+  private buffers = new Map<number, Tensor>();
+
+  constructor(private readonly t: Tensor) {
+    this.rowSize = t.shape[0] === 0 ? 0 : t.data.length / t.shape[0];
+  }
+
+  gather(order: Int32Array, start: number, end: number): Tensor {
+    const rows = end - start;
+    let out = this.buffers.get(rows);
+    if (!out) {
+      out = zeros([rows, ...this.t.shape.slice(1)]);
+      this.buffers.set(rows, out);
+    }
+    const s = this.rowSize;
+    for (let r = 0; r < rows; r++) {
+      const from = order[start + r] * s;
+      out.data.set(this.t.data.subarray(from, from + s), r * s);
+    }
+    return out;
+  }
+}
+
+function sum(t: Tensor): number {
+  let s = 0;
+  for (let i = 0; i < t.data.length; i++) s += t.data[i];
+  return s;
+}
+
+/** The first parameter whose gradient holds a NaN or ±Infinity, with that value. */
+function nonFiniteGradient(params: readonly Parameter[]): { p: Parameter; value: number } | null {
+  for (const p of params) {
+    const g = p.grad.data;
+    for (let i = 0; i < g.length; i++) {
+      // x − x is 0 for finite x and NaN for NaN and ±Infinity: one test per element.
+      if (g[i] - g[i] !== 0) return { p, value: g[i] };
+    }
+  }
+  return null;
+}
+
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Trains `net` on `data` with `loss` and `optimizer` (the course's `SGD` training function).
+ * Each step: zero the gradients, forward, loss, backward (gradients summed over the batch),
+ * check the loss and gradients are finite, update. Yields to the event loop between batches.
+ *
+ * @returns the per-epoch history (train/validation loss and accuracy, seconds).
+ * @throws NonFiniteError when the loss or a gradient becomes NaN/Inf (before any update
+ * with it), naming the epoch, batch and parameter, unless `allowNonFinite`.
+ *
+ * @example
+ * seed(0);
+ * const net = new Sequential(new Linear(2, 8), new TanH(), new Linear(8, 1), new Sigmoid());
+ * const history = await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y }, {
+ *   epochs: 200, batchSize: 4, verbose: 0,
+ *   earlyStopping: { patience: 10, monitor: 'trainLoss' },
+ * });
+ * history.epochs.at(-1)?.trainAccuracy  // 1
+ */
+export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions = {}): Promise<History> {
+  const data = withTargets(dataset);
+  const validation = options.validation === undefined ? undefined : withTargets(options.validation);
+
+  if (!(net instanceof Module)) throw new TypeError(`fit: net must be a Module, got ${describe(net)}`);
+  if (!(loss instanceof Loss)) throw new TypeError(`fit: loss must be a Loss, got ${describe(loss)}`);
+  if (optimizer === null || typeof optimizer !== 'object' || typeof optimizer.step !== 'function') {
+    throw new TypeError(`fit: optimizer must have a step(params) method (SGD, Adam), got ${describe(optimizer)}`);
+  }
+  const n = checkDataset('fit', 'data', data);
+  if (validation !== undefined) checkDataset('fit', 'validation', validation);
+  const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
+  const epochs = checkPositiveInt('fit', 'epochs', options.epochs ?? 10);
+  const shuffle = options.shuffle ?? true;
+  const logger = options.logger ?? new Logger({ verbose: options.verbose ?? 1 });
+  const stop = options.earlyStopping;
+  const monitor = stop ? stop.monitor ?? (options.validation ? 'valLoss' : 'trainLoss') : undefined;
+  if (stop) {
+    checkPositiveInt('fit', 'earlyStopping.patience', stop.patience);
+    if (monitor?.startsWith('val') && !options.validation) {
+      throw new RangeError(`fit: earlyStopping monitors ${monitor} but no validation set was given`);
+    }
+  }
+  const higherIsBetter = monitor === 'valAccuracy' || monitor === 'trainAccuracy';
+  const minDelta = stop?.minDelta ?? 0;
+
+  const params = net.parameters();
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const xs = new RowGatherer(data.x);
+  const ys = new RowGatherer(data.y);
+  const batches = Math.ceil(n / batchSize);
+  const history: History = { epochs: [], stoppedEarly: false, monitor };
+  let best: number | undefined;
+  let bestEpoch: number | undefined;
+  let bestWeights: Float32Array[] | null = null;
+  let waited = 0;
+
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const t0 = performance.now();
+    if (shuffle) globalRng().shuffle(order);
+    let lossSum = 0;
+    let hits = 0;
+    let classified = true;
+    for (let b = 0; b < batches; b++) {
+      const start = b * batchSize;
+      const end = Math.min(n, start + batchSize);
+      const xb = xs.gather(order, start, end);
+      const yb = ys.gather(order, start, end);
+      net.zeroGrad();
+      const yhat = net.forward(xb);
+      const batchLoss = sum(loss.forward(yb, yhat));
+      if (!Number.isFinite(batchLoss) && !options.allowNonFinite) {
+        throw new NonFiniteError(
+          `fit: the loss is ${batchLoss} at epoch ${epoch}, batch ${b + 1}/${batches}; stopped before updating, so the weights are those of the previous step ` +
+          '(lower the learning rate, check the inputs, or pass { allowNonFinite: true } to continue)', epoch, b + 1);
+      }
+      net.backwardUpdateGradient(xb, loss.backward(yb, yhat));
+      if (!options.allowNonFinite) {
+        const bad = nonFiniteGradient(params);
+        if (bad) {
+          throw new NonFiniteError(
+            `fit: the gradient of ${bad.p.name} (${bad.p.module.label()}) holds ${bad.value} at epoch ${epoch}, batch ${b + 1}/${batches}; ` +
+            'stopped before updating, so the weights are those of the previous step (or pass { allowNonFinite: true } to continue)',
+            epoch, b + 1, bad.p.name);
+        }
+      }
+      optimizer.step(params);
+      lossSum += batchLoss;
+      if (classified) {
+        const l = classify(yhat, yb);
+        if (l) for (let i = 0; i < l.actual.length; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
+        else classified = false;
+      }
+      options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: batchLoss / (end - start) });
+      await nextTick();
+    }
+    const record: EpochRecord = { epoch, trainLoss: lossSum / n, seconds: 0 };
+    if (classified && n > 0) record.trainAccuracy = hits / n;
+    if (validation) {
+      const v = evaluate(net, loss, validation.x, validation.y, { batchSize: Math.max(batchSize, 256) });
+      record.valLoss = v.loss;
+      if (v.accuracy !== undefined) record.valAccuracy = v.accuracy;
+    }
+    record.seconds = (performance.now() - t0) / 1000;
+    history.epochs.push(record);
+    logger.epoch(record, epochs);
+    await options.onEpochEnd?.(record);
+
+    if (stop && monitor) {
+      const value = record[monitor];
+      if (value === undefined) throw new RangeError(`fit: earlyStopping monitors ${monitor}, which this task does not produce`);
+      const improved = best === undefined || (higherIsBetter ? value > best + minDelta : value < best - minDelta);
+      if (improved) {
+        best = value;
+        bestEpoch = epoch;
+        waited = 0;
+        if (stop.restoreBest) bestWeights = params.map((p) => p.value.data.slice());
+      } else if (++waited >= stop.patience) {
+        history.stoppedEarly = true;
+        logger.message(`early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${bestEpoch} (${best})`);
+        break;
+      }
+    }
+  }
+  if (stop) {
+    history.bestEpoch = bestEpoch;
+    history.bestValue = best;
+    const last = history.epochs[history.epochs.length - 1]?.epoch;
+    if (stop.restoreBest && bestWeights && bestEpoch !== last) {
+      params.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
+      history.restoredBest = true;
+    }
+  }
+  logger.end();
+  return history;
+}
+
+/** Options of {@link predict} and {@link evaluate}. */
+export interface PredictOptions {
+  /** Samples per forward pass (default 256); bounds the memory used. */
+  batchSize?: number;
+}
+
+/**
+ * Runs the network over `x` in batches and returns all outputs.
+ *
+ * Shape: x (n, ...) → (n, ...output).
+ * @example
+ * const scores = predict(net, xTest);          // (n, 10)
+ * const labels = fromOneHot(scores);           // Int32Array(n)
+ */
+export function predict(net: Module, x: Tensor, options: PredictOptions = {}): Tensor {
+  if (!(net instanceof Module)) throw new TypeError(`predict: net must be a Module, got ${describe(net)}`);
+  const batchSize = checkPositiveInt('predict', 'batchSize', options.batchSize ?? 256);
+  const n = x.shape[0];
+  const rowSize = n === 0 ? 0 : x.data.length / n;
+  let out: Tensor | null = null;
+  let outRow = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const xb: Tensor = { shape: Object.freeze([end - start, ...x.shape.slice(1)]), data: x.data.subarray(start * rowSize, end * rowSize) };
+    const yb = net.forward(xb);
+    if (!out) {
+      outRow = yb.data.length / (end - start);
+      out = zeros([n, ...yb.shape.slice(1)]);
+    }
+    out.data.set(yb.data, start * outRow);
+  }
+  return out ?? zeros([0, ...net.outputShape([1, ...x.shape.slice(1)]).slice(1)]);
+}
+
+/** The result of {@link evaluate}. */
+export interface Evaluation {
+  /** Mean per-sample loss. */
+  loss: number;
+  /** Classification tasks only. */
+  accuracy?: number;
+  /** `confusion[actual][predicted]`, classification tasks only. */
+  confusion?: number[][];
+}
+
+/**
+ * Loss, accuracy and confusion matrix of `net` on (x, y), in batches.
+ *
+ * @example
+ * const { loss, accuracy, confusion } = evaluate(net, new CELogSoftmaxLoss(), xTest, yTest);
+ */
+export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options: PredictOptions = {}): Evaluation {
+  const n = checkDataset('evaluate', 'data', { x, y });
+  const yhat = predict(net, x, options);
+  const lossValue = n === 0 ? 0 : sum(loss.forward(y, yhat)) / n;
+  const l = classify(yhat, y);
+  if (!l) return { loss: lossValue };
+  let hits = 0;
+  for (let i = 0; i < n; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
+  return { loss: lossValue, accuracy: n === 0 ? 0 : hits / n, confusion: confusionMatrix(l.predicted, l.actual, l.classes) };
+}

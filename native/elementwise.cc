@@ -1,0 +1,221 @@
+#include "elementwise.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace neurone {
+
+namespace {
+
+// Scalar versions: the reference, and the fast path on CPUs without AVX2.
+void tanhScalar(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = std::tanh(x[i]);
+}
+
+// Never overflows: exp is only taken of -|x|.
+void sigmoidScalar(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float e = std::exp(-std::fabs(x[i]));
+    float r = 1.0f / (1.0f + e);
+    y[i] = x[i] >= 0.0f ? r : e * r;
+  }
+}
+
+float expShiftSumScalar(const float* x, float shift, float* y, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    y[i] = std::exp(x[i] - shift);
+    sum += y[i];
+  }
+  return sum;
+}
+
+const elementwise::Kernels kScalar{tanhScalar, sigmoidScalar, expShiftSumScalar};
+
+const elementwise::Kernels& kernelsFor(KernelPath path) {
+#if defined(NEURONE_HAVE_AVX512)
+  if (path == KernelPath::Avx512) return elementwise::kernelsAvx512();
+#endif
+#if defined(NEURONE_HAVE_AVX2)
+  if (path == KernelPath::Avx2 || path == KernelPath::Avx512) return elementwise::kernelsAvx2();
+#endif
+  (void)path;
+  return kScalar;
+}
+
+// softplus(x) = log(1 + e^x), written so e^x is never formed for large x.
+inline float softplus(float x) { return std::fmax(x, 0.0f) + std::log1p(std::exp(-std::fabs(x))); }
+
+}  // namespace
+
+void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n) {
+  switch (f) {
+    case Activation::TanH: tanhScalar(x, y, n); break;
+    case Activation::Sigmoid: sigmoidScalar(x, y, n); break;
+    default: activationForward(f, alpha, x, y, n, KernelPath::Scalar);
+  }
+}
+
+void activationForward(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path) {
+  switch (f) {
+    case Activation::Identity:
+      if (x != y) std::memmove(y, x, n * sizeof(float));
+      break;
+    case Activation::ReLU:
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      break;
+    case Activation::LeakyReLU:
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+      break;
+    case Activation::TanH: kernelsFor(path).tanh(x, y, n); break;
+    case Activation::Sigmoid: kernelsFor(path).sigmoid(x, y, n); break;
+    case Activation::SoftPlus:
+      for (int64_t i = 0; i < n; i++) y[i] = softplus(x[i]);
+      break;
+  }
+}
+
+void activationBackward(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
+                        int64_t n) {
+  switch (f) {
+    case Activation::Identity:
+      if (dx != dy) std::memmove(dx, dy, n * sizeof(float));
+      break;
+    case Activation::ReLU:
+      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+      break;
+    case Activation::LeakyReLU:
+      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
+      break;
+    case Activation::TanH:
+      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+      break;
+    case Activation::Sigmoid:
+      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+      break;
+    case Activation::SoftPlus:
+      // softplus'(x) = sigmoid(x)
+      for (int64_t i = 0; i < n; i++) {
+        float e = std::exp(-std::fabs(x[i]));
+        float r = 1.0f / (1.0f + e);
+        dx[i] = dy[i] * (x[i] >= 0.0f ? r : e * r);
+      }
+      break;
+  }
+}
+
+void addRowVector(float* y, const float* v, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; r++) {
+    float* row = y + r * cols;
+    for (int64_t c = 0; c < cols; c++) row[c] += v[c];
+  }
+}
+
+void sumRows(const float* x, int64_t rows, int64_t cols, float* out) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* row = x + r * cols;
+    for (int64_t c = 0; c < cols; c++) out[c] += row[c];
+  }
+}
+
+void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, bool logOutput, KernelPath path) {
+  const auto& k = kernelsFor(path);
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    // Shifting by the row maximum keeps exp in range: the largest term is exp(0) = 1.
+    float max = xr[0];
+    for (int64_t c = 1; c < cols; c++) max = xr[c] > max ? xr[c] : max;
+    if (logOutput) {
+      // log-softmax = x - max - log(sum exp(x - max)); y may alias x, so exp goes to y first.
+      float sum = k.expShiftSum(xr, max, yr, cols);
+      float shift = max + std::log(sum);
+      for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] - shift;
+    } else {
+      float sum = k.expShiftSum(xr, max, yr, cols);
+      float inv = 1.0f / sum;
+      for (int64_t c = 0; c < cols; c++) yr[c] *= inv;
+    }
+  }
+}
+
+// The softmax Jacobian is diag(s) - s sᵀ, so the vector-Jacobian product is
+//   dx = s ⊙ (dy - ⟨dy, s⟩).
+// For log-softmax, ∂y_i/∂x_j = δ_ij - s_j, so dx = dy - s · Σ dy, with s = exp(y).
+void softmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, bool logOutput) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* yr = y + r * cols;
+    const float* dyr = dy + r * cols;
+    float* dxr = dx + r * cols;
+    if (logOutput) {
+      float total = 0.0f;
+      for (int64_t c = 0; c < cols; c++) total += dyr[c];
+      for (int64_t c = 0; c < cols; c++) dxr[c] = dyr[c] - std::exp(yr[c]) * total;
+    } else {
+      float dot = 0.0f;
+      for (int64_t c = 0; c < cols; c++) dot += dyr[c] * yr[c];
+      for (int64_t c = 0; c < cols; c++) dxr[c] = yr[c] * (dyr[c] - dot);
+    }
+  }
+}
+
+void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss, float* grad, int64_t rows,
+                        int64_t cols, KernelPath path) {
+  const auto& k = kernelsFor(path);
+  float scratch[256];
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = logits + r * cols;
+    float max = xr[0];
+    for (int64_t c = 1; c < cols; c++) max = xr[c] > max ? xr[c] : max;
+    // The exponentials go to grad when it is wanted; otherwise to a scratch row.
+    float sum = 0.0f;
+    if (grad) {
+      sum = k.expShiftSum(xr, max, grad + r * cols, cols);
+    } else {
+      for (int64_t c0 = 0; c0 < cols; c0 += 256) {
+        int64_t len = cols - c0 < 256 ? cols - c0 : 256;
+        sum += k.expShiftSum(xr + c0, max, scratch, len);
+      }
+    }
+    const int32_t label = labels[r];
+    loss[r] = max + std::log(sum) - xr[label];
+    if (grad) {
+      float* gr = grad + r * cols;
+      float inv = 1.0f / sum;
+      for (int64_t c = 0; c < cols; c++) gr[c] *= inv;
+      gr[label] -= 1.0f;
+    }
+  }
+}
+
+void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay) {
+  if (velocity) {
+    for (int64_t i = 0; i < n; i++) {
+      float gi = g[i] + weightDecay * w[i];
+      velocity[i] = momentum * velocity[i] + gi;
+      w[i] -= lr * velocity[i];
+    }
+  } else if (weightDecay != 0.0f) {
+    for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + weightDecay * w[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) w[i] -= lr * g[i];
+  }
+}
+
+void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
+              float weightDecay, int64_t step) {
+  const double c1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step));
+  const double c2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step));
+  // Bias corrections folded into the step size and epsilon:
+  //   w -= lr · (m/c1) / (sqrt(v/c2) + eps) = (lr·sqrt(c2)/c1) · m / (sqrt(v) + eps·sqrt(c2))
+  const float stepSize = static_cast<float>(lr * std::sqrt(c2) / c1);
+  const float epsHat = static_cast<float>(eps * std::sqrt(c2));
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i] + weightDecay * w[i];
+    m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
+    v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    w[i] -= stepSize * m[i] / (std::sqrt(v[i]) + epsHat);
+  }
+}
+
+}  // namespace neurone

@@ -1,0 +1,64 @@
+// Elementwise and row-wise work of a training step: activations and their
+// derivatives, bias, softmax, cross-entropy from logits, optimiser updates.
+//
+// Most of it is memory-bound and written as plain loops the compiler
+// vectorises at the baseline ISA. The exp-based functions (tanh, sigmoid,
+// softmax) are compute-bound and get AVX2 / AVX-512 versions, picked through
+// the same KernelPath as the GEMM. Arrays are (rows, cols) row-major where
+// rows/cols appear. These functions trust their arguments: the binding
+// validates them.
+#pragma once
+
+#include <cstdint>
+
+#include "cpu.h"
+
+namespace neurone {
+
+// Activation codes, shared with lib/backend/types.ts.
+enum class Activation : int { Identity = 0, ReLU = 1, LeakyReLU = 2, TanH = 3, Sigmoid = 4, SoftPlus = 5 };
+
+// y = f(x); x and y may be the same array. alpha is LeakyReLU's negative slope.
+void activationForward(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path);
+// dx = dy * f'(x), with y = f(x) given too (tanh and sigmoid derive from y). dx may alias dy.
+void activationBackward(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
+                        int64_t n);
+
+// y[r, c] += v[c]
+void addRowVector(float* y, const float* v, int64_t rows, int64_t cols);
+// out[c] += sum over r of x[r, c]
+void sumRows(const float* x, int64_t rows, int64_t cols, float* out);
+
+// Softmax (or log-softmax) of each row. x and y may be the same array.
+void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, bool logOutput, KernelPath path);
+// dx from dy through softmax (y = softmax(x)) or log-softmax (y = log-softmax(x)). dx may alias dy.
+void softmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, bool logOutput);
+
+// Per-row cross-entropy from raw logits: loss[r] = logsumexp(x[r]) - x[r, label[r]];
+// grad (if not null) = softmax(x[r]) - onehot(label[r]). Labels are checked by the caller.
+void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss, float* grad, int64_t rows,
+                        int64_t cols, KernelPath path);
+
+// SGD with optional momentum and L2 weight decay (PyTorch's formulation):
+//   g' = g + wd * w;  v = momentum * v + g' (if velocity);  w -= lr * (velocity ? v : g')
+void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
+// Adam (Kingma & Ba) with bias correction for step t (1-based) and L2 weight decay.
+void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
+              float weightDecay, int64_t step);
+
+// Plain scalar versions of the SIMD functions, for the tests.
+void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n);
+
+namespace elementwise {
+// The SIMD entry points, one table per KernelPath (defined in elementwise_avx2.cc / elementwise_avx512.cc).
+struct Kernels {
+  void (*tanh)(const float* x, float* y, int64_t n);
+  void (*sigmoid)(const float* x, float* y, int64_t n);
+  // y[i] = exp(x[i] - shift); returns the sum of y.
+  float (*expShiftSum)(const float* x, float shift, float* y, int64_t n);
+};
+const Kernels& kernelsAvx2();
+const Kernels& kernelsAvx512();
+}  // namespace elementwise
+
+}  // namespace neurone

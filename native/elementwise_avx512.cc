@@ -1,0 +1,101 @@
+// AVX-512 versions of the exp-based elementwise functions. Compiled with
+// -mavx512f (and friends) only; reached solely through kernelsAvx512(), after
+// CPUID said yes. Only intrinsics and functions local to this file are used,
+// so no inline function from a shared header is emitted with AVX-512 code.
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#include "elementwise.h"
+
+namespace neurone {
+namespace {
+
+// exp(x) = 2^n · exp(r), n = round(x / ln 2), |r| <= ln2 / 2; exp(r) by a
+// degree-6 Taylor polynomial (truncation error < 2e-8 relative on that range),
+// 2^n applied by vscalefps, which also handles the under/overflow ends.
+inline __m512 exp512(__m512 x) {
+  // MINPS/MAXPS return their second operand when either is NaN: x goes second so NaN survives.
+  x = _mm512_max_ps(_mm512_set1_ps(-104.0f), _mm512_min_ps(_mm512_set1_ps(88.7f), x));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT);
+  // ln 2 split in two so n·ln2 is exact to float precision.
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 720);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+inline __m512 abs512(__m512 x) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), x); }
+
+// tanh(|x|) = (1 - e) / (1 + e) with e = exp(-2|x|), sign restored after. Near 0
+// that difference cancels, so below 0.3 an odd Taylor polynomial takes over
+// (x^11 term < 2e-8 · x there).
+inline __m512 tanh512(__m512 x) {
+  __m512 a = abs512(x);
+  __m512 e = exp512(_mm512_mul_ps(a, _mm512_set1_ps(-2.0f)));
+  __m512 big = _mm512_div_ps(_mm512_sub_ps(_mm512_set1_ps(1.0f), e), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  __m512 a2 = _mm512_mul_ps(a, a);
+  __m512 p = _mm512_set1_ps(-1382.0f / 155925);
+  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(62.0f / 2835));
+  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-17.0f / 315));
+  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(2.0f / 15));
+  p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-1.0f / 3));
+  __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, a2), a, a);
+  __mmask16 isSmall = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.3f), _CMP_LT_OQ);
+  __m512 t = _mm512_mask_blend_ps(isSmall, big, small);
+  // Copy the sign of x (NaN passes through both branches as NaN).
+  return _mm512_or_ps(t, _mm512_and_ps(x, _mm512_set1_ps(-0.0f)));
+}
+
+// sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) otherwise, e = exp(-|x|): never overflows.
+inline __m512 sigmoid512(__m512 x) {
+  __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), abs512(x)));
+  __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_mul_ps(r, negative, r, e);
+}
+
+template <__m512 (*F)(__m512)>
+void apply(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, F(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, F(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+void tanhAvx512(const float* x, float* y, int64_t n) { apply<tanh512>(x, y, n); }
+void sigmoidAvx512(const float* x, float* y, int64_t n) { apply<sigmoid512>(x, y, n); }
+
+float expShiftSumAvx512(const float* x, float shift, float* y, int64_t n) {
+  __m512 s = _mm512_set1_ps(shift);
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
+    _mm512_storeu_ps(y + i, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  if (i < n) {
+    __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s));
+    _mm512_mask_storeu_ps(y + i, m, e);
+    acc = _mm512_mask_add_ps(acc, m, acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+const elementwise::Kernels kAvx512{tanhAvx512, sigmoidAvx512, expShiftSumAvx512};
+
+}  // namespace
+
+const elementwise::Kernels& elementwise::kernelsAvx512() { return kAvx512; }
+
+}  // namespace neurone
+#endif

@@ -1,0 +1,73 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { commitVerified, download, sha256File, verifyFile, writeFileAtomic } from '../../lib/data';
+import { tempDir } from './helpers';
+
+// No test here touches the network: the download path is exercised against a refused loopback port.
+const ABC_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+
+describe('download helpers (local files only)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir('neurone-dl-');
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const leftovers = (): string[] => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+  test('sha256File and verifyFile', () => {
+    const f = path.join(dir, 'abc');
+    fs.writeFileSync(f, 'abc');
+    expect(sha256File(f)).toBe(ABC_SHA256);
+    expect(verifyFile(f, { sha256: ABC_SHA256, bytes: 3 })).toBe(true);
+    expect(verifyFile(f, { sha256: ABC_SHA256, bytes: 4 })).toBe(false);
+    expect(verifyFile(f, { sha256: '0'.repeat(64) })).toBe(false);
+    expect(verifyFile(path.join(dir, 'missing'), { sha256: ABC_SHA256 })).toBe(false);
+  });
+
+  test('writeFileAtomic writes the file, creating folders, leaving no temporary file', () => {
+    const dest = path.join(dir, 'sub', 'out.bin');
+    writeFileAtomic(dest, Buffer.from('abc'), { sha256: ABC_SHA256 });
+    expect(fs.readFileSync(dest, 'utf8')).toBe('abc');
+    expect(fs.readdirSync(path.join(dir, 'sub'))).toEqual(['out.bin']);
+  });
+
+  test('writeFileAtomic with a wrong checksum writes nothing and keeps the old file', () => {
+    const dest = path.join(dir, 'out.bin');
+    fs.writeFileSync(dest, 'old');
+    expect(() => writeFileAtomic(dest, Buffer.from('abd'), { sha256: ABC_SHA256 })).toThrow(
+      `${dest}: checksum mismatch: expected sha256 ${ABC_SHA256}`,
+    );
+    expect(fs.readFileSync(dest, 'utf8')).toBe('old');
+    expect(leftovers()).toEqual([]);
+  });
+
+  test('commitVerified renames a good temporary file, deletes a bad one', () => {
+    const dest = path.join(dir, 'data.gz');
+    const tmp = path.join(dir, 'x.tmp');
+    fs.writeFileSync(dest, 'previous');
+    fs.writeFileSync(tmp, 'abx');
+    expect(() => commitVerified(tmp, dest, { sha256: ABC_SHA256, bytes: 3 }, 'https://example/data.gz')).toThrow(
+      /https:\/\/example\/data\.gz: checksum mismatch: expected 3 bytes with sha256 ba78.*got 3 bytes with sha256/,
+    );
+    expect(fs.existsSync(tmp)).toBe(false);
+    expect(fs.readFileSync(dest, 'utf8')).toBe('previous');
+    fs.writeFileSync(tmp, 'abc');
+    commitVerified(tmp, dest, { sha256: ABC_SHA256, bytes: 3 });
+    expect(fs.readFileSync(dest, 'utf8')).toBe('abc');
+    expect(fs.existsSync(tmp)).toBe(false);
+  });
+
+  test('download: a failing mirror gives an error naming the file, and leaves no partial file', async () => {
+    const logs: string[] = [];
+    await expect(download('mnist', { cacheDir: dir, mirrors: ['https://127.0.0.1:1/'], log: (l) => logs.push(l) })).rejects.toThrow(
+      /download mnist: could not fetch train-images-idx3-ubyte\.gz:\n {2}.*127\.0\.0\.1/,
+    );
+    expect(logs[0]).toContain('https://127.0.0.1:1/train-images-idx3-ubyte.gz');
+    expect(fs.readdirSync(path.join(dir, 'mnist'))).toEqual([]);
+  });
+
+  test('download: unknown dataset', async () => {
+    await expect(download('cifar' as 'mnist', { cacheDir: dir })).rejects.toThrow('download: unknown dataset "cifar"; known: mnist, fashion-mnist');
+  });
+});

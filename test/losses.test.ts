@@ -1,0 +1,111 @@
+/** Losses: hand-computed values, extreme inputs, gradient checks, one-hot helpers. */
+import { fromArray, Tensor } from '../lib/tensor';
+import { Rng } from '../lib/random';
+import { LogSoftmax } from '../lib/nn';
+import { MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, oneHot, fromOneHot } from '../lib/losses';
+import { gradcheckLoss, randomTensor, describeFailures } from './gradcheck';
+
+function values(t: Tensor): number[] {
+  return Array.from(t.data);
+}
+
+function expectClose(got: number[], want: number[], digits = 5): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => expect(g).toBeCloseTo(want[i], digits));
+}
+
+describe('known values', () => {
+  test('MSELoss: per-sample squared norm, gradient −2(y − ŷ)', () => {
+    const y = fromArray([[1, 2], [0, 0]]);
+    const yhat = fromArray([[0, 0], [3, -1]]);
+    expect(values(new MSELoss().forward(y, yhat))).toEqual([5, 10]);
+    expect(values(new MSELoss().backward(y, yhat))).toEqual([-2, -4, 6, -2]);
+  });
+
+  test('BCELoss: hand values; ŷ ∈ {0, 1} stays finite with the log clipped at −100', () => {
+    const bce = new BCELoss();
+    expectClose(values(bce.forward(fromArray([[1], [0], [1]]), fromArray([[0.5], [0.2], [0.9]]))), [Math.LN2, -Math.log(0.8), -Math.log(0.9)]);
+    const y = fromArray([[1, 0, 1, 0]]);
+    const extreme = fromArray([[0, 1, 1, 0]]);
+    // wrong and certain: two entries at the clip (100 each); right and certain: 0
+    expect(values(bce.forward(y, extreme))).toEqual([200]);
+    const g = values(bce.backward(y, extreme));
+    expect(g.every(Number.isFinite)).toBe(true);
+    expect(g).toEqual([-1e12, 1e12, -1, 1].map(Math.fround));
+    expectClose(values(bce.backward(fromArray([[1, 0]]), fromArray([[0.25, 0.25]]))), [-4, 1 / 0.75]);
+  });
+
+  test('CrossEntropyLoss is −log p[label] of log-probabilities, with indices or one-hot', () => {
+    const logp = new LogSoftmax().forward(fromArray([[0, Math.log(3)], [2, 2]]));
+    const ce = new CrossEntropyLoss();
+    expectClose(values(ce.forward(fromArray([1, 0]), logp)), [-Math.log(0.75), Math.LN2]);
+    expectClose(values(ce.forward(oneHot([1, 0], 2), logp)), [-Math.log(0.75), Math.LN2]);
+    expect(values(ce.backward(fromArray([1, 0]), logp))).toEqual([0, -1, -1, 0]);
+  });
+
+  test('CELogSoftmaxLoss: lse(x) − x[label], gradient softmax − onehot, finite for logits of ±1e4', () => {
+    const ce = new CELogSoftmaxLoss();
+    expectClose(values(ce.forward(fromArray([0]), fromArray([[0, 0]]))), [Math.LN2]);
+    expectClose(values(ce.backward(fromArray([1]), fromArray([[0, Math.log(3)]]))), [0.25, -0.25]);
+    const big = fromArray([[1e4, -1e4, 0], [-1e4, -1e4, -1e4]]);
+    const l = values(ce.forward(fromArray([1, 2]), big));
+    expect(l[0]).toBeCloseTo(2e4, 0);
+    expect(l[1]).toBeCloseTo(Math.log(3), 5);
+    const g = values(ce.backward(fromArray([1, 2]), big));
+    expect(g.every(Number.isFinite)).toBe(true);
+    expectClose(g, [1, -1, 0, 1 / 3, 1 / 3, -2 / 3]);
+  });
+
+  test('HingeLoss: Σ max(0, 1 − yŷ)', () => {
+    const y = fromArray([[1, -1, 1]]);
+    const yhat = fromArray([[0.2, -3, 2]]);
+    expectClose(values(new HingeLoss().forward(y, yhat)), [0.8]);
+    expect(values(new HingeLoss().backward(y, yhat))).toEqual([-1, 0, 0]);
+  });
+
+  test('errors name the loss and the shapes', () => {
+    expect(() => new MSELoss().forward(fromArray([[1, 2]]), fromArray([[1], [2]]))).toThrow('MSELoss(): expected y (2, 1) (the shape of yhat), got (1, 2)');
+    expect(() => new CELogSoftmaxLoss().forward(fromArray([3]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 3/);
+    expect(() => new CrossEntropyLoss().forward(fromArray([[1, 0, 0]]), fromArray([[0, 0]]))).toThrow(RangeError);
+  });
+});
+
+describe('gradient checks (float64 finite differences, see test/gradcheck.ts)', () => {
+  const rng = new Rng(5);
+  function ok(f: ReturnType<typeof gradcheckLoss>): void {
+    if (f.length) throw new Error(describeFailures(f));
+  }
+
+  test.each([[[4, 3]], [[2, 5, 2]]])('MSELoss on %j', (shape) => {
+    ok(gradcheckLoss(new MSELoss(), randomTensor(shape, rng), randomTensor(shape, rng)));
+  });
+
+  test('BCELoss with hard and soft targets', () => {
+    const yhat = randomTensor([5, 3], rng, 0.1, 0.9);
+    const hard = fromArray(Array.from({ length: 15 }, (_, i) => i % 2), [5, 3]);
+    ok(gradcheckLoss(new BCELoss(), hard, yhat, { h: 1e-3 }));
+    ok(gradcheckLoss(new BCELoss(), randomTensor([5, 3], rng, 0, 1), yhat, { h: 1e-3 }));
+  });
+
+  test('CrossEntropyLoss and CELogSoftmaxLoss, indices and one-hot targets', () => {
+    const labels = fromArray([0, 3, 2, 1, 3]);
+    const logits = randomTensor([5, 4], rng, -3, 3);
+    ok(gradcheckLoss(new CELogSoftmaxLoss(), labels, logits));
+    ok(gradcheckLoss(new CELogSoftmaxLoss(), oneHot(labels, 4), logits));
+    ok(gradcheckLoss(new CrossEntropyLoss(), labels, new LogSoftmax().forward(logits)));
+    ok(gradcheckLoss(new CrossEntropyLoss(), oneHot(labels, 4), new LogSoftmax().forward(logits)));
+  });
+
+  test('HingeLoss away from the margin', () => {
+    const y = fromArray([[1, -1, 1, -1]]);
+    ok(gradcheckLoss(new HingeLoss(), y, fromArray([[0.3, 0.5, 1.7, -2]])));
+  });
+});
+
+test('oneHot and fromOneHot round-trip', () => {
+  const t = oneHot([2, 0, 1], 3);
+  expect([...t.shape]).toEqual([3, 3]);
+  expect(values(t)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 0]);
+  expect(Array.from(fromOneHot(t))).toEqual([2, 0, 1]);
+  expect(() => oneHot([3], 3)).toThrow(RangeError);
+});

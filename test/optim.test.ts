@@ -1,0 +1,87 @@
+/** Optimisers: exact single steps against hand computation, and the course's Optim. */
+import { fromArray, Tensor, zeros } from '../lib/tensor';
+import { seed } from '../lib/random';
+import { Linear, Sequential, TanH, Parameter } from '../lib/nn';
+import { MSELoss } from '../lib/losses';
+import { SGD, Adam, Optim } from '../lib/optim';
+
+function param(values: number[], grads: number[]): Parameter {
+  const value = fromArray(values);
+  const grad = fromArray(grads);
+  return { name: 'p', value, grad, module: new Linear(1, 1) };
+}
+
+test('SGD: plain step, weight decay, momentum (PyTorch formulation)', () => {
+  const p = param([1, -2], [0.5, 1]);
+  new SGD({ lr: 0.1 }).step([p]);
+  expect(Array.from(p.value.data)).toEqual([0.95, -2.1].map(Math.fround));
+
+  const q = param([1, -2], [0.5, 1]);
+  new SGD({ lr: 0.1, weightDecay: 0.5 }).step([q]); // g = grad + 0.5 w = [1, 0]
+  expect(Array.from(q.value.data)).toEqual([0.9, -2].map(Math.fround));
+
+  const r = param([0], [1]);
+  const opt = new SGD({ lr: 1, momentum: 0.9 });
+  opt.step([r]); // v = 1, w = −1
+  opt.step([r]); // v = 0.9 + 1 = 1.9, w = −2.9
+  expect(r.value.data[0]).toBeCloseTo(-2.9, 6);
+});
+
+test('Adam: the first step moves each weight by lr·sign(g); later steps follow the formula', () => {
+  const p = param([1, 1, 1], [0.001, -5, 0]);
+  const opt = new Adam({ lr: 0.01 });
+  opt.step([p]);
+  // m̂ = g, v̂ = g², so the step is lr·g/(|g| + eps) ≈ lr·sign(g).
+  expect(p.value.data[0]).toBeCloseTo(0.99, 5);
+  expect(p.value.data[1]).toBeCloseTo(1.01, 5);
+  expect(p.value.data[2]).toBe(1);
+  // Second step with the same gradient, by the textbook formula in float64.
+  const g = 0.001;
+  const m = 0.9 * (0.1 * g) + 0.1 * g;
+  const v = 0.999 * (0.001 * g * g) + 0.001 * g * g;
+  const step = (0.01 * (m / (1 - 0.81))) / (Math.sqrt(v / (1 - 0.999 ** 2)) + 1e-8);
+  const before = p.value.data[0];
+  opt.step([p]);
+  expect(p.value.data[0]).toBeCloseTo(before - step, 6);
+});
+
+test('optimiser options are validated', () => {
+  expect(() => new SGD({ lr: -1 })).toThrow(RangeError);
+  expect(() => new SGD({ lr: 0.1, momentum: 1 })).toThrow(RangeError);
+  expect(() => new Adam({ betas: [0.9, 1] })).toThrow(RangeError);
+  expect(() => new SGD(undefined as never)).toThrow(TypeError);
+});
+
+test('Optim.step: one forward/backward/update, returns the mean loss, and learns a linear map', () => {
+  seed(3);
+  const net = new Sequential(new Linear(3, 1));
+  const x = fromArray([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]);
+  const y = fromArray([[1], [-2], [3], [2]]);
+  const optim = new Optim(net, new MSELoss(), 0.05);
+  const first = optim.step(x, y);
+  let last = first;
+  for (let i = 0; i < 300; i++) last = optim.step(x, y);
+  expect(last).toBeLessThan(1e-6 * Math.max(1, first));
+  const w = Array.from((net.modules[0] as Linear).weight.data);
+  const b = (net.modules[0] as Linear).bias as Tensor;
+  expect(w[0] + b.data[0]).toBeCloseTo(1, 3);
+  expect(w[1] + b.data[0]).toBeCloseTo(-2, 3);
+
+  // With an optimiser object instead of a learning rate.
+  seed(3);
+  const net2 = new Sequential(new Linear(3, 4), new TanH(), new Linear(4, 1));
+  const viaAdam = new Optim(net2, new MSELoss(), new Adam({ lr: 0.02 }));
+  const start = viaAdam.step(x, y);
+  for (let i = 0; i < 300; i++) viaAdam.step(x, y);
+  expect(viaAdam.step(x, y)).toBeLessThan(0.05 * start);
+});
+
+test('an optimiser keeps separate state per parameter', () => {
+  const a = param([0], [1]);
+  const b: Parameter = { ...param([0], [1]), value: zeros([1]) };
+  const opt = new SGD({ lr: 1, momentum: 0.5 });
+  opt.step([a, b]);
+  opt.step([a]);
+  expect(a.value.data[0]).toBeCloseTo(-2.5, 6);
+  expect(b.value.data[0]).toBeCloseTo(-1, 6);
+});

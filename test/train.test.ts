@@ -1,0 +1,218 @@
+/** fit / evaluate / predict: problems that must be learned, and the loop's features. */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { fromArray, Tensor, zeros } from '../lib/tensor';
+import { Rng, seed } from '../lib/random';
+import { nativeAvailable, setBackend } from '../lib/backend';
+import { Sequential, Linear, TanH, Sigmoid, StableSigmoid, ReLU, LogSoftmax } from '../lib/nn';
+import { BCELoss, MSELoss, CELogSoftmaxLoss, CrossEntropyLoss, HingeLoss, oneHot } from '../lib/losses';
+import { SGD, Adam } from '../lib/optim';
+import { fit, predict, evaluate, NonFiniteError } from '../lib/train';
+import { accuracy, confusionMatrix } from '../lib/metrics';
+import { Logger } from '../lib/logger';
+
+const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+
+const xorX = fromArray([[0, 0], [0, 1], [1, 0], [1, 1]]);
+const xorY = fromArray([[0], [1], [1], [0]]);
+
+/** Two Gaussian blobs in 5-D, centres ±1.5 on every axis (linearly separable in practice), labels 0/1. */
+function blobs(n: number, rng: Rng): { x: Tensor; y: Tensor } {
+  const x = zeros([n, 5]);
+  const y = zeros([n]);
+  for (let i = 0; i < n; i++) {
+    const c = i % 2;
+    y.data[i] = c;
+    for (let j = 0; j < 5; j++) x.data[i * 5 + j] = (c ? 1.5 : -1.5) + 0.7 * rng.normal();
+  }
+  return { x, y };
+}
+
+describe.each(backends)('learning (%s backend)', (name) => {
+  beforeAll(() => setBackend(name));
+
+  test('XOR: Linear → TanH → Linear → Sigmoid with BCE reaches 100 %', async () => {
+    seed(0);
+    const net = new Sequential(new Linear(2, 4), new TanH(), new Linear(4, 1), new Sigmoid());
+    const history = await fit(net, new BCELoss(), new SGD({ lr: 0.5 }), { x: xorX, y: xorY }, { epochs: 1000, batchSize: 4, verbose: 0 });
+    expect(history.epochs).toHaveLength(1000);
+    const last = history.epochs[999];
+    expect(last.trainLoss).toBeLessThan(0.1);
+    expect(accuracy(predict(net, xorX), xorY)).toBe(1);
+    expect(evaluate(net, new BCELoss(), xorX, xorY).accuracy).toBe(1);
+  });
+
+  test('Gaussian blobs: a linear classifier with CE from logits, validation ≥ 98 %', async () => {
+    seed(1);
+    const rng = new Rng(2);
+    const train = blobs(400, rng);
+    const val = blobs(200, rng);
+    const net = new Sequential(new Linear(5, 2));
+    const history = await fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.01 }), train, {
+      epochs: 10, batchSize: 16, verbose: 0, validation: val,
+    });
+    const last = history.epochs[history.epochs.length - 1];
+    expect(last.trainAccuracy).toBeGreaterThan(0.98);
+    expect(last.valAccuracy).toBeGreaterThan(0.98);
+    expect(last.valLoss).toBeLessThan(history.epochs[0].trainLoss);
+    const ev = evaluate(net, new CELogSoftmaxLoss(), val.x, val.y);
+    expect(ev.accuracy).toBe(last.valAccuracy);
+    expect(ev.confusion?.flat().reduce((a, b) => a + b, 0)).toBe(200);
+  });
+});
+
+describe('fit: the loop', () => {
+  beforeAll(() => setBackend('js'));
+
+  test('history, callbacks, async yielding, reproducible with seed()', async () => {
+    const run = async (): Promise<{ losses: number[]; batches: number; epochsSeen: number[]; weights: Float32Array }> => {
+      seed(5);
+      const net = new Sequential(new Linear(2, 3), new ReLU(), new Linear(3, 1), new StableSigmoid());
+      let batches = 0;
+      const epochsSeen: number[] = [];
+      const h = await fit(net, new BCELoss(), new Adam({ lr: 0.05 }), { x: xorX, y: xorY }, {
+        epochs: 5, batchSize: 3, verbose: 0,
+        onBatchEnd: (b) => {
+          batches++;
+          expect(b.batches).toBe(2);
+          expect(Number.isFinite(b.loss)).toBe(true);
+        },
+        onEpochEnd: async (r) => {
+          epochsSeen.push(r.epoch);
+          expect(r.seconds).toBeGreaterThanOrEqual(0);
+        },
+      });
+      return { losses: h.epochs.map((e) => e.trainLoss), batches, epochsSeen, weights: (net.modules[0] as Linear).weight.data.slice() };
+    };
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const a = await run();
+    clearInterval(timer);
+    const b = await run();
+    expect(a.batches).toBe(10);
+    expect(a.epochsSeen).toEqual([1, 2, 3, 4, 5]);
+    expect(b.losses).toEqual(a.losses);
+    expect(b.weights).toEqual(a.weights);
+    expect(ticks).toBeGreaterThan(0); // the event loop ran while training
+  });
+
+  test('early stopping on valLoss with restoreBest puts back the best weights', async () => {
+    seed(2);
+    const rng = new Rng(9);
+    const train = blobs(64, rng);
+    // A validation set with flipped labels: the better the fit, the worse the validation loss.
+    const val = { x: train.x, y: fromArray(Array.from(train.y.data, (v) => 1 - v)) };
+    const net = new Sequential(new Linear(5, 2));
+    const snapshots: Float32Array[] = [];
+    const h = await fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.01 }), train, {
+      epochs: 50, batchSize: 16, verbose: 0, validation: val,
+      earlyStopping: { patience: 3, monitor: 'valLoss', restoreBest: true },
+      onEpochEnd: () => {
+        snapshots.push((net.modules[0] as Linear).weight.data.slice());
+      },
+    });
+    expect(h.stoppedEarly).toBe(true);
+    expect(h.epochs.length).toBe((h.bestEpoch as number) + 3);
+    expect(h.restoredBest).toBe(true);
+    expect((net.modules[0] as Linear).weight.data).toEqual(snapshots[(h.bestEpoch as number) - 1]);
+    const best = Math.min(...h.epochs.map((e) => e.valLoss as number));
+    expect(h.bestValue).toBe(best);
+  });
+
+  test('early stopping on valAccuracy needs a validation set', async () => {
+    const net = new Sequential(new Linear(2, 1));
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, {
+      verbose: 0, earlyStopping: { patience: 2, monitor: 'valAccuracy' },
+    })).rejects.toThrow(/no validation set/);
+  });
+
+  test('a NaN loss stops training with the epoch and batch, before corrupting the weights', async () => {
+    seed(1);
+    const net = new Sequential(new Linear(2, 1));
+    const x = fromArray([[0, 1], [1, 0], [NaN, 1], [1, 1]]);
+    const before = (net.modules[0] as Linear).weight.data.slice();
+    const run = fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x, y: xorY }, { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 });
+    await expect(run).rejects.toThrow(NonFiniteError);
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x, y: xorY }, { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 }))
+      .rejects.toThrow(/the loss is NaN at epoch 1, batch 2\/2/);
+    // Batch 1 updated the weights; batch 2 (with the NaN) did not touch them.
+    const w = (net.modules[0] as Linear).weight.data;
+    expect(Array.from(w).every(Number.isFinite)).toBe(true);
+    expect(w).not.toEqual(before);
+  });
+
+  test('an infinite gradient names the parameter and its module', async () => {
+    // Zero weights give ŷ = 0, so the hinge loss is a finite 1 per sample, but ∂L/∂W sums
+    // −y·x over two samples of 3e38: −6e38 overflows float32 to −Infinity.
+    const net = new Sequential(new Linear(2, 1, { init: 'zeros' }));
+    const x = fromArray([[3e38, 0], [3e38, 0]]);
+    const y = fromArray([[1], [1]]);
+    let caught: unknown;
+    try {
+      await fit(net, new HingeLoss(), new SGD({ lr: 0.1 }), { x, y }, { epochs: 1, batchSize: 2, verbose: 0 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(NonFiniteError);
+    const err = caught as NonFiniteError;
+    expect(err.message).toMatch(/^fit: the gradient of 0\.weight \(Linear\(2, 1\) at position 0\) holds -Infinity at epoch 1, batch 1\/1/);
+    expect([err.epoch, err.batch, err.parameter]).toEqual([1, 1, '0.weight']);
+    expect(Array.from((net.modules[0] as Linear).weight.data)).toEqual([0, 0]);
+  });
+
+  test('allowNonFinite: true keeps going', async () => {
+    const net = new Sequential(new Linear(2, 1));
+    const x = fromArray([[0, 1], [1, 0], [NaN, 1], [1, 1]]);
+    const h = await fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x, y: xorY }, { epochs: 2, batchSize: 2, verbose: 0, allowNonFinite: true });
+    expect(h.epochs).toHaveLength(2);
+    expect(Number.isNaN(h.epochs[0].trainLoss)).toBe(true);
+  });
+
+  test('argument errors', async () => {
+    const net = new Sequential(new Linear(2, 1));
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: fromArray([[1]]) }, { verbose: 0 })).rejects.toThrow(/same number of rows/);
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { batchSize: 0, verbose: 0 })).rejects.toThrow(/batchSize/);
+    await expect(fit(net, new MSELoss(), {} as never, { x: xorX, y: xorY })).rejects.toThrow(TypeError);
+  });
+
+  test('predict batches and concatenates; evaluate gives loss, accuracy, confusion', () => {
+    seed(4);
+    const net = new Sequential(new Linear(3, 4), new LogSoftmax());
+    const x = zeros([10, 3]);
+    for (let i = 0; i < 30; i++) x.data[i] = Math.sin(i);
+    const whole = net.forward(x).data.slice();
+    const batched = predict(net, x, { batchSize: 3 });
+    expect([...batched.shape]).toEqual([10, 4]);
+    expect(batched.data).toEqual(whole);
+    const labels = fromArray([0, 1, 2, 3, 0, 1, 2, 3, 0, 1]);
+    const ev = evaluate(net, new CrossEntropyLoss(), x, labels, { batchSize: 4 });
+    const evOneHot = evaluate(net, new CrossEntropyLoss(), x, oneHot(labels, 4));
+    expect(ev.loss).toBeCloseTo(evOneHot.loss, 6);
+    expect(ev.accuracy).toBe(accuracy(batched, labels));
+    expect(ev.confusion?.length).toBe(4);
+  });
+
+  test('confusionMatrix counts [actual][predicted]', () => {
+    expect(confusionMatrix([0, 1, 1], [0, 1, 0], 2)).toEqual([[1, 1], [0, 1]]);
+  });
+
+  test('Logger: one line per epoch, a terminal chart at verbose 2, an SVG at the end', async () => {
+    const lines: string[] = [];
+    const svgPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-')), 'curves.svg');
+    const logger = new Logger({ verbose: 2, write: (l) => lines.push(l), svgPath });
+    seed(0);
+    const net = new Sequential(new Linear(2, 4), new TanH(), new Linear(4, 1), new Sigmoid());
+    await fit(net, new BCELoss(), new SGD({ lr: 0.5 }), { x: xorX, y: xorY }, { epochs: 3, batchSize: 4, logger, validation: { x: xorX, y: xorY } });
+    expect(logger.history).toHaveLength(3);
+    const epochLines = lines.filter((l) => l.startsWith('epoch'));
+    expect(epochLines).toHaveLength(3);
+    expect(epochLines[0]).toMatch(/^epoch 1\/3 {2}loss \d\.\d+ {2}acc \d+\.\d\d% {2}val_loss \d\.\d+ {2}val_acc \d+\.\d\d% {2}\d+\.\d\ds$/);
+    expect(lines.some((l) => l.includes('* train loss'))).toBe(true);
+    const svg = fs.readFileSync(svgPath, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('train loss');
+    expect(svg).toContain('val accuracy');
+    expect((svg.match(/<path /g) ?? []).length).toBe(4);
+  });
+});
