@@ -9,7 +9,7 @@
  * Arithmetic is in double precision, stored as float32.
  */
 import { Tensor, zeros, formatShape, describe, sameShape } from './tensor';
-import { softmaxRows } from './nn/activations';
+import { backend } from './backend';
 
 /**
  * A loss function: `forward` gives one value per sample, `backward` the gradient w.r.t. yhat.
@@ -208,12 +208,30 @@ export class CrossEntropyLoss extends Loss {
  * new CELogSoftmaxLoss().forward(fromArray([0]), fromArray([[0, 0]]))  // [0.6931]
  */
 export class CELogSoftmaxLoss extends Loss {
+  /**
+   * A training step calls forward then backward on the same (y, ŷ): the backend computes the
+   * loss and the gradient in one pass, and backward returns that gradient if it is asked for the
+   * same tensors. `stamp` guards against ŷ having been rewritten in between (its first values).
+   */
+  private cached: { y: Tensor; yhat: Tensor; stamp: number; grad: Tensor } | null = null;
+  private labels = new Int32Array(0);
+
   forward(y: Tensor, yhat: Tensor): Tensor {
     const { weight } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
-    const logp = new Float32Array(yhat.data.length);
-    softmaxRows(yhat.data, logp, classes, true);
     const out = zeros([batch]);
+    if (y.shape.length === 1) {
+      // Class indices (already validated): one fused kernel call for loss and gradient.
+      if (this.labels.length !== batch) this.labels = new Int32Array(batch);
+      for (let b = 0; b < batch; b++) this.labels[b] = y.data[b];
+      const grad = this.cached?.grad.data.length === yhat.data.length ? this.cached.grad : zeros(yhat.shape);
+      backend().crossEntropyLogits(yhat.data, this.labels, out.data, grad.data, batch, classes);
+      this.cached = { y, yhat, stamp: stampOf(yhat), grad: { shape: yhat.shape, data: grad.data } };
+      return out;
+    }
+    this.cached = null;
+    const logp = new Float32Array(yhat.data.length);
+    backend().softmaxForward(yhat.data, logp, batch, classes, true);
     for (let b = 0; b < batch; b++) {
       let s = 0;
       for (let c = 0; c < classes; c++) {
@@ -226,10 +244,12 @@ export class CELogSoftmaxLoss extends Loss {
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
+    const c = this.cached;
+    if (c && c.y === y && c.yhat === yhat && c.stamp === stampOf(yhat)) return c.grad;
     const { weight, total } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);
-    softmaxRows(yhat.data, g.data, classes, false);
+    backend().softmaxForward(yhat.data, g.data, batch, classes, false);
     for (let b = 0; b < batch; b++) {
       const t = total(b);
       for (let c = 0; c < classes; c++) {
@@ -239,6 +259,14 @@ export class CELogSoftmaxLoss extends Loss {
     }
     return g;
   }
+}
+
+/** A cheap fingerprint of a tensor's first values, to notice it was rewritten in place. */
+function stampOf(t: Tensor): number {
+  let h = 0;
+  const n = Math.min(t.data.length, 8);
+  for (let i = 0; i < n; i++) h = h * 31 + t.data[i];
+  return h;
 }
 
 /**

@@ -8,6 +8,7 @@
 import { Tensor, describe } from './tensor';
 import { Module, Parameter } from './nn/module';
 import { Loss } from './losses';
+import { backend } from './backend';
 
 /** Anything that updates parameters from their gradients. */
 export interface Optimizer {
@@ -17,6 +18,45 @@ export interface Optimizer {
   lr: number;
   /** `{ type, args, options }`, for serialisation. */
   toJSON(): { type: string; args: unknown[]; options: Record<string, unknown> };
+  /** The per-parameter state (momentum buffers, step counts), for checkpoints. Optional for stateless optimisers. */
+  state?(params: readonly Parameter[]): OptimizerState;
+  /** Puts back a state from `state()` onto `params` (matched by parameter name). */
+  loadState?(params: readonly Parameter[], state: OptimizerState): void;
+}
+
+/**
+ * What an optimiser needs to continue exactly where it stopped: its type, the learning rate
+ * (schedules change it), and per-parameter buffers and step counts keyed by parameter name.
+ * Buffers are named `<parameter>.<buffer>`: `0.weight.velocity` (SGD), `0.weight.m`, `0.weight.v` (Adam).
+ */
+export interface OptimizerState {
+  type: string;
+  lr: number;
+  buffers: Record<string, Float32Array>;
+  /** Adam's step count t per parameter name. */
+  steps: Record<string, number>;
+}
+
+/** Checks `state` is for optimiser `type` and `params`; returns, per parameter, its buffers in `names` order (or null if it has none yet). */
+function stateBuffers(type: string, params: readonly Parameter[], state: OptimizerState, names: readonly string[]): (Float32Array[] | null)[] {
+  if (state === null || typeof state !== 'object' || state.type !== type) {
+    throw new TypeError(`${type}.loadState: expected a ${type} state, got ${state?.type === undefined ? describe(state) : `a ${state.type} state`}`);
+  }
+  const known = new Set(params.flatMap((p) => names.map((b) => `${p.name}.${b}`)));
+  for (const key of Object.keys(state.buffers)) {
+    if (!known.has(key)) throw new RangeError(`${type}.loadState: buffer '${key}' matches no parameter of the network`);
+  }
+  return params.map((p) => {
+    const found = names.map((b) => state.buffers[`${p.name}.${b}`]);
+    if (found.every((f) => f === undefined)) return null;
+    return found.map((f, i) => {
+      if (!(f instanceof Float32Array)) throw new RangeError(`${type}.loadState: buffer '${p.name}.${names[i]}' is missing`);
+      if (f.length !== p.value.data.length) {
+        throw new RangeError(`${type}.loadState: buffer '${p.name}.${names[i]}' has ${f.length} values, parameter ${p.name} has ${p.value.data.length}`);
+      }
+      return f.slice();
+    });
+  });
 }
 
 function checkNumber(who: string, name: string, v: unknown, min: number, max = Infinity, openMax = false): number {
@@ -60,27 +100,48 @@ export class SGD implements Optimizer {
 
   step(params: readonly Parameter[]): void {
     const { lr, momentum: mu, weightDecay: wd } = this;
+    const k = backend();
     for (const p of params) {
       const w = p.value.data;
-      const g = p.grad.data;
-      if (mu === 0) {
-        for (let i = 0; i < w.length; i++) w[i] -= lr * (g[i] + wd * w[i]);
-        continue;
+      let v: Float32Array | null = null;
+      if (mu !== 0) {
+        v = this.velocity.get(w) ?? null;
+        if (!v) {
+          v = new Float32Array(w.length);
+          this.velocity.set(w, v);
+        }
       }
-      let v = this.velocity.get(w);
-      if (!v) {
-        v = new Float32Array(w.length);
-        this.velocity.set(w, v);
-      }
-      for (let i = 0; i < w.length; i++) {
-        v[i] = mu * v[i] + g[i] + wd * w[i];
-        w[i] -= lr * v[i];
-      }
+      k.sgdStep(w, p.grad.data, v, w.length, lr, mu, wd);
     }
   }
 
   toJSON(): { type: string; args: unknown[]; options: Record<string, unknown> } {
     return { type: 'SGD', args: [], options: { lr: this.lr, momentum: this.momentum, weightDecay: this.weightDecay } };
+  }
+
+  /**
+   * The learning rate and the velocity of every parameter that has one (copies).
+   * @example
+   * const s = opt.state(net.parameters());   // { type: 'SGD', lr, buffers: { '0.weight.velocity': ... }, steps: {} }
+   */
+  state(params: readonly Parameter[]): OptimizerState {
+    const buffers: Record<string, Float32Array> = {};
+    for (const p of params) {
+      const v = this.velocity.get(p.value.data);
+      if (v) buffers[`${p.name}.velocity`] = v.slice();
+    }
+    return { type: 'SGD', lr: this.lr, buffers, steps: {} };
+  }
+
+  /** Restores a state from {@link SGD.state} onto `params` (same names and sizes); momentum and weight decay stay this optimiser's own. */
+  loadState(params: readonly Parameter[], state: OptimizerState): void {
+    const found = stateBuffers('SGD', params, state, ['velocity']);
+    this.lr = checkNumber('SGD.loadState', 'lr', state.lr, 0);
+    params.forEach((p, i) => {
+      const f = found[i];
+      if (f) this.velocity.set(p.value.data, f[0]);
+      else this.velocity.delete(p.value.data);
+    });
   }
 }
 
@@ -110,7 +171,8 @@ export class Adam implements Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
-  private readonly state = new WeakMap<Float32Array, { m: Float32Array; v: Float32Array; t: number }>();
+  /** Moments and step count per parameter buffer (`state` is the export method). */
+  private readonly state_ = new WeakMap<Float32Array, { m: Float32Array; v: Float32Array; t: number }>();
 
   constructor(options: AdamOptions = {}) {
     if (options === null || typeof options !== 'object') throw new TypeError(`Adam: expected options { lr?, betas?, eps? }, got ${describe(options)}`);
@@ -127,30 +189,55 @@ export class Adam implements Optimizer {
     for (const p of params) {
       const w = p.value.data;
       const g = p.grad.data;
-      let s = this.state.get(w);
+      let s = this.state_.get(w);
       if (!s) {
         s = { m: new Float32Array(w.length), v: new Float32Array(w.length), t: 0 };
-        this.state.set(w, s);
+        this.state_.set(w, s);
       }
       s.t += 1;
-      // Fold both bias corrections into the step size: lr·m̂/(√v̂+eps) ≈ lrT·m/(√v + eps·√(1−β₂ᵗ)).
-      const c1 = 1 - Math.pow(b1, s.t);
-      const c2 = Math.sqrt(1 - Math.pow(b2, s.t));
-      const lrT = (this.lr * c2) / c1;
-      const epsT = this.eps * c2;
-      const { m, v } = s;
-      const wd = this.weightDecay;
-      for (let i = 0; i < w.length; i++) {
-        const gi = g[i] + wd * w[i];
-        m[i] = b1 * m[i] + (1 - b1) * gi;
-        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-        w[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + epsT);
-      }
+      // The backend folds both bias corrections into the step size and epsilon.
+      backend().adamStep(w, g, s.m, s.v, w.length, this.lr, b1, b2, this.eps, this.weightDecay, s.t);
     }
   }
 
   toJSON(): { type: string; args: unknown[]; options: Record<string, unknown> } {
     return { type: 'Adam', args: [], options: { lr: this.lr, betas: this.betas, eps: this.eps, weightDecay: this.weightDecay } };
+  }
+
+  /**
+   * The learning rate and, per parameter, the moments m, v and step count t (copies).
+   * @example
+   * const s = opt.state(net.parameters());   // buffers '0.weight.m', '0.weight.v'; steps { '0.weight': 120 }
+   */
+  state(params: readonly Parameter[]): OptimizerState {
+    const buffers: Record<string, Float32Array> = {};
+    const steps: Record<string, number> = {};
+    for (const p of params) {
+      const s = this.state_.get(p.value.data);
+      if (!s) continue;
+      buffers[`${p.name}.m`] = s.m.slice();
+      buffers[`${p.name}.v`] = s.v.slice();
+      steps[p.name] = s.t;
+    }
+    return { type: 'Adam', lr: this.lr, buffers, steps };
+  }
+
+  /** Restores a state from {@link Adam.state} onto `params` (same names and sizes); betas, eps and weight decay stay this optimiser's own. */
+  loadState(params: readonly Parameter[], state: OptimizerState): void {
+    const found = stateBuffers('Adam', params, state, ['m', 'v']);
+    this.lr = checkNumber('Adam.loadState', 'lr', state.lr, 0);
+    params.forEach((p, i) => {
+      const f = found[i];
+      if (!f) {
+        this.state_.delete(p.value.data);
+        return;
+      }
+      const t = state.steps?.[p.name];
+      if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) {
+        throw new RangeError(`Adam.loadState: step count of ${p.name} must be a positive integer, got ${describe(t)}`);
+      }
+      this.state_.set(p.value.data, { m: f[0], v: f[1], t });
+    });
   }
 }
 

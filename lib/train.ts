@@ -3,11 +3,13 @@
  */
 import { Tensor, zeros, formatShape, describe } from './tensor';
 import { globalRng } from './random';
+import { backend } from './backend';
 import { Module, Parameter } from './nn/module';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
 import { classify, confusionMatrix } from './metrics';
 import { EpochRecord, Logger } from './logger';
+import { CheckpointOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
 
 /** Inputs and targets, sample i being row i of both. */
 /**
@@ -68,6 +70,21 @@ export interface FitOptions {
   logger?: Logger;
   /** Keep training when the loss or a gradient is NaN/Inf (default false: throw {@link NonFiniteError}). */
   allowNonFinite?: boolean;
+  /**
+   * Write a checkpoint (weights, optimiser state, epoch, shuffling state, history) to `path`
+   * every `every` epochs and after the last one, atomically. `load(path)` reads it as a model.
+   */
+  checkpoint?: CheckpointOptions;
+  /**
+   * Continue from a checkpoint written with `checkpoint`, at the epoch after it; `epochs` is still
+   * the total. With the same data and options, the result is the one of an uninterrupted run.
+   *
+   * @example
+   * await fit(net, loss, opt, train, { epochs: 20, checkpoint: { path: 'run.ckpt', every: 5 } });
+   * // ...after a crash, in a new process, with a net and optimiser built the same way:
+   * await fit(net, loss, opt, train, { epochs: 20, checkpoint: { path: 'run.ckpt', every: 5 }, resumeFrom: 'run.ckpt' });
+   */
+  resumeFrom?: string;
 }
 
 /** The result of {@link fit}. */
@@ -144,12 +161,11 @@ function sum(t: Tensor): number {
 
 /** The first parameter whose gradient holds a NaN or ±Infinity, with that value. */
 function nonFiniteGradient(params: readonly Parameter[]): { p: Parameter; value: number } | null {
+  const k = backend();
   for (const p of params) {
     const g = p.grad.data;
-    for (let i = 0; i < g.length; i++) {
-      // x − x is 0 for finite x and NaN for NaN and ±Infinity: one test per element.
-      if (g[i] - g[i] !== 0) return { p, value: g[i] };
-    }
+    const i = k.nonFiniteIndex(g, g.length);
+    if (i >= 0) return { p, value: g[i] };
   }
   return null;
 }
@@ -198,6 +214,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     }
   }
   const higherIsBetter = monitor === 'valAccuracy' || monitor === 'trainAccuracy';
+  const checkpointEvery = options.checkpoint ? checkPositiveInt('fit', 'checkpoint.every', options.checkpoint.every ?? 1) : 0;
   const minDelta = stop?.minDelta ?? 0;
 
   const params = net.parameters();
@@ -211,8 +228,15 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   let bestEpoch: number | undefined;
   let bestWeights: Float32Array[] | null = null;
   let waited = 0;
+  let firstEpoch = 1;
+  if (options.resumeFrom !== undefined) {
+    const r = readCheckpoint(options.resumeFrom, net, optimizer, order);
+    ({ best, bestEpoch, waited, bestWeights } = r);
+    history.epochs.push(...r.history);
+    firstEpoch = r.epoch + 1;
+  }
 
-  for (let epoch = 1; epoch <= epochs; epoch++) {
+  for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     if (shuffle) globalRng().shuffle(order);
     let lossSum = 0;
@@ -249,6 +273,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         else classified = false;
       }
       options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: batchLoss / (end - start) });
+      logger.progress(epoch, b + 1, batches, batchLoss / (end - start), epochs);
       await nextTick();
     }
     const record: EpochRecord = { epoch, trainLoss: lossSum / n, seconds: 0 };
@@ -277,6 +302,9 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         logger.message(`early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${bestEpoch} (${best})`);
         break;
       }
+    }
+    if (options.checkpoint && (epoch % checkpointEvery === 0 || epoch === epochs)) {
+      writeCheckpoint(options.checkpoint.path, net, optimizer, { epoch, order, history: history.epochs, best, bestEpoch, waited, bestWeights });
     }
   }
   if (stop) {

@@ -190,6 +190,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("crossEntropyLogits", &Addon::CrossEntropyLogits),
         InstanceMethod("sgdStep", &Addon::SgdStep),
         InstanceMethod("adamStep", &Addon::AdamStep),
+        InstanceMethod("nonFiniteIndex", &Addon::NonFiniteIndex),
         InstanceMethod("noop", &Addon::Noop),
     });
   }
@@ -601,6 +602,17 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("v", v.length, n);
       if (n > 0) adamStep(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step);
       return info.Env().Undefined();
+    });
+  }
+
+  // nonFiniteIndex(x, n) -> index of the first NaN/±Infinity, or -1
+  Napi::Value NonFiniteIndex(const Napi::CallbackInfo& info) {
+    return guarded(info, [&]() -> Napi::Value {
+      Args args(info, "nonFiniteIndex", 2);
+      auto x = args.float32(0, "x");
+      int64_t n = args.size(1, "n");
+      args.needLength("x", x.length, n);
+      return Napi::Number::New(info.Env(), static_cast<double>(n > 0 ? nonFiniteIndex(x.data, n) : -1));
     });
   }
 

@@ -127,10 +127,10 @@ void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, bool l
     float max = xr[0];
     for (int64_t c = 1; c < cols; c++) max = xr[c] > max ? xr[c] : max;
     if (logOutput) {
-      // log-softmax = x - max - log(sum exp(x - max)); y may alias x, so exp goes to y first.
-      float sum = k.expShiftSum(xr, max, yr, cols);
-      float shift = max + std::log(sum);
-      for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] - shift;
+      // log-softmax = (x - max) - log(sum exp(x - max)); y may alias x, so exp goes to y first.
+      // (x − max) − log(sum), in that order, keeps log(sum) from rounding away when max ~ 1e4.
+      float logSum = std::log(k.expShiftSum(xr, max, yr, cols));
+      for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - max) - logSum;
     } else {
       float sum = k.expShiftSum(xr, max, yr, cols);
       float inv = 1.0f / sum;
@@ -178,7 +178,8 @@ void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss,
       }
     }
     const int32_t label = labels[r];
-    loss[r] = max + std::log(sum) - xr[label];
+    // (max − x[label]) first: adding max to log(sum) would round away log(sum) for logits ~1e4.
+    loss[r] = std::log(sum) + (max - xr[label]);
     if (grad) {
       float* gr = grad + r * cols;
       float inv = 1.0f / sum;
@@ -186,6 +187,27 @@ void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss,
       gr[label] -= 1.0f;
     }
   }
+}
+
+int64_t nonFiniteIndex(const float* x, int64_t n) {
+  // A float is NaN or ±Inf exactly when its exponent bits are all ones. Testing the bits with
+  // an integer OR over a block vectorises (a float sum would not, without fast-math); only a
+  // block that holds one is searched element by element.
+  constexpr int64_t kBlock = 1024;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = start + kBlock < n ? start + kBlock : n;
+    uint32_t bad = 0;
+    for (int64_t i = start; i < end; i++) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, sizeof bits);
+      bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad) {
+      for (int64_t i = start; i < end; i++)
+        if (!std::isfinite(x[i])) return i;
+    }
+  }
+  return -1;
 }
 
 void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay) {

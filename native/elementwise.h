@@ -46,6 +46,9 @@ void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, flo
 void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
               float weightDecay, int64_t step);
 
+// Index of the first NaN or ±Infinity in x, or -1 when all n values are finite.
+int64_t nonFiniteIndex(const float* x, int64_t n);
+
 // Plain scalar versions of the SIMD functions, for the tests.
 void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n);
 

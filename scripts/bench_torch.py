@@ -45,9 +45,9 @@ def deep_cnn(length=256):
     for _ in range(3):
         n = (n - 2 - 8) // 2 + 1   # conv k3 then MaxPool1D(8, 2)
     return nn.Sequential(
-        nn.Conv1d(1, 64, 3), nn.ReLU(), nn.MaxPool1d(8, 2),
-        nn.Conv1d(64, 64, 3), nn.ReLU(), nn.MaxPool1d(8, 2),
-        nn.Conv1d(64, 64, 3), nn.ReLU(), nn.MaxPool1d(8, 2),
+        nn.Conv1d(1, 64, 3, bias=False), nn.ReLU(), nn.MaxPool1d(8, 2),
+        nn.Conv1d(64, 64, 3, bias=False), nn.ReLU(), nn.MaxPool1d(8, 2),
+        nn.Conv1d(64, 64, 3, bias=False), nn.ReLU(), nn.MaxPool1d(8, 2),
         nn.Flatten(),
         nn.Linear(64 * n, 10),
     )

@@ -308,8 +308,8 @@ function softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: nu
     let sum = 0;
     for (let c = 0; c < cols; c++) sum += Math.exp(x[o + c] - max);
     if (log) {
-      const shift = max + Math.log(sum);
-      for (let c = 0; c < cols; c++) y[o + c] = x[o + c] - shift;
+      const logSum = Math.log(sum);
+      for (let c = 0; c < cols; c++) y[o + c] = x[o + c] - max - logSum;
     } else {
       for (let c = 0; c < cols; c++) y[o + c] = Math.exp(x[o + c] - max) / sum;
     }
@@ -354,7 +354,7 @@ function crossEntropyLogits(
     for (let c = 1; c < cols; c++) if (logits[o + c] > max) max = logits[o + c];
     let sum = 0;
     for (let c = 0; c < cols; c++) sum += Math.exp(logits[o + c] - max);
-    loss[r] = max + Math.log(sum) - logits[o + labels[r]];
+    loss[r] = Math.log(sum) + (max - logits[o + labels[r]]);
     if (grad) {
       for (let c = 0; c < cols; c++) grad[o + c] = Math.exp(logits[o + c] - max) / sum;
       grad[o + labels[r]] -= 1;
@@ -404,6 +404,14 @@ function adamStep(
   }
 }
 
+function nonFiniteIndex(x: Float32Array, n: number): number {
+  checkSize('nonFiniteIndex', 'n', n);
+  checkArrays('nonFiniteIndex', { x: [x, n] });
+  // x − x is 0 for finite x and NaN for NaN and ±Infinity.
+  for (let i = 0; i < n; i++) if (x[i] - x[i] !== 0) return i;
+  return -1;
+}
+
 /** The pure-TypeScript backend. */
 export const jsBackend: Backend = {
   name: 'js',
@@ -424,6 +432,7 @@ export const jsBackend: Backend = {
   crossEntropyLogits,
   sgdStep,
   adamStep,
+  nonFiniteIndex,
   getThreads: () => 1,
   setThreads: (n: number) => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer in [1, 2^31-1], got ${n}`);

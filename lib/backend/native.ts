@@ -59,6 +59,7 @@ export function nativeBackend(addon: NativeAddon): Backend {
     crossEntropyLogits: addon.crossEntropyLogits,
     sgdStep: addon.sgdStep,
     adamStep: addon.adamStep,
+    nonFiniteIndex: addon.nonFiniteIndex,
     getThreads: addon.getThreads,
     setThreads: addon.setThreads,
   };

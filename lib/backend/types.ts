@@ -113,6 +113,9 @@ export interface Backend {
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
   ): void;
 
+  /** Index of the first NaN or ±Infinity among the first n values of x, or −1 when all are finite. */
+  nonFiniteIndex(x: Float32Array, n: number): number;
+
   /** Number of threads the kernels may use (1 for the js backend). */
   getThreads(): number;
   /** Sets the number of kernel threads (no-op for the js backend). */

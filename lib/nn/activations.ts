@@ -2,11 +2,14 @@
  * Activations: parameter-free modules applied elementwise (or along the last axis for
  * Softmax and LogSoftmax). Output shape = input shape.
  *
- * Each backward recomputes what it needs from the input instead of caching the output:
- * Sequential hands the input back, and a cache keyed on tensor identity would go stale once
- * buffers are reused between batches. Arithmetic is in double precision, stored as float32.
+ * The maths runs in the backend's elementwise kernels (native SIMD or the js twin). Each
+ * backward recomputes what it needs from the input instead of caching the output: Sequential
+ * hands the input back, and a cache keyed on tensor identity would go stale once buffers are
+ * reused between batches; recomputing tanh or sigmoid costs far less than the GEMMs around it.
  */
-import { Tensor, zeros, describe } from '../tensor';
+import { Tensor, describe } from '../tensor';
+import { backend } from '../backend';
+import { Activation as Code } from '../backend/types';
 import { Module, ModuleConfig } from './module';
 
 /** Common shape handling: any tensor with at least one dimension, output of the same shape. */
@@ -21,27 +24,28 @@ abstract class Activation extends Module {
   }
 }
 
-/** Elementwise activations: subclasses give f(x) and f'(x). */
+/** Elementwise activations: subclasses name their backend activation code (and LeakyReLU its slope). */
 abstract class Elementwise extends Activation {
-  protected abstract f(x: number): number;
-  protected abstract df(x: number): number;
+  protected abstract readonly code: Code;
+  protected alpha = 0;
 
   forward(input: Tensor): Tensor {
     const shape = this.checkInput(input);
-    const y = zeros(shape);
-    const x = input.data;
-    const out = y.data;
-    for (let i = 0; i < x.length; i++) out[i] = this.f(x[i]);
+    const y = this.buffer('output', shape);
+    backend().activationForward(this.code, this.alpha, input.data, y.data, y.data.length);
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     const shape = this.checkBackward(input, delta);
-    const dx = zeros(shape);
-    const x = input.data;
-    const d = delta.data;
-    const out = dx.data;
-    for (let i = 0; i < x.length; i++) out[i] = d[i] * this.df(x[i]);
+    const dx = this.buffer('delta', shape);
+    const k = backend();
+    const n = dx.data.length;
+    // tanh and sigmoid derive from y = f(x): recompute it into a scratch buffer.
+    const needsY = this.code === Code.TanH || this.code === Code.Sigmoid;
+    const y = needsY ? this.buffer('scratch', shape).data : input.data;
+    if (needsY) k.activationForward(this.code, this.alpha, input.data, y, n);
+    k.activationBackward(this.code, this.alpha, input.data, y, delta.data, dx.data, n);
     return dx;
   }
 }
@@ -54,32 +58,19 @@ abstract class Elementwise extends Activation {
  * new TanH().forward(fromArray([[0, 1]]))  // [[0, 0.7616]]
  */
 export class TanH extends Elementwise {
-  protected f(x: number): number {
-    return Math.tanh(x);
-  }
-  protected df(x: number): number {
-    const t = Math.tanh(x);
-    return 1 - t * t;
-  }
+  protected readonly code = Code.TanH;
 }
 
 /**
- * Logistic sigmoid, the course's formula y = 1 / (1 + e^(−x)); ∂y/∂x = y (1 − y).
- * For very negative x, e^(−x) overflows to Infinity and y is 0, still finite; prefer
- * {@link StableSigmoid}, which never forms the overflowing exponential.
+ * Logistic sigmoid y = 1 / (1 + e^(−x)); ∂y/∂x = y (1 − y). Computed as {@link StableSigmoid}
+ * is (the course's direct formula overflows e^(−x) for x < −88; the values are the same).
  *
  * Shape: any → same.
  * @example
  * new Sigmoid().forward(fromArray([[0]]))  // [[0.5]]
  */
 export class Sigmoid extends Elementwise {
-  protected f(x: number): number {
-    return 1 / (1 + Math.exp(-x));
-  }
-  protected df(x: number): number {
-    const s = 1 / (1 + Math.exp(-x));
-    return s * (1 - s);
-  }
+  protected readonly code = Code.Sigmoid;
 }
 
 /** σ(x) without overflow: only ever exponentiates a non-positive number. */
@@ -97,13 +88,7 @@ export function stableSigmoid(x: number): number {
  * new StableSigmoid().forward(fromArray([[-1e4, 1e4]]))  // [[0, 1]]
  */
 export class StableSigmoid extends Elementwise {
-  protected f(x: number): number {
-    return stableSigmoid(x);
-  }
-  protected df(x: number): number {
-    const s = stableSigmoid(x);
-    return s * (1 - s);
-  }
+  protected readonly code = Code.Sigmoid;
 }
 
 /**
@@ -114,12 +99,7 @@ export class StableSigmoid extends Elementwise {
  * new ReLU().forward(fromArray([[-1, 2]]))  // [[0, 2]]
  */
 export class ReLU extends Elementwise {
-  protected f(x: number): number {
-    return x > 0 ? x : 0;
-  }
-  protected df(x: number): number {
-    return x > 0 ? 1 : 0;
-  }
+  protected readonly code = Code.ReLU;
 }
 
 /**
@@ -130,6 +110,7 @@ export class ReLU extends Elementwise {
  * new LeakyReLU(0.1).forward(fromArray([[-1, 2]]))  // [[-0.1, 2]]
  */
 export class LeakyReLU extends Elementwise {
+  protected readonly code = Code.LeakyReLU;
   readonly slope: number;
 
   constructor(slope = 0.01) {
@@ -138,17 +119,11 @@ export class LeakyReLU extends Elementwise {
       throw new TypeError(`LeakyReLU: slope must be a finite number, got ${describe(slope)}`);
     }
     this.slope = slope;
+    this.alpha = slope;
   }
 
   config(): ModuleConfig {
     return { type: 'LeakyReLU', args: [this.slope] };
-  }
-
-  protected f(x: number): number {
-    return x > 0 ? x : this.slope * x;
-  }
-  protected df(x: number): number {
-    return x > 0 ? 1 : this.slope;
   }
 }
 
@@ -161,12 +136,7 @@ export class LeakyReLU extends Elementwise {
  * new SoftPlus().forward(fromArray([[0]]))  // [[0.6931]]
  */
 export class SoftPlus extends Elementwise {
-  protected f(x: number): number {
-    return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-  }
-  protected df(x: number): number {
-    return stableSigmoid(x);
-  }
+  protected readonly code = Code.SoftPlus;
 }
 
 /**
@@ -177,32 +147,32 @@ export class SoftPlus extends Elementwise {
  * new Identity().forward(x)  // a copy of x
  */
 export class Identity extends Elementwise {
-  protected f(x: number): number {
-    return x;
-  }
-  protected df(): number {
-    return 1;
-  }
+  protected readonly code = Code.Identity;
 }
 
-/**
- * Writes softmax (or log-softmax) of each row of length `n` of `x` into `y`. Subtracting the
- * row maximum before exponentiating keeps every exponent ≤ 0, so logits of ±1e4 are fine.
- */
-export function softmaxRows(x: Float32Array, y: Float32Array, n: number, log: boolean): void {
-  const rows = n === 0 ? 0 : x.length / n;
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    let max = -Infinity;
-    for (let j = 0; j < n; j++) if (x[o + j] > max) max = x[o + j];
-    let sum = 0;
-    for (let j = 0; j < n; j++) sum += Math.exp(x[o + j] - max);
-    if (log) {
-      const lse = max + Math.log(sum);
-      for (let j = 0; j < n; j++) y[o + j] = x[o + j] - lse;
-    } else {
-      for (let j = 0; j < n; j++) y[o + j] = Math.exp(x[o + j] - max) / sum;
-    }
+/** Softmax and log-softmax over the last axis: forward and the full-JVP backward run in the backend. */
+abstract class RowSoftmax extends Activation {
+  protected abstract readonly log: boolean;
+
+  forward(input: Tensor): Tensor {
+    const shape = this.checkInput(input);
+    const y = this.buffer('output', shape);
+    const n = shape[shape.length - 1];
+    backend().softmaxForward(input.data, y.data, n === 0 ? 0 : y.data.length / n, n, this.log);
+    return y;
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    const shape = this.checkBackward(input, delta);
+    const n = shape[shape.length - 1];
+    const rows = n === 0 ? 0 : input.data.length / n;
+    const k = backend();
+    // The backward pass needs the output: recompute it rather than trust a cached one.
+    const y = this.buffer('scratch', shape);
+    k.softmaxForward(input.data, y.data, rows, n, this.log);
+    const dx = this.buffer('delta', shape);
+    k.softmaxBackward(y.data, delta.data, dx.data, rows, n, this.log);
+    return dx;
   }
 }
 
@@ -216,30 +186,8 @@ export function softmaxRows(x: Float32Array, y: Float32Array, n: number, log: bo
  * @example
  * new Softmax().forward(fromArray([[0, Math.log(3)]]))  // [[0.25, 0.75]]
  */
-export class Softmax extends Activation {
-  forward(input: Tensor): Tensor {
-    const shape = this.checkInput(input);
-    const y = zeros(shape);
-    softmaxRows(input.data, y.data, shape[shape.length - 1], false);
-    return y;
-  }
-
-  backwardDelta(input: Tensor, delta: Tensor): Tensor {
-    const shape = this.checkBackward(input, delta);
-    const n = shape[shape.length - 1];
-    const dx = zeros(shape);
-    const y = dx.data; // softmax written here first, then overwritten row by row with the JVP
-    softmaxRows(input.data, y, n, false);
-    const d = delta.data;
-    const rows = n === 0 ? 0 : y.length / n;
-    for (let r = 0; r < rows; r++) {
-      const o = r * n;
-      let dot = 0;
-      for (let j = 0; j < n; j++) dot += d[o + j] * y[o + j];
-      for (let j = 0; j < n; j++) y[o + j] = y[o + j] * (d[o + j] - dot);
-    }
-    return dx;
-  }
+export class Softmax extends RowSoftmax {
+  protected readonly log = false;
 }
 
 /**
@@ -252,28 +200,6 @@ export class Softmax extends Activation {
  * @example
  * new LogSoftmax().forward(fromArray([[0, 0]]))  // [[-0.6931, -0.6931]]
  */
-export class LogSoftmax extends Activation {
-  forward(input: Tensor): Tensor {
-    const shape = this.checkInput(input);
-    const y = zeros(shape);
-    softmaxRows(input.data, y.data, shape[shape.length - 1], true);
-    return y;
-  }
-
-  backwardDelta(input: Tensor, delta: Tensor): Tensor {
-    const shape = this.checkBackward(input, delta);
-    const n = shape[shape.length - 1];
-    const dx = zeros(shape);
-    const p = dx.data;
-    softmaxRows(input.data, p, n, false);
-    const d = delta.data;
-    const rows = n === 0 ? 0 : p.length / n;
-    for (let r = 0; r < rows; r++) {
-      const o = r * n;
-      let sum = 0;
-      for (let j = 0; j < n; j++) sum += d[o + j];
-      for (let j = 0; j < n; j++) p[o + j] = d[o + j] - p[o + j] * sum;
-    }
-    return dx;
-  }
+export class LogSoftmax extends RowSoftmax {
+  protected readonly log = true;
 }

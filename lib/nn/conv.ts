@@ -112,7 +112,7 @@ export class Conv1D extends Module {
     const [batch, length] = input.shape;
     const p = this.padding;
     const x = padLength(input.data, batch, length, this.chanIn, p, p);
-    const y = zeros(out);
+    const y = this.buffer('output', out);
     backend().conv1dForward(x, this.weight.data, this.bias?.data ?? null, y.data,
       batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
     return y;
@@ -125,18 +125,19 @@ export class Conv1D extends Module {
     const x = padLength(input.data, batch, length, this.chanIn, p, p);
     backend().conv1dBackwardWeight(x, delta.data, this.weightGrad.data,
       batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
-    const gb = this.biasGrad?.data;
-    if (gb) {
-      const d = delta.data;
-      const co = this.chanOut;
-      for (let r = 0; r < batch * outLength; r++) for (let o = 0; o < co; o++) gb[o] += d[r * co + o];
-    }
+    if (this.biasGrad) backend().sumRows(delta.data, batch * outLength, this.chanOut, this.biasGrad.data);
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const [batch, length] = input.shape;
     const p = this.padding;
+    if (p === 0) {
+      const dx = this.buffer('delta', input.shape);
+      backend().conv1dBackwardInput(delta.data, this.weight.data, dx.data,
+        batch, length, this.chanIn, this.chanOut, this.kSize, this.stride);
+      return dx;
+    }
     const dxPadded = new Float32Array(batch * (length + 2 * p) * this.chanIn);
     backend().conv1dBackwardInput(delta.data, this.weight.data, dxPadded,
       batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);

@@ -72,14 +72,11 @@ export class Linear extends Module {
 
   forward(input: Tensor): Tensor {
     const [batch, out] = this.checkInput(input);
-    const y = zeros([batch, out]);
-    const b = this.bias?.data;
-    if (b) {
-      // Broadcast the bias into y first, then let the GEMM accumulate onto it (beta = 1).
-      for (let r = 0; r < batch; r++) y.data.set(b, r * out);
-    }
-    backend().sgemm(false, false, batch, out, this.inputSize, 1,
-      input.data, 0, this.inputSize, this.weight.data, 0, out, b ? 1 : 0, y.data, 0, out);
+    const y = this.buffer('output', [batch, out]);
+    const k = backend();
+    k.sgemm(false, false, batch, out, this.inputSize, 1,
+      input.data, 0, this.inputSize, this.weight.data, 0, out, 0, y.data, 0, out);
+    if (this.bias) k.addRowVector(y.data, this.bias.data, batch, out);
     return y;
   }
 
@@ -88,19 +85,12 @@ export class Linear extends Module {
     // ∂L/∂W += xᵀ·δ: x is stored (batch, in), read transposed; beta = 1 accumulates.
     backend().sgemm(true, false, this.inputSize, out, batch, 1,
       input.data, 0, this.inputSize, delta.data, 0, out, 1, this.weightGrad.data, 0, out);
-    const gb = this.biasGrad?.data;
-    if (gb) {
-      const d = delta.data;
-      for (let r = 0; r < batch; r++) {
-        const row = r * out;
-        for (let j = 0; j < out; j++) gb[j] += d[row + j];
-      }
-    }
+    if (this.biasGrad) backend().sumRows(delta.data, batch, out, this.biasGrad.data);
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     const [batch, out] = this.checkBackward(input, delta);
-    const dx = zeros([batch, this.inputSize]);
+    const dx = this.buffer('delta', [batch, this.inputSize]);
     // ∂L/∂x = δ·Wᵀ: W is stored (in, out), read transposed.
     backend().sgemm(false, true, batch, this.inputSize, out, 1,
       delta.data, 0, out, this.weight.data, 0, out, 0, dx.data, 0, this.inputSize);

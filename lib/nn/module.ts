@@ -7,7 +7,7 @@
  * no autograd: the caller (usually `Sequential`) keeps each module's input and
  * hands it back for the backward pass.
  */
-import { Tensor, checkShape, formatShape, describe } from '../tensor';
+import { Tensor, checkShape, formatShape, describe, sizeOf, zeros } from '../tensor';
 
 /** A trainable tensor and its gradient, as listed by {@link Module.parameters}. */
 export interface Parameter {
@@ -50,6 +50,38 @@ export interface ModuleConfig {
 export abstract class Module {
   /** Position inside the enclosing Sequential(s), e.g. `3` or `1.2`; null when standalone. */
   private position: string | null = null;
+  /**
+   * Set by Sequential on its children: outputs and deltas are then written into buffers the
+   * module keeps and reuses while the batch shape stays the same, so steady-state training
+   * allocates nothing. Such a tensor is valid until the module's next call of the same kind.
+   */
+  private reuse = false;
+  private readonly buffers = new Map<string, Float32Array>();
+
+  /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). */
+  setBufferReuse(reuse: boolean): void {
+    this.reuse = reuse;
+    if (!reuse) this.buffers.clear();
+  }
+
+  /**
+   * A tensor of `shape` for a result: fresh zeros, or (inside a Sequential) the module's own
+   * buffer for `slot`, kept across calls with its old contents, so every kernel writing into
+   * it must overwrite all of it. A few sizes per slot are kept (training batch, last partial
+   * batch, evaluation batch).
+   */
+  protected buffer(slot: string, shape: readonly number[]): Tensor {
+    if (!this.reuse) return zeros(shape);
+    const n = sizeOf(shape);
+    const key = `${slot}:${n}`;
+    let data = this.buffers.get(key);
+    if (!data) {
+      if (this.buffers.size >= 16) this.buffers.clear();
+      data = new Float32Array(n);
+      this.buffers.set(key, data);
+    }
+    return { shape: Object.freeze([...shape]), data };
+  }
 
   /** The constructor arguments and options, for serialisation and error messages. */
   abstract config(): ModuleConfig;
@@ -197,6 +229,7 @@ export class Sequential extends Module {
     }
     this.modules.push(module);
     module.setPosition(this.childPosition(this.modules.length - 1));
+    module.setBufferReuse(true);
     this.inputs = [];
     return this;
   }
@@ -233,7 +266,8 @@ export class Sequential extends Module {
       x = m.forward(x);
       this.inputs.push(x);
     }
-    return x;
+    // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
+    return this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
   }
 
   /**
@@ -267,7 +301,8 @@ export class Sequential extends Module {
   /** ∂L/∂input from the pass `accumulate` just made. */
   private firstDelta(): Tensor {
     const p = this.pending as { input: Tensor; toFirst: Tensor };
-    return this.modules.length === 0 ? p.toFirst : this.modules[0].backwardDelta(p.input, p.toFirst);
+    const d = this.modules.length === 0 ? p.toFirst : this.modules[0].backwardDelta(p.input, p.toFirst);
+    return { shape: d.shape, data: d.data.slice() };
   }
 
   /**
@@ -290,7 +325,7 @@ export class Sequential extends Module {
     checkShape(delta, this.inputs[this.modules.length].shape, this.label(), 'delta');
     let d = delta;
     for (let i = this.modules.length - 1; i >= 0; i--) d = this.modules[i].backwardDelta(this.inputs[i], d);
-    return d;
+    return { shape: d.shape, data: d.data.slice() };
   }
 
   parameters(): Parameter[] {

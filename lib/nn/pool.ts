@@ -3,7 +3,7 @@
  *
  * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
  */
-import { Tensor, zeros } from '../tensor';
+import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { Module, ModuleConfig, checkIntArg } from './module';
@@ -47,11 +47,17 @@ export class MaxPool1D extends Pool1D {
     super('MaxPool1D', kSize, stride);
   }
 
+  /** The argmax of the last forward pass and the input it was taken from. */
+  private argmax = new Int32Array(0);
+  private argmaxOf: Tensor | null = null;
+
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
-    const y = zeros(out);
+    const y = this.buffer('output', out);
     const [batch, length, chan] = input.shape;
-    backend().maxPool1dForward(input.data, y.data, new Int32Array(y.data.length), batch, length, chan, this.kSize, this.stride);
+    if (this.argmax.length !== y.data.length) this.argmax = new Int32Array(y.data.length);
+    backend().maxPool1dForward(input.data, y.data, this.argmax, batch, length, chan, this.kSize, this.stride);
+    this.argmaxOf = input;
     return y;
   }
 
@@ -59,10 +65,15 @@ export class MaxPool1D extends Pool1D {
     this.checkBackward(input, delta);
     const [batch, length, chan] = input.shape;
     const k = backend();
-    const argmax = new Int32Array(delta.data.length);
-    k.maxPool1dForward(input.data, new Float32Array(delta.data.length), argmax, batch, length, chan, this.kSize, this.stride);
-    const dx = zeros(input.shape);
-    k.maxPool1dBackward(delta.data, argmax, dx.data, batch, length, chan, this.kSize, this.stride);
+    // The routing recorded by forward is reused when backward is asked about the same input
+    // tensor (the training step); otherwise it is recomputed, never guessed.
+    if (this.argmaxOf !== input || this.argmax.length !== delta.data.length) {
+      if (this.argmax.length !== delta.data.length) this.argmax = new Int32Array(delta.data.length);
+      k.maxPool1dForward(input.data, this.buffer('scratch', delta.shape).data, this.argmax, batch, length, chan, this.kSize, this.stride);
+      this.argmaxOf = input;
+    }
+    const dx = this.buffer('delta', input.shape);
+    k.maxPool1dBackward(delta.data, this.argmax, dx.data, batch, length, chan, this.kSize, this.stride);
     return dx;
   }
 }
@@ -82,7 +93,7 @@ export class AvgPool1D extends Pool1D {
 
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
-    const y = zeros(out);
+    const y = this.buffer('output', out);
     const [batch, length, chan] = input.shape;
     backend().avgPool1dForward(input.data, y.data, batch, length, chan, this.kSize, this.stride);
     return y;
@@ -91,7 +102,7 @@ export class AvgPool1D extends Pool1D {
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const [batch, length, chan] = input.shape;
-    const dx = zeros(input.shape);
+    const dx = this.buffer('delta', input.shape);
     backend().avgPool1dBackward(delta.data, dx.data, batch, length, chan, this.kSize, this.stride);
     return dx;
   }
