@@ -386,13 +386,19 @@ class Addon : public Napi::Addon<Addon> {
       // argmax comes from JavaScript, so each index is checked to lie inside its own sample
       // (the kernel writes samples from different threads).
       const int64_t perSampleOut = s.outLength() * s.chan, perSampleIn = s.length * s.chan;
-      for (int64_t i = 0; i < nOut; i++) {
-        int64_t lo = (i / perSampleOut) * perSampleIn;
-        int64_t idx = argmax.data[i];
-        if (idx < lo || idx >= lo + perSampleIn) {
-          throwRange("maxPool1dBackward: argmax[" + std::to_string(i) + "] = " + std::to_string(idx) +
-                     " is outside its sample's range [" + std::to_string(lo) + ", " +
-                     std::to_string(lo + perSampleIn) + ")");
+      for (int64_t b = 0; b < s.batch; b++) {
+        // A branch-free pass over the sample (it vectorises); the slow path only names the culprit.
+        const int32_t* arg = argmax.data + b * perSampleOut;
+        const int64_t lo = b * perSampleIn, hi = lo + perSampleIn;
+        int bad = 0;
+        for (int64_t i = 0; i < perSampleOut; i++) bad |= (arg[i] < lo) | (arg[i] >= hi);
+        if (!bad) continue;
+        for (int64_t i = 0; i < perSampleOut; i++) {
+          if (arg[i] < lo || arg[i] >= hi) {
+            throwRange("maxPool1dBackward: argmax[" + std::to_string(b * perSampleOut + i) + "] = " +
+                       std::to_string(arg[i]) + " is outside its sample's range [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + ")");
+          }
         }
       }
       maxPool1dBackward(s, dy.data, argmax.data, dx.data, &pool_);

@@ -280,8 +280,8 @@ void runTask(const Plan& plan, int64_t task) {
 
 // Chunks are claimed rather than taken in pool order: each thread first tries
 // the chunks congruent to its worker index, so repeated calls of one shape
-// give a thread the same slice of C (and of packed B) every time and keep it
-// in that core's L2 instead of moving it between cores each call.
+// tend to give a thread the same slice of C every time, which then stays in
+// that core's L2. A thread that finds its own chunks taken helps with the rest.
 struct Schedule {
   const Plan* plan;
   int64_t tasks;

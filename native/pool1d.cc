@@ -23,22 +23,27 @@ void maxForwardSample(void* ctx, int64_t b, int) {
   auto& j = *static_cast<PoolJob*>(ctx);
   const Pool1dShape& s = *j.s;
   const int64_t outLength = s.outLength();
+  const int64_t chan = s.chan;
   for (int64_t t = 0; t < outLength; t++) {
-    const int64_t start = (b * s.length + t * s.stride) * s.chan;
-    float* y = j.out + (b * outLength + t) * s.chan;
-    int32_t* arg = j.argmax + (b * outLength + t) * s.chan;
-    for (int64_t c = 0; c < s.chan; c++) {
-      y[c] = j.in[start + c];
+    const int64_t start = (b * s.length + t * s.stride) * chan;
+    float* __restrict y = j.out + (b * outLength + t) * chan;
+    int32_t* __restrict arg = j.argmax + (b * outLength + t) * chan;
+    const float* __restrict x0 = j.in + start;
+    for (int64_t c = 0; c < chan; c++) {
+      y[c] = x0[c];
       arg[c] = static_cast<int32_t>(start + c);
     }
     for (int64_t k = 1; k < s.kSize; k++) {
-      const float* x = j.in + start + k * s.chan;
-      for (int64_t c = 0; c < s.chan; c++) {
+      const float* __restrict x = x0 + k * chan;
+      const int32_t base = static_cast<int32_t>(start + k * chan);
+      // Branch-free so the compiler vectorises along the channels. v > y is false when either
+      // is NaN; the second test lets a NaN in (and keeps the first NaN), so NaN is not hidden.
+      for (int64_t c = 0; c < chan; c++) {
         const float v = x[c];
-        // v > y[c] is false for NaN on either side; the second test lets a NaN in.
-        const bool take = v > y[c] || (v != v && y[c] == y[c]);
-        y[c] = take ? v : y[c];
-        arg[c] = take ? static_cast<int32_t>(start + k * s.chan + c) : arg[c];
+        const float cur = y[c];
+        const bool take = (v > cur) | ((v != v) & (cur == cur));
+        y[c] = take ? v : cur;
+        arg[c] = take ? base + static_cast<int32_t>(c) : arg[c];
       }
     }
   }
@@ -48,13 +53,42 @@ void maxBackwardSample(void* ctx, int64_t b, int) {
   auto& j = *static_cast<PoolJob*>(ctx);
   const Pool1dShape& s = *j.s;
   const int64_t outLength = s.outLength();
-  float* dx = j.out + b * s.length * s.chan;
-  std::memset(dx, 0, s.length * s.chan * sizeof(float));
-  // Indices are global; every index of sample b lies in its own slice of dx,
-  // so samples can run on different threads without conflict.
-  const int64_t n = outLength * s.chan;
+  const int64_t chan = s.chan;
+  float* dx = j.out + b * s.length * chan;
+  const int64_t n = outLength * chan;
   const float* dy = j.in + b * n;
   const int32_t* arg = j.argmaxIn + b * n;
+  if (s.stride >= s.kSize) {
+    // Windows do not overlap: every input position belongs to at most one window, so dx can be
+    // written densely, comparing each position with its window's argmax (vectorises, no scatter).
+    // The loop below writes every position a window covers; only the gaps between windows
+    // (stride > kSize) and the tail after the last window are cleared here.
+    for (int64_t t = 0; t < outLength; t++) {
+      const int64_t gapEnd = t + 1 < outLength ? (t + 1) * s.stride : s.length;
+      const int64_t gapStart = t * s.stride + s.kSize;
+      if (gapEnd > gapStart) std::memset(dx + gapStart * chan, 0, (gapEnd - gapStart) * chan * sizeof(float));
+    }
+    for (int64_t t = 0; t < outLength; t++) {
+      const int32_t* __restrict at = arg + t * chan;
+      const float* __restrict dt = dy + t * chan;
+      for (int64_t k = 0; k < s.kSize; k++) {
+        const int64_t pos = (b * s.length + t * s.stride + k) * chan;
+        float* __restrict d = j.out + pos;
+        const int32_t p0 = static_cast<int32_t>(pos);
+        // dy where this position is its window's argmax, else +0: a bit mask, which vectorises.
+        for (int64_t c = 0; c < chan; c++) {
+          uint32_t bits;
+          std::memcpy(&bits, dt + c, sizeof bits);
+          bits &= 0u - static_cast<uint32_t>(at[c] == p0 + static_cast<int32_t>(c));
+          std::memcpy(d + c, &bits, sizeof bits);
+        }
+      }
+    }
+    return;
+  }
+  std::memset(dx, 0, s.length * chan * sizeof(float));
+  // Overlapping windows: scatter-add. Indices are global; every index of sample b lies in its own slice of dx,
+  // so samples can run on different threads without conflict.
   for (int64_t i = 0; i < n; i++) j.out[arg[i]] += dy[i];
 }
 
