@@ -30,6 +30,7 @@ export abstract class Loss {
     return { type: this.constructor.name, args: [] };
   }
 
+  /** `MSELoss()`: the class name, for messages. */
   toString(): string {
     return `${this.constructor.name}()`;
   }
@@ -86,13 +87,6 @@ export class MSELoss extends Loss {
   }
 }
 
-/** log clipped below at −100 (PyTorch's choice): finite at 0, and the gradient stays informative elsewhere. */
-function clippedLog(p: number): number {
-  return p > 0 ? Math.max(Math.log(p), -100) : -100;
-}
-
-/** Smallest denominator in the BCE gradient, as PyTorch: keeps it finite (≤ 1e12) at ŷ ∈ {0, 1}. */
-const BCE_EPS = 1e-12;
 
 /**
  * Binary cross-entropy, ŷ probabilities in [0, 1], y targets in [0, 1]:
@@ -105,22 +99,26 @@ const BCE_EPS = 1e-12;
  * new BCELoss().forward(fromArray([[1]]), fromArray([[0.5]]))  // [0.6931]
  */
 export class BCELoss extends Loss {
+  /** forward computes the gradient too; backward returns it for the same (y, ŷ) (see CELogSoftmaxLoss). */
+  private cached: { y: Tensor; yhat: Tensor; stamp: number; grad: Tensor } | null = null;
+
   forward(y: Tensor, yhat: Tensor): Tensor {
     const n = this.checkSame(y, yhat);
-    const t = y.data;
-    const p = yhat.data;
-    return perSample(yhat.shape[0], n, (i) => -(t[i] * clippedLog(p[i]) + (1 - t[i]) * clippedLog(1 - p[i])));
+    const batch = yhat.shape[0];
+    const out = zeros([batch]);
+    const grad = this.cached?.grad.data.length === yhat.data.length ? this.cached.grad.data : new Float32Array(yhat.data.length);
+    backend().binaryCrossEntropy(yhat.data, y.data, out.data, grad, batch, n);
+    this.cached = { y, yhat, stamp: stampOf(yhat), grad: { shape: yhat.shape, data: grad } };
+    return out;
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
-    this.checkSame(y, yhat);
+    const n = this.checkSame(y, yhat);
+    const c = this.cached;
+    if (c && c.y === y && c.yhat === yhat && c.stamp === stampOf(yhat)) return c.grad;
     const g = zeros(yhat.shape);
-    const t = y.data;
-    const p = yhat.data;
-    for (let i = 0; i < p.length; i++) {
-      // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
-      g.data[i] = -t[i] / Math.max(p[i], BCE_EPS) + (1 - t[i]) / Math.max(1 - p[i], BCE_EPS);
-    }
+    // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
+    backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), g.data, yhat.shape[0], n);
     return g;
   }
 }

@@ -191,6 +191,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("sgdStep", &Addon::SgdStep),
         InstanceMethod("adamStep", &Addon::AdamStep),
         InstanceMethod("nonFiniteIndex", &Addon::NonFiniteIndex),
+        InstanceMethod("binaryCrossEntropy", &Addon::BinaryCrossEntropy),
         InstanceMethod("noop", &Addon::Noop),
     });
   }
@@ -607,6 +608,27 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("m", m.length, n);
       args.needLength("v", v.length, n);
       if (n > 0) adamStep(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step);
+      return info.Env().Undefined();
+    });
+  }
+
+  // binaryCrossEntropy(p, y, loss, grad | null, rows, cols)
+  Napi::Value BinaryCrossEntropy(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "binaryCrossEntropy", 6);
+      auto p = args.float32(0, "p");
+      auto y = args.float32(1, "y");
+      auto loss = args.float32(2, "loss");
+      Args::F32 grad{nullptr, 0};
+      bool hasGrad = !args.isNull(3);
+      if (hasGrad) grad = args.float32(3, "grad");
+      int64_t rows = args.size(4, "rows"), cols = args.size(5, "cols");
+      int64_t n = mul(args, rows, cols, "rows * cols");
+      args.needLength("p", p.length, n);
+      args.needLength("y", y.length, n);
+      args.needLength("loss", loss.length, rows);
+      if (hasGrad) args.needLength("grad", grad.length, n);
+      if (rows > 0) binaryCrossEntropy(p.data, y.data, loss.data, hasGrad ? grad.data : nullptr, rows, cols, path_);
       return info.Env().Undefined();
     });
   }

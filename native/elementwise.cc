@@ -30,7 +30,21 @@ float expShiftSumScalar(const float* x, float shift, float* y, int64_t n) {
   return sum;
 }
 
-const elementwise::Kernels kScalar{tanhScalar, sigmoidScalar, expShiftSumScalar};
+}  // namespace
+
+void elementwise::bceTermsScalar(const float* p, const float* y, float* term, float* grad, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float logP = std::fmax(std::log(p[i]), -100.0f);
+    const float logQ = std::fmax(std::log(1.0f - p[i]), -100.0f);
+    // fmax returns the other operand for NaN: put NaN back so it is not hidden.
+    term[i] = std::isnan(p[i]) ? p[i] : y[i] * logP + (1.0f - y[i]) * logQ;
+    if (grad) grad[i] = -y[i] / std::fmax(p[i], 1e-12f) + (1.0f - y[i]) / std::fmax(1.0f - p[i], 1e-12f);
+  }
+}
+
+namespace {
+
+const elementwise::Kernels kScalar{tanhScalar, sigmoidScalar, expShiftSumScalar, elementwise::bceTermsScalar};
 
 const elementwise::Kernels& kernelsFor(KernelPath path) {
 #if defined(NEURONE_HAVE_AVX512)
@@ -208,6 +222,22 @@ int64_t nonFiniteIndex(const float* x, int64_t n) {
     }
   }
   return -1;
+}
+
+void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad, int64_t rows, int64_t cols,
+                        KernelPath path) {
+  const auto& k = kernelsFor(path);
+  float scratch[256];
+  for (int64_t r = 0; r < rows; r++) {
+    float sum = 0.0f;
+    for (int64_t c0 = 0; c0 < cols; c0 += 256) {
+      const int64_t len = cols - c0 < 256 ? cols - c0 : 256;
+      const int64_t o = r * cols + c0;
+      k.bceTerms(p + o, y + o, scratch, grad ? grad + o : nullptr, len);
+      for (int64_t i = 0; i < len; i++) sum += scratch[i];
+    }
+    loss[r] = -sum;
+  }
 }
 
 void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay) {

@@ -39,6 +39,12 @@ void softmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, i
 void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss, float* grad, int64_t rows,
                         int64_t cols, KernelPath path);
 
+// Binary cross-entropy of probabilities p against targets y, rows of `cols` values:
+//   loss[r] = -Σ_c y log p + (1 - y) log(1 - p), each log clamped at -100 (so p = 0 or 1 is finite);
+//   grad (if not null) = -y / max(p, 1e-12) + (1 - y) / max(1 - p, 1e-12), per element.
+void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad, int64_t rows, int64_t cols,
+                        KernelPath path);
+
 // SGD with optional momentum and L2 weight decay (PyTorch's formulation):
 //   g' = g + wd * w;  v = momentum * v + g' (if velocity);  w -= lr * (velocity ? v : g')
 void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
@@ -59,8 +65,13 @@ struct Kernels {
   void (*sigmoid)(const float* x, float* y, int64_t n);
   // y[i] = exp(x[i] - shift); returns the sum of y.
   float (*expShiftSum)(const float* x, float shift, float* y, int64_t n);
+  // Per element: term[i] = y log p + (1 - y) log(1 - p) with logs clamped at -100, and grad as
+  // binaryCrossEntropy describes (grad may be null).
+  void (*bceTerms)(const float* p, const float* y, float* term, float* grad, int64_t n);
 };
 const Kernels& kernelsAvx2();
+// Baseline-ISA BCE terms, which the AVX2 table borrows (no vector log there).
+void bceTermsScalar(const float* p, const float* y, float* term, float* grad, int64_t n);
 const Kernels& kernelsAvx512();
 }  // namespace elementwise
 

@@ -92,7 +92,7 @@ float expShiftSumAvx2(const float* x, float shift, float* y, int64_t n) {
   return _mm_cvtss_f32(h);
 }
 
-const elementwise::Kernels kAvx2{tanhAvx2, sigmoidAvx2, expShiftSumAvx2};
+const elementwise::Kernels kAvx2{tanhAvx2, sigmoidAvx2, expShiftSumAvx2, elementwise::bceTermsScalar};
 
 }  // namespace
 

@@ -60,6 +60,47 @@ inline __m512 sigmoid512(__m512 x) {
   return _mm512_mask_mul_ps(r, negative, r, e);
 }
 
+// log(x) for x > 0: x = m · 2^e with m in [1, 2) (vgetmant / vgetexp), m folded into
+// [√½, √2) so that s = (m − 1)/(m + 1) stays within ±0.172, then
+// log m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9) (next term < 2e-9), plus e·ln 2.
+// x = 0 gives -Inf (vgetexp(0) = -Inf); NaN stays NaN.
+inline __m512 log512(__m512 x) {
+  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+  __m512 e = _mm512_getexp_ps(x);
+  __mmask16 high = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
+  m = _mm512_mask_mul_ps(m, high, m, _mm512_set1_ps(0.5f));
+  e = _mm512_mask_add_ps(e, high, e, _mm512_set1_ps(1.0f));
+  __m512 s = _mm512_div_ps(_mm512_sub_ps(m, _mm512_set1_ps(1.0f)), _mm512_add_ps(m, _mm512_set1_ps(1.0f)));
+  __m512 s2 = _mm512_mul_ps(s, s);
+  __m512 p = _mm512_set1_ps(2.0f / 9);
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 7));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 5));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f / 3));
+  p = _mm512_fmadd_ps(p, s2, _mm512_set1_ps(2.0f));
+  __m512 logm = _mm512_mul_ps(p, s);
+  return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693147181f), logm);
+}
+
+void bceTermsAvx512(const float* p, const float* y, float* term, float* grad, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.0f), floor = _mm512_set1_ps(-100.0f), tiny = _mm512_set1_ps(1e-12f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 pv = _mm512_maskz_loadu_ps(m, p + i);
+    __m512 yv = _mm512_maskz_loadu_ps(m, y + i);
+    __m512 qv = _mm512_sub_ps(one, pv);
+    // The clamp's constant goes first so a NaN log (from NaN p) survives it.
+    __m512 logP = _mm512_max_ps(floor, log512(pv));
+    __m512 logQ = _mm512_max_ps(floor, log512(qv));
+    __m512 t = _mm512_fmadd_ps(yv, logP, _mm512_mul_ps(_mm512_sub_ps(one, yv), logQ));
+    _mm512_mask_storeu_ps(term + i, m, t);
+    if (grad) {
+      __m512 g = _mm512_sub_ps(_mm512_div_ps(_mm512_sub_ps(one, yv), _mm512_max_ps(tiny, qv)),
+                               _mm512_div_ps(yv, _mm512_max_ps(tiny, pv)));
+      _mm512_mask_storeu_ps(grad + i, m, g);
+    }
+  }
+}
+
 template <__m512 (*F)(__m512)>
 void apply(const float* x, float* y, int64_t n) {
   int64_t i = 0;
@@ -91,7 +132,7 @@ float expShiftSumAvx512(const float* x, float shift, float* y, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
-const elementwise::Kernels kAvx512{tanhAvx512, sigmoidAvx512, expShiftSumAvx512};
+const elementwise::Kernels kAvx512{tanhAvx512, sigmoidAvx512, expShiftSumAvx512, bceTermsAvx512};
 
 }  // namespace
 

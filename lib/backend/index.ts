@@ -7,6 +7,7 @@ import { Backend } from './types';
 import { jsBackend } from './js';
 import { loadNative, nativeBackend } from './native';
 
+/** The two backends: `native` (the C++ addon) and `js` (its TypeScript twin). */
 export type BackendName = 'js' | 'native';
 
 let current: Backend | undefined;

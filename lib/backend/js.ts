@@ -404,6 +404,28 @@ function adamStep(
   }
 }
 
+function binaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number): void {
+  const fn = 'binaryCrossEntropy';
+  checkSize(fn, 'rows', rows);
+  checkSize(fn, 'cols', cols);
+  checkArrays(fn, { p: [p, rows * cols], y: [y, rows * cols], loss: [loss, rows], grad: grad === null ? null : [grad, rows * cols] });
+  // Logs clamped at −100 as PyTorch does, so p = 0 or 1 stays finite. Math.max would turn a NaN
+  // log into −100; the explicit test keeps NaN visible.
+  const clampedLog = (v: number): number => {
+    const l = Math.log(v);
+    return l < -100 ? -100 : l;
+  };
+  for (let r = 0; r < rows; r++) {
+    let sum = 0;
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      sum += y[i] * clampedLog(p[i]) + (1 - y[i]) * clampedLog(1 - p[i]);
+      if (grad) grad[i] = -y[i] / Math.max(p[i], 1e-12) + (1 - y[i]) / Math.max(1 - p[i], 1e-12);
+    }
+    loss[r] = -sum;
+  }
+}
+
 function nonFiniteIndex(x: Float32Array, n: number): number {
   checkSize('nonFiniteIndex', 'n', n);
   checkArrays('nonFiniteIndex', { x: [x, n] });
@@ -433,6 +455,7 @@ export const jsBackend: Backend = {
   sgdStep,
   adamStep,
   nonFiniteIndex,
+  binaryCrossEntropy,
   getThreads: () => 1,
   setThreads: (n: number) => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer in [1, 2^31-1], got ${n}`);

@@ -1,6 +1,8 @@
 /**
  * Loads the native addon: a prebuilt binary from `prebuilds/` when one fits
  * this platform, else the one compiled into `build/` at install time.
+ * `NEURONE_ADDON_PATH=/path/to/neurone.node` loads that file instead (the
+ * sanitizer runs use it to load an instrumented build; see scripts/test-asan.sh).
  */
 import * as path from 'path';
 import { Backend } from './types';
@@ -29,9 +31,15 @@ export function loadNative(): { addon?: NativeAddon; error?: Error } {
     if (process.env.NEURONE_NATIVE_DISABLE === '1') {
       throw new Error('NEURONE_NATIVE_DISABLE=1 is set');
     }
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    cached = { addon: load(packageRoot) };
+    const override = process.env.NEURONE_ADDON_PATH;
+    if (override !== undefined && override !== '') {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      cached = { addon: require(path.resolve(override)) as NativeAddon };
+    } else {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+      cached = { addon: load(packageRoot) };
+    }
   } catch (e) {
     cached = { error: e instanceof Error ? e : new Error(String(e)) };
   }
@@ -60,6 +68,7 @@ export function nativeBackend(addon: NativeAddon): Backend {
     sgdStep: addon.sgdStep,
     adamStep: addon.adamStep,
     nonFiniteIndex: addon.nonFiniteIndex,
+    binaryCrossEntropy: addon.binaryCrossEntropy,
     getThreads: addon.getThreads,
     setThreads: addon.setThreads,
   };

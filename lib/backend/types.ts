@@ -113,6 +113,12 @@ export interface Backend {
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
   ): void;
 
+  /**
+   * Binary cross-entropy per row: loss[r] = −Σ_c y log p + (1 − y) log(1 − p), logs clamped at −100;
+   * grad (when not null) = −y / max(p, 1e−12) + (1 − y) / max(1 − p, 1e−12).
+   */
+  binaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number): void;
+
   /** Index of the first NaN or ±Infinity among the first n values of x, or −1 when all are finite. */
   nonFiniteIndex(x: Float32Array, n: number): number;
 
