@@ -79,21 +79,21 @@ void ThreadPool::workerLoop(int worker) {
       for (int i = 0; i < 64; i++) NEURONE_PAUSE();
       now = generation_.load(std::memory_order_acquire);
     }
-    if (now == seen) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      now = generation_.load(std::memory_order_acquire);
-    }
-    seen = now;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (now == seen) {
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      }
+      seen = generation_.load(std::memory_order_acquire);
       if (stopping_) return;
+      // Too late for this job (run() already finished it alone): wait for the next one.
+      if (!open_) continue;
+      joined_++;
     }
     drain(worker);
-    if (activeWorkers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
-    }
+    finished_.fetch_add(1, std::memory_order_acq_rel);
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_.notify_one();
   }
 }
 
@@ -110,19 +110,27 @@ void ThreadPool::run(int64_t tasks, TaskFn fn, void* context) {
     fn_ = fn;
     context_ = context;
     nextTask_.store(0, std::memory_order_relaxed);
-    activeWorkers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    open_ = true;
+    joined_ = 0;
+    finished_.store(0, std::memory_order_relaxed);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   drain(0);
-  // Wait for the workers: spin first (they usually finish together with us), then sleep.
+  int joined;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = false;
+    joined = joined_;
+  }
+  // Wait for the workers that joined: spin first (they usually finish together with us), then sleep.
   auto spinUntil = std::chrono::steady_clock::now() + kSpinTime;
-  while (activeWorkers_.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() < spinUntil) {
+  while (finished_.load(std::memory_order_acquire) != joined && std::chrono::steady_clock::now() < spinUntil) {
     NEURONE_PAUSE();
   }
-  if (activeWorkers_.load(std::memory_order_acquire) != 0) {
+  if (finished_.load(std::memory_order_acquire) != joined) {
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&] { return activeWorkers_.load(std::memory_order_acquire) == 0; });
+    done_.wait(lock, [&] { return finished_.load(std::memory_order_acquire) == joined; });
   }
 }
 

@@ -54,7 +54,12 @@ class ThreadPool {
   // compare it with the last one they saw.
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> nextTask_{0};
-  std::atomic<int> activeWorkers_{0};
+  // A worker joins a job only while it is open (under mutex_). run() closes the job once its
+  // own share is done and waits only for the workers that joined: a worker the OS has not
+  // scheduled yet (the other core busy elsewhere) then costs nothing instead of a time slice.
+  bool open_ = false;
+  int joined_ = 0;
+  std::atomic<int> finished_{0};
   int64_t tasks_ = 0;
   TaskFn fn_ = nullptr;
   void* context_ = nullptr;
