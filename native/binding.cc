@@ -458,7 +458,7 @@ class Addon : public Napi::Addon<Addon> {
       int64_t n = args.size(4, "n");
       args.needLength("x", x.length, n);
       args.needLength("y", y.length, n);
-      if (n > 0) activationForward(f, alpha, x.data, y.data, n, path_);
+      if (n > 0) activationForwardParallel(f, alpha, x.data, y.data, n, path_, &pool_);
       return info.Env().Undefined();
     });
   }
@@ -478,7 +478,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("y", y.length, n);
       args.needLength("dy", dy.length, n);
       args.needLength("dx", dx.length, n);
-      if (n > 0) activationBackward(f, alpha, x.data, y.data, dy.data, dx.data, n);
+      if (n > 0) activationBackwardParallel(f, alpha, x.data, y.data, dy.data, dx.data, n, &pool_);
       return info.Env().Undefined();
     });
   }

@@ -118,6 +118,54 @@ void activationBackward(Activation f, float alpha, const float* x, const float* 
   }
 }
 
+namespace {
+
+// Elements per task: ~64 KiB of floats, a few microseconds of work, enough to hide a wake-up.
+constexpr int64_t kParallelChunk = 16384;
+
+struct ActivationJob {
+  Activation f;
+  float alpha;
+  const float* x;
+  const float* y;
+  const float* dy;
+  float* out;
+  int64_t n;
+  KernelPath path;
+};
+
+void forwardChunk(void* ctx, int64_t task, int) {
+  auto& j = *static_cast<ActivationJob*>(ctx);
+  const int64_t begin = task * kParallelChunk;
+  const int64_t len = j.n - begin < kParallelChunk ? j.n - begin : kParallelChunk;
+  activationForward(j.f, j.alpha, j.x + begin, j.out + begin, len, j.path);
+}
+
+void backwardChunk(void* ctx, int64_t task, int) {
+  auto& j = *static_cast<ActivationJob*>(ctx);
+  const int64_t begin = task * kParallelChunk;
+  const int64_t len = j.n - begin < kParallelChunk ? j.n - begin : kParallelChunk;
+  activationBackward(j.f, j.alpha, j.x + begin, j.y + begin, j.dy + begin, j.out + begin, len);
+}
+
+bool worthThreads(int64_t n, ThreadPool* pool) { return pool && pool->threads() > 1 && n >= 4 * kParallelChunk; }
+
+}  // namespace
+
+void activationForwardParallel(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path,
+                               ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return activationForward(f, alpha, x, y, n, path);
+  ActivationJob job{f, alpha, x, nullptr, nullptr, y, n, path};
+  pool->run((n + kParallelChunk - 1) / kParallelChunk, forwardChunk, &job);
+}
+
+void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
+                                int64_t n, ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return activationBackward(f, alpha, x, y, dy, dx, n);
+  ActivationJob job{f, alpha, x, y, dy, dx, n, KernelPath::Scalar};
+  pool->run((n + kParallelChunk - 1) / kParallelChunk, backwardChunk, &job);
+}
+
 void addRowVector(float* y, const float* v, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; r++) {
     float* row = y + r * cols;
@@ -141,9 +189,16 @@ void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, bool l
     float max = xr[0];
     for (int64_t c = 1; c < cols; c++) max = xr[c] > max ? xr[c] : max;
     if (logOutput) {
-      // log-softmax = (x - max) - log(sum exp(x - max)); y may alias x, so exp goes to y first.
+      // log-softmax = (x - max) - log(sum exp(x - max)). y may alias x, and x is read again
+      // below, so the exponentials go to a scratch row, never to y.
       // (x − max) − log(sum), in that order, keeps log(sum) from rounding away when max ~ 1e4.
-      float logSum = std::log(k.expShiftSum(xr, max, yr, cols));
+      float scratch[256];
+      float sum = 0.0f;
+      for (int64_t c0 = 0; c0 < cols; c0 += 256) {
+        int64_t len = cols - c0 < 256 ? cols - c0 : 256;
+        sum += k.expShiftSum(xr + c0, max, scratch, len);
+      }
+      float logSum = std::log(sum);
       for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - max) - logSum;
     } else {
       float sum = k.expShiftSum(xr, max, yr, cols);

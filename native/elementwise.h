@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "cpu.h"
+#include "threadpool.h"
 
 namespace neurone {
 
@@ -54,6 +55,13 @@ void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr,
 
 // Index of the first NaN or ±Infinity in x, or -1 when all n values are finite.
 int64_t nonFiniteIndex(const float* x, int64_t n);
+
+// The activations again, split into contiguous chunks across `pool` when n is large enough
+// for the threads to pay (big conv activations); otherwise the same as above.
+void activationForwardParallel(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path,
+                               ThreadPool* pool);
+void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
+                                int64_t n, ThreadPool* pool);
 
 // Plain scalar versions of the SIMD functions, for the tests.
 void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n);

@@ -280,3 +280,61 @@ describe('native and js agree', () => {
     relClose(pairs[1][0], pairs[3][0], 'conv1dBackwardWeight');
   });
 });
+
+describe('elementwise kernels: native (every SIMD path, threaded sizes) against js', () => {
+  const native = addon();
+  const run = native && process.env.NEURONE_BACKEND !== 'js' ? test : test.skip;
+  run('activations forward and backward, softmax, cross-entropy, BCE, optimiser steps', () => {
+    const nb = nativeBackend(native!);
+    const rel = (a: Float32Array, b: Float32Array, tol: number, what: string): void => {
+      for (let i = 0; i < b.length; i++) {
+        if (!(Math.abs(a[i] - b[i]) <= tol * Math.max(1, Math.abs(b[i])))) throw new Error(`${what}: ${a[i]} vs ${b[i]} at ${i}`);
+      }
+    };
+    for (const path of native!.supportedKernelPaths()) {
+      native!.setKernelPath(path);
+      for (const threads of [1, 2]) {
+        native!.setThreads(threads);
+        for (const n of [1, 17, 70001, 200003]) {
+          const x = randomArray(n).map((v) => v * 12);
+          const dy = randomArray(n);
+          for (const act of [0, 1, 2, 3, 4, 5] as const) {
+            const [yn, yj, dn, dj] = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+            nb.activationForward(act, 0.1, x, yn, n);
+            jsBackend.activationForward(act, 0.1, x, yj, n);
+            rel(yn, yj, 2e-6, `${path} ${threads}T activation ${act} forward n=${n}`);
+            nb.activationBackward(act, 0.1, x, yj, dy, dn, n);
+            jsBackend.activationBackward(act, 0.1, x, yj, dy, dj, n);
+            rel(dn, dj, 2e-6, `${path} ${threads}T activation ${act} backward n=${n}`);
+          }
+        }
+      }
+      const rows = 33, cols = 10;
+      const logits = randomArray(rows * cols).map((v) => v * 20);
+      const labels = Int32Array.from({ length: rows }, (_, i) => i % cols);
+      const [ln, lj, gn, gj] = [new Float32Array(rows), new Float32Array(rows), new Float32Array(rows * cols), new Float32Array(rows * cols)];
+      nb.crossEntropyLogits(logits, labels, ln, gn, rows, cols);
+      jsBackend.crossEntropyLogits(logits, labels, lj, gj, rows, cols);
+      rel(ln, lj, 1e-5, `${path} cross-entropy loss`);
+      rel(gn, gj, 1e-5, `${path} cross-entropy grad`);
+      for (const log of [false, true]) {
+        const [sn, sj, bn, bj] = [new Float32Array(rows * cols), new Float32Array(rows * cols), new Float32Array(rows * cols), new Float32Array(rows * cols)];
+        nb.softmaxForward(logits, sn, rows, cols, log);
+        jsBackend.softmaxForward(logits, sj, rows, cols, log);
+        rel(sn, sj, 1e-5, `${path} softmax log=${log}`);
+        nb.softmaxBackward(sj, gj, bn, rows, cols, log);
+        jsBackend.softmaxBackward(sj, gj, bj, rows, cols, log);
+        rel(bn, bj, 1e-5, `${path} softmax backward log=${log}`);
+      }
+      const p = randomArray(rows * cols).map((v) => Math.abs(v));
+      p[0] = 0;
+      p[1] = 1;
+      const t = randomArray(rows * cols).map((v) => Math.abs(v));
+      nb.binaryCrossEntropy(p, t, ln, gn, rows, cols);
+      jsBackend.binaryCrossEntropy(p, t, lj, gj, rows, cols);
+      rel(ln, lj, 1e-5, `${path} BCE loss`);
+      rel(gn, gj, 1e-5, `${path} BCE grad`);
+    }
+    native!.setThreads(2);
+  });
+});
