@@ -56,7 +56,8 @@ export abstract class Module {
    * allocates nothing. Such a tensor is valid until the module's next call of the same kind.
    */
   private reuse = false;
-  private readonly buffers = new Map<string, Float32Array>();
+  /** Per slot, the buffers of the sizes seen recently (no string keys built per call: no garbage). */
+  private readonly buffers = new Map<string, Float32Array[]>();
 
   /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). */
   setBufferReuse(reuse: boolean): void {
@@ -73,14 +74,18 @@ export abstract class Module {
   protected buffer(slot: string, shape: readonly number[]): Tensor {
     if (!this.reuse) return zeros(shape);
     const n = sizeOf(shape);
-    const key = `${slot}:${n}`;
-    let data = this.buffers.get(key);
-    if (!data) {
-      if (this.buffers.size >= 16) this.buffers.clear();
-      data = new Float32Array(n);
-      this.buffers.set(key, data);
+    let list = this.buffers.get(slot);
+    if (!list) {
+      list = [];
+      this.buffers.set(slot, list);
     }
-    return { shape: Object.freeze([...shape]), data };
+    let data = list.find((b) => b.length === n);
+    if (!data) {
+      if (list.length >= 4) list.shift();
+      data = new Float32Array(n);
+      list.push(data);
+    }
+    return { shape, data };
   }
 
   /** The constructor arguments and options, for serialisation and error messages. */
