@@ -9,6 +9,7 @@ export {
   tensor, zeros, zerosLike, full, fromArray, randn, rand, reshape, clone, sliceRows, sameShape, argmaxRows,
 } from './tensor';
 export { Rng, seed } from './random';
+export type { RngState } from './random';
 export type { Backend } from './backend/types';
 export type { BackendName } from './backend';
 export { getBackend, setBackend, nativeAvailable, setThreads, getThreads } from './backend';
@@ -17,9 +18,12 @@ export { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, 
 export { initialize, INIT_NAMES } from './init';
 export type { InitName } from './init';
 export { SGD, Adam, Optim } from './optim';
-export type { Optimizer, SGDOptions, AdamOptions } from './optim';
+export type { Optimizer, OptimizerState, SGDOptions, AdamOptions } from './optim';
 export { fit, predict, evaluate, NonFiniteError } from './train';
 export type { Dataset, FitOptions, History, EarlyStopping, BatchInfo, PredictOptions, Evaluation } from './train';
+export type { CheckpointOptions } from './checkpoint';
+export { save, load, loadWeights, registerModule, buildModule } from './serialize';
+export type { SaveOptions, ModuleFactory } from './serialize';
 export { accuracy, confusionMatrix, classify } from './metrics';
 export type { Labels } from './metrics';
 export { Logger, formatEpoch } from './logger';

@@ -3,6 +3,7 @@
  * chart of the loss during training, and writes the loss/accuracy curves as an SVG at the end.
  */
 import * as fs from 'fs';
+import { SingleBar } from 'cli-progress';
 import { asciiChart, lineChartSvg } from './plot';
 
 /** What `fit` records for one epoch. */
@@ -28,6 +29,11 @@ export interface LoggerOptions {
   write?: (line: string) => void;
   /** If set, `end()` writes the loss and accuracy curves there as SVG. */
   svgPath?: string;
+  /**
+   * Show a progress bar over the batches of each epoch (cli-progress, on stdout). Default: when
+   * stdout is a terminal, `verbose` is at least 1 and no `write` was given; never when verbose is 0.
+   */
+  progress?: boolean;
 }
 
 /**
@@ -43,6 +49,8 @@ export class Logger {
   readonly verbose: 0 | 1 | 2;
   readonly svgPath: string | undefined;
   private readonly write: (line: string) => void;
+  private readonly showProgress: boolean;
+  private bar: SingleBar | null = null;
 
   constructor(options: LoggerOptions = {}) {
     const v = options.verbose ?? 1;
@@ -50,11 +58,34 @@ export class Logger {
     this.verbose = v;
     this.svgPath = options.svgPath;
     this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
+    this.showProgress = v > 0 && (options.progress ?? (options.write === undefined && process.stdout.isTTY === true));
+  }
+
+  /** Moves the progress bar to batch `batch` of `batches` in epoch `epoch` (no-op unless shown). */
+  progress(epoch: number, batch: number, batches: number, loss: number, totalEpochs?: number): void {
+    if (!this.showProgress) return;
+    const payload = { epoch: totalEpochs === undefined ? String(epoch) : `${epoch}/${totalEpochs}`, loss: loss.toPrecision(4) };
+    if (!this.bar) {
+      // Cleared on stop: the epoch's summary line takes its place.
+      this.bar = new SingleBar({
+        format: 'epoch {epoch} [{bar}] {value}/{total} batches  loss {loss}  eta {eta_formatted}',
+        stream: process.stdout, clearOnComplete: true, hideCursor: false, barsize: 30,
+      });
+      this.bar.start(batches, batch, payload);
+    } else {
+      this.bar.update(batch, payload);
+    }
+  }
+
+  private stopProgress(): void {
+    this.bar?.stop();
+    this.bar = null;
   }
 
   /** Records an epoch and prints it. */
   epoch(record: EpochRecord, totalEpochs?: number): void {
     this.history.push(record);
+    this.stopProgress();
     if (this.verbose === 0) return;
     this.write(formatEpoch(record, totalEpochs));
     if (this.verbose === 2 && this.history.length > 1) {
@@ -64,11 +95,13 @@ export class Logger {
 
   /** Prints a free-form message (e.g. early stopping), unless silent. */
   message(text: string): void {
+    this.stopProgress();
     if (this.verbose > 0) this.write(text);
   }
 
   /** End of training: writes the SVG if asked. */
   end(): void {
+    this.stopProgress();
     if (this.svgPath) fs.writeFileSync(this.svgPath, this.svg());
   }
 

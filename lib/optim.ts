@@ -59,6 +59,16 @@ function stateBuffers(type: string, params: readonly Parameter[], state: Optimiz
   });
 }
 
+/** Checks `params` is a list of parameters (what `net.parameters()` returns) before a step walks it. */
+function checkParams(who: string, params: unknown): void {
+  if (!Array.isArray(params)) throw new TypeError(`${who}.step: params must be an array of parameters (net.parameters()), got ${describe(params)}`);
+  params.forEach((p: Partial<Parameter> | null, i) => {
+    if (p === null || typeof p !== 'object' || !(p.value?.data instanceof Float32Array) || !(p.grad?.data instanceof Float32Array)) {
+      throw new TypeError(`${who}.step: params[${i}] must be a parameter { name, value, grad } with Float32Array data, got ${describe(p)}`);
+    }
+  });
+}
+
 function checkNumber(who: string, name: string, v: unknown, min: number, max = Infinity, openMax = false): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${who}: ${name} must be a number, got ${describe(v)}`);
   if (!(v >= min) || v > max || (openMax && v === max) || !Number.isFinite(v)) {
@@ -99,6 +109,7 @@ export class SGD implements Optimizer {
   }
 
   step(params: readonly Parameter[]): void {
+    checkParams('SGD', params);
     const { lr, momentum: mu, weightDecay: wd } = this;
     const k = backend();
     for (const p of params) {
@@ -185,6 +196,7 @@ export class Adam implements Optimizer {
   }
 
   step(params: readonly Parameter[]): void {
+    checkParams('Adam', params);
     const [b1, b2] = this.betas;
     for (const p of params) {
       const w = p.value.data;

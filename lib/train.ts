@@ -114,8 +114,23 @@ export class NonFiniteError extends Error {
   }
 }
 
+function checkTensorArg(who: string, name: string, t: unknown): Tensor {
+  if (t === null || typeof t !== 'object' || !((t as Tensor).data instanceof Float32Array) || !Array.isArray((t as Tensor).shape)) {
+    throw new TypeError(`${who}: ${name} must be a Tensor { shape, data: Float32Array }, got ${describe(t)}`);
+  }
+  return t as Tensor;
+}
+
+function checkOptionsObject(who: string, options: unknown): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
+  }
+}
+
 function checkDataset(who: string, what: string, d: { x: Tensor; y: Tensor }): number {
   if (d === null || typeof d !== 'object' || !d.x || !d.y) throw new TypeError(`${who}: ${what} must be { x, y } tensors, got ${describe(d)}`);
+  checkTensorArg(who, `${what}.x`, d.x);
+  checkTensorArg(who, `${what}.y`, d.y);
   const n = d.x.shape[0];
   if (d.x.shape.length < 1 || d.y.shape.length < 1 || d.y.shape[0] !== n) {
     throw new RangeError(`${who}: ${what}.x ${formatShape(d.x.shape)} and ${what}.y ${formatShape(d.y.shape)} must have the same number of rows`);
@@ -191,6 +206,7 @@ const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  * history.epochs.at(-1)?.trainAccuracy  // 1
  */
 export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions = {}): Promise<History> {
+  checkOptionsObject('fit', options);
   const data = withTargets(dataset);
   const validation = options.validation === undefined ? undefined : withTargets(options.validation);
 
@@ -336,6 +352,8 @@ export interface PredictOptions {
  */
 export function predict(net: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   if (!(net instanceof Module)) throw new TypeError(`predict: net must be a Module, got ${describe(net)}`);
+  checkTensorArg('predict', 'x', x);
+  checkOptionsObject('predict', options);
   const batchSize = checkPositiveInt('predict', 'batchSize', options.batchSize ?? 256);
   const n = x.shape[0];
   const rowSize = n === 0 ? 0 : x.data.length / n;
@@ -371,6 +389,7 @@ export interface Evaluation {
  * const { loss, accuracy, confusion } = evaluate(net, new CELogSoftmaxLoss(), xTest, yTest);
  */
 export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options: PredictOptions = {}): Evaluation {
+  if (!(loss instanceof Loss)) throw new TypeError(`evaluate: loss must be a Loss, got ${describe(loss)}`);
   const n = checkDataset('evaluate', 'data', { x, y });
   const yhat = predict(net, x, options);
   const lossValue = n === 0 ? 0 : sum(loss.forward(y, yhat)) / n;

@@ -41,6 +41,7 @@ export const REMOTE_DATASETS = {
   },
 } as const satisfies Record<string, { mirrors: readonly string[]; files: readonly RemoteFile[] }>;
 
+/** A dataset {@link download} knows: a key of {@link REMOTE_DATASETS}. */
 export type RemoteDatasetName = keyof typeof REMOTE_DATASETS;
 
 /** SHA-256 of a file, as lowercase hex. */
@@ -152,6 +153,7 @@ export function downloadFile(url: string, dest: string, expected: { sha256: stri
   );
 }
 
+/** Options of {@link download}. */
 export interface DownloadOptions {
   /** Cache root; the files go to `<cacheDir>/<dataset>/`. Default: `defaultCacheDir()` (~/.cache/neurone). */
   cacheDir?: string;

@@ -20,6 +20,7 @@ const IDX_TYPES = {
   0x0e: { name: 'double', bytes: 8 },
 } as const;
 
+/** Element type of an IDX file, by its name in the format (`ubyte`, `float`, ...). */
 export type IdxType = (typeof IDX_TYPES)[keyof typeof IDX_TYPES]['name'];
 
 /** The decoded content of an IDX file. */

@@ -18,8 +18,10 @@ import { Dataset, makeDataset } from './dataset';
 import { readIdxImages, readIdxLabels } from './idx';
 import { defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
 
+/** Which half of a dataset: the training or the test set. */
 export type Split = 'train' | 'test';
 
+/** Options of the MNIST and Fashion-MNIST loaders. */
 export interface LoadIdxDatasetOptions {
   /** `train` (default) or `test`. */
   split?: Split;

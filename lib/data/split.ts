@@ -67,6 +67,7 @@ export interface SplitOptions extends RandomSource {
   stratify?: boolean;
 }
 
+/** The two parts a split returns. */
 export interface SplitResult {
   train: Dataset;
   test: Dataset;
@@ -211,6 +212,7 @@ export interface Scaler {
   transformDataset(ds: Dataset): Dataset;
 }
 
+/** Options of a {@link Scaler}. */
 export interface ScalerOptions {
   /** One offset/scale per feature (default true), or one for all features (the usual choice for images). */
   perFeature?: boolean;

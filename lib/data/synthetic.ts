@@ -7,6 +7,7 @@ import { Rng } from '../random';
 import { tensor } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 
+/** Options shared by the synthetic datasets: size, noise and seed. */
 export interface SyntheticOptions {
   /** Number of points (default 400). Blobs are filled as evenly as `n` allows. */
   n?: number;
@@ -16,11 +17,13 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
+/** Options of {@link gaussianBlobs} and {@link xor}. */
 export interface BlobOptions extends SyntheticOptions {
   /** Blob centres are at `(±center, ±center)` (default 1). */
   center?: number;
 }
 
+/** Options of {@link checkerboard}. */
 export interface CheckerboardOptions extends SyntheticOptions {
   /** Points are uniform in `[-extent, extent]²` (default 4, as in the course). */
   extent?: number;

@@ -17,6 +17,7 @@ import { isFile, packagedDataDir } from './paths';
 /** `course`: header + values in [0, 2]. `esl`: no header, values in [-1, 1]. `auto`: decided by the first line. */
 export type UspsFormat = 'auto' | 'course' | 'esl';
 
+/** Options of {@link parseUSPS} and {@link readUSPS}. */
 export interface ParseUspsOptions {
   /** Names the data in error messages (usually the file path). */
   source?: string;
@@ -122,6 +123,7 @@ export function readUSPS(file: string, options: Omit<ParseUspsOptions, 'source'>
   return parseUSPS(text, { ...options, source: file, name: options.name ?? path.basename(file) });
 }
 
+/** Options of {@link loadUSPS}. */
 export interface LoadUspsOptions {
   /** `train` (7,291 digits, the default) or `test` (2,007, the official test set). */
   split?: 'train' | 'test';

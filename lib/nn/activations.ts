@@ -122,6 +122,7 @@ export class LeakyReLU extends Elementwise {
     this.alpha = slope;
   }
 
+  /** `{ type: 'LeakyReLU', args: [slope] }`. */
   config(): ModuleConfig {
     return { type: 'LeakyReLU', args: [this.slope] };
   }

@@ -264,13 +264,17 @@ export class Sequential extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    this.inputs = [input];
+    // Kept only once every module succeeded: after a throw, a backward call must not find a
+    // half-filled list (it would read past its end) but "backward called before forward".
+    this.inputs = [];
     this.pending = null;
+    const inputs = [input];
     let x = input;
     for (const m of this.modules) {
       x = m.forward(x);
-      this.inputs.push(x);
+      inputs.push(x);
     }
+    this.inputs = inputs;
     // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
     return this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
   }
