@@ -131,6 +131,28 @@ describe.each(backends)('%s backend', (_name, be) => {
     expectThrow(call, type as string, message as RegExp);
   });
 
+  // The elementwise entry points: activation code, lengths, label range, nullable arrays.
+  const i32b = (n: number): Int32Array => new Int32Array(n);
+  test.each([
+    ['activationForward', [7, 0, f(4), f(4), 4], 'RangeError', /activationForward: activation must be an activation code in \[0, 5\], got 7/],
+    ['activationForward', [3, 0, f(3), f(4), 4], 'RangeError', /activationForward: x is too short: expected at least 4 elements, got 3/],
+    ['activationForward', [3, '0', f(4), f(4), 4], 'TypeError', /activationForward: alpha must be a number, got string 0/],
+    ['activationBackward', [3, 0, f(4), f(4), f(4), f(2), 4], 'RangeError', /activationBackward: dx is too short/],
+    ['addRowVector', [f(6), f(2), 2, 3], 'RangeError', /addRowVector: v is too short: expected at least 3 elements, got 2/],
+    ['sumRows', [f(6), 2, 3, new Float64Array(3)], 'TypeError', /sumRows: out must be a Float32Array, got Float64Array\(3\)/],
+    ['softmaxForward', [f(6), f(6), 2, 0, false], 'RangeError', /softmaxForward: cols must be an integer in \[1, 2\^31-1\], got 0/],
+    ['softmaxBackward', [f(6), f(6), f(6), 2, 3, 1], 'TypeError', /softmaxBackward: log must be a boolean, got number 1/],
+    ['crossEntropyLogits', [f(6), i32b(2).fill(3), f(2), null, 2, 3], 'RangeError', /crossEntropyLogits: labels\[0\] must be a class index in \[0, 3\), got 3/],
+    ['crossEntropyLogits', [f(6), f(2), f(2), null, 2, 3], 'TypeError', /crossEntropyLogits: labels must be an Int32Array, got Float32Array\(2\)/],
+    ['binaryCrossEntropy', [f(6), f(6), f(1), f(6), 2, 3], 'RangeError', /binaryCrossEntropy: loss is too short: expected at least 2 elements, got 1/],
+    ['sgdStep', [f(4), f(4), f(3), 4, 0.1, 0.9, 0], 'RangeError', /sgdStep: velocity is too short: expected at least 4 elements, got 3/],
+    ['adamStep', [f(4), f(4), f(4), f(4), 4, 0.1, 0.9, 0.999, 1e-8, 0, 0], 'RangeError', /adamStep: step must be an integer in \[1, 2\^31-1\], got 0/],
+    ['nonFiniteIndex', [f(4), 5], 'RangeError', /nonFiniteIndex: x is too short: expected at least 5 elements, got 4/],
+  ])('%s with bad arguments throws', (name, args, type, message) => {
+    const call = (): void => (be[name as keyof Backend] as (...a: unknown[]) => void)(...(args as unknown[]));
+    expectThrow(call, type as string, message as RegExp);
+  });
+
   test('setThreads rejects non-positive and fractional counts', () => {
     expectThrow(() => be.setThreads(0), 'RangeError', /setThreads: /);
     expectThrow(() => be.setThreads(1.5), 'RangeError', /setThreads: /);
