@@ -586,7 +586,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("w", w.length, n);
       args.needLength("g", g.length, n);
       if (hasVelocity) args.needLength("velocity", v.length, n);
-      if (n > 0) sgdStep(w.data, g.data, hasVelocity ? v.data : nullptr, n, lr, momentum, wd);
+      if (n > 0) sgdStepParallel(w.data, g.data, hasVelocity ? v.data : nullptr, n, lr, momentum, wd, &pool_);
       return info.Env().Undefined();
     });
   }
@@ -607,7 +607,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("g", g.length, n);
       args.needLength("m", m.length, n);
       args.needLength("v", v.length, n);
-      if (n > 0) adamStep(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step);
+      if (n > 0) adamStepParallel(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step, &pool_);
       return info.Env().Undefined();
     });
   }

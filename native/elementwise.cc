@@ -166,6 +166,46 @@ void activationBackwardParallel(Activation f, float alpha, const float* x, const
   pool->run((n + kParallelChunk - 1) / kParallelChunk, backwardChunk, &job);
 }
 
+namespace {
+
+struct OptimizerJob {
+  float* w;
+  const float* g;
+  float* m;  // SGD velocity, or Adam's first moment
+  float* v;  // Adam's second moment
+  int64_t n;
+  float lr, beta1, beta2, eps, weightDecay;
+  int64_t step;
+  bool adam;
+};
+
+void optimizerChunk(void* ctx, int64_t task, int) {
+  auto& j = *static_cast<OptimizerJob*>(ctx);
+  const int64_t b = task * kParallelChunk;
+  const int64_t len = j.n - b < kParallelChunk ? j.n - b : kParallelChunk;
+  if (j.adam) {
+    adamStep(j.w + b, j.g + b, j.m + b, j.v + b, len, j.lr, j.beta1, j.beta2, j.eps, j.weightDecay, j.step);
+  } else {
+    sgdStep(j.w + b, j.g + b, j.m ? j.m + b : nullptr, len, j.lr, j.beta1, j.weightDecay);
+  }
+}
+
+}  // namespace
+
+void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
+                     ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay);
+  OptimizerJob job{w, g, velocity, nullptr, n, lr, momentum, 0.0f, 0.0f, weightDecay, 0, false};
+  pool->run((n + kParallelChunk - 1) / kParallelChunk, optimizerChunk, &job);
+}
+
+void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, int64_t step, ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return adamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step);
+  OptimizerJob job{w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, true};
+  pool->run((n + kParallelChunk - 1) / kParallelChunk, optimizerChunk, &job);
+}
+
 void addRowVector(float* y, const float* v, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; r++) {
     float* row = y + r * cols;

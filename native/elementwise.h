@@ -63,6 +63,12 @@ void activationForwardParallel(Activation f, float alpha, const float* x, float*
 void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
                                 int64_t n, ThreadPool* pool);
 
+// The optimiser steps split into contiguous chunks across `pool` for large parameters.
+void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
+                     ThreadPool* pool);
+void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+                      float eps, float weightDecay, int64_t step, ThreadPool* pool);
+
 // Plain scalar versions of the SIMD functions, for the tests.
 void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n);
 

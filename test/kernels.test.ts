@@ -307,6 +307,15 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
             jsBackend.activationBackward(act, 0.1, x, yj, dy, dj, n);
             rel(dn, dj, 2e-6, `${path} ${threads}T activation ${act} backward n=${n}`);
           }
+          // Optimiser steps (split across threads for large n).
+          const g = randomArray(n);
+          const [wn, wj, vn, vj, mn, mj] = [x.slice(), x.slice(), dy.slice(), dy.slice(), dy.map(Math.abs), dy.map(Math.abs)];
+          nb.sgdStep(wn, g, vn, n, 0.1, 0.9, 0.01);
+          jsBackend.sgdStep(wj, g, vj, n, 0.1, 0.9, 0.01);
+          rel(wn, wj, 1e-6, `${path} ${threads}T sgd n=${n}`);
+          nb.adamStep(wn, g, vn, mn, n, 0.01, 0.9, 0.999, 1e-8, 0, 3);
+          jsBackend.adamStep(wj, g, vj, mj, n, 0.01, 0.9, 0.999, 1e-8, 0, 3);
+          rel(wn, wj, 1e-5, `${path} ${threads}T adam n=${n}`);
         }
       }
       const rows = 33, cols = 10;
