@@ -32,3 +32,9 @@ export { lineChartSvg, asciiChart } from './plot';
 export type { Series, ChartOptions } from './plot';
 /** Datasets: readers, embedded USPS digits, MNIST, Fashion-MNIST, synthetic data, splits and batches (also `neurone/data`). */
 export * as data from './data';
+/** Model presets and the JSON model-description format of the `neurone` command. */
+export { PRESETS, findPreset, presetDescription, buildModel, describeModel, readModelFile, takesSequences, ModelError, LAYER_TYPES } from './presets';
+export type { Preset, PresetInput, ModelDescription, LayerSpec } from './presets';
+/** Figures: PNG image grids, SVG confusion matrix, multi-panel charts, scatter plots, tables. */
+export { imageGridPng, columnsOf, rowsOf, confusionMatrixSvg, panelsSvg, scatterSvg, writeFigure, markdownTable, textTable, meanStd, CLASS_COLORS } from './figures';
+export type { ImageGridOptions, ConfusionOptions, Panel, ScatterOptions } from './figures';

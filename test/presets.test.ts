@@ -1,0 +1,90 @@
+/** Model presets and the JSON model-description format. */
+import { Sequential } from '../lib/nn';
+import { seed } from '../lib/random';
+import {
+  PRESETS, buildModel, describeModel, presetDescription, takesSequences, ModelError, LAYER_TYPES,
+} from '../lib/presets';
+
+describe('presets', () => {
+  test('seed-cnn is the original headline network on USPS', () => {
+    const net = buildModel(presetDescription('seed-cnn', { inputSize: 256, numClasses: 10 }));
+    expect(net.toString()).toBe('Sequential(Conv1D(3, 1, 32, 1), MaxPool1D(2, 2), Flatten(), Linear(4064, 100), ReLU(), Linear(100, 10))');
+    expect(net.outputShape([5, 256, 1])).toEqual([5, 10]);
+  });
+
+  test.each(PRESETS.map((p) => [p.name, p.sequenceInput] as const))('%s builds for USPS and MNIST sizes and its JSON round-trips', (name, sequence) => {
+    for (const inputSize of [256, 784]) {
+      seed(0);
+      const description = presetDescription(name, { inputSize, numClasses: 10 });
+      expect(takesSequences(description)).toBe(sequence);
+      const net = buildModel(description);
+      expect(net.outputShape(sequence ? [2, inputSize, 1] : [2, inputSize])).toEqual([2, 10]);
+      const json = JSON.parse(JSON.stringify(describeModel(net)));
+      const again = buildModel(json);
+      expect(describeModel(again)).toEqual(json);
+      expect(again.toString()).toBe(net.toString());
+      // The Sequential's own toJSON() is accepted too.
+      expect(buildModel(JSON.parse(JSON.stringify(net))).toString()).toBe(net.toString());
+    }
+  });
+
+  test('an unknown preset names the known ones', () => {
+    expect(() => presetDescription('resnet', { inputSize: 2, numClasses: 2 })).toThrow(/unknown model preset 'resnet' \(presets: seed-cnn, /);
+  });
+
+  test('seed-cnn refuses an input too short for it', () => {
+    expect(() => presetDescription('seed-cnn', { inputSize: 2, numClasses: 2 })).toThrow(ModelError);
+  });
+});
+
+describe('buildModel', () => {
+  test('builds every layer type with options, and keeps them', () => {
+    const description = {
+      layers: [
+        { type: 'Conv1D', args: [3, 1, 4, 1], options: { padding: 1, bias: true, init: 'heUniform' } },
+        { type: 'LeakyReLU', args: [0.2] },
+        { type: 'AvgPool1D', args: [2, 2] },
+        { type: 'Upsample1D', args: [2] },
+        { type: 'ConvTranspose1D', args: [3, 4, 2, 1], options: { padding: 1 } },
+        { type: 'Flatten' },
+        { type: 'Linear', args: [32, 3], options: { bias: false, init: 'zeros' } },
+        { type: 'LogSoftmax', args: [] },
+      ],
+    };
+    const net = buildModel(description);
+    expect(net.outputShape([1, 16, 1])).toEqual([1, 3]);
+    const back = describeModel(net);
+    expect(back.layers[0]).toEqual({ type: 'Conv1D', args: [3, 1, 4, 1], options: { padding: 1, bias: true, init: 'heUniform' } });
+    expect(back.layers[6]).toEqual({ type: 'Linear', args: [32, 3], options: { bias: false, init: 'zeros' } });
+    expect(back.layers[1]).toEqual({ type: 'LeakyReLU', args: [0.2] });
+    expect(buildModel(back).toString()).toBe(net.toString());
+  });
+
+  test('nested Sequential', () => {
+    const net = buildModel({ layers: [{ type: 'Sequential', modules: [{ type: 'Linear', args: [2, 3] }, { type: 'ReLU' }] }, { type: 'Linear', args: [3, 1] }] });
+    expect(net.modules[0]).toBeInstanceOf(Sequential);
+    expect(net.outputShape([4, 2])).toEqual([4, 1]);
+  });
+
+  test.each([
+    [{}, /expected \{ "layers": \[\.\.\.\] \}/],
+    [{ layers: [] }, /"layers" is empty/],
+    [{ layers: [42] }, /layer 0: expected an object/],
+    [{ layers: [{ args: [2, 3] }] }, /layer 0: "type" must be a string/],
+    [{ layers: [{ type: 'Dense', args: [2, 3] }] }, /layer 0: unknown layer type "Dense"/],
+    [{ layers: [{ type: 'ReLU' }, { type: 'Linear', args: 3 }] }, /layer 1 \(Linear\): "args" must be an array/],
+    [{ layers: [{ type: 'Linear', args: [2, 3, 4] }] }, /layer 0 \(Linear\): expected at most 2 args, got 3/],
+    [{ layers: [{ type: 'Linear', args: [2, -3] }] }, /layer 0: Linear: outputSize must be an integer >= 1/],
+    [{ layers: [{ type: 'Linear', args: [2, 3], options: { bias: 'yes' } }] }, /layer 0: Linear: option bias must be a boolean/],
+    [{ layers: [{ type: 'Linear', args: [2, 3], options: { init: 'glorot' } }] }, /layer 0: Linear: unknown init "glorot"/],
+  ])('rejects %j with a message naming the layer', (description, message) => {
+    expect(() => buildModel(description)).toThrow(ModelError);
+    expect(() => buildModel(description)).toThrow(message);
+  });
+
+  test('knows every module the library exports', () => {
+    for (const t of ['Linear', 'Conv1D', 'ConvTranspose1D', 'Upsample1D', 'MaxPool1D', 'AvgPool1D', 'Flatten', 'TanH', 'Sigmoid', 'StableSigmoid', 'Softmax', 'LogSoftmax', 'ReLU', 'LeakyReLU', 'SoftPlus', 'Identity', 'Sequential']) {
+      expect(LAYER_TYPES).toContain(t);
+    }
+  });
+});
