@@ -6,7 +6,7 @@
  * the default mean reduction (for SGD; Adam is invariant to the gradient's scale apart from eps).
  */
 import { Tensor, describe } from './tensor';
-import { Module, Parameter } from './nn/module';
+import { Module, Parameter, forwardView } from './nn/module';
 import { Loss } from './losses';
 import { backend } from './backend';
 
@@ -296,7 +296,7 @@ export class Optim {
   step(x: Tensor, y: Tensor): number {
     const net = this.net;
     net.zeroGrad();
-    const yhat = net.forward(x);
+    const yhat = forwardView(net, x);
     const value = meanOf(this.loss.forward(y, yhat));
     const delta = this.loss.backward(y, yhat);
     net.backwardUpdateGradient(x, delta);

@@ -1,10 +1,10 @@
 /**
  * Training loop (`fit`, the course's `SGD` training function), `predict` and `evaluate`.
  */
-import { Tensor, zeros, formatShape, describe } from './tensor';
+import { Tensor, zeros, formatShape, describe, sizeOf } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
-import { Module, Parameter } from './nn/module';
+import { Module, Parameter, forwardView } from './nn/module';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
 import { classify, confusionMatrix } from './metrics';
@@ -117,6 +117,10 @@ export class NonFiniteError extends Error {
 function checkTensorArg(who: string, name: string, t: unknown): Tensor {
   if (t === null || typeof t !== 'object' || !((t as Tensor).data instanceof Float32Array) || !Array.isArray((t as Tensor).shape)) {
     throw new TypeError(`${who}: ${name} must be a Tensor { shape, data: Float32Array }, got ${describe(t)}`);
+  }
+  const n = sizeOf((t as Tensor).shape, `${who}: ${name} shape`);
+  if ((t as Tensor).data.length !== n) {
+    throw new RangeError(`${who}: ${name} of shape ${formatShape((t as Tensor).shape)} needs ${n} values, its data holds ${(t as Tensor).data.length}`);
   }
   return t as Tensor;
 }
@@ -264,7 +268,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       const xb = xs.gather(order, start, end);
       const yb = ys.gather(order, start, end);
       net.zeroGrad();
-      const yhat = net.forward(xb);
+      const yhat = forwardView(net, xb);
       const batchLoss = sum(loss.forward(yb, yhat));
       if (!Number.isFinite(batchLoss) && !options.allowNonFinite) {
         throw new NonFiniteError(
@@ -362,7 +366,7 @@ export function predict(net: Module, x: Tensor, options: PredictOptions = {}): T
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const xb: Tensor = { shape: Object.freeze([end - start, ...x.shape.slice(1)]), data: x.data.subarray(start * rowSize, end * rowSize) };
-    const yb = net.forward(xb);
+    const yb = forwardView(net, xb);
     if (!out) {
       outRow = yb.data.length / (end - start);
       out = zeros([n, ...yb.shape.slice(1)]);

@@ -161,6 +161,7 @@ export abstract class Module {
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
     }
+    this.checkLength(input, 'input');
     return this.outputShape(input.shape);
   }
 
@@ -168,7 +169,19 @@ export abstract class Module {
   protected checkBackward(input: Tensor, delta: Tensor): number[] {
     const out = this.checkInput(input);
     checkShape(delta, out, this.label(), 'delta');
+    this.checkLength(delta, 'delta');
     return out;
+  }
+
+  /**
+   * A tensor built by hand can claim a shape its data does not fill: the kernels would then be
+   * told sizes the arrays do not have (they refuse, but with a kernel's name, not this module's).
+   */
+  private checkLength(t: Tensor, what: string): void {
+    const n = sizeOf(t.shape, `${this.label()}: ${what} shape`);
+    if (t.data.length !== n) {
+      throw new RangeError(`${this.label()}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
+    }
   }
 
   /** Error for an unexpected input shape, in the house format. */
@@ -264,10 +277,25 @@ export class Sequential extends Module {
   }
 
   forward(input: Tensor): Tensor {
+    const x = this.forwardView(input);
+    // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
+    return this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
+  }
+
+  /**
+   * Like {@link Sequential.forward}, but returns the last module's own output buffer instead of a
+   * copy: valid until the next forward pass. Training loops use it so that a batch allocates
+   * nothing (a large copy per batch would keep the garbage collector busy).
+   */
+  forwardView(input: Tensor): Tensor {
     // Kept only once every module succeeded: after a throw, a backward call must not find a
     // half-filled list (it would read past its end) but "backward called before forward".
     this.inputs = [];
     this.pending = null;
+    // Checked here too: with no modules nothing else would, and backward reads input.shape.
+    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
+      throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
+    }
     const inputs = [input];
     let x = input;
     for (const m of this.modules) {
@@ -275,8 +303,7 @@ export class Sequential extends Module {
       inputs.push(x);
     }
     this.inputs = inputs;
-    // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
-    return this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
+    return x;
   }
 
   /**
@@ -319,7 +346,7 @@ export class Sequential extends Module {
    * parameter gradient (without computing ∂L/∂input; backwardDelta finishes that if asked).
    */
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
-    if (this.inputs[0] !== input) this.forward(input);
+    if (this.inputs.length === 0 || this.inputs[0] !== input) this.forward(input);
     this.accumulate(delta);
   }
 
@@ -330,7 +357,7 @@ export class Sequential extends Module {
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     const p = this.pending;
     if (p && p.input === input && p.delta === delta) return this.firstDelta();
-    if (this.inputs[0] !== input) this.forward(input);
+    if (this.inputs.length === 0 || this.inputs[0] !== input) this.forward(input);
     checkShape(delta, this.inputs[this.modules.length].shape, this.label(), 'delta');
     let d = delta;
     for (let i = this.modules.length - 1; i >= 0; i--) d = this.modules[i].backwardDelta(this.inputs[i], d);
@@ -344,4 +371,12 @@ export class Sequential extends Module {
     });
     return out;
   }
+}
+
+/**
+ * A forward pass whose result the caller reads only before the next pass (training and
+ * evaluation loops): a Sequential then hands out its last module's buffer instead of a copy.
+ */
+export function forwardView(net: Module, x: Tensor): Tensor {
+  return net instanceof Sequential ? net.forwardView(x) : net.forward(x);
 }
