@@ -16,8 +16,10 @@ export interface Tensor {
 export function sizeOf(shape: readonly number[], what = 'shape'): number {
   let n = 1;
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) {
-      throw new RangeError(`${what}: dimensions must be non-negative integers, got [${shape.join(', ')}]`);
+    // A dimension past the element cap is refused even beside a 0: (1e308, 0, 3) holds no
+    // values, but a loop over its first axis would never end.
+    if (!Number.isInteger(d) || d < 0 || d > 2 ** 32) {
+      throw new RangeError(`${what}: dimensions must be integers in [0, 2^32], got [${shape.join(', ')}]`);
     }
     n *= d;
   }

@@ -18,7 +18,7 @@ function sgemm(
   // Scale C first (beta = 0 overwrites, so NaN already in C does not survive).
   for (let i = 0; i < m; i++) {
     const row = offsetC + i * ldc;
-    if (beta === 0) c.fill(0, row, row + n);
+    if (beta === 0 && n > 0) c.fill(0, row, row + n);
     else if (beta !== 1) for (let j = 0; j < n; j++) c[row + j] *= beta;
   }
   if (alpha === 0 || k === 0) return;
@@ -80,7 +80,8 @@ function conv1dBackwardInput(
   checkConvArgs('conv1dBackwardInput', { dy, w, dx }, batch, length, chanIn, chanOut, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
   const window = kSize * chanIn;
-  dx.fill(0, 0, batch * length * chanIn);
+  // Nothing to clear may mean a detached (length 0) array, on which even an empty fill throws.
+  if (batch * length * chanIn > 0) dx.fill(0, 0, batch * length * chanIn);
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
       const dyRow = (bt * outLength + t) * chanOut;
@@ -161,7 +162,7 @@ function maxPool1dBackward(
       throw new RangeError(`maxPool1dBackward: argmax[${o}] = ${idx} is outside its sample's range [${lo}, ${lo + perSampleIn})`);
     }
   }
-  dx.fill(0, 0, batch * perSampleIn);
+  if (batch * perSampleIn > 0) dx.fill(0, 0, batch * perSampleIn);
   for (let o = 0; o < outCount; o++) dx[argmax[o]] += dy[o];
 }
 
@@ -192,7 +193,7 @@ function avgPool1dBackward(
   checkPoolArgs('avgPool1dBackward', { dy, dx }, batch, length, chan, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
   const scale = 1 / kSize;
-  dx.fill(0, 0, batch * length * chan);
+  if (batch * length * chan > 0) dx.fill(0, 0, batch * length * chan);
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
       const o = (bt * outLength + t) * chan;
@@ -212,7 +213,7 @@ function activationForward(activation: Activation, alpha: number, x: Float32Arra
   checkArrays(fn, { x: [x, n], y: [y, n] });
   switch (activation) {
     case Activation.Identity:
-      if (x !== y) y.set(x.subarray(0, n));
+      if (x !== y && n > 0) y.set(x.subarray(0, n));
       break;
     case Activation.ReLU:
       for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
@@ -249,7 +250,7 @@ function activationBackward(
   checkArrays(fn, { x: [x, n], y: [y, n], dy: [dy, n], dx: [dx, n] });
   switch (activation) {
     case Activation.Identity:
-      if (dx !== dy) dx.set(dy.subarray(0, n));
+      if (dx !== dy && n > 0) dx.set(dy.subarray(0, n));
       break;
     case Activation.ReLU:
       for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;

@@ -1,0 +1,119 @@
+// Numerical safety on both backends (test/losses.test.ts and test/nn/activations.test.ts hold the
+// known values on the default backend): extreme logits and probabilities stay finite through
+// forward and backward, in-place softmax is right, and a non-finite training step stops with the
+// epoch, batch and module named, weights untouched, unless allowNonFinite.
+import { availableBackends } from './backends';
+import { backend, setBackend } from '../lib/backend';
+import { fromArray, Tensor } from '../lib/tensor';
+import { seed } from '../lib/random';
+import { Sequential, Linear, Conv1D, Flatten, StableSigmoid, Sigmoid, LogSoftmax, Softmax, SoftPlus, TanH } from '../lib/nn';
+import { BCELoss, CELogSoftmaxLoss, CrossEntropyLoss } from '../lib/losses';
+import { SGD } from '../lib/optim';
+import { fit, NonFiniteError } from '../lib/train';
+
+const finite = (t: Tensor | Float32Array): boolean => Array.from('data' in t ? t.data : t).every(Number.isFinite);
+
+describe.each(availableBackends())('%s backend', (name) => {
+  beforeAll(() => setBackend(name));
+
+  const extreme = fromArray([[1e4, -1e4, 0, 88, -88, 1e-30], [-1e4, -1e4, -1e4, -1e4, -1e4, -1e4]]);
+  const ones = fromArray([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);
+
+  test.each([
+    ['StableSigmoid', () => new StableSigmoid()], ['Sigmoid', () => new Sigmoid()], ['LogSoftmax', () => new LogSoftmax()],
+    ['Softmax', () => new Softmax()], ['SoftPlus', () => new SoftPlus()], ['TanH', () => new TanH()],
+  ] as const)('%s: forward and backward finite at logits of ±1e4', (_n, make) => {
+    const m = make();
+    expect(finite(m.forward(extreme))).toBe(true);
+    expect(finite(m.backwardDelta(extreme, ones))).toBe(true);
+  });
+
+  test('StableSigmoid saturates exactly: σ(1e4) = 1, σ(−1e4) = 0', () => {
+    const y = new StableSigmoid().forward(fromArray([[1e4, -1e4]])).data;
+    expect(Array.from(y)).toEqual([1, 0]);
+  });
+
+  test('LogSoftmax at ±1e4: exact log-probabilities, no log(0)', () => {
+    expect(Array.from(new LogSoftmax().forward(fromArray([[1e4, -1e4, 1e4]])).data)).toEqual([-Math.fround(Math.LN2), -2e4 - Math.fround(Math.LN2), -Math.fround(Math.LN2)].map(Math.fround));
+  });
+
+  test('softmax and log-softmax computed in place (y = x) equal the out-of-place result', () => {
+    for (const log of [false, true]) {
+      const x = Float32Array.from([3, -1, 1e4, 0.5, -1e4, 2, 0, 7, -3, 1, 1, 1]);
+      const out = new Float32Array(x.length);
+      backend().softmaxForward(x, out, 3, 4, log);
+      const inPlace = x.slice();
+      backend().softmaxForward(inPlace, inPlace, 3, 4, log);
+      expect(Array.from(inPlace)).toEqual(Array.from(out));
+    }
+  });
+
+  test('cross-entropy from logits of ±1e4 (indices and one-hot): finite loss and gradient', () => {
+    const logits = fromArray([[1e4, -1e4, 0], [-1e4, -1e4, -1e4], [-1e4, 1e4, 1e4]]);
+    const ce = new CELogSoftmaxLoss();
+    for (const y of [fromArray([1, 2, 0]), fromArray([[0, 1, 0], [0, 0, 1], [1, 0, 0]])]) {
+      const l = ce.forward(y, logits);
+      expect(finite(l)).toBe(true);
+      expect(l.data[0]).toBeCloseTo(2e4, 0);
+      expect(finite(ce.backward(y, logits))).toBe(true);
+    }
+    const logp = new LogSoftmax().forward(logits);
+    expect(finite(new CrossEntropyLoss().forward(fromArray([1, 2, 0]), logp))).toBe(true);
+  });
+
+  test('BCE at probabilities 0 and 1 (both targets): finite, clipped at 100 per entry, gradient at most 1e12', () => {
+    const bce = new BCELoss();
+    const p = fromArray([[0, 1, 0, 1]]);
+    const y = fromArray([[0, 1, 1, 0]]);
+    expect(Array.from(bce.forward(y, p).data)).toEqual([200]);
+    const g = bce.backward(y, p).data;
+    expect(finite(g)).toBe(true);
+    expect(Math.max(...Array.from(g, Math.abs))).toBeLessThanOrEqual(Math.fround(1e12));
+  });
+
+  test('Sigmoid → BCE at logits ±1e4: the whole training step is finite and fit does not stop', async () => {
+    seed(1);
+    const net = new Sequential(new Linear(2, 1, { init: 'zeros' }), new StableSigmoid());
+    const x = fromArray([[1e4, 0], [-1e4, 0], [1e4, 1], [-1e4, 1]]);
+    const y = fromArray([[0], [1], [1], [0]]); // confidently wrong on half of them
+    const h = await fit(net, new BCELoss(), new SGD({ lr: 1e-6 }), { x, y }, { epochs: 3, batchSize: 4, verbose: 0 });
+    expect(h.epochs.every((e) => Number.isFinite(e.trainLoss))).toBe(true);
+    expect(net.parameters().every((p) => finite(p.value.data))).toBe(true);
+  });
+
+  test('an overflowing Conv1D gradient stops fit with epoch, batch, parameter and module named, weights untouched', async () => {
+    seed(2);
+    const net = new Sequential(new Conv1D(2, 1, 2), new Flatten(), new Linear(6, 1));
+    const x = fromArray(new Float32Array(2 * 4).fill(3e38), [2, 4, 1]);
+    const before = net.parameters().map((p) => p.value.data.slice());
+    let caught: unknown;
+    try {
+      await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y: fromArray([[1], [0]]) }, { epochs: 2, batchSize: 2, verbose: 0 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(NonFiniteError);
+    const err = caught as NonFiniteError;
+    expect([err.epoch, err.batch]).toEqual([1, 1]);
+    expect(err.message).toMatch(/at epoch 1, batch 1\/1/);
+    if (err.parameter !== undefined) expect(err.message).toMatch(/\((Conv1D|Linear)\(.*\) at position \d\)/);
+    net.parameters().forEach((p, i) => expect(Array.from(p.value.data)).toEqual(Array.from(before[i])));
+  });
+
+  test('allowNonFinite: the same run continues and reports the non-finite loss', async () => {
+    seed(2);
+    const net = new Sequential(new Conv1D(2, 1, 2), new Flatten(), new Linear(6, 1));
+    const x = fromArray(new Float32Array(2 * 4).fill(3e38), [2, 4, 1]);
+    const h = await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y: fromArray([[1], [0]]) }, { epochs: 2, batchSize: 2, verbose: 0, allowNonFinite: true });
+    expect(h.epochs).toHaveLength(2);
+  });
+});
+
+test('the error of a NaN produced inside the network names where (Linear weight set to Infinity)', async () => {
+  const net = new Sequential(new Linear(2, 3), new TanH(), new Linear(3, 1));
+  (net.modules[2] as Linear).weight.data[0] = Infinity;
+  (net.modules[2] as Linear).weight.data[1] = -Infinity;
+  const x = fromArray([[1, 1], [1, -1]]);
+  await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y: fromArray([[1], [0]]) }, { epochs: 1, verbose: 0 }))
+    .rejects.toThrow(/at epoch 1, batch 1\/1/);
+});
