@@ -19,6 +19,8 @@ export { initialize, INIT_NAMES } from './init';
 export type { InitName } from './init';
 export { SGD, Adam, Optim } from './optim';
 export type { Optimizer, OptimizerState, SGDOptions, AdamOptions } from './optim';
+export { WeightAverage } from './averaging';
+export type { WeightAverageOptions } from './averaging';
 export { fit, predict, evaluate, NonFiniteError } from './train';
 export type { Dataset, FitOptions, History, EarlyStopping, BatchInfo, PredictOptions, Evaluation } from './train';
 export type { CheckpointOptions } from './checkpoint';

@@ -46,23 +46,66 @@ train 99.89 %, validation 98.08 %, **USPS_test 94.17 %**, 19 s. \`neurone --help
 \`Conv1D(3,1,32) → MaxPool1D(2,2) → Flatten → Linear(4064,100) → ReLU → Linear(100,10)\`, cross-entropy on
 log-softmax, batch 32, up to 50 epochs, early stopping (patience 5, best weights restored).
 
-${table('usps-headline-summary')}
-**Result.** With this exact architecture and only an optimiser / schedule / initialisation choice, the
-honest official-test mean is **93.98 ± 0.39 %** (10 seeds): the 94.5 % target is **not met**. The
-original's protocol reports the 33 % hold-out accuracy, **97.20 ± 0.36 %** in 15 ± 2 epochs (the original
-claimed 97.08 % in 31 ± 6 epochs), but the same models score about 3.5 points less on USPS_test: the hold-out
-comes from the same writers as the training set, USPS_test does not, and the hold-out also chose the epoch.
+${table('usps-headline-final-summary')}
+**Result.** With this exact architecture and only optimiser / schedule / averaging / protocol choices, the honest
+official-test mean is **94.42 ± 0.16 %** (10 seeds, protocol (ii) above): up from 93.98 ± 0.39 % with the first
+configuration (table below), with less than half the spread, but the 94.5 % target is **still not met**
+(3 of the 10 seeds reach it; the aim of 95 % is far). The configuration, chosen without looking at USPS_test:
+SGD momentum 0.9, lr 5e-4 (≙ 0.016 in PyTorch), weight decay **2e-2** (≙ 6.25e-4), lr × 0.3 after 2 epochs
+without validation progress, Xavier-normal Linear layers, batch 32; the network that is validated, kept by
+early stopping and tested is the **exponential moving average of the weights** (decay 0.998 per batch, about
+two epochs' memory; \`WeightAverage\` in lib/averaging.ts); and, once early stopping on the 15 % validation
+split has fixed the number of epochs E (and the learning rate of each epoch), a **fresh network is trained on
+all of USPS_train** for E epochs with that same learning-rate sequence, and only that one sees USPS_test. Its
+"train %" is on all of USPS_train; its "held-out %" is the validation accuracy of the first stage. The original's
+protocol (i), with the same optimiser and averaging (it has nothing to retrain), reports **97.24 ± 0.40 %** on its
+33 % hold-out (the original claimed 97.08 % in 31 ± 6 epochs), while the same models score 93.85 % on USPS_test:
+the hold-out comes from the same writers as the training set, USPS_test does not, and the hold-out also chose the epoch.
 
-What was tried before fixing the configuration (one or two seeds each, stratified 15 % validation split,
-official test, early stopping on validation loss; numbers from exploratory runs that are not scripted):
+How the configuration was chosen. \`--explore\` runs protocol (ii) entirely inside USPS_train: a fixed stratified
+15 % "dev" split of USPS_train (seed 3000) stands in for USPS_test, the other 85 % for USPS_train (its own 15 %
+validation split drives early stopping and the schedule), and USPS_test is not read. 5 seeds per line, mean ± std;
+every line is \`npx ts-node --transpile-only scripts/experiments/usps-headline.ts --explore --seeds 5\` plus the flags
+shown (output: reports/raw/usps-headline-explore.log). Dev accuracy is the criterion; validation columns are those
+of the first stage (retraining does not change them).
+
+| flags added | dev % | validation % | validation loss | best epoch |
+| --- | --- | --- | --- | --- |
+| (none: the first configuration) | 96.45 ± 0.29 | 97.35 ± 0.16 | 0.103 | 10.2 ± 3.1 |
+| \`--batch-size 64\` | 96.20 ± 0.45 | 97.18 ± 0.41 | 0.109 | 9.2 ± 4.5 |
+| \`--ema 0.995\` | 96.49 ± 0.33 | 97.35 ± 0.38 | 0.103 | 8.2 ± 0.8 |
+| \`--ema 0.998\` | 96.67 ± 0.21 | 97.18 ± 0.30 | 0.102 | 11.8 ± 3.0 |
+| \`--ema 0.999\` | 96.56 ± 0.17 | 97.12 ± 0.23 | 0.100 | 14.4 ± 2.6 |
+| \`--standardize\` (pixel mean/std of the training data) | 96.73 ± 0.28 | 97.44 ± 0.52 | 0.098 | 8.6 ± 5.1 |
+| \`--retrain\` | 96.84 ± 0.29 | 97.35 ± 0.16 | 0.103 | 10.2 ± 3.1 |
+| \`--retrain --standardize\` | 96.82 ± 0.52 | 97.44 ± 0.52 | 0.098 | 8.6 ± 5.1 |
+| \`--retrain --ema 0.998\` | 96.95 ± 0.12 | 97.18 ± 0.30 | 0.102 | 11.8 ± 3.0 |
+| \`--retrain --ema 0.998 --patience 8\` | 96.95 ± 0.12 | 97.18 ± 0.30 | 0.102 | 11.8 ± 3.0 |
+| \`--retrain --ema 0.998 --standardize\` | 97.00 ± 0.20 | 97.33 ± 0.58 | 0.094 | 8.0 ± 2.3 |
+| **\`--retrain --ema 0.998 --weight-decay 2e-2\`** (kept) | **97.17 ± 0.27** | 97.44 ± 0.26 | 0.096 | 24.4 ± 17.1 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --standardize\` | 97.07 ± 0.27 | 97.40 ± 0.42 | 0.092 | 8.6 ± 2.1 |
+| \`--retrain --ema 0.998 --weight-decay 3e-2\` | stopped after 2 seeds (96.89, 97.26) | | | |
+
+Retraining on the full training set (+0.4) and weight averaging (+0.1 to +0.2) are the gains that hold up; the
+rest is within the ±0.3 spread between seeds. The dev split gains (+0.7 over the first configuration) shrank to
++0.44 on USPS_test, whose writers differ from USPS_train's. \`neurone train\` keeps the first configuration
+(lr 5e-4, weight decay 1e-2, no averaging, no retraining).
+
+The first configuration (SGD momentum 0.9, lr 5e-4, weight decay 1e-2, plateau schedule, Xavier-normal Linear layers,
+no averaging, no retraining), same seeds and splits:
+
+${table('usps-headline-summary')}
+What was tried before fixing that first configuration (one or two seeds each, stratified 15 % validation split,
+official test, early stopping on validation loss; numbers from exploratory runs that are not scripted, and, unlike
+the search above, scored on USPS_test itself):
 Adam 1e-3 93.5 / 93.6 %; Adam 3e-4 93.7 / 93.4 %; Adam 1e-4 93.2 %; Adam + weight decay 1e-2 93.0 %, 1e-1 92.7 %;
 Adam + reduce-on-plateau 93.5 %; Adam with standardised inputs 93.6 %; Adam with He-normal conv 93.1 %;
 Adam with Xavier-normal Linear layers 94.4 %; plain SGD 1e-3 93.2 %; SGD momentum 0.9 lr 1e-3 93.1 / 93.9 %;
 SGD momentum 0.9 lr 5e-4 + plateau 94.4 %; the same + weight decay 1e-2 94.7 / 93.8 / 94.4 %; + Xavier Linear
-94.8 / 94.0 % (the configuration above); weight decay 5e-2 94.4 %, 1e-1 94.2 %; monitoring validation accuracy
+94.8 / 94.0 % (the first configuration); weight decay 5e-2 94.4 %, 1e-1 94.2 %; monitoring validation accuracy
 (patience 8) 94.0 / 94.0 / 93.6 %. The spread between seeds (±0.4) is as large as most of these differences.
-The configuration kept (SGD momentum 0.9, lr 5e-4 ≙ 0.016 in PyTorch, weight decay 1e-2 ≙ 3e-4, lr × 0.3 after
-2 epochs without validation progress, Xavier-normal Linear layers) is also \`neurone train\`'s default.
+That first configuration (SGD momentum 0.9, lr 5e-4 ≙ 0.016 in PyTorch, weight decay 1e-2 ≙ 3e-4, lr × 0.3 after
+2 epochs without validation progress, Xavier-normal Linear layers) is \`neurone train\`'s default.
 
 What does clear the target with the same network and optimiser is more data of the right kind: adding copies of
 each training digit shifted by one pixel (protocol (iii) below) gives **96.18 ± 0.15 %** on USPS_test (5 seeds).
@@ -70,12 +113,17 @@ It changes the training data, not the optimiser, schedule or initialisation, so 
 the headline number:
 
 ${table('usps-headline-augmented')}
+${table('usps-headline-final-seeds')}
+${fig('figures/usps-headline-final-curves.svg', 'USPS held-out / validation accuracy and loss per epoch, 10 seeds, both protocols, final configuration')}
+
+Official-test confusion matrix of the median seed of protocol (ii), final configuration:
+
+${fig('figures/usps-headline-final-confusion.svg', 'USPS_test confusion matrix')}
+
+Per seed, first configuration:
+
 ${table('usps-headline-seeds')}
-${fig('figures/usps-headline-curves.svg', 'USPS held-out / validation accuracy and loss per epoch, 10 seeds, both protocols')}
-
-Official-test confusion matrix of the median seed of protocol (ii):
-
-${fig('figures/usps-headline-confusion.svg', 'USPS_test confusion matrix')}
+${fig('figures/usps-headline-curves.svg', 'USPS held-out / validation accuracy and loss per epoch, 10 seeds, both protocols, first configuration')}
 
 ### Zero initialisation (fig. 4)
 

@@ -11,9 +11,13 @@
  *     one evaluation on the official USPS_test (2,007 digits) that never influenced anything.
  *
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/usps-headline.ts [--seeds 10]
+ * Final configuration of reports/README.md (EMA of the weights, retraining on all of USPS_train, weight decay 2e-2):
+ *   ... usps-headline.ts --name usps-headline-final --zero=false --retrain --ema 0.998 --weight-decay 2e-2
+ * Choosing a configuration without USPS_test: ... usps-headline.ts --explore --seeds 5 [flags]
  */
 import {
   Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, CELogSoftmaxLoss, Adam, SGD, Optimizer, InitName, EpochRecord, History, seed, data, evaluate,
+  WeightAverage, Module, Loss,
 } from '../../lib';
 import { confusionMatrixSvg, meanStd, panelsSvg } from '../../lib/figures';
 import { Series } from '../../lib/plot';
@@ -24,6 +28,24 @@ import {
 const args = flags({
   seeds: 10, epochs: 50, patience: 5, valFraction: 0.15, zeroEpochs: 15, zeroOnly: false, augment: false,
   optimizer: 'sgd', lr: 5e-4, momentum: 0.9, weightDecay: 1e-2, linearInit: 'xavierNormal', plateau: 1, factor: 0.3,
+  // Additions (all off by default, so the command above reproduces the first tables):
+  // --ema D: the model of record is an exponential moving average of the weights (decay D per batch);
+  // it is what the validation split scores, what early stopping keeps and what USPS_test sees.
+  ema: 0,
+  // --retrain: protocol (ii) only: after early stopping chose E epochs (and the learning rates of each
+  // epoch) on the validation split, train a fresh network on all of USPS_train for E epochs with that
+  // same learning-rate sequence, and evaluate that one on USPS_test.
+  retrain: false,
+  // --standardize: inputs shifted/scaled by the mean and std (over all pixels) of the training data.
+  standardize: false,
+  batchSize: 32,
+  // --explore: a dry run of protocol (ii) inside USPS_train only: a stratified 15 % "dev" split stands in
+  // for USPS_test and the rest for USPS_train; USPS_test is not read. Used to choose the configuration.
+  explore: false,
+  // --name: prefix of the tables, raw records and figures written (default: the first run's names).
+  name: 'usps-headline',
+  // --zero=false: skip the zero-initialisation run (fig. 4).
+  zero: true,
 });
 
 /** The headline network; `init` overrides both layers' initialisation (for the zero-init failure). */
@@ -38,10 +60,13 @@ function optimizer(): Optimizer {
   return args.optimizer === 'sgd' ? new SGD({ ...common, momentum: args.momentum as number }) : new Adam(common);
 }
 
-const configText = (): string => `${args.optimizer === 'sgd' ? `SGD lr ${args.lr} (summed gradients; ${(args.lr as number) * 32} in PyTorch's convention) momentum ${args.momentum}` : `Adam lr ${args.lr}`}` +
+const configText = (): string => `${args.standardize ? 'inputs standardised with the training data\'s pixel mean and std; ' : ''}${args.optimizer === 'sgd' ? `SGD lr ${args.lr} (summed gradients; ${(args.lr as number) * 32} in PyTorch's convention) momentum ${args.momentum}` : `Adam lr ${args.lr}`}` +
   `${args.weightDecay ? `, weight decay ${args.weightDecay} (added to the summed gradient; ${(args.weightDecay as number) / 32} in PyTorch's convention)` : ''}` +
   `${(args.plateau as number) > 0 ? `, learning rate × ${args.factor} when the validation loss has not improved for ${(args.plateau as number) + 1} epochs` : ''}` +
-  `, batch 32, up to ${args.epochs} epochs, early stopping on validation loss with patience ${args.patience}, best weights restored; initialisation: Conv1D Xavier normal (the default), Linear ${args.linearInit}`;
+  `, batch ${args.batchSize}, up to ${args.epochs} epochs, early stopping on validation loss with patience ${args.patience}, best weights restored` +
+  `${(args.ema as number) > 0 ? `; the model of record (validated, kept by early stopping, tested) is the exponential moving average of the weights, decay ${args.ema} per batch (lib/averaging.ts WeightAverage)` : ''}` +
+  `; initialisation: Conv1D Xavier normal (the default), Linear ${args.linearInit}` +
+  `${args.retrain ? '; protocol (ii) then retrains a fresh network on all of USPS_train for the chosen number of epochs with the same per-epoch learning rates, and that network is tested' : ''}`;
 
 /**
  * Protocol (iii) only: the training split plus four copies shifted by one pixel (left, right,
@@ -82,6 +107,77 @@ interface Run {
   confusion?: number[][];
 }
 
+/** What one training stage (with or without a validation split) gives back. */
+interface Stage {
+  history: EpochRecord[];
+  bestEpoch: number;
+  /** The learning rate used during each epoch (the plateau schedule lowers it between epochs). */
+  lrs: number[];
+}
+
+/**
+ * Trains `net`, epoch by epoch, the model of record being the EMA of the weights when --ema is set
+ * (the live weights otherwise). With `val`: the plateau schedule and early stopping watch the model
+ * of record's validation loss and its best epoch is put back in the network. Without: `lrs` gives
+ * the learning rate of each of its epochs, and the network ends with the model of record of the last.
+ * Without --ema and with `val`, this is `fit` with earlyStopping { restoreBest } as in the first run.
+ */
+async function stage(net: Module, loss: Loss, opt: Optimizer, tr: data.Dataset, val: data.Dataset | null, lrs?: number[]): Promise<Stage> {
+  const y = indexTargets(tr);
+  const lrsUsed: number[] = [];
+  const schedule = val && (args.plateau as number) > 0 ? reduceOnPlateau(opt, args.plateau as number, args.factor as number) : undefined;
+  const decay = args.ema as number;
+  if (decay <= 0 && val) {
+    const history: History = await train(net, loss, opt, { x: tr.x, y }, {
+      batchSize: args.batchSize as number, epochs: args.epochs as number, validation: { x: val.x, y: indexTargets(val) },
+      earlyStopping: { patience: args.patience as number, monitor: 'valLoss', restoreBest: true },
+      onEpochEnd: (r) => {
+        lrsUsed.push(opt.lr);
+        schedule?.(r);
+      },
+    });
+    return { history: history.epochs, bestEpoch: history.bestEpoch ?? history.epochs.length, lrs: lrsUsed };
+  }
+  const params = net.parameters();
+  const ema = decay > 0 ? new WeightAverage(params, { decay }) : null;
+  const epochs = lrs ? lrs.length : args.epochs as number;
+  const history: EpochRecord[] = [];
+  let best = Infinity;
+  let bestEpoch = 0;
+  let bestWeights: Float32Array[] | null = null;
+  let waited = 0;
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    if (lrs) opt.lr = lrs[epoch - 1];
+    lrsUsed.push(opt.lr);
+    const h = await train(net, loss, opt, { x: tr.x, y }, { batchSize: args.batchSize as number, epochs: 1, onBatchEnd: ema ? () => ema.update() : undefined });
+    const record: EpochRecord = { ...h.epochs[0], epoch };
+    if (val) {
+      const v = ema ? ema.evaluateWith(() => evaluate(net, loss, val.x, indexTargets(val))) : evaluate(net, loss, val.x, indexTargets(val));
+      record.valLoss = v.loss;
+      record.valAccuracy = v.accuracy;
+    }
+    history.push(record);
+    if (!val) continue;
+    schedule?.(record);
+    if ((record.valLoss as number) < best) {
+      best = record.valLoss as number;
+      bestEpoch = epoch;
+      waited = 0;
+      bestWeights = ema ? ema.weights() : params.map((p) => p.value.data.slice());
+    } else if (++waited >= (args.patience as number)) break;
+  }
+  if (val && bestWeights) params.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
+  else if (ema) ema.apply();
+  return { history, bestEpoch: val ? bestEpoch : epochs, lrs: lrsUsed };
+}
+
+/** The training data standardised (one mean and std over all pixels) when --standardize, and the same map for others. */
+function scaler(tr: data.Dataset): (d: data.Dataset) => data.Dataset {
+  if (!args.standardize) return (d) => d;
+  const sc = data.fitStandardScaler(tr, { perFeature: false });
+  return (d) => sc.transformDataset(d);
+}
+
 async function runOnce(s: number, protocol: 'original' | 'honest' | 'augmented', full: data.Dataset, test: data.Dataset): Promise<Run> {
   const t0 = performance.now();
   seed(s);
@@ -89,26 +185,34 @@ async function runOnce(s: number, protocol: 'original' | 'honest' | 'augmented',
   const split = protocol === 'original'
     ? data.trainTestSplit(full, { testFraction: 0.33, seed: 1000 + s })
     : data.trainTestSplit(full, { testFraction: args.valFraction as number, seed: 2000 + s, stratify: true });
-  const tr = data.toSequence(protocol === 'augmented' ? shifted(split.train) : split.train);
-  const held = data.toSequence(split.test);
-  const net = headline();
+  const scale = scaler(split.train);
+  const tr = data.toSequence(scale(protocol === 'augmented' ? shifted(split.train) : split.train));
+  const held = data.toSequence(scale(split.test));
+  let net = headline();
   const loss = new CELogSoftmaxLoss();
-  const opt = optimizer();
-  const history: History = await train(net, loss, opt, { x: tr.x, y: indexTargets(tr) }, {
-    batchSize: 32, epochs: args.epochs as number, validation: { x: held.x, y: indexTargets(held) },
-    earlyStopping: { patience: args.patience as number, monitor: 'valLoss', restoreBest: true },
-    onEpochEnd: (args.plateau as number) > 0 ? reduceOnPlateau(opt, args.plateau as number, args.factor as number) : undefined,
-  });
-  const best = history.bestEpoch ?? history.epochs.length;
-  const t = evaluate(net, loss, test.x, indexTargets(test));
+  const st = await stage(net, loss, optimizer(), tr, held);
+  const best = st.bestEpoch;
+  let trainSet = tr;
+  let testSet = data.toSequence(scale(test));
+  if (args.retrain && protocol === 'honest') {
+    // A fresh network on all of USPS_train (training + validation split) for the chosen epochs.
+    seed(10000 + s);
+    const scaleAll = scaler(full);
+    trainSet = data.toSequence(scaleAll(full));
+    testSet = data.toSequence(scaleAll(test));
+    net = headline();
+    await stage(net, loss, optimizer(), trainSet, null, st.lrs.slice(0, best));
+  }
+  const t = evaluate(net, loss, testSet.x, indexTargets(testSet));
   const run: Run = {
-    seed: s, protocol, epochs: history.epochs.length, bestEpoch: best,
-    trainAcc: evaluate(net, loss, tr.x, indexTargets(tr)).accuracy ?? NaN,
-    heldOutAcc: history.epochs[best - 1].valAccuracy ?? NaN,
-    testAcc: t.accuracy ?? NaN, seconds: since(t0), history: history.epochs, confusion: t.confusion,
+    seed: s, protocol, epochs: st.history.length, bestEpoch: best,
+    trainAcc: evaluate(net, loss, trainSet.x, indexTargets(trainSet)).accuracy ?? NaN,
+    heldOutAcc: st.history[best - 1].valAccuracy ?? NaN,
+    testAcc: t.accuracy ?? NaN, seconds: since(t0), history: st.history, confusion: t.confusion,
   };
   process.stdout.write(`seed ${s} ${protocol.padEnd(8)}: best epoch ${best}/${run.epochs}, train ${pct(run.trainAcc)}, ` +
-    `${protocol === 'original' ? 'hold-out' : 'validation'} ${pct(run.heldOutAcc)}, official test ${pct(run.testAcc)} (${run.seconds.toFixed(0)} s)\n`);
+    `${protocol === 'original' ? 'hold-out' : 'validation'} ${pct(run.heldOutAcc)}, ${args.explore ? 'dev (inside USPS_train)' : 'official test'} ${pct(run.testAcc)} ` +
+    `(val loss ${st.history[best - 1].valLoss?.toFixed(4)}; ${run.seconds.toFixed(0)} s)\n`);
   return run;
 }
 
@@ -116,16 +220,35 @@ async function main(): Promise<void> {
   const backendText = useNative();
   const t0 = performance.now();
   const full = data.loadUSPS();
-  const test = data.toSequence(data.loadUSPS({ split: 'test' }));
-  process.stdout.write(`USPS headline CNN, ${args.seeds} seeds × ${args.augment ? "protocol (iii)" : "2 protocols"}; ${configText()}; ${backendText}\n`);
+  const test = data.loadUSPS({ split: 'test' });
+  process.stdout.write(`USPS headline CNN, ${args.seeds} seeds × ${args.augment ? 'protocol (iii)' : args.explore ? 'protocol (ii) inside USPS_train' : '2 protocols'}; ${configText()}; ${backendText}\n`);
 
-  if (args.augment) {
+  if (args.explore) {
+    await explore(full, t0);
+  } else if (args.augment) {
     await augmented(full, test, backendText, t0);
   } else {
     if (!args.zeroOnly) await seedsAndProtocols(full, test, backendText, t0);
-    await zeroInit(full, test);
+    if (args.zero) await zeroInit(full, data.toSequence(test));
   }
   process.stdout.write(`total ${since(t0).toFixed(0)} s\n`);
+}
+
+/**
+ * --explore: protocol (ii) with USPS_test replaced by a fixed stratified 15 % "dev" split of
+ * USPS_train (seed 3000), the other 85 % playing USPS_train. Chooses a configuration without
+ * reading USPS_test. Prints the per-seed lines and the means; writes nothing.
+ */
+async function explore(full: data.Dataset, t0: number): Promise<void> {
+  const { train: pool, test: dev } = data.trainTestSplit(full, { testFraction: 0.15, seed: 3000, stratify: true });
+  const runs: Run[] = [];
+  for (let s = 0; s < (args.seeds as number); s++) runs.push(await runOnce(s, 'honest', pool, dev));
+  const m = (f: (r: Run) => number, digits = 2): string => {
+    const { mean, std } = meanStd(runs.map(f));
+    return pm(mean, std, digits);
+  };
+  process.stdout.write(`EXPLORE ${commandLine()}\n  dev ${m((r) => 100 * r.testAcc)} | validation ${m((r) => 100 * r.heldOutAcc)} | ` +
+    `val loss ${m((r) => r.history[r.bestEpoch - 1].valLoss ?? NaN, 4)} | best epoch ${m((r) => r.bestEpoch, 1)} | ${since(t0).toFixed(0)} s\n`);
 }
 
 async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backendText: string, t0: number): Promise<void> {
@@ -134,7 +257,7 @@ async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backend
     runs.push(await runOnce(s, 'original', full, test));
     runs.push(await runOnce(s, 'honest', full, test));
   }
-  raw('usps-headline', runs.map(({ confusion, ...r }) => r));
+  raw(args.name as string, runs.map(({ confusion, ...r }) => r));
 
   const perSeed = runs.map((r) => [r.seed, r.protocol === 'original' ? '(i) original: 33 % hold-out' : '(ii) honest: val split → test',
     r.bestEpoch, r.epochs, pct(r.trainAcc), pct(r.heldOutAcc), pct(r.testAcc)]);
@@ -155,13 +278,13 @@ async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backend
     'The "held-out" column is the hold-out accuracy at the best epoch for (i) — the number the original reported — and the validation accuracy for (ii). ' +
     'The "official test" column of protocol (i) is shown for information only: under (i) the original never looked at USPS_test.',
   ];
-  writeTable('usps-headline-summary', 'Item 4 — headline CNN on USPS, mean ± std over seeds', ['protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'], summary, notes);
-  writeTable('usps-headline-seeds', 'Item 4 — per seed', ['seed', 'protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'], perSeed);
+  writeTable(`${args.name}-summary`, 'Item 4 — headline CNN on USPS, mean ± std over seeds', ['protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'], summary, notes);
+  writeTable(`${args.name}-seeds`, 'Item 4 — per seed', ['seed', 'protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'], perSeed);
 
   // Curves: held-out (i) and validation (ii) accuracy per epoch for every seed, and the losses.
   const series = (p: 'original' | 'honest', key: 'valAccuracy' | 'valLoss'): Series[] =>
     runs.filter((r) => r.protocol === p).map((r) => ({ name: `seed ${r.seed}`, values: r.history.map((e) => (key === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.valLoss)) }));
-  figure('usps-headline-curves.svg', panelsSvg([
+  figure(`${args.name}-curves.svg`, panelsSvg([
     { series: series('original', 'valAccuracy'), options: { title: '(i) 33 % hold-out accuracy (%) per epoch', xLabel: 'epoch' } },
     { series: series('honest', 'valAccuracy'), options: { title: '(ii) validation accuracy (%) per epoch', xLabel: 'epoch' } },
     { series: series('original', 'valLoss'), options: { title: '(i) hold-out loss per sample', xLabel: 'epoch' } },
@@ -170,7 +293,7 @@ async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backend
   // Confusion matrix on the official test set of the honest run closest to the median.
   const honest = runs.filter((r) => r.protocol === 'honest').sort((a, b) => a.testAcc - b.testAcc);
   const median = honest[Math.floor((honest.length - 1) / 2)];
-  figure('usps-headline-confusion.svg', confusionMatrixSvg(median.confusion ?? [], { title: `USPS_test, protocol (ii), seed ${median.seed} (median)` }));
+  figure(`${args.name}-confusion.svg`, confusionMatrixSvg(median.confusion ?? [], { title: `USPS_test, protocol (ii), seed ${median.seed} (median)` }));
 }
 
 async function augmented(full: data.Dataset, test: data.Dataset, backendText: string, t0: number): Promise<void> {

@@ -1,0 +1,120 @@
+/**
+ * Weight averaging: a running average of a network's weights along training, evaluated or kept
+ * in place of the last weights. Two kinds:
+ *
+ * - uniform (stochastic weight averaging, Izmailov et al. 2018): the plain mean of every snapshot
+ *   folded in, e.g. the weights at the end of each of the last k epochs;
+ * - exponential (Polyak / EMA): avg ← decay · avg + (1 − decay) · w at every update, e.g. after
+ *   every batch, with decay close to 1.
+ *
+ * The average lives outside the network; {@link WeightAverage.apply} copies it in (keeping the
+ * live weights aside) and {@link WeightAverage.restore} puts the live weights back, so training
+ * can go on after an evaluation of the average.
+ */
+import { describe } from './tensor';
+import { Parameter } from './nn/module';
+
+/** Options of {@link WeightAverage}. */
+export interface WeightAverageOptions {
+  /**
+   * Exponential moving average with this decay in [0, 1): avg ← decay·avg + (1 − decay)·w.
+   * Left out (the default): the uniform mean of all snapshots (SWA).
+   */
+  decay?: number;
+}
+
+/**
+ * A running average of `params` (what `net.parameters()` returns).
+ *
+ * @example
+ * // SWA over the last 5 of 20 epochs
+ * const avg = new WeightAverage(net.parameters());
+ * await fit(net, loss, opt, train, { epochs: 20, onEpochEnd: (r) => { if (r.epoch > 15) avg.update(); } });
+ * avg.apply();                       // the network now holds the mean of epochs 16..20
+ *
+ * @example
+ * // EMA of the weights after every batch, evaluated without disturbing training
+ * const ema = new WeightAverage(net.parameters(), { decay: 0.999 });
+ * await fit(net, loss, opt, train, { epochs: 10, onBatchEnd: () => ema.update() });
+ * const acc = ema.evaluateWith(() => evaluate(net, loss, xVal, yVal).accuracy);
+ */
+export class WeightAverage {
+  readonly params: readonly Parameter[];
+  /** The EMA decay, or undefined for the uniform mean. */
+  readonly decay: number | undefined;
+  /** Snapshots folded in since construction or the last {@link reset}. */
+  count = 0;
+  private readonly avg: Float64Array[];
+  private saved: Float32Array[] | null = null;
+
+  constructor(params: readonly Parameter[], options: WeightAverageOptions = {}) {
+    if (!Array.isArray(params) || params.some((p) => !(p?.value?.data instanceof Float32Array))) {
+      throw new TypeError(`WeightAverage: params must be an array of parameters (net.parameters()), got ${describe(params)}`);
+    }
+    if (options === null || typeof options !== 'object') throw new TypeError(`WeightAverage: options must be an object, got ${describe(options)}`);
+    const d = options.decay;
+    if (d !== undefined && (typeof d !== 'number' || !(d >= 0 && d < 1))) {
+      throw new RangeError(`WeightAverage: decay must be a number in [0, 1), got ${describe(d)}`);
+    }
+    this.params = params;
+    this.decay = d;
+    this.avg = params.map((p) => new Float64Array(p.value.data.length));
+  }
+
+  /** Folds the current weights into the average (the first update copies them). */
+  update(): void {
+    if (this.saved) throw new Error('WeightAverage.update: the average is applied; call restore() first');
+    const first = this.count === 0;
+    const a = first ? 0 : this.decay ?? this.count / (this.count + 1);
+    const b = 1 - a;
+    this.params.forEach((p, i) => {
+      const w = p.value.data;
+      const m = this.avg[i];
+      if (w.length !== m.length) throw new RangeError(`WeightAverage.update: parameter ${p.name} changed size (${m.length} → ${w.length})`);
+      for (let j = 0; j < w.length; j++) m[j] = a * m[j] + b * w[j];
+    });
+    this.count++;
+  }
+
+  /** Forgets every snapshot (the next update starts a new average). */
+  reset(): void {
+    this.count = 0;
+    for (const m of this.avg) m.fill(0);
+  }
+
+  /** The average of each parameter, as new Float32Arrays in `params` order. */
+  weights(): Float32Array[] {
+    this.checkCount('weights');
+    return this.avg.map((m) => Float32Array.from(m));
+  }
+
+  /** Copies the average into the network, keeping the live weights for {@link restore}. */
+  apply(): void {
+    this.checkCount('apply');
+    if (this.saved) return;
+    this.saved = this.params.map((p) => p.value.data.slice());
+    this.params.forEach((p, i) => p.value.data.set(this.avg[i]));
+  }
+
+  /** Puts back the weights that {@link apply} replaced (no-op when the average is not applied). */
+  restore(): void {
+    if (!this.saved) return;
+    const saved = this.saved;
+    this.params.forEach((p, i) => p.value.data.set(saved[i]));
+    this.saved = null;
+  }
+
+  /** Runs `fn` with the averaged weights in the network, then restores the live ones. */
+  evaluateWith<T>(fn: () => T): T {
+    this.apply();
+    try {
+      return fn();
+    } finally {
+      this.restore();
+    }
+  }
+
+  private checkCount(who: string): void {
+    if (this.count === 0) throw new Error(`WeightAverage.${who}: no snapshot yet; call update() first`);
+  }
+}
