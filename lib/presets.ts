@@ -40,6 +40,7 @@ export interface Preset {
   summary: string;
   /** True when the model takes sequences (batch, length, 1), false for flat features (batch, n). */
   sequenceInput: boolean;
+  /** The layers for a given input (its length and channels, and the number of classes). */
   layers(input: PresetInput): LayerSpec[];
 }
 
