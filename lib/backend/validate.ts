@@ -87,11 +87,8 @@ export function checkConvArgs(
     dy: batch * outLength * chanOut,
     bias: chanOut,
   };
-  for (const [name, arr] of Object.entries(bufs)) {
-    if (name === 'bias' && arr === null) continue;
-    checkFloat32(fn, name, arr);
-    checkLength(fn, name, arr as Float32Array, need[name]);
-  }
+  // Only the bias may be null (no bias); any other null is a bad argument that checkArrays must see.
+  checkArrays(fn, Object.fromEntries(Object.entries(bufs).map(([name, arr]) => [name, name === 'bias' && arr === null ? null : [arr, need[name]]])));
 }
 
 type PoolBuffers = Partial<Record<'x' | 'y' | 'dx' | 'dy', Float32Array>> & { argmax?: Int32Array };
@@ -107,14 +104,7 @@ export function checkPoolArgs(
   checkSize(fn, 'stride', stride, 1);
   const outCount = batch * windowCount(length, kSize, stride) * chan;
   const need: Record<string, number> = { x: batch * length * chan, dx: batch * length * chan, y: outCount, dy: outCount, argmax: outCount };
-  for (const [name, arr] of Object.entries(bufs)) {
-    if (name === 'argmax') {
-      if (!(arr instanceof Int32Array)) throw new TypeError(`${fn}: argmax must be an Int32Array, got ${describe(arr)}`);
-    } else {
-      checkFloat32(fn, name, arr);
-    }
-    checkLength(fn, name, arr as ArrayLike<number>, need[name]);
-  }
+  checkArrays(fn, Object.fromEntries(Object.entries(bufs).map(([name, arr]) => [name, [arr, need[name]]])), ['argmax']);
 }
 
 /** Checks that each named array is a Float32Array (Int32Array for names in `ints`) holding at least `needed` values. */

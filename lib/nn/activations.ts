@@ -73,13 +73,6 @@ export class Sigmoid extends Elementwise {
   protected readonly code = Code.Sigmoid;
 }
 
-/** σ(x) without overflow: only ever exponentiates a non-positive number. */
-export function stableSigmoid(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
-
 /**
  * Sigmoid evaluated without overflow for any |x| (e^(−|x|) only): finite and exact at ±1e4.
  *
