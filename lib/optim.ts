@@ -295,10 +295,10 @@ export class Optim {
   /** One step on the batch (x, y); returns the batch's mean loss (before the update). */
   step(x: Tensor, y: Tensor): number {
     const net = this.net;
-    net.zeroGrad();
     const yhat = forwardView(net, x);
     const value = meanOf(this.loss.forward(y, yhat));
     const delta = this.loss.backward(y, yhat);
+    net.deferZeroGrad();
     net.backwardUpdateGradient(x, delta);
     if (this.optimizer) this.optimizer.step(net.parameters());
     else net.updateParameters(this.lr);

@@ -13,18 +13,23 @@ export interface Tensor {
 }
 
 /** Number of elements of a shape. Throws on a dimension that is not a non-negative integer. */
-export function sizeOf(shape: readonly number[], what = 'shape'): number {
+export function sizeOf(shape: readonly number[], what: string | (() => string) = 'shape'): number {
   let n = 1;
   for (const d of shape) {
     // A dimension past the element cap is refused even beside a 0: (1e308, 0, 3) holds no
     // values, but a loop over its first axis would never end.
     if (!Number.isInteger(d) || d < 0 || d > 2 ** 32) {
-      throw new RangeError(`${what}: dimensions must be integers in [0, 2^32], got [${shape.join(', ')}]`);
+      throw new RangeError(`${nameOf(what)}: dimensions must be integers in [0, 2^32], got [${shape.join(', ')}]`);
     }
     n *= d;
   }
-  if (n > 2 ** 32) throw new RangeError(`${what}: [${shape.join(', ')}] has more than 2^32 elements`);
+  if (n > 2 ** 32) throw new RangeError(`${nameOf(what)}: [${shape.join(', ')}] has more than 2^32 elements`);
   return n;
+}
+
+/** Error-message prefixes may be passed as thunks so hot paths do not build strings they never show. */
+function nameOf(who: string | (() => string)): string {
+  return typeof who === 'function' ? who() : who;
 }
 
 /** Formats a shape the way error messages show it: `(32, 784)`. */
@@ -152,14 +157,15 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * Checks a tensor against an expected shape, where `null` entries match any size.
  * Throws `RangeError("<who>: expected <what> (batch, 784), got (32, 256)")`.
  */
-export function checkShape(t: Tensor, expected: readonly (number | null)[], who: string, what = 'input'): void {
+export function checkShape(t: Tensor, expected: readonly (number | null)[], who: string | (() => string), what = 'input'): void {
   if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
-    throw new TypeError(`${who}: expected ${what} to be a Tensor, got ${describe(t)}`);
+    throw new TypeError(`${nameOf(who)}: expected ${what} to be a Tensor, got ${describe(t)}`);
   }
-  const ok = t.shape.length === expected.length && expected.every((d, i) => d === null || d === t.shape[i]);
+  let ok = t.shape.length === expected.length;
+  for (let i = 0; ok && i < expected.length; i++) ok = expected[i] === null || expected[i] === t.shape[i];
   if (!ok) {
     const exp = expected.map((d, i) => (d === null ? (i === 0 ? 'batch' : '*') : d));
-    throw new RangeError(`${who}: expected ${what} ${formatShape(exp)}, got ${formatShape(t.shape)}`);
+    throw new RangeError(`${nameOf(who)}: expected ${what} ${formatShape(exp)}, got ${formatShape(t.shape)}`);
   }
 }
 

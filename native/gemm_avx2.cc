@@ -30,15 +30,21 @@ inline __m256i tailMask(int64_t cols) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kOnes + 8 - cols));
 }
 
-template <int R, int NV>
+// B read in place is a strided stream the hardware prefetchers do not follow
+// across pages (see gemm_avx512.cc): request rows ahead, and C's lines early.
+constexpr int64_t kPrefetchRows = 24;
+
+template <int R, int NV, bool InPlaceB>
 void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc,
           float alpha, float beta) {
   __m256 acc[R][NV];
   for (int i = 0; i < R; i++)
     for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
+  for (int i = 0; i < R; i++) __builtin_prefetch(c + i * ldc, 1, 3);
   // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; p++) {
+    if (InPlaceB) __builtin_prefetch(b + kPrefetchRows * bs, 0, 3);
     __m256 bv[NV];
     for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
     for (int i = 0; i < R; i++) {
@@ -75,8 +81,10 @@ using TileFn = void (*)(int64_t, int64_t, const float*, int64_t, const float*, i
 
 template <size_t... R>
 struct TileTable {
-  TileFn half[sizeof...(R)] = {&tile<R + 1, 1>...};
-  TileFn full[sizeof...(R)] = {&tile<R + 1, 2>...};
+  TileFn half[sizeof...(R)] = {&tile<R + 1, 1, false>...};
+  TileFn full[sizeof...(R)] = {&tile<R + 1, 2, false>...};
+  TileFn halfInPlace[sizeof...(R)] = {&tile<R + 1, 1, true>...};
+  TileFn fullInPlace[sizeof...(R)] = {&tile<R + 1, 2, true>...};
 };
 
 template <size_t... R>
@@ -88,7 +96,9 @@ const auto kTiles = makeTileTable(std::make_index_sequence<kMR>());
 
 void sgemm_kernel_6x16_avx2(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b,
                             int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
-  TileFn fn = nr > 8 ? kTiles.full[mr - 1] : kTiles.half[mr - 1];
+  // Packed panels (bs == kNR) are contiguous and prefetched by the hardware.
+  TileFn fn = bs == kNR ? (nr > 8 ? kTiles.full[mr - 1] : kTiles.half[mr - 1])
+                        : (nr > 8 ? kTiles.fullInPlace[mr - 1] : kTiles.halfInPlace[mr - 1]);
   fn(nr, kc, a, as, b, bs, c, ldc, alpha, beta);
 }
 

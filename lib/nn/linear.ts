@@ -38,6 +38,8 @@ export class Linear extends Module {
   readonly bias: Tensor | null;
   readonly biasGrad: Tensor | null;
   private readonly init: InitName;
+  /** Set by deferZeroGrad: the next backwardUpdateGradient writes the gradients instead of adding. */
+  private gradDeferred = false;
 
   constructor(inputSize: number, outputSize: number, options?: LinearOptions) {
     super();
@@ -82,10 +84,25 @@ export class Linear extends Module {
 
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     const [batch, out] = this.checkBackward(input, delta);
-    // ∂L/∂W += xᵀ·δ: x is stored (batch, in), read transposed; beta = 1 accumulates.
+    // ∂L/∂W += xᵀ·δ: x is stored (batch, in), read transposed; beta = 1 accumulates, beta = 0
+    // overwrites when deferZeroGrad postponed the clearing to here.
+    const beta = this.gradDeferred ? 0 : 1;
     backend().sgemm(true, false, this.inputSize, out, batch, 1,
-      input.data, 0, this.inputSize, delta.data, 0, out, 1, this.weightGrad.data, 0, out);
-    if (this.biasGrad) backend().sumRows(delta.data, batch, out, this.biasGrad.data);
+      input.data, 0, this.inputSize, delta.data, 0, out, beta, this.weightGrad.data, 0, out);
+    if (this.biasGrad) {
+      if (this.gradDeferred) this.biasGrad.data.fill(0);
+      backend().sumRows(delta.data, batch, out, this.biasGrad.data);
+    }
+    this.gradDeferred = false;
+  }
+
+  zeroGrad(): void {
+    super.zeroGrad();
+    this.gradDeferred = false;
+  }
+
+  deferZeroGrad(): void {
+    this.gradDeferred = true;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {

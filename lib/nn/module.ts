@@ -156,6 +156,18 @@ export abstract class Module {
     for (const p of this.parameters()) p.grad.data.fill(0);
   }
 
+  /**
+   * Same effect as {@link zeroGrad} for a training step that is about to run a full backward
+   * pass: a layer may skip the clearing and have its next `backwardUpdateGradient` write the
+   * gradient instead of adding to it. For large weights this saves a pass over memory per
+   * step (the gradient GEMM writes with beta = 0 instead of reading zeros back). Until that
+   * backward pass the gradients hold stale values, so call it only right before one; `fit`
+   * and `Optim.step` do. Layers that do not override it clear their gradients at once.
+   */
+  deferZeroGrad(): void {
+    this.zeroGrad();
+  }
+
   /** Checks that `input` is a tensor this module accepts; returns the output shape. */
   protected checkInput(input: Tensor): number[] {
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
@@ -168,7 +180,7 @@ export abstract class Module {
   /** Checks input and delta for a backward pass: delta must have the shape forward(input) has. */
   protected checkBackward(input: Tensor, delta: Tensor): number[] {
     const out = this.checkInput(input);
-    checkShape(delta, out, this.label(), 'delta');
+    checkShape(delta, out, () => this.label(), 'delta');
     this.checkLength(delta, 'delta');
     return out;
   }
@@ -178,7 +190,7 @@ export abstract class Module {
    * told sizes the arrays do not have (they refuse, but with a kernel's name, not this module's).
    */
   private checkLength(t: Tensor, what: string): void {
-    const n = sizeOf(t.shape, `${this.label()}: ${what} shape`);
+    const n = sizeOf(t.shape, () => `${this.label()}: ${what} shape`);
     if (t.data.length !== n) {
       throw new RangeError(`${this.label()}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
     }
@@ -325,7 +337,7 @@ export class Sequential extends Module {
     if (this.inputs.length !== n + 1) {
       throw new Error(`${this.label()}: backward called before forward`);
     }
-    checkShape(delta, this.inputs[n].shape, this.label(), 'delta');
+    checkShape(delta, this.inputs[n].shape, () => this.label(), 'delta');
     let d = delta;
     for (let i = n - 1; i >= 0; i--) {
       this.modules[i].backwardUpdateGradient(this.inputs[i], d);
@@ -358,10 +370,14 @@ export class Sequential extends Module {
     const p = this.pending;
     if (p && p.input === input && p.delta === delta) return this.firstDelta();
     if (this.inputs.length === 0 || this.inputs[0] !== input) this.forward(input);
-    checkShape(delta, this.inputs[this.modules.length].shape, this.label(), 'delta');
+    checkShape(delta, this.inputs[this.modules.length].shape, () => this.label(), 'delta');
     let d = delta;
     for (let i = this.modules.length - 1; i >= 0; i--) d = this.modules[i].backwardDelta(this.inputs[i], d);
     return { shape: d.shape, data: d.data.slice() };
+  }
+
+  deferZeroGrad(): void {
+    for (const m of this.modules) m.deferZeroGrad();
   }
 
   parameters(): Parameter[] {

@@ -156,6 +156,30 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     expectClose(values(a.backwardDelta(x, dh)), dx, 5);
   });
 
+  test('deferZeroGrad then a backward pass gives the gradients of zeroGrad, also with a layer used twice', () => {
+    const shared = new Linear(3, 3);
+    const conv = new Conv1D(2, 1, 2);
+    const mlp = (): Sequential => new Sequential(new Linear(3, 3), new TanH(), shared, new TanH(), shared);
+    const x = fromArray([[0.1, -0.2, 0.3], [0.5, 0.4, -0.6]]);
+    const d = fromArray([[1, -1, 0.5], [0.5, 2, -0.25]]);
+    const net = mlp();
+    const grads = (): number[][] => net.parameters().map((p) => values(p.grad));
+    // Stale gradients from an earlier step must not leak into the deferred one.
+    net.forward(x);
+    net.backwardUpdateGradient(x, d);
+    net.zeroGrad();
+    net.backwardUpdateGradient(x, d);
+    const eager = grads();
+    net.backwardUpdateGradient(x, d);
+    net.deferZeroGrad();
+    net.backwardUpdateGradient(x, d);
+    grads().forEach((g, i) => expectClose(g, eager[i], 6));
+    // A layer without an override (Conv1D) clears at once.
+    conv.backwardUpdateGradient(fromArray([[[1], [2], [3]]]), fromArray([[[1, 1], [1, 1]]]));
+    conv.deferZeroGrad();
+    expect(values(conv.weightGrad).every((v) => v === 0)).toBe(true);
+  });
+
   test('updateParameters is w −= lr·grad; a module follows setBackend', () => {
     const lin = new Linear(2, 1, { init: 'ones' });
     lin.zeroGrad();
