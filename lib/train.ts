@@ -147,7 +147,7 @@ function checkPositiveInt(who: string, name: string, v: unknown): number {
   return v;
 }
 
-/** Copies rows `order[start..end)` of t into a reusable (end − start, ...) tensor. */
+/** Rows `order[start..end)` of t: a view when they are consecutive, else copied into a reusable (end − start, ...) tensor. */
 class RowGatherer {
   private readonly rowSize: number;
   private buffers = new Map<number, Tensor>();
@@ -158,12 +158,17 @@ class RowGatherer {
 
   gather(order: Int32Array, start: number, end: number): Tensor {
     const rows = end - start;
+    const s = this.rowSize;
+    // Unshuffled (or any consecutive) rows are read in place: no copy.
+    const first = order[start];
+    let consecutive = true;
+    for (let r = 1; r < rows && consecutive; r++) consecutive = order[start + r] === first + r;
+    if (consecutive) return { shape: [rows, ...this.t.shape.slice(1)], data: this.t.data.subarray(first * s, (first + rows) * s) };
     let out = this.buffers.get(rows);
     if (!out) {
       out = zeros([rows, ...this.t.shape.slice(1)]);
       this.buffers.set(rows, out);
     }
-    const s = this.rowSize;
     for (let r = 0; r < rows; r++) {
       const from = order[start + r] * s;
       out.data.set(this.t.data.subarray(from, from + s), r * s);

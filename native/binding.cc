@@ -586,7 +586,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("w", w.length, n);
       args.needLength("g", g.length, n);
       if (hasVelocity) args.needLength("velocity", v.length, n);
-      if (n > 0) sgdStepParallel(w.data, g.data, hasVelocity ? v.data : nullptr, n, lr, momentum, wd, &pool_);
+      if (n > 0) sgdStepParallel(w.data, g.data, hasVelocity ? v.data : nullptr, n, lr, momentum, wd, path_, &pool_);
       return info.Env().Undefined();
     });
   }
@@ -607,7 +607,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("g", g.length, n);
       args.needLength("m", m.length, n);
       args.needLength("v", v.length, n);
-      if (n > 0) adamStepParallel(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step, &pool_);
+      if (n > 0) adamStepParallel(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step, path_, &pool_);
       return info.Env().Undefined();
     });
   }
@@ -640,7 +640,7 @@ class Addon : public Napi::Addon<Addon> {
       auto x = args.float32(0, "x");
       int64_t n = args.size(1, "n");
       args.needLength("x", x.length, n);
-      return Napi::Number::New(info.Env(), static_cast<double>(n > 0 ? nonFiniteIndex(x.data, n) : -1));
+      return Napi::Number::New(info.Env(), static_cast<double>(n > 0 ? nonFiniteIndexParallel(x.data, n, path_, &pool_) : -1));
     });
   }
 

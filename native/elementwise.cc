@@ -1,7 +1,10 @@
 #include "elementwise.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
+
+#include "elementwise_loops.h"
 
 namespace neurone {
 
@@ -44,7 +47,8 @@ void elementwise::bceTermsScalar(const float* p, const float* y, float* term, fl
 
 namespace {
 
-const elementwise::Kernels kScalar{tanhScalar, sigmoidScalar, expShiftSumScalar, elementwise::bceTermsScalar};
+const elementwise::Kernels kScalar{tanhScalar, sigmoidScalar, expShiftSumScalar, elementwise::bceTermsScalar,
+                                   elementwise::sgdStepLoop, elementwise::adamStepLoop, elementwise::nonFiniteIndexLoop};
 
 const elementwise::Kernels& kernelsFor(KernelPath path) {
 #if defined(NEURONE_HAVE_AVX512)
@@ -177,6 +181,7 @@ struct OptimizerJob {
   float lr, beta1, beta2, eps, weightDecay;
   int64_t step;
   bool adam;
+  KernelPath path;
 };
 
 void optimizerChunk(void* ctx, int64_t task, int) {
@@ -184,26 +189,58 @@ void optimizerChunk(void* ctx, int64_t task, int) {
   const int64_t b = task * kParallelChunk;
   const int64_t len = j.n - b < kParallelChunk ? j.n - b : kParallelChunk;
   if (j.adam) {
-    adamStep(j.w + b, j.g + b, j.m + b, j.v + b, len, j.lr, j.beta1, j.beta2, j.eps, j.weightDecay, j.step);
+    adamStep(j.w + b, j.g + b, j.m + b, j.v + b, len, j.lr, j.beta1, j.beta2, j.eps, j.weightDecay, j.step, j.path);
   } else {
-    sgdStep(j.w + b, j.g + b, j.m ? j.m + b : nullptr, len, j.lr, j.beta1, j.weightDecay);
+    sgdStep(j.w + b, j.g + b, j.m ? j.m + b : nullptr, len, j.lr, j.beta1, j.weightDecay, j.path);
   }
 }
 
 }  // namespace
 
 void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
-                     ThreadPool* pool) {
-  if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay);
-  OptimizerJob job{w, g, velocity, nullptr, n, lr, momentum, 0.0f, 0.0f, weightDecay, 0, false};
+                     KernelPath path, ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay, path);
+  OptimizerJob job{w, g, velocity, nullptr, n, lr, momentum, 0.0f, 0.0f, weightDecay, 0, false, path};
   pool->run((n + kParallelChunk - 1) / kParallelChunk, optimizerChunk, &job);
 }
 
 void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
-                      float eps, float weightDecay, int64_t step, ThreadPool* pool) {
-  if (!worthThreads(n, pool)) return adamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step);
-  OptimizerJob job{w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, true};
+                      float eps, float weightDecay, int64_t step, KernelPath path, ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return adamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, path);
+  OptimizerJob job{w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, true, path};
   pool->run((n + kParallelChunk - 1) / kParallelChunk, optimizerChunk, &job);
+}
+
+namespace {
+
+struct ScanJob {
+  const float* x;
+  int64_t n;
+  KernelPath path;
+  std::atomic<int64_t> first;  // smallest bad index found so far, n when none
+};
+
+void scanChunk(void* ctx, int64_t task, int) {
+  auto& j = *static_cast<ScanJob*>(ctx);
+  const int64_t b = task * kParallelChunk;
+  // Chunks past an already-found bad index cannot change the answer.
+  if (b >= j.first.load(std::memory_order_relaxed)) return;
+  const int64_t len = j.n - b < kParallelChunk ? j.n - b : kParallelChunk;
+  const int64_t i = nonFiniteIndex(j.x + b, len, j.path);
+  if (i < 0) return;
+  int64_t found = b + i, seen = j.first.load(std::memory_order_relaxed);
+  while (found < seen && !j.first.compare_exchange_weak(seen, found, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+int64_t nonFiniteIndexParallel(const float* x, int64_t n, KernelPath path, ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return nonFiniteIndex(x, n, path);
+  ScanJob job{x, n, path, {n}};
+  pool->run((n + kParallelChunk - 1) / kParallelChunk, scanChunk, &job);
+  const int64_t first = job.first.load(std::memory_order_relaxed);
+  return first < n ? first : -1;
 }
 
 void addRowVector(float* y, const float* v, int64_t rows, int64_t cols) {
@@ -298,26 +335,7 @@ void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss,
   }
 }
 
-int64_t nonFiniteIndex(const float* x, int64_t n) {
-  // A float is NaN or ±Inf exactly when its exponent bits are all ones. Testing the bits with
-  // an integer OR over a block vectorises (a float sum would not, without fast-math); only a
-  // block that holds one is searched element by element.
-  constexpr int64_t kBlock = 1024;
-  for (int64_t start = 0; start < n; start += kBlock) {
-    const int64_t end = start + kBlock < n ? start + kBlock : n;
-    uint32_t bad = 0;
-    for (int64_t i = start; i < end; i++) {
-      uint32_t bits;
-      std::memcpy(&bits, x + i, sizeof bits);
-      bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-    }
-    if (bad) {
-      for (int64_t i = start; i < end; i++)
-        if (!std::isfinite(x[i])) return i;
-    }
-  }
-  return -1;
-}
+int64_t nonFiniteIndex(const float* x, int64_t n, KernelPath path) { return kernelsFor(path).nonFiniteIndex(x, n); }
 
 void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad, int64_t rows, int64_t cols,
                         KernelPath path) {
@@ -335,34 +353,20 @@ void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad
   }
 }
 
-void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay) {
-  if (velocity) {
-    for (int64_t i = 0; i < n; i++) {
-      float gi = g[i] + weightDecay * w[i];
-      velocity[i] = momentum * velocity[i] + gi;
-      w[i] -= lr * velocity[i];
-    }
-  } else if (weightDecay != 0.0f) {
-    for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + weightDecay * w[i]);
-  } else {
-    for (int64_t i = 0; i < n; i++) w[i] -= lr * g[i];
-  }
+void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
+             KernelPath path) {
+  kernelsFor(path).sgdStep(w, g, velocity, n, lr, momentum, weightDecay);
 }
 
 void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
-              float weightDecay, int64_t step) {
+              float weightDecay, int64_t step, KernelPath path) {
   const double c1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step));
   const double c2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step));
   // Bias corrections folded into the step size and epsilon:
   //   w -= lr · (m/c1) / (sqrt(v/c2) + eps) = (lr·sqrt(c2)/c1) · m / (sqrt(v) + eps·sqrt(c2))
   const float stepSize = static_cast<float>(lr * std::sqrt(c2) / c1);
   const float epsHat = static_cast<float>(eps * std::sqrt(c2));
-  for (int64_t i = 0; i < n; i++) {
-    float gi = g[i] + weightDecay * w[i];
-    m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
-    v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-    w[i] -= stepSize * m[i] / (std::sqrt(v[i]) + epsHat);
-  }
+  kernelsFor(path).adamStep(w, g, m, v, n, beta1, beta2, weightDecay, stepSize, epsHat);
 }
 
 }  // namespace neurone

@@ -48,13 +48,14 @@ void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad
 
 // SGD with optional momentum and L2 weight decay (PyTorch's formulation):
 //   g' = g + wd * w;  v = momentum * v + g' (if velocity);  w -= lr * (velocity ? v : g')
-void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
+void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
+             KernelPath path);
 // Adam (Kingma & Ba) with bias correction for step t (1-based) and L2 weight decay.
 void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
-              float weightDecay, int64_t step);
+              float weightDecay, int64_t step, KernelPath path);
 
 // Index of the first NaN or ±Infinity in x, or -1 when all n values are finite.
-int64_t nonFiniteIndex(const float* x, int64_t n);
+int64_t nonFiniteIndex(const float* x, int64_t n, KernelPath path);
 
 // The activations again, split into contiguous chunks across `pool` when n is large enough
 // for the threads to pay (big conv activations); otherwise the same as above.
@@ -65,9 +66,11 @@ void activationBackwardParallel(Activation f, float alpha, const float* x, const
 
 // The optimiser steps split into contiguous chunks across `pool` for large parameters.
 void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
-                     ThreadPool* pool);
+                     KernelPath path, ThreadPool* pool);
 void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
-                      float eps, float weightDecay, int64_t step, ThreadPool* pool);
+                      float eps, float weightDecay, int64_t step, KernelPath path, ThreadPool* pool);
+// nonFiniteIndex, chunks scanned across `pool` for large arrays (the first bad index still wins).
+int64_t nonFiniteIndexParallel(const float* x, int64_t n, KernelPath path, ThreadPool* pool);
 
 // Plain scalar versions of the SIMD functions, for the tests.
 void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n);
@@ -82,6 +85,11 @@ struct Kernels {
   // Per element: term[i] = y log p + (1 - y) log(1 - p) with logs clamped at -100, and grad as
   // binaryCrossEntropy describes (grad may be null).
   void (*bceTerms)(const float* p, const float* y, float* term, float* grad, int64_t n);
+  // The loops of elementwise_loops.h, compiled for this path.
+  void (*sgdStep)(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
+  void (*adamStep)(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2,
+                   float weightDecay, float stepSize, float epsHat);
+  int64_t (*nonFiniteIndex)(const float* x, int64_t n);
 };
 const Kernels& kernelsAvx2();
 // Baseline-ISA BCE terms, which the AVX2 table borrows (no vector log there).

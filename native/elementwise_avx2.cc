@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "elementwise.h"
+#include "elementwise_loops.h"
 
 namespace neurone {
 namespace {
@@ -92,7 +93,8 @@ float expShiftSumAvx2(const float* x, float shift, float* y, int64_t n) {
   return _mm_cvtss_f32(h);
 }
 
-const elementwise::Kernels kAvx2{tanhAvx2, sigmoidAvx2, expShiftSumAvx2, elementwise::bceTermsScalar};
+const elementwise::Kernels kAvx2{tanhAvx2, sigmoidAvx2, expShiftSumAvx2, elementwise::bceTermsScalar,
+                                  elementwise::sgdStepLoop, elementwise::adamStepLoop, elementwise::nonFiniteIndexLoop};
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "elementwise.h"
+#include "elementwise_loops.h"
 
 namespace neurone {
 namespace {
@@ -132,7 +133,8 @@ float expShiftSumAvx512(const float* x, float shift, float* y, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
-const elementwise::Kernels kAvx512{tanhAvx512, sigmoidAvx512, expShiftSumAvx512, bceTermsAvx512};
+const elementwise::Kernels kAvx512{tanhAvx512, sigmoidAvx512, expShiftSumAvx512, bceTermsAvx512,
+                                  elementwise::sgdStepLoop, elementwise::adamStepLoop, elementwise::nonFiniteIndexLoop};
 
 }  // namespace
 

@@ -82,8 +82,12 @@ new PerformanceObserver((list) => {
 
 interface Measure { samplesPerSec: number; gcShare: number }
 
-/** Median samples/s over `epochs` timed epochs of `batches` batches, after one warm-up epoch. */
-async function measure(spec: NetSpec, epochs: number, batches: number): Promise<Measure> {
+/**
+ * Median samples/s over `epochs` timed epochs of `batches` batches, after one warm-up epoch.
+ * Like the PyTorch and tfjs twins, the batches are taken in order (fit then reads them in
+ * place); `shuffle` measures fit's default instead, which gathers random rows every batch.
+ */
+async function measure(spec: NetSpec, epochs: number, batches: number, shuffle = false): Promise<Measure> {
   seed(1);
   const net = spec.build();
   const n = spec.batch * batches;
@@ -103,10 +107,10 @@ async function measure(spec: NetSpec, epochs: number, batches: number): Promise<
     return { samplesPerSec: median(times), gcShare: (gcMs - gc0) / total };
   }
   const optimizer = new SGD({ lr: 0.01 / spec.batch });
-  await fit(net, spec.loss(), optimizer, data, { epochs: 1, batchSize: spec.batch, verbose: 0 });
+  await fit(net, spec.loss(), optimizer, data, { epochs: 1, batchSize: spec.batch, verbose: 0, shuffle });
   const gc0 = gcMs;
   const t0 = performance.now();
-  const history = await fit(net, spec.loss(), optimizer, data, { epochs, batchSize: spec.batch, verbose: 0 });
+  const history = await fit(net, spec.loss(), optimizer, data, { epochs, batchSize: spec.batch, verbose: 0, shuffle });
   const total = performance.now() - t0;
   return { samplesPerSec: median(history.epochs.map((e) => n / e.seconds)), gcShare: (gcMs - gc0) / total };
 }
@@ -144,13 +148,14 @@ async function main(): Promise<void> {
     setThreads(cores);
     const mAll = await measure(s, epochs, batchesFor(s));
     r.nativeAll = mAll.samplesPerSec;
+    if (!s.inferenceOnly) r.shuffled = (await measure(s, epochs, batchesFor(s), true)).samplesPerSec;
     maxGcShare = Math.max(maxGcShare, m1.gcShare, mAll.gcShare);
     r.gc = Math.max(m1.gcShare, mAll.gcShare);
     setBackend('js');
     r.js = (await measure(s, quick ? 1 : 3, quick ? 2 : Math.max(3, Math.floor(batchesFor(s) / 15)))).samplesPerSec;
     setBackend('native');
     results[s.key] = r;
-    console.log(`${s.key}: native 1T ${fmt(r.native1, 0)}, ${cores}T ${fmt(r.nativeAll, 0)}, js ${fmt(r.js, 0)} samples/s, GC ${(100 * r.gc).toFixed(2)} %`);
+    console.log(`${s.key}: native 1T ${fmt(r.native1, 0)}, ${cores}T ${fmt(r.nativeAll, 0)} (shuffled ${fmt(r.shuffled, 0)}), js ${fmt(r.js, 0)} samples/s, GC ${(100 * r.gc).toFixed(2)} %`);
   }
   const nets = chosen.map((s) => s.key).join(',');
   const torch: Record<number, any> = {};
@@ -180,7 +185,7 @@ async function main(): Promise<void> {
     const tfw = typeof tfWasm === 'object' ? tfWasm[s.key]?.samplesPerSec ?? undefined : undefined;
     const ratio = (v: number | undefined): string => (v && tBest ? `${(v / tBest).toFixed(2)}×` : 'n/a');
     return [
-      s.label, fmt(r.native1, 0), fmt(r.nativeAll, 0), fmt(r.js, 0), fmt(tfc ?? undefined, 0), fmt(tfw ?? undefined, 0),
+      s.label, fmt(r.native1, 0), fmt(r.nativeAll, 0), fmt(r.shuffled, 0), fmt(r.js, 0), fmt(tfc ?? undefined, 0), fmt(tfw ?? undefined, 0),
       fmt(t1, 0), fmt(tAll, 0), ratio(r.native1), ratio(r.nativeAll), r.js ? `${((r.nativeAll ?? 0) / r.js).toFixed(0)}×` : 'n/a',
       tfc ? `${(r.js! / tfc).toFixed(1)}×` : 'n/a',
     ];
@@ -191,9 +196,9 @@ async function main(): Promise<void> {
     '',
     `Command: \`npm run bench\` (= \`npx ts-node --transpile-only scripts/bench-train.ts\`), ${new Date().toISOString().slice(0, 10)}.`,
     `Machine: ${machineDescription()}. ${torchConfig}, run by \`/usr/bin/python3 scripts/bench_torch.py\` with OMP/MKL threads = torch threads; tfjs 4.22 (\`scripts/bench-tfjs.ts\`, 1 thread).`,
-    `Median epoch after a warm-up, float32, plain SGD, random data. Ratios are to PyTorch's best thread setting in this run. Peak RSS of the neurone process ${rss.toFixed(0)} MiB; GC time at most ${(100 * maxGcShare).toFixed(2)} % of training time (perf_hooks 'gc' entries).`,
+    `Median epoch after a warm-up, float32, plain SGD, random data taken in order by every framework (neurone's \`fit\` then reads each batch in place; the "shuffled" column is \`fit\`'s default, which reshuffles every epoch and copies each batch's random rows, ${cores} threads). Ratios are to PyTorch's best thread setting in this run. Peak RSS of the neurone process ${rss.toFixed(0)} MiB; GC time at most ${(100 * maxGcShare).toFixed(2)} % of training time (perf_hooks 'gc' entries).`,
     '',
-    table(['net', 'neurone 1T', `neurone ${cores}T`, 'neurone js', 'tfjs cpu', 'tfjs wasm', 'PyTorch 1T', `PyTorch ${cores}T`, 'neurone 1T / PyTorch', `neurone ${cores}T / PyTorch`, 'native / js', 'js / tfjs cpu'], rows),
+    table(['net', 'neurone 1T', `neurone ${cores}T`, `neurone ${cores}T shuffled`, 'neurone js', 'tfjs cpu', 'tfjs wasm', 'PyTorch 1T', `PyTorch ${cores}T`, 'neurone 1T / PyTorch', `neurone ${cores}T / PyTorch`, 'native / js', 'js / tfjs cpu'], rows),
     ...(typeof tfWasm === 'object' ? ['', ...Object.entries(tfWasm).filter(([, v]) => v.note).map(([k, v]) => `- tfjs wasm ${k}: ${v.note}`)] : []),
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n');

@@ -8,6 +8,7 @@
 
 #include "cpu.h"
 #include "elementwise.h"
+#include "threadpool.h"
 
 using namespace neurone;
 
@@ -97,6 +98,67 @@ int main() {
       if (!(std::fabs(loss[r] - want) <= 1e-5 * std::fabs(want) + 1e-4)) {
         std::printf("FAIL %s bce row %lld: %.9g vs %.9g\n", kernelPathName(path), (long long)r, loss[r], want);
         failures++;
+      }
+    }
+  }
+  // Optimiser steps and the non-finite scan on every path and 1-3 threads against double-precision
+  // formulas; the scan must report the first bad index even when a later chunk finds one first.
+  for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+    if (!kernelPathSupported(path)) continue;
+    for (int threads : {1, 2, 3}) {
+      ThreadPool pool(threads);
+      for (int64_t n : {1, 17, 1000, 200003}) {
+        std::vector<float> w(n), g(n), vel(n), m(n), v(n);
+        for (int64_t i = 0; i < n; i++) {
+          w[i] = narrow(rng);
+          g[i] = narrow(rng);
+          vel[i] = narrow(rng) * 0.1f;
+          m[i] = narrow(rng) * 0.1f;
+          v[i] = std::fabs(narrow(rng)) * 0.01f;
+        }
+        std::vector<float> w1 = w, vel1 = vel, w2 = w, m2 = m, v2 = v;
+        const float lr = 0.05f, mom = 0.9f, wd = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+        const int64_t t = 3;
+        sgdStepParallel(w1.data(), g.data(), vel1.data(), n, lr, mom, wd, path, &pool);
+        adamStepParallel(w2.data(), g.data(), m2.data(), v2.data(), n, lr, b1, b2, eps, wd, t, path, &pool);
+        cases += 2;
+        bool sgdOk = true, adamOk = true;
+        for (int64_t i = 0; i < n; i++) {
+          double gi = static_cast<double>(g[i]) + wd * static_cast<double>(w[i]);
+          double vi = mom * static_cast<double>(vel[i]) + gi;
+          double want = w[i] - lr * vi;
+          if (sgdOk && !(std::fabs(w1[i] - want) <= 1e-6 + 1e-6 * std::fabs(want))) {
+            std::printf("FAIL %s sgd threads=%d n=%lld i=%lld: %.9g vs %.9g\n", kernelPathName(path), threads,
+                        (long long)n, (long long)i, w1[i], want);
+            failures++;
+            sgdOk = false;
+          }
+          double mi = b1 * static_cast<double>(m[i]) + (1 - b1) * gi;
+          double vv = b2 * static_cast<double>(v[i]) + (1 - b2) * gi * gi;
+          double mHat = mi / (1 - std::pow(b1, t)), vHat = vv / (1 - std::pow(b2, t));
+          double wantA = w[i] - lr * mHat / (std::sqrt(vHat) + eps);
+          if (adamOk && !(std::fabs(w2[i] - wantA) <= 1e-5 + 1e-5 * std::fabs(wantA))) {
+            std::printf("FAIL %s adam threads=%d n=%lld i=%lld: %.9g vs %.9g\n", kernelPathName(path), threads,
+                        (long long)n, (long long)i, w2[i], wantA);
+            failures++;
+            adamOk = false;
+          }
+        }
+        // Non-finite scan: none, then a NaN late and an Inf early (the early one must win).
+        cases++;
+        if (nonFiniteIndexParallel(g.data(), n, path, &pool) != -1) {
+          std::printf("FAIL %s scan threads=%d n=%lld: false positive\n", kernelPathName(path), threads, (long long)n);
+          failures++;
+        }
+        const int64_t late = n - 1, early = n / 3;
+        g[late] = std::numeric_limits<float>::quiet_NaN();
+        g[early] = -std::numeric_limits<float>::infinity();
+        int64_t got = nonFiniteIndexParallel(g.data(), n, path, &pool);
+        if (got != early) {
+          std::printf("FAIL %s scan threads=%d n=%lld: got %lld want %lld\n", kernelPathName(path), threads,
+                      (long long)n, (long long)got, (long long)early);
+          failures++;
+        }
       }
     }
   }

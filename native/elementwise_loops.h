@@ -1,0 +1,67 @@
+// Optimiser updates and the non-finite scan as plain loops, included by
+// elementwise.cc and by its AVX2 / AVX-512 twins so each compiles them with its
+// own instruction set (the loops are memory-light and vectorise cleanly; the
+// wider vectors halve or quarter the instructions per element).
+//
+// Every function here is `static`: each translation unit keeps a private copy,
+// so the linker can never substitute an AVX-512 copy into baseline code (which
+// an ordinary inline function, merged across translation units, would allow).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace neurone {
+namespace elementwise {
+
+// See sgdStep in elementwise.h.
+static inline void sgdStepLoop(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum,
+                               float weightDecay) {
+  if (velocity) {
+    for (int64_t i = 0; i < n; i++) {
+      float gi = g[i] + weightDecay * w[i];
+      velocity[i] = momentum * velocity[i] + gi;
+      w[i] -= lr * velocity[i];
+    }
+  } else if (weightDecay != 0.0f) {
+    for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + weightDecay * w[i]);
+  } else {
+    for (int64_t i = 0; i < n; i++) w[i] -= lr * g[i];
+  }
+}
+
+// Adam's update with the bias corrections already folded into stepSize and epsHat (adamStep).
+static inline void adamStepLoop(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2,
+                                float weightDecay, float stepSize, float epsHat) {
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i] + weightDecay * w[i];
+    m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
+    v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    w[i] -= stepSize * m[i] / (std::sqrt(v[i]) + epsHat);
+  }
+}
+
+// A float is NaN or ±Inf exactly when its exponent bits are all ones. Testing the bits with an
+// integer OR over a block vectorises (a float comparison reduction would not, without
+// fast-math); only a block that holds one is searched element by element.
+static inline int64_t nonFiniteIndexLoop(const float* x, int64_t n) {
+  constexpr int64_t kBlock = 1024;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = start + kBlock < n ? start + kBlock : n;
+    uint32_t bad = 0;
+    for (int64_t i = start; i < end; i++) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, sizeof bits);
+      bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad) {
+      for (int64_t i = start; i < end; i++)
+        if (!std::isfinite(x[i])) return i;
+    }
+  }
+  return -1;
+}
+
+}  // namespace elementwise
+}  // namespace neurone
