@@ -51,7 +51,7 @@ export function runPython(script: string, args: string[], threads: number): { ok
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   try {
-    const out = execFileSync('/usr/bin/python3', [path.join(repoRoot, 'scripts', script), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+    const out = execFileSync(process.env.NEURONE_PYTHON ?? '/usr/bin/python3', [path.join(repoRoot, 'scripts', script), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
     const lastLine = out.trim().split('\n').pop() ?? '';
     return { ok: true, value: JSON.parse(lastLine) };
   } catch (e) {

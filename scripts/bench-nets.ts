@@ -1,0 +1,104 @@
+// The nets of the training benchmark (issue 5) and how one is timed, shared by
+// scripts/bench-train.ts (all frameworks, this machine) and scripts/bench-scaling.ts
+// (thread scaling on a many-core machine).
+import { PerformanceObserver } from 'perf_hooks';
+import {
+  BCELoss, CELogSoftmaxLoss, Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, SGD, Sigmoid, TanH,
+  fit, predict, seed, Tensor, zeros,
+} from '../lib';
+import { Loss } from '../lib/losses';
+import { Module } from '../lib/nn/module';
+
+export interface NetSpec {
+  key: string;
+  label: string;
+  build: () => Module;
+  inputShape: number[];
+  batch: number;
+  loss: () => Loss;
+  target: 'class' | 'input';
+  inferenceOnly?: boolean;
+}
+
+const seedCnn = (length: number) => (): Module => new Sequential(
+  new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(),
+  new Linear(32 * Math.floor((length - 2) / 2), 100), new ReLU(), new Linear(100, 10),
+);
+const deepCnn = (): Module => {
+  let n = 256;
+  for (let i = 0; i < 3; i++) n = Math.floor((n - 2 - 8) / 2) + 1;
+  return new Sequential(
+    new Conv1D(3, 1, 64), new ReLU(), new MaxPool1D(8, 2),
+    new Conv1D(3, 64, 64), new ReLU(), new MaxPool1D(8, 2),
+    new Conv1D(3, 64, 64), new ReLU(), new MaxPool1D(8, 2),
+    new Flatten(), new Linear(64 * n, 10),
+  );
+};
+
+export const specs: NetSpec[] = [
+  { key: 'a', label: 'a. seed CNN, length 256, batch 32', build: seedCnn(256), inputShape: [256, 1], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
+  { key: 'b', label: 'b. seed CNN, length 784, batch 32', build: seedCnn(784), inputShape: [784, 1], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
+  { key: 'c32', label: 'c. MLP 784-256-10, batch 32', build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), inputShape: [784], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
+  { key: 'c256', label: 'c. MLP 784-256-10, batch 256', build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), inputShape: [784], batch: 256, loss: () => new CELogSoftmaxLoss(), target: 'class' },
+  {
+    key: 'd', label: 'd. autoencoder 784-256-64-256-784, batch 32',
+    build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 64), new TanH(), new Linear(64, 256), new TanH(), new Linear(256, 784), new Sigmoid()),
+    inputShape: [784], batch: 32, loss: () => new BCELoss(), target: 'input',
+  },
+  { key: 'e', label: 'e. deep CNN (3 conv), length 256, batch 32', build: deepCnn, inputShape: [256, 1], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
+  { key: 'infer', label: 'inference of a, batch 256', build: seedCnn(256), inputShape: [256, 1], batch: 256, loss: () => new CELogSoftmaxLoss(), target: 'class', inferenceOnly: true },
+];
+
+function randomData(spec: NetSpec, n: number): { x: Tensor; y: Tensor } {
+  const x = zeros([n, ...spec.inputShape]);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();
+  if (spec.target === 'input') return { x, y: x };
+  const y = zeros([n]);
+  for (let i = 0; i < n; i++) y.data[i] = Math.floor(Math.random() * 10);
+  return { x, y };
+}
+
+let gcMs = 0;
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration;
+}).observe({ entryTypes: ['gc'] });
+
+export interface Measure { samplesPerSec: number; gcShare: number }
+
+/**
+ * Median samples/s over `epochs` timed epochs of `batches` batches, after one warm-up epoch.
+ * Like the PyTorch and tfjs twins, the batches are taken in order (fit then reads them in
+ * place); `shuffle` measures fit's default instead, which gathers random rows every batch.
+ */
+export async function measure(spec: NetSpec, epochs: number, batches: number, shuffle = false): Promise<Measure> {
+  seed(1);
+  const net = spec.build();
+  const n = spec.batch * batches;
+  const data = randomData(spec, n);
+  if (spec.inferenceOnly) {
+    const times: number[] = [];
+    predict(net, data.x, { batchSize: spec.batch });
+    const gc0 = gcMs;
+    let total = 0;
+    for (let e = 0; e < epochs; e++) {
+      const t0 = performance.now();
+      predict(net, data.x, { batchSize: spec.batch });
+      const dt = performance.now() - t0;
+      total += dt;
+      times.push(n / (dt / 1000));
+    }
+    return { samplesPerSec: median(times), gcShare: (gcMs - gc0) / total };
+  }
+  const optimizer = new SGD({ lr: 0.01 / spec.batch });
+  await fit(net, spec.loss(), optimizer, data, { epochs: 1, batchSize: spec.batch, verbose: 0, shuffle });
+  const gc0 = gcMs;
+  const t0 = performance.now();
+  const history = await fit(net, spec.loss(), optimizer, data, { epochs, batchSize: spec.batch, verbose: 0, shuffle });
+  const total = performance.now() - t0;
+  return { samplesPerSec: median(history.epochs.map((e) => n / e.seconds)), gcShare: (gcMs - gc0) / total };
+}
+
+export function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
