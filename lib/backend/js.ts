@@ -23,28 +23,64 @@ function sgemm(
   }
   if (alpha === 0 || k === 0) return;
   // A(i, p) and B(p, j) as stored: A is (m, k) or, transposed, (k, m); B is (k, n) or (n, k).
-  const aRow = transA ? 1 : lda;
-  const aCol = transA ? lda : 1;
-  if (!transB) {
-    // i-p-j: the inner loop runs along a row of B and a row of C.
-    for (let i = 0; i < m; i++) {
-      const cRow = offsetC + i * ldc;
-      for (let p = 0; p < k; p++) {
-        const s = alpha * a[offsetA + i * aRow + p * aCol];
-        if (s === 0) continue;
-        const bRow = offsetB + p * ldb;
-        for (let j = 0; j < n; j++) c[cRow + j] += s * b[bRow + j];
+  accumulateProduct(m, n, k, alpha, a, offsetA, transA ? 1 : lda, transA ? lda : 1,
+    b, offsetB, transB ? 1 : ldb, transB ? ldb : 1, c, offsetC, ldc);
+}
+
+/**
+ * C += alpha · A·B for C (m, n), with A(i, p) = a[oa + i·ar + p·ac] and B(p, j) = b[ob + p·br + j·bc].
+ *
+ * Blocks of 4×4 outputs: the sixteen sums stay in local variables, which V8 keeps unboxed in
+ * registers, so each step along p loads 4 values of A and 4 of B for 16 multiply-adds. A plain
+ * triple loop loads and stores C for every multiply-add instead, about 3× slower.
+ */
+function accumulateProduct(
+  m: number, n: number, k: number, alpha: number,
+  a: Float32Array, oa: number, ar: number, ac: number,
+  b: Float32Array, ob: number, br: number, bc: number,
+  c: Float32Array, oc: number, ldc: number,
+): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let pa = oa + i * ar;
+      let pb = ob + j * bc;
+      for (let p = 0; p < k; p++, pa += ac, pb += br) {
+        const b0 = b[pb], b1 = b[pb + bc], b2 = b[pb + 2 * bc], b3 = b[pb + 3 * bc];
+        let x = a[pa];
+        c00 += x * b0; c01 += x * b1; c02 += x * b2; c03 += x * b3;
+        x = a[pa + ar];
+        c10 += x * b0; c11 += x * b1; c12 += x * b2; c13 += x * b3;
+        x = a[pa + 2 * ar];
+        c20 += x * b0; c21 += x * b1; c22 += x * b2; c23 += x * b3;
+        x = a[pa + 3 * ar];
+        c30 += x * b0; c31 += x * b1; c32 += x * b2; c33 += x * b3;
       }
+      let q = oc + i * ldc + j;
+      c[q] += alpha * c00; c[q + 1] += alpha * c01; c[q + 2] += alpha * c02; c[q + 3] += alpha * c03;
+      q += ldc;
+      c[q] += alpha * c10; c[q + 1] += alpha * c11; c[q + 2] += alpha * c12; c[q + 3] += alpha * c13;
+      q += ldc;
+      c[q] += alpha * c20; c[q + 1] += alpha * c21; c[q + 2] += alpha * c22; c[q + 3] += alpha * c23;
+      q += ldc;
+      c[q] += alpha * c30; c[q + 1] += alpha * c31; c[q + 2] += alpha * c32; c[q + 3] += alpha * c33;
     }
-  } else {
-    // B is (n, k): C(i, j) is a dot product of A's row i with B's row j.
-    for (let i = 0; i < m; i++) {
-      const cRow = offsetC + i * ldc;
-      for (let j = 0; j < n; j++) {
-        const bRow = offsetB + j * ldb;
+    if (j < n) accumulateDots(i, i + 4, j, n);
+  }
+  if (i < m) accumulateDots(i, m, 0, n);
+
+  // The ragged edges, one dot product per output.
+  function accumulateDots(i0: number, i1: number, j0: number, j1: number): void {
+    for (let ii = i0; ii < i1; ii++) {
+      for (let jj = j0; jj < j1; jj++) {
         let sum = 0;
-        for (let p = 0; p < k; p++) sum += a[offsetA + i * aRow + p * aCol] * b[bRow + p];
-        c[cRow + j] += alpha * sum;
+        let pa = oa + ii * ar;
+        let pb = ob + jj * bc;
+        for (let p = 0; p < k; p++, pa += ac, pb += br) sum += a[pa] * b[pb];
+        c[oc + ii * ldc + jj] += alpha * sum;
       }
     }
   }
