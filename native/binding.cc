@@ -366,7 +366,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("y", y.length, nOut);
       args.needLength("argmax", argmax.length, nOut);
       if (nOut == 0) return info.Env().Undefined();
-      maxPool1dForward(s, x.data, y.data, argmax.data, &pool_);
+      maxPool1dForward(s, x.data, y.data, argmax.data, path_, &pool_);
       return info.Env().Undefined();
     });
   }
@@ -402,7 +402,26 @@ class Addon : public Napi::Addon<Addon> {
           }
         }
       }
-      maxPool1dBackward(s, dy.data, argmax.data, dx.data, &pool_);
+      const int64_t routed = maxPool1dBackward(s, dy.data, argmax.data, dx.data, path_, &pool_);
+      if (routed != nOut) {
+        // Some entry lies in its sample but outside its own window (forward never records that);
+        // find the first one for the message.
+        const int64_t k = s.kSize, stride = s.stride, chan = s.chan, outLength = s.outLength();
+        for (int64_t i = 0; i < nOut; i++) {
+          const int64_t b = i / perSampleOut, t = (i % perSampleOut) / chan, c = i % chan;
+          const int64_t start = (b * s.length + t * stride) * chan + c;
+          const int64_t rel = static_cast<int64_t>(argmax.data[i]) - start;
+          if (rel < 0 || rel >= k * chan || rel % chan != 0) {
+            throwRange("maxPool1dBackward: argmax[" + std::to_string(i) + "] = " + std::to_string(argmax.data[i]) +
+                       " is outside its window: output " + std::to_string(t) + " of " + std::to_string(outLength) +
+                       ", channel " + std::to_string(c) + " of sample " + std::to_string(b) + " takes one of " +
+                       std::to_string(start) + ", " + std::to_string(start + chan) + ", ... " +
+                       std::to_string(start + (k - 1) * chan));
+          }
+        }
+        throwRange("maxPool1dBackward: argmax routed " + std::to_string(routed) + " of " + std::to_string(nOut) +
+                   " gradients");
+      }
       return info.Env().Undefined();
     });
   }

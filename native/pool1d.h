@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "cpu.h"
 #include "threadpool.h"
 
 namespace neurone {
@@ -19,15 +20,29 @@ struct Pool1dShape {
   int64_t outLength() const { return length < kSize ? 0 : (length - kSize) / stride + 1; }
 };
 
-void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, ThreadPool* pool);
-// dx is overwritten. argmax entries must lie in [0, batch*length*chan) and within
-// their own sample (the binding checks this, since argmax comes from JavaScript).
-void maxPool1dBackward(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, ThreadPool* pool);
+void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
+                      ThreadPool* pool);
+// dx is overwritten. argmax entries must lie within their own sample (the binding checks this,
+// since argmax comes from JavaScript); an entry outside its window is not routed anywhere, and the
+// return value, the number of entries that were, is then below batch*outLength*chan.
+int64_t maxPool1dBackward(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
+                          ThreadPool* pool);
 void avgPool1dForward(const Pool1dShape& s, const float* x, float* y, ThreadPool* pool);
 void avgPool1dBackward(const Pool1dShape& s, const float* dy, float* dx, ThreadPool* pool);
 
 // Plain loops, the oracle for the tests.
 void maxPool1dForwardReference(const Pool1dShape& s, const float* x, float* y, int32_t* argmax);
+// The scatter formulation: dx = 0, then dx[argmax[i]] += dy[i].
+void maxPool1dBackwardReference(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx);
+
+// The per-sample max-pooling loops of pool1d_loops.h, one table per KernelPath
+// (pool1d_avx2.cc / pool1d_avx512.cc; the scalar one in pool1d.cc).
+struct PoolKernels {
+  void (*maxForwardSample)(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);
+  int64_t (*maxBackwardSample)(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b);
+};
+const PoolKernels& poolKernelsAvx2();
+const PoolKernels& poolKernelsAvx512();
 void avgPool1dForwardReference(const Pool1dShape& s, const float* x, float* y);
 
 }  // namespace neurone

@@ -114,6 +114,13 @@ describe.each(backends)('%s backend', (_name, be) => {
 
   // pooling: batch 2, length 6, chan 3, kSize 2, stride 2 -> outLength 3.
   const i32 = (n: number): Int32Array => new Int32Array(n);
+  /** A valid argmax for that shape (each window's first position), with entry `at` set to `value`. */
+  const windowArgmax = (at: number, value: number): Int32Array => {
+    const a = i32(18);
+    for (let o = 0; o < 18; o++) a[o] = (Math.floor(o / 9) * 6 + Math.floor((o % 9) / 3) * 2) * 3 + (o % 3);
+    a[at] = value;
+    return a;
+  };
   test.each([
     ['maxPool1dForward', [f(35), f(18), i32(18), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dForward: x is too short: expected at least 36 elements, got 35/],
     ['maxPool1dForward', [f(36), f(18), f(18), 2, 6, 3, 2, 2], 'TypeError', /maxPool1dForward: argmax must be an Int32Array, got Float32Array\(18\)/],
@@ -122,6 +129,9 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['maxPool1dBackward', [f(18), i32(18).fill(99), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: argmax\[0\] = 99 is outside/],
     ['maxPool1dBackward', [f(18), i32(18).fill(-1), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: argmax\[0\] = -1 is outside/],
     ['maxPool1dBackward', [f(17), i32(18), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: dy is too short/],
+    // In its sample but not in its window: output 1 of sample 0, channel 0 takes 6 or 9, not 0.
+    ['maxPool1dBackward', [f(18), windowArgmax(3, 0), f(36), 2, 6, 3, 2, 2], 'RangeError',
+      /maxPool1dBackward: argmax\[3\] = 0 is outside its window: output 1 of 3, channel 0 of sample 0 takes one of 6, 9, \.\.\. 9/],
     ['avgPool1dForward', [f(36), f(17), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dForward: y is too short: expected at least 18 elements, got 17/],
     ['avgPool1dForward', [f(36), f(18), 2, 6, 3, 2, -2], 'RangeError', /avgPool1dForward: stride must be an integer in \[1, 2\^31-1\], got -2/],
     ['avgPool1dBackward', [f(18), f(35), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dBackward: dx is too short/],

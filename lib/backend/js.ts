@@ -190,12 +190,25 @@ function maxPool1dBackward(
   const perSampleOut = windowCount(length, kSize, stride) * chan;
   const perSampleIn = length * chan;
   const outCount = batch * perSampleOut;
-  // argmax may come from anywhere: check every index lies in its own sample before writing.
+  // argmax may come from anywhere: check every index lies in its own sample, then in its own
+  // window (forward only records those; the native kernel routes nothing else), before writing.
   for (let o = 0; o < outCount; o++) {
     const lo = Math.floor(o / perSampleOut) * perSampleIn;
     const idx = argmax[o];
     if (idx < lo || idx >= lo + perSampleIn) {
       throw new RangeError(`maxPool1dBackward: argmax[${o}] = ${idx} is outside its sample's range [${lo}, ${lo + perSampleIn})`);
+    }
+  }
+  const outLength = windowCount(length, kSize, stride);
+  for (let o = 0; o < outCount; o++) {
+    const b = Math.floor(o / perSampleOut);
+    const t = Math.floor((o % perSampleOut) / chan);
+    const c = o % chan;
+    const start = (b * length + t * stride) * chan + c;
+    const rel = argmax[o] - start;
+    if (rel < 0 || rel >= kSize * chan || rel % chan !== 0) {
+      throw new RangeError(`maxPool1dBackward: argmax[${o}] = ${argmax[o]} is outside its window: output ${t} of ${outLength}, ` +
+        `channel ${c} of sample ${b} takes one of ${start}, ${start + chan}, ... ${start + (kSize - 1) * chan}`);
     }
   }
   if (batch * perSampleIn > 0) dx.fill(0, 0, batch * perSampleIn);

@@ -66,12 +66,12 @@ void testConv(std::mt19937& rng, const Conv1dShape& s, KernelPath path, ThreadPo
   close(dw, dwRef, s.batch * outLength + 1, "conv1dBackwardWeight", s, name, pool.threads());
 }
 
-void testPool(std::mt19937& rng, const Pool1dShape& s, ThreadPool& pool) {
+void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPool& pool) {
   const int64_t nIn = s.batch * s.length * s.chan, nOut = s.batch * s.outLength() * s.chan;
   auto x = randomVector(rng, nIn);
   std::vector<float> y(nOut), yRef(nOut);
   std::vector<int32_t> arg(nOut), argRef(nOut);
-  maxPool1dForward(s, x.data(), y.data(), arg.data(), &pool);
+  maxPool1dForward(s, x.data(), y.data(), arg.data(), path, &pool);
   maxPool1dForwardReference(s, x.data(), yRef.data(), argRef.data());
   for (int64_t i = 0; i < nOut; i++) {
     if (y[i] != yRef[i] || arg[i] != argRef[i]) {
@@ -81,17 +81,36 @@ void testPool(std::mt19937& rng, const Pool1dShape& s, ThreadPool& pool) {
       break;
     }
   }
-  // Backward: every dx is the sum of the dy routed to it.
+  // Backward: every dx is the sum of the dy routed to it, added in the scatter's order (bitwise
+  // equal to the reference), and every entry is routed.
   auto dy = randomVector(rng, nOut);
-  std::vector<float> dx(nIn, NAN);
-  std::vector<double> dxRef(nIn, 0.0);
-  maxPool1dBackward(s, dy.data(), arg.data(), dx.data(), &pool);
-  for (int64_t i = 0; i < nOut; i++) dxRef[argRef[i]] += dy[i];
+  std::vector<float> dx(nIn, NAN), dxRef(nIn);
+  int64_t routed = maxPool1dBackward(s, dy.data(), arg.data(), dx.data(), path, &pool);
+  maxPool1dBackwardReference(s, dy.data(), argRef.data(), dxRef.data());
+  if (routed != nOut) {
+    std::printf("FAIL maxPool1dBackward %s routed %lld of %lld\n", kernelPathName(path), (long long)routed,
+                (long long)nOut);
+    failures++;
+  }
   for (int64_t i = 0; i < nIn; i++) {
-    if (std::fabs(dx[i] - dxRef[i]) > 1e-5) {
-      std::printf("FAIL maxPool1dBackward at %lld: %g vs %g\n", (long long)i, dx[i], dxRef[i]);
+    if (!(dx[i] == dxRef[i])) {
+      std::printf("FAIL maxPool1dBackward %s length=%lld chan=%lld k=%lld stride=%lld at %lld: %g vs %g\n",
+                  kernelPathName(path), (long long)s.length, (long long)s.chan, (long long)s.kSize,
+                  (long long)s.stride, (long long)i, dx[i], dxRef[i]);
       failures++;
       break;
+    }
+  }
+  // An entry moved to another position of its sample outside its window is not routed.
+  // (Sample 0, output 0, channel 0 may take positions [0, kSize); position length - 1 is outside.)
+  if (nOut > 0 && s.length - 1 >= s.kSize) {
+    auto bad = arg;
+    bad[0] = static_cast<int32_t>((s.length - 1) * s.chan);
+    routed = maxPool1dBackward(s, dy.data(), bad.data(), dx.data(), path, &pool);
+    if (routed != nOut - 1) {
+      std::printf("FAIL maxPool1dBackward %s out-of-window entry: routed %lld of %lld\n", kernelPathName(path),
+                  (long long)routed, (long long)nOut);
+      failures++;
     }
   }
 
@@ -143,15 +162,19 @@ int main() {
         cases++;
       }
     }
-    std::uniform_int_distribution<int> kDist(1, 8), sDist(1, 4), cDist(1, 70), bDist(1, 5), lDist(1, 40);
-    for (int i = 0; i < 60; i++) {
-      Pool1dShape s{bDist(rng), lDist(rng), cDist(rng), kDist(rng), sDist(rng)};
-      testPool(rng, s, pool);
-      cases++;
+    for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+      if (!kernelPathSupported(path)) continue;
+      std::uniform_int_distribution<int> kDist(1, 8), sDist(1, 4), cDist(1, 70), bDist(1, 5), lDist(1, 40);
+      for (int i = 0; i < 60; i++) {
+        Pool1dShape s{bDist(rng), lDist(rng), cDist(rng), kDist(rng), sDist(rng)};
+        testPool(rng, s, path, pool);
+        cases++;
+      }
+      testPool(rng, Pool1dShape{32, 254, 32, 2, 2}, path, pool);
+      testPool(rng, Pool1dShape{64, 300, 40, 8, 2}, path, pool);
+      testPool(rng, Pool1dShape{2, 20, 17, 3, 1}, path, pool);
+      cases += 3;
     }
-    testPool(rng, Pool1dShape{32, 254, 32, 2, 2}, pool);
-    testPool(rng, Pool1dShape{64, 300, 40, 8, 2}, pool);
-    cases += 2;
   }
   std::printf("%d passed, %d failed\n", cases - failures, failures);
   return failures == 0 ? 0 : 1;

@@ -1,0 +1,92 @@
+// Max-pooling loops, included by pool1d.cc and by its AVX2 / AVX-512 twins so
+// each compiles them for its own instruction set. The loops run along the
+// contiguous channel axis with branch-free selects, which the compiler turns
+// into compares and masked blends: 4 lanes at the baseline ISA, 16 with
+// AVX-512, where pooling is compute-bound rather than memory-bound.
+//
+// Every function here is `static` (internal linkage): each translation unit
+// keeps its own copy, so an AVX-512 copy can never be linked into baseline code.
+#pragma once
+
+#include <cstdint>
+
+#include "pool1d.h"
+
+namespace neurone {
+namespace pool {
+
+// Sample b of the max-pool forward pass: y and the flat argmax index into x.
+static inline void maxForwardSampleLoop(const Pool1dShape& s, const float* in, float* out, int32_t* argmax,
+                                        int64_t b) {
+  const int64_t outLength = s.outLength();
+  const int64_t chan = s.chan;
+  for (int64_t t = 0; t < outLength; t++) {
+    const int64_t start = (b * s.length + t * s.stride) * chan;
+    float* __restrict y = out + (b * outLength + t) * chan;
+    int32_t* __restrict arg = argmax + (b * outLength + t) * chan;
+    const float* __restrict x0 = in + start;
+    for (int64_t c = 0; c < chan; c++) {
+      y[c] = x0[c];
+      arg[c] = static_cast<int32_t>(start + c);
+    }
+    for (int64_t k = 1; k < s.kSize; k++) {
+      const float* __restrict x = x0 + k * chan;
+      const int32_t base = static_cast<int32_t>(start + k * chan);
+      // v > y is false when either is NaN; the second test lets a NaN in (and keeps the first
+      // NaN), so NaN is not hidden.
+      for (int64_t c = 0; c < chan; c++) {
+        const float v = x[c];
+        const float cur = y[c];
+        const bool take = (v > cur) | ((v != v) & (cur == cur));
+        y[c] = take ? v : cur;
+        arg[c] = take ? base + static_cast<int32_t>(c) : arg[c];
+      }
+    }
+  }
+}
+
+// Sample b of the max-pool backward pass, written densely: instead of scattering each output
+// gradient to its argmax (a dependent store per element, and a separate pass to clear dx), every
+// input position p gathers from the windows t that cover it,
+//
+//   dx[p, c] = Σ_{t : t·stride ≤ p < t·stride + kSize} dy[t, c] · [argmax[t, c] = index(p, c)],
+//
+// with t from ceil((p − kSize + 1) / stride) to floor(p / stride) (at most ceil(kSize / stride)
+// windows). The terms are added in increasing t, the order of the scatter, so the sums are
+// bitwise those of the scatter. Returns how many (t, c) matched: each entry of a valid argmax
+// matches exactly once, so a count below outLength·chan means some entry pointed outside its
+// window (the binding refuses that).
+static inline int64_t maxBackwardSampleLoop(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx,
+                                            int64_t b) {
+  const int64_t outLength = s.outLength();
+  const int64_t chan = s.chan;
+  int64_t matches = 0;
+  int64_t tLo = 0, tNext = 0;  // first window covering p, and floor(p / stride)
+  for (int64_t p = 0; p < s.length; p++) {
+    const int64_t index = (b * s.length + p) * chan;
+    float* __restrict d = dx + index;
+    for (int64_t c = 0; c < chan; c++) d[c] = 0.0f;
+    // The covering windows move forward with p; stepping them avoids two divisions per position.
+    while (tLo * s.stride + s.kSize <= p) tLo++;
+    while ((tNext + 1) * s.stride <= p) tNext++;
+    const int64_t tHi = tNext < outLength - 1 ? tNext : outLength - 1;
+    for (int64_t t = tLo; t <= tHi; t++) {
+      const int32_t* __restrict at = argmax + (b * outLength + t) * chan;
+      const float* __restrict g = dy + (b * outLength + t) * chan;
+      const int32_t base = static_cast<int32_t>(index);
+      // Two plain loops (the select with both operands loaded, then the count) vectorise; one
+      // loop doing both does not.
+      for (int64_t c = 0; c < chan; c++) {
+        const float v = g[c];
+        d[c] += at[c] == base + static_cast<int32_t>(c) ? v : 0.0f;
+      }
+      int32_t hits = 0;
+      for (int64_t c = 0; c < chan; c++) hits += at[c] == base + static_cast<int32_t>(c) ? 1 : 0;
+      matches += hits;
+    }
+  }
+  return matches;
+}
+
+}  // namespace pool
+}  // namespace neurone
