@@ -1,11 +1,12 @@
-// Max-pooling loops, included by pool1d.cc and by its AVX2 / AVX-512 twins so
-// each compiles them for its own instruction set. The loops run along the
-// contiguous channel axis with branch-free selects, which the compiler turns
-// into compares and masked blends: 4 lanes at the baseline ISA, 16 with
-// AVX-512, where pooling is compute-bound rather than memory-bound.
+// Max-pooling loops: the portable path (compiled by pool1d.cc at the baseline
+// ISA) and the definition the SIMD versions follow bitwise (pool1d_avx2.cc
+// compiles the forward loop for AVX2; pool1d_avx512.cc and the AVX2 backward
+// are intrinsics, since the compiler vectorises the NaN-aware selects and the
+// match count poorly). The loops run along the contiguous channel axis with
+// branch-free selects.
 //
 // Every function here is `static` (internal linkage): each translation unit
-// keeps its own copy, so an AVX-512 copy can never be linked into baseline code.
+// keeps its own copy, so an AVX2 copy can never be linked into baseline code.
 #pragma once
 
 #include <cstdint>
