@@ -19,13 +19,18 @@ export interface Labels {
  *
  * @example
  * classify(fromArray([[0.1, 0.9]]), fromArray([1]))  // { predicted: [1], actual: [1], classes: 2 }
+ *
+ * @param reuse A previous result whose arrays are overwritten instead of allocating new ones,
+ *   when they have the batch's length.
  */
-export function classify(yhat: Tensor, y: Tensor): Labels | null {
+export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null {
   const batch = yhat.shape[0];
   const width = yhat.shape.length === 1 ? 1 : yhat.shape.length === 2 ? yhat.shape[1] : -1;
   if (width < 1 || y.shape[0] !== batch) return null;
-  const actual = new Int32Array(batch);
-  const predicted = new Int32Array(batch);
+  // A training loop classifies every batch: it passes the previous result back to be refilled.
+  const fits = reuse !== undefined && reuse.actual.length === batch && reuse.predicted.length === batch;
+  const actual = fits ? reuse.actual : new Int32Array(batch);
+  const predicted = fits ? reuse.predicted : new Int32Array(batch);
   if (width === 1) {
     const ySize = y.data.length / Math.max(batch, 1);
     if (ySize !== 1) return null;

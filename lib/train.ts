@@ -7,7 +7,7 @@ import { backend } from './backend';
 import { Module, Parameter, forwardView } from './nn/module';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
-import { classify, confusionMatrix } from './metrics';
+import { classify, confusionMatrix, Labels } from './metrics';
 import { EpochRecord, Logger } from './logger';
 import { CheckpointOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
 
@@ -264,6 +264,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   }
 
   let lastYield = performance.now();
+  let labels: Labels | null = null;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     if (shuffle) globalRng().shuffle(order);
@@ -298,7 +299,8 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       optimizer.step(params);
       lossSum += batchLoss;
       if (classified) {
-        const l = classify(yhat, yb);
+        const l = classify(yhat, yb, labels ?? undefined);
+        labels = l;
         if (l) for (let i = 0; i < l.actual.length; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
         else classified = false;
       }

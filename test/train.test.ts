@@ -9,7 +9,7 @@ import { Sequential, Linear, TanH, Sigmoid, StableSigmoid, ReLU, LogSoftmax } fr
 import { BCELoss, MSELoss, CELogSoftmaxLoss, CrossEntropyLoss, HingeLoss, oneHot } from '../lib/losses';
 import { SGD, Adam } from '../lib/optim';
 import { fit, predict, evaluate, NonFiniteError } from '../lib/train';
-import { accuracy, confusionMatrix } from '../lib/metrics';
+import { accuracy, classify, confusionMatrix } from '../lib/metrics';
 import { Logger } from '../lib/logger';
 
 const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
@@ -215,4 +215,16 @@ describe('fit: the loop', () => {
     expect(svg).toContain('val accuracy');
     expect((svg.match(/<path /g) ?? []).length).toBe(4);
   });
+});
+
+test('classify refills a previous result of the same batch size instead of allocating', () => {
+  const first = classify(fromArray([[0.1, 0.9], [0.8, 0.2]]), fromArray([1, 1]))!;
+  expect(Array.from(first.predicted)).toEqual([1, 0]);
+  const again = classify(fromArray([[0.7, 0.3], [0.4, 0.6]]), fromArray([0, 1]), first)!;
+  expect(again.predicted).toBe(first.predicted);
+  expect(Array.from(again.predicted)).toEqual([0, 1]);
+  expect(Array.from(again.actual)).toEqual([0, 1]);
+  const other = classify(fromArray([[0.7, 0.3]]), fromArray([0]), first)!;
+  expect(other.predicted).not.toBe(first.predicted);
+  expect(Array.from(other.predicted)).toEqual([0]);
 });
