@@ -93,19 +93,15 @@ function conv1dForward(
   checkConvArgs('conv1dForward', { x, w, y, bias }, batch, length, chanIn, chanOut, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
   // Channels-last: the window of output t is the contiguous run x[b, t*stride .. t*stride+kSize-1, :],
-  // i.e. kSize*chanIn floats, which meet the weight viewed as a (kSize*chanIn, chanOut) matrix.
+  // i.e. kSize*chanIn floats, which meet the weight viewed as a (kSize*chanIn, chanOut) matrix. So
+  // y_b = X_b · W with X_b the input read with a row stride of stride*chanIn (rows overlap).
   const window = kSize * chanIn;
   for (let bt = 0; bt < batch; bt++) {
+    const y0 = bt * outLength * chanOut;
     for (let t = 0; t < outLength; t++) {
-      const yRow = (bt * outLength + t) * chanOut;
-      const xStart = (bt * length + t * stride) * chanIn;
-      for (let o = 0; o < chanOut; o++) y[yRow + o] = bias ? bias[o] : 0;
-      for (let r = 0; r < window; r++) {
-        const xv = x[xStart + r];
-        const wRow = r * chanOut;
-        for (let o = 0; o < chanOut; o++) y[yRow + o] += xv * w[wRow + o];
-      }
+      for (let o = 0; o < chanOut; o++) y[y0 + t * chanOut + o] = bias ? bias[o] : 0;
     }
+    accumulateProduct(outLength, chanOut, window, 1, x, bt * length * chanIn, stride * chanIn, 1, w, 0, chanOut, 1, y, y0, chanOut);
   }
 }
 
@@ -118,18 +114,11 @@ function conv1dBackwardInput(
   const window = kSize * chanIn;
   // Nothing to clear may mean a detached (length 0) array, on which even an empty fill throws.
   if (batch * length * chanIn > 0) dx.fill(0, 0, batch * length * chanIn);
+  // dX_b += dy_b · Wᵀ written through X_b's overlapping rows (row stride stride*chanIn): every
+  // output element is a separate read-add-write, so overlapping windows add up.
   for (let bt = 0; bt < batch; bt++) {
-    for (let t = 0; t < outLength; t++) {
-      const dyRow = (bt * outLength + t) * chanOut;
-      const xStart = (bt * length + t * stride) * chanIn;
-      // Windows overlap when stride < kSize, so contributions add up.
-      for (let r = 0; r < window; r++) {
-        const wRow = r * chanOut;
-        let sum = 0;
-        for (let o = 0; o < chanOut; o++) sum += dy[dyRow + o] * w[wRow + o];
-        dx[xStart + r] += sum;
-      }
-    }
+    accumulateProduct(outLength, window, chanOut, 1, dy, bt * outLength * chanOut, chanOut, 1,
+      w, 0, 1, chanOut, dx, bt * length * chanIn, stride * chanIn);
   }
 }
 
@@ -140,16 +129,10 @@ function conv1dBackwardWeight(
   checkConvArgs('conv1dBackwardWeight', { x, dy, dw }, batch, length, chanIn, chanOut, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
   const window = kSize * chanIn;
+  // dW += X_bᵀ · dy_b for each sample, X_b as in conv1dForward.
   for (let bt = 0; bt < batch; bt++) {
-    for (let t = 0; t < outLength; t++) {
-      const dyRow = (bt * outLength + t) * chanOut;
-      const xStart = (bt * length + t * stride) * chanIn;
-      for (let r = 0; r < window; r++) {
-        const xv = x[xStart + r];
-        const wRow = r * chanOut;
-        for (let o = 0; o < chanOut; o++) dw[wRow + o] += xv * dy[dyRow + o];
-      }
-    }
+    accumulateProduct(window, chanOut, outLength, 1, x, bt * length * chanIn, 1, stride * chanIn,
+      dy, bt * outLength * chanOut, chanOut, 1, dw, 0, chanOut);
   }
 }
 
