@@ -25,6 +25,15 @@ export abstract class Loss {
   /** ∂(sum of per-sample losses)/∂yhat, shape of yhat. */
   abstract backward(y: Tensor, yhat: Tensor): Tensor;
 
+  /**
+   * The sum over the batch of `forward(y, yhat)`, the figure a training step reports. Losses
+   * computed by a native kernel write the per-sample values into a buffer they keep rather than
+   * into a new tensor, since a training loop asks for this every batch.
+   */
+  sum(y: Tensor, yhat: Tensor): number {
+    return sumOf(this.forward(y, yhat).data);
+  }
+
   /** `{ type: 'MSELoss', args: [] }`, for serialisation. */
   toJSON(): { type: string; args: unknown[] } {
     return { type: this.constructor.name, args: [] };
@@ -51,6 +60,54 @@ function checkTensor(loss: Loss, t: Tensor, what: string): void {
   if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
     throw new TypeError(`${loss}: expected ${what} to be a Tensor, got ${describe(t)}`);
   }
+}
+
+function sumOf(values: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i];
+  return s;
+}
+
+/**
+ * The gradient kept by the fused losses (BCE, cross-entropy from logits): a training step calls
+ * forward then backward on the same (y, ŷ), the backend computes the loss and the gradient in
+ * one pass, and backward returns the kept gradient when asked about the same tensors. `stamp`
+ * (ŷ's first values) guards against ŷ having been rewritten in place in between.
+ */
+class KeptGradient {
+  private y: Tensor | null = null;
+  private yhat: Tensor | null = null;
+  private stamp = 0;
+  private data: Float32Array = new Float32Array(0);
+
+  /** The buffer to write the gradient for `yhat` into (reused while the size holds). */
+  buffer(yhat: Tensor): Float32Array {
+    if (this.data.length !== yhat.data.length) this.data = new Float32Array(yhat.data.length);
+    return this.data;
+  }
+
+  /** Records that the buffer now holds the gradient for (y, yhat). */
+  keep(y: Tensor, yhat: Tensor): void {
+    this.y = y;
+    this.yhat = yhat;
+    this.stamp = stampOf(yhat);
+  }
+
+  forget(): void {
+    this.y = null;
+    this.yhat = null;
+  }
+
+  /** The kept gradient if it is for (y, yhat), else null. */
+  lookup(y: Tensor, yhat: Tensor): Tensor | null {
+    if (this.y !== y || this.yhat !== yhat || this.stamp !== stampOf(yhat)) return null;
+    return { shape: yhat.shape, data: this.data };
+  }
+}
+
+/** A (batch,) buffer a loss keeps for `sum`, so a training step allocates nothing. */
+function sumBuffer(kept: Float32Array, batch: number): Float32Array {
+  return kept.length === batch ? kept : new Float32Array(batch);
 }
 
 /** Sums each sample's `n` values of `terms` into a (batch,) tensor. */
@@ -99,27 +156,37 @@ export class MSELoss extends Loss {
  * new BCELoss().forward(fromArray([[1]]), fromArray([[0.5]]))  // [0.6931]
  */
 export class BCELoss extends Loss {
-  /** forward computes the gradient too; backward returns it for the same (y, ŷ) (see CELogSoftmaxLoss). */
-  private cached: { y: Tensor; yhat: Tensor; stamp: number; grad: Tensor } | null = null;
+  /** forward computes the gradient too; backward returns it for the same (y, ŷ). */
+  private readonly kept = new KeptGradient();
+  private sums: Float32Array = new Float32Array(0);
 
   forward(y: Tensor, yhat: Tensor): Tensor {
-    const n = this.checkSame(y, yhat);
-    const batch = yhat.shape[0];
-    const out = zeros([batch]);
-    const grad = this.cached?.grad.data.length === yhat.data.length ? this.cached.grad.data : new Float32Array(yhat.data.length);
-    backend().binaryCrossEntropy(yhat.data, y.data, out.data, grad, batch, n);
-    this.cached = { y, yhat, stamp: stampOf(yhat), grad: { shape: yhat.shape, data: grad } };
+    let out: Tensor = zeros([0]);
+    this.compute(y, yhat, (batch) => (out = zeros([batch])).data);
     return out;
+  }
+
+  sum(y: Tensor, yhat: Tensor): number {
+    this.compute(y, yhat, (batch) => (this.sums = sumBuffer(this.sums, batch)));
+    return sumOf(this.sums);
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
     const n = this.checkSame(y, yhat);
-    const c = this.cached;
-    if (c && c.y === y && c.yhat === yhat && c.stamp === stampOf(yhat)) return c.grad;
-    const g = zeros(yhat.shape);
+    const g = this.kept.lookup(y, yhat);
+    if (g) return g;
+    const grad = zeros(yhat.shape);
     // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
-    backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), g.data, yhat.shape[0], n);
-    return g;
+    backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), grad.data, yhat.shape[0], n);
+    return grad;
+  }
+
+  /** Checks the arguments, writes per-sample losses into `output(batch)` and the gradient into the kept buffer. */
+  private compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
+    const n = this.checkSame(y, yhat);
+    const out = output(yhat.shape[0]);
+    backend().binaryCrossEntropy(yhat.data, y.data, out, this.kept.buffer(yhat), yhat.shape[0], n);
+    this.kept.keep(y, yhat);
   }
 }
 
@@ -206,28 +273,36 @@ export class CrossEntropyLoss extends Loss {
  * new CELogSoftmaxLoss().forward(fromArray([0]), fromArray([[0, 0]]))  // [0.6931]
  */
 export class CELogSoftmaxLoss extends Loss {
-  /**
-   * A training step calls forward then backward on the same (y, ŷ): the backend computes the
-   * loss and the gradient in one pass, and backward returns that gradient if it is asked for the
-   * same tensors. `stamp` guards against ŷ having been rewritten in between (its first values).
-   */
-  private cached: { y: Tensor; yhat: Tensor; stamp: number; grad: Tensor } | null = null;
+  /** With class indices, forward computes the gradient too; backward returns it for the same (y, ŷ). */
+  private readonly kept = new KeptGradient();
   private labels = new Int32Array(0);
+  private sums: Float32Array = new Float32Array(0);
 
   forward(y: Tensor, yhat: Tensor): Tensor {
+    let out: Tensor = zeros([0]);
+    this.compute(y, yhat, (batch) => (out = zeros([batch])).data);
+    return out;
+  }
+
+  sum(y: Tensor, yhat: Tensor): number {
+    this.compute(y, yhat, (batch) => (this.sums = sumBuffer(this.sums, batch)));
+    return sumOf(this.sums);
+  }
+
+  /** Checks the arguments, writes per-sample losses into `output(batch)` (and, for class indices, the gradient into the kept buffer). */
+  private compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
     const { weight } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
-    const out = zeros([batch]);
+    const out = output(batch);
     if (y.shape.length === 1) {
       // Class indices (already validated): one fused kernel call for loss and gradient.
       if (this.labels.length !== batch) this.labels = new Int32Array(batch);
       for (let b = 0; b < batch; b++) this.labels[b] = y.data[b];
-      const grad = this.cached?.grad.data.length === yhat.data.length ? this.cached.grad : zeros(yhat.shape);
-      backend().crossEntropyLogits(yhat.data, this.labels, out.data, grad.data, batch, classes);
-      this.cached = { y, yhat, stamp: stampOf(yhat), grad: { shape: yhat.shape, data: grad.data } };
-      return out;
+      backend().crossEntropyLogits(yhat.data, this.labels, out, this.kept.buffer(yhat), batch, classes);
+      this.kept.keep(y, yhat);
+      return;
     }
-    this.cached = null;
+    this.kept.forget();
     const logp = new Float32Array(yhat.data.length);
     backend().softmaxForward(yhat.data, logp, batch, classes, true);
     for (let b = 0; b < batch; b++) {
@@ -236,14 +311,13 @@ export class CELogSoftmaxLoss extends Loss {
         const w = weight(b, c);
         if (w !== 0) s -= w * logp[b * classes + c];
       }
-      out.data[b] = s;
+      out[b] = s;
     }
-    return out;
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
-    const c = this.cached;
-    if (c && c.y === y && c.yhat === yhat && c.stamp === stampOf(yhat)) return c.grad;
+    const kept = this.kept.lookup(y, yhat);
+    if (kept) return kept;
     const { weight, total } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);

@@ -177,12 +177,6 @@ class RowGatherer {
   }
 }
 
-function sum(t: Tensor): number {
-  let s = 0;
-  for (let i = 0; i < t.data.length; i++) s += t.data[i];
-  return s;
-}
-
 /** The first parameter whose gradient holds a NaN or ±Infinity, with that value. */
 function nonFiniteGradient(params: readonly Parameter[]): { p: Parameter; value: number } | null {
   const k = backend();
@@ -277,7 +271,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       const xb = xs.gather(order, start, end);
       const yb = ys.gather(order, start, end);
       const yhat = forwardView(net, xb);
-      const batchLoss = sum(loss.forward(yb, yhat));
+      const batchLoss = loss.sum(yb, yhat);
       if (!Number.isFinite(batchLoss) && !options.allowNonFinite) {
         throw new NonFiniteError(
           `fit: the loss is ${batchLoss} at epoch ${epoch}, batch ${b + 1}/${batches}; stopped before updating, so the weights are those of the previous step ` +
@@ -414,7 +408,7 @@ export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options:
   if (!(loss instanceof Loss)) throw new TypeError(`evaluate: loss must be a Loss, got ${describe(loss)}`);
   const n = checkDataset('evaluate', 'data', { x, y });
   const yhat = predict(net, x, options);
-  const lossValue = n === 0 ? 0 : sum(loss.forward(y, yhat)) / n;
+  const lossValue = n === 0 ? 0 : loss.sum(y, yhat) / n;
   const l = classify(yhat, y);
   if (!l) return { loss: lossValue };
   let hits = 0;

@@ -63,6 +63,28 @@ describe('known values', () => {
     expect(values(new HingeLoss().backward(y, yhat))).toEqual([-1, 0, 0]);
   });
 
+  test('sum is the total of forward, also into a kept buffer; backward after sum returns the fused gradient', () => {
+    const rng = new Rng(9);
+    const labels = fromArray([0, 3, 2, 1, 3]);
+    const logits = randomTensor([5, 4], rng, -3, 3);
+    const probs = randomTensor([5, 4], rng, 0.05, 0.95);
+    const targets = randomTensor([5, 4], rng, 0, 1);
+    const cases: [MSELoss | BCELoss | CELogSoftmaxLoss | HingeLoss | CrossEntropyLoss, Tensor, Tensor][] = [
+      [new MSELoss(), targets, probs], [new BCELoss(), targets, probs], [new CELogSoftmaxLoss(), labels, logits],
+      [new CELogSoftmaxLoss(), oneHot(labels, 4), logits], [new CrossEntropyLoss(), labels, new LogSoftmax().forward(logits)],
+    ];
+    for (const [loss, y, yhat] of cases) {
+      const total = values(loss.forward(y, yhat)).reduce((a, b) => a + b, 0);
+      expect(loss.sum(y, yhat)).toBeCloseTo(total, 5);
+      expect(loss.sum(y, yhat)).toBeCloseTo(total, 5);  // the kept buffer, a second time
+      // The same gradient as a fresh instance computes without the fused path.
+      const fresh = new (loss.constructor as new () => typeof loss)();
+      expectClose(values(loss.backward(y, yhat)), values(fresh.backward(y, yhat)), 5);
+    }
+    expect(() => new BCELoss().sum(null as unknown as Tensor, probs)).toThrow(TypeError);
+    expect(() => new CELogSoftmaxLoss().sum(fromArray([7]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 7/);
+  });
+
   test('errors name the loss and the shapes', () => {
     expect(() => new MSELoss().forward(fromArray([[1, 2]]), fromArray([[1], [2]]))).toThrow('MSELoss(): expected y (2, 1) (the shape of yhat), got (1, 2)');
     expect(() => new CELogSoftmaxLoss().forward(fromArray([3]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 3/);
