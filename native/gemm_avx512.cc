@@ -81,6 +81,50 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   }
 }
 
+// The same tile with A read in place from row-major storage (kernelRowA in
+// gemm_kernels.h): row i of the panel is a + i * lda, read one element per k
+// step, so the driver need not pack an A panel that few column panels reuse.
+template <int R, int NV, bool InPlaceB>
+void tileRowA(int64_t nr, int64_t kc, const float* a, int64_t lda, const float* b, int64_t bs, float* c, int64_t ldc,
+              float alpha, float beta) {
+  __m512 acc[R][NV];
+  for (int i = 0; i < R; i++)
+    for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+  for (int i = 0; i < R; i++)
+    for (int v = 0; v < NV; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kc; p++) {
+    if (InPlaceB)
+      for (int v = 0; v < NV; v++)
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * bs + 16 * v), _MM_HINT_T0);
+    __m512 bv[NV];
+    for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+    for (int i = 0; i < R; i++) {
+      __m512 ai = _mm512_set1_ps(a[i * lda + p]);
+      for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+    b += bs;
+  }
+  __mmask16 mask[NV];
+  for (int v = 0; v < NV; v++) {
+    int64_t cols = nr - 16 * v;
+    mask[v] = cols >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << cols) - 1u);
+  }
+  const __m512 va = _mm512_set1_ps(alpha);
+  if (beta == 0.0f) {
+    for (int i = 0; i < R; i++)
+      for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], _mm512_mul_ps(va, acc[i][v]));
+  } else {
+    const __m512 vb = _mm512_set1_ps(beta);
+    for (int i = 0; i < R; i++)
+      for (int v = 0; v < NV; v++) {
+        float* cp = c + i * ldc + 16 * v;
+        __m512 old = _mm512_maskz_loadu_ps(mask[v], cp);
+        _mm512_mask_storeu_ps(cp, mask[v], _mm512_fmadd_ps(vb, old, _mm512_mul_ps(va, acc[i][v])));
+      }
+  }
+}
+
 using TileFn = void (*)(int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, float, float);
 
 template <size_t... R>
@@ -89,6 +133,9 @@ struct TileTable {
   TileFn full[sizeof...(R)] = {&tile<R + 1, 2, false>...};
   TileFn halfInPlace[sizeof...(R)] = {&tile<R + 1, 1, true>...};
   TileFn fullInPlace[sizeof...(R)] = {&tile<R + 1, 2, true>...};
+  // [B in place][full width][rows - 1]
+  TileFn rowA[2][2][sizeof...(R)] = {{{&tileRowA<R + 1, 1, false>...}, {&tileRowA<R + 1, 2, false>...}},
+                                     {{&tileRowA<R + 1, 1, true>...}, {&tileRowA<R + 1, 2, true>...}}};
 };
 
 template <size_t... R>
@@ -104,6 +151,11 @@ void sgemm_kernel_14x32_avx512(int64_t mr, int64_t nr, int64_t kc, const float* 
   TileFn fn = bs == kNR ? (nr > 16 ? kTiles.full[mr - 1] : kTiles.half[mr - 1])
                         : (nr > 16 ? kTiles.fullInPlace[mr - 1] : kTiles.halfInPlace[mr - 1]);
   fn(nr, kc, a, as, b, bs, c, ldc, alpha, beta);
+}
+
+void sgemm_kernel_14x32_rowA_avx512(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t lda, const float* b,
+                                    int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
+  kTiles.rowA[bs == kNR ? 0 : 1][nr > 16 ? 1 : 0][mr - 1](nr, kc, a, lda, b, bs, c, ldc, alpha, beta);
 }
 
 // In-register 16x16 transpose: r[i] holds row i on entry, column i on exit.
@@ -202,7 +254,8 @@ void packB32_avx512(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t 
   }
 }
 
-const GemmKernels kKernels = {kMR, kNR, 384, 512, sgemm_kernel_14x32_avx512, packA14_avx512, packB32_avx512};
+const GemmKernels kKernels = {kMR, kNR, 384, 512, sgemm_kernel_14x32_avx512, packA14_avx512, packB32_avx512,
+                              sgemm_kernel_14x32_rowA_avx512};
 
 }  // namespace
 

@@ -37,6 +37,10 @@ struct GemmKernels {
   // (the expensive case); generic strided copies otherwise.
   PackA packA;
   PackB packB;
+  // Optional (null where absent): the microkernel reading A in place, row-major,
+  // A(i, p) = a[i * as + p], for products whose A panel would be reused by too
+  // few column panels to repay packing it.
+  Microkernel kernelRowA;
 };
 
 // Defined in gemm_avx2.cc / gemm_avx512.cc; only called when the CPU has the
