@@ -49,6 +49,15 @@ export const specs: NetSpec[] = [
   { key: 'infer', label: 'inference of a, batch 256', build: seedCnn(256), inputShape: [256, 1], batch: 256, loss: () => new CELogSoftmaxLoss(), target: 'class', inferenceOnly: true },
 ];
 
+/** The sweep's net: Linear(784, width) → TanH → Linear(width, 10), batch `batch` (key mlp-W-B, as in bench_torch.py). */
+export function mlpSpec(width: number, batch: number): NetSpec {
+  return {
+    key: `mlp-${width}-${batch}`, label: `MLP 784-${width}-10, batch ${batch}`,
+    build: () => new Sequential(new Linear(784, width), new TanH(), new Linear(width, 10)),
+    inputShape: [784], batch, loss: () => new CELogSoftmaxLoss(), target: 'class',
+  };
+}
+
 function randomData(spec: NetSpec, n: number): { x: Tensor; y: Tensor } {
   const x = zeros([n, ...spec.inputShape]);
   for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();

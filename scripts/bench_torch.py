@@ -88,6 +88,17 @@ NETS = {
 }
 
 
+def lookup(name):
+    """A fixed net, or 'mlp-W-B': Linear(784, W) -> Tanh -> Linear(W, 10), batch B (the sweep)."""
+    if name in NETS:
+        return NETS[name]
+    parts = name.split("-")
+    if len(parts) == 3 and parts[0] == "mlp" and parts[1].isdigit() and parts[2].isdigit():
+        width, batch = int(parts[1]), int(parts[2])
+        return (lambda: nn.Sequential(nn.Linear(784, width), nn.Tanh(), nn.Linear(width, 10)), (784,), batch, xent, "class")
+    return None
+
+
 def make_data(shape, batch, target, count, gen):
     data = []
     for _ in range(count):
@@ -117,7 +128,7 @@ def train_step(model, opt, loss_fn, x, y):
 
 
 def bench_net(name, epochs, batches):
-    factory, shape, batch, loss_fn, target = NETS[name]
+    factory, shape, batch, loss_fn, target = lookup(name)
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     model = factory()
@@ -146,7 +157,7 @@ def bench_net(name, epochs, batches):
 
 
 def check_net(name, steps=50):
-    factory, shape, batch, loss_fn, target = NETS[name]
+    factory, shape, batch, loss_fn, target = lookup(name)
     gen = torch.Generator().manual_seed(1)
     torch.manual_seed(1)
     model = factory()
@@ -173,14 +184,16 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batches", type=int, default=50)
+    p.add_argument("--samples", type=int, default=0,
+                   help="if set, batches per epoch = max(--batches, ceil(samples / batch)) for each net")
     p.add_argument("--check", action="store_true")
     args = p.parse_args()
     torch.set_num_interop_threads(1)  # must precede any parallel work
     torch.set_num_threads(args.threads)
     nets = [n for n in args.nets.split(",") if n]
     for n in nets:
-        if n not in NETS:
-            sys.exit(f"unknown net {n!r}; known: {','.join(NETS)}")
+        if lookup(n) is None:
+            sys.exit(f"unknown net {n!r}; known: {','.join(NETS)}, or mlp-WIDTH-BATCH")
     if args.check:
         for n in nets:
             print(check_net(n), flush=True)
@@ -188,7 +201,9 @@ def main():
     results = {}
     for n in nets:
         try:
-            results[n] = bench_net(n, args.epochs, args.batches)
+            batch = lookup(n)[2]
+            batches = max(args.batches, -(-args.samples // batch)) if args.samples else args.batches
+            results[n] = bench_net(n, args.epochs, batches)
         except Exception as e:  # report, keep going
             results[n] = {"samplesPerSec": None, "note": str(e).splitlines()[0] if str(e) else type(e).__name__}
         print(f"# {n}: {results[n]}", file=sys.stderr, flush=True)
