@@ -96,6 +96,20 @@ function main(): void {
     rows.push(row);
     console.log(row.join('  '));
   }
+  // Per-call costs that batch-32 layers (0.1-1 ms of arithmetic) must stay well above.
+  const overhead: string[][] = [];
+  const oneA = randomArray(1), oneB = randomArray(1), oneC = new Float32Array(1);
+  const a32 = randomArray(32 * 256), b256 = randomArray(256 * 256), c32 = new Float32Array(32 * 256);
+  const us = (fn: () => void): string => (bestTime(fn, { minSeconds: quick ? 0.02 : 0.1 }) * 1e6).toFixed(2);
+  native!.setThreads(1);
+  overhead.push(['empty call (getThreads)', us(() => native!.getThreads()), '']);
+  overhead.push(['sgemm 1×1×1 (all argument checks)', us(() => nb.sgemm(false, false, 1, 1, 1, 1, oneA, 0, 1, oneB, 0, 1, 0, oneC, 0, 1)),
+    us(() => jsBackend.sgemm(false, false, 1, 1, 1, 1, oneA, 0, 1, oneB, 0, 1, 0, oneC, 0, 1))]);
+  overhead.push(['nonFiniteIndex of 1 value', us(() => nb.nonFiniteIndex(oneA, 1)), us(() => jsBackend.nonFiniteIndex(oneA, 1))]);
+  const gemm1 = us(() => nb.sgemm(false, false, 32, 256, 256, 1, a32, 0, 256, b256, 0, 256, 0, c32, 0, 256));
+  native!.setThreads(cores);
+  const gemmAll = us(() => nb.sgemm(false, false, 32, 256, 256, 1, a32, 0, 256, b256, 0, 256, 0, c32, 0, 256));
+  overhead.push([`sgemm 32×256×256, 1 thread / ${cores} threads (pool wake-up and join included)`, `${gemm1} / ${gemmAll}`, '']);
   native!.setThreads(cores);
   const blas = np1.ok ? JSON.stringify(np1.value.config) : np1.reason;
   const body = [
@@ -106,6 +120,10 @@ function main(): void {
     `NumPy/OpenBLAS measured in the same run (\`/usr/bin/python3 scripts/bench_numpy_gemm.py\`, OPENBLAS_CORETYPE unset): ${blas}.`,
     '',
     table(['kernel', 'native 1T', `native ${cores}T`, 'js', 'OpenBLAS 1T', `OpenBLAS ${cores}T`, 'native/OpenBLAS 1T', 'native/js 1T'], rows),
+    '',
+    'Per-call cost (µs, best of repeated calls):',
+    '',
+    table(['call', 'native', 'js'], overhead),
   ].join('\n');
   if (write) writeSection('kernels', body);
   console.log(write ? 'wrote BENCHMARKS.md (kernels)' : body);
