@@ -167,6 +167,8 @@ export class BCELoss extends Loss {
   }
 
   sum(y: Tensor, yhat: Tensor): number {
+    // A subclass that redefines forward gets the sum of its own forward.
+    if (this.forward !== BCELoss.prototype.forward) return super.sum(y, yhat);
     this.compute(y, yhat, (batch) => (this.sums = sumBuffer(this.sums, batch)));
     return sumOf(this.sums);
   }
@@ -285,6 +287,8 @@ export class CELogSoftmaxLoss extends Loss {
   }
 
   sum(y: Tensor, yhat: Tensor): number {
+    // A subclass that redefines forward gets the sum of its own forward.
+    if (this.forward !== CELogSoftmaxLoss.prototype.forward) return super.sum(y, yhat);
     this.compute(y, yhat, (batch) => (this.sums = sumBuffer(this.sums, batch)));
     return sumOf(this.sums);
   }

@@ -163,7 +163,7 @@ class RowGatherer {
     const first = order[start];
     let consecutive = true;
     for (let r = 1; r < rows && consecutive; r++) consecutive = order[start + r] === first + r;
-    if (consecutive) return { shape: [rows, ...this.t.shape.slice(1)], data: this.t.data.subarray(first * s, (first + rows) * s) };
+    if (consecutive) return { shape: Object.freeze([rows, ...this.t.shape.slice(1)]), data: this.t.data.subarray(first * s, (first + rows) * s) };
     let out = this.buffers.get(rows);
     if (!out) {
       out = zeros([rows, ...this.t.shape.slice(1)]);
@@ -189,13 +189,17 @@ function nonFiniteGradient(params: readonly Parameter[]): { p: Parameter; value:
 }
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-/** fit lets the event loop run (timers, signals, progress output) at least this often. */
+/** fit lets the event loop run (timers, signals, progress output) after the first batch that ends this long after the last time it did. */
 const YIELD_MS = 2;
 
 /**
  * Trains `net` on `data` with `loss` and `optimizer` (the course's `SGD` training function).
  * Each step: zero the gradients, forward, loss, backward (gradients summed over the batch),
  * check the loss and gradients are finite, update. Yields to the event loop every few milliseconds.
+ *
+ * A batch whose rows are consecutive in `data` (every batch with `shuffle: false`) is passed to
+ * the network and the loss as a view into `data`, not a copy: modules and losses must treat their
+ * inputs as read-only, as all of this library's do.
  *
  * @returns the per-epoch history (train/validation loss and accuracy, seconds).
  * @throws NonFiniteError when the loss or a gradient becomes NaN/Inf (before any update

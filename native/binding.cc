@@ -2,7 +2,9 @@
 //
 // Every entry point checks argument count and types, that each array is long
 // enough for its shape, strides and offsets, and that no size computation
-// overflows, before any kernel touches memory. Messages name the argument and
+// overflows, before any kernel touches memory. (One check comes after:
+// maxPool1dBackward learns that an argmax entry lies outside its window from
+// the kernel's count of routed entries; dx, its output, is then cleared.) Messages name the argument and
 // give the expected and received value, and match the js backend's
 // (lib/backend/validate.ts) so both backends fail the same way.
 #include <napi.h>
@@ -10,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -384,6 +387,8 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("argmax", argmax.length, nOut);
       args.needLength("dx", dx.length, nIn);
       if (nIn == 0) return info.Env().Undefined();
+      // Indices are int32: a larger input could not be addressed by argmax at all.
+      if (nIn > kMaxDim) throwRange("maxPool1dBackward: batch * length * chan must be at most 2^31-1, got " + std::to_string(nIn));
       // argmax comes from JavaScript, so each index is checked to lie inside its own sample
       // (the kernel writes samples from different threads).
       const int64_t perSampleOut = s.outLength() * s.chan, perSampleIn = s.length * s.chan;
@@ -404,6 +409,7 @@ class Addon : public Napi::Addon<Addon> {
       }
       const int64_t routed = maxPool1dBackward(s, dy.data, argmax.data, dx.data, path_, &pool_);
       if (routed != nOut) {
+        std::memset(dx.data, 0, static_cast<size_t>(nIn) * sizeof(float));
         // Some entry lies in its sample but outside its own window (forward never records that);
         // find the first one for the message.
         const int64_t k = s.kSize, stride = s.stride, chan = s.chan, outLength = s.outLength();
@@ -415,8 +421,8 @@ class Addon : public Napi::Addon<Addon> {
             throwRange("maxPool1dBackward: argmax[" + std::to_string(i) + "] = " + std::to_string(argmax.data[i]) +
                        " is outside its window: output " + std::to_string(t) + " of " + std::to_string(outLength) +
                        ", channel " + std::to_string(c) + " of sample " + std::to_string(b) + " takes one of " +
-                       std::to_string(start) + ", " + std::to_string(start + chan) + ", ... " +
-                       std::to_string(start + (k - 1) * chan));
+                       std::to_string(start) + ".." + std::to_string(start + (k - 1) * chan) + " in steps of " +
+                       std::to_string(chan));
           }
         }
         throwRange("maxPool1dBackward: argmax routed " + std::to_string(routed) + " of " + std::to_string(nOut) +

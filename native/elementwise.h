@@ -3,8 +3,9 @@
 //
 // Most of it is memory-bound and written as plain loops the compiler
 // vectorises at the baseline ISA. The exp-based functions (tanh, sigmoid,
-// softmax) are compute-bound and get AVX2 / AVX-512 versions, picked through
-// the same KernelPath as the GEMM. Arrays are (rows, cols) row-major where
+// softmax; BCE on AVX-512) get AVX2 / AVX-512 versions, and the optimiser steps and the
+// non-finite scan are compiled for each (elementwise_loops.h), all picked
+// through the same KernelPath as the GEMM. Arrays are (rows, cols) row-major where
 // rows/cols appear. These functions trust their arguments: the binding
 // validates them.
 #pragma once

@@ -1,5 +1,7 @@
 // AVX2+FMA versions of the exp-based elementwise functions; the same maths as
-// elementwise_avx512.cc (see the derivations there) on 8-wide registers.
+// elementwise_avx512.cc (see the derivations there) on 8-wide registers. Also
+// the loops of elementwise_loops.h (optimiser steps, non-finite scan) compiled
+// for AVX2.
 // Compiled with -mavx2 -mfma only; reached solely through kernelsAvx2().
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>

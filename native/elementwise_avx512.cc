@@ -1,7 +1,9 @@
-// AVX-512 versions of the exp-based elementwise functions. Compiled with
-// -mavx512f (and friends) only; reached solely through kernelsAvx512(), after
-// CPUID said yes. Only intrinsics and functions local to this file are used,
-// so no inline function from a shared header is emitted with AVX-512 code.
+// AVX-512 versions of the exp-based elementwise functions, and the loops of
+// elementwise_loops.h (optimiser steps, non-finite scan) compiled for AVX-512.
+// Compiled with -mavx512f (and friends) only; reached solely through
+// kernelsAvx512(), after CPUID said yes. Only intrinsics, functions local to
+// this file and the internal-linkage loops are used, so no inline function
+// shared with other translation units is emitted with AVX-512 code.
 #if defined(__AVX512F__)
 #include <immintrin.h>
 

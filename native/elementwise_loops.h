@@ -6,9 +6,14 @@
 // Every function here is `static`: each translation unit keeps a private copy,
 // so the linker can never substitute an AVX-512 copy into baseline code (which
 // an ordinary inline function, merged across translation units, would allow).
+// For the same reason they call compiler builtins, never inline library
+// functions such as std::sqrt, which an unoptimised build emits out of line.
+//
+// Compiled with -mfma, the compiler may fuse a multiply and an add, so the
+// SIMD paths can differ from the baseline one in the last bit; for a given
+// path, results do not depend on the thread count (elements are independent).
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -38,7 +43,7 @@ static inline void adamStepLoop(float* w, const float* g, float* m, float* v, in
     float gi = g[i] + weightDecay * w[i];
     m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
     v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-    w[i] -= stepSize * m[i] / (std::sqrt(v[i]) + epsHat);
+    w[i] -= stepSize * m[i] / (__builtin_sqrtf(v[i]) + epsHat);
   }
 }
 
@@ -56,8 +61,11 @@ static inline int64_t nonFiniteIndexLoop(const float* x, int64_t n) {
       bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
     }
     if (bad) {
-      for (int64_t i = start; i < end; i++)
-        if (!std::isfinite(x[i])) return i;
+      for (int64_t i = start; i < end; i++) {
+        uint32_t bits;
+        std::memcpy(&bits, x + i, sizeof bits);
+        if ((bits & 0x7f800000u) == 0x7f800000u) return i;
+      }
     }
   }
   return -1;

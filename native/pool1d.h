@@ -24,7 +24,8 @@ void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* a
                       ThreadPool* pool);
 // dx is overwritten. argmax entries must lie within their own sample (the binding checks this,
 // since argmax comes from JavaScript); an entry outside its window is not routed anywhere, and the
-// return value, the number of entries that were, is then below batch*outLength*chan.
+// return value, the number of entries that were, is then below batch*outLength*chan (the binding
+// then clears dx and throws).
 int64_t maxPool1dBackward(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
                           ThreadPool* pool);
 void avgPool1dForward(const Pool1dShape& s, const float* x, float* y, ThreadPool* pool);
@@ -34,6 +35,7 @@ void avgPool1dBackward(const Pool1dShape& s, const float* dy, float* dx, ThreadP
 void maxPool1dForwardReference(const Pool1dShape& s, const float* x, float* y, int32_t* argmax);
 // The scatter formulation: dx = 0, then dx[argmax[i]] += dy[i].
 void maxPool1dBackwardReference(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx);
+void avgPool1dForwardReference(const Pool1dShape& s, const float* x, float* y);
 
 // The per-sample max-pooling loops of pool1d_loops.h, one table per KernelPath
 // (pool1d_avx2.cc / pool1d_avx512.cc; the scalar one in pool1d.cc).
@@ -43,6 +45,5 @@ struct PoolKernels {
 };
 const PoolKernels& poolKernelsAvx2();
 const PoolKernels& poolKernelsAvx512();
-void avgPool1dForwardReference(const Pool1dShape& s, const float* x, float* y);
 
 }  // namespace neurone

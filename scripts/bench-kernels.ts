@@ -110,7 +110,6 @@ function main(): void {
   native!.setThreads(cores);
   const gemmAll = us(() => nb.sgemm(false, false, 32, 256, 256, 1, a32, 0, 256, b256, 0, 256, 0, c32, 0, 256));
   overhead.push([`sgemm 32×256×256, 1 thread / ${cores} threads (pool wake-up and join included)`, `${gemm1} / ${gemmAll}`, '']);
-  native!.setThreads(cores);
   const blas = np1.ok ? JSON.stringify(np1.value.config) : np1.reason;
   const body = [
     '## Kernels (GFLOP/s)',

@@ -1,7 +1,7 @@
 // How neurone's lead over PyTorch changes with batch size and layer width, on the MLP of net c
 // (784-W-10, TanH, cross-entropy from logits, plain SGD): both measured in this one run.
 //
-//   npx ts-node --transpile-only scripts/bench-sweep.ts [--widths 64,256,1024] [--batches 1,8,32,128,512] [--no-write]
+//   npx ts-node --transpile-only scripts/bench-sweep.ts [--widths 64,256,1024] [--batches 1,8,32,128,512] [--quick] [--no-write]
 //
 // Same timing as the training table (scripts/bench-nets.ts: median epoch after a warm-up,
 // batches in order); each epoch holds at least 2,048 samples (and 20 batches). PyTorch is
@@ -18,8 +18,10 @@ const widths = list('--widths', [64, 256, 1024]);
 const batchSizes = list('--batches', [1, 8, 32, 128, 512]);
 const cores = os.cpus().length;
 const threadCounts = cores > 1 ? [1, cores] : [1];
-const epochs = 5;
-const samplesPerEpoch = 2048;
+const quick = args.includes('--quick');
+const write = !args.includes('--no-write') && !quick;
+const epochs = quick ? 2 : 5;
+const samplesPerEpoch = quick ? 256 : 2048;
 
 async function main(): Promise<void> {
   const t0 = Date.now();
@@ -29,7 +31,7 @@ async function main(): Promise<void> {
   for (const t of threadCounts) {
     setThreads(t);
     for (const s of specs) {
-      const batches = Math.max(20, Math.ceil(samplesPerEpoch / s.batch));
+      const batches = Math.max(quick ? 4 : 20, Math.ceil(samplesPerEpoch / s.batch));
       (ours[s.key] ??= {})[t] = (await measure(s, epochs, batches)).samplesPerSec;
       console.log(`neurone ${s.key} ${t}T: ${fmt(ours[s.key][t], 0)} samples/s`);
     }
@@ -39,7 +41,7 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   for (const t of threadCounts) {
     const r = runPython('bench_torch.py', ['--nets', specs.map((s) => s.key).join(','), '--threads', String(t),
-      '--epochs', String(epochs), '--batches', '20', '--samples', String(samplesPerEpoch)], t);
+      '--epochs', String(epochs), '--batches', quick ? '4' : '20', '--samples', String(samplesPerEpoch)], t);
     if (!r.ok) {
       notes.push(`PyTorch ${t}T failed: ${r.reason}`);
       continue;
@@ -65,14 +67,14 @@ async function main(): Promise<void> {
   const body = [
     '## Batch size and width sweep, MLP 784-W-10 (samples/s)',
     '',
-    `Command: \`npx ts-node --transpile-only scripts/bench-sweep.ts\`, ${new Date().toISOString().slice(0, 10)}, ${((Date.now() - t0) / 1000).toFixed(0)} s.`,
+    `Command: \`npx ts-node --transpile-only scripts/bench-sweep.ts${args.length ? ` ${args.join(' ')}` : ''}\` (part of npm run bench), ${new Date().toISOString().slice(0, 10)}, ${((Date.now() - t0) / 1000).toFixed(0)} s.`,
     `Machine: ${machineDescription()}.${torchVersion ? ` ${torchVersion}, OMP/MKL threads = torch threads.` : ''}`,
-    'Net c with hidden width W (TanH, cross-entropy from logits, plain SGD), timed as in the training table; each epoch holds at least 2,048 samples. The ratio is best against best thread setting.',
+    `Net c with hidden width W (TanH, cross-entropy from logits, plain SGD), timed as in the training table; each epoch holds at least ${samplesPerEpoch} samples. The ratio is best against best thread setting.`,
     '',
     table(['W', 'batch', ...threadCounts.map((t) => `neurone ${t}T`), ...threadCounts.map((t) => `PyTorch ${t}T`), 'neurone / PyTorch'], rows),
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n');
-  if (!args.includes('--no-write')) writeSection('sweep', body);
+  if (write) writeSection('sweep', body);
   console.log(body);
 }
 

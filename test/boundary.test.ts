@@ -112,6 +112,15 @@ describe.each(backends)('%s backend', (_name, be) => {
     expectThrow(call, type as string, message as RegExp);
   });
 
+  test('maxPool1dBackward refusing an out-of-window argmax leaves dx cleared', () => {
+    const argmax = new Int32Array(18);
+    for (let o = 0; o < 18; o++) argmax[o] = (Math.floor(o / 9) * 6 + Math.floor((o % 9) / 3) * 2) * 3 + (o % 3);
+    argmax[3] = 0;
+    const dx = f(36).fill(7);
+    expect(() => be.maxPool1dBackward(f(18).fill(1), argmax, dx, 2, 6, 3, 2, 2)).toThrow(/outside its window/);
+    expect(Array.from(dx).every((v) => v === 0)).toBe(true);
+  });
+
   // pooling: batch 2, length 6, chan 3, kSize 2, stride 2 -> outLength 3.
   const i32 = (n: number): Int32Array => new Int32Array(n);
   /** A valid argmax for that shape (each window's first position), with entry `at` set to `value`. */
@@ -131,7 +140,7 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['maxPool1dBackward', [f(17), i32(18), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: dy is too short/],
     // In its sample but not in its window: output 1 of sample 0, channel 0 takes 6 or 9, not 0.
     ['maxPool1dBackward', [f(18), windowArgmax(3, 0), f(36), 2, 6, 3, 2, 2], 'RangeError',
-      /maxPool1dBackward: argmax\[3\] = 0 is outside its window: output 1 of 3, channel 0 of sample 0 takes one of 6, 9, \.\.\. 9/],
+      /maxPool1dBackward: argmax\[3\] = 0 is outside its window: output 1 of 3, channel 0 of sample 0 takes one of 6\.\.9 in steps of 3/],
     ['avgPool1dForward', [f(36), f(17), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dForward: y is too short: expected at least 18 elements, got 17/],
     ['avgPool1dForward', [f(36), f(18), 2, 6, 3, 2, -2], 'RangeError', /avgPool1dForward: stride must be an integer in \[1, 2\^31-1\], got -2/],
     ['avgPool1dBackward', [f(18), f(35), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dBackward: dx is too short/],

@@ -85,6 +85,18 @@ describe('known values', () => {
     expect(() => new CELogSoftmaxLoss().sum(fromArray([7]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 7/);
   });
 
+  test('a subclass that redefines forward gets its own forward summed', () => {
+    class Doubled extends BCELoss {
+      forward(y: Tensor, yhat: Tensor): Tensor {
+        const t = super.forward(y, yhat);
+        return { shape: t.shape, data: t.data.map((v) => 2 * v) };
+      }
+    }
+    const y = fromArray([[1, 0], [0, 1]]);
+    const yhat = fromArray([[0.8, 0.3], [0.4, 0.6]]);
+    expect(new Doubled().sum(y, yhat)).toBeCloseTo(2 * new BCELoss().sum(y, yhat), 5);
+  });
+
   test('errors name the loss and the shapes', () => {
     expect(() => new MSELoss().forward(fromArray([[1, 2]]), fromArray([[1], [2]]))).toThrow('MSELoss(): expected y (2, 1) (the shape of yhat), got (1, 2)');
     expect(() => new CELogSoftmaxLoss().forward(fromArray([3]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 3/);

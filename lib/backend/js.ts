@@ -2,8 +2,9 @@
  * The pure-TypeScript backend: the readable reference for every kernel, the
  * fallback when the native addon cannot load, and the baseline of the benchmarks.
  *
- * Loops are ordered so the innermost one walks memory contiguously (i-k-j for
- * row-major GEMM), which is most of what plain JavaScript can do for speed.
+ * Loops are ordered so the innermost one walks memory contiguously, and the
+ * GEMM (which also serves the convolutions) keeps 4×4 blocks of sums in local
+ * variables: most of what plain JavaScript can do for speed.
  */
 import { Activation, Backend, windowCount } from './types';
 import { checkArrays, checkBoolean, checkConvArgs, checkGemmArgs, checkNumber, checkPoolArgs, checkSize } from './validate';
@@ -190,8 +191,10 @@ function maxPool1dBackward(
     const start = (b * length + t * stride) * chan + c;
     const rel = argmax[o] - start;
     if (rel < 0 || rel >= kSize * chan || rel % chan !== 0) {
+      // Cleared as the native kernel leaves it, so both backends fail the same way.
+      if (batch * perSampleIn > 0) dx.fill(0, 0, batch * perSampleIn);
       throw new RangeError(`maxPool1dBackward: argmax[${o}] = ${argmax[o]} is outside its window: output ${t} of ${outLength}, ` +
-        `channel ${c} of sample ${b} takes one of ${start}, ${start + chan}, ... ${start + (kSize - 1) * chan}`);
+        `channel ${c} of sample ${b} takes one of ${start}..${start + (kSize - 1) * chan} in steps of ${chan}`);
     }
   }
   if (batch * perSampleIn > 0) dx.fill(0, 0, batch * perSampleIn);

@@ -102,7 +102,10 @@ export class Linear extends Module {
   }
 
   deferZeroGrad(): void {
-    this.gradDeferred = true;
+    // Only Linear's own backwardUpdateGradient honours the flag: a subclass that replaces it
+    // gets its gradients cleared now.
+    if (this.backwardUpdateGradient !== Linear.prototype.backwardUpdateGradient) this.zeroGrad();
+    else this.gradDeferred = true;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {

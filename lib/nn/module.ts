@@ -5,7 +5,8 @@
  * as in the course's NumPy library: `forward`, `backwardUpdateGradient` (adds
  * ∂L/∂params into the gradients) and `backwardDelta` (returns ∂L/∂input). There is
  * no autograd: the caller (usually `Sequential`) keeps each module's input and
- * hands it back for the backward pass.
+ * hands it back for the backward pass. Inputs are read-only: a module writes only
+ * into its own buffers (the training loop may pass a view into the dataset).
  */
 import { Tensor, checkShape, formatShape, describe, sizeOf, zeros } from '../tensor';
 

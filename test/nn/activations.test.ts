@@ -174,6 +174,16 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     net.deferZeroGrad();
     net.backwardUpdateGradient(x, d);
     grads().forEach((g, i) => expectClose(g, eager[i], 6));
+    // A Linear subclass with its own backwardUpdateGradient cannot honour the deferral: cleared at once.
+    class Custom extends Linear {
+      backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+        this.weightGrad.data[0] += input.data[0] * delta.data[0];
+      }
+    }
+    const custom = new Custom(3, 3);
+    custom.weightGrad.data.fill(5);
+    custom.deferZeroGrad();
+    expect(values(custom.weightGrad).every((v) => v === 0)).toBe(true);
     // A layer without an override (Conv1D) clears at once.
     conv.backwardUpdateGradient(fromArray([[[1], [2], [3]]]), fromArray([[[1, 1], [1, 1]]]));
     conv.deferZeroGrad();
