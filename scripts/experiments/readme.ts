@@ -34,8 +34,8 @@ All runs: native backend, batch 32 unless a table says otherwise. The machine wa
   `## The command
 
 \`npx neurone train\` (or \`npm start\`, or \`npx ts-node --transpile-only lib/cli.ts train\` from a checkout) trains the
-headline CNN on the embedded USPS digits with the configuration of item 4 (protocol (ii): stratified 15 % validation
-split for early stopping, then USPS_test once), shows a progress bar per epoch on a terminal and one line per epoch,
+headline CNN on the embedded USPS digits with the first configuration of item 4 (early stopping on a stratified 15 %
+validation split, then USPS_test once; the headline configuration's two 50-epoch stages take several times longer), shows a progress bar per epoch on a terminal and one line per epoch,
 and writes \`training.svg\` (loss and accuracy curves), \`confusion.svg\` (USPS_test) and \`metrics.json\` under
 \`--out\` (default \`./neurone-out\`). One run on this machine (seed 0, \`--threads 1\`): 16 epochs (best 11),
 train 99.89 %, validation 98.08 %, **USPS_test 94.17 %**, 19 s. \`neurone --help\` lists the flags,
@@ -44,30 +44,46 @@ train 99.89 %, validation 98.08 %, **USPS_test 94.17 %**, 19 s. \`neurone --help
   `## Item 4 — the headline CNN on USPS (10 seeds, two protocols)
 
 \`Conv1D(3,1,32) → MaxPool1D(2,2) → Flatten → Linear(4064,100) → ReLU → Linear(100,10)\`, cross-entropy on
-log-softmax, batch 32, up to 50 epochs, early stopping (patience 5, best weights restored).
+log-softmax, batch 32. The headline configuration trains for a fixed 50 epochs and averages the weights of the
+last 30 (SWA); the earlier ones used up to 50 epochs with early stopping (patience 5, best weights restored).
 
 ${table('usps-headline-final-summary')}
 **Result.** With this exact architecture and only optimiser / schedule / averaging / protocol choices, the honest
-official-test mean is **94.42 ± 0.16 %** (10 seeds, protocol (ii) above): up from 93.98 ± 0.39 % with the first
-configuration (table below), with less than half the spread, but the 94.5 % target is **still not met**
-(3 of the 10 seeds reach it; the aim of 95 % is far). The configuration, chosen without looking at USPS_test:
-SGD momentum 0.9, lr 5e-4 (≙ 0.016 in PyTorch), weight decay **2e-2** (≙ 6.25e-4), lr × 0.3 after 2 epochs
-without validation progress, Xavier-normal Linear layers, batch 32; the network that is validated, kept by
-early stopping and tested is the **exponential moving average of the weights** (decay 0.998 per batch, about
-two epochs' memory; \`WeightAverage\` in lib/averaging.ts); and, once early stopping on the 15 % validation
-split has fixed the number of epochs E (and the learning rate of each epoch), a **fresh network is trained on
-all of USPS_train** for E epochs with that same learning-rate sequence, and only that one sees USPS_test. Its
-"train %" is on all of USPS_train; its "held-out %" is the validation accuracy of the first stage. The original's
-protocol (i), with the same optimiser and averaging (it has nothing to retrain), reports **97.24 ± 0.40 %** on its
-33 % hold-out (the original claimed 97.08 % in 31 ± 6 epochs), while the same models score 93.85 % on USPS_test:
-the hold-out comes from the same writers as the training set, USPS_test does not, and the hold-out also chose the epoch.
+official-test mean is **95.02 ± 0.13 %** (10 seeds, protocol (ii) above; every seed between 94.87 and 95.22 %):
+the 94.5 % target is met, and the mean reaches the 95 % aim by 0.02, far less than the spread between seeds. The configuration, chosen on a dev split inside
+USPS_train without looking at USPS_test (next paragraph): SGD momentum 0.9, a constant lr of **1e-3** (≙ 0.032
+in PyTorch; no plateau schedule), weight decay 2e-2 (≙ 6.25e-4), Xavier-normal Linear layers, batch 32, a
+**fixed budget of 50 epochs**, and the network of record is the **uniform average of the weights at the end of
+epochs 21 to 50** (stochastic weight averaging, \`--swa 30\`; \`WeightAverage\` in lib/averaging.ts, no EMA). There is
+no early stopping: the 50 epochs and the averaging window were fixed by the dev-split search, so in protocol (ii)
+the 15 % validation split is only scored (its accuracy is the "held-out %" column) and chooses nothing; a **fresh
+network is then trained on all of USPS_train** for the same 50 epochs with the same averaging, and only that one
+sees USPS_test. Its "train %" is on all of USPS_train. For protocol (i) "best epoch" is the last one, 50, and the
+reported hold-out accuracy is that of the averaged weights after epoch 50: **97.69 ± 0.32 %** on its 33 % hold-out
+(the original claimed 97.08 % in 31 ± 6 epochs), while the same models score 94.24 % on USPS_test: the hold-out
+comes from the same writers as the training set, USPS_test does not.
+
+| configuration (protocol (ii), 10 seeds, USPS_test %) | official test % | seeds ≥ 94.5 % |
+| --- | --- | --- |
+| first: lr 5e-4, weight decay 1e-2, plateau schedule, early stopping, no averaging, no retraining | 93.98 ± 0.39 | 0 of 10 |
+| previous: + weight decay 2e-2, EMA of the weights (0.998 per batch), retraining for the early-stopped epoch count (\`--retrain --ema 0.998 --weight-decay 2e-2\`) | 94.42 ± 0.16 | 3 of 10 |
+| headline: lr 1e-3 constant, weight decay 2e-2, 50 epochs, SWA over the last 30, retraining (\`--retrain --weight-decay 2e-2 --keep-last --epochs 50 --swa 30 --plateau 0 --lr 1e-3\`) | **95.02 ± 0.13** | 10 of 10 |
+
+The previous configuration's protocol (i) gave 97.24 ± 0.40 % on the hold-out and 93.85 ± 0.41 % on USPS_test
+(run with 2 native threads, 313 s; its tables are in git history under reports/tables/usps-headline-final-*.md).
+The headline run used one native thread (the other core was busy) and took 497 s.
 
 How the configuration was chosen. \`--explore\` runs protocol (ii) entirely inside USPS_train: a fixed stratified
 15 % "dev" split of USPS_train (seed 3000) stands in for USPS_test, the other 85 % for USPS_train (its own 15 %
 validation split drives early stopping and the schedule), and USPS_test is not read. 5 seeds per line, mean ± std;
 every line is \`npx ts-node --transpile-only scripts/experiments/usps-headline.ts --explore --seeds 5\` plus the flags
 shown (output: reports/raw/usps-headline-explore.log). Dev accuracy is the criterion; validation columns are those
-of the first stage (retraining does not change them).
+of the first stage (retraining does not change them). The second search (from the row marked "second search starts
+here") added four flags to the script: \`--schedule cosine\` (per-epoch cosine decay of the learning rate over the
+\`--epochs\` budget, down to \`--min-factor\` × lr), \`--keep-last\` (no early stopping: the model of the last epoch is kept
+and \`--retrain\` runs the whole budget), and \`--swa K\` (with \`--keep-last\`: over the last K epochs the model of record
+is the uniform average of the end-of-epoch weights, of the EMA weights if \`--ema\` is also given). For \`--keep-last\`
+rows "best epoch" is the budget.
 
 | flags added | dev % | validation % | validation loss | best epoch |
 | --- | --- | --- | --- | --- |
@@ -82,14 +98,46 @@ of the first stage (retraining does not change them).
 | \`--retrain --ema 0.998\` | 96.95 ± 0.12 | 97.18 ± 0.30 | 0.102 | 11.8 ± 3.0 |
 | \`--retrain --ema 0.998 --patience 8\` | 96.95 ± 0.12 | 97.18 ± 0.30 | 0.102 | 11.8 ± 3.0 |
 | \`--retrain --ema 0.998 --standardize\` | 97.00 ± 0.20 | 97.33 ± 0.58 | 0.094 | 8.0 ± 2.3 |
-| **\`--retrain --ema 0.998 --weight-decay 2e-2\`** (kept) | **97.17 ± 0.27** | 97.44 ± 0.26 | 0.096 | 24.4 ± 17.1 |
+| **\`--retrain --ema 0.998 --weight-decay 2e-2\`** (kept by the first search) | **97.17 ± 0.27** | 97.44 ± 0.26 | 0.096 | 24.4 ± 17.1 |
 | \`--retrain --ema 0.998 --weight-decay 2e-2 --standardize\` | 97.07 ± 0.27 | 97.40 ± 0.42 | 0.092 | 8.6 ± 2.1 |
 | \`--retrain --ema 0.998 --weight-decay 3e-2\` | stopped after 2 seeds (96.89, 97.26) | | | |
+| \`--retrain --ema 0.998 --weight-decay 2e-2\` again (second search starts here; one native thread) | 97.17 ± 0.27 | 97.44 ± 0.26 | 0.096 | 24.4 ± 17.1 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --schedule cosine --epochs 30 --patience 100\` | 97.13 ± 0.21 | 97.33 ± 0.25 | 0.100 | 16.0 ± 8.3 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --schedule cosine --epochs 30 --keep-last\` | 97.04 ± 0.33 | 97.46 ± 0.14 | 0.104 | 30.0 ± 0.0 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --lr 1e-3\` | 97.09 ± 0.16 | 97.25 ± 0.27 | 0.093 | 12.8 ± 9.2 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --lr 2.5e-4\` | 96.89 ± 0.26 | 97.14 ± 0.33 | 0.107 | 17.2 ± 6.1 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --linear-init heNormal\` | 97.15 ± 0.18 | 97.20 ± 0.34 | 0.098 | 26.4 ± 21.6 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --batch-size 16\` | 97.07 ± 0.21 | 97.46 ± 0.35 | 0.093 | 13.8 ± 4.1 |
+| \`--retrain --ema 0.999 --weight-decay 2e-2\` | 97.06 ± 0.18 | 97.44 ± 0.33 | 0.094 | 24.2 ± 15.4 |
+| \`--retrain --ema 0.998 --weight-decay 1.5e-2\` | 96.95 ± 0.10 | 97.25 ± 0.25 | 0.099 | 14.6 ± 6.3 |
+| \`--retrain --ema 0.998 --weight-decay 3e-2 --patience 8\` | 97.07 ± 0.17 | 97.38 ± 0.33 | 0.094 | 28.2 ± 20.1 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --keep-last --schedule cosine --epochs 30 --min-factor 0.2 --swa 10\` | 97.09 ± 0.22 | 97.55 ± 0.12 | 0.104 | 30.0 ± 0.0 |
+| \`--retrain --weight-decay 2e-2 --keep-last --epochs 40 --swa 20 --plateau 0\` | 97.22 ± 0.24 | 97.59 ± 0.18 | 0.098 | 40.0 ± 0.0 |
+| \`--retrain --weight-decay 2e-2 --keep-last --epochs 50 --swa 30 --plateau 0 --lr 1e-3\` | 97.42 ± 0.30 | 97.66 ± 0.29 | 0.086 | 50.0 ± 0.0 |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --optimizer adam --lr 1e-3\` | stopped after 2 seeds (97.35, 97.35; 379 s for one seed) | | | |
+| \`--retrain --ema 0.998 --weight-decay 2e-2 --seeds 10\` (the kept configuration, seeds 0–9) | 97.11 ± 0.19 | 97.77 ± 0.51 | 0.080 | 20.7 ± 12.2 |
+| **\`--retrain --weight-decay 2e-2 --keep-last --epochs 50 --swa 30 --plateau 0 --lr 1e-3 --seeds 10\`** (chosen) | **97.29 ± 0.25** | 97.99 ± 0.49 | 0.069 | 50.0 ± 0.0 |
 
 Retraining on the full training set (+0.4) and weight averaging (+0.1 to +0.2) are the gains that hold up; the
 rest is within the ±0.3 spread between seeds. The dev split gains (+0.7 over the first configuration) shrank to
 +0.44 on USPS_test, whose writers differ from USPS_train's. \`neurone train\` keeps the first configuration
 (lr 5e-4, weight decay 1e-2, no averaging, no retraining).
+
+In the second search (one native thread, one run at a time) the cosine schedule, lr 1e-3 or 2.5e-4 with the
+plateau schedule, He-normal Linear layers, batch 16, EMA decay 0.999, weight decay 1.5e-2 or 3e-2 (patience 8) all
+scored between 96.89 and 97.15 % on dev, against 97.17 % for the kept configuration: no difference beyond the
+±0.2–0.3 spread between seeds. Stochastic weight averaging with a constant learning rate and a fixed budget was
+the only change that moved the dev split: 97.22 % (lr 5e-4, 40 epochs, last 20 averaged) and 97.42 ± 0.30 %
+(lr 1e-3, 50 epochs, last 30 averaged). Since that second number was the best of 12 complete five-seed screens, both it and
+the kept configuration were rerun on seeds 0–9 before anything touched USPS_test: 97.29 ± 0.25 against
+97.11 ± 0.19 %, seed by seed +0.18 on average (7 seeds better, 2 worse, 1 equal; paired t ≈ 2.2), and on the five
+seeds 5–9 that played no part in choosing it, better or equal on every seed (+0.15 on average). Its validation loss
+was also lower (0.069 against 0.080). That was judged a real, if small, improvement, and it was then run once on
+USPS_test (table at the top of this item). The gain there (+0.60 over the previous configuration) is larger than
+on dev, where accuracies near 97.3 % leave little room (one dev digit is 0.09 %). Caveat on exact reproduction: the
+native addon was rebuilt by other work several times during this search (changes to native/gemm.cc), and some
+re-runs of the same flags differ from earlier ones by one or two dev digits on a few seeds (e.g. seeds 0–2 of the
+kept configuration in its 5- and 10-seed runs).
 
 The first configuration (SGD momentum 0.9, lr 5e-4, weight decay 1e-2, plateau schedule, Xavier-normal Linear layers,
 no averaging, no retraining), same seeds and splits:

@@ -11,7 +11,10 @@
  *     one evaluation on the official USPS_test (2,007 digits) that never influenced anything.
  *
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/usps-headline.ts [--seeds 10]
- * Final configuration of reports/README.md (EMA of the weights, retraining on all of USPS_train, weight decay 2e-2):
+ * Headline configuration of reports/README.md (constant lr 1e-3, weight decay 2e-2, 50 epochs, SWA over the
+ * last 30, retraining on all of USPS_train):
+ *   ... usps-headline.ts --name usps-headline-final --zero=false --retrain --weight-decay 2e-2 --keep-last --epochs 50 --swa 30 --plateau 0 --lr 1e-3
+ * The previous one (EMA of the weights, early stopping, retraining for the early-stopped epoch count):
  *   ... usps-headline.ts --name usps-headline-final --zero=false --retrain --ema 0.998 --weight-decay 2e-2
  * Choosing a configuration without USPS_test: ... usps-headline.ts --explore --seeds 5 [flags]
  */
@@ -39,6 +42,17 @@ const args = flags({
   // --standardize: inputs shifted/scaled by the mean and std (over all pixels) of the training data.
   standardize: false,
   batchSize: 32,
+  // --schedule cosine: instead of the plateau schedule, the learning rate of epoch e (1-based) of the
+  // --epochs budget E is lr · (m + (1 − m) · ½(1 + cos(π (e − 1) / E))), m = --min-factor; early stopping
+  // and best-weight restoring still apply (raise --patience to run the whole budget).
+  schedule: 'plateau',
+  minFactor: 0,
+  // --keep-last: no early stopping: the model of record is the one at the end of the --epochs budget
+  // (the validation split is still scored each epoch); --retrain then runs the whole budget.
+  keepLast: false,
+  // --swa K (with --keep-last): over the last K epochs of the budget the model of record is the uniform
+  // average (SWA) of the end-of-epoch weights (of the EMA weights when --ema is set) from epoch E − K + 1 on.
+  swa: 0,
   // --explore: a dry run of protocol (ii) inside USPS_train only: a stratified 15 % "dev" split stands in
   // for USPS_test and the rest for USPS_train; USPS_test is not read. Used to choose the configuration.
   explore: false,
@@ -62,10 +76,11 @@ function optimizer(): Optimizer {
 
 const configText = (): string => `${args.standardize ? 'inputs standardised with the training data\'s pixel mean and std; ' : ''}${args.optimizer === 'sgd' ? `SGD lr ${args.lr} (summed gradients; ${(args.lr as number) * 32} in PyTorch's convention) momentum ${args.momentum}` : `Adam lr ${args.lr}`}` +
   `${args.weightDecay ? `, weight decay ${args.weightDecay} (added to the summed gradient; ${(args.weightDecay as number) / 32} in PyTorch's convention)` : ''}` +
-  `${(args.plateau as number) > 0 ? `, learning rate × ${args.factor} when the validation loss has not improved for ${(args.plateau as number) + 1} epochs` : ''}` +
-  `, batch ${args.batchSize}, up to ${args.epochs} epochs, early stopping on validation loss with patience ${args.patience}, best weights restored` +
+  `${args.schedule === 'cosine' ? `, cosine learning-rate schedule over ${args.epochs} epochs (per epoch, from lr down to ${args.minFactor} × lr)` : (args.plateau as number) > 0 ? `, learning rate × ${args.factor} when the validation loss has not improved for ${(args.plateau as number) + 1} epochs` : ''}` +
+  `, batch ${args.batchSize}, ${args.keepLast ? `${args.epochs} epochs, no early stopping (the weights of the last epoch are kept)` : `up to ${args.epochs} epochs, early stopping on validation loss with patience ${args.patience}, best weights restored`}` +
   `${(args.ema as number) > 0 ? `; the model of record (validated, kept by early stopping, tested) is the exponential moving average of the weights, decay ${args.ema} per batch (lib/averaging.ts WeightAverage)` : ''}` +
   `; initialisation: Conv1D Xavier normal (the default), Linear ${args.linearInit}` +
+  `${(args.swa as number) > 0 ? `; over the last ${args.swa} epochs the model of record is the uniform average (SWA) of the end-of-epoch ${(args.ema as number) > 0 ? 'EMA ' : ''}weights` : ''}` +
   `${args.retrain ? '; protocol (ii) then retrains a fresh network on all of USPS_train for the chosen number of epochs with the same per-epoch learning rates, and that network is tested' : ''}`;
 
 /**
@@ -125,9 +140,10 @@ interface Stage {
 async function stage(net: Module, loss: Loss, opt: Optimizer, tr: data.Dataset, val: data.Dataset | null, lrs?: number[]): Promise<Stage> {
   const y = indexTargets(tr);
   const lrsUsed: number[] = [];
-  const schedule = val && (args.plateau as number) > 0 ? reduceOnPlateau(opt, args.plateau as number, args.factor as number) : undefined;
+  const cosine = args.schedule === 'cosine';
+  const schedule = val && !cosine && (args.plateau as number) > 0 ? reduceOnPlateau(opt, args.plateau as number, args.factor as number) : undefined;
   const decay = args.ema as number;
-  if (decay <= 0 && val) {
+  if (decay <= 0 && val && !cosine && !args.keepLast) {
     const history: History = await train(net, loss, opt, { x: tr.x, y }, {
       batchSize: args.batchSize as number, epochs: args.epochs as number, validation: { x: val.x, y: indexTargets(val) },
       earlyStopping: { patience: args.patience as number, monitor: 'valLoss', restoreBest: true },
@@ -141,6 +157,9 @@ async function stage(net: Module, loss: Loss, opt: Optimizer, tr: data.Dataset, 
   const params = net.parameters();
   const ema = decay > 0 ? new WeightAverage(params, { decay }) : null;
   const epochs = lrs ? lrs.length : args.epochs as number;
+  const swaK = args.swa as number;
+  if (swaK > 0 && !args.keepLast) throw new Error('--swa needs --keep-last (a fixed epoch budget)');
+  const swa = swaK > 0 ? new WeightAverage(params) : null;
   const history: EpochRecord[] = [];
   let best = Infinity;
   let bestEpoch = 0;
@@ -148,17 +167,31 @@ async function stage(net: Module, loss: Loss, opt: Optimizer, tr: data.Dataset, 
   let waited = 0;
   for (let epoch = 1; epoch <= epochs; epoch++) {
     if (lrs) opt.lr = lrs[epoch - 1];
+    else if (cosine) {
+      const m = args.minFactor as number;
+      opt.lr = (args.lr as number) * (m + (1 - m) * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / (args.epochs as number))));
+    }
     lrsUsed.push(opt.lr);
     const h = await train(net, loss, opt, { x: tr.x, y }, { batchSize: args.batchSize as number, epochs: 1, onBatchEnd: ema ? () => ema.update() : undefined });
     const record: EpochRecord = { ...h.epochs[0], epoch };
+    const inSwa = swa !== null && epoch > epochs - swaK;
+    if (inSwa) {
+      if (ema) ema.evaluateWith(() => swa.update());
+      else swa.update();
+    }
     if (val) {
-      const v = ema ? ema.evaluateWith(() => evaluate(net, loss, val.x, indexTargets(val))) : evaluate(net, loss, val.x, indexTargets(val));
+      const score = (): ReturnType<typeof evaluate> => evaluate(net, loss, val.x, indexTargets(val));
+      const v = inSwa ? swa.evaluateWith(score) : ema ? ema.evaluateWith(score) : score();
       record.valLoss = v.loss;
       record.valAccuracy = v.accuracy;
     }
     history.push(record);
     if (!val) continue;
     schedule?.(record);
+    if (args.keepLast) {
+      bestEpoch = epoch;
+      continue;
+    }
     if ((record.valLoss as number) < best) {
       best = record.valLoss as number;
       bestEpoch = epoch;
@@ -166,7 +199,8 @@ async function stage(net: Module, loss: Loss, opt: Optimizer, tr: data.Dataset, 
       bestWeights = ema ? ema.weights() : params.map((p) => p.value.data.slice());
     } else if (++waited >= (args.patience as number)) break;
   }
-  if (val && bestWeights) params.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
+  if (val && bestWeights && !args.keepLast) params.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
+  else if (swa && swa.count > 0) swa.apply();
   else if (ema) ema.apply();
   return { history, bestEpoch: val ? bestEpoch : epochs, lrs: lrsUsed };
 }
