@@ -35,7 +35,11 @@ constexpr int kNR = 32;
 // (about 30 FMA steps of ~11 cycles, longer than an L3 miss) hides it.
 constexpr int64_t kPrefetchRows = 24;
 
-template <int R, int NV, bool InPlaceB>
+// One tile for both layouts of A: packed (the driver's micro-panel, A(i, p) =
+// a[p * as + i] with as = kMR) or, for kernelRowA, read in place from row-major
+// storage (A(i, p) = a[i * as + p], as = lda), so the driver need not pack an A
+// panel that few column panels reuse.
+template <int R, int NV, bool InPlaceB, bool RowMajorA>
 void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc,
           float alpha, float beta) {
   __m512 acc[R][NV];
@@ -55,54 +59,10 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
     __m512 bv[NV];
     for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
     for (int i = 0; i < R; i++) {
-      __m512 ai = _mm512_set1_ps(a[i]);
+      __m512 ai = _mm512_set1_ps(RowMajorA ? a[i * as + p] : a[i]);
       for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
-    a += as;
-    b += bs;
-  }
-  __mmask16 mask[NV];
-  for (int v = 0; v < NV; v++) {
-    int64_t cols = nr - 16 * v;
-    mask[v] = cols >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << cols) - 1u);
-  }
-  const __m512 va = _mm512_set1_ps(alpha);
-  if (beta == 0.0f) {
-    for (int i = 0; i < R; i++)
-      for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], _mm512_mul_ps(va, acc[i][v]));
-  } else {
-    const __m512 vb = _mm512_set1_ps(beta);
-    for (int i = 0; i < R; i++)
-      for (int v = 0; v < NV; v++) {
-        float* cp = c + i * ldc + 16 * v;
-        __m512 old = _mm512_maskz_loadu_ps(mask[v], cp);
-        _mm512_mask_storeu_ps(cp, mask[v], _mm512_fmadd_ps(vb, old, _mm512_mul_ps(va, acc[i][v])));
-      }
-  }
-}
-
-// The same tile with A read in place from row-major storage (kernelRowA in
-// gemm_kernels.h): row i of the panel is a + i * lda, read one element per k
-// step, so the driver need not pack an A panel that few column panels reuse.
-template <int R, int NV, bool InPlaceB>
-void tileRowA(int64_t nr, int64_t kc, const float* a, int64_t lda, const float* b, int64_t bs, float* c, int64_t ldc,
-              float alpha, float beta) {
-  __m512 acc[R][NV];
-  for (int i = 0; i < R; i++)
-    for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-  for (int i = 0; i < R; i++)
-    for (int v = 0; v < NV; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
-#pragma GCC unroll 4
-  for (int64_t p = 0; p < kc; p++) {
-    if (InPlaceB)
-      for (int v = 0; v < NV; v++)
-        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * bs + 16 * v), _MM_HINT_T0);
-    __m512 bv[NV];
-    for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
-    for (int i = 0; i < R; i++) {
-      __m512 ai = _mm512_set1_ps(a[i * lda + p]);
-      for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-    }
+    if (!RowMajorA) a += as;
     b += bs;
   }
   __mmask16 mask[NV];
@@ -129,13 +89,13 @@ using TileFn = void (*)(int64_t, int64_t, const float*, int64_t, const float*, i
 
 template <size_t... R>
 struct TileTable {
-  TileFn half[sizeof...(R)] = {&tile<R + 1, 1, false>...};
-  TileFn full[sizeof...(R)] = {&tile<R + 1, 2, false>...};
-  TileFn halfInPlace[sizeof...(R)] = {&tile<R + 1, 1, true>...};
-  TileFn fullInPlace[sizeof...(R)] = {&tile<R + 1, 2, true>...};
+  TileFn half[sizeof...(R)] = {&tile<R + 1, 1, false, false>...};
+  TileFn full[sizeof...(R)] = {&tile<R + 1, 2, false, false>...};
+  TileFn halfInPlace[sizeof...(R)] = {&tile<R + 1, 1, true, false>...};
+  TileFn fullInPlace[sizeof...(R)] = {&tile<R + 1, 2, true, false>...};
   // [B in place][full width][rows - 1]
-  TileFn rowA[2][2][sizeof...(R)] = {{{&tileRowA<R + 1, 1, false>...}, {&tileRowA<R + 1, 2, false>...}},
-                                     {{&tileRowA<R + 1, 1, true>...}, {&tileRowA<R + 1, 2, true>...}}};
+  TileFn rowA[2][2][sizeof...(R)] = {{{&tile<R + 1, 1, false, true>...}, {&tile<R + 1, 2, false, true>...}},
+                                     {{&tile<R + 1, 1, true, true>...}, {&tile<R + 1, 2, true, true>...}}};
 };
 
 template <size_t... R>

@@ -23,12 +23,10 @@ int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* 
   const int64_t chan = s.chan;
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256i matches = _mm256_setzero_si256();  // minus the count, per lane (a hit is -1)
-  int64_t tLo = 0, tNext = 0;                // first window covering p, and floor(p / stride)
+  int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h
   for (int64_t p = 0; p < s.length; p++) {
     const int64_t index = (b * s.length + p) * chan;
-    while (tLo * s.stride + s.kSize <= p) tLo++;
-    while ((tNext + 1) * s.stride <= p) tNext++;
-    const int64_t tHi = tNext < outLength - 1 ? tNext : outLength - 1;
+    pool::coveringWindows(s, p, &tLo, &tNext, &tHi);
     for (int64_t c = 0; c < chan; c += 8) {
       const int64_t width = chan - c < 8 ? chan - c : 8;
       const __m256i valid = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - width));

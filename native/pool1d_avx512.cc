@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "pool1d.h"
+#include "pool1d_loops.h"
 
 namespace neurone {
 namespace {
@@ -53,13 +54,10 @@ int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* 
   // Matches are counted per lane (a popcount per step would be a library call without -mpopcnt).
   const __m512i one = _mm512_set1_epi32(1);
   __m512i matches = _mm512_setzero_si512();
-  int64_t tLo = 0, tNext = 0;  // first window covering p, and floor(p / stride)
+  int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h
   for (int64_t p = 0; p < s.length; p++) {
     const int64_t index = (b * s.length + p) * chan;
-    // The covering windows move forward with p; stepping them avoids two divisions per position.
-    while (tLo * s.stride + s.kSize <= p) tLo++;
-    while ((tNext + 1) * s.stride <= p) tNext++;
-    const int64_t tHi = tNext < outLength - 1 ? tNext : outLength - 1;
+    pool::coveringWindows(s, p, &tLo, &tNext, &tHi);
     for (int64_t c = 0; c < chan; c += 16) {
       const __mmask16 m = lanes(chan - c);
       const __m512i here = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(index + c)), iota);

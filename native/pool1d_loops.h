@@ -46,6 +46,16 @@ static inline void maxForwardSampleLoop(const Pool1dShape& s, const float* in, f
   }
 }
 
+// The windows covering position p, for p = 0, 1, 2... in turn: on return *first is the first
+// window t with t·stride + kSize > p and *last = min(floor(p / stride), outLength − 1); *next
+// carries floor(p / stride) from call to call (start *first = *next = 0). Stepped rather than
+// divided: two divisions per position cost more than the gather they steer.
+static inline void coveringWindows(const Pool1dShape& s, int64_t p, int64_t* first, int64_t* next, int64_t* last) {
+  while (*first * s.stride + s.kSize <= p) ++*first;
+  while ((*next + 1) * s.stride <= p) ++*next;
+  *last = *next < s.outLength() - 1 ? *next : s.outLength() - 1;
+}
+
 // Sample b of the max-pool backward pass, written densely: instead of scattering each output
 // gradient to its argmax (a dependent store per element, and a separate pass to clear dx), every
 // input position p gathers from the windows t that cover it,
@@ -62,15 +72,12 @@ static inline int64_t maxBackwardSampleLoop(const Pool1dShape& s, const float* d
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
   int64_t matches = 0;
-  int64_t tLo = 0, tNext = 0;  // first window covering p, and floor(p / stride)
+  int64_t tLo = 0, tNext = 0, tHi = 0;
   for (int64_t p = 0; p < s.length; p++) {
     const int64_t index = (b * s.length + p) * chan;
     float* __restrict d = dx + index;
     for (int64_t c = 0; c < chan; c++) d[c] = 0.0f;
-    // The covering windows move forward with p; stepping them avoids two divisions per position.
-    while (tLo * s.stride + s.kSize <= p) tLo++;
-    while ((tNext + 1) * s.stride <= p) tNext++;
-    const int64_t tHi = tNext < outLength - 1 ? tNext : outLength - 1;
+    coveringWindows(s, p, &tLo, &tNext, &tHi);
     for (int64_t t = tLo; t <= tHi; t++) {
       const int32_t* __restrict at = argmax + (b * outLength + t) * chan;
       const float* __restrict g = dy + (b * outLength + t) * chan;
