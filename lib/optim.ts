@@ -253,13 +253,6 @@ export class Adam implements Optimizer {
   }
 }
 
-/** The network's per-sample loss averaged, in double precision. */
-export function meanOf(t: Tensor): number {
-  let s = 0;
-  for (let i = 0; i < t.data.length; i++) s += t.data[i];
-  return t.data.length === 0 ? 0 : s / t.data.length;
-}
-
 /**
  * The course's `Optim`: binds a network, a loss and an update rule; `step(x, y)` does one
  * training step (zero the gradients, forward, loss, backward, update) and returns the mean
@@ -296,7 +289,9 @@ export class Optim {
   step(x: Tensor, y: Tensor): number {
     const net = this.net;
     const yhat = forwardView(net, x);
-    const value = meanOf(this.loss.forward(y, yhat));
+    const batch = yhat.shape[0];
+    const total = this.loss.sum(y, yhat);
+    const value = batch === 0 ? 0 : total / batch;
     const delta = this.loss.backward(y, yhat);
     net.deferZeroGrad();
     net.backwardUpdateGradient(x, delta);

@@ -135,6 +135,13 @@ namespace {
 // Elements per task: ~64 KiB of floats, a few microseconds of work, enough to hide a wake-up.
 constexpr int64_t kParallelChunk = 16384;
 
+// How many tasks cover n elements, and how long task `task`'s chunk is (the last may be short).
+int64_t chunkCount(int64_t n) { return (n + kParallelChunk - 1) / kParallelChunk; }
+int64_t chunkLength(int64_t task, int64_t n) {
+  const int64_t rest = n - task * kParallelChunk;
+  return rest < kParallelChunk ? rest : kParallelChunk;
+}
+
 struct ActivationJob {
   Activation f;
   float alpha;
@@ -149,15 +156,13 @@ struct ActivationJob {
 void forwardChunk(void* ctx, int64_t task, int) {
   auto& j = *static_cast<ActivationJob*>(ctx);
   const int64_t begin = task * kParallelChunk;
-  const int64_t len = j.n - begin < kParallelChunk ? j.n - begin : kParallelChunk;
-  activationForward(j.f, j.alpha, j.x + begin, j.out + begin, len, j.path);
+  activationForward(j.f, j.alpha, j.x + begin, j.out + begin, chunkLength(task, j.n), j.path);
 }
 
 void backwardChunk(void* ctx, int64_t task, int) {
   auto& j = *static_cast<ActivationJob*>(ctx);
   const int64_t begin = task * kParallelChunk;
-  const int64_t len = j.n - begin < kParallelChunk ? j.n - begin : kParallelChunk;
-  activationBackward(j.f, j.alpha, j.x + begin, j.y + begin, j.dy + begin, j.out + begin, len);
+  activationBackward(j.f, j.alpha, j.x + begin, j.y + begin, j.dy + begin, j.out + begin, chunkLength(task, j.n));
 }
 
 bool worthThreads(int64_t n, ThreadPool* pool) { return pool && pool->threads() > 1 && n >= 4 * kParallelChunk; }
@@ -168,14 +173,14 @@ void activationForwardParallel(Activation f, float alpha, const float* x, float*
                                ThreadPool* pool) {
   if (!worthThreads(n, pool)) return activationForward(f, alpha, x, y, n, path);
   ActivationJob job{f, alpha, x, nullptr, nullptr, y, n, path};
-  pool->run((n + kParallelChunk - 1) / kParallelChunk, forwardChunk, &job);
+  pool->run(chunkCount(n), forwardChunk, &job);
 }
 
 void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
                                 int64_t n, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return activationBackward(f, alpha, x, y, dy, dx, n);
   ActivationJob job{f, alpha, x, y, dy, dx, n, KernelPath::Scalar};
-  pool->run((n + kParallelChunk - 1) / kParallelChunk, backwardChunk, &job);
+  pool->run(chunkCount(n), backwardChunk, &job);
 }
 
 namespace {
@@ -195,7 +200,7 @@ struct OptimizerJob {
 void optimizerChunk(void* ctx, int64_t task, int) {
   auto& j = *static_cast<OptimizerJob*>(ctx);
   const int64_t b = task * kParallelChunk;
-  const int64_t len = j.n - b < kParallelChunk ? j.n - b : kParallelChunk;
+  const int64_t len = chunkLength(task, j.n);
   if (j.adam) {
     adamStep(j.w + b, j.g + b, j.m + b, j.v + b, len, j.lr, j.beta1, j.beta2, j.eps, j.weightDecay, j.step, j.path);
   } else {
@@ -209,14 +214,14 @@ void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float
                      KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay, path);
   OptimizerJob job{w, g, velocity, nullptr, n, lr, momentum, 0.0f, 0.0f, weightDecay, 0, false, path};
-  pool->run((n + kParallelChunk - 1) / kParallelChunk, optimizerChunk, &job);
+  pool->run(chunkCount(n), optimizerChunk, &job);
 }
 
 void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                       float eps, float weightDecay, int64_t step, KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return adamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, path);
   OptimizerJob job{w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, true, path};
-  pool->run((n + kParallelChunk - 1) / kParallelChunk, optimizerChunk, &job);
+  pool->run(chunkCount(n), optimizerChunk, &job);
 }
 
 namespace {
@@ -233,8 +238,7 @@ void scanChunk(void* ctx, int64_t task, int) {
   const int64_t b = task * kParallelChunk;
   // Chunks past an already-found bad index cannot change the answer.
   if (b >= j.first.load(std::memory_order_relaxed)) return;
-  const int64_t len = j.n - b < kParallelChunk ? j.n - b : kParallelChunk;
-  const int64_t i = nonFiniteIndex(j.x + b, len, j.path);
+  const int64_t i = nonFiniteIndex(j.x + b, chunkLength(task, j.n), j.path);
   if (i < 0) return;
   int64_t found = b + i, seen = j.first.load(std::memory_order_relaxed);
   while (found < seen && !j.first.compare_exchange_weak(seen, found, std::memory_order_relaxed)) {
@@ -246,7 +250,7 @@ void scanChunk(void* ctx, int64_t task, int) {
 int64_t nonFiniteIndexParallel(const float* x, int64_t n, KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return nonFiniteIndex(x, n, path);
   ScanJob job{x, n, path, {n}};
-  pool->run((n + kParallelChunk - 1) / kParallelChunk, scanChunk, &job);
+  pool->run(chunkCount(n), scanChunk, &job);
   const int64_t first = job.first.load(std::memory_order_relaxed);
   return first < n ? first : -1;
 }
