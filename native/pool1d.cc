@@ -6,8 +6,8 @@
 #include "pool1d.h"
 
 #include <algorithm>
-#include <cmath>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 #include "pool1d_loops.h"
