@@ -22,10 +22,10 @@ struct Pool1dShape {
 
 void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
                       ThreadPool* pool);
-// dx is overwritten. argmax entries must lie within their own sample (the binding checks this,
-// since argmax comes from JavaScript); an entry outside its window is not routed anywhere, and the
-// return value, the number of entries that were, is then below batch*outLength*chan (the binding
-// then clears dx and throws).
+// dx is overwritten; argmax is only read and compared, never used as an address, so any values are
+// safe. An entry outside its window (whatever it holds) is not routed anywhere, and the return
+// value, the number of entries that were, is then below batch*outLength*chan (the binding then
+// clears dx and throws).
 int64_t maxPool1dBackward(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
                           ThreadPool* pool);
 void avgPool1dForward(const Pool1dShape& s, const float* x, float* y, ThreadPool* pool);

@@ -1,6 +1,7 @@
 // Conv1D and pooling kernels against their plain-loop references, on every
 // SIMD path this machine supports, with and without threads.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -111,6 +112,17 @@ void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPo
       std::printf("FAIL maxPool1dBackward %s out-of-window entry: routed %lld of %lld\n", kernelPathName(path),
                   (long long)routed, (long long)nOut);
       failures++;
+    }
+    // Nor is one pointing anywhere else: another sample, before the array, far past its end (the
+    // kernel compares entries, never follows them; the sanitizer builds would catch a stray read).
+    for (int32_t far : {static_cast<int32_t>(nIn - 1), -1, INT32_MIN, INT32_MAX}) {
+      bad[0] = far;
+      routed = maxPool1dBackward(s, dy.data(), bad.data(), dx.data(), path, &pool);
+      if (routed != nOut - 1) {
+        std::printf("FAIL maxPool1dBackward %s entry %d: routed %lld of %lld\n", kernelPathName(path), far,
+                    (long long)routed, (long long)nOut);
+        failures++;
+      }
     }
   }
 
