@@ -22,12 +22,17 @@
 // panels reuse it, the microkernel reads B in place with row stride ldb; only
 // the ragged last column panel is packed (zero-padded). Likewise a row-major A
 // is read in place (kernelRowA, AVX-512) when only a few column panels reuse
-// its panel. Tiny products skip packing entirely. Every C element is always computed with the same KC
-// blocking in the same order, so results do not depend on the thread count.
+// its panel, as is a transposed A, already in the packed layout. Some shapes
+// run as Cᵀ = Bᵀ·Aᵀ instead, with the kernel storing its tiles transposed
+// (chooseForm says which, and why). Tiny products skip packing entirely. Every
+// C element is always computed with the same KC blocking in the same order, so
+// results depend neither on the thread count nor on the form.
 #include "gemm.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <utility>
 #include <memory>
 #include <cstring>
 #include <new>
@@ -124,6 +129,8 @@ const GemmKernels kScalarKernels = {kScalarMR,
                                     sgemm_kernel_4x8_scalar,
                                     packAGeneric<kScalarMR>,
                                     packBGeneric<kScalarNR>,
+                                    nullptr,
+                                    nullptr,
                                     nullptr};
 
 const GemmKernels& kernelsFor(KernelPath path) {
@@ -155,6 +162,33 @@ constexpr int64_t kInPlaceBMaxRows = 64;
 // no different at 8 panels.
 constexpr int64_t kRowAMaxPanels = 4;
 
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
+
+// Vector width of the tiles' columns: an n that is not a multiple leaves lanes empty.
+constexpr int64_t kLanes = 16;
+
+// Which form runs a product, from its shape and thread count (every form gives the same bits).
+// Measured on AVX-512, one thread unless said:
+//  - a transposed B much wider than a short A (a layer's input gradient dY·Wᵀ) would be
+//    repacked, transposing, on every call; swapped, the weight is a row-major A read in place
+//    and only the small dYᵀ is packed (32x100x4064: 108 -> 149 GFLOP/s; 32x256x784: 127 -> 181);
+//  - an n leaving lanes empty (100 = 6 x 16 + 4) where m leaves none: swapped, the ragged side
+//    is the tiles' row count, which costs nothing (32x4064x100: 123 -> 132); with 2 threads
+//    only when the swapped product still splits by columns, since splitting its rows would
+//    make every thread pack all of the transposed Aᵀ (there 217 -> 203);
+//  - the same with A transposed (a weight gradient XᵀdY): swapping all of it leaves 12.5-row
+//    tiles, as wasteful as the empty lanes, so only the ragged last columns are swapped, and
+//    their Aᵀ is read in place (4064x32x100: 118 -> 140); with 2 threads that small part would
+//    run on one of them while the other waits (250 -> 187), so the product stays plain.
+GemmForm chooseForm(const GemmArgs& g, const GemmKernels& kt, int64_t threads) {
+  if (!g.transA && g.transB && g.m <= kInPlaceBMaxRows && g.n > g.m) return GemmForm::Swapped;
+  if (roundUp(g.n, kLanes) * g.m <= roundUp(g.m, kLanes) * g.n) return GemmForm::Plain;
+  if (g.transA) return g.n > kLanes && threads == 1 ? GemmForm::SplitRagged : GemmForm::Plain;
+  if (threads == 1 || ceilDiv(g.m, kt.nr) >= 2 * threads) return GemmForm::Swapped;
+  return GemmForm::Plain;
+}
+
 // ---- Per-thread scratch ----------------------------------------------------
 // Grown on demand and kept: steady-state calls do not allocate. Pool workers
 // are persistent, so each keeps its own buffers.
@@ -179,8 +213,6 @@ float* threadScratch(size_t floats) {
   return scratch.get(floats);
 }
 
-inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 // The small-problem path: no packing, no threads.
 void sgemmTiny(const GemmArgs& g) {
@@ -216,7 +248,8 @@ struct Plan {
   int64_t mChunk, nChunk;    // task extent (multiples of MR / NR)
   int64_t mTasks, nTasks;
   bool bInPlace;
-  bool aInPlace;  // A row-major and read in place (kernelRowA)
+  bool aInPlace;  // A read in place when few column panels reuse a panel (see runTask)
+  bool transC;    // g describes Cᵀ = Bᵀ·Aᵀ: store tiles with kernelTransC / kernelRowATransC
 };
 
 void runTask(const Plan& plan, int64_t task) {
@@ -275,18 +308,25 @@ void runTask(const Plan& plan, int64_t task) {
       // A packed panel is reused by every column panel of the task; with few of them (a
       // narrow output: a 100-unit layer, a 64-channel convolution) the packing costs more than
       // the strided reads of A in place save.
-      const bool rowA = plan.aInPlace && panels <= kRowAMaxPanels;
-      if (!rowA) kt.packA(mr, kcur, g.a + i * aRs + pc * aCs, aRs, aCs, aPack);
-      float* cRow = g.c + i * g.ldc + j0;
+      // In place, a row-major A goes to kernelRowA; a transposed A is already in the packed
+      // layout, A(i, p) = a[p * lda + i], only with row stride lda instead of MR.
+      const bool inPlace = plan.aInPlace && panels <= kRowAMaxPanels;
+      const bool rowA = inPlace && !g.transA;
+      const float* aPanel = g.a + i * aRs + pc * aCs;
+      const int64_t aStride = inPlace ? g.lda : MR;
+      if (!inPlace) {
+        kt.packA(mr, kcur, aPanel, aRs, aCs, aPack);
+        aPanel = aPack;
+      }
+      const Microkernel kernel = rowA ? (plan.transC ? kt.kernelRowATransC : kt.kernelRowA)
+                                      : (plan.transC ? kt.kernelTransC : kt.kernel);
       for (int64_t jp = 0; jp < panels; jp++) {
         const int64_t nr = std::min(NR, width - jp * NR);
         const float* bp = jp == raggedPanel ? bPack : bBase + jp * bPanelStep;
         const int64_t bs = jp == raggedPanel ? NR : bStride;
-        if (rowA) {
-          kt.kernelRowA(mr, nr, kcur, g.a + i * g.lda + pc, g.lda, bp, bs, cRow + jp * NR, g.ldc, g.alpha, beta);
-        } else {
-          kt.kernel(mr, nr, kcur, aPack, MR, bp, bs, cRow + jp * NR, g.ldc, g.alpha, beta);
-        }
+        const int64_t j = j0 + jp * NR;
+        float* cTile = plan.transC ? g.c + j * g.ldc + i : g.c + i * g.ldc + j;
+        kernel(mr, nr, kcur, aPanel, aStride, bp, bs, cTile, g.ldc, g.alpha, beta);
       }
       i += mr;
     }
@@ -315,37 +355,36 @@ void taskEntry(void* ctx, int64_t /*task*/, int worker) {
   }
 }
 
-}  // namespace
-}  // namespace gemm
+// Threads worth waking for this product (the same for C and Cᵀ).
+int64_t threadsFor(const GemmArgs& g, ThreadPool* pool) {
+  const int64_t threads = pool ? pool->threads() : 1;
+  return std::max<int64_t>(1, std::min(threads, g.m * g.n * g.k / kMnkPerThread));
+}
 
-void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool) {
-  using namespace gemm;
-  if (g.m <= 0 || g.n <= 0) return;
-  if (g.k <= 0 || g.alpha == 0.0f) {
-    scaleC(g);
-    return;
-  }
-  const int64_t mnk = g.m * g.n * g.k;
-  if (mnk <= kTinyMnk) {
-    sgemmTiny(g);
-    return;
-  }
-  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
-  const GemmKernels& kt = kernelsFor(path);
+// Plans the blocking and the split across threads, and runs it: C = A·B, or with `swapped`
+// Cᵀ = Bᵀ·Aᵀ through the kernels storing tiles transposed.
+void runPlan(GemmArgs g, bool swapped, const GemmKernels& kt, ThreadPool* pool) {
   const int64_t MR = kt.mr, NR = kt.nr;
-
+  const int64_t threads = threadsFor(g, pool);
   Plan plan;
   plan.g = &g;
   plan.kt = &kt;
   plan.kc = ceilDiv(g.k, ceilDiv(g.k, kt.kc));
+  plan.transC = swapped;
+  if (swapped) {
+    // Cᵀ = Bᵀ·Aᵀ: the same products, summed in the same order, so the same bits.
+    std::swap(g.m, g.n);
+    std::swap(g.a, g.b);
+    std::swap(g.lda, g.ldb);
+    const bool transA = g.transA;
+    g.transA = !g.transB;
+    g.transB = !transA;
+  }
   plan.bInPlace = !g.transB && g.m <= kInPlaceBMaxRows;
-  plan.aInPlace = !g.transA && kt.kernelRowA != nullptr;
+  plan.aInPlace = kt.kernelRowA != nullptr;
 
   const int64_t mPanels = ceilDiv(g.m, MR), nPanels = ceilDiv(g.n, NR);
   const int64_t ncPanels = std::max<int64_t>(1, kt.nc / NR);
-  int64_t threads = pool ? pool->threads() : 1;
-  threads = std::max<int64_t>(1, std::min(threads, mnk / kMnkPerThread));
-
   int64_t nTasks = ceilDiv(nPanels, ncPanels);
   int64_t mTasks = 1;
   if (threads > 1) {
@@ -387,6 +426,39 @@ void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool) {
   } else {
     for (int64_t t = 0; t < tasks; t++) runTask(plan, t);
   }
+}
+
+}  // namespace
+}  // namespace gemm
+
+void sgemm(const GemmArgs& args, KernelPath path, ThreadPool* pool, GemmForm form) {
+  using namespace gemm;
+  const GemmArgs& g = args;
+  if (g.m <= 0 || g.n <= 0) return;
+  if (g.k <= 0 || g.alpha == 0.0f) {
+    scaleC(g);
+    return;
+  }
+  if (g.m * g.n * g.k <= kTinyMnk) {
+    sgemmTiny(g);
+    return;
+  }
+  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
+  const GemmKernels& kt = kernelsFor(path);
+  if (kt.kernelTransC == nullptr) form = GemmForm::Plain;
+  if (form == GemmForm::Auto) form = chooseForm(g, kt, threadsFor(g, pool));
+  if (form == GemmForm::SplitRagged && g.n % kLanes == 0) form = GemmForm::Plain;
+  if (form != GemmForm::SplitRagged) return runPlan(g, form == GemmForm::Swapped, kt, pool);
+  // The last n % 16 columns on their own, swapped; the rest plain. Every C element still gets
+  // its products in the same order, so the bits are those of either form alone.
+  const int64_t ragged = g.n % kLanes;
+  GemmArgs body = g, edge = g;
+  body.n = g.n - ragged;
+  edge.n = ragged;
+  edge.b = g.transB ? g.b + body.n * g.ldb : g.b + body.n;
+  edge.c = g.c + body.n;
+  if (body.n > 0) runPlan(body, false, kt, pool);
+  runPlan(edge, true, kt, pool);
 }
 
 }  // namespace neurone

@@ -30,8 +30,15 @@ struct GemmArgs {
 // The plain triple loop: the oracle the tests compare every fast path with.
 void sgemmReference(const GemmArgs& args);
 
+// How the fast path computes a product: as C = A·B (Plain), as Cᵀ = Bᵀ·Aᵀ with the tiles
+// stored transposed (Swapped), or Plain for the first n - n % 16 columns and Swapped for the
+// rest (SplitRagged). Each C element gets the same products in the same order in every form,
+// so the bits do not depend on it. Auto picks by shape (see chooseForm in gemm.cc); the others
+// are for the tests, and fall back to Plain where the kernels lack the transposed store.
+enum class GemmForm { Auto, Plain, Swapped, SplitRagged };
+
 // The fast path: blocked, packed, SIMD microkernel for `path`, split across
 // `pool` when the work is large enough to pay for it (pool may be null).
-void sgemm(const GemmArgs& args, KernelPath path, ThreadPool* pool);
+void sgemm(const GemmArgs& args, KernelPath path, ThreadPool* pool, GemmForm form = GemmForm::Auto);
 
 }  // namespace neurone

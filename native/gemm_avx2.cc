@@ -181,7 +181,8 @@ void packB16_avx2(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs
   }
 }
 
-const GemmKernels kKernels = {kMR, kNR, 256, 512, sgemm_kernel_6x16_avx2, packA6_avx2, packB16_avx2, nullptr};
+const GemmKernels kKernels = {kMR, kNR, 256, 512, sgemm_kernel_6x16_avx2, packA6_avx2, packB16_avx2, nullptr,
+                              nullptr, nullptr};
 
 }  // namespace
 

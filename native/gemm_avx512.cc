@@ -10,7 +10,8 @@
 // Edge tiles get their own instantiation (rows 1..14 x 16 or 32 columns), so
 // a 32-row batch (the driver splits it 11 + 11 + 10) or a 100-wide output
 // (3x32 + 16) spends no FMAs on padding rows and at most one partial vector;
-// that vector is written with a masked store.
+// that vector is written with a masked store. Every tile also comes in a form
+// that stores C transposed (TransC), for the driver's swapped products.
 //
 // Blocking: KC = 384 keeps the A micro-panel (14 x 384 x 4 B = 21 KiB) in the
 // 48 KiB L1 next to the streaming B rows; NC = 512 keeps a packed B block
@@ -35,11 +36,51 @@ constexpr int kNR = 32;
 // (about 30 FMA steps of ~11 cycles, longer than an L3 miss) hides it.
 constexpr int64_t kPrefetchRows = 24;
 
+// All-lanes masks: the zero-masking forms of the shuffles below compile to the same
+// instructions, but unlike the plain intrinsics (whose headers pass an "undefined"
+// vector through) they give no uninitialised-value warnings once inlined.
+constexpr __mmask16 kAll16 = 0xffff;
+constexpr __mmask8 kAll8 = 0xff;
+
+// In-register 16x16 transpose: r[i] holds row i on entry, column i on exit.
+// Two rounds of in-lane unpacks build 4x4 blocks, two rounds of 128-bit lane
+// shuffles put the blocks in place.
+inline void transpose16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_maskz_unpacklo_ps(kAll16, r[i], r[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_ps(kAll16, r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 16; g += 4) {
+    const __m512d t0 = _mm512_castps_pd(t[g]), t1 = _mm512_castps_pd(t[g + 1]);
+    const __m512d t2 = _mm512_castps_pd(t[g + 2]), t3 = _mm512_castps_pd(t[g + 3]);
+    r[g] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(kAll8, t0, t2));
+    r[g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(kAll8, t0, t2));
+    r[g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(kAll8, t1, t3));
+    r[g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(kAll8, t1, t3));
+  }
+  // r[4g + c], lane L: rows 4g..4g+3 of column 4L + c.
+  for (int c = 0; c < 4; c++) {
+    const __m512 v0 = _mm512_maskz_shuffle_f32x4(kAll16, r[c], r[4 + c], 0x44);
+    const __m512 w0 = _mm512_maskz_shuffle_f32x4(kAll16, r[c], r[4 + c], 0xee);
+    const __m512 v1 = _mm512_maskz_shuffle_f32x4(kAll16, r[8 + c], r[12 + c], 0x44);
+    const __m512 w1 = _mm512_maskz_shuffle_f32x4(kAll16, r[8 + c], r[12 + c], 0xee);
+    t[c] = _mm512_maskz_shuffle_f32x4(kAll16, v0, v1, 0x88);
+    t[4 + c] = _mm512_maskz_shuffle_f32x4(kAll16, v0, v1, 0xdd);
+    t[8 + c] = _mm512_maskz_shuffle_f32x4(kAll16, w0, w1, 0x88);
+    t[12 + c] = _mm512_maskz_shuffle_f32x4(kAll16, w0, w1, 0xdd);
+  }
+  for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
 // One tile for both layouts of A: packed (the driver's micro-panel, A(i, p) =
-// a[p * as + i] with as = kMR) or, for kernelRowA, read in place from row-major
-// storage (A(i, p) = a[i * as + p], as = lda), so the driver need not pack an A
-// panel that few column panels reuse.
-template <int R, int NV, bool InPlaceB, bool RowMajorA>
+// a[p * as + i] with as = kMR, or a transposed A read in place with as = lda) or,
+// for kernelRowA, read in place from row-major storage (A(i, p) = a[i * as + p],
+// as = lda), so the driver need not pack an A panel that few column panels reuse.
+// TransC stores the tile transposed, C(i, j) = c[j * ldc + i], for the driver's
+// Cᵀ = Bᵀ·Aᵀ form: each 16-column vector of the R accumulator rows becomes, after an
+// in-register transpose, up to 16 runs of R consecutive floats.
+template <int R, int NV, bool InPlaceB, bool RowMajorA, bool TransC>
 void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc,
           float alpha, float beta) {
   __m512 acc[R][NV];
@@ -47,8 +88,12 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
     for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
   // C is touched only after the k loop (read when beta != 0, written always): ask for its
   // lines now so they have arrived by then; a weight gradient does not fit in L2.
-  for (int i = 0; i < R; i++)
-    for (int v = 0; v < NV; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
+  if (TransC) {
+    for (int64_t j = 0; j < nr; j++) __builtin_prefetch(c + j * ldc, 1, 3);
+  } else {
+    for (int i = 0; i < R; i++)
+      for (int v = 0; v < NV; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
+  }
 
   // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
 #pragma GCC unroll 4
@@ -64,6 +109,23 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
     }
     if (!RowMajorA) a += as;
     b += bs;
+  }
+  if (TransC) {
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const __mmask16 rows = static_cast<__mmask16>((1u << R) - 1u);
+    for (int v = 0; v < NV; v++) {
+      __m512 r[16];
+      for (int i = 0; i < 16; i++) r[i] = i < R ? acc[i][v] : _mm512_setzero_ps();
+      transpose16x16(r);
+      const int64_t cols = nr - 16 * v < 16 ? nr - 16 * v : 16;
+      for (int64_t j = 0; j < cols; j++) {
+        float* cp = c + (16 * v + j) * ldc;
+        __m512 out = _mm512_mul_ps(va, r[j]);
+        if (beta != 0.0f) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(rows, cp), out);
+        _mm512_mask_storeu_ps(cp, rows, out);
+      }
+    }
+    return;
   }
   __mmask16 mask[NV];
   for (int v = 0; v < NV; v++) {
@@ -87,66 +149,26 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
 
 using TileFn = void (*)(int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, float, float);
 
-template <size_t... R>
-struct TileTable {
-  TileFn half[sizeof...(R)] = {&tile<R + 1, 1, false, false>...};
-  TileFn full[sizeof...(R)] = {&tile<R + 1, 2, false, false>...};
-  TileFn halfInPlace[sizeof...(R)] = {&tile<R + 1, 1, true, false>...};
-  TileFn fullInPlace[sizeof...(R)] = {&tile<R + 1, 2, true, false>...};
+template <bool RowMajorA, bool TransC, size_t... R>
+struct TileSet {
   // [B in place][full width][rows - 1]
-  TileFn rowA[2][2][sizeof...(R)] = {{{&tile<R + 1, 1, false, true>...}, {&tile<R + 1, 2, false, true>...}},
-                                     {{&tile<R + 1, 1, true, true>...}, {&tile<R + 1, 2, true, true>...}}};
+  TileFn fn[2][2][sizeof...(R)] = {
+      {{&tile<R + 1, 1, false, RowMajorA, TransC>...}, {&tile<R + 1, 2, false, RowMajorA, TransC>...}},
+      {{&tile<R + 1, 1, true, RowMajorA, TransC>...}, {&tile<R + 1, 2, true, RowMajorA, TransC>...}}};
 };
 
-template <size_t... R>
-constexpr TileTable<R...> makeTileTable(std::index_sequence<R...>) {
-  return TileTable<R...>{};
+template <bool RowMajorA, bool TransC, size_t... R>
+constexpr TileSet<RowMajorA, TransC, R...> makeTileSet(std::index_sequence<R...>) {
+  return TileSet<RowMajorA, TransC, R...>{};
 }
 
-const auto kTiles = makeTileTable(std::make_index_sequence<kMR>());
-
-void sgemm_kernel_14x32_avx512(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b,
-                               int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
+// The Microkernel entry points: pick the tile for this edge and B layout.
+template <bool RowMajorA, bool TransC>
+void kernel14x32(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c,
+                 int64_t ldc, float alpha, float beta) {
+  static constexpr auto kTiles = makeTileSet<RowMajorA, TransC>(std::make_index_sequence<kMR>());
   // Packed panels (bs == kNR) are contiguous and prefetched by the hardware.
-  TileFn fn = bs == kNR ? (nr > 16 ? kTiles.full[mr - 1] : kTiles.half[mr - 1])
-                        : (nr > 16 ? kTiles.fullInPlace[mr - 1] : kTiles.halfInPlace[mr - 1]);
-  fn(nr, kc, a, as, b, bs, c, ldc, alpha, beta);
-}
-
-void sgemm_kernel_14x32_rowA_avx512(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t lda, const float* b,
-                                    int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
-  kTiles.rowA[bs == kNR ? 0 : 1][nr > 16 ? 1 : 0][mr - 1](nr, kc, a, lda, b, bs, c, ldc, alpha, beta);
-}
-
-// In-register 16x16 transpose: r[i] holds row i on entry, column i on exit.
-// Two rounds of in-lane unpacks build 4x4 blocks, two rounds of 128-bit lane
-// shuffles put the blocks in place.
-inline void transpose16x16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int g = 0; g < 16; g += 4) {
-    const __m512d t0 = _mm512_castps_pd(t[g]), t1 = _mm512_castps_pd(t[g + 1]);
-    const __m512d t2 = _mm512_castps_pd(t[g + 2]), t3 = _mm512_castps_pd(t[g + 3]);
-    r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-    r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-    r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-    r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-  }
-  // r[4g + c], lane L: rows 4g..4g+3 of column 4L + c.
-  for (int c = 0; c < 4; c++) {
-    const __m512 v0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
-    const __m512 w0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xee);
-    const __m512 v1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
-    const __m512 w1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xee);
-    t[c] = _mm512_shuffle_f32x4(v0, v1, 0x88);
-    t[4 + c] = _mm512_shuffle_f32x4(v0, v1, 0xdd);
-    t[8 + c] = _mm512_shuffle_f32x4(w0, w1, 0x88);
-    t[12 + c] = _mm512_shuffle_f32x4(w0, w1, 0xdd);
-  }
-  for (int i = 0; i < 16; i++) r[i] = t[i];
+  kTiles.fn[bs == kNR ? 0 : 1][nr > 16 ? 1 : 0][mr - 1](nr, kc, a, as, b, bs, c, ldc, alpha, beta);
 }
 
 inline __mmask16 firstLanes(int64_t n) {
@@ -214,8 +236,16 @@ void packB32_avx512(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t 
   }
 }
 
-const GemmKernels kKernels = {kMR, kNR, 384, 512, sgemm_kernel_14x32_avx512, packA14_avx512, packB32_avx512,
-                              sgemm_kernel_14x32_rowA_avx512};
+const GemmKernels kKernels = {kMR,
+                              kNR,
+                              384,
+                              512,
+                              kernel14x32<false, false>,
+                              packA14_avx512,
+                              packB32_avx512,
+                              kernel14x32<true, false>,
+                              kernel14x32<false, true>,
+                              kernel14x32<true, true>};
 
 }  // namespace
 

@@ -41,6 +41,10 @@ struct GemmKernels {
   // A(i, p) = a[i * as + p], for products whose A panel would be reused by too
   // few column panels to repay packing it.
   Microkernel kernelRowA;
+  // Optional: kernel and kernelRowA storing C transposed, C(i, j) = c[j * ldc + i]. With them
+  // the driver may compute C = A·B as Cᵀ = Bᵀ·Aᵀ (see sgemm in gemm.cc).
+  Microkernel kernelTransC;
+  Microkernel kernelRowATransC;
 };
 
 // Defined in gemm_avx2.cc / gemm_avx512.cc; only called when the CPU has the

@@ -23,6 +23,9 @@ namespace {
 int failures = 0;
 int checks = 0;
 
+const neurone::GemmForm kForms[] = {neurone::GemmForm::Plain, neurone::GemmForm::Swapped,
+                                    neurone::GemmForm::SplitRagged};
+
 struct Case {
   bool transA, transB;
   int64_t m, n, k;
@@ -39,7 +42,8 @@ void fill(std::vector<float>& v, std::mt19937& rng) {
 // Runs `c` through sgemm(path, pool) and the reference; returns false (and
 // reports) on mismatch. When `out` is non-null the fast result is stored there.
 bool runCase(const Case& cs, KernelPath path, neurone::ThreadPool* pool, std::mt19937& rng,
-             std::vector<float>* out = nullptr, const std::vector<float>* expectExact = nullptr) {
+             std::vector<float>* out = nullptr, const std::vector<float>* expectExact = nullptr,
+             neurone::GemmForm form = neurone::GemmForm::Auto) {
   const int64_t aRows = cs.transA ? cs.k : cs.m, aCols = cs.transA ? cs.m : cs.k;
   const int64_t bRows = cs.transB ? cs.n : cs.k, bCols = cs.transB ? cs.k : cs.n;
   const int64_t lda = aCols + cs.padA, ldb = bCols + cs.padB, ldc = cs.n + cs.padC;
@@ -68,7 +72,7 @@ bool runCase(const Case& cs, KernelPath path, neurone::ThreadPool* pool, std::mt
   g.c = cRef.data();
   neurone::sgemmReference(g);
   g.c = cFast.data();
-  neurone::sgemm(g, path, pool);
+  neurone::sgemm(g, path, pool, form);
 
   checks++;
   const double tol = 1e-5 * std::sqrt(static_cast<double>(std::max<int64_t>(cs.k, 1))) + 1e-6;
@@ -99,8 +103,8 @@ bool runCase(const Case& cs, KernelPath path, neurone::ThreadPool* pool, std::mt
         bad++;
       }
       if (expectExact && std::memcmp(&cFast[idx], &(*expectExact)[idx], sizeof(float)) != 0) {
-        std::printf("  C[%lld,%lld] = %.9g differs from the 1-thread result %.9g\n", (long long)i, (long long)j,
-                    cFast[idx], (*expectExact)[idx]);
+        std::printf("  C[%lld,%lld] = %.9g differs from the 1-thread automatic form's %.9g\n", (long long)i,
+                    (long long)j, cFast[idx], (*expectExact)[idx]);
         bad++;
       }
     }
@@ -108,8 +112,8 @@ bool runCase(const Case& cs, KernelPath path, neurone::ThreadPool* pool, std::mt
   if (out) *out = cFast;
   if (bad) {
     failures++;
-    std::printf("FAIL path=%s threads=%d transA=%d transB=%d m=%lld n=%lld k=%lld pad=%lld/%lld/%lld alpha=%g beta=%g\n",
-                neurone::kernelPathName(path), pool ? pool->threads() : 0, cs.transA, cs.transB, (long long)cs.m,
+    std::printf("FAIL path=%s threads=%d form=%d transA=%d transB=%d m=%lld n=%lld k=%lld pad=%lld/%lld/%lld alpha=%g beta=%g\n",
+                neurone::kernelPathName(path), pool ? pool->threads() : 0, static_cast<int>(form), cs.transA, cs.transB, (long long)cs.m,
                 (long long)cs.n, (long long)cs.k, (long long)cs.padA, (long long)cs.padB, (long long)cs.padC, cs.alpha,
                 cs.beta);
     return false;
@@ -159,7 +163,15 @@ int main() {
       cs.padC = (t % 3 == 0) ? 0 : pad(rng);
       cs.alpha = alphas[pick3(rng)];
       cs.beta = betas[pick3(rng)];
-      runCase(cs, path, nullptr, rng);
+      // Every form of the product (plain, swapped, ragged columns swapped) gives the same bits.
+      std::mt19937 caseRng(rng());
+      std::vector<float> automatic;
+      std::mt19937 r0 = caseRng;
+      if (!runCase(cs, path, nullptr, r0, &automatic)) continue;
+      for (neurone::GemmForm form : kForms) {
+        std::mt19937 r = caseRng;
+        runCase(cs, path, t % 2 ? &pool2 : nullptr, r, nullptr, &automatic, form);
+      }
     }
 
     // The training shapes and larger ones crossing every blocking boundary, with
@@ -173,6 +185,10 @@ int main() {
         {true, true, 300, 530, 700, 1, 3, 0, -2.0f, 0.0f},
         {true, false, 97, 1100, 401, 0, 0, 5, 1.0f, 1.0f},
         {false, true, 1030, 40, 390, 2, 0, 0, 1.0f, 0.25f},
+        {false, true, 32, 4064, 100, 0, 0, 0, 1.0f, 0.0f},    // the seed CNN's fc1: grad input (swapped)
+        {true, false, 4064, 100, 32, 0, 0, 0, 1.0f, 0.0f},    // grad weight (ragged columns swapped)
+        {false, false, 256, 100, 4064, 0, 0, 0, 1.0f, 0.0f},  // forward at batch 256 (swapped)
+        {true, false, 500, 45, 70, 2, 1, 3, -2.0f, 0.25f},
     };
     for (const Case& cs : big) {
       std::vector<float> single;
@@ -184,6 +200,10 @@ int main() {
         if (!p) continue;
         std::mt19937 r = caseRng;
         runCase(cs, path, p, r, nullptr, &single);
+      }
+      for (neurone::GemmForm form : kForms) {
+        std::mt19937 r = caseRng;
+        runCase(cs, path, &pool2, r, nullptr, &single, form);
       }
     }
     // A pool used right after construction, before its workers have started:
