@@ -4,7 +4,7 @@
 import { Tensor, zeros, formatShape, describe, sizeOf } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
-import { Module, Parameter, forwardView } from './nn/module';
+import { Module, Parameter, forwardView, inferView } from './nn/module';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
 import { classify, confusionMatrix, Labels } from './metrics';
@@ -363,7 +363,8 @@ export interface PredictOptions {
 }
 
 /**
- * Runs the network over `x` in batches and returns all outputs.
+ * Runs the network over `x` in batches and returns all outputs, through {@link Module.infer}
+ * (nothing kept for a backward pass, Conv1D + MaxPool1D fused).
  *
  * Shape: x (n, ...) → (n, ...output).
  * @example
@@ -382,7 +383,7 @@ export function predict(net: Module, x: Tensor, options: PredictOptions = {}): T
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const xb: Tensor = { shape: Object.freeze([end - start, ...x.shape.slice(1)]), data: x.data.subarray(start * rowSize, end * rowSize) };
-    const yb = forwardView(net, xb);
+    const yb = inferView(net, xb);
     if (!out) {
       outRow = yb.data.length / (end - start);
       out = zeros([n, ...yb.shape.slice(1)]);

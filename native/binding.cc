@@ -173,6 +173,7 @@ class Addon : public Napi::Addon<Addon> {
     DefineAddon(exports, {
         InstanceMethod("sgemm", &Addon::Sgemm),
         InstanceMethod("conv1dForward", &Addon::Conv1dForward),
+        InstanceMethod("conv1dMaxPoolForward", &Addon::Conv1dMaxPoolForward),
         InstanceMethod("conv1dBackwardInput", &Addon::Conv1dBackwardInput),
         InstanceMethod("conv1dBackwardWeight", &Addon::Conv1dBackwardWeight),
         InstanceMethod("maxPool1dForward", &Addon::MaxPool1dForward),
@@ -302,6 +303,33 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("y", y.length, n.output);
       if (n.output == 0) return info.Env().Undefined();
       conv1dForward(s, x.data, w.data, hasBias ? bias.data : nullptr, y.data, path_, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // conv1dMaxPoolForward(x, w, bias | null, y, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride)
+  Napi::Value Conv1dMaxPoolForward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "conv1dMaxPoolForward", 12);
+      auto x = args.float32(0, "x");
+      auto w = args.float32(1, "w");
+      Args::F32 bias{nullptr, 0};
+      bool hasBias = !args.isNull(2);
+      if (hasBias) bias = args.float32(2, "bias");
+      auto y = args.float32(3, "y");
+      Conv1dShape s = convShape(args, 4);
+      const int64_t poolSize = args.size(10, "poolSize", 1);
+      const int64_t poolStride = args.size(11, "poolStride", 1);
+      ConvSizes n = convSizes(args, s);
+      const Pool1dShape pooled{s.batch, s.outLength(), s.chanOut, poolSize, poolStride};
+      const int64_t output = mul3(args, s.batch, pooled.outLength(), s.chanOut, "batch * pooledLength * chanOut");
+      args.needLength("x", x.length, n.input);
+      args.needLength("w", w.length, n.weight);
+      if (hasBias) args.needLength("bias", bias.length, s.chanOut);
+      args.needLength("y", y.length, output);
+      if (output == 0) return info.Env().Undefined();
+      conv1dMaxPoolForward(s, poolSize, poolStride, x.data, w.data, hasBias ? bias.data : nullptr, y.data, path_,
+                           &pool_);
       return info.Env().Undefined();
     });
   }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "gemm.h"
+#include "pool1d.h"
 
 namespace neurone {
 
@@ -40,11 +41,10 @@ struct ConvJob {
   float* scratch;  // grad weight: one (kSize*chanIn, chanOut) matrix per chunk
 };
 
-void forwardSample(void* ctx, int64_t b, int) {
-  auto& j = *static_cast<ConvJob*>(ctx);
+// Sample b of the forward pass, written to y (outLength, chanOut).
+void convolveSample(const ConvJob& j, int64_t b, float* y) {
   const Conv1dShape& s = *j.s;
   const int64_t outLength = s.outLength();
-  float* y = j.out + b * outLength * s.chanOut;
   GemmArgs g;
   g.m = outLength;
   g.n = s.chanOut;
@@ -61,6 +61,49 @@ void forwardSample(void* ctx, int64_t b, int) {
     g.beta = 1.0f;
   }
   sgemm(g, j.path, nullptr);
+}
+
+void forwardSample(void* ctx, int64_t b, int) {
+  auto& j = *static_cast<ConvJob*>(ctx);
+  convolveSample(j, b, j.out + b * j.s->outLength() * j.s->chanOut);
+}
+
+// The fused convolution + max pooling works through a sample in chunks of pooled outputs whose
+// convolution rows fit kPooledChunkFloats: L2-resident, and a bounded scratch per thread however
+// long the sample. Pooled outputs [t0, t1) read convolution positions [t0·ps, (t1−1)·ps + pk),
+// which come from input positions starting at t0·ps·stride; so a chunk is itself a convolution of
+// a shorter input followed by a pooling whose windows start at 0, and the same two kernels run it.
+constexpr int64_t kPooledChunkFloats = 16 * 1024;
+
+struct PooledJob {
+  const Conv1dShape* s;
+  int64_t poolSize, poolStride, chunkOutputs, chunks;  // chunks per sample
+  const float* x;
+  const float* w;
+  const float* bias;
+  float* y;
+  KernelPath path;
+  const PoolKernels* kernels;
+  float* conv;      // per worker: the chunk's convolution rows
+  int32_t* argmax;  // per worker: the argmax the shared pooling loop writes (not wanted here)
+  int64_t convFloats, argmaxInts;
+};
+
+void forwardPooledChunk(void* ctx, int64_t task, int worker) {
+  const auto& j = *static_cast<PooledJob*>(ctx);
+  const Conv1dShape& s = *j.s;
+  const int64_t b = task / j.chunks, t0 = (task % j.chunks) * j.chunkOutputs;
+  const int64_t pooledLength = (s.outLength() - j.poolSize) / j.poolStride + 1;
+  const int64_t outputs = std::min(j.chunkOutputs, pooledLength - t0);
+  const int64_t positions = (outputs - 1) * j.poolStride + j.poolSize;
+  const Conv1dShape part{1, (positions - 1) * s.stride + s.kSize, s.chanIn, s.chanOut, s.kSize, s.stride};
+  const ConvJob conv{&part, j.x + (b * s.length + t0 * j.poolStride * s.stride) * s.chanIn, j.w, j.bias, nullptr,
+                     j.path, 1, nullptr};
+  float* rows = j.conv + worker * j.convFloats;
+  convolveSample(conv, 0, rows);
+  const Pool1dShape pooling{1, positions, s.chanOut, j.poolSize, j.poolStride};
+  j.kernels->maxForwardSample(pooling, rows, j.y + (b * pooledLength + t0) * s.chanOut,
+                              j.argmax + worker * j.argmaxInts, 0);
 }
 
 void backwardInputSample(void* ctx, int64_t b, int) {
@@ -127,6 +170,31 @@ void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const f
   ConvJob job{&s, x, w, bias, y, path, 1, nullptr};
   if (usefulChunks(s, pool) > 1) pool->run(s.batch, forwardSample, &job);
   else for (int64_t b = 0; b < s.batch; b++) forwardSample(&job, b, 0);
+}
+
+void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x, const float* w,
+                          const float* bias, float* y, KernelPath path, ThreadPool* pool) {
+  const int64_t convLength = s.outLength();
+  if (s.batch == 0 || convLength < poolSize) return;
+  const int64_t pooledLength = (convLength - poolSize) / poolStride + 1;
+  // As many pooled outputs per chunk as fit the budget (at least one, whatever it needs).
+  const int64_t budgetRows = kPooledChunkFloats / s.chanOut;
+  const int64_t chunkOutputs =
+      std::min(pooledLength, budgetRows >= poolSize ? (budgetRows - poolSize) / poolStride + 1 : 1);
+  const int64_t chunks = (pooledLength + chunkOutputs - 1) / chunkOutputs;
+  const int64_t threads = usefulChunks(s, pool) > 1 ? pool->threads() : 1;
+  PooledJob job{&s, poolSize, poolStride, chunkOutputs, chunks, x, w, bias, y, path, &poolKernelsFor(path),
+                nullptr, nullptr, ((chunkOutputs - 1) * poolStride + poolSize) * s.chanOut,
+                chunkOutputs * s.chanOut};
+  // Allocated here, on the calling thread, so that running out of memory is an exception the
+  // binding reports rather than a failure inside a worker.
+  std::vector<float> conv(static_cast<size_t>(threads * job.convFloats));
+  std::vector<int32_t> argmax(static_cast<size_t>(threads * job.argmaxInts));
+  job.conv = conv.data();
+  job.argmax = argmax.data();
+  const int64_t tasks = s.batch * chunks;
+  if (threads > 1) pool->run(tasks, forwardPooledChunk, &job);
+  else for (int64_t t = 0; t < tasks; t++) forwardPooledChunk(&job, t, 0);
 }
 
 void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx,

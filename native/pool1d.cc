@@ -18,17 +18,6 @@ namespace {
 
 const PoolKernels kScalarPoolKernels{pool::maxForwardSampleLoop, pool::maxBackwardSampleLoop};
 
-const PoolKernels& poolKernelsFor(KernelPath path) {
-#if defined(NEURONE_HAVE_AVX512)
-  if (path == KernelPath::Avx512) return poolKernelsAvx512();
-#endif
-#if defined(NEURONE_HAVE_AVX2)
-  if (path == KernelPath::Avx2 || path == KernelPath::Avx512) return poolKernelsAvx2();
-#endif
-  (void)path;
-  return kScalarPoolKernels;
-}
-
 struct PoolJob {
   const Pool1dShape* s;
   const float* in;
@@ -88,6 +77,17 @@ void runSamples(const Pool1dShape& s, ThreadPool* pool, ThreadPool::TaskFn fn, P
 }
 
 }  // namespace
+
+const PoolKernels& poolKernelsFor(KernelPath path) {
+#if defined(NEURONE_HAVE_AVX512)
+  if (path == KernelPath::Avx512) return poolKernelsAvx512();
+#endif
+#if defined(NEURONE_HAVE_AVX2)
+  if (path == KernelPath::Avx2 || path == KernelPath::Avx512) return poolKernelsAvx2();
+#endif
+  (void)path;
+  return kScalarPoolKernels;
+}
 
 void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
                       ThreadPool* pool) {

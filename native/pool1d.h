@@ -45,5 +45,7 @@ struct PoolKernels {
 };
 const PoolKernels& poolKernelsAvx2();
 const PoolKernels& poolKernelsAvx512();
+// The table for `path` (scalar where the SIMD one is not compiled in); for fused kernels.
+const PoolKernels& poolKernelsFor(KernelPath path);
 
 }  // namespace neurone

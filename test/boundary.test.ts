@@ -75,9 +75,11 @@ describe.each(backends)('%s backend', (_name, be) => {
   });
 
   // conv1d: batch 2, length 5, chanIn 3, chanOut 4, kSize 2, stride 2 -> outLength 2.
-  const conv = (name: 'conv1dForward' | 'conv1dBackwardInput' | 'conv1dBackwardWeight', patch: Record<number, unknown> = {}): void => {
+  // conv1dMaxPoolForward with pool 2 / stride 1 on those 2 positions -> pooledLength 1.
+  const conv = (name: 'conv1dForward' | 'conv1dMaxPoolForward' | 'conv1dBackwardInput' | 'conv1dBackwardWeight', patch: Record<number, unknown> = {}): void => {
     const base: Record<string, unknown[]> = {
       conv1dForward: [f(30), f(24), null, f(16), 2, 5, 3, 4, 2, 2],
+      conv1dMaxPoolForward: [f(30), f(24), null, f(8), 2, 5, 3, 4, 2, 2, 2, 1],
       conv1dBackwardInput: [f(16), f(24), f(30), 2, 5, 3, 4, 2, 2],
       conv1dBackwardWeight: [f(30), f(16), f(24), 2, 5, 3, 4, 2, 2],
     };
@@ -89,6 +91,8 @@ describe.each(backends)('%s backend', (_name, be) => {
   test('valid conv1d calls pass', () => {
     expect(() => conv('conv1dForward')).not.toThrow();
     expect(() => conv('conv1dForward', { 2: f(4) })).not.toThrow();
+    expect(() => conv('conv1dMaxPoolForward')).not.toThrow();
+    expect(() => conv('conv1dMaxPoolForward', { 2: f(4), 10: 3 })).not.toThrow(); // no window fits: nothing to write
     expect(() => conv('conv1dBackwardInput')).not.toThrow();
     expect(() => conv('conv1dBackwardWeight')).not.toThrow();
   });
@@ -102,6 +106,12 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['conv1dForward', { 8: 0 }, 'RangeError', /conv1dForward: kSize must be an integer in \[1, 2\^31-1\], got 0/],
     ['conv1dForward', { 9: 0 }, 'RangeError', /conv1dForward: stride must be an integer in \[1, 2\^31-1\], got 0/],
     ['conv1dForward', { 6: 'a' }, 'TypeError', /conv1dForward: chanIn must be a number, got string a/],
+    ['conv1dMaxPoolForward', { 3: f(7) }, 'RangeError', /conv1dMaxPoolForward: y is too short: expected at least 8 elements, got 7/],
+    ['conv1dMaxPoolForward', { 0: f(29) }, 'RangeError', /conv1dMaxPoolForward: x is too short: expected at least 30 elements, got 29/],
+    ['conv1dMaxPoolForward', { 10: 0 }, 'RangeError', /conv1dMaxPoolForward: poolSize must be an integer in \[1, 2\^31-1\], got 0/],
+    ['conv1dMaxPoolForward', { 11: 1.5 }, 'RangeError', /conv1dMaxPoolForward: poolStride must be an integer in \[1, 2\^31-1\], got 1.5/],
+    ['conv1dMaxPoolForward', { 11: null }, 'TypeError', /conv1dMaxPoolForward: poolStride must be a number, got null/],
+    ['conv1dMaxPoolForward', { 2: new Float64Array(4) }, 'TypeError', /conv1dMaxPoolForward: bias must be a Float32Array, got Float64Array\(4\)/],
     ['conv1dForward', { 4: 2 ** 31 - 1, 5: 2 ** 31 - 1, 6: 2 ** 31 - 1 }, 'RangeError', /conv1dForward: /],
     ['conv1dBackwardInput', { 0: f(15) }, 'RangeError', /conv1dBackwardInput: dy is too short: expected at least 16 elements, got 15/],
     ['conv1dBackwardInput', { 2: f(29) }, 'RangeError', /conv1dBackwardInput: dx is too short/],

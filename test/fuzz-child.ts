@@ -203,6 +203,18 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
       kinds: ['f32', 'f32', 'f32n', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3], compare: true, desc: [],
     };
   },
+  conv1dMaxPoolForward(r) {
+    const s = convShape(r);
+    const convL = winCount(s.length, s.kSize, s.stride);
+    const poolSize = r.int(1, 4);
+    const poolStride = r.int(1, 3);
+    const outL = winCount(convL, poolSize, poolStride);
+    return {
+      args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.kSize * s.chanIn * s.chanOut), r.bool() ? null : f32(r, s.chanOut),
+        f32(r, s.batch * outL * s.chanOut), s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride],
+      kinds: ['f32', 'f32', 'f32n', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3], compare: true, desc: [],
+    };
+  },
   conv1dBackwardInput(r) {
     const s = convShape(r);
     const outL = winCount(s.length, s.kSize, s.stride);

@@ -241,17 +241,17 @@ describe.each(variants)('$label', ({ backend, setup }) => {
 describe('native and js agree', () => {
   const native = addon();
   const run = native && process.env.NEURONE_BACKEND !== 'js' ? test : test.skip;
+  const relClose = (a: Float32Array, b: Float32Array, what: string): void => {
+    let scale = 0;
+    for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+    for (let i = 0; i < a.length; i++) {
+      if (!(Math.abs(a[i] - b[i]) <= 1e-5 * Math.max(scale, 1e-30))) {
+        throw new Error(`${what}: ${a[i]} vs ${b[i]} at ${i}`);
+      }
+    }
+  };
   run('within 1e-5 relative on the same inputs (sgemm, conv1d, pooling)', () => {
     const nb = nativeBackend(native!);
-    const relClose = (a: Float32Array, b: Float32Array, what: string): void => {
-      let scale = 0;
-      for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
-      for (let i = 0; i < a.length; i++) {
-        if (!(Math.abs(a[i] - b[i]) <= 1e-5 * Math.max(scale, 1e-30))) {
-          throw new Error(`${what}: native ${a[i]} vs js ${b[i]} at ${i}`);
-        }
-      }
-    };
     for (let trial = 0; trial < 20; trial++) {
       const c = randomGemmCase();
       const { a, b, cArr } = gemmArrays(c);
@@ -278,6 +278,41 @@ describe('native and js agree', () => {
     relClose(pairs[0][0], pairs[2][0], 'conv1dForward');
     relClose(pairs[0][1], pairs[2][1], 'conv1dBackwardInput');
     relClose(pairs[1][0], pairs[3][0], 'conv1dBackwardWeight');
+  });
+
+  run('conv1dMaxPoolForward: native against js, and against conv1dForward then maxPool1dForward', () => {
+    const nb = nativeBackend(native!);
+    // The seed network at inference batch; overlapping pools with stride and bias; a sample long
+    // enough for the native kernel to take it in several chunks; windows that leave a ragged end.
+    const cases = [
+      [256, 256, 1, 32, 3, 1, 2, 2], [5, 300, 4, 24, 5, 2, 8, 3], [2, 3000, 1, 32, 3, 1, 2, 2], [3, 41, 7, 9, 4, 3, 3, 2],
+    ];
+    for (const path of native!.supportedKernelPaths()) {
+      native!.setKernelPath(path);
+      for (const threads of [1, 2]) {
+        native!.setThreads(threads);
+        cases.forEach(([batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride], i) => {
+          const convLength = windowCount(length, kSize, stride);
+          const pooledLength = windowCount(convLength, poolSize, poolStride);
+          const x = randomArray(batch * length * chanIn);
+          const w = randomArray(kSize * chanIn * chanOut);
+          const bias = i % 2 ? randomArray(chanOut) : null;
+          const fused = [nb, jsBackend].map((be) => {
+            const y = new Float32Array(batch * pooledLength * chanOut + 1).fill(7);
+            be.conv1dMaxPoolForward(x, w, bias, y.subarray(0, y.length - 1), batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+            expect(y[y.length - 1]).toBe(7);
+            return y.subarray(0, y.length - 1);
+          });
+          const conv = new Float32Array(batch * convLength * chanOut);
+          const twoStep = new Float32Array(fused[0].length);
+          nb.conv1dForward(x, w, bias, conv, batch, length, chanIn, chanOut, kSize, stride);
+          nb.maxPool1dForward(conv, twoStep, new Int32Array(twoStep.length), batch, convLength, chanOut, poolSize, poolStride);
+          relClose(fused[0], twoStep, `conv1dMaxPoolForward ${path} ${threads}T case ${i} against two steps`);
+          relClose(fused[0], fused[1], `conv1dMaxPoolForward ${path} ${threads}T case ${i} native against js`);
+        });
+      }
+    }
+    native!.setKernelPath(native!.supportedKernelPaths().slice(-1)[0]);
   });
 });
 

@@ -7,7 +7,7 @@
  * variables: most of what plain JavaScript can do for speed.
  */
 import { Activation, Backend, windowCount } from './types';
-import { checkArrays, checkBoolean, checkConvArgs, checkGemmArgs, checkNumber, checkPoolArgs, checkSize } from './validate';
+import { checkArrays, checkBoolean, checkConvArgs, checkConvMaxPoolArgs, checkGemmArgs, checkNumber, checkPoolArgs, checkSize } from './validate';
 
 function sgemm(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -104,6 +104,27 @@ function conv1dForward(
     }
     accumulateProduct(outLength, chanOut, window, 1, x, bt * length * chanIn, stride * chanIn, 1, w, 0, chanOut, 1, y, y0, chanOut);
   }
+}
+
+/** The convolution conv1dMaxPoolForward pools, kept between calls (inference runs batch after batch). */
+let pooledConvScratch = new Float32Array(0);
+let pooledArgmaxScratch = new Int32Array(0);
+
+function conv1dMaxPoolForward(
+  x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
+  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+  poolSize: number, poolStride: number,
+): void {
+  const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolForward', x, w, bias, y, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+  if (batch * pooledLength * chanOut === 0) return;
+  // The reference path: the two kernels one after the other, through a kept scratch buffer.
+  const convLength = windowCount(length, kSize, stride);
+  const convSize = batch * convLength * chanOut;
+  if (pooledConvScratch.length < convSize) pooledConvScratch = new Float32Array(convSize);
+  if (pooledArgmaxScratch.length < batch * pooledLength * chanOut) pooledArgmaxScratch = new Int32Array(batch * pooledLength * chanOut);
+  const conv = pooledConvScratch.subarray(0, convSize);
+  conv1dForward(x, w, bias, conv, batch, length, chanIn, chanOut, kSize, stride);
+  maxPool1dForward(conv, y, pooledArgmaxScratch, batch, convLength, chanOut, poolSize, poolStride);
 }
 
 function conv1dBackwardInput(
@@ -468,6 +489,7 @@ export const jsBackend: Backend = {
   name: 'js',
   sgemm,
   conv1dForward,
+  conv1dMaxPoolForward,
   conv1dBackwardInput,
   conv1dBackwardWeight,
   maxPool1dForward,

@@ -52,6 +52,7 @@ export function nativeBackend(addon: NativeAddon): Backend {
     name: 'native',
     sgemm: addon.sgemm,
     conv1dForward: addon.conv1dForward,
+    conv1dMaxPoolForward: addon.conv1dMaxPoolForward,
     conv1dBackwardInput: addon.conv1dBackwardInput,
     conv1dBackwardWeight: addon.conv1dBackwardWeight,
     maxPool1dForward: addon.maxPool1dForward,

@@ -35,6 +35,17 @@ export interface Backend {
     batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
   ): void;
 
+  /**
+   * Inference: y = max pooling (windows of poolSize positions moved by poolStride) of
+   * conv1d(x, w) (+ bias), without keeping the convolution or the argmax. y (batch,
+   * pooledLength, chanOut), overwritten; the values of conv1dForward then maxPool1dForward.
+   */
+  conv1dMaxPoolForward(
+    x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
+    batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+    poolSize: number, poolStride: number,
+  ): void;
+
   /** dx = ∂L/∂x given dy = ∂L/∂y; dx (batch, length, chanIn) is overwritten (positions no window covers get 0). */
   conv1dBackwardInput(
     dy: Float32Array, w: Float32Array, dx: Float32Array,

@@ -91,6 +91,20 @@ export function checkConvArgs(
   checkArrays(fn, Object.fromEntries(Object.entries(bufs).map(([name, arr]) => [name, name === 'bias' && arr === null ? null : [arr, need[name]]])));
 }
 
+/** conv1dMaxPoolForward: the convolution's checks, the pooling sizes, and y of the pooled length. */
+export function checkConvMaxPoolArgs(
+  fn: string, x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
+  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+  poolSize: number, poolStride: number,
+): number {
+  checkConvArgs(fn, { x, w, bias }, batch, length, chanIn, chanOut, kSize, stride);
+  checkSize(fn, 'poolSize', poolSize, 1);
+  checkSize(fn, 'poolStride', poolStride, 1);
+  const pooledLength = windowCount(windowCount(length, kSize, stride), poolSize, poolStride);
+  checkArrays(fn, { y: [y, batch * pooledLength * chanOut] });
+  return pooledLength;
+}
+
 type PoolBuffers = Partial<Record<'x' | 'y' | 'dx' | 'dy', Float32Array>> & { argmax?: Int32Array };
 
 export function checkPoolArgs(

@@ -10,6 +10,7 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkIntArg, checkOptions } from './module';
+import { MaxPool1D } from './pool';
 
 /** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). */
 function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
@@ -115,6 +116,23 @@ export class Conv1D extends Module {
     const y = this.buffer('output', out);
     backend().conv1dForward(x, this.weight.data, this.bias?.data ?? null, y.data,
       batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
+    return y;
+  }
+
+  /**
+   * Inference through this convolution and a MaxPool1D after it in one kernel: the convolution's
+   * output (the largest activation of a CNN) is pooled while it is still in cache instead of
+   * going through memory, and no argmax is recorded. @internal
+   */
+  inferWith(next: Module, input: Tensor): Tensor | null {
+    if (!(next instanceof MaxPool1D)) return null;
+    const out = next.outputShape(this.checkInput(input));
+    const [batch, length] = input.shape;
+    const p = this.padding;
+    const x = padLength(input.data, batch, length, this.chanIn, p, p);
+    const y = this.buffer('pooled', out);
+    backend().conv1dMaxPoolForward(x, this.weight.data, this.bias?.data ?? null, y.data,
+      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride, next.kSize, next.stride);
     return y;
   }
 

@@ -127,6 +127,26 @@ export abstract class Module {
   /** Computes the output for `input`. */
   abstract forward(input: Tensor): Tensor;
 
+  /**
+   * The output for `input` when no backward pass will follow (inference: `predict`, `evaluate`).
+   * Same values as {@link forward}, but a module may skip what only backward needs, and a
+   * `Sequential` fuses neighbours that have a joint kernel (Conv1D followed by MaxPool1D).
+   * Nothing is kept for a backward pass.
+   */
+  infer(input: Tensor): Tensor {
+    return this.forward(input);
+  }
+
+  /**
+   * {@link infer} through this module and `next` (the module after it in a Sequential) in one
+   * pass, or null when this module has no joint kernel with `next`. @internal
+   */
+  inferWith(next: Module, input: Tensor): Tensor | null {
+    void next;
+    void input;
+    return null;
+  }
+
   /** Adds ∂L/∂params (given `delta` = ∂L/∂output) into the gradients. No-op without parameters. */
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     this.checkBackward(input, delta);
@@ -247,6 +267,8 @@ export class Sequential extends Module {
   private inputs: Tensor[] = [];
   /** The last backward pass: its (input, delta) and the delta reaching the first module, so the two Module backward methods share one pass. */
   private pending: { input: Tensor; delta: Tensor; toFirst: Tensor } | null = null;
+  /** Whether the last pass was infer (for the error a backward call then gets). */
+  private inferred = false;
 
   constructor(...modules: Module[]) {
     super();
@@ -309,6 +331,7 @@ export class Sequential extends Module {
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
     }
+    this.inferred = false;
     const inputs = [input];
     let x = input;
     for (const m of this.modules) {
@@ -317,6 +340,34 @@ export class Sequential extends Module {
     }
     this.inputs = inputs;
     return x;
+  }
+
+  /** Like {@link Sequential.forwardView}, for {@link Module.infer}: returns a buffer of the last module, valid until the next pass. */
+  inferView(input: Tensor): Tensor {
+    this.inputs = [];
+    this.pending = null;
+    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
+      throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
+    }
+    this.inferred = true;
+    let x = input;
+    const n = this.modules.length;
+    for (let i = 0; i < n; i++) {
+      const m = this.modules[i];
+      const joint = i + 1 < n ? m.inferWith(this.modules[i + 1], x) : null;
+      if (joint) {
+        x = joint;
+        i++;
+      } else {
+        x = inferView(m, x);
+      }
+    }
+    return x;
+  }
+
+  infer(input: Tensor): Tensor {
+    const x = this.inferView(input);
+    return this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
   }
 
   /**
@@ -336,7 +387,9 @@ export class Sequential extends Module {
   private accumulate(delta: Tensor): void {
     const n = this.modules.length;
     if (this.inputs.length !== n + 1) {
-      throw new Error(`${this.label()}: backward called before forward`);
+      throw new Error(this.inferred
+        ? `${this.label()}: backward called after infer (predict/evaluate), which keeps nothing for it; call forward first`
+        : `${this.label()}: backward called before forward`);
     }
     checkShape(delta, this.inputs[n].shape, () => this.label(), 'delta');
     let d = delta;
@@ -396,4 +449,9 @@ export class Sequential extends Module {
  */
 export function forwardView(net: Module, x: Tensor): Tensor {
   return net instanceof Sequential ? net.forwardView(x) : net.forward(x);
+}
+
+/** {@link forwardView} for inference: {@link Module.infer}, through a Sequential's own buffers. */
+export function inferView(net: Module, x: Tensor): Tensor {
+  return net instanceof Sequential ? net.inferView(x) : net.infer(x);
 }

@@ -67,6 +67,32 @@ void testConv(std::mt19937& rng, const Conv1dShape& s, KernelPath path, ThreadPo
   close(dw, dwRef, s.batch * outLength + 1, "conv1dBackwardWeight", s, name, pool.threads());
 }
 
+// The fused inference kernel against the two references run one after the other; windows whose
+// scores tie could pick different winners only by the value, which is the same.
+void testConvMaxPool(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, int64_t poolStride, bool withBias,
+                     KernelPath path, ThreadPool& pool) {
+  const Pool1dShape ps{s.batch, s.outLength(), s.chanOut, poolSize, poolStride};
+  auto x = randomVector(rng, s.batch * s.length * s.chanIn);
+  auto w = randomVector(rng, s.kSize * s.chanIn * s.chanOut);
+  auto bias = randomVector(rng, s.chanOut);
+  std::vector<float> conv(static_cast<size_t>(s.batch * s.outLength() * s.chanOut));
+  std::vector<float> want(static_cast<size_t>(s.batch * ps.outLength() * s.chanOut));
+  std::vector<int32_t> argmax(want.size());
+  conv1dForwardReference(s, x.data(), w.data(), withBias ? bias.data() : nullptr, conv.data());
+  maxPool1dForwardReference(ps, conv.data(), want.data(), argmax.data());
+  // One guard element past the end: the kernel must not write beyond y.
+  std::vector<float> got(want.size() + 1, NAN);
+  got.back() = 12345.0f;
+  conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), withBias ? bias.data() : nullptr, got.data(), path,
+                       &pool);
+  if (got.back() != 12345.0f) {
+    std::printf("FAIL conv1dMaxPoolForward wrote past y\n");
+    failures++;
+  }
+  got.pop_back();
+  close(got, want, s.kSize * s.chanIn + 1, "conv1dMaxPoolForward", s, kernelPathName(path), pool.threads());
+}
+
 void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPool& pool) {
   const int64_t nIn = s.batch * s.length * s.chan, nOut = s.batch * s.outLength() * s.chan;
   auto x = randomVector(rng, nIn);
@@ -171,6 +197,19 @@ int main() {
         Conv1dShape s{bDist(rng), lDist(rng), cDist(rng), cDist(rng), kDist(rng), sDist(rng)};
         if (i % 5 == 0) s.chanIn = 1;
         testConv(rng, s, path, pool);
+        cases++;
+      }
+      // Fused convolution + max pooling: the seed network at inference batch, a sample long
+      // enough to take several chunks, overlapping and strided pools, and random shapes.
+      testConvMaxPool(rng, Conv1dShape{256, 256, 1, 32, 3, 1}, 2, 2, false, path, pool);
+      testConvMaxPool(rng, Conv1dShape{3, 3000, 2, 32, 5, 1}, 2, 2, true, path, pool);
+      testConvMaxPool(rng, Conv1dShape{4, 700, 3, 100, 3, 2}, 8, 3, true, path, pool);
+      testConvMaxPool(rng, Conv1dShape{2, 90, 4, 20000, 3, 1}, 3, 1, false, path, pool);
+      cases += 4;
+      for (int i = 0; i < 40; i++) {
+        Conv1dShape s{bDist(rng), lDist(rng) + 8, cDist(rng), cDist(rng), kDist(rng), sDist(rng)};
+        std::uniform_int_distribution<int64_t> pk(1, std::max<int64_t>(1, std::min<int64_t>(8, s.outLength())));
+        testConvMaxPool(rng, s, pk(rng), sDist(rng), i % 2 == 0, path, pool);
         cases++;
       }
     }
