@@ -26,6 +26,8 @@ interface GemmShape { label: string; m: number; n: number; k: number; transA: bo
 const gemmShapes: GemmShape[] = [
   { label: '32×256×32', m: 32, n: 32, k: 256, transA: false, transB: false },
   { label: '32×4064×100 (seed CNN fc1 forward)', m: 32, n: 100, k: 4064, transA: false, transB: false },
+  { label: '32×100×4064, Bᵀ (seed CNN fc1 grad input)', m: 32, n: 4064, k: 100, transA: false, transB: true },
+  { label: '4064×32×100, Aᵀ (seed CNN fc1 grad weight)', m: 4064, n: 100, k: 32, transA: true, transB: false },
   { label: '32×784×256 (MLP fc1 forward)', m: 32, n: 256, k: 784, transA: false, transB: false },
   { label: '32×256×784, Bᵀ (MLP fc1 grad input)', m: 32, n: 784, k: 256, transA: false, transB: true },
   { label: '784×32×256, Aᵀ (MLP fc1 grad weight)', m: 784, n: 256, k: 32, transA: true, transB: false },
