@@ -29,10 +29,17 @@ abstract class Elementwise extends Activation {
   protected abstract readonly code: Code;
   protected alpha = 0;
 
+  /** The last forward's input and output, while the output sits in this module's own buffer. */
+  private outputOf: Tensor | null = null;
+  private output: Tensor | null = null;
+
   forward(input: Tensor): Tensor {
     const shape = this.checkInput(input);
     const y = this.buffer('output', shape);
     backend().activationForward(this.code, this.alpha, input.data, y.data, y.data.length);
+    // Kept only where nobody else writes the buffer: a standalone module hands y to the caller.
+    this.outputOf = this.reusesBuffers() ? input : null;
+    this.output = y;
     return y;
   }
 
@@ -41,10 +48,15 @@ abstract class Elementwise extends Activation {
     const dx = this.buffer('delta', shape);
     const k = backend();
     const n = dx.data.length;
-    // tanh and sigmoid derive from y = f(x): recompute it into a scratch buffer.
+    // tanh and sigmoid derive from y = f(x): forward's output when backward is asked about the
+    // same input tensor (the training step, as MaxPool1D reuses its argmax), else recomputed.
     const needsY = this.code === Code.TanH || this.code === Code.Sigmoid;
-    const y = needsY ? this.buffer('scratch', shape).data : input.data;
-    if (needsY) k.activationForward(this.code, this.alpha, input.data, y, n);
+    let y = input.data;
+    if (needsY) {
+      const kept = this.outputOf === input && this.output !== null && this.output.data.length === n;
+      y = kept ? (this.output as Tensor).data : this.buffer('scratch', shape).data;
+      if (!kept) k.activationForward(this.code, this.alpha, input.data, y, n);
+    }
     k.activationBackward(this.code, this.alpha, input.data, y, delta.data, dx.data, n);
     return dx;
   }

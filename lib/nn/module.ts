@@ -60,6 +60,11 @@ export abstract class Module {
   /** Per slot, the buffers of the sizes seen recently (no string keys built per call: no garbage). */
   private readonly buffers = new Map<string, Float32Array[]>();
 
+  /** Whether results live in the module's own reused buffers (inside a Sequential). */
+  protected reusesBuffers(): boolean {
+    return this.reuse;
+  }
+
   /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). */
   setBufferReuse(reuse: boolean): void {
     this.reuse = reuse;

@@ -78,6 +78,22 @@ describe('activations: known values', () => {
   });
 });
 
+describe.each(backends)('TanH and Sigmoid backward reuse forward\'s output only for the same input (%s backend)', (name) => {
+  beforeAll(() => setBackend(name));
+  test.each([['TanH', () => new TanH()], ['Sigmoid', () => new Sigmoid()]] as const)('%s', (_, make) => {
+    const act = make();
+    new Sequential(act); // inside a Sequential the module keeps its output buffer
+    const x1 = fromArray([[-2, -0.5, 0.25, 3]]);
+    const x2 = fromArray([[1, 1, 1, 1]]);
+    const d = fromArray([[1, -2, 3, 0.5]]);
+    const want = values(make().backwardDelta(x1, d));
+    act.forward(x1);
+    expectClose(values(act.backwardDelta(x1, d)), want, 6);
+    act.forward(x2); // the kept output is now f(x2): asking about x1 must recompute
+    expectClose(values(act.backwardDelta(x1, d)), want, 6);
+  });
+});
+
 describe.each(backends)('module plumbing (%s backend)', (name) => {
   beforeAll(() => setBackend(name));
 

@@ -10,8 +10,8 @@ import { predict } from '../../lib/train';
 
 const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
 
-function randomTensor(shape: number[]): Tensor {
-  const t = zeros(shape);
+function randomTensor(shape: readonly number[]): Tensor {
+  const t = zeros([...shape]);
   for (let i = 0; i < t.data.length; i++) t.data[i] = Math.random() * 2 - 1;
   return t;
 }
