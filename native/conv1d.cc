@@ -168,7 +168,7 @@ void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const f
                    KernelPath path, ThreadPool* pool) {
   if (s.batch == 0 || s.outLength() == 0) return;
   ConvJob job{&s, x, w, bias, y, path, 1, nullptr};
-  if (usefulChunks(s, pool) > 1) pool->run(s.batch, forwardSample, &job);
+  if (usefulChunks(s, pool) > 1) pool->run(s.batch, forwardSample, &job, true);
   else for (int64_t b = 0; b < s.batch; b++) forwardSample(&job, b, 0);
 }
 
@@ -193,7 +193,7 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
   job.conv = conv.data();
   job.argmax = argmax.data();
   const int64_t tasks = s.batch * chunks;
-  if (threads > 1) pool->run(tasks, forwardPooledChunk, &job);
+  if (threads > 1) pool->run(tasks, forwardPooledChunk, &job, true);
   else for (int64_t t = 0; t < tasks; t++) forwardPooledChunk(&job, t, 0);
 }
 
@@ -205,7 +205,7 @@ void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, 
     return;
   }
   ConvJob job{&s, dy, w, nullptr, dx, path, 1, nullptr};
-  if (usefulChunks(s, pool) > 1) pool->run(s.batch, backwardInputSample, &job);
+  if (usefulChunks(s, pool) > 1) pool->run(s.batch, backwardInputSample, &job, true);
   else for (int64_t b = 0; b < s.batch; b++) backwardInputSample(&job, b, 0);
 }
 

@@ -173,14 +173,14 @@ void activationForwardParallel(Activation f, float alpha, const float* x, float*
                                ThreadPool* pool) {
   if (!worthThreads(n, pool)) return activationForward(f, alpha, x, y, n, path);
   ActivationJob job{f, alpha, x, nullptr, nullptr, y, n, path};
-  pool->run(chunkCount(n), forwardChunk, &job);
+  pool->run(chunkCount(n), forwardChunk, &job, true);
 }
 
 void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
                                 int64_t n, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return activationBackward(f, alpha, x, y, dy, dx, n);
   ActivationJob job{f, alpha, x, y, dy, dx, n, KernelPath::Scalar};
-  pool->run(chunkCount(n), backwardChunk, &job);
+  pool->run(chunkCount(n), backwardChunk, &job, true);
 }
 
 namespace {
@@ -214,14 +214,14 @@ void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float
                      KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay, path);
   OptimizerJob job{w, g, velocity, nullptr, n, lr, momentum, 0.0f, 0.0f, weightDecay, 0, false, path};
-  pool->run(chunkCount(n), optimizerChunk, &job);
+  pool->run(chunkCount(n), optimizerChunk, &job, true);
 }
 
 void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                       float eps, float weightDecay, int64_t step, KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return adamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, path);
   OptimizerJob job{w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, true, path};
-  pool->run(chunkCount(n), optimizerChunk, &job);
+  pool->run(chunkCount(n), optimizerChunk, &job, true);
 }
 
 namespace {
@@ -250,7 +250,7 @@ void scanChunk(void* ctx, int64_t task, int) {
 int64_t nonFiniteIndexParallel(const float* x, int64_t n, KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return nonFiniteIndex(x, n, path);
   ScanJob job{x, n, path, {n}};
-  pool->run(chunkCount(n), scanChunk, &job);
+  pool->run(chunkCount(n), scanChunk, &job, true);
   const int64_t first = job.first.load(std::memory_order_relaxed);
   return first < n ? first : -1;
 }

@@ -40,6 +40,8 @@ void ThreadPool::resize(int threads) {
 
 void ThreadPool::start(int workerCount) {
   stopping_ = false;
+  runs_ = workerCount + 1;
+  runNext_.reset(new std::atomic<int64_t>[static_cast<size_t>(runs_)]);
   workers_.reserve(workerCount);
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   for (int i = 0; i < workerCount; i++) {
@@ -61,11 +63,24 @@ void ThreadPool::stop() {
   workers_.clear();
 }
 
+// Run r of a contiguous job covers tasks [r * tasks / runs, (r + 1) * tasks / runs).
 void ThreadPool::drain(int worker) {
-  for (;;) {
-    int64_t t = nextTask_.fetch_add(1, std::memory_order_relaxed);
-    if (t >= tasks_) break;
-    fn_(context_, t, worker);
+  if (!contiguous_) {
+    for (;;) {
+      int64_t t = nextTask_.fetch_add(1, std::memory_order_relaxed);
+      if (t >= tasks_) break;
+      fn_(context_, t, worker);
+    }
+    return;
+  }
+  for (int i = 0; i < runs_; i++) {
+    const int r = (worker + i) % runs_;
+    const int64_t end = tasks_ * (r + 1) / runs_;
+    for (;;) {
+      int64_t t = runNext_[r].fetch_add(1, std::memory_order_relaxed);
+      if (t >= end) break;
+      fn_(context_, t, worker);
+    }
   }
 }
 
@@ -97,7 +112,7 @@ void ThreadPool::workerLoop(int worker) {
   }
 }
 
-void ThreadPool::run(int64_t tasks, TaskFn fn, void* context) {
+void ThreadPool::run(int64_t tasks, TaskFn fn, void* context, bool contiguous) {
   if (tasks <= 0) return;
   if (tasks == 1 || workers_.empty()) {
     for (int64_t t = 0; t < tasks; t++) fn(context, t, 0);
@@ -110,6 +125,8 @@ void ThreadPool::run(int64_t tasks, TaskFn fn, void* context) {
     fn_ = fn;
     context_ = context;
     nextTask_.store(0, std::memory_order_relaxed);
+    contiguous_ = contiguous;
+    for (int r = 0; r < runs_; r++) runNext_[r].store(tasks * r / runs_, std::memory_order_relaxed);
     open_ = true;
     joined_ = 0;
     finished_.store(0, std::memory_order_relaxed);

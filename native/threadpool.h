@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -34,7 +35,13 @@ class ThreadPool {
 
   // Runs fn(context, t, worker) for every t in [0, tasks) and returns when all are done.
   // With one task or one thread it runs inline, paying nothing for the pool.
-  void run(int64_t tasks, TaskFn fn, void* context);
+  //
+  // With `contiguous`, worker w starts on the w-th of threads() equal runs of task indices
+  // (the calling thread on the first) and only then helps with what is left of the others.
+  // Kernels that split an array the same way then find their share of it in their own core's
+  // L2, where the previous kernel left it; plain run() hands tasks out in arrival order, which
+  // interleaves the threads over the array.
+  void run(int64_t tasks, TaskFn fn, void* context, bool contiguous = false);
 
   // Number of hardware threads (at least 1).
   static int hardwareThreads();
@@ -54,6 +61,10 @@ class ThreadPool {
   // compare it with the last one they saw.
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> nextTask_{0};
+  // Contiguous jobs: the next task of each worker's run (runs_ of them, sized by start()).
+  bool contiguous_ = false;
+  std::unique_ptr<std::atomic<int64_t>[]> runNext_;
+  int runs_ = 0;
   // A worker joins a job only while it is open (under mutex_). run() closes the job once its
   // own share is done and waits only for the workers that joined: a worker the OS has not
   // scheduled yet (the other core busy elsewhere) then costs nothing instead of a time slice.

@@ -1,8 +1,10 @@
 // The SIMD elementwise functions against their scalar references on every
 // supported path, including ragged lengths, extreme values and NaN.
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -12,8 +14,59 @@
 
 using namespace neurone;
 
+namespace {
+
+struct CountJob {
+  std::unique_ptr<std::atomic<int>[]> runs;
+  std::atomic<int> badWorker{0};
+  int threads;
+};
+
+void countTask(void* ctx, int64_t task, int worker) {
+  auto& j = *static_cast<CountJob*>(ctx);
+  j.runs[task].fetch_add(1, std::memory_order_relaxed);
+  if (worker < 0 || worker >= j.threads) j.badWorker.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Every task of a pool job runs exactly once, in both schedules, whatever the task count
+// against the thread count; the worker index stays in range.
+int checkThreadPool(int* cases) {
+  int failures = 0;
+  for (int threads = 1; threads <= 4; threads++) {
+    ThreadPool pool(threads);
+    for (int64_t tasks : {0, 1, 2, 3, 5, 17, 1000}) {
+      for (bool contiguous : {false, true}) {
+        for (int repeat = 0; repeat < 20; repeat++) {
+          CountJob job;
+          job.runs.reset(new std::atomic<int>[static_cast<size_t>(tasks + 1)]);
+          for (int64_t t = 0; t <= tasks; t++) job.runs[t].store(0);
+          job.threads = threads;
+          pool.run(tasks, countTask, &job, contiguous);
+          (*cases)++;
+          for (int64_t t = 0; t < tasks; t++) {
+            if (job.runs[t].load() != 1) {
+              std::printf("FAIL ThreadPool threads=%d tasks=%lld contiguous=%d: task %lld ran %d times\n", threads,
+                          (long long)tasks, contiguous, (long long)t, job.runs[t].load());
+              failures++;
+              break;
+            }
+          }
+          if (job.badWorker.load() != 0) {
+            std::printf("FAIL ThreadPool threads=%d: worker index out of range\n", threads);
+            failures++;
+          }
+        }
+      }
+    }
+  }
+  return failures;
+}
+
+}  // namespace
+
 int main() {
   int failures = 0, cases = 0;
+  failures += checkThreadPool(&cases);
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> wide(-30.0f, 30.0f), narrow(-1.0f, 1.0f);
   for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
