@@ -11,7 +11,7 @@ import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { setBackend, setThreads } from '../lib';
 import { measure, NetSpec, specs } from './bench-nets';
-import { fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
+import { TUNED_MALLOC_ENV, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
   }
   const nets = chosen.map((s) => s.key).join(',');
   const torch: Record<number, any> = {};
+  const torchTuned: Record<number, any> = {};
   let torchConfig = '';
   let tfCpu: ReturnType<typeof runTfjs> = 'not run';
   let tfWasm: ReturnType<typeof runTfjs> = 'not run';
@@ -70,6 +71,10 @@ async function main(): Promise<void> {
         torchConfig = `PyTorch ${r.value.version}`;
       } else notes.push(`PyTorch ${t}T failed: ${r.reason}`);
       console.log(`torch ${t}T: ${JSON.stringify(torch[t] ?? r)}`);
+      const rt = runPython('bench_torch.py', ['--nets', nets, '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '10' : '100'], t, TUNED_MALLOC_ENV);
+      if (rt.ok) torchTuned[t] = rt.value.results;
+      else notes.push(`PyTorch ${t}T with the tuned allocator failed: ${rt.reason}`);
+      console.log(`torch ${t}T tuned malloc: ${JSON.stringify(torchTuned[t] ?? rt)}`);
     }
     tfWasm = runTfjs('wasm', nets, quick ? 2 : 3, quick ? 3 : 30);
     console.log(`tfjs-wasm: ${JSON.stringify(tfWasm)}`);
@@ -81,12 +86,17 @@ async function main(): Promise<void> {
     const t1 = torch[1]?.[s.key]?.samplesPerSec as number | undefined;
     const tAll = torch[cores]?.[s.key]?.samplesPerSec as number | undefined;
     const tBest = Math.max(t1 ?? 0, tAll ?? 0) || undefined;
+    const u1 = torchTuned[1]?.[s.key]?.samplesPerSec as number | undefined;
+    const uAll = torchTuned[cores]?.[s.key]?.samplesPerSec as number | undefined;
+    const overallBest = Math.max(tBest ?? 0, u1 ?? 0, uAll ?? 0) || undefined;
+    const ourBest = Math.max(r.native1 ?? 0, r.nativeAll ?? 0) || undefined;
     const tfc = typeof tfCpu === 'object' ? tfCpu[s.key]?.samplesPerSec ?? undefined : undefined;
     const tfw = typeof tfWasm === 'object' ? tfWasm[s.key]?.samplesPerSec ?? undefined : undefined;
     const ratio = (v: number | undefined): string => (v && tBest ? `${(v / tBest).toFixed(2)}×` : 'n/a');
     return [
       s.label, fmt(r.native1, 0), fmt(r.nativeAll, 0), fmt(r.shuffled, 0), fmt(r.js, 0), fmt(tfc ?? undefined, 0), fmt(tfw ?? undefined, 0),
-      fmt(t1, 0), fmt(tAll, 0), ratio(r.native1), ratio(r.nativeAll), r.js ? `${((r.nativeAll ?? 0) / r.js).toFixed(0)}×` : 'n/a',
+      fmt(t1, 0), fmt(tAll, 0), fmt(u1, 0), fmt(uAll, 0), ratio(r.native1), ratio(r.nativeAll),
+      ourBest && overallBest ? `${(ourBest / overallBest).toFixed(2)}×` : 'n/a', r.js ? `${((r.nativeAll ?? 0) / r.js).toFixed(0)}×` : 'n/a',
       tfc ? `${(r.js! / tfc).toFixed(1)}×` : 'n/a',
     ];
   });
@@ -96,9 +106,9 @@ async function main(): Promise<void> {
     '',
     `Command: \`npm run bench\` (= \`npx ts-node --transpile-only scripts/bench-train.ts\`), ${new Date().toISOString().slice(0, 10)}.`,
     `Machine: ${machineDescription()}. ${torchConfig}, run by \`/usr/bin/python3 scripts/bench_torch.py\` with OMP/MKL threads = torch threads; tfjs 4.22 (\`scripts/bench-tfjs.ts\`, 1 thread).`,
-    `Median epoch after a warm-up, float32, plain SGD, random data taken in order by every framework (neurone's \`fit\` then reads each batch in place; the "shuffled" column is \`fit\`'s default, which reshuffles every epoch and copies each batch's random rows, ${cores} threads). Ratios are to PyTorch's best thread setting in this run. Peak RSS of the neurone process ${rss.toFixed(0)} MiB; GC time at most ${(100 * maxGcShare).toFixed(2)} % of training time (perf_hooks 'gc' entries).`,
+    `Median epoch after a warm-up, float32, plain SGD, random data taken in order by every framework (neurone's \`fit\` then reads each batch in place; the "shuffled" column is \`fit\`'s default, which reshuffles every epoch and copies each batch's random rows, ${cores} threads). The "neurone / PyTorch" ratios are to PyTorch's best thread setting in this run, as installed; the "tuned malloc" columns rerun PyTorch with glibc's mmap threshold fixed at 32 MiB (\`GLIBC_TUNABLES\`, see \`TUNED_MALLOC_ENV\` in scripts/bench-util.ts), under which its seed CNNs and inference run up to 2.5× faster, and "best / best" compares neurone's best thread setting with PyTorch's best of all four. Peak RSS of the neurone process ${rss.toFixed(0)} MiB; GC time at most ${(100 * maxGcShare).toFixed(2)} % of training time (perf_hooks 'gc' entries).`,
     '',
-    table(['net', 'neurone 1T', `neurone ${cores}T`, `neurone ${cores}T shuffled`, 'neurone js', 'tfjs cpu', 'tfjs wasm', 'PyTorch 1T', `PyTorch ${cores}T`, 'neurone 1T / PyTorch', `neurone ${cores}T / PyTorch`, 'native / js', 'js / tfjs cpu'], rows),
+    table(['net', 'neurone 1T', `neurone ${cores}T`, `neurone ${cores}T shuffled`, 'neurone js', 'tfjs cpu', 'tfjs wasm', 'PyTorch 1T', `PyTorch ${cores}T`, 'PyTorch 1T tuned malloc', `PyTorch ${cores}T tuned malloc`, 'neurone 1T / PyTorch', `neurone ${cores}T / PyTorch`, 'best / best', 'native / js', 'js / tfjs cpu'], rows),
     ...(typeof tfWasm === 'object' ? ['', ...Object.entries(tfWasm).filter(([, v]) => v.note).map(([k, v]) => `- tfjs wasm ${k}: ${v.note}`)] : []),
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n');

@@ -45,8 +45,8 @@ export function writeSection(name: string, body: string): void {
 }
 
 /** Runs a Python comparison script with a given thread count; returns its parsed JSON, or the reason it failed. */
-export function runPython(script: string, args: string[], threads: number): { ok: true; value: any } | { ok: false; reason: string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+export function runPython(script: string, args: string[], threads: number, extraEnv: NodeJS.ProcessEnv = {}): { ok: true; value: any } | { ok: false; reason: string } {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), ...extraEnv };
   // These are set on some machines to work around old OpenBLAS bugs; they slow a current one.
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
@@ -58,6 +58,15 @@ export function runPython(script: string, args: string[], threads: number): { ok
     return { ok: false, reason: (e as Error).message.split('\n')[0] };
   }
 }
+
+/**
+ * glibc settings under which PyTorch runs much faster here: its CPU allocator asks malloc for
+ * every activation, and above the mmap threshold (128 KiB until glibc raises it on its own,
+ * depending on what the process freed before) each of them is a fresh mmap, page faults
+ * included, and a munmap. A fixed 32 MiB threshold, and no trimming, keep them in the heap: the
+ * effect of the jemalloc/tcmalloc that PyTorch's performance guide recommends.
+ */
+export const TUNED_MALLOC_ENV: NodeJS.ProcessEnv = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824' };
 
 export function fmt(x: number | undefined, digits = 1): string {
   return x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits);

@@ -1,5 +1,6 @@
 // The SIMD elementwise functions against their scalar references on every
-// supported path, including ragged lengths, extreme values and NaN.
+// supported path, including ragged lengths, extreme values and NaN; and the
+// thread pool runs every task of a job once, in both of its schedules.
 #include <atomic>
 #include <cmath>
 #include <cstdio>
