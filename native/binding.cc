@@ -285,24 +285,36 @@ class Addon : public Napi::Addon<Addon> {
             mul3(args, s.batch, s.outLength(), s.chanOut, "batch * outLength * chanOut")};
   }
 
+  // The arguments the two convolution forwards share: x, w, bias | null, y, then the shape from
+  // argument 4. x, w and bias are checked against the shape here; y by the caller, since its
+  // length depends on what follows the convolution.
+  struct ConvForwardArgs {
+    Args::F32 x, w, bias, y;
+    bool hasBias;
+    Conv1dShape s;
+    const float* biasData() const { return hasBias ? bias.data : nullptr; }
+  };
+  ConvForwardArgs convForwardArgs(const Args& args) {
+    ConvForwardArgs c{args.float32(0, "x"), args.float32(1, "w"), {nullptr, 0}, {nullptr, 0}, !args.isNull(2), {}};
+    if (c.hasBias) c.bias = args.float32(2, "bias");
+    c.y = args.float32(3, "y");
+    c.s = convShape(args, 4);
+    ConvSizes n = convSizes(args, c.s);
+    args.needLength("x", c.x.length, n.input);
+    args.needLength("w", c.w.length, n.weight);
+    if (c.hasBias) args.needLength("bias", c.bias.length, c.s.chanOut);
+    return c;
+  }
+
   // conv1dForward(x, w, bias | null, y, batch, length, chanIn, chanOut, kSize, stride)
   Napi::Value Conv1dForward(const Napi::CallbackInfo& info) {
     return guarded(info, [&] {
       Args args(info, "conv1dForward", 10);
-      auto x = args.float32(0, "x");
-      auto w = args.float32(1, "w");
-      Args::F32 bias{nullptr, 0};
-      bool hasBias = !args.isNull(2);
-      if (hasBias) bias = args.float32(2, "bias");
-      auto y = args.float32(3, "y");
-      Conv1dShape s = convShape(args, 4);
-      ConvSizes n = convSizes(args, s);
-      args.needLength("x", x.length, n.input);
-      args.needLength("w", w.length, n.weight);
-      if (hasBias) args.needLength("bias", bias.length, s.chanOut);
-      args.needLength("y", y.length, n.output);
-      if (n.output == 0) return info.Env().Undefined();
-      conv1dForward(s, x.data, w.data, hasBias ? bias.data : nullptr, y.data, path_, &pool_);
+      ConvForwardArgs c = convForwardArgs(args);
+      const int64_t output = convSizes(args, c.s).output;
+      args.needLength("y", c.y.length, output);
+      if (output == 0) return info.Env().Undefined();
+      conv1dForward(c.s, c.x.data, c.w.data, c.biasData(), c.y.data, path_, &pool_);
       return info.Env().Undefined();
     });
   }
@@ -311,25 +323,14 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Conv1dMaxPoolForward(const Napi::CallbackInfo& info) {
     return guarded(info, [&] {
       Args args(info, "conv1dMaxPoolForward", 12);
-      auto x = args.float32(0, "x");
-      auto w = args.float32(1, "w");
-      Args::F32 bias{nullptr, 0};
-      bool hasBias = !args.isNull(2);
-      if (hasBias) bias = args.float32(2, "bias");
-      auto y = args.float32(3, "y");
-      Conv1dShape s = convShape(args, 4);
+      ConvForwardArgs c = convForwardArgs(args);
       const int64_t poolSize = args.size(10, "poolSize", 1);
       const int64_t poolStride = args.size(11, "poolStride", 1);
-      ConvSizes n = convSizes(args, s);
-      const Pool1dShape pooled{s.batch, s.outLength(), s.chanOut, poolSize, poolStride};
-      const int64_t output = mul3(args, s.batch, pooled.outLength(), s.chanOut, "batch * pooledLength * chanOut");
-      args.needLength("x", x.length, n.input);
-      args.needLength("w", w.length, n.weight);
-      if (hasBias) args.needLength("bias", bias.length, s.chanOut);
-      args.needLength("y", y.length, output);
+      const Pool1dShape pooled{c.s.batch, c.s.outLength(), c.s.chanOut, poolSize, poolStride};
+      const int64_t output = mul3(args, c.s.batch, pooled.outLength(), c.s.chanOut, "batch * pooledLength * chanOut");
+      args.needLength("y", c.y.length, output);
       if (output == 0) return info.Env().Undefined();
-      conv1dMaxPoolForward(s, poolSize, poolStride, x.data, w.data, hasBias ? bias.data : nullptr, y.data, path_,
-                           &pool_);
+      conv1dMaxPoolForward(c.s, poolSize, poolStride, c.x.data, c.w.data, c.biasData(), c.y.data, path_, &pool_);
       return info.Env().Undefined();
     });
   }

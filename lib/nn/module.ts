@@ -328,15 +328,7 @@ export class Sequential extends Module {
    * nothing (a large copy per batch would keep the garbage collector busy).
    */
   forwardView(input: Tensor): Tensor {
-    // Kept only once every module succeeded: after a throw, a backward call must not find a
-    // half-filled list (it would read past its end) but "backward called before forward".
-    this.inputs = [];
-    this.pending = null;
-    // Checked here too: with no modules nothing else would, and backward reads input.shape.
-    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
-      throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
-    }
-    this.inferred = false;
+    this.beginPass(input, false);
     const inputs = [input];
     let x = input;
     for (const m of this.modules) {
@@ -347,14 +339,24 @@ export class Sequential extends Module {
     return x;
   }
 
-  /** Like {@link Sequential.forwardView}, for {@link Module.infer}: returns a buffer of the last module, valid until the next pass. */
-  inferView(input: Tensor): Tensor {
+  /**
+   * Forgets the last pass and checks the input. The inputs of a forward pass are kept only once
+   * every module succeeded: after a throw, a backward call must not find a half-filled list (it
+   * would read past its end) but the error saying forward is missing.
+   */
+  private beginPass(input: Tensor, inferred: boolean): void {
     this.inputs = [];
     this.pending = null;
+    this.inferred = inferred;
+    // Checked here too: with no modules nothing else would, and backward reads input.shape.
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
     }
-    this.inferred = true;
+  }
+
+  /** Like {@link Sequential.forwardView}, for {@link Module.infer}: returns a buffer of the last module, valid until the next pass. */
+  inferView(input: Tensor): Tensor {
+    this.beginPass(input, true);
     let x = input;
     const n = this.modules.length;
     for (let i = 0; i < n; i++) {

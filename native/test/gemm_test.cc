@@ -164,10 +164,11 @@ int main() {
       cs.alpha = alphas[pick3(rng)];
       cs.beta = betas[pick3(rng)];
       // Every form of the product (plain, swapped, ragged columns swapped) gives the same bits.
+      // Only AVX-512 has the transposed store; elsewhere every form is the plain one.
       std::mt19937 caseRng(rng());
       std::vector<float> automatic;
       std::mt19937 r0 = caseRng;
-      if (!runCase(cs, path, nullptr, r0, &automatic)) continue;
+      if (!runCase(cs, path, nullptr, r0, &automatic) || path != KernelPath::Avx512) continue;
       for (neurone::GemmForm form : kForms) {
         std::mt19937 r = caseRng;
         runCase(cs, path, t % 2 ? &pool2 : nullptr, r, nullptr, &automatic, form);
@@ -185,9 +186,11 @@ int main() {
         {true, true, 300, 530, 700, 1, 3, 0, -2.0f, 0.0f},
         {true, false, 97, 1100, 401, 0, 0, 5, 1.0f, 1.0f},
         {false, true, 1030, 40, 390, 2, 0, 0, 1.0f, 0.25f},
-        {false, true, 32, 4064, 100, 0, 0, 0, 1.0f, 0.0f},    // the seed CNN's fc1: grad input (swapped)
-        {true, false, 4064, 100, 32, 0, 0, 0, 1.0f, 0.0f},    // grad weight (ragged columns swapped)
-        {false, false, 256, 100, 4064, 0, 0, 0, 1.0f, 0.0f},  // forward at batch 256 (swapped)
+        // The seed CNN's fc1, its 4064 inputs cut to 1000 (the sanitizer runs): input gradient
+        // (swapped), weight gradient (ragged columns swapped), forward at batch 64 (swapped).
+        {false, true, 32, 1000, 100, 0, 0, 0, 1.0f, 0.0f},
+        {true, false, 1000, 100, 32, 0, 0, 0, 1.0f, 0.0f},
+        {false, false, 64, 100, 1000, 0, 0, 0, 1.0f, 0.0f},
         {true, false, 500, 45, 70, 2, 1, 3, -2.0f, 0.25f},
     };
     for (const Case& cs : big) {
@@ -202,6 +205,7 @@ int main() {
         runCase(cs, path, p, r, nullptr, &single);
       }
       for (neurone::GemmForm form : kForms) {
+        if (path != KernelPath::Avx512) break;
         std::mt19937 r = caseRng;
         runCase(cs, path, &pool2, r, nullptr, &single, form);
       }
