@@ -288,7 +288,7 @@ export class Optim {
   /** One step on the batch (x, y); returns the batch's mean loss (before the update). */
   step(x: Tensor, y: Tensor): number {
     const net = this.net;
-    const yhat = forwardView(net, x);
+    const yhat = forwardView(net, x, false);
     const batch = yhat.shape[0];
     const total = this.loss.sum(y, yhat);
     const value = batch === 0 ? 0 : total / batch;

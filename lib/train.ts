@@ -274,7 +274,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       const end = Math.min(n, start + batchSize);
       const xb = xs.gather(order, start, end);
       const yb = ys.gather(order, start, end);
-      const yhat = forwardView(net, xb);
+      const yhat = forwardView(net, xb, false);
       const batchLoss = loss.sum(yb, yhat);
       if (!Number.isFinite(batchLoss) && !options.allowNonFinite) {
         throw new NonFiniteError(

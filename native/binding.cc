@@ -174,6 +174,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("sgemm", &Addon::Sgemm),
         InstanceMethod("conv1dForward", &Addon::Conv1dForward),
         InstanceMethod("conv1dMaxPoolForward", &Addon::Conv1dMaxPoolForward),
+        InstanceMethod("conv1dMaxPoolBackwardWeight", &Addon::Conv1dMaxPoolBackwardWeight),
         InstanceMethod("conv1dBackwardInput", &Addon::Conv1dBackwardInput),
         InstanceMethod("conv1dBackwardWeight", &Addon::Conv1dBackwardWeight),
         InstanceMethod("maxPool1dForward", &Addon::MaxPool1dForward),
@@ -286,19 +287,19 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   // The arguments the two convolution forwards share: x, w, bias | null, y, then the shape from
-  // argument 4. x, w and bias are checked against the shape here; y by the caller, since its
-  // length depends on what follows the convolution.
+  // argument `shapeFirst`. x, w and bias are checked against the shape here; y by the caller,
+  // since its length depends on what follows the convolution.
   struct ConvForwardArgs {
     Args::F32 x, w, bias, y;
     bool hasBias;
     Conv1dShape s;
     const float* biasData() const { return hasBias ? bias.data : nullptr; }
   };
-  ConvForwardArgs convForwardArgs(const Args& args) {
+  ConvForwardArgs convForwardArgs(const Args& args, size_t shapeFirst) {
     ConvForwardArgs c{args.float32(0, "x"), args.float32(1, "w"), {nullptr, 0}, {nullptr, 0}, !args.isNull(2), {}};
     if (c.hasBias) c.bias = args.float32(2, "bias");
     c.y = args.float32(3, "y");
-    c.s = convShape(args, 4);
+    c.s = convShape(args, shapeFirst);
     ConvSizes n = convSizes(args, c.s);
     args.needLength("x", c.x.length, n.input);
     args.needLength("w", c.w.length, n.weight);
@@ -310,7 +311,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value Conv1dForward(const Napi::CallbackInfo& info) {
     return guarded(info, [&] {
       Args args(info, "conv1dForward", 10);
-      ConvForwardArgs c = convForwardArgs(args);
+      ConvForwardArgs c = convForwardArgs(args, 4);
       const int64_t output = convSizes(args, c.s).output;
       args.needLength("y", c.y.length, output);
       if (output == 0) return info.Env().Undefined();
@@ -319,18 +320,62 @@ class Addon : public Napi::Addon<Addon> {
     });
   }
 
-  // conv1dMaxPoolForward(x, w, bias | null, y, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride)
+  // The pooling of a conv1dMaxPool* call over the convolution's output, with the sizes that argmax
+  // (int32 flat indices into that output) and the pooled output need; pooling arguments from `first`.
+  Pool1dShape convPoolShape(const Args& args, const Conv1dShape& s, size_t first, int64_t* pooledSize) {
+    const Pool1dShape p{s.batch, s.outLength(), s.chanOut, args.size(first, "poolSize", 1),
+                        args.size(first + 1, "poolStride", 1)};
+    const int64_t convSize = mul3(args, s.batch, p.length, s.chanOut, "batch * outLength * chanOut");
+    if (convSize > kMaxDim) {
+      throwRange(args.prefix("batch * outLength * chanOut") + " must be at most 2^31-1, got " + std::to_string(convSize));
+    }
+    *pooledSize = mul3(args, s.batch, p.outLength(), s.chanOut, "batch * pooledLength * chanOut");
+    return p;
+  }
+
+  // conv1dMaxPoolForward(x, w, bias | null, y, argmax | null, batch, length, chanIn, chanOut, kSize, stride,
+  //                      poolSize, poolStride)
   Napi::Value Conv1dMaxPoolForward(const Napi::CallbackInfo& info) {
     return guarded(info, [&] {
-      Args args(info, "conv1dMaxPoolForward", 12);
-      ConvForwardArgs c = convForwardArgs(args);
-      const int64_t poolSize = args.size(10, "poolSize", 1);
-      const int64_t poolStride = args.size(11, "poolStride", 1);
-      const Pool1dShape pooled{c.s.batch, c.s.outLength(), c.s.chanOut, poolSize, poolStride};
-      const int64_t output = mul3(args, c.s.batch, pooled.outLength(), c.s.chanOut, "batch * pooledLength * chanOut");
+      Args args(info, "conv1dMaxPoolForward", 13);
+      ConvForwardArgs c = convForwardArgs(args, 5);
+      const bool wantArgmax = !args.isNull(4);
+      Args::I32 argmax{nullptr, 0};
+      if (wantArgmax) argmax = args.int32(4, "argmax");
+      int64_t output;
+      const Pool1dShape pooled = convPoolShape(args, c.s, 11, &output);
       args.needLength("y", c.y.length, output);
+      if (wantArgmax) args.needLength("argmax", argmax.length, output);
       if (output == 0) return info.Env().Undefined();
-      conv1dMaxPoolForward(c.s, poolSize, poolStride, c.x.data, c.w.data, c.biasData(), c.y.data, path_, &pool_);
+      conv1dMaxPoolForward(c.s, pooled.kSize, pooled.stride, c.x.data, c.w.data, c.biasData(), c.y.data,
+                           wantArgmax ? argmax.data : nullptr, path_, &pool_);
+      return info.Env().Undefined();
+    });
+  }
+
+  // conv1dMaxPoolBackwardWeight(x, dy, argmax, dw, batch, length, chanIn, chanOut, kSize, stride, poolSize,
+  //                             poolStride)
+  Napi::Value Conv1dMaxPoolBackwardWeight(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "conv1dMaxPoolBackwardWeight", 12);
+      auto x = args.float32(0, "x");
+      auto dy = args.float32(1, "dy");
+      auto argmax = args.int32(2, "argmax");
+      auto dw = args.float32(3, "dw");
+      Conv1dShape s = convShape(args, 4);
+      ConvSizes n = convSizes(args, s);
+      int64_t output;
+      const Pool1dShape pooled = convPoolShape(args, s, 10, &output);
+      args.needLength("x", x.length, n.input);
+      args.needLength("dy", dy.length, output);
+      args.needLength("argmax", argmax.length, output);
+      args.needLength("dw", dw.length, n.weight);
+      if (output == 0) return info.Env().Undefined();
+      // As in maxPool1dBackward, argmax entries are compared, never followed; an entry outside its
+      // window leaves a count short, and dw is then left as it was.
+      const int64_t routed =
+          conv1dMaxPoolBackwardWeight(s, pooled.kSize, pooled.stride, x.data, dy.data, argmax.data, dw.data, path_, &pool_);
+      if (routed != output) throwOutsideWindow("conv1dMaxPoolBackwardWeight", pooled, argmax.data, routed);
       return info.Env().Undefined();
     });
   }
@@ -383,6 +428,28 @@ class Addon : public Napi::Addon<Addon> {
     return s;
   }
 
+  // After a max-pooling kernel routed fewer gradients than there are argmax entries (some entry
+  // lies outside its own window, which forward never records): names the first such entry.
+  [[noreturn]] static void throwOutsideWindow(const char* fn, const Pool1dShape& s, const int32_t* argmax,
+                                              int64_t routed) {
+    const int64_t k = s.kSize, stride = s.stride, chan = s.chan, outLength = s.outLength();
+    const int64_t perSampleOut = outLength * chan, nOut = s.batch * perSampleOut;
+    for (int64_t i = 0; i < nOut; i++) {
+      const int64_t b = i / perSampleOut, t = (i % perSampleOut) / chan, c = i % chan;
+      const int64_t start = (b * s.length + t * stride) * chan + c;
+      const int64_t rel = static_cast<int64_t>(argmax[i]) - start;
+      if (rel < 0 || rel >= k * chan || rel % chan != 0) {
+        throwRange(std::string(fn) + ": argmax[" + std::to_string(i) + "] = " + std::to_string(argmax[i]) +
+                   " is outside its window: output " + std::to_string(t) + " of " + std::to_string(outLength) +
+                   ", channel " + std::to_string(c) + " of sample " + std::to_string(b) + " takes one of " +
+                   std::to_string(start) + ".." + std::to_string(start + (k - 1) * chan) + " in steps of " +
+                   std::to_string(chan));
+      }
+    }
+    throwRange(std::string(fn) + ": argmax routed " + std::to_string(routed) + " of " + std::to_string(nOut) +
+               " gradients");
+  }
+
   // maxPool1dForward(x, y, argmax, batch, length, chan, kSize, stride)
   Napi::Value MaxPool1dForward(const Napi::CallbackInfo& info) {
     return guarded(info, [&] {
@@ -422,27 +489,10 @@ class Addon : public Napi::Addon<Addon> {
       // dx gathers from the windows covering it, comparing their argmax with its own index. An entry
       // anywhere outside its window (another sample or beyond the array included) is then simply
       // never matched, and the count below tells, with no separate pass over argmax.
-      const int64_t perSampleOut = s.outLength() * s.chan;
       const int64_t routed = maxPool1dBackward(s, dy.data, argmax.data, dx.data, path_, &pool_);
       if (routed != nOut) {
         std::memset(dx.data, 0, static_cast<size_t>(nIn) * sizeof(float));
-        // Some entry lies outside its own window (forward never records that);
-        // find the first one for the message.
-        const int64_t k = s.kSize, stride = s.stride, chan = s.chan, outLength = s.outLength();
-        for (int64_t i = 0; i < nOut; i++) {
-          const int64_t b = i / perSampleOut, t = (i % perSampleOut) / chan, c = i % chan;
-          const int64_t start = (b * s.length + t * stride) * chan + c;
-          const int64_t rel = static_cast<int64_t>(argmax.data[i]) - start;
-          if (rel < 0 || rel >= k * chan || rel % chan != 0) {
-            throwRange("maxPool1dBackward: argmax[" + std::to_string(i) + "] = " + std::to_string(argmax.data[i]) +
-                       " is outside its window: output " + std::to_string(t) + " of " + std::to_string(outLength) +
-                       ", channel " + std::to_string(c) + " of sample " + std::to_string(b) + " takes one of " +
-                       std::to_string(start) + ".." + std::to_string(start + (k - 1) * chan) + " in steps of " +
-                       std::to_string(chan));
-          }
-        }
-        throwRange("maxPool1dBackward: argmax routed " + std::to_string(routed) + " of " + std::to_string(nOut) +
-                   " gradients");
+        throwOutsideWindow("maxPool1dBackward", s, argmax.data, routed);
       }
       return info.Env().Undefined();
     });

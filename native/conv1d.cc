@@ -20,6 +20,7 @@
 #include "conv1d.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -82,10 +83,11 @@ struct PooledJob {
   const float* w;
   const float* bias;
   float* y;
+  int32_t* argmaxOut;  // null for inference
   KernelPath path;
   const PoolKernels* kernels;
   float* conv;      // per worker: the chunk's convolution rows
-  int32_t* argmax;  // per worker: the argmax the shared pooling loop writes (not wanted here)
+  int32_t* argmax;  // per worker: where the pooling loop writes the argmax nobody asked for
   int64_t convFloats, argmaxInts;
 };
 
@@ -102,8 +104,57 @@ void forwardPooledChunk(void* ctx, int64_t task, int worker) {
   float* rows = j.conv + worker * j.convFloats;
   convolveSample(conv, 0, rows);
   const Pool1dShape pooling{1, positions, s.chanOut, j.poolSize, j.poolStride};
-  j.kernels->maxForwardSample(pooling, rows, j.y + (b * pooledLength + t0) * s.chanOut,
-                              j.argmax + worker * j.argmaxInts, 0);
+  const int64_t first = (b * pooledLength + t0) * s.chanOut;
+  int32_t* arg = j.argmaxOut ? j.argmaxOut + first : j.argmax + worker * j.argmaxInts;
+  j.kernels->maxForwardSample(pooling, rows, j.y + first, arg, 0);
+  if (j.argmaxOut) {
+    // The loop indexed the chunk's rows; the caller wants indices into the whole convolution.
+    const int32_t shift = static_cast<int32_t>((b * s.outLength() + t0 * j.poolStride) * s.chanOut);
+    for (int64_t i = 0; i < outputs * s.chanOut; i++) arg[i] += shift;
+  }
+}
+
+// Backward through the pair: per sample, maxPool1dBackward's gather into a scratch block, then
+// conv1dBackwardWeight's GEMM from it, into the chunk's own weight-gradient scratch.
+struct PooledBackwardJob {
+  const Conv1dShape* s;
+  Pool1dShape pool;  // the pooling over the whole batch's convolution output
+  const float* x;
+  const float* dy;
+  const int32_t* argmax;
+  KernelPath path;
+  const PoolKernels* kernels;
+  int64_t chunks;
+  float* dw;      // one (kSize*chanIn, chanOut) matrix per chunk
+  float* dconv;   // per worker: one sample's convolution gradient
+  std::atomic<int64_t> routed{0};
+};
+
+void backwardPooledChunk(void* ctx, int64_t chunk, int worker) {
+  auto& j = *static_cast<PooledBackwardJob*>(ctx);
+  const Conv1dShape& s = *j.s;
+  const int64_t convLength = s.outLength();
+  const int64_t rows = s.kSize * s.chanIn;
+  const int64_t begin = s.batch * chunk / j.chunks, end = s.batch * (chunk + 1) / j.chunks;
+  float* dconv = j.dconv + worker * convLength * s.chanOut;
+  int64_t routed = 0;
+  for (int64_t b = begin; b < end; b++) {
+    routed += j.kernels->maxBackwardSample(j.pool, j.dy, j.argmax, dconv, b);
+    GemmArgs g;
+    g.transA = true;
+    g.m = rows;
+    g.n = s.chanOut;
+    g.k = convLength;
+    g.a = j.x + b * s.length * s.chanIn;
+    g.lda = s.stride * s.chanIn;
+    g.b = dconv;
+    g.ldb = s.chanOut;
+    g.beta = b == begin ? 0.0f : 1.0f;
+    g.c = j.dw + chunk * rows * s.chanOut;
+    g.ldc = s.chanOut;
+    sgemm(g, j.path, nullptr);
+  }
+  j.routed.fetch_add(routed, std::memory_order_relaxed);
 }
 
 void backwardInputSample(void* ctx, int64_t b, int) {
@@ -173,7 +224,7 @@ void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const f
 }
 
 void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x, const float* w,
-                          const float* bias, float* y, KernelPath path, ThreadPool* pool) {
+                          const float* bias, float* y, int32_t* argmaxOut, KernelPath path, ThreadPool* pool) {
   const int64_t convLength = s.outLength();
   if (s.batch == 0 || convLength < poolSize) return;
   const int64_t pooledLength = (convLength - poolSize) / poolStride + 1;
@@ -183,18 +234,42 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
       std::min(pooledLength, budgetRows >= poolSize ? (budgetRows - poolSize) / poolStride + 1 : 1);
   const int64_t chunks = (pooledLength + chunkOutputs - 1) / chunkOutputs;
   const int64_t threads = usefulChunks(s, pool) > 1 ? pool->threads() : 1;
-  PooledJob job{&s, poolSize, poolStride, chunkOutputs, chunks, x, w, bias, y, path, &poolKernelsFor(path),
+  PooledJob job{&s, poolSize, poolStride, chunkOutputs, chunks, x, w, bias, y, argmaxOut, path, &poolKernelsFor(path),
                 nullptr, nullptr, ((chunkOutputs - 1) * poolStride + poolSize) * s.chanOut,
                 chunkOutputs * s.chanOut};
   // Allocated here, on the calling thread, so that running out of memory is an exception the
   // binding reports rather than a failure inside a worker.
   std::vector<float> conv(static_cast<size_t>(threads * job.convFloats));
-  std::vector<int32_t> argmax(static_cast<size_t>(threads * job.argmaxInts));
+  std::vector<int32_t> argmax(argmaxOut ? 0 : static_cast<size_t>(threads * job.argmaxInts));
   job.conv = conv.data();
   job.argmax = argmax.data();
   const int64_t tasks = s.batch * chunks;
   if (threads > 1) pool->run(tasks, forwardPooledChunk, &job, true);
   else for (int64_t t = 0; t < tasks; t++) forwardPooledChunk(&job, t, 0);
+}
+
+int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x,
+                                    const float* dy, const int32_t* argmax, float* dw, KernelPath path,
+                                    ThreadPool* pool) {
+  const int64_t convLength = s.outLength();
+  if (s.batch == 0 || convLength < poolSize) return 0;
+  const int64_t chunks = usefulChunks(s, pool);
+  const int64_t size = s.kSize * s.chanIn * s.chanOut;
+  // Allocated on the calling thread (see conv1dMaxPoolForward); the sums go to dw only once
+  // every argmax entry has been found in its window.
+  std::vector<float> partial(static_cast<size_t>(chunks * size));
+  std::vector<float> dconv(static_cast<size_t>((chunks > 1 ? pool->threads() : 1) * convLength * s.chanOut));
+  PooledBackwardJob job{&s, {s.batch, convLength, s.chanOut, poolSize, poolStride}, x, dy, argmax, path,
+                        &poolKernelsFor(path), chunks, partial.data(), dconv.data()};
+  if (chunks > 1) pool->run(chunks, backwardPooledChunk, &job, true);
+  else backwardPooledChunk(&job, 0, 0);
+  const int64_t routed = job.routed.load(std::memory_order_relaxed);
+  if (routed != s.batch * job.pool.outLength() * s.chanOut) return routed;
+  for (int64_t c = 0; c < chunks; c++) {
+    const float* part = partial.data() + c * size;
+    for (int64_t i = 0; i < size; i++) dw[i] += part[i];
+  }
+  return routed;
 }
 
 void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx,

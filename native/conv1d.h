@@ -21,14 +21,26 @@ struct Conv1dShape {
 // y = conv(x, w) + bias (bias may be null). y is overwritten.
 void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y,
                    KernelPath path, ThreadPool* pool);
-// Inference: y = maxPool(conv(x, w) + bias) over windows of poolSize conv positions moved by
-// poolStride, y (batch, pooledLength, chanOut) overwritten, with no argmax and without storing
-// the convolution: each thread convolves one sample into a scratch block that stays in cache and
-// pools it from there. The values of conv1dForward then maxPool1dForward (the same GEMM, the same
-// pooling loop; a chunk of a few positions may take the GEMM's unpacked path and differ in the
-// last bit), without a round trip of the whole activation through memory.
+// y = maxPool(conv(x, w) + bias) over windows of poolSize conv positions moved by poolStride,
+// y (batch, pooledLength, chanOut) overwritten, without storing the convolution: each thread
+// convolves one sample into a scratch block that stays in cache and pools it from there. argmax,
+// when not null, receives what maxPool1dForward would record on the convolution's output (flat
+// indices into (batch, convLength, chanOut)); inference passes null. The values of conv1dForward
+// then maxPool1dForward (the same GEMM, the same pooling loop; a chunk of a few positions may take
+// the GEMM's unpacked path and differ in the last bit), without a round trip of the whole
+// activation through memory.
 void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x, const float* w,
-                          const float* bias, float* y, KernelPath path, ThreadPool* pool);
+                          const float* bias, float* y, int32_t* argmax, KernelPath path, ThreadPool* pool);
+// Training's backward through the same pair, for a convolution whose input needs no gradient:
+// dw += conv1dBackwardWeight(x, maxPool1dBackward(dy, argmax)), with each sample's convolution
+// gradient gathered into a scratch block that stays in cache. argmax is checked as
+// maxPool1dBackward checks it: returns the number of entries routed, and when that is below
+// batch * pooledLength * chanOut (an entry outside its window) dw is left untouched. When dw
+// starts at zero the result is bitwise that of the two kernels (same gathers, same GEMMs, same
+// order of sums).
+int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x,
+                                    const float* dy, const int32_t* argmax, float* dw, KernelPath path,
+                                    ThreadPool* pool);
 // dx = dL/dx, overwritten (positions no window reaches get 0).
 void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx,
                          KernelPath path, ThreadPool* pool);

@@ -35,7 +35,9 @@ void maxForwardSample(void* ctx, int64_t b, int) {
 
 void maxBackwardSample(void* ctx, int64_t b, int) {
   auto& j = *static_cast<PoolJob*>(ctx);
-  j.matches.fetch_add(j.kernels->maxBackwardSample(*j.s, j.in, j.argmaxIn, j.out, b), std::memory_order_relaxed);
+  const Pool1dShape& s = *j.s;
+  j.matches.fetch_add(j.kernels->maxBackwardSample(s, j.in, j.argmaxIn, j.out + b * s.length * s.chan, b),
+                      std::memory_order_relaxed);
 }
 
 void avgForwardSample(void* ctx, int64_t b, int) {

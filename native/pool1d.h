@@ -39,9 +39,12 @@ void avgPool1dForwardReference(const Pool1dShape& s, const float* x, float* y);
 
 // The per-sample max-pooling loops of pool1d_loops.h, one table per KernelPath
 // (pool1d_avx2.cc / pool1d_avx512.cc; the scalar one in pool1d.cc).
+// maxBackwardSample writes sample b's gradient to dxSample (length * chan floats: dx of the
+// sample, or scratch of a fused kernel); argmax entries stay flat indices into the whole batch.
 struct PoolKernels {
   void (*maxForwardSample)(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);
-  int64_t (*maxBackwardSample)(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b);
+  int64_t (*maxBackwardSample)(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dxSample,
+                               int64_t b);
 };
 const PoolKernels& poolKernelsAvx2();
 const PoolKernels& poolKernelsAvx512();

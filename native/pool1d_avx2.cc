@@ -18,7 +18,8 @@ alignas(32) const int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0,
 
 // The dense gather of pool1d_loops.h (see the derivation there). Lanes past the last channel
 // are excluded from the comparison, so they neither add nor count.
-int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
+int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dxSample,
+                          int64_t b) {
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -40,7 +41,7 @@ int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* 
         acc = _mm256_add_ps(acc, _mm256_maskload_ps(dy + o, hit));
         matches = _mm256_add_epi32(matches, hit);
       }
-      _mm256_maskstore_ps(dx + index + c, valid, acc);
+      _mm256_maskstore_ps(dxSample + p * chan + c, valid, acc);
     }
   }
   alignas(32) int32_t lanes[8];

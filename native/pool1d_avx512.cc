@@ -47,7 +47,8 @@ void maxForwardSample(const Pool1dShape& s, const float* in, float* out, int32_t
 
 // The dense gather of pool1d_loops.h (see the derivation there): a masked add per covering
 // window, the lanes whose argmax names this position.
-int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
+int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dxSample,
+                          int64_t b) {
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -68,7 +69,7 @@ int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* 
         acc = _mm512_mask_add_ps(acc, hit, acc, _mm512_maskz_loadu_ps(hit, dy + o));
         matches = _mm512_mask_add_epi32(matches, hit, matches, one);
       }
-      _mm512_mask_storeu_ps(dx + index + c, m, acc);
+      _mm512_mask_storeu_ps(dxSample + p * chan + c, m, acc);
     }
   }
   return _mm512_reduce_add_epi32(matches);

@@ -67,15 +67,15 @@ static inline void coveringWindows(const Pool1dShape& s, int64_t p, int64_t* fir
 // bitwise those of the scatter. Returns how many (t, c) matched: each entry of a valid argmax
 // matches exactly once, so a count below outLength·chan means some entry pointed outside its
 // window (the binding refuses that).
-static inline int64_t maxBackwardSampleLoop(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx,
-                                            int64_t b) {
+static inline int64_t maxBackwardSampleLoop(const Pool1dShape& s, const float* dy, const int32_t* argmax,
+                                            float* dxSample, int64_t b) {
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
   int64_t matches = 0;
   int64_t tLo = 0, tNext = 0, tHi = 0;
   for (int64_t p = 0; p < s.length; p++) {
     const int64_t index = (b * s.length + p) * chan;
-    float* __restrict d = dx + index;
+    float* __restrict d = dxSample + p * chan;
     for (int64_t c = 0; c < chan; c++) d[c] = 0.0f;
     coveringWindows(s, p, &tLo, &tNext, &tHi);
     for (int64_t t = tLo; t <= tHi; t++) {

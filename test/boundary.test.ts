@@ -75,11 +75,15 @@ describe.each(backends)('%s backend', (_name, be) => {
   });
 
   // conv1d: batch 2, length 5, chanIn 3, chanOut 4, kSize 2, stride 2 -> outLength 2.
-  // conv1dMaxPoolForward with pool 2 / stride 1 on those 2 positions -> pooledLength 1.
-  const conv = (name: 'conv1dForward' | 'conv1dMaxPoolForward' | 'conv1dBackwardInput' | 'conv1dBackwardWeight', patch: Record<number, unknown> = {}): void => {
+  // conv1dMaxPool*: pool 2 / stride 1 on those 2 positions -> pooledLength 1, 8 outputs; the
+  // argmax of the backward call is valid (each window's first position).
+  type ConvEntry = 'conv1dForward' | 'conv1dMaxPoolForward' | 'conv1dMaxPoolBackwardWeight' | 'conv1dBackwardInput' | 'conv1dBackwardWeight';
+  const firstPositions = (): Int32Array => Int32Array.from([0, 1, 2, 3, 8, 9, 10, 11]);
+  const conv = (name: ConvEntry, patch: Record<number, unknown> = {}): void => {
     const base: Record<string, unknown[]> = {
       conv1dForward: [f(30), f(24), null, f(16), 2, 5, 3, 4, 2, 2],
-      conv1dMaxPoolForward: [f(30), f(24), null, f(8), 2, 5, 3, 4, 2, 2, 2, 1],
+      conv1dMaxPoolForward: [f(30), f(24), null, f(8), null, 2, 5, 3, 4, 2, 2, 2, 1],
+      conv1dMaxPoolBackwardWeight: [f(30), f(8), firstPositions(), f(24), 2, 5, 3, 4, 2, 2, 2, 1],
       conv1dBackwardInput: [f(16), f(24), f(30), 2, 5, 3, 4, 2, 2],
       conv1dBackwardWeight: [f(30), f(16), f(24), 2, 5, 3, 4, 2, 2],
     };
@@ -92,7 +96,9 @@ describe.each(backends)('%s backend', (_name, be) => {
     expect(() => conv('conv1dForward')).not.toThrow();
     expect(() => conv('conv1dForward', { 2: f(4) })).not.toThrow();
     expect(() => conv('conv1dMaxPoolForward')).not.toThrow();
-    expect(() => conv('conv1dMaxPoolForward', { 2: f(4), 10: 3 })).not.toThrow(); // no window fits: nothing to write
+    expect(() => conv('conv1dMaxPoolForward', { 2: f(4), 4: new Int32Array(8) })).not.toThrow();
+    expect(() => conv('conv1dMaxPoolForward', { 2: f(4), 11: 3 })).not.toThrow(); // no window fits: nothing to write
+    expect(() => conv('conv1dMaxPoolBackwardWeight')).not.toThrow();
     expect(() => conv('conv1dBackwardInput')).not.toThrow();
     expect(() => conv('conv1dBackwardWeight')).not.toThrow();
   });
@@ -108,18 +114,34 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['conv1dForward', { 6: 'a' }, 'TypeError', /conv1dForward: chanIn must be a number, got string a/],
     ['conv1dMaxPoolForward', { 3: f(7) }, 'RangeError', /conv1dMaxPoolForward: y is too short: expected at least 8 elements, got 7/],
     ['conv1dMaxPoolForward', { 0: f(29) }, 'RangeError', /conv1dMaxPoolForward: x is too short: expected at least 30 elements, got 29/],
-    ['conv1dMaxPoolForward', { 10: 0 }, 'RangeError', /conv1dMaxPoolForward: poolSize must be an integer in \[1, 2\^31-1\], got 0/],
-    ['conv1dMaxPoolForward', { 11: 1.5 }, 'RangeError', /conv1dMaxPoolForward: poolStride must be an integer in \[1, 2\^31-1\], got 1.5/],
-    ['conv1dMaxPoolForward', { 11: null }, 'TypeError', /conv1dMaxPoolForward: poolStride must be a number, got null/],
+    ['conv1dMaxPoolForward', { 4: new Int32Array(7) }, 'RangeError', /conv1dMaxPoolForward: argmax is too short: expected at least 8 elements, got 7/],
+    ['conv1dMaxPoolForward', { 4: f(8) }, 'TypeError', /conv1dMaxPoolForward: argmax must be an Int32Array, got Float32Array\(8\)/],
+    ['conv1dMaxPoolForward', { 11: 0 }, 'RangeError', /conv1dMaxPoolForward: poolSize must be an integer in \[1, 2\^31-1\], got 0/],
+    ['conv1dMaxPoolForward', { 12: 1.5 }, 'RangeError', /conv1dMaxPoolForward: poolStride must be an integer in \[1, 2\^31-1\], got 1.5/],
+    ['conv1dMaxPoolForward', { 12: null }, 'TypeError', /conv1dMaxPoolForward: poolStride must be a number, got null/],
     ['conv1dMaxPoolForward', { 2: new Float64Array(4) }, 'TypeError', /conv1dMaxPoolForward: bias must be a Float32Array, got Float64Array\(4\)/],
+    ['conv1dMaxPoolBackwardWeight', { 1: f(7) }, 'RangeError', /conv1dMaxPoolBackwardWeight: dy is too short: expected at least 8 elements, got 7/],
+    ['conv1dMaxPoolBackwardWeight', { 3: f(23) }, 'RangeError', /conv1dMaxPoolBackwardWeight: dw is too short: expected at least 24 elements, got 23/],
+    ['conv1dMaxPoolBackwardWeight', { 2: f(8) }, 'TypeError', /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got Float32Array\(8\)/],
+    ['conv1dMaxPoolBackwardWeight', { 10: -1 }, 'RangeError', /conv1dMaxPoolBackwardWeight: poolSize must be an integer in \[1, 2\^31-1\], got -1/],
+    // Output 0 of sample 1, channel 0 covers convolution positions 0..1 of that sample: 8 or 12, not 0.
+    ['conv1dMaxPoolBackwardWeight', { 2: Int32Array.from([0, 1, 2, 3, 0, 9, 10, 11]) }, 'RangeError',
+      /conv1dMaxPoolBackwardWeight: argmax\[4\] = 0 is outside its window: output 0 of 1, channel 0 of sample 1 takes one of 8\.\.12 in steps of 4/],
     ['conv1dForward', { 4: 2 ** 31 - 1, 5: 2 ** 31 - 1, 6: 2 ** 31 - 1 }, 'RangeError', /conv1dForward: /],
     ['conv1dBackwardInput', { 0: f(15) }, 'RangeError', /conv1dBackwardInput: dy is too short: expected at least 16 elements, got 15/],
     ['conv1dBackwardInput', { 2: f(29) }, 'RangeError', /conv1dBackwardInput: dx is too short/],
     ['conv1dBackwardWeight', { 2: f(1) }, 'RangeError', /conv1dBackwardWeight: dw is too short: expected at least 24 elements, got 1/],
     ['conv1dBackwardWeight', { 0: {} }, 'TypeError', /conv1dBackwardWeight: x must be a Float32Array, got object/],
   ])('%s with %p throws %p', (name, patch, type, message) => {
-    const call = (): void => conv(name as 'conv1dForward', patch as Record<number, unknown>);
+    const call = (): void => conv(name as ConvEntry, patch as Record<number, unknown>);
     expectThrow(call, type as string, message as RegExp);
+  });
+
+  test('conv1dMaxPoolBackwardWeight refusing an out-of-window argmax leaves dw as it was', () => {
+    const dw = f(24).fill(3);
+    expect(() => be.conv1dMaxPoolBackwardWeight(f(30).fill(1), f(8).fill(1), Int32Array.from([0, 1, 2, 3, 0, 9, 10, 11]), dw,
+      2, 5, 3, 4, 2, 2, 2, 1)).toThrow(/outside its window/);
+    expect(Array.from(dw).every((v) => v === 3)).toBe(true);
   });
 
   test('maxPool1dBackward refusing an out-of-window argmax leaves dx cleared', () => {

@@ -148,7 +148,7 @@ function detached(n: number): Float32Array {
 
 // ---------------------------------------------------------------------------------------------
 // Kernel entry points: a generator of valid calls for each, then mutations.
-type Kind = 'bool' | 'size' | 'num' | 'f32' | 'f32n' | 'i32' | 'str';
+type Kind = 'bool' | 'size' | 'num' | 'f32' | 'f32n' | 'i32' | 'i32n' | 'str';
 interface Call {
   args: unknown[];
   kinds: Kind[];
@@ -211,8 +211,28 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const outL = winCount(convL, poolSize, poolStride);
     return {
       args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.kSize * s.chanIn * s.chanOut), r.bool() ? null : f32(r, s.chanOut),
-        f32(r, s.batch * outL * s.chanOut), s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride],
-      kinds: ['f32', 'f32', 'f32n', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3], compare: true, desc: [],
+        f32(r, s.batch * outL * s.chanOut), r.bool() ? null : new Int32Array(s.batch * outL * s.chanOut),
+        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride],
+      kinds: ['f32', 'f32', 'f32n', 'f32', 'i32n', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3, 4], compare: true, desc: [],
+    };
+  },
+  conv1dMaxPoolBackwardWeight(r) {
+    const s = convShape(r);
+    const convL = winCount(s.length, s.kSize, s.stride);
+    const poolSize = r.int(1, 4);
+    const poolStride = r.int(1, 3);
+    const outL = winCount(convL, poolSize, poolStride);
+    // A valid argmax: each window's first position (mutations then move shapes under it).
+    const argmax = new Int32Array(s.batch * outL * s.chanOut);
+    for (let b = 0; b < s.batch; b++) {
+      for (let t = 0; t < outL; t++) {
+        for (let c = 0; c < s.chanOut; c++) argmax[(b * outL + t) * s.chanOut + c] = (b * convL + t * poolStride + r.int(0, poolSize - 1)) * s.chanOut + c;
+      }
+    }
+    return {
+      args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.batch * outL * s.chanOut), argmax, f32(r, s.kSize * s.chanIn * s.chanOut),
+        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride],
+      kinds: ['f32', 'f32', 'i32', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3], compare: true, desc: [],
     };
   },
   conv1dBackwardInput(r) {
@@ -415,7 +435,8 @@ function nearMiss(r: R, kind: Kind, v: unknown, desc: string[]): unknown {
         () => new Float32Array(a.length + 1), // longer than needed: valid
       ])();
     }
-    case 'i32': {
+    case 'i32':
+    case 'i32n': {
       if (!(v instanceof Int32Array)) return r.pick([undefined, new Int32Array(0), new Float32Array(4)]);
       const a = v;
       return r.pick<() => unknown>([

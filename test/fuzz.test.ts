@@ -68,7 +68,7 @@ const modules = runChild('modules');
     expect(c.cases).toBeGreaterThan(0);
   }
   // Every kernel entry point saw both rejected and accepted (and compared) calls.
-  for (const entry of ['sgemm', 'conv1dForward', 'conv1dMaxPoolForward', 'conv1dBackwardInput', 'conv1dBackwardWeight', 'maxPool1dForward', 'maxPool1dBackward',
+  for (const entry of ['sgemm', 'conv1dForward', 'conv1dMaxPoolForward', 'conv1dMaxPoolBackwardWeight', 'conv1dBackwardInput', 'conv1dBackwardWeight', 'maxPool1dForward', 'maxPool1dBackward',
     'avgPool1dForward', 'avgPool1dBackward', 'activationForward', 'activationBackward', 'addRowVector', 'sumRows', 'softmaxForward',
     'softmaxBackward', 'crossEntropyLogits', 'sgdStep', 'adamStep', 'nonFiniteIndex']) {
     if (!counts[entry]) continue; // no addon here

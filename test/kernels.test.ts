@@ -280,7 +280,7 @@ describe('native and js agree', () => {
     relClose(pairs[1][0], pairs[3][0], 'conv1dBackwardWeight');
   });
 
-  run('conv1dMaxPoolForward: native against js, and against conv1dForward then maxPool1dForward', () => {
+  run('conv1dMaxPoolForward and conv1dMaxPoolBackwardWeight: native against js, and against the two kernels they fuse', () => {
     const nb = nativeBackend(native!);
     // The seed network at inference batch; overlapping pools with stride and bias; a sample long
     // enough for the native kernel to take it in several chunks; windows that leave a ragged end.
@@ -297,18 +297,37 @@ describe('native and js agree', () => {
           const x = randomArray(batch * length * chanIn);
           const w = randomArray(kSize * chanIn * chanOut);
           const bias = i % 2 ? randomArray(chanOut) : null;
+          const pooled = batch * pooledLength * chanOut;
           const fused = [nb, jsBackend].map((be) => {
-            const y = new Float32Array(batch * pooledLength * chanOut + 1).fill(7);
-            be.conv1dMaxPoolForward(x, w, bias, y.subarray(0, y.length - 1), batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-            expect(y[y.length - 1]).toBe(7);
-            return y.subarray(0, y.length - 1);
+            const y = new Float32Array(pooled + 1).fill(7);
+            be.conv1dMaxPoolForward(x, w, bias, y.subarray(0, pooled), null, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+            expect(y[pooled]).toBe(7);
+            return y.subarray(0, pooled);
           });
           const conv = new Float32Array(batch * convLength * chanOut);
-          const twoStep = new Float32Array(fused[0].length);
+          const twoStep = new Float32Array(pooled);
+          const argmax = new Int32Array(pooled);
           nb.conv1dForward(x, w, bias, conv, batch, length, chanIn, chanOut, kSize, stride);
-          nb.maxPool1dForward(conv, twoStep, new Int32Array(twoStep.length), batch, convLength, chanOut, poolSize, poolStride);
+          nb.maxPool1dForward(conv, twoStep, argmax, batch, convLength, chanOut, poolSize, poolStride);
           relClose(fused[0], twoStep, `conv1dMaxPoolForward ${path} ${threads}T case ${i} against two steps`);
           relClose(fused[0], fused[1], `conv1dMaxPoolForward ${path} ${threads}T case ${i} native against js`);
+          // Training: the argmax the pooling records on the convolution, then the weight gradient
+          // through it (accumulated onto dw), against maxPool1dBackward then conv1dBackwardWeight.
+          const dy = randomArray(pooled);
+          const dw0 = randomArray(w.length);
+          const twoStepDw = dw0.slice();
+          const dconv = new Float32Array(conv.length);
+          nb.maxPool1dBackward(dy, argmax, dconv, batch, convLength, chanOut, poolSize, poolStride);
+          nb.conv1dBackwardWeight(x, dconv, twoStepDw, batch, length, chanIn, chanOut, kSize, stride);
+          for (const be of [nb, jsBackend]) {
+            const y = new Float32Array(pooled);
+            const am = new Int32Array(pooled);
+            be.conv1dMaxPoolForward(x, w, bias, y, am, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+            expect(Array.from(am)).toEqual(Array.from(argmax));
+            const dw = dw0.slice();
+            be.conv1dMaxPoolBackwardWeight(x, dy, am, dw, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+            relClose(dw, twoStepDw, `conv1dMaxPoolBackwardWeight ${be.name} ${path} ${threads}T case ${i}`);
+          }
         });
       }
     }

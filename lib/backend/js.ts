@@ -106,25 +106,51 @@ function conv1dForward(
   }
 }
 
-/** The convolution conv1dMaxPoolForward pools, kept between calls (inference runs batch after batch). */
+/** The convolution (and its gradient) the conv1dMaxPool* functions go through, kept between calls. */
 let pooledConvScratch = new Float32Array(0);
 let pooledArgmaxScratch = new Int32Array(0);
 
+function convScratch(size: number): Float32Array {
+  if (pooledConvScratch.length < size) pooledConvScratch = new Float32Array(size);
+  return pooledConvScratch.subarray(0, size);
+}
+
 function conv1dMaxPoolForward(
-  x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
+  x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, argmax: Int32Array | null,
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
   poolSize: number, poolStride: number,
 ): void {
-  const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolForward', x, w, bias, y, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-  if (batch * pooledLength * chanOut === 0) return;
-  // The reference path: the two kernels one after the other, through a kept scratch buffer.
+  const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolForward', { x, w, bias }, { y, argmax },
+    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+  const outputs = batch * pooledLength * chanOut;
+  if (outputs === 0) return;
+  // The reference path: the two kernels one after the other, through kept scratch buffers.
   const convLength = windowCount(length, kSize, stride);
-  const convSize = batch * convLength * chanOut;
-  if (pooledConvScratch.length < convSize) pooledConvScratch = new Float32Array(convSize);
-  if (pooledArgmaxScratch.length < batch * pooledLength * chanOut) pooledArgmaxScratch = new Int32Array(batch * pooledLength * chanOut);
-  const conv = pooledConvScratch.subarray(0, convSize);
+  const conv = convScratch(batch * convLength * chanOut);
+  if (!argmax && pooledArgmaxScratch.length < outputs) pooledArgmaxScratch = new Int32Array(outputs);
   conv1dForward(x, w, bias, conv, batch, length, chanIn, chanOut, kSize, stride);
-  maxPool1dForward(conv, y, pooledArgmaxScratch, batch, convLength, chanOut, poolSize, poolStride);
+  maxPool1dForward(conv, y, argmax ?? pooledArgmaxScratch, batch, convLength, chanOut, poolSize, poolStride);
+}
+
+function conv1dMaxPoolBackwardWeight(
+  x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array,
+  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+  poolSize: number, poolStride: number,
+): void {
+  const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolBackwardWeight', { x, dw }, { dy, argmax },
+    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+  if (batch * pooledLength * chanOut === 0) return;
+  const convLength = windowCount(length, kSize, stride);
+  const dconv = convScratch(batch * convLength * chanOut);
+  // maxPool1dBackward refuses an entry outside its window before dw is touched; its message is
+  // renamed to this function's.
+  try {
+    maxPool1dBackward(dy, argmax, dconv, batch, convLength, chanOut, poolSize, poolStride);
+  } catch (e) {
+    if (e instanceof RangeError) throw new RangeError(e.message.replace(/^maxPool1dBackward:/, 'conv1dMaxPoolBackwardWeight:'));
+    throw e;
+  }
+  conv1dBackwardWeight(x, dconv, dw, batch, length, chanIn, chanOut, kSize, stride);
 }
 
 function conv1dBackwardInput(
@@ -490,6 +516,7 @@ export const jsBackend: Backend = {
   sgemm,
   conv1dForward,
   conv1dMaxPoolForward,
+  conv1dMaxPoolBackwardWeight,
   conv1dBackwardInput,
   conv1dBackwardWeight,
   maxPool1dForward,

@@ -53,6 +53,7 @@ export function nativeBackend(addon: NativeAddon): Backend {
     sgemm: addon.sgemm,
     conv1dForward: addon.conv1dForward,
     conv1dMaxPoolForward: addon.conv1dMaxPoolForward,
+    conv1dMaxPoolBackwardWeight: addon.conv1dMaxPoolBackwardWeight,
     conv1dBackwardInput: addon.conv1dBackwardInput,
     conv1dBackwardWeight: addon.conv1dBackwardWeight,
     maxPool1dForward: addon.maxPool1dForward,

@@ -36,12 +36,26 @@ export interface Backend {
   ): void;
 
   /**
-   * Inference: y = max pooling (windows of poolSize positions moved by poolStride) of
-   * conv1d(x, w) (+ bias), without keeping the convolution or the argmax. y (batch,
-   * pooledLength, chanOut), overwritten; the values of conv1dForward then maxPool1dForward.
+   * y = max pooling (windows of poolSize positions moved by poolStride) of conv1d(x, w) (+ bias),
+   * without keeping the convolution: y (batch, pooledLength, chanOut), overwritten; the values of
+   * conv1dForward then maxPool1dForward. argmax, when not null, receives what maxPool1dForward
+   * records on the convolution's output (flat indices into (batch, outLength, chanOut)), for
+   * conv1dMaxPoolBackwardWeight; inference passes null.
    */
   conv1dMaxPoolForward(
-    x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
+    x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, argmax: Int32Array | null,
+    batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+    poolSize: number, poolStride: number,
+  ): void;
+
+  /**
+   * dw += ∂L/∂w of the convolution under a max pooling, given dy = ∂L/∂(pooled output) and the
+   * argmax conv1dMaxPoolForward recorded: conv1dBackwardWeight(x, maxPool1dBackward(dy, argmax)),
+   * without keeping the convolution's gradient. An argmax entry outside its window is refused
+   * (RangeError) and dw is then left as it was.
+   */
+  conv1dMaxPoolBackwardWeight(
+    x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array,
     batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
     poolSize: number, poolStride: number,
   ): void;

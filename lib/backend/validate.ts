@@ -91,17 +91,26 @@ export function checkConvArgs(
   checkArrays(fn, Object.fromEntries(Object.entries(bufs).map(([name, arr]) => [name, name === 'bias' && arr === null ? null : [arr, need[name]]])));
 }
 
-/** conv1dMaxPoolForward: the convolution's checks, the pooling sizes, and y of the pooled length. */
+/**
+ * The conv1dMaxPool* calls: the convolution's sizes and buffers, the pooling sizes, then the
+ * buffers of the pooled length (y or dy, and argmax). Returns the pooled length.
+ */
 export function checkConvMaxPoolArgs(
-  fn: string, x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
+  fn: string, convBufs: ConvBuffers, pooledBufs: { y?: Float32Array; dy?: Float32Array; argmax?: Int32Array | null },
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
   poolSize: number, poolStride: number,
 ): number {
-  checkConvArgs(fn, { x, w, bias }, batch, length, chanIn, chanOut, kSize, stride);
+  checkConvArgs(fn, convBufs, batch, length, chanIn, chanOut, kSize, stride);
   checkSize(fn, 'poolSize', poolSize, 1);
   checkSize(fn, 'poolStride', poolStride, 1);
-  const pooledLength = windowCount(windowCount(length, kSize, stride), poolSize, poolStride);
-  checkArrays(fn, { y: [y, batch * pooledLength * chanOut] });
+  const convLength = windowCount(length, kSize, stride);
+  // argmax holds flat indices into the convolution's output as int32.
+  if (batch * convLength * chanOut > 2 ** 31 - 1) {
+    throw new RangeError(`${fn}: batch * outLength * chanOut must be at most 2^31-1, got ${batch * convLength * chanOut}`);
+  }
+  const pooledLength = windowCount(convLength, poolSize, poolStride);
+  const need = batch * pooledLength * chanOut;
+  checkArrays(fn, Object.fromEntries(Object.entries(pooledBufs).map(([name, arr]) => [name, name === 'argmax' && arr === null ? null : [arr, need]])), ['argmax']);
   return pooledLength;
 }
 

@@ -5,7 +5,7 @@
  * All the arithmetic runs in the backend's three conv1d kernels; this file only pads,
  * crops and picks which kernel plays which role.
  */
-import { Tensor, zeros } from '../tensor';
+import { Tensor, checkShape, zeros } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
@@ -125,15 +125,60 @@ export class Conv1D extends Module {
    * going through memory, and no argmax is recorded. @internal
    */
   inferWith(next: Module, input: Tensor): Tensor | null {
+    return next instanceof MaxPool1D ? this.forwardPooled(next, input, false) : null;
+  }
+
+  /** The pooling's argmax of the last {@link Conv1D.forwardWith}, and the input it was for. */
+  private pooledArgmax = new Int32Array(0);
+  private pooledArgmaxOf: Tensor | null = null;
+
+  /**
+   * Training's forward through this convolution and a MaxPool1D after it, when the input needs
+   * no gradient (the network's first layers): one kernel, which keeps the pooling's argmax here
+   * but never writes the convolution's output. {@link Conv1D.backwardUpdateGradientWith} then
+   * takes the backward pass through both. @internal
+   */
+  forwardWith(next: Module, input: Tensor): Tensor | null {
     if (!(next instanceof MaxPool1D)) return null;
-    const out = next.outputShape(this.checkInput(input));
+    const y = this.forwardPooled(next, input, true);
+    this.pooledArgmaxOf = input;
+    return y;
+  }
+
+  /** The fused convolution + max pooling, keeping the argmax in pooledArgmax or not. */
+  private forwardPooled(pool: MaxPool1D, input: Tensor, keepArgmax: boolean): Tensor {
+    const out = pool.outputShape(this.checkInput(input));
     const [batch, length] = input.shape;
     const p = this.padding;
     const x = padLength(input.data, batch, length, this.chanIn, p, p);
     const y = this.buffer('pooled', out);
-    backend().conv1dMaxPoolForward(x, this.weight.data, this.bias?.data ?? null, y.data,
-      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride, next.kSize, next.stride);
+    if (keepArgmax && this.pooledArgmax.length !== y.data.length) this.pooledArgmax = new Int32Array(y.data.length);
+    backend().conv1dMaxPoolForward(x, this.weight.data, this.bias?.data ?? null, y.data, keepArgmax ? this.pooledArgmax : null,
+      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride, pool.kSize, pool.stride);
     return y;
+  }
+
+  /**
+   * Adds the parameter gradients of this convolution given `delta` = ∂L/∂(pooled output) of the
+   * MaxPool1D `next`, after {@link Conv1D.forwardWith} on the same input: the pooling's gradient
+   * is gathered through the kept argmax straight into the weight gradient. @internal
+   */
+  backwardUpdateGradientWith(next: Module, input: Tensor, delta: Tensor): void {
+    if (!(next instanceof MaxPool1D) || this.pooledArgmaxOf !== input) {
+      throw new Error(`${this.label()}: backwardUpdateGradientWith needs forwardWith on the same input first`);
+    }
+    const convShape = this.checkInput(input);
+    checkShape(delta, next.outputShape(convShape), () => next.label(), 'delta');
+    const [batch, length] = input.shape;
+    const p = this.padding;
+    const x = padLength(input.data, batch, length, this.chanIn, p, p);
+    backend().conv1dMaxPoolBackwardWeight(x, delta.data, this.pooledArgmax, this.weightGrad.data,
+      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride, next.kSize, next.stride);
+    if (this.biasGrad) {
+      // The bias gradient is the sum of the convolution's gradient, which is dy routed to the
+      // winners: every pooled gradient lands somewhere, so it is the sum of dy.
+      backend().sumRows(delta.data, delta.data.length / this.chanOut, this.chanOut, this.biasGrad.data);
+    }
   }
 
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {

@@ -152,6 +152,28 @@ export abstract class Module {
     return null;
   }
 
+  /**
+   * Training's counterpart of {@link Module.inferWith}, for a pair whose input needs no gradient:
+   * the output of this module and `next` in one pass, or null without a joint kernel. What the
+   * backward pass needs is kept for {@link Module.backwardUpdateGradientWith}. @internal
+   */
+  forwardWith(next: Module, input: Tensor): Tensor | null {
+    void next;
+    void input;
+    return null;
+  }
+
+  /**
+   * The parameter gradients of this module and `next` given ∂L/∂(output of `next`), after
+   * {@link Module.forwardWith} returned a tensor for the same input. @internal
+   */
+  backwardUpdateGradientWith(next: Module, input: Tensor, delta: Tensor): void {
+    void next;
+    void input;
+    void delta;
+    throw new Error(`${this.label()}: has no joint backward pass`);
+  }
+
   /** Adds ∂L/∂params (given `delta` = ∂L/∂output) into the gradients. No-op without parameters. */
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     this.checkBackward(input, delta);
@@ -271,9 +293,11 @@ export class Sequential extends Module {
   /** inputs[i] is the input of modules[i] in the last forward pass; inputs[n] is the output. */
   private inputs: Tensor[] = [];
   /** The last backward pass: its (input, delta) and the delta reaching the first module, so the two Module backward methods share one pass. */
-  private pending: { input: Tensor; delta: Tensor; toFirst: Tensor } | null = null;
+  private pending: { input: Tensor; delta: Tensor; toFirst: Tensor; jointHead: boolean } | null = null;
   /** Whether the last pass was infer (for the error a backward call then gets). */
   private inferred = false;
+  /** Whether the last forward ran the first two modules with forwardWith (inputs[1] not stored). */
+  private jointHead = false;
 
   constructor(...modules: Module[]) {
     super();
@@ -326,17 +350,41 @@ export class Sequential extends Module {
    * Like {@link Sequential.forward}, but returns the last module's own output buffer instead of a
    * copy: valid until the next forward pass. Training loops use it so that a batch allocates
    * nothing (a large copy per batch would keep the garbage collector busy).
+   *
+   * With `inputGradient` false the caller declares it will not ask for ∂L/∂input (a training
+   * step): the first two modules may then run as one kernel (Conv1D then MaxPool1D) whose
+   * intermediate output is never stored. Asking for ∂L/∂input anyway still works: it is then
+   * recomputed.
    */
-  forwardView(input: Tensor): Tensor {
+  forwardView(input: Tensor, inputGradient = true): Tensor {
     this.beginPass(input, false);
     const inputs = [input];
     let x = input;
-    for (const m of this.modules) {
-      x = m.forward(x);
+    let first = 0;
+    const head = !inputGradient && this.modules.length >= 2 ? this.modules[0].forwardWith(this.modules[1], input) : null;
+    if (head) {
+      // The pair's intermediate output is not stored; materializeHead computes it if asked.
+      inputs.push(Sequential.notStored, head);
+      x = head;
+      first = 2;
+    }
+    for (let i = first; i < this.modules.length; i++) {
+      x = this.modules[i].forward(x);
       inputs.push(x);
     }
     this.inputs = inputs;
+    this.jointHead = head !== null;
     return x;
+  }
+
+  /** Stands in inputs[1] for the output of a first pair run by forwardWith. */
+  private static readonly notStored: Tensor = Object.freeze({ shape: Object.freeze([0]), data: new Float32Array(0) });
+
+  /** Computes the first module's output that a joint forward pass did not store, for the paths that need it. */
+  private materializeHead(): void {
+    if (!this.jointHead) return;
+    this.inputs[1] = this.modules[0].forward(this.inputs[0]);
+    this.jointHead = false;
   }
 
   /**
@@ -348,6 +396,7 @@ export class Sequential extends Module {
     this.inputs = [];
     this.pending = null;
     this.inferred = inferred;
+    this.jointHead = false;
     // Checked here too: with no modules nothing else would, and backward reads input.shape.
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
@@ -400,17 +449,29 @@ export class Sequential extends Module {
     }
     checkShape(delta, this.inputs[n].shape, () => this.label(), 'delta');
     let d = delta;
-    for (let i = n - 1; i >= 0; i--) {
+    const last = this.jointHead ? 2 : 0;
+    for (let i = n - 1; i >= last; i--) {
       this.modules[i].backwardUpdateGradient(this.inputs[i], d);
       if (i > 0) d = this.modules[i].backwardDelta(this.inputs[i], d);
     }
-    this.pending = { input: this.inputs[0], delta, toFirst: d };
+    if (this.jointHead) {
+      this.modules[0].backwardUpdateGradientWith(this.modules[1], this.inputs[0], d);
+      this.pending = { input: this.inputs[0], delta, toFirst: d, jointHead: true };
+    } else {
+      this.pending = { input: this.inputs[0], delta, toFirst: d, jointHead: false };
+    }
   }
 
   /** ∂L/∂input from the pass `accumulate` just made. */
   private firstDelta(): Tensor {
-    const p = this.pending as { input: Tensor; toFirst: Tensor };
-    const d = this.modules.length === 0 ? p.toFirst : this.modules[0].backwardDelta(p.input, p.toFirst);
+    const p = this.pending as { input: Tensor; toFirst: Tensor; jointHead: boolean };
+    let d = p.toFirst;
+    if (p.jointHead) {
+      // toFirst is ∂L/∂(output of the pair): through the second module first, on the stored output.
+      this.materializeHead();
+      d = this.modules[1].backwardDelta(this.inputs[1], d);
+    }
+    if (this.modules.length > 0) d = this.modules[0].backwardDelta(p.input, d);
     return { shape: d.shape, data: d.data.slice() };
   }
 
@@ -431,6 +492,7 @@ export class Sequential extends Module {
     const p = this.pending;
     if (p && p.input === input && p.delta === delta) return this.firstDelta();
     if (this.inputs.length === 0 || this.inputs[0] !== input) this.forward(input);
+    this.materializeHead();
     checkShape(delta, this.inputs[this.modules.length].shape, () => this.label(), 'delta');
     let d = delta;
     for (let i = this.modules.length - 1; i >= 0; i--) d = this.modules[i].backwardDelta(this.inputs[i], d);
@@ -453,9 +515,10 @@ export class Sequential extends Module {
 /**
  * A forward pass whose result the caller reads only before the next pass (training and
  * evaluation loops): a Sequential then hands out its last module's buffer instead of a copy.
+ * `inputGradient` false: the caller will not ask for ∂L/∂x (see {@link Sequential.forwardView}).
  */
-export function forwardView(net: Module, x: Tensor): Tensor {
-  return net instanceof Sequential ? net.forwardView(x) : net.forward(x);
+export function forwardView(net: Module, x: Tensor, inputGradient = true): Tensor {
+  return net instanceof Sequential ? net.forwardView(x, inputGradient) : net.forward(x);
 }
 
 /** {@link forwardView} for inference: {@link Module.infer}, through a Sequential's own buffers. */

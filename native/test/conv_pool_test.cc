@@ -1,5 +1,6 @@
 // Conv1D and pooling kernels against their plain-loop references, on every
 // SIMD path this machine supports, with and without threads.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -83,14 +84,55 @@ void testConvMaxPool(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, 
   // One guard element past the end: the kernel must not write beyond y.
   std::vector<float> got(want.size() + 1, NAN);
   got.back() = 12345.0f;
-  conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), withBias ? bias.data() : nullptr, got.data(), path,
-                       &pool);
+  conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), withBias ? bias.data() : nullptr, got.data(),
+                       nullptr, path, &pool);
   if (got.back() != 12345.0f) {
     std::printf("FAIL conv1dMaxPoolForward wrote past y\n");
     failures++;
   }
   got.pop_back();
   close(got, want, s.kSize * s.chanIn + 1, "conv1dMaxPoolForward", s, kernelPathName(path), pool.threads());
+
+  // Training: the same with the argmax, which must be the pooling's on the convolution's output
+  // (ties aside: with random values they do not occur).
+  std::vector<int32_t> gotArgmax(argmax.size() + 1, -7);
+  std::vector<float> y2(want.size());
+  conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), withBias ? bias.data() : nullptr, y2.data(),
+                       gotArgmax.data(), path, &pool);
+  if (gotArgmax.back() != -7 || !std::equal(argmax.begin(), argmax.end(), gotArgmax.begin())) {
+    std::printf("FAIL conv1dMaxPoolForward argmax (batch=%lld length=%lld pool %lld/%lld)\n", (long long)s.batch,
+                (long long)s.length, (long long)poolSize, (long long)poolStride);
+    failures++;
+  }
+
+  // Backward to the weight through the pooling, against the two references, accumulating onto dw.
+  auto dy = randomVector(rng, static_cast<int64_t>(want.size()));
+  std::vector<float> dconv(conv.size());
+  maxPool1dBackwardReference(ps, dy.data(), argmax.data(), dconv.data());
+  auto dw = randomVector(rng, static_cast<int64_t>(w.size()));
+  auto dwRef = dw;
+  conv1dBackwardWeightReference(s, x.data(), dconv.data(), dwRef.data());
+  int64_t routed = conv1dMaxPoolBackwardWeight(s, poolSize, poolStride, x.data(), dy.data(), argmax.data(), dw.data(),
+                                               path, &pool);
+  if (routed != static_cast<int64_t>(dy.size())) {
+    std::printf("FAIL conv1dMaxPoolBackwardWeight routed %lld of %zu\n", (long long)routed, dy.size());
+    failures++;
+  }
+  close(dw, dwRef, s.batch * s.outLength() + 1, "conv1dMaxPoolBackwardWeight", s, kernelPathName(path),
+        pool.threads());
+  // An entry outside its window: refused (short count) and dw left exactly as it was.
+  if (!argmax.empty() && ps.length > poolSize) {
+    auto bad = argmax;
+    bad[0] = static_cast<int32_t>((ps.length - 1) * s.chanOut);
+    auto before = dw;
+    routed = conv1dMaxPoolBackwardWeight(s, poolSize, poolStride, x.data(), dy.data(), bad.data(), dw.data(), path,
+                                         &pool);
+    if (routed != static_cast<int64_t>(dy.size()) - 1 || dw != before) {
+      std::printf("FAIL conv1dMaxPoolBackwardWeight with a bad argmax: routed %lld, dw %s\n", (long long)routed,
+                  dw == before ? "untouched" : "changed");
+      failures++;
+    }
+  }
 }
 
 void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPool& pool) {
