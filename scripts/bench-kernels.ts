@@ -22,6 +22,11 @@ function randomArray(n: number): Float32Array {
   return a;
 }
 
+// Best of this many timed rounds of 50 ms: the machine's speed drifts by 10-15 % over seconds
+// (a shared host), and the best round is the kernel's own speed. NumPy gets the same
+// (bench_numpy_gemm.py).
+const ROUNDS = 15;
+
 interface GemmShape { label: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
 const gemmShapes: GemmShape[] = [
   { label: '32×256×32', m: 32, n: 32, k: 256, transA: false, transB: false },
@@ -41,7 +46,7 @@ function gemmGflops(be: Backend, s: GemmShape, seconds: number): number {
   const c = new Float32Array(s.m * s.n);
   const lda = s.transA ? s.m : s.k;
   const ldb = s.transB ? s.k : s.n;
-  const t = bestTime(() => be.sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, s.n), { minSeconds: seconds, rounds: be === jsBackend ? 1 : 3 });
+  const t = bestTime(() => be.sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, s.n), { minSeconds: seconds, rounds: be === jsBackend ? 1 : ROUNDS });
   return (2 * s.m * s.n * s.k) / t / 1e9;
 }
 
@@ -64,12 +69,12 @@ function convGflops(be: Backend, s: ConvShape, seconds: number): number {
     be.conv1dForward(x, w, null, y, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
     be.conv1dBackwardWeight(x, dy, dw, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
     be.conv1dBackwardInput(dy, w, dx, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
-  }, { minSeconds: seconds, rounds: be === jsBackend ? 1 : 3 });
+  }, { minSeconds: seconds, rounds: be === jsBackend ? 1 : ROUNDS });
   return (3 * 2 * s.batch * out * s.kSize * s.chanIn * s.chanOut) / t / 1e9;
 }
 
 function main(): void {
-  const seconds = quick ? 0.05 : 0.25;
+  const seconds = quick ? 0.02 : 0.05;
   const path = native!.kernelPath();
   const rows: string[][] = [];
   const numpyShapes = gemmShapes.map((s) => [s.m, s.n, s.k, s.transA, s.transB]);
@@ -117,7 +122,7 @@ function main(): void {
     '## Kernels (GFLOP/s)',
     '',
     `Command: \`npx ts-node --transpile-only scripts/bench-kernels.ts\` (npm run bench:kernels), ${new Date().toISOString().slice(0, 10)}.`,
-    `Machine: ${machineDescription()}. Native SIMD path: ${path}. "all" = ${cores} threads.`,
+    `Machine: ${machineDescription()}. Native SIMD path: ${path}. "all" = ${cores} threads. GFLOP/s of the best of ${ROUNDS} rounds of 50 ms, for NumPy too.`,
     `NumPy/OpenBLAS measured in the same run (\`/usr/bin/python3 scripts/bench_numpy_gemm.py\`, OPENBLAS_CORETYPE unset): ${blas}.`,
     '',
     table(['kernel', 'native 1T', `native ${cores}T`, 'js', 'OpenBLAS 1T', `OpenBLAS ${cores}T`, 'native/OpenBLAS 1T', 'native/js 1T'], rows),
