@@ -105,9 +105,32 @@ class KeptGradient {
   }
 }
 
-/** A (batch,) buffer a loss keeps for `sum`, so a training step allocates nothing. */
-function sumBuffer(kept: Float32Array, batch: number): Float32Array {
-  return kept.length === batch ? kept : new Float32Array(batch);
+/**
+ * The losses whose backend kernel computes the per-sample losses and the gradient in one pass
+ * (BCE, cross-entropy from logits): forward and sum share `compute`, which keeps the gradient
+ * for backward; `sum` writes into a (batch,) buffer kept between calls, so a training step
+ * allocates nothing.
+ */
+abstract class FusedLoss extends Loss {
+  /** @internal */
+  protected readonly kept = new KeptGradient();
+  private sums: Float32Array = new Float32Array(0);
+
+  forward(y: Tensor, yhat: Tensor): Tensor {
+    let out: Tensor = zeros([0]);
+    this.compute(y, yhat, (batch) => (out = zeros([batch])).data);
+    return out;
+  }
+
+  sum(y: Tensor, yhat: Tensor): number {
+    // A subclass that redefines forward gets the sum of its own forward.
+    if (this.forward !== FusedLoss.prototype.forward) return super.sum(y, yhat);
+    this.compute(y, yhat, (batch) => (this.sums = this.sums.length === batch ? this.sums : new Float32Array(batch)));
+    return sumOf(this.sums);
+  }
+
+  /** Checks the arguments, writes per-sample losses into `output(batch)` and (where it can) the gradient into `kept`. */
+  protected abstract compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void;
 }
 
 /** Sums each sample's `n` values of `terms` into a (batch,) tensor. */
@@ -155,24 +178,7 @@ export class MSELoss extends Loss {
  * @example
  * new BCELoss().forward(fromArray([[1]]), fromArray([[0.5]]))  // [0.6931]
  */
-export class BCELoss extends Loss {
-  /** forward computes the gradient too; backward returns it for the same (y, ŷ). */
-  private readonly kept = new KeptGradient();
-  private sums: Float32Array = new Float32Array(0);
-
-  forward(y: Tensor, yhat: Tensor): Tensor {
-    let out: Tensor = zeros([0]);
-    this.compute(y, yhat, (batch) => (out = zeros([batch])).data);
-    return out;
-  }
-
-  sum(y: Tensor, yhat: Tensor): number {
-    // A subclass that redefines forward gets the sum of its own forward.
-    if (this.forward !== BCELoss.prototype.forward) return super.sum(y, yhat);
-    this.compute(y, yhat, (batch) => (this.sums = sumBuffer(this.sums, batch)));
-    return sumOf(this.sums);
-  }
-
+export class BCELoss extends FusedLoss {
   backward(y: Tensor, yhat: Tensor): Tensor {
     const n = this.checkSame(y, yhat);
     const g = this.kept.lookup(y, yhat);
@@ -183,8 +189,8 @@ export class BCELoss extends Loss {
     return grad;
   }
 
-  /** Checks the arguments, writes per-sample losses into `output(batch)` and the gradient into the kept buffer. */
-  private compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
+  /** forward computes the gradient too; backward returns it for the same (y, ŷ). */
+  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
     const n = this.checkSame(y, yhat);
     const out = output(yhat.shape[0]);
     backend().binaryCrossEntropy(yhat.data, y.data, out, this.kept.buffer(yhat), yhat.shape[0], n);
@@ -274,27 +280,11 @@ export class CrossEntropyLoss extends Loss {
  * @example
  * new CELogSoftmaxLoss().forward(fromArray([0]), fromArray([[0, 0]]))  // [0.6931]
  */
-export class CELogSoftmaxLoss extends Loss {
-  /** With class indices, forward computes the gradient too; backward returns it for the same (y, ŷ). */
-  private readonly kept = new KeptGradient();
+export class CELogSoftmaxLoss extends FusedLoss {
   private labels = new Int32Array(0);
-  private sums: Float32Array = new Float32Array(0);
 
-  forward(y: Tensor, yhat: Tensor): Tensor {
-    let out: Tensor = zeros([0]);
-    this.compute(y, yhat, (batch) => (out = zeros([batch])).data);
-    return out;
-  }
-
-  sum(y: Tensor, yhat: Tensor): number {
-    // A subclass that redefines forward gets the sum of its own forward.
-    if (this.forward !== CELogSoftmaxLoss.prototype.forward) return super.sum(y, yhat);
-    this.compute(y, yhat, (batch) => (this.sums = sumBuffer(this.sums, batch)));
-    return sumOf(this.sums);
-  }
-
-  /** Checks the arguments, writes per-sample losses into `output(batch)` (and, for class indices, the gradient into the kept buffer). */
-  private compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
+  /** With class indices, forward computes the gradient too; backward returns it for the same (y, ŷ). */
+  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
     const { weight } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
     const out = output(batch);
