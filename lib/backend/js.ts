@@ -141,15 +141,11 @@ function conv1dMaxPoolBackwardWeight(
     batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
   if (batch * pooledLength * chanOut === 0) return;
   const convLength = windowCount(length, kSize, stride);
+  // Refused before dw is touched, as the native kernel leaves it.
+  const error = argmaxOutsideWindow('conv1dMaxPoolBackwardWeight', argmax, batch, convLength, chanOut, poolSize, poolStride);
+  if (error) throw error;
   const dconv = convScratch(batch * convLength * chanOut);
-  // maxPool1dBackward refuses an entry outside its window before dw is touched; its message is
-  // renamed to this function's.
-  try {
-    maxPool1dBackward(dy, argmax, dconv, batch, convLength, chanOut, poolSize, poolStride);
-  } catch (e) {
-    if (e instanceof RangeError) throw new RangeError(e.message.replace(/^maxPool1dBackward:/, 'conv1dMaxPoolBackwardWeight:'));
-    throw e;
-  }
+  maxPool1dBackward(dy, argmax, dconv, batch, convLength, chanOut, poolSize, poolStride);
   conv1dBackwardWeight(x, dconv, dw, batch, length, chanIn, chanOut, kSize, stride);
 }
 
@@ -218,27 +214,36 @@ function maxPool1dBackward(
   batch: number, length: number, chan: number, kSize: number, stride: number,
 ): void {
   checkPoolArgs('maxPool1dBackward', { dy, argmax, dx }, batch, length, chan, kSize, stride);
-  const perSampleOut = windowCount(length, kSize, stride) * chan;
-  const perSampleIn = length * chan;
-  const outCount = batch * perSampleOut;
-  // argmax may come from anywhere: check every index lies in its own window (forward only records
-  // those; the native kernel routes nothing else, another sample's positions included) before writing.
+  const error = argmaxOutsideWindow('maxPool1dBackward', argmax, batch, length, chan, kSize, stride);
+  // Cleared also when refused, as the native kernel leaves it, so both backends fail the same way.
+  if (batch * length * chan > 0) dx.fill(0, 0, batch * length * chan);
+  if (error) throw error;
+  const outCount = batch * windowCount(length, kSize, stride) * chan;
+  for (let o = 0; o < outCount; o++) dx[argmax[o]] += dy[o];
+}
+
+/**
+ * The error for the first argmax entry outside its own window, or null. argmax may come from
+ * anywhere; forward only records entries inside their window, and the native kernel routes
+ * nothing else (another sample's positions included).
+ */
+function argmaxOutsideWindow(
+  fn: string, argmax: Int32Array, batch: number, length: number, chan: number, kSize: number, stride: number,
+): RangeError | null {
   const outLength = windowCount(length, kSize, stride);
-  for (let o = 0; o < outCount; o++) {
+  const perSampleOut = outLength * chan;
+  for (let o = 0; o < batch * perSampleOut; o++) {
     const b = Math.floor(o / perSampleOut);
     const t = Math.floor((o % perSampleOut) / chan);
     const c = o % chan;
     const start = (b * length + t * stride) * chan + c;
     const rel = argmax[o] - start;
     if (rel < 0 || rel >= kSize * chan || rel % chan !== 0) {
-      // Cleared as the native kernel leaves it, so both backends fail the same way.
-      if (batch * perSampleIn > 0) dx.fill(0, 0, batch * perSampleIn);
-      throw new RangeError(`maxPool1dBackward: argmax[${o}] = ${argmax[o]} is outside its window: output ${t} of ${outLength}, ` +
+      return new RangeError(`${fn}: argmax[${o}] = ${argmax[o]} is outside its window: output ${t} of ${outLength}, ` +
         `channel ${c} of sample ${b} takes one of ${start}..${start + (kSize - 1) * chan} in steps of ${chan}`);
     }
   }
-  if (batch * perSampleIn > 0) dx.fill(0, 0, batch * perSampleIn);
-  for (let o = 0; o < outCount; o++) dx[argmax[o]] += dy[o];
+  return null;
 }
 
 function avgPool1dForward(
