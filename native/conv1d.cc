@@ -69,6 +69,34 @@ void forwardSample(void* ctx, int64_t b, int) {
   convolveSample(j, b, j.out + b * j.s->outLength() * j.s->chanOut);
 }
 
+// dw = x_bᵀ · dySample + beta · dw: sample b's weight gradient, x_b viewed as (outLength,
+// kSize*chanIn) with row stride stride*chanIn and dySample its (outLength, chanOut) output gradient.
+void sampleWeightGradient(const Conv1dShape& s, const float* x, int64_t b, const float* dySample, float beta,
+                          float* dw, KernelPath path) {
+  GemmArgs g;
+  g.transA = true;
+  g.m = s.kSize * s.chanIn;
+  g.n = s.chanOut;
+  g.k = s.outLength();
+  g.a = x + b * s.length * s.chanIn;
+  g.lda = s.stride * s.chanIn;
+  g.b = dySample;
+  g.ldb = s.chanOut;
+  g.beta = beta;
+  g.c = dw;
+  g.ldc = s.chanOut;
+  sgemm(g, path, nullptr);
+}
+
+// dw += the per-chunk weight gradients, in chunk order (so the sums do not depend on which thread
+// ran which chunk).
+void addChunks(const std::vector<float>& partial, int64_t chunks, int64_t size, float* dw) {
+  for (int64_t c = 0; c < chunks; c++) {
+    const float* part = partial.data() + c * size;
+    for (int64_t i = 0; i < size; i++) dw[i] += part[i];
+  }
+}
+
 // The fused convolution + max pooling works through a sample in chunks of pooled outputs whose
 // convolution rows fit kPooledChunkFloats: L2-resident, and a bounded scratch per thread however
 // long the sample. Pooled outputs [t0, t1) read convolution positions [t0·ps, (t1−1)·ps + pk),
@@ -140,19 +168,7 @@ void backwardPooledChunk(void* ctx, int64_t chunk, int worker) {
   int64_t routed = 0;
   for (int64_t b = begin; b < end; b++) {
     routed += j.kernels->maxBackwardSample(j.pool, j.dy, j.argmax, dconv, b);
-    GemmArgs g;
-    g.transA = true;
-    g.m = rows;
-    g.n = s.chanOut;
-    g.k = convLength;
-    g.a = j.x + b * s.length * s.chanIn;
-    g.lda = s.stride * s.chanIn;
-    g.b = dconv;
-    g.ldb = s.chanOut;
-    g.beta = b == begin ? 0.0f : 1.0f;
-    g.c = j.dw + chunk * rows * s.chanOut;
-    g.ldc = s.chanOut;
-    sgemm(g, j.path, nullptr);
+    sampleWeightGradient(s, j.x, b, dconv, b == begin ? 0.0f : 1.0f, j.dw + chunk * rows * s.chanOut, j.path);
   }
   j.routed.fetch_add(routed, std::memory_order_relaxed);
 }
@@ -189,19 +205,8 @@ void backwardWeightChunk(void* ctx, int64_t chunk, int) {
   const int64_t end = s.batch * (chunk + 1) / j.chunks;
   float* dw = j.scratch ? j.scratch + chunk * rows * s.chanOut : j.out;
   for (int64_t b = begin; b < end; b++) {
-    GemmArgs g;
-    g.transA = true;
-    g.m = rows;
-    g.n = s.chanOut;
-    g.k = outLength;
-    g.a = j.in + b * s.length * s.chanIn;  // x_b viewed as (outLength, rows), row stride stride*chanIn
-    g.lda = s.stride * s.chanIn;
-    g.b = j.w + b * outLength * s.chanOut;  // dy_b
-    g.ldb = s.chanOut;
-    g.beta = (j.scratch && b == begin) ? 0.0f : 1.0f;
-    g.c = dw;
-    g.ldc = s.chanOut;
-    sgemm(g, j.path, nullptr);
+    const float* dySample = j.w + b * outLength * s.chanOut;  // the job's `w` holds dy here
+    sampleWeightGradient(s, j.in, b, dySample, (j.scratch && b == begin) ? 0.0f : 1.0f, dw, j.path);
   }
 }
 
@@ -265,10 +270,7 @@ int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int6
   else backwardPooledChunk(&job, 0, 0);
   const int64_t routed = job.routed.load(std::memory_order_relaxed);
   if (routed != s.batch * job.pool.outLength() * s.chanOut) return routed;
-  for (int64_t c = 0; c < chunks; c++) {
-    const float* part = partial.data() + c * size;
-    for (int64_t i = 0; i < size; i++) dw[i] += part[i];
-  }
+  addChunks(partial, chunks, size, dw);
   return routed;
 }
 
@@ -297,10 +299,7 @@ void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy,
   std::vector<float> scratch(static_cast<size_t>(chunks * size));
   job.scratch = scratch.data();
   pool->run(chunks, backwardWeightChunk, &job);
-  for (int64_t c = 0; c < chunks; c++) {
-    const float* part = scratch.data() + c * size;
-    for (int64_t i = 0; i < size; i++) dw[i] += part[i];
-  }
+  addChunks(scratch, chunks, size, dw);
 }
 
 void conv1dForwardReference(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y) {
