@@ -31,7 +31,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <utility>
 #include <memory>
 #include <cstring>
@@ -431,9 +430,8 @@ void runPlan(GemmArgs g, bool swapped, const GemmKernels& kt, ThreadPool* pool) 
 }  // namespace
 }  // namespace gemm
 
-void sgemm(const GemmArgs& args, KernelPath path, ThreadPool* pool, GemmForm form) {
+void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool, GemmForm form) {
   using namespace gemm;
-  const GemmArgs& g = args;
   if (g.m <= 0 || g.n <= 0) return;
   if (g.k <= 0 || g.alpha == 0.0f) {
     scaleC(g);

@@ -296,8 +296,6 @@ export class Sequential extends Module {
   private pending: { input: Tensor; delta: Tensor; toFirst: Tensor; jointHead: boolean } | null = null;
   /** Whether the last pass was infer (for the error a backward call then gets). */
   private inferred = false;
-  /** Whether the last forward ran the first two modules with forwardWith (inputs[1] not stored). */
-  private jointHead = false;
 
   constructor(...modules: Module[]) {
     super();
@@ -373,18 +371,20 @@ export class Sequential extends Module {
       inputs.push(x);
     }
     this.inputs = inputs;
-    this.jointHead = head !== null;
     return x;
   }
 
   /** Stands in inputs[1] for the output of a first pair run by forwardWith. */
   private static readonly notStored: Tensor = Object.freeze({ shape: Object.freeze([0]), data: new Float32Array(0) });
 
+  /** Whether the last forward ran the first two modules with forwardWith (their intermediate output not stored). */
+  private get jointHead(): boolean {
+    return this.inputs[1] === Sequential.notStored;
+  }
+
   /** Computes the first module's output that a joint forward pass did not store, for the paths that need it. */
   private materializeHead(): void {
-    if (!this.jointHead) return;
-    this.inputs[1] = this.modules[0].forward(this.inputs[0]);
-    this.jointHead = false;
+    if (this.jointHead) this.inputs[1] = this.modules[0].forward(this.inputs[0]);
   }
 
   /**
@@ -396,7 +396,6 @@ export class Sequential extends Module {
     this.inputs = [];
     this.pending = null;
     this.inferred = inferred;
-    this.jointHead = false;
     // Checked here too: with no modules nothing else would, and backward reads input.shape.
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
@@ -449,17 +448,13 @@ export class Sequential extends Module {
     }
     checkShape(delta, this.inputs[n].shape, () => this.label(), 'delta');
     let d = delta;
-    const last = this.jointHead ? 2 : 0;
-    for (let i = n - 1; i >= last; i--) {
+    const jointHead = this.jointHead;
+    for (let i = n - 1; i >= (jointHead ? 2 : 0); i--) {
       this.modules[i].backwardUpdateGradient(this.inputs[i], d);
       if (i > 0) d = this.modules[i].backwardDelta(this.inputs[i], d);
     }
-    if (this.jointHead) {
-      this.modules[0].backwardUpdateGradientWith(this.modules[1], this.inputs[0], d);
-      this.pending = { input: this.inputs[0], delta, toFirst: d, jointHead: true };
-    } else {
-      this.pending = { input: this.inputs[0], delta, toFirst: d, jointHead: false };
-    }
+    if (jointHead) this.modules[0].backwardUpdateGradientWith(this.modules[1], this.inputs[0], d);
+    this.pending = { input: this.inputs[0], delta, toFirst: d, jointHead };
   }
 
   /** ∂L/∂input from the pass `accumulate` just made. */
