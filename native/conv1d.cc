@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "gemm.h"
@@ -88,11 +89,19 @@ void sampleWeightGradient(const Conv1dShape& s, const float* x, int64_t b, const
   sgemm(g, path, nullptr);
 }
 
+// Scratch every element of which a kernel writes before reading: left uninitialised (a
+// std::vector would clear it on every call). Allocated by the calling thread, so running out of
+// memory is an exception the binding reports rather than a failure inside a worker.
+template <typename T>
+std::unique_ptr<T[]> scratchArray(int64_t n) {
+  return std::unique_ptr<T[]>(new T[static_cast<size_t>(n)]);
+}
+
 // dw += the per-chunk weight gradients, in chunk order (so the sums do not depend on which thread
 // ran which chunk).
-void addChunks(const std::vector<float>& partial, int64_t chunks, int64_t size, float* dw) {
+void addChunks(const float* partial, int64_t chunks, int64_t size, float* dw) {
   for (int64_t c = 0; c < chunks; c++) {
-    const float* part = partial.data() + c * size;
+    const float* part = partial + c * size;
     for (int64_t i = 0; i < size; i++) dw[i] += part[i];
   }
 }
@@ -242,12 +251,10 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
   PooledJob job{&s, poolSize, poolStride, chunkOutputs, chunks, x, w, bias, y, argmaxOut, path, &poolKernelsFor(path),
                 nullptr, nullptr, ((chunkOutputs - 1) * poolStride + poolSize) * s.chanOut,
                 chunkOutputs * s.chanOut};
-  // Allocated here, on the calling thread, so that running out of memory is an exception the
-  // binding reports rather than a failure inside a worker.
-  std::vector<float> conv(static_cast<size_t>(threads * job.convFloats));
-  std::vector<int32_t> argmax(argmaxOut ? 0 : static_cast<size_t>(threads * job.argmaxInts));
-  job.conv = conv.data();
-  job.argmax = argmax.data();
+  auto conv = scratchArray<float>(threads * job.convFloats);
+  auto argmax = scratchArray<int32_t>(argmaxOut ? 0 : threads * job.argmaxInts);
+  job.conv = conv.get();
+  job.argmax = argmax.get();
   const int64_t tasks = s.batch * chunks;
   if (threads > 1) pool->run(tasks, forwardPooledChunk, &job, true);
   else for (int64_t t = 0; t < tasks; t++) forwardPooledChunk(&job, t, 0);
@@ -260,17 +267,16 @@ int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int6
   if (s.batch == 0 || convLength < poolSize) return 0;
   const int64_t chunks = usefulChunks(s, pool);
   const int64_t size = s.kSize * s.chanIn * s.chanOut;
-  // Allocated on the calling thread (see conv1dMaxPoolForward); the sums go to dw only once
-  // every argmax entry has been found in its window.
-  std::vector<float> partial(static_cast<size_t>(chunks * size));
-  std::vector<float> dconv(static_cast<size_t>((chunks > 1 ? pool->threads() : 1) * convLength * s.chanOut));
+  // The sums go to dw only once every argmax entry has been found in its window.
+  auto partial = scratchArray<float>(chunks * size);
+  auto dconv = scratchArray<float>((chunks > 1 ? pool->threads() : 1) * convLength * s.chanOut);
   PooledBackwardJob job{&s, {s.batch, convLength, s.chanOut, poolSize, poolStride}, x, dy, argmax, path,
-                        &poolKernelsFor(path), chunks, partial.data(), dconv.data()};
+                        &poolKernelsFor(path), chunks, partial.get(), dconv.get()};
   if (chunks > 1) pool->run(chunks, backwardPooledChunk, &job, true);
   else backwardPooledChunk(&job, 0, 0);
   const int64_t routed = job.routed.load(std::memory_order_relaxed);
   if (routed != s.batch * job.pool.outLength() * s.chanOut) return routed;
-  addChunks(partial, chunks, size, dw);
+  addChunks(partial.get(), chunks, size, dw);
   return routed;
 }
 
@@ -296,10 +302,10 @@ void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy,
     return;
   }
   const int64_t size = s.kSize * s.chanIn * s.chanOut;
-  std::vector<float> scratch(static_cast<size_t>(chunks * size));
-  job.scratch = scratch.data();
+  auto scratch = scratchArray<float>(chunks * size);
+  job.scratch = scratch.get();
   pool->run(chunks, backwardWeightChunk, &job);
-  addChunks(scratch, chunks, size, dw);
+  addChunks(scratch.get(), chunks, size, dw);
 }
 
 void conv1dForwardReference(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y) {
