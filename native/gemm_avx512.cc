@@ -96,8 +96,16 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   }
 
   // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
+  // A transposed and read in place (a weight matrix, lda apart) is the same strided stream
+  // as B in place; over a long panel it pays to request it ahead too (32x4064x100 swapped:
+  // +5 %), over the 32-deep panels of a weight gradient the requests only cost issue slots.
+  const bool prefetchA = !RowMajorA && as != kMR && kc > 4 * kPrefetchRows;
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; p++) {
+    if (prefetchA) {
+      _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchRows * as), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(a + kPrefetchRows * as + R - 1), _MM_HINT_T0);
+    }
     if (InPlaceB)
       for (int v = 0; v < NV; v++)
         _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * bs + 16 * v), _MM_HINT_T0);
@@ -120,7 +128,7 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
       const int64_t cols = nr - 16 * v < 16 ? nr - 16 * v : 16;
       for (int64_t j = 0; j < cols; j++) {
         float* cp = c + (16 * v + j) * ldc;
-        __m512 out = _mm512_mul_ps(va, r[j]);
+        __m512 out = alpha == 1.0f ? r[j] : _mm512_mul_ps(va, r[j]);
         if (beta != 0.0f) out = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(rows, cp), out);
         _mm512_mask_storeu_ps(cp, rows, out);
       }
@@ -133,7 +141,19 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
     mask[v] = cols >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << cols) - 1u);
   }
   const __m512 va = _mm512_set1_ps(alpha);
-  if (beta == 0.0f) {
+  // alpha == 1 (every call from the modules) skips the scaling: 1 * x is exact, so the bits
+  // are those of the general form, and a 32-deep tile (a weight gradient) saves ~3 % of its
+  // FMA-port work.
+  if (alpha == 1.0f && beta == 0.0f) {
+    for (int i = 0; i < R; i++)
+      for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], acc[i][v]);
+  } else if (alpha == 1.0f && beta == 1.0f) {
+    for (int i = 0; i < R; i++)
+      for (int v = 0; v < NV; v++) {
+        float* cp = c + i * ldc + 16 * v;
+        _mm512_mask_storeu_ps(cp, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], cp), acc[i][v]));
+      }
+  } else if (beta == 0.0f) {
     for (int i = 0; i < R; i++)
       for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], _mm512_mul_ps(va, acc[i][v]));
   } else {
