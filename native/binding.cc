@@ -198,6 +198,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceMethod("nonFiniteIndex", &Addon::NonFiniteIndex),
         InstanceMethod("binaryCrossEntropy", &Addon::BinaryCrossEntropy),
         InstanceMethod("noop", &Addon::Noop),
+        InstanceMethod("fmaProbe", &Addon::FmaProbe),
     });
   }
 
@@ -779,6 +780,16 @@ class Addon : public Napi::Addon<Addon> {
 
   // An empty call, to measure the cost of crossing the boundary.
   Napi::Value Noop(const Napi::CallbackInfo& info) { return info.Env().Undefined(); }
+
+  // For the benchmarks: the FLOPs of `steps` rounds of the current path's FMA probe, run on
+  // this thread (see fmaProbe in gemm.h); the caller times it.
+  Napi::Value FmaProbe(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] {
+      Args args(info, "fmaProbe", 1);
+      const int64_t steps = args.size(0, "steps", 1);
+      return Napi::Number::New(info.Env(), fmaProbe(path_, steps));
+    });
+  }
 
   ThreadPool pool_;
   KernelPath path_;

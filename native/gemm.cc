@@ -121,6 +121,19 @@ void packBGeneric(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs
   }
 }
 
+// Eight chains: the scalar tile's 4x8 accumulators are as many independent sums.
+double fmaProbeScalar(int64_t steps) {
+  float acc[8];
+  for (int i = 0; i < 8; i++) acc[i] = static_cast<float>(i);
+  volatile float scale = 0.9999f, shift = 1e-4f;  // opaque: the chains cannot be folded away
+  const float m = scale, c = shift;
+  for (int64_t s = 0; s < steps; s++)
+    for (int i = 0; i < 8; i++) acc[i] = acc[i] * m + c;
+  volatile float sink = 0.0f;
+  for (int i = 0; i < 8; i++) sink = sink + acc[i];
+  return 2.0 * 8 * static_cast<double>(steps);
+}
+
 const GemmKernels kScalarKernels = {kScalarMR,
                                     kScalarNR,
                                     256,
@@ -130,7 +143,8 @@ const GemmKernels kScalarKernels = {kScalarMR,
                                     packBGeneric<kScalarNR>,
                                     nullptr,
                                     nullptr,
-                                    nullptr};
+                                    nullptr,
+                                    fmaProbeScalar};
 
 const GemmKernels& kernelsFor(KernelPath path) {
 #if defined(NEURONE_HAVE_AVX512)
@@ -429,6 +443,11 @@ void runPlan(GemmArgs g, bool swapped, const GemmKernels& kt, ThreadPool* pool) 
 
 }  // namespace
 }  // namespace gemm
+
+double fmaProbe(KernelPath path, int64_t steps) {
+  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
+  return gemm::kernelsFor(path).fmaProbe(steps);
+}
 
 void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool, GemmForm form) {
   using namespace gemm;

@@ -41,4 +41,11 @@ enum class GemmForm { Auto, Plain, Swapped, SplitRagged };
 // `pool` when the work is large enough to pay for it (pool may be null).
 void sgemm(const GemmArgs& args, KernelPath path, ThreadPool* pool, GemmForm form = GemmForm::Auto);
 
+// The ceiling the microkernels are measured against: runs `steps` rounds of independent
+// multiply-add chains on the calling thread, with the vector width of `path` and enough chains
+// to fill every FMA unit, and returns the floating-point operations done (a multiply-add counts
+// two). Timed by the caller, FLOPs / seconds is one core's FMA throughput at the clock it
+// actually sustains under that load, which a nominal clock times FLOPs per cycle overstates.
+double fmaProbe(KernelPath path, int64_t steps);
+
 }  // namespace neurone

@@ -256,6 +256,23 @@ void packB32_avx512(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t 
   }
 }
 
+// 16 chains of 16 lanes: twice the 2 FMA units x 4-cycle latency, as the 28-chain tile is.
+double fmaProbe(int64_t steps) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; i++) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  volatile float scale = 0.9999f, shift = 1e-4f;  // opaque: the chains cannot be folded away
+  const __m512 m = _mm512_set1_ps(scale), c = _mm512_set1_ps(shift);
+  for (int64_t s = 0; s < steps; s++)
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(acc[i], m, c);
+  alignas(64) float lanes[16];
+  volatile float sink = 0.0f;
+  for (int i = 0; i < 16; i++) {
+    _mm512_store_ps(lanes, acc[i]);
+    for (float v : lanes) sink = sink + v;
+  }
+  return 2.0 * 16 * 16 * static_cast<double>(steps);
+}
+
 const GemmKernels kKernels = {kMR,
                               kNR,
                               384,
@@ -265,7 +282,8 @@ const GemmKernels kKernels = {kMR,
                               packB32_avx512,
                               kernel14x32<true, false>,
                               kernel14x32<false, true>,
-                              kernel14x32<true, true>};
+                              kernel14x32<true, true>,
+                              fmaProbe};
 
 }  // namespace
 

@@ -45,6 +45,9 @@ struct GemmKernels {
   // the driver may compute C = A·B as Cᵀ = Bᵀ·Aᵀ (see sgemm in gemm.cc).
   Microkernel kernelTransC;
   Microkernel kernelRowATransC;
+  // Runs `steps` rounds of independent multiply-add chains as wide as this path's
+  // registers, enough of them to keep every FMA unit busy; returns the FLOPs done.
+  double (*fmaProbe)(int64_t steps);
 };
 
 // Defined in gemm_avx2.cc / gemm_avx512.cc; only called when the CPU has the

@@ -50,6 +50,19 @@ function gemmGflops(be: Backend, s: GemmShape, seconds: number): number {
   return (2 * s.m * s.n * s.k) / t / 1e9;
 }
 
+// One core's FMA throughput at the clock it sustains under AVX load: the addon's fmaProbe
+// (independent multiply-add chains on the current SIMD path), timed like the kernels. It is
+// sampled next to every GEMM row and the best sample is the peak the rows are divided by, so a
+// slow moment of the shared host cannot lower the bar.
+const probe = native.fmaProbe as ((steps: number) => number) | undefined;
+function fmaPeakGflops(seconds: number): number | undefined {
+  if (typeof probe !== 'function') return undefined;
+  native!.setThreads(1);
+  let flops = 0;
+  const t = bestTime(() => { flops = probe.call(native, 1 << 18); }, { minSeconds: seconds, rounds: ROUNDS });
+  return flops / t / 1e9;
+}
+
 interface ConvShape { label: string; batch: number; length: number; chanIn: number; chanOut: number; kSize: number; stride: number }
 const convShapes: ConvShape[] = [
   { label: 'conv1d 32×256, 1→32, k3', batch: 32, length: 256, chanIn: 1, chanOut: 32, kSize: 3, stride: 1 },
@@ -81,7 +94,11 @@ function main(): void {
   const np1 = runPython('bench_numpy_gemm.py', [JSON.stringify(numpyShapes)], 1);
   const npAll = runPython('bench_numpy_gemm.py', [JSON.stringify(numpyShapes)], cores);
   if (!np1.ok) console.error(`NumPy comparison unavailable: ${np1.reason}`);
+  let peak: number | undefined;
+  const gemmRows: { n1: number; row: string[] }[] = [];
   gemmShapes.forEach((s, i) => {
+    const sample = fmaPeakGflops(seconds / 5);
+    if (sample !== undefined) peak = Math.max(peak ?? 0, sample);
     native!.setThreads(1);
     const n1 = gemmGflops(nb, s, seconds);
     native!.setThreads(cores);
@@ -90,16 +107,19 @@ function main(): void {
     const o1 = np1.ok ? np1.value.results[i].gflops : undefined;
     const oAll = npAll.ok ? npAll.value.results[i].gflops : undefined;
     const row = [`sgemm ${s.label}`, fmt(n1), fmt(nAll), fmt(js, 2), fmt(o1), fmt(oAll), o1 ? `${((100 * n1) / o1).toFixed(0)} %` : 'n/a', `${(n1 / js).toFixed(0)}×`];
-    rows.push(row);
+    gemmRows.push({ n1, row });
     console.log(row.join('  '));
   });
+  const sample = fmaPeakGflops(seconds / 5);
+  if (sample !== undefined) peak = Math.max(peak ?? 0, sample);
+  for (const { n1, row } of gemmRows) rows.push([...row, peak ? `${((100 * n1) / peak).toFixed(0)} %` : 'n/a']);
   for (const s of convShapes) {
     native!.setThreads(1);
     const n1 = convGflops(nb, s, seconds);
     native!.setThreads(cores);
     const nAll = convGflops(nb, s, seconds);
     const js = convGflops(jsBackend, s, quick ? 0.01 : 0.1);
-    const row = [`${s.label} fwd+bwd`, fmt(n1), fmt(nAll), fmt(js, 2), '', '', '', `${(n1 / js).toFixed(0)}×`];
+    const row = [`${s.label} fwd+bwd`, fmt(n1), fmt(nAll), fmt(js, 2), '', '', '', `${(n1 / js).toFixed(0)}×`, peak ? `${((100 * n1) / peak).toFixed(0)} %` : 'n/a'];
     rows.push(row);
     console.log(row.join('  '));
   }
@@ -123,9 +143,10 @@ function main(): void {
     '',
     `Command: \`npx ts-node --transpile-only scripts/bench-kernels.ts\` (npm run bench:kernels), ${new Date().toISOString().slice(0, 10)}.`,
     `Machine: ${machineDescription()}. Native SIMD path: ${path}. "all" = ${cores} threads. GFLOP/s of the best of ${ROUNDS} rounds of 50 ms, for NumPy too.`,
+    `One core's FMA peak, measured in the same run: ${peak ? `${fmt(peak)} GFLOP/s` : 'n/a'} (the addon's \`fmaProbe\`: independent ${path} multiply-add chains, sampled before every GEMM row and after the last; the best sample). "of FMA peak" divides the 1-thread column by it.`,
     `NumPy/OpenBLAS measured in the same run (\`/usr/bin/python3 scripts/bench_numpy_gemm.py\`, OPENBLAS_CORETYPE unset): ${blas}.`,
     '',
-    table(['kernel', 'native 1T', `native ${cores}T`, 'js', 'OpenBLAS 1T', `OpenBLAS ${cores}T`, 'native/OpenBLAS 1T', 'native/js 1T'], rows),
+    table(['kernel', 'native 1T', `native ${cores}T`, 'js', 'OpenBLAS 1T', `OpenBLAS ${cores}T`, 'native/OpenBLAS 1T', 'native/js 1T', 'native 1T of FMA peak'], rows),
     '',
     'Per-call cost (µs, best of repeated calls):',
     '',

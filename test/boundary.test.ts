@@ -219,4 +219,23 @@ describe('native entry points check the argument count', () => {
     expect(() => a.maxPool1dBackward(1, 2, 3, 4, 5, 6, 7, 8, 9)).toThrow(/maxPool1dBackward: expected 8 arguments, got 9/);
     expect(() => a.setKernelPath('neon')).toThrow(/setKernelPath: path must be 'scalar', 'avx2' or 'avx512', got 'neon'/);
   });
+
+  run('fmaProbe counts the FLOPs of its chains on every path and validates steps', () => {
+    const a = native as unknown as { fmaProbe(steps: unknown): number; kernelPath(): string; setKernelPath(p: string): void; supportedKernelPaths(): string[] };
+    const chains: Record<string, number> = { scalar: 8, avx2: 12 * 8, avx512: 16 * 16 };
+    const original = a.kernelPath();
+    try {
+      for (const path of a.supportedKernelPaths()) {
+        a.setKernelPath(path);
+        expect(a.fmaProbe(1000)).toBe(2 * chains[path] * 1000);
+        expect(a.fmaProbe(1)).toBe(2 * chains[path]);
+      }
+    } finally {
+      a.setKernelPath(original);
+    }
+    expectThrow(() => a.fmaProbe(0), 'RangeError', /fmaProbe: steps must be an integer in \[1, 2\^31-1\], got 0/);
+    expectThrow(() => a.fmaProbe(2.5), 'RangeError', /fmaProbe: steps must be an integer/);
+    expectThrow(() => a.fmaProbe('10'), 'TypeError', /fmaProbe: steps must be a number, got string/);
+    expect(() => (a.fmaProbe as unknown as () => number)()).toThrow(/fmaProbe: expected 1 arguments, got 0/);
+  });
 });
