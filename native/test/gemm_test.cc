@@ -192,6 +192,12 @@ int main() {
         {true, false, 1000, 100, 32, 0, 0, 0, 1.0f, 0.0f},
         {false, false, 64, 100, 1000, 0, 0, 0, 1.0f, 0.0f},
         {true, false, 500, 45, 70, 2, 1, 3, -2.0f, 0.25f},
+        // Small C, long depth: threads split the depth (runSplitK), every transpose, alpha and
+        // beta mixed, padded strides, depths that leave a short last block.
+        {false, false, 32, 64, 2000, 1, 2, 3, -2.0f, 0.25f},
+        {true, true, 30, 70, 2500, 0, 3, 1, 0.5f, 1.0f},
+        {true, false, 16, 100, 3001, 2, 0, 0, 1.0f, 0.0f},
+        {false, true, 40, 50, 4100, 0, 1, 2, 1.0f, 1.0f},
     };
     for (const Case& cs : big) {
       std::vector<float> single;
