@@ -219,6 +219,48 @@ void backwardWeightChunk(void* ctx, int64_t chunk, int) {
   }
 }
 
+// ---- Small windows: the direct AVX-512 loops of conv1d_avx512.cc -----------------------------
+
+// Null where the path has none (the joint passes then run per-sample GEMMs).
+const ConvPoolKernels* convPoolKernelsFor(KernelPath path) {
+#if defined(NEURONE_HAVE_AVX512)
+  if (path == KernelPath::Avx512) return &convPoolKernelsAvx512();
+#endif
+  (void)path;
+  return nullptr;
+}
+
+// The direct loops for the joint passes, or null: a small window, and per-sample products that
+// sgemm would not run as its plain loop (the direct loops reproduce its blocked sums only).
+const ConvPoolKernels* directKernels(const Conv1dShape& s, KernelPath path) {
+  const int64_t depth = s.kSize * s.chanIn;
+  if (depth > kDirectMaxDepth || s.outLength() * s.chanOut * depth <= kSgemmPlainMnk) return nullptr;
+  return convPoolKernelsFor(path);
+}
+
+struct DirectJob {
+  ConvPoolArgs args;
+  const ConvPoolKernels* kernels;
+  int64_t chunks;  // backward: batch chunks, one weight-gradient matrix each
+  float* dw;
+  std::atomic<int64_t> routed{0};
+};
+
+void directForwardSample(void* ctx, int64_t b, int) {
+  const auto& j = *static_cast<const DirectJob*>(ctx);
+  j.kernels->forwardSample(j.args, b);
+}
+
+void directWeightChunk(void* ctx, int64_t chunk, int) {
+  auto& j = *static_cast<DirectJob*>(ctx);
+  const Conv1dShape& s = *j.args.s;
+  const int64_t begin = s.batch * chunk / j.chunks, end = s.batch * (chunk + 1) / j.chunks;
+  float* dw = j.dw + chunk * s.kSize * s.chanIn * s.chanOut;
+  int64_t routed = 0;
+  for (int64_t b = begin; b < end; b++) routed += j.kernels->weightGradientSample(j.args, b, dw, b == begin);
+  j.routed.fetch_add(routed, std::memory_order_relaxed);
+}
+
 // Threads pay only when each gets a few samples' worth of work.
 int64_t usefulChunks(const Conv1dShape& s, ThreadPool* pool) {
   if (!pool || pool->threads() <= 1 || s.batch <= 1) return 1;
@@ -242,6 +284,22 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
   const int64_t convLength = s.outLength();
   if (s.batch == 0 || convLength < poolSize) return;
   const int64_t pooledLength = (convLength - poolSize) / poolStride + 1;
+  if (const ConvPoolKernels* direct = directKernels(s, path)) {
+    // The weights lane-blocked, so a 16-channel block of a tap is one contiguous load.
+    const int64_t depth = s.kSize * s.chanIn, blocks = (s.chanOut + kConvLanes - 1) / kConvLanes;
+    auto lanes = scratchArray<float>(blocks * depth * kConvLanes);
+    for (int64_t cb = 0; cb < blocks; cb++)
+      for (int64_t i = 0; i < depth; i++)
+        for (int64_t l = 0; l < kConvLanes; l++) {
+          const int64_t o = cb * kConvLanes + l;
+          lanes[(cb * depth + i) * kConvLanes + l] = o < s.chanOut ? w[i * s.chanOut + o] : 0.0f;
+        }
+    DirectJob job{{&s, poolSize, poolStride, x, lanes.get(), bias, y, argmaxOut, nullptr, nullptr, 0},
+                  direct, 1, nullptr};
+    if (usefulChunks(s, pool) > 1) pool->run(s.batch, directForwardSample, &job, true);
+    else for (int64_t b = 0; b < s.batch; b++) directForwardSample(&job, b, 0);
+    return;
+  }
   // As many pooled outputs per chunk as fit the budget (at least one, whatever it needs).
   const int64_t budgetRows = kPooledChunkFloats / s.chanOut;
   const int64_t chunkOutputs =
@@ -269,13 +327,24 @@ int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int6
   const int64_t size = s.kSize * s.chanIn * s.chanOut;
   // The sums go to dw only once every argmax entry has been found in its window.
   auto partial = scratchArray<float>(chunks * size);
-  auto dconv = scratchArray<float>((chunks > 1 ? pool->threads() : 1) * convLength * s.chanOut);
-  PooledBackwardJob job{&s, {s.batch, convLength, s.chanOut, poolSize, poolStride}, x, dy, argmax, path,
-                        &poolKernelsFor(path), chunks, partial.get(), dconv.get()};
-  if (chunks > 1) pool->run(chunks, backwardPooledChunk, &job, true);
-  else backwardPooledChunk(&job, 0, 0);
-  const int64_t routed = job.routed.load(std::memory_order_relaxed);
-  if (routed != s.batch * job.pool.outLength() * s.chanOut) return routed;
+  const int64_t pooledLength = (convLength - poolSize) / poolStride + 1;
+  int64_t routed;
+  if (const ConvPoolKernels* direct = directKernels(s, path)) {
+    DirectJob job{{&s, poolSize, poolStride, x, nullptr, nullptr, nullptr, nullptr, dy, argmax,
+                   sgemmDepthBlock(path, convLength)},
+                  direct, chunks, partial.get()};
+    if (chunks > 1) pool->run(chunks, directWeightChunk, &job, true);
+    else directWeightChunk(&job, 0, 0);
+    routed = job.routed.load(std::memory_order_relaxed);
+  } else {
+    auto dconv = scratchArray<float>((chunks > 1 ? pool->threads() : 1) * convLength * s.chanOut);
+    PooledBackwardJob job{&s, {s.batch, convLength, s.chanOut, poolSize, poolStride}, x, dy, argmax, path,
+                          &poolKernelsFor(path), chunks, partial.get(), dconv.get()};
+    if (chunks > 1) pool->run(chunks, backwardPooledChunk, &job, true);
+    else backwardPooledChunk(&job, 0, 0);
+    routed = job.routed.load(std::memory_order_relaxed);
+  }
+  if (routed != s.batch * pooledLength * s.chanOut) return routed;
   addChunks(partial.get(), chunks, size, dw);
   return routed;
 }

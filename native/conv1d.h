@@ -48,6 +48,30 @@ void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, 
 void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw,
                           KernelPath path, ThreadPool* pool);
 
+// On AVX-512 the joint passes above run small windows (kSize * chanIn <= kDirectMaxDepth) as
+// direct loops (conv1d_avx512.cc) instead of per-sample GEMMs, with the same bits; their
+// arguments and entry points.
+constexpr int64_t kDirectMaxDepth = 16;
+constexpr int64_t kConvLanes = 16;
+struct ConvPoolArgs {
+  const Conv1dShape* s;
+  int64_t poolSize, poolStride;
+  const float* x;
+  const float* w;     // forward: the weights lane-blocked, [ceil(chanOut / 16)][kSize * chanIn][16], zero-padded
+  const float* bias;  // forward: may be null
+  float* y;           // forward: pooled output
+  int32_t* argmax;    // forward: flat indices into the convolution's output, or null
+  const float* dy;          // backward: the pooled output's gradient
+  const int32_t* argmaxIn;  // backward: what the forward recorded
+  int64_t depthBlock;       // backward: sgemmDepthBlock(path, convolution length)
+};
+struct ConvPoolKernels {
+  void (*forwardSample)(const ConvPoolArgs& a, int64_t b);
+  // dw = (overwrite ? 0 : dw) + sample b's weight gradient; returns the argmax entries routed.
+  int64_t (*weightGradientSample)(const ConvPoolArgs& a, int64_t b, float* dw, bool overwrite);
+};
+const ConvPoolKernels& convPoolKernelsAvx512();
+
 // Plain loops, the oracle for the tests.
 void conv1dForwardReference(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y);
 void conv1dBackwardInputReference(const Conv1dShape& s, const float* dy, const float* w, float* dx);

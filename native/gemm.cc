@@ -164,7 +164,7 @@ const GemmKernels& kernelsFor(KernelPath path) {
 // At or below this many multiply-adds the product is done by a plain loop:
 // measured faster than packing only for ~4x4x4; from 8x8x8 up the packed
 // microkernel path already wins.
-constexpr int64_t kTinyMnk = 256;
+constexpr int64_t kTinyMnk = kSgemmPlainMnk;
 // Multiply-adds a thread must get before another thread is used: ~10 us of
 // single-core work. Measured with the pool's workers spinning, 2 threads win
 // from ~2M (32x256x256: 20 -> 14 us); at 1M the gain is within the cost of
@@ -542,6 +542,11 @@ void runSplitK(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPo
 
 }  // namespace
 }  // namespace gemm
+
+int64_t sgemmDepthBlock(KernelPath path, int64_t k) {
+  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
+  return gemm::balancedKc(k, gemm::kernelsFor(path));
+}
 
 double fmaProbe(KernelPath path, int64_t steps) {
   if (!kernelPathSupported(path)) path = KernelPath::Scalar;

@@ -41,6 +41,15 @@ enum class GemmForm { Auto, Plain, Swapped, SplitRagged };
 // `pool` when the work is large enough to pay for it (pool may be null).
 void sgemm(const GemmArgs& args, KernelPath path, ThreadPool* pool, GemmForm form = GemmForm::Auto);
 
+// How sgemm sums, for kernels that must reproduce its bits without calling it. A product with
+// m·n·k <= kSgemmPlainMnk is a plain loop (separate multiply and add, alpha·sum + beta·C). Any
+// other gives C(i, j) by depth blocks of sgemmDepthBlock(path, k) consecutive terms: each block
+// summed from zero in depth order with the path's multiply-add (fused on AVX2 and AVX-512,
+// separately rounded on the scalar path), then C = alpha·block + beta·C for the first block
+// and alpha·block + C for the others.
+constexpr int64_t kSgemmPlainMnk = 256;
+int64_t sgemmDepthBlock(KernelPath path, int64_t k);
+
 // The ceiling the microkernels are measured against: runs `steps` rounds of independent
 // multiply-add chains on the calling thread, with the vector width of `path` and enough chains
 // to fill every FMA unit, and returns the floating-point operations done (a multiply-add counts

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -135,6 +136,52 @@ void testConvMaxPool(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, 
   }
 }
 
+bool sameBits(const void* a, const void* b, size_t bytes, const char* what, const Conv1dShape& s, int64_t poolSize,
+              int64_t poolStride, KernelPath path, int threads) {
+  if (std::memcmp(a, b, bytes) == 0) return true;
+  std::printf("FAIL %s differs from the separate kernels: path=%s threads=%d batch=%lld length=%lld chanIn=%lld "
+              "chanOut=%lld kSize=%lld stride=%lld pool %lld/%lld\n",
+              what, kernelPathName(path), threads, (long long)s.batch, (long long)s.length, (long long)s.chanIn,
+              (long long)s.chanOut, (long long)s.kSize, (long long)s.stride, (long long)poolSize,
+              (long long)poolStride);
+  failures++;
+  return false;
+}
+
+// The joint passes against the separate fast kernels on the same path, bitwise: the direct
+// small-window loops (AVX-512) and the per-sample GEMMs must both give exactly what
+// conv1dForward then maxPool1dForward, and maxPool1dBackward then conv1dBackwardWeight onto a
+// zero dw, give. `infinities` puts a few in x: 0 · inf is NaN in the GEMM, so every position
+// must be multiplied in, routed or not.
+void testJointBitwise(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, int64_t poolStride, bool withBias,
+                      bool infinities, KernelPath path, ThreadPool& pool) {
+  const Pool1dShape ps{s.batch, s.outLength(), s.chanOut, poolSize, poolStride};
+  auto x = randomVector(rng, s.batch * s.length * s.chanIn);
+  if (infinities)
+    for (size_t i = 0; i < x.size(); i += 997) x[i] = (i / 997) % 2 ? INFINITY : -INFINITY;
+  auto w = randomVector(rng, s.kSize * s.chanIn * s.chanOut);
+  auto bias = randomVector(rng, s.chanOut);
+  const float* b = withBias ? bias.data() : nullptr;
+  std::vector<float> conv(static_cast<size_t>(s.batch * s.outLength() * s.chanOut));
+  std::vector<float> want(static_cast<size_t>(s.batch * ps.outLength() * s.chanOut)), got(want.size());
+  std::vector<int32_t> argWant(want.size()), argGot(want.size());
+  conv1dForward(s, x.data(), w.data(), b, conv.data(), path, &pool);
+  maxPool1dForward(ps, conv.data(), want.data(), argWant.data(), path, &pool);
+  conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), b, got.data(), argGot.data(), path, &pool);
+  if (!sameBits(got.data(), want.data(), want.size() * sizeof(float), "conv1dMaxPoolForward", s, poolSize,
+                poolStride, path, pool.threads()) ||
+      !sameBits(argGot.data(), argWant.data(), argWant.size() * sizeof(int32_t), "conv1dMaxPoolForward argmax", s,
+                poolSize, poolStride, path, pool.threads()))
+    return;
+  auto dy = randomVector(rng, static_cast<int64_t>(want.size()));
+  std::vector<float> dconv(conv.size()), dwWant(w.size(), 0.0f), dwGot(w.size(), 0.0f);
+  maxPool1dBackward(ps, dy.data(), argWant.data(), dconv.data(), path, &pool);
+  conv1dBackwardWeight(s, x.data(), dconv.data(), dwWant.data(), path, &pool);
+  conv1dMaxPoolBackwardWeight(s, poolSize, poolStride, x.data(), dy.data(), argWant.data(), dwGot.data(), path, &pool);
+  sameBits(dwGot.data(), dwWant.data(), dwWant.size() * sizeof(float), "conv1dMaxPoolBackwardWeight", s, poolSize,
+           poolStride, path, pool.threads());
+}
+
 void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPool& pool) {
   const int64_t nIn = s.batch * s.length * s.chan, nOut = s.batch * s.outLength() * s.chan;
   auto x = randomVector(rng, nIn);
@@ -252,6 +299,23 @@ int main() {
         Conv1dShape s{bDist(rng), lDist(rng) + 8, cDist(rng), cDist(rng), kDist(rng), sDist(rng)};
         std::uniform_int_distribution<int64_t> pk(1, std::max<int64_t>(1, std::min<int64_t>(8, s.outLength())));
         testConvMaxPool(rng, s, pk(rng), sDist(rng), i % 2 == 0, path, pool);
+        cases++;
+      }
+      // Joint passes bitwise against the separate kernels: the seed network (one depth block at
+      // length 256, three at 784), windows of every depth up to the direct loops' limit and past
+      // it, channel counts off the 16-lane blocks, overlapping and gapped pools, infinities.
+      testJointBitwise(rng, Conv1dShape{32, 256, 1, 32, 3, 1}, 2, 2, true, false, path, pool);
+      testJointBitwise(rng, Conv1dShape{8, 784, 1, 32, 3, 1}, 2, 2, true, false, path, pool);
+      testJointBitwise(rng, Conv1dShape{5, 300, 1, 32, 3, 1}, 2, 2, false, true, path, pool);
+      testJointBitwise(rng, Conv1dShape{4, 2000, 2, 20, 4, 2}, 3, 2, true, true, path, pool);
+      cases += 4;
+      std::uniform_int_distribution<int> depthDist(1, 18), coDist(1, 70), poolDist(1, 5);
+      for (int i = 0; i < 60; i++) {
+        const int depth = depthDist(rng);
+        const int64_t chanIn = depth % 3 == 0 ? 3 : 1, kSize = std::max<int64_t>(1, depth / chanIn);
+        Conv1dShape s{bDist(rng), 20 + 30 * lDist(rng), chanIn, coDist(rng), kSize, sDist(rng)};
+        const int64_t poolSize = std::min<int64_t>(poolDist(rng), s.outLength());
+        testJointBitwise(rng, s, poolSize, poolDist(rng), i % 2 == 0, i % 7 == 0, path, pool);
         cases++;
       }
     }
