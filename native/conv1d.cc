@@ -13,6 +13,10 @@
 // kSize GEMMs, one per tap j: rows t*stride + j of dx_b, which never overlap, get
 // dy_b · W[j]ᵀ with W[j] the (chanIn, chanOut) slice of tap j.
 //
+// The joint Conv1D + MaxPool1D passes (conv1dMaxPoolForward, conv1dMaxPoolBackwardWeight) run
+// the same GEMMs per sample, or, on AVX-512 with a window of at most 16 values, the direct loops
+// of conv1d_avx512.cc, which reproduce those GEMMs' sums bit for bit.
+//
 // Samples are independent, so the batch is what gets split across threads; each
 // per-sample GEMM then runs on one thread. Weight gradients are accumulated in
 // one scratch matrix per fixed batch chunk and summed in chunk order, so the

@@ -94,7 +94,9 @@ int64_t weightGradientSample(const ConvPoolArgs& a, int64_t b, float* dw, bool o
   const bool disjoint = a.poolStride >= a.poolSize;
   const float* xs = a.x + b * s.length * s.chanIn;
   const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  int64_t matches = 0;
+  // Matches counted per lane (no popcount instruction assumed), summed at the end.
+  const __m512i one = _mm512_set1_epi32(1);
+  __m512i hits = _mm512_setzero_si512();
   for (int64_t cb = 0; cb < co; cb += kConvLanes) {
     const __mmask16 valid = firstLanes(co - cb);
     int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h
@@ -114,7 +116,7 @@ int64_t weightGradientSample(const ConvPoolArgs& a, int64_t b, float* dw, bool o
                 _mm512_mask_cmpeq_epi32_mask(valid, _mm512_maskz_loadu_epi32(valid, a.argmaxIn + o), here);
             // Masked load: a lane that is not hit reads nothing, so a NaN there stays out.
             d = _mm512_add_ps(d, _mm512_maskz_loadu_ps(hit, a.dy + o));
-            matches += __builtin_popcount(static_cast<unsigned>(hit));
+            hits = _mm512_mask_add_epi32(hits, hit, hits, one);
           }
           if (++offset == a.poolStride) {
             offset = 0;
@@ -127,7 +129,7 @@ int64_t weightGradientSample(const ConvPoolArgs& a, int64_t b, float* dw, bool o
             const __mmask16 hit =
                 _mm512_mask_cmpeq_epi32_mask(valid, _mm512_maskz_loadu_epi32(valid, a.argmaxIn + o), here);
             d = _mm512_add_ps(d, _mm512_maskz_loadu_ps(hit, a.dy + o));
-            matches += __builtin_popcount(static_cast<unsigned>(hit));
+            hits = _mm512_mask_add_epi32(hits, hit, hits, one);
           }
         }
         const float* xr = xs + p * rowStep;
@@ -140,6 +142,10 @@ int64_t weightGradientSample(const ConvPoolArgs& a, int64_t b, float* dw, bool o
       }
     }
   }
+  alignas(64) int32_t lanes[kConvLanes];
+  _mm512_store_si512(lanes, hits);
+  int64_t matches = 0;
+  for (int32_t n : lanes) matches += n;
   return matches;
 }
 
