@@ -178,8 +178,10 @@ constexpr int64_t kInPlaceBMaxRows = 64;
 // no different at 8 panels.
 constexpr int64_t kRowAMaxPanels = 4;
 // Threads split the depth instead of C when C has at most this many elements and every thread
-// gets at least two depth blocks (see runSplitK).
+// gets at least two depth blocks (see runSplitK), up to kSplitKMaxBlocks blocks: each block past
+// the first thread's keeps its own copy of C until the join (at most 64 x 32 KiB).
 constexpr int64_t kSplitKMaxOutput = 8192;
+constexpr int64_t kSplitKMaxBlocks = 64;
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
@@ -519,7 +521,8 @@ void splitKTask(void* ctx, int64_t t, int /*worker*/) {
 
 // Whether runSplitK should run this product on `threads` threads.
 bool splitsK(const GemmArgs& g, const GemmKernels& kt, int64_t threads) {
-  return threads > 1 && g.m * g.n <= kSplitKMaxOutput && ceilDiv(g.k, balancedKc(g.k, kt)) >= 2 * threads;
+  const int64_t blocks = ceilDiv(g.k, balancedKc(g.k, kt));
+  return threads > 1 && g.m * g.n <= kSplitKMaxOutput && blocks >= 2 * threads && blocks <= kSplitKMaxBlocks;
 }
 
 void runSplitK(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPool* pool, int64_t threads) {
