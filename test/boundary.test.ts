@@ -123,6 +123,9 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['conv1dMaxPoolBackwardWeight', { 1: f(7) }, 'RangeError', /conv1dMaxPoolBackwardWeight: dy is too short: expected at least 8 elements, got 7/],
     ['conv1dMaxPoolBackwardWeight', { 3: f(23) }, 'RangeError', /conv1dMaxPoolBackwardWeight: dw is too short: expected at least 24 elements, got 23/],
     ['conv1dMaxPoolBackwardWeight', { 2: f(8) }, 'TypeError', /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got Float32Array\(8\)/],
+    // The backward needs the forward's argmax: null (inference's "none") is refused, even with nothing to do.
+    ['conv1dMaxPoolBackwardWeight', { 2: null }, 'TypeError', /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got null/],
+    ['conv1dMaxPoolBackwardWeight', { 2: null, 4: 0 }, 'TypeError', /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got null/],
     ['conv1dMaxPoolBackwardWeight', { 10: -1 }, 'RangeError', /conv1dMaxPoolBackwardWeight: poolSize must be an integer in \[1, 2\^31-1\], got -1/],
     // Output 0 of sample 1, channel 0 covers convolution positions 0..1 of that sample: 8 or 12, not 0.
     ['conv1dMaxPoolBackwardWeight', { 2: Int32Array.from([0, 1, 2, 3, 0, 9, 10, 11]) }, 'RangeError',

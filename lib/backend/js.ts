@@ -121,7 +121,7 @@ function conv1dMaxPoolForward(
   poolSize: number, poolStride: number,
 ): void {
   const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolForward', { x, w, bias }, { y, argmax },
-    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride, true);
   const outputs = batch * pooledLength * chanOut;
   if (outputs === 0) return;
   // The reference path: the two kernels one after the other, through kept scratch buffers.

@@ -98,7 +98,7 @@ export function checkConvArgs(
 export function checkConvMaxPoolArgs(
   fn: string, convBufs: ConvBuffers, pooledBufs: { y?: Float32Array; dy?: Float32Array; argmax?: Int32Array | null },
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
-  poolSize: number, poolStride: number,
+  poolSize: number, poolStride: number, argmaxMayBeNull = false,
 ): number {
   checkConvArgs(fn, convBufs, batch, length, chanIn, chanOut, kSize, stride);
   checkSize(fn, 'poolSize', poolSize, 1);
@@ -110,7 +110,9 @@ export function checkConvMaxPoolArgs(
   }
   const pooledLength = windowCount(convLength, poolSize, poolStride);
   const need = batch * pooledLength * chanOut;
-  checkArrays(fn, Object.fromEntries(Object.entries(pooledBufs).map(([name, arr]) => [name, name === 'argmax' && arr === null ? null : [arr, need]])), ['argmax']);
+  // The forward takes a null argmax (inference); the backward needs the one the forward wrote.
+  const skip = (name: string, arr: unknown): boolean => name === 'argmax' && arr === null && argmaxMayBeNull;
+  checkArrays(fn, Object.fromEntries(Object.entries(pooledBufs).map(([name, arr]) => [name, skip(name, arr) ? null : [arr, need]])), ['argmax']);
   return pooledLength;
 }
 
