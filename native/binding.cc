@@ -77,9 +77,17 @@ class Args {
     return info_[i].As<Napi::Boolean>().Value();
   }
 
+  // A scalar for the float32 kernels: infinities and NaN pass, a finite value that a float32
+  // cannot hold (it would silently become infinite) is refused.
   float number(size_t i, const char* name) const {
     if (!info_[i].IsNumber()) throwType(prefix(name) + " must be a number, got " + describe(info_[i]));
-    return static_cast<float>(info_[i].As<Napi::Number>().DoubleValue());
+    const double d = info_[i].As<Napi::Number>().DoubleValue();
+    const float f = static_cast<float>(d);
+    if (std::isfinite(d) && !std::isfinite(f)) {
+      throwRange(prefix(name) + " must be within the float32 range (magnitude at most 3.4028235e+38), got " +
+                 describe(info_[i]).substr(7));
+    }
+    return f;
   }
 
   // A size: an integer in [min, 2^31-1]. NaN, Infinity and fractions are rejected.

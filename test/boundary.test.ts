@@ -40,6 +40,12 @@ describe.each(backends)('%s backend', (_name, be) => {
     expect(() => callGemm(gemmArgs())).not.toThrow();
   });
 
+  test('scalars a float32 holds pass, infinities and the largest float32 included', () => {
+    expect(() => callGemm(withArg(5, Infinity))).not.toThrow();
+    expect(() => callGemm(withArg(5, 3.4028234663852886e38))).not.toThrow();
+    expect(() => callGemm(withArg(12, -Infinity))).not.toThrow();
+  });
+
   test.each([
     [0, 'yes', 'TypeError', /sgemm: transA must be a boolean, got string yes/],
     [2, '2', 'TypeError', /sgemm: m must be a number, got string 2/],
@@ -48,6 +54,9 @@ describe.each(backends)('%s backend', (_name, be) => {
     [4, NaN, 'RangeError', /sgemm: k must be an integer .*got NaN/],
     [4, Infinity, 'RangeError', /sgemm: k must be an integer .*got Infinity/],
     [4, 2 ** 40, 'RangeError', /sgemm: k must be an integer in \[0, 2\^31-1\]/],
+    // Scalars go to float32 kernels: a finite value no float32 holds is refused (infinities pass).
+    [5, 1e308, 'RangeError', /sgemm: alpha must be within the float32 range \(magnitude at most 3\.4028235e\+38\), got 1e\+308/],
+    [12, -3.5e38, 'RangeError', /sgemm: beta must be within the float32 range .*got -3\.5e\+38/],
     [6, new Float64Array(6), 'TypeError', /sgemm: a must be a Float32Array, got Float64Array\(6\)/],
     [6, [1, 2, 3, 4, 5, 6], 'TypeError', /sgemm: a must be a Float32Array, got Array\(6\)/],
     [9, null, 'TypeError', /sgemm: b must be a Float32Array, got null/],
@@ -200,6 +209,8 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['crossEntropyLogits', [f(6), f(2), f(2), null, 2, 3], 'TypeError', /crossEntropyLogits: labels must be an Int32Array, got Float32Array\(2\)/],
     ['binaryCrossEntropy', [f(6), f(6), f(1), f(6), 2, 3], 'RangeError', /binaryCrossEntropy: loss is too short: expected at least 2 elements, got 1/],
     ['sgdStep', [f(4), f(4), f(3), 4, 0.1, 0.9, 0], 'RangeError', /sgdStep: velocity is too short: expected at least 4 elements, got 3/],
+    ['sgdStep', [f(4), f(4), f(4), 4, 1e308, 0.9, 0], 'RangeError', /sgdStep: lr must be within the float32 range .*got 1e\+308/],
+    ['activationForward', [3, 1e39, f(4), f(4), 4], 'RangeError', /activationForward: alpha must be within the float32 range .*got 1e\+39/],
     ['adamStep', [f(4), f(4), f(4), f(4), 4, 0.1, 0.9, 0.999, 1e-8, 0, 0], 'RangeError', /adamStep: step must be an integer in \[1, 2\^31-1\], got 0/],
     ['nonFiniteIndex', [f(4), 5], 'RangeError', /nonFiniteIndex: x is too short: expected at least 5 elements, got 4/],
   ])('%s with bad arguments throws', (name, args, type, message) => {

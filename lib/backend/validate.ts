@@ -43,9 +43,7 @@ export function checkGemmArgs(
   checkSize(fn, 'm', m);
   checkSize(fn, 'n', n);
   checkSize(fn, 'k', k);
-  for (const [name, v] of [['alpha', alpha], ['beta', beta]] as const) {
-    if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
-  }
+  for (const [name, v] of [['alpha', alpha], ['beta', beta]] as const) checkNumber(fn, name, v);
   checkFloat32(fn, 'a', a);
   checkFloat32(fn, 'b', b);
   checkFloat32(fn, 'c', c);
@@ -148,9 +146,16 @@ export function checkArrays(
   }
 }
 
-/** Checks a number argument (any finite or infinite value; not a string or undefined). */
+/**
+ * Checks a number argument: any value a float32 holds, infinities and NaN included; not a string
+ * or undefined. The kernels compute in float32 (the native ones convert the argument), so a
+ * finite value too large for a float32 would silently become infinite: refused instead.
+ */
 export function checkNumber(fn: string, name: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
+  if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
+    throw new RangeError(`${fn}: ${name} must be within the float32 range (magnitude at most 3.4028235e+38), got ${v}`);
+  }
   return v;
 }
 
