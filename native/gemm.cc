@@ -149,7 +149,9 @@ const GemmKernels kScalarKernels = {kScalarMR,
                                     nullptr,
                                     fmaProbeScalar};
 
+// The table for `path`, the scalar one where this CPU lacks the instructions.
 const GemmKernels& kernelsFor(KernelPath path) {
+  if (!kernelPathSupported(path)) return kScalarKernels;
 #if defined(NEURONE_HAVE_AVX512)
   if (path == KernelPath::Avx512) return gemmKernelsAvx512();
 #endif
@@ -548,12 +550,10 @@ void runSplitK(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPo
 }  // namespace gemm
 
 int64_t sgemmDepthBlock(KernelPath path, int64_t k) {
-  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
   return gemm::balancedKc(k, gemm::kernelsFor(path));
 }
 
 double fmaProbe(KernelPath path, int64_t steps) {
-  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
   return gemm::kernelsFor(path).fmaProbe(steps);
 }
 
@@ -568,7 +568,6 @@ void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool, GemmForm form) 
     sgemmTiny(g);
     return;
   }
-  if (!kernelPathSupported(path)) path = KernelPath::Scalar;
   const GemmKernels& kt = kernelsFor(path);
   if (kt.kernelTransC == nullptr) form = GemmForm::Plain;
   const int64_t threads = threadsFor(g, pool);
