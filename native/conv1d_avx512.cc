@@ -19,15 +19,12 @@
 #include <array>
 #include <utility>
 
+#include "avx512_lanes.h"
 #include "conv1d.h"
 #include "pool1d_loops.h"
 
 namespace neurone {
 namespace {
-
-inline __mmask16 firstLanes(int64_t n) {
-  return n >= kConvLanes ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
-}
 
 // Sample b's pooled outputs: for each 16-channel block, the block's taps stay in registers.
 // Depth = kSize * chanIn is a template argument so that the taps and the sums are registers.

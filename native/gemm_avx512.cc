@@ -20,6 +20,7 @@
 
 #include <utility>
 
+#include "avx512_lanes.h"
 #include "gemm_kernels.h"
 
 namespace neurone {
@@ -138,7 +139,7 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   __mmask16 mask[NV];
   for (int v = 0; v < NV; v++) {
     int64_t cols = nr - 16 * v;
-    mask[v] = cols >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << cols) - 1u);
+    mask[v] = firstLanes(cols);
   }
   const __m512 va = _mm512_set1_ps(alpha);
   // alpha == 1 (every call from the modules) skips the scaling: 1 * x is exact, so the bits
@@ -189,10 +190,6 @@ void kernel14x32(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as,
   static constexpr auto kTiles = makeTileSet<RowMajorA, TransC>(std::make_index_sequence<kMR>());
   // Packed panels (bs == kNR) are contiguous and prefetched by the hardware.
   kTiles.fn[bs == kNR ? 0 : 1][nr > 16 ? 1 : 0][mr - 1](nr, kc, a, as, b, bs, c, ldc, alpha, beta);
-}
-
-inline __mmask16 firstLanes(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
 // dst[p * dstStride + r] = src[r * ld + p] for r < rows, p < kc, zero for

@@ -7,15 +7,12 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
+#include "avx512_lanes.h"
 #include "pool1d.h"
 #include "pool1d_loops.h"
 
 namespace neurone {
 namespace {
-
-inline __mmask16 lanes(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u);
-}
 
 void maxForwardSample(const Pool1dShape& s, const float* in, float* out, int32_t* argmax, int64_t b) {
   const int64_t outLength = s.outLength();
@@ -27,7 +24,7 @@ void maxForwardSample(const Pool1dShape& s, const float* in, float* out, int32_t
     float* y = out + (b * outLength + t) * chan;
     int32_t* arg = argmax + (b * outLength + t) * chan;
     for (int64_t c = 0; c < chan; c += 16) {
-      const __mmask16 m = lanes(chan - c);
+      const __mmask16 m = firstLanes(chan - c);
       __m512 best = _mm512_maskz_loadu_ps(m, x0 + c);
       __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(start + c)), iota);
       for (int64_t k = 1; k < s.kSize; k++) {
@@ -60,7 +57,7 @@ int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* 
     const int64_t index = (b * s.length + p) * chan;
     pool::coveringWindows(s, p, &tLo, &tNext, &tHi);
     for (int64_t c = 0; c < chan; c += 16) {
-      const __mmask16 m = lanes(chan - c);
+      const __mmask16 m = firstLanes(chan - c);
       const __m512i here = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(index + c)), iota);
       __m512 acc = _mm512_setzero_ps();
       for (int64_t t = tLo; t <= tHi; t++) {
