@@ -105,29 +105,28 @@ int64_t weightGradientSample(const ConvPoolArgs& a, int64_t b, float* dw, bool o
       for (int64_t p = p0; p < p1; p++) {
         const __m512i here =
             _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>((b * convLength + p) * co + cb)), iota);
-        __m512 d = _mm512_setzero_ps();
+        // The windows covering p, [first, last] in order (none when last < first).
+        int64_t first, last;
         if (disjoint) {
-          if (offset < a.poolSize && window < pooled) {
-            const int64_t o = (b * pooled + window) * co + cb;
-            const __mmask16 hit =
-                _mm512_mask_cmpeq_epi32_mask(valid, _mm512_maskz_loadu_epi32(valid, a.argmaxIn + o), here);
-            // Masked load: a lane that is not hit reads nothing, so a NaN there stays out.
-            d = _mm512_add_ps(d, _mm512_maskz_loadu_ps(hit, a.dy + o));
-            hits = _mm512_mask_add_epi32(hits, hit, hits, one);
-          }
+          first = window;
+          last = offset < a.poolSize && window < pooled ? window : window - 1;
           if (++offset == a.poolStride) {
             offset = 0;
             window++;
           }
         } else {
           pool::coveringWindows(pooling, p, &tLo, &tNext, &tHi);
-          for (int64_t t = tLo; t <= tHi; t++) {
-            const int64_t o = (b * pooled + t) * co + cb;
-            const __mmask16 hit =
-                _mm512_mask_cmpeq_epi32_mask(valid, _mm512_maskz_loadu_epi32(valid, a.argmaxIn + o), here);
-            d = _mm512_add_ps(d, _mm512_maskz_loadu_ps(hit, a.dy + o));
-            hits = _mm512_mask_add_epi32(hits, hit, hits, one);
-          }
+          first = tLo;
+          last = tHi;
+        }
+        __m512 d = _mm512_setzero_ps();
+        for (int64_t t = first; t <= last; t++) {
+          const int64_t o = (b * pooled + t) * co + cb;
+          const __mmask16 hit =
+              _mm512_mask_cmpeq_epi32_mask(valid, _mm512_maskz_loadu_epi32(valid, a.argmaxIn + o), here);
+          // Masked load: a lane that is not hit reads nothing, so a NaN there stays out.
+          d = _mm512_add_ps(d, _mm512_maskz_loadu_ps(hit, a.dy + o));
+          hits = _mm512_mask_add_epi32(hits, hit, hits, one);
         }
         const float* xr = xs + p * rowStep;
         for (int64_t i = 0; i < Depth; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(xr[i]), d, acc[i]);
