@@ -84,7 +84,12 @@ inline void transpose16x16(__m512 r[16]) {
 template <int R, int NV, bool InPlaceB, bool RowMajorA, bool TransC>
 void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c, int64_t ldc,
           float alpha, float beta) {
+  // Every loop indexing acc is unrolled in full (the pragmas below): with one of them left
+  // rolled, GCC keeps acc in memory for the whole tile, 28 zero stores before the k loop and
+  // 28 spills after it. Unrolled, a 14x32 tile of depth 32 takes 583-590 cycles instead of
+  // 633-650, and one of depth 128 ~2050 instead of ~2225.
   __m512 acc[R][NV];
+#pragma GCC unroll 16
   for (int i = 0; i < R; i++)
     for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
   // C is touched only after the k loop (read when beta != 0, written always): ask for its
@@ -92,6 +97,7 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   if (TransC) {
     for (int64_t j = 0; j < nr; j++) __builtin_prefetch(c + j * ldc, 1, 3);
   } else {
+#pragma GCC unroll 16
     for (int i = 0; i < R; i++)
       for (int v = 0; v < NV; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
   }
@@ -112,6 +118,7 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
         _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * bs + 16 * v), _MM_HINT_T0);
     __m512 bv[NV];
     for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
+#pragma GCC unroll 16
     for (int i = 0; i < R; i++) {
       __m512 ai = _mm512_set1_ps(RowMajorA ? a[i * as + p] : a[i]);
       for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
@@ -122,11 +129,14 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   if (TransC) {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     const __mmask16 rows = static_cast<__mmask16>((1u << R) - 1u);
+#pragma GCC unroll 2
     for (int v = 0; v < NV; v++) {
       __m512 r[16];
+#pragma GCC unroll 16
       for (int i = 0; i < 16; i++) r[i] = i < R ? acc[i][v] : _mm512_setzero_ps();
       transpose16x16(r);
       const int64_t cols = nr - 16 * v < 16 ? nr - 16 * v : 16;
+#pragma GCC unroll 16
       for (int64_t j = 0; j < cols; j++) {
         float* cp = c + (16 * v + j) * ldc;
         __m512 out = alpha == 1.0f ? r[j] : _mm512_mul_ps(va, r[j]);
@@ -146,19 +156,23 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   // are those of the general form, and a 32-deep tile (a weight gradient) saves ~3 % of its
   // FMA-port work.
   if (alpha == 1.0f && beta == 0.0f) {
+#pragma GCC unroll 16
     for (int i = 0; i < R; i++)
       for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], acc[i][v]);
   } else if (alpha == 1.0f && beta == 1.0f) {
+#pragma GCC unroll 16
     for (int i = 0; i < R; i++)
       for (int v = 0; v < NV; v++) {
         float* cp = c + i * ldc + 16 * v;
         _mm512_mask_storeu_ps(cp, mask[v], _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], cp), acc[i][v]));
       }
   } else if (beta == 0.0f) {
+#pragma GCC unroll 16
     for (int i = 0; i < R; i++)
       for (int v = 0; v < NV; v++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask[v], _mm512_mul_ps(va, acc[i][v]));
   } else {
     const __m512 vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 16
     for (int i = 0; i < R; i++)
       for (int v = 0; v < NV; v++) {
         float* cp = c + i * ldc + 16 * v;
