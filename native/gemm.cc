@@ -147,6 +147,7 @@ const GemmKernels kScalarKernels = {kScalarMR,
                                     nullptr,
                                     nullptr,
                                     nullptr,
+                                    nullptr,
                                     fmaProbeScalar};
 
 // The table for `path`, the scalar one where this CPU lacks the instructions.
@@ -201,9 +202,11 @@ constexpr int64_t kLanes = 16;
 //    only when the swapped product still splits by columns, since splitting its rows would
 //    make every thread pack all of the transposed Aᵀ (there 217 -> 203);
 //  - the same with A transposed (a weight gradient XᵀdY): swapping all of it leaves 12.5-row
-//    tiles, as wasteful as the empty lanes, so only the ragged last columns are swapped, and
-//    their Aᵀ is read in place (4064x32x100: 118 -> 140); with 2 threads that small part would
-//    run on one of them while the other waits (250 -> 187), so the product stays plain.
+//    tiles, as wasteful as the empty lanes, so only the ragged last columns are split off, and
+//    their Aᵀ is read in place (4064x32x100: 118 -> 140; up to 4 of them through the kernels'
+//    narrowEdge instead of swapped, +4 % more); with 2 threads that small part would run on one
+//    of them while the other waits (250 -> 187, and with narrowEdge 241 -> 208), so the
+//    product stays plain.
 GemmForm chooseForm(const GemmArgs& g, const GemmKernels& kt, int64_t threads) {
   if (!g.transA && g.transB && g.m <= kInPlaceBMaxRows && g.n > g.m) return GemmForm::Swapped;
   if (roundUp(g.n, kLanes) * g.m <= roundUp(g.m, kLanes) * g.n) return GemmForm::Plain;
@@ -455,6 +458,24 @@ void runPlan(GemmArgs g, bool swapped, const GemmKernels& kt, ThreadPool* pool, 
   }
 }
 
+// The few last columns of a product with A transposed, through the kernels' narrowEdge: the
+// same depth blocks as runPlan, each with B's columns expanded for it (see GemmKernels).
+constexpr int64_t kNarrowEdgeCols = 4;
+
+void runNarrowEdge(const GemmArgs& g, const GemmKernels& kt, int64_t kc) {
+  if (kc <= 0) kc = balancedKc(g.k, kt);
+  float* bx = threadScratch(static_cast<size_t>(kc * 16));
+  for (int64_t pc = 0; pc < g.k; pc += kc) {
+    const int64_t kcur = std::min(kc, g.k - pc);
+    for (int64_t p = 0; p < kcur; p++)
+      for (int64_t j = 0; j < 4; j++) {
+        const float v = j < g.n ? (g.transB ? g.b[j * g.ldb + pc + p] : g.b[(pc + p) * g.ldb + j]) : 0.0f;
+        for (int64_t r = 0; r < 4; r++) bx[16 * p + 4 * j + r] = v;
+      }
+    kt.narrowEdge(g.m, g.n, kcur, g.a + pc * g.lda, g.lda, bx, g.c, g.ldc, g.alpha, pc == 0 ? g.beta : 1.0f);
+  }
+}
+
 // Runs the product in `form` (not Auto), one thread or split over `pool`.
 void runForm(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPool* pool, int64_t kc = 0) {
   if (form == GemmForm::SplitRagged && g.n % kLanes == 0) form = GemmForm::Plain;
@@ -468,6 +489,7 @@ void runForm(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPool
   edge.b = g.transB ? g.b + body.n * g.ldb : g.b + body.n;
   edge.c = g.c + body.n;
   if (body.n > 0) runPlan(body, false, kt, pool, kc);
+  if (g.transA && ragged <= kNarrowEdgeCols && kt.narrowEdge) return runNarrowEdge(edge, kt, kc);
   runPlan(edge, true, kt, pool, kc);
 }
 

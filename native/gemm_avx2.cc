@@ -207,7 +207,7 @@ double fmaProbe(int64_t steps) {
 }
 
 const GemmKernels kKernels = {kMR, kNR, 256, 512, sgemm_kernel_6x16_avx2, packA6_avx2, packB16_avx2, nullptr,
-                              nullptr, nullptr, fmaProbe};
+                              nullptr, nullptr, nullptr, fmaProbe};
 
 }  // namespace
 

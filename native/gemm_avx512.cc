@@ -18,6 +18,7 @@
 // (384 x 512 x 4 B = 768 KiB) well inside the 2 MiB L2.
 #include <immintrin.h>
 
+#include <array>
 #include <utility>
 
 #include "avx512_lanes.h"
@@ -267,6 +268,72 @@ void packB32_avx512(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t 
   }
 }
 
+// The last n % 16 <= 4 columns of a product with A transposed (a weight gradient XᵀdY, 100
+// outputs = 6 x 16 + 4): the tile would fill a quarter of a vector with them, and the swapped
+// form reads all of A again as vectors for 4 columns, 8 chains deep. Here a vector holds 4 rows
+// x 4 columns instead, lane 4j + r = C(i + r, j): the 4 values A(i..i+3, p), contiguous in a
+// transposed A, are one 128-bit broadcast load, and B's row p comes expanded (bx[16p + 4j + r] =
+// B(p, j), zero past the last column), so a depth step is one load and one FMA per 4 rows, with
+// no shuffles. G groups (4G rows) run as G chains. Each C element is the tile's sum, in the same
+// order, with the tile's epilogue arithmetic: the same bits.
+template <int G>
+void narrowBlock(int64_t rows, int64_t cols, int64_t kc, const float* a, int64_t lda, const float* bx, float* c,
+                 int64_t ldc, float alpha, float beta) {
+  __m512 acc[G];
+#pragma GCC unroll 16
+  for (int g = 0; g < G; g++) acc[g] = _mm512_setzero_ps();
+  // A partial last group loads only its rows: reading past them could leave the matrix.
+  const __mmask8 lastRows = static_cast<__mmask8>((1u << (rows - 4 * (G - 1))) - 1u);
+  for (int64_t p = 0; p < kc; p++) {
+    const __m512 bv = _mm512_loadu_ps(bx + 16 * p);
+    const float* ap = a + p * lda;
+#pragma GCC unroll 16
+    for (int g = 0; g < G - 1; g++)
+      acc[g] = _mm512_fmadd_ps(_mm512_maskz_broadcast_f32x4(kAll16, _mm_loadu_ps(ap + 4 * g)), bv, acc[g]);
+    acc[G - 1] = _mm512_fmadd_ps(
+        _mm512_maskz_broadcast_f32x4(kAll16, _mm_maskz_loadu_ps(lastRows, ap + 4 * (G - 1))), bv, acc[G - 1]);
+  }
+  // Lane 4j + r to lane 4r + j: 128-bit lane r is then row i + r.
+  const __m512i byRow = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __mmask8 store = static_cast<__mmask8>((1u << cols) - 1u);
+  const __m128 va = _mm_set1_ps(alpha), vb = _mm_set1_ps(beta);
+#pragma GCC unroll 16
+  for (int g = 0; g < G; g++) {
+    const __m512 t = _mm512_maskz_permutexvar_ps(kAll16, byRow, acc[g]);
+    alignas(64) float byRows[16];  // read back 4 floats at a time: store-forwarded, no shuffles
+    _mm512_store_ps(byRows, t);
+    for (int r = 0; r < 4 && 4 * g + r < rows; r++) {
+      float* cp = c + (4 * g + r) * ldc;
+      const __m128 row = _mm_load_ps(byRows + 4 * r);
+      if (alpha == 1.0f && beta == 0.0f) {
+        _mm_mask_storeu_ps(cp, store, row);
+      } else if (alpha == 1.0f && beta == 1.0f) {
+        _mm_mask_storeu_ps(cp, store, _mm_add_ps(_mm_maskz_loadu_ps(store, cp), row));
+      } else if (beta == 0.0f) {
+        _mm_mask_storeu_ps(cp, store, _mm_mul_ps(va, row));
+      } else {
+        _mm_mask_storeu_ps(cp, store, _mm_fmadd_ps(vb, _mm_maskz_loadu_ps(store, cp), _mm_mul_ps(va, row)));
+      }
+    }
+  }
+}
+
+template <size_t... G>
+constexpr std::array<NarrowEdgeFn, sizeof...(G)> narrowBlocks(std::index_sequence<G...>) {
+  return {&narrowBlock<G + 1>...};
+}
+
+// rows x cols of C, cols <= 4, in blocks of 64 rows (16 chains: 8 cover the FMA latency; the
+// rest give the loads room).
+void narrowEdge(int64_t rows, int64_t cols, int64_t kc, const float* a, int64_t lda, const float* bx, float* c,
+                int64_t ldc, float alpha, float beta) {
+  static constexpr auto kBlocks = narrowBlocks(std::make_index_sequence<16>());
+  for (int64_t i = 0; i < rows; i += 64) {
+    const int64_t r = rows - i < 64 ? rows - i : 64;
+    kBlocks[(r + 3) / 4 - 1](r, cols, kc, a + i, lda, bx, c + i * ldc, ldc, alpha, beta);
+  }
+}
+
 // 16 chains of 16 lanes: twice the 2 FMA units x 4-cycle latency, as the 28-chain tile is.
 double fmaProbe(int64_t steps) {
   __m512 acc[16];
@@ -294,6 +361,7 @@ const GemmKernels kKernels = {kMR,
                               kernel14x32<true, false>,
                               kernel14x32<false, true>,
                               kernel14x32<true, true>,
+                              narrowEdge,
                               fmaProbe};
 
 }  // namespace

@@ -28,6 +28,9 @@ using PackA = void (*)(int64_t mr, int64_t kc, const float* a, int64_t rs, int64
 // zero-padding columns nr..NR-1. B(p, j) = b[p * rs + j * cs].
 using PackB = void (*)(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst);
 
+using NarrowEdgeFn = void (*)(int64_t rows, int64_t cols, int64_t kc, const float* a, int64_t lda, const float* bx,
+                             float* c, int64_t ldc, float alpha, float beta);
+
 struct GemmKernels {
   int mr, nr;       // register tile
   int64_t kc;       // depth block: an A micro-panel (MR x KC) stays in L1
@@ -45,6 +48,10 @@ struct GemmKernels {
   // the driver may compute C = A·B as Cᵀ = Bᵀ·Aᵀ (see sgemm in gemm.cc).
   Microkernel kernelTransC;
   Microkernel kernelRowATransC;
+  // Optional: the last n % 16 <= 4 columns of a product with A transposed, read in place
+  // (A(i, p) = a[p * lda + i]), from B's columns expanded, bx[16p + 4j + r] = B(p, j) for all
+  // r < 4 (zero for j >= cols); rows x cols of C with the microkernel's arithmetic.
+  NarrowEdgeFn narrowEdge;
   // Runs `steps` rounds of independent multiply-add chains as wide as this path's
   // registers, enough of them to keep every FMA unit busy; returns the FLOPs done.
   double (*fmaProbe)(int64_t steps);

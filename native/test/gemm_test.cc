@@ -192,6 +192,13 @@ int main() {
         {true, false, 1000, 100, 32, 0, 0, 0, 1.0f, 0.0f},
         {false, false, 64, 100, 1000, 0, 0, 0, 1.0f, 0.0f},
         {true, false, 500, 45, 70, 2, 1, 3, -2.0f, 0.25f},
+        // Ragged last columns of 1-4 with A transposed (the narrow edge): several depth blocks,
+        // row counts off the 4-row groups and the 64-row blocks, alpha and beta mixed (0.7 and
+        // 0.3 scale inexactly, so a fused and an unfused multiply-add differ).
+        {true, false, 333, 50, 800, 1, 2, 3, 0.7f, 0.3f},
+        {true, true, 130, 35, 500, 0, 1, 2, -2.0f, 1.0f},
+        {true, false, 67, 20, 1000, 3, 0, 1, 1.0f, 0.25f},
+        {true, true, 70, 1, 390, 1, 1, 1, 0.5f, 0.0f},
         // Small C, long depth: threads split the depth (runSplitK), every transpose, alpha and
         // beta mixed, padded strides, depths that leave a short last block.
         {false, false, 32, 64, 2000, 1, 2, 3, -2.0f, 0.25f},
