@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -146,11 +147,20 @@ class Args {
   const char* fn_;
 };
 
+// Whether a * b leaves int64, without a compiler builtin (the Windows prebuild uses MSVC): each
+// case compares against the bound divided by the other factor, which C++ truncates toward
+// zero, exactly where an integer product first crosses the bound.
+bool productOverflows(int64_t a, int64_t b) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
+  if (a == 0 || b == 0) return false;
+  if (a > 0) return b > 0 ? a > kMax / b : b < kMin / a;
+  return b > 0 ? a < kMin / b : a < kMax / b;
+}
+
 // a * b for sizes already capped at 2^31-1; throws instead of overflowing int64.
 int64_t mul(const Args& args, int64_t a, int64_t b, const char* what) {
-  int64_t r;
-  if (__builtin_mul_overflow(a, b, &r)) throwRange(std::string(args.fn()) + ": " + what + " overflows");
-  return r;
+  if (productOverflows(a, b)) throwRange(std::string(args.fn()) + ": " + what + " overflows");
+  return a * b;
 }
 int64_t mul3(const Args& args, int64_t a, int64_t b, int64_t c, const char* what) {
   return mul(args, mul(args, a, b, what), c, what);

@@ -6,8 +6,8 @@
 // Every function here is `static`: each translation unit keeps a private copy,
 // so the linker can never substitute an AVX-512 copy into baseline code (which
 // an ordinary inline function, merged across translation units, would allow).
-// For the same reason they call compiler builtins, never inline library
-// functions such as std::sqrt, which an unoptimised build emits out of line.
+// For the same reason they call compiler builtins or intrinsics (sqrtInline), never inline
+// library functions such as std::sqrt, which an unoptimised build emits out of line.
 //
 // Compiled with -mfma, the compiler may fuse a multiply and an add, so the
 // SIMD paths can differ from the baseline one in the last bit; for a given
@@ -16,8 +16,24 @@
 
 #include <cstdint>
 #include <cstring>
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <cmath>
+#include <xmmintrin.h>
+#endif
 
 namespace neurone {
+
+// A square root that stays in line (MSVC has no __builtin_sqrtf; on x64 it gets the SSE
+// instruction, elsewhere std::sqrt).
+static inline float sqrtInline(float x) {
+#if !defined(_MSC_VER) || defined(__clang__)
+  return __builtin_sqrtf(x);
+#elif defined(_M_X64)
+  return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x)));
+#else
+  return std::sqrt(x);
+#endif
+}
 namespace elementwise {
 
 // See sgdStep in elementwise.h.
@@ -43,7 +59,7 @@ static inline void adamStepLoop(float* w, const float* g, float* m, float* v, in
     float gi = g[i] + weightDecay * w[i];
     m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
     v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
-    w[i] -= stepSize * m[i] / (__builtin_sqrtf(v[i]) + epsHat);
+    w[i] -= stepSize * m[i] / (sqrtInline(v[i]) + epsHat);
   }
 }
 

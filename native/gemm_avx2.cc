@@ -44,11 +44,11 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   for (int i = 0; i < R; i++)
     for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
 #pragma GCC unroll 8
-  for (int i = 0; i < R; i++) __builtin_prefetch(c + i * ldc, 1, 3);
+  for (int i = 0; i < R; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
   // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; p++) {
-    if (InPlaceB) __builtin_prefetch(b + kPrefetchRows * bs, 0, 3);
+    if (InPlaceB) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * bs), _MM_HINT_T0);
     __m256 bv[NV];
     for (int v = 0; v < NV; v++) bv[v] = _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 8

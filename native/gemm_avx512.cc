@@ -96,11 +96,11 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   // C is touched only after the k loop (read when beta != 0, written always): ask for its
   // lines now so they have arrived by then; a weight gradient does not fit in L2.
   if (TransC) {
-    for (int64_t j = 0; j < nr; j++) __builtin_prefetch(c + j * ldc, 1, 3);
+    for (int64_t j = 0; j < nr; j++) _mm_prefetch(reinterpret_cast<const char*>(c + j * ldc), _MM_HINT_T0);
   } else {
 #pragma GCC unroll 16
     for (int i = 0; i < R; i++)
-      for (int v = 0; v < NV; v++) __builtin_prefetch(c + i * ldc + 16 * v, 1, 3);
+      for (int v = 0; v < NV; v++) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * v), _MM_HINT_T0);
   }
 
   // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.

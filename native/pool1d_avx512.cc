@@ -69,7 +69,11 @@ int64_t maxBackwardSample(const Pool1dShape& s, const float* dy, const int32_t* 
       _mm512_mask_storeu_ps(dxSample + p * chan + c, m, acc);
     }
   }
-  return _mm512_reduce_add_epi32(matches);
+  alignas(64) int32_t lane[16];  // summed in memory: GCC 12's _mm512_reduce_add_epi32 warns
+  _mm512_store_si512(lane, matches);
+  int64_t total = 0;
+  for (int32_t count : lane) total += count;
+  return total;
 }
 
 }  // namespace
