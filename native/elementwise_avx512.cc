@@ -7,23 +7,20 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
+#include "avx512_lanes.h"
 #include "elementwise.h"
 #include "elementwise_loops.h"
 
 namespace neurone {
 namespace {
 
-// The zero-masking forms with every lane selected compute what the plain intrinsics do; GCC 12's
-// plain forms pass an "undefined" vector through and warn about it once inlined.
-constexpr __mmask16 kAll = 0xffff;
-
 // exp(x) = 2^n · exp(r), n = round(x / ln 2), |r| <= ln2 / 2; exp(r) by a
 // degree-6 Taylor polynomial (truncation error < 2e-8 relative on that range),
 // 2^n applied by vscalefps, which also handles the under/overflow ends.
 inline __m512 exp512(__m512 x) {
   // MINPS/MAXPS return their second operand when either is NaN: x goes second so NaN survives.
-  x = _mm512_maskz_max_ps(kAll, _mm512_set1_ps(-104.0f), _mm512_maskz_min_ps(kAll, _mm512_set1_ps(88.7f), x));
-  __m512 n = _mm512_maskz_roundscale_ps(kAll, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT);
+  x = _mm512_maskz_max_ps(kAll16, _mm512_set1_ps(-104.0f), _mm512_maskz_min_ps(kAll16, _mm512_set1_ps(88.7f), x));
+  __m512 n = _mm512_maskz_roundscale_ps(kAll16, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT);
   // ln 2 split in two so n·ln2 is exact to float precision.
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
@@ -34,12 +31,12 @@ inline __m512 exp512(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_maskz_scalef_ps(kAll, p, n);
+  return _mm512_maskz_scalef_ps(kAll16, p, n);
 }
 
 // The sum of the 16 lanes in the order GCC's _mm512_reduce_add_ps uses (halves, quarters, then
 // pairs), so the bits are those of earlier builds, written out because that expansion warns
-// (see kAll) and other compilers need not share its order.
+// (see kAll16 in avx512_lanes.h) and other compilers need not share its order.
 inline float sumLanes(__m512 v) {
   alignas(64) float lane[16];
   _mm512_store_ps(lane, v);
@@ -84,8 +81,8 @@ inline __m512 sigmoid512(__m512 x) {
 // log m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9) (next term < 2e-9), plus e·ln 2.
 // x = 0 gives -Inf (vgetexp(0) = -Inf); NaN stays NaN.
 inline __m512 log512(__m512 x) {
-  __m512 m = _mm512_maskz_getmant_ps(kAll, x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
-  __m512 e = _mm512_maskz_getexp_ps(kAll, x);
+  __m512 m = _mm512_maskz_getmant_ps(kAll16, x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src);
+  __m512 e = _mm512_maskz_getexp_ps(kAll16, x);
   __mmask16 high = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
   m = _mm512_mask_mul_ps(m, high, m, _mm512_set1_ps(0.5f));
   e = _mm512_mask_add_ps(e, high, e, _mm512_set1_ps(1.0f));
@@ -103,18 +100,18 @@ inline __m512 log512(__m512 x) {
 void bceTermsAvx512(const float* p, const float* y, float* term, float* grad, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.0f), floor = _mm512_set1_ps(-100.0f), tiny = _mm512_set1_ps(1e-12f);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 m = n - i >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __mmask16 m = firstLanes(n - i);
     __m512 pv = _mm512_maskz_loadu_ps(m, p + i);
     __m512 yv = _mm512_maskz_loadu_ps(m, y + i);
     __m512 qv = _mm512_sub_ps(one, pv);
     // The clamp's constant goes first so a NaN log (from NaN p) survives it.
-    __m512 logP = _mm512_maskz_max_ps(kAll, floor, log512(pv));
-    __m512 logQ = _mm512_maskz_max_ps(kAll, floor, log512(qv));
+    __m512 logP = _mm512_maskz_max_ps(kAll16, floor, log512(pv));
+    __m512 logQ = _mm512_maskz_max_ps(kAll16, floor, log512(qv));
     __m512 t = _mm512_fmadd_ps(yv, logP, _mm512_mul_ps(_mm512_sub_ps(one, yv), logQ));
     _mm512_mask_storeu_ps(term + i, m, t);
     if (grad) {
-      __m512 g = _mm512_sub_ps(_mm512_div_ps(_mm512_sub_ps(one, yv), _mm512_maskz_max_ps(kAll, tiny, qv)),
-                               _mm512_div_ps(yv, _mm512_maskz_max_ps(kAll, tiny, pv)));
+      __m512 g = _mm512_sub_ps(_mm512_div_ps(_mm512_sub_ps(one, yv), _mm512_maskz_max_ps(kAll16, tiny, qv)),
+                               _mm512_div_ps(yv, _mm512_maskz_max_ps(kAll16, tiny, pv)));
       _mm512_mask_storeu_ps(grad + i, m, g);
     }
   }
@@ -125,7 +122,7 @@ void apply(const float* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, F(_mm512_loadu_ps(x + i)));
   if (i < n) {
-    __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    __mmask16 m = firstLanes(n - i);
     _mm512_mask_storeu_ps(y + i, m, F(_mm512_maskz_loadu_ps(m, x + i)));
   }
 }
@@ -143,7 +140,7 @@ float expShiftSumAvx512(const float* x, float shift, float* y, int64_t n) {
     acc = _mm512_add_ps(acc, e);
   }
   if (i < n) {
-    __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    __mmask16 m = firstLanes(n - i);
     __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), s));
     _mm512_mask_storeu_ps(y + i, m, e);
     acc = _mm512_mask_add_ps(acc, m, acc, e);

@@ -471,7 +471,7 @@ void runNarrowEdge(const GemmArgs& g, const GemmKernels& kt, int64_t kc) {
   for (int64_t pc = 0; pc < g.k; pc += kc) {
     const int64_t kcur = std::min(kc, g.k - pc);
     for (int64_t p = 0; p < kcur; p++)
-      for (int64_t j = 0; j < 4; j++) {
+      for (int64_t j = 0; j < kNarrowEdgeCols; j++) {
         const float v = j < g.n ? (g.transB ? g.b[j * g.ldb + pc + p] : g.b[(pc + p) * g.ldb + j]) : 0.0f;
         for (int64_t r = 0; r < 4; r++) bx[16 * p + 4 * j + r] = v;
       }

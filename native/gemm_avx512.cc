@@ -38,11 +38,7 @@ constexpr int kNR = 32;
 // (about 30 FMA steps of ~11 cycles, longer than an L3 miss) hides it.
 constexpr int64_t kPrefetchRows = 24;
 
-// All-lanes masks: the zero-masking forms of the shuffles below compile to the same
-// instructions, but unlike the plain intrinsics (whose headers pass an "undefined"
-// vector through) they give no uninitialised-value warnings once inlined.
-constexpr __mmask16 kAll16 = 0xffff;
-constexpr __mmask8 kAll8 = 0xff;
+// The shuffles below use the zero-masking forms with all lanes (kAll16, kAll8 of avx512_lanes.h).
 
 // In-register 16x16 transpose: r[i] holds row i on entry, column i on exit.
 // Two rounds of in-lane unpacks build 4x4 blocks, two rounds of 128-bit lane
@@ -289,7 +285,7 @@ void narrowBlock(int64_t rows, int64_t cols, int64_t kc, const float* a, int64_t
 #pragma GCC unroll 16
   for (int g = 0; g < G; g++) acc[g] = _mm512_setzero_ps();
   // A partial last group loads only its rows: reading past them could leave the matrix.
-  const __mmask8 lastRows = static_cast<__mmask8>((1u << (rows - 4 * (G - 1))) - 1u);
+  const __mmask8 lastRows = static_cast<__mmask8>(firstLanes(rows - 4 * (G - 1)));
   for (int64_t p = 0; p < kc; p++) {
     const __m512 bv = _mm512_loadu_ps(bx + 16 * p);
     const float* ap = a + p * lda;
@@ -301,7 +297,7 @@ void narrowBlock(int64_t rows, int64_t cols, int64_t kc, const float* a, int64_t
   }
   // Lane 4j + r to lane 4r + j: 128-bit lane r is then row i + r.
   const __m512i byRow = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const __mmask8 store = static_cast<__mmask8>((1u << cols) - 1u);
+  const __mmask8 store = static_cast<__mmask8>(firstLanes(cols));
   const __m128 va = _mm_set1_ps(alpha), vb = _mm_set1_ps(beta);
 #pragma GCC unroll 16
   for (int g = 0; g < G; g++) {
