@@ -12,10 +12,17 @@
 namespace neurone {
 namespace {
 
+// exp(x) as in elementwise_avx512.cc: 2^n · exp(r) with a degree-6 polynomial for exp(r).
+// AVX2 has no vscalefps, so 2^n is applied as two factors 2^(n - h) · 2^h, h = floor(n / 2),
+// each a normal float built in the exponent field. n then spans [-150, 128] (the AVX-512 clamp,
+// [-104, 88.7]) without leaving the exponent range, the first product is exact, and the second
+// rounds once, into the subnormals or to zero: exp(-1e4) is 0 and exp(-100) is 3.7e-44, as on
+// the scalar and AVX-512 paths, where a single 2^n factor would stop at the clamp's 1.2e-38.
 inline __m256 exp256(__m256 x) {
-  // x goes second so NaN survives the clamp (see elementwise_avx512.cc).
-  x = _mm256_max_ps(_mm256_set1_ps(-87.3f), _mm256_min_ps(_mm256_set1_ps(88.3f), x));
+  // MINPS/MAXPS return their second operand when either is NaN: x goes second so NaN survives.
+  x = _mm256_max_ps(_mm256_set1_ps(-104.0f), _mm256_min_ps(_mm256_set1_ps(88.7f), x));
   __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // ln 2 split in two so n·ln2 is exact to float precision.
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
   __m256 p = _mm256_set1_ps(1.0f / 720);
@@ -25,9 +32,13 @@ inline __m256 exp256(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  // 2^n built in the exponent field; the clamp above keeps n within [-126, 127].
-  __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+  const __m256i ni = _mm256_cvtps_epi32(n);  // NaN gives INT_MIN; p is NaN then and stays NaN
+  const __m256i half = _mm256_srai_epi32(ni, 1);
+  const __m256i rest = _mm256_sub_epi32(ni, half);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 scaleHalf = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
+  const __m256 scaleRest = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(rest, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(p, scaleRest), scaleHalf);
 }
 
 inline __m256 abs256(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }

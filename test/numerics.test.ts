@@ -2,7 +2,10 @@
 // known values on the default backend): extreme logits and probabilities stay finite through
 // forward and backward, in-place softmax is right, and a non-finite training step stops with the
 // epoch, batch and module named, weights untouched, unless allowNonFinite.
-import { availableBackends } from './backends';
+import { addon, availableBackends } from './backends';
+import { jsBackend } from '../lib/backend/js';
+import { nativeBackend } from '../lib/backend/native';
+import { Activation } from '../lib/backend/types';
 import { backend, setBackend } from '../lib/backend';
 import { fromArray, Tensor } from '../lib/tensor';
 import { seed } from '../lib/random';
@@ -116,4 +119,59 @@ test('the error of a NaN produced inside the network names where (Linear weight 
   const x = fromArray([[1, 1], [1, -1]]);
   await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y: fromArray([[1], [0]]) }, { epochs: 1, verbose: 0 }))
     .rejects.toThrow(/at epoch 1, batch 1\/1/);
+});
+
+// The special-value contract every native SIMD path shares with the js backend: saturation
+// (σ(−1e4) = 0, tanh(±1e4) = ±1, exp underflowing through the subnormals to 0), NaN in → NaN
+// out, ±Infinity handled as the limits. Values equal within 2e-6 relative, or one subnormal
+// step (1.4e-45) near zero; NaN, ±Infinity and exact zeros must match exactly. This runs on
+// every path the CPU supports whatever NEURONE_KERNEL says, so a machine with AVX-512 still
+// checks the AVX2 path here (the per-path jest runs in scripts/test-paths.js cover the rest).
+describe('special values: every native kernel path agrees with the js backend', () => {
+  const native = addon();
+  const paths = native && process.env.NEURONE_BACKEND !== 'js' ? native.supportedKernelPaths() : [];
+  const specials = Float32Array.from([
+    -1e4, -104, -103.9, -100, -88, -87.5, -50, -1e-30, 0, -0, 1e-30, 0.3, 50, 87.5, 88, 88.8, 100, 1e4,
+    NaN, -Infinity, Infinity, 3.4e38, -3.4e38, 1.4e-45,
+  ]);
+  const n = specials.length;
+  const same = (got: Float32Array, want: Float32Array, what: string): void => {
+    for (let i = 0; i < want.length; i++) {
+      const a = got[i], b = want[i];
+      const ok = Number.isNaN(b) ? Number.isNaN(a)
+        : !Number.isFinite(b) || b === 0 ? a === b
+          : Math.abs(a - b) <= 2e-6 * Math.abs(b) + 1.5e-45;
+      if (!ok) throw new Error(`${what}: at input ${specials[i % n]} (element ${i}) got ${a}, js gives ${b}`);
+    }
+  };
+  afterAll(() => {
+    if (native) native.setKernelPath(native.supportedKernelPaths().slice(-1)[0]);
+  });
+  const run = paths.length > 0 ? test.each(paths) : test.skip.each(['none']);
+  run('%s path', (path) => {
+    native!.setKernelPath(path);
+    const be = nativeBackend(native!);
+    const delta = Float32Array.from(specials, (_v, i) => (i % 3) - 1);
+    for (const [label, code] of Object.entries(Activation)) {
+      const yNative = new Float32Array(n), yJs = new Float32Array(n);
+      be.activationForward(code, 0.1, specials, yNative, n);
+      jsBackend.activationForward(code, 0.1, specials, yJs, n);
+      same(yNative, yJs, `${path} ${label} forward`);
+      const dNative = new Float32Array(n), dJs = new Float32Array(n);
+      be.activationBackward(code, 0.1, specials, yJs, delta, dNative, n);
+      jsBackend.activationBackward(code, 0.1, specials, yJs, delta, dJs, n);
+      same(dNative, dJs, `${path} ${label} backward`);
+    }
+    // Rows of 4 and 24 (a SIMD tail and a full vector plus tail), plain and log.
+    for (const cols of [4, 24]) {
+      const rows = n / cols;
+      for (const log of [false, true]) {
+        const finiteRows = Float32Array.from(specials, (v) => (Number.isFinite(v) ? v : 0));
+        const yNative = new Float32Array(n), yJs = new Float32Array(n);
+        be.softmaxForward(finiteRows, yNative, rows, cols, log);
+        jsBackend.softmaxForward(finiteRows, yJs, rows, cols, log);
+        same(yNative, yJs, `${path} ${log ? 'log-' : ''}softmax, rows of ${cols}`);
+      }
+    }
+  });
 });
