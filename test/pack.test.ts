@@ -4,17 +4,30 @@
  * (install falls back to compiling when a compiler exists, to the js backend with its warning
  * when none does) — training works in every case, from CommonJS and from an ES module.
  *
- * Slow-ish (a TypeScript build, an offline `npm install`, one addon compile): about a minute.
- * Needs the dependencies in the npm cache (`npm ci` puts them there). Builds the prebuild with
- * `npm run prebuild` first (in a staging copy) when it is missing or older than the native sources.
+ * Nothing is written into the checkout but the `dist/` that `npm pack` builds: the tarball is
+ * unpacked into a temporary folder, the prebuilt binary is built there (or taken from a cache in
+ * the system's temporary folder, keyed by a hash of the native sources), and the package is packed
+ * again from there, as the publishing job packs it after `npm run prebuild`.
+ *
+ * The install needs no network and no warm npm cache of registry documents: the consumer gets a
+ * lockfile naming the tarball and the exact versions and integrity hashes of neurone's runtime
+ * dependencies, taken from this repository's package-lock.json, and `npm ci --offline` then reads
+ * those tarballs from the content cache that this repository's own `npm ci` filled. (A plain
+ * `npm install --offline` would also need each dependency's registry document, which `npm ci`
+ * does not fetch, so it failed on a machine whose cache was cold.)
+ *
+ * Slow-ish (a TypeScript build, a prebuild unless cached, one addon compile): about a minute.
  */
 import { spawnSync, SpawnSyncReturns } from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
 const root = path.resolve(__dirname, '..');
-const platformDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+const platformTag = `${process.platform}-${process.arch}`;
+const checkoutPrebuilds = path.join(root, 'prebuilds');
+const prebuildsBefore = fs.existsSync(checkoutPrebuilds) ? fs.readdirSync(checkoutPrebuilds, { recursive: true }).sort() : null;
 
 /** npm's own entry point, run with this node: works with a PATH that has nothing else on it. */
 function npmCli(): string {
@@ -59,31 +72,71 @@ const fullEnv = (): NodeJS.ProcessEnv => {
   return env;
 };
 
-/**
- * Rebuilds prebuilds/ when it has no binary for this platform or one older than a native source.
- * `npm run prebuild` runs in a staging copy of the build inputs, not in the repository: there
- * node-gyp would delete build/ under the other suites that are loading the addon from it.
- */
-function ensurePrebuild(stage: string): void {
-  const binaries = fs.existsSync(platformDir) ? fs.readdirSync(platformDir).filter((f) => f.endsWith('.node')) : [];
-  const nativeFiles = fs.readdirSync(path.join(root, 'native')).filter((f) => /\.(cc|h)$|^sources\.json$/.test(f));
-  const newestSource = Math.max(...['binding.gyp', ...nativeFiles.map((f) => `native/${f}`)].map((f) => fs.statSync(path.join(root, f)).mtimeMs));
-  const oldest = Math.min(...binaries.map((b) => fs.statSync(path.join(platformDir, b)).mtimeMs));
-  if (binaries.length > 0 && oldest >= newestSource) return;
+/** A hash of everything the native build reads: a cached prebuild is reused only for the same sources. */
+function nativeSourcesHash(): string {
+  const files = ['binding.gyp', ...fs.readdirSync(path.join(root, 'native')).filter((f) => /\.(cc|h)$|^sources\.json$/.test(f)).sort().map((f) => `native/${f}`)];
+  const h = crypto.createHash('sha256');
+  for (const f of files) h.update(f).update('\0').update(fs.readFileSync(path.join(root, f)));
+  return h.digest('hex').slice(0, 16);
+}
 
-  fs.mkdirSync(path.join(stage, 'native'), { recursive: true });
-  for (const f of ['package.json', 'binding.gyp']) fs.copyFileSync(path.join(root, f), path.join(stage, f));
-  for (const f of nativeFiles) fs.copyFileSync(path.join(root, 'native', f), path.join(stage, 'native', f));
-  fs.symlinkSync(path.join(root, 'node_modules'), path.join(stage, 'node_modules'), 'junction');
-  ok(run(process.execPath, [npm, 'run', 'prebuild'], stage, fullEnv()), 'npm run prebuild');
-  const built = path.join(stage, 'prebuilds', `${process.platform}-${process.arch}`);
-  fs.mkdirSync(platformDir, { recursive: true });
-  for (const f of fs.readdirSync(built)) {
-    // Copy then rename: a process that has the old binary loaded keeps its (unlinked) file.
-    const tmpCopy = path.join(platformDir, `.${f}.${process.pid}.tmp`);
-    fs.copyFileSync(path.join(built, f), tmpCopy);
-    fs.renameSync(tmpCopy, path.join(platformDir, f));
+/**
+ * Puts `prebuilds/<platform>-<arch>/` into the unpacked package `pkgDir`: `npm run prebuild` there
+ * (with this repository's node_modules for node-addon-api and prebuildify), or a copy of the
+ * binaries an earlier run built from the same sources.
+ */
+function addPrebuild(pkgDir: string): void {
+  const cache = path.join(os.tmpdir(), `neurone-prebuild-${nativeSourcesHash()}`, platformTag);
+  const target = path.join(pkgDir, 'prebuilds', platformTag);
+  if (!fs.existsSync(cache)) {
+    const modules = path.join(pkgDir, 'node_modules');
+    fs.symlinkSync(path.join(root, 'node_modules'), modules, 'junction');
+    try {
+      ok(run(process.execPath, [npm, 'run', 'prebuild'], pkgDir, fullEnv()), 'npm run prebuild');
+    } finally {
+      fs.unlinkSync(modules);
+    }
+    fs.rmSync(path.join(pkgDir, 'build'), { recursive: true, force: true });
+    // Into the cache under a temporary name, then renamed: a concurrent run never sees half of it.
+    const partial = `${cache}.${process.pid}.tmp`;
+    fs.cpSync(target, partial, { recursive: true });
+    fs.mkdirSync(path.dirname(cache), { recursive: true });
+    try {
+      fs.renameSync(partial, cache);
+    } catch {
+      fs.rmSync(partial, { recursive: true, force: true }); // another run cached the same sources first
+    }
+    return;
   }
+  fs.cpSync(cache, target, { recursive: true });
+}
+
+/**
+ * A consumer project whose lockfile installs `tarball` and neurone's runtime dependencies at the
+ * versions and integrity hashes of this repository's package-lock.json (its non-dev entries are
+ * exactly those dependencies and theirs), so that `npm ci --offline` needs only the content cache.
+ */
+function writeConsumer(project: string, tarball: string): void {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+  const registry = ok(run(process.execPath, [npm, 'config', 'get', 'registry'], project, fullEnv()), 'npm config get registry').trim().replace(/\/$/, '');
+  const spec = `file:${path.relative(project, tarball)}`;
+  const integrity = `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tarball)).digest('base64')}`;
+  const packages: Record<string, unknown> = {
+    '': { name: 'consumer', version: '1.0.0', dependencies: { neurone: spec } },
+    'node_modules/neurone': {
+      version: pkg.version, resolved: spec, integrity, hasInstallScript: true, license: pkg.license,
+      dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines,
+    },
+  };
+  for (const [key, entry] of Object.entries(lock.packages as Record<string, Record<string, unknown>>)) {
+    if (key === '' || entry.dev || entry.devOptional || entry.link) continue;
+    const name = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    const file = `${name.split('/').pop()}-${entry.version}.tgz`;
+    packages[key] = { ...entry, resolved: entry.resolved ?? `${registry}/${name}/-/${file}` };
+  }
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { neurone: spec } }, null, 2));
+  fs.writeFileSync(path.join(project, 'package-lock.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
 }
 
 const TRAIN_CJS = `
@@ -139,6 +192,8 @@ describePosix('the npm package', () => {
   let binDir: string;
   let tarball: string;
 
+  let pkgDir: string;
+
   beforeAll(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-pack-'));
     project = path.join(tmp, 'project');
@@ -148,13 +203,23 @@ describePosix('the npm package', () => {
     // PATH for the no-compiler runs: node, and the shell npm runs scripts with.
     fs.symlinkSync(process.execPath, path.join(binDir, 'node'));
     fs.symlinkSync('/bin/sh', path.join(binDir, 'sh'));
-    ensurePrebuild(path.join(tmp, 'stage'));
+    // Pack (building dist/), unpack, add the prebuilt binary, pack again from there.
+    const first = JSON.parse(ok(run(process.execPath, [npm, 'pack', '--json', '--pack-destination', tmp], root, fullEnv()), 'npm pack'));
+    const stage = path.join(tmp, 'stage');
+    fs.mkdirSync(stage);
+    ok(run('tar', ['-xzf', path.join(tmp, first[0].filename), '-C', stage], tmp, fullEnv()), 'unpacking the tarball');
+    pkgDir = path.join(stage, 'package');
+    addPrebuild(pkgDir);
+    const out = path.join(tmp, 'final');
+    fs.mkdirSync(out);
+    const packed = JSON.parse(ok(run(process.execPath, [npm, 'pack', '--json', '--ignore-scripts', '--pack-destination', out], pkgDir, fullEnv()), 'npm pack (with the prebuild)'));
+    tarball = path.join(out, packed[0].filename);
   }, 300_000);
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   test('npm pack lists dist, types, prebuilds, native sources, binding.gyp, data, README, LICENSE and nothing else', () => {
-    // --ignore-scripts: the listing only; the real pack below builds dist/ first.
-    const out = ok(run(process.execPath, [npm, 'pack', '--dry-run', '--json', '--ignore-scripts'], root, fullEnv()), 'npm pack --dry-run');
+    // The listing of the package as published: the unpacked tarball with its prebuild added.
+    const out = ok(run(process.execPath, [npm, 'pack', '--dry-run', '--json', '--ignore-scripts'], pkgDir, fullEnv()), 'npm pack --dry-run');
     const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
     const allowed = [
       /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^binding\.gyp$/,
@@ -178,13 +243,11 @@ describePosix('the npm package', () => {
   });
 
   test('installs with no compiler on PATH and trains on the prebuilt native addon, from CommonJS and ESM, with types', () => {
-    const packed = JSON.parse(ok(run(process.execPath, [npm, 'pack', '--json', '--pack-destination', tmp], root, fullEnv()), 'npm pack'));
-    tarball = path.join(tmp, packed[0].filename);
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    writeConsumer(project, tarball);
     const env = noCompilerEnv(binDir);
     // Nothing that compiles is reachable.
     for (const tool of ['g++', 'cc', 'make', 'python3']) expect(run('/bin/sh', ['-c', `command -v ${tool} || true`], project, env).stdout).toBe('');
-    ok(run(process.execPath, [npm, 'install', '--offline', '--no-audit', '--no-fund', tarball], project, env), 'npm install of the tarball');
+    ok(run(process.execPath, [npm, 'ci', '--offline', '--no-audit', '--no-fund'], project, env), 'npm ci of the tarball');
 
     const installed = path.join(project, 'node_modules', 'neurone');
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false); // no compile ran
@@ -210,6 +273,11 @@ describePosix('the npm package', () => {
       '--typeRoots', path.join(root, 'node_modules', '@types'), 'types.mts', 'types.cts'];
     ok(run(process.execPath, [tsc, ...typeArgs], project, env), 'type-checking the consumer (ESM and CommonJS)');
   }, 240_000);
+
+  test('the checkout is left as it was: no prebuilds/ written into it', () => {
+    const now = fs.existsSync(checkoutPrebuilds) ? fs.readdirSync(checkoutPrebuilds, { recursive: true }).sort() : null;
+    expect(now).toEqual(prebuildsBefore);
+  });
 
   test('without a fitting prebuild and without a compiler: install still succeeds, and training runs on js with one warning', () => {
     const installed = path.join(project, 'node_modules', 'neurone');
