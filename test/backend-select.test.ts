@@ -51,3 +51,13 @@ test('NEURONE_KERNEL forces a SIMD path, and an unsupported one is refused with 
   const bad = run("const a = require('./lib/backend/native').loadNative(); console.log(a.error ? a.error.message : a.addon.kernelPath())", { NEURONE_KERNEL: 'sse9' });
   expect(bad.stdout.trim()).toBe("NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'");
 });
+
+test('an unusable NEURONE_KERNEL is an error, not a quiet switch to the js backend', () => {
+  const probe = run("const a = require('./lib/backend/native').loadNative(); console.log(a.addon ? 'native' : 'none')", {});
+  if (probe.stdout.trim() !== 'native') return; // no addon here: covered by the js-only run
+  const r = run('try { console.log(b.getBackend()); } catch (e) { console.log(e.message); }', { NEURONE_KERNEL: 'sse9' });
+  expect(r.stdout.trim()).toBe("neurone: NEURONE_KERNEL=sse9 asks for the native kernels, which cannot load: NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'");
+  expect(r.stderr).toBe('');
+  // Explicitly asking for js still works: the variable only concerns the native kernels.
+  expect(run('console.log(b.getBackend())', { NEURONE_KERNEL: 'sse9', NEURONE_BACKEND: 'js' }).stdout.trim()).toBe('js');
+});

@@ -1,5 +1,7 @@
 // The backends every suite runs against: js always, native when the addon loads.
-// NEURONE_BACKEND=js restricts the suites to js (the "js backend passes" run).
+// NEURONE_BACKEND=js restricts the suites to js (the "js backend passes" run);
+// NEURONE_TEST_NATIVE_ONLY=1 to native (the per-path runs of scripts/test-paths.js,
+// after the default run has covered js).
 import { nativeAvailable } from '../lib/backend';
 import { loadNative, NativeAddon } from '../lib/backend/native';
 
@@ -7,6 +9,7 @@ export type Name = 'js' | 'native';
 
 export function availableBackends(): Name[] {
   if (process.env.NEURONE_BACKEND === 'js') return ['js'];
+  if (process.env.NEURONE_TEST_NATIVE_ONLY === '1') return ['native'];
   return nativeAvailable() ? ['js', 'native'] : ['js'];
 }
 

@@ -11,7 +11,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, fromArray, reshape } from '../lib/tensor';
-import { nativeAvailable, setBackend } from '../lib/backend';
+import { setBackend } from '../lib/backend';
+import { availableBackends } from './backends';
 import { Linear, Conv1D, MaxPool1D, Flatten, TanH, Sigmoid, ReLU, Softmax } from '../lib/nn';
 import { MSELoss, BCELoss, CELogSoftmaxLoss } from '../lib/losses';
 
@@ -33,7 +34,7 @@ function load(): Fixture {
 }
 
 const fixture = load();
-const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+const backends = availableBackends();
 
 function flat(v: Nested): number[] {
   return Array.isArray(v) ? v.flatMap(flat) : [v];

@@ -99,11 +99,14 @@ function kernelVariants(): { label: string; backend: Backend; setup: () => void 
   return variants;
 }
 
+// The path this process started on (NEURONE_KERNEL, else the best): every test that switches
+// paths puts it back, since later suites in the same jest worker share the addon's state.
+const initialPath = addon()?.kernelPath();
 const variants = kernelVariants();
 afterAll(() => {
   const native = addon();
   if (native) {
-    native.setKernelPath(native.supportedKernelPaths().slice(-1)[0]);
+    native.setKernelPath(initialPath as string);
   }
 });
 
@@ -331,7 +334,7 @@ describe('native and js agree', () => {
         });
       }
     }
-    native!.setKernelPath(native!.supportedKernelPaths().slice(-1)[0]);
+    native!.setKernelPath(initialPath as string);
   });
 });
 
@@ -399,5 +402,6 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
       rel(gn, gj, 1e-5, `${path} BCE grad`);
     }
     native!.setThreads(2);
+    native!.setKernelPath(initialPath as string);
   });
 });

@@ -15,4 +15,7 @@ test('the native addon loads where it is required, and is the default backend', 
   }
   expect(loadNative().error).toBeUndefined();
   expect(getBackend()).toBe('native');
+  // A per-path run (scripts/test-paths.js) must really run on the path it names.
+  const forced = process.env.NEURONE_KERNEL;
+  if (forced) expect(loadNative().addon?.kernelPath()).toBe(forced);
 });

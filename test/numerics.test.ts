@@ -144,8 +144,11 @@ describe('special values: every native kernel path agrees with the js backend', 
       if (!ok) throw new Error(`${what}: at input ${specials[i % n]} (element ${i}) got ${a}, js gives ${b}`);
     }
   };
+  // Put back the path this process runs on (a per-path run's NEURONE_KERNEL): later suites in
+  // the same jest worker share the addon's state.
+  const initialPath = native?.kernelPath();
   afterAll(() => {
-    if (native) native.setKernelPath(native.supportedKernelPaths().slice(-1)[0]);
+    if (native) native.setKernelPath(initialPath as string);
   });
   const run = paths.length > 0 ? test.each(paths) : test.skip.each(['none']);
   run('%s path', (path) => {

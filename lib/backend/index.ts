@@ -1,7 +1,10 @@
 /**
  * Backend selection: native when the addon loads, js otherwise (with one
  * warning line saying why). `NEURONE_BACKEND=js|native` or `setBackend()` choose
- * explicitly; asking for native when it cannot load is an error.
+ * explicitly; asking for native when it cannot load is an error. So is setting
+ * `NEURONE_KERNEL` (a SIMD path of the native kernels) when the addon cannot load
+ * with it: whoever sets it wants those kernels, and a quiet switch to js would
+ * run something else under their name (a test run of one path would pass on js).
  */
 import { Backend } from './types';
 import { jsBackend } from './js';
@@ -33,6 +36,10 @@ function pickDefault(): Backend {
   }
   const { addon, error } = loadNative();
   if (addon) return native();
+  const kernel = process.env.NEURONE_KERNEL;
+  if (kernel !== undefined && kernel !== '') {
+    throw new Error(`neurone: NEURONE_KERNEL=${kernel} asks for the native kernels, which cannot load: ${firstLine(error?.message)}`);
+  }
   console.warn(`neurone: native addon unavailable (${firstLine(error?.message)}); using the js backend`);
   return jsBackend;
 }

@@ -1,12 +1,13 @@
 /** Known values of every activation, numerical safety at extreme inputs, and module plumbing (errors, config). */
 import { fromArray, Tensor } from '../../lib/tensor';
-import { nativeAvailable, setBackend } from '../../lib/backend';
+import { setBackend } from '../../lib/backend';
+import { availableBackends } from '../backends';
 import {
   Sequential, Linear, Conv1D, ConvTranspose1D, MaxPool1D, AvgPool1D, Flatten, Upsample1D,
   TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity,
 } from '../../lib/nn';
 
-const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+const backends = availableBackends();
 
 function values(t: Tensor): number[] {
   return Array.from(t.data);

@@ -9,14 +9,15 @@
  * The assertion keeps a margin for floating-point differences between backends.
  */
 import { seed } from '../../lib/random';
-import { nativeAvailable, setBackend } from '../../lib/backend';
+import { setBackend } from '../../lib/backend';
+import { availableBackends } from '../backends';
 import { Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU } from '../../lib/nn';
 import { CELogSoftmaxLoss } from '../../lib/losses';
 import { SGD } from '../../lib/optim';
 import { fit, evaluate } from '../../lib/train';
 import { loadUsps } from './usps';
 
-const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+const backends = availableBackends();
 const train = loadUsps(500, 0);
 const heldOut = loadUsps(500, 500);
 

@@ -4,14 +4,15 @@
  */
 import { Tensor, zeros } from '../../lib/tensor';
 import { Rng, seed } from '../../lib/random';
-import { nativeAvailable, setBackend } from '../../lib/backend';
+import { setBackend } from '../../lib/backend';
+import { availableBackends } from '../backends';
 import {
   Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten,
   TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity,
 } from '../../lib/nn';
 import { gradcheckModule, randomTensor, describeFailures } from '../gradcheck';
 
-const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+const backends = availableBackends();
 
 /** Random inputs whose entries are at least `gap` apart and away from 0 (no ties, no kinks within h). */
 function spreadTensor(shape: number[], rng: Rng, gap = 0.1): Tensor {

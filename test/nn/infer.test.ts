@@ -2,13 +2,14 @@
  * Module.infer, the pass predict and evaluate take: the values of forward, with Conv1D and a
  * MaxPool1D after it fused into one kernel, and nothing kept for a backward pass.
  */
-import { nativeAvailable, setBackend } from '../../lib/backend';
+import { setBackend } from '../../lib/backend';
+import { availableBackends } from '../backends';
 import { AvgPool1D, Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, TanH } from '../../lib/nn';
 import { seed } from '../../lib/random';
 import { Tensor, zeros } from '../../lib/tensor';
 import { predict } from '../../lib/train';
 
-const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+const backends = availableBackends();
 
 function randomTensor(shape: readonly number[]): Tensor {
   const t = zeros([...shape]);

@@ -4,12 +4,13 @@
  * one backward (the pooling's gradient gathered straight into the convolution's weight gradient).
  * Gradients and outputs must be those of the separate modules; ∂L/∂x, if asked after all, too.
  */
-import { nativeAvailable, setBackend } from '../../lib/backend';
+import { setBackend } from '../../lib/backend';
+import { availableBackends } from '../backends';
 import { Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, TanH } from '../../lib/nn';
 import { seed } from '../../lib/random';
 import { Tensor, zeros } from '../../lib/tensor';
 
-const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+const backends = availableBackends();
 
 function randomTensor(shape: readonly number[]): Tensor {
   const t = zeros([...shape]);
