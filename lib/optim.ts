@@ -237,18 +237,21 @@ export class Adam implements Optimizer {
   /** Restores a state from {@link Adam.state} onto `params` (same names and sizes); betas, eps and weight decay stay this optimiser's own. */
   loadState(params: readonly Parameter[], state: OptimizerState): void {
     const found = stateBuffers('Adam', params, state, ['m', 'v']);
-    this.lr = checkNumber('Adam.loadState', 'lr', state.lr, 0);
-    params.forEach((p, i) => {
-      const f = found[i];
-      if (!f) {
-        this.state_.delete(p.value.data);
-        return;
-      }
+    const lr = checkNumber('Adam.loadState', 'lr', state.lr, 0);
+    // Every check before the first change: a refused state leaves the optimiser as it was.
+    const steps = params.map((p, i) => {
+      if (!found[i]) return 0;
       const t = state.steps?.[p.name];
       if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) {
         throw new RangeError(`Adam.loadState: step count of ${p.name} must be a positive integer, got ${describe(t)}`);
       }
-      this.state_.set(p.value.data, { m: f[0], v: f[1], t });
+      return t;
+    });
+    this.lr = lr;
+    params.forEach((p, i) => {
+      const f = found[i];
+      if (f) this.state_.set(p.value.data, { m: f[0], v: f[1], t: steps[i] });
+      else this.state_.delete(p.value.data);
     });
   }
 }

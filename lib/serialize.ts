@@ -46,10 +46,38 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-// safetensors' own reader refuses headers above 100 MB; a larger length means a corrupt file.
-const MAX_HEADER = 100_000_000;
-// One writeSync call takes at most 2 GiB; big tensors go out in pieces.
-const WRITE_PIECE = 64 * 1024 * 1024;
+/**
+ * Policy limits, shared by {@link save} and {@link load} so that save refuses (before writing
+ * anything) every file load would refuse. A file may be hostile: these keep a small file from
+ * making load allocate or compute much more than the file's own size.
+ *
+ * - `maxFileBytes` (16 GiB): the largest file save writes and load reads. Load checks the size
+ *   with fstat before reading anything, and refuses what is not a regular file (a device such
+ *   as /dev/zero, a FIFO, a directory). Files are read in pieces, so files over 2 GiB load.
+ * - `maxHeaderBytes` (100 MB, the reference reader's limit): the JSON header.
+ * - `maxParameters` (2^30 values, 4 GiB of F32): the parameter values an architecture may
+ *   declare. Besides, before anything is allocated, every parameter the architecture declares
+ *   must be stored in the file with its shape, so a file of N bytes cannot make load build more
+ *   than N / 4 parameter values.
+ * - `maxNesting` (64): Sequentials inside Sequentials.
+ * - `maxDimension` (2^24): any size argument of a built-in layer (sizes, channels, kernel,
+ *   stride, padding). A Conv1D's `padding` must be below its `kSize` (`kSize − 1` is the "full"
+ *   convolution; more only adds outputs that see nothing but zeros, and memory in `predict`);
+ *   an Upsample1D's `scale` is at most `maxUpsample` (4096). Built-in layers take no more
+ *   arguments than their `config()` writes.
+ */
+export const LIMITS = Object.freeze({
+  maxFileBytes: 16 * 2 ** 30,
+  // safetensors' own reader refuses headers above 100 MB; a larger length means a corrupt file.
+  maxHeaderBytes: 100_000_000,
+  maxParameters: 2 ** 30,
+  maxNesting: 64,
+  maxDimension: 2 ** 24,
+  maxUpsample: 4096,
+});
+const MAX_HEADER = LIMITS.maxHeaderBytes;
+// One writeSync / readSync call moves at most 2 GiB; big tensors go in pieces.
+const IO_PIECE = 64 * 1024 * 1024;
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 function bytesOf(data: Float32Array | Int32Array): Uint8Array {
@@ -64,52 +92,161 @@ function bytesOf(data: Float32Array | Int32Array): Uint8Array {
   return out;
 }
 
-function fromBytes(dtype: DType, bytes: Uint8Array): Float32Array | Int32Array {
-  const n = bytes.length / 4;
-  const out = dtype === 'F32' ? new Float32Array(n) : new Int32Array(n);
-  if (LITTLE_ENDIAN) {
-    // A copy: the file buffer need not be 4-byte aligned, and the weights must not alias it.
-    new Uint8Array(out.buffer).set(bytes);
-    return out;
+/** Big-endian hosts: the bytes read into `data` are little-endian; swap them in place. */
+function fixEndianness(data: Float32Array | Int32Array): void {
+  if (LITTLE_ENDIAN) return;
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  for (let i = 0; i < data.length; i++) {
+    if (data instanceof Float32Array) data[i] = view.getFloat32(4 * i, true);
+    else data[i] = view.getInt32(4 * i, true);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < n; i++) out[i] = dtype === 'F32' ? view.getFloat32(4 * i, true) : view.getInt32(4 * i, true);
-  return out;
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
   for (let at = 0; at < bytes.length;) {
-    const end = Math.min(bytes.length, at + WRITE_PIECE);
+    const end = Math.min(bytes.length, at + IO_PIECE);
     at += fs.writeSync(fd, bytes, at, end - at);
   }
+}
+
+/** Fills `into` from the file at `position`, in pieces; false when the file ends first. */
+function readAll(fd: number, into: Uint8Array, position: number, piece: number): boolean {
+  for (let at = 0; at < into.length;) {
+    const got = fs.readSync(fd, into, at, Math.min(piece, into.length - at), position + at);
+    if (got === 0) return false;
+    at += got;
+  }
+  return true;
+}
+
+/** `EACCES: permission denied`: an fs error without the path (which may be a hidden temporary file). */
+function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string') {
+    const m = /^[A-Z0-9_]+: ([^,]*)/.exec(err.message);
+    return `${err.code}: ${m ? m[1] : err.message}`;
+  }
+  return (e as Error)?.message ?? String(e);
+}
+
+const TEMP_SUFFIX = '.tmp';
+
+/** Temporary files `.<base>.<pid>.<random>.tmp` of `target` whose process no longer exists. */
+function removeStaleTemps(dir: string, base: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
+    const m = /^(\d+)\.[a-z0-9]+$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    // Our own pid: a worker thread of this process may be writing it right now.
+    if (pid === process.pid || !Number.isSafeInteger(pid) || pid <= 0) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // alive (or a reused pid): leave it
+    } catch (e) {
+      // EPERM: the process exists under another user; only ESRCH means it is gone.
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // Not ours to fail a save over: the next save tries again.
+    }
+  }
+}
+
+/**
+ * While a save runs, SIGINT / SIGTERM (when the program has no handler of its own, so the signal
+ * would kill it mid-write and strand the temporary file) are held: the save finishes, then the
+ * signal is raised again with its default action. Returns the function that ends the hold.
+ */
+function holdSignals(): () => void {
+  const held: NodeJS.Signals[] = [];
+  const installed: [NodeJS.Signals, () => void][] = [];
+  for (const sig of ['SIGINT', 'SIGTERM'] as NodeJS.Signals[]) {
+    if (process.listenerCount(sig) > 0) continue;
+    const onSignal = (): void => {
+      held.push(sig);
+    };
+    try {
+      process.on(sig, onSignal);
+      installed.push([sig, onSignal]);
+    } catch {
+      // Some platforms cannot watch a signal; then there is nothing to hold.
+    }
+  }
+  if (installed.length === 0) return () => undefined;
+  return () => {
+    // A signal that arrived during the (synchronous) save is delivered on the next turn of the
+    // event loop: keep listening until then, then re-raise it with the default action.
+    setImmediate(() => {
+      for (const [sig, fn] of installed) process.removeListener(sig, fn);
+      const sig = held[0];
+      if (sig !== undefined && process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  };
 }
 
 /**
  * Writes `chunks` to `file` atomically: a temporary file `.<name>.<pid>.<random>.tmp` in the same
  * directory (a rename is atomic only within one file system), fsync, rename over `file`, then
  * fsync the directory so the rename itself survives a power cut (skipped where directories
- * cannot be opened, as on Windows).
+ * cannot be opened, as on Windows). An existing file's permissions are kept. Temporary files of
+ * the same target left by processes that no longer exist (killed mid-save) are removed first.
+ * Errors read `<who>: <file>: <what went wrong>`.
  * @internal
  */
-export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): void {
+export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], who = 'save'): void {
   const target = path.resolve(file);
   const dir = path.dirname(target);
-  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
-  const fd = fs.openSync(tmp, 'wx', 0o644);
+  const fail = (what: string): Error => new Error(`${who}: ${file}: ${what}`);
+  let mode = 0o644;
   try {
-    for (const c of chunks) writeAll(fd, c);
-    fs.fsyncSync(fd);
+    const st = fs.statSync(target);
+    if (!st.isFile()) throw fail(`exists and is not a regular file (${fileKind(st)}); not replacing it`);
+    mode = st.mode & 0o7777;
   } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      if ((e as Error).message.startsWith(`${who}: `)) throw e;
+      throw fail(`cannot inspect the target (${fsReason(e)})`);
+    }
   }
-  fs.closeSync(fd);
+  removeStaleTemps(dir, path.basename(target));
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
+  const release = holdSignals();
   try {
-    fs.renameSync(tmp, target);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, 'wx', mode);
+    } catch (e) {
+      throw fail(`cannot create a file in ${dir} (${fsReason(e)})`);
+    }
+    try {
+      // openSync's mode goes through the umask; the previous file's mode must come back whole.
+      if (process.platform !== 'win32') fs.fchmodSync(fd, mode);
+      for (const c of chunks) writeAll(fd, c);
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw fail(`writing failed (${fsReason(e)}); the previous file, if any, is unchanged`);
+    }
+    fs.closeSync(fd);
+    try {
+      fs.renameSync(tmp, target);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw fail(`cannot replace the file (${fsReason(e)}); the previous file, if any, is unchanged`);
+    }
+  } finally {
+    release();
   }
   let dirFd: number | undefined;
   try {
@@ -122,21 +259,35 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[]): vo
   }
 }
 
+function fileKind(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  return `${n} bytes`;
+}
+
 /**
  * Encodes named tensors and metadata as safetensors and writes them atomically to `file`.
+ * Refuses, before writing anything, a file load would refuse: a header over the limit or a file
+ * over {@link LIMITS}.maxFileBytes.
  * @internal
  */
-export function writeSafetensors(file: string, tensors: readonly (StoredTensor & { name: string })[], metadata: Record<string, string>): void {
+export function writeSafetensors(file: string, tensors: readonly (StoredTensor & { name: string })[], metadata: Record<string, string>, who = 'save'): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   const seen = new Set<string>();
   let offset = 0;
   for (const t of tensors) {
-    if (seen.has(t.name) || t.name === '__metadata__') throw new Error(`save: ${file}: tensor name '${t.name}' is used twice`);
+    if (seen.has(t.name) || t.name === '__metadata__') throw new Error(`${who}: ${file}: tensor name '${t.name}' is used twice`);
     seen.add(t.name);
-    const bytes = 4 * sizeOf(t.shape, `save: tensor ${t.name}`);
-    if (t.data.byteLength !== bytes) {
-      throw new RangeError(`save: ${file}: tensor ${t.name} has shape ${formatShape(t.shape)} but ${t.data.length} values`);
-    }
+    const bytes = 4 * sizeOf(t.shape, `${who}: tensor ${t.name}`);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -144,89 +295,163 @@ export function writeSafetensors(file: string, tensors: readonly (StoredTensor &
   // Pad with spaces (as the reference writer does) so the data starts 8-byte aligned.
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
+  if (headerBytes.length > MAX_HEADER) {
+    throw new RangeError(`${who}: ${file}: the header would take ${headerBytes.length} bytes, over the ${MAX_HEADER}-byte limit load accepts (too much metadata or too many tensors)`);
+  }
+  const total = 8 + headerBytes.length + offset;
+  if (total > LIMITS.maxFileBytes) {
+    throw new RangeError(`${who}: ${file}: the file would take ${formatBytes(total)}, over the ${formatBytes(LIMITS.maxFileBytes)} limit load accepts`);
+  }
+  for (const t of tensors) {
+    if (t.data.byteLength !== 4 * sizeOf(t.shape)) {
+      throw new RangeError(`${who}: ${file}: tensor ${t.name} has shape ${formatShape(t.shape)} but ${t.data.length} values`);
+    }
+  }
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
-  writeFileAtomic(file, [prefix, headerBytes, ...tensors.map((t) => bytesOf(t.data))]);
+  writeFileAtomic(file, [prefix, headerBytes, ...tensors.map((t) => bytesOf(t.data))], who);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** A tensor's place in an open file. */
+interface Entry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** A safetensors file whose header has been read and checked against the file's size; the data not yet read. */
+interface OpenFile {
+  fd: number;
+  file: string;
+  who: string;
+  metadata: Record<string, string>;
+  entries: Map<string, Entry>;
+  dataStart: number;
+  dataLength: number;
+  fail: (what: string) => Error;
+}
+
 /**
- * Reads and validates a safetensors file: header length and JSON, dtypes, shapes, offsets that
- * tile the data exactly, and the file length. Errors name the file and what is wrong.
+ * Opens `file`, checks it is a regular file within the size limit (fstat, before reading), reads
+ * and validates the header: dtypes, shapes, offsets that tile the data exactly, and the file
+ * length. Nothing of the data is read. The caller closes `fd`.
+ */
+function openSafetensors(file: string, who: string): OpenFile {
+  const fail = (what: string): Error => new Error(`${who}: ${file}: ${what}`);
+  let fd: number;
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (process.platform === 'win32' ? 0 : fs.constants.O_NONBLOCK));
+  } catch (e) {
+    throw fail(`cannot read the file (${fsReason(e)})`);
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw fail(`${fileKind(st)}, not a regular file; neurone reads model files only`);
+    const size = st.size;
+    if (size > LIMITS.maxFileBytes) throw fail(`${formatBytes(size)}, over the ${formatBytes(LIMITS.maxFileBytes)} limit on model files`);
+    const prefix = new Uint8Array(8);
+    const got = size >= 8 && readAll(fd, prefix, 0, 8);
+    if (!got) throw fail(`truncated or not a safetensors file: ${size} bytes, fewer than the 8-byte header length`);
+    const declared = Buffer.from(prefix).readBigUInt64LE(0);
+    if (declared > BigInt(MAX_HEADER)) throw fail(`not a safetensors file: header length ${declared} is implausible (over ${MAX_HEADER} bytes)`);
+    const headerLength = Number(declared);
+    if (8 + headerLength > size) {
+      throw fail(`truncated or not a safetensors file: the header needs ${headerLength} bytes, the file has ${size - 8} after the length`);
+    }
+    const headerBytes = Buffer.alloc(headerLength);
+    if (!readAll(fd, headerBytes, 8, IO_PIECE)) throw fail('truncated while reading the header (the file shrank)');
+    let header: unknown;
+    try {
+      header = JSON.parse(headerBytes.toString('utf8'));
+    } catch (e) {
+      throw fail(`corrupt header: not valid JSON (${(e as Error).message})`);
+    }
+    if (!isPlainObject(header)) throw fail(`corrupt header: expected a JSON object, got ${describe(header)}`);
+
+    const metadata: Record<string, string> = {};
+    const rawMeta = header.__metadata__;
+    if (rawMeta !== undefined) {
+      if (!isPlainObject(rawMeta)) throw fail('corrupt header: __metadata__ must be an object of strings');
+      for (const [k, v] of Object.entries(rawMeta)) {
+        if (typeof v !== 'string') throw fail(`corrupt header: metadata '${k}' must be a string, got ${describe(v)}`);
+        metadata[k] = v;
+      }
+    }
+
+    const dataLength = size - 8 - headerLength;
+    const entries = new Map<string, Entry>();
+    for (const [name, raw] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      if (!isPlainObject(raw)) throw fail(`corrupt header: entry '${name}' must be an object`);
+      const { dtype, shape, data_offsets: offsets } = raw;
+      if (dtype !== 'F32' && dtype !== 'I32') throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; neurone reads F32 (and I32 in checkpoints)`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+        throw fail(`corrupt header: tensor '${name}' has shape ${JSON.stringify(shape)}, expected an array of non-negative integers`);
+      }
+      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
+        throw fail(`corrupt header: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`);
+      }
+      const bytes = 4 * shape.reduce((a: number, b: number) => a * b, 1);
+      if (offsets[1] - offsets[0] !== bytes) {
+        throw fail(`corrupt header: tensor '${name}' of shape ${formatShape(shape)} needs ${bytes} bytes, its data_offsets [${offsets.join(', ')}] span ${offsets[1] - offsets[0]}`);
+      }
+      entries.set(name, { name, dtype, shape, begin: offsets[0], end: offsets[1] });
+    }
+
+    // As the reference reader requires: the tensors tile the data from 0 to its end, no gap, no
+    // overlap. Checked against the file's size before any data is read or allocated.
+    const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
+    let expected = 0;
+    for (const e of sorted) {
+      if (e.begin !== expected) {
+        throw fail(`corrupt header: tensor '${e.name}' starts at byte ${e.begin} of the data, expected ${expected} (gap or overlap)`);
+      }
+      expected = e.end;
+    }
+    if (expected > dataLength) throw fail(`truncated: the tensors need ${expected} bytes of data, the file has ${dataLength}`);
+    if (expected < dataLength) throw fail(`corrupt file: ${dataLength - expected} bytes after the last tensor`);
+    return { fd, file, who, metadata, entries, dataStart: 8 + headerLength, dataLength, fail };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+}
+
+/** Reads the data of every tensor of an open file, each straight into its own array, in pieces. */
+function readTensors(f: OpenFile, piece = IO_PIECE): Map<string, StoredTensor> {
+  const tensors = new Map<string, StoredTensor>();
+  for (const e of f.entries.values()) {
+    const n = (e.end - e.begin) / 4;
+    const data = e.dtype === 'F32' ? new Float32Array(n) : new Int32Array(n);
+    if (!readAll(f.fd, new Uint8Array(data.buffer), f.dataStart + e.begin, piece)) {
+      throw f.fail(`truncated while reading tensor '${e.name}' (the file shrank)`);
+    }
+    fixEndianness(data);
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+  }
+  return tensors;
+}
+
+/**
+ * Reads and validates a safetensors file: a regular file within {@link LIMITS}.maxFileBytes,
+ * header length and JSON, dtypes, shapes, offsets that tile the data exactly, and the file
+ * length. Errors name the file and what is wrong. `pieceBytes` (tests) sets the read size.
  * @internal
  */
-export function readSafetensors(file: string, who = 'load'): SafetensorsFile {
-  const fail = (what: string): Error => new Error(`${who}: ${file}: ${what}`);
-  let buf: Buffer;
+export function readSafetensors(file: string, who = 'load', pieceBytes = IO_PIECE): SafetensorsFile {
+  const f = openSafetensors(file, who);
   try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw fail(`cannot read the file (${(e as Error).message})`);
+    return { tensors: readTensors(f, pieceBytes), metadata: f.metadata };
+  } finally {
+    fs.closeSync(f.fd);
   }
-  if (buf.length < 8) throw fail(`truncated or not a safetensors file: ${buf.length} bytes, fewer than the 8-byte header length`);
-  const declared = buf.readBigUInt64LE(0);
-  if (declared > BigInt(MAX_HEADER)) throw fail(`not a safetensors file: header length ${declared} is implausible (over ${MAX_HEADER} bytes)`);
-  const headerLength = Number(declared);
-  if (8 + headerLength > buf.length) {
-    throw fail(`truncated or not a safetensors file: the header needs ${headerLength} bytes, the file has ${buf.length - 8} after the length`);
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(buf.subarray(8, 8 + headerLength).toString('utf8'));
-  } catch (e) {
-    throw fail(`corrupt header: not valid JSON (${(e as Error).message})`);
-  }
-  if (!isPlainObject(header)) throw fail(`corrupt header: expected a JSON object, got ${describe(header)}`);
-
-  const metadata: Record<string, string> = {};
-  const rawMeta = header.__metadata__;
-  if (rawMeta !== undefined) {
-    if (!isPlainObject(rawMeta)) throw fail('corrupt header: __metadata__ must be an object of strings');
-    for (const [k, v] of Object.entries(rawMeta)) {
-      if (typeof v !== 'string') throw fail(`corrupt header: metadata '${k}' must be a string, got ${describe(v)}`);
-      metadata[k] = v;
-    }
-  }
-
-  const dataLength = buf.length - 8 - headerLength;
-  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    if (!isPlainObject(raw)) throw fail(`corrupt header: entry '${name}' must be an object`);
-    const { dtype, shape, data_offsets: offsets } = raw;
-    if (dtype !== 'F32' && dtype !== 'I32') throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; neurone reads F32 (and I32 in checkpoints)`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw fail(`corrupt header: tensor '${name}' has shape ${JSON.stringify(shape)}, expected an array of non-negative integers`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
-      throw fail(`corrupt header: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`);
-    }
-    const bytes = 4 * shape.reduce((a: number, b: number) => a * b, 1);
-    if (offsets[1] - offsets[0] !== bytes) {
-      throw fail(`corrupt header: tensor '${name}' of shape ${formatShape(shape)} needs ${bytes} bytes, its data_offsets [${offsets.join(', ')}] span ${offsets[1] - offsets[0]}`);
-    }
-    entries.push({ name, dtype, shape, begin: offsets[0], end: offsets[1] });
-  }
-
-  // As the reference reader requires: the tensors tile the data from 0 to its end, no gap, no overlap.
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
-  let expected = 0;
-  for (const e of sorted) {
-    if (e.begin !== expected) {
-      throw fail(`corrupt header: tensor '${e.name}' starts at byte ${e.begin} of the data, expected ${expected} (gap or overlap)`);
-    }
-    expected = e.end;
-  }
-  if (expected > dataLength) throw fail(`truncated: the tensors need ${expected} bytes of data, the file has ${dataLength}`);
-  if (expected < dataLength) throw fail(`corrupt file: ${dataLength - expected} bytes after the last tensor`);
-
-  const data = buf.subarray(8 + headerLength);
-  const tensors = new Map<string, StoredTensor>();
-  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: fromBytes(e.dtype, data.subarray(e.begin, e.end)) });
-  return { tensors, metadata };
 }
 
 /**
@@ -315,26 +540,386 @@ function buildAt(config: unknown, where: string): Module {
   }
 }
 
+/** A position in a network: '' for the root, `3`, `1.2` inside Sequentials. */
+function join(pos: string, name: string): string {
+  return pos === '' ? name : `${pos}.${name}`;
+}
+
+function whereOf(pos: string): string {
+  return pos === '' ? 'root' : pos;
+}
+
+/** What a built-in module type accepts, so that load can check an architecture before building it. */
+interface TypeRule {
+  minArgs: number;
+  maxArgs: number;
+  options: boolean;
+  /** Checks the arguments' ranges (types are the constructor's to check) and lists the parameter shapes. */
+  params?: (args: unknown[], options: Record<string, unknown>, dim: (name: string, v: unknown, max?: number, min?: number) => number) => [string, number[]][];
+}
+
+const NO_ARGS: TypeRule = { minArgs: 0, maxArgs: 0, options: false };
+const conv = (transposed: boolean): TypeRule => ({
+  minArgs: 3, maxArgs: 4, options: true,
+  params: (a, o, dim) => {
+    const k = dim('kSize', a[0]);
+    const ci = dim('chanIn', a[1]);
+    const co = dim('chanOut', a[2]);
+    if (a[3] !== undefined) dim('stride', a[3]);
+    if (o.padding !== undefined) {
+      // Conv1D: padding kSize − 1 is the "full" convolution; more only adds outputs that see
+      // nothing but zeros (and memory in predict). ConvTranspose1D's padding crops.
+      dim('padding', o.padding, transposed ? LIMITS.maxDimension : k - 1, 0);
+    }
+    if (o.outputPadding !== undefined) dim('outputPadding', o.outputPadding, LIMITS.maxDimension, 0);
+    const ps: [string, number[]][] = [['weight', transposed ? [k, co, ci] : [k, ci, co]]];
+    if (o.bias === true) ps.push(['bias', [co]]);
+    return ps;
+  },
+});
+const pool: TypeRule = {
+  minArgs: 1, maxArgs: 2, options: false,
+  params: (a, _o, dim) => {
+    dim('kSize', a[0]);
+    if (a[1] !== undefined) dim('stride', a[1]);
+    return [];
+  },
+};
+const RULES = new Map<string, TypeRule>([
+  ['Linear', {
+    minArgs: 2, maxArgs: 2, options: true,
+    params: (a, o, dim) => {
+      const i = dim('inputSize', a[0]);
+      const out = dim('outputSize', a[1]);
+      return o.bias === false ? [['weight', [i, out]]] : [['weight', [i, out]], ['bias', [out]]];
+    },
+  }],
+  ['Conv1D', conv(false)],
+  ['ConvTranspose1D', conv(true)],
+  ['Upsample1D', { minArgs: 1, maxArgs: 1, options: false, params: (a, _o, dim) => (dim('scale', a[0], LIMITS.maxUpsample), []) }],
+  ['MaxPool1D', pool],
+  ['AvgPool1D', pool],
+  ['LeakyReLU', { minArgs: 0, maxArgs: 1, options: false }],
+  ...['Flatten', 'TanH', 'Sigmoid', 'StableSigmoid', 'Softmax', 'LogSoftmax', 'ReLU', 'SoftPlus', 'Identity'].map((t): [string, TypeRule] => [t, NO_ARGS]),
+]);
+
+/** What an architecture declares, found without building it. */
+interface ArchitecturePlan {
+  /** Parameter name → shape, for the built-in layers. */
+  shapes: Map<string, { shape: number[]; label: string }>;
+  /** Positions of module types of the user's own (registered), whose parameters only building tells. */
+  opaque: string[];
+  /** Position → the config's JSON, for the checks on shared modules. */
+  configs: Map<string, string>;
+  /** Parameter values declared by the built-in layers. */
+  total: number;
+}
+
+/**
+ * Checks an architecture against {@link LIMITS} without building anything: nesting, argument
+ * counts and ranges of the built-in types, total parameters; lists the parameters' shapes.
+ * `unknownIsError`: load refuses a type that is not registered; save lets it pass (the loading
+ * program may register it).
+ */
+function planArchitecture(config: unknown, unknownIsError: boolean): ArchitecturePlan {
+  const plan: ArchitecturePlan = { shapes: new Map(), opaque: [], configs: new Map(), total: 0 };
+  const visit = (c: unknown, pos: string, depth: number, insideOpaque: boolean): void => {
+    const where = whereOf(pos);
+    if (depth > LIMITS.maxNesting) throw new RangeError(`architecture at ${where}: nested more than ${LIMITS.maxNesting} levels deep (the limit)`);
+    if (!isPlainObject(c)) throw new TypeError(`architecture at ${where}: expected { type, args, options?, modules? }, got ${describe(c)}`);
+    const { type, args, options, modules } = c;
+    if (typeof type !== 'string') throw new TypeError(`architecture at ${where}: type must be a string, got ${describe(type)}`);
+    if (!Array.isArray(args)) throw new TypeError(`architecture at ${where}: ${type} args must be an array, got ${describe(args)}`);
+    if (options !== undefined && !isPlainObject(options)) throw new TypeError(`architecture at ${where}: ${type} options must be an object, got ${describe(options)}`);
+    if (modules !== undefined && !Array.isArray(modules)) throw new TypeError(`architecture at ${where}: ${type} modules must be an array, got ${describe(modules)}`);
+    for (const key of Object.keys(c)) {
+      if (!['type', 'args', 'options', 'modules'].includes(key)) throw new TypeError(`architecture at ${where}: ${type} has an unknown field '${key}' (expected type, args, options, modules)`);
+    }
+    plan.configs.set(pos, JSON.stringify(c));
+    if (type === 'Sequential') {
+      if (args.length > 0 || options !== undefined) {
+        throw new TypeError(`architecture at ${where}: Sequential takes no args or options (its layers go in modules), got ${args.length} args${options !== undefined ? ' and options' : ''}`);
+      }
+      (modules ?? []).forEach((m: unknown, i: number) => visit(m, join(pos, String(i)), depth + 1, insideOpaque));
+      return;
+    }
+    const rule = RULES.get(type);
+    if (!rule) {
+      if (unknownIsError && !registry.has(type)) {
+        throw new TypeError(`architecture at ${where}: unknown module type '${type}' (known: ${[...registry.keys()].join(', ')}; ` +
+          `register your own with registerModule('${type}', factory))`);
+      }
+      // A type of the user's own: its factory decides what it accepts and holds.
+      plan.opaque.push(pos);
+      (modules ?? []).forEach((m: unknown, i: number) => visit(m, join(pos, String(i)), depth + 1, true));
+      return;
+    }
+    if (args.length < rule.minArgs || args.length > rule.maxArgs) {
+      const expected = rule.minArgs === rule.maxArgs ? `${rule.minArgs}` : `${rule.minArgs} to ${rule.maxArgs}`;
+      throw new TypeError(`architecture at ${where}: ${type} takes ${expected} args, got ${args.length} (${JSON.stringify(args)})`);
+    }
+    if (!rule.options && options !== undefined) throw new TypeError(`architecture at ${where}: ${type} takes no options, got ${JSON.stringify(options)}`);
+    if (modules !== undefined) throw new TypeError(`architecture at ${where}: ${type} holds no modules, got a modules field`);
+    const dim = (name: string, v: unknown, max = LIMITS.maxDimension, min = 1): number => {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+        throw new RangeError(`architecture at ${where}: ${type} ${name} must be an integer in [${min}, ${max}], got ${describe(v)}`);
+      }
+      return v;
+    };
+    const label = `${type}(${args.map((a) => String(a)).join(', ')})${pos === '' ? '' : ` at position ${pos}`}`;
+    for (const [name, shape] of rule.params?.(args, options ?? {}, dim) ?? []) {
+      const size = shape.reduce((a, b) => a * b, 1);
+      plan.total += size;
+      if (plan.total > LIMITS.maxParameters) {
+        throw new RangeError(`architecture at ${where}: ${label} brings the parameters to over ${LIMITS.maxParameters} values (the limit)`);
+      }
+      if (!insideOpaque) plan.shapes.set(join(pos, name), { shape, label });
+    }
+  };
+  visit(config, '', 0, false);
+  return plan;
+}
+
+/** Parameters shared between positions, stored in the metadata under `neurone.ties`. */
+interface Ties {
+  /** Position → earlier position holding the same module instance (`{ "2": "0" }`). */
+  modules: Record<string, string>;
+  /** Parameter → earlier parameter whose tensor it shares; `grad`: the gradient tensor too. */
+  parameters: Record<string, { to: string; grad: boolean }>;
+}
+
+const TIES_KEY = 'neurone.ties';
+
+/** One parameter at its place in the network. */
+interface Slot {
+  name: string;
+  module: Module;
+  value: { shape: readonly number[]; data: Float32Array };
+  grad: { shape: readonly number[]; data: Float32Array };
+}
+
+/**
+ * The network's parameters by position, each shared tensor once (`slots`, in `parameters()`
+ * order), and what is shared: a module instance at several positions, or a tensor (same data)
+ * in several modules. Sequentials are walked here, not through `parameters()`, so that the
+ * positions a shared parameter has besides its first are known.
+ */
+function layout(net: Module, who: string): { slots: Slot[]; aliases: Slot[]; ties: Ties } {
+  const ties: Ties = { modules: {}, parameters: {} };
+  const slots: Slot[] = [];
+  const aliases: Slot[] = [];
+  const seenModules = new Map<Module, string>([[net, '']]);
+  const byData = new Map<Float32Array, Slot>();
+  const visit = (m: Module, pos: string, depth: number): void => {
+    if (depth > LIMITS.maxNesting) throw new RangeError(`${who}: the network is nested more than ${LIMITS.maxNesting} levels deep (the limit load accepts)`);
+    if (m instanceof Sequential) {
+      m.modules.forEach((c, i) => {
+        const cp = join(pos, String(i));
+        const prev = seenModules.get(c);
+        if (prev !== undefined) {
+          if (prev === '' || cp.startsWith(`${prev}.`)) throw new RangeError(`${who}: the module at ${cp} contains itself`);
+          ties.modules[cp] = prev;
+          return;
+        }
+        seenModules.set(c, cp);
+        visit(c, cp, depth + 1);
+      });
+      return;
+    }
+    for (const p of m.parameters()) {
+      const slot: Slot = { name: join(pos, p.name), module: p.module, value: p.value, grad: p.grad };
+      const prev = byData.get(p.value.data);
+      if (!prev) {
+        byData.set(p.value.data, slot);
+        slots.push(slot);
+        continue;
+      }
+      if (prev.value.shape.length !== p.value.shape.length || prev.value.shape.some((d, i) => d !== p.value.shape[i])) {
+        throw new RangeError(`${who}: parameters ${prev.name} ${formatShape(prev.value.shape)} and ${slot.name} ${formatShape(p.value.shape)} share their data with different shapes; neurone saves a shared parameter with one shape`);
+      }
+      ties.parameters[slot.name] = { to: prev.name, grad: prev.grad.data === p.grad.data };
+      aliases.push(slot);
+    }
+  };
+  visit(net, '', 0);
+  return { slots, aliases, ties };
+}
+
+function hasTies(t: Ties): boolean {
+  return Object.keys(t.modules).length > 0 || Object.keys(t.parameters).length > 0;
+}
+
+/** Parses and checks `neurone.ties` (absent: nothing shared). @internal */
+export function storedTies(metadata: Record<string, string>, file: string, who: string): Ties {
+  const fail = (what: string): Error => new Error(`${who}: ${file}: corrupt metadata: ${TIES_KEY}${what}`);
+  const raw = metadata[TIES_KEY];
+  const ties: Ties = { modules: {}, parameters: {} };
+  if (raw === undefined) return ties;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (e) {
+    throw fail(` is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(parsed)) throw fail(` must be an object { modules, parameters }, got ${describe(parsed)}`);
+  const { modules = {}, parameters = {} } = parsed;
+  if (!isPlainObject(modules)) throw fail(`.modules must be an object, got ${describe(modules)}`);
+  if (!isPlainObject(parameters)) throw fail(`.parameters must be an object, got ${describe(parameters)}`);
+  for (const [k, v] of Object.entries(modules)) {
+    if (typeof v !== 'string' || !/^\d+(\.\d+)*$/.test(k) || !/^(\d+(\.\d+)*)?$/.test(v)) throw fail(`.modules['${k}'] must map a position to a position, got ${describe(v)}`);
+    ties.modules[k] = v;
+  }
+  for (const [k, v] of Object.entries(parameters)) {
+    if (!isPlainObject(v) || typeof v.to !== 'string' || typeof v.grad !== 'boolean' || v.to === k) {
+      throw fail(`.parameters['${k}'] must be { to: another parameter, grad: boolean }, got ${describe(v)}`);
+    }
+    ties.parameters[k] = { to: v.to, grad: v.grad };
+  }
+  return ties;
+}
+
+/** The position of a module alias that `name` lies under, if any. */
+function underModuleAlias(ties: Ties, name: string): string | undefined {
+  return Object.keys(ties.modules).find((a) => name.startsWith(`${a}.`));
+}
+
+/**
+ * Before anything is built or read: the architecture within the limits, every parameter it
+ * declares stored in the file with its shape (so a small file cannot make load allocate a large
+ * network), the ties consistent, and no tensor that matches nothing.
+ */
+function checkFileAgainstArchitecture(config: unknown, ties: Ties, f: OpenFile): void {
+  let plan: ArchitecturePlan;
+  try {
+    plan = planArchitecture(config, true);
+  } catch (e) {
+    throw f.fail((e as Error).message);
+  }
+  for (const [alias, to] of Object.entries(ties.modules)) {
+    const a = plan.configs.get(alias);
+    if (a === undefined || !/\.?\d+$/.test(alias)) throw f.fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, which the architecture does not have`);
+    if (plan.configs.get(to) !== a || to === alias || alias.startsWith(`${to}.`) || to.startsWith(`${alias}.`) || underModuleAlias(ties, to) !== undefined || ties.modules[to] !== undefined) {
+      throw f.fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias} with ${whereOf(to)}, which is not an identical module elsewhere`);
+    }
+  }
+  for (const [alias, { to }] of Object.entries(ties.parameters)) {
+    const a = plan.shapes.get(alias);
+    const t = plan.shapes.get(to);
+    const opaque = (n: string): boolean => plan.opaque.some((o) => o === '' || n.startsWith(`${o}.`));
+    if (opaque(alias) || opaque(to)) continue;
+    if (!a || !t || ties.parameters[to] !== undefined || underModuleAlias(ties, alias) !== undefined || underModuleAlias(ties, to) !== undefined) {
+      throw f.fail(`corrupt metadata: ${TIES_KEY} ties parameter ${alias} to ${to}, which the architecture does not both have`);
+    }
+    if (formatShape(a.shape) !== formatShape(t.shape)) {
+      throw f.fail(`corrupt metadata: ${TIES_KEY} ties ${alias} ${formatShape(a.shape)} to ${to} ${formatShape(t.shape)}: the shapes differ`);
+    }
+  }
+  const expected = new Map<string, { shape: number[]; label: string }>();
+  for (const [name, s] of plan.shapes) {
+    if (ties.parameters[name] === undefined && underModuleAlias(ties, name) === undefined) expected.set(name, s);
+  }
+  for (const name of f.entries.keys()) {
+    if (expected.has(name) || RESERVED_PREFIXES.some((r) => name.startsWith(r))) continue;
+    if (plan.opaque.some((o) => o === '' || name.startsWith(`${o}.`))) continue;
+    throw f.fail(`tensor '${name}' matches no parameter of the architecture (parameters: ${[...expected.keys()].join(', ') || 'none'})`);
+  }
+  for (const [name, s] of expected) {
+    const e = f.entries.get(name);
+    if (!e) throw f.fail(`parameter ${name} of ${s.label} is missing from the file`);
+    if (e.dtype !== 'F32') throw f.fail(`tensor '${name}' has dtype ${e.dtype}, parameters are F32`);
+    if (formatShape(e.shape) !== formatShape(s.shape)) throw f.fail(`tensor '${name}' has shape ${formatShape(e.shape)}, ${s.label} expects ${formatShape(s.shape)}`);
+  }
+  // Implied by the checks above and the tiling, kept as the statement of the bound: a file of N
+  // bytes of data cannot make load build more than N / 4 parameter values.
+  const needed = [...expected.values()].reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
+  if (4 * needed > f.dataLength) {
+    throw f.fail(`the architecture declares ${needed} stored parameter values (${formatBytes(4 * needed)}), ` +
+      `the file holds ${formatBytes(f.dataLength)} of tensor data: the weights are missing`);
+  }
+}
+
+/** Puts the shares of `ties` into a freshly built `net`: the same module instance, the same tensors. */
+function applyTies(net: Module, ties: Ties, fail: (what: string) => Error): void {
+  if (!hasTies(ties)) return;
+  const moduleAt = (pos: string): Module => {
+    let m: Module = net;
+    for (const part of pos === '' ? [] : pos.split('.')) {
+      const child = m instanceof Sequential ? m.modules[Number(part)] : undefined;
+      if (!child) throw fail(`corrupt metadata: ${TIES_KEY} names the position ${pos}, which the network does not have`);
+      m = child;
+    }
+    return m;
+  };
+  for (const [alias, to] of Object.entries(ties.modules)) {
+    const cut = alias.lastIndexOf('.');
+    const parent = moduleAt(cut < 0 ? '' : alias.slice(0, cut));
+    if (!(parent instanceof Sequential)) throw fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, whose parent is not a Sequential`);
+    parent.modules[Number(alias.slice(cut + 1))] = moduleAt(to);
+  }
+  const bySlot = new Map(layout(net, 'load').slots.map((s) => [s.name, s]));
+  // Replaces the field of `module` holding `old` (Linear's weight, ...) by `tensor`.
+  const replace = (s: Slot, old: object, tensor: object, what: string): void => {
+    const m = s.module as unknown as Record<string, unknown>;
+    const key = Object.keys(m).find((k) => m[k] === old);
+    if (key === undefined) throw fail(`cannot restore the shared ${what} of ${s.name}: ${s.module.label()} does not keep it in a field`);
+    m[key] = tensor;
+  };
+  for (const [alias, { to, grad }] of Object.entries(ties.parameters)) {
+    const a = bySlot.get(alias);
+    const t = bySlot.get(to);
+    if (!a || !t) throw fail(`corrupt metadata: ${TIES_KEY} ties ${alias} to ${to}, which the network does not both have`);
+    replace(a, a.value, t.value, 'weights');
+    if (grad) replace(a, a.grad, t.grad, 'gradient');
+  }
+  // The network must now share exactly what the file says.
+  const now = layout(net, 'load').ties;
+  if (JSON.stringify(sortedTies(now)) !== JSON.stringify(sortedTies(ties))) {
+    throw fail(`cannot restore the shared parameters ${JSON.stringify(ties)}: the rebuilt network shares ${JSON.stringify(now)}`);
+  }
+}
+
+function sortedTies(t: Ties): Ties {
+  const sort = <T>(o: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return { modules: sort(t.modules), parameters: sort(t.parameters) };
+}
+
 /** Options of {@link save}. */
 export interface SaveOptions {
   /** Extra string metadata stored in the header (keys starting with `neurone.` are reserved). */
   metadata?: Record<string, string>;
 }
 
-/** The tensors and metadata of a model file for `net`. @internal */
-export function modelContents(net: Module, extra: Record<string, string> = {}): { tensors: (StoredTensor & { name: string })[]; metadata: Record<string, string> } {
+/**
+ * The tensors and metadata of a model file for `net`: each shared parameter once, the sharing in
+ * `neurone.ties`. Refuses what load would refuse (architecture limits, nesting). `who` prefixes
+ * errors (`save: path`). @internal
+ */
+export function modelContents(net: Module, extra: Record<string, string> = {}, who = 'save'): { tensors: (StoredTensor & { name: string })[]; metadata: Record<string, string> } {
   for (const [k, v] of Object.entries(extra)) {
-    if (k.startsWith('neurone.')) throw new RangeError(`save: metadata key '${k}' is reserved`);
-    if (typeof v !== 'string') throw new TypeError(`save: metadata '${k}' must be a string, got ${describe(v)}`);
+    if (k.startsWith('neurone.')) throw new RangeError(`${who}: metadata key '${k}' is reserved`);
+    if (typeof v !== 'string') throw new TypeError(`${who}: metadata '${k}' must be a string, got ${describe(v)}`);
   }
-  const metadata = { ...extra, 'neurone.format': FORMAT_VERSION, 'neurone.architecture': JSON.stringify(net.config()) };
-  const tensors = net.parameters().map((p) => ({ name: p.name, dtype: 'F32' as const, shape: [...p.value.shape], data: p.value.data }));
+  // The layout walk first: it refuses nesting and cycles that config() would recurse into.
+  const { slots, ties } = layout(net, who);
+  const config = net.config();
+  try {
+    planArchitecture(config, false);
+  } catch (e) {
+    throw new RangeError(`${who}: ${(e as Error).message}; load would refuse it`);
+  }
+  const total = slots.reduce((a, s) => a + s.value.data.length, 0);
+  if (total > LIMITS.maxParameters) throw new RangeError(`${who}: the network has ${total} parameter values, over the ${LIMITS.maxParameters} load accepts`);
+  const metadata: Record<string, string> = { ...extra, 'neurone.format': FORMAT_VERSION, 'neurone.architecture': JSON.stringify(config) };
+  if (hasTies(ties)) metadata[TIES_KEY] = JSON.stringify(ties);
+  const tensors = slots.map((s) => ({ name: s.name, dtype: 'F32' as const, shape: [...s.value.shape], data: s.value.data }));
   return { tensors, metadata };
 }
 
 /**
  * Saves `net` (architecture and weights) to `file` as safetensors, atomically: until the new file
- * is complete and on disk, `file` keeps its previous content.
+ * is complete and on disk, `file` keeps its previous content (and its permissions). A parameter
+ * shared by several modules (or a module at several positions) is stored once and shared again
+ * by {@link load}. Refuses, before writing anything, what load would refuse (see {@link LIMITS}).
  *
  * @example
  * save(net, 'digits.safetensors');
@@ -345,7 +930,7 @@ export function modelContents(net: Module, extra: Record<string, string> = {}): 
 export function save(net: Module, file: string, options: SaveOptions = {}): void {
   if (!(net instanceof Module)) throw new TypeError(`save: net must be a Module, got ${describe(net)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`save: path must be a non-empty string, got ${describe(file)}`);
-  const { tensors, metadata } = modelContents(net, options.metadata ?? {});
+  const { tensors, metadata } = modelContents(net, options.metadata ?? {}, `save: ${file}`);
   writeSafetensors(file, tensors, metadata);
 }
 
@@ -353,31 +938,67 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
 const RESERVED_PREFIXES = ['optimizer.', 'fit.'];
 
 /**
- * Copies the parameter tensors of `stored` into `net`, after checking that every parameter is
- * there with dtype F32 and the parameter's shape, and that nothing else is.
+ * Checks that the parameter tensors of `stored` fit `net` (every parameter there with dtype F32
+ * and the parameter's shape, nothing else; a parameter the file shares, per `ties`, read from the
+ * tensor it shares) and returns the function that copies them in. Nothing is changed until then.
  * @internal
  */
-export function assignWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string): void {
-  const params = net.parameters();
-  const names = new Set(params.map((p) => p.name));
+export function checkWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string, ties: Ties = { modules: {}, parameters: {} }): () => void {
+  const { slots, aliases, ties: netTies } = layout(net, who);
+  const used = new Set<string>();
+  const resolve = (name: string, hops = 0): StoredTensor | undefined => {
+    const t = stored.get(name);
+    if (t || hops > 8) {
+      if (t) used.add(name);
+      return t;
+    }
+    const p = ties.parameters[name];
+    if (p) return resolve(p.to, hops + 1);
+    const a = underModuleAlias(ties, name);
+    return a === undefined ? undefined : resolve(join(ties.modules[a], name.slice(a.length + 1)), hops + 1);
+  };
+  const pairs = slots.map((s): [Slot, StoredTensor | undefined] => [s, resolve(s.name)]);
+  const aliasNames = new Map(aliases.map((s) => [s.name, netTies.parameters[s.name]?.to]));
   for (const name of stored.keys()) {
-    if (!names.has(name) && !RESERVED_PREFIXES.some((r) => name.startsWith(r))) {
-      throw new Error(`${who}: ${file}: tensor '${name}' matches no parameter of ${net.toString()} (parameters: ${[...names].join(', ') || 'none'})`);
+    if (used.has(name) || RESERVED_PREFIXES.some((r) => name.startsWith(r))) continue;
+    const sharedWith = aliasNames.get(name) ?? (underModuleAlias(netTies, name) !== undefined ? 'another position' : undefined);
+    if (sharedWith !== undefined) {
+      throw new Error(`${who}: ${file}: tensor '${name}' is stored on its own, but the network shares ${name} with ${sharedWith}`);
+    }
+    throw new Error(`${who}: ${file}: tensor '${name}' matches no parameter of ${net.toString()} (parameters: ${slots.map((s) => s.name).join(', ') || 'none'})`);
+  }
+  for (const [s, t] of pairs) {
+    if (!t) throw new Error(`${who}: ${file}: parameter ${s.name} of ${s.module.label()} is missing from the file`);
+    if (t.dtype !== 'F32') throw new Error(`${who}: ${file}: tensor '${s.name}' has dtype ${t.dtype}, parameters are F32`);
+    if (t.shape.length !== s.value.shape.length || t.shape.some((d, i) => d !== s.value.shape[i])) {
+      throw new Error(`${who}: ${file}: tensor '${s.name}' has shape ${formatShape(t.shape)}, ${s.module.label()} expects ${formatShape(s.value.shape)}`);
     }
   }
-  // Check everything before copying anything, so a bad file leaves the network untouched.
-  for (const p of params) {
-    const t = stored.get(p.name);
-    if (!t) throw new Error(`${who}: ${file}: parameter ${p.name} of ${p.module.label()} is missing from the file`);
-    if (t.dtype !== 'F32') throw new Error(`${who}: ${file}: tensor '${p.name}' has dtype ${t.dtype}, parameters are F32`);
-    if (t.shape.length !== p.value.shape.length || t.shape.some((d, i) => d !== p.value.shape[i])) {
-      throw new Error(`${who}: ${file}: tensor '${p.name}' has shape ${formatShape(t.shape)}, ${p.module.label()} expects ${formatShape(p.value.shape)}`);
-    }
-  }
-  for (const p of params) p.value.data.set((stored.get(p.name) as StoredTensor).data);
+  return () => {
+    for (const [s, t] of pairs) s.value.data.set((t as StoredTensor).data);
+  };
 }
 
-/** Parses and checks the architecture stored in a file's metadata. @internal */
+/**
+ * Copies the parameter tensors of `stored` into `net` after {@link checkWeights}: a bad file
+ * leaves the network untouched.
+ * @internal
+ */
+export function assignWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string, ties?: Ties): void {
+  checkWeights(net, stored, file, who, ties)();
+}
+
+/** The sharing of `net`'s parameters, as stored in `neurone.ties` (for checkpoints' comparisons). @internal */
+export function tiesOf(net: Module, who: string): string {
+  return JSON.stringify(sortedTies(layout(net, who).ties));
+}
+
+/** {@link tiesOf} for a file's metadata. @internal */
+export function storedTiesKey(metadata: Record<string, string>, file: string, who: string): string {
+  return JSON.stringify(sortedTies(storedTies(metadata, file, who)));
+}
+
+/** Parses the architecture stored in a file's metadata. @internal */
 export function storedArchitecture(metadata: Record<string, string>, file: string, who: string): ModuleConfig {
   const version = metadata['neurone.format'];
   const arch = metadata['neurone.architecture'];
@@ -399,23 +1020,39 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
  * Loads a network saved by {@link save} (or a checkpoint written by `fit`): rebuilds it from the
  * stored architecture, with no user code, and puts the weights in.
  *
- * @throws Error naming the file and the problem when it is truncated, corrupt, or its tensors
- * do not match the architecture (names, dtype, shapes, offsets, length).
+ * Before building or reading any weights it checks the file (a regular file within
+ * {@link LIMITS}), the architecture (nesting, argument counts and ranges, total parameters) and
+ * that every parameter the architecture declares is stored with its shape: a small or hostile
+ * file cannot make it allocate more than the file holds.
+ *
+ * @throws Error naming the file and the problem when it is truncated, corrupt, over a limit, or
+ * its tensors do not match the architecture (names, dtype, shapes, offsets, length).
  * @example
  * const net = load('digits.safetensors');
  * const scores = predict(net, xTest);
  */
 export function load(file: string): Module {
   if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
-  const { tensors, metadata } = readSafetensors(file, 'load');
-  const config = storedArchitecture(metadata, file, 'load');
+  const f = openSafetensors(file, 'load');
+  let config: ModuleConfig;
+  let ties: Ties;
+  let tensors: Map<string, StoredTensor>;
+  try {
+    config = storedArchitecture(f.metadata, file, 'load');
+    ties = storedTies(f.metadata, file, 'load');
+    checkFileAgainstArchitecture(config, ties, f);
+    tensors = readTensors(f);
+  } finally {
+    fs.closeSync(f.fd);
+  }
   let net: Module;
   try {
     net = buildModule(config);
   } catch (e) {
     throw new Error(`load: ${file}: ${(e as Error).message}`);
   }
-  assignWeights(net, tensors, file, 'load');
+  applyTies(net, ties, f.fail);
+  assignWeights(net, tensors, file, 'load', ties);
   return net;
 }
 
@@ -429,6 +1066,7 @@ export function load(file: string): Module {
  */
 export function loadWeights(net: Module, file: string): void {
   if (!(net instanceof Module)) throw new TypeError(`loadWeights: net must be a Module, got ${describe(net)}`);
-  const { tensors } = readSafetensors(file, 'loadWeights');
-  assignWeights(net, tensors, file, 'loadWeights');
+  if (typeof file !== 'string' || file === '') throw new TypeError(`loadWeights: path must be a non-empty string, got ${describe(file)}`);
+  const { tensors, metadata } = readSafetensors(file, 'loadWeights');
+  assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'));
 }

@@ -100,13 +100,16 @@ export interface History {
   restoredBest?: boolean;
 }
 
-/** Thrown by `fit` when the loss or a gradient is NaN or ±Infinity; the weights were not updated. */
+/**
+ * Thrown by `fit` when the loss or a gradient is NaN or ±Infinity (the weights were not updated),
+ * or the weights are (before training, or after an update: batch names the step).
+ */
 export class NonFiniteError extends Error {
   constructor(
     message: string,
     readonly epoch: number,
     readonly batch: number,
-    /** `2.weight` for a gradient; undefined for the loss. */
+    /** `2.weight` for a gradient or weights; undefined for the loss. */
     readonly parameter?: string,
   ) {
     super(message);
@@ -177,13 +180,13 @@ class RowGatherer {
   }
 }
 
-/** The first parameter whose gradient holds a NaN or ±Infinity, with that value. */
-function nonFiniteGradient(params: readonly Parameter[]): { p: Parameter; value: number } | null {
+/** The first parameter whose gradient (or, with `of` 'value', whose weights) holds a NaN or ±Infinity, with that value and its index. */
+function nonFiniteParameter(params: readonly Parameter[], of: 'grad' | 'value' = 'grad'): { p: Parameter; value: number; index: number } | null {
   const k = backend();
   for (const p of params) {
-    const g = p.grad.data;
+    const g = p[of].data;
     const i = k.nonFiniteIndex(g, g.length);
-    if (i >= 0) return { p, value: g[i] };
+    if (i >= 0) return { p, value: g[i], index: i };
   }
   return null;
 }
@@ -203,7 +206,9 @@ const YIELD_MS = 2;
  *
  * @returns the per-epoch history (train/validation loss and accuracy, seconds).
  * @throws NonFiniteError when the loss or a gradient becomes NaN/Inf (before any update
- * with it), naming the epoch, batch and parameter, unless `allowNonFinite`.
+ * with it), or the weights are NaN/Inf (before training, or after an update), naming the epoch,
+ * batch and parameter, unless `allowNonFinite`.
+ * @throws RangeError when `data` or the validation set has no samples.
  *
  * @example
  * seed(0);
@@ -225,7 +230,12 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     throw new TypeError(`fit: optimizer must have a step(params) method (SGD, Adam), got ${describe(optimizer)}`);
   }
   const n = checkDataset('fit', 'data', data);
-  if (validation !== undefined) checkDataset('fit', 'validation', validation);
+  // No samples: the mean loss would be 0 / 0 (NaN) and no step would run.
+  if (n === 0) throw new RangeError(`fit: data.x ${formatShape(data.x.shape)} has 0 samples; fit needs at least 1`);
+  // An empty validation set would report valLoss 0, which early stopping would take as perfect.
+  if (validation !== undefined && checkDataset('fit', 'validation', validation) === 0) {
+    throw new RangeError(`fit: validation.x ${formatShape(validation.x.shape)} has 0 samples; give a non-empty validation set or none`);
+  }
   const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
   const epochs = checkPositiveInt('fit', 'epochs', options.epochs ?? 10);
   const shuffle = options.shuffle ?? true;
@@ -261,6 +271,17 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     firstEpoch = r.epoch + 1;
   }
 
+  // Weights already NaN/Inf (loaded, set by hand) would train silently at chance: the gradient
+  // check below cannot see them, since the loss is then NaN only for some losses and inputs.
+  if (!options.allowNonFinite) {
+    const bad = nonFiniteParameter(params, 'value');
+    if (bad) {
+      throw new NonFiniteError(
+        `fit: the weights of ${bad.p.name} (${bad.p.module.label()}) hold ${bad.value} at index ${bad.index} before training; ` +
+        're-initialise or reload the network (or pass { allowNonFinite: true } to train anyway)', firstEpoch, 0, bad.p.name);
+    }
+  }
+
   let lastYield = performance.now();
   let labels: Labels | null = null;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
@@ -286,7 +307,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       net.deferZeroGrad();
       net.backwardUpdateGradient(xb, delta);
       if (!options.allowNonFinite) {
-        const bad = nonFiniteGradient(params);
+        const bad = nonFiniteParameter(params);
         if (bad) {
           throw new NonFiniteError(
             `fit: the gradient of ${bad.p.name} (${bad.p.module.label()}) holds ${bad.value} at epoch ${epoch}, batch ${b + 1}/${batches}; ` +
@@ -295,6 +316,16 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         }
       }
       optimizer.step(params);
+      if (!options.allowNonFinite) {
+        // Finite gradients can still overflow the weights (a huge learning rate): one more pass
+        // of the same kernel over the weights, as cheap as the gradients' check.
+        const bad = nonFiniteParameter(params, 'value');
+        if (bad) {
+          throw new NonFiniteError(
+            `fit: the update at epoch ${epoch}, batch ${b + 1}/${batches} made the weights of ${bad.p.name} (${bad.p.module.label()}) ${bad.value} at index ${bad.index} ` +
+            '(lower the learning rate, or pass { allowNonFinite: true } to continue)', epoch, b + 1, bad.p.name);
+        }
+      }
       lossSum += batchLoss;
       if (classified) {
         const l = classify(yhat, yb, labels ?? undefined);
