@@ -26,6 +26,7 @@ import {
   PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences,
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from './figures';
+import { ensureDir } from './data/paths';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -34,6 +35,9 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/** The largest finite float32, (2 − 2^-23) · 2^127 ≈ 3.4028235e38. */
+const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
 
 const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
 type DatasetName = (typeof DATASETS)[number];
@@ -81,11 +85,23 @@ interface Flag {
   arg?: string;
   help: string;
   choices?: readonly string[];
-  /** Inclusive lower bound (or exclusive when `gt`), upper bound exclusive when `lt`. */
+  /** Inclusive lower bound (or exclusive when `gt`), upper bound exclusive when `lt`, inclusive when `max`. */
   min?: number;
   gt?: number;
   lt?: number;
+  max?: number;
 }
+
+/**
+ * Upper bound of `--threads`: far above any machine's core count, low enough that a typo such as
+ * `--threads 100000` is refused instead of asking the kernels for that many threads.
+ */
+const MAX_THREADS = 1024;
+/**
+ * Upper bound of `--seed`: the generator folds its seed to 32 bits (lib/random.ts), so larger
+ * seeds would silently repeat smaller ones.
+ */
+const MAX_SEED = 2 ** 32 - 1;
 
 const FLAGS: Record<string, Flag> = {
   '--dataset': { key: 'dataset', kind: 'string', arg: 'NAME', choices: DATASETS, help: `data to train on: ${DATASETS.join('|')} (default usps)` },
@@ -97,9 +113,9 @@ const FLAGS: Record<string, Flag> = {
   '--momentum': { key: 'momentum', kind: 'number', arg: 'X', min: 0, lt: 1, help: 'SGD momentum in [0, 1) (default 0.9)' },
   '--weight-decay': { key: 'weightDecay', kind: 'number', arg: 'X', min: 0, help: `L2 penalty added to the summed gradient (default ${DEFAULT_WEIGHT_DECAY.sgd} for sgd, 0 for adam)` },
   '--schedule': { key: 'schedule', kind: 'string', arg: 'NAME', choices: ['plateau', 'none'], help: `plateau: lr × ${PLATEAU_FACTOR} when the validation loss stalls ${PLATEAU_EPOCHS} epochs (default); none` },
-  '--seed': { key: 'seed', kind: 'int', arg: 'N', min: 0, help: 'seed of initialisation, split and shuffling (default 0)' },
+  '--seed': { key: 'seed', kind: 'int', arg: 'N', min: 0, max: MAX_SEED, help: `seed of initialisation, split and shuffling, 0 to 2^32-1 (default 0)` },
   '--backend': { key: 'backend', kind: 'string', arg: 'NAME', choices: ['js', 'native'], help: 'js|native (default: native when it loads)' },
-  '--threads': { key: 'threads', kind: 'int', arg: 'N', min: 1, help: 'threads of the native kernels (default: all cores)' },
+  '--threads': { key: 'threads', kind: 'int', arg: 'N', min: 1, max: MAX_THREADS, help: `threads of the native kernels, at most ${MAX_THREADS} (default: all cores)` },
   '--out': { key: 'out', kind: 'string', arg: 'DIR', help: 'folder for the plots and metrics (default ./neurone-out)' },
   '--save': { key: 'save', kind: 'string', arg: 'FILE', help: 'save the trained model there' },
   '--patience': { key: 'patience', kind: 'int', arg: 'N', min: 1, help: 'early stopping: epochs without a better validation loss (default 5)' },
@@ -192,10 +208,23 @@ function parseValue(name: string, flag: Flag, value: string): string | number {
   }
   const v = Number(value);
   if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`bad value for ${name}: '${value}' is not a number`);
-  if (flag.kind === 'int' && !Number.isInteger(v)) throw new UsageError(`bad value for ${name}: '${value}' is not an integer`);
-  if (flag.min !== undefined && v < flag.min) throw new UsageError(`bad value for ${name}: ${value} (must be >= ${flag.min})`);
-  if (flag.gt !== undefined && !(v > flag.gt)) throw new UsageError(`bad value for ${name}: ${value} (must be > ${flag.gt})`);
-  if (flag.lt !== undefined && !(v < flag.lt)) throw new UsageError(`bad value for ${name}: ${value} (must be < ${flag.lt})`);
+  if (flag.kind === 'int') {
+    if (!Number.isInteger(v)) throw new UsageError(`bad value for ${name}: '${value}' is not an integer`);
+    // Beyond 2^53 doubles skip integers: '9007199254740993' would silently become ...992.
+    if (!Number.isSafeInteger(v)) throw new UsageError(`bad value for ${name}: ${value} (must be at most ${Number.MAX_SAFE_INTEGER})`);
+  }
+  // Real-valued options reach the kernels as float32: a value the checks below accept must keep its
+  // meaning there. 1e39 becomes Infinity, 1e-46 becomes 0 and 0.9999999999 becomes 1, so the
+  // bounds are checked on the float32 value too (and the float32 overflow is named as such).
+  const f = flag.kind === 'number' ? Math.fround(v) : v;
+  if (!Number.isFinite(f)) {
+    throw new UsageError(`bad value for ${name}: ${value} (beyond the float32 range, whose largest finite value is ${FLOAT32_MAX.toPrecision(8)})`);
+  }
+  const f32 = f !== v ? ` (${f} as float32)` : '';
+  if (flag.min !== undefined && !(v >= flag.min && f >= flag.min)) throw new UsageError(`bad value for ${name}: ${value}${f32} (must be >= ${flag.min})`);
+  if (flag.gt !== undefined && !(v > flag.gt && f > flag.gt)) throw new UsageError(`bad value for ${name}: ${value}${f32} (must be > ${flag.gt})`);
+  if (flag.lt !== undefined && !(v < flag.lt && f < flag.lt)) throw new UsageError(`bad value for ${name}: ${value}${f32} (must be < ${flag.lt})`);
+  if (flag.max !== undefined && !(v <= flag.max)) throw new UsageError(`bad value for ${name}: ${value} (must be <= ${flag.max})`);
   return v;
 }
 
@@ -281,21 +310,26 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   try {
     if (opts.backend) setBackend(opts.backend);
     if (opts.threads) setThreads(opts.threads);
+    // Chooses the backend now (NEURONE_BACKEND included), so a bad setting is an error before any
+    // work rather than a failure in the first kernel call.
+    getBackend();
   } catch (e) {
     throw new UsageError(firstLine((e as Error).message));
+  }
+  // Every place the run will write is checked before the data is loaded and the network trained:
+  // finding out at the end that --save is a folder would throw the training away.
+  const outFiles = { curves: path.join(opts.out, 'training.svg'), confusion: path.join(opts.out, 'confusion.svg'), metrics: path.join(opts.out, 'metrics.json') };
+  try {
+    ensureDir(opts.out);
+    probeWritable(opts.out);
+  } catch (e) {
+    throw new UsageError(`--out: cannot write to ${opts.out}: ${firstLine((e as Error).message)}`);
   }
   let save: ((net: Sequential, file: string) => unknown) | undefined;
   if (opts.save !== undefined) {
     save = loadSave();
     if (!save) throw new UsageError('--save is not available yet in this version (lib/serialize is missing)');
-    const dir = path.dirname(path.resolve(opts.save));
-    if (!fs.existsSync(dir)) throw new UsageError(`--save: folder ${dir} does not exist`);
-  }
-  try {
-    fs.mkdirSync(opts.out, { recursive: true });
-    fs.accessSync(opts.out, fs.constants.W_OK);
-  } catch (e) {
-    throw new UsageError(`--out: cannot write to ${opts.out} (${(e as NodeJS.ErrnoException).code ?? firstLine((e as Error).message)})`);
+    checkSaveTarget(opts.save, Object.values(outFiles));
   }
 
   let { train: fullTrain, test } = loadDataset(opts.dataset, opts.seed, opts.dataDir);
@@ -386,18 +420,23 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
             lossSum = 0;
             seen = 0;
             bar.start(n, 0, { epoch: `${info.epoch}/${opts.epochs}`, rate: '-', loss: '-' });
+            barDrawing = true;
           }
           const size = done - seen;
           lossSum += info.loss * size;
           seen = done;
           const secs = (performance.now() - epochStart) / 1000;
           bar.update(done, { rate: secs > 0 ? Math.round(done / secs) : '-', loss: (lossSum / done).toFixed(4) });
-          if (info.batch === info.batches) bar.stop();
+          if (info.batch === info.batches) {
+            bar.stop();
+            barDrawing = false;
+          }
         }
         : undefined,
     });
   } catch (e) {
     bar?.stop();
+    barDrawing = false;
     if (e instanceof NonFiniteError) {
       process.stderr.write(`neurone: training diverged: ${firstLine(e.message)}\n`);
       return 1;
@@ -412,36 +451,154 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   const seconds = (performance.now() - t0) / 1000;
   const epochsRun = history.epochs.length;
 
-  const curves = path.join(opts.out, 'training.svg');
-  writeFigure(curves, logger.svg());
-  const confusion = path.join(opts.out, 'confusion.svg');
-  writeFigure(confusion, confusionMatrixSvg(testEval.confusion ?? [], { title: `${modelName} on ${opts.dataset} test`, classNames: test.classNames }));
-  const metricsFile = path.join(opts.out, 'metrics.json');
+  // The model first: it is what the run cost, and a full disk while writing the figures must not
+  // take it with them. A save that fails here (the target was checked before training) is a
+  // failure of the run, exit code 1.
+  if (save && opts.save) {
+    try {
+      await save(net, opts.save);
+    } catch (e) {
+      const msg = firstLine((e as Error).message);
+      process.stderr.write(`neurone: cannot save the model${msg.includes(opts.save) ? '' : ` to ${opts.save}`}: ${msg}\n`);
+      return 1;
+    }
+  }
+
+  const { curves, confusion, metrics: metricsFile } = outFiles;
   const metrics = {
     dataset: opts.dataset, model: modelName, description, optimizer: optimizer.toJSON(), batchSize: opts.batchSize,
     seed: opts.seed, backend: getBackend(), epochs: epochsRun, bestEpoch: history.bestEpoch, stoppedEarly: history.stoppedEarly,
     trainAccuracy: trainEval.accuracy, validationAccuracy: valEval.accuracy, testAccuracy: testEval.accuracy,
     testConfusion: testEval.confusion, seconds, history: history.epochs as EpochRecord[],
   };
-  writeFigure(metricsFile, `${JSON.stringify(metrics, null, 2)}\n`);
+  // Each output is tried even when one fails (the metrics matter more than a picture); failures
+  // are reported after the summary and make the exit code 1.
+  const failed: string[] = [];
+  const written = new Set<string>();
+  const tryWrite = (file: string, content: () => string): void => {
+    try {
+      writeFigure(file, content());
+      written.add(file);
+    } catch (e) {
+      failed.push(firstLine((e as Error).message));
+    }
+  };
+  tryWrite(curves, () => logger.svg());
+  tryWrite(confusion, () => confusionMatrixSvg(testEval.confusion ?? [], { title: `${modelName} on ${opts.dataset} test`, classNames: test.classNames }));
+  tryWrite(metricsFile, () => `${JSON.stringify(metrics, null, 2)}\n`);
 
   out(`done: ${epochsRun} epochs${history.stoppedEarly ? ' (early stopping)' : ''}, weights of epoch ${history.bestEpoch ?? epochsRun} kept`);
   out(`  train accuracy       ${pct(trainEval.accuracy)}  (loss ${trainEval.loss.toPrecision(4)})`);
   out(`  validation accuracy  ${pct(valEval.accuracy)}  (loss ${valEval.loss.toPrecision(4)})`);
   out(`  test accuracy        ${pct(testEval.accuracy)}  (loss ${testEval.loss.toPrecision(4)}, ${testSet.labels.length} examples never used in training)`);
   out(`  wall time            ${seconds.toFixed(1)} s`);
-  out(`  curves               ${curves}`);
-  out(`  confusion matrix     ${confusion}`);
-  out(`  metrics              ${metricsFile}`);
-  if (save && opts.save) {
-    try {
-      await save(net, opts.save);
-    } catch (e) {
-      throw new UsageError(`--save: cannot save to ${opts.save}: ${firstLine((e as Error).message)}`);
-    }
-    out(`  model                ${opts.save}`);
+  if (written.has(curves)) out(`  curves               ${curves}`);
+  if (written.has(confusion)) out(`  confusion matrix     ${confusion}`);
+  if (written.has(metricsFile)) out(`  metrics              ${metricsFile}`);
+  if (save && opts.save) out(`  model                ${opts.save}`);
+  for (const f of failed) {
+    process.stderr.write(`neurone: ${f}${opts.save ? ` (the model is saved in ${opts.save})` : ''}\n`);
   }
-  return 0;
+  return failed.length > 0 ? 1 : 0;
+}
+
+/**
+ * Throws when files cannot be created in `dir`. `fs.access(W_OK)` is not enough: it says yes to
+ * root on a read-only file system or a pseudo file system, so a real file is created and removed.
+ */
+function probeWritable(dir: string): void {
+  const probe = path.join(dir, `.neurone-write-test-${process.pid}-${Date.now()}`);
+  let fd: number;
+  try {
+    fd = fs.openSync(probe, 'wx');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`cannot create files in ${dir} (${err.code ?? err.message})`);
+  }
+  fs.closeSync(fd);
+  fs.rmSync(probe, { force: true });
+}
+
+/**
+ * Checks `--save FILE` before training: its folder exists and takes new files, and FILE is not a
+ * folder, nor a device or pipe (saving replaces the file), nor one of the files the run writes in --out.
+ */
+function checkSaveTarget(file: string, outFiles: readonly string[]): void {
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  let dirStat: fs.Stats;
+  try {
+    dirStat = fs.statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`--save: folder ${dir} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code})`}`);
+  }
+  if (!dirStat.isDirectory()) throw new UsageError(`--save: ${dir} is not a folder`);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new UsageError(`--save: cannot inspect ${file} (${code})`);
+  }
+  if (st?.isDirectory()) throw new UsageError(`--save: ${file} is a folder; expected a file name, e.g. ${path.join(file, 'model.safetensors')}`);
+  if (st && !st.isFile()) throw new UsageError(`--save: ${file} exists and is not a regular file (a device, pipe or socket)`);
+  if (outFiles.some((f) => path.resolve(f) === target)) throw new UsageError(`--save: ${file} is one of the files the run writes in --out`);
+  try {
+    probeWritable(dir);
+  } catch (e) {
+    throw new UsageError(`--save: ${firstLine((e as Error).message)}`);
+  }
+}
+
+/**
+ * True from the progress bar's start to its stop. While it draws, the bar has hidden the cursor
+ * (`ESC[?25l`) and turned off line wrapping (`ESC[?7l`); only its stop() turns them back on, which
+ * a Ctrl-C would skip, leaving the user's terminal without a cursor.
+ */
+let barDrawing = false;
+/** Show the cursor, wrap lines again, and end the bar's line so the shell prompt starts clean. */
+const RESTORE_TERMINAL = '\x1b[?25h\x1b[?7h\n';
+
+function restoreCursor(): void {
+  if (!barDrawing) return;
+  barDrawing = false;
+  try {
+    fs.writeSync(1, RESTORE_TERMINAL); // synchronous: the process is about to exit
+  } catch {
+    // the terminal is gone: nothing to restore
+  }
+}
+
+/**
+ * What the command does on its way out, installed only when run as a program (not when imported):
+ * - SIGINT (Ctrl-C) / SIGTERM: show the cursor the progress bar hid, then exit 128 + signal number
+ *   (130, 143), as a process killed by the signal would report;
+ * - EPIPE on stdout or stderr (`neurone train | head -1`): the reader is gone, so exit at once and
+ *   quietly with 141 (128 + SIGPIPE, what a shell reports for a writer the pipe closed on); other
+ *   errors on stdout get one line on stderr and exit 1, never a stack trace.
+ */
+function installProcessGuards(): void {
+  process.on('exit', restoreCursor);
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.on(signal, () => {
+      restoreCursor();
+      process.exit(code);
+    });
+  }
+  const onStreamError = (which: 'stdout' | 'stderr') => (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE' && which === 'stdout') {
+      try {
+        fs.writeSync(2, `neurone: cannot write to standard output (${e.code ?? e.message})\n`);
+      } catch {
+        // stderr is gone too
+      }
+      process.exit(1);
+    }
+    process.exit(e.code === 'EPIPE' ? 141 : 1);
+  };
+  process.stdout.on('error', onStreamError('stdout'));
+  process.stderr.on('error', onStreamError('stderr'));
 }
 
 /** Runs the command line `argv` (without node and the script); returns the exit code. */
@@ -467,12 +624,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     return await train(opts);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`neurone: ${firstLine(msg)}\n`);
+    // Library errors may already name the program ("neurone: NEURONE_BACKEND must be…"): one prefix.
+    process.stderr.write(`neurone: ${firstLine(msg).replace(/^(neurone:\s*)+/, '')}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
 }
 
 if (require.main === module) {
+  installProcessGuards();
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -7,15 +7,24 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { lineChartSvg, Series, ChartOptions } from './plot';
+import { ensureDir } from './data/paths';
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }[c] as string));
 }
 
-/** Writes `content` to `file`, creating the folder; returns the path. */
+/**
+ * Writes `content` to `file`, creating the folder; returns the path. Errors name the file and
+ * the cause (`ENOSPC`, `EISDIR`…), and never hang on a folder that cannot be made (see ensureDir).
+ */
 export function writeFigure(file: string, content: string | Buffer): string {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
+  ensureDir(path.dirname(file));
+  try {
+    fs.writeFileSync(file, content);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`cannot write ${file} (${err.code ?? err.message})`);
+  }
   return file;
 }
 

@@ -10,7 +10,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as https from 'https';
 import * as path from 'path';
-import { defaultCacheDir } from './paths';
+import { defaultCacheDir, ensureDir } from './paths';
 
 /** One file of a downloadable dataset. */
 export interface RemoteFile {
@@ -84,7 +84,7 @@ export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha25
       throw new Error(`${dest}: checksum mismatch: expected sha256 ${options.sha256}, got ${got}; file not written`);
     }
   }
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  ensureDir(path.dirname(dest)); // not mkdirSync recursive: it can spin forever (see ensureDir)
   const tmp = tempPathFor(dest);
   try {
     const fd = fs.openSync(tmp, 'w');
@@ -120,7 +120,7 @@ export function commitVerified(tmp: string, dest: string, expected: { sha256: st
 
 /** Fetches a URL into a temporary file next to `dest` (following redirects), then `commitVerified`. */
 export function downloadFile(url: string, dest: string, expected: { sha256: string; bytes?: number }, timeoutMs = 60000): Promise<void> {
-  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  ensureDir(path.dirname(dest)); // not mkdirSync recursive: it can spin forever (see ensureDir)
   const tmp = tempPathFor(dest);
   const fetchInto = (u: string, redirectsLeft: number): Promise<void> =>
     new Promise((resolve, reject) => {

@@ -51,3 +51,47 @@ export function isDir(p: string): boolean {
     return false;
   }
 }
+
+/**
+ * Creates folder `dir` and its missing parents, one level at a time, and returns its absolute path.
+ *
+ * Why not `fs.mkdirSync(dir, { recursive: true })`: on a pseudo file system such as /proc, where
+ * `mkdir` answers ENOENT although the parent exists, Node's recursive mkdir retries the parent
+ * and the child forever at 100 % CPU (`neurone train --out /proc/x` hung that way). Walking
+ * down from the deepest existing ancestor makes every failure final: the error names the level
+ * that could not be made and why (ENOENT, ENOTDIR, EACCES, EROFS…).
+ */
+export function ensureDir(dir: string): string {
+  const target = path.resolve(dir);
+  const missing: string[] = [];
+  let p = target;
+  for (;;) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // ENOTDIR: some ancestor is a file; walking up finds it and says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${p}: cannot inspect (${code ?? (e as Error).message})`);
+    }
+    if (st) {
+      if (!st.isDirectory()) throw new Error(`${p} exists and is not a folder`);
+      break;
+    }
+    const parent = path.dirname(p);
+    if (parent === p) break; // the root itself is missing: let mkdir below say why
+    missing.push(p);
+    p = parent;
+  }
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      fs.mkdirSync(missing[i]);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      // Another process may have made it meanwhile; anything else is final.
+      if (err.code === 'EEXIST' && isDir(missing[i])) continue;
+      throw new Error(`cannot create folder ${missing[i]} (${err.code ?? err.message})`);
+    }
+  }
+  return target;
+}

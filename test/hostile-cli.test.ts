@@ -1,0 +1,181 @@
+/**
+ * The `neurone` command against hostile surroundings: paths that cannot be written, a reader that
+ * closes the pipe, Ctrl-C during the progress bar, a full disk after training, values that do not
+ * survive the trip to float32, a bad NEURONE_BACKEND. Each runs the real command in a child process
+ * (through ts-node, as test/cli.test.ts does) on the smallest dataset the command has (xor).
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseTrainArgs, UsageError } from '../lib/cli';
+
+const root = path.join(__dirname, '..');
+const tsNode = require.resolve('ts-node/dist/bin.js');
+const cliArgs = [tsNode, '--transpile-only', path.join(root, 'lib', 'cli.ts')];
+
+/** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
+const HANG_GUARD_MS = 90000;
+
+function cli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...cliArgs, ...args], {
+    cwd: root, encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env, NEURONE_BACKEND: '', ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Exit code 2, one line on stderr with a single `neurone: ` prefix, no stack trace. */
+function expectUsageError(r: ReturnType<typeof cli>, pattern: RegExp): void {
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^neurone: (?!neurone:)/);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.code).toBe(2);
+}
+
+function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-hostile-cli-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('numbers are parsed as float32 values in their documented ranges', () => {
+  const bad = (args: string[], pattern: RegExp): void => {
+    let err: unknown;
+    try {
+      parseTrainArgs(args);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(pattern);
+  };
+
+  test('--lr 1e39 overflows float32 and is refused at parse time', () => bad(['--lr', '1e39'], /--lr: 1e39 .*float32/));
+  test('--lr 1e-46 is 0 in float32, which the rule lr > 0 refuses', () => bad(['--lr', '1e-46'], /--lr: 1e-46 \(0 as float32\) \(must be > 0\)/));
+  test('--momentum 0.99999999999 is 1 in float32, outside [0, 1)', () => bad(['--momentum', '0.99999999999'], /--momentum.*1 as float32.*must be < 1/));
+  test('--weight-decay 1e39 overflows float32', () => bad(['--weight-decay', '1e39'], /--weight-decay: 1e39 .*float32/));
+  test('--val-fraction 0.999999999 is 1 in float32', () => bad(['--val-fraction', '0.999999999'], /--val-fraction.*must be < 1/));
+  test('--seed beyond 32 bits would repeat a smaller seed', () => bad(['--seed', String(2 ** 32)], /--seed: 4294967296 \(must be <= 4294967295\)/));
+  test('--threads 100000 is refused', () => bad(['--threads', '100000'], /--threads: 100000 \(must be <= 1024\)/));
+  test('integers beyond 2^53 are refused rather than rounded', () => bad(['--epochs', '9007199254740993'], /--epochs: .*must be at most 9007199254740991/));
+  test('values at the edges still parse', () => {
+    expect(parseTrainArgs(['--lr', '3.4e38', '--seed', String(2 ** 32 - 1), '--threads', '1024', '--momentum', '0.9999'])).toMatchObject({
+      lr: 3.4e38, seed: 2 ** 32 - 1, threads: 1024, momentum: 0.9999,
+    });
+  });
+});
+
+describe('output paths are checked before training, and never hang', () => {
+  test('--out /proc/x fails at once (Node\'s recursive mkdir used to spin there forever)', () => {
+    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', '/proc/neurone-x/y']), /--out: cannot write to \/proc\/neurone-x\/y: cannot create folder \/proc\/neurone-x \(ENOENT\)/);
+  });
+
+  test('--out below a regular file names the file', () => {
+    const file = path.join(tmp, 'plain-file');
+    fs.writeFileSync(file, 'x');
+    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', path.join(file, 'out')]), /plain-file exists and is not a folder/);
+  });
+
+  test('--save naming a folder fails before any training', () => {
+    const out = path.join(tmp, 'save-dir-out');
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--save', tmp]);
+    expectUsageError(r, /--save: .* is a folder/);
+    expect(r.stdout).toBe(''); // nothing trained nor printed
+    expect(fs.existsSync(path.join(out, 'metrics.json'))).toBe(false);
+  });
+
+  test('--save onto a device (saving would replace it) is refused', () => {
+    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', '/dev/null']), /--save: \/dev\/null exists and is not a regular file/);
+  });
+
+  test('--save in a folder that takes no files is refused before training', () => {
+    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', '/proc/neurone-model']), /--save: cannot create files in \/proc \(ENOENT\)/);
+  });
+
+  test('--save onto one of the files written in --out is refused', () => {
+    const out = path.join(tmp, 'clash');
+    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--save', path.join(out, 'metrics.json')]), /one of the files the run writes/);
+  });
+});
+
+describe('after training, the model comes first', () => {
+  const canFill = fs.existsSync('/dev/full') && fs.existsSync(path.join(root, 'lib', 'serialize.ts'));
+  (canFill ? test : test.skip)('a full disk while writing a figure keeps the saved model, reports the figure, exits 1', () => {
+    const out = path.join(tmp, 'full');
+    fs.mkdirSync(out);
+    // Writing training.svg goes to /dev/full, where every write fails with ENOSPC: a full disk.
+    fs.symlinkSync('/dev/full', path.join(out, 'training.svg'));
+    const model = path.join(tmp, 'full-model.safetensors');
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--quiet', '--out', out, '--save', model]);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr.trim()).toMatch(/^neurone: cannot write .*training\.svg \(ENOSPC\) \(the model is saved in .*full-model\.safetensors\)$/);
+    expect(r.code).toBe(1);
+    expect(fs.statSync(model).size).toBeGreaterThan(100);
+    // The other outputs are still written and listed; the failed one is not listed.
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')).epochs).toBe(2);
+    expect(r.stdout).toContain(path.join(out, 'confusion.svg'));
+    expect(r.stdout).not.toContain(path.join(out, 'training.svg'));
+    expect(r.stdout).toContain(model);
+  });
+});
+
+describe('the process around the command', () => {
+  test('NEURONE_BACKEND=bogus: one line, one "neurone:" prefix, exit 2 before any work', () => {
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp], { NEURONE_BACKEND: 'bogus' });
+    expectUsageError(r, /NEURONE_BACKEND.*bogus/);
+    expect(r.stdout).toBe('');
+  });
+
+  test('a reader that closes the pipe (neurone train | head -1): quiet exit 141, no EPIPE trace', async () => {
+    // 1,000 epoch lines are over 64 KiB, more than a pipe buffers: the command is still writing
+    // when the reader goes away, whatever the speed of the machine.
+    const child = spawn(process.execPath, [...cliArgs, 'train', '--dataset', 'xor', '--epochs', '1000', '--patience', '1000', '--schedule', 'none', '--out', path.join(tmp, 'epipe')], {
+      cwd: root, env: { ...process.env, NEURONE_BACKEND: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let first = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => {
+      first += d;
+      if (first.includes('\n')) child.stdout.destroy(); // like head -1
+    });
+    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(guard);
+    expect(first).toMatch(/^neurone: small-mlp on xor/);
+    expect(stderr).toBe('');
+    expect(code).toBe(141);
+  });
+
+  // The progress bar draws only on a terminal: `script` (util-linux) gives the command one, and
+  // a ^C typed into it reaches the command as SIGINT from the terminal, as a user's Ctrl-C does.
+  (hasCommand('script') ? test : test.skip)('Ctrl-C during the progress bar shows the cursor again and exits 130', async () => {
+    const cmd = [process.execPath, ...cliArgs, 'train', '--dataset', 'checkerboard', '--epochs', '50', '--out', path.join(tmp, 'sigint')]
+      .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: root, env: { ...process.env, NEURONE_BACKEND: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString('latin1');
+      if (!sent && out.includes('\x1b[?25l')) { // the bar has hidden the cursor
+        sent = true;
+        child.stdin.write('\x03');
+      }
+    });
+    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(guard);
+    expect(sent).toBe(true);
+    expect(out).not.toMatch(/done: /); // interrupted, not finished
+    // The cursor shown again after it was last hidden, line wrapping back on.
+    expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
+    expect(out.lastIndexOf('\x1b[?7h')).toBeGreaterThan(out.lastIndexOf('\x1b[?7l'));
+    expect(code).toBe(130); // script -e passes the command's status on
+  });
+});
