@@ -253,6 +253,11 @@ describe('native and js agree', () => {
       }
     }
   };
+  // Element by element (jest's toEqual on arrays of a million entries takes seconds).
+  const sameInts = (a: Int32Array, b: Int32Array, what: string): void => {
+    if (a.length !== b.length) throw new Error(`${what}: lengths ${a.length} and ${b.length}`);
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) throw new Error(`${what}: ${a[i]} vs ${b[i]} at ${i}`);
+  };
   run('within 1e-5 relative on the same inputs (sgemm, conv1d, pooling)', () => {
     const nb = nativeBackend(native!);
     for (let trial = 0; trial < 20; trial++) {
@@ -290,47 +295,56 @@ describe('native and js agree', () => {
     const cases = [
       [256, 256, 1, 32, 3, 1, 2, 2], [5, 300, 4, 24, 5, 2, 8, 3], [2, 3000, 1, 32, 3, 1, 2, 2], [3, 41, 7, 9, 4, 3, 3, 2],
     ];
+    // Inputs and the js twin's results once per case: they do not depend on the native path
+    // or thread count, and the js convolutions were most of this test's time.
+    const prepared = cases.map(([batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride], i) => {
+      const convLength = windowCount(length, kSize, stride);
+      const pooledLength = windowCount(convLength, poolSize, poolStride);
+      const pooled = batch * pooledLength * chanOut;
+      const x = randomArray(batch * length * chanIn);
+      const w = randomArray(kSize * chanIn * chanOut);
+      const bias = i % 2 ? randomArray(chanOut) : null;
+      const dy = randomArray(pooled);
+      const dw0 = randomArray(w.length);
+      const jsY = new Float32Array(pooled);
+      jsBackend.conv1dMaxPoolForward(x, w, bias, jsY, null, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+      const jsArgmax = new Int32Array(pooled);
+      jsBackend.conv1dMaxPoolForward(x, w, bias, new Float32Array(pooled), jsArgmax, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+      const jsDw = dw0.slice();
+      jsBackend.conv1dMaxPoolBackwardWeight(x, dy, jsArgmax, jsDw, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+      return { dims: [batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride], convLength, pooled, x, w, bias, dy, dw0, jsY, jsArgmax, jsDw };
+    });
     for (const path of native!.supportedKernelPaths()) {
       native!.setKernelPath(path);
       for (const threads of [1, 2]) {
         native!.setThreads(threads);
-        cases.forEach(([batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride], i) => {
-          const convLength = windowCount(length, kSize, stride);
-          const pooledLength = windowCount(convLength, poolSize, poolStride);
-          const x = randomArray(batch * length * chanIn);
-          const w = randomArray(kSize * chanIn * chanOut);
-          const bias = i % 2 ? randomArray(chanOut) : null;
-          const pooled = batch * pooledLength * chanOut;
-          const fused = [nb, jsBackend].map((be) => {
-            const y = new Float32Array(pooled + 1).fill(7);
-            be.conv1dMaxPoolForward(x, w, bias, y.subarray(0, pooled), null, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-            expect(y[pooled]).toBe(7);
-            return y.subarray(0, pooled);
-          });
+        prepared.forEach(({ dims, convLength, pooled, x, w, bias, dy, dw0, jsY, jsArgmax, jsDw }, i) => {
+          const [batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride] = dims;
+          const y = new Float32Array(pooled + 1).fill(7);
+          nb.conv1dMaxPoolForward(x, w, bias, y.subarray(0, pooled), null, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+          expect(y[pooled]).toBe(7);
+          const fused = y.subarray(0, pooled);
           const conv = new Float32Array(batch * convLength * chanOut);
           const twoStep = new Float32Array(pooled);
           const argmax = new Int32Array(pooled);
           nb.conv1dForward(x, w, bias, conv, batch, length, chanIn, chanOut, kSize, stride);
           nb.maxPool1dForward(conv, twoStep, argmax, batch, convLength, chanOut, poolSize, poolStride);
-          relClose(fused[0], twoStep, `conv1dMaxPoolForward ${path} ${threads}T case ${i} against two steps`);
-          relClose(fused[0], fused[1], `conv1dMaxPoolForward ${path} ${threads}T case ${i} native against js`);
+          relClose(fused, twoStep, `conv1dMaxPoolForward ${path} ${threads}T case ${i} against two steps`);
+          relClose(fused, jsY, `conv1dMaxPoolForward ${path} ${threads}T case ${i} native against js`);
           // Training: the argmax the pooling records on the convolution, then the weight gradient
           // through it (accumulated onto dw), against maxPool1dBackward then conv1dBackwardWeight.
-          const dy = randomArray(pooled);
-          const dw0 = randomArray(w.length);
           const twoStepDw = dw0.slice();
           const dconv = new Float32Array(conv.length);
           nb.maxPool1dBackward(dy, argmax, dconv, batch, convLength, chanOut, poolSize, poolStride);
           nb.conv1dBackwardWeight(x, dconv, twoStepDw, batch, length, chanIn, chanOut, kSize, stride);
-          for (const be of [nb, jsBackend]) {
-            const y = new Float32Array(pooled);
-            const am = new Int32Array(pooled);
-            be.conv1dMaxPoolForward(x, w, bias, y, am, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-            expect(Array.from(am)).toEqual(Array.from(argmax));
-            const dw = dw0.slice();
-            be.conv1dMaxPoolBackwardWeight(x, dy, am, dw, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-            relClose(dw, twoStepDw, `conv1dMaxPoolBackwardWeight ${be.name} ${path} ${threads}T case ${i}`);
-          }
+          const am = new Int32Array(pooled);
+          nb.conv1dMaxPoolForward(x, w, bias, new Float32Array(pooled), am, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+          sameInts(am, argmax, `conv1dMaxPoolForward argmax ${path} ${threads}T case ${i}, fused against two steps`);
+          sameInts(jsArgmax, argmax, `conv1dMaxPoolForward argmax ${path} ${threads}T case ${i}, js against native`);
+          const dw = dw0.slice();
+          nb.conv1dMaxPoolBackwardWeight(x, dy, am, dw, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+          relClose(dw, twoStepDw, `conv1dMaxPoolBackwardWeight native ${path} ${threads}T case ${i}`);
+          relClose(jsDw, twoStepDw, `conv1dMaxPoolBackwardWeight js against native ${path} ${threads}T case ${i}`);
         });
       }
     }
