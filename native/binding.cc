@@ -2,7 +2,9 @@
 //
 // Every entry point checks argument count and types, that each array is long
 // enough for its shape, strides and offsets, and that no size computation
-// overflows, before any kernel touches memory. (One check comes after:
+// overflows, and that no output shares memory with another array argument (checkDisjoint),
+// before any kernel touches memory. Index arrays (labels, argmax) are copied once checked for
+// length, and only the copy is checked and used (snapshot). (One check comes after:
 // maxPool1dBackward learns that an argmax entry lies outside its window from
 // the kernel's count of routed entries; dx, its output, is then cleared.) Messages name the argument and
 // give the expected and received value, and match the js backend's
@@ -16,6 +18,8 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "conv1d.h"
 #include "cpu.h"
@@ -102,9 +106,12 @@ class Args {
     return static_cast<int64_t>(d);
   }
 
+  // byteOffset (the view's offset into its buffer) is only for the overlap messages, which
+  // give byte ranges the way the js backend can (lib/backend/validate.ts, checkDisjoint).
   struct F32 {
     float* data;
     int64_t length;
+    int64_t byteOffset = 0;
   };
   F32 float32(size_t i, const char* name) const {
     auto v = info_[i];
@@ -114,12 +121,14 @@ class Args {
     auto a = v.As<Napi::Float32Array>();
     // A detached buffer reports length 0 (and may report a null pointer): the
     // length checks below then reject it unless nothing is to be read.
-    return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength())};
+    return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength()),
+            static_cast<int64_t>(a.ByteOffset())};
   }
 
   struct I32 {
     int32_t* data;
     int64_t length;
+    int64_t byteOffset = 0;
   };
   I32 int32(size_t i, const char* name) const {
     auto v = info_[i];
@@ -127,7 +136,8 @@ class Args {
       throwType(prefix(name) + " must be an Int32Array, got " + describe(v));
     }
     auto a = v.As<Napi::Int32Array>();
-    return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength())};
+    return {a.ElementLength() == 0 ? nullptr : a.Data(), static_cast<int64_t>(a.ElementLength()),
+            static_cast<int64_t>(a.ByteOffset())};
   }
 
   bool isNull(size_t i) const { return info_[i].IsNull(); }
@@ -169,6 +179,74 @@ int64_t mul3(const Args& args, int64_t a, int64_t b, int64_t c, const char* what
 // Elements a (rows, cols) matrix with row stride ld spans from its first element.
 int64_t matrixSpan(int64_t rows, int64_t cols, int64_t ld) {
   return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;  // < 2^62 with capped inputs
+}
+
+// The part of an array argument a kernel reads or writes: `count` elements from element
+// `offset` (its length check has passed). `output`: the kernel writes it.
+struct Region {
+  const char* name;
+  const void* data;  // the view's first element; null (detached, empty) when count is 0
+  int64_t byteOffset;
+  int64_t offset, count;
+  bool output;
+  int64_t begin() const { return byteOffset + offset * 4; }  // float32 and int32 alike
+  int64_t end() const { return begin() + count * 4; }
+  const char* first() const { return static_cast<const char*>(data) + offset * 4; }
+};
+template <typename A>
+Region region(const char* name, const A& a, int64_t count, bool output, int64_t offset = 0) {
+  return {name, a.data, a.byteOffset, offset, count, output};
+}
+
+// Refuses an output that shares memory with another array argument. The kernels read inputs
+// while writing outputs in orders that differ between the SIMD paths, the thread split and the
+// js backend, so an overlap gives results that depend on all three; it is never what a caller
+// means. `sameOk` lists the (output, other) pairs documented as usable in place (the Backend
+// contract, lib/backend/types.ts): there the two may be exactly the same elements, since each
+// output element depends only on inputs at its own index or is written after the inputs it
+// needs were read. Compared by address, so two views into one buffer (or two SharedArrayBuffer
+// objects over the same memory) are seen. The pairs, their order and the message are those of
+// checkDisjoint in lib/backend/validate.ts.
+void checkDisjoint(const Args& args, std::initializer_list<Region> list,
+                   std::initializer_list<std::pair<const char*, const char*>> sameOk = {}) {
+  const std::vector<Region> r(list);
+  for (size_t i = 0; i < r.size(); i++) {
+    for (size_t j = i + 1; j < r.size(); j++) {
+      if (!r[i].output && !r[j].output) continue;  // inputs may share memory freely
+      if (r[i].count == 0 || r[j].count == 0) continue;
+      const char* ai = r[i].first();
+      const char* aj = r[j].first();
+      const bool overlap = ai < aj + r[j].count * 4 && aj < ai + r[i].count * 4;
+      if (!overlap) continue;
+      // Named output first: the later one when both are outputs (sgemm: "c must not overlap a").
+      const Region& o = r[j].output ? r[j] : r[i];
+      const Region& other = r[j].output ? r[i] : r[j];
+      bool allowed = false;
+      for (const auto& p : sameOk) {
+        if (std::strcmp(p.first, o.name) == 0 && std::strcmp(p.second, other.name) == 0) allowed = true;
+      }
+      if (allowed && ai == aj && r[i].count == r[j].count) continue;
+      auto range = [](const Region& x) {
+        return "[" + std::to_string(x.begin()) + ", " + std::to_string(x.end()) + ")";
+      };
+      throwRange(args.prefix(o.name) + " must not overlap " + other.name + " (they share memory" +
+                 (allowed ? std::string("; only exactly the same elements are allowed") : std::string()) +
+                 "): expected " + (allowed ? "identical or disjoint" : "disjoint") + " byte ranges, got " + o.name +
+                 " at bytes " + range(o) + " and " + other.name + " at bytes " + range(other) + " of the same memory");
+    }
+  }
+}
+
+// A copy of the first n entries of an index array (labels, argmax), taken once the array's
+// length is checked. The kernels address memory (or count routed entries) by these values, and
+// the array may sit in a SharedArrayBuffer that another thread writes while we run: checking
+// the array and then reading it again would let a value change between the check and its use
+// (an out-of-range label then indexes past the logits). Everything after this reads the copy
+// only, so the value checked is the value used.
+std::unique_ptr<int32_t[]> snapshot(const int32_t* data, int64_t n) {
+  std::unique_ptr<int32_t[]> copy(new int32_t[n > 0 ? n : 1]);
+  if (n > 0) std::memcpy(copy.get(), data, static_cast<size_t>(n) * sizeof(int32_t));
+  return copy;
 }
 
 class Addon : public Napi::Addon<Addon> {
@@ -272,9 +350,15 @@ class Addon : public Napi::Addon<Addon> {
       atLeast("lda", g.lda, aCols);
       atLeast("ldb", g.ldb, bCols);
       atLeast("ldc", g.ldc, g.n);
-      args.needLength("a", a.length, offA + matrixSpan(aRows, aCols, g.lda));
-      args.needLength("b", b.length, offB + matrixSpan(bRows, bCols, g.ldb));
-      args.needLength("c", c.length, offC + matrixSpan(g.m, g.n, g.ldc));
+      const int64_t spanA = matrixSpan(aRows, aCols, g.lda), spanB = matrixSpan(bRows, bCols, g.ldb);
+      const int64_t spanC = matrixSpan(g.m, g.n, g.ldc);
+      args.needLength("a", a.length, offA + spanA);
+      args.needLength("b", b.length, offB + spanB);
+      args.needLength("c", c.length, offC + spanC);
+      // Whole spans from the first to the last element, so a C interleaved with A in the rows of one
+      // buffer is refused too (the packed GEMM reads A and B in blocks while writing C).
+      checkDisjoint(args, {region("a", a, spanA, false, offA), region("b", b, spanB, false, offB),
+                           region("c", c, spanC, true, offC)});
       if (g.m == 0 || g.n == 0) return info.Env().Undefined();
       g.a = a.data ? a.data + offA : nullptr;
       g.b = b.data ? b.data + offB : nullptr;
@@ -331,9 +415,11 @@ class Addon : public Napi::Addon<Addon> {
     return guarded(info, [&] {
       Args args(info, "conv1dForward", 10);
       ConvForwardArgs c = convForwardArgs(args, 4);
-      const int64_t output = convSizes(args, c.s).output;
-      args.needLength("y", c.y.length, output);
-      if (output == 0) return info.Env().Undefined();
+      const ConvSizes n = convSizes(args, c.s);
+      args.needLength("y", c.y.length, n.output);
+      checkDisjoint(args, {region("x", c.x, n.input, false), region("w", c.w, n.weight, false),
+                           region("bias", c.bias, c.hasBias ? c.s.chanOut : 0, false), region("y", c.y, n.output, true)});
+      if (n.output == 0) return info.Env().Undefined();
       conv1dForward(c.s, c.x.data, c.w.data, c.biasData(), c.y.data, path_, &pool_);
       return info.Env().Undefined();
     });
@@ -365,6 +451,10 @@ class Addon : public Napi::Addon<Addon> {
       const Pool1dShape pooled = convPoolShape(args, c.s, 11, &output);
       args.needLength("y", c.y.length, output);
       if (wantArgmax) args.needLength("argmax", argmax.length, output);
+      const ConvSizes n = convSizes(args, c.s);
+      checkDisjoint(args, {region("x", c.x, n.input, false), region("w", c.w, n.weight, false),
+                           region("bias", c.bias, c.hasBias ? c.s.chanOut : 0, false), region("y", c.y, output, true),
+                           region("argmax", argmax, wantArgmax ? output : 0, true)});
       if (output == 0) return info.Env().Undefined();
       conv1dMaxPoolForward(c.s, pooled.kSize, pooled.stride, c.x.data, c.w.data, c.biasData(), c.y.data,
                            wantArgmax ? argmax.data : nullptr, path_, &pool_);
@@ -389,12 +479,16 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("dy", dy.length, output);
       args.needLength("argmax", argmax.length, output);
       args.needLength("dw", dw.length, n.weight);
+      checkDisjoint(args, {region("x", x, n.input, false), region("dy", dy, output, false),
+                           region("argmax", argmax, output, false), region("dw", dw, n.weight, true)});
       if (output == 0) return info.Env().Undefined();
       // As in maxPool1dBackward, argmax entries are compared, never followed; an entry outside its
-      // window leaves a count short, and dw is then left as it was.
+      // window leaves a count short, and dw is then left as it was. Each entry is compared once per
+      // position its window covers, so the kernel and the message read a copy (see snapshot).
+      const auto arg = snapshot(argmax.data, output);
       const int64_t routed =
-          conv1dMaxPoolBackwardWeight(s, pooled.kSize, pooled.stride, x.data, dy.data, argmax.data, dw.data, path_, &pool_);
-      if (routed != output) throwOutsideWindow("conv1dMaxPoolBackwardWeight", pooled, argmax.data, routed);
+          conv1dMaxPoolBackwardWeight(s, pooled.kSize, pooled.stride, x.data, dy.data, arg.get(), dw.data, path_, &pool_);
+      if (routed != output) throwOutsideWindow("conv1dMaxPoolBackwardWeight", pooled, arg.get(), routed);
       return info.Env().Undefined();
     });
   }
@@ -411,6 +505,8 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("dy", dy.length, n.output);
       args.needLength("w", w.length, n.weight);
       args.needLength("dx", dx.length, n.input);
+      checkDisjoint(args, {region("dy", dy, n.output, false), region("w", w, n.weight, false),
+                           region("dx", dx, n.input, true)});
       if (n.input == 0) return info.Env().Undefined();
       conv1dBackwardInput(s, dy.data, w.data, dx.data, path_, &pool_);
       return info.Env().Undefined();
@@ -429,6 +525,8 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("x", x.length, n.input);
       args.needLength("dy", dy.length, n.output);
       args.needLength("dw", dw.length, n.weight);
+      checkDisjoint(args, {region("x", x, n.input, false), region("dy", dy, n.output, false),
+                           region("dw", dw, n.weight, true)});
       if (n.output == 0) return info.Env().Undefined();
       conv1dBackwardWeight(s, x.data, dy.data, dw.data, path_, &pool_);
       return info.Env().Undefined();
@@ -483,6 +581,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("x", x.length, nIn);
       args.needLength("y", y.length, nOut);
       args.needLength("argmax", argmax.length, nOut);
+      checkDisjoint(args, {region("x", x, nIn, false), region("y", y, nOut, true), region("argmax", argmax, nOut, true)});
       if (nOut == 0) return info.Env().Undefined();
       maxPool1dForward(s, x.data, y.data, argmax.data, path_, &pool_);
       return info.Env().Undefined();
@@ -501,17 +600,22 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("dy", dy.length, nOut);
       args.needLength("argmax", argmax.length, nOut);
       args.needLength("dx", dx.length, nIn);
+      checkDisjoint(args, {region("dy", dy, nOut, false), region("argmax", argmax, nOut, false), region("dx", dx, nIn, true)});
       if (nIn == 0) return info.Env().Undefined();
       // Indices are int32: a larger input could not be addressed by argmax at all.
       if (nIn > kMaxDim) throwRange("maxPool1dBackward: batch * length * chan must be at most 2^31-1, got " + std::to_string(nIn));
       // argmax comes from JavaScript, but the kernel never writes where it points: each position of
       // dx gathers from the windows covering it, comparing their argmax with its own index. An entry
       // anywhere outside its window (another sample or beyond the array included) is then simply
-      // never matched, and the count below tells, with no separate pass over argmax.
-      const int64_t routed = maxPool1dBackward(s, dy.data, argmax.data, dx.data, path_, &pool_);
+      // never matched, and the count below tells, with no separate pass over argmax. Each entry is
+      // compared once per position its window covers: were argmax read in place, another thread
+      // changing it meanwhile could match one entry twice and another never, leaving the count
+      // right and the gradient wrong. The kernel and the message read one copy (see snapshot).
+      const auto arg = snapshot(argmax.data, nOut);
+      const int64_t routed = maxPool1dBackward(s, dy.data, arg.get(), dx.data, path_, &pool_);
       if (routed != nOut) {
         std::memset(dx.data, 0, static_cast<size_t>(nIn) * sizeof(float));
-        throwOutsideWindow("maxPool1dBackward", s, argmax.data, routed);
+        throwOutsideWindow("maxPool1dBackward", s, arg.get(), routed);
       }
       return info.Env().Undefined();
     });
@@ -527,6 +631,7 @@ class Addon : public Napi::Addon<Addon> {
       Pool1dShape s = poolShape(args, 2, &nIn, &nOut);
       args.needLength("x", x.length, nIn);
       args.needLength("y", y.length, nOut);
+      checkDisjoint(args, {region("x", x, nIn, false), region("y", y, nOut, true)});
       if (nOut == 0) return info.Env().Undefined();
       avgPool1dForward(s, x.data, y.data, &pool_);
       return info.Env().Undefined();
@@ -543,6 +648,7 @@ class Addon : public Napi::Addon<Addon> {
       Pool1dShape s = poolShape(args, 2, &nIn, &nOut);
       args.needLength("dy", dy.length, nOut);
       args.needLength("dx", dx.length, nIn);
+      checkDisjoint(args, {region("dy", dy, nOut, false), region("dx", dx, nIn, true)});
       if (nIn == 0) return info.Env().Undefined();
       avgPool1dBackward(s, dy.data, dx.data, &pool_);
       return info.Env().Undefined();
@@ -568,6 +674,7 @@ class Addon : public Napi::Addon<Addon> {
       int64_t n = args.size(4, "n");
       args.needLength("x", x.length, n);
       args.needLength("y", y.length, n);
+      checkDisjoint(args, {region("x", x, n, false), region("y", y, n, true)}, {{"y", "x"}});
       if (n > 0) activationForwardParallel(f, alpha, x.data, y.data, n, path_, &pool_);
       return info.Env().Undefined();
     });
@@ -588,6 +695,8 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("y", y.length, n);
       args.needLength("dy", dy.length, n);
       args.needLength("dx", dx.length, n);
+      checkDisjoint(args, {region("x", x, n, false), region("y", y, n, false), region("dy", dy, n, false), region("dx", dx, n, true)},
+                    {{"dx", "x"}, {"dx", "y"}, {"dx", "dy"}});
       if (n > 0) activationBackwardParallel(f, alpha, x.data, y.data, dy.data, dx.data, n, &pool_);
       return info.Env().Undefined();
     });
@@ -602,6 +711,7 @@ class Addon : public Napi::Addon<Addon> {
       int64_t rows = args.size(2, "rows"), cols = args.size(3, "cols");
       args.needLength("y", y.length, mul(args, rows, cols, "rows * cols"));
       args.needLength("v", v.length, cols);
+      checkDisjoint(args, {region("y", y, rows * cols, true), region("v", v, cols, false)});
       if (rows > 0 && cols > 0) addRowVector(y.data, v.data, rows, cols);
       return info.Env().Undefined();
     });
@@ -616,6 +726,7 @@ class Addon : public Napi::Addon<Addon> {
       auto out = args.float32(3, "out");
       args.needLength("x", x.length, mul(args, rows, cols, "rows * cols"));
       args.needLength("out", out.length, cols);
+      checkDisjoint(args, {region("x", x, rows * cols, false), region("out", out, cols, true)});
       if (rows > 0 && cols > 0) sumRows(x.data, rows, cols, out.data);
       return info.Env().Undefined();
     });
@@ -632,6 +743,7 @@ class Addon : public Napi::Addon<Addon> {
       int64_t n = mul(args, rows, cols, "rows * cols");
       args.needLength("x", x.length, n);
       args.needLength("y", y.length, n);
+      checkDisjoint(args, {region("x", x, n, false), region("y", y, n, true)}, {{"y", "x"}});
       if (n > 0) softmaxForward(x.data, y.data, rows, cols, log, path_);
       return info.Env().Undefined();
     });
@@ -650,6 +762,8 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("y", y.length, n);
       args.needLength("dy", dy.length, n);
       args.needLength("dx", dx.length, n);
+      checkDisjoint(args, {region("y", y, n, false), region("dy", dy, n, false), region("dx", dx, n, true)},
+                    {{"dx", "y"}, {"dx", "dy"}});
       if (n > 0) softmaxBackward(y.data, dy.data, dx.data, rows, cols, log);
       return info.Env().Undefined();
     });
@@ -671,13 +785,19 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("labels", labels.length, rows);
       args.needLength("loss", loss.length, rows);
       if (hasGrad) args.needLength("grad", grad.length, n);
+      // grad == logits would not even be in-place safe: the kernel writes the exponentials to grad
+      // before it reads the label's logit for the loss.
+      checkDisjoint(args, {region("logits", logits, n, false), region("labels", labels, rows, false),
+                           region("loss", loss, rows, true), region("grad", grad, hasGrad ? n : 0, true)});
+      // Checked and used from one copy: the label indexes the logits and grad rows (see snapshot).
+      const auto label = snapshot(labels.data, rows);
       for (int64_t r = 0; r < rows; r++) {
-        if (labels.data[r] < 0 || labels.data[r] >= cols) {
+        if (label[r] < 0 || label[r] >= cols) {
           throwRange("crossEntropyLogits: labels[" + std::to_string(r) + "] must be a class index in [0, " +
-                     std::to_string(cols) + "), got " + std::to_string(labels.data[r]));
+                     std::to_string(cols) + "), got " + std::to_string(label[r]));
         }
       }
-      if (rows > 0) crossEntropyLogits(logits.data, labels.data, loss.data, hasGrad ? grad.data : nullptr, rows, cols, path_);
+      if (rows > 0) crossEntropyLogits(logits.data, label.get(), loss.data, hasGrad ? grad.data : nullptr, rows, cols, path_);
       return info.Env().Undefined();
     });
   }
@@ -696,6 +816,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("w", w.length, n);
       args.needLength("g", g.length, n);
       if (hasVelocity) args.needLength("velocity", v.length, n);
+      checkDisjoint(args, {region("w", w, n, true), region("g", g, n, false), region("velocity", v, hasVelocity ? n : 0, true)});
       if (n > 0) sgdStepParallel(w.data, g.data, hasVelocity ? v.data : nullptr, n, lr, momentum, wd, path_, &pool_);
       return info.Env().Undefined();
     });
@@ -717,6 +838,7 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("g", g.length, n);
       args.needLength("m", m.length, n);
       args.needLength("v", v.length, n);
+      checkDisjoint(args, {region("w", w, n, true), region("g", g, n, false), region("m", m, n, true), region("v", v, n, true)});
       if (n > 0) adamStepParallel(w.data, g.data, m.data, v.data, n, lr, b1, b2, eps, wd, step, path_, &pool_);
       return info.Env().Undefined();
     });
@@ -738,6 +860,8 @@ class Addon : public Napi::Addon<Addon> {
       args.needLength("y", y.length, n);
       args.needLength("loss", loss.length, rows);
       if (hasGrad) args.needLength("grad", grad.length, n);
+      checkDisjoint(args, {region("p", p, n, false), region("y", y, n, false), region("loss", loss, rows, true),
+                           region("grad", grad, hasGrad ? n : 0, true)});
       if (rows > 0) binaryCrossEntropy(p.data, y.data, loss.data, hasGrad ? grad.data : nullptr, rows, cols, path_);
       return info.Env().Undefined();
     });

@@ -79,11 +79,15 @@ void activationForward(Activation f, float alpha, const float* x, float* y, int6
     case Activation::Identity:
       if (x != y) std::memmove(y, x, n * sizeof(float));
       break;
+    // NaN propagates, as in PyTorch: `x <= 0` is false for NaN, so NaN takes the x branch (the
+    // usual `x > 0 ? x : 0` would turn it into 0 and hide it). -0 still gives +0. This one loop
+    // serves every KernelPath (the compiler vectorises it at the baseline ISA), so the paths agree.
     case Activation::ReLU:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
       break;
+    // NaN already propagates (alpha * NaN is NaN); same form as ReLU for symmetry.
     case Activation::LeakyReLU:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? alpha * x[i] : x[i];
       break;
     case Activation::TanH: kernelsFor(path).tanh(x, y, n); break;
     case Activation::Sigmoid: kernelsFor(path).sigmoid(x, y, n); break;
@@ -101,16 +105,23 @@ void activationBackward(Activation f, float alpha, const float* x, const float* 
       break;
     // dy is loaded whatever the sign of x: a load under the condition is not if-converted, and the
     // loop then runs scalar with a branch that random signs mispredict (~10x slower).
+    //
+    // Where x is NaN the slope is undefined, and dx is that NaN (x itself): a bad input then shows
+    // in the gradient, where the non-finite checks look, instead of passing dy through (PyTorch's
+    // threshold_backward) or giving 0 or alpha * dy. lib/backend/js.ts does the same. Both
+    // selects are branch-free, so the loop still vectorises.
     case Activation::ReLU:
       for (int64_t i = 0; i < n; i++) {
         const float g = dy[i];
-        dx[i] = x[i] > 0.0f ? g : 0.0f;
+        const float v = x[i];
+        dx[i] = v > 0.0f ? g : (v <= 0.0f ? 0.0f : v);
       }
       break;
     case Activation::LeakyReLU:
       for (int64_t i = 0; i < n; i++) {
         const float g = dy[i];
-        dx[i] = x[i] > 0.0f ? g : alpha * g;
+        const float v = x[i];
+        dx[i] = v > 0.0f ? g : (v <= 0.0f ? alpha * g : v);
       }
       break;
     case Activation::TanH:

@@ -20,9 +20,11 @@ namespace neurone {
 // Activation codes, shared with lib/backend/types.ts.
 enum class Activation : int { Identity = 0, ReLU = 1, LeakyReLU = 2, TanH = 3, Sigmoid = 4, SoftPlus = 5 };
 
-// y = f(x); x and y may be the same array. alpha is LeakyReLU's negative slope.
+// y = f(x); x and y may be the same array. alpha is LeakyReLU's negative slope. ReLU and
+// LeakyReLU keep NaN.
 void activationForward(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path);
-// dx = dy * f'(x), with y = f(x) given too (tanh and sigmoid derive from y). dx may alias dy.
+// dx = dy * f'(x), with y = f(x) given too (tanh and sigmoid derive from y). dx may be the same
+// array as x, y or dy. ReLU and LeakyReLU give dx = NaN where x is NaN.
 void activationBackward(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
                         int64_t n);
 
@@ -33,11 +35,14 @@ void sumRows(const float* x, int64_t rows, int64_t cols, float* out);
 
 // Softmax (or log-softmax) of each row. x and y may be the same array.
 void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, bool logOutput, KernelPath path);
-// dx from dy through softmax (y = softmax(x)) or log-softmax (y = log-softmax(x)). dx may alias dy.
+// dx from dy through softmax (y = softmax(x)) or log-softmax (y = log-softmax(x)). dx may be the same
+// array as y or dy.
 void softmaxBackward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols, bool logOutput);
 
 // Per-row cross-entropy from raw logits: loss[r] = logsumexp(x[r]) - x[r, label[r]];
-// grad (if not null) = softmax(x[r]) - onehot(label[r]). Labels are checked by the caller.
+// grad (if not null) = softmax(x[r]) - onehot(label[r]). Labels are checked by the caller, which
+// passes its own copy (a label is read once here, to address memory). grad must not be logits: the
+// exponentials are written to grad before the label's logit is read for the loss.
 void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss, float* grad, int64_t rows,
                         int64_t cols, KernelPath path);
 

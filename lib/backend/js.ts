@@ -7,7 +7,23 @@
  * variables: most of what plain JavaScript can do for speed.
  */
 import { Activation, Backend, windowCount } from './types';
-import { checkArrays, checkBoolean, checkConvArgs, checkConvMaxPoolArgs, checkGemmArgs, checkNumber, checkPoolArgs, checkSize } from './validate';
+import {
+  checkArrays, checkBoolean, checkConvArgs, checkConvMaxPoolArgs, checkDisjoint, checkGemmArgs, checkNumber, checkPoolArgs, checkSize, Region,
+} from './validate';
+
+/** An input region of `count` elements (see checkDisjoint). */
+const input = (name: string, array: Float32Array | Int32Array | null, count: number): Region => ({ name, array, count, output: false });
+/** An output region of `count` elements. */
+const output = (name: string, array: Float32Array | Int32Array | null, count: number): Region => ({ name, array, count, output: true });
+
+/**
+ * A copy of the first n entries of an index array, to check and then use: the array may sit in a
+ * SharedArrayBuffer that a Worker writes meanwhile. (A detached array of length 0 cannot be
+ * sliced, hence the empty case.)
+ */
+function snapshot(a: Int32Array, n: number): Int32Array {
+  return n > 0 ? a.slice(0, n) : new Int32Array(0);
+}
 
 function sgemm(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -93,6 +109,8 @@ function conv1dForward(
 ): void {
   checkConvArgs('conv1dForward', { x, w, y, bias }, batch, length, chanIn, chanOut, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
+  checkDisjoint('conv1dForward', [input('x', x, batch * length * chanIn), input('w', w, kSize * chanIn * chanOut),
+    input('bias', bias, bias ? chanOut : 0), output('y', y, batch * outLength * chanOut)]);
   // Channels-last: the window of output t is the contiguous run x[b, t*stride .. t*stride+kSize-1, :],
   // i.e. kSize*chanIn floats, which meet the weight viewed as a (kSize*chanIn, chanOut) matrix. So
   // y_b = X_b · W with X_b the input read with a row stride of stride*chanIn (rows overlap).
@@ -123,6 +141,8 @@ function conv1dMaxPoolForward(
   const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolForward', { x, w, bias }, { y, argmax },
     batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride, true);
   const outputs = batch * pooledLength * chanOut;
+  checkDisjoint('conv1dMaxPoolForward', [input('x', x, batch * length * chanIn), input('w', w, kSize * chanIn * chanOut),
+    input('bias', bias, bias ? chanOut : 0), output('y', y, outputs), output('argmax', argmax, argmax ? outputs : 0)]);
   if (outputs === 0) return;
   // The reference path: the two kernels one after the other, through kept scratch buffers.
   const convLength = windowCount(length, kSize, stride);
@@ -139,13 +159,18 @@ function conv1dMaxPoolBackwardWeight(
 ): void {
   const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolBackwardWeight', { x, dw }, { dy, argmax },
     batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-  if (batch * pooledLength * chanOut === 0) return;
+  const pooled = batch * pooledLength * chanOut;
+  checkDisjoint('conv1dMaxPoolBackwardWeight', [input('x', x, batch * length * chanIn), input('dy', dy, pooled),
+    input('argmax', argmax, pooled), output('dw', dw, kSize * chanIn * chanOut)]);
+  if (pooled === 0) return;
   const convLength = windowCount(length, kSize, stride);
+  // One copy, checked and used: argmax may sit in a SharedArrayBuffer a Worker writes meanwhile.
+  const arg = snapshot(argmax, pooled);
   // Refused before dw is touched, as the native kernel leaves it.
-  const error = argmaxOutsideWindow('conv1dMaxPoolBackwardWeight', argmax, batch, convLength, chanOut, poolSize, poolStride);
+  const error = argmaxOutsideWindow('conv1dMaxPoolBackwardWeight', arg, batch, convLength, chanOut, poolSize, poolStride);
   if (error) throw error;
   const dconv = convScratch(batch * convLength * chanOut);
-  maxPool1dBackward(dy, argmax, dconv, batch, convLength, chanOut, poolSize, poolStride);
+  maxPool1dBackward(dy, arg, dconv, batch, convLength, chanOut, poolSize, poolStride);
   conv1dBackwardWeight(x, dconv, dw, batch, length, chanIn, chanOut, kSize, stride);
 }
 
@@ -155,6 +180,8 @@ function conv1dBackwardInput(
 ): void {
   checkConvArgs('conv1dBackwardInput', { dy, w, dx }, batch, length, chanIn, chanOut, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
+  checkDisjoint('conv1dBackwardInput', [input('dy', dy, batch * outLength * chanOut), input('w', w, kSize * chanIn * chanOut),
+    output('dx', dx, batch * length * chanIn)]);
   const window = kSize * chanIn;
   // Nothing to clear may mean a detached (length 0) array, on which even an empty fill throws.
   if (batch * length * chanIn > 0) dx.fill(0, 0, batch * length * chanIn);
@@ -172,6 +199,8 @@ function conv1dBackwardWeight(
 ): void {
   checkConvArgs('conv1dBackwardWeight', { x, dy, dw }, batch, length, chanIn, chanOut, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
+  checkDisjoint('conv1dBackwardWeight', [input('x', x, batch * length * chanIn), input('dy', dy, batch * outLength * chanOut),
+    output('dw', dw, kSize * chanIn * chanOut)]);
   const window = kSize * chanIn;
   // dW += X_bᵀ · dy_b for each sample, X_b as in conv1dForward.
   for (let bt = 0; bt < batch; bt++) {
@@ -186,6 +215,8 @@ function maxPool1dForward(
 ): void {
   checkPoolArgs('maxPool1dForward', { x, y, argmax }, batch, length, chan, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
+  checkDisjoint('maxPool1dForward', [input('x', x, batch * length * chan), output('y', y, batch * outLength * chan),
+    output('argmax', argmax, batch * outLength * chan)]);
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
       for (let ch = 0; ch < chan; ch++) {
@@ -214,12 +245,17 @@ function maxPool1dBackward(
   batch: number, length: number, chan: number, kSize: number, stride: number,
 ): void {
   checkPoolArgs('maxPool1dBackward', { dy, argmax, dx }, batch, length, chan, kSize, stride);
-  const error = argmaxOutsideWindow('maxPool1dBackward', argmax, batch, length, chan, kSize, stride);
+  const outCount = batch * windowCount(length, kSize, stride) * chan;
+  checkDisjoint('maxPool1dBackward', [input('dy', dy, outCount), input('argmax', argmax, outCount), output('dx', dx, batch * length * chan)]);
+  // One copy, checked and then used as addresses: argmax may sit in a SharedArrayBuffer that a
+  // Worker writes meanwhile, and a value changed after the check would route the gradient to
+  // another sample's position (the native binding copies too).
+  const arg = snapshot(argmax, outCount);
+  const error = argmaxOutsideWindow('maxPool1dBackward', arg, batch, length, chan, kSize, stride);
   // Cleared also when refused, as the native kernel leaves it, so both backends fail the same way.
   if (batch * length * chan > 0) dx.fill(0, 0, batch * length * chan);
   if (error) throw error;
-  const outCount = batch * windowCount(length, kSize, stride) * chan;
-  for (let o = 0; o < outCount; o++) dx[argmax[o]] += dy[o];
+  for (let o = 0; o < outCount; o++) dx[arg[o]] += dy[o];
 }
 
 /**
@@ -252,6 +288,7 @@ function avgPool1dForward(
 ): void {
   checkPoolArgs('avgPool1dForward', { x, y }, batch, length, chan, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
+  checkDisjoint('avgPool1dForward', [input('x', x, batch * length * chan), output('y', y, batch * outLength * chan)]);
   const scale = 1 / kSize;
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
@@ -272,6 +309,7 @@ function avgPool1dBackward(
 ): void {
   checkPoolArgs('avgPool1dBackward', { dy, dx }, batch, length, chan, kSize, stride);
   const outLength = windowCount(length, kSize, stride);
+  checkDisjoint('avgPool1dBackward', [input('dy', dy, batch * outLength * chan), output('dx', dx, batch * length * chan)]);
   const scale = 1 / kSize;
   if (batch * length * chan > 0) dx.fill(0, 0, batch * length * chan);
   for (let bt = 0; bt < batch; bt++) {
@@ -291,15 +329,18 @@ function activationForward(activation: Activation, alpha: number, x: Float32Arra
   checkNumber(fn, 'alpha', alpha);
   checkSize(fn, 'n', n);
   checkArrays(fn, { x: [x, n], y: [y, n] });
+  checkDisjoint(fn, [input('x', x, n), output('y', y, n)], [['y', 'x']]);
   switch (activation) {
     case Activation.Identity:
       if (x !== y && n > 0) y.set(x.subarray(0, n));
       break;
+    // NaN propagates (as in PyTorch and the native kernel): `x <= 0` is false for NaN, which
+    // then takes the x branch; `x > 0 ? x : 0` would turn it into 0. -0 still gives +0.
     case Activation.ReLU:
-      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0;
+      for (let i = 0; i < n; i++) y[i] = x[i] <= 0 ? 0 : x[i];
       break;
     case Activation.LeakyReLU:
-      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * x[i];
+      for (let i = 0; i < n; i++) y[i] = x[i] <= 0 ? alpha * x[i] : x[i];
       break;
     case Activation.TanH:
       for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]);
@@ -328,15 +369,24 @@ function activationBackward(
   checkNumber(fn, 'alpha', alpha);
   checkSize(fn, 'n', n);
   checkArrays(fn, { x: [x, n], y: [y, n], dy: [dy, n], dx: [dx, n] });
+  checkDisjoint(fn, [input('x', x, n), input('y', y, n), input('dy', dy, n), output('dx', dx, n)], [['dx', 'x'], ['dx', 'y'], ['dx', 'dy']]);
   switch (activation) {
     case Activation.Identity:
       if (dx !== dy && n > 0) dx.set(dy.subarray(0, n));
       break;
+    // Where x is NaN the slope is undefined and dx is that NaN, so the bad input shows in the
+    // gradient rather than dy passing through or becoming 0 (native/elementwise.cc does the same).
     case Activation.ReLU:
-      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        dx[i] = v > 0 ? dy[i] : v <= 0 ? 0 : v;
+      }
       break;
     case Activation.LeakyReLU:
-      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : alpha * dy[i];
+      for (let i = 0; i < n; i++) {
+        const v = x[i];
+        dx[i] = v > 0 ? dy[i] : v <= 0 ? alpha * dy[i] : v;
+      }
       break;
     case Activation.TanH:
       for (let i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
@@ -359,6 +409,7 @@ function addRowVector(y: Float32Array, v: Float32Array, rows: number, cols: numb
   checkSize('addRowVector', 'rows', rows);
   checkSize('addRowVector', 'cols', cols);
   checkArrays('addRowVector', { y: [y, rows * cols], v: [v, cols] });
+  checkDisjoint('addRowVector', [output('y', y, rows * cols), input('v', v, cols)]);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let c = 0; c < cols; c++) y[o + c] += v[c];
@@ -369,6 +420,7 @@ function sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array)
   checkSize('sumRows', 'rows', rows);
   checkSize('sumRows', 'cols', cols);
   checkArrays('sumRows', { x: [x, rows * cols], out: [out, cols] });
+  checkDisjoint('sumRows', [input('x', x, rows * cols), output('out', out, cols)]);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let c = 0; c < cols; c++) out[c] += x[o + c];
@@ -381,6 +433,7 @@ function softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: nu
   checkSize(fn, 'cols', cols, 1);
   checkBoolean(fn, 'log', log);
   checkArrays(fn, { x: [x, rows * cols], y: [y, rows * cols] });
+  checkDisjoint(fn, [input('x', x, rows * cols), output('y', y, rows * cols)], [['y', 'x']]);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     // Shift by the row maximum so the largest exponential is exp(0) = 1.
@@ -405,6 +458,7 @@ function softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, ro
   checkSize(fn, 'cols', cols, 1);
   checkBoolean(fn, 'log', log);
   checkArrays(fn, { y: [y, rows * cols], dy: [dy, rows * cols], dx: [dx, rows * cols] });
+  checkDisjoint(fn, [input('y', y, rows * cols), input('dy', dy, rows * cols), output('dx', dx, rows * cols)], [['dx', 'y'], ['dx', 'dy']]);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     if (log) {
@@ -426,8 +480,14 @@ function crossEntropyLogits(
   checkSize(fn, 'rows', rows);
   checkSize(fn, 'cols', cols, 1);
   checkArrays(fn, { logits: [logits, rows * cols], labels: [labels, rows], loss: [loss, rows], grad: grad === null ? null : [grad, rows * cols] }, ['labels']);
+  checkDisjoint(fn, [input('logits', logits, rows * cols), input('labels', labels, rows), output('loss', loss, rows),
+    output('grad', grad, grad ? rows * cols : 0)]);
+  // One copy, checked and then used as indices: labels may sit in a SharedArrayBuffer that a
+  // Worker writes meanwhile, and a label changed after the check would subtract 1 from another
+  // row's gradient (the native binding copies too).
+  const label = snapshot(labels, rows);
   for (let r = 0; r < rows; r++) {
-    if (labels[r] < 0 || labels[r] >= cols) throw new RangeError(`${fn}: labels[${r}] must be a class index in [0, ${cols}), got ${labels[r]}`);
+    if (label[r] < 0 || label[r] >= cols) throw new RangeError(`${fn}: labels[${r}] must be a class index in [0, ${cols}), got ${label[r]}`);
   }
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
@@ -435,10 +495,10 @@ function crossEntropyLogits(
     for (let c = 1; c < cols; c++) if (logits[o + c] > max) max = logits[o + c];
     let sum = 0;
     for (let c = 0; c < cols; c++) sum += Math.exp(logits[o + c] - max);
-    loss[r] = Math.log(sum) + (max - logits[o + labels[r]]);
+    loss[r] = Math.log(sum) + (max - logits[o + label[r]]);
     if (grad) {
       for (let c = 0; c < cols; c++) grad[o + c] = Math.exp(logits[o + c] - max) / sum;
-      grad[o + labels[r]] -= 1;
+      grad[o + label[r]] -= 1;
     }
   }
 }
@@ -452,6 +512,7 @@ function sgdStep(
   checkNumber(fn, 'momentum', momentum);
   checkNumber(fn, 'weightDecay', weightDecay);
   checkArrays(fn, { w: [w, n], g: [g, n], velocity: velocity === null ? null : [velocity, n] });
+  checkDisjoint(fn, [output('w', w, n), input('g', g, n), output('velocity', velocity, velocity ? n : 0)]);
   for (let i = 0; i < n; i++) {
     const gi = g[i] + weightDecay * w[i];
     if (velocity) {
@@ -472,6 +533,7 @@ function adamStep(
   for (const [name, value] of Object.entries({ lr, beta1, beta2, eps, weightDecay })) checkNumber(fn, name, value);
   checkSize(fn, 'step', step, 1);
   checkArrays(fn, { w: [w, n], g: [g, n], m: [m, n], v: [v, n] });
+  checkDisjoint(fn, [output('w', w, n), input('g', g, n), output('m', m, n), output('v', v, n)]);
   const c1 = 1 - Math.pow(beta1, step);
   const c2 = 1 - Math.pow(beta2, step);
   // Bias corrections folded into the step size and epsilon (the same algebra as native/elementwise.cc).
@@ -490,6 +552,7 @@ function binaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array
   checkSize(fn, 'rows', rows);
   checkSize(fn, 'cols', cols);
   checkArrays(fn, { p: [p, rows * cols], y: [y, rows * cols], loss: [loss, rows], grad: grad === null ? null : [grad, rows * cols] });
+  checkDisjoint(fn, [input('p', p, rows * cols), input('y', y, rows * cols), output('loss', loss, rows), output('grad', grad, grad ? rows * cols : 0)]);
   // Logs clamped at −100 as PyTorch does, so p = 0 or 1 stays finite. Math.max would turn a NaN
   // log into −100; the explicit test keeps NaN visible.
   const clampedLog = (v: number): number => {

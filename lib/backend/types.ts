@@ -10,6 +10,22 @@
  * - Conv1D and pooling work on channels-last tensors `(batch, length, chan)`;
  * - a Conv1D weight is `(kSize, chanIn, chanOut)`;
  * - the output length of a window of `kSize` moved by `stride` is `floor((length - kSize) / stride) + 1`.
+ *
+ * Memory sharing, the same on both backends: an array a kernel writes must not share memory with
+ * any other array argument of the call (over the elements the call uses: for sgemm, the span
+ * from an operand's first element to its last). Otherwise the call throws, before writing
+ * anything, `RangeError: <kernel>: <output> must not overlap <other> (they share memory)...`,
+ * since the kernels read and write in orders that differ between the backends, the native SIMD
+ * paths and thread counts. Two inputs may share memory. The exceptions are the in-place uses
+ * listed on activationForward, activationBackward, softmaxForward and softmaxBackward: there the
+ * output may be exactly the same elements as the input named (the same array, or another view
+ * starting at the same byte), never a shifted overlap. The native backend compares addresses,
+ * so it also refuses two SharedArrayBuffer objects over the same memory (a structuredClone of
+ * one), which the js backend cannot tell apart from separate memory.
+ *
+ * Index arrays (labels, argmax) are copied when the call starts and only the copy is checked
+ * and used: one in a SharedArrayBuffer that a Worker writes during the call gives either the
+ * result of the values copied or the RangeError about them, never a value used unchecked.
  */
 export interface Backend {
   readonly name: 'js' | 'native';
@@ -99,10 +115,18 @@ export interface Backend {
     batch: number, length: number, chan: number, kSize: number, stride: number,
   ): void;
 
-  /** y = f(x) elementwise over n values (x and y may be the same array); alpha is LeakyReLU's slope. */
+  /**
+   * y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place).
+   * ReLU and LeakyReLU keep NaN (as PyTorch does): f(NaN) = NaN, and ReLU(−0) = +0.
+   */
   activationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void;
 
-  /** dx = dy · f'(x), given y = f(x) as well (tanh and sigmoid derive from y); dx may alias dy. */
+  /**
+   * dx = dy · f'(x), given y = f(x) as well (tanh and sigmoid derive from y). dx may be exactly
+   * x, y or dy (each element is read before its own output is written, on both backends).
+   * ReLU and LeakyReLU: where x is NaN the slope is undefined and dx is NaN (not dy as PyTorch's
+   * threshold_backward gives, nor 0), so a bad input shows in the gradient.
+   */
   activationBackward(
     activation: Activation, alpha: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number,
   ): void;
@@ -113,15 +137,20 @@ export interface Backend {
   /** out[c] += Σ_r x[r, c] for a (rows, cols) x (the bias gradient). */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
 
-  /** Softmax (or, with `log`, log-softmax) of each row of a (rows, cols) x; y may alias x. */
+  /** Softmax (or, with `log`, log-softmax) of each row of a (rows, cols) x; y may be exactly x (in place). */
   softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: number, log: boolean): void;
 
-  /** dx from dy through the softmax (log-softmax) whose output was y: the full Jacobian-vector product. */
+  /**
+   * dx from dy through the softmax (log-softmax) whose output was y: the full Jacobian-vector
+   * product. dx may be exactly y or dy (each row's reduction is taken before dx is written).
+   */
   softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number, log: boolean): void;
 
   /**
    * Per-row cross-entropy from raw logits: loss[r] = logsumexp(x[r]) − x[r, labels[r]];
-   * grad (when not null) = softmax(x[r]) − onehot(labels[r]), per sample (no 1/batch).
+   * grad (when not null) = softmax(x[r]) − onehot(labels[r]), per sample (no 1/batch). grad must
+   * not share memory with logits (refused): computing the gradient in place of the logits would
+   * change the loss on one backend and not the other.
    */
   crossEntropyLogits(
     logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number,

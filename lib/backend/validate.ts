@@ -58,9 +58,17 @@ export function checkGemmArgs(
   if (lda < Math.max(1, aCols)) throw new RangeError(`${fn}: lda must be at least ${Math.max(1, aCols)}, got ${lda}`);
   if (ldb < Math.max(1, bCols)) throw new RangeError(`${fn}: ldb must be at least ${Math.max(1, bCols)}, got ${ldb}`);
   if (ldc < Math.max(1, n)) throw new RangeError(`${fn}: ldc must be at least ${Math.max(1, n)}, got ${ldc}`);
-  checkLength(fn, 'a', a, offsetA + matrixSpan(aRows, aCols, lda));
-  checkLength(fn, 'b', b, offsetB + matrixSpan(bRows, bCols, ldb));
-  checkLength(fn, 'c', c, offsetC + matrixSpan(m, n, ldc));
+  const spanA = matrixSpan(aRows, aCols, lda), spanB = matrixSpan(bRows, bCols, ldb), spanC = matrixSpan(m, n, ldc);
+  checkLength(fn, 'a', a, offsetA + spanA);
+  checkLength(fn, 'b', b, offsetB + spanB);
+  checkLength(fn, 'c', c, offsetC + spanC);
+  // Whole spans from the first to the last element: a C interleaved with A in the rows of one
+  // buffer is refused too.
+  checkDisjoint(fn, [
+    { name: 'a', array: a, count: spanA, output: false, offset: offsetA },
+    { name: 'b', array: b, count: spanB, output: false, offset: offsetB },
+    { name: 'c', array: c, count: spanC, output: true, offset: offsetC },
+  ]);
 }
 
 type ConvBuffers = Partial<Record<'x' | 'w' | 'y' | 'dx' | 'dy' | 'dw', Float32Array>> & { bias?: Float32Array | null };
@@ -162,4 +170,48 @@ export function checkNumber(fn: string, name: string, v: unknown): number {
 export function checkBoolean(fn: string, name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new TypeError(`${fn}: ${name} must be a boolean, got ${describe(v)}`);
   return v;
+}
+
+/** The part of an array argument a kernel reads or writes: `count` elements from element `offset`. */
+export interface Region {
+  name: string;
+  array: Float32Array | Int32Array | null;
+  count: number;
+  /** Whether the kernel writes it. */
+  output: boolean;
+  offset?: number;
+}
+
+/**
+ * Refuses an output that shares memory with another array argument (RangeError, after the
+ * length checks). The kernels read inputs while writing outputs in orders that differ between
+ * the backends, the native SIMD paths and thread splits, so an overlap gives results that depend
+ * on all of them; it is never what a caller means. `sameOk` lists the (output, other) pairs the
+ * Backend contract documents as usable in place (lib/backend/types.ts): there the two may be
+ * exactly the same elements. Inputs may share memory with each other freely.
+ *
+ * The same pairs, in the same order, with the same message as the native checkDisjoint
+ * (native/binding.cc). One difference: the native addon compares addresses, so it also sees two
+ * distinct SharedArrayBuffer objects over the same memory (a structuredClone of one); JavaScript
+ * cannot tell that two such objects share memory, and compares buffer identity.
+ */
+export function checkDisjoint(fn: string, regions: readonly Region[], sameOk: readonly (readonly [string, string])[] = []): void {
+  const begin = (r: Region): number => (r.array as Float32Array | Int32Array).byteOffset + 4 * (r.offset ?? 0);
+  const end = (r: Region): number => begin(r) + 4 * r.count;
+  for (let i = 0; i < regions.length; i++) {
+    for (let j = i + 1; j < regions.length; j++) {
+      const a = regions[i], b = regions[j];
+      if (!a.output && !b.output) continue;
+      if (a.count === 0 || b.count === 0 || a.array === null || b.array === null) continue;
+      if (a.array.buffer !== b.array.buffer) continue;
+      if (!(begin(a) < end(b) && begin(b) < end(a))) continue;
+      // Named output first: the later one when both are outputs (sgemm: "c must not overlap a").
+      const [o, other] = b.output ? [b, a] : [a, b];
+      const allowed = sameOk.some(([x, y]) => x === o.name && y === other.name);
+      if (allowed && begin(a) === begin(b) && a.count === b.count) continue;
+      throw new RangeError(`${fn}: ${o.name} must not overlap ${other.name} (they share memory` +
+        `${allowed ? '; only exactly the same elements are allowed' : ''}): expected ${allowed ? 'identical or disjoint' : 'disjoint'} ` +
+        `byte ranges, got ${o.name} at bytes [${begin(o)}, ${end(o)}) and ${other.name} at bytes [${begin(other)}, ${end(other)}) of the same memory`);
+    }
+  }
 }
