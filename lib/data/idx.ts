@@ -5,10 +5,19 @@
  * uint32 dimensions, then the values in row-major order, big-endian. MNIST images have magic 2051
  * (`0x00000803`: ubyte, 3 dims) and labels 2049 (`0x00000801`: ubyte, 1 dim).
  * Files may be gzipped; gzip is recognised by its magic bytes `1f 8b`, not by the file name.
+ *
+ * A file is judged by its header before its body is read or inflated: the magic number, the
+ * dimensions and the caller's expectations (count, image shape) are checked on the first bytes,
+ * the declared size against MAX_IDX_PAYLOAD_BYTES, and gzip data is inflated with the exact size
+ * the header announces as its bound, so a small gzip file cannot expand into gigabytes.
  */
 import * as fs from 'fs';
-import * as zlib from 'zlib';
 import { Tensor, tensor } from '../tensor';
+import {
+  MAX_IDX_HEADER_BYTES, MAX_IDX_PAYLOAD_BYTES, gunzipBounded, gunzipHead, isGzip, openDataFile, readAt,
+} from './read';
+
+export { isGzip };
 
 /** IDX element types, by their type byte. */
 const IDX_TYPES = {
@@ -34,35 +43,40 @@ export interface IdxArray {
   readonly data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 }
 
-/** Whether a buffer starts with the gzip magic bytes. */
-export function isGzip(buf: Uint8Array): boolean {
-  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
-}
-
 /**
- * Reads a file and gunzips it when it starts with the gzip magic bytes.
- * A corrupt or truncated gzip stream gives an error naming the file.
+ * Reads a regular file of at most `maxBytes` bytes (raw, or once gunzipped when it starts with
+ * the gzip magic bytes; default: the largest IDX file allowed). Devices, pipes and folders are
+ * refused before reading, gzip data is inflated no further than `maxBytes`, and a corrupt or
+ * truncated gzip stream gives an error naming the file.
  */
-export function readMaybeGzip(file: string): Buffer {
+export function readMaybeGzip(file: string, maxBytes = MAX_IDX_HEADER_BYTES + MAX_IDX_PAYLOAD_BYTES): Buffer {
+  const { fd, size } = openDataFile(file, maxBytes, 'a data file');
   let raw: Buffer;
   try {
-    raw = fs.readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as Error).message})`);
+    raw = readAt(fd, size, 0);
+  } finally {
+    closeQuietly(fd);
   }
   if (!isGzip(raw)) return raw;
-  try {
-    return zlib.gunzipSync(raw);
-  } catch (e) {
-    throw new Error(`${file}: corrupt or truncated gzip data (${(e as Error).message}); ${raw.length} compressed bytes`);
-  }
+  return gunzipBounded(raw, maxBytes, file, `the ${maxBytes} bytes allowed`);
+}
+
+/** An IDX header: what the first bytes of a file announce. */
+export interface IdxHeader {
+  readonly magic: number;
+  readonly type: IdxType;
+  readonly dims: readonly number[];
+  /** Bytes of the header: 4 + 4 per dimension. */
+  readonly headerBytes: number;
+  /** Bytes of the whole file the header announces: header + values. */
+  readonly totalBytes: number;
 }
 
 /**
- * Decodes IDX bytes. `source` names the data in error messages (usually the file path).
- * Checks the magic number, the header and that the file holds exactly the values the header announces.
+ * Decodes the header at the start of `buf` (which may hold only the first bytes of a file).
+ * Checks the magic number and that the header is complete.
  */
-export function parseIdx(buf: Uint8Array, source = 'IDX data'): IdxArray {
+function parseIdxHeader(buf: Uint8Array, source: string): IdxHeader {
   if (buf.length < 4) {
     throw new Error(`${source}: not an IDX file: ${buf.length} bytes, the magic number alone needs 4`);
   }
@@ -83,14 +97,43 @@ export function parseIdx(buf: Uint8Array, source = 'IDX data'): IdxArray {
   }
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i, false));
+  // A product of up to 255 uint32 may exceed 2^53 and lose precision; any such value is far
+  // beyond MAX_IDX_PAYLOAD_BYTES, which is all the comparisons below need.
   const count = dims.reduce((p, d) => p * d, 1);
-  const expected = headerBytes + count * type.bytes;
-  if (buf.length !== expected) {
-    const what = buf.length < expected ? 'truncated' : 'too long';
+  return { magic, type: type.name, dims, headerBytes, totalBytes: headerBytes + count * type.bytes };
+}
+
+/** Refuses a header that declares more than MAX_IDX_PAYLOAD_BYTES of values. */
+function checkPolicy(h: IdxHeader, source: string): void {
+  const payload = h.totalBytes - h.headerBytes;
+  if (payload > MAX_IDX_PAYLOAD_BYTES) {
     throw new Error(
-      `${source}: ${what}: header says ${dims.join(' × ')} ${type.name} values, ` +
-        `i.e. ${expected} bytes with the ${headerBytes}-byte header; found ${buf.length} bytes`,
+      `${source}: header declares ${h.dims.join(' × ')} ${h.type} values (${payload} bytes), ` +
+        `more than the ${MAX_IDX_PAYLOAD_BYTES} bytes (MAX_IDX_PAYLOAD_BYTES) an IDX file may hold`,
     );
+  }
+}
+
+function lengthError(h: IdxHeader, found: number, source: string): Error {
+  const what = found < h.totalBytes ? 'truncated' : 'too long';
+  return new Error(
+    `${source}: ${what}: header says ${h.dims.join(' × ')} ${h.type} values, ` +
+      `i.e. ${h.totalBytes} bytes with the ${h.headerBytes}-byte header; found ${found} bytes`,
+  );
+}
+
+/**
+ * Decodes IDX bytes. `source` names the data in error messages (usually the file path).
+ * Checks the magic number, the header and that the file holds exactly the values the header announces.
+ */
+export function parseIdx(buf: Uint8Array, source = 'IDX data'): IdxArray {
+  const h = parseIdxHeader(buf, source);
+  const { magic, headerBytes, dims } = h;
+  const type = Object.values(IDX_TYPES).find((t) => t.name === h.type)!;
+  const count = (h.totalBytes - headerBytes) / type.bytes;
+  const expected = h.totalBytes;
+  if (buf.length !== expected) {
+    throw lengthError(h, buf.length, source);
   }
   const body = buf.subarray(headerBytes);
   let data: IdxArray['data'];
@@ -123,12 +166,71 @@ export function parseIdx(buf: Uint8Array, source = 'IDX data'): IdxArray {
       }
     }
   }
-  return { magic, type: type.name, dims, data };
+  return { magic, type: type.name, dims: [...dims], data };
 }
 
-/** Reads an IDX file, raw or gzipped. */
-export function readIdx(file: string): IdxArray {
-  return parseIdx(readMaybeGzip(file), file);
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // closing a descriptor we opened for reading cannot lose data
+  }
+}
+
+/**
+ * Opens an IDX file (raw or gzipped) and reads its header: from the first bytes of a raw file,
+ * or from the first inflated bytes of a gzipped one (never inflating much more than the header).
+ * Returns the header with the compressed bytes (gzip) or the open descriptor (raw) to go on with.
+ */
+function openIdx(file: string): { header: IdxHeader; gz?: Buffer; fd?: number; size: number } {
+  const { fd, size } = openDataFile(file, MAX_IDX_HEADER_BYTES + MAX_IDX_PAYLOAD_BYTES, 'an IDX file');
+  try {
+    const head = readAt(fd, Math.min(size, MAX_IDX_HEADER_BYTES), 0);
+    if (isGzip(head)) {
+      const gz = readAt(fd, size, 0);
+      closeQuietly(fd);
+      const header = parseIdxHeader(gunzipHead(gz, MAX_IDX_HEADER_BYTES, file), file);
+      checkPolicy(header, file);
+      return { header, gz, size };
+    }
+    const header = parseIdxHeader(head, file);
+    checkPolicy(header, file);
+    return { header, fd, size };
+  } catch (e) {
+    closeQuietly(fd);
+    throw e;
+  }
+}
+
+/**
+ * Reads only the header of an IDX file (raw or gzipped): magic, type and dimensions, e.g. to
+ * check the number of images against the labels before reading the images.
+ */
+export function readIdxHeader(file: string): IdxHeader {
+  const { header, fd } = openIdx(file);
+  if (fd !== undefined) closeQuietly(fd);
+  return header;
+}
+
+/**
+ * Reads an IDX file, raw or gzipped. `check`, when given, sees the header before the body is
+ * read or inflated and throws to refuse the file.
+ */
+export function readIdx(file: string, check?: (header: IdxHeader) => void): IdxArray {
+  const { header, gz, fd, size } = openIdx(file);
+  let body: Buffer;
+  try {
+    check?.(header);
+    if (gz) {
+      body = gunzipBounded(gz, header.totalBytes, file, `the ${header.totalBytes} bytes its IDX header announces (${header.dims.join(' × ')} ${header.type} values)`);
+    } else {
+      if (size !== header.totalBytes) throw lengthError(header, size, file);
+      body = readAt(fd!, size, 0);
+    }
+  } finally {
+    if (fd !== undefined) closeQuietly(fd);
+  }
+  return parseIdx(body, file);
 }
 
 /** What an images or labels file is expected to hold; unset fields are not checked. */
@@ -147,7 +249,12 @@ export interface IdxExpectation {
  * const { x, imageShape } = readIdxImages('t10k-images-idx3-ubyte.gz', { count: 10000, imageShape: [28, 28] });
  */
 export function readIdxImages(file: string, expect: IdxExpectation = {}): { x: Tensor; imageShape: number[] } {
-  const idx = readIdx(file);
+  const idx = readIdx(file, (h) => checkImagesHeader(h, file, expect));
+  const [n, rows, cols] = idx.dims;
+  return { x: bytesToUnitTensor(idx.data as Uint8Array, n, rows * cols), imageShape: [rows, cols] };
+}
+
+function checkImagesHeader(idx: IdxHeader, file: string, expect: IdxExpectation): void {
   if (idx.type !== 'ubyte' || idx.dims.length !== 3) {
     throw new Error(
       `${file}: expected an IDX images file (magic 2051: unsigned bytes, 3 dimensions), ` +
@@ -161,7 +268,6 @@ export function readIdxImages(file: string, expect: IdxExpectation = {}): { x: T
   if (expect.imageShape && (rows !== expect.imageShape[0] || cols !== expect.imageShape[1])) {
     throw new Error(`${file}: expected ${expect.imageShape.join('×')} images, header says ${rows}×${cols}`);
   }
-  return { x: bytesToUnitTensor(idx.data as Uint8Array, n, rows * cols), imageShape: [rows, cols] };
 }
 
 /**
@@ -169,17 +275,18 @@ export function readIdxImages(file: string, expect: IdxExpectation = {}): { x: T
  * label is below `numClasses`.
  */
 export function readIdxLabels(file: string, expect: { count?: number; numClasses?: number } = {}): Int32Array {
-  const idx = readIdx(file);
-  if (idx.type !== 'ubyte' || idx.dims.length !== 1) {
-    throw new Error(
-      `${file}: expected an IDX labels file (magic 2049: unsigned bytes, 1 dimension), ` +
-        `got magic ${idx.magic} (${idx.type}, ${idx.dims.length} dimensions)`,
-    );
-  }
-  const n = idx.dims[0];
-  if (expect.count !== undefined && n !== expect.count) {
-    throw new Error(`${file}: expected ${expect.count} labels, header says ${n}`);
-  }
+  const idx = readIdx(file, (h) => {
+    if (h.type !== 'ubyte' || h.dims.length !== 1) {
+      throw new Error(
+        `${file}: expected an IDX labels file (magic 2049: unsigned bytes, 1 dimension), ` +
+          `got magic ${h.magic} (${h.type}, ${h.dims.length} dimensions)`,
+      );
+    }
+    const n = h.dims[0];
+    if (expect.count !== undefined && n !== expect.count) {
+      throw new Error(`${file}: expected ${expect.count} labels, header says ${n}`);
+    }
+  });
   const labels = Int32Array.from(idx.data as Uint8Array);
   if (expect.numClasses !== undefined) {
     const bad = labels.findIndex((l) => l >= expect.numClasses!);

