@@ -8,7 +8,7 @@
  *
  * Arithmetic is in double precision, stored as float32.
  */
-import { Tensor, zeros, formatShape, describe, sameShape } from './tensor';
+import { Tensor, zeros, formatShape, describe, sameShape, sizeOf } from './tensor';
 import { backend } from './backend';
 
 /**
@@ -56,9 +56,18 @@ export abstract class Loss {
   }
 }
 
+/**
+ * Checks `t` is a tensor whose data fills its shape. A hand-built `{ shape: [1e9, 1e9], data }`
+ * would otherwise send the per-sample loops over a billion rows of four values (minutes of
+ * reading past the array, as NaN), and `{ shape: [2, 3], data: [1, 2] }` would give NaN losses.
+ */
 function checkTensor(loss: Loss, t: Tensor, what: string): void {
   if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
     throw new TypeError(`${loss}: expected ${what} to be a Tensor, got ${describe(t)}`);
+  }
+  const n = sizeOf(t.shape, () => `${loss}: ${what} shape`);
+  if (t.data.length !== n) {
+    throw new RangeError(`${loss}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
   }
 }
 

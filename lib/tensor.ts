@@ -197,7 +197,12 @@ export function describe(v: unknown): string {
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
   if (typeof v === 'object') {
     const s = (v as { shape?: unknown }).shape;
-    if (Array.isArray(s)) return `Tensor${formatShape(s)}`;
+    if (Array.isArray(s)) {
+      // A tensor-like object is refused for its data more often than for its shape: say which.
+      const data = (v as { data?: unknown }).data;
+      if (data instanceof Float32Array) return `Tensor${formatShape(s)}`;
+      return `an object of shape ${formatShape(s)} whose data is ${describe(data)}, not a Float32Array`;
+    }
     const ctor = v.constructor?.name;
     return ctor && ctor !== 'Object' ? ctor : 'object';
   }

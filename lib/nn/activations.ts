@@ -120,8 +120,11 @@ export class LeakyReLU extends Elementwise {
 
   constructor(slope = 0.01) {
     super();
-    if (typeof slope !== 'number' || !Number.isFinite(slope)) {
-      throw new TypeError(`LeakyReLU: slope must be a finite number, got ${describe(slope)}`);
+    if (typeof slope !== 'number') throw new TypeError(`LeakyReLU: slope must be a number, got ${describe(slope)}`);
+    // The kernels compute in float32: a finite double beyond its range would become ±Infinity
+    // there (and the native binding refuses it), so it is refused here, where it was given.
+    if (!Number.isFinite(Math.fround(slope))) {
+      throw new RangeError(`LeakyReLU: slope must be a finite number within the float32 range (|slope| <= 3.4028235e38), got ${slope}`);
     }
     this.slope = slope;
     this.alpha = slope;

@@ -59,6 +59,22 @@ export abstract class Module {
   private reuse = false;
   /** Per slot, the buffers of the sizes seen recently (no string keys built per call: no garbage). */
   private readonly buffers = new Map<string, Float32Array[]>();
+  /**
+   * How many places in Sequentials hold this instance. Above one, the module's reused buffers
+   * are overwritten by its other uses before this use's backward pass reads them, so the
+   * Sequentials copy what it returns (see {@link Sequential.forwardView}).
+   */
+  private uses = 0;
+
+  /** Called by Sequential when it adds this module at one more place. @internal */
+  addUse(): void {
+    this.uses++;
+  }
+
+  /** Whether this instance sits at more than one place (in one Sequential or several). @internal */
+  isShared(): boolean {
+    return this.uses > 1;
+  }
 
   /** Whether results live in the module's own reused buffers (inside a Sequential). */
   protected reusesBuffers(): boolean {
@@ -308,6 +324,7 @@ export class Sequential extends Module {
       throw new TypeError(`Sequential: expected a Module at position ${this.modules.length}, got ${describe(module)}`);
     }
     this.modules.push(module);
+    module.addUse();
     module.setPosition(this.childPosition(this.modules.length - 1));
     module.setBufferReuse(true);
     this.inputs = [];
@@ -359,7 +376,8 @@ export class Sequential extends Module {
     const inputs = [input];
     let x = input;
     let first = 0;
-    const head = !inputGradient && this.modules.length >= 2 ? this.modules[0].forwardWith(this.modules[1], input) : null;
+    const fusable = !inputGradient && this.modules.length >= 2 && !this.modules[0].isShared() && !this.modules[1].isShared();
+    const head = fusable ? this.modules[0].forwardWith(this.modules[1], input) : null;
     if (head) {
       // The pair's intermediate output is not stored; materializeHead computes it if asked.
       inputs.push(Sequential.notStored, head);
@@ -367,7 +385,7 @@ export class Sequential extends Module {
       first = 2;
     }
     for (let i = first; i < this.modules.length; i++) {
-      x = this.modules[i].forward(x);
+      x = ownCopy(this.modules[i], this.modules[i].forward(x));
       inputs.push(x);
     }
     this.inputs = inputs;
@@ -409,12 +427,12 @@ export class Sequential extends Module {
     const n = this.modules.length;
     for (let i = 0; i < n; i++) {
       const m = this.modules[i];
-      const joint = i + 1 < n ? m.inferWith(this.modules[i + 1], x) : null;
+      const joint = i + 1 < n && !m.isShared() && !this.modules[i + 1].isShared() ? m.inferWith(this.modules[i + 1], x) : null;
       if (joint) {
         x = joint;
         i++;
       } else {
-        x = inferView(m, x);
+        x = ownCopy(m, inferView(m, x));
       }
     }
     return x;
@@ -451,7 +469,7 @@ export class Sequential extends Module {
     const jointHead = this.jointHead;
     for (let i = n - 1; i >= (jointHead ? 2 : 0); i--) {
       this.modules[i].backwardUpdateGradient(this.inputs[i], d);
-      if (i > 0) d = this.modules[i].backwardDelta(this.inputs[i], d);
+      if (i > 0) d = ownCopy(this.modules[i], this.modules[i].backwardDelta(this.inputs[i], d));
     }
     if (jointHead) this.modules[0].backwardUpdateGradientWith(this.modules[1], this.inputs[0], d);
     this.pending = { input: this.inputs[0], delta, toFirst: d, jointHead };
@@ -490,7 +508,7 @@ export class Sequential extends Module {
     this.materializeHead();
     checkShape(delta, this.inputs[this.modules.length].shape, () => this.label(), 'delta');
     let d = delta;
-    for (let i = this.modules.length - 1; i >= 0; i--) d = this.modules[i].backwardDelta(this.inputs[i], d);
+    for (let i = this.modules.length - 1; i >= 0; i--) d = ownCopy(this.modules[i], this.modules[i].backwardDelta(this.inputs[i], d));
     return { shape: d.shape, data: d.data.slice() };
   }
 
@@ -498,13 +516,33 @@ export class Sequential extends Module {
     for (const m of this.modules) m.deferZeroGrad();
   }
 
+  /**
+   * Every parameter once, under the name of its first place: a module used at several places
+   * (tied weights) has one weight and one gradient, which every use adds into, and an optimiser
+   * must step it once per update, not once per use.
+   */
   parameters(): Parameter[] {
     const out: Parameter[] = [];
+    const seen = new Set<Tensor>();
     this.modules.forEach((m, i) => {
-      for (const p of m.parameters()) out.push({ ...p, name: `${i}.${p.name}` });
+      for (const p of m.parameters()) {
+        if (seen.has(p.value)) continue;
+        seen.add(p.value);
+        out.push({ ...p, name: `${i}.${p.name}` });
+      }
     });
     return out;
   }
+}
+
+/**
+ * `t` itself, or a copy when `m` is used at several places: its results live in its own reused
+ * buffers, which its next use overwrites while this use's result is still needed (as the input
+ * kept for the next module's backward pass, or as a delta on its way down). Only shared modules
+ * pay for the copy.
+ */
+function ownCopy(m: Module, t: Tensor): Tensor {
+  return m.isShared() ? { shape: t.shape, data: t.data.slice() } : t;
 }
 
 /**

@@ -36,7 +36,10 @@ abstract class Pool1D extends Module {
  * Backward routes each output's gradient to the position that won its window (the first
  * one on ties): ∂yₒ/∂xᵢ = 1 if i = argmax of window o, else 0, so
  * ∂L/∂xᵢ = Σ_{o : argmax(o) = i} δₒ — a sum, since overlapping windows (stride < kSize) can
- * share a winner. The winners are recomputed from the input rather than kept from forward.
+ * share a winner. Inside a Sequential, forward's winners are kept for the backward pass of the
+ * same input tensor (the Sequential owns the tensors in between and hands them back unchanged);
+ * a standalone module recomputes them in backward, so an input rewritten in place between the
+ * two calls routes the gradient by the values backward is given.
  *
  * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
  * @example
@@ -57,7 +60,8 @@ export class MaxPool1D extends Pool1D {
     const [batch, length, chan] = input.shape;
     if (this.argmax.length !== y.data.length) this.argmax = new Int32Array(y.data.length);
     backend().maxPool1dForward(input.data, y.data, this.argmax, batch, length, chan, this.kSize, this.stride);
-    this.argmaxOf = input;
+    // Kept only inside a Sequential: a standalone caller may rewrite its tensor before backward.
+    this.argmaxOf = this.reusesBuffers() ? input : null;
     return y;
   }
 
@@ -70,7 +74,7 @@ export class MaxPool1D extends Pool1D {
     if (this.argmaxOf !== input || this.argmax.length !== delta.data.length) {
       if (this.argmax.length !== delta.data.length) this.argmax = new Int32Array(delta.data.length);
       k.maxPool1dForward(input.data, this.buffer('scratch', delta.shape).data, this.argmax, batch, length, chan, this.kSize, this.stride);
-      this.argmaxOf = input;
+      this.argmaxOf = this.reusesBuffers() ? input : null;
     }
     const dx = this.buffer('delta', input.shape);
     k.maxPool1dBackward(delta.data, this.argmax, dx.data, batch, length, chan, this.kSize, this.stride);
