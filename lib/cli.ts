@@ -7,7 +7,11 @@
  *   neurone --help
  *
  * Errors in the arguments, the files or the data print one line on stderr and exit with code 2;
- * a failure during training (e.g. the loss became NaN) exits with code 1. Never a stack trace.
+ * every place the run writes (--out, --save) is checked before training. A failure during or after
+ * training (the loss became NaN, the model or a figure could not be written) exits with code 1;
+ * the model is saved before the figures, so a full disk while writing them keeps it. Ctrl-C exits
+ * 130 (SIGTERM 143) with the terminal's cursor shown again; a closed stdout (`| head`) exits 141
+ * quietly. Never a stack trace.
  */
 import * as fs from 'fs';
 import * as path from 'path';

@@ -9,8 +9,8 @@
  * Presets are functions of the input (features, or sequence length) and the number of classes,
  * so the same name works for USPS (256 features), MNIST (784) or the 2-D toy problems.
  */
-import * as fs from 'fs';
 import { describe } from './tensor';
+import { readDataFile } from './data/read';
 import { Module, ModuleConfig, Sequential } from './nn/module';
 import { Linear } from './nn/linear';
 import { Conv1D, ConvTranspose1D, Upsample1D } from './nn/conv';
@@ -234,14 +234,22 @@ export function takesSequences(description: ModelDescription): boolean {
   return first !== undefined && ['Conv1D', 'ConvTranspose1D', 'Upsample1D', 'MaxPool1D', 'AvgPool1D'].includes(first.type);
 }
 
+/**
+ * Most bytes of a JSON model file: 1 MiB. A description is a list of layers with a few numbers
+ * each (a hundred layers take a few KB); anything larger is not a model description.
+ */
+export const MAX_MODEL_FILE_BYTES = 2 ** 20;
+
 /** Reads and parses a model-description file; errors are one-line ModelErrors naming the file. */
 export function readModelFile(file: string): ModelDescription {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Not readFileSync: `--model /dev/zero` (or a FIFO) would be read until memory runs out.
+    text = readDataFile(file, MAX_MODEL_FILE_BYTES, 'a JSON model file').toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ModelError(`cannot read model file ${file}${code === 'ENOENT' ? ': no such file' : code ? `: ${code}` : ''}`);
+    const msg = (e as Error).message;
+    const why = msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg;
+    throw new ModelError(`cannot read model file ${file}: ${why.replace(/^cannot read \((.*)\)$/, '$1')}`);
   }
   let parsed: unknown;
   try {

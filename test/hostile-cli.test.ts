@@ -104,6 +104,17 @@ describe('output paths are checked before training, and never hang', () => {
   });
 });
 
+describe('input files are checked before they are read', () => {
+  test('--model /dev/zero is refused as a device, not read until memory runs out', () => {
+    // Under `ulimit -v`, so that a regression (reading the device) ends in a quick failure of the
+    // child rather than in the machine's memory.
+    const r = spawnSync('sh', ['-c', 'ulimit -v 3000000; exec "$0" "$@"', process.execPath, ...cliArgs, 'train', '--model', '/dev/zero', '--out', tmp], {
+      cwd: root, encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env, NEURONE_BACKEND: '' },
+    });
+    expectUsageError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /cannot read model file \/dev\/zero: expected a JSON model file \(a regular file\), found a device/);
+  });
+});
+
 describe('after training, the model comes first', () => {
   const canFill = fs.existsSync('/dev/full') && fs.existsSync(path.join(root, 'lib', 'serialize.ts'));
   (canFill ? test : test.skip)('a full disk while writing a figure keeps the saved model, reports the figure, exits 1', () => {
