@@ -423,8 +423,8 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
             epochStart = performance.now();
             lossSum = 0;
             seen = 0;
+            setBarDrawing(true); // before start(): no moment with the cursor hidden and no handler
             bar.start(n, 0, { epoch: `${info.epoch}/${opts.epochs}`, rate: '-', loss: '-' });
-            barDrawing = true;
           }
           const size = done - seen;
           lossSum += info.loss * size;
@@ -433,14 +433,14 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
           bar.update(done, { rate: secs > 0 ? Math.round(done / secs) : '-', loss: (lossSum / done).toFixed(4) });
           if (info.batch === info.batches) {
             bar.stop();
-            barDrawing = false;
+            setBarDrawing(false);
           }
         }
         : undefined,
     });
   } catch (e) {
     bar?.stop();
-    barDrawing = false;
+    setBarDrawing(false);
     if (e instanceof NonFiniteError) {
       process.stderr.write(`neurone: training diverged: ${firstLine(e.message)}\n`);
       return 1;
@@ -574,22 +574,39 @@ function restoreCursor(): void {
   }
 }
 
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
+function onTerminalSignal(signal: NodeJS.Signals): void {
+  restoreCursor();
+  process.exit(SIGNAL_EXIT_CODES[signal as keyof typeof SIGNAL_EXIT_CODES] ?? 1);
+}
+
+/**
+ * Marks the bar as drawing or not, and holds the SIGINT/SIGTERM handlers exactly while it draws:
+ * a handler makes Node deliver the signal through the event loop, which would delay a Ctrl-C
+ * during synchronous work (loading MNIST, evaluating); outside the bar the default action (die
+ * at once, status 130 / 143) is right, since the cursor is visible then.
+ */
+function setBarDrawing(drawing: boolean): void {
+  if (drawing === barDrawing) return;
+  barDrawing = drawing;
+  for (const signal of Object.keys(SIGNAL_EXIT_CODES) as NodeJS.Signals[]) {
+    if (drawing) process.on(signal, onTerminalSignal);
+    else process.removeListener(signal, onTerminalSignal);
+  }
+}
+
 /**
  * What the command does on its way out, installed only when run as a program (not when imported):
- * - SIGINT (Ctrl-C) / SIGTERM: show the cursor the progress bar hid, then exit 128 + signal number
- *   (130, 143), as a process killed by the signal would report;
+ * - on exit, and on SIGINT (Ctrl-C) / SIGTERM while the progress bar draws (setBarDrawing): show
+ *   the cursor the bar hid, then exit 128 + signal number (130, 143), as a process killed by the
+ *   signal would report;
  * - EPIPE on stdout or stderr (`neurone train | head -1`): the reader is gone, so exit at once and
  *   quietly with 141 (128 + SIGPIPE, what a shell reports for a writer the pipe closed on); other
  *   errors on stdout get one line on stderr and exit 1, never a stack trace.
  */
 function installProcessGuards(): void {
   process.on('exit', restoreCursor);
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-    process.on(signal, () => {
-      restoreCursor();
-      process.exit(code);
-    });
-  }
   const onStreamError = (which: 'stdout' | 'stderr') => (e: NodeJS.ErrnoException): void => {
     if (e.code !== 'EPIPE' && which === 'stdout') {
       try {

@@ -90,8 +90,13 @@ describe('output paths are checked before training, and never hang', () => {
     expect(fs.existsSync(path.join(out, 'metrics.json'))).toBe(false);
   });
 
-  test('--save onto a device (saving would replace it) is refused', () => {
-    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', '/dev/null']), /--save: \/dev\/null exists and is not a regular file/);
+  // A pipe of the test's own, not /dev/null: saving writes a temporary file and renames it over the
+  // target, so a regression here would replace the target (it once replaced the machine's /dev/null).
+  (hasCommand('mkfifo') ? test : test.skip)('--save onto a pipe or device (saving would replace it) is refused', () => {
+    const fifo = path.join(tmp, 'save-fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', fifo]), /--save: .*save-fifo exists and is not a regular file/);
+    expect(fs.statSync(fifo).isFIFO()).toBe(true);
   });
 
   test('--save in a folder that takes no files is refused before training', () => {
