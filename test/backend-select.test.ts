@@ -10,7 +10,7 @@ function run(code: string, env: Record<string, string>): { status: number | null
   const script = `require('ts-node').register({ transpileOnly: true }); const b = require('./lib/backend'); ${code}`;
   const r = spawnSync(process.execPath, ['-e', script], {
     cwd: root,
-    env: { ...process.env, NEURONE_BACKEND: '', NEURONE_NATIVE_DISABLE: '', ...env },
+    env: { ...process.env, NEURONE_BACKEND: '', NEURONE_NATIVE_DISABLE: '', NEURONE_KERNEL: '', ...env },
     encoding: 'utf8',
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
