@@ -169,6 +169,43 @@ describe('fit: the loop', () => {
     expect(Number.isNaN(h.epochs[0].trainLoss)).toBe(true);
   });
 
+  test('NaN weights are refused before training, naming the parameter', async () => {
+    // The loss check alone would blame the loss and the learning rate, or miss the NaN wherever a
+    // layer drops it (a max over a window, a unit a later zero weight ignores): name the weight.
+    seed(2);
+    const net = new Sequential(new Linear(2, 3), new ReLU(), new Linear(3, 1));
+    (net.modules[0] as Linear).weight.data[1] = NaN;
+    let caught: unknown;
+    try {
+      await fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { epochs: 1, verbose: 0 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(NonFiniteError);
+    expect((caught as Error).message).toMatch(/^fit: the weights of 0\.weight \(Linear\(2, 3\) at position 0\) hold NaN at index 1 before training/);
+    expect((caught as NonFiniteError).parameter).toBe('0.weight');
+    // allowNonFinite still lets it run.
+    await fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { epochs: 1, verbose: 0, allowNonFinite: true });
+  });
+
+  test('an update that overflows the weights is named, even with finite gradients', async () => {
+    // One batch, one epoch: no later loss would show it. The gradient (about 2·10·10 per weight)
+    // is finite; lr 1e38 takes the weights past float32's range.
+    const net = new Sequential(new Linear(2, 1, { init: 'ones' }));
+    const x = fromArray([[10, 10], [10, 10]]);
+    const y = fromArray([[0], [0]]);
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 1e38 }), { x, y }, { epochs: 1, batchSize: 2, verbose: 0 }))
+      .rejects.toThrow(/^fit: the update at epoch 1, batch 1\/1 made the weights of 0\.weight \(Linear\(2, 1\) at position 0\) -Infinity at index 0/);
+  });
+
+  test('no samples, or an empty validation set, is refused', async () => {
+    const net = new Sequential(new Linear(2, 1));
+    const empty = { x: zeros([0, 2]), y: zeros([0, 1]) };
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), empty, { verbose: 0 })).rejects.toThrow(/^fit: data\.x \(0, 2\) has 0 samples; fit needs at least 1/);
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { verbose: 0, validation: empty, earlyStopping: { patience: 1 } }))
+      .rejects.toThrow(/^fit: validation\.x \(0, 2\) has 0 samples; give a non-empty validation set or none/);
+  });
+
   test('argument errors', async () => {
     const net = new Sequential(new Linear(2, 1));
     await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: fromArray([[1]]) }, { verbose: 0 })).rejects.toThrow(/same number of rows/);

@@ -1,0 +1,406 @@
+/**
+ * Hostile and damaged saves: files that try to exhaust memory from a few bytes, files that are
+ * not files, limits that save and load must agree on, parameters shared between modules,
+ * checkpoints with bad metadata, and saves that are killed or fail.
+ *
+ * Run: npx jest test/hostile-saves.test.ts
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Tensor, zeros } from '../lib/tensor';
+import { Rng, seed } from '../lib/random';
+import * as init from '../lib/init';
+import { Module, Sequential, Linear, Conv1D, ReLU, MaxPool1D, Flatten } from '../lib/nn';
+import { CELogSoftmaxLoss } from '../lib/losses';
+import { Adam, SGD, Optimizer } from '../lib/optim';
+import { fit } from '../lib/train';
+import { LIMITS, save, load, loadWeights, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
+
+const root = path.resolve(__dirname, '..');
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-hostile-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterEach(() => jest.restoreAllMocks());
+
+/** A safetensors file by hand: header JSON (no padding needed) then `data`. */
+function rawFile(name: string, header: Record<string, unknown>, data: Uint8Array = new Uint8Array(0)): string {
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, Buffer.concat([len, json, data]));
+  return f;
+}
+
+const isRaw = (a: unknown): a is { raw: string } => typeof (a as { raw?: unknown })?.raw === 'string';
+
+/** A model file whose architecture is `arch` and whose tensors are `tensors` (F32, zeros). */
+function modelFile(name: string, arch: unknown | { raw: string }, tensors: Record<string, number[]> = {}, extraMeta: Record<string, string> = {}): string {
+  const header: Record<string, unknown> = {
+    __metadata__: { 'neurone.format': '1', 'neurone.architecture': isRaw(arch) ? arch.raw : JSON.stringify(arch), ...extraMeta },
+  };
+  let offset = 0;
+  for (const [t, shape] of Object.entries(tensors)) {
+    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+    header[t] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  return rawFile(name, header, new Uint8Array(offset));
+}
+
+const linear = (i: number, o: number): unknown => ({ type: 'Linear', args: [i, o], options: { bias: true, init: 'heNormal' } });
+
+/** The temporary files a save may leave next to `file`. */
+function temps(file: string): string[] {
+  return fs.readdirSync(path.dirname(file)).filter((n) => n.startsWith(`.${path.basename(file)}.`) && n.endsWith('.tmp'));
+}
+
+function bits(data: Float32Array): string {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex');
+}
+
+describe('resource exhaustion from small inputs', () => {
+  test('a 200-byte file declaring Linear(20000, 20000) is refused before any weight is allocated', () => {
+    const initSpy = jest.spyOn(init, 'initialize');
+    const f = modelFile('huge-linear.safetensors', { type: 'Sequential', args: [], modules: [linear(20000, 20000)] });
+    expect(fs.statSync(f).size).toBeLessThan(300);
+    expect(() => load(f)).toThrow(/parameter 0\.weight of Linear\(20000, 20000\) at position 0 is missing from the file/);
+    // Nothing was built: building initialises the weights.
+    expect(initSpy).not.toHaveBeenCalled();
+  });
+
+  test('shapes that claim data the file does not hold are refused from the header, before reading', () => {
+    const initSpy = jest.spyOn(init, 'initialize');
+    const header = {
+      __metadata__: { 'neurone.format': '1', 'neurone.architecture': JSON.stringify(linear(20000, 20000)) },
+      weight: { dtype: 'F32', shape: [20000, 20000], data_offsets: [0, 1_600_000_000] },
+      bias: { dtype: 'F32', shape: [20000], data_offsets: [1_600_000_000, 1_600_080_000] },
+    };
+    const f = rawFile('claims.safetensors', header);
+    expect(() => load(f)).toThrow(/truncated: the tensors need 1600080000 bytes of data, the file has 0/);
+    expect(initSpy).not.toHaveBeenCalled();
+  });
+
+  test('Linear(65536, 65536) is over the parameter limit', () => {
+    const f = modelFile('over-limit.safetensors', linear(65536, 65536));
+    expect(() => load(f)).toThrow(new RegExp(`over ${LIMITS.maxParameters} values \\(the limit\\)`));
+  });
+
+  test('architecture arguments far outside sane ranges are refused, by load and by save', () => {
+    const conv = { type: 'Conv1D', args: [3, 1, 2, 1], options: { bias: false, init: 'xavierNormal', padding: 4e8 } };
+    const f = modelFile('padding.safetensors', { type: 'Sequential', args: [], modules: [conv] }, { '0.weight': [3, 1, 2] });
+    expect(() => load(f)).toThrow(/architecture at 0: Conv1D padding must be an integer in \[0, 2\], got number 400000000/);
+    const up = modelFile('upsample.safetensors', { type: 'Upsample1D', args: [1e6] });
+    expect(() => load(up)).toThrow(/Upsample1D scale must be an integer in \[1, 4096\], got number 1000000/);
+    const wide = modelFile('wide.safetensors', { type: 'MaxPool1D', args: [2 ** 30, 1] });
+    expect(() => load(wide)).toThrow(/MaxPool1D kSize must be an integer in \[1, 16777216\]/);
+
+    // The constructor accepts it; save refuses it, before writing anything, since load would.
+    const target = path.join(dir, 'padded-save.safetensors');
+    expect(() => save(new Sequential(new Conv1D(3, 1, 2, 1, { padding: 5 })), target))
+      .toThrow(/^save: .*padded-save\.safetensors: architecture at 0: Conv1D padding must be an integer in \[0, 2\], got number 5; load would refuse it/);
+    expect(fs.existsSync(target)).toBe(false);
+    expect(temps(target)).toEqual([]);
+  });
+
+  test('extra or unknown architecture arguments are refused, not ignored', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ type: 'ReLU', args: [1] }, /architecture at root: ReLU takes 0 args, got 1/],
+      [{ type: 'Linear', args: [2, 3, 4], options: { bias: true, init: 'heNormal' } }, /Linear takes 2 args, got 3/],
+      [{ type: 'MaxPool1D', args: [2, 2, 7] }, /MaxPool1D takes 1 to 2 args, got 3/],
+      [{ type: 'ReLU', args: [], options: { slope: 1 } }, /ReLU takes no options/],
+      [{ type: 'Sequential', args: [5], modules: [] }, /Sequential takes no args or options/],
+      [{ type: 'ReLU', args: [], extra: true }, /ReLU has an unknown field 'extra'/],
+      [{ type: 'Flatten', args: [], modules: [] }, /Flatten holds no modules/],
+    ];
+    cases.forEach(([arch, message], i) => {
+      const f = modelFile(`extra-${i}.safetensors`, arch, arch && (arch as { type: string }).type === 'Linear' ? { weight: [2, 3], bias: [3] } : {});
+      expect(() => load(f)).toThrow(message);
+    });
+  });
+
+  test('nesting: save refuses what load cannot take, before writing; the limit itself round-trips', () => {
+    const nested = (depth: number): Module => {
+      let m: Module = new Linear(2, 2);
+      for (let i = 0; i < depth; i++) m = new Sequential(m);
+      return m;
+    };
+    const ok = path.join(dir, 'deep-ok.safetensors');
+    save(nested(LIMITS.maxNesting), ok);
+    expect(load(ok).parameters()).toHaveLength(2);
+
+    const tooDeep = path.join(dir, 'deep.safetensors');
+    expect(() => save(nested(LIMITS.maxNesting + 1), tooDeep)).toThrow(/nested more than 64 levels deep/);
+    expect(fs.existsSync(tooDeep)).toBe(false);
+
+    // Written as text: JSON.stringify itself would overflow the stack at this depth.
+    const raw = '{"type":"Sequential","args":[],"modules":['.repeat(10_000) + '{"type":"ReLU","args":[]}' + ']}'.repeat(10_000);
+    const f = modelFile('deep-arch.safetensors', { raw });
+    expect(() => load(f)).toThrow(/nested more than 64 levels deep \(the limit\)/);
+
+    // A Sequential inside itself would recurse forever in config().
+    const loop = new Sequential(new Linear(2, 2));
+    loop.modules.push(loop);
+    expect(() => save(loop, path.join(dir, 'loop.safetensors'))).toThrow(/the module at 1 contains itself/);
+  });
+});
+
+describe('files that are not model files, and the size limit', () => {
+  test('a device is refused without reading it', () => {
+    if (!fs.existsSync('/dev/zero')) return;
+    expect(() => load('/dev/zero')).toThrow(/^load: \/dev\/zero: a character device, not a regular file/);
+  });
+
+  test('a FIFO is refused without waiting for a writer; a directory is refused', () => {
+    expect(() => load(dir)).toThrow(/a directory, not a regular file|EISDIR/);
+    const fifo = path.join(dir, 'fifo');
+    if (process.platform === 'win32' || spawnSync('mkfifo', [fifo]).status !== 0) return;
+    expect(() => load(fifo)).toThrow(/a FIFO, not a regular file/);
+  });
+
+  test('a file over the size limit is refused from its size (a sparse file: nothing read)', () => {
+    const f = path.join(dir, 'huge.safetensors');
+    fs.writeFileSync(f, '');
+    fs.truncateSync(f, LIMITS.maxFileBytes + 1);
+    expect(() => load(f)).toThrow(/16\.0 GiB, over the 16\.0 GiB limit on model files/);
+    fs.rmSync(f);
+  });
+
+  test('reading in pieces (as files over 2 GiB are) gives the same tensors', () => {
+    seed(3);
+    const net = new Sequential(new Linear(7, 5), new ReLU(), new Linear(5, 3));
+    const f = path.join(dir, 'pieces.safetensors');
+    save(net, f);
+    const whole = readSafetensors(f);
+    const pieces = readSafetensors(f, 'load', 7);
+    expect([...pieces.tensors.keys()]).toEqual([...whole.tensors.keys()]);
+    for (const [name, t] of whole.tensors) expect(bits(pieces.tensors.get(name)?.data as Float32Array)).toBe(bits(t.data as Float32Array));
+    net.parameters().forEach((p) => expect(bits(whole.tensors.get(p.name)?.data as Float32Array)).toBe(bits(p.value.data)));
+  });
+
+  test('save refuses, before writing anything, a file over the size limit or a header over the header limit', () => {
+    const target = path.join(dir, 'too-big.safetensors');
+    // The size is checked from the shapes before the data is looked at: no 16 GiB array needed.
+    const huge: StoredTensor & { name: string } = { name: 'w', dtype: 'F32', shape: [2 ** 32], data: new Float32Array(1) };
+    expect(() => writeSafetensors(target, [huge], {})).toThrow(/^save: .*too-big\.safetensors: the file would take 16\.0 GiB, over the 16\.0 GiB limit load accepts/);
+    expect(() => save(new Linear(2, 2), target, { metadata: { notes: 'x'.repeat(LIMITS.maxHeaderBytes) } }))
+      .toThrow(/the header would take \d+ bytes, over the 100000000-byte limit load accepts/);
+    expect(fs.existsSync(target)).toBe(false);
+    expect(temps(target)).toEqual([]);
+  });
+});
+
+describe('shared parameters survive save and load', () => {
+  test('a tensor shared by two layers is stored once and shared again after load', () => {
+    seed(5);
+    const l1 = new Linear(4, 4);
+    const l2 = new Linear(4, 4);
+    (l2 as unknown as { weight: Tensor }).weight = l1.weight;
+    const net = new Sequential(l1, new ReLU(), l2);
+    const f = path.join(dir, 'tied.safetensors');
+    save(net, f);
+    const stored = readSafetensors(f);
+    expect([...stored.tensors.keys()]).toEqual(['0.weight', '0.bias', '2.bias']);
+    expect(JSON.parse(stored.metadata['neurone.ties'])).toEqual({ modules: {}, parameters: { '2.weight': { to: '0.weight', grad: false } } });
+
+    const back = load(f) as Sequential;
+    const [a, , b] = back.modules as Linear[];
+    expect(b.weight).toBe(a.weight);
+    expect(b.bias).not.toBe(a.bias);
+    expect(bits(a.weight.data)).toBe(bits(l1.weight.data));
+    expect(bits(b.bias?.data as Float32Array)).toBe(bits(l2.bias?.data as Float32Array));
+    // Saved again, it is the same file.
+    const again = path.join(dir, 'tied-again.safetensors');
+    save(back, again);
+    expect(fs.readFileSync(again).equals(fs.readFileSync(f))).toBe(true);
+
+    // Into a network that does not share, each position gets the stored tensor.
+    const untied = new Sequential(new Linear(4, 4), new ReLU(), new Linear(4, 4));
+    loadWeights(untied, f);
+    expect(bits((untied.modules[2] as Linear).weight.data)).toBe(bits(l1.weight.data));
+    // From a file that stores them apart into a network that shares them: refused.
+    const apart = path.join(dir, 'apart.safetensors');
+    save(untied, apart);
+    expect(() => loadWeights(back, apart)).toThrow(/tensor '2.weight' is stored on its own, but the network shares 2.weight with 0.weight/);
+  });
+
+  test('the same layer at two positions is one layer again after load', () => {
+    seed(6);
+    const shared = new Linear(3, 3);
+    const net = new Sequential(shared, new ReLU(), shared, new Linear(3, 2));
+    const f = path.join(dir, 'same-layer.safetensors');
+    save(net, f);
+    expect([...readSafetensors(f).tensors.keys()]).toEqual(['0.weight', '0.bias', '3.weight', '3.bias']);
+    const back = load(f) as Sequential;
+    expect(back.modules[2]).toBe(back.modules[0]);
+    expect((back.modules[2] as Linear).weight).toBe((back.modules[0] as Linear).weight);
+    const x = zeros([2, 3]);
+    x.data.set([1, -2, 3, 0.5, 0.25, -1]);
+    expect(bits(back.forward(x).data)).toBe(bits(net.forward(x).data));
+  });
+
+  test('ties in the metadata that the architecture cannot have are refused', () => {
+    const arch = { type: 'Sequential', args: [], modules: [linear(2, 2), linear(3, 3)] };
+    const f = modelFile('bad-ties.safetensors', arch, { '0.weight': [2, 2], '0.bias': [2], '1.bias': [3] },
+      { 'neurone.ties': JSON.stringify({ parameters: { '1.weight': { to: '0.weight', grad: false } } }) });
+    expect(() => load(f)).toThrow(/neurone.ties ties 1.weight \(3, 3\) to 0.weight \(2, 2\): the shapes differ/);
+    const g = modelFile('bad-ties-json.safetensors', arch, {}, { 'neurone.ties': '[1]' });
+    expect(() => load(g)).toThrow(/corrupt metadata: neurone.ties must be an object/);
+  });
+});
+
+describe('saves that fail or are killed', () => {
+  test('temporary files of dead processes are removed at the next save of the same target; others stay', () => {
+    const f = path.join(dir, 'stale.safetensors');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const stale = path.join(dir, `.stale.safetensors.${dead}.abcd1234.tmp`);
+    const live = path.join(dir, `.stale.safetensors.${process.ppid}.abcd1234.tmp`);
+    const other = path.join(dir, `.other.safetensors.${dead}.abcd1234.tmp`);
+    for (const t of [stale, live, other]) fs.writeFileSync(t, 'partial');
+    save(new Linear(2, 2), f);
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(live)).toBe(true);
+    expect(fs.existsSync(other)).toBe(true);
+    for (const t of [live, other]) fs.rmSync(t);
+  });
+
+  test('saving over a file keeps its permissions', () => {
+    if (process.platform === 'win32') return;
+    const f = path.join(dir, 'private.safetensors');
+    save(new Linear(2, 2), f);
+    fs.chmodSync(f, 0o600);
+    save(new Linear(2, 2), f);
+    expect(fs.statSync(f).mode & 0o777).toBe(0o600);
+  });
+
+  test('errors name the target, not the hidden temporary file', () => {
+    const f = path.join(dir, 'no-such-dir', 'model.safetensors');
+    let message = '';
+    try {
+      save(new Linear(2, 2), f);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(new RegExp(`^save: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot create a file in .*\\(ENOENT: no such file or directory\\)`));
+    expect(message).not.toMatch(/\.tmp/);
+    expect(() => save(new Linear(2, 2), dir)).toThrow(/^save: .*: exists and is not a regular file \(a directory\)/);
+  });
+
+  test('SIGTERM in the middle of a save: the save completes, then the process ends by the signal; no temporary file', () => {
+    if (process.platform === 'win32') return;
+    const f = path.join(dir, 'signalled.safetensors');
+    const code = `require('ts-node').register({ transpileOnly: true }); process.chdir(${JSON.stringify(root)});
+      const fs = require('fs');
+      const { Linear } = require('./lib/nn');
+      const { save } = require('./lib/serialize');
+      const { seed } = require('./lib/random');
+      const fsync = fs.fsyncSync;
+      let sent = false;
+      // The signal arrives while the temporary file is open and written, before the rename.
+      fs.fsyncSync = (fd) => { if (!sent) { sent = true; process.kill(process.pid, 'SIGTERM'); } return fsync(fd); };
+      seed(1);
+      save(new Linear(30, 20), ${JSON.stringify(f)});`;
+    const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.signal).toBe('SIGTERM');
+    expect(temps(f)).toEqual([]);
+    seed(1);
+    const expected = new Linear(30, 20);
+    expect(bits((load(f) as Linear).weight.data)).toBe(bits(expected.weight.data));
+  });
+});
+
+describe('checkpoints', () => {
+  const loss = new CELogSoftmaxLoss();
+  const net = (): Sequential => new Sequential(new Conv1D(3, 1, 4), new ReLU(), new MaxPool1D(2), new Flatten(), new Linear(28, 3));
+  function data(): { x: Tensor; y: Tensor } {
+    const rng = new Rng(9);
+    const x = zeros([24, 16, 1]);
+    const y = zeros([24]);
+    for (let i = 0; i < 24; i++) {
+      y.data[i] = i % 3;
+      for (let j = 0; j < 16; j++) x.data[i * 16 + j] = Math.sin((j + 1) * (1 + (i % 3))) + 0.3 * rng.normal();
+    }
+    return { x, y };
+  }
+  let ckpt: string;
+  beforeAll(async () => {
+    seed(2);
+    ckpt = path.join(dir, 'run.ckpt');
+    await fit(net(), loss, new Adam({ lr: 0.01 }), data(), {
+      epochs: 3, batchSize: 8, verbose: 0, checkpoint: { path: ckpt }, earlyStopping: { patience: 5, monitor: 'trainLoss', restoreBest: true },
+    });
+  });
+
+  /** A copy of the checkpoint with its tensors or its neurone.checkpoint metadata edited. */
+  function edited(name: string, edit: (tensors: Map<string, StoredTensor>, meta: Record<string, unknown>) => void): string {
+    const { tensors, metadata } = readSafetensors(ckpt);
+    const meta = JSON.parse(metadata['neurone.checkpoint']);
+    edit(tensors, meta);
+    const f = path.join(dir, name);
+    writeSafetensors(f, [...tensors].map(([n, t]) => ({ name: n, ...t })), { ...metadata, 'neurone.checkpoint': JSON.stringify(meta) });
+    return f;
+  }
+
+  /** A network and Adam with state of their own, the bits of both, and a resume that must be refused. */
+  async function expectRefusedAndUnchanged(file: string, message: RegExp, optimizer: Optimizer = new Adam({ lr: 0.05 })): Promise<void> {
+    seed(4);
+    const n = net();
+    await fit(n, loss, optimizer, data(), { epochs: 1, batchSize: 8, verbose: 0 });
+    const params = n.parameters();
+    const before = params.map((p) => bits(p.value.data));
+    const stateOf = (): string => JSON.stringify(optimizer.state?.(params), (_k, v) => (v instanceof Float32Array ? bits(v) : v));
+    const optBefore = stateOf();
+    await expect(fit(n, loss, optimizer, data(), { epochs: 5, batchSize: 8, verbose: 0, resumeFrom: file })).rejects.toThrow(message);
+    expect(params.map((p) => bits(p.value.data))).toEqual(before);
+    expect(stateOf()).toBe(optBefore);
+  }
+
+  test('fit.order must be a permutation', async () => {
+    const zerosOrder = edited('order-zeros.ckpt', (t) => { (t.get('fit.order') as StoredTensor).data.fill(0); });
+    await expectRefusedAndUnchanged(zerosOrder, /order-zeros\.ckpt: fit\.order is not a permutation of 0\.\.23: entry 1 is 0, already listed/);
+    const outside = edited('order-outside.ckpt', (t) => { (t.get('fit.order') as StoredTensor).data[5] = 99; });
+    await expectRefusedAndUnchanged(outside, /entry 5 is 99/);
+  });
+
+  test('a refused resume leaves the weights and the optimiser state bitwise unchanged', async () => {
+    // Refused by the optimiser itself, after the weights used to be copied in.
+    const noSteps = edited('no-steps.ckpt', (_t, m) => { delete (m.optimizer as { steps: Record<string, number> }).steps['4.bias']; });
+    await expectRefusedAndUnchanged(noSteps, /Adam\.loadState: step count of 4\.bias must be a positive integer, got undefined/);
+    const shortBuffer = edited('short-buffer.ckpt', (t) => { t.set('optimizer.4.bias.m', { dtype: 'F32', shape: [2], data: new Float32Array(2) }); });
+    await expectRefusedAndUnchanged(shortBuffer, /Adam\.loadState: buffer '4\.bias\.m' has 2 values, parameter 4\.bias has 3/);
+    const badSteps = edited('bad-steps.ckpt', (_t, m) => { (m.optimizer as { steps: Record<string, number> }).steps['4.bias'] = 0; });
+    await expectRefusedAndUnchanged(badSteps, /neurone\.checkpoint\.optimizer\.steps\['4\.bias'\] must be a positive integer, got number 0/);
+    await expectRefusedAndUnchanged(ckpt, /SGD\.loadState: expected a SGD state, got a Adam state/, new SGD({ lr: 0.1, momentum: 0.9 }));
+  });
+
+  test('malformed metadata names the file and the field', async () => {
+    const cases: [string, (m: Record<string, unknown>) => void, RegExp][] = [
+      ['waited-string', (m) => { m.waited = 'abc'; }, /neurone\.checkpoint\.waited must be 0 \(epochs since bestEpoch 3\), got string 'abc'|neurone\.checkpoint\.waited must be 0/],
+      ['waited-negative', (m) => { m.waited = -1e9; }, /neurone\.checkpoint\.waited must be/],
+      ['best-string', (m) => { m.best = 'x'; }, /neurone\.checkpoint\.best must be a finite number or null/],
+      ['best-epoch', (m) => { m.bestEpoch = 99; }, /neurone\.checkpoint\.bestEpoch must be an integer in \[1, 3\] or null, got number 99/],
+      ['history-object', (m) => { m.history = {}; }, /neurone\.checkpoint\.history must be an array of epoch records/],
+      ['history-short', (m) => { (m.history as unknown[]).pop(); }, /neurone\.checkpoint\.history must be 3 epoch records/],
+      ['history-record', (m) => { (m.history as Record<string, unknown>[])[1].trainLoss = 'low'; }, /neurone\.checkpoint\.history\[1\]\.trainLoss must be a number/],
+      ['history-epoch', (m) => { (m.history as Record<string, unknown>[])[0].epoch = '1'; }, /neurone\.checkpoint\.history\[0\]\.epoch must be 1/],
+      ['lr', (m) => { (m.optimizer as Record<string, unknown>).lr = -1; }, /neurone\.checkpoint\.optimizer\.lr must be a finite number >= 0/],
+      ['epoch', (m) => { m.epoch = 1.5; }, /neurone\.checkpoint\.epoch must be a positive integer, got number 1\.5/],
+    ];
+    for (const [name, edit, message] of cases) {
+      const f = edited(`${name}.ckpt`, (_t, m) => edit(m));
+      await expectRefusedAndUnchanged(f, new RegExp(`^fit: resumeFrom: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: corrupt metadata: `));
+      await expectRefusedAndUnchanged(f, message);
+    }
+  });
+
+  test('the unedited checkpoint resumes', async () => {
+    seed(4);
+    const h = await fit(net(), loss, new Adam({ lr: 0.01 }), data(), { epochs: 4, batchSize: 8, verbose: 0, resumeFrom: ckpt, earlyStopping: { patience: 5, monitor: 'trainLoss' } });
+    expect(h.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
+  });
+});
