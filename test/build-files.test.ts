@@ -3,6 +3,7 @@
 // and that list must name every kernel source in native/.
 import * as fs from 'fs';
 import * as path from 'path';
+import { execFileSync } from 'child_process';
 
 const root = path.resolve(__dirname, '..');
 const sources = JSON.parse(fs.readFileSync(path.join(root, 'native/sources.json'), 'utf8')) as Record<string, string[]>;
@@ -36,4 +37,63 @@ test('only the SIMD kernel files get SIMD flags, and nothing is built for the bu
   const avx2Target = gyp.indexOf('"target_name": "neurone_avx2"');
   expect(avx2Target).toBeGreaterThan(0);
   for (const line of simdFlagLines) expect(gyp.indexOf(line)).toBeGreaterThan(avx2Target);
+});
+
+// The SIMD files are compiled with -mavx2 / -mavx512f, everything else for baseline x86-64. An
+// inline function or template instantiated in both kinds of file is emitted in both as a weak
+// symbol, and the linker keeps one copy for every caller: if it keeps the SIMD one, baseline code
+// runs AVX-512 on a CPU that lacks it. So the SIMD objects may define only strong symbols (their
+// table getters; everything else has internal linkage), and the baseline objects may use no
+// ymm/zmm register at all. Checked on the objects of whichever native build is present
+// (node-gyp's build/, CMake's build-native/), with binutils' nm and objdump.
+const simdGroups = ['avx2', 'avx512'];
+function objectFiles(): { simd: string[]; baseline: string[] } {
+  const byName = new Map<string, string>();
+  for (const dir of ['build/Release/obj.target', 'build-native/CMakeFiles/neurone_kernels.dir']) {
+    const walk = (d: string): void => {
+      if (!fs.existsSync(d)) return;
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.o')) byName.set(e.name.replace(/(\.cc)?\.o$/, ''), p);
+      }
+    };
+    walk(path.join(root, dir));
+    if (byName.size > 0) break;
+  }
+  const objectOf = (f: string): string | undefined => byName.get(path.basename(f, '.cc'));
+  const present = (files: string[]): string[] => files.map(objectOf).filter((o): o is string => o !== undefined);
+  return {
+    simd: present(simdGroups.flatMap((g) => sources[g])),
+    baseline: present(sources.kernels.concat(sources.binding)),
+  };
+}
+const binutils = ['nm', 'objdump'].every((tool) => {
+  try {
+    execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+});
+const objects = process.arch === 'x64' && binutils ? objectFiles() : { simd: [], baseline: [] };
+const haveObjects = objects.simd.length > 0 && objects.baseline.length > 0;
+
+(haveObjects ? test : test.skip)('no SIMD code can reach the baseline objects (weak symbols, ymm/zmm)', () => {
+  for (const o of objects.simd) {
+    // nm: an upper-case type is a global symbol; W/V (weak) and u (unique) are what the linker merges.
+    const shared = execFileSync('nm', ['--defined-only', '-C', o], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => /^\S+ [WVui] /.test(l));
+    expect({ object: path.relative(root, o), shared }).toEqual({ object: path.relative(root, o), shared: [] });
+  }
+  for (const o of objects.baseline) {
+    const simdLines = execFileSync('objdump', ['-d', '--no-show-raw-insn', o], { encoding: 'utf8', maxBuffer: 1 << 28 })
+      .split('\n')
+      .filter((l) => /%[yz]mm\d/.test(l));
+    expect({ object: path.relative(root, o), simdLines: simdLines.slice(0, 5) }).toEqual({
+      object: path.relative(root, o),
+      simdLines: [],
+    });
+  }
 });
