@@ -207,11 +207,14 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], who
   const target = path.resolve(file);
   const dir = path.dirname(target);
   const fail = (what: string): Error => new Error(`${who}: ${file}: ${what}`);
+  // A new file: 0644 through the umask, as before. An existing one: its own mode, kept whole.
   let mode = 0o644;
+  let keepMode = false;
   try {
     const st = fs.statSync(target);
     if (!st.isFile()) throw fail(`exists and is not a regular file (${fileKind(st)}); not replacing it`);
     mode = st.mode & 0o7777;
+    keepMode = true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
       if ((e as Error).message.startsWith(`${who}: `)) throw e;
@@ -230,7 +233,7 @@ export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], who
     }
     try {
       // openSync's mode goes through the umask; the previous file's mode must come back whole.
-      if (process.platform !== 'win32') fs.fchmodSync(fd, mode);
+      if (keepMode && process.platform !== 'win32') fs.fchmodSync(fd, mode);
       for (const c of chunks) writeAll(fd, c);
       fs.fsyncSync(fd);
     } catch (e) {
@@ -609,8 +612,8 @@ interface ArchitecturePlan {
   shapes: Map<string, { shape: number[]; label: string }>;
   /** Positions of module types of the user's own (registered), whose parameters only building tells. */
   opaque: string[];
-  /** Position → the config's JSON, for the checks on shared modules. */
-  configs: Map<string, string>;
+  /** Position → its config, for the checks on shared modules. */
+  configs: Map<string, unknown>;
   /** Parameter values declared by the built-in layers. */
   total: number;
 }
@@ -635,7 +638,7 @@ function planArchitecture(config: unknown, unknownIsError: boolean): Architectur
     for (const key of Object.keys(c)) {
       if (!['type', 'args', 'options', 'modules'].includes(key)) throw new TypeError(`architecture at ${where}: ${type} has an unknown field '${key}' (expected type, args, options, modules)`);
     }
-    plan.configs.set(pos, JSON.stringify(c));
+    plan.configs.set(pos, c);
     if (type === 'Sequential') {
       if (args.length > 0 || options !== undefined) {
         throw new TypeError(`architecture at ${where}: Sequential takes no args or options (its layers go in modules), got ${args.length} args${options !== undefined ? ' and options' : ''}`);
@@ -798,7 +801,8 @@ function checkFileAgainstArchitecture(config: unknown, ties: Ties, f: OpenFile):
   for (const [alias, to] of Object.entries(ties.modules)) {
     const a = plan.configs.get(alias);
     if (a === undefined || !/\.?\d+$/.test(alias)) throw f.fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, which the architecture does not have`);
-    if (plan.configs.get(to) !== a || to === alias || alias.startsWith(`${to}.`) || to.startsWith(`${alias}.`) || underModuleAlias(ties, to) !== undefined || ties.modules[to] !== undefined) {
+    // Stringified only here, once the nesting is known to be within the limit.
+    if (JSON.stringify(plan.configs.get(to)) !== JSON.stringify(a) || to === alias || alias.startsWith(`${to}.`) || to.startsWith(`${alias}.`) || underModuleAlias(ties, to) !== undefined || ties.modules[to] !== undefined) {
       throw f.fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias} with ${whereOf(to)}, which is not an identical module elsewhere`);
     }
   }
