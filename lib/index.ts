@@ -1,7 +1,10 @@
 /**
  * neurone: neural-network training for Node.js.
  *
- * Everything public is exported from here.
+ * The library: tensors, modules, losses, initialisation, optimisers, training, backend control,
+ * save and load. Datasets are also under `neurone/data`; the figures and tables of the reports
+ * under `neurone/report`; the `neurone` command's own files (presets, model descriptions) are
+ * not part of the API.
  * @packageDocumentation
  */
 export type { Tensor } from './tensor';
@@ -30,13 +33,5 @@ export { accuracy, confusionMatrix, classify } from './metrics';
 export type { Labels } from './metrics';
 export { Logger, formatEpoch } from './logger';
 export type { EpochRecord, LoggerOptions } from './logger';
-export { lineChartSvg, asciiChart } from './plot';
-export type { Series, ChartOptions } from './plot';
 /** Datasets: readers, embedded USPS digits, MNIST, Fashion-MNIST, synthetic data, splits and batches (also `neurone/data`). */
 export * as data from './data';
-/** Model presets and the JSON model-description format of the `neurone` command. */
-export { PRESETS, findPreset, presetDescription, buildModel, describeModel, readModelFile, takesSequences, ModelError, LAYER_TYPES } from './presets';
-export type { Preset, PresetInput, ModelDescription, LayerSpec } from './presets';
-/** Figures: PNG image grids, SVG confusion matrix, multi-panel charts, scatter plots, tables. */
-export { imageGridPng, columnsOf, rowsOf, confusionMatrixSvg, panelsSvg, scatterSvg, writeFigure, markdownTable, textTable, meanStd, CLASS_COLORS } from './figures';
-export type { ImageGridOptions, ConfusionOptions, Panel, ScatterOptions } from './figures';

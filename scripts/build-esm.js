@@ -2,13 +2,13 @@
 // Writes the ES-module entry points next to the CommonJS build in dist/: for each entry,
 // index.mjs re-exports the names of the CommonJS module (one instance of the library for
 // both `import` and `require`, so no state is duplicated), and index.d.mts its types.
-// Run after tsc (npm run build:ts).
+// Run after tsc (npm run build:ts). Also sets the exec bit of the command's entry file.
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
 const dist = path.resolve(__dirname, '..', 'dist');
-const entries = ['index', 'data/index'];
+const entries = ['index', 'data/index', 'report/index'];
 
 for (const entry of entries) {
   const cjs = path.join(dist, `${entry}.js`);
@@ -36,3 +36,8 @@ for (const entry of entries) {
   fs.writeFileSync(path.join(dist, `${entry}.mjs`), js);
   fs.writeFileSync(path.join(dist, `${entry}.d.mts`), dts);
 }
+
+// tsc writes files without the exec bit; the command's entry must keep it, or `npx neurone` in a
+// checkout (whose bin link points into dist/) fails with "Permission denied" after every build.
+const bin = require('../package.json').bin.neurone;
+fs.chmodSync(path.resolve(__dirname, '..', bin), 0o755);

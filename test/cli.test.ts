@@ -8,7 +8,7 @@ const root = path.join(__dirname, '..');
 const tsNode = require.resolve('ts-node/dist/bin.js');
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli.ts'), ...args], {
+  const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
     cwd: root, encoding: 'utf8', timeout: 60000, env: { ...process.env, NEURONE_BACKEND: '' },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -8,11 +8,11 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseTrainArgs, UsageError } from '../lib/cli';
+import { parseTrainArgs, UsageError } from '../lib/cli/main';
 
 const root = path.join(__dirname, '..');
 const tsNode = require.resolve('ts-node/dist/bin.js');
-const cliArgs = [tsNode, '--transpile-only', path.join(root, 'lib', 'cli.ts')];
+const cliArgs = [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts')];
 
 /** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
 const HANG_GUARD_MS = 90000;

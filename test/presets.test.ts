@@ -3,7 +3,7 @@ import { Sequential } from '../lib/nn';
 import { seed } from '../lib/random';
 import {
   PRESETS, buildModel, describeModel, presetDescription, takesSequences, ModelError, LAYER_TYPES,
-} from '../lib/presets';
+} from '../lib/cli/presets';
 
 describe('presets', () => {
   test('seed-cnn is the original headline network on USPS', () => {

@@ -16,21 +16,22 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { SingleBar } from 'cli-progress';
-import { Tensor } from './tensor';
-import { seed as seedGlobal, Rng } from './random';
-import { setBackend, setThreads, getBackend, getThreads, BackendName } from './backend';
-import { Sequential } from './nn/module';
-import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from './losses';
-import { SGD, Adam, Optimizer } from './optim';
-import { fit, evaluate, NonFiniteError } from './train';
-import { Logger, EpochRecord } from './logger';
-import * as data from './data';
-import { Dataset } from './data';
+import { Tensor } from '../tensor';
+import { seed as seedGlobal, Rng } from '../random';
+import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
+import { Sequential } from '../nn/module';
+import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../losses';
+import { SGD, Adam, Optimizer } from '../optim';
+import { fit, evaluate, NonFiniteError } from '../train';
+import { Logger, EpochRecord } from '../logger';
+import * as data from '../data';
+import { Dataset } from '../data';
 import {
   PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences,
 } from './presets';
-import { confusionMatrixSvg, writeFigure } from './figures';
-import { ensureDir } from './data/paths';
+import { confusionMatrixSvg, writeFigure } from '../report/figures';
+import { ensureDir } from '../data/paths';
+import { save } from '../serialize';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -281,18 +282,6 @@ function pct(v: number | undefined): string {
   return v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`;
 }
 
-/** `save(net, path)` from lib/serialize when it exists; undefined otherwise. */
-function loadSave(): ((net: Sequential, file: string) => unknown) | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const mod = require('./serialize') as { save?: (net: Sequential, file: string) => unknown };
-    return typeof mod.save === 'function' ? mod.save : undefined;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined;
-    throw e;
-  }
-}
-
 /** Builds the model named by --model (preset or file) for this data; UsageError when it cannot. */
 function resolveModel(opts: TrainOptions, input: { inputSize: number; numClasses: number }): { name: string; description: ModelDescription } {
   const name = opts.model ?? (opts.dataset === 'xor' || opts.dataset === 'blobs' ? 'small-mlp' : opts.dataset === 'checkerboard' ? 'mlp' : 'seed-cnn');
@@ -329,12 +318,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   } catch (e) {
     throw new UsageError(`--out: cannot write to ${opts.out}: ${firstLine((e as Error).message)}`);
   }
-  let save: ((net: Sequential, file: string) => unknown) | undefined;
-  if (opts.save !== undefined) {
-    save = loadSave();
-    if (!save) throw new UsageError('--save is not available yet in this version (lib/serialize is missing)');
-    checkSaveTarget(opts.save, Object.values(outFiles));
-  }
+  if (opts.save !== undefined) checkSaveTarget(opts.save, Object.values(outFiles));
 
   let { train: fullTrain, test } = loadDataset(opts.dataset, opts.seed, opts.dataDir);
   if (opts.trainSize !== undefined && opts.trainSize < fullTrain.labels.length) {
@@ -458,7 +442,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   // The model first: it is what the run cost, and a full disk while writing the figures must not
   // take it with them. A save that fails here (the target was checked before training) is a
   // failure of the run, exit code 1.
-  if (save && opts.save) {
+  if (opts.save !== undefined) {
     try {
       await save(net, opts.save);
     } catch (e) {
@@ -499,7 +483,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   if (written.has(curves)) out(`  curves               ${curves}`);
   if (written.has(confusion)) out(`  confusion matrix     ${confusion}`);
   if (written.has(metricsFile)) out(`  metrics              ${metricsFile}`);
-  if (save && opts.save) out(`  model                ${opts.save}`);
+  if (opts.save !== undefined) out(`  model                ${opts.save}`);
   for (const f of failed) {
     process.stderr.write(`neurone: ${f}${opts.save ? ` (the model is saved in ${opts.save})` : ''}\n`);
   }

@@ -9,15 +9,15 @@
  * Presets are functions of the input (features, or sequence length) and the number of classes,
  * so the same name works for USPS (256 features), MNIST (784) or the 2-D toy problems.
  */
-import { describe } from './tensor';
-import { readDataFile } from './data/read';
-import { Module, ModuleConfig, Sequential } from './nn/module';
-import { Linear } from './nn/linear';
-import { Conv1D, ConvTranspose1D, Upsample1D } from './nn/conv';
-import { MaxPool1D, AvgPool1D, Flatten } from './nn/pool';
+import { describe } from '../tensor';
+import { readDataFile } from '../data/read';
+import { Module, ModuleConfig, Sequential } from '../nn/module';
+import { Linear } from '../nn/linear';
+import { Conv1D, ConvTranspose1D, Upsample1D } from '../nn/conv';
+import { MaxPool1D, AvgPool1D, Flatten } from '../nn/pool';
 import {
   TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity,
-} from './nn/activations';
+} from '../nn/activations';
 
 /** One layer of a model description: a module's `toJSON()`. */
 export type LayerSpec = ModuleConfig;

@@ -6,8 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { lineChartSvg, Series, ChartOptions } from './plot';
-import { ensureDir } from './data/paths';
+import { lineChartSvg, Series, ChartOptions } from '../plot';
+import { ensureDir } from '../data/paths';
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }[c] as string));

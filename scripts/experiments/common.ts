@@ -7,7 +7,7 @@ import * as path from 'path';
 import {
   Tensor, Module, Loss, Optimizer, EpochRecord, FitOptions, History, fit, evaluate, setBackend, nativeAvailable, getBackend, getThreads, setThreads, data,
 } from '../../lib';
-import { markdownTable, textTable, writeFigure } from '../../lib/figures';
+import { markdownTable, textTable, writeFigure } from '../../lib/report/figures';
 
 export const REPORTS = path.join(__dirname, '..', '..', 'reports');
 

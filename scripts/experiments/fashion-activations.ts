@@ -5,7 +5,7 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-activations.ts [--train-size 20000 --epochs 15]
  */
 import { Sequential, Linear, Module, Sigmoid, TanH, ReLU, LeakyReLU, SoftPlus, Identity, CELogSoftmaxLoss, SGD, EpochRecord, seed, evaluate } from '../../lib';
-import { panelsSvg } from '../../lib/figures';
+import { panelsSvg } from '../../lib/report/figures';
 import {
   flags, useNative, writeTable, figure, raw, loadFashion, indexTargets, train, pct, since, commandLine,
 } from './common';

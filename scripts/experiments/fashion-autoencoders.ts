@@ -10,7 +10,7 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-autoencoders.ts [--train-size 10000 --epochs 15]
  */
 import { Sequential, Linear, TanH, Sigmoid, Module, BCELoss, Adam, EpochRecord, Tensor, seed, predict, evaluate } from '../../lib';
-import { imageGridPng, panelsSvg, rowsOf } from '../../lib/figures';
+import { imageGridPng, panelsSvg, rowsOf } from '../../lib/report/figures';
 import { Series } from '../../lib/plot';
 import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine } from './common';
 

@@ -6,7 +6,7 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-init.ts [--train-size 60000 --epochs 15]
  */
 import { Sequential, Linear, Sigmoid, BCELoss, SGD, INIT_NAMES, InitName, EpochRecord, seed, evaluate } from '../../lib';
-import { columnsOf, confusionMatrixSvg, imageGridPng, panelsSvg } from '../../lib/figures';
+import { columnsOf, confusionMatrixSvg, imageGridPng, panelsSvg } from '../../lib/report/figures';
 import {
   flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine,
 } from './common';

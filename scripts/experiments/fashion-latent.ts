@@ -15,7 +15,7 @@ import {
   Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, ReLU, TanH, Sigmoid, BCELoss, CELogSoftmaxLoss, Adam,
   Tensor, Rng, seed, predict, evaluate, data, Module,
 } from '../../lib';
-import { imageGridPng, panelsSvg, rowsOf, scatterSvg } from '../../lib/figures';
+import { imageGridPng, panelsSvg, rowsOf, scatterSvg } from '../../lib/report/figures';
 import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine, indexTargets, pct } from './common';
 import { autoencoder } from './fashion-autoencoders';
 

@@ -5,7 +5,7 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-lr.ts [--train-size 60000 --epochs 15]
  */
 import { Sequential, Linear, Sigmoid, BCELoss, SGD, EpochRecord, seed, evaluate, NonFiniteError } from '../../lib';
-import { panelsSvg } from '../../lib/figures';
+import { panelsSvg } from '../../lib/report/figures';
 import {
   flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine,
 } from './common';

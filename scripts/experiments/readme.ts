@@ -33,7 +33,7 @@ All runs: native backend, batch 32 unless a table says otherwise. The machine wa
 
   `## The command
 
-\`npx neurone train\` (or \`npm start\`, or \`npx ts-node --transpile-only lib/cli.ts train\` from a checkout) trains the
+\`npx neurone train\` (or \`npm start\`, or \`npx ts-node --transpile-only lib/cli/main.ts train\` from a checkout) trains the
 headline CNN on the embedded USPS digits with the first configuration of item 4 (early stopping on a stratified 15 %
 validation split, then USPS_test once; the headline configuration's two 50-epoch stages take several times longer), shows a progress bar per epoch on a terminal and one line per epoch,
 and writes \`training.svg\` (loss and accuracy curves), \`confusion.svg\` (USPS_test) and \`metrics.json\` under

@@ -9,8 +9,8 @@
 import {
   Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, CELogSoftmaxLoss, SGD, EpochRecord, seed, data, evaluate,
 } from '../../lib';
-import { buildModel, presetDescription } from '../../lib/presets';
-import { meanStd, panelsSvg } from '../../lib/figures';
+import { buildModel, presetDescription } from '../../lib/cli/presets';
+import { meanStd, panelsSvg } from '../../lib/report/figures';
 import { Series } from '../../lib/plot';
 import { flags, useNative, writeTable, figure, raw, indexTargets, reduceOnPlateau, train, pm, since, commandLine } from './common';
 

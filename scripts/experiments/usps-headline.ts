@@ -22,7 +22,7 @@ import {
   Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, CELogSoftmaxLoss, Adam, SGD, Optimizer, InitName, EpochRecord, History, seed, data, evaluate,
   WeightAverage, Module, Loss,
 } from '../../lib';
-import { confusionMatrixSvg, meanStd, panelsSvg } from '../../lib/figures';
+import { confusionMatrixSvg, meanStd, panelsSvg } from '../../lib/report/figures';
 import { Series } from '../../lib/plot';
 import {
   flags, useNative, writeTable, figure, raw, indexTargets, reduceOnPlateau, train, pct, pm, since, commandLine,
