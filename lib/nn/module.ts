@@ -81,7 +81,7 @@ export abstract class Module {
     return this.reuse;
   }
 
-  /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). */
+  /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). @internal */
   setBufferReuse(reuse: boolean): void {
     this.reuse = reuse;
     if (!reuse) this.buffers.clear();
@@ -129,7 +129,7 @@ export abstract class Module {
     return this.position === null ? this.toString() : `${this.toString()} at position ${this.position}`;
   }
 
-  /** Called by Sequential when the module is added; containers pass it on to their children. */
+  /** Called by Sequential when the module is added; containers pass it on to their children. @internal */
   setPosition(position: string | null): void {
     this.position = position;
   }
@@ -227,6 +227,7 @@ export abstract class Module {
    * step (the gradient GEMM writes with beta = 0 instead of reading zeros back). Until that
    * backward pass the gradients hold stale values, so call it only right before one; `fit`
    * and `Optim.step` do. Layers that do not override it clear their gradients at once.
+   * @internal
    */
   deferZeroGrad(): void {
     this.zeroGrad();
@@ -339,6 +340,7 @@ export class Sequential extends Module {
     return `Sequential(${this.modules.map((m) => m.toString()).join(', ')})`;
   }
 
+  /** @internal */
   setPosition(position: string | null): void {
     super.setPosition(position);
     this.modules.forEach((m, i) => m.setPosition(this.childPosition(i)));
@@ -370,6 +372,7 @@ export class Sequential extends Module {
    * step): the first two modules may then run as one kernel (Conv1D then MaxPool1D) whose
    * intermediate output is never stored. Asking for ∂L/∂input anyway still works: it is then
    * recomputed.
+   * @internal
    */
   forwardView(input: Tensor, inputGradient = true): Tensor {
     this.beginPass(input, false);
@@ -420,7 +423,7 @@ export class Sequential extends Module {
     }
   }
 
-  /** Like {@link Sequential.forwardView}, for {@link Module.infer}: returns a buffer of the last module, valid until the next pass. */
+  /** Like {@link Sequential.forwardView}, for {@link Module.infer}: returns a buffer of the last module, valid until the next pass. @internal */
   inferView(input: Tensor): Tensor {
     this.beginPass(input, true);
     let x = input;
@@ -512,6 +515,7 @@ export class Sequential extends Module {
     return { shape: d.shape, data: d.data.slice() };
   }
 
+  /** @internal */
   deferZeroGrad(): void {
     for (const m of this.modules) m.deferZeroGrad();
   }
