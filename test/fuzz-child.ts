@@ -22,10 +22,12 @@
  * FUZZ_TRACE=1 prints every case to stderr before it runs, to find the one that crashed.
  */
 import { jsBackend } from '../lib/backend/js';
+import { ArgSpec, OP_NAMES, OPS, OpName } from '../lib/backend/ops';
 import { loadNative, NativeAddon } from '../lib/backend/native';
 import { setBackend, nativeAvailable } from '../lib/backend';
 import * as nn from '../lib/nn';
-import { Module } from '../lib/nn/module';
+import { Module, ModuleConfig } from '../lib/nn/module';
+import { ModuleExample, ModuleType, moduleTypes } from '../lib/nn/registry';
 import { MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, Loss } from '../lib/losses';
 import { SGD, Adam, Optimizer } from '../lib/optim';
 import { fit, predict, evaluate } from '../lib/train';
@@ -170,7 +172,19 @@ function dim(r: R, small: number, large: number): number {
 }
 
 const SIZE = 'size' as const;
-const kernelSpecs: Record<string, (r: R) => Call> = {
+/** A valid call of a table entry point: its arguments, and the inputs it may also write (in place). */
+interface Valid { args: unknown[]; written?: number[]; desc: string[] }
+/** The Call of a valid table entry point: argument kinds and outputs come from lib/backend/ops.ts. */
+function fromTable(entry: OpName, v: Valid): Call {
+  const spec: readonly ArgSpec[] = OPS[entry].args;
+  const kinds = spec.map((a): Kind => {
+    if (a.kind === 'f32' || a.kind === 'i32') return a.nullable ? `${a.kind}n` : a.kind;
+    return a.kind === 'number' ? 'num' : a.kind === 'bool' ? 'bool' : SIZE;
+  });
+  const outputs = [...(v.written ?? []), ...spec.flatMap((a, i) => (a.out ? [i] : []))];
+  return { args: v.args, kinds, outputs, compare: true, desc: v.desc };
+}
+const tableSpecs: Record<OpName, (r: R) => Valid> = {
   sgemm(r) {
     const transA = r.bool();
     const transB = r.bool();
@@ -190,8 +204,7 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const c = f32(r, offC + span(m, n, ldc) + r.int(0, 1));
     return {
       args: [transA, transB, m, n, k, r.pick([1, -0.5, 2, r.uniform(-2, 2)]), a, offA, lda, b, offB, ldb, r.pick([0, 1, 0.5]), c, offC, ldc],
-      kinds: ['bool', 'bool', SIZE, SIZE, SIZE, 'num', 'f32', SIZE, SIZE, 'f32', SIZE, SIZE, 'num', 'f32', SIZE, SIZE],
-      outputs: [13], compare: true, desc: [],
+      desc: [],
     };
   },
   conv1dForward(r) {
@@ -199,8 +212,7 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const outL = winCount(s.length, s.kSize, s.stride);
     return {
       args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.kSize * s.chanIn * s.chanOut), r.bool() ? null : f32(r, s.chanOut),
-        f32(r, s.batch * outL * s.chanOut), s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride],
-      kinds: ['f32', 'f32', 'f32n', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3], compare: true, desc: [],
+        f32(r, s.batch * outL * s.chanOut), s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride], desc: [],
     };
   },
   conv1dMaxPoolForward(r) {
@@ -212,8 +224,7 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     return {
       args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.kSize * s.chanIn * s.chanOut), r.bool() ? null : f32(r, s.chanOut),
         f32(r, s.batch * outL * s.chanOut), r.bool() ? null : new Int32Array(s.batch * outL * s.chanOut),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride],
-      kinds: ['f32', 'f32', 'f32n', 'f32', 'i32n', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3, 4], compare: true, desc: [],
+        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride], desc: [],
     };
   },
   conv1dMaxPoolBackwardWeight(r) {
@@ -231,8 +242,7 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     }
     return {
       args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.batch * outL * s.chanOut), argmax, f32(r, s.kSize * s.chanIn * s.chanOut),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride],
-      kinds: ['f32', 'f32', 'i32', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [3], compare: true, desc: [],
+        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride], desc: [],
     };
   },
   conv1dBackwardInput(r) {
@@ -240,8 +250,7 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const outL = winCount(s.length, s.kSize, s.stride);
     return {
       args: [f32(r, s.batch * outL * s.chanOut), f32(r, s.kSize * s.chanIn * s.chanOut), f32(r, s.batch * s.length * s.chanIn),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride],
-      kinds: ['f32', 'f32', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [2], compare: true, desc: [],
+        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride], desc: [],
     };
   },
   conv1dBackwardWeight(r) {
@@ -249,16 +258,14 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const outL = winCount(s.length, s.kSize, s.stride);
     return {
       args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.batch * outL * s.chanOut), f32(r, s.kSize * s.chanIn * s.chanOut),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride],
-      kinds: ['f32', 'f32', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [2], compare: true, desc: [],
+        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride], desc: [],
     };
   },
   maxPool1dForward(r) {
     const s = poolShape(r);
     const nOut = s.batch * winCount(s.length, s.kSize, s.stride) * s.chan;
     return {
-      args: [f32(r, s.batch * s.length * s.chan), f32(r, nOut), i32(r, nOut, () => r.int(-5, 5)), s.batch, s.length, s.chan, s.kSize, s.stride],
-      kinds: ['f32', 'f32', 'i32', SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [1, 2], compare: true, desc: [],
+      args: [f32(r, s.batch * s.length * s.chan), f32(r, nOut), i32(r, nOut, () => r.int(-5, 5)), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
     };
   },
   maxPool1dBackward(r) {
@@ -273,24 +280,21 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
       return (b * s.length + t * s.stride + r.int(0, s.kSize - 1)) * s.chan + c;
     });
     return {
-      args: [f32(r, nOut), argmax, f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride],
-      kinds: ['f32', 'i32', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [2], compare: true, desc: [],
+      args: [f32(r, nOut), argmax, f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
     };
   },
   avgPool1dForward(r) {
     const s = poolShape(r);
     const nOut = s.batch * winCount(s.length, s.kSize, s.stride) * s.chan;
     return {
-      args: [f32(r, s.batch * s.length * s.chan), f32(r, nOut), s.batch, s.length, s.chan, s.kSize, s.stride],
-      kinds: ['f32', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [1], compare: true, desc: [],
+      args: [f32(r, s.batch * s.length * s.chan), f32(r, nOut), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
     };
   },
   avgPool1dBackward(r) {
     const s = poolShape(r);
     const nOut = s.batch * winCount(s.length, s.kSize, s.stride) * s.chan;
     return {
-      args: [f32(r, nOut), f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride],
-      kinds: ['f32', 'f32', SIZE, SIZE, SIZE, SIZE, SIZE], outputs: [1], compare: true, desc: [],
+      args: [f32(r, nOut), f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
     };
   },
   activationForward(r) {
@@ -298,8 +302,7 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const x = f32(r, n, 'extreme');
     const alias = r.bool(0.2);
     return {
-      args: [r.int(0, 5), r.uniform(0, 0.5), x, alias ? x : f32(r, n), n],
-      kinds: [SIZE, 'num', 'f32', 'f32', SIZE], outputs: alias ? [2, 3] : [3], compare: true, desc: alias ? ['y=x'] : [],
+      args: [r.int(0, 5), r.uniform(0, 0.5), x, alias ? x : f32(r, n), n], written: alias ? [2] : [], desc: alias ? ['y=x'] : [],
     };
   },
   activationBackward(r) {
@@ -307,19 +310,18 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const dy = f32(r, n);
     const alias = r.bool(0.2);
     return {
-      args: [r.int(0, 5), r.uniform(0, 0.5), f32(r, n, 'extreme'), f32(r, n), dy, alias ? dy : f32(r, n), n],
-      kinds: [SIZE, 'num', 'f32', 'f32', 'f32', 'f32', SIZE], outputs: alias ? [4, 5] : [5], compare: true, desc: alias ? ['dx=dy'] : [],
+      args: [r.int(0, 5), r.uniform(0, 0.5), f32(r, n, 'extreme'), f32(r, n), dy, alias ? dy : f32(r, n), n], written: alias ? [4] : [], desc: alias ? ['dx=dy'] : [],
     };
   },
   addRowVector(r) {
     const rows = dim(r, 8, 40);
     const cols = dim(r, 12, 70);
-    return { args: [f32(r, rows * cols), f32(r, cols), rows, cols], kinds: ['f32', 'f32', SIZE, SIZE], outputs: [0], compare: true, desc: [] };
+    return { args: [f32(r, rows * cols), f32(r, cols), rows, cols], desc: [] };
   },
   sumRows(r) {
     const rows = dim(r, 8, 40);
     const cols = dim(r, 12, 70);
-    return { args: [f32(r, rows * cols), rows, cols, f32(r, cols)], kinds: ['f32', SIZE, SIZE, 'f32'], outputs: [3], compare: true, desc: [] };
+    return { args: [f32(r, rows * cols), rows, cols, f32(r, cols)], desc: [] };
   },
   softmaxForward(r) {
     const rows = dim(r, 6, 30);
@@ -327,31 +329,27 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     const x = f32(r, rows * cols, 'extreme');
     const alias = r.bool(0.2);
     return {
-      args: [x, alias ? x : f32(r, rows * cols), rows, cols, r.bool()],
-      kinds: ['f32', 'f32', SIZE, SIZE, 'bool'], outputs: alias ? [0, 1] : [1], compare: true, desc: alias ? ['y=x'] : [],
+      args: [x, alias ? x : f32(r, rows * cols), rows, cols, r.bool()], written: alias ? [0] : [], desc: alias ? ['y=x'] : [],
     };
   },
   softmaxBackward(r) {
     const rows = dim(r, 6, 30);
     const cols = r.int(1, r.bool(0.8) ? 12 : 70);
     return {
-      args: [f32(r, rows * cols), f32(r, rows * cols), f32(r, rows * cols), rows, cols, r.bool()],
-      kinds: ['f32', 'f32', 'f32', SIZE, SIZE, 'bool'], outputs: [2], compare: true, desc: [],
+      args: [f32(r, rows * cols), f32(r, rows * cols), f32(r, rows * cols), rows, cols, r.bool()], desc: [],
     };
   },
   crossEntropyLogits(r) {
     const rows = dim(r, 6, 30);
     const cols = r.int(1, r.bool(0.8) ? 12 : 70);
     return {
-      args: [f32(r, rows * cols, 'extreme'), i32(r, rows, () => r.int(0, cols - 1)), f32(r, rows), r.bool(0.3) ? null : f32(r, rows * cols), rows, cols],
-      kinds: ['f32', 'i32', 'f32', 'f32n', SIZE, SIZE], outputs: [2, 3], compare: true, desc: [],
+      args: [f32(r, rows * cols, 'extreme'), i32(r, rows, () => r.int(0, cols - 1)), f32(r, rows), r.bool(0.3) ? null : f32(r, rows * cols), rows, cols], desc: [],
     };
   },
   sgdStep(r) {
     const n = dim(r, 40, 300);
     return {
-      args: [f32(r, n), f32(r, n), r.bool() ? null : f32(r, n), n, r.uniform(0, 0.5), r.pick([0, 0.9, r.uniform(0, 1)]), r.pick([0, 1e-3, r.uniform(0, 0.1)])],
-      kinds: ['f32', 'f32', 'f32n', SIZE, 'num', 'num', 'num'], outputs: [0, 2], compare: true, desc: [],
+      args: [f32(r, n), f32(r, n), r.bool() ? null : f32(r, n), n, r.uniform(0, 0.5), r.pick([0, 0.9, r.uniform(0, 1)]), r.pick([0, 1e-3, r.uniform(0, 0.1)])], desc: [],
     };
   },
   adamStep(r) {
@@ -361,16 +359,30 @@ const kernelSpecs: Record<string, (r: R) => Call> = {
     for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]);
     return {
       args: [f32(r, n), f32(r, n), m, v, n, r.uniform(1e-4, 0.1), r.pick([0.9, r.uniform(0, 0.99)]), r.pick([0.999, r.uniform(0.5, 0.999)]),
-        r.pick([1e-8, 1e-6, 1e-3]), r.pick([0, 1e-2]), r.int(1, 50)],
-      kinds: ['f32', 'f32', 'f32', 'f32', SIZE, 'num', 'num', 'num', 'num', 'num', SIZE], outputs: [0, 2, 3], compare: true, desc: [],
+        r.pick([1e-8, 1e-6, 1e-3]), r.pick([0, 1e-2]), r.int(1, 50)], desc: [],
     };
   },
   nonFiniteIndex(r) {
     const n = dim(r, 40, 300);
     const x = f32(r, n);
     if (n > 0 && r.bool(0.6)) x[r.int(0, n - 1)] = r.pick([NaN, Infinity, -Infinity]);
-    return { args: [x, n], kinds: ['f32', SIZE], outputs: [], compare: true, desc: [] };
+    return { args: [x, n], desc: [] };
   },
+  // Not fuzzed before the table listed every entry point.
+  binaryCrossEntropy(r) {
+    const rows = dim(r, 6, 30);
+    const cols = dim(r, 8, 40);
+    const p = f32(r, rows * cols);
+    const y = f32(r, rows * cols);
+    for (let i = 0; i < rows * cols; i++) {
+      p[i] = r.bool(0.1) ? r.pick([0, 1]) : Math.abs(p[i]) / 2;
+      y[i] = r.bool(0.7) ? r.int(0, 1) : Math.abs(y[i]) / 2;
+    }
+    return { args: [p, y, f32(r, rows), r.bool(0.3) ? null : f32(r, rows * cols), rows, cols], desc: [] };
+  },
+};
+const kernelSpecs: Record<string, (r: R) => Call> = {
+  ...Object.fromEntries(OP_NAMES.map((entry) => [entry, (r: R): Call => fromTable(entry, tableSpecs[entry](r))])),
   setThreads(r) {
     return { args: [r.int(1, 3)], kinds: [SIZE], outputs: [], compare: false, desc: [] };
   },
@@ -669,51 +681,33 @@ function optionsArg(r: R, valid: () => Record<string, unknown>): unknown {
     { outputPadding: 7 }, { padding: 2 ** 40 }, { bias: null }, Object.create(null)]);
 }
 
+/** The module types of the registry that come with examples: every built-in layer, whatever is added later. */
+const registeredTypes = moduleTypes().filter((type) => type.example);
+
+/** A registered type's example, its sizes drawn by `r`. */
+function exampleOf(type: ModuleType, r: R): ModuleExample {
+  return (type.example as NonNullable<ModuleType['example']>)((lo, hi) => r.int(lo, hi));
+}
+
 /** Valid modules with random sizes, and a generator of inputs they accept. */
 function validModule(r: R): { m: Module; input: () => Tensor } {
   const batch = r.int(0, 3);
   const kind = r.int(0, 9);
-  switch (kind) {
-    case 0: {
-      const i = r.int(1, 6);
-      const o = r.int(1, 6);
-      return { m: new nn.Linear(i, o, { bias: r.bool() }), input: () => t([batch, i], r) };
-    }
-    case 1: {
-      const k = r.int(1, 3);
-      const ci = r.int(1, 3);
-      const p = r.int(0, 1);
-      return { m: new nn.Conv1D(k, ci, r.int(1, 4), r.int(1, 2), { padding: p, bias: r.bool() }), input: () => t([batch, r.int(Math.max(1, k - 2 * p), 9), ci], r) };
-    }
-    case 2: {
-      const s = r.int(1, 3);
-      const ci = r.int(1, 3);
-      return { m: new nn.ConvTranspose1D(r.int(2, 3), ci, r.int(1, 3), s, { outputPadding: r.int(0, s - 1), bias: r.bool() }), input: () => t([batch, r.int(1, 6), ci], r) };
-    }
-    case 3:
-      return { m: new nn.Upsample1D(r.int(1, 3)), input: () => t([batch, r.int(0, 5), r.int(1, 3)], r) };
-    case 4: {
-      const k = r.int(1, 3);
-      return { m: r.bool() ? new nn.MaxPool1D(k, r.int(1, 3)) : new nn.AvgPool1D(k), input: () => t([batch, r.int(k, 9), r.int(1, 3)], r) };
-    }
-    case 5:
-      return { m: new nn.Flatten(), input: () => t([batch, r.int(1, 3), r.int(1, 3)], r) };
-    case 6: {
-      const acts = [nn.TanH, nn.Sigmoid, nn.StableSigmoid, nn.Softmax, nn.LogSoftmax, nn.ReLU, nn.SoftPlus, nn.Identity];
-      const A = r.pick(acts);
-      return { m: r.bool(0.15) ? new nn.LeakyReLU(r.uniform(0, 0.3)) : new A(), input: () => t([batch, r.int(1, 5)], r) };
-    }
-    case 7: {
-      const i = r.int(1, 4);
-      const h = r.int(1, 5);
-      return { m: new nn.Sequential(new nn.Linear(i, h), new nn.TanH(), new nn.Linear(h, r.int(1, 3))), input: () => t([batch, i], r) };
-    }
-    default: {
-      const L = r.int(4, 10);
-      const seq = new nn.Sequential(new nn.Conv1D(3, 1, 2), new nn.ReLU(), new nn.MaxPool1D(2), new nn.Flatten());
-      return { m: seq, input: () => t([batch, L, 1], r) };
-    }
+  if (kind < 7) {
+    const type = r.pick(registeredTypes);
+    const e = exampleOf(type, r);
+    const m = type.create({ type: type.type, args: e.args, options: e.options }, () => new nn.Sequential());
+    // A batch of 0 too: the example's own batch is at least 1.
+    return { m, input: () => t([batch, ...e.input.slice(1)], r) };
   }
+  if (kind === 7) {
+    const i = r.int(1, 4);
+    const h = r.int(1, 5);
+    return { m: new nn.Sequential(new nn.Linear(i, h), new nn.TanH(), new nn.Linear(h, r.int(1, 3))), input: () => t([batch, i], r) };
+  }
+  const L = r.int(4, 10);
+  const seq = new nn.Sequential(new nn.Conv1D(3, 1, 2), new nn.ReLU(), new nn.MaxPool1D(2), new nn.Flatten());
+  return { m: seq, input: () => t([batch, L, 1], r) };
 }
 
 /** A tensor argument: valid for the module, or one of many kinds of wrong. */
@@ -762,13 +756,17 @@ function checkModuleError(entry: string, e: unknown, caseSeed: number, desc: str
 const losses = (): Loss[] => [new MSELoss(), new BCELoss(), new CrossEntropyLoss(), new CELogSoftmaxLoss(), new HingeLoss()];
 
 const moduleTargets: Target[] = [
-  { name: 'Linear()', run: (r) => new nn.Linear(ctorArg(r, () => r.int(1, 5)) as number, ctorArg(r, () => r.int(1, 5)) as number, optionsArg(r, () => ({ bias: r.bool(), init: r.pick(['heNormal', 'zeros', 'xavierUniform']) })) as object) },
-  { name: 'Conv1D()', run: (r) => new nn.Conv1D(ctorArg(r, () => r.int(1, 4)) as number, ctorArg(r, () => r.int(1, 4)) as number, ctorArg(r, () => r.int(1, 4)) as number, ctorArg(r, () => r.int(1, 3)) as number, optionsArg(r, () => ({ padding: r.int(0, 2), bias: r.bool() })) as object) },
-  { name: 'ConvTranspose1D()', run: (r) => new nn.ConvTranspose1D(ctorArg(r, () => r.int(1, 4)) as number, ctorArg(r, () => r.int(1, 4)) as number, ctorArg(r, () => r.int(1, 4)) as number, ctorArg(r, () => r.int(1, 3)) as number, optionsArg(r, () => ({ padding: r.int(0, 1), outputPadding: r.int(0, 2) })) as object) },
-  { name: 'Upsample1D()', run: (r) => new nn.Upsample1D(ctorArg(r, () => r.int(1, 4)) as number) },
-  { name: 'MaxPool1D()', run: (r) => new nn.MaxPool1D(ctorArg(r, () => r.int(1, 4)) as number, (r.bool() ? undefined : ctorArg(r, () => r.int(1, 4))) as number) },
-  { name: 'AvgPool1D()', run: (r) => new nn.AvgPool1D(ctorArg(r, () => r.int(1, 4)) as number, (r.bool() ? undefined : ctorArg(r, () => r.int(1, 4))) as number) },
-  { name: 'LeakyReLU()', run: (r) => new nn.LeakyReLU(ctorArg(r, () => r.uniform(0, 1)) as number) },
+  // Each registered type's constructor, through its config as load builds it: the example's
+  // arguments and options, each mostly valid, sometimes junk.
+  ...registeredTypes.map((type): Target => ({
+    name: `${type.type}()`,
+    run: (r) => {
+      const e = exampleOf(type, r);
+      const args = e.args.map((a) => ctorArg(r, () => a));
+      const options = e.options === undefined ? (r.bool(0.9) ? undefined : optionsArg(r, () => ({}))) : optionsArg(r, () => e.options as Record<string, unknown>);
+      return type.create({ type: type.type, args, options } as ModuleConfig, () => new nn.Sequential());
+    },
+  })),
   { name: 'Sequential()', run: (r) => new nn.Sequential(...Array.from({ length: r.int(0, 3) }, () => (r.bool(0.7) ? validModule(r).m : junk(r))) as Module[]) },
   { name: 'SGD()', run: (r) => new SGD(optionsArg(r, () => ({ lr: ctorArg(r, () => r.uniform(0, 1)), momentum: ctorArg(r, () => r.uniform(0, 0.99)) })) as never) },
   { name: 'Adam()', run: (r) => new Adam(optionsArg(r, () => ({ lr: ctorArg(r, () => 1e-3), betas: r.bool(0.8) ? [0.9, 0.999] : junk(r), eps: ctorArg(r, () => 1e-8) })) as never) },

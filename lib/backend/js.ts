@@ -7,23 +7,8 @@
  * variables: most of what plain JavaScript can do for speed.
  */
 import { Activation, Backend, windowCount } from './types';
-import {
-  checkArrays, checkBoolean, checkConvArgs, checkConvMaxPoolArgs, checkDisjoint, checkGemmArgs, checkNumber, checkPoolArgs, checkSize, Region,
-} from './validate';
-
-/** An input region of `count` elements (see checkDisjoint). */
-const input = (name: string, array: Float32Array | Int32Array | null, count: number): Region => ({ name, array, count, output: false });
-/** An output region of `count` elements. */
-const output = (name: string, array: Float32Array | Int32Array | null, count: number): Region => ({ name, array, count, output: true });
-
-/**
- * A copy of the first n entries of an index array, to check and then use: the array may sit in a
- * SharedArrayBuffer that a Worker writes meanwhile. (A detached array of length 0 cannot be
- * sliced, hence the empty case.)
- */
-function snapshot(a: Int32Array, n: number): Int32Array {
-  return n > 0 ? a.slice(0, n) : new Int32Array(0);
-}
+import { msg } from './messages.generated';
+import * as check from './ops.generated';
 
 function sgemm(
   transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
@@ -31,7 +16,7 @@ function sgemm(
   b: Float32Array, offsetB: number, ldb: number,
   beta: number, c: Float32Array, offsetC: number, ldc: number,
 ): void {
-  checkGemmArgs(transA, transB, m, n, k, alpha, a, offsetA, lda, b, offsetB, ldb, beta, c, offsetC, ldc);
+  check.checkSgemm(transA, transB, m, n, k, alpha, a, offsetA, lda, b, offsetB, ldb, beta, c, offsetC, ldc);
   // Scale C first (beta = 0 overwrites, so NaN already in C does not survive).
   for (let i = 0; i < m; i++) {
     const row = offsetC + i * ldc;
@@ -107,10 +92,7 @@ function conv1dForward(
   x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
 ): void {
-  checkConvArgs('conv1dForward', { x, w, y, bias }, batch, length, chanIn, chanOut, kSize, stride);
-  const outLength = windowCount(length, kSize, stride);
-  checkDisjoint('conv1dForward', [input('x', x, batch * length * chanIn), input('w', w, kSize * chanIn * chanOut),
-    input('bias', bias, bias ? chanOut : 0), output('y', y, batch * outLength * chanOut)]);
+  const { outLength } = check.checkConv1dForward(x, w, bias, y, batch, length, chanIn, chanOut, kSize, stride);
   // Channels-last: the window of output t is the contiguous run x[b, t*stride .. t*stride+kSize-1, :],
   // i.e. kSize*chanIn floats, which meet the weight viewed as a (kSize*chanIn, chanOut) matrix. So
   // y_b = X_b · W with X_b the input read with a row stride of stride*chanIn (rows overlap).
@@ -138,14 +120,10 @@ function conv1dMaxPoolForward(
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
   poolSize: number, poolStride: number,
 ): void {
-  const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolForward', { x, w, bias }, { y, argmax },
-    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride, true);
-  const outputs = batch * pooledLength * chanOut;
-  checkDisjoint('conv1dMaxPoolForward', [input('x', x, batch * length * chanIn), input('w', w, kSize * chanIn * chanOut),
-    input('bias', bias, bias ? chanOut : 0), output('y', y, outputs), output('argmax', argmax, argmax ? outputs : 0)]);
+  const { pooled: outputs, outLength: convLength } = check.checkConv1dMaxPoolForward(x, w, bias, y, argmax,
+    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
   if (outputs === 0) return;
   // The reference path: the two kernels one after the other, through kept scratch buffers.
-  const convLength = windowCount(length, kSize, stride);
   const conv = convScratch(batch * convLength * chanOut);
   if (!argmax && pooledArgmaxScratch.length < outputs) pooledArgmaxScratch = new Int32Array(outputs);
   conv1dForward(x, w, bias, conv, batch, length, chanIn, chanOut, kSize, stride);
@@ -157,15 +135,10 @@ function conv1dMaxPoolBackwardWeight(
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
   poolSize: number, poolStride: number,
 ): void {
-  const pooledLength = checkConvMaxPoolArgs('conv1dMaxPoolBackwardWeight', { x, dw }, { dy, argmax },
+  // argmaxCopy: checked and used, never argmax itself, which may sit in a SharedArrayBuffer a Worker writes meanwhile.
+  const { pooled, outLength: convLength, argmaxCopy: arg } = check.checkConv1dMaxPoolBackwardWeight(x, dy, argmax, dw,
     batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-  const pooled = batch * pooledLength * chanOut;
-  checkDisjoint('conv1dMaxPoolBackwardWeight', [input('x', x, batch * length * chanIn), input('dy', dy, pooled),
-    input('argmax', argmax, pooled), output('dw', dw, kSize * chanIn * chanOut)]);
   if (pooled === 0) return;
-  const convLength = windowCount(length, kSize, stride);
-  // One copy, checked and used: argmax may sit in a SharedArrayBuffer a Worker writes meanwhile.
-  const arg = snapshot(argmax, pooled);
   // Refused before dw is touched, as the native kernel leaves it.
   const error = argmaxOutsideWindow('conv1dMaxPoolBackwardWeight', arg, batch, convLength, chanOut, poolSize, poolStride);
   if (error) throw error;
@@ -178,10 +151,7 @@ function conv1dBackwardInput(
   dy: Float32Array, w: Float32Array, dx: Float32Array,
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
 ): void {
-  checkConvArgs('conv1dBackwardInput', { dy, w, dx }, batch, length, chanIn, chanOut, kSize, stride);
-  const outLength = windowCount(length, kSize, stride);
-  checkDisjoint('conv1dBackwardInput', [input('dy', dy, batch * outLength * chanOut), input('w', w, kSize * chanIn * chanOut),
-    output('dx', dx, batch * length * chanIn)]);
+  const { outLength } = check.checkConv1dBackwardInput(dy, w, dx, batch, length, chanIn, chanOut, kSize, stride);
   const window = kSize * chanIn;
   // Nothing to clear may mean a detached (length 0) array, on which even an empty fill throws.
   if (batch * length * chanIn > 0) dx.fill(0, 0, batch * length * chanIn);
@@ -197,10 +167,7 @@ function conv1dBackwardWeight(
   x: Float32Array, dy: Float32Array, dw: Float32Array,
   batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
 ): void {
-  checkConvArgs('conv1dBackwardWeight', { x, dy, dw }, batch, length, chanIn, chanOut, kSize, stride);
-  const outLength = windowCount(length, kSize, stride);
-  checkDisjoint('conv1dBackwardWeight', [input('x', x, batch * length * chanIn), input('dy', dy, batch * outLength * chanOut),
-    output('dw', dw, kSize * chanIn * chanOut)]);
+  const { outLength } = check.checkConv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride);
   const window = kSize * chanIn;
   // dW += X_bᵀ · dy_b for each sample, X_b as in conv1dForward.
   for (let bt = 0; bt < batch; bt++) {
@@ -213,10 +180,7 @@ function maxPool1dForward(
   x: Float32Array, y: Float32Array, argmax: Int32Array,
   batch: number, length: number, chan: number, kSize: number, stride: number,
 ): void {
-  checkPoolArgs('maxPool1dForward', { x, y, argmax }, batch, length, chan, kSize, stride);
-  const outLength = windowCount(length, kSize, stride);
-  checkDisjoint('maxPool1dForward', [input('x', x, batch * length * chan), output('y', y, batch * outLength * chan),
-    output('argmax', argmax, batch * outLength * chan)]);
+  const { outLength } = check.checkMaxPool1dForward(x, y, argmax, batch, length, chan, kSize, stride);
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
       for (let ch = 0; ch < chan; ch++) {
@@ -244,13 +208,10 @@ function maxPool1dBackward(
   dy: Float32Array, argmax: Int32Array, dx: Float32Array,
   batch: number, length: number, chan: number, kSize: number, stride: number,
 ): void {
-  checkPoolArgs('maxPool1dBackward', { dy, argmax, dx }, batch, length, chan, kSize, stride);
-  const outCount = batch * windowCount(length, kSize, stride) * chan;
-  checkDisjoint('maxPool1dBackward', [input('dy', dy, outCount), input('argmax', argmax, outCount), output('dx', dx, batch * length * chan)]);
-  // One copy, checked and then used as addresses: argmax may sit in a SharedArrayBuffer that a
-  // Worker writes meanwhile, and a value changed after the check would route the gradient to
-  // another sample's position (the native binding copies too).
-  const arg = snapshot(argmax, outCount);
+  // argmaxCopy, checked and then used as addresses: argmax itself may sit in a SharedArrayBuffer
+  // that a Worker writes meanwhile, and a value changed after the check would route the gradient
+  // to another sample's position (the native binding copies too).
+  const { output: outCount, argmaxCopy: arg } = check.checkMaxPool1dBackward(dy, argmax, dx, batch, length, chan, kSize, stride);
   const error = argmaxOutsideWindow('maxPool1dBackward', arg, batch, length, chan, kSize, stride);
   // Cleared also when refused, as the native kernel leaves it, so both backends fail the same way.
   if (batch * length * chan > 0) dx.fill(0, 0, batch * length * chan);
@@ -275,8 +236,7 @@ function argmaxOutsideWindow(
     const start = (b * length + t * stride) * chan + c;
     const rel = argmax[o] - start;
     if (rel < 0 || rel >= kSize * chan || rel % chan !== 0) {
-      return new RangeError(`${fn}: argmax[${o}] = ${argmax[o]} is outside its window: output ${t} of ${outLength}, ` +
-        `channel ${c} of sample ${b} takes one of ${start}..${start + (kSize - 1) * chan} in steps of ${chan}`);
+      return new RangeError(msg.outsideWindow(fn, o, argmax[o], t, outLength, c, b, start, start + (kSize - 1) * chan, chan));
     }
   }
   return null;
@@ -286,9 +246,7 @@ function avgPool1dForward(
   x: Float32Array, y: Float32Array,
   batch: number, length: number, chan: number, kSize: number, stride: number,
 ): void {
-  checkPoolArgs('avgPool1dForward', { x, y }, batch, length, chan, kSize, stride);
-  const outLength = windowCount(length, kSize, stride);
-  checkDisjoint('avgPool1dForward', [input('x', x, batch * length * chan), output('y', y, batch * outLength * chan)]);
+  const { outLength } = check.checkAvgPool1dForward(x, y, batch, length, chan, kSize, stride);
   const scale = 1 / kSize;
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
@@ -307,9 +265,7 @@ function avgPool1dBackward(
   dy: Float32Array, dx: Float32Array,
   batch: number, length: number, chan: number, kSize: number, stride: number,
 ): void {
-  checkPoolArgs('avgPool1dBackward', { dy, dx }, batch, length, chan, kSize, stride);
-  const outLength = windowCount(length, kSize, stride);
-  checkDisjoint('avgPool1dBackward', [input('dy', dy, batch * outLength * chan), output('dx', dx, batch * length * chan)]);
+  const { outLength } = check.checkAvgPool1dBackward(dy, dx, batch, length, chan, kSize, stride);
   const scale = 1 / kSize;
   if (batch * length * chan > 0) dx.fill(0, 0, batch * length * chan);
   for (let bt = 0; bt < batch; bt++) {
@@ -324,12 +280,7 @@ function avgPool1dBackward(
 }
 
 function activationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void {
-  const fn = 'activationForward';
-  checkActivation(fn, activation);
-  checkNumber(fn, 'alpha', alpha);
-  checkSize(fn, 'n', n);
-  checkArrays(fn, { x: [x, n], y: [y, n] });
-  checkDisjoint(fn, [input('x', x, n), output('y', y, n)], [['y', 'x']]);
+  check.checkActivationForward(activation, alpha, x, y, n);
   switch (activation) {
     case Activation.Identity:
       if (x !== y && n > 0) y.set(x.subarray(0, n));
@@ -364,12 +315,7 @@ function sigmoid(x: number): number {
 function activationBackward(
   activation: Activation, alpha: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number,
 ): void {
-  const fn = 'activationBackward';
-  checkActivation(fn, activation);
-  checkNumber(fn, 'alpha', alpha);
-  checkSize(fn, 'n', n);
-  checkArrays(fn, { x: [x, n], y: [y, n], dy: [dy, n], dx: [dx, n] });
-  checkDisjoint(fn, [input('x', x, n), input('y', y, n), input('dy', dy, n), output('dx', dx, n)], [['dx', 'x'], ['dx', 'y'], ['dx', 'dy']]);
+  check.checkActivationBackward(activation, alpha, x, y, dy, dx, n);
   switch (activation) {
     case Activation.Identity:
       if (dx !== dy && n > 0) dx.set(dy.subarray(0, n));
@@ -400,16 +346,8 @@ function activationBackward(
   }
 }
 
-function checkActivation(fn: string, a: unknown): void {
-  checkSize(fn, 'activation', a);
-  if ((a as number) > Activation.SoftPlus) throw new RangeError(`${fn}: activation must be an activation code in [0, 5], got ${a}`);
-}
-
 function addRowVector(y: Float32Array, v: Float32Array, rows: number, cols: number): void {
-  checkSize('addRowVector', 'rows', rows);
-  checkSize('addRowVector', 'cols', cols);
-  checkArrays('addRowVector', { y: [y, rows * cols], v: [v, cols] });
-  checkDisjoint('addRowVector', [output('y', y, rows * cols), input('v', v, cols)]);
+  check.checkAddRowVector(y, v, rows, cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let c = 0; c < cols; c++) y[o + c] += v[c];
@@ -417,10 +355,7 @@ function addRowVector(y: Float32Array, v: Float32Array, rows: number, cols: numb
 }
 
 function sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void {
-  checkSize('sumRows', 'rows', rows);
-  checkSize('sumRows', 'cols', cols);
-  checkArrays('sumRows', { x: [x, rows * cols], out: [out, cols] });
-  checkDisjoint('sumRows', [input('x', x, rows * cols), output('out', out, cols)]);
+  check.checkSumRows(x, rows, cols, out);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let c = 0; c < cols; c++) out[c] += x[o + c];
@@ -428,12 +363,7 @@ function sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array)
 }
 
 function softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: number, log: boolean): void {
-  const fn = 'softmaxForward';
-  checkSize(fn, 'rows', rows);
-  checkSize(fn, 'cols', cols, 1);
-  checkBoolean(fn, 'log', log);
-  checkArrays(fn, { x: [x, rows * cols], y: [y, rows * cols] });
-  checkDisjoint(fn, [input('x', x, rows * cols), output('y', y, rows * cols)], [['y', 'x']]);
+  check.checkSoftmaxForward(x, y, rows, cols, log);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     // Shift by the row maximum so the largest exponential is exp(0) = 1.
@@ -453,12 +383,7 @@ function softmaxForward(x: Float32Array, y: Float32Array, rows: number, cols: nu
 // Softmax Jacobian: diag(s) − s·sᵀ, so dx = s ⊙ (dy − ⟨dy, s⟩).
 // Log-softmax: ∂y_i/∂x_j = δ_ij − s_j, so dx = dy − s·Σdy with s = exp(y).
 function softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number, log: boolean): void {
-  const fn = 'softmaxBackward';
-  checkSize(fn, 'rows', rows);
-  checkSize(fn, 'cols', cols, 1);
-  checkBoolean(fn, 'log', log);
-  checkArrays(fn, { y: [y, rows * cols], dy: [dy, rows * cols], dx: [dx, rows * cols] });
-  checkDisjoint(fn, [input('y', y, rows * cols), input('dy', dy, rows * cols), output('dx', dx, rows * cols)], [['dx', 'y'], ['dx', 'dy']]);
+  check.checkSoftmaxBackward(y, dy, dx, rows, cols, log);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     if (log) {
@@ -476,19 +401,10 @@ function softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, ro
 function crossEntropyLogits(
   logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number,
 ): void {
-  const fn = 'crossEntropyLogits';
-  checkSize(fn, 'rows', rows);
-  checkSize(fn, 'cols', cols, 1);
-  checkArrays(fn, { logits: [logits, rows * cols], labels: [labels, rows], loss: [loss, rows], grad: grad === null ? null : [grad, rows * cols] }, ['labels']);
-  checkDisjoint(fn, [input('logits', logits, rows * cols), input('labels', labels, rows), output('loss', loss, rows),
-    output('grad', grad, grad ? rows * cols : 0)]);
-  // One copy, checked and then used as indices: labels may sit in a SharedArrayBuffer that a
-  // Worker writes meanwhile, and a label changed after the check would subtract 1 from another
-  // row's gradient (the native binding copies too).
-  const label = snapshot(labels, rows);
-  for (let r = 0; r < rows; r++) {
-    if (label[r] < 0 || label[r] >= cols) throw new RangeError(`${fn}: labels[${r}] must be a class index in [0, ${cols}), got ${label[r]}`);
-  }
+  // labelsCopy, checked and then used as indices: labels itself may sit in a SharedArrayBuffer
+  // that a Worker writes meanwhile, and a label changed after the check would subtract 1 from
+  // another row's gradient (the native binding copies too).
+  const { labelsCopy: label } = check.checkCrossEntropyLogits(logits, labels, loss, grad, rows, cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     let max = logits[o];
@@ -506,13 +422,7 @@ function crossEntropyLogits(
 function sgdStep(
   w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number,
 ): void {
-  const fn = 'sgdStep';
-  checkSize(fn, 'n', n);
-  checkNumber(fn, 'lr', lr);
-  checkNumber(fn, 'momentum', momentum);
-  checkNumber(fn, 'weightDecay', weightDecay);
-  checkArrays(fn, { w: [w, n], g: [g, n], velocity: velocity === null ? null : [velocity, n] });
-  checkDisjoint(fn, [output('w', w, n), input('g', g, n), output('velocity', velocity, velocity ? n : 0)]);
+  check.checkSgdStep(w, g, velocity, n, lr, momentum, weightDecay);
   for (let i = 0; i < n; i++) {
     const gi = g[i] + weightDecay * w[i];
     if (velocity) {
@@ -528,12 +438,7 @@ function adamStep(
   w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
   lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
 ): void {
-  const fn = 'adamStep';
-  checkSize(fn, 'n', n);
-  for (const [name, value] of Object.entries({ lr, beta1, beta2, eps, weightDecay })) checkNumber(fn, name, value);
-  checkSize(fn, 'step', step, 1);
-  checkArrays(fn, { w: [w, n], g: [g, n], m: [m, n], v: [v, n] });
-  checkDisjoint(fn, [output('w', w, n), input('g', g, n), output('m', m, n), output('v', v, n)]);
+  check.checkAdamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step);
   const c1 = 1 - Math.pow(beta1, step);
   const c2 = 1 - Math.pow(beta2, step);
   // Bias corrections folded into the step size and epsilon (the same algebra as native/elementwise.cc).
@@ -548,11 +453,7 @@ function adamStep(
 }
 
 function binaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number): void {
-  const fn = 'binaryCrossEntropy';
-  checkSize(fn, 'rows', rows);
-  checkSize(fn, 'cols', cols);
-  checkArrays(fn, { p: [p, rows * cols], y: [y, rows * cols], loss: [loss, rows], grad: grad === null ? null : [grad, rows * cols] });
-  checkDisjoint(fn, [input('p', p, rows * cols), input('y', y, rows * cols), output('loss', loss, rows), output('grad', grad, grad ? rows * cols : 0)]);
+  check.checkBinaryCrossEntropy(p, y, loss, grad, rows, cols);
   // Logs clamped at −100 as PyTorch does, so p = 0 or 1 stays finite. Math.max would turn a NaN
   // log into −100; the explicit test keeps NaN visible.
   const clampedLog = (v: number): number => {
@@ -571,8 +472,7 @@ function binaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array
 }
 
 function nonFiniteIndex(x: Float32Array, n: number): number {
-  checkSize('nonFiniteIndex', 'n', n);
-  checkArrays('nonFiniteIndex', { x: [x, n] });
+  check.checkNonFiniteIndex(x, n);
   // x − x is 0 for finite x and NaN for NaN and ±Infinity.
   for (let i = 0; i < n; i++) if (x[i] - x[i] !== 0) return i;
   return -1;

@@ -6,6 +6,7 @@
  */
 import * as path from 'path';
 import { Backend } from './types';
+import { OP_NAMES, OpName } from './ops';
 
 /** What the addon exports beyond the Backend kernels. */
 export interface NativeAddon extends Omit<Backend, 'name'> {
@@ -46,32 +47,8 @@ export function loadNative(): { addon?: NativeAddon; error?: Error } {
   return cached;
 }
 
-/** Wraps the addon as a Backend. */
+/** Wraps the addon as a Backend: its functions of the op table's entry points, and the thread count. */
 export function nativeBackend(addon: NativeAddon): Backend {
-  return {
-    name: 'native',
-    sgemm: addon.sgemm,
-    conv1dForward: addon.conv1dForward,
-    conv1dMaxPoolForward: addon.conv1dMaxPoolForward,
-    conv1dMaxPoolBackwardWeight: addon.conv1dMaxPoolBackwardWeight,
-    conv1dBackwardInput: addon.conv1dBackwardInput,
-    conv1dBackwardWeight: addon.conv1dBackwardWeight,
-    maxPool1dForward: addon.maxPool1dForward,
-    maxPool1dBackward: addon.maxPool1dBackward,
-    avgPool1dForward: addon.avgPool1dForward,
-    avgPool1dBackward: addon.avgPool1dBackward,
-    activationForward: addon.activationForward,
-    activationBackward: addon.activationBackward,
-    addRowVector: addon.addRowVector,
-    sumRows: addon.sumRows,
-    softmaxForward: addon.softmaxForward,
-    softmaxBackward: addon.softmaxBackward,
-    crossEntropyLogits: addon.crossEntropyLogits,
-    sgdStep: addon.sgdStep,
-    adamStep: addon.adamStep,
-    nonFiniteIndex: addon.nonFiniteIndex,
-    binaryCrossEntropy: addon.binaryCrossEntropy,
-    getThreads: addon.getThreads,
-    setThreads: addon.setThreads,
-  };
+  const kernels = Object.fromEntries(OP_NAMES.map((name) => [name, addon[name]])) as Pick<Backend, OpName>;
+  return { name: 'native', ...kernels, getThreads: addon.getThreads, setThreads: addon.setThreads };
 }

@@ -1,3 +1,5 @@
+import { Activation } from './ops';
+
 /**
  * The compute backend: the few kernels every module is built from.
  *
@@ -26,6 +28,9 @@
  * Index arrays (labels, argmax) are copied when the call starts and only the copy is checked
  * and used: one in a SharedArrayBuffer that a Worker writes during the call gives either the
  * result of the values copied or the RangeError about them, never a value used unchecked.
+ *
+ * Each kernel's arguments (kinds, lengths, which are written) are declared once in the op
+ * table, lib/backend/ops.ts, from which both backends' argument checks are generated.
  */
 export interface Backend {
   readonly name: 'js' | 'native';
@@ -182,9 +187,8 @@ export interface Backend {
   setThreads(n: number): void;
 }
 
-/** Activation codes shared with the native addon (native/elementwise.h). */
-export const Activation = { Identity: 0, ReLU: 1, LeakyReLU: 2, TanH: 3, Sigmoid: 4, SoftPlus: 5 } as const;
-export type Activation = (typeof Activation)[keyof typeof Activation];
+// Activation codes are declared with the kernels, in the op table.
+export { Activation };
 
 /** Output length of a window of `kSize` moved by `stride` over `length` positions. */
 export function windowCount(length: number, kSize: number, stride: number): number {

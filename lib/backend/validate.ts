@@ -1,157 +1,24 @@
 /**
- * Argument checks shared by the js backend. The native addon performs the
- * same checks in C++ (it must: nothing from JavaScript may reach memory
- * unchecked); these give the js backend identical errors.
+ * The pieces of the js backend's argument checks; lib/backend/ops.generated.ts puts them
+ * together per entry point from the op table (lib/backend/ops.ts), as native/ops_generated.h
+ * does for the addon (which must check: nothing from JavaScript may reach memory unchecked).
+ * The messages are those of lib/backend/messages.generated.ts, shared with the addon.
+ * @internal
  */
-import { windowCount } from './types';
+import { msg } from './messages.generated';
 import { describe } from '../tensor';
 
-/** Checks a size argument: a non-negative integer (or positive, when `min` is 1). */
+/** Checks a size argument: an integer in [min, 2^31-1]. */
 export function checkSize(fn: string, name: string, v: unknown, min = 0): number {
-  if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
-  if (!Number.isInteger(v) || v < min || v > 2 ** 31 - 1) {
-    throw new RangeError(`${fn}: ${name} must be an integer in [${min}, 2^31-1], got ${v}`);
-  }
+  if (typeof v !== 'number') throw new TypeError(msg.notNumber(fn, name, describe(v)));
+  if (!Number.isInteger(v) || v < min || v > 2 ** 31 - 1) throw new RangeError(msg.notSize(fn, name, min, v));
   return v;
 }
 
-function checkFloat32(fn: string, name: string, v: unknown): Float32Array {
-  if (!(v instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array, got ${describe(v)}`);
-  return v;
-}
-
-function checkLength(fn: string, name: string, arr: ArrayLike<number>, needed: number): void {
-  if (arr.length < needed) {
-    throw new RangeError(`${fn}: ${name} is too short: expected at least ${needed} elements, got ${arr.length}`);
-  }
-}
-
-/** Elements a (rows, cols) matrix with row stride `ld` spans from its first element. */
-function matrixSpan(rows: number, cols: number, ld: number): number {
-  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
-}
-
-export function checkGemmArgs(
-  transA: unknown, transB: unknown, m: number, n: number, k: number, alpha: unknown,
-  a: Float32Array, offsetA: number, lda: number,
-  b: Float32Array, offsetB: number, ldb: number,
-  beta: unknown, c: Float32Array, offsetC: number, ldc: number,
-): void {
-  const fn = 'sgemm';
-  if (typeof transA !== 'boolean') throw new TypeError(`${fn}: transA must be a boolean, got ${describe(transA)}`);
-  if (typeof transB !== 'boolean') throw new TypeError(`${fn}: transB must be a boolean, got ${describe(transB)}`);
-  checkSize(fn, 'm', m);
-  checkSize(fn, 'n', n);
-  checkSize(fn, 'k', k);
-  for (const [name, v] of [['alpha', alpha], ['beta', beta]] as const) checkNumber(fn, name, v);
-  checkFloat32(fn, 'a', a);
-  checkFloat32(fn, 'b', b);
-  checkFloat32(fn, 'c', c);
-  checkSize(fn, 'offsetA', offsetA);
-  checkSize(fn, 'offsetB', offsetB);
-  checkSize(fn, 'offsetC', offsetC);
-  checkSize(fn, 'lda', lda);
-  checkSize(fn, 'ldb', ldb);
-  checkSize(fn, 'ldc', ldc);
-  const [aRows, aCols] = transA ? [k, m] : [m, k];
-  const [bRows, bCols] = transB ? [n, k] : [k, n];
-  if (lda < Math.max(1, aCols)) throw new RangeError(`${fn}: lda must be at least ${Math.max(1, aCols)}, got ${lda}`);
-  if (ldb < Math.max(1, bCols)) throw new RangeError(`${fn}: ldb must be at least ${Math.max(1, bCols)}, got ${ldb}`);
-  if (ldc < Math.max(1, n)) throw new RangeError(`${fn}: ldc must be at least ${Math.max(1, n)}, got ${ldc}`);
-  const spanA = matrixSpan(aRows, aCols, lda), spanB = matrixSpan(bRows, bCols, ldb), spanC = matrixSpan(m, n, ldc);
-  checkLength(fn, 'a', a, offsetA + spanA);
-  checkLength(fn, 'b', b, offsetB + spanB);
-  checkLength(fn, 'c', c, offsetC + spanC);
-  // Whole spans from the first to the last element: a C interleaved with A in the rows of one
-  // buffer is refused too.
-  checkDisjoint(fn, [
-    { name: 'a', array: a, count: spanA, output: false, offset: offsetA },
-    { name: 'b', array: b, count: spanB, output: false, offset: offsetB },
-    { name: 'c', array: c, count: spanC, output: true, offset: offsetC },
-  ]);
-}
-
-type ConvBuffers = Partial<Record<'x' | 'w' | 'y' | 'dx' | 'dy' | 'dw', Float32Array>> & { bias?: Float32Array | null };
-
-export function checkConvArgs(
-  fn: string, bufs: ConvBuffers,
-  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
-): void {
-  checkSize(fn, 'batch', batch);
-  checkSize(fn, 'length', length);
-  checkSize(fn, 'chanIn', chanIn, 1);
-  checkSize(fn, 'chanOut', chanOut, 1);
-  checkSize(fn, 'kSize', kSize, 1);
-  checkSize(fn, 'stride', stride, 1);
-  const outLength = windowCount(length, kSize, stride);
-  const need: Record<string, number> = {
-    x: batch * length * chanIn,
-    dx: batch * length * chanIn,
-    w: kSize * chanIn * chanOut,
-    dw: kSize * chanIn * chanOut,
-    y: batch * outLength * chanOut,
-    dy: batch * outLength * chanOut,
-    bias: chanOut,
-  };
-  // Only the bias may be null (no bias); any other null is a bad argument that checkArrays must see.
-  checkArrays(fn, Object.fromEntries(Object.entries(bufs).map(([name, arr]) => [name, name === 'bias' && arr === null ? null : [arr, need[name]]])));
-}
-
-/**
- * The conv1dMaxPool* calls: the convolution's sizes and buffers, the pooling sizes, then the
- * buffers of the pooled length (y or dy, and argmax). Returns the pooled length.
- */
-export function checkConvMaxPoolArgs(
-  fn: string, convBufs: ConvBuffers, pooledBufs: { y?: Float32Array; dy?: Float32Array; argmax?: Int32Array | null },
-  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
-  poolSize: number, poolStride: number, argmaxMayBeNull = false,
-): number {
-  checkConvArgs(fn, convBufs, batch, length, chanIn, chanOut, kSize, stride);
-  checkSize(fn, 'poolSize', poolSize, 1);
-  checkSize(fn, 'poolStride', poolStride, 1);
-  const convLength = windowCount(length, kSize, stride);
-  // argmax holds flat indices into the convolution's output as int32.
-  if (batch * convLength * chanOut > 2 ** 31 - 1) {
-    throw new RangeError(`${fn}: batch * outLength * chanOut must be at most 2^31-1, got ${batch * convLength * chanOut}`);
-  }
-  const pooledLength = windowCount(convLength, poolSize, poolStride);
-  const need = batch * pooledLength * chanOut;
-  // The forward takes a null argmax (inference); the backward needs the one the forward wrote.
-  const skip = (name: string, arr: unknown): boolean => name === 'argmax' && arr === null && argmaxMayBeNull;
-  checkArrays(fn, Object.fromEntries(Object.entries(pooledBufs).map(([name, arr]) => [name, skip(name, arr) ? null : [arr, need]])), ['argmax']);
-  return pooledLength;
-}
-
-type PoolBuffers = Partial<Record<'x' | 'y' | 'dx' | 'dy', Float32Array>> & { argmax?: Int32Array };
-
-export function checkPoolArgs(
-  fn: string, bufs: PoolBuffers,
-  batch: number, length: number, chan: number, kSize: number, stride: number,
-): void {
-  checkSize(fn, 'batch', batch);
-  checkSize(fn, 'length', length);
-  checkSize(fn, 'chan', chan, 1);
-  checkSize(fn, 'kSize', kSize, 1);
-  checkSize(fn, 'stride', stride, 1);
-  const outCount = batch * windowCount(length, kSize, stride) * chan;
-  const need: Record<string, number> = { x: batch * length * chan, dx: batch * length * chan, y: outCount, dy: outCount, argmax: outCount };
-  checkArrays(fn, Object.fromEntries(Object.entries(bufs).map(([name, arr]) => [name, [arr, need[name]]])), ['argmax']);
-}
-
-/** Checks that each named array is a Float32Array (Int32Array for names in `ints`) holding at least `needed` values. */
-export function checkArrays(
-  fn: string, arrays: Record<string, [unknown, number] | null>, ints: readonly string[] = [],
-): void {
-  for (const [name, entry] of Object.entries(arrays)) {
-    if (entry === null) continue;
-    const [arr, needed] = entry;
-    if (ints.includes(name)) {
-      if (!(arr instanceof Int32Array)) throw new TypeError(`${fn}: ${name} must be an Int32Array, got ${describe(arr)}`);
-    } else {
-      checkFloat32(fn, name, arr);
-    }
-    checkLength(fn, name, arr as ArrayLike<number>, needed);
-  }
+/** Checks an enumeration code: a size in [0, max]. */
+export function checkCode(fn: string, name: string, v: unknown, max: number): void {
+  checkSize(fn, name, v);
+  if ((v as number) > max) throw new RangeError(msg.notActivation(fn, name, max, v as number));
 }
 
 /**
@@ -160,16 +27,73 @@ export function checkArrays(
  * finite value too large for a float32 would silently become infinite: refused instead.
  */
 export function checkNumber(fn: string, name: string, v: unknown): number {
-  if (typeof v !== 'number') throw new TypeError(`${fn}: ${name} must be a number, got ${describe(v)}`);
-  if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
-    throw new RangeError(`${fn}: ${name} must be within the float32 range (magnitude at most 3.4028235e+38), got ${v}`);
-  }
+  if (typeof v !== 'number') throw new TypeError(msg.notNumber(fn, name, describe(v)));
+  if (Number.isFinite(v) && !Number.isFinite(Math.fround(v))) throw new RangeError(msg.notFloat32Range(fn, name, v));
   return v;
 }
 
+/** Checks a boolean argument. */
 export function checkBoolean(fn: string, name: string, v: unknown): boolean {
-  if (typeof v !== 'boolean') throw new TypeError(`${fn}: ${name} must be a boolean, got ${describe(v)}`);
+  if (typeof v !== 'boolean') throw new TypeError(msg.notBoolean(fn, name, describe(v)));
   return v;
+}
+
+/** Checks that an argument is a Float32Array. */
+export function checkFloat32Array(fn: string, name: string, v: unknown): void {
+  if (!(v instanceof Float32Array)) throw new TypeError(msg.notFloat32Array(fn, name, describe(v)));
+}
+
+/** Checks that an argument is an Int32Array. */
+export function checkInt32Array(fn: string, name: string, v: unknown): void {
+  if (!(v instanceof Int32Array)) throw new TypeError(msg.notInt32Array(fn, name, describe(v)));
+}
+
+/** Checks that an array holds at least `needed` elements. */
+export function checkLength(fn: string, name: string, arr: ArrayLike<number>, needed: number): void {
+  if (arr.length < needed) throw new RangeError(msg.tooShort(fn, name, needed, arr.length));
+}
+
+/** Checks a size argument against a minimum derived from the others (sgemm's leading dimensions). */
+export function checkAtLeast(fn: string, name: string, v: number, min: number): void {
+  if (v < min) throw new RangeError(msg.belowMinimum(fn, name, min, v));
+}
+
+/** Checks that a count of positions int32 indices address stays at most 2^31-1. */
+export function checkInt32Index(fn: string, what: string, count: number): void {
+  if (count > 2 ** 31 - 1) throw new RangeError(msg.notInt32Index(fn, what, count));
+}
+
+/** Checks that each of the first n labels is a class index in [0, classes). */
+export function checkClassIndices(fn: string, name: string, labels: Int32Array, n: number, classes: number): void {
+  for (let r = 0; r < n; r++) {
+    if (labels[r] < 0 || labels[r] >= classes) throw new RangeError(msg.notClassIndex(fn, name, r, classes, labels[r]));
+  }
+}
+
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * The product of sizes (each at most 2^31-1), refused when it leaves int64 as the addon's is.
+ * Exact below 2^53, where every array length lies; above, only whether it overflows is exact.
+ */
+export function sizeProduct(fn: string, what: string, a: number, b: number, c = 1): number {
+  const p = a * b * c;
+  if (p >= 2 ** 53 && BigInt(a) * BigInt(b) * BigInt(c) > INT64_MAX) throw new RangeError(msg.overflows(fn, what));
+  return p;
+}
+
+/** Elements a (rows, cols) matrix with row stride `ld` spans from its first element. */
+export function matrixSpan(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+/**
+ * A copy of the first n entries of an index array, to check and then use: the array may sit in a
+ * SharedArrayBuffer that a Worker writes meanwhile. (A detached array of length 0 cannot be
+ * sliced, hence the empty case.)
+ */
+export function snapshot(a: Int32Array, n: number): Int32Array {
+  return n > 0 ? a.slice(0, n) : new Int32Array(0);
 }
 
 /** The part of an array argument a kernel reads or writes: `count` elements from element `offset`. */
@@ -191,7 +115,7 @@ export interface Region {
  * exactly the same elements. Inputs may share memory with each other freely.
  *
  * The same pairs, in the same order, with the same message as the native checkDisjoint
- * (native/binding.cc). One difference: the native addon compares addresses, so it also sees two
+ * (native/napi_args.h). One difference: the native addon compares addresses, so it also sees two
  * distinct SharedArrayBuffer objects over the same memory (a structuredClone of one); JavaScript
  * cannot tell that two such objects share memory, and compares buffer identity.
  */
@@ -209,9 +133,8 @@ export function checkDisjoint(fn: string, regions: readonly Region[], sameOk: re
       const [o, other] = b.output ? [b, a] : [a, b];
       const allowed = sameOk.some(([x, y]) => x === o.name && y === other.name);
       if (allowed && begin(a) === begin(b) && a.count === b.count) continue;
-      throw new RangeError(`${fn}: ${o.name} must not overlap ${other.name} (they share memory` +
-        `${allowed ? '; only exactly the same elements are allowed' : ''}): expected ${allowed ? 'identical or disjoint' : 'disjoint'} ` +
-        `byte ranges, got ${o.name} at bytes [${begin(o)}, ${end(o)}) and ${other.name} at bytes [${begin(other)}, ${end(other)}) of the same memory`);
+      throw new RangeError(msg.overlap(fn, o.name, other.name, allowed ? msg.overlapNoteInPlace() : '',
+        allowed ? msg.overlapAllowedInPlace() : msg.overlapAllowed(), begin(o), end(o), begin(other), end(other)));
     }
   }
 }

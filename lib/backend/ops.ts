@@ -1,0 +1,234 @@
+/**
+ * The op table: every kernel entry point declared once. `npm run gen` (scripts/gen-ops.js)
+ * turns it into the Node-API argument parsing of the addon (native/ops_generated.h) and the
+ * argument checks of the js backend (lib/backend/ops.generated.ts); the fuzzer
+ * (test/fuzz-child.ts) reads it for argument kinds and outputs; test/gen-ops.test.ts fails
+ * when a generated file is stale.
+ *
+ * A call is checked in one order on both backends, so the first error is the same one:
+ * argument count; each argument in turn (type, then range); the derived sizes in the order
+ * listed (a product that leaves int64 is refused); `atLeast` and `int32Index`; each array's
+ * length; that no output shares memory with another array (`inPlace` pairs may be exactly the
+ * same elements); finally input index arrays are copied and only the copy is checked
+ * (`classesOf`) and used.
+ * @internal
+ */
+
+/** What a JavaScript argument must be. */
+export type ArgKind = 'bool' | 'size' | 'number' | 'f32' | 'i32' | 'activation';
+
+/** One argument of an entry point. */
+export interface ArgSpec {
+  readonly name: string;
+  readonly kind: ArgKind;
+  /** size: the smallest allowed value (0 unless given). */
+  readonly min?: number;
+  /** Arrays: null is accepted and means "absent". */
+  readonly nullable?: boolean;
+  /** Arrays: the kernel writes it. */
+  readonly out?: boolean;
+  /** Arrays: the elements the kernel uses, a size argument or a derived size. */
+  readonly length?: string;
+  /** Arrays: the size argument naming the first element used. */
+  readonly offset?: string;
+  /** Index arrays: each entry must lie in [0, this size). */
+  readonly classesOf?: string;
+}
+
+/** A size computed from the arguments, named for use by later sizes and array lengths. */
+export type Derived =
+  /** The product of sizes; refused when it leaves int64 ("a * b overflows"). */
+  | { readonly name: string; readonly product: readonly string[] }
+  /** Outputs of a window of k positions moved by stride over length: floor((length - k) / stride) + 1, or 0. */
+  | { readonly name: string; readonly window: readonly [length: string, k: string, stride: string] }
+  /** flag ? ifTrue : ifFalse, for a boolean argument. */
+  | { readonly name: string; readonly pick: readonly [flag: string, ifTrue: string, ifFalse: string] }
+  /** Elements a (rows, cols) matrix with row stride ld spans from its first element. */
+  | { readonly name: string; readonly span: readonly [rows: string, cols: string, ld: string] }
+  /** max(1, size). */
+  | { readonly name: string; readonly atLeastOne: string };
+
+/** One entry point. */
+export interface OpSpec {
+  readonly args: readonly ArgSpec[];
+  readonly derived?: readonly Derived[];
+  /** [size argument, derived minimum]: "lda must be at least 3, got 2". */
+  readonly atLeast?: readonly (readonly [string, string])[];
+  /** Derived products that index int32 arrays, so must stay at most 2^31-1. */
+  readonly int32Index?: readonly string[];
+  /** [output, other] pairs that may be exactly the same elements (in-place use). */
+  readonly inPlace?: readonly (readonly [string, string])[];
+  /** The native shape struct the kernel takes, filled from the fields named. */
+  readonly shape?: { readonly type: 'Conv1dShape' | 'Pool1dShape'; readonly fields: readonly string[] };
+}
+
+/**
+ * Every argument error either backend throws, once. `{x}` is a placeholder; the generator makes
+ * each a function of its placeholders, in order of first appearance, in C++ and in TypeScript.
+ */
+export const MESSAGES = {
+  argCount: '{fn}: expected {count} arguments, got {got}',
+  notBoolean: '{fn}: {name} must be a boolean, got {got}',
+  notString: '{fn}: {name} must be a string, got {got}',
+  notNumber: '{fn}: {name} must be a number, got {got}',
+  notFloat32Range: '{fn}: {name} must be within the float32 range (magnitude at most 3.4028235e+38), got {got}',
+  notSize: '{fn}: {name} must be an integer in [{min}, 2^31-1], got {got}',
+  notFloat32Array: '{fn}: {name} must be a Float32Array, got {got}',
+  notInt32Array: '{fn}: {name} must be an Int32Array, got {got}',
+  notActivation: '{fn}: {name} must be an activation code in [0, {max}], got {got}',
+  tooShort: '{fn}: {name} is too short: expected at least {needed} elements, got {got}',
+  belowMinimum: '{fn}: {name} must be at least {min}, got {got}',
+  overflows: '{fn}: {what} overflows',
+  notInt32Index: '{fn}: {what} must be at most 2^31-1, got {got}',
+  notClassIndex: '{fn}: {name}[{i}] must be a class index in [0, {classes}), got {got}',
+  overlap: '{fn}: {out} must not overlap {other} (they share memory{note}): expected {allowed} byte ranges, got {out} at bytes [{outBegin}, {outEnd}) and {other} at bytes [{otherBegin}, {otherEnd}) of the same memory',
+  overlapNoteInPlace: '; only exactly the same elements are allowed',
+  overlapAllowedInPlace: 'identical or disjoint',
+  overlapAllowed: 'disjoint',
+  outsideWindow: '{fn}: argmax[{i}] = {got} is outside its window: output {t} of {outLength}, channel {c} of sample {b} takes one of {first}..{last} in steps of {step}',
+  routedShort: '{fn}: argmax routed {routed} of {total} gradients',
+  noData: '{fn}: a and b must hold data when k > 0',
+  tooManyThreads: '{fn}: n must be at most {max}, got {got}',
+  badKernelPath: "{fn}: path must be 'scalar', 'avx2' or 'avx512', got '{got}'",
+  unsupportedKernelPath: "{fn}: '{got}' is not supported here (supported: {supported})",
+} as const;
+
+/** Activation codes, shared with the native addon (native/elementwise.h, checked there by a generated static_assert). */
+export const Activation = { Identity: 0, ReLU: 1, LeakyReLU: 2, TanH: 3, Sigmoid: 4, SoftPlus: 5 } as const;
+/** An activation code. */
+export type Activation = (typeof Activation)[keyof typeof Activation];
+
+/** The largest activation code: arguments of kind 'activation' lie in [0, ACTIVATION_MAX]. */
+export const ACTIVATION_MAX = Math.max(...Object.values(Activation));
+
+const size = (name: string, min = 0): ArgSpec => ({ name, kind: 'size', min });
+const num = (name: string): ArgSpec => ({ name, kind: 'number' });
+const f32In = (name: string, length: string, more: Partial<ArgSpec> = {}): ArgSpec => ({ name, kind: 'f32', length, ...more });
+const f32Out = (name: string, length: string, more: Partial<ArgSpec> = {}): ArgSpec => ({ name, kind: 'f32', length, out: true, ...more });
+
+const convShape = [size('batch'), size('length'), size('chanIn', 1), size('chanOut', 1), size('kSize', 1), size('stride', 1)];
+const convDerived: Derived[] = [
+  { name: 'outLength', window: ['length', 'kSize', 'stride'] },
+  { name: 'input', product: ['batch', 'length', 'chanIn'] },
+  { name: 'weight', product: ['kSize', 'chanIn', 'chanOut'] },
+  { name: 'output', product: ['batch', 'outLength', 'chanOut'] },
+];
+const conv1dShape = { type: 'Conv1dShape', fields: ['batch', 'length', 'chanIn', 'chanOut', 'kSize', 'stride'] } as const;
+const pooledDerived: Derived[] = [
+  ...convDerived,
+  { name: 'pooledLength', window: ['outLength', 'poolSize', 'poolStride'] },
+  { name: 'pooled', product: ['batch', 'pooledLength', 'chanOut'] },
+];
+const poolShape = [size('batch'), size('length'), size('chan', 1), size('kSize', 1), size('stride', 1)];
+const poolDerived: Derived[] = [
+  { name: 'outLength', window: ['length', 'kSize', 'stride'] },
+  { name: 'input', product: ['batch', 'length', 'chan'] },
+  { name: 'output', product: ['batch', 'outLength', 'chan'] },
+];
+const pool1dShape = { type: 'Pool1dShape', fields: ['batch', 'length', 'chan', 'kSize', 'stride'] } as const;
+const matrix: Derived[] = [{ name: 'matrix', product: ['rows', 'cols'] }];
+
+/** Every kernel entry point of the Backend, in the order of its interface. */
+export const OPS = {
+  sgemm: {
+    args: [
+      { name: 'transA', kind: 'bool' }, { name: 'transB', kind: 'bool' }, size('m'), size('n'), size('k'), num('alpha'),
+      f32In('a', 'spanA', { offset: 'offsetA' }), size('offsetA'), size('lda'),
+      f32In('b', 'spanB', { offset: 'offsetB' }), size('offsetB'), size('ldb'),
+      num('beta'), f32Out('c', 'spanC', { offset: 'offsetC' }), size('offsetC'), size('ldc'),
+    ],
+    derived: [
+      { name: 'aRows', pick: ['transA', 'k', 'm'] }, { name: 'aCols', pick: ['transA', 'm', 'k'] },
+      { name: 'bRows', pick: ['transB', 'n', 'k'] }, { name: 'bCols', pick: ['transB', 'k', 'n'] },
+      { name: 'minLda', atLeastOne: 'aCols' }, { name: 'minLdb', atLeastOne: 'bCols' }, { name: 'minLdc', atLeastOne: 'n' },
+      { name: 'spanA', span: ['aRows', 'aCols', 'lda'] }, { name: 'spanB', span: ['bRows', 'bCols', 'ldb'] },
+      { name: 'spanC', span: ['m', 'n', 'ldc'] },
+    ],
+    atLeast: [['lda', 'minLda'], ['ldb', 'minLdb'], ['ldc', 'minLdc']],
+  },
+  conv1dForward: {
+    args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'output'), ...convShape],
+    derived: convDerived, shape: conv1dShape,
+  },
+  conv1dMaxPoolForward: {
+    args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'pooled'),
+      { name: 'argmax', kind: 'i32', length: 'pooled', out: true, nullable: true }, ...convShape, size('poolSize', 1), size('poolStride', 1)],
+    derived: pooledDerived, int32Index: ['output'], shape: conv1dShape,
+  },
+  conv1dMaxPoolBackwardWeight: {
+    args: [f32In('x', 'input'), f32In('dy', 'pooled'), { name: 'argmax', kind: 'i32', length: 'pooled' }, f32Out('dw', 'weight'),
+      ...convShape, size('poolSize', 1), size('poolStride', 1)],
+    derived: pooledDerived, int32Index: ['output'], shape: conv1dShape,
+  },
+  conv1dBackwardInput: {
+    args: [f32In('dy', 'output'), f32In('w', 'weight'), f32Out('dx', 'input'), ...convShape],
+    derived: convDerived, shape: conv1dShape,
+  },
+  conv1dBackwardWeight: {
+    args: [f32In('x', 'input'), f32In('dy', 'output'), f32Out('dw', 'weight'), ...convShape],
+    derived: convDerived, shape: conv1dShape,
+  },
+  maxPool1dForward: {
+    args: [f32In('x', 'input'), f32Out('y', 'output'), { name: 'argmax', kind: 'i32', length: 'output', out: true }, ...poolShape],
+    derived: poolDerived, int32Index: ['input'], shape: pool1dShape,
+  },
+  maxPool1dBackward: {
+    args: [f32In('dy', 'output'), { name: 'argmax', kind: 'i32', length: 'output' }, f32Out('dx', 'input'), ...poolShape],
+    derived: poolDerived, int32Index: ['input'], shape: pool1dShape,
+  },
+  avgPool1dForward: {
+    args: [f32In('x', 'input'), f32Out('y', 'output'), ...poolShape], derived: poolDerived, shape: pool1dShape,
+  },
+  avgPool1dBackward: {
+    args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...poolShape], derived: poolDerived, shape: pool1dShape,
+  },
+  activationForward: {
+    args: [{ name: 'activation', kind: 'activation' }, num('alpha'), f32In('x', 'n'), f32Out('y', 'n'), size('n')],
+    inPlace: [['y', 'x']],
+  },
+  activationBackward: {
+    args: [{ name: 'activation', kind: 'activation' }, num('alpha'), f32In('x', 'n'), f32In('y', 'n'), f32In('dy', 'n'), f32Out('dx', 'n'), size('n')],
+    inPlace: [['dx', 'x'], ['dx', 'y'], ['dx', 'dy']],
+  },
+  addRowVector: {
+    args: [f32Out('y', 'matrix'), f32In('v', 'cols'), size('rows'), size('cols')], derived: matrix,
+  },
+  sumRows: {
+    args: [f32In('x', 'matrix'), size('rows'), size('cols'), f32Out('out', 'cols')], derived: matrix,
+  },
+  softmaxForward: {
+    args: [f32In('x', 'matrix'), f32Out('y', 'matrix'), size('rows'), size('cols', 1), { name: 'log', kind: 'bool' }],
+    derived: matrix, inPlace: [['y', 'x']],
+  },
+  softmaxBackward: {
+    args: [f32In('y', 'matrix'), f32In('dy', 'matrix'), f32Out('dx', 'matrix'), size('rows'), size('cols', 1), { name: 'log', kind: 'bool' }],
+    derived: matrix, inPlace: [['dx', 'y'], ['dx', 'dy']],
+  },
+  crossEntropyLogits: {
+    // grad over logits would not even be in-place safe: the kernel writes the exponentials to
+    // grad before it reads the label's logit for the loss.
+    args: [f32In('logits', 'matrix'), { name: 'labels', kind: 'i32', length: 'rows', classesOf: 'cols' }, f32Out('loss', 'rows'),
+      f32Out('grad', 'matrix', { nullable: true }), size('rows'), size('cols', 1)],
+    derived: matrix,
+  },
+  sgdStep: {
+    args: [f32Out('w', 'n'), f32In('g', 'n'), f32Out('velocity', 'n', { nullable: true }), size('n'), num('lr'), num('momentum'), num('weightDecay')],
+  },
+  adamStep: {
+    args: [f32Out('w', 'n'), f32In('g', 'n'), f32Out('m', 'n'), f32Out('v', 'n'), size('n'),
+      num('lr'), num('beta1'), num('beta2'), num('eps'), num('weightDecay'), size('step', 1)],
+  },
+  nonFiniteIndex: {
+    args: [f32In('x', 'n'), size('n')],
+  },
+  binaryCrossEntropy: {
+    args: [f32In('p', 'matrix'), f32In('y', 'matrix'), f32Out('loss', 'rows'), f32Out('grad', 'matrix', { nullable: true }), size('rows'), size('cols')],
+    derived: matrix,
+  },
+} satisfies Record<string, OpSpec>;
+
+/** The name of a kernel entry point. */
+export type OpName = keyof typeof OPS;
+
+/** The entry points, in table order. */
+export const OP_NAMES = Object.keys(OPS) as OpName[];
