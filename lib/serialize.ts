@@ -22,10 +22,10 @@ import * as path from 'path';
 import { describe, formatShape, sizeOf } from './tensor';
 import { globalRng } from './random';
 import { Module, ModuleConfig, Sequential } from './nn/module';
-import { Linear } from './nn/linear';
-import { Conv1D, ConvTranspose1D, Upsample1D } from './nn/conv';
-import { MaxPool1D, AvgPool1D, Flatten } from './nn/pool';
-import { TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity } from './nn/activations';
+import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
+import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
+
+export type { ModuleFactory } from './nn/registry';
 
 /** Version of the layout described above, stored as metadata `neurone.format`. */
 export const FORMAT_VERSION = '1';
@@ -64,7 +64,9 @@ export interface SafetensorsFile {
  *   stride, padding). A Conv1D's `padding` must be below its `kSize` (`kSize − 1` is the "full"
  *   convolution; more only adds outputs that see nothing but zeros, and memory in `predict`);
  *   an Upsample1D's `scale` is at most `maxUpsample` (4096). Built-in layers take no more
- *   arguments than their `config()` writes.
+ *   arguments than their `config()` writes. The constructors refuse the same values (the
+ *   ranges are stated once, in each type's schema in the module registry), so a network that
+ *   constructs can be saved.
  */
 export const LIMITS = Object.freeze({
   maxFileBytes: 16 * 2 ** 30,
@@ -72,8 +74,8 @@ export const LIMITS = Object.freeze({
   maxHeaderBytes: 100_000_000,
   maxParameters: 2 ** 30,
   maxNesting: 64,
-  maxDimension: 2 ** 24,
-  maxUpsample: 4096,
+  maxDimension: ARGUMENT_LIMITS.maxDimension,
+  maxUpsample: ARGUMENT_LIMITS.maxUpsample,
 });
 const MAX_HEADER = LIMITS.maxHeaderBytes;
 // One writeSync / readSync call moves at most 2 GiB; big tensors go in pieces.
@@ -458,31 +460,6 @@ export function readSafetensors(file: string, who = 'load', pieceBytes = IO_PIEC
 }
 
 /**
- * Rebuilds a module from its config; `build` builds children (for containers).
- *
- * @example
- * registerModule('Scale', (c) => new Scale(c.args[0] as number));
- */
-export type ModuleFactory = (config: ModuleConfig, build: (child: ModuleConfig) => Module) => Module;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Constructor = new (...args: any[]) => Module;
-
-/** `new C(...args, options)`: every built-in module puts its options object after the positional arguments. */
-function positional(C: Constructor): ModuleFactory {
-  return (c) => new C(...c.args, ...(c.options === undefined ? [] : [c.options]));
-}
-
-const registry = new Map<string, ModuleFactory>([
-  ['Sequential', (c, build) => new Sequential(...(c.modules ?? []).map(build))],
-  ...([
-    Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten,
-    TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity,
-  ] as Constructor[]).map((C): [string, ModuleFactory] => [C.name, positional(C)]),
-]);
-const builtIn = new Set(registry.keys());
-
-/**
  * Teaches {@link load} and {@link buildModule} to rebuild a module type of your own (the `type`
  * its `config()` returns). Built-in types cannot be replaced.
  *
@@ -496,10 +473,13 @@ const builtIn = new Set(registry.keys());
  * const net = load('model.safetensors');
  */
 export function registerModule(type: string, factory: ModuleFactory): void {
-  if (typeof type !== 'string' || type === '') throw new TypeError(`registerModule: type must be a non-empty string, got ${describe(type)}`);
-  if (typeof factory !== 'function') throw new TypeError(`registerModule: factory must be a function, got ${describe(factory)}`);
-  if (builtIn.has(type)) throw new Error(`registerModule: '${type}' is a built-in module type`);
-  registry.set(type, factory);
+  registerModuleType(type, factory);
+}
+
+/** The unknown-type error of load and buildModule. */
+function unknownType(where: string, type: string): TypeError {
+  return new TypeError(`architecture at ${where}: unknown module type '${type}' (known: ${moduleTypes().map((t) => t.type).join(', ')}; ` +
+    `register your own with registerModule('${type}', factory))`);
 }
 
 /**
@@ -528,15 +508,12 @@ function buildAt(config: unknown, where: string): Module {
   if (!Array.isArray(args)) throw new TypeError(`architecture at ${where}: ${type} args must be an array, got ${describe(args)}`);
   if (options !== undefined && !isPlainObject(options)) throw new TypeError(`architecture at ${where}: ${type} options must be an object, got ${describe(options)}`);
   if (modules !== undefined && !Array.isArray(modules)) throw new TypeError(`architecture at ${where}: ${type} modules must be an array, got ${describe(modules)}`);
-  const factory = registry.get(type);
-  if (!factory) {
-    throw new TypeError(`architecture at ${where}: unknown module type '${type}' (known: ${[...registry.keys()].join(', ')}; ` +
-      `register your own with registerModule('${type}', factory))`);
-  }
+  const entry = moduleType(type);
+  if (!entry) throw unknownType(where, type);
   let i = 0;
   const child = (c: ModuleConfig): Module => buildAt(c, where === 'root' ? String(i++) : `${where}.${i++}`);
   try {
-    return factory(config as unknown as ModuleConfig, child);
+    return entry.create(config as unknown as ModuleConfig, child);
   } catch (e) {
     if (e instanceof Error && e.message.startsWith('architecture at ')) throw e;
     throw new TypeError(`architecture at ${where}: ${(e as Error).message}`);
@@ -551,60 +528,6 @@ function join(pos: string, name: string): string {
 function whereOf(pos: string): string {
   return pos === '' ? 'root' : pos;
 }
-
-/** What a built-in module type accepts, so that load can check an architecture before building it. */
-interface TypeRule {
-  minArgs: number;
-  maxArgs: number;
-  options: boolean;
-  /** Checks the arguments' ranges (types are the constructor's to check) and lists the parameter shapes. */
-  params?: (args: unknown[], options: Record<string, unknown>, dim: (name: string, v: unknown, max?: number, min?: number) => number) => [string, number[]][];
-}
-
-const NO_ARGS: TypeRule = { minArgs: 0, maxArgs: 0, options: false };
-const conv = (transposed: boolean): TypeRule => ({
-  minArgs: 3, maxArgs: 4, options: true,
-  params: (a, o, dim) => {
-    const k = dim('kSize', a[0]);
-    const ci = dim('chanIn', a[1]);
-    const co = dim('chanOut', a[2]);
-    if (a[3] !== undefined) dim('stride', a[3]);
-    if (o.padding !== undefined) {
-      // Conv1D: padding kSize − 1 is the "full" convolution; more only adds outputs that see
-      // nothing but zeros (and memory in predict). ConvTranspose1D's padding crops.
-      dim('padding', o.padding, transposed ? LIMITS.maxDimension : k - 1, 0);
-    }
-    if (o.outputPadding !== undefined) dim('outputPadding', o.outputPadding, LIMITS.maxDimension, 0);
-    const ps: [string, number[]][] = [['weight', transposed ? [k, co, ci] : [k, ci, co]]];
-    if (o.bias === true) ps.push(['bias', [co]]);
-    return ps;
-  },
-});
-const pool: TypeRule = {
-  minArgs: 1, maxArgs: 2, options: false,
-  params: (a, _o, dim) => {
-    dim('kSize', a[0]);
-    if (a[1] !== undefined) dim('stride', a[1]);
-    return [];
-  },
-};
-const RULES = new Map<string, TypeRule>([
-  ['Linear', {
-    minArgs: 2, maxArgs: 2, options: true,
-    params: (a, o, dim) => {
-      const i = dim('inputSize', a[0]);
-      const out = dim('outputSize', a[1]);
-      return o.bias === false ? [['weight', [i, out]]] : [['weight', [i, out]], ['bias', [out]]];
-    },
-  }],
-  ['Conv1D', conv(false)],
-  ['ConvTranspose1D', conv(true)],
-  ['Upsample1D', { minArgs: 1, maxArgs: 1, options: false, params: (a, _o, dim) => (dim('scale', a[0], LIMITS.maxUpsample), []) }],
-  ['MaxPool1D', pool],
-  ['AvgPool1D', pool],
-  ['LeakyReLU', { minArgs: 0, maxArgs: 1, options: false }],
-  ...['Flatten', 'TanH', 'Sigmoid', 'StableSigmoid', 'Softmax', 'LogSoftmax', 'ReLU', 'SoftPlus', 'Identity'].map((t): [string, TypeRule] => [t, NO_ARGS]),
-]);
 
 /** What an architecture declares, found without building it. */
 interface ArchitecturePlan {
@@ -646,31 +569,26 @@ function planArchitecture(config: unknown, unknownIsError: boolean): Architectur
       (modules ?? []).forEach((m: unknown, i: number) => visit(m, join(pos, String(i)), depth + 1, insideOpaque));
       return;
     }
-    const rule = RULES.get(type);
-    if (!rule) {
-      if (unknownIsError && !registry.has(type)) {
-        throw new TypeError(`architecture at ${where}: unknown module type '${type}' (known: ${[...registry.keys()].join(', ')}; ` +
-          `register your own with registerModule('${type}', factory))`);
-      }
+    const entry = moduleType(type);
+    const schema = entry?.schema;
+    if (!schema) {
+      if (unknownIsError && !entry) throw unknownType(where, type);
       // A type of the user's own: its factory decides what it accepts and holds.
       plan.opaque.push(pos);
       (modules ?? []).forEach((m: unknown, i: number) => visit(m, join(pos, String(i)), depth + 1, true));
       return;
     }
-    if (args.length < rule.minArgs || args.length > rule.maxArgs) {
-      const expected = rule.minArgs === rule.maxArgs ? `${rule.minArgs}` : `${rule.minArgs} to ${rule.maxArgs}`;
-      throw new TypeError(`architecture at ${where}: ${type} takes ${expected} args, got ${args.length} (${JSON.stringify(args)})`);
+    let values: ArgumentValues;
+    try {
+      checkConfigShape(type, schema, c as unknown as ModuleConfig);
+      // The constructor's own checks: what builds here also constructs, and the reverse.
+      values = checkArguments(type, schema, args, options ?? {});
+    } catch (e) {
+      const E = e instanceof RangeError ? RangeError : TypeError;
+      throw new E(`architecture at ${where}: ${(e as Error).message}`);
     }
-    if (!rule.options && options !== undefined) throw new TypeError(`architecture at ${where}: ${type} takes no options, got ${JSON.stringify(options)}`);
-    if (modules !== undefined) throw new TypeError(`architecture at ${where}: ${type} holds no modules, got a modules field`);
-    const dim = (name: string, v: unknown, max = LIMITS.maxDimension, min = 1): number => {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-        throw new RangeError(`architecture at ${where}: ${type} ${name} must be an integer in [${min}, ${max}], got ${describe(v)}`);
-      }
-      return v;
-    };
     const label = `${type}(${args.map((a) => String(a)).join(', ')})${pos === '' ? '' : ` at position ${pos}`}`;
-    for (const [name, shape] of rule.params?.(args, options ?? {}, dim) ?? []) {
+    for (const [name, shape] of schema.parameters?.(values, options ?? {}) ?? []) {
       const size = shape.reduce((a, b) => a * b, 1);
       plan.total += size;
       if (plan.total > LIMITS.maxParameters) {

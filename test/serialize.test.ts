@@ -12,13 +12,14 @@ import { Tensor, zeros } from '../lib/tensor';
 import { Rng, globalRng, seed } from '../lib/random';
 import { setBackend } from '../lib/backend';
 import {
-  Module, ModuleConfig, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten,
-  TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity,
+  Module, ModuleConfig, Sequential, Linear, Conv1D, MaxPool1D, Flatten, ReLU,
 } from '../lib/nn';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
 import { fit, predict, FitOptions } from '../lib/train';
 import { save, load, loadWeights, buildModule, registerModule, writeSafetensors, readSafetensors } from '../lib/serialize';
+import { ModuleType, moduleTypes } from '../lib/nn/registry';
+import { argumentCount } from '../lib/nn/schema';
 import { availableBackends } from './backends';
 
 const root = path.resolve(__dirname, '..');
@@ -28,15 +29,24 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-/** Every built-in module type, nested, with non-default options (not meant to run forward). */
+/** A picker of integers in [lo, hi] for the registry's example generators. */
+function picker(rng: Rng): (lo: number, hi: number) => number {
+  return (lo, hi) => lo + rng.int(hi - lo + 1);
+}
+
+/** A module of `type` built from its registry example. */
+function exampleModule(type: ModuleType, pick: (lo: number, hi: number) => number): Module {
+  const e = (type.example as NonNullable<ModuleType['example']>)(pick);
+  return type.create({ type: type.type, args: e.args, options: e.options }, () => new Sequential());
+}
+
+/** Every built-in module type of the registry, twice, the second round nested (not meant to run forward). */
 function zoo(): Sequential {
+  const pick = picker(new Rng(5));
+  const examples = moduleTypes().filter((t) => t.builtIn && t.example);
   return new Sequential(
-    new Conv1D(3, 1, 4, 2, { bias: true, padding: 1, init: 'heUniform' }),
-    new ConvTranspose1D(4, 4, 2, 2, { padding: 1, outputPadding: 1, bias: true }),
-    new Upsample1D(2), new MaxPool1D(2), new AvgPool1D(3, 1), new Flatten(),
-    new Sequential(new Linear(8, 5, { bias: false, init: 'xavierUniform' }), new LeakyReLU(0.2)),
-    new Linear(5, 3), new TanH(), new Sigmoid(), new StableSigmoid(), new Softmax(), new LogSoftmax(),
-    new ReLU(), new SoftPlus(), new Identity(),
+    ...examples.map((t) => exampleModule(t, pick)),
+    new Sequential(...examples.map((t) => exampleModule(t, pick)), new Linear(8, 5, { bias: false, init: 'xavierUniform' })),
   );
 }
 
@@ -85,6 +95,45 @@ describe('save / load', () => {
     expect(again.config()).toEqual(net.config());
     expect(again.toString()).toBe(net.toString());
     expectSameWeights(net, again);
+  });
+
+  describe.each(moduleTypes().filter((t) => t.builtIn && t.schema).map((t) => [t.type, t] as const))('registered type %s', (_, type) => {
+    const schema = type.schema as NonNullable<ModuleType['schema']>;
+
+    test('every example that constructs saves and loads: same architecture, bitwise weights', () => {
+      const pick = picker(new Rng(type.type.length));
+      for (let i = 0; i < 5; i++) {
+        const net = new Sequential(exampleModule(type, pick));
+        const file = path.join(dir, `registry-${type.type}-${i}.safetensors`);
+        save(net, file);
+        const again = load(file);
+        expect(again.config()).toEqual(net.config());
+        expectSameWeights(net, again);
+      }
+    });
+
+    test('an integer argument over its limit: the constructor refuses it as load does', () => {
+      const e = (type.example as NonNullable<ModuleType['example']>)(picker(new Rng(1)));
+      const [, count] = argumentCount(schema);
+      const args = [...e.args];
+      while (args.length < count) args.push(undefined);
+      const specs = [...schema.args.map((s, i) => ({ s, at: i })), ...(schema.options ?? []).filter((o) => typeof o !== 'string').map((s) => ({ s, at: -1 }))];
+      let tried = 0;
+      for (const { s, at } of specs) {
+        if (typeof s === 'string' || s.kind === 'float32') continue;
+        const over = 2 ** 30;
+        const a = at >= 0 ? args.map((v, i) => (i === at ? over : v)) : args;
+        const o = at >= 0 ? e.options : { ...e.options, [s.name]: over };
+        const message = new RegExp(`^${type.type}: ${s.name} must be an integer in \\[\\d+, \\d+\\], got ${over}$`);
+        expect(() => type.create({ type: type.type, args: a, options: o }, () => new Sequential())).toThrow(message);
+        const stored = at >= 0 ? a.slice(0, Math.max(e.args.length, at + 1)) : e.args;
+        const file = path.join(dir, `over-${type.type}-${s.name}.safetensors`);
+        writeSafetensors(file, [], { 'neurone.format': '1', 'neurone.architecture': JSON.stringify({ type: type.type, args: stored, options: o }) });
+        expect(() => load(file)).toThrow(new RegExp(`architecture at root: ${message.source.slice(1)}`));
+        tried++;
+      }
+      expect(tried).toBe(schema.args.filter((s) => s.kind !== 'float32').length + (schema.options ?? []).filter((o) => typeof o !== 'string').length);
+    });
   });
 
   test('loading does not move the global random stream', () => {

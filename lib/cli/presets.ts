@@ -12,12 +12,7 @@
 import { describe } from '../tensor';
 import { readDataFile } from '../data/read';
 import { Module, ModuleConfig, Sequential } from '../nn/module';
-import { Linear } from '../nn/linear';
-import { Conv1D, ConvTranspose1D, Upsample1D } from '../nn/conv';
-import { MaxPool1D, AvgPool1D, Flatten } from '../nn/pool';
-import {
-  TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity,
-} from '../nn/activations';
+import { moduleType, moduleTypes } from '../nn/registry';
 
 /** One layer of a model description: a module's `toJSON()`. */
 export type LayerSpec = ModuleConfig;
@@ -143,36 +138,8 @@ export function presetDescription(name: string, input: PresetInput): ModelDescri
   return { layers: preset.layers(input) };
 }
 
-type Constructor = (args: unknown[], options: Record<string, unknown> | undefined) => Module;
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- arguments are checked by each constructor */
-const CONSTRUCTORS: Record<string, Constructor> = {
-  Linear: (a, o) => new Linear(a[0] as any, a[1] as any, o as any),
-  Conv1D: (a, o) => new Conv1D(a[0] as any, a[1] as any, a[2] as any, (a[3] ?? 1) as any, o as any),
-  ConvTranspose1D: (a, o) => new ConvTranspose1D(a[0] as any, a[1] as any, a[2] as any, (a[3] ?? 1) as any, o as any),
-  Upsample1D: (a) => new Upsample1D(a[0] as any),
-  MaxPool1D: (a) => new MaxPool1D(a[0] as any, a[1] as any),
-  AvgPool1D: (a) => new AvgPool1D(a[0] as any, a[1] as any),
-  Flatten: () => new Flatten(),
-  TanH: () => new TanH(),
-  Sigmoid: () => new Sigmoid(),
-  StableSigmoid: () => new StableSigmoid(),
-  Softmax: () => new Softmax(),
-  LogSoftmax: () => new LogSoftmax(),
-  ReLU: () => new ReLU(),
-  LeakyReLU: (a) => (a.length === 0 ? new LeakyReLU() : new LeakyReLU(a[0] as any)),
-  SoftPlus: () => new SoftPlus(),
-  Identity: () => new Identity(),
-};
-/* eslint-enable @typescript-eslint/no-explicit-any */
-
-/** Arguments each layer type takes at most (more is an error rather than silently ignored). */
-const MAX_ARGS: Record<string, number> = {
-  Linear: 2, Conv1D: 4, ConvTranspose1D: 4, Upsample1D: 1, MaxPool1D: 2, AvgPool1D: 2, LeakyReLU: 1,
-};
-
-/** The layer types a description may use. */
-export const LAYER_TYPES: readonly string[] = [...Object.keys(CONSTRUCTORS), 'Sequential'];
+/** The built-in layer types a description may use (those of the module registry). */
+export const LAYER_TYPES: readonly string[] = moduleTypes().filter((t) => t.builtIn).map((t) => t.type);
 
 function buildLayer(spec: unknown, where: string): Module {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
@@ -184,17 +151,18 @@ function buildLayer(spec: unknown, where: string): Module {
     if (!Array.isArray(s.modules)) throw new ModelError(`${where}: a Sequential needs a "modules" array`);
     return new Sequential(...s.modules.map((m, i) => buildLayer(m, `${where}.${i}`)));
   }
-  const make = CONSTRUCTORS[s.type];
-  if (!make) throw new ModelError(`${where}: unknown layer type "${s.type}" (known: ${LAYER_TYPES.join(', ')})`);
+  const entry = moduleType(s.type);
+  if (!entry) throw new ModelError(`${where}: unknown layer type "${s.type}" (known: ${moduleTypes().map((t) => t.type).join(', ')})`);
   const args = s.args ?? [];
   if (!Array.isArray(args)) throw new ModelError(`${where} (${s.type}): "args" must be an array, got ${describe(args)}`);
-  const max = MAX_ARGS[s.type] ?? 0;
-  if (args.length > max) throw new ModelError(`${where} (${s.type}): expected at most ${max} args, got ${args.length}`);
   if (s.options !== undefined && (s.options === null || typeof s.options !== 'object' || Array.isArray(s.options))) {
     throw new ModelError(`${where} (${s.type}): "options" must be an object, got ${describe(s.options)}`);
   }
   try {
-    return make(args, s.options);
+    // Only Sequential has children, and it is built above with its own positions.
+    return entry.create({ type: s.type, args, options: s.options }, () => {
+      throw new Error(`${s.type} holds no modules`);
+    });
   } catch (e) {
     throw new ModelError(`${where}: ${(e as Error).message}`);
   }

@@ -7,10 +7,20 @@
  * hands the input back, and a cache keyed on tensor identity would go stale once buffers are
  * reused between batches; recomputing tanh or sigmoid costs far less than the GEMMs around it.
  */
-import { Tensor, describe } from '../tensor';
+import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { Activation as Code } from '../backend/types';
 import { Module, ModuleConfig } from './module';
+import { ModuleSchema, checkArguments } from './schema';
+
+/** The arguments of the activations that take none. @internal */
+export const NO_ARGUMENTS: ModuleSchema = { args: [], options: null };
+
+/** The arguments of {@link LeakyReLU}. @internal */
+export const LEAKY_RELU_SCHEMA: ModuleSchema = {
+  args: [{ name: 'slope', kind: 'float32', default: 0.01 }],
+  options: null,
+};
 
 /** Common shape handling: any tensor with at least one dimension, output of the same shape. */
 abstract class Activation extends Module {
@@ -120,14 +130,9 @@ export class LeakyReLU extends Elementwise {
 
   constructor(slope = 0.01) {
     super();
-    if (typeof slope !== 'number') throw new TypeError(`LeakyReLU: slope must be a number, got ${describe(slope)}`);
-    // The kernels compute in float32: a finite double beyond its range would become ±Infinity
-    // there (and the native binding refuses it), so it is refused here, where it was given.
-    if (!Number.isFinite(Math.fround(slope))) {
-      throw new RangeError(`LeakyReLU: slope must be a finite number within the float32 range (|slope| <= 3.4028235e38), got ${slope}`);
-    }
-    this.slope = slope;
-    this.alpha = slope;
+    // Refused here, where it was given, rather than by the kernels' binding later.
+    this.slope = checkArguments('LeakyReLU', LEAKY_RELU_SCHEMA, [slope]).slope;
+    this.alpha = this.slope;
   }
 
   /** `{ type: 'LeakyReLU', args: [slope] }`. */

@@ -9,7 +9,8 @@ import { Tensor, checkShape, zeros } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
-import { Module, ModuleConfig, Parameter, checkIntArg, checkOptions } from './module';
+import { Module, ModuleConfig, Parameter, checkOptions } from './module';
+import { ARGUMENT_LIMITS, ModuleSchema, checkArguments, optionNames } from './schema';
 import { MaxPool1D } from './pool';
 
 /** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). */
@@ -59,6 +60,15 @@ export interface Conv1DOptions {
  * conv.forward(x);                            // (32, 256, 1) → (32, 254, 32)
  * new Conv1D(3, 1, 8, 1, { padding: 1 });     // "same" length: (32, 256, 1) → (32, 256, 8)
  */
+/** The arguments of {@link Conv1D}. @internal */
+export const CONV1D_SCHEMA: ModuleSchema = {
+  args: [{ name: 'kSize' }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', default: 1 }],
+  // Padding kSize − 1 is the "full" convolution; more only adds outputs that see nothing but
+  // zeros (and memory in predict).
+  options: ['bias', 'init', { name: 'padding', min: 0, max: (v) => v.kSize - 1, default: 0 }],
+  parameters: (v, o) => [['weight', [v.kSize, v.chanIn, v.chanOut]], ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : [])],
+};
+
 export class Conv1D extends Module {
   readonly kSize: number;
   readonly chanIn: number;
@@ -73,12 +83,13 @@ export class Conv1D extends Module {
 
   constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: Conv1DOptions) {
     super();
-    const opts = checkOptions('Conv1D', options, ['bias', 'init', 'padding']);
-    this.kSize = checkIntArg('Conv1D', 'kSize', kSize);
-    this.chanIn = checkIntArg('Conv1D', 'chanIn', chanIn);
-    this.chanOut = checkIntArg('Conv1D', 'chanOut', chanOut);
-    this.stride = checkIntArg('Conv1D', 'stride', stride);
-    this.padding = checkIntArg('Conv1D', 'padding', opts.padding ?? 0, 0);
+    const opts = checkOptions('Conv1D', options, optionNames(CONV1D_SCHEMA));
+    const v = checkArguments('Conv1D', CONV1D_SCHEMA, [kSize, chanIn, chanOut, stride], opts);
+    this.kSize = v.kSize;
+    this.chanIn = v.chanIn;
+    this.chanOut = v.chanOut;
+    this.stride = v.stride;
+    this.padding = v.padding;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
       throw new TypeError(`Conv1D: option bias must be a boolean, got ${String(opts.bias)}`);
     }
@@ -250,6 +261,15 @@ export interface ConvTranspose1DOptions {
  * const up = new ConvTranspose1D(4, 8, 1, 2, { padding: 1 });  // doubles the length
  * up.forward(x);                                              // (32, 64, 8) → (32, 128, 1)
  */
+/** The arguments of {@link ConvTranspose1D}. @internal */
+export const CONV_TRANSPOSE1D_SCHEMA: ModuleSchema = {
+  args: [{ name: 'kSize' }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', default: 1 }],
+  // padding crops the output (outputShape refuses a crop that leaves nothing); outputPadding
+  // below stride picks one of the lengths a strided Conv1D maps to the same size.
+  options: [{ name: 'padding', min: 0, default: 0 }, { name: 'outputPadding', min: 0, max: (v) => v.stride - 1, default: 0 }, 'bias', 'init'],
+  parameters: (v, o) => [['weight', [v.kSize, v.chanOut, v.chanIn]], ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : [])],
+};
+
 export class ConvTranspose1D extends Module {
   readonly kSize: number;
   readonly chanIn: number;
@@ -266,16 +286,14 @@ export class ConvTranspose1D extends Module {
   constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: ConvTranspose1DOptions) {
     super();
     const who = 'ConvTranspose1D';
-    const opts = checkOptions(who, options, ['padding', 'outputPadding', 'bias', 'init']);
-    this.kSize = checkIntArg(who, 'kSize', kSize);
-    this.chanIn = checkIntArg(who, 'chanIn', chanIn);
-    this.chanOut = checkIntArg(who, 'chanOut', chanOut);
-    this.stride = checkIntArg(who, 'stride', stride);
-    this.padding = checkIntArg(who, 'padding', opts.padding ?? 0, 0);
-    this.outputPadding = checkIntArg(who, 'outputPadding', opts.outputPadding ?? 0, 0);
-    if (this.outputPadding >= this.stride) {
-      throw new RangeError(`${who}: outputPadding must be smaller than stride (${this.stride}), got ${this.outputPadding}`);
-    }
+    const opts = checkOptions(who, options, optionNames(CONV_TRANSPOSE1D_SCHEMA));
+    const v = checkArguments(who, CONV_TRANSPOSE1D_SCHEMA, [kSize, chanIn, chanOut, stride], opts);
+    this.kSize = v.kSize;
+    this.chanIn = v.chanIn;
+    this.chanOut = v.chanOut;
+    this.stride = v.stride;
+    this.padding = v.padding;
+    this.outputPadding = v.outputPadding;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
       throw new TypeError(`${who}: option bias must be a boolean, got ${String(opts.bias)}`);
     }
@@ -369,12 +387,18 @@ export class ConvTranspose1D extends Module {
  * @example
  * new Upsample1D(2).forward(fromArray([1, 2], [1, 2, 1]))  // [1, 1, 2, 2], shape (1, 4, 1)
  */
+/** The arguments of {@link Upsample1D}: the output is `scale` times the input, hence its own limit. @internal */
+export const UPSAMPLE1D_SCHEMA: ModuleSchema = {
+  args: [{ name: 'scale', max: ARGUMENT_LIMITS.maxUpsample }],
+  options: null,
+};
+
 export class Upsample1D extends Module {
   readonly scale: number;
 
   constructor(scale: number) {
     super();
-    this.scale = checkIntArg('Upsample1D', 'scale', scale);
+    this.scale = checkArguments('Upsample1D', UPSAMPLE1D_SCHEMA, [scale]).scale;
   }
 
   config(): ModuleConfig {

@@ -10,7 +10,8 @@
 import { Tensor, zeros } from '../tensor';
 import { backend } from '../backend';
 import { InitName, checkInit, initialize } from '../init';
-import { Module, ModuleConfig, Parameter, checkIntArg, checkOptions } from './module';
+import { Module, ModuleConfig, Parameter, checkOptions } from './module';
+import { ModuleSchema, checkArguments, optionNames } from './schema';
 
 /** Options of {@link Linear}. */
 export interface LinearOptions {
@@ -19,6 +20,13 @@ export interface LinearOptions {
   /** Initialisation of weight and bias (default `'heNormal'`). */
   init?: InitName;
 }
+
+/** The arguments of {@link Linear}. @internal */
+export const LINEAR_SCHEMA: ModuleSchema = {
+  args: [{ name: 'inputSize' }, { name: 'outputSize' }],
+  options: ['bias', 'init'],
+  parameters: (v, o) => [['weight', [v.inputSize, v.outputSize]], ...(o.bias === false ? [] : [['bias', [v.outputSize]] as [string, number[]]])],
+};
 
 /**
  * Fully connected layer.
@@ -43,9 +51,10 @@ export class Linear extends Module {
 
   constructor(inputSize: number, outputSize: number, options?: LinearOptions) {
     super();
-    const opts = checkOptions('Linear', options, ['bias', 'init']);
-    this.inputSize = checkIntArg('Linear', 'inputSize', inputSize);
-    this.outputSize = checkIntArg('Linear', 'outputSize', outputSize);
+    const opts = checkOptions('Linear', options, optionNames(LINEAR_SCHEMA));
+    const v = checkArguments('Linear', LINEAR_SCHEMA, [inputSize, outputSize], opts);
+    this.inputSize = v.inputSize;
+    this.outputSize = v.outputSize;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
       throw new TypeError(`Linear: option bias must be a boolean, got ${String(opts.bias)}`);
     }

@@ -267,15 +267,6 @@ export abstract class Module {
   }
 }
 
-/** Checks a constructor argument is a positive (or, with min 0, non-negative) integer. */
-export function checkIntArg(who: string, name: string, v: unknown, min = 1): number {
-  if (typeof v !== 'number') throw new TypeError(`${who}: ${name} must be a number, got ${describe(v)}`);
-  if (!Number.isInteger(v) || v < min) {
-    throw new RangeError(`${who}: ${name} must be an integer >= ${min}, got ${v}`);
-  }
-  return v;
-}
-
 /** Checks that `options` is a plain object (or undefined) with only the known keys. */
 export function checkOptions(who: string, options: unknown, known: readonly string[]): Record<string, unknown> {
   if (options === undefined) return {};

@@ -6,7 +6,14 @@
 import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
-import { Module, ModuleConfig, checkIntArg } from './module';
+import { Module, ModuleConfig } from './module';
+import { ModuleSchema, checkArguments } from './schema';
+
+/** The arguments of {@link MaxPool1D} and {@link AvgPool1D}: the stride defaults to the window. @internal */
+export const POOL1D_SCHEMA: ModuleSchema = {
+  args: [{ name: 'kSize' }, { name: 'stride', default: (v) => v.kSize }],
+  options: null,
+};
 
 abstract class Pool1D extends Module {
   readonly kSize: number;
@@ -14,8 +21,9 @@ abstract class Pool1D extends Module {
 
   constructor(who: string, kSize: number, stride: number | undefined) {
     super();
-    this.kSize = checkIntArg(who, 'kSize', kSize);
-    this.stride = checkIntArg(who, 'stride', stride ?? kSize);
+    const v = checkArguments(who, POOL1D_SCHEMA, [kSize, stride]);
+    this.kSize = v.kSize;
+    this.stride = v.stride;
   }
 
   config(): ModuleConfig {

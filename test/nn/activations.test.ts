@@ -122,13 +122,13 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
 
   test('constructors validate their arguments', () => {
     expect(() => new Linear(0, 3)).toThrow(RangeError);
-    expect(() => new Linear(2.5, 3)).toThrow('Linear: inputSize must be an integer >= 1, got 2.5');
+    expect(() => new Linear(2.5, 3)).toThrow('Linear: inputSize must be an integer in [1, 16777216], got 2.5');
     expect(() => new Linear('3' as unknown as number, 3)).toThrow(TypeError);
     expect(() => new Linear(3, 3, { init: 'glorot' as never })).toThrow(/unknown init "glorot"/);
     expect(() => new Linear(3, 3, { biass: true } as never)).toThrow(/unknown option 'biass'/);
     expect(() => new Conv1D(3, 1, 4, 0)).toThrow(RangeError);
     expect(() => new Conv1D(3, 1, 4, 1, { padding: -1 })).toThrow(RangeError);
-    expect(() => new ConvTranspose1D(3, 1, 1, 2, { outputPadding: 2 })).toThrow(/outputPadding must be smaller than stride/);
+    expect(() => new ConvTranspose1D(3, 1, 1, 2, { outputPadding: 2 })).toThrow('ConvTranspose1D: outputPadding must be an integer in [0, 1], got 2');
     expect(() => new MaxPool1D(NaN)).toThrow(RangeError);
     expect(() => new AvgPool1D(2, -1)).toThrow(RangeError);
     expect(() => new Upsample1D(0)).toThrow(RangeError);

@@ -1,0 +1,149 @@
+/**
+ * The one list of module types. Save and load, the `neurone` command's model descriptions and
+ * presets, and the tests (gradient checks, fuzzer, save/load round trips) all enumerate it, so
+ * a module type registered here is built, checked, saved and tested without editing any other
+ * list.
+ *
+ * Each built-in type comes with its constructor's {@link ModuleSchema} (argument names, ranges,
+ * parameter shapes: what load checks before building anything) and an example generator (a
+ * small instance and an input it accepts, for the tests). Types of the user's own, registered
+ * with `registerModule`, have neither: only their factory knows what they accept and hold.
+ */
+import { describe } from '../tensor';
+import { Module, ModuleConfig, Sequential } from './module';
+import { Linear, LINEAR_SCHEMA } from './linear';
+import { Conv1D, ConvTranspose1D, Upsample1D, CONV1D_SCHEMA, CONV_TRANSPOSE1D_SCHEMA, UPSAMPLE1D_SCHEMA } from './conv';
+import { MaxPool1D, AvgPool1D, Flatten, POOL1D_SCHEMA } from './pool';
+import {
+  TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity, NO_ARGUMENTS, LEAKY_RELU_SCHEMA,
+} from './activations';
+import { ModuleSchema, argumentCount } from './schema';
+
+/**
+ * Rebuilds a module from its config; `build` builds children (for containers).
+ *
+ * @example
+ * registerModule('Scale', (c) => new Scale(c.args[0] as number));
+ */
+export type ModuleFactory = (config: ModuleConfig, build: (child: ModuleConfig) => Module) => Module;
+
+/**
+ * A small module of a type and an input shape it accepts, for the tests that enumerate the
+ * registry. `pick(lo, hi)` draws an integer in [lo, hi], so one generator serves fixed gradient
+ * checks and a fuzzer's random sizes alike.
+ * @internal
+ */
+export interface ModuleExample {
+  args: unknown[];
+  options?: Record<string, unknown>;
+  /** (batch, ...) with batch ≥ 1. */
+  input: number[];
+  /** The output has kinks (ReLU, max pooling): finite differences need inputs spread apart from them. */
+  kinks?: boolean;
+}
+
+/** One registered module type. @internal */
+export interface ModuleType {
+  /** The `type` its `config()` writes. */
+  readonly type: string;
+  readonly create: ModuleFactory;
+  /** Built-in types: what the constructor accepts; absent for the user's own types. */
+  readonly schema?: ModuleSchema;
+  /** Built-in layers: a generator of small examples for the tests. */
+  readonly example?: (pick: (lo: number, hi: number) => number) => ModuleExample;
+  readonly builtIn: boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Constructor = new (...args: any[]) => Module;
+
+/**
+ * Refuses a config whose argument count or options the schema does not take: a TypeError such
+ * as `Linear takes 2 args, got 3 ([2,3,4])`. @internal
+ */
+export function checkConfigShape(type: string, schema: ModuleSchema, config: ModuleConfig): void {
+  const [min, max] = argumentCount(schema);
+  const args = config.args;
+  if (args.length < min || args.length > max) {
+    const expected = min === max ? `${min}` : `${min} to ${max}`;
+    throw new TypeError(`${type} takes ${expected} args, got ${args.length} (${JSON.stringify(args)})`);
+  }
+  if (schema.options === null && config.options !== undefined) throw new TypeError(`${type} takes no options, got ${JSON.stringify(config.options)}`);
+  if (config.modules !== undefined) throw new TypeError(`${type} holds no modules, got a modules field`);
+}
+
+/** `new C(...args, options)`, the arguments left out passed as undefined so that options land in their place. */
+function fromSchema(type: string, C: Constructor, schema: ModuleSchema): ModuleFactory {
+  return (c) => {
+    checkConfigShape(type, schema, c);
+    if (c.options === undefined) return new C(...c.args);
+    const args = [...c.args];
+    while (args.length < schema.args.length) args.push(undefined);
+    return new C(...args, c.options);
+  };
+}
+
+const types = new Map<string, ModuleType>();
+
+function builtIn(C: Constructor, schema: ModuleSchema, example: ModuleType['example']): void {
+  types.set(C.name, { type: C.name, create: fromSchema(C.name, C, schema), schema, example, builtIn: true });
+}
+
+const bias = (pick: (lo: number, hi: number) => number): boolean => pick(0, 1) === 1;
+
+types.set('Sequential', { type: 'Sequential', create: (c, build) => new Sequential(...(c.modules ?? []).map(build)), builtIn: true });
+builtIn(Linear, LINEAR_SCHEMA, (pick) => {
+  const inputSize = pick(1, 6);
+  return { args: [inputSize, pick(1, 6)], options: { bias: bias(pick) }, input: [pick(1, 3), inputSize] };
+});
+builtIn(Conv1D, CONV1D_SCHEMA, (pick) => {
+  const kSize = pick(1, 4);
+  const chanIn = pick(1, 3);
+  const padding = pick(0, kSize - 1);
+  return {
+    args: [kSize, chanIn, pick(1, 4), pick(1, 3)],
+    options: { padding, bias: bias(pick) },
+    input: [pick(1, 3), pick(Math.max(1, kSize - 2 * padding), kSize + 8), chanIn],
+  };
+});
+builtIn(ConvTranspose1D, CONV_TRANSPOSE1D_SCHEMA, (pick) => {
+  const kSize = pick(1, 4);
+  const chanIn = pick(1, 3);
+  const stride = pick(1, 3);
+  // padding at most (kSize − 1) / 2 leaves every input length an output.
+  return {
+    args: [kSize, chanIn, pick(1, 3), stride],
+    options: { padding: pick(0, Math.floor((kSize - 1) / 2)), outputPadding: pick(0, stride - 1), bias: bias(pick) },
+    input: [pick(1, 3), pick(1, 6), chanIn],
+  };
+});
+builtIn(Upsample1D, UPSAMPLE1D_SCHEMA, (pick) => ({ args: [pick(1, 3)], input: [pick(1, 3), pick(1, 5), pick(1, 3)] }));
+for (const Pool of [MaxPool1D, AvgPool1D]) {
+  builtIn(Pool, POOL1D_SCHEMA, (pick) => {
+    const kSize = pick(1, 3);
+    return { args: [kSize, pick(1, 3)], input: [pick(1, 3), pick(kSize, kSize + 8), pick(1, 3)], kinks: Pool === MaxPool1D };
+  });
+}
+builtIn(Flatten, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 3), pick(1, 4)] }));
+for (const A of [TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, SoftPlus, Identity]) {
+  builtIn(A, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 5)], kinks: A === ReLU }));
+}
+builtIn(LeakyReLU, LEAKY_RELU_SCHEMA, (pick) => ({ args: [pick(0, 30) / 100], input: [pick(1, 3), pick(1, 5)], kinks: true }));
+
+/** The registered type called `type`, or undefined. @internal */
+export function moduleType(type: string): ModuleType | undefined {
+  return types.get(type);
+}
+
+/** Every registered type, the built-in ones first, in registration order. @internal */
+export function moduleTypes(): ModuleType[] {
+  return [...types.values()];
+}
+
+/** Registers a type of the user's own (see `registerModule`); built-in types cannot be replaced. @internal */
+export function registerModuleType(type: string, factory: ModuleFactory, who = 'registerModule'): void {
+  if (typeof type !== 'string' || type === '') throw new TypeError(`${who}: type must be a non-empty string, got ${describe(type)}`);
+  if (typeof factory !== 'function') throw new TypeError(`${who}: factory must be a function, got ${describe(factory)}`);
+  if (types.get(type)?.builtIn) throw new Error(`${who}: '${type}' is a built-in module type`);
+  types.set(type, { type, create: factory, builtIn: false });
+}
