@@ -34,6 +34,17 @@ export abstract class Loss {
     return sumOf(this.forward(y, yhat).data);
   }
 
+  /**
+   * What a training step needs from the loss, in one call: the sum over the batch of
+   * `forward(y, yhat)` and `backward(y, yhat)`. Losses whose kernel computes both in one pass
+   * (BCE, cross-entropy from logits with class indices) make that one kernel call here; nothing
+   * is kept between calls, so a `yhat` rewritten in place afterwards gets a fresh gradient from
+   * the next call. The gradient may sit in a buffer the loss reuses: valid until its next call.
+   */
+  lossAndGradient(y: Tensor, yhat: Tensor): { sum: number; gradient: Tensor } {
+    return { sum: this.sum(y, yhat), gradient: this.backward(y, yhat) };
+  }
+
   /** `{ type: 'MSELoss', args: [] }`, for serialisation. */
   toJSON(): { type: string; args: unknown[] } {
     return { type: this.constructor.name, args: [] };
@@ -78,68 +89,54 @@ function sumOf(values: Float32Array): number {
 }
 
 /**
- * The gradient kept by the fused losses (BCE, cross-entropy from logits): a training step calls
- * forward then backward on the same (y, ŷ), the backend computes the loss and the gradient in
- * one pass, and backward returns the kept gradient when asked about the same tensors. `stamp`
- * (ŷ's first values) guards against ŷ having been rewritten in place in between.
- */
-class KeptGradient {
-  private y: Tensor | null = null;
-  private yhat: Tensor | null = null;
-  private stamp = 0;
-  private data: Float32Array = new Float32Array(0);
-
-  /** The buffer to write the gradient for `yhat` into (reused while the size holds). */
-  buffer(yhat: Tensor): Float32Array {
-    if (this.data.length !== yhat.data.length) this.data = new Float32Array(yhat.data.length);
-    return this.data;
-  }
-
-  /** Records that the buffer now holds the gradient for (y, yhat). */
-  keep(y: Tensor, yhat: Tensor): void {
-    this.y = y;
-    this.yhat = yhat;
-    this.stamp = stampOf(yhat);
-  }
-
-  forget(): void {
-    this.y = null;
-    this.yhat = null;
-  }
-
-  /** The kept gradient if it is for (y, yhat), else null. */
-  lookup(y: Tensor, yhat: Tensor): Tensor | null {
-    if (this.y !== y || this.yhat !== yhat || this.stamp !== stampOf(yhat)) return null;
-    return { shape: yhat.shape, data: this.data };
-  }
-}
-
-/**
  * The losses whose backend kernel computes the per-sample losses and the gradient in one pass
- * (BCE, cross-entropy from logits): forward and sum share `compute`, which keeps the gradient
- * for backward; `sum` writes into a (batch,) buffer kept between calls, so a training step
- * allocates nothing.
+ * (BCE, cross-entropy from logits): forward, sum and lossAndGradient share `compute`, which
+ * writes the gradient only into the buffer it is handed. `sum` and `lossAndGradient` write into
+ * buffers kept between calls, so a training step allocates nothing.
  */
 abstract class FusedLoss extends Loss {
-  /** @internal */
-  protected readonly kept = new KeptGradient();
   private sums: Float32Array = new Float32Array(0);
+  private gradient: Float32Array = new Float32Array(0);
 
   forward(y: Tensor, yhat: Tensor): Tensor {
     let out: Tensor = zeros([0]);
-    this.compute(y, yhat, (batch) => (out = zeros([batch])).data);
+    this.compute(y, yhat, (batch) => (out = zeros([batch])).data, this.gradientBuffer(yhat));
     return out;
   }
 
   sum(y: Tensor, yhat: Tensor): number {
     // A subclass that redefines forward gets the sum of its own forward.
     if (this.forward !== FusedLoss.prototype.forward) return super.sum(y, yhat);
-    this.compute(y, yhat, (batch) => (this.sums = this.sums.length === batch ? this.sums : new Float32Array(batch)));
+    this.compute(y, yhat, (batch) => this.sumsBuffer(batch), this.gradientBuffer(yhat));
     return sumOf(this.sums);
   }
 
-  /** Checks the arguments, writes per-sample losses into `output(batch)` and (where it can) the gradient into `kept`. */
-  protected abstract compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void;
+  lossAndGradient(y: Tensor, yhat: Tensor): { sum: number; gradient: Tensor } {
+    // A subclass that redefines forward or backward gets its own, called separately.
+    if (this.forward !== FusedLoss.prototype.forward || this.backward !== this.builtInBackward) return super.lossAndGradient(y, yhat);
+    const gradient = this.gradientBuffer(yhat);
+    const fused = this.compute(y, yhat, (batch) => this.sumsBuffer(batch), gradient);
+    return { sum: sumOf(this.sums), gradient: fused ? { shape: yhat.shape, data: gradient } : this.backward(y, yhat) };
+  }
+
+  /** The class's own backward, to tell a subclass that replaced it. */
+  protected abstract readonly builtInBackward: Loss['backward'];
+
+  private sumsBuffer(batch: number): Float32Array {
+    if (this.sums.length !== batch) this.sums = new Float32Array(batch);
+    return this.sums;
+  }
+
+  private gradientBuffer(yhat: Tensor): Float32Array {
+    if (this.gradient.length !== yhat.data.length) this.gradient = new Float32Array(yhat.data.length);
+    return this.gradient;
+  }
+
+  /**
+   * Checks the arguments and writes per-sample losses into `output(batch)`; returns true when
+   * it also wrote the gradient into `gradient` (a scratch buffer otherwise).
+   */
+  protected abstract compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: Float32Array): boolean;
 }
 
 /** Sums each sample's `n` values of `terms` into a (batch,) tensor. */
@@ -190,20 +187,18 @@ export class MSELoss extends Loss {
 export class BCELoss extends FusedLoss {
   backward(y: Tensor, yhat: Tensor): Tensor {
     const n = this.checkSame(y, yhat);
-    const g = this.kept.lookup(y, yhat);
-    if (g) return g;
     const grad = zeros(yhat.shape);
     // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
     backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), grad.data, yhat.shape[0], n);
     return grad;
   }
 
-  /** forward computes the gradient too; backward returns it for the same (y, ŷ). */
-  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
+  protected readonly builtInBackward = BCELoss.prototype.backward;
+
+  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: Float32Array): boolean {
     const n = this.checkSame(y, yhat);
-    const out = output(yhat.shape[0]);
-    backend().binaryCrossEntropy(yhat.data, y.data, out, this.kept.buffer(yhat), yhat.shape[0], n);
-    this.kept.keep(y, yhat);
+    backend().binaryCrossEntropy(yhat.data, y.data, output(yhat.shape[0]), gradient, yhat.shape[0], n);
+    return true;
   }
 }
 
@@ -292,8 +287,10 @@ export class CrossEntropyLoss extends Loss {
 export class CELogSoftmaxLoss extends FusedLoss {
   private labels = new Int32Array(0);
 
-  /** With class indices, forward computes the gradient too; backward returns it for the same (y, ŷ). */
-  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array): void {
+  protected readonly builtInBackward = CELogSoftmaxLoss.prototype.backward;
+
+  /** With class indices, one kernel call gives the losses and the gradient. */
+  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: Float32Array): boolean {
     const { weight } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
     const out = output(batch);
@@ -301,11 +298,9 @@ export class CELogSoftmaxLoss extends FusedLoss {
       // Class indices (already validated): one fused kernel call for loss and gradient.
       if (this.labels.length !== batch) this.labels = new Int32Array(batch);
       for (let b = 0; b < batch; b++) this.labels[b] = y.data[b];
-      backend().crossEntropyLogits(yhat.data, this.labels, out, this.kept.buffer(yhat), batch, classes);
-      this.kept.keep(y, yhat);
-      return;
+      backend().crossEntropyLogits(yhat.data, this.labels, out, gradient, batch, classes);
+      return true;
     }
-    this.kept.forget();
     const logp = new Float32Array(yhat.data.length);
     backend().softmaxForward(yhat.data, logp, batch, classes, true);
     for (let b = 0; b < batch; b++) {
@@ -316,11 +311,10 @@ export class CELogSoftmaxLoss extends FusedLoss {
       }
       out[b] = s;
     }
+    return false;
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
-    const kept = this.kept.lookup(y, yhat);
-    if (kept) return kept;
     const { weight, total } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);
@@ -334,14 +328,6 @@ export class CELogSoftmaxLoss extends FusedLoss {
     }
     return g;
   }
-}
-
-/** A cheap fingerprint of a tensor's first values, to notice it was rewritten in place. */
-function stampOf(t: Tensor): number {
-  let h = 0;
-  const n = Math.min(t.data.length, 8);
-  for (let i = 0; i < n; i++) h = h * 31 + t.data[i];
-  return h;
 }
 
 /**

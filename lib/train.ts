@@ -296,13 +296,13 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       const xb = xs.gather(order, start, end);
       const yb = ys.gather(order, start, end);
       const yhat = forwardView(net, xb, false);
-      const batchLoss = loss.sum(yb, yhat);
+      // One kernel call for the loss and its gradient where the loss has one (BCE, cross-entropy from logits).
+      const { sum: batchLoss, gradient: delta } = loss.lossAndGradient(yb, yhat);
       if (!Number.isFinite(batchLoss) && !options.allowNonFinite) {
         throw new NonFiniteError(
           `fit: the loss is ${batchLoss} at epoch ${epoch}, batch ${b + 1}/${batches}; stopped before updating, so the weights are those of the previous step ` +
           '(lower the learning rate, check the inputs, or pass { allowNonFinite: true } to continue)', epoch, b + 1);
       }
-      const delta = loss.backward(yb, yhat);
       // Clears the gradients (or lets the layers overwrite them in the backward pass just below).
       net.deferZeroGrad();
       net.backwardUpdateGradient(xb, delta);

@@ -2,7 +2,7 @@
 import { fromArray, Tensor } from '../lib/tensor';
 import { Rng } from '../lib/random';
 import { LogSoftmax } from '../lib/nn';
-import { MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, oneHot, fromOneHot } from '../lib/losses';
+import { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, oneHot, fromOneHot } from '../lib/losses';
 import { gradcheckLoss, randomTensor, describeFailures } from './gradcheck';
 
 function values(t: Tensor): number[] {
@@ -63,7 +63,7 @@ describe('known values', () => {
     expect(values(new HingeLoss().backward(y, yhat))).toEqual([-1, 0, 0]);
   });
 
-  test('sum is the total of forward, also into a kept buffer; backward after sum returns the fused gradient', () => {
+  test('sum is the total of forward, also into a kept buffer; lossAndGradient gives that sum and backward\'s gradient', () => {
     const rng = new Rng(9);
     const labels = fromArray([0, 3, 2, 1, 3]);
     const logits = randomTensor([5, 4], rng, -3, 3);
@@ -77,12 +77,35 @@ describe('known values', () => {
       const total = values(loss.forward(y, yhat)).reduce((a, b) => a + b, 0);
       expect(loss.sum(y, yhat)).toBeCloseTo(total, 5);
       expect(loss.sum(y, yhat)).toBeCloseTo(total, 5);  // the kept buffer, a second time
-      // The same gradient as a fresh instance computes without the fused path.
-      const fresh = new (loss.constructor as new () => typeof loss)();
-      expectClose(values(loss.backward(y, yhat)), values(fresh.backward(y, yhat)), 5);
+      // The fused path gives the sum and the gradient backward computes on its own.
+      const both = loss.lossAndGradient(y, yhat);
+      expect(both.sum).toBeCloseTo(total, 5);
+      expectClose(values(both.gradient), values(loss.backward(y, yhat)), 5);
     }
     expect(() => new BCELoss().sum(null as unknown as Tensor, probs)).toThrow(TypeError);
     expect(() => new CELogSoftmaxLoss().sum(fromArray([7]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 7/);
+  });
+
+  test('nothing is kept between calls: yhat rewritten in place past its 8th value gets a fresh gradient', () => {
+    // Once, a fused loss kept forward's gradient for a backward on the same tensors, recognised
+    // by a fingerprint of yhat's first 8 values: a rewrite beyond them brought back the stale one.
+    const rng = new Rng(21);
+    const labels = fromArray([0, 3, 2, 1, 3]);
+    const cases: [Loss, Tensor, Tensor][] = [
+      [new BCELoss(), randomTensor([5, 4], rng, 0, 1), randomTensor([5, 4], rng, 0.05, 0.95)],
+      [new CELogSoftmaxLoss(), labels, randomTensor([5, 4], rng, -3, 3)],
+    ];
+    for (const [loss, y, yhat] of cases) {
+      const first = values(loss.lossAndGradient(y, yhat).gradient);
+      loss.sum(y, yhat);
+      // Rewrite entries 8.. in place (the same tensor object, its first 8 values unchanged).
+      for (let i = 8; i < yhat.data.length; i++) yhat.data[i] = yhat.data[i] * 0.5 + 0.02;
+      const fresh = new (loss.constructor as new () => Loss)();
+      const expected = values(fresh.backward(y, { shape: yhat.shape, data: yhat.data.slice() }));
+      expect(values(loss.backward(y, yhat))).not.toEqual(first);
+      expectClose(values(loss.backward(y, yhat)), expected, 6);
+      expectClose(values(loss.lossAndGradient(y, yhat).gradient), expected, 6);
+    }
   });
 
   test('a subclass that redefines forward gets its own forward summed', () => {
