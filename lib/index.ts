@@ -27,7 +27,7 @@ export type { WeightAverageOptions } from './averaging';
 export { fit, predict, evaluate, NonFiniteError } from './train';
 export type { Dataset, FitOptions, History, EarlyStopping, BatchInfo, PredictOptions, Evaluation } from './train';
 export type { CheckpointOptions } from './checkpoint';
-export { save, load, loadWeights, registerModule, buildModule } from './serialize';
+export { save, load, loadWeights, registerModule, buildModule, LIMITS } from './serialize';
 export type { SaveOptions, ModuleFactory } from './serialize';
 export { accuracy, confusionMatrix, classify } from './metrics';
 export type { Labels } from './metrics';
