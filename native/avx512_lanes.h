@@ -1,5 +1,6 @@
-// The lane masks every AVX-512 kernel file needs: all lanes, and the first n for a ragged last
-// vector. Included only by the files compiled with -mavx512f (*_avx512.cc).
+// The lane masks of the AVX-512 GEMM: all lanes, and the first n for a ragged last
+// vector. Included only by gemm_avx512.cc (compiled with -mavx512f); the other AVX-512 files
+// use the Avx512 traits of simd.h.
 #pragma once
 
 #include <immintrin.h>

@@ -14,8 +14,8 @@
 // dy_b · W[j]ᵀ with W[j] the (chanIn, chanOut) slice of tap j.
 //
 // The joint Conv1D + MaxPool1D passes (conv1dMaxPoolForward, conv1dMaxPoolBackwardWeight) run
-// the same GEMMs per sample, or, on AVX-512 with a window of at most 16 values, the direct loops
-// of conv1d_avx512.cc, which reproduce those GEMMs' sums bit for bit.
+// the same GEMMs per sample, or, on AVX2 and AVX-512 with a window of at most 16 values, the
+// direct loops of conv1d_direct.h, which reproduce those GEMMs' sums bit for bit.
 //
 // Samples are independent, so the batch is what gets split across threads; each
 // per-sample GEMM then runs on one thread. Weight gradients are accumulated in
@@ -223,15 +223,15 @@ void backwardWeightChunk(void* ctx, int64_t chunk, int) {
   }
 }
 
-// ---- Small windows: the direct AVX-512 loops of conv1d_avx512.cc -----------------------------
+// ---- Small windows: the direct loops of conv1d_direct.h -----------------------------
 
-// Null where the path has none (the joint passes then run per-sample GEMMs).
+// The direct loops for `path` by the fallback rule of cpu.h, null where there are none (the
+// joint passes then run per-sample GEMMs). The rule is the GEMM's, so these are the loops of
+// the path whose GEMM they reproduce.
 const ConvPoolKernels* convPoolKernelsFor(KernelPath path) {
-#if defined(NEURONE_HAVE_AVX512)
-  if (path == KernelPath::Avx512) return &convPoolKernelsAvx512();
-#endif
-  (void)path;
-  return nullptr;
+  static const KernelTables<ConvPoolKernels> tables{
+      {nullptr, NEURONE_IF_AVX2(convPoolKernelsAvx2()), NEURONE_IF_AVX512(convPoolKernelsAvx512())}};
+  return tables.forPath(path);
 }
 
 // The direct loops for the joint passes, or null: a small window, and per-sample products that

@@ -48,16 +48,17 @@ void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, 
 void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw,
                           KernelPath path, ThreadPool* pool);
 
-// On AVX-512 the joint passes above run small windows (kSize * chanIn <= kDirectMaxDepth) as
-// direct loops (conv1d_avx512.cc) instead of per-sample GEMMs, with the same bits; their
-// arguments and entry points.
+// On AVX2 and AVX-512 the joint passes above run small windows (kSize * chanIn <=
+// kDirectMaxDepth) as direct loops (conv1d_direct.h) instead of per-sample GEMMs, with the same
+// bits; their arguments and entry points.
 constexpr int64_t kDirectMaxDepth = 16;
 constexpr int64_t kConvLanes = 16;
 struct ConvPoolArgs {
   const Conv1dShape* s;
   int64_t poolSize, poolStride;
   const float* x;
-  const float* w;     // forward: the weights lane-blocked, [ceil(chanOut / 16)][kSize * chanIn][16], zero-padded
+  const float* w;     // forward: the weights lane-blocked, [ceil(chanOut / kConvLanes)][kSize * chanIn][kConvLanes],
+                      // zero-padded
   const float* bias;  // forward: may be null
   float* y;           // forward: pooled output
   int32_t* argmax;    // forward: flat indices into the convolution's output, or null
@@ -70,6 +71,7 @@ struct ConvPoolKernels {
   // dw = (overwrite ? 0 : dw) + sample b's weight gradient; returns the argmax entries routed.
   int64_t (*weightGradientSample)(const ConvPoolArgs& a, int64_t b, float* dw, bool overwrite);
 };
+const ConvPoolKernels& convPoolKernelsAvx2();
 const ConvPoolKernels& convPoolKernelsAvx512();
 
 // Plain loops, the oracle for the tests.

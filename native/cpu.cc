@@ -104,9 +104,13 @@ bool kernelPathSupported(KernelPath path) {
   }
 }
 
-KernelPath bestKernelPath() {
-  if (kernelPathSupported(KernelPath::Avx512)) return KernelPath::Avx512;
-  if (kernelPathSupported(KernelPath::Avx2)) return KernelPath::Avx2;
+KernelPath bestKernelPath() { return dispatchPath(KernelPath::Avx512, ~0u); }
+
+KernelPath dispatchPath(KernelPath requested, unsigned available) {
+  for (int p = static_cast<int>(requested); p > 0; p--) {
+    const KernelPath path = static_cast<KernelPath>(p);
+    if ((available & pathBit(path)) && kernelPathSupported(path)) return path;
+  }
   return KernelPath::Scalar;
 }
 

@@ -50,15 +50,11 @@ namespace {
 const elementwise::Kernels kScalar{tanhScalar, sigmoidScalar, expShiftSumScalar, elementwise::bceTermsScalar,
                                    elementwise::sgdStepLoop, elementwise::adamStepLoop, elementwise::nonFiniteIndexLoop};
 
+// The table for `path`, by the fallback rule of cpu.h.
 const elementwise::Kernels& kernelsFor(KernelPath path) {
-#if defined(NEURONE_HAVE_AVX512)
-  if (path == KernelPath::Avx512) return elementwise::kernelsAvx512();
-#endif
-#if defined(NEURONE_HAVE_AVX2)
-  if (path == KernelPath::Avx2 || path == KernelPath::Avx512) return elementwise::kernelsAvx2();
-#endif
-  (void)path;
-  return kScalar;
+  static const KernelTables<elementwise::Kernels> tables{
+      {&kScalar, NEURONE_IF_AVX2(elementwise::kernelsAvx2()), NEURONE_IF_AVX512(elementwise::kernelsAvx512())}};
+  return *tables.forPath(path);
 }
 
 // softplus(x) = log(1 + e^x), written so e^x is never formed for large x.

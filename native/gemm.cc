@@ -150,17 +150,11 @@ const GemmKernels kScalarKernels = {kScalarMR,
                                     nullptr,
                                     fmaProbeScalar};
 
-// The table for `path`, the scalar one where this CPU lacks the instructions.
+// The table for `path`, by the fallback rule of cpu.h.
 const GemmKernels& kernelsFor(KernelPath path) {
-  if (!kernelPathSupported(path)) return kScalarKernels;
-#if defined(NEURONE_HAVE_AVX512)
-  if (path == KernelPath::Avx512) return gemmKernelsAvx512();
-#endif
-#if defined(NEURONE_HAVE_AVX2)
-  if (path == KernelPath::Avx2) return gemmKernelsAvx2();
-#endif
-  (void)path;
-  return kScalarKernels;
+  static const KernelTables<GemmKernels> tables{
+      {&kScalarKernels, NEURONE_IF_AVX2(gemmKernelsAvx2()), NEURONE_IF_AVX512(gemmKernelsAvx512())}};
+  return *tables.forPath(path);
 }
 
 // ---- Tuning ----------------------------------------------------------------

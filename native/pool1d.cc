@@ -81,14 +81,9 @@ void runSamples(const Pool1dShape& s, ThreadPool* pool, ThreadPool::TaskFn fn, P
 }  // namespace
 
 const PoolKernels& poolKernelsFor(KernelPath path) {
-#if defined(NEURONE_HAVE_AVX512)
-  if (path == KernelPath::Avx512) return poolKernelsAvx512();
-#endif
-#if defined(NEURONE_HAVE_AVX2)
-  if (path == KernelPath::Avx2 || path == KernelPath::Avx512) return poolKernelsAvx2();
-#endif
-  (void)path;
-  return kScalarPoolKernels;
+  static const KernelTables<PoolKernels> tables{
+      {&kScalarPoolKernels, NEURONE_IF_AVX2(poolKernelsAvx2()), NEURONE_IF_AVX512(poolKernelsAvx512())}};
+  return *tables.forPath(path);
 }
 
 void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,

@@ -38,7 +38,7 @@ void maxPool1dBackwardReference(const Pool1dShape& s, const float* dy, const int
 void avgPool1dForwardReference(const Pool1dShape& s, const float* x, float* y);
 
 // The per-sample max-pooling loops of pool1d_loops.h, one table per KernelPath
-// (pool1d_avx2.cc / pool1d_avx512.cc; the scalar one in pool1d.cc).
+// (pool1d_simd.h instantiated by pool1d_avx2.cc / pool1d_avx512.cc; the scalar one in pool1d.cc).
 // maxBackwardSample writes sample b's gradient to dxSample (length * chan floats: dx of the
 // sample, or scratch of a fused kernel); argmax entries stay flat indices into the whole batch.
 struct PoolKernels {
@@ -48,7 +48,7 @@ struct PoolKernels {
 };
 const PoolKernels& poolKernelsAvx2();
 const PoolKernels& poolKernelsAvx512();
-// The table for `path` (scalar where the SIMD one is not compiled in); for fused kernels.
+// The table for `path`, by the fallback rule of cpu.h (dispatchPath); for fused kernels.
 const PoolKernels& poolKernelsFor(KernelPath path);
 
 }  // namespace neurone

@@ -1,12 +1,9 @@
 // Max-pooling loops: the portable path (compiled by pool1d.cc at the baseline
-// ISA) and the definition the SIMD versions follow bitwise (pool1d_avx2.cc
-// compiles the forward loop for AVX2; pool1d_avx512.cc and the AVX2 backward
-// are intrinsics, since the compiler vectorises the NaN-aware selects and the
-// match count poorly). The loops run along the contiguous channel axis with
-// branch-free selects.
+// ISA) and the definition the SIMD versions of pool1d_simd.h follow bitwise. The
+// loops run along the contiguous channel axis with branch-free selects.
 //
 // Every function here is `static` (internal linkage): each translation unit
-// keeps its own copy, so an AVX2 copy can never be linked into baseline code.
+// keeps its own copy, so a SIMD copy can never be linked into baseline code.
 #pragma once
 
 #include <cstdint>

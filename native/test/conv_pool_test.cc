@@ -101,7 +101,18 @@ void testConvMaxPool(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, 
   std::vector<float> y2(want.size());
   conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), withBias ? bias.data() : nullptr, y2.data(),
                        gotArgmax.data(), path, &pool);
-  if (gotArgmax.back() != -7 || !std::equal(argmax.begin(), argmax.end(), gotArgmax.begin())) {
+  // The reference convolution sums in double: where two positions of a window are within float
+  // rounding of each other, the kernel's float sums may order them the other way. Such a pick is
+  // a tie, not an error; a position worth less than that is.
+  bool argmaxOk = gotArgmax.back() == -7;
+  for (size_t i = 0; argmaxOk && i < argmax.size(); i++) {
+    if (gotArgmax[i] == argmax[i]) continue;
+    const int32_t picked = gotArgmax[i];
+    const bool inside = picked >= 0 && static_cast<size_t>(picked) < conv.size() &&
+                        picked % s.chanOut == argmax[i] % s.chanOut;
+    argmaxOk = inside && std::fabs(conv[picked] - conv[argmax[i]]) <= 1e-6f * std::fmax(1.0f, std::fabs(conv[argmax[i]]));
+  }
+  if (!argmaxOk) {
     std::printf("FAIL conv1dMaxPoolForward argmax (batch=%lld length=%lld pool %lld/%lld)\n", (long long)s.batch,
                 (long long)s.length, (long long)poolSize, (long long)poolStride);
     failures++;
@@ -150,7 +161,7 @@ bool sameBits(const void* a, const void* b, size_t bytes, const char* what, cons
 }
 
 // The joint passes against the separate fast kernels on the same path, bitwise, where the direct
-// small-window loops run (AVX-512, a window of at most kDirectMaxDepth values, per-sample products
+// small-window loops run (AVX2 and AVX-512, a window of at most kDirectMaxDepth values, per-sample products
 // sgemm does not run as its plain loop): they must give exactly what conv1dForward then
 // maxPool1dForward, and maxPool1dBackward then conv1dBackwardWeight onto a zero dw, give. (The
 // per-sample GEMM path elsewhere may run a short last chunk through sgemm's plain loop and differ
@@ -159,7 +170,7 @@ bool sameBits(const void* a, const void* b, size_t bytes, const char* what, cons
 bool testJointBitwise(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, int64_t poolStride, bool withBias,
                       bool infinities, KernelPath path, ThreadPool& pool) {
   const int64_t depth = s.kSize * s.chanIn;
-  if (path != KernelPath::Avx512 || depth > kDirectMaxDepth || s.outLength() * s.chanOut * depth <= kSgemmPlainMnk)
+  if (path == KernelPath::Scalar || depth > kDirectMaxDepth || s.outLength() * s.chanOut * depth <= kSgemmPlainMnk)
     return false;
   const Pool1dShape ps{s.batch, s.outLength(), s.chanOut, poolSize, poolStride};
   auto x = randomVector(rng, s.batch * s.length * s.chanIn);

@@ -1,0 +1,164 @@
+// Direct convolution + max pooling for small windows (kSize·chanIn <= kDirectMaxDepth) over the
+// vector traits of simd.h, V::kLanes channels per register: the joint passes of conv1d.cc
+// without per-sample GEMMs. With a window of a few taps (the seed CNN's 3 x 1) a GEMM spends
+// more on packing and call overhead than on its k = 3 multiply-adds; here each convolution row
+// is computed in a register and pooled at once, and the backward gathers each position's
+// gradient and multiplies it in without writing the convolution's gradient anywhere.
+//
+// Bitwise what the GEMM gives on the same kernel path (see kSgemmPlainMnk and sgemmDepthBlock in
+// gemm.h): every sum starts from zero and runs in depth order with the fused multiply-add of
+// the path's tile, depth blocks are added as its epilogue adds them (with alpha = 1 the AVX2
+// and AVX-512 epilogues both round block + C once), and the pooling is maxForwardSampleLoop /
+// maxBackwardSampleLoop of pool1d_loops.h lane for lane. So a joint pass gives what
+// conv1dForward then maxPool1dForward, or maxPool1dBackward then conv1dBackwardWeight, give.
+// Written once, instantiated by conv1d_avx2.cc and conv1d_avx512.cc; internal linkage, as
+// simd.h explains.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <utility>
+
+#include "conv1d.h"
+#include "pool1d_simd.h"
+#include "simd.h"
+
+namespace neurone {
+namespace {
+
+// Sample b's pooled outputs: for each block of V::kLanes channels, the block's taps stay in
+// registers. Depth = kSize * chanIn is a template argument so that the taps and the sums are
+// registers. The weights come lane-blocked by kConvLanes (see ConvPoolArgs::w), a multiple of
+// V::kLanes: the block at channel cb is at offset cb % kConvLanes of its group's rows.
+template <typename V, int64_t Depth>
+void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
+  static_assert(kConvLanes % V::kLanes == 0, "a register's channels lie in one weight group");
+  const Conv1dShape& s = *a.s;
+  const int64_t co = s.chanOut, convLength = s.outLength();
+  const int64_t pooled = (convLength - a.poolSize) / a.poolStride + 1;
+  const int64_t rowStep = s.stride * s.chanIn;
+  const float* xs = a.x + b * s.length * s.chanIn;
+  const bool withBias = a.bias != nullptr;
+  for (int64_t cb = 0; cb < co; cb += V::kLanes) {
+    const auto valid = V::firstLanes(co - cb);
+    typename V::F taps[Depth];
+    const float* wb = a.w + (cb / kConvLanes) * Depth * kConvLanes + cb % kConvLanes;
+    for (int64_t i = 0; i < Depth; i++) taps[i] = V::load(wb + i * kConvLanes);
+    const auto bias = withBias ? V::loadFirst(valid, a.bias + cb) : V::zero();
+    // Convolution row p of this block. The GEMM starts C at the bias (beta = 1) or stores the
+    // sum alone; the zero padding of the weights leaves the lanes past chanOut at 0.
+    auto convolve = [&](int64_t p) {
+      const float* xr = xs + p * rowStep;
+      auto v = V::zero();
+      for (int64_t i = 0; i < Depth; i++) v = V::fma(V::set1(xr[i]), taps[i], v);
+      return withBias ? V::add(v, bias) : v;
+    };
+    for (int64_t t = 0; t < pooled; t++) {
+      const int64_t first = t * a.poolStride;
+      auto best = convolve(first);
+      auto arg = V::addi(V::set1i(static_cast<int32_t>((b * convLength + first) * co + cb)), V::iota());
+      for (int64_t q = 1; q < a.poolSize; q++) {
+        const auto v = convolve(first + q);
+        const auto take = maxTakes<V>(v, best);
+        best = V::select(take, v, best);
+        const auto here = V::addi(V::set1i(static_cast<int32_t>((b * convLength + first + q) * co + cb)), V::iota());
+        arg = V::selecti(take, here, arg);
+      }
+      const int64_t out = (b * pooled + t) * co + cb;
+      V::storeFirst(a.y + out, valid, best);
+      if (a.argmax) V::storeFirsti(a.argmax + out, valid, arg);
+    }
+  }
+}
+
+// dw (depth x chanOut) = (overwrite ? 0 : dw) + x_bᵀ·dconv_b, dconv_b gathered position by
+// position as maxBackwardSampleLoop writes it,
+//   dconv[p, c] = 0 + Σ_{windows t covering p, in order} (argmax[t, c] == index(p, c) ? dy[t, c] : 0),
+// and summed as sgemm sums that product: by depth blocks of a.depthBlock positions, each from
+// zero, the first stored (when overwrite) or added, the others added (every position, covered
+// or not, is multiplied in: 0 · x is not 0 when x is not finite). Returns the matches.
+template <typename V, int64_t Depth>
+int64_t directWeightGradientSampleV(const ConvPoolArgs& a, int64_t b, float* dw, bool overwrite) {
+  const Conv1dShape& s = *a.s;
+  const int64_t co = s.chanOut, convLength = s.outLength();
+  const Pool1dShape pooling{s.batch, convLength, co, a.poolSize, a.poolStride};
+  const int64_t pooled = pooling.outLength();
+  const int64_t rowStep = s.stride * s.chanIn;
+  // Windows that do not overlap (stride >= size, the usual pooling) cover a position at most
+  // once: window p / stride, when p % stride < size. Stepped, not divided.
+  const bool disjoint = a.poolStride >= a.poolSize;
+  const float* xs = a.x + b * s.length * s.chanIn;
+  auto hits = V::set1i(0);
+  for (int64_t cb = 0; cb < co; cb += V::kLanes) {
+    const auto valid = V::firstLanes(co - cb);
+    int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h
+    for (int64_t p0 = 0; p0 < convLength; p0 += a.depthBlock) {
+      const int64_t p1 = std::min(convLength, p0 + a.depthBlock);
+      typename V::F acc[Depth];
+      for (int64_t i = 0; i < Depth; i++) acc[i] = V::zero();
+      int64_t window = p0 / a.poolStride, offset = p0 % a.poolStride;
+      for (int64_t p = p0; p < p1; p++) {
+        const auto here = V::addi(V::set1i(static_cast<int32_t>((b * convLength + p) * co + cb)), V::iota());
+        // The windows covering p, [first, last] in order (none when last < first).
+        int64_t first, last;
+        if (disjoint) {
+          first = window;
+          last = offset < a.poolSize && window < pooled ? window : window - 1;
+          if (++offset == a.poolStride) {
+            offset = 0;
+            window++;
+          }
+        } else {
+          pool::coveringWindows(pooling, p, &tLo, &tNext, &tHi);
+          first = tLo;
+          last = tHi;
+        }
+        auto d = V::zero();
+        for (int64_t t = first; t <= last; t++) {
+          const int64_t o = (b * pooled + t) * co + cb;
+          const auto hit = V::equalWhere(valid, V::loadFirsti(valid, a.argmaxIn + o), here);
+          // Masked load: a lane that is not hit reads nothing, so a NaN there stays out.
+          d = V::add(d, V::loadFirst(hit, a.dy + o));
+          hits = V::countHits(hits, hit);
+        }
+        const float* xr = xs + p * rowStep;
+        for (int64_t i = 0; i < Depth; i++) acc[i] = V::fma(V::set1(xr[i]), d, acc[i]);
+      }
+      for (int64_t i = 0; i < Depth; i++) {
+        float* row = dw + i * co + cb;
+        const auto sum = overwrite && p0 == 0 ? acc[i] : V::add(acc[i], V::loadFirst(valid, row));
+        V::storeFirst(row, valid, sum);
+      }
+    }
+  }
+  return V::totalCount(hits);
+}
+
+// The ConvPoolKernels of traits V: one instantiation per depth 1..kDirectMaxDepth, picked at
+// run time.
+template <typename V>
+struct DirectConvPool {
+  template <size_t... D>
+  static constexpr std::array<void (*)(const ConvPoolArgs&, int64_t), sizeof...(D)> forwardTable(
+      std::index_sequence<D...>) {
+    return {&directForwardSampleV<V, static_cast<int64_t>(D) + 1>...};
+  }
+  template <size_t... D>
+  static constexpr std::array<int64_t (*)(const ConvPoolArgs&, int64_t, float*, bool), sizeof...(D)> weightTable(
+      std::index_sequence<D...>) {
+    return {&directWeightGradientSampleV<V, static_cast<int64_t>(D) + 1>...};
+  }
+  static void forward(const ConvPoolArgs& a, int64_t b) {
+    static constexpr auto kForward = forwardTable(std::make_index_sequence<kDirectMaxDepth>());
+    kForward[a.s->kSize * a.s->chanIn - 1](a, b);
+  }
+  static int64_t weightGradient(const ConvPoolArgs& a, int64_t b, float* dw, bool overwrite) {
+    static constexpr auto kWeight = weightTable(std::make_index_sequence<kDirectMaxDepth>());
+    return kWeight[a.s->kSize * a.s->chanIn - 1](a, b, dw, overwrite);
+  }
+  static constexpr ConvPoolKernels kKernels{forward, weightGradient};
+};
+
+}  // namespace
+}  // namespace neurone

@@ -1,0 +1,194 @@
+// Vector traits: the operations the SIMD kernels are written in, once per instruction set, so
+// that the exp/tanh/sigmoid/log polynomials (simd_math.h), the max-pooling loops
+// (pool1d_simd.h) and the direct convolutions (conv1d_direct.h) are written once and
+// instantiated by each per-ISA file (*_avx2.cc, *_avx512.cc).
+//
+// Included only by the files compiled with SIMD flags, and everything here and in the headers
+// written over it lives in an anonymous namespace: each translation unit gets its own copy
+// with internal linkage, so the linker can never hand a baseline caller a copy compiled for
+// AVX2 or AVX-512 (an ordinary inline function or template, merged across translation units,
+// would allow that; test/build-files.test.ts checks that the SIMD objects export no weak
+// symbol). For the same reason only intrinsics are called, no inline library function.
+//
+// Every operation is what the hand-written kernels before it used, instruction for
+// instruction where the bits could depend on it (NaN operand order, rounding), so each path
+// keeps its results. A new instruction set (NEON, say) is one more traits struct here.
+//
+// A traits struct V has:
+//   F, I, M          float vector, int32 vector, lane mask;  kLanes lanes
+//   zero, set1, load/store (full vector), loadFirst/storeFirst (masked: the lanes of M only,
+//   zero elsewhere; memory past them is not touched), firstLanes(n): the first n lanes
+//   add, sub, mul, div, fma(a, b, c) = a·b + c rounded once, fnma(a, b, c) = c − a·b
+//   min/max: MINPS/MAXPS semantics, the second operand when either is NaN
+//   roundNearest, abs, withSignOf(magnitude, x): the sign bit of x ORed into magnitude
+//   scale2n(p, n): p · 2^n for integral n in [-150, 128], rounding once
+//   lt/gt (ordered), isNan, notNan, both (mask and), either (mask or), select(m, a, b) = m ? a : b
+//   addWhere(m, acc, v) = acc + v in the lanes of m, acc elsewhere; sumLanes
+//   iota (0, 1, ...), set1i, addi, selecti, loadFirsti/storeFirsti, equalWhere(valid, a, b)
+//   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts)
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace neurone {
+namespace {
+
+#if defined(__AVX2__) && defined(__FMA__)
+struct Avx2 {
+  using F = __m256;
+  using I = __m256i;
+  using M = __m256i;  // all ones in a lane that is set
+  static constexpr int kLanes = 8;
+
+  static F zero() { return _mm256_setzero_ps(); }
+  static F set1(float v) { return _mm256_set1_ps(v); }
+  static F load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
+  static M firstLanes(int64_t n) {
+    const int32_t count = n >= kLanes ? kLanes : n <= 0 ? 0 : static_cast<int32_t>(n);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), iota());
+  }
+  static F loadFirst(M m, const float* p) { return _mm256_maskload_ps(p, m); }
+  static void storeFirst(float* p, M m, F v) { _mm256_maskstore_ps(p, m, v); }
+
+  static F add(F a, F b) { return _mm256_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm256_div_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F fnma(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
+  static F min(F a, F b) { return _mm256_min_ps(a, b); }
+  static F max(F a, F b) { return _mm256_max_ps(a, b); }
+  static F roundNearest(F v) { return _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static F abs(F v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+  static F withSignOf(F magnitude, F x) { return _mm256_or_ps(magnitude, _mm256_and_ps(x, _mm256_set1_ps(-0.0f))); }
+  // AVX2 has no vscalefps, so 2^n is applied as two factors 2^(n − h) · 2^h, h = floor(n / 2),
+  // each a normal float built in the exponent field. n then spans [-150, 128] without leaving
+  // the exponent range, the first product is exact and the second rounds once, into the
+  // subnormals or to zero (exp(-100) is 3.7e-44, as with vscalefps). NaN n converts to
+  // INT_MIN; p is NaN then and stays NaN.
+  static F scale2n(F p, F n) {
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i half = _mm256_srai_epi32(ni, 1);
+    const __m256i rest = _mm256_sub_epi32(ni, half);
+    const __m256i bias = _mm256_set1_epi32(127);
+    const __m256 scaleHalf = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
+    const __m256 scaleRest = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(rest, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, scaleRest), scaleHalf);
+  }
+
+  static M lt(F a, F b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+  static M gt(F a, F b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+  static M isNan(F a) { return _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }
+  static M notNan(F a) { return _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_ORD_Q)); }
+  static M both(M a, M b) { return _mm256_and_si256(a, b); }
+  static M either(M a, M b) { return _mm256_or_si256(a, b); }
+  static F select(M m, F a, F b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m)); }
+  static F addWhere(M m, F acc, F v) { return _mm256_add_ps(acc, _mm256_and_ps(v, _mm256_castsi256_ps(m))); }
+  static float sumLanes(F v) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+  }
+
+  static I iota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+  static I set1i(int32_t v) { return _mm256_set1_epi32(v); }
+  static I addi(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I selecti(M m, I a, I b) { return _mm256_blendv_epi8(b, a, m); }
+  static I loadFirsti(M m, const int32_t* p) { return _mm256_maskload_epi32(p, m); }
+  static void storeFirsti(int32_t* p, M m, I v) { _mm256_maskstore_epi32(p, m, v); }
+  static M equalWhere(M valid, I a, I b) { return _mm256_and_si256(_mm256_cmpeq_epi32(a, b), valid); }
+  // A set lane is -1: counted downwards, negated at the end.
+  static I countHits(I counts, M m) { return _mm256_sub_epi32(counts, m); }
+  static int64_t totalCount(I counts) {
+    alignas(32) int32_t lane[kLanes];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lane), counts);
+    int64_t total = 0;
+    for (int32_t v : lane) total += v;
+    return total;
+  }
+};
+#endif
+
+#if defined(__AVX512F__)
+struct Avx512 {
+  using F = __m512;
+  using I = __m512i;
+  using M = __mmask16;
+  static constexpr int kLanes = 16;
+  // All lanes, for the zero-masking forms of intrinsics: they compile to the same instructions
+  // as the plain forms, but GCC 12's headers pass an "undefined" vector through the plain ones,
+  // which then warn about an uninitialised value once inlined.
+  static constexpr __mmask16 kAll = 0xffff;
+
+  static F zero() { return _mm512_setzero_ps(); }
+  static F set1(float v) { return _mm512_set1_ps(v); }
+  static F load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static M firstLanes(int64_t n) {
+    return n >= 16 ? static_cast<M>(0xffff) : n <= 0 ? static_cast<M>(0) : static_cast<M>((1u << n) - 1u);
+  }
+  static F loadFirst(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void storeFirst(float* p, M m, F v) { _mm512_mask_storeu_ps(p, m, v); }
+
+  static F add(F a, F b) { return _mm512_add_ps(a, b); }
+  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F div(F a, F b) { return _mm512_div_ps(a, b); }
+  static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F fnma(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }
+  static F min(F a, F b) { return _mm512_maskz_min_ps(kAll, a, b); }
+  static F max(F a, F b) { return _mm512_maskz_max_ps(kAll, a, b); }
+  static F roundNearest(F v) { return _mm512_maskz_roundscale_ps(kAll, v, _MM_FROUND_TO_NEAREST_INT); }
+  static F abs(F v) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), v); }
+  static F withSignOf(F magnitude, F x) { return _mm512_or_ps(magnitude, _mm512_and_ps(x, _mm512_set1_ps(-0.0f))); }
+  // vscalefps: p · 2^n in one rounding, under- and overflow included.
+  static F scale2n(F p, F n) { return _mm512_maskz_scalef_ps(kAll, p, n); }
+
+  static M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static M isNan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static M notNan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_ORD_Q); }
+  static M both(M a, M b) { return static_cast<M>(a & b); }
+  static M either(M a, M b) { return static_cast<M>(a | b); }
+  static F select(M m, F a, F b) { return _mm512_mask_blend_ps(m, b, a); }
+  static F addWhere(M m, F acc, F v) { return _mm512_mask_add_ps(acc, m, acc, v); }
+  // The sum of the 16 lanes in the order GCC's _mm512_reduce_add_ps uses (halves, quarters,
+  // then pairs), so the bits are those of earlier builds, written out because that expansion
+  // warns (see kAll) and other compilers need not share its order.
+  static float sumLanes(F v) {
+    alignas(64) float lane[16];
+    _mm512_store_ps(lane, v);
+    float half[8], quarter[4];
+    for (int i = 0; i < 8; i++) half[i] = lane[8 + i] + lane[i];
+    for (int i = 0; i < 4; i++) quarter[i] = half[4 + i] + half[i];
+    return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+  }
+  // log's split x = m · 2^e, m in [1, 2) (vgetmant / vgetexp); only AVX-512 has it.
+  static F mantissa(F x) { return _mm512_maskz_getmant_ps(kAll, x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src); }
+  static F exponent(F x) { return _mm512_maskz_getexp_ps(kAll, x); }
+
+  static I iota() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static I set1i(int32_t v) { return _mm512_set1_epi32(v); }
+  static I addi(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I selecti(M m, I a, I b) { return _mm512_mask_mov_epi32(b, m, a); }
+  static I loadFirsti(M m, const int32_t* p) { return _mm512_maskz_loadu_epi32(m, p); }
+  static void storeFirsti(int32_t* p, M m, I v) { _mm512_mask_storeu_epi32(p, m, v); }
+  static M equalWhere(M valid, I a, I b) { return _mm512_mask_cmpeq_epi32_mask(valid, a, b); }
+  // Counted per lane: a popcount per step would be a library call without -mpopcnt.
+  static I countHits(I counts, M m) { return _mm512_mask_add_epi32(counts, m, counts, _mm512_set1_epi32(1)); }
+  static int64_t totalCount(I counts) {
+    alignas(64) int32_t lane[kLanes];  // summed in memory: GCC 12's _mm512_reduce_add_epi32 warns
+    _mm512_store_si512(lane, counts);
+    int64_t total = 0;
+    for (int32_t v : lane) total += v;
+    return total;
+  }
+};
+#endif
+
+}  // namespace
+}  // namespace neurone

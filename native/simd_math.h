@@ -1,0 +1,134 @@
+// exp, tanh, sigmoid and log over the vector traits of simd.h, and the elementwise loops built
+// on them (whole vectors, then one masked vector for the ragged end). Written once, instantiated
+// by elementwise_avx2.cc and elementwise_avx512.cc; internal linkage, as simd.h explains.
+#pragma once
+
+#include <cstdint>
+
+#include "simd.h"
+
+namespace neurone {
+namespace {
+
+// exp(x) = 2^n · exp(r), n = round(x / ln 2), |r| <= ln2 / 2; exp(r) by a degree-6 Taylor
+// polynomial (truncation error < 2e-8 relative on that range), 2^n applied by V::scale2n. x is
+// clamped to [-104, 88.7] first: below, the result is 0 (or the smallest subnormals) whatever
+// n is; above, it overflows to infinity all the same.
+template <typename V>
+typename V::F expV(typename V::F x) {
+  // MINPS/MAXPS return their second operand when either is NaN: x goes second so NaN survives.
+  x = V::max(V::set1(-104.0f), V::min(V::set1(88.7f), x));
+  const auto n = V::roundNearest(V::mul(x, V::set1(1.44269504f)));
+  // ln 2 split in two so n·ln2 is exact to float precision.
+  auto r = V::fnma(n, V::set1(0.693145752f), x);
+  r = V::fnma(n, V::set1(1.42860677e-6f), r);
+  auto p = V::set1(1.0f / 720);
+  p = V::fma(p, r, V::set1(1.0f / 120));
+  p = V::fma(p, r, V::set1(1.0f / 24));
+  p = V::fma(p, r, V::set1(1.0f / 6));
+  p = V::fma(p, r, V::set1(0.5f));
+  p = V::fma(p, r, V::set1(1.0f));
+  p = V::fma(p, r, V::set1(1.0f));
+  return V::scale2n(p, n);
+}
+
+// tanh(|x|) = (1 - e) / (1 + e) with e = exp(-2|x|), sign restored after. Near 0 that
+// difference cancels, so below 0.3 an odd Taylor polynomial takes over (x^11 term < 2e-8 · x
+// there). NaN passes through both branches as NaN.
+template <typename V>
+typename V::F tanhV(typename V::F x) {
+  const auto a = V::abs(x);
+  const auto e = expV<V>(V::mul(a, V::set1(-2.0f)));
+  const auto big = V::div(V::sub(V::set1(1.0f), e), V::add(V::set1(1.0f), e));
+  const auto a2 = V::mul(a, a);
+  auto p = V::set1(-1382.0f / 155925);
+  p = V::fma(p, a2, V::set1(62.0f / 2835));
+  p = V::fma(p, a2, V::set1(-17.0f / 315));
+  p = V::fma(p, a2, V::set1(2.0f / 15));
+  p = V::fma(p, a2, V::set1(-1.0f / 3));
+  const auto small = V::fma(V::mul(p, a2), a, a);
+  return V::withSignOf(V::select(V::lt(a, V::set1(0.3f)), small, big), x);
+}
+
+// sigmoid(x) = 1 / (1 + e) for x >= 0, e / (1 + e) otherwise, e = exp(-|x|): never overflows.
+template <typename V>
+typename V::F sigmoidV(typename V::F x) {
+  const auto e = expV<V>(V::sub(V::zero(), V::abs(x)));
+  const auto r = V::div(V::set1(1.0f), V::add(V::set1(1.0f), e));
+  return V::select(V::lt(x, V::zero()), V::mul(r, e), r);
+}
+
+// log(x) for x > 0, with traits that split x = m · 2^e, m in [1, 2) (V::mantissa, V::exponent):
+// m folded into [√½, √2) so that s = (m − 1)/(m + 1) stays within ±0.172, then
+// log m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9) (next term < 2e-9), plus e·ln 2.
+// x = 0 gives -Inf (the exponent of 0 is -Inf); NaN stays NaN.
+template <typename V>
+typename V::F logV(typename V::F x) {
+  auto m = V::mantissa(x);
+  auto e = V::exponent(x);
+  const auto high = V::gt(m, V::set1(1.41421356f));
+  m = V::select(high, V::mul(m, V::set1(0.5f)), m);
+  e = V::select(high, V::add(e, V::set1(1.0f)), e);
+  const auto s = V::div(V::sub(m, V::set1(1.0f)), V::add(m, V::set1(1.0f)));
+  const auto s2 = V::mul(s, s);
+  auto p = V::set1(2.0f / 9);
+  p = V::fma(p, s2, V::set1(2.0f / 7));
+  p = V::fma(p, s2, V::set1(2.0f / 5));
+  p = V::fma(p, s2, V::set1(2.0f / 3));
+  p = V::fma(p, s2, V::set1(2.0f));
+  return V::fma(e, V::set1(0.693147181f), V::mul(p, s));
+}
+
+// y[i] = Fn(x[i]); x and y may be the same array.
+template <typename V, typename V::F (*Fn)(typename V::F)>
+void applyV(const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes) V::store(y + i, Fn(V::load(x + i)));
+  if (i < n) {
+    const auto m = V::firstLanes(n - i);
+    V::storeFirst(y + i, m, Fn(V::loadFirst(m, x + i)));
+  }
+}
+
+// y[i] = exp(x[i] - shift); returns the sum of y (elementwise::Kernels::expShiftSum).
+template <typename V>
+float expShiftSumV(const float* x, float shift, float* y, int64_t n) {
+  const auto s = V::set1(shift);
+  auto acc = V::zero();
+  int64_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes) {
+    const auto e = expV<V>(V::sub(V::load(x + i), s));
+    V::store(y + i, e);
+    acc = V::add(acc, e);
+  }
+  if (i < n) {
+    const auto m = V::firstLanes(n - i);
+    const auto e = expV<V>(V::sub(V::loadFirst(m, x + i), s));
+    V::storeFirst(y + i, m, e);
+    acc = V::addWhere(m, acc, e);
+  }
+  return V::sumLanes(acc);
+}
+
+// Binary cross-entropy terms (elementwise::Kernels::bceTerms), for traits with logV.
+template <typename V>
+void bceTermsV(const float* p, const float* y, float* term, float* grad, int64_t n) {
+  const auto one = V::set1(1.0f), floor = V::set1(-100.0f), tiny = V::set1(1e-12f);
+  for (int64_t i = 0; i < n; i += V::kLanes) {
+    const auto m = V::firstLanes(n - i);
+    const auto pv = V::loadFirst(m, p + i);
+    const auto yv = V::loadFirst(m, y + i);
+    const auto qv = V::sub(one, pv);
+    // The clamp's constant goes first so a NaN log (from NaN p) survives it.
+    const auto logP = V::max(floor, logV<V>(pv));
+    const auto logQ = V::max(floor, logV<V>(qv));
+    V::storeFirst(term + i, m, V::fma(yv, logP, V::mul(V::sub(one, yv), logQ)));
+    if (grad) {
+      const auto g = V::sub(V::div(V::sub(one, yv), V::max(tiny, qv)), V::div(yv, V::max(tiny, pv)));
+      V::storeFirst(grad + i, m, g);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace neurone
