@@ -100,23 +100,22 @@ abstract class FusedLoss extends Loss {
 
   forward(y: Tensor, yhat: Tensor): Tensor {
     let out: Tensor = zeros([0]);
-    this.compute(y, yhat, (batch) => (out = zeros([batch])).data, this.gradientBuffer(yhat));
+    this.compute(y, yhat, (batch) => (out = zeros([batch])).data, (n) => this.gradientBuffer(n));
     return out;
   }
 
   sum(y: Tensor, yhat: Tensor): number {
     // A subclass that redefines forward gets the sum of its own forward.
     if (this.forward !== FusedLoss.prototype.forward) return super.sum(y, yhat);
-    this.compute(y, yhat, (batch) => this.sumsBuffer(batch), this.gradientBuffer(yhat));
+    this.compute(y, yhat, (batch) => this.sumsBuffer(batch), (n) => this.gradientBuffer(n));
     return sumOf(this.sums);
   }
 
   lossAndGradient(y: Tensor, yhat: Tensor): { sum: number; gradient: Tensor } {
     // A subclass that redefines forward or backward gets its own, called separately.
     if (this.forward !== FusedLoss.prototype.forward || this.backward !== this.builtInBackward) return super.lossAndGradient(y, yhat);
-    const gradient = this.gradientBuffer(yhat);
-    const fused = this.compute(y, yhat, (batch) => this.sumsBuffer(batch), gradient);
-    return { sum: sumOf(this.sums), gradient: fused ? { shape: yhat.shape, data: gradient } : this.backward(y, yhat) };
+    const fused = this.compute(y, yhat, (batch) => this.sumsBuffer(batch), (n) => this.gradientBuffer(n));
+    return { sum: sumOf(this.sums), gradient: fused ? { shape: yhat.shape, data: this.gradient } : this.backward(y, yhat) };
   }
 
   /** The class's own backward, to tell a subclass that replaced it. */
@@ -127,16 +126,16 @@ abstract class FusedLoss extends Loss {
     return this.sums;
   }
 
-  private gradientBuffer(yhat: Tensor): Float32Array {
-    if (this.gradient.length !== yhat.data.length) this.gradient = new Float32Array(yhat.data.length);
+  private gradientBuffer(n: number): Float32Array {
+    if (this.gradient.length !== n) this.gradient = new Float32Array(n);
     return this.gradient;
   }
 
   /**
-   * Checks the arguments and writes per-sample losses into `output(batch)`; returns true when
-   * it also wrote the gradient into `gradient` (a scratch buffer otherwise).
+   * Checks the arguments, then writes per-sample losses into `output(batch)`; returns true when
+   * it also wrote the gradient into `gradient(size of yhat)` (a scratch buffer otherwise).
    */
-  protected abstract compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: Float32Array): boolean;
+  protected abstract compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: (length: number) => Float32Array): boolean;
 }
 
 /** Sums each sample's `n` values of `terms` into a (batch,) tensor. */
@@ -195,9 +194,9 @@ export class BCELoss extends FusedLoss {
 
   protected readonly builtInBackward = BCELoss.prototype.backward;
 
-  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: Float32Array): boolean {
+  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: (length: number) => Float32Array): boolean {
     const n = this.checkSame(y, yhat);
-    backend().binaryCrossEntropy(yhat.data, y.data, output(yhat.shape[0]), gradient, yhat.shape[0], n);
+    backend().binaryCrossEntropy(yhat.data, y.data, output(yhat.shape[0]), gradient(yhat.data.length), yhat.shape[0], n);
     return true;
   }
 }
@@ -290,7 +289,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
   protected readonly builtInBackward = CELogSoftmaxLoss.prototype.backward;
 
   /** With class indices, one kernel call gives the losses and the gradient. */
-  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: Float32Array): boolean {
+  protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: (length: number) => Float32Array): boolean {
     const { weight } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
     const out = output(batch);
@@ -298,7 +297,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
       // Class indices (already validated): one fused kernel call for loss and gradient.
       if (this.labels.length !== batch) this.labels = new Int32Array(batch);
       for (let b = 0; b < batch; b++) this.labels[b] = y.data[b];
-      backend().crossEntropyLogits(yhat.data, this.labels, out, gradient, batch, classes);
+      backend().crossEntropyLogits(yhat.data, this.labels, out, gradient(yhat.data.length), batch, classes);
       return true;
     }
     const logp = new Float32Array(yhat.data.length);
