@@ -293,9 +293,9 @@ export class Optim {
     const net = this.net;
     const yhat = forwardView(net, x, false);
     const batch = yhat.shape[0];
-    const total = this.loss.sum(y, yhat);
+    // Loss and gradient in one call (one kernel pass for the fused losses).
+    const { sum: total, gradient: delta } = this.loss.lossAndGradient(y, yhat);
     const value = batch === 0 ? 0 : total / batch;
-    const delta = this.loss.backward(y, yhat);
     net.deferZeroGrad();
     net.backwardUpdateGradient(x, delta);
     if (this.optimizer) this.optimizer.step(net.parameters());
