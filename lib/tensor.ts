@@ -120,7 +120,7 @@ export function rand(shape: readonly number[], low = 0, high = 1, rng: Rng = glo
  */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   const wildcard = shape.indexOf(-1);
-  let resolved = [...shape];
+  const resolved = [...shape];
   if (wildcard >= 0) {
     const rest = shape.reduce((p, d, i) => (i === wildcard ? p : p * d), 1);
     if (rest === 0 || t.data.length % rest !== 0) {

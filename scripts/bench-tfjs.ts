@@ -27,12 +27,13 @@ const LR = 0.01;
  * live on the global object, and Tensor/Variable use Symbol.hasInstance. Costs ~1-2 s at start-up.
  */
 function registerTfjsGradients(): number {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const Module = require('module');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
   const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist') + path.sep;
   const original = Module._extensions['.js'];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Node's module internals have no public type
   Module._extensions['.js'] = function (mod: any, filename: string) {
     if (filename.startsWith(dist) && !/[\\/]tf-core[.\w]*\.js$/.test(filename)) {
       const src = fs.readFileSync(filename, 'utf8');
@@ -43,6 +44,7 @@ function registerTfjsGradients(): number {
     }
   };
   try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded for its side effect, through the hook above
     require(path.join(dist, 'register_all_gradients.js'));
   } finally {
     Module._extensions['.js'] = original;
@@ -185,7 +187,7 @@ function makeData(spec: Spec, count: number): { x: tf.Tensor; y: tf.Tensor | nul
 }
 
 function oneLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String((e as any).message) : String(e);
+  const msg = e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String((e as { message: unknown }).message) : String(e);
   return (msg.split('\n')[0] || String(e)).slice(0, 300);
 }
 
@@ -285,7 +287,7 @@ async function setup(args: Args): Promise<{ config: string; threads: number; not
     await tf.setBackend('cpu');
     return { config: `tfjs-backend-cpu (plain JS kernels), Node ${process.version}`, threads: 1, note: 'single-threaded JS' };
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   const dir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
   wasm.setWasmPaths(dir + path.sep);

@@ -58,7 +58,9 @@ async function main(): Promise<void> {
     console.log(`${s.key}: native 1T ${fmt(r.native1, 0)}, ${cores}T ${fmt(r.nativeAll, 0)} (shuffled ${fmt(r.shuffled, 0)}), js ${fmt(r.js, 0)} samples/s, GC ${(100 * r.gc).toFixed(2)} %`);
   }
   const nets = chosen.map((s) => s.key).join(',');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON printed by bench_torch.py, read field by field
   const torch: Record<number, any> = {};
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same, with PyTorch's allocator tuned
   const torchTuned: Record<number, any> = {};
   let torchConfig = '';
   let tfCpu: ReturnType<typeof runTfjs> = 'not run';

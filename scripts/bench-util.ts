@@ -14,7 +14,7 @@ export function bestTime(fn: () => void, { minSeconds = 0.2, rounds = 3, maxReps
   for (let r = 0; r < rounds; r++) {
     let reps = 0;
     const start = process.hrtime.bigint();
-    let elapsed = 0;
+    let elapsed: number;
     do {
       fn();
       reps++;
@@ -45,6 +45,7 @@ export function writeSection(name: string, body: string): void {
 }
 
 /** Runs a Python comparison script with a given thread count; returns its parsed JSON, or the reason it failed. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- whatever JSON the script prints; each caller reads its own fields
 export function runPython(script: string, args: string[], threads: number, extraEnv: NodeJS.ProcessEnv = {}): { ok: true; value: any } | { ok: false; reason: string } {
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), ...extraEnv };
   // These are set on some machines to work around old OpenBLAS bugs; they slow a current one.

@@ -48,7 +48,7 @@ function gzipBomb(head: Buffer, mib: number): Buffer {
  * The zlib module object itself: `import * as` gives a wrapper whose properties cannot be spied
  * on, while the readers' own wrappers read through to this object at each call.
  */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const zlibModule: typeof zlib = require('zlib');
 
 /** Records the length of every buffer zlib.gunzipSync returns while `f` runs. */

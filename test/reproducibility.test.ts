@@ -107,7 +107,7 @@ function oneStep(net: Module, start: Float32Array[], backendName: 'js' | 'native
 });
 
 (hasNative ? test : test.skip)('native sgemm and conv1dBackwardWeight at sizes that do use the pool: GEMM bitwise across 1/2/3 threads, conv within 1e-5', () => {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { addon } = require('../lib/backend/native').loadNative();
   const rng = new Rng(5);
   const fill = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());

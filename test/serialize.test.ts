@@ -292,7 +292,7 @@ describe('save / load', () => {
     expect(() => load(file)).toThrow(/unknown module type 'Scale'.*registerModule\('Scale', factory\)/);
     registerModule('Scale', (c) => new Scale(c.args[0] as number));
     expect(load(file).toString()).toBe('Sequential(Linear(2, 2), Scale(3))');
-    expect(() => registerModule('Linear', (c) => new Linear(1, 1))).toThrow(/'Linear' is a built-in module type/);
+    expect(() => registerModule('Linear', () => new Linear(1, 1))).toThrow(/'Linear' is a built-in module type/);
     expect(buildModule(net.config()).config()).toEqual(net.config());
   });
 

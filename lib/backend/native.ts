@@ -34,10 +34,10 @@ export function loadNative(): { addon?: NativeAddon; error?: Error } {
     }
     const override = process.env.NEURONE_ADDON_PATH;
     if (override !== undefined && override !== '') {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       cached = { addon: require(path.resolve(override)) as NativeAddon };
     } else {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const load = require('node-gyp-build') as (dir: string) => NativeAddon;
       cached = { addon: load(packageRoot) };
     }

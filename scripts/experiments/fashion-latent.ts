@@ -16,7 +16,7 @@ import {
   Tensor, Rng, seed, predict, evaluate, data, Module,
 } from '../../lib';
 import { imageGridPng, panelsSvg, rowsOf, scatterSvg } from '../../lib/report/figures';
-import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine, indexTargets, pct } from './common';
+import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine, pct } from './common';
 import { autoencoder } from './fashion-autoencoders';
 
 const args = flags({ trainSize: 10000, epochs: 10, convTrainSize: 5000, sigma: 0.3, seed: 0 });

@@ -36,7 +36,6 @@ export const SHARED_DATA = path.resolve(__dirname, '..', '..', '..', 'shared', '
 /** `test` when `cond`, else `test.skip` after printing why, so a missing data set shows up as skipped, never as passed. */
 export function testIf(cond: boolean, why: string): jest.It {
   if (!cond) {
-    // eslint-disable-next-line no-console
     console.warn(`NOT APPLICABLE (skipped): ${why}`);
     return test.skip;
   }
