@@ -17,7 +17,9 @@ constexpr __mmask8 kAll8 = 0xff;
 
 // The first n of 16 lanes (all of them from 16 on; none for n <= 0).
 inline __mmask16 firstLanes(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1u);
+  return n >= 16  ? static_cast<__mmask16>(0xffff)
+         : n <= 0 ? static_cast<__mmask16>(0)
+                  : static_cast<__mmask16>((1u << n) - 1u);
 }
 
 }  // namespace neurone

@@ -38,25 +38,26 @@ class Addon : public Napi::Addon<Addon> {
       if (*forced != '\0') {
         KernelPath p;
         if (!parseKernelPath(forced, &p)) {
-          throw Napi::Error::New(env, std::string("NEURONE_KERNEL must be scalar, avx2 or avx512, got '") + forced + "'");
+          throw Napi::Error::New(env,
+                                 std::string("NEURONE_KERNEL must be scalar, avx2 or avx512, got '") + forced + "'");
         }
         if (!kernelPathSupported(p)) {
           throw Napi::Error::New(env, std::string("NEURONE_KERNEL=") + forced +
-                                          " is not supported by this CPU or build (supported: " + supportedList() + ")");
+                                          " is not supported by this CPU or build (supported: " + supportedList() +
+                                          ")");
         }
         path_ = p;
       }
     }
     DefineAddon(exports, {
-        NEURONE_FOR_EACH_OP(NEURONE_METHOD)
-        InstanceMethod("getThreads", &Addon::GetThreads),
-        InstanceMethod("setThreads", &Addon::SetThreads),
-        InstanceMethod("kernelPath", &Addon::GetKernelPath),
-        InstanceMethod("supportedKernelPaths", &Addon::SupportedKernelPaths),
-        InstanceMethod("setKernelPath", &Addon::SetKernelPath),
-        InstanceMethod("noop", &Addon::Noop),
-        InstanceMethod("fmaProbe", &Addon::FmaProbe),
-    });
+                             NEURONE_FOR_EACH_OP(NEURONE_METHOD) InstanceMethod("getThreads", &Addon::GetThreads),
+                             InstanceMethod("setThreads", &Addon::SetThreads),
+                             InstanceMethod("kernelPath", &Addon::GetKernelPath),
+                             InstanceMethod("supportedKernelPaths", &Addon::SupportedKernelPaths),
+                             InstanceMethod("setKernelPath", &Addon::SetKernelPath),
+                             InstanceMethod("noop", &Addon::Noop),
+                             InstanceMethod("fmaProbe", &Addon::FmaProbe),
+                         });
   }
 
  private:
@@ -73,8 +74,10 @@ class Addon : public Napi::Addon<Addon> {
     try {
       return body();
     } catch (const ArgError& e) {
-      if (e.isType) Napi::TypeError::New(info.Env(), e.message).ThrowAsJavaScriptException();
-      else Napi::RangeError::New(info.Env(), e.message).ThrowAsJavaScriptException();
+      if (e.isType)
+        Napi::TypeError::New(info.Env(), e.message).ThrowAsJavaScriptException();
+      else
+        Napi::RangeError::New(info.Env(), e.message).ThrowAsJavaScriptException();
     } catch (const std::bad_alloc&) {
       Napi::RangeError::New(info.Env(), "neurone: out of memory").ThrowAsJavaScriptException();
     }
@@ -109,8 +112,8 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value run(Napi::Env env, Conv1dMaxPoolForwardCall& a) {
     if (a.pooled > 0) {
-      conv1dMaxPoolForward(a.shape(), a.poolSize, a.poolStride, a.x.data, a.w.data, a.bias.data, a.y.data, a.argmax.data,
-                           path_, &pool_);
+      conv1dMaxPoolForward(a.shape(), a.poolSize, a.poolStride, a.x.data, a.w.data, a.bias.data, a.y.data,
+                           a.argmax.data, path_, &pool_);
     }
     return env.Undefined();
   }
@@ -174,7 +177,8 @@ class Addon : public Napi::Addon<Addon> {
   }
 
   Napi::Value run(Napi::Env env, ActivationBackwardCall& a) {
-    if (a.n > 0) activationBackwardParallel(a.activation, a.alpha, a.x.data, a.y.data, a.dy.data, a.dx.data, a.n, &pool_);
+    if (a.n > 0)
+      activationBackwardParallel(a.activation, a.alpha, a.x.data, a.y.data, a.dy.data, a.dx.data, a.n, &pool_);
     return env.Undefined();
   }
 
@@ -212,8 +216,8 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value run(Napi::Env env, AdamStepCall& a) {
     if (a.n > 0) {
-      adamStepParallel(a.w.data, a.g.data, a.m.data, a.v.data, a.n, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step,
-                       path_, &pool_);
+      adamStepParallel(a.w.data, a.g.data, a.m.data, a.v.data, a.n, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay,
+                       a.step, path_, &pool_);
     }
     return env.Undefined();
   }
@@ -225,7 +229,8 @@ class Addon : public Napi::Addon<Addon> {
 
   // The index of the first NaN/±Infinity, or -1.
   Napi::Value run(Napi::Env env, NonFiniteIndexCall& a) {
-    return Napi::Number::New(env, static_cast<double>(a.n > 0 ? nonFiniteIndexParallel(a.x.data, a.n, path_, &pool_) : -1));
+    return Napi::Number::New(env,
+                             static_cast<double>(a.n > 0 ? nonFiniteIndexParallel(a.x.data, a.n, path_, &pool_) : -1));
   }
 
   Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_.threads()); }

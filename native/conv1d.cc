@@ -76,8 +76,8 @@ void forwardSample(void* ctx, int64_t b, int) {
 
 // dw = x_bᵀ · dySample + beta · dw: sample b's weight gradient, x_b viewed as (outLength,
 // kSize*chanIn) with row stride stride*chanIn and dySample its (outLength, chanOut) output gradient.
-void sampleWeightGradient(const Conv1dShape& s, const float* x, int64_t b, const float* dySample, float beta,
-                          float* dw, KernelPath path) {
+void sampleWeightGradient(const Conv1dShape& s, const float* x, int64_t b, const float* dySample, float beta, float* dw,
+                          KernelPath path) {
   GemmArgs g;
   g.transA = true;
   g.m = s.kSize * s.chanIn;
@@ -140,8 +140,8 @@ void forwardPooledChunk(void* ctx, int64_t task, int worker) {
   const int64_t outputs = std::min(j.chunkOutputs, pooledLength - t0);
   const int64_t positions = (outputs - 1) * j.poolStride + j.poolSize;
   const Conv1dShape part{1, (positions - 1) * s.stride + s.kSize, s.chanIn, s.chanOut, s.kSize, s.stride};
-  const ConvJob conv{&part, j.x + (b * s.length + t0 * j.poolStride * s.stride) * s.chanIn, j.w, j.bias, nullptr,
-                     j.path, 1, nullptr};
+  const ConvJob conv{
+      &part, j.x + (b * s.length + t0 * j.poolStride * s.stride) * s.chanIn, j.w, j.bias, nullptr, j.path, 1, nullptr};
   float* rows = j.conv + worker * j.convFloats;
   convolveSample(conv, 0, rows);
   const Pool1dShape pooling{1, positions, s.chanOut, j.poolSize, j.poolStride};
@@ -166,8 +166,8 @@ struct PooledBackwardJob {
   KernelPath path;
   const PoolKernels* kernels;
   int64_t chunks;
-  float* dw;      // one (kSize*chanIn, chanOut) matrix per chunk
-  float* dconv;   // per worker: one sample's convolution gradient
+  float* dw;     // one (kSize*chanIn, chanOut) matrix per chunk
+  float* dconv;  // per worker: one sample's convolution gradient
   std::atomic<int64_t> routed{0};
 };
 
@@ -275,12 +275,14 @@ int64_t usefulChunks(const Conv1dShape& s, ThreadPool* pool) {
 
 }  // namespace
 
-void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y,
-                   KernelPath path, ThreadPool* pool) {
+void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
+                   ThreadPool* pool) {
   if (s.batch == 0 || s.outLength() == 0) return;
   ConvJob job{&s, x, w, bias, y, path, 1, nullptr};
-  if (usefulChunks(s, pool) > 1) pool->run(s.batch, forwardSample, &job, true);
-  else for (int64_t b = 0; b < s.batch; b++) forwardSample(&job, b, 0);
+  if (usefulChunks(s, pool) > 1)
+    pool->run(s.batch, forwardSample, &job, true);
+  else
+    for (int64_t b = 0; b < s.batch; b++) forwardSample(&job, b, 0);
 }
 
 void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x, const float* w,
@@ -298,10 +300,12 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
           const int64_t o = cb * kConvLanes + l;
           lanes[(cb * depth + i) * kConvLanes + l] = o < s.chanOut ? w[i * s.chanOut + o] : 0.0f;
         }
-    DirectJob job{{&s, poolSize, poolStride, x, lanes.get(), bias, y, argmaxOut, nullptr, nullptr, 0},
-                  direct, 1, nullptr};
-    if (usefulChunks(s, pool) > 1) pool->run(s.batch, directForwardSample, &job, true);
-    else for (int64_t b = 0; b < s.batch; b++) directForwardSample(&job, b, 0);
+    DirectJob job{
+        {&s, poolSize, poolStride, x, lanes.get(), bias, y, argmaxOut, nullptr, nullptr, 0}, direct, 1, nullptr};
+    if (usefulChunks(s, pool) > 1)
+      pool->run(s.batch, directForwardSample, &job, true);
+    else
+      for (int64_t b = 0; b < s.batch; b++) directForwardSample(&job, b, 0);
     return;
   }
   // As many pooled outputs per chunk as fit the budget (at least one, whatever it needs).
@@ -310,16 +314,31 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
       std::min(pooledLength, budgetRows >= poolSize ? (budgetRows - poolSize) / poolStride + 1 : 1);
   const int64_t chunks = (pooledLength + chunkOutputs - 1) / chunkOutputs;
   const int64_t threads = usefulChunks(s, pool) > 1 ? pool->threads() : 1;
-  PooledJob job{&s, poolSize, poolStride, chunkOutputs, chunks, x, w, bias, y, argmaxOut, path, &poolKernelsFor(path),
-                nullptr, nullptr, ((chunkOutputs - 1) * poolStride + poolSize) * s.chanOut,
+  PooledJob job{&s,
+                poolSize,
+                poolStride,
+                chunkOutputs,
+                chunks,
+                x,
+                w,
+                bias,
+                y,
+                argmaxOut,
+                path,
+                &poolKernelsFor(path),
+                nullptr,
+                nullptr,
+                ((chunkOutputs - 1) * poolStride + poolSize) * s.chanOut,
                 chunkOutputs * s.chanOut};
   auto conv = scratchArray<float>(threads * job.convFloats);
   auto argmax = scratchArray<int32_t>(argmaxOut ? 0 : threads * job.argmaxInts);
   job.conv = conv.get();
   job.argmax = argmax.get();
   const int64_t tasks = s.batch * chunks;
-  if (threads > 1) pool->run(tasks, forwardPooledChunk, &job, true);
-  else for (int64_t t = 0; t < tasks; t++) forwardPooledChunk(&job, t, 0);
+  if (threads > 1)
+    pool->run(tasks, forwardPooledChunk, &job, true);
+  else
+    for (int64_t t = 0; t < tasks; t++) forwardPooledChunk(&job, t, 0);
 }
 
 int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x,
@@ -336,16 +355,30 @@ int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int6
   if (const ConvPoolKernels* direct = directKernels(s, path)) {
     DirectJob job{{&s, poolSize, poolStride, x, nullptr, nullptr, nullptr, nullptr, dy, argmax,
                    sgemmDepthBlock(path, convLength)},
-                  direct, chunks, partial.get()};
-    if (chunks > 1) pool->run(chunks, directWeightChunk, &job, true);
-    else directWeightChunk(&job, 0, 0);
+                  direct,
+                  chunks,
+                  partial.get()};
+    if (chunks > 1)
+      pool->run(chunks, directWeightChunk, &job, true);
+    else
+      directWeightChunk(&job, 0, 0);
     routed = job.routed.load(std::memory_order_relaxed);
   } else {
     auto dconv = scratchArray<float>((chunks > 1 ? pool->threads() : 1) * convLength * s.chanOut);
-    PooledBackwardJob job{&s, {s.batch, convLength, s.chanOut, poolSize, poolStride}, x, dy, argmax, path,
-                          &poolKernelsFor(path), chunks, partial.get(), dconv.get()};
-    if (chunks > 1) pool->run(chunks, backwardPooledChunk, &job, true);
-    else backwardPooledChunk(&job, 0, 0);
+    PooledBackwardJob job{&s,
+                          {s.batch, convLength, s.chanOut, poolSize, poolStride},
+                          x,
+                          dy,
+                          argmax,
+                          path,
+                          &poolKernelsFor(path),
+                          chunks,
+                          partial.get(),
+                          dconv.get()};
+    if (chunks > 1)
+      pool->run(chunks, backwardPooledChunk, &job, true);
+    else
+      backwardPooledChunk(&job, 0, 0);
     routed = job.routed.load(std::memory_order_relaxed);
   }
   if (routed != s.batch * pooledLength * s.chanOut) return routed;
@@ -353,20 +386,22 @@ int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int6
   return routed;
 }
 
-void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx,
-                         KernelPath path, ThreadPool* pool) {
+void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx, KernelPath path,
+                         ThreadPool* pool) {
   if (s.batch == 0) return;
   if (s.outLength() == 0) {
     std::memset(dx, 0, s.batch * s.length * s.chanIn * sizeof(float));
     return;
   }
   ConvJob job{&s, dy, w, nullptr, dx, path, 1, nullptr};
-  if (usefulChunks(s, pool) > 1) pool->run(s.batch, backwardInputSample, &job, true);
-  else for (int64_t b = 0; b < s.batch; b++) backwardInputSample(&job, b, 0);
+  if (usefulChunks(s, pool) > 1)
+    pool->run(s.batch, backwardInputSample, &job, true);
+  else
+    for (int64_t b = 0; b < s.batch; b++) backwardInputSample(&job, b, 0);
 }
 
-void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw,
-                          KernelPath path, ThreadPool* pool) {
+void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw, KernelPath path,
+                          ThreadPool* pool) {
   if (s.batch == 0 || s.outLength() == 0) return;
   const int64_t chunks = usefulChunks(s, pool);
   ConvJob job{&s, x, dy, nullptr, dw, path, chunks, nullptr};

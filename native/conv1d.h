@@ -19,8 +19,8 @@ struct Conv1dShape {
 };
 
 // y = conv(x, w) + bias (bias may be null). y is overwritten.
-void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y,
-                   KernelPath path, ThreadPool* pool);
+void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
+                   ThreadPool* pool);
 // y = maxPool(conv(x, w) + bias) over windows of poolSize conv positions moved by poolStride,
 // y (batch, pooledLength, chanOut) overwritten, without storing the convolution: each thread
 // convolves one sample into a scratch block that stays in cache and pools it from there. argmax,
@@ -42,11 +42,11 @@ int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int6
                                     const float* dy, const int32_t* argmax, float* dw, KernelPath path,
                                     ThreadPool* pool);
 // dx = dL/dx, overwritten (positions no window reaches get 0).
-void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx,
-                         KernelPath path, ThreadPool* pool);
+void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx, KernelPath path,
+                         ThreadPool* pool);
 // dw += dL/dw, summed over the batch.
-void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw,
-                          KernelPath path, ThreadPool* pool);
+void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw, KernelPath path,
+                          ThreadPool* pool);
 
 // On AVX2 and AVX-512 the joint passes above run small windows (kSize * chanIn <=
 // kDirectMaxDepth) as direct loops (conv1d_direct.h) instead of per-sample GEMMs, with the same
@@ -62,7 +62,7 @@ struct ConvPoolArgs {
   const float* bias;  // forward: may be null
   float* y;           // forward: pooled output
   int32_t* argmax;    // forward: flat indices into the convolution's output, or null
-  const float* dy;          // backward: the pooled output's gradient
+  const float* dy;    // backward: the pooled output's gradient
   const int32_t* argmaxIn;  // backward: what the forward recorded
   int64_t depthBlock;       // backward: sgemmDepthBlock(path, convolution length)
 };

@@ -15,17 +15,24 @@ namespace neurone {
 
 const char* kernelPathName(KernelPath path) {
   switch (path) {
-    case KernelPath::Avx2: return "avx2";
-    case KernelPath::Avx512: return "avx512";
-    default: return "scalar";
+    case KernelPath::Avx2:
+      return "avx2";
+    case KernelPath::Avx512:
+      return "avx512";
+    default:
+      return "scalar";
   }
 }
 
 bool parseKernelPath(const char* name, KernelPath* out) {
-  if (std::strcmp(name, "scalar") == 0) *out = KernelPath::Scalar;
-  else if (std::strcmp(name, "avx2") == 0) *out = KernelPath::Avx2;
-  else if (std::strcmp(name, "avx512") == 0) *out = KernelPath::Avx512;
-  else return false;
+  if (std::strcmp(name, "scalar") == 0)
+    *out = KernelPath::Scalar;
+  else if (std::strcmp(name, "avx2") == 0)
+    *out = KernelPath::Avx2;
+  else if (std::strcmp(name, "avx512") == 0)
+    *out = KernelPath::Avx512;
+  else
+    return false;
   return true;
 }
 
@@ -93,14 +100,18 @@ const Features& features() {
 
 bool kernelPathSupported(KernelPath path) {
   switch (path) {
-    case KernelPath::Scalar: return true;
+    case KernelPath::Scalar:
+      return true;
 #if defined(NEURONE_X86) && defined(NEURONE_HAVE_AVX2)
-    case KernelPath::Avx2: return features().avx2;
+    case KernelPath::Avx2:
+      return features().avx2;
 #endif
 #if defined(NEURONE_X86) && defined(NEURONE_HAVE_AVX512)
-    case KernelPath::Avx512: return features().avx512;
+    case KernelPath::Avx512:
+      return features().avx512;
 #endif
-    default: return false;
+    default:
+      return false;
   }
 }
 

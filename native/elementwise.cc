@@ -47,8 +47,13 @@ void elementwise::bceTermsScalar(const float* p, const float* y, float* term, fl
 
 namespace {
 
-const elementwise::Kernels kScalar{tanhScalar, sigmoidScalar, expShiftSumScalar, elementwise::bceTermsScalar,
-                                   elementwise::sgdStepLoop, elementwise::adamStepLoop, elementwise::nonFiniteIndexLoop};
+const elementwise::Kernels kScalar{tanhScalar,
+                                   sigmoidScalar,
+                                   expShiftSumScalar,
+                                   elementwise::bceTermsScalar,
+                                   elementwise::sgdStepLoop,
+                                   elementwise::adamStepLoop,
+                                   elementwise::nonFiniteIndexLoop};
 
 // The table for `path`, by the fallback rule of cpu.h.
 const elementwise::Kernels& kernelsFor(KernelPath path) {
@@ -64,9 +69,14 @@ inline float softplus(float x) { return std::fmax(x, 0.0f) + std::log1p(std::exp
 
 void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n) {
   switch (f) {
-    case Activation::TanH: tanhScalar(x, y, n); break;
-    case Activation::Sigmoid: sigmoidScalar(x, y, n); break;
-    default: activationForward(f, alpha, x, y, n, KernelPath::Scalar);
+    case Activation::TanH:
+      tanhScalar(x, y, n);
+      break;
+    case Activation::Sigmoid:
+      sigmoidScalar(x, y, n);
+      break;
+    default:
+      activationForward(f, alpha, x, y, n, KernelPath::Scalar);
   }
 }
 
@@ -85,8 +95,12 @@ void activationForward(Activation f, float alpha, const float* x, float* y, int6
     case Activation::LeakyReLU:
       for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? alpha * x[i] : x[i];
       break;
-    case Activation::TanH: kernelsFor(path).tanh(x, y, n); break;
-    case Activation::Sigmoid: kernelsFor(path).sigmoid(x, y, n); break;
+    case Activation::TanH:
+      kernelsFor(path).tanh(x, y, n);
+      break;
+    case Activation::Sigmoid:
+      kernelsFor(path).sigmoid(x, y, n);
+      break;
     case Activation::SoftPlus:
       for (int64_t i = 0; i < n; i++) y[i] = softplus(x[i]);
       break;

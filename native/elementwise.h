@@ -93,8 +93,8 @@ struct Kernels {
   void (*bceTerms)(const float* p, const float* y, float* term, float* grad, int64_t n);
   // The loops of elementwise_loops.h, compiled for this path.
   void (*sgdStep)(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
-  void (*adamStep)(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2,
-                   float weightDecay, float stepSize, float epsHat);
+  void (*adamStep)(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float weightDecay,
+                   float stepSize, float epsHat);
   int64_t (*nonFiniteIndex)(const float* x, int64_t n);
 };
 const Kernels& kernelsAvx2();

@@ -10,9 +10,10 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kAvx2{applyV<Avx2, tanhV<Avx2>>, applyV<Avx2, sigmoidV<Avx2>>, expShiftSumV<Avx2>,
-                                 elementwise::bceTermsScalar, elementwise::sgdStepLoop, elementwise::adamStepLoop,
-                                 elementwise::nonFiniteIndexLoop};
+const elementwise::Kernels kAvx2{
+    applyV<Avx2, tanhV<Avx2>>,      applyV<Avx2, sigmoidV<Avx2>>, expShiftSumV<Avx2>,
+    elementwise::bceTermsScalar,    elementwise::sgdStepLoop,     elementwise::adamStepLoop,
+    elementwise::nonFiniteIndexLoop};
 
 }  // namespace
 

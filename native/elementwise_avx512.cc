@@ -10,10 +10,9 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kAvx512{applyV<Avx512, tanhV<Avx512>>, applyV<Avx512, sigmoidV<Avx512>>,
-                                   expShiftSumV<Avx512>,          bceTermsV<Avx512>,
-                                   elementwise::sgdStepLoop,      elementwise::adamStepLoop,
-                                   elementwise::nonFiniteIndexLoop};
+const elementwise::Kernels kAvx512{
+    applyV<Avx512, tanhV<Avx512>>, applyV<Avx512, sigmoidV<Avx512>>, expShiftSumV<Avx512>,           bceTermsV<Avx512>,
+    elementwise::sgdStepLoop,      elementwise::adamStepLoop,        elementwise::nonFiniteIndexLoop};
 
 }  // namespace
 

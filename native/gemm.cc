@@ -69,8 +69,8 @@ namespace {
 constexpr int kScalarMR = 4;
 constexpr int kScalarNR = 8;
 
-void sgemm_kernel_4x8_scalar(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b,
-                             int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
+void sgemm_kernel_4x8_scalar(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs,
+                             float* c, int64_t ldc, float alpha, float beta) {
   float acc[kScalarMR][kScalarNR] = {};
   if (mr == kScalarMR) {
     for (int64_t p = 0; p < kc; p++) {
@@ -137,18 +137,9 @@ double fmaProbeScalar(int64_t steps) {
   return 2.0 * 8 * static_cast<double>(steps);
 }
 
-const GemmKernels kScalarKernels = {kScalarMR,
-                                    kScalarNR,
-                                    256,
-                                    512,
-                                    sgemm_kernel_4x8_scalar,
-                                    packAGeneric<kScalarMR>,
-                                    packBGeneric<kScalarNR>,
-                                    nullptr,
-                                    nullptr,
-                                    nullptr,
-                                    nullptr,
-                                    fmaProbeScalar};
+const GemmKernels kScalarKernels = {
+    kScalarMR, kScalarNR, 256,     512,     sgemm_kernel_4x8_scalar, packAGeneric<kScalarMR>, packBGeneric<kScalarNR>,
+    nullptr,   nullptr,   nullptr, nullptr, fmaProbeScalar};
 
 // The table for `path`, by the fallback rule of cpu.h.
 const GemmKernels& kernelsFor(KernelPath path) {
@@ -233,7 +224,6 @@ float* threadScratch(size_t floats) {
   return scratch.get(floats);
 }
 
-
 // The small-problem path: no packing, no threads.
 void sgemmTiny(const GemmArgs& g) {
   for (int64_t i = 0; i < g.m; i++) {
@@ -264,8 +254,8 @@ void scaleC(const GemmArgs& g) {
 struct Plan {
   const GemmArgs* g;
   const GemmKernels* kt;
-  int64_t kc;                // balanced depth block
-  int64_t mChunk, nChunk;    // task extent (multiples of MR / NR)
+  int64_t kc;              // balanced depth block
+  int64_t mChunk, nChunk;  // task extent (multiples of MR / NR)
   int64_t mTasks, nTasks;
   bool bInPlace;
   bool aInPlace;  // A read in place when few column panels reuse a panel (see runTask)
@@ -341,8 +331,8 @@ void runTask(const Plan& plan, int64_t task) {
         kt.packA(mr, kcur, aPanel, aRs, aCs, aPack);
         aPanel = aPack;
       }
-      const Microkernel kernel = rowA ? (plan.transC ? kt.kernelRowATransC : kt.kernelRowA)
-                                      : (plan.transC ? kt.kernelTransC : kt.kernel);
+      const Microkernel kernel =
+          rowA ? (plan.transC ? kt.kernelRowATransC : kt.kernelRowA) : (plan.transC ? kt.kernelTransC : kt.kernel);
       for (int64_t jp = 0; jp < panels; jp++) {
         const int64_t nr = std::min(NR, width - jp * NR);
         const float* bp = jp == raggedPanel ? bPack : bBase + jp * bPanelStep;
@@ -568,13 +558,9 @@ void runSplitK(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPo
 }  // namespace
 }  // namespace gemm
 
-int64_t sgemmDepthBlock(KernelPath path, int64_t k) {
-  return gemm::balancedKc(k, gemm::kernelsFor(path));
-}
+int64_t sgemmDepthBlock(KernelPath path, int64_t k) { return gemm::balancedKc(k, gemm::kernelsFor(path)); }
 
-double fmaProbe(KernelPath path, int64_t steps) {
-  return gemm::kernelsFor(path).fmaProbe(steps);
-}
+double fmaProbe(KernelPath path, int64_t steps) { return gemm::kernelsFor(path).fmaProbe(steps); }
 
 void sgemm(const GemmArgs& g, KernelPath path, ThreadPool* pool, GemmForm form) {
   using namespace gemm;

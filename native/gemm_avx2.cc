@@ -45,7 +45,7 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
     for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();
 #pragma GCC unroll 8
   for (int i = 0; i < R; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-  // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
+    // Unrolled so the loop overhead and the pointer bumps stay off the FMA ports.
 #pragma GCC unroll 4
   for (int64_t p = 0; p < kc; p++) {
     if (InPlaceB) _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchRows * bs), _MM_HINT_T0);
@@ -102,8 +102,8 @@ constexpr TileTable<R...> makeTileTable(std::index_sequence<R...>) {
 
 const auto kTiles = makeTileTable(std::make_index_sequence<kMR>());
 
-void sgemm_kernel_6x16_avx2(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b,
-                            int64_t bs, float* c, int64_t ldc, float alpha, float beta) {
+void sgemm_kernel_6x16_avx2(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs,
+                            float* c, int64_t ldc, float alpha, float beta) {
   // Packed panels (bs == kNR) are contiguous and prefetched by the hardware.
   TileFn fn = bs == kNR ? (nr > 8 ? kTiles.full[mr - 1] : kTiles.half[mr - 1])
                         : (nr > 8 ? kTiles.fullInPlace[mr - 1] : kTiles.halfInPlace[mr - 1]);
@@ -206,8 +206,9 @@ double fmaProbe(int64_t steps) {
   return 2.0 * 12 * 8 * static_cast<double>(steps);
 }
 
-const GemmKernels kKernels = {kMR, kNR, 256, 512, sgemm_kernel_6x16_avx2, packA6_avx2, packB16_avx2, nullptr,
-                              nullptr, nullptr, nullptr, fmaProbe};
+const GemmKernels kKernels = {kMR,         kNR,          256,     512,     sgemm_kernel_6x16_avx2,
+                              packA6_avx2, packB16_avx2, nullptr, nullptr, nullptr,
+                              nullptr,     fmaProbe};
 
 }  // namespace
 

@@ -292,8 +292,8 @@ void narrowBlock(int64_t rows, int64_t cols, int64_t kc, const float* a, int64_t
 #pragma GCC unroll 16
     for (int g = 0; g < G - 1; g++)
       acc[g] = _mm512_fmadd_ps(_mm512_maskz_broadcast_f32x4(kAll16, _mm_loadu_ps(ap + 4 * g)), bv, acc[g]);
-    acc[G - 1] = _mm512_fmadd_ps(
-        _mm512_maskz_broadcast_f32x4(kAll16, _mm_maskz_loadu_ps(lastRows, ap + 4 * (G - 1))), bv, acc[G - 1]);
+    acc[G - 1] = _mm512_fmadd_ps(_mm512_maskz_broadcast_f32x4(kAll16, _mm_maskz_loadu_ps(lastRows, ap + 4 * (G - 1))),
+                                 bv, acc[G - 1]);
   }
   // Lane 4j + r to lane 4r + j: 128-bit lane r is then row i + r.
   const __m512i byRow = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);

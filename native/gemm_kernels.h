@@ -17,8 +17,8 @@ namespace gemm {
 // B(p, j) = b[p * bs + j]. Rows i >= mr of A are never read; B must have NR
 // readable columns per row (the driver zero-pads ragged panels), only the
 // first nr columns of C are written. beta == 0 means C is not read.
-using Microkernel = void (*)(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b,
-                             int64_t bs, float* c, int64_t ldc, float alpha, float beta);
+using Microkernel = void (*)(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs,
+                             float* c, int64_t ldc, float alpha, float beta);
 
 // Packs rows [0, mr) x depth [0, kc) of A into dst[p * MR + i], zero-padding
 // rows mr..MR-1. A(i, p) = a[i * rs + p * cs].
@@ -29,12 +29,12 @@ using PackA = void (*)(int64_t mr, int64_t kc, const float* a, int64_t rs, int64
 using PackB = void (*)(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst);
 
 using NarrowEdgeFn = void (*)(int64_t rows, int64_t cols, int64_t kc, const float* a, int64_t lda, const float* bx,
-                             float* c, int64_t ldc, float alpha, float beta);
+                              float* c, int64_t ldc, float alpha, float beta);
 
 struct GemmKernels {
-  int mr, nr;       // register tile
-  int64_t kc;       // depth block: an A micro-panel (MR x KC) stays in L1
-  int64_t nc;       // width block: a packed B block (KC x NC) stays in L2
+  int mr, nr;  // register tile
+  int64_t kc;  // depth block: an A micro-panel (MR x KC) stays in L1
+  int64_t nc;  // width block: a packed B block (KC x NC) stays in L2
   Microkernel kernel;
   // Packing for this tile shape. The SIMD files supply transposing packers
   // (the expensive case); generic strided copies otherwise.

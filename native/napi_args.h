@@ -44,9 +44,9 @@ inline std::string describe(const Napi::Value& v) {
   }
   if (v.IsString()) return "string " + v.As<Napi::String>().Utf8Value();
   if (v.IsTypedArray()) {
-    static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
-                                  "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array",
-                                  "BigUint64Array"};
+    static const char* names[] = {"Int8Array",    "Uint8Array",    "Uint8ClampedArray", "Int16Array",
+                                  "Uint16Array",  "Int32Array",    "Uint32Array",       "Float32Array",
+                                  "Float64Array", "BigInt64Array", "BigUint64Array"};
     auto ta = v.As<Napi::TypedArray>();
     int t = static_cast<int>(ta.TypedArrayType());
     std::string name = (t >= 0 && t < 11) ? names[t] : "TypedArray";
@@ -96,7 +96,8 @@ class Args {
     if (!info_[i].IsNumber()) throwType(msg::notNumber(fn_, name, describe(info_[i])));
     const double d = info_[i].As<Napi::Number>().DoubleValue();
     const float f = static_cast<float>(d);
-    if (std::isfinite(d) && !std::isfinite(f)) throwRange(msg::notFloat32Range(fn_, name, describe(info_[i]).substr(7)));
+    if (std::isfinite(d) && !std::isfinite(f))
+      throwRange(msg::notFloat32Range(fn_, name, describe(info_[i]).substr(7)));
     return f;
   }
 
@@ -170,7 +171,8 @@ class Args {
   void classIndices(const char* name, const int32_t* labels, int64_t n, int64_t classes) const {
     for (int64_t r = 0; r < n; r++) {
       if (labels[r] < 0 || labels[r] >= classes) {
-        throwRange(msg::notClassIndex(fn_, name, std::to_string(r), std::to_string(classes), std::to_string(labels[r])));
+        throwRange(
+            msg::notClassIndex(fn_, name, std::to_string(r), std::to_string(classes), std::to_string(labels[r])));
       }
     }
   }

@@ -74,8 +74,10 @@ void runSamples(const Pool1dShape& s, ThreadPool* pool, ThreadPool::TaskFn fn, P
   // A sample of a batch-32 pooling layer is a few microseconds of work; only
   // wake the workers when there is enough of it.
   const bool threaded = pool && pool->threads() > 1 && s.batch > 1 && s.batch * s.length * s.chan >= (1 << 16);
-  if (threaded) pool->run(s.batch, fn, job, true);
-  else for (int64_t b = 0; b < s.batch; b++) fn(job, b, 0);
+  if (threaded)
+    pool->run(s.batch, fn, job, true);
+  else
+    for (int64_t b = 0; b < s.batch; b++) fn(job, b, 0);
 }
 
 }  // namespace

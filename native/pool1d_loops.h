@@ -14,8 +14,7 @@ namespace neurone {
 namespace pool {
 
 // Sample b of the max-pool forward pass: y and the flat argmax index into x.
-static inline void maxForwardSampleLoop(const Pool1dShape& s, const float* in, float* out, int32_t* argmax,
-                                        int64_t b) {
+static inline void maxForwardSampleLoop(const Pool1dShape& s, const float* in, float* out, int32_t* argmax, int64_t b) {
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
   for (int64_t t = 0; t < outLength; t++) {

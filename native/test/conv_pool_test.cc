@@ -33,10 +33,11 @@ bool close(const std::vector<float>& got, const std::vector<float>& want, int64_
   const double tol = 1e-6 * (terms + 4);
   for (size_t i = 0; i < want.size(); i++) {
     if (!(std::fabs(got[i] - want[i]) <= tol)) {
-      std::printf("FAIL %s path=%s threads=%d batch=%lld length=%lld chanIn=%lld chanOut=%lld kSize=%lld stride=%lld: "
-                  "[%zu] got %g want %g\n",
-                  what, path, threads, (long long)s.batch, (long long)s.length, (long long)s.chanIn,
-                  (long long)s.chanOut, (long long)s.kSize, (long long)s.stride, i, got[i], want[i]);
+      std::printf(
+          "FAIL %s path=%s threads=%d batch=%lld length=%lld chanIn=%lld chanOut=%lld kSize=%lld stride=%lld: "
+          "[%zu] got %g want %g\n",
+          what, path, threads, (long long)s.batch, (long long)s.length, (long long)s.chanIn, (long long)s.chanOut,
+          (long long)s.kSize, (long long)s.stride, i, got[i], want[i]);
       failures++;
       return false;
     }
@@ -108,9 +109,10 @@ void testConvMaxPool(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, 
   for (size_t i = 0; argmaxOk && i < argmax.size(); i++) {
     if (gotArgmax[i] == argmax[i]) continue;
     const int32_t picked = gotArgmax[i];
-    const bool inside = picked >= 0 && static_cast<size_t>(picked) < conv.size() &&
-                        picked % s.chanOut == argmax[i] % s.chanOut;
-    argmaxOk = inside && std::fabs(conv[picked] - conv[argmax[i]]) <= 1e-6f * std::fmax(1.0f, std::fabs(conv[argmax[i]]));
+    const bool inside =
+        picked >= 0 && static_cast<size_t>(picked) < conv.size() && picked % s.chanOut == argmax[i] % s.chanOut;
+    argmaxOk =
+        inside && std::fabs(conv[picked] - conv[argmax[i]]) <= 1e-6f * std::fmax(1.0f, std::fabs(conv[argmax[i]]));
   }
   if (!argmaxOk) {
     std::printf("FAIL conv1dMaxPoolForward argmax (batch=%lld length=%lld pool %lld/%lld)\n", (long long)s.batch,
@@ -125,21 +127,20 @@ void testConvMaxPool(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, 
   auto dw = randomVector(rng, static_cast<int64_t>(w.size()));
   auto dwRef = dw;
   conv1dBackwardWeightReference(s, x.data(), dconv.data(), dwRef.data());
-  int64_t routed = conv1dMaxPoolBackwardWeight(s, poolSize, poolStride, x.data(), dy.data(), argmax.data(), dw.data(),
-                                               path, &pool);
+  int64_t routed =
+      conv1dMaxPoolBackwardWeight(s, poolSize, poolStride, x.data(), dy.data(), argmax.data(), dw.data(), path, &pool);
   if (routed != static_cast<int64_t>(dy.size())) {
     std::printf("FAIL conv1dMaxPoolBackwardWeight routed %lld of %zu\n", (long long)routed, dy.size());
     failures++;
   }
-  close(dw, dwRef, s.batch * s.outLength() + 1, "conv1dMaxPoolBackwardWeight", s, kernelPathName(path),
-        pool.threads());
+  close(dw, dwRef, s.batch * s.outLength() + 1, "conv1dMaxPoolBackwardWeight", s, kernelPathName(path), pool.threads());
   // An entry outside its window: refused (short count) and dw left exactly as it was.
   if (!argmax.empty() && ps.length > poolSize) {
     auto bad = argmax;
     bad[0] = static_cast<int32_t>((ps.length - 1) * s.chanOut);
     auto before = dw;
-    routed = conv1dMaxPoolBackwardWeight(s, poolSize, poolStride, x.data(), dy.data(), bad.data(), dw.data(), path,
-                                         &pool);
+    routed =
+        conv1dMaxPoolBackwardWeight(s, poolSize, poolStride, x.data(), dy.data(), bad.data(), dw.data(), path, &pool);
     if (routed != static_cast<int64_t>(dy.size()) - 1 || dw != before) {
       std::printf("FAIL conv1dMaxPoolBackwardWeight with a bad argmax: routed %lld, dw %s\n", (long long)routed,
                   dw == before ? "untouched" : "changed");
@@ -151,11 +152,11 @@ void testConvMaxPool(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, 
 bool sameBits(const void* a, const void* b, size_t bytes, const char* what, const Conv1dShape& s, int64_t poolSize,
               int64_t poolStride, KernelPath path, int threads) {
   if (std::memcmp(a, b, bytes) == 0) return true;
-  std::printf("FAIL %s differs from the separate kernels: path=%s threads=%d batch=%lld length=%lld chanIn=%lld "
-              "chanOut=%lld kSize=%lld stride=%lld pool %lld/%lld\n",
-              what, kernelPathName(path), threads, (long long)s.batch, (long long)s.length, (long long)s.chanIn,
-              (long long)s.chanOut, (long long)s.kSize, (long long)s.stride, (long long)poolSize,
-              (long long)poolStride);
+  std::printf(
+      "FAIL %s differs from the separate kernels: path=%s threads=%d batch=%lld length=%lld chanIn=%lld "
+      "chanOut=%lld kSize=%lld stride=%lld pool %lld/%lld\n",
+      what, kernelPathName(path), threads, (long long)s.batch, (long long)s.length, (long long)s.chanIn,
+      (long long)s.chanOut, (long long)s.kSize, (long long)s.stride, (long long)poolSize, (long long)poolStride);
   failures++;
   return false;
 }
@@ -185,8 +186,8 @@ bool testJointBitwise(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize,
   conv1dForward(s, x.data(), w.data(), b, conv.data(), path, &pool);
   maxPool1dForward(ps, conv.data(), want.data(), argWant.data(), path, &pool);
   conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), b, got.data(), argGot.data(), path, &pool);
-  if (!sameBits(got.data(), want.data(), want.size() * sizeof(float), "conv1dMaxPoolForward", s, poolSize,
-                poolStride, path, pool.threads()) ||
+  if (!sameBits(got.data(), want.data(), want.size() * sizeof(float), "conv1dMaxPoolForward", s, poolSize, poolStride,
+                path, pool.threads()) ||
       !sameBits(argGot.data(), argWant.data(), argWant.size() * sizeof(int32_t), "conv1dMaxPoolForward argmax", s,
                 poolSize, poolStride, path, pool.threads()))
     return true;
@@ -229,8 +230,8 @@ void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPo
   for (int64_t i = 0; i < nIn; i++) {
     if (!(dx[i] == dxRef[i])) {
       std::printf("FAIL maxPool1dBackward %s length=%lld chan=%lld k=%lld stride=%lld at %lld: %g vs %g\n",
-                  kernelPathName(path), (long long)s.length, (long long)s.chan, (long long)s.kSize,
-                  (long long)s.stride, (long long)i, dx[i], dxRef[i]);
+                  kernelPathName(path), (long long)s.length, (long long)s.chan, (long long)s.kSize, (long long)s.stride,
+                  (long long)i, dx[i], dxRef[i]);
       failures++;
       break;
     }
@@ -276,7 +277,8 @@ void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPo
     for (int64_t t = 0; t < outLength; t++)
       for (int64_t k = 0; k < s.kSize; k++)
         for (int64_t c = 0; c < s.chan; c++)
-          dxRef[(b * s.length + t * s.stride + k) * s.chan + c] += dy[(b * outLength + t) * s.chan + c] / (double)s.kSize;
+          dxRef[(b * s.length + t * s.stride + k) * s.chan + c] +=
+              dy[(b * outLength + t) * s.chan + c] / (double)s.kSize;
   for (int64_t i = 0; i < nIn; i++) {
     if (std::fabs(dxa[i] - dxRef[i]) > 1e-5) {
       std::printf("FAIL avgPool1dBackward at %lld: %g vs %g\n", (long long)i, dxa[i], dxRef[i]);

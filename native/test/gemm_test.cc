@@ -112,10 +112,12 @@ bool runCase(const Case& cs, KernelPath path, neurone::ThreadPool* pool, std::mt
   if (out) *out = cFast;
   if (bad) {
     failures++;
-    std::printf("FAIL path=%s threads=%d form=%d transA=%d transB=%d m=%lld n=%lld k=%lld pad=%lld/%lld/%lld alpha=%g beta=%g\n",
-                neurone::kernelPathName(path), pool ? pool->threads() : 0, static_cast<int>(form), cs.transA, cs.transB, (long long)cs.m,
-                (long long)cs.n, (long long)cs.k, (long long)cs.padA, (long long)cs.padB, (long long)cs.padC, cs.alpha,
-                cs.beta);
+    std::printf(
+        "FAIL path=%s threads=%d form=%d transA=%d transB=%d m=%lld n=%lld k=%lld pad=%lld/%lld/%lld alpha=%g "
+        "beta=%g\n",
+        neurone::kernelPathName(path), pool ? pool->threads() : 0, static_cast<int>(form), cs.transA, cs.transB,
+        (long long)cs.m, (long long)cs.n, (long long)cs.k, (long long)cs.padA, (long long)cs.padB, (long long)cs.padC,
+        cs.alpha, cs.beta);
     return false;
   }
   return true;
@@ -178,9 +180,9 @@ int main() {
     // The training shapes and larger ones crossing every blocking boundary, with
     // 0-3 threads; threaded results must equal the unthreaded one bitwise.
     const Case big[] = {
-        {false, false, 32, 256, 784, 0, 0, 0, 1.0f, 0.0f},    // forward X*W
-        {false, true, 32, 784, 256, 0, 0, 0, 1.0f, 0.0f},     // grad input delta*W^T
-        {true, false, 784, 256, 32, 0, 0, 0, 1.0f, 1.0f},     // grad weight X^T*delta (accumulate)
+        {false, false, 32, 256, 784, 0, 0, 0, 1.0f, 0.0f},  // forward X*W
+        {false, true, 32, 784, 256, 0, 0, 0, 1.0f, 0.0f},   // grad input delta*W^T
+        {true, false, 784, 256, 32, 0, 0, 0, 1.0f, 1.0f},   // grad weight X^T*delta (accumulate)
         {false, false, 32, 100, 4064, 0, 0, 0, 1.0f, 0.0f},
         {false, false, 300, 530, 700, 3, 1, 2, 0.5f, 0.25f},
         {true, true, 300, 530, 700, 1, 3, 0, -2.0f, 0.0f},
