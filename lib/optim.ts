@@ -6,7 +6,7 @@
  * the default mean reduction (for SGD; Adam is invariant to the gradient's scale apart from eps).
  */
 import { Tensor, describe } from './tensor';
-import { Module, Parameter, forwardView } from './nn/module';
+import { Module, Parameter, accumulateGradients, forwardView } from './nn/module';
 import { Loss } from './losses';
 import { backend } from './backend';
 
@@ -297,7 +297,7 @@ export class Optim {
     const { sum: total, gradient: delta } = this.loss.lossAndGradient(y, yhat);
     const value = batch === 0 ? 0 : total / batch;
     net.deferZeroGrad();
-    net.backwardUpdateGradient(x, delta);
+    accumulateGradients(net, x, delta);
     if (this.optimizer) this.optimizer.step(net.parameters());
     else net.updateParameters(this.lr);
     return value;

@@ -4,7 +4,7 @@
 import { Tensor, zeros, formatShape, describe, sizeOf } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
-import { Module, Parameter, forwardView, inferView } from './nn/module';
+import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
 import { classify, confusionMatrix, Labels } from './metrics';
@@ -305,7 +305,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       }
       // Clears the gradients (or lets the layers overwrite them in the backward pass just below).
       net.deferZeroGrad();
-      net.backwardUpdateGradient(xb, delta);
+      accumulateGradients(net, xb, delta);
       if (!options.allowNonFinite) {
         const bad = nonFiniteParameter(params);
         if (bad) {

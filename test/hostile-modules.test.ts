@@ -110,6 +110,33 @@ describe.each(availableBackends())('%s backend', (name) => {
     expect(await run(true)).toBe(await run(false));
   });
 
+  // The first module's input is the caller's: rewritten in place after forward, backward must
+  // give the gradient at the values it sees (what a fresh forward and backward on them gives),
+  // never one from what forward saved about the old values. Only ∂L/∂x is compared: the later
+  // modules' inputs come from the old values, and their backward to the input does not read them.
+  test.each([
+    ['MaxPool1D', (): Module => new Sequential(new MaxPool1D(2, 2), new Flatten(), new Linear(2 * 3, 2)), [1, 4, 3]],
+    ['TanH', (): Module => new Sequential(new TanH(), new Linear(3, 2)), [4, 3]],
+    ['Sigmoid, nested', (): Module => new Sequential(new Sequential(new Sigmoid(), new Linear(3, 3)), new Linear(3, 2)), [4, 3]],
+  ] as [string, () => Module, number[]][])('a Sequential opening with %s: an input rewritten in place before backward gets its own gradient', (_, build, shape) => {
+    seed(8);
+    const rng = new Rng(10);
+    const net = build() as Sequential;
+    const fresh = build() as Sequential;
+    copyWeights(net, fresh);
+    const x = randomTensor(shape, rng);
+    const rewritten = randomTensor(shape, rng);
+    const delta = randomTensor(net.forward(x).shape, rng);
+    fresh.forward(rewritten);
+    const want = Array.from(fresh.backward(delta).data);
+    net.forward(x);
+    x.data.set(rewritten.data);
+    expect(Array.from(net.backward(delta).data)).toEqual(want);
+    // The Module contract (backwardDelta with the input) runs its own forward: the same answer.
+    net.forward(randomTensor(shape, rng));
+    expect(Array.from(net.backwardDelta(x, delta).data)).toEqual(want);
+  });
+
   test('MaxPool1D: an input rewritten in place between forward and backward routes the gradient by the new winners', () => {
     const pool = new MaxPool1D(2, 2);
     const x = { shape: [1, 4, 1], data: Float32Array.from([1, 0, 0, 1]) };

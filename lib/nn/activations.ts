@@ -2,15 +2,16 @@
  * Activations: parameter-free modules applied elementwise (or along the last axis for
  * Softmax and LogSoftmax). Output shape = input shape.
  *
- * The maths runs in the backend's elementwise kernels (native SIMD or the js twin). Each
- * backward recomputes what it needs from the input instead of caching the output: Sequential
- * hands the input back, and a cache keyed on tensor identity would go stale once buffers are
- * reused between batches; recomputing tanh or sigmoid costs far less than the GEMMs around it.
+ * The maths runs in the backend's elementwise kernels (native SIMD or the js twin). The
+ * derivatives of tanh and sigmoid come from the output y = f(x): inside a Sequential, the output
+ * its forward kept for that place while the input is the Sequential's own; otherwise (called
+ * directly, or first in a Sequential, whose caller may rewrite the input in place) y is
+ * recomputed from the input backward is given. Softmax and LogSoftmax always recompute.
  */
 import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { Activation as Code } from '../backend/types';
-import { Module, ModuleConfig } from './module';
+import { Module, ModuleConfig } from './base';
 import { ModuleSchema, checkArguments } from './schema';
 
 /** The arguments of the activations that take none. @internal */
@@ -39,17 +40,10 @@ abstract class Elementwise extends Activation {
   protected abstract readonly code: Code;
   protected alpha = 0;
 
-  /** The last forward's input and output, while the output sits in this module's own buffer. */
-  private outputOf: Tensor | null = null;
-  private output: Tensor | null = null;
-
   forward(input: Tensor): Tensor {
     const shape = this.checkInput(input);
     const y = this.buffer('output', shape);
     backend().activationForward(this.code, this.alpha, input.data, y.data, y.data.length);
-    // Kept only where nobody else writes the buffer: a standalone module hands y to the caller.
-    this.outputOf = this.reusesBuffers() ? input : null;
-    this.output = y;
     return y;
   }
 
@@ -58,14 +52,15 @@ abstract class Elementwise extends Activation {
     const dx = this.buffer('delta', shape);
     const k = backend();
     const n = dx.data.length;
-    // tanh and sigmoid derive from y = f(x): forward's output when backward is asked about the
-    // same input tensor (the training step, as MaxPool1D reuses its argmax), else recomputed.
-    const needsY = this.code === Code.TanH || this.code === Code.Sigmoid;
     let y = input.data;
-    if (needsY) {
-      const kept = this.outputOf === input && this.output !== null && this.output.data.length === n;
-      y = kept ? (this.output as Tensor).data : this.buffer('scratch', shape).data;
-      if (!kept) k.activationForward(this.code, this.alpha, input.data, y, n);
+    if (this.code === Code.TanH || this.code === Code.Sigmoid) {
+      const saved = this.savedForBackward();
+      if (saved && saved.inputHeld && saved.output) {
+        y = saved.output.data;
+      } else {
+        y = this.buffer('scratch', shape).data;
+        k.activationForward(this.code, this.alpha, input.data, y, n);
+      }
     }
     k.activationBackward(this.code, this.alpha, input.data, y, delta.data, dx.data, n);
     return dx;

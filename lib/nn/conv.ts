@@ -2,19 +2,20 @@
  * Convolutions over the length axis of channels-last tensors (batch, length, chan):
  * Conv1D (with zero padding), ConvTranspose1D and Upsample1D.
  *
- * All the arithmetic runs in the backend's three conv1d kernels; this file only pads,
- * crops and picks which kernel plays which role.
+ * Conv1D and ConvTranspose1D run their arithmetic in the backend's conv1d kernels (forward,
+ * backward to the input, backward to the weight); this file pads, crops and picks which kernel
+ * plays which role. Upsample1D only copies. Conv1D followed by MaxPool1D may run as one fused
+ * kernel: that is lib/nn/fusion.ts's business, not this file's.
  */
-import { Tensor, checkShape, zeros } from '../tensor';
+import { Tensor, zeros } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
-import { Module, ModuleConfig, Parameter, checkOptions } from './module';
+import { Module, ModuleConfig, Parameter, checkOptions } from './base';
 import { ARGUMENT_LIMITS, ModuleSchema, checkArguments, optionNames } from './schema';
-import { MaxPool1D } from './pool';
 
-/** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). */
-function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
+/** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). @internal */
+export function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
   if (before === 0 && after === 0) return x;
   const padded = new Float32Array(batch * (length + before + after) * chan);
   const row = length * chan;
@@ -128,68 +129,6 @@ export class Conv1D extends Module {
     backend().conv1dForward(x, this.weight.data, this.bias?.data ?? null, y.data,
       batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
     return y;
-  }
-
-  /**
-   * Inference through this convolution and a MaxPool1D after it in one kernel: the convolution's
-   * output (the largest activation of a CNN) is pooled while it is still in cache instead of
-   * going through memory, and no argmax is recorded. @internal
-   */
-  inferWith(next: Module, input: Tensor): Tensor | null {
-    return next instanceof MaxPool1D ? this.forwardPooled(next, input, false) : null;
-  }
-
-  /** The pooling's argmax of the last {@link Conv1D.forwardWith}, and the input it was for. */
-  private pooledArgmax = new Int32Array(0);
-  private pooledArgmaxOf: Tensor | null = null;
-
-  /**
-   * Training's forward through this convolution and a MaxPool1D after it, when the input needs
-   * no gradient (the network's first layers): one kernel, which keeps the pooling's argmax here
-   * but never writes the convolution's output. {@link Conv1D.backwardUpdateGradientWith} then
-   * takes the backward pass through both. @internal
-   */
-  forwardWith(next: Module, input: Tensor): Tensor | null {
-    if (!(next instanceof MaxPool1D)) return null;
-    const y = this.forwardPooled(next, input, true);
-    this.pooledArgmaxOf = input;
-    return y;
-  }
-
-  /** The fused convolution + max pooling, keeping the argmax in pooledArgmax or not. */
-  private forwardPooled(pool: MaxPool1D, input: Tensor, keepArgmax: boolean): Tensor {
-    const out = pool.outputShape(this.checkInput(input));
-    const [batch, length] = input.shape;
-    const p = this.padding;
-    const x = padLength(input.data, batch, length, this.chanIn, p, p);
-    const y = this.buffer('pooled', out);
-    if (keepArgmax && this.pooledArgmax.length !== y.data.length) this.pooledArgmax = new Int32Array(y.data.length);
-    backend().conv1dMaxPoolForward(x, this.weight.data, this.bias?.data ?? null, y.data, keepArgmax ? this.pooledArgmax : null,
-      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride, pool.kSize, pool.stride);
-    return y;
-  }
-
-  /**
-   * Adds the parameter gradients of this convolution given `delta` = ∂L/∂(pooled output) of the
-   * MaxPool1D `next`, after {@link Conv1D.forwardWith} on the same input: the pooling's gradient
-   * is gathered through the kept argmax straight into the weight gradient. @internal
-   */
-  backwardUpdateGradientWith(next: Module, input: Tensor, delta: Tensor): void {
-    if (!(next instanceof MaxPool1D) || this.pooledArgmaxOf !== input) {
-      throw new Error(`${this.label()}: backwardUpdateGradientWith needs forwardWith on the same input first`);
-    }
-    const convShape = this.checkInput(input);
-    checkShape(delta, next.outputShape(convShape), () => next.label(), 'delta');
-    const [batch, length] = input.shape;
-    const p = this.padding;
-    const x = padLength(input.data, batch, length, this.chanIn, p, p);
-    backend().conv1dMaxPoolBackwardWeight(x, delta.data, this.pooledArgmax, this.weightGrad.data,
-      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride, next.kSize, next.stride);
-    if (this.biasGrad) {
-      // The bias gradient is the sum of the convolution's gradient, which is dy routed to the
-      // winners: every pooled gradient lands somewhere, so it is the sum of dy.
-      backend().sumRows(delta.data, delta.data.length / this.chanOut, this.chanOut, this.biasGrad.data);
-    }
   }
 
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {

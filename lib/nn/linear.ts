@@ -10,7 +10,7 @@
 import { Tensor, zeros } from '../tensor';
 import { backend } from '../backend';
 import { InitName, checkInit, initialize } from '../init';
-import { Module, ModuleConfig, Parameter, checkOptions } from './module';
+import { Module, ModuleConfig, Parameter, checkOptions } from './base';
 import { ModuleSchema, checkArguments, optionNames } from './schema';
 
 /** Options of {@link Linear}. */

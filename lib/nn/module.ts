@@ -1,282 +1,27 @@
 /**
- * The module contract and `Sequential`.
- *
- * A module is state (parameters and their gradients) plus three explicit passes,
- * as in the course's NumPy library: `forward`, `backwardUpdateGradient` (adds
- * ∂L/∂params into the gradients) and `backwardDelta` (returns ∂L/∂input). There is
- * no autograd: the caller (usually `Sequential`) keeps each module's input and
- * hands it back for the backward pass. Inputs are read-only: a module writes only
- * into its own buffers (the training loop may pass a view into the dataset).
+ * `Sequential`, the container that runs modules one after the other and keeps, per place, what
+ * each backward pass needs. The module contract itself is in lib/nn/base.ts, re-exported here.
  */
-import { Tensor, checkShape, formatShape, describe, sizeOf, zeros } from '../tensor';
+import { Tensor, checkShape, describe } from '../tensor';
+import { Module, ModuleConfig, Parameter, SavedForBackward } from './base';
+import { Fusion, findFusion } from './fusion';
 
-/** A trainable tensor and its gradient, as listed by {@link Module.parameters}. */
-export interface Parameter {
-  /** Dotted path inside the network: `weight`, or `0.weight` inside a Sequential. */
-  name: string;
-  value: Tensor;
-  /** Same shape as `value`; `backwardUpdateGradient` adds into it, `zeroGrad` clears it. */
-  grad: Tensor;
-  /** The module that owns the parameter (for error messages). */
-  module: Module;
-}
+export { Module, SavedForBackward, checkOptions } from './base';
+export type { ModuleConfig, Parameter } from './base';
 
 /**
- * How to rebuild a module: its constructor name, positional arguments and options.
- * `JSON.stringify(net)` gives this for every module (a later release rebuilds networks from it).
+ * What a Sequential's forward pass keeps for its backward pass. A Sequential called directly
+ * keeps one of its own; one nested in another keeps one per place, in that place's record.
  */
-export interface ModuleConfig {
-  type: string;
-  args: unknown[];
-  options?: Record<string, unknown>;
-  /** Children of containers (Sequential). */
-  modules?: ModuleConfig[];
-}
-
-/**
- * Base class of every layer and activation.
- *
- * Subclasses implement `outputShape` (which also validates the input shape), `forward` and
- * `backwardDelta`; layers with parameters also `backwardUpdateGradient` and `parameters`.
- * `updateParameters` and `zeroGrad` work from `parameters()` for all of them.
- *
- * @example
- * const lin = new Linear(3, 2);
- * const y = lin.forward(x);                 // (batch, 2)
- * lin.zeroGrad();
- * lin.backwardUpdateGradient(x, dy);        // lin.parameters()[0].grad += xᵀ·dy
- * const dx = lin.backwardDelta(x, dy);      // (batch, 3)
- * lin.updateParameters(0.01);               // w -= 0.01 · grad
- */
-export abstract class Module {
-  /** Position inside the enclosing Sequential(s), e.g. `3` or `1.2`; null when standalone. */
-  private position: string | null = null;
-  /**
-   * Set by Sequential on its children: outputs and deltas are then written into buffers the
-   * module keeps and reuses while the batch shape stays the same, so steady-state training
-   * allocates nothing. Such a tensor is valid until the module's next call of the same kind.
-   */
-  private reuse = false;
-  /** Per slot, the buffers of the sizes seen recently (no string keys built per call: no garbage). */
-  private readonly buffers = new Map<string, Float32Array[]>();
-  /**
-   * How many places in Sequentials hold this instance. Above one, the module's reused buffers
-   * are overwritten by its other uses before this use's backward pass reads them, so the
-   * Sequentials copy what it returns (see {@link Sequential.forwardView}).
-   */
-  private uses = 0;
-
-  /** Called by Sequential when it adds this module at one more place. @internal */
-  addUse(): void {
-    this.uses++;
-  }
-
-  /** Whether this instance sits at more than one place (in one Sequential or several). @internal */
-  isShared(): boolean {
-    return this.uses > 1;
-  }
-
-  /** Whether results live in the module's own reused buffers (inside a Sequential). */
-  protected reusesBuffers(): boolean {
-    return this.reuse;
-  }
-
-  /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). @internal */
-  setBufferReuse(reuse: boolean): void {
-    this.reuse = reuse;
-    if (!reuse) this.buffers.clear();
-  }
-
-  /**
-   * A tensor of `shape` for a result: fresh zeros, or (inside a Sequential) the module's own
-   * buffer for `slot`, kept across calls with its old contents, so every kernel writing into
-   * it must overwrite all of it. A few sizes per slot are kept (training batch, last partial
-   * batch, evaluation batch).
-   */
-  protected buffer(slot: string, shape: readonly number[]): Tensor {
-    if (!this.reuse) return zeros(shape);
-    const n = sizeOf(shape);
-    let list = this.buffers.get(slot);
-    if (!list) {
-      list = [];
-      this.buffers.set(slot, list);
-    }
-    let data = list.find((b) => b.length === n);
-    if (!data) {
-      if (list.length >= 4) list.shift();
-      data = new Float32Array(n);
-      list.push(data);
-    }
-    return { shape, data };
-  }
-
-  /** The constructor arguments and options, for serialisation and error messages. */
-  abstract config(): ModuleConfig;
-
-  /** Same as {@link config}, so `JSON.stringify(module)` describes it. */
-  toJSON(): ModuleConfig {
-    return this.config();
-  }
-
-  /** `Linear(784, 10)`: the type and its positional arguments. */
-  toString(): string {
-    const c = this.config();
-    return `${c.type}(${c.args.map((a) => String(a)).join(', ')})`;
-  }
-
-  /** How errors name this module: `Linear(784, 10) at position 3`. */
-  label(): string {
-    return this.position === null ? this.toString() : `${this.toString()} at position ${this.position}`;
-  }
-
-  /** Called by Sequential when the module is added; containers pass it on to their children. @internal */
-  setPosition(position: string | null): void {
-    this.position = position;
-  }
-
-  /** @internal */
-  protected getPosition(): string | null {
-    return this.position;
-  }
-
-  /**
-   * The output shape for an input of shape `inputShape`; throws a RangeError naming this
-   * module when the input shape is not acceptable.
-   */
-  abstract outputShape(inputShape: readonly number[]): number[];
-
-  /** Computes the output for `input`. */
-  abstract forward(input: Tensor): Tensor;
-
-  /**
-   * The output for `input` when no backward pass will follow (inference: `predict`, `evaluate`).
-   * Same values as {@link forward}, but a module may skip what only backward needs, and a
-   * `Sequential` fuses neighbours that have a joint kernel (Conv1D followed by MaxPool1D).
-   * Nothing is kept for a backward pass.
-   */
-  infer(input: Tensor): Tensor {
-    return this.forward(input);
-  }
-
-  /**
-   * {@link infer} through this module and `next` (the module after it in a Sequential) in one
-   * pass, or null when this module has no joint kernel with `next`. @internal
-   */
-  inferWith(next: Module, input: Tensor): Tensor | null {
-    void next;
-    void input;
-    return null;
-  }
-
-  /**
-   * Training's counterpart of {@link Module.inferWith}, for a pair whose input needs no gradient:
-   * the output of this module and `next` in one pass, or null without a joint kernel. What the
-   * backward pass needs is kept for {@link Module.backwardUpdateGradientWith}. @internal
-   */
-  forwardWith(next: Module, input: Tensor): Tensor | null {
-    void next;
-    void input;
-    return null;
-  }
-
-  /**
-   * The parameter gradients of this module and `next` given ∂L/∂(output of `next`), after
-   * {@link Module.forwardWith} returned a tensor for the same input. @internal
-   */
-  backwardUpdateGradientWith(next: Module, input: Tensor, delta: Tensor): void {
-    void next;
-    void input;
-    void delta;
-    throw new Error(`${this.label()}: has no joint backward pass`);
-  }
-
-  /** Adds ∂L/∂params (given `delta` = ∂L/∂output) into the gradients. No-op without parameters. */
-  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
-    this.checkBackward(input, delta);
-  }
-
-  /** Returns ∂L/∂input given `delta` = ∂L/∂output. */
-  abstract backwardDelta(input: Tensor, delta: Tensor): Tensor;
-
-  /** The trainable tensors with their gradients (empty for modules without parameters). */
-  parameters(): Parameter[] {
-    return [];
-  }
-
-  /** Plain gradient step: value -= lr · grad, for every parameter. */
-  updateParameters(lr: number): void {
-    if (typeof lr !== 'number' || !Number.isFinite(lr)) {
-      throw new RangeError(`${this.label()}: updateParameters expects a finite learning rate, got ${describe(lr)}`);
-    }
-    for (const p of this.parameters()) {
-      const v = p.value.data;
-      const g = p.grad.data;
-      for (let i = 0; i < v.length; i++) v[i] -= lr * g[i];
-    }
-  }
-
-  /** Sets every gradient to zero (gradients accumulate until then). */
-  zeroGrad(): void {
-    for (const p of this.parameters()) p.grad.data.fill(0);
-  }
-
-  /**
-   * Same effect as {@link zeroGrad} for a training step that is about to run a full backward
-   * pass: a layer may skip the clearing and have its next `backwardUpdateGradient` write the
-   * gradient instead of adding to it. For large weights this saves a pass over memory per
-   * step (the gradient GEMM writes with beta = 0 instead of reading zeros back). Until that
-   * backward pass the gradients hold stale values, so call it only right before one; `fit`
-   * and `Optim.step` do. Layers that do not override it clear their gradients at once.
-   * @internal
-   */
-  deferZeroGrad(): void {
-    this.zeroGrad();
-  }
-
-  /** Checks that `input` is a tensor this module accepts; returns the output shape. */
-  protected checkInput(input: Tensor): number[] {
-    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
-      throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
-    }
-    this.checkLength(input, 'input');
-    return this.outputShape(input.shape);
-  }
-
-  /** Checks input and delta for a backward pass: delta must have the shape forward(input) has. */
-  protected checkBackward(input: Tensor, delta: Tensor): number[] {
-    const out = this.checkInput(input);
-    checkShape(delta, out, () => this.label(), 'delta');
-    this.checkLength(delta, 'delta');
-    return out;
-  }
-
-  /**
-   * A tensor built by hand can claim a shape its data does not fill: the kernels would then be
-   * told sizes the arrays do not have (they refuse, but with a kernel's name, not this module's).
-   */
-  private checkLength(t: Tensor, what: string): void {
-    const n = sizeOf(t.shape, () => `${this.label()}: ${what} shape`);
-    if (t.data.length !== n) {
-      throw new RangeError(`${this.label()}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
-    }
-  }
-
-  /** Error for an unexpected input shape, in the house format. */
-  protected shapeError(expected: readonly (number | string)[], got: readonly number[], what = 'input'): RangeError {
-    return new RangeError(`${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}`);
-  }
-}
-
-/** Checks that `options` is a plain object (or undefined) with only the known keys. */
-export function checkOptions(who: string, options: unknown, known: readonly string[]): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new TypeError(`${who}: unknown option '${key}' (known: ${known.join(', ')})`);
-  }
-  return options as Record<string, unknown>;
+class SequentialPass {
+  /** inputs[i] is the input of modules[i]; inputs[n] the output; null inside a fused pair (never stored). */
+  readonly inputs: (Tensor | null)[] = [];
+  /** saved[i]: the record of position i, reused from pass to pass. */
+  readonly saved: SavedForBackward[] = [];
+  /** fused[i]: the fusion that ran modules i and i + 1 as one in this pass, or null. */
+  readonly fused: (Fusion | null)[] = [];
+  /** 'none' before a forward pass completed, 'infer' after infer (which keeps nothing), else 'forward'. */
+  state: 'none' | 'infer' | 'forward' = 'none';
 }
 
 /**
@@ -286,6 +31,11 @@ export function checkOptions(who: string, options: unknown, known: readonly stri
  * `backwardUpdateGradient` and `backwardDelta` through the modules in reverse and
  * returns ∂L/∂input. Parameter names are prefixed with the module's position:
  * `0.weight`, `0.bias`, `2.weight`...
+ *
+ * What a module's backward pass needs from its forward pass (a pooling's winners, tanh's output)
+ * is kept per position, so one module may sit at several places. The first module's input is
+ * the caller's, who may rewrite it in place before calling backward: what derives from it is
+ * then recomputed, so the gradient is that of the values backward sees.
  *
  * Shape: whatever the first module accepts → whatever the last one returns.
  *
@@ -298,12 +48,8 @@ export function checkOptions(who: string, options: unknown, known: readonly stri
  */
 export class Sequential extends Module {
   readonly modules: Module[] = [];
-  /** inputs[i] is the input of modules[i] in the last forward pass; inputs[n] is the output. */
-  private inputs: Tensor[] = [];
-  /** The last backward pass: its (input, delta) and the delta reaching the first module, so the two Module backward methods share one pass. */
-  private pending: { input: Tensor; delta: Tensor; toFirst: Tensor; jointHead: boolean } | null = null;
-  /** Whether the last pass was infer (for the error a backward call then gets). */
-  private inferred = false;
+  /** The pass of the last forward called on this Sequential itself (not through an enclosing one). */
+  private readonly ownPass = new SequentialPass();
 
   constructor(...modules: Module[]) {
     super();
@@ -319,7 +65,7 @@ export class Sequential extends Module {
     module.addUse();
     module.setPosition(this.childPosition(this.modules.length - 1));
     module.setBufferReuse(true);
-    this.inputs = [];
+    this.ownPass.state = 'none';
     return this;
   }
 
@@ -349,7 +95,7 @@ export class Sequential extends Module {
   }
 
   forward(input: Tensor): Tensor {
-    const x = this.forwardView(input);
+    const x = this.forwardPass(this.ownPass, input, false, false);
     // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
     return this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
   }
@@ -359,55 +105,75 @@ export class Sequential extends Module {
    * copy: valid until the next forward pass. Training loops use it so that a batch allocates
    * nothing (a large copy per batch would keep the garbage collector busy).
    *
-   * With `inputGradient` false the caller declares it will not ask for ∂L/∂input (a training
-   * step): the first two modules may then run as one kernel (Conv1D then MaxPool1D) whose
-   * intermediate output is never stored. Asking for ∂L/∂input anyway still works: it is then
-   * recomputed.
+   * With `inputGradient` false the caller declares a training step: it holds `input` unchanged
+   * until the backward pass ({@link accumulateGradients}) and will not ask for ∂L/∂input. The
+   * first module may then keep what derives from the input, and the first two may run as one
+   * fused kernel (lib/nn/fusion.ts). Asking for ∂L/∂input anyway still works.
    * @internal
    */
   forwardView(input: Tensor, inputGradient = true): Tensor {
-    this.beginPass(input, false);
-    const inputs = [input];
-    let x = input;
-    let first = 0;
-    const fusable = !inputGradient && this.modules.length >= 2 && !this.modules[0].isShared() && !this.modules[1].isShared();
-    const head = fusable ? this.modules[0].forwardWith(this.modules[1], input) : null;
-    if (head) {
-      // The pair's intermediate output is not stored; materializeHead computes it if asked.
-      inputs.push(Sequential.notStored, head);
-      x = head;
-      first = 2;
-    }
-    for (let i = first; i < this.modules.length; i++) {
-      x = ownCopy(this.modules[i], this.modules[i].forward(x));
-      inputs.push(x);
-    }
-    this.inputs = inputs;
-    return x;
+    return this.forwardPass(this.ownPass, input, !inputGradient, !inputGradient);
   }
 
-  /** Stands in inputs[1] for the output of a first pair run by forwardWith. */
-  private static readonly notStored: Tensor = Object.freeze({ shape: Object.freeze([0]), data: new Float32Array(0) });
-
-  /** Whether the last forward ran the first two modules with forwardWith (their intermediate output not stored). */
-  private get jointHead(): boolean {
-    return this.inputs[1] === Sequential.notStored;
+  /** The forward pass at a place of an enclosing Sequential, kept in that place's record. @internal */
+  forwardAt(input: Tensor, saved: SavedForBackward): Tensor {
+    return this.forwardPass(this.passAt(saved), input, saved.inputHeld, false);
   }
 
-  /** Computes the first module's output that a joint forward pass did not store, for the paths that need it. */
-  private materializeHead(): void {
-    if (this.jointHead) this.inputs[1] = this.modules[0].forward(this.inputs[0]);
+  /** The pass kept in the record of a place of an enclosing Sequential. */
+  private passAt(saved: SavedForBackward): SequentialPass {
+    if (saved.pass instanceof SequentialPass) return saved.pass;
+    const pass = new SequentialPass();
+    saved.pass = pass;
+    return pass;
   }
 
   /**
-   * Forgets the last pass and checks the input. The inputs of a forward pass are kept only once
-   * every module succeeded: after a throw, a backward call must not find a half-filled list (it
+   * The forward pass, kept in `pass`. `inputHeld`: the input stays as it is until backward (see
+   * {@link SavedForBackward.inputHeld}). `fuseHead`: the first two modules may run as a fusion,
+   * which pays where their input needs no gradient (the head of a training step).
+   */
+  private forwardPass(pass: SequentialPass, input: Tensor, inputHeld: boolean, fuseHead: boolean): Tensor {
+    this.beginPass(pass, input);
+    const n = this.modules.length;
+    pass.inputs.push(input);
+    let x = input;
+    for (let i = 0; i < n; i++) {
+      const m = this.modules[i];
+      const saved = pass.saved[i];
+      saved.clear(i > 0 || inputHeld);
+      pass.fused[i] = null;
+      const fusion = i === 0 && fuseHead && inputHeld && n >= 2 ? findFusion(m, this.modules[1]) : null;
+      if (fusion) {
+        // The pair's intermediate output is never stored: its backward needs only what it saved.
+        x = fusion.forward(m, this.modules[1], x, saved);
+        pass.fused[0] = fusion;
+        pass.fused[1] = null;
+        pass.saved[1].clear(true);
+        pass.inputs.push(null, x);
+        i++;
+        continue;
+      }
+      x = ownCopy(m, m.forwardAt(x, saved));
+      saved.output = x;
+      pass.inputs.push(x);
+    }
+    pass.state = 'forward';
+    return x;
+  }
+
+  /**
+   * Forgets what `pass` kept and checks the input. What a forward pass keeps is valid only once
+   * every module succeeded: after a throw, a backward call must not find a half-filled pass (it
    * would read past its end) but the error saying forward is missing.
    */
-  private beginPass(input: Tensor, inferred: boolean): void {
-    this.inputs = [];
-    this.pending = null;
-    this.inferred = inferred;
+  private beginPass(pass: SequentialPass, input: Tensor): void {
+    pass.state = 'none';
+    pass.inputs.length = 0;
+    const n = this.modules.length;
+    while (pass.saved.length < n) pass.saved.push(new SavedForBackward());
+    pass.saved.length = n;
+    pass.fused.length = n;
     // Checked here too: with no modules nothing else would, and backward reads input.shape.
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
@@ -416,19 +182,21 @@ export class Sequential extends Module {
 
   /** Like {@link Sequential.forwardView}, for {@link Module.infer}: returns a buffer of the last module, valid until the next pass. @internal */
   inferView(input: Tensor): Tensor {
-    this.beginPass(input, true);
+    const pass = this.ownPass;
+    this.beginPass(pass, input);
     let x = input;
     const n = this.modules.length;
     for (let i = 0; i < n; i++) {
       const m = this.modules[i];
-      const joint = i + 1 < n && !m.isShared() && !this.modules[i + 1].isShared() ? m.inferWith(this.modules[i + 1], x) : null;
-      if (joint) {
-        x = joint;
+      const fusion = i + 1 < n ? findFusion(m, this.modules[i + 1]) : null;
+      if (fusion) {
+        x = fusion.infer(m, this.modules[i + 1], x, pass.saved[i]);
         i++;
       } else {
         x = ownCopy(m, inferView(m, x));
       }
     }
+    pass.state = 'infer';
     return x;
   }
 
@@ -442,68 +210,69 @@ export class Sequential extends Module {
    * gradient and returns ∂L/∂input.
    */
   backward(delta: Tensor): Tensor {
-    this.accumulate(delta);
-    return this.firstDelta();
+    const d = this.backwardPass(this.ownPass, delta, true, true) as Tensor;
+    return { shape: d.shape, data: d.data.slice() };
   }
 
   /**
-   * Runs backwardUpdateGradient and backwardDelta from the last module down to the first,
-   * but stops before the first module's backwardDelta: a training step does not need
-   * ∂L/∂input, and for a first Conv1D it is a whole extra convolution.
+   * The backward half of a training step after {@link Sequential.forwardView}: accumulates every
+   * parameter gradient for `delta` = ∂L/∂output, and stops before the first module's
+   * backwardDelta (∂L/∂input is not needed; for a first Conv1D it is a whole extra convolution).
+   * @internal
    */
-  private accumulate(delta: Tensor): void {
+  accumulateGradients(delta: Tensor): void {
+    this.backwardPass(this.ownPass, delta, true, false);
+  }
+
+  /**
+   * Module contract, called directly: adds the parameter gradients at `input`. The forward pass
+   * is run again on `input`, since nothing says an earlier pass saw the same values; after
+   * `forward`, {@link Sequential.backward} backpropagates that pass without repeating it.
+   */
+  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+    this.forwardPass(this.ownPass, input, false, false);
+    this.backwardPass(this.ownPass, delta, true, false);
+  }
+
+  /** Module contract, called directly: ∂L/∂input at `input`, gradients untouched (forward run again, as in backwardUpdateGradient). */
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.forwardPass(this.ownPass, input, false, false);
+    const d = this.backwardPass(this.ownPass, delta, false, true) as Tensor;
+    return { shape: d.shape, data: d.data.slice() };
+  }
+
+  /** The backward pass at a place of an enclosing Sequential, through the pass its forwardAt kept. @internal */
+  backwardAt(input: Tensor, delta: Tensor, saved: SavedForBackward, parameterGradients: boolean, inputGradient: boolean): Tensor | null {
+    void input; // the pass kept it: the same tensor, which the enclosing Sequential holds
+    return this.backwardPass(this.passAt(saved), delta, parameterGradients, inputGradient);
+  }
+
+  /**
+   * Runs the modules' backward passes from the last down to the first, each with the record its
+   * forward filled: parameter gradients when `parameterGradients`, and ∂L/∂input (returned) when
+   * `inputGradient`; the first module's backwardDelta runs only then.
+   */
+  private backwardPass(pass: SequentialPass, delta: Tensor, parameterGradients: boolean, inputGradient: boolean): Tensor | null {
     const n = this.modules.length;
-    if (this.inputs.length !== n + 1) {
-      throw new Error(this.inferred
+    if (pass.state !== 'forward') {
+      throw new Error(pass.state === 'infer'
         ? `${this.label()}: backward called after infer (predict/evaluate), which keeps nothing for it; call forward first`
         : `${this.label()}: backward called before forward`);
     }
-    checkShape(delta, this.inputs[n].shape, () => this.label(), 'delta');
+    checkShape(delta, (pass.inputs[n] as Tensor).shape, () => this.label(), 'delta');
     let d = delta;
-    const jointHead = this.jointHead;
-    for (let i = n - 1; i >= (jointHead ? 2 : 0); i--) {
-      this.modules[i].backwardUpdateGradient(this.inputs[i], d);
-      if (i > 0) d = ownCopy(this.modules[i], this.modules[i].backwardDelta(this.inputs[i], d));
+    for (let i = n - 1; i >= 0; i--) {
+      const fusion = i > 0 ? pass.fused[i - 1] : null;
+      const first = fusion ? i - 1 : i;
+      const input = pass.inputs[first] as Tensor;
+      const wantDelta = first > 0 || inputGradient;
+      const result = fusion
+        ? fusion.backward(this.modules[first], this.modules[i], input, d, pass.saved[first], parameterGradients, wantDelta)
+        : this.modules[i].backwardAt(input, d, pass.saved[i], parameterGradients, wantDelta);
+      if (result) d = ownCopy(this.modules[first], result);
+      i = first;
     }
-    if (jointHead) this.modules[0].backwardUpdateGradientWith(this.modules[1], this.inputs[0], d);
-    this.pending = { input: this.inputs[0], delta, toFirst: d, jointHead };
-  }
-
-  /** ∂L/∂input from the pass `accumulate` just made. */
-  private firstDelta(): Tensor {
-    const p = this.pending as { input: Tensor; toFirst: Tensor; jointHead: boolean };
-    let d = p.toFirst;
-    if (p.jointHead) {
-      // toFirst is ∂L/∂(output of the pair): through the second module first, on the stored output.
-      this.materializeHead();
-      d = this.modules[1].backwardDelta(this.inputs[1], d);
-    }
-    if (this.modules.length > 0) d = this.modules[0].backwardDelta(p.input, d);
-    return { shape: d.shape, data: d.data.slice() };
-  }
-
-  /**
-   * Module contract: re-runs forward if `input` is not the last input, then accumulates every
-   * parameter gradient (without computing ∂L/∂input; backwardDelta finishes that if asked).
-   */
-  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
-    if (this.inputs.length === 0 || this.inputs[0] !== input) this.forward(input);
-    this.accumulate(delta);
-  }
-
-  /**
-   * Module contract: ∂L/∂input. Finishes the pass `backwardUpdateGradient` made for the same
-   * (input, delta); otherwise computes the deltas without touching the gradients.
-   */
-  backwardDelta(input: Tensor, delta: Tensor): Tensor {
-    const p = this.pending;
-    if (p && p.input === input && p.delta === delta) return this.firstDelta();
-    if (this.inputs.length === 0 || this.inputs[0] !== input) this.forward(input);
-    this.materializeHead();
-    checkShape(delta, this.inputs[this.modules.length].shape, () => this.label(), 'delta');
-    let d = delta;
-    for (let i = this.modules.length - 1; i >= 0; i--) d = ownCopy(this.modules[i], this.modules[i].backwardDelta(this.inputs[i], d));
-    return { shape: d.shape, data: d.data.slice() };
+    return inputGradient ? d : null;
   }
 
   /** @internal */
@@ -543,10 +312,21 @@ function ownCopy(m: Module, t: Tensor): Tensor {
 /**
  * A forward pass whose result the caller reads only before the next pass (training and
  * evaluation loops): a Sequential then hands out its last module's buffer instead of a copy.
- * `inputGradient` false: the caller will not ask for ∂L/∂x (see {@link Sequential.forwardView}).
+ * `inputGradient` false: a training step, which holds `x` until {@link accumulateGradients} and
+ * will not ask for ∂L/∂x (see {@link Sequential.forwardView}).
  */
 export function forwardView(net: Module, x: Tensor, inputGradient = true): Tensor {
   return net instanceof Sequential ? net.forwardView(x, inputGradient) : net.forward(x);
+}
+
+/**
+ * The backward half of a training step after `forwardView(net, x, false)`: adds every parameter
+ * gradient for `delta` = ∂L/∂output. A Sequential backpropagates the pass forwardView kept;
+ * another module is handed (x, delta).
+ */
+export function accumulateGradients(net: Module, x: Tensor, delta: Tensor): void {
+  if (net instanceof Sequential) net.accumulateGradients(delta);
+  else net.backwardUpdateGradient(x, delta);
 }
 
 /** {@link forwardView} for inference: {@link Module.infer}, through a Sequential's own buffers. */

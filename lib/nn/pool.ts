@@ -6,7 +6,7 @@
 import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
-import { Module, ModuleConfig } from './module';
+import { Module, ModuleConfig } from './base';
 import { ModuleSchema, checkArguments } from './schema';
 
 /** The arguments of {@link MaxPool1D} and {@link AvgPool1D}: the stride defaults to the window. @internal */
@@ -44,10 +44,10 @@ abstract class Pool1D extends Module {
  * Backward routes each output's gradient to the position that won its window (the first
  * one on ties): ∂yₒ/∂xᵢ = 1 if i = argmax of window o, else 0, so
  * ∂L/∂xᵢ = Σ_{o : argmax(o) = i} δₒ — a sum, since overlapping windows (stride < kSize) can
- * share a winner. Inside a Sequential, forward's winners are kept for the backward pass of the
- * same input tensor (the Sequential owns the tensors in between and hands them back unchanged);
- * a standalone module recomputes them in backward, so an input rewritten in place between the
- * two calls routes the gradient by the values backward is given.
+ * share a winner. Inside a Sequential, forward keeps the winners in the record of its place and
+ * the backward pass of that place reuses them while the input is the Sequential's own; the
+ * first module of a Sequential, whose input the caller may rewrite in place, and a module
+ * called directly recompute them in backward from the input then given.
  *
  * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
  * @example
@@ -58,18 +58,17 @@ export class MaxPool1D extends Pool1D {
     super('MaxPool1D', kSize, stride);
   }
 
-  /** The argmax of the last forward pass and the input it was taken from. */
-  private argmax = new Int32Array(0);
-  private argmaxOf: Tensor | null = null;
+  /** Winners computed where no record keeps them (called directly, or an input that may have changed). */
+  private scratchWinners = new Int32Array(0);
 
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const y = this.buffer('output', out);
     const [batch, length, chan] = input.shape;
-    if (this.argmax.length !== y.data.length) this.argmax = new Int32Array(y.data.length);
-    backend().maxPool1dForward(input.data, y.data, this.argmax, batch, length, chan, this.kSize, this.stride);
-    // Kept only inside a Sequential: a standalone caller may rewrite its tensor before backward.
-    this.argmaxOf = this.reusesBuffers() ? input : null;
+    const saved = this.savedForBackward();
+    const winners = saved ? saved.winners(y.data.length) : this.scratch(y.data.length);
+    backend().maxPool1dForward(input.data, y.data, winners, batch, length, chan, this.kSize, this.stride);
+    if (saved) saved.winnersSaved = true;
     return y;
   }
 
@@ -77,16 +76,22 @@ export class MaxPool1D extends Pool1D {
     this.checkBackward(input, delta);
     const [batch, length, chan] = input.shape;
     const k = backend();
-    // The routing recorded by forward is reused when backward is asked about the same input
-    // tensor (the training step); otherwise it is recomputed, never guessed.
-    if (this.argmaxOf !== input || this.argmax.length !== delta.data.length) {
-      if (this.argmax.length !== delta.data.length) this.argmax = new Int32Array(delta.data.length);
-      k.maxPool1dForward(input.data, this.buffer('scratch', delta.shape).data, this.argmax, batch, length, chan, this.kSize, this.stride);
-      this.argmaxOf = this.reusesBuffers() ? input : null;
+    const saved = this.savedForBackward();
+    let winners: Int32Array;
+    if (saved && saved.inputHeld && saved.winnersSaved) {
+      winners = saved.winners(delta.data.length);
+    } else {
+      winners = this.scratch(delta.data.length);
+      k.maxPool1dForward(input.data, this.buffer('scratch', delta.shape).data, winners, batch, length, chan, this.kSize, this.stride);
     }
     const dx = this.buffer('delta', input.shape);
-    k.maxPool1dBackward(delta.data, this.argmax, dx.data, batch, length, chan, this.kSize, this.stride);
+    k.maxPool1dBackward(delta.data, winners, dx.data, batch, length, chan, this.kSize, this.stride);
     return dx;
+  }
+
+  private scratch(n: number): Int32Array {
+    if (this.scratchWinners.length !== n) this.scratchWinners = new Int32Array(n);
+    return this.scratchWinners;
   }
 }
 

@@ -1,12 +1,15 @@
 /**
  * The joint training pass of a Sequential that opens with Conv1D then MaxPool1D: with
- * forwardView(x, false), as fit and Optim.step call it, the pair runs as one kernel forward and
- * one backward (the pooling's gradient gathered straight into the convolution's weight gradient).
- * Gradients and outputs must be those of the separate modules; ∂L/∂x, if asked after all, too.
+ * forwardView(x, false) then accumulateGradients, as fit and Optim.step call them, the pair runs
+ * as the fusion of lib/nn/fusion.ts, one kernel forward and one backward (the pooling's gradient
+ * gathered straight into the convolution's weight gradient). Gradients and outputs must be those
+ * of the separate modules; ∂L/∂x, if asked after all, too.
  */
-import { setBackend } from '../../lib/backend';
+import { backend, setBackend } from '../../lib/backend';
 import { availableBackends } from '../backends';
 import { Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, TanH } from '../../lib/nn';
+import { FUSIONS, findFusion } from '../../lib/nn/fusion';
+import { accumulateGradients } from '../../lib/nn/module';
 import { seed } from '../../lib/random';
 import { Tensor, zeros } from '../../lib/tensor';
 
@@ -50,14 +53,24 @@ describe.each(backends)('joint Conv1D + MaxPool1D training pass (%s backend)', (
     net.backwardUpdateGradient(x, delta);
     const wantGrads = net.parameters().map((p) => p.grad.data.slice());
 
-    const got = net.forwardView(x, false);
-    expectClose(got.data, want.data, exact ? 0 : 1e-6, 'output');
-    net.zeroGrad();
-    net.backwardUpdateGradient(x, delta);
+    const k = backend();
+    const fusedForward = jest.spyOn(k, 'conv1dMaxPoolForward');
+    const fusedBackward = jest.spyOn(k, 'conv1dMaxPoolBackwardWeight');
+    try {
+      const got = net.forwardView(x, false);
+      expectClose(got.data, want.data, exact ? 0 : 1e-6, 'output');
+      net.zeroGrad();
+      accumulateGradients(net, x, delta);
+      // The fused kernels ran, once each: the gradients compared below are theirs.
+      expect([fusedForward.mock.calls.length, fusedBackward.mock.calls.length]).toEqual([1, 1]);
+    } finally {
+      fusedForward.mockRestore();
+      fusedBackward.mockRestore();
+    }
     net.parameters().forEach((p, i) => expectClose(p.grad.data, wantGrads[i], exact ? 0 : 1e-5, p.name));
   });
 
-  test.each(nets)('%s: ∂L/∂x asked after a joint pass is recomputed, and right', (_, build, shape) => {
+  test.each(nets)('%s: ∂L/∂x asked after a joint pass is right', (_, build, shape) => {
     seed(5);
     const net = build();
     const x = randomTensor(shape);
@@ -66,10 +79,10 @@ describe.each(backends)('joint Conv1D + MaxPool1D training pass (%s backend)', (
     const want = net.backward(delta);
 
     net.forwardView(x, false);
-    const got = net.backward(delta); // accumulate jointly, then ∂L/∂x through the stored path
+    const got = net.backward(delta); // through the fused pair's backward, which scatters to the winners it saved
     expectClose(got.data, want.data, 1e-5, 'backward');
     net.forwardView(x, false);
-    expectClose(net.backwardDelta(x, delta).data, want.data, 1e-5, 'backwardDelta without a pending pass');
+    expectClose(net.backwardDelta(x, delta).data, want.data, 1e-5, 'backwardDelta, which runs its own forward');
   });
 
   test('a network that does not open with the pair runs as before', () => {
@@ -78,5 +91,45 @@ describe.each(backends)('joint Conv1D + MaxPool1D training pass (%s backend)', (
     const x = randomTensor([5, 4]);
     const a = (net as Sequential).forwardView(x, false).data.slice();
     expect(Array.from(a)).toEqual(Array.from(net.forward(x).data));
+  });
+});
+
+describe('the fusion table', () => {
+  test('matches the exact classes only: a subclass, which may override a pass, is not fused', () => {
+    class MyConv extends Conv1D {}
+    class MyPool extends MaxPool1D {}
+    expect(findFusion(new Conv1D(3, 1, 2), new MaxPool1D(2))?.name).toBe('Conv1D + MaxPool1D');
+    expect(findFusion(new MyConv(3, 1, 2), new MaxPool1D(2))).toBeNull();
+    expect(findFusion(new Conv1D(3, 1, 2), new MyPool(2))).toBeNull();
+    expect(findFusion(new MaxPool1D(2), new Conv1D(3, 1, 2))).toBeNull();
+    expect(FUSIONS.length).toBe(1);
+  });
+
+  test('one Conv1D and one MaxPool1D at two places, fused at the head: the gradients of separate modules', () => {
+    seed(7);
+    const conv = new Conv1D(3, 2, 2, 1, { bias: true });
+    const pool = new MaxPool1D(2, 2);
+    const shared = new Sequential(conv, pool, conv, pool, new Flatten(), new Linear(2 * 2, 3));
+    const separate = new Sequential(new Conv1D(3, 2, 2, 1, { bias: true }), new MaxPool1D(2, 2),
+      new Conv1D(3, 2, 2, 1, { bias: true }), new MaxPool1D(2, 2), new Flatten(), new Linear(2 * 2, 3));
+    const [s, t] = [shared.parameters(), separate.parameters()];
+    for (const [to, from] of [[0, 0], [1, 1], [2, 0], [3, 1], [4, 2], [5, 3]]) t[to].value.data.set(s[from].value.data);
+    const x = randomTensor([3, 14, 2]);
+    const delta = randomTensor([3, 3]);
+    const want = separate.forward(x);
+    separate.zeroGrad();
+    const wantDx = separate.backward(delta);
+    const fusedForward = jest.spyOn(backend(), 'conv1dMaxPoolForward');
+    try {
+      expectClose(shared.forwardView(x, false).data, want.data, 0, 'output');
+      expect(fusedForward).toHaveBeenCalledTimes(1);
+    } finally {
+      fusedForward.mockRestore();
+    }
+    shared.zeroGrad();
+    expectClose(shared.backward(delta).data, wantDx.data, 1e-6, 'dx');
+    expectClose(s[0].grad.data, Float32Array.from(t[0].grad.data, (v, i) => v + t[2].grad.data[i]), 1e-6, 'conv weight');
+    expectClose(s[1].grad.data, Float32Array.from(t[1].grad.data, (v, i) => v + t[3].grad.data[i]), 1e-6, 'conv bias');
+    expectClose(s[2].grad.data, t[4].grad.data, 1e-6, 'linear weight');
   });
 });

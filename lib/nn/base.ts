@@ -1,0 +1,349 @@
+/**
+ * The module contract: `Module`, the parameters it lists, and the record a Sequential keeps
+ * per place for the backward pass.
+ *
+ * A module is state (parameters and their gradients) plus three explicit passes,
+ * as in the course's NumPy library: `forward`, `backwardUpdateGradient` (adds
+ * ∂L/∂params into the gradients) and `backwardDelta` (returns ∂L/∂input). There is
+ * no autograd: the caller (usually `Sequential`, lib/nn/module.ts) keeps each module's input and
+ * hands it back for the backward pass. Inputs are read-only: a module writes only
+ * into its own buffers (the training loop may pass a view into the dataset).
+ */
+import { Tensor, checkShape, formatShape, describe, sizeOf, zeros } from '../tensor';
+
+/**
+ * What a module's forward pass at one place of a Sequential keeps for the backward pass at the
+ * same place. The Sequential owns one record per position, clears it before the module's forward
+ * and hands the same record to that module's backward, so what backward reads was written by the
+ * forward of the same place: nothing is looked up by tensor identity, and a module used at
+ * several places keeps one record per place. A module called directly has no record and
+ * recomputes in backward what it needs from the input it is given. @internal
+ */
+export class SavedForBackward {
+  /**
+   * Whether the input of this place stays as forward saw it until backward: true when an earlier
+   * module of the Sequential produced it, or when a training step declared it will not touch its
+   * batch. When false (the first module of a Sequential called by a user, who may rewrite `x` in
+   * place), backward recomputes what derives from the input (a pooling's winners, tanh's output)
+   * from the input it is then given.
+   */
+  inputHeld = false;
+  /** The module's output at this place as the Sequential keeps it (a copy when the module is shared). */
+  output: Tensor | null = null;
+  /** Storage for the winners of a max pooling at this place, kept across passes so a step allocates nothing. */
+  private winnerStorage = new Int32Array(0);
+  /** Whether {@link SavedForBackward.winners} holds the winners of this place's last forward. */
+  winnersSaved = false;
+  /** Storage for the output of a fused pair starting at this place (no module owns it). */
+  private fusedStorage = new Float32Array(0);
+  /** A nested Sequential's pass at this place (its own per-place records inside). */
+  pass: unknown = null;
+
+  /** Forgets the last pass (keeping the storage), before the forward pass at this place. */
+  clear(inputHeld: boolean): void {
+    this.inputHeld = inputHeld;
+    this.output = null;
+    this.winnersSaved = false;
+  }
+
+  /** `n` entries of this place's winner storage (its old contents: the kernel overwrites them). */
+  winners(n: number): Int32Array {
+    if (this.winnerStorage.length !== n) this.winnerStorage = new Int32Array(n);
+    return this.winnerStorage;
+  }
+
+  /** A tensor of `shape` in this place's storage for a fused pair's output, valid until the next pass here. */
+  fusedOutput(shape: readonly number[]): Tensor {
+    const n = sizeOf(shape);
+    if (this.fusedStorage.length !== n) this.fusedStorage = new Float32Array(n);
+    return { shape, data: this.fusedStorage };
+  }
+}
+
+/** A trainable tensor and its gradient, as listed by {@link Module.parameters}. */
+export interface Parameter {
+  /** Dotted path inside the network: `weight`, or `0.weight` inside a Sequential. */
+  name: string;
+  value: Tensor;
+  /** Same shape as `value`; `backwardUpdateGradient` adds into it, `zeroGrad` clears it. */
+  grad: Tensor;
+  /** The module that owns the parameter (for error messages). */
+  module: Module;
+}
+
+/**
+ * How to rebuild a module: its constructor name, positional arguments and options.
+ * `JSON.stringify(net)` gives this for every module; `load` rebuilds a network from it.
+ */
+export interface ModuleConfig {
+  type: string;
+  args: unknown[];
+  options?: Record<string, unknown>;
+  /** Children of containers (Sequential). */
+  modules?: ModuleConfig[];
+}
+
+/**
+ * Base class of every layer and activation.
+ *
+ * Subclasses implement `outputShape` (which also validates the input shape), `forward` and
+ * `backwardDelta`; layers with parameters also `backwardUpdateGradient` and `parameters`.
+ * `updateParameters` and `zeroGrad` work from `parameters()` for all of them.
+ *
+ * @example
+ * const lin = new Linear(3, 2);
+ * const y = lin.forward(x);                 // (batch, 2)
+ * lin.zeroGrad();
+ * lin.backwardUpdateGradient(x, dy);        // lin.parameters()[0].grad += xᵀ·dy
+ * const dx = lin.backwardDelta(x, dy);      // (batch, 3)
+ * lin.updateParameters(0.01);               // w -= 0.01 · grad
+ */
+export abstract class Module {
+  /** Position inside the enclosing Sequential(s), e.g. `3` or `1.2`; null when standalone. */
+  private position: string | null = null;
+  /**
+   * Set by Sequential on its children: outputs and deltas are then written into buffers the
+   * module keeps and reuses while the batch shape stays the same, so steady-state training
+   * allocates nothing. Such a tensor is valid until the module's next call of the same kind.
+   */
+  private reuse = false;
+  /** Per slot, the buffers of the sizes seen recently (no string keys built per call: no garbage). */
+  private readonly buffers = new Map<string, Float32Array[]>();
+  /**
+   * How many places in Sequentials hold this instance. Above one, the module's reused buffers
+   * are overwritten by its other uses before this use's backward pass reads them, so the
+   * Sequentials copy what it returns (see {@link Sequential.forwardView}).
+   */
+  private uses = 0;
+
+  /** Called by Sequential when it adds this module at one more place. @internal */
+  addUse(): void {
+    this.uses++;
+  }
+
+  /** Whether this instance sits at more than one place (in one Sequential or several). @internal */
+  isShared(): boolean {
+    return this.uses > 1;
+  }
+
+  /**
+   * The record of the place a Sequential is running this module at, for the duration of that
+   * call (see {@link SavedForBackward}); null when the module is called directly.
+   */
+  private place: SavedForBackward | null = null;
+
+  /**
+   * What this module's forward pass at the current place kept for its backward pass there, or
+   * null when the module is called directly (its backward then recomputes what it needs from the
+   * input it is given). A module's own forward and backward read it; a subclass that overrides
+   * them without calling the built-in ones simply never sees it. @internal
+   */
+  protected savedForBackward(): SavedForBackward | null {
+    return this.place;
+  }
+
+  /**
+   * What a Sequential calls instead of {@link forward}: `forward(input)` with `saved` as the
+   * record of this place, so what the pass keeps for backward goes there and not into the module
+   * (a module at several places has one record per place). @internal
+   */
+  forwardAt(input: Tensor, saved: SavedForBackward): Tensor {
+    const outer = this.place;
+    this.place = saved;
+    try {
+      return this.forward(input);
+    } finally {
+      this.place = outer;
+    }
+  }
+
+  /**
+   * What a Sequential calls for the backward pass at a place whose forward was {@link forwardAt}
+   * with the same `saved`: {@link backwardUpdateGradient} when `parameterGradients`, then
+   * {@link backwardDelta} when `inputGradient` (returned; null otherwise). @internal
+   */
+  backwardAt(input: Tensor, delta: Tensor, saved: SavedForBackward, parameterGradients: boolean, inputGradient: boolean): Tensor | null {
+    const outer = this.place;
+    this.place = saved;
+    try {
+      if (parameterGradients) this.backwardUpdateGradient(input, delta);
+      return inputGradient ? this.backwardDelta(input, delta) : null;
+    } finally {
+      this.place = outer;
+    }
+  }
+
+  /** Whether results live in the module's own reused buffers (inside a Sequential). */
+  protected reusesBuffers(): boolean {
+    return this.reuse;
+  }
+
+  /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). @internal */
+  setBufferReuse(reuse: boolean): void {
+    this.reuse = reuse;
+    if (!reuse) this.buffers.clear();
+  }
+
+  /**
+   * A tensor of `shape` for a result: fresh zeros, or (inside a Sequential) the module's own
+   * buffer for `slot`, kept across calls with its old contents, so every kernel writing into
+   * it must overwrite all of it. A few sizes per slot are kept (training batch, last partial
+   * batch, evaluation batch).
+   */
+  protected buffer(slot: string, shape: readonly number[]): Tensor {
+    if (!this.reuse) return zeros(shape);
+    const n = sizeOf(shape);
+    let list = this.buffers.get(slot);
+    if (!list) {
+      list = [];
+      this.buffers.set(slot, list);
+    }
+    let data = list.find((b) => b.length === n);
+    if (!data) {
+      if (list.length >= 4) list.shift();
+      data = new Float32Array(n);
+      list.push(data);
+    }
+    return { shape, data };
+  }
+
+  /** The constructor arguments and options, for serialisation and error messages. */
+  abstract config(): ModuleConfig;
+
+  /** Same as {@link config}, so `JSON.stringify(module)` describes it. */
+  toJSON(): ModuleConfig {
+    return this.config();
+  }
+
+  /** `Linear(784, 10)`: the type and its positional arguments. */
+  toString(): string {
+    const c = this.config();
+    return `${c.type}(${c.args.map((a) => String(a)).join(', ')})`;
+  }
+
+  /** How errors name this module: `Linear(784, 10) at position 3`. */
+  label(): string {
+    return this.position === null ? this.toString() : `${this.toString()} at position ${this.position}`;
+  }
+
+  /** Called by Sequential when the module is added; containers pass it on to their children. @internal */
+  setPosition(position: string | null): void {
+    this.position = position;
+  }
+
+  /** @internal */
+  protected getPosition(): string | null {
+    return this.position;
+  }
+
+  /**
+   * The output shape for an input of shape `inputShape`; throws a RangeError naming this
+   * module when the input shape is not acceptable.
+   */
+  abstract outputShape(inputShape: readonly number[]): number[];
+
+  /** Computes the output for `input`. */
+  abstract forward(input: Tensor): Tensor;
+
+  /**
+   * The output for `input` when no backward pass will follow (inference: `predict`, `evaluate`).
+   * Same values as {@link forward}, but a module may skip what only backward needs, and a
+   * `Sequential` runs neighbours that have a joint kernel (Conv1D followed by MaxPool1D) as one.
+   * Nothing is kept for a backward pass.
+   */
+  infer(input: Tensor): Tensor {
+    return this.forward(input);
+  }
+
+  /** Adds ∂L/∂params (given `delta` = ∂L/∂output) into the gradients. No-op without parameters. */
+  backwardUpdateGradient(input: Tensor, delta: Tensor): void {
+    this.checkBackward(input, delta);
+  }
+
+  /** Returns ∂L/∂input given `delta` = ∂L/∂output. */
+  abstract backwardDelta(input: Tensor, delta: Tensor): Tensor;
+
+  /** The trainable tensors with their gradients (empty for modules without parameters). */
+  parameters(): Parameter[] {
+    return [];
+  }
+
+  /** Plain gradient step: value -= lr · grad, for every parameter. */
+  updateParameters(lr: number): void {
+    if (typeof lr !== 'number' || !Number.isFinite(lr)) {
+      throw new RangeError(`${this.label()}: updateParameters expects a finite learning rate, got ${describe(lr)}`);
+    }
+    for (const p of this.parameters()) {
+      const v = p.value.data;
+      const g = p.grad.data;
+      for (let i = 0; i < v.length; i++) v[i] -= lr * g[i];
+    }
+  }
+
+  /** Sets every gradient to zero (gradients accumulate until then). */
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad.data.fill(0);
+  }
+
+  /**
+   * Same effect as {@link zeroGrad} for a training step that is about to run a full backward
+   * pass: a layer may skip the clearing and have its next `backwardUpdateGradient` write the
+   * gradient instead of adding to it. For large weights this saves a pass over memory per
+   * step (the gradient GEMM writes with beta = 0 instead of reading zeros back). Until that
+   * backward pass the gradients hold stale values, so call it only right before one; `fit`
+   * and `Optim.step` do. Layers that do not override it clear their gradients at once.
+   * @internal
+   */
+  deferZeroGrad(): void {
+    this.zeroGrad();
+  }
+
+  /**
+   * Checks that `input` is a tensor this module accepts; returns the output shape. Public for the
+   * fused kernels (lib/nn/fusion.ts), which must refuse exactly what the module refuses. @internal
+   */
+  checkInput(input: Tensor): number[] {
+    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
+      throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
+    }
+    this.checkLength(input, 'input');
+    return this.outputShape(input.shape);
+  }
+
+  /** Checks input and delta for a backward pass: delta must have the shape forward(input) has. */
+  protected checkBackward(input: Tensor, delta: Tensor): number[] {
+    const out = this.checkInput(input);
+    checkShape(delta, out, () => this.label(), 'delta');
+    this.checkLength(delta, 'delta');
+    return out;
+  }
+
+  /**
+   * A tensor built by hand can claim a shape its data does not fill: the kernels would then be
+   * told sizes the arrays do not have (they refuse, but with a kernel's name, not this module's).
+   */
+  private checkLength(t: Tensor, what: string): void {
+    const n = sizeOf(t.shape, () => `${this.label()}: ${what} shape`);
+    if (t.data.length !== n) {
+      throw new RangeError(`${this.label()}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
+    }
+  }
+
+  /** Error for an unexpected input shape, in the house format. */
+  protected shapeError(expected: readonly (number | string)[], got: readonly number[], what = 'input'): RangeError {
+    return new RangeError(`${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}`);
+  }
+}
+
+/** Checks that `options` is a plain object (or undefined) with only the known keys. */
+export function checkOptions(who: string, options: unknown, known: readonly string[]): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new TypeError(`${who}: unknown option '${key}' (known: ${known.join(', ')})`);
+  }
+  return options as Record<string, unknown>;
+}
+
