@@ -51,7 +51,8 @@ export class WeightAverage {
     if (!Array.isArray(params) || params.some((p) => !(p?.value?.data instanceof Float32Array))) {
       throw new TypeError(`WeightAverage: params must be an array of parameters (net.parameters()), got ${describe(params)}`);
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`WeightAverage: options must be an object, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`WeightAverage: options must be an object, got ${describe(options)}`);
     const d = options.decay;
     if (d !== undefined && (typeof d !== 'number' || !(d >= 0 && d < 1))) {
       throw new RangeError(`WeightAverage: decay must be a number in [0, 1), got ${describe(d)}`);
@@ -65,7 +66,7 @@ export class WeightAverage {
   update(): void {
     if (this.saved) throw new Error('WeightAverage.update: the average is applied; call restore() first');
     const first = this.count === 0;
-    const a = first ? 0 : this.decay ?? this.count / (this.count + 1);
+    const a = first ? 0 : (this.decay ?? this.count / (this.count + 1));
     const b = 1 - a;
     this.params.forEach((p, i) => {
       const w = p.value.data;

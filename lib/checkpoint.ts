@@ -15,7 +15,17 @@ import { Rng, globalRng, RngState } from './random';
 import { Module } from './nn/module';
 import { Optimizer, OptimizerState } from './optim';
 import { EpochRecord } from './logger';
-import { modelContents, readSafetensors, storedArchitecture, checkWeights, writeSafetensors, StoredTensor, storedTies, storedTiesKey, tiesOf } from './serialize';
+import {
+  modelContents,
+  readSafetensors,
+  storedArchitecture,
+  checkWeights,
+  writeSafetensors,
+  StoredTensor,
+  storedTies,
+  storedTiesKey,
+  tiesOf,
+} from './serialize';
 
 /** Options of `fit`'s `checkpoint`. */
 export interface CheckpointOptions {
@@ -60,7 +70,9 @@ export function writeCheckpoint(file: string, net: Module, optimizer: Optimizer,
     }
   }
   tensors.push({ name: 'fit.order', dtype: 'I32', shape: [state.order.length], data: state.order });
-  state.bestWeights?.forEach((w, i) => tensors.push({ name: `fit.best.${params[i].name}`, dtype: 'F32', shape: [...params[i].value.shape], data: w }));
+  state.bestWeights?.forEach((w, i) =>
+    tensors.push({ name: `fit.best.${params[i].name}`, dtype: 'F32', shape: [...params[i].value.shape], data: w }),
+  );
   const meta: CheckpointMeta = {
     epoch: state.epoch,
     rng: globalRng().getState(),
@@ -100,20 +112,30 @@ function checkMeta(raw: unknown, fail: (what: string) => Error): CheckpointMeta 
     }
     if (!('trainLoss' in r)) throw bad(`${at}.trainLoss`, 'a number', undefined);
     for (const k of ['trainAccuracy', 'valAccuracy'] as const) {
-      if (k in r && (typeof r[k] !== 'number' || !((r[k] as number) >= 0 && (r[k] as number) <= 1))) throw bad(`${at}.${k}`, 'a number in [0, 1]', r[k]);
+      if (k in r && (typeof r[k] !== 'number' || !((r[k] as number) >= 0 && (r[k] as number) <= 1)))
+        throw bad(`${at}.${k}`, 'a number in [0, 1]', r[k]);
     }
     if (typeof r.seconds !== 'number' || !(r.seconds >= 0)) throw bad(`${at}.seconds`, 'a number >= 0', r.seconds);
     for (const k of Object.keys(r)) {
-      if (!['epoch', 'trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'seconds'].includes(k)) throw fail(`corrupt metadata: ${META_KEY}.${at} has an unknown field '${k}'`);
+      if (!['epoch', 'trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'seconds'].includes(k))
+        throw fail(`corrupt metadata: ${META_KEY}.${at} has an unknown field '${k}'`);
     }
   });
-  if (best !== null && best !== undefined && (typeof best !== 'number' || !Number.isFinite(best))) throw bad('best', 'a finite number or null', best);
-  if (bestEpoch !== null && bestEpoch !== undefined && (typeof bestEpoch !== 'number' || !Number.isInteger(bestEpoch) || bestEpoch < 1 || bestEpoch > epoch)) {
+  if (best !== null && best !== undefined && (typeof best !== 'number' || !Number.isFinite(best)))
+    throw bad('best', 'a finite number or null', best);
+  if (
+    bestEpoch !== null &&
+    bestEpoch !== undefined &&
+    (typeof bestEpoch !== 'number' || !Number.isInteger(bestEpoch) || bestEpoch < 1 || bestEpoch > epoch)
+  ) {
     throw bad('bestEpoch', `an integer in [1, ${epoch}] or null`, bestEpoch);
   }
   const hasBest = best !== null && best !== undefined;
   const hasBestEpoch = bestEpoch !== null && bestEpoch !== undefined;
-  if (hasBest !== hasBestEpoch) throw fail(`corrupt metadata: ${META_KEY}.best and bestEpoch must be both set or both null, got ${describe(best)} and ${describe(bestEpoch)}`);
+  if (hasBest !== hasBestEpoch)
+    throw fail(
+      `corrupt metadata: ${META_KEY}.best and bestEpoch must be both set or both null, got ${describe(best)} and ${describe(bestEpoch)}`,
+    );
   const w = waited ?? 0;
   // fit resets waited at each improvement and counts every epoch since: it is epoch − bestEpoch.
   const expectedWaited = hasBestEpoch ? epoch - (bestEpoch as number) : 0;
@@ -123,7 +145,8 @@ function checkMeta(raw: unknown, fail: (what: string) => Error): CheckpointMeta 
   if (optimizer !== null && optimizer !== undefined) {
     if (!isObject(optimizer)) throw bad('optimizer', 'an object { type, lr, steps } or null', optimizer);
     if (typeof optimizer.type !== 'string') throw bad('optimizer.type', 'a string', optimizer.type);
-    if (typeof optimizer.lr !== 'number' || !Number.isFinite(optimizer.lr) || optimizer.lr < 0) throw bad('optimizer.lr', 'a finite number >= 0', optimizer.lr);
+    if (typeof optimizer.lr !== 'number' || !Number.isFinite(optimizer.lr) || optimizer.lr < 0)
+      throw bad('optimizer.lr', 'a finite number >= 0', optimizer.lr);
     const steps = optimizer.steps ?? {};
     if (!isObject(steps)) throw bad('optimizer.steps', 'an object of step counts', steps);
     for (const [k, v] of Object.entries(steps)) {
@@ -174,7 +197,9 @@ export function readCheckpoint(file: string, net: Module, optimizer: Optimizer, 
   for (let i = 0; i < storedOrder.data.length; i++) {
     const v = storedOrder.data[i];
     if (!(v >= 0 && v < order.length) || seen[v]) {
-      throw fail(`fit.order is not a permutation of 0..${order.length - 1}: entry ${i} is ${v}${v >= 0 && v < order.length ? ', already listed' : ''}`);
+      throw fail(
+        `fit.order is not a permutation of 0..${order.length - 1}: entry ${i} is ${v}${v >= 0 && v < order.length ? ', already listed' : ''}`,
+      );
     }
     seen[v] = 1;
   }

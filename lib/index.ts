@@ -8,9 +8,7 @@
  * @packageDocumentation
  */
 export type { Tensor } from './tensor';
-export {
-  tensor, zeros, zerosLike, full, fromArray, randn, rand, reshape, clone, sliceRows, sameShape, argmaxRows,
-} from './tensor';
+export { tensor, zeros, zerosLike, full, fromArray, randn, rand, reshape, clone, sliceRows, sameShape, argmaxRows } from './tensor';
 export { Rng, seed } from './random';
 export type { RngState } from './random';
 export type { Backend } from './backend/types';

@@ -10,13 +10,18 @@ import { Tensor } from './tensor';
 import { Rng, globalRng } from './random';
 
 /** The initialisation names accepted by the `init` option of Linear, Conv1D and ConvTranspose1D. */
-export type InitName =
-  | 'normal' | 'uniform' | 'ones' | 'zeros'
-  | 'xavierNormal' | 'xavierUniform' | 'heNormal' | 'heUniform';
+export type InitName = 'normal' | 'uniform' | 'ones' | 'zeros' | 'xavierNormal' | 'xavierUniform' | 'heNormal' | 'heUniform';
 
 /** Every {@link InitName}, for validation and tests. */
 export const INIT_NAMES: readonly InitName[] = [
-  'normal', 'uniform', 'ones', 'zeros', 'xavierNormal', 'xavierUniform', 'heNormal', 'heUniform',
+  'normal',
+  'uniform',
+  'ones',
+  'zeros',
+  'xavierNormal',
+  'xavierUniform',
+  'heNormal',
+  'heUniform',
 ];
 
 /** Checks an init name, with an error listing the accepted ones. */
@@ -53,17 +58,29 @@ export function initialize(t: Tensor, init: InitName, fanIn: number, fanOut: num
     for (let i = 0; i < d.length; i++) d[i] = low + (high - low) * rng.uniform();
   };
   switch (checkInit('initialize', init)) {
-    case 'normal': normal(1); break;
-    case 'uniform': uniform(0, 1); break;
-    case 'ones': d.fill(1); break;
-    case 'zeros': d.fill(0); break;
-    case 'xavierNormal': normal(Math.sqrt(2 / (fanIn + fanOut))); break;
+    case 'normal':
+      normal(1);
+      break;
+    case 'uniform':
+      uniform(0, 1);
+      break;
+    case 'ones':
+      d.fill(1);
+      break;
+    case 'zeros':
+      d.fill(0);
+      break;
+    case 'xavierNormal':
+      normal(Math.sqrt(2 / (fanIn + fanOut)));
+      break;
     case 'xavierUniform': {
       const a = Math.sqrt(6 / (fanIn + fanOut));
       uniform(-a, a);
       break;
     }
-    case 'heNormal': normal(Math.sqrt(2 / fanIn)); break;
+    case 'heNormal':
+      normal(Math.sqrt(2 / fanIn));
+      break;
     case 'heUniform': {
       const a = Math.sqrt(6 / fanIn);
       uniform(-a, a);

@@ -69,7 +69,10 @@ export class Logger {
       // Cleared on stop: the epoch's summary line takes its place.
       this.bar = new SingleBar({
         format: 'epoch {epoch} [{bar}] {value}/{total} batches  loss {loss}  eta {eta_formatted}',
-        stream: process.stdout, clearOnComplete: true, hideCursor: false, barsize: 30,
+        stream: process.stdout,
+        clearOnComplete: true,
+        hideCursor: false,
+        barsize: 30,
       });
       this.bar.start(batches, batch, payload);
     } else {

@@ -100,21 +100,36 @@ abstract class FusedLoss extends Loss {
 
   forward(y: Tensor, yhat: Tensor): Tensor {
     let out: Tensor = zeros([0]);
-    this.compute(y, yhat, (batch) => (out = zeros([batch])).data, (n) => this.gradientBuffer(n));
+    this.compute(
+      y,
+      yhat,
+      (batch) => (out = zeros([batch])).data,
+      (n) => this.gradientBuffer(n),
+    );
     return out;
   }
 
   sum(y: Tensor, yhat: Tensor): number {
     // A subclass that redefines forward gets the sum of its own forward.
     if (this.forward !== FusedLoss.prototype.forward) return super.sum(y, yhat);
-    this.compute(y, yhat, (batch) => this.sumsBuffer(batch), (n) => this.gradientBuffer(n));
+    this.compute(
+      y,
+      yhat,
+      (batch) => this.sumsBuffer(batch),
+      (n) => this.gradientBuffer(n),
+    );
     return sumOf(this.sums);
   }
 
   lossAndGradient(y: Tensor, yhat: Tensor): { sum: number; gradient: Tensor } {
     // A subclass that redefines forward or backward gets its own, called separately.
     if (this.forward !== FusedLoss.prototype.forward || this.backward !== this.builtInBackward) return super.lossAndGradient(y, yhat);
-    const fused = this.compute(y, yhat, (batch) => this.sumsBuffer(batch), (n) => this.gradientBuffer(n));
+    const fused = this.compute(
+      y,
+      yhat,
+      (batch) => this.sumsBuffer(batch),
+      (n) => this.gradientBuffer(n),
+    );
     return { sum: sumOf(this.sums), gradient: fused ? { shape: yhat.shape, data: this.gradient } : this.backward(y, yhat) };
   }
 
@@ -135,7 +150,12 @@ abstract class FusedLoss extends Loss {
    * Checks the arguments, then writes per-sample losses into `output(batch)`; returns true when
    * it also wrote the gradient into `gradient(size of yhat)` (a scratch buffer otherwise).
    */
-  protected abstract compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: (length: number) => Float32Array): boolean;
+  protected abstract compute(
+    y: Tensor,
+    yhat: Tensor,
+    output: (batch: number) => Float32Array,
+    gradient: (length: number) => Float32Array,
+  ): boolean;
 }
 
 /** Sums each sample's `n` values of `terms` into a (batch,) tensor. */
@@ -171,7 +191,6 @@ export class MSELoss extends Loss {
     return g;
   }
 }
-
 
 /**
  * Binary cross-entropy, ŷ probabilities in [0, 1], y targets in [0, 1]:
@@ -221,7 +240,9 @@ function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number
     return { weight: (b, c) => (y.data[b] === c ? 1 : 0), total: () => 1 };
   }
   if (!sameShape(y.shape, yhat.shape)) {
-    throw new RangeError(`${loss}: expected y (${batch},) class indices or ${formatShape(yhat.shape)} one-hot, got ${formatShape(y.shape)}`);
+    throw new RangeError(
+      `${loss}: expected y (${batch},) class indices or ${formatShape(yhat.shape)} one-hot, got ${formatShape(y.shape)}`,
+    );
   }
   return {
     weight: (b, c) => y.data[b * classes + c],

@@ -28,8 +28,12 @@ export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null
   const width = yhat.shape.length === 1 ? 1 : yhat.shape.length === 2 ? yhat.shape[1] : -1;
   if (width < 1 || y.shape[0] !== batch) return null;
   // A training loop classifies every batch: it passes the previous result back to be refilled.
-  const fits = reuse != null && reuse.actual instanceof Int32Array && reuse.predicted instanceof Int32Array &&
-    reuse.actual.length === batch && reuse.predicted.length === batch;
+  const fits =
+    reuse != null &&
+    reuse.actual instanceof Int32Array &&
+    reuse.predicted instanceof Int32Array &&
+    reuse.actual.length === batch &&
+    reuse.predicted.length === batch;
   const actual = fits ? reuse.actual : new Int32Array(batch);
   const predicted = fits ? reuse.predicted : new Int32Array(batch);
   if (width === 1) {
@@ -84,7 +88,10 @@ export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null
  */
 export function accuracy(yhat: Tensor, y: Tensor): number {
   const l = classify(yhat, y);
-  if (!l) throw new RangeError(`accuracy: cannot read predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} as a classification`);
+  if (!l)
+    throw new RangeError(
+      `accuracy: cannot read predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} as a classification`,
+    );
   let hits = 0;
   for (let i = 0; i < l.actual.length; i++) if (l.actual[i] === l.predicted[i]) hits++;
   return l.actual.length === 0 ? 0 : hits / l.actual.length;

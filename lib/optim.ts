@@ -38,9 +38,16 @@ export interface OptimizerState {
 }
 
 /** Checks `state` is for optimiser `type` and `params`; returns, per parameter, its buffers in `names` order (or null if it has none yet). */
-function stateBuffers(type: string, params: readonly Parameter[], state: OptimizerState, names: readonly string[]): (Float32Array[] | null)[] {
+function stateBuffers(
+  type: string,
+  params: readonly Parameter[],
+  state: OptimizerState,
+  names: readonly string[],
+): (Float32Array[] | null)[] {
   if (state === null || typeof state !== 'object' || state.type !== type) {
-    throw new TypeError(`${type}.loadState: expected a ${type} state, got ${state?.type === undefined ? describe(state) : `a ${state.type} state`}`);
+    throw new TypeError(
+      `${type}.loadState: expected a ${type} state, got ${state?.type === undefined ? describe(state) : `a ${state.type} state`}`,
+    );
   }
   const known = new Set(params.flatMap((p) => names.map((b) => `${p.name}.${b}`)));
   for (const key of Object.keys(state.buffers)) {
@@ -52,7 +59,9 @@ function stateBuffers(type: string, params: readonly Parameter[], state: Optimiz
     return found.map((f, i) => {
       if (!(f instanceof Float32Array)) throw new RangeError(`${type}.loadState: buffer '${p.name}.${names[i]}' is missing`);
       if (f.length !== p.value.data.length) {
-        throw new RangeError(`${type}.loadState: buffer '${p.name}.${names[i]}' has ${f.length} values, parameter ${p.name} has ${p.value.data.length}`);
+        throw new RangeError(
+          `${type}.loadState: buffer '${p.name}.${names[i]}' has ${f.length} values, parameter ${p.name} has ${p.value.data.length}`,
+        );
       }
       return f.slice();
     });
@@ -61,7 +70,8 @@ function stateBuffers(type: string, params: readonly Parameter[], state: Optimiz
 
 /** Checks `params` is a list of parameters (what `net.parameters()` returns) before a step walks it. */
 function checkParams(who: string, params: unknown): void {
-  if (!Array.isArray(params)) throw new TypeError(`${who}.step: params must be an array of parameters (net.parameters()), got ${describe(params)}`);
+  if (!Array.isArray(params))
+    throw new TypeError(`${who}.step: params must be an array of parameters (net.parameters()), got ${describe(params)}`);
   params.forEach((p: Partial<Parameter> | null, i) => {
     if (p === null || typeof p !== 'object' || !(p.value?.data instanceof Float32Array) || !(p.grad?.data instanceof Float32Array)) {
       throw new TypeError(`${who}.step: params[${i}] must be a parameter { name, value, grad } with Float32Array data, got ${describe(p)}`);
@@ -102,7 +112,8 @@ export class SGD implements Optimizer {
   private readonly velocity = new WeakMap<Float32Array, Float32Array>();
 
   constructor(options: SGDOptions) {
-    if (options === null || typeof options !== 'object') throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay? }, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay? }, got ${describe(options)}`);
     this.lr = checkNumber('SGD', 'lr', options.lr, 0);
     this.momentum = checkNumber('SGD', 'momentum', options.momentum ?? 0, 0, 1, true);
     this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, 0);
@@ -186,7 +197,8 @@ export class Adam implements Optimizer {
   private readonly state_ = new WeakMap<Float32Array, { m: Float32Array; v: Float32Array; t: number }>();
 
   constructor(options: AdamOptions = {}) {
-    if (options === null || typeof options !== 'object') throw new TypeError(`Adam: expected options { lr?, betas?, eps? }, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`Adam: expected options { lr?, betas?, eps? }, got ${describe(options)}`);
     this.lr = checkNumber('Adam', 'lr', options.lr ?? 1e-3, 0);
     const betas = options.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`Adam: betas must be [beta1, beta2], got ${describe(betas)}`);

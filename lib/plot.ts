@@ -13,7 +13,7 @@ export interface Series {
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }[c] as string));
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
 /** Range of the finite values of all series, widened when flat so the scale is never degenerate. */
@@ -81,9 +81,12 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
     const i = xTicks === 1 ? 0 : Math.round((k * (n - 1)) / (xTicks - 1));
     parts.push(`<text x="${px(i).toFixed(1)}" y="${margin.top + plotH + 16}" text-anchor="middle">${i + 1}</text>`);
   }
-  if (options.xLabel) parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+  if (options.xLabel)
+    parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
   if (options.yLabel) {
-    parts.push(`<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+    parts.push(
+      `<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+    );
   }
   series.forEach((s, si) => {
     const color = s.color ?? PALETTE[si % PALETTE.length];
@@ -100,7 +103,9 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
     });
     if (d) parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
     const ly = margin.top + 10 + si * 16;
-    parts.push(`<line x1="${width - margin.right + 10}" x2="${width - margin.right + 28}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+    parts.push(
+      `<line x1="${width - margin.right + 10}" x2="${width - margin.right + 28}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+    );
     parts.push(`<text x="${width - margin.right + 32}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');

@@ -285,7 +285,12 @@ function formatBytes(n: number): string {
  * over {@link LIMITS}.maxFileBytes.
  * @internal
  */
-export function writeSafetensors(file: string, tensors: readonly (StoredTensor & { name: string })[], metadata: Record<string, string>, who = 'save'): void {
+export function writeSafetensors(
+  file: string,
+  tensors: readonly (StoredTensor & { name: string })[],
+  metadata: Record<string, string>,
+  who = 'save',
+): void {
   const header: Record<string, unknown> = { __metadata__: metadata };
   const seen = new Set<string>();
   let offset = 0;
@@ -301,11 +306,15 @@ export function writeSafetensors(file: string, tensors: readonly (StoredTensor &
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
   if (headerBytes.length > MAX_HEADER) {
-    throw new RangeError(`${who}: ${file}: the header would take ${headerBytes.length} bytes, over the ${MAX_HEADER}-byte limit load accepts (too much metadata or too many tensors)`);
+    throw new RangeError(
+      `${who}: ${file}: the header would take ${headerBytes.length} bytes, over the ${MAX_HEADER}-byte limit load accepts (too much metadata or too many tensors)`,
+    );
   }
   const total = 8 + headerBytes.length + offset;
   if (total > LIMITS.maxFileBytes) {
-    throw new RangeError(`${who}: ${file}: the file would take ${formatBytes(total)}, over the ${formatBytes(LIMITS.maxFileBytes)} limit load accepts`);
+    throw new RangeError(
+      `${who}: ${file}: the file would take ${formatBytes(total)}, over the ${formatBytes(LIMITS.maxFileBytes)} limit load accepts`,
+    );
   }
   for (const t of tensors) {
     if (t.data.byteLength !== 4 * sizeOf(t.shape)) {
@@ -365,7 +374,8 @@ function openSafetensors(file: string, who: string): OpenFile {
     const got = size >= 8 && readAll(fd, prefix, 0, 8);
     if (!got) throw fail(`truncated or not a safetensors file: ${size} bytes, fewer than the 8-byte header length`);
     const declared = Buffer.from(prefix).readBigUInt64LE(0);
-    if (declared > BigInt(MAX_HEADER)) throw fail(`not a safetensors file: header length ${declared} is implausible (over ${MAX_HEADER} bytes)`);
+    if (declared > BigInt(MAX_HEADER))
+      throw fail(`not a safetensors file: header length ${declared} is implausible (over ${MAX_HEADER} bytes)`);
     const headerLength = Number(declared);
     if (8 + headerLength > size) {
       throw fail(`truncated or not a safetensors file: the header needs ${headerLength} bytes, the file has ${size - 8} after the length`);
@@ -396,16 +406,26 @@ function openSafetensors(file: string, who: string): OpenFile {
       if (name === '__metadata__') continue;
       if (!isPlainObject(raw)) throw fail(`corrupt header: entry '${name}' must be an object`);
       const { dtype, shape, data_offsets: offsets } = raw;
-      if (dtype !== 'F32' && dtype !== 'I32') throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; neurone reads F32 (and I32 in checkpoints)`);
+      if (dtype !== 'F32' && dtype !== 'I32')
+        throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; neurone reads F32 (and I32 in checkpoints)`);
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw fail(`corrupt header: tensor '${name}' has shape ${JSON.stringify(shape)}, expected an array of non-negative integers`);
       }
-      if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
-        throw fail(`corrupt header: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`);
+      if (
+        !Array.isArray(offsets) ||
+        offsets.length !== 2 ||
+        !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+        offsets[1] < offsets[0]
+      ) {
+        throw fail(
+          `corrupt header: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`,
+        );
       }
       const bytes = 4 * shape.reduce((a: number, b: number) => a * b, 1);
       if (offsets[1] - offsets[0] !== bytes) {
-        throw fail(`corrupt header: tensor '${name}' of shape ${formatShape(shape)} needs ${bytes} bytes, its data_offsets [${offsets.join(', ')}] span ${offsets[1] - offsets[0]}`);
+        throw fail(
+          `corrupt header: tensor '${name}' of shape ${formatShape(shape)} needs ${bytes} bytes, its data_offsets [${offsets.join(', ')}] span ${offsets[1] - offsets[0]}`,
+        );
       }
       entries.set(name, { name, dtype, shape, begin: offsets[0], end: offsets[1] });
     }
@@ -478,8 +498,11 @@ export function registerModule(type: string, factory: ModuleFactory): void {
 
 /** The unknown-type error of load and buildModule. */
 function unknownType(where: string, type: string): TypeError {
-  return new TypeError(`architecture at ${where}: unknown module type '${type}' (known: ${moduleTypes().map((t) => t.type).join(', ')}; ` +
-    `register your own with registerModule('${type}', factory))`);
+  return new TypeError(
+    `architecture at ${where}: unknown module type '${type}' (known: ${moduleTypes()
+      .map((t) => t.type)
+      .join(', ')}; ` + `register your own with registerModule('${type}', factory))`,
+  );
 }
 
 /**
@@ -502,12 +525,15 @@ export function buildModule(config: ModuleConfig): Module {
 }
 
 function buildAt(config: unknown, where: string): Module {
-  if (!isPlainObject(config)) throw new TypeError(`architecture at ${where}: expected { type, args, options?, modules? }, got ${describe(config)}`);
+  if (!isPlainObject(config))
+    throw new TypeError(`architecture at ${where}: expected { type, args, options?, modules? }, got ${describe(config)}`);
   const { type, args, options, modules } = config;
   if (typeof type !== 'string') throw new TypeError(`architecture at ${where}: type must be a string, got ${describe(type)}`);
   if (!Array.isArray(args)) throw new TypeError(`architecture at ${where}: ${type} args must be an array, got ${describe(args)}`);
-  if (options !== undefined && !isPlainObject(options)) throw new TypeError(`architecture at ${where}: ${type} options must be an object, got ${describe(options)}`);
-  if (modules !== undefined && !Array.isArray(modules)) throw new TypeError(`architecture at ${where}: ${type} modules must be an array, got ${describe(modules)}`);
+  if (options !== undefined && !isPlainObject(options))
+    throw new TypeError(`architecture at ${where}: ${type} options must be an object, got ${describe(options)}`);
+  if (modules !== undefined && !Array.isArray(modules))
+    throw new TypeError(`architecture at ${where}: ${type} modules must be an array, got ${describe(modules)}`);
   const entry = moduleType(type);
   if (!entry) throw unknownType(where, type);
   let i = 0;
@@ -551,20 +577,26 @@ function planArchitecture(config: unknown, unknownIsError: boolean): Architectur
   const plan: ArchitecturePlan = { shapes: new Map(), opaque: [], configs: new Map(), total: 0 };
   const visit = (c: unknown, pos: string, depth: number, insideOpaque: boolean): void => {
     const where = whereOf(pos);
-    if (depth > LIMITS.maxNesting) throw new RangeError(`architecture at ${where}: nested more than ${LIMITS.maxNesting} levels deep (the limit)`);
+    if (depth > LIMITS.maxNesting)
+      throw new RangeError(`architecture at ${where}: nested more than ${LIMITS.maxNesting} levels deep (the limit)`);
     if (!isPlainObject(c)) throw new TypeError(`architecture at ${where}: expected { type, args, options?, modules? }, got ${describe(c)}`);
     const { type, args, options, modules } = c;
     if (typeof type !== 'string') throw new TypeError(`architecture at ${where}: type must be a string, got ${describe(type)}`);
     if (!Array.isArray(args)) throw new TypeError(`architecture at ${where}: ${type} args must be an array, got ${describe(args)}`);
-    if (options !== undefined && !isPlainObject(options)) throw new TypeError(`architecture at ${where}: ${type} options must be an object, got ${describe(options)}`);
-    if (modules !== undefined && !Array.isArray(modules)) throw new TypeError(`architecture at ${where}: ${type} modules must be an array, got ${describe(modules)}`);
+    if (options !== undefined && !isPlainObject(options))
+      throw new TypeError(`architecture at ${where}: ${type} options must be an object, got ${describe(options)}`);
+    if (modules !== undefined && !Array.isArray(modules))
+      throw new TypeError(`architecture at ${where}: ${type} modules must be an array, got ${describe(modules)}`);
     for (const key of Object.keys(c)) {
-      if (!['type', 'args', 'options', 'modules'].includes(key)) throw new TypeError(`architecture at ${where}: ${type} has an unknown field '${key}' (expected type, args, options, modules)`);
+      if (!['type', 'args', 'options', 'modules'].includes(key))
+        throw new TypeError(`architecture at ${where}: ${type} has an unknown field '${key}' (expected type, args, options, modules)`);
     }
     plan.configs.set(pos, c);
     if (type === 'Sequential') {
       if (args.length > 0 || options !== undefined) {
-        throw new TypeError(`architecture at ${where}: Sequential takes no args or options (its layers go in modules), got ${args.length} args${options !== undefined ? ' and options' : ''}`);
+        throw new TypeError(
+          `architecture at ${where}: Sequential takes no args or options (its layers go in modules), got ${args.length} args${options !== undefined ? ' and options' : ''}`,
+        );
       }
       (modules ?? []).forEach((m: unknown, i: number) => visit(m, join(pos, String(i)), depth + 1, insideOpaque));
       return;
@@ -632,7 +664,8 @@ function layout(net: Module, who: string): { slots: Slot[]; aliases: Slot[]; tie
   const seenModules = new Map<Module, string>([[net, '']]);
   const byData = new Map<Float32Array, Slot>();
   const visit = (m: Module, pos: string, depth: number): void => {
-    if (depth > LIMITS.maxNesting) throw new RangeError(`${who}: the network is nested more than ${LIMITS.maxNesting} levels deep (the limit load accepts)`);
+    if (depth > LIMITS.maxNesting)
+      throw new RangeError(`${who}: the network is nested more than ${LIMITS.maxNesting} levels deep (the limit load accepts)`);
     if (m instanceof Sequential) {
       m.modules.forEach((c, i) => {
         const cp = join(pos, String(i));
@@ -656,7 +689,9 @@ function layout(net: Module, who: string): { slots: Slot[]; aliases: Slot[]; tie
         continue;
       }
       if (prev.value.shape.length !== p.value.shape.length || prev.value.shape.some((d, i) => d !== p.value.shape[i])) {
-        throw new RangeError(`${who}: parameters ${prev.name} ${formatShape(prev.value.shape)} and ${slot.name} ${formatShape(p.value.shape)} share their data with different shapes; neurone saves a shared parameter with one shape`);
+        throw new RangeError(
+          `${who}: parameters ${prev.name} ${formatShape(prev.value.shape)} and ${slot.name} ${formatShape(p.value.shape)} share their data with different shapes; neurone saves a shared parameter with one shape`,
+        );
       }
       ties.parameters[slot.name] = { to: prev.name, grad: prev.grad.data === p.grad.data };
       aliases.push(slot);
@@ -687,7 +722,8 @@ export function storedTies(metadata: Record<string, string>, file: string, who: 
   if (!isPlainObject(modules)) throw fail(`.modules must be an object, got ${describe(modules)}`);
   if (!isPlainObject(parameters)) throw fail(`.parameters must be an object, got ${describe(parameters)}`);
   for (const [k, v] of Object.entries(modules)) {
-    if (typeof v !== 'string' || !/^\d+(\.\d+)*$/.test(k) || !/^(\d+(\.\d+)*)?$/.test(v)) throw fail(`.modules['${k}'] must map a position to a position, got ${describe(v)}`);
+    if (typeof v !== 'string' || !/^\d+(\.\d+)*$/.test(k) || !/^(\d+(\.\d+)*)?$/.test(v))
+      throw fail(`.modules['${k}'] must map a position to a position, got ${describe(v)}`);
     ties.modules[k] = v;
   }
   for (const [k, v] of Object.entries(parameters)) {
@@ -718,10 +754,20 @@ function checkFileAgainstArchitecture(config: unknown, ties: Ties, f: OpenFile):
   }
   for (const [alias, to] of Object.entries(ties.modules)) {
     const a = plan.configs.get(alias);
-    if (a === undefined || !/\.?\d+$/.test(alias)) throw f.fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, which the architecture does not have`);
+    if (a === undefined || !/\.?\d+$/.test(alias))
+      throw f.fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, which the architecture does not have`);
     // Stringified only here, once the nesting is known to be within the limit.
-    if (JSON.stringify(plan.configs.get(to)) !== JSON.stringify(a) || to === alias || alias.startsWith(`${to}.`) || to.startsWith(`${alias}.`) || underModuleAlias(ties, to) !== undefined || ties.modules[to] !== undefined) {
-      throw f.fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias} with ${whereOf(to)}, which is not an identical module elsewhere`);
+    if (
+      JSON.stringify(plan.configs.get(to)) !== JSON.stringify(a) ||
+      to === alias ||
+      alias.startsWith(`${to}.`) ||
+      to.startsWith(`${alias}.`) ||
+      underModuleAlias(ties, to) !== undefined ||
+      ties.modules[to] !== undefined
+    ) {
+      throw f.fail(
+        `corrupt metadata: ${TIES_KEY} shares the module at ${alias} with ${whereOf(to)}, which is not an identical module elsewhere`,
+      );
     }
   }
   for (const [alias, { to }] of Object.entries(ties.parameters)) {
@@ -729,11 +775,19 @@ function checkFileAgainstArchitecture(config: unknown, ties: Ties, f: OpenFile):
     const t = plan.shapes.get(to);
     const opaque = (n: string): boolean => plan.opaque.some((o) => o === '' || n.startsWith(`${o}.`));
     if (opaque(alias) || opaque(to)) continue;
-    if (!a || !t || ties.parameters[to] !== undefined || underModuleAlias(ties, alias) !== undefined || underModuleAlias(ties, to) !== undefined) {
+    if (
+      !a ||
+      !t ||
+      ties.parameters[to] !== undefined ||
+      underModuleAlias(ties, alias) !== undefined ||
+      underModuleAlias(ties, to) !== undefined
+    ) {
       throw f.fail(`corrupt metadata: ${TIES_KEY} ties parameter ${alias} to ${to}, which the architecture does not both have`);
     }
     if (formatShape(a.shape) !== formatShape(t.shape)) {
-      throw f.fail(`corrupt metadata: ${TIES_KEY} ties ${alias} ${formatShape(a.shape)} to ${to} ${formatShape(t.shape)}: the shapes differ`);
+      throw f.fail(
+        `corrupt metadata: ${TIES_KEY} ties ${alias} ${formatShape(a.shape)} to ${to} ${formatShape(t.shape)}: the shapes differ`,
+      );
     }
   }
   const expected = new Map<string, { shape: number[]; label: string }>();
@@ -749,14 +803,17 @@ function checkFileAgainstArchitecture(config: unknown, ties: Ties, f: OpenFile):
     const e = f.entries.get(name);
     if (!e) throw f.fail(`parameter ${name} of ${s.label} is missing from the file`);
     if (e.dtype !== 'F32') throw f.fail(`tensor '${name}' has dtype ${e.dtype}, parameters are F32`);
-    if (formatShape(e.shape) !== formatShape(s.shape)) throw f.fail(`tensor '${name}' has shape ${formatShape(e.shape)}, ${s.label} expects ${formatShape(s.shape)}`);
+    if (formatShape(e.shape) !== formatShape(s.shape))
+      throw f.fail(`tensor '${name}' has shape ${formatShape(e.shape)}, ${s.label} expects ${formatShape(s.shape)}`);
   }
   // Implied by the checks above and the tiling, kept as the statement of the bound: a file of N
   // bytes of data cannot make load build more than N / 4 parameter values.
   const needed = [...expected.values()].reduce((a, s) => a + s.shape.reduce((x, y) => x * y, 1), 0);
   if (4 * needed > f.dataLength) {
-    throw f.fail(`the architecture declares ${needed} stored parameter values (${formatBytes(4 * needed)}), ` +
-      `the file holds ${formatBytes(f.dataLength)} of tensor data: the weights are missing`);
+    throw f.fail(
+      `the architecture declares ${needed} stored parameter values (${formatBytes(4 * needed)}), ` +
+        `the file holds ${formatBytes(f.dataLength)} of tensor data: the weights are missing`,
+    );
   }
 }
 
@@ -775,7 +832,8 @@ function applyTies(net: Module, ties: Ties, fail: (what: string) => Error): void
   for (const [alias, to] of Object.entries(ties.modules)) {
     const cut = alias.lastIndexOf('.');
     const parent = moduleAt(cut < 0 ? '' : alias.slice(0, cut));
-    if (!(parent instanceof Sequential)) throw fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, whose parent is not a Sequential`);
+    if (!(parent instanceof Sequential))
+      throw fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, whose parent is not a Sequential`);
     parent.modules[Number(alias.slice(cut + 1))] = moduleAt(to);
   }
   const bySlot = new Map(layout(net, 'load').slots.map((s) => [s.name, s]));
@@ -801,7 +859,8 @@ function applyTies(net: Module, ties: Ties, fail: (what: string) => Error): void
 }
 
 function sortedTies(t: Ties): Ties {
-  const sort = <T>(o: Record<string, T>): Record<string, T> => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const sort = <T>(o: Record<string, T>): Record<string, T> =>
+    Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { modules: sort(t.modules), parameters: sort(t.parameters) };
 }
 
@@ -816,7 +875,11 @@ export interface SaveOptions {
  * `neurone.ties`. Refuses what load would refuse (architecture limits, nesting). `who` prefixes
  * errors (`save: path`). @internal
  */
-export function modelContents(net: Module, extra: Record<string, string> = {}, who = 'save'): { tensors: (StoredTensor & { name: string })[]; metadata: Record<string, string> } {
+export function modelContents(
+  net: Module,
+  extra: Record<string, string> = {},
+  who = 'save',
+): { tensors: (StoredTensor & { name: string })[]; metadata: Record<string, string> } {
   for (const [k, v] of Object.entries(extra)) {
     if (k.startsWith('neurone.')) throw new RangeError(`${who}: metadata key '${k}' is reserved`);
     if (typeof v !== 'string') throw new TypeError(`${who}: metadata '${k}' must be a string, got ${describe(v)}`);
@@ -830,7 +893,8 @@ export function modelContents(net: Module, extra: Record<string, string> = {}, w
     throw new RangeError(`${who}: ${(e as Error).message}; load would refuse it`);
   }
   const total = slots.reduce((a, s) => a + s.value.data.length, 0);
-  if (total > LIMITS.maxParameters) throw new RangeError(`${who}: the network has ${total} parameter values, over the ${LIMITS.maxParameters} load accepts`);
+  if (total > LIMITS.maxParameters)
+    throw new RangeError(`${who}: the network has ${total} parameter values, over the ${LIMITS.maxParameters} load accepts`);
   const metadata: Record<string, string> = { ...extra, 'neurone.format': FORMAT_VERSION, 'neurone.architecture': JSON.stringify(config) };
   if (hasTies(ties)) metadata[TIES_KEY] = JSON.stringify(ties);
   const tensors = slots.map((s) => ({ name: s.name, dtype: 'F32' as const, shape: [...s.value.shape], data: s.value.data }));
@@ -865,7 +929,13 @@ const RESERVED_PREFIXES = ['optimizer.', 'fit.'];
  * tensor it shares) and returns the function that copies them in. Nothing is changed until then.
  * @internal
  */
-export function checkWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string, ties: Ties = { modules: {}, parameters: {} }): () => void {
+export function checkWeights(
+  net: Module,
+  stored: Map<string, StoredTensor>,
+  file: string,
+  who: string,
+  ties: Ties = { modules: {}, parameters: {} },
+): () => void {
   const { slots, aliases, ties: netTies } = layout(net, who);
   const used = new Set<string>();
   const resolve = (name: string, hops = 0): StoredTensor | undefined => {
@@ -887,13 +957,17 @@ export function checkWeights(net: Module, stored: Map<string, StoredTensor>, fil
     if (sharedWith !== undefined) {
       throw new Error(`${who}: ${file}: tensor '${name}' is stored on its own, but the network shares ${name} with ${sharedWith}`);
     }
-    throw new Error(`${who}: ${file}: tensor '${name}' matches no parameter of ${net.toString()} (parameters: ${slots.map((s) => s.name).join(', ') || 'none'})`);
+    throw new Error(
+      `${who}: ${file}: tensor '${name}' matches no parameter of ${net.toString()} (parameters: ${slots.map((s) => s.name).join(', ') || 'none'})`,
+    );
   }
   for (const [s, t] of pairs) {
     if (!t) throw new Error(`${who}: ${file}: parameter ${s.name} of ${s.module.label()} is missing from the file`);
     if (t.dtype !== 'F32') throw new Error(`${who}: ${file}: tensor '${s.name}' has dtype ${t.dtype}, parameters are F32`);
     if (t.shape.length !== s.value.shape.length || t.shape.some((d, i) => d !== s.value.shape[i])) {
-      throw new Error(`${who}: ${file}: tensor '${s.name}' has shape ${formatShape(t.shape)}, ${s.module.label()} expects ${formatShape(s.value.shape)}`);
+      throw new Error(
+        `${who}: ${file}: tensor '${s.name}' has shape ${formatShape(t.shape)}, ${s.module.label()} expects ${formatShape(s.value.shape)}`,
+      );
     }
   }
   return () => {
@@ -925,8 +999,10 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
   const version = metadata['neurone.format'];
   const arch = metadata['neurone.architecture'];
   if (arch === undefined) {
-    throw new Error(`${who}: ${file}: no neurone.architecture in the metadata (weights only?); ` +
-      'build the network yourself and use loadWeights(net, path)');
+    throw new Error(
+      `${who}: ${file}: no neurone.architecture in the metadata (weights only?); ` +
+        'build the network yourself and use loadWeights(net, path)',
+    );
   }
   if (version !== FORMAT_VERSION) {
     throw new Error(`${who}: ${file}: format version ${JSON.stringify(version)}, this neurone reads version ${FORMAT_VERSION}`);

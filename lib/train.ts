@@ -123,7 +123,9 @@ function checkTensorArg(who: string, name: string, t: unknown): Tensor {
   }
   const n = sizeOf((t as Tensor).shape, `${who}: ${name} shape`);
   if ((t as Tensor).data.length !== n) {
-    throw new RangeError(`${who}: ${name} of shape ${formatShape((t as Tensor).shape)} needs ${n} values, its data holds ${(t as Tensor).data.length}`);
+    throw new RangeError(
+      `${who}: ${name} of shape ${formatShape((t as Tensor).shape)} needs ${n} values, its data holds ${(t as Tensor).data.length}`,
+    );
   }
   return t as Tensor;
 }
@@ -135,18 +137,22 @@ function checkOptionsObject(who: string, options: unknown): void {
 }
 
 function checkDataset(who: string, what: string, d: { x: Tensor; y: Tensor }): number {
-  if (d === null || typeof d !== 'object' || !d.x || !d.y) throw new TypeError(`${who}: ${what} must be { x, y } tensors, got ${describe(d)}`);
+  if (d === null || typeof d !== 'object' || !d.x || !d.y)
+    throw new TypeError(`${who}: ${what} must be { x, y } tensors, got ${describe(d)}`);
   checkTensorArg(who, `${what}.x`, d.x);
   checkTensorArg(who, `${what}.y`, d.y);
   const n = d.x.shape[0];
   if (d.x.shape.length < 1 || d.y.shape.length < 1 || d.y.shape[0] !== n) {
-    throw new RangeError(`${who}: ${what}.x ${formatShape(d.x.shape)} and ${what}.y ${formatShape(d.y.shape)} must have the same number of rows`);
+    throw new RangeError(
+      `${who}: ${what}.x ${formatShape(d.x.shape)} and ${what}.y ${formatShape(d.y.shape)} must have the same number of rows`,
+    );
   }
   return n;
 }
 
 function checkPositiveInt(who: string, name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`${who}: ${name} must be a positive integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+    throw new RangeError(`${who}: ${name} must be a positive integer, got ${describe(v)}`);
   return v;
 }
 
@@ -166,7 +172,8 @@ class RowGatherer {
     const first = order[start];
     let consecutive = true;
     for (let r = 1; r < rows && consecutive; r++) consecutive = order[start + r] === first + r;
-    if (consecutive) return { shape: Object.freeze([rows, ...this.t.shape.slice(1)]), data: this.t.data.subarray(first * s, (first + rows) * s) };
+    if (consecutive)
+      return { shape: Object.freeze([rows, ...this.t.shape.slice(1)]), data: this.t.data.subarray(first * s, (first + rows) * s) };
     let out = this.buffers.get(rows);
     if (!out) {
       out = zeros([rows, ...this.t.shape.slice(1)]);
@@ -181,7 +188,10 @@ class RowGatherer {
 }
 
 /** The first parameter whose gradient (or, with `of` 'value', whose weights) holds a NaN or ±Infinity, with that value and its index. */
-function nonFiniteParameter(params: readonly Parameter[], of: 'grad' | 'value' = 'grad'): { p: Parameter; value: number; index: number } | null {
+function nonFiniteParameter(
+  params: readonly Parameter[],
+  of: 'grad' | 'value' = 'grad',
+): { p: Parameter; value: number; index: number } | null {
   const k = backend();
   for (const p of params) {
     const g = p[of].data;
@@ -241,7 +251,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   const shuffle = options.shuffle ?? true;
   const logger = options.logger ?? new Logger({ verbose: options.verbose ?? 1 });
   const stop = options.earlyStopping;
-  const monitor = stop ? stop.monitor ?? (options.validation ? 'valLoss' : 'trainLoss') : undefined;
+  const monitor = stop ? (stop.monitor ?? (options.validation ? 'valLoss' : 'trainLoss')) : undefined;
   if (stop) {
     checkPositiveInt('fit', 'earlyStopping.patience', stop.patience);
     if (monitor?.startsWith('val') && !options.validation) {
@@ -278,7 +288,11 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     if (bad) {
       throw new NonFiniteError(
         `fit: the weights of ${bad.p.name} (${bad.p.module.label()}) hold ${bad.value} at index ${bad.index} before training; ` +
-        're-initialise or reload the network (or pass { allowNonFinite: true } to train anyway)', firstEpoch, 0, bad.p.name);
+          're-initialise or reload the network (or pass { allowNonFinite: true } to train anyway)',
+        firstEpoch,
+        0,
+        bad.p.name,
+      );
     }
   }
 
@@ -301,7 +315,10 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       if (!Number.isFinite(batchLoss) && !options.allowNonFinite) {
         throw new NonFiniteError(
           `fit: the loss is ${batchLoss} at epoch ${epoch}, batch ${b + 1}/${batches}; stopped before updating, so the weights are those of the previous step ` +
-          '(lower the learning rate, check the inputs, or pass { allowNonFinite: true } to continue)', epoch, b + 1);
+            '(lower the learning rate, check the inputs, or pass { allowNonFinite: true } to continue)',
+          epoch,
+          b + 1,
+        );
       }
       // Clears the gradients (or lets the layers overwrite them in the backward pass just below).
       net.deferZeroGrad();
@@ -311,8 +328,11 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         if (bad) {
           throw new NonFiniteError(
             `fit: the gradient of ${bad.p.name} (${bad.p.module.label()}) holds ${bad.value} at epoch ${epoch}, batch ${b + 1}/${batches}; ` +
-            'stopped before updating, so the weights are those of the previous step (or pass { allowNonFinite: true } to continue)',
-            epoch, b + 1, bad.p.name);
+              'stopped before updating, so the weights are those of the previous step (or pass { allowNonFinite: true } to continue)',
+            epoch,
+            b + 1,
+            bad.p.name,
+          );
         }
       }
       optimizer.step(params);
@@ -323,7 +343,11 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         if (bad) {
           throw new NonFiniteError(
             `fit: the update at epoch ${epoch}, batch ${b + 1}/${batches} made the weights of ${bad.p.name} (${bad.p.module.label()}) ${bad.value} at index ${bad.index} ` +
-            '(lower the learning rate, or pass { allowNonFinite: true } to continue)', epoch, b + 1, bad.p.name);
+              '(lower the learning rate, or pass { allowNonFinite: true } to continue)',
+            epoch,
+            b + 1,
+            bad.p.name,
+          );
         }
       }
       lossSum += batchLoss;
@@ -371,7 +395,15 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       }
     }
     if (options.checkpoint && (epoch % checkpointEvery === 0 || epoch === epochs)) {
-      writeCheckpoint(options.checkpoint.path, net, optimizer, { epoch, order, history: history.epochs, best, bestEpoch, waited, bestWeights });
+      writeCheckpoint(options.checkpoint.path, net, optimizer, {
+        epoch,
+        order,
+        history: history.epochs,
+        best,
+        bestEpoch,
+        waited,
+        bestWeights,
+      });
     }
   }
   if (stop) {

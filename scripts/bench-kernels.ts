@@ -27,7 +27,14 @@ function randomArray(n: number): Float32Array {
 // (bench_numpy_gemm.py).
 const ROUNDS = 15;
 
-interface GemmShape { label: string; m: number; n: number; k: number; transA: boolean; transB: boolean }
+interface GemmShape {
+  label: string;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
 const gemmShapes: GemmShape[] = [
   { label: '32×256×32', m: 32, n: 32, k: 256, transA: false, transB: false },
   { label: '32×4064×100 (seed CNN fc1 forward)', m: 32, n: 100, k: 4064, transA: false, transB: false },
@@ -46,7 +53,10 @@ function gemmGflops(be: Backend, s: GemmShape, seconds: number): number {
   const c = new Float32Array(s.m * s.n);
   const lda = s.transA ? s.m : s.k;
   const ldb = s.transB ? s.k : s.n;
-  const t = bestTime(() => be.sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, s.n), { minSeconds: seconds, rounds: be === jsBackend ? 1 : ROUNDS });
+  const t = bestTime(() => be.sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, s.n), {
+    minSeconds: seconds,
+    rounds: be === jsBackend ? 1 : ROUNDS,
+  });
   return (2 * s.m * s.n * s.k) / t / 1e9;
 }
 
@@ -69,15 +79,34 @@ function gemmInterleaved(s: GemmShape, seconds: number): { gflops: number; peak:
   for (let r = 0; r < ROUNDS; r++) {
     if (typeof probe === 'function') {
       let flops = 0;
-      const t = bestTime(() => { flops = probe.call(native, 1 << 18); }, { minSeconds: seconds / 5, rounds: 1 });
+      const t = bestTime(
+        () => {
+          flops = probe.call(native, 1 << 18);
+        },
+        { minSeconds: seconds / 5, rounds: 1 },
+      );
       peak = Math.max(peak ?? 0, flops / t / 1e9);
     }
-    best = Math.min(best, bestTime(() => nb.sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, s.n), { minSeconds: seconds, rounds: 1 }));
+    best = Math.min(
+      best,
+      bestTime(() => nb.sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, s.n), {
+        minSeconds: seconds,
+        rounds: 1,
+      }),
+    );
   }
   return { gflops: (2 * s.m * s.n * s.k) / best / 1e9, peak };
 }
 
-interface ConvShape { label: string; batch: number; length: number; chanIn: number; chanOut: number; kSize: number; stride: number }
+interface ConvShape {
+  label: string;
+  batch: number;
+  length: number;
+  chanIn: number;
+  chanOut: number;
+  kSize: number;
+  stride: number;
+}
 const convShapes: ConvShape[] = [
   { label: 'conv1d 32×256, 1→32, k3', batch: 32, length: 256, chanIn: 1, chanOut: 32, kSize: 3, stride: 1 },
   { label: 'conv1d 32×127, 32→32, k3', batch: 32, length: 127, chanIn: 32, chanOut: 32, kSize: 3, stride: 1 },
@@ -92,11 +121,14 @@ function convGflops(be: Backend, s: ConvShape, seconds: number): number {
   const dy = randomArray(y.length);
   const dx = new Float32Array(x.length);
   const dw = new Float32Array(w.length);
-  const t = bestTime(() => {
-    be.conv1dForward(x, w, null, y, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
-    be.conv1dBackwardWeight(x, dy, dw, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
-    be.conv1dBackwardInput(dy, w, dx, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
-  }, { minSeconds: seconds, rounds: be === jsBackend ? 1 : ROUNDS });
+  const t = bestTime(
+    () => {
+      be.conv1dForward(x, w, null, y, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
+      be.conv1dBackwardWeight(x, dy, dw, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
+      be.conv1dBackwardInput(dy, w, dx, s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride);
+    },
+    { minSeconds: seconds, rounds: be === jsBackend ? 1 : ROUNDS },
+  );
   return (3 * 2 * s.batch * out * s.kSize * s.chanIn * s.chanOut) / t / 1e9;
 }
 
@@ -119,7 +151,16 @@ function main(): void {
     const js = gemmGflops(jsBackend, s, quick ? 0.01 : 0.1);
     const o1 = np1.ok ? np1.value.results[i].gflops : undefined;
     const oAll = npAll.ok ? npAll.value.results[i].gflops : undefined;
-    const row = [`sgemm ${s.label}`, fmt(n1), fmt(nAll), fmt(js, 2), fmt(o1), fmt(oAll), o1 ? `${((100 * n1) / o1).toFixed(0)} %` : 'n/a', `${(n1 / js).toFixed(0)}×`];
+    const row = [
+      `sgemm ${s.label}`,
+      fmt(n1),
+      fmt(nAll),
+      fmt(js, 2),
+      fmt(o1),
+      fmt(oAll),
+      o1 ? `${((100 * n1) / o1).toFixed(0)} %` : 'n/a',
+      `${(n1 / js).toFixed(0)}×`,
+    ];
     gemmRows.push({ n1, local, row });
     console.log([...row, percent(n1, local)].join('  '));
   });
@@ -136,13 +177,20 @@ function main(): void {
   }
   // Per-call costs that batch-32 layers (0.1-1 ms of arithmetic) must stay well above.
   const overhead: string[][] = [];
-  const oneA = randomArray(1), oneB = randomArray(1), oneC = new Float32Array(1);
-  const a32 = randomArray(32 * 256), b256 = randomArray(256 * 256), c32 = new Float32Array(32 * 256);
+  const oneA = randomArray(1),
+    oneB = randomArray(1),
+    oneC = new Float32Array(1);
+  const a32 = randomArray(32 * 256),
+    b256 = randomArray(256 * 256),
+    c32 = new Float32Array(32 * 256);
   const us = (fn: () => void): string => (bestTime(fn, { minSeconds: quick ? 0.02 : 0.1 }) * 1e6).toFixed(2);
   native!.setThreads(1);
   overhead.push(['empty call (getThreads)', us(() => native!.getThreads()), '']);
-  overhead.push(['sgemm 1×1×1 (all argument checks)', us(() => nb.sgemm(false, false, 1, 1, 1, 1, oneA, 0, 1, oneB, 0, 1, 0, oneC, 0, 1)),
-    us(() => jsBackend.sgemm(false, false, 1, 1, 1, 1, oneA, 0, 1, oneB, 0, 1, 0, oneC, 0, 1))]);
+  overhead.push([
+    'sgemm 1×1×1 (all argument checks)',
+    us(() => nb.sgemm(false, false, 1, 1, 1, 1, oneA, 0, 1, oneB, 0, 1, 0, oneC, 0, 1)),
+    us(() => jsBackend.sgemm(false, false, 1, 1, 1, 1, oneA, 0, 1, oneB, 0, 1, 0, oneC, 0, 1)),
+  ]);
   overhead.push(['nonFiniteIndex of 1 value', us(() => nb.nonFiniteIndex(oneA, 1)), us(() => jsBackend.nonFiniteIndex(oneA, 1))]);
   const gemm1 = us(() => nb.sgemm(false, false, 32, 256, 256, 1, a32, 0, 256, b256, 0, 256, 0, c32, 0, 256));
   native!.setThreads(cores);
@@ -157,7 +205,21 @@ function main(): void {
     `One core's FMA peak, measured in the same run: best ${peak ? `${fmt(peak)} GFLOP/s` : 'n/a'} (the addon's \`fmaProbe\`: independent ${path} multiply-add chains). The native 1-thread GEMM column is the best of ${ROUNDS} rounds alternating with rounds of the probe; "of FMA peak (same rounds)" divides it by the best of those probe rounds, "of the run's best peak" by the best probe round of the whole run.`,
     `NumPy/OpenBLAS measured in the same run (\`/usr/bin/python3 scripts/bench_numpy_gemm.py\`, OPENBLAS_CORETYPE unset): ${blas}.`,
     '',
-    table(['kernel', 'native 1T', `native ${cores}T`, 'js', 'OpenBLAS 1T', `OpenBLAS ${cores}T`, 'native/OpenBLAS 1T', 'native/js 1T', 'native 1T of FMA peak (same rounds)', "native 1T of the run's best peak"], rows),
+    table(
+      [
+        'kernel',
+        'native 1T',
+        `native ${cores}T`,
+        'js',
+        'OpenBLAS 1T',
+        `OpenBLAS ${cores}T`,
+        'native/OpenBLAS 1T',
+        'native/js 1T',
+        'native 1T of FMA peak (same rounds)',
+        "native 1T of the run's best peak",
+      ],
+      rows,
+    ),
     '',
     'Per-call cost (µs, best of repeated calls):',
     '',

@@ -3,8 +3,22 @@
 // (thread scaling on a many-core machine).
 import { PerformanceObserver } from 'perf_hooks';
 import {
-  BCELoss, CELogSoftmaxLoss, Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, SGD, Sigmoid, TanH,
-  fit, predict, seed, Tensor, zeros,
+  BCELoss,
+  CELogSoftmaxLoss,
+  Conv1D,
+  Flatten,
+  Linear,
+  MaxPool1D,
+  ReLU,
+  Sequential,
+  SGD,
+  Sigmoid,
+  TanH,
+  fit,
+  predict,
+  seed,
+  Tensor,
+  zeros,
 } from '../lib';
 import { Loss } from '../lib/losses';
 import { Module } from '../lib/nn/module';
@@ -20,41 +34,120 @@ export interface NetSpec {
   inferenceOnly?: boolean;
 }
 
-const seedCnn = (length: number) => (): Module => new Sequential(
-  new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(),
-  new Linear(32 * Math.floor((length - 2) / 2), 100), new ReLU(), new Linear(100, 10),
-);
+const seedCnn = (length: number) => (): Module =>
+  new Sequential(
+    new Conv1D(3, 1, 32),
+    new MaxPool1D(2, 2),
+    new Flatten(),
+    new Linear(32 * Math.floor((length - 2) / 2), 100),
+    new ReLU(),
+    new Linear(100, 10),
+  );
 const deepCnn = (): Module => {
   let n = 256;
   for (let i = 0; i < 3; i++) n = Math.floor((n - 2 - 8) / 2) + 1;
   return new Sequential(
-    new Conv1D(3, 1, 64), new ReLU(), new MaxPool1D(8, 2),
-    new Conv1D(3, 64, 64), new ReLU(), new MaxPool1D(8, 2),
-    new Conv1D(3, 64, 64), new ReLU(), new MaxPool1D(8, 2),
-    new Flatten(), new Linear(64 * n, 10),
+    new Conv1D(3, 1, 64),
+    new ReLU(),
+    new MaxPool1D(8, 2),
+    new Conv1D(3, 64, 64),
+    new ReLU(),
+    new MaxPool1D(8, 2),
+    new Conv1D(3, 64, 64),
+    new ReLU(),
+    new MaxPool1D(8, 2),
+    new Flatten(),
+    new Linear(64 * n, 10),
   );
 };
 
 export const specs: NetSpec[] = [
-  { key: 'a', label: 'a. seed CNN, length 256, batch 32', build: seedCnn(256), inputShape: [256, 1], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
-  { key: 'b', label: 'b. seed CNN, length 784, batch 32', build: seedCnn(784), inputShape: [784, 1], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
-  { key: 'c32', label: 'c. MLP 784-256-10, batch 32', build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), inputShape: [784], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
-  { key: 'c256', label: 'c. MLP 784-256-10, batch 256', build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), inputShape: [784], batch: 256, loss: () => new CELogSoftmaxLoss(), target: 'class' },
   {
-    key: 'd', label: 'd. autoencoder 784-256-64-256-784, batch 32',
-    build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 64), new TanH(), new Linear(64, 256), new TanH(), new Linear(256, 784), new Sigmoid()),
-    inputShape: [784], batch: 32, loss: () => new BCELoss(), target: 'input',
+    key: 'a',
+    label: 'a. seed CNN, length 256, batch 32',
+    build: seedCnn(256),
+    inputShape: [256, 1],
+    batch: 32,
+    loss: () => new CELogSoftmaxLoss(),
+    target: 'class',
   },
-  { key: 'e', label: 'e. deep CNN (3 conv), length 256, batch 32', build: deepCnn, inputShape: [256, 1], batch: 32, loss: () => new CELogSoftmaxLoss(), target: 'class' },
-  { key: 'infer', label: 'inference of a, batch 256', build: seedCnn(256), inputShape: [256, 1], batch: 256, loss: () => new CELogSoftmaxLoss(), target: 'class', inferenceOnly: true },
+  {
+    key: 'b',
+    label: 'b. seed CNN, length 784, batch 32',
+    build: seedCnn(784),
+    inputShape: [784, 1],
+    batch: 32,
+    loss: () => new CELogSoftmaxLoss(),
+    target: 'class',
+  },
+  {
+    key: 'c32',
+    label: 'c. MLP 784-256-10, batch 32',
+    build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)),
+    inputShape: [784],
+    batch: 32,
+    loss: () => new CELogSoftmaxLoss(),
+    target: 'class',
+  },
+  {
+    key: 'c256',
+    label: 'c. MLP 784-256-10, batch 256',
+    build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)),
+    inputShape: [784],
+    batch: 256,
+    loss: () => new CELogSoftmaxLoss(),
+    target: 'class',
+  },
+  {
+    key: 'd',
+    label: 'd. autoencoder 784-256-64-256-784, batch 32',
+    build: () =>
+      new Sequential(
+        new Linear(784, 256),
+        new TanH(),
+        new Linear(256, 64),
+        new TanH(),
+        new Linear(64, 256),
+        new TanH(),
+        new Linear(256, 784),
+        new Sigmoid(),
+      ),
+    inputShape: [784],
+    batch: 32,
+    loss: () => new BCELoss(),
+    target: 'input',
+  },
+  {
+    key: 'e',
+    label: 'e. deep CNN (3 conv), length 256, batch 32',
+    build: deepCnn,
+    inputShape: [256, 1],
+    batch: 32,
+    loss: () => new CELogSoftmaxLoss(),
+    target: 'class',
+  },
+  {
+    key: 'infer',
+    label: 'inference of a, batch 256',
+    build: seedCnn(256),
+    inputShape: [256, 1],
+    batch: 256,
+    loss: () => new CELogSoftmaxLoss(),
+    target: 'class',
+    inferenceOnly: true,
+  },
 ];
 
 /** The sweep's net: Linear(784, width) → TanH → Linear(width, 10), batch `batch` (key mlp-W-B, as in bench_torch.py). */
 export function mlpSpec(width: number, batch: number): NetSpec {
   return {
-    key: `mlp-${width}-${batch}`, label: `MLP 784-${width}-10, batch ${batch}`,
+    key: `mlp-${width}-${batch}`,
+    label: `MLP 784-${width}-10, batch ${batch}`,
     build: () => new Sequential(new Linear(784, width), new TanH(), new Linear(width, 10)),
-    inputShape: [784], batch, loss: () => new CELogSoftmaxLoss(), target: 'class',
+    inputShape: [784],
+    batch,
+    loss: () => new CELogSoftmaxLoss(),
+    target: 'class',
   };
 }
 
@@ -72,7 +165,10 @@ new PerformanceObserver((list) => {
   for (const e of list.getEntries()) gcMs += e.duration;
 }).observe({ entryTypes: ['gc'] });
 
-export interface Measure { samplesPerSec: number; gcShare: number }
+export interface Measure {
+  samplesPerSec: number;
+  gcShare: number;
+}
 
 /**
  * Median samples/s over `epochs` timed epochs of `batches` batches, after one warm-up epoch.

@@ -16,7 +16,9 @@ const args = process.argv.slice(2);
 const option = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const cores = os.cpus().length;
 const threadList = (option('--threads') ?? [1, 2, 4, 8, 16].filter((t) => t <= cores).join(','))
-  .split(',').map(Number).filter((t) => Number.isInteger(t) && t >= 1);
+  .split(',')
+  .map(Number)
+  .filter((t) => Number.isInteger(t) && t >= 1);
 const chosen = specs.filter((s) => !option('--nets') || option('--nets')!.split(',').includes(s.key));
 const withTorch = !args.includes('--no-torch');
 const epochs = Number(option('--epochs') ?? 5);
@@ -37,7 +39,11 @@ async function main(): Promise<void> {
       console.log(`neurone ${s.key} ${t}T: ${fmt(ours[s.key][t], 0)} samples/s`);
     }
     if (withTorch) {
-      const r = runPython('bench_torch.py', ['--nets', chosen.map((s) => s.key).join(','), '--threads', String(t), '--epochs', String(epochs), '--batches', '100'], t);
+      const r = runPython(
+        'bench_torch.py',
+        ['--nets', chosen.map((s) => s.key).join(','), '--threads', String(t), '--epochs', String(epochs), '--batches', '100'],
+        t,
+      );
       if (r.ok) {
         torchVersion = `PyTorch ${r.value.version}`;
         for (const s of chosen) {

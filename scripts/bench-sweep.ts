@@ -13,7 +13,7 @@ import { fmt, machineDescription, runPython, table, writeSection } from './bench
 
 const args = process.argv.slice(2);
 const list = (name: string, fallback: number[]): number[] =>
-  (args.includes(name) ? args[args.indexOf(name) + 1].split(',').map(Number) : fallback);
+  args.includes(name) ? args[args.indexOf(name) + 1].split(',').map(Number) : fallback;
 const widths = list('--widths', [64, 256, 1024]);
 const batchSizes = list('--batches', [1, 8, 32, 128, 512]);
 const cores = os.cpus().length;
@@ -40,8 +40,22 @@ async function main(): Promise<void> {
   let torchVersion = '';
   const notes: string[] = [];
   for (const t of threadCounts) {
-    const r = runPython('bench_torch.py', ['--nets', specs.map((s) => s.key).join(','), '--threads', String(t),
-      '--epochs', String(epochs), '--batches', quick ? '4' : '20', '--samples', String(samplesPerEpoch)], t);
+    const r = runPython(
+      'bench_torch.py',
+      [
+        '--nets',
+        specs.map((s) => s.key).join(','),
+        '--threads',
+        String(t),
+        '--epochs',
+        String(epochs),
+        '--batches',
+        quick ? '4' : '20',
+        '--samples',
+        String(samplesPerEpoch),
+      ],
+      t,
+    );
     if (!r.ok) {
       notes.push(`PyTorch ${t}T failed: ${r.reason}`);
       continue;
@@ -58,7 +72,8 @@ async function main(): Promise<void> {
     const o = best(ours[s.key]);
     const p = best(torch[s.key]);
     return [
-      String(s.key.split('-')[1]), String(s.batch),
+      String(s.key.split('-')[1]),
+      String(s.batch),
       ...threadCounts.map((t) => fmt(ours[s.key]?.[t], 0)),
       ...threadCounts.map((t) => fmt(torch[s.key]?.[t], 0)),
       o && p ? `${(o / p).toFixed(2)}×` : 'n/a',
@@ -71,7 +86,10 @@ async function main(): Promise<void> {
     `Machine: ${machineDescription()}.${torchVersion ? ` ${torchVersion}, OMP/MKL threads = torch threads.` : ''}`,
     `Net c with hidden width W (TanH, cross-entropy from logits, plain SGD), timed as in the training table; each epoch holds at least ${samplesPerEpoch} samples. The ratio is best against best thread setting.`,
     '',
-    table(['W', 'batch', ...threadCounts.map((t) => `neurone ${t}T`), ...threadCounts.map((t) => `PyTorch ${t}T`), 'neurone / PyTorch'], rows),
+    table(
+      ['W', 'batch', ...threadCounts.map((t) => `neurone ${t}T`), ...threadCounts.map((t) => `PyTorch ${t}T`), 'neurone / PyTorch'],
+      rows,
+    ),
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n');
   if (write) writeSection('sweep', body);

@@ -37,7 +37,10 @@ function registerTfjsGradients(): number {
   Module._extensions['.js'] = function (mod: any, filename: string) {
     if (filename.startsWith(dist) && !/[\\/]tf-core[.\w]*\.js$/.test(filename)) {
       const src = fs.readFileSync(filename, 'utf8');
-      const out = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2017 }, fileName: filename });
+      const out = ts.transpileModule(src, {
+        compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2017 },
+        fileName: filename,
+      });
       mod._compile(out.outputText, filename);
     } else {
       original(mod, filename);
@@ -52,10 +55,28 @@ function registerTfjsGradients(): number {
   return tf.getGradient('Conv2D') ? 1 : 0;
 }
 
-interface Args { backend: 'cpu' | 'wasm'; nets: string[]; threads: number; epochs: number; batches: number; epochBudget: number; check: boolean; steps: number }
+interface Args {
+  backend: 'cpu' | 'wasm';
+  nets: string[];
+  threads: number;
+  epochs: number;
+  batches: number;
+  epochBudget: number;
+  check: boolean;
+  steps: number;
+}
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { backend: 'cpu', nets: ['a', 'b', 'c32', 'c256', 'd', 'e', 'infer'], threads: 1, epochs: 2, batches: 3, epochBudget: 10, check: false, steps: 10 };
+  const a: Args = {
+    backend: 'cpu',
+    nets: ['a', 'b', 'c32', 'c256', 'd', 'e', 'infer'],
+    threads: 1,
+    epochs: 2,
+    batches: 3,
+    epochBudget: 10,
+    check: false,
+    steps: 10,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -88,7 +109,10 @@ function param(shape: number[], fanIn: number): tf.Variable {
 }
 
 type Fwd = (x: tf.Tensor) => tf.Tensor;
-interface Net { forward: Fwd; vars: tf.Variable[] }
+interface Net {
+  forward: Fwd;
+  vars: tf.Variable[];
+}
 
 class Builder {
   vars: tf.Variable[] = [];
@@ -135,17 +159,33 @@ const logSoftmax: Fwd = (x) => tf.logSoftmax(x);
 
 function seedCnn(length: number): Net {
   const pooled = Math.floor((length - 2) / 2);
-  return new Builder().conv1d(3, 1, 32).maxPool1d(2, 2).flatten().linear(32 * pooled, 100).act(relu).linear(100, 10).act(logSoftmax).build();
+  return new Builder()
+    .conv1d(3, 1, 32)
+    .maxPool1d(2, 2)
+    .flatten()
+    .linear(32 * pooled, 100)
+    .act(relu)
+    .linear(100, 10)
+    .act(logSoftmax)
+    .build();
 }
 
 function deepCnn(length: number): Net {
   let n = length;
   for (let i = 0; i < 3; i++) n = Math.floor((n - 2 - 8) / 2) + 1;
   return new Builder()
-    .conv1d(3, 1, 64).act(relu).maxPool1d(8, 2)
-    .conv1d(3, 64, 64).act(relu).maxPool1d(8, 2)
-    .conv1d(3, 64, 64).act(relu).maxPool1d(8, 2)
-    .flatten().linear(64 * n, 10).build();
+    .conv1d(3, 1, 64)
+    .act(relu)
+    .maxPool1d(8, 2)
+    .conv1d(3, 64, 64)
+    .act(relu)
+    .maxPool1d(8, 2)
+    .conv1d(3, 64, 64)
+    .act(relu)
+    .maxPool1d(8, 2)
+    .flatten()
+    .linear(64 * n, 10)
+    .build();
 }
 
 const mlp = () => new Builder().linear(784, 256).act(tanh).linear(256, 10).build();
@@ -163,7 +203,13 @@ const bce: Loss = (out, y) => {
   return tf.neg(tf.mean(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p)))))) as tf.Scalar;
 };
 
-interface Spec { make: () => Net; shape: number[]; batch: number; loss: Loss | null; target: 'class' | 'input' | null }
+interface Spec {
+  make: () => Net;
+  shape: number[];
+  batch: number;
+  loss: Loss | null;
+  target: 'class' | 'input' | null;
+}
 const NETS: Record<string, Spec> = {
   a: { make: () => seedCnn(256), shape: [256, 1], batch: 32, loss: nll, target: 'class' },
   b: { make: () => seedCnn(784), shape: [784, 1], batch: 32, loss: nll, target: 'class' },
@@ -179,7 +225,8 @@ function makeData(spec: Spec, count: number): { x: tf.Tensor; y: tf.Tensor | nul
   for (let i = 0; i < count; i++) {
     const x = tf.randomUniform([spec.batch, ...spec.shape], 0, 1, 'float32');
     let y: tf.Tensor | null = null;
-    if (spec.target === 'class') y = tf.tidy(() => tf.cast(tf.oneHot(tf.randomUniform([spec.batch], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32'));
+    if (spec.target === 'class')
+      y = tf.tidy(() => tf.cast(tf.oneHot(tf.randomUniform([spec.batch], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32'));
     else if (spec.target === 'input') y = tf.clone(x);
     data.push({ x, y });
   }
@@ -187,7 +234,8 @@ function makeData(spec: Spec, count: number): { x: tf.Tensor; y: tf.Tensor | nul
 }
 
 function oneLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String((e as { message: unknown }).message) : String(e);
+  const msg =
+    e instanceof Error ? e.message : typeof e === 'object' && e && 'message' in e ? String((e as { message: unknown }).message) : String(e);
   return (msg.split('\n')[0] || String(e)).slice(0, 300);
 }
 
@@ -207,20 +255,21 @@ function benchNet(name: string, epochs: number, batches: number, epochBudget: nu
   const net = spec.make();
   const data = makeData(spec, batches);
   const opt = tf.train.sgd(LR);
-  const epoch = spec.loss === null
-    ? (n: number) => {
-        for (let i = 0; i < n; i++) tf.tidy(() => net.forward(data[i].x)).dataSync();
-      }
-    : (n: number) => {
-        let last: tf.Scalar | null = null;
-        for (let i = 0; i < n; i++) {
-          const { x, y } = data[i];
-          const ret = i === n - 1;
-          last = opt.minimize(() => spec.loss!(net.forward(x), y!), ret, net.vars);
+  const epoch =
+    spec.loss === null
+      ? (n: number) => {
+          for (let i = 0; i < n; i++) tf.tidy(() => net.forward(data[i].x)).dataSync();
         }
-        last?.dataSync(); // make sure the work is done (cpu/wasm run eagerly anyway)
-        last?.dispose();
-      };
+      : (n: number) => {
+          let last: tf.Scalar | null = null;
+          for (let i = 0; i < n; i++) {
+            const { x, y } = data[i];
+            const ret = i === n - 1;
+            last = opt.minimize(() => spec.loss!(net.forward(x), y!), ret, net.vars);
+          }
+          last?.dataSync(); // make sure the work is done (cpu/wasm run eagerly anyway)
+          last?.dispose();
+        };
   try {
     // warm-up epoch; its first batch, timed, sizes the epochs when there is a budget
     const t0 = process.hrtime.bigint();
@@ -246,7 +295,10 @@ function benchNet(name: string, epochs: number, batches: number, epochBudget: nu
   } finally {
     opt.dispose();
     net.vars.forEach((v) => v.dispose());
-    data.forEach(({ x, y }) => { x.dispose(); y?.dispose(); });
+    data.forEach(({ x, y }) => {
+      x.dispose();
+      y?.dispose();
+    });
   }
 }
 
@@ -297,7 +349,11 @@ async function setup(args: Args): Promise<{ config: string; threads: number; not
   if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
   const threads = mt ? wasm.getThreadsCount() : 1;
   const note = `simd ${simd ? 'on' : 'off'}, threads ${mt ? `on (${threads})` : 'off (tfjs-wasm has no multithreading in Node)'}`;
-  return { config: `tfjs-backend-wasm ${wasm.version_wasm}, ${simd ? (mt ? 'threaded-simd' : 'simd') : 'plain'} binary, Node ${process.version}`, threads, note };
+  return {
+    config: `tfjs-backend-wasm ${wasm.version_wasm}, ${simd ? (mt ? 'threaded-simd' : 'simd') : 'plain'} binary, Node ${process.version}`,
+    threads,
+    note,
+  };
 }
 
 async function main(): Promise<void> {
@@ -315,14 +371,16 @@ async function main(): Promise<void> {
     results[n] = r;
     process.stderr.write(`# ${n}: ${JSON.stringify(r)}\n`);
   }
-  console.log(JSON.stringify({
-    framework: `tfjs-${args.backend}`,
-    version: tf.version_core,
-    threads,
-    requestedThreads: args.threads,
-    config,
-    results,
-  }));
+  console.log(
+    JSON.stringify({
+      framework: `tfjs-${args.backend}`,
+      version: tf.version_core,
+      threads,
+      requestedThreads: args.threads,
+      config,
+      results,
+    }),
+  );
 }
 
 main().catch((e) => {

@@ -17,15 +17,36 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const write = !args.includes('--no-write') && !quick;
 const compare = !args.includes('--no-compare');
-const netArg = args.find((a) => a.startsWith('--nets='))?.slice(7) ?? (args.includes('--nets') ? args[args.indexOf('--nets') + 1] : undefined);
+const netArg =
+  args.find((a) => a.startsWith('--nets='))?.slice(7) ?? (args.includes('--nets') ? args[args.indexOf('--nets') + 1] : undefined);
 const cores = os.cpus().length;
 
-function runTfjs(backendName: 'cpu' | 'wasm', nets: string, epochs: number, batches: number): Record<string, { samplesPerSec: number | null; note: string }> | string {
+function runTfjs(
+  backendName: 'cpu' | 'wasm',
+  nets: string,
+  epochs: number,
+  batches: number,
+): Record<string, { samplesPerSec: number | null; note: string }> | string {
   try {
-    const out = execFileSync(process.execPath, [
-      path.join(repoRoot, 'node_modules/ts-node/dist/bin.js'), '--transpile-only', path.join(repoRoot, 'scripts/bench-tfjs.ts'),
-      '--backend', backendName, '--threads', '1', '--nets', nets, '--epochs', String(epochs), '--batches', String(batches),
-    ], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 });
+    const out = execFileSync(
+      process.execPath,
+      [
+        path.join(repoRoot, 'node_modules/ts-node/dist/bin.js'),
+        '--transpile-only',
+        path.join(repoRoot, 'scripts/bench-tfjs.ts'),
+        '--backend',
+        backendName,
+        '--threads',
+        '1',
+        '--nets',
+        nets,
+        '--epochs',
+        String(epochs),
+        '--batches',
+        String(batches),
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24 },
+    );
     return JSON.parse(out.trim().split('\n').pop() ?? '{}').results;
   } catch (e) {
     return (e as Error).message.split('\n')[0];
@@ -55,7 +76,9 @@ async function main(): Promise<void> {
     r.js = (await measure(s, quick ? 1 : 3, quick ? 2 : Math.max(3, Math.floor(batchesFor(s) / 15)))).samplesPerSec;
     setBackend('native');
     results[s.key] = r;
-    console.log(`${s.key}: native 1T ${fmt(r.native1, 0)}, ${cores}T ${fmt(r.nativeAll, 0)} (shuffled ${fmt(r.shuffled, 0)}), js ${fmt(r.js, 0)} samples/s, GC ${(100 * r.gc).toFixed(2)} %`);
+    console.log(
+      `${s.key}: native 1T ${fmt(r.native1, 0)}, ${cores}T ${fmt(r.nativeAll, 0)} (shuffled ${fmt(r.shuffled, 0)}), js ${fmt(r.js, 0)} samples/s, GC ${(100 * r.gc).toFixed(2)} %`,
+    );
   }
   const nets = chosen.map((s) => s.key).join(',');
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON printed by bench_torch.py, read field by field
@@ -67,13 +90,22 @@ async function main(): Promise<void> {
   let tfWasm: ReturnType<typeof runTfjs> = 'not run';
   if (compare) {
     for (const t of [1, cores]) {
-      const r = runPython('bench_torch.py', ['--nets', nets, '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '10' : '100'], t);
+      const r = runPython(
+        'bench_torch.py',
+        ['--nets', nets, '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '10' : '100'],
+        t,
+      );
       if (r.ok) {
         torch[t] = r.value.results;
         torchConfig = `PyTorch ${r.value.version}`;
       } else notes.push(`PyTorch ${t}T failed: ${r.reason}`);
       console.log(`torch ${t}T: ${JSON.stringify(torch[t] ?? r)}`);
-      const rt = runPython('bench_torch.py', ['--nets', nets, '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '10' : '100'], t, TUNED_MALLOC_ENV);
+      const rt = runPython(
+        'bench_torch.py',
+        ['--nets', nets, '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '10' : '100'],
+        t,
+        TUNED_MALLOC_ENV,
+      );
       if (rt.ok) torchTuned[t] = rt.value.results;
       else notes.push(`PyTorch ${t}T with the tuned allocator failed: ${rt.reason}`);
       console.log(`torch ${t}T tuned malloc: ${JSON.stringify(torchTuned[t] ?? rt)}`);
@@ -92,13 +124,25 @@ async function main(): Promise<void> {
     const uAll = torchTuned[cores]?.[s.key]?.samplesPerSec as number | undefined;
     const overallBest = Math.max(tBest ?? 0, u1 ?? 0, uAll ?? 0) || undefined;
     const ourBest = Math.max(r.native1 ?? 0, r.nativeAll ?? 0) || undefined;
-    const tfc = typeof tfCpu === 'object' ? tfCpu[s.key]?.samplesPerSec ?? undefined : undefined;
-    const tfw = typeof tfWasm === 'object' ? tfWasm[s.key]?.samplesPerSec ?? undefined : undefined;
+    const tfc = typeof tfCpu === 'object' ? (tfCpu[s.key]?.samplesPerSec ?? undefined) : undefined;
+    const tfw = typeof tfWasm === 'object' ? (tfWasm[s.key]?.samplesPerSec ?? undefined) : undefined;
     const ratio = (v: number | undefined): string => (v && tBest ? `${(v / tBest).toFixed(2)}×` : 'n/a');
     return [
-      s.label, fmt(r.native1, 0), fmt(r.nativeAll, 0), fmt(r.shuffled, 0), fmt(r.js, 0), fmt(tfc ?? undefined, 0), fmt(tfw ?? undefined, 0),
-      fmt(t1, 0), fmt(tAll, 0), fmt(u1, 0), fmt(uAll, 0), ratio(r.native1), ratio(r.nativeAll),
-      ourBest && overallBest ? `${(ourBest / overallBest).toFixed(2)}×` : 'n/a', r.js ? `${((r.nativeAll ?? 0) / r.js).toFixed(0)}×` : 'n/a',
+      s.label,
+      fmt(r.native1, 0),
+      fmt(r.nativeAll, 0),
+      fmt(r.shuffled, 0),
+      fmt(r.js, 0),
+      fmt(tfc ?? undefined, 0),
+      fmt(tfw ?? undefined, 0),
+      fmt(t1, 0),
+      fmt(tAll, 0),
+      fmt(u1, 0),
+      fmt(uAll, 0),
+      ratio(r.native1),
+      ratio(r.nativeAll),
+      ourBest && overallBest ? `${(ourBest / overallBest).toFixed(2)}×` : 'n/a',
+      r.js ? `${((r.nativeAll ?? 0) / r.js).toFixed(0)}×` : 'n/a',
       tfc ? `${(r.js! / tfc).toFixed(1)}×` : 'n/a',
     ];
   });
@@ -110,8 +154,35 @@ async function main(): Promise<void> {
     `Machine: ${machineDescription()}. ${torchConfig}, run by \`/usr/bin/python3 scripts/bench_torch.py\` with OMP/MKL threads = torch threads; tfjs 4.22 (\`scripts/bench-tfjs.ts\`, 1 thread).`,
     `Median epoch after a warm-up, float32, plain SGD, random data taken in order by every framework (neurone's \`fit\` then reads each batch in place; the "shuffled" column is \`fit\`'s default, which reshuffles every epoch and copies each batch's random rows, ${cores} threads). The "neurone / PyTorch" ratios are to PyTorch's best thread setting in this run, as installed; the "tuned malloc" columns rerun PyTorch with glibc's mmap threshold fixed at 32 MiB (\`GLIBC_TUNABLES\`, see \`TUNED_MALLOC_ENV\` in scripts/bench-util.ts), under which its seed CNNs and inference run up to 2.5× faster, and "best / best" compares neurone's best thread setting with PyTorch's best of all four. Peak RSS of the neurone process ${rss.toFixed(0)} MiB; GC time at most ${(100 * maxGcShare).toFixed(2)} % of training time (perf_hooks 'gc' entries).`,
     '',
-    table(['net', 'neurone 1T', `neurone ${cores}T`, `neurone ${cores}T shuffled`, 'neurone js', 'tfjs cpu', 'tfjs wasm', 'PyTorch 1T', `PyTorch ${cores}T`, 'PyTorch 1T tuned malloc', `PyTorch ${cores}T tuned malloc`, 'neurone 1T / PyTorch', `neurone ${cores}T / PyTorch`, 'best / best', 'native / js', 'js / tfjs cpu'], rows),
-    ...(typeof tfWasm === 'object' ? ['', ...Object.entries(tfWasm).filter(([, v]) => v.note).map(([k, v]) => `- tfjs wasm ${k}: ${v.note}`)] : []),
+    table(
+      [
+        'net',
+        'neurone 1T',
+        `neurone ${cores}T`,
+        `neurone ${cores}T shuffled`,
+        'neurone js',
+        'tfjs cpu',
+        'tfjs wasm',
+        'PyTorch 1T',
+        `PyTorch ${cores}T`,
+        'PyTorch 1T tuned malloc',
+        `PyTorch ${cores}T tuned malloc`,
+        'neurone 1T / PyTorch',
+        `neurone ${cores}T / PyTorch`,
+        'best / best',
+        'native / js',
+        'js / tfjs cpu',
+      ],
+      rows,
+    ),
+    ...(typeof tfWasm === 'object'
+      ? [
+          '',
+          ...Object.entries(tfWasm)
+            .filter(([, v]) => v.note)
+            .map(([k, v]) => `- tfjs wasm ${k}: ${v.note}`),
+        ]
+      : []),
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n');
   if (write) writeSection('train', body);

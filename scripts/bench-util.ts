@@ -35,7 +35,9 @@ export function writeSection(name: string, body: string): void {
   const file = path.join(repoRoot, 'BENCHMARKS.md');
   const start = `<!-- ${name}:start -->`;
   const end = `<!-- ${name}:end -->`;
-  let text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n\nEvery table below was written by the script named above it; rerun the command to regenerate it.\n';
+  let text = fs.existsSync(file)
+    ? fs.readFileSync(file, 'utf8')
+    : '# Benchmarks\n\nEvery table below was written by the script named above it; rerun the command to regenerate it.\n';
   const block = `${start}\n${body.trim()}\n${end}`;
   const i = text.indexOf(start);
   const j = text.indexOf(end);
@@ -45,14 +47,30 @@ export function writeSection(name: string, body: string): void {
 }
 
 /** Runs a Python comparison script with a given thread count; returns its parsed JSON, or the reason it failed. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- whatever JSON the script prints; each caller reads its own fields
-export function runPython(script: string, args: string[], threads: number, extraEnv: NodeJS.ProcessEnv = {}): { ok: true; value: any } | { ok: false; reason: string } {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads), ...extraEnv };
+export function runPython(
+  script: string,
+  args: string[],
+  threads: number,
+  extraEnv: NodeJS.ProcessEnv = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- whatever JSON the script prints; each caller reads its own fields
+): { ok: true; value: any } | { ok: false; reason: string } {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_NUM_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+    MKL_NUM_THREADS: String(threads),
+    ...extraEnv,
+  };
   // These are set on some machines to work around old OpenBLAS bugs; they slow a current one.
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   try {
-    const out = execFileSync(process.env.NEURONE_PYTHON ?? '/usr/bin/python3', [path.join(repoRoot, 'scripts', script), ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 24 });
+    const out = execFileSync(process.env.NEURONE_PYTHON ?? '/usr/bin/python3', [path.join(repoRoot, 'scripts', script), ...args], {
+      env,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 1 << 24,
+    });
     const lastLine = out.trim().split('\n').pop() ?? '';
     return { ok: true, value: JSON.parse(lastLine) };
   } catch (e) {
@@ -67,7 +85,9 @@ export function runPython(script: string, args: string[], threads: number, extra
  * included, and a munmap. A fixed 32 MiB threshold, and no trimming, keep them in the heap: the
  * effect of the jemalloc/tcmalloc that PyTorch's performance guide recommends.
  */
-export const TUNED_MALLOC_ENV: NodeJS.ProcessEnv = { GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824' };
+export const TUNED_MALLOC_ENV: NodeJS.ProcessEnv = {
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824',
+};
 
 export function fmt(x: number | undefined, digits = 1): string {
   return x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(digits);

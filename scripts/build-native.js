@@ -34,7 +34,10 @@ const gyp = process.env.npm_config_node_gyp;
 const cmd = gyp ? process.execPath : 'node-gyp';
 const gypArgs = ['rebuild', ...(args.includes('--debug') ? ['--debug'] : [])];
 const r = spawnSync(cmd, gyp ? [gyp, ...gypArgs] : gypArgs, {
-  cwd: path.resolve(__dirname, '..'), env, stdio: 'inherit', shell: !gyp && process.platform === 'win32',
+  cwd: path.resolve(__dirname, '..'),
+  env,
+  stdio: 'inherit',
+  shell: !gyp && process.platform === 'win32',
 });
 if (r.error) {
   console.error(`build-native: cannot run node-gyp: ${r.error.message}`);

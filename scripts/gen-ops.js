@@ -31,14 +31,21 @@ function placeholders(template) {
 }
 /** A template as literal pieces and placeholder names. */
 function pieces(template) {
-  return template.split(/(\{\w+\})/).filter((p) => p !== '').map((p) => (/^\{\w+\}$/.test(p) ? { name: p.slice(1, -1) } : { text: p }));
+  return template
+    .split(/(\{\w+\})/)
+    .filter((p) => p !== '')
+    .map((p) => (/^\{\w+\}$/.test(p) ? { name: p.slice(1, -1) } : { text: p }));
 }
 
 function messagesCpp() {
   const out = [banner('//'), '#pragma once\n', '#include <string>\n', 'namespace neurone {', 'namespace msg {\n'];
   for (const [key, template] of Object.entries(MESSAGES)) {
-    const params = placeholders(template).map((p) => `const std::string& ${p}`).join(', ');
-    const body = pieces(template).map((p) => (p.text !== undefined ? `std::string(${JSON.stringify(p.text)})` : p.name)).join(' + ');
+    const params = placeholders(template)
+      .map((p) => `const std::string& ${p}`)
+      .join(', ');
+    const body = pieces(template)
+      .map((p) => (p.text !== undefined ? `std::string(${JSON.stringify(p.text)})` : p.name))
+      .join(' + ');
     out.push(`inline std::string ${key}(${params}) { return ${body}; }`);
   }
   out.push('\n}  // namespace msg', '}  // namespace neurone', '');
@@ -46,10 +53,18 @@ function messagesCpp() {
 }
 
 function messagesTs() {
-  const out = [banner('//'), '/** The argument errors of both backends (the C++ twin is native/messages_generated.h). @internal */', 'export const msg = {'];
+  const out = [
+    banner('//'),
+    '/** The argument errors of both backends (the C++ twin is native/messages_generated.h). @internal */',
+    'export const msg = {',
+  ];
   for (const [key, template] of Object.entries(MESSAGES)) {
-    const params = placeholders(template).map((p) => `${p}: string | number`).join(', ');
-    const body = pieces(template).map((p) => (p.text !== undefined ? p.text.replace(/[`$\\]/g, '\\$&') : `\${${p.name}}`)).join('');
+    const params = placeholders(template)
+      .map((p) => `${p}: string | number`)
+      .join(', ');
+    const body = pieces(template)
+      .map((p) => (p.text !== undefined ? p.text.replace(/[`$\\]/g, '\\$&') : `\${${p.name}}`))
+      .join('');
     out.push(`  ${key}: (${params}): string => \`${body}\`,`);
   }
   out.push('};', '');
@@ -65,7 +80,9 @@ function productLabel(d) {
 function derivedExpr(d, lang) {
   if (d.product) {
     const label = JSON.stringify(productLabel(d));
-    return lang === 'cpp' ? `mulSizes(args, ${label}, {${d.product.join(', ')}})` : `sizeProduct(fn, ${label.replace(/"/g, "'")}, ${d.product.join(', ')})`;
+    return lang === 'cpp'
+      ? `mulSizes(args, ${label}, {${d.product.join(', ')}})`
+      : `sizeProduct(fn, ${label.replace(/"/g, "'")}, ${d.product.join(', ')})`;
   }
   if (d.window) return `windowCount(${d.window.join(', ')})`;
   if (d.pick) return `${d.pick[0]} ? ${d.pick[1]} : ${d.pick[2]}`;
@@ -143,7 +160,10 @@ function opCpp(name, op) {
     body.push(`${a.nullable ? `if (has${pascal(a.name)}) ` : ''}args.needLength(${JSON.stringify(a.name)}, ${a.name}.length, ${needed});`);
   }
   if (arrays.some((a) => a.out) && arrays.length > 1) {
-    const regions = arrays.map((a) => `region(${JSON.stringify(a.name)}, ${a.name}, ${regionCount(a, 'cpp')}, ${a.out ? 'true' : 'false'}${a.offset ? `, ${a.offset}` : ''})`);
+    const regions = arrays.map(
+      (a) =>
+        `region(${JSON.stringify(a.name)}, ${a.name}, ${regionCount(a, 'cpp')}, ${a.out ? 'true' : 'false'}${a.offset ? `, ${a.offset}` : ''})`,
+    );
     const pairs = (op.inPlace ?? []).map(([o, i]) => `{${JSON.stringify(o)}, ${JSON.stringify(i)}}`);
     body.push(`checkDisjoint(args, {${regions.join(', ')}}${pairs.length ? `, {${pairs.join(', ')}}` : ''});`);
   }
@@ -154,7 +174,13 @@ function opCpp(name, op) {
     if (a.classesOf) body.push(`args.classIndices(${JSON.stringify(a.name)}, ${a.name}.data, ${a.length}, ${a.classesOf});`);
   }
   const shape = op.shape
-    ? [`  ${op.shape.type} shape() const {`, `    ${op.shape.type} s;`, ...op.shape.fields.map((f) => `    s.${f} = ${f};`), '    return s;', '  }']
+    ? [
+        `  ${op.shape.type} shape() const {`,
+        `    ${op.shape.type} s;`,
+        ...op.shape.fields.map((f) => `    s.${f} = ${f};`),
+        '    return s;',
+        '  }',
+      ]
     : [];
   return [
     `// ${name}(${op.args.map((a) => `${a.name}${a.nullable ? ' | null' : ''}`).join(', ')})`,
@@ -186,7 +212,9 @@ function opsCpp() {
     '#include "napi_args.h"',
     '#include "pool1d.h"\n',
     'namespace neurone {\n',
-    ...Object.entries(Activation).map(([k, v]) => `static_assert(static_cast<int>(Activation::${k}) == ${v}, "activation codes differ from lib/backend/ops.ts");`),
+    ...Object.entries(Activation).map(
+      ([k, v]) => `static_assert(static_cast<int>(Activation::${k}) == ${v}, "activation codes differ from lib/backend/ops.ts");`,
+    ),
     '',
     ...Object.entries(OPS).map(([n, op]) => opCpp(n, op)),
     '// X(CallStruct) for every entry point, in table order.',
@@ -230,7 +258,10 @@ function opTs(name, op) {
     body.push(`${a.nullable ? `if (${a.name} !== null) ` : ''}checkLength(fn, '${a.name}', ${a.name}, ${needed});`);
   }
   if (arrays.some((a) => a.out) && arrays.length > 1) {
-    const regions = arrays.map((a) => `{ name: '${a.name}', array: ${a.name}, count: ${regionCount(a, 'ts')}, output: ${a.out ? 'true' : 'false'}${a.offset ? `, offset: ${a.offset}` : ''} }`);
+    const regions = arrays.map(
+      (a) =>
+        `{ name: '${a.name}', array: ${a.name}, count: ${regionCount(a, 'ts')}, output: ${a.out ? 'true' : 'false'}${a.offset ? `, offset: ${a.offset}` : ''} }`,
+    );
     const pairs = (op.inPlace ?? []).map(([o, i]) => `['${o}', '${i}']`);
     body.push(`checkDisjoint(fn, [\n    ${regions.join(',\n    ')},\n  ]${pairs.length ? `, [${pairs.join(', ')}]` : ''});`);
   }
@@ -240,7 +271,9 @@ function opTs(name, op) {
     if (a.classesOf) body.push(`checkClassIndices(fn, '${a.name}', ${a.name}Copy, ${a.length}, ${a.classesOf});`);
   }
   const returned = [...derived.map((d) => d.name), ...copies.map((a) => `${a.name}Copy`)];
-  const returnType = returned.length ? `{ ${derived.map((d) => `readonly ${d.name}: number; `).join('')}${copies.map((a) => `readonly ${a.name}Copy: Int32Array; `).join('')}}` : 'void';
+  const returnType = returned.length
+    ? `{ ${derived.map((d) => `readonly ${d.name}: number; `).join('')}${copies.map((a) => `readonly ${a.name}Copy: Int32Array; `).join('')}}`
+    : 'void';
   if (returned.length) body.push(`return { ${returned.join(', ')} };`);
   const params = op.args.map((a) => `${a.name}: ${tsType(a)}`).join(', ');
   const doc = returned.length
@@ -252,15 +285,29 @@ function opTs(name, op) {
 function opsTs() {
   const uses = new Set();
   const fns = Object.entries(OPS).map(([n, op]) => opTs(n, op));
-  const helpers = ['checkAtLeast', 'checkBoolean', 'checkClassIndices', 'checkCode', 'checkDisjoint', 'checkFloat32Array', 'checkInt32Array',
-    'checkInt32Index', 'checkLength', 'checkNumber', 'checkSize', 'matrixSpan', 'sizeProduct', 'snapshot'];
+  const helpers = [
+    'checkAtLeast',
+    'checkBoolean',
+    'checkClassIndices',
+    'checkCode',
+    'checkDisjoint',
+    'checkFloat32Array',
+    'checkInt32Array',
+    'checkInt32Index',
+    'checkLength',
+    'checkNumber',
+    'checkSize',
+    'matrixSpan',
+    'sizeProduct',
+    'snapshot',
+  ];
   for (const h of helpers) if (fns.some((f) => f.includes(`${h}(`))) uses.add(h);
   const needsWindow = fns.some((f) => f.includes('windowCount('));
   const needsActivation = fns.some((f) => f.includes(': Activation'));
   return [
     banner('//'),
     '/**',
-    ' * The js backend\'s argument checks, one function per entry point, in the order and with the',
+    " * The js backend's argument checks, one function per entry point, in the order and with the",
     ' * messages of the addon (native/ops_generated.h), so both backends refuse a call the same way.',
     ' * @internal',
     ' */',

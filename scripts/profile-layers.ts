@@ -7,16 +7,41 @@ import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, se
 const key = process.argv[2] ?? 'a';
 setThreads(Number(process.argv[3] ?? 1));
 const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
-  a: () => ({ net: new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)), shape: [32, 256, 1] }),
+  a: () => ({
+    net: new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)),
+    shape: [32, 256, 1],
+  }),
   c: () => ({ net: new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), shape: [32, 784] }),
-  d: () => ({ net: new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 64), new TanH(), new Linear(64, 256), new TanH(), new Linear(256, 784), new Sigmoid()), shape: [32, 784] }),
+  d: () => ({
+    net: new Sequential(
+      new Linear(784, 256),
+      new TanH(),
+      new Linear(256, 64),
+      new TanH(),
+      new Linear(64, 256),
+      new TanH(),
+      new Linear(256, 784),
+      new Sigmoid(),
+    ),
+    shape: [32, 784],
+  }),
   e: () => {
     let n = 256;
     for (let i = 0; i < 3; i++) n = Math.floor((n - 2 - 8) / 2) + 1;
     return {
       net: new Sequential(
-        new Conv1D(3, 1, 64), new ReLU(), new MaxPool1D(8, 2), new Conv1D(3, 64, 64), new ReLU(), new MaxPool1D(8, 2),
-        new Conv1D(3, 64, 64), new ReLU(), new MaxPool1D(8, 2), new Flatten(), new Linear(64 * n, 10)),
+        new Conv1D(3, 1, 64),
+        new ReLU(),
+        new MaxPool1D(8, 2),
+        new Conv1D(3, 64, 64),
+        new ReLU(),
+        new MaxPool1D(8, 2),
+        new Conv1D(3, 64, 64),
+        new ReLU(),
+        new MaxPool1D(8, 2),
+        new Flatten(),
+        new Linear(64 * n, 10),
+      ),
       shape: [32, 256, 1],
     };
   },

@@ -16,8 +16,15 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const SUITES = [
-  'test/nn', 'test/numerics.test.ts', 'test/losses.test.ts', 'test/golden.test.ts', 'test/optim.test.ts',
-  'test/reproducibility.test.ts', 'test/boundary.test.ts', 'test/train.test.ts', 'test/native-loads.test.ts',
+  'test/nn',
+  'test/numerics.test.ts',
+  'test/losses.test.ts',
+  'test/golden.test.ts',
+  'test/optim.test.ts',
+  'test/reproducibility.test.ts',
+  'test/boundary.test.ts',
+  'test/train.test.ts',
+  'test/native-loads.test.ts',
 ];
 
 function loadAddon() {

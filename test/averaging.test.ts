@@ -56,19 +56,32 @@ test('exponential moving average: first update copies, then decay·avg + (1 − 
 
 test('with fit: averaging the last epochs, evaluated without disturbing training', async () => {
   seed(0);
-  const x = fromArray([[0, 0], [0, 1], [1, 0], [1, 1]]);
+  const x = fromArray([
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ]);
   const y = fromArray([[0], [1], [1], [0]]);
   const net = new Sequential(new Linear(2, 8), new TanH(), new Linear(8, 1));
   const loss = new MSELoss();
   const avg = new WeightAverage(net.parameters());
   const seen: number[] = [];
-  await fit(net, loss, new SGD({ lr: 0.05, momentum: 0.9 }), { x, y }, {
-    epochs: 60, batchSize: 4, verbose: 0,
-    onEpochEnd: (r) => {
-      if (r.epoch > 50) avg.update();
-      if (r.epoch > 50) seen.push(avg.evaluateWith(() => evaluate(net, loss, x, y).loss));
+  await fit(
+    net,
+    loss,
+    new SGD({ lr: 0.05, momentum: 0.9 }),
+    { x, y },
+    {
+      epochs: 60,
+      batchSize: 4,
+      verbose: 0,
+      onEpochEnd: (r) => {
+        if (r.epoch > 50) avg.update();
+        if (r.epoch > 50) seen.push(avg.evaluateWith(() => evaluate(net, loss, x, y).loss));
+      },
     },
-  });
+  );
   expect(avg.count).toBe(10);
   expect(seen.every(Number.isFinite)).toBe(true);
   const live = net.parameters().map((p) => p.value.data.slice());

@@ -35,7 +35,10 @@ test('asking for native when it cannot load is an error that says why', () => {
   const env = { NEURONE_NATIVE_DISABLE: '1', NEURONE_BACKEND: 'native' };
   const r = run('try { b.getBackend(); } catch (e) { console.log(e.message); }', env);
   expect(r.stdout.trim()).toBe('neurone: the native backend cannot load: NEURONE_NATIVE_DISABLE=1 is set');
-  const r2 = run("try { b.setBackend('native'); } catch (e) { console.log(e.message); }", { NEURONE_NATIVE_DISABLE: '1', NEURONE_BACKEND: 'js' });
+  const r2 = run("try { b.setBackend('native'); } catch (e) { console.log(e.message); }", {
+    NEURONE_NATIVE_DISABLE: '1',
+    NEURONE_BACKEND: 'js',
+  });
   expect(r2.stdout.trim()).toMatch(/cannot load: NEURONE_NATIVE_DISABLE=1 is set/);
 });
 
@@ -45,10 +48,15 @@ test('an unknown NEURONE_BACKEND value is rejected', () => {
 });
 
 test('NEURONE_KERNEL forces a SIMD path, and an unsupported one is refused with the reason', () => {
-  const r = run("const a = require('./lib/backend/native').loadNative(); console.log(a.addon ? a.addon.kernelPath() : 'none: ' + a.error.message)", { NEURONE_KERNEL: 'scalar' });
+  const r = run(
+    "const a = require('./lib/backend/native').loadNative(); console.log(a.addon ? a.addon.kernelPath() : 'none: ' + a.error.message)",
+    { NEURONE_KERNEL: 'scalar' },
+  );
   if (r.stdout.startsWith('none')) return; // no addon here: covered by the js-only run
   expect(r.stdout.trim()).toBe('scalar');
-  const bad = run("const a = require('./lib/backend/native').loadNative(); console.log(a.error ? a.error.message : a.addon.kernelPath())", { NEURONE_KERNEL: 'sse9' });
+  const bad = run("const a = require('./lib/backend/native').loadNative(); console.log(a.error ? a.error.message : a.addon.kernelPath())", {
+    NEURONE_KERNEL: 'sse9',
+  });
   expect(bad.stdout.trim()).toBe("NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'");
 });
 
@@ -56,7 +64,9 @@ test('an unusable NEURONE_KERNEL is an error, not a quiet switch to the js backe
   const probe = run("const a = require('./lib/backend/native').loadNative(); console.log(a.addon ? 'native' : 'none')", {});
   if (probe.stdout.trim() !== 'native') return; // no addon here: covered by the js-only run
   const r = run('try { console.log(b.getBackend()); } catch (e) { console.log(e.message); }', { NEURONE_KERNEL: 'sse9' });
-  expect(r.stdout.trim()).toBe("neurone: NEURONE_KERNEL=sse9 asks for the native kernels, which cannot load: NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'");
+  expect(r.stdout.trim()).toBe(
+    "neurone: NEURONE_KERNEL=sse9 asks for the native kernels, which cannot load: NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'",
+  );
   expect(r.stderr).toBe('');
   // Explicitly asking for js still works: the variable only concerns the native kernels.
   expect(run('console.log(b.getBackend())', { NEURONE_KERNEL: 'sse9', NEURONE_BACKEND: 'js' }).stdout.trim()).toBe('js');

@@ -86,7 +86,8 @@ describe.each(backends)('%s backend', (_name, be) => {
   // conv1d: batch 2, length 5, chanIn 3, chanOut 4, kSize 2, stride 2 -> outLength 2.
   // conv1dMaxPool*: pool 2 / stride 1 on those 2 positions -> pooledLength 1, 8 outputs; the
   // argmax of the backward call is valid (each window's first position).
-  type ConvEntry = 'conv1dForward' | 'conv1dMaxPoolForward' | 'conv1dMaxPoolBackwardWeight' | 'conv1dBackwardInput' | 'conv1dBackwardWeight';
+  type ConvEntry =
+    'conv1dForward' | 'conv1dMaxPoolForward' | 'conv1dMaxPoolBackwardWeight' | 'conv1dBackwardInput' | 'conv1dBackwardWeight';
   const firstPositions = (): Int32Array => Int32Array.from([0, 1, 2, 3, 8, 9, 10, 11]);
   const conv = (name: ConvEntry, patch: Record<number, unknown> = {}): void => {
     const base: Record<string, unknown[]> = {
@@ -123,22 +124,56 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['conv1dForward', { 6: 'a' }, 'TypeError', /conv1dForward: chanIn must be a number, got string a/],
     ['conv1dMaxPoolForward', { 3: f(7) }, 'RangeError', /conv1dMaxPoolForward: y is too short: expected at least 8 elements, got 7/],
     ['conv1dMaxPoolForward', { 0: f(29) }, 'RangeError', /conv1dMaxPoolForward: x is too short: expected at least 30 elements, got 29/],
-    ['conv1dMaxPoolForward', { 4: new Int32Array(7) }, 'RangeError', /conv1dMaxPoolForward: argmax is too short: expected at least 8 elements, got 7/],
+    [
+      'conv1dMaxPoolForward',
+      { 4: new Int32Array(7) },
+      'RangeError',
+      /conv1dMaxPoolForward: argmax is too short: expected at least 8 elements, got 7/,
+    ],
     ['conv1dMaxPoolForward', { 4: f(8) }, 'TypeError', /conv1dMaxPoolForward: argmax must be an Int32Array, got Float32Array\(8\)/],
     ['conv1dMaxPoolForward', { 11: 0 }, 'RangeError', /conv1dMaxPoolForward: poolSize must be an integer in \[1, 2\^31-1\], got 0/],
     ['conv1dMaxPoolForward', { 12: 1.5 }, 'RangeError', /conv1dMaxPoolForward: poolStride must be an integer in \[1, 2\^31-1\], got 1.5/],
     ['conv1dMaxPoolForward', { 12: null }, 'TypeError', /conv1dMaxPoolForward: poolStride must be a number, got null/],
-    ['conv1dMaxPoolForward', { 2: new Float64Array(4) }, 'TypeError', /conv1dMaxPoolForward: bias must be a Float32Array, got Float64Array\(4\)/],
-    ['conv1dMaxPoolBackwardWeight', { 1: f(7) }, 'RangeError', /conv1dMaxPoolBackwardWeight: dy is too short: expected at least 8 elements, got 7/],
-    ['conv1dMaxPoolBackwardWeight', { 3: f(23) }, 'RangeError', /conv1dMaxPoolBackwardWeight: dw is too short: expected at least 24 elements, got 23/],
-    ['conv1dMaxPoolBackwardWeight', { 2: f(8) }, 'TypeError', /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got Float32Array\(8\)/],
+    [
+      'conv1dMaxPoolForward',
+      { 2: new Float64Array(4) },
+      'TypeError',
+      /conv1dMaxPoolForward: bias must be a Float32Array, got Float64Array\(4\)/,
+    ],
+    [
+      'conv1dMaxPoolBackwardWeight',
+      { 1: f(7) },
+      'RangeError',
+      /conv1dMaxPoolBackwardWeight: dy is too short: expected at least 8 elements, got 7/,
+    ],
+    [
+      'conv1dMaxPoolBackwardWeight',
+      { 3: f(23) },
+      'RangeError',
+      /conv1dMaxPoolBackwardWeight: dw is too short: expected at least 24 elements, got 23/,
+    ],
+    [
+      'conv1dMaxPoolBackwardWeight',
+      { 2: f(8) },
+      'TypeError',
+      /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got Float32Array\(8\)/,
+    ],
     // The backward needs the forward's argmax: null (inference's "none") is refused, even with nothing to do.
     ['conv1dMaxPoolBackwardWeight', { 2: null }, 'TypeError', /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got null/],
     ['conv1dMaxPoolBackwardWeight', { 2: null, 4: 0 }, 'TypeError', /conv1dMaxPoolBackwardWeight: argmax must be an Int32Array, got null/],
-    ['conv1dMaxPoolBackwardWeight', { 10: -1 }, 'RangeError', /conv1dMaxPoolBackwardWeight: poolSize must be an integer in \[1, 2\^31-1\], got -1/],
+    [
+      'conv1dMaxPoolBackwardWeight',
+      { 10: -1 },
+      'RangeError',
+      /conv1dMaxPoolBackwardWeight: poolSize must be an integer in \[1, 2\^31-1\], got -1/,
+    ],
     // Output 0 of sample 1, channel 0 covers convolution positions 0..1 of that sample: 8 or 12, not 0.
-    ['conv1dMaxPoolBackwardWeight', { 2: Int32Array.from([0, 1, 2, 3, 0, 9, 10, 11]) }, 'RangeError',
-      /conv1dMaxPoolBackwardWeight: argmax\[4\] = 0 is outside its window: output 0 of 1, channel 0 of sample 1 takes one of 8\.\.12 in steps of 4/],
+    [
+      'conv1dMaxPoolBackwardWeight',
+      { 2: Int32Array.from([0, 1, 2, 3, 0, 9, 10, 11]) },
+      'RangeError',
+      /conv1dMaxPoolBackwardWeight: argmax\[4\] = 0 is outside its window: output 0 of 1, channel 0 of sample 1 takes one of 8\.\.12 in steps of 4/,
+    ],
     ['conv1dForward', { 4: 2 ** 31 - 1, 5: 2 ** 31 - 1, 6: 2 ** 31 - 1 }, 'RangeError', /conv1dForward: /],
     ['conv1dBackwardInput', { 0: f(15) }, 'RangeError', /conv1dBackwardInput: dy is too short: expected at least 16 elements, got 15/],
     ['conv1dBackwardInput', { 2: f(29) }, 'RangeError', /conv1dBackwardInput: dx is too short/],
@@ -151,8 +186,9 @@ describe.each(backends)('%s backend', (_name, be) => {
 
   test('conv1dMaxPoolBackwardWeight refusing an out-of-window argmax leaves dw as it was', () => {
     const dw = f(24).fill(3);
-    expect(() => be.conv1dMaxPoolBackwardWeight(f(30).fill(1), f(8).fill(1), Int32Array.from([0, 1, 2, 3, 0, 9, 10, 11]), dw,
-      2, 5, 3, 4, 2, 2, 2, 1)).toThrow(/outside its window/);
+    expect(() =>
+      be.conv1dMaxPoolBackwardWeight(f(30).fill(1), f(8).fill(1), Int32Array.from([0, 1, 2, 3, 0, 9, 10, 11]), dw, 2, 5, 3, 4, 2, 2, 2, 1),
+    ).toThrow(/outside its window/);
     expect(Array.from(dw).every((v) => v === 3)).toBe(true);
   });
 
@@ -175,18 +211,47 @@ describe.each(backends)('%s backend', (_name, be) => {
     return a;
   };
   test.each([
-    ['maxPool1dForward', [f(35), f(18), i32(18), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dForward: x is too short: expected at least 36 elements, got 35/],
-    ['maxPool1dForward', [f(36), f(18), f(18), 2, 6, 3, 2, 2], 'TypeError', /maxPool1dForward: argmax must be an Int32Array, got Float32Array\(18\)/],
+    [
+      'maxPool1dForward',
+      [f(35), f(18), i32(18), 2, 6, 3, 2, 2],
+      'RangeError',
+      /maxPool1dForward: x is too short: expected at least 36 elements, got 35/,
+    ],
+    [
+      'maxPool1dForward',
+      [f(36), f(18), f(18), 2, 6, 3, 2, 2],
+      'TypeError',
+      /maxPool1dForward: argmax must be an Int32Array, got Float32Array\(18\)/,
+    ],
     ['maxPool1dForward', [f(36), f(18), i32(17), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dForward: argmax is too short/],
-    ['maxPool1dForward', [f(36), f(18), i32(18), 2, 6, 0, 2, 2], 'RangeError', /maxPool1dForward: chan must be an integer in \[1, 2\^31-1\], got 0/],
+    [
+      'maxPool1dForward',
+      [f(36), f(18), i32(18), 2, 6, 0, 2, 2],
+      'RangeError',
+      /maxPool1dForward: chan must be an integer in \[1, 2\^31-1\], got 0/,
+    ],
     ['maxPool1dBackward', [f(18), i32(18).fill(99), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: argmax\[0\] = 99 is outside/],
     ['maxPool1dBackward', [f(18), i32(18).fill(-1), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: argmax\[0\] = -1 is outside/],
     ['maxPool1dBackward', [f(17), i32(18), f(36), 2, 6, 3, 2, 2], 'RangeError', /maxPool1dBackward: dy is too short/],
     // In its sample but not in its window: output 1 of sample 0, channel 0 takes 6 or 9, not 0.
-    ['maxPool1dBackward', [f(18), windowArgmax(3, 0), f(36), 2, 6, 3, 2, 2], 'RangeError',
-      /maxPool1dBackward: argmax\[3\] = 0 is outside its window: output 1 of 3, channel 0 of sample 0 takes one of 6\.\.9 in steps of 3/],
-    ['avgPool1dForward', [f(36), f(17), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dForward: y is too short: expected at least 18 elements, got 17/],
-    ['avgPool1dForward', [f(36), f(18), 2, 6, 3, 2, -2], 'RangeError', /avgPool1dForward: stride must be an integer in \[1, 2\^31-1\], got -2/],
+    [
+      'maxPool1dBackward',
+      [f(18), windowArgmax(3, 0), f(36), 2, 6, 3, 2, 2],
+      'RangeError',
+      /maxPool1dBackward: argmax\[3\] = 0 is outside its window: output 1 of 3, channel 0 of sample 0 takes one of 6\.\.9 in steps of 3/,
+    ],
+    [
+      'avgPool1dForward',
+      [f(36), f(17), 2, 6, 3, 2, 2],
+      'RangeError',
+      /avgPool1dForward: y is too short: expected at least 18 elements, got 17/,
+    ],
+    [
+      'avgPool1dForward',
+      [f(36), f(18), 2, 6, 3, 2, -2],
+      'RangeError',
+      /avgPool1dForward: stride must be an integer in \[1, 2\^31-1\], got -2/,
+    ],
     ['avgPool1dBackward', [f(18), f(35), 2, 6, 3, 2, 2], 'RangeError', /avgPool1dBackward: dx is too short/],
     ['avgPool1dBackward', [f(18), 'dx', 2, 6, 3, 2, 2], 'TypeError', /avgPool1dBackward: dx must be a Float32Array, got string dx/],
   ])('%s with bad arguments throws', (name, args, type, message) => {
@@ -197,7 +262,12 @@ describe.each(backends)('%s backend', (_name, be) => {
   // The elementwise entry points: activation code, lengths, label range, nullable arrays.
   const i32b = (n: number): Int32Array => new Int32Array(n);
   test.each([
-    ['activationForward', [7, 0, f(4), f(4), 4], 'RangeError', /activationForward: activation must be an activation code in \[0, 5\], got 7/],
+    [
+      'activationForward',
+      [7, 0, f(4), f(4), 4],
+      'RangeError',
+      /activationForward: activation must be an activation code in \[0, 5\], got 7/,
+    ],
     ['activationForward', [3, 0, f(3), f(4), 4], 'RangeError', /activationForward: x is too short: expected at least 4 elements, got 3/],
     ['activationForward', [3, '0', f(4), f(4), 4], 'TypeError', /activationForward: alpha must be a number, got string 0/],
     ['activationBackward', [3, 0, f(4), f(4), f(4), f(2), 4], 'RangeError', /activationBackward: dx is too short/],
@@ -205,13 +275,33 @@ describe.each(backends)('%s backend', (_name, be) => {
     ['sumRows', [f(6), 2, 3, new Float64Array(3)], 'TypeError', /sumRows: out must be a Float32Array, got Float64Array\(3\)/],
     ['softmaxForward', [f(6), f(6), 2, 0, false], 'RangeError', /softmaxForward: cols must be an integer in \[1, 2\^31-1\], got 0/],
     ['softmaxBackward', [f(6), f(6), f(6), 2, 3, 1], 'TypeError', /softmaxBackward: log must be a boolean, got number 1/],
-    ['crossEntropyLogits', [f(6), i32b(2).fill(3), f(2), null, 2, 3], 'RangeError', /crossEntropyLogits: labels\[0\] must be a class index in \[0, 3\), got 3/],
-    ['crossEntropyLogits', [f(6), f(2), f(2), null, 2, 3], 'TypeError', /crossEntropyLogits: labels must be an Int32Array, got Float32Array\(2\)/],
-    ['binaryCrossEntropy', [f(6), f(6), f(1), f(6), 2, 3], 'RangeError', /binaryCrossEntropy: loss is too short: expected at least 2 elements, got 1/],
+    [
+      'crossEntropyLogits',
+      [f(6), i32b(2).fill(3), f(2), null, 2, 3],
+      'RangeError',
+      /crossEntropyLogits: labels\[0\] must be a class index in \[0, 3\), got 3/,
+    ],
+    [
+      'crossEntropyLogits',
+      [f(6), f(2), f(2), null, 2, 3],
+      'TypeError',
+      /crossEntropyLogits: labels must be an Int32Array, got Float32Array\(2\)/,
+    ],
+    [
+      'binaryCrossEntropy',
+      [f(6), f(6), f(1), f(6), 2, 3],
+      'RangeError',
+      /binaryCrossEntropy: loss is too short: expected at least 2 elements, got 1/,
+    ],
     ['sgdStep', [f(4), f(4), f(3), 4, 0.1, 0.9, 0], 'RangeError', /sgdStep: velocity is too short: expected at least 4 elements, got 3/],
     ['sgdStep', [f(4), f(4), f(4), 4, 1e308, 0.9, 0], 'RangeError', /sgdStep: lr must be within the float32 range .*got 1e\+308/],
     ['activationForward', [3, 1e39, f(4), f(4), 4], 'RangeError', /activationForward: alpha must be within the float32 range .*got 1e\+39/],
-    ['adamStep', [f(4), f(4), f(4), f(4), 4, 0.1, 0.9, 0.999, 1e-8, 0, 0], 'RangeError', /adamStep: step must be an integer in \[1, 2\^31-1\], got 0/],
+    [
+      'adamStep',
+      [f(4), f(4), f(4), f(4), 4, 0.1, 0.9, 0.999, 1e-8, 0, 0],
+      'RangeError',
+      /adamStep: step must be an integer in \[1, 2\^31-1\], got 0/,
+    ],
     ['nonFiniteIndex', [f(4), 5], 'RangeError', /nonFiniteIndex: x is too short: expected at least 5 elements, got 4/],
   ])('%s with bad arguments throws', (name, args, type, message) => {
     const call = (): void => (be[name as keyof Backend] as (...a: unknown[]) => void)(...(args as unknown[]));
@@ -235,7 +325,12 @@ describe('native entry points check the argument count', () => {
   });
 
   run('fmaProbe counts the FLOPs of its chains on every path and validates steps', () => {
-    const a = native as unknown as { fmaProbe(steps: unknown): number; kernelPath(): string; setKernelPath(p: string): void; supportedKernelPaths(): string[] };
+    const a = native as unknown as {
+      fmaProbe(steps: unknown): number;
+      kernelPath(): string;
+      setKernelPath(p: string): void;
+      supportedKernelPaths(): string[];
+    };
     const chains: Record<string, number> = { scalar: 8, avx2: 12 * 8, avx512: 16 * 16 };
     const original = a.kernelPath();
     try {

@@ -12,8 +12,14 @@ test('native/sources.json lists every .cc file of native/ exactly once, and noth
   const listed = Object.values(sources).flat();
   expect(new Set(listed).size).toBe(listed.length);
   for (const f of listed) expect(fs.existsSync(path.join(root, f))).toBe(true);
-  const onDisk = fs.readdirSync(path.join(root, 'native')).filter((f) => f.endsWith('.cc')).map((f) => `native/${f}`);
-  const tests = fs.readdirSync(path.join(root, 'native/test')).filter((f) => f.endsWith('_test.cc')).map((f) => `native/test/${f}`);
+  const onDisk = fs
+    .readdirSync(path.join(root, 'native'))
+    .filter((f) => f.endsWith('.cc'))
+    .map((f) => `native/${f}`);
+  const tests = fs
+    .readdirSync(path.join(root, 'native/test'))
+    .filter((f) => f.endsWith('_test.cc'))
+    .map((f) => `native/test/${f}`);
   expect([...onDisk, ...tests].sort()).toEqual(listed.sort());
 });
 
@@ -29,7 +35,7 @@ test('binding.gyp and CMakeLists.txt take their sources from native/sources.json
   expect(cmake).not.toMatch(/native\/\w+\.cc/);
 });
 
-test('only the SIMD kernel files get SIMD flags, and nothing is built for the build machine\'s CPU', () => {
+test("only the SIMD kernel files get SIMD flags, and nothing is built for the build machine's CPU", () => {
   const gyp = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8');
   expect(gyp).not.toContain('-march=native');
   const simdFlagLines = gyp.split('\n').filter((l) => /-mavx/.test(l));

@@ -9,7 +9,10 @@ const tsNode = require.resolve('ts-node/dist/bin.js');
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 60000, env: { ...process.env, NEURONE_BACKEND: '' },
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60000,
+    env: { ...process.env, NEURONE_BACKEND: '' },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -34,7 +37,21 @@ describe('neurone command: help and argument errors', () => {
   test('--help prints the usage with every flag and exits 0', () => {
     const r = cli('train', '--help');
     expect(r.code).toBe(0);
-    for (const flag of ['--dataset', '--model', '--epochs', '--batch-size', '--lr', '--optimizer', '--seed', '--backend', '--threads', '--out', '--save', '--patience', '--quiet']) {
+    for (const flag of [
+      '--dataset',
+      '--model',
+      '--epochs',
+      '--batch-size',
+      '--lr',
+      '--optimizer',
+      '--seed',
+      '--backend',
+      '--threads',
+      '--out',
+      '--save',
+      '--patience',
+      '--quiet',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(cli('--help').code).toBe(0);
@@ -51,7 +68,10 @@ describe('neurone command: help and argument errors', () => {
   test('unknown preset', () => expectUsageError(cli('train', '--model', 'resnet'), /unknown model preset 'resnet'/));
 
   test('missing model file', () => {
-    expectUsageError(cli('train', '--model', path.join(tmp, 'nope.json'), '--out', tmp), /cannot read model file .*nope\.json: no such file/);
+    expectUsageError(
+      cli('train', '--model', path.join(tmp, 'nope.json'), '--out', tmp),
+      /cannot read model file .*nope\.json: no such file/,
+    );
   });
 
   test('malformed JSON model', () => {
@@ -108,13 +128,33 @@ describe('neurone command: a tiny run', () => {
   });
 
   test('--save into a folder that does not exist fails before training', () => {
-    expectUsageError(cli('train', '--dataset', 'xor', '--out', tmp, '--save', path.join(tmp, 'no', 'such', 'dir', 'm.bin')), /--save|not available/);
+    expectUsageError(
+      cli('train', '--dataset', 'xor', '--out', tmp, '--save', path.join(tmp, 'no', 'such', 'dir', 'm.bin')),
+      /--save|not available/,
+    );
   });
 
   test('a JSON model file trains and reaches high accuracy on xor (not quiet: one line per epoch)', () => {
     const file = path.join(tmp, 'xor-model.json');
-    fs.writeFileSync(file, JSON.stringify({ layers: [{ type: 'Linear', args: [2, 8] }, { type: 'TanH' }, { type: 'Linear', args: [8, 2] }] }));
-    const r = cli('train', '--dataset', 'xor', '--model', file, '--epochs', '40', '--optimizer', 'adam', '--lr', '0.02', '--out', path.join(tmp, 'run2'));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ layers: [{ type: 'Linear', args: [2, 8] }, { type: 'TanH' }, { type: 'Linear', args: [8, 2] }] }),
+    );
+    const r = cli(
+      'train',
+      '--dataset',
+      'xor',
+      '--model',
+      file,
+      '--epochs',
+      '40',
+      '--optimizer',
+      'adam',
+      '--lr',
+      '0.02',
+      '--out',
+      path.join(tmp, 'run2'),
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^epoch +\d+\/40 /gm)?.length).toBeGreaterThan(5);
     const acc = Number(/test accuracy\s+([\d.]+) %/.exec(r.stdout)?.[1]);

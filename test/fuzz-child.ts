@@ -92,7 +92,14 @@ function hash(...xs: (number | string)[]): number {
 
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping
-interface Count { cases: number; valid: number; TypeError: number; RangeError: number; other: number; ms?: number }
+interface Count {
+  cases: number;
+  valid: number;
+  TypeError: number;
+  RangeError: number;
+  other: number;
+  ms?: number;
+}
 const counts: Record<string, Count> = {};
 const failures: unknown[] = [];
 function count(entry: string): Count {
@@ -103,7 +110,8 @@ function fail(entry: string, caseSeed: number, what: string, detail: unknown): v
 }
 
 // Engine errors: a TypeError/RangeError V8 throws by itself names no argument of ours.
-const ENGINE = /Cannot read propert|Cannot set propert|is not a function|is not iterable|is not a constructor|Invalid typed array length|Invalid array length|Array buffer allocation failed|Maximum call stack|Cannot convert|Cannot destructure|Reduce of empty array|Cannot mix BigInt|undefined is not|null is not|Do not know how to serialize|out of bounds|out of memory|Start offset|Invalid time value/;
+const ENGINE =
+  /Cannot read propert|Cannot set propert|is not a function|is not iterable|is not a constructor|Invalid typed array length|Invalid array length|Array buffer allocation failed|Maximum call stack|Cannot convert|Cannot destructure|Reduce of empty array|Cannot mix BigInt|undefined is not|null is not|Do not know how to serialize|out of bounds|out of memory|Start offset|Invalid time value/;
 
 function describeValue(v: unknown): string {
   if (typeof v === 'bigint') return `${v}n`;
@@ -117,7 +125,8 @@ function describeValue(v: unknown): string {
   if (Array.isArray(v)) return `Array(${v.length})`;
   if (typeof v === 'object') {
     const o = v as { shape?: unknown; data?: unknown };
-    if ('shape' in o || 'data' in o) return `{shape: ${Array.isArray(o.shape) ? `[${o.shape.join(',')}]` : describeValue(o.shape)}, data: ${describeValue(o.data)}}`;
+    if ('shape' in o || 'data' in o)
+      return `{shape: ${Array.isArray(o.shape) ? `[${o.shape.join(',')}]` : describeValue(o.shape)}, data: ${describeValue(o.data)}}`;
     return v.constructor?.name ?? 'object';
   }
   return typeof v;
@@ -173,7 +182,11 @@ function dim(r: R, small: number, large: number): number {
 
 const SIZE = 'size' as const;
 /** A valid call of a table entry point: its arguments, and the inputs it may also write (in place). */
-interface Valid { args: unknown[]; written?: number[]; desc: string[] }
+interface Valid {
+  args: unknown[];
+  written?: number[];
+  desc: string[];
+}
 /** The Call of a valid table entry point: argument kinds and outputs come from lib/backend/ops.ts. */
 function fromTable(entry: OpName, v: Valid): Call {
   const spec: readonly ArgSpec[] = OPS[entry].args;
@@ -203,7 +216,24 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const b = f32(r, offB + span(bRows, bCols, ldb) + r.int(0, 1));
     const c = f32(r, offC + span(m, n, ldc) + r.int(0, 1));
     return {
-      args: [transA, transB, m, n, k, r.pick([1, -0.5, 2, r.uniform(-2, 2)]), a, offA, lda, b, offB, ldb, r.pick([0, 1, 0.5]), c, offC, ldc],
+      args: [
+        transA,
+        transB,
+        m,
+        n,
+        k,
+        r.pick([1, -0.5, 2, r.uniform(-2, 2)]),
+        a,
+        offA,
+        lda,
+        b,
+        offB,
+        ldb,
+        r.pick([0, 1, 0.5]),
+        c,
+        offC,
+        ldc,
+      ],
       desc: [],
     };
   },
@@ -211,8 +241,19 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const s = convShape(r);
     const outL = winCount(s.length, s.kSize, s.stride);
     return {
-      args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.kSize * s.chanIn * s.chanOut), r.bool() ? null : f32(r, s.chanOut),
-        f32(r, s.batch * outL * s.chanOut), s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride], desc: [],
+      args: [
+        f32(r, s.batch * s.length * s.chanIn),
+        f32(r, s.kSize * s.chanIn * s.chanOut),
+        r.bool() ? null : f32(r, s.chanOut),
+        f32(r, s.batch * outL * s.chanOut),
+        s.batch,
+        s.length,
+        s.chanIn,
+        s.chanOut,
+        s.kSize,
+        s.stride,
+      ],
+      desc: [],
     };
   },
   conv1dMaxPoolForward(r) {
@@ -222,9 +263,22 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const poolStride = r.int(1, 3);
     const outL = winCount(convL, poolSize, poolStride);
     return {
-      args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.kSize * s.chanIn * s.chanOut), r.bool() ? null : f32(r, s.chanOut),
-        f32(r, s.batch * outL * s.chanOut), r.bool() ? null : new Int32Array(s.batch * outL * s.chanOut),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride], desc: [],
+      args: [
+        f32(r, s.batch * s.length * s.chanIn),
+        f32(r, s.kSize * s.chanIn * s.chanOut),
+        r.bool() ? null : f32(r, s.chanOut),
+        f32(r, s.batch * outL * s.chanOut),
+        r.bool() ? null : new Int32Array(s.batch * outL * s.chanOut),
+        s.batch,
+        s.length,
+        s.chanIn,
+        s.chanOut,
+        s.kSize,
+        s.stride,
+        poolSize,
+        poolStride,
+      ],
+      desc: [],
     };
   },
   conv1dMaxPoolBackwardWeight(r) {
@@ -237,35 +291,79 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const argmax = new Int32Array(s.batch * outL * s.chanOut);
     for (let b = 0; b < s.batch; b++) {
       for (let t = 0; t < outL; t++) {
-        for (let c = 0; c < s.chanOut; c++) argmax[(b * outL + t) * s.chanOut + c] = (b * convL + t * poolStride + r.int(0, poolSize - 1)) * s.chanOut + c;
+        for (let c = 0; c < s.chanOut; c++)
+          argmax[(b * outL + t) * s.chanOut + c] = (b * convL + t * poolStride + r.int(0, poolSize - 1)) * s.chanOut + c;
       }
     }
     return {
-      args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.batch * outL * s.chanOut), argmax, f32(r, s.kSize * s.chanIn * s.chanOut),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride, poolSize, poolStride], desc: [],
+      args: [
+        f32(r, s.batch * s.length * s.chanIn),
+        f32(r, s.batch * outL * s.chanOut),
+        argmax,
+        f32(r, s.kSize * s.chanIn * s.chanOut),
+        s.batch,
+        s.length,
+        s.chanIn,
+        s.chanOut,
+        s.kSize,
+        s.stride,
+        poolSize,
+        poolStride,
+      ],
+      desc: [],
     };
   },
   conv1dBackwardInput(r) {
     const s = convShape(r);
     const outL = winCount(s.length, s.kSize, s.stride);
     return {
-      args: [f32(r, s.batch * outL * s.chanOut), f32(r, s.kSize * s.chanIn * s.chanOut), f32(r, s.batch * s.length * s.chanIn),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride], desc: [],
+      args: [
+        f32(r, s.batch * outL * s.chanOut),
+        f32(r, s.kSize * s.chanIn * s.chanOut),
+        f32(r, s.batch * s.length * s.chanIn),
+        s.batch,
+        s.length,
+        s.chanIn,
+        s.chanOut,
+        s.kSize,
+        s.stride,
+      ],
+      desc: [],
     };
   },
   conv1dBackwardWeight(r) {
     const s = convShape(r);
     const outL = winCount(s.length, s.kSize, s.stride);
     return {
-      args: [f32(r, s.batch * s.length * s.chanIn), f32(r, s.batch * outL * s.chanOut), f32(r, s.kSize * s.chanIn * s.chanOut),
-        s.batch, s.length, s.chanIn, s.chanOut, s.kSize, s.stride], desc: [],
+      args: [
+        f32(r, s.batch * s.length * s.chanIn),
+        f32(r, s.batch * outL * s.chanOut),
+        f32(r, s.kSize * s.chanIn * s.chanOut),
+        s.batch,
+        s.length,
+        s.chanIn,
+        s.chanOut,
+        s.kSize,
+        s.stride,
+      ],
+      desc: [],
     };
   },
   maxPool1dForward(r) {
     const s = poolShape(r);
     const nOut = s.batch * winCount(s.length, s.kSize, s.stride) * s.chan;
     return {
-      args: [f32(r, s.batch * s.length * s.chan), f32(r, nOut), i32(r, nOut, () => r.int(-5, 5)), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
+      args: [
+        f32(r, s.batch * s.length * s.chan),
+        f32(r, nOut),
+        i32(r, nOut, () => r.int(-5, 5)),
+        s.batch,
+        s.length,
+        s.chan,
+        s.kSize,
+        s.stride,
+      ],
+      desc: [],
     };
   },
   maxPool1dBackward(r) {
@@ -280,21 +378,24 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
       return (b * s.length + t * s.stride + r.int(0, s.kSize - 1)) * s.chan + c;
     });
     return {
-      args: [f32(r, nOut), argmax, f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
+      args: [f32(r, nOut), argmax, f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride],
+      desc: [],
     };
   },
   avgPool1dForward(r) {
     const s = poolShape(r);
     const nOut = s.batch * winCount(s.length, s.kSize, s.stride) * s.chan;
     return {
-      args: [f32(r, s.batch * s.length * s.chan), f32(r, nOut), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
+      args: [f32(r, s.batch * s.length * s.chan), f32(r, nOut), s.batch, s.length, s.chan, s.kSize, s.stride],
+      desc: [],
     };
   },
   avgPool1dBackward(r) {
     const s = poolShape(r);
     const nOut = s.batch * winCount(s.length, s.kSize, s.stride) * s.chan;
     return {
-      args: [f32(r, nOut), f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride], desc: [],
+      args: [f32(r, nOut), f32(r, s.batch * s.length * s.chan), s.batch, s.length, s.chan, s.kSize, s.stride],
+      desc: [],
     };
   },
   activationForward(r) {
@@ -302,7 +403,9 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const x = f32(r, n, 'extreme');
     const alias = r.bool(0.2);
     return {
-      args: [r.int(0, 5), r.uniform(0, 0.5), x, alias ? x : f32(r, n), n], written: alias ? [2] : [], desc: alias ? ['y=x'] : [],
+      args: [r.int(0, 5), r.uniform(0, 0.5), x, alias ? x : f32(r, n), n],
+      written: alias ? [2] : [],
+      desc: alias ? ['y=x'] : [],
     };
   },
   activationBackward(r) {
@@ -310,7 +413,9 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const dy = f32(r, n);
     const alias = r.bool(0.2);
     return {
-      args: [r.int(0, 5), r.uniform(0, 0.5), f32(r, n, 'extreme'), f32(r, n), dy, alias ? dy : f32(r, n), n], written: alias ? [4] : [], desc: alias ? ['dx=dy'] : [],
+      args: [r.int(0, 5), r.uniform(0, 0.5), f32(r, n, 'extreme'), f32(r, n), dy, alias ? dy : f32(r, n), n],
+      written: alias ? [4] : [],
+      desc: alias ? ['dx=dy'] : [],
     };
   },
   addRowVector(r) {
@@ -329,27 +434,47 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const x = f32(r, rows * cols, 'extreme');
     const alias = r.bool(0.2);
     return {
-      args: [x, alias ? x : f32(r, rows * cols), rows, cols, r.bool()], written: alias ? [0] : [], desc: alias ? ['y=x'] : [],
+      args: [x, alias ? x : f32(r, rows * cols), rows, cols, r.bool()],
+      written: alias ? [0] : [],
+      desc: alias ? ['y=x'] : [],
     };
   },
   softmaxBackward(r) {
     const rows = dim(r, 6, 30);
     const cols = r.int(1, r.bool(0.8) ? 12 : 70);
     return {
-      args: [f32(r, rows * cols), f32(r, rows * cols), f32(r, rows * cols), rows, cols, r.bool()], desc: [],
+      args: [f32(r, rows * cols), f32(r, rows * cols), f32(r, rows * cols), rows, cols, r.bool()],
+      desc: [],
     };
   },
   crossEntropyLogits(r) {
     const rows = dim(r, 6, 30);
     const cols = r.int(1, r.bool(0.8) ? 12 : 70);
     return {
-      args: [f32(r, rows * cols, 'extreme'), i32(r, rows, () => r.int(0, cols - 1)), f32(r, rows), r.bool(0.3) ? null : f32(r, rows * cols), rows, cols], desc: [],
+      args: [
+        f32(r, rows * cols, 'extreme'),
+        i32(r, rows, () => r.int(0, cols - 1)),
+        f32(r, rows),
+        r.bool(0.3) ? null : f32(r, rows * cols),
+        rows,
+        cols,
+      ],
+      desc: [],
     };
   },
   sgdStep(r) {
     const n = dim(r, 40, 300);
     return {
-      args: [f32(r, n), f32(r, n), r.bool() ? null : f32(r, n), n, r.uniform(0, 0.5), r.pick([0, 0.9, r.uniform(0, 1)]), r.pick([0, 1e-3, r.uniform(0, 0.1)])], desc: [],
+      args: [
+        f32(r, n),
+        f32(r, n),
+        r.bool() ? null : f32(r, n),
+        n,
+        r.uniform(0, 0.5),
+        r.pick([0, 0.9, r.uniform(0, 1)]),
+        r.pick([0, 1e-3, r.uniform(0, 0.1)]),
+      ],
+      desc: [],
     };
   },
   adamStep(r) {
@@ -358,8 +483,20 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const v = f32(r, n);
     for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]);
     return {
-      args: [f32(r, n), f32(r, n), m, v, n, r.uniform(1e-4, 0.1), r.pick([0.9, r.uniform(0, 0.99)]), r.pick([0.999, r.uniform(0.5, 0.999)]),
-        r.pick([1e-8, 1e-6, 1e-3]), r.pick([0, 1e-2]), r.int(1, 50)], desc: [],
+      args: [
+        f32(r, n),
+        f32(r, n),
+        m,
+        v,
+        n,
+        r.uniform(1e-4, 0.1),
+        r.pick([0.9, r.uniform(0, 0.99)]),
+        r.pick([0.999, r.uniform(0.5, 0.999)]),
+        r.pick([1e-8, 1e-6, 1e-3]),
+        r.pick([0, 1e-2]),
+        r.int(1, 50),
+      ],
+      desc: [],
     };
   },
   nonFiniteIndex(r) {
@@ -400,8 +537,23 @@ let supportedPaths = ['scalar'];
 const NATIVE_ONLY = new Set(['kernelPath', 'setKernelPath']);
 
 function convShape(r: R): { batch: number; length: number; chanIn: number; chanOut: number; kSize: number; stride: number } {
-  if (r.bool(0.03)) return { batch: r.int(2, 6), length: r.int(20, 80), chanIn: r.int(1, 16), chanOut: r.int(8, 40), kSize: r.int(1, 7), stride: r.int(1, 3) };
-  return { batch: dim(r, 3, 6), length: dim(r, 12, 30), chanIn: r.int(1, 4), chanOut: r.int(1, 9), kSize: r.int(1, 4), stride: r.int(1, 3) };
+  if (r.bool(0.03))
+    return {
+      batch: r.int(2, 6),
+      length: r.int(20, 80),
+      chanIn: r.int(1, 16),
+      chanOut: r.int(8, 40),
+      kSize: r.int(1, 7),
+      stride: r.int(1, 3),
+    };
+  return {
+    batch: dim(r, 3, 6),
+    length: dim(r, 12, 30),
+    chanIn: r.int(1, 4),
+    chanOut: r.int(1, 9),
+    kSize: r.int(1, 4),
+    stride: r.int(1, 3),
+  };
 }
 function poolShape(r: R): { batch: number; length: number; chan: number; kSize: number; stride: number } {
   // Now and then one large enough for the threaded path (batch · length · chan ≥ 2^16).
@@ -412,11 +564,41 @@ function poolShape(r: R): { batch: number; length: number; chan: number; kSize: 
 // Values that are wrong almost anywhere.
 function junk(r: R): unknown {
   return r.pick<() => unknown>([
-    () => undefined, () => null, () => true, () => false, () => 'x', () => '3', () => '', () => ({}), () => [1, 2, 3], () => [],
-    () => -1, () => 1.5, () => NaN, () => Infinity, () => -Infinity, () => 2 ** 31, () => 2 ** 32, () => 2 ** 53, () => 2 ** 63,
-    () => 1e308, () => Number.MIN_VALUE, () => -0, () => 0, () => 1n, () => Symbol('s'), () => (): number => 1,
-    () => new Float64Array(4), () => new Int32Array(4), () => new Uint8Array(16), () => new Float32Array(0), () => detached(8),
-    () => new DataView(new ArrayBuffer(16)), () => new ArrayBuffer(16), () => new Date(0), () => ({ length: 1e9 }),
+    () => undefined,
+    () => null,
+    () => true,
+    () => false,
+    () => 'x',
+    () => '3',
+    () => '',
+    () => ({}),
+    () => [1, 2, 3],
+    () => [],
+    () => -1,
+    () => 1.5,
+    () => NaN,
+    () => Infinity,
+    () => -Infinity,
+    () => 2 ** 31,
+    () => 2 ** 32,
+    () => 2 ** 53,
+    () => 2 ** 63,
+    () => 1e308,
+    () => Number.MIN_VALUE,
+    () => -0,
+    () => 0,
+    () => 1n,
+    () => Symbol('s'),
+    () => (): number => 1,
+    () => new Float64Array(4),
+    () => new Int32Array(4),
+    () => new Uint8Array(16),
+    () => new Float32Array(0),
+    () => detached(8),
+    () => new DataView(new ArrayBuffer(16)),
+    () => new ArrayBuffer(16),
+    () => new Date(0),
+    () => ({ length: 1e9 }),
     () => new Float32Array(new SharedArrayBuffer(64)),
   ])();
 }
@@ -427,9 +609,26 @@ function nearMiss(r: R, kind: Kind, v: unknown, desc: string[]): unknown {
     case 'size': {
       const s = typeof v === 'number' && Number.isInteger(v) && Math.abs(v) < 2 ** 40 ? v : 3;
       return r.pick<() => unknown>([
-        () => -1, () => -s - 1, () => s + 1, () => s - 1, () => s + 0.5, () => NaN, () => Infinity, () => -Infinity,
-        () => 2 ** 31, () => 2 ** 31 - 1, () => 2 ** 32 + s, () => 2 ** 53, () => 2 ** 64, () => s * 65536 + 1, () => 2 ** 30,
-        () => String(s), () => -0, () => 1e-300, () => BigInt(Math.max(0, s)), () => null,
+        () => -1,
+        () => -s - 1,
+        () => s + 1,
+        () => s - 1,
+        () => s + 0.5,
+        () => NaN,
+        () => Infinity,
+        () => -Infinity,
+        () => 2 ** 31,
+        () => 2 ** 31 - 1,
+        () => 2 ** 32 + s,
+        () => 2 ** 53,
+        () => 2 ** 64,
+        () => s * 65536 + 1,
+        () => 2 ** 30,
+        () => String(s),
+        () => -0,
+        () => 1e-300,
+        () => BigInt(Math.max(0, s)),
+        () => null,
       ])();
     }
     case 'f32':
@@ -440,10 +639,19 @@ function nearMiss(r: R, kind: Kind, v: unknown, desc: string[]): unknown {
       return r.pick<() => unknown>([
         () => (a.length > 0 ? a.subarray(0, a.length - 1) : a), // too short by one
         () => (a.length > 0 ? a.subarray(0, a.length - 1) : a),
-        () => new Float32Array(0), () => detached(a.length),
-        () => new Float64Array(a.length), () => new Int32Array(a.length), () => new Uint8Array(a.length * 4), () => Array.from(a),
-        () => new Uint32Array(a.length), () => new Int16Array(a.length * 2), () => new BigInt64Array(a.length),
-        () => new DataView(a.buffer, a.byteOffset, a.byteLength), () => a.buffer, () => null, () => undefined,
+        () => new Float32Array(0),
+        () => detached(a.length),
+        () => new Float64Array(a.length),
+        () => new Int32Array(a.length),
+        () => new Uint8Array(a.length * 4),
+        () => Array.from(a),
+        () => new Uint32Array(a.length),
+        () => new Int16Array(a.length * 2),
+        () => new BigInt64Array(a.length),
+        () => new DataView(a.buffer, a.byteOffset, a.byteLength),
+        () => a.buffer,
+        () => null,
+        () => undefined,
         () => new Float32Array(a.length + 1), // longer than needed: valid
       ])();
     }
@@ -452,8 +660,12 @@ function nearMiss(r: R, kind: Kind, v: unknown, desc: string[]): unknown {
       if (!(v instanceof Int32Array)) return r.pick([undefined, new Int32Array(0), new Float32Array(4)]);
       const a = v;
       return r.pick<() => unknown>([
-        () => (a.length > 0 ? a.subarray(0, a.length - 1) : a), () => new Uint32Array(a.length), () => new Float32Array(a.length),
-        () => Array.from(a), () => detached(a.length), () => null,
+        () => (a.length > 0 ? a.subarray(0, a.length - 1) : a),
+        () => new Uint32Array(a.length),
+        () => new Float32Array(a.length),
+        () => Array.from(a),
+        () => detached(a.length),
+        () => null,
         () => {
           // Out-of-range contents: labels outside [0, cols), argmax outside its sample, or wrapping values.
           const b = a.slice();
@@ -468,7 +680,21 @@ function nearMiss(r: R, kind: Kind, v: unknown, desc: string[]): unknown {
     case 'bool':
       return r.pick([0, 1, 'true', null, undefined, {}, NaN]);
     case 'str':
-      return r.pick<unknown>(['', 'AVX2', 'scalar\0', ' avx2', 'avx512 ', 'neon', 'x'.repeat(10000), 0, null, undefined, { toString: () => 'scalar' }, ['scalar'], 'sc\u00e1lar']);
+      return r.pick<unknown>([
+        '',
+        'AVX2',
+        'scalar\0',
+        ' avx2',
+        'avx512 ',
+        'neon',
+        'x'.repeat(10000),
+        0,
+        null,
+        undefined,
+        { toString: () => 'scalar' },
+        ['scalar'],
+        'sc\u00e1lar',
+      ]);
   }
 }
 
@@ -504,7 +730,12 @@ function mutate(r: R, call: Call): void {
       for (let j = 0; j < n; j++) {
         if (call.kinds[j] === SIZE && r.bool(0.6)) call.args[j] = r.pick([2 ** 31 - 1, 2 ** 30, 65536, 2 ** 31 - 2, 46341]);
       }
-      call.desc.push(`huge sizes ${call.args.filter((_, j) => call.kinds[j] === SIZE).map(describeValue).join(',')}`);
+      call.desc.push(
+        `huge sizes ${call.args
+          .filter((_, j) => call.kinds[j] === SIZE)
+          .map(describeValue)
+          .join(',')}`,
+      );
     } else {
       const before = call.args[i];
       try {
@@ -533,10 +764,13 @@ function snapshot(args: unknown[]): { changedOutside: (outputs: number[]) => str
         const now = new Uint8Array(bufs[bi]);
         const before = copies[bi];
         if (now.length !== before.length) return `buffer ${bi} changed length`;
-        const allowed = outputs.map((o) => args[o]).filter((a): a is ArrayBufferView => ArrayBuffer.isView(a) && a.buffer === bufs[bi])
+        const allowed = outputs
+          .map((o) => args[o])
+          .filter((a): a is ArrayBufferView => ArrayBuffer.isView(a) && a.buffer === bufs[bi])
           .map((a) => [a.byteOffset, a.byteOffset + a.byteLength]);
         for (let k = 0; k < now.length; k++) {
-          if (now[k] !== before[k] && !allowed.some(([lo, hi]) => k >= lo && k < hi)) return `byte ${k} of buffer ${bi} (${now.length} bytes) was written`;
+          if (now[k] !== before[k] && !allowed.some(([lo, hi]) => k >= lo && k < hi))
+            return `byte ${k} of buffer ${bi} (${now.length} bytes) was written`;
         }
       }
       return null;
@@ -544,15 +778,27 @@ function snapshot(args: unknown[]): { changedOutside: (outputs: number[]) => str
   };
 }
 
-interface Outcome { threw: boolean; name?: string; message?: string; value?: unknown; outputs?: ArrayLike<number>[]; badWrite?: string | null }
+interface Outcome {
+  threw: boolean;
+  name?: string;
+  message?: string;
+  value?: unknown;
+  outputs?: ArrayLike<number>[];
+  badWrite?: string | null;
+}
 
 /**
  * A refused call writes nothing, with one documented exception: maxPool1dBackward learns that an
  * argmax entry lies outside its window only while routing, and then leaves dx (argument 2)
  * cleared. There, dx may change, to zeros only.
  */
-function refusedWrite(entry: string, call: Call, message: string | undefined, snap: ReturnType<typeof snapshot>,
-  dxBefore: Float32Array | null): string | null {
+function refusedWrite(
+  entry: string,
+  call: Call,
+  message: string | undefined,
+  snap: ReturnType<typeof snapshot>,
+  dxBefore: Float32Array | null,
+): string | null {
   if (entry !== 'maxPool1dBackward' || !dxBefore || !/outside its window/.test(message ?? '')) return snap.changedOutside([]);
   const dx = call.args[2] as Float32Array;
   for (let i = 0; i < dx.length; i++) {
@@ -568,7 +814,8 @@ function invoke(fn: (...a: unknown[]) => unknown, call: Call, thisArg: unknown, 
   try {
     const value = fn.apply(thisArg, call.args);
     return {
-      threw: false, value,
+      threw: false,
+      value,
       outputs: call.outputs.map((o) => call.args[o] as ArrayLike<number>),
       badWrite: snap.changedOutside(call.outputs),
     };
@@ -626,7 +873,9 @@ function runKernels(addon: NativeAddon): void {
       if (!nCall.compare) continue;
       if (j.threw !== n.threw) {
         fail(entry, caseSeed, 'js and native disagree on whether the call is valid', {
-          desc: nCall.desc, native: n.threw ? `${n.name}: ${n.message}` : 'ok', js: j.threw ? `${j.name}: ${j.message}` : 'ok',
+          desc: nCall.desc,
+          native: n.threw ? `${n.name}: ${n.message}` : 'ok',
+          js: j.threw ? `${j.name}: ${j.message}` : 'ok',
         });
         continue;
       }
@@ -642,7 +891,11 @@ function runKernels(addon: NativeAddon): void {
         for (let q = 0; q < ref.length; q++) if (Number.isFinite(ref[q])) scale = Math.max(scale, Math.abs(ref[q]));
         for (let q = 0; q < ref.length; q++) {
           if (!close(out[q], ref[q], scale)) {
-            fail(entry, caseSeed, `output arg ${nCall.outputs[k]}[${q}]: native ${out[q]} vs js ${ref[q]}`, { desc: nCall.desc, path: addon.kernelPath(), threads: addon.getThreads() });
+            fail(entry, caseSeed, `output arg ${nCall.outputs[k]}[${q}]: native ${out[q]} vs js ${ref[q]}`, {
+              desc: nCall.desc,
+              path: addon.kernelPath(),
+              threads: addon.getThreads(),
+            });
             break;
           }
         }
@@ -654,7 +907,10 @@ function runKernels(addon: NativeAddon): void {
 
 // ---------------------------------------------------------------------------------------------
 // Public modules, losses, optimisers and the training functions.
-interface Target { name: string; run: (r: R) => unknown }
+interface Target {
+  name: string;
+  run: (r: R) => unknown;
+}
 
 function t(shape: number[], r: R, n?: number): Tensor {
   const len = n ?? shape.reduce((a, b) => a * b, 1);
@@ -677,8 +933,22 @@ function optionsArg(r: R, valid: () => Record<string, unknown>): unknown {
   const u = r.next();
   if (u < 0.6) return valid();
   if (u < 0.7) return undefined;
-  return r.pick<unknown>([null, [], 'opts', 5, { bias: 'yes' }, { padding: -1 }, { padding: 1.5 }, { unknown: 1 }, { init: 'nope' }, { init: 5 },
-    { outputPadding: 7 }, { padding: 2 ** 40 }, { bias: null }, Object.create(null)]);
+  return r.pick<unknown>([
+    null,
+    [],
+    'opts',
+    5,
+    { bias: 'yes' },
+    { padding: -1 },
+    { padding: 1.5 },
+    { unknown: 1 },
+    { init: 'nope' },
+    { init: 5 },
+    { outputPadding: 7 },
+    { padding: 2 ** 40 },
+    { bias: null },
+    Object.create(null),
+  ]);
 }
 
 /** The module types of the registry that come with examples: every built-in layer, whatever is added later. */
@@ -748,9 +1018,19 @@ function checkModuleError(entry: string, e: unknown, caseSeed: number, desc: str
   if (name === 'TypeError' || name === 'RangeError') c[name]++;
   else c.other++;
   const msg = String(err?.message ?? e);
-  const ok = ((name === 'TypeError' || name === 'RangeError') && !ENGINE.test(msg))
-    || name === 'NonFiniteError' || (name === 'Error' && ALLOWED_PLAIN_ERROR.test(msg));
-  if (!ok) fail(entry, caseSeed, 'unexpected error', { desc, error: `${name}: ${msg}`, stack: String(err?.stack ?? '').split('\n').slice(1, 4).join(' | ') });
+  const ok =
+    ((name === 'TypeError' || name === 'RangeError') && !ENGINE.test(msg)) ||
+    name === 'NonFiniteError' ||
+    (name === 'Error' && ALLOWED_PLAIN_ERROR.test(msg));
+  if (!ok)
+    fail(entry, caseSeed, 'unexpected error', {
+      desc,
+      error: `${name}: ${msg}`,
+      stack: String(err?.stack ?? '')
+        .split('\n')
+        .slice(1, 4)
+        .join(' | '),
+    });
 }
 
 const losses = (): Loss[] => [new MSELoss(), new BCELoss(), new CrossEntropyLoss(), new CELogSoftmaxLoss(), new HingeLoss()];
@@ -763,13 +1043,35 @@ const moduleTargets: Target[] = [
     run: (r) => {
       const e = exampleOf(type, r);
       const args = e.args.map((a) => ctorArg(r, () => a));
-      const options = e.options === undefined ? (r.bool(0.9) ? undefined : optionsArg(r, () => ({}))) : optionsArg(r, () => e.options as Record<string, unknown>);
+      const options =
+        e.options === undefined
+          ? r.bool(0.9)
+            ? undefined
+            : optionsArg(r, () => ({}))
+          : optionsArg(r, () => e.options as Record<string, unknown>);
       return type.create({ type: type.type, args, options } as ModuleConfig, () => new nn.Sequential());
     },
   })),
-  { name: 'Sequential()', run: (r) => new nn.Sequential(...Array.from({ length: r.int(0, 3) }, () => (r.bool(0.7) ? validModule(r).m : junk(r))) as Module[]) },
-  { name: 'SGD()', run: (r) => new SGD(optionsArg(r, () => ({ lr: ctorArg(r, () => r.uniform(0, 1)), momentum: ctorArg(r, () => r.uniform(0, 0.99)) })) as never) },
-  { name: 'Adam()', run: (r) => new Adam(optionsArg(r, () => ({ lr: ctorArg(r, () => 1e-3), betas: r.bool(0.8) ? [0.9, 0.999] : junk(r), eps: ctorArg(r, () => 1e-8) })) as never) },
+  {
+    name: 'Sequential()',
+    run: (r) => new nn.Sequential(...(Array.from({ length: r.int(0, 3) }, () => (r.bool(0.7) ? validModule(r).m : junk(r))) as Module[])),
+  },
+  {
+    name: 'SGD()',
+    run: (r) =>
+      new SGD(optionsArg(r, () => ({ lr: ctorArg(r, () => r.uniform(0, 1)), momentum: ctorArg(r, () => r.uniform(0, 0.99)) })) as never),
+  },
+  {
+    name: 'Adam()',
+    run: (r) =>
+      new Adam(
+        optionsArg(r, () => ({
+          lr: ctorArg(r, () => 1e-3),
+          betas: r.bool(0.8) ? [0.9, 0.999] : junk(r),
+          eps: ctorArg(r, () => 1e-8),
+        })) as never,
+      ),
+  },
   ...['forward', 'backwardUpdateGradient', 'backwardDelta'].map((method): Target => ({
     name: `Module.${method}`,
     run: (r) => {
@@ -789,71 +1091,137 @@ const moduleTargets: Target[] = [
           // the malformed input is the point of the case; the backward call below is what is checked
         }
       }
-      return method === 'backwardDelta' ? compareBackends(m, () => m.backwardDelta(x, d as Tensor)) : (m as unknown as Record<string, (a: unknown, b: unknown) => unknown>)[method](x, d);
+      return method === 'backwardDelta'
+        ? compareBackends(m, () => m.backwardDelta(x, d as Tensor))
+        : (m as unknown as Record<string, (a: unknown, b: unknown) => unknown>)[method](x, d);
     },
   })),
   { name: 'Module.updateParameters', run: (r) => validModule(r).m.updateParameters(ctorArg(r, () => r.uniform(0, 0.1)) as number) },
-  { name: 'Module.outputShape', run: (r) => validModule(r).m.outputShape(r.pick<() => unknown>([() => [r.int(0, 3), r.int(1, 4)], () => [1, 2, 3], () => [], () => [NaN, 1], () => [-1, 2, 2], () => [2 ** 40, 3, 1]])() as number[]) },
-  { name: 'Loss.forward/backward', run: (r) => {
-    const l = r.pick(losses());
-    const batch = r.int(0, 4);
-    const classes = r.int(1, 4);
-    const yhat = tensorArg(r, () => t([batch, classes], r));
-    const y = r.pick<() => unknown>([
-      () => tensorArg(r, () => t([batch, classes], r)),
-      () => ({ shape: [batch], data: Float32Array.from({ length: batch }, () => r.pick([0, 1, classes - 1, classes, -1, 0.5, NaN])) }),
-    ])();
-    return r.bool() ? l.forward(y as Tensor, yhat as Tensor) : l.backward(y as Tensor, yhat as Tensor);
-  } },
-  { name: 'Optimizer.step', run: (r) => {
-    const o: Optimizer = r.bool() ? new SGD({ lr: 0.1, momentum: r.pick([0, 0.9]) }) : new Adam();
-    const { m } = validModule(r);
-    const params = r.pick<() => unknown>([
-      () => m.parameters(), () => null, () => undefined, () => [null], () => [{}], () => 5, () => [{ name: 'w', value: t([2], r), grad: t([1], r) }],
-      () => [{ name: 'w', value: t([2], r), grad: { shape: [2], data: new Float64Array(2) } }],
-      () => m.parameters().map((p) => ({ ...p, grad: { shape: p.grad.shape, data: p.grad.data.subarray(0, Math.max(0, p.grad.data.length - 1)) } })),
-    ])();
-    return o.step(params as never);
-  } },
-  { name: 'predict', run: (r) => {
-    const { m, input } = validModule(r);
-    const net = r.bool(0.9) ? m : (junk(r) as Module);
-    const x = tensorArg(r, input) as Tensor;
-    const options = optionsArg(r, () => ({ batchSize: ctorArg(r, () => r.int(1, 4)) })) as object;
-    if (TRACE) process.stderr.write(`  predict(${String(net)}, ${describeValue(x)}, ${describeValue(options)})\n`);
-    return predict(net, x, options);
-  } },
-  { name: 'evaluate', run: (r) => {
-    const batch = r.int(0, 5);
-    const i = r.int(1, 3);
-    const m = new nn.Sequential(new nn.Linear(i, 2));
-    const l = r.pick(losses());
-    const y = r.bool() ? { shape: [batch], data: Float32Array.from({ length: batch }, () => r.int(0, 1)) } : t([batch, 2], r);
-    return evaluate(m, r.bool(0.9) ? l : (junk(r) as Loss), tensorArg(r, () => t([batch, i], r)) as Tensor, tensorArg(r, () => y) as Tensor, optionsArg(r, () => ({ batchSize: ctorArg(r, () => r.int(1, 4)) })) as object);
-  } },
-  { name: 'fit', run: (r) => {
-    const batch = r.int(0, 6);
-    const i = r.int(1, 3);
-    const m = new nn.Sequential(new nn.Linear(i, 2));
-    const x = t([batch, i], r);
-    if (batch > 0 && r.bool(0.15)) x.data[r.int(0, x.data.length - 1)] = r.pick([NaN, Infinity, 3e38]);
-    const y = r.bool() ? { shape: [batch], data: Float32Array.from({ length: batch }, () => r.int(0, 1)) } : t([batch, 2], r);
-    const data = r.pick<() => unknown>([
-      () => ({ x, y }), () => ({ x, y }), () => ({ x: tensorArg(r, () => x), y: tensorArg(r, () => y) }),
-      () => ({ x, labels: r.pick<unknown>([new Int32Array(batch), new Float32Array(batch), Int32Array.from({ length: batch }, () => r.int(-1, 3)), null]) }),
-      () => junk(r), () => ({ x }),
-    ])();
-    const opts = optionsArg(r, () => ({
-      // A huge but valid epoch count is a request to train for ever, not a malformed call.
-      epochs: r.bool(0.8) ? r.int(1, 2) : r.pick<unknown>([0, -1, 1.5, NaN, Infinity, '2', null, 1n, {}]), batchSize: ctorArg(r, () => r.int(1, 4)), verbose: 0,
-      ...(r.bool(0.2) ? { earlyStopping: r.pick<unknown>([{ patience: 1 }, { patience: 0 }, { patience: 1, monitor: 'valLoss' }, null]) } : {}),
-      ...(r.bool(0.2) ? { validation: r.pick<unknown>([{ x, y }, null, { x }, 5]) } : {}),
-      ...(r.bool(0.1) ? { allowNonFinite: true } : {}),
-    }));
-    const o = r.pick<() => unknown>([() => new SGD({ lr: 0.05 }), () => new Adam(), () => null, () => ({ step: 1 })])();
-    if (opts === undefined) return fit(m, r.pick(losses()), o as Optimizer, data as never, { verbose: 0 });
-    return fit(r.bool(0.95) ? m : (junk(r) as Module), r.bool(0.9) ? r.pick(losses()) : (junk(r) as Loss), o as Optimizer, data as never, opts as object);
-  } },
+  {
+    name: 'Module.outputShape',
+    run: (r) =>
+      validModule(r).m.outputShape(
+        r.pick<() => unknown>([
+          () => [r.int(0, 3), r.int(1, 4)],
+          () => [1, 2, 3],
+          () => [],
+          () => [NaN, 1],
+          () => [-1, 2, 2],
+          () => [2 ** 40, 3, 1],
+        ])() as number[],
+      ),
+  },
+  {
+    name: 'Loss.forward/backward',
+    run: (r) => {
+      const l = r.pick(losses());
+      const batch = r.int(0, 4);
+      const classes = r.int(1, 4);
+      const yhat = tensorArg(r, () => t([batch, classes], r));
+      const y = r.pick<() => unknown>([
+        () => tensorArg(r, () => t([batch, classes], r)),
+        () => ({ shape: [batch], data: Float32Array.from({ length: batch }, () => r.pick([0, 1, classes - 1, classes, -1, 0.5, NaN])) }),
+      ])();
+      return r.bool() ? l.forward(y as Tensor, yhat as Tensor) : l.backward(y as Tensor, yhat as Tensor);
+    },
+  },
+  {
+    name: 'Optimizer.step',
+    run: (r) => {
+      const o: Optimizer = r.bool() ? new SGD({ lr: 0.1, momentum: r.pick([0, 0.9]) }) : new Adam();
+      const { m } = validModule(r);
+      const params = r.pick<() => unknown>([
+        () => m.parameters(),
+        () => null,
+        () => undefined,
+        () => [null],
+        () => [{}],
+        () => 5,
+        () => [{ name: 'w', value: t([2], r), grad: t([1], r) }],
+        () => [{ name: 'w', value: t([2], r), grad: { shape: [2], data: new Float64Array(2) } }],
+        () =>
+          m
+            .parameters()
+            .map((p) => ({ ...p, grad: { shape: p.grad.shape, data: p.grad.data.subarray(0, Math.max(0, p.grad.data.length - 1)) } })),
+      ])();
+      return o.step(params as never);
+    },
+  },
+  {
+    name: 'predict',
+    run: (r) => {
+      const { m, input } = validModule(r);
+      const net = r.bool(0.9) ? m : (junk(r) as Module);
+      const x = tensorArg(r, input) as Tensor;
+      const options = optionsArg(r, () => ({ batchSize: ctorArg(r, () => r.int(1, 4)) })) as object;
+      if (TRACE) process.stderr.write(`  predict(${String(net)}, ${describeValue(x)}, ${describeValue(options)})\n`);
+      return predict(net, x, options);
+    },
+  },
+  {
+    name: 'evaluate',
+    run: (r) => {
+      const batch = r.int(0, 5);
+      const i = r.int(1, 3);
+      const m = new nn.Sequential(new nn.Linear(i, 2));
+      const l = r.pick(losses());
+      const y = r.bool() ? { shape: [batch], data: Float32Array.from({ length: batch }, () => r.int(0, 1)) } : t([batch, 2], r);
+      return evaluate(
+        m,
+        r.bool(0.9) ? l : (junk(r) as Loss),
+        tensorArg(r, () => t([batch, i], r)) as Tensor,
+        tensorArg(r, () => y) as Tensor,
+        optionsArg(r, () => ({ batchSize: ctorArg(r, () => r.int(1, 4)) })) as object,
+      );
+    },
+  },
+  {
+    name: 'fit',
+    run: (r) => {
+      const batch = r.int(0, 6);
+      const i = r.int(1, 3);
+      const m = new nn.Sequential(new nn.Linear(i, 2));
+      const x = t([batch, i], r);
+      if (batch > 0 && r.bool(0.15)) x.data[r.int(0, x.data.length - 1)] = r.pick([NaN, Infinity, 3e38]);
+      const y = r.bool() ? { shape: [batch], data: Float32Array.from({ length: batch }, () => r.int(0, 1)) } : t([batch, 2], r);
+      const data = r.pick<() => unknown>([
+        () => ({ x, y }),
+        () => ({ x, y }),
+        () => ({ x: tensorArg(r, () => x), y: tensorArg(r, () => y) }),
+        () => ({
+          x,
+          labels: r.pick<unknown>([
+            new Int32Array(batch),
+            new Float32Array(batch),
+            Int32Array.from({ length: batch }, () => r.int(-1, 3)),
+            null,
+          ]),
+        }),
+        () => junk(r),
+        () => ({ x }),
+      ])();
+      const opts = optionsArg(r, () => ({
+        // A huge but valid epoch count is a request to train for ever, not a malformed call.
+        epochs: r.bool(0.8) ? r.int(1, 2) : r.pick<unknown>([0, -1, 1.5, NaN, Infinity, '2', null, 1n, {}]),
+        batchSize: ctorArg(r, () => r.int(1, 4)),
+        verbose: 0,
+        ...(r.bool(0.2)
+          ? { earlyStopping: r.pick<unknown>([{ patience: 1 }, { patience: 0 }, { patience: 1, monitor: 'valLoss' }, null]) }
+          : {}),
+        ...(r.bool(0.2) ? { validation: r.pick<unknown>([{ x, y }, null, { x }, 5]) } : {}),
+        ...(r.bool(0.1) ? { allowNonFinite: true } : {}),
+      }));
+      const o = r.pick<() => unknown>([() => new SGD({ lr: 0.05 }), () => new Adam(), () => null, () => ({ step: 1 })])();
+      if (opts === undefined) return fit(m, r.pick(losses()), o as Optimizer, data as never, { verbose: 0 });
+      return fit(
+        r.bool(0.95) ? m : (junk(r) as Module),
+        r.bool(0.9) ? r.pick(losses()) : (junk(r) as Loss),
+        o as Optimizer,
+        data as never,
+        opts as object,
+      );
+    },
+  },
 ];
 
 /** Runs a valid-looking call on js and on native; when both succeed the outputs must agree. */

@@ -13,15 +13,33 @@ const CASES = Number(process.env.NEURONE_FUZZ_CASES ?? 1500);
 const SECONDS = Number(process.env.NEURONE_FUZZ_SECONDS ?? 12);
 const SEED = Number(process.env.NEURONE_FUZZ_SEED ?? 1);
 
-interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
+interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
 
 function runChild(mode: string): Promise<Result> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [
-      '-r', 'ts-node/register/transpile-only', 'test/fuzz-child.ts', mode,
-      '--seed', String(SEED), '--cases', String(CASES), '--seconds', String(SECONDS),
-    ], { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } });
+    const child = spawn(
+      process.execPath,
+      [
+        '-r',
+        'ts-node/register/transpile-only',
+        'test/fuzz-child.ts',
+        mode,
+        '--seed',
+        String(SEED),
+        '--cases',
+        String(CASES),
+        '--seconds',
+        String(SECONDS),
+      ],
+      { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -33,25 +51,32 @@ function runChild(mode: string): Promise<Result> {
 type Counts = Record<string, { cases: number; valid: number; TypeError: number; RangeError: number; other: number }>;
 
 function report(mode: string, r: Result): Counts {
-  const how = `rerun: node -r ts-node/register/transpile-only test/fuzz-child.ts ${mode} --seed ${SEED} --cases ${CASES} --seconds ${SECONDS}` +
+  const how =
+    `rerun: node -r ts-node/register/transpile-only test/fuzz-child.ts ${mode} --seed ${SEED} --cases ${CASES} --seconds ${SECONDS}` +
     ' (FUZZ_TRACE=1 prints each case before it runs; --replay <entry>:<caseSeed> runs one)';
   if (r.signal !== null || r.code === null) {
     throw new Error(`the ${mode} fuzzer child died with signal ${r.signal}: a crash in the addon.\n${r.stderr.slice(-3000)}\n${how}`);
   }
   const failures = r.stdout.split('\n').filter((l) => l.startsWith('FUZZ_FAILURE '));
   if (r.code !== 0 || failures.length > 0) {
-    throw new Error(`the ${mode} fuzzer found ${failures.length} problem(s) (exit ${r.code}):\n${failures.slice(0, 10).join('\n')}\n${r.stderr.slice(-2000)}\n${how}`);
+    throw new Error(
+      `the ${mode} fuzzer found ${failures.length} problem(s) (exit ${r.code}):\n${failures.slice(0, 10).join('\n')}\n${r.stderr.slice(-2000)}\n${how}`,
+    );
   }
   if (r.stdout.includes('FUZZ_SKIP')) return {};
   const line = r.stdout.split('\n').find((l) => l.startsWith('FUZZ_SUMMARY '));
   if (!line) throw new Error(`the ${mode} fuzzer printed no summary:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   const summary = JSON.parse(line.slice('FUZZ_SUMMARY '.length)) as { counts: Counts; seconds: number };
-  const rows = Object.entries(summary.counts).map(([entry, c]) =>
-    `${entry.padEnd(36)} ${String(c.cases).padStart(7)} ${String(c.valid).padStart(7)} ${String(c.TypeError).padStart(9)} ${String(c.RangeError).padStart(10)} ${String(c.other).padStart(6)}`);
+  const rows = Object.entries(summary.counts).map(
+    ([entry, c]) =>
+      `${entry.padEnd(36)} ${String(c.cases).padStart(7)} ${String(c.valid).padStart(7)} ${String(c.TypeError).padStart(9)} ${String(c.RangeError).padStart(10)} ${String(c.other).padStart(6)}`,
+  );
   const total = Object.values(summary.counts).reduce((s, c) => s + c.cases, 0);
   // The numbers RELIABILITY.md quotes.
-  process.stdout.write(`fuzz ${mode} (seed ${SEED}, ${summary.seconds.toFixed(1)} s in the child, ${(r.ms / 1000).toFixed(1)} s with start-up): ${total} cases\n` +
-    `${'entry point'.padEnd(36)} ${'cases'.padStart(7)} ${'ok'.padStart(7)} ${'TypeError'.padStart(9)} ${'RangeError'.padStart(10)} ${'other'.padStart(6)}\n${rows.join('\n')}\n`);
+  process.stdout.write(
+    `fuzz ${mode} (seed ${SEED}, ${summary.seconds.toFixed(1)} s in the child, ${(r.ms / 1000).toFixed(1)} s with start-up): ${total} cases\n` +
+      `${'entry point'.padEnd(36)} ${'cases'.padStart(7)} ${'ok'.padStart(7)} ${'TypeError'.padStart(9)} ${'RangeError'.padStart(10)} ${'other'.padStart(6)}\n${rows.join('\n')}\n`,
+  );
   return summary.counts;
 }
 
@@ -61,20 +86,42 @@ const skipNative = process.env.NEURONE_BACKEND === 'js';
 const kernels = skipNative ? undefined : runChild('kernels');
 const modules = runChild('modules');
 
-(skipNative ? test.skip : test)('native entry points: malformed calls throw TypeError/RangeError naming the argument, valid ones match js, nothing crashes or writes out of bounds', async () => {
-  const counts = report('kernels', await (kernels as Promise<Result>));
-  for (const [entry, c] of Object.entries(counts)) {
-    expect([entry, c.other]).toEqual([entry, 0]);
-    expect(c.cases).toBeGreaterThan(0);
-  }
-  // Every kernel entry point saw both rejected and accepted (and compared) calls.
-  for (const entry of ['sgemm', 'conv1dForward', 'conv1dMaxPoolForward', 'conv1dMaxPoolBackwardWeight', 'conv1dBackwardInput', 'conv1dBackwardWeight', 'maxPool1dForward', 'maxPool1dBackward',
-    'avgPool1dForward', 'avgPool1dBackward', 'activationForward', 'activationBackward', 'addRowVector', 'sumRows', 'softmaxForward',
-    'softmaxBackward', 'crossEntropyLogits', 'sgdStep', 'adamStep', 'nonFiniteIndex']) {
-    if (!counts[entry]) continue; // no addon here
-    expect([entry, counts[entry].valid > 0, counts[entry].TypeError + counts[entry].RangeError > 0]).toEqual([entry, true, true]);
-  }
-});
+(skipNative ? test.skip : test)(
+  'native entry points: malformed calls throw TypeError/RangeError naming the argument, valid ones match js, nothing crashes or writes out of bounds',
+  async () => {
+    const counts = report('kernels', await (kernels as Promise<Result>));
+    for (const [entry, c] of Object.entries(counts)) {
+      expect([entry, c.other]).toEqual([entry, 0]);
+      expect(c.cases).toBeGreaterThan(0);
+    }
+    // Every kernel entry point saw both rejected and accepted (and compared) calls.
+    for (const entry of [
+      'sgemm',
+      'conv1dForward',
+      'conv1dMaxPoolForward',
+      'conv1dMaxPoolBackwardWeight',
+      'conv1dBackwardInput',
+      'conv1dBackwardWeight',
+      'maxPool1dForward',
+      'maxPool1dBackward',
+      'avgPool1dForward',
+      'avgPool1dBackward',
+      'activationForward',
+      'activationBackward',
+      'addRowVector',
+      'sumRows',
+      'softmaxForward',
+      'softmaxBackward',
+      'crossEntropyLogits',
+      'sgdStep',
+      'adamStep',
+      'nonFiniteIndex',
+    ]) {
+      if (!counts[entry]) continue; // no addon here
+      expect([entry, counts[entry].valid > 0, counts[entry].TypeError + counts[entry].RangeError > 0]).toEqual([entry, true, true]);
+    }
+  },
+);
 
 test('public modules, losses, optimisers, fit/predict/evaluate: only documented error types, nothing crashes', async () => {
   const counts = report('modules', await modules);

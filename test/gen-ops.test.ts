@@ -20,7 +20,7 @@ test('the op table lists every kernel of the Backend, and nothing else', () => {
   expect([...OP_NAMES].sort()).toEqual(kernels.sort());
 });
 
-test('the native binding registers the table\'s entry points from the generated list', () => {
+test("the native binding registers the table's entry points from the generated list", () => {
   const binding = fs.readFileSync(path.join(root, 'native', 'binding.cc'), 'utf8');
   expect(binding).toContain('NEURONE_FOR_EACH_OP(NEURONE_METHOD)');
   expect(binding.split('\n').length).toBeLessThan(300);

@@ -72,9 +72,33 @@ describe.each(backends)('course reference outputs (%s backend)', (backendName) =
 
   test('fixture lists the 27 arrays SOURCE.md names', () => {
     expect(Object.keys(fixture.expected).sort()).toEqual([
-      'delta_bce', 'delta_ce', 'delta_conv', 'delta_flat', 'delta_lin', 'delta_linconv', 'delta_mse', 'delta_mseconv', 'delta_pool',
-      'delta_relu', 'delta_sig', 'delta_tanh', 'grad_conv', 'grad_lin', 'res_bce', 'res_ce', 'res_conv', 'res_flat',
-      'res_lin', 'res_linconv', 'res_mse', 'res_mseconv', 'res_pool', 'res_relu', 'res_sig', 'res_tanh', 'soft_lin',
+      'delta_bce',
+      'delta_ce',
+      'delta_conv',
+      'delta_flat',
+      'delta_lin',
+      'delta_linconv',
+      'delta_mse',
+      'delta_mseconv',
+      'delta_pool',
+      'delta_relu',
+      'delta_sig',
+      'delta_tanh',
+      'grad_conv',
+      'grad_lin',
+      'res_bce',
+      'res_ce',
+      'res_conv',
+      'res_flat',
+      'res_lin',
+      'res_linconv',
+      'res_mse',
+      'res_mseconv',
+      'res_pool',
+      'res_relu',
+      'res_sig',
+      'res_tanh',
+      'soft_lin',
     ]);
   });
 
@@ -90,7 +114,11 @@ describe.each(backends)('course reference outputs (%s backend)', (backendName) =
     expectMatches('grad_lin', lin.weightGrad); // a sum over the batch, not a mean
     expectMatches('delta_lin', lin.backwardDelta(x, deltaMse));
 
-    for (const [act, res, delta] of [[new TanH(), 'res_tanh', 'delta_tanh'], [new Sigmoid(), 'res_sig', 'delta_sig'], [new ReLU(), 'res_relu', 'delta_relu']] as const) {
+    for (const [act, res, delta] of [
+      [new TanH(), 'res_tanh', 'delta_tanh'],
+      [new Sigmoid(), 'res_sig', 'delta_sig'],
+      [new ReLU(), 'res_relu', 'delta_relu'],
+    ] as const) {
       expectMatches(res, act.forward(resLin));
       expectMatches(delta, act.backwardDelta(resLin, deltaMse));
     }
@@ -108,7 +136,10 @@ describe.each(backends)('course reference outputs (%s backend)', (backendName) =
     // The course fed this degenerate ŷ = 1 into its BCE with log clipped at 1e-10 (so −23.03
     // and 1e10 wherever the clip bites); ours clips the log at −100 as PyTorch does, and takes
     // targets in {0, 1}. Same structure, different clip values: check the structure.
-    const target = fromArray(fixture.inputs.datay.map((v) => (v + 1) / 2), [20, 1]);
+    const target = fromArray(
+      fixture.inputs.datay.map((v) => (v + 1) / 2),
+      [20, 1],
+    );
     const bce = new BCELoss();
     const res = bce.forward(target, softLin);
     const delta = bce.backward(target, softLin);

@@ -145,7 +145,10 @@ export function gradcheckLoss(loss: Loss, y: Tensor, yhat: Tensor, opts: Gradche
 
 /** Jest-friendly summary of failures. */
 export function describeFailures(f: GradcheckFailure[]): string {
-  return f.slice(0, 5).map((x) => `${x.what}[${x.index}]: analytic ${x.analytic}, numeric ${x.numeric} (tol ${x.tolerance.toExponential(2)})`).join('\n');
+  return f
+    .slice(0, 5)
+    .map((x) => `${x.what}[${x.index}]: analytic ${x.analytic}, numeric ${x.numeric} (tol ${x.tolerance.toExponential(2)})`)
+    .join('\n');
 }
 
 export { tensor };

@@ -19,7 +19,10 @@ const HANG_GUARD_MS = 90000;
 
 function cli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...cliArgs, ...args], {
-    cwd: root, encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env, NEURONE_BACKEND: '', ...env },
+    cwd: root,
+    encoding: 'utf8',
+    timeout: HANG_GUARD_MS,
+    env: { ...process.env, NEURONE_BACKEND: '', ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -57,29 +60,42 @@ describe('numbers are parsed as float32 values in their documented ranges', () =
   };
 
   test('--lr 1e39 overflows float32 and is refused at parse time', () => bad(['--lr', '1e39'], /--lr: 1e39 .*float32/));
-  test('--lr 1e-46 is 0 in float32, which the rule lr > 0 refuses', () => bad(['--lr', '1e-46'], /--lr: 1e-46 \(0 as float32\) \(must be > 0\)/));
-  test('--momentum 0.99999999999 is 1 in float32, outside [0, 1)', () => bad(['--momentum', '0.99999999999'], /--momentum.*1 as float32.*must be < 1/));
+  test('--lr 1e-46 is 0 in float32, which the rule lr > 0 refuses', () =>
+    bad(['--lr', '1e-46'], /--lr: 1e-46 \(0 as float32\) \(must be > 0\)/));
+  test('--momentum 0.99999999999 is 1 in float32, outside [0, 1)', () =>
+    bad(['--momentum', '0.99999999999'], /--momentum.*1 as float32.*must be < 1/));
   test('--weight-decay 1e39 overflows float32', () => bad(['--weight-decay', '1e39'], /--weight-decay: 1e39 .*float32/));
   test('--val-fraction 0.999999999 is 1 in float32', () => bad(['--val-fraction', '0.999999999'], /--val-fraction.*must be < 1/));
-  test('--seed beyond 32 bits would repeat a smaller seed', () => bad(['--seed', String(2 ** 32)], /--seed: 4294967296 \(must be <= 4294967295\)/));
+  test('--seed beyond 32 bits would repeat a smaller seed', () =>
+    bad(['--seed', String(2 ** 32)], /--seed: 4294967296 \(must be <= 4294967295\)/));
   test('--threads 100000 is refused', () => bad(['--threads', '100000'], /--threads: 100000 \(must be <= 1024\)/));
-  test('integers beyond 2^53 are refused rather than rounded', () => bad(['--epochs', '9007199254740993'], /--epochs: .*must be at most 9007199254740991/));
+  test('integers beyond 2^53 are refused rather than rounded', () =>
+    bad(['--epochs', '9007199254740993'], /--epochs: .*must be at most 9007199254740991/));
   test('values at the edges still parse', () => {
     expect(parseTrainArgs(['--lr', '3.4e38', '--seed', String(2 ** 32 - 1), '--threads', '1024', '--momentum', '0.9999'])).toMatchObject({
-      lr: 3.4e38, seed: 2 ** 32 - 1, threads: 1024, momentum: 0.9999,
+      lr: 3.4e38,
+      seed: 2 ** 32 - 1,
+      threads: 1024,
+      momentum: 0.9999,
     });
   });
 });
 
 describe('output paths are checked before training, and never hang', () => {
-  test('--out /proc/x fails at once (Node\'s recursive mkdir used to spin there forever)', () => {
-    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', '/proc/neurone-x/y']), /--out: cannot write to \/proc\/neurone-x\/y: cannot create folder \/proc\/neurone-x \(ENOENT\)/);
+  test("--out /proc/x fails at once (Node's recursive mkdir used to spin there forever)", () => {
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', '/proc/neurone-x/y']),
+      /--out: cannot write to \/proc\/neurone-x\/y: cannot create folder \/proc\/neurone-x \(ENOENT\)/,
+    );
   });
 
   test('--out below a regular file names the file', () => {
     const file = path.join(tmp, 'plain-file');
     fs.writeFileSync(file, 'x');
-    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', path.join(file, 'out')]), /plain-file exists and is not a folder/);
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', path.join(file, 'out')]),
+      /plain-file exists and is not a folder/,
+    );
   });
 
   test('--save naming a folder fails before any training', () => {
@@ -95,17 +111,26 @@ describe('output paths are checked before training, and never hang', () => {
   (hasCommand('mkfifo') ? test : test.skip)('--save onto a pipe or device (saving would replace it) is refused', () => {
     const fifo = path.join(tmp, 'save-fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', fifo]), /--save: .*save-fifo exists and is not a regular file/);
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', fifo]),
+      /--save: .*save-fifo exists and is not a regular file/,
+    );
     expect(fs.statSync(fifo).isFIFO()).toBe(true);
   });
 
   test('--save in a folder that takes no files is refused before training', () => {
-    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', '/proc/neurone-model']), /--save: cannot create files in \/proc \(ENOENT\)/);
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', tmp, '--save', '/proc/neurone-model']),
+      /--save: cannot create files in \/proc \(ENOENT\)/,
+    );
   });
 
   test('--save onto one of the files written in --out is refused', () => {
     const out = path.join(tmp, 'clash');
-    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--save', path.join(out, 'metrics.json')]), /one of the files the run writes/);
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--save', path.join(out, 'metrics.json')]),
+      /one of the files the run writes/,
+    );
   });
 });
 
@@ -113,10 +138,20 @@ describe('input files are checked before they are read', () => {
   test('--model /dev/zero is refused as a device, not read until memory runs out', () => {
     // Under `ulimit -v`, so that a regression (reading the device) ends in a quick failure of the
     // child rather than in the machine's memory.
-    const r = spawnSync('sh', ['-c', 'ulimit -v 3000000; exec "$0" "$@"', process.execPath, ...cliArgs, 'train', '--model', '/dev/zero', '--out', tmp], {
-      cwd: root, encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env, NEURONE_BACKEND: '' },
-    });
-    expectUsageError({ code: r.status, stdout: r.stdout, stderr: r.stderr }, /cannot read model file \/dev\/zero: expected a JSON model file \(a regular file\), found a device/);
+    const r = spawnSync(
+      'sh',
+      ['-c', 'ulimit -v 3000000; exec "$0" "$@"', process.execPath, ...cliArgs, 'train', '--model', '/dev/zero', '--out', tmp],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: HANG_GUARD_MS,
+        env: { ...process.env, NEURONE_BACKEND: '' },
+      },
+    );
+    expectUsageError(
+      { code: r.status, stdout: r.stdout, stderr: r.stderr },
+      /cannot read model file \/dev\/zero: expected a JSON model file \(a regular file\), found a device/,
+    );
   });
 });
 
@@ -130,7 +165,9 @@ describe('after training, the model comes first', () => {
     const model = path.join(tmp, 'full-model.safetensors');
     const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--quiet', '--out', out, '--save', model]);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(r.stderr.trim()).toMatch(/^neurone: cannot write .*training\.svg \(ENOSPC\) \(the model is saved in .*full-model\.safetensors\)$/);
+    expect(r.stderr.trim()).toMatch(
+      /^neurone: cannot write .*training\.svg \(ENOSPC\) \(the model is saved in .*full-model\.safetensors\)$/,
+    );
     expect(r.code).toBe(1);
     expect(fs.statSync(model).size).toBeGreaterThan(100);
     // The other outputs are still written and listed; the failed one is not listed.
@@ -151,9 +188,28 @@ describe('the process around the command', () => {
   test('a reader that closes the pipe (neurone train | head -1): quiet exit 141, no EPIPE trace', async () => {
     // 1,000 epoch lines are over 64 KiB, more than a pipe buffers: the command is still writing
     // when the reader goes away, whatever the speed of the machine.
-    const child = spawn(process.execPath, [...cliArgs, 'train', '--dataset', 'xor', '--epochs', '1000', '--patience', '1000', '--schedule', 'none', '--out', path.join(tmp, 'epipe')], {
-      cwd: root, env: { ...process.env, NEURONE_BACKEND: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...cliArgs,
+        'train',
+        '--dataset',
+        'xor',
+        '--epochs',
+        '1000',
+        '--patience',
+        '1000',
+        '--schedule',
+        'none',
+        '--out',
+        path.join(tmp, 'epipe'),
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, NEURONE_BACKEND: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     let first = '';
     child.stderr.on('data', (d) => (stderr += d));
@@ -173,13 +229,19 @@ describe('the process around the command', () => {
   // a ^C typed into it reaches the command as SIGINT from the terminal, as a user's Ctrl-C does.
   (hasCommand('script') ? test : test.skip)('Ctrl-C during the progress bar shows the cursor again and exits 130', async () => {
     const cmd = [process.execPath, ...cliArgs, 'train', '--dataset', 'checkerboard', '--epochs', '50', '--out', path.join(tmp, 'sigint')]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: root, env: { ...process.env, NEURONE_BACKEND: '' }, stdio: ['pipe', 'pipe', 'pipe'] });
+      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+      .join(' ');
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+      cwd: root,
+      env: { ...process.env, NEURONE_BACKEND: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     let sent = false;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString('latin1');
-      if (!sent && out.includes('\x1b[?25l')) { // the bar has hidden the cursor
+      if (!sent && out.includes('\x1b[?25l')) {
+        // the bar has hidden the cursor
         sent = true;
         child.stdin.write('\x03');
       }

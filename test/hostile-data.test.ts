@@ -14,8 +14,18 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { PNG } from 'pngjs';
 import {
-  encodeIdx, readIdx, readIdxHeader, readIdxImages, readMaybeGzip, readUSPS, loadMNIST, loadUSPS, readPngSprites,
-  MAX_IDX_PAYLOAD_BYTES, MAX_USPS_TEXT_BYTES, MAX_PNG_PIXELS,
+  encodeIdx,
+  readIdx,
+  readIdxHeader,
+  readIdxImages,
+  readMaybeGzip,
+  readUSPS,
+  loadMNIST,
+  loadUSPS,
+  readPngSprites,
+  MAX_IDX_PAYLOAD_BYTES,
+  MAX_USPS_TEXT_BYTES,
+  MAX_PNG_PIXELS,
 } from '../lib/data';
 import { tempDir } from './data/helpers';
 
@@ -84,7 +94,9 @@ describe('gzip IDX files are judged by their header before being inflated', () =
         err = e as Error;
       }
     });
-    expect(err?.message).toMatch(/bomb-images\.gz: gzip content is longer than the 7856 bytes its IDX header announces \(10 × 28 × 28 ubyte values\)/);
+    expect(err?.message).toMatch(
+      /bomb-images\.gz: gzip content is longer than the 7856 bytes its IDX header announces \(10 × 28 × 28 ubyte values\)/,
+    );
     expect(Math.max(0, ...sizes)).toBeLessThanOrEqual(7856 + SLACK);
   });
 
@@ -99,7 +111,9 @@ describe('gzip IDX files are judged by their header before being inflated', () =
         err = e as Error;
       }
     });
-    expect(err?.message).toContain(`huge-declared.gz: header declares 65536 × 65536 × 1 ubyte values (4294967296 bytes), more than the ${MAX_IDX_PAYLOAD_BYTES} bytes (MAX_IDX_PAYLOAD_BYTES)`);
+    expect(err?.message).toContain(
+      `huge-declared.gz: header declares 65536 × 65536 × 1 ubyte values (4294967296 bytes), more than the ${MAX_IDX_PAYLOAD_BYTES} bytes (MAX_IDX_PAYLOAD_BYTES)`,
+    );
     expect(Math.max(0, ...sizes)).toBeLessThanOrEqual(1024 + SLACK);
   });
 
@@ -144,10 +158,19 @@ describe('gzip IDX files are judged by their header before being inflated', () =
 
   test('a well-formed gzip file still reads, whatever gzip header fields it carries', () => {
     const file = path.join(dir, 'ok.gz');
-    const body = encodeIdx(Uint8Array.from({ length: 3 * 4 * 4 }, (_, i) => i), [3, 4, 4]);
+    const body = encodeIdx(
+      Uint8Array.from({ length: 3 * 4 * 4 }, (_, i) => i),
+      [3, 4, 4],
+    );
     // A long file-name field in the gzip header: the header peek must look past it.
     const named = zlib.gzipSync(body);
-    const withName = Buffer.concat([named.subarray(0, 3), Buffer.from([named[3] | 0x08]), named.subarray(4, 10), Buffer.from('x'.repeat(5000) + '\0'), named.subarray(10)]);
+    const withName = Buffer.concat([
+      named.subarray(0, 3),
+      Buffer.from([named[3] | 0x08]),
+      named.subarray(4, 10),
+      Buffer.from('x'.repeat(5000) + '\0'),
+      named.subarray(10),
+    ]);
     fs.writeFileSync(file, withName);
     const idx = readIdx(file);
     expect(idx.dims).toEqual([3, 4, 4]);
@@ -177,7 +200,9 @@ describe('USPS text is bounded too', () => {
     const file = path.join(sub, 'USPS_train.txt');
     fs.closeSync(fs.openSync(file, 'w'));
     fs.truncateSync(file, MAX_USPS_TEXT_BYTES + 1); // sparse: no disk used
-    expect(() => loadUSPS({ dir: sub })).toThrow(`${file}: ${MAX_USPS_TEXT_BYTES + 1} bytes, more than the ${MAX_USPS_TEXT_BYTES} bytes allowed for a data file`);
+    expect(() => loadUSPS({ dir: sub })).toThrow(
+      `${file}: ${MAX_USPS_TEXT_BYTES + 1} bytes, more than the ${MAX_USPS_TEXT_BYTES} bytes allowed for a data file`,
+    );
   });
 });
 
@@ -248,7 +273,9 @@ function inLimitedChild(code: string): { stdout: string; stderr: string; status:
   const script = `require('ts-node').register({ transpileOnly: true }); const d = require(${JSON.stringify(path.join(root, 'lib', 'data'))});
     try { ${code}; console.log('NO ERROR'); } catch (e) { console.log('ERROR ' + e.message); }`;
   const r = spawnSync('sh', ['-c', 'ulimit -v 2000000; exec "$0" -e "$1"', process.execPath, script], {
-    cwd: root, encoding: 'utf8', timeout: 60000, // the timeout only guards against a hang (a pipe read before the fix)
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60000, // the timeout only guards against a hang (a pipe read before the fix)
   });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }

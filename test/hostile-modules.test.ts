@@ -24,7 +24,8 @@ function gradients(net: Module, x: Tensor, r: Tensor): { input: Float32Array; pa
 }
 
 function copyWeights(from: Module, to: Module): void {
-  const a = from.parameters(), b = to.parameters();
+  const a = from.parameters(),
+    b = to.parameters();
   a.forEach((p, i) => b[i].value.data.set(p.value.data));
 }
 
@@ -59,7 +60,8 @@ describe.each(availableBackends())('%s backend', (name) => {
     const b = new Sequential(enc, act, new Linear(6, 3));
     const alone = new Sequential(new Linear(4, 6), new TanH(), new Linear(6, 2));
     copyWeights(a, alone);
-    const x = randomTensor([3, 4], rng), xb = randomTensor([3, 4], rng);
+    const x = randomTensor([3, 4], rng),
+      xb = randomTensor([3, 4], rng);
     const r = randomTensor([3, 2], rng);
     alone.forward(x);
     alone.zeroGrad();
@@ -104,7 +106,13 @@ describe.each(availableBackends())('%s backend', (name) => {
       const net = shared
         ? new Sequential(new Linear(4, 16), act, new Linear(16, 16), act, new Linear(16, 2))
         : new Sequential(new Linear(4, 16), new ReLU(), new Linear(16, 16), new ReLU(), new Linear(16, 2));
-      const h = await fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.05, momentum: 0.9 }), { x, y }, { epochs: 5, batchSize: 16, verbose: 0, shuffle: false });
+      const h = await fit(
+        net,
+        new CELogSoftmaxLoss(),
+        new SGD({ lr: 0.05, momentum: 0.9 }),
+        { x, y },
+        { epochs: 5, batchSize: 16, verbose: 0, shuffle: false },
+      );
       return h.epochs[h.epochs.length - 1].trainLoss;
     };
     expect(await run(true)).toBe(await run(false));
@@ -118,24 +126,27 @@ describe.each(availableBackends())('%s backend', (name) => {
     ['MaxPool1D', (): Module => new Sequential(new MaxPool1D(2, 2), new Flatten(), new Linear(2 * 3, 2)), [1, 4, 3]],
     ['TanH', (): Module => new Sequential(new TanH(), new Linear(3, 2)), [4, 3]],
     ['Sigmoid, nested', (): Module => new Sequential(new Sequential(new Sigmoid(), new Linear(3, 3)), new Linear(3, 2)), [4, 3]],
-  ] as [string, () => Module, number[]][])('a Sequential opening with %s: an input rewritten in place before backward gets its own gradient', (_, build, shape) => {
-    seed(8);
-    const rng = new Rng(10);
-    const net = build() as Sequential;
-    const fresh = build() as Sequential;
-    copyWeights(net, fresh);
-    const x = randomTensor(shape, rng);
-    const rewritten = randomTensor(shape, rng);
-    const delta = randomTensor(net.forward(x).shape, rng);
-    fresh.forward(rewritten);
-    const want = Array.from(fresh.backward(delta).data);
-    net.forward(x);
-    x.data.set(rewritten.data);
-    expect(Array.from(net.backward(delta).data)).toEqual(want);
-    // The Module contract (backwardDelta with the input) runs its own forward: the same answer.
-    net.forward(randomTensor(shape, rng));
-    expect(Array.from(net.backwardDelta(x, delta).data)).toEqual(want);
-  });
+  ] as [string, () => Module, number[]][])(
+    'a Sequential opening with %s: an input rewritten in place before backward gets its own gradient',
+    (_, build, shape) => {
+      seed(8);
+      const rng = new Rng(10);
+      const net = build() as Sequential;
+      const fresh = build() as Sequential;
+      copyWeights(net, fresh);
+      const x = randomTensor(shape, rng);
+      const rewritten = randomTensor(shape, rng);
+      const delta = randomTensor(net.forward(x).shape, rng);
+      fresh.forward(rewritten);
+      const want = Array.from(fresh.backward(delta).data);
+      net.forward(x);
+      x.data.set(rewritten.data);
+      expect(Array.from(net.backward(delta).data)).toEqual(want);
+      // The Module contract (backwardDelta with the input) runs its own forward: the same answer.
+      net.forward(randomTensor(shape, rng));
+      expect(Array.from(net.backwardDelta(x, delta).data)).toEqual(want);
+    },
+  );
 
   test('MaxPool1D: an input rewritten in place between forward and backward routes the gradient by the new winners', () => {
     const pool = new MaxPool1D(2, 2);
@@ -149,8 +160,11 @@ describe.each(availableBackends())('%s backend', (name) => {
 
 describe('losses refuse tensors whose data does not fill their shape', () => {
   const losses: [string, () => Loss][] = [
-    ['MSELoss', () => new MSELoss()], ['BCELoss', () => new BCELoss()], ['HingeLoss', () => new HingeLoss()],
-    ['CrossEntropyLoss', () => new CrossEntropyLoss()], ['CELogSoftmaxLoss', () => new CELogSoftmaxLoss()],
+    ['MSELoss', () => new MSELoss()],
+    ['BCELoss', () => new BCELoss()],
+    ['HingeLoss', () => new HingeLoss()],
+    ['CrossEntropyLoss', () => new CrossEntropyLoss()],
+    ['CELogSoftmaxLoss', () => new CELogSoftmaxLoss()],
   ];
   test.each(losses)('%s: a claimed shape of 1e9 x 1e9 over 4 values is refused at once', (_n, make) => {
     const huge = { shape: [1e9, 1e9], data: new Float32Array(4) };
@@ -171,8 +185,14 @@ describe('losses refuse tensors whose data does not fill their shape', () => {
 
 test('Float64Array data is named as the problem, not shown as a tensor', () => {
   const x = { shape: [1, 2], data: Float64Array.from([1, 2]) } as unknown as Tensor;
-  expect(() => new Linear(2, 1).forward(x)).toThrow(new TypeError('Linear(2, 1): expected input to be a Tensor, got an object of shape (1, 2) whose data is Float64Array(2), not a Float32Array'));
-  expect(() => new MSELoss().forward(x, x)).toThrow(/expected yhat to be a Tensor, got an object of shape \(1, 2\) whose data is Float64Array\(2\)/);
+  expect(() => new Linear(2, 1).forward(x)).toThrow(
+    new TypeError(
+      'Linear(2, 1): expected input to be a Tensor, got an object of shape (1, 2) whose data is Float64Array(2), not a Float32Array',
+    ),
+  );
+  expect(() => new MSELoss().forward(x, x)).toThrow(
+    /expected yhat to be a Tensor, got an object of shape \(1, 2\) whose data is Float64Array\(2\)/,
+  );
 });
 
 test('LeakyReLU refuses a slope that is not a finite float32 at construction', () => {
@@ -195,6 +215,7 @@ test('Conv1D then MaxPool1D shared across places still matches separate instance
   copyWeights(shared, separate);
   const x = randomTensor([2, 8, 1], rng);
   const r = randomTensor([2, 2], rng);
-  const a = gradients(shared, x, r), b = gradients(separate, x, r);
+  const a = gradients(shared, x, r),
+    b = gradients(separate, x, r);
   a.params.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(b.params[i])));
 });

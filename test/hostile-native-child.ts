@@ -72,11 +72,14 @@ const FAR = [2 ** 30, -(2 ** 30), 2 ** 31 - 1, -(2 ** 31), 0x7ffff000, -0x100000
 
 function kernels(b: Backend): Kernel[] {
   // crossEntropyLogits: labels index the logits row and the gradient row.
-  const rows = 256, cols = 10;
+  const rows = 256,
+    cols = 10;
   const logits = seeded(rows * cols, 1);
   const labels = Int32Array.from({ length: rows }, (_, r) => (r * 7) % cols);
   const ce = (withGrad: boolean): Kernel => ({
-    name: withGrad ? 'crossEntropyLogits' : 'crossEntropyLogits (no grad)', arg: 'labels', valid: labels,
+    name: withGrad ? 'crossEntropyLogits' : 'crossEntropyLogits (no grad)',
+    arg: 'labels',
+    valid: labels,
     bad: [...FAR, -1, cols, cols + 1],
     call(k, idx) {
       const loss = new Float32Array(rows);
@@ -87,7 +90,11 @@ function kernels(b: Backend): Kernel[] {
   });
 
   // maxPool1dBackward: argmax as the forward pass records it.
-  const batch = 4, length = 33, chan = 5, kSize = 3, stride = 2;
+  const batch = 4,
+    length = 33,
+    chan = 5,
+    kSize = 3,
+    stride = 2;
   const outLength = Math.floor((length - kSize) / stride) + 1;
   const x = seeded(batch * length * chan, 2);
   const argmax = new Int32Array(batch * outLength * chan);
@@ -96,7 +103,10 @@ function kernels(b: Backend): Kernel[] {
   // Only values outside every window: one inside another window of the same output would be a
   // valid argmax, giving other (legitimate) numbers.
   const pool: Kernel = {
-    name: 'maxPool1dBackward', arg: 'argmax', valid: argmax, bad: [...FAR, -1, batch * length * chan, batch * length * chan + 7],
+    name: 'maxPool1dBackward',
+    arg: 'argmax',
+    valid: argmax,
+    bad: [...FAR, -1, batch * length * chan, batch * length * chan + 7],
     call(k, idx) {
       const dx = new Float32Array(batch * length * chan);
       k.maxPool1dBackward(dy, idx, dx, batch, length, chan, kSize, stride);
@@ -105,7 +115,14 @@ function kernels(b: Backend): Kernel[] {
   };
 
   // conv1dMaxPoolBackwardWeight: argmax into the convolution's output.
-  const cb = 3, cl = 20, ci = 2, co = 4, ck = 3, cs = 1, ps = 2, pst = 2;
+  const cb = 3,
+    cl = 20,
+    ci = 2,
+    co = 4,
+    ck = 3,
+    cs = 1,
+    ps = 2,
+    pst = 2;
   const convLength = cl - ck + 1;
   const pooledLength = Math.floor((convLength - ps) / pst) + 1;
   const cx = seeded(cb * cl * ci, 4);
@@ -114,7 +131,10 @@ function kernels(b: Backend): Kernel[] {
   b.conv1dMaxPoolForward(cx, cw, null, new Float32Array(cArgmax.length), cArgmax, cb, cl, ci, co, ck, cs, ps, pst);
   const cdy = seeded(cArgmax.length, 6);
   const conv: Kernel = {
-    name: 'conv1dMaxPoolBackwardWeight', arg: 'argmax', valid: cArgmax, bad: [...FAR, -1, cb * convLength * co],
+    name: 'conv1dMaxPoolBackwardWeight',
+    arg: 'argmax',
+    valid: cArgmax,
+    bad: [...FAR, -1, cb * convLength * co],
     call(k, idx) {
       const dw = new Float32Array(ck * ci * co);
       k.conv1dMaxPoolBackwardWeight(cx, cdy, idx, dw, cb, cl, ci, co, ck, cs, ps, pst);
@@ -125,7 +145,10 @@ function kernels(b: Backend): Kernel[] {
 }
 
 function sameBits(a: Float32Array[], b: Float32Array[]): boolean {
-  return a.length === b.length && a.every((x, i) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)));
+  return (
+    a.length === b.length &&
+    a.every((x, i) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)))
+  );
 }
 
 async function main(): Promise<void> {
@@ -165,7 +188,8 @@ async function main(): Promise<void> {
       try {
         const out = k.call(backend, shared);
         if (!sameBits(out, reference.get(p) as Float32Array[])) {
-          if (failures.length < 20) failures.push({ kernel: k.name, path: p, call: i, what: 'returned numbers other than those of the valid indices' });
+          if (failures.length < 20)
+            failures.push({ kernel: k.name, path: p, call: i, what: 'returned numbers other than those of the valid indices' });
         } else {
           s.returned++;
         }
@@ -173,7 +197,8 @@ async function main(): Promise<void> {
         const err = e as Error;
         const fn = k.name.split(' ')[0];
         if (err instanceof RangeError && err.message.startsWith(`${fn}: ${k.arg}`)) s.refused++;
-        else if (failures.length < 20) failures.push({ kernel: k.name, path: p, call: i, what: `unexpected error ${err?.name}: ${err?.message}` });
+        else if (failures.length < 20)
+          failures.push({ kernel: k.name, path: p, call: i, what: `unexpected error ${err?.name}: ${err?.message}` });
       }
     }
     s.bursts = Atomics.load(control, 1) - first;

@@ -39,7 +39,12 @@ function rawFile(name: string, header: Record<string, unknown>, data: Uint8Array
 const isRaw = (a: unknown): a is { raw: string } => typeof (a as { raw?: unknown })?.raw === 'string';
 
 /** A model file whose architecture is `arch` and whose tensors are `tensors` (F32, zeros). */
-function modelFile(name: string, arch: unknown | { raw: string }, tensors: Record<string, number[]> = {}, extraMeta: Record<string, string> = {}): string {
+function modelFile(
+  name: string,
+  arch: unknown | { raw: string },
+  tensors: Record<string, number[]> = {},
+  extraMeta: Record<string, string> = {},
+): string {
   const header: Record<string, unknown> = {
     __metadata__: { 'neurone.format': '1', 'neurone.architecture': isRaw(arch) ? arch.raw : JSON.stringify(arch), ...extraMeta },
   };
@@ -117,7 +122,11 @@ describe('resource exhaustion from small inputs', () => {
       [{ type: 'Flatten', args: [], modules: [] }, /Flatten holds no modules/],
     ];
     cases.forEach(([arch, message], i) => {
-      const f = modelFile(`extra-${i}.safetensors`, arch, arch && (arch as { type: string }).type === 'Linear' ? { weight: [2, 3], bias: [3] } : {});
+      const f = modelFile(
+        `extra-${i}.safetensors`,
+        arch,
+        arch && (arch as { type: string }).type === 'Linear' ? { weight: [2, 3], bias: [3] } : {},
+      );
       expect(() => load(f)).toThrow(message);
     });
   });
@@ -185,9 +194,12 @@ describe('files that are not model files, and the size limit', () => {
     const target = path.join(dir, 'too-big.safetensors');
     // The size is checked from the shapes before the data is looked at: no 16 GiB array needed.
     const huge: StoredTensor & { name: string } = { name: 'w', dtype: 'F32', shape: [2 ** 32], data: new Float32Array(1) };
-    expect(() => writeSafetensors(target, [huge], {})).toThrow(/^save: .*too-big\.safetensors: the file would take 16\.0 GiB, over the 16\.0 GiB limit load accepts/);
-    expect(() => save(new Linear(2, 2), target, { metadata: { notes: 'x'.repeat(LIMITS.maxHeaderBytes) } }))
-      .toThrow(/the header would take \d+ bytes, over the 100000000-byte limit load accepts/);
+    expect(() => writeSafetensors(target, [huge], {})).toThrow(
+      /^save: .*too-big\.safetensors: the file would take 16\.0 GiB, over the 16\.0 GiB limit load accepts/,
+    );
+    expect(() => save(new Linear(2, 2), target, { metadata: { notes: 'x'.repeat(LIMITS.maxHeaderBytes) } })).toThrow(
+      /the header would take \d+ bytes, over the 100000000-byte limit load accepts/,
+    );
     expect(fs.existsSync(target)).toBe(false);
     expect(temps(target)).toEqual([]);
   });
@@ -204,7 +216,10 @@ describe('shared parameters survive save and load', () => {
     save(net, f);
     const stored = readSafetensors(f);
     expect([...stored.tensors.keys()]).toEqual(['0.weight', '0.bias', '2.bias']);
-    expect(JSON.parse(stored.metadata['neurone.ties'])).toEqual({ modules: {}, parameters: { '2.weight': { to: '0.weight', grad: false } } });
+    expect(JSON.parse(stored.metadata['neurone.ties'])).toEqual({
+      modules: {},
+      parameters: { '2.weight': { to: '0.weight', grad: false } },
+    });
 
     const back = load(f) as Sequential;
     const [a, , b] = back.modules as Linear[];
@@ -244,8 +259,12 @@ describe('shared parameters survive save and load', () => {
 
   test('ties in the metadata that the architecture cannot have are refused', () => {
     const arch = { type: 'Sequential', args: [], modules: [linear(2, 2), linear(3, 3)] };
-    const f = modelFile('bad-ties.safetensors', arch, { '0.weight': [2, 2], '0.bias': [2], '1.bias': [3] },
-      { 'neurone.ties': JSON.stringify({ parameters: { '1.weight': { to: '0.weight', grad: false } } }) });
+    const f = modelFile(
+      'bad-ties.safetensors',
+      arch,
+      { '0.weight': [2, 2], '0.bias': [2], '1.bias': [3] },
+      { 'neurone.ties': JSON.stringify({ parameters: { '1.weight': { to: '0.weight', grad: false } } }) },
+    );
     expect(() => load(f)).toThrow(/neurone.ties ties 1.weight \(3, 3\) to 0.weight \(2, 2\): the shapes differ/);
     const g = modelFile('bad-ties-json.safetensors', arch, {}, { 'neurone.ties': '[1]' });
     expect(() => load(g)).toThrow(/corrupt metadata: neurone.ties must be an object/);
@@ -284,7 +303,9 @@ describe('saves that fail or are killed', () => {
     } catch (e) {
       message = (e as Error).message;
     }
-    expect(message).toMatch(new RegExp(`^save: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot create a file in .*\\(ENOENT: no such file or directory\\)`));
+    expect(message).toMatch(
+      new RegExp(`^save: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot create a file in .*\\(ENOENT: no such file or directory\\)`),
+    );
     expect(message).not.toMatch(/\.tmp/);
     expect(() => save(new Linear(2, 2), dir)).toThrow(/^save: .*: exists and is not a regular file \(a directory\)/);
   });
@@ -331,7 +352,11 @@ describe('checkpoints', () => {
     seed(2);
     ckpt = path.join(dir, 'run.ckpt');
     await fit(net(), loss, new Adam({ lr: 0.01 }), data(), {
-      epochs: 3, batchSize: 8, verbose: 0, checkpoint: { path: ckpt }, earlyStopping: { patience: 5, monitor: 'trainLoss', restoreBest: true },
+      epochs: 3,
+      batchSize: 8,
+      verbose: 0,
+      checkpoint: { path: ckpt },
+      earlyStopping: { patience: 5, monitor: 'trainLoss', restoreBest: true },
     });
   });
 
@@ -341,7 +366,11 @@ describe('checkpoints', () => {
     const meta = JSON.parse(metadata['neurone.checkpoint']);
     edit(tensors, meta);
     const f = path.join(dir, name);
-    writeSafetensors(f, [...tensors].map(([n, t]) => ({ name: n, ...t })), { ...metadata, 'neurone.checkpoint': JSON.stringify(meta) });
+    writeSafetensors(
+      f,
+      [...tensors].map(([n, t]) => ({ name: n, ...t })),
+      { ...metadata, 'neurone.checkpoint': JSON.stringify(meta) },
+    );
     return f;
   }
 
@@ -360,35 +389,111 @@ describe('checkpoints', () => {
   }
 
   test('fit.order must be a permutation', async () => {
-    const zerosOrder = edited('order-zeros.ckpt', (t) => { (t.get('fit.order') as StoredTensor).data.fill(0); });
-    await expectRefusedAndUnchanged(zerosOrder, /order-zeros\.ckpt: fit\.order is not a permutation of 0\.\.23: entry 1 is 0, already listed/);
-    const outside = edited('order-outside.ckpt', (t) => { (t.get('fit.order') as StoredTensor).data[5] = 99; });
+    const zerosOrder = edited('order-zeros.ckpt', (t) => {
+      (t.get('fit.order') as StoredTensor).data.fill(0);
+    });
+    await expectRefusedAndUnchanged(
+      zerosOrder,
+      /order-zeros\.ckpt: fit\.order is not a permutation of 0\.\.23: entry 1 is 0, already listed/,
+    );
+    const outside = edited('order-outside.ckpt', (t) => {
+      (t.get('fit.order') as StoredTensor).data[5] = 99;
+    });
     await expectRefusedAndUnchanged(outside, /entry 5 is 99/);
   });
 
   test('a refused resume leaves the weights and the optimiser state bitwise unchanged', async () => {
     // Refused by the optimiser itself, after the weights used to be copied in.
-    const noSteps = edited('no-steps.ckpt', (_t, m) => { delete (m.optimizer as { steps: Record<string, number> }).steps['4.bias']; });
+    const noSteps = edited('no-steps.ckpt', (_t, m) => {
+      delete (m.optimizer as { steps: Record<string, number> }).steps['4.bias'];
+    });
     await expectRefusedAndUnchanged(noSteps, /Adam\.loadState: step count of 4\.bias must be a positive integer, got undefined/);
-    const shortBuffer = edited('short-buffer.ckpt', (t) => { t.set('optimizer.4.bias.m', { dtype: 'F32', shape: [2], data: new Float32Array(2) }); });
+    const shortBuffer = edited('short-buffer.ckpt', (t) => {
+      t.set('optimizer.4.bias.m', { dtype: 'F32', shape: [2], data: new Float32Array(2) });
+    });
     await expectRefusedAndUnchanged(shortBuffer, /Adam\.loadState: buffer '4\.bias\.m' has 2 values, parameter 4\.bias has 3/);
-    const badSteps = edited('bad-steps.ckpt', (_t, m) => { (m.optimizer as { steps: Record<string, number> }).steps['4.bias'] = 0; });
-    await expectRefusedAndUnchanged(badSteps, /neurone\.checkpoint\.optimizer\.steps\['4\.bias'\] must be a positive integer, got number 0/);
+    const badSteps = edited('bad-steps.ckpt', (_t, m) => {
+      (m.optimizer as { steps: Record<string, number> }).steps['4.bias'] = 0;
+    });
+    await expectRefusedAndUnchanged(
+      badSteps,
+      /neurone\.checkpoint\.optimizer\.steps\['4\.bias'\] must be a positive integer, got number 0/,
+    );
     await expectRefusedAndUnchanged(ckpt, /SGD\.loadState: expected a SGD state, got a Adam state/, new SGD({ lr: 0.1, momentum: 0.9 }));
   });
 
   test('malformed metadata names the file and the field', async () => {
     const cases: [string, (m: Record<string, unknown>) => void, RegExp][] = [
-      ['waited-string', (m) => { m.waited = 'abc'; }, /neurone\.checkpoint\.waited must be 0 \(epochs since bestEpoch 3\), got string 'abc'|neurone\.checkpoint\.waited must be 0/],
-      ['waited-negative', (m) => { m.waited = -1e9; }, /neurone\.checkpoint\.waited must be/],
-      ['best-string', (m) => { m.best = 'x'; }, /neurone\.checkpoint\.best must be a finite number or null/],
-      ['best-epoch', (m) => { m.bestEpoch = 99; }, /neurone\.checkpoint\.bestEpoch must be an integer in \[1, 3\] or null, got number 99/],
-      ['history-object', (m) => { m.history = {}; }, /neurone\.checkpoint\.history must be an array of epoch records/],
-      ['history-short', (m) => { (m.history as unknown[]).pop(); }, /neurone\.checkpoint\.history must be 3 epoch records/],
-      ['history-record', (m) => { (m.history as Record<string, unknown>[])[1].trainLoss = 'low'; }, /neurone\.checkpoint\.history\[1\]\.trainLoss must be a number/],
-      ['history-epoch', (m) => { (m.history as Record<string, unknown>[])[0].epoch = '1'; }, /neurone\.checkpoint\.history\[0\]\.epoch must be 1/],
-      ['lr', (m) => { (m.optimizer as Record<string, unknown>).lr = -1; }, /neurone\.checkpoint\.optimizer\.lr must be a finite number >= 0/],
-      ['epoch', (m) => { m.epoch = 1.5; }, /neurone\.checkpoint\.epoch must be a positive integer, got number 1\.5/],
+      [
+        'waited-string',
+        (m) => {
+          m.waited = 'abc';
+        },
+        /neurone\.checkpoint\.waited must be 0 \(epochs since bestEpoch 3\), got string 'abc'|neurone\.checkpoint\.waited must be 0/,
+      ],
+      [
+        'waited-negative',
+        (m) => {
+          m.waited = -1e9;
+        },
+        /neurone\.checkpoint\.waited must be/,
+      ],
+      [
+        'best-string',
+        (m) => {
+          m.best = 'x';
+        },
+        /neurone\.checkpoint\.best must be a finite number or null/,
+      ],
+      [
+        'best-epoch',
+        (m) => {
+          m.bestEpoch = 99;
+        },
+        /neurone\.checkpoint\.bestEpoch must be an integer in \[1, 3\] or null, got number 99/,
+      ],
+      [
+        'history-object',
+        (m) => {
+          m.history = {};
+        },
+        /neurone\.checkpoint\.history must be an array of epoch records/,
+      ],
+      [
+        'history-short',
+        (m) => {
+          (m.history as unknown[]).pop();
+        },
+        /neurone\.checkpoint\.history must be 3 epoch records/,
+      ],
+      [
+        'history-record',
+        (m) => {
+          (m.history as Record<string, unknown>[])[1].trainLoss = 'low';
+        },
+        /neurone\.checkpoint\.history\[1\]\.trainLoss must be a number/,
+      ],
+      [
+        'history-epoch',
+        (m) => {
+          (m.history as Record<string, unknown>[])[0].epoch = '1';
+        },
+        /neurone\.checkpoint\.history\[0\]\.epoch must be 1/,
+      ],
+      [
+        'lr',
+        (m) => {
+          (m.optimizer as Record<string, unknown>).lr = -1;
+        },
+        /neurone\.checkpoint\.optimizer\.lr must be a finite number >= 0/,
+      ],
+      [
+        'epoch',
+        (m) => {
+          m.epoch = 1.5;
+        },
+        /neurone\.checkpoint\.epoch must be a positive integer, got number 1\.5/,
+      ],
     ];
     for (const [name, edit, message] of cases) {
       const f = edited(`${name}.ckpt`, (_t, m) => edit(m));
@@ -399,7 +504,13 @@ describe('checkpoints', () => {
 
   test('the unedited checkpoint resumes', async () => {
     seed(4);
-    const h = await fit(net(), loss, new Adam({ lr: 0.01 }), data(), { epochs: 4, batchSize: 8, verbose: 0, resumeFrom: ckpt, earlyStopping: { patience: 5, monitor: 'trainLoss' } });
+    const h = await fit(net(), loss, new Adam({ lr: 0.01 }), data(), {
+      epochs: 4,
+      batchSize: 8,
+      verbose: 0,
+      resumeFrom: ckpt,
+      earlyStopping: { patience: 5, monitor: 'trainLoss' },
+    });
     expect(h.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
   });
 });

@@ -27,8 +27,19 @@ function expectClose(got: Float32Array, want: ArrayLike<number>, terms: number, 
 }
 
 interface GemmCase {
-  transA: boolean; transB: boolean; m: number; n: number; k: number; alpha: number; beta: number;
-  offA: number; offB: number; offC: number; lda: number; ldb: number; ldc: number;
+  transA: boolean;
+  transB: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  offA: number;
+  offB: number;
+  offC: number;
+  lda: number;
+  ldb: number;
+  ldc: number;
 }
 
 function randomGemmCase(): GemmCase {
@@ -36,14 +47,25 @@ function randomGemmCase(): GemmCase {
   const pick = (): number => sizes[rng.int(sizes.length)];
   const transA = rng.uniform() < 0.5;
   const transB = rng.uniform() < 0.5;
-  const m = pick(), n = pick(), k = pick();
+  const m = pick(),
+    n = pick(),
+    k = pick();
   const aCols = transA ? m : k;
   const bCols = transB ? k : n;
   return {
-    transA, transB, m, n, k,
-    alpha: [1, 0.5, -2][rng.int(3)], beta: [0, 1, 0.25][rng.int(3)],
-    offA: rng.int(4), offB: rng.int(4), offC: rng.int(4),
-    lda: aCols + rng.int(3), ldb: bCols + rng.int(3), ldc: n + rng.int(3),
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    alpha: [1, 0.5, -2][rng.int(3)],
+    beta: [0, 1, 0.25][rng.int(3)],
+    offA: rng.int(4),
+    offB: rng.int(4),
+    offC: rng.int(4),
+    lda: aCols + rng.int(3),
+    ldb: bCols + rng.int(3),
+    ldc: n + rng.int(3),
   };
 }
 
@@ -139,7 +161,21 @@ describe.each(variants)('$label', ({ backend, setup }) => {
   });
 
   test('sgemm with beta = 0 overwrites NaN in C', () => {
-    const c: GemmCase = { transA: false, transB: false, m: 9, n: 17, k: 5, alpha: 1, beta: 0, offA: 0, offB: 0, offC: 0, lda: 5, ldb: 17, ldc: 17 };
+    const c: GemmCase = {
+      transA: false,
+      transB: false,
+      m: 9,
+      n: 17,
+      k: 5,
+      alpha: 1,
+      beta: 0,
+      offA: 0,
+      offB: 0,
+      offC: 0,
+      lda: 5,
+      ldb: 17,
+      ldc: 17,
+    };
     const { a, b } = gemmArrays(c);
     const cArr = new Float32Array(9 * 17).fill(NaN);
     runGemm(backend, c, a, b, cArr);
@@ -147,7 +183,10 @@ describe.each(variants)('$label', ({ backend, setup }) => {
   });
 
   test('conv1d forward and backward match naive loops', () => {
-    const shapes: number[][] = [[32, 256, 1, 32, 3, 1], [4, 127, 32, 32, 3, 1]];
+    const shapes: number[][] = [
+      [32, 256, 1, 32, 3, 1],
+      [4, 127, 32, 32, 3, 1],
+    ];
     for (let i = 0; i < 25; i++) {
       shapes.push([randInt(1, 4), randInt(1, 30), randInt(1, 70), randInt(1, 70), randInt(1, 8), randInt(1, 4)]);
     }
@@ -193,7 +232,10 @@ describe.each(variants)('$label', ({ backend, setup }) => {
   });
 
   test('max and average pooling, forward and backward, match naive loops', () => {
-    const shapes: number[][] = [[32, 254, 32, 2, 2], [2, 9, 3, 4, 1]];
+    const shapes: number[][] = [
+      [32, 254, 32, 2, 2],
+      [2, 9, 3, 4, 1],
+    ];
     for (let i = 0; i < 25; i++) shapes.push([randInt(1, 4), randInt(1, 30), randInt(1, 70), randInt(1, 8), randInt(1, 4)]);
     for (const [batch, length, chan, kSize, stride] of shapes) {
       const outLength = windowCount(length, kSize, stride);
@@ -293,7 +335,10 @@ describe('native and js agree', () => {
     // The seed network at inference batch; overlapping pools with stride and bias; a sample long
     // enough for the native kernel to take it in several chunks; windows that leave a ragged end.
     const cases = [
-      [256, 256, 1, 32, 3, 1, 2, 2], [5, 300, 4, 24, 5, 2, 8, 3], [2, 3000, 1, 32, 3, 1, 2, 2], [3, 41, 7, 9, 4, 3, 3, 2],
+      [256, 256, 1, 32, 3, 1, 2, 2],
+      [5, 300, 4, 24, 5, 2, 8, 3],
+      [2, 3000, 1, 32, 3, 1, 2, 2],
+      [3, 41, 7, 9, 4, 3, 3, 2],
     ];
     // Inputs and the js twin's results once per case: they do not depend on the native path
     // or thread count, and the js convolutions were most of this test's time.
@@ -309,10 +354,36 @@ describe('native and js agree', () => {
       const jsY = new Float32Array(pooled);
       jsBackend.conv1dMaxPoolForward(x, w, bias, jsY, null, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
       const jsArgmax = new Int32Array(pooled);
-      jsBackend.conv1dMaxPoolForward(x, w, bias, new Float32Array(pooled), jsArgmax, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+      jsBackend.conv1dMaxPoolForward(
+        x,
+        w,
+        bias,
+        new Float32Array(pooled),
+        jsArgmax,
+        batch,
+        length,
+        chanIn,
+        chanOut,
+        kSize,
+        stride,
+        poolSize,
+        poolStride,
+      );
       const jsDw = dw0.slice();
       jsBackend.conv1dMaxPoolBackwardWeight(x, dy, jsArgmax, jsDw, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
-      return { dims: [batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride], convLength, pooled, x, w, bias, dy, dw0, jsY, jsArgmax, jsDw };
+      return {
+        dims: [batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride],
+        convLength,
+        pooled,
+        x,
+        w,
+        bias,
+        dy,
+        dw0,
+        jsY,
+        jsArgmax,
+        jsDw,
+      };
     });
     for (const path of native!.supportedKernelPaths()) {
       native!.setKernelPath(path);
@@ -321,7 +392,21 @@ describe('native and js agree', () => {
         prepared.forEach(({ dims, convLength, pooled, x, w, bias, dy, dw0, jsY, jsArgmax, jsDw }, i) => {
           const [batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride] = dims;
           const y = new Float32Array(pooled + 1).fill(7);
-          nb.conv1dMaxPoolForward(x, w, bias, y.subarray(0, pooled), null, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+          nb.conv1dMaxPoolForward(
+            x,
+            w,
+            bias,
+            y.subarray(0, pooled),
+            null,
+            batch,
+            length,
+            chanIn,
+            chanOut,
+            kSize,
+            stride,
+            poolSize,
+            poolStride,
+          );
           expect(y[pooled]).toBe(7);
           const fused = y.subarray(0, pooled);
           const conv = new Float32Array(batch * convLength * chanOut);
@@ -338,7 +423,21 @@ describe('native and js agree', () => {
           nb.maxPool1dBackward(dy, argmax, dconv, batch, convLength, chanOut, poolSize, poolStride);
           nb.conv1dBackwardWeight(x, dconv, twoStepDw, batch, length, chanIn, chanOut, kSize, stride);
           const am = new Int32Array(pooled);
-          nb.conv1dMaxPoolForward(x, w, bias, new Float32Array(pooled), am, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+          nb.conv1dMaxPoolForward(
+            x,
+            w,
+            bias,
+            new Float32Array(pooled),
+            am,
+            batch,
+            length,
+            chanIn,
+            chanOut,
+            kSize,
+            stride,
+            poolSize,
+            poolStride,
+          );
           sameInts(am, argmax, `conv1dMaxPoolForward argmax ${path} ${threads}T case ${i}, fused against two steps`);
           sameInts(jsArgmax, argmax, `conv1dMaxPoolForward argmax ${path} ${threads}T case ${i}, js against native`);
           const dw = dw0.slice();
@@ -389,16 +488,27 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
           rel(wn, wj, 1e-5, `${path} ${threads}T adam n=${n}`);
         }
       }
-      const rows = 33, cols = 10;
+      const rows = 33,
+        cols = 10;
       const logits = randomArray(rows * cols).map((v) => v * 20);
       const labels = Int32Array.from({ length: rows }, (_, i) => i % cols);
-      const [ln, lj, gn, gj] = [new Float32Array(rows), new Float32Array(rows), new Float32Array(rows * cols), new Float32Array(rows * cols)];
+      const [ln, lj, gn, gj] = [
+        new Float32Array(rows),
+        new Float32Array(rows),
+        new Float32Array(rows * cols),
+        new Float32Array(rows * cols),
+      ];
       nb.crossEntropyLogits(logits, labels, ln, gn, rows, cols);
       jsBackend.crossEntropyLogits(logits, labels, lj, gj, rows, cols);
       rel(ln, lj, 1e-5, `${path} cross-entropy loss`);
       rel(gn, gj, 1e-5, `${path} cross-entropy grad`);
       for (const log of [false, true]) {
-        const [sn, sj, bn, bj] = [new Float32Array(rows * cols), new Float32Array(rows * cols), new Float32Array(rows * cols), new Float32Array(rows * cols)];
+        const [sn, sj, bn, bj] = [
+          new Float32Array(rows * cols),
+          new Float32Array(rows * cols),
+          new Float32Array(rows * cols),
+          new Float32Array(rows * cols),
+        ];
         nb.softmaxForward(logits, sn, rows, cols, log);
         jsBackend.softmaxForward(logits, sj, rows, cols, log);
         rel(sn, sj, 1e-5, `${path} softmax log=${log}`);

@@ -16,15 +16,25 @@ function expectClose(got: number[], want: number[], digits = 5): void {
 
 describe('known values', () => {
   test('MSELoss: per-sample squared norm, gradient −2(y − ŷ)', () => {
-    const y = fromArray([[1, 2], [0, 0]]);
-    const yhat = fromArray([[0, 0], [3, -1]]);
+    const y = fromArray([
+      [1, 2],
+      [0, 0],
+    ]);
+    const yhat = fromArray([
+      [0, 0],
+      [3, -1],
+    ]);
     expect(values(new MSELoss().forward(y, yhat))).toEqual([5, 10]);
     expect(values(new MSELoss().backward(y, yhat))).toEqual([-2, -4, 6, -2]);
   });
 
   test('BCELoss: hand values; ŷ ∈ {0, 1} stays finite with the log clipped at −100', () => {
     const bce = new BCELoss();
-    expectClose(values(bce.forward(fromArray([[1], [0], [1]]), fromArray([[0.5], [0.2], [0.9]]))), [Math.LN2, -Math.log(0.8), -Math.log(0.9)]);
+    expectClose(values(bce.forward(fromArray([[1], [0], [1]]), fromArray([[0.5], [0.2], [0.9]]))), [
+      Math.LN2,
+      -Math.log(0.8),
+      -Math.log(0.9),
+    ]);
     const y = fromArray([[1, 0, 1, 0]]);
     const extreme = fromArray([[0, 1, 1, 0]]);
     // wrong and certain: two entries at the clip (100 each); right and certain: 0
@@ -36,7 +46,12 @@ describe('known values', () => {
   });
 
   test('CrossEntropyLoss is −log p[label] of log-probabilities, with indices or one-hot', () => {
-    const logp = new LogSoftmax().forward(fromArray([[0, Math.log(3)], [2, 2]]));
+    const logp = new LogSoftmax().forward(
+      fromArray([
+        [0, Math.log(3)],
+        [2, 2],
+      ]),
+    );
     const ce = new CrossEntropyLoss();
     expectClose(values(ce.forward(fromArray([1, 0]), logp)), [-Math.log(0.75), Math.LN2]);
     expectClose(values(ce.forward(oneHot([1, 0], 2), logp)), [-Math.log(0.75), Math.LN2]);
@@ -47,7 +62,10 @@ describe('known values', () => {
     const ce = new CELogSoftmaxLoss();
     expectClose(values(ce.forward(fromArray([0]), fromArray([[0, 0]]))), [Math.LN2]);
     expectClose(values(ce.backward(fromArray([1]), fromArray([[0, Math.log(3)]]))), [0.25, -0.25]);
-    const big = fromArray([[1e4, -1e4, 0], [-1e4, -1e4, -1e4]]);
+    const big = fromArray([
+      [1e4, -1e4, 0],
+      [-1e4, -1e4, -1e4],
+    ]);
     const l = values(ce.forward(fromArray([1, 2]), big));
     expect(l[0]).toBeCloseTo(2e4, 0);
     expect(l[1]).toBeCloseTo(Math.log(3), 5);
@@ -63,20 +81,23 @@ describe('known values', () => {
     expect(values(new HingeLoss().backward(y, yhat))).toEqual([-1, 0, 0]);
   });
 
-  test('sum is the total of forward, also into a kept buffer; lossAndGradient gives that sum and backward\'s gradient', () => {
+  test("sum is the total of forward, also into a kept buffer; lossAndGradient gives that sum and backward's gradient", () => {
     const rng = new Rng(9);
     const labels = fromArray([0, 3, 2, 1, 3]);
     const logits = randomTensor([5, 4], rng, -3, 3);
     const probs = randomTensor([5, 4], rng, 0.05, 0.95);
     const targets = randomTensor([5, 4], rng, 0, 1);
     const cases: [MSELoss | BCELoss | CELogSoftmaxLoss | HingeLoss | CrossEntropyLoss, Tensor, Tensor][] = [
-      [new MSELoss(), targets, probs], [new BCELoss(), targets, probs], [new CELogSoftmaxLoss(), labels, logits],
-      [new CELogSoftmaxLoss(), oneHot(labels, 4), logits], [new CrossEntropyLoss(), labels, new LogSoftmax().forward(logits)],
+      [new MSELoss(), targets, probs],
+      [new BCELoss(), targets, probs],
+      [new CELogSoftmaxLoss(), labels, logits],
+      [new CELogSoftmaxLoss(), oneHot(labels, 4), logits],
+      [new CrossEntropyLoss(), labels, new LogSoftmax().forward(logits)],
     ];
     for (const [loss, y, yhat] of cases) {
       const total = values(loss.forward(y, yhat)).reduce((a, b) => a + b, 0);
       expect(loss.sum(y, yhat)).toBeCloseTo(total, 5);
-      expect(loss.sum(y, yhat)).toBeCloseTo(total, 5);  // the kept buffer, a second time
+      expect(loss.sum(y, yhat)).toBeCloseTo(total, 5); // the kept buffer, a second time
       // The fused path gives the sum and the gradient backward computes on its own.
       const both = loss.lossAndGradient(y, yhat);
       expect(both.sum).toBeCloseTo(total, 5);
@@ -115,13 +136,21 @@ describe('known values', () => {
         return { shape: t.shape, data: t.data.map((v) => 2 * v) };
       }
     }
-    const y = fromArray([[1, 0], [0, 1]]);
-    const yhat = fromArray([[0.8, 0.3], [0.4, 0.6]]);
+    const y = fromArray([
+      [1, 0],
+      [0, 1],
+    ]);
+    const yhat = fromArray([
+      [0.8, 0.3],
+      [0.4, 0.6],
+    ]);
     expect(new Doubled().sum(y, yhat)).toBeCloseTo(2 * new BCELoss().sum(y, yhat), 5);
   });
 
   test('errors name the loss and the shapes', () => {
-    expect(() => new MSELoss().forward(fromArray([[1, 2]]), fromArray([[1], [2]]))).toThrow('MSELoss(): expected y (2, 1) (the shape of yhat), got (1, 2)');
+    expect(() => new MSELoss().forward(fromArray([[1, 2]]), fromArray([[1], [2]]))).toThrow(
+      'MSELoss(): expected y (2, 1) (the shape of yhat), got (1, 2)',
+    );
     expect(() => new CELogSoftmaxLoss().forward(fromArray([3]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 3/);
     expect(() => new CrossEntropyLoss().forward(fromArray([[1, 0, 0]]), fromArray([[0, 0]]))).toThrow(RangeError);
   });
@@ -139,7 +168,10 @@ describe('gradient checks (float64 finite differences, see test/gradcheck.ts)', 
 
   test('BCELoss with hard and soft targets', () => {
     const yhat = randomTensor([5, 3], rng, 0.1, 0.9);
-    const hard = fromArray(Array.from({ length: 15 }, (_, i) => i % 2), [5, 3]);
+    const hard = fromArray(
+      Array.from({ length: 15 }, (_, i) => i % 2),
+      [5, 3],
+    );
     ok(gradcheckLoss(new BCELoss(), hard, yhat, { h: 1e-3 }));
     ok(gradcheckLoss(new BCELoss(), randomTensor([5, 3], rng, 0, 1), yhat, { h: 1e-3 }));
   });

@@ -19,12 +19,22 @@ const finite = (t: Tensor | Float32Array): boolean => Array.from('data' in t ? t
 describe.each(availableBackends())('%s backend', (name) => {
   beforeAll(() => setBackend(name));
 
-  const extreme = fromArray([[1e4, -1e4, 0, 88, -88, 1e-30], [-1e4, -1e4, -1e4, -1e4, -1e4, -1e4]]);
-  const ones = fromArray([[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);
+  const extreme = fromArray([
+    [1e4, -1e4, 0, 88, -88, 1e-30],
+    [-1e4, -1e4, -1e4, -1e4, -1e4, -1e4],
+  ]);
+  const ones = fromArray([
+    [1, 1, 1, 1, 1, 1],
+    [1, 1, 1, 1, 1, 1],
+  ]);
 
   test.each([
-    ['StableSigmoid', () => new StableSigmoid()], ['Sigmoid', () => new Sigmoid()], ['LogSoftmax', () => new LogSoftmax()],
-    ['Softmax', () => new Softmax()], ['SoftPlus', () => new SoftPlus()], ['TanH', () => new TanH()],
+    ['StableSigmoid', () => new StableSigmoid()],
+    ['Sigmoid', () => new Sigmoid()],
+    ['LogSoftmax', () => new LogSoftmax()],
+    ['Softmax', () => new Softmax()],
+    ['SoftPlus', () => new SoftPlus()],
+    ['TanH', () => new TanH()],
   ] as const)('%s: forward and backward finite at logits of ±1e4', (_n, make) => {
     const m = make();
     expect(finite(m.forward(extreme))).toBe(true);
@@ -37,7 +47,9 @@ describe.each(availableBackends())('%s backend', (name) => {
   });
 
   test('LogSoftmax at ±1e4: exact log-probabilities, no log(0)', () => {
-    expect(Array.from(new LogSoftmax().forward(fromArray([[1e4, -1e4, 1e4]])).data)).toEqual([-Math.fround(Math.LN2), -2e4 - Math.fround(Math.LN2), -Math.fround(Math.LN2)].map(Math.fround));
+    expect(Array.from(new LogSoftmax().forward(fromArray([[1e4, -1e4, 1e4]])).data)).toEqual(
+      [-Math.fround(Math.LN2), -2e4 - Math.fround(Math.LN2), -Math.fround(Math.LN2)].map(Math.fround),
+    );
   });
 
   test('softmax and log-softmax computed in place (y = x) equal the out-of-place result', () => {
@@ -52,9 +64,20 @@ describe.each(availableBackends())('%s backend', (name) => {
   });
 
   test('cross-entropy from logits of ±1e4 (indices and one-hot): finite loss and gradient', () => {
-    const logits = fromArray([[1e4, -1e4, 0], [-1e4, -1e4, -1e4], [-1e4, 1e4, 1e4]]);
+    const logits = fromArray([
+      [1e4, -1e4, 0],
+      [-1e4, -1e4, -1e4],
+      [-1e4, 1e4, 1e4],
+    ]);
     const ce = new CELogSoftmaxLoss();
-    for (const y of [fromArray([1, 2, 0]), fromArray([[0, 1, 0], [0, 0, 1], [1, 0, 0]])]) {
+    for (const y of [
+      fromArray([1, 2, 0]),
+      fromArray([
+        [0, 1, 0],
+        [0, 0, 1],
+        [1, 0, 0],
+      ]),
+    ]) {
       const l = ce.forward(y, logits);
       expect(finite(l)).toBe(true);
       expect(l.data[0]).toBeCloseTo(2e4, 0);
@@ -77,7 +100,12 @@ describe.each(availableBackends())('%s backend', (name) => {
   test('Sigmoid → BCE at logits ±1e4: the whole training step is finite and fit does not stop', async () => {
     seed(1);
     const net = new Sequential(new Linear(2, 1, { init: 'zeros' }), new StableSigmoid());
-    const x = fromArray([[1e4, 0], [-1e4, 0], [1e4, 1], [-1e4, 1]]);
+    const x = fromArray([
+      [1e4, 0],
+      [-1e4, 0],
+      [1e4, 1],
+      [-1e4, 1],
+    ]);
     const y = fromArray([[0], [1], [1], [0]]); // confidently wrong on half of them
     const h = await fit(net, new BCELoss(), new SGD({ lr: 1e-6 }), { x, y }, { epochs: 3, batchSize: 4, verbose: 0 });
     expect(h.epochs.every((e) => Number.isFinite(e.trainLoss))).toBe(true);
@@ -107,7 +135,13 @@ describe.each(availableBackends())('%s backend', (name) => {
     seed(2);
     const net = new Sequential(new Conv1D(2, 1, 2), new Flatten(), new Linear(6, 1));
     const x = fromArray(new Float32Array(2 * 4).fill(3e38), [2, 4, 1]);
-    const h = await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y: fromArray([[1], [0]]) }, { epochs: 2, batchSize: 2, verbose: 0, allowNonFinite: true });
+    const h = await fit(
+      net,
+      new BCELoss(),
+      new SGD({ lr: 0.1 }),
+      { x, y: fromArray([[1], [0]]) },
+      { epochs: 2, batchSize: 2, verbose: 0, allowNonFinite: true },
+    );
     expect(h.epochs).toHaveLength(2);
   });
 });
@@ -119,9 +153,13 @@ test('the error of a NaN produced inside the network names where (finite weights
   (net.modules[0] as Linear).weight.data.fill(1);
   (net.modules[0] as Linear).bias!.data.fill(0);
   (net.modules[2] as Linear).weight.data.fill(3e38);
-  const x = fromArray([[1, 1], [2, 2]]);
-  await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y: fromArray([[1], [0]]) }, { epochs: 1, verbose: 0 }))
-    .rejects.toThrow(/at epoch 1, batch 1\/1/);
+  const x = fromArray([
+    [1, 1],
+    [2, 2],
+  ]);
+  await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x, y: fromArray([[1], [0]]) }, { epochs: 1, verbose: 0 })).rejects.toThrow(
+    /at epoch 1, batch 1\/1/,
+  );
 });
 
 // The special-value contract every native SIMD path shares with the js backend: saturation
@@ -134,15 +172,40 @@ describe('special values: every native kernel path agrees with the js backend', 
   const native = addon();
   const paths = native && process.env.NEURONE_BACKEND !== 'js' ? native.supportedKernelPaths() : [];
   const specials = Float32Array.from([
-    -1e4, -104, -103.9, -100, -88, -87.5, -50, -1e-30, 0, -0, 1e-30, 0.3, 50, 87.5, 88, 88.8, 100, 1e4,
-    NaN, -Infinity, Infinity, 3.4e38, -3.4e38, 1.4e-45,
+    -1e4,
+    -104,
+    -103.9,
+    -100,
+    -88,
+    -87.5,
+    -50,
+    -1e-30,
+    0,
+    -0,
+    1e-30,
+    0.3,
+    50,
+    87.5,
+    88,
+    88.8,
+    100,
+    1e4,
+    NaN,
+    -Infinity,
+    Infinity,
+    3.4e38,
+    -3.4e38,
+    1.4e-45,
   ]);
   const n = specials.length;
   const same = (got: Float32Array, want: Float32Array, what: string): void => {
     for (let i = 0; i < want.length; i++) {
-      const a = got[i], b = want[i];
-      const ok = Number.isNaN(b) ? Number.isNaN(a)
-        : !Number.isFinite(b) || b === 0 ? a === b
+      const a = got[i],
+        b = want[i];
+      const ok = Number.isNaN(b)
+        ? Number.isNaN(a)
+        : !Number.isFinite(b) || b === 0
+          ? a === b
           : Math.abs(a - b) <= 2e-6 * Math.abs(b) + 1.5e-45;
       if (!ok) throw new Error(`${what}: at input ${specials[i % n]} (element ${i}) got ${a}, js gives ${b}`);
     }
@@ -159,11 +222,13 @@ describe('special values: every native kernel path agrees with the js backend', 
     const be = nativeBackend(native!);
     const delta = Float32Array.from(specials, (_v, i) => (i % 3) - 1);
     for (const [label, code] of Object.entries(Activation)) {
-      const yNative = new Float32Array(n), yJs = new Float32Array(n);
+      const yNative = new Float32Array(n),
+        yJs = new Float32Array(n);
       be.activationForward(code, 0.1, specials, yNative, n);
       jsBackend.activationForward(code, 0.1, specials, yJs, n);
       same(yNative, yJs, `${path} ${label} forward`);
-      const dNative = new Float32Array(n), dJs = new Float32Array(n);
+      const dNative = new Float32Array(n),
+        dJs = new Float32Array(n);
       be.activationBackward(code, 0.1, specials, yJs, delta, dNative, n);
       jsBackend.activationBackward(code, 0.1, specials, yJs, delta, dJs, n);
       same(dNative, dJs, `${path} ${label} backward`);
@@ -173,7 +238,8 @@ describe('special values: every native kernel path agrees with the js backend', 
       const rows = n / cols;
       for (const log of [false, true]) {
         const finiteRows = Float32Array.from(specials, (v) => (Number.isFinite(v) ? v : 0));
-        const yNative = new Float32Array(n), yJs = new Float32Array(n);
+        const yNative = new Float32Array(n),
+          yJs = new Float32Array(n);
         be.softmaxForward(finiteRows, yNative, rows, cols, log);
         jsBackend.softmaxForward(finiteRows, yJs, rows, cols, log);
         same(yNative, yJs, `${path} ${log ? 'log-' : ''}softmax, rows of ${cols}`);

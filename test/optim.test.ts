@@ -55,7 +55,12 @@ test('optimiser options are validated', () => {
 test('Optim.step: one forward/backward/update, returns the mean loss, and learns a linear map', () => {
   seed(3);
   const net = new Sequential(new Linear(3, 1));
-  const x = fromArray([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]]);
+  const x = fromArray([
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+    [1, 1, 1],
+  ]);
   const y = fromArray([[1], [-2], [3], [2]]);
   const optim = new Optim(net, new MSELoss(), 0.05);
   const first = optim.step(x, y);

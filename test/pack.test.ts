@@ -74,9 +74,19 @@ const fullEnv = (): NodeJS.ProcessEnv => {
 
 /** A hash of everything the native build reads: a cached prebuild is reused only for the same sources. */
 function nativeSourcesHash(): string {
-  const files = ['binding.gyp', ...fs.readdirSync(path.join(root, 'native')).filter((f) => /\.(cc|h)$|^sources\.json$/.test(f)).sort().map((f) => `native/${f}`)];
+  const files = [
+    'binding.gyp',
+    ...fs
+      .readdirSync(path.join(root, 'native'))
+      .filter((f) => /\.(cc|h)$|^sources\.json$/.test(f))
+      .sort()
+      .map((f) => `native/${f}`),
+  ];
   const h = crypto.createHash('sha256');
-  for (const f of files) h.update(f).update('\0').update(fs.readFileSync(path.join(root, f)));
+  for (const f of files)
+    h.update(f)
+      .update('\0')
+      .update(fs.readFileSync(path.join(root, f)));
   return h.digest('hex').slice(0, 16);
 }
 
@@ -119,14 +129,22 @@ function addPrebuild(pkgDir: string): void {
 function writeConsumer(project: string, tarball: string): void {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
-  const registry = ok(run(process.execPath, [npm, 'config', 'get', 'registry'], project, fullEnv()), 'npm config get registry').trim().replace(/\/$/, '');
+  const registry = ok(run(process.execPath, [npm, 'config', 'get', 'registry'], project, fullEnv()), 'npm config get registry')
+    .trim()
+    .replace(/\/$/, '');
   const spec = `file:${path.relative(project, tarball)}`;
   const integrity = `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tarball)).digest('base64')}`;
   const packages: Record<string, unknown> = {
     '': { name: 'consumer', version: '1.0.0', dependencies: { neurone: spec } },
     'node_modules/neurone': {
-      version: pkg.version, resolved: spec, integrity, hasInstallScript: true, license: pkg.license,
-      dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines,
+      version: pkg.version,
+      resolved: spec,
+      integrity,
+      hasInstallScript: true,
+      license: pkg.license,
+      dependencies: pkg.dependencies,
+      bin: pkg.bin,
+      engines: pkg.engines,
     },
   };
   for (const [key, entry] of Object.entries(lock.packages as Record<string, Record<string, unknown>>)) {
@@ -135,8 +153,14 @@ function writeConsumer(project: string, tarball: string): void {
     const file = `${name.split('/').pop()}-${entry.version}.tgz`;
     packages[key] = { ...entry, resolved: entry.resolved ?? `${registry}/${name}/-/${file}` };
   }
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { neurone: spec } }, null, 2));
-  fs.writeFileSync(path.join(project, 'package-lock.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { neurone: spec } }, null, 2),
+  );
+  fs.writeFileSync(
+    path.join(project, 'package-lock.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2),
+  );
 }
 
 const TRAIN_CJS = `
@@ -212,27 +236,49 @@ describePosix('the npm package', () => {
     addPrebuild(pkgDir);
     const out = path.join(tmp, 'final');
     fs.mkdirSync(out);
-    const packed = JSON.parse(ok(run(process.execPath, [npm, 'pack', '--json', '--ignore-scripts', '--pack-destination', out], pkgDir, fullEnv()), 'npm pack (with the prebuild)'));
+    const packed = JSON.parse(
+      ok(
+        run(process.execPath, [npm, 'pack', '--json', '--ignore-scripts', '--pack-destination', out], pkgDir, fullEnv()),
+        'npm pack (with the prebuild)',
+      ),
+    );
     tarball = path.join(out, packed[0].filename);
   }, 300_000);
   afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   test('npm pack lists dist, types, prebuilds, native sources, binding.gyp, data, README, LICENSE and nothing else', () => {
     // The listing of the package as published: the unpacked tarball with its prebuild added.
-    const out = ok(run(process.execPath, [npm, 'pack', '--dry-run', '--json', '--ignore-scripts'], pkgDir, fullEnv()), 'npm pack --dry-run');
+    const out = ok(
+      run(process.execPath, [npm, 'pack', '--dry-run', '--json', '--ignore-scripts'], pkgDir, fullEnv()),
+      'npm pack --dry-run',
+    );
     const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
     const allowed = [
-      /^package\.json$/, /^README\.md$/, /^LICENSE$/, /^binding\.gyp$/,
+      /^package\.json$/,
+      /^README\.md$/,
+      /^LICENSE$/,
+      /^binding\.gyp$/,
       /^dist\/.+\.(js|mjs|d\.ts|d\.mts)$/,
       /^prebuilds\/[\w-]+\/[\w.-]+\.node$/,
-      /^native\/[\w]+\.(cc|h)$/, /^native\/sources\.json$/,
+      /^native\/[\w]+\.(cc|h)$/,
+      /^native\/sources\.json$/,
       /^data\/usps\/(SOURCE\.md|USPS_(train|test)\.txt\.gz)$/,
     ];
     const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));
     expect(unexpected).toEqual([]);
     for (const required of [
-      'LICENSE', 'README.md', 'binding.gyp', 'native/sources.json', 'native/binding.cc', 'data/usps/USPS_train.txt.gz',
-      'dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/index.d.mts', 'dist/data/index.mjs', 'dist/serialize.js',
+      'LICENSE',
+      'README.md',
+      'binding.gyp',
+      'native/sources.json',
+      'native/binding.cc',
+      'data/usps/USPS_train.txt.gz',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/index.mjs',
+      'dist/index.d.mts',
+      'dist/data/index.mjs',
+      'dist/serialize.js',
     ]) {
       expect(files).toContain(required);
     }
@@ -246,7 +292,8 @@ describePosix('the npm package', () => {
     writeConsumer(project, tarball);
     const env = noCompilerEnv(binDir);
     // Nothing that compiles is reachable.
-    for (const tool of ['g++', 'cc', 'make', 'python3']) expect(run('/bin/sh', ['-c', `command -v ${tool} || true`], project, env).stdout).toBe('');
+    for (const tool of ['g++', 'cc', 'make', 'python3'])
+      expect(run('/bin/sh', ['-c', `command -v ${tool} || true`], project, env).stdout).toBe('');
     ok(run(process.execPath, [npm, 'ci', '--offline', '--no-audit', '--no-fund'], project, env), 'npm ci of the tarball');
 
     const installed = path.join(project, 'node_modules', 'neurone');
@@ -259,7 +306,9 @@ describePosix('the npm package', () => {
     const trained = JSON.parse(ok(cjs, 'training (CommonJS)'));
     expect(trained).toEqual({ backend: 'native', addon: [expect.any(String)], epochs: 3, finite: true, same: true, usps: [2007, 256] });
     // The binary that loaded is the prebuilt one (neurone.glibc.node, neurone.musl.node or neurone.node).
-    expect(trained.addon[0].split(path.sep).join('/')).toMatch(new RegExp(`^prebuilds/${process.platform}-${process.arch}/neurone(\\.\\w+)?\\.node$`));
+    expect(trained.addon[0].split(path.sep).join('/')).toMatch(
+      new RegExp(`^prebuilds/${process.platform}-${process.arch}/neurone(\\.\\w+)?\\.node$`),
+    );
 
     fs.writeFileSync(path.join(project, 'train.mjs'), TRAIN_ESM);
     const esm = run(process.execPath, ['train.mjs'], project, env);
@@ -269,8 +318,22 @@ describePosix('the npm package', () => {
     fs.writeFileSync(path.join(project, 'types.mts'), TYPES_MTS);
     fs.writeFileSync(path.join(project, 'types.cts'), TYPES_CTS);
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const typeArgs = ['--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--types', 'node',
-      '--typeRoots', path.join(root, 'node_modules', '@types'), 'types.mts', 'types.cts'];
+    const typeArgs = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'node16',
+      '--moduleResolution',
+      'node16',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      path.join(root, 'node_modules', '@types'),
+      'types.mts',
+      'types.cts',
+    ];
     ok(run(process.execPath, [tsc, ...typeArgs], project, env), 'type-checking the consumer (ESM and CommonJS)');
   }, 240_000);
 
@@ -286,7 +349,14 @@ describePosix('the npm package', () => {
     ok(run(process.execPath, [npm, 'rebuild', 'neurone', '--offline'], project, env), 'npm rebuild without a compiler');
     expect(fs.existsSync(path.join(installed, 'build', 'Release', 'neurone.node'))).toBe(false);
     const r = run(process.execPath, ['train.cjs'], project, env);
-    expect(JSON.parse(ok(r, 'training without the addon'))).toEqual({ backend: 'js', addon: [], epochs: 3, finite: true, same: true, usps: [2007, 256] });
+    expect(JSON.parse(ok(r, 'training without the addon'))).toEqual({
+      backend: 'js',
+      addon: [],
+      epochs: 3,
+      finite: true,
+      same: true,
+      usps: [2007, 256],
+    });
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^neurone: native addon unavailable \(.+\); using the js backend$/);

@@ -1,9 +1,7 @@
 /** Model presets and the JSON model-description format. */
 import { Sequential } from '../lib/nn';
 import { seed } from '../lib/random';
-import {
-  PRESETS, buildModel, describeModel, presetDescription, takesSequences, ModelError, LAYER_TYPES,
-} from '../lib/cli/presets';
+import { PRESETS, buildModel, describeModel, presetDescription, takesSequences, ModelError, LAYER_TYPES } from '../lib/cli/presets';
 
 describe('presets', () => {
   test('seed-cnn is the original headline network on USPS', () => {
@@ -12,24 +10,29 @@ describe('presets', () => {
     expect(net.outputShape([5, 256, 1])).toEqual([5, 10]);
   });
 
-  test.each(PRESETS.map((p) => [p.name, p.sequenceInput] as const))('%s builds for USPS and MNIST sizes and its JSON round-trips', (name, sequence) => {
-    for (const inputSize of [256, 784]) {
-      seed(0);
-      const description = presetDescription(name, { inputSize, numClasses: 10 });
-      expect(takesSequences(description)).toBe(sequence);
-      const net = buildModel(description);
-      expect(net.outputShape(sequence ? [2, inputSize, 1] : [2, inputSize])).toEqual([2, 10]);
-      const json = JSON.parse(JSON.stringify(describeModel(net)));
-      const again = buildModel(json);
-      expect(describeModel(again)).toEqual(json);
-      expect(again.toString()).toBe(net.toString());
-      // The Sequential's own toJSON() is accepted too.
-      expect(buildModel(JSON.parse(JSON.stringify(net))).toString()).toBe(net.toString());
-    }
-  });
+  test.each(PRESETS.map((p) => [p.name, p.sequenceInput] as const))(
+    '%s builds for USPS and MNIST sizes and its JSON round-trips',
+    (name, sequence) => {
+      for (const inputSize of [256, 784]) {
+        seed(0);
+        const description = presetDescription(name, { inputSize, numClasses: 10 });
+        expect(takesSequences(description)).toBe(sequence);
+        const net = buildModel(description);
+        expect(net.outputShape(sequence ? [2, inputSize, 1] : [2, inputSize])).toEqual([2, 10]);
+        const json = JSON.parse(JSON.stringify(describeModel(net)));
+        const again = buildModel(json);
+        expect(describeModel(again)).toEqual(json);
+        expect(again.toString()).toBe(net.toString());
+        // The Sequential's own toJSON() is accepted too.
+        expect(buildModel(JSON.parse(JSON.stringify(net))).toString()).toBe(net.toString());
+      }
+    },
+  );
 
   test('an unknown preset names the known ones', () => {
-    expect(() => presetDescription('resnet', { inputSize: 2, numClasses: 2 })).toThrow(/unknown model preset 'resnet' \(presets: seed-cnn, /);
+    expect(() => presetDescription('resnet', { inputSize: 2, numClasses: 2 })).toThrow(
+      /unknown model preset 'resnet' \(presets: seed-cnn, /,
+    );
   });
 
   test('seed-cnn refuses an input too short for it', () => {
@@ -61,7 +64,12 @@ describe('buildModel', () => {
   });
 
   test('nested Sequential', () => {
-    const net = buildModel({ layers: [{ type: 'Sequential', modules: [{ type: 'Linear', args: [2, 3] }, { type: 'ReLU' }] }, { type: 'Linear', args: [3, 1] }] });
+    const net = buildModel({
+      layers: [
+        { type: 'Sequential', modules: [{ type: 'Linear', args: [2, 3] }, { type: 'ReLU' }] },
+        { type: 'Linear', args: [3, 1] },
+      ],
+    });
     expect(net.modules[0]).toBeInstanceOf(Sequential);
     expect(net.outputShape([4, 2])).toEqual([4, 1]);
   });
@@ -83,7 +91,25 @@ describe('buildModel', () => {
   });
 
   test('knows every module the library exports', () => {
-    for (const t of ['Linear', 'Conv1D', 'ConvTranspose1D', 'Upsample1D', 'MaxPool1D', 'AvgPool1D', 'Flatten', 'TanH', 'Sigmoid', 'StableSigmoid', 'Softmax', 'LogSoftmax', 'ReLU', 'LeakyReLU', 'SoftPlus', 'Identity', 'Sequential']) {
+    for (const t of [
+      'Linear',
+      'Conv1D',
+      'ConvTranspose1D',
+      'Upsample1D',
+      'MaxPool1D',
+      'AvgPool1D',
+      'Flatten',
+      'TanH',
+      'Sigmoid',
+      'StableSigmoid',
+      'Softmax',
+      'LogSoftmax',
+      'ReLU',
+      'LeakyReLU',
+      'SoftPlus',
+      'Identity',
+      'Sequential',
+    ]) {
       expect(LAYER_TYPES).toContain(t);
     }
   });

@@ -15,7 +15,10 @@ const backends = availableBackends();
 const hasNative = backends.includes('native');
 
 function bitwiseEqual(a: Float32Array[], b: Float32Array[]): boolean {
-  return a.length === b.length && a.every((x, i) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)));
+  return (
+    a.length === b.length &&
+    a.every((x, i) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)))
+  );
 }
 
 /** Largest |a − b| over all parameters, relative to the largest |b| of the same parameter. */
@@ -32,13 +35,16 @@ function maxRelDiff(a: Float32Array[], b: Float32Array[]): number {
 describe.each(backends)('%s backend', (name) => {
   afterAll(() => setThreads(1));
 
-  test.each(['mlp', 'cnn'] as const)('seed(n) and one thread: two %s training runs (3 epochs via fit) give bitwise identical weights', async (model) => {
-    const a = await trainOnce({ seed: 7, threads: 1, backend: name, model });
-    const b = await trainOnce({ seed: 7, threads: 1, backend: name, model });
-    expect(bitwiseEqual(a, b)).toBe(true);
-    const c = await trainOnce({ seed: 8, threads: 1, backend: name, model });
-    expect(bitwiseEqual(a, c)).toBe(false); // the seed matters, so the check above is not vacuous
-  });
+  test.each(['mlp', 'cnn'] as const)(
+    'seed(n) and one thread: two %s training runs (3 epochs via fit) give bitwise identical weights',
+    async (model) => {
+      const a = await trainOnce({ seed: 7, threads: 1, backend: name, model });
+      const b = await trainOnce({ seed: 7, threads: 1, backend: name, model });
+      expect(bitwiseEqual(a, b)).toBe(true);
+      const c = await trainOnce({ seed: 8, threads: 1, backend: name, model });
+      expect(bitwiseEqual(a, c)).toBe(false); // the seed matters, so the check above is not vacuous
+    },
+  );
 });
 
 (hasNative ? describe : describe.skip)('native: several threads against one', () => {
@@ -64,7 +70,14 @@ describe.each(backends)('%s backend', (name) => {
 });
 
 /** Runs one training step of `net` on the given backend from `start` weights; returns the weights after it and the gradients. */
-function oneStep(net: Module, start: Float32Array[], backendName: 'js' | 'native', x: Tensor, y: Tensor, loss: CELogSoftmaxLoss | MSELoss): { w: Float32Array[]; g: Float32Array[] } {
+function oneStep(
+  net: Module,
+  start: Float32Array[],
+  backendName: 'js' | 'native',
+  x: Tensor,
+  y: Tensor,
+  loss: CELogSoftmaxLoss | MSELoss,
+): { w: Float32Array[]; g: Float32Array[] } {
   setBackend(backendName);
   const params = net.parameters();
   params.forEach((p, i) => p.value.data.set(start[i]));
@@ -83,7 +96,21 @@ function oneStep(net: Module, start: Float32Array[], backendName: 'js' | 'native
 
   test.each([
     ['MLP', (): Module => new Sequential(new Linear(12, 16), new TanH(), new Linear(16, 4)), [32, 12], 'ce'],
-    ['CNN', (): Module => new Sequential(new Conv1D(3, 2, 6, 1, { padding: 1, bias: true }), new ReLU(), new MaxPool1D(2), new Conv1D(2, 6, 4, 2), new AvgPool1D(2), new Flatten(), new Linear(8, 4)), [16, 16, 2], 'ce'],
+    [
+      'CNN',
+      (): Module =>
+        new Sequential(
+          new Conv1D(3, 2, 6, 1, { padding: 1, bias: true }),
+          new ReLU(),
+          new MaxPool1D(2),
+          new Conv1D(2, 6, 4, 2),
+          new AvgPool1D(2),
+          new Flatten(),
+          new Linear(8, 4),
+        ),
+      [16, 16, 2],
+      'ce',
+    ],
     ['MLP-sigmoid-MSE', (): Module => new Sequential(new Linear(5, 7), new Sigmoid(), new Linear(7, 3)), [20, 5], 'mse'],
   ] as const)(`%s: gradients and updated weights within ${TOLERANCE} relative`, (_name, make, shape, lossName) => {
     seed(3);
@@ -93,9 +120,10 @@ function oneStep(net: Module, start: Float32Array[], backendName: 'js' | 'native
     const x: Tensor = { shape: [...shape], data: Float32Array.from({ length: n }, () => rng.normal()) };
     const batch = shape[0];
     const loss = lossName === 'ce' ? new CELogSoftmaxLoss() : new MSELoss();
-    const y: Tensor = lossName === 'ce'
-      ? { shape: [batch], data: Float32Array.from({ length: batch }, (_, i) => i % 4) }
-      : { shape: [batch, 3], data: Float32Array.from({ length: batch * 3 }, () => rng.uniform()) };
+    const y: Tensor =
+      lossName === 'ce'
+        ? { shape: [batch], data: Float32Array.from({ length: batch }, (_, i) => i % 4) }
+        : { shape: [batch, 3], data: Float32Array.from({ length: batch * 3 }, () => rng.uniform()) };
     const start = net.parameters().map((p) => p.value.data.slice());
     const js = oneStep(net, start, 'js', x, y, loss);
     const native = oneStep(net, start, 'native', x, y, loss);
@@ -106,34 +134,37 @@ function oneStep(net: Module, start: Float32Array[], backendName: 'js' | 'native
   });
 });
 
-(hasNative ? test : test.skip)('native sgemm and conv1dBackwardWeight at sizes that do use the pool: GEMM bitwise across 1/2/3 threads, conv within 1e-5', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { addon } = require('../lib/backend/native').loadNative();
-  const rng = new Rng(5);
-  const fill = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
-  const [m, n, k] = [192, 160, 288];
-  const a = fill(m * k);
-  const b = fill(k * n);
-  const gemm = (threads: number): Float32Array => {
-    addon.setThreads(threads);
-    const c = new Float32Array(m * n);
-    addon.sgemm(false, false, m, n, k, 1, a, 0, k, b, 0, n, 0, c, 0, n);
-    return c;
-  };
-  const one = gemm(1);
-  expect(bitwiseEqual([gemm(2)], [one])).toBe(true);
-  expect(bitwiseEqual([gemm(3)], [one])).toBe(true);
-  const [batch, length, ci, co, ks] = [16, 64, 8, 16, 3];
-  const x = fill(batch * length * ci);
-  const dy = fill(batch * (length - ks + 1) * co);
-  const dw = (threads: number): Float32Array => {
-    addon.setThreads(threads);
-    const out = new Float32Array(ks * ci * co);
-    addon.conv1dBackwardWeight(x, dy, out, batch, length, ci, co, ks, 1);
-    return out;
-  };
-  const ref = dw(1);
-  expect(maxRelDiff([dw(2)], [ref])).toBeLessThanOrEqual(1e-5);
-  expect(maxRelDiff([dw(3)], [ref])).toBeLessThanOrEqual(1e-5);
-  addon.setThreads(1);
-});
+(hasNative ? test : test.skip)(
+  'native sgemm and conv1dBackwardWeight at sizes that do use the pool: GEMM bitwise across 1/2/3 threads, conv within 1e-5',
+  () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { addon } = require('../lib/backend/native').loadNative();
+    const rng = new Rng(5);
+    const fill = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
+    const [m, n, k] = [192, 160, 288];
+    const a = fill(m * k);
+    const b = fill(k * n);
+    const gemm = (threads: number): Float32Array => {
+      addon.setThreads(threads);
+      const c = new Float32Array(m * n);
+      addon.sgemm(false, false, m, n, k, 1, a, 0, k, b, 0, n, 0, c, 0, n);
+      return c;
+    };
+    const one = gemm(1);
+    expect(bitwiseEqual([gemm(2)], [one])).toBe(true);
+    expect(bitwiseEqual([gemm(3)], [one])).toBe(true);
+    const [batch, length, ci, co, ks] = [16, 64, 8, 16, 3];
+    const x = fill(batch * length * ci);
+    const dy = fill(batch * (length - ks + 1) * co);
+    const dw = (threads: number): Float32Array => {
+      addon.setThreads(threads);
+      const out = new Float32Array(ks * ci * co);
+      addon.conv1dBackwardWeight(x, dy, out, batch, length, ci, co, ks, 1);
+      return out;
+    };
+    const ref = dw(1);
+    expect(maxRelDiff([dw(2)], [ref])).toBeLessThanOrEqual(1e-5);
+    expect(maxRelDiff([dw(3)], [ref])).toBeLessThanOrEqual(1e-5);
+    addon.setThreads(1);
+  },
+);

@@ -11,9 +11,7 @@ import * as path from 'path';
 import { Tensor, zeros } from '../lib/tensor';
 import { Rng, globalRng, seed } from '../lib/random';
 import { setBackend } from '../lib/backend';
-import {
-  Module, ModuleConfig, Sequential, Linear, Conv1D, MaxPool1D, Flatten, ReLU,
-} from '../lib/nn';
+import { Module, ModuleConfig, Sequential, Linear, Conv1D, MaxPool1D, Flatten, ReLU } from '../lib/nn';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
 import { fit, predict, FitOptions } from '../lib/train';
@@ -97,7 +95,11 @@ describe('save / load', () => {
     expectSameWeights(net, again);
   });
 
-  describe.each(moduleTypes().filter((t) => t.builtIn && t.schema).map((t) => [t.type, t] as const))('registered type %s', (_, type) => {
+  describe.each(
+    moduleTypes()
+      .filter((t) => t.builtIn && t.schema)
+      .map((t) => [t.type, t] as const),
+  )('registered type %s', (_, type) => {
     const schema = type.schema as NonNullable<ModuleType['schema']>;
 
     test('every example that constructs saves and loads: same architecture, bitwise weights', () => {
@@ -117,7 +119,10 @@ describe('save / load', () => {
       const [, count] = argumentCount(schema);
       const args = [...e.args];
       while (args.length < count) args.push(undefined);
-      const specs = [...schema.args.map((s, i) => ({ s, at: i })), ...(schema.options ?? []).filter((o) => typeof o !== 'string').map((s) => ({ s, at: -1 }))];
+      const specs = [
+        ...schema.args.map((s, i) => ({ s, at: i })),
+        ...(schema.options ?? []).filter((o) => typeof o !== 'string').map((s) => ({ s, at: -1 })),
+      ];
       let tried = 0;
       for (const { s, at } of specs) {
         if (typeof s === 'string' || s.kind === 'float32') continue;
@@ -128,11 +133,16 @@ describe('save / load', () => {
         expect(() => type.create({ type: type.type, args: a, options: o }, () => new Sequential())).toThrow(message);
         const stored = at >= 0 ? a.slice(0, Math.max(e.args.length, at + 1)) : e.args;
         const file = path.join(dir, `over-${type.type}-${s.name}.safetensors`);
-        writeSafetensors(file, [], { 'neurone.format': '1', 'neurone.architecture': JSON.stringify({ type: type.type, args: stored, options: o }) });
+        writeSafetensors(file, [], {
+          'neurone.format': '1',
+          'neurone.architecture': JSON.stringify({ type: type.type, args: stored, options: o }),
+        });
         expect(() => load(file)).toThrow(new RegExp(`architecture at root: ${message.source.slice(1)}`));
         tried++;
       }
-      expect(tried).toBe(schema.args.filter((s) => s.kind !== 'float32').length + (schema.options ?? []).filter((o) => typeof o !== 'string').length);
+      expect(tried).toBe(
+        schema.args.filter((s) => s.kind !== 'float32').length + (schema.options ?? []).filter((o) => typeof o !== 'string').length,
+      );
     });
   });
 
@@ -162,7 +172,11 @@ describe('save / load', () => {
     expect(JSON.parse(meta['neurone.architecture'])).toEqual(net.config());
     for (const v of Object.values(meta)) expect(typeof v).toBe('string');
     const params = net.parameters();
-    expect(Object.keys(header).filter((k) => k !== '__metadata__').sort()).toEqual(params.map((p) => p.name).sort());
+    expect(
+      Object.keys(header)
+        .filter((k) => k !== '__metadata__')
+        .sort(),
+    ).toEqual(params.map((p) => p.name).sort());
     let end = 0;
     for (const p of params) {
       const e = header[p.name];
@@ -213,7 +227,8 @@ describe('save / load', () => {
       fs.writeFileSync(f, bytes);
       return f;
     };
-    const withHeader = (edit: (h: Record<string, any>) => void): Buffer => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a parsed header, edited field by field
+    const withHeader = (edit: (h: Record<string, any>) => void): Buffer => {
       const h = JSON.parse(good.subarray(8, 8 + headerLength).toString('utf8'));
       edit(h);
       const json = Buffer.from(JSON.stringify(h));
@@ -235,16 +250,89 @@ describe('save / load', () => {
       ['cut in the header', () => good.subarray(0, 40), /truncated or not a safetensors file: the header needs \d+ bytes, the file has 32/],
       ['cut in the data', () => good.subarray(0, good.length - 6), /truncated: the tensors need 92 bytes of data, the file has 86/],
       ['trailing bytes', () => Buffer.concat([good, Buffer.alloc(4)]), /4 bytes after the last tensor/],
-      ['huge header length', () => { const b = Buffer.from(good); b.writeBigUInt64LE(1n << 40n); return b; }, /header length \d+ is implausible/],
-      ['not JSON', () => { const b = Buffer.from(good); b[8] = 0x78; return b; }, /corrupt header: not valid JSON/],
-      ['F16 dtype', () => withHeader((h) => { h['0.weight'].dtype = 'F16'; }), /tensor '0.weight' has dtype "F16"/],
-      ['offsets not matching the shape', () => withHeader((h) => { h['0.bias'].shape = [4]; }), /tensor '0.bias' of shape \(4\) needs 16 bytes/],
-      ['overlapping tensors', () => withHeader((h) => { h['0.bias'].data_offsets = [0, 12]; }), /starts at byte 0 of the data, expected \d+ \(gap or overlap\)/],
-      ['shape not the architecture\'s', () => withHeader((h) => { h['0.weight'].shape = [3, 4]; }), /tensor '0.weight' has shape \(3, 4\), Linear\(4, 3\) at position 0 expects \(4, 3\)/],
-      ['an unknown tensor', () => withHeader((h) => { h['9.weight'] = h['2.bias']; delete h['2.bias']; }), /tensor '9.weight' matches no parameter/],
-      ['no architecture', () => withHeader((h) => { delete h.__metadata__['neurone.architecture']; }), /no neurone.architecture in the metadata/],
-      ['an unknown module type', () => withHeader((h) => { h.__metadata__['neurone.architecture'] = h.__metadata__['neurone.architecture'].replace('ReLU', 'Gelu'); }), /architecture at 1: unknown module type 'Gelu'/],
-      ['a newer format', () => withHeader((h) => { h.__metadata__['neurone.format'] = '2'; }), /format version "2", this neurone reads version 1/],
+      [
+        'huge header length',
+        () => {
+          const b = Buffer.from(good);
+          b.writeBigUInt64LE(1n << 40n);
+          return b;
+        },
+        /header length \d+ is implausible/,
+      ],
+      [
+        'not JSON',
+        () => {
+          const b = Buffer.from(good);
+          b[8] = 0x78;
+          return b;
+        },
+        /corrupt header: not valid JSON/,
+      ],
+      [
+        'F16 dtype',
+        () =>
+          withHeader((h) => {
+            h['0.weight'].dtype = 'F16';
+          }),
+        /tensor '0.weight' has dtype "F16"/,
+      ],
+      [
+        'offsets not matching the shape',
+        () =>
+          withHeader((h) => {
+            h['0.bias'].shape = [4];
+          }),
+        /tensor '0.bias' of shape \(4\) needs 16 bytes/,
+      ],
+      [
+        'overlapping tensors',
+        () =>
+          withHeader((h) => {
+            h['0.bias'].data_offsets = [0, 12];
+          }),
+        /starts at byte 0 of the data, expected \d+ \(gap or overlap\)/,
+      ],
+      [
+        "shape not the architecture's",
+        () =>
+          withHeader((h) => {
+            h['0.weight'].shape = [3, 4];
+          }),
+        /tensor '0.weight' has shape \(3, 4\), Linear\(4, 3\) at position 0 expects \(4, 3\)/,
+      ],
+      [
+        'an unknown tensor',
+        () =>
+          withHeader((h) => {
+            h['9.weight'] = h['2.bias'];
+            delete h['2.bias'];
+          }),
+        /tensor '9.weight' matches no parameter/,
+      ],
+      [
+        'no architecture',
+        () =>
+          withHeader((h) => {
+            delete h.__metadata__['neurone.architecture'];
+          }),
+        /no neurone.architecture in the metadata/,
+      ],
+      [
+        'an unknown module type',
+        () =>
+          withHeader((h) => {
+            h.__metadata__['neurone.architecture'] = h.__metadata__['neurone.architecture'].replace('ReLU', 'Gelu');
+          }),
+        /architecture at 1: unknown module type 'Gelu'/,
+      ],
+      [
+        'a newer format',
+        () =>
+          withHeader((h) => {
+            h.__metadata__['neurone.format'] = '2';
+          }),
+        /format version "2", this neurone reads version 1/,
+      ],
     ];
     test.each(cases)('%s', (name, make, message) => {
       const f = bad(`${name.replace(/\W+/g, '_')}.safetensors`, make());
@@ -280,11 +368,21 @@ describe('save / load', () => {
 
   test('custom module types load once registered', () => {
     class Scale extends Module {
-      constructor(readonly k: number) { super(); }
-      config(): ModuleConfig { return { type: 'Scale', args: [this.k] }; }
-      outputShape(s: readonly number[]): number[] { return [...s]; }
-      forward(x: Tensor): Tensor { return { shape: x.shape, data: x.data.map((v) => v * this.k) }; }
-      backwardDelta(_x: Tensor, d: Tensor): Tensor { return { shape: d.shape, data: d.data.map((v) => v * this.k) }; }
+      constructor(readonly k: number) {
+        super();
+      }
+      config(): ModuleConfig {
+        return { type: 'Scale', args: [this.k] };
+      }
+      outputShape(s: readonly number[]): number[] {
+        return [...s];
+      }
+      forward(x: Tensor): Tensor {
+        return { shape: x.shape, data: x.data.map((v) => v * this.k) };
+      }
+      backwardDelta(_x: Tensor, d: Tensor): Tensor {
+        return { shape: d.shape, data: d.data.map((v) => v * this.k) };
+      }
     }
     const net = new Sequential(new Linear(2, 2), new Scale(3));
     const file = path.join(dir, 'custom.safetensors');
@@ -357,7 +455,9 @@ describe('save / load', () => {
     const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stderr.on('data', (d) => { err += d; });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d) => {
@@ -385,7 +485,11 @@ describe('fit checkpoints', () => {
   const data = toyData(40, 32, new Rng(2));
   const loss = new CELogSoftmaxLoss();
 
-  async function run(makeOpt: () => Optimizer, fitOptions: FitOptions, before?: () => void): Promise<{ net: Sequential; history: Awaited<ReturnType<typeof fit>> }> {
+  async function run(
+    makeOpt: () => Optimizer,
+    fitOptions: FitOptions,
+    before?: () => void,
+  ): Promise<{ net: Sequential; history: Awaited<ReturnType<typeof fit>> }> {
     seed(11);
     const net = cnn();
     const opt = makeOpt();
@@ -427,20 +531,36 @@ describe('fit checkpoints', () => {
   test('every N epochs: the file holds the last multiple of N, and resuming checks the network and data', async () => {
     const ckpt = path.join(dir, 'every.ckpt');
     const seen: number[] = [];
-    const spy = (): void => { seen.push(JSON.parse(readSafetensors(ckpt).metadata['neurone.checkpoint']).epoch); };
-    await run(() => new Adam(), { epochs: 5, checkpoint: { path: ckpt, every: 2 }, onEpochEnd: () => { if (fs.existsSync(ckpt)) spy(); } });
+    const spy = (): void => {
+      seen.push(JSON.parse(readSafetensors(ckpt).metadata['neurone.checkpoint']).epoch);
+    };
+    await run(() => new Adam(), {
+      epochs: 5,
+      checkpoint: { path: ckpt, every: 2 },
+      onEpochEnd: () => {
+        if (fs.existsSync(ckpt)) spy();
+      },
+    });
     // onEpochEnd runs before the epoch's checkpoint is written: it sees the previous one.
     expect(seen).toEqual([2, 2, 4]);
     expect(JSON.parse(readSafetensors(ckpt).metadata['neurone.checkpoint']).epoch).toBe(5);
 
     const other = new Sequential(new Conv1D(3, 1, 5), new ReLU(), new MaxPool1D(2), new Flatten(), new Linear(75, 3));
-    await expect(fit(other, loss, new Adam(), data, { epochs: 6, verbose: 0, resumeFrom: ckpt })).rejects.toThrow(/fit: resumeFrom: .*every.ckpt: the checkpoint is for the network/);
+    await expect(fit(other, loss, new Adam(), data, { epochs: 6, verbose: 0, resumeFrom: ckpt })).rejects.toThrow(
+      /fit: resumeFrom: .*every.ckpt: the checkpoint is for the network/,
+    );
     const fewer = { x: { shape: [20, 32, 1], data: data.x.data.slice(0, 640) }, y: { shape: [20], data: data.y.data.slice(0, 20) } };
-    await expect(fit(cnn(), loss, new Adam(), fewer, { epochs: 6, verbose: 0, resumeFrom: ckpt })).rejects.toThrow(/written for 40 training samples, this dataset has 20/);
-    await expect(fit(cnn(), loss, new SGD({ lr: 1 }), data, { epochs: 6, verbose: 0, resumeFrom: ckpt })).rejects.toThrow(/SGD.loadState: expected a SGD state, got a Adam state/);
+    await expect(fit(cnn(), loss, new Adam(), fewer, { epochs: 6, verbose: 0, resumeFrom: ckpt })).rejects.toThrow(
+      /written for 40 training samples, this dataset has 20/,
+    );
+    await expect(fit(cnn(), loss, new SGD({ lr: 1 }), data, { epochs: 6, verbose: 0, resumeFrom: ckpt })).rejects.toThrow(
+      /SGD.loadState: expected a SGD state, got a Adam state/,
+    );
     const model = path.join(dir, 'plain-model.safetensors');
     save(cnn(), model);
-    await expect(fit(cnn(), loss, new Adam(), data, { epochs: 6, verbose: 0, resumeFrom: model })).rejects.toThrow(/a model file, not a training checkpoint/);
+    await expect(fit(cnn(), loss, new Adam(), data, { epochs: 6, verbose: 0, resumeFrom: model })).rejects.toThrow(
+      /a model file, not a training checkpoint/,
+    );
   });
 });
 
@@ -463,19 +583,36 @@ describe('state export', () => {
       b.weight.data.set(a.weight.data);
       (b.bias as Tensor).data.set((a.bias as Tensor).data);
       const optA = make();
-      const grads = (m: Linear, k: number): void => m.parameters().forEach((p) => p.grad.data.forEach((_, i) => { p.grad.data[i] = Math.sin(i + k); }));
-      for (let k = 0; k < 3; k++) { grads(a, k); optA.step(a.parameters()); }
+      const grads = (m: Linear, k: number): void =>
+        m.parameters().forEach((p) =>
+          p.grad.data.forEach((_, i) => {
+            p.grad.data[i] = Math.sin(i + k);
+          }),
+        );
+      for (let k = 0; k < 3; k++) {
+        grads(a, k);
+        optA.step(a.parameters());
+      }
       b.weight.data.set(a.weight.data);
       (b.bias as Tensor).data.set((a.bias as Tensor).data);
       const optB = make();
-      (optB.loadState as NonNullable<Optimizer['loadState']>)(b.parameters(), (optA.state as NonNullable<Optimizer['state']>)(a.parameters()));
-      for (let k = 3; k < 6; k++) { grads(a, k); grads(b, k); optA.step(a.parameters()); optB.step(b.parameters()); }
+      (optB.loadState as NonNullable<Optimizer['loadState']>)(
+        b.parameters(),
+        (optA.state as NonNullable<Optimizer['state']>)(a.parameters()),
+      );
+      for (let k = 3; k < 6; k++) {
+        grads(a, k);
+        grads(b, k);
+        optA.step(a.parameters());
+        optB.step(b.parameters());
+      }
       expectSameWeights(a, b);
     }
   });
 
   test('writeSafetensors rejects a tensor whose data does not match its shape', () => {
-    expect(() => writeSafetensors(path.join(dir, 'x.safetensors'), [{ name: 'a', dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }], {}))
-      .toThrow(/tensor a has shape \(2, 2\) but 3 values/);
+    expect(() =>
+      writeSafetensors(path.join(dir, 'x.safetensors'), [{ name: 'a', dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }], {}),
+    ).toThrow(/tensor a has shape \(2, 2\) but 3 values/);
   });
 });

@@ -12,9 +12,14 @@ import { fit, predict, evaluate, NonFiniteError } from '../lib/train';
 import { accuracy, classify, confusionMatrix } from '../lib/metrics';
 import { Logger } from '../lib/logger';
 
-const backends = nativeAvailable() ? ['js', 'native'] as const : ['js'] as const;
+const backends = nativeAvailable() ? (['js', 'native'] as const) : (['js'] as const);
 
-const xorX = fromArray([[0, 0], [0, 1], [1, 0], [1, 1]]);
+const xorX = fromArray([
+  [0, 0],
+  [0, 1],
+  [1, 0],
+  [1, 1],
+]);
 const xorY = fromArray([[0], [1], [1], [0]]);
 
 /** Two Gaussian blobs in 5-D, centres ±1.5 on every axis (linearly separable in practice), labels 0/1. */
@@ -50,7 +55,10 @@ describe.each(backends)('learning (%s backend)', (name) => {
     const val = blobs(200, rng);
     const net = new Sequential(new Linear(5, 2));
     const history = await fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.01 }), train, {
-      epochs: 10, batchSize: 16, verbose: 0, validation: val,
+      epochs: 10,
+      batchSize: 16,
+      verbose: 0,
+      validation: val,
     });
     const last = history.epochs[history.epochs.length - 1];
     expect(last.trainAccuracy).toBeGreaterThan(0.98);
@@ -71,18 +79,26 @@ describe('fit: the loop', () => {
       const net = new Sequential(new Linear(2, 3), new ReLU(), new Linear(3, 1), new StableSigmoid());
       let batches = 0;
       const epochsSeen: number[] = [];
-      const h = await fit(net, new BCELoss(), new Adam({ lr: 0.05 }), { x: xorX, y: xorY }, {
-        epochs: 5, batchSize: 3, verbose: 0,
-        onBatchEnd: (b) => {
-          batches++;
-          expect(b.batches).toBe(2);
-          expect(Number.isFinite(b.loss)).toBe(true);
+      const h = await fit(
+        net,
+        new BCELoss(),
+        new Adam({ lr: 0.05 }),
+        { x: xorX, y: xorY },
+        {
+          epochs: 5,
+          batchSize: 3,
+          verbose: 0,
+          onBatchEnd: (b) => {
+            batches++;
+            expect(b.batches).toBe(2);
+            expect(Number.isFinite(b.loss)).toBe(true);
+          },
+          onEpochEnd: async (r) => {
+            epochsSeen.push(r.epoch);
+            expect(r.seconds).toBeGreaterThanOrEqual(0);
+          },
         },
-        onEpochEnd: async (r) => {
-          epochsSeen.push(r.epoch);
-          expect(r.seconds).toBeGreaterThanOrEqual(0);
-        },
-      });
+      );
       return { losses: h.epochs.map((e) => e.trainLoss), batches, epochsSeen, weights: (net.modules[0] as Linear).weight.data.slice() };
     };
     let ticks = 0;
@@ -106,7 +122,10 @@ describe('fit: the loop', () => {
     const net = new Sequential(new Linear(5, 2));
     const snapshots: Float32Array[] = [];
     const h = await fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.01 }), train, {
-      epochs: 50, batchSize: 16, verbose: 0, validation: val,
+      epochs: 50,
+      batchSize: 16,
+      verbose: 0,
+      validation: val,
       earlyStopping: { patience: 3, monitor: 'valLoss', restoreBest: true },
       onEpochEnd: () => {
         snapshots.push((net.modules[0] as Linear).weight.data.slice());
@@ -122,20 +141,35 @@ describe('fit: the loop', () => {
 
   test('early stopping on valAccuracy needs a validation set', async () => {
     const net = new Sequential(new Linear(2, 1));
-    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, {
-      verbose: 0, earlyStopping: { patience: 2, monitor: 'valAccuracy' },
-    })).rejects.toThrow(/no validation set/);
+    await expect(
+      fit(
+        net,
+        new MSELoss(),
+        new SGD({ lr: 0.1 }),
+        { x: xorX, y: xorY },
+        {
+          verbose: 0,
+          earlyStopping: { patience: 2, monitor: 'valAccuracy' },
+        },
+      ),
+    ).rejects.toThrow(/no validation set/);
   });
 
   test('a NaN loss stops training with the epoch and batch, before corrupting the weights', async () => {
     seed(1);
     const net = new Sequential(new Linear(2, 1));
-    const x = fromArray([[0, 1], [1, 0], [NaN, 1], [1, 1]]);
+    const x = fromArray([
+      [0, 1],
+      [1, 0],
+      [NaN, 1],
+      [1, 1],
+    ]);
     const before = (net.modules[0] as Linear).weight.data.slice();
     const run = fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x, y: xorY }, { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 });
     await expect(run).rejects.toThrow(NonFiniteError);
-    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x, y: xorY }, { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 }))
-      .rejects.toThrow(/the loss is NaN at epoch 1, batch 2\/2/);
+    await expect(
+      fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x, y: xorY }, { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 }),
+    ).rejects.toThrow(/the loss is NaN at epoch 1, batch 2\/2/);
     // Batch 1 updated the weights; batch 2 (with the NaN) did not touch them.
     const w = (net.modules[0] as Linear).weight.data;
     expect(Array.from(w).every(Number.isFinite)).toBe(true);
@@ -146,7 +180,10 @@ describe('fit: the loop', () => {
     // Zero weights give ŷ = 0, so the hinge loss is a finite 1 per sample, but ∂L/∂W sums
     // −y·x over two samples of 3e38: −6e38 overflows float32 to −Infinity.
     const net = new Sequential(new Linear(2, 1, { init: 'zeros' }));
-    const x = fromArray([[3e38, 0], [3e38, 0]]);
+    const x = fromArray([
+      [3e38, 0],
+      [3e38, 0],
+    ]);
     const y = fromArray([[1], [1]]);
     let caught: unknown;
     try {
@@ -163,8 +200,19 @@ describe('fit: the loop', () => {
 
   test('allowNonFinite: true keeps going', async () => {
     const net = new Sequential(new Linear(2, 1));
-    const x = fromArray([[0, 1], [1, 0], [NaN, 1], [1, 1]]);
-    const h = await fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x, y: xorY }, { epochs: 2, batchSize: 2, verbose: 0, allowNonFinite: true });
+    const x = fromArray([
+      [0, 1],
+      [1, 0],
+      [NaN, 1],
+      [1, 1],
+    ]);
+    const h = await fit(
+      net,
+      new MSELoss(),
+      new SGD({ lr: 0.1 }),
+      { x, y: xorY },
+      { epochs: 2, batchSize: 2, verbose: 0, allowNonFinite: true },
+    );
     expect(h.epochs).toHaveLength(2);
     expect(Number.isNaN(h.epochs[0].trainLoss)).toBe(true);
   });
@@ -182,7 +230,9 @@ describe('fit: the loop', () => {
       caught = e;
     }
     expect(caught).toBeInstanceOf(NonFiniteError);
-    expect((caught as Error).message).toMatch(/^fit: the weights of 0\.weight \(Linear\(2, 3\) at position 0\) hold NaN at index 1 before training/);
+    expect((caught as Error).message).toMatch(
+      /^fit: the weights of 0\.weight \(Linear\(2, 3\) at position 0\) hold NaN at index 1 before training/,
+    );
     expect((caught as NonFiniteError).parameter).toBe('0.weight');
     // allowNonFinite still lets it run.
     await fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { epochs: 1, verbose: 0, allowNonFinite: true });
@@ -192,24 +242,41 @@ describe('fit: the loop', () => {
     // One batch, one epoch: no later loss would show it. The gradient (about 2·10·10 per weight)
     // is finite; lr 1e38 takes the weights past float32's range.
     const net = new Sequential(new Linear(2, 1, { init: 'ones' }));
-    const x = fromArray([[10, 10], [10, 10]]);
+    const x = fromArray([
+      [10, 10],
+      [10, 10],
+    ]);
     const y = fromArray([[0], [0]]);
-    await expect(fit(net, new MSELoss(), new SGD({ lr: 1e38 }), { x, y }, { epochs: 1, batchSize: 2, verbose: 0 }))
-      .rejects.toThrow(/^fit: the update at epoch 1, batch 1\/1 made the weights of 0\.weight \(Linear\(2, 1\) at position 0\) -Infinity at index 0/);
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 1e38 }), { x, y }, { epochs: 1, batchSize: 2, verbose: 0 })).rejects.toThrow(
+      /^fit: the update at epoch 1, batch 1\/1 made the weights of 0\.weight \(Linear\(2, 1\) at position 0\) -Infinity at index 0/,
+    );
   });
 
   test('no samples, or an empty validation set, is refused', async () => {
     const net = new Sequential(new Linear(2, 1));
     const empty = { x: zeros([0, 2]), y: zeros([0, 1]) };
-    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), empty, { verbose: 0 })).rejects.toThrow(/^fit: data\.x \(0, 2\) has 0 samples; fit needs at least 1/);
-    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { verbose: 0, validation: empty, earlyStopping: { patience: 1 } }))
-      .rejects.toThrow(/^fit: validation\.x \(0, 2\) has 0 samples; give a non-empty validation set or none/);
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), empty, { verbose: 0 })).rejects.toThrow(
+      /^fit: data\.x \(0, 2\) has 0 samples; fit needs at least 1/,
+    );
+    await expect(
+      fit(
+        net,
+        new MSELoss(),
+        new SGD({ lr: 0.1 }),
+        { x: xorX, y: xorY },
+        { verbose: 0, validation: empty, earlyStopping: { patience: 1 } },
+      ),
+    ).rejects.toThrow(/^fit: validation\.x \(0, 2\) has 0 samples; give a non-empty validation set or none/);
   });
 
   test('argument errors', async () => {
     const net = new Sequential(new Linear(2, 1));
-    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: fromArray([[1]]) }, { verbose: 0 })).rejects.toThrow(/same number of rows/);
-    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { batchSize: 0, verbose: 0 })).rejects.toThrow(/batchSize/);
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: fromArray([[1]]) }, { verbose: 0 })).rejects.toThrow(
+      /same number of rows/,
+    );
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: xorY }, { batchSize: 0, verbose: 0 })).rejects.toThrow(
+      /batchSize/,
+    );
     await expect(fit(net, new MSELoss(), {} as never, { x: xorX, y: xorY })).rejects.toThrow(TypeError);
   });
 
@@ -231,7 +298,10 @@ describe('fit: the loop', () => {
   });
 
   test('confusionMatrix counts [actual][predicted]', () => {
-    expect(confusionMatrix([0, 1, 1], [0, 1, 0], 2)).toEqual([[1, 1], [0, 1]]);
+    expect(confusionMatrix([0, 1, 1], [0, 1, 0], 2)).toEqual([
+      [1, 1],
+      [0, 1],
+    ]);
   });
 
   test('Logger: one line per epoch, a terminal chart at verbose 2, an SVG at the end', async () => {
@@ -240,7 +310,13 @@ describe('fit: the loop', () => {
     const logger = new Logger({ verbose: 2, write: (l) => lines.push(l), svgPath });
     seed(0);
     const net = new Sequential(new Linear(2, 4), new TanH(), new Linear(4, 1), new Sigmoid());
-    await fit(net, new BCELoss(), new SGD({ lr: 0.5 }), { x: xorX, y: xorY }, { epochs: 3, batchSize: 4, logger, validation: { x: xorX, y: xorY } });
+    await fit(
+      net,
+      new BCELoss(),
+      new SGD({ lr: 0.5 }),
+      { x: xorX, y: xorY },
+      { epochs: 3, batchSize: 4, logger, validation: { x: xorX, y: xorY } },
+    );
     expect(logger.history).toHaveLength(3);
     const epochLines = lines.filter((l) => l.startsWith('epoch'));
     expect(epochLines).toHaveLength(3);
@@ -255,9 +331,22 @@ describe('fit: the loop', () => {
 });
 
 test('classify refills a previous result of the same batch size instead of allocating', () => {
-  const first = classify(fromArray([[0.1, 0.9], [0.8, 0.2]]), fromArray([1, 1]))!;
+  const first = classify(
+    fromArray([
+      [0.1, 0.9],
+      [0.8, 0.2],
+    ]),
+    fromArray([1, 1]),
+  )!;
   expect(Array.from(first.predicted)).toEqual([1, 0]);
-  const again = classify(fromArray([[0.7, 0.3], [0.4, 0.6]]), fromArray([0, 1]), first)!;
+  const again = classify(
+    fromArray([
+      [0.7, 0.3],
+      [0.4, 0.6],
+    ]),
+    fromArray([0, 1]),
+    first,
+  )!;
   expect(again.predicted).toBe(first.predicted);
   expect(Array.from(again.predicted)).toEqual([0, 1]);
   expect(Array.from(again.actual)).toEqual([0, 1]);

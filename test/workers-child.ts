@@ -8,7 +8,12 @@
 import { parentPort, workerData, isMainThread, Worker } from 'worker_threads';
 import { trainOnce, getBackend } from './workers-train';
 
-interface Job { mode: 'train' | 'exit-worker' | 'spin'; seed: number; threads: number; model?: 'mlp' | 'cnn' }
+interface Job {
+  mode: 'train' | 'exit-worker' | 'spin';
+  seed: number;
+  threads: number;
+  model?: 'mlp' | 'cnn';
+}
 
 async function runJob(job: Job): Promise<void> {
   if (job.mode === 'train') {
@@ -26,7 +31,10 @@ async function runJob(job: Job): Promise<void> {
 
 /** Child-process entry: `node -r ts-node/register/transpile-only test/workers-child.ts <scenario>`. */
 function startWorker(job: Job): Worker {
-  return new Worker(`require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(__filename)});`, { eval: true, workerData: job });
+  return new Worker(`require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(__filename)});`, {
+    eval: true,
+    workerData: job,
+  });
 }
 
 async function scenario(name: string): Promise<void> {

@@ -37,14 +37,23 @@ export async function trainOnce(o: RunOptions): Promise<Float32Array[]> {
     labels[i] = c;
     for (let j = 0; j < features; j++) x.data[i * features + j] = rng.normal() + (j % 3 === c ? 1 : 0);
   }
-  const net = model === 'mlp'
-    ? new Sequential(new Linear(features, 32), new TanH(), new Linear(32, 3))
-    : new Sequential(new Conv1D(3, 1, 8), new ReLU(), new MaxPool1D(2), new Flatten(), new Linear(88, 3));
+  const net =
+    model === 'mlp'
+      ? new Sequential(new Linear(features, 32), new TanH(), new Linear(32, 3))
+      : new Sequential(new Conv1D(3, 1, 8), new ReLU(), new MaxPool1D(2), new Flatten(), new Linear(88, 3));
   const opt = model === 'mlp' ? new SGD({ lr: 0.01, momentum: 0.9 }) : new Adam({ lr: 0.01 });
-  await fit(net, new CELogSoftmaxLoss(), opt, { x, y: { shape: [n], data: labels } }, {
-    epochs: o.epochs ?? 3, batchSize: 16, verbose: 0,
-    onBatchEnd: o.onBatch ? (b) => o.onBatch?.(b.batch) : undefined,
-  });
+  await fit(
+    net,
+    new CELogSoftmaxLoss(),
+    opt,
+    { x, y: { shape: [n], data: labels } },
+    {
+      epochs: o.epochs ?? 3,
+      batchSize: 16,
+      verbose: 0,
+      onBatchEnd: o.onBatch ? (b) => o.onBatch?.(b.batch) : undefined,
+    },
+  );
   return net.parameters().map((p) => p.value.data.slice());
 }
 

@@ -14,7 +14,10 @@ const hasNative = availableBackends().includes('native');
 const nativeTest = hasNative ? test : test.skip;
 
 function startWorker(job: object): Worker {
-  return new Worker(`require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(childFile)});`, { eval: true, workerData: job });
+  return new Worker(`require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(childFile)});`, {
+    eval: true,
+    workerData: job,
+  });
 }
 
 function result(w: Worker): Promise<{ backend: string; weights: Float32Array[] }> {
@@ -26,37 +29,52 @@ function result(w: Worker): Promise<{ backend: string; weights: Float32Array[] }
 }
 
 function same(a: Float32Array[], b: Float32Array[]): boolean {
-  return a.length === b.length && a.every((x, i) => x.length === b[i].length && Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)));
+  return (
+    a.length === b.length &&
+    a.every(
+      (x, i) =>
+        x.length === b[i].length &&
+        Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)),
+    )
+  );
 }
 
-nativeTest('four workers train their own networks at once through the addon; each equals the single-thread reference bit for bit', async () => {
-  // Reference runs here, one thread, one after the other.
-  const seeds = [11, 12, 13, 14];
-  const reference: Float32Array[][] = [];
-  for (const s of seeds) reference.push(await trainOnce({ seed: s, threads: 1, backend: 'native' }));
-  // The MLP's kernels (GEMM, elementwise) are bitwise identical across thread counts, so
-  // workers alternate 1 and 2 kernel threads and must still match exactly.
-  const workers = seeds.map((s, i) => startWorker({ mode: 'train', seed: s, threads: 1 + (i % 2) }));
-  const results = await Promise.all(workers.map(result));
-  await Promise.all(workers.map((w) => w.terminate()));
-  results.forEach((r, i) => {
-    expect(r.backend).toBe('native');
-    expect(same(r.weights, reference[i])).toBe(true);
-  });
-  // Different seeds really gave different networks (the comparison above could not pass by accident).
-  expect(same(results[0].weights, results[1].weights)).toBe(false);
-});
+nativeTest(
+  'four workers train their own networks at once through the addon; each equals the single-thread reference bit for bit',
+  async () => {
+    // Reference runs here, one thread, one after the other.
+    const seeds = [11, 12, 13, 14];
+    const reference: Float32Array[][] = [];
+    for (const s of seeds) reference.push(await trainOnce({ seed: s, threads: 1, backend: 'native' }));
+    // The MLP's kernels (GEMM, elementwise) are bitwise identical across thread counts, so
+    // workers alternate 1 and 2 kernel threads and must still match exactly.
+    const workers = seeds.map((s, i) => startWorker({ mode: 'train', seed: s, threads: 1 + (i % 2) }));
+    const results = await Promise.all(workers.map(result));
+    await Promise.all(workers.map((w) => w.terminate()));
+    results.forEach((r, i) => {
+      expect(r.backend).toBe('native');
+      expect(same(r.weights, reference[i])).toBe(true);
+    });
+    // Different seeds really gave different networks (the comparison above could not pass by accident).
+    expect(same(results[0].weights, results[1].weights)).toBe(false);
+  },
+);
 
 nativeTest('a CNN (conv, pool, Adam) trained in two workers at once matches the reference run', async () => {
   const reference = await trainOnce({ seed: 21, threads: 1, backend: 'native', model: 'cnn' });
-  const workers = [startWorker({ mode: 'train', seed: 21, threads: 1, model: 'cnn' }), startWorker({ mode: 'train', seed: 21, threads: 1, model: 'cnn' })];
+  const workers = [
+    startWorker({ mode: 'train', seed: 21, threads: 1, model: 'cnn' }),
+    startWorker({ mode: 'train', seed: 21, threads: 1, model: 'cnn' }),
+  ];
   const results = await Promise.all(workers.map(result));
   await Promise.all(workers.map((w) => w.terminate()));
   for (const r of results) expect(same(r.weights, reference)).toBe(true);
 });
 
 /** Runs a scenario of workers-child.ts in a fresh process; returns its output and how long it took to exit after printing "done". */
-function scenario(name: string): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; exitLagMs: number }> {
+function scenario(
+  name: string,
+): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; exitLagMs: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', childFile, name], { cwd: root, env: process.env });
     let stdout = '';

@@ -11,10 +11,22 @@ import { msg } from './messages.generated';
 import * as check from './ops.generated';
 
 function sgemm(
-  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-  a: Float32Array, offsetA: number, lda: number,
-  b: Float32Array, offsetB: number, ldb: number,
-  beta: number, c: Float32Array, offsetC: number, ldc: number,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  offsetA: number,
+  lda: number,
+  b: Float32Array,
+  offsetB: number,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  offsetC: number,
+  ldc: number,
 ): void {
   check.checkSgemm(transA, transB, m, n, k, alpha, a, offsetA, lda, b, offsetB, ldb, beta, c, offsetC, ldc);
   // Scale C first (beta = 0 overwrites, so NaN already in C does not survive).
@@ -25,8 +37,23 @@ function sgemm(
   }
   if (alpha === 0 || k === 0) return;
   // A(i, p) and B(p, j) as stored: A is (m, k) or, transposed, (k, m); B is (k, n) or (n, k).
-  accumulateProduct(m, n, k, alpha, a, offsetA, transA ? 1 : lda, transA ? lda : 1,
-    b, offsetB, transB ? 1 : ldb, transB ? ldb : 1, c, offsetC, ldc);
+  accumulateProduct(
+    m,
+    n,
+    k,
+    alpha,
+    a,
+    offsetA,
+    transA ? 1 : lda,
+    transA ? lda : 1,
+    b,
+    offsetB,
+    transB ? 1 : ldb,
+    transB ? ldb : 1,
+    c,
+    offsetC,
+    ldc,
+  );
 }
 
 /**
@@ -37,38 +64,90 @@ function sgemm(
  * triple loop loads and stores C for every multiply-add instead, about 3× slower.
  */
 function accumulateProduct(
-  m: number, n: number, k: number, alpha: number,
-  a: Float32Array, oa: number, ar: number, ac: number,
-  b: Float32Array, ob: number, br: number, bc: number,
-  c: Float32Array, oc: number, ldc: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  oa: number,
+  ar: number,
+  ac: number,
+  b: Float32Array,
+  ob: number,
+  br: number,
+  bc: number,
+  c: Float32Array,
+  oc: number,
+  ldc: number,
 ): void {
   let i = 0;
   for (; i + 4 <= m; i += 4) {
     let j = 0;
     for (; j + 4 <= n; j += 4) {
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      let c00 = 0,
+        c01 = 0,
+        c02 = 0,
+        c03 = 0,
+        c10 = 0,
+        c11 = 0,
+        c12 = 0,
+        c13 = 0;
+      let c20 = 0,
+        c21 = 0,
+        c22 = 0,
+        c23 = 0,
+        c30 = 0,
+        c31 = 0,
+        c32 = 0,
+        c33 = 0;
       let pa = oa + i * ar;
       let pb = ob + j * bc;
       for (let p = 0; p < k; p++, pa += ac, pb += br) {
-        const b0 = b[pb], b1 = b[pb + bc], b2 = b[pb + 2 * bc], b3 = b[pb + 3 * bc];
+        const b0 = b[pb],
+          b1 = b[pb + bc],
+          b2 = b[pb + 2 * bc],
+          b3 = b[pb + 3 * bc];
         let x = a[pa];
-        c00 += x * b0; c01 += x * b1; c02 += x * b2; c03 += x * b3;
+        c00 += x * b0;
+        c01 += x * b1;
+        c02 += x * b2;
+        c03 += x * b3;
         x = a[pa + ar];
-        c10 += x * b0; c11 += x * b1; c12 += x * b2; c13 += x * b3;
+        c10 += x * b0;
+        c11 += x * b1;
+        c12 += x * b2;
+        c13 += x * b3;
         x = a[pa + 2 * ar];
-        c20 += x * b0; c21 += x * b1; c22 += x * b2; c23 += x * b3;
+        c20 += x * b0;
+        c21 += x * b1;
+        c22 += x * b2;
+        c23 += x * b3;
         x = a[pa + 3 * ar];
-        c30 += x * b0; c31 += x * b1; c32 += x * b2; c33 += x * b3;
+        c30 += x * b0;
+        c31 += x * b1;
+        c32 += x * b2;
+        c33 += x * b3;
       }
       let q = oc + i * ldc + j;
-      c[q] += alpha * c00; c[q + 1] += alpha * c01; c[q + 2] += alpha * c02; c[q + 3] += alpha * c03;
+      c[q] += alpha * c00;
+      c[q + 1] += alpha * c01;
+      c[q + 2] += alpha * c02;
+      c[q + 3] += alpha * c03;
       q += ldc;
-      c[q] += alpha * c10; c[q + 1] += alpha * c11; c[q + 2] += alpha * c12; c[q + 3] += alpha * c13;
+      c[q] += alpha * c10;
+      c[q + 1] += alpha * c11;
+      c[q + 2] += alpha * c12;
+      c[q + 3] += alpha * c13;
       q += ldc;
-      c[q] += alpha * c20; c[q + 1] += alpha * c21; c[q + 2] += alpha * c22; c[q + 3] += alpha * c23;
+      c[q] += alpha * c20;
+      c[q + 1] += alpha * c21;
+      c[q + 2] += alpha * c22;
+      c[q + 3] += alpha * c23;
       q += ldc;
-      c[q] += alpha * c30; c[q + 1] += alpha * c31; c[q + 2] += alpha * c32; c[q + 3] += alpha * c33;
+      c[q] += alpha * c30;
+      c[q + 1] += alpha * c31;
+      c[q + 2] += alpha * c32;
+      c[q + 3] += alpha * c33;
     }
     if (j < n) accumulateDots(i, i + 4, j, n);
   }
@@ -89,8 +168,16 @@ function accumulateProduct(
 }
 
 function conv1dForward(
-  x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
-  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+  batch: number,
+  length: number,
+  chanIn: number,
+  chanOut: number,
+  kSize: number,
+  stride: number,
 ): void {
   const { outLength } = check.checkConv1dForward(x, w, bias, y, batch, length, chanIn, chanOut, kSize, stride);
   // Channels-last: the window of output t is the contiguous run x[b, t*stride .. t*stride+kSize-1, :],
@@ -116,12 +203,35 @@ function convScratch(size: number): Float32Array {
 }
 
 function conv1dMaxPoolForward(
-  x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, argmax: Int32Array | null,
-  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
-  poolSize: number, poolStride: number,
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+  argmax: Int32Array | null,
+  batch: number,
+  length: number,
+  chanIn: number,
+  chanOut: number,
+  kSize: number,
+  stride: number,
+  poolSize: number,
+  poolStride: number,
 ): void {
-  const { pooled: outputs, outLength: convLength } = check.checkConv1dMaxPoolForward(x, w, bias, y, argmax,
-    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+  const { pooled: outputs, outLength: convLength } = check.checkConv1dMaxPoolForward(
+    x,
+    w,
+    bias,
+    y,
+    argmax,
+    batch,
+    length,
+    chanIn,
+    chanOut,
+    kSize,
+    stride,
+    poolSize,
+    poolStride,
+  );
   if (outputs === 0) return;
   // The reference path: the two kernels one after the other, through kept scratch buffers.
   const conv = convScratch(batch * convLength * chanOut);
@@ -131,13 +241,25 @@ function conv1dMaxPoolForward(
 }
 
 function conv1dMaxPoolBackwardWeight(
-  x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array,
-  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
-  poolSize: number, poolStride: number,
+  x: Float32Array,
+  dy: Float32Array,
+  argmax: Int32Array,
+  dw: Float32Array,
+  batch: number,
+  length: number,
+  chanIn: number,
+  chanOut: number,
+  kSize: number,
+  stride: number,
+  poolSize: number,
+  poolStride: number,
 ): void {
   // argmaxCopy: checked and used, never argmax itself, which may sit in a SharedArrayBuffer a Worker writes meanwhile.
-  const { pooled, outLength: convLength, argmaxCopy: arg } = check.checkConv1dMaxPoolBackwardWeight(x, dy, argmax, dw,
-    batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
+  const {
+    pooled,
+    outLength: convLength,
+    argmaxCopy: arg,
+  } = check.checkConv1dMaxPoolBackwardWeight(x, dy, argmax, dw, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride);
   if (pooled === 0) return;
   // Refused before dw is touched, as the native kernel leaves it.
   const error = argmaxOutsideWindow('conv1dMaxPoolBackwardWeight', arg, batch, convLength, chanOut, poolSize, poolStride);
@@ -148,8 +270,15 @@ function conv1dMaxPoolBackwardWeight(
 }
 
 function conv1dBackwardInput(
-  dy: Float32Array, w: Float32Array, dx: Float32Array,
-  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+  dy: Float32Array,
+  w: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  length: number,
+  chanIn: number,
+  chanOut: number,
+  kSize: number,
+  stride: number,
 ): void {
   const { outLength } = check.checkConv1dBackwardInput(dy, w, dx, batch, length, chanIn, chanOut, kSize, stride);
   const window = kSize * chanIn;
@@ -158,27 +287,70 @@ function conv1dBackwardInput(
   // dX_b += dy_b · Wᵀ written through X_b's overlapping rows (row stride stride*chanIn): every
   // output element is a separate read-add-write, so overlapping windows add up.
   for (let bt = 0; bt < batch; bt++) {
-    accumulateProduct(outLength, window, chanOut, 1, dy, bt * outLength * chanOut, chanOut, 1,
-      w, 0, 1, chanOut, dx, bt * length * chanIn, stride * chanIn);
+    accumulateProduct(
+      outLength,
+      window,
+      chanOut,
+      1,
+      dy,
+      bt * outLength * chanOut,
+      chanOut,
+      1,
+      w,
+      0,
+      1,
+      chanOut,
+      dx,
+      bt * length * chanIn,
+      stride * chanIn,
+    );
   }
 }
 
 function conv1dBackwardWeight(
-  x: Float32Array, dy: Float32Array, dw: Float32Array,
-  batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+  x: Float32Array,
+  dy: Float32Array,
+  dw: Float32Array,
+  batch: number,
+  length: number,
+  chanIn: number,
+  chanOut: number,
+  kSize: number,
+  stride: number,
 ): void {
   const { outLength } = check.checkConv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride);
   const window = kSize * chanIn;
   // dW += X_bᵀ · dy_b for each sample, X_b as in conv1dForward.
   for (let bt = 0; bt < batch; bt++) {
-    accumulateProduct(window, chanOut, outLength, 1, x, bt * length * chanIn, 1, stride * chanIn,
-      dy, bt * outLength * chanOut, chanOut, 1, dw, 0, chanOut);
+    accumulateProduct(
+      window,
+      chanOut,
+      outLength,
+      1,
+      x,
+      bt * length * chanIn,
+      1,
+      stride * chanIn,
+      dy,
+      bt * outLength * chanOut,
+      chanOut,
+      1,
+      dw,
+      0,
+      chanOut,
+    );
   }
 }
 
 function maxPool1dForward(
-  x: Float32Array, y: Float32Array, argmax: Int32Array,
-  batch: number, length: number, chan: number, kSize: number, stride: number,
+  x: Float32Array,
+  y: Float32Array,
+  argmax: Int32Array,
+  batch: number,
+  length: number,
+  chan: number,
+  kSize: number,
+  stride: number,
 ): void {
   const { outLength } = check.checkMaxPool1dForward(x, y, argmax, batch, length, chan, kSize, stride);
   for (let bt = 0; bt < batch; bt++) {
@@ -205,8 +377,14 @@ function maxPool1dForward(
 }
 
 function maxPool1dBackward(
-  dy: Float32Array, argmax: Int32Array, dx: Float32Array,
-  batch: number, length: number, chan: number, kSize: number, stride: number,
+  dy: Float32Array,
+  argmax: Int32Array,
+  dx: Float32Array,
+  batch: number,
+  length: number,
+  chan: number,
+  kSize: number,
+  stride: number,
 ): void {
   // argmaxCopy, checked and then used as addresses: argmax itself may sit in a SharedArrayBuffer
   // that a Worker writes meanwhile, and a value changed after the check would route the gradient
@@ -225,7 +403,13 @@ function maxPool1dBackward(
  * nothing else (another sample's positions included).
  */
 function argmaxOutsideWindow(
-  fn: string, argmax: Int32Array, batch: number, length: number, chan: number, kSize: number, stride: number,
+  fn: string,
+  argmax: Int32Array,
+  batch: number,
+  length: number,
+  chan: number,
+  kSize: number,
+  stride: number,
 ): RangeError | null {
   const outLength = windowCount(length, kSize, stride);
   const perSampleOut = outLength * chan;
@@ -243,8 +427,13 @@ function argmaxOutsideWindow(
 }
 
 function avgPool1dForward(
-  x: Float32Array, y: Float32Array,
-  batch: number, length: number, chan: number, kSize: number, stride: number,
+  x: Float32Array,
+  y: Float32Array,
+  batch: number,
+  length: number,
+  chan: number,
+  kSize: number,
+  stride: number,
 ): void {
   const { outLength } = check.checkAvgPool1dForward(x, y, batch, length, chan, kSize, stride);
   const scale = 1 / kSize;
@@ -262,8 +451,13 @@ function avgPool1dForward(
 }
 
 function avgPool1dBackward(
-  dy: Float32Array, dx: Float32Array,
-  batch: number, length: number, chan: number, kSize: number, stride: number,
+  dy: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  length: number,
+  chan: number,
+  kSize: number,
+  stride: number,
 ): void {
   const { outLength } = check.checkAvgPool1dBackward(dy, dx, batch, length, chan, kSize, stride);
   const scale = 1 / kSize;
@@ -313,7 +507,13 @@ function sigmoid(x: number): number {
 }
 
 function activationBackward(
-  activation: Activation, alpha: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number,
+  activation: Activation,
+  alpha: number,
+  x: Float32Array,
+  y: Float32Array,
+  dy: Float32Array,
+  dx: Float32Array,
+  n: number,
 ): void {
   check.checkActivationBackward(activation, alpha, x, y, dy, dx, n);
   switch (activation) {
@@ -399,7 +599,12 @@ function softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, ro
 }
 
 function crossEntropyLogits(
-  logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number,
+  logits: Float32Array,
+  labels: Int32Array,
+  loss: Float32Array,
+  grad: Float32Array | null,
+  rows: number,
+  cols: number,
 ): void {
   // labelsCopy, checked and then used as indices: labels itself may sit in a SharedArrayBuffer
   // that a Worker writes meanwhile, and a label changed after the check would subtract 1 from
@@ -420,7 +625,13 @@ function crossEntropyLogits(
 }
 
 function sgdStep(
-  w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number,
+  w: Float32Array,
+  g: Float32Array,
+  velocity: Float32Array | null,
+  n: number,
+  lr: number,
+  momentum: number,
+  weightDecay: number,
 ): void {
   check.checkSgdStep(w, g, velocity, n, lr, momentum, weightDecay);
   for (let i = 0; i < n; i++) {
@@ -435,8 +646,17 @@ function sgdStep(
 }
 
 function adamStep(
-  w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
-  lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  n: number,
+  lr: number,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  weightDecay: number,
+  step: number,
 ): void {
   check.checkAdamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step);
   const c1 = 1 - Math.pow(beta1, step);
@@ -452,7 +672,14 @@ function adamStep(
   }
 }
 
-function binaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number): void {
+function binaryCrossEntropy(
+  p: Float32Array,
+  y: Float32Array,
+  loss: Float32Array,
+  grad: Float32Array | null,
+  rows: number,
+  cols: number,
+): void {
   check.checkBinaryCrossEntropy(p, y, loss, grad, rows, cols);
   // Logs clamped at −100 as PyTorch does, so p = 0 or 1 stays finite. Math.max would turn a NaN
   // log into −100; the explicit test keeps NaN visible.

@@ -41,10 +41,22 @@ export interface Backend {
    * When beta is 0, C is not read (NaN in C does not propagate).
    */
   sgemm(
-    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: Float32Array, offsetA: number, lda: number,
-    b: Float32Array, offsetB: number, ldb: number,
-    beta: number, c: Float32Array, offsetC: number, ldc: number,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    offsetA: number,
+    lda: number,
+    b: Float32Array,
+    offsetB: number,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    offsetC: number,
+    ldc: number,
   ): void;
 
   /**
@@ -52,8 +64,16 @@ export interface Backend {
    * bias (chanOut) or null, y (batch, outLength, chanOut), overwritten.
    */
   conv1dForward(
-    x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array,
-    batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    batch: number,
+    length: number,
+    chanIn: number,
+    chanOut: number,
+    kSize: number,
+    stride: number,
   ): void;
 
   /**
@@ -64,9 +84,19 @@ export interface Backend {
    * conv1dMaxPoolBackwardWeight; inference passes null.
    */
   conv1dMaxPoolForward(
-    x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, argmax: Int32Array | null,
-    batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
-    poolSize: number, poolStride: number,
+    x: Float32Array,
+    w: Float32Array,
+    bias: Float32Array | null,
+    y: Float32Array,
+    argmax: Int32Array | null,
+    batch: number,
+    length: number,
+    chanIn: number,
+    chanOut: number,
+    kSize: number,
+    stride: number,
+    poolSize: number,
+    poolStride: number,
   ): void;
 
   /**
@@ -76,21 +106,44 @@ export interface Backend {
    * (RangeError) and dw is then left as it was.
    */
   conv1dMaxPoolBackwardWeight(
-    x: Float32Array, dy: Float32Array, argmax: Int32Array, dw: Float32Array,
-    batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
-    poolSize: number, poolStride: number,
+    x: Float32Array,
+    dy: Float32Array,
+    argmax: Int32Array,
+    dw: Float32Array,
+    batch: number,
+    length: number,
+    chanIn: number,
+    chanOut: number,
+    kSize: number,
+    stride: number,
+    poolSize: number,
+    poolStride: number,
   ): void;
 
   /** dx = ∂L/∂x given dy = ∂L/∂y; dx (batch, length, chanIn) is overwritten (positions no window covers get 0). */
   conv1dBackwardInput(
-    dy: Float32Array, w: Float32Array, dx: Float32Array,
-    batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+    dy: Float32Array,
+    w: Float32Array,
+    dx: Float32Array,
+    batch: number,
+    length: number,
+    chanIn: number,
+    chanOut: number,
+    kSize: number,
+    stride: number,
   ): void;
 
   /** dw += ∂L/∂w, summed over the batch; dw (kSize, chanIn, chanOut). */
   conv1dBackwardWeight(
-    x: Float32Array, dy: Float32Array, dw: Float32Array,
-    batch: number, length: number, chanIn: number, chanOut: number, kSize: number, stride: number,
+    x: Float32Array,
+    dy: Float32Array,
+    dw: Float32Array,
+    batch: number,
+    length: number,
+    chanIn: number,
+    chanOut: number,
+    kSize: number,
+    stride: number,
   ): void;
 
   /**
@@ -98,27 +151,33 @@ export interface Backend {
    * (the first one on ties), which the backward pass routes the gradient to.
    */
   maxPool1dForward(
-    x: Float32Array, y: Float32Array, argmax: Int32Array,
-    batch: number, length: number, chan: number, kSize: number, stride: number,
+    x: Float32Array,
+    y: Float32Array,
+    argmax: Int32Array,
+    batch: number,
+    length: number,
+    chan: number,
+    kSize: number,
+    stride: number,
   ): void;
 
   /** dx (batch, length, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate. */
   maxPool1dBackward(
-    dy: Float32Array, argmax: Int32Array, dx: Float32Array,
-    batch: number, length: number, chan: number, kSize: number, stride: number,
+    dy: Float32Array,
+    argmax: Int32Array,
+    dx: Float32Array,
+    batch: number,
+    length: number,
+    chan: number,
+    kSize: number,
+    stride: number,
   ): void;
 
   /** y = mean over each window. */
-  avgPool1dForward(
-    x: Float32Array, y: Float32Array,
-    batch: number, length: number, chan: number, kSize: number, stride: number,
-  ): void;
+  avgPool1dForward(x: Float32Array, y: Float32Array, batch: number, length: number, chan: number, kSize: number, stride: number): void;
 
   /** dx = 0, then each dy spread evenly (dy / kSize) over its window; overlapping windows accumulate. */
-  avgPool1dBackward(
-    dy: Float32Array, dx: Float32Array,
-    batch: number, length: number, chan: number, kSize: number, stride: number,
-  ): void;
+  avgPool1dBackward(dy: Float32Array, dx: Float32Array, batch: number, length: number, chan: number, kSize: number, stride: number): void;
 
   /**
    * y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place).
@@ -133,7 +192,13 @@ export interface Backend {
    * threshold_backward gives, nor 0), so a bad input shows in the gradient.
    */
   activationBackward(
-    activation: Activation, alpha: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number,
+    activation: Activation,
+    alpha: number,
+    x: Float32Array,
+    y: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    n: number,
   ): void;
 
   /** y[r, c] += v[c] for a (rows, cols) y. */
@@ -158,18 +223,38 @@ export interface Backend {
    * change the loss on one backend and not the other.
    */
   crossEntropyLogits(
-    logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number,
+    logits: Float32Array,
+    labels: Int32Array,
+    loss: Float32Array,
+    grad: Float32Array | null,
+    rows: number,
+    cols: number,
   ): void;
 
   /** SGD: g' = g + wd·w; v = momentum·v + g' (with velocity); w −= lr·(v or g'). */
   sgdStep(
-    w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number,
+    w: Float32Array,
+    g: Float32Array,
+    velocity: Float32Array | null,
+    n: number,
+    lr: number,
+    momentum: number,
+    weightDecay: number,
   ): void;
 
   /** Adam with bias correction for `step` (1-based) and L2 weight decay. */
   adamStep(
-    w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
-    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number,
+    w: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    step: number,
   ): void;
 
   /**

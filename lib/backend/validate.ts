@@ -124,7 +124,8 @@ export function checkDisjoint(fn: string, regions: readonly Region[], sameOk: re
   const end = (r: Region): number => begin(r) + 4 * r.count;
   for (let i = 0; i < regions.length; i++) {
     for (let j = i + 1; j < regions.length; j++) {
-      const a = regions[i], b = regions[j];
+      const a = regions[i],
+        b = regions[j];
       if (!a.output && !b.output) continue;
       if (a.count === 0 || b.count === 0 || a.array === null || b.array === null) continue;
       if (a.array.buffer !== b.array.buffer) continue;
@@ -133,8 +134,19 @@ export function checkDisjoint(fn: string, regions: readonly Region[], sameOk: re
       const [o, other] = b.output ? [b, a] : [a, b];
       const allowed = sameOk.some(([x, y]) => x === o.name && y === other.name);
       if (allowed && begin(a) === begin(b) && a.count === b.count) continue;
-      throw new RangeError(msg.overlap(fn, o.name, other.name, allowed ? msg.overlapNoteInPlace() : '',
-        allowed ? msg.overlapAllowedInPlace() : msg.overlapAllowed(), begin(o), end(o), begin(other), end(other)));
+      throw new RangeError(
+        msg.overlap(
+          fn,
+          o.name,
+          other.name,
+          allowed ? msg.overlapNoteInPlace() : '',
+          allowed ? msg.overlapAllowedInPlace() : msg.overlapAllowed(),
+          begin(o),
+          end(o),
+          begin(other),
+          end(other),
+        ),
+      );
     }
   }
 }

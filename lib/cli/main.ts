@@ -25,9 +25,7 @@ import { fit, evaluate, NonFiniteError } from '../train';
 import { Logger, EpochRecord } from '../logger';
 import * as data from '../data';
 import { Dataset } from '../data';
-import {
-  PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences,
-} from './presets';
+import { PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir } from '../data/paths';
 import { save } from '../serialize';
@@ -108,24 +106,97 @@ const MAX_THREADS = 1024;
 const MAX_SEED = 2 ** 32 - 1;
 
 const FLAGS: Record<string, Flag> = {
-  '--dataset': { key: 'dataset', kind: 'string', arg: 'NAME', choices: DATASETS, help: `data to train on: ${DATASETS.join('|')} (default usps)` },
-  '--model': { key: 'model', kind: 'string', arg: 'PRESET|FILE', help: 'a preset (see `neurone presets`) or a JSON model file (default seed-cnn for images, small-mlp for 2-D data)' },
+  '--dataset': {
+    key: 'dataset',
+    kind: 'string',
+    arg: 'NAME',
+    choices: DATASETS,
+    help: `data to train on: ${DATASETS.join('|')} (default usps)`,
+  },
+  '--model': {
+    key: 'model',
+    kind: 'string',
+    arg: 'PRESET|FILE',
+    help: 'a preset (see `neurone presets`) or a JSON model file (default seed-cnn for images, small-mlp for 2-D data)',
+  },
   '--epochs': { key: 'epochs', kind: 'int', arg: 'N', min: 1, help: 'maximum number of epochs (default 50)' },
   '--batch-size': { key: 'batchSize', kind: 'int', arg: 'N', min: 1, help: 'samples per step (default 32)' },
-  '--lr': { key: 'lr', kind: 'number', arg: 'X', gt: 0, help: `learning rate (default ${DEFAULT_LR.adam} for adam, ${DEFAULT_LR.sgd} for sgd; gradients are summed over the batch)` },
+  '--lr': {
+    key: 'lr',
+    kind: 'number',
+    arg: 'X',
+    gt: 0,
+    help: `learning rate (default ${DEFAULT_LR.adam} for adam, ${DEFAULT_LR.sgd} for sgd; gradients are summed over the batch)`,
+  },
   '--optimizer': { key: 'optimizer', kind: 'string', arg: 'NAME', choices: ['sgd', 'adam'], help: 'sgd|adam (default sgd)' },
   '--momentum': { key: 'momentum', kind: 'number', arg: 'X', min: 0, lt: 1, help: 'SGD momentum in [0, 1) (default 0.9)' },
-  '--weight-decay': { key: 'weightDecay', kind: 'number', arg: 'X', min: 0, help: `L2 penalty added to the summed gradient (default ${DEFAULT_WEIGHT_DECAY.sgd} for sgd, 0 for adam)` },
-  '--schedule': { key: 'schedule', kind: 'string', arg: 'NAME', choices: ['plateau', 'none'], help: `plateau: lr × ${PLATEAU_FACTOR} when the validation loss stalls ${PLATEAU_EPOCHS} epochs (default); none` },
-  '--seed': { key: 'seed', kind: 'int', arg: 'N', min: 0, max: MAX_SEED, help: `seed of initialisation, split and shuffling, 0 to 2^32-1 (default 0)` },
-  '--backend': { key: 'backend', kind: 'string', arg: 'NAME', choices: ['js', 'native'], help: 'js|native (default: native when it loads)' },
-  '--threads': { key: 'threads', kind: 'int', arg: 'N', min: 1, max: MAX_THREADS, help: `threads of the native kernels, at most ${MAX_THREADS} (default: all cores)` },
+  '--weight-decay': {
+    key: 'weightDecay',
+    kind: 'number',
+    arg: 'X',
+    min: 0,
+    help: `L2 penalty added to the summed gradient (default ${DEFAULT_WEIGHT_DECAY.sgd} for sgd, 0 for adam)`,
+  },
+  '--schedule': {
+    key: 'schedule',
+    kind: 'string',
+    arg: 'NAME',
+    choices: ['plateau', 'none'],
+    help: `plateau: lr × ${PLATEAU_FACTOR} when the validation loss stalls ${PLATEAU_EPOCHS} epochs (default); none`,
+  },
+  '--seed': {
+    key: 'seed',
+    kind: 'int',
+    arg: 'N',
+    min: 0,
+    max: MAX_SEED,
+    help: `seed of initialisation, split and shuffling, 0 to 2^32-1 (default 0)`,
+  },
+  '--backend': {
+    key: 'backend',
+    kind: 'string',
+    arg: 'NAME',
+    choices: ['js', 'native'],
+    help: 'js|native (default: native when it loads)',
+  },
+  '--threads': {
+    key: 'threads',
+    kind: 'int',
+    arg: 'N',
+    min: 1,
+    max: MAX_THREADS,
+    help: `threads of the native kernels, at most ${MAX_THREADS} (default: all cores)`,
+  },
   '--out': { key: 'out', kind: 'string', arg: 'DIR', help: 'folder for the plots and metrics (default ./neurone-out)' },
   '--save': { key: 'save', kind: 'string', arg: 'FILE', help: 'save the trained model there' },
-  '--patience': { key: 'patience', kind: 'int', arg: 'N', min: 1, help: 'early stopping: epochs without a better validation loss (default 5)' },
-  '--val-fraction': { key: 'valFraction', kind: 'number', arg: 'X', gt: 0, lt: 1, help: 'share of the training set held out for validation, stratified (default 0.15)' },
-  '--train-size': { key: 'trainSize', kind: 'int', arg: 'N', min: 2, help: 'use a random subset of N training examples (before the validation split)' },
-  '--data-dir': { key: 'dataDir', kind: 'string', arg: 'DIR', help: 'folder of the MNIST / Fashion-MNIST IDX files or of USPS_train/test.txt[.gz]' },
+  '--patience': {
+    key: 'patience',
+    kind: 'int',
+    arg: 'N',
+    min: 1,
+    help: 'early stopping: epochs without a better validation loss (default 5)',
+  },
+  '--val-fraction': {
+    key: 'valFraction',
+    kind: 'number',
+    arg: 'X',
+    gt: 0,
+    lt: 1,
+    help: 'share of the training set held out for validation, stratified (default 0.15)',
+  },
+  '--train-size': {
+    key: 'trainSize',
+    kind: 'int',
+    arg: 'N',
+    min: 2,
+    help: 'use a random subset of N training examples (before the validation split)',
+  },
+  '--data-dir': {
+    key: 'dataDir',
+    kind: 'string',
+    arg: 'DIR',
+    help: 'folder of the MNIST / Fashion-MNIST IDX files or of USPS_train/test.txt[.gz]',
+  },
   '--quiet': { key: 'quiet', kind: 'flag', help: 'no progress bar nor per-epoch lines; only the results' },
   '--help': { key: 'help', kind: 'flag', help: 'show this help' },
 };
@@ -149,7 +220,7 @@ export function usage(): string {
   lines.push(
     '',
     'A JSON model file holds { "layers": [{ "type": "Linear", "args": [256, 10] }, { "type": "ReLU" }, ...] },',
-    'each layer as its module\'s toJSON() writes it.',
+    "each layer as its module's toJSON() writes it.",
     '',
     'Examples:',
     '  neurone train',
@@ -162,8 +233,17 @@ export function usage(): string {
 /** Parses `train`'s arguments; throws UsageError for anything wrong. Returns null for --help. */
 export function parseTrainArgs(argv: readonly string[]): TrainOptions | null {
   const opts: TrainOptions = {
-    dataset: 'usps', epochs: 50, batchSize: 32, optimizer: 'sgd', momentum: 0.9, schedule: 'plateau', seed: 0,
-    out: './neurone-out', patience: 5, valFraction: 0.15, quiet: false,
+    dataset: 'usps',
+    epochs: 50,
+    batchSize: 32,
+    optimizer: 'sgd',
+    momentum: 0.9,
+    schedule: 'plateau',
+    seed: 0,
+    out: './neurone-out',
+    patience: 5,
+    valFraction: 0.15,
+    quiet: false,
   };
   const seen = new Set<string>();
   let help = false;
@@ -222,12 +302,17 @@ function parseValue(name: string, flag: Flag, value: string): string | number {
   // bounds are checked on the float32 value too (and the float32 overflow is named as such).
   const f = flag.kind === 'number' ? Math.fround(v) : v;
   if (!Number.isFinite(f)) {
-    throw new UsageError(`bad value for ${name}: ${value} (beyond the float32 range, whose largest finite value is ${FLOAT32_MAX.toPrecision(8)})`);
+    throw new UsageError(
+      `bad value for ${name}: ${value} (beyond the float32 range, whose largest finite value is ${FLOAT32_MAX.toPrecision(8)})`,
+    );
   }
   const f32 = f !== v ? ` (${f} as float32)` : '';
-  if (flag.min !== undefined && !(v >= flag.min && f >= flag.min)) throw new UsageError(`bad value for ${name}: ${value}${f32} (must be >= ${flag.min})`);
-  if (flag.gt !== undefined && !(v > flag.gt && f > flag.gt)) throw new UsageError(`bad value for ${name}: ${value}${f32} (must be > ${flag.gt})`);
-  if (flag.lt !== undefined && !(v < flag.lt && f < flag.lt)) throw new UsageError(`bad value for ${name}: ${value}${f32} (must be < ${flag.lt})`);
+  if (flag.min !== undefined && !(v >= flag.min && f >= flag.min))
+    throw new UsageError(`bad value for ${name}: ${value}${f32} (must be >= ${flag.min})`);
+  if (flag.gt !== undefined && !(v > flag.gt && f > flag.gt))
+    throw new UsageError(`bad value for ${name}: ${value}${f32} (must be > ${flag.gt})`);
+  if (flag.lt !== undefined && !(v < flag.lt && f < flag.lt))
+    throw new UsageError(`bad value for ${name}: ${value}${f32} (must be < ${flag.lt})`);
   if (flag.max !== undefined && !(v <= flag.max)) throw new UsageError(`bad value for ${name}: ${value} (must be <= ${flag.max})`);
   return v;
 }
@@ -282,8 +367,12 @@ function pct(v: number | undefined): string {
 }
 
 /** Builds the model named by --model (preset or file) for this data; UsageError when it cannot. */
-function resolveModel(opts: TrainOptions, input: { inputSize: number; numClasses: number }): { name: string; description: ModelDescription } {
-  const name = opts.model ?? (opts.dataset === 'xor' || opts.dataset === 'blobs' ? 'small-mlp' : opts.dataset === 'checkerboard' ? 'mlp' : 'seed-cnn');
+function resolveModel(
+  opts: TrainOptions,
+  input: { inputSize: number; numClasses: number },
+): { name: string; description: ModelDescription } {
+  const name =
+    opts.model ?? (opts.dataset === 'xor' || opts.dataset === 'blobs' ? 'small-mlp' : opts.dataset === 'checkerboard' ? 'mlp' : 'seed-cnn');
   try {
     if (findPreset(name)) return { name, description: presetDescription(name, input) };
     if (name.endsWith('.json') || name.includes('/') || name.includes(path.sep) || fs.existsSync(name)) {
@@ -310,7 +399,11 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   }
   // Every place the run will write is checked before the data is loaded and the network trained:
   // finding out at the end that --save is a folder would throw the training away.
-  const outFiles = { curves: path.join(opts.out, 'training.svg'), confusion: path.join(opts.out, 'confusion.svg'), metrics: path.join(opts.out, 'metrics.json') };
+  const outFiles = {
+    curves: path.join(opts.out, 'training.svg'),
+    confusion: path.join(opts.out, 'confusion.svg'),
+    metrics: path.join(opts.out, 'metrics.json'),
+  };
   try {
     ensureDir(opts.out);
     probeWritable(opts.out);
@@ -324,7 +417,10 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   let fullTrain = loaded.train;
   if (opts.trainSize !== undefined && opts.trainSize < fullTrain.labels.length) {
     const perm = data.permutation(fullTrain.labels.length, new Rng(opts.seed + 7919));
-    fullTrain = data.subset(fullTrain, Array.from(perm.subarray(0, opts.trainSize)).sort((a, b) => a - b));
+    fullTrain = data.subset(
+      fullTrain,
+      Array.from(perm.subarray(0, opts.trainSize)).sort((a, b) => a - b),
+    );
   }
   const inputSize = data.numFeatures(fullTrain);
   const { name: modelName, description } = resolveModel(opts, { inputSize, numClasses: fullTrain.numClasses });
@@ -337,10 +433,14 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   try {
     outShape = net.outputShape(inShape);
   } catch (e) {
-    throw new UsageError(`model ${modelName} does not fit ${opts.dataset} (input (batch, ${inShape.slice(1).join(', ')})): ${firstLine((e as Error).message)}`);
+    throw new UsageError(
+      `model ${modelName} does not fit ${opts.dataset} (input (batch, ${inShape.slice(1).join(', ')})): ${firstLine((e as Error).message)}`,
+    );
   }
   if (outShape.length !== 2 || outShape[1] !== fullTrain.numClasses) {
-    throw new UsageError(`model ${modelName} outputs (batch, ${outShape.slice(1).join(', ')}) but ${opts.dataset} has ${fullTrain.numClasses} classes`);
+    throw new UsageError(
+      `model ${modelName} outputs (batch, ${outShape.slice(1).join(', ')}) but ${opts.dataset} has ${fullTrain.numClasses} classes`,
+    );
   }
 
   let split: data.SplitResult;
@@ -356,23 +456,32 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   const { loss, oneHot, name: lossName } = lossFor(description);
   const lr = opts.lr ?? DEFAULT_LR[opts.optimizer];
   const weightDecay = opts.weightDecay ?? DEFAULT_WEIGHT_DECAY[opts.optimizer];
-  const optimizer: Optimizer = opts.optimizer === 'adam' ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: opts.momentum, weightDecay });
+  const optimizer: Optimizer =
+    opts.optimizer === 'adam' ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: opts.momentum, weightDecay });
   const params = net.parameters().reduce((a, p) => a + p.value.data.length, 0);
 
   if (!opts.quiet) {
-    out(`neurone: ${modelName} on ${opts.dataset}: ${trainSet.labels.length} train / ${valSet.labels.length} validation (stratified ${opts.valFraction}) / ${testSet.labels.length} test`);
+    out(
+      `neurone: ${modelName} on ${opts.dataset}: ${trainSet.labels.length} train / ${valSet.labels.length} validation (stratified ${opts.valFraction}) / ${testSet.labels.length} test`,
+    );
     out(`  model ${net.toString()}, ${params.toLocaleString('en-US')} parameters`);
-    out(`  ${lossName}, ${opts.optimizer === 'adam' ? `Adam lr ${lr}` : `SGD lr ${lr} momentum ${opts.momentum}`}${weightDecay ? ` weight decay ${weightDecay}` : ''}` +
-      `${opts.schedule === 'plateau' ? ` (lr × ${PLATEAU_FACTOR} after ${PLATEAU_EPOCHS} epochs without progress)` : ''}, batch ${opts.batchSize}, ` +
-      `up to ${opts.epochs} epochs, early stopping patience ${opts.patience} on validation loss, ${getBackend()} backend (${getThreads()} threads), seed ${opts.seed}`);
+    out(
+      `  ${lossName}, ${opts.optimizer === 'adam' ? `Adam lr ${lr}` : `SGD lr ${lr} momentum ${opts.momentum}`}${weightDecay ? ` weight decay ${weightDecay}` : ''}` +
+        `${opts.schedule === 'plateau' ? ` (lr × ${PLATEAU_FACTOR} after ${PLATEAU_EPOCHS} epochs without progress)` : ''}, batch ${opts.batchSize}, ` +
+        `up to ${opts.epochs} epochs, early stopping patience ${opts.patience} on validation loss, ${getBackend()} backend (${getThreads()} threads), seed ${opts.seed}`,
+    );
   }
 
   const tty = Boolean(process.stdout.isTTY) && !opts.quiet;
   const bar = tty
     ? new SingleBar({
-      format: 'epoch {epoch} [{bar}] {value}/{total} samples | {rate} samples/s | loss {loss} | ETA {eta_formatted}',
-      stream: process.stdout, clearOnComplete: true, hideCursor: true, barsize: 24, etaBuffer: 50,
-    })
+        format: 'epoch {epoch} [{bar}] {value}/{total} samples | {rate} samples/s | loss {loss} | ETA {eta_formatted}',
+        stream: process.stdout,
+        clearOnComplete: true,
+        hideCursor: true,
+        barsize: 24,
+        etaBuffer: 50,
+      })
     : null;
   const n = trainSet.labels.length;
   let epochStart = 0;
@@ -394,35 +503,41 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   };
   let history;
   try {
-    history = await fit(net, loss, optimizer, { x: trainSet.x, y: targets(trainSet, oneHot) }, {
-      batchSize: opts.batchSize,
-      epochs: opts.epochs,
-      validation: { x: valSet.x, y: targets(valSet, oneHot) },
-      earlyStopping: { patience: opts.patience, monitor: 'valLoss', restoreBest: true },
-      logger,
-      onEpochEnd: schedule,
-      onBatchEnd: bar
-        ? (info) => {
-          const done = Math.min(n, info.batch * opts.batchSize);
-          if (info.batch === 1) {
-            epochStart = performance.now();
-            lossSum = 0;
-            seen = 0;
-            setBarDrawing(true); // before start(): no moment with the cursor hidden and no handler
-            bar.start(n, 0, { epoch: `${info.epoch}/${opts.epochs}`, rate: '-', loss: '-' });
-          }
-          const size = done - seen;
-          lossSum += info.loss * size;
-          seen = done;
-          const secs = (performance.now() - epochStart) / 1000;
-          bar.update(done, { rate: secs > 0 ? Math.round(done / secs) : '-', loss: (lossSum / done).toFixed(4) });
-          if (info.batch === info.batches) {
-            bar.stop();
-            setBarDrawing(false);
-          }
-        }
-        : undefined,
-    });
+    history = await fit(
+      net,
+      loss,
+      optimizer,
+      { x: trainSet.x, y: targets(trainSet, oneHot) },
+      {
+        batchSize: opts.batchSize,
+        epochs: opts.epochs,
+        validation: { x: valSet.x, y: targets(valSet, oneHot) },
+        earlyStopping: { patience: opts.patience, monitor: 'valLoss', restoreBest: true },
+        logger,
+        onEpochEnd: schedule,
+        onBatchEnd: bar
+          ? (info) => {
+              const done = Math.min(n, info.batch * opts.batchSize);
+              if (info.batch === 1) {
+                epochStart = performance.now();
+                lossSum = 0;
+                seen = 0;
+                setBarDrawing(true); // before start(): no moment with the cursor hidden and no handler
+                bar.start(n, 0, { epoch: `${info.epoch}/${opts.epochs}`, rate: '-', loss: '-' });
+              }
+              const size = done - seen;
+              lossSum += info.loss * size;
+              seen = done;
+              const secs = (performance.now() - epochStart) / 1000;
+              bar.update(done, { rate: secs > 0 ? Math.round(done / secs) : '-', loss: (lossSum / done).toFixed(4) });
+              if (info.batch === info.batches) {
+                bar.stop();
+                setBarDrawing(false);
+              }
+            }
+          : undefined,
+      },
+    );
   } catch (e) {
     bar?.stop();
     setBarDrawing(false);
@@ -455,10 +570,22 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
 
   const { curves, confusion, metrics: metricsFile } = outFiles;
   const metrics = {
-    dataset: opts.dataset, model: modelName, description, optimizer: optimizer.toJSON(), batchSize: opts.batchSize,
-    seed: opts.seed, backend: getBackend(), epochs: epochsRun, bestEpoch: history.bestEpoch, stoppedEarly: history.stoppedEarly,
-    trainAccuracy: trainEval.accuracy, validationAccuracy: valEval.accuracy, testAccuracy: testEval.accuracy,
-    testConfusion: testEval.confusion, seconds, history: history.epochs as EpochRecord[],
+    dataset: opts.dataset,
+    model: modelName,
+    description,
+    optimizer: optimizer.toJSON(),
+    batchSize: opts.batchSize,
+    seed: opts.seed,
+    backend: getBackend(),
+    epochs: epochsRun,
+    bestEpoch: history.bestEpoch,
+    stoppedEarly: history.stoppedEarly,
+    trainAccuracy: trainEval.accuracy,
+    validationAccuracy: valEval.accuracy,
+    testAccuracy: testEval.accuracy,
+    testConfusion: testEval.confusion,
+    seconds,
+    history: history.epochs as EpochRecord[],
   };
   // Each output is tried even when one fails (the metrics matter more than a picture); failures
   // are reported after the summary and make the exit code 1.
@@ -473,13 +600,19 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
     }
   };
   tryWrite(curves, () => logger.svg());
-  tryWrite(confusion, () => confusionMatrixSvg(testEval.confusion ?? [], { title: `${modelName} on ${opts.dataset} test`, classNames: test.classNames }));
+  tryWrite(confusion, () =>
+    confusionMatrixSvg(testEval.confusion ?? [], { title: `${modelName} on ${opts.dataset} test`, classNames: test.classNames }),
+  );
   tryWrite(metricsFile, () => `${JSON.stringify(metrics, null, 2)}\n`);
 
-  out(`done: ${epochsRun} epochs${history.stoppedEarly ? ' (early stopping)' : ''}, weights of epoch ${history.bestEpoch ?? epochsRun} kept`);
+  out(
+    `done: ${epochsRun} epochs${history.stoppedEarly ? ' (early stopping)' : ''}, weights of epoch ${history.bestEpoch ?? epochsRun} kept`,
+  );
   out(`  train accuracy       ${pct(trainEval.accuracy)}  (loss ${trainEval.loss.toPrecision(4)})`);
   out(`  validation accuracy  ${pct(valEval.accuracy)}  (loss ${valEval.loss.toPrecision(4)})`);
-  out(`  test accuracy        ${pct(testEval.accuracy)}  (loss ${testEval.loss.toPrecision(4)}, ${testSet.labels.length} examples never used in training)`);
+  out(
+    `  test accuracy        ${pct(testEval.accuracy)}  (loss ${testEval.loss.toPrecision(4)}, ${testSet.labels.length} examples never used in training)`,
+  );
   out(`  wall time            ${seconds.toFixed(1)} s`);
   if (written.has(curves)) out(`  curves               ${curves}`);
   if (written.has(confusion)) out(`  confusion matrix     ${confusion}`);
@@ -530,7 +663,8 @@ function checkSaveTarget(file: string, outFiles: readonly string[]): void {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') throw new UsageError(`--save: cannot inspect ${file} (${code})`);
   }
-  if (st?.isDirectory()) throw new UsageError(`--save: ${file} is a folder; expected a file name, e.g. ${path.join(file, 'model.safetensors')}`);
+  if (st?.isDirectory())
+    throw new UsageError(`--save: ${file} is a folder; expected a file name, e.g. ${path.join(file, 'model.safetensors')}`);
   if (st && !st.isFile()) throw new UsageError(`--save: ${file} exists and is not a regular file (a device, pipe or socket)`);
   if (outFiles.some((f) => path.resolve(f) === target)) throw new UsageError(`--save: ${file} is one of the files the run writes in --out`);
   try {
@@ -592,17 +726,19 @@ function setBarDrawing(drawing: boolean): void {
  */
 function installProcessGuards(): void {
   process.on('exit', restoreCursor);
-  const onStreamError = (which: 'stdout' | 'stderr') => (e: NodeJS.ErrnoException): void => {
-    if (e.code !== 'EPIPE' && which === 'stdout') {
-      try {
-        fs.writeSync(2, `neurone: cannot write to standard output (${e.code ?? e.message})\n`);
-      } catch {
-        // stderr is gone too
+  const onStreamError =
+    (which: 'stdout' | 'stderr') =>
+    (e: NodeJS.ErrnoException): void => {
+      if (e.code !== 'EPIPE' && which === 'stdout') {
+        try {
+          fs.writeSync(2, `neurone: cannot write to standard output (${e.code ?? e.message})\n`);
+        } catch {
+          // stderr is gone too
+        }
+        process.exit(1);
       }
-      process.exit(1);
-    }
-    process.exit(e.code === 'EPIPE' ? 141 : 1);
-  };
+      process.exit(e.code === 'EPIPE' ? 141 : 1);
+    };
   process.stdout.on('error', onStreamError('stdout'));
   process.stderr.on('error', onStreamError('stderr'));
 }

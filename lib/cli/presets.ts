@@ -64,7 +64,8 @@ function convStack(input: PresetInput, blocks: number, k: number, maps: number):
     const out = maps * 2 ** b;
     layers.push(L('Conv1D', k, chan, out, 1), L('ReLU'), L('MaxPool1D', 2, 2));
     length = convPool(length, k);
-    if (length < 1) throw new ModelError(`preset cnn${blocks}: input length ${input.inputSize} is too short for ${blocks} conv(${k})+pool(2) blocks`);
+    if (length < 1)
+      throw new ModelError(`preset cnn${blocks}: input length ${input.inputSize} is too short for ${blocks} conv(${k})+pool(2) blocks`);
     chan = out;
   }
   layers.push(L('Flatten'), L('Linear', length * chan, 100), L('ReLU'), L('Linear', 100, input.numClasses));
@@ -78,14 +79,22 @@ function convStack(input: PresetInput, blocks: number, k: number, maps: number):
 export const PRESETS: readonly Preset[] = [
   {
     name: 'seed-cnn',
-    summary: 'Conv1D(3,1,32) → MaxPool1D(2,2) → Flatten → Linear(·,100) → ReLU → Linear(100,classes) (the original headline CNN; no ReLU after the conv, as in the original; Xavier-normal Linear layers)',
+    summary:
+      'Conv1D(3,1,32) → MaxPool1D(2,2) → Flatten → Linear(·,100) → ReLU → Linear(100,classes) (the original headline CNN; no ReLU after the conv, as in the original; Xavier-normal Linear layers)',
     sequenceInput: true,
     layers: ({ inputSize, numClasses }) => {
       const length = convPool(inputSize, 3);
       if (length < 1) throw new ModelError(`preset seed-cnn: input length ${inputSize} is too short for Conv1D(3) + MaxPool1D(2, 2)`);
       // Xavier-normal Linear layers measured better on USPS_test than the He-normal default (reports/README.md, item 4).
       const x = { init: 'xavierNormal' };
-      return [L('Conv1D', 3, 1, 32, 1), L('MaxPool1D', 2, 2), L('Flatten'), Lo('Linear', [length * 32, 100], x), L('ReLU'), Lo('Linear', [100, numClasses], x)];
+      return [
+        L('Conv1D', 3, 1, 32, 1),
+        L('MaxPool1D', 2, 2),
+        L('Flatten'),
+        Lo('Linear', [length * 32, 100], x),
+        L('ReLU'),
+        Lo('Linear', [100, numClasses], x),
+      ];
     },
   },
   {
@@ -104,7 +113,13 @@ export const PRESETS: readonly Preset[] = [
     name: 'mlp',
     summary: 'Linear(n,128) → ReLU → Linear(128,64) → ReLU → Linear(64,classes)',
     sequenceInput: false,
-    layers: ({ inputSize, numClasses }) => [L('Linear', inputSize, 128), L('ReLU'), L('Linear', 128, 64), L('ReLU'), L('Linear', 64, numClasses)],
+    layers: ({ inputSize, numClasses }) => [
+      L('Linear', inputSize, 128),
+      L('ReLU'),
+      L('Linear', 128, 64),
+      L('ReLU'),
+      L('Linear', 64, numClasses),
+    ],
   },
   {
     name: 'small-mlp',
@@ -120,7 +135,8 @@ export const PRESETS: readonly Preset[] = [
   },
   {
     name: 'linear-sigmoid',
-    summary: 'Linear(n,classes, xavierNormal) → Sigmoid (the initialisation experiment\'s network; train it with BCE or MSE on one-hot targets)',
+    summary:
+      "Linear(n,classes, xavierNormal) → Sigmoid (the initialisation experiment's network; train it with BCE or MSE on one-hot targets)",
     sequenceInput: false,
     layers: ({ inputSize, numClasses }) => [Lo('Linear', [inputSize, numClasses], { init: 'xavierNormal' }), L('Sigmoid')],
   },
@@ -134,12 +150,15 @@ export function findPreset(name: string): Preset | undefined {
 /** The description of preset `name` for this input; throws ModelError for an unknown name. */
 export function presetDescription(name: string, input: PresetInput): ModelDescription {
   const preset = findPreset(name);
-  if (!preset) throw new ModelError(`unknown model preset '${name}' (presets: ${PRESETS.map((p) => p.name).join(', ')}; or give a .json file)`);
+  if (!preset)
+    throw new ModelError(`unknown model preset '${name}' (presets: ${PRESETS.map((p) => p.name).join(', ')}; or give a .json file)`);
   return { layers: preset.layers(input) };
 }
 
 /** The built-in layer types a description may use (those of the module registry). */
-export const LAYER_TYPES: readonly string[] = moduleTypes().filter((t) => t.builtIn).map((t) => t.type);
+export const LAYER_TYPES: readonly string[] = moduleTypes()
+  .filter((t) => t.builtIn)
+  .map((t) => t.type);
 
 function buildLayer(spec: unknown, where: string): Module {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
@@ -152,7 +171,12 @@ function buildLayer(spec: unknown, where: string): Module {
     return new Sequential(...s.modules.map((m, i) => buildLayer(m, `${where}.${i}`)));
   }
   const entry = moduleType(s.type);
-  if (!entry) throw new ModelError(`${where}: unknown layer type "${s.type}" (known: ${moduleTypes().map((t) => t.type).join(', ')})`);
+  if (!entry)
+    throw new ModelError(
+      `${where}: unknown layer type "${s.type}" (known: ${moduleTypes()
+        .map((t) => t.type)
+        .join(', ')})`,
+    );
   const args = s.args ?? [];
   if (!Array.isArray(args)) throw new ModelError(`${where} (${s.type}): "args" must be an array, got ${describe(args)}`);
   if (s.options !== undefined && (s.options === null || typeof s.options !== 'object' || Array.isArray(s.options))) {

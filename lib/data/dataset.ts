@@ -34,13 +34,7 @@ export type DatasetExtras = Pick<Dataset, 'imageShape' | 'classNames'>;
  * @example
  * const ds = makeDataset('tiny', fromArray([[0, 1], [1, 0]]), Int32Array.of(1, 0), 2);
  */
-export function makeDataset(
-  name: string,
-  x: Tensor,
-  labels: Int32Array,
-  numClasses: number,
-  extras: DatasetExtras = {},
-): Dataset {
+export function makeDataset(name: string, x: Tensor, labels: Int32Array, numClasses: number, extras: DatasetExtras = {}): Dataset {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new RangeError(`dataset ${name}: numClasses must be a positive integer, got ${numClasses}`);
   }

@@ -13,9 +13,7 @@
  */
 import * as fs from 'fs';
 import { Tensor, tensor } from '../tensor';
-import {
-  MAX_IDX_HEADER_BYTES, MAX_IDX_PAYLOAD_BYTES, gunzipBounded, gunzipHead, isGzip, openDataFile, readAt,
-} from './read';
+import { MAX_IDX_HEADER_BYTES, MAX_IDX_PAYLOAD_BYTES, gunzipBounded, gunzipHead, isGzip, openDataFile, readAt } from './read';
 
 export { isGzip };
 
@@ -222,7 +220,12 @@ export function readIdx(file: string, check?: (header: IdxHeader) => void): IdxA
   try {
     check?.(header);
     if (gz) {
-      body = gunzipBounded(gz, header.totalBytes, file, `the ${header.totalBytes} bytes its IDX header announces (${header.dims.join(' × ')} ${header.type} values)`);
+      body = gunzipBounded(
+        gz,
+        header.totalBytes,
+        file,
+        `the ${header.totalBytes} bytes its IDX header announces (${header.dims.join(' × ')} ${header.type} values)`,
+      );
     } else {
       if (size !== header.totalBytes) throw lengthError(header, size, file);
       body = readAt(fd!, size, 0);

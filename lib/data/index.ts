@@ -22,17 +22,21 @@ export { makeDataset, oneHot, classCounts, numExamples, numFeatures, valueRange 
 
 export type { IdxArray, IdxType, IdxExpectation, IdxHeader } from './idx';
 export { readIdx, readIdxHeader, parseIdx, readIdxImages, readIdxLabels, encodeIdx, isGzip, readMaybeGzip } from './idx';
-export {
-  MAX_IDX_PAYLOAD_BYTES, MAX_IDX_HEADER_BYTES, MAX_USPS_TEXT_BYTES, MAX_PNG_PIXELS, MAX_PNG_FILE_BYTES,
-} from './read';
+export { MAX_IDX_PAYLOAD_BYTES, MAX_IDX_HEADER_BYTES, MAX_USPS_TEXT_BYTES, MAX_PNG_PIXELS, MAX_PNG_FILE_BYTES } from './read';
 
 export type { UspsFormat, ParseUspsOptions, LoadUspsOptions } from './usps';
 export { parseUSPS, readUSPS, loadUSPS, USPS_EXPECTED } from './usps';
 
 export type { Split, LoadIdxDatasetOptions, PngSize, PngSpriteOptions } from './mnist';
 export {
-  loadMNIST, loadFashionMNIST, readPngSprites, pngSize, fromMnistPackage,
-  FASHION_MNIST_CLASSES, DEBIAN_FASHION_MNIST_DIR, MNIST_SPRITE_COUNT,
+  loadMNIST,
+  loadFashionMNIST,
+  readPngSprites,
+  pngSize,
+  fromMnistPackage,
+  FASHION_MNIST_CLASSES,
+  DEBIAN_FASHION_MNIST_DIR,
+  MNIST_SPRITE_COUNT,
 } from './mnist';
 
 export type { RemoteFile, RemoteDatasetName, DownloadOptions } from './download';
@@ -43,8 +47,17 @@ export { gaussianBlobs, xor, checkerboard, checkerboardLabel } from './synthetic
 
 export type { RandomSource, SplitOptions, SplitResult, Batch, BatchOptions, Scaler, ScalerOptions, ScaledSplit } from './split';
 export {
-  subset, shuffle, permutation, trainTestSplit, batches, numBatches,
-  fitStandardScaler, fitMinMaxScaler, standardize, normalize, toSequence,
+  subset,
+  shuffle,
+  permutation,
+  trainTestSplit,
+  batches,
+  numBatches,
+  fitStandardScaler,
+  fitMinMaxScaler,
+  standardize,
+  normalize,
+  toSequence,
 } from './split';
 
 export { packagedDataDir, defaultCacheDir } from './paths';

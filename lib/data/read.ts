@@ -59,12 +59,18 @@ export function openDataFile(file: string, maxBytes: number, what: string): Open
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`${file}: cannot read (${err.code === 'ENOENT' ? 'no such file' : err.code ?? err.message})`);
+    throw new Error(`${file}: cannot read (${err.code === 'ENOENT' ? 'no such file' : (err.code ?? err.message)})`);
   }
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) {
-      const kind = st.isDirectory() ? 'a folder' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isFIFO() ? 'a pipe' : 'not a regular file';
+      const kind = st.isDirectory()
+        ? 'a folder'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : st.isFIFO()
+            ? 'a pipe'
+            : 'not a regular file';
       throw new Error(`${file}: expected ${what} (a regular file), found ${kind}`);
     }
     if (st.size > maxBytes) {

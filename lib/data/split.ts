@@ -168,7 +168,8 @@ export function numBatches(n: number, batchSize: number, dropLast = false): numb
  * }
  */
 export function* batches(ds: Dataset, batchSize: number, options: BatchOptions = {}): Generator<Batch, void, undefined> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`);
   const n = ds.labels.length;
   const f = numFeatures(ds);
   const rest = ds.x.shape.slice(1);

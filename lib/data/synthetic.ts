@@ -89,7 +89,17 @@ function blobs(
 export function gaussianBlobs(options: BlobOptions = {}): Dataset {
   const { n, noise, rng } = checkCommon('gaussianBlobs', options, 0.3);
   const c = options.center ?? 1;
-  return blobs('blobs', n, noise, rng, [[c, c, 1], [-c, -c, 0]], (x, y, k) => (k === 0 ? x + y > 0 : x + y < 0));
+  return blobs(
+    'blobs',
+    n,
+    noise,
+    rng,
+    [
+      [c, c, 1],
+      [-c, -c, 0],
+    ],
+    (x, y, k) => (k === 0 ? x + y > 0 : x + y < 0),
+  );
 }
 
 /**
@@ -108,7 +118,12 @@ export function xor(options: BlobOptions = {}): Dataset {
     n,
     noise,
     rng,
-    [[c, c, 0], [-c, c, 1], [-c, -c, 0], [c, -c, 1]],
+    [
+      [c, c, 0],
+      [-c, c, 1],
+      [-c, -c, 0],
+      [c, -c, 1],
+    ],
     (x, y, k) => Math.sign(x) === Math.sign([c, -c, -c, c][k]) && Math.sign(y) === Math.sign([c, c, -c, -c][k]),
   );
 }

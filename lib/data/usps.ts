@@ -83,9 +83,7 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
     if (line === '' || (i === last && line === '-1')) continue;
     const tokens = line.split(/\s+/);
     if (tokens.length !== tokensPerRow) {
-      throw new Error(
-        `${source}: line ${i + 1}: expected ${tokensPerRow} values (label + ${features} features), found ${tokens.length}`,
-      );
+      throw new Error(`${source}: line ${i + 1}: expected ${tokensPerRow} values (label + ${features} features), found ${tokens.length}`);
     }
     rows.push(i);
   }
@@ -105,9 +103,7 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
     for (let j = 0; j < features; j++) {
       const v = Number(tokens[j + 1]);
       if (!(v >= lo && v <= hi)) {
-        throw new Error(
-          `${source}: line ${lineNo}: value ${j + 1} ("${tokens[j + 1]}") is outside [${lo}, ${hi}] (${format} format)`,
-        );
+        throw new Error(`${source}: line ${lineNo}: value ${j + 1} ("${tokens[j + 1]}") is outside [${lo}, ${hi}] (${format} format)`);
       }
       x[base + j] = (v - lo) / (hi - lo);
     }

@@ -346,4 +346,3 @@ export function checkOptions(who: string, options: unknown, known: readonly stri
   }
   return options as Record<string, unknown>;
 }
-

@@ -67,7 +67,10 @@ export const CONV1D_SCHEMA: ModuleSchema = {
   // Padding kSize − 1 is the "full" convolution; more only adds outputs that see nothing but
   // zeros (and memory in predict).
   options: ['bias', 'init', { name: 'padding', min: 0, max: (v) => v.kSize - 1, default: 0 }],
-  parameters: (v, o) => [['weight', [v.kSize, v.chanIn, v.chanOut]], ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : [])],
+  parameters: (v, o) => [
+    ['weight', [v.kSize, v.chanIn, v.chanOut]],
+    ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : []),
+  ],
 };
 
 export class Conv1D extends Module {
@@ -126,8 +129,18 @@ export class Conv1D extends Module {
     const p = this.padding;
     const x = padLength(input.data, batch, length, this.chanIn, p, p);
     const y = this.buffer('output', out);
-    backend().conv1dForward(x, this.weight.data, this.bias?.data ?? null, y.data,
-      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
+    backend().conv1dForward(
+      x,
+      this.weight.data,
+      this.bias?.data ?? null,
+      y.data,
+      batch,
+      length + 2 * p,
+      this.chanIn,
+      this.chanOut,
+      this.kSize,
+      this.stride,
+    );
     return y;
   }
 
@@ -136,8 +149,17 @@ export class Conv1D extends Module {
     const [batch, length] = input.shape;
     const p = this.padding;
     const x = padLength(input.data, batch, length, this.chanIn, p, p);
-    backend().conv1dBackwardWeight(x, delta.data, this.weightGrad.data,
-      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
+    backend().conv1dBackwardWeight(
+      x,
+      delta.data,
+      this.weightGrad.data,
+      batch,
+      length + 2 * p,
+      this.chanIn,
+      this.chanOut,
+      this.kSize,
+      this.stride,
+    );
     if (this.biasGrad) backend().sumRows(delta.data, batch * outLength, this.chanOut, this.biasGrad.data);
   }
 
@@ -147,13 +169,31 @@ export class Conv1D extends Module {
     const p = this.padding;
     if (p === 0) {
       const dx = this.buffer('delta', input.shape);
-      backend().conv1dBackwardInput(delta.data, this.weight.data, dx.data,
-        batch, length, this.chanIn, this.chanOut, this.kSize, this.stride);
+      backend().conv1dBackwardInput(
+        delta.data,
+        this.weight.data,
+        dx.data,
+        batch,
+        length,
+        this.chanIn,
+        this.chanOut,
+        this.kSize,
+        this.stride,
+      );
       return dx;
     }
     const dxPadded = new Float32Array(batch * (length + 2 * p) * this.chanIn);
-    backend().conv1dBackwardInput(delta.data, this.weight.data, dxPadded,
-      batch, length + 2 * p, this.chanIn, this.chanOut, this.kSize, this.stride);
+    backend().conv1dBackwardInput(
+      delta.data,
+      this.weight.data,
+      dxPadded,
+      batch,
+      length + 2 * p,
+      this.chanIn,
+      this.chanOut,
+      this.kSize,
+      this.stride,
+    );
     // The padded positions are constants, not inputs: their gradient is dropped.
     return { shape: Object.freeze([batch, length, this.chanIn]), data: cropLength(dxPadded, batch, length, this.chanIn, p, p) };
   }
@@ -205,8 +245,16 @@ export const CONV_TRANSPOSE1D_SCHEMA: ModuleSchema = {
   args: [{ name: 'kSize' }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', default: 1 }],
   // padding crops the output (outputShape refuses a crop that leaves nothing); outputPadding
   // below stride picks one of the lengths a strided Conv1D maps to the same size.
-  options: [{ name: 'padding', min: 0, default: 0 }, { name: 'outputPadding', min: 0, max: (v) => v.stride - 1, default: 0 }, 'bias', 'init'],
-  parameters: (v, o) => [['weight', [v.kSize, v.chanOut, v.chanIn]], ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : [])],
+  options: [
+    { name: 'padding', min: 0, default: 0 },
+    { name: 'outputPadding', min: 0, max: (v) => v.stride - 1, default: 0 },
+    'bias',
+    'init',
+  ],
+  parameters: (v, o) => [
+    ['weight', [v.kSize, v.chanOut, v.chanIn]],
+    ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : []),
+  ],
 };
 
 export class ConvTranspose1D extends Module {
@@ -270,8 +318,7 @@ export class ConvTranspose1D extends Module {
     const [batch, length] = input.shape;
     const full = this.fullLength(length);
     const yFull = new Float32Array(batch * full * this.chanOut);
-    backend().conv1dBackwardInput(input.data, this.weight.data, yFull,
-      batch, full, this.chanOut, this.chanIn, this.kSize, this.stride);
+    backend().conv1dBackwardInput(input.data, this.weight.data, yFull, batch, full, this.chanOut, this.chanIn, this.kSize, this.stride);
     const p = this.padding;
     const y = cropLength(yFull, batch, out[1], this.chanOut, p, full - out[1] - p);
     const b = this.bias?.data;
@@ -292,8 +339,17 @@ export class ConvTranspose1D extends Module {
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     const [, outLength] = this.checkBackward(input, delta);
     const [batch, length] = input.shape;
-    backend().conv1dBackwardWeight(this.padDelta(delta, length), input.data, this.weightGrad.data,
-      batch, this.fullLength(length), this.chanOut, this.chanIn, this.kSize, this.stride);
+    backend().conv1dBackwardWeight(
+      this.padDelta(delta, length),
+      input.data,
+      this.weightGrad.data,
+      batch,
+      this.fullLength(length),
+      this.chanOut,
+      this.chanIn,
+      this.kSize,
+      this.stride,
+    );
     const gb = this.biasGrad?.data;
     if (gb) {
       const d = delta.data;
@@ -306,8 +362,18 @@ export class ConvTranspose1D extends Module {
     this.checkBackward(input, delta);
     const [batch, length] = input.shape;
     const dx = zeros([batch, length, this.chanIn]);
-    backend().conv1dForward(this.padDelta(delta, length), this.weight.data, null, dx.data,
-      batch, this.fullLength(length), this.chanOut, this.chanIn, this.kSize, this.stride);
+    backend().conv1dForward(
+      this.padDelta(delta, length),
+      this.weight.data,
+      null,
+      dx.data,
+      batch,
+      this.fullLength(length),
+      this.chanOut,
+      this.chanIn,
+      this.kSize,
+      this.stride,
+    );
     return dx;
   }
 

@@ -33,8 +33,15 @@ export interface Fusion {
    * given `delta` = ∂L/∂(output of `second`): adds the parameter gradients when
    * `parameterGradients`, returns ∂L/∂input when `inputGradient` (else null).
    */
-  backward(first: Module, second: Module, input: Tensor, delta: Tensor, saved: SavedForBackward,
-    parameterGradients: boolean, inputGradient: boolean): Tensor | null;
+  backward(
+    first: Module,
+    second: Module,
+    input: Tensor,
+    delta: Tensor,
+    saved: SavedForBackward,
+    parameterGradients: boolean,
+    inputGradient: boolean,
+  ): Tensor | null;
 }
 
 /** The output of `conv` then `pool` on `input`, in `saved`'s storage; the pooling's winners into `winners` unless null. */
@@ -45,8 +52,21 @@ function convPoolForward(conv: Conv1D, pool: MaxPool1D, input: Tensor, saved: Sa
   const x = padLength(input.data, batch, length, conv.chanIn, p, p);
   const y = saved.fusedOutput(out);
   const winners = keepWinners ? saved.winners(y.data.length) : null;
-  backend().conv1dMaxPoolForward(x, conv.weight.data, conv.bias?.data ?? null, y.data, winners,
-    batch, length + 2 * p, conv.chanIn, conv.chanOut, conv.kSize, conv.stride, pool.kSize, pool.stride);
+  backend().conv1dMaxPoolForward(
+    x,
+    conv.weight.data,
+    conv.bias?.data ?? null,
+    y.data,
+    winners,
+    batch,
+    length + 2 * p,
+    conv.chanIn,
+    conv.chanOut,
+    conv.kSize,
+    conv.stride,
+    pool.kSize,
+    pool.stride,
+  );
   saved.winnersSaved = keepWinners;
   return y;
 }
@@ -76,8 +96,20 @@ const conv1dMaxPool: Fusion = {
     if (parameterGradients) {
       // The pooling's gradient is gathered through the winners straight into the weight gradient.
       const x = padLength(input.data, batch, length, conv.chanIn, p, p);
-      k.conv1dMaxPoolBackwardWeight(x, delta.data, winners, conv.weightGrad.data,
-        batch, length + 2 * p, conv.chanIn, conv.chanOut, conv.kSize, conv.stride, pool.kSize, pool.stride);
+      k.conv1dMaxPoolBackwardWeight(
+        x,
+        delta.data,
+        winners,
+        conv.weightGrad.data,
+        batch,
+        length + 2 * p,
+        conv.chanIn,
+        conv.chanOut,
+        conv.kSize,
+        conv.stride,
+        pool.kSize,
+        pool.stride,
+      );
       // The bias gradient is the sum of the convolution's gradient, which is delta routed to the
       // winners: every pooled gradient lands somewhere, so it is the sum of delta.
       if (conv.biasGrad) k.sumRows(delta.data, delta.data.length / conv.chanOut, conv.chanOut, conv.biasGrad.data);

@@ -25,7 +25,10 @@ export interface LinearOptions {
 export const LINEAR_SCHEMA: ModuleSchema = {
   args: [{ name: 'inputSize' }, { name: 'outputSize' }],
   options: ['bias', 'init'],
-  parameters: (v, o) => [['weight', [v.inputSize, v.outputSize]], ...(o.bias === false ? [] : [['bias', [v.outputSize]] as [string, number[]]])],
+  parameters: (v, o) => [
+    ['weight', [v.inputSize, v.outputSize]],
+    ...(o.bias === false ? [] : [['bias', [v.outputSize]] as [string, number[]]]),
+  ],
 };
 
 /**
@@ -85,8 +88,7 @@ export class Linear extends Module {
     const [batch, out] = this.checkInput(input);
     const y = this.buffer('output', [batch, out]);
     const k = backend();
-    k.sgemm(false, false, batch, out, this.inputSize, 1,
-      input.data, 0, this.inputSize, this.weight.data, 0, out, 0, y.data, 0, out);
+    k.sgemm(false, false, batch, out, this.inputSize, 1, input.data, 0, this.inputSize, this.weight.data, 0, out, 0, y.data, 0, out);
     if (this.bias) k.addRowVector(y.data, this.bias.data, batch, out);
     return y;
   }
@@ -96,8 +98,24 @@ export class Linear extends Module {
     // ∂L/∂W += xᵀ·δ: x is stored (batch, in), read transposed; beta = 1 accumulates, beta = 0
     // overwrites when deferZeroGrad postponed the clearing to here.
     const beta = this.gradDeferred ? 0 : 1;
-    backend().sgemm(true, false, this.inputSize, out, batch, 1,
-      input.data, 0, this.inputSize, delta.data, 0, out, beta, this.weightGrad.data, 0, out);
+    backend().sgemm(
+      true,
+      false,
+      this.inputSize,
+      out,
+      batch,
+      1,
+      input.data,
+      0,
+      this.inputSize,
+      delta.data,
+      0,
+      out,
+      beta,
+      this.weightGrad.data,
+      0,
+      out,
+    );
     if (this.biasGrad) {
       if (this.gradDeferred) this.biasGrad.data.fill(0);
       backend().sumRows(delta.data, batch, out, this.biasGrad.data);
@@ -121,8 +139,24 @@ export class Linear extends Module {
     const [batch, out] = this.checkBackward(input, delta);
     const dx = this.buffer('delta', [batch, this.inputSize]);
     // ∂L/∂x = δ·Wᵀ: W is stored (in, out), read transposed.
-    backend().sgemm(false, true, batch, this.inputSize, out, 1,
-      delta.data, 0, out, this.weight.data, 0, out, 0, dx.data, 0, this.inputSize);
+    backend().sgemm(
+      false,
+      true,
+      batch,
+      this.inputSize,
+      out,
+      1,
+      delta.data,
+      0,
+      out,
+      this.weight.data,
+      0,
+      out,
+      0,
+      dx.data,
+      0,
+      this.inputSize,
+    );
     return dx;
   }
 

@@ -255,9 +255,11 @@ export class Sequential extends Module {
   private backwardPass(pass: SequentialPass, delta: Tensor, parameterGradients: boolean, inputGradient: boolean): Tensor | null {
     const n = this.modules.length;
     if (pass.state !== 'forward') {
-      throw new Error(pass.state === 'infer'
-        ? `${this.label()}: backward called after infer (predict/evaluate), which keeps nothing for it; call forward first`
-        : `${this.label()}: backward called before forward`);
+      throw new Error(
+        pass.state === 'infer'
+          ? `${this.label()}: backward called after infer (predict/evaluate), which keeps nothing for it; call forward first`
+          : `${this.label()}: backward called before forward`,
+      );
     }
     checkShape(delta, (pass.inputs[n] as Tensor).shape, () => this.label(), 'delta');
     let d = delta;

@@ -15,7 +15,17 @@ import { Linear, LINEAR_SCHEMA } from './linear';
 import { Conv1D, ConvTranspose1D, Upsample1D, CONV1D_SCHEMA, CONV_TRANSPOSE1D_SCHEMA, UPSAMPLE1D_SCHEMA } from './conv';
 import { MaxPool1D, AvgPool1D, Flatten, POOL1D_SCHEMA } from './pool';
 import {
-  TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity, NO_ARGUMENTS, LEAKY_RELU_SCHEMA,
+  TanH,
+  Sigmoid,
+  StableSigmoid,
+  Softmax,
+  LogSoftmax,
+  ReLU,
+  LeakyReLU,
+  SoftPlus,
+  Identity,
+  NO_ARGUMENTS,
+  LEAKY_RELU_SCHEMA,
 } from './activations';
 import { ModuleSchema, argumentCount } from './schema';
 
@@ -68,7 +78,8 @@ export function checkConfigShape(type: string, schema: ModuleSchema, config: Mod
     const expected = min === max ? `${min}` : `${min} to ${max}`;
     throw new TypeError(`${type} takes ${expected} args, got ${args.length} (${JSON.stringify(args)})`);
   }
-  if (schema.options === null && config.options !== undefined) throw new TypeError(`${type} takes no options, got ${JSON.stringify(config.options)}`);
+  if (schema.options === null && config.options !== undefined)
+    throw new TypeError(`${type} takes no options, got ${JSON.stringify(config.options)}`);
   if (config.modules !== undefined) throw new TypeError(`${type} holds no modules, got a modules field`);
 }
 

@@ -69,7 +69,9 @@ function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<s
   if (spec.kind === 'float32') {
     // The kernels compute in float32: a finite double beyond its range would become ±Infinity.
     if (!Number.isFinite(Math.fround(v))) {
-      throw new RangeError(`${type}: ${spec.name} must be a finite number within the float32 range (|${spec.name}| <= 3.4028235e38), got ${v}`);
+      throw new RangeError(
+        `${type}: ${spec.name} must be a finite number within the float32 range (|${spec.name}| <= 3.4028235e38), got ${v}`,
+      );
     }
     return v;
   }
@@ -87,7 +89,12 @@ function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<s
  * the type, the argument, the accepted range and the value: `Conv1D: padding must be an
  * integer in [0, 2], got 5`. Argument counts and option keys are the caller's to check.
  */
-export function checkArguments(type: string, schema: ModuleSchema, args: readonly unknown[], options: Readonly<Record<string, unknown>> = {}): ArgumentValues {
+export function checkArguments(
+  type: string,
+  schema: ModuleSchema,
+  args: readonly unknown[],
+  options: Readonly<Record<string, unknown>> = {},
+): ArgumentValues {
   const values: Record<string, number> = {};
   schema.args.forEach((spec, i) => {
     values[spec.name] = checkOne(type, spec, args[i], values);

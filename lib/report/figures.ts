@@ -10,7 +10,7 @@ import { lineChartSvg, Series, ChartOptions } from '../plot';
 import { ensureDir } from '../data/paths';
 
 function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' }[c] as string));
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
 /**
@@ -168,7 +168,9 @@ export function confusionMatrixSvg(m: readonly (readonly number[])[], options: C
   parts.push(`<text transform="translate(12 ${top + (k * cell) / 2}) rotate(-90)" text-anchor="middle">actual</text>`);
   for (let i = 0; i < k; i++) {
     const rowSum = m[i].reduce((a, b) => a + b, 0);
-    parts.push(`<text x="${labelW - 4}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle">${escapeXml(names[i])}</text>`);
+    parts.push(
+      `<text x="${labelW - 4}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle">${escapeXml(names[i])}</text>`,
+    );
     for (let j = 0; j < k; j++) {
       const v = m[i][j];
       const share = rowSum ? v / rowSum : 0;
@@ -180,14 +182,18 @@ export function confusionMatrixSvg(m: readonly (readonly number[])[], options: C
       const y = top + i * cell;
       parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="${i === j ? '#222' : '#ddd'}"/>`);
       if (v !== 0) {
-        parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2}" text-anchor="middle" dominant-baseline="middle" fill="${t > 0.6 ? 'white' : 'black'}">${v}</text>`);
+        parts.push(
+          `<text x="${x + cell / 2}" y="${y + cell / 2}" text-anchor="middle" dominant-baseline="middle" fill="${t > 0.6 ? 'white' : 'black'}">${v}</text>`,
+        );
       }
     }
   }
   for (let j = 0; j < k; j++) {
     const x = labelW + j * cell + cell / 2;
     const y = top + k * cell + 6;
-    parts.push(`<text transform="translate(${x} ${y}) rotate(-60)" text-anchor="end" dominant-baseline="middle">${escapeXml(names[j])}</text>`);
+    parts.push(
+      `<text transform="translate(${x} ${y}) rotate(-60)" text-anchor="end" dominant-baseline="middle">${escapeXml(names[j])}</text>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('\n');
@@ -263,16 +269,24 @@ export function scatterSvg(xy: ArrayLike<number>, labels: ArrayLike<number>, opt
   parts.push(`<text x="${margin.left + pw}" y="${height - 22}" text-anchor="middle">${fmt(x1)}</text>`);
   parts.push(`<text x="${margin.left - 4}" y="${margin.top + ph}" text-anchor="end">${fmt(y0)}</text>`);
   parts.push(`<text x="${margin.left - 4}" y="${margin.top + 8}" text-anchor="end">${fmt(y1)}</text>`);
-  if (options.xLabel) parts.push(`<text x="${margin.left + pw / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
-  if (options.yLabel) parts.push(`<text transform="translate(14 ${margin.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`);
+  if (options.xLabel)
+    parts.push(`<text x="${margin.left + pw / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+  if (options.yLabel)
+    parts.push(
+      `<text transform="translate(14 ${margin.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+    );
   for (let i = 0; i < n; i++) {
-    parts.push(`<circle cx="${px(xy[2 * i])}" cy="${py(xy[2 * i + 1])}" r="2" fill="${CLASS_COLORS[labels[i] % CLASS_COLORS.length]}" fill-opacity="0.6"/>`);
+    parts.push(
+      `<circle cx="${px(xy[2 * i])}" cy="${py(xy[2 * i + 1])}" r="2" fill="${CLASS_COLORS[labels[i] % CLASS_COLORS.length]}" fill-opacity="0.6"/>`,
+    );
   }
   const classes = Math.max(0, ...Array.from(labels)) + 1;
   for (let c = 0; c < classes; c++) {
     const y = margin.top + 10 + c * 16;
     parts.push(`<circle cx="${width - margin.right + 16}" cy="${y}" r="5" fill="${CLASS_COLORS[c % CLASS_COLORS.length]}"/>`);
-    parts.push(`<text x="${width - margin.right + 26}" y="${y}" dominant-baseline="middle">${escapeXml(options.classNames?.[c] ?? String(c))}</text>`);
+    parts.push(
+      `<text x="${width - margin.right + 26}" y="${y}" dominant-baseline="middle">${escapeXml(options.classNames?.[c] ?? String(c))}</text>`,
+    );
   }
   parts.push('</svg>');
   return parts.join('\n');

@@ -6,7 +6,17 @@
  * @packageDocumentation
  */
 export {
-  imageGridPng, columnsOf, rowsOf, confusionMatrixSvg, panelsSvg, scatterSvg, writeFigure, markdownTable, textTable, meanStd, CLASS_COLORS,
+  imageGridPng,
+  columnsOf,
+  rowsOf,
+  confusionMatrixSvg,
+  panelsSvg,
+  scatterSvg,
+  writeFigure,
+  markdownTable,
+  textTable,
+  meanStd,
+  CLASS_COLORS,
 } from './figures';
 export type { ImageGridOptions, ConfusionOptions, Panel, ScatterOptions } from './figures';
 export { lineChartSvg, asciiChart } from '../plot';

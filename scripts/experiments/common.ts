@@ -5,7 +5,21 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  Tensor, Module, Loss, Optimizer, EpochRecord, FitOptions, History, fit, evaluate, setBackend, nativeAvailable, getBackend, getThreads, setThreads, data,
+  Tensor,
+  Module,
+  Loss,
+  Optimizer,
+  EpochRecord,
+  FitOptions,
+  History,
+  fit,
+  evaluate,
+  setBackend,
+  nativeAvailable,
+  getBackend,
+  getThreads,
+  setThreads,
+  data,
 } from '../../lib';
 import { markdownTable, textTable, writeFigure } from '../../lib/report/figures';
 
@@ -19,7 +33,11 @@ export function flags(defaults: Record<string, string | number | boolean>): Reco
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
     const key = m?.[1].replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     if (!m || !key || !(key in defaults)) {
-      process.stderr.write(`unknown argument ${argv[i]} (known: ${Object.keys(defaults).map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(' ')})\n`);
+      process.stderr.write(
+        `unknown argument ${argv[i]} (known: ${Object.keys(defaults)
+          .map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`)
+          .join(' ')})\n`,
+      );
       process.exit(2);
     }
     const def = defaults[key];
@@ -53,7 +71,8 @@ export function useNative(): string {
 /** Writes `reports/<name>.md` and prints the table; returns the markdown. */
 export function writeTable(name: string, title: string, header: string[], rows: (string | number)[][], notes: string[] = []): string {
   const md = [`### ${title}`, '', ...notes.map((n) => `${n}`), notes.length ? '' : null, markdownTable(header, rows), '']
-    .filter((l) => l !== null).join('\n');
+    .filter((l) => l !== null)
+    .join('\n');
   writeFigure(path.join(REPORTS, 'tables', `${name}.md`), md);
   process.stdout.write(`\n${title}\n${textTable(header, rows)}\n`);
   return md;

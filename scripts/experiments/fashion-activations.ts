@@ -4,11 +4,24 @@
  *
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-activations.ts [--train-size 20000 --epochs 15]
  */
-import { Sequential, Linear, Module, Sigmoid, TanH, ReLU, LeakyReLU, SoftPlus, Identity, CELogSoftmaxLoss, SGD, EpochRecord, seed, evaluate } from '../../lib';
-import { panelsSvg } from '../../lib/report/figures';
 import {
-  flags, useNative, writeTable, figure, raw, loadFashion, indexTargets, train, pct, since, commandLine,
-} from './common';
+  Sequential,
+  Linear,
+  Module,
+  Sigmoid,
+  TanH,
+  ReLU,
+  LeakyReLU,
+  SoftPlus,
+  Identity,
+  CELogSoftmaxLoss,
+  SGD,
+  EpochRecord,
+  seed,
+  evaluate,
+} from '../../lib';
+import { panelsSvg } from '../../lib/report/figures';
+import { flags, useNative, writeTable, figure, raw, loadFashion, indexTargets, train, pct, since, commandLine } from './common';
 
 const args = flags({ trainSize: 20000, epochs: 15, hidden: 64, lr: 1e-3, seed: 0 });
 const ACTIVATIONS: [string, () => Module][] = [
@@ -32,25 +45,61 @@ async function main(): Promise<void> {
     seed(args.seed as number);
     // Xavier for the saturating activations' layer would be the textbook choice; one init for all keeps the comparison about the activation.
     const net = new Sequential(new Linear(784, h), act(), new Linear(h, 10));
-    const hist = await train(net, loss, new SGD({ lr: args.lr as number, momentum: 0.9 }), { x: tr.x, y: indexTargets(tr) }, {
-      batchSize: 32, epochs: args.epochs as number, validation: { x: test.x, y: indexTargets(test) },
-    });
+    const hist = await train(
+      net,
+      loss,
+      new SGD({ lr: args.lr as number, momentum: 0.9 }),
+      { x: tr.x, y: indexTargets(tr) },
+      {
+        batchSize: 32,
+        epochs: args.epochs as number,
+        validation: { x: test.x, y: indexTargets(test) },
+      },
+    );
     const ev = evaluate(net, loss, test.x, indexTargets(test));
-    results.push({ name, history: hist.epochs, train: hist.epochs[hist.epochs.length - 1].trainAccuracy ?? NaN, test: ev.accuracy ?? NaN, seconds: since(t1) });
+    results.push({
+      name,
+      history: hist.epochs,
+      train: hist.epochs[hist.epochs.length - 1].trainAccuracy ?? NaN,
+      test: ev.accuracy ?? NaN,
+      seconds: since(t1),
+    });
     process.stdout.write(`${name.padEnd(26)} test ${pct(ev.accuracy ?? NaN)} (${since(t1).toFixed(0)} s)\n`);
   }
   raw('fashion-activations', results);
-  const curve = (k: 'trainLoss' | 'valAccuracy' | 'valLoss') => results.map((r) => ({ name: r.name.split(' ')[0], values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e[k])) }));
-  figure('fashion-activations-curves.svg', panelsSvg([
-    { series: curve('trainLoss'), options: { title: 'Training cross-entropy per sample', xLabel: 'epoch' } },
-    { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
-  ], 2));
-  writeTable('fashion-activations', `Item 3 — activations, Linear(784,${h}) → act → Linear(${h},10) on Fashion-MNIST`,
+  const curve = (k: 'trainLoss' | 'valAccuracy' | 'valLoss') =>
+    results.map((r) => ({
+      name: r.name.split(' ')[0],
+      values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e[k])),
+    }));
+  figure(
+    'fashion-activations-curves.svg',
+    panelsSvg(
+      [
+        { series: curve('trainLoss'), options: { title: 'Training cross-entropy per sample', xLabel: 'epoch' } },
+        { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
+      ],
+      2,
+    ),
+  );
+  writeTable(
+    'fashion-activations',
+    `Item 3 — activations, Linear(784,${h}) → act → Linear(${h},10) on Fashion-MNIST`,
     ['activation', 'train CE epoch 1', 'train CE last epoch', 'train accuracy % (last epoch)', 'test accuracy %', 'seconds'],
-    results.map((r) => [r.name, r.history[0].trainLoss.toFixed(4), r.history[r.history.length - 1].trainLoss.toFixed(4), pct(r.train), pct(r.test), r.seconds.toFixed(0)]),
-    [`Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; ${since(t0).toFixed(0)} s). ` +
-      `Training set: a stratified subset of ${tr.labels.length} of the 60,000 Fashion-MNIST training images (to keep the run short); test: the 10,000 test images. ` +
-      `CELogSoftmaxLoss, SGD lr ${args.lr} momentum 0.9 (summed gradients; PyTorch-equivalent lr ${(args.lr as number) * 32}), batch 32, ${args.epochs} epochs, He-normal init for both layers.`]);
+    results.map((r) => [
+      r.name,
+      r.history[0].trainLoss.toFixed(4),
+      r.history[r.history.length - 1].trainLoss.toFixed(4),
+      pct(r.train),
+      pct(r.test),
+      r.seconds.toFixed(0),
+    ]),
+    [
+      `Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; ${since(t0).toFixed(0)} s). ` +
+        `Training set: a stratified subset of ${tr.labels.length} of the 60,000 Fashion-MNIST training images (to keep the run short); test: the 10,000 test images. ` +
+        `CELogSoftmaxLoss, SGD lr ${args.lr} momentum 0.9 (summed gradients; PyTorch-equivalent lr ${(args.lr as number) * 32}), batch 32, ${args.epochs} epochs, He-normal init for both layers.`,
+    ],
+  );
 }
 
 main().catch((e) => {

@@ -7,9 +7,7 @@
  */
 import { Sequential, Linear, Sigmoid, BCELoss, SGD, INIT_NAMES, InitName, EpochRecord, seed, evaluate } from '../../lib';
 import { columnsOf, confusionMatrixSvg, imageGridPng, panelsSvg } from '../../lib/report/figures';
-import {
-  flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine,
-} from './common';
+import { flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine } from './common';
 
 const args = flags({ trainSize: 60000, epochs: 15, lr: 1e-3, seed: 0 });
 
@@ -20,36 +18,91 @@ async function main(): Promise<void> {
   const y = oneHotTargets(tr);
   const yTest = oneHotTargets(test);
   const loss = new BCELoss();
-  const results: { init: InitName; history: EpochRecord[]; test: number; testLoss: number; weights: Float32Array; confusion?: number[][] }[] = [];
+  const results: {
+    init: InitName;
+    history: EpochRecord[];
+    test: number;
+    testLoss: number;
+    weights: Float32Array;
+    confusion?: number[][];
+  }[] = [];
   for (const init of INIT_NAMES) {
     seed(args.seed as number);
     const lin = new Linear(784, 10, { init });
     const net = new Sequential(lin, new Sigmoid());
-    const h = await train(net, loss, new SGD({ lr: args.lr as number }), { x: tr.x, y }, {
-      batchSize: 32, epochs: args.epochs as number, validation: { x: test.x, y: yTest },
-    });
+    const h = await train(
+      net,
+      loss,
+      new SGD({ lr: args.lr as number }),
+      { x: tr.x, y },
+      {
+        batchSize: 32,
+        epochs: args.epochs as number,
+        validation: { x: test.x, y: yTest },
+      },
+    );
     const ev = evaluate(net, loss, test.x, yTest);
-    results.push({ init, history: h.epochs, test: ev.accuracy ?? NaN, testLoss: ev.loss, weights: lin.weight.data.slice(), confusion: ev.confusion });
+    results.push({
+      init,
+      history: h.epochs,
+      test: ev.accuracy ?? NaN,
+      testLoss: ev.loss,
+      weights: lin.weight.data.slice(),
+      confusion: ev.confusion,
+    });
     process.stdout.write(`${init.padEnd(14)} test ${pct(ev.accuracy ?? NaN)} loss ${ev.loss.toFixed(4)}\n`);
   }
-  raw('fashion-init', results.map((r) => ({ init: r.init, test: r.test, testLoss: r.testLoss, history: r.history })));
-  const curve = (k: 'trainLoss' | 'valAccuracy') => results.map((r) => ({ name: r.init, values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)) }));
-  figure('fashion-init-curves.svg', panelsSvg([
-    { series: curve('trainLoss').map((c) => ({ ...c, values: c.values.map((v) => Math.log10(v as number)) })), options: { title: 'log10 of the training BCE per sample', xLabel: 'epoch' } },
-    { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
-  ], 2));
+  raw(
+    'fashion-init',
+    results.map((r) => ({ init: r.init, test: r.test, testLoss: r.testLoss, history: r.history })),
+  );
+  const curve = (k: 'trainLoss' | 'valAccuracy') =>
+    results.map((r) => ({
+      name: r.init,
+      values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)),
+    }));
+  figure(
+    'fashion-init-curves.svg',
+    panelsSvg(
+      [
+        {
+          series: curve('trainLoss').map((c) => ({ ...c, values: c.values.map((v) => Math.log10(v as number)) })),
+          options: { title: 'log10 of the training BCE per sample', xLabel: 'epoch' },
+        },
+        { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
+      ],
+      2,
+    ),
+  );
   // One row of ten 28×28 weight images per initialisation, blue negative / red positive.
   const grid = results.flatMap((r) => columnsOf(r.weights, 784, 10));
   figure('fashion-init-weights.png', imageGridPng(grid, { imageShape: [28, 28], cols: 10, scale: 3, mode: 'diverging' }));
   const best = results.reduce((a, b) => (b.test > a.test ? b : a));
-  figure('fashion-init-confusion.svg', confusionMatrixSvg(best.confusion ?? [], { title: `Linear→Sigmoid, ${best.init} init, Fashion-MNIST test`, classNames: test.classNames }));
-  writeTable('fashion-init', 'Item 1 — initialisation of Linear(784,10) → Sigmoid on Fashion-MNIST',
+  figure(
+    'fashion-init-confusion.svg',
+    confusionMatrixSvg(best.confusion ?? [], {
+      title: `Linear→Sigmoid, ${best.init} init, Fashion-MNIST test`,
+      classNames: test.classNames,
+    }),
+  );
+  writeTable(
+    'fashion-init',
+    'Item 1 — initialisation of Linear(784,10) → Sigmoid on Fashion-MNIST',
     ['init', 'train BCE epoch 1', `train BCE epoch ${args.epochs}`, 'test BCE', 'test accuracy %'],
-    results.map((r) => [r.init, r.history[0].trainLoss.toFixed(4), r.history[r.history.length - 1].trainLoss.toFixed(4), r.testLoss.toFixed(4), pct(r.test)]),
-    [`Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; ${since(t0).toFixed(0)} s). ` +
-      `Training set: ${tr.labels.length} of the 60,000 Fashion-MNIST training images${tr.labels.length < 60000 ? ' (stratified subset)' : ''}; test: the 10,000 test images (curves only, no model selection). ` +
-      `BCE on one-hot targets, plain SGD lr ${args.lr} (summed over the batch and the 10 outputs, = ${(args.lr as number) * 320} with PyTorch's mean BCELoss), batch 32, ${args.epochs} epochs. ` +
-      'Weight images: rows in the order of the table, columns = classes 0–9 (T-shirt … ankle boot).']);
+    results.map((r) => [
+      r.init,
+      r.history[0].trainLoss.toFixed(4),
+      r.history[r.history.length - 1].trainLoss.toFixed(4),
+      r.testLoss.toFixed(4),
+      pct(r.test),
+    ]),
+    [
+      `Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; ${since(t0).toFixed(0)} s). ` +
+        `Training set: ${tr.labels.length} of the 60,000 Fashion-MNIST training images${tr.labels.length < 60000 ? ' (stratified subset)' : ''}; test: the 10,000 test images (curves only, no model selection). ` +
+        `BCE on one-hot targets, plain SGD lr ${args.lr} (summed over the batch and the 10 outputs, = ${(args.lr as number) * 320} with PyTorch's mean BCELoss), batch 32, ${args.epochs} epochs. ` +
+        'Weight images: rows in the order of the table, columns = classes 0–9 (T-shirt … ankle boot).',
+    ],
+  );
 }
 
 main().catch((e) => {

@@ -12,8 +12,25 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-latent.ts [--train-size 10000 --epochs 10]
  */
 import {
-  Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, ReLU, TanH, Sigmoid, BCELoss, CELogSoftmaxLoss, Adam,
-  Tensor, Rng, seed, predict, evaluate, data, Module,
+  Sequential,
+  Linear,
+  Conv1D,
+  ConvTranspose1D,
+  Upsample1D,
+  MaxPool1D,
+  ReLU,
+  TanH,
+  Sigmoid,
+  BCELoss,
+  CELogSoftmaxLoss,
+  Adam,
+  Tensor,
+  Rng,
+  seed,
+  predict,
+  evaluate,
+  data,
+  Module,
 } from '../../lib';
 import { imageGridPng, panelsSvg, rowsOf, scatterSvg } from '../../lib/report/figures';
 import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine, pct } from './common';
@@ -96,14 +113,24 @@ function mse(a: Tensor, b: Tensor): number {
 /** The convolutional autoencoder: 784×1 → 49×1 code (TanH) → 784×1, on the row-major pixel sequence. */
 function convAutoencoder(): { encoder: Sequential; net: Sequential } {
   const encoder = new Sequential(
-    new Conv1D(5, 1, 16, 1, { padding: 2, bias: true }), new ReLU(), new MaxPool1D(2, 2), // (392, 16)
-    new Conv1D(5, 16, 16, 1, { padding: 2, bias: true }), new ReLU(), new MaxPool1D(2, 2), // (196, 16)
-    new Conv1D(4, 16, 1, 4, { bias: true }), new TanH(), // (49, 1): the code
+    new Conv1D(5, 1, 16, 1, { padding: 2, bias: true }),
+    new ReLU(),
+    new MaxPool1D(2, 2), // (392, 16)
+    new Conv1D(5, 16, 16, 1, { padding: 2, bias: true }),
+    new ReLU(),
+    new MaxPool1D(2, 2), // (196, 16)
+    new Conv1D(4, 16, 1, 4, { bias: true }),
+    new TanH(), // (49, 1): the code
   );
   const decoder = new Sequential(
-    new ConvTranspose1D(4, 1, 16, 4, { bias: true }), new ReLU(), // (196, 16)
-    new Upsample1D(2), new Conv1D(5, 16, 16, 1, { padding: 2, bias: true }), new ReLU(), // (392, 16)
-    new Upsample1D(2), new Conv1D(5, 16, 1, 1, { padding: 2, bias: true }), new Sigmoid(), // (784, 1)
+    new ConvTranspose1D(4, 1, 16, 4, { bias: true }),
+    new ReLU(), // (196, 16)
+    new Upsample1D(2),
+    new Conv1D(5, 16, 16, 1, { padding: 2, bias: true }),
+    new ReLU(), // (392, 16)
+    new Upsample1D(2),
+    new Conv1D(5, 16, 1, 1, { padding: 2, bias: true }),
+    new Sigmoid(), // (784, 1)
   );
   return { encoder, net: new Sequential(encoder, decoder) };
 }
@@ -125,7 +152,15 @@ async function main(): Promise<void> {
   const ae2 = autoencoder([784, 256, 2], true);
   await fitAe(ae2.net, tr.x, tr.x, test.x, epochs);
   const codes2 = predict(ae2.encoder, test.x);
-  figure('latent-2d.svg', scatterSvg(codes2.data, test.labels, { title: `784→256(TanH)→2 (linear code) autoencoder: test codes by class (${epochs} epochs)`, classNames: test.classNames, xLabel: 'z₁', yLabel: 'z₂' }));
+  figure(
+    'latent-2d.svg',
+    scatterSvg(codes2.data, test.labels, {
+      title: `784→256(TanH)→2 (linear code) autoencoder: test codes by class (${epochs} epochs)`,
+      classNames: test.classNames,
+      xLabel: 'z₁',
+      yLabel: 'z₂',
+    }),
+  );
   const bce2 = evaluate(ae2.net, new BCELoss(), test.x, test.x).loss;
 
   // 64-D codes: k-means purity and linear probe, vs pixels.
@@ -167,14 +202,34 @@ async function main(): Promise<void> {
     denoiseRows.push([s, mse(xn, test.x).toFixed(5), mse(plain, test.x).toFixed(5), mse(den, test.x).toFixed(5)]);
     if (s === args.sigma) triple = [...rowsOf(xn.data, 784, show), ...rowsOf(den.data, 784, show), ...rowsOf(test.x.data, 784, show)];
   }
-  figure('denoise-curve.svg', panelsSvg([{
-    series: [{ name: 'noisy input', values: curves.input }, { name: 'plain AE', values: curves.plain }, { name: `denoising AE (σ ${args.sigma})`, values: curves.denoising }],
-    options: { title: `MSE per pixel vs the clean image; x = noise σ ∈ {${levels.join(', ')}}`, xLabel: 'noise level index' },
-  }], 1, 720));
+  figure(
+    'denoise-curve.svg',
+    panelsSvg(
+      [
+        {
+          series: [
+            { name: 'noisy input', values: curves.input },
+            { name: 'plain AE', values: curves.plain },
+            { name: `denoising AE (σ ${args.sigma})`, values: curves.denoising },
+          ],
+          options: { title: `MSE per pixel vs the clean image; x = noise σ ∈ {${levels.join(', ')}}`, xLabel: 'noise level index' },
+        },
+      ],
+      1,
+      720,
+    ),
+  );
   if (triple.length) figure('denoise-triples.png', imageGridPng(triple, { imageShape: [28, 28], cols: 10, scale: 3 }));
 
   // (c) convolutional autoencoder on a smaller subset (it is ~20× the work per image).
-  const trc = data.toSequence(tr.labels.length > (args.convTrainSize as number) ? data.subset(tr, Array.from({ length: args.convTrainSize as number }, (_, i) => i)) : tr);
+  const trc = data.toSequence(
+    tr.labels.length > (args.convTrainSize as number)
+      ? data.subset(
+          tr,
+          Array.from({ length: args.convTrainSize as number }, (_, i) => i),
+        )
+      : tr,
+  );
   const tec = data.toSequence(test);
   seed(args.seed as number);
   const cae = convAutoencoder();
@@ -186,31 +241,92 @@ async function main(): Promise<void> {
   // The linear 784→64 on the same subset, for a like-for-like comparison.
   seed(args.seed as number);
   const lin = autoencoder([784, 64]);
-  const trFlat = data.subset(tr, Array.from({ length: Math.min(tr.labels.length, args.convTrainSize as number) }, (_, i) => i));
+  const trFlat = data.subset(
+    tr,
+    Array.from({ length: Math.min(tr.labels.length, args.convTrainSize as number) }, (_, i) => i),
+  );
   const hl = await fitAe(lin.net, trFlat.x, trFlat.x, test.x, epochs);
   const linOut = predict(lin.net, test.x);
   const aeParams = (m: Module) => m.parameters().reduce((a, p) => a + p.value.data.length, 0);
-  figure('conv-ae-reconstructions.png', imageGridPng([...rowsOf(test.x.data, 784, show), ...rowsOf(linOut.data, 784, show), ...rowsOf(caeOut.data, 784, show)], { imageShape: [28, 28], cols: 10, scale: 3 }));
-  figure('conv-ae-curves.svg', panelsSvg([{
-    series: [{ name: 'conv AE (49-D code)', values: hc.epochs.map((e) => e.valLoss) }, { name: 'linear 784→64', values: hl.epochs.map((e) => e.valLoss) }],
-    options: { title: `Test BCE per image, both trained on the same ${trFlat.labels.length} images`, xLabel: 'epoch' },
-  }], 1));
-  rows.push(['conv AE: Conv1D(5,pad 2)+pool ×2, Conv1D(4, stride 4) → 49 codes → ConvTranspose1D(4, stride 4), Upsample1D+Conv1D ×2', 49, aeParams(cae.net), caeBce.toFixed(1), mse(caeOut, tec.x).toFixed(5), caeSeconds.toFixed(0)]);
-  rows.push(['linear 784→64 (TanH) → 784 (Sigmoid)', 64, aeParams(lin.net), evaluate(lin.net, new BCELoss(), test.x, test.x).loss.toFixed(1), mse(linOut, test.x).toFixed(5), '']);
-  rows.push(['linear 784→256→2, linear code (on the full training subset)', 2, aeParams(ae2.net), bce2.toFixed(1), mse(predict(ae2.net, test.x), test.x).toFixed(5), '']);
+  figure(
+    'conv-ae-reconstructions.png',
+    imageGridPng([...rowsOf(test.x.data, 784, show), ...rowsOf(linOut.data, 784, show), ...rowsOf(caeOut.data, 784, show)], {
+      imageShape: [28, 28],
+      cols: 10,
+      scale: 3,
+    }),
+  );
+  figure(
+    'conv-ae-curves.svg',
+    panelsSvg(
+      [
+        {
+          series: [
+            { name: 'conv AE (49-D code)', values: hc.epochs.map((e) => e.valLoss) },
+            { name: 'linear 784→64', values: hl.epochs.map((e) => e.valLoss) },
+          ],
+          options: { title: `Test BCE per image, both trained on the same ${trFlat.labels.length} images`, xLabel: 'epoch' },
+        },
+      ],
+      1,
+    ),
+  );
+  rows.push([
+    'conv AE: Conv1D(5,pad 2)+pool ×2, Conv1D(4, stride 4) → 49 codes → ConvTranspose1D(4, stride 4), Upsample1D+Conv1D ×2',
+    49,
+    aeParams(cae.net),
+    caeBce.toFixed(1),
+    mse(caeOut, tec.x).toFixed(5),
+    caeSeconds.toFixed(0),
+  ]);
+  rows.push([
+    'linear 784→64 (TanH) → 784 (Sigmoid)',
+    64,
+    aeParams(lin.net),
+    evaluate(lin.net, new BCELoss(), test.x, test.x).loss.toFixed(1),
+    mse(linOut, test.x).toFixed(5),
+    '',
+  ]);
+  rows.push([
+    'linear 784→256→2, linear code (on the full training subset)',
+    2,
+    aeParams(ae2.net),
+    bce2.toFixed(1),
+    mse(predict(ae2.net, test.x), test.x).toFixed(5),
+    '',
+  ]);
 
   raw('fashion-latent', { latentRows, denoiseRows, convRows: rows });
-  const common = `Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; total ${since(t0).toFixed(0)} s). ` +
+  const common =
+    `Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; total ${since(t0).toFixed(0)} s). ` +
     `Autoencoders as in item 6 (TanH, Sigmoid output, BCE, Adam 1e-3, batch 32), ${epochs} epochs on a stratified subset of ${tr.labels.length} Fashion-MNIST training images; evaluated on the 10,000 test images.`;
-  writeTable('fashion-latent-space', 'Item 7a — latent space: k-means purity and linear-probe accuracy (test set)',
-    ['features', 'k-means (k = 10) purity %', 'logistic regression accuracy %'], latentRows,
-    [common, 'k-means++ then 30 Lloyd iterations on the test-set features; logistic regression: Linear(d,10) with CE on log-softmax, Adam 1e-3, 10 epochs on the training features.']);
-  writeTable('fashion-denoising', `Item 7b — denoising: MSE per pixel against the clean test image`,
-    ['noise σ', 'noisy input', 'plain AE 784→256→64', `denoising AE (trained at σ = ${args.sigma})`], denoiseRows,
-    [common, `Noise: x + N(0, σ²) clipped to [0, 1]. Triples figure: noisy (σ = ${args.sigma}), denoised, clean.`]);
-  writeTable('fashion-conv-ae', 'Item 7c — convolutional vs linear autoencoder (test set)',
-    ['model', 'code size', 'parameters', 'test BCE per image', 'test MSE per pixel', 'train seconds'], rows,
-    [common, `The conv and the 784→64 linear AE were trained on the first ${trFlat.labels.length} images of that subset for ${epochs} epochs; the convolutions run over the 784-pixel row-major sequence (the library's Conv1D), channels last.`]);
+  writeTable(
+    'fashion-latent-space',
+    'Item 7a — latent space: k-means purity and linear-probe accuracy (test set)',
+    ['features', 'k-means (k = 10) purity %', 'logistic regression accuracy %'],
+    latentRows,
+    [
+      common,
+      'k-means++ then 30 Lloyd iterations on the test-set features; logistic regression: Linear(d,10) with CE on log-softmax, Adam 1e-3, 10 epochs on the training features.',
+    ],
+  );
+  writeTable(
+    'fashion-denoising',
+    `Item 7b — denoising: MSE per pixel against the clean test image`,
+    ['noise σ', 'noisy input', 'plain AE 784→256→64', `denoising AE (trained at σ = ${args.sigma})`],
+    denoiseRows,
+    [common, `Noise: x + N(0, σ²) clipped to [0, 1]. Triples figure: noisy (σ = ${args.sigma}), denoised, clean.`],
+  );
+  writeTable(
+    'fashion-conv-ae',
+    'Item 7c — convolutional vs linear autoencoder (test set)',
+    ['model', 'code size', 'parameters', 'test BCE per image', 'test MSE per pixel', 'train seconds'],
+    rows,
+    [
+      common,
+      `The conv and the 784→64 linear AE were trained on the first ${trFlat.labels.length} images of that subset for ${epochs} epochs; the convolutions run over the 784-pixel row-major sequence (the library's Conv1D), channels last.`,
+    ],
+  );
 }
 
 main().catch((e) => {

@@ -6,9 +6,7 @@
  */
 import { Sequential, Linear, Sigmoid, BCELoss, SGD, EpochRecord, seed, evaluate, NonFiniteError } from '../../lib';
 import { panelsSvg } from '../../lib/report/figures';
-import {
-  flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine,
-} from './common';
+import { flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine } from './common';
 
 const args = flags({ trainSize: 60000, epochs: 15, seed: 0 });
 const RATES = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1];
@@ -27,9 +25,20 @@ async function main(): Promise<void> {
     const history: EpochRecord[] = [];
     let note = '';
     try {
-      await train(net, loss, new SGD({ lr }), { x: tr.x, y }, {
-        batchSize: 32, epochs: args.epochs as number, validation: { x: test.x, y: yTest }, onEpochEnd: (r) => { history.push(r); },
-      });
+      await train(
+        net,
+        loss,
+        new SGD({ lr }),
+        { x: tr.x, y },
+        {
+          batchSize: 32,
+          epochs: args.epochs as number,
+          validation: { x: test.x, y: yTest },
+          onEpochEnd: (r) => {
+            history.push(r);
+          },
+        },
+      );
     } catch (e) {
       if (!(e instanceof NonFiniteError)) throw e;
       note = `diverged at epoch ${e.epoch}`;
@@ -39,17 +48,51 @@ async function main(): Promise<void> {
     process.stdout.write(`lr ${lr}: test ${pct(ev.accuracy ?? NaN)} loss ${ev.loss.toFixed(4)} ${note}\n`);
   }
   raw('fashion-lr', results);
-  const curve = (k: 'trainLoss' | 'valAccuracy') => results.map((r) => ({ name: `lr ${r.lr}`, values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)) }));
-  figure('fashion-lr-curves.svg', panelsSvg([
-    { series: curve('trainLoss').map((c) => ({ ...c, values: c.values.map((v) => Math.log10(v as number)) })), options: { title: 'log10 of the training BCE per sample', xLabel: 'epoch' } },
-    { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
-  ], 2));
-  writeTable('fashion-lr', 'Item 2 — learning rate, Linear(784,10) → Sigmoid on Fashion-MNIST',
-    ['lr (ours, summed gradients)', 'PyTorch-equivalent lr', 'train BCE epoch 1', 'train BCE last epoch', 'test BCE', 'test accuracy %', 'note'],
-    results.map((r) => [r.lr, +(r.lr * 320).toPrecision(3), r.history[0]?.trainLoss.toFixed(4) ?? '—', r.history[r.history.length - 1]?.trainLoss.toFixed(4) ?? '—', r.testLoss.toFixed(4), pct(r.test), r.note]),
-    [`Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; ${since(t0).toFixed(0)} s). ` +
-      `Training set: ${tr.labels.length} Fashion-MNIST training images; test: the 10,000 test images. BCE on one-hot targets, plain SGD, batch 32, ${args.epochs} epochs, Xavier-normal init. ` +
-      'PyTorch-equivalent lr = ours × 32 × 10: PyTorch\'s BCELoss averages over the batch and the 10 outputs, ours sums both (docs/COURSE.md).']);
+  const curve = (k: 'trainLoss' | 'valAccuracy') =>
+    results.map((r) => ({
+      name: `lr ${r.lr}`,
+      values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)),
+    }));
+  figure(
+    'fashion-lr-curves.svg',
+    panelsSvg(
+      [
+        {
+          series: curve('trainLoss').map((c) => ({ ...c, values: c.values.map((v) => Math.log10(v as number)) })),
+          options: { title: 'log10 of the training BCE per sample', xLabel: 'epoch' },
+        },
+        { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
+      ],
+      2,
+    ),
+  );
+  writeTable(
+    'fashion-lr',
+    'Item 2 — learning rate, Linear(784,10) → Sigmoid on Fashion-MNIST',
+    [
+      'lr (ours, summed gradients)',
+      'PyTorch-equivalent lr',
+      'train BCE epoch 1',
+      'train BCE last epoch',
+      'test BCE',
+      'test accuracy %',
+      'note',
+    ],
+    results.map((r) => [
+      r.lr,
+      +(r.lr * 320).toPrecision(3),
+      r.history[0]?.trainLoss.toFixed(4) ?? '—',
+      r.history[r.history.length - 1]?.trainLoss.toFixed(4) ?? '—',
+      r.testLoss.toFixed(4),
+      pct(r.test),
+      r.note,
+    ]),
+    [
+      `Command: \`${commandLine()}\` (seed ${args.seed}; ${backendText}; ${since(t0).toFixed(0)} s). ` +
+        `Training set: ${tr.labels.length} Fashion-MNIST training images; test: the 10,000 test images. BCE on one-hot targets, plain SGD, batch 32, ${args.epochs} epochs, Xavier-normal init. ` +
+        "PyTorch-equivalent lr = ours × 32 × 10: PyTorch's BCELoss averages over the batch and the 10 outputs, ours sums both (docs/COURSE.md).",
+    ],
+  );
 }
 
 main().catch((e) => {

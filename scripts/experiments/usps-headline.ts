@@ -19,18 +19,45 @@
  * Choosing a configuration without USPS_test: ... usps-headline.ts --explore --seeds 5 [flags]
  */
 import {
-  Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, CELogSoftmaxLoss, Adam, SGD, Optimizer, InitName, EpochRecord, History, seed, data, evaluate,
-  WeightAverage, Module, Loss,
+  Sequential,
+  Conv1D,
+  MaxPool1D,
+  Flatten,
+  Linear,
+  ReLU,
+  CELogSoftmaxLoss,
+  Adam,
+  SGD,
+  Optimizer,
+  InitName,
+  EpochRecord,
+  History,
+  seed,
+  data,
+  evaluate,
+  WeightAverage,
+  Module,
+  Loss,
 } from '../../lib';
 import { confusionMatrixSvg, meanStd, panelsSvg } from '../../lib/report/figures';
 import { Series } from '../../lib/plot';
-import {
-  flags, useNative, writeTable, figure, raw, indexTargets, reduceOnPlateau, train, pct, pm, since, commandLine,
-} from './common';
+import { flags, useNative, writeTable, figure, raw, indexTargets, reduceOnPlateau, train, pct, pm, since, commandLine } from './common';
 
 const args = flags({
-  seeds: 10, epochs: 50, patience: 5, valFraction: 0.15, zeroEpochs: 15, zeroOnly: false, augment: false,
-  optimizer: 'sgd', lr: 5e-4, momentum: 0.9, weightDecay: 1e-2, linearInit: 'xavierNormal', plateau: 1, factor: 0.3,
+  seeds: 10,
+  epochs: 50,
+  patience: 5,
+  valFraction: 0.15,
+  zeroEpochs: 15,
+  zeroOnly: false,
+  augment: false,
+  optimizer: 'sgd',
+  lr: 5e-4,
+  momentum: 0.9,
+  weightDecay: 1e-2,
+  linearInit: 'xavierNormal',
+  plateau: 1,
+  factor: 0.3,
   // Additions (all off by default, so the command above reproduces the first tables):
   // --ema D: the model of record is an exponential moving average of the weights (decay D per batch);
   // it is what the validation split scores, what early stopping keeps and what USPS_test sees.
@@ -66,7 +93,14 @@ const args = flags({
 function headline(init?: 'zeros'): Sequential {
   const conv = init ? { init } : undefined;
   const lin = { init: init ?? (args.linearInit as InitName) };
-  return new Sequential(new Conv1D(3, 1, 32, 1, conv), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100, lin), new ReLU(), new Linear(100, 10, lin));
+  return new Sequential(
+    new Conv1D(3, 1, 32, 1, conv),
+    new MaxPool1D(2, 2),
+    new Flatten(),
+    new Linear(4064, 100, lin),
+    new ReLU(),
+    new Linear(100, 10, lin),
+  );
 }
 
 function optimizer(): Optimizer {
@@ -74,7 +108,8 @@ function optimizer(): Optimizer {
   return args.optimizer === 'sgd' ? new SGD({ ...common, momentum: args.momentum as number }) : new Adam(common);
 }
 
-const configText = (): string => `${args.standardize ? 'inputs standardised with the training data\'s pixel mean and std; ' : ''}${args.optimizer === 'sgd' ? `SGD lr ${args.lr} (summed gradients; ${(args.lr as number) * 32} in PyTorch's convention) momentum ${args.momentum}` : `Adam lr ${args.lr}`}` +
+const configText = (): string =>
+  `${args.standardize ? "inputs standardised with the training data's pixel mean and std; " : ''}${args.optimizer === 'sgd' ? `SGD lr ${args.lr} (summed gradients; ${(args.lr as number) * 32} in PyTorch's convention) momentum ${args.momentum}` : `Adam lr ${args.lr}`}` +
   `${args.weightDecay ? `, weight decay ${args.weightDecay} (added to the summed gradient; ${(args.weightDecay as number) / 32} in PyTorch's convention)` : ''}` +
   `${args.schedule === 'cosine' ? `, cosine learning-rate schedule over ${args.epochs} epochs (per epoch, from lr down to ${args.minFactor} × lr)` : (args.plateau as number) > 0 ? `, learning rate × ${args.factor} when the validation loss has not improved for ${(args.plateau as number) + 1} epochs` : ''}` +
   `, batch ${args.batchSize}, ${args.keepLast ? `${args.epochs} epochs, no early stopping (the weights of the last epoch are kept)` : `up to ${args.epochs} epochs, early stopping on validation loss with patience ${args.patience}, best weights restored`}` +
@@ -90,7 +125,13 @@ const configText = (): string => `${args.standardize ? 'inputs standardised with
  */
 function shifted(ds: data.Dataset): data.Dataset {
   const n = ds.labels.length;
-  const shifts = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]];
+  const shifts = [
+    [0, 0],
+    [1, 0],
+    [-1, 0],
+    [0, 1],
+    [0, -1],
+  ];
   const x = new Float32Array(n * shifts.length * 256);
   const labels = new Int32Array(n * shifts.length);
   shifts.forEach(([dx, dy], k) => {
@@ -141,22 +182,31 @@ async function stage(net: Module, loss: Loss, opt: Optimizer, tr: data.Dataset, 
   const y = indexTargets(tr);
   const lrsUsed: number[] = [];
   const cosine = args.schedule === 'cosine';
-  const schedule = val && !cosine && (args.plateau as number) > 0 ? reduceOnPlateau(opt, args.plateau as number, args.factor as number) : undefined;
+  const schedule =
+    val && !cosine && (args.plateau as number) > 0 ? reduceOnPlateau(opt, args.plateau as number, args.factor as number) : undefined;
   const decay = args.ema as number;
   if (decay <= 0 && val && !cosine && !args.keepLast) {
-    const history: History = await train(net, loss, opt, { x: tr.x, y }, {
-      batchSize: args.batchSize as number, epochs: args.epochs as number, validation: { x: val.x, y: indexTargets(val) },
-      earlyStopping: { patience: args.patience as number, monitor: 'valLoss', restoreBest: true },
-      onEpochEnd: (r) => {
-        lrsUsed.push(opt.lr);
-        schedule?.(r);
+    const history: History = await train(
+      net,
+      loss,
+      opt,
+      { x: tr.x, y },
+      {
+        batchSize: args.batchSize as number,
+        epochs: args.epochs as number,
+        validation: { x: val.x, y: indexTargets(val) },
+        earlyStopping: { patience: args.patience as number, monitor: 'valLoss', restoreBest: true },
+        onEpochEnd: (r) => {
+          lrsUsed.push(opt.lr);
+          schedule?.(r);
+        },
       },
-    });
+    );
     return { history: history.epochs, bestEpoch: history.bestEpoch ?? history.epochs.length, lrs: lrsUsed };
   }
   const params = net.parameters();
   const ema = decay > 0 ? new WeightAverage(params, { decay }) : null;
-  const epochs = lrs ? lrs.length : args.epochs as number;
+  const epochs = lrs ? lrs.length : (args.epochs as number);
   const swaK = args.swa as number;
   if (swaK > 0 && !args.keepLast) throw new Error('--swa needs --keep-last (a fixed epoch budget)');
   const swa = swaK > 0 ? new WeightAverage(params) : null;
@@ -172,7 +222,13 @@ async function stage(net: Module, loss: Loss, opt: Optimizer, tr: data.Dataset, 
       opt.lr = (args.lr as number) * (m + (1 - m) * 0.5 * (1 + Math.cos((Math.PI * (epoch - 1)) / (args.epochs as number))));
     }
     lrsUsed.push(opt.lr);
-    const h = await train(net, loss, opt, { x: tr.x, y }, { batchSize: args.batchSize as number, epochs: 1, onBatchEnd: ema ? () => ema.update() : undefined });
+    const h = await train(
+      net,
+      loss,
+      opt,
+      { x: tr.x, y },
+      { batchSize: args.batchSize as number, epochs: 1, onBatchEnd: ema ? () => ema.update() : undefined },
+    );
     const record: EpochRecord = { ...h.epochs[0], epoch };
     const inSwa = swa !== null && epoch > epochs - swaK;
     if (inSwa) {
@@ -216,9 +272,10 @@ async function runOnce(s: number, protocol: 'original' | 'honest' | 'augmented',
   const t0 = performance.now();
   seed(s);
   // (i): a plain random 33 % hold-out, as the original; (ii): a stratified validation split.
-  const split = protocol === 'original'
-    ? data.trainTestSplit(full, { testFraction: 0.33, seed: 1000 + s })
-    : data.trainTestSplit(full, { testFraction: args.valFraction as number, seed: 2000 + s, stratify: true });
+  const split =
+    protocol === 'original'
+      ? data.trainTestSplit(full, { testFraction: 0.33, seed: 1000 + s })
+      : data.trainTestSplit(full, { testFraction: args.valFraction as number, seed: 2000 + s, stratify: true });
   const scale = scaler(split.train);
   const tr = data.toSequence(scale(protocol === 'augmented' ? shifted(split.train) : split.train));
   const held = data.toSequence(scale(split.test));
@@ -239,14 +296,22 @@ async function runOnce(s: number, protocol: 'original' | 'honest' | 'augmented',
   }
   const t = evaluate(net, loss, testSet.x, indexTargets(testSet));
   const run: Run = {
-    seed: s, protocol, epochs: st.history.length, bestEpoch: best,
+    seed: s,
+    protocol,
+    epochs: st.history.length,
+    bestEpoch: best,
     trainAcc: evaluate(net, loss, trainSet.x, indexTargets(trainSet)).accuracy ?? NaN,
     heldOutAcc: st.history[best - 1].valAccuracy ?? NaN,
-    testAcc: t.accuracy ?? NaN, seconds: since(t0), history: st.history, confusion: t.confusion,
+    testAcc: t.accuracy ?? NaN,
+    seconds: since(t0),
+    history: st.history,
+    confusion: t.confusion,
   };
-  process.stdout.write(`seed ${s} ${protocol.padEnd(8)}: best epoch ${best}/${run.epochs}, train ${pct(run.trainAcc)}, ` +
-    `${protocol === 'original' ? 'hold-out' : 'validation'} ${pct(run.heldOutAcc)}, ${args.explore ? 'dev (inside USPS_train)' : 'official test'} ${pct(run.testAcc)} ` +
-    `(val loss ${st.history[best - 1].valLoss?.toFixed(4)}; ${run.seconds.toFixed(0)} s)\n`);
+  process.stdout.write(
+    `seed ${s} ${protocol.padEnd(8)}: best epoch ${best}/${run.epochs}, train ${pct(run.trainAcc)}, ` +
+      `${protocol === 'original' ? 'hold-out' : 'validation'} ${pct(run.heldOutAcc)}, ${args.explore ? 'dev (inside USPS_train)' : 'official test'} ${pct(run.testAcc)} ` +
+      `(val loss ${st.history[best - 1].valLoss?.toFixed(4)}; ${run.seconds.toFixed(0)} s)\n`,
+  );
   return run;
 }
 
@@ -255,7 +320,9 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const full = data.loadUSPS();
   const test = data.loadUSPS({ split: 'test' });
-  process.stdout.write(`USPS headline CNN, ${args.seeds} seeds × ${args.augment ? 'protocol (iii)' : args.explore ? 'protocol (ii) inside USPS_train' : '2 protocols'}; ${configText()}; ${backendText}\n`);
+  process.stdout.write(
+    `USPS headline CNN, ${args.seeds} seeds × ${args.augment ? 'protocol (iii)' : args.explore ? 'protocol (ii) inside USPS_train' : '2 protocols'}; ${configText()}; ${backendText}\n`,
+  );
 
   if (args.explore) {
     await explore(full, t0);
@@ -281,8 +348,10 @@ async function explore(full: data.Dataset, t0: number): Promise<void> {
     const { mean, std } = meanStd(runs.map(f));
     return pm(mean, std, digits);
   };
-  process.stdout.write(`EXPLORE ${commandLine()}\n  dev ${m((r) => 100 * r.testAcc)} | validation ${m((r) => 100 * r.heldOutAcc)} | ` +
-    `val loss ${m((r) => r.history[r.bestEpoch - 1].valLoss ?? NaN, 4)} | best epoch ${m((r) => r.bestEpoch, 1)} | ${since(t0).toFixed(0)} s\n`);
+  process.stdout.write(
+    `EXPLORE ${commandLine()}\n  dev ${m((r) => 100 * r.testAcc)} | validation ${m((r) => 100 * r.heldOutAcc)} | ` +
+      `val loss ${m((r) => r.history[r.bestEpoch - 1].valLoss ?? NaN, 4)} | best epoch ${m((r) => r.bestEpoch, 1)} | ${since(t0).toFixed(0)} s\n`,
+  );
 }
 
 async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backendText: string, t0: number): Promise<void> {
@@ -291,10 +360,20 @@ async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backend
     runs.push(await runOnce(s, 'original', full, test));
     runs.push(await runOnce(s, 'honest', full, test));
   }
-  raw(args.name as string, runs.map(({ confusion, ...r }) => r));
+  raw(
+    args.name as string,
+    runs.map(({ confusion, ...r }) => r),
+  );
 
-  const perSeed = runs.map((r) => [r.seed, r.protocol === 'original' ? '(i) original: 33 % hold-out' : '(ii) honest: val split → test',
-    r.bestEpoch, r.epochs, pct(r.trainAcc), pct(r.heldOutAcc), pct(r.testAcc)]);
+  const perSeed = runs.map((r) => [
+    r.seed,
+    r.protocol === 'original' ? '(i) original: 33 % hold-out' : '(ii) honest: val split → test',
+    r.bestEpoch,
+    r.epochs,
+    pct(r.trainAcc),
+    pct(r.heldOutAcc),
+    pct(r.testAcc),
+  ]);
   const summary = (['original', 'honest'] as const).map((p) => {
     const rs = runs.filter((r) => r.protocol === p);
     const f = (k: 'trainAcc' | 'heldOutAcc' | 'testAcc'): string => {
@@ -303,47 +382,98 @@ async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backend
     };
     const be = meanStd(rs.map((r) => r.bestEpoch));
     const ep = meanStd(rs.map((r) => r.epochs));
-    return [p === 'original' ? '(i) original: random 33 % hold-out of USPS_train, reported = best hold-out epoch' : `(ii) honest: stratified ${100 * (args.valFraction as number)} % validation split → one evaluation on USPS_test`,
-      pm(be.mean, be.std, 1), pm(ep.mean, ep.std, 1), f('trainAcc'), f('heldOutAcc'), f('testAcc')];
+    return [
+      p === 'original'
+        ? '(i) original: random 33 % hold-out of USPS_train, reported = best hold-out epoch'
+        : `(ii) honest: stratified ${100 * (args.valFraction as number)} % validation split → one evaluation on USPS_test`,
+      pm(be.mean, be.std, 1),
+      pm(ep.mean, ep.std, 1),
+      f('trainAcc'),
+      f('heldOutAcc'),
+      f('testAcc'),
+    ];
   });
   const notes = [
     `Command: \`${commandLine()}\` (seeds 0–${(args.seeds as number) - 1}; ${backendText}; total ${since(t0).toFixed(0)} s).`,
     `Configuration (both protocols): ${configText()}.`,
     'The "held-out" column is the hold-out accuracy at the best epoch for (i) — the number the original reported — and the validation accuracy for (ii). ' +
-    'The "official test" column of protocol (i) is shown for information only: under (i) the original never looked at USPS_test.',
+      'The "official test" column of protocol (i) is shown for information only: under (i) the original never looked at USPS_test.',
   ];
-  writeTable(`${args.name}-summary`, 'Item 4 — headline CNN on USPS, mean ± std over seeds', ['protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'], summary, notes);
-  writeTable(`${args.name}-seeds`, 'Item 4 — per seed', ['seed', 'protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'], perSeed);
+  writeTable(
+    `${args.name}-summary`,
+    'Item 4 — headline CNN on USPS, mean ± std over seeds',
+    ['protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'],
+    summary,
+    notes,
+  );
+  writeTable(
+    `${args.name}-seeds`,
+    'Item 4 — per seed',
+    ['seed', 'protocol', 'best epoch', 'epochs run', 'train %', 'held-out %', 'official test %'],
+    perSeed,
+  );
 
   // Curves: held-out (i) and validation (ii) accuracy per epoch for every seed, and the losses.
   const series = (p: 'original' | 'honest', key: 'valAccuracy' | 'valLoss'): Series[] =>
-    runs.filter((r) => r.protocol === p).map((r) => ({ name: `seed ${r.seed}`, values: r.history.map((e) => (key === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.valLoss)) }));
-  figure(`${args.name}-curves.svg`, panelsSvg([
-    { series: series('original', 'valAccuracy'), options: { title: '(i) 33 % hold-out accuracy (%) per epoch', xLabel: 'epoch' } },
-    { series: series('honest', 'valAccuracy'), options: { title: '(ii) validation accuracy (%) per epoch', xLabel: 'epoch' } },
-    { series: series('original', 'valLoss'), options: { title: '(i) hold-out loss per sample', xLabel: 'epoch' } },
-    { series: series('honest', 'valLoss'), options: { title: '(ii) validation loss per sample', xLabel: 'epoch' } },
-  ], 2));
+    runs
+      .filter((r) => r.protocol === p)
+      .map((r) => ({
+        name: `seed ${r.seed}`,
+        values: r.history.map((e) => (key === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.valLoss)),
+      }));
+  figure(
+    `${args.name}-curves.svg`,
+    panelsSvg(
+      [
+        { series: series('original', 'valAccuracy'), options: { title: '(i) 33 % hold-out accuracy (%) per epoch', xLabel: 'epoch' } },
+        { series: series('honest', 'valAccuracy'), options: { title: '(ii) validation accuracy (%) per epoch', xLabel: 'epoch' } },
+        { series: series('original', 'valLoss'), options: { title: '(i) hold-out loss per sample', xLabel: 'epoch' } },
+        { series: series('honest', 'valLoss'), options: { title: '(ii) validation loss per sample', xLabel: 'epoch' } },
+      ],
+      2,
+    ),
+  );
   // Confusion matrix on the official test set of the honest run closest to the median.
   const honest = runs.filter((r) => r.protocol === 'honest').sort((a, b) => a.testAcc - b.testAcc);
   const median = honest[Math.floor((honest.length - 1) / 2)];
-  figure(`${args.name}-confusion.svg`, confusionMatrixSvg(median.confusion ?? [], { title: `USPS_test, protocol (ii), seed ${median.seed} (median)` }));
+  figure(
+    `${args.name}-confusion.svg`,
+    confusionMatrixSvg(median.confusion ?? [], { title: `USPS_test, protocol (ii), seed ${median.seed} (median)` }),
+  );
 }
 
 async function augmented(full: data.Dataset, test: data.Dataset, backendText: string, t0: number): Promise<void> {
   const runs: Run[] = [];
   for (let s = 0; s < (args.seeds as number); s++) runs.push(await runOnce(s, 'augmented', full, test));
-  raw('usps-headline-augmented', runs.map(({ confusion, ...r }) => r));
+  raw(
+    'usps-headline-augmented',
+    runs.map(({ confusion, ...r }) => r),
+  );
   const ms = (k: 'trainAcc' | 'heldOutAcc' | 'testAcc' | 'bestEpoch' | 'epochs', scale = 100, digits = 2): string => {
     const { mean, std } = meanStd(runs.map((r) => scale * r[k]));
     return pm(mean, std, digits);
   };
-  writeTable('usps-headline-augmented', 'Item 4 — protocol (ii) with ±1-pixel shift augmentation (same network and optimiser)',
+  writeTable(
+    'usps-headline-augmented',
+    'Item 4 — protocol (ii) with ±1-pixel shift augmentation (same network and optimiser)',
     ['protocol', 'seeds', 'best epoch', 'epochs run', 'train %', 'validation %', 'official test %'],
-    [[`(iii) = (ii) + the training split shifted by one pixel in 4 directions (5× the data)`, runs.length, ms('bestEpoch', 1, 1), ms('epochs', 1, 1), ms('trainAcc'), ms('heldOutAcc'), ms('testAcc')],
-      ...runs.map((r) => [`seed ${r.seed}`, 1, r.bestEpoch, r.epochs, pct(r.trainAcc), pct(r.heldOutAcc), pct(r.testAcc)])],
-    [`Command: \`${commandLine()}\` (${backendText}; ${since(t0).toFixed(0)} s). Same split seeds as (ii); the validation split is not augmented; USPS_test evaluated once per seed.`,
-      `Configuration: ${configText()}.`]);
+    [
+      [
+        `(iii) = (ii) + the training split shifted by one pixel in 4 directions (5× the data)`,
+        runs.length,
+        ms('bestEpoch', 1, 1),
+        ms('epochs', 1, 1),
+        ms('trainAcc'),
+        ms('heldOutAcc'),
+        ms('testAcc'),
+      ],
+      ...runs.map((r) => [`seed ${r.seed}`, 1, r.bestEpoch, r.epochs, pct(r.trainAcc), pct(r.heldOutAcc), pct(r.testAcc)]),
+    ],
+    [
+      `Command: \`${commandLine()}\` (${backendText}; ${since(t0).toFixed(0)} s). Same split seeds as (ii); the validation split is not augmented; USPS_test evaluated once per seed.`,
+      `Configuration: ${configText()}.`,
+    ],
+  );
 }
 
 async function zeroInit(full: data.Dataset, test: data.Dataset): Promise<void> {
@@ -355,24 +485,50 @@ async function zeroInit(full: data.Dataset, test: data.Dataset): Promise<void> {
     seed(0);
     const net = headline(init);
     const loss = new CELogSoftmaxLoss();
-    const h = await train(net, loss, optimizer(), { x: tr.x, y: indexTargets(tr) }, {
-      batchSize: 32, epochs: args.zeroEpochs as number, validation: { x: test.x, y: indexTargets(test) },
-    });
+    const h = await train(
+      net,
+      loss,
+      optimizer(),
+      { x: tr.x, y: indexTargets(tr) },
+      {
+        batchSize: 32,
+        epochs: args.zeroEpochs as number,
+        validation: { x: test.x, y: indexTargets(test) },
+      },
+    );
     const acc = evaluate(net, loss, test.x, indexTargets(test)).accuracy ?? NaN;
     zeroRuns.push({ name: init ? 'all weights zero' : 'Xavier normal', history: h.epochs, test: acc });
-    const w = net.parameters().map((p) => `${p.name}: max |w| ${p.value.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0).toExponential(2)}`);
+    const w = net
+      .parameters()
+      .map((p) => `${p.name}: max |w| ${p.value.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0).toExponential(2)}`);
     process.stdout.write(`${init ?? 'default'} init: test ${pct(acc)}; ${w.join(', ')}\n`);
   }
-  const zs = (k: 'trainLoss' | 'valAccuracy'): Series[] => zeroRuns.map((z) => ({ name: z.name, values: z.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)) }));
-  figure('usps-zero-init.svg', panelsSvg([
-    { series: zs('trainLoss'), options: { title: 'Training loss per sample (fig. 4)', xLabel: 'epoch' } },
-    { series: zs('valAccuracy'), options: { title: 'USPS_test accuracy (%)', xLabel: 'epoch' } },
-  ], 2));
-  writeTable('usps-zero-init', 'Item 4 — zero initialisation (fig. 4)', ['initialisation', 'epochs', 'final train loss', 'USPS_test %'],
+  const zs = (k: 'trainLoss' | 'valAccuracy'): Series[] =>
+    zeroRuns.map((z) => ({
+      name: z.name,
+      values: z.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)),
+    }));
+  figure(
+    'usps-zero-init.svg',
+    panelsSvg(
+      [
+        { series: zs('trainLoss'), options: { title: 'Training loss per sample (fig. 4)', xLabel: 'epoch' } },
+        { series: zs('valAccuracy'), options: { title: 'USPS_test accuracy (%)', xLabel: 'epoch' } },
+      ],
+      2,
+    ),
+  );
+  writeTable(
+    'usps-zero-init',
+    'Item 4 — zero initialisation (fig. 4)',
+    ['initialisation', 'epochs', 'final train loss', 'USPS_test %'],
     zeroRuns.map((z) => [z.name, z.history.length, z.history[z.history.length - 1].trainLoss.toFixed(4), pct(z.test)]),
-    [`Command: \`${commandLine()}\`. Training on all of USPS_train for ${args.zeroEpochs} epochs (no early stopping), ${configText().split(', early')[0]}; seed 0. ` +
-      'With every weight at zero the conv output, hence every hidden unit, is 0, so no weight gets a gradient except the last bias: ' +
-      'the network learns the class prior (loss → entropy of the label distribution, 2.27 < ln 10 = 2.3026) and predicts "0", the most frequent digit, everywhere.']);
+    [
+      `Command: \`${commandLine()}\`. Training on all of USPS_train for ${args.zeroEpochs} epochs (no early stopping), ${configText().split(', early')[0]}; seed 0. ` +
+        'With every weight at zero the conv output, hence every hidden unit, is 0, so no weight gets a gradient except the last bias: ' +
+        'the network learns the class prior (loss → entropy of the label distribution, 2.27 < ln 10 = 2.3026) and predicts "0", the most frequent digit, everywhere.',
+    ],
+  );
 }
 
 main().catch((e) => {

@@ -68,6 +68,8 @@ describe('download helpers (local files only)', () => {
   });
 
   test('download: unknown dataset', async () => {
-    await expect(download('cifar' as 'mnist', { cacheDir: dir })).rejects.toThrow('download: unknown dataset "cifar"; known: mnist, fashion-mnist');
+    await expect(download('cifar' as 'mnist', { cacheDir: dir })).rejects.toThrow(
+      'download: unknown dataset "cifar"; known: mnist, fashion-mnist',
+    );
   });
 });

@@ -35,12 +35,16 @@ describe('IDX reader', () => {
     const file = path.join(dir, 'truncated-idx3-ubyte');
     fs.writeFileSync(file, buf.subarray(0, buf.length - 100));
     expect(() => readIdx(file)).toThrow(file);
-    expect(() => readIdx(file)).toThrow(`truncated: header says 2 × 28 × 28 ubyte values, i.e. 1584 bytes with the 16-byte header; found 1484 bytes`);
+    expect(() => readIdx(file)).toThrow(
+      `truncated: header says 2 × 28 × 28 ubyte values, i.e. 1584 bytes with the 16-byte header; found 1484 bytes`,
+    );
   });
 
   test('extra trailing bytes are an error too', () => {
     const buf = Buffer.concat([encodeIdx(Uint8Array.of(1, 2, 3), [3]), Buffer.from([0])]);
-    expect(() => parseIdx(buf, 'labels.idx')).toThrow('labels.idx: too long: header says 3 ubyte values, i.e. 11 bytes with the 8-byte header; found 12 bytes');
+    expect(() => parseIdx(buf, 'labels.idx')).toThrow(
+      'labels.idx: too long: header says 3 ubyte values, i.e. 11 bytes with the 8-byte header; found 12 bytes',
+    );
   });
 
   test('truncated gzip stream gives a clear error', () => {

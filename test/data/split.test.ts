@@ -1,15 +1,32 @@
 import { Rng } from '../../lib/random';
 import { fromArray } from '../../lib/tensor';
 import {
-  Dataset, batches, classCounts, fitMinMaxScaler, fitStandardScaler, makeDataset, normalize, numBatches, oneHot,
-  shuffle, standardize, subset, toSequence, trainTestSplit,
+  Dataset,
+  batches,
+  classCounts,
+  fitMinMaxScaler,
+  fitStandardScaler,
+  makeDataset,
+  normalize,
+  numBatches,
+  oneHot,
+  shuffle,
+  standardize,
+  subset,
+  toSequence,
+  trainTestSplit,
 } from '../../lib/data';
 
 /** n examples of 3 features; row i is [i, 10 i, -i], label from the given pattern. */
 function ramp(n: number, label: (i: number) => number, numClasses: number): Dataset {
   const x = new Float32Array(3 * n);
   for (let i = 0; i < n; i++) x.set([i, 10 * i, -i], 3 * i);
-  return makeDataset('ramp', { shape: [n, 3], data: x }, Int32Array.from({ length: n }, (_, i) => label(i)), numClasses);
+  return makeDataset(
+    'ramp',
+    { shape: [n, 3], data: x },
+    Int32Array.from({ length: n }, (_, i) => label(i)),
+    numClasses,
+  );
 }
 
 /** Example ids, recovered from the first feature. */
@@ -24,7 +41,9 @@ describe('oneHot and makeDataset', () => {
   });
 
   test('makeDataset checks labels against x', () => {
-    expect(() => makeDataset('d', fromArray([[1], [2]]), Int32Array.of(0), 2)).toThrow('dataset d: x has 2 rows (2, 1) but there are 1 labels');
+    expect(() => makeDataset('d', fromArray([[1], [2]]), Int32Array.of(0), 2)).toThrow(
+      'dataset d: x has 2 rows (2, 1) but there are 1 labels',
+    );
     expect(() => makeDataset('d', fromArray([[1], [2]]), Int32Array.of(0, 2), 2)).toThrow('label 2 at index 1 is outside [0, 2)');
   });
 });
@@ -92,7 +111,12 @@ describe('trainTestSplit', () => {
 
   test('argument checks', () => {
     expect(() => trainTestSplit(ds, { testFraction: 1 })).toThrow('testFraction must be in (0, 1), got 1');
-    expect(() => trainTestSplit(ramp(3, () => 0, 1), { testFraction: 0.1 })).toThrow('leaves the test part empty');
+    expect(() =>
+      trainTestSplit(
+        ramp(3, () => 0, 1),
+        { testFraction: 0.1 },
+      ),
+    ).toThrow('leaves the test part empty');
     expect(() => trainTestSplit(ds, { seed: 1, rng: new Rng(1) })).toThrow('pass seed or rng, not both');
   });
 });
@@ -102,8 +126,16 @@ describe('batches', () => {
 
   test('in order: sizes, views, last partial batch', () => {
     const got = [...batches(ds, 4)];
-    expect(got.map((b) => b.x.shape)).toEqual([[4, 3], [4, 3], [2, 3]]);
-    expect(got.map((b) => Array.from(b.indices))).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
+    expect(got.map((b) => b.x.shape)).toEqual([
+      [4, 3],
+      [4, 3],
+      [2, 3],
+    ]);
+    expect(got.map((b) => Array.from(b.indices))).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
     expect(got[1].x.data.buffer).toBe(ds.x.data.buffer); // a view, no copy
     expect(Array.from(got[2].labels)).toEqual([2, 0]);
     expect([...batches(ds, 4, { dropLast: true })].length).toBe(2);
@@ -143,7 +175,16 @@ describe('batches', () => {
 });
 
 describe('scalers', () => {
-  const train = makeDataset('tr', fromArray([[0, 10, 5], [2, 30, 5], [4, 50, 5]]), Int32Array.of(0, 1, 0), 2);
+  const train = makeDataset(
+    'tr',
+    fromArray([
+      [0, 10, 5],
+      [2, 30, 5],
+      [4, 50, 5],
+    ]),
+    Int32Array.of(0, 1, 0),
+    2,
+  );
   const held = makeDataset('te', fromArray([[6, 10, 5]]), Int32Array.of(1), 2);
 
   test('standardize fits on train only and applies the same transform to test', () => {

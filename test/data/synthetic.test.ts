@@ -73,7 +73,9 @@ describe('synthetic data', () => {
   });
 
   test('checkerboardLabel handles negative coordinates', () => {
-    expect([checkerboardLabel(0.5, 0.5), checkerboardLabel(-0.5, 0.5), checkerboardLabel(-0.5, -0.5), checkerboardLabel(1.5, 0.5)]).toEqual([0, 1, 0, 1]);
+    expect([checkerboardLabel(0.5, 0.5), checkerboardLabel(-0.5, 0.5), checkerboardLabel(-0.5, -0.5), checkerboardLabel(1.5, 0.5)]).toEqual(
+      [0, 1, 0, 1],
+    );
   });
 
   test.each([

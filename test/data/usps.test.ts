@@ -95,7 +95,9 @@ describe('USPS text parser', () => {
   });
 
   test('label out of range or not an integer', () => {
-    expect(() => parseUSPS(['10 256', row(0), row(10)].join('\n'), { source: 'u' })).toThrow('u: line 3: label "10" is not an integer in [0, 9]');
+    expect(() => parseUSPS(['10 256', row(0), row(10)].join('\n'), { source: 'u' })).toThrow(
+      'u: line 3: label "10" is not an integer in [0, 9]',
+    );
     expect(() => parseUSPS(['10 256', row(1.5)].join('\n'))).toThrow('line 2: label "1.5" is not an integer');
   });
 

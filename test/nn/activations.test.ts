@@ -3,8 +3,23 @@ import { fromArray, Tensor } from '../../lib/tensor';
 import { setBackend } from '../../lib/backend';
 import { availableBackends } from '../backends';
 import {
-  Sequential, Linear, Conv1D, ConvTranspose1D, MaxPool1D, AvgPool1D, Flatten, Upsample1D,
-  TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, LeakyReLU, SoftPlus, Identity,
+  Sequential,
+  Linear,
+  Conv1D,
+  ConvTranspose1D,
+  MaxPool1D,
+  AvgPool1D,
+  Flatten,
+  Upsample1D,
+  TanH,
+  Sigmoid,
+  StableSigmoid,
+  Softmax,
+  LogSoftmax,
+  ReLU,
+  LeakyReLU,
+  SoftPlus,
+  Identity,
 } from '../../lib/nn';
 
 const backends = availableBackends();
@@ -31,7 +46,10 @@ describe('activations: known values', () => {
     const want = [0.1192029, 0.3775407, 0.5, 0.6224593, 0.8807971];
     expectClose(values(new Sigmoid().forward(x)), want);
     expectClose(values(new StableSigmoid().forward(x)), want);
-    expectClose(values(new StableSigmoid().backwardDelta(x, fromArray([[2, 2, 2, 2, 2]]))), want.map((s) => 2 * s * (1 - s)));
+    expectClose(
+      values(new StableSigmoid().backwardDelta(x, fromArray([[2, 2, 2, 2, 2]]))),
+      want.map((s) => 2 * s * (1 - s)),
+    );
   });
 
   test('StableSigmoid at ±1e4 is exactly 0 and 1, with a zero (finite) derivative', () => {
@@ -58,8 +76,25 @@ describe('activations: known values', () => {
   });
 
   test('Softmax: known values, rows sum to 1, large logits', () => {
-    expectClose(values(new Softmax().forward(fromArray([[0, Math.log(3)], [1, 1]]))), [0.25, 0.75, 0.5, 0.5]);
-    const big = values(new Softmax().forward(fromArray([[1e4, 1e4 - 1, -1e4], [-1e4, -1e4, -1e4]])));
+    expectClose(
+      values(
+        new Softmax().forward(
+          fromArray([
+            [0, Math.log(3)],
+            [1, 1],
+          ]),
+        ),
+      ),
+      [0.25, 0.75, 0.5, 0.5],
+    );
+    const big = values(
+      new Softmax().forward(
+        fromArray([
+          [1e4, 1e4 - 1, -1e4],
+          [-1e4, -1e4, -1e4],
+        ]),
+      ),
+    );
     expect(big.every(Number.isFinite)).toBe(true);
     expectClose(big, [0.7310586, 0.2689414, 0, 1 / 3, 1 / 3, 1 / 3]);
   });
@@ -71,7 +106,17 @@ describe('activations: known values', () => {
   });
 
   test('LogSoftmax: known values, large logits, backward δ − softmax·Σδ', () => {
-    expectClose(values(new LogSoftmax().forward(fromArray([[0, 0], [0, Math.log(3)]]))), [-Math.LN2, -Math.LN2, Math.log(0.25), Math.log(0.75)]);
+    expectClose(
+      values(
+        new LogSoftmax().forward(
+          fromArray([
+            [0, 0],
+            [0, Math.log(3)],
+          ]),
+        ),
+      ),
+      [-Math.LN2, -Math.LN2, Math.log(0.25), Math.log(0.75)],
+    );
     const big = values(new LogSoftmax().forward(fromArray([[1e4, -1e4]])));
     expect(big).toEqual([0, -2e4]);
     const dx = values(new LogSoftmax().backwardDelta(fromArray([[0, Math.log(3)]]), fromArray([[1, 1]])));
@@ -79,9 +124,12 @@ describe('activations: known values', () => {
   });
 });
 
-describe.each(backends)('TanH and Sigmoid backward reuse forward\'s output only for the same input (%s backend)', (name) => {
+describe.each(backends)("TanH and Sigmoid backward reuse forward's output only for the same input (%s backend)", (name) => {
   beforeAll(() => setBackend(name));
-  test.each([['TanH', () => new TanH()], ['Sigmoid', () => new Sigmoid()]] as const)('%s', (_, make) => {
+  test.each([
+    ['TanH', () => new TanH()],
+    ['Sigmoid', () => new Sigmoid()],
+  ] as const)('%s', (_, make) => {
     const act = make();
     new Sequential(act); // inside a Sequential the module keeps its output buffer
     const x1 = fromArray([[-2, -0.5, 0.25, 3]]);
@@ -107,9 +155,13 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     expect(() => new Conv1D(3, 2, 4).forward(fromArray([1, 2, 3, 4], [1, 4, 1]))).toThrow(
       'Conv1D(3, 2, 4, 1): expected input (batch, length, 2), got (1, 4, 1)',
     );
-    expect(() => new MaxPool1D(5).forward(fromArray([1, 2, 3], [1, 3, 1]))).toThrow('MaxPool1D(5, 5): expected input (batch, length >= 5, chan), got (1, 3, 1)');
+    expect(() => new MaxPool1D(5).forward(fromArray([1, 2, 3], [1, 3, 1]))).toThrow(
+      'MaxPool1D(5, 5): expected input (batch, length >= 5, chan), got (1, 3, 1)',
+    );
     const lin = new Linear(3, 2);
-    expect(() => lin.backwardDelta(fromArray([[1, 2, 3]]), fromArray([[1, 2, 3]]))).toThrow('Linear(3, 2): expected delta (1, 2), got (1, 3)');
+    expect(() => lin.backwardDelta(fromArray([[1, 2, 3]]), fromArray([[1, 2, 3]]))).toThrow(
+      'Linear(3, 2): expected delta (1, 2), got (1, 3)',
+    );
     expect(() => new Flatten().forward(fromArray([1, 2]))).toThrow(RangeError);
     expect(() => new Linear(3, 2).forward([1, 2, 3] as unknown as Tensor)).toThrow(TypeError);
   });
@@ -128,7 +180,9 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     expect(() => new Linear(3, 3, { biass: true } as never)).toThrow(/unknown option 'biass'/);
     expect(() => new Conv1D(3, 1, 4, 0)).toThrow(RangeError);
     expect(() => new Conv1D(3, 1, 4, 1, { padding: -1 })).toThrow(RangeError);
-    expect(() => new ConvTranspose1D(3, 1, 1, 2, { outputPadding: 2 })).toThrow('ConvTranspose1D: outputPadding must be an integer in [0, 1], got 2');
+    expect(() => new ConvTranspose1D(3, 1, 1, 2, { outputPadding: 2 })).toThrow(
+      'ConvTranspose1D: outputPadding must be an integer in [0, 1], got 2',
+    );
     expect(() => new MaxPool1D(NaN)).toThrow(RangeError);
     expect(() => new AvgPool1D(2, -1)).toThrow(RangeError);
     expect(() => new Upsample1D(0)).toThrow(RangeError);
@@ -148,7 +202,10 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
         { type: 'Linear', args: [80, 10], options: { bias: false, init: 'heNormal' } },
       ],
     });
-    expect(net.parameters().map((p) => [p.name, [...p.value.shape]])).toEqual([['0.weight', [3, 1, 8]], ['3.weight', [80, 10]]]);
+    expect(net.parameters().map((p) => [p.name, [...p.value.shape]])).toEqual([
+      ['0.weight', [3, 1, 8]],
+      ['3.weight', [80, 10]],
+    ]);
     expect(net.outputShape([5, 10, 1])).toEqual([5, 10]);
   });
 
@@ -156,8 +213,14 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     const a = new Linear(3, 4);
     const b = new Linear(4, 2);
     const net = new Sequential(a, new TanH(), b);
-    const x = fromArray([[0.1, -0.2, 0.3], [0.5, 0.4, -0.6]]);
-    const d = fromArray([[1, -1], [0.5, 2]]);
+    const x = fromArray([
+      [0.1, -0.2, 0.3],
+      [0.5, 0.4, -0.6],
+    ]);
+    const d = fromArray([
+      [1, -1],
+      [0.5, 2],
+    ]);
     net.forward(x);
     net.zeroGrad();
     const dx = values(net.backward(d));
@@ -177,8 +240,14 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     const shared = new Linear(3, 3);
     const conv = new Conv1D(2, 1, 2);
     const mlp = (): Sequential => new Sequential(new Linear(3, 3), new TanH(), shared, new TanH(), shared);
-    const x = fromArray([[0.1, -0.2, 0.3], [0.5, 0.4, -0.6]]);
-    const d = fromArray([[1, -1, 0.5], [0.5, 2, -0.25]]);
+    const x = fromArray([
+      [0.1, -0.2, 0.3],
+      [0.5, 0.4, -0.6],
+    ]);
+    const d = fromArray([
+      [1, -1, 0.5],
+      [0.5, 2, -0.25],
+    ]);
     const net = mlp();
     const grads = (): number[][] => net.parameters().map((p) => values(p.grad));
     // Stale gradients from an earlier step must not leak into the deferred one.
@@ -202,7 +271,15 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     custom.deferZeroGrad();
     expect(values(custom.weightGrad).every((v) => v === 0)).toBe(true);
     // A layer without an override (Conv1D) clears at once.
-    conv.backwardUpdateGradient(fromArray([[[1], [2], [3]]]), fromArray([[[1, 1], [1, 1]]]));
+    conv.backwardUpdateGradient(
+      fromArray([[[1], [2], [3]]]),
+      fromArray([
+        [
+          [1, 1],
+          [1, 1],
+        ],
+      ]),
+    );
     conv.deferZeroGrad();
     expect(values(conv.weightGrad).every((v) => v === 0)).toBe(true);
   });

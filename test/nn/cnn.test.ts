@@ -27,8 +27,12 @@ describe.each(backends)('seed CNN on USPS digits (%s backend)', (name) => {
   test('reaches ≥ 80 % held-out accuracy in 4 epochs (measured 85.8 %)', async () => {
     seed(0);
     const net = new Sequential(
-      new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(),
-      new Linear(4064, 100), new ReLU(), new Linear(100, 10),
+      new Conv1D(3, 1, 32),
+      new MaxPool1D(2, 2),
+      new Flatten(),
+      new Linear(4064, 100),
+      new ReLU(),
+      new Linear(100, 10),
     );
     const loss = new CELogSoftmaxLoss();
     const history = await fit(net, loss, new SGD({ lr: 2e-3 }), train, { epochs: 4, batchSize: 32, verbose: 0 });

@@ -7,8 +7,20 @@ import { Rng, seed } from '../../lib/random';
 import { setBackend } from '../../lib/backend';
 import { availableBackends } from '../backends';
 import {
-  Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten,
-  TanH, Sigmoid, Softmax, LogSoftmax, SoftPlus,
+  Module,
+  Sequential,
+  Linear,
+  Conv1D,
+  ConvTranspose1D,
+  Upsample1D,
+  MaxPool1D,
+  AvgPool1D,
+  Flatten,
+  TanH,
+  Sigmoid,
+  Softmax,
+  LogSoftmax,
+  SoftPlus,
 } from '../../lib/nn';
 import { ModuleType, moduleTypes } from '../../lib/nn/registry';
 import { gradcheckModule, randomTensor, describeFailures } from '../gradcheck';
@@ -40,7 +52,9 @@ describe.each(backends)('gradients (%s backend)', (name) => {
   });
 
   test.each([
-    [3, 1, 1], [5, 4, 3], [2, 7, 16],
+    [3, 1, 1],
+    [5, 4, 3],
+    [2, 7, 16],
   ])('Linear(%i, %i) with bias, batch %i', (inp, out, batch) => {
     expectGradientsOk(new Linear(inp, out), randomTensor([batch, inp], rng));
   });
@@ -100,17 +114,31 @@ describe.each(backends)('gradients (%s backend)', (name) => {
     expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * (1 + Math.abs(lhs)));
   });
 
-  test.each([[2, 3], [3, 1]])('Upsample1D(%i) on %i channels', (scale, chan) => {
+  test.each([
+    [2, 3],
+    [3, 1],
+  ])('Upsample1D(%i) on %i channels', (scale, chan) => {
     expectGradientsOk(new Upsample1D(scale), randomTensor([2, 5, chan], rng));
   });
 
   // (kSize, stride, length): non-overlapping, overlapping (stride < kSize), gaps (stride > kSize), kSize not dividing the length.
-  test.each([[2, 2, 10], [3, 1, 9], [4, 2, 11], [2, 3, 10], [5, 5, 5]])('MaxPool1D(%i, %i) on length %i', (k, s, len) => {
+  test.each([
+    [2, 2, 10],
+    [3, 1, 9],
+    [4, 2, 11],
+    [2, 3, 10],
+    [5, 5, 5],
+  ])('MaxPool1D(%i, %i) on length %i', (k, s, len) => {
     // Entries 0.1 apart and h = 0.02: the winner of every window stays the same under perturbation.
     expectGradientsOk(new MaxPool1D(k, s), spreadTensor([2, len, 3], rng), { h: 0.02 });
   });
 
-  test.each([[2, 2, 10], [3, 1, 9], [4, 2, 11], [2, 3, 10]])('AvgPool1D(%i, %i) on length %i', (k, s, len) => {
+  test.each([
+    [2, 2, 10],
+    [3, 1, 9],
+    [4, 2, 11],
+    [2, 3, 10],
+  ])('AvgPool1D(%i, %i) on length %i', (k, s, len) => {
     expectGradientsOk(new AvgPool1D(k, s), randomTensor([2, len, 3], rng));
   });
 
@@ -119,7 +147,11 @@ describe.each(backends)('gradients (%s backend)', (name) => {
   });
 
   // Every registered type, from its registry examples: a new module type is checked here without editing this file.
-  describe.each(moduleTypes().filter((t) => t.example).map((t) => [t.type, t] as const))('registered type %s', (_, type) => {
+  describe.each(
+    moduleTypes()
+      .filter((t) => t.example)
+      .map((t) => [t.type, t] as const),
+  )('registered type %s', (_, type) => {
     test('random examples: input and parameter gradients', () => {
       const pick = (lo: number, hi: number): number => lo + rng.int(hi - lo + 1);
       for (let i = 0; i < 6; i++) {
@@ -144,16 +176,24 @@ describe.each(backends)('gradients (%s backend)', (name) => {
 
   test('Sequential: the seed CNN shape family, end to end', () => {
     const net = new Sequential(
-      new Conv1D(3, 2, 4, 2, { bias: true }), new TanH(), new AvgPool1D(2, 1), new Flatten(),
-      new Linear(24, 5), new SoftPlus(), new Linear(5, 3), new LogSoftmax(),
+      new Conv1D(3, 2, 4, 2, { bias: true }),
+      new TanH(),
+      new AvgPool1D(2, 1),
+      new Flatten(),
+      new Linear(24, 5),
+      new SoftPlus(),
+      new Linear(5, 3),
+      new LogSoftmax(),
     );
     expectGradientsOk(net, randomTensor([3, 15, 2], rng), { samples: 25 });
   });
 
   test('Sequential with a ConvTranspose1D autoencoder', () => {
     const net = new Sequential(
-      new Conv1D(4, 1, 3, 2, { padding: 1, bias: true }), new Sigmoid(),
-      new ConvTranspose1D(4, 3, 1, 2, { padding: 1, bias: true }), new Upsample1D(2),
+      new Conv1D(4, 1, 3, 2, { padding: 1, bias: true }),
+      new Sigmoid(),
+      new ConvTranspose1D(4, 3, 1, 2, { padding: 1, bias: true }),
+      new Upsample1D(2),
     );
     expectGradientsOk(net, randomTensor([2, 8, 1], rng), { samples: 25 });
   });
@@ -195,7 +235,8 @@ describe('the gradient check can fail (negative control)', () => {
       backwardUpdateGradient(input: Tensor, delta: Tensor): void {
         const before = this.weightGrad.data.slice();
         super.backwardUpdateGradient(input, delta);
-        for (let i = 0; i < before.length; i++) this.weightGrad.data[i] = before[i] + (this.weightGrad.data[i] - before[i]) / input.shape[0];
+        for (let i = 0; i < before.length; i++)
+          this.weightGrad.data[i] = before[i] + (this.weightGrad.data[i] - before[i]) / input.shape[0];
       }
     }
     const rng = new Rng(4);

@@ -29,13 +29,33 @@ function expectClose(got: Tensor, want: Tensor): void {
 }
 
 const nets: [string, () => Module, number[]][] = [
-  ['the seed CNN (fused pair)', () => new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)), [9, 256, 1]],
-  ['padding, bias, stride, overlapping pool', () => new Sequential(new Conv1D(4, 3, 5, 2, { padding: 2, bias: true }), new MaxPool1D(3, 1), new Flatten()), [4, 31, 3]],
+  [
+    'the seed CNN (fused pair)',
+    () => new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)),
+    [9, 256, 1],
+  ],
+  [
+    'padding, bias, stride, overlapping pool',
+    () => new Sequential(new Conv1D(4, 3, 5, 2, { padding: 2, bias: true }), new MaxPool1D(3, 1), new Flatten()),
+    [4, 31, 3],
+  ],
   ['pool of the whole convolution', () => new Sequential(new Conv1D(3, 2, 6), new MaxPool1D(8)), [3, 10, 2]],
-  ['two fused pairs and a nested Sequential', () => new Sequential(
-    new Conv1D(3, 1, 8), new MaxPool1D(2, 2), new Sequential(new Conv1D(3, 8, 8, 1, { bias: true }), new MaxPool1D(4, 2)), new TanH()), [5, 64, 1]],
-  ['unfused: ReLU between, AvgPool, a trailing Conv1D', () => new Sequential(
-    new Conv1D(3, 1, 4), new ReLU(), new MaxPool1D(2), new Conv1D(2, 4, 4), new AvgPool1D(2), new Conv1D(2, 4, 3)), [2, 40, 1]],
+  [
+    'two fused pairs and a nested Sequential',
+    () =>
+      new Sequential(
+        new Conv1D(3, 1, 8),
+        new MaxPool1D(2, 2),
+        new Sequential(new Conv1D(3, 8, 8, 1, { bias: true }), new MaxPool1D(4, 2)),
+        new TanH(),
+      ),
+    [5, 64, 1],
+  ],
+  [
+    'unfused: ReLU between, AvgPool, a trailing Conv1D',
+    () => new Sequential(new Conv1D(3, 1, 4), new ReLU(), new MaxPool1D(2), new Conv1D(2, 4, 4), new AvgPool1D(2), new Conv1D(2, 4, 3)),
+    [2, 40, 1],
+  ],
   ['a Conv1D on its own', () => new Conv1D(3, 2, 4), [2, 9, 2]],
 ];
 
@@ -71,7 +91,9 @@ describe.each(backends)('infer (%s backend)', (name) => {
     net.backward(delta);
     const grads = net.parameters().map((p) => p.grad.data.slice());
     net.infer(x);
-    expect(() => net.backward(delta)).toThrow(/backward called after infer \(predict\/evaluate\), which keeps nothing for it; call forward first/);
+    expect(() => net.backward(delta)).toThrow(
+      /backward called after infer \(predict\/evaluate\), which keeps nothing for it; call forward first/,
+    );
     net.zeroGrad();
     net.forward(x);
     net.backward(delta);
@@ -80,8 +102,14 @@ describe.each(backends)('infer (%s backend)', (name) => {
 
   test('shape errors name the module that refuses', () => {
     const net = new Sequential(new Conv1D(3, 2, 4), new MaxPool1D(9));
-    expect(() => net.infer(randomTensor([2, 10, 2]))).toThrow(/MaxPool1D\(9, 9\) at position 1: expected input \(batch, length >= 9, chan\), got \(2, 8, 4\)/);
-    expect(() => net.infer(randomTensor([2, 10, 3]))).toThrow(/Conv1D\(3, 2, 4, 1\) at position 0: expected input \(batch, length, 2\), got \(2, 10, 3\)/);
-    expect(() => net.infer({ shape: [2, 10, 2], data: new Float32Array(3) })).toThrow(/Conv1D\(3, 2, 4, 1\) at position 0: input of shape \(2, 10, 2\) needs 40 values/);
+    expect(() => net.infer(randomTensor([2, 10, 2]))).toThrow(
+      /MaxPool1D\(9, 9\) at position 1: expected input \(batch, length >= 9, chan\), got \(2, 8, 4\)/,
+    );
+    expect(() => net.infer(randomTensor([2, 10, 3]))).toThrow(
+      /Conv1D\(3, 2, 4, 1\) at position 0: expected input \(batch, length, 2\), got \(2, 10, 3\)/,
+    );
+    expect(() => net.infer({ shape: [2, 10, 2], data: new Float32Array(3) })).toThrow(
+      /Conv1D\(3, 2, 4, 1\) at position 0: input of shape \(2, 10, 2\) needs 40 values/,
+    );
   });
 });

@@ -34,10 +34,25 @@ function expectClose(got: Float32Array, want: Float32Array, tol: number, what: s
 // [name, build, input shape, exact]: the pair without bias and with windows that do not overlap
 // gives the same bits as the separate modules (same gathers, GEMMs and order of sums).
 const nets: [string, () => Sequential, number[], boolean][] = [
-  ['the seed CNN', () => new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)), [8, 256, 1], true],
-  ['bias, padding, stride, overlapping pool', () => new Sequential(new Conv1D(4, 3, 5, 2, { bias: true, padding: 1 }), new MaxPool1D(3, 1), new Flatten(), new Linear(5 * 13, 4)), [6, 31, 3], false],
+  [
+    'the seed CNN',
+    () => new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)),
+    [8, 256, 1],
+    true,
+  ],
+  [
+    'bias, padding, stride, overlapping pool',
+    () => new Sequential(new Conv1D(4, 3, 5, 2, { bias: true, padding: 1 }), new MaxPool1D(3, 1), new Flatten(), new Linear(5 * 13, 4)),
+    [6, 31, 3],
+    false,
+  ],
   ['just the pair', () => new Sequential(new Conv1D(3, 2, 6), new MaxPool1D(4, 4)), [3, 40, 2], true],
-  ['the pair then another', () => new Sequential(new Conv1D(3, 1, 8), new MaxPool1D(2, 2), new Conv1D(3, 8, 8), new MaxPool1D(2, 2), new TanH()), [4, 64, 1], true],
+  [
+    'the pair then another',
+    () => new Sequential(new Conv1D(3, 1, 8), new MaxPool1D(2, 2), new Conv1D(3, 8, 8), new MaxPool1D(2, 2), new TanH()),
+    [4, 64, 1],
+    true,
+  ],
 ];
 
 describe.each(backends)('joint Conv1D + MaxPool1D training pass (%s backend)', (name) => {
@@ -110,10 +125,24 @@ describe('the fusion table', () => {
     const conv = new Conv1D(3, 2, 2, 1, { bias: true });
     const pool = new MaxPool1D(2, 2);
     const shared = new Sequential(conv, pool, conv, pool, new Flatten(), new Linear(2 * 2, 3));
-    const separate = new Sequential(new Conv1D(3, 2, 2, 1, { bias: true }), new MaxPool1D(2, 2),
-      new Conv1D(3, 2, 2, 1, { bias: true }), new MaxPool1D(2, 2), new Flatten(), new Linear(2 * 2, 3));
+    const separate = new Sequential(
+      new Conv1D(3, 2, 2, 1, { bias: true }),
+      new MaxPool1D(2, 2),
+      new Conv1D(3, 2, 2, 1, { bias: true }),
+      new MaxPool1D(2, 2),
+      new Flatten(),
+      new Linear(2 * 2, 3),
+    );
     const [s, t] = [shared.parameters(), separate.parameters()];
-    for (const [to, from] of [[0, 0], [1, 1], [2, 0], [3, 1], [4, 2], [5, 3]]) t[to].value.data.set(s[from].value.data);
+    for (const [to, from] of [
+      [0, 0],
+      [1, 1],
+      [2, 0],
+      [3, 1],
+      [4, 2],
+      [5, 3],
+    ])
+      t[to].value.data.set(s[from].value.data);
     const x = randomTensor([3, 14, 2]);
     const delta = randomTensor([3, 3]);
     const want = separate.forward(x);
@@ -128,8 +157,18 @@ describe('the fusion table', () => {
     }
     shared.zeroGrad();
     expectClose(shared.backward(delta).data, wantDx.data, 1e-6, 'dx');
-    expectClose(s[0].grad.data, Float32Array.from(t[0].grad.data, (v, i) => v + t[2].grad.data[i]), 1e-6, 'conv weight');
-    expectClose(s[1].grad.data, Float32Array.from(t[1].grad.data, (v, i) => v + t[3].grad.data[i]), 1e-6, 'conv bias');
+    expectClose(
+      s[0].grad.data,
+      Float32Array.from(t[0].grad.data, (v, i) => v + t[2].grad.data[i]),
+      1e-6,
+      'conv weight',
+    );
+    expectClose(
+      s[1].grad.data,
+      Float32Array.from(t[1].grad.data, (v, i) => v + t[3].grad.data[i]),
+      1e-6,
+      'conv bias',
+    );
     expectClose(s[2].grad.data, t[4].grad.data, 1e-6, 'linear weight');
   });
 });
