@@ -12,13 +12,11 @@
 
 #include <cstdint>
 
+#include "activations_generated.h"  // enum class Activation, from the op table (npm run gen)
 #include "cpu.h"
 #include "threadpool.h"
 
 namespace neurone {
-
-// Activation codes, shared with lib/backend/types.ts.
-enum class Activation : int { Identity = 0, ReLU = 1, LeakyReLU = 2, TanH = 3, Sigmoid = 4, SoftPlus = 5 };
 
 // y = f(x); x and y may be the same array. alpha is LeakyReLU's negative slope. ReLU and
 // LeakyReLU keep NaN.

@@ -15,13 +15,6 @@
 
 namespace neurone {
 
-static_assert(static_cast<int>(Activation::Identity) == 0, "activation codes differ from lib/backend/ops.ts");
-static_assert(static_cast<int>(Activation::ReLU) == 1, "activation codes differ from lib/backend/ops.ts");
-static_assert(static_cast<int>(Activation::LeakyReLU) == 2, "activation codes differ from lib/backend/ops.ts");
-static_assert(static_cast<int>(Activation::TanH) == 3, "activation codes differ from lib/backend/ops.ts");
-static_assert(static_cast<int>(Activation::Sigmoid) == 4, "activation codes differ from lib/backend/ops.ts");
-static_assert(static_cast<int>(Activation::SoftPlus) == 5, "activation codes differ from lib/backend/ops.ts");
-
 // sgemm(transA, transB, m, n, k, alpha, a, offsetA, lda, b, offsetB, ldb, beta, c, offsetC, ldc)
 struct SgemmCall {
   static constexpr const char* kName = "sgemm";
@@ -549,7 +542,7 @@ struct ActivationForwardCall {
   int64_t n;
   explicit ActivationForwardCall(const Napi::CallbackInfo& info) {
     Args args(info, kName, 5);
-    activation = static_cast<Activation>(args.code(0, "activation", 5));
+    activation = static_cast<Activation>(args.code(0, "activation", kActivationMax));
     alpha = args.number(1, "alpha");
     x = args.float32(2, "x");
     y = args.float32(3, "y");
@@ -572,7 +565,7 @@ struct ActivationBackwardCall {
   int64_t n;
   explicit ActivationBackwardCall(const Napi::CallbackInfo& info) {
     Args args(info, kName, 7);
-    activation = static_cast<Activation>(args.code(0, "activation", 5));
+    activation = static_cast<Activation>(args.code(0, "activation", kActivationMax));
     alpha = args.number(1, "alpha");
     x = args.float32(2, "x");
     y = args.float32(3, "y");

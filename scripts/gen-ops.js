@@ -8,6 +8,8 @@
 //                                    the Node-API arguments (native/binding.cc runs the kernel)
 //   lib/backend/messages.generated.ts  the same messages, as TypeScript functions
 //   lib/backend/ops.generated.ts     per entry point, the js backend's check function
+//   lib/backend/kernels.generated.ts the Backend interface's kernel methods, with their docs
+//   native/activations_generated.h   the native Activation enum, from the table's codes
 // Generated ahead of time and committed (no code generation at install or run time, and the
 // checks are straight-line code: nothing interprets the table per call). --check compares
 // instead of writing and exits 1 when a file is stale; test/gen-ops.test.ts runs it.
@@ -131,7 +133,7 @@ function opCpp(name, op) {
       body.push(`${a.name} = args.number(${i}, ${q});`);
     } else if (a.kind === 'activation') {
       members.push(`Activation ${a.name};`);
-      body.push(`${a.name} = static_cast<Activation>(args.code(${i}, ${q}, ${ACTIVATION_MAX}));`);
+      body.push(`${a.name} = static_cast<Activation>(args.code(${i}, ${q}, kActivationMax));`);
     } else {
       const type = a.kind === 'f32' ? 'F32' : 'I32';
       const read = a.kind === 'f32' ? 'float32' : 'int32';
@@ -212,10 +214,6 @@ function opsCpp() {
     '#include "napi_args.h"',
     '#include "pool1d.h"\n',
     'namespace neurone {\n',
-    ...Object.entries(Activation).map(
-      ([k, v]) => `static_assert(static_cast<int>(Activation::${k}) == ${v}, "activation codes differ from lib/backend/ops.ts");`,
-    ),
-    '',
     ...Object.entries(OPS).map(([n, op]) => opCpp(n, op)),
     '// X(CallStruct) for every entry point, in table order.',
     `#define NEURONE_FOR_EACH_OP(X) ${names.map((n) => `X(${pascal(n)}Call)`).join(' ')}`,
@@ -319,6 +317,59 @@ function opsTs() {
   ].join('\n');
 }
 
+/** Prose wrapped into doc-comment lines of at most `width` characters after the indent. */
+function docComment(text, indent, width = 100) {
+  const lines = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+    if (line !== '' && indent.length + 3 + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  if (lines.length === 1 && indent.length + 7 + lines[0].length <= width) return [`${indent}/** ${lines[0]} */`];
+  return [`${indent}/**`, ...lines.map((l) => `${indent} * ${l}`), `${indent} */`];
+}
+
+function kernelsTs() {
+  const methods = Object.entries(OPS).flatMap(([name, op]) => {
+    if (typeof op.doc !== 'string' || op.doc.trim() === '') throw new Error(`${name}: the table entry needs a doc`);
+    const params = op.args.map((a) => `${a.name}: ${tsType(a)}`).join(', ');
+    return [...docComment(op.doc, '  '), `  ${name}(${params}): ${op.returns ?? 'void'};`, ''];
+  });
+  methods.pop();
+  const needsActivation = Object.values(OPS).some((op) => op.args.some((a) => a.kind === 'activation'));
+  return [
+    banner('//'),
+    ...(needsActivation ? ["import { Activation } from './ops';", ''] : []),
+    '/**',
+    ' * The kernels of the Backend interface (lib/backend/types.ts): one method per entry point of the',
+    ' * op table (lib/backend/ops.ts), in its order, with the doc written in its entry.',
+    ' */',
+    'export interface BackendKernels {',
+    ...methods,
+    '}',
+    '',
+  ].join('\n');
+}
+
+function activationsCpp() {
+  const codes = Object.entries(Activation).map(([k, v]) => `${k} = ${v}`);
+  return [
+    banner('//'),
+    '// The activation codes of lib/backend/ops.ts (Activation), which the js backend and the',
+    '// modules pass to activationForward / activationBackward; elementwise.h includes this.',
+    '#pragma once\n',
+    'namespace neurone {\n',
+    `enum class Activation : int { ${codes.join(', ')} };\n`,
+    `// The largest code: an activation argument lies in [0, kActivationMax].`,
+    `constexpr int kActivationMax = ${ACTIVATION_MAX};\n`,
+    '}  // namespace neurone',
+    '',
+  ].join('\n');
+}
+
 function generate() {
   checkTable();
   return {
@@ -326,6 +377,8 @@ function generate() {
     'native/ops_generated.h': opsCpp(),
     'lib/backend/messages.generated.ts': messagesTs(),
     'lib/backend/ops.generated.ts': opsTs(),
+    'lib/backend/kernels.generated.ts': kernelsTs(),
+    'native/activations_generated.h': activationsCpp(),
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * The op table: every kernel entry point declared once. `npm run gen` (scripts/gen-ops.js)
- * turns it into the Node-API argument parsing of the addon (native/ops_generated.h) and the
- * argument checks of the js backend (lib/backend/ops.generated.ts); the fuzzer
+ * turns it into the Node-API argument parsing of the addon (native/ops_generated.h), the
+ * argument checks of the js backend (lib/backend/ops.generated.ts), the kernel methods of the
+ * Backend interface with their docs (lib/backend/kernels.generated.ts) and the native
+ * Activation enum (native/activations_generated.h); the fuzzer
  * (test/fuzz-child.ts) reads it for argument kinds and outputs; test/gen-ops.test.ts fails
  * when a generated file is stale.
  *
@@ -50,6 +52,10 @@ export type Derived =
 
 /** One entry point. */
 export interface OpSpec {
+  /** Its doc comment on the Backend interface (plain prose; the generator wraps the lines). */
+  readonly doc: string;
+  /** What the kernel returns (void unless given). */
+  readonly returns?: 'number';
   readonly args: readonly ArgSpec[];
   readonly derived?: readonly Derived[];
   /** [size argument, derived minimum]: "lda must be at least 3, got 2". */
@@ -95,7 +101,12 @@ export const MESSAGES = {
   unsupportedKernelPath: "{fn}: '{got}' is not supported here (supported: {supported})",
 } as const;
 
-/** Activation codes, shared with the native addon (native/elementwise.h, checked there by a generated static_assert). */
+/**
+ * Activation codes, the one list: `npm run gen` writes the native enum from it
+ * (native/activations_generated.h, which elementwise.h includes). A new activation is a code
+ * here, its loops in native/elementwise.cc and lib/backend/js.ts, and its class in
+ * lib/nn/activations.ts.
+ */
 export const Activation = { Identity: 0, ReLU: 1, LeakyReLU: 2, TanH: 3, Sigmoid: 4, SoftPlus: 5 } as const;
 /** An activation code. */
 export type Activation = (typeof Activation)[keyof typeof Activation];
@@ -133,6 +144,7 @@ const matrix: Derived[] = [{ name: 'matrix', product: ['rows', 'cols'] }];
 /** Every kernel entry point of the Backend, in the order of its interface. */
 export const OPS = {
   sgemm: {
+    doc: 'C = alpha · op(A) · op(B) + beta · C, with op(A) of shape (m, k) and op(B) of shape (k, n). A is stored as (m, k) with row stride `lda`, or as (k, m) when `transA`; likewise B. When beta is 0, C is not read (NaN in C does not propagate).',
     args: [
       { name: 'transA', kind: 'bool' },
       { name: 'transB', kind: 'bool' },
@@ -170,11 +182,13 @@ export const OPS = {
     ],
   },
   conv1dForward: {
+    doc: 'y = conv1d(x, w) (+ bias): x (batch, length, chanIn), w (kSize, chanIn, chanOut), bias (chanOut) or null, y (batch, outLength, chanOut), overwritten.',
     args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'output'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
   },
   conv1dMaxPoolForward: {
+    doc: "y = max pooling (windows of poolSize positions moved by poolStride) of conv1d(x, w) (+ bias), without keeping the convolution: y (batch, pooledLength, chanOut), overwritten; the values of conv1dForward then maxPool1dForward. argmax, when not null, receives what maxPool1dForward records on the convolution's output (flat indices into (batch, outLength, chanOut)), for conv1dMaxPoolBackwardWeight; inference passes null.",
     args: [
       f32In('x', 'input'),
       f32In('w', 'weight'),
@@ -190,6 +204,7 @@ export const OPS = {
     shape: conv1dShape,
   },
   conv1dMaxPoolBackwardWeight: {
+    doc: "dw += ∂L/∂w of the convolution under a max pooling, given dy = ∂L/∂(pooled output) and the argmax conv1dMaxPoolForward recorded: conv1dBackwardWeight(x, maxPool1dBackward(dy, argmax)), without keeping the convolution's gradient. An argmax entry outside its window is refused (RangeError) and dw is then left as it was.",
     args: [
       f32In('x', 'input'),
       f32In('dy', 'pooled'),
@@ -204,42 +219,50 @@ export const OPS = {
     shape: conv1dShape,
   },
   conv1dBackwardInput: {
+    doc: 'dx = ∂L/∂x given dy = ∂L/∂y; dx (batch, length, chanIn) is overwritten (positions no window covers get 0).',
     args: [f32In('dy', 'output'), f32In('w', 'weight'), f32Out('dx', 'input'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
   },
   conv1dBackwardWeight: {
+    doc: 'dw += ∂L/∂w, summed over the batch; dw (kSize, chanIn, chanOut).',
     args: [f32In('x', 'input'), f32In('dy', 'output'), f32Out('dw', 'weight'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
   },
   maxPool1dForward: {
+    doc: 'y = max over each window; argmax receives, for each output, the index into x of the winner (the first one on ties), which the backward pass routes the gradient to.',
     args: [f32In('x', 'input'), f32Out('y', 'output'), { name: 'argmax', kind: 'i32', length: 'output', out: true }, ...poolShape],
     derived: poolDerived,
     int32Index: ['input'],
     shape: pool1dShape,
   },
   maxPool1dBackward: {
+    doc: 'dx (batch, length, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate.',
     args: [f32In('dy', 'output'), { name: 'argmax', kind: 'i32', length: 'output' }, f32Out('dx', 'input'), ...poolShape],
     derived: poolDerived,
     int32Index: ['input'],
     shape: pool1dShape,
   },
   avgPool1dForward: {
+    doc: 'y = mean over each window.',
     args: [f32In('x', 'input'), f32Out('y', 'output'), ...poolShape],
     derived: poolDerived,
     shape: pool1dShape,
   },
   avgPool1dBackward: {
+    doc: 'dx = 0, then each dy spread evenly (dy / kSize) over its window; overlapping windows accumulate.',
     args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...poolShape],
     derived: poolDerived,
     shape: pool1dShape,
   },
   activationForward: {
+    doc: "y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place). ReLU and LeakyReLU keep NaN (as PyTorch does): f(NaN) = NaN, and ReLU(−0) = +0.",
     args: [{ name: 'activation', kind: 'activation' }, num('alpha'), f32In('x', 'n'), f32Out('y', 'n'), size('n')],
     inPlace: [['y', 'x']],
   },
   activationBackward: {
+    doc: "dx = dy · f'(x), given y = f(x) as well (tanh and sigmoid derive from y). dx may be exactly x, y or dy (each element is read before its own output is written, on both backends). ReLU and LeakyReLU: where x is NaN the slope is undefined and dx is NaN (not dy as PyTorch's threshold_backward gives, nor 0), so a bad input shows in the gradient.",
     args: [
       { name: 'activation', kind: 'activation' },
       num('alpha'),
@@ -256,19 +279,23 @@ export const OPS = {
     ],
   },
   addRowVector: {
+    doc: 'y[r, c] += v[c] for a (rows, cols) y.',
     args: [f32Out('y', 'matrix'), f32In('v', 'cols'), size('rows'), size('cols')],
     derived: matrix,
   },
   sumRows: {
+    doc: 'out[c] += Σ_r x[r, c] for a (rows, cols) x (the bias gradient).',
     args: [f32In('x', 'matrix'), size('rows'), size('cols'), f32Out('out', 'cols')],
     derived: matrix,
   },
   softmaxForward: {
+    doc: 'Softmax (or, with `log`, log-softmax) of each row of a (rows, cols) x; y may be exactly x (in place).',
     args: [f32In('x', 'matrix'), f32Out('y', 'matrix'), size('rows'), size('cols', 1), { name: 'log', kind: 'bool' }],
     derived: matrix,
     inPlace: [['y', 'x']],
   },
   softmaxBackward: {
+    doc: "dx from dy through the softmax (log-softmax) whose output was y: the full Jacobian-vector product. dx may be exactly y or dy (each row's reduction is taken before dx is written).",
     args: [
       f32In('y', 'matrix'),
       f32In('dy', 'matrix'),
@@ -284,6 +311,7 @@ export const OPS = {
     ],
   },
   crossEntropyLogits: {
+    doc: 'Per-row cross-entropy from raw logits: loss[r] = logsumexp(x[r]) − x[r, labels[r]]; grad (when not null) = softmax(x[r]) − onehot(labels[r]), per sample (no 1/batch). grad must not share memory with logits (refused): computing the gradient in place of the logits would change the loss on one backend and not the other.',
     // grad over logits would not even be in-place safe: the kernel writes the exponentials to
     // grad before it reads the label's logit for the loss.
     args: [
@@ -297,6 +325,7 @@ export const OPS = {
     derived: matrix,
   },
   sgdStep: {
+    doc: "SGD: g' = g + wd·w; v = momentum·v + g' (with velocity); w −= lr·(v or g').",
     args: [
       f32Out('w', 'n'),
       f32In('g', 'n'),
@@ -308,6 +337,7 @@ export const OPS = {
     ],
   },
   adamStep: {
+    doc: 'Adam with bias correction for `step` (1-based) and L2 weight decay.',
     args: [
       f32Out('w', 'n'),
       f32In('g', 'n'),
@@ -323,9 +353,12 @@ export const OPS = {
     ],
   },
   nonFiniteIndex: {
+    returns: 'number',
+    doc: 'Index of the first NaN or ±Infinity among the first n values of x, or −1 when all are finite.',
     args: [f32In('x', 'n'), size('n')],
   },
   binaryCrossEntropy: {
+    doc: 'Binary cross-entropy per row: loss[r] = −Σ_c y log p + (1 − y) log(1 − p), logs clamped at −100; grad (when not null) = −y / max(p, 1e−12) + (1 − y) / max(1 − p, 1e−12).',
     args: [
       f32In('p', 'matrix'),
       f32In('y', 'matrix'),

@@ -7,21 +7,31 @@
  * its forward kept for that place while the input is the Sequential's own; otherwise (called
  * directly, or first in a Sequential, whose caller may rewrite the input in place) y is
  * recomputed from the input backward is given. Softmax and LogSoftmax always recompute.
+ *
+ * Each class declares itself (`declareBuiltIn`) for the module registry, and lib/nn/index.ts
+ * exports everything this file exports: a new activation is its class here, its code in the op
+ * table's `Activation` and its loop in each backend.
  */
 import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { Activation as Code } from '../backend/types';
 import { Module, ModuleConfig } from './base';
-import { ModuleSchema, checkArguments } from './schema';
+import { ModuleSchema, NO_ARGUMENTS, checkArguments } from './schema';
+import { declareBuiltIn } from './builtins';
 
-/** The arguments of the activations that take none. @internal */
-export const NO_ARGUMENTS: ModuleSchema = { args: [], options: null };
-
-/** The arguments of {@link LeakyReLU}. @internal */
-export const LEAKY_RELU_SCHEMA: ModuleSchema = {
+/** The arguments of {@link LeakyReLU}. */
+const LEAKY_RELU_SCHEMA: ModuleSchema = {
   args: [{ name: 'slope', kind: 'float32', default: 0.01 }],
   options: null,
 };
+
+/**
+ * A test example of an activation without arguments: a small (batch, features) input; `kinks`
+ * when the output has kinks (finite differences then spread the inputs apart from them).
+ */
+const example =
+  (kinks = false) =>
+  (pick: (lo: number, hi: number) => number) => ({ args: [], input: [pick(1, 3), pick(1, 5)], kinks });
 
 /** Common shape handling: any tensor with at least one dimension, output of the same shape. */
 abstract class Activation extends Module {
@@ -77,6 +87,7 @@ abstract class Elementwise extends Activation {
 export class TanH extends Elementwise {
   protected readonly code = Code.TanH;
 }
+declareBuiltIn(TanH, NO_ARGUMENTS, example());
 
 /**
  * Logistic sigmoid y = 1 / (1 + e^(−x)); ∂y/∂x = y (1 − y). Computed as {@link StableSigmoid}
@@ -89,6 +100,7 @@ export class TanH extends Elementwise {
 export class Sigmoid extends Elementwise {
   protected readonly code = Code.Sigmoid;
 }
+declareBuiltIn(Sigmoid, NO_ARGUMENTS, example());
 
 /**
  * Sigmoid evaluated without overflow for any |x| (e^(−|x|) only): finite and exact at ±1e4.
@@ -100,6 +112,7 @@ export class Sigmoid extends Elementwise {
 export class StableSigmoid extends Elementwise {
   protected readonly code = Code.Sigmoid;
 }
+declareBuiltIn(StableSigmoid, NO_ARGUMENTS, example());
 
 /**
  * Rectified linear unit: y = max(0, x). The derivative at 0 is taken as 0.
@@ -111,6 +124,7 @@ export class StableSigmoid extends Elementwise {
 export class ReLU extends Elementwise {
   protected readonly code = Code.ReLU;
 }
+declareBuiltIn(ReLU, NO_ARGUMENTS, example(true));
 
 /**
  * Leaky ReLU: y = x for x > 0, slope·x otherwise.
@@ -135,6 +149,7 @@ export class LeakyReLU extends Elementwise {
     return { type: 'LeakyReLU', args: [this.slope] };
   }
 }
+declareBuiltIn(LeakyReLU, LEAKY_RELU_SCHEMA, (pick) => ({ args: [pick(0, 30) / 100], input: [pick(1, 3), pick(1, 5)], kinks: true }));
 
 /**
  * SoftPlus: y = log(1 + eˣ), computed as max(x, 0) + log1p(e^(−|x|)) so it never overflows;
@@ -147,6 +162,7 @@ export class LeakyReLU extends Elementwise {
 export class SoftPlus extends Elementwise {
   protected readonly code = Code.SoftPlus;
 }
+declareBuiltIn(SoftPlus, NO_ARGUMENTS, example());
 
 /**
  * Identity: y = x (a placeholder, e.g. a linear output layer's "activation").
@@ -158,6 +174,7 @@ export class SoftPlus extends Elementwise {
 export class Identity extends Elementwise {
   protected readonly code = Code.Identity;
 }
+declareBuiltIn(Identity, NO_ARGUMENTS, example());
 
 /** Softmax and log-softmax over the last axis: forward and the full-JVP backward run in the backend. */
 abstract class RowSoftmax extends Activation {
@@ -198,6 +215,7 @@ abstract class RowSoftmax extends Activation {
 export class Softmax extends RowSoftmax {
   protected readonly log = false;
 }
+declareBuiltIn(Softmax, NO_ARGUMENTS, example());
 
 /**
  * Log-softmax over the last axis: yᵢ = xᵢ − log Σⱼ e^(xⱼ) (log-sum-exp with the maximum
@@ -212,3 +230,4 @@ export class Softmax extends RowSoftmax {
 export class LogSoftmax extends RowSoftmax {
   protected readonly log = true;
 }
+declareBuiltIn(LogSoftmax, NO_ARGUMENTS, example());

@@ -14,20 +14,10 @@ import { Module, ModuleConfig, Sequential } from './module';
 import { Linear, LINEAR_SCHEMA } from './linear';
 import { Conv1D, ConvTranspose1D, Upsample1D, CONV1D_SCHEMA, CONV_TRANSPOSE1D_SCHEMA, UPSAMPLE1D_SCHEMA } from './conv';
 import { MaxPool1D, AvgPool1D, Flatten, POOL1D_SCHEMA } from './pool';
-import {
-  TanH,
-  Sigmoid,
-  StableSigmoid,
-  Softmax,
-  LogSoftmax,
-  ReLU,
-  LeakyReLU,
-  SoftPlus,
-  Identity,
-  NO_ARGUMENTS,
-  LEAKY_RELU_SCHEMA,
-} from './activations';
-import { ModuleSchema, argumentCount } from './schema';
+// The activations declare themselves there (lib/nn/builtins.ts); loading the file is enough.
+import './activations';
+import { declaredBuiltIns } from './builtins';
+import { ModuleSchema, NO_ARGUMENTS, argumentCount } from './schema';
 
 /**
  * Rebuilds a module from its config; `build` builds children (for containers).
@@ -136,10 +126,7 @@ for (const Pool of [MaxPool1D, AvgPool1D]) {
   });
 }
 builtIn(Flatten, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 3), pick(1, 4)] }));
-for (const A of [TanH, Sigmoid, StableSigmoid, Softmax, LogSoftmax, ReLU, SoftPlus, Identity]) {
-  builtIn(A, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 5)], kinks: A === ReLU }));
-}
-builtIn(LeakyReLU, LEAKY_RELU_SCHEMA, (pick) => ({ args: [pick(0, 30) / 100], input: [pick(1, 3), pick(1, 5)], kinks: true }));
+for (const d of declaredBuiltIns()) builtIn(d.module, d.schema, d.example);
 
 /** The registered type called `type`, or undefined. @internal */
 export function moduleType(type: string): ModuleType | undefined {

@@ -36,6 +36,9 @@ export interface ArgumentSpec {
   readonly default?: number | ((values: ArgumentValues) => number);
 }
 
+/** The schema of the module types whose constructor takes no arguments. @internal */
+export const NO_ARGUMENTS: ModuleSchema = { args: [], options: null };
+
 /** The constructor arguments of a module type: `new Type(...args, options)`. */
 export interface ModuleSchema {
   /** The positional arguments, in order; those with a default may be left out. */
