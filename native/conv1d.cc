@@ -36,42 +36,48 @@ namespace neurone {
 
 namespace {
 
-struct ConvJob {
-  const Conv1dShape* s;
-  const float* in;
-  const float* w;
-  const float* bias;
-  float* out;
-  KernelPath path;
-  int64_t chunks;
-  float* scratch;  // grad weight: one (kSize*chanIn, chanOut) matrix per chunk
-};
-
-// Sample b of the forward pass, written to y (outLength, chanOut).
-void convolveSample(const ConvJob& j, int64_t b, float* y) {
-  const Conv1dShape& s = *j.s;
+// The forward pass of one sample at x, written to y (outLength, chanOut).
+void convolveSample(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y,
+                    KernelPath path) {
   const int64_t outLength = s.outLength();
   GemmArgs g;
   g.m = outLength;
   g.n = s.chanOut;
   g.k = s.kSize * s.chanIn;
-  g.a = j.in + b * s.length * s.chanIn;
+  g.a = x;
   g.lda = s.stride * s.chanIn;
-  g.b = j.w;
+  g.b = w;
   g.ldb = s.chanOut;
   g.c = y;
   g.ldc = s.chanOut;
   g.beta = 0.0f;
-  if (j.bias) {
-    for (int64_t t = 0; t < outLength; t++) std::memcpy(y + t * s.chanOut, j.bias, s.chanOut * sizeof(float));
+  if (bias) {
+    for (int64_t t = 0; t < outLength; t++) std::memcpy(y + t * s.chanOut, bias, s.chanOut * sizeof(float));
     g.beta = 1.0f;
   }
-  sgemm(g, j.path, nullptr);
+  sgemm(g, path, nullptr);
 }
 
-void forwardSample(void* ctx, int64_t b, int) {
-  auto& j = *static_cast<ConvJob*>(ctx);
-  convolveSample(j, b, j.out + b * j.s->outLength() * j.s->chanOut);
+// dx_b = dy_b · Wᵀ scattered over the overlapping windows: sample b of the input gradient.
+void backwardInputSample(const Conv1dShape& s, const float* dy, const float* w, float* dx, int64_t b, KernelPath path) {
+  const int64_t outLength = s.outLength();
+  float* dxb = dx + b * s.length * s.chanIn;
+  std::memset(dxb, 0, s.length * s.chanIn * sizeof(float));
+  for (int64_t tap = 0; tap < s.kSize; tap++) {
+    GemmArgs g;
+    g.transB = true;
+    g.m = outLength;
+    g.n = s.chanIn;
+    g.k = s.chanOut;
+    g.a = dy + b * outLength * s.chanOut;  // dy_b
+    g.lda = s.chanOut;
+    g.b = w + tap * s.chanIn * s.chanOut;  // W[tap], (chanIn, chanOut)
+    g.ldb = s.chanOut;
+    g.beta = 1.0f;
+    g.c = dxb + tap * s.chanIn;
+    g.ldc = s.stride * s.chanIn;
+    sgemm(g, path, nullptr);
+  }
 }
 
 // dw = x_bᵀ · dySample + beta · dw: sample b's weight gradient, x_b viewed as (outLength,
@@ -117,112 +123,6 @@ void addChunks(const float* partial, int64_t chunks, int64_t size, float* dw) {
 // a shorter input followed by a pooling whose windows start at 0, and the same two kernels run it.
 constexpr int64_t kPooledChunkFloats = 16 * 1024;
 
-struct PooledJob {
-  const Conv1dShape* s;
-  int64_t poolSize, poolStride, chunkOutputs, chunks;  // chunks per sample
-  const float* x;
-  const float* w;
-  const float* bias;
-  float* y;
-  int32_t* argmaxOut;  // null for inference
-  KernelPath path;
-  const PoolKernels* kernels;
-  float* conv;      // per worker: the chunk's convolution rows
-  int32_t* argmax;  // per worker: where the pooling loop writes the argmax nobody asked for
-  int64_t convFloats, argmaxInts;
-};
-
-void forwardPooledChunk(void* ctx, int64_t task, int worker) {
-  const auto& j = *static_cast<PooledJob*>(ctx);
-  const Conv1dShape& s = *j.s;
-  const int64_t b = task / j.chunks, t0 = (task % j.chunks) * j.chunkOutputs;
-  const int64_t pooledLength = (s.outLength() - j.poolSize) / j.poolStride + 1;
-  const int64_t outputs = std::min(j.chunkOutputs, pooledLength - t0);
-  const int64_t positions = (outputs - 1) * j.poolStride + j.poolSize;
-  const Conv1dShape part{1, (positions - 1) * s.stride + s.kSize, s.chanIn, s.chanOut, s.kSize, s.stride};
-  const ConvJob conv{
-      &part, j.x + (b * s.length + t0 * j.poolStride * s.stride) * s.chanIn, j.w, j.bias, nullptr, j.path, 1, nullptr};
-  float* rows = j.conv + worker * j.convFloats;
-  convolveSample(conv, 0, rows);
-  const Pool1dShape pooling{1, positions, s.chanOut, j.poolSize, j.poolStride};
-  const int64_t first = (b * pooledLength + t0) * s.chanOut;
-  int32_t* arg = j.argmaxOut ? j.argmaxOut + first : j.argmax + worker * j.argmaxInts;
-  j.kernels->maxForwardSample(pooling, rows, j.y + first, arg, 0);
-  if (j.argmaxOut) {
-    // The loop indexed the chunk's rows; the caller wants indices into the whole convolution.
-    const int32_t shift = static_cast<int32_t>((b * s.outLength() + t0 * j.poolStride) * s.chanOut);
-    for (int64_t i = 0; i < outputs * s.chanOut; i++) arg[i] += shift;
-  }
-}
-
-// Backward through the pair: per sample, maxPool1dBackward's gather into a scratch block, then
-// conv1dBackwardWeight's GEMM from it, into the chunk's own weight-gradient scratch.
-struct PooledBackwardJob {
-  const Conv1dShape* s;
-  Pool1dShape pool;  // the pooling over the whole batch's convolution output
-  const float* x;
-  const float* dy;
-  const int32_t* argmax;
-  KernelPath path;
-  const PoolKernels* kernels;
-  int64_t chunks;
-  float* dw;     // one (kSize*chanIn, chanOut) matrix per chunk
-  float* dconv;  // per worker: one sample's convolution gradient
-  std::atomic<int64_t> routed{0};
-};
-
-void backwardPooledChunk(void* ctx, int64_t chunk, int worker) {
-  auto& j = *static_cast<PooledBackwardJob*>(ctx);
-  const Conv1dShape& s = *j.s;
-  const int64_t convLength = s.outLength();
-  const int64_t rows = s.kSize * s.chanIn;
-  const int64_t begin = s.batch * chunk / j.chunks, end = s.batch * (chunk + 1) / j.chunks;
-  float* dconv = j.dconv + worker * convLength * s.chanOut;
-  int64_t routed = 0;
-  for (int64_t b = begin; b < end; b++) {
-    routed += j.kernels->maxBackwardSample(j.pool, j.dy, j.argmax, dconv, b);
-    sampleWeightGradient(s, j.x, b, dconv, b == begin ? 0.0f : 1.0f, j.dw + chunk * rows * s.chanOut, j.path);
-  }
-  j.routed.fetch_add(routed, std::memory_order_relaxed);
-}
-
-void backwardInputSample(void* ctx, int64_t b, int) {
-  auto& j = *static_cast<ConvJob*>(ctx);
-  const Conv1dShape& s = *j.s;
-  const int64_t outLength = s.outLength();
-  float* dx = j.out + b * s.length * s.chanIn;
-  std::memset(dx, 0, s.length * s.chanIn * sizeof(float));
-  for (int64_t tap = 0; tap < s.kSize; tap++) {
-    GemmArgs g;
-    g.transB = true;
-    g.m = outLength;
-    g.n = s.chanIn;
-    g.k = s.chanOut;
-    g.a = j.in + b * outLength * s.chanOut;  // dy_b
-    g.lda = s.chanOut;
-    g.b = j.w + tap * s.chanIn * s.chanOut;  // W[tap], (chanIn, chanOut)
-    g.ldb = s.chanOut;
-    g.beta = 1.0f;
-    g.c = dx + tap * s.chanIn;
-    g.ldc = s.stride * s.chanIn;
-    sgemm(g, j.path, nullptr);
-  }
-}
-
-void backwardWeightChunk(void* ctx, int64_t chunk, int) {
-  auto& j = *static_cast<ConvJob*>(ctx);
-  const Conv1dShape& s = *j.s;
-  const int64_t outLength = s.outLength();
-  const int64_t rows = s.kSize * s.chanIn;
-  const int64_t begin = s.batch * chunk / j.chunks;
-  const int64_t end = s.batch * (chunk + 1) / j.chunks;
-  float* dw = j.scratch ? j.scratch + chunk * rows * s.chanOut : j.out;
-  for (int64_t b = begin; b < end; b++) {
-    const float* dySample = j.w + b * outLength * s.chanOut;  // the job's `w` holds dy here
-    sampleWeightGradient(s, j.in, b, dySample, (j.scratch && b == begin) ? 0.0f : 1.0f, dw, j.path);
-  }
-}
-
 // ---- Small windows: the direct loops of conv1d_direct.h -----------------------------
 
 // The direct loops for `path` by the fallback rule of cpu.h, null where there are none (the
@@ -242,29 +142,6 @@ const ConvPoolKernels* directKernels(const Conv1dShape& s, KernelPath path) {
   return convPoolKernelsFor(path);
 }
 
-struct DirectJob {
-  ConvPoolArgs args;
-  const ConvPoolKernels* kernels;
-  int64_t chunks;  // backward: batch chunks, one weight-gradient matrix each
-  float* dw;
-  std::atomic<int64_t> routed{0};
-};
-
-void directForwardSample(void* ctx, int64_t b, int) {
-  const auto& j = *static_cast<const DirectJob*>(ctx);
-  j.kernels->forwardSample(j.args, b);
-}
-
-void directWeightChunk(void* ctx, int64_t chunk, int) {
-  auto& j = *static_cast<DirectJob*>(ctx);
-  const Conv1dShape& s = *j.args.s;
-  const int64_t begin = s.batch * chunk / j.chunks, end = s.batch * (chunk + 1) / j.chunks;
-  float* dw = j.dw + chunk * s.kSize * s.chanIn * s.chanOut;
-  int64_t routed = 0;
-  for (int64_t b = begin; b < end; b++) routed += j.kernels->weightGradientSample(j.args, b, dw, b == begin);
-  j.routed.fetch_add(routed, std::memory_order_relaxed);
-}
-
 // Threads pay only when each gets a few samples' worth of work.
 int64_t usefulChunks(const Conv1dShape& s, ThreadPool* pool) {
   if (!pool || pool->threads() <= 1 || s.batch <= 1) return 1;
@@ -273,16 +150,17 @@ int64_t usefulChunks(const Conv1dShape& s, ThreadPool* pool) {
   return std::min<int64_t>(s.batch, pool->threads());
 }
 
+// The pool when threads pay for this convolution, else null (parallelFor then runs inline).
+ThreadPool* poolIfUseful(const Conv1dShape& s, ThreadPool* pool) { return usefulChunks(s, pool) > 1 ? pool : nullptr; }
+
 }  // namespace
 
 void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
                    ThreadPool* pool) {
   if (s.batch == 0 || s.outLength() == 0) return;
-  ConvJob job{&s, x, w, bias, y, path, 1, nullptr};
-  if (usefulChunks(s, pool) > 1)
-    pool->run(s.batch, forwardSample, &job, true);
-  else
-    for (int64_t b = 0; b < s.batch; b++) forwardSample(&job, b, 0);
+  parallelFor(poolIfUseful(s, pool), s.batch, [&](int64_t b, int) {
+    convolveSample(s, x + b * s.length * s.chanIn, w, bias, y + b * s.outLength() * s.chanOut, path);
+  });
 }
 
 void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x, const float* w,
@@ -300,45 +178,41 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
           const int64_t o = cb * kConvLanes + l;
           lanes[(cb * depth + i) * kConvLanes + l] = o < s.chanOut ? w[i * s.chanOut + o] : 0.0f;
         }
-    DirectJob job{
-        {&s, poolSize, poolStride, x, lanes.get(), bias, y, argmaxOut, nullptr, nullptr, 0}, direct, 1, nullptr};
-    if (usefulChunks(s, pool) > 1)
-      pool->run(s.batch, directForwardSample, &job, true);
-    else
-      for (int64_t b = 0; b < s.batch; b++) directForwardSample(&job, b, 0);
+    const ConvPoolArgs args{&s, poolSize, poolStride, x, lanes.get(), bias, y, argmaxOut, nullptr, nullptr, 0};
+    parallelFor(poolIfUseful(s, pool), s.batch, [&](int64_t b, int) { direct->forwardSample(args, b); });
     return;
   }
   // As many pooled outputs per chunk as fit the budget (at least one, whatever it needs).
   const int64_t budgetRows = kPooledChunkFloats / s.chanOut;
   const int64_t chunkOutputs =
       std::min(pooledLength, budgetRows >= poolSize ? (budgetRows - poolSize) / poolStride + 1 : 1);
-  const int64_t chunks = (pooledLength + chunkOutputs - 1) / chunkOutputs;
-  const int64_t threads = usefulChunks(s, pool) > 1 ? pool->threads() : 1;
-  PooledJob job{&s,
-                poolSize,
-                poolStride,
-                chunkOutputs,
-                chunks,
-                x,
-                w,
-                bias,
-                y,
-                argmaxOut,
-                path,
-                &poolKernelsFor(path),
-                nullptr,
-                nullptr,
-                ((chunkOutputs - 1) * poolStride + poolSize) * s.chanOut,
-                chunkOutputs * s.chanOut};
-  auto conv = scratchArray<float>(threads * job.convFloats);
-  auto argmax = scratchArray<int32_t>(argmaxOut ? 0 : threads * job.argmaxInts);
-  job.conv = conv.get();
-  job.argmax = argmax.get();
-  const int64_t tasks = s.batch * chunks;
-  if (threads > 1)
-    pool->run(tasks, forwardPooledChunk, &job, true);
-  else
-    for (int64_t t = 0; t < tasks; t++) forwardPooledChunk(&job, t, 0);
+  const int64_t chunks = (pooledLength + chunkOutputs - 1) / chunkOutputs;  // per sample
+  ThreadPool* threaded = poolIfUseful(s, pool);
+  const int64_t threads = threaded ? threaded->threads() : 1;
+  const PoolKernels& kernels = poolKernelsFor(path);
+  // Per worker: the chunk's convolution rows, and where the pooling loop writes the argmax
+  // nobody asked for (inference).
+  const int64_t convFloats = ((chunkOutputs - 1) * poolStride + poolSize) * s.chanOut;
+  const int64_t argmaxInts = chunkOutputs * s.chanOut;
+  auto conv = scratchArray<float>(threads * convFloats);
+  auto argmax = scratchArray<int32_t>(argmaxOut ? 0 : threads * argmaxInts);
+  parallelFor(threaded, s.batch * chunks, [&](int64_t task, int worker) {
+    const int64_t b = task / chunks, t0 = (task % chunks) * chunkOutputs;
+    const int64_t outputs = std::min(chunkOutputs, pooledLength - t0);
+    const int64_t positions = (outputs - 1) * poolStride + poolSize;
+    const Conv1dShape part{1, (positions - 1) * s.stride + s.kSize, s.chanIn, s.chanOut, s.kSize, s.stride};
+    float* rows = conv.get() + worker * convFloats;
+    convolveSample(part, x + (b * s.length + t0 * poolStride * s.stride) * s.chanIn, w, bias, rows, path);
+    const Pool1dShape pooling{1, positions, s.chanOut, poolSize, poolStride};
+    const int64_t first = (b * pooledLength + t0) * s.chanOut;
+    int32_t* arg = argmaxOut ? argmaxOut + first : argmax.get() + worker * argmaxInts;
+    kernels.maxForwardSample(pooling, rows, y + first, arg, 0);
+    if (argmaxOut) {
+      // The loop indexed the chunk's rows; the caller wants indices into the whole convolution.
+      const int32_t shift = static_cast<int32_t>((b * convLength + t0 * poolStride) * s.chanOut);
+      for (int64_t i = 0; i < outputs * s.chanOut; i++) arg[i] += shift;
+    }
+  });
 }
 
 int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int64_t poolStride, const float* x,
@@ -347,43 +221,44 @@ int64_t conv1dMaxPoolBackwardWeight(const Conv1dShape& s, int64_t poolSize, int6
   const int64_t convLength = s.outLength();
   if (s.batch == 0 || convLength < poolSize) return 0;
   const int64_t chunks = usefulChunks(s, pool);
-  const int64_t size = s.kSize * s.chanIn * s.chanOut;
-  // The sums go to dw only once every argmax entry has been found in its window.
+  ThreadPool* threaded = chunks > 1 ? pool : nullptr;
+  const int64_t rows = s.kSize * s.chanIn, size = rows * s.chanOut;
+  // One weight-gradient matrix per batch chunk. The sums go to dw only once every argmax entry
+  // has been found in its window.
   auto partial = scratchArray<float>(chunks * size);
   const int64_t pooledLength = (convLength - poolSize) / poolStride + 1;
-  int64_t routed;
+  std::atomic<int64_t> routed{0};
   if (const ConvPoolKernels* direct = directKernels(s, path)) {
-    DirectJob job{{&s, poolSize, poolStride, x, nullptr, nullptr, nullptr, nullptr, dy, argmax,
-                   sgemmDepthBlock(path, convLength)},
-                  direct,
-                  chunks,
-                  partial.get()};
-    if (chunks > 1)
-      pool->run(chunks, directWeightChunk, &job, true);
-    else
-      directWeightChunk(&job, 0, 0);
-    routed = job.routed.load(std::memory_order_relaxed);
+    const ConvPoolArgs args{
+        &s, poolSize, poolStride, x, nullptr, nullptr, nullptr, nullptr, dy, argmax, sgemmDepthBlock(path, convLength)};
+    parallelFor(threaded, chunks, [&](int64_t chunk, int) {
+      const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+      float* dwChunk = partial.get() + chunk * size;
+      int64_t found = 0;
+      for (int64_t b = begin; b < end; b++) found += direct->weightGradientSample(args, b, dwChunk, b == begin);
+      routed.fetch_add(found, std::memory_order_relaxed);
+    });
   } else {
-    auto dconv = scratchArray<float>((chunks > 1 ? pool->threads() : 1) * convLength * s.chanOut);
-    PooledBackwardJob job{&s,
-                          {s.batch, convLength, s.chanOut, poolSize, poolStride},
-                          x,
-                          dy,
-                          argmax,
-                          path,
-                          &poolKernelsFor(path),
-                          chunks,
-                          partial.get(),
-                          dconv.get()};
-    if (chunks > 1)
-      pool->run(chunks, backwardPooledChunk, &job, true);
-    else
-      backwardPooledChunk(&job, 0, 0);
-    routed = job.routed.load(std::memory_order_relaxed);
+    // Backward through the pair: per sample, maxPool1dBackward's gather into a scratch block (one
+    // sample's convolution gradient per worker), then conv1dBackwardWeight's GEMM from it.
+    const Pool1dShape pooling{s.batch, convLength, s.chanOut, poolSize, poolStride};
+    const PoolKernels& kernels = poolKernelsFor(path);
+    auto dconv = scratchArray<float>((threaded ? threaded->threads() : 1) * convLength * s.chanOut);
+    parallelFor(threaded, chunks, [&](int64_t chunk, int worker) {
+      const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+      float* dconvWorker = dconv.get() + worker * convLength * s.chanOut;
+      int64_t found = 0;
+      for (int64_t b = begin; b < end; b++) {
+        found += kernels.maxBackwardSample(pooling, dy, argmax, dconvWorker, b);
+        sampleWeightGradient(s, x, b, dconvWorker, b == begin ? 0.0f : 1.0f, partial.get() + chunk * size, path);
+      }
+      routed.fetch_add(found, std::memory_order_relaxed);
+    });
   }
-  if (routed != s.batch * pooledLength * s.chanOut) return routed;
+  const int64_t total = routed.load(std::memory_order_relaxed);
+  if (total != s.batch * pooledLength * s.chanOut) return total;
   addChunks(partial.get(), chunks, size, dw);
-  return routed;
+  return total;
 }
 
 void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, float* dx, KernelPath path,
@@ -393,26 +268,30 @@ void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, 
     std::memset(dx, 0, s.batch * s.length * s.chanIn * sizeof(float));
     return;
   }
-  ConvJob job{&s, dy, w, nullptr, dx, path, 1, nullptr};
-  if (usefulChunks(s, pool) > 1)
-    pool->run(s.batch, backwardInputSample, &job, true);
-  else
-    for (int64_t b = 0; b < s.batch; b++) backwardInputSample(&job, b, 0);
+  parallelFor(poolIfUseful(s, pool), s.batch, [&](int64_t b, int) { backwardInputSample(s, dy, w, dx, b, path); });
 }
 
 void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw, KernelPath path,
                           ThreadPool* pool) {
-  if (s.batch == 0 || s.outLength() == 0) return;
+  const int64_t outLength = s.outLength();
+  if (s.batch == 0 || outLength == 0) return;
   const int64_t chunks = usefulChunks(s, pool);
-  ConvJob job{&s, x, dy, nullptr, dw, path, chunks, nullptr};
   if (chunks == 1) {
-    backwardWeightChunk(&job, 0, 0);
+    for (int64_t b = 0; b < s.batch; b++) sampleWeightGradient(s, x, b, dy + b * outLength * s.chanOut, 1.0f, dw, path);
     return;
   }
+  // One matrix per batch chunk, summed in chunk order after the join.
   const int64_t size = s.kSize * s.chanIn * s.chanOut;
   auto scratch = scratchArray<float>(chunks * size);
-  job.scratch = scratch.get();
-  pool->run(chunks, backwardWeightChunk, &job);
+  parallelFor(
+      pool, chunks,
+      [&](int64_t chunk, int) {
+        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+        for (int64_t b = begin; b < end; b++)
+          sampleWeightGradient(s, x, b, dy + b * outLength * s.chanOut, b == begin ? 0.0f : 1.0f,
+                               scratch.get() + chunk * size, path);
+      },
+      TaskOrder::Arrival);
   addChunks(scratch.get(), chunks, size, dw);
 }
 

@@ -163,117 +163,59 @@ int64_t chunkLength(int64_t task, int64_t n) {
   return rest < kParallelChunk ? rest : kParallelChunk;
 }
 
-struct ActivationJob {
-  Activation f;
-  float alpha;
-  const float* x;
-  const float* y;
-  const float* dy;
-  float* out;
-  int64_t n;
-  KernelPath path;
-};
-
-void forwardChunk(void* ctx, int64_t task, int) {
-  auto& j = *static_cast<ActivationJob*>(ctx);
-  const int64_t begin = task * kParallelChunk;
-  activationForward(j.f, j.alpha, j.x + begin, j.out + begin, chunkLength(task, j.n), j.path);
-}
-
-void backwardChunk(void* ctx, int64_t task, int) {
-  auto& j = *static_cast<ActivationJob*>(ctx);
-  const int64_t begin = task * kParallelChunk;
-  activationBackward(j.f, j.alpha, j.x + begin, j.y + begin, j.dy + begin, j.out + begin, chunkLength(task, j.n));
-}
-
 bool worthThreads(int64_t n, ThreadPool* pool) { return pool && pool->threads() > 1 && n >= 4 * kParallelChunk; }
+
+// fn(begin, length) for every chunk of n elements, over the pool's threads (the caller has
+// checked worthThreads).
+template <typename Fn>
+void forChunks(int64_t n, ThreadPool* pool, const Fn& fn) {
+  parallelFor(pool, chunkCount(n), [&](int64_t task, int) { fn(task * kParallelChunk, chunkLength(task, n)); });
+}
 
 }  // namespace
 
 void activationForwardParallel(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path,
                                ThreadPool* pool) {
   if (!worthThreads(n, pool)) return activationForward(f, alpha, x, y, n, path);
-  ActivationJob job{f, alpha, x, nullptr, nullptr, y, n, path};
-  pool->run(chunkCount(n), forwardChunk, &job, true);
+  forChunks(n, pool, [&](int64_t b, int64_t len) { activationForward(f, alpha, x + b, y + b, len, path); });
 }
 
 void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
                                 int64_t n, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return activationBackward(f, alpha, x, y, dy, dx, n);
-  ActivationJob job{f, alpha, x, y, dy, dx, n, KernelPath::Scalar};
-  pool->run(chunkCount(n), backwardChunk, &job, true);
+  forChunks(n, pool, [&](int64_t b, int64_t len) { activationBackward(f, alpha, x + b, y + b, dy + b, dx + b, len); });
 }
-
-namespace {
-
-struct OptimizerJob {
-  float* w;
-  const float* g;
-  float* m;  // SGD velocity, or Adam's first moment
-  float* v;  // Adam's second moment
-  int64_t n;
-  float lr, beta1, beta2, eps, weightDecay;
-  int64_t step;
-  bool adam;
-  KernelPath path;
-};
-
-void optimizerChunk(void* ctx, int64_t task, int) {
-  auto& j = *static_cast<OptimizerJob*>(ctx);
-  const int64_t b = task * kParallelChunk;
-  const int64_t len = chunkLength(task, j.n);
-  if (j.adam) {
-    adamStep(j.w + b, j.g + b, j.m + b, j.v + b, len, j.lr, j.beta1, j.beta2, j.eps, j.weightDecay, j.step, j.path);
-  } else {
-    sgdStep(j.w + b, j.g + b, j.m ? j.m + b : nullptr, len, j.lr, j.beta1, j.weightDecay, j.path);
-  }
-}
-
-}  // namespace
 
 void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
                      KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay, path);
-  OptimizerJob job{w, g, velocity, nullptr, n, lr, momentum, 0.0f, 0.0f, weightDecay, 0, false, path};
-  pool->run(chunkCount(n), optimizerChunk, &job, true);
+  forChunks(n, pool, [&](int64_t b, int64_t len) {
+    sgdStep(w + b, g + b, velocity ? velocity + b : nullptr, len, lr, momentum, weightDecay, path);
+  });
 }
 
 void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                       float eps, float weightDecay, int64_t step, KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return adamStep(w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, path);
-  OptimizerJob job{w, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step, true, path};
-  pool->run(chunkCount(n), optimizerChunk, &job, true);
+  forChunks(n, pool, [&](int64_t b, int64_t len) {
+    adamStep(w + b, g + b, m + b, v + b, len, lr, beta1, beta2, eps, weightDecay, step, path);
+  });
 }
-
-namespace {
-
-struct ScanJob {
-  const float* x;
-  int64_t n;
-  KernelPath path;
-  std::atomic<int64_t> first;  // smallest bad index found so far, n when none
-};
-
-void scanChunk(void* ctx, int64_t task, int) {
-  auto& j = *static_cast<ScanJob*>(ctx);
-  const int64_t b = task * kParallelChunk;
-  // Chunks past an already-found bad index cannot change the answer.
-  if (b >= j.first.load(std::memory_order_relaxed)) return;
-  const int64_t i = nonFiniteIndex(j.x + b, chunkLength(task, j.n), j.path);
-  if (i < 0) return;
-  int64_t found = b + i, seen = j.first.load(std::memory_order_relaxed);
-  while (found < seen && !j.first.compare_exchange_weak(seen, found, std::memory_order_relaxed)) {
-  }
-}
-
-}  // namespace
 
 int64_t nonFiniteIndexParallel(const float* x, int64_t n, KernelPath path, ThreadPool* pool) {
   if (!worthThreads(n, pool)) return nonFiniteIndex(x, n, path);
-  ScanJob job{x, n, path, {n}};
-  pool->run(chunkCount(n), scanChunk, &job, true);
-  const int64_t first = job.first.load(std::memory_order_relaxed);
-  return first < n ? first : -1;
+  std::atomic<int64_t> first{n};  // the smallest bad index found so far, n when none
+  forChunks(n, pool, [&](int64_t b, int64_t len) {
+    // Chunks past an already-found bad index cannot change the answer.
+    if (b >= first.load(std::memory_order_relaxed)) return;
+    const int64_t i = nonFiniteIndex(x + b, len, path);
+    if (i < 0) return;
+    int64_t found = b + i, seen = first.load(std::memory_order_relaxed);
+    while (found < seen && !first.compare_exchange_weak(seen, found, std::memory_order_relaxed)) {
+    }
+  });
+  const int64_t firstBad = first.load(std::memory_order_relaxed);
+  return firstBad < n ? firstBad : -1;
 }
 
 void addRowVector(float* y, const float* v, int64_t rows, int64_t cols) {

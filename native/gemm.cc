@@ -346,28 +346,6 @@ void runTask(const Plan& plan, int64_t task) {
   }
 }
 
-// Chunks are claimed rather than taken in pool order: each thread first tries
-// the chunks congruent to its worker index, so repeated calls of one shape
-// tend to give a thread the same slice of C every time, which then stays in
-// that core's L2. A thread that finds its own chunks taken helps with the rest.
-struct Schedule {
-  const Plan* plan;
-  int64_t tasks;
-  int64_t threads;
-  std::atomic<uint8_t>* claimed;
-};
-
-void taskEntry(void* ctx, int64_t /*task*/, int worker) {
-  // Each call runs exactly one chunk, so `tasks` calls cover all of them.
-  const Schedule& s = *static_cast<const Schedule*>(ctx);
-  for (int64_t t = worker; t < s.tasks; t += s.threads) {
-    if (!s.claimed[t].exchange(1, std::memory_order_relaxed)) return runTask(*s.plan, t);
-  }
-  for (int64_t t = 0; t < s.tasks; t++) {
-    if (!s.claimed[t].exchange(1, std::memory_order_relaxed)) return runTask(*s.plan, t);
-  }
-}
-
 // The depth block: KC or less, the same for every block but the last.
 int64_t balancedKc(int64_t k, const GemmKernels& kt) { return ceilDiv(k, ceilDiv(k, kt.kc)); }
 
@@ -438,8 +416,22 @@ void runPlan(GemmArgs g, bool swapped, const GemmKernels& kt, ThreadPool* pool, 
       claimed = heapFlags.get();
     }
     for (int64_t t = 0; t < tasks; t++) claimed[t].store(0, std::memory_order_relaxed);
-    Schedule schedule{&plan, tasks, threads, claimed};
-    pool->run(tasks, taskEntry, &schedule);
+    // Chunks are claimed rather than taken in pool order: each thread first tries the chunks
+    // congruent to its worker index, so repeated calls of one shape tend to give a thread the
+    // same slice of C every time, which then stays in that core's L2. A thread that finds its
+    // own chunks taken helps with the rest. Each call runs exactly one chunk, so `tasks` calls
+    // cover all of them.
+    parallelFor(
+        pool, tasks,
+        [&](int64_t, int worker) {
+          for (int64_t t = worker; t < tasks; t += threads) {
+            if (!claimed[t].exchange(1, std::memory_order_relaxed)) return runTask(plan, t);
+          }
+          for (int64_t t = 0; t < tasks; t++) {
+            if (!claimed[t].exchange(1, std::memory_order_relaxed)) return runTask(plan, t);
+          }
+        },
+        TaskOrder::Arrival);
   } else {
     for (int64_t t = 0; t < tasks; t++) runTask(plan, t);
   }
@@ -496,16 +488,6 @@ void runForm(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPool
 // as P_b exactly (alpha = 1, beta = 0: the tile stores its sums unscaled); after the join
 // the caller adds them to C in block order, with the tile's own epilogue arithmetic for
 // beta = 1, round(round(alpha * P_b) + C).
-struct SplitK {
-  const GemmArgs* g;
-  GemmForm form;
-  const GemmKernels* kt;
-  int64_t kc, blocks, threads;
-  float* partials;  // blocks of thread 1.. in order, m x n each
-};
-
-int64_t firstBlock(const SplitK& s, int64_t t) { return t * s.blocks / s.threads; }
-
 // The product over depth blocks [b0, b1) of g: A's columns and B's rows from b0 * kc on.
 GemmArgs depthSlice(const GemmArgs& g, int64_t kc, int64_t b0, int64_t b1) {
   const int64_t p0 = b0 * kc, p1 = std::min(g.k, b1 * kc);
@@ -516,21 +498,6 @@ GemmArgs depthSlice(const GemmArgs& g, int64_t kc, int64_t b0, int64_t b1) {
   return h;
 }
 
-void splitKTask(void* ctx, int64_t t, int /*worker*/) {
-  const SplitK& s = *static_cast<const SplitK*>(ctx);
-  const GemmArgs& g = *s.g;
-  const int64_t b0 = firstBlock(s, t), b1 = firstBlock(s, t + 1);
-  if (t == 0) return runForm(depthSlice(g, s.kc, b0, b1), s.form, *s.kt, nullptr, s.kc);
-  for (int64_t b = b0; b < b1; b++) {
-    GemmArgs h = depthSlice(g, s.kc, b, b + 1);
-    h.alpha = 1.0f;
-    h.beta = 0.0f;
-    h.c = s.partials + (b - firstBlock(s, 1)) * g.m * g.n;
-    h.ldc = g.n;
-    runForm(h, s.form, *s.kt, nullptr, s.kc);
-  }
-}
-
 // Whether runSplitK should run this product on `threads` threads.
 bool splitsK(const GemmArgs& g, const GemmKernels& kt, int64_t threads) {
   const int64_t blocks = ceilDiv(g.k, balancedKc(g.k, kt));
@@ -538,15 +505,29 @@ bool splitsK(const GemmArgs& g, const GemmKernels& kt, int64_t threads) {
 }
 
 void runSplitK(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPool* pool, int64_t threads) {
-  SplitK s{&g, form, &kt, balancedKc(g.k, kt), 0, threads, nullptr};
-  s.blocks = ceilDiv(g.k, s.kc);
+  const int64_t kc = balancedKc(g.k, kt), blocks = ceilDiv(g.k, kc);
+  // Thread t's share of the depth: blocks [firstBlock(t), firstBlock(t + 1)).
+  const auto firstBlock = [&](int64_t t) { return t * blocks / threads; };
+  // The blocks of thread 1.. in order, m x n each.
+  const int64_t later = firstBlock(1);
   thread_local Scratch partialScratch;
-  s.partials = partialScratch.get(static_cast<size_t>((s.blocks - firstBlock(s, 1)) * g.m * g.n));
+  float* partials = partialScratch.get(static_cast<size_t>((blocks - later) * g.m * g.n));
   // Contiguous: thread t takes task t, the t-th share of the depth (W's rows), as the
   // optimiser's step took the t-th share of W.
-  pool->run(threads, splitKTask, &s, true);
-  for (int64_t b = firstBlock(s, 1); b < s.blocks; b++) {
-    const float* pb = s.partials + (b - firstBlock(s, 1)) * g.m * g.n;
+  parallelFor(pool, threads, [&](int64_t t, int) {
+    const int64_t b0 = firstBlock(t), b1 = firstBlock(t + 1);
+    if (t == 0) return runForm(depthSlice(g, kc, b0, b1), form, kt, nullptr, kc);
+    for (int64_t b = b0; b < b1; b++) {
+      GemmArgs h = depthSlice(g, kc, b, b + 1);
+      h.alpha = 1.0f;
+      h.beta = 0.0f;
+      h.c = partials + (b - later) * g.m * g.n;
+      h.ldc = g.n;
+      runForm(h, form, kt, nullptr, kc);
+    }
+  });
+  for (int64_t b = later; b < blocks; b++) {
+    const float* pb = partials + (b - later) * g.m * g.n;
     for (int64_t i = 0; i < g.m; i++) {
       float* ci = g.c + i * g.ldc;
       const float* pi = pb + i * g.n;

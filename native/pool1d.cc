@@ -18,66 +18,39 @@ namespace {
 
 const PoolKernels kScalarPoolKernels{pool::maxForwardSampleLoop, pool::maxBackwardSampleLoop};
 
-struct PoolJob {
-  const Pool1dShape* s;
-  const float* in;
-  float* out;
-  int32_t* argmax;
-  const int32_t* argmaxIn;
-  const PoolKernels* kernels;
-  std::atomic<int64_t> matches{0};
-};
-
-void maxForwardSample(void* ctx, int64_t b, int) {
-  auto& j = *static_cast<PoolJob*>(ctx);
-  j.kernels->maxForwardSample(*j.s, j.in, j.out, j.argmax, b);
-}
-
-void maxBackwardSample(void* ctx, int64_t b, int) {
-  auto& j = *static_cast<PoolJob*>(ctx);
-  const Pool1dShape& s = *j.s;
-  j.matches.fetch_add(j.kernels->maxBackwardSample(s, j.in, j.argmaxIn, j.out + b * s.length * s.chan, b),
-                      std::memory_order_relaxed);
-}
-
-void avgForwardSample(void* ctx, int64_t b, int) {
-  auto& j = *static_cast<PoolJob*>(ctx);
-  const Pool1dShape& s = *j.s;
+void avgForwardSample(const Pool1dShape& s, const float* x, float* y, int64_t b) {
   const int64_t outLength = s.outLength();
   const float scale = 1.0f / static_cast<float>(s.kSize);
   for (int64_t t = 0; t < outLength; t++) {
-    const float* x = j.in + (b * s.length + t * s.stride) * s.chan;
-    float* y = j.out + (b * outLength + t) * s.chan;
-    for (int64_t c = 0; c < s.chan; c++) y[c] = x[c];
+    const float* xt = x + (b * s.length + t * s.stride) * s.chan;
+    float* yt = y + (b * outLength + t) * s.chan;
+    for (int64_t c = 0; c < s.chan; c++) yt[c] = xt[c];
     for (int64_t k = 1; k < s.kSize; k++)
-      for (int64_t c = 0; c < s.chan; c++) y[c] += x[k * s.chan + c];
-    for (int64_t c = 0; c < s.chan; c++) y[c] *= scale;
+      for (int64_t c = 0; c < s.chan; c++) yt[c] += xt[k * s.chan + c];
+    for (int64_t c = 0; c < s.chan; c++) yt[c] *= scale;
   }
 }
 
-void avgBackwardSample(void* ctx, int64_t b, int) {
-  auto& j = *static_cast<PoolJob*>(ctx);
-  const Pool1dShape& s = *j.s;
+void avgBackwardSample(const Pool1dShape& s, const float* dy, float* dx, int64_t b) {
   const int64_t outLength = s.outLength();
   const float scale = 1.0f / static_cast<float>(s.kSize);
-  float* dx = j.out + b * s.length * s.chan;
-  std::memset(dx, 0, s.length * s.chan * sizeof(float));
+  float* dxb = dx + b * s.length * s.chan;
+  std::memset(dxb, 0, s.length * s.chan * sizeof(float));
   for (int64_t t = 0; t < outLength; t++) {
-    const float* dy = j.in + (b * outLength + t) * s.chan;
-    float* d = dx + t * s.stride * s.chan;
+    const float* dyt = dy + (b * outLength + t) * s.chan;
+    float* d = dxb + t * s.stride * s.chan;
     for (int64_t k = 0; k < s.kSize; k++)
-      for (int64_t c = 0; c < s.chan; c++) d[k * s.chan + c] += dy[c] * scale;
+      for (int64_t c = 0; c < s.chan; c++) d[k * s.chan + c] += dyt[c] * scale;
   }
 }
 
-void runSamples(const Pool1dShape& s, ThreadPool* pool, ThreadPool::TaskFn fn, PoolJob* job) {
+// fn(b) for every sample b, over the pool's threads when that pays.
+template <typename Fn>
+void forSamples(const Pool1dShape& s, ThreadPool* pool, const Fn& fn) {
   // A sample of a batch-32 pooling layer is a few microseconds of work; only
   // wake the workers when there is enough of it.
   const bool threaded = pool && pool->threads() > 1 && s.batch > 1 && s.batch * s.length * s.chan >= (1 << 16);
-  if (threaded)
-    pool->run(s.batch, fn, job, true);
-  else
-    for (int64_t b = 0; b < s.batch; b++) fn(job, b, 0);
+  parallelFor(threaded ? pool : nullptr, s.batch, [&](int64_t b, int) { fn(b); });
 }
 
 }  // namespace
@@ -91,34 +64,36 @@ const PoolKernels& poolKernelsFor(KernelPath path) {
 void maxPool1dForward(const Pool1dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
                       ThreadPool* pool) {
   if (s.outLength() == 0) return;
-  PoolJob job{&s, x, y, argmax, nullptr, &poolKernelsFor(path)};
-  runSamples(s, pool, maxForwardSample, &job);
+  const PoolKernels& kernels = poolKernelsFor(path);
+  forSamples(s, pool, [&](int64_t b) { kernels.maxForwardSample(s, x, y, argmax, b); });
 }
 
 int64_t maxPool1dBackward(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
                           ThreadPool* pool) {
-  PoolJob job{&s, dy, dx, nullptr, argmax, &poolKernelsFor(path)};
   if (s.outLength() == 0) {
     std::memset(dx, 0, s.batch * s.length * s.chan * sizeof(float));
     return 0;
   }
-  runSamples(s, pool, maxBackwardSample, &job);
-  return job.matches.load(std::memory_order_relaxed);
+  const PoolKernels& kernels = poolKernelsFor(path);
+  std::atomic<int64_t> matches{0};
+  forSamples(s, pool, [&](int64_t b) {
+    matches.fetch_add(kernels.maxBackwardSample(s, dy, argmax, dx + b * s.length * s.chan, b),
+                      std::memory_order_relaxed);
+  });
+  return matches.load(std::memory_order_relaxed);
 }
 
 void avgPool1dForward(const Pool1dShape& s, const float* x, float* y, ThreadPool* pool) {
   if (s.outLength() == 0) return;
-  PoolJob job{&s, x, y, nullptr, nullptr, nullptr};
-  runSamples(s, pool, avgForwardSample, &job);
+  forSamples(s, pool, [&](int64_t b) { avgForwardSample(s, x, y, b); });
 }
 
 void avgPool1dBackward(const Pool1dShape& s, const float* dy, float* dx, ThreadPool* pool) {
-  PoolJob job{&s, dy, dx, nullptr, nullptr, nullptr};
   if (s.outLength() == 0) {
     std::memset(dx, 0, s.batch * s.length * s.chan * sizeof(float));
     return;
   }
-  runSamples(s, pool, avgBackwardSample, &job);
+  forSamples(s, pool, [&](int64_t b) { avgBackwardSample(s, dy, dx, b); });
 }
 
 void maxPool1dForwardReference(const Pool1dShape& s, const float* x, float* y, int32_t* argmax) {

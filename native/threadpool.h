@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace neurone {
@@ -77,5 +78,27 @@ class ThreadPool {
   bool stopping_ = false;
   std::mutex runMutex_;  // one job at a time per pool
 };
+
+// How parallelFor hands out task indices (see ThreadPool::run): Contiguous gives worker w the
+// w-th equal run of indices first; Arrival hands them out in the order threads ask.
+enum class TaskOrder { Contiguous, Arrival };
+
+// Runs fn(task, worker) for every task in [0, n) and returns when all are done: over `pool`, or
+// inline on the calling thread (worker 0, tasks in order) when `pool` is null, as a kernel passes
+// it when threads would not pay. `fn` is any callable, taken by reference and called through one
+// function pointer per task, as ThreadPool::run calls its TaskFn: no copy, no allocation. A task
+// must not throw (a worker's exception ends the process), nor run another job on the same pool;
+// it may call a kernel with a null pool. Scratch is the caller's to allocate before the call.
+template <typename Fn>
+void parallelFor(ThreadPool* pool, int64_t n, Fn&& fn, TaskOrder order = TaskOrder::Contiguous) {
+  if (!pool) {
+    for (int64_t t = 0; t < n; t++) fn(t, 0);
+    return;
+  }
+  using F = std::remove_reference_t<Fn>;
+  pool->run(
+      n, [](void* context, int64_t task, int worker) { (*static_cast<F*>(context))(task, worker); },
+      const_cast<void*>(static_cast<const void*>(std::addressof(fn))), order == TaskOrder::Contiguous);
+}
 
 }  // namespace neurone
