@@ -3,6 +3,7 @@
 // same on both backends, and the process survives.
 import { jsBackend } from '../lib/backend/js';
 import { nativeBackend } from '../lib/backend/native';
+import { ACTIVATION_MAX } from '../lib/backend/ops';
 import { Backend } from '../lib/backend/types';
 import { addon } from './backends';
 
@@ -264,9 +265,10 @@ describe.each(backends)('%s backend', (_name, be) => {
   test.each([
     [
       'activationForward',
-      [7, 0, f(4), f(4), 4],
+      [ACTIVATION_MAX + 1, 0, f(4), f(4), 4],
       'RangeError',
-      /activationForward: activation must be an activation code in \[0, 5\], got 7/,
+      // The first code past the table's last, so a new activation needs no edit here.
+      new RegExp(`activationForward: activation must be an activation code in \\[0, ${ACTIVATION_MAX}\\], got ${ACTIVATION_MAX + 1}`),
     ],
     ['activationForward', [3, 0, f(3), f(4), 4], 'RangeError', /activationForward: x is too short: expected at least 4 elements, got 3/],
     ['activationForward', [3, '0', f(4), f(4), 4], 'TypeError', /activationForward: alpha must be a number, got string 0/],

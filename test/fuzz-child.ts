@@ -22,7 +22,7 @@
  * FUZZ_TRACE=1 prints every case to stderr before it runs, to find the one that crashed.
  */
 import { jsBackend } from '../lib/backend/js';
-import { ArgSpec, OP_NAMES, OPS, OpName } from '../lib/backend/ops';
+import { ACTIVATION_MAX, ArgSpec, OP_NAMES, OPS, OpName } from '../lib/backend/ops';
 import { loadNative, NativeAddon } from '../lib/backend/native';
 import { setBackend, nativeAvailable } from '../lib/backend';
 import * as nn from '../lib/nn';
@@ -403,7 +403,7 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const x = f32(r, n, 'extreme');
     const alias = r.bool(0.2);
     return {
-      args: [r.int(0, 5), r.uniform(0, 0.5), x, alias ? x : f32(r, n), n],
+      args: [r.int(0, ACTIVATION_MAX), r.uniform(0, 0.5), x, alias ? x : f32(r, n), n],
       written: alias ? [2] : [],
       desc: alias ? ['y=x'] : [],
     };
@@ -413,7 +413,7 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const dy = f32(r, n);
     const alias = r.bool(0.2);
     return {
-      args: [r.int(0, 5), r.uniform(0, 0.5), f32(r, n, 'extreme'), f32(r, n), dy, alias ? dy : f32(r, n), n],
+      args: [r.int(0, ACTIVATION_MAX), r.uniform(0, 0.5), f32(r, n, 'extreme'), f32(r, n), dy, alias ? dy : f32(r, n), n],
       written: alias ? [4] : [],
       desc: alias ? ['dx=dy'] : [],
     };

@@ -3,7 +3,7 @@
 // strides 1-4, kSize 1-8, channels 1-70), and native against js.
 import { jsBackend } from '../lib/backend/js';
 import { nativeBackend } from '../lib/backend/native';
-import { Backend, windowCount } from '../lib/backend/types';
+import { Activation, Backend, windowCount } from '../lib/backend/types';
 import { Rng } from '../lib/random';
 import { addon } from './backends';
 
@@ -468,7 +468,7 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
         for (const n of [1, 17, 70001, 200003]) {
           const x = randomArray(n).map((v) => v * 12);
           const dy = randomArray(n);
-          for (const act of [0, 1, 2, 3, 4, 5] as const) {
+          for (const act of Object.values(Activation)) {
             const [yn, yj, dn, dj] = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n)];
             nb.activationForward(act, 0.1, x, yn, n);
             jsBackend.activationForward(act, 0.1, x, yj, n);
