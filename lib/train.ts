@@ -296,6 +296,25 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     }
   }
 
+  // Finite gradients can still overflow the weights (a huge learning rate). The weights are not
+  // scanned after every update (a pass over every weight, 5-10 % of a small network's step):
+  // a non-finite weight makes the next step's loss or gradient non-finite, and those checks,
+  // before they blame the data, ask whether the last update made the weights so. The last
+  // update of an epoch is checked when the epoch ends.
+  let lastUpdate: { epoch: number; batch: number } | null = null;
+  const blameLastUpdate = (): void => {
+    if (options.allowNonFinite || lastUpdate === null) return;
+    const bad = nonFiniteParameter(params, 'value');
+    if (!bad) return;
+    throw new NonFiniteError(
+      `fit: the update at epoch ${lastUpdate.epoch}, batch ${lastUpdate.batch}/${batches} made the weights of ${bad.p.name} (${bad.p.module.label()}) ${bad.value} at index ${bad.index} ` +
+        '(lower the learning rate, or pass { allowNonFinite: true } to continue)',
+      lastUpdate.epoch,
+      lastUpdate.batch,
+      bad.p.name,
+    );
+  };
+
   let lastYield = performance.now();
   let labels: Labels | null = null;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
@@ -313,6 +332,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       // One kernel call for the loss and its gradient where the loss has one (BCE, cross-entropy from logits).
       const { sum: batchLoss, gradient: delta } = loss.lossAndGradient(yb, yhat);
       if (!Number.isFinite(batchLoss) && !options.allowNonFinite) {
+        blameLastUpdate();
         throw new NonFiniteError(
           `fit: the loss is ${batchLoss} at epoch ${epoch}, batch ${b + 1}/${batches}; stopped before updating, so the weights are those of the previous step ` +
             '(lower the learning rate, check the inputs, or pass { allowNonFinite: true } to continue)',
@@ -326,6 +346,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       if (!options.allowNonFinite) {
         const bad = nonFiniteParameter(params);
         if (bad) {
+          blameLastUpdate();
           throw new NonFiniteError(
             `fit: the gradient of ${bad.p.name} (${bad.p.module.label()}) holds ${bad.value} at epoch ${epoch}, batch ${b + 1}/${batches}; ` +
               'stopped before updating, so the weights are those of the previous step (or pass { allowNonFinite: true } to continue)',
@@ -336,20 +357,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         }
       }
       optimizer.step(params);
-      if (!options.allowNonFinite) {
-        // Finite gradients can still overflow the weights (a huge learning rate): one more pass
-        // of the same kernel over the weights, as cheap as the gradients' check.
-        const bad = nonFiniteParameter(params, 'value');
-        if (bad) {
-          throw new NonFiniteError(
-            `fit: the update at epoch ${epoch}, batch ${b + 1}/${batches} made the weights of ${bad.p.name} (${bad.p.module.label()}) ${bad.value} at index ${bad.index} ` +
-              '(lower the learning rate, or pass { allowNonFinite: true } to continue)',
-            epoch,
-            b + 1,
-            bad.p.name,
-          );
-        }
-      }
+      lastUpdate = { epoch, batch: b + 1 };
       lossSum += batchLoss;
       if (classified) {
         const l = classify(yhat, yb, labels ?? undefined);
@@ -367,6 +375,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     }
     await nextTick();
     lastYield = performance.now();
+    blameLastUpdate();
     const record: EpochRecord = { epoch, trainLoss: lossSum / n, seconds: 0 };
     if (classified && n > 0) record.trainAccuracy = hits / n;
     if (validation) {

@@ -252,6 +252,22 @@ describe('fit: the loop', () => {
     );
   });
 
+  test('an overflowing update in mid-epoch is named by the next step, not blamed on the data', async () => {
+    // Two batches: the first update overflows; the second step's loss is non-finite, and the
+    // error names the update that caused it.
+    const net = new Sequential(new Linear(2, 1, { init: 'ones' }));
+    const x = fromArray([
+      [10, 10],
+      [10, 10],
+      [1, 1],
+      [1, 1],
+    ]);
+    const y = fromArray([[0], [0], [0], [0]]);
+    await expect(
+      fit(net, new MSELoss(), new SGD({ lr: 1e38 }), { x, y }, { epochs: 1, batchSize: 2, shuffle: false, verbose: 0 }),
+    ).rejects.toThrow(/^fit: the update at epoch 1, batch 1\/2 made the weights of 0\.weight/);
+  });
+
   test('no samples, or an empty validation set, is refused', async () => {
     const net = new Sequential(new Linear(2, 1));
     const empty = { x: zeros([0, 2]), y: zeros([0, 1]) };
