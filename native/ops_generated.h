@@ -250,8 +250,8 @@ struct Conv1dMaxPoolBackwardWeightCall {
     args.needLength("argmax", argmax.length, pooled);
     args.needLength("dw", dw.length, weight);
     checkDisjoint(args, {region("x", x, input, false), region("dy", dy, pooled, false), region("argmax", argmax, pooled, false), region("dw", dw, weight, true)});
-    argmaxCopy = snapshot(argmax.data, pooled);
-    argmax.data = argmaxCopy.get();
+    argmaxCopy = snapshot(argmax, pooled);
+    if (argmaxCopy) argmax.data = argmaxCopy.get();
   }
   Conv1dShape shape() const {
     Conv1dShape s;
@@ -438,8 +438,8 @@ struct MaxPool1dBackwardCall {
     args.needLength("argmax", argmax.length, output);
     args.needLength("dx", dx.length, input);
     checkDisjoint(args, {region("dy", dy, output, false), region("argmax", argmax, output, false), region("dx", dx, input, true)});
-    argmaxCopy = snapshot(argmax.data, output);
-    argmax.data = argmaxCopy.get();
+    argmaxCopy = snapshot(argmax, output);
+    if (argmaxCopy) argmax.data = argmaxCopy.get();
   }
   Pool1dShape shape() const {
     Pool1dShape s;
@@ -698,8 +698,8 @@ struct CrossEntropyLogitsCall {
     args.needLength("loss", loss.length, rows);
     if (hasGrad) args.needLength("grad", grad.length, matrix);
     checkDisjoint(args, {region("logits", logits, matrix, false), region("labels", labels, rows, false), region("loss", loss, rows, true), region("grad", grad, hasGrad ? matrix : 0, true)});
-    labelsCopy = snapshot(labels.data, rows);
-    labels.data = labelsCopy.get();
+    labelsCopy = snapshot(labels, rows);
+    if (labelsCopy) labels.data = labelsCopy.get();
     args.classIndices("labels", labels.data, rows, cols);
   }
 };

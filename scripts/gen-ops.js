@@ -171,8 +171,8 @@ function opCpp(name, op) {
   }
   for (const a of arrays.filter((x) => x.kind === 'i32' && !x.out)) {
     members.push(`std::unique_ptr<int32_t[]> ${a.name}Copy;`);
-    body.push(`${a.name}Copy = snapshot(${a.name}.data, ${a.length});`);
-    body.push(`${a.name}.data = ${a.name}Copy.get();`);
+    body.push(`${a.name}Copy = snapshot(${a.name}, ${a.length});`);
+    body.push(`if (${a.name}Copy) ${a.name}.data = ${a.name}Copy.get();`);
     if (a.classesOf) body.push(`args.classIndices(${JSON.stringify(a.name)}, ${a.name}.data, ${a.length}, ${a.classesOf});`);
   }
   const shape = op.shape

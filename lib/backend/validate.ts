@@ -88,12 +88,15 @@ export function matrixSpan(rows: number, cols: number, ld: number): number {
 }
 
 /**
- * A copy of the first n entries of an index array, to check and then use: the array may sit in a
- * SharedArrayBuffer that a Worker writes meanwhile. (A detached array of length 0 cannot be
- * sliced, hence the empty case.)
+ * The first n entries of an index array, to check and then use: a copy when the array sits in a
+ * SharedArrayBuffer that a Worker may write meanwhile, the array itself otherwise. (A detached
+ * array of length 0 cannot be sliced, hence the empty case.)
  */
 export function snapshot(a: Int32Array, n: number): Int32Array {
-  return n > 0 ? a.slice(0, n) : new Int32Array(0);
+  // Only a SharedArrayBuffer can be written by another thread (a Worker) while this call runs;
+  // a plain ArrayBuffer's view is read in place, without a copy per call.
+  if (n === 0) return new Int32Array(0);
+  return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer ? a.slice(0, n) : a.subarray(0, n);
 }
 
 /** The part of an array argument a kernel reads or writes: `count` elements from element `offset`. */
