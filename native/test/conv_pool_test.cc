@@ -10,6 +10,7 @@
 
 #include "conv1d.h"
 #include "cpu.h"
+#include "test_paths.h"
 #include "gemm.h"
 #include "pool1d.h"
 #include "threadpool.h"
@@ -296,7 +297,7 @@ int main() {
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
-      if (!kernelPathSupported(path)) continue;
+      if (!pathUnderTest(path)) continue;
       // The shapes of the seed network, then random ones.
       testConv(rng, Conv1dShape{32, 256, 1, 32, 3, 1}, path, pool);
       testConv(rng, Conv1dShape{32, 127, 32, 32, 3, 1}, path, pool);
@@ -338,7 +339,7 @@ int main() {
       }
     }
     for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
-      if (!kernelPathSupported(path)) continue;
+      if (!pathUnderTest(path)) continue;
       std::uniform_int_distribution<int> kDist(1, 8), sDist(1, 4), cDist(1, 70), bDist(1, 5), lDist(1, 40);
       for (int i = 0; i < 60; i++) {
         Pool1dShape s{bDist(rng), lDist(rng), cDist(rng), kDist(rng), sDist(rng)};

@@ -13,6 +13,7 @@
 
 #include "cpu.h"
 #include "gemm.h"
+#include "test_paths.h"
 #include "threadpool.h"
 
 using neurone::GemmArgs;
@@ -136,8 +137,8 @@ int main() {
   neurone::ThreadPool* pools[] = {nullptr, &pool1, &pool2, &pool3};
 
   for (KernelPath path : paths) {
-    if (!neurone::kernelPathSupported(path)) {
-      std::printf("skip %s (not supported here)\n", neurone::kernelPathName(path));
+    if (!pathUnderTest(path)) {
+      std::printf("skip %s (not supported here, or not in NEURONE_TEST_PATHS)\n", neurone::kernelPathName(path));
       continue;
     }
     const int before = failures;
