@@ -3,8 +3,8 @@
  * chart of the loss during training, and writes the loss/accuracy curves as an SVG at the end.
  */
 import * as fs from 'fs';
-import { SingleBar } from 'cli-progress';
 import { asciiChart, lineChartSvg } from './plot';
+import { TerminalProgress, formatLoss } from './progress';
 
 /** What `fit` records for one epoch. */
 export interface EpochRecord {
@@ -32,6 +32,8 @@ export interface LoggerOptions {
   /**
    * Show a progress bar over the batches of each epoch (cli-progress, on stdout). Default: when
    * stdout is a terminal, `verbose` is at least 1 and no `write` was given; never when verbose is 0.
+   * The bar fits the terminal's width (80 columns show the loss and the time left) and, on Ctrl-C
+   * or when the process exits while it draws, shows the cursor again and turns line wrapping back on.
    */
   progress?: boolean;
 }
@@ -50,7 +52,9 @@ export class Logger {
   readonly svgPath: string | undefined;
   private readonly write: (line: string) => void;
   private readonly showProgress: boolean;
-  private bar: SingleBar | null = null;
+  private readonly bar = new TerminalProgress({ unit: 'batches' });
+  private lossSum = 0;
+  private lossCount = 0;
 
   constructor(options: LoggerOptions = {}) {
     const v = options.verbose ?? 1;
@@ -61,28 +65,24 @@ export class Logger {
     this.showProgress = v > 0 && (options.progress ?? (options.write === undefined && process.stdout.isTTY === true));
   }
 
-  /** Moves the progress bar to batch `batch` of `batches` in epoch `epoch` (no-op unless shown). */
+  /** Moves the progress bar to batch `batch` of `batches` in epoch `epoch`, `loss` being that batch's (no-op unless shown). */
   progress(epoch: number, batch: number, batches: number, loss: number, totalEpochs?: number): void {
     if (!this.showProgress) return;
-    const payload = { epoch: totalEpochs === undefined ? String(epoch) : `${epoch}/${totalEpochs}`, loss: loss.toPrecision(4) };
-    if (!this.bar) {
-      // Cleared on stop: the epoch's summary line takes its place.
-      this.bar = new SingleBar({
-        format: 'epoch {epoch} [{bar}] {value}/{total} batches  loss {loss}  eta {eta_formatted}',
-        stream: process.stdout,
-        clearOnComplete: true,
-        hideCursor: false,
-        barsize: 30,
-      });
-      this.bar.start(batches, batch, payload);
-    } else {
-      this.bar.update(batch, payload);
+    // Cleared on stop: the epoch's summary line takes its place.
+    if (!this.bar.active || batch <= 1) {
+      this.bar.start(batches, batch, epoch, totalEpochs);
+      this.lossSum = 0;
+      this.lossCount = 0;
     }
+    // The running mean over the epoch's batches: steadier than one batch's loss, and where the
+    // epoch's line (the mean over its samples) will land.
+    this.lossSum += loss;
+    this.lossCount++;
+    this.bar.update(batch, this.lossSum / this.lossCount);
   }
 
   private stopProgress(): void {
-    this.bar?.stop();
-    this.bar = null;
+    this.bar.stop();
   }
 
   /** Records an epoch and prints it. */
@@ -129,12 +129,12 @@ export class Logger {
   }
 }
 
-/** `epoch  3/10  loss 0.4123  acc 91.20%  val_loss 0.4410  val_acc 90.00%  1.52s` */
+/** `epoch  3/10  loss 0.4123  acc 91.20%  val_loss 0.4410  val_acc 90.00%  1.52s` (losses as {@link formatLoss} writes them). */
 export function formatEpoch(r: EpochRecord, total?: number): string {
   const width = total === undefined ? 0 : String(total).length;
-  let s = `epoch ${String(r.epoch).padStart(width)}${total === undefined ? '' : `/${total}`}  loss ${r.trainLoss.toPrecision(4)}`;
+  let s = `epoch ${String(r.epoch).padStart(width)}${total === undefined ? '' : `/${total}`}  loss ${formatLoss(r.trainLoss)}`;
   if (r.trainAccuracy !== undefined) s += `  acc ${(100 * r.trainAccuracy).toFixed(2)}%`;
-  if (r.valLoss !== undefined) s += `  val_loss ${r.valLoss.toPrecision(4)}`;
+  if (r.valLoss !== undefined) s += `  val_loss ${formatLoss(r.valLoss)}`;
   if (r.valAccuracy !== undefined) s += `  val_acc ${(100 * r.valAccuracy).toFixed(2)}%`;
   return `${s}  ${r.seconds.toFixed(2)}s`;
 }

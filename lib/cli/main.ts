@@ -15,7 +15,6 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { SingleBar } from 'cli-progress';
 import { Tensor } from '../tensor';
 import { seed as seedGlobal, Rng } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
@@ -23,6 +22,7 @@ import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../l
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate, NonFiniteError } from '../train';
 import { Logger, EpochRecord } from '../logger';
+import { TerminalProgress, formatLoss } from '../progress';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences } from './presets';
@@ -473,18 +473,8 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   }
 
   const tty = Boolean(process.stdout.isTTY) && !opts.quiet;
-  const bar = tty
-    ? new SingleBar({
-        format: 'epoch {epoch} [{bar}] {value}/{total} samples | {rate} samples/s | loss {loss} | ETA {eta_formatted}',
-        stream: process.stdout,
-        clearOnComplete: true,
-        hideCursor: true,
-        barsize: 24,
-        etaBuffer: 50,
-      })
-    : null;
+  const bar = tty ? new TerminalProgress({ unit: 'samples', rate: true }) : null;
   const n = trainSet.labels.length;
-  let epochStart = 0;
   let lossSum = 0;
   let seen = 0;
   const logger = new Logger({ verbose: opts.quiet ? 0 : 1, write: out });
@@ -519,28 +509,21 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
           ? (info) => {
               const done = Math.min(n, info.batch * opts.batchSize);
               if (info.batch === 1) {
-                epochStart = performance.now();
                 lossSum = 0;
                 seen = 0;
-                setBarDrawing(true); // before start(): no moment with the cursor hidden and no handler
-                bar.start(n, 0, { epoch: `${info.epoch}/${opts.epochs}`, rate: '-', loss: '-' });
+                bar.start(n, 0, info.epoch, opts.epochs);
               }
               const size = done - seen;
               lossSum += info.loss * size;
               seen = done;
-              const secs = (performance.now() - epochStart) / 1000;
-              bar.update(done, { rate: secs > 0 ? Math.round(done / secs) : '-', loss: (lossSum / done).toFixed(4) });
-              if (info.batch === info.batches) {
-                bar.stop();
-                setBarDrawing(false);
-              }
+              bar.update(done, lossSum / done);
+              if (info.batch === info.batches) bar.stop();
             }
           : undefined,
       },
     );
   } catch (e) {
     bar?.stop();
-    setBarDrawing(false);
     if (e instanceof NonFiniteError) {
       process.stderr.write(`neurone: training diverged: ${firstLine(e.message)}\n`);
       return 1;
@@ -608,10 +591,10 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   out(
     `done: ${epochsRun} epochs${history.stoppedEarly ? ' (early stopping)' : ''}, weights of epoch ${history.bestEpoch ?? epochsRun} kept`,
   );
-  out(`  train accuracy       ${pct(trainEval.accuracy)}  (loss ${trainEval.loss.toPrecision(4)})`);
-  out(`  validation accuracy  ${pct(valEval.accuracy)}  (loss ${valEval.loss.toPrecision(4)})`);
+  out(`  train accuracy       ${pct(trainEval.accuracy)}  (loss ${formatLoss(trainEval.loss)})`);
+  out(`  validation accuracy  ${pct(valEval.accuracy)}  (loss ${formatLoss(valEval.loss)})`);
   out(
-    `  test accuracy        ${pct(testEval.accuracy)}  (loss ${testEval.loss.toPrecision(4)}, ${testSet.labels.length} examples never used in training)`,
+    `  test accuracy        ${pct(testEval.accuracy)}  (loss ${formatLoss(testEval.loss)}, ${testSet.labels.length} examples never used in training)`,
   );
   out(`  wall time            ${seconds.toFixed(1)} s`);
   if (written.has(curves)) out(`  curves               ${curves}`);
@@ -675,57 +658,14 @@ function checkSaveTarget(file: string, outFiles: readonly string[]): void {
 }
 
 /**
- * True from the progress bar's start to its stop. While it draws, the bar has hidden the cursor
- * (`ESC[?25l`) and turned off line wrapping (`ESC[?7l`); only its stop() turns them back on, which
- * a Ctrl-C would skip, leaving the user's terminal without a cursor.
- */
-let barDrawing = false;
-/** Show the cursor, wrap lines again, and end the bar's line so the shell prompt starts clean. */
-const RESTORE_TERMINAL = '\x1b[?25h\x1b[?7h\n';
-
-function restoreCursor(): void {
-  if (!barDrawing) return;
-  barDrawing = false;
-  try {
-    fs.writeSync(1, RESTORE_TERMINAL); // synchronous: the process is about to exit
-  } catch {
-    // the terminal is gone: nothing to restore
-  }
-}
-
-const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
-
-function onTerminalSignal(signal: NodeJS.Signals): void {
-  restoreCursor();
-  process.exit(SIGNAL_EXIT_CODES[signal as keyof typeof SIGNAL_EXIT_CODES] ?? 1);
-}
-
-/**
- * Marks the bar as drawing or not, and holds the SIGINT/SIGTERM handlers exactly while it draws:
- * a handler makes Node deliver the signal through the event loop, which would delay a Ctrl-C
- * during synchronous work (loading MNIST, evaluating); outside the bar the default action (die
- * at once, status 130 / 143) is right, since the cursor is visible then.
- */
-function setBarDrawing(drawing: boolean): void {
-  if (drawing === barDrawing) return;
-  barDrawing = drawing;
-  for (const signal of Object.keys(SIGNAL_EXIT_CODES) as NodeJS.Signals[]) {
-    if (drawing) process.on(signal, onTerminalSignal);
-    else process.removeListener(signal, onTerminalSignal);
-  }
-}
-
-/**
  * What the command does on its way out, installed only when run as a program (not when imported):
- * - on exit, and on SIGINT (Ctrl-C) / SIGTERM while the progress bar draws (setBarDrawing): show
- *   the cursor the bar hid, then exit 128 + signal number (130, 143), as a process killed by the
- *   signal would report;
+ * - (the progress bar, lib/progress.ts, gives the terminal back on exit and on SIGINT / SIGTERM
+ *   while it draws, then lets the signal end the process: the shell reports 130 / 143);
  * - EPIPE on stdout or stderr (`neurone train | head -1`): the reader is gone, so exit at once and
  *   quietly with 141 (128 + SIGPIPE, what a shell reports for a writer the pipe closed on); other
  *   errors on stdout get one line on stderr and exit 1, never a stack trace.
  */
 function installProcessGuards(): void {
-  process.on('exit', restoreCursor);
   const onStreamError =
     (which: 'stdout' | 'stderr') =>
     (e: NodeJS.ErrnoException): void => {

@@ -1,0 +1,34 @@
+/**
+ * Trains a small network with a library Logger that draws its progress bar (run by
+ * test/progress.test.ts inside a pseudo-terminal). With `long`, it trains for 1000 epochs, so
+ * that a Ctrl-C typed by the test arrives while the bar is on screen.
+ */
+import { fit } from '../lib/train';
+import { Logger } from '../lib/logger';
+import { Sequential, Linear, ReLU } from '../lib/nn';
+import { CELogSoftmaxLoss } from '../lib/losses';
+import { SGD } from '../lib/optim';
+import { seed } from '../lib/random';
+import * as data from '../lib/data';
+
+async function run(): Promise<void> {
+  const long = process.argv.includes('long');
+  seed(0);
+  const ds = data.checkerboard({ n: 2000, extent: 2, seed: 0 });
+  const net = new Sequential(new Linear(2, 32), new ReLU(), new Linear(32, 2));
+  const logger = new Logger({ verbose: 1, progress: true });
+  await fit(
+    net,
+    new CELogSoftmaxLoss(),
+    new SGD({ lr: 1e-3, momentum: 0.9 }),
+    { x: ds.x, y: { shape: [ds.labels.length], data: Float32Array.from(ds.labels) } },
+    {
+      epochs: long ? 1000 : 2,
+      batchSize: 16,
+      logger,
+    },
+  );
+  process.stdout.write('finished\n');
+}
+
+void run();

@@ -1,0 +1,157 @@
+/**
+ * The progress bar fits the terminal and gives it back: the layout for every width, the line
+ * drawn in a real pseudo-terminal 80 columns wide (`script` from util-linux gives the command a
+ * terminal), and the cursor and line wrapping restored when Ctrl-C interrupts the library's
+ * Logger (not only the command).
+ */
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { progressLayout, formatLoss, terminalColumns, FALLBACK_COLUMNS } from '../lib/progress';
+import { formatEpoch } from '../lib/logger';
+
+const root = path.join(__dirname, '..');
+const tsNode = require.resolve('ts-node/dist/bin.js');
+/** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
+const HANG_GUARD_MS = 90000;
+
+/** The line cli-progress would draw for `format` with the widest values each field can hold. */
+function widestLine(format: string, barsize: number, total: number, totalEpochs: number): string {
+  return format
+    .replace('{epoch}', `${totalEpochs}/${totalEpochs}`)
+    .replace('{bar}', '='.repeat(barsize))
+    .replace('{value}', String(total))
+    .replace('{total}', String(total))
+    .replace('{rate}', '1234567')
+    .replace('{loss}', formatLoss(-1.23456e10))
+    .replace('{eta_formatted}', '99h59m');
+}
+
+describe('progressLayout', () => {
+  test.each([200, 120, 100, 80, 72, 60, 50, 40, 30])('at %i columns the widest line fits in one less', (columns) => {
+    for (const [unit, rate, total] of [
+      ['samples', true, 60000],
+      ['batches', false, 1875],
+    ] as const) {
+      const layout = progressLayout({ columns, total, totalEpochs: 100, unit, rate });
+      const line = widestLine(layout.format, layout.barsize, total, 100);
+      expect(line.length).toBeLessThanOrEqual(columns - 1);
+      expect(line.length).toBe(layout.width);
+      // The loss and the time left are what a user watches: kept at every width here.
+      expect(layout.format).toContain('{loss}');
+      if (columns >= 30) expect(layout.format).toContain('{eta_formatted}');
+    }
+  });
+
+  test('80 columns keep the epoch, a bar, the counter, the loss and the ETA', () => {
+    const layout = progressLayout({ columns: 80, total: 60000, totalEpochs: 50, unit: 'samples', rate: true });
+    for (const field of ['{epoch}', '{bar}', '{value}/{total}', '{loss}', '{eta_formatted}']) expect(layout.format).toContain(field);
+    expect(layout.barsize).toBeGreaterThanOrEqual(10);
+  });
+
+  test('a wide terminal gets the rate and a bar no wider than 30', () => {
+    const layout = progressLayout({ columns: 200, total: 60000, totalEpochs: 50, unit: 'samples', rate: true });
+    expect(layout.format).toContain('{rate} samples/s');
+    expect(layout.barsize).toBe(30);
+  });
+
+  test('a stream that does not say its width is laid out for 80 columns', () => {
+    expect(terminalColumns({ isTTY: true })).toBe(FALLBACK_COLUMNS);
+    expect(terminalColumns({ columns: 0 })).toBe(FALLBACK_COLUMNS);
+    expect(terminalColumns({ columns: 132, isTTY: true })).toBe(132);
+  });
+});
+
+describe('losses are written at one precision everywhere', () => {
+  test('formatLoss: 4 significant digits, exponent only for the very small and very large', () => {
+    expect(formatLoss(0.0627308922063644)).toBe('0.06273');
+    expect(formatLoss(0.41234)).toBe('0.4123');
+    expect(formatLoss(346.50551)).toBe('346.5');
+    expect(formatLoss(0)).toBe('0.000');
+    expect(formatLoss(1.5e-5)).toBe('1.500e-5');
+    expect(formatLoss(NaN)).toBe('NaN');
+  });
+  test("the epoch line's losses are formatLoss's", () => {
+    const line = formatEpoch({ epoch: 3, trainLoss: 0.0627308922063644, valLoss: 0.41234, seconds: 1.5 }, 10);
+    expect(line).toBe('epoch  3/10  loss 0.06273  val_loss 0.4123  1.50s');
+  });
+});
+
+function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
+}
+const quote = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+
+/** Runs `args` (node arguments) in an 80-column pseudo-terminal; with `interrupt`, types ^C once the bar hid the cursor. */
+async function inTerminal(args: string[], interrupt: boolean): Promise<{ out: string; code: number | null; sent: boolean }> {
+  const cmd = `stty cols 80 rows 24; exec ${[process.execPath, ...args].map(quote).join(' ')}`;
+  const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+    cwd: root,
+    env: { ...process.env, NEURONE_BACKEND: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let sent = false;
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString('latin1');
+    if (interrupt && !sent && out.includes('\x1b[?25l')) {
+      sent = true;
+      child.stdin.write('\x03');
+    }
+  });
+  const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  clearTimeout(guard);
+  return { out, code, sent };
+}
+
+/** The bar's lines as drawn: cli-progress writes each at column 1 (`ESC[1G`) and clears the rest (`ESC[0K`). */
+function drawnLines(out: string): string[] {
+  // eslint-disable-next-line no-control-regex -- escape sequences are what the test reads
+  return [...out.matchAll(/\x1b\[1G(.*?)\x1b\[0K/g)].map((m) => m[1]);
+}
+
+const ptyTest = hasCommand('script') ? test : test.skip;
+
+describe('in an 80-column terminal', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-progress-'));
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  ptyTest('the command draws lines of at most 79 characters that show the loss and the ETA', async () => {
+    const main = path.join(root, 'lib', 'cli', 'main.ts');
+    const args = [tsNode, '--transpile-only', main, 'train', '--dataset', 'checkerboard', '--epochs', '2', '--out', path.join(tmp, 'cli')];
+    const { out, code } = await inTerminal(args, false);
+    expect(code).toBe(0);
+    const lines = drawnLines(out);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(line.length).toBeLessThanOrEqual(79);
+      expect(line).toMatch(/loss (-|\d)/);
+      expect(line).toMatch(/ETA \S+$/);
+    }
+  });
+
+  ptyTest("the library Logger's bar fits too, and finishes with the terminal restored", async () => {
+    const { out, code } = await inTerminal([tsNode, '--transpile-only', path.join(__dirname, 'progress-child.ts')], false);
+    expect(code).toBe(0);
+    const lines = drawnLines(out);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(79);
+    expect(lines[lines.length - 1]).toMatch(/^epoch 2\/2 .* loss \d\.\d+ {2}ETA /);
+    expect(out).toContain('finished');
+    expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
+  });
+
+  ptyTest("Ctrl-C during the library Logger's bar shows the cursor, wraps lines again and ends the process", async () => {
+    const { out, code, sent } = await inTerminal([tsNode, '--transpile-only', path.join(__dirname, 'progress-child.ts'), 'long'], true);
+    expect(sent).toBe(true);
+    expect(out).not.toContain('finished');
+    expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
+    expect(out.lastIndexOf('\x1b[?7h')).toBeGreaterThan(out.lastIndexOf('\x1b[?7l'));
+    expect(code).toBe(130); // died of SIGINT (script -e reports 128 + 2), as without a handler
+  });
+});
