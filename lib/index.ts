@@ -27,6 +27,8 @@ export type { Dataset, FitOptions, History, EarlyStopping, BatchInfo, PredictOpt
 export type { CheckpointOptions } from './checkpoint';
 export { save, load, loadWeights, registerModule, buildModule, LIMITS } from './serialize';
 export type { SaveOptions, ModuleFactory } from './serialize';
+export { toONNX, ONNX_OPSET, ONNX_IR_VERSION } from './export/onnx';
+export type { ONNXOptions } from './export/onnx';
 export { accuracy, confusionMatrix, classify } from './metrics';
 export type { Labels } from './metrics';
 export { Logger, formatEpoch } from './logger';

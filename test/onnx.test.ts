@@ -1,0 +1,216 @@
+/**
+ * ONNX export, checked by a real runtime: every registered module type, the command's presets
+ * and networks that cross between layouts are exported, run in ONNX Runtime (onnxruntime-web's
+ * WebAssembly build, in a child process: test/onnx-runner.mjs) and compared with neurone's
+ * `predict` on each backend: max |onnx − neurone| ≤ 1e-5 · max |neurone|.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
+import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax } from '../lib/nn';
+import { buildModule, registerModule } from '../lib/serialize';
+import { moduleTypes } from '../lib/nn/registry';
+import { PRESETS, buildModel, presetDescription } from '../lib/cli/presets';
+import { Rng, seed } from '../lib/random';
+import { Tensor, randn } from '../lib/tensor';
+import { predict } from '../lib/train';
+import { setBackend } from '../lib/backend';
+import { toONNX, ONNX_OPSET } from '../lib/export/onnx';
+import { modelProto } from '../lib/export/proto';
+import { availableBackends } from './backends';
+
+const runner = path.join(__dirname, 'onnx-runner.mjs');
+
+interface Case {
+  label: string;
+  net: Module;
+  /** One sample's shape. */
+  sample: number[];
+  batch: number;
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-onnx-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Exports every case, runs them all in one ONNX Runtime process, returns each output. */
+function runInOnnxRuntime(cases: Case[], inputs: Tensor[]): Tensor[] {
+  const jobs = cases.map((c, i) => {
+    const model = path.join(tmp, `m${i}.onnx`);
+    const input = path.join(tmp, `x${i}.f32`);
+    fs.writeFileSync(model, toONNX(c.net, { inputShape: c.sample }));
+    fs.writeFileSync(input, Buffer.from(inputs[i].data.buffer, inputs[i].data.byteOffset, inputs[i].data.byteLength));
+    return { model, input, dims: [...inputs[i].shape] };
+  });
+  const manifest = path.join(tmp, `jobs-${Date.now()}.json`);
+  fs.writeFileSync(manifest, JSON.stringify(jobs));
+  const r = spawnSync(process.execPath, [runner, manifest], { encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0) throw new Error(`onnx-runner failed (${r.status}): ${r.stderr}`);
+  const shapes = JSON.parse(r.stdout) as number[][];
+  return jobs.map((j, i) => {
+    const bytes = fs.readFileSync(`${j.input}.out`);
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    return { shape: shapes[i], data };
+  });
+}
+
+/** max |a − b| / max |b|: the error relative to the output's scale. */
+function relativeError(a: Tensor, b: Tensor): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.data.length; i++) {
+    diff = Math.max(diff, Math.abs(a.data[i] - b.data[i]));
+    scale = Math.max(scale, Math.abs(b.data[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+function checkAgainstRuntime(cases: Case[]): void {
+  const rng = new Rng(7);
+  const inputs = cases.map((c) => randn([c.batch, ...c.sample], rng));
+  const onnx = runInOnnxRuntime(cases, inputs);
+  for (const backend of availableBackends()) {
+    setBackend(backend);
+    cases.forEach((c, i) => {
+      const expected = predict(c.net, inputs[i]);
+      const got = onnx[i];
+      const where = `${c.label} on ${backend}`;
+      expect([where, got.shape]).toEqual([where, [...expected.shape]]);
+      const err = relativeError(got, expected);
+      if (!(err <= 1e-5)) throw new Error(`${where}: ONNX Runtime differs from predict by ${err} (relative)`);
+    });
+  }
+}
+
+/** Draws from a fixed sequence so the examples are the same on every run. */
+function picker(seedValue: number): (lo: number, hi: number) => number {
+  const rng = new Rng(seedValue);
+  return (lo, hi) => lo + Math.floor(rng.uniform() * (hi - lo + 1));
+}
+
+describe('toONNX runs in ONNX Runtime with predict’s values', () => {
+  test('every registered module type, several examples each (options on and off)', () => {
+    seed(1);
+    const cases: Case[] = [];
+    const types = moduleTypes().filter((t) => t.example);
+    expect(types.length).toBeGreaterThanOrEqual(16);
+    for (const t of types) {
+      for (let k = 0; k < 4; k++) {
+        const e = t.example!(picker(100 * cases.length + k));
+        const net = buildModule({ type: t.type, args: e.args, ...(e.options ? { options: e.options } : {}) });
+        cases.push({ label: `${net.toString()} ${JSON.stringify(e.options ?? {})}`, net, sample: e.input.slice(1), batch: e.input[0] });
+      }
+    }
+    checkAgainstRuntime(cases);
+  });
+
+  test('the presets, on USPS-sized input', () => {
+    seed(2);
+    const cases = PRESETS.map((p) => {
+      const net = buildModel(presetDescription(p.name, { inputSize: 256, numClasses: 10 }));
+      return { label: `preset ${p.name}`, net, sample: p.sequenceInput ? [256, 1] : [256], batch: 3 };
+    });
+    expect(cases.length).toBe(PRESETS.length);
+    checkAgainstRuntime(cases);
+  });
+
+  test('networks that move between layouts, nest, and share a module', () => {
+    seed(3);
+    const conv = new Conv1D(3, 4, 4, 1, { padding: 1, bias: true });
+    const cases: Case[] = [
+      {
+        label: 'conv, upsample channels-first, transpose conv, pool, flatten, head',
+        net: new Sequential(
+          new Conv1D(3, 2, 4, 2, { padding: 1, bias: true }),
+          new LeakyReLU(0.2),
+          new Upsample1D(2),
+          new ConvTranspose1D(3, 4, 3, 2, { padding: 1, outputPadding: 1, bias: true }),
+          new AvgPool1D(2, 1),
+          new TanH(),
+          new Flatten(),
+          new Linear(3 * 31, 5),
+          new Softmax(),
+        ),
+        sample: [16, 2],
+        batch: 2,
+      },
+      {
+        label: 'upsample channels-last, then softmax over channels after a pool',
+        net: new Sequential(new Upsample1D(3), new MaxPool1D(2, 2), new Softmax()),
+        sample: [7, 3],
+        batch: 2,
+      },
+      {
+        label: 'a module at two places and a nested Sequential',
+        net: new Sequential(conv, new ReLU(), conv, new Sequential(new MaxPool1D(2), new Flatten(), new Linear(20, 3)), new LogSoftmax()),
+        sample: [10, 4],
+        batch: 3,
+      },
+      { label: 'an empty Sequential', net: new Sequential(), sample: [4], batch: 2 },
+    ];
+    checkAgainstRuntime(cases);
+  });
+});
+
+describe('the exported graph', () => {
+  const decode = (
+    bytes: Uint8Array,
+  ): { graph: { node: { opType: string }[]; initializer: { name: string }[] }; opsetImport: { version: unknown }[] } =>
+    modelProto().toObject(modelProto().decode(bytes), { longs: Number }) as never;
+
+  test('a run of channels-first layers costs one transpose in and one out', () => {
+    const net = new Sequential(new Conv1D(3, 1, 4), new ReLU(), new MaxPool1D(2), new Conv1D(3, 4, 2), new Flatten(), new Linear(18, 2));
+    const m = decode(toONNX(net, { inputShape: [24, 1] }));
+    expect(m.opsetImport[0].version).toBe(ONNX_OPSET);
+    expect(m.graph.node.map((n) => n.opType)).toEqual(['Transpose', 'Conv', 'Relu', 'MaxPool', 'Conv', 'Transpose', 'Flatten', 'Gemm']);
+  });
+
+  test('a weight shared by two places is stored once', () => {
+    const lin = new Linear(3, 3);
+    const m = decode(toONNX(new Sequential(lin, new TanH(), lin), { inputShape: [3] }));
+    expect(m.graph.initializer).toHaveLength(2);
+  });
+});
+
+describe('toONNX refuses what it cannot export', () => {
+  class Scale extends Module {
+    config(): { type: string; args: unknown[] } {
+      return { type: 'ScaleForOnnxTest', args: [] };
+    }
+    outputShape(s: readonly number[]): number[] {
+      return [...s];
+    }
+    forward(x: Tensor): Tensor {
+      return x;
+    }
+    backwardDelta(_x: Tensor, d: Tensor): Tensor {
+      return d;
+    }
+  }
+  registerModule('ScaleForOnnxTest', () => new Scale());
+
+  test('a module type of the user’s own, named with its place', () => {
+    const net = new Sequential(new Linear(2, 2), new Scale());
+    expect(() => toONNX(net, { inputShape: [2] })).toThrow(
+      /^toONNX: ScaleForOnnxTest\(\) at position 1 \(type ScaleForOnnxTest\) has no ONNX export/,
+    );
+  });
+
+  test('a subclass of a built-in module (its passes may differ)', () => {
+    class MyReLU extends ReLU {}
+    expect(() => toONNX(new Sequential(new MyReLU()), { inputShape: [2] })).toThrow(/has no ONNX export/);
+  });
+
+  test('an input shape the network does not take, or no input shape', () => {
+    expect(() => toONNX(new Linear(4, 2), { inputShape: [3] })).toThrow(
+      /^toONNX: inputShape \[3\] does not fit the network: Linear\(4, 2\): expected input/,
+    );
+    expect(() => toONNX(new Linear(4, 2), { inputShape: [0] })).toThrow(/inputShape must be the shape of one sample/);
+    expect(() => toONNX(new Linear(4, 2), {} as never)).toThrow(/inputShape must be the shape of one sample.*got undefined/);
+    expect(() => toONNX({} as never, { inputShape: [4] })).toThrow(/^toONNX: net must be a Module/);
+  });
+});
