@@ -1,15 +1,34 @@
 /**
- * Losses, with the course's conventions:
+ * Losses:
  * - `forward(y, yhat)` returns one value per sample, shape (batch,), summed over the
- *   sample's other entries (not averaged);
- * - `backward(y, yhat)` returns ∂(Σ_samples loss)/∂yhat, shape of yhat, with no 1/batch
- *   factor, so parameter gradients are sums over the batch. (PyTorch's default mean
- *   reduction divides by the batch: lr_ours = lr_torch / batch gives the same step.)
+ *   sample's other entries (not averaged), as in the course;
+ * - `backward(y, yhat)` returns the gradient w.r.t. yhat of the batch's loss reduced as the
+ *   loss's `reduction` says: `'mean'` (the default, as PyTorch and TensorFlow.js) divides by the
+ *   batch size, so a learning rate tuned in PyTorch works unchanged; `'sum'` (the course's
+ *   convention) does not, so parameter gradients are sums over the batch and a PyTorch learning
+ *   rate converts as lr / batch.
  *
  * Arithmetic is in double precision, stored as float32.
  */
 import { Tensor, zeros, formatShape, describe, sameShape, sizeOf } from './tensor';
 import { backend } from './backend';
+import { checkKnownOptions } from './options';
+
+/** How the per-sample losses of a batch are combined into the value whose gradient `backward` returns. */
+export type Reduction = 'mean' | 'sum';
+
+/** Options of every built-in loss. */
+export interface LossOptions {
+  /**
+   * `'mean'` (default): the gradient is that of the mean over the batch of the per-sample losses,
+   * as PyTorch's and TensorFlow.js's defaults, so their learning rates carry over (each sample's
+   * loss still sums its own entries: MSE with k outputs is k times PyTorch's element mean).
+   * `'sum'`: the gradient of the sum over the batch, the course's convention (no 1/batch factor).
+   */
+  reduction?: Reduction;
+}
+
+const LOSS_OPTION_NAMES = ['reduction'] as const;
 
 /**
  * A loss function: `forward` gives one value per sample, `backward` the gradient w.r.t. yhat.
@@ -20,10 +39,50 @@ import { backend } from './backend';
  * const delta = loss.backward(y, yhat);     // same shape as yhat
  */
 export abstract class Loss {
+  /** `'mean'` (default) or `'sum'`: see {@link LossOptions.reduction}. */
+  readonly reduction: Reduction;
+
+  /** @param options `{ reduction: 'mean' | 'sum' }` (default `'mean'`). */
+  constructor(options: LossOptions = {}) {
+    const who = new.target?.name ?? 'Loss';
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new TypeError(`${who}: expected options { reduction?: 'mean' | 'sum' }, got ${describe(options)}`);
+    }
+    checkKnownOptions(who, options, LOSS_OPTION_NAMES);
+    const r = options.reduction ?? 'mean';
+    if (r !== 'mean' && r !== 'sum') throw new RangeError(`${who}: reduction must be 'mean' or 'sum', got ${describe(r)}`);
+    this.reduction = r;
+  }
+
   /** Per-sample loss, shape (batch,). */
   abstract forward(y: Tensor, yhat: Tensor): Tensor;
-  /** ∂(sum of per-sample losses)/∂yhat, shape of yhat. */
+  /**
+   * ∂(reduced loss)/∂yhat, shape of yhat: the gradient of the mean over the batch of the
+   * per-sample losses with `reduction: 'mean'`, of their sum with `'sum'`.
+   */
   abstract backward(y: Tensor, yhat: Tensor): Tensor;
+
+  /**
+   * The batch's loss reduced as `reduction` says (the mean or the sum of `forward(y, yhat)`):
+   * the number whose gradient `backward` returns, what PyTorch's `loss(yhat, y)` gives.
+   */
+  value(y: Tensor, yhat: Tensor): number {
+    const s = this.sum(y, yhat);
+    return this.reduction === 'sum' || yhat.shape[0] === 0 ? s : s / yhat.shape[0];
+  }
+
+  /**
+   * Divides a gradient of the summed loss in place by the batch size when `reduction` is
+   * `'mean'`; returns it. Built-in losses call it at the end of `backward`.
+   * @internal
+   */
+  protected reduceGradient(gradient: Float32Array, batch: number): Float32Array {
+    if (this.reduction === 'mean' && batch > 1) {
+      const scale = 1 / batch;
+      for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
+    }
+    return gradient;
+  }
 
   /**
    * The sum over the batch of `forward(y, yhat)`, the figure a training step reports. Losses
@@ -45,14 +104,14 @@ export abstract class Loss {
     return { sum: this.sum(y, yhat), gradient: this.backward(y, yhat) };
   }
 
-  /** `{ type: 'MSELoss', args: [] }`, for serialisation. */
+  /** `{ type: 'MSELoss', args: [{ reduction: 'mean' }] }`, for serialisation. */
   toJSON(): { type: string; args: unknown[] } {
-    return { type: this.constructor.name, args: [] };
+    return { type: this.constructor.name, args: [{ reduction: this.reduction }] };
   }
 
-  /** `MSELoss()`: the class name, for messages. */
+  /** `MSELoss()` (or `MSELoss({ reduction: 'sum' })`): the class name, for messages. */
   toString(): string {
-    return `${this.constructor.name}()`;
+    return `${this.constructor.name}(${this.reduction === 'mean' ? '' : `{ reduction: '${this.reduction}' }`})`;
   }
 
   /** Checks yhat is (batch, ...) and y has the same shape; returns the per-sample size. */
@@ -130,7 +189,8 @@ abstract class FusedLoss extends Loss {
       (batch) => this.sumsBuffer(batch),
       (n) => this.gradientBuffer(n),
     );
-    return { sum: sumOf(this.sums), gradient: fused ? { shape: yhat.shape, data: this.gradient } : this.backward(y, yhat) };
+    if (!fused) return { sum: sumOf(this.sums), gradient: this.backward(y, yhat) };
+    return { sum: sumOf(this.sums), gradient: { shape: yhat.shape, data: this.reduceGradient(this.gradient, yhat.shape[0]) } };
   }
 
   /** The class's own backward, to tell a subclass that replaced it. */
@@ -172,6 +232,9 @@ function perSample(batch: number, n: number, term: (i: number) => number): Tenso
 /**
  * Squared error per sample: ‖y − ŷ‖²; gradient −2 (y − ŷ).
  *
+ * Reduction: `new MSELoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
+ * divides the gradient by the batch size (PyTorch's default).
+ *
  * Shape: y, yhat (batch, ...) → (batch,).
  * @example
  * new MSELoss().forward(fromArray([[1, 2]]), fromArray([[0, 0]]))  // [5]
@@ -188,6 +251,7 @@ export class MSELoss extends Loss {
     this.checkSame(y, yhat);
     const g = zeros(yhat.shape);
     for (let i = 0; i < g.data.length; i++) g.data[i] = -2 * (y.data[i] - yhat.data[i]);
+    this.reduceGradient(g.data, yhat.shape[0]);
     return g;
   }
 }
@@ -197,6 +261,9 @@ export class MSELoss extends Loss {
  * per sample −Σ [y log ŷ + (1 − y) log(1 − ŷ)], each log clipped at −100 as in PyTorch, so
  * ŷ = 0 or 1 gives finite values (at most 100 per entry). Gradient
  * −y / ŷ + (1 − y) / (1 − ŷ), each denominator at least 1e-12.
+ *
+ * Reduction: `new BCELoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
+ * divides the gradient by the batch size (PyTorch's default).
  *
  * Shape: y, yhat (batch, ...) → (batch,).
  * @example
@@ -208,6 +275,7 @@ export class BCELoss extends FusedLoss {
     const grad = zeros(yhat.shape);
     // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
     backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), grad.data, yhat.shape[0], n);
+    this.reduceGradient(grad.data, yhat.shape[0]);
     return grad;
   }
 
@@ -256,8 +324,15 @@ function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number
 
 /**
  * Negative log-likelihood of log-probabilities (the output of {@link LogSoftmax}):
- * per sample −Σ_c y_c ŷ_c, i.e. −ŷ[label] for a one-hot y. Gradient −y.
+ * per sample −Σ_c y_c ŷ_c, i.e. −ŷ[label] for a one-hot y. Gradient −y (divided by the batch
+ * size with the default `reduction: 'mean'`). This is PyTorch's `NLLLoss`; PyTorch's
+ * `CrossEntropyLoss` (from logits) is {@link CELogSoftmaxLoss}. A yhat that is not
+ * log-probabilities (a positive value, or a row whose exponentials do not sum to 1) is refused
+ * with an error saying so.
  * (The course's `1 − ⟨y, ŷ⟩` variant is not a log-likelihood and is not provided.)
+ *
+ * Reduction: `new CrossEntropyLoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
+ * divides the gradient by the batch size (PyTorch's default).
  *
  * Shape: yhat (batch, classes); y (batch,) class indices or (batch, classes) one-hot → (batch,).
  * @example
@@ -267,6 +342,7 @@ function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number
 export class CrossEntropyLoss extends Loss {
   forward(y: Tensor, yhat: Tensor): Tensor {
     const { weight } = classTargets(this, y, yhat);
+    this.checkLogProbabilities(yhat);
     const [batch, classes] = yhat.shape;
     const out = zeros([batch]);
     for (let b = 0; b < batch; b++) {
@@ -282,6 +358,7 @@ export class CrossEntropyLoss extends Loss {
 
   backward(y: Tensor, yhat: Tensor): Tensor {
     const { weight } = classTargets(this, y, yhat);
+    this.checkLogProbabilities(yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);
     for (let b = 0; b < batch; b++) {
@@ -290,15 +367,54 @@ export class CrossEntropyLoss extends Loss {
         g.data[b * classes + c] = w === 0 ? 0 : -w; // not −0, which reads oddly when printed
       }
     }
+    this.reduceGradient(g.data, batch);
     return g;
   }
+
+  /**
+   * Refuses a yhat that is not log-probabilities (a value above 0, or a row whose exponentials do
+   * not sum to 1): PyTorch's `CrossEntropyLoss` takes logits, and logits fed here would drive the
+   * loss to −∞ instead of training. Rows holding NaN or ±Infinity are left to fit's non-finite check.
+   */
+  private checkLogProbabilities(yhat: Tensor): void {
+    const [batch, classes] = yhat.shape;
+    const d = yhat.data;
+    for (let b = 0; b < batch; b++) {
+      let total = 0;
+      let largest = -Infinity;
+      for (let c = 0; c < classes; c++) {
+        const v = d[b * classes + c];
+        total += Math.exp(v);
+        if (v > largest) largest = v;
+      }
+      if (!Number.isFinite(total) || Number.isNaN(largest)) continue;
+      if (largest > LOG_PROBABILITY_TOLERANCE || Math.abs(total - 1) > LOG_PROBABILITY_TOLERANCE) {
+        throw new RangeError(
+          `${this}: yhat row ${b} is not log-probabilities (largest value ${largest.toPrecision(4)}, its exponentials sum to ${total.toPrecision(4)}, not 1). ` +
+            "CrossEntropyLoss is PyTorch's NLLLoss: it takes the output of LogSoftmax. For raw scores (logits), as PyTorch's " +
+            'CrossEntropyLoss takes them, use CELogSoftmaxLoss, or end the network with LogSoftmax.',
+        );
+      }
+    }
+  }
 }
+
+/**
+ * How far from 0 (for the largest value) and 1 (for the sum of exponentials) a log-probability
+ * row may be: float32 rounding over thousands of classes stays below 1e-4, a finite-difference
+ * probe of 1e-2 below 0.03; logits of a fresh network (near 0, so exponentials summing to about
+ * the number of classes) are far outside.
+ */
+const LOG_PROBABILITY_TOLERANCE = 0.05;
 
 /**
  * Cross-entropy from raw logits (log-softmax fused in, as the course's CE):
  * per sample Σ_c y_c (lse(ŷ) − ŷ_c), with lse(ŷ) = log Σ e^(ŷ_c) computed with the maximum
  * factored out, so logits of ±1e4 give finite values. Gradient (Σ_c y_c)·softmax(ŷ) − y,
  * i.e. softmax(ŷ) − onehot(y).
+ *
+ * Reduction: `new CELogSoftmaxLoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
+ * divides the gradient by the batch size (PyTorch's default).
  *
  * Shape: yhat (batch, classes) logits; y (batch,) class indices or (batch, classes) one-hot → (batch,).
  * @example
@@ -346,6 +462,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
         g.data[i] = t * g.data[i] - weight(b, c);
       }
     }
+    this.reduceGradient(g.data, batch);
     return g;
   }
 }
@@ -353,6 +470,9 @@ export class CELogSoftmaxLoss extends FusedLoss {
 /**
  * Hinge loss for targets y ∈ {−1, +1}: per sample Σ max(0, 1 − y ŷ); gradient −y where the
  * margin is violated (1 − y ŷ > 0), 0 elsewhere.
+ *
+ * Reduction: `new HingeLoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
+ * divides the gradient by the batch size (PyTorch's default).
  *
  * Shape: y, yhat (batch, ...) → (batch,).
  * @example
@@ -368,6 +488,7 @@ export class HingeLoss extends Loss {
     this.checkSame(y, yhat);
     const g = zeros(yhat.shape);
     for (let i = 0; i < g.data.length; i++) g.data[i] = 1 - y.data[i] * yhat.data[i] > 0 ? -y.data[i] : 0;
+    this.reduceGradient(g.data, yhat.shape[0]);
     return g;
   }
 }

@@ -9,6 +9,7 @@ import { Tensor, describe } from './tensor';
 import { Module, Parameter, accumulateGradients, forwardView } from './nn/module';
 import { Loss } from './losses';
 import { backend } from './backend';
+import { checkKnownOptions } from './options';
 
 /** Anything that updates parameters from their gradients. */
 export interface Optimizer {
@@ -96,6 +97,8 @@ export interface SGDOptions {
   weightDecay?: number;
 }
 
+const SGD_OPTIONS: Record<keyof SGDOptions, true> = { lr: true, momentum: true, weightDecay: true };
+
 /**
  * Stochastic gradient descent, with optional momentum and weight decay (PyTorch's formulation):
  * g ← grad + wd·w;  v ← μ·v + g;  w ← w − lr·v  (v = g when μ = 0).
@@ -114,6 +117,7 @@ export class SGD implements Optimizer {
   constructor(options: SGDOptions) {
     if (options === null || typeof options !== 'object')
       throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay? }, got ${describe(options)}`);
+    checkKnownOptions('SGD', options, Object.keys(SGD_OPTIONS));
     this.lr = checkNumber('SGD', 'lr', options.lr, 0);
     this.momentum = checkNumber('SGD', 'momentum', options.momentum ?? 0, 0, 1, true);
     this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, 0);
@@ -179,6 +183,8 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
+const ADAM_OPTIONS: Record<keyof AdamOptions, true> = { lr: true, betas: true, eps: true, weightDecay: true };
+
 /**
  * Adam (Kingma & Ba), bias-corrected:
  * m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  w ← w − lr · m̂ / (√v̂ + eps),
@@ -193,23 +199,34 @@ export class Adam implements Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  /** 'Adam' or 'AdamW': the name in messages, `toJSON` and `state`. */
+  private readonly kind: string;
+  /** AdamW: the weight decay shrinks the weights directly instead of joining the gradient. */
+  private readonly decoupled: boolean;
   /** Moments and step count per parameter buffer (`state` is the export method). */
   private readonly state_ = new WeakMap<Float32Array, { m: Float32Array; v: Float32Array; t: number }>();
 
   constructor(options: AdamOptions = {}) {
-    if (options === null || typeof options !== 'object')
-      throw new TypeError(`Adam: expected options { lr?, betas?, eps? }, got ${describe(options)}`);
-    this.lr = checkNumber('Adam', 'lr', options.lr ?? 1e-3, 0);
+    const kind = new.target === AdamW || new.target.prototype instanceof AdamW ? 'AdamW' : 'Adam';
+    if (options === null || typeof options !== 'object' || Array.isArray(options))
+      throw new TypeError(`${kind}: expected options { lr?, betas?, eps?, weightDecay? }, got ${describe(options)}`);
+    checkKnownOptions(kind, options, Object.keys(ADAM_OPTIONS));
+    this.kind = kind;
+    this.decoupled = kind === 'AdamW';
+    this.lr = checkNumber(kind, 'lr', options.lr ?? 1e-3, 0);
     const betas = options.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`Adam: betas must be [beta1, beta2], got ${describe(betas)}`);
-    this.betas = [checkNumber('Adam', 'betas[0]', betas[0], 0, 1, true), checkNumber('Adam', 'betas[1]', betas[1], 0, 1, true)];
-    this.eps = checkNumber('Adam', 'eps', options.eps ?? 1e-8, 0);
-    this.weightDecay = checkNumber('Adam', 'weightDecay', options.weightDecay ?? 0, 0);
+    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`${kind}: betas must be [beta1, beta2], got ${describe(betas)}`);
+    this.betas = [checkNumber(kind, 'betas[0]', betas[0], 0, 1, true), checkNumber(kind, 'betas[1]', betas[1], 0, 1, true)];
+    this.eps = checkNumber(kind, 'eps', options.eps ?? 1e-8, 0);
+    this.weightDecay = checkNumber(kind, 'weightDecay', options.weightDecay ?? (this.decoupled ? 0.01 : 0), 0);
   }
 
   step(params: readonly Parameter[]): void {
-    checkParams('Adam', params);
+    checkParams(this.kind, params);
     const [b1, b2] = this.betas;
+    // AdamW (Loshchilov & Hutter): w ← w − lr·wd·w, apart from the adaptive step.
+    const shrink = this.decoupled ? 1 - this.lr * this.weightDecay : 1;
+    const l2 = this.decoupled ? 0 : this.weightDecay;
     for (const p of params) {
       const w = p.value.data;
       const g = p.grad.data;
@@ -219,13 +236,14 @@ export class Adam implements Optimizer {
         this.state_.set(w, s);
       }
       s.t += 1;
+      if (shrink !== 1) for (let i = 0; i < w.length; i++) w[i] *= shrink;
       // The backend folds both bias corrections into the step size and epsilon.
-      backend().adamStep(w, g, s.m, s.v, w.length, this.lr, b1, b2, this.eps, this.weightDecay, s.t);
+      backend().adamStep(w, g, s.m, s.v, w.length, this.lr, b1, b2, this.eps, l2, s.t);
     }
   }
 
   toJSON(): { type: string; args: unknown[]; options: Record<string, unknown> } {
-    return { type: 'Adam', args: [], options: { lr: this.lr, betas: this.betas, eps: this.eps, weightDecay: this.weightDecay } };
+    return { type: this.kind, args: [], options: { lr: this.lr, betas: this.betas, eps: this.eps, weightDecay: this.weightDecay } };
   }
 
   /**
@@ -243,19 +261,19 @@ export class Adam implements Optimizer {
       buffers[`${p.name}.v`] = s.v.slice();
       steps[p.name] = s.t;
     }
-    return { type: 'Adam', lr: this.lr, buffers, steps };
+    return { type: this.kind, lr: this.lr, buffers, steps };
   }
 
   /** Restores a state from {@link Adam.state} onto `params` (same names and sizes); betas, eps and weight decay stay this optimiser's own. */
   loadState(params: readonly Parameter[], state: OptimizerState): void {
-    const found = stateBuffers('Adam', params, state, ['m', 'v']);
-    const lr = checkNumber('Adam.loadState', 'lr', state.lr, 0);
+    const found = stateBuffers(this.kind, params, state, ['m', 'v']);
+    const lr = checkNumber(`${this.kind}.loadState`, 'lr', state.lr, 0);
     // Every check before the first change: a refused state leaves the optimiser as it was.
     const steps = params.map((p, i) => {
       if (!found[i]) return 0;
       const t = state.steps?.[p.name];
       if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) {
-        throw new RangeError(`Adam.loadState: step count of ${p.name} must be a positive integer, got ${describe(t)}`);
+        throw new RangeError(`${this.kind}.loadState: step count of ${p.name} must be a positive integer, got ${describe(t)}`);
       }
       return t;
     });
@@ -265,6 +283,21 @@ export class Adam implements Optimizer {
       if (f) this.state_.set(p.value.data, { m: f[0], v: f[1], t: steps[i] });
       else this.state_.delete(p.value.data);
     });
+  }
+}
+
+/**
+ * AdamW (Loshchilov & Hutter): Adam with decoupled weight decay. The decay shrinks each weight by
+ * lr·weightDecay·w every step instead of being added to the gradient, where Adam's scaling
+ * would weaken it for parameters with large gradients. Default weightDecay 0.01, as PyTorch's.
+ *
+ * @example
+ * const opt = new AdamW({ lr: 1e-3, weightDecay: 0.05 });
+ */
+export class AdamW extends Adam {
+  /** @param options lr (default 1e-3), betas, eps, weightDecay (default 0.01). */
+  constructor(options: AdamOptions = {}) {
+    super(options);
   }
 }
 

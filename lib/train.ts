@@ -1,7 +1,7 @@
 /**
  * Training loop (`fit`, the course's `SGD` training function), `predict` and `evaluate`.
  */
-import { Tensor, zeros, formatShape, describe, sizeOf } from './tensor';
+import { Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
 import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
@@ -10,8 +10,8 @@ import { Optimizer } from './optim';
 import { classify, confusionMatrix, Labels } from './metrics';
 import { EpochRecord, Logger } from './logger';
 import { CheckpointOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkKnownOptions } from './options';
 
-/** Inputs and targets, sample i being row i of both. */
 /**
  * Training data: inputs `x` with targets `y` (a tensor: class indices (n,), one-hot, or
  * regression targets), or with integer class `labels` as the datasets of `neurone/data` carry.
@@ -59,6 +59,12 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Evaluated after every epoch (valLoss, valAccuracy). */
   validation?: Dataset;
+  /**
+   * Holds out this fraction of the training samples, in (0, 1), as the validation set: the last
+   * ones, taken before any shuffling (as Keras does), so shuffle the data first if it is sorted.
+   * Not together with `validation`.
+   */
+  validationSplit?: number;
   earlyStopping?: EarlyStopping;
   /** Called after each epoch, after logging; may be async (fit waits). */
   onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
@@ -138,7 +144,7 @@ function checkOptionsObject(who: string, options: unknown): void {
 
 function checkDataset(who: string, what: string, d: { x: Tensor; y: Tensor }): number {
   if (d === null || typeof d !== 'object' || !d.x || !d.y)
-    throw new TypeError(`${who}: ${what} must be { x, y } tensors, got ${describe(d)}`);
+    throw new TypeError(`${who}: ${what} must be { x, y } tensors or { x, labels } with an Int32Array of labels, got ${describe(d)}`);
   checkTensorArg(who, `${what}.x`, d.x);
   checkTensorArg(who, `${what}.y`, d.y);
   const n = d.x.shape[0];
@@ -149,6 +155,40 @@ function checkDataset(who: string, what: string, d: { x: Tensor; y: Tensor }): n
   }
   return n;
 }
+
+/**
+ * Asks the network for its output shape on the whole of `x`, so a shape it refuses is reported
+ * with the caller's data shape (7291, 256) rather than a batch's (32, 256), before any step.
+ */
+function checkFitsNetwork(who: string, what: string, net: Module, x: Tensor): void {
+  try {
+    net.outputShape(x.shape);
+  } catch (e) {
+    if (e instanceof RangeError)
+      throw new RangeError(`${who}: ${what} of shape ${formatShape(x.shape)} does not fit the network: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The option names of {@link fit}; a Record so that adding an option without listing it does not compile. */
+const FIT_OPTIONS: Record<keyof FitOptions, true> = {
+  batchSize: true,
+  epochs: true,
+  shuffle: true,
+  validation: true,
+  validationSplit: true,
+  earlyStopping: true,
+  onEpochEnd: true,
+  onBatchEnd: true,
+  verbose: true,
+  logger: true,
+  allowNonFinite: true,
+  checkpoint: true,
+  resumeFrom: true,
+};
+const EARLY_STOPPING_OPTIONS: Record<keyof EarlyStopping, true> = { patience: true, monitor: true, restoreBest: true, minDelta: true };
+const CHECKPOINT_OPTIONS: Record<keyof CheckpointOptions, true> = { path: true, every: true };
+const PREDICT_OPTIONS: Record<keyof PredictOptions, true> = { batchSize: true };
 
 function checkPositiveInt(who: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
@@ -231,8 +271,34 @@ const YIELD_MS = 2;
  */
 export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions = {}): Promise<History> {
   checkOptionsObject('fit', options);
-  const data = withTargets(dataset);
-  const validation = options.validation === undefined ? undefined : withTargets(options.validation);
+  checkKnownOptions('fit', options, Object.keys(FIT_OPTIONS));
+  if (options.earlyStopping !== undefined) {
+    checkOptionsObject('fit: earlyStopping', options.earlyStopping);
+    checkKnownOptions('fit: earlyStopping', options.earlyStopping, Object.keys(EARLY_STOPPING_OPTIONS));
+  }
+  if (options.checkpoint !== undefined) {
+    checkOptionsObject('fit: checkpoint', options.checkpoint);
+    checkKnownOptions('fit: checkpoint', options.checkpoint, Object.keys(CHECKPOINT_OPTIONS));
+  }
+  let data = withTargets(dataset);
+  let validation = options.validation === undefined ? undefined : withTargets(options.validation);
+  if (options.validationSplit !== undefined) {
+    const fraction = options.validationSplit;
+    if (validation !== undefined) throw new RangeError('fit: give validation or validationSplit, not both');
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) {
+      throw new RangeError(`fit: validationSplit must be a number in (0, 1), got ${describe(fraction)}`);
+    }
+    const total = checkDataset('fit', 'data', data);
+    const held = Math.floor(total * fraction);
+    if (held === 0 || held === total) {
+      throw new RangeError(
+        `fit: validationSplit ${fraction} of ${total} samples leaves ${held === 0 ? 'no validation' : 'no training'} sample`,
+      );
+    }
+    const keep = total - held;
+    validation = { x: sliceRows(data.x, keep, total), y: sliceRows(data.y, keep, total) };
+    data = { x: sliceRows(data.x, 0, keep), y: sliceRows(data.y, 0, keep) };
+  }
 
   if (!(net instanceof Module)) throw new TypeError(`fit: net must be a Module, got ${describe(net)}`);
   if (!(loss instanceof Loss)) throw new TypeError(`fit: loss must be a Loss, got ${describe(loss)}`);
@@ -240,6 +306,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     throw new TypeError(`fit: optimizer must have a step(params) method (SGD, Adam), got ${describe(optimizer)}`);
   }
   const n = checkDataset('fit', 'data', data);
+  checkFitsNetwork('fit', 'data.x', net, data.x);
   // No samples: the mean loss would be 0 / 0 (NaN) and no step would run.
   if (n === 0) throw new RangeError(`fit: data.x ${formatShape(data.x.shape)} has 0 samples; fit needs at least 1`);
   // An empty validation set would report valLoss 0, which early stopping would take as perfect.
@@ -251,10 +318,10 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   const shuffle = options.shuffle ?? true;
   const logger = options.logger ?? new Logger({ verbose: options.verbose ?? 1 });
   const stop = options.earlyStopping;
-  const monitor = stop ? (stop.monitor ?? (options.validation ? 'valLoss' : 'trainLoss')) : undefined;
+  const monitor = stop ? (stop.monitor ?? (validation ? 'valLoss' : 'trainLoss')) : undefined;
   if (stop) {
     checkPositiveInt('fit', 'earlyStopping.patience', stop.patience);
-    if (monitor?.startsWith('val') && !options.validation) {
+    if (monitor?.startsWith('val') && !validation) {
       throw new RangeError(`fit: earlyStopping monitors ${monitor} but no validation set was given`);
     }
   }
@@ -447,6 +514,8 @@ export function predict(net: Module, x: Tensor, options: PredictOptions = {}): T
   if (!(net instanceof Module)) throw new TypeError(`predict: net must be a Module, got ${describe(net)}`);
   checkTensorArg('predict', 'x', x);
   checkOptionsObject('predict', options);
+  checkKnownOptions('predict', options, Object.keys(PREDICT_OPTIONS));
+  checkFitsNetwork('predict', 'x', net, x);
   const batchSize = checkPositiveInt('predict', 'batchSize', options.batchSize ?? 256);
   const n = x.shape[0];
   const rowSize = n === 0 ? 0 : x.data.length / n;
@@ -476,13 +545,48 @@ export interface Evaluation {
 }
 
 /**
- * Loss, accuracy and confusion matrix of `net` on (x, y), in batches.
+ * Loss, accuracy and confusion matrix of `net` on a dataset, in batches: the same `{ x, y }` or
+ * `{ x, labels }` that {@link fit} takes, or `x` and `y` as two arguments.
  *
+ * @param net The network, run through {@link Module.infer}.
+ * @param loss The loss whose mean per-sample value is reported.
+ * @param data `{ x, y }` or `{ x, labels }`.
+ * @param options `{ batchSize }` (default 256).
  * @example
- * const { loss, accuracy, confusion } = evaluate(net, new CELogSoftmaxLoss(), xTest, yTest);
+ * const { loss, accuracy, confusion } = evaluate(net, new CELogSoftmaxLoss(), testSet);
+ * evaluate(net, new CELogSoftmaxLoss(), xTest, yTest);   // the same with two tensors
  */
-export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options: PredictOptions = {}): Evaluation {
+export function evaluate(net: Module, loss: Loss, data: Dataset, options?: PredictOptions): Evaluation;
+/**
+ * @param net The network, run through {@link Module.infer}.
+ * @param loss The loss whose mean per-sample value is reported.
+ * @param x Inputs, (n, ...).
+ * @param y Targets: (n,) class indices, one-hot rows or regression targets.
+ * @param options `{ batchSize }` (default 256).
+ */
+export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options?: PredictOptions): Evaluation;
+export function evaluate(
+  net: Module,
+  loss: Loss,
+  dataOrX: Dataset | Tensor,
+  yOrOptions?: Tensor | PredictOptions,
+  maybeOptions?: PredictOptions,
+): Evaluation {
   if (!(loss instanceof Loss)) throw new TypeError(`evaluate: loss must be a Loss, got ${describe(loss)}`);
+  const isTensor = dataOrX !== null && typeof dataOrX === 'object' && (dataOrX as Tensor).data instanceof Float32Array;
+  let x: Tensor;
+  let y: Tensor;
+  let options: PredictOptions;
+  if (isTensor) {
+    x = dataOrX as Tensor;
+    y = yOrOptions as Tensor;
+    options = maybeOptions ?? {};
+  } else {
+    ({ x, y } = withTargets(dataOrX as Dataset));
+    options = (yOrOptions as PredictOptions | undefined) ?? {};
+  }
+  checkOptionsObject('evaluate', options);
+  checkKnownOptions('evaluate', options, Object.keys(PREDICT_OPTIONS));
   const n = checkDataset('evaluate', 'data', { x, y });
   const yhat = predict(net, x, options);
   const lossValue = n === 0 ? 0 : loss.sum(y, yhat) / n;

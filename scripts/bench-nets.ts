@@ -68,7 +68,7 @@ export const specs: NetSpec[] = [
     build: seedCnn(256),
     inputShape: [256, 1],
     batch: 32,
-    loss: () => new CELogSoftmaxLoss(),
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
   },
   {
@@ -77,7 +77,7 @@ export const specs: NetSpec[] = [
     build: seedCnn(784),
     inputShape: [784, 1],
     batch: 32,
-    loss: () => new CELogSoftmaxLoss(),
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
   },
   {
@@ -86,7 +86,7 @@ export const specs: NetSpec[] = [
     build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)),
     inputShape: [784],
     batch: 32,
-    loss: () => new CELogSoftmaxLoss(),
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
   },
   {
@@ -95,7 +95,7 @@ export const specs: NetSpec[] = [
     build: () => new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)),
     inputShape: [784],
     batch: 256,
-    loss: () => new CELogSoftmaxLoss(),
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
   },
   {
@@ -114,7 +114,7 @@ export const specs: NetSpec[] = [
       ),
     inputShape: [784],
     batch: 32,
-    loss: () => new BCELoss(),
+    loss: () => new BCELoss({ reduction: 'sum' }),
     target: 'input',
   },
   {
@@ -123,7 +123,7 @@ export const specs: NetSpec[] = [
     build: deepCnn,
     inputShape: [256, 1],
     batch: 32,
-    loss: () => new CELogSoftmaxLoss(),
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
   },
   {
@@ -132,7 +132,7 @@ export const specs: NetSpec[] = [
     build: seedCnn(256),
     inputShape: [256, 1],
     batch: 256,
-    loss: () => new CELogSoftmaxLoss(),
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
     inferenceOnly: true,
   },
@@ -146,7 +146,7 @@ export function mlpSpec(width: number, batch: number): NetSpec {
     build: () => new Sequential(new Linear(784, width), new TanH(), new Linear(width, 10)),
     inputShape: [784],
     batch,
-    loss: () => new CELogSoftmaxLoss(),
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
   };
 }

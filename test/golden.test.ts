@@ -104,7 +104,7 @@ describe.each(backends)('course reference outputs (%s backend)', (backendName) =
 
   test('Linear → MSE, forward and backward; TanH, Sigmoid, ReLU on that delta', () => {
     const lin = linear();
-    const mse = new MSELoss();
+    const mse = new MSELoss({ reduction: 'sum' }); // the course's summed gradients
     const resLin = lin.forward(x);
     expectMatches('res_lin', resLin);
     expectMatches('res_mse', mse.forward(y, resLin));
@@ -125,7 +125,7 @@ describe.each(backends)('course reference outputs (%s backend)', (backendName) =
   });
 
   test('CE with log-softmax on datax as logits', () => {
-    const ce = new CELogSoftmaxLoss();
+    const ce = new CELogSoftmaxLoss({ reduction: 'sum' }); // the course's summed gradients
     expectMatches('res_ce', ce.forward(yMulti, x));
     expectMatches('delta_ce', ce.backward(yMulti, x));
   });
@@ -140,7 +140,7 @@ describe.each(backends)('course reference outputs (%s backend)', (backendName) =
       fixture.inputs.datay.map((v) => (v + 1) / 2),
       [20, 1],
     );
-    const bce = new BCELoss();
+    const bce = new BCELoss({ reduction: 'sum' }); // the course's summed gradients
     const res = bce.forward(target, softLin);
     const delta = bce.backward(target, softLin);
     const refRes = flat(fixture.expected.res_bce.data);
@@ -170,7 +170,7 @@ describe.each(backends)('course reference outputs (%s backend)', (backendName) =
     const pool = new MaxPool1D(2, 2);
     const flatten = new Flatten();
     const lin = linear();
-    const mse = new MSELoss();
+    const mse = new MSELoss({ reduction: 'sum' }); // the course's summed gradients
 
     const x3 = reshape(x, [20, 10, 1]);
     const resConv = conv.forward(x3);

@@ -137,8 +137,9 @@ export function gradcheckModule(module: Module, input: Tensor, opts: GradcheckOp
 /** Gradient check of a loss: backward(y, yhat) against differences of Σ forward(y, yhat). */
 export function gradcheckLoss(loss: Loss, y: Tensor, yhat: Tensor, opts: GradcheckOptions = {}): GradcheckFailure[] {
   const rng = new Rng(opts.seed ?? 1);
-  const ones = new Float32Array(yhat.shape[0]).fill(1);
-  const evaluate = (): { value: number; scale: number } => weightedSum(loss.forward(y, yhat), ones);
+  // backward is the gradient of the mean of the per-sample losses, or of their sum.
+  const weights = new Float32Array(yhat.shape[0]).fill(loss.reduction === 'mean' ? 1 / Math.max(1, yhat.shape[0]) : 1);
+  const evaluate = (): { value: number; scale: number } => weightedSum(loss.forward(y, yhat), weights);
   const g = loss.backward(y, yhat);
   return compare([{ what: 'yhat', data: yhat.data, grad: g.data }], evaluate, opts, rng);
 }

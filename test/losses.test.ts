@@ -25,11 +25,11 @@ describe('known values', () => {
       [3, -1],
     ]);
     expect(values(new MSELoss().forward(y, yhat))).toEqual([5, 10]);
-    expect(values(new MSELoss().backward(y, yhat))).toEqual([-2, -4, 6, -2]);
+    expect(values(new MSELoss({ reduction: 'sum' }).backward(y, yhat))).toEqual([-2, -4, 6, -2]);
   });
 
   test('BCELoss: hand values; ŷ ∈ {0, 1} stays finite with the log clipped at −100', () => {
-    const bce = new BCELoss();
+    const bce = new BCELoss({ reduction: 'sum' });
     expectClose(values(bce.forward(fromArray([[1], [0], [1]]), fromArray([[0.5], [0.2], [0.9]]))), [
       Math.LN2,
       -Math.log(0.8),
@@ -52,14 +52,14 @@ describe('known values', () => {
         [2, 2],
       ]),
     );
-    const ce = new CrossEntropyLoss();
+    const ce = new CrossEntropyLoss({ reduction: 'sum' });
     expectClose(values(ce.forward(fromArray([1, 0]), logp)), [-Math.log(0.75), Math.LN2]);
     expectClose(values(ce.forward(oneHot([1, 0], 2), logp)), [-Math.log(0.75), Math.LN2]);
     expect(values(ce.backward(fromArray([1, 0]), logp))).toEqual([0, -1, -1, 0]);
   });
 
   test('CELogSoftmaxLoss: lse(x) − x[label], gradient softmax − onehot, finite for logits of ±1e4', () => {
-    const ce = new CELogSoftmaxLoss();
+    const ce = new CELogSoftmaxLoss({ reduction: 'sum' });
     expectClose(values(ce.forward(fromArray([0]), fromArray([[0, 0]]))), [Math.LN2]);
     expectClose(values(ce.backward(fromArray([1]), fromArray([[0, Math.log(3)]]))), [0.25, -0.25]);
     const big = fromArray([
@@ -78,7 +78,72 @@ describe('known values', () => {
     const y = fromArray([[1, -1, 1]]);
     const yhat = fromArray([[0.2, -3, 2]]);
     expectClose(values(new HingeLoss().forward(y, yhat)), [0.8]);
-    expect(values(new HingeLoss().backward(y, yhat))).toEqual([-1, 0, 0]);
+    expect(values(new HingeLoss({ reduction: 'sum' }).backward(y, yhat))).toEqual([-1, 0, 0]);
+  });
+
+  test("reduction: 'mean' (the default) divides the gradient by the batch size; 'sum' does not", () => {
+    const rng = new Rng(4);
+    const labels = fromArray([0, 3, 2, 1, 3]);
+    const logits = randomTensor([5, 4], rng, -3, 3);
+    const probs = randomTensor([5, 4], rng, 0.05, 0.95);
+    const targets = randomTensor([5, 4], rng, 0, 1);
+    const signs = fromArray(
+      Array.from({ length: 20 }, (_, i) => (i % 3 ? 1 : -1)),
+      [5, 4],
+    );
+    const cases: [new (o?: { reduction?: 'mean' | 'sum' }) => Loss, Tensor, Tensor][] = [
+      [MSELoss, targets, probs],
+      [BCELoss, targets, probs],
+      [CELogSoftmaxLoss, labels, logits],
+      [CELogSoftmaxLoss, oneHot(labels, 4), logits],
+      [CrossEntropyLoss, labels, new LogSoftmax().forward(logits)],
+      [HingeLoss, signs, logits],
+    ];
+    for (const [Kind, y, yhat] of cases) {
+      const mean = new Kind();
+      const sum = new Kind({ reduction: 'sum' });
+      expect(mean.reduction).toBe('mean');
+      expect(sum.reduction).toBe('sum');
+      const gSum = values(sum.backward(y, yhat));
+      expect(gSum.some((v) => v !== 0)).toBe(true);
+      expectClose(
+        values(mean.backward(y, yhat)),
+        gSum.map((v) => v / 5),
+        6,
+      );
+      expectClose(
+        values(mean.lossAndGradient(y, yhat).gradient),
+        gSum.map((v) => v / 5),
+        6,
+      );
+      expectClose(values(sum.lossAndGradient(y, yhat).gradient), gSum, 6);
+      // The reported sum does not depend on the reduction; value() is the reduced figure.
+      expect(mean.sum(y, yhat)).toBeCloseTo(sum.sum(y, yhat), 5);
+      expect(mean.value(y, yhat)).toBeCloseTo(sum.value(y, yhat) / 5, 5);
+    }
+    expect(String(new MSELoss({ reduction: 'sum' }))).toBe("MSELoss({ reduction: 'sum' })");
+    expect(() => new MSELoss({ reduction: 'avg' as 'mean' })).toThrow("MSELoss: reduction must be 'mean' or 'sum', got string avg");
+    expect(() => new BCELoss({ Reduction: 'sum' } as object)).toThrow(
+      "BCELoss: unknown option 'Reduction' (did you mean 'reduction'?); valid options: reduction",
+    );
+  });
+
+  test('CrossEntropyLoss fed logits says it is NLLLoss and names CELogSoftmaxLoss', () => {
+    const logits = fromArray([
+      [2.5, -1, 0.3],
+      [0.1, 0.2, 0.3],
+    ]);
+    const ce = new CrossEntropyLoss();
+    for (const call of [() => ce.forward(fromArray([0, 2]), logits), () => ce.lossAndGradient(fromArray([0, 2]), logits)]) {
+      expect(call).toThrow(/CELogSoftmaxLoss/);
+      expect(call).toThrow(/NLLLoss/);
+      expect(call).toThrow(/row 0 is not log-probabilities/);
+    }
+    // Negative scores that are not normalised either: caught by their sum.
+    expect(() => ce.forward(fromArray([0]), fromArray([[-0.1, -0.2, -0.3]]))).toThrow(/row 0 is not log-probabilities.*CELogSoftmaxLoss/);
+    // Log-probabilities of many classes pass.
+    const many = new LogSoftmax().forward(randomTensor([3, 1000], new Rng(2), -5, 5));
+    expect(() => ce.forward(fromArray([1, 999, 0]), many)).not.toThrow();
   });
 
   test("sum is the total of forward, also into a kept buffer; lossAndGradient gives that sum and backward's gradient", () => {
@@ -156,40 +221,43 @@ describe('known values', () => {
   });
 });
 
-describe('gradient checks (float64 finite differences, see test/gradcheck.ts)', () => {
-  const rng = new Rng(5);
-  function ok(f: ReturnType<typeof gradcheckLoss>): void {
-    if (f.length) throw new Error(describeFailures(f));
-  }
+describe.each(['mean', 'sum'] as const)(
+  'gradient checks, reduction %s (float64 finite differences, see test/gradcheck.ts)',
+  (reduction) => {
+    const rng = new Rng(5);
+    function ok(f: ReturnType<typeof gradcheckLoss>): void {
+      if (f.length) throw new Error(describeFailures(f));
+    }
 
-  test.each([[[4, 3]], [[2, 5, 2]]])('MSELoss on %j', (shape) => {
-    ok(gradcheckLoss(new MSELoss(), randomTensor(shape, rng), randomTensor(shape, rng)));
-  });
+    test.each([[[4, 3]], [[2, 5, 2]]])('MSELoss on %j', (shape) => {
+      ok(gradcheckLoss(new MSELoss({ reduction }), randomTensor(shape, rng), randomTensor(shape, rng)));
+    });
 
-  test('BCELoss with hard and soft targets', () => {
-    const yhat = randomTensor([5, 3], rng, 0.1, 0.9);
-    const hard = fromArray(
-      Array.from({ length: 15 }, (_, i) => i % 2),
-      [5, 3],
-    );
-    ok(gradcheckLoss(new BCELoss(), hard, yhat, { h: 1e-3 }));
-    ok(gradcheckLoss(new BCELoss(), randomTensor([5, 3], rng, 0, 1), yhat, { h: 1e-3 }));
-  });
+    test('BCELoss with hard and soft targets', () => {
+      const yhat = randomTensor([5, 3], rng, 0.1, 0.9);
+      const hard = fromArray(
+        Array.from({ length: 15 }, (_, i) => i % 2),
+        [5, 3],
+      );
+      ok(gradcheckLoss(new BCELoss({ reduction }), hard, yhat, { h: 1e-3 }));
+      ok(gradcheckLoss(new BCELoss({ reduction }), randomTensor([5, 3], rng, 0, 1), yhat, { h: 1e-3 }));
+    });
 
-  test('CrossEntropyLoss and CELogSoftmaxLoss, indices and one-hot targets', () => {
-    const labels = fromArray([0, 3, 2, 1, 3]);
-    const logits = randomTensor([5, 4], rng, -3, 3);
-    ok(gradcheckLoss(new CELogSoftmaxLoss(), labels, logits));
-    ok(gradcheckLoss(new CELogSoftmaxLoss(), oneHot(labels, 4), logits));
-    ok(gradcheckLoss(new CrossEntropyLoss(), labels, new LogSoftmax().forward(logits)));
-    ok(gradcheckLoss(new CrossEntropyLoss(), oneHot(labels, 4), new LogSoftmax().forward(logits)));
-  });
+    test('CrossEntropyLoss and CELogSoftmaxLoss, indices and one-hot targets', () => {
+      const labels = fromArray([0, 3, 2, 1, 3]);
+      const logits = randomTensor([5, 4], rng, -3, 3);
+      ok(gradcheckLoss(new CELogSoftmaxLoss({ reduction }), labels, logits));
+      ok(gradcheckLoss(new CELogSoftmaxLoss({ reduction }), oneHot(labels, 4), logits));
+      ok(gradcheckLoss(new CrossEntropyLoss({ reduction }), labels, new LogSoftmax().forward(logits)));
+      ok(gradcheckLoss(new CrossEntropyLoss({ reduction }), oneHot(labels, 4), new LogSoftmax().forward(logits)));
+    });
 
-  test('HingeLoss away from the margin', () => {
-    const y = fromArray([[1, -1, 1, -1]]);
-    ok(gradcheckLoss(new HingeLoss(), y, fromArray([[0.3, 0.5, 1.7, -2]])));
-  });
-});
+    test('HingeLoss away from the margin', () => {
+      const y = fromArray([[1, -1, 1, -1]]);
+      ok(gradcheckLoss(new HingeLoss({ reduction }), y, fromArray([[0.3, 0.5, 1.7, -2]])));
+    });
+  },
+);
 
 test('oneHot and fromOneHot round-trip', () => {
   const t = oneHot([2, 0, 1], 3);

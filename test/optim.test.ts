@@ -62,7 +62,7 @@ test('Optim.step: one forward/backward/update, returns the mean loss, and learns
     [1, 1, 1],
   ]);
   const y = fromArray([[1], [-2], [3], [2]]);
-  const optim = new Optim(net, new MSELoss(), 0.05);
+  const optim = new Optim(net, new MSELoss({ reduction: 'sum' }), 0.05); // the course's convention;
   const first = optim.step(x, y);
   let last = first;
   for (let i = 0; i < 300; i++) last = optim.step(x, y);

@@ -187,7 +187,7 @@ describe('fit: the loop', () => {
     const y = fromArray([[1], [1]]);
     let caught: unknown;
     try {
-      await fit(net, new HingeLoss(), new SGD({ lr: 0.1 }), { x, y }, { epochs: 1, batchSize: 2, verbose: 0 });
+      await fit(net, new HingeLoss({ reduction: 'sum' }), new SGD({ lr: 0.1 }), { x, y }, { epochs: 1, batchSize: 2, verbose: 0 });
     } catch (e) {
       caught = e;
     }

@@ -9,6 +9,7 @@
  * hands it back for the backward pass. Inputs are read-only: a module writes only
  * into its own buffers (the training loop may pass a view into the dataset).
  */
+import { checkKnownOptions } from '../options';
 import { Tensor, checkShape, formatShape, describe, sizeOf, zeros } from '../tensor';
 
 /**
@@ -341,8 +342,6 @@ export function checkOptions(who: string, options: unknown, known: readonly stri
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new TypeError(`${who}: unknown option '${key}' (known: ${known.join(', ')})`);
-  }
+  checkKnownOptions(who, options, known);
   return options as Record<string, unknown>;
 }

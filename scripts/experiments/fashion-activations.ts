@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const { train: tr, test } = loadFashion(args.trainSize as number, args.seed as number);
   const h = args.hidden as number;
-  const loss = new CELogSoftmaxLoss();
+  const loss = new CELogSoftmaxLoss({ reduction: 'sum' });
   const results: { name: string; history: EpochRecord[]; train: number; test: number; seconds: number }[] = [];
   for (const [name, act] of ACTIVATIONS) {
     const t1 = performance.now();

@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const backendText = useNative();
   const t0 = performance.now();
   const { train: tr, test } = loadFashion(args.trainSize as number, args.seed as number);
-  const loss = new BCELoss();
+  const loss = new BCELoss({ reduction: 'sum' });
   const show = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((c) => test.labels.indexOf(c)); // one test image per class
   const fixed = show[9]; // an ankle boot
   const results: {

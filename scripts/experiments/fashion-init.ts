@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const { train: tr, test } = loadFashion(args.trainSize as number, args.seed as number);
   const y = oneHotTargets(tr);
   const yTest = oneHotTargets(test);
-  const loss = new BCELoss();
+  const loss = new BCELoss({ reduction: 'sum' });
   const results: {
     init: InitName;
     history: EpochRecord[];

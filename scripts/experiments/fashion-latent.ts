@@ -92,7 +92,7 @@ function purity(assign: Int32Array, labels: Int32Array, k: number, classes: numb
 async function linearProbe(xTrain: Tensor, yTrain: Int32Array, xTest: Tensor, yTest: Int32Array): Promise<number> {
   seed(args.seed as number);
   const net = new Sequential(new Linear(xTrain.shape[1], 10, { init: 'xavierNormal' }));
-  const loss = new CELogSoftmaxLoss();
+  const loss = new CELogSoftmaxLoss({ reduction: 'sum' });
   const y = { shape: [yTrain.length], data: Float32Array.from(yTrain) };
   await train(net, loss, new Adam({ lr: 1e-3 }), { x: xTrain, y }, { batchSize: 32, epochs: 10 });
   return evaluate(net, loss, xTest, { shape: [yTest.length], data: Float32Array.from(yTest) }).accuracy ?? NaN;
@@ -136,7 +136,13 @@ function convAutoencoder(): { encoder: Sequential; net: Sequential } {
 }
 
 async function fitAe(net: Module, x: Tensor, target: Tensor, val: Tensor, epochs: number) {
-  return train(net, new BCELoss(), new Adam({ lr: 1e-3 }), { x, y: target }, { batchSize: 32, epochs, validation: { x: val, y: val } });
+  return train(
+    net,
+    new BCELoss({ reduction: 'sum' }),
+    new Adam({ lr: 1e-3 }),
+    { x, y: target },
+    { batchSize: 32, epochs, validation: { x: val, y: val } },
+  );
 }
 
 async function main(): Promise<void> {
@@ -161,7 +167,7 @@ async function main(): Promise<void> {
       yLabel: 'z₂',
     }),
   );
-  const bce2 = evaluate(ae2.net, new BCELoss(), test.x, test.x).loss;
+  const bce2 = evaluate(ae2.net, new BCELoss({ reduction: 'sum' }), test.x, test.x).loss;
 
   // 64-D codes: k-means purity and linear probe, vs pixels.
   seed(args.seed as number);
@@ -237,7 +243,7 @@ async function main(): Promise<void> {
   const hc = await fitAe(cae.net, trc.x, trc.x, tec.x, epochs);
   const caeSeconds = since(t1);
   const caeOut = predict(cae.net, tec.x);
-  const caeBce = evaluate(cae.net, new BCELoss(), tec.x, tec.x).loss;
+  const caeBce = evaluate(cae.net, new BCELoss({ reduction: 'sum' }), tec.x, tec.x).loss;
   // The linear 784→64 on the same subset, for a like-for-like comparison.
   seed(args.seed as number);
   const lin = autoencoder([784, 64]);
@@ -283,7 +289,7 @@ async function main(): Promise<void> {
     'linear 784→64 (TanH) → 784 (Sigmoid)',
     64,
     aeParams(lin.net),
-    evaluate(lin.net, new BCELoss(), test.x, test.x).loss.toFixed(1),
+    evaluate(lin.net, new BCELoss({ reduction: 'sum' }), test.x, test.x).loss.toFixed(1),
     mse(linOut, test.x).toFixed(5),
     '',
   ]);

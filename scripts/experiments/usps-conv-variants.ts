@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const full = data.loadUSPS();
   const test = data.toSequence(data.loadUSPS({ split: 'test' }));
-  const loss = new CELogSoftmaxLoss();
+  const loss = new CELogSoftmaxLoss({ reduction: 'sum' });
   const results: {
     s: Setting;
     params: number;

@@ -280,7 +280,7 @@ async function runOnce(s: number, protocol: 'original' | 'honest' | 'augmented',
   const tr = data.toSequence(scale(protocol === 'augmented' ? shifted(split.train) : split.train));
   const held = data.toSequence(scale(split.test));
   let net = headline();
-  const loss = new CELogSoftmaxLoss();
+  const loss = new CELogSoftmaxLoss({ reduction: 'sum' });
   const st = await stage(net, loss, optimizer(), tr, held);
   const best = st.bestEpoch;
   let trainSet = tr;
@@ -484,7 +484,7 @@ async function zeroInit(full: data.Dataset, test: data.Dataset): Promise<void> {
   for (const init of ['zeros', undefined] as const) {
     seed(0);
     const net = headline(init);
-    const loss = new CELogSoftmaxLoss();
+    const loss = new CELogSoftmaxLoss({ reduction: 'sum' });
     const h = await train(
       net,
       loss,

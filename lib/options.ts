@@ -1,0 +1,67 @@
+/**
+ * The check every options object of the API goes through: a name the callee does not know is
+ * refused with the list of the ones it does, since plain JavaScript would otherwise ignore a
+ * misspelt option (`learningRate` for `lr`, `batch_size` for `batchSize`) and train with the
+ * default without a word.
+ */
+import { describe } from './tensor';
+
+/**
+ * Throws a TypeError naming the first key of `options` not in `known`, with the valid names (and
+ * the closest one when the difference is only case, underscores or a near spelling).
+ * @internal
+ */
+export function checkKnownOptions(who: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const hint = closest(key, known);
+    throw new TypeError(`${who}: unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; valid options: ${known.join(', ')}`);
+  }
+}
+
+/** Checks `options` is a plain object (or undefined, giving `{}`), then its keys. @internal */
+export function checkOptionsObject<T extends object>(who: string, options: T | undefined, known: readonly string[]): T {
+  if (options === undefined) return {} as T;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
+  }
+  checkKnownOptions(who, options, known);
+  return options;
+}
+
+function normalise(name: string): string {
+  return name.toLowerCase().replace(/[_-]/g, '');
+}
+
+/** The known name equal up to case and underscores, or within two edits; undefined if none. */
+function closest(key: string, known: readonly string[]): string | undefined {
+  const k = normalise(key);
+  // The name other libraries give the learning rate.
+  if (k === 'learningrate' && known.includes('lr')) return 'lr';
+  const same = known.find((n) => normalise(n) === k);
+  if (same) return same;
+  const prefixed = known.find((n) => k.length >= 3 && (normalise(n).startsWith(k) || k.startsWith(normalise(n))));
+  if (prefixed) return prefixed;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const n of known) {
+    const d = editDistance(k, normalise(n));
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = n;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
