@@ -26,7 +26,7 @@ export { fit, predict, evaluate, NonFiniteError } from './train';
 export type { Dataset, FitOptions, History, EarlyStopping, BatchInfo, PredictOptions, Evaluation } from './train';
 export type { CheckpointOptions } from './checkpoint';
 export { save, load, loadWeights, registerModule, buildModule, LIMITS } from './serialize';
-export type { SaveOptions, ModuleFactory } from './serialize';
+export type { SaveOptions, LoadOptions, WeightLayout, ModuleFactory } from './serialize';
 export { toONNX, ONNX_OPSET, ONNX_IR_VERSION } from './export/onnx';
 export type { ONNXOptions } from './export/onnx';
 export { accuracy, confusionMatrix, classify } from './metrics';

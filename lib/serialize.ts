@@ -24,6 +24,7 @@ import { globalRng } from './random';
 import { Module, ModuleConfig, Sequential } from './nn/module';
 import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
+import { torchEntries } from './export/torch';
 
 export type { ModuleFactory } from './nn/registry';
 
@@ -864,10 +865,97 @@ function sortedTies(t: Ties): Ties {
   return { modules: sort(t.modules), parameters: sort(t.parameters) };
 }
 
+/**
+ * How the parameters of a model file are laid out:
+ *
+ * - `'neurone'` (the default): neurone's names and shapes (Linear `(in, out)`, Conv1D
+ *   `(kSize, chanIn, chanOut)`), each shared parameter once.
+ * - `'torch'`: the names and shapes of the equivalent PyTorch model's `state_dict()`, so
+ *   `torch.nn.Sequential.load_state_dict` takes the file as it is: the same modules at the same
+ *   positions, channels first (`nn.Conv1d` on `(batch, chan, length)`), Linear `(out, in)`, Conv1d
+ *   `(chanOut, chanIn, kSize)`, ConvTranspose1d `(chanIn, chanOut, kSize)`, and a Linear after a
+ *   Flatten of channels with its input columns in PyTorch's channel-major order. The README
+ *   lists the PyTorch module of each neurone module.
+ */
+export type WeightLayout = 'neurone' | 'torch';
+
 /** Options of {@link save}. */
 export interface SaveOptions {
   /** Extra string metadata stored in the header (keys starting with `neurone.` are reserved). */
   metadata?: Record<string, string>;
+  /** The layout of the stored parameters (default `'neurone'`); see {@link WeightLayout}. */
+  layout?: WeightLayout;
+}
+
+/** Options of {@link load}. */
+export interface LoadOptions {
+  /**
+   * The layout of a file without neurone's metadata (one PyTorch wrote): `'torch'` for a
+   * `state_dict()` saved with `safetensors.torch.save_file`. A file neurone wrote says its layout
+   * itself, and a contradicting option is an error.
+   */
+  layout?: WeightLayout;
+  /** Load the weights into this network (checked against it first) instead of building one from the file's architecture; returned. */
+  into?: Module;
+}
+
+/** Metadata key naming the layout of a file saved with `layout: 'torch'`. */
+const LAYOUT_KEY = 'neurone.layout';
+
+function checkLayout(layout: unknown, who: string): WeightLayout {
+  if (layout === undefined) return 'neurone';
+  if (layout !== 'neurone' && layout !== 'torch')
+    throw new TypeError(`${who}: layout must be 'neurone' or 'torch', got ${describe(layout)}`);
+  return layout;
+}
+
+/** The layout a file's metadata declares, reconciled with the one asked for. */
+function fileLayout(metadata: Record<string, string>, asked: WeightLayout | undefined, file: string, who: string): WeightLayout {
+  const stored = metadata[LAYOUT_KEY];
+  if (stored !== undefined && stored !== 'torch')
+    throw new Error(`${who}: ${file}: corrupt metadata: ${LAYOUT_KEY} is ${JSON.stringify(stored)}, expected "torch"`);
+  if (stored === 'torch' && asked === 'neurone')
+    throw new Error(`${who}: ${file}: the file is in PyTorch's layout (saved with layout 'torch'), not neurone's`);
+  return stored === 'torch' ? 'torch' : (asked ?? 'neurone');
+}
+
+/**
+ * Copies the tensors of a file in PyTorch's layout into `net`, after checking all of them: every
+ * `state_dict()` name of the equivalent model present, F32, with PyTorch's shape, nothing else
+ * (as a strict `load_state_dict`). A bad file leaves the network untouched.
+ */
+function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string): void {
+  const entries = torchEntries(net, `${who}: ${file}`);
+  const names = new Set(entries.map((e) => e.name));
+  for (const name of stored.keys()) {
+    if (!names.has(name)) {
+      throw new Error(
+        `${who}: ${file}: tensor '${name}' matches no parameter of ${net.toString()} in PyTorch's layout (expected: ${[...names].join(', ') || 'none'})`,
+      );
+    }
+  }
+  const converted = new Map<Float32Array, Float32Array>();
+  const writes: [Float32Array, Float32Array][] = [];
+  for (const e of entries) {
+    const t = stored.get(e.name);
+    const label = `${e.module.label()}`;
+    if (!t)
+      throw new Error(`${who}: ${file}: parameter ${e.name} of ${label} is missing from the file (PyTorch shape ${formatShape(e.shape)})`);
+    if (t.dtype !== 'F32') throw new Error(`${who}: ${file}: tensor '${e.name}' has dtype ${t.dtype}, parameters are F32`);
+    if (formatShape(t.shape) !== formatShape(e.shape)) {
+      throw new Error(
+        `${who}: ${file}: tensor '${e.name}' has shape ${formatShape(t.shape)}, ${label} expects ${formatShape(e.shape)} in PyTorch's layout`,
+      );
+    }
+    const values = e.fromTorch(t.data as Float32Array);
+    const earlier = converted.get(e.value.data);
+    if (earlier && earlier.some((v, i) => !Object.is(v, values[i]))) {
+      throw new Error(`${who}: ${file}: tensor '${e.name}' differs from the other copy of the parameter it shares`);
+    }
+    converted.set(e.value.data, values);
+    writes.push([e.value.data, values]);
+  }
+  for (const [into, values] of writes) into.set(values);
 }
 
 /**
@@ -911,13 +999,26 @@ export function modelContents(
  * save(net, 'digits.safetensors');
  * const again = load('digits.safetensors');   // same layers, same weights
  *
- * In Python: `safetensors.numpy.load_file('digits.safetensors')['0.weight']`.
+ * In Python: `safetensors.numpy.load_file('digits.safetensors')['0.weight']`; with
+ * `{ layout: 'torch' }`, `model.load_state_dict(safetensors.torch.load_file(path))` for the
+ * equivalent PyTorch model (see {@link WeightLayout}).
  */
 export function save(net: Module, file: string, options: SaveOptions = {}): void {
   if (!(net instanceof Module)) throw new TypeError(`save: net must be a Module, got ${describe(net)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`save: path must be a non-empty string, got ${describe(file)}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`save: options must be an object, got ${describe(options)}`);
+  const layoutName = checkLayout(options.layout, 'save');
   const { tensors, metadata } = modelContents(net, options.metadata ?? {}, `save: ${file}`);
-  writeSafetensors(file, tensors, metadata);
+  if (layoutName === 'neurone') {
+    writeSafetensors(file, tensors, metadata);
+    return;
+  }
+  const entries = torchEntries(net, `save: ${file}`);
+  writeSafetensors(
+    file,
+    entries.map((e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape, data: e.toTorch() })),
+    { ...metadata, [LAYOUT_KEY]: 'torch' },
+  );
 }
 
 /** Tensor names a checkpoint adds beside the parameters; `load` skips them. */
@@ -1023,19 +1124,37 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
  * that every parameter the architecture declares is stored with its shape: a small or hostile
  * file cannot make it allocate more than the file holds.
  *
+ * A file in PyTorch's layout (saved with `layout: 'torch'`, or written by PyTorch and read with
+ * `{ layout: 'torch', into: net }`) is converted to neurone's layout on the way in. With `into`,
+ * the weights go into that network (after every check) and it is returned.
+ *
  * @throws Error naming the file and the problem when it is truncated, corrupt, over a limit, or
  * its tensors do not match the architecture (names, dtype, shapes, offsets, length).
  * @example
  * const net = load('digits.safetensors');
  * const scores = predict(net, xTest);
+ * // weights PyTorch saved (safetensors.torch.save_file(model.state_dict(), 'torch.safetensors')):
+ * load('torch.safetensors', { layout: 'torch', into: new Sequential(new Linear(256, 10)) });
  */
-export function load(file: string): Module {
+export function load(file: string, options: LoadOptions = {}): Module {
   if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
+  if (options === null || typeof options !== 'object') throw new TypeError(`load: options must be an object, got ${describe(options)}`);
+  const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'load');
+  const into = options.into;
+  if (into !== undefined && !(into instanceof Module)) throw new TypeError(`load: into must be a Module, got ${describe(into)}`);
   const f = openSafetensors(file, 'load');
   let config: ModuleConfig;
   let ties: Ties;
   let tensors: Map<string, StoredTensor>;
   try {
+    const layoutName = fileLayout(f.metadata, asked, file, 'load');
+    if (into !== undefined) {
+      tensors = readTensors(f);
+      if (layoutName === 'torch') assignTorchWeights(into, tensors, file, 'load');
+      else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'));
+      return into;
+    }
+    if (layoutName === 'torch') return loadTorchFile(f);
     config = storedArchitecture(f.metadata, file, 'load');
     ties = storedTies(f.metadata, file, 'load');
     checkFileAgainstArchitecture(config, ties, f);
@@ -1055,8 +1174,42 @@ export function load(file: string): Module {
 }
 
 /**
+ * {@link load} of a file in PyTorch's layout with neurone's architecture in its metadata: the
+ * architecture checked against the limits and against the data the file holds before anything
+ * is built, then built, its sharing restored, and the weights converted in.
+ */
+function loadTorchFile(f: OpenFile): Module {
+  const who = 'load';
+  const config = storedArchitecture(f.metadata, f.file, who);
+  const ties = storedTies(f.metadata, f.file, who);
+  let plan: ArchitecturePlan;
+  try {
+    plan = planArchitecture(config, true);
+  } catch (e) {
+    throw f.fail((e as Error).message);
+  }
+  // Every parameter is stored at least once: a file cannot make load build more than it holds.
+  if (4 * plan.total > f.dataLength) {
+    throw f.fail(
+      `the architecture declares ${plan.total} parameter values, the file holds ${formatBytes(f.dataLength)} of tensor data: the weights are missing`,
+    );
+  }
+  const tensors = readTensors(f);
+  let net: Module;
+  try {
+    net = buildModule(config);
+  } catch (e) {
+    throw f.fail((e as Error).message);
+  }
+  applyTies(net, ties, f.fail);
+  assignTorchWeights(net, tensors, f.file, who);
+  return net;
+}
+
+/**
  * Loads the weights of a saved model (or any safetensors file whose tensors are named like
- * `net.parameters()` and stored as F32) into an existing network of the same shape.
+ * `net.parameters()` and stored as F32) into an existing network of the same shape. A file saved
+ * with `layout: 'torch'` is converted back (for one PyTorch wrote, see {@link load}'s `into`).
  *
  * @example
  * const net = new Sequential(new Linear(256, 10));
@@ -1066,5 +1219,6 @@ export function loadWeights(net: Module, file: string): void {
   if (!(net instanceof Module)) throw new TypeError(`loadWeights: net must be a Module, got ${describe(net)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`loadWeights: path must be a non-empty string, got ${describe(file)}`);
   const { tensors, metadata } = readSafetensors(file, 'loadWeights');
-  assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'));
+  if (fileLayout(metadata, undefined, file, 'loadWeights') === 'torch') assignTorchWeights(net, tensors, file, 'loadWeights');
+  else assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'));
 }

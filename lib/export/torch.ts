@@ -1,0 +1,150 @@
+/**
+ * PyTorch's layout of a network's parameters: the names and shapes `torch.nn.Sequential`'s
+ * `state_dict()` has for the equivalent PyTorch model, and the conversions to and from neurone's.
+ *
+ * The equivalent model has the same modules at the same positions (so the same names: `0.weight`,
+ * `3.1.bias`), in PyTorch's channels-first convention: `nn.Conv1d` takes `(batch, chan, length)`
+ * where neurone's Conv1D takes `(batch, length, chan)`. The conversions:
+ *
+ * - Linear weight `(in, out)` ↔ `(out, in)`, transposed.
+ * - Conv1D weight `(kSize, chanIn, chanOut)` ↔ `nn.Conv1d`'s `(chanOut, chanIn, kSize)`;
+ *   ConvTranspose1D `(kSize, chanOut, chanIn)` ↔ `nn.ConvTranspose1d`'s `(chanIn, chanOut, kSize)`:
+ *   the axes reversed in both cases.
+ * - A Linear that reads a Flatten of channels (a Conv1D's output, through pools and activations):
+ *   neurone flattens `(length, chan)` position-major, `nn.Flatten` flattens `(chan, length)`
+ *   channel-major, so the Linear's input columns are permuted as well.
+ * - Biases as they are.
+ *
+ * A Flatten with no convolution before it is taken to flatten a `(batch, features)` input or one
+ * channel, where both orders agree. A module at several places is stored under each of its names,
+ * as `state_dict()` lists it.
+ */
+import { Tensor } from '../tensor';
+import { Module, Sequential } from '../nn/module';
+import { Linear } from '../nn/linear';
+import { Conv1D, ConvTranspose1D } from '../nn/conv';
+import { Flatten } from '../nn/pool';
+import { moduleType } from '../nn/registry';
+import { reverseAxes3 } from './onnx';
+
+/** One parameter at one place, in PyTorch's layout. @internal */
+export interface TorchEntry {
+  /** The `state_dict()` key. */
+  name: string;
+  module: Module;
+  /** neurone's tensor. */
+  value: Tensor;
+  /** PyTorch's shape. */
+  shape: number[];
+  /** The values in PyTorch's layout. */
+  toTorch(): Float32Array;
+  /** neurone's values from PyTorch's layout (of length and shape already checked). */
+  fromTorch(data: Float32Array): Float32Array;
+}
+
+const join = (pos: string, name: string): string => (pos === '' ? name : `${pos}.${name}`);
+
+/** (in, out) ↔ (out, in), with the input columns permuted from (length, chan) to (chan, length) order when `chan` is set. */
+function linearMaps(w: Tensor, chan: number | null): Pick<TorchEntry, 'toTorch' | 'fromTorch'> {
+  const [inputs, outputs] = w.shape;
+  const length = chan === null ? inputs : inputs / chan;
+  const c = chan ?? 1;
+  // neurone row l·C + ch holds the input PyTorch has at column ch·L + l.
+  const torchColumn = (row: number): number => (row % c) * length + Math.floor(row / c);
+  return {
+    toTorch: () => {
+      const out = new Float32Array(w.data.length);
+      for (let r = 0; r < inputs; r++) {
+        const col = torchColumn(r);
+        for (let o = 0; o < outputs; o++) out[o * inputs + col] = w.data[r * outputs + o];
+      }
+      return out;
+    },
+    fromTorch: (data) => {
+      const out = new Float32Array(data.length);
+      for (let r = 0; r < inputs; r++) {
+        const col = torchColumn(r);
+        for (let o = 0; o < outputs; o++) out[r * outputs + o] = data[o * inputs + col];
+      }
+      return out;
+    },
+  };
+}
+
+/** Reverses the axes of a (b, a, k) array into (k, a, b): the inverse of {@link reverseAxes3}. */
+function unreverse(data: Float32Array, shape: readonly number[]): Float32Array {
+  const [k, a, b] = shape;
+  return reverseAxes3({ shape: [b, a, k], data });
+}
+
+/**
+ * The parameters of `net` in PyTorch's layout, in `state_dict()` order. Refuses a module type
+ * PyTorch has no counterpart for (a type of the user's own). `who` prefixes errors. @internal
+ */
+export function torchEntries(net: Module, who: string): TorchEntry[] {
+  const entries: TorchEntry[] = [];
+  /** Channels of the current (batch, length, chan) value when a layer set them; null otherwise. */
+  let channels: number | null = null;
+  /** Channels a Flatten flattened, until the Linear that reads them. */
+  let flattened: number | null = null;
+  const visit = (m: Module, pos: string): void => {
+    if (m instanceof Sequential) {
+      m.modules.forEach((child, i) => visit(child, join(pos, String(i))));
+      return;
+    }
+    const asIs = (t: Tensor, name: string): TorchEntry => ({
+      name: join(pos, name),
+      module: m,
+      value: t,
+      shape: [...t.shape],
+      toTorch: () => t.data.slice(),
+      fromTorch: (data) => data.slice(),
+    });
+    if (m instanceof Linear) {
+      const chan = flattened;
+      if (chan !== null && m.inputSize % chan !== 0) {
+        throw new RangeError(`${who}: ${m.label()} reads a Flatten of ${chan} channels, but ${m.inputSize} inputs is not a multiple of it`);
+      }
+      entries.push({
+        name: join(pos, 'weight'),
+        module: m,
+        value: m.weight,
+        shape: [m.outputSize, m.inputSize],
+        ...linearMaps(m.weight, chan),
+      });
+      if (m.bias) entries.push(asIs(m.bias, 'bias'));
+      channels = null;
+      flattened = null;
+      return;
+    }
+    if (m instanceof Conv1D || m instanceof ConvTranspose1D) {
+      const w = m.weight;
+      entries.push({
+        name: join(pos, 'weight'),
+        module: m,
+        value: w,
+        shape: [w.shape[2], w.shape[1], w.shape[0]],
+        toTorch: () => reverseAxes3(w),
+        fromTorch: (data) => unreverse(data, w.shape),
+      });
+      if (m.bias) entries.push(asIs(m.bias, 'bias'));
+      channels = m.chanOut;
+      flattened = null;
+      return;
+    }
+    if (m instanceof Flatten) {
+      flattened = channels;
+      channels = null;
+      return;
+    }
+    const type = moduleType(m.config().type);
+    if (!type?.builtIn || m.parameters().length > 0) {
+      throw new TypeError(
+        `${who}: layout 'torch' knows neurone's built-in modules; ${m.label()} (type ${m.config().type}) has no PyTorch counterpart`,
+      );
+    }
+    // Pools, Upsample1D and the activations keep the channels (Softmax is over them: dim=1 in PyTorch).
+  };
+  visit(net, '');
+  return entries;
+}

@@ -1,0 +1,118 @@
+"""PyTorch's side of test/torch.test.ts: builds the PyTorch model equivalent to a neurone
+architecture, and either loads weights neurone saved with layout 'torch' (strict
+load_state_dict) or saves its own freshly initialised weights, then runs it on an input.
+
+Usage: python3 torch-roundtrip.py jobs.json, where each job is
+  { "mode": "load" | "save", "arch": neurone's config(), "weights": path, "input": path,
+    "dims": [...], "output": path, "seed": n }
+Inputs and outputs are raw little-endian float32 in neurone's channels-last order.
+
+The official reader is safetensors.torch (`pip install safetensors`); Debian packages no
+safetensors, so without it the file is read and written here, by the format's definition:
+8-byte little-endian header length, JSON header, raw data.
+"""
+import json
+import struct
+import sys
+
+import torch
+from torch import nn
+
+try:
+    from safetensors.torch import load_file, save_file
+except ImportError:
+
+    def load_file(path):
+        with open(path, "rb") as f:
+            data = f.read()
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8 : 8 + n])
+        out = {}
+        for name, t in header.items():
+            if name == "__metadata__":
+                continue
+            if t["dtype"] != "F32":
+                raise ValueError(f"{name}: dtype {t['dtype']}")
+            begin, end = t["data_offsets"]
+            raw = bytearray(data[8 + n + begin : 8 + n + end])
+            out[name] = torch.frombuffer(raw, dtype=torch.float32).reshape(t["shape"]).clone()
+        return out
+
+    def save_file(tensors, path, metadata=None):
+        header, blobs, offset = {}, [], 0
+        for name, t in tensors.items():
+            raw = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
+            header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+            offset += len(raw)
+            blobs.append(raw)
+        if metadata:
+            header["__metadata__"] = metadata
+        text = json.dumps(header).encode()
+        text += b" " * ((8 - len(text) % 8) % 8)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def build(c):
+    """The PyTorch module equivalent to one neurone module config (README, 'PyTorch weights')."""
+    t, a, o = c["type"], c.get("args", []), c.get("options") or {}
+    stride = a[3] if len(a) > 3 else 1
+    if t == "Sequential":
+        return nn.Sequential(*[build(m) for m in c.get("modules", [])])
+    if t == "Linear":
+        return nn.Linear(a[0], a[1], bias=o.get("bias", True))
+    if t == "Conv1D":
+        return nn.Conv1d(a[1], a[2], a[0], stride=stride, padding=o.get("padding", 0), bias=o.get("bias", False))
+    if t == "ConvTranspose1D":
+        return nn.ConvTranspose1d(
+            a[1], a[2], a[0], stride=stride, padding=o.get("padding", 0),
+            output_padding=o.get("outputPadding", 0), bias=o.get("bias", False),
+        )
+    if t == "Upsample1D":
+        return nn.Upsample(scale_factor=a[0], mode="nearest")
+    if t == "MaxPool1D":
+        return nn.MaxPool1d(a[0], a[1] if len(a) > 1 else a[0])
+    if t == "AvgPool1D":
+        return nn.AvgPool1d(a[0], a[1] if len(a) > 1 else a[0])
+    if t == "Flatten":
+        return nn.Flatten()
+    simple = {"TanH": nn.Tanh, "Sigmoid": nn.Sigmoid, "StableSigmoid": nn.Sigmoid, "ReLU": nn.ReLU,
+              "SoftPlus": nn.Softplus, "Identity": nn.Identity}
+    if t in simple:
+        return simple[t]()
+    if t == "LeakyReLU":
+        return nn.LeakyReLU(a[0] if a else 0.01)
+    if t == "Softmax":
+        return nn.Softmax(dim=1)
+    if t == "LogSoftmax":
+        return nn.LogSoftmax(dim=1)
+    raise ValueError(f"no PyTorch module for {t}")
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        jobs = json.load(f)
+    shapes = []
+    for job in jobs:
+        torch.manual_seed(job.get("seed", 0))
+        model = build(job["arch"])
+        if job["mode"] == "load":
+            model.load_state_dict(load_file(job["weights"]))  # strict: every name, every shape
+        else:
+            save_file(model.state_dict(), job["weights"])
+        model.eval()
+        with open(job["input"], "rb") as f:
+            x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(job["dims"])
+        if x.dim() == 3:
+            x = x.permute(0, 2, 1)  # neurone's (batch, length, chan) -> PyTorch's (batch, chan, length)
+        with torch.no_grad():
+            y = model(x)
+        if y.dim() == 3:
+            y = y.permute(0, 2, 1)
+        with open(job["output"], "wb") as f:
+            f.write(y.contiguous().numpy().astype("<f4").tobytes())
+        shapes.append(list(y.shape))
+    print(json.dumps(shapes))
+
+
+main()

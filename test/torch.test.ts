@@ -1,0 +1,273 @@
+/**
+ * PyTorch's layout of the weights (`save(net, path, { layout: 'torch' })`, `load(path, { layout:
+ * 'torch', into })`): the conversions on their own, then for real with PyTorch through
+ * /usr/bin/python3 (test/torch-roundtrip.py): neurone's file into the equivalent `nn.Sequential`
+ * with a strict `load_state_dict`, and PyTorch's freshly initialised weights into neurone, each
+ * side's predictions compared within 1e-5 of the output's scale.
+ *
+ * Where /usr/bin/python3 cannot import torch the PyTorch tests do not run and say NOT APPLICABLE;
+ * with NEURONE_REQUIRE_TORCH=1 (CI, which installs python3-torch) that is a failure instead.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
+import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid } from '../lib/nn';
+import { save, load, loadWeights, buildModule, readSafetensors, registerModule } from '../lib/serialize';
+import { buildModel, presetDescription } from '../lib/cli/presets';
+import { Rng, seed } from '../lib/random';
+import { Tensor, randn } from '../lib/tensor';
+import { predict } from '../lib/train';
+import { setBackend } from '../lib/backend';
+import { availableBackends } from './backends';
+
+const PYTHON = '/usr/bin/python3';
+const script = path.join(__dirname, 'torch-roundtrip.py');
+
+function torchMissing(): string | null {
+  if (!fs.existsSync(PYTHON)) return `${PYTHON} does not exist`;
+  const r = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8', timeout: 60000 });
+  return r.status === 0 ? null : `${PYTHON} cannot import torch and numpy (${(r.stderr || '').trim().split('\n').pop()})`;
+}
+const missing = torchMissing();
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-torch-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+interface Case {
+  label: string;
+  net: () => Module;
+  sample: number[];
+  /** Whether PyTorch's own weights can come back (not for a module PyTorch holds twice). */
+  fromTorch: boolean;
+}
+
+const CASES: Case[] = [
+  {
+    label: 'preset seed-cnn (a Linear after a Flatten of 32 channels)',
+    net: () => buildModel(presetDescription('seed-cnn', { inputSize: 32, numClasses: 10 })),
+    sample: [32, 1],
+    fromTorch: true,
+  },
+  {
+    label: 'preset cnn2',
+    net: () => buildModel(presetDescription('cnn2', { inputSize: 40, numClasses: 4 })),
+    sample: [40, 1],
+    fromTorch: true,
+  },
+  { label: 'preset mlp', net: () => buildModel(presetDescription('mlp', { inputSize: 20, numClasses: 3 })), sample: [20], fromTorch: true },
+  {
+    label: 'every layer with parameters, biases on, strides and paddings',
+    net: () =>
+      new Sequential(
+        new Conv1D(3, 2, 4, 2, { padding: 1, bias: true }),
+        new LeakyReLU(0.2),
+        new Upsample1D(2),
+        new ConvTranspose1D(3, 4, 3, 2, { padding: 1, outputPadding: 1, bias: true }),
+        new AvgPool1D(2, 1),
+        new TanH(),
+        new Flatten(),
+        new Linear(3 * 31, 5),
+        new Softmax(),
+      ),
+    sample: [16, 2],
+    fromTorch: true,
+  },
+  {
+    label: 'the other activations, Linear without bias',
+    net: () =>
+      new Sequential(
+        new Linear(6, 5),
+        new SoftPlus(),
+        new Linear(5, 4, { bias: false }),
+        new StableSigmoid(),
+        new Identity(),
+        new Linear(4, 3),
+        new Sigmoid(),
+      ),
+    sample: [6],
+    fromTorch: true,
+  },
+  {
+    label: 'a module at two places and a nested Sequential',
+    net: () => {
+      const conv = new Conv1D(3, 4, 4, 1, { padding: 1, bias: true });
+      return new Sequential(conv, new ReLU(), conv, new Sequential(new MaxPool1D(2), new Flatten(), new Linear(20, 3)), new LogSoftmax());
+    },
+    sample: [10, 4],
+    fromTorch: false,
+  },
+];
+
+/** max |a − b| / max |b|. */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}
+
+const f32 = (t: Float32Array): Buffer => Buffer.from(t.buffer, t.byteOffset, t.byteLength);
+function readF32(file: string): Float32Array {
+  const b = fs.readFileSync(file);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+describe("layout 'torch' without PyTorch", () => {
+  test('names and shapes are those of the equivalent state_dict; the file loads back to the same predictions', () => {
+    seed(4);
+    const net = CASES[3].net();
+    const file = path.join(tmp, 'layers.safetensors');
+    save(net, file, { layout: 'torch' });
+    const { tensors, metadata } = readSafetensors(file);
+    expect(metadata['neurone.layout']).toBe('torch');
+    expect(Object.fromEntries([...tensors].map(([k, t]) => [k, t.shape]))).toEqual({
+      '0.weight': [4, 2, 3],
+      '0.bias': [4],
+      '3.weight': [4, 3, 3],
+      '3.bias': [3],
+      '7.weight': [5, 93],
+      '7.bias': [5],
+    });
+    const x = randn([3, 16, 2], new Rng(1));
+    const again = load(file);
+    expect(Array.from(predict(again, x).data)).toEqual(Array.from(predict(net, x).data));
+    const into = buildModule(net.config());
+    loadWeights(into, file);
+    expect(Array.from(predict(into, x).data)).toEqual(Array.from(predict(net, x).data));
+  });
+
+  test('the Linear after a Flatten of channels takes its columns in PyTorch’s channel-major order', () => {
+    const lin = new Linear(6, 1, { bias: false });
+    lin.weight.data.set([0, 1, 2, 3, 4, 5]); // neurone rows l·C + c for L = 3, C = 2
+    const net = new Sequential(new Conv1D(1, 2, 2), new Flatten(), lin);
+    const file = path.join(tmp, 'flatten.safetensors');
+    save(net, file, { layout: 'torch' });
+    // PyTorch column c·L + l: channel 0 at l = 0, 1, 2 then channel 1.
+    expect(Array.from(readSafetensors(file).tensors.get('2.weight')!.data)).toEqual([0, 2, 4, 1, 3, 5]);
+  });
+
+  test('a module at two places is stored under both names, and shared again on load', () => {
+    const lin = new Linear(3, 3);
+    const net = new Sequential(lin, new TanH(), lin);
+    const file = path.join(tmp, 'tied.safetensors');
+    save(net, file, { layout: 'torch' });
+    expect([...readSafetensors(file).tensors.keys()]).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
+    const again = load(file) as Sequential;
+    expect(again.modules[0]).toBe(again.modules[2]);
+  });
+
+  test('refusals name the tensor, the module or the option', () => {
+    const net = new Sequential(new Linear(3, 2));
+    const file = path.join(tmp, 'small.safetensors');
+    save(net, file, { layout: 'torch' });
+    expect(() => load(file, { layout: 'neurone' })).toThrow(/the file is in PyTorch's layout/);
+    expect(() => load(file, { into: new Sequential(new Linear(2, 3)) })).toThrow(
+      /tensor '0.weight' has shape \(2, 3\), Linear\(2, 3\) at position 0 expects \(3, 2\) in PyTorch's layout/,
+    );
+    expect(() => load(file, { into: new Sequential(new TanH(), new Linear(3, 2)) })).toThrow(
+      /tensor '0.weight' matches no parameter .* in PyTorch's layout \(expected: 1.weight, 1.bias\)/,
+    );
+    expect(() => load(file, { layout: 'pytorch' as never })).toThrow(/^load: layout must be 'neurone' or 'torch', got string pytorch/);
+    expect(() => save(net, file, { layout: 'tf' as never })).toThrow(/^save: layout must be 'neurone' or 'torch'/);
+    expect(() => load(file, { into: {} as never })).toThrow(/^load: into must be a Module/);
+    // A neurone-layout file read as PyTorch's: the shapes say so.
+    const plain = path.join(tmp, 'plain.safetensors');
+    save(net, plain);
+    expect(() => load(plain, { layout: 'torch', into: new Sequential(new Linear(3, 2)) })).toThrow(/expects \(2, 3\) in PyTorch's layout/);
+  });
+
+  test('a module type of the user’s own has no PyTorch counterpart', () => {
+    class Twice extends Module {
+      config(): { type: string; args: unknown[] } {
+        return { type: 'TwiceForTorchTest', args: [] };
+      }
+      outputShape(s: readonly number[]): number[] {
+        return [...s];
+      }
+      forward(x: Tensor): Tensor {
+        return { shape: x.shape, data: x.data.map((v) => 2 * v) };
+      }
+      backwardDelta(_x: Tensor, d: Tensor): Tensor {
+        return d;
+      }
+    }
+    registerModule('TwiceForTorchTest', () => new Twice());
+    expect(() => save(new Sequential(new Linear(2, 2), new Twice()), path.join(tmp, 'own.safetensors'), { layout: 'torch' })).toThrow(
+      /layout 'torch' knows neurone's built-in modules; TwiceForTorchTest\(\) at position 1 \(type TwiceForTorchTest\) has no PyTorch counterpart/,
+    );
+    expect(fs.existsSync(path.join(tmp, 'own.safetensors'))).toBe(false);
+  });
+});
+
+/** Runs test/torch-roundtrip.py on `jobs`; returns the output shapes. */
+function python(jobs: object[]): number[][] {
+  const manifest = path.join(tmp, `jobs-${Date.now()}-${Math.random()}.json`);
+  fs.writeFileSync(manifest, JSON.stringify(jobs));
+  const r = spawnSync(PYTHON, [script, manifest], { encoding: 'utf8', timeout: 300000 });
+  if (r.status !== 0) throw new Error(`torch-roundtrip.py failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as number[][];
+}
+
+function compare(label: string, got: Float32Array, shape: number[], expected: Tensor): void {
+  expect([label, shape]).toEqual([label, [...expected.shape]]);
+  const err = relativeError(got, expected.data);
+  if (!(err <= 1e-5)) throw new Error(`${label}: PyTorch and neurone differ by ${err} (relative)`);
+}
+
+if (missing !== null) {
+  test(`PyTorch round trip: NOT APPLICABLE, ${missing}`, () => {
+    if (process.env.NEURONE_REQUIRE_TORCH === '1')
+      throw new Error(`NEURONE_REQUIRE_TORCH=1 but ${missing} (apt-get install python3-torch)`);
+    console.warn(`PyTorch round trip: NOT APPLICABLE (${missing}); install python3-torch to run it`);
+  });
+} else {
+  describe('with PyTorch (/usr/bin/python3)', () => {
+    test('neurone → PyTorch: strict load_state_dict of the saved file, same predictions', () => {
+      seed(5);
+      const rng = new Rng(9);
+      const nets = CASES.map((c) => c.net());
+      const jobs = CASES.map((c, i) => {
+        const weights = path.join(tmp, `n2t-${i}.safetensors`);
+        save(nets[i], weights, { layout: 'torch' });
+        const x = randn([3, ...c.sample], rng);
+        const input = path.join(tmp, `n2t-${i}.in`);
+        fs.writeFileSync(input, f32(x.data));
+        return { mode: 'load', arch: nets[i].config(), weights, input, dims: [...x.shape], output: `${input}.out`, x };
+      });
+      const shapes = python(jobs.map(({ x: _x, ...job }) => job));
+      for (const backend of availableBackends()) {
+        setBackend(backend);
+        jobs.forEach((j, i) => compare(`${CASES[i].label} on ${backend}`, readF32(j.output), shapes[i], predict(nets[i], j.x)));
+      }
+    });
+
+    test('PyTorch → neurone: its initial weights loaded with { layout: torch, into }, same predictions', () => {
+      const rng = new Rng(10);
+      const cases = CASES.filter((c) => c.fromTorch);
+      const jobs = cases.map((c, i) => {
+        const arch = c.net().config();
+        const x = randn([2, ...c.sample], rng);
+        const input = path.join(tmp, `t2n-${i}.in`);
+        fs.writeFileSync(input, f32(x.data));
+        const weights = path.join(tmp, `t2n-${i}.safetensors`);
+        return { mode: 'save', arch, weights, input, dims: [...x.shape], output: `${input}.out`, seed: 100 + i, x };
+      });
+      const shapes = python(jobs.map(({ x: _x, ...job }) => job));
+      for (const backend of availableBackends()) {
+        setBackend(backend);
+        jobs.forEach((j, i) => {
+          const net = load(j.weights, { layout: 'torch', into: buildModule(j.arch) });
+          compare(`${cases[i].label} on ${backend}`, readF32(j.output), shapes[i], predict(net, j.x));
+        });
+      }
+    });
+  });
+}
