@@ -1,0 +1,65 @@
+/**
+ * The worker-thread pool that runs trainings side by side (piscina): one thread per core by
+ * default, each training single-threaded. The same pool serves a local sweep and `neurone worker`.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import Piscina from 'piscina';
+import { BackendName } from '../backend';
+import { PoolTask, RunOutcome } from './pool-worker';
+import { RunConfig } from './spec';
+import { RunFiles, SharedData } from './training';
+
+/** Cores of this machine, the pool's default size. */
+export function defaultConcurrency(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** A pool of `size` worker threads running trainings. */
+export class TrainingPool {
+  private readonly pool: Piscina;
+  /** [0]: training samples processed by every worker since the pool started (BigInt64). */
+  readonly counters = new SharedArrayBuffer(8);
+
+  constructor(
+    readonly size: number,
+    private readonly backend?: BackendName,
+  ) {
+    // From a TypeScript checkout (tests, ts-node) the worker file is .ts and the threads need
+    // ts-node to load it; from the built package it is the compiled .js beside this one.
+    const ext = path.extname(__filename);
+    this.pool = new Piscina({
+      filename: path.join(__dirname, `pool-worker${ext}`),
+      name: 'runTask',
+      minThreads: size,
+      maxThreads: size,
+      // One training at a time per thread: a second would only share the core.
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      execArgv: ext === '.ts' ? ['--require', 'ts-node/register/transpile-only'] : [],
+    });
+  }
+
+  /** Training samples processed so far by all workers. */
+  samples(): number {
+    return Number(Atomics.load(new BigInt64Array(this.counters), 0));
+  }
+
+  /**
+   * Runs one training (`progress`, when given: a BigInt64 counter of this run's training samples);
+   * a worker thread that dies (rather than the training throwing) also gives a failed outcome.
+   */
+  async run(runId: string, config: RunConfig, data: SharedData, files: RunFiles, progress?: SharedArrayBuffer): Promise<RunOutcome> {
+    const task: PoolTask = { runId, config, data, files, counters: this.counters, progress, backend: this.backend };
+    try {
+      return (await this.pool.run(task)) as RunOutcome;
+    } catch (e) {
+      return { status: 'failed', error: `worker thread died: ${((e as Error)?.message ?? String(e)).split('\n')[0]}` };
+    }
+  }
+
+  /** Stops the threads (a training still running is abandoned). */
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * Sweeps across machines on BullMQ over Redis. `sweep({ queue })` enqueues one job per run (its
+ * id names the sweep and the run, so a run is enqueued once however often the sweep is started)
+ * and collects the results; `startQueueWorker` takes jobs on any machine and runs them on the
+ * same worker-thread pool as a local sweep. A worker killed mid-run loses its job's lock; BullMQ's
+ * stalled-job check puts the job back and another worker runs it. A run's record is written once,
+ * by the sweep, when its job completes.
+ */
+import * as os from 'os';
+import * as path from 'path';
+import IORedis, { RedisOptions } from 'ioredis';
+import { Queue, QueueEvents, Worker, Job, UnrecoverableError } from 'bullmq';
+import { BackendName } from '../backend';
+import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
+import { SharedData, dataKey, loadSharedData } from './training';
+import { TrainingPool, defaultConcurrency } from './pool';
+import { RunOutcome } from './pool-worker';
+import type { RunExecutor } from './sweep';
+
+/** The payload of one job: what a worker needs to run one training. */
+export interface JobPayload {
+  /** Format of the payload; a worker refuses others. */
+  version: 1;
+  /** Hash of the sweep's runs (`specHash`). */
+  sweep: string;
+  runId: string;
+  config: unknown;
+  backend?: BackendName;
+}
+
+/** What a job returns: the run's outcome and the worker that ran it. */
+export interface JobResult {
+  outcome: RunOutcome;
+  worker: string;
+}
+
+/** Default name of the BullMQ queue. */
+export const DEFAULT_QUEUE_NAME = 'neurone';
+/** How long a first connection to Redis may take before the command gives up. */
+const CONNECT_TIMEOUT_MS = 3000;
+
+/** The connection options of a `redis://[user:password@]host:port[/db]` URL; throws SpecError for anything else. */
+export function redisOptions(url: string): RedisOptions {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SpecError(`--queue: expected a Redis URL like redis://host:6379, got '${url}'`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new SpecError(`--queue: expected a redis:// or rediss:// URL, got '${url}'`);
+  if (!u.hostname) throw new SpecError(`--queue: no host in '${url}'`);
+  const port = u.port === '' ? 6379 : Number(u.port);
+  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new SpecError(`--queue: database '${u.pathname.slice(1)}' in '${url}' is not a number`);
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    db,
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+/** The URL without its password, for messages. */
+function shown(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/**
+ * Connects to Redis once and pings it; throws an Error within about CONNECT_TIMEOUT_MS naming the
+ * URL when it cannot (connection refused, unknown host, timeout, authentication).
+ */
+export async function checkRedis(url: string): Promise<void> {
+  const client = new IORedis({
+    ...redisOptions(url),
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  // The socket's error (ECONNREFUSED, ENOTFOUND...) says more than connect()'s "Connection is closed".
+  let socketError: string | undefined;
+  client.on('error', (e: Error) => {
+    socketError ??= e.message;
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => {
+        await client.connect();
+        await client.ping();
+      })(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS + 500);
+      }),
+    ]);
+  } catch (e) {
+    const why = socketError ?? ((e as Error).message || String(e));
+    throw new SpecError(`cannot reach Redis at ${shown(url)}: ${why.split('\n')[0]}`);
+  } finally {
+    if (timer) clearTimeout(timer);
+    client.disconnect();
+  }
+}
+
+/** Reports connection errors once per distinct message (ioredis retries on its own; workers reconnect). */
+function errorReporter(what: string, url: string, log: (line: string) => void): (e: Error) => void {
+  let last = '';
+  return (e: Error) => {
+    const msg = (e?.message ?? String(e)).split('\n')[0];
+    if (msg === last) return;
+    last = msg;
+    log(`${what}: Redis at ${shown(url)}: ${msg} (retrying until it answers)`);
+  };
+}
+
+/** Enqueues runs and waits for their results: the `queue` side of `sweep()`. @internal */
+export class QueueExecutor implements RunExecutor {
+  readonly needsData = false;
+  readonly concurrency = Infinity;
+  private readonly progress = new Map<string, number>();
+  private readonly active = new Set<string>();
+  private readonly mine = new Set<string>();
+
+  private constructor(
+    private readonly queue: Queue,
+    private readonly events: QueueEvents,
+    private readonly sweepHash: string,
+    private readonly backend: BackendName | undefined,
+  ) {
+    events.on('progress', ({ jobId, data }) => {
+      const samples = (data as { samples?: unknown })?.samples;
+      if (this.mine.has(jobId) && typeof samples === 'number') this.progress.set(jobId, samples);
+    });
+    events.on('active', ({ jobId }) => {
+      if (this.mine.has(jobId)) this.active.add(jobId);
+    });
+  }
+
+  /** Checks that Redis answers, then opens the queue and its event stream. */
+  static async connect(
+    url: string,
+    o: { queueName?: string; sweepHash: string; backend?: BackendName; log?: (line: string) => void },
+  ): Promise<QueueExecutor> {
+    await checkRedis(url);
+    const connection = { ...redisOptions(url), maxRetriesPerRequest: null };
+    const name = o.queueName ?? DEFAULT_QUEUE_NAME;
+    const queue = new Queue(name, { connection });
+    const events = new QueueEvents(name, { connection });
+    const report = errorReporter('sweep', url, o.log ?? ((l) => process.stderr.write(`neurone: ${l}\n`)));
+    queue.on('error', report);
+    events.on('error', report);
+    await events.waitUntilReady();
+    return new QueueExecutor(queue, events, o.sweepHash, o.backend);
+  }
+
+  async run(run: SweepRun): Promise<{ outcome: RunOutcome; worker: string }> {
+    const jobId = `${this.sweepHash}.${run.id}`;
+    this.mine.add(jobId);
+    const payload: JobPayload = { version: 1, sweep: this.sweepHash, runId: run.id, config: run.config, backend: this.backend };
+    // The id makes the job unique: a sweep started again (or resumed) finds its jobs instead of adding copies.
+    let job: Job = await this.queue.add('run', payload, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    if ((await job.getState()) === 'failed') {
+      await job.retry();
+      job = (await Job.fromId(this.queue, jobId)) ?? job;
+    }
+    try {
+      const result = (await job.waitUntilFinished(this.events)) as JobResult;
+      if (result?.outcome?.status === 'done') this.progress.set(jobId, result.outcome.metrics.samples);
+      return result;
+    } catch (e) {
+      return {
+        outcome: { status: 'failed', error: `job ${jobId}: ${((e as Error).message ?? String(e)).split('\n')[0]}` },
+        worker: 'queue',
+      };
+    } finally {
+      this.active.delete(jobId);
+    }
+  }
+
+  samples(): number {
+    let s = 0;
+    for (const v of this.progress.values()) s += v;
+    return s;
+  }
+
+  running(): number {
+    return this.active.size;
+  }
+
+  async close(): Promise<void> {
+    await this.events.close();
+    await this.queue.close();
+  }
+}
+
+/** Options of {@link startQueueWorker}. */
+export interface QueueWorkerOptions {
+  /** Redis URL, `redis://host:port`. */
+  url: string;
+  queueName?: string;
+  /** Trainings at once (default: the cores). */
+  concurrency?: number;
+  /** Save each trained model as `<models>/<sweep>/<run-id>.safetensors`. */
+  models?: string;
+  /** Write checkpoints as `<checkpoints>/<sweep>/<run-id>.ckpt`: on a folder all workers share, a run retried elsewhere continues there. */
+  checkpoints?: string;
+  /** Folder of the dataset files on this machine. */
+  dataDir?: string;
+  /** Backend, unless a job names one. */
+  backend?: BackendName;
+  /** How long a job's lock lasts without renewal: a killed worker's job is given to another after about this long (default 30 s). */
+  lockMs?: number;
+  /** Where the worker's lines go (default stdout). */
+  log?: (line: string) => void;
+}
+
+/** A running queue worker. */
+export interface QueueWorker {
+  /** Stops taking jobs, and stops the pool (a running job is left to the stalled-job check). */
+  close(): Promise<void>;
+}
+
+/** Checks a job's payload before running it; throws an Error naming the field at fault. */
+export function validatePayload(input: unknown): JobPayload & { config: ReturnType<typeof validateRunConfig> } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new SpecError('job payload: expected an object');
+  const p = input as Record<string, unknown>;
+  if (p.version !== 1) throw new SpecError(`job payload: "version": expected 1, got ${JSON.stringify(p.version)}`);
+  if (typeof p.sweep !== 'string' || !/^[0-9a-f]{12}$/.test(p.sweep))
+    throw new SpecError('job payload: "sweep": expected a 12-digit hex hash');
+  if (typeof p.runId !== 'string' || p.runId === '' || p.runId.length > 1000 || /[/\\\0]|^\.\.?$/.test(p.runId))
+    throw new SpecError('job payload: "runId": expected a file-name-safe string');
+  if (p.backend !== undefined && p.backend !== 'js' && p.backend !== 'native')
+    throw new SpecError(`job payload: "backend": expected "js" or "native", got ${JSON.stringify(p.backend)}`);
+  const config = validateRunConfig(p.config, 'job payload: "config"');
+  if (!SWEEP_DATASETS.includes(config.dataset)) throw new SpecError('job payload: "config.dataset" is not a dataset');
+  return { ...(p as unknown as JobPayload), config };
+}
+
+/**
+ * Takes jobs from the queue and runs them on a worker-thread pool of `concurrency` threads, until
+ * closed. Throws (within seconds) when Redis cannot be reached at start; later losses of the
+ * connection are reported and the worker carries on when Redis answers again.
+ */
+export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker> {
+  const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  await checkRedis(o.url);
+  const concurrency = o.concurrency ?? defaultConcurrency();
+  const pool = new TrainingPool(concurrency, o.backend);
+  const data = new Map<string, SharedData>();
+  const me = `${os.hostname()}:${process.pid}`;
+  const lockMs = o.lockMs ?? 30000;
+  const worker = new Worker(
+    o.queueName ?? DEFAULT_QUEUE_NAME,
+    async (job: Job): Promise<JobResult> => {
+      let payload: ReturnType<typeof validatePayload>;
+      try {
+        payload = validatePayload(job.data);
+      } catch (e) {
+        // A payload that is not a run fails for good: retrying it elsewhere would fail the same way.
+        throw new UnrecoverableError((e as Error).message);
+      }
+      const config = payload.config;
+      log(`started ${payload.runId} (job ${job.id}, attempt ${job.attemptsStarted ?? 1})`);
+      const key = dataKey(config);
+      let shared = data.get(key);
+      if (!shared) {
+        try {
+          shared = loadSharedData(config.dataset, config.dataSeed, o.dataDir);
+        } catch (e) {
+          return { outcome: { status: 'failed', error: `on ${me}: ${(e as Error).message}` }, worker: me };
+        }
+        data.set(key, shared);
+      }
+      const files = {
+        model: o.models ? path.join(o.models, payload.sweep, `${payload.runId}.safetensors`) : undefined,
+        checkpoint: o.checkpoints ? path.join(o.checkpoints, payload.sweep, `${payload.runId}.ckpt`) : undefined,
+      };
+      if (files.checkpoint) (await import('fs')).mkdirSync(path.dirname(files.checkpoint), { recursive: true });
+      const progress = new SharedArrayBuffer(8);
+      const counter = new BigInt64Array(progress);
+      const tick = setInterval(() => {
+        job.updateProgress({ samples: Number(Atomics.load(counter, 0)) }).catch(() => undefined);
+      }, 1000);
+      try {
+        const outcome = await pool.run(payload.runId, config, shared, files, progress);
+        log(
+          `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${outcome.metrics.testAccuracy ?? 'n/a'}` : `FAILED: ${outcome.error}`}`,
+        );
+        return { outcome, worker: me };
+      } finally {
+        clearInterval(tick);
+      }
+    },
+    {
+      connection: { ...redisOptions(o.url), maxRetriesPerRequest: null },
+      concurrency,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      // A job whose worker died twice is still given a third chance; beyond that it is failed, not retried forever.
+      maxStalledCount: 2,
+    },
+  );
+  worker.on('error', errorReporter('worker', o.url, log));
+  await worker.waitUntilReady();
+  log(`neurone worker ${me}: ${concurrency} trainings at once on queue '${o.queueName ?? DEFAULT_QUEUE_NAME}' at ${shown(o.url)}`);
+  return {
+    close: async () => {
+      await worker.close(true);
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,274 @@
+/**
+ * Sweep specifications: a base training configuration, the axes to vary and the seeds, checked
+ * strictly before anything runs, and expanded into the list of runs.
+ *
+ * ```json
+ * {
+ *   "name": "usps-lr",
+ *   "base": { "dataset": "usps", "model": "seed-cnn", "epochs": 20 },
+ *   "axes": { "lr": [1e-4, 5e-4, 1e-3], "optimizer": ["sgd", "adam"] },
+ *   "seeds": 10
+ * }
+ * ```
+ *
+ * Axes form a grid (every combination); `seeds` is a count (seeds 0..n-1) or a list.
+ */
+import * as crypto from 'crypto';
+import { describe } from '../tensor';
+import { ModelError, buildModel, findPreset, PRESETS } from '../cli/presets';
+
+/** Datasets a sweep can name; each worker loads them itself (the real ones from `dataDir`). */
+export const SWEEP_DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
+/** A dataset a sweep can name. */
+export type SweepDataset = (typeof SWEEP_DATASETS)[number];
+
+/** One training: everything `neurone train` takes that changes the result, plus its seed. */
+export interface RunConfig {
+  /** Data to train on (default usps). */
+  dataset: SweepDataset;
+  /** A preset name (`neurone presets`) or a model description `{ "layers": [...] }` (default: as `neurone train`). */
+  model?: string | { layers: unknown[] };
+  /** sgd or adam (default sgd). */
+  optimizer: 'sgd' | 'adam';
+  /** Learning rate; gradients are summed over the batch (default 5e-4 for sgd, 1e-3 for adam). */
+  lr?: number;
+  /** SGD momentum in [0, 1) (default 0.9). */
+  momentum: number;
+  /** L2 penalty added to the summed gradient (default 1e-2 for sgd, 0 for adam). */
+  weightDecay?: number;
+  /** `plateau` divides the learning rate by ~3 when the validation loss stalls 2 epochs; `none` (default plateau). */
+  schedule: 'plateau' | 'none';
+  /** Maximum epochs (default 20). */
+  epochs: number;
+  /** Samples per step (default 32). */
+  batchSize: number;
+  /** Early-stopping patience in epochs on the validation loss; 0 turns early stopping off (default 5). */
+  patience: number;
+  /** Share of the training set held out for validation, stratified (default 0.15). */
+  valFraction: number;
+  /** Train on a random subset of this many examples (before the validation split). */
+  trainSize?: number;
+  /** Evaluate on the first this many test examples only (tiny sweeps, tests). */
+  testSize?: number;
+  /** Seed of the synthetic datasets, the same for every run so that all runs see the same data (default 0). */
+  dataSeed: number;
+  /** Seed of initialisation, split and shuffling. */
+  seed: number;
+}
+
+/** A sweep as written in its JSON file. */
+export interface SweepSpec {
+  /** A name for the sweep (letters, digits, `-`, `_`, `.`). */
+  name: string;
+  /** What every run shares; keys as in {@link RunConfig} (without `seed`). */
+  base: Partial<Omit<RunConfig, 'seed'>>;
+  /** The values to vary: a key of {@link RunConfig} (not `seed`) → a non-empty list; every combination is run. */
+  axes: Partial<Record<Exclude<keyof RunConfig, 'seed'>, unknown[]>>;
+  /** Seeds per configuration: a count n (seeds 0..n-1) or an explicit list (default 1). */
+  seeds: number | number[];
+}
+
+/** One run of a sweep: its id, the configuration it belongs to, and its full settings. */
+export interface SweepRun {
+  /** Unique in the sweep and safe as a folder name: `lr=0.001,batchSize=16,seed=3`. */
+  id: string;
+  /** The configuration (the axis values, without the seed): runs differing only in seed share it. */
+  configKey: string;
+  /** The axis values of this run (without the seed). */
+  axes: Record<string, unknown>;
+  config: RunConfig;
+}
+
+/** A spec that cannot be run: the message is one line naming the key and what was expected. */
+export class SpecError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SpecError';
+  }
+}
+
+const DEFAULTS: Omit<RunConfig, 'seed'> = {
+  dataset: 'usps',
+  optimizer: 'sgd',
+  momentum: 0.9,
+  schedule: 'plateau',
+  epochs: 20,
+  batchSize: 32,
+  patience: 5,
+  valFraction: 0.15,
+  dataSeed: 0,
+};
+
+/** The largest seed the generator distinguishes (it folds seeds to 32 bits). */
+const MAX_SEED = 2 ** 32 - 1;
+/** Most runs one sweep expands to: far beyond any grid worth running, low enough to catch a runaway product. */
+export const MAX_RUNS = 100000;
+
+type Check = (v: unknown, where: string) => void;
+
+const expect = (where: string, what: string, v: unknown): never => {
+  throw new SpecError(`${where}: expected ${what}, got ${describe(v)}`);
+};
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
+  (v, where) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      expect(where, `an integer in [${min}, ${max === Number.MAX_SAFE_INTEGER ? '∞' : max}]`, v);
+  };
+const real =
+  (what: string, ok: (x: number) => boolean): Check =>
+  (v, where) => {
+    // Values reach the kernels as float32: the check applies to the float32 value too.
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v) || !ok(Math.fround(v))) expect(where, what, v);
+  };
+const oneOf =
+  (choices: readonly string[]): Check =>
+  (v, where) => {
+    if (typeof v !== 'string' || !choices.includes(v)) expect(where, `one of ${choices.map((c) => `"${c}"`).join(', ')}`, v);
+  };
+
+const checkModel: Check = (v, where) => {
+  if (typeof v === 'string') {
+    if (!findPreset(v)) throw new SpecError(`${where}: unknown model preset "${v}" (presets: ${PRESETS.map((p) => p.name).join(', ')})`);
+    return;
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) expect(where, 'a preset name or a model description { "layers": [...] }', v);
+  try {
+    buildModel(v);
+  } catch (e) {
+    if (e instanceof ModelError) throw new SpecError(`${where}: ${e.message}`);
+    throw e;
+  }
+};
+
+/** The checks of every key a run configuration may hold. */
+const KEYS: Record<Exclude<keyof RunConfig, 'seed'>, Check> = {
+  dataset: oneOf(SWEEP_DATASETS),
+  model: checkModel,
+  optimizer: oneOf(['sgd', 'adam']),
+  lr: real('a number > 0', (x) => x > 0),
+  momentum: real('a number in [0, 1)', (x) => x >= 0 && x < 1),
+  weightDecay: real('a number >= 0', (x) => x >= 0),
+  schedule: oneOf(['plateau', 'none']),
+  epochs: int(1, 100000),
+  batchSize: int(1, 2 ** 24),
+  patience: int(0, 100000),
+  valFraction: real('a number in (0, 1)', (x) => x > 0 && x < 1),
+  trainSize: int(2),
+  testSize: int(1),
+  dataSeed: int(0, MAX_SEED),
+};
+
+const TOP_KEYS = ['name', 'base', 'axes', 'seeds'];
+
+function plainObject(v: unknown, where: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) expect(where, 'an object', v);
+  return v as Record<string, unknown>;
+}
+
+function unknownKey(where: string, key: string, known: readonly string[]): never {
+  throw new SpecError(`${where}: unknown key "${key}" (expected one of ${known.join(', ')})`);
+}
+
+/**
+ * Checks a parsed sweep spec and returns it typed; throws {@link SpecError} with one line naming
+ * the first key at fault (unknown key, empty axis, wrong type or range, unknown preset).
+ */
+export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
+  const top = plainObject(input, where);
+  for (const k of Object.keys(top)) if (!TOP_KEYS.includes(k)) unknownKey(where, k, TOP_KEYS);
+  const name = top.name ?? 'sweep';
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name))
+    return expect(`${where}: "name"`, 'a string of 1-64 letters, digits, ".", "-" or "_"', name);
+  const known = Object.keys(KEYS);
+  const base = plainObject(top.base ?? {}, `${where}: "base"`);
+  for (const [k, v] of Object.entries(base)) {
+    if (k === 'seed') throw new SpecError(`${where}: "base.seed": seeds are given by the top-level "seeds" key`);
+    if (!(k in KEYS)) unknownKey(`${where}: "base"`, k, known);
+    KEYS[k as keyof typeof KEYS](v, `${where}: "base.${k}"`);
+  }
+  const axes = plainObject(top.axes ?? {}, `${where}: "axes"`);
+  let runs = 1;
+  for (const [k, values] of Object.entries(axes)) {
+    if (k === 'seed') throw new SpecError(`${where}: "axes.seed": seeds are given by the top-level "seeds" key`);
+    if (!(k in KEYS)) unknownKey(`${where}: "axes"`, k, known);
+    if (!Array.isArray(values) || values.length === 0) return expect(`${where}: "axes.${k}"`, 'a non-empty list of values', values);
+    const seen = new Set<string>();
+    values.forEach((v, i) => {
+      KEYS[k as keyof typeof KEYS](v, `${where}: "axes.${k}[${i}]"`);
+      const label = valueLabel(v);
+      if (seen.has(label)) throw new SpecError(`${where}: "axes.${k}[${i}]": value ${label} appears twice`);
+      seen.add(label);
+    });
+    runs *= values.length;
+  }
+  const seeds = top.seeds ?? 1;
+  let seedList: number[];
+  if (typeof seeds === 'number') {
+    int(1, 100000)(seeds, `${where}: "seeds"`);
+    seedList = Array.from({ length: seeds }, (_, i) => i);
+  } else if (Array.isArray(seeds) && seeds.length > 0) {
+    seeds.forEach((s, i) => int(0, MAX_SEED)(s, `${where}: "seeds[${i}]"`));
+    if (new Set(seeds).size !== seeds.length) throw new SpecError(`${where}: "seeds": a seed appears twice`);
+    seedList = seeds as number[];
+  } else {
+    return expect(`${where}: "seeds"`, 'a count >= 1 or a non-empty list of seeds', seeds);
+  }
+  runs *= seedList.length;
+  if (runs > MAX_RUNS) throw new SpecError(`${where}: the axes and seeds make ${runs} runs (at most ${MAX_RUNS})`);
+  return { name, base: base as SweepSpec['base'], axes: axes as SweepSpec['axes'], seeds: seeds as number | number[] };
+}
+
+/** A short, stable text for an axis value: numbers and strings as they are, model descriptions by a hash. */
+function valueLabel(v: unknown): string {
+  if (typeof v === 'string' || typeof v === 'number') return String(v);
+  return `model-${crypto.createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 8)}`;
+}
+
+/** The seeds of a spec, as a list. */
+export function seedsOf(spec: SweepSpec): number[] {
+  return typeof spec.seeds === 'number' ? Array.from({ length: spec.seeds }, (_, i) => i) : spec.seeds;
+}
+
+/**
+ * Every run of a spec, configuration by configuration (the axes' grid in the order written, the
+ * last axis varying fastest), each configuration's seeds in order.
+ */
+export function expandSpec(spec: SweepSpec): SweepRun[] {
+  const axes = Object.entries(spec.axes) as [keyof RunConfig, unknown[]][];
+  let combos: Record<string, unknown>[] = [{}];
+  for (const [key, values] of axes) combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
+  const runs: SweepRun[] = [];
+  for (const combo of combos) {
+    const configKey = Object.entries(combo)
+      .map(([k, v]) => `${k}=${valueLabel(v)}`)
+      .join(',');
+    for (const seed of seedsOf(spec)) {
+      const config = { ...DEFAULTS, ...spec.base, ...combo, seed } as RunConfig;
+      runs.push({ id: configKey ? `${configKey},seed=${seed}` : `seed=${seed}`, configKey: configKey || 'base', axes: combo, config });
+    }
+  }
+  return runs;
+}
+
+/** A short hash of the spec's runs: two specs with the same runs share it (the queue's job ids and --resume use it). */
+export function specHash(spec: SweepSpec): string {
+  const runs = expandSpec(spec).map((r) => [r.id, r.config]);
+  return crypto.createHash('sha256').update(JSON.stringify(runs)).digest('hex').slice(0, 12);
+}
+
+/** Checks one run's configuration as it arrives in a worker (from a queue, from another machine). */
+export function validateRunConfig(input: unknown, where = 'run'): RunConfig {
+  const c = plainObject(input, where);
+  for (const [k, v] of Object.entries(c)) {
+    if (k === 'seed') {
+      int(0, MAX_SEED)(v, `${where}: "seed"`);
+      continue;
+    }
+    if (!(k in KEYS)) unknownKey(where, k, [...Object.keys(KEYS), 'seed']);
+    if (v !== undefined) KEYS[k as keyof typeof KEYS](v, `${where}: "${k}"`);
+  }
+  for (const k of ['dataset', 'optimizer', 'momentum', 'schedule', 'epochs', 'batchSize', 'patience', 'valFraction', 'dataSeed', 'seed'])
+    if (c[k] === undefined) throw new SpecError(`${where}: "${k}" is missing`);
+  return c as unknown as RunConfig;
+}

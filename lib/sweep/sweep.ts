@@ -1,0 +1,335 @@
+/**
+ * `sweep()`: runs every training of a spec, side by side on a worker-thread pool or through a
+ * BullMQ queue, writes each run's record atomically under `out/<run-id>/`, and the summary.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { BackendName } from '../backend';
+import { writeFileAtomic } from '../data/download';
+import { buildModel, presetDescription, takesSequences, ModelDescription } from '../cli/presets';
+import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
+import { SharedData, dataKey, loadSharedData } from './training';
+import { TrainingPool, defaultConcurrency } from './pool';
+import { RunOutcome } from './pool-worker';
+import { RunRecord, SummaryRow, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
+
+/** Options of {@link sweep}. */
+export interface SweepOptions {
+  /** Folder of the results: `sweep.json`, one folder per run, `summary.md`, `summary.csv`, figures. */
+  out: string;
+  /** Continue the sweep already in `out`: finished runs are kept, the others (re)run, interrupted ones from their checkpoint. */
+  resume?: boolean;
+  /** Trainings at once on this machine (default: its cores). Ignored with `queue`. */
+  workers?: number;
+  /** A Redis URL (`redis://host:port`): enqueue the runs as BullMQ jobs for `neurone worker`s instead of running them here. */
+  queue?: string;
+  /** The BullMQ queue's name (default `neurone`). */
+  queueName?: string;
+  /** Backend of the workers (default: native when it loads). */
+  backend?: BackendName;
+  /** Folder of the USPS / MNIST / Fashion-MNIST files (default: the packaged USPS, the download cache). */
+  dataDir?: string;
+  /** Save each trained model as `out/<run-id>/model.safetensors` (local runs; queue workers use their `--models` folder). */
+  saveModels?: boolean;
+  /** Gets one line per finished run (default: none). */
+  log?: (line: string) => void;
+  /** Gets the sweep's status about twice a second. */
+  onStatus?: (status: SweepStatus) => void;
+}
+
+/** Where a sweep stands. */
+export interface SweepStatus {
+  total: number;
+  /** Runs finished before this call (`resume`). */
+  skipped: number;
+  done: number;
+  failed: number;
+  running: number;
+  /** Training samples per second, summed over the workers, since the sweep started. */
+  samplesPerSecond: number;
+  /** Seconds left, estimated from the runs finished so far (undefined before the first). */
+  etaSeconds?: number;
+  elapsedSeconds: number;
+}
+
+/** What {@link sweep} returns. */
+export interface SweepResult {
+  /** Every run's record, in the spec's order. */
+  runs: RunRecord[];
+  summary: SummaryRow[];
+  /** The summary and figure files written. */
+  files: { markdown: string; csv: string; curves: string; scores: string };
+  status: SweepStatus;
+}
+
+/** Something that runs one training: the local pool, or the queue. @internal */
+export interface RunExecutor {
+  run(
+    run: SweepRun,
+    data: SharedData | undefined,
+    files: { checkpoint?: string; model?: string },
+  ): Promise<{ outcome: RunOutcome; worker: string }>;
+  /** Training samples processed so far. */
+  samples(): number;
+  /** Runs started and not finished, when known. */
+  running?(): number;
+  close(): Promise<void>;
+  /** The number of trainings it runs at once (for the status's estimate). */
+  readonly concurrency: number;
+  /** Whether the runs need the data loaded here (the local pool) or load it where they run (the queue). */
+  readonly needsData: boolean;
+}
+
+const RESULT_FILE = 'result.json';
+const SPEC_FILE = 'sweep.json';
+
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, Buffer.from(`${JSON.stringify(value, null, 2)}\n`));
+}
+
+/** A finished run's record in `out`, or undefined when there is none (or it cannot be read). */
+function readRecord(file: string): RunRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks that each model of the sweep fits its data (builds it once per pair), before anything runs. */
+function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): void {
+  const seen = new Set<string>();
+  for (const r of runs) {
+    const c = r.config;
+    const key = `${dataKey(c)}|${JSON.stringify(c.model ?? null)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const d = data.get(dataKey(c));
+    if (!d) continue;
+    const inputSize = d.train.xShape.slice(1).reduce((a, b) => a * b, 1);
+    const numClasses = d.train.numClasses;
+    const name = typeof c.model === 'string' ? c.model : c.model ? 'custom model' : undefined;
+    let description: ModelDescription;
+    try {
+      description =
+        typeof c.model === 'object'
+          ? (c.model as ModelDescription)
+          : presetDescription(
+              name ?? (c.dataset === 'xor' || c.dataset === 'blobs' ? 'small-mlp' : c.dataset === 'checkerboard' ? 'mlp' : 'seed-cnn'),
+              {
+                inputSize,
+                numClasses,
+              },
+            );
+      const shape = buildModel(description).outputShape(takesSequences(description) ? [1, inputSize, 1] : [1, inputSize]);
+      if (shape.length !== 2 || shape[1] !== numClasses)
+        throw new Error(`outputs (batch, ${shape.slice(1).join(', ')}) but ${c.dataset} has ${numClasses} classes`);
+    } catch (e) {
+      throw new SpecError(`run ${r.id}: model ${name ?? '(default)'} does not fit ${c.dataset}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+}
+
+/** Checks and writes `out/sweep.json`; with `resume`, returns the records of the runs already done. */
+function prepareOut(out: string, spec: SweepSpec, hash: string, runs: readonly SweepRun[], resume: boolean): Map<string, RunRecord> {
+  const specFile = path.join(out, SPEC_FILE);
+  if (fs.existsSync(specFile)) {
+    let stored: { hash?: string } = {};
+    try {
+      stored = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { hash?: string };
+    } catch {
+      // unreadable: treated as another sweep
+    }
+    if (!resume)
+      throw new SpecError(`--out ${out} already holds a sweep (${SPEC_FILE}); pass --resume to continue it, or choose another folder`);
+    if (stored.hash !== hash)
+      throw new SpecError(`--resume: ${out} holds a different sweep (spec hash ${stored.hash ?? 'unreadable'}, this spec ${hash})`);
+  }
+  try {
+    fs.mkdirSync(out, { recursive: true });
+    writeJson(specFile, { hash, spec, runs: runs.map((r) => r.id) });
+  } catch (e) {
+    throw new SpecError(`--out: cannot write to ${out}: ${(e as Error).message.split('\n')[0]}`);
+  }
+
+  const records = new Map<string, RunRecord>();
+  if (resume) {
+    for (const r of runs) {
+      const rec = readRecord(path.join(out, r.id, RESULT_FILE));
+      if (rec && rec.status === 'done') records.set(r.id, rec);
+    }
+  }
+  return records;
+}
+
+function describeOutcome(r: RunRecord): string {
+  if (r.status === 'failed' || !r.metrics) return `FAILED: ${r.error}`;
+  const m = r.metrics;
+  const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`);
+  return `test ${pct(m.testAccuracy)}, validation ${pct(m.validationAccuracy)}, ${m.epochs} epochs${m.resumed ? ' (resumed)' : ''}, ${m.seconds.toFixed(1)} s`;
+}
+
+/**
+ * Runs a sweep: every combination of the spec's axes for each of its seeds, `workers` trainings
+ * at once on worker threads (each single-threaded), the dataset loaded once and shared; or, with
+ * `queue`, as BullMQ jobs taken by `neurone worker` processes. Each run's record is written
+ * atomically to `out/<run-id>/result.json` when it finishes; a run that throws is recorded as
+ * failed and the sweep goes on. At the end, `summary.md`, `summary.csv`, `curves.svg` and
+ * `scores.svg` hold mean ± std per configuration over the seeds.
+ *
+ * Throws {@link SpecError} for a spec that cannot run (before anything runs).
+ *
+ * @example
+ * const result = await sweep(
+ *   { name: 'lr', base: { dataset: 'xor', epochs: 50 }, axes: { lr: [0.01, 0.1] }, seeds: 3 },
+ *   { out: 'runs/lr' },
+ * );
+ * console.log(result.summary.map((r) => `${r.configKey}: ${r.testAccuracy.mean}`));
+ */
+export async function sweep(specInput: SweepSpec | unknown, options: SweepOptions): Promise<SweepResult> {
+  const spec = validateSpec(specInput);
+  const hash = specHash(spec);
+  const runs = expandSpec(spec);
+  const out = options.out;
+  if (typeof out !== 'string' || out === '') throw new SpecError(`sweep: out must be a folder name, got ${JSON.stringify(out)}`);
+  if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 1024))
+    throw new SpecError(`sweep: workers must be an integer in [1, 1024], got ${String(options.workers)}`);
+  // Redis is checked before anything is written: an unreachable queue leaves no half-made folder.
+  let queueExecutor: RunExecutor | undefined;
+  if (options.queue) {
+    const { QueueExecutor } = await import('./queue');
+    queueExecutor = await QueueExecutor.connect(options.queue, {
+      queueName: options.queueName,
+      sweepHash: hash,
+      backend: options.backend,
+      log: options.log,
+    });
+  }
+  let records: Map<string, RunRecord>;
+  try {
+    records = prepareOut(out, spec, hash, runs, Boolean(options.resume));
+  } catch (e) {
+    await queueExecutor?.close();
+    throw e;
+  }
+  const todo = runs.filter((r) => !records.has(r.id));
+  const skipped = records.size;
+  const executor: RunExecutor =
+    queueExecutor ?? new LocalExecutor(Math.max(1, Math.min(options.workers ?? defaultConcurrency(), todo.length || 1)), options.backend);
+
+  const t0 = performance.now();
+  let done = 0;
+  let failed = 0;
+  let started = 0;
+  const status = (): SweepStatus => {
+    const elapsed = (performance.now() - t0) / 1000;
+    const finished = done + failed;
+    const remaining = todo.length - finished;
+    return {
+      total: runs.length,
+      skipped,
+      done: done + skipped,
+      failed,
+      running: executor.running ? executor.running() : Math.min(executor.concurrency, started - finished),
+      samplesPerSecond: elapsed > 0 ? executor.samples() / elapsed : 0,
+      etaSeconds: finished > 0 ? (elapsed / finished) * remaining : undefined,
+      elapsedSeconds: elapsed,
+    };
+  };
+  const timer = options.onStatus ? setInterval(() => options.onStatus?.(status()), 500) : undefined;
+  try {
+    const data = new Map<string, SharedData>();
+    if (executor.needsData) {
+      for (const r of todo) {
+        const key = dataKey(r.config);
+        if (data.has(key)) continue;
+        try {
+          data.set(key, loadSharedData(r.config.dataset, r.config.dataSeed, options.dataDir));
+        } catch (e) {
+          throw new SpecError((e as Error).message);
+        }
+      }
+      preflight(todo, data);
+    }
+    await Promise.all(
+      todo.map(async (r) => {
+        const dir = path.join(out, r.id);
+        fs.mkdirSync(dir, { recursive: true });
+        started++;
+        const checkpoint = path.join(dir, 'checkpoint.ckpt');
+        // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
+        if (!options.resume) for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+        const { outcome, worker } = await executor.run(r, data.get(dataKey(r.config)), {
+          checkpoint,
+          model: options.saveModels ? path.join(dir, 'model.safetensors') : undefined,
+        });
+        const rec: RunRecord = {
+          id: r.id,
+          configKey: r.configKey,
+          axes: r.axes,
+          config: r.config,
+          status: outcome.status,
+          ...(outcome.status === 'done' ? { metrics: outcome.metrics } : { error: outcome.error }),
+          worker,
+        };
+        // A run counts once: its record is written once, when its first outcome arrives.
+        if (records.has(r.id)) return;
+        records.set(r.id, rec);
+        writeJson(path.join(dir, RESULT_FILE), rec);
+        if (outcome.status === 'done') {
+          done++;
+          for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+        } else failed++;
+        options.log?.(`[${done + failed + skipped}/${runs.length}] ${r.id}: ${describeOutcome(rec)}`);
+      }),
+    );
+  } finally {
+    if (timer) clearInterval(timer);
+    await executor.close();
+  }
+  const ordered = runs.map((r) => records.get(r.id)).filter((r): r is RunRecord => r !== undefined);
+  const summary = summarize(ordered);
+  const files = {
+    markdown: path.join(out, 'summary.md'),
+    csv: path.join(out, 'summary.csv'),
+    curves: path.join(out, 'curves.svg'),
+    scores: path.join(out, 'scores.svg'),
+  };
+  writeFileAtomic(files.markdown, Buffer.from(`# Sweep ${spec.name}: mean ± std over seeds\n\n${summaryMarkdown(summary)}\n`));
+  writeFileAtomic(files.csv, Buffer.from(summaryCsv(summary)));
+  writeFileAtomic(files.curves, Buffer.from(curvesSvg(ordered, `${spec.name}: validation accuracy, mean ± std over seeds`)));
+  writeFileAtomic(files.scores, Buffer.from(finalScoresSvg(summary, `${spec.name}: test accuracy, mean ± std over seeds`)));
+  const final = status();
+  options.onStatus?.(final);
+  return { runs: ordered, summary, files, status: final };
+}
+
+/** Runs trainings on this machine's worker-thread pool. */
+class LocalExecutor implements RunExecutor {
+  private readonly pool: TrainingPool;
+  readonly needsData = true;
+
+  constructor(
+    readonly concurrency: number,
+    backend?: BackendName,
+  ) {
+    this.pool = new TrainingPool(concurrency, backend);
+  }
+
+  async run(
+    run: SweepRun,
+    data: SharedData | undefined,
+    files: { checkpoint?: string; model?: string },
+  ): Promise<{ outcome: RunOutcome; worker: string }> {
+    if (!data) throw new Error(`internal: no data for run ${run.id}`);
+    return { outcome: await this.pool.run(run.id, run.config, data, files), worker: 'local' };
+  }
+
+  samples(): number {
+    return this.pool.samples();
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * One training of a sweep, as a worker runs it: the dataset (shared memory), the model, the loss,
+ * the optimiser and schedule of `neurone train`, then the evaluation. Used by the pool's worker
+ * threads, both for a local sweep and for `neurone worker` taking jobs from a queue.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor } from '../tensor';
+import { seed as seedGlobal, Rng } from '../random';
+import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../losses';
+import { SGD, Adam, Optimizer } from '../optim';
+import { fit, evaluate } from '../train';
+import { EpochRecord } from '../logger';
+import { save } from '../serialize';
+import * as data from '../data';
+import { Dataset } from '../data';
+import { ModelDescription, buildModel, presetDescription, takesSequences } from '../cli/presets';
+import { RunConfig, SweepDataset } from './spec';
+
+/** A dataset whose arrays live in SharedArrayBuffers: posting it to a worker shares it instead of copying it. */
+export interface SharedDataset {
+  name: string;
+  xShape: number[];
+  /** Float32 features. */
+  x: SharedArrayBuffer;
+  /** Int32 labels. */
+  labels: SharedArrayBuffer;
+  numClasses: number;
+}
+
+/** Train and test parts of one dataset, shared. */
+export interface SharedData {
+  train: SharedDataset;
+  test: SharedDataset;
+}
+
+/** What one run gives back: everything the summary and the run's folder need. */
+export interface RunMetrics {
+  model: string;
+  epochs: number;
+  bestEpoch?: number;
+  stoppedEarly: boolean;
+  trainAccuracy?: number;
+  trainLoss: number;
+  validationAccuracy?: number;
+  validationLoss: number;
+  testAccuracy?: number;
+  testLoss: number;
+  /** Training samples processed (all epochs), for the throughput figures. */
+  samples: number;
+  seconds: number;
+  /** True when the run continued from a checkpoint. */
+  resumed: boolean;
+  history: EpochRecord[];
+}
+
+function share(ds: Dataset): SharedDataset {
+  const x = new SharedArrayBuffer(ds.x.data.byteLength);
+  new Float32Array(x).set(ds.x.data);
+  const labels = new SharedArrayBuffer(ds.labels.byteLength);
+  new Int32Array(labels).set(ds.labels);
+  return { name: ds.name, xShape: [...ds.x.shape], x, labels, numClasses: ds.numClasses };
+}
+
+/** A Dataset over shared arrays (no copy). */
+export function unshare(s: SharedDataset): Dataset {
+  return data.makeDataset(s.name, { shape: s.xShape, data: new Float32Array(s.x) }, new Int32Array(s.labels), s.numClasses);
+}
+
+/** The key under which a run's data is loaded: runs with the same key share one copy. */
+export function dataKey(c: Pick<RunConfig, 'dataset' | 'dataSeed'>): string {
+  return ['usps', 'mnist', 'fashion'].includes(c.dataset) ? c.dataset : `${c.dataset}:${c.dataSeed}`;
+}
+
+/** Loads a named dataset into shared memory; throws an Error naming the dataset when it cannot. */
+export function loadSharedData(name: SweepDataset, dataSeed: number, dir?: string): SharedData {
+  const load = (): { train: Dataset; test: Dataset } => {
+    switch (name) {
+      case 'usps':
+        return { train: data.loadUSPS({ dir }), test: data.loadUSPS({ split: 'test', dir }) };
+      case 'mnist':
+        return { train: data.loadMNIST({ dir }), test: data.loadMNIST({ split: 'test', dir }) };
+      case 'fashion':
+        return { train: data.loadFashionMNIST({ dir }), test: data.loadFashionMNIST({ split: 'test', dir }) };
+      case 'xor':
+        return { train: data.xor({ n: 800, seed: dataSeed }), test: data.xor({ n: 800, seed: dataSeed + 1 }) };
+      case 'blobs':
+        return { train: data.gaussianBlobs({ n: 800, seed: dataSeed }), test: data.gaussianBlobs({ n: 800, seed: dataSeed + 1 }) };
+      case 'checkerboard':
+        return {
+          train: data.checkerboard({ n: 4000, extent: 2, seed: dataSeed }),
+          test: data.checkerboard({ n: 2000, extent: 2, seed: dataSeed + 1 }),
+        };
+    }
+  };
+  let loaded: { train: Dataset; test: Dataset };
+  try {
+    loaded = load();
+  } catch (e) {
+    throw new Error(`cannot load dataset ${name}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return { train: share(loaded.train), test: share(loaded.test) };
+}
+
+/** The model `neurone train` picks when none is named. */
+function defaultModel(dataset: SweepDataset): string {
+  return dataset === 'xor' || dataset === 'blobs' ? 'small-mlp' : dataset === 'checkerboard' ? 'mlp' : 'seed-cnn';
+}
+
+/** The loss that fits the network's last layer, as `neurone train` chooses it. */
+function lossFor(description: ModelDescription): { loss: Loss; oneHot: boolean } {
+  const last = description.layers[description.layers.length - 1]?.type;
+  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(), oneHot: false };
+  if (last === 'Sigmoid' || last === 'StableSigmoid') return { loss: new BCELoss(), oneHot: true };
+  if (last === 'Softmax') return { loss: new MSELoss(), oneHot: true };
+  return { loss: new CELogSoftmaxLoss(), oneHot: false };
+}
+
+const DEFAULT_LR = { adam: 1e-3, sgd: 5e-4 } as const;
+const DEFAULT_WEIGHT_DECAY = { adam: 0, sgd: 1e-2 } as const;
+/** As `neurone train`: lr × PLATEAU_FACTOR when the validation loss has not improved for PLATEAU_EPOCHS epochs. */
+const PLATEAU_EPOCHS = 2;
+const PLATEAU_FACTOR = 0.3;
+
+/** Where a run keeps its files in the worker: a checkpoint to resume from, the model when asked. */
+export interface RunFiles {
+  /** Checkpoint written after every epoch, and read back when it exists (an interrupted run continues there). */
+  checkpoint?: string;
+  /** Save the trained model there. */
+  model?: string;
+}
+
+/**
+ * Trains one configuration on shared data and evaluates it. `onEpoch` gets the samples of each
+ * finished epoch (the sweep's throughput display). Throws what the training throws.
+ */
+export async function runTraining(
+  config: RunConfig,
+  shared: SharedData,
+  files: RunFiles = {},
+  onEpoch?: (samples: number) => void,
+): Promise<RunMetrics> {
+  const t0 = performance.now();
+  let fullTrain = unshare(shared.train);
+  let test = unshare(shared.test);
+  if (config.trainSize !== undefined && config.trainSize < fullTrain.labels.length) {
+    const perm = data.permutation(fullTrain.labels.length, new Rng(config.seed + 7919));
+    fullTrain = data.subset(
+      fullTrain,
+      Array.from(perm.subarray(0, config.trainSize)).sort((a, b) => a - b),
+    );
+  }
+  if (config.testSize !== undefined && config.testSize < test.labels.length) {
+    test = data.subset(
+      test,
+      Array.from({ length: config.testSize }, (_, i) => i),
+    );
+  }
+  const inputSize = data.numFeatures(fullTrain);
+  const modelName = typeof config.model === 'string' ? config.model : config.model ? 'custom' : defaultModel(config.dataset);
+  const description =
+    typeof config.model === 'object'
+      ? (config.model as ModelDescription)
+      : presetDescription(modelName, { inputSize, numClasses: fullTrain.numClasses });
+  const sequence = takesSequences(description);
+  seedGlobal(config.seed);
+  const net = buildModel(description);
+  const split = data.trainTestSplit(fullTrain, { testFraction: config.valFraction, seed: config.seed, stratify: true });
+  const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : ds);
+  const trainSet = view(split.train);
+  const valSet = view(split.test);
+  const testSet = view(test);
+  const { loss, oneHot } = lossFor(description);
+  const targets = (ds: Dataset): Tensor =>
+    oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [ds.labels.length], data: Float32Array.from(ds.labels) };
+  const lr = config.lr ?? DEFAULT_LR[config.optimizer];
+  const weightDecay = config.weightDecay ?? DEFAULT_WEIGHT_DECAY[config.optimizer];
+  const optimizer: Optimizer =
+    config.optimizer === 'adam' ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: config.momentum, weightDecay });
+
+  // The plateau schedule's counters follow the validation losses. They are not in fit's
+  // checkpoint (the learning rate is), so each epoch's validation loss is also kept beside it, and
+  // after a resume the counters are rebuilt from the epochs before the first one run here.
+  let bestVal = Infinity;
+  let stalled = 0;
+  const schedule = (valLoss: number | undefined, apply: boolean): void => {
+    if (config.schedule !== 'plateau' || valLoss === undefined) return;
+    if (valLoss < bestVal - 1e-4) {
+      bestVal = valLoss;
+      stalled = 0;
+    } else if (++stalled >= PLATEAU_EPOCHS) {
+      if (apply) optimizer.lr *= PLATEAU_FACTOR;
+      stalled = 0;
+    }
+  };
+  const lossesFile = files.checkpoint ? `${files.checkpoint}.val-losses.json` : undefined;
+  const resumeFrom = files.checkpoint && fs.existsSync(files.checkpoint) ? files.checkpoint : undefined;
+  let valLosses: (number | null)[] = [];
+  if (resumeFrom && lossesFile && fs.existsSync(lossesFile))
+    valLosses = JSON.parse(fs.readFileSync(lossesFile, 'utf8')) as (number | null)[];
+  let firstEpoch: number | undefined;
+  const n = trainSet.labels.length;
+  const history = await fit(
+    net,
+    loss,
+    optimizer,
+    { x: trainSet.x, y: targets(trainSet) },
+    {
+      batchSize: config.batchSize,
+      epochs: config.epochs,
+      validation: { x: valSet.x, y: targets(valSet) },
+      earlyStopping: config.patience > 0 ? { patience: config.patience, monitor: 'valLoss', restoreBest: true } : undefined,
+      verbose: 0,
+      checkpoint: files.checkpoint ? { path: files.checkpoint } : undefined,
+      resumeFrom,
+      onEpochEnd: (r) => {
+        if (firstEpoch === undefined) {
+          firstEpoch = r.epoch;
+          for (let e = 1; e < r.epoch; e++) schedule(valLosses[e - 1] ?? undefined, false);
+        }
+        schedule(r.valLoss, true);
+        if (lossesFile) {
+          valLosses = [...valLosses.slice(0, r.epoch - 1), r.valLoss ?? null];
+          data.writeFileAtomic(lossesFile, Buffer.from(JSON.stringify(valLosses)));
+        }
+        onEpoch?.(n);
+      },
+    },
+  );
+  const samples = history.epochs.length * n;
+  const trainEval = evaluate(net, loss, trainSet.x, targets(trainSet));
+  const valEval = evaluate(net, loss, valSet.x, targets(valSet));
+  const testEval = evaluate(net, loss, testSet.x, targets(testSet));
+  if (files.model) {
+    fs.mkdirSync(path.dirname(files.model), { recursive: true });
+    await save(net, files.model);
+  }
+  return {
+    model: modelName,
+    epochs: history.epochs.length,
+    bestEpoch: history.bestEpoch,
+    stoppedEarly: history.stoppedEarly,
+    trainAccuracy: trainEval.accuracy,
+    trainLoss: trainEval.loss,
+    validationAccuracy: valEval.accuracy,
+    validationLoss: valEval.loss,
+    testAccuracy: testEval.accuracy,
+    testLoss: testEval.loss,
+    samples,
+    seconds: (performance.now() - t0) / 1000,
+    resumed: resumeFrom !== undefined,
+    history: history.epochs,
+  };
+}

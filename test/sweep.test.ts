@@ -1,0 +1,301 @@
+// Sweeps on the local worker-thread pool: the spec's checks (refused before anything runs), runs
+// equal to the same training in this thread, failed runs recorded while the sweep goes on,
+// --resume (finished runs kept, an interrupted one continued from its checkpoint to the same
+// result), the summary's mean ± std, and the command's exit codes.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { setThreads } from '../lib/backend';
+import { SpecError, expandSpec, validateSpec, SweepSpec } from '../lib/sweep/spec';
+import { sweep } from '../lib/sweep/sweep';
+import { loadSharedData, runTraining, RunMetrics } from '../lib/sweep/training';
+import { RunRecord, summarize } from '../lib/sweep/summary';
+import { sweepCommand } from '../lib/cli/sweep';
+
+const root = path.join(__dirname, '..');
+const tsNode = require.resolve('ts-node/dist/bin.js');
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-sweep-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A sweep of tiny trainings (XOR, a 16-unit MLP): 2 batch sizes × 2 seeds. */
+const TINY: SweepSpec = {
+  name: 'tiny',
+  base: { dataset: 'xor', model: 'small-mlp', optimizer: 'adam', lr: 0.01, epochs: 4, schedule: 'none', patience: 0 },
+  axes: { batchSize: [16, 64] },
+  seeds: 2,
+};
+
+/** The metrics without wall times (which differ between any two runs). */
+function timeless(m: RunMetrics | undefined): unknown {
+  if (!m) return m;
+  const { seconds: _s, history, ...rest } = m;
+  return { ...rest, history: history.map(({ seconds: _e, ...r }) => r) };
+}
+
+describe('sweep spec: refused before anything runs, one line naming the key', () => {
+  const cases: [string, unknown, RegExp][] = [
+    ['unknown top-level key', { ...TINY, axis: {} }, /unknown key "axis" \(expected one of name, base, axes, seeds\)/],
+    ['unknown base key', { base: { learningRate: 0.1 } }, /"base": unknown key "learningRate"/],
+    ['unknown axis', { axes: { depth: [1, 2] } }, /"axes": unknown key "depth"/],
+    ['empty axis', { axes: { lr: [] } }, /"axes\.lr": expected a non-empty list of values/],
+    ['axis not a list', { axes: { lr: 0.1 } }, /"axes\.lr": expected a non-empty list of values, got number 0\.1/],
+    ['wrong type in base', { base: { epochs: '10' } }, /"base\.epochs": expected an integer in \[1, 100000\], got .*10/],
+    ['wrong type in an axis', { axes: { lr: [0.1, 'fast'] } }, /"axes\.lr\[1\]": expected a number > 0/],
+    ['out of range', { base: { momentum: 1 } }, /"base\.momentum": expected a number in \[0, 1\)/],
+    ['unknown preset', { base: { model: 'resnet50' } }, /"base\.model": unknown model preset "resnet50" \(presets: seed-cnn/],
+    ['unknown dataset', { axes: { dataset: ['usps', 'cifar'] } }, /"axes\.dataset\[1\]": expected one of "usps"/],
+    [
+      'bad model description',
+      { base: { model: { layers: [{ type: 'Dense', args: [2, 2] }] } } },
+      /"base\.model": layer 0: unknown layer type "Dense"/,
+    ],
+    ['seed in base', { base: { seed: 3 } }, /"base\.seed": seeds are given by the top-level "seeds" key/],
+    ['bad seeds', { seeds: 0 }, /"seeds": expected an integer in \[1, 100000\]/],
+    ['repeated seed', { seeds: [1, 1] }, /"seeds": a seed appears twice/],
+    ['repeated axis value', { axes: { batchSize: [8, 8] } }, /"axes\.batchSize\[1\]": value 8 appears twice/],
+    ['not an object', [1, 2], /sweep spec: expected an object/],
+  ];
+  test.each(cases)('%s', (_name, spec, message) => {
+    let error: unknown;
+    try {
+      validateSpec(spec);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SpecError);
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain('\n');
+  });
+
+  test('sweep() refuses a bad spec without creating its output folder', async () => {
+    const out = path.join(tmp, 'never');
+    await expect(sweep({ axes: { lr: [] } }, { out })).rejects.toThrow(SpecError);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test('a model that does not fit the data is refused before any run', async () => {
+    const out = path.join(tmp, 'misfit');
+    await expect(sweep({ base: { dataset: 'xor', model: 'seed-cnn' } }, { out, workers: 1 })).rejects.toThrow(
+      /run seed=0: model seed-cnn does not fit xor/,
+    );
+    expect(fs.readdirSync(out)).toEqual(['sweep.json']);
+  });
+
+  test('expansion: the grid of the axes × the seeds, ids naming each value', () => {
+    const runs = expandSpec(validateSpec({ ...TINY, axes: { batchSize: [16, 64], lr: [0.1, 0.01, 0.001] }, seeds: [5, 7] }));
+    expect(runs).toHaveLength(12);
+    expect(runs[0].id).toBe('batchSize=16,lr=0.1,seed=5');
+    expect(runs[11].id).toBe('batchSize=64,lr=0.001,seed=7');
+    expect(new Set(runs.map((r) => r.id)).size).toBe(12);
+    expect(new Set(runs.map((r) => r.configKey)).size).toBe(6);
+    expect(runs[3].config).toMatchObject({ dataset: 'xor', batchSize: 16, lr: 0.01, seed: 7, epochs: 4 });
+  });
+});
+
+describe('sweep on the worker pool', () => {
+  test('each run equals the same training in this thread; records, summary and figures are written', async () => {
+    const out = path.join(tmp, 'tiny');
+    const lines: string[] = [];
+    const result = await sweep(TINY, { out, workers: 2, log: (l) => lines.push(l) });
+    expect(result.runs.map((r) => [r.id, r.status])).toEqual([
+      ['batchSize=16,seed=0', 'done'],
+      ['batchSize=16,seed=1', 'done'],
+      ['batchSize=64,seed=0', 'done'],
+      ['batchSize=64,seed=1', 'done'],
+    ]);
+    expect(lines).toHaveLength(4);
+    expect(lines.every((l) => /^\[\d\/4\] batchSize=\d+,seed=\d: test \d+\.\d\d %/.test(l))).toBe(true);
+    // The same configuration trained here, single-threaded, gives the same numbers.
+    const data = loadSharedData('xor', 0);
+    setThreads(1);
+    for (const r of result.runs) {
+      const here = await runTraining(r.config, data);
+      expect(timeless(r.metrics)).toEqual(timeless(here));
+      const onDisk = JSON.parse(fs.readFileSync(path.join(out, r.id, 'result.json'), 'utf8')) as RunRecord;
+      expect(timeless(onDisk.metrics)).toEqual(timeless(here));
+    }
+    // Different seeds are different trainings (the comparison above could not pass by accident).
+    expect(result.runs[0].metrics?.testLoss).not.toBe(result.runs[1].metrics?.testLoss);
+    // mean ± std over the two seeds of each configuration
+    const losses = result.runs.slice(0, 2).map((r) => r.metrics?.testLoss as number);
+    const mean = (losses[0] + losses[1]) / 2;
+    expect(result.summary[0].configKey).toBe('batchSize=16');
+    expect(result.summary[0].runs).toBe(2);
+    expect(result.summary[0].testLoss.mean).toBeCloseTo(mean, 12);
+    expect(result.summary[0].testLoss.std).toBeCloseTo(Math.abs(losses[0] - losses[1]) / Math.SQRT2, 12);
+    const md = fs.readFileSync(result.files.markdown, 'utf8');
+    expect(md).toMatch(/\| batchSize \| seeds \| failed \| test % \|/);
+    expect(md).toMatch(/\| 16 \| 2 \| 0 \| \d+\.\d\d ± \d+\.\d\d \|/);
+    const csv = fs.readFileSync(result.files.csv, 'utf8').trim().split('\n');
+    expect(csv).toHaveLength(3);
+    expect(csv[0]).toBe(
+      'batchSize,seeds,failed,testAccuracyMean,testAccuracyStd,validationAccuracyMean,validationAccuracyStd,trainAccuracyMean,trainAccuracyStd,testLossMean,testLossStd,epochsMean,epochsStd',
+    );
+    expect(Number(csv[1].split(',')[9])).toBeCloseTo(mean, 12);
+    expect(fs.readFileSync(result.files.curves, 'utf8')).toMatch(/^<svg[\s\S]*<polygon[\s\S]*<\/svg>\n$/);
+    expect(fs.readFileSync(result.files.scores, 'utf8')).toMatch(/^<svg[\s\S]*batchSize=64[\s\S]*<\/svg>\n$/);
+    // No checkpoint is left behind by a finished run, and no temporary file by the atomic writes.
+    for (const r of result.runs) expect(fs.readdirSync(path.join(out, r.id))).toEqual(['result.json']);
+    expect(result.status).toMatchObject({ total: 4, done: 4, failed: 0, skipped: 0 });
+    expect(result.status.samplesPerSecond).toBeGreaterThan(0);
+  });
+
+  test('a run that throws is recorded as failed with its error, and the others still run', async () => {
+    const out = path.join(tmp, 'diverges');
+    // SGD at lr 1e30 sends the weights to infinity: fit throws NonFiniteError.
+    const result = await sweep(
+      { ...TINY, base: { ...TINY.base, optimizer: 'sgd' }, axes: { lr: [0.01, 1e30] }, seeds: 1 },
+      { out, workers: 2 },
+    );
+    const [ok, bad] = result.runs;
+    expect(ok.status).toBe('done');
+    expect(bad.status).toBe('failed');
+    expect(bad.error).toMatch(/non-finite|NaN|Infinity/i);
+    expect(JSON.parse(fs.readFileSync(path.join(out, bad.id, 'result.json'), 'utf8'))).toMatchObject({
+      status: 'failed',
+      error: bad.error,
+    });
+    expect(result.summary[1]).toMatchObject({ configKey: 'lr=1e+30', runs: 0, failed: 1 });
+    expect(result.status).toMatchObject({ done: 1, failed: 1 });
+  });
+
+  test('--resume keeps finished runs and continues an interrupted one from its checkpoint to the same result', async () => {
+    const spec: SweepSpec = {
+      name: 'resume',
+      base: { dataset: 'xor', model: 'small-mlp', optimizer: 'sgd', lr: 0.02, epochs: 6, patience: 0, schedule: 'plateau' },
+      seeds: 2,
+    };
+    const full = path.join(tmp, 'resume-full');
+    const reference = await sweep(spec, { out: full, workers: 2 });
+    // Without --resume an existing sweep folder is refused.
+    await expect(sweep(spec, { out: full })).rejects.toThrow(/already holds a sweep \(sweep\.json\); pass --resume/);
+    // A different spec is refused with --resume.
+    await expect(sweep({ ...spec, seeds: 3 }, { out: full, resume: true })).rejects.toThrow(/holds a different sweep/);
+
+    // A copy where seed 1 was interrupted after epoch 3: its checkpoint is there, its result is not.
+    const part = path.join(tmp, 'resume-part');
+    fs.cpSync(full, part, { recursive: true });
+    const interrupted = reference.runs[1];
+    fs.rmSync(path.join(part, interrupted.id, 'result.json'));
+    const checkpoint = path.join(part, interrupted.id, 'checkpoint.ckpt');
+    setThreads(1);
+    await runTraining({ ...interrupted.config, epochs: 3 }, loadSharedData('xor', 0), { checkpoint });
+    const keptBefore = fs.readFileSync(path.join(part, reference.runs[0].id, 'result.json'), 'utf8');
+
+    const lines: string[] = [];
+    const resumed = await sweep(spec, { out: part, resume: true, workers: 1, log: (l) => lines.push(l) });
+    expect(resumed.status).toMatchObject({ total: 2, skipped: 1, done: 2, failed: 0 });
+    expect(lines).toEqual([expect.stringMatching(/^\[2\/2\] seed=1: .*6 epochs \(resumed\)/)]);
+    expect(fs.readFileSync(path.join(part, reference.runs[0].id, 'result.json'), 'utf8')).toBe(keptBefore);
+    expect(resumed.runs[1].metrics?.resumed).toBe(true);
+    // The plateau schedule's counters were rebuilt from the first 3 epochs: the same training.
+    expect({ ...(timeless(resumed.runs[1].metrics) as object), resumed: false }).toEqual(timeless(interrupted.metrics));
+    expect(fs.readFileSync(path.join(part, 'summary.csv'), 'utf8')).toBe(fs.readFileSync(path.join(full, 'summary.csv'), 'utf8'));
+  });
+
+  test('summarize: configurations in order of appearance, failed runs counted apart', () => {
+    const m = (acc: number): RunMetrics => ({
+      model: 'm',
+      epochs: 1,
+      stoppedEarly: false,
+      testAccuracy: acc,
+      trainLoss: 0,
+      validationLoss: 0,
+      testLoss: 0,
+      samples: 1,
+      seconds: 0,
+      resumed: false,
+      history: [],
+    });
+    const rec = (configKey: string, status: 'done' | 'failed', acc = 0): RunRecord =>
+      ({
+        id: configKey,
+        configKey,
+        axes: {},
+        config: {},
+        status,
+        metrics: status === 'done' ? m(acc) : undefined,
+        worker: 'local',
+      }) as RunRecord;
+    const rows = summarize([rec('b', 'done', 0.5), rec('a', 'done', 0.9), rec('b', 'done', 0.7), rec('b', 'failed')]);
+    expect(rows.map((r) => [r.configKey, r.runs, r.failed])).toEqual([
+      ['b', 2, 1],
+      ['a', 1, 0],
+    ]);
+    expect(rows[0].testAccuracy.mean).toBeCloseTo(0.6, 12);
+    expect(rows[0].testAccuracy.std).toBeCloseTo(Math.sqrt(0.02), 12);
+    expect(rows[1].testAccuracy.std).toBe(0);
+  });
+
+  test('the data is loaded once into shared memory', () => {
+    const d = loadSharedData('xor', 0);
+    for (const part of [d.train, d.test]) {
+      expect(part.x).toBeInstanceOf(SharedArrayBuffer);
+      expect(part.labels).toBeInstanceOf(SharedArrayBuffer);
+    }
+  });
+});
+
+describe('neurone sweep command', () => {
+  const cli = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), 'sweep', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  test('a malformed spec file: exit 2, one line naming the key, nothing written', () => {
+    const file = path.join(tmp, 'bad.json');
+    fs.writeFileSync(file, JSON.stringify({ ...TINY, axes: { batchSize: [] } }));
+    const out = path.join(tmp, 'bad-out');
+    const r = cli(file, '--out', out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`neurone: sweep spec: "axes.batchSize": expected a non-empty list of values, got Array(0)\n`);
+    expect(fs.existsSync(out)).toBe(false);
+    fs.writeFileSync(file, '{ "name": ');
+    expect(cli(file, '--out', out).stderr).toMatch(/^neurone: sweep spec .*bad\.json is not valid JSON: .*\n$/);
+  });
+
+  test('bad arguments: exit 2 and one line, in process', async () => {
+    const errors: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      errors.push(String(s));
+      return true;
+    });
+    try {
+      const spec = path.join(root, 'sweeps', 'tiny-xor.json');
+      expect(await sweepCommand([spec])).toBe(2);
+      expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--workers', '0'])).toBe(2);
+      expect(await sweepCommand([spec, spec, '--out', path.join(tmp, 'x')])).toBe(2);
+      expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--resume', '--resume'])).toBe(2);
+      expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--queue', 'http://localhost:6379'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors).toEqual([
+      'neurone: --out DIR is required (the folder of the results)\n',
+      "neurone: bad value for --workers: '0' (expected an integer in [1, 1024])\n",
+      expect.stringMatching(/^neurone: expected one spec file, got .*tiny-xor\.json .*tiny-xor\.json/),
+      'neurone: option --resume given twice\n',
+      "neurone: --queue: expected a redis:// or rediss:// URL, got 'http://localhost:6379'\n",
+    ]);
+    expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
+  });
+
+  test('the shipped tiny spec runs end to end: summary printed, exit 0', () => {
+    const out = path.join(tmp, 'cli-tiny');
+    const r = cli(path.join(root, 'sweeps', 'tiny-xor.json'), '--out', out, '--workers', '2');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\[\d\/4\] batchSize=/m);
+    expect(r.stdout).toMatch(/sweep: 4\/4 done, 0 running, 0 failed \| [\d,]+ samples\/s/);
+    expect(r.stdout).toMatch(/\| batchSize \| seeds \| failed \| test % \|/);
+    expect(fs.existsSync(path.join(out, 'summary.csv'))).toBe(true);
+  });
+});
