@@ -29,6 +29,8 @@ import { PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDe
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir } from '../data/paths';
 import { save } from '../serialize';
+import { sweepCommand } from './sweep';
+import { workerCommand } from './worker';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -210,6 +212,8 @@ export function usage(): string {
     'Commands:',
     '  train      train a network; with no options, the headline CNN on the embedded USPS digits',
     '  presets    list the model presets',
+    '  sweep      run many trainings side by side from a JSON spec (neurone sweep --help)',
+    '  worker     take the runs of `neurone sweep --queue` from Redis and train them (neurone worker --help)',
     '',
     'Options of train:',
   ];
@@ -695,8 +699,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(16)}${p.summary}\n`);
       return 0;
     }
+    if (command === 'sweep') return await sweepCommand(rest);
+    if (command === 'worker') return await workerCommand(rest);
     if (command !== 'train') {
-      throw new UsageError(`unknown command '${command}' (commands: train, presets; see neurone --help)`);
+      throw new UsageError(`unknown command '${command}' (commands: train, presets, sweep, worker; see neurone --help)`);
     }
     const opts = parseTrainArgs(rest);
     if (!opts) {
