@@ -10,7 +10,7 @@
  *
  * Arithmetic is in double precision, stored as float32.
  */
-import { Tensor, zeros, formatShape, describe, sameShape, sizeOf } from './tensor';
+import { Tensor, zeros, formatShape, describe, sameShape, sizeOf, argmaxRows } from './tensor';
 import { backend } from './backend';
 import { checkKnownOptions } from './options';
 
@@ -515,22 +515,17 @@ export function oneHot(labels: ArrayLike<number> | Tensor, classes: number): Ten
 }
 
 /**
- * Class labels from one-hot (or score) rows: the index of each row's maximum.
+ * Class labels from one-hot (or score) rows: the same function as {@link argmaxRows}, kept under
+ * the name that reads as the inverse of {@link oneHot}.
  *
  * Shape: (batch, classes) → Int32Array(batch).
+ * @deprecated Use {@link argmaxRows}, the one name for it.
+ * @param t One-hot or score rows, (batch, classes).
  * @example
  * fromOneHot(fromArray([[0, 0, 1], [1, 0, 0]]))  // Int32Array [2, 0]
  */
 export function fromOneHot(t: Tensor): Int32Array {
-  if (!isTensor(t) || t.shape.length !== 2) throw new RangeError(`fromOneHot: expected a (batch, classes) tensor, got ${describe(t)}`);
-  const [rows, cols] = t.shape;
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let c = 1; c < cols; c++) if (t.data[r * cols + c] > t.data[r * cols + best]) best = c;
-    out[r] = best;
-  }
-  return out;
+  return argmaxRows(t);
 }
 
 function isTensor(v: unknown): v is Tensor {

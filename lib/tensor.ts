@@ -37,67 +37,197 @@ export function formatShape(shape: readonly (number | string)[]): string {
   return `(${shape.join(', ')})`;
 }
 
-/** Wraps an existing buffer, checking that its length matches the shape. The buffer is not copied. */
-export function tensor(shape: readonly number[], data: Float32Array): Tensor {
-  const n = sizeOf(shape);
+/**
+ * Wraps an existing buffer with a shape, checking that its length matches. The buffer is not
+ * copied. The library's own constructor; users call {@link tensor}.
+ * @internal
+ */
+export function wrap(shape: readonly number[], data: Float32Array): Tensor {
+  return wrapAs('tensor', shape, data);
+}
+
+function wrapAs(who: string, shape: readonly number[], data: Float32Array): Tensor {
+  if (!Array.isArray(shape)) throw new TypeError(`${who}: shape must be an array of dimensions, got ${describe(shape)}`);
+  const n = sizeOf(shape, who);
   if (!(data instanceof Float32Array)) {
-    throw new TypeError(`tensor: data must be a Float32Array, got ${describe(data)}`);
+    throw new TypeError(`${who}: data must be a Float32Array, got ${describe(data)}`);
   }
   if (data.length !== n) {
-    throw new RangeError(`tensor: shape ${formatShape(shape)} needs ${n} values, got ${data.length}`);
+    throw new RangeError(`${who}: shape ${formatShape(shape)} needs ${n} values, got ${data.length}`);
   }
   return { shape: Object.freeze([...shape]), data };
 }
 
+/** Nested arrays of numbers, as `toArray` returns them and `tensor` takes them. */
+export type NestedArray = number | readonly NestedArray[];
+
+/** What {@link tensor} and {@link fromArray} take: nested arrays, or a flat array (plain or typed) with a shape. */
+export type TensorValues = NestedArray | ArrayLike<number>;
+
+let warnedLegacyOrder = false;
+
+/**
+ * Makes a tensor, as `tf.tensor(values, shape)` does: from nested arrays (the shape is read from
+ * them), from a flat array plus a shape, or from a scalar. A `Float32Array` is wrapped, not copied
+ * (writes through either show in the other); any other array is copied into a new one.
+ *
+ * The former argument order `tensor(shape, data: Float32Array)` still works, with a one-time
+ * deprecation warning; it will be removed.
+ *
+ * @param values Nested arrays of numbers, a flat array (plain or typed), or a number.
+ * @param shape The dimensions, when `values` is flat (default: its length, as a 1-D tensor).
+ * @example
+ * tensor([[1, 2], [3, 4]])                 // shape (2, 2)
+ * tensor([1, 2, 3, 4, 5, 6], [2, 3])       // shape (2, 3)
+ * tensor(new Float32Array(784 * 32), [32, 784])  // wraps the buffer
+ * toArray(tensor([[1, 2], [3, 4]]))        // [[1, 2], [3, 4]]
+ */
+export function tensor(values: TensorValues, shape?: readonly number[]): Tensor;
+/**
+ * @deprecated The former argument order: use `tensor(data, shape)`.
+ * @param shape The dimensions.
+ * @param data A buffer of their product's length, wrapped.
+ */
+export function tensor(shape: readonly number[], data: Float32Array): Tensor;
+export function tensor(values: TensorValues, shape?: readonly number[] | Float32Array): Tensor {
+  if (isLegacyOrder(values, shape)) {
+    if (!warnedLegacyOrder) {
+      warnedLegacyOrder = true;
+      process.emitWarning(
+        'tensor(shape, data) is deprecated: the arguments are now (values, shape), as tf.tensor and fromArray take them',
+        {
+          type: 'DeprecationWarning',
+          code: 'NEURONE_TENSOR_ORDER',
+        },
+      );
+    }
+    return wrapAs('tensor', values as readonly number[], shape as unknown as Float32Array);
+  }
+  const dims = shape as readonly number[] | undefined;
+  if (values instanceof Float32Array) return wrapAs('tensor', dims ?? [values.length], values);
+  return build('tensor', values, dims);
+}
+
+/** `tensor(shape, data)` as it was: a plain array of dimensions, then a Float32Array whose length is their product. */
+function isLegacyOrder(values: unknown, shape: unknown): boolean {
+  if (!Array.isArray(values) || !(shape instanceof Float32Array)) return false;
+  if (!values.every((d) => Number.isInteger(d) && d >= 0)) return false;
+  return values.reduce((p: number, d: number) => p * d, 1) === shape.length;
+}
+
+/**
+ * The same as {@link tensor}, but always copies: nested arrays, or a flat array (plain or typed)
+ * plus a shape.
+ *
+ * @param values Nested arrays of numbers, or a flat array (plain or typed).
+ * @param shape The dimensions, when `values` is flat (default: its length).
+ * @example
+ * fromArray([[1, 2], [3, 4]])           // shape (2, 2)
+ * fromArray([1, 2, 3, 4, 5, 6], [2, 3]) // shape (2, 3)
+ * fromArray(new Float32Array(4))        // shape (4), a copy
+ */
+export function fromArray(values: TensorValues, shape?: readonly number[]): Tensor {
+  if (values instanceof Float32Array) return wrapAs('fromArray', shape ?? [values.length], values.slice());
+  return build('fromArray', values, shape);
+}
+
+function build(who: string, values: TensorValues, shape?: readonly number[]): Tensor {
+  if (shape !== undefined && !Array.isArray(shape)) {
+    throw new TypeError(`${who}: shape must be an array of dimensions, got ${describe(shape)}`);
+  }
+  if (typeof values === 'number') return wrapAs(who, shape ?? [], Float32Array.of(values));
+  if (ArrayBuffer.isView(values)) {
+    const flat = Float32Array.from(values as unknown as ArrayLike<number>);
+    return sized(who, flat, shape);
+  }
+  if (!Array.isArray(values)) {
+    throw new TypeError(`${who}: values must be nested arrays of numbers or a flat array (plain or typed), got ${describe(values)}`);
+  }
+  // Nested arrays: the shape is read from the first element at each depth, then checked everywhere.
+  const inferred: number[] = [];
+  let level: unknown = values;
+  while (Array.isArray(level)) {
+    inferred.push(level.length);
+    level = level[0];
+  }
+  const flat = new Float32Array(inferred.reduce((p, d) => p * d, 1));
+  let k = 0;
+  const walk = (v: unknown, depth: number, at: string): void => {
+    if (depth === inferred.length) {
+      if (typeof v !== 'number') throw new TypeError(`${who}: values${at} is ${describe(v)}, expected a number (ragged nested array?)`);
+      flat[k++] = v;
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== inferred[depth]) {
+      throw new RangeError(
+        `${who}: ragged nested array: values${at} has ${Array.isArray(v) ? `${v.length} entries` : describe(v)}, expected an array of ${inferred[depth]} as at values${'[0]'.repeat(depth)}`,
+      );
+    }
+    v.forEach((x, i) => walk(x, depth + 1, `${at}[${i}]`));
+  };
+  walk(values, 0, '');
+  if (shape === undefined || (inferred.length === shape.length && inferred.every((d, i) => d === shape[i])))
+    return wrapAs(who, inferred, flat);
+  if (inferred.length > 1) {
+    throw new RangeError(
+      `${who}: nested arrays of shape ${formatShape(inferred)} given with shape ${formatShape(shape)}; give one or the other`,
+    );
+  }
+  return sized(who, flat, shape);
+}
+
+/** A flat buffer with the given shape (default: 1-D), with a hint when the two arguments look swapped. */
+function sized(who: string, flat: Float32Array, shape?: readonly number[]): Tensor {
+  if (shape === undefined) return wrapAs(who, [flat.length], flat);
+  const n = sizeOf(shape, who);
+  if (n !== flat.length) {
+    const swapped = Array.from(flat).every((d) => Number.isInteger(d) && d >= 0) && flat.reduce((p, d) => p * d, 1) === shape.length;
+    throw new RangeError(
+      `${who}: shape ${formatShape(shape)} needs ${n} values, got ${flat.length}` +
+        (swapped
+          ? `; the arguments are (values, shape), as tf.tensor takes them: ${who}([${shape.join(', ')}], [${Array.from(flat).join(', ')}])?`
+          : ''),
+    );
+  }
+  return wrapAs(who, shape, flat);
+}
+
+/**
+ * The values of a tensor as nested arrays (a number for a 0-d tensor), as `tf.Tensor.arraySync`.
+ *
+ * @param t The tensor to read.
+ * @example
+ * toArray(fromArray([1, 2, 3, 4], [2, 2]))   // [[1, 2], [3, 4]]
+ */
+export function toArray(t: Tensor): NestedArray {
+  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
+    throw new TypeError(`toArray: expected a Tensor, got ${describe(t)}`);
+  }
+  const n = sizeOf(t.shape, 'toArray');
+  if (t.data.length !== n)
+    throw new RangeError(`toArray: a tensor of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
+  if (t.shape.length === 0) return t.data[0];
+  const strides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((p, d) => p * d, 1));
+  const read = (depth: number, offset: number): NestedArray => {
+    if (depth === t.shape.length) return t.data[offset];
+    return Array.from({ length: t.shape[depth] }, (_, i) => read(depth + 1, offset + i * strides[depth]));
+  };
+  return read(0, 0);
+}
+
 /** A tensor of zeros. */
 export function zeros(shape: readonly number[]): Tensor {
-  return tensor(shape, new Float32Array(sizeOf(shape)));
+  return wrapAs('zeros', shape, new Float32Array(sizeOf(shape, 'zeros')));
 }
 
 /** A tensor filled with one value. */
 export function full(shape: readonly number[], value: number): Tensor {
-  return tensor(shape, new Float32Array(sizeOf(shape)).fill(value));
+  return wrapAs('full', shape, new Float32Array(sizeOf(shape, 'full')).fill(value));
 }
 
 /** A tensor of the same shape as `t`, filled with zeros. */
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape);
-}
-
-type Nested = number | readonly Nested[];
-
-/**
- * Builds a tensor from a (nested) array of numbers, or from a flat array plus a shape.
- *
- * @example
- * fromArray([[1, 2], [3, 4]])           // shape (2, 2)
- * fromArray([1, 2, 3, 4, 5, 6], [2, 3]) // shape (2, 3)
- */
-export function fromArray(values: Nested | ArrayLike<number>, shape?: readonly number[]): Tensor {
-  if (shape !== undefined) {
-    const flat = Float32Array.from(values as ArrayLike<number>);
-    return tensor(shape, flat);
-  }
-  const inferred: number[] = [];
-  let level: Nested = values as Nested;
-  while (Array.isArray(level)) {
-    inferred.push(level.length);
-    level = (level as readonly Nested[])[0];
-  }
-  const flat: number[] = [];
-  const walk = (v: Nested, depth: number): void => {
-    if (depth === inferred.length) {
-      if (typeof v !== 'number') throw new TypeError('fromArray: ragged nested array');
-      flat.push(v);
-      return;
-    }
-    if (!Array.isArray(v) || v.length !== inferred[depth]) {
-      throw new RangeError(`fromArray: ragged nested array at depth ${depth}`);
-    }
-    for (const x of v as readonly Nested[]) walk(x, depth + 1);
-  };
-  walk(values as Nested, 0);
-  return tensor(inferred, Float32Array.from(flat));
 }
 
 /** A tensor of standard normal samples, from `rng` (the global seeded generator by default). */
@@ -169,8 +299,20 @@ export function checkShape(t: Tensor, expected: readonly (number | null)[], who:
   }
 }
 
-/** Index of the largest value of each row of a (rows, cols) tensor. */
+/**
+ * Index of the largest value of each row of a (rows, cols) tensor: the predicted class of each
+ * sample from scores, probabilities or one-hot rows (the first one on a tie), as
+ * `argmax(dim=1)` in PyTorch.
+ *
+ * Shape: (rows, cols) → Int32Array(rows).
+ * @param t Scores, (rows, cols).
+ * @example
+ * argmaxRows(fromArray([[0.1, 0.7, 0.2], [1, 0, 0]]))  // Int32Array [1, 0]
+ */
 export function argmaxRows(t: Tensor): Int32Array {
+  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape) || t.shape.length !== 2) {
+    throw new RangeError(`argmaxRows: expected a (rows, cols) tensor, got ${describe(t)}`);
+  }
   const rows = t.shape[0];
   const cols = rows === 0 ? 0 : t.data.length / rows;
   const out = new Int32Array(rows);

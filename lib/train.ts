@@ -508,7 +508,7 @@ export interface PredictOptions {
  * Shape: x (n, ...) → (n, ...output).
  * @example
  * const scores = predict(net, xTest);          // (n, 10)
- * const labels = fromOneHot(scores);           // Int32Array(n)
+ * const labels = argmaxRows(scores);           // Int32Array(n)
  */
 export function predict(net: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   if (!(net instanceof Module)) throw new TypeError(`predict: net must be a Module, got ${describe(net)}`);

@@ -4,12 +4,12 @@
  */
 import { setBackend } from '../lib/backend';
 import { seed } from '../lib/random';
-import { Sequential, Linear, ReLU, LogSoftmax } from '../lib/nn';
+import { Sequential, Linear, ReLU, LogSoftmax, Conv1D, MaxPool1D, Flatten } from '../lib/nn';
 import { CELogSoftmaxLoss, CrossEntropyLoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate, predict } from '../lib/train';
 import { fromArray } from '../lib/tensor';
-import { loadUSPS } from '../lib/data';
+import { loadUSPS, toSequence } from '../lib/data';
 import { availableBackends } from './backends';
 
 describe.each(availableBackends())('%s backend', (name) => {
@@ -104,5 +104,55 @@ describe.each(availableBackends())('%s backend', (name) => {
       'fit: data.x of shape (7291, 256) does not fit the network: Linear(784, 10) at position 0: expected input (batch, 784), got (7291, 256)',
     );
     expect(() => predict(net, train.x)).toThrow('predict: x of shape (7291, 256) does not fit the network');
+  });
+
+  test('a PyTorch-ordered Conv1D gets the argument order, the layout and the fix in its shape error', async () => {
+    const train = toSequence(loadUSPS()); // (7291, 256, 1)
+    const net = new Sequential(new Conv1D(1, 32, 3), new ReLU(), new Flatten(), new Linear(254 * 32, 10));
+    await expect(fit(net, new CELogSoftmaxLoss(), new Adam(), train, { verbose: 0 })).rejects.toThrow(
+      "fit: data.x of shape (7291, 256, 1) does not fit the network: Conv1D(1, 32, 3, 1) at position 0: expected input (batch, length, 32), got (7291, 256, 1) (Conv1D's arguments are (kSize, chanIn, chanOut), here kSize 1, chanIn 32, chanOut 3, and its input is channels-last (batch, length, chan); if you meant PyTorch's Conv1d(in_channels 1, out_channels 32, kernel_size 3), write new Conv1D(3, 1, 32))",
+    );
+    // Channels-first input, and input without a channel axis.
+    const conv = new Conv1D(3, 2, 8);
+    expect(() => conv.outputShape([4, 2, 100])).toThrow(/looks channels-first \(batch, chan, length\): transpose it to \(4, 100, 2\)/);
+    expect(() => new Conv1D(3, 1, 8).outputShape([4, 100])).toThrow(/needs a channel axis: reshape it to \(4, 100, 1\)/);
+  });
+
+  test('summary() lists layers, output shapes and parameter counts; parameterCount() the total', () => {
+    const net = new Sequential(
+      new Conv1D(3, 1, 32),
+      new MaxPool1D(2, 2),
+      new Flatten(),
+      new Linear(4064, 100),
+      new ReLU(),
+      new Linear(100, 10),
+    );
+    expect(net.parameterCount()).toBe(3 * 32 + 4064 * 100 + 100 + 100 * 10 + 10);
+    expect(new Linear(784, 10).parameterCount()).toBe(7850);
+    const table = net.summary([256, 1]);
+    expect(table.split('\n')).toEqual([
+      'Sequential: 6 layers',
+      '─'.repeat(52),
+      '#  Layer                Output shape      Parameters',
+      '─'.repeat(52),
+      '   input                (batch, 256, 1)',
+      '0  Conv1D(3, 1, 32, 1)  (batch, 254, 32)          96',
+      '1  MaxPool1D(2, 2)      (batch, 127, 32)           0',
+      '2  Flatten()            (batch, 4064)              0',
+      '3  Linear(4064, 100)    (batch, 100)         406,500',
+      '4  ReLU()               (batch, 100)               0',
+      '5  Linear(100, 10)      (batch, 10)            1,010',
+      '─'.repeat(52),
+      'Parameters: 407,606 in 5 tensors (1,630,424 bytes as float32)',
+    ]);
+    // The flattened size a newcomer had to work out by hand is read from the conv part alone.
+    expect(new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten()).summary([256, 1])).toMatch(
+      /Flatten\(\) +\(batch, 4064\)/,
+    );
+    // A first Linear gives the input shape; without one, shapes are '?' and the table says what to pass.
+    expect(new Sequential(new Linear(784, 128), new ReLU()).summary()).toMatch(/ReLU\(\) +\(batch, 128\)/);
+    expect(net.summary()).toMatch(/Output shapes: pass the input shape without the batch/);
+    expect(() => net.summary([256, 2])).toThrow(/Conv1D\(3, 1, 32, 1\) at position 0: expected input \(batch, length, 1\)/);
+    expect(() => net.summary([0.5] as number[])).toThrow(/summary's inputShape must be an array of positive integers/);
   });
 });

@@ -5,7 +5,7 @@
  * Images are stored flattened, `(n, height * width)`, because that is what `Linear` and the
  * Conv1D sequence view (`toSequence`) take; `imageShape` remembers how to draw them.
  */
-import { Tensor, formatShape, tensor } from '../tensor';
+import { Tensor, formatShape, wrap } from '../tensor';
 
 /** Examples and their class labels. */
 export interface Dataset {
@@ -110,7 +110,7 @@ export function oneHot(labels: ArrayLike<number>, numClasses: number): Tensor {
     }
     out[i * numClasses + l] = 1;
   }
-  return tensor([n, numClasses], out);
+  return wrap([n, numClasses], out);
 }
 
 /** Smallest and largest value of an array (NaN-aware: a NaN makes both NaN). */

@@ -12,7 +12,7 @@
  * the header announces as its bound, so a small gzip file cannot expand into gigabytes.
  */
 import * as fs from 'fs';
-import { Tensor, tensor } from '../tensor';
+import { Tensor, wrap } from '../tensor';
 import { MAX_IDX_HEADER_BYTES, MAX_IDX_PAYLOAD_BYTES, gunzipBounded, gunzipHead, isGzip, openDataFile, readAt } from './read';
 
 export { isGzip };
@@ -302,7 +302,7 @@ export function readIdxLabels(file: string, expect: { count?: number; numClasses
 export function bytesToUnitTensor(bytes: Uint8Array, n: number, features: number): Tensor {
   const out = new Float32Array(n * features);
   for (let i = 0; i < out.length; i++) out[i] = bytes[i] / 255;
-  return tensor([n, features], out);
+  return wrap([n, features], out);
 }
 
 /**

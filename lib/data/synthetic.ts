@@ -4,7 +4,7 @@
  * Examples come in a random order, so a plain split or batching sees both classes.
  */
 import { Rng } from '../random';
-import { tensor } from '../tensor';
+import { wrap } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 
 /** Options shared by the synthetic datasets: size, noise and seed. */
@@ -75,7 +75,7 @@ function blobs(
       labels[dst] = label;
     }
   }
-  return makeDataset(name, tensor([n, 2], x), labels, 2);
+  return makeDataset(name, wrap([n, 2], x), labels, 2);
 }
 
 /**
@@ -149,7 +149,7 @@ export function checkerboard(options: CheckerboardOptions = {}): Dataset {
     x[2 * i] = px + noise * rng.normal();
     x[2 * i + 1] = py + noise * rng.normal();
   }
-  return makeDataset('checkerboard', tensor([n, 2], x), labels, 2);
+  return makeDataset('checkerboard', wrap([n, 2], x), labels, 2);
 }
 
 /** The checkerboard colour of a point: `(⌊x / cell⌋ + ⌊y / cell⌋) mod 2`, always 0 or 1. */

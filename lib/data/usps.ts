@@ -9,7 +9,7 @@
  * Both come out as float32 in [0, 1]. Files may be gzipped.
  */
 import * as path from 'path';
-import { tensor } from '../tensor';
+import { wrap } from '../tensor';
 import { Dataset, classCounts, makeDataset } from './dataset';
 import { readMaybeGzip } from './idx';
 import { MAX_USPS_TEXT_BYTES } from './read';
@@ -109,7 +109,7 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
     }
   }
   const side = Math.round(Math.sqrt(features));
-  return makeDataset(options.name ?? 'usps', tensor([n, features], x), labels, numClasses, {
+  return makeDataset(options.name ?? 'usps', wrap([n, features], x), labels, numClasses, {
     imageShape: side * side === features ? [side, side] : undefined,
   });
 }

@@ -10,6 +10,7 @@
  * into its own buffers (the training loop may pass a view into the dataset).
  */
 import { checkKnownOptions } from '../options';
+import { summarize } from './summary';
 import { Tensor, checkShape, formatShape, describe, sizeOf, zeros } from '../tensor';
 
 /**
@@ -267,6 +268,36 @@ export abstract class Module {
   /** The trainable tensors with their gradients (empty for modules without parameters). */
   parameters(): Parameter[] {
     return [];
+  }
+
+  /**
+   * The number of trainable values (weights and biases), as `sum(p.numel() for p in
+   * model.parameters())` in PyTorch or `model.countParams()` in TensorFlow.js.
+   */
+  parameterCount(): number {
+    return this.parameters().reduce((n, p) => n + p.value.data.length, 0);
+  }
+
+  /**
+   * A table of the layers (a Sequential's children, or this module), each one's output shape and
+   * parameter count, and the total, as Keras's `model.summary()`; print it with `console.log`.
+   * Output shapes need the input's: given here, or read from a first Linear layer. Reading the
+   * flattened size there spares working out a `Linear(4064, …)` by hand.
+   *
+   * @param inputShape The shape of one sample, without the batch: `[256, 1]` for sequences of 256
+   *   values with one channel. Optional when the first layer is a Linear.
+   * @throws RangeError when a layer refuses the shape it would receive, naming it.
+   * @example
+   * const net = new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten());
+   * console.log(net.summary([256, 1]));   // … Flatten()  (batch, 4064) …
+   */
+  summary(inputShape?: readonly number[]): string {
+    if (inputShape !== undefined && (!Array.isArray(inputShape) || !inputShape.every((d) => Number.isInteger(d) && d >= 1))) {
+      throw new RangeError(
+        `${this.label()}: summary's inputShape must be an array of positive integers without the batch, got ${describe(inputShape)}`,
+      );
+    }
+    return summarize(this, inputShape);
   }
 
   /** Plain gradient step: value -= lr · grad, for every parameter. */

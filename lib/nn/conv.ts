@@ -61,6 +61,39 @@ export interface Conv1DOptions {
  * conv.forward(x);                            // (32, 256, 1) → (32, 254, 32)
  * new Conv1D(3, 1, 8, 1, { padding: 1 });     // "same" length: (32, 256, 1) → (32, 256, 8)
  */
+/**
+ * Adds to a convolution's input-shape error what a PyTorch or TensorFlow user needs to read it:
+ * the argument order (kSize, chanIn, chanOut), the channels-last layout, and the likely fix when
+ * the input looks channels-first, has no channel axis, or the arguments look PyTorch-ordered.
+ */
+function channelError(
+  error: RangeError,
+  kind: string,
+  conv: { kSize: number; chanIn: number; chanOut: number },
+  inputShape: readonly number[],
+): RangeError {
+  const { kSize, chanIn, chanOut } = conv;
+  const hints = [
+    `${kind}'s arguments are (kSize, chanIn, chanOut), here kSize ${kSize}, chanIn ${chanIn}, chanOut ${chanOut}, and its input is channels-last (batch, length, chan)`,
+  ];
+  if (inputShape.length === 2) {
+    hints.push(
+      `a (batch, length) input needs a channel axis: reshape it to (${inputShape[0]}, ${inputShape[1]}, 1) (toSequence in neurone/data)`,
+    );
+  } else if (inputShape.length === 3) {
+    const chan = inputShape[2];
+    if (inputShape[1] === chanIn && chan !== chanIn) {
+      hints.push(`the input looks channels-first (batch, chan, length): transpose it to (${inputShape[0]}, ${chan}, ${inputShape[1]})`);
+    }
+    if (chan === kSize && chan !== chanIn) {
+      hints.push(
+        `if you meant PyTorch's ${kind.replace('1D', '1d')}(in_channels ${kSize}, out_channels ${chanIn}, kernel_size ${chanOut}), write new ${kind}(${chanOut}, ${kSize}, ${chanIn})`,
+      );
+    }
+  }
+  return new RangeError(`${error.message} (${hints.join('; ')})`);
+}
+
 /** The arguments of {@link Conv1D}. @internal */
 export const CONV1D_SCHEMA: ModuleSchema = {
   args: [{ name: 'kSize' }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', default: 1 }],
@@ -114,7 +147,7 @@ export class Conv1D extends Module {
 
   outputShape(inputShape: readonly number[]): number[] {
     if (inputShape.length !== 3 || inputShape[2] !== this.chanIn) {
-      throw this.shapeError(['batch', 'length', this.chanIn], inputShape);
+      throw channelError(this.shapeError(['batch', 'length', this.chanIn], inputShape), 'Conv1D', this, inputShape);
     }
     const padded = inputShape[1] + 2 * this.padding;
     if (padded < this.kSize) {
@@ -306,7 +339,7 @@ export class ConvTranspose1D extends Module {
 
   outputShape(inputShape: readonly number[]): number[] {
     if (inputShape.length !== 3 || inputShape[2] !== this.chanIn || inputShape[1] < 1) {
-      throw this.shapeError(['batch', 'length', this.chanIn], inputShape);
+      throw channelError(this.shapeError(['batch', 'length', this.chanIn], inputShape), 'ConvTranspose1D', this, inputShape);
     }
     const out = this.fullLength(inputShape[1]) - 2 * this.padding;
     if (out < 1) throw this.shapeError(['batch', `length > ${inputShape[1]}`, this.chanIn], inputShape);
