@@ -6,6 +6,9 @@
 import { SpecError } from '../sweep/spec';
 import { OptionDef, fail, helpText, parseOptions } from './sweep';
 
+/** How long a worker told to stop waits for its connections to close. */
+const CLOSE_TIMEOUT_MS = 5000;
+
 const WORKER_OPTIONS: Record<string, OptionDef> = {
   '--queue': { arg: 'URL', help: 'the Redis of the queue, redis://host:port (required)' },
   '--concurrency': { arg: 'N', int: { min: 1, max: 1024 }, help: 'trainings at once (default: the cores)' },
@@ -57,8 +60,14 @@ export async function workerCommand(argv: readonly string[]): Promise<number> {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
-    await worker.close();
-    return signal === 'SIGINT' ? 130 : 143;
+    // A clean close hands nothing back (a running job is left to the stalled-job check) but waits
+    // for Redis; with Redis gone it would wait for ever, so it gets a few seconds, and a second
+    // signal ends the process at once.
+    const code = signal === 'SIGINT' ? 130 : 143;
+    process.once('SIGINT', () => process.exit(code));
+    process.once('SIGTERM', () => process.exit(code));
+    await Promise.race([worker.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref())]);
+    process.exit(code);
   } catch (e) {
     return fail(e);
   }

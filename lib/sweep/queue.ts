@@ -306,7 +306,9 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   );
   worker.on('error', errorReporter('worker', o.url, log));
   await worker.waitUntilReady();
-  log(`neurone worker ${me}: ${concurrency} trainings at once on queue '${o.queueName ?? DEFAULT_QUEUE_NAME}' at ${shown(o.url)}`);
+  log(
+    `neurone worker ${me}: ${concurrency} training${concurrency === 1 ? '' : 's'} at once on queue '${o.queueName ?? DEFAULT_QUEUE_NAME}' at ${shown(o.url)}`,
+  );
   return {
     close: async () => {
       await worker.close(true);

@@ -59,13 +59,13 @@ export interface RunConfig {
 /** A sweep as written in its JSON file. */
 export interface SweepSpec {
   /** A name for the sweep (letters, digits, `-`, `_`, `.`). */
-  name: string;
+  name?: string;
   /** What every run shares; keys as in {@link RunConfig} (without `seed`). */
-  base: Partial<Omit<RunConfig, 'seed'>>;
+  base?: Partial<Omit<RunConfig, 'seed'>>;
   /** The values to vary: a key of {@link RunConfig} (not `seed`) → a non-empty list; every combination is run. */
-  axes: Partial<Record<Exclude<keyof RunConfig, 'seed'>, unknown[]>>;
+  axes?: Partial<Record<Exclude<keyof RunConfig, 'seed'>, unknown[]>>;
   /** Seeds per configuration: a count n (seeds 0..n-1) or an explicit list (default 1). */
-  seeds: number | number[];
+  seeds?: number | number[];
 }
 
 /** One run of a sweep: its id, the configuration it belongs to, and its full settings. */
@@ -227,7 +227,8 @@ function valueLabel(v: unknown): string {
 
 /** The seeds of a spec, as a list. */
 export function seedsOf(spec: SweepSpec): number[] {
-  return typeof spec.seeds === 'number' ? Array.from({ length: spec.seeds }, (_, i) => i) : spec.seeds;
+  const seeds = spec.seeds ?? 1;
+  return typeof seeds === 'number' ? Array.from({ length: seeds }, (_, i) => i) : seeds;
 }
 
 /**
@@ -235,7 +236,7 @@ export function seedsOf(spec: SweepSpec): number[] {
  * last axis varying fastest), each configuration's seeds in order.
  */
 export function expandSpec(spec: SweepSpec): SweepRun[] {
-  const axes = Object.entries(spec.axes) as [keyof RunConfig, unknown[]][];
+  const axes = Object.entries(spec.axes ?? {}) as [keyof RunConfig, unknown[]][];
   let combos: Record<string, unknown>[] = [{}];
   for (const [key, values] of axes) combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
   const runs: SweepRun[] = [];

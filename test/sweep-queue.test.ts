@@ -1,0 +1,223 @@
+// Sweeps across processes on BullMQ over a real Redis (Debian's redis-server, started here on a
+// free localhost port): two `neurone worker` processes, one killed (SIGKILL) in the middle of a
+// job; every run completes exactly once and the summary equals the same sweep run locally. Also:
+// an unreachable Redis is an error within seconds, a malformed job is refused by the worker, and
+// a worker reconnects when Redis comes back.
+//
+// Needs `redis-server` on PATH. Without it these tests are NOT APPLICABLE and skipped with a
+// warning, unless NEURONE_REQUIRE_REDIS=1 (as .ci/run sets it), where its absence fails.
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { Queue, QueueEvents } from 'bullmq';
+import { SweepSpec } from '../lib/sweep/spec';
+import { sweep } from '../lib/sweep/sweep';
+import { checkRedis, startQueueWorker } from '../lib/sweep/queue';
+
+const root = path.join(__dirname, '..');
+const redisBin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+const required = process.env.NEURONE_REQUIRE_REDIS === '1';
+if (!redisBin && !required) {
+  process.stderr.write(
+    'NOT APPLICABLE: redis-server is not installed; the BullMQ sweep tests are skipped (apt-get install redis-server)\n',
+  );
+}
+const describeRedis = redisBin || required ? describe : describe.skip;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  if (!redisBin) throw new Error('NEURONE_REQUIRE_REDIS=1 but redis-server is not on PATH');
+  const proc = spawn(redisBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 50; i++) {
+    try {
+      await checkRedis(url);
+      return proc;
+    } catch {
+      await sleep(100);
+    }
+  }
+  proc.kill('SIGKILL');
+  throw new Error(`redis-server did not answer on port ${port}`);
+}
+
+function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => p.kill('SIGKILL'), 10000);
+    p.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    p.kill(signal);
+  });
+}
+
+interface WorkerProc {
+  proc: ChildProcess;
+  output: string[];
+  id?: string;
+}
+
+/** Starts `neurone worker` in a child process (through ts-node); its stdout lines are collected. */
+function startWorkerProcess(url: string, queueName: string): WorkerProc {
+  const proc = spawn(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register/transpile-only',
+      path.join(root, 'lib', 'cli', 'main.ts'),
+      'worker',
+      '--queue',
+      url,
+      '--queue-name',
+      queueName,
+      '--concurrency',
+      '1',
+      '--lock-ms',
+      '1000',
+    ],
+    { cwd: root, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const w: WorkerProc = { proc, output: [] };
+  let buffer = '';
+  proc.stdout?.on('data', (d: Buffer) => {
+    buffer += d.toString();
+    const lines = buffer.split('\n');
+    buffer = lines.pop() ?? '';
+    for (const l of lines) {
+      w.output.push(l);
+      const m = /^neurone worker (\S+):/.exec(l);
+      if (m) w.id = m[1];
+    }
+  });
+  proc.stderr?.on('data', (d: Buffer) => w.output.push(`stderr: ${d.toString().trim()}`));
+  return w;
+}
+
+async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Four runs of about two seconds each (XOR, 150 epochs of batch 8). */
+const SPEC: SweepSpec = {
+  name: 'queue',
+  base: { dataset: 'xor', model: 'small-mlp', optimizer: 'adam', lr: 0.01, epochs: 150, batchSize: 8, schedule: 'none', patience: 0 },
+  axes: { lr: [0.01, 0.003] },
+  seeds: 2,
+};
+
+describeRedis('sweeps on BullMQ over redis-server', () => {
+  let tmp: string;
+  let port: number;
+  let url: string;
+  let redis: ChildProcess | undefined;
+  const workers: WorkerProc[] = [];
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-'));
+    port = await freePort();
+    url = `redis://127.0.0.1:${port}`;
+    redis = await startRedis(port);
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => stopProcess(w.proc, 'SIGKILL')));
+    await stopProcess(redis);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('an unreachable Redis is an error within seconds, and nothing is written', async () => {
+    const closed = await freePort();
+    const out = path.join(tmp, 'unreachable');
+    const t0 = Date.now();
+    await expect(sweep(SPEC, { out, queue: `redis://127.0.0.1:${closed}` })).rejects.toThrow(
+      new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED`),
+    );
+    await expect(startQueueWorker({ url: `redis://127.0.0.1:${closed}`, concurrency: 1 })).rejects.toThrow(
+      /cannot reach Redis at .*ECONNREFUSED/,
+    );
+    expect(Date.now() - t0).toBeLessThan(10000);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test('two worker processes, one killed mid-job: every run completes exactly once, the summary equals the local sweep', async () => {
+    const local = await sweep(SPEC, { out: path.join(tmp, 'local'), workers: 2 });
+    expect(local.status.failed).toBe(0);
+
+    const queueName = 'kill-test';
+    const a = startWorkerProcess(url, queueName);
+    const b = startWorkerProcess(url, queueName);
+    workers.push(a, b);
+    await until('both workers to be ready', () => a.id !== undefined && b.id !== undefined, 60000);
+
+    const out = path.join(tmp, 'queued');
+    const lines: string[] = [];
+    const done = sweep(SPEC, { out, queue: url, queueName, log: (l) => lines.push(l) });
+    // The first worker that starts a job is killed at once, in the middle of it.
+    const started = (w: WorkerProc): string | undefined => w.output.map((l) => /^started (\S+) /.exec(l)?.[1]).find(Boolean);
+    await until('a job to start', () => started(a) !== undefined || started(b) !== undefined, 60000);
+    const [victim, survivor] = started(a) !== undefined ? [a, b] : [b, a];
+    const killedRun = started(victim) as string;
+    victim.proc.kill('SIGKILL');
+    const result = await done;
+
+    expect(victim.output.filter((l) => l.startsWith('finished'))).toEqual([]);
+    expect(result.runs.map((r) => r.status)).toEqual(['done', 'done', 'done', 'done']);
+    // Each run finished once, all on the survivor; the killed job among them.
+    const finished = survivor.output.filter((l) => l.startsWith('finished')).map((l) => /^finished (\S+):/.exec(l)?.[1]);
+    expect([...finished].sort()).toEqual(result.runs.map((r) => r.id).sort());
+    expect(result.runs.find((r) => r.id === killedRun)?.worker).toBe(survivor.id);
+    expect(survivor.output.some((l) => l.startsWith(`started ${killedRun} `) && /attempt [2-9]/.test(l))).toBe(true);
+    expect(lines).toHaveLength(4);
+    // Same seeds, same numbers: the summary files are identical, byte for byte.
+    expect(fs.readFileSync(path.join(out, 'summary.csv'), 'utf8')).toBe(fs.readFileSync(path.join(tmp, 'local', 'summary.csv'), 'utf8'));
+    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toBe(fs.readFileSync(path.join(tmp, 'local', 'summary.md'), 'utf8'));
+
+    // Started again, the sweep finds its completed jobs instead of enqueueing copies.
+    const again = await sweep(SPEC, { out: path.join(tmp, 'queued-again'), queue: url, queueName });
+    expect(fs.readFileSync(path.join(tmp, 'queued-again', 'summary.csv'), 'utf8')).toBe(
+      fs.readFileSync(path.join(out, 'summary.csv'), 'utf8'),
+    );
+    expect(again.runs.every((r) => r.worker === survivor.id)).toBe(true);
+    expect(survivor.output.filter((l) => l.startsWith('finished'))).toHaveLength(4);
+
+    // A job that is not a run is refused by the worker, with the field at fault, and not retried.
+    const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port } });
+    const events = new QueueEvents(queueName, { connection: { host: '127.0.0.1', port } });
+    try {
+      await events.waitUntilReady();
+      const job = await queue.add('run', { version: 1, sweep: '0123456789ab', runId: 'x', config: { dataset: 'xor', epochs: -1 } });
+      await expect(job.waitUntilFinished(events)).rejects.toThrow(
+        /job payload: "config": "epochs": expected an integer in \[1, 100000\], got .*-1/,
+      );
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+
+    // Redis stops and comes back on the same port: the survivor reconnects and takes new jobs.
+    await stopProcess(redis);
+    await sleep(1500);
+    redis = await startRedis(port);
+    const after = await sweep({ ...SPEC, axes: {}, seeds: [7] }, { out: path.join(tmp, 'after-restart'), queue: url, queueName });
+    expect(after.runs.map((r) => [r.status, r.worker])).toEqual([['done', survivor.id]]);
+  });
+});
