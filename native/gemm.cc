@@ -24,7 +24,7 @@
 // Skinny shapes (batch 32): when B is not transposed and only a few row
 // panels reuse it, the microkernel reads B in place with row stride ldb; only
 // the ragged last column panel is packed (zero-padded). Likewise a row-major A
-// is read in place (kernelRowA, AVX-512) when only a few column panels reuse
+// is read in place (kernelRowA) when only a few column panels reuse
 // its panel, as is a transposed A, already in the packed layout. Some shapes
 // run as Cᵀ = Bᵀ·Aᵀ instead, with the kernel storing its tiles transposed
 // (chooseForm says which, and why). Tiny products skip packing entirely. Every
