@@ -196,6 +196,44 @@ function main(): void {
   native!.setThreads(cores);
   const gemmAll = us(() => nb.sgemm(false, false, 32, 256, 256, 1, a32, 0, 256, b256, 0, 256, 0, c32, 0, 256));
   overhead.push([`sgemm 32×256×256, 1 thread / ${cores} threads (pool wake-up and join included)`, `${gemm1} / ${gemmAll}`, '']);
+  // The GEMM and convolution rows again on every SIMD path this CPU runs, one thread, each
+  // beside that path's FMA peak: an AVX2 regression shows on an AVX-512 machine too.
+  const simdPaths = native!
+    .supportedKernelPaths()
+    .filter((p) => p !== 'scalar')
+    .reverse();
+  const perPath: Record<string, { gflops: number; peak: number | undefined }[]> = {};
+  native!.setThreads(1);
+  for (const p of simdPaths) {
+    native!.setKernelPath(p);
+    perPath[p] = [
+      ...gemmShapes.map((s) => gemmInterleaved(s, seconds)),
+      ...convShapes.map((s) => ({ gflops: convGflops(nb, s, seconds), peak: undefined })),
+    ];
+    const best = Math.max(...perPath[p].map((r) => r.peak ?? 0)) || undefined;
+    for (const r of perPath[p]) r.peak = best;
+  }
+  native!.setKernelPath(path);
+  // On a CPU with AVX-512, OpenBLAS runs its AVX-512 kernels; what it runs on an AVX2-only CPU
+  // is its Haswell kernel set, which OPENBLAS_CORETYPE selects: the AVX2 column's rival.
+  const npHaswell =
+    simdPaths.includes('avx2') && simdPaths.length > 1
+      ? runPython('bench_numpy_gemm.py', [JSON.stringify(numpyShapes)], 1, { OPENBLAS_CORETYPE: 'Haswell' })
+      : undefined;
+  const pathRows = [...gemmShapes.map((s) => `sgemm ${s.label}`), ...convShapes.map((s) => `${s.label} fwd+bwd`)].map((label, i) => {
+    const o1 = i < gemmShapes.length && np1.ok ? np1.value.results[i].gflops : undefined;
+    const cells = [label];
+    for (const p of simdPaths) cells.push(fmt(perPath[p][i].gflops), percent(perPath[p][i].gflops, perPath[p][i].peak));
+    cells.push(fmt(o1));
+    for (const p of simdPaths) cells.push(o1 ? `${((100 * perPath[p][i].gflops) / o1).toFixed(0)} %` : '');
+    return cells;
+  });
+  const pathHeader = ['kernel'];
+  for (const p of simdPaths) pathHeader.push(`${p} 1T`, `${p} of its FMA peak`);
+  pathHeader.push('OpenBLAS 1T');
+  if (npHaswell) pathHeader.push('OpenBLAS 1T Haswell kernels');
+  for (const p of simdPaths) pathHeader.push(p === 'avx2' && npHaswell ? 'avx2 / OpenBLAS Haswell' : `${p} / OpenBLAS`);
+  const peaks = simdPaths.map((p) => `${p} ${fmt(perPath[p][0].peak)}`).join(', ');
   const blas = np1.ok ? JSON.stringify(np1.value.config) : np1.reason;
   const body = [
     '## Kernels (GFLOP/s)',
@@ -220,6 +258,10 @@ function main(): void {
       ],
       rows,
     ),
+    '',
+    `Per SIMD path, one thread (\`setKernelPath\`; the AVX2 columns are what an AVX2-only CPU of this microarchitecture runs). FMA peak per path in this run, GFLOP/s: ${peaks}. OpenBLAS is the same run's figure, with the kernels it picks for this CPU${simdPaths.length > 1 && simdPaths.includes('avx2') ? ', and again with its AVX2 (Haswell) kernels forced by `OPENBLAS_CORETYPE=Haswell`, the set it runs on an AVX2-only CPU, which the avx2 column is compared with' : ''}.`,
+    '',
+    table(pathHeader, pathRows),
     '',
     'Per-call cost (µs, best of repeated calls):',
     '',

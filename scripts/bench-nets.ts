@@ -167,6 +167,8 @@ new PerformanceObserver((list) => {
 
 export interface Measure {
   samplesPerSec: number;
+  /** The slowest and the fastest timed epoch, samples/s: the spread behind the median. */
+  spread: [number, number];
   gcShare: number;
 }
 
@@ -192,7 +194,7 @@ export async function measure(spec: NetSpec, epochs: number, batches: number, sh
       total += dt;
       times.push(n / (dt / 1000));
     }
-    return { samplesPerSec: median(times), gcShare: (gcMs - gc0) / total };
+    return { samplesPerSec: median(times), spread: [Math.min(...times), Math.max(...times)], gcShare: (gcMs - gc0) / total };
   }
   const optimizer = new SGD({ lr: 0.01 / spec.batch });
   await fit(net, spec.loss(), optimizer, data, { epochs: 1, batchSize: spec.batch, verbose: 0, shuffle });
@@ -200,7 +202,8 @@ export async function measure(spec: NetSpec, epochs: number, batches: number, sh
   const t0 = performance.now();
   const history = await fit(net, spec.loss(), optimizer, data, { epochs, batchSize: spec.batch, verbose: 0, shuffle });
   const total = performance.now() - t0;
-  return { samplesPerSec: median(history.epochs.map((e) => n / e.seconds)), gcShare: (gcMs - gc0) / total };
+  const rates = history.epochs.map((e) => n / e.seconds);
+  return { samplesPerSec: median(rates), spread: [Math.min(...rates), Math.max(...rates)], gcShare: (gcMs - gc0) / total };
 }
 
 export function median(v: number[]): number {

@@ -10,7 +10,8 @@ import * as os from 'os';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { setBackend, setThreads } from '../lib';
-import { measure, NetSpec, specs } from './bench-nets';
+import { loadNative } from '../lib/backend/native';
+import { Measure, measure, NetSpec, specs } from './bench-nets';
 import { TUNED_MALLOC_ENV, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
 
 const args = process.argv.slice(2);
@@ -61,13 +62,33 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   let maxGcShare = 0;
   setBackend('native');
+  // Every SIMD path this CPU runs, best first: the main table is the best path (the default),
+  // the per-path table adds the others (AVX2 on an AVX-512 machine, as an AVX2-only CPU runs).
+  const addon = loadNative().addon;
+  if (!addon) throw new Error(`the native addon did not load: ${loadNative().error?.message}`);
+  const defaultPath = addon.kernelPath();
+  const simdPaths = addon
+    .supportedKernelPaths()
+    .filter((p) => p !== 'scalar')
+    .reverse();
+  const perPath: Record<string, Record<string, { one: Measure; all: Measure }>> = {};
   for (const s of chosen) {
     const r: Record<string, number | undefined> = {};
-    setThreads(1);
-    const m1 = await measure(s, epochs, batchesFor(s));
+    let m1: Measure | undefined;
+    let mAll: Measure | undefined;
+    for (const p of simdPaths.length ? simdPaths : [defaultPath]) {
+      addon.setKernelPath(p);
+      setThreads(1);
+      const one = await measure(s, epochs, batchesFor(s));
+      setThreads(cores);
+      const all = await measure(s, epochs, batchesFor(s));
+      (perPath[s.key] ??= {})[p] = { one, all };
+      if (p === defaultPath) [m1, mAll] = [one, all];
+      console.log(`${s.key} on ${p}: 1T ${fmt(one.samplesPerSec, 0)}, ${cores}T ${fmt(all.samplesPerSec, 0)} samples/s`);
+    }
+    addon.setKernelPath(defaultPath);
+    if (!m1 || !mAll) throw new Error(`the default kernel path ${defaultPath} was not measured`);
     r.native1 = m1.samplesPerSec;
-    setThreads(cores);
-    const mAll = await measure(s, epochs, batchesFor(s));
     r.nativeAll = mAll.samplesPerSec;
     if (!s.inferenceOnly) r.shuffled = (await measure(s, epochs, batchesFor(s), true)).samplesPerSec;
     maxGcShare = Math.max(maxGcShare, m1.gcShare, mAll.gcShare);
@@ -146,6 +167,7 @@ async function main(): Promise<void> {
       tfc ? `${(r.js! / tfc).toFixed(1)}×` : 'n/a',
     ];
   });
+  const pathTables = simdPaths.length ? pathSection(chosen, simdPaths, perPath, torch, torchTuned, cores) : [];
   const rss = process.resourceUsage().maxRSS / 1024;
   const body = [
     '## Training throughput (samples/s)',
@@ -184,9 +206,168 @@ async function main(): Promise<void> {
         ]
       : []),
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
+    ...pathTables,
   ].join('\n');
   if (write) writeSection('train', body);
   console.log(body);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- bench_torch.py's JSON results, by thread count
+type TorchResults = Record<number, any>;
+
+/** PyTorch's one-thread figure for a net: the best of its two allocator settings. */
+function torchOneThread(key: string, torch: TorchResults, torchTuned: TorchResults): number | undefined {
+  const v = Math.max(torch[1]?.[key]?.samplesPerSec ?? 0, torchTuned[1]?.[key]?.samplesPerSec ?? 0);
+  return v || undefined;
+}
+
+/** PyTorch's best of everything: both thread counts, both allocator settings. */
+function torchBest(key: string, torch: TorchResults, torchTuned: TorchResults, cores: number): number | undefined {
+  const v = Math.max(...[torch[1], torch[cores], torchTuned[1], torchTuned[cores]].map((t) => (t?.[key]?.samplesPerSec as number) ?? 0));
+  return v || undefined;
+}
+
+/** One core's FMA peak on a SIMD path, GFLOP/s: the best of a few rounds of the addon's probe. */
+function fmaPeak(path: string): number | undefined {
+  const addon = loadNative().addon!;
+  const probe = (addon as unknown as { fmaProbe?: (steps: number) => number }).fmaProbe;
+  if (typeof probe !== 'function') return undefined;
+  const before = addon.kernelPath();
+  addon.setKernelPath(path);
+  let best = 0;
+  for (let r = 0; r < 20; r++) {
+    const t0 = process.hrtime.bigint();
+    const flops = probe.call(addon, 1 << 18);
+    best = Math.max(best, flops / Number(process.hrtime.bigint() - t0));
+  }
+  addon.setKernelPath(before);
+  return best;
+}
+
+/**
+ * Multiply-adds of one training sample of the seed CNN (net a or b), as FLOPs: the forward
+ * through Conv1D(3, 1, 32), MaxPool1D(2, 2), Linear(32 * pooled, 100), Linear(100, 10); the
+ * weight gradient of each (as many again); the input gradient of both Linears (the
+ * convolution's input needs none).
+ */
+function seedCnnFlops(length: number): number {
+  const conv = 2 * (length - 2) * 3 * 32;
+  const fc1 = 2 * 32 * Math.floor((length - 2) / 2) * 100;
+  const fc2 = 2 * 100 * 10;
+  return 2 * (conv + fc1 + fc2) + fc1 + fc2;
+}
+
+// Issue 21's targets: one-thread ratios to PyTorch's one-thread best ('1T'), or neurone's best
+// thread setting to PyTorch's best of all four ('best'); two threads over one on a quiet machine.
+const ratioTargets: Record<string, { net: string; min: number; against: '1T' | 'best' }[]> = {
+  avx2: [
+    { net: 'a', min: 3, against: '1T' },
+    { net: 'b', min: 2.5, against: '1T' },
+    { net: 'c32', min: 2, against: '1T' },
+    { net: 'c256', min: 1.3, against: '1T' },
+    { net: 'd', min: 1.5, against: '1T' },
+    { net: 'e', min: 2, against: '1T' },
+    { net: 'infer', min: 3, against: '1T' },
+  ],
+  avx512: [
+    { net: 'a', min: 4, against: 'best' },
+    { net: 'c256', min: 1.5, against: 'best' },
+    { net: 'e', min: 2, against: '1T' },
+    { net: 'infer', min: 4, against: '1T' },
+  ],
+};
+const scalingTargetNets = ['a', 'c256', 'e'];
+const scalingTarget = 1.7;
+
+/** The per-path table and the targets read against it, as Markdown lines. */
+function pathSection(
+  chosen: NetSpec[],
+  paths: string[],
+  perPath: Record<string, Record<string, { one: Measure; all: Measure }>>,
+  torch: TorchResults,
+  torchTuned: TorchResults,
+  cores: number,
+): string[] {
+  const range = (lo: number, hi: number, digits = 2): string =>
+    lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
+  const rows = chosen.map((s) => {
+    const t1 = torchOneThread(s.key, torch, torchTuned);
+    const cells = [s.label];
+    for (const p of paths) {
+      const m = perPath[s.key][p];
+      cells.push(fmt(m.one.samplesPerSec, 0), fmt(m.all.samplesPerSec, 0));
+    }
+    cells.push(fmt(t1, 0));
+    for (const p of paths) {
+      const m = perPath[s.key][p];
+      cells.push(t1 ? `${(m.one.samplesPerSec / t1).toFixed(2)}×` : 'n/a');
+      cells.push(`${(m.all.samplesPerSec / m.one.samplesPerSec).toFixed(2)}×`);
+    }
+    return cells;
+  });
+  const header = ['net'];
+  for (const p of paths) header.push(`${p} 1T`, `${p} ${cores}T`);
+  header.push('PyTorch 1T (best malloc)');
+  for (const p of paths) header.push(`${p} 1T / PyTorch 1T`, `${p} ${cores}T / 1T`);
+
+  const targetRows: string[][] = [];
+  for (const p of paths) {
+    for (const t of ratioTargets[p] ?? []) {
+      const m = perPath[t.net]?.[p];
+      if (!m) continue;
+      const theirs = t.against === '1T' ? torchOneThread(t.net, torch, torchTuned) : torchBest(t.net, torch, torchTuned, cores);
+      const ours = t.against === '1T' ? m.one : m.one.samplesPerSec >= m.all.samplesPerSec ? m.one : m.all;
+      if (!theirs) {
+        targetRows.push([p, `${t.net} ≥ ${t.min}× (${t.against})`, 'n/a', 'PyTorch not measured']);
+        continue;
+      }
+      const ratio = ours.samplesPerSec / theirs;
+      targetRows.push([
+        p,
+        `${t.net} ≥ ${t.min}× PyTorch ${t.against === '1T' ? '1T' : 'best / best'}`,
+        `${ratio.toFixed(2)}× (epochs ${range(ours.spread[0] / theirs, ours.spread[1] / theirs)}×)`,
+        ratio >= t.min ? 'met' : '**not met**',
+      ]);
+    }
+    if (cores === 2) {
+      for (const net of scalingTargetNets) {
+        const m = perPath[net]?.[p];
+        if (!m) continue;
+        const ratio = m.all.samplesPerSec / m.one.samplesPerSec;
+        targetRows.push([
+          p,
+          `${net}: 2 threads ≥ ${scalingTarget}× 1 thread`,
+          `${ratio.toFixed(2)}× (epochs ${range(m.all.spread[0] / m.one.spread[1], m.all.spread[1] / m.one.spread[0])}×)`,
+          ratio >= scalingTarget ? 'met' : '**not met**',
+        ]);
+      }
+    }
+    const a = perPath.a?.[p];
+    const peak = a ? fmaPeak(p) : undefined;
+    if (a && peak) {
+      const share = (a.one.samplesPerSec * seedCnnFlops(256)) / 1e9 / peak;
+      targetRows.push([
+        p,
+        'a at ≥ 40 % of the path’s FMA peak (1T)',
+        `${(100 * share).toFixed(0)} % of ${peak.toFixed(0)} GFLOP/s (${((a.one.samplesPerSec * seedCnnFlops(256)) / 1e9).toFixed(1)} GFLOP/s)`,
+        share >= 0.4 ? 'met' : '**not met**',
+      ]);
+    }
+  }
+  return [
+    '',
+    '### Per SIMD path',
+    '',
+    `The same nets on every SIMD path this CPU runs (\`setKernelPath\`, as \`NEURONE_KERNEL\` picks at start-up: the AVX2 columns are what an AVX2-only CPU of this microarchitecture runs), measured one after the other for each net. The ratios are to PyTorch's one-thread figure, the better of its two allocator settings.`,
+    '',
+    table(header, rows),
+    '',
+    '### Targets read against this run',
+    '',
+    `"epochs" gives the range over neurone's timed epochs (slowest to fastest) against PyTorch's median.${cores === 2 ? '' : ' The two-thread targets are for a 2-core machine and are not read here.'}`,
+    '',
+    table(['path', 'target', 'measured', ''], targetRows),
+  ];
 }
 
 main().catch((e) => {
