@@ -2,9 +2,9 @@
  * neurone: neural-network training for Node.js.
  *
  * The library: tensors, modules, losses, initialisation, optimisers, training, backend control,
- * save and load. Datasets are also under `neurone/data`; the figures and tables of the reports
- * under `neurone/report`; the `neurone` command's own files (presets, model descriptions) are
- * not part of the API.
+ * save and load, sweeps (many trainings side by side, or across machines on BullMQ). Datasets are
+ * also under `neurone/data`; the figures and tables of the reports under `neurone/report`; the
+ * `neurone` command's own files (presets, model descriptions) are not part of the API.
  * @packageDocumentation
  */
 export type { Tensor } from './tensor';
@@ -33,5 +33,20 @@ export { accuracy, confusionMatrix, classify } from './metrics';
 export type { Labels } from './metrics';
 export { Logger, formatEpoch } from './logger';
 export type { EpochRecord, LoggerOptions } from './logger';
+export { sweep, startQueueWorker, SpecError, validateSpec, expandSpec, SWEEP_DATASETS } from './sweep';
+export type {
+  SweepOptions,
+  SweepResult,
+  SweepStatus,
+  SweepSpec,
+  SweepRun,
+  RunConfig,
+  SweepDataset,
+  RunRecord,
+  SummaryRow,
+  RunMetrics,
+  QueueWorker,
+  QueueWorkerOptions,
+} from './sweep';
 /** Datasets: readers, embedded USPS digits, MNIST, Fashion-MNIST, synthetic data, splits and batches (also `neurone/data`). */
 export * as data from './data';
