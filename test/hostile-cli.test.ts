@@ -163,7 +163,7 @@ describe('after training, the model comes first', () => {
     // Writing training.svg goes to /dev/full, where every write fails with ENOSPC: a full disk.
     fs.symlinkSync('/dev/full', path.join(out, 'training.svg'));
     const model = path.join(tmp, 'full-model.safetensors');
-    const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--quiet', '--out', out, '--save', model]);
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--quiet', '--out', out, '--force', '--save', model]);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr.trim()).toMatch(
       /^neurone: cannot write .*training\.svg \(ENOSPC\) \(the model is saved in .*full-model\.safetensors\)$/,

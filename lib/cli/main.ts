@@ -25,6 +25,8 @@ import { Logger, EpochRecord } from '../logger';
 import { TerminalProgress, formatLoss } from '../progress';
 import * as data from '../data';
 import { Dataset } from '../data';
+import { Recipe, RECIPES, ADAM_DEFAULTS, PlanError, trainingPlan } from './recipes';
+import { WeightAverage } from '../averaging';
 import { PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir } from '../data/paths';
@@ -47,14 +49,12 @@ const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as
 type DatasetName = (typeof DATASETS)[number];
 
 /**
- * Defaults measured on USPS with the headline CNN (reports/README.md, item 4): SGD with momentum
- * 0.9, lr 5e-4 and weight decay 1e-2 (both applied to gradients summed over the batch, i.e.
- * lr 0.016 and weight decay 3e-4 in PyTorch's convention, docs/COURSE.md), the learning rate
- * divided by ~3 when the validation loss stalls, beat Adam 1e-3 on the official test set
- * (Adam reaches the same validation accuracy but ~1 point less on USPS_test).
+ * SGD's defaults come from the recipe (lib/cli/recipes.ts), measured on USPS with the headline CNN
+ * (reports/README.md, item 4); learning rate and weight decay apply to gradients summed over the
+ * batch (docs/COURSE.md).
  */
-const DEFAULT_LR = { adam: 1e-3, sgd: 5e-4 } as const;
-const DEFAULT_WEIGHT_DECAY = { adam: 0, sgd: 1e-2 } as const;
+const ADAM_LR = ADAM_DEFAULTS.lr;
+const ADAM_WEIGHT_DECAY = ADAM_DEFAULTS.weightDecay;
 /** The schedule: lr × PLATEAU_FACTOR when the validation loss has not improved for PLATEAU_EPOCHS epochs. */
 const PLATEAU_EPOCHS = 2;
 const PLATEAU_FACTOR = 0.3;
@@ -63,19 +63,28 @@ const PLATEAU_FACTOR = 0.3;
 export interface TrainOptions {
   dataset: DatasetName;
   model?: string;
-  epochs: number;
+  /** Defaults of the training flags below (lib/cli/recipes.ts); default: headline on usps, quick elsewhere. */
+  recipe?: Recipe['name'];
+  epochs?: number;
   batchSize: number;
   lr?: number;
   optimizer: 'adam' | 'sgd';
   momentum: number;
   weightDecay?: number;
-  schedule: 'plateau' | 'none';
+  schedule?: 'plateau' | 'none';
+  /** Average the weights of the last N epochs (0: none). */
+  swa?: number;
+  /** Train a fresh network on all the training data for the same epochs before testing. */
+  retrain?: boolean;
   seed: number;
   backend?: BackendName;
   threads?: number;
   out: string;
+  /** Replace the files an earlier run left in --out. */
+  force: boolean;
   save?: string;
-  patience: number;
+  /** Early stopping's patience; 0 trains every epoch and keeps the last weights. */
+  patience?: number;
   valFraction: number;
   trainSize?: number;
   dataDir?: string;
@@ -121,14 +130,23 @@ const FLAGS: Record<string, Flag> = {
     arg: 'PRESET|FILE',
     help: 'a preset (see `neurone presets`) or a JSON model file (default seed-cnn for images, small-mlp for 2-D data)',
   },
-  '--epochs': { key: 'epochs', kind: 'int', arg: 'N', min: 1, help: 'maximum number of epochs (default 50)' },
+  '--recipe': {
+    key: 'recipe',
+    kind: 'string',
+    arg: 'NAME',
+    choices: Object.keys(RECIPES),
+    help: `defaults of the training flags below (default headline on usps, quick elsewhere): ${Object.values(RECIPES)
+      .map((r) => `${r.name}: ${r.summary}`)
+      .join('; ')}`,
+  },
+  '--epochs': { key: 'epochs', kind: 'int', arg: 'N', min: 1, help: 'number of epochs, the most with early stopping (default 50)' },
   '--batch-size': { key: 'batchSize', kind: 'int', arg: 'N', min: 1, help: 'samples per step (default 32)' },
   '--lr': {
     key: 'lr',
     kind: 'number',
     arg: 'X',
     gt: 0,
-    help: `learning rate (default ${DEFAULT_LR.adam} for adam, ${DEFAULT_LR.sgd} for sgd; gradients are summed over the batch)`,
+    help: `learning rate (default ${ADAM_LR} for adam, the recipe's for sgd: ${RECIPES.headline.lr} headline, ${RECIPES.quick.lr} quick; gradients are summed over the batch)`,
   },
   '--optimizer': { key: 'optimizer', kind: 'string', arg: 'NAME', choices: ['sgd', 'adam'], help: 'sgd|adam (default sgd)' },
   '--momentum': { key: 'momentum', kind: 'number', arg: 'X', min: 0, lt: 1, help: 'SGD momentum in [0, 1) (default 0.9)' },
@@ -137,14 +155,14 @@ const FLAGS: Record<string, Flag> = {
     kind: 'number',
     arg: 'X',
     min: 0,
-    help: `L2 penalty added to the summed gradient (default ${DEFAULT_WEIGHT_DECAY.sgd} for sgd, 0 for adam)`,
+    help: `L2 penalty added to the summed gradient (default ${ADAM_WEIGHT_DECAY} for adam, the recipe's for sgd: ${RECIPES.headline.weightDecay} headline, ${RECIPES.quick.weightDecay} quick)`,
   },
   '--schedule': {
     key: 'schedule',
     kind: 'string',
     arg: 'NAME',
     choices: ['plateau', 'none'],
-    help: `plateau: lr × ${PLATEAU_FACTOR} when the validation loss stalls ${PLATEAU_EPOCHS} epochs (default); none`,
+    help: `plateau: lr × ${PLATEAU_FACTOR} when the validation loss stalls ${PLATEAU_EPOCHS} epochs (quick's); none (headline's)`,
   },
   '--seed': {
     key: 'seed',
@@ -169,14 +187,27 @@ const FLAGS: Record<string, Flag> = {
     max: MAX_THREADS,
     help: `threads of the native kernels, at most ${MAX_THREADS} (default: all cores)`,
   },
+  '--swa': {
+    key: 'swa',
+    kind: 'int',
+    arg: 'N',
+    min: 0,
+    help: `average the weights of the last N epochs, at most --epochs (default ${RECIPES.headline.swa} headline, 0 quick)`,
+  },
+  '--retrain': {
+    key: 'retrain',
+    kind: 'flag',
+    help: 'then train a fresh network on all the training data for the same epochs and test that one (headline does)',
+  },
   '--out': { key: 'out', kind: 'string', arg: 'DIR', help: 'folder for the plots and metrics (default ./neurone-out)' },
+  '--force': { key: 'force', kind: 'flag', help: 'replace the files an earlier run left in --out' },
   '--save': { key: 'save', kind: 'string', arg: 'FILE', help: 'save the trained model there' },
   '--patience': {
     key: 'patience',
     kind: 'int',
     arg: 'N',
     min: 1,
-    help: 'early stopping: epochs without a better validation loss (default 5)',
+    help: 'early stopping: epochs without a better validation loss (default 5 quick, none headline)',
   },
   '--val-fraction': {
     key: 'valFraction',
@@ -210,7 +241,7 @@ export function usage(): string {
     'Usage: neurone <command> [options]',
     '',
     'Commands:',
-    '  train      train a network; with no options, the headline CNN on the embedded USPS digits',
+    "  train      train a network; with no options, the README's headline: its CNN and recipe on the embedded USPS digits",
     '  presets    list the model presets',
     '  sweep      run many trainings side by side from a JSON spec (neurone sweep --help)',
     '  worker     take the runs of `neurone sweep --queue` from Redis and train them (neurone worker --help)',
@@ -227,7 +258,8 @@ export function usage(): string {
     "each layer as its module's toJSON() writes it.",
     '',
     'Examples:',
-    '  neurone train',
+    "  neurone train                   # the README's headline recipe (95.02 % over 10 seeds)",
+    '  neurone train --recipe quick    # early stopping, about a third of the time (about 94 %)',
     '  neurone train --dataset fashion --model mlp --epochs 10 --out runs/fashion',
     '  neurone train --dataset xor --epochs 200 --optimizer adam --lr 0.01',
   );
@@ -238,14 +270,12 @@ export function usage(): string {
 export function parseTrainArgs(argv: readonly string[]): TrainOptions | null {
   const opts: TrainOptions = {
     dataset: 'usps',
-    epochs: 50,
     batchSize: 32,
     optimizer: 'sgd',
     momentum: 0.9,
-    schedule: 'plateau',
     seed: 0,
     out: './neurone-out',
-    patience: 5,
+    force: false,
     valFraction: 0.15,
     quiet: false,
   };
@@ -283,6 +313,12 @@ export function parseTrainArgs(argv: readonly string[]): TrainOptions | null {
   }
   if (help) return null;
   if (seen.has('--momentum') && opts.optimizer !== 'sgd') throw new UsageError('--momentum applies to --optimizer sgd only');
+  try {
+    trainingPlan(opts);
+  } catch (e) {
+    if (e instanceof PlanError) throw new UsageError(e.message);
+    throw e;
+  }
   return opts;
 }
 
@@ -352,10 +388,14 @@ function loadDataset(name: DatasetName, seedValue: number, dir?: string): { trai
 /** Picks the loss from the network's last layer: logits → CE on log-softmax; LogSoftmax → NLL; Sigmoid → BCE; Softmax → MSE. */
 function lossFor(description: ModelDescription): { loss: Loss; oneHot: boolean; name: string } {
   const last = description.layers[description.layers.length - 1]?.type;
-  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(), oneHot: false, name: 'CrossEntropyLoss' };
-  if (last === 'Sigmoid' || last === 'StableSigmoid') return { loss: new BCELoss(), oneHot: true, name: 'BCELoss (one-hot)' };
-  if (last === 'Softmax') return { loss: new MSELoss(), oneHot: true, name: 'MSELoss (one-hot)' };
-  return { loss: new CELogSoftmaxLoss(), oneHot: false, name: 'CELogSoftmaxLoss' };
+  // The command's learning rates and weight decays are the course's, for gradients summed over the
+  // batch (reports/README.md measured them so): the losses say so, whatever the library's default.
+  const sum = { reduction: 'sum' } as const;
+  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(sum), oneHot: false, name: 'CrossEntropyLoss (summed over the batch)' };
+  if (last === 'Sigmoid' || last === 'StableSigmoid')
+    return { loss: new BCELoss(sum), oneHot: true, name: 'BCELoss (one-hot, summed over the batch)' };
+  if (last === 'Softmax') return { loss: new MSELoss(sum), oneHot: true, name: 'MSELoss (one-hot, summed over the batch)' };
+  return { loss: new CELogSoftmaxLoss(sum), oneHot: false, name: 'CELogSoftmaxLoss (summed over the batch)' };
 }
 
 function targets(ds: Dataset, oneHot: boolean): Tensor {
@@ -364,6 +404,11 @@ function targets(ds: Dataset, oneHot: boolean): Tensor {
 
 function firstLine(s: string | undefined): string {
   return (s ?? 'unknown error').split('\n')[0];
+}
+
+/** `1 epoch`, `2 epochs`, `8,770 parameters`. */
+export function plural(n: number, word: string): string {
+  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 }
 
 function pct(v: number | undefined): string {
@@ -414,6 +459,15 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   } catch (e) {
     throw new UsageError(`--out: cannot write to ${opts.out}: ${firstLine((e as Error).message)}`);
   }
+  const earlier = Object.values(outFiles).filter((f) => fs.existsSync(f));
+  if (earlier.length > 0 && !opts.force) {
+    throw new UsageError(
+      `--out: ${opts.out} already holds ${earlier.map((f) => path.basename(f)).join(', ')} from an earlier run; ` +
+        'pass --force to replace them, or another --out folder',
+    );
+  }
+  if (earlier.length > 0 && !opts.quiet)
+    out(`neurone: replacing ${earlier.map((f) => path.basename(f)).join(', ')} in ${opts.out} (--force)`);
   if (opts.save !== undefined) checkSaveTarget(opts.save, Object.values(outFiles));
 
   const loaded = loadDataset(opts.dataset, opts.seed, opts.dataDir);
@@ -458,87 +512,148 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   const valSet = view(split.test);
   const testSet = view(test);
   const { loss, oneHot, name: lossName } = lossFor(description);
-  const lr = opts.lr ?? DEFAULT_LR[opts.optimizer];
-  const weightDecay = opts.weightDecay ?? DEFAULT_WEIGHT_DECAY[opts.optimizer];
-  const optimizer: Optimizer =
-    opts.optimizer === 'adam' ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: opts.momentum, weightDecay });
+  const plan = trainingPlan(opts);
+  const { recipe, epochs, patience, retrain, lr, weightDecay } = plan;
+  const scheduleName = plan.schedule;
+  const swaEpochs = plan.swa;
+  const adam = opts.optimizer === 'adam';
+  const makeOptimizer = (): Optimizer => (adam ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: opts.momentum, weightDecay }));
   const params = net.parameters().reduce((a, p) => a + p.value.data.length, 0);
+  // The recipe's measured result is quoted only for what it was measured on.
+  const measured = opts.dataset === 'usps' && modelName === 'seed-cnn' && opts.batchSize === 32;
+  const recipeText = (): string => {
+    const note = plan.changed.length > 0 ? `, changed by ${plan.changed.join(', ')}` : measured ? `: ${recipe.result}` : '';
+    return `recipe ${recipe.name}${note}`;
+  };
 
   if (!opts.quiet) {
     out(
       `neurone: ${modelName} on ${opts.dataset}: ${trainSet.labels.length} train / ${valSet.labels.length} validation (stratified ${opts.valFraction}) / ${testSet.labels.length} test`,
     );
-    out(`  model ${net.toString()}, ${params.toLocaleString('en-US')} parameters`);
+    out(`  ${recipeText()}`);
+    if (recipe.name !== 'headline' && opts.dataset === 'usps')
+      out("  the README's headline (95.02 % over 10 seeds): neurone train --recipe headline");
+    out(`  model ${net.toString()}, ${plural(params, 'parameter')}`);
     out(
-      `  ${lossName}, ${opts.optimizer === 'adam' ? `Adam lr ${lr}` : `SGD lr ${lr} momentum ${opts.momentum}`}${weightDecay ? ` weight decay ${weightDecay}` : ''}` +
-        `${opts.schedule === 'plateau' ? ` (lr × ${PLATEAU_FACTOR} after ${PLATEAU_EPOCHS} epochs without progress)` : ''}, batch ${opts.batchSize}, ` +
-        `up to ${opts.epochs} epochs, early stopping patience ${opts.patience} on validation loss, ${getBackend()} backend (${getThreads()} threads), seed ${opts.seed}`,
+      `  ${lossName}, ${adam ? `Adam lr ${lr}` : `SGD lr ${lr} momentum ${opts.momentum}`}${weightDecay ? ` weight decay ${weightDecay}` : ''}` +
+        `${scheduleName === 'plateau' ? ` (lr × ${PLATEAU_FACTOR} after ${plural(PLATEAU_EPOCHS, 'epoch')} without progress)` : ''}, batch ${opts.batchSize}, ` +
+        (patience > 0
+          ? `up to ${plural(epochs, 'epoch')}, early stopping patience ${patience} on validation loss`
+          : `${plural(epochs, 'epoch')}, no early stopping`) +
+        (swaEpochs > 0 ? `, weights averaged over the last ${plural(swaEpochs, 'epoch')}` : '') +
+        (retrain ? ', then retrained on all the training data' : '') +
+        `, ${getBackend()} backend (${plural(getThreads(), 'thread')}), seed ${opts.seed}`,
     );
   }
 
   const tty = Boolean(process.stdout.isTTY) && !opts.quiet;
   const bar = tty ? new TerminalProgress({ unit: 'samples', rate: true }) : null;
-  const n = trainSet.labels.length;
-  let lossSum = 0;
-  let seen = 0;
-  const logger = new Logger({ verbose: opts.quiet ? 0 : 1, write: out });
-  let bestVal = Infinity;
-  let stalled = 0;
-  const schedule = (r: EpochRecord): void => {
-    if (opts.schedule !== 'plateau' || r.valLoss === undefined) return;
-    if (r.valLoss < bestVal - 1e-4) {
-      bestVal = r.valLoss;
-      stalled = 0;
-    } else if (++stalled >= PLATEAU_EPOCHS) {
-      optimizer.lr *= PLATEAU_FACTOR;
-      stalled = 0;
-      logger.message(`  validation loss stalled for ${PLATEAU_EPOCHS} epochs: learning rate → ${optimizer.lr.toPrecision(3)}`);
+
+  /**
+   * One training run of `model` on `trainDs`: with `valDs`, the schedule and early stopping watch
+   * it; with `lrs`, epoch e runs at lrs[e - 1] (a retraining replays the first run's rates).
+   * Returns fit's history, the rate of each epoch and the logger that drew the curves.
+   */
+  const stage = async (model: typeof net, trainDs: Dataset, valDs: Dataset | null, stageEpochs: number, lrs?: number[]) => {
+    const optimizer = makeOptimizer();
+    if (lrs) optimizer.lr = lrs[0];
+    const logger = new Logger({ verbose: opts.quiet ? 0 : 1, write: out });
+    const average = swaEpochs > 0 ? new WeightAverage(model.parameters()) : null;
+    const lrsUsed: number[] = [];
+    const n = trainDs.labels.length;
+    let lossSum = 0;
+    let seen = 0;
+    let bestVal = Infinity;
+    let stalled = 0;
+    const onEpochEnd = (r: EpochRecord): void => {
+      lrsUsed.push(optimizer.lr);
+      if (average && r.epoch > stageEpochs - swaEpochs) average.update();
+      if (lrs) {
+        if (r.epoch < lrs.length) optimizer.lr = lrs[r.epoch];
+        return;
+      }
+      if (scheduleName !== 'plateau' || r.valLoss === undefined) return;
+      if (r.valLoss < bestVal - 1e-4) {
+        bestVal = r.valLoss;
+        stalled = 0;
+      } else if (++stalled >= PLATEAU_EPOCHS) {
+        optimizer.lr *= PLATEAU_FACTOR;
+        stalled = 0;
+        logger.message(`  validation loss stalled for ${plural(PLATEAU_EPOCHS, 'epoch')}: learning rate → ${optimizer.lr.toPrecision(3)}`);
+      }
+    };
+    try {
+      const history = await fit(
+        model,
+        loss,
+        optimizer,
+        { x: trainDs.x, y: targets(trainDs, oneHot) },
+        {
+          batchSize: opts.batchSize,
+          epochs: stageEpochs,
+          validation: valDs ? { x: valDs.x, y: targets(valDs, oneHot) } : undefined,
+          earlyStopping: valDs && patience > 0 ? { patience, monitor: 'valLoss', restoreBest: true } : undefined,
+          logger,
+          onEpochEnd,
+          onBatchEnd: bar
+            ? (info) => {
+                const done = Math.min(n, info.batch * opts.batchSize);
+                if (info.batch === 1) {
+                  lossSum = 0;
+                  seen = 0;
+                  bar.start(n, 0, info.epoch, stageEpochs);
+                }
+                const size = done - seen;
+                lossSum += info.loss * size;
+                seen = done;
+                bar.update(done, lossSum / done);
+                if (info.batch === info.batches) bar.stop();
+              }
+            : undefined,
+        },
+      );
+      if (average && average.count > 0) average.apply();
+      return { history, lrs: lrsUsed, logger, optimizer };
+    } finally {
+      bar?.stop();
     }
   };
-  let history;
+
+  const evalWith = (model: typeof net, ds: Dataset) => evaluate(model, loss, ds.x, targets(ds, oneHot));
+  let first: Awaited<ReturnType<typeof stage>>;
+  let final = net;
+  let finalTrainSet = trainSet;
+  let retrainedEpochs: number | undefined;
+  let valEval: ReturnType<typeof evalWith>;
   try {
-    history = await fit(
-      net,
-      loss,
-      optimizer,
-      { x: trainSet.x, y: targets(trainSet, oneHot) },
-      {
-        batchSize: opts.batchSize,
-        epochs: opts.epochs,
-        validation: { x: valSet.x, y: targets(valSet, oneHot) },
-        earlyStopping: { patience: opts.patience, monitor: 'valLoss', restoreBest: true },
-        logger,
-        onEpochEnd: schedule,
-        onBatchEnd: bar
-          ? (info) => {
-              const done = Math.min(n, info.batch * opts.batchSize);
-              if (info.batch === 1) {
-                lossSum = 0;
-                seen = 0;
-                bar.start(n, 0, info.epoch, opts.epochs);
-              }
-              const size = done - seen;
-              lossSum += info.loss * size;
-              seen = done;
-              bar.update(done, lossSum / done);
-              if (info.batch === info.batches) bar.stop();
-            }
-          : undefined,
-      },
-    );
+    first = await stage(net, trainSet, valSet, epochs);
+    valEval = evalWith(net, valSet);
+    if (retrain) {
+      // A fresh network on all the training data (the validation split included) for the epochs
+      // the first run chose, at the rates it used: what the headline measured on USPS_test.
+      retrainedEpochs = first.history.bestEpoch ?? first.history.epochs.length;
+      finalTrainSet = view(fullTrain);
+      if (!opts.quiet) {
+        out(
+          `retraining a fresh network on all ${finalTrainSet.labels.length} training examples for ${plural(retrainedEpochs, 'epoch')} (validation split included)`,
+        );
+      }
+      seedGlobal(opts.seed + 10000);
+      final = buildModel(description);
+      await stage(final, finalTrainSet, null, retrainedEpochs, first.lrs.slice(0, retrainedEpochs));
+    }
   } catch (e) {
-    bar?.stop();
     if (e instanceof NonFiniteError) {
       process.stderr.write(`neurone: training diverged: ${firstLine(e.message)}\n`);
       return 1;
     }
     throw e;
   }
-
-  const evalSet = (ds: Dataset) => evaluate(net, loss, ds.x, targets(ds, oneHot));
-  const trainEval = evalSet(trainSet);
-  const valEval = evalSet(valSet);
-  const testEval = evalSet(testSet);
+  const history = first.history;
+  const optimizer = first.optimizer;
+  const logger = first.logger;
+  const trainEval = evalWith(final, finalTrainSet);
+  const testEval = evalWith(final, testSet);
   const seconds = (performance.now() - t0) / 1000;
   const epochsRun = history.epochs.length;
 
@@ -547,7 +662,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   // failure of the run, exit code 1.
   if (opts.save !== undefined) {
     try {
-      await save(net, opts.save);
+      await save(final, opts.save);
     } catch (e) {
       const msg = firstLine((e as Error).message);
       process.stderr.write(`neurone: cannot save the model${msg.includes(opts.save) ? '' : ` to ${opts.save}`}: ${msg}\n`);
@@ -564,9 +679,12 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
     batchSize: opts.batchSize,
     seed: opts.seed,
     backend: getBackend(),
+    recipe: recipe.name,
     epochs: epochsRun,
     bestEpoch: history.bestEpoch,
     stoppedEarly: history.stoppedEarly,
+    averagedEpochs: swaEpochs,
+    retrainedEpochs,
     trainAccuracy: trainEval.accuracy,
     validationAccuracy: valEval.accuracy,
     testAccuracy: testEval.accuracy,
@@ -592,14 +710,23 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   );
   tryWrite(metricsFile, () => `${JSON.stringify(metrics, null, 2)}\n`);
 
+  const kept =
+    swaEpochs > 0
+      ? `weights averaged over epochs ${epochsRun - swaEpochs + 1}–${epochsRun}`
+      : `weights of epoch ${history.bestEpoch ?? epochsRun} kept`;
+  out(`done: ${plural(epochsRun, 'epoch')}${history.stoppedEarly ? ' (early stopping)' : ''}, ${kept}`);
+  if (retrainedEpochs !== undefined) out(`  then a fresh network trained on all the training data for ${plural(retrainedEpochs, 'epoch')}`);
+  const trainWhat = retrainedEpochs !== undefined ? 'all training data' : 'training split';
+  out(`  train accuracy       ${pct(trainEval.accuracy)}  (loss ${formatLoss(trainEval.loss)}, ${trainWhat})`);
   out(
-    `done: ${epochsRun} epochs${history.stoppedEarly ? ' (early stopping)' : ''}, weights of epoch ${history.bestEpoch ?? epochsRun} kept`,
+    `  validation accuracy  ${pct(valEval.accuracy)}  (loss ${formatLoss(valEval.loss)}${retrainedEpochs !== undefined ? ', first network' : ''})`,
   );
-  out(`  train accuracy       ${pct(trainEval.accuracy)}  (loss ${formatLoss(trainEval.loss)})`);
-  out(`  validation accuracy  ${pct(valEval.accuracy)}  (loss ${formatLoss(valEval.loss)})`);
   out(
-    `  test accuracy        ${pct(testEval.accuracy)}  (loss ${formatLoss(testEval.loss)}, ${testSet.labels.length} examples never used in training)`,
+    `  test accuracy        ${pct(testEval.accuracy)}  (loss ${formatLoss(testEval.loss)}, ${plural(testSet.labels.length, 'example')} never used in training)`,
   );
+  out(`  ${recipeText()}`);
+  if (recipe.name !== 'headline' && opts.dataset === 'usps')
+    out("  the README's headline (95.02 % over 10 seeds): neurone train --recipe headline");
   out(`  wall time            ${seconds.toFixed(1)} s`);
   if (written.has(curves)) out(`  curves               ${curves}`);
   if (written.has(confusion)) out(`  confusion matrix     ${confusion}`);

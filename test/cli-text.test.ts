@@ -1,0 +1,150 @@
+/**
+ * What `neurone train` says and which recipe it runs: the default is the README's headline
+ * configuration (checked against the command line reports/README.md gives for 95.02 %, without
+ * training it), plurals, an output folder that an earlier run filled, and the recipe named where
+ * the accuracy is printed.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseTrainArgs, plural, UsageError } from '../lib/cli/main';
+import { HEADLINE, QUICK, trainingPlan } from '../lib/cli/recipes';
+
+const root = path.join(__dirname, '..');
+const tsNode = require.resolve('ts-node/dist/bin.js');
+
+function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120000,
+    env: { ...process.env, NEURONE_BACKEND: '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-cli-text-'));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** The flags of the headline row of reports/README.md's configuration table, as a map. */
+function headlineFlagsFromReport(): Map<string, string | true> {
+  const report = fs.readFileSync(path.join(root, 'reports', 'README.md'), 'utf8');
+  const row = report.split('\n').find((l) => l.startsWith('| headline:') && l.includes('95.02'));
+  if (!row) throw new Error('reports/README.md has no headline row with 95.02 %');
+  const command = /\(`([^`]*)`\)/.exec(row)?.[1];
+  if (!command) throw new Error('the headline row names no flags');
+  const words = command.split(/\s+/);
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < words.length; i++) {
+    const next = words[i + 1];
+    if (next !== undefined && !next.startsWith('--')) flags.set(words[i], words[++i]);
+    else flags.set(words[i], true);
+  }
+  return flags;
+}
+
+describe('with no arguments, train runs the headline configuration', () => {
+  test('the default plan on USPS is the one reports/README.md measured 95.02 % with', () => {
+    const opts = parseTrainArgs([]);
+    expect(opts).not.toBeNull();
+    const plan = trainingPlan(opts!);
+    expect(plan.recipe).toBe(HEADLINE);
+    expect(plan.changed).toEqual([]);
+    const flags = headlineFlagsFromReport();
+    expect(plan.lr).toBe(Number(flags.get('--lr')));
+    expect(plan.weightDecay).toBe(Number(flags.get('--weight-decay')));
+    expect(plan.epochs).toBe(Number(flags.get('--epochs')));
+    expect(plan.swa).toBe(Number(flags.get('--swa')));
+    expect(plan.retrain).toBe(flags.get('--retrain') === true);
+    expect(flags.get('--keep-last')).toBe(true); // no early stopping...
+    expect(plan.patience).toBe(0); // ...here either
+    expect(flags.get('--plateau')).toBe('0'); // no plateau schedule...
+    expect(plan.schedule).toBe('none');
+    expect(opts!.optimizer).toBe('sgd');
+    expect(opts!.momentum).toBe(0.9);
+    expect(opts!.batchSize).toBe(32);
+  });
+
+  test('--recipe quick and other datasets use the quick recipe; flags override either', () => {
+    expect(trainingPlan(parseTrainArgs(['--recipe', 'quick'])!).recipe).toBe(QUICK);
+    expect(trainingPlan(parseTrainArgs(['--dataset', 'xor'])!).recipe).toBe(QUICK);
+    const plan = trainingPlan(parseTrainArgs(['--epochs', '10', '--lr', '0.002'])!);
+    expect(plan).toMatchObject({ recipe: HEADLINE, epochs: 10, lr: 0.002, swa: 10, changed: ['--epochs', '--lr'] });
+    // Early stopping asked for: the recipe's averaging gives way.
+    expect(trainingPlan(parseTrainArgs(['--patience', '3'])!)).toMatchObject({ patience: 3, swa: 0 });
+  });
+
+  test('contradicting flags are refused with the reason', () => {
+    expect(() => parseTrainArgs(['--epochs', '10', '--swa', '20'])).toThrow(UsageError);
+    expect(() => parseTrainArgs(['--epochs', '10', '--swa', '20'])).toThrow(/--swa 20 averages more epochs than are trained \(10/);
+    expect(() => parseTrainArgs(['--patience', '3', '--swa', '5'])).toThrow(/early stopping \(--patience 3\).*--swa 0/);
+  });
+});
+
+describe('text', () => {
+  test('plural', () => {
+    expect(plural(1, 'epoch')).toBe('1 epoch');
+    expect(plural(2, 'epoch')).toBe('2 epochs');
+    expect(plural(0, 'thread')).toBe('0 threads');
+    expect(plural(8770, 'parameter')).toBe('8,770 parameters');
+  });
+
+  test('a one-epoch, one-thread run says "1 epoch" and "(1 thread)", and names its recipe by the accuracy', () => {
+    const r = cli('train', '--dataset', 'xor', '--epochs', '1', '--threads', '1', '--out', path.join(tmp, 'one'));
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toMatch(/\b1 epochs\b/);
+    expect(r.stdout).not.toMatch(/\b1 threads\b/);
+    expect(r.stdout).toMatch(/\(1 thread\)/);
+    expect(r.stdout).toMatch(/^done: 1 epoch,/m);
+    // The recipes' rates are for gradients summed over the batch (the library's losses default to the mean).
+    expect(r.stdout).toMatch(/^ {2}CELogSoftmaxLoss \(summed over the batch\), SGD lr 0.0005 /m);
+    // The recipe is named right below the test accuracy.
+    expect(r.stdout).toMatch(/test accuracy .*\n {2}recipe quick, changed by --epochs\n/);
+    // Losses at one precision: 4 significant digits everywhere.
+    for (const m of r.stdout.matchAll(/loss (\d[\d.e+-]*)/g)) expect(m[1].replace(/^0\.0*/, '').replace('.', '')).toHaveLength(4);
+  });
+
+  test('USPS with the quick recipe says how to run the headline', () => {
+    const r = cli(
+      'train',
+      '--recipe',
+      'quick',
+      '--epochs',
+      '1',
+      '--train-size',
+      '300',
+      '--threads',
+      '1',
+      '--quiet',
+      '--out',
+      path.join(tmp, 'q'),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("the README's headline (95.02 % over 10 seeds): neurone train --recipe headline");
+  });
+});
+
+describe('an output folder an earlier run filled', () => {
+  test('is refused with a word on --force; --force replaces and says so', () => {
+    const out = path.join(tmp, 'again');
+    const args = ['train', '--dataset', 'xor', '--epochs', '1', '--threads', '1', '--out', out];
+    expect(cli(...args).code).toBe(0);
+    const before = fs.readFileSync(path.join(out, 'metrics.json'), 'utf8');
+    const refused = cli(...args);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr.trim()).toBe(
+      `neurone: --out: ${out} already holds training.svg, confusion.svg, metrics.json from an earlier run; pass --force to replace them, or another --out folder`,
+    );
+    expect(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8')).toBe(before); // untouched
+    const forced = cli(...args, '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.stdout).toContain(`neurone: replacing training.svg, confusion.svg, metrics.json in ${out} (--force)`);
+  });
+});
