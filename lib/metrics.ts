@@ -119,3 +119,177 @@ export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<
   }
   return m;
 }
+
+/**
+ * Fraction of samples whose true class is among the `k` highest scores (Keras's
+ * `topKCategoricalAccuracy`; ties counted in the sample's favour only up to k places).
+ *
+ * @param scores Scores, probabilities or logits, (n, classes).
+ * @param labels The true class of each sample, (n,).
+ * @param k How many of the top scores count (default 5).
+ * @example
+ * topKAccuracy(predict(net, x), labels, 5)  // 0.994
+ */
+export function topKAccuracy(scores: Tensor, labels: ArrayLike<number>, k = 5): number {
+  if (scores.shape.length !== 2) throw new RangeError(`topKAccuracy: expected scores (n, classes), got ${formatShape(scores.shape)}`);
+  const [n, classes] = scores.shape;
+  if (labels.length !== n) throw new RangeError(`topKAccuracy: ${n} rows of scores for ${labels.length} labels`);
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`topKAccuracy: k must be a positive integer, got ${k}`);
+  let hits = 0;
+  for (let r = 0; r < n; r++) {
+    const label = labels[r];
+    if (!Number.isInteger(label) || label < 0 || label >= classes) {
+      throw new RangeError(`topKAccuracy: label ${r} is ${label}, expected an integer in [0, ${classes})`);
+    }
+    const own = scores.data[r * classes + label];
+    let above = 0;
+    for (let c = 0; c < classes; c++) if (scores.data[r * classes + c] > own) above++;
+    if (above < k) hits++;
+  }
+  return n === 0 ? 0 : hits / n;
+}
+
+/** Per-class precision, recall and F1, and their unweighted means over the classes (macro averages). */
+export interface ClassReport {
+  /** Of the samples predicted as class c, the fraction that are c (0 when none was predicted). */
+  precision: number[];
+  /** Of the samples of class c, the fraction predicted as c (0 when the class has none). */
+  recall: number[];
+  /** Harmonic mean of precision and recall per class (0 when both are 0). */
+  f1: number[];
+  /** Samples of each class. */
+  support: number[];
+  macroPrecision: number;
+  macroRecall: number;
+  macroF1: number;
+}
+
+/**
+ * Precision, recall and F1 of each class from a confusion matrix `m[actual][predicted]`, as
+ * scikit-learn's `classification_report`.
+ *
+ * @param confusion The matrix of {@link confusionMatrix} (or of `evaluate`).
+ * @example
+ * const { f1, macroF1 } = classReport(evaluate(net, loss, test).confusion!);
+ */
+export function classReport(confusion: readonly (readonly number[])[]): ClassReport {
+  const classes = confusion.length;
+  if (!confusion.every((row) => Array.isArray(row) && row.length === classes)) {
+    throw new RangeError(
+      `classReport: expected a square confusion matrix, got ${classes} rows of lengths ${confusion.map((r) => r?.length).join(', ')}`,
+    );
+  }
+  const precision: number[] = [];
+  const recall: number[] = [];
+  const f1: number[] = [];
+  const support: number[] = [];
+  for (let c = 0; c < classes; c++) {
+    const hits = confusion[c][c];
+    let predicted = 0;
+    let actual = 0;
+    for (let o = 0; o < classes; o++) {
+      predicted += confusion[o][c];
+      actual += confusion[c][o];
+    }
+    const p = predicted === 0 ? 0 : hits / predicted;
+    const r = actual === 0 ? 0 : hits / actual;
+    precision.push(p);
+    recall.push(r);
+    f1.push(p + r === 0 ? 0 : (2 * p * r) / (p + r));
+    support.push(actual);
+  }
+  const mean = (v: number[]): number => (v.length === 0 ? 0 : v.reduce((a, b) => a + b, 0) / v.length);
+  return { precision, recall, f1, support, macroPrecision: mean(precision), macroRecall: mean(recall), macroF1: mean(f1) };
+}
+
+function checkSameSize(who: string, yhat: Tensor, y: Tensor): void {
+  if (yhat.data.length !== y.data.length || yhat.shape[0] !== y.shape[0]) {
+    throw new RangeError(`${who}: predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} differ in size`);
+  }
+}
+
+/**
+ * Mean over every entry of (y − ŷ)², as PyTorch's `MSELoss()` and Keras's `mse` metric (not per
+ * sample like neurone's `MSELoss.forward`).
+ *
+ * @param yhat Predictions.
+ * @param y Targets of the same size.
+ */
+export function meanSquaredError(yhat: Tensor, y: Tensor): number {
+  checkSameSize('meanSquaredError', yhat, y);
+  let s = 0;
+  for (let i = 0; i < y.data.length; i++) s += (y.data[i] - yhat.data[i]) ** 2;
+  return y.data.length === 0 ? 0 : s / y.data.length;
+}
+
+/**
+ * Mean over every entry of |y − ŷ|.
+ *
+ * @param yhat Predictions.
+ * @param y Targets of the same size.
+ */
+export function meanAbsoluteError(yhat: Tensor, y: Tensor): number {
+  checkSameSize('meanAbsoluteError', yhat, y);
+  let s = 0;
+  for (let i = 0; i < y.data.length; i++) s += Math.abs(y.data[i] - yhat.data[i]);
+  return y.data.length === 0 ? 0 : s / y.data.length;
+}
+
+/**
+ * The metrics `fit` and `evaluate` can report besides loss and accuracy: `'top5'` (any `'topK'`),
+ * `'precision'`, `'recall'`, `'f1'` (macro averages; the per-class values are in
+ * {@link Evaluation.classReport}), `'mse'` and `'mae'` (over every entry, for regressions).
+ */
+export type MetricName = `top${number}` | 'precision' | 'recall' | 'f1' | 'mse' | 'mae';
+
+/** Checks a list of metric names; returns it. @internal */
+export function checkMetricNames(who: string, names: unknown): MetricName[] {
+  if (!Array.isArray(names)) throw new TypeError(`${who}: metrics must be an array of names, got ${String(names)}`);
+  for (const name of names) {
+    if (typeof name !== 'string' || !(/^top[1-9][0-9]*$/.test(name) || ['precision', 'recall', 'f1', 'mse', 'mae'].includes(name))) {
+      throw new RangeError(
+        `${who}: unknown metric ${JSON.stringify(name)}; valid metrics: top1, top5 (any topK), precision, recall, f1, mse, mae`,
+      );
+    }
+  }
+  return names as MetricName[];
+}
+
+/**
+ * The named metrics of predictions `yhat` against targets `y`. Classification metrics need a
+ * classification (see {@link classify}); a metric that does not apply throws, naming it.
+ * @internal
+ */
+export function computeMetrics(
+  who: string,
+  names: readonly MetricName[],
+  yhat: Tensor,
+  y: Tensor,
+): { values: Record<string, number>; report?: ClassReport } {
+  const values: Record<string, number> = {};
+  let report: ClassReport | undefined;
+  let labels: Labels | null | undefined;
+  const classification = (name: string): Labels => {
+    if (labels === undefined) labels = classify(yhat, y);
+    if (!labels)
+      throw new RangeError(
+        `${who}: metric ${name} needs a classification; predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} are not one`,
+      );
+    return labels;
+  };
+  for (const name of names) {
+    if (name === 'mse') values.mse = meanSquaredError(yhat, y);
+    else if (name === 'mae') values.mae = meanAbsoluteError(yhat, y);
+    else if (name.startsWith('top')) {
+      const l = classification(name);
+      if (yhat.shape.length !== 2 || yhat.shape[1] < 2)
+        throw new RangeError(`${who}: metric ${name} needs (n, classes) scores, got ${formatShape(yhat.shape)}`);
+      values[name] = topKAccuracy(yhat, l.actual, Number(name.slice(3)));
+    } else {
+      const l = classification(name);
+      report ??= classReport(confusionMatrix(l.predicted, l.actual, l.classes));
+      values[name] = name === 'precision' ? report.macroPrecision : name === 'recall' ? report.macroRecall : report.macroF1;
+    }
+  }
+  return { values, report };
+}

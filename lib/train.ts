@@ -7,7 +7,9 @@ import { backend } from './backend';
 import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
-import { classify, confusionMatrix, Labels } from './metrics';
+import { classify, confusionMatrix, Labels, ClassReport, MetricName, checkMetricNames, computeMetrics } from './metrics';
+import { LRScheduler } from './schedulers';
+import { clipGradNorm, clipGradValue } from './clip';
 import { EpochRecord, Logger } from './logger';
 import { CheckpointOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { checkKnownOptions } from './options';
@@ -66,8 +68,22 @@ export interface FitOptions {
    */
   validationSplit?: number;
   earlyStopping?: EarlyStopping;
+  /**
+   * Sets the learning rate epoch by epoch ({@link StepLR}, {@link CosineAnnealingLR},
+   * {@link LinearWarmup}, {@link ReduceLROnPlateau}); built on the optimiser passed to fit.
+   */
+  scheduler?: LRScheduler;
+  /**
+   * Metrics computed on the validation set after each epoch, besides loss and accuracy, into
+   * `valMetrics` of each record: `'top5'`, `'precision'`, `'recall'`, `'f1'`, `'mse'`, `'mae'`.
+   */
+  metrics?: MetricName[];
+  /** Scales the gradients of each step so their global L2 norm is at most this ({@link clipGradNorm}). */
+  clipGradNorm?: number;
+  /** Clamps every gradient value of each step into [−v, v] ({@link clipGradValue}). */
+  clipGradValue?: number;
   /** Called after each epoch, after logging; may be async (fit waits). */
-  onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
+  onEpochEnd?: (record: TrainingRecord) => void | Promise<void>;
   /** Called after each batch's update. */
   onBatchEnd?: (info: BatchInfo) => void;
   /** 0 silent, 1 one line per epoch (default), 2 also a terminal chart. Ignored when `logger` is given. */
@@ -93,9 +109,17 @@ export interface FitOptions {
   resumeFrom?: string;
 }
 
+/** One epoch of {@link fit}: the logged figures, the learning rate and the requested metrics. */
+export interface TrainingRecord extends EpochRecord {
+  /** The learning rate of the epoch (as the scheduler set it before the epoch). */
+  lr?: number;
+  /** The `metrics` asked of fit, on the validation set, after the epoch. */
+  valMetrics?: Record<string, number>;
+}
+
 /** The result of {@link fit}. */
 export interface History {
-  epochs: EpochRecord[];
+  epochs: TrainingRecord[];
   /** True when early stopping ended training before `epochs`. */
   stoppedEarly: boolean;
   /** The monitored value and its best epoch, with early stopping. */
@@ -177,6 +201,10 @@ const FIT_OPTIONS: Record<keyof FitOptions, true> = {
   shuffle: true,
   validation: true,
   validationSplit: true,
+  scheduler: true,
+  metrics: true,
+  clipGradNorm: true,
+  clipGradValue: true,
   earlyStopping: true,
   onEpochEnd: true,
   onBatchEnd: true,
@@ -189,6 +217,13 @@ const FIT_OPTIONS: Record<keyof FitOptions, true> = {
 const EARLY_STOPPING_OPTIONS: Record<keyof EarlyStopping, true> = { patience: true, monitor: true, restoreBest: true, minDelta: true };
 const CHECKPOINT_OPTIONS: Record<keyof CheckpointOptions, true> = { path: true, every: true };
 const PREDICT_OPTIONS: Record<keyof PredictOptions, true> = { batchSize: true };
+const EVALUATE_OPTIONS: Record<keyof EvaluateOptions, true> = { batchSize: true, metrics: true };
+
+function checkLimit(who: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v))
+    throw new RangeError(`${who}: ${name} must be a positive finite number, got ${describe(v)}`);
+  return v;
+}
 
 function checkPositiveInt(who: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
@@ -328,6 +363,19 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   const higherIsBetter = monitor === 'valAccuracy' || monitor === 'trainAccuracy';
   const checkpointEvery = options.checkpoint ? checkPositiveInt('fit', 'checkpoint.every', options.checkpoint.every ?? 1) : 0;
   const minDelta = stop?.minDelta ?? 0;
+  const scheduler = options.scheduler;
+  if (scheduler !== undefined) {
+    if (scheduler === null || typeof scheduler !== 'object' || (!scheduler.epochStart && !scheduler.epochEnd)) {
+      throw new TypeError(`fit: scheduler must be a learning-rate scheduler (StepLR, CosineAnnealingLR…), got ${describe(scheduler)}`);
+    }
+    if (scheduler.optimizer !== optimizer)
+      throw new RangeError('fit: the scheduler was built on another optimiser than the one fit trains with');
+  }
+  const metrics = options.metrics === undefined ? [] : checkMetricNames('fit', options.metrics);
+  if (metrics.length > 0 && !validation)
+    throw new RangeError('fit: metrics are computed on the validation set; give validation or validationSplit');
+  const maxNorm = options.clipGradNorm === undefined ? undefined : checkLimit('fit', 'clipGradNorm', options.clipGradNorm);
+  const maxValue = options.clipGradValue === undefined ? undefined : checkLimit('fit', 'clipGradValue', options.clipGradValue);
 
   const params = net.parameters();
   const order = new Int32Array(n);
@@ -386,6 +434,8 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   let labels: Labels | null = null;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
+    scheduler?.epochStart?.(epoch);
+    const epochLr = optimizer.lr;
     if (shuffle) globalRng().shuffle(order);
     let lossSum = 0;
     let hits = 0;
@@ -423,6 +473,8 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
           );
         }
       }
+      if (maxValue !== undefined) clipGradValue(params, maxValue);
+      if (maxNorm !== undefined) clipGradNorm(params, maxNorm);
       optimizer.step(params);
       lastUpdate = { epoch, batch: b + 1 };
       lossSum += batchLoss;
@@ -443,17 +495,20 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     await nextTick();
     lastYield = performance.now();
     blameLastUpdate();
-    const record: EpochRecord = { epoch, trainLoss: lossSum / n, seconds: 0 };
+    const record: TrainingRecord = { epoch, trainLoss: lossSum / n, seconds: 0, lr: epochLr };
     if (classified && n > 0) record.trainAccuracy = hits / n;
     if (validation) {
-      const v = evaluate(net, loss, validation.x, validation.y, { batchSize: Math.max(batchSize, 256) });
+      const v = evaluate(net, loss, validation.x, validation.y, { batchSize: Math.max(batchSize, 256), metrics });
       record.valLoss = v.loss;
       if (v.accuracy !== undefined) record.valAccuracy = v.accuracy;
+      if (v.metrics) record.valMetrics = v.metrics;
     }
     record.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(record);
     logger.epoch(record, epochs);
     await options.onEpochEnd?.(record);
+    const changed = scheduler?.epochEnd?.(record);
+    if (changed) logger.message(`after epoch ${epoch}: ${changed}`);
 
     if (stop && monitor) {
       const value = record[monitor];
@@ -542,6 +597,16 @@ export interface Evaluation {
   accuracy?: number;
   /** `confusion[actual][predicted]`, classification tasks only. */
   confusion?: number[][];
+  /** The `metrics` asked for, by name. */
+  metrics?: Record<string, number>;
+  /** Per-class precision, recall and F1, when one of them was asked for. */
+  classReport?: ClassReport;
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions extends PredictOptions {
+  /** Metrics besides loss and accuracy: `'top5'`, `'precision'`, `'recall'`, `'f1'`, `'mse'`, `'mae'`. */
+  metrics?: MetricName[];
 }
 
 /**
@@ -551,48 +616,60 @@ export interface Evaluation {
  * @param net The network, run through {@link Module.infer}.
  * @param loss The loss whose mean per-sample value is reported.
  * @param data `{ x, y }` or `{ x, labels }`.
- * @param options `{ batchSize }` (default 256).
+ * @param options `{ batchSize, metrics }` (batch size default 256).
  * @example
  * const { loss, accuracy, confusion } = evaluate(net, new CELogSoftmaxLoss(), testSet);
  * evaluate(net, new CELogSoftmaxLoss(), xTest, yTest);   // the same with two tensors
  */
-export function evaluate(net: Module, loss: Loss, data: Dataset, options?: PredictOptions): Evaluation;
+export function evaluate(net: Module, loss: Loss, data: Dataset, options?: EvaluateOptions): Evaluation;
 /**
+ * The same with inputs and targets as two tensors.
+ *
  * @param net The network, run through {@link Module.infer}.
  * @param loss The loss whose mean per-sample value is reported.
  * @param x Inputs, (n, ...).
  * @param y Targets: (n,) class indices, one-hot rows or regression targets.
  * @param options `{ batchSize }` (default 256).
  */
-export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options?: PredictOptions): Evaluation;
+export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options?: EvaluateOptions): Evaluation;
 export function evaluate(
   net: Module,
   loss: Loss,
   dataOrX: Dataset | Tensor,
-  yOrOptions?: Tensor | PredictOptions,
-  maybeOptions?: PredictOptions,
+  yOrOptions?: Tensor | EvaluateOptions,
+  maybeOptions?: EvaluateOptions,
 ): Evaluation {
   if (!(loss instanceof Loss)) throw new TypeError(`evaluate: loss must be a Loss, got ${describe(loss)}`);
   const isTensor = dataOrX !== null && typeof dataOrX === 'object' && (dataOrX as Tensor).data instanceof Float32Array;
   let x: Tensor;
   let y: Tensor;
-  let options: PredictOptions;
+  let options: EvaluateOptions;
   if (isTensor) {
     x = dataOrX as Tensor;
     y = yOrOptions as Tensor;
     options = maybeOptions ?? {};
   } else {
     ({ x, y } = withTargets(dataOrX as Dataset));
-    options = (yOrOptions as PredictOptions | undefined) ?? {};
+    options = (yOrOptions as EvaluateOptions | undefined) ?? {};
   }
   checkOptionsObject('evaluate', options);
-  checkKnownOptions('evaluate', options, Object.keys(PREDICT_OPTIONS));
+  checkKnownOptions('evaluate', options, Object.keys(EVALUATE_OPTIONS));
+  const metrics = options.metrics === undefined ? [] : checkMetricNames('evaluate', options.metrics);
   const n = checkDataset('evaluate', 'data', { x, y });
-  const yhat = predict(net, x, options);
+  const yhat = predict(net, x, { batchSize: options.batchSize });
   const lossValue = n === 0 ? 0 : loss.sum(y, yhat) / n;
+  const result: Evaluation = { loss: lossValue };
   const l = classify(yhat, y);
-  if (!l) return { loss: lossValue };
-  let hits = 0;
-  for (let i = 0; i < n; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
-  return { loss: lossValue, accuracy: n === 0 ? 0 : hits / n, confusion: confusionMatrix(l.predicted, l.actual, l.classes) };
+  if (l) {
+    let hits = 0;
+    for (let i = 0; i < n; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
+    result.accuracy = n === 0 ? 0 : hits / n;
+    result.confusion = confusionMatrix(l.predicted, l.actual, l.classes);
+  }
+  if (metrics.length > 0) {
+    const { values, report } = computeMetrics('evaluate', metrics, yhat, y);
+    result.metrics = values;
+    if (report) result.classReport = report;
+  }
+  return result;
 }

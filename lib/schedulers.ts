@@ -1,0 +1,280 @@
+/**
+ * Learning-rate schedulers, as PyTorch's `torch.optim.lr_scheduler`: each is built on an
+ * optimiser, remembers its learning rate at that moment as the base, and sets `optimizer.lr`.
+ * Pass one to `fit` as `{ scheduler }`: it sets the rate before each epoch (step, cosine,
+ * warm-up) or reads each epoch's record after it (reduce on plateau). The epoch-indexed ones
+ * compute the rate from the epoch number alone, so a run resumed from a checkpoint gets the
+ * rates of an uninterrupted one.
+ */
+import type { Optimizer } from './optim';
+import type { EpochRecord } from './logger';
+import { describe } from './tensor';
+import { checkKnownOptions } from './options';
+
+/** What `fit` calls on a scheduler. */
+export interface LRScheduler {
+  /** The optimiser whose `lr` this scheduler sets (fit checks it is the one it trains with). */
+  readonly optimizer: Optimizer;
+  /** Called by fit before the 1-based `epoch` runs. */
+  epochStart?(epoch: number): void;
+  /** Called by fit with each finished epoch's record; returns a line for the log when it changed the rate. */
+  epochEnd?(record: EpochRecord): string | undefined;
+}
+
+function checkOptimizer(who: string, optimizer: unknown): Optimizer {
+  if (optimizer === null || typeof optimizer !== 'object' || typeof (optimizer as Optimizer).lr !== 'number') {
+    throw new TypeError(`${who}: expected an optimiser (SGD, Adam…) with an lr, got ${describe(optimizer)}`);
+  }
+  return optimizer as Optimizer;
+}
+
+function checkObject<T extends object>(who: string, options: T, known: readonly string[]): T {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
+  }
+  checkKnownOptions(who, options, known);
+  return options;
+}
+
+function checkRange(who: string, name: string, v: unknown, min: number, max: number, integer = false, openMin = false): number {
+  const ok = typeof v === 'number' && Number.isFinite(v) && (openMin ? v > min : v >= min) && v <= max && (!integer || Number.isInteger(v));
+  if (!ok) {
+    throw new RangeError(
+      `${who}: ${name} must be ${integer ? 'an integer' : 'a number'} in ${openMin ? '(' : '['}${min}, ${max}], got ${describe(v)}`,
+    );
+  }
+  return v as number;
+}
+
+function checkEpoch(who: string, epoch: unknown): number {
+  return checkRange(who, 'epoch', epoch, 1, Number.MAX_SAFE_INTEGER, true);
+}
+
+/**
+ * A scheduler whose rate is a function of the epoch number: `lrAt(epoch)`, set by `epochStart`.
+ */
+export abstract class EpochScheduler implements LRScheduler {
+  /** The optimiser's learning rate when the scheduler was built. */
+  readonly baseLr: number;
+
+  /** @param optimizer The optimiser whose `lr` is set; its current `lr` is the base rate. */
+  constructor(readonly optimizer: Optimizer) {
+    this.baseLr = checkOptimizer(new.target.name, optimizer).lr;
+  }
+
+  /** The learning rate of the 1-based `epoch`. */
+  abstract lrAt(epoch: number): number;
+
+  /** Sets the optimiser's rate for the 1-based `epoch` (fit calls it; call it yourself in a loop of your own). */
+  epochStart(epoch: number): void {
+    this.optimizer.lr = this.lrAt(checkEpoch(this.constructor.name, epoch));
+  }
+}
+
+/** Options of {@link StepLR}. */
+export interface StepLROptions {
+  /** Epochs between two decays (a positive integer). */
+  stepSize: number;
+  /** Factor of each decay (default 0.1). */
+  gamma?: number;
+}
+
+/**
+ * Multiplies the rate by `gamma` every `stepSize` epochs: lr(e) = base · gamma^⌊(e − 1) / stepSize⌋.
+ *
+ * @example
+ * const opt = new SGD({ lr: 0.1, momentum: 0.9 });
+ * await fit(net, loss, opt, train, { epochs: 30, scheduler: new StepLR(opt, { stepSize: 10 }) });  // 0.1, 0.01, 0.001
+ */
+export class StepLR extends EpochScheduler {
+  readonly stepSize: number;
+  readonly gamma: number;
+
+  /**
+   * @param optimizer The optimiser whose `lr` is set; its current `lr` is the base rate.
+   * @param options stepSize, gamma (default 0.1).
+   */
+  constructor(optimizer: Optimizer, options: StepLROptions) {
+    super(optimizer);
+    checkObject('StepLR', options, ['stepSize', 'gamma']);
+    this.stepSize = checkRange('StepLR', 'stepSize', options.stepSize, 1, Number.MAX_SAFE_INTEGER, true);
+    this.gamma = checkRange('StepLR', 'gamma', options.gamma ?? 0.1, 0, 1, false, true);
+  }
+
+  lrAt(epoch: number): number {
+    return this.baseLr * this.gamma ** Math.floor((checkEpoch('StepLR', epoch) - 1) / this.stepSize);
+  }
+}
+
+/** Options of {@link CosineAnnealingLR}. */
+export interface CosineOptions {
+  /** Epochs from the base rate down to `minLr` (PyTorch's T_max); the rate stays at `minLr` after. */
+  epochs: number;
+  /** The rate reached at the end (default 0). */
+  minLr?: number;
+}
+
+/**
+ * Half a cosine from the base rate down to `minLr` over `epochs` epochs:
+ * lr(e) = minLr + (base − minLr) · (1 + cos(π (e − 1) / epochs)) / 2.
+ *
+ * @example
+ * const opt = new Adam({ lr: 1e-3 });
+ * await fit(net, loss, opt, train, { epochs: 20, scheduler: new CosineAnnealingLR(opt, { epochs: 20 }) });
+ */
+export class CosineAnnealingLR extends EpochScheduler {
+  readonly epochs: number;
+  readonly minLr: number;
+
+  /**
+   * @param optimizer The optimiser whose `lr` is set; its current `lr` is the base rate.
+   * @param options epochs, minLr (default 0).
+   */
+  constructor(optimizer: Optimizer, options: CosineOptions) {
+    super(optimizer);
+    checkObject('CosineAnnealingLR', options, ['epochs', 'minLr']);
+    this.epochs = checkRange('CosineAnnealingLR', 'epochs', options.epochs, 1, Number.MAX_SAFE_INTEGER, true);
+    this.minLr = checkRange('CosineAnnealingLR', 'minLr', options.minLr ?? 0, 0, this.baseLr);
+  }
+
+  lrAt(epoch: number): number {
+    const done = Math.min(checkEpoch('CosineAnnealingLR', epoch) - 1, this.epochs);
+    return this.minLr + ((this.baseLr - this.minLr) * (1 + Math.cos((Math.PI * done) / this.epochs))) / 2;
+  }
+}
+
+/** Options of {@link LinearWarmup}. */
+export interface WarmupOptions {
+  /** Epochs of warm-up: the rate rises linearly over them and reaches the base rate after. */
+  epochs: number;
+  /** The first epoch's rate as a fraction of the base (default 0.1). */
+  startFactor?: number;
+  /** A schedule that takes over after the warm-up, its epoch 1 being the first after it. */
+  then?: EpochScheduler;
+}
+
+/**
+ * Linear warm-up (PyTorch's `LinearLR`, chained with `SequentialLR` when `then` is given):
+ * base · (startFactor + (1 − startFactor) (e − 1) / epochs) for the first `epochs` epochs, then
+ * the base rate or the `then` schedule.
+ *
+ * @example
+ * const opt = new AdamW({ lr: 1e-3 });
+ * const scheduler = new LinearWarmup(opt, { epochs: 3, then: new CosineAnnealingLR(opt, { epochs: 17 }) });
+ */
+export class LinearWarmup extends EpochScheduler {
+  readonly epochs: number;
+  readonly startFactor: number;
+  readonly then: EpochScheduler | undefined;
+
+  /**
+   * @param optimizer The optimiser whose `lr` is set; its current `lr` is the base rate.
+   * @param options epochs, startFactor (default 0.1), then.
+   */
+  constructor(optimizer: Optimizer, options: WarmupOptions) {
+    super(optimizer);
+    checkObject('LinearWarmup', options, ['epochs', 'startFactor', 'then']);
+    this.epochs = checkRange('LinearWarmup', 'epochs', options.epochs, 1, Number.MAX_SAFE_INTEGER, true);
+    this.startFactor = checkRange('LinearWarmup', 'startFactor', options.startFactor ?? 0.1, 0, 1, false, true);
+    if (options.then !== undefined) {
+      if (!(options.then instanceof EpochScheduler)) {
+        throw new TypeError(`LinearWarmup: then must be an epoch schedule (StepLR, CosineAnnealingLR…), got ${describe(options.then)}`);
+      }
+      if (options.then.optimizer !== optimizer) throw new RangeError('LinearWarmup: then must schedule the same optimiser');
+    }
+    this.then = options.then;
+  }
+
+  lrAt(epoch: number): number {
+    const e = checkEpoch('LinearWarmup', epoch);
+    if (e > this.epochs) return this.then ? this.then.lrAt(e - this.epochs) : this.baseLr;
+    return this.baseLr * (this.startFactor + ((1 - this.startFactor) * (e - 1)) / this.epochs);
+  }
+}
+
+/** Options of {@link ReduceLROnPlateau}. */
+export interface PlateauOptions {
+  /** The value watched (default 'valLoss'); accuracies are maximised, losses minimised. */
+  monitor?: 'valLoss' | 'valAccuracy' | 'trainLoss' | 'trainAccuracy';
+  /** Multiplies the rate on a plateau (default 0.1). */
+  factor?: number;
+  /** Epochs without improvement before the rate drops (default 10). */
+  patience?: number;
+  /** Smallest change that counts as an improvement (default 1e-4). */
+  minDelta?: number;
+  /** The rate never goes below this (default 0). */
+  minLr?: number;
+}
+
+/**
+ * Multiplies the rate by `factor` when the monitored value has not improved by `minDelta` for
+ * `patience` epochs, then waits `patience` epochs again (Keras's `ReduceLROnPlateau`). Its state
+ * (best value, epochs waited) is not part of a checkpoint: a resumed run starts waiting afresh.
+ *
+ * @example
+ * const opt = new SGD({ lr: 0.05, momentum: 0.9 });
+ * await fit(net, loss, opt, train, { validationSplit: 0.1, scheduler: new ReduceLROnPlateau(opt, { patience: 2, factor: 0.3 }) });
+ */
+export class ReduceLROnPlateau implements LRScheduler {
+  readonly monitor: NonNullable<PlateauOptions['monitor']>;
+  readonly factor: number;
+  readonly patience: number;
+  readonly minDelta: number;
+  readonly minLr: number;
+  private best: number | undefined;
+  private waited = 0;
+
+  /**
+   * @param optimizer The optimiser whose `lr` is lowered.
+   * @param options monitor, factor, patience, minDelta, minLr.
+   */
+  constructor(
+    readonly optimizer: Optimizer,
+    options: PlateauOptions = {},
+  ) {
+    checkOptimizer('ReduceLROnPlateau', optimizer);
+    checkObject('ReduceLROnPlateau', options, ['monitor', 'factor', 'patience', 'minDelta', 'minLr']);
+    const monitors = ['valLoss', 'valAccuracy', 'trainLoss', 'trainAccuracy'] as const;
+    const monitor = options.monitor ?? 'valLoss';
+    if (!monitors.includes(monitor))
+      throw new RangeError(`ReduceLROnPlateau: monitor must be one of ${monitors.join(', ')}, got ${describe(monitor)}`);
+    this.monitor = monitor;
+    this.factor = checkRange('ReduceLROnPlateau', 'factor', options.factor ?? 0.1, 0, 1, false, true);
+    if (this.factor === 1) throw new RangeError('ReduceLROnPlateau: factor must be below 1, got 1');
+    this.patience = checkRange('ReduceLROnPlateau', 'patience', options.patience ?? 10, 1, Number.MAX_SAFE_INTEGER, true);
+    this.minDelta = checkRange('ReduceLROnPlateau', 'minDelta', options.minDelta ?? 1e-4, 0, Infinity);
+    this.minLr = checkRange('ReduceLROnPlateau', 'minLr', options.minLr ?? 0, 0, Infinity);
+  }
+
+  /**
+   * Takes one epoch's value of the monitored quantity; lowers the rate after `patience` epochs
+   * without improvement. Returns true when it lowered it.
+   */
+  step(value: number): boolean {
+    if (typeof value !== 'number' || Number.isNaN(value))
+      throw new TypeError(`ReduceLROnPlateau: expected a number, got ${describe(value)}`);
+    const higherIsBetter = this.monitor.endsWith('Accuracy');
+    const improved = this.best === undefined || (higherIsBetter ? value > this.best + this.minDelta : value < this.best - this.minDelta);
+    if (improved) {
+      this.best = value;
+      this.waited = 0;
+      return false;
+    }
+    if (++this.waited < this.patience) return false;
+    this.waited = 0;
+    const lowered = Math.max(this.minLr, this.optimizer.lr * this.factor);
+    if (lowered >= this.optimizer.lr) return false;
+    this.optimizer.lr = lowered;
+    return true;
+  }
+
+  /** Reads the monitored value from fit's record; the log line says what changed. */
+  epochEnd(record: EpochRecord): string | undefined {
+    const value = record[this.monitor];
+    if (value === undefined)
+      throw new RangeError(`ReduceLROnPlateau: monitors ${this.monitor}, which this training does not report (no validation set?)`);
+    const before = this.optimizer.lr;
+    if (!this.step(value)) return undefined;
+    return `${this.monitor} has not improved for ${this.patience} epoch${this.patience === 1 ? '' : 's'}: learning rate ${before.toPrecision(3)} → ${this.optimizer.lr.toPrecision(3)}`;
+  }
+}

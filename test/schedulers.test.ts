@@ -1,0 +1,222 @@
+/** Learning-rate schedulers, metrics beyond accuracy, gradient clipping and AdamW, alone and in fit; on every backend. */
+import { setBackend } from '../lib/backend';
+import { seed } from '../lib/random';
+import { fromArray, zeros } from '../lib/tensor';
+import { Sequential, Linear, ReLU, Parameter } from '../lib/nn';
+import { CELogSoftmaxLoss, MSELoss } from '../lib/losses';
+import { SGD, Adam, AdamW } from '../lib/optim';
+import { fit, evaluate } from '../lib/train';
+import { StepLR, CosineAnnealingLR, LinearWarmup, ReduceLROnPlateau } from '../lib/schedulers';
+import { clipGradNorm, clipGradValue } from '../lib/clip';
+import { topKAccuracy, classReport, meanSquaredError, meanAbsoluteError } from '../lib/metrics';
+import { loadUSPS } from '../lib/data';
+import { availableBackends } from './backends';
+
+function param(values: number[], grads: number[]): Parameter {
+  const value = fromArray(values);
+  const grad = fromArray(grads);
+  return { name: 'p', value, grad, module: new Linear(1, 1) } as Parameter;
+}
+
+describe('schedulers on their own', () => {
+  test('StepLR, CosineAnnealingLR and LinearWarmup give the closed-form rates', () => {
+    const opt = new SGD({ lr: 0.1 });
+    const step = new StepLR(opt, { stepSize: 2, gamma: 0.5 });
+    expect([1, 2, 3, 4, 5].map((e) => step.lrAt(e))).toEqual([0.1, 0.1, 0.05, 0.05, 0.025]);
+    const cosine = new CosineAnnealingLR(opt, { epochs: 4, minLr: 0.02 });
+    const expected = [0, 1, 2, 3, 4, 5].map((d) => 0.02 + (0.08 * (1 + Math.cos((Math.PI * Math.min(d, 4)) / 4))) / 2);
+    [1, 2, 3, 4, 5, 6].forEach((e, i) => expect(cosine.lrAt(e)).toBeCloseTo(expected[i], 12));
+    expect(cosine.lrAt(5)).toBeCloseTo(0.02, 12);
+    const warm = new LinearWarmup(opt, { epochs: 4, startFactor: 0.2, then: new StepLR(opt, { stepSize: 1, gamma: 0.5 }) });
+    [0.02, 0.04, 0.06, 0.08, 0.1, 0.05].forEach((lr, i) => expect(warm.lrAt(i + 1)).toBeCloseTo(lr, 12));
+    warm.epochStart(3);
+    expect(opt.lr).toBeCloseTo(0.06, 12);
+    expect(() => new StepLR(opt, { stepSize: 0 })).toThrow('StepLR: stepSize must be an integer in [1, 9007199254740991], got number 0');
+    expect(() => new StepLR(opt, { step_size: 2 } as never)).toThrow(/StepLR: unknown option 'step_size' \(did you mean 'stepSize'\?\)/);
+    expect(() => new CosineAnnealingLR(new SGD({ lr: 0.1 }), { epochs: 3, minLr: 1 })).toThrow(/minLr must be a number in \[0, 0.1\]/);
+  });
+
+  test('ReduceLROnPlateau lowers the rate after `patience` epochs without improvement by minDelta, then waits again', () => {
+    const opt = new SGD({ lr: 1 });
+    const plateau = new ReduceLROnPlateau(opt, { patience: 2, factor: 0.5, minDelta: 0.01, minLr: 0.2 });
+    const lowered = [1, 0.5, 0.495, 0.6, 0.7, 0.8, 0.9, 0.2, 0.3, 0.3, 0.3, 0.3].map((v) => {
+      plateau.step(v);
+      return opt.lr;
+    });
+    // 0.495 is not an improvement on 0.5 by 0.01: epochs 3-4 stall → 0.5; 5-6 → 0.25; 0.2 improves; 9-10 → 0.2 (the floor).
+    expect(lowered).toEqual([1, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]);
+    const accuracy = new ReduceLROnPlateau(new SGD({ lr: 1 }), { monitor: 'valAccuracy', patience: 1 });
+    accuracy.step(0.5);
+    expect(accuracy.step(0.6)).toBe(false);
+    expect(accuracy.step(0.55)).toBe(true);
+    expect(accuracy.optimizer.lr).toBeCloseTo(0.1, 12);
+  });
+});
+
+describe('metrics', () => {
+  test('top-k, per-class precision/recall/F1 and the regression errors, against hand values', () => {
+    const scores = fromArray([
+      [0.1, 0.5, 0.4],
+      [0.7, 0.2, 0.1],
+      [0.2, 0.3, 0.5],
+      [0.6, 0.3, 0.1],
+    ]);
+    const labels = [2, 0, 0, 1];
+    expect(topKAccuracy(scores, labels, 1)).toBe(0.25);
+    expect(topKAccuracy(scores, labels, 2)).toBe(0.75);
+    expect(topKAccuracy(scores, labels, 3)).toBe(1);
+    // predicted [1, 0, 2, 0]; actual [2, 0, 0, 1]
+    const r = classReport([
+      [1, 0, 1],
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
+    expect(r.precision).toEqual([0.5, 0, 0]);
+    expect(r.recall).toEqual([0.5, 0, 0]);
+    expect(r.f1).toEqual([0.5, 0, 0]);
+    expect(r.support).toEqual([2, 1, 1]);
+    expect(r.macroF1).toBeCloseTo(1 / 6, 12);
+    const y = fromArray([
+      [1, 2],
+      [3, 4],
+    ]);
+    const yhat = fromArray([
+      [1, 0],
+      [4, 4],
+    ]);
+    expect(meanSquaredError(yhat, y)).toBe(5 / 4);
+    expect(meanAbsoluteError(yhat, y)).toBe(3 / 4);
+  });
+});
+
+describe('clipping', () => {
+  test('clipGradNorm scales all gradients together to the norm; clipGradValue clamps each', () => {
+    const a = param([0, 0], [3, 0]);
+    const b = param([0], [4]);
+    expect(clipGradNorm([a, b], 1)).toBe(5);
+    expect(Array.from(a.grad.data)).toEqual([Math.fround(0.6), 0]);
+    expect(Array.from(b.grad.data)).toEqual([Math.fround(0.8)]);
+    expect(clipGradNorm([a, b], 10)).toBeCloseTo(1, 6);
+    expect(Array.from(b.grad.data)).toEqual([Math.fround(0.8)]);
+    const c = param([0, 0, 0], [-2, 0.1, 5]);
+    clipGradValue([c], 0.5);
+    expect(Array.from(c.grad.data)).toEqual([-0.5, Math.fround(0.1), 0.5]);
+    expect(() => clipGradNorm([a], 0)).toThrow('clipGradNorm: maxNorm must be a positive finite number, got number 0');
+  });
+});
+
+test('AdamW decays the weights apart from the gradient; Adam adds the decay to it', () => {
+  // With a zero gradient, AdamW's step is exactly w(1 − lr·wd); Adam's L2 term goes through the
+  // adaptive scaling instead (a step of about lr, whatever the weight).
+  const w = param([2, -4], [0, 0]);
+  new AdamW({ lr: 0.1, weightDecay: 0.5 }).step([w]);
+  expect(Array.from(w.value.data)).toEqual([Math.fround(2 * 0.95), Math.fround(-4 * 0.95)]);
+  const v = param([2, -4], [0, 0]);
+  new Adam({ lr: 0.1, weightDecay: 0.5 }).step([v]);
+  expect(v.value.data[0]).toBeCloseTo(1.9, 4);
+  expect(v.value.data[1]).toBeCloseTo(-3.9, 4);
+  expect(new AdamW().weightDecay).toBe(0.01);
+  expect(new AdamW().toJSON().type).toBe('AdamW');
+});
+
+describe.each(availableBackends())('in fit (%s backend)', (name) => {
+  beforeAll(() => setBackend(name));
+  const train = loadUSPS();
+
+  test("a scheduler sets each epoch's rate, recorded as lr; metrics land in valMetrics; clipping bounds the step", async () => {
+    seed(3);
+    const net = new Sequential(new Linear(256, 32), new ReLU(), new Linear(32, 10));
+    const opt = new SGD({ lr: 0.2, momentum: 0.9 });
+    const scheduler = new LinearWarmup(opt, { epochs: 2, then: new CosineAnnealingLR(opt, { epochs: 2 }) });
+    const h = await fit(net, new CELogSoftmaxLoss(), opt, train, {
+      epochs: 4,
+      batchSize: 64,
+      verbose: 0,
+      validationSplit: 0.2,
+      scheduler,
+      metrics: ['top3', 'f1', 'precision', 'recall'],
+      clipGradNorm: 5,
+    });
+    const rates = h.epochs.map((e) => e.lr as number);
+    [0.02, 0.11, 0.2, 0.1].forEach((lr, k) => expect(rates[k]).toBeCloseTo(lr, 12));
+    const last = h.epochs[3];
+    const m = last.valMetrics as Record<string, number>;
+    expect(m.top3).toBeGreaterThanOrEqual(last.valAccuracy as number);
+    expect(m.top3).toBeGreaterThan(0.9);
+    expect(m.f1).toBeGreaterThan(0.7);
+    for (const k of ['f1', 'precision', 'recall']) expect(m[k]).toBeLessThanOrEqual(1);
+    // The same metrics from evaluate, with the per-class report.
+    const held = Math.floor(train.labels.length * 0.2);
+    const rest = {
+      x: { shape: [held, 256], data: train.x.data.subarray((train.labels.length - held) * 256) },
+      labels: train.labels.subarray(train.labels.length - held),
+    };
+    const e = evaluate(net, new CELogSoftmaxLoss(), rest, { metrics: ['top3', 'f1'] });
+    expect(e.metrics?.top3).toBeCloseTo(m.top3, 12);
+    expect(e.metrics?.f1).toBeCloseTo(m.f1, 12);
+    expect(e.classReport?.f1).toHaveLength(10);
+    await expect(fit(net, new CELogSoftmaxLoss(), opt, train, { metrics: ['top5'], verbose: 0 })).rejects.toThrow(
+      /metrics are computed on the validation set/,
+    );
+    await expect(
+      fit(net, new CELogSoftmaxLoss(), opt, train, { metrics: ['auc' as 'mse'], validationSplit: 0.1, verbose: 0 }),
+    ).rejects.toThrow('fit: unknown metric "auc"; valid metrics: top1, top5 (any topK), precision, recall, f1, mse, mae');
+    await expect(fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 1 }), train, { scheduler, verbose: 0 })).rejects.toThrow(
+      'fit: the scheduler was built on another optimiser than the one fit trains with',
+    );
+  });
+
+  test('ReduceLROnPlateau in fit lowers the rate when the training loss stalls and says so', async () => {
+    seed(4);
+    const net = new Sequential(new Linear(2, 1));
+    const x = zeros([8, 2]);
+    const y = zeros([8, 1]);
+    const opt = new SGD({ lr: 0.1 });
+    const lines: string[] = [];
+    const { Logger } = await import('../lib/logger');
+    // Zero inputs and targets: the loss is constant after the bias reaches 0, so it stalls.
+    const h = await fit(
+      net,
+      new MSELoss(),
+      opt,
+      { x, y },
+      {
+        epochs: 40,
+        batchSize: 8,
+        logger: new Logger({ verbose: 1, write: (l) => lines.push(l) }),
+        scheduler: new ReduceLROnPlateau(opt, { monitor: 'trainLoss', patience: 3, factor: 0.5 }),
+      },
+    );
+    const rates = h.epochs.map((e) => e.lr as number);
+    expect(rates[0]).toBe(0.1);
+    expect(rates[rates.length - 1]).toBeLessThan(0.1);
+    expect(lines.some((l) => /trainLoss has not improved for 3 epochs: learning rate 0\.100 → 0\.0500/.test(l))).toBe(true);
+  });
+
+  test('clipGradValue and clipGradNorm in fit: the first SGD step moves the weights by at most lr times the limit', async () => {
+    for (const clip of [{ clipGradNorm: 0.01 }, { clipGradValue: 0.001 }]) {
+      seed(5);
+      const net = new Sequential(new Linear(256, 10));
+      const before = net.parameters().map((p) => p.value.data.slice());
+      const x = { shape: [64, 256], data: train.x.data.subarray(0, 64 * 256) };
+      await fit(
+        net,
+        new CELogSoftmaxLoss(),
+        new SGD({ lr: 1 }),
+        { x, labels: train.labels.subarray(0, 64) },
+        { epochs: 1, batchSize: 64, verbose: 0, shuffle: false, ...clip },
+      );
+      let squares = 0;
+      let largest = 0;
+      net.parameters().forEach((p, i) =>
+        p.value.data.forEach((v, j) => {
+          const d = v - before[i][j];
+          squares += d * d;
+          largest = Math.max(largest, Math.abs(d));
+        }),
+      );
+      if ('clipGradNorm' in clip) expect(Math.sqrt(squares)).toBeCloseTo(0.01, 4);
+      else expect(largest).toBeCloseTo(0.001, 6);
+    }
+  });
+});
