@@ -7,8 +7,22 @@
  * `neurone` command's own files (presets, model descriptions) are not part of the API.
  * @packageDocumentation
  */
-export type { Tensor } from './tensor';
-export { tensor, zeros, zerosLike, full, fromArray, randn, rand, reshape, clone, sliceRows, sameShape, argmaxRows } from './tensor';
+export type { Tensor, NestedArray, TensorValues } from './tensor';
+export {
+  tensor,
+  zeros,
+  zerosLike,
+  full,
+  fromArray,
+  toArray,
+  randn,
+  rand,
+  reshape,
+  clone,
+  sliceRows,
+  sameShape,
+  argmaxRows,
+} from './tensor';
 export { Rng, seed } from './random';
 export type { RngState } from './random';
 export type { Backend } from './backend/types';
@@ -16,21 +30,35 @@ export type { BackendName } from './backend';
 export { getBackend, setBackend, nativeAvailable, setThreads, getThreads } from './backend';
 export * from './nn';
 export { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, oneHot, fromOneHot } from './losses';
+export type { Reduction, LossOptions } from './losses';
 export { initialize, INIT_NAMES } from './init';
 export type { InitName } from './init';
-export { SGD, Adam, Optim } from './optim';
+export { SGD, Adam, AdamW, Optim } from './optim';
+export { StepLR, CosineAnnealingLR, LinearWarmup, ReduceLROnPlateau, EpochScheduler } from './schedulers';
+export type { LRScheduler, StepLROptions, CosineOptions, WarmupOptions, PlateauOptions } from './schedulers';
+export { clipGradNorm, clipGradValue } from './clip';
 export type { Optimizer, OptimizerState, SGDOptions, AdamOptions } from './optim';
 export { WeightAverage } from './averaging';
 export type { WeightAverageOptions } from './averaging';
 export { fit, predict, evaluate, NonFiniteError } from './train';
-export type { Dataset, FitOptions, History, EarlyStopping, BatchInfo, PredictOptions, Evaluation } from './train';
+export type {
+  Dataset,
+  FitOptions,
+  History,
+  TrainingRecord,
+  EarlyStopping,
+  BatchInfo,
+  PredictOptions,
+  EvaluateOptions,
+  Evaluation,
+} from './train';
 export type { CheckpointOptions } from './checkpoint';
 export { save, load, loadWeights, registerModule, buildModule, LIMITS } from './serialize';
 export type { SaveOptions, LoadOptions, WeightLayout, ModuleFactory } from './serialize';
 export { toONNX, ONNX_OPSET, ONNX_IR_VERSION } from './export/onnx';
 export type { ONNXOptions } from './export/onnx';
-export { accuracy, confusionMatrix, classify } from './metrics';
-export type { Labels } from './metrics';
+export { accuracy, confusionMatrix, classify, topKAccuracy, classReport, meanSquaredError, meanAbsoluteError } from './metrics';
+export type { Labels, ClassReport, MetricName } from './metrics';
 export { Logger, formatEpoch } from './logger';
 export type { EpochRecord, LoggerOptions } from './logger';
 export { sweep, startQueueWorker, SpecError, validateSpec, expandSpec, SWEEP_DATASETS } from './sweep';
