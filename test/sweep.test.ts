@@ -38,7 +38,7 @@ function timeless(m: RunMetrics | undefined): unknown {
 
 describe('sweep spec: refused before anything runs, one line naming the key', () => {
   const cases: [string, unknown, RegExp][] = [
-    ['unknown top-level key', { ...TINY, axis: {} }, /unknown key "axis" \(expected one of name, base, axes, seeds\)/],
+    ['unknown top-level key', { ...TINY, axis: {} }, /unknown key "axis" \(expected one of name, description, base, axes, seeds\)/],
     ['unknown base key', { base: { learningRate: 0.1 } }, /"base": unknown key "learningRate"/],
     ['unknown axis', { axes: { depth: [1, 2] } }, /"axes": unknown key "depth"/],
     ['empty axis', { axes: { lr: [] } }, /"axes\.lr": expected a non-empty list of values/],
@@ -83,6 +83,22 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
       /run seed=0: model seed-cnn does not fit xor/,
     );
     expect(fs.readdirSync(out)).toEqual(['sweep.json']);
+  });
+
+  test('every spec shipped under sweeps/ is valid; named models label their runs', () => {
+    const dir = path.join(root, 'sweeps');
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThanOrEqual(9);
+    for (const f of files) {
+      const spec = validateSpec(JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')), f);
+      expect(spec.name).toBe(path.basename(f, '.json'));
+      expect(expandSpec(spec).length).toBeGreaterThan(0);
+    }
+    const kernels = expandSpec(validateSpec(JSON.parse(fs.readFileSync(path.join(dir, 'item5-usps-kernel-size.json'), 'utf8'))));
+    expect(kernels.map((r) => r.id).slice(0, 3)).toEqual(['model=k3,seed=0', 'model=k3,seed=1', 'model=k5,seed=0']);
+    expect(() => validateSpec({ axes: { model: [{ name: '../up', layers: [{ type: 'Linear', args: [2, 2] }] }] } })).toThrow(
+      /"axes\.model\[0\]\.name": expected a model name of 1-64 letters/,
+    );
   });
 
   test('expansion: the grid of the axes × the seeds, ids naming each value', () => {

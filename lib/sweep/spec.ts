@@ -26,8 +26,8 @@ export type SweepDataset = (typeof SWEEP_DATASETS)[number];
 export interface RunConfig {
   /** Data to train on (default usps). */
   dataset: SweepDataset;
-  /** A preset name (`neurone presets`) or a model description `{ "layers": [...] }` (default: as `neurone train`). */
-  model?: string | { layers: unknown[] };
+  /** A preset name (`neurone presets`) or a model description `{ "name"?: ..., "layers": [...] }` (default: as `neurone train`). */
+  model?: string | { name?: string; layers: unknown[] };
   /** sgd or adam (default sgd). */
   optimizer: 'sgd' | 'adam';
   /** Learning rate; gradients are summed over the batch (default 5e-4 for sgd, 1e-3 for adam). */
@@ -60,6 +60,8 @@ export interface RunConfig {
 export interface SweepSpec {
   /** A name for the sweep (letters, digits, `-`, `_`, `.`). */
   name?: string;
+  /** What the sweep is for, where its numbers are reported (free text, kept in `sweep.json`). */
+  description?: string;
   /** What every run shares; keys as in {@link RunConfig} (without `seed`). */
   base?: Partial<Omit<RunConfig, 'seed'>>;
   /** The values to vary: a key of {@link RunConfig} (not `seed`) → a non-empty list; every combination is run. */
@@ -127,12 +129,22 @@ const oneOf =
     if (typeof v !== 'string' || !choices.includes(v)) expect(where, `one of ${choices.map((c) => `"${c}"`).join(', ')}`, v);
   };
 
+/** A model description's optional name: it labels the model in run ids and tables, so it must be a safe folder name. */
+const MODEL_NAME = /^[A-Za-z0-9._+()-]{1,64}$/;
+
 const checkModel: Check = (v, where) => {
   if (typeof v === 'string') {
     if (!findPreset(v)) throw new SpecError(`${where}: unknown model preset "${v}" (presets: ${PRESETS.map((p) => p.name).join(', ')})`);
     return;
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) expect(where, 'a preset name or a model description { "layers": [...] }', v);
+  const name = (v as { name?: unknown }).name;
+  if (name !== undefined && (typeof name !== 'string' || !MODEL_NAME.test(name)))
+    expect(
+      where.endsWith('"') ? `${where.slice(0, -1)}.name"` : `${where}.name`,
+      'a model name of 1-64 letters, digits and . _ - + ( )',
+      name,
+    );
   try {
     buildModel(v);
   } catch (e) {
@@ -159,7 +171,7 @@ const KEYS: Record<Exclude<keyof RunConfig, 'seed'>, Check> = {
   dataSeed: int(0, MAX_SEED),
 };
 
-const TOP_KEYS = ['name', 'base', 'axes', 'seeds'];
+const TOP_KEYS = ['name', 'description', 'base', 'axes', 'seeds'];
 
 function plainObject(v: unknown, where: string): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) expect(where, 'an object', v);
@@ -180,6 +192,8 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
   const name = top.name ?? 'sweep';
   if (typeof name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(name))
     return expect(`${where}: "name"`, 'a string of 1-64 letters, digits, ".", "-" or "_"', name);
+  if (top.description !== undefined && (typeof top.description !== 'string' || top.description.length > 4000))
+    expect(`${where}: "description"`, 'a string of at most 4000 characters', top.description);
   const known = Object.keys(KEYS);
   const base = plainObject(top.base ?? {}, `${where}: "base"`);
   for (const [k, v] of Object.entries(base)) {
@@ -216,12 +230,20 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
   }
   runs *= seedList.length;
   if (runs > MAX_RUNS) throw new SpecError(`${where}: the axes and seeds make ${runs} runs (at most ${MAX_RUNS})`);
-  return { name, base: base as SweepSpec['base'], axes: axes as SweepSpec['axes'], seeds: seeds as number | number[] };
+  return {
+    name,
+    ...(top.description !== undefined ? { description: top.description as string } : {}),
+    base: base as SweepSpec['base'],
+    axes: axes as SweepSpec['axes'],
+    seeds: seeds as number | number[],
+  };
 }
 
-/** A short, stable text for an axis value: numbers and strings as they are, model descriptions by a hash. */
-function valueLabel(v: unknown): string {
+/** A short, stable text for an axis value: numbers and strings as they are, model descriptions by their name or a hash. */
+export function valueLabel(v: unknown): string {
   if (typeof v === 'string' || typeof v === 'number') return String(v);
+  const name = (v as { name?: unknown }).name;
+  if (typeof name === 'string') return name;
   return `model-${crypto.createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 8)}`;
 }
 

@@ -4,7 +4,7 @@
  * band per configuration; final test accuracy per configuration with ±1 std bars).
  */
 import { meanStd, markdownTable } from '../report/figures';
-import { RunConfig } from './spec';
+import { RunConfig, valueLabel } from './spec';
 import { RunMetrics } from './training';
 
 /** What a sweep keeps of each run (the run's `result.json`). */
@@ -69,7 +69,7 @@ function axisNames(rows: readonly SummaryRow[]): string[] {
 }
 
 function axisText(v: unknown): string {
-  return typeof v === 'string' || typeof v === 'number' ? String(v) : v === undefined ? '' : 'custom model';
+  return v === undefined ? '' : valueLabel(v);
 }
 
 /** The summary as a Markdown table (accuracies in %). */

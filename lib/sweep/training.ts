@@ -157,7 +157,8 @@ export async function runTraining(
     );
   }
   const inputSize = data.numFeatures(fullTrain);
-  const modelName = typeof config.model === 'string' ? config.model : config.model ? 'custom' : defaultModel(config.dataset);
+  const modelName =
+    typeof config.model === 'string' ? config.model : config.model ? (config.model.name ?? 'custom') : defaultModel(config.dataset);
   const description =
     typeof config.model === 'object'
       ? (config.model as ModelDescription)
