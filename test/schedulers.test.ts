@@ -1,4 +1,7 @@
 /** Learning-rate schedulers, metrics beyond accuracy, gradient clipping and AdamW, alone and in fit; on every backend. */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { setBackend } from '../lib/backend';
 import { seed } from '../lib/random';
 import { fromArray, zeros } from '../lib/tensor';
@@ -217,6 +220,37 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
       );
       if ('clipGradNorm' in clip) expect(Math.sqrt(squares)).toBeCloseTo(0.01, 4);
       else expect(largest).toBeCloseTo(0.001, 6);
+    }
+  });
+
+  test('a run resumed from a checkpoint gets the scheduled rates and weights of an uninterrupted one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-sched-'));
+    const small = { x: { shape: [256, 256], data: train.x.data.subarray(0, 256 * 256) }, labels: train.labels.subarray(0, 256) };
+    const run = async (epochs: number, resume: boolean): Promise<{ weights: Float32Array[]; rates: number[] }> => {
+      seed(6);
+      const net = new Sequential(new Linear(256, 16), new ReLU(), new Linear(16, 10));
+      const opt = new SGD({ lr: 0.1, momentum: 0.9 });
+      const scheduler = new StepLR(opt, { stepSize: 1, gamma: 0.5 });
+      const checkpoint = { path: path.join(dir, 'run.ckpt') };
+      const h = await fit(net, new CELogSoftmaxLoss(), opt, small, {
+        epochs,
+        batchSize: 32,
+        verbose: 0,
+        scheduler,
+        checkpoint,
+        resumeFrom: resume ? checkpoint.path : undefined,
+      });
+      return { weights: net.parameters().map((p) => p.value.data.slice()), rates: h.epochs.map((e) => e.lr as number) };
+    };
+    try {
+      const straight = await run(4, false);
+      await run(2, false);
+      const resumed = await run(4, true);
+      expect(straight.rates).toEqual([0.1, 0.05, 0.025, 0.0125]);
+      expect(resumed.rates).toEqual(straight.rates);
+      expect(resumed.weights).toEqual(straight.weights);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
