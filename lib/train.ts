@@ -649,6 +649,9 @@ export function evaluate(
     y = yOrOptions as Tensor;
     options = maybeOptions ?? {};
   } else {
+    if (dataOrX === null || typeof dataOrX !== 'object') {
+      throw new TypeError(`evaluate: data must be { x, y }, { x, labels } or two tensors x, y; got ${describe(dataOrX)}`);
+    }
     ({ x, y } = withTargets(dataOrX as Dataset));
     options = (yOrOptions as EvaluateOptions | undefined) ?? {};
   }

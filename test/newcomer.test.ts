@@ -89,6 +89,9 @@ describe.each(availableBackends())('%s backend', (name) => {
       fit(net, new CELogSoftmaxLoss(), new Adam(), data, { earlyStopping: { patience: 2, monitr: 'valLoss' } } as object),
     ).rejects.toThrow(/fit: earlyStopping: unknown option 'monitr' \(did you mean 'monitor'\?\)/);
     expect(() => evaluate(net, new CELogSoftmaxLoss(), data, { batch: 8 } as object)).toThrow(/evaluate: unknown option 'batch'/);
+    expect(() => evaluate(net, new CELogSoftmaxLoss(), null as never)).toThrow(
+      'evaluate: data must be { x, y }, { x, labels } or two tensors x, y; got null',
+    );
     expect(() => predict(net, data.x, { batch_size: 8 } as object)).toThrow(
       /predict: unknown option 'batch_size' \(did you mean 'batchSize'\?\)/,
     );
