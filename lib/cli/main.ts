@@ -33,6 +33,7 @@ import { ensureDir } from '../data/paths';
 import { save } from '../serialize';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
+import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -245,6 +246,8 @@ export function usage(): string {
     '  presets    list the model presets',
     '  sweep      run many trainings side by side from a JSON spec (neurone sweep --help)',
     '  worker     take the runs of `neurone sweep --queue` from Redis and train them (neurone worker --help)',
+    ...MODEL_COMMAND_HELP,
+    '  --version  print the version',
     '',
     'Options of train:',
   ];
@@ -293,7 +296,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainOptions | null {
     const flag = FLAGS[arg];
     if (!flag) {
       if (!arg.startsWith('-')) throw new UsageError(`unexpected argument '${arg}' (options start with --; see neurone --help)`);
-      throw new UsageError(`unknown option '${arg}' (see neurone --help)`);
+      throw new UsageError(`unknown option '${arg}'${didYouMean(arg, Object.keys(FLAGS))} (see neurone --help)`);
     }
     if (seen.has(arg)) throw new UsageError(`option ${arg} given twice`);
     seen.add(arg);
@@ -363,7 +366,7 @@ function loadDataset(name: DatasetName, seedValue: number, dir?: string): { trai
     try {
       return f();
     } catch (e) {
-      throw new UsageError(`cannot load ${what}: ${firstLine((e as Error).message)}`);
+      throw new UsageError(`cannot load ${what}: ${(e as Error).message}`);
     }
   };
   switch (name) {
@@ -828,8 +831,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (command === 'sweep') return await sweepCommand(rest);
     if (command === 'worker') return await workerCommand(rest);
+    if (command === '--version' || command === '-V') {
+      process.stdout.write(`neurone ${version()}\n`);
+      return 0;
+    }
+    const modelCommand = Object.prototype.hasOwnProperty.call(MODEL_COMMANDS, command) ? MODEL_COMMANDS[command] : undefined;
+    if (modelCommand) return await modelCommand(rest);
     if (command !== 'train') {
-      throw new UsageError(`unknown command '${command}' (commands: train, presets, sweep, worker; see neurone --help)`);
+      throw new UsageError(unknownCommand(command, ['train', 'presets', 'sweep', 'worker', ...Object.keys(MODEL_COMMANDS)]));
     }
     const opts = parseTrainArgs(rest);
     if (!opts) {
@@ -840,7 +849,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     // Library errors may already name the program ("neurone: NEURONE_BACKEND must be…"): one prefix.
-    process.stderr.write(`neurone: ${firstLine(msg).replace(/^(neurone:\s*)+/, '')}\n`);
+    process.stderr.write(`neurone: ${msg.replace(/^(neurone:\s*)+/, '')}\n`);
     return e instanceof UsageError ? 2 : 1;
   }
 }

@@ -1,0 +1,201 @@
+/**
+ * What the `predict`, `evaluate`, `export` and `data` commands share: their flag parser (with
+ * "did you mean" for a mistyped flag), the error for bad input, and how an error reaches the
+ * user (the whole message, after `neurone: `, never a stack trace).
+ *
+ * Exit codes: 0 done; 2 bad input (an argument, a file, a dataset that cannot be used), with
+ * nothing written; 1 a failure after the input was accepted (an output that cannot be written,
+ * a download that fails).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** Bad input: exit code 2. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+/** The Damerau–Levenshtein distance (adjacent swaps count one), for suggestions. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * ` (did you mean --epochs?)` for the candidate closest to `word`, when one is close enough to be
+ * a typo (at most a third of its letters off, and at most 3) or starts with it; '' otherwise.
+ */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (dist < bestDistance) {
+      best = c;
+      bestDistance = dist;
+    }
+  }
+  const strip = (s: string): string => s.replace(/^-+/, '');
+  const limit = Math.min(3, Math.max(1, Math.floor(strip(word).length / 3)));
+  if (best !== undefined && bestDistance <= limit) return ` (did you mean ${best}?)`;
+  const prefixed = candidates.filter((c) => strip(word).length >= 2 && strip(c).startsWith(strip(word)));
+  return prefixed.length === 1 ? ` (did you mean ${prefixed[0]}?)` : '';
+}
+
+/** One flag of a command. */
+export interface FlagSpec {
+  /** `--model`. */
+  name: string;
+  /** The value's placeholder (`FILE`); absent for a flag without value. */
+  arg?: string;
+  help: string;
+  choices?: readonly string[];
+  /** May be given several times (values collected in order). */
+  repeated?: boolean;
+}
+
+/** Parsed arguments: each flag's values (true for a flag without value), and the other arguments in order. */
+export interface ParsedArgs {
+  flags: Map<string, string[] | true>;
+  positional: string[];
+}
+
+/**
+ * Parses `argv` against `specs`: `--flag value`, `--flag=value`, `--` ending the flags. Refuses an
+ * unknown flag (suggesting the closest known one), a flag given twice, a missing value or one
+ * outside `choices`, all as {@link InputError} naming the command.
+ */
+export function parseArgs(command: string, argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const flags = new Map<string, string[] | true>();
+  const positional: string[] = [];
+  let flagsOver = false;
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i];
+    if (flagsOver || !arg.startsWith('-') || arg === '-') {
+      positional.push(arg);
+      continue;
+    }
+    if (arg === '--') {
+      flagsOver = true;
+      continue;
+    }
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    if (arg === '-h') arg = '--help';
+    const spec = byName.get(arg);
+    if (!spec) {
+      throw new InputError(`${command}: unknown option '${arg}'${didYouMean(arg, [...byName.keys()])} (see neurone ${command} --help)`);
+    }
+    const earlier = flags.get(arg);
+    if (earlier !== undefined && !spec.repeated) throw new InputError(`${command}: option ${arg} given twice`);
+    if (spec.arg === undefined) {
+      if (value !== undefined) throw new InputError(`${command}: option ${arg} takes no value`);
+      flags.set(arg, true);
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined || (value.startsWith('--') && value.length > 2)) {
+        throw new InputError(`${command}: option ${arg} needs a value (${spec.arg})`);
+      }
+    }
+    if (value === '') throw new InputError(`${command}: option ${arg} needs a non-empty value (${spec.arg})`);
+    if (spec.choices && !spec.choices.includes(value)) {
+      throw new InputError(
+        `${command}: bad value for ${arg}: '${value}' (expected one of ${spec.choices.join(', ')})${didYouMean(value, spec.choices)}`,
+      );
+    }
+    flags.set(arg, [...(Array.isArray(earlier) ? earlier : []), value]);
+  }
+  return { flags, positional };
+}
+
+/** The value of a flag given once, or undefined. */
+export function flagValue(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags.get(name);
+  return Array.isArray(v) ? v[v.length - 1] : undefined;
+}
+
+/** A positive integer flag, or its default. */
+export function intFlag(args: ParsedArgs, command: string, name: string, fallback: number, min = 1): number {
+  const raw = flagValue(args, name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
+    throw new InputError(`${command}: ${name} must be an integer >= ${min}, got '${raw}'`);
+  }
+  return n;
+}
+
+/** The help of a command: its usage line, its flags, then the lines given. */
+export function helpText(usageLine: string, specs: readonly FlagSpec[], more: readonly string[]): string {
+  const lines = [`Usage: ${usageLine}`, '', 'Options:'];
+  for (const s of specs) lines.push(`${`  ${s.name}${s.arg ? ` ${s.arg}` : ''}`.padEnd(26)}${s.help}`);
+  return [...lines, ...(more.length > 0 ? ['', ...more] : [])].join('\n');
+}
+
+/**
+ * Checks, before any work, that `file` can be written: its folder exists, it is not a folder or
+ * a device, and it is not one of `inputs` (writing would destroy what is read).
+ */
+export function checkOutputFile(command: string, flag: string, file: string, inputs: readonly string[] = []): void {
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  let st: fs.Stats | undefined;
+  try {
+    if (!fs.statSync(dir).isDirectory()) throw new InputError(`${command}: ${flag}: ${dir} is not a folder`);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${command}: ${flag}: folder ${dir} does not exist`);
+  }
+  try {
+    st = fs.statSync(target);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isDirectory()) throw new InputError(`${command}: ${flag}: ${file} is a folder; expected a file name`);
+  if (st && !st.isFile()) throw new InputError(`${command}: ${flag}: ${file} exists and is not a regular file`);
+  if (inputs.some((f) => path.resolve(f) === target))
+    throw new InputError(`${command}: ${flag}: ${file} is also an input; it would be overwritten`);
+}
+
+/**
+ * Runs a command's body: an {@link InputError} prints its whole message and exits 2, any other
+ * error prints its whole message and exits 1; no stack trace.
+ */
+export async function runCommand(body: () => Promise<number> | number): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`neurone: ${msg.replace(/^(neurone:\s*)+/, '')}\n`);
+    return e instanceof InputError ? 2 : 1;
+  }
+}
+
+/** Runs `f`, turning any error into an {@link InputError} that keeps its whole message, prefixed by `what`. */
+export function asInput<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${what}${(e as Error)?.message ?? String(e)}`);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * `neurone evaluate --model m.safetensors --dataset NAME [--split test]`: accuracy, loss and
+ * confusion matrix of a saved model on a dataset, with the figure and a JSON record in --out.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Loss, BCELoss, CELogSoftmaxLoss, CrossEntropyLoss, MSELoss } from '../losses';
+import { evaluate } from '../train';
+import * as data from '../data';
+import { Dataset } from '../data';
+import { ensureDir } from '../data/paths';
+import { confusionMatrixSvg } from '../report/figures';
+import { writeFileAtomic } from '../serialize';
+import { Module } from '../nn/module';
+import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
+import { lastLeaf, loadModel, modelInputShape } from './predict';
+
+const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: '--model', arg: 'FILE', help: 'the model (a .safetensors file saved by neurone)' },
+  { name: '--dataset', arg: 'NAME', choices: DATASETS, help: `${DATASETS.join('|')}` },
+  { name: '--split', arg: 'NAME', choices: ['test', 'train'], help: 'test (default) or train' },
+  { name: '--data-dir', arg: 'DIR', help: 'folder of the MNIST / Fashion-MNIST IDX files or of USPS_train/test.txt[.gz]' },
+  {
+    name: '--seed',
+    arg: 'N',
+    help: 'xor, blobs, checkerboard: the --seed the model was trained with (their test set derives from it; default 0)',
+  },
+  { name: '--out', arg: 'DIR', help: 'write confusion.svg and evaluation.json there' },
+  { name: '--help', help: 'show this help' },
+];
+
+export function evaluateUsage(): string {
+  return helpText('neurone evaluate --model FILE --dataset NAME [options]', FLAGS, [
+    "The loss is the one `neurone train` uses for the model's last layer: cross-entropy of the log-softmax of",
+    'logits; after LogSoftmax, cross-entropy; after Sigmoid, BCE on one-hot targets; after Softmax, MSE on them.',
+    '',
+    'Examples:',
+    '  neurone evaluate --model digits.safetensors --dataset usps',
+    '  neurone evaluate --model fashion.safetensors --dataset fashion --split train --out eval/',
+  ]);
+}
+
+function lossFor(net: Module): { loss: Loss; oneHot: boolean; name: string } {
+  const last = lastLeaf(net)?.config().type;
+  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(), oneHot: false, name: 'cross-entropy' };
+  if (last === 'Sigmoid' || last === 'StableSigmoid') return { loss: new BCELoss(), oneHot: true, name: 'BCE, one-hot' };
+  if (last === 'Softmax') return { loss: new MSELoss(), oneHot: true, name: 'MSE, one-hot' };
+  return { loss: new CELogSoftmaxLoss(), oneHot: false, name: 'cross-entropy of the log-softmax' };
+}
+
+function loadSplit(name: (typeof DATASETS)[number], split: 'train' | 'test', dir: string | undefined, seed: number): Dataset {
+  // The synthetic sets as `neurone train` draws them: its test set from seed + 1.
+  const s = split === 'test' ? seed + 1 : seed;
+  switch (name) {
+    case 'usps':
+      return data.loadUSPS({ split, dir });
+    case 'mnist':
+      return data.loadMNIST({ split, dir });
+    case 'fashion':
+      return data.loadFashionMNIST({ split, dir });
+    case 'xor':
+      return data.xor({ n: 800, seed: s });
+    case 'blobs':
+      return data.gaussianBlobs({ n: 800, seed: s });
+    case 'checkerboard':
+      return data.checkerboard({ n: split === 'test' ? 2000 : 4000, extent: 2, seed: s });
+  }
+}
+
+/** The `evaluate` command; returns the exit code. */
+export function evaluateCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  return runCommand(() => {
+    const args = parseArgs('evaluate', argv, FLAGS);
+    if (args.flags.has('--help')) {
+      write(`${evaluateUsage()}\n`);
+      return 0;
+    }
+    if (args.positional.length > 0)
+      throw new InputError(`evaluate: unexpected argument '${args.positional[0]}' (see neurone evaluate --help)`);
+    const datasetName = flagValue(args, '--dataset') as (typeof DATASETS)[number] | undefined;
+    if (datasetName === undefined) throw new InputError(`evaluate: --dataset NAME is required (${DATASETS.join(', ')})`);
+    const split = (flagValue(args, '--split') ?? 'test') as 'train' | 'test';
+    const seed = intFlag(args, 'evaluate', '--seed', 0, 0);
+    const out = flagValue(args, '--out');
+    const files = out === undefined ? undefined : { confusion: path.join(out, 'confusion.svg'), record: path.join(out, 'evaluation.json') };
+    if (out !== undefined && fs.existsSync(out) && !fs.statSync(out).isDirectory())
+      throw new InputError(`evaluate: --out ${out} is not a folder`);
+    const net = loadModel('evaluate', flagValue(args, '--model'));
+    const ds = asInput(`evaluate: cannot load ${datasetName} (${split}): `, () =>
+      loadSplit(datasetName, split, flagValue(args, '--data-dir'), seed),
+    );
+    const n = ds.labels.length;
+    const features = data.numFeatures(ds);
+    const shape = modelInputShape(net, n, features, `evaluate: ${datasetName}`);
+    const outShape = net.outputShape([1, ...shape.slice(1)]);
+    if (outShape.length !== 2 || outShape[1] !== ds.numClasses) {
+      throw new InputError(
+        `evaluate: the model outputs (batch, ${outShape.slice(1).join(', ')}) but ${datasetName} has ${ds.numClasses} classes`,
+      );
+    }
+    const { loss, oneHot, name: lossName } = lossFor(net);
+    const y = oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [n], data: Float32Array.from(ds.labels) };
+    const result = evaluate(net, loss, { shape, data: ds.x.data }, y);
+    const confusion = result.confusion ?? [];
+    const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`);
+    write(`${datasetName} ${split}: ${n.toLocaleString('en-US')} examples\n`);
+    write(`  accuracy  ${pct(result.accuracy)}\n`);
+    write(`  loss      ${result.loss.toPrecision(5)} (${lossName})\n`);
+    write('  confusion (rows: actual, columns: predicted)\n');
+    const cell = Math.max(4, ...confusion.flat().map((v) => String(v).length + 1));
+    write(`  ${''.padStart(4)}${confusion.map((_, c) => String(c).padStart(cell)).join('')}\n`);
+    confusion.forEach((row, r) => write(`  ${String(r).padStart(4)}${row.map((v) => String(v).padStart(cell)).join('')}\n`));
+    if (files && out !== undefined) {
+      ensureDir(out);
+      const title = `${path.basename(flagValue(args, '--model') ?? '')} on ${datasetName} ${split}`;
+      writeFileAtomic(
+        files.confusion,
+        [Buffer.from(confusionMatrixSvg(confusion, { title, classNames: ds.classNames }), 'utf8')],
+        'evaluate',
+      );
+      const record = {
+        model: flagValue(args, '--model'),
+        dataset: datasetName,
+        split,
+        examples: n,
+        accuracy: result.accuracy,
+        loss: result.loss,
+        lossName,
+        confusion,
+      };
+      writeFileAtomic(files.record, [Buffer.from(`${JSON.stringify(record, null, 2)}\n`, 'utf8')], 'evaluate');
+      write(`  figure    ${files.confusion}\n  record    ${files.record}\n`);
+    }
+    return 0;
+  });
+}

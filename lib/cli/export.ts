@@ -1,0 +1,101 @@
+/**
+ * `neurone export MODEL --onnx FILE [--input-shape L,C]` (and `--torch FILE`): a saved model as an
+ * ONNX model, or its weights in PyTorch's layout.
+ */
+import * as path from 'path';
+import { Module, Sequential } from '../nn/module';
+import { save, writeFileAtomic } from '../serialize';
+import { toONNX, ONNX_OPSET } from '../export/onnx';
+import { torchEntries } from '../export/torch';
+import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
+import { loadModel } from './predict';
+
+const FLAGS: readonly FlagSpec[] = [
+  {
+    name: '--onnx',
+    arg: 'FILE',
+    help: `write an ONNX model (opset ${ONNX_OPSET}; input "input", output "output", channels-last like neurone)`,
+  },
+  {
+    name: '--torch',
+    arg: 'FILE',
+    help: "write the weights in PyTorch's layout (state_dict names and shapes of the equivalent nn.Sequential)",
+  },
+  { name: '--input-shape', arg: 'DIMS', help: "one sample's shape, e.g. 256,1 (default: n for a model opening with Linear(n, …))" },
+  { name: '--help', help: 'show this help' },
+];
+
+export function exportUsage(): string {
+  return helpText('neurone export MODEL (--onnx FILE | --torch FILE) [--input-shape DIMS]', FLAGS, [
+    'An ONNX model needs the shape of one sample: a model opening with Linear(n, …) takes n features; for a',
+    'convolutional model give --input-shape LENGTH,CHANNELS (e.g. 256,1 for USPS, 784,1 for MNIST).',
+    'The batch dimension is left free.',
+    '',
+    'Examples:',
+    '  neurone export digits.safetensors --onnx digits.onnx --input-shape 256,1',
+    '  neurone export mlp.safetensors --onnx mlp.onnx',
+    '  neurone export digits.safetensors --torch digits-torch.safetensors',
+  ]);
+}
+
+/** A model's input shape when its first layer fixes it (Linear), else undefined. */
+function impliedInputShape(net: Module): number[] | undefined {
+  let m: Module | undefined = net;
+  while (m instanceof Sequential) m = m.modules[0];
+  const c = m?.config();
+  return c?.type === 'Linear' ? [c.args[0] as number] : undefined;
+}
+
+function parseShape(text: string): number[] {
+  const dims = text.split(/[,x×]/).map((d) => d.trim());
+  if (dims.some((d) => !/^\d+$/.test(d) || Number(d) < 1 || !Number.isSafeInteger(Number(d)))) {
+    throw new InputError(`export: --input-shape must be positive integers separated by commas (e.g. 256,1), got '${text}'`);
+  }
+  return dims.map(Number);
+}
+
+/** The `export` command; returns the exit code. */
+export function exportCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  return runCommand(() => {
+    const args = parseArgs('export', argv, FLAGS);
+    if (args.flags.has('--help')) {
+      write(`${exportUsage()}\n`);
+      return 0;
+    }
+    if (args.positional.length !== 1) {
+      throw new InputError(
+        `export: expected one model file, got ${args.positional.length === 0 ? 'none' : args.positional.join(' ')} (see neurone export --help)`,
+      );
+    }
+    const [modelFile] = args.positional;
+    const onnx = flagValue(args, '--onnx');
+    const torch = flagValue(args, '--torch');
+    if (onnx === undefined && torch === undefined) throw new InputError('export: say what to write: --onnx FILE or --torch FILE');
+    for (const [flag, file] of [
+      ['--onnx', onnx],
+      ['--torch', torch],
+    ] as const) {
+      if (file !== undefined) checkOutputFile('export', flag, file, [modelFile]);
+    }
+    if (onnx !== undefined && torch !== undefined && path.resolve(onnx) === path.resolve(torch))
+      throw new InputError('export: --onnx and --torch name the same file');
+    const net = loadModel('export', modelFile);
+    const shapeText = flagValue(args, '--input-shape');
+    let bytes: Uint8Array | undefined;
+    if (onnx !== undefined) {
+      const inputShape = shapeText !== undefined ? parseShape(shapeText) : impliedInputShape(net);
+      if (!inputShape)
+        throw new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
+      bytes = asInput('export: ', () => toONNX(net, { inputShape }));
+    }
+    // Both outputs are checked (ONNX built, weights convertible) before either is written.
+    if (torch !== undefined) asInput('export: ', () => torchEntries(net, 'export'));
+    if (torch !== undefined) save(net, torch, { layout: 'torch' });
+    if (onnx !== undefined && bytes) {
+      writeFileAtomic(onnx, [bytes], 'export');
+      write(`ONNX model (opset ${ONNX_OPSET}, ${bytes.length.toLocaleString('en-US')} bytes) written to ${onnx}\n`);
+    }
+    if (torch !== undefined) write(`weights in PyTorch's layout written to ${torch}\n`);
+    return 0;
+  });
+}

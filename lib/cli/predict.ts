@@ -1,0 +1,293 @@
+/**
+ * `neurone predict --model m.safetensors <input>...`: classes and probabilities of a saved model
+ * for PNG images, IDX files, CSV or JSON rows.
+ */
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import { Tensor } from '../tensor';
+import { Module, Sequential } from '../nn/module';
+import { load, writeFileAtomic } from '../serialize';
+import { predict } from '../train';
+import { readIdx } from '../data/idx';
+import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from '../data/read';
+import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
+
+/** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
+const MAX_TEXT_INPUT_BYTES = 256 * 2 ** 20;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: '--model', arg: 'FILE', help: 'the model (a .safetensors file saved by neurone: save() or train --save)' },
+  { name: '--out', arg: 'FILE', help: 'write the results there too: .json (one object per row) or .csv' },
+  { name: '--top', arg: 'K', help: 'classes listed per row, most probable first (default 3)' },
+  { name: '--invert', help: 'PNG: dark ink on a light page (MNIST and USPS are light on dark)' },
+  { name: '--help', help: 'show this help' },
+];
+
+export function predictUsage(): string {
+  return helpText('neurone predict --model FILE [options] INPUT...', FLAGS, [
+    'Inputs (one kind or several, rows taken in order):',
+    '  *.png                   one image per file, grey levels scaled to [0, 1] (the size the model takes: 16×16 USPS, 28×28 MNIST)',
+    '  IDX (*-ubyte, *.idx, .gz) the images of an IDX file (bytes scaled to [0, 1], as the MNIST loaders do)',
+    '  *.csv                   one row of numbers per line (a first line with words is a header)',
+    '  *.json                  an array of rows (arrays of numbers), or one row',
+    '',
+    'The probabilities are the softmax of the outputs (the outputs themselves after Softmax, their exp after',
+    'LogSoftmax, each output after Sigmoid).',
+    '',
+    'Examples:',
+    '  neurone predict --model digits.safetensors seven.png three.png',
+    '  neurone predict --model digits.safetensors --out predictions.csv t10k-images-idx3-ubyte.gz',
+  ]);
+}
+
+/** Rows read from the inputs, each named `file` or `file:row`. */
+export interface InputRows {
+  names: string[];
+  rows: Float32Array[];
+}
+
+function readPng(file: string, invert: boolean): Float32Array {
+  const buf = readDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG image');
+  let png: PNG;
+  try {
+    png = PNG.sync.read(buf);
+  } catch (e) {
+    throw new Error(`${file}: not a readable PNG (${(e as Error).message})`);
+  }
+  if (png.width * png.height > MAX_PNG_PIXELS)
+    throw new Error(`${file}: ${png.width}×${png.height} pixels, over the ${MAX_PNG_PIXELS} read`);
+  const out = new Float32Array(png.width * png.height);
+  for (let i = 0; i < out.length; i++) {
+    const [r, g, b, a] = [png.data[4 * i], png.data[4 * i + 1], png.data[4 * i + 2], png.data[4 * i + 3]];
+    // Transparent pixels count as the page: black, or white when inverted.
+    const grey = (((r + g + b) / 3) * a + (invert ? 255 : 0) * (255 - a)) / 255;
+    out[i] = (invert ? 255 - grey : grey) / 255;
+  }
+  return out;
+}
+
+function readIdxRows(file: string): Float32Array[] {
+  const idx = readIdx(file);
+  if (idx.dims.length < 2) throw new Error(`${file}: an IDX file of ${idx.dims.length} dimension (labels?), expected examples × features`);
+  const n = idx.dims[0];
+  const size = idx.dims.slice(1).reduce((a, b) => a * b, 1);
+  const scale = idx.type === 'ubyte' ? 1 / 255 : 1;
+  return Array.from({ length: n }, (_, r) =>
+    Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v) => v * scale),
+  );
+}
+
+function parseNumber(text: string, where: string): number {
+  const v = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(v)) throw new Error(`${where}: '${text.trim()}' is not a finite number`);
+  return v;
+}
+
+function readCsvRows(file: string): Float32Array[] {
+  const lines = readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a CSV file')
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((l, i) => ({ l, i }))
+    .filter(({ l }) => l.trim() !== '');
+  if (lines.length === 0) throw new Error(`${file}: no rows`);
+  // A first line with anything but numbers is a header.
+  const first = lines[0].l.split(',');
+  const start = first.some((c) => c.trim() === '' || !Number.isFinite(Number(c.trim()))) ? 1 : 0;
+  const rows = lines
+    .slice(start)
+    .map(({ l, i }) => Float32Array.from(l.split(','), (c, j) => parseNumber(c, `${file} line ${i + 1} column ${j + 1}`)));
+  if (rows.length === 0) throw new Error(`${file}: a header and no rows`);
+  return rows;
+}
+
+function readJsonRows(file: string): Float32Array[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a JSON file').toString('utf8'));
+  } catch (e) {
+    if ((e as Error).message.startsWith(file)) throw e;
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const rows = Array.isArray(parsed) && parsed.every((r) => typeof r === 'number') ? [parsed] : parsed;
+  if (!Array.isArray(rows) || rows.length === 0 || !rows.every(Array.isArray)) {
+    throw new Error(
+      `${file}: expected an array of rows (arrays of numbers) or one row, got ${Array.isArray(rows) ? 'an array of something else' : typeof rows}`,
+    );
+  }
+  return (rows as unknown[][]).map((r, i) =>
+    Float32Array.from(r, (v, j) => {
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new Error(`${file}: row ${i} value ${j} is ${JSON.stringify(v)}, expected a finite number`);
+      return v;
+    }),
+  );
+}
+
+/** The kind of an input file, from its name. */
+function inputKind(file: string): 'png' | 'idx' | 'csv' | 'json' | undefined {
+  const name = path.basename(file).toLowerCase().replace(/\.gz$/, '');
+  if (name.endsWith('.png')) return 'png';
+  if (name.endsWith('.csv')) return 'csv';
+  if (name.endsWith('.json')) return 'json';
+  if (name.endsWith('.idx') || name.endsWith('-ubyte') || /\.idx\d-ubyte$/.test(name)) return 'idx';
+  return undefined;
+}
+
+/** Reads every input file into rows; throws naming the file. */
+export function readInputs(files: readonly string[], invert: boolean): InputRows {
+  const names: string[] = [];
+  const rows: Float32Array[] = [];
+  for (const file of files) {
+    const kind = inputKind(file);
+    if (!kind)
+      throw new InputError(`predict: ${file}: unknown kind of input (expected .png, an IDX file (*-ubyte, *.idx, .gz), .csv or .json)`);
+    const got = asInput('predict: ', () =>
+      kind === 'png'
+        ? [readPng(file, invert)]
+        : kind === 'idx'
+          ? readIdxRows(file)
+          : kind === 'csv'
+            ? readCsvRows(file)
+            : readJsonRows(file),
+    );
+    got.forEach((r, i) => {
+      names.push(got.length === 1 && kind === 'png' ? file : `${file}:${i}`);
+      rows.push(r);
+    });
+  }
+  const width = rows[0]?.length;
+  const odd = rows.findIndex((r) => r.length !== width);
+  if (odd >= 0)
+    throw new InputError(
+      `predict: ${names[odd]} has ${rows[odd].length} values, ${names[0]} has ${width}: every row must have the same size`,
+    );
+  return { names, rows };
+}
+
+/** The first module that is not a Sequential. */
+function firstLeaf(net: Module): Module | undefined {
+  let m: Module | undefined = net;
+  while (m instanceof Sequential) m = m.modules[0];
+  return m;
+}
+
+/** The last module that is not a Sequential. */
+export function lastLeaf(net: Module): Module | undefined {
+  let m: Module | undefined = net;
+  while (m instanceof Sequential) m = m.modules[m.modules.length - 1];
+  return m;
+}
+
+/**
+ * The shape of `n` rows of `features` values as the model takes them: (n, features), or
+ * (n, length, chan) for a model that opens with a convolution or a pooling. Throws an
+ * InputError saying what the model takes.
+ */
+export function modelInputShape(net: Module, n: number, features: number, what: string): number[] {
+  const first = firstLeaf(net);
+  const chan = first && 'chanIn' in first && typeof first.chanIn === 'number' ? first.chanIn : 1;
+  const candidates = [[n, features]];
+  if (features % chan === 0) candidates.push([n, features / chan, chan]);
+  let reason = '';
+  for (const shape of candidates) {
+    try {
+      net.outputShape([1, ...shape.slice(1)]);
+      return shape;
+    } catch (e) {
+      reason ||= (e as Error).message;
+    }
+  }
+  throw new InputError(`${what} has ${features} values per row, which the model does not take: ${reason}`);
+}
+
+/** Probabilities from the model's outputs (n, k), by its last layer: see predictUsage. */
+export function probabilities(net: Module, y: Tensor): { probs: Float32Array; classes: number } {
+  if (y.shape.length !== 2)
+    throw new InputError(`the model outputs ${y.shape.length}-D values (${y.shape.join(', ')}), not one score per class`);
+  const [n, k] = y.shape;
+  const last = lastLeaf(net)?.config().type;
+  const probs = new Float32Array(y.data.length);
+  for (let r = 0; r < n; r++) {
+    const row = y.data.subarray(r * k, (r + 1) * k);
+    const out = probs.subarray(r * k, (r + 1) * k);
+    if (last === 'Softmax' || last === 'Sigmoid' || last === 'StableSigmoid') out.set(row);
+    else if (last === 'LogSoftmax') for (let j = 0; j < k; j++) out[j] = Math.exp(row[j]);
+    else {
+      let max = -Infinity;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      for (let j = 0; j < k; j++) sum += out[j] = Math.exp(row[j] - max);
+      for (let j = 0; j < k; j++) out[j] /= sum;
+    }
+  }
+  return { probs, classes: k };
+}
+
+/** Loads a model for a command, the load error kept whole as bad input. */
+export function loadModel(command: string, file: string | undefined): Module {
+  if (file === undefined) throw new InputError(`${command}: --model FILE is required (a model saved by neurone)`);
+  return asInput(`${command}: `, () => load(file));
+}
+
+interface Row {
+  input: string;
+  class: number;
+  probabilities: number[];
+}
+
+function formatRows(rows: readonly Row[], top: number): string[] {
+  const width = Math.max(...rows.map((r) => r.input.length));
+  return rows.map((r) => {
+    const order = r.probabilities.map((p, c) => [c, p] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    const listed = order
+      .slice(0, top)
+      .map(([c, p]) => `${c} ${p.toFixed(4)}`)
+      .join(', ');
+    return `${r.input.padEnd(width)}  class ${r.class}  (${listed})`;
+  });
+}
+
+/** The `predict` command; returns the exit code. */
+export function predictCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  return runCommand(() => {
+    const args = parseArgs('predict', argv, FLAGS);
+    if (args.flags.has('--help')) {
+      write(`${predictUsage()}\n`);
+      return 0;
+    }
+    const top = intFlag(args, 'predict', '--top', 3);
+    const out = flagValue(args, '--out');
+    if (args.positional.length === 0)
+      throw new InputError('predict: no input given (PNG images, an IDX file, CSV or JSON rows; see neurone predict --help)');
+    if (out !== undefined) {
+      const ext = path.extname(out).toLowerCase();
+      if (ext !== '.json' && ext !== '.csv') throw new InputError(`predict: --out ${out}: expected a .json or .csv file name`);
+      checkOutputFile('predict', '--out', out, [...args.positional, flagValue(args, '--model') ?? '']);
+    }
+    const net = loadModel('predict', flagValue(args, '--model'));
+    const inputs = readInputs(args.positional, args.flags.has('--invert'));
+    const features = inputs.rows[0].length;
+    const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`);
+    const x = new Float32Array(inputs.rows.length * features);
+    inputs.rows.forEach((r, i) => x.set(r, i * features));
+    const { probs, classes } = probabilities(net, predict(net, { shape, data: x }));
+    const rows: Row[] = inputs.names.map((input, i) => {
+      const p = Array.from(probs.subarray(i * classes, (i + 1) * classes), (v) => Number(v.toPrecision(6)));
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (p[c] > p[best]) best = c;
+      return { input, class: best, probabilities: p };
+    });
+    for (const line of formatRows(rows, Math.min(top, classes))) write(`${line}\n`);
+    if (out !== undefined) {
+      const text = out.toLowerCase().endsWith('.csv')
+        ? [
+            ['input', 'class', ...Array.from({ length: classes }, (_, c) => `p${c}`)].join(','),
+            ...rows.map((r) => [JSON.stringify(r.input), r.class, ...r.probabilities].join(',')),
+          ].join('\n') + '\n'
+        : `${JSON.stringify(rows, null, 1)}\n`;
+      writeFileAtomic(out, [Buffer.from(text, 'utf8')], 'predict');
+      write(`written to ${out}\n`);
+    }
+    return 0;
+  });
+}

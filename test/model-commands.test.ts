@@ -1,0 +1,417 @@
+/**
+ * The commands that use a saved model or fetch data: `neurone predict`, `evaluate`, `export`,
+ * `data download`, plus `--version` and "did you mean". Spawned through ts-node like
+ * test/cli.test.ts; bad input must give exit code 2, one line on stderr, no stack trace and no
+ * file written. No test needs the internet: the download's failure paths run against a local
+ * HTTPS server (a certificate made with openssl for the run) and an unused port.
+ */
+import { spawnSync, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as https from 'https';
+import * as os from 'os';
+import * as path from 'path';
+import { AddressInfo } from 'net';
+import { PNG } from 'pngjs';
+import { Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, LogSoftmax } from '../lib/nn';
+import { save, load } from '../lib/serialize';
+import { seed } from '../lib/random';
+import { predict, evaluate } from '../lib/train';
+import { CELogSoftmaxLoss } from '../lib/losses';
+import { loadUSPS } from '../lib/data';
+import { encodeIdx } from '../lib/data/idx';
+import { toONNX } from '../lib/export/onnx';
+import { modelProto } from '../lib/export/proto';
+import { readSafetensors } from '../lib/serialize';
+import { didYouMean, runCommand, asInput } from '../lib/cli/command';
+import { predictCommand } from '../lib/cli/predict';
+import { exportCommand } from '../lib/cli/export';
+import { evaluateCommand } from '../lib/cli/evaluate';
+import { dataCommand } from '../lib/cli/data';
+
+const root = path.join(__dirname, '..');
+const tsNode = require.resolve('ts-node/dist/bin.js');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Run {
+  const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 90000,
+    env: { ...process.env, NEURONE_BACKEND: '', ...env },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, without blocking the event loop (a test's own HTTPS server must keep answering). */
+function cliAsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
+      cwd: root,
+      env: { ...process.env, NEURONE_BACKEND: '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * A command run in this process (its entry point, as main() dispatches to it): much faster than a
+ * spawn, for the many refusals; stderr is captured from process.stderr.
+ */
+async function run(command: (argv: readonly string[], write: (t: string) => void) => Promise<number>, args: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await command(args, (t) => (stdout += t));
+    return { code, stdout, stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** Bad input: exit 2, one line on stderr starting `neurone: ` and matching, no stack trace. */
+function expectBadInput(r: Run, pattern: RegExp): void {
+  expect(r.stderr).toMatch(pattern);
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^neurone: /);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+let tmp: string;
+let cnnFile: string;
+let mlpFile: string;
+let cnn: Sequential;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-model-cli-'));
+  seed(11);
+  cnn = new Sequential(new Conv1D(3, 1, 4), new ReLU(), new MaxPool1D(2, 2), new Flatten(), new Linear(127 * 4, 10));
+  cnnFile = path.join(tmp, 'cnn.safetensors');
+  save(cnn, cnnFile);
+  mlpFile = path.join(tmp, 'mlp.safetensors');
+  save(new Sequential(new Linear(4, 3), new LogSoftmax()), mlpFile);
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A 16×16 PNG of grey levels `v(i)` in 0..255 (opaque). */
+function writePng(file: string, v: (i: number) => number, size = 16): Float32Array {
+  const png = new PNG({ width: size, height: size });
+  const expected = new Float32Array(size * size);
+  for (let i = 0; i < size * size; i++) {
+    const g = v(i);
+    png.data.set([g, g, g, 255], 4 * i);
+    expected[i] = g / 255;
+  }
+  fs.writeFileSync(file, PNG.sync.write(png));
+  return expected;
+}
+
+function softmaxRows(y: Float32Array, k: number): number[][] {
+  const rows: number[][] = [];
+  for (let r = 0; r < y.length / k; r++) {
+    const row = Array.from(y.subarray(r * k, (r + 1) * k));
+    const max = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - max));
+    const s = e.reduce((a, b) => a + b, 0);
+    rows.push(e.map((v) => v / s));
+  }
+  return rows;
+}
+
+describe('top level', () => {
+  test('--version prints the package version', () => {
+    const r = cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`neurone ${pkg.version}`);
+  });
+
+  test('a mistyped command or train flag gets a suggestion', () => {
+    expectBadInput(cli(['predcit']), /unknown command 'predcit' \(did you mean predict\?\)/);
+    expectBadInput(cli(['train', '--epoch', '3']), /unknown option '--epoch' \(did you mean --epochs\?\)/);
+  });
+
+  test('didYouMean: typos and prefixes, nothing for an unrelated word', () => {
+    expect(didYouMean('--datset', ['--dataset', '--data-dir'])).toBe(' (did you mean --dataset?)');
+    expect(didYouMean('evalute', ['predict', 'evaluate'])).toBe(' (did you mean evaluate?)');
+    expect(didYouMean('--inp', ['--input-shape', '--onnx'])).toBe(' (did you mean --input-shape?)');
+    expect(didYouMean('banana', ['predict', 'evaluate', 'export'])).toBe('');
+  });
+});
+
+describe('neurone predict', () => {
+  test('PNG, IDX, CSV and JSON rows: the classes and probabilities of predict, printed and written', () => {
+    const a = writePng(path.join(tmp, 'a.png'), (i) => (i * 7) % 256);
+    const b = writePng(path.join(tmp, 'b.png'), (i) => (i % 16 < 8 ? 255 : 0));
+    const idxRows = new Uint8Array(2 * 256).map((_, i) => (i * 13) % 256);
+    fs.writeFileSync(path.join(tmp, 'two-idx3-ubyte'), encodeIdx(idxRows, [2, 16, 16]));
+    const csvRow = Array.from({ length: 256 }, (_, i) => (i % 5) / 4);
+    fs.writeFileSync(path.join(tmp, 'rows.csv'), `${csvRow.map((_, i) => `px${i}`).join(',')}\n${csvRow.join(',')}\n`);
+    fs.writeFileSync(path.join(tmp, 'rows.json'), JSON.stringify([csvRow.map((v) => 1 - v)]));
+    const out = path.join(tmp, 'predictions.json');
+    const r = cli(
+      ['predict', '--model', cnnFile, '--out', out, 'a.png', 'b.png', 'two-idx3-ubyte', 'rows.csv', 'rows.json'].map((s) =>
+        s.includes('.') || s.includes('-ubyte') ? (path.isAbsolute(s) ? s : path.join(tmp, s)) : s,
+      ),
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rows = [
+      a,
+      b,
+      ...[0, 1].map((k) => Float32Array.from(idxRows.subarray(k * 256, (k + 1) * 256), (v) => v / 255)),
+      Float32Array.from(csvRow),
+      Float32Array.from(csvRow, (v) => 1 - v),
+    ];
+    const x = new Float32Array(rows.length * 256);
+    rows.forEach((row, i) => x.set(row, i * 256));
+    const expected = softmaxRows(predict(cnn, { shape: [rows.length, 256, 1], data: x }).data, 10);
+    const written = JSON.parse(fs.readFileSync(out, 'utf8')) as { input: string; class: number; probabilities: number[] }[];
+    expect(written.map((w) => path.basename(w.input))).toEqual([
+      'a.png',
+      'b.png',
+      'two-idx3-ubyte:0',
+      'two-idx3-ubyte:1',
+      'rows.csv:0',
+      'rows.json:0',
+    ]);
+    written.forEach((w, i) => {
+      w.probabilities.forEach((p, c) => expect(Math.abs(p - expected[i][c])).toBeLessThan(1e-5));
+      expect(w.class).toBe(expected[i].indexOf(Math.max(...expected[i])));
+    });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(new RegExp(`a\\.png\\s+class ${written[0].class}\\s+\\(${written[0].class} \\d\\.\\d{4}, `));
+    expect(lines[lines.length - 1]).toBe(`written to ${out}`);
+  });
+
+  test('bad input: one line, exit 2, no --out file', async () => {
+    const out = path.join(tmp, 'never.csv');
+    writePng(path.join(tmp, 'small.png'), () => 9, 8);
+    expectBadInput(
+      cli(['predict', '--model', cnnFile, '--out', out, path.join(tmp, 'small.png')]),
+      /predict: .*small\.png has 64 values per row, which the model does not take: .*expected input/,
+    );
+    fs.writeFileSync(path.join(tmp, 'bad.csv'), '1,2,3,4\n1,2,x,4\n');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'bad.csv')]),
+      /bad\.csv line 2 column 3: 'x' is not a finite number/,
+    );
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'notes.txt')]),
+      /notes\.txt: unknown kind of input \(expected \.png/,
+    );
+    expectBadInput(
+      await run(predictCommand, ['--model', path.join(tmp, 'absent.safetensors'), path.join(tmp, 'bad.csv')]),
+      /predict: load: .*absent\.safetensors/,
+    );
+    expectBadInput(await run(predictCommand, [path.join(tmp, 'bad.csv')]), /predict: --model FILE is required/);
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, '--top', '0', path.join(tmp, 'bad.csv')]),
+      /--top must be an integer >= 1, got '0'/,
+    );
+    expectBadInput(await run(predictCommand, ['--modle', mlpFile]), /unknown option '--modle' \(did you mean --model\?\)/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test('a CSV of 4 columns through a LogSoftmax model: probabilities are exp of its outputs', () => {
+    fs.writeFileSync(path.join(tmp, 'four.csv'), '0.5,-1,2,0\n');
+    const out = path.join(tmp, 'four.csv.out.csv');
+    const r = cli(['predict', '--model', mlpFile, '--out', out, path.join(tmp, 'four.csv')]);
+    expect(r.code).toBe(0);
+    const y = predict(load(mlpFile), { shape: [1, 4], data: Float32Array.from([0.5, -1, 2, 0]) }).data;
+    const [header, row] = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(header).toBe('input,class,p0,p1,p2');
+    const p = row.split(',').slice(2).map(Number);
+    p.forEach((v, c) => expect(Math.abs(v - Math.exp(y[c]))).toBeLessThan(1e-5));
+  });
+});
+
+describe('neurone export', () => {
+  test('--onnx writes exactly toONNX of the loaded model; --torch the PyTorch layout', () => {
+    const onnx = path.join(tmp, 'cnn.onnx');
+    const torch = path.join(tmp, 'cnn-torch.safetensors');
+    const r = cli(['export', cnnFile, '--onnx', onnx, '--torch', torch, '--input-shape', '256,1']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Buffer.compare(fs.readFileSync(onnx), Buffer.from(toONNX(load(cnnFile), { inputShape: [256, 1] })))).toBe(0);
+    expect(modelProto().decode(fs.readFileSync(onnx))).toBeTruthy();
+    expect(readSafetensors(torch).tensors.get('0.weight')!.shape).toEqual([4, 1, 3]);
+    // A model opening with Linear says its input size.
+    const mlpOnnx = path.join(tmp, 'mlp.onnx');
+    expect(cli(['export', mlpFile, '--onnx', mlpOnnx]).code).toBe(0);
+    expect(fs.existsSync(mlpOnnx)).toBe(true);
+  });
+
+  test('bad input: one line, exit 2, nothing written', async () => {
+    const onnx = path.join(tmp, 'never.onnx');
+    expectBadInput(
+      await run(exportCommand, [cnnFile, '--onnx', onnx]),
+      /export: Sequential\(Conv1D.* does not say its input size; give --input-shape/,
+    );
+    expectBadInput(
+      await run(exportCommand, [cnnFile, '--onnx', onnx, '--input-shape', '255,2']),
+      /export: toONNX: inputShape \[255, 2\] does not fit the network/,
+    );
+    expectBadInput(
+      await run(exportCommand, [cnnFile, '--onnx', onnx, '--input-shape', '256,one']),
+      /--input-shape must be positive integers/,
+    );
+    expectBadInput(await run(exportCommand, [cnnFile]), /export: say what to write: --onnx FILE or --torch FILE/);
+    expectBadInput(
+      await run(exportCommand, [cnnFile, '--onnx', cnnFile, '--input-shape', '256,1']),
+      /--onnx: .*cnn\.safetensors is also an input/,
+    );
+    expectBadInput(
+      await run(exportCommand, [cnnFile, '--onnx', path.join(tmp, 'no', 'such', 'x.onnx'), '--input-shape', '256,1']),
+      /--onnx: folder .* does not exist/,
+    );
+    expect(fs.existsSync(onnx)).toBe(false);
+  });
+});
+
+describe('neurone evaluate', () => {
+  test('usps test: the accuracy and loss evaluate() gives, a confusion figure and record in --out', () => {
+    const out = path.join(tmp, 'eval');
+    const r = cli(['evaluate', '--model', cnnFile, '--dataset', 'usps', '--out', out]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const test = loadUSPS({ split: 'test' });
+    const n = test.labels.length;
+    const e = evaluate(
+      cnn,
+      new CELogSoftmaxLoss(),
+      { shape: [n, 256, 1], data: test.x.data },
+      { shape: [n], data: Float32Array.from(test.labels) },
+    );
+    expect(r.stdout).toContain(`usps test: ${n.toLocaleString('en-US')} examples`);
+    expect(r.stdout).toContain(`accuracy  ${(100 * e.accuracy!).toFixed(2)} %`);
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8'));
+    expect(record.confusion).toEqual(e.confusion);
+    expect(Math.abs(record.loss - e.loss)).toBeLessThan(1e-6 * Math.max(1, e.loss));
+    expect(fs.readFileSync(path.join(out, 'confusion.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  test('bad input: one line, exit 2', async () => {
+    expectBadInput(
+      await run(evaluateCommand, ['--model', mlpFile, '--dataset', 'usps']),
+      /evaluate: usps has 256 values per row, which the model does not take/,
+    );
+    expectBadInput(
+      await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'uspss']),
+      /bad value for --dataset: 'uspss' .*\(did you mean usps\?\)/,
+    );
+    expectBadInput(await run(evaluateCommand, ['--model', cnnFile]), /--dataset NAME is required/);
+    expectBadInput(
+      await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'usps', '--split', 'val']),
+      /bad value for --split: 'val' \(expected one of test, train\)/,
+    );
+  });
+
+  test('a dataset that is not there: the loader’s message, whole', async () => {
+    const empty = path.join(tmp, 'empty');
+    const r = await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'usps', '--data-dir', empty]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `neurone: evaluate: cannot load usps (test): loadUSPS: USPS_test.txt.gz (or USPS_test.txt) not found in ${empty}\n`,
+    );
+  });
+
+  test('an error of several lines (a loader listing the folders it searched) reaches the user whole', async () => {
+    const r = await run(
+      async () =>
+        runCommand(() =>
+          asInput('evaluate: cannot load mnist (test): ', () => {
+            throw new Error('loadMNIST: no mnist test files found. Looked in:\n  /a (x)\n  /b (y)\nPass { dir } with the IDX files.');
+          }),
+        ),
+      [],
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      'neurone: evaluate: cannot load mnist (test): loadMNIST: no mnist test files found. Looked in:\n  /a (x)\n  /b (y)\nPass { dir } with the IDX files.\n',
+    );
+  });
+});
+
+describe('neurone data download (no internet)', () => {
+  test('unknown dataset, subcommand or mirror: one line, exit 2', async () => {
+    expectBadInput(cli(['data', 'download', 'mnst']), /unknown dataset 'mnst' \(did you mean mnist\?\) \(known: mnist, fashion\)/);
+    expectBadInput(await run(dataCommand, ['downlaod', 'mnist']), /data: unknown subcommand 'downlaod' \(did you mean download\?\)/);
+    expectBadInput(
+      await run(dataCommand, ['download', 'mnist', '--mirror', 'http://127.0.0.1/']),
+      /only https URLs are fetched, got http:/,
+    );
+    expectBadInput(await run(dataCommand, ['download', 'constructor']), /unknown dataset 'constructor'/);
+  });
+
+  test('a mirror that serves wrong bytes: checksum refused, exit 1, nothing left in the cache', async () => {
+    const certDir = path.join(tmp, 'tls');
+    fs.mkdirSync(certDir);
+    const key = path.join(certDir, 'key.pem');
+    const cert = path.join(certDir, 'cert.pem');
+    const made = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { encoding: 'utf8' },
+    );
+    if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr}`);
+    const served: string[] = [];
+    const server = https.createServer({ key: fs.readFileSync(key), cert: fs.readFileSync(cert) }, (req, res) => {
+      served.push(req.url ?? '');
+      res.end('not the MNIST file');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const cache = path.join(tmp, 'cache');
+    try {
+      const r = await cliAsync(['data', 'download', 'mnist', '--cache-dir', cache, '--mirror', `https://127.0.0.1:${port}/mnist`], {
+        NODE_EXTRA_CA_CERTS: cert,
+      });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        /^neurone: download mnist: could not fetch train-images-idx3-ubyte\.gz:\n {2}https:\/\/127\.0\.0\.1:\d+\/mnist\/train-images-idx3-ubyte\.gz: checksum mismatch: expected 9912422 bytes/,
+      );
+      expect(served).toEqual(['/mnist/train-images-idx3-ubyte.gz']);
+      expect(fs.readdirSync(path.join(cache, 'mnist'))).toEqual([]);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('a mirror nobody answers at: exit 1 naming the URL, nothing written', async () => {
+    const cache = path.join(tmp, 'cache-refused');
+    const r = await run(dataCommand, ['download', 'fashion', '--cache-dir', cache, '--mirror', 'https://127.0.0.1:9/']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^neurone: download fashion-mnist: could not fetch train-images-idx3-ubyte\.gz:\n {2}.*ECONNREFUSED|connect/);
+    expect(fs.existsSync(path.join(cache, 'fashion-mnist')) ? fs.readdirSync(path.join(cache, 'fashion-mnist')) : []).toEqual([]);
+  });
+});
