@@ -3,7 +3,7 @@
  * chart of the loss during training, and writes the loss/accuracy curves as an SVG at the end.
  */
 import * as fs from 'fs';
-import { asciiChart, lineChartSvg } from './plot';
+import { asciiChart, lineChartSvg, Marker } from './plot';
 import { TerminalProgress, formatLoss } from './progress';
 
 /** What `fit` records for one epoch. */
@@ -55,6 +55,7 @@ export class Logger {
   private readonly bar = new TerminalProgress({ unit: 'batches' });
   private lossSum = 0;
   private lossCount = 0;
+  private readonly marks: Marker[] = [];
 
   constructor(options: LoggerOptions = {}) {
     const v = options.verbose ?? 1;
@@ -102,6 +103,14 @@ export class Logger {
     if (this.verbose > 0) this.write(text);
   }
 
+  /**
+   * Marks epoch `epoch` on the SVG's charts with `label` (a learning-rate drop, a restart). The
+   * best epoch (lowest validation loss, or training loss without validation) is marked anyway.
+   */
+  annotate(epoch: number, label: string): void {
+    this.marks.push({ x: epoch, label, color: '#d97706' });
+  }
+
   /** End of training: writes the SVG if asked. */
   end(): void {
     this.stopProgress();
@@ -114,14 +123,29 @@ export class Logger {
     return s;
   }
 
-  /** The curves as one SVG document: loss on top, accuracy below when there is one. */
+  /** The curves as one SVG document: loss on top, accuracy below when there is one; the best epoch and {@link annotate}'s marks on both. */
   svg(): string {
-    const charts = [lineChartSvg(this.lossSeries(), { title: 'Loss per sample', xLabel: 'epoch' })];
+    const markers: Marker[] = [...this.marks];
+    const monitored = this.history.some((r) => r.valLoss !== undefined) ? 'valLoss' : 'trainLoss';
+    let best: EpochRecord | undefined;
+    for (const r of this.history) {
+      const v = r[monitored];
+      if (v !== undefined && Number.isFinite(v) && (best === undefined || v < (best[monitored] as number))) best = r;
+    }
+    if (best && this.history.length > 1) {
+      markers.push({
+        x: best.epoch,
+        label: `best ${monitored === 'valLoss' ? 'val' : 'train'} loss: epoch ${best.epoch}`,
+        color: '#2ca02c',
+      });
+    }
+    const common = { xLabel: 'epoch', markers };
+    const charts = [lineChartSvg(this.lossSeries(), { ...common, title: 'Loss per sample', yLabel: 'loss per sample' })];
     const acc = [
       { name: 'train accuracy', values: this.history.map((r) => r.trainAccuracy) },
       { name: 'val accuracy', values: this.history.map((r) => r.valAccuracy) },
     ].filter((s) => s.values.some((v) => v !== undefined));
-    if (acc.length > 0) charts.push(lineChartSvg(acc, { title: 'Accuracy', xLabel: 'epoch' }));
+    if (acc.length > 0) charts.push(lineChartSvg(acc, { ...common, title: 'Accuracy', yLabel: 'accuracy', percent: true }));
     if (charts.length === 1) return charts[0];
     const h = 360;
     const inner = charts.map((c, i) => c.replace('<svg ', `<svg y="${i * h}" `));
@@ -129,7 +153,7 @@ export class Logger {
   }
 }
 
-/** `epoch  3/10  loss 0.4123  acc 91.20%  val_loss 0.4410  val_acc 90.00%  1.52s` (losses as {@link formatLoss} writes them). */
+/** `epoch  3/10  loss 0.4123  acc 91.20%  val_loss 0.4410  val_acc 90.00%  1.52s` (losses at 4 significant digits, as every line of neurone writes them). */
 export function formatEpoch(r: EpochRecord, total?: number): string {
   const width = total === undefined ? 0 : String(total).length;
   let s = `epoch ${String(r.epoch).padStart(width)}${total === undefined ? '' : `/${total}`}  loss ${formatLoss(r.trainLoss)}`;

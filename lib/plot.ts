@@ -1,41 +1,131 @@
 /**
- * Minimal charts for training curves: an SVG line chart (written to a file at the end of
- * training) and a few-lines terminal chart (redrawn during training). No dependencies.
+ * Charts for training curves: an SVG line chart (written to a file at the end of training, and
+ * the report's figures) and a few-lines terminal chart (redrawn during training). No dependencies:
+ * the shapes are simple, and the tick choice (1-2-5 steps, powers of ten on a log axis) is the
+ * part that matters.
  */
 
-/** One curve: y values at x = 1, 2, 3... (epochs). Non-finite values are skipped. */
+/** One curve: y values at x = 1, 2, 3... (epochs) or at the chart's `x`. Non-finite values are skipped. */
 export interface Series {
   name: string;
   values: readonly (number | undefined)[];
   color?: string;
+  /** Lower edge of a band drawn behind the line (e.g. mean − std over seeds), with `upper`. */
+  lower?: readonly (number | undefined)[];
+  /** Upper edge of the band. */
+  upper?: readonly (number | undefined)[];
+  /** Draw the line dashed. */
+  dashed?: boolean;
 }
 
+/** A vertical mark at `x` (an epoch) with a short label: the best epoch, a learning-rate drop. */
+export interface Marker {
+  x: number;
+  label: string;
+  color?: string;
+}
+
+/** Numbers the charts of a process, so that the clip paths of panels in one document have distinct ids. */
+let chartCount = 0;
+
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
+
+/** Font sizes and the average advance of a sans-serif glyph, as a share of the size (DejaVu Sans ≈ 0.55–0.6). */
+const FONT = 11;
+const TITLE_FONT = 14;
+const GLYPH = 0.62;
+
+/** Estimated width in pixels of `text` at `size` (an upper bound for sans-serif fonts). */
+export function textWidth(text: string, size = FONT): number {
+  return Math.ceil(text.length * size * GLYPH);
+}
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
-/** Range of the finite values of all series, widened when flat so the scale is never degenerate. */
-function range(series: readonly Series[]): [number, number] {
+/** Range of the finite values of all series (bands included), widened when flat so the scale is never degenerate. */
+function range(series: readonly Series[], positiveOnly = false): [number, number] {
   let lo = Infinity;
   let hi = -Infinity;
   for (const s of series) {
-    for (const v of s.values) {
-      if (v !== undefined && Number.isFinite(v)) {
-        lo = Math.min(lo, v);
-        hi = Math.max(hi, v);
+    for (const arr of [s.values, s.lower, s.upper]) {
+      for (const v of arr ?? []) {
+        if (v !== undefined && Number.isFinite(v) && (!positiveOnly || v > 0)) {
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
       }
     }
   }
-  if (lo === Infinity) return [0, 1];
-  if (hi - lo < 1e-12) return [lo - 0.5, hi + 0.5];
+  if (lo === Infinity) return positiveOnly ? [0.1, 1] : [0, 1];
+  if (hi - lo < 1e-12 * Math.max(1, Math.abs(hi))) {
+    if (positiveOnly) return [lo / 2, hi * 2];
+    const d = Math.abs(lo) > 0 ? Math.abs(lo) * 0.1 : 0.5;
+    return [lo - d, hi + d];
+  }
   return [lo, hi];
 }
 
-function formatTick(v: number): string {
+/** The step between ticks: 1, 2 or 5 times a power of ten, giving about `count` intervals over `span`. */
+export function niceStep(span: number, count = 5): number {
+  const raw = span / Math.max(1, count);
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / p;
+  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+}
+
+/** Rounds away the float noise of `k · step` (0.30000000000000004 → 0.3). */
+function clean(v: number, step: number): number {
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)) + 1);
+  return Number(v.toFixed(Math.min(20, decimals)));
+}
+
+/**
+ * Round ticks covering [lo, hi]: multiples of a 1-2-5 step, the first at or below `lo`, the last
+ * at or above `hi` (so the axis ends on labelled values).
+ */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) return [lo];
+  const step = niceStep(hi - lo, count);
+  const first = Math.floor(lo / step + 1e-9);
+  const last = Math.ceil(hi / step - 1e-9);
+  const ticks: number[] = [];
+  for (let k = first; k <= last; k++) ticks.push(clean(k * step, step));
+  return ticks;
+}
+
+/** Ticks of a log axis: the powers of ten over [lo, hi], with 2 and 5 between them when the range is under two decades. */
+export function logTicks(lo: number, hi: number): number[] {
+  const a = Math.floor(Math.log10(lo) + 1e-9);
+  const b = Math.ceil(Math.log10(hi) - 1e-9);
+  const ticks: number[] = [];
+  for (let e = a; e <= Math.max(b, a + 1); e++) {
+    for (const m of b - a <= 2 ? [1, 2, 5] : [1]) {
+      const v = Number((m * 10 ** e).toPrecision(12));
+      if (v >= 10 ** a && v <= 10 ** Math.max(b, a + 1)) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
+/** Integer ticks over epochs 1..n: multiples of a 1-2-5 step, evenly spaced. */
+export function epochTicks(n: number, count = 8): number[] {
+  if (n <= 1) return [1];
+  const step = Math.max(1, niceStep(n - 1, count));
+  const ticks: number[] = [];
+  for (let v = step === 1 ? 1 : step; v <= n + 1e-9; v += step) ticks.push(Math.round(v));
+  return ticks;
+}
+
+/** A tick's text: as many decimals as the step needs, exponent notation for the very small or large. */
+export function formatTick(v: number, step?: number): string {
   const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(1);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(0).replace('e+', 'e');
+  if (step !== undefined && step > 0) {
+    const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+    return v.toFixed(Math.min(10, decimals));
+  }
   return Number(v.toPrecision(3)).toString();
 }
 
@@ -46,67 +136,198 @@ export interface ChartOptions {
   yLabel?: string;
   width?: number;
   height?: number;
+  /** x of each value (default 1, 2, 3…, epochs). */
+  x?: readonly number[];
+  /** `'log'` for values spanning decades (losses over learning rates): ticks at powers of ten. */
+  yScale?: 'linear' | 'log';
+  /** The values are fractions: the axis is labelled in percent. */
+  percent?: boolean;
+  /** Force the y range (it is still widened to round ticks). */
+  yDomain?: readonly [number, number];
+  /** Vertical marks (best epoch, learning-rate drops). */
+  markers?: readonly Marker[];
+}
+
+/** Title lines that fit `width`: split at the space nearest the middle while too wide. */
+function titleLines(title: string, width: number): string[] {
+  if (textWidth(title, TITLE_FONT) <= width - 20) return [title];
+  const mid = Math.floor(title.length / 2);
+  let cut = -1;
+  for (let d = 0; d < mid; d++) {
+    if (title[mid - d] === ' ') {
+      cut = mid - d;
+      break;
+    }
+    if (title[mid + d] === ' ') {
+      cut = mid + d;
+      break;
+    }
+  }
+  return cut < 0 ? [title] : [title.slice(0, cut), title.slice(cut + 1)];
 }
 
 /**
- * An SVG line chart of several series sharing the x axis (1..n) and the y axis.
+ * An SVG line chart of several series sharing the x axis and the y axis: round ticks on both
+ * axes, both axes labelled, a legend and title sized to their text, optional bands (mean ± std),
+ * vertical markers and a log y axis.
  *
  * @example
- * fs.writeFileSync('loss.svg', lineChartSvg([{ name: 'train', values: [1, 0.5, 0.3] }], { title: 'Loss' }));
+ * fs.writeFileSync('loss.svg', lineChartSvg([{ name: 'train', values: [1, 0.5, 0.3] }], { title: 'Loss', yLabel: 'loss', xLabel: 'epoch' }));
  */
 export function lineChartSvg(series: readonly Series[], options: ChartOptions = {}): string {
   const width = options.width ?? 640;
   const height = options.height ?? 360;
-  const margin = { left: 60, right: 120, top: 30, bottom: 40 };
+  const log = options.yScale === 'log';
+  const n = Math.max(1, ...series.map((s) => s.values.length));
+  const xs = options.x ?? Array.from({ length: n }, (_, i) => i + 1);
+  // y: round ticks covering the data (and the forced domain).
+  let [lo, hi] = range(series, log);
+  if (options.yDomain) [lo, hi] = [Math.min(lo, options.yDomain[0]), Math.max(hi, options.yDomain[1])];
+  const yTicks = log ? logTicks(lo, hi) : niceTicks(lo, hi, Math.max(3, Math.round(height / 70)));
+  const y0 = yTicks[0];
+  const y1 = yTicks[yTicks.length - 1];
+  const yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
+  const yText = (v: number): string => (options.percent ? formatTick(100 * v, 100 * yStep) : log ? formatTick(v) : formatTick(v, yStep));
+  // x: epochs get integer ticks; given x values get round ones.
+  const xMin = Math.min(...xs);
+  const xMax = Math.max(...xs);
+  const xTicks = options.x ? niceTicks(xMin, xMax, Math.max(3, Math.round(width / 90))) : epochTicks(n);
+  const [x0, x1] = options.x ? [xTicks[0], xTicks[xTicks.length - 1]] : [1, Math.max(2, n)];
+  const xStep = xTicks.length > 1 ? xTicks[1] - xTicks[0] : 1;
+
+  // Margins from the text they hold.
+  const title = options.title ? titleLines(options.title, width) : [];
+  const yTickW = Math.max(...yTicks.map((v) => textWidth(yText(v))));
+  const legendW = Math.max(0, ...series.map((s) => textWidth(s.name))) + 34;
+  const legendRight = series.length > 0 && legendW <= width * 0.32;
+  const margin = {
+    left: 12 + yTickW + (options.yLabel ? FONT + 10 : 0),
+    right: legendRight ? legendW + 10 : 16,
+    top: 14 + title.length * (TITLE_FONT + 4),
+    bottom: 22 + (options.xLabel ? FONT + 8 : 0),
+  };
+  // A legend too wide for the side goes below the plot, as many entries per row as fit.
+  const perRow = legendRight ? 1 : Math.max(1, Math.floor((width - 20) / legendW));
+  const legendRows = legendRight || series.length === 0 ? 0 : Math.ceil(series.length / perRow);
+  margin.bottom += legendRows * 16 + (legendRows ? 6 : 0);
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
-  const n = Math.max(1, ...series.map((s) => s.values.length));
-  const [lo, hi] = range(series);
-  const px = (i: number): number => margin.left + (n === 1 ? plotW / 2 : (i / (n - 1)) * plotW);
-  const py = (v: number): number => margin.top + plotH - ((v - lo) / (hi - lo)) * plotH;
+  // Points at given x values (drawn as dots) keep clear of the frame too.
+  const xInset = options.x ? 6 : 0;
+  const px = (x: number): number => margin.left + xInset + ((x - x0) / (x1 - x0)) * (plotW - 2 * xInset);
+  // The y range sits a few pixels inside the frame, so that a curve at the top or bottom tick
+  // (accuracy 100 %, a diverged run's loss) is drawn, not hidden under the frame's edge.
+  const inset = 6;
+  const spanH = plotH - 2 * inset;
+  const py = log
+    ? (v: number): number => margin.top + inset + spanH - ((Math.log10(v) - Math.log10(y0)) / (Math.log10(y1) - Math.log10(y0))) * spanH
+    : (v: number): number => margin.top + inset + spanH - ((v - y0) / (y1 - y0)) * spanH;
+  const usable = (v: number | undefined): v is number => v !== undefined && Number.isFinite(v) && (!log || v > 0);
+  const f = (v: number): string => v.toFixed(1);
+
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
+  const clipId = `plot-area-${++chartCount}`;
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${FONT}">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  if (options.title) parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`);
-  // Axes and five horizontal grid lines with their values.
-  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`);
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + ((hi - lo) * k) / 4;
-    const y = py(v).toFixed(1);
-    parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y}" y2="${y}" stroke="#eee"/>`);
-    parts.push(`<text x="${margin.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${formatTick(v)}</text>`);
-  }
-  const xTicks = Math.min(n, 10);
-  for (let k = 0; k < xTicks; k++) {
-    const i = xTicks === 1 ? 0 : Math.round((k * (n - 1)) / (xTicks - 1));
-    parts.push(`<text x="${px(i).toFixed(1)}" y="${margin.top + plotH + 16}" text-anchor="middle">${i + 1}</text>`);
-  }
-  if (options.xLabel)
-    parts.push(`<text x="${margin.left + plotW / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
-  if (options.yLabel) {
+  parts.push(
+    `<defs><clipPath id="${clipId}"><rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}"/></clipPath></defs>`,
+  );
+  title.forEach((line, i) => {
     parts.push(
-      `<text transform="translate(14 ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+      `<text x="${width / 2}" y="${16 + i * (TITLE_FONT + 4)}" text-anchor="middle" font-size="${TITLE_FONT}">${escapeXml(line)}</text>`,
+    );
+  });
+  // Grid lines and tick labels.
+  for (const v of yTicks) {
+    const y = f(py(v));
+    parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${y}" y2="${y}" stroke="#e6e6e6"/>`);
+    parts.push(
+      `<text class="ytick" x="${margin.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${escapeXml(yText(v))}</text>`,
     );
   }
+  for (const v of xTicks) {
+    const x = f(px(v));
+    parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="#f0f0f0"/>`);
+    parts.push(
+      `<text class="xtick" x="${x}" y="${margin.top + plotH + 15}" text-anchor="middle">${escapeXml(options.x ? formatTick(v, xStep) : String(v))}</text>`,
+    );
+  }
+  parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`);
+  if (options.xLabel) {
+    parts.push(
+      `<text class="xlabel" x="${margin.left + plotW / 2}" y="${margin.top + plotH + 32}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+    );
+  }
+  if (options.yLabel) {
+    const yLabel = options.percent && !options.yLabel.includes('%') ? `${options.yLabel} (%)` : options.yLabel;
+    parts.push(
+      `<text class="ylabel" transform="translate(${FONT + 2} ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
+    );
+  }
+  // Markers under the curves, labels stacked so that neighbours do not overlap.
+  (options.markers ?? []).forEach((m, i) => {
+    if (!(m.x >= x0 && m.x <= x1)) return;
+    const x = f(px(m.x));
+    const color = m.color ?? '#555';
+    parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="${color}" stroke-dasharray="4 3"/>`);
+    const right = px(m.x) + 4 + textWidth(m.label, FONT - 1) <= margin.left + plotW;
+    parts.push(
+      `<text class="marker" x="${f(px(m.x) + (right ? 4 : -4))}" y="${margin.top + 12 + (i % 3) * 12}" text-anchor="${right ? 'start' : 'end'}" font-size="${FONT - 1}" fill="${color}">${escapeXml(m.label)}</text>`,
+    );
+  });
+  const colorOf = (s: Series, si: number): string => s.color ?? PALETTE[si % PALETTE.length];
+  parts.push(`<g clip-path="url(#${clipId})">`);
   series.forEach((s, si) => {
-    const color = s.color ?? PALETTE[si % PALETTE.length];
+    if (!s.lower || !s.upper) return;
+    const top: string[] = [];
+    const bottom: string[] = [];
+    for (let i = 0; i < xs.length; i++) {
+      const a = s.lower[i];
+      const b = s.upper[i];
+      if (!usable(a) || !usable(b)) continue;
+      top.push(`${f(px(xs[i]))},${f(py(b))}`);
+      bottom.push(`${f(px(xs[i]))},${f(py(a))}`);
+    }
+    if (top.length > 1)
+      parts.push(
+        `<polygon points="${[...top, ...bottom.reverse()].join(' ')}" fill="${colorOf(s, si)}" fill-opacity="0.18" stroke="none"/>`,
+      );
+  });
+  series.forEach((s, si) => {
+    const color = colorOf(s, si);
     // Break the line at missing or non-finite values instead of drawing through them.
     let d = '';
     let pen = false;
+    let points = 0;
     s.values.forEach((v, i) => {
-      if (v === undefined || !Number.isFinite(v)) {
+      if (!usable(v) || i >= xs.length) {
         pen = false;
         return;
       }
-      d += `${pen ? 'L' : 'M'}${px(i).toFixed(1)},${py(v).toFixed(1)}`;
+      d += `${pen ? 'L' : 'M'}${f(px(xs[i]))},${f(py(v))}`;
       pen = true;
+      points++;
     });
-    if (d) parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    const ly = margin.top + 10 + si * 16;
-    parts.push(
-      `<line x1="${width - margin.right + 10}" x2="${width - margin.right + 28}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
-    );
-    parts.push(`<text x="${width - margin.right + 32}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+    if (d) parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${dash}/>`);
+    // Few points: each one drawn, so a short series is not mistaken for a straight line.
+    if (points > 0 && xs.length <= 12) {
+      s.values.forEach((v, i) => {
+        if (usable(v) && i < xs.length) parts.push(`<circle cx="${f(px(xs[i]))}" cy="${f(py(v))}" r="3" fill="${color}"/>`);
+      });
+    }
+  });
+  parts.push('</g>');
+  series.forEach((s, si) => {
+    const color = colorOf(s, si);
+    const lx = legendRight ? width - margin.right + 10 : 10 + (si % perRow) * legendW;
+    const ly = legendRight ? margin.top + 8 + si * 16 : height - legendRows * 16 + Math.floor(si / perRow) * 16 - 2;
+    const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
+    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly}" y2="${ly}" stroke="${color}" stroke-width="2"${dash}/>`);
+    if (s.lower && s.upper) parts.push(`<rect x="${lx}" y="${ly - 5}" width="18" height="10" fill="${color}" fill-opacity="0.18"/>`);
+    parts.push(`<text class="legend" x="${lx + 22}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

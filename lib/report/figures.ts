@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { lineChartSvg, Series, ChartOptions } from '../plot';
+import { lineChartSvg, Series, ChartOptions, niceTicks, formatTick, textWidth } from '../plot';
 import { ensureDir } from '../data/paths';
 
 function escapeXml(s: string): string {
@@ -153,23 +153,27 @@ export function confusionMatrixSvg(m: readonly (readonly number[])[], options: C
   const k = m.length;
   const names = options.classNames ?? Array.from({ length: k }, (_, i) => String(i));
   const cell = options.cell ?? 40;
-  const labelW = Math.max(40, 7 * Math.max(...names.map((s) => s.length)) + 10);
-  const top = 50;
-  const width = labelW + k * cell + 20;
-  const height = top + k * cell + labelW + 10;
-  const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
-  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  const labelW = Math.max(40, textWidth(names.reduce((a, s) => (s.length > a.length ? s : a), '')) + 24);
   const total = m.reduce((a, r) => a + r.reduce((x, y) => x + y, 0), 0);
   const correct = m.reduce((a, r, i) => a + (r[i] ?? 0), 0);
   const title = `${options.title ?? 'Confusion matrix'} (accuracy ${total ? ((100 * correct) / total).toFixed(2) : '0'} %)`;
-  parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`);
-  parts.push(`<text x="${labelW + (k * cell) / 2}" y="38" text-anchor="middle">predicted</text>`);
-  parts.push(`<text transform="translate(12 ${top + (k * cell) / 2}) rotate(-90)" text-anchor="middle">actual</text>`);
+  // Wide enough for the title: a long title widens the figure instead of running off its edges.
+  const width = Math.max(labelW + k * cell + 20, textWidth(title, 14) + 20);
+  const left = labelW + Math.floor((width - (labelW + k * cell + 20)) / 2);
+  const top = 50;
+  const height = top + k * cell + labelW + 10;
+  const parts: string[] = [];
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
+  );
+  parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  parts.push(`<text class="title" x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`);
+  parts.push(`<text x="${left + (k * cell) / 2}" y="38" text-anchor="middle">predicted</text>`);
+  parts.push(`<text transform="translate(${left - labelW + 12} ${top + (k * cell) / 2}) rotate(-90)" text-anchor="middle">actual</text>`);
   for (let i = 0; i < k; i++) {
     const rowSum = m[i].reduce((a, b) => a + b, 0);
     parts.push(
-      `<text x="${labelW - 4}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle">${escapeXml(names[i])}</text>`,
+      `<text x="${left - 4}" y="${top + i * cell + cell / 2}" text-anchor="end" dominant-baseline="middle">${escapeXml(names[i])}</text>`,
     );
     for (let j = 0; j < k; j++) {
       const v = m[i][j];
@@ -178,7 +182,7 @@ export function confusionMatrixSvg(m: readonly (readonly number[])[], options: C
       const t = Math.sqrt(share);
       const c = (a: number, b: number): number => Math.round(a + (b - a) * t);
       const fill = `rgb(${c(255, 8)},${c(255, 48)},${c(255, 107)})`;
-      const x = labelW + j * cell;
+      const x = left + j * cell;
       const y = top + i * cell;
       parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="${i === j ? '#222' : '#ddd'}"/>`);
       if (v !== 0) {
@@ -189,7 +193,7 @@ export function confusionMatrixSvg(m: readonly (readonly number[])[], options: C
     }
   }
   for (let j = 0; j < k; j++) {
-    const x = labelW + j * cell + cell / 2;
+    const x = left + j * cell + cell / 2;
     const y = top + k * cell + 6;
     parts.push(
       `<text transform="translate(${x} ${y}) rotate(-60)" text-anchor="end" dominant-baseline="middle">${escapeXml(names[j])}</text>`,
@@ -223,6 +227,32 @@ export function panelsSvg(panels: readonly Panel[], cols = 2, width = 640, heigh
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${c * width}" height="${rows * height}">\n<rect width="100%" height="100%" fill="white"/>\n${inner.join('\n')}\n</svg>`;
 }
 
+/**
+ * One series for several runs of the same thing (seeds): the mean at each epoch, with a band of
+ * ± one (sample) standard deviation, over the runs that reached that epoch. Reads better than ten
+ * tangled lines.
+ */
+export function meanBandSeries(name: string, runs: readonly (readonly (number | undefined)[])[], color?: string): Series {
+  const n = Math.max(0, ...runs.map((r) => r.length));
+  const values: (number | undefined)[] = [];
+  const lower: (number | undefined)[] = [];
+  const upper: (number | undefined)[] = [];
+  for (let i = 0; i < n; i++) {
+    const at = runs.map((r) => r[i]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    if (at.length === 0) {
+      values.push(undefined);
+      lower.push(undefined);
+      upper.push(undefined);
+      continue;
+    }
+    const { mean, std } = meanStd(at);
+    values.push(mean);
+    lower.push(mean - std);
+    upper.push(mean + std);
+  }
+  return { name, values, lower, upper, color };
+}
+
 /** Ten well-separated colours for class-coloured plots. */
 export const CLASS_COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
@@ -242,9 +272,7 @@ export interface ScatterOptions {
  * Args: `xy` (n, 2) row-major; `labels` one class per point.
  */
 export function scatterSvg(xy: ArrayLike<number>, labels: ArrayLike<number>, options: ScatterOptions = {}): string {
-  const width = options.width ?? 640;
   const height = options.height ?? 560;
-  const margin = { left: 50, right: 140, top: 30, bottom: 40 };
   const n = labels.length;
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (let i = 0; i < n; i++) {
@@ -255,39 +283,58 @@ export function scatterSvg(xy: ArrayLike<number>, labels: ArrayLike<number>, opt
   }
   if (!(x1 > x0)) [x0, x1] = [x0 - 1, x0 + 1];
   if (!(y1 > y0)) [y0, y1] = [y0 - 1, y0 + 1];
+  // Round ticks, the axes ending on them.
+  const xTicks = niceTicks(x0, x1, 6);
+  const yTicks = niceTicks(y0, y1, 6);
+  [x0, x1] = [xTicks[0], xTicks[xTicks.length - 1]];
+  [y0, y1] = [yTicks[0], yTicks[yTicks.length - 1]];
+  const xStep = xTicks.length > 1 ? xTicks[1] - xTicks[0] : 1;
+  const yStep = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
+  const names = Array.from({ length: Math.max(0, ...Array.from(labels)) + 1 }, (_, c) => options.classNames?.[c] ?? String(c));
+  const legendW = Math.max(...names.map((s) => textWidth(s))) + 36;
+  const yTickW = Math.max(...yTicks.map((v) => textWidth(formatTick(v, yStep))));
+  const title = options.title ?? '';
+  const width = Math.max(options.width ?? 640, textWidth(title, 14) + 20);
+  const margin = { left: 14 + yTickW + (options.yLabel ? 20 : 0), right: legendW + 10, top: 30, bottom: 24 + (options.xLabel ? 18 : 0) };
   const pw = width - margin.left - margin.right;
   const ph = height - margin.top - margin.bottom;
   const px = (v: number): string => (margin.left + ((v - x0) / (x1 - x0)) * pw).toFixed(1);
   const py = (v: number): string => (margin.top + ph - ((v - y0) / (y1 - y0)) * ph).toFixed(1);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
+  );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  if (options.title) parts.push(`<text x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(options.title)}</text>`);
+  if (title) parts.push(`<text class="title" x="${width / 2}" y="18" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`);
+  for (const v of xTicks) {
+    parts.push(`<line x1="${px(v)}" x2="${px(v)}" y1="${margin.top}" y2="${margin.top + ph}" stroke="#eee"/>`);
+    parts.push(`<text class="xtick" x="${px(v)}" y="${margin.top + ph + 15}" text-anchor="middle">${formatTick(v, xStep)}</text>`);
+  }
+  for (const v of yTicks) {
+    parts.push(`<line x1="${margin.left}" x2="${margin.left + pw}" y1="${py(v)}" y2="${py(v)}" stroke="#eee"/>`);
+    parts.push(
+      `<text class="ytick" x="${margin.left - 6}" y="${py(v)}" text-anchor="end" dominant-baseline="middle">${formatTick(v, yStep)}</text>`,
+    );
+  }
   parts.push(`<rect x="${margin.left}" y="${margin.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
-  const fmt = (v: number): string => Number(v.toPrecision(3)).toString();
-  parts.push(`<text x="${margin.left}" y="${height - 22}" text-anchor="middle">${fmt(x0)}</text>`);
-  parts.push(`<text x="${margin.left + pw}" y="${height - 22}" text-anchor="middle">${fmt(x1)}</text>`);
-  parts.push(`<text x="${margin.left - 4}" y="${margin.top + ph}" text-anchor="end">${fmt(y0)}</text>`);
-  parts.push(`<text x="${margin.left - 4}" y="${margin.top + 8}" text-anchor="end">${fmt(y1)}</text>`);
   if (options.xLabel)
-    parts.push(`<text x="${margin.left + pw / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`);
+    parts.push(
+      `<text class="xlabel" x="${margin.left + pw / 2}" y="${height - 6}" text-anchor="middle">${escapeXml(options.xLabel)}</text>`,
+    );
   if (options.yLabel)
     parts.push(
-      `<text transform="translate(14 ${margin.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
+      `<text class="ylabel" transform="translate(14 ${margin.top + ph / 2}) rotate(-90)" text-anchor="middle">${escapeXml(options.yLabel)}</text>`,
     );
   for (let i = 0; i < n; i++) {
     parts.push(
       `<circle cx="${px(xy[2 * i])}" cy="${py(xy[2 * i + 1])}" r="2" fill="${CLASS_COLORS[labels[i] % CLASS_COLORS.length]}" fill-opacity="0.6"/>`,
     );
   }
-  const classes = Math.max(0, ...Array.from(labels)) + 1;
-  for (let c = 0; c < classes; c++) {
+  names.forEach((name, c) => {
     const y = margin.top + 10 + c * 16;
     parts.push(`<circle cx="${width - margin.right + 16}" cy="${y}" r="5" fill="${CLASS_COLORS[c % CLASS_COLORS.length]}"/>`);
-    parts.push(
-      `<text x="${width - margin.right + 26}" y="${y}" dominant-baseline="middle">${escapeXml(options.classNames?.[c] ?? String(c))}</text>`,
-    );
-  }
+    parts.push(`<text class="legend" x="${width - margin.right + 26}" y="${y}" dominant-baseline="middle">${escapeXml(name)}</text>`);
+  });
   parts.push('</svg>');
   return parts.join('\n');
 }

@@ -16,8 +16,9 @@ export {
   markdownTable,
   textTable,
   meanStd,
+  meanBandSeries,
   CLASS_COLORS,
 } from './figures';
 export type { ImageGridOptions, ConfusionOptions, Panel, ScatterOptions } from './figures';
-export { lineChartSvg, asciiChart } from '../plot';
-export type { Series, ChartOptions } from '../plot';
+export { lineChartSvg, asciiChart, niceTicks, logTicks, epochTicks } from '../plot';
+export type { Series, ChartOptions, Marker } from '../plot';
