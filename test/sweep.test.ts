@@ -29,10 +29,10 @@ const TINY: SweepSpec = {
   seeds: 2,
 };
 
-/** The metrics without wall times (which differ between any two runs). */
+/** The metrics without wall times and timestamps (which differ between any two runs). */
 function timeless(m: RunMetrics | undefined): unknown {
   if (!m) return m;
-  const { seconds: _s, history, ...rest } = m;
+  const { seconds: _s, startedAt: _a, finishedAt: _f, history, ...rest } = m;
   return { ...rest, history: history.map(({ seconds: _e, ...r }) => r) };
 }
 
@@ -224,6 +224,8 @@ describe('sweep on the worker pool', () => {
       testLoss: 0,
       samples: 1,
       seconds: 0,
+      startedAt: 0,
+      finishedAt: 0,
       resumed: false,
       history: [],
     });

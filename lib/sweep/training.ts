@@ -49,6 +49,9 @@ export interface RunMetrics {
   /** Training samples processed (all epochs), for the throughput figures. */
   samples: number;
   seconds: number;
+  /** When the run started and finished in its worker (ms since 1970): the throughput figures use them. */
+  startedAt: number;
+  finishedAt: number;
   /** True when the run continued from a checkpoint. */
   resumed: boolean;
   history: EpochRecord[];
@@ -141,6 +144,7 @@ export async function runTraining(
   onEpoch?: (samples: number) => void,
 ): Promise<RunMetrics> {
   const t0 = performance.now();
+  const startedAt = Date.now();
   let fullTrain = unshare(shared.train);
   let test = unshare(shared.test);
   if (config.trainSize !== undefined && config.trainSize < fullTrain.labels.length) {
@@ -249,6 +253,8 @@ export async function runTraining(
     testLoss: testEval.loss,
     samples,
     seconds: (performance.now() - t0) / 1000,
+    startedAt,
+    finishedAt: Date.now(),
     resumed: resumeFrom !== undefined,
     history: history.epochs,
   };
