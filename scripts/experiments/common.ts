@@ -65,7 +65,7 @@ export function useNative(): string {
   // EXPERIMENT_THREADS=1 lets two experiments share a 2-core machine without oversubscribing it.
   const threads = Number(process.env.EXPERIMENT_THREADS);
   if (Number.isInteger(threads) && threads > 0) setThreads(threads);
-  return `${getBackend()} backend, ${getThreads()} threads`;
+  return `${getBackend()} backend, ${getThreads()} thread${getThreads() === 1 ? '' : 's'}`;
 }
 
 /** Writes `reports/<name>.md` and prints the table; returns the markdown. */
