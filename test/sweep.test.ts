@@ -101,6 +101,14 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     );
   });
 
+  test("the README's sweep example is the shipped spec the command test runs", () => {
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const block = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('"tiny-xor"'));
+    expect(block).toBeDefined();
+    expect(JSON.parse(block as string)).toEqual(JSON.parse(fs.readFileSync(path.join(root, 'sweeps', 'tiny-xor.json'), 'utf8')));
+    expect(readme).toContain('npx neurone sweep sweeps/tiny-xor.json --out runs/tiny --workers 2');
+  });
+
   test('expansion: the grid of the axes × the seeds, ids naming each value', () => {
     const runs = expandSpec(validateSpec({ ...TINY, axes: { batchSize: [16, 64], lr: [0.1, 0.01, 0.001] }, seeds: [5, 7] }));
     expect(runs).toHaveLength(12);
