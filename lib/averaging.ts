@@ -47,6 +47,11 @@ export class WeightAverage {
   private readonly avg: Float64Array[];
   private saved: Float32Array[] | null = null;
 
+  /**
+   * Starts an average of `params`.
+   * @param params The parameters averaged (`net.parameters()`).
+   * @param options decay (none: a plain mean).
+   */
   constructor(params: readonly Parameter[], options: WeightAverageOptions = {}) {
     if (!Array.isArray(params) || params.some((p) => !(p?.value?.data instanceof Float32Array))) {
       throw new TypeError(`WeightAverage: params must be an array of parameters (net.parameters()), got ${describe(params)}`);

@@ -48,6 +48,11 @@ export function checkInit(who: string, init: unknown): InitName {
  * @example
  * const w = zeros([784, 10]);
  * initialize(w, 'heNormal', 784, 10); // std ≈ 0.0505
+ * @param t The tensor filled in place (and returned).
+ * @param init The scheme: 'heNormal', 'xavierUniform', …
+ * @param fanIn Inputs per unit, for the scaled schemes.
+ * @param fanOut Outputs per unit, for the scaled schemes.
+ * @param rng The generator (default the global seeded one).
  */
 export function initialize(t: Tensor, init: InitName, fanIn: number, fanOut: number, rng: Rng = globalRng()): Tensor {
   const d = t.data;

@@ -54,17 +54,25 @@ export abstract class Loss {
     this.reduction = r;
   }
 
-  /** Per-sample loss, shape (batch,). */
+  /**
+   * Per-sample loss, shape (batch,).
+   * @param y Targets (shape per loss: same as yhat, or class indices).
+   * @param yhat Predictions, (batch, ...).
+   */
   abstract forward(y: Tensor, yhat: Tensor): Tensor;
   /**
    * ∂(reduced loss)/∂yhat, shape of yhat: the gradient of the mean over the batch of the
    * per-sample losses with `reduction: 'mean'`, of their sum with `'sum'`.
+   * @param y Targets.
+   * @param yhat Predictions, (batch, ...).
    */
   abstract backward(y: Tensor, yhat: Tensor): Tensor;
 
   /**
    * The batch's loss reduced as `reduction` says (the mean or the sum of `forward(y, yhat)`):
    * the number whose gradient `backward` returns, what PyTorch's `loss(yhat, y)` gives.
+   * @param y Targets.
+   * @param yhat Predictions, (batch, ...).
    */
   value(y: Tensor, yhat: Tensor): number {
     const s = this.sum(y, yhat);
@@ -88,6 +96,8 @@ export abstract class Loss {
    * The sum over the batch of `forward(y, yhat)`, the figure a training step reports. Losses
    * computed by a native kernel write the per-sample values into a buffer they keep rather than
    * into a new tensor, since a training loop asks for this every batch.
+   * @param y Targets.
+   * @param yhat Predictions, (batch, ...).
    */
   sum(y: Tensor, yhat: Tensor): number {
     return sumOf(this.forward(y, yhat).data);
@@ -99,6 +109,8 @@ export abstract class Loss {
    * (BCE, cross-entropy from logits with class indices) make that one kernel call here; nothing
    * is kept between calls, so a `yhat` rewritten in place afterwards gets a fresh gradient from
    * the next call. The gradient may sit in a buffer the loss reuses: valid until its next call.
+   * @param y Targets.
+   * @param yhat Predictions, (batch, ...).
    */
   lossAndGradient(y: Tensor, yhat: Tensor): { sum: number; gradient: Tensor } {
     return { sum: this.sum(y, yhat), gradient: this.backward(y, yhat) };
@@ -114,7 +126,11 @@ export abstract class Loss {
     return `${this.constructor.name}(${this.reduction === 'mean' ? '' : `{ reduction: '${this.reduction}' }`})`;
   }
 
-  /** Checks yhat is (batch, ...) and y has the same shape; returns the per-sample size. */
+  /**
+   * Checks yhat is (batch, ...) and y has the same shape; returns the per-sample size.
+   * @param y Targets.
+   * @param yhat Predictions.
+   */
   protected checkSame(y: Tensor, yhat: Tensor): number {
     checkTensor(this, yhat, 'yhat');
     checkTensor(this, y, 'y');
@@ -193,7 +209,7 @@ abstract class FusedLoss extends Loss {
     return { sum: sumOf(this.sums), gradient: { shape: yhat.shape, data: this.reduceGradient(this.gradient, yhat.shape[0]) } };
   }
 
-  /** The class's own backward, to tell a subclass that replaced it. */
+  /** The class's own backward, to tell a subclass that replaced it. @internal */
   protected abstract readonly builtInBackward: Loss['backward'];
 
   private sumsBuffer(batch: number): Float32Array {
@@ -209,6 +225,7 @@ abstract class FusedLoss extends Loss {
   /**
    * Checks the arguments, then writes per-sample losses into `output(batch)`; returns true when
    * it also wrote the gradient into `gradient(size of yhat)` (a scratch buffer otherwise).
+   * @internal
    */
   protected abstract compute(
     y: Tensor,
@@ -279,8 +296,10 @@ export class BCELoss extends FusedLoss {
     return grad;
   }
 
+  /** @internal */
   protected readonly builtInBackward = BCELoss.prototype.backward;
 
+  /** @internal */
   protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: (length: number) => Float32Array): boolean {
     const n = this.checkSame(y, yhat);
     backend().binaryCrossEntropy(yhat.data, y.data, output(yhat.shape[0]), gradient(yhat.data.length), yhat.shape[0], n);
@@ -423,9 +442,10 @@ const LOG_PROBABILITY_TOLERANCE = 0.05;
 export class CELogSoftmaxLoss extends FusedLoss {
   private labels = new Int32Array(0);
 
+  /** @internal */
   protected readonly builtInBackward = CELogSoftmaxLoss.prototype.backward;
 
-  /** With class indices, one kernel call gives the losses and the gradient. */
+  /** With class indices, one kernel call gives the losses and the gradient. @internal */
   protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: (length: number) => Float32Array): boolean {
     const { weight } = classTargets(this, y, yhat);
     const [batch, classes] = yhat.shape;
@@ -499,6 +519,8 @@ export class HingeLoss extends Loss {
  * Shape: labels (batch,) → (batch, classes).
  * @example
  * oneHot([2, 0], 3)  // [[0, 0, 1], [1, 0, 0]]
+ * @param labels Class indices, (batch,).
+ * @param classes The number of classes.
  */
 export function oneHot(labels: ArrayLike<number> | Tensor, classes: number): Tensor {
   const values: ArrayLike<number> = isTensor(labels) ? labels.data : labels;

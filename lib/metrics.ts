@@ -22,6 +22,8 @@ export interface Labels {
  *
  * @param reuse A previous result whose arrays are overwritten instead of allocating new ones,
  *   when they have the batch's length.
+ * @param yhat Predictions, (batch, classes) or (batch, 1).
+ * @param y Targets: class indices, one-hot rows, or {0, 1} / {−1, 1} values.
  */
 export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null {
   const batch = yhat.shape[0];
@@ -85,6 +87,8 @@ export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null
  *
  * @example
  * accuracy(net.forward(x), yOneHot)  // 0.93
+ * @param yhat Predictions.
+ * @param y Targets (see classify).
  */
 export function accuracy(yhat: Tensor, y: Tensor): number {
   const l = classify(yhat, y);
@@ -103,6 +107,9 @@ export function accuracy(yhat: Tensor, y: Tensor): number {
  * Shape: predicted, actual (n,) labels in [0, classes) → classes × classes.
  * @example
  * confusionMatrix([0, 1, 1], [0, 1, 0], 2)  // [[1, 1], [0, 1]]
+ * @param predicted Predicted labels.
+ * @param actual True labels.
+ * @param classes The number of classes.
  */
 export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<number>, classes: number): number[][] {
   if (predicted.length !== actual.length) {

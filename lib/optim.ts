@@ -13,15 +13,25 @@ import { checkKnownOptions } from './options';
 
 /** Anything that updates parameters from their gradients. */
 export interface Optimizer {
-  /** Applies one update to every parameter from its current gradient. */
+  /**
+   * Applies one update to every parameter from its current gradient.
+   * @param params The parameters to update (`net.parameters()`).
+   */
   step(params: readonly Parameter[]): void;
   /** Learning rate (mutable, for schedules). */
   lr: number;
   /** `{ type, args, options }`, for serialisation. */
   toJSON(): { type: string; args: unknown[]; options: Record<string, unknown> };
-  /** The per-parameter state (momentum buffers, step counts), for checkpoints. Optional for stateless optimisers. */
+  /**
+   * The per-parameter state (momentum buffers, step counts), for checkpoints. Optional for stateless optimisers.
+   * @param params The parameters whose state is read.
+   */
   state?(params: readonly Parameter[]): OptimizerState;
-  /** Puts back a state from `state()` onto `params` (matched by parameter name). */
+  /**
+   * Puts back a state from `state()` onto `params` (matched by parameter name).
+   * @param params The parameters to restore onto.
+   * @param state What `state()` returned.
+   */
   loadState?(params: readonly Parameter[], state: OptimizerState): void;
 }
 
@@ -114,6 +124,10 @@ export class SGD implements Optimizer {
   /** Velocity per parameter buffer; a WeakMap so replaced networks free their state. */
   private readonly velocity = new WeakMap<Float32Array, Float32Array>();
 
+  /**
+   * Builds the optimiser.
+   * @param options lr (required), momentum, weightDecay.
+   */
   constructor(options: SGDOptions) {
     if (options === null || typeof options !== 'object')
       throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay? }, got ${describe(options)}`);
@@ -149,6 +163,7 @@ export class SGD implements Optimizer {
    * The learning rate and the velocity of every parameter that has one (copies).
    * @example
    * const s = opt.state(net.parameters());   // { type: 'SGD', lr, buffers: { '0.weight.velocity': ... }, steps: {} }
+   * @param params The parameters whose state is read (`net.parameters()`).
    */
   state(params: readonly Parameter[]): OptimizerState {
     const buffers: Record<string, Float32Array> = {};
@@ -159,7 +174,11 @@ export class SGD implements Optimizer {
     return { type: 'SGD', lr: this.lr, buffers, steps: {} };
   }
 
-  /** Restores a state from {@link SGD.state} onto `params` (same names and sizes); momentum and weight decay stay this optimiser's own. */
+  /**
+   * Restores a state from {@link SGD.state} onto `params` (same names and sizes); momentum and weight decay stay this optimiser's own.
+   * @param params The parameters to restore onto.
+   * @param state What `state()` returned.
+   */
   loadState(params: readonly Parameter[], state: OptimizerState): void {
     const found = stateBuffers('SGD', params, state, ['velocity']);
     this.lr = checkNumber('SGD.loadState', 'lr', state.lr, 0);
@@ -206,6 +225,10 @@ export class Adam implements Optimizer {
   /** Moments and step count per parameter buffer (`state` is the export method). */
   private readonly state_ = new WeakMap<Float32Array, { m: Float32Array; v: Float32Array; t: number }>();
 
+  /**
+   * Builds the optimiser.
+   * @param options lr (default 1e-3), betas, eps, weightDecay.
+   */
   constructor(options: AdamOptions = {}) {
     const kind = new.target === AdamW || new.target.prototype instanceof AdamW ? 'AdamW' : 'Adam';
     if (options === null || typeof options !== 'object' || Array.isArray(options))
@@ -250,6 +273,7 @@ export class Adam implements Optimizer {
    * The learning rate and, per parameter, the moments m, v and step count t (copies).
    * @example
    * const s = opt.state(net.parameters());   // buffers '0.weight.m', '0.weight.v'; steps { '0.weight': 120 }
+   * @param params The parameters whose state is read (`net.parameters()`).
    */
   state(params: readonly Parameter[]): OptimizerState {
     const buffers: Record<string, Float32Array> = {};
@@ -264,7 +288,11 @@ export class Adam implements Optimizer {
     return { type: this.kind, lr: this.lr, buffers, steps };
   }
 
-  /** Restores a state from {@link Adam.state} onto `params` (same names and sizes); betas, eps and weight decay stay this optimiser's own. */
+  /**
+   * Restores a state from {@link Adam.state} onto `params` (same names and sizes); betas, eps and weight decay stay this optimiser's own.
+   * @param params The parameters to restore onto.
+   * @param state What `state()` returned.
+   */
   loadState(params: readonly Parameter[], state: OptimizerState): void {
     const found = stateBuffers(this.kind, params, state, ['m', 'v']);
     const lr = checkNumber(`${this.kind}.loadState`, 'lr', state.lr, 0);
@@ -317,6 +345,12 @@ export class Optim {
   readonly optimizer: Optimizer | null;
   readonly lr: number;
 
+  /**
+   * Binds the network, the loss and the update rule.
+   * @param net The network trained.
+   * @param loss The loss minimised.
+   * @param lr A learning rate (plain gradient steps) or an optimiser (SGD, Adam…).
+   */
   constructor(net: Module, loss: Loss, lr: number | Optimizer) {
     if (!(net instanceof Module)) throw new TypeError(`Optim: net must be a Module, got ${describe(net)}`);
     if (!(loss instanceof Loss)) throw new TypeError(`Optim: loss must be a Loss, got ${describe(loss)}`);
@@ -333,7 +367,11 @@ export class Optim {
     }
   }
 
-  /** One step on the batch (x, y); returns the batch's mean loss (before the update). */
+  /**
+   * One step on the batch (x, y); returns the batch's mean loss (before the update).
+   * @param x Inputs of the batch.
+   * @param y Targets of the batch.
+   */
   step(x: Tensor, y: Tensor): number {
     const net = this.net;
     const yhat = forwardView(net, x, false);

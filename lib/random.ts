@@ -17,6 +17,10 @@ export class Rng {
   private s3 = 0;
   private spareNormal: number | null = null;
 
+  /**
+   * A generator started from `seed`.
+   * @param seed The initial state (any integer).
+   */
   constructor(seed = 0x9e3779b9) {
     this.reseed(seed);
   }
@@ -130,7 +134,10 @@ export function globalRng(): Rng {
   return shared;
 }
 
-/** Seeds the global generator, making initialisation and shuffling reproducible. */
+/**
+ * Seeds the global generator, making initialisation and shuffling reproducible.
+ * @param n Any integer; the same seed gives the same weights, shuffles and samples.
+ */
 export function seed(n: number): void {
   if (!Number.isFinite(n)) throw new RangeError(`seed: expected a finite number, got ${n}`);
   shared = new Rng(n);

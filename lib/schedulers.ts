@@ -15,9 +15,15 @@ import { checkKnownOptions } from './options';
 export interface LRScheduler {
   /** The optimiser whose `lr` this scheduler sets (fit checks it is the one it trains with). */
   readonly optimizer: Optimizer;
-  /** Called by fit before the 1-based `epoch` runs. */
+  /**
+   * Called by fit before the 1-based `epoch` runs.
+   * @param epoch The epoch about to run, from 1.
+   */
   epochStart?(epoch: number): void;
-  /** Called by fit with each finished epoch's record; returns a line for the log when it changed the rate. */
+  /**
+   * Called by fit with each finished epoch's record; returns a line for the log when it changed the rate.
+   * @param record The finished epoch’s record.
+   */
   epochEnd?(record: EpochRecord): string | undefined;
 }
 
@@ -62,10 +68,16 @@ export abstract class EpochScheduler implements LRScheduler {
     this.baseLr = checkOptimizer(new.target.name, optimizer).lr;
   }
 
-  /** The learning rate of the 1-based `epoch`. */
+  /**
+   * The learning rate of the 1-based `epoch`.
+   * @param epoch The epoch, from 1.
+   */
   abstract lrAt(epoch: number): number;
 
-  /** Sets the optimiser's rate for the 1-based `epoch` (fit calls it; call it yourself in a loop of your own). */
+  /**
+   * Sets the optimiser's rate for the 1-based `epoch` (fit calls it; call it yourself in a loop of your own).
+   * @param epoch The epoch about to run, from 1.
+   */
   epochStart(epoch: number): void {
     this.optimizer.lr = this.lrAt(checkEpoch(this.constructor.name, epoch));
   }
@@ -101,6 +113,10 @@ export class StepLR extends EpochScheduler {
     this.gamma = checkRange('StepLR', 'gamma', options.gamma ?? 0.1, 0, 1, false, true);
   }
 
+  /**
+   * The learning rate of an epoch.
+   * @param epoch The epoch, from 1.
+   */
   lrAt(epoch: number): number {
     return this.baseLr * this.gamma ** Math.floor((checkEpoch('StepLR', epoch) - 1) / this.stepSize);
   }
@@ -137,6 +153,10 @@ export class CosineAnnealingLR extends EpochScheduler {
     this.minLr = checkRange('CosineAnnealingLR', 'minLr', options.minLr ?? 0, 0, this.baseLr);
   }
 
+  /**
+   * The learning rate of an epoch.
+   * @param epoch The epoch, from 1.
+   */
   lrAt(epoch: number): number {
     const done = Math.min(checkEpoch('CosineAnnealingLR', epoch) - 1, this.epochs);
     return this.minLr + ((this.baseLr - this.minLr) * (1 + Math.cos((Math.PI * done) / this.epochs))) / 2;
@@ -185,6 +205,10 @@ export class LinearWarmup extends EpochScheduler {
     this.then = options.then;
   }
 
+  /**
+   * The learning rate of an epoch.
+   * @param epoch The epoch, from 1.
+   */
   lrAt(epoch: number): number {
     const e = checkEpoch('LinearWarmup', epoch);
     if (e > this.epochs) return this.then ? this.then.lrAt(e - this.epochs) : this.baseLr;
@@ -249,6 +273,7 @@ export class ReduceLROnPlateau implements LRScheduler {
   /**
    * Takes one epoch's value of the monitored quantity; lowers the rate after `patience` epochs
    * without improvement. Returns true when it lowered it.
+   * @param value The monitored quantity this epoch.
    */
   step(value: number): boolean {
     if (typeof value !== 'number' || Number.isNaN(value))
@@ -268,7 +293,10 @@ export class ReduceLROnPlateau implements LRScheduler {
     return true;
   }
 
-  /** Reads the monitored value from fit's record; the log line says what changed. */
+  /**
+   * Reads the monitored value from fit's record; the log line says what changed.
+   * @param record The finished epoch’s record.
+   */
   epochEnd(record: EpochRecord): string | undefined {
     const value = record[this.monitor];
     if (value === undefined)

@@ -215,29 +215,49 @@ export function toArray(t: Tensor): NestedArray {
   return read(0, 0);
 }
 
-/** A tensor of zeros. */
+/**
+ * A tensor of zeros.
+ * @param shape The dimensions.
+ */
 export function zeros(shape: readonly number[]): Tensor {
   return wrapAs('zeros', shape, new Float32Array(sizeOf(shape, 'zeros')));
 }
 
-/** A tensor filled with one value. */
+/**
+ * A tensor filled with one value.
+ * @param shape The dimensions.
+ * @param value The value of every entry.
+ */
 export function full(shape: readonly number[], value: number): Tensor {
   return wrapAs('full', shape, new Float32Array(sizeOf(shape, 'full')).fill(value));
 }
 
-/** A tensor of the same shape as `t`, filled with zeros. */
+/**
+ * A tensor of the same shape as `t`, filled with zeros.
+ * @param t The tensor whose shape is taken.
+ */
 export function zerosLike(t: Tensor): Tensor {
   return zeros(t.shape);
 }
 
-/** A tensor of standard normal samples, from `rng` (the global seeded generator by default). */
+/**
+ * A tensor of standard normal samples, from `rng` (the global seeded generator by default).
+ * @param shape The dimensions.
+ * @param rng The generator (default the global seeded one).
+ */
 export function randn(shape: readonly number[], rng: Rng = globalRng()): Tensor {
   const t = zeros(shape);
   for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal();
   return t;
 }
 
-/** A tensor of samples uniform in [low, high). */
+/**
+ * A tensor of samples uniform in [low, high).
+ * @param shape The dimensions.
+ * @param low Lower bound (default 0).
+ * @param high Upper bound, excluded (default 1).
+ * @param rng The generator (default the global seeded one).
+ */
 export function rand(shape: readonly number[], low = 0, high = 1, rng: Rng = globalRng()): Tensor {
   const t = zeros(shape);
   for (let i = 0; i < t.data.length; i++) t.data[i] = low + (high - low) * rng.uniform();
@@ -264,12 +284,20 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   return { shape: Object.freeze(resolved), data: t.data };
 }
 
-/** A deep copy. */
+/**
+ * A deep copy.
+ * @param t The tensor copied.
+ */
 export function clone(t: Tensor): Tensor {
   return { shape: t.shape, data: t.data.slice() };
 }
 
-/** Rows `start` to `end` (exclusive) of the first axis, as a view. */
+/**
+ * Rows `start` to `end` (exclusive) of the first axis, as a view.
+ * @param t The tensor sliced.
+ * @param start First row.
+ * @param end Row after the last.
+ */
 export function sliceRows(t: Tensor, start: number, end: number): Tensor {
   const rowSize = t.shape.length === 0 ? 1 : t.data.length / Math.max(1, t.shape[0]);
   return {
@@ -278,7 +306,11 @@ export function sliceRows(t: Tensor, start: number, end: number): Tensor {
   };
 }
 
-/** Whether two shapes are equal. */
+/**
+ * Whether two shapes are equal.
+ * @param a A shape.
+ * @param b Another shape.
+ */
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }

@@ -281,19 +281,20 @@ const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 const YIELD_MS = 2;
 
 /**
- * Trains `net` on `data` with `loss` and `optimizer` (the course's `SGD` training function).
- * Each step: zero the gradients, forward, loss, backward (gradients summed over the batch),
+ * Trains `net` on `dataset` with `loss` and `optimizer` (the course's `SGD` training function).
+ * Each step: zero the gradients, forward, loss, backward (the gradient of the loss reduced as its
+ * `reduction` says: the batch mean by default),
  * check the loss and gradients are finite, update. Yields to the event loop every few milliseconds.
  *
- * A batch whose rows are consecutive in `data` (every batch with `shuffle: false`) is passed to
- * the network and the loss as a view into `data`, not a copy: modules and losses must treat their
+ * A batch whose rows are consecutive in `dataset` (every batch with `shuffle: false`) is passed to
+ * the network and the loss as a view into `dataset`, not a copy: modules and losses must treat their
  * inputs as read-only, as all of this library's do.
  *
  * @returns the per-epoch history (train/validation loss and accuracy, seconds).
  * @throws NonFiniteError when the loss or a gradient becomes NaN/Inf (before any update
  * with it), or the weights are NaN/Inf (before training, or after an update), naming the epoch,
  * batch and parameter, unless `allowNonFinite`.
- * @throws RangeError when `data` or the validation set has no samples.
+ * @throws RangeError when `dataset` or the validation set has no samples.
  *
  * @example
  * seed(0);
@@ -303,6 +304,11 @@ const YIELD_MS = 2;
  *   earlyStopping: { patience: 10, monitor: 'trainLoss' },
  * });
  * history.epochs.at(-1)?.trainAccuracy  // 1
+ * @param net The network trained (its weights change in place).
+ * @param loss The loss minimised (its `reduction` sets the gradient scale).
+ * @param optimizer The update rule: SGD, Adam, AdamW, or your own {@link Optimizer}.
+ * @param dataset `{ x, y }` or `{ x, labels }`: inputs (n, ...) and their targets.
+ * @param options Batch size, epochs, validation, scheduler, metrics, clipping, early stopping, logging, checkpoints.
  */
 export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions = {}): Promise<History> {
   checkOptionsObject('fit', options);
@@ -564,6 +570,9 @@ export interface PredictOptions {
  * @example
  * const scores = predict(net, xTest);          // (n, 10)
  * const labels = argmaxRows(scores);           // Int32Array(n)
+ * @param net The network, run through {@link Module.infer}.
+ * @param x Inputs, (n, ...).
+ * @param options `{ batchSize }` (default 256).
  */
 export function predict(net: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   if (!(net instanceof Module)) throw new TypeError(`predict: net must be a Module, got ${describe(net)}`);

@@ -62,6 +62,7 @@ export function getBackend(): BackendName {
 /**
  * Switches backend at run time. Modules look the backend up on every call, so
  * an existing network keeps working. Throws if 'native' cannot load.
+ * @param name 'native' (the C++ addon) or 'js' (the TypeScript kernels).
  */
 export function setBackend(name: BackendName): void {
   if (name === 'js') current = jsBackend;
@@ -74,7 +75,10 @@ export function nativeAvailable(): boolean {
   return loadNative().addon !== undefined;
 }
 
-/** Sets the number of threads the native kernels use (default: the number of cores). */
+/**
+ * Sets the number of threads the native kernels use (default: the number of cores).
+ * @param n Kernel threads, at least 1.
+ */
 export function setThreads(n: number): void {
   backend().setThreads(n);
   if (nativeInstance && current !== nativeInstance) nativeInstance.setThreads(n);

@@ -47,6 +47,7 @@ abstract class Activation extends Module {
 
 /** Elementwise activations: subclasses name their backend activation code (and LeakyReLU its slope). */
 abstract class Elementwise extends Activation {
+  /** The backend's code for this activation. @internal */
   protected abstract readonly code: Code;
   protected alpha = 0;
 
@@ -85,6 +86,7 @@ abstract class Elementwise extends Activation {
  * new TanH().forward(fromArray([[0, 1]]))  // [[0, 0.7616]]
  */
 export class TanH extends Elementwise {
+  /** @internal */
   protected readonly code = Code.TanH;
 }
 declareBuiltIn(TanH, NO_ARGUMENTS, example());
@@ -98,6 +100,7 @@ declareBuiltIn(TanH, NO_ARGUMENTS, example());
  * new Sigmoid().forward(fromArray([[0]]))  // [[0.5]]
  */
 export class Sigmoid extends Elementwise {
+  /** @internal */
   protected readonly code = Code.Sigmoid;
 }
 declareBuiltIn(Sigmoid, NO_ARGUMENTS, example());
@@ -110,6 +113,7 @@ declareBuiltIn(Sigmoid, NO_ARGUMENTS, example());
  * new StableSigmoid().forward(fromArray([[-1e4, 1e4]]))  // [[0, 1]]
  */
 export class StableSigmoid extends Elementwise {
+  /** @internal */
   protected readonly code = Code.Sigmoid;
 }
 declareBuiltIn(StableSigmoid, NO_ARGUMENTS, example());
@@ -122,6 +126,7 @@ declareBuiltIn(StableSigmoid, NO_ARGUMENTS, example());
  * new ReLU().forward(fromArray([[-1, 2]]))  // [[0, 2]]
  */
 export class ReLU extends Elementwise {
+  /** @internal */
   protected readonly code = Code.ReLU;
 }
 declareBuiltIn(ReLU, NO_ARGUMENTS, example(true));
@@ -134,9 +139,14 @@ declareBuiltIn(ReLU, NO_ARGUMENTS, example(true));
  * new LeakyReLU(0.1).forward(fromArray([[-1, 2]]))  // [[-0.1, 2]]
  */
 export class LeakyReLU extends Elementwise {
+  /** @internal */
   protected readonly code = Code.LeakyReLU;
   readonly slope: number;
 
+  /**
+   * Builds the activation.
+   * @param slope The slope for negative inputs (default 0.01).
+   */
   constructor(slope = 0.01) {
     super();
     // Refused here, where it was given, rather than by the kernels' binding later.
@@ -160,6 +170,7 @@ declareBuiltIn(LeakyReLU, LEAKY_RELU_SCHEMA, (pick) => ({ args: [pick(0, 30) / 1
  * new SoftPlus().forward(fromArray([[0]]))  // [[0.6931]]
  */
 export class SoftPlus extends Elementwise {
+  /** @internal */
   protected readonly code = Code.SoftPlus;
 }
 declareBuiltIn(SoftPlus, NO_ARGUMENTS, example());
@@ -172,6 +183,7 @@ declareBuiltIn(SoftPlus, NO_ARGUMENTS, example());
  * new Identity().forward(x)  // a copy of x
  */
 export class Identity extends Elementwise {
+  /** @internal */
   protected readonly code = Code.Identity;
 }
 declareBuiltIn(Identity, NO_ARGUMENTS, example());

@@ -191,6 +191,8 @@ export abstract class Module {
    * buffer for `slot`, kept across calls with its old contents, so every kernel writing into
    * it must overwrite all of it. A few sizes per slot are kept (training batch, last partial
    * batch, evaluation batch).
+   * @param slot The buffer's name within this module ('output', 'inputGradient').
+   * @param shape The shape of the tensor returned.
    */
   protected buffer(slot: string, shape: readonly number[]): Tensor {
     if (!this.reuse) return zeros(shape);
@@ -241,10 +243,14 @@ export abstract class Module {
   /**
    * The output shape for an input of shape `inputShape`; throws a RangeError naming this
    * module when the input shape is not acceptable.
+   * @param inputShape The input shape, batch first.
    */
   abstract outputShape(inputShape: readonly number[]): number[];
 
-  /** Computes the output for `input`. */
+  /**
+   * Computes the output for `input`.
+   * @param input The batch, shape as the module expects it (first axis the batch).
+   */
   abstract forward(input: Tensor): Tensor;
 
   /**
@@ -252,17 +258,26 @@ export abstract class Module {
    * Same values as {@link forward}, but a module may skip what only backward needs, and a
    * `Sequential` runs neighbours that have a joint kernel (Conv1D followed by MaxPool1D) as one.
    * Nothing is kept for a backward pass.
+   * @param input The batch, shape as the module expects it (first axis the batch).
    */
   infer(input: Tensor): Tensor {
     return this.forward(input);
   }
 
-  /** Adds ∂L/∂params (given `delta` = ∂L/∂output) into the gradients. No-op without parameters. */
+  /**
+   * Adds ∂L/∂params (given `delta` = ∂L/∂output) into the gradients. No-op without parameters.
+   * @param input The input of the forward pass.
+   * @param delta ∂L/∂output, the shape of this module's output for `input`.
+   */
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     this.checkBackward(input, delta);
   }
 
-  /** Returns ∂L/∂input given `delta` = ∂L/∂output. */
+  /**
+   * Returns ∂L/∂input given `delta` = ∂L/∂output.
+   * @param input The input of the forward pass.
+   * @param delta ∂L/∂output, the shape of this module's output for `input`.
+   */
   abstract backwardDelta(input: Tensor, delta: Tensor): Tensor;
 
   /** The trainable tensors with their gradients (empty for modules without parameters). */
@@ -300,7 +315,10 @@ export abstract class Module {
     return summarize(this, inputShape);
   }
 
-  /** Plain gradient step: value -= lr · grad, for every parameter. */
+  /**
+   * Plain gradient step: value -= lr · grad, for every parameter.
+   * @param lr The learning rate: each weight moves by −lr × its gradient.
+   */
   updateParameters(lr: number): void {
     if (typeof lr !== 'number' || !Number.isFinite(lr)) {
       throw new RangeError(`${this.label()}: updateParameters expects a finite learning rate, got ${describe(lr)}`);
@@ -342,7 +360,11 @@ export abstract class Module {
     return this.outputShape(input.shape);
   }
 
-  /** Checks input and delta for a backward pass: delta must have the shape forward(input) has. */
+  /**
+   * Checks input and delta for a backward pass: delta must have the shape forward(input) has.
+   * @param input The input of the forward pass.
+   * @param delta ∂L/∂output, the shape of this module's output for `input`.
+   */
   protected checkBackward(input: Tensor, delta: Tensor): number[] {
     const out = this.checkInput(input);
     checkShape(delta, out, () => this.label(), 'delta');
@@ -361,7 +383,12 @@ export abstract class Module {
     }
   }
 
-  /** Error for an unexpected input shape, in the house format. */
+  /**
+   * Error for an unexpected input shape, in the house format.
+   * @param expected The expected shape, with names ('batch') for free dimensions.
+   * @param got The shape received.
+   * @param what What was refused (default 'input').
+   */
   protected shapeError(expected: readonly (number | string)[], got: readonly number[], what = 'input'): RangeError {
     return new RangeError(`${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}`);
   }

@@ -118,6 +118,14 @@ export class Conv1D extends Module {
   readonly biasGrad: Tensor | null;
   private readonly init: InitName;
 
+  /**
+   * Builds the convolution; weights (kSize, chanIn, chanOut).
+   * @param kSize Kernel width in positions.
+   * @param chanIn Input channels (the last axis of the input).
+   * @param chanOut Output channels.
+   * @param stride Positions between two windows (default 1).
+   * @param options bias (default false), init, padding.
+   */
   constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: Conv1DOptions) {
     super();
     const opts = checkOptions('Conv1D', options, optionNames(CONV1D_SCHEMA));
@@ -303,6 +311,14 @@ export class ConvTranspose1D extends Module {
   readonly biasGrad: Tensor | null;
   private readonly init: InitName;
 
+  /**
+   * Builds the transposed convolution; weights (kSize, chanIn, chanOut).
+   * @param kSize Kernel width in positions.
+   * @param chanIn Input channels (the last axis of the input).
+   * @param chanOut Output channels.
+   * @param stride Upsampling step (default 1).
+   * @param options bias, init, padding, outputPadding.
+   */
   constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: ConvTranspose1DOptions) {
     super();
     const who = 'ConvTranspose1D';
@@ -434,6 +450,10 @@ export const UPSAMPLE1D_SCHEMA: ModuleSchema = {
 export class Upsample1D extends Module {
   readonly scale: number;
 
+  /**
+   * Builds the layer.
+   * @param scale How many times each position is repeated.
+   */
   constructor(scale: number) {
     super();
     this.scale = checkArguments('Upsample1D', UPSAMPLE1D_SCHEMA, [scale]).scale;

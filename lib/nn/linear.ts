@@ -52,6 +52,12 @@ export class Linear extends Module {
   /** Set by deferZeroGrad: the next backwardUpdateGradient writes the gradients instead of adding. */
   private gradDeferred = false;
 
+  /**
+   * Builds the layer with initialised weights.
+   * @param inputSize Features per input sample (the input is (batch, inputSize)).
+   * @param outputSize Features per output sample.
+   * @param options bias (default true), init (default heNormal).
+   */
   constructor(inputSize: number, outputSize: number, options?: LinearOptions) {
     super();
     const opts = checkOptions('Linear', options, optionNames(LINEAR_SCHEMA));

@@ -51,12 +51,19 @@ export class Sequential extends Module {
   /** The pass of the last forward called on this Sequential itself (not through an enclosing one). */
   private readonly ownPass = new SequentialPass();
 
+  /**
+   * Builds the container from its modules.
+   * @param modules The modules, in the order they run.
+   */
   constructor(...modules: Module[]) {
     super();
     for (const m of modules) this.add(m);
   }
 
-  /** Appends a module; returns `this` so calls chain. */
+  /**
+   * Appends a module; returns `this` so calls chain.
+   * @param module The module to run after the current last one.
+   */
   add(module: Module): this {
     if (!(module instanceof Module)) {
       throw new TypeError(`Sequential: expected a Module at position ${this.modules.length}, got ${describe(module)}`);
@@ -208,6 +215,7 @@ export class Sequential extends Module {
   /**
    * Backpropagates `delta` = ∂L/∂output of the last `forward`: accumulates every parameter
    * gradient and returns ∂L/∂input.
+   * @param delta ∂L/∂output of the last forward pass.
    */
   backward(delta: Tensor): Tensor {
     const d = this.backwardPass(this.ownPass, delta, true, true) as Tensor;

@@ -54,6 +54,11 @@ abstract class Pool1D extends Module {
  * new MaxPool1D(2, 2).forward(x)  // (32, 254, 32) → (32, 127, 32)
  */
 export class MaxPool1D extends Pool1D {
+  /**
+   * Builds the pooling layer.
+   * @param kSize Positions per window.
+   * @param stride Positions between two windows (default kSize: windows side by side).
+   */
   constructor(kSize: number, stride?: number) {
     super('MaxPool1D', kSize, stride);
   }
@@ -104,6 +109,11 @@ export class MaxPool1D extends Pool1D {
  * new AvgPool1D(2).forward(fromArray([1, 3], [1, 2, 1]))  // [[[2]]]
  */
 export class AvgPool1D extends Pool1D {
+  /**
+   * Builds the pooling layer.
+   * @param kSize Positions per window.
+   * @param stride Positions between two windows (default kSize: windows side by side).
+   */
   constructor(kSize: number, stride?: number) {
     super('AvgPool1D', kSize, stride);
   }
