@@ -110,13 +110,18 @@ function defaultModel(dataset: SweepDataset): string {
   return dataset === 'xor' || dataset === 'blobs' ? 'small-mlp' : dataset === 'checkerboard' ? 'mlp' : 'seed-cnn';
 }
 
-/** The loss that fits the network's last layer, as `neurone train` chooses it. */
+/**
+ * The loss that fits the network's last layer, as `neurone train` chooses it. The learning rates and
+ * weight decays of the specs (and of reports/) are for gradients summed over the batch, so the
+ * losses sum, whatever the library's default reduction.
+ */
 function lossFor(description: ModelDescription): { loss: Loss; oneHot: boolean } {
   const last = description.layers[description.layers.length - 1]?.type;
-  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(), oneHot: false };
-  if (last === 'Sigmoid' || last === 'StableSigmoid') return { loss: new BCELoss(), oneHot: true };
-  if (last === 'Softmax') return { loss: new MSELoss(), oneHot: true };
-  return { loss: new CELogSoftmaxLoss(), oneHot: false };
+  const sum = { reduction: 'sum' } as const;
+  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(sum), oneHot: false };
+  if (last === 'Sigmoid' || last === 'StableSigmoid') return { loss: new BCELoss(sum), oneHot: true };
+  if (last === 'Softmax') return { loss: new MSELoss(sum), oneHot: true };
+  return { loss: new CELogSoftmaxLoss(sum), oneHot: false };
 }
 
 const DEFAULT_LR = { adam: 1e-3, sgd: 5e-4 } as const;
