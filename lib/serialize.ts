@@ -995,6 +995,9 @@ export function modelContents(
  * shared by several modules (or a module at several positions) is stored once and shared again
  * by {@link load}. Refuses, before writing anything, what load would refuse (see {@link LIMITS}).
  *
+ * @param net The network to save (architecture and weights).
+ * @param file The path of the `.safetensors` file, replaced atomically.
+ * @param options `metadata` (extra strings in the header), `layout` (`'neurone'` or `'torch'`).
  * @example
  * save(net, 'digits.safetensors');
  * const again = load('digits.safetensors');   // same layers, same weights
@@ -1128,6 +1131,9 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
  * `{ layout: 'torch', into: net }`) is converted to neurone's layout on the way in. With `into`,
  * the weights go into that network (after every check) and it is returned.
  *
+ * @param file The path of a `.safetensors` file written by {@link save}, `fit`'s checkpoints, or PyTorch.
+ * @param options `layout` of a file without neurone's metadata; `into`, a network to fill instead of building one.
+ * @returns The network rebuilt from the file (or `into`, filled).
  * @throws Error naming the file and the problem when it is truncated, corrupt, over a limit, or
  * its tensors do not match the architecture (names, dtype, shapes, offsets, length).
  * @example
@@ -1211,6 +1217,8 @@ function loadTorchFile(f: OpenFile): Module {
  * `net.parameters()` and stored as F32) into an existing network of the same shape. A file saved
  * with `layout: 'torch'` is converted back (for one PyTorch wrote, see {@link load}'s `into`).
  *
+ * @param net The network to fill; unchanged when the file does not fit it.
+ * @param file The path of the `.safetensors` file.
  * @example
  * const net = new Sequential(new Linear(256, 10));
  * loadWeights(net, 'linear.safetensors');

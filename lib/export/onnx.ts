@@ -231,6 +231,9 @@ function emit(g: GraphBuilder, m: Module, v: Value, shape: number[], path: strin
  * Weights are stored once even when a module sits at several places. A module type without an
  * ONNX form (a type of your own, or a subclass of a built-in one) is refused with its name.
  *
+ * @param net The network: any module of neurone's built-in types, Sequentials nested at will.
+ * @param options `inputShape`, one sample's shape without the batch; `name`, the graph's name.
+ * @returns The bytes of the `.onnx` file.
  * @example
  * fs.writeFileSync('digits.onnx', toONNX(net, { inputShape: [256, 1] }));
  * // Python: onnxruntime.InferenceSession('digits.onnx').run(None, {'input': x})  # x (n, 256, 1)
