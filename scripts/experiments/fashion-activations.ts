@@ -20,7 +20,7 @@ import {
   seed,
   evaluate,
 } from '../../lib';
-import { panelsSvg } from '../../lib/report/figures';
+import { activationCurves } from './charts';
 import { flags, useNative, writeTable, figure, raw, loadFashion, indexTargets, train, pct, since, commandLine } from './common';
 
 const args = flags({ trainSize: 20000, epochs: 15, hidden: 64, lr: 1e-3, seed: 0 });
@@ -67,21 +67,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${name.padEnd(26)} test ${pct(ev.accuracy ?? NaN)} (${since(t1).toFixed(0)} s)\n`);
   }
   raw('fashion-activations', results);
-  const curve = (k: 'trainLoss' | 'valAccuracy' | 'valLoss') =>
-    results.map((r) => ({
-      name: r.name.split(' ')[0],
-      values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e[k])),
-    }));
-  figure(
-    'fashion-activations-curves.svg',
-    panelsSvg(
-      [
-        { series: curve('trainLoss'), options: { title: 'Training cross-entropy per sample', xLabel: 'epoch' } },
-        { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
-      ],
-      2,
-    ),
-  );
+  figure('fashion-activations-curves.svg', activationCurves(results));
   writeTable(
     'fashion-activations',
     `Item 3 — activations, Linear(784,${h}) → act → Linear(${h},10) on Fashion-MNIST`,

@@ -10,8 +10,8 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-autoencoders.ts [--train-size 10000 --epochs 15]
  */
 import { Sequential, Linear, TanH, Sigmoid, Module, BCELoss, Adam, EpochRecord, Tensor, seed, predict, evaluate } from '../../lib';
-import { imageGridPng, panelsSvg, rowsOf } from '../../lib/report/figures';
-import { Series } from '../../lib/plot';
+import { imageGridPng, rowsOf } from '../../lib/report/figures';
+import { autoencoderCurves, latentHistogram, saveFigureData } from './charts';
 import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine } from './common';
 
 const args = flags({ trainSize: 10000, epochs: 15, lr: 1e-3, seed: 0 });
@@ -104,17 +104,7 @@ async function main(): Promise<void> {
     results.map(({ recon, perEpoch, codes, ...r }) => r),
   );
 
-  const curve = (k: 'trainLoss' | 'valLoss'): Series[] => results.map((r) => ({ name: r.name, values: r.history.map((e) => e[k]) }));
-  figure(
-    'ae-curves.svg',
-    panelsSvg(
-      [
-        { series: curve('trainLoss'), options: { title: 'Training BCE per image', xLabel: 'epoch' } },
-        { series: curve('valLoss'), options: { title: 'Test BCE per image', xLabel: 'epoch' } },
-      ],
-      2,
-    ),
-  );
+  figure('ae-curves.svg', autoencoderCurves(results));
   // Originals on the first row, then one row per architecture.
   figure(
     'ae-reconstructions.png',
@@ -137,22 +127,9 @@ async function main(): Promise<void> {
     for (const v of r.codes.data) counts[Math.min(bins - 1, Math.floor(((v + 1) / 2) * bins))]++;
     return { name: r.name, values: counts.map((c) => (100 * c) / r.codes.data.length) };
   });
-  figure(
-    'ae-latent-histogram.svg',
-    panelsSvg(
-      [
-        {
-          series: hist,
-          options: {
-            title: `Latent activations over the test set: % per bin of width 2/${bins} from −1 (left) to 1 (right)`,
-            xLabel: 'bin',
-          },
-        },
-      ],
-      1,
-      760,
-    ),
-  );
+  const histogram = { title: 'Latent (TanH) activations over the test set', series: hist };
+  saveFigureData('ae-latent-histogram', 'written by scripts/experiments/fashion-autoencoders.ts', histogram);
+  figure('ae-latent-histogram.svg', latentHistogram(histogram));
   figure(
     'ae-latent-codes.png',
     imageGridPng(

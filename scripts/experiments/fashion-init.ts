@@ -6,7 +6,8 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-init.ts [--train-size 60000 --epochs 15]
  */
 import { Sequential, Linear, Sigmoid, BCELoss, SGD, INIT_NAMES, InitName, EpochRecord, seed, evaluate } from '../../lib';
-import { columnsOf, confusionMatrixSvg, imageGridPng, panelsSvg } from '../../lib/report/figures';
+import { columnsOf, imageGridPng } from '../../lib/report/figures';
+import { bceCurves, confusion, saveFigureData } from './charts';
 import { flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine } from './common';
 
 const args = flags({ trainSize: 60000, epochs: 15, lr: 1e-3, seed: 0 });
@@ -56,35 +57,21 @@ async function main(): Promise<void> {
     'fashion-init',
     results.map((r) => ({ init: r.init, test: r.test, testLoss: r.testLoss, history: r.history })),
   );
-  const curve = (k: 'trainLoss' | 'valAccuracy') =>
-    results.map((r) => ({
-      name: r.init,
-      values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)),
-    }));
   figure(
     'fashion-init-curves.svg',
-    panelsSvg(
-      [
-        {
-          series: curve('trainLoss').map((c) => ({ ...c, values: c.values.map((v) => Math.log10(v as number)) })),
-          options: { title: 'log10 of the training BCE per sample', xLabel: 'epoch' },
-        },
-        { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
-      ],
-      2,
-    ),
+    bceCurves(results, (r) => r.init),
   );
   // One row of ten 28×28 weight images per initialisation, blue negative / red positive.
   const grid = results.flatMap((r) => columnsOf(r.weights, 784, 10));
   figure('fashion-init-weights.png', imageGridPng(grid, { imageShape: [28, 28], cols: 10, scale: 3, mode: 'diverging' }));
   const best = results.reduce((a, b) => (b.test > a.test ? b : a));
-  figure(
-    'fashion-init-confusion.svg',
-    confusionMatrixSvg(best.confusion ?? [], {
-      title: `Linear→Sigmoid, ${best.init} init, Fashion-MNIST test`,
-      classNames: test.classNames,
-    }),
-  );
+  const confusionData = {
+    title: `Linear→Sigmoid, ${best.init} init, Fashion-MNIST test`,
+    classNames: [...(test.classNames ?? [])],
+    matrix: best.confusion ?? [],
+  };
+  saveFigureData('fashion-init-confusion', 'written by scripts/experiments/fashion-init.ts', confusionData);
+  figure('fashion-init-confusion.svg', confusion(confusionData));
   writeTable(
     'fashion-init',
     'Item 1 — initialisation of Linear(784,10) → Sigmoid on Fashion-MNIST',

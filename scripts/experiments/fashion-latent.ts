@@ -32,7 +32,8 @@ import {
   data,
   Module,
 } from '../../lib';
-import { imageGridPng, panelsSvg, rowsOf, scatterSvg } from '../../lib/report/figures';
+import { imageGridPng, rowsOf } from '../../lib/report/figures';
+import { convAutoencoderCurves, denoiseCurve, latentScatter, saveFigureData } from './charts';
 import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine, pct } from './common';
 import { autoencoder } from './fashion-autoencoders';
 
@@ -158,15 +159,14 @@ async function main(): Promise<void> {
   const ae2 = autoencoder([784, 256, 2], true);
   await fitAe(ae2.net, tr.x, tr.x, test.x, epochs);
   const codes2 = predict(ae2.encoder, test.x);
-  figure(
-    'latent-2d.svg',
-    scatterSvg(codes2.data, test.labels, {
-      title: `784→256(TanH)→2 (linear code) autoencoder: test codes by class (${epochs} epochs)`,
-      classNames: test.classNames,
-      xLabel: 'z₁',
-      yLabel: 'z₂',
-    }),
-  );
+  const scatter = {
+    title: `784→256(TanH)→2 (linear code) autoencoder: test codes by class (${epochs} epochs)`,
+    classNames: [...(test.classNames ?? [])],
+    xy: Array.from(codes2.data),
+    labels: Array.from(test.labels),
+  };
+  saveFigureData('latent-2d', 'written by scripts/experiments/fashion-latent.ts', scatter);
+  figure('latent-2d.svg', latentScatter(scatter));
   const bce2 = evaluate(ae2.net, new BCELoss({ reduction: 'sum' }), test.x, test.x).loss;
 
   // 64-D codes: k-means purity and linear probe, vs pixels.
@@ -195,36 +195,16 @@ async function main(): Promise<void> {
   await fitAe(dae.net, noisy(tr.x, args.sigma as number, rng), tr.x, test.x, epochs);
   const levels = [0, 0.1, 0.2, 0.3, 0.5];
   const denoiseRows: (string | number)[][] = [];
-  const curves = { input: [] as number[], plain: [] as number[], denoising: [] as number[] };
   let triple: Float32Array[] = [];
   const show = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((c) => test.labels.indexOf(c));
   for (const s of levels) {
     const xn = noisy(test.x, s, new Rng(99));
     const plain = predict(ae64.net, xn);
     const den = predict(dae.net, xn);
-    curves.input.push(mse(xn, test.x));
-    curves.plain.push(mse(plain, test.x));
-    curves.denoising.push(mse(den, test.x));
     denoiseRows.push([s, mse(xn, test.x).toFixed(5), mse(plain, test.x).toFixed(5), mse(den, test.x).toFixed(5)]);
     if (s === args.sigma) triple = [...rowsOf(xn.data, 784, show), ...rowsOf(den.data, 784, show), ...rowsOf(test.x.data, 784, show)];
   }
-  figure(
-    'denoise-curve.svg',
-    panelsSvg(
-      [
-        {
-          series: [
-            { name: 'noisy input', values: curves.input },
-            { name: 'plain AE', values: curves.plain },
-            { name: `denoising AE (σ ${args.sigma})`, values: curves.denoising },
-          ],
-          options: { title: `MSE per pixel vs the clean image; x = noise σ ∈ {${levels.join(', ')}}`, xLabel: 'noise level index' },
-        },
-      ],
-      1,
-      720,
-    ),
-  );
+  figure('denoise-curve.svg', denoiseCurve(denoiseRows, args.sigma as number));
   if (triple.length) figure('denoise-triples.png', imageGridPng(triple, { imageShape: [28, 28], cols: 10, scale: 3 }));
 
   // (c) convolutional autoencoder on a smaller subset (it is ~20× the work per image).
@@ -262,21 +242,15 @@ async function main(): Promise<void> {
       scale: 3,
     }),
   );
-  figure(
-    'conv-ae-curves.svg',
-    panelsSvg(
-      [
-        {
-          series: [
-            { name: 'conv AE (49-D code)', values: hc.epochs.map((e) => e.valLoss) },
-            { name: 'linear 784→64', values: hl.epochs.map((e) => e.valLoss) },
-          ],
-          options: { title: `Test BCE per image, both trained on the same ${trFlat.labels.length} images`, xLabel: 'epoch' },
-        },
-      ],
-      1,
-    ),
-  );
+  const convCurves = {
+    title: `Test BCE per image, both trained on the same ${trFlat.labels.length} images`,
+    series: [
+      { name: 'conv AE (49-D code)', values: hc.epochs.map((e) => e.valLoss ?? null) },
+      { name: 'linear 784→64', values: hl.epochs.map((e) => e.valLoss ?? null) },
+    ],
+  };
+  saveFigureData('conv-ae-curves', 'written by scripts/experiments/fashion-latent.ts', convCurves);
+  figure('conv-ae-curves.svg', convAutoencoderCurves(convCurves));
   rows.push([
     'conv AE: Conv1D(5,pad 2)+pool ×2, Conv1D(4, stride 4) → 49 codes → ConvTranspose1D(4, stride 4), Upsample1D+Conv1D ×2',
     49,

@@ -5,7 +5,7 @@
  * Run: nice -n 10 npx ts-node --transpile-only scripts/experiments/fashion-lr.ts [--train-size 60000 --epochs 15]
  */
 import { Sequential, Linear, Sigmoid, BCELoss, SGD, EpochRecord, seed, evaluate, NonFiniteError } from '../../lib';
-import { panelsSvg } from '../../lib/report/figures';
+import { bceCurves } from './charts';
 import { flags, useNative, writeTable, figure, raw, loadFashion, oneHotTargets, train, pct, since, commandLine } from './common';
 
 const args = flags({ trainSize: 60000, epochs: 15, seed: 0 });
@@ -48,23 +48,9 @@ async function main(): Promise<void> {
     process.stdout.write(`lr ${lr}: test ${pct(ev.accuracy ?? NaN)} loss ${ev.loss.toFixed(4)} ${note}\n`);
   }
   raw('fashion-lr', results);
-  const curve = (k: 'trainLoss' | 'valAccuracy') =>
-    results.map((r) => ({
-      name: `lr ${r.lr}`,
-      values: r.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)),
-    }));
   figure(
     'fashion-lr-curves.svg',
-    panelsSvg(
-      [
-        {
-          series: curve('trainLoss').map((c) => ({ ...c, values: c.values.map((v) => Math.log10(v as number)) })),
-          options: { title: 'log10 of the training BCE per sample', xLabel: 'epoch' },
-        },
-        { series: curve('valAccuracy'), options: { title: 'Test accuracy (%)', xLabel: 'epoch' } },
-      ],
-      2,
-    ),
+    bceCurves(results, (r) => `lr ${r.lr}`),
   );
   writeTable(
     'fashion-lr',

@@ -4,23 +4,22 @@
  *
  *   npx ts-node --transpile-only scripts/experiments/figures.ts
  *
- * Most charts come from the per-epoch records in reports/raw/*.json. Five figures' data was never
- * saved by the experiments (the confusion matrices, the 2-D latent codes, the latent histogram,
- * the zero-init, conv-variant and conv-autoencoder curves): the first time, this script reads it
- * back from the SVG those runs drew (counts exactly; curve and point positions to the drawing's
- * 0.1 px, scaled by its tick labels' 3 significant digits) and saves it in
- * reports/raw/recovered/*.json, which later runs read instead.
+ * Most charts come from the per-epoch records in reports/raw/*.json, the others from
+ * reports/raw/figure-data/*.json, which the experiments now write. The runs that made today's
+ * figures did not save that data (the confusion matrices, the 2-D latent codes, the latent
+ * histogram, the zero-init, conv-variant and conv-autoencoder curves): it was read back from the
+ * SVG they drew (counts exactly; curve and point positions to the drawing's 0.1 px, scaled by its
+ * tick labels' 3 significant digits), and each file says so in its `source`.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Resvg } from '@resvg/resvg-js';
-import { confusionMatrixSvg, meanBandSeries, panelsSvg, scatterSvg, writeFigure, CLASS_COLORS } from '../../lib/report/figures';
-import { Marker, Series } from '../../lib/plot';
+import { writeFigure, CLASS_COLORS } from '../../lib/report/figures';
 import { EpochRecord } from '../../lib/logger';
+import * as charts from './charts';
+import { ConfusionData, LineData, ScatterData, REPORTS, loadFigureData, saveFigureData } from './charts';
 
-const REPORTS = path.join(__dirname, '..', '..', 'reports');
 const FIGURES = path.join(REPORTS, 'figures');
-const RECOVERED = path.join(REPORTS, 'raw', 'recovered');
 
 function readJson<T>(name: string): T {
   return JSON.parse(fs.readFileSync(path.join(REPORTS, 'raw', name), 'utf8')) as T;
@@ -34,10 +33,7 @@ function figure(name: string, svg: string): void {
 // ---------------------------------------------------------------------------------------------
 // Reading back the data of figures drawn by the earlier, hand-written charts.
 
-interface RecoveredPanel {
-  title: string;
-  series: { name: string; values: (number | null)[] }[];
-}
+type RecoveredPanel = LineData;
 
 const num = (s: string): number => Number(s.replace('−', '-'));
 const unescape = (s: string): string =>
@@ -99,11 +95,7 @@ function recoverLineCharts(svg: string): RecoveredPanel[] {
   return panels;
 }
 
-interface RecoveredConfusion {
-  title: string;
-  classNames: string[];
-  matrix: number[][];
-}
+type RecoveredConfusion = ConfusionData;
 
 /** Counts, class names and title of a confusion matrix drawn by confusionMatrixSvg. */
 function recoverConfusion(svg: string): RecoveredConfusion {
@@ -128,13 +120,7 @@ function recoverConfusion(svg: string): RecoveredConfusion {
   return { title, classNames, matrix };
 }
 
-interface RecoveredScatter {
-  title: string;
-  classNames: string[];
-  /** (n, 2) row-major. */
-  xy: number[];
-  labels: number[];
-}
+type RecoveredScatter = ScatterData;
 
 /** Points (in data units), classes and title of a scatter plot drawn by the old scatterSvg. */
 function recoverScatter(svg: string): RecoveredScatter {
@@ -155,225 +141,45 @@ function recoverScatter(svg: string): RecoveredScatter {
   return { title, classNames, xy, labels: classes };
 }
 
-/** The saved data of figure `name`, read back from its old drawing the first time. */
-function recovered<T>(name: string, read: (svg: string) => T): T {
-  const file = path.join(RECOVERED, `${name}.json`);
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-  const svg = fs.readFileSync(path.join(FIGURES, `${name}.svg`), 'utf8');
-  const value = read(svg);
-  writeFigure(file, `${JSON.stringify({ source: `reports/figures/${name}.svg as the experiment drew it`, data: value })}\n`);
+/** The saved data of figure `name`; the first time, read back from the drawing its experiment made. */
+function figureData<T>(name: string, read: (svg: string) => T): T {
+  const saved = loadFigureData<T>(name);
+  if (saved !== undefined) return saved;
+  const value = read(fs.readFileSync(path.join(FIGURES, `${name}.svg`), 'utf8'));
+  saveFigureData(name, `read back from reports/figures/${name}.svg as the experiment drew it`, value);
   return value;
 }
 
-function recoveredData<T>(name: string, read: (svg: string) => T): T {
-  const v = recovered<T | { data: T }>(name, read);
-  return (v as { data?: T }).data ?? (v as T);
-}
-
-// ---------------------------------------------------------------------------------------------
-
-const asSeries = (p: RecoveredPanel): Series[] => p.series.map((s) => ({ name: s.name, values: s.values.map((v) => v ?? undefined) }));
-
-function curvesOf<R extends { history: EpochRecord[] }>(runs: R[], name: (r: R) => string, key: keyof EpochRecord): Series[] {
-  return runs.map((r) => ({ name: name(r), values: r.history.map((e) => e[key] as number | undefined) }));
-}
-
 function main(): void {
-  // Item 3 — activations.
-  const act = readJson<{ name: string; history: EpochRecord[] }[]>('fashion-activations.json');
   figure(
     'fashion-activations-curves.svg',
-    panelsSvg(
-      [
-        {
-          series: curvesOf(act, (r) => r.name.split(' ')[0], 'trainLoss'),
-          options: { title: 'Training cross-entropy', xLabel: 'epoch', yLabel: 'cross-entropy per sample' },
-        },
-        {
-          series: curvesOf(act, (r) => r.name.split(' ')[0], 'valAccuracy'),
-          options: { title: 'Test accuracy', xLabel: 'epoch', yLabel: 'accuracy', percent: true },
-        },
-      ],
-      2,
-    ),
+    charts.activationCurves(readJson<{ name: string; history: EpochRecord[] }[]>('fashion-activations.json')),
   );
-
-  // Item 5 — autoencoders.
-  const ae = readJson<{ name: string; history: EpochRecord[] }[]>('fashion-autoencoders.json');
-  figure(
-    'ae-curves.svg',
-    panelsSvg(
-      [
-        { series: curvesOf(ae, (r) => r.name, 'trainLoss'), options: { title: 'Training BCE', xLabel: 'epoch', yLabel: 'BCE per image' } },
-        { series: curvesOf(ae, (r) => r.name, 'valLoss'), options: { title: 'Test BCE', xLabel: 'epoch', yLabel: 'BCE per image' } },
-      ],
-      2,
-    ),
-  );
-  const hist = recoveredData('ae-latent-histogram', recoverLineCharts)[0];
-  const bins = hist.series[0].values.length;
-  figure(
-    'ae-latent-histogram.svg',
-    panelsSvg(
-      [
-        {
-          series: asSeries(hist),
-          options: {
-            title: 'Latent (TanH) activations over the test set',
-            x: Array.from({ length: bins }, (_, b) => -1 + ((b + 0.5) * 2) / bins),
-            xLabel: `activation (bin centres, ${bins} bins of width 2/${bins})`,
-            yLabel: '% of activations',
-          },
-        },
-      ],
-      1,
-      760,
-    ),
-  );
-
-  // Item 1 — initialisation; item 2 — learning rate: losses spanning decades on a log axis.
-  const init = readJson<{ init: string; history: EpochRecord[] }[]>('fashion-init.json');
+  figure('ae-curves.svg', charts.autoencoderCurves(readJson<{ name: string; history: EpochRecord[] }[]>('fashion-autoencoders.json')));
+  figure('ae-latent-histogram.svg', charts.latentHistogram(figureData('ae-latent-histogram', recoverLineCharts)[0]));
   figure(
     'fashion-init-curves.svg',
-    panelsSvg(
-      [
-        {
-          series: curvesOf(init, (r) => r.init, 'trainLoss'),
-          options: { title: 'Training BCE (log scale)', xLabel: 'epoch', yLabel: 'BCE per sample', yScale: 'log' },
-        },
-        {
-          series: curvesOf(init, (r) => r.init, 'valAccuracy'),
-          options: { title: 'Test accuracy', xLabel: 'epoch', yLabel: 'accuracy', percent: true },
-        },
-      ],
-      2,
-    ),
+    charts.bceCurves(readJson<{ init: string; history: EpochRecord[] }[]>('fashion-init.json'), (r) => r.init),
   );
-  const conf = recoveredData('fashion-init-confusion', recoverConfusion);
-  figure('fashion-init-confusion.svg', confusionMatrixSvg(conf.matrix, { title: conf.title, classNames: conf.classNames }));
-  const lr = readJson<{ lr: number; history: EpochRecord[] }[]>('fashion-lr.json');
+  figure('fashion-init-confusion.svg', charts.confusion(figureData('fashion-init-confusion', recoverConfusion)));
   figure(
     'fashion-lr-curves.svg',
-    panelsSvg(
-      [
-        {
-          series: curvesOf(lr, (r) => `lr ${r.lr}`, 'trainLoss'),
-          options: { title: 'Training BCE (log scale)', xLabel: 'epoch', yLabel: 'BCE per sample', yScale: 'log' },
-        },
-        {
-          series: curvesOf(lr, (r) => `lr ${r.lr}`, 'valAccuracy'),
-          options: { title: 'Test accuracy', xLabel: 'epoch', yLabel: 'accuracy', percent: true },
-        },
-      ],
-      2,
-    ),
+    charts.bceCurves(readJson<{ lr: number; history: EpochRecord[] }[]>('fashion-lr.json'), (r) => `lr ${r.lr}`),
   );
-
-  // Item 6 — latent space, denoising, convolutional autoencoder.
-  const sc = recoveredData('latent-2d', recoverScatter);
-  figure('latent-2d.svg', scatterSvg(sc.xy, sc.labels, { title: sc.title, classNames: sc.classNames, xLabel: 'z₁', yLabel: 'z₂' }));
-  const latent = readJson<{ denoiseRows: (string | number)[][] }>('fashion-latent.json');
-  const levels = latent.denoiseRows.map((r) => Number(r[0]));
-  const col = (k: number): number[] => latent.denoiseRows.map((r) => Number(r[k]));
+  figure('latent-2d.svg', charts.latentScatter(figureData('latent-2d', recoverScatter)));
   figure(
     'denoise-curve.svg',
-    panelsSvg(
-      [
-        {
-          series: [
-            { name: 'noisy input', values: col(1), dashed: true },
-            { name: 'plain AE', values: col(2) },
-            { name: 'denoising AE (trained at σ 0.3)', values: col(3) },
-          ],
-          options: { title: 'Reconstruction error against the clean image', x: levels, xLabel: 'noise σ', yLabel: 'MSE per pixel' },
-        },
-      ],
-      1,
-      720,
-    ),
+    charts.denoiseCurve(readJson<{ denoiseRows: (string | number)[][] }>('fashion-latent.json').denoiseRows, 0.3),
   );
-  const convAe = recoveredData('conv-ae-curves', recoverLineCharts)[0];
-  figure(
-    'conv-ae-curves.svg',
-    panelsSvg([{ series: asSeries(convAe), options: { title: convAe.title, xLabel: 'epoch', yLabel: 'test BCE per image' } }], 1, 720),
-  );
-
-  // Item 4 — the headline CNN: ten seeds as a mean with a ± 1 std band, per protocol.
+  figure('conv-ae-curves.svg', charts.convAutoencoderCurves(figureData('conv-ae-curves', recoverLineCharts)[0]));
   for (const name of ['usps-headline', 'usps-headline-final']) {
-    const runs = readJson<{ protocol: string; bestEpoch: number; epochs: number; history: EpochRecord[] }[]>(`${name}.json`);
-    const band = (p: string, key: 'valAccuracy' | 'valLoss', label: string, color: string): Series =>
-      meanBandSeries(
-        label,
-        runs.filter((r) => r.protocol === p).map((r) => r.history.map((e) => e[key])),
-        color,
-      );
-    const seeds = runs.filter((r) => r.protocol === 'honest').length;
-    const markers: Marker[] = [];
-    const fixedBudget = runs.every((r) => r.bestEpoch === r.epochs && r.epochs === runs[0].epochs);
-    if (fixedBudget) markers.push({ x: runs[0].epochs - 30 + 1, label: 'weight averaging from here', color: '#555' });
-    else {
-      const best = runs.map((r) => r.bestEpoch).sort((a, b) => a - b);
-      markers.push({
-        x: best[Math.floor(best.length / 2)],
-        label: `median best epoch (${best[Math.floor(best.length / 2)]})`,
-        color: '#555',
-      });
-    }
-    const opts = { xLabel: 'epoch', markers };
-    figure(
-      `${name}-curves.svg`,
-      panelsSvg(
-        [
-          {
-            series: [
-              band('original', 'valAccuracy', '(i) 33 % hold-out', '#1f77b4'),
-              band('honest', 'valAccuracy', '(ii) 15 % validation', '#d62728'),
-            ],
-            options: { ...opts, title: `Held-out accuracy, mean ± std over ${seeds} seeds`, yLabel: 'accuracy', percent: true },
-          },
-          {
-            series: [
-              band('original', 'valLoss', '(i) 33 % hold-out', '#1f77b4'),
-              band('honest', 'valLoss', '(ii) 15 % validation', '#d62728'),
-            ],
-            options: { ...opts, title: `Held-out loss, mean ± std over ${seeds} seeds`, yLabel: 'loss per sample' },
-          },
-        ],
-        2,
-      ),
-    );
+    figure(`${name}-curves.svg`, charts.headlineCurves(readJson(`${name}.json`)));
   }
   for (const name of ['usps-headline-confusion', 'usps-headline-final-confusion']) {
-    const c = recoveredData(name, recoverConfusion);
-    figure(`${name}.svg`, confusionMatrixSvg(c.matrix, { title: c.title, classNames: c.classNames }));
+    figure(`${name}.svg`, charts.confusion(figureData(name, recoverConfusion)));
   }
-  const zero = recoveredData('usps-zero-init', recoverLineCharts);
-  figure(
-    'usps-zero-init.svg',
-    panelsSvg(
-      [
-        { series: asSeries(zero[0]), options: { title: 'Training loss (fig. 4)', xLabel: 'epoch', yLabel: 'loss per sample' } },
-        { series: asSeries(zero[1]), options: { title: 'USPS_test accuracy', xLabel: 'epoch', yLabel: 'accuracy (%)' } },
-      ],
-      2,
-    ),
-  );
-  const variants = recoveredData('usps-conv-variants', recoverLineCharts);
-  figure(
-    'usps-conv-variants.svg',
-    panelsSvg(
-      variants.map((p) => ({
-        // The sweep's value with its unit: '4 maps', 'k 3', 'batch 8'.
-        series: asSeries(p).map((s) => ({ ...s, name: s.name.replace(/^feature (\d+)$/, '$1 maps').replace(/^kernel (\d+)$/, 'k $1') })),
-        options: {
-          title: p.title.replace(': validation accuracy (%) per epoch, seed 0', ' (seed 0)'),
-          xLabel: 'epoch',
-          yLabel: 'validation accuracy (%)',
-        },
-      })),
-      2,
-    ),
-  );
+  figure('usps-zero-init.svg', charts.zeroInitCurves(figureData('usps-zero-init', recoverLineCharts)));
+  figure('usps-conv-variants.svg', charts.convVariantCurves(figureData('usps-conv-variants', recoverLineCharts)));
 
   // PNG renders of every SVG, for looking at them.
   for (const f of fs

@@ -27,9 +27,10 @@ root; add \`nice -n 10\` on a shared machine), with the seed given there. Raw pe
 \`reports/raw/\`, figures in \`reports/figures/\`. Regenerate this page with
 \`npx ts-node --transpile-only scripts/experiments/readme.ts\`. The charts are redrawn from the saved data, without
 training, by \`npx ts-node --transpile-only scripts/experiments/figures.ts\`, which also renders each one to PNG in
-\`reports/figures/png/\`; the data of the confusion matrices, the 2-D latent codes, the latent histogram and the
-zero-init, conv-variant and conv-autoencoder curves was not saved by their runs and was read back from the figures those
-runs drew (\`reports/raw/recovered/\`: counts exact, curves and points to the drawing's resolution).
+\`reports/figures/png/\`. The experiments save the data of the charts that \`reports/raw/\` does not hold in
+\`reports/raw/figure-data/\`; the runs behind today's figures did not, so that data (the confusion matrices, the 2-D latent
+codes, the latent histogram, the zero-init, conv-variant and conv-autoencoder curves) was read back from the figures they
+drew (counts exact, curves and points to the drawing's resolution; each file's \`source\` says so).
 
 Conventions (docs/COURSE.md): losses are per sample and gradients are **summed** over the batch, so our
 learning rates are PyTorch's divided by the batch size (and by the outputs per sample for BCE/MSE).

@@ -8,8 +8,8 @@
  */
 import { Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, CELogSoftmaxLoss, SGD, EpochRecord, seed, data, evaluate } from '../../lib';
 import { buildModel, presetDescription } from '../../lib/cli/presets';
-import { meanStd, panelsSvg } from '../../lib/report/figures';
-import { Series } from '../../lib/plot';
+import { meanStd } from '../../lib/report/figures';
+import { convVariantCurves, saveFigureData } from './charts';
 import { flags, useNative, writeTable, figure, raw, indexTargets, reduceOnPlateau, train, pm, since, commandLine } from './common';
 
 const args = flags({ seeds: 2, epochs: 50, patience: 5, lr: 5e-4, weightDecay: 1e-2 });
@@ -138,13 +138,16 @@ async function main(): Promise<void> {
   const sweeps = ['batch size', 'kernel size', 'feature maps', 'architecture'];
   const panels = sweeps.map((sw) => {
     const rs = results.filter((r) => r.s.sweep === sw);
-    const series: Series[] = rs.map((r) => ({
-      name: `${sw === 'architecture' ? '' : `${sw.split(' ')[0]} `}${r.s.value}`,
-      values: r.curves[0].map((e) => 100 * (e.valAccuracy ?? NaN)),
-    }));
-    return { series, options: { title: `${sw}: validation accuracy (%) per epoch, seed 0`, xLabel: 'epoch' } };
+    return {
+      title: `${sw}: validation accuracy (%) per epoch, seed 0`,
+      series: rs.map((r) => ({
+        name: `${sw === 'architecture' ? '' : `${sw.split(' ')[0]} `}${r.s.value}`,
+        values: r.curves[0].map((e) => (e.valAccuracy === undefined ? null : 100 * e.valAccuracy)),
+      })),
+    };
   });
-  figure('usps-conv-variants.svg', panelsSvg(panels, 2));
+  saveFigureData('usps-conv-variants', 'written by scripts/experiments/usps-conv-variants.ts', panels);
+  figure('usps-conv-variants.svg', convVariantCurves(panels));
 }
 
 main().catch((e) => {

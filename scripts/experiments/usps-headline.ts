@@ -39,8 +39,8 @@ import {
   Module,
   Loss,
 } from '../../lib';
-import { confusionMatrixSvg, meanStd, panelsSvg } from '../../lib/report/figures';
-import { Series } from '../../lib/plot';
+import { meanStd } from '../../lib/report/figures';
+import { confusion, headlineCurves, saveFigureData, zeroInitCurves } from './charts';
 import { flags, useNative, writeTable, figure, raw, indexTargets, reduceOnPlateau, train, pct, pm, since, commandLine } from './common';
 
 const args = flags({
@@ -413,33 +413,14 @@ async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backend
     perSeed,
   );
 
-  // Curves: held-out (i) and validation (ii) accuracy per epoch for every seed, and the losses.
-  const series = (p: 'original' | 'honest', key: 'valAccuracy' | 'valLoss'): Series[] =>
-    runs
-      .filter((r) => r.protocol === p)
-      .map((r) => ({
-        name: `seed ${r.seed}`,
-        values: r.history.map((e) => (key === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.valLoss)),
-      }));
-  figure(
-    `${args.name}-curves.svg`,
-    panelsSvg(
-      [
-        { series: series('original', 'valAccuracy'), options: { title: '(i) 33 % hold-out accuracy (%) per epoch', xLabel: 'epoch' } },
-        { series: series('honest', 'valAccuracy'), options: { title: '(ii) validation accuracy (%) per epoch', xLabel: 'epoch' } },
-        { series: series('original', 'valLoss'), options: { title: '(i) hold-out loss per sample', xLabel: 'epoch' } },
-        { series: series('honest', 'valLoss'), options: { title: '(ii) validation loss per sample', xLabel: 'epoch' } },
-      ],
-      2,
-    ),
-  );
+  // Curves: held-out (i) and validation (ii) accuracy and loss per epoch, mean ± std over the seeds.
+  figure(`${args.name}-curves.svg`, headlineCurves(runs, args.keepLast ? (args.swa as number) : 0));
   // Confusion matrix on the official test set of the honest run closest to the median.
   const honest = runs.filter((r) => r.protocol === 'honest').sort((a, b) => a.testAcc - b.testAcc);
   const median = honest[Math.floor((honest.length - 1) / 2)];
-  figure(
-    `${args.name}-confusion.svg`,
-    confusionMatrixSvg(median.confusion ?? [], { title: `USPS_test, protocol (ii), seed ${median.seed} (median)` }),
-  );
+  const confusionData = { title: `USPS_test, protocol (ii), seed ${median.seed} (median)`, classNames: [], matrix: median.confusion ?? [] };
+  saveFigureData(`${args.name}-confusion`, 'written by scripts/experiments/usps-headline.ts', confusionData);
+  figure(`${args.name}-confusion.svg`, confusion(confusionData));
 }
 
 async function augmented(full: data.Dataset, test: data.Dataset, backendText: string, t0: number): Promise<void> {
@@ -503,21 +484,16 @@ async function zeroInit(full: data.Dataset, test: data.Dataset): Promise<void> {
       .map((p) => `${p.name}: max |w| ${p.value.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0).toExponential(2)}`);
     process.stdout.write(`${init ?? 'default'} init: test ${pct(acc)}; ${w.join(', ')}\n`);
   }
-  const zs = (k: 'trainLoss' | 'valAccuracy'): Series[] =>
-    zeroRuns.map((z) => ({
+  const zs = (k: 'trainLoss' | 'valAccuracy', title: string) => ({
+    title,
+    series: zeroRuns.map((z) => ({
       name: z.name,
-      values: z.history.map((e) => (k === 'valAccuracy' ? 100 * (e.valAccuracy ?? NaN) : e.trainLoss)),
-    }));
-  figure(
-    'usps-zero-init.svg',
-    panelsSvg(
-      [
-        { series: zs('trainLoss'), options: { title: 'Training loss per sample (fig. 4)', xLabel: 'epoch' } },
-        { series: zs('valAccuracy'), options: { title: 'USPS_test accuracy (%)', xLabel: 'epoch' } },
-      ],
-      2,
-    ),
-  );
+      values: z.history.map((e) => (k === 'valAccuracy' ? (e.valAccuracy === undefined ? null : 100 * e.valAccuracy) : e.trainLoss)),
+    })),
+  });
+  const zeroPanels = [zs('trainLoss', 'Training loss per sample (fig. 4)'), zs('valAccuracy', 'USPS_test accuracy (%)')];
+  saveFigureData('usps-zero-init', 'written by scripts/experiments/usps-headline.ts', zeroPanels);
+  figure('usps-zero-init.svg', zeroInitCurves(zeroPanels));
   writeTable(
     'usps-zero-init',
     'Item 4 — zero initialisation (fig. 4)',
