@@ -25,23 +25,34 @@ template <typename V>
 void maxForwardSampleV(const Pool1dShape& s, const float* in, float* out, int32_t* argmax, int64_t b) {
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
+  // Whole vectors go through plain loads and stores (a masked store costs an AVX2 core on AMD
+  // a dozen cycles); only a ragged last vector of channels is masked. The winner is tracked
+  // as its offset k * chan in the window and turned into a flat index once, at the store.
+  const int64_t whole = chan - chan % V::kLanes;
   for (int64_t t = 0; t < outLength; t++) {
     const int64_t start = (b * s.length + t * s.stride) * chan;
     const float* x0 = in + start;
     float* y = out + (b * outLength + t) * chan;
     int32_t* arg = argmax + (b * outLength + t) * chan;
     for (int64_t c = 0; c < chan; c += V::kLanes) {
+      const bool full = c < whole;
       const auto m = V::firstLanes(chan - c);
-      auto best = V::loadFirst(m, x0 + c);
-      auto at = V::addi(V::set1i(static_cast<int32_t>(start + c)), V::iota());
+      auto best = full ? V::load(x0 + c) : V::loadFirst(m, x0 + c);
+      auto offset = V::set1i(0);
       for (int64_t k = 1; k < s.kSize; k++) {
-        const auto v = V::loadFirst(m, x0 + k * chan + c);
+        const auto v = full ? V::load(x0 + k * chan + c) : V::loadFirst(m, x0 + k * chan + c);
         const auto take = maxTakes<V>(v, best);
         best = V::select(take, v, best);
-        at = V::selecti(take, V::addi(V::set1i(static_cast<int32_t>(start + k * chan + c)), V::iota()), at);
+        offset = V::selecti(take, V::set1i(static_cast<int32_t>(k * chan)), offset);
       }
-      V::storeFirst(y + c, m, best);
-      V::storeFirsti(arg + c, m, at);
+      const auto at = V::addi(offset, V::addi(V::set1i(static_cast<int32_t>(start + c)), V::iota()));
+      if (full) {
+        V::store(y + c, best);
+        V::storei(arg + c, at);
+      } else {
+        V::storeFirst(y + c, m, best);
+        V::storeFirsti(arg + c, m, at);
+      }
     }
   }
 }
@@ -54,12 +65,27 @@ template <typename V>
 int64_t maxBackwardSampleV(const Pool1dShape& s, const float* dy, const int32_t* argmax, float* dxSample, int64_t b) {
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
+  // Whole vectors are loaded whole and a lane that is not hit is masked to +0 after the load,
+  // which adds what the masked load's zero would (see the forward on masked stores).
+  const int64_t whole = chan - chan % V::kLanes;
   auto matches = V::set1i(0);
   int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h
   for (int64_t p = 0; p < s.length; p++) {
     const int64_t index = (b * s.length + p) * chan;
     pool::coveringWindows(s, p, &tLo, &tNext, &tHi);
-    for (int64_t c = 0; c < chan; c += V::kLanes) {
+    int64_t c = 0;
+    for (; c < whole; c += V::kLanes) {
+      const auto here = V::addi(V::set1i(static_cast<int32_t>(index + c)), V::iota());
+      auto acc = V::zero();
+      for (int64_t t = tLo; t <= tHi; t++) {
+        const int64_t o = (b * outLength + t) * chan + c;
+        const auto hit = V::equal(V::loadi(argmax + o), here);
+        acc = V::add(acc, V::keep(hit, V::load(dy + o)));
+        matches = V::countHits(matches, hit);
+      }
+      V::store(dxSample + p * chan + c, acc);
+    }
+    if (c < chan) {
       const auto valid = V::firstLanes(chan - c);
       const auto here = V::addi(V::set1i(static_cast<int32_t>(index + c)), V::iota());
       auto acc = V::zero();

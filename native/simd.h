@@ -23,8 +23,9 @@
 //   roundNearest, abs, withSignOf(magnitude, x): the sign bit of x ORed into magnitude
 //   scale2n(p, n): p · 2^n for integral n in [-150, 128], rounding once
 //   lt/gt (ordered), isNan, notNan, both (mask and), either (mask or), select(m, a, b) = m ? a : b
-//   addWhere(m, acc, v) = acc + v in the lanes of m, acc elsewhere; sumLanes
-//   iota (0, 1, ...), set1i, addi, selecti, loadFirsti/storeFirsti, equalWhere(valid, a, b)
+//   addWhere(m, acc, v) = acc + v in the lanes of m, acc elsewhere; keep(m, v) = v in the lanes
+//   of m, +0 elsewhere; sumLanes
+//   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
 //   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts)
 #pragma once
 
@@ -87,6 +88,7 @@ struct Avx2 {
   static M either(M a, M b) { return _mm256_or_si256(a, b); }
   static F select(M m, F a, F b) { return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(m)); }
   static F addWhere(M m, F acc, F v) { return _mm256_add_ps(acc, _mm256_and_ps(v, _mm256_castsi256_ps(m))); }
+  static F keep(M m, F v) { return _mm256_and_ps(v, _mm256_castsi256_ps(m)); }
   static float sumLanes(F v) {
     __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
@@ -100,6 +102,9 @@ struct Avx2 {
   static I selecti(M m, I a, I b) { return _mm256_blendv_epi8(b, a, m); }
   static I loadFirsti(M m, const int32_t* p) { return _mm256_maskload_epi32(p, m); }
   static void storeFirsti(int32_t* p, M m, I v) { _mm256_maskstore_epi32(p, m, v); }
+  static I loadi(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void storei(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static M equal(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm256_and_si256(_mm256_cmpeq_epi32(a, b), valid); }
   // A set lane is -1: counted downwards, negated at the end.
   static I countHits(I counts, M m) { return _mm256_sub_epi32(counts, m); }
@@ -156,6 +161,7 @@ struct Avx512 {
   static M either(M a, M b) { return static_cast<M>(a | b); }
   static F select(M m, F a, F b) { return _mm512_mask_blend_ps(m, b, a); }
   static F addWhere(M m, F acc, F v) { return _mm512_mask_add_ps(acc, m, acc, v); }
+  static F keep(M m, F v) { return _mm512_maskz_mov_ps(m, v); }
   // The sum of the 16 lanes in the order GCC's _mm512_reduce_add_ps uses (halves, quarters,
   // then pairs), so the bits are those of earlier builds, written out because that expansion
   // warns (see kAll) and other compilers need not share its order.
@@ -177,6 +183,9 @@ struct Avx512 {
   static I selecti(M m, I a, I b) { return _mm512_mask_mov_epi32(b, m, a); }
   static I loadFirsti(M m, const int32_t* p) { return _mm512_maskz_loadu_epi32(m, p); }
   static void storeFirsti(int32_t* p, M m, I v) { _mm512_mask_storeu_epi32(p, m, v); }
+  static I loadi(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static void storei(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
+  static M equal(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm512_mask_cmpeq_epi32_mask(valid, a, b); }
   // Counted per lane: a popcount per step would be a library call without -mpopcnt.
   static I countHits(I counts, M m) { return _mm512_mask_add_epi32(counts, m, counts, _mm512_set1_epi32(1)); }
