@@ -4,8 +4,9 @@
 // an unreachable Redis is an error within seconds, a malformed job is refused by the worker, and
 // a worker reconnects when Redis comes back.
 //
-// Needs `redis-server` on PATH. Without it these tests are NOT APPLICABLE and skipped with a
-// warning, unless NEURONE_REQUIRE_REDIS=1 (as .ci/run sets it), where its absence fails.
+// The unreachable-Redis tests always run. The others need `redis-server` on PATH; without it they
+// are NOT APPLICABLE and skipped with a warning, unless NEURONE_REQUIRE_REDIS=1 (as .ci/run should
+// set it), where its absence fails.
 import { ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -15,6 +16,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { checkRedis, startQueueWorker } from '../lib/sweep/queue';
+import { workerCommand } from '../lib/cli/worker';
 
 const root = path.join(__dirname, '..');
 const redisBin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
@@ -125,6 +127,61 @@ const SPEC: SweepSpec = {
   seeds: 2,
 };
 
+// These need no redis-server: nothing listens on the port.
+describe('an unreachable Redis', () => {
+  test('an unreachable Redis is an error within seconds, and nothing is written', async () => {
+    const closed = await freePort();
+    const out = path.join(os.tmpdir(), `neurone-unreachable-${process.pid}`);
+    const t0 = Date.now();
+    await expect(sweep(SPEC, { out, queue: `redis://127.0.0.1:${closed}` })).rejects.toThrow(
+      new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED`),
+    );
+    await expect(startQueueWorker({ url: `redis://127.0.0.1:${closed}`, concurrency: 1 })).rejects.toThrow(
+      /cannot reach Redis at .*ECONNREFUSED/,
+    );
+    expect(Date.now() - t0).toBeLessThan(10000);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test('a server that accepts connections and never answers is an error within seconds, not a hang', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((sock) => sockets.push(sock));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    const t0 = Date.now();
+    try {
+      await expect(checkRedis(`redis://127.0.0.1:${port}`)).rejects.toThrow(
+        new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${port}: `),
+      );
+      expect(Date.now() - t0).toBeLessThan(10000);
+    } finally {
+      sockets.forEach((s) => s.destroy());
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  test('neurone worker: exit 2 and one line, within seconds', async () => {
+    const closed = await freePort();
+    const errors: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      errors.push(String(s));
+      return true;
+    });
+    try {
+      expect(await workerCommand(['--queue', `redis://127.0.0.1:${closed}`])).toBe(2);
+      expect(await workerCommand(['--concurrency', '2'])).toBe(2);
+      expect(await workerCommand(['--queue', 'redis://127.0.0.1:6379', '--lock-ms', '10'])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors).toEqual([
+      expect.stringMatching(new RegExp(`^neurone: cannot reach Redis at redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED.*\n$`)),
+      'neurone: --queue URL is required (redis://host:port)\n',
+      "neurone: bad value for --lock-ms: '10' (expected an integer in [200, 3600000])\n",
+    ]);
+  });
+});
+
 describeRedis('sweeps on BullMQ over redis-server', () => {
   let tmp: string;
   let port: number;
@@ -142,20 +199,6 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     await Promise.all(workers.map((w) => stopProcess(w.proc, 'SIGKILL')));
     await stopProcess(redis);
     fs.rmSync(tmp, { recursive: true, force: true });
-  });
-
-  test('an unreachable Redis is an error within seconds, and nothing is written', async () => {
-    const closed = await freePort();
-    const out = path.join(tmp, 'unreachable');
-    const t0 = Date.now();
-    await expect(sweep(SPEC, { out, queue: `redis://127.0.0.1:${closed}` })).rejects.toThrow(
-      new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED`),
-    );
-    await expect(startQueueWorker({ url: `redis://127.0.0.1:${closed}`, concurrency: 1 })).rejects.toThrow(
-      /cannot reach Redis at .*ECONNREFUSED/,
-    );
-    expect(Date.now() - t0).toBeLessThan(10000);
-    expect(fs.existsSync(out)).toBe(false);
   });
 
   test('two worker processes, one killed mid-job: every run completes exactly once, the summary equals the local sweep', async () => {
