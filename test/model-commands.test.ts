@@ -43,7 +43,7 @@ function cli(args: string[], env: Record<string, string> = {}): Run {
     cwd: root,
     encoding: 'utf8',
     timeout: 90000,
-    env: { ...process.env, NEURONE_BACKEND: '', ...env },
+    env: { ...process.env, ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -53,7 +53,7 @@ function cliAsync(args: string[], env: Record<string, string> = {}): Promise<Run
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
       cwd: root,
-      env: { ...process.env, NEURONE_BACKEND: '', ...env },
+      env: { ...process.env, ...env },
     });
     let stdout = '';
     let stderr = '';
