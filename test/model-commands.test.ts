@@ -401,6 +401,8 @@ describe('neurone data download (no internet)', () => {
         /^neurone: download mnist: could not fetch train-images-idx3-ubyte\.gz:\n {2}https:\/\/127\.0\.0\.1:\d+\/mnist\/train-images-idx3-ubyte\.gz: checksum mismatch: expected 9912422 bytes/,
       );
       expect(served).toEqual(['/mnist/train-images-idx3-ubyte.gz']);
+      // Not a terminal: the progress is one line per file, with the bytes that came.
+      expect(r.stdout).toContain('  train-images-idx3-ubyte.gz: 18 of 9,912,422 bytes received\n');
       expect(fs.readdirSync(path.join(cache, 'mnist'))).toEqual([]);
     } finally {
       server.close();

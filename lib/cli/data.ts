@@ -2,7 +2,8 @@
  * `neurone data download mnist|fashion`: the library's `download()` (published sizes and SHA-256
  * checked, atomic writes, files already there and intact kept) into the cache the loaders search.
  */
-import { download, REMOTE_DATASETS, RemoteDatasetName } from '../data/download';
+import { SingleBar } from 'cli-progress';
+import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../data/download';
 import { defaultCacheDir } from '../data/paths';
 import { FlagSpec, InputError, didYouMean, flagValue, helpText, parseArgs, runCommand } from './command';
 
@@ -63,12 +64,46 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
       if (url.protocol !== 'https:') throw new InputError(`data download: --mirror ${m}: only https URLs are fetched, got ${url.protocol}`);
     }
     const cacheDir = flagValue(args, '--cache-dir') ?? defaultCacheDir();
-    const dir = await download(dataset, {
-      cacheDir,
-      force: args.flags.has('--force'),
-      mirrors: Array.isArray(mirrors) ? mirrors.map((m) => (m.endsWith('/') ? m : `${m}/`)) : undefined,
-      log: (line) => write(`${line}\n`),
-    });
+    // A bar per file on a terminal; elsewhere (a log, a pipe) one line per file when it ends.
+    const tty = Boolean(process.stdout.isTTY);
+    let bar: SingleBar | undefined;
+    let current: { name: string; received: number; total: number } | undefined;
+    const finish = (): void => {
+      if (bar) bar.stop();
+      else if (current)
+        write(
+          `  ${current.name}: ${current.received.toLocaleString('en-US')} of ${current.total.toLocaleString('en-US')} bytes received\n`,
+        );
+      bar = undefined;
+      current = undefined;
+    };
+    const progress = (file: RemoteFile, received: number): void => {
+      if (current?.name !== file.name) {
+        finish();
+        current = { name: file.name, received, total: file.bytes };
+        if (tty) {
+          bar = new SingleBar({ format: `  ${file.name} [{bar}] {percentage}% {value}/{total} bytes`, stream: process.stdout });
+          bar.start(file.bytes, received);
+        }
+      }
+      current.received = received;
+      bar?.update(Math.min(received, file.bytes));
+    };
+    let dir: string;
+    try {
+      dir = await download(dataset, {
+        cacheDir,
+        force: args.flags.has('--force'),
+        mirrors: Array.isArray(mirrors) ? mirrors.map((m) => (m.endsWith('/') ? m : `${m}/`)) : undefined,
+        log: (line) => {
+          finish();
+          write(`${line}\n`);
+        },
+        progress,
+      });
+    } finally {
+      finish();
+    }
     write(`${asked}: the four files are in ${dir}, sizes and SHA-256 checked\n`);
     return 0;
   });

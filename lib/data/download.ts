@@ -118,8 +118,17 @@ export function commitVerified(tmp: string, dest: string, expected: { sha256: st
   fs.renameSync(tmp, dest);
 }
 
-/** Fetches a URL into a temporary file next to `dest` (following redirects), then `commitVerified`. */
-export function downloadFile(url: string, dest: string, expected: { sha256: string; bytes?: number }, timeoutMs = 60000): Promise<void> {
+/**
+ * Fetches a URL into a temporary file next to `dest` (following redirects), then `commitVerified`.
+ * `onData` is told the bytes received so far, as they arrive.
+ */
+export function downloadFile(
+  url: string,
+  dest: string,
+  expected: { sha256: string; bytes?: number },
+  timeoutMs = 60000,
+  onData?: (received: number) => void,
+): Promise<void> {
   ensureDir(path.dirname(dest)); // not mkdirSync recursive: it can spin forever (see ensureDir)
   const tmp = tempPathFor(dest);
   const fetchInto = (u: string, redirectsLeft: number): Promise<void> =>
@@ -136,6 +145,13 @@ export function downloadFile(url: string, dest: string, expected: { sha256: stri
           return reject(new Error(`${u}: HTTP ${status}`));
         }
         const out = fs.createWriteStream(tmp);
+        let received = 0;
+        if (onData) {
+          res.on('data', (chunk: Buffer) => {
+            received += chunk.length;
+            onData(received);
+          });
+        }
         res.pipe(out);
         res.on('error', reject);
         out.on('error', reject);
@@ -163,6 +179,8 @@ export interface DownloadOptions {
   mirrors?: readonly string[];
   /** Called with a line of progress text per file. */
   log?: (line: string) => void;
+  /** Called as a file's bytes arrive: the file and the bytes received so far (for a progress bar). */
+  progress?: (file: RemoteFile, received: number) => void;
 }
 
 /**
@@ -189,7 +207,8 @@ export async function download(dataset: RemoteDatasetName, options: DownloadOpti
     for (const mirror of options.mirrors ?? spec.mirrors) {
       try {
         options.log?.(`${mirror}${file.name} → ${dest}`);
-        await downloadFile(mirror + file.name, dest, file);
+        const progress = options.progress;
+        await downloadFile(mirror + file.name, dest, file, undefined, progress && ((n) => progress(file, n)));
         done = true;
         break;
       } catch (e) {
