@@ -41,9 +41,14 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function startRedis(port: number): Promise<ChildProcess> {
+/** Starts redis-server on `port`, its append-only file in `dir` (so a restart keeps the queue, as a real deployment would). */
+async function startRedis(port: number, dir: string): Promise<ChildProcess> {
   if (!redisBin) throw new Error('NEURONE_REQUIRE_REDIS=1 but redis-server is not on PATH');
-  const proc = spawn(redisBin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const proc = spawn(
+    redisBin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir],
+    { stdio: 'ignore' },
+  );
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
     try {
@@ -193,7 +198,7 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-'));
     port = await freePort();
     url = `redis://127.0.0.1:${port}`;
-    redis = await startRedis(port);
+    redis = await startRedis(port, tmp);
   });
   afterAll(async () => {
     await Promise.all(workers.map((w) => stopProcess(w.proc, 'SIGKILL')));
@@ -256,11 +261,22 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
       await queue.close();
     }
 
-    // Redis stops and comes back on the same port: the survivor reconnects and takes new jobs.
+    // Redis stops in the middle of a run and comes back on the same port: the sweep says so
+    // (no silent wait), the worker reconnects, and the run is recorded once.
+    const sweepLines: string[] = [];
+    const pending = sweep(
+      { ...SPEC, base: { ...SPEC.base, epochs: 300 }, axes: {}, seeds: [7] },
+      { out: path.join(tmp, 'after-restart'), queue: url, queueName, log: (l) => sweepLines.push(l) },
+    );
+    await until('the run to start', () => survivor.output.some((l) => l.startsWith('started seed=7 ')), 60000);
     await stopProcess(redis);
-    await sleep(1500);
-    redis = await startRedis(port);
-    const after = await sweep({ ...SPEC, axes: {}, seeds: [7] }, { out: path.join(tmp, 'after-restart'), queue: url, queueName });
+    await until(
+      'the sweep to report the lost connection',
+      () => sweepLines.some((l) => /^sweep: Redis at redis:\/\/127\.0\.0\.1:\d+: .*retrying until it answers/.test(l)),
+      10000,
+    );
+    redis = await startRedis(port, tmp);
+    const after = await pending;
     expect(after.runs.map((r) => [r.status, r.worker])).toEqual([['done', survivor.id]]);
   });
 });
