@@ -158,4 +158,37 @@ describe.each(availableBackends())('%s backend', (name) => {
     expect(() => net.summary([256, 2])).toThrow(/Conv1D\(3, 1, 32, 1\) at position 0: expected input \(batch, length, 1\)/);
     expect(() => net.summary([0.5] as number[])).toThrow(/summary's inputShape must be an array of positive integers/);
   });
+
+  test('Linear(null, out) takes its input size from the data: build, fit and summary size it', async () => {
+    const make = (): Sequential =>
+      new Sequential(new Conv1D(3, 1, 8), new MaxPool1D(2, 2), new Flatten(), new Linear(null, 16), new ReLU(), new Linear(16, 10));
+    const net = make();
+    const lazy = net.modules[3] as Linear;
+    expect(String(lazy)).toBe('Linear(null, 16)');
+    expect(net.parameterCount()).toBe(3 * 8 + 16 * 10 + 10);
+    expect(() => net.config()).toThrow(/Linear\(null, 16\) at position 3: its input size is not known yet; call net.build\(inputShape\)/);
+    expect(net.build([256, 1])).toBe(net);
+    expect(lazy.inputSize).toBe(127 * 8);
+    expect(String(lazy)).toBe('Linear(1016, 16)');
+    expect(net.parameterCount()).toBe(3 * 8 + 1016 * 16 + 16 + 16 * 10 + 10);
+    expect(net.config().modules?.[3]).toEqual({ type: 'Linear', args: [1016, 16], options: { bias: true, init: 'heNormal' } });
+    // Sized once: another length is refused like any Linear's.
+    expect(() => net.build([200, 1])).toThrow(/Linear\(1016, 16\) at position 3: expected input \(batch, 1016\), got \(1, 792\)/);
+    // fit sizes it before taking the parameters, so the optimiser trains it.
+    seed(7);
+    const fresh = make();
+    const train = toSequence(loadUSPS());
+    const h = await fit(fresh, new CELogSoftmaxLoss(), new Adam({ lr: 3e-3 }), train, { epochs: 1, batchSize: 64, verbose: 0 });
+    expect((fresh.modules[3] as Linear).inputSize).toBe(1016);
+    expect(h.epochs[0].trainAccuracy).toBeGreaterThan(0.6); // measured 0.76 (chance 0.16)
+    // The same seed draws the same initial weights for it; training moved them.
+    seed(7);
+    const initial = (make().build([256, 1]).modules[3] as Linear).weight.data;
+    const trained = (fresh.modules[3] as Linear).weight.data;
+    expect(trained.length).toBe(initial.length);
+    expect(trained.some((w, i) => Math.abs(w - initial[i]) > 1e-3)).toBe(true);
+    expect(() => new Sequential(new Linear(null, 4)).build([3, 2])).toThrow(
+      /Linear\(null, 4\) at position 0: expected input \(batch, features\), got \(1, 3, 2\)/,
+    );
+  });
 });

@@ -294,6 +294,27 @@ export abstract class Module {
   }
 
   /**
+   * Sizes the lazily sized layers (`new Linear(null, out)`) for samples of `inputShape`, as
+   * Keras's `model.build`, and checks that every layer accepts what it would receive. `fit`,
+   * `predict` and `summary(inputShape)` do the same with the data's shape.
+   *
+   * @param inputShape The shape of one sample, without the batch: `[784]`, `[256, 1]`.
+   * @returns this module, so calls chain.
+   * @throws RangeError naming the first layer that refuses its input's shape.
+   * @example
+   * const net = new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(null, 10)).build([256, 1]);
+   */
+  build(inputShape: readonly number[]): this {
+    if (!Array.isArray(inputShape) || !inputShape.every((d) => Number.isInteger(d) && d >= 1)) {
+      throw new RangeError(
+        `${this.label()}: build's inputShape must be an array of positive integers without the batch, got ${describe(inputShape)}`,
+      );
+    }
+    this.outputShape([1, ...inputShape]);
+    return this;
+  }
+
+  /**
    * A table of the layers (a Sequential's children, or this module), each one's output shape and
    * parameter count, and the total, as Keras's `model.summary()`; print it with `console.log`.
    * Output shapes need the input's: given here, or read from a first Linear layer. Reading the

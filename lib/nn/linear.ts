@@ -42,6 +42,7 @@ export const LINEAR_SCHEMA: ModuleSchema = {
  * const noBias = new Linear(10, 1, { bias: false, init: 'xavierUniform' });
  */
 export class Linear extends Module {
+  /** Features per input sample; 0 until a lazily sized layer (`new Linear(null, out)`) sees its input. */
   readonly inputSize: number;
   readonly outputSize: number;
   readonly weight: Tensor;
@@ -51,6 +52,9 @@ export class Linear extends Module {
   private readonly init: InitName;
   /** Set by deferZeroGrad: the next backwardUpdateGradient writes the gradients instead of adding. */
   private gradDeferred = false;
+  /** True while a `new Linear(null, out)` has not yet seen an input to take its size from. */
+  private sizePending = false;
+  private readonly withBias: boolean;
 
   /**
    * Builds the layer with initialised weights.
@@ -58,32 +62,69 @@ export class Linear extends Module {
    * @param outputSize Features per output sample.
    * @param options bias (default true), init (default heNormal).
    */
-  constructor(inputSize: number, outputSize: number, options?: LinearOptions) {
+  /**
+   * Builds the layer with initialised weights.
+   * @param inputSize Features per input sample (the input is (batch, inputSize)); `null` to take
+   *   it from the first input's shape (PyTorch's `LazyLinear`): the weights are then drawn when
+   *   `net.build(inputShape)`, `fit`, `predict`, `summary(inputShape)` or a forward pass first
+   *   sees an input, so take `net.parameters()` (or build a `WeightAverage`) after that.
+   * @param outputSize Features per output sample.
+   * @param options bias (default true), init (default heNormal).
+   * @example
+   * const net = new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(null, 100));
+   * net.build([256, 1]);   // the last layer becomes Linear(4064, 100)
+   */
+  constructor(inputSize: number | null, outputSize: number, options?: LinearOptions) {
     super();
     const opts = checkOptions('Linear', options, optionNames(LINEAR_SCHEMA));
-    const v = checkArguments('Linear', LINEAR_SCHEMA, [inputSize, outputSize], opts);
-    this.inputSize = v.inputSize;
+    // A lazily sized layer is checked with a stand-in size; its real one is checked when it comes.
+    const v = checkArguments('Linear', LINEAR_SCHEMA, [inputSize === null ? 1 : inputSize, outputSize], opts);
     this.outputSize = v.outputSize;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
       throw new TypeError(`Linear: option bias must be a boolean, got ${String(opts.bias)}`);
     }
     this.init = checkInit('Linear', opts.init ?? 'heNormal');
-    this.weight = initialize(zeros([inputSize, outputSize]), this.init, inputSize, outputSize);
-    this.weightGrad = zeros([inputSize, outputSize]);
-    if (opts.bias === false) {
-      this.bias = null;
-      this.biasGrad = null;
-    } else {
-      this.bias = initialize(zeros([outputSize]), this.init, inputSize, outputSize);
-      this.biasGrad = zeros([outputSize]);
-    }
+    this.withBias = opts.bias !== false;
+    this.inputSize = 0;
+    this.weight = this.weightGrad = zeros([0, outputSize]);
+    this.bias = this.biasGrad = null;
+    if (inputSize === null) this.sizePending = true;
+    else this.allocate(v.inputSize);
+  }
+
+  /** Draws the weights for `inputSize` inputs (at construction, or at the first input of a lazily sized layer). */
+  private allocate(inputSize: number): void {
+    const outputSize = this.outputSize;
+    Object.assign(this, {
+      inputSize,
+      weight: initialize(zeros([inputSize, outputSize]), this.init, inputSize, outputSize),
+      weightGrad: zeros([inputSize, outputSize]),
+      bias: this.withBias ? initialize(zeros([outputSize]), this.init, inputSize, outputSize) : null,
+      biasGrad: this.withBias ? zeros([outputSize]) : null,
+    });
+    this.sizePending = false;
+  }
+
+  toString(): string {
+    return this.sizePending ? `Linear(null, ${this.outputSize})` : super.toString();
   }
 
   config(): ModuleConfig {
+    if (this.sizePending) {
+      throw new RangeError(
+        `${this.label()}: its input size is not known yet; call net.build(inputShape) or run a forward pass before saving or describing it`,
+      );
+    }
     return { type: 'Linear', args: [this.inputSize, this.outputSize], options: { bias: this.bias !== null, init: this.init } };
   }
 
   outputShape(inputShape: readonly number[]): number[] {
+    if (this.sizePending) {
+      if (inputShape.length !== 2 || !Number.isInteger(inputShape[1]) || inputShape[1] < 1) {
+        throw this.shapeError(['batch', 'features'], inputShape);
+      }
+      this.allocate(inputShape[1]);
+    }
     if (inputShape.length !== 2 || inputShape[1] !== this.inputSize) {
       throw this.shapeError(['batch', this.inputSize], inputShape);
     }
@@ -167,6 +208,7 @@ export class Linear extends Module {
   }
 
   parameters(): Parameter[] {
+    if (this.sizePending) return [];
     const ps: Parameter[] = [{ name: 'weight', value: this.weight, grad: this.weightGrad, module: this }];
     if (this.bias && this.biasGrad) ps.push({ name: 'bias', value: this.bias, grad: this.biasGrad, module: this });
     return ps;

@@ -16,7 +16,7 @@ function count(n: number): string {
  */
 function inferredInput(first: Module | undefined): number[] | null {
   const inputSize = (first as { inputSize?: unknown } | undefined)?.inputSize;
-  return typeof inputSize === 'number' ? [1, inputSize] : null;
+  return typeof inputSize === 'number' && inputSize > 0 ? [1, inputSize] : null;
 }
 
 /**
