@@ -284,8 +284,6 @@ describe('neurone sweep command', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`neurone: sweep spec: "axes.batchSize": expected a non-empty list of values, got Array(0)\n`);
     expect(fs.existsSync(out)).toBe(false);
-    fs.writeFileSync(file, '{ "name": ');
-    expect(cli(file, '--out', out).stderr).toMatch(/^neurone: sweep spec .*bad\.json is not valid JSON: .*\n$/);
   });
 
   test('bad arguments: exit 2 and one line, in process', async () => {
@@ -301,6 +299,9 @@ describe('neurone sweep command', () => {
       expect(await sweepCommand([spec, spec, '--out', path.join(tmp, 'x')])).toBe(2);
       expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--resume', '--resume'])).toBe(2);
       expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--queue', 'http://localhost:6379'])).toBe(2);
+      const broken = path.join(tmp, 'broken.json');
+      fs.writeFileSync(broken, '{ "name": ');
+      expect(await sweepCommand([broken, '--out', path.join(tmp, 'x')])).toBe(2);
     } finally {
       spy.mockRestore();
     }
@@ -310,6 +311,7 @@ describe('neurone sweep command', () => {
       expect.stringMatching(/^neurone: expected one spec file, got .*tiny-xor\.json .*tiny-xor\.json/),
       'neurone: option --resume given twice\n',
       "neurone: --queue: expected a redis:// or rediss:// URL, got 'http://localhost:6379'\n",
+      expect.stringMatching(/^neurone: sweep spec .*broken\.json is not valid JSON: .*\n$/),
     ]);
     expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
   });
