@@ -223,6 +223,15 @@ describe('neurone predict', () => {
       /--top must be an integer >= 1, got '0'/,
     );
     expectBadInput(await run(predictCommand, ['--modle', mlpFile]), /unknown option '--modle' \(did you mean --model\?\)/);
+    // A small file announcing a 100000×100000 image: refused from its header, never inflated.
+    const bomb = Buffer.from(PNG.sync.write(new PNG({ width: 1, height: 1 })));
+    bomb.writeUInt32BE(100000, 16);
+    bomb.writeUInt32BE(100000, 20);
+    fs.writeFileSync(path.join(tmp, 'bomb.png'), bomb);
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'bomb.png')]),
+      /bomb\.png: 100000×100000 pixels, over the 16777216 read/,
+    );
     expect(fs.existsSync(out)).toBe(false);
   });
 

@@ -9,6 +9,7 @@ import { Module, Sequential } from '../nn/module';
 import { load, writeFileAtomic } from '../serialize';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
+import { pngSize } from '../data/mnist';
 import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 
@@ -48,6 +49,12 @@ export interface InputRows {
 
 function readPng(file: string, invert: boolean): Float32Array {
   const buf = readDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG image');
+  // The size from the IHDR chunk, checked before decoding: a small file may announce a huge image.
+  const size = pngSize(buf, file);
+  if (size.width * size.height > MAX_PNG_PIXELS)
+    throw new Error(`${file}: ${size.width}×${size.height} pixels, over the ${MAX_PNG_PIXELS} read`);
+  // pngjs bounds its inflation by the IHDR size only for non-interlaced images.
+  if (size.interlaced) throw new Error(`${file}: an interlaced PNG; save it without interlacing`);
   let png: PNG;
   try {
     png = PNG.sync.read(buf);
