@@ -264,10 +264,20 @@ describe('neurone export', () => {
     expect(fs.existsSync(mlpOnnx)).toBe(true);
   });
 
+  test('a convolutional model whose Linear fixes the length: the shortest length it takes', async () => {
+    const onnx = path.join(tmp, 'cnn-implied.onnx');
+    const r = await run(exportCommand, [cnnFile, '--onnx', onnx]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('input shape (batch, 256, 1): the shortest the model takes');
+    expect(Buffer.compare(fs.readFileSync(onnx), Buffer.from(toONNX(load(cnnFile), { inputShape: [256, 1] })))).toBe(0);
+  });
+
   test('bad input: one line, exit 2, nothing written', async () => {
     const onnx = path.join(tmp, 'never.onnx');
+    const convOnly = path.join(tmp, 'conv-only.safetensors');
+    save(new Sequential(new Conv1D(3, 1, 2), new ReLU()), convOnly);
     expectBadInput(
-      await run(exportCommand, [cnnFile, '--onnx', onnx]),
+      await run(exportCommand, [convOnly, '--onnx', onnx]),
       /export: Sequential\(Conv1D.* does not say its input size; give --input-shape/,
     );
     expectBadInput(

@@ -27,8 +27,9 @@ const FLAGS: readonly FlagSpec[] = [
 
 export function exportUsage(): string {
   return helpText('neurone export MODEL (--onnx FILE | --torch FILE) [--input-shape DIMS]', FLAGS, [
-    'An ONNX model needs the shape of one sample: a model opening with Linear(n, …) takes n features; for a',
-    'convolutional model give --input-shape LENGTH,CHANNELS (e.g. 256,1 for USPS, 784,1 for MNIST).',
+    'An ONNX model needs the shape of one sample: a model opening with Linear(n, …) takes n features; a',
+    'convolutional model whose Flatten feeds a Linear gets the shortest length it takes (256 for the USPS',
+    'presets); otherwise give --input-shape LENGTH,CHANNELS (e.g. 256,1 for USPS, 784,1 for MNIST).',
     'The batch dimension is left free.',
     '',
     'Examples:',
@@ -38,12 +39,37 @@ export function exportUsage(): string {
   ]);
 }
 
-/** A model's input shape when its first layer fixes it (Linear), else undefined. */
-function impliedInputShape(net: Module): number[] | undefined {
-  let m: Module | undefined = net;
-  while (m instanceof Sequential) m = m.modules[0];
-  const c = m?.config();
-  return c?.type === 'Linear' ? [c.args[0] as number] : undefined;
+/** The modules of `net` in order, Sequentials opened. */
+function leaves(net: Module): Module[] {
+  return net instanceof Sequential ? net.modules.flatMap(leaves) : [net];
+}
+
+/** The longest input length searched for a convolutional model whose Linear fixes it. */
+const MAX_IMPLIED_LENGTH = 1 << 16;
+
+/**
+ * A model's input shape when its layers fix it: `[n]` for a model opening with Linear(n, …);
+ * for one opening with a convolution or pooling whose Flatten feeds a Linear, the shortest
+ * `[length, chanIn]` it takes (pooling rounds down, so a few lengths may fit; the shortest is the
+ * one the windows cover exactly). Undefined otherwise.
+ */
+function impliedInputShape(net: Module): { shape: number[]; searched: boolean } | undefined {
+  const all = leaves(net);
+  const first = all[0]?.config();
+  if (first?.type === 'Linear') return { shape: [first.args[0] as number], searched: false };
+  const flatten = all.findIndex((m) => m.config().type === 'Flatten');
+  if (flatten < 0 || !all.slice(flatten + 1).some((m) => m.config().type === 'Linear')) return undefined;
+  const head = all[0] as Module & { chanIn?: unknown };
+  const chan = typeof head.chanIn === 'number' ? head.chanIn : 1;
+  for (let length = 1; length <= MAX_IMPLIED_LENGTH; length++) {
+    try {
+      net.outputShape([1, length, chan]);
+      return { shape: [length, chan], searched: true };
+    } catch {
+      // not this length
+    }
+  }
+  return undefined;
 }
 
 function parseShape(text: string): number[] {
@@ -83,9 +109,12 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
     const shapeText = flagValue(args, '--input-shape');
     let bytes: Uint8Array | undefined;
     if (onnx !== undefined) {
-      const inputShape = shapeText !== undefined ? parseShape(shapeText) : impliedInputShape(net);
+      const implied = shapeText === undefined ? impliedInputShape(net) : undefined;
+      const inputShape = shapeText !== undefined ? parseShape(shapeText) : implied?.shape;
       if (!inputShape)
         throw new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
+      if (implied?.searched)
+        write(`input shape (batch, ${inputShape.join(', ')}): the shortest the model takes (--input-shape to choose)\n`);
       bytes = asInput('export: ', () => toONNX(net, { inputShape }));
     }
     // Both outputs are checked (ONNX built, weights convertible) before either is written.
