@@ -139,7 +139,8 @@ export class Logger {
         color: '#2ca02c',
       });
     }
-    const common = { xLabel: 'epoch', markers };
+    // Both charts keep the widest legend's room, so that their epochs line up.
+    const common = { xLabel: 'epoch', markers, legendWidth: 130 };
     const charts = [lineChartSvg(this.lossSeries(), { ...common, title: 'Loss per sample', yLabel: 'loss per sample' })];
     const acc = [
       { name: 'train accuracy', values: this.history.map((r) => r.trainAccuracy) },

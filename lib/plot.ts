@@ -144,8 +144,10 @@ export interface ChartOptions {
   percent?: boolean;
   /** Force the y range (it is still widened to round ticks). */
   yDomain?: readonly [number, number];
-  /** Vertical marks (best epoch, learning-rate drops). */
+  /** Vertical marks (best epoch, learning-rate drops), labelled above the frame. */
   markers?: readonly Marker[];
+  /** The legend's least width in pixels: charts meant to be stacked pass the same value, so their plots line up. */
+  legendWidth?: number;
 }
 
 /** Title lines that fit `width`: split at the space nearest the middle while too wide. */
@@ -198,12 +200,13 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
   // Margins from the text they hold.
   const title = options.title ? titleLines(options.title, width) : [];
   const yTickW = Math.max(...yTicks.map((v) => textWidth(yText(v))));
-  const legendW = Math.max(0, ...series.map((s) => textWidth(s.name))) + 34;
+  const legendW = Math.max(options.legendWidth ?? 0, Math.max(0, ...series.map((s) => textWidth(s.name))) + 34);
   const legendRight = series.length > 0 && legendW <= width * 0.32;
   const margin = {
     left: 12 + yTickW + (options.yLabel ? FONT + 10 : 0),
     right: legendRight ? legendW + 10 : 16,
-    top: 14 + title.length * (TITLE_FONT + 4),
+    // Marker labels sit in rows above the frame, clear of the curves.
+    top: 14 + title.length * (TITLE_FONT + 4) + Math.min(3, options.markers?.length ?? 0) * 12,
     bottom: 22 + (options.xLabel ? FONT + 8 : 0),
   };
   // A legend too wide for the side goes below the plot, as many entries per row as fit.
@@ -274,7 +277,7 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
     parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="${color}" stroke-dasharray="4 3"/>`);
     const right = px(m.x) + 4 + textWidth(m.label, FONT - 1) <= margin.left + plotW;
     parts.push(
-      `<text class="marker" x="${f(px(m.x) + (right ? 4 : -4))}" y="${margin.top + 12 + (i % 3) * 12}" text-anchor="${right ? 'start' : 'end'}" font-size="${FONT - 1}" fill="${color}">${escapeXml(m.label)}</text>`,
+      `<text class="marker" x="${f(px(m.x) + (right ? 4 : -4))}" y="${margin.top - 4 - (i % 3) * 12}" text-anchor="${right ? 'start' : 'end'}" font-size="${FONT - 1}" fill="${color}">${escapeXml(m.label)}</text>`,
     );
   });
   const colorOf = (s: Series, si: number): string => s.color ?? PALETTE[si % PALETTE.length];
