@@ -1,9 +1,9 @@
 /**
  * Optimisers over `parameters()`, and the course's `Optim` (one call = one training step).
  *
- * Gradients are sums over the batch (see losses.ts), so the learning rate of a step does not
- * get divided by the batch size: lr_ours = lr_torch / batch reproduces a PyTorch run with
- * the default mean reduction (for SGD; Adam is invariant to the gradient's scale apart from eps).
+ * The gradients' scale is the loss's `reduction` (see losses.ts): with the default `'mean'` a
+ * PyTorch learning rate carries over; with `'sum'` (the course's convention) lr_ours =
+ * lr_torch / batch gives the same SGD step (Adam is invariant to the gradient's scale apart from eps).
  */
 import { Tensor, describe } from './tensor';
 import { Module, Parameter, accumulateGradients, forwardView } from './nn/module';
