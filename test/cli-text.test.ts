@@ -86,6 +86,13 @@ describe('with no arguments, train runs the headline configuration', () => {
 });
 
 describe('text', () => {
+  test('--help lists the recipes with what they measured', () => {
+    const r = cli('train', '--help');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}headline +SGD lr 1e-3, .*95\.02 ± 0\.13 %/m);
+    expect(r.stdout).toMatch(/^ {2}quick +SGD lr 5e-4, .*93\.98 ± 0\.39 %/m);
+  });
+
   test('plural', () => {
     expect(plural(1, 'epoch')).toBe('1 epoch');
     expect(plural(2, 'epoch')).toBe('2 epochs');

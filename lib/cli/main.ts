@@ -136,9 +136,7 @@ const FLAGS: Record<string, Flag> = {
     kind: 'string',
     arg: 'NAME',
     choices: Object.keys(RECIPES),
-    help: `defaults of the training flags below (default headline on usps, quick elsewhere): ${Object.values(RECIPES)
-      .map((r) => `${r.name}: ${r.summary}`)
-      .join('; ')}`,
+    help: 'defaults of the training flags below: headline (default on usps) or quick (default elsewhere); see Recipes',
   },
   '--epochs': { key: 'epochs', kind: 'int', arg: 'N', min: 1, help: 'number of epochs, the most with early stopping (default 50)' },
   '--batch-size': { key: 'batchSize', kind: 'int', arg: 'N', min: 1, help: 'samples per step (default 32)' },
@@ -259,6 +257,9 @@ export function usage(): string {
     '',
     'A JSON model file holds { "layers": [{ "type": "Linear", "args": [256, 10] }, { "type": "ReLU" }, ...] },',
     "each layer as its module's toJSON() writes it.",
+    '',
+    'Recipes (the flags above override them):',
+    ...Object.values(RECIPES).map((r) => `  ${r.name.padEnd(10)} ${r.summary}; ${r.result}`),
     '',
     'Examples:',
     "  neurone train                   # the README's headline recipe (95.02 % over 10 seeds)",
