@@ -179,6 +179,8 @@ export class TerminalProgress {
   /** Draws the bar at `value` of `total` for epoch `epoch` (of `totalEpochs`). */
   start(total: number, value: number, epoch: number, totalEpochs?: number): void {
     this.stop();
+    // A pipe or a file gets no bar, and no escape sequences on exit or Ctrl-C either.
+    if (this.stream.isTTY !== true) return;
     const layout = progressLayout({ columns: terminalColumns(this.stream), total, totalEpochs, unit: this.unit, rate: this.rate });
     this.bar = new SingleBar({
       format: layout.format,

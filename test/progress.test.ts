@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { progressLayout, formatLoss, terminalColumns, FALLBACK_COLUMNS } from '../lib/progress';
+import { progressLayout, formatLoss, terminalColumns, FALLBACK_COLUMNS, TerminalProgress } from '../lib/progress';
 import { formatEpoch } from '../lib/logger';
 
 const root = path.join(__dirname, '..');
@@ -60,6 +60,21 @@ describe('progressLayout', () => {
     expect(terminalColumns({ isTTY: true })).toBe(FALLBACK_COLUMNS);
     expect(terminalColumns({ columns: 0 })).toBe(FALLBACK_COLUMNS);
     expect(terminalColumns({ columns: 132, isTTY: true })).toBe(132);
+  });
+});
+
+describe('not a terminal', () => {
+  test('a bar asked for on a pipe writes nothing and installs no handler', () => {
+    const written: string[] = [];
+    const stream = { isTTY: false, columns: undefined, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+    const before = process.listenerCount('SIGINT');
+    const bar = new TerminalProgress({ stream });
+    bar.start(100, 0, 1, 3);
+    expect(bar.active).toBe(false);
+    expect(process.listenerCount('SIGINT')).toBe(before);
+    bar.update(50, 0.5);
+    bar.stop();
+    expect(written).toEqual([]);
   });
 });
 
