@@ -110,7 +110,10 @@ export class WeightAverage {
     this.saved = null;
   }
 
-  /** Runs `fn` with the averaged weights in the network, then restores the live ones. */
+  /**
+   * Runs `fn` with the averaged weights in the network, then restores the live ones.
+   * @param fn What to run with the averaged weights in place (an evaluation).
+   */
   evaluateWith<T>(fn: () => T): T {
     this.apply();
     try {

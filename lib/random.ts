@@ -25,7 +25,10 @@ export class Rng {
     this.reseed(seed);
   }
 
-  /** Resets the state from a seed (any number; integers are the usual choice). */
+  /**
+   * Resets the state from a seed (any number; integers are the usual choice).
+   * @param seed The new initial state (any integer).
+   */
   reseed(seed: number): void {
     // splitmix32 spreads a small seed over the four state words, so seeds 0, 1, 2 give unrelated streams.
     let x = (Math.floor(seed) ^ 0x6d2b79f5) >>> 0;
@@ -58,7 +61,10 @@ export class Rng {
     return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spareNormal: this.spareNormal };
   }
 
-  /** Puts back a state from {@link getState}; throws a RangeError naming the bad field. */
+  /**
+   * Puts back a state from {@link getState}; throws a RangeError naming the bad field.
+   * @param state What `getState()` returned.
+   */
   setState(state: RngState): void {
     const s = state?.s;
     if (!Array.isArray(s) || s.length !== 4 || !s.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)) {
@@ -106,12 +112,18 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
-  /** An integer uniform in [0, n). */
+  /**
+   * An integer uniform in [0, n).
+   * @param n The exclusive upper bound, a positive integer.
+   */
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }
 
-  /** Shuffles an array in place (Fisher–Yates) and returns it. */
+  /**
+   * Shuffles an array in place (Fisher–Yates) and returns it.
+   * @param a The array shuffled in place.
+   */
   shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);

@@ -267,6 +267,8 @@ export function rand(shape: readonly number[], low = 0, high = 1, rng: Rng = glo
 /**
  * The same buffer seen with another shape (a view: writes through one show in the other).
  * One dimension may be -1 and is then inferred.
+ * @param t The tensor viewed.
+ * @param shape The new dimensions, one of them -1 at most.
  */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   const wildcard = shape.indexOf(-1);

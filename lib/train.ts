@@ -135,6 +135,13 @@ export interface History {
  * or the weights are (before training, or after an update: batch names the step).
  */
 export class NonFiniteError extends Error {
+  /**
+   * The error with the place training stopped at.
+   * @param message What happened and where.
+   * @param epoch The epoch (1-based).
+   * @param batch The batch (1-based; 0 before training).
+   * @param parameter The parameter's name, for a gradient or weights.
+   */
   constructor(
     message: string,
     readonly epoch: number,
