@@ -33,6 +33,8 @@ const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b
 /** Font sizes and the average advance of a sans-serif glyph, as a share of the size (DejaVu Sans ≈ 0.55–0.6). */
 const FONT = 11;
 const TITLE_FONT = 14;
+/** Rows of marker labels above a chart, at most. */
+const MARKER_ROWS = 3;
 const GLYPH = 0.62;
 
 /** Estimated width in pixels of `text` at `size` (an upper bound for sans-serif fonts). */
@@ -205,8 +207,7 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
   const margin = {
     left: 12 + yTickW + (options.yLabel ? FONT + 10 : 0),
     right: legendRight ? legendW + 10 : 16,
-    // Marker labels sit in rows above the frame, clear of the curves.
-    top: 14 + title.length * (TITLE_FONT + 4) + Math.min(3, options.markers?.length ?? 0) * 12,
+    top: 14 + title.length * (TITLE_FONT + 4),
     bottom: 22 + (options.xLabel ? FONT + 8 : 0),
   };
   // A legend too wide for the side goes below the plot, as many entries per row as fit.
@@ -214,10 +215,27 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
   const legendRows = legendRight || series.length === 0 ? 0 : Math.ceil(series.length / perRow);
   margin.bottom += legendRows * 16 + (legendRows ? 6 : 0);
   const plotW = width - margin.left - margin.right;
-  const plotH = height - margin.top - margin.bottom;
-  // Points at given x values (drawn as dots) keep clear of the frame too.
+  // Points at given x values (drawn as dots) keep clear of the frame.
   const xInset = options.x ? 6 : 0;
   const px = (x: number): number => margin.left + xInset + ((x - x0) / (x1 - x0)) * (plotW - 2 * xInset);
+  // Marker labels sit in rows above the frame, clear of the curves: each in the first row where
+  // it does not touch its left neighbour; one that fits no row keeps its line and loses its label.
+  const markerRows: number[] = [];
+  const placed: { marker: Marker; row: number; from: number; to: number; right: boolean }[] = [];
+  for (const m of [...(options.markers ?? [])].filter((m) => m.x >= x0 && m.x <= x1).sort((a, b) => a.x - b.x)) {
+    const w = textWidth(m.label, FONT - 1);
+    const right = px(m.x) + 4 + w <= margin.left + plotW;
+    const from = right ? px(m.x) + 4 : px(m.x) - 4 - w;
+    let row = markerRows.findIndex((end) => end + 6 <= from);
+    if (row < 0 && markerRows.length < MARKER_ROWS) row = markerRows.push(-Infinity) - 1;
+    if (row >= 0) {
+      markerRows[row] = from + w;
+      placed.push({ marker: m, row, from, to: from + w, right });
+    } else placed.push({ marker: m, row: -1, from, to: from, right });
+  }
+  margin.top += markerRows.length * 12;
+  const plotH = height - margin.top - margin.bottom;
+
   // The y range sits a few pixels inside the frame, so that a curve at the top or bottom tick
   // (accuracy 100 %, a diverged run's loss) is drawn, not hidden under the frame's edge.
   const inset = 6;
@@ -269,17 +287,16 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
       `<text class="ylabel" transform="translate(${FONT + 2} ${margin.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
     );
   }
-  // Markers under the curves, labels stacked so that neighbours do not overlap.
-  (options.markers ?? []).forEach((m, i) => {
-    if (!(m.x >= x0 && m.x <= x1)) return;
+  // Markers under the curves, their labels in the rows chosen above.
+  for (const { marker: m, row, from, to, right } of placed) {
     const x = f(px(m.x));
     const color = m.color ?? '#555';
     parts.push(`<line x1="${x}" x2="${x}" y1="${margin.top}" y2="${margin.top + plotH}" stroke="${color}" stroke-dasharray="4 3"/>`);
-    const right = px(m.x) + 4 + textWidth(m.label, FONT - 1) <= margin.left + plotW;
+    if (row < 0) continue;
     parts.push(
-      `<text class="marker" x="${f(px(m.x) + (right ? 4 : -4))}" y="${margin.top - 4 - (i % 3) * 12}" text-anchor="${right ? 'start' : 'end'}" font-size="${FONT - 1}" fill="${color}">${escapeXml(m.label)}</text>`,
+      `<text class="marker" x="${f(right ? from : to)}" y="${margin.top - 4 - row * 12}" text-anchor="${right ? 'start' : 'end'}" font-size="${FONT - 1}" fill="${color}">${escapeXml(m.label)}</text>`,
     );
-  });
+  }
   const colorOf = (s: Series, si: number): string => s.color ?? PALETTE[si % PALETTE.length];
   parts.push(`<g clip-path="url(#${clipId})">`);
   series.forEach((s, si) => {

@@ -129,6 +129,22 @@ describe('line chart', () => {
     const firstPath = /<path d="M[\d.]+,([\d.]+)/.exec(lr)?.[1];
     expect(Number(firstPath)).toBeGreaterThan(frameTop + 2);
   });
+  test('marker labels close together do not overlap; each keeps its line', () => {
+    const markers = [12, 20, 26, 27, 29, 31].map((x) => ({ x, label: `lr → ${(1e-3 / x).toExponential(1)}` }));
+    const crowded = lineChartSvg([{ name: 'loss', values: Array.from({ length: 32 }, (_, i) => 1 / (i + 1)) }], { markers });
+    expect(crowded.match(/stroke-dasharray="4 3"/g)).toHaveLength(markers.length);
+    const labels = texts(crowded, 'marker').map((t) => {
+      const w = textWidth(t.text, t.size);
+      return { y: t.y, from: t.anchor === 'end' ? t.x - w : t.x, to: t.anchor === 'end' ? t.x : t.x + w };
+    });
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    for (const a of labels) {
+      for (const b of labels) {
+        if (a !== b && a.y === b.y) expect(a.to <= b.from || b.to <= a.from).toBe(true);
+      }
+    }
+    expectTextsInside(crowded, 640);
+  });
   test('markers are drawn with their labels', () => {
     const marked = lineChartSvg(series, { markers: [{ x: 5, label: 'lr → 1.5e-4' }] });
     expect(texts(marked, 'marker').map((t) => t.text)).toEqual(['lr → 1.5e-4']);

@@ -584,7 +584,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
         optimizer.lr *= PLATEAU_FACTOR;
         stalled = 0;
         logger.message(`  validation loss stalled for ${plural(PLATEAU_EPOCHS, 'epoch')}: learning rate → ${optimizer.lr.toPrecision(3)}`);
-        logger.annotate(r.epoch, `lr → ${optimizer.lr.toPrecision(2)}`);
+        logger.annotate(r.epoch, `lr → ${optimizer.lr.toExponential(1)}`);
       }
     };
     try {
