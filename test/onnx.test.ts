@@ -17,7 +17,7 @@ import { Rng, seed } from '../lib/random';
 import { Tensor, randn } from '../lib/tensor';
 import { predict } from '../lib/train';
 import { setBackend } from '../lib/backend';
-import { toONNX, ONNX_OPSET } from '../lib/export/onnx';
+import { toONNX, ONNX_OPSET, checkONNXSize } from '../lib/export/onnx';
 import { modelProto } from '../lib/export/proto';
 import { availableBackends } from './backends';
 
@@ -203,6 +203,12 @@ describe('toONNX refuses what it cannot export', () => {
   test('a subclass of a built-in module (its passes may differ)', () => {
     class MyReLU extends ReLU {}
     expect(() => toONNX(new Sequential(new MyReLU()), { inputShape: [2] })).toThrow(/has no ONNX export/);
+  });
+
+  test('weights over the 2 GiB one protobuf holds', () => {
+    expect(() => checkONNXSize(2 ** 31)).toThrow(/^toONNX: the weights take 2147483648 bytes, over the 2147483647 one ONNX file holds/);
+    expect(() => checkONNXSize(1000, 100000)).not.toThrow();
+    expect(() => checkONNXSize(40000, 100000)).toThrow(/the weights take 40000 bytes, over the 100000/);
   });
 
   test('an input shape the network does not take, or no input shape', () => {

@@ -29,6 +29,22 @@ export const ONNX_OPSET = 17;
 /** The ONNX IR version that goes with {@link ONNX_OPSET}. */
 export const ONNX_IR_VERSION = 8;
 
+/**
+ * The largest model one ONNX protobuf holds: protobuf messages are limited to 2 GiB, and ONNX
+ * keeps larger weights in external files, which this exporter does not write. @internal
+ */
+export const ONNX_MAX_BYTES = 2 ** 31 - 1;
+
+/** Refuses weights that would not fit one ONNX file (see {@link ONNX_MAX_BYTES}). @internal */
+export function checkONNXSize(weightBytes: number, limit = ONNX_MAX_BYTES): void {
+  // The graph's nodes and names take a few kilobytes beside the weights.
+  if (weightBytes + 65536 > limit) {
+    throw new RangeError(
+      `toONNX: the weights take ${weightBytes} bytes, over the ${limit} one ONNX file holds (external weight files are not written)`,
+    );
+  }
+}
+
 /** Options of {@link toONNX}. */
 export interface ONNXOptions {
   /**
@@ -273,6 +289,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
       },
     },
   });
+  checkONNXSize(g.initializers.reduce((a, t) => a + t.rawData.length, 0));
   const Model = modelProto();
   const message = Model.fromObject({
     irVersion: ONNX_IR_VERSION,
