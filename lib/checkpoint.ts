@@ -118,16 +118,17 @@ function checkMeta(raw: unknown, fail: (what: string) => Error): CheckpointMeta 
     if (typeof r.seconds !== 'number' || !(r.seconds >= 0)) throw bad(`${at}.seconds`, 'a number >= 0', r.seconds);
     // The learning rate of the epoch and the metrics asked of fit (TrainingRecord's own fields).
     if ('lr' in r && (typeof r.lr !== 'number' || !(r.lr >= 0))) throw bad(`${at}.lr`, 'a number >= 0', r.lr);
-    if ('valMetrics' in r) {
-      const m = r.valMetrics;
-      if (!isObject(m)) throw bad(`${at}.valMetrics`, 'an object of numbers', m);
+    for (const field of ['trainMetrics', 'valMetrics'] as const) {
+      if (!(field in r)) continue;
+      const m = r[field];
+      if (!isObject(m)) throw bad(`${at}.${field}`, 'an object of numbers', m);
       for (const [name, v] of Object.entries(m)) {
-        if (typeof v !== 'number' && v !== null) throw bad(`${at}.valMetrics.${name}`, 'a number', v);
+        if (typeof v !== 'number' && v !== null) throw bad(`${at}.${field}.${name}`, 'a number', v);
         if (v === null) m[name] = NaN;
       }
     }
     for (const k of Object.keys(r)) {
-      if (!['epoch', 'trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'seconds', 'lr', 'valMetrics'].includes(k))
+      if (!['epoch', 'trainLoss', 'trainAccuracy', 'valLoss', 'valAccuracy', 'seconds', 'lr', 'trainMetrics', 'valMetrics'].includes(k))
         throw fail(`corrupt metadata: ${META_KEY}.${at} has an unknown field '${k}'`);
     }
   });

@@ -300,3 +300,59 @@ export function computeMetrics(
   }
   return { values, report };
 }
+
+/**
+ * Sums the named metrics over the batches of an epoch, for `fit`'s `trainMetrics`: top-k hits,
+ * squared and absolute errors, and a confusion matrix for precision, recall and F1.
+ * @internal
+ */
+export class MetricAccumulator {
+  private rows = 0;
+  private entries = 0;
+  private sums: Record<string, number> = {};
+  private confusion: number[][] | null = null;
+
+  constructor(
+    private readonly who: string,
+    private readonly names: readonly MetricName[],
+  ) {}
+
+  /** Adds one batch's predictions and targets. */
+  add(yhat: Tensor, y: Tensor): void {
+    const rows = yhat.shape[0];
+    const needsClasses = this.names.some((n) => n.startsWith('top') || n === 'precision' || n === 'recall' || n === 'f1');
+    const labels = needsClasses ? classify(yhat, y) : null;
+    if (needsClasses && !labels) {
+      throw new RangeError(
+        `${this.who}: metrics ${this.names.join(', ')} need a classification; predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} are not one`,
+      );
+    }
+    for (const name of this.names) {
+      if (name === 'mse') this.sums.mse = (this.sums.mse ?? 0) + meanSquaredError(yhat, y) * y.data.length;
+      else if (name === 'mae') this.sums.mae = (this.sums.mae ?? 0) + meanAbsoluteError(yhat, y) * y.data.length;
+      else if (name.startsWith('top') && labels) {
+        if (yhat.shape.length !== 2 || yhat.shape[1] < 2)
+          throw new RangeError(`${this.who}: metric ${name} needs (n, classes) scores, got ${formatShape(yhat.shape)}`);
+        this.sums[name] = (this.sums[name] ?? 0) + topKAccuracy(yhat, labels.actual, Number(name.slice(3))) * rows;
+      }
+    }
+    if (labels && this.names.some((n) => n === 'precision' || n === 'recall' || n === 'f1')) {
+      this.confusion ??= Array.from({ length: labels.classes }, () => new Array<number>(labels.classes).fill(0));
+      for (let i = 0; i < rows; i++) this.confusion[labels.actual[i]][labels.predicted[i]] += 1;
+    }
+    this.rows += rows;
+    this.entries += y.data.length;
+  }
+
+  /** The metrics over everything added, by name. */
+  values(): Record<string, number> {
+    const out: Record<string, number> = {};
+    const report = this.confusion ? classReport(this.confusion) : null;
+    for (const name of this.names) {
+      if (name === 'mse' || name === 'mae') out[name] = this.entries === 0 ? 0 : this.sums[name] / this.entries;
+      else if (name.startsWith('top')) out[name] = this.rows === 0 ? 0 : this.sums[name] / this.rows;
+      else if (report) out[name] = name === 'precision' ? report.macroPrecision : name === 'recall' ? report.macroRecall : report.macroF1;
+    }
+    return out;
+  }
+}

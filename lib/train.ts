@@ -7,7 +7,7 @@ import { backend } from './backend';
 import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
-import { classify, confusionMatrix, Labels, ClassReport, MetricName, checkMetricNames, computeMetrics } from './metrics';
+import { classify, confusionMatrix, Labels, ClassReport, MetricName, MetricAccumulator, checkMetricNames, computeMetrics } from './metrics';
 import { LRScheduler } from './schedulers';
 import { clipGradNorm, clipGradValue } from './clip';
 import { EpochRecord, Logger } from './logger';
@@ -74,8 +74,9 @@ export interface FitOptions {
    */
   scheduler?: LRScheduler;
   /**
-   * Metrics computed on the validation set after each epoch, besides loss and accuracy, into
-   * `valMetrics` of each record: `'top5'`, `'precision'`, `'recall'`, `'f1'`, `'mse'`, `'mae'`.
+   * Metrics besides loss and accuracy: `'top5'` (any `'topK'`), `'precision'`, `'recall'`,
+   * `'f1'`, `'mse'`, `'mae'`; over the training batches into each record's `trainMetrics`, and on
+   * the validation set after each epoch into `valMetrics`.
    */
   metrics?: MetricName[];
   /** Scales the gradients of each step so their global L2 norm is at most this ({@link clipGradNorm}). */
@@ -113,6 +114,8 @@ export interface FitOptions {
 export interface TrainingRecord extends EpochRecord {
   /** The learning rate of the epoch (as the scheduler set it before the epoch). */
   lr?: number;
+  /** The `metrics` asked of fit, over the epoch's batches as they were seen (weights moving, like trainLoss). */
+  trainMetrics?: Record<string, number>;
   /** The `metrics` asked of fit, on the validation set, after the epoch. */
   valMetrics?: Record<string, number>;
 }
@@ -385,8 +388,6 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
       throw new RangeError('fit: the scheduler was built on another optimiser than the one fit trains with');
   }
   const metrics = options.metrics === undefined ? [] : checkMetricNames('fit', options.metrics);
-  if (metrics.length > 0 && !validation)
-    throw new RangeError('fit: metrics are computed on the validation set; give validation or validationSplit');
   const maxNorm = options.clipGradNorm === undefined ? undefined : checkLimit('fit', 'clipGradNorm', options.clipGradNorm);
   const maxValue = options.clipGradValue === undefined ? undefined : checkLimit('fit', 'clipGradValue', options.clipGradValue);
 
@@ -449,6 +450,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     const t0 = performance.now();
     scheduler?.epochStart?.(epoch);
     const epochLr = optimizer.lr;
+    const trainMetrics = metrics.length > 0 ? new MetricAccumulator('fit', metrics) : null;
     if (shuffle) globalRng().shuffle(order);
     let lossSum = 0;
     let hits = 0;
@@ -470,6 +472,8 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
           b + 1,
         );
       }
+      // The metrics see the predictions before the update, as the loss does.
+      trainMetrics?.add(yhat, yb);
       // Clears the gradients (or lets the layers overwrite them in the backward pass just below).
       net.deferZeroGrad();
       accumulateGradients(net, xb, delta);
@@ -509,6 +513,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     lastYield = performance.now();
     blameLastUpdate();
     const record: TrainingRecord = { epoch, trainLoss: lossSum / n, seconds: 0, lr: epochLr };
+    if (trainMetrics) record.trainMetrics = trainMetrics.values();
     if (classified && n > 0) record.trainAccuracy = hits / n;
     if (validation) {
       const v = evaluate(net, loss, validation.x, validation.y, { batchSize: Math.max(batchSize, 256), metrics });

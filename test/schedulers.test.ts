@@ -158,14 +158,46 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
     expect(e.metrics?.top3).toBeCloseTo(m.top3, 12);
     expect(e.metrics?.f1).toBeCloseTo(m.f1, 12);
     expect(e.classReport?.f1).toHaveLength(10);
-    await expect(fit(net, new CELogSoftmaxLoss(), opt, train, { metrics: ['top5'], verbose: 0 })).rejects.toThrow(
-      /metrics are computed on the validation set/,
-    );
+    // Over the training batches too: top-3 at least the accuracy, F1 a fraction.
+    const t = last.trainMetrics as Record<string, number>;
+    expect(t.top3).toBeGreaterThanOrEqual(last.trainAccuracy as number);
+    expect(t.f1).toBeGreaterThan(0.5);
+    expect(t.f1).toBeLessThanOrEqual(1);
     await expect(
       fit(net, new CELogSoftmaxLoss(), opt, train, { metrics: ['auc' as 'mse'], validationSplit: 0.1, verbose: 0 }),
     ).rejects.toThrow('fit: unknown metric "auc"; valid metrics: top1, top5 (any topK), precision, recall, f1, mse, mae');
     await expect(fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 1 }), train, { scheduler, verbose: 0 })).rejects.toThrow(
       'fit: the scheduler was built on another optimiser than the one fit trains with',
+    );
+  });
+
+  test('trainMetrics: the mean squared error over the batches is the MSE loss per output', async () => {
+    seed(8);
+    const net = new Sequential(new Linear(4, 3));
+    const rng = (i: number): number => Math.sin(i * 12.9898) * 0.5;
+    const x = fromArray(
+      Array.from({ length: 40 * 4 }, (_, i) => rng(i)),
+      [40, 4],
+    );
+    const y = fromArray(
+      Array.from({ length: 40 * 3 }, (_, i) => rng(i + 1000)),
+      [40, 3],
+    );
+    const h = await fit(
+      net,
+      new MSELoss(),
+      new SGD({ lr: 0.05 }),
+      { x, y },
+      { epochs: 3, batchSize: 8, verbose: 0, metrics: ['mse', 'mae'] },
+    );
+    for (const e of h.epochs) {
+      const m = e.trainMetrics as Record<string, number>;
+      expect(m.mse * 3).toBeCloseTo(e.trainLoss, 5);
+      expect(m.mae).toBeGreaterThan(0);
+      expect(m.mae ** 2).toBeLessThanOrEqual(m.mse + 1e-9); // Jensen: mean |e| ≤ √(mean e²)
+    }
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, { epochs: 1, verbose: 0, metrics: ['f1'] })).rejects.toThrow(
+      /fit: metrics f1 need a classification/,
     );
   });
 
@@ -237,6 +269,7 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
         batchSize: 32,
         verbose: 0,
         scheduler,
+        metrics: ['top3'], // records with trainMetrics go into the checkpoint too
         checkpoint,
         resumeFrom: resume ? checkpoint.path : undefined,
       });
