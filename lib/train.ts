@@ -286,6 +286,9 @@ function nonFiniteParameter(
   return null;
 }
 
+/** How many times its first batch's loss the first epoch's mean may reach before fit warns of a divergence. */
+const DIVERGENCE_FACTOR = 2;
+
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 /** fit lets the event loop run (timers, signals, progress output) after the first batch that ends this long after the last time it did. */
 const YIELD_MS = 2;
@@ -431,13 +434,19 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   // before they blame the data, ask whether the last update made the weights so. The last
   // update of an epoch is checked when the epoch ends.
   let lastUpdate: { epoch: number; batch: number } | null = null;
+  // Summed gradients grow with the batch: the usual cause of a divergence with a learning rate
+  // brought from PyTorch or Keras, whose losses average.
+  const sumHint =
+    loss.reduction === 'sum' && batchSize > 1
+      ? `; ${loss} sums the gradient over the batch of ${batchSize}, so a learning rate meant for averaged gradients is ${batchSize} times too large here`
+      : '';
   const blameLastUpdate = (): void => {
     if (options.allowNonFinite || lastUpdate === null) return;
     const bad = nonFiniteParameter(params, 'value');
     if (!bad) return;
     throw new NonFiniteError(
       `fit: the update at epoch ${lastUpdate.epoch}, batch ${lastUpdate.batch}/${batches} made the weights of ${bad.p.name} (${bad.p.module.label()}) ${bad.value} at index ${bad.index} ` +
-        '(lower the learning rate, or pass { allowNonFinite: true } to continue)',
+        `(lower the learning rate${sumHint}, or pass { allowNonFinite: true } to continue)`,
       lastUpdate.epoch,
       lastUpdate.batch,
       bad.p.name,
@@ -446,6 +455,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
 
   let lastYield = performance.now();
   let labels: Labels | null = null;
+  let firstBatchLoss = Infinity;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     scheduler?.epochStart?.(epoch);
@@ -467,7 +477,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         blameLastUpdate();
         throw new NonFiniteError(
           `fit: the loss is ${batchLoss} at epoch ${epoch}, batch ${b + 1}/${batches}; stopped before updating, so the weights are those of the previous step ` +
-            '(lower the learning rate, check the inputs, or pass { allowNonFinite: true } to continue)',
+            `(lower the learning rate${sumHint}, check the inputs, or pass { allowNonFinite: true } to continue)`,
           epoch,
           b + 1,
         );
@@ -501,6 +511,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         if (l) for (let i = 0; i < l.actual.length; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
         else classified = false;
       }
+      if (b === 0 && epoch === firstEpoch) firstBatchLoss = batchLoss / (end - start);
       options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: batchLoss / (end - start) });
       logger.progress(epoch, b + 1, batches, batchLoss / (end - start), epochs);
       // Yielding costs ~10 µs, a visible share of a small batch's step: yield every few ms instead.
@@ -524,6 +535,14 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     record.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(record);
     logger.epoch(record, epochs);
+    // A loss that stays finite can still diverge (cross-entropy from logits grows linearly with
+    // them): the first epoch ending far above its first batch says the steps are too large.
+    if (epoch === firstEpoch && batches > 1 && record.trainLoss > DIVERGENCE_FACTOR * firstBatchLoss && Number.isFinite(record.trainLoss)) {
+      logger.message(
+        `warning: the training loss rose from ${firstBatchLoss.toPrecision(4)} (first batch) to ${record.trainLoss.toPrecision(4)} (epoch ${epoch}'s mean): ` +
+          `the learning rate ${optimizer.lr} looks too large${sumHint}`,
+      );
+    }
     await options.onEpochEnd?.(record);
     const changed = scheduler?.epochEnd?.(record);
     if (changed) logger.message(`after epoch ${epoch}: ${changed}`);

@@ -10,6 +10,7 @@ import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate, predict } from '../lib/train';
 import { fromArray } from '../lib/tensor';
 import { loadUSPS, toSequence } from '../lib/data';
+import { Logger } from '../lib/logger';
 import { availableBackends } from './backends';
 
 describe.each(availableBackends())('%s backend', (name) => {
@@ -21,16 +22,23 @@ describe.each(availableBackends())('%s backend', (name) => {
     // (10.3 % on MNIST), against 89 % with the mean.
     const train = loadUSPS();
     const test = loadUSPS({ split: 'test' });
+    const lines: string[] = [];
     const accuracyWith = async (loss: CELogSoftmaxLoss): Promise<number> => {
       seed(0);
+      lines.length = 0;
       const net = new Sequential(new Linear(256, 64), new ReLU(), new Linear(64, 10));
-      await fit(net, loss, new SGD({ lr: 0.1 }), train, { epochs: 2, batchSize: 64, verbose: 0 });
+      const logger = new Logger({ verbose: 1, write: (l) => lines.push(l) });
+      await fit(net, loss, new SGD({ lr: 0.1 }), train, { epochs: 2, batchSize: 64, logger });
       return evaluate(net, loss, test).accuracy as number;
     };
     expect(new CELogSoftmaxLoss().reduction).toBe('mean');
     expect(await accuracyWith(new CELogSoftmaxLoss())).toBeGreaterThan(0.85);
-    // The summed convention is still there, and still needs lr / batch.
+    expect(lines.some((l) => /warning/.test(l))).toBe(false);
+    // The summed convention is still there, and still needs lr / batch; fit now says so when it diverges.
     expect(await accuracyWith(new CELogSoftmaxLoss({ reduction: 'sum' }))).toBeLessThan(0.5);
+    expect(lines.join('\n')).toMatch(
+      /warning: the training loss rose from 2\.\d+ \(first batch\) to 12\.\d+ \(epoch 1's mean\): the learning rate 0\.1 looks too large; CELogSoftmaxLoss\(\{ reduction: 'sum' \}\) sums the gradient over the batch of 64/,
+    );
   });
 
   test("CrossEntropyLoss on logits (PyTorch's meaning of the name) stops at once, naming CELogSoftmaxLoss and NLLLoss", async () => {
