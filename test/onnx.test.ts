@@ -205,6 +205,14 @@ describe('toONNX refuses what it cannot export', () => {
     expect(() => toONNX(new Sequential(new MyReLU()), { inputShape: [2] })).toThrow(/has no ONNX export/);
   });
 
+  test('a Linear not sized yet (no weights drawn) is refused; once built it exports', () => {
+    const net = new Sequential(new Linear(null as unknown as number, 3), new ReLU());
+    expect(() => toONNX(net, { inputShape: [4] })).toThrow(/^toONNX: Linear\(null, 3\) at position 0: its input size is not known yet/);
+    net.build([4]);
+    const graph = modelProto().toObject(modelProto().decode(toONNX(net, { inputShape: [4] }))) as { graph: { node: { opType: string }[] } };
+    expect(graph.graph.node.map((n) => n.opType)).toEqual(['Gemm', 'Relu']);
+  });
+
   test('weights over the 2 GiB one protobuf holds', () => {
     expect(() => checkONNXSize(2 ** 31)).toThrow(/^toONNX: the weights take 2147483648 bytes, over the 2147483647 one ONNX file holds/);
     expect(() => checkONNXSize(1000, 100000)).not.toThrow();

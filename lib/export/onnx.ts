@@ -269,6 +269,12 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   }
   const name = options.name ?? 'neurone';
   if (typeof name !== 'string' || name === '') throw new TypeError(`toONNX: name must be a non-empty string, got ${describe(name)}`);
+  try {
+    // A layer not sized yet (Linear(null, out) before its first input) has no weights to export.
+    net.config();
+  } catch (e) {
+    throw new RangeError(`toONNX: ${(e as Error).message}`);
+  }
   let outputShape: number[];
   try {
     outputShape = net.outputShape([1, ...inputShape]);
