@@ -178,6 +178,9 @@ describe("layout 'torch' without PyTorch", () => {
     expect(() => load(file, { layout: 'pytorch' as never })).toThrow(/^load: layout must be 'neurone' or 'torch', got string pytorch/);
     expect(() => save(net, file, { layout: 'tf' as never })).toThrow(/^save: layout must be 'neurone' or 'torch'/);
     expect(() => load(file, { into: {} as never })).toThrow(/^load: into must be a Module/);
+    expect(() => load(file, { into: new Sequential(new Linear(null as unknown as number, 2)) })).toThrow(
+      /small\.safetensors: Linear\(null, 2\) at position 0: its input size is not known yet/,
+    );
     // A neurone-layout file read as PyTorch's: the shapes say so.
     const plain = path.join(tmp, 'plain.safetensors');
     save(net, plain);

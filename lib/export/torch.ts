@@ -82,6 +82,12 @@ function unreverse(data: Float32Array, shape: readonly number[]): Float32Array {
  * PyTorch has no counterpart for (a type of the user's own). `who` prefixes errors. @internal
  */
 export function torchEntries(net: Module, who: string): TorchEntry[] {
+  try {
+    // A layer not sized yet (Linear(null, out)) has no shape to convert to or from.
+    net.config();
+  } catch (e) {
+    throw new RangeError(`${who}: ${(e as Error).message}`);
+  }
   const entries: TorchEntry[] = [];
   /** Channels of the current (batch, length, chan) value when a layer set them; null otherwise. */
   let channels: number | null = null;
