@@ -40,6 +40,7 @@
 #include <new>
 
 #include "gemm_kernels.h"
+#include "gemm_pack.h"
 
 namespace neurone {
 
@@ -97,33 +98,6 @@ void sgemm_kernel_4x8_scalar(int64_t mr, int64_t nr, int64_t kc, const float* a,
   }
 }
 
-template <int MR>
-void packAGeneric(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t cs, float* dst) {
-  for (int64_t p = 0; p < kc; p++) {
-    const float* src = a + p * cs;
-    float* d = dst + p * MR;
-    int64_t i = 0;
-    for (; i < mr; i++) d[i] = src[i * rs];
-    for (; i < MR; i++) d[i] = 0.0f;
-  }
-}
-
-template <int NR>
-void packBGeneric(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst) {
-  for (int64_t p = 0; p < kc; p++) {
-    const float* src = b + p * rs;
-    float* d = dst + p * NR;
-    int64_t j = 0;
-    if (cs == 1) {
-      std::memcpy(d, src, static_cast<size_t>(nr) * sizeof(float));
-      j = nr;
-    } else {
-      for (; j < nr; j++) d[j] = src[j * cs];
-    }
-    for (; j < NR; j++) d[j] = 0.0f;
-  }
-}
-
 // Eight chains: the scalar tile's 4x8 accumulators are as many independent sums.
 double fmaProbeScalar(int64_t steps) {
   float acc[8];
@@ -138,13 +112,14 @@ double fmaProbeScalar(int64_t steps) {
 }
 
 const GemmKernels kScalarKernels = {
-    kScalarMR, kScalarNR, 256,     512,     sgemm_kernel_4x8_scalar, packAGeneric<kScalarMR>, packBGeneric<kScalarNR>,
+    kScalarMR, kScalarNR, 256,     512,     sgemm_kernel_4x8_scalar, packAStrided<kScalarMR>, packBStrided<kScalarNR>,
     nullptr,   nullptr,   nullptr, nullptr, fmaProbeScalar};
 
 // The table for `path`, by the fallback rule of cpu.h.
 const GemmKernels& kernelsFor(KernelPath path) {
-  static const KernelTables<GemmKernels> tables{
-      {&kScalarKernels, NEURONE_IF_AVX2(gemmKernelsAvx2()), NEURONE_IF_AVX512(gemmKernelsAvx512())}};
+  static const KernelTables<GemmKernels> tables{{&kScalarKernels, NEURONE_IF_AVX2(gemmKernelsAvx2()),
+                                                 NEURONE_IF_AVX512(gemmKernelsAvx512()),
+                                                 NEURONE_IF_NEON(gemmKernelsNeon())}};
   return *tables.forPath(path);
 }
 

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "gemm_kernels.h"
+#include "gemm_pack.h"
 
 namespace neurone {
 namespace gemm {
@@ -203,13 +204,7 @@ void packA6_avx2(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t cs,
     for (int64_t p = 0; p < kc; p++) _mm256_maskstore_ps(dst + p * kMR, store, _mm256_maskload_ps(a + p * cs, load));
     return;
   }
-  for (int64_t p = 0; p < kc; p++) {
-    const float* src = a + p * cs;
-    float* d = dst + p * kMR;
-    int64_t i = 0;
-    for (; i < mr; i++) d[i] = src[i * rs];
-    for (; i < kMR; i++) d[i] = 0.0f;
-  }
+  packAStrided<kMR>(mr, kc, a, rs, cs, dst);
 }
 
 void packB16_avx2(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst) {
@@ -218,18 +213,7 @@ void packB16_avx2(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs
     transposePack(nr > 8 ? nr - 8 : 0, kc, b + 8 * cs, cs, dst + 8, kNR, 8);
     return;
   }
-  for (int64_t p = 0; p < kc; p++) {
-    const float* src = b + p * rs;
-    float* d = dst + p * kNR;
-    int64_t j = 0;
-    if (cs == 1) {
-      std::memcpy(d, src, static_cast<size_t>(nr) * sizeof(float));
-      j = nr;
-    } else {
-      for (; j < nr; j++) d[j] = src[j * cs];
-    }
-    for (; j < kNR; j++) d[j] = 0.0f;
-  }
+  packBStrided<kNR>(kc, nr, b, rs, cs, dst);
 }
 
 // 12 chains of 8 lanes (the tile's 6x2 accumulators): enough for 2 FMA units x 4-5 cycles.

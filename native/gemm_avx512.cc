@@ -23,6 +23,7 @@
 
 #include "avx512_lanes.h"
 #include "gemm_kernels.h"
+#include "gemm_pack.h"
 
 namespace neurone {
 namespace gemm {
@@ -231,13 +232,7 @@ void packA14_avx512(int64_t mr, int64_t kc, const float* a, int64_t rs, int64_t 
       _mm512_mask_storeu_ps(dst + p * kMR, firstLanes(kMR), _mm512_maskz_loadu_ps(load, a + p * cs));
     return;
   }
-  for (int64_t p = 0; p < kc; p++) {
-    const float* src = a + p * cs;
-    float* d = dst + p * kMR;
-    int64_t i = 0;
-    for (; i < mr; i++) d[i] = src[i * rs];
-    for (; i < kMR; i++) d[i] = 0.0f;
-  }
+  packAStrided<kMR>(mr, kc, a, rs, cs, dst);
 }
 
 void packB32_avx512(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t cs, float* dst) {
@@ -261,13 +256,7 @@ void packB32_avx512(int64_t kc, int64_t nr, const float* b, int64_t rs, int64_t 
     }
     return;
   }
-  for (int64_t p = 0; p < kc; p++) {
-    const float* src = b + p * rs;
-    float* d = dst + p * kNR;
-    int64_t j = 0;
-    for (; j < nr; j++) d[j] = src[j * cs];
-    for (; j < kNR; j++) d[j] = 0.0f;
-  }
+  packBStrided<kNR>(kc, nr, b, rs, cs, dst);
 }
 
 // The last n % 16 <= 4 columns of a product with A transposed (a weight gradient XᵀdY, 100
