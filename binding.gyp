@@ -26,6 +26,11 @@
           "defines": ["NEURONE_HAVE_AVX2", "NEURONE_HAVE_AVX512"],
           "dependencies": ["neurone_avx2", "neurone_avx512"],
         }],
+        ["target_arch=='arm64'", {
+          # Advanced SIMD is baseline on AArch64: compiled with the rest, no flags.
+          "sources": ["<!@(node -p \"require('./native/sources.json').neon.join(' ')\")"],
+          "defines": ["NEURONE_HAVE_NEON"],
+        }],
         ["OS=='linux'", { "libraries": ["-lpthread"] }],
       ],
     },

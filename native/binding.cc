@@ -65,6 +65,7 @@ class Addon : public Napi::Addon<Addon> {
     std::string s = "scalar";
     if (kernelPathSupported(KernelPath::Avx2)) s += ", avx2";
     if (kernelPathSupported(KernelPath::Avx512)) s += ", avx512";
+    if (kernelPathSupported(KernelPath::Neon)) s += ", neon";
     return s;
   }
 
@@ -252,7 +253,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SupportedKernelPaths(const Napi::CallbackInfo& info) {
     auto list = Napi::Array::New(info.Env());
     uint32_t i = 0;
-    for (KernelPath p : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+    for (KernelPath p : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512, KernelPath::Neon}) {
       if (kernelPathSupported(p)) list.Set(i++, Napi::String::New(info.Env(), kernelPathName(p)));
     }
     return list;

@@ -73,6 +73,7 @@ struct ConvPoolKernels {
 };
 const ConvPoolKernels& convPoolKernelsAvx2();
 const ConvPoolKernels& convPoolKernelsAvx512();
+const ConvPoolKernels& convPoolKernelsNeon();
 
 // Plain loops, the oracle for the tests.
 void conv1dForwardReference(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y);

@@ -19,6 +19,8 @@ const char* kernelPathName(KernelPath path) {
       return "avx2";
     case KernelPath::Avx512:
       return "avx512";
+    case KernelPath::Neon:
+      return "neon";
     default:
       return "scalar";
   }
@@ -31,6 +33,8 @@ bool parseKernelPath(const char* name, KernelPath* out) {
     *out = KernelPath::Avx2;
   else if (std::strcmp(name, "avx512") == 0)
     *out = KernelPath::Avx512;
+  else if (std::strcmp(name, "neon") == 0)
+    *out = KernelPath::Neon;
   else
     return false;
   return true;
@@ -110,12 +114,16 @@ bool kernelPathSupported(KernelPath path) {
     case KernelPath::Avx512:
       return features().avx512;
 #endif
+#if defined(__aarch64__) && defined(NEURONE_HAVE_NEON)
+    case KernelPath::Neon:
+      return true;  // Advanced SIMD is part of every AArch64 core
+#endif
     default:
       return false;
   }
 }
 
-KernelPath bestKernelPath() { return dispatchPath(KernelPath::Avx512, ~0u); }
+KernelPath bestKernelPath() { return dispatchPath(static_cast<KernelPath>(kKernelPathCount - 1), ~0u); }
 
 KernelPath dispatchPath(KernelPath requested, unsigned available) {
   for (int p = static_cast<int>(requested); p > 0; p--) {

@@ -1,7 +1,8 @@
 // Which SIMD path the kernels take, and how a kernel family finds its code for one.
 //
-// The hardware is read once, by CPUID (and the OS's XSAVE support for the wider registers), on
-// first use; NEURONE_KERNEL overrides the choice (the binding). Every kernel family (GEMM,
+// On x86-64 the hardware is read once, by CPUID (and the OS's XSAVE support for the wider
+// registers), on first use; on aarch64 Advanced SIMD (NEON) is part of the architecture, so its
+// path is always there; NEURONE_KERNEL overrides the choice (the binding). Every kernel family (GEMM,
 // elementwise, pooling, the direct convolutions) keeps one table of entry points per path it
 // has code for, in a KernelTables, and takes the one the single fallback rule of dispatchPath
 // names. A new instruction set is a new KernelPath below or above these, a CPUID test in cpu.cc,
@@ -10,12 +11,13 @@
 
 namespace neurone {
 
-// In order of preference: a path falls back to those below it.
-enum class KernelPath { Scalar = 0, Avx2 = 1, Avx512 = 2 };
-constexpr int kKernelPathCount = 3;
+// In order of preference: a path falls back to those below it. A binary runs either the x86
+// paths or NEON (never both), so NEON's place above AVX-512 only makes it the best where it runs.
+enum class KernelPath { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
+constexpr int kKernelPathCount = 4;
 
 const char* kernelPathName(KernelPath path);
-// Parses "scalar" / "avx2" / "avx512"; returns false for anything else.
+// Parses "scalar" / "avx2" / "avx512" / "neon"; returns false for anything else.
 bool parseKernelPath(const char* name, KernelPath* out);
 // Whether this CPU, this OS and this binary can run the path.
 bool kernelPathSupported(KernelPath path);
@@ -30,7 +32,8 @@ constexpr unsigned pathBit(KernelPath path) { return 1u << static_cast<int>(path
 KernelPath dispatchPath(KernelPath requested, unsigned available);
 
 // A kernel family's tables by path, null where the family has no code for that path in this
-// binary (not written, or its SIMD file not compiled: see NEURONE_IF_AVX2 / NEURONE_IF_AVX512).
+// binary (not written, or its SIMD file not compiled: see NEURONE_IF_AVX2 / NEURONE_IF_AVX512 /
+// NEURONE_IF_NEON).
 // Used by the baseline files only: the SIMD files define tables, they never pick one.
 template <typename Table>
 class KernelTables {
@@ -52,7 +55,8 @@ class KernelTables {
   const Table* resolved_[kKernelPathCount];
 };
 
-// The address of a SIMD table where its file is compiled into this binary (x86-64), else null.
+// The address of a SIMD table where its file is compiled into this binary (the x86 ones on
+// x86-64, NEON on aarch64), else null.
 #if defined(NEURONE_HAVE_AVX2)
 #define NEURONE_IF_AVX2(table) (&(table))
 #else
@@ -62,6 +66,11 @@ class KernelTables {
 #define NEURONE_IF_AVX512(table) (&(table))
 #else
 #define NEURONE_IF_AVX512(table) nullptr
+#endif
+#if defined(NEURONE_HAVE_NEON)
+#define NEURONE_IF_NEON(table) (&(table))
+#else
+#define NEURONE_IF_NEON(table) nullptr
 #endif
 
 }  // namespace neurone

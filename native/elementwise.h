@@ -96,6 +96,7 @@ struct Kernels {
   int64_t (*nonFiniteIndex)(const float* x, int64_t n);
 };
 const Kernels& kernelsAvx2();
+const Kernels& kernelsNeon();
 // Baseline-ISA BCE terms, which the AVX2 table borrows (no vector log there).
 void bceTermsScalar(const float* p, const float* y, float* term, float* grad, int64_t n);
 const Kernels& kernelsAvx512();

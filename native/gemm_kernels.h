@@ -61,6 +61,7 @@ struct GemmKernels {
 // instructions (kernelPathSupported).
 const GemmKernels& gemmKernelsAvx2();
 const GemmKernels& gemmKernelsAvx512();
+const GemmKernels& gemmKernelsNeon();
 
 }  // namespace gemm
 }  // namespace neurone

@@ -29,7 +29,7 @@ inline std::string outsideWindow(const std::string& fn, const std::string& i, co
 inline std::string routedShort(const std::string& fn, const std::string& routed, const std::string& total) { return fn + std::string(": argmax routed ") + routed + std::string(" of ") + total + std::string(" gradients"); }
 inline std::string noData(const std::string& fn) { return fn + std::string(": a and b must hold data when k > 0"); }
 inline std::string tooManyThreads(const std::string& fn, const std::string& max, const std::string& got) { return fn + std::string(": n must be at most ") + max + std::string(", got ") + got; }
-inline std::string badKernelPath(const std::string& fn, const std::string& got) { return fn + std::string(": path must be 'scalar', 'avx2' or 'avx512', got '") + got + std::string("'"); }
+inline std::string badKernelPath(const std::string& fn, const std::string& got) { return fn + std::string(": path must be 'scalar', 'avx2', 'avx512' or 'neon', got '") + got + std::string("'"); }
 inline std::string unsupportedKernelPath(const std::string& fn, const std::string& got, const std::string& supported) { return fn + std::string(": '") + got + std::string("' is not supported here (supported: ") + supported + std::string(")"); }
 
 }  // namespace msg

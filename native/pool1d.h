@@ -47,6 +47,7 @@ struct PoolKernels {
                                int64_t b);
 };
 const PoolKernels& poolKernelsAvx2();
+const PoolKernels& poolKernelsNeon();
 const PoolKernels& poolKernelsAvx512();
 // The table for `path`, by the fallback rule of cpu.h (dispatchPath); for fused kernels.
 const PoolKernels& poolKernelsFor(KernelPath path);

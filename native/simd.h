@@ -1,7 +1,7 @@
 // Vector traits: the operations the SIMD kernels are written in, once per instruction set, so
 // that the exp/tanh/sigmoid/log polynomials (simd_math.h), the max-pooling loops
 // (pool1d_simd.h) and the direct convolutions (conv1d_direct.h) are written once and
-// instantiated by each per-ISA file (*_avx2.cc, *_avx512.cc).
+// instantiated by each per-ISA file (*_avx2.cc, *_avx512.cc, *_neon.cc).
 //
 // Included only by the files compiled with SIMD flags, and everything here and in the headers
 // written over it lives in an anonymous namespace: each translation unit gets its own copy
@@ -12,7 +12,7 @@
 //
 // Every operation is what the hand-written kernels before it used, instruction for
 // instruction where the bits could depend on it (NaN operand order, rounding), so each path
-// keeps its results. A new instruction set (NEON, say) is one more traits struct here.
+// keeps its results. A new instruction set is one more traits struct here (NEON was).
 //
 // A traits struct V has:
 //   F, I, M          float vector, int32 vector, lane mask;  kLanes lanes
@@ -29,7 +29,12 @@
 //   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts)
 #pragma once
 
+#if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
 
 #include <cstdint>
 
@@ -192,6 +197,119 @@ struct Avx512 {
   static int64_t totalCount(I counts) {
     alignas(64) int32_t lane[kLanes];  // summed in memory: GCC 12's _mm512_reduce_add_epi32 warns
     _mm512_store_si512(lane, counts);
+    int64_t total = 0;
+    for (int32_t v : lane) total += v;
+    return total;
+  }
+};
+#endif
+
+#if defined(__aarch64__)
+// Advanced SIMD (NEON), 4 lanes. Baseline on AArch64, so no flags are needed to compile it; the
+// files that use it are compiled only into aarch64 binaries. NEON has no masked loads or
+// stores: the masked forms go lane by lane through memory and are used only for a ragged last
+// vector. MINPS/MAXPS semantics (the second operand when either is NaN) are a compare and a
+// select, since FMIN/FMAX return the NaN. FMLA/FMLS round once, as FMA does.
+struct Neon {
+  using F = float32x4_t;
+  using I = int32x4_t;
+  using M = uint32x4_t;  // all ones in a lane that is set
+  static constexpr int kLanes = 4;
+
+  static F zero() { return vdupq_n_f32(0.0f); }
+  static F set1(float v) { return vdupq_n_f32(v); }
+  static F load(const float* p) { return vld1q_f32(p); }
+  static void store(float* p, F v) { vst1q_f32(p, v); }
+  static M firstLanes(int64_t n) {
+    const int32_t count = n >= kLanes ? kLanes : n <= 0 ? 0 : static_cast<int32_t>(n);
+    return vcltq_s32(iota(), vdupq_n_s32(count));
+  }
+  static F loadFirst(M m, const float* p) {
+    alignas(16) uint32_t set[4];
+    alignas(16) float lane[4];
+    vst1q_u32(set, m);
+    for (int i = 0; i < 4; i++) lane[i] = set[i] ? p[i] : 0.0f;
+    return vld1q_f32(lane);
+  }
+  static void storeFirst(float* p, M m, F v) {
+    alignas(16) uint32_t set[4];
+    alignas(16) float lane[4];
+    vst1q_u32(set, m);
+    vst1q_f32(lane, v);
+    for (int i = 0; i < 4; i++)
+      if (set[i]) p[i] = lane[i];
+  }
+
+  static F add(F a, F b) { return vaddq_f32(a, b); }
+  static F sub(F a, F b) { return vsubq_f32(a, b); }
+  static F mul(F a, F b) { return vmulq_f32(a, b); }
+  static F div(F a, F b) { return vdivq_f32(a, b); }
+  static F fma(F a, F b, F c) { return vfmaq_f32(c, a, b); }
+  static F fnma(F a, F b, F c) { return vfmsq_f32(c, a, b); }
+  static F min(F a, F b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+  static F max(F a, F b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+  static F roundNearest(F v) { return vrndnq_f32(v); }
+  static F abs(F v) { return vabsq_f32(v); }
+  static F withSignOf(F magnitude, F x) {
+    const uint32x4_t sign = vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u));
+    return vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(magnitude), sign));
+  }
+  // As on AVX2 (no single scaling instruction): 2^(n − h) · 2^h, h = floor(n / 2), each factor a
+  // normal float built in the exponent field, so the second product rounds once into the
+  // subnormals or to zero. A NaN n converts to 0 here (INT_MIN on x86); p is NaN then anyway.
+  static F scale2n(F p, F n) {
+    const int32x4_t ni = vcvtnq_s32_f32(n);
+    const int32x4_t half = vshrq_n_s32(ni, 1);
+    const int32x4_t rest = vsubq_s32(ni, half);
+    const int32x4_t bias = vdupq_n_s32(127);
+    const F scaleHalf = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(half, bias), 23));
+    const F scaleRest = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(rest, bias), 23));
+    return vmulq_f32(vmulq_f32(p, scaleRest), scaleHalf);
+  }
+
+  static M lt(F a, F b) { return vcltq_f32(a, b); }
+  static M gt(F a, F b) { return vcgtq_f32(a, b); }
+  static M isNan(F a) { return vmvnq_u32(vceqq_f32(a, a)); }
+  static M notNan(F a) { return vceqq_f32(a, a); }
+  static M both(M a, M b) { return vandq_u32(a, b); }
+  static M either(M a, M b) { return vorrq_u32(a, b); }
+  static F select(M m, F a, F b) { return vbslq_f32(m, a, b); }
+  static F addWhere(M m, F acc, F v) { return vaddq_f32(acc, keep(m, v)); }
+  static F keep(M m, F v) { return vreinterpretq_f32_u32(vandq_u32(vreinterpretq_u32_f32(v), m)); }
+  // Halves, then the pair: (v0 + v2) + (v1 + v3).
+  static float sumLanes(F v) {
+    const float32x2_t h = vadd_f32(vget_low_f32(v), vget_high_f32(v));
+    return vget_lane_f32(h, 0) + vget_lane_f32(h, 1);
+  }
+
+  static I iota() { return I{0, 1, 2, 3}; }
+  static I set1i(int32_t v) { return vdupq_n_s32(v); }
+  static I addi(I a, I b) { return vaddq_s32(a, b); }
+  static I selecti(M m, I a, I b) { return vbslq_s32(m, a, b); }
+  static I loadi(const int32_t* p) { return vld1q_s32(p); }
+  static void storei(int32_t* p, I v) { vst1q_s32(p, v); }
+  static I loadFirsti(M m, const int32_t* p) {
+    alignas(16) uint32_t set[4];
+    alignas(16) int32_t lane[4];
+    vst1q_u32(set, m);
+    for (int i = 0; i < 4; i++) lane[i] = set[i] ? p[i] : 0;
+    return vld1q_s32(lane);
+  }
+  static void storeFirsti(int32_t* p, M m, I v) {
+    alignas(16) uint32_t set[4];
+    alignas(16) int32_t lane[4];
+    vst1q_u32(set, m);
+    vst1q_s32(lane, v);
+    for (int i = 0; i < 4; i++)
+      if (set[i]) p[i] = lane[i];
+  }
+  static M equal(I a, I b) { return vceqq_s32(a, b); }
+  static M equalWhere(M valid, I a, I b) { return vandq_u32(vceqq_s32(a, b), valid); }
+  // A set lane is -1 as an integer: subtracting it counts one.
+  static I countHits(I counts, M m) { return vsubq_s32(counts, vreinterpretq_s32_u32(m)); }
+  static int64_t totalCount(I counts) {
+    alignas(16) int32_t lane[4];
+    vst1q_s32(lane, counts);
     int64_t total = 0;
     for (int32_t v : lane) total += v;
     return total;

@@ -24,6 +24,6 @@ export const msg = {
   routedShort: (fn: string | number, routed: string | number, total: string | number): string => `${fn}: argmax routed ${routed} of ${total} gradients`,
   noData: (fn: string | number): string => `${fn}: a and b must hold data when k > 0`,
   tooManyThreads: (fn: string | number, max: string | number, got: string | number): string => `${fn}: n must be at most ${max}, got ${got}`,
-  badKernelPath: (fn: string | number, got: string | number): string => `${fn}: path must be 'scalar', 'avx2' or 'avx512', got '${got}'`,
+  badKernelPath: (fn: string | number, got: string | number): string => `${fn}: path must be 'scalar', 'avx2', 'avx512' or 'neon', got '${got}'`,
   unsupportedKernelPath: (fn: string | number, got: string | number, supported: string | number): string => `${fn}: '${got}' is not supported here (supported: ${supported})`,
 };

@@ -10,7 +10,7 @@ import { OP_NAMES, OpName } from './ops';
 
 /** What the addon exports beyond the Backend kernels. */
 export interface NativeAddon extends Omit<Backend, 'name'> {
-  /** The SIMD path the kernels use: 'scalar', 'avx2' or 'avx512'. */
+  /** The SIMD path the kernels use: 'scalar', 'avx2' or 'avx512' (x86-64), or 'neon' (aarch64). */
   kernelPath(): string;
   /** The SIMD paths this CPU and binary support, best last. */
   supportedKernelPaths(): string[];

@@ -97,7 +97,7 @@ export const MESSAGES = {
   routedShort: '{fn}: argmax routed {routed} of {total} gradients',
   noData: '{fn}: a and b must hold data when k > 0',
   tooManyThreads: '{fn}: n must be at most {max}, got {got}',
-  badKernelPath: "{fn}: path must be 'scalar', 'avx2' or 'avx512', got '{got}'",
+  badKernelPath: "{fn}: path must be 'scalar', 'avx2', 'avx512' or 'neon', got '{got}'",
   unsupportedKernelPath: "{fn}: '{got}' is not supported here (supported: {supported})",
 } as const;
 

@@ -296,7 +296,7 @@ int main() {
   int cases = 0;
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
-    for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+    for (KernelPath path : kAllPaths) {
       if (!pathUnderTest(path)) continue;
       // The shapes of the seed network, then random ones.
       testConv(rng, Conv1dShape{32, 256, 1, 32, 3, 1}, path, pool);
@@ -338,7 +338,7 @@ int main() {
         cases += testJointBitwise(rng, s, poolSize, poolDist(rng), i % 2 == 0, i % 7 == 0, path, pool);
       }
     }
-    for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+    for (KernelPath path : kAllPaths) {
       if (!pathUnderTest(path)) continue;
       std::uniform_int_distribution<int> kDist(1, 8), sDist(1, 4), cDist(1, 70), bDist(1, 5), lDist(1, 40);
       for (int i = 0; i < 60; i++) {

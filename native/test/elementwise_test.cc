@@ -11,6 +11,7 @@
 
 #include "cpu.h"
 #include "elementwise.h"
+#include "test_paths.h"
 #include "threadpool.h"
 
 using namespace neurone;
@@ -70,7 +71,7 @@ int main() {
   failures += checkThreadPool(&cases);
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> wide(-30.0f, 30.0f), narrow(-1.0f, 1.0f);
-  for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+  for (KernelPath path : kAllPaths) {
     if (!kernelPathSupported(path)) continue;
     for (int64_t n : {1, 7, 8, 15, 16, 17, 33, 1000}) {
       std::vector<float> x(n);
@@ -126,7 +127,7 @@ int main() {
     }
   }
   // Binary cross-entropy on every path against a double-precision formula, p in (0, 1) and at 0 and 1.
-  for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+  for (KernelPath path : kAllPaths) {
     if (!kernelPathSupported(path)) continue;
     const int64_t rows = 3, cols = 37;
     std::vector<float> p(rows * cols), y(rows * cols), grad(rows * cols);
@@ -157,7 +158,7 @@ int main() {
   }
   // Optimiser steps and the non-finite scan on every path and 1-3 threads against double-precision
   // formulas; the scan must report the first bad index even when a later chunk finds one first.
-  for (KernelPath path : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512}) {
+  for (KernelPath path : kAllPaths) {
     if (!kernelPathSupported(path)) continue;
     for (int threads : {1, 2, 3}) {
       ThreadPool pool(threads);

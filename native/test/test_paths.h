@@ -10,6 +10,11 @@
 
 #include "cpu.h"
 
+// Every kernel path, in enum order: the tests loop over these and skip what pathUnderTest refuses.
+constexpr neurone::KernelPath kAllPaths[] = {neurone::KernelPath::Scalar, neurone::KernelPath::Avx2,
+                                             neurone::KernelPath::Avx512, neurone::KernelPath::Neon};
+static_assert(sizeof(kAllPaths) / sizeof(kAllPaths[0]) == neurone::kKernelPathCount, "a path is missing");
+
 inline bool pathUnderTest(neurone::KernelPath path) {
   if (!neurone::kernelPathSupported(path)) return false;
   const char* list = std::getenv("NEURONE_TEST_PATHS");
