@@ -33,6 +33,11 @@ export type DatasetExtras = Pick<Dataset, 'imageShape' | 'classNames'>;
  *
  * @example
  * const ds = makeDataset('tiny', fromArray([[0, 1], [1, 0]]), Int32Array.of(1, 0), 2);
+ * @param name Its name.
+ * @param x Inputs, (n, ...).
+ * @param labels Class labels, (n,).
+ * @param numClasses The number of classes.
+ * @param extras classNames, imageShape.
  */
 export function makeDataset(name: string, x: Tensor, labels: Int32Array, numClasses: number, extras: DatasetExtras = {}): Dataset {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
@@ -61,12 +66,18 @@ export function extrasOf(ds: Dataset): DatasetExtras {
   return e;
 }
 
-/** Number of examples of a dataset. */
+/**
+ * Number of examples of a dataset.
+ * @param ds The dataset.
+ */
 export function numExamples(ds: Dataset): number {
   return ds.labels.length;
 }
 
-/** Number of features of one example (the product of `x.shape[1..]`). */
+/**
+ * Number of features of one example (the product of `x.shape[1..]`).
+ * @param ds The dataset.
+ */
 export function numFeatures(ds: Dataset): number {
   return ds.x.shape.slice(1).reduce((p, d) => p * d, 1);
 }
@@ -76,6 +87,8 @@ export function numFeatures(ds: Dataset): number {
  *
  * @example
  * classCounts(Int32Array.of(0, 2, 2), 3) // [1, 0, 2]
+ * @param labels Class labels.
+ * @param numClasses The number of classes.
  */
 export function classCounts(labels: Int32Array, numClasses: number): number[] {
   const counts = new Array<number>(numClasses).fill(0);
@@ -96,6 +109,8 @@ export function classCounts(labels: Int32Array, numClasses: number): number[] {
  *
  * @example
  * oneHot(Int32Array.of(2, 0), 3).data // [0, 0, 1, 1, 0, 0]
+ * @param labels Class labels.
+ * @param numClasses The number of classes.
  */
 export function oneHot(labels: ArrayLike<number>, numClasses: number): Tensor {
   if (!Number.isInteger(numClasses) || numClasses < 1) {
@@ -113,7 +128,10 @@ export function oneHot(labels: ArrayLike<number>, numClasses: number): Tensor {
   return wrap([n, numClasses], out);
 }
 
-/** Smallest and largest value of an array (NaN-aware: a NaN makes both NaN). */
+/**
+ * Smallest and largest value of an array (NaN-aware: a NaN makes both NaN).
+ * @param data The values.
+ */
 export function valueRange(data: ArrayLike<number>): { min: number; max: number } {
   let min = Infinity;
   let max = -Infinity;

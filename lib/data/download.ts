@@ -44,7 +44,10 @@ export const REMOTE_DATASETS = {
 /** A dataset {@link download} knows: a key of {@link REMOTE_DATASETS}. */
 export type RemoteDatasetName = keyof typeof REMOTE_DATASETS;
 
-/** SHA-256 of a file, as lowercase hex. */
+/**
+ * SHA-256 of a file, as lowercase hex.
+ * @param file The file hashed.
+ */
 export function sha256File(file: string): string {
   const hash = crypto.createHash('sha256');
   const fd = fs.openSync(file, 'r');
@@ -58,7 +61,11 @@ export function sha256File(file: string): string {
   return hash.digest('hex');
 }
 
-/** Whether `file` exists and has the given SHA-256 (and size, when given). */
+/**
+ * Whether `file` exists and has the given SHA-256 (and size, when given).
+ * @param file The file checked.
+ * @param expected Its SHA-256 (and size).
+ */
 export function verifyFile(file: string, expected: { sha256: string; bytes?: number }): boolean {
   try {
     if (expected.bytes !== undefined && fs.statSync(file).size !== expected.bytes) return false;
@@ -76,6 +83,9 @@ function tempPathFor(dest: string): string {
 /**
  * Writes `data` to `dest` atomically: readers see either the old file or the complete new one.
  * When `sha256` is given, the data is checked first and nothing is written on a mismatch.
+ * @param dest The file written.
+ * @param data Its contents.
+ * @param options sha256: refuse data with another hash.
  */
 export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha256?: string } = {}): void {
   if (options.sha256 !== undefined) {
@@ -104,6 +114,10 @@ export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha25
 /**
  * Moves a finished temporary file into place after checking its checksum; on a mismatch the
  * temporary file is deleted and `dest` is left untouched.
+ * @param tmp The downloaded temporary file.
+ * @param dest Where it goes once verified.
+ * @param expected Its SHA-256 (and size).
+ * @param what Its name, for messages.
  */
 export function commitVerified(tmp: string, dest: string, expected: { sha256: string; bytes?: number }, what = dest): void {
   const size = fs.statSync(tmp).size;
@@ -121,6 +135,11 @@ export function commitVerified(tmp: string, dest: string, expected: { sha256: st
 /**
  * Fetches a URL into a temporary file next to `dest` (following redirects), then `commitVerified`.
  * `onData` is told the bytes received so far, as they arrive.
+ * @param url The https URL.
+ * @param dest Where the verified file is written.
+ * @param expected Its SHA-256 (and size).
+ * @param timeoutMs Gives up after this long without data.
+ * @param onData Called with each chunk’s size, for progress.
  */
 export function downloadFile(
   url: string,
@@ -191,6 +210,8 @@ export interface DownloadOptions {
  * @example
  * await download('fashion-mnist');
  * const train = loadFashionMNIST({ split: 'train' });
+ * @param dataset 'mnist' or 'fashion-mnist'.
+ * @param options cacheDir, force, mirrors, log, progress.
  */
 export async function download(dataset: RemoteDatasetName, options: DownloadOptions = {}): Promise<string> {
   const spec = REMOTE_DATASETS[dataset];

@@ -46,6 +46,8 @@ export interface IdxArray {
  * the gzip magic bytes; default: the largest IDX file allowed). Devices, pipes and folders are
  * refused before reading, gzip data is inflated no further than `maxBytes`, and a corrupt or
  * truncated gzip stream gives an error naming the file.
+ * @param file The file.
+ * @param maxBytes The largest size read (after gunzip).
  */
 export function readMaybeGzip(file: string, maxBytes = MAX_IDX_HEADER_BYTES + MAX_IDX_PAYLOAD_BYTES): Buffer {
   const { fd, size } = openDataFile(file, maxBytes, 'a data file');
@@ -123,6 +125,8 @@ function lengthError(h: IdxHeader, found: number, source: string): Error {
 /**
  * Decodes IDX bytes. `source` names the data in error messages (usually the file path).
  * Checks the magic number, the header and that the file holds exactly the values the header announces.
+ * @param buf The file’s bytes (after gunzip).
+ * @param source The file’s name, for messages.
  */
 export function parseIdx(buf: Uint8Array, source = 'IDX data'): IdxArray {
   const h = parseIdxHeader(buf, source);
@@ -203,6 +207,7 @@ function openIdx(file: string): { header: IdxHeader; gz?: Buffer; fd?: number; s
 /**
  * Reads only the header of an IDX file (raw or gzipped): magic, type and dimensions, e.g. to
  * check the number of images against the labels before reading the images.
+ * @param file The IDX file (gzip or not).
  */
 export function readIdxHeader(file: string): IdxHeader {
   const { header, fd } = openIdx(file);
@@ -213,6 +218,8 @@ export function readIdxHeader(file: string): IdxHeader {
 /**
  * Reads an IDX file, raw or gzipped. `check`, when given, sees the header before the body is
  * read or inflated and throws to refuse the file.
+ * @param file The IDX file (gzip or not).
+ * @param check Checks the header before the data is read.
  */
 export function readIdx(file: string, check?: (header: IdxHeader) => void): IdxArray {
   const { header, gz, fd, size } = openIdx(file);
@@ -250,6 +257,8 @@ export interface IdxExpectation {
  *
  * @example
  * const { x, imageShape } = readIdxImages('t10k-images-idx3-ubyte.gz', { count: 10000, imageShape: [28, 28] });
+ * @param file The IDX file of images.
+ * @param expect The count and image size expected.
  */
 export function readIdxImages(file: string, expect: IdxExpectation = {}): { x: Tensor; imageShape: number[] } {
   const idx = readIdx(file, (h) => checkImagesHeader(h, file, expect));
@@ -276,6 +285,8 @@ function checkImagesHeader(idx: IdxHeader, file: string, expect: IdxExpectation)
 /**
  * Reads an IDX labels file (magic 2049: ubyte, 1 dim) into an Int32Array, checking that every
  * label is below `numClasses`.
+ * @param file The IDX file of labels.
+ * @param expect The count expected.
  */
 export function readIdxLabels(file: string, expect: { count?: number; numClasses?: number } = {}): Int32Array {
   const idx = readIdx(file, (h) => {
@@ -311,6 +322,8 @@ export function bytesToUnitTensor(bytes: Uint8Array, n: number, features: number
  *
  * @example
  * fs.writeFileSync('labels-idx1-ubyte', encodeIdx(Uint8Array.of(3, 1, 4), [3]));
+ * @param data The values, one byte each.
+ * @param dims The dimensions.
  */
 export function encodeIdx(data: Uint8Array, dims: readonly number[]): Buffer {
   const count = dims.reduce((p, d) => p * d, 1);

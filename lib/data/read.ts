@@ -110,7 +110,10 @@ export function readDataFile(file: string, maxBytes: number, what: string): Buff
   }
 }
 
-/** Whether a buffer starts with the gzip magic bytes. */
+/**
+ * Whether a buffer starts with the gzip magic bytes.
+ * @param buf The bytes of a file.
+ */
 export function isGzip(buf: Uint8Array): boolean {
   return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b;
 }

@@ -23,7 +23,11 @@ function rngFrom(o: RandomSource, who: string): Rng {
   return o.rng ?? globalRng();
 }
 
-/** A random permutation of `0..n-1`. */
+/**
+ * A random permutation of `0..n-1`.
+ * @param n How many indices.
+ * @param rng The generator (default the global seeded one).
+ */
 export function permutation(n: number, rng: Rng = globalRng()): Int32Array {
   return rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
 }
@@ -33,6 +37,9 @@ export function permutation(n: number, rng: Rng = globalRng()): Int32Array {
  *
  * @example
  * const firstTen = subset(ds, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+ * @param ds The dataset.
+ * @param indices The rows taken, in order.
+ * @param name The new dataset’s name (default the same).
  */
 export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
   const n = ds.labels.length;
@@ -55,6 +62,8 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
  *
  * @example
  * const mixed = shuffle(ds, { seed: 42 });
+ * @param ds The dataset.
+ * @param options seed or rng.
  */
 export function shuffle(ds: Dataset, options: RandomSource = {}): Dataset {
   return subset(ds, permutation(ds.labels.length, rngFrom(options, 'shuffle')));
@@ -84,6 +93,8 @@ export interface SplitResult {
  * @example
  * const usps = loadUSPS();
  * const { train, test: validation } = trainTestSplit(usps, { testFraction: 0.33, seed: 0, stratify: true });
+ * @param ds The dataset.
+ * @param options testFraction, stratify, seed or rng.
  */
 export function trainTestSplit(ds: Dataset, options: SplitOptions = {}): SplitResult {
   const f = options.testFraction ?? 0.2;
@@ -150,7 +161,12 @@ export interface BatchOptions extends RandomSource {
   dropLast?: boolean;
 }
 
-/** Number of batches `batches` yields for `n` examples. */
+/**
+ * Number of batches `batches` yields for `n` examples.
+ * @param n Samples.
+ * @param batchSize Samples per batch.
+ * @param dropLast Whether a last partial batch is left out.
+ */
 export function numBatches(n: number, batchSize: number, dropLast = false): number {
   return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 }
@@ -166,6 +182,9 @@ export function numBatches(n: number, batchSize: number, dropLast = false): numb
  *     // forward, backward, step
  *   }
  * }
+ * @param ds The dataset.
+ * @param batchSize Samples per batch.
+ * @param options shuffle, dropLast, seed or rng.
  */
 export function* batches(ds: Dataset, batchSize: number, options: BatchOptions = {}): Generator<Batch, void, undefined> {
   if (!Number.isInteger(batchSize) || batchSize < 1)
@@ -207,9 +226,15 @@ export interface Scaler {
   readonly kind: 'standard' | 'minmax';
   readonly offset: Float32Array;
   readonly scale: Float32Array;
-  /** Rescales a tensor `(n, ...)` with the same features as the data it was fitted on (a copy). */
+  /**
+   * Rescales a tensor `(n, ...)` with the same features as the data it was fitted on (a copy).
+   * @param x Inputs with the fitted features, (n, ...).
+   */
   transform(x: Tensor): Tensor;
-  /** Rescales a dataset's features (a copy; labels are shared). */
+  /**
+   * Rescales a dataset's features (a copy; labels are shared).
+   * @param ds The dataset whose x is transformed (labels kept).
+   */
   transformDataset(ds: Dataset): Dataset;
 }
 
@@ -262,6 +287,8 @@ const MIN_SCALE = 1e-8;
  * @example
  * const scaler = fitStandardScaler(train);
  * const [trainS, testS] = [scaler.transformDataset(train), scaler.transformDataset(test)];
+ * @param x The inputs (or a dataset) the means and deviations are taken from.
+ * @param options perFeature.
  */
 export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
   const { t, n, f } = featuresOf(x);
@@ -293,6 +320,8 @@ export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = 
  *
  * @example
  * const scaler = fitMinMaxScaler(train, { perFeature: false });
+ * @param x The inputs (or a dataset) the ranges are taken from.
+ * @param options perFeature.
  */
 export function fitMinMaxScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
   const { t, n, f } = featuresOf(x);
@@ -326,6 +355,9 @@ export interface ScaledSplit {
  *
  * @example
  * const { train: tr, test: te } = standardize(train, test, { perFeature: false });
+ * @param train The dataset the means and deviations are taken from.
+ * @param test Another dataset scaled with them.
+ * @param options perFeature.
  */
 export function standardize(train: Dataset, test?: Dataset, options: ScalerOptions = {}): ScaledSplit {
   const scaler = fitStandardScaler(train, options);
@@ -338,6 +370,9 @@ export function standardize(train: Dataset, test?: Dataset, options: ScalerOptio
  *
  * @example
  * const { train: tr, test: te } = normalize(train, test);
+ * @param train The dataset the ranges are taken from.
+ * @param test Another dataset scaled with them.
+ * @param options perFeature.
  */
 export function normalize(train: Dataset, test?: Dataset, options: ScalerOptions = {}): ScaledSplit {
   const scaler = fitMinMaxScaler(train, options);

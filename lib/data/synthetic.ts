@@ -85,6 +85,7 @@ function blobs(
  *
  * @example
  * const ds = gaussianBlobs({ n: 200, noise: 0.3, seed: 1 }); // x (200, 2), 100 points per class
+ * @param options n, noise, seed, center.
  */
 export function gaussianBlobs(options: BlobOptions = {}): Dataset {
   const { n, noise, rng } = checkCommon('gaussianBlobs', options, 0.3);
@@ -109,6 +110,7 @@ export function gaussianBlobs(options: BlobOptions = {}): Dataset {
  *
  * @example
  * const ds = xor({ n: 400, noise: 0.3, seed: 2 }); // 100 points per blob, 200 per class
+ * @param options n, noise, seed, center.
  */
 export function xor(options: BlobOptions = {}): Dataset {
   const { n, noise, rng } = checkCommon('xor', options, 0.3);
@@ -134,6 +136,7 @@ export function xor(options: BlobOptions = {}): Dataset {
  *
  * @example
  * const ds = checkerboard({ n: 1000, seed: 3 }); // 8 × 8 squares of side 1
+ * @param options n, noise, seed, extent, cell.
  */
 export function checkerboard(options: CheckerboardOptions = {}): Dataset {
   const { n, noise, rng } = checkCommon('checkerboard', options, 0);
@@ -152,7 +155,12 @@ export function checkerboard(options: CheckerboardOptions = {}): Dataset {
   return makeDataset('checkerboard', wrap([n, 2], x), labels, 2);
 }
 
-/** The checkerboard colour of a point: `(⌊x / cell⌋ + ⌊y / cell⌋) mod 2`, always 0 or 1. */
+/**
+ * The checkerboard colour of a point: `(⌊x / cell⌋ + ⌊y / cell⌋) mod 2`, always 0 or 1.
+ * @param x First coordinate.
+ * @param y Second coordinate.
+ * @param cell Side of a square (default 1).
+ */
 export function checkerboardLabel(x: number, y: number, cell = 1): number {
   const s = Math.floor(x / cell) + Math.floor(y / cell);
   return ((s % 2) + 2) % 2;

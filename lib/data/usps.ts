@@ -46,6 +46,8 @@ const USPS_CLASSES = 10;
  *
  * @example
  * const ds = parseUSPS('10 256\n3 ' + '0 '.repeat(256) + '\n-1\n');
+ * @param text The text of a USPS file.
+ * @param options source, format, name.
  */
 export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset {
   const source = options.source ?? 'USPS text';
@@ -117,6 +119,8 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
 /**
  * Reads a USPS text file (raw or gzipped) in the course or ESL format. Refuses, before reading,
  * anything but a regular file and files (or gzip contents) over MAX_USPS_TEXT_BYTES.
+ * @param file The USPS text file.
+ * @param options format, name.
  */
 export function readUSPS(file: string, options: Omit<ParseUspsOptions, 'source'> = {}): Dataset {
   const text = readMaybeGzip(file, MAX_USPS_TEXT_BYTES).toString('latin1');
@@ -141,6 +145,7 @@ export interface LoadUspsOptions {
  * const train = loadUSPS();                  // 7,291 digits
  * const test = loadUSPS({ split: 'test' });  // 2,007 digits
  * const seq = toSequence(train);             // (7291, 256, 1) for Conv1D
+ * @param options split ('train' default, or 'test'), dir.
  */
 export function loadUSPS(options: LoadUspsOptions = {}): Dataset {
   const split = options.split ?? 'train';
