@@ -18,8 +18,10 @@ echo "== cross-compiling the kernels and native tests for aarch64 into $BUILD"
 { cmake -S . -B "$BUILD" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=Release \
     && cmake --build "$BUILD" -j 2; } > "$LOG" 2>&1 || { tail -50 "$LOG"; exit 1; }
 
-# The test programs must have been built for aarch64, or this run would test nothing new.
-file "$BUILD/gemm_test" | grep -q 'ARM aarch64' || { echo "test-arm64: $BUILD/gemm_test is not an aarch64 binary"; exit 1; }
+# The test programs must have been built for aarch64, or this run would test nothing new: the
+# ELF header's e_machine (offset 18) is 0xb7 for AArch64.
+[ "$(od -An -tx1 -j18 -N2 "$BUILD/gemm_test" | tr -d ' ')" = b700 ] \
+  || { echo "test-arm64: $BUILD/gemm_test is not an aarch64 binary"; exit 1; }
 
 # qemu finds the aarch64 C and C++ runtimes under -L; the tests ask the kernels which paths
 # this "CPU" runs, so each must report neon as supported (checked below) and not skip it.
