@@ -58,6 +58,14 @@ function checkEpoch(who: string, epoch: unknown): number {
 
 /**
  * A scheduler whose rate is a function of the epoch number: `lrAt(epoch)`, set by `epochStart`.
+ * Extend it for a schedule of your own.
+ *
+ * @example
+ * class Table extends EpochScheduler {
+ *   constructor(optimizer: Optimizer, private readonly rates: number[]) { super(optimizer); }
+ *   lrAt(epoch: number): number { return this.rates[Math.min(epoch, this.rates.length) - 1]; }
+ * }
+ * await fit(net, loss, opt, train, { epochs: 30, scheduler: new Table(opt, [0.1, 0.1, 0.05, 0.01]) });
  */
 export abstract class EpochScheduler implements LRScheduler {
   /** The optimiser's learning rate when the scheduler was built. */
