@@ -132,7 +132,7 @@ int main() {
   const int64_t dims[] = {1, 2, 3, 5, 7, 13, 15, 16, 17, 31, 32, 33, 47, 64, 100, 257};
   const float alphas[] = {1.0f, 0.5f, -2.0f};
   const float betas[] = {0.0f, 1.0f, 0.25f};
-  
+
   neurone::ThreadPool pool1(1), pool2(2), pool3(3);
   neurone::ThreadPool* pools[] = {nullptr, &pool1, &pool2, &pool3};
   // Under an emulator (the aarch64 build run by qemu, scripts/test-arm64.sh) the full set takes
