@@ -11,6 +11,7 @@ import { classify, confusionMatrix, Labels, ClassReport, MetricName, MetricAccum
 import { LRScheduler } from './schedulers';
 import { clipGradNorm, clipGradValue } from './clip';
 import { EpochRecord, Logger } from './logger';
+import { formatLoss } from './progress';
 import { CheckpointOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { checkKnownOptions } from './options';
 
@@ -558,7 +559,9 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         if (stop.restoreBest) bestWeights = params.map((p) => p.value.data.slice());
       } else if (++waited >= stop.patience) {
         history.stoppedEarly = true;
-        logger.message(`early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${bestEpoch} (${best})`);
+        logger.message(
+          `early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${bestEpoch} (${formatLoss(best as number)})`,
+        );
         break;
       }
     }

@@ -9,8 +9,8 @@ import { Sequential, Linear, TanH, Sigmoid, StableSigmoid, ReLU, LogSoftmax } fr
 import { BCELoss, MSELoss, CELogSoftmaxLoss, CrossEntropyLoss, HingeLoss, oneHot } from '../lib/losses';
 import { SGD, Adam } from '../lib/optim';
 import { fit, predict, evaluate, NonFiniteError } from '../lib/train';
-import { accuracy, classify, confusionMatrix } from '../lib/metrics';
 import { Logger } from '../lib/logger';
+import { accuracy, classify, confusionMatrix } from '../lib/metrics';
 
 const backends = nativeAvailable() ? (['js', 'native'] as const) : (['js'] as const);
 
@@ -137,6 +137,29 @@ describe('fit: the loop', () => {
     expect((net.modules[0] as Linear).weight.data).toEqual(snapshots[(h.bestEpoch as number) - 1]);
     const best = Math.min(...h.epochs.map((e) => e.valLoss as number));
     expect(h.bestValue).toBe(best);
+  });
+
+  test('the early-stopping message writes the best value as losses are written, not as a raw float', async () => {
+    seed(2);
+    const rng = new Rng(9);
+    const train = blobs(64, rng);
+    const val = { x: train.x, y: fromArray(Array.from(train.y.data, (v) => 1 - v)) };
+    const messages: string[] = [];
+    const logger = new Logger({ verbose: 0 });
+    logger.message = (text: string): void => {
+      messages.push(text);
+    };
+    const h = await fit(new Sequential(new Linear(5, 2)), new CELogSoftmaxLoss(), new SGD({ lr: 0.01 }), train, {
+      epochs: 50,
+      batchSize: 16,
+      logger,
+      validation: val,
+      earlyStopping: { patience: 3, monitor: 'valLoss' },
+    });
+    const line = messages.find((m) => m.startsWith('early stopping'));
+    expect(line).toBeDefined();
+    expect(line).toContain(`(${(h.bestValue as number).toPrecision(4)})`);
+    expect(line).not.toContain(String(h.bestValue));
   });
 
   test('early stopping on valAccuracy needs a validation set', async () => {
