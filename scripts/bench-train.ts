@@ -9,7 +9,7 @@
 import * as os from 'os';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { setBackend, setThreads } from '../lib';
+import { Conv1D, Linear, Sequential, setBackend, setThreads, zeros } from '../lib';
 import { loadNative } from '../lib/backend/native';
 import { Measure, measure, NetSpec, specs } from './bench-nets';
 import { TUNED_MALLOC_ENV, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
@@ -107,6 +107,8 @@ async function main(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same, with PyTorch's allocator tuned
   const torchTuned: Record<number, any> = {};
   let torchConfig = '';
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bench_torch.py's JSON results
+  const torchAvx2: Record<string, any> = {};
   let tfCpu: ReturnType<typeof runTfjs> = 'not run';
   let tfWasm: ReturnType<typeof runTfjs> = 'not run';
   if (compare) {
@@ -130,6 +132,24 @@ async function main(): Promise<void> {
       if (rt.ok) torchTuned[t] = rt.value.results;
       else notes.push(`PyTorch ${t}T with the tuned allocator failed: ${rt.reason}`);
       console.log(`torch ${t}T tuned malloc: ${JSON.stringify(torchTuned[t] ?? rt)}`);
+    }
+    // What PyTorch runs on an AVX2-only CPU: its ATen kernels, oneDNN and OpenBLAS held to AVX2
+    // (on this machine they pick AVX-512 otherwise). The AVX2 path's rival, one thread.
+    if (simdPaths.includes('avx2') && simdPaths.includes('avx512')) {
+      for (const [key, extra] of [
+        ['plain', {}],
+        ['tuned', TUNED_MALLOC_ENV],
+      ] as const) {
+        const r = runPython(
+          'bench_torch.py',
+          ['--nets', nets, '--threads', '1', '--epochs', String(epochs), '--batches', quick ? '10' : '100'],
+          1,
+          { ...TORCH_AVX2_ENV, ...extra },
+        );
+        if (r.ok) torchAvx2[key] = r.value.results;
+        else notes.push(`PyTorch 1T held to AVX2 (${key} malloc) failed: ${r.reason}`);
+        console.log(`torch 1T avx2 ${key}: ${JSON.stringify(torchAvx2[key] ?? r)}`);
+      }
     }
     tfWasm = runTfjs('wasm', nets, quick ? 2 : 3, quick ? 3 : 30);
     console.log(`tfjs-wasm: ${JSON.stringify(tfWasm)}`);
@@ -167,7 +187,7 @@ async function main(): Promise<void> {
       tfc ? `${(r.js! / tfc).toFixed(1)}×` : 'n/a',
     ];
   });
-  const pathTables = simdPaths.length ? pathSection(chosen, simdPaths, perPath, torch, torchTuned, cores) : [];
+  const pathTables = simdPaths.length ? pathSection(chosen, simdPaths, perPath, torch, torchTuned, torchAvx2, cores) : [];
   const rss = process.resourceUsage().maxRSS / 1024;
   const body = [
     '## Training throughput (samples/s)',
@@ -213,12 +233,47 @@ async function main(): Promise<void> {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bench_torch.py's JSON results, by thread count
-type TorchResults = Record<number, any>;
+type TorchResults = Record<number | string, any>;
 
 /** PyTorch's one-thread figure for a net: the best of its two allocator settings. */
 function torchOneThread(key: string, torch: TorchResults, torchTuned: TorchResults): number | undefined {
   const v = Math.max(torch[1]?.[key]?.samplesPerSec ?? 0, torchTuned[1]?.[key]?.samplesPerSec ?? 0);
   return v || undefined;
+}
+
+/** The environment that holds PyTorch to AVX2: ATen's dispatch, oneDNN (both names), OpenBLAS. */
+const TORCH_AVX2_ENV: NodeJS.ProcessEnv = {
+  ATEN_CPU_CAPABILITY: 'avx2',
+  DNNL_MAX_CPU_ISA: 'AVX2',
+  ONEDNN_MAX_CPU_ISA: 'AVX2',
+  OPENBLAS_CORETYPE: 'Haswell',
+};
+
+/** PyTorch held to AVX2, one thread, the better of its two allocator settings. */
+function torchAvx2OneThread(key: string, torchAvx2: TorchResults): number | undefined {
+  const v = Math.max(torchAvx2.plain?.[key]?.samplesPerSec ?? 0, torchAvx2.tuned?.[key]?.samplesPerSec ?? 0);
+  return v || undefined;
+}
+
+/**
+ * FLOPs of one sample through a net's Linear and Conv1D layers: the forward product, and for
+ * training its weight gradient and, past the first layer, its input gradient (each as many
+ * multiply-adds again). The rest (activations, pooling, the loss, the optimiser) is not counted:
+ * samples/s at the FMA peak over this is a ceiling no implementation passes.
+ */
+function flopsPerSample(spec: NetSpec): number {
+  const net = spec.build() as Sequential;
+  let x = zeros([1, ...spec.inputShape]);
+  let flops = 0;
+  net.modules.forEach((m, i) => {
+    const y = m.forward(x);
+    let product = 0;
+    if (m instanceof Linear) product = 2 * m.weight.shape[0] * m.weight.shape[1];
+    else if (m instanceof Conv1D) product = 2 * y.shape[1] * m.weight.shape[0] * m.weight.shape[1] * m.weight.shape[2];
+    flops += spec.inferenceOnly ? product : (i === 0 ? 2 : 3) * product;
+    x = y;
+  });
+  return flops;
 }
 
 /** PyTorch's best of everything: both thread counts, both allocator settings. */
@@ -286,21 +341,34 @@ function pathSection(
   perPath: Record<string, Record<string, { one: Measure; all: Measure }>>,
   torch: TorchResults,
   torchTuned: TorchResults,
+  torchAvx2: TorchResults,
   cores: number,
 ): string[] {
+  const peaks: Record<string, number | undefined> = {};
+  for (const p of paths) peaks[p] = fmaPeak(p);
+  const flops: Record<string, number> = {};
+  for (const s of chosen) flops[s.key] = flopsPerSample(s);
+  const heldToAvx2 = Object.keys(torchAvx2).length > 0;
+  // The rival of a path's one-thread figure: PyTorch as it runs on a CPU with that path's
+  // instructions (held to AVX2 for the AVX2 path on an AVX-512 machine), one thread.
+  const rival = (p: string, key: string): number | undefined =>
+    p === 'avx2' && heldToAvx2 ? torchAvx2OneThread(key, torchAvx2) : torchOneThread(key, torch, torchTuned);
   const range = (lo: number, hi: number, digits = 2): string =>
     lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
   const rows = chosen.map((s) => {
-    const t1 = torchOneThread(s.key, torch, torchTuned);
     const cells = [s.label];
     for (const p of paths) {
       const m = perPath[s.key][p];
       cells.push(fmt(m.one.samplesPerSec, 0), fmt(m.all.samplesPerSec, 0));
     }
-    cells.push(fmt(t1, 0));
+    cells.push(fmt(torchOneThread(s.key, torch, torchTuned), 0));
+    if (heldToAvx2) cells.push(fmt(torchAvx2OneThread(s.key, torchAvx2), 0));
     for (const p of paths) {
       const m = perPath[s.key][p];
-      cells.push(t1 ? `${(m.one.samplesPerSec / t1).toFixed(2)}×` : 'n/a');
+      const r = rival(p, s.key);
+      const ceiling = peaks[p] ? (peaks[p]! * 1e9) / flops[s.key] : undefined;
+      cells.push(r ? `${(m.one.samplesPerSec / r).toFixed(2)}×` : 'n/a');
+      cells.push(ceiling && r ? `${(ceiling / r).toFixed(2)}×` : 'n/a');
       cells.push(`${(m.all.samplesPerSec / m.one.samplesPerSec).toFixed(2)}×`);
     }
     return cells;
@@ -308,25 +376,31 @@ function pathSection(
   const header = ['net'];
   for (const p of paths) header.push(`${p} 1T`, `${p} ${cores}T`);
   header.push('PyTorch 1T (best malloc)');
-  for (const p of paths) header.push(`${p} 1T / PyTorch 1T`, `${p} ${cores}T / 1T`);
+  if (heldToAvx2) header.push('PyTorch 1T held to AVX2');
+  for (const p of paths) header.push(`${p} 1T / its PyTorch`, `${p} FMA-peak ceiling / its PyTorch`, `${p} ${cores}T / 1T`);
 
   const targetRows: string[][] = [];
   for (const p of paths) {
     for (const t of ratioTargets[p] ?? []) {
       const m = perPath[t.net]?.[p];
       if (!m) continue;
-      const theirs = t.against === '1T' ? torchOneThread(t.net, torch, torchTuned) : torchBest(t.net, torch, torchTuned, cores);
+      const theirs = t.against === '1T' ? rival(p, t.net) : torchBest(t.net, torch, torchTuned, cores);
       const ours = t.against === '1T' ? m.one : m.one.samplesPerSec >= m.all.samplesPerSec ? m.one : m.all;
       if (!theirs) {
         targetRows.push([p, `${t.net} ≥ ${t.min}× (${t.against})`, 'n/a', 'PyTorch not measured']);
         continue;
       }
       const ratio = ours.samplesPerSec / theirs;
+      const ceiling = peaks[p] && t.against === '1T' ? (peaks[p]! * 1e9) / flops[t.net] / theirs : undefined;
       targetRows.push([
         p,
         `${t.net} ≥ ${t.min}× PyTorch ${t.against === '1T' ? '1T' : 'best / best'}`,
         `${ratio.toFixed(2)}× (epochs ${range(ours.spread[0] / theirs, ours.spread[1] / theirs)}×)`,
-        ratio >= t.min ? 'met' : '**not met**',
+        ratio >= t.min
+          ? 'met'
+          : ceiling !== undefined && ceiling < t.min
+            ? `**not met**: beyond the FMA peak (ceiling ${ceiling.toFixed(2)}×)`
+            : '**not met**',
       ]);
     }
     if (cores === 2) {
@@ -343,7 +417,7 @@ function pathSection(
       }
     }
     const a = perPath.a?.[p];
-    const peak = a ? fmaPeak(p) : undefined;
+    const peak = peaks[p];
     if (a && peak) {
       const share = (a.one.samplesPerSec * seedCnnFlops(256)) / 1e9 / peak;
       targetRows.push([
@@ -358,7 +432,7 @@ function pathSection(
     '',
     '### Per SIMD path',
     '',
-    `The same nets on every SIMD path this CPU runs (\`setKernelPath\`, as \`NEURONE_KERNEL\` picks at start-up: the AVX2 columns are what an AVX2-only CPU of this microarchitecture runs), measured one after the other for each net. The ratios are to PyTorch's one-thread figure, the better of its two allocator settings.`,
+    `The same nets on every SIMD path this CPU runs (\`setKernelPath\`, as \`NEURONE_KERNEL\` picks at start-up: the AVX2 columns are what an AVX2-only CPU of this microarchitecture runs), measured one after the other for each net. Each path's ratios are to PyTorch's one-thread figure as it runs on a CPU with that path's instructions, the better of its two allocator settings${heldToAvx2 ? ': for the AVX2 path, PyTorch held to AVX2 (`ATEN_CPU_CAPABILITY=avx2`, `DNNL_MAX_CPU_ISA=AVX2`, `OPENBLAS_CORETYPE=Haswell`), as on an AVX2-only CPU' : ''}. "FMA-peak ceiling" is the samples/s of the net's GEMM and convolution FLOPs at the path's measured FMA peak (one core), over the same PyTorch figure: no implementation's ratio can exceed it.`,
     '',
     table(header, rows),
     '',
