@@ -224,8 +224,13 @@ function main(): void {
     const o1 = i < gemmShapes.length && np1.ok ? np1.value.results[i].gflops : undefined;
     const cells = [label];
     for (const p of simdPaths) cells.push(fmt(perPath[p][i].gflops), percent(perPath[p][i].gflops, perPath[p][i].peak));
+    const oHaswell = i < gemmShapes.length && npHaswell?.ok ? npHaswell.value.results[i].gflops : undefined;
     cells.push(fmt(o1));
-    for (const p of simdPaths) cells.push(o1 ? `${((100 * perPath[p][i].gflops) / o1).toFixed(0)} %` : '');
+    if (npHaswell) cells.push(fmt(oHaswell));
+    for (const p of simdPaths) {
+      const rival = p === 'avx2' && npHaswell ? oHaswell : o1;
+      cells.push(rival ? `${((100 * perPath[p][i].gflops) / rival).toFixed(0)} %` : '');
+    }
     return cells;
   });
   const pathHeader = ['kernel'];

@@ -54,16 +54,17 @@ export function runPython(
   extraEnv: NodeJS.ProcessEnv = {},
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- whatever JSON the script prints; each caller reads its own fields
 ): { ok: true; value: any } | { ok: false; reason: string } {
+  // OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are set on some machines to work around old OpenBLAS
+  // bugs and slow a current one: dropped from the inherited environment (a caller's extraEnv
+  // may still set them, as the AVX2 comparisons do).
+  const { OPENBLAS_CORETYPE: _coretype, OPENBLAS_L2_SIZE: _l2, ...inherited } = process.env;
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...inherited,
     OMP_NUM_THREADS: String(threads),
     OPENBLAS_NUM_THREADS: String(threads),
     MKL_NUM_THREADS: String(threads),
     ...extraEnv,
   };
-  // These are set on some machines to work around old OpenBLAS bugs; they slow a current one.
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
   try {
     const out = execFileSync(process.env.NEURONE_PYTHON ?? '/usr/bin/python3', [path.join(repoRoot, 'scripts', script), ...args], {
       env,
