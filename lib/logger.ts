@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import { asciiChart, lineChartSvg, Marker } from './plot';
 import { TerminalProgress, formatLoss } from './progress';
+import type { TrainingRecord } from './train';
 
 /** What `fit` records for one epoch. */
 export interface EpochRecord {
@@ -25,7 +26,10 @@ export interface EpochRecord {
 export interface LoggerOptions {
   /** 0 silent, 1 one line per epoch (default), 2 also a terminal chart of the loss after each epoch. */
   verbose?: 0 | 1 | 2;
-  /** Where lines go (default `process.stdout`). */
+  /**
+   * Where lines go (default `process.stdout`).
+   * @param line One line of text, without its newline.
+   */
   write?: (line: string) => void;
   /** If set, `end()` writes the loss and accuracy curves there as SVG. */
   svgPath?: string;
@@ -57,6 +61,7 @@ export class Logger {
   private lossCount = 0;
   private readonly marks: Marker[] = [];
 
+  /** @param options verbose, write, svgPath, progress (all optional). */
   constructor(options: LoggerOptions = {}) {
     const v = options.verbose ?? 1;
     if (v !== 0 && v !== 1 && v !== 2) throw new RangeError(`Logger: verbose must be 0, 1 or 2, got ${String(v)}`);
@@ -66,7 +71,14 @@ export class Logger {
     this.showProgress = v > 0 && (options.progress ?? (options.write === undefined && process.stdout.isTTY === true));
   }
 
-  /** Moves the progress bar to batch `batch` of `batches` in epoch `epoch`, `loss` being that batch's (no-op unless shown). */
+  /**
+   * Moves the progress bar to batch `batch` of `batches` in epoch `epoch` (no-op unless shown).
+   * @param epoch The epoch running, from 1.
+   * @param batch The batch just done, from 1.
+   * @param batches The batches of the epoch.
+   * @param loss That batch's mean loss per sample; the bar shows the running mean over the epoch.
+   * @param totalEpochs The number of epochs of the run, for the bar's `3/10` counter.
+   */
   progress(epoch: number, batch: number, batches: number, loss: number, totalEpochs?: number): void {
     if (!this.showProgress) return;
     // Cleared on stop: the epoch's summary line takes its place.
@@ -86,18 +98,26 @@ export class Logger {
     this.bar.stop();
   }
 
-  /** Records an epoch and prints it. */
-  epoch(record: EpochRecord, totalEpochs?: number): void {
+  /**
+   * Records an epoch and prints it ({@link formatEpoch}: one line, or more when the learning rate
+   * and the metrics do not fit in 80 columns).
+   * @param record The finished epoch, with the `lr`, `trainMetrics` and `valMetrics` fit adds.
+   * @param totalEpochs The number of epochs of the run, for the `3/10` counter.
+   */
+  epoch(record: TrainingRecord, totalEpochs?: number): void {
     this.history.push(record);
     this.stopProgress();
     if (this.verbose === 0) return;
-    this.write(formatEpoch(record, totalEpochs));
+    for (const line of formatEpoch(record, totalEpochs).split('\n')) this.write(line);
     if (this.verbose === 2 && this.history.length > 1) {
       for (const line of asciiChart(this.lossSeries(), 5, 60)) this.write(line);
     }
   }
 
-  /** Prints a free-form message (e.g. early stopping), unless silent. */
+  /**
+   * Prints a free-form message (e.g. early stopping), unless silent.
+   * @param text The message, one line.
+   */
   message(text: string): void {
     this.stopProgress();
     if (this.verbose > 0) this.write(text);
@@ -106,6 +126,8 @@ export class Logger {
   /**
    * Marks epoch `epoch` on the SVG's charts with `label` (a learning-rate drop, a restart). The
    * best epoch (lowest validation loss, or training loss without validation) is marked anyway.
+   * @param epoch The epoch to mark, from 1.
+   * @param label The mark's text, kept short (`lr → 1.5e-4`).
    */
   annotate(epoch: number, label: string): void {
     this.marks.push({ x: epoch, label, color: '#d97706' });
@@ -154,12 +176,59 @@ export class Logger {
   }
 }
 
-/** `epoch  3/10  loss 0.4123  acc 91.20%  val_loss 0.4410  val_acc 90.00%  1.52s` (losses at 4 significant digits, as every line of neurone writes them). */
-export function formatEpoch(r: EpochRecord, total?: number): string {
+/** The widest line {@link formatEpoch} writes: 79 characters, since some terminals wrap a line that fills all 80 columns. @internal */
+export const EPOCH_LINE_WIDTH = 79;
+
+/**
+ * One epoch as the Logger prints it:
+ * `epoch  3/10  loss 0.4123  acc 91.20%  val_loss 0.4410  val_acc 90.00%  1.52s`, then the
+ * learning rate and the metrics fit recorded (`lr 0.001000  f1 0.9012  val_f1 0.8890 …`). Losses,
+ * rates and metrics are written as every loss of neurone is (4 significant digits, exponent
+ * notation below 1e-4 and from 1e6), accuracies in percent.
+ * Fields that would take the line past 79 characters (an 80-column terminal) go on indented lines
+ * below (joined by `\n`), in order; the time stays at the end of the first line.
+ *
+ * @param r The epoch's record, as fit passes it to the Logger.
+ * @param total The number of epochs of the run, for the `3/10` counter and its width.
+ * @returns One line, or several joined by `\n`, each at most 79 characters wide unless a single
+ * field is wider.
+ */
+export function formatEpoch(r: TrainingRecord, total?: number): string {
   const width = total === undefined ? 0 : String(total).length;
-  let s = `epoch ${String(r.epoch).padStart(width)}${total === undefined ? '' : `/${total}`}  loss ${formatLoss(r.trainLoss)}`;
-  if (r.trainAccuracy !== undefined) s += `  acc ${(100 * r.trainAccuracy).toFixed(2)}%`;
-  if (r.valLoss !== undefined) s += `  val_loss ${formatLoss(r.valLoss)}`;
-  if (r.valAccuracy !== undefined) s += `  val_acc ${(100 * r.valAccuracy).toFixed(2)}%`;
-  return `${s}  ${r.seconds.toFixed(2)}s`;
+  const head = `epoch ${String(r.epoch).padStart(width)}${total === undefined ? '' : `/${total}`}`;
+  const fields = [`loss ${formatLoss(r.trainLoss)}`];
+  if (r.trainAccuracy !== undefined) fields.push(`acc ${(100 * r.trainAccuracy).toFixed(2)}%`);
+  if (r.valLoss !== undefined) fields.push(`val_loss ${formatLoss(r.valLoss)}`);
+  if (r.valAccuracy !== undefined) fields.push(`val_acc ${(100 * r.valAccuracy).toFixed(2)}%`);
+  if (r.lr !== undefined) fields.push(`lr ${formatLoss(r.lr)}`);
+  // Each metric beside its validation twin (Keras's `val_` prefix), the two kept on one line.
+  const names = [...Object.keys(r.trainMetrics ?? {}), ...Object.keys(r.valMetrics ?? {})].filter((k, i, all) => all.indexOf(k) === i);
+  for (const name of names) {
+    const train = r.trainMetrics?.[name];
+    const val = r.valMetrics?.[name];
+    const pair = [train === undefined ? '' : `${name} ${formatLoss(train)}`, val === undefined ? '' : `val_${name} ${formatLoss(val)}`];
+    fields.push(pair.filter((f) => f !== '').join('  '));
+  }
+  const time = `${r.seconds.toFixed(2)}s`;
+  const sep = '  ';
+  // The first line keeps room for the time; once a field does not fit there, it and every field
+  // after it go below, indented under the first field, so the order reads the same.
+  let first = head;
+  let i = 0;
+  for (; i < fields.length; i++) {
+    if (i > 0 && first.length + sep.length + fields[i].length + sep.length + time.length > EPOCH_LINE_WIDTH) break;
+    first += sep + fields[i];
+  }
+  const lines = [first + sep + time];
+  const indent = ' '.repeat(head.length + sep.length);
+  let line = '';
+  for (; i < fields.length; i++) {
+    if (line !== '' && indent.length + line.length + sep.length + fields[i].length > EPOCH_LINE_WIDTH) {
+      lines.push(indent + line);
+      line = '';
+    }
+    line += (line === '' ? '' : sep) + fields[i];
+  }
+  if (line !== '') lines.push(indent + line);
+  return lines.join('\n');
 }

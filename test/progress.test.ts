@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { progressLayout, formatLoss, terminalColumns, FALLBACK_COLUMNS, TerminalProgress } from '../lib/progress';
-import { formatEpoch } from '../lib/logger';
+import { EPOCH_LINE_WIDTH, Logger, formatEpoch } from '../lib/logger';
 
 const root = path.join(__dirname, '..');
 const tsNode = require.resolve('ts-node/dist/bin.js');
@@ -90,6 +90,47 @@ describe('losses are written at one precision everywhere', () => {
   test("the epoch line's losses are formatLoss's", () => {
     const line = formatEpoch({ epoch: 3, trainLoss: 0.0627308922063644, valLoss: 0.41234, seconds: 1.5 }, 10);
     expect(line).toBe('epoch  3/10  loss 0.06273  val_loss 0.4123  1.50s');
+  });
+  test("the epoch line writes fit's lr and metrics as losses are written, within 79 columns", () => {
+    const record = {
+      epoch: 3,
+      trainLoss: 0.0627308922063644,
+      trainAccuracy: 0.98,
+      valLoss: 0.41234,
+      valAccuracy: 0.9,
+      lr: 0.00015,
+      trainMetrics: { top5: 0.999375, f1: 0.9811111, mse: 1.5e-5 },
+      valMetrics: { top5: 0.9925, f1: 0.8977777, mse: 0.0123456 },
+      seconds: 1.5,
+    };
+    const lines = formatEpoch(record, 10).split('\n');
+    expect(lines).toEqual([
+      'epoch  3/10  loss 0.06273  acc 98.00%  val_loss 0.4123  val_acc 90.00%  1.50s',
+      '             lr 0.0001500  top5 0.9994  val_top5 0.9925',
+      '             f1 0.9811  val_f1 0.8978  mse 1.500e-5  val_mse 0.01235',
+    ]);
+    for (const l of lines) expect(l.length).toBeLessThanOrEqual(EPOCH_LINE_WIDTH);
+    // Without validation the rate and a metric fit beside the loss, on one line.
+    expect(formatEpoch({ epoch: 12, trainLoss: 0.5, lr: 0.1, trainMetrics: { mae: 0.25 }, seconds: 12.25 }, 100)).toBe(
+      'epoch  12/100  loss 0.5000  lr 0.1000  mae 0.2500  12.25s',
+    );
+    // The widest first line (3-digit epochs, exponent losses, 100 % accuracies) still fits, the rest below.
+    const wide = formatEpoch(
+      { epoch: 100, trainLoss: -1.23456e10, trainAccuracy: 1, valLoss: 1.23456e10, valAccuracy: 1, lr: 1e-5, seconds: 1234.5 },
+      100,
+    ).split('\n');
+    for (const l of wide) expect(l.length).toBeLessThanOrEqual(EPOCH_LINE_WIDTH);
+    expect(wide.join(' ')).toMatch(
+      /^epoch 100\/100 {2}loss -1\.235e\+10 {2}acc 100\.00% {2}val_loss 1\.235e\+10 {2}1234\.50s +val_acc 100\.00% {2}lr 1\.000e-5$/,
+    );
+  });
+  test('the Logger prints every line formatEpoch writes, each through `write`', () => {
+    const lines: string[] = [];
+    const logger = new Logger({ verbose: 1, write: (l) => lines.push(l) });
+    logger.epoch({ epoch: 1, trainLoss: 0.5, valLoss: 0.25, trainAccuracy: 0.5, valAccuracy: 0.75, lr: 0.01, seconds: 1 }, 5);
+    expect(lines).toEqual(['epoch 1/5  loss 0.5000  acc 50.00%  val_loss 0.2500  val_acc 75.00%  1.00s', '           lr 0.01000']);
+    logger.epoch({ epoch: 2, trainLoss: 0.5, valLoss: 0.25, lr: 0.01, valMetrics: { f1: 0.5 }, seconds: 1 }, 5);
+    expect(lines.slice(2)).toEqual(['epoch 2/5  loss 0.5000  val_loss 0.2500  lr 0.01000  val_f1 0.5000  1.00s']);
   });
 });
 
