@@ -84,9 +84,15 @@ export interface FitOptions {
   clipGradNorm?: number;
   /** Clamps every gradient value of each step into [−v, v] ({@link clipGradValue}). */
   clipGradValue?: number;
-  /** Called after each epoch, after logging; may be async (fit waits). */
+  /**
+   * Called after each epoch, after logging; may be async (fit waits).
+   * @param record The finished epoch, as it goes into the history.
+   */
   onEpochEnd?: (record: TrainingRecord) => void | Promise<void>;
-  /** Called after each batch's update. */
+  /**
+   * Called after each batch's update.
+   * @param info The epoch, the batch, the batches per epoch and the batch's mean loss.
+   */
   onBatchEnd?: (info: BatchInfo) => void;
   /** 0 silent, 1 one line per epoch (default), 2 also a terminal chart. Ignored when `logger` is given. */
   verbose?: 0 | 1 | 2;
@@ -546,7 +552,11 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     }
     await options.onEpochEnd?.(record);
     const changed = scheduler?.epochEnd?.(record);
-    if (changed) logger.message(`after epoch ${epoch}: ${changed}`);
+    if (changed) {
+      logger.message(`after epoch ${epoch}: ${changed}`);
+      // The curves' figure marks the drop, at the epoch after which it happened.
+      logger.annotate(epoch, `lr → ${optimizer.lr.toExponential(1)}`);
+    }
 
     if (stop && monitor) {
       const value = record[monitor];

@@ -25,7 +25,7 @@ import { Logger, EpochRecord } from '../logger';
 import { TerminalProgress, formatLoss } from '../progress';
 import * as data from '../data';
 import { Dataset } from '../data';
-import { Recipe, RECIPES, ADAM_DEFAULTS, PlanError, trainingPlan } from './recipes';
+import { Recipe, RECIPES, ADAM_DEFAULTS, PLATEAU, PlanError, ReplayedRates, plateauScheduler, trainingPlan } from './recipes';
 import { WeightAverage } from '../averaging';
 import { PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
@@ -56,9 +56,9 @@ type DatasetName = (typeof DATASETS)[number];
  */
 const ADAM_LR = ADAM_DEFAULTS.lr;
 const ADAM_WEIGHT_DECAY = ADAM_DEFAULTS.weightDecay;
-/** The schedule: lr × PLATEAU_FACTOR when the validation loss has not improved for PLATEAU_EPOCHS epochs. */
-const PLATEAU_EPOCHS = 2;
-const PLATEAU_FACTOR = 0.3;
+/** The schedule (lib/cli/recipes.ts): lr × PLATEAU_FACTOR when the validation loss has not improved for PLATEAU_EPOCHS epochs. */
+const PLATEAU_EPOCHS = PLATEAU.patience;
+const PLATEAU_FACTOR = PLATEAU.factor;
 
 /** Everything `train` accepts, parsed and checked. */
 export interface TrainOptions {
@@ -560,32 +560,22 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
    */
   const stage = async (model: typeof net, trainDs: Dataset, valDs: Dataset | null, stageEpochs: number, lrs?: number[]) => {
     const optimizer = makeOptimizer();
-    if (lrs) optimizer.lr = lrs[0];
+    // Fit sets each epoch's rate: the plateau schedule watching the validation loss, or the first run's rates replayed.
+    const scheduler = lrs
+      ? new ReplayedRates(optimizer, lrs)
+      : valDs && scheduleName === 'plateau'
+        ? plateauScheduler(optimizer)
+        : undefined;
     const logger = new Logger({ verbose: opts.quiet ? 0 : 1, write: out });
     const average = swaEpochs > 0 ? new WeightAverage(model.parameters()) : null;
     const lrsUsed: number[] = [];
     const n = trainDs.labels.length;
     let lossSum = 0;
     let seen = 0;
-    let bestVal = Infinity;
-    let stalled = 0;
     const onEpochEnd = (r: EpochRecord): void => {
+      // The epoch's rate: fit calls this before the plateau schedule lowers it for the next.
       lrsUsed.push(optimizer.lr);
       if (average && r.epoch > stageEpochs - swaEpochs) average.update();
-      if (lrs) {
-        if (r.epoch < lrs.length) optimizer.lr = lrs[r.epoch];
-        return;
-      }
-      if (scheduleName !== 'plateau' || r.valLoss === undefined) return;
-      if (r.valLoss < bestVal - 1e-4) {
-        bestVal = r.valLoss;
-        stalled = 0;
-      } else if (++stalled >= PLATEAU_EPOCHS) {
-        optimizer.lr *= PLATEAU_FACTOR;
-        stalled = 0;
-        logger.message(`  validation loss stalled for ${plural(PLATEAU_EPOCHS, 'epoch')}: learning rate → ${optimizer.lr.toPrecision(3)}`);
-        logger.annotate(r.epoch, `lr → ${optimizer.lr.toExponential(1)}`);
-      }
     };
     try {
       const history = await fit(
@@ -598,6 +588,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
           epochs: stageEpochs,
           validation: valDs ? { x: valDs.x, y: targets(valDs, oneHot) } : undefined,
           earlyStopping: valDs && patience > 0 ? { patience, monitor: 'valLoss', restoreBest: true } : undefined,
+          scheduler,
           logger,
           onEpochEnd,
           onBatchEnd: bar

@@ -2,6 +2,8 @@
  * The training recipes of `neurone train`: named sets of defaults for the flags that decide how a
  * network is trained. Flags given on the command line override the recipe's values.
  */
+import type { Optimizer } from '../optim';
+import { EpochScheduler, PlateauOptions, ReduceLROnPlateau } from '../schedulers';
 
 /** What a recipe decides. */
 export interface Recipe {
@@ -70,6 +72,47 @@ export function defaultRecipe(dataset: string): Recipe {
 
 /** Adam's defaults (the recipes are SGD's). */
 export const ADAM_DEFAULTS = { lr: 1e-3, weightDecay: 0 } as const;
+
+/**
+ * The `plateau` schedule of the recipes, `neurone train --schedule plateau` and the sweeps: the
+ * learning rate × 0.3 when the validation loss has not improved by 1e-4 for 2 epochs, then 2
+ * more epochs of waiting before the next drop (the settings of reports/README.md, item 4).
+ */
+export const PLATEAU = { monitor: 'valLoss', patience: 2, factor: 0.3, minDelta: 1e-4 } as const satisfies PlateauOptions;
+
+/**
+ * The `plateau` schedule on `optimizer`, for fit's `scheduler`.
+ * @param optimizer The optimiser whose learning rate it lowers.
+ */
+export function plateauScheduler(optimizer: Optimizer): ReduceLROnPlateau {
+  return new ReduceLROnPlateau(optimizer, { ...PLATEAU });
+}
+
+/**
+ * The rates of a run, replayed epoch by epoch (epoch e at `rates[e - 1]`, the last one after the
+ * table's end): a retraining on all the data follows the schedule the first run took.
+ */
+export class ReplayedRates extends EpochScheduler {
+  /**
+   * @param optimizer The optimiser whose `lr` is set.
+   * @param rates The rate of each epoch, from epoch 1; at least one.
+   */
+  constructor(
+    optimizer: Optimizer,
+    readonly rates: readonly number[],
+  ) {
+    super(optimizer);
+    if (rates.length === 0) throw new RangeError('ReplayedRates: rates must hold at least one learning rate');
+  }
+
+  /**
+   * The learning rate of an epoch.
+   * @param epoch The epoch, from 1.
+   */
+  lrAt(epoch: number): number {
+    return this.rates[Math.min(epoch, this.rates.length) - 1];
+  }
+}
 
 /** The flags of `train` a recipe gives defaults for, as parsed (undefined: not given). */
 export interface RecipeFlags {

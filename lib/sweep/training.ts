@@ -15,6 +15,7 @@ import { save } from '../serialize';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, presetDescription, takesSequences } from '../cli/presets';
+import { ADAM_DEFAULTS, QUICK, plateauScheduler } from '../cli/recipes';
 import { RunConfig, SweepDataset } from './spec';
 
 /** A dataset whose arrays live in SharedArrayBuffers: posting it to a worker shares it instead of copying it. */
@@ -124,11 +125,9 @@ function lossFor(description: ModelDescription): { loss: Loss; oneHot: boolean }
   return { loss: new CELogSoftmaxLoss(sum), oneHot: false };
 }
 
-const DEFAULT_LR = { adam: 1e-3, sgd: 5e-4 } as const;
-const DEFAULT_WEIGHT_DECAY = { adam: 0, sgd: 1e-2 } as const;
-/** As `neurone train`: lr × PLATEAU_FACTOR when the validation loss has not improved for PLATEAU_EPOCHS epochs. */
-const PLATEAU_EPOCHS = 2;
-const PLATEAU_FACTOR = 0.3;
+/** As `neurone train --recipe quick`: SGD's learning rate and weight decay are the quick recipe's, Adam's its defaults. */
+const DEFAULT_LR = { adam: ADAM_DEFAULTS.lr, sgd: QUICK.lr } as const;
+const DEFAULT_WEIGHT_DECAY = { adam: ADAM_DEFAULTS.weightDecay, sgd: QUICK.weightDecay } as const;
 
 /** Where a run keeps its files in the worker: a checkpoint to resume from, the model when asked. */
 export interface RunFiles {
@@ -188,21 +187,11 @@ export async function runTraining(
   const optimizer: Optimizer =
     config.optimizer === 'adam' ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: config.momentum, weightDecay });
 
-  // The plateau schedule's counters follow the validation losses. They are not in fit's
-  // checkpoint (the learning rate is), so each epoch's validation loss is also kept beside it, and
-  // after a resume the counters are rebuilt from the epochs before the first one run here.
-  let bestVal = Infinity;
-  let stalled = 0;
-  const schedule = (valLoss: number | undefined, apply: boolean): void => {
-    if (config.schedule !== 'plateau' || valLoss === undefined) return;
-    if (valLoss < bestVal - 1e-4) {
-      bestVal = valLoss;
-      stalled = 0;
-    } else if (++stalled >= PLATEAU_EPOCHS) {
-      if (apply) optimizer.lr *= PLATEAU_FACTOR;
-      stalled = 0;
-    }
-  };
+  // The plateau schedule of `neurone train` (lib/cli/recipes.ts). Its counters follow the
+  // validation losses and are not in fit's checkpoint (the learning rate is), so each epoch's
+  // validation loss is also kept beside it, and after a resume the counters are rebuilt from the
+  // epochs before the first one run here, the checkpoint's rate kept.
+  const scheduler = config.schedule === 'plateau' ? plateauScheduler(optimizer) : undefined;
   const lossesFile = files.checkpoint ? `${files.checkpoint}.val-losses.json` : undefined;
   const resumeFrom = files.checkpoint && fs.existsSync(files.checkpoint) ? files.checkpoint : undefined;
   let valLosses: (number | null)[] = [];
@@ -223,12 +212,19 @@ export async function runTraining(
       verbose: 0,
       checkpoint: files.checkpoint ? { path: files.checkpoint } : undefined,
       resumeFrom,
+      scheduler,
       onEpochEnd: (r) => {
         if (firstEpoch === undefined) {
           firstEpoch = r.epoch;
-          for (let e = 1; e < r.epoch; e++) schedule(valLosses[e - 1] ?? undefined, false);
+          if (scheduler && r.epoch > 1) {
+            const resumedLr = optimizer.lr;
+            for (let e = 1; e < r.epoch; e++) {
+              const v = valLosses[e - 1];
+              if (v !== null && v !== undefined) scheduler.step(v);
+            }
+            optimizer.lr = resumedLr;
+          }
         }
-        schedule(r.valLoss, true);
         if (lossesFile) {
           valLosses = [...valLosses.slice(0, r.epoch - 1), r.valLoss ?? null];
           data.writeFileAtomic(lossesFile, Buffer.from(JSON.stringify(valLosses)));
