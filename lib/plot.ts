@@ -37,7 +37,12 @@ const TITLE_FONT = 14;
 const MARKER_ROWS = 3;
 const GLYPH = 0.62;
 
-/** Estimated width in pixels of `text` at `size` (an upper bound for sans-serif fonts). */
+/**
+ * Estimated width in pixels of `text` at `size` (an upper bound for sans-serif fonts).
+ * @internal
+ * @param text The text.
+ * @param size The font size in pixels.
+ */
 export function textWidth(text: string, size = FONT): number {
   return Math.ceil(text.length * size * GLYPH);
 }
@@ -69,7 +74,12 @@ function range(series: readonly Series[], positiveOnly = false): [number, number
   return [lo, hi];
 }
 
-/** The step between ticks: 1, 2 or 5 times a power of ten, giving about `count` intervals over `span`. */
+/**
+ * The step between ticks: 1, 2 or 5 times a power of ten, giving about `count` intervals over `span`.
+ * @internal
+ * @param span The width of the range.
+ * @param count About how many intervals.
+ */
 export function niceStep(span: number, count = 5): number {
   const raw = span / Math.max(1, count);
   const p = 10 ** Math.floor(Math.log10(raw));
@@ -86,6 +96,9 @@ function clean(v: number, step: number): number {
 /**
  * Round ticks covering [lo, hi]: multiples of a 1-2-5 step, the first at or below `lo`, the last
  * at or above `hi` (so the axis ends on labelled values).
+ * @param lo The smallest value to cover.
+ * @param hi The largest value to cover.
+ * @param count About how many intervals (default 5).
  */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo];
@@ -97,7 +110,11 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   return ticks;
 }
 
-/** Ticks of a log axis: the powers of ten over [lo, hi], with 2 and 5 between them when the range is under two decades. */
+/**
+ * Ticks of a log axis: the powers of ten over [lo, hi], with 2 and 5 between them when the range is under two decades.
+ * @param lo The smallest value to cover (positive).
+ * @param hi The largest value to cover.
+ */
 export function logTicks(lo: number, hi: number): number[] {
   const a = Math.floor(Math.log10(lo) + 1e-9);
   const b = Math.ceil(Math.log10(hi) - 1e-9);
@@ -111,7 +128,11 @@ export function logTicks(lo: number, hi: number): number[] {
   return ticks;
 }
 
-/** Integer ticks over epochs 1..n: multiples of a 1-2-5 step, evenly spaced. */
+/**
+ * Integer ticks over epochs 1..n: multiples of a 1-2-5 step, evenly spaced.
+ * @param n The last epoch.
+ * @param count About how many ticks at most (default 8).
+ */
 export function epochTicks(n: number, count = 8): number[] {
   if (n <= 1) return [1];
   const step = Math.max(1, niceStep(n - 1, count));
@@ -120,7 +141,12 @@ export function epochTicks(n: number, count = 8): number[] {
   return ticks;
 }
 
-/** A tick's text: as many decimals as the step needs, exponent notation for the very small or large. */
+/**
+ * A tick's text: as many decimals as the step needs, exponent notation for the very small or large.
+ * @internal
+ * @param v The tick's value.
+ * @param step The step between ticks, which decides the decimals.
+ */
 export function formatTick(v: number, step?: number): string {
   const a = Math.abs(v);
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(0).replace('e+', 'e');
@@ -177,6 +203,9 @@ function titleLines(title: string, width: number): string[] {
  *
  * @example
  * fs.writeFileSync('loss.svg', lineChartSvg([{ name: 'train', values: [1, 0.5, 0.3] }], { title: 'Loss', yLabel: 'loss', xLabel: 'epoch' }));
+ * @param series The curves, drawn in order with the chart's colours unless they name one.
+ * @param options Size, title, axis labels, markers, log scale, percent and legend width.
+ * @returns The SVG document.
  */
 export function lineChartSvg(series: readonly Series[], options: ChartOptions = {}): string {
   const width = options.width ?? 640;
@@ -359,6 +388,9 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
  *
  * @example
  * console.log(asciiChart([{ name: 'loss', values: [3, 2, 1.5, 1.2] }]).join('\n'));
+ * @param series The curves, one character each.
+ * @param height Rows of the plot (default 6).
+ * @param width Columns of the plot: the last `width` values are drawn (default 60).
  */
 export function asciiChart(series: readonly Series[], height = 6, width = 60): string[] {
   const marks = ['*', 'o', '+', 'x'];

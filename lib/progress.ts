@@ -49,6 +49,7 @@ const MAX_BAR = 30;
  * counter, the bar itself, the epoch and the ETA; the loss stays (80 columns show all but the rate).
  * The line is at most `columns - 1` wide: writing the last column makes some terminals wrap.
  * @internal
+ * @param input The terminal's width, the counts the fields must hold, the unit and whether to show the rate.
  */
 export function progressLayout(input: ProgressLayoutInput): ProgressLayout {
   const room = Math.max(20, Math.floor(input.columns)) - 1;
@@ -87,6 +88,7 @@ export function progressLayout(input: ProgressLayoutInput): ProgressLayout {
 /**
  * A loss as every line of neurone's output writes it: 4 significant digits (`0.4123`,
  * `0.06273`, `12.35`), exponent notation below 1e-4 and from 1e6.
+ * @param v The loss (or any value written as losses are).
  */
 export function formatLoss(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -95,7 +97,10 @@ export function formatLoss(v: number): string {
   return v.toPrecision(4);
 }
 
-/** The width to lay the bar out for: the stream's columns, or 80 for a terminal that does not say. */
+/**
+ * The width to lay the bar out for: the stream's columns, or 80 for a terminal that does not say.
+ * @param stream The output stream (its `columns`, set when it is a terminal).
+ */
 export function terminalColumns(stream: { columns?: number; isTTY?: boolean }): number {
   const c = stream.columns;
   return typeof c === 'number' && Number.isFinite(c) && c > 0 ? c : FALLBACK_COLUMNS;
@@ -165,6 +170,9 @@ export class TerminalProgress {
   private readonly rate: boolean;
   private epochStart = 0;
 
+  /**
+   * @param options The stream, the unit and the rate.
+   */
   constructor(options: TerminalProgressOptions = {}) {
     this.stream = options.stream ?? process.stdout;
     this.unit = options.unit ?? 'batches';
@@ -176,7 +184,13 @@ export class TerminalProgress {
     return this.bar !== null;
   }
 
-  /** Draws the bar at `value` of `total` for epoch `epoch` (of `totalEpochs`). */
+  /**
+   * Draws the bar at `value` of `total` for epoch `epoch` (of `totalEpochs`).
+   * @param total The count at the end of the epoch (batches or samples).
+   * @param value The count done so far.
+   * @param epoch The epoch running, from 1.
+   * @param totalEpochs The number of epochs of the run.
+   */
   start(total: number, value: number, epoch: number, totalEpochs?: number): void {
     this.stop();
     // A pipe or a file gets no bar, and no escape sequences on exit or Ctrl-C either.
@@ -200,7 +214,11 @@ export class TerminalProgress {
     this.bar.start(total, value, { epoch: totalEpochs === undefined ? String(epoch) : `${epoch}/${totalEpochs}`, loss: '-', rate: '-' });
   }
 
-  /** Moves the bar to `value` with the running mean loss `loss`. */
+  /**
+   * Moves the bar to `value` with the running mean loss `loss`.
+   * @param value The count done so far.
+   * @param loss The running mean loss, written by {@link formatLoss}.
+   */
   update(value: number, loss: number): void {
     if (!this.bar) return;
     const secs = (performance.now() - this.epochStart) / 1000;

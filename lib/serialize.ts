@@ -492,6 +492,8 @@ export function readSafetensors(file: string, who = 'load', pieceBytes = IO_PIEC
  * }
  * registerModule('Scale', (c) => new Scale(c.args[0] as number));
  * const net = load('model.safetensors');
+ * @param type The name `config()` writes in `type`; not a built-in type's.
+ * @param factory Builds a module from its stored config (`args`, `options`; `modules` for a container).
  */
 export function registerModule(type: string, factory: ModuleFactory): void {
   registerModuleType(type, factory);
@@ -512,6 +514,8 @@ function unknownType(where: string, type: string): TypeError {
  *
  * @example
  * const copy = buildModule(net.config());   // same layers, new weights
+ * @param config The architecture, as `config()` or `toJSON()` wrote it.
+ * @returns A new network of that architecture, its weights freshly initialised.
  */
 export function buildModule(config: ModuleConfig): Module {
   const rng = globalRng();

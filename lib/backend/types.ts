@@ -39,7 +39,10 @@ export interface Backend extends BackendKernels {
 
   /** Number of threads the kernels may use (1 for the js backend). */
   getThreads(): number;
-  /** Sets the number of kernel threads (no-op for the js backend). */
+  /**
+   * Sets the number of kernel threads (no-op for the js backend).
+   * @param n Threads, at least 1.
+   */
   setThreads(n: number): void;
 }
 

@@ -196,9 +196,16 @@ export interface DownloadOptions {
   force?: boolean;
   /** Base URLs to try instead of the built-in mirrors (e.g. a local mirror); file names are appended. */
   mirrors?: readonly string[];
-  /** Called with a line of progress text per file. */
+  /**
+   * Called with a line of progress text per file.
+   * @param line One line of text, without its newline.
+   */
   log?: (line: string) => void;
-  /** Called as a file's bytes arrive: the file and the bytes received so far (for a progress bar). */
+  /**
+   * Called as a file's bytes arrive: the file and the bytes received so far (for a progress bar).
+   * @param file The file being downloaded.
+   * @param received The bytes received so far.
+   */
   progress?: (file: RemoteFile, received: number) => void;
 }
 

@@ -385,8 +385,14 @@ export function normalize(train: Dataset, test?: Dataset, options: ScalerOptions
  *
  * @example
  * const seq = toSequence(loadUSPS()); // x: (7291, 256) → (7291, 256, 1)
+ * @param ds A dataset of flat features `(n, L)`.
+ * @returns The same dataset with `x` viewed as `(n, L, 1)`.
  */
 export function toSequence(ds: Dataset): Dataset;
+/**
+ * Views a `(batch, L)` tensor as `(batch, L, 1)`, the channels-last input of Conv1D. No copy.
+ * @param x A 2-D tensor.
+ */
 export function toSequence(x: Tensor): Tensor;
 export function toSequence(input: Dataset | Tensor): Dataset | Tensor {
   if ('labels' in input) {

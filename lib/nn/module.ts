@@ -236,13 +236,20 @@ export class Sequential extends Module {
    * Module contract, called directly: adds the parameter gradients at `input`. The forward pass
    * is run again on `input`, since nothing says an earlier pass saw the same values; after
    * `forward`, {@link Sequential.backward} backpropagates that pass without repeating it.
+   * @param input The input the gradients are taken at, `(batch, …)`.
+   * @param delta ∂L/∂output, the shape of the output.
    */
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     this.forwardPass(this.ownPass, input, false, false);
     this.backwardPass(this.ownPass, delta, true, false);
   }
 
-  /** Module contract, called directly: ∂L/∂input at `input`, gradients untouched (forward run again, as in backwardUpdateGradient). */
+  /**
+   * Module contract, called directly: ∂L/∂input at `input`, gradients untouched (forward run again, as in backwardUpdateGradient).
+   * @param input The input the gradient is taken at, `(batch, …)`.
+   * @param delta ∂L/∂output, the shape of the output.
+   * @returns ∂L/∂input, the shape of `input`.
+   */
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.forwardPass(this.ownPass, input, false, false);
     const d = this.backwardPass(this.ownPass, delta, false, true) as Tensor;

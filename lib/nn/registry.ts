@@ -24,6 +24,8 @@ import { ModuleSchema, NO_ARGUMENTS, argumentCount } from './schema';
  *
  * @example
  * registerModule('Scale', (c) => new Scale(c.args[0] as number));
+ * @param config The stored config: `type`, `args`, `options`, and `modules` for a container.
+ * @param build Builds a child module from its config (a container's factory calls it for each of `modules`).
  */
 export type ModuleFactory = (config: ModuleConfig, build: (child: ModuleConfig) => Module) => Module;
 

@@ -16,6 +16,9 @@ function escapeXml(s: string): string {
 /**
  * Writes `content` to `file`, creating the folder; returns the path. Errors name the file and
  * the cause (`ENOSPC`, `EISDIR`…), and never hang on a folder that cannot be made (see ensureDir).
+ * @param file The file to write; its folder is created when missing.
+ * @param content The figure: SVG text or PNG bytes.
+ * @returns `file`.
  */
 export function writeFigure(file: string, content: string | Buffer): string {
   ensureDir(path.dirname(file));
@@ -49,9 +52,11 @@ export interface ImageGridOptions {
 /**
  * Draws images side by side in a grid as a PNG.
  *
- * Args: `images` one Float32Array of height·width values per image (row-major).
  * @example
  * writeFigure('weights.png', imageGridPng(columnsOf(w), { imageShape: [28, 28], mode: 'diverging' }));
+ * @param images One array of height·width values per image, row-major.
+ * @param options The images' shape, the grid's columns, the scale and the colour mode.
+ * @returns The PNG file's bytes.
  */
 export function imageGridPng(images: readonly ArrayLike<number>[], options: ImageGridOptions): Buffer {
   const [h, w] = options.imageShape;
@@ -118,7 +123,12 @@ export function imageGridPng(images: readonly ArrayLike<number>[], options: Imag
   return PNG.sync.write(png);
 }
 
-/** The columns of a (rows, cols) row-major matrix as separate arrays: the images a Linear(784, 10) weight holds. */
+/**
+ * The columns of a (rows, cols) row-major matrix as separate arrays: the images a Linear(784, 10) weight holds.
+ * @param data The matrix's values, row-major.
+ * @param rows The matrix's rows (the length of each column returned).
+ * @param cols The matrix's columns (the number of arrays returned).
+ */
 export function columnsOf(data: ArrayLike<number>, rows: number, cols: number): Float32Array[] {
   if (data.length !== rows * cols) throw new RangeError(`columnsOf: ${data.length} values do not make a ${rows}×${cols} matrix`);
   return Array.from({ length: cols }, (_, c) => {
@@ -128,7 +138,12 @@ export function columnsOf(data: ArrayLike<number>, rows: number, cols: number): 
   });
 }
 
-/** The rows `indices` of a (n, d) row-major matrix as separate arrays (d values each). */
+/**
+ * The rows `indices` of a (n, d) row-major matrix as separate arrays (d values each).
+ * @param data The matrix's values, row-major.
+ * @param d The matrix's columns (the length of each row returned).
+ * @param indices The rows to take, in the order returned.
+ */
 export function rowsOf(data: ArrayLike<number>, d: number, indices: readonly number[]): Float32Array[] {
   return indices.map((i) => Float32Array.from({ length: d }, (_, j) => data[i * d + j]));
 }
@@ -148,6 +163,9 @@ export interface ConfusionOptions {
  *
  * @example
  * writeFigure('confusion.svg', confusionMatrixSvg(evaluate(net, loss, x, y).confusion!, { title: 'USPS test' }));
+ * @param m The counts, `m[actual][predicted]` (as `evaluate` returns them in `confusion`).
+ * @param options Title, class names and cell size.
+ * @returns The SVG document.
  */
 export function confusionMatrixSvg(m: readonly (readonly number[])[], options: ConfusionOptions = {}): string {
   const k = m.length;
@@ -214,6 +232,11 @@ export interface Panel {
  *
  * @example
  * panelsSvg([{ series: losses, options: { title: 'Loss' } }, { series: accs, options: { title: 'Accuracy' } }], 2);
+ * @param panels The charts, filled row by row.
+ * @param cols Panels per row (default 2).
+ * @param width Width of one panel in pixels (default 640).
+ * @param height Height of one panel in pixels (default 360).
+ * @returns The SVG document.
  */
 export function panelsSvg(panels: readonly Panel[], cols = 2, width = 640, height = 360): string {
   const c = Math.max(1, Math.min(cols, panels.length));
@@ -231,6 +254,9 @@ export function panelsSvg(panels: readonly Panel[], cols = 2, width = 640, heigh
  * One series for several runs of the same thing (seeds): the mean at each epoch, with a band of
  * ± one (sample) standard deviation, over the runs that reached that epoch. Reads better than ten
  * tangled lines.
+ * @param name The series' name in the legend.
+ * @param runs One array of values per run, indexed by epoch − 1 (undefined where a run has no value).
+ * @param color The line's and the band's colour (default: the chart's next colour).
  */
 export function meanBandSeries(name: string, runs: readonly (readonly (number | undefined)[])[], color?: string): Series {
   const n = Math.max(0, ...runs.map((r) => r.length));
@@ -270,6 +296,10 @@ export interface ScatterOptions {
  * A 2-D scatter plot, points coloured by class, with a legend.
  *
  * Args: `xy` (n, 2) row-major; `labels` one class per point.
+ * @param xy The points' coordinates, (n, 2) row-major.
+ * @param labels The class of each point (its colour).
+ * @param options Title, size, class names and axis labels.
+ * @returns The SVG document.
  */
 export function scatterSvg(xy: ArrayLike<number>, labels: ArrayLike<number>, options: ScatterOptions = {}): string {
   const height = options.height ?? 560;
@@ -339,20 +369,31 @@ export function scatterSvg(xy: ArrayLike<number>, labels: ArrayLike<number>, opt
   return parts.join('\n');
 }
 
-/** A markdown table: header row, then rows (cells already formatted). */
+/**
+ * A markdown table: header row, then rows (cells already formatted).
+ * @param header The column names.
+ * @param rows The rows, one cell per column.
+ */
 export function markdownTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const line = (cells: readonly (string | number)[]): string => `| ${cells.map(String).join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** The same table as aligned plain text, for the terminal. */
+/**
+ * The same table as aligned plain text, for the terminal.
+ * @param header The column names.
+ * @param rows The rows, one cell per column.
+ */
 export function textTable(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const all = [header, ...rows].map((r) => r.map(String));
   const widths = header.map((_, j) => Math.max(...all.map((r) => (r[j] ?? '').length)));
   return all.map((r) => r.map((c, j) => c.padEnd(widths[j])).join('  ')).join('\n');
 }
 
-/** Mean and (sample) standard deviation. */
+/**
+ * Mean and (sample) standard deviation.
+ * @param values The samples; an empty list gives NaN for both.
+ */
 export function meanStd(values: readonly number[]): { mean: number; std: number } {
   const n = values.length;
   if (n === 0) return { mean: NaN, std: NaN };

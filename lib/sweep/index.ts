@@ -22,6 +22,8 @@ export type { QueueWorker, QueueWorkerOptions } from './queue';
  * @example
  * const worker = await startQueueWorker({ url: 'redis://127.0.0.1:6379', concurrency: 4 });
  * process.once('SIGINT', () => worker.close());
+ * @param options The Redis URL and queue, the trainings at once, where models, checkpoints and data are, the backend.
+ * @returns The worker, running until its `close()`.
  */
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
   const queue = await import('./queue');

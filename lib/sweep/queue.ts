@@ -214,7 +214,10 @@ export interface QueueWorkerOptions {
   backend?: BackendName;
   /** How long a job's lock lasts without renewal: a killed worker's job is given to another after about this long (default 30 s). */
   lockMs?: number;
-  /** Where the worker's lines go (default stdout). */
+  /**
+   * Where the worker's lines go (default stdout).
+   * @param line One line of text, without its newline.
+   */
   log?: (line: string) => void;
 }
 
@@ -244,6 +247,7 @@ export function validatePayload(input: unknown): JobPayload & { config: ReturnTy
  * Takes jobs from the queue and runs them on a worker-thread pool of `concurrency` threads, until
  * closed. Throws (within seconds) when Redis cannot be reached at start; later losses of the
  * connection are reported and the worker carries on when Redis answers again.
+ * @param o The Redis URL and queue, the trainings at once, where models, checkpoints and data are, the backend.
  */
 export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker> {
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));

@@ -83,6 +83,9 @@ export interface SweepRun {
 
 /** A spec that cannot be run: the message is one line naming the key and what was expected. */
 export class SpecError extends Error {
+  /**
+   * @param message One line naming the key at fault and what was expected.
+   */
   constructor(message: string) {
     super(message);
     this.name = 'SpecError';
@@ -185,6 +188,8 @@ function unknownKey(where: string, key: string, known: readonly string[]): never
 /**
  * Checks a parsed sweep spec and returns it typed; throws {@link SpecError} with one line naming
  * the first key at fault (unknown key, empty axis, wrong type or range, unknown preset).
+ * @param input The spec as parsed from JSON.
+ * @param where The name errors give the spec (default `sweep spec`; the command gives the file).
  */
 export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
   const top = plainObject(input, where);
@@ -256,6 +261,7 @@ export function seedsOf(spec: SweepSpec): number[] {
 /**
  * Every run of a spec, configuration by configuration (the axes' grid in the order written, the
  * last axis varying fastest), each configuration's seeds in order.
+ * @param spec A spec checked by {@link validateSpec}.
  */
 export function expandSpec(spec: SweepSpec): SweepRun[] {
   const axes = Object.entries(spec.axes ?? {}) as [keyof RunConfig, unknown[]][];

@@ -31,9 +31,15 @@ export interface SweepOptions {
   dataDir?: string;
   /** Save each trained model as `out/<run-id>/model.safetensors` (local runs; queue workers use their `--models` folder). */
   saveModels?: boolean;
-  /** Gets one line per finished run (default: none). */
+  /**
+   * Gets one line per finished run (default: none).
+   * @param line One line of text, without its newline.
+   */
   log?: (line: string) => void;
-  /** Gets the sweep's status about twice a second. */
+  /**
+   * Gets the sweep's status about twice a second.
+   * @param status The runs done, failed, running and skipped, the samples per second and the time left.
+   */
   onStatus?: (status: SweepStatus) => void;
 }
 
@@ -185,6 +191,9 @@ function describeOutcome(r: RunRecord): string {
  *   { out: 'runs/lr' },
  * );
  * console.log(result.summary.map((r) => `${r.configKey}: ${r.testAccuracy.mean}`));
+ * @param specInput The spec (parsed JSON is fine): base configuration, axes, seeds; checked before anything runs.
+ * @param options The output folder, resuming, the worker threads or a queue, the backend, the data folder, saving models, log and status callbacks.
+ * @returns Each run's metrics and the summary over seeds, once every run has finished.
  */
 export async function sweep(specInput: SweepSpec | unknown, options: SweepOptions): Promise<SweepResult> {
   const spec = validateSpec(specInput);
