@@ -325,7 +325,8 @@ describe('native entry points check the argument count', () => {
     expect(() => a.maxPool1dBackward(1, 2, 3, 4, 5, 6, 7, 8, 9)).toThrow(/maxPool1dBackward: expected 8 arguments, got 9/);
     expect(() => a.setKernelPath('sse9')).toThrow(/setKernelPath: path must be 'scalar', 'avx2', 'avx512' or 'neon', got 'sse9'/);
     // A known path this CPU or binary lacks (NEON on x86-64, the x86 paths on aarch64) is refused by name.
-    const missing = ['avx2', 'avx512', 'neon'].find((p) => !a.supportedKernelPaths().includes(p));
+    const supported = a.supportedKernelPaths() as string[];
+    const missing = ['avx2', 'avx512', 'neon'].find((p) => !supported.includes(p));
     if (missing) expect(() => a.setKernelPath(missing)).toThrow(new RegExp(`setKernelPath: '${missing}' is not supported here`));
   });
 
