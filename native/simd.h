@@ -224,20 +224,24 @@ struct Neon {
     const int32_t count = n >= kLanes ? kLanes : n <= 0 ? 0 : static_cast<int32_t>(n);
     return vcltq_s32(iota(), vdupq_n_s32(count));
   }
-  static F loadFirst(M m, const float* p) {
+  // The lanes set in m, copied one by one (NEON has no masked loads or stores); used for a
+  // ragged last vector only.
+  template <typename T>
+  static void copyLanes(M m, const T* from, T* to) {
     alignas(16) uint32_t set[4];
-    alignas(16) float lane[4];
     vst1q_u32(set, m);
-    for (int i = 0; i < 4; i++) lane[i] = set[i] ? p[i] : 0.0f;
+    for (int i = 0; i < 4; i++)
+      if (set[i]) to[i] = from[i];
+  }
+  static F loadFirst(M m, const float* p) {
+    alignas(16) float lane[4] = {};
+    copyLanes(m, p, lane);
     return vld1q_f32(lane);
   }
   static void storeFirst(float* p, M m, F v) {
-    alignas(16) uint32_t set[4];
     alignas(16) float lane[4];
-    vst1q_u32(set, m);
     vst1q_f32(lane, v);
-    for (int i = 0; i < 4; i++)
-      if (set[i]) p[i] = lane[i];
+    copyLanes<float>(m, lane, p);
   }
 
   static F add(F a, F b) { return vaddq_f32(a, b); }
@@ -289,19 +293,14 @@ struct Neon {
   static I loadi(const int32_t* p) { return vld1q_s32(p); }
   static void storei(int32_t* p, I v) { vst1q_s32(p, v); }
   static I loadFirsti(M m, const int32_t* p) {
-    alignas(16) uint32_t set[4];
-    alignas(16) int32_t lane[4];
-    vst1q_u32(set, m);
-    for (int i = 0; i < 4; i++) lane[i] = set[i] ? p[i] : 0;
+    alignas(16) int32_t lane[4] = {};
+    copyLanes(m, p, lane);
     return vld1q_s32(lane);
   }
   static void storeFirsti(int32_t* p, M m, I v) {
-    alignas(16) uint32_t set[4];
     alignas(16) int32_t lane[4];
-    vst1q_u32(set, m);
     vst1q_s32(lane, v);
-    for (int i = 0; i < 4; i++)
-      if (set[i]) p[i] = lane[i];
+    copyLanes<int32_t>(m, lane, p);
   }
   static M equal(I a, I b) { return vceqq_s32(a, b); }
   static M equalWhere(M valid, I a, I b) { return vandq_u32(vceqq_s32(a, b), valid); }
