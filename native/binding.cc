@@ -17,12 +17,14 @@
 #include <string>
 
 #include "conv1d.h"
+#include "conv2d.h"
 #include "cpu.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "napi_args.h"
 #include "ops_generated.h"
 #include "pool1d.h"
+#include "pool2d.h"
 #include "threadpool.h"
 
 namespace neurone {
@@ -169,6 +171,48 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value run(Napi::Env env, AvgPool1dBackwardCall& a) {
     if (a.input > 0) avgPool1dBackward(a.shape(), a.dy.data, a.dx.data, &pool_);
+    return env.Undefined();
+  }
+
+  Napi::Value run(Napi::Env env, Conv2dForwardCall& a) {
+    if (a.output > 0) conv2dForward(a.shape(), a.x.data, a.w.data, a.bias.data, a.y.data, path_, &pool_);
+    return env.Undefined();
+  }
+
+  Napi::Value run(Napi::Env env, Conv2dBackwardInputCall& a) {
+    if (a.input > 0) conv2dBackwardInput(a.shape(), a.dy.data, a.w.data, a.dx.data, path_, &pool_);
+    return env.Undefined();
+  }
+
+  Napi::Value run(Napi::Env env, Conv2dBackwardWeightCall& a) {
+    if (a.output > 0) conv2dBackwardWeight(a.shape(), a.x.data, a.dy.data, a.dw.data, path_, &pool_);
+    return env.Undefined();
+  }
+
+  Napi::Value run(Napi::Env env, MaxPool2dForwardCall& a) {
+    if (a.output > 0) maxPool2dForward(a.shape(), a.x.data, a.y.data, a.argmax.data, &pool_);
+    return env.Undefined();
+  }
+
+  Napi::Value run(Napi::Env env, MaxPool2dBackwardCall& a) {
+    if (a.input == 0) return env.Undefined();
+    // Each argmax entry (the call's own copy when it came from shared memory) is checked against
+    // its window before the kernel adds through it; the first that is not is named here.
+    const int64_t bad = maxPool2dBackward(a.shape(), a.dy.data, a.argmax.data, a.dx.data, &pool_);
+    if (bad >= 0) {
+      std::memset(a.dx.data, 0, static_cast<size_t>(a.input) * sizeof(float));
+      throwOutsideWindow(a.kName, a.shape(), bad, a.argmax.data[bad]);
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value run(Napi::Env env, AvgPool2dForwardCall& a) {
+    if (a.output > 0) avgPool2dForward(a.shape(), a.x.data, a.y.data, &pool_);
+    return env.Undefined();
+  }
+
+  Napi::Value run(Napi::Env env, AvgPool2dBackwardCall& a) {
+    if (a.input > 0) avgPool2dBackward(a.shape(), a.dy.data, a.dx.data, &pool_);
     return env.Undefined();
   }
 

@@ -9,9 +9,11 @@
 #include <memory>
 
 #include "conv1d.h"
+#include "conv2d.h"
 #include "elementwise.h"
 #include "napi_args.h"
 #include "pool1d.h"
+#include "pool2d.h"
 
 namespace neurone {
 
@@ -532,6 +534,433 @@ struct AvgPool1dBackwardCall {
   }
 };
 
+// conv2dForward(x, w, bias | null, y, batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth)
+struct Conv2dForwardCall {
+  static constexpr const char* kName = "conv2dForward";
+  Args::F32 x{};
+  Args::F32 w{};
+  Args::F32 bias{};
+  bool hasBias;
+  Args::F32 y{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chanIn;
+  int64_t chanOut;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t padHeight;
+  int64_t padWidth;
+  int64_t paddedHeight;
+  int64_t paddedWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t weight;
+  int64_t output;
+  explicit Conv2dForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 15);
+    x = args.float32(0, "x");
+    w = args.float32(1, "w");
+    hasBias = !args.isNull(2);
+    if (hasBias) bias = args.float32(2, "bias");
+    y = args.float32(3, "y");
+    batch = args.size(4, "batch");
+    height = args.size(5, "height");
+    width = args.size(6, "width");
+    chanIn = args.size(7, "chanIn", 1);
+    chanOut = args.size(8, "chanOut", 1);
+    kHeight = args.size(9, "kHeight", 1);
+    kWidth = args.size(10, "kWidth", 1);
+    strideHeight = args.size(11, "strideHeight", 1);
+    strideWidth = args.size(12, "strideWidth", 1);
+    padHeight = args.size(13, "padHeight");
+    padWidth = args.size(14, "padWidth");
+    paddedHeight = height + 2 * padHeight;
+    paddedWidth = width + 2 * padWidth;
+    outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+    outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chanIn", {batch, height, width, chanIn});
+    weight = mulSizes(args, "kHeight * kWidth * chanIn * chanOut", {kHeight, kWidth, chanIn, chanOut});
+    output = mulSizes(args, "batch * outHeight * outWidth * chanOut", {batch, outHeight, outWidth, chanOut});
+    args.needLength("x", x.length, input);
+    args.needLength("w", w.length, weight);
+    if (hasBias) args.needLength("bias", bias.length, chanOut);
+    args.needLength("y", y.length, output);
+    checkDisjoint(args, {region("x", x, input, false), region("w", w, weight, false), region("bias", bias, hasBias ? chanOut : 0, false), region("y", y, output, true)});
+  }
+  Conv2dShape shape() const {
+    Conv2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chanIn = chanIn;
+    s.chanOut = chanOut;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    s.padHeight = padHeight;
+    s.padWidth = padWidth;
+    return s;
+  }
+};
+
+// conv2dBackwardInput(dy, w, dx, batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth)
+struct Conv2dBackwardInputCall {
+  static constexpr const char* kName = "conv2dBackwardInput";
+  Args::F32 dy{};
+  Args::F32 w{};
+  Args::F32 dx{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chanIn;
+  int64_t chanOut;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t padHeight;
+  int64_t padWidth;
+  int64_t paddedHeight;
+  int64_t paddedWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t weight;
+  int64_t output;
+  explicit Conv2dBackwardInputCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 14);
+    dy = args.float32(0, "dy");
+    w = args.float32(1, "w");
+    dx = args.float32(2, "dx");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chanIn = args.size(6, "chanIn", 1);
+    chanOut = args.size(7, "chanOut", 1);
+    kHeight = args.size(8, "kHeight", 1);
+    kWidth = args.size(9, "kWidth", 1);
+    strideHeight = args.size(10, "strideHeight", 1);
+    strideWidth = args.size(11, "strideWidth", 1);
+    padHeight = args.size(12, "padHeight");
+    padWidth = args.size(13, "padWidth");
+    paddedHeight = height + 2 * padHeight;
+    paddedWidth = width + 2 * padWidth;
+    outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+    outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chanIn", {batch, height, width, chanIn});
+    weight = mulSizes(args, "kHeight * kWidth * chanIn * chanOut", {kHeight, kWidth, chanIn, chanOut});
+    output = mulSizes(args, "batch * outHeight * outWidth * chanOut", {batch, outHeight, outWidth, chanOut});
+    args.needLength("dy", dy.length, output);
+    args.needLength("w", w.length, weight);
+    args.needLength("dx", dx.length, input);
+    checkDisjoint(args, {region("dy", dy, output, false), region("w", w, weight, false), region("dx", dx, input, true)});
+  }
+  Conv2dShape shape() const {
+    Conv2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chanIn = chanIn;
+    s.chanOut = chanOut;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    s.padHeight = padHeight;
+    s.padWidth = padWidth;
+    return s;
+  }
+};
+
+// conv2dBackwardWeight(x, dy, dw, batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth)
+struct Conv2dBackwardWeightCall {
+  static constexpr const char* kName = "conv2dBackwardWeight";
+  Args::F32 x{};
+  Args::F32 dy{};
+  Args::F32 dw{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chanIn;
+  int64_t chanOut;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t padHeight;
+  int64_t padWidth;
+  int64_t paddedHeight;
+  int64_t paddedWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t weight;
+  int64_t output;
+  explicit Conv2dBackwardWeightCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 14);
+    x = args.float32(0, "x");
+    dy = args.float32(1, "dy");
+    dw = args.float32(2, "dw");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chanIn = args.size(6, "chanIn", 1);
+    chanOut = args.size(7, "chanOut", 1);
+    kHeight = args.size(8, "kHeight", 1);
+    kWidth = args.size(9, "kWidth", 1);
+    strideHeight = args.size(10, "strideHeight", 1);
+    strideWidth = args.size(11, "strideWidth", 1);
+    padHeight = args.size(12, "padHeight");
+    padWidth = args.size(13, "padWidth");
+    paddedHeight = height + 2 * padHeight;
+    paddedWidth = width + 2 * padWidth;
+    outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+    outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chanIn", {batch, height, width, chanIn});
+    weight = mulSizes(args, "kHeight * kWidth * chanIn * chanOut", {kHeight, kWidth, chanIn, chanOut});
+    output = mulSizes(args, "batch * outHeight * outWidth * chanOut", {batch, outHeight, outWidth, chanOut});
+    args.needLength("x", x.length, input);
+    args.needLength("dy", dy.length, output);
+    args.needLength("dw", dw.length, weight);
+    checkDisjoint(args, {region("x", x, input, false), region("dy", dy, output, false), region("dw", dw, weight, true)});
+  }
+  Conv2dShape shape() const {
+    Conv2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chanIn = chanIn;
+    s.chanOut = chanOut;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    s.padHeight = padHeight;
+    s.padWidth = padWidth;
+    return s;
+  }
+};
+
+// maxPool2dForward(x, y, argmax, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct MaxPool2dForwardCall {
+  static constexpr const char* kName = "maxPool2dForward";
+  Args::F32 x{};
+  Args::F32 y{};
+  Args::I32 argmax{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit MaxPool2dForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 11);
+    x = args.float32(0, "x");
+    y = args.float32(1, "y");
+    argmax = args.int32(2, "argmax");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chan = args.size(6, "chan", 1);
+    kHeight = args.size(7, "kHeight", 1);
+    kWidth = args.size(8, "kWidth", 1);
+    strideHeight = args.size(9, "strideHeight", 1);
+    strideWidth = args.size(10, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.int32Index("batch * height * width * chan", input);
+    args.needLength("x", x.length, input);
+    args.needLength("y", y.length, output);
+    args.needLength("argmax", argmax.length, output);
+    checkDisjoint(args, {region("x", x, input, false), region("y", y, output, true), region("argmax", argmax, output, true)});
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+};
+
+// maxPool2dBackward(dy, argmax, dx, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct MaxPool2dBackwardCall {
+  static constexpr const char* kName = "maxPool2dBackward";
+  Args::F32 dy{};
+  Args::I32 argmax{};
+  Args::F32 dx{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  std::unique_ptr<int32_t[]> argmaxCopy;
+  explicit MaxPool2dBackwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 11);
+    dy = args.float32(0, "dy");
+    argmax = args.int32(1, "argmax");
+    dx = args.float32(2, "dx");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chan = args.size(6, "chan", 1);
+    kHeight = args.size(7, "kHeight", 1);
+    kWidth = args.size(8, "kWidth", 1);
+    strideHeight = args.size(9, "strideHeight", 1);
+    strideWidth = args.size(10, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.int32Index("batch * height * width * chan", input);
+    args.needLength("dy", dy.length, output);
+    args.needLength("argmax", argmax.length, output);
+    args.needLength("dx", dx.length, input);
+    checkDisjoint(args, {region("dy", dy, output, false), region("argmax", argmax, output, false), region("dx", dx, input, true)});
+    argmaxCopy = snapshot(argmax, output);
+    if (argmaxCopy) argmax.data = argmaxCopy.get();
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+};
+
+// avgPool2dForward(x, y, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct AvgPool2dForwardCall {
+  static constexpr const char* kName = "avgPool2dForward";
+  Args::F32 x{};
+  Args::F32 y{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit AvgPool2dForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 10);
+    x = args.float32(0, "x");
+    y = args.float32(1, "y");
+    batch = args.size(2, "batch");
+    height = args.size(3, "height");
+    width = args.size(4, "width");
+    chan = args.size(5, "chan", 1);
+    kHeight = args.size(6, "kHeight", 1);
+    kWidth = args.size(7, "kWidth", 1);
+    strideHeight = args.size(8, "strideHeight", 1);
+    strideWidth = args.size(9, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.needLength("x", x.length, input);
+    args.needLength("y", y.length, output);
+    checkDisjoint(args, {region("x", x, input, false), region("y", y, output, true)});
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+};
+
+// avgPool2dBackward(dy, dx, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct AvgPool2dBackwardCall {
+  static constexpr const char* kName = "avgPool2dBackward";
+  Args::F32 dy{};
+  Args::F32 dx{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit AvgPool2dBackwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 10);
+    dy = args.float32(0, "dy");
+    dx = args.float32(1, "dx");
+    batch = args.size(2, "batch");
+    height = args.size(3, "height");
+    width = args.size(4, "width");
+    chan = args.size(5, "chan", 1);
+    kHeight = args.size(6, "kHeight", 1);
+    kWidth = args.size(7, "kWidth", 1);
+    strideHeight = args.size(8, "strideHeight", 1);
+    strideWidth = args.size(9, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.needLength("dy", dy.length, output);
+    args.needLength("dx", dx.length, input);
+    checkDisjoint(args, {region("dy", dy, output, false), region("dx", dx, input, true)});
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+};
+
 // activationForward(activation, alpha, x, y, n)
 struct ActivationForwardCall {
   static constexpr const char* kName = "activationForward";
@@ -810,6 +1239,6 @@ struct BinaryCrossEntropyCall {
 };
 
 // X(CallStruct) for every entry point, in table order.
-#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall)
+#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall)
 
 }  // namespace neurone

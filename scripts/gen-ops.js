@@ -87,6 +87,7 @@ function derivedExpr(d, lang) {
       : `sizeProduct(fn, ${label.replace(/"/g, "'")}, ${d.product.join(', ')})`;
   }
   if (d.window) return `windowCount(${d.window.join(', ')})`;
+  if (d.padded) return `${d.padded[0]} + 2 * ${d.padded[1]}`;
   if (d.pick) return `${d.pick[0]} ? ${d.pick[1]} : ${d.pick[2]}`;
   if (d.span) return `matrixSpan(${d.span.join(', ')})`;
   if (d.atLeastOne) return lang === 'cpp' ? `(${d.atLeastOne} < 1 ? 1 : ${d.atLeastOne})` : `Math.max(1, ${d.atLeastOne})`;
@@ -97,7 +98,7 @@ function checkTable() {
   for (const [name, op] of Object.entries(OPS)) {
     const known = new Set(op.args.map((a) => a.name));
     for (const d of op.derived ?? []) {
-      const uses = d.product ?? d.window ?? d.pick ?? d.span ?? [d.atLeastOne];
+      const uses = d.product ?? d.window ?? d.padded ?? d.pick ?? d.span ?? [d.atLeastOne];
       for (const u of uses) if (!known.has(u)) throw new Error(`${name}: derived ${d.name} uses ${u} before it is defined`);
       known.add(d.name);
     }
@@ -210,9 +211,11 @@ function opsCpp() {
     '#pragma once\n',
     '#include <memory>\n',
     '#include "conv1d.h"',
+    '#include "conv2d.h"',
     '#include "elementwise.h"',
     '#include "napi_args.h"',
-    '#include "pool1d.h"\n',
+    '#include "pool1d.h"',
+    '#include "pool2d.h"\n',
     'namespace neurone {\n',
     ...Object.entries(OPS).map(([n, op]) => opCpp(n, op)),
     '// X(CallStruct) for every entry point, in table order.',

@@ -43,6 +43,8 @@ export type Derived =
   | { readonly name: string; readonly product: readonly string[] }
   /** Outputs of a window of k positions moved by stride over length: floor((length - k) / stride) + 1, or 0. */
   | { readonly name: string; readonly window: readonly [length: string, k: string, stride: string] }
+  /** length + 2 · pad: a length with zeros added at both ends (sizes are below 2^53, so exact). */
+  | { readonly name: string; readonly padded: readonly [length: string, pad: string] }
   /** flag ? ifTrue : ifFalse, for a boolean argument. */
   | { readonly name: string; readonly pick: readonly [flag: string, ifTrue: string, ifFalse: string] }
   /** Elements a (rows, cols) matrix with row stride ld spans from its first element. */
@@ -65,7 +67,7 @@ export interface OpSpec {
   /** [output, other] pairs that may be exactly the same elements (in-place use). */
   readonly inPlace?: readonly (readonly [string, string])[];
   /** The native shape struct the kernel takes, filled from the fields named. */
-  readonly shape?: { readonly type: 'Conv1dShape' | 'Pool1dShape'; readonly fields: readonly string[] };
+  readonly shape?: { readonly type: 'Conv1dShape' | 'Pool1dShape' | 'Conv2dShape' | 'Pool2dShape'; readonly fields: readonly string[] };
 }
 
 /**
@@ -94,6 +96,8 @@ export const MESSAGES = {
   overlapAllowed: 'disjoint',
   outsideWindow:
     '{fn}: argmax[{i}] = {got} is outside its window: output {t} of {outLength}, channel {c} of sample {b} takes one of {first}..{last} in steps of {step}',
+  outsideWindow2d:
+    '{fn}: argmax[{i}] = {got} is outside its window: output pixel ({row}, {col}), channel {c} of sample {b} takes the flat index ((b · height + y) · width + x) · chan + c of a pixel with y in [{rowFirst}, {rowLast}] and x in [{colFirst}, {colLast}], with height {height}, width {width}, chan {chan}',
   routedShort: '{fn}: argmax routed {routed} of {total} gradients',
   noData: '{fn}: a and b must hold data when k > 0',
   tooManyThreads: '{fn}: n must be at most {max}, got {got}',
@@ -140,6 +144,53 @@ const poolDerived: Derived[] = [
 ];
 const pool1dShape = { type: 'Pool1dShape', fields: ['batch', 'length', 'chan', 'kSize', 'stride'] } as const;
 const matrix: Derived[] = [{ name: 'matrix', product: ['rows', 'cols'] }];
+
+const conv2dShape = [
+  size('batch'),
+  size('height'),
+  size('width'),
+  size('chanIn', 1),
+  size('chanOut', 1),
+  size('kHeight', 1),
+  size('kWidth', 1),
+  size('strideHeight', 1),
+  size('strideWidth', 1),
+  size('padHeight'),
+  size('padWidth'),
+];
+const conv2dDerived: Derived[] = [
+  { name: 'paddedHeight', padded: ['height', 'padHeight'] },
+  { name: 'paddedWidth', padded: ['width', 'padWidth'] },
+  { name: 'outHeight', window: ['paddedHeight', 'kHeight', 'strideHeight'] },
+  { name: 'outWidth', window: ['paddedWidth', 'kWidth', 'strideWidth'] },
+  { name: 'input', product: ['batch', 'height', 'width', 'chanIn'] },
+  { name: 'weight', product: ['kHeight', 'kWidth', 'chanIn', 'chanOut'] },
+  { name: 'output', product: ['batch', 'outHeight', 'outWidth', 'chanOut'] },
+];
+const conv2dShapeType = {
+  type: 'Conv2dShape',
+  fields: ['batch', 'height', 'width', 'chanIn', 'chanOut', 'kHeight', 'kWidth', 'strideHeight', 'strideWidth', 'padHeight', 'padWidth'],
+} as const;
+const pool2dShape = [
+  size('batch'),
+  size('height'),
+  size('width'),
+  size('chan', 1),
+  size('kHeight', 1),
+  size('kWidth', 1),
+  size('strideHeight', 1),
+  size('strideWidth', 1),
+];
+const pool2dDerived: Derived[] = [
+  { name: 'outHeight', window: ['height', 'kHeight', 'strideHeight'] },
+  { name: 'outWidth', window: ['width', 'kWidth', 'strideWidth'] },
+  { name: 'input', product: ['batch', 'height', 'width', 'chan'] },
+  { name: 'output', product: ['batch', 'outHeight', 'outWidth', 'chan'] },
+];
+const pool2dShapeType = {
+  type: 'Pool2dShape',
+  fields: ['batch', 'height', 'width', 'chan', 'kHeight', 'kWidth', 'strideHeight', 'strideWidth'],
+} as const;
 
 /** Every kernel entry point of the Backend, in the order of its interface. */
 export const OPS = {
@@ -255,6 +306,50 @@ export const OPS = {
     args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...poolShape],
     derived: poolDerived,
     shape: pool1dShape,
+  },
+  conv2dForward: {
+    doc: 'y = conv2d(x, w) (+ bias), cross-correlation with zero padding: x (batch, height, width, chanIn), w (kHeight, kWidth, chanIn, chanOut), bias (chanOut) or null, y (batch, outHeight, outWidth, chanOut), overwritten; outHeight = ⌊(height + 2·padHeight − kHeight) / strideHeight⌋ + 1, likewise outWidth.',
+    args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'output'), ...conv2dShape],
+    derived: conv2dDerived,
+    shape: conv2dShapeType,
+  },
+  conv2dBackwardInput: {
+    doc: 'dx = ∂L/∂x given dy = ∂L/∂y; dx (batch, height, width, chanIn) is overwritten (pixels no window covers get 0).',
+    args: [f32In('dy', 'output'), f32In('w', 'weight'), f32Out('dx', 'input'), ...conv2dShape],
+    derived: conv2dDerived,
+    shape: conv2dShapeType,
+  },
+  conv2dBackwardWeight: {
+    doc: 'dw += ∂L/∂w, summed over the batch; dw (kHeight, kWidth, chanIn, chanOut).',
+    args: [f32In('x', 'input'), f32In('dy', 'output'), f32Out('dw', 'weight'), ...conv2dShape],
+    derived: conv2dDerived,
+    shape: conv2dShapeType,
+  },
+  maxPool2dForward: {
+    doc: 'y = max over each (kHeight, kWidth) window of x (batch, height, width, chan); argmax receives, for each output, the flat index into x of the winner (the first in row-major order on ties; NaN wins), which the backward pass routes the gradient to.',
+    args: [f32In('x', 'input'), f32Out('y', 'output'), { name: 'argmax', kind: 'i32', length: 'output', out: true }, ...pool2dShape],
+    derived: pool2dDerived,
+    int32Index: ['input'],
+    shape: pool2dShapeType,
+  },
+  maxPool2dBackward: {
+    doc: 'dx (batch, height, width, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate. An argmax entry outside its window is refused (RangeError) and dx is then all zeros.',
+    args: [f32In('dy', 'output'), { name: 'argmax', kind: 'i32', length: 'output' }, f32Out('dx', 'input'), ...pool2dShape],
+    derived: pool2dDerived,
+    int32Index: ['input'],
+    shape: pool2dShapeType,
+  },
+  avgPool2dForward: {
+    doc: 'y = mean over each (kHeight, kWidth) window of x (batch, height, width, chan).',
+    args: [f32In('x', 'input'), f32Out('y', 'output'), ...pool2dShape],
+    derived: pool2dDerived,
+    shape: pool2dShapeType,
+  },
+  avgPool2dBackward: {
+    doc: 'dx = 0, then each dy spread evenly (dy / (kHeight·kWidth)) over its window; overlapping windows accumulate.',
+    args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...pool2dShape],
+    derived: pool2dDerived,
+    shape: pool2dShapeType,
   },
   activationForward: {
     doc: "y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place). ReLU and LeakyReLU keep NaN (as PyTorch does): f(NaN) = NaN, and ReLU(−0) = +0.",

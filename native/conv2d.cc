@@ -1,0 +1,311 @@
+// Conv2D as GEMMs over tiles of the image's windows (im2col one tile at a time).
+//
+// Output pixel p = (oy, ox) of a sample sees the window of rows oy·strideHeight − padHeight + ky
+// and columns ox·strideWidth − padWidth + kx. Laid out channels-last, that window is kHeight runs
+// of kWidth·chanIn contiguous floats, so its im2col row (kHeight·kWidth·chanIn values, in the
+// weight's (ky, kx, c) order) is kHeight copies, with zeros where the window leaves the image.
+// With C the im2col matrix of a tile of P output pixels (P, window):
+//
+//   forward      y_tile  = C · W                   W viewed as (window, chanOut)
+//   grad weight  dW     += Cᵀ · dy_tile            summed over tiles and samples
+//   grad input   dC      = dy_tile · Wᵀ, then each row of dC added back where its window came from
+//
+// A tile holds as many pixels as fit kTileFloats (at least kMinTilePixels), so the scratch per
+// thread is bounded however large the image or the batch: there is no im2col of the whole batch.
+// A 1×1 kernel with stride 1 and no padding needs no copy: the image is its own im2col matrix.
+//
+// Threads: forward splits the (sample, tile) pairs; the input gradient splits samples (tiles of
+// one sample add into overlapping rows of dx); the weight gradient sums one scratch matrix per
+// fixed batch chunk, added in chunk order, as conv1d.cc does. When there are fewer tasks than
+// threads (one large image), the tasks run inline and each GEMM gets the threads instead.
+#include "conv2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "gemm.h"
+
+namespace neurone {
+
+namespace {
+
+constexpr int64_t kTileFloats = 32 * 1024;  // 128 KB of im2col rows: L2-resident
+constexpr int64_t kMinTilePixels = 16;
+
+// Scratch written before it is read: left uninitialised, allocated by the calling thread so that
+// running out of memory is an exception the binding reports.
+std::unique_ptr<float[]> scratchFloats(int64_t n) {
+  return std::unique_ptr<float[]>(new float[static_cast<size_t>(n)]);
+}
+
+// The image is its own im2col matrix: (height·width, chanIn) rows with the weight's depth.
+bool isPointwise(const Conv2dShape& s) {
+  return s.kHeight == 1 && s.kWidth == 1 && s.strideHeight == 1 && s.strideWidth == 1 && s.padHeight == 0 &&
+         s.padWidth == 0;
+}
+
+struct Tiling {
+  int64_t pixels;  // output pixels per sample
+  int64_t tile;    // pixels per tile
+  int64_t tiles;   // tiles per sample
+};
+
+Tiling tilingOf(const Conv2dShape& s) {
+  const int64_t pixels = s.outHeight() * s.outWidth();
+  const int64_t tile =
+      isPointwise(s) ? pixels : std::min(pixels, std::max(kMinTilePixels, kTileFloats / s.windowSize()));
+  return {pixels, tile, tile == 0 ? 0 : (pixels + tile - 1) / tile};
+}
+
+// Rows [p0, p0 + count) of sample image xb's im2col matrix, into cols (count, window).
+void gatherWindows(const Conv2dShape& s, const float* xb, int64_t p0, int64_t count, float* cols) {
+  const int64_t outWidth = s.outWidth(), window = s.windowSize(), run = s.kWidth * s.chanIn;
+  for (int64_t r = 0; r < count; r++) {
+    const int64_t oy = (p0 + r) / outWidth, ox = (p0 + r) % outWidth;
+    const int64_t x0 = ox * s.strideWidth - s.padWidth;
+    float* row = cols + r * window;
+    for (int64_t ky = 0; ky < s.kHeight; ky++, row += run) {
+      const int64_t iy = oy * s.strideHeight - s.padHeight + ky;
+      if (iy < 0 || iy >= s.height) {
+        std::memset(row, 0, run * sizeof(float));
+      } else if (x0 >= 0 && x0 + s.kWidth <= s.width) {
+        std::memcpy(row, xb + (iy * s.width + x0) * s.chanIn, run * sizeof(float));
+      } else {
+        for (int64_t kx = 0; kx < s.kWidth; kx++) {
+          const int64_t ix = x0 + kx;
+          float* dst = row + kx * s.chanIn;
+          if (ix < 0 || ix >= s.width)
+            std::memset(dst, 0, s.chanIn * sizeof(float));
+          else
+            std::memcpy(dst, xb + (iy * s.width + ix) * s.chanIn, s.chanIn * sizeof(float));
+        }
+      }
+    }
+  }
+}
+
+// The inverse of gatherWindows: adds each row of dcols back into the pixels of dxb it came from
+// (the padding's share is dropped).
+void scatterWindows(const Conv2dShape& s, const float* dcols, int64_t p0, int64_t count, float* dxb) {
+  const int64_t outWidth = s.outWidth(), window = s.windowSize(), run = s.kWidth * s.chanIn;
+  for (int64_t r = 0; r < count; r++) {
+    const int64_t oy = (p0 + r) / outWidth, ox = (p0 + r) % outWidth;
+    const int64_t x0 = ox * s.strideWidth - s.padWidth;
+    const float* row = dcols + r * window;
+    for (int64_t ky = 0; ky < s.kHeight; ky++, row += run) {
+      const int64_t iy = oy * s.strideHeight - s.padHeight + ky;
+      if (iy < 0 || iy >= s.height) continue;
+      const int64_t kx0 = std::max<int64_t>(0, -x0), kx1 = std::min(s.kWidth, s.width - x0);
+      if (kx0 >= kx1) continue;
+      float* dst = dxb + (iy * s.width + x0 + kx0) * s.chanIn;
+      const float* src = row + kx0 * s.chanIn;
+      for (int64_t i = 0; i < (kx1 - kx0) * s.chanIn; i++) dst[i] += src[i];
+    }
+  }
+}
+
+// Threads pay only when each gets a few tasks' worth of work: the pool for the tasks, the pool
+// for each GEMM, or neither.
+struct Threads {
+  ThreadPool* tasks = nullptr;
+  ThreadPool* gemm = nullptr;
+};
+
+Threads threadsFor(const Conv2dShape& s, int64_t tasks, ThreadPool* pool) {
+  const double flops = 2.0 * s.batch * s.outHeight() * s.outWidth() * s.windowSize() * s.chanOut;
+  if (!pool || pool->threads() <= 1 || flops < 2e5) return {};
+  if (tasks >= pool->threads()) return {pool, nullptr};
+  return {nullptr, pool};
+}
+
+}  // namespace
+
+void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
+                   ThreadPool* pool) {
+  const Tiling t = tilingOf(s);
+  if (s.batch == 0 || t.pixels == 0) return;
+  const int64_t window = s.windowSize(), tasks = s.batch * t.tiles;
+  const Threads threads = threadsFor(s, tasks, pool);
+  const bool copy = !isPointwise(s);
+  const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
+  auto cols = scratchFloats(copy ? workers * t.tile * window : 0);
+  parallelFor(threads.tasks, tasks, [&](int64_t task, int worker) {
+    const int64_t b = task / t.tiles, p0 = (task % t.tiles) * t.tile, count = std::min(t.tile, t.pixels - p0);
+    const float* xb = x + b * s.height * s.width * s.chanIn;
+    float* yt = y + (b * t.pixels + p0) * s.chanOut;
+    GemmArgs g;
+    g.m = count;
+    g.n = s.chanOut;
+    g.k = window;
+    if (copy) {
+      float* c = cols.get() + worker * t.tile * window;
+      gatherWindows(s, xb, p0, count, c);
+      g.a = c;
+    } else {
+      g.a = xb + p0 * s.chanIn;
+    }
+    g.lda = window;
+    g.b = w;
+    g.ldb = s.chanOut;
+    g.c = yt;
+    g.ldc = s.chanOut;
+    g.beta = 0.0f;
+    if (bias) {
+      for (int64_t r = 0; r < count; r++) std::memcpy(yt + r * s.chanOut, bias, s.chanOut * sizeof(float));
+      g.beta = 1.0f;
+    }
+    sgemm(g, path, threads.gemm);
+  });
+}
+
+void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, float* dx, KernelPath path,
+                         ThreadPool* pool) {
+  const int64_t image = s.height * s.width * s.chanIn;
+  if (s.batch == 0) return;
+  const Tiling t = tilingOf(s);
+  if (t.pixels == 0) {
+    std::memset(dx, 0, s.batch * image * sizeof(float));
+    return;
+  }
+  const int64_t window = s.windowSize();
+  const Threads threads = threadsFor(s, s.batch, pool);
+  const bool pointwise = isPointwise(s);
+  const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
+  auto dcols = scratchFloats(pointwise ? 0 : workers * t.tile * window);
+  parallelFor(threads.tasks, s.batch, [&](int64_t b, int worker) {
+    float* dxb = dx + b * image;
+    GemmArgs g;
+    g.transB = true;  // Wᵀ: w is (window, chanOut)
+    g.n = window;
+    g.k = s.chanOut;
+    g.lda = s.chanOut;
+    g.b = w;
+    g.ldb = s.chanOut;
+    g.beta = 0.0f;
+    if (pointwise) {  // dx_b = dy_b · Wᵀ, every pixel its own window
+      g.m = t.pixels;
+      g.a = dy + b * t.pixels * s.chanOut;
+      g.c = dxb;
+      g.ldc = window;
+      sgemm(g, path, threads.gemm);
+      return;
+    }
+    std::memset(dxb, 0, image * sizeof(float));
+    float* d = dcols.get() + worker * t.tile * window;
+    for (int64_t p0 = 0; p0 < t.pixels; p0 += t.tile) {
+      const int64_t count = std::min(t.tile, t.pixels - p0);
+      g.m = count;
+      g.a = dy + (b * t.pixels + p0) * s.chanOut;
+      g.c = d;
+      g.ldc = window;
+      sgemm(g, path, threads.gemm);
+      scatterWindows(s, d, p0, count, dxb);
+    }
+  });
+}
+
+void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy, float* dw, KernelPath path,
+                          ThreadPool* pool) {
+  const Tiling t = tilingOf(s);
+  if (s.batch == 0 || t.pixels == 0) return;
+  const int64_t window = s.windowSize(), size = window * s.chanOut;
+  const Threads threads = threadsFor(s, s.batch, pool);
+  // One matrix per batch chunk when the batch is split, summed in chunk order after the join, so
+  // the result does not depend on which thread ran which chunk.
+  const int64_t chunks = threads.tasks ? std::min<int64_t>(s.batch, threads.tasks->threads()) : 1;
+  const bool pointwise = isPointwise(s);
+  auto partial = scratchFloats(chunks > 1 ? chunks * size : 0);
+  auto cols = scratchFloats(pointwise ? 0 : chunks * t.tile * window);
+  parallelFor(
+      chunks > 1 ? threads.tasks : nullptr, chunks,
+      [&](int64_t chunk, int) {
+        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+        float* target = chunks > 1 ? partial.get() + chunk * size : dw;
+        float* c = cols.get() + (pointwise ? 0 : chunk * t.tile * window);
+        bool first = chunks > 1;
+        for (int64_t b = begin; b < end; b++) {
+          const float* xb = x + b * s.height * s.width * s.chanIn;
+          for (int64_t p0 = 0; p0 < t.pixels; p0 += t.tile) {
+            const int64_t count = std::min(t.tile, t.pixels - p0);
+            GemmArgs g;
+            g.transA = true;  // Cᵀ: C is (count, window)
+            g.m = window;
+            g.n = s.chanOut;
+            g.k = count;
+            if (pointwise) {
+              g.a = xb + p0 * s.chanIn;
+            } else {
+              gatherWindows(s, xb, p0, count, c);
+              g.a = c;
+            }
+            g.lda = window;
+            g.b = dy + (b * t.pixels + p0) * s.chanOut;
+            g.ldb = s.chanOut;
+            g.beta = first ? 0.0f : 1.0f;
+            g.c = target;
+            g.ldc = s.chanOut;
+            sgemm(g, path, threads.gemm);
+            first = false;
+          }
+        }
+      },
+      TaskOrder::Arrival);
+  if (chunks > 1) {
+    for (int64_t c = 0; c < chunks; c++) {
+      const float* part = partial.get() + c * size;
+      for (int64_t i = 0; i < size; i++) dw[i] += part[i];
+    }
+  }
+}
+
+// ---- References ------------------------------------------------------------------
+
+namespace {
+
+// Calls fn(outIndex, inIndex, weightIndex) for every product of the convolution whose input pixel
+// lies inside the image (the padding contributes nothing).
+template <typename Fn>
+void forEachProduct(const Conv2dShape& s, const Fn& fn) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth();
+  for (int64_t b = 0; b < s.batch; b++)
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++)
+        for (int64_t ky = 0; ky < s.kHeight; ky++) {
+          const int64_t iy = oy * s.strideHeight - s.padHeight + ky;
+          if (iy < 0 || iy >= s.height) continue;
+          for (int64_t kx = 0; kx < s.kWidth; kx++) {
+            const int64_t ix = ox * s.strideWidth - s.padWidth + kx;
+            if (ix < 0 || ix >= s.width) continue;
+            for (int64_t c = 0; c < s.chanIn; c++)
+              for (int64_t o = 0; o < s.chanOut; o++)
+                fn(((b * oh + oy) * ow + ox) * s.chanOut + o, ((b * s.height + iy) * s.width + ix) * s.chanIn + c,
+                   ((ky * s.kWidth + kx) * s.chanIn + c) * s.chanOut + o);
+          }
+        }
+}
+
+}  // namespace
+
+void conv2dForwardReference(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y) {
+  const int64_t n = s.batch * s.outHeight() * s.outWidth() * s.chanOut;
+  std::vector<double> acc(static_cast<size_t>(n), 0.0);
+  for (int64_t i = 0; i < n; i++) acc[i] = bias ? bias[i % s.chanOut] : 0.0;
+  forEachProduct(s, [&](int64_t out, int64_t in, int64_t wi) { acc[out] += static_cast<double>(x[in]) * w[wi]; });
+  for (int64_t i = 0; i < n; i++) y[i] = static_cast<float>(acc[i]);
+}
+
+void conv2dBackwardInputReference(const Conv2dShape& s, const float* dy, const float* w, float* dx) {
+  std::vector<double> acc(static_cast<size_t>(s.batch * s.height * s.width * s.chanIn), 0.0);
+  forEachProduct(s, [&](int64_t out, int64_t in, int64_t wi) { acc[in] += static_cast<double>(dy[out]) * w[wi]; });
+  for (size_t i = 0; i < acc.size(); i++) dx[i] = static_cast<float>(acc[i]);
+}
+
+void conv2dBackwardWeightReference(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
+  std::vector<double> acc(static_cast<size_t>(s.windowSize() * s.chanOut), 0.0);
+  forEachProduct(s, [&](int64_t out, int64_t in, int64_t wi) { acc[wi] += static_cast<double>(x[in]) * dy[out]; });
+  for (size_t i = 0; i < acc.size(); i++) dw[i] += static_cast<float>(acc[i]);
+}
+
+}  // namespace neurone
