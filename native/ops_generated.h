@@ -135,6 +135,9 @@ struct Conv1dForwardCall {
     s.stride = stride;
     return s;
   }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv1dForward(shape(), x.data, w.data, bias.data, y.data, path, pool);
+  }
 };
 
 // conv1dMaxPoolForward(x, w, bias | null, y, argmax | null, batch, length, chanIn, chanOut, kSize, stride, poolSize, poolStride)
@@ -313,6 +316,9 @@ struct Conv1dBackwardInputCall {
     s.stride = stride;
     return s;
   }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (input > 0) conv1dBackwardInput(shape(), dy.data, w.data, dx.data, path, pool);
+  }
 };
 
 // conv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride)
@@ -361,6 +367,9 @@ struct Conv1dBackwardWeightCall {
     s.stride = stride;
     return s;
   }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv1dBackwardWeight(shape(), x.data, dy.data, dw.data, path, pool);
+  }
 };
 
 // maxPool1dForward(x, y, argmax, batch, length, chan, kSize, stride)
@@ -404,6 +413,9 @@ struct MaxPool1dForwardCall {
     s.kSize = kSize;
     s.stride = stride;
     return s;
+  }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) maxPool1dForward(shape(), x.data, y.data, argmax.data, path, pool);
   }
 };
 
@@ -492,6 +504,9 @@ struct AvgPool1dForwardCall {
     s.stride = stride;
     return s;
   }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (output > 0) avgPool1dForward(shape(), x.data, y.data, pool);
+  }
 };
 
 // avgPool1dBackward(dy, dx, batch, length, chan, kSize, stride)
@@ -531,6 +546,9 @@ struct AvgPool1dBackwardCall {
     s.kSize = kSize;
     s.stride = stride;
     return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (input > 0) avgPool1dBackward(shape(), dy.data, dx.data, pool);
   }
 };
 
@@ -606,6 +624,9 @@ struct Conv2dForwardCall {
     s.padWidth = padWidth;
     return s;
   }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv2dForward(shape(), x.data, w.data, bias.data, y.data, path, pool);
+  }
 };
 
 // conv2dBackwardInput(dy, w, dx, batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth)
@@ -674,6 +695,9 @@ struct Conv2dBackwardInputCall {
     s.padHeight = padHeight;
     s.padWidth = padWidth;
     return s;
+  }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (input > 0) conv2dBackwardInput(shape(), dy.data, w.data, dx.data, path, pool);
   }
 };
 
@@ -744,6 +768,9 @@ struct Conv2dBackwardWeightCall {
     s.padWidth = padWidth;
     return s;
   }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv2dBackwardWeight(shape(), x.data, dy.data, dw.data, path, pool);
+  }
 };
 
 // maxPool2dForward(x, y, argmax, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
@@ -798,6 +825,9 @@ struct MaxPool2dForwardCall {
     s.strideHeight = strideHeight;
     s.strideWidth = strideWidth;
     return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (output > 0) maxPool2dForward(shape(), x.data, y.data, argmax.data, pool);
   }
 };
 
@@ -908,6 +938,9 @@ struct AvgPool2dForwardCall {
     s.strideWidth = strideWidth;
     return s;
   }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (output > 0) avgPool2dForward(shape(), x.data, y.data, pool);
+  }
 };
 
 // avgPool2dBackward(dy, dx, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
@@ -958,6 +991,9 @@ struct AvgPool2dBackwardCall {
     s.strideHeight = strideHeight;
     s.strideWidth = strideWidth;
     return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (input > 0) avgPool2dBackward(shape(), dy.data, dx.data, pool);
   }
 };
 

@@ -185,6 +185,14 @@ function opCpp(name, op) {
         '  }',
       ]
     : [];
+  const kernel = op.kernel
+    ? [
+        `  void runKernel(KernelPath${op.kernel.path ? ' path' : ''}, ThreadPool* pool) {`,
+        `    if (${op.kernel.unless0} > 0) ${name}(${['shape()', ...arrays.map((a) => `${a.name}.data`), ...(op.kernel.path ? ['path'] : []), 'pool'].join(', ')});`,
+        '  }',
+      ]
+    : [];
+  if (op.kernel && !op.shape) throw new Error(`${name}: a kernel entry needs a shape`);
   return [
     `// ${name}(${op.args.map((a) => `${a.name}${a.nullable ? ' | null' : ''}`).join(', ')})`,
     `struct ${T} {`,
@@ -195,6 +203,7 @@ function opCpp(name, op) {
     ...body.map((b) => `    ${b}`),
     '  }',
     ...shape,
+    ...kernel,
     '};',
     '',
   ].join('\n');

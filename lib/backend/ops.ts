@@ -68,6 +68,14 @@ export interface OpSpec {
   readonly inPlace?: readonly (readonly [string, string])[];
   /** The native shape struct the kernel takes, filled from the fields named. */
   readonly shape?: { readonly type: 'Conv1dShape' | 'Pool1dShape' | 'Conv2dShape' | 'Pool2dShape'; readonly fields: readonly string[] };
+  /**
+   * The native call, when it is the plain one: the C++ function of the op's name, given the shape
+   * struct, each array in table order, the kernel path when `path`, and the thread pool; run only
+   * when the derived size `unless0` is not 0. The generator writes it as the call struct's
+   * `runKernel`, which the binding runs; kernels with more to do after the call (a return value,
+   * a check of what they routed) keep a `run` of their own in native/binding.cc.
+   */
+  readonly kernel?: { readonly unless0: string; readonly path: boolean };
 }
 
 /**
@@ -237,6 +245,7 @@ export const OPS = {
     args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'output'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
+    kernel: { unless0: 'output', path: true },
   },
   conv1dMaxPoolForward: {
     doc: "y = max pooling (windows of poolSize positions moved by poolStride) of conv1d(x, w) (+ bias), without keeping the convolution: y (batch, pooledLength, chanOut), overwritten; the values of conv1dForward then maxPool1dForward. argmax, when not null, receives what maxPool1dForward records on the convolution's output (flat indices into (batch, outLength, chanOut)), for conv1dMaxPoolBackwardWeight; inference passes null.",
@@ -274,12 +283,14 @@ export const OPS = {
     args: [f32In('dy', 'output'), f32In('w', 'weight'), f32Out('dx', 'input'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
+    kernel: { unless0: 'input', path: true },
   },
   conv1dBackwardWeight: {
     doc: 'dw += ∂L/∂w, summed over the batch; dw (kSize, chanIn, chanOut).',
     args: [f32In('x', 'input'), f32In('dy', 'output'), f32Out('dw', 'weight'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
+    kernel: { unless0: 'output', path: true },
   },
   maxPool1dForward: {
     doc: 'y = max over each window; argmax receives, for each output, the index into x of the winner (the first one on ties), which the backward pass routes the gradient to.',
@@ -287,6 +298,7 @@ export const OPS = {
     derived: poolDerived,
     int32Index: ['input'],
     shape: pool1dShape,
+    kernel: { unless0: 'output', path: true },
   },
   maxPool1dBackward: {
     doc: 'dx (batch, length, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate.',
@@ -300,30 +312,35 @@ export const OPS = {
     args: [f32In('x', 'input'), f32Out('y', 'output'), ...poolShape],
     derived: poolDerived,
     shape: pool1dShape,
+    kernel: { unless0: 'output', path: false },
   },
   avgPool1dBackward: {
     doc: 'dx = 0, then each dy spread evenly (dy / kSize) over its window; overlapping windows accumulate.',
     args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...poolShape],
     derived: poolDerived,
     shape: pool1dShape,
+    kernel: { unless0: 'input', path: false },
   },
   conv2dForward: {
     doc: 'y = conv2d(x, w) (+ bias), cross-correlation with zero padding: x (batch, height, width, chanIn), w (kHeight, kWidth, chanIn, chanOut), bias (chanOut) or null, y (batch, outHeight, outWidth, chanOut), overwritten; outHeight = ⌊(height + 2·padHeight − kHeight) / strideHeight⌋ + 1, likewise outWidth.',
     args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'output'), ...conv2dShape],
     derived: conv2dDerived,
     shape: conv2dShapeType,
+    kernel: { unless0: 'output', path: true },
   },
   conv2dBackwardInput: {
     doc: 'dx = ∂L/∂x given dy = ∂L/∂y; dx (batch, height, width, chanIn) is overwritten (pixels no window covers get 0).',
     args: [f32In('dy', 'output'), f32In('w', 'weight'), f32Out('dx', 'input'), ...conv2dShape],
     derived: conv2dDerived,
     shape: conv2dShapeType,
+    kernel: { unless0: 'input', path: true },
   },
   conv2dBackwardWeight: {
     doc: 'dw += ∂L/∂w, summed over the batch; dw (kHeight, kWidth, chanIn, chanOut).',
     args: [f32In('x', 'input'), f32In('dy', 'output'), f32Out('dw', 'weight'), ...conv2dShape],
     derived: conv2dDerived,
     shape: conv2dShapeType,
+    kernel: { unless0: 'output', path: true },
   },
   maxPool2dForward: {
     doc: 'y = max over each (kHeight, kWidth) window of x (batch, height, width, chan); argmax receives, for each output, the flat index into x of the winner (the first in row-major order on ties; NaN wins), which the backward pass routes the gradient to.',
@@ -331,6 +348,7 @@ export const OPS = {
     derived: pool2dDerived,
     int32Index: ['input'],
     shape: pool2dShapeType,
+    kernel: { unless0: 'output', path: false },
   },
   maxPool2dBackward: {
     doc: 'dx (batch, height, width, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate. An argmax entry outside its window is refused (RangeError) and dx is then all zeros.',
@@ -344,12 +362,14 @@ export const OPS = {
     args: [f32In('x', 'input'), f32Out('y', 'output'), ...pool2dShape],
     derived: pool2dDerived,
     shape: pool2dShapeType,
+    kernel: { unless0: 'output', path: false },
   },
   avgPool2dBackward: {
     doc: 'dx = 0, then each dy spread evenly (dy / (kHeight·kWidth)) over its window; overlapping windows accumulate.',
     args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...pool2dShape],
     derived: pool2dDerived,
     shape: pool2dShapeType,
+    kernel: { unless0: 'input', path: false },
   },
   activationForward: {
     doc: "y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place). ReLU and LeakyReLU keep NaN (as PyTorch does): f(NaN) = NaN, and ReLU(−0) = +0.",
