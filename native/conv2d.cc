@@ -10,9 +10,10 @@
 //   grad weight  dW     += Cᵀ · dy_tile            summed over tiles and samples
 //   grad input   dC      = dy_tile · Wᵀ, then each row of dC added back where its window came from
 //
-// A tile holds as many pixels as fit kTileFloats (at least kMinTilePixels), so the scratch per
-// thread is bounded however large the image or the batch: there is no im2col of the whole batch.
-// A 1×1 kernel with stride 1 and no padding needs no copy: the image is its own im2col matrix.
+// A tile holds as many pixels as fit kTileFloats (at least kMinTilePixels, or one output row), so
+// the scratch per thread is bounded however large the image or the batch: there is no im2col of
+// the whole batch. For few input channels the tile is stored transposed (see Layout below). A
+// 1×1 kernel with stride 1 and no padding needs no copy: the image is its own im2col matrix.
 //
 // Threads: forward splits the (sample, tile) pairs; the input gradient splits samples (tiles of
 // one sample add into overlapping rows of dx); the weight gradient sums one scratch matrix per
@@ -46,17 +47,97 @@ bool isPointwise(const Conv2dShape& s) {
          s.padWidth == 0;
 }
 
+// How a tile's windows are laid out for the GEMMs. Rows: the im2col matrix (pixels, window),
+// each row kHeight runs of kWidth·chanIn floats copied from the image. Columns: its transpose
+// (window, pixels), each row one (ky, kx, c) across the tile's pixels, whole output rows at a
+// time: for few input channels (chanIn < kColumnsBelowChannels) the runs of the Rows layout are
+// a handful of floats each and the copies cost more than the GEMM (LeNet's first layer: 5 floats
+// per run, gathering took 2/3 of its forward pass), while a Columns row is read along the image
+// row, a contiguous run at stride 1. Pointwise: the image itself, as Rows.
+enum class Layout { Pointwise, Rows, Columns };
+constexpr int64_t kColumnsBelowChannels = 8;
+
 struct Tiling {
+  Layout layout;
   int64_t pixels;  // output pixels per sample
-  int64_t tile;    // pixels per tile
+  int64_t tile;    // pixels per tile (whole output rows for Columns)
   int64_t tiles;   // tiles per sample
 };
 
 Tiling tilingOf(const Conv2dShape& s) {
-  const int64_t pixels = s.outHeight() * s.outWidth();
-  const int64_t tile =
-      isPointwise(s) ? pixels : std::min(pixels, std::max(kMinTilePixels, kTileFloats / s.windowSize()));
-  return {pixels, tile, tile == 0 ? 0 : (pixels + tile - 1) / tile};
+  const int64_t pixels = s.outHeight() * s.outWidth(), window = s.windowSize();
+  if (pixels == 0) return {Layout::Rows, 0, 0, 0};
+  if (isPointwise(s)) return {Layout::Pointwise, pixels, pixels, 1};
+  if (s.chanIn < kColumnsBelowChannels) {
+    const int64_t outWidth = s.outWidth(), rows = std::max<int64_t>(1, kTileFloats / (window * outWidth));
+    const int64_t tile = std::min(pixels, rows * outWidth);
+    return {Layout::Columns, pixels, tile, (pixels + tile - 1) / tile};
+  }
+  const int64_t tile = std::min(pixels, std::max(kMinTilePixels, kTileFloats / window));
+  return {Layout::Rows, pixels, tile, (pixels + tile - 1) / tile};
+}
+
+// The output columns ox whose window column kx falls inside the image: [first, end).
+void insideColumns(const Conv2dShape& s, int64_t kx, int64_t* first, int64_t* end) {
+  const int64_t outWidth = s.outWidth();
+  int64_t lo = 0;
+  while (lo < outWidth && lo * s.strideWidth - s.padWidth + kx < 0) lo++;
+  const int64_t last = s.width - 1 + s.padWidth - kx;  // ox · strideWidth <= last
+  const int64_t hi = last < 0 ? 0 : std::min(outWidth, last / s.strideWidth + 1);
+  *first = lo;
+  *end = std::max(lo, hi);
+}
+
+// Pixels [p0, p0 + count) of sample image xb (whole output rows) in the Columns layout: colsT
+// (window, count), row (ky, kx, c) holding x[oy·sH − pH + ky, ox·sW − pW + kx, c] for each pixel.
+void gatherColumns(const Conv2dShape& s, const float* xb, int64_t p0, int64_t count, float* colsT) {
+  const int64_t outWidth = s.outWidth(), oy0 = p0 / outWidth, rows = count / outWidth;
+  const int64_t step = s.strideWidth * s.chanIn;
+  for (int64_t ky = 0; ky < s.kHeight; ky++)
+    for (int64_t kx = 0; kx < s.kWidth; kx++) {
+      int64_t lo, hi;
+      insideColumns(s, kx, &lo, &hi);
+      for (int64_t c = 0; c < s.chanIn; c++) {
+        float* dst = colsT + ((ky * s.kWidth + kx) * s.chanIn + c) * count;
+        for (int64_t r = 0; r < rows; r++, dst += outWidth) {
+          const int64_t iy = (oy0 + r) * s.strideHeight - s.padHeight + ky;
+          if (iy < 0 || iy >= s.height) {
+            std::fill(dst, dst + outWidth, 0.0f);
+            continue;
+          }
+          std::fill(dst, dst + lo, 0.0f);
+          std::fill(dst + hi, dst + outWidth, 0.0f);
+          const float* src = xb + (iy * s.width + lo * s.strideWidth - s.padWidth + kx) * s.chanIn + c;
+          if (step == 1)  // one channel at stride 1: a contiguous run of the image row
+            std::copy(src, src + (hi - lo), dst + lo);
+          else
+            for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[(ox - lo) * step];
+        }
+      }
+    }
+}
+
+// The inverse of gatherColumns: adds each entry of dcolsT back to the pixel of dxb it came from.
+void scatterColumns(const Conv2dShape& s, const float* dcolsT, int64_t p0, int64_t count, float* dxb) {
+  const int64_t outWidth = s.outWidth(), oy0 = p0 / outWidth, rows = count / outWidth;
+  const int64_t step = s.strideWidth * s.chanIn;
+  for (int64_t ky = 0; ky < s.kHeight; ky++)
+    for (int64_t kx = 0; kx < s.kWidth; kx++) {
+      int64_t lo, hi;
+      insideColumns(s, kx, &lo, &hi);
+      for (int64_t c = 0; c < s.chanIn; c++) {
+        const float* src = dcolsT + ((ky * s.kWidth + kx) * s.chanIn + c) * count;
+        for (int64_t r = 0; r < rows; r++, src += outWidth) {
+          const int64_t iy = (oy0 + r) * s.strideHeight - s.padHeight + ky;
+          if (iy < 0 || iy >= s.height) continue;
+          float* dst = dxb + (iy * s.width + lo * s.strideWidth - s.padWidth + kx) * s.chanIn + c;
+          if (step == 1)
+            for (int64_t ox = lo; ox < hi; ox++) dst[ox - lo] += src[ox];
+          else
+            for (int64_t ox = lo; ox < hi; ox++) dst[(ox - lo) * step] += src[ox];
+        }
+      }
+    }
 }
 
 // Rows [p0, p0 + count) of sample image xb's im2col matrix, into cols (count, window).
@@ -128,25 +209,30 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
   if (s.batch == 0 || t.pixels == 0) return;
   const int64_t window = s.windowSize(), tasks = s.batch * t.tiles;
   const Threads threads = threadsFor(s, tasks, pool);
-  const bool copy = !isPointwise(s);
   const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
-  auto cols = scratchFloats(copy ? workers * t.tile * window : 0);
+  auto cols = scratchFloats(t.layout == Layout::Pointwise ? 0 : workers * t.tile * window);
   parallelFor(threads.tasks, tasks, [&](int64_t task, int worker) {
     const int64_t b = task / t.tiles, p0 = (task % t.tiles) * t.tile, count = std::min(t.tile, t.pixels - p0);
     const float* xb = x + b * s.height * s.width * s.chanIn;
     float* yt = y + (b * t.pixels + p0) * s.chanOut;
-    GemmArgs g;
+    float* c = cols.get() + worker * t.tile * window;
+    GemmArgs g;  // y_tile = C · W
     g.m = count;
     g.n = s.chanOut;
     g.k = window;
-    if (copy) {
-      float* c = cols.get() + worker * t.tile * window;
+    if (t.layout == Layout::Pointwise) {
+      g.a = xb + p0 * s.chanIn;
+      g.lda = window;
+    } else if (t.layout == Layout::Rows) {
       gatherWindows(s, xb, p0, count, c);
       g.a = c;
+      g.lda = window;
     } else {
-      g.a = xb + p0 * s.chanIn;
+      gatherColumns(s, xb, p0, count, c);
+      g.transA = true;  // C stored as Cᵀ
+      g.a = c;
+      g.lda = count;
     }
-    g.lda = window;
     g.b = w;
     g.ldb = s.chanOut;
     g.c = yt;
@@ -171,22 +257,21 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
   }
   const int64_t window = s.windowSize();
   const Threads threads = threadsFor(s, s.batch, pool);
-  const bool pointwise = isPointwise(s);
   const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
-  auto dcols = scratchFloats(pointwise ? 0 : workers * t.tile * window);
+  auto dcols = scratchFloats(t.layout == Layout::Pointwise ? 0 : workers * t.tile * window);
   parallelFor(threads.tasks, s.batch, [&](int64_t b, int worker) {
     float* dxb = dx + b * image;
     GemmArgs g;
-    g.transB = true;  // Wᵀ: w is (window, chanOut)
-    g.n = window;
+    g.transB = true;
     g.k = s.chanOut;
-    g.lda = s.chanOut;
-    g.b = w;
-    g.ldb = s.chanOut;
     g.beta = 0.0f;
-    if (pointwise) {  // dx_b = dy_b · Wᵀ, every pixel its own window
+    if (t.layout == Layout::Pointwise) {  // dx_b = dy_b · Wᵀ, every pixel its own window
       g.m = t.pixels;
+      g.n = window;
       g.a = dy + b * t.pixels * s.chanOut;
+      g.lda = s.chanOut;
+      g.b = w;
+      g.ldb = s.chanOut;
       g.c = dxb;
       g.ldc = window;
       sgemm(g, path, threads.gemm);
@@ -196,12 +281,30 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
     float* d = dcols.get() + worker * t.tile * window;
     for (int64_t p0 = 0; p0 < t.pixels; p0 += t.tile) {
       const int64_t count = std::min(t.tile, t.pixels - p0);
-      g.m = count;
-      g.a = dy + (b * t.pixels + p0) * s.chanOut;
-      g.c = d;
-      g.ldc = window;
-      sgemm(g, path, threads.gemm);
-      scatterWindows(s, d, p0, count, dxb);
+      const float* dyTile = dy + (b * t.pixels + p0) * s.chanOut;
+      if (t.layout == Layout::Rows) {  // dC = dy_tile · Wᵀ (count, window)
+        g.m = count;
+        g.n = window;
+        g.a = dyTile;
+        g.lda = s.chanOut;
+        g.b = w;
+        g.ldb = s.chanOut;
+        g.c = d;
+        g.ldc = window;
+        sgemm(g, path, threads.gemm);
+        scatterWindows(s, d, p0, count, dxb);
+      } else {  // dCᵀ = W · dy_tileᵀ (window, count)
+        g.m = window;
+        g.n = count;
+        g.a = w;
+        g.lda = s.chanOut;
+        g.b = dyTile;
+        g.ldb = s.chanOut;
+        g.c = d;
+        g.ldc = count;
+        sgemm(g, path, threads.gemm);
+        scatterColumns(s, d, p0, count, dxb);
+      }
     }
   });
 }
@@ -215,7 +318,7 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
   // One matrix per batch chunk when the batch is split, summed in chunk order after the join, so
   // the result does not depend on which thread ran which chunk.
   const int64_t chunks = threads.tasks ? std::min<int64_t>(s.batch, threads.tasks->threads()) : 1;
-  const bool pointwise = isPointwise(s);
+  const bool pointwise = t.layout == Layout::Pointwise;
   auto partial = scratchFloats(chunks > 1 ? chunks * size : 0);
   auto cols = scratchFloats(pointwise ? 0 : chunks * t.tile * window);
   parallelFor(
@@ -229,18 +332,20 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
           const float* xb = x + b * s.height * s.width * s.chanIn;
           for (int64_t p0 = 0; p0 < t.pixels; p0 += t.tile) {
             const int64_t count = std::min(t.tile, t.pixels - p0);
-            GemmArgs g;
-            g.transA = true;  // Cᵀ: C is (count, window)
+            GemmArgs g;  // dW += Cᵀ · dy_tile
             g.m = window;
             g.n = s.chanOut;
             g.k = count;
-            if (pointwise) {
-              g.a = xb + p0 * s.chanIn;
+            if (t.layout == Layout::Columns) {
+              gatherColumns(s, xb, p0, count, c);
+              g.a = c;  // Cᵀ as stored
+              g.lda = count;
             } else {
-              gatherWindows(s, xb, p0, count, c);
-              g.a = c;
+              g.transA = true;  // C is (count, window)
+              g.a = pointwise ? xb + p0 * s.chanIn : c;
+              if (!pointwise) gatherWindows(s, xb, p0, count, c);
+              g.lda = window;
             }
-            g.lda = window;
             g.b = dy + (b * t.pixels + p0) * s.chanOut;
             g.ldb = s.chanOut;
             g.beta = first ? 0.0f : 1.0f;

@@ -1,8 +1,8 @@
 // Time per module and pass (forward, backwardUpdateGradient, backwardDelta) of a benchmark net,
 // to see where a training step goes before optimising it.
 //
-//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e] [threads]
-import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros, Tensor } from '../lib';
+//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e|lenet|vgg] [threads]
+import { Conv1D, Conv2D, Flatten, Linear, MaxPool1D, MaxPool2D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros, Tensor } from '../lib';
 
 const key = process.argv[2] ?? 'a';
 setThreads(Number(process.argv[3] ?? 1));
@@ -45,6 +45,40 @@ const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
       shape: [32, 256, 1],
     };
   },
+  lenet: () => ({
+    net: new Sequential(
+      new Conv2D(5, 1, 6),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Conv2D(5, 6, 16),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Flatten(),
+      new Linear(256, 120),
+      new ReLU(),
+      new Linear(120, 10),
+    ),
+    shape: [32, 28, 28, 1],
+  }),
+  vgg: () => ({
+    net: new Sequential(
+      new Conv2D(3, 3, 32, 1, { padding: 1 }),
+      new ReLU(),
+      new Conv2D(3, 32, 32, 1, { padding: 1 }),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Conv2D(3, 32, 64, 1, { padding: 1 }),
+      new ReLU(),
+      new Conv2D(3, 64, 64, 1, { padding: 1 }),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Flatten(),
+      new Linear(4096, 128),
+      new ReLU(),
+      new Linear(128, 10),
+    ),
+    shape: [32, 32, 32, 3],
+  }),
 };
 if (!nets[key]) throw new Error(`unknown net '${key}': expected one of ${Object.keys(nets).join(', ')}`);
 const { net, shape } = nets[key]();

@@ -81,19 +81,22 @@ abstract class Convolution2D extends Module {
     this.biasGrad = withBias ? zeros([this.chanOut]) : null;
   }
 
+  /** @internal */
   protected get kSizeConfig(): Size2D {
     return pairConfig(this.kHeight, this.kWidth);
   }
 
+  /** @internal */
   protected get strideConfig(): Size2D {
     return pairConfig(this.strideHeight, this.strideWidth);
   }
 
+  /** @internal */
   protected get paddingConfig(): Size2D {
     return pairConfig(this.padHeight, this.padWidth);
   }
 
-  /** An input error that says what a PyTorch or TensorFlow user needs to read it. */
+  /** An input error that says what a PyTorch or TensorFlow user needs to read it. @internal */
   protected imageError(inputShape: readonly number[]): RangeError {
     const e = this.shapeError(['batch', 'height', 'width', this.chanIn], inputShape);
     const hints = [`images are channels-last (batch, height, width, chan), here chan ${this.chanIn}`];
@@ -109,7 +112,7 @@ abstract class Convolution2D extends Module {
     return new RangeError(`${e.message} (${hints.join('; ')})`);
   }
 
-  /** The geometry arguments of the conv2d kernels for the convolution from (height, width, cin) to (·, ·, cout). */
+  /** The geometry arguments of the conv2d kernels for the convolution from (height, width, cin) to (·, ·, cout). @internal */
   protected geometry(
     batch: number,
     height: number,
@@ -120,6 +123,7 @@ abstract class Convolution2D extends Module {
     return [batch, height, width, cin, cout, this.kHeight, this.kWidth, this.strideHeight, this.strideWidth, this.padHeight, this.padWidth];
   }
 
+  /** biasGrad += the sum of delta over its pixels. @internal */
   protected addBiasGradient(delta: Tensor): void {
     if (this.biasGrad) backend().sumRows(delta.data, delta.data.length / this.chanOut, this.chanOut, this.biasGrad.data);
   }
@@ -394,7 +398,7 @@ abstract class Pool2D extends Module {
     return [batch, windowCount(height, this.kHeight, this.strideHeight), windowCount(width, this.kWidth, this.strideWidth), chan];
   }
 
-  /** The shape arguments of the pool2d kernels for this input. */
+  /** The shape arguments of the pool2d kernels for this input. @internal */
   protected geometry(input: Tensor): [number, number, number, number, number, number, number, number] {
     const [batch, height, width, chan] = input.shape;
     return [batch, height, width, chan, this.kHeight, this.kWidth, this.strideHeight, this.strideWidth];
@@ -404,15 +408,16 @@ abstract class Pool2D extends Module {
 /**
  * Maximum over windows of kH×kW pixels moved by `stride` (default the window), per channel.
  * Backward routes each output's gradient to the pixel that won its window (the first in
- * row-major order on ties), adding up where overlapping windows share a winner.
+ * row-major order on ties), adding up where overlapping windows share a winner. Inside a
+ * Sequential the winners of forward are kept in the record of its place, as MaxPool1D's are.
  *
  * Shape: (batch, height, width, chan) → (batch, ⌊(height − kH) / sH⌋ + 1, ⌊(width − kW) / sW⌋ + 1, chan).
  * @example
  * new MaxPool2D(2).forward(x)  // (32, 24, 24, 6) → (32, 12, 12, 6)
  */
 export class MaxPool2D extends Pool2D {
-  /** Where the pooling kernels write the winners (forward's are not kept: see backwardDelta). */
-  private winners = new Int32Array(0);
+  /** Winners computed where no record keeps them (called directly, or an input that may have changed). */
+  private scratchWinners = new Int32Array(0);
 
   /**
    * Builds the pooling layer.
@@ -426,20 +431,34 @@ export class MaxPool2D extends Pool2D {
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const y = this.buffer('output', out);
-    if (this.winners.length !== y.data.length) this.winners = new Int32Array(y.data.length);
-    backend().maxPool2dForward(input.data, y.data, this.winners, ...this.geometry(input));
+    // Inside a Sequential the winners go to this place's record, for its backward pass.
+    const saved = this.savedForBackward();
+    const winners = saved ? saved.winners(y.data.length) : this.scratch(y.data.length);
+    backend().maxPool2dForward(input.data, y.data, winners, ...this.geometry(input));
+    if (saved) saved.winnersSaved = true;
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
-    // The winners are recomputed from the input backward is given: the caller may have rewritten
-    // the tensor forward saw, and a stale winner would route the gradient to the wrong pixel.
-    if (this.winners.length !== delta.data.length) this.winners = new Int32Array(delta.data.length);
-    backend().maxPool2dForward(input.data, this.buffer('scratch', delta.shape).data, this.winners, ...this.geometry(input));
+    const saved = this.savedForBackward();
+    let winners: Int32Array;
+    if (saved && saved.inputHeld && saved.winnersSaved) {
+      winners = saved.winners(delta.data.length);
+    } else {
+      // Called directly, or on an input the caller may have rewritten since forward: recomputed
+      // from the input given, so a stale winner cannot route the gradient to the wrong pixel.
+      winners = this.scratch(delta.data.length);
+      backend().maxPool2dForward(input.data, this.buffer('scratch', delta.shape).data, winners, ...this.geometry(input));
+    }
     const dx = this.buffer('delta', input.shape);
-    backend().maxPool2dBackward(delta.data, this.winners, dx.data, ...this.geometry(input));
+    backend().maxPool2dBackward(delta.data, winners, dx.data, ...this.geometry(input));
     return dx;
+  }
+
+  private scratch(n: number): Int32Array {
+    if (this.scratchWinners.length !== n) this.scratchWinners = new Int32Array(n);
+    return this.scratchWinners;
   }
 }
 
