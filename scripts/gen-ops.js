@@ -219,12 +219,20 @@ function opsCpp() {
     '// by a private copy before anything reads their values (see snapshot in napi_args.h).',
     '#pragma once\n',
     '#include <memory>\n',
-    '#include "conv1d.h"',
-    '#include "conv2d.h"',
-    '#include "elementwise.h"',
-    '#include "napi_args.h"',
-    '#include "pool1d.h"',
-    '#include "pool2d.h"\n',
+    // The kernel families' headers, named after their shape structs (Conv2dShape: conv2d.h), with
+    // elementwise.h (the Activation enum) and the argument readers.
+    ...[
+      ...new Set([
+        ...Object.values(OPS).flatMap((op) =>
+          op.shape ? [`${op.shape.type.replace(/Shape$/, '').replace(/^./, (c) => c.toLowerCase())}.h`] : [],
+        ),
+        'elementwise.h',
+        'napi_args.h',
+      ]),
+    ]
+      .sort()
+      .map((h) => `#include "${h}"`),
+    '',
     'namespace neurone {\n',
     ...Object.entries(OPS).map(([n, op]) => opCpp(n, op)),
     '// X(CallStruct) for every entry point, in table order.',
