@@ -143,6 +143,108 @@ export function writeImage(file: string, image: Tensor): void {
   writeFileAtomic(file, bytes);
 }
 
+/**
+ * Per output index, the source indices and weights that make it: the mean of the source pixels it
+ * covers when shrinking (each source pixel counted by the part of it the output pixel covers), a
+ * linear interpolation between the two nearest source pixel centres when enlarging.
+ */
+function resampleWeights(from: number, to: number): { index: Int32Array; weight: Float32Array; start: Int32Array } {
+  const index: number[] = [];
+  const weight: number[] = [];
+  const start = new Int32Array(to + 1);
+  const scale = from / to;
+  for (let o = 0; o < to; o++) {
+    start[o] = index.length;
+    if (scale >= 1) {
+      const lo = o * scale;
+      const hi = lo + scale;
+      for (let s = Math.floor(lo); s < Math.min(from, Math.ceil(hi)); s++) {
+        const overlap = Math.min(hi, s + 1) - Math.max(lo, s);
+        if (overlap > 0) {
+          index.push(s);
+          weight.push(overlap / scale);
+        }
+      }
+    } else {
+      const centre = Math.min(from - 1, Math.max(0, (o + 0.5) * scale - 0.5));
+      const s = Math.floor(centre);
+      const t = centre - s;
+      index.push(s);
+      weight.push(1 - t);
+      if (t > 0 && s + 1 < from) {
+        index.push(s + 1);
+        weight.push(t);
+      }
+    }
+  }
+  start[to] = index.length;
+  return { index: Int32Array.from(index), weight: Float32Array.from(weight), start };
+}
+
+/**
+ * Resizes a channels-last image `(height, width, chan)`: shrinking averages the source pixels each
+ * output pixel covers (no aliasing, as PIL's box filter or PyTorch's `interpolate(mode='area')`),
+ * enlarging interpolates linearly (as `mode='bilinear'` with `align_corners=False`).
+ *
+ * @example
+ * resizeImage(readImage('cat.png'), 128);          // (300, 451, 3) → (85, 128, 3): longest side 128
+ * resizeImage(readImage('cat.png'), [64, 64]);     // → (64, 64, 3), aspect ratio not kept
+ * @param image The image, `(height, width, chan)`.
+ * @param size The longest side of the result, the aspect ratio kept (each side at least 1); or `[height, width]`.
+ * @returns A new image of the requested size.
+ */
+export function resizeImage(image: Tensor, size: number | readonly [number, number]): Tensor {
+  const shape = image?.shape;
+  if (
+    !Array.isArray(shape) ||
+    !(image.data instanceof Float32Array) ||
+    shape.length !== 3 ||
+    image.data.length !== shape[0] * shape[1] * shape[2]
+  ) {
+    throw new TypeError(
+      `resizeImage: image must be a tensor (height, width, chan), got ${Array.isArray(shape) ? formatShape(shape) : describe(image)}`,
+    );
+  }
+  const [h, w, chan] = shape;
+  const whole = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+  let outH: number;
+  let outW: number;
+  if (typeof size === 'number' && whole(size)) {
+    const scale = size / Math.max(h, w);
+    outH = Math.max(1, Math.round(h * scale));
+    outW = Math.max(1, Math.round(w * scale));
+  } else if (Array.isArray(size) && size.length === 2 && whole(size[0]) && whole(size[1])) {
+    [outH, outW] = size;
+  } else {
+    throw new RangeError(`resizeImage: size must be an integer in [1, 65535] or [height, width], got ${describe(size)}`);
+  }
+  const rows = resampleWeights(h, outH);
+  const cols = resampleWeights(w, outW);
+  // Columns first into (h, outW, chan), then rows.
+  const mid = new Float32Array(h * outW * chan);
+  const src = image.data;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < outW; x++) {
+      const dst = (y * outW + x) * chan;
+      for (let k = cols.start[x]; k < cols.start[x + 1]; k++) {
+        const from = (y * w + cols.index[k]) * chan;
+        const wt = cols.weight[k];
+        for (let c = 0; c < chan; c++) mid[dst + c] += wt * src[from + c];
+      }
+    }
+  }
+  const out = new Float32Array(outH * outW * chan);
+  for (let y = 0; y < outH; y++) {
+    for (let k = rows.start[y]; k < rows.start[y + 1]; k++) {
+      const from = rows.index[k] * outW * chan;
+      const wt = rows.weight[k];
+      const dst = y * outW * chan;
+      for (let i = 0; i < outW * chan; i++) out[dst + i] += wt * mid[from + i];
+    }
+  }
+  return wrap([outH, outW, chan], out);
+}
+
 function describe(v: unknown): string {
   if (typeof v === 'string') return `"${v}"`;
   if (v === null || v === undefined) return String(v);

@@ -2,7 +2,7 @@
  * `neurone/data`: datasets and the helpers that feed them to a network.
  *
  * - Readers: IDX (MNIST format, raw or gzip), USPS text (course or ESL format), PNG sprites, and
- *   colour images `readImage` / `writeImage` (PNG, `(h, w, 3)` in [0, 1]).
+ *   colour images `readImage` / `writeImage` (PNG, `(h, w, 3)` in [0, 1]) and `resizeImage`.
  * - Loaders needing no network: `loadUSPS` (shipped in the package), `loadMNIST`, `loadFashionMNIST`
  *   (from folders on disk; see each for where it looks), and the toy problems `gaussianBlobs`,
  *   `xor`, `checkerboard`.
@@ -66,6 +66,6 @@ export {
   flatten,
 } from './split';
 
-export { readImage, writeImage } from './image';
+export { readImage, writeImage, resizeImage } from './image';
 
 export { packagedDataDir, defaultCacheDir } from './paths';
