@@ -202,12 +202,185 @@ Threads threadsFor(const Conv2dShape& s, int64_t tasks, ThreadPool* pool) {
   return {nullptr, pool};
 }
 
+// ---- Stride 1: GEMMs on the (padded) image itself ----------------------------------
+//
+// With stride 1, output pixel (oy, ox) and its right neighbour read windows one pixel apart. On
+// the padded image (Hp, Wp, chanIn) the kWidth·chanIn values a window takes from padded row
+// oy + ky start at ((oy + ky)·Wp + ox)·chanIn, so numbering outputs on a grid of Wp columns,
+// q = oy·Wp + ox, the rows of kernel row ky's im2col matrix are the image itself read with a row
+// stride of chanIn (rows overlap, as in conv1d.cc):
+//
+//   forward      Y_grid  = Σ_ky  X_ky · W_ky        X_ky: image from row ky, (m, kWidth·chanIn), lda chanIn
+//   grad weight  dW_ky  += X_kyᵀ · dY_grid          dY_grid: dy on the grid, 0 in the extra columns
+//   grad input   dX_pad[q + ky·Wp + kx] += dY_grid[q] · W_{ky,kx}ᵀ, one GEMM per tap
+//
+// The grid's columns ox >= outWidth are not outputs (they wrap into the next row): forward drops
+// them, the gradients see zeros there. Computing them costs (Wp − outWidth) / Wp of the work, so
+// this runs where that is small, and where the image is wide in channels (no copy at all without
+// padding, one padded copy per image otherwise); the last row stops at outWidth, so no window
+// reads past the image.
+constexpr int64_t kGridMaxFloats = 1 << 20;  // padded image or output grid of one sample: 4 MB
+
+struct Grid {
+  int64_t paddedHeight, paddedWidth, rows;  // rows: grid pixels computed, (outHeight − 1)·Wp + outWidth
+};
+
+bool useGrid(const Conv2dShape& s, Grid* g) {
+  if (s.strideHeight != 1 || s.strideWidth != 1 || s.chanIn < 8 || s.outHeight() == 0 || s.outWidth() == 0)
+    return false;
+  const int64_t hp = s.height + 2 * s.padHeight, wp = s.width + 2 * s.padWidth;
+  if (4 * (wp - s.outWidth()) > wp) return false;  // more than a quarter of the grid wasted
+  if (hp * wp * std::max(s.chanIn, s.chanOut) > kGridMaxFloats) return false;
+  *g = {hp, wp, (s.outHeight() - 1) * wp + s.outWidth()};
+  return true;
+}
+
+// Sample xb with its zero padding, into padded (Hp, Wp, chanIn); or xb itself without padding.
+const float* paddedImage(const Conv2dShape& s, const Grid& g, const float* xb, float* padded) {
+  if (s.padHeight == 0 && s.padWidth == 0) return xb;
+  std::fill(padded, padded + g.paddedHeight * g.paddedWidth * s.chanIn, 0.0f);
+  for (int64_t iy = 0; iy < s.height; iy++)
+    std::memcpy(padded + ((iy + s.padHeight) * g.paddedWidth + s.padWidth) * s.chanIn, xb + iy * s.width * s.chanIn,
+                s.width * s.chanIn * sizeof(float));
+  return padded;
+}
+
+// dy of one sample on the grid (g.rows, chanOut), zeros in the columns that are not outputs.
+void gridGradient(const Conv2dShape& s, const Grid& g, const float* dyb, float* dyGrid) {
+  const int64_t ow = s.outWidth();
+  for (int64_t oy = 0; oy < s.outHeight(); oy++) {
+    float* row = dyGrid + oy * g.paddedWidth * s.chanOut;
+    std::memcpy(row, dyb + oy * ow * s.chanOut, ow * s.chanOut * sizeof(float));
+    if (oy + 1 < s.outHeight()) std::fill(row + ow * s.chanOut, row + g.paddedWidth * s.chanOut, 0.0f);
+  }
+}
+
+void gridForward(const Conv2dShape& s, const Grid& g, const float* x, const float* w, const float* bias, float* y,
+                 KernelPath path, ThreadPool* pool) {
+  const Threads threads = threadsFor(s, s.batch, pool);
+  const int64_t workers = threads.tasks ? threads.tasks->threads() : 1, run = s.kWidth * s.chanIn;
+  const int64_t paddedFloats = g.paddedHeight * g.paddedWidth * s.chanIn, gridFloats = g.rows * s.chanOut;
+  auto scratch = scratchFloats(workers * (paddedFloats + gridFloats));
+  parallelFor(threads.tasks, s.batch, [&](int64_t b, int worker) {
+    float* padded = scratch.get() + worker * (paddedFloats + gridFloats);
+    float* yGrid = padded + paddedFloats;
+    const float* xp = paddedImage(s, g, x + b * s.height * s.width * s.chanIn, padded);
+    for (int64_t ky = 0; ky < s.kHeight; ky++) {
+      GemmArgs a;
+      a.m = g.rows;
+      a.n = s.chanOut;
+      a.k = run;
+      a.a = xp + ky * g.paddedWidth * s.chanIn;
+      a.lda = s.chanIn;
+      a.b = w + ky * run * s.chanOut;
+      a.ldb = s.chanOut;
+      a.beta = ky == 0 ? 0.0f : 1.0f;
+      a.c = yGrid;
+      a.ldc = s.chanOut;
+      sgemm(a, path, threads.gemm);
+    }
+    const int64_t ow = s.outWidth();
+    float* yb = y + b * s.outHeight() * ow * s.chanOut;
+    for (int64_t oy = 0; oy < s.outHeight(); oy++) {
+      float* dst = yb + oy * ow * s.chanOut;
+      std::memcpy(dst, yGrid + oy * g.paddedWidth * s.chanOut, ow * s.chanOut * sizeof(float));
+      if (bias)
+        for (int64_t p = 0; p < ow; p++)
+          for (int64_t o = 0; o < s.chanOut; o++) dst[p * s.chanOut + o] += bias[o];
+    }
+  });
+}
+
+void gridBackwardInput(const Conv2dShape& s, const Grid& g, const float* dy, const float* w, float* dx, KernelPath path,
+                       ThreadPool* pool) {
+  const Threads threads = threadsFor(s, s.batch, pool);
+  const bool padded = s.padHeight != 0 || s.padWidth != 0;
+  const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
+  const int64_t paddedFloats = padded ? g.paddedHeight * g.paddedWidth * s.chanIn : 0, gridFloats = g.rows * s.chanOut;
+  auto scratch = scratchFloats(workers * (paddedFloats + gridFloats));
+  const int64_t image = s.height * s.width * s.chanIn, pixels = s.outHeight() * s.outWidth();
+  parallelFor(threads.tasks, s.batch, [&](int64_t b, int worker) {
+    float* dyGrid = scratch.get() + worker * (paddedFloats + gridFloats);
+    float* dxp = padded ? dyGrid + gridFloats : dx + b * image;
+    std::fill(dxp, dxp + g.paddedHeight * g.paddedWidth * s.chanIn, 0.0f);
+    gridGradient(s, g, dy + b * pixels * s.chanOut, dyGrid);
+    for (int64_t ky = 0; ky < s.kHeight; ky++)
+      for (int64_t kx = 0; kx < s.kWidth; kx++) {
+        GemmArgs a;
+        a.transB = true;  // W_{ky,kx}ᵀ: the tap's (chanIn, chanOut) block
+        a.m = g.rows;
+        a.n = s.chanIn;
+        a.k = s.chanOut;
+        a.a = dyGrid;
+        a.lda = s.chanOut;
+        a.b = w + (ky * s.kWidth + kx) * s.chanIn * s.chanOut;
+        a.ldb = s.chanOut;
+        a.beta = 1.0f;
+        a.c = dxp + (ky * g.paddedWidth + kx) * s.chanIn;
+        a.ldc = s.chanIn;
+        sgemm(a, path, threads.gemm);
+      }
+    if (padded) {  // the padding's gradient is dropped
+      float* dxb = dx + b * image;
+      for (int64_t iy = 0; iy < s.height; iy++)
+        std::memcpy(dxb + iy * s.width * s.chanIn, dxp + ((iy + s.padHeight) * g.paddedWidth + s.padWidth) * s.chanIn,
+                    s.width * s.chanIn * sizeof(float));
+    }
+  });
+}
+
+void gridBackwardWeight(const Conv2dShape& s, const Grid& g, const float* x, const float* dy, float* dw,
+                        KernelPath path, ThreadPool* pool) {
+  const Threads threads = threadsFor(s, s.batch, pool);
+  const int64_t chunks = threads.tasks ? std::min<int64_t>(s.batch, threads.tasks->threads()) : 1;
+  const int64_t run = s.kWidth * s.chanIn, size = s.windowSize() * s.chanOut;
+  const int64_t paddedFloats = g.paddedHeight * g.paddedWidth * s.chanIn, gridFloats = g.rows * s.chanOut;
+  auto partial = scratchFloats(chunks > 1 ? chunks * size : 0);
+  auto scratch = scratchFloats(chunks * (paddedFloats + gridFloats));
+  const int64_t pixels = s.outHeight() * s.outWidth();
+  parallelFor(
+      chunks > 1 ? threads.tasks : nullptr, chunks,
+      [&](int64_t chunk, int) {
+        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+        float* target = chunks > 1 ? partial.get() + chunk * size : dw;
+        float* padded = scratch.get() + chunk * (paddedFloats + gridFloats);
+        float* dyGrid = padded + paddedFloats;
+        for (int64_t b = begin; b < end; b++) {
+          const float* xp = paddedImage(s, g, x + b * s.height * s.width * s.chanIn, padded);
+          gridGradient(s, g, dy + b * pixels * s.chanOut, dyGrid);
+          for (int64_t ky = 0; ky < s.kHeight; ky++) {
+            GemmArgs a;
+            a.transA = true;  // X_kyᵀ
+            a.m = run;
+            a.n = s.chanOut;
+            a.k = g.rows;
+            a.a = xp + ky * g.paddedWidth * s.chanIn;
+            a.lda = s.chanIn;
+            a.b = dyGrid;
+            a.ldb = s.chanOut;
+            a.beta = chunks > 1 && b == begin ? 0.0f : 1.0f;
+            a.c = target + ky * run * s.chanOut;
+            a.ldc = s.chanOut;
+            sgemm(a, path, threads.gemm);
+          }
+        }
+      },
+      TaskOrder::Arrival);
+  if (chunks > 1)
+    for (int64_t c = 0; c < chunks; c++) {
+      const float* part = partial.get() + c * size;
+      for (int64_t i = 0; i < size; i++) dw[i] += part[i];
+    }
+}
+
 }  // namespace
 
 void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
                    ThreadPool* pool) {
   const Tiling t = tilingOf(s);
   if (s.batch == 0 || t.pixels == 0) return;
+  Grid grid;
+  if (useGrid(s, &grid)) return gridForward(s, grid, x, w, bias, y, path, pool);
   const int64_t window = s.windowSize(), tasks = s.batch * t.tiles;
   const Threads threads = threadsFor(s, tasks, pool);
   const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
@@ -257,6 +430,8 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
     std::memset(dx, 0, s.batch * image * sizeof(float));
     return;
   }
+  Grid grid;
+  if (useGrid(s, &grid)) return gridBackwardInput(s, grid, dy, w, dx, path, pool);
   const int64_t window = s.windowSize();
   const Threads threads = threadsFor(s, s.batch, pool);
   const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
@@ -315,6 +490,8 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
                           ThreadPool* pool) {
   const Tiling t = tilingOf(s);
   if (s.batch == 0 || t.pixels == 0) return;
+  Grid grid;
+  if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);
   const int64_t window = s.windowSize(), size = window * s.chanOut;
   const Threads threads = threadsFor(s, s.batch, pool);
   // One matrix per batch chunk when the batch is split, summed in chunk order after the join, so

@@ -292,6 +292,8 @@ describe.each(variants)('$label', ({ backend, setup }) => {
       [2, 5, 6, 2, 3, 4, 2, 3, 2, 3, 1], // kernel not dividing the size, padding up to k − 1
       [2, 3, 3, 1, 2, 3, 3, 1, 1, 0, 0], // one output pixel
       [1, 2, 2, 1, 1, 3, 3, 1, 1, 0, 0], // kernel larger than the image: no output
+      [2, 10, 10, 16, 8, 3, 3, 1, 1, 1, 1], // stride 1, many channels: GEMMs on the padded image
+      [2, 9, 9, 12, 5, 2, 2, 1, 1, 0, 0], // the same on the image itself
     ];
     for (let i = 0; i < 12; i++) {
       const kH = randInt(1, 4);

@@ -142,14 +142,16 @@ int main() {
     ThreadPool pool(threads);
     for (KernelPath path : kAllPaths) {
       if (!pathUnderTest(path)) continue;
-      // LeNet's two convolutions at batch 32, a padded VGG block, a 1x1 convolution, a large image
-      // tiled several times, then random shapes (rectangular kernels and strides, padding up to k − 1).
+      // LeNet's two convolutions at batch 32, a padded VGG block and an unpadded stride-1 one (the
+      // GEMMs on the image itself), a 1x1 convolution, a large image tiled several times, then random shapes
+      // (rectangular kernels and strides, padding up to k − 1).
       testConv(rng, Conv2dShape{32, 28, 28, 1, 6, 5, 5, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{32, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{4, 16, 16, 16, 32, 3, 3, 1, 1, 1, 1}, path, pool);
+      testConv(rng, Conv2dShape{3, 12, 12, 32, 16, 3, 3, 1, 1, 0, 0}, path, pool);  // stride 1, unpadded
       testConv(rng, Conv2dShape{3, 9, 7, 24, 40, 1, 1, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{1, 120, 97, 3, 8, 3, 3, 2, 1, 1, 1}, path, pool);
-      cases += 5;
+      cases += 6;
       std::uniform_int_distribution<int> kDist(1, 5), sDist(1, 3), cDist(1, 24), bDist(1, 4), hDist(1, 14);
       for (int i = 0; i < (quick ? 10 : 40); i++) {
         Conv2dShape s;
