@@ -33,6 +33,7 @@ import { ensureDir } from '../data/paths';
 import { save } from '../serialize';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
+import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
@@ -245,6 +246,7 @@ export function usage(): string {
     '  sweep      run many trainings side by side from a JSON spec (neurone sweep --help)',
     '  worker     take the runs of `neurone sweep --queue` from Redis and train them (neurone worker --help)',
     ...MODEL_COMMAND_HELP,
+    '  style      an image with the content of one PNG and the style of another (neurone style --help)',
     '  --version  print the version',
     '',
     'Options of train:',
@@ -825,6 +827,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (command === 'sweep') return await sweepCommand(rest);
     if (command === 'worker') return await workerCommand(rest);
+    if (command === 'style') return await styleCommand(rest);
     if (command === '--version' || command === '-V') {
       process.stdout.write(`neurone ${version()}\n`);
       return 0;
@@ -832,7 +835,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const modelCommand = Object.prototype.hasOwnProperty.call(MODEL_COMMANDS, command) ? MODEL_COMMANDS[command] : undefined;
     if (modelCommand) return await modelCommand(rest);
     if (command !== 'train') {
-      throw new UsageError(unknownCommand(command, ['train', 'presets', 'sweep', 'worker', ...Object.keys(MODEL_COMMANDS)]));
+      throw new UsageError(unknownCommand(command, ['train', 'presets', 'sweep', 'worker', 'style', ...Object.keys(MODEL_COMMANDS)]));
     }
     const opts = parseTrainArgs(rest);
     if (!opts) {

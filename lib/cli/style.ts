@@ -1,0 +1,165 @@
+/**
+ * `neurone style --content a.png --style b.png --out c.png`: style transfer (lib/style.ts) on two
+ * PNG files, with random or freshly trained features.
+ *
+ * Memory: each input is checked from its PNG header before it is decoded (at most MAX_PNG_PIXELS,
+ * 16.7 million pixels: about 256 MiB while one is decoded, as 8-bit RGBA then float32 RGB) and
+ * shrunk at once to the working size; the working size (--size, the longest side) is at most
+ * MAX_STYLE_SIZE, where one step's forward and backward passes hold about 250 MiB.
+ */
+import { readImage, resizeImage, writeImage } from '../data/image';
+import { Tensor } from '../tensor';
+import { StyleFeatures, randomStyleFeatures, styleTransfer, trainStyleFeatures } from '../style';
+import { TerminalProgress, formatLoss } from '../progress';
+import { FlagSpec, InputError, ParsedArgs, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
+
+/** The largest working size (--size): the longest side of the image optimised. */
+export const MAX_STYLE_SIZE = 512;
+/** The smallest: the feature network pools three times and its last convolution is 5×5. */
+export const MIN_STYLE_SIZE = 16;
+/** Upper bound of --steps and --train-steps (a typo such as 300000 is refused, not run for hours). */
+const MAX_STEPS = 100_000;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: '--content', arg: 'FILE', help: 'the content image (PNG): the layout of the result' },
+  { name: '--style', arg: 'FILE', help: 'the style image (PNG): the textures and colours of the result' },
+  { name: '--out', arg: 'FILE', help: 'the result (PNG), at the working size' },
+  { name: '--size', arg: 'N', help: `longest side of the result, in pixels (default 128, ${MIN_STYLE_SIZE} to ${MAX_STYLE_SIZE})` },
+  { name: '--steps', arg: 'N', help: 'optimisation steps (default 300)' },
+  { name: '--content-weight', arg: 'X', help: 'weight of the content loss (default 1)' },
+  { name: '--style-weight', arg: 'X', help: 'weight of the style loss (default 10; higher: more style, less content)' },
+  { name: '--lr', arg: 'X', help: "Adam's learning rate on the pixels in [0, 1] (default 0.02)" },
+  { name: '--features', arg: 'KIND', choices: ['random', 'trained'], help: 'random (default) or trained on the two images first' },
+  { name: '--train-steps', arg: 'N', help: 'training steps of --features trained (default 500)' },
+  { name: '--seed', arg: 'N', help: 'seed of the feature weights and of the training patches (default 0)' },
+  { name: '--quiet', help: 'no progress bar nor summary lines' },
+  { name: '--help', help: 'show this help' },
+];
+
+export function styleUsage(): string {
+  return helpText('neurone style --content FILE --style FILE --out FILE [options]', FLAGS, [
+    'The result starts as the content image and is optimised so that its features match the content',
+    "image's and the Gram matrices of its features match the style image's (Gatys et al. 2016). The",
+    'features come from networks neurone makes itself: random filters at four scales (the default; the',
+    'better of the two in reports/README.md), or the same network trained for --train-steps on patches of',
+    'the two images (self-supervised: which way a patch was turned).',
+    '',
+    `Inputs: PNG files of at most 16,777,216 pixels (checked from the header before decoding); each is`,
+    `shrunk to the working size at once. --size ${MAX_STYLE_SIZE} needs about 250 MiB for the optimisation.`,
+    '',
+    'Examples:',
+    '  neurone style --content cat.png --style brick.png --out cat-brick.png',
+    '  neurone style --content cat.png --style gravel.png --out out.png --size 256 --steps 500 --style-weight 30',
+  ]);
+}
+
+/** A finite non-negative number flag (positive when `positive`), or its default. */
+function numberFlag(args: ParsedArgs, name: string, fallback: number, positive: boolean): number {
+  const raw = flagValue(args, name);
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || (positive && v === 0)) {
+    throw new InputError(`style: ${name} must be a finite number ${positive ? '> 0' : '>= 0'}, got '${raw}'`);
+  }
+  return v;
+}
+
+function requiredFile(args: ParsedArgs, name: string): string {
+  const file = flagValue(args, name);
+  if (file === undefined) throw new InputError(`style: ${name} FILE is required (see neurone style --help)`);
+  return file;
+}
+
+/** Reads a PNG as an RGB image, shrunk (or enlarged) to longest side `size`; any problem is bad input. */
+function readAt(flag: string, file: string, size: number): Tensor {
+  return asInput(`style: ${flag}: `, () => resizeImage(readImage(file), size));
+}
+
+/** The `style` command; returns the exit code. */
+export function styleCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  return runCommand(() => {
+    const args = parseArgs('style', argv, FLAGS);
+    if (args.flags.has('--help')) {
+      write(`${styleUsage()}\n`);
+      return 0;
+    }
+    if (args.positional.length > 0) {
+      throw new InputError(`style: unexpected argument '${args.positional[0]}' (files go after --content, --style, --out)`);
+    }
+    const contentFile = requiredFile(args, '--content');
+    const styleFile = requiredFile(args, '--style');
+    const out = requiredFile(args, '--out');
+    const size = intFlag(args, 'style', '--size', 128, MIN_STYLE_SIZE);
+    if (size > MAX_STYLE_SIZE) {
+      throw new InputError(
+        `style: --size must be an integer in [${MIN_STYLE_SIZE}, ${MAX_STYLE_SIZE}], got '${flagValue(args, '--size')}'`,
+      );
+    }
+    const steps = intFlag(args, 'style', '--steps', 300, 0);
+    const trainSteps = intFlag(args, 'style', '--train-steps', 500);
+    for (const [flag, n] of [
+      ['--steps', steps],
+      ['--train-steps', trainSteps],
+    ] as const) {
+      if (n > MAX_STEPS) throw new InputError(`style: ${flag} must be at most ${MAX_STEPS}, got ${n}`);
+    }
+    const contentWeight = numberFlag(args, '--content-weight', 1, false);
+    const styleWeight = numberFlag(args, '--style-weight', 10, false);
+    const lr = numberFlag(args, '--lr', 0.02, true);
+    const seed = intFlag(args, 'style', '--seed', 0, 0);
+    if (seed > 2 ** 32 - 1) throw new InputError(`style: --seed must be at most ${2 ** 32 - 1}, got ${seed}`);
+    const kind = flagValue(args, '--features') ?? 'random';
+    if (kind !== 'trained' && flagValue(args, '--train-steps') !== undefined) {
+      throw new InputError('style: --train-steps applies only to --features trained');
+    }
+    const quiet = args.flags.has('--quiet');
+    checkOutputFile('style', '--out', out, [contentFile, styleFile]);
+
+    const content = readAt('--content', contentFile, size);
+    const style = readAt('--style', styleFile, size);
+    if (Math.min(content.shape[0], content.shape[1]) < MIN_STYLE_SIZE || Math.min(style.shape[0], style.shape[1]) < MIN_STYLE_SIZE) {
+      const [f, t] = Math.min(content.shape[0], content.shape[1]) < MIN_STYLE_SIZE ? ['--content', content] : ['--style', style];
+      throw new InputError(
+        `style: ${f}: at --size ${size} the image is ${t.shape[1]}×${t.shape[0]}; both sides must be at least ${MIN_STYLE_SIZE} (a larger --size, or a less elongated image)`,
+      );
+    }
+    const say = (line: string): void => {
+      if (!quiet) write(`${line}\n`);
+    };
+    say(
+      `content ${contentFile} at ${content.shape[1]}×${content.shape[0]}, style ${styleFile} at ${style.shape[1]}×${style.shape[0]}; ` +
+        `${kind} features (seed ${seed}), ${steps} steps, content weight ${contentWeight}, style weight ${styleWeight}`,
+    );
+    const bar = quiet ? null : new TerminalProgress({ unit: 'steps' });
+    const phases = kind === 'trained' ? 2 : 1;
+    const started = performance.now();
+    let features: StyleFeatures;
+    try {
+      if (kind === 'trained') {
+        bar?.start(trainSteps, 0, 1, phases);
+        features = trainStyleFeatures([content, style], { seed, steps: trainSteps, onStep: (s, loss) => bar?.update(s, loss) });
+      } else {
+        features = randomStyleFeatures({ seed });
+      }
+      bar?.start(steps, 0, phases, phases);
+      const result = styleTransfer(content, style, {
+        features,
+        steps,
+        lr,
+        contentWeight,
+        styleWeight,
+        onStep: (s, loss) => bar?.update(s, loss.total),
+      });
+      bar?.stop();
+      writeImage(out, result.image);
+      const first = result.history[0];
+      say(
+        `loss ${formatLoss(first)} → ${formatLoss(result.loss.total)} (content ${formatLoss(result.loss.content)}, style ${formatLoss(result.loss.style)}); ` +
+          `${out} written (${content.shape[1]}×${content.shape[0]}) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    } finally {
+      bar?.stop();
+    }
+    return 0;
+  });
+}
