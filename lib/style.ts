@@ -542,8 +542,18 @@ export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTra
   if (onStep !== undefined && typeof onStep !== 'function')
     throw new TypeError(`${who}: onStep must be a function, got ${describe(onStep)}`);
   // Both images must pass through the network (its convolutions refuse images too small).
-  features.net.outputShape([1, h, w, 3]);
-  features.net.outputShape([1, ...style.shape]);
+  for (const [name, image] of [
+    ['content', content],
+    ['style', style],
+  ] as const) {
+    try {
+      features.net.outputShape([1, ...image.shape]);
+    } catch (e) {
+      throw new RangeError(
+        `${who}: ${name} (${image.shape[0]}×${image.shape[1]}) does not fit the feature network: ${(e as Error).message}`,
+      );
+    }
+  }
 
   const targets: StyleTargets = { content: contentTargets(features, content), style: styleTargets(features, style) };
   const x = zeros([1, h, w, 3]);
