@@ -137,7 +137,9 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
     try {
       if (kind === 'trained') {
         bar?.start(trainSteps, 0, 1, phases);
-        features = trainStyleFeatures([content, style], { seed, steps: trainSteps, onStep: (s, loss) => bar?.update(s, loss) });
+        // Patches of 32 pixels, or the whole of the smallest side when that is shorter (at least MIN_STYLE_SIZE).
+        const patch = Math.min(32, ...content.shape.slice(0, 2), ...style.shape.slice(0, 2));
+        features = trainStyleFeatures([content, style], { seed, steps: trainSteps, patch, onStep: (s, loss) => bar?.update(s, loss) });
       } else {
         features = randomStyleFeatures({ seed });
       }

@@ -1,0 +1,224 @@
+/**
+ * `neurone style`: a normal run writes a PNG of the requested size; hostile input (a missing file,
+ * bytes that are not a PNG, a truncated PNG, a header announcing more pixels than the run allows,
+ * bad flags) exits 2 with one line on stderr and writes nothing. Most cases call the command in
+ * this process; one run of each kind goes through the real command line (ts-node, as
+ * test/cli.test.ts does).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { styleCommand } from '../lib/cli/style';
+import { readImage, writeImage } from '../lib/data/image';
+import { wrap } from '../lib/tensor';
+
+const root = path.join(__dirname, '..');
+const tsNode = require.resolve('ts-node/dist/bin.js');
+/** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
+const HANG_GUARD_MS = 120000;
+
+let tmp: string;
+let content: string;
+let style: string;
+
+function gradient(h: number, w: number): Float32Array {
+  const d = new Float32Array(h * w * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) d.set([y / h, x / w, (x + y) % 5 < 2 ? 1 : 0], (y * w + x) * 3);
+  return d;
+}
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-style-cli-'));
+  content = path.join(tmp, 'content.png');
+  style = path.join(tmp, 'style.png');
+  writeImage(content, wrap([30, 40, 3], gradient(30, 40)));
+  writeImage(style, wrap([32, 32, 3], gradient(32, 32).reverse()));
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Runs the command in this process: its exit code, what it printed and what went to stderr. */
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    const code = await styleCommand(args, (t) => {
+      stdout += t;
+    });
+    return { code, stdout, stderr };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+/** Exit 2, one line on stderr with one `neurone: ` prefix, no stack trace, and no output file. */
+function expectRefused(r: { code: number | null; stderr: string }, pattern: RegExp, out: string): void {
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^neurone: style: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.code).toBe(2);
+  expect(fs.existsSync(out)).toBe(false);
+  // No temporary file left beside it either.
+  if (fs.existsSync(path.dirname(out))) expect(fs.readdirSync(path.dirname(out)).filter((f) => f.includes(path.basename(out)))).toEqual([]);
+}
+
+/** A valid 1×1 PNG whose header is rewritten to announce `width`×`height` pixels (CRC kept right). */
+function pngClaiming(width: number, height: number): Buffer {
+  const file = path.join(tmp, 'one.png');
+  writeImage(file, wrap([1, 1, 3], new Float32Array(3)));
+  const bytes = fs.readFileSync(file);
+  bytes.writeUInt32BE(width, 16);
+  bytes.writeUInt32BE(height, 20);
+  bytes.writeUInt32BE(zlib.crc32(bytes.subarray(12, 29)), 29);
+  return bytes;
+}
+
+describe('neurone style, in process', () => {
+  test('a normal run writes a PNG whose longest side is --size', async () => {
+    const out = path.join(tmp, 'ok.png');
+    const r = await run(['--content', content, '--style', style, '--out', out, '--size', '24', '--steps', '4', '--seed', '3']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/content .*content\.png at 24×18, style .*style\.png at 24×24; random features \(seed 3\), 4 steps/);
+    expect(r.stdout).toMatch(/loss \S+ → \S+ \(content \S+, style \S+\); .*ok\.png written \(24×18\)/);
+    expect(readImage(out).shape).toEqual([18, 24, 3]);
+  });
+
+  test('--features trained trains first, then writes the result', async () => {
+    const out = path.join(tmp, 'trained.png');
+    const r = await run(['--content', content, '--style', style, '--out', out, '--size', '32', '--steps', '2']);
+    expect(r.code).toBe(0);
+    const t = await run([
+      '--content',
+      content,
+      '--style',
+      style,
+      '--out',
+      out + '2.png',
+      '--size',
+      '32',
+      '--steps',
+      '2',
+      '--features',
+      'trained',
+      '--train-steps',
+      '2',
+      '--quiet',
+    ]);
+    expect(t.stderr).toBe('');
+    expect(t.code).toBe(0);
+    expect(t.stdout).toBe('');
+    expect(readImage(out + '2.png').shape).toEqual([24, 32, 3]);
+  });
+
+  const refused: [string, () => string[], RegExp][] = [
+    [
+      'a missing content file',
+      () => ['--content', path.join(tmp, 'nope.png'), '--style', style],
+      /--content: .*nope\.png: cannot read \(no such file\)/,
+    ],
+    [
+      'a style file that is not a PNG',
+      () => ['--content', content, '--style', path.join(tmp, 'text.png')],
+      /--style: .*text\.png: cannot decode PNG/,
+    ],
+    ['a truncated PNG', () => ['--content', path.join(tmp, 'cut.png'), '--style', style], /--content: .*cut\.png: truncated PNG/],
+    [
+      'a header announcing 5000×4000 pixels',
+      () => ['--content', content, '--style', path.join(tmp, 'huge.png')],
+      /--style: .*huge\.png: 5000×4000 pixels, more than the 16777216/,
+    ],
+    [
+      '--size above the bound',
+      () => ['--content', content, '--style', style, '--size', '513'],
+      /--size must be an integer in \[16, 512\], got '513'/,
+    ],
+    ['--size below the bound', () => ['--content', content, '--style', style, '--size', '8'], /--size must be an integer >= 16, got '8'/],
+    [
+      '--steps not a number',
+      () => ['--content', content, '--style', style, '--steps', 'many'],
+      /--steps must be an integer >= 0, got 'many'/,
+    ],
+    [
+      'a negative --style-weight',
+      () => ['--content', content, '--style', style, '--style-weight', '-1'],
+      /--style-weight must be a finite number >= 0, got '-1'/,
+    ],
+    ['--lr 0', () => ['--content', content, '--style', style, '--lr', '0'], /--lr must be a finite number > 0, got '0'/],
+    [
+      'an unknown --features',
+      () => ['--content', content, '--style', style, '--features', 'vgg'],
+      /bad value for --features: 'vgg' \(expected one of random, trained\)/,
+    ],
+    [
+      '--train-steps without trained features',
+      () => ['--content', content, '--style', style, '--train-steps', '5'],
+      /--train-steps applies only to --features trained/,
+    ],
+    [
+      'a mistyped flag',
+      () => ['--content', content, '--style', style, '--stpes', '5'],
+      /unknown option '--stpes' \(did you mean --steps\?\)/,
+    ],
+    ['no --style', () => ['--content', content], /--style FILE is required/],
+    [
+      'an image too elongated for the size',
+      () => ['--content', path.join(tmp, 'thin.png'), '--style', style, '--size', '16'],
+      /--content: at --size 16 the image is 16×2; both sides must be at least 16/,
+    ],
+  ];
+
+  test.each(refused)('%s: exit 2, one line, nothing written', async (_, args, pattern) => {
+    fs.writeFileSync(path.join(tmp, 'text.png'), 'not an image at all\n');
+    const whole = fs.readFileSync(content);
+    fs.writeFileSync(path.join(tmp, 'cut.png'), whole.subarray(0, Math.floor(whole.length / 2)));
+    fs.writeFileSync(path.join(tmp, 'huge.png'), pngClaiming(5000, 4000));
+    writeImage(path.join(tmp, 'thin.png'), wrap([4, 40, 3], new Float32Array(480).fill(0.5)));
+    const out = path.join(tmp, 'refused.png');
+    const a = args();
+    const r = await run(a.includes('--out') ? a : [...a, '--out', out]);
+    expectRefused(r, pattern, out);
+  });
+
+  test('--out in a missing folder, or naming an input, is refused before any work', async () => {
+    const out = path.join(tmp, 'no', 'such', 'dir.png');
+    expectRefused(await run(['--content', content, '--style', style, '--out', out]), /--out: folder .* does not exist/, out);
+    const before = fs.readFileSync(style);
+    const r = await run(['--content', content, '--style', style, '--out', style]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^neurone: style: --out: .*style\.png is also an input; it would be overwritten\n$/);
+    expect(fs.readFileSync(style).equals(before)).toBe(true);
+  });
+});
+
+describe('neurone style, through the command line', () => {
+  const cli = (args: string[]) => {
+    const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), 'style', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: HANG_GUARD_MS,
+      env: { ...process.env, NEURONE_BACKEND: '' },
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+
+  test('writes the PNG; a truncated input exits 2 with one line and no file', () => {
+    const out = path.join(tmp, 'cli.png');
+    const ok = cli(['--content', content, '--style', style, '--out', out, '--size', '24', '--steps', '2']);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(readImage(out).shape).toEqual([18, 24, 3]);
+    const whole = fs.readFileSync(style);
+    const cut = path.join(tmp, 'cut-style.png');
+    fs.writeFileSync(cut, whole.subarray(0, whole.length - 20));
+    const bad = path.join(tmp, 'cli-bad.png');
+    expectRefused(cli(['--content', content, '--style', cut, '--out', bad]), /--style: .*cut-style\.png: truncated PNG/, bad);
+  });
+});
