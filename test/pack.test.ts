@@ -2,32 +2,40 @@
  * The package as a user gets it from npm: what the tarball holds, and an install of it into a
  * fresh project with no compiler on PATH (prebuilt native addon used), then without the prebuild
  * (install falls back to compiling when a compiler exists, to the js backend with its warning
- * when none does) — training works in every case, from CommonJS and from an ES module.
+ * when none does) — training works in every case, from CommonJS and from an ES module. The same
+ * installed project also trains under qemu with an arm64 Node on the linux-arm64 binary, and with
+ * the oldest Node that `engines` allows.
  *
- * Nothing is written into the checkout but the `dist/` that `npm pack` builds: the tarball is
- * unpacked into a temporary folder, the prebuilt binary is built there (or taken from a cache in
- * the system's temporary folder, keyed by a hash of the native sources), and the package is packed
- * again from there, as the publishing job packs it after `npm run prebuild`.
+ * The tarball is made by a plain `npm pack`: its `prepack` (scripts/prebuild-all.js) puts the
+ * linux-x64 and linux-arm64 glibc binaries into prebuilds/, built in scratch folders (the
+ * checkout's build/ is not touched) or taken from their cache in the system's temporary folder,
+ * keyed by a hash of the native sources. So this test needs a linux-x64 glibc machine with
+ * Debian's g++-aarch64-linux-gnu and qemu-user (.ci/run installs them); elsewhere it fails with
+ * prebuild:all's message naming what is missing.
  *
  * The install needs no network and no warm npm cache of registry documents: the consumer gets a
  * lockfile naming the tarball and the exact versions and integrity hashes of neurone's runtime
  * dependencies, taken from this repository's package-lock.json, and `npm ci --offline` then reads
  * those tarballs from the content cache that this repository's own `npm ci` filled. (A plain
  * `npm install --offline` would also need each dependency's registry document, which `npm ci`
- * does not fetch, so it failed on a machine whose cache was cold.)
+ * does not fetch, so it failed on a machine whose cache was cold.) The arm64 and oldest Nodes come
+ * from the npm registry once (scripts/fetch-node.js), then from the temporary folder.
  *
- * Slow-ish (a TypeScript build, a prebuild unless cached, one addon compile): about a minute.
+ * Slow-ish (a TypeScript build, two prebuilds unless cached, one addon compile, a training under
+ * qemu): a minute or two, several more when the binaries are not cached.
  */
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { NODES, fetchNode } from '../scripts/fetch-node';
+import { ELF_MACHINE, cachedBinary, elfMachine, hostProblem, prebuildAll } from '../scripts/prebuild-all';
 
 const root = path.resolve(__dirname, '..');
-const platformTag = `${process.platform}-${process.arch}`;
-const checkoutPrebuilds = path.join(root, 'prebuilds');
-const prebuildsBefore = fs.existsSync(checkoutPrebuilds) ? fs.readdirSync(checkoutPrebuilds, { recursive: true }).sort() : null;
+const X64_BINARY = 'prebuilds/linux-x64/neurone.glibc.node';
+const ARM64_BINARY = 'prebuilds/linux-arm64/neurone.glibc.node';
+const checkoutAddon = path.join(root, 'build', 'Release', 'neurone.node');
 
 /** npm's own entry point, run with this node: works with a PATH that has nothing else on it. */
 function npmCli(): string {
@@ -72,53 +80,35 @@ const fullEnv = (): NodeJS.ProcessEnv => {
   return env;
 };
 
-/** A hash of everything the native build reads: a cached prebuild is reused only for the same sources. */
-function nativeSourcesHash(): string {
-  const files = [
-    'binding.gyp',
-    ...fs
-      .readdirSync(path.join(root, 'native'))
-      .filter((f) => /\.(cc|h)$|^sources\.json$/.test(f))
-      .sort()
-      .map((f) => `native/${f}`),
-  ];
-  const h = crypto.createHash('sha256');
-  for (const f of files)
-    h.update(f)
-      .update('\0')
-      .update(fs.readFileSync(path.join(root, f)));
-  return h.digest('hex').slice(0, 16);
+/** The sha256 of `file`, or null when there is none. */
+function fileHash(file: string): string | null {
+  return fs.existsSync(file) ? crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex') : null;
 }
 
 /**
- * Puts `prebuilds/<platform>-<arch>/` into the unpacked package `pkgDir`: `npm run prebuild` there
- * (with this repository's node_modules for node-addon-api and prebuildify), or a copy of the
- * binaries an earlier run built from the same sources.
+ * The newest glibc and libstdc++ symbol versions `binary` needs (`GLIBC_2.29`, `GLIBCXX_3.4.30`),
+ * from its dynamic symbol table as `objdump -T` prints it: what README's install section promises.
  */
-function addPrebuild(pkgDir: string): void {
-  const cache = path.join(os.tmpdir(), `neurone-prebuild-${nativeSourcesHash()}`, platformTag);
-  const target = path.join(pkgDir, 'prebuilds', platformTag);
-  if (!fs.existsSync(cache)) {
-    const modules = path.join(pkgDir, 'node_modules');
-    fs.symlinkSync(path.join(root, 'node_modules'), modules, 'junction');
-    try {
-      ok(run(process.execPath, [npm, 'run', 'prebuild'], pkgDir, fullEnv()), 'npm run prebuild');
-    } finally {
-      fs.unlinkSync(modules);
-    }
-    fs.rmSync(path.join(pkgDir, 'build'), { recursive: true, force: true });
-    // Into the cache under a temporary name, then renamed: a concurrent run never sees half of it.
-    const partial = `${cache}.${process.pid}.tmp`;
-    fs.cpSync(target, partial, { recursive: true });
-    fs.mkdirSync(path.dirname(cache), { recursive: true });
-    try {
-      fs.renameSync(partial, cache);
-    } catch {
-      fs.rmSync(partial, { recursive: true, force: true }); // another run cached the same sources first
-    }
-    return;
+function newestSymbolVersions(objdump: string, binary: string): { GLIBC: number[]; GLIBCXX: number[] } {
+  const table = ok(run(objdump, ['-T', binary], root, fullEnv()), `${objdump} -T ${binary}`);
+  const newest = { GLIBC: [0], GLIBCXX: [0] };
+  for (const [, lib, version] of table.matchAll(/\((GLIBC|GLIBCXX)_([\d.]+)\)/g)) {
+    const parts = version.split('.').map(Number);
+    if (compareVersions(parts, newest[lib as 'GLIBC' | 'GLIBCXX']) > 0) newest[lib as 'GLIBC' | 'GLIBCXX'] = parts;
   }
-  fs.cpSync(cache, target, { recursive: true });
+  return newest;
+}
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+  return 0;
+}
+
+/** The path of `tool` on this machine's PATH, or a failure naming the Debian package to install. */
+function findTool(tool: string, debianPackage: string): string {
+  const found = run('/bin/sh', ['-c', `command -v ${tool} || true`], root, fullEnv()).stdout.trim();
+  if (!found) throw new Error(`pack test: ${tool} not found on PATH (apt-get install ${debianPackage})`);
+  return found;
 }
 
 /**
@@ -215,10 +205,15 @@ describePosix('the npm package', () => {
   let project: string;
   let binDir: string;
   let tarball: string;
-
-  let pkgDir: string;
+  let files: string[];
+  let addonBefore: string | null;
+  let addonAfter: string | null;
 
   beforeAll(() => {
+    // The machine prebuild:all needs (linux-x64, glibc, the native and aarch64 toolchains); its
+    // message names the missing packages.
+    const problem = hostProblem();
+    if (problem) throw new Error(problem);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-pack-'));
     project = path.join(tmp, 'project');
     binDir = path.join(tmp, 'bin');
@@ -227,32 +222,18 @@ describePosix('the npm package', () => {
     // PATH for the no-compiler runs: node, and the shell npm runs scripts with.
     fs.symlinkSync(process.execPath, path.join(binDir, 'node'));
     fs.symlinkSync('/bin/sh', path.join(binDir, 'sh'));
-    // Pack (building dist/), unpack, add the prebuilt binary, pack again from there.
-    const first = JSON.parse(ok(run(process.execPath, [npm, 'pack', '--json', '--pack-destination', tmp], root, fullEnv()), 'npm pack'));
-    const stage = path.join(tmp, 'stage');
-    fs.mkdirSync(stage);
-    ok(run('tar', ['-xzf', path.join(tmp, first[0].filename), '-C', stage], tmp, fullEnv()), 'unpacking the tarball');
-    pkgDir = path.join(stage, 'package');
-    addPrebuild(pkgDir);
-    const out = path.join(tmp, 'final');
-    fs.mkdirSync(out);
-    const packed = JSON.parse(
-      ok(
-        run(process.execPath, [npm, 'pack', '--json', '--ignore-scripts', '--pack-destination', out], pkgDir, fullEnv()),
-        'npm pack (with the prebuild)',
-      ),
-    );
-    tarball = path.join(out, packed[0].filename);
-  }, 300_000);
-  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    // A plain npm pack, as `npm publish` packs: prepack makes prebuilds/, prepare builds dist/.
+    addonBefore = fileHash(checkoutAddon);
+    const packed = JSON.parse(ok(run(process.execPath, [npm, 'pack', '--json', '--pack-destination', tmp], root, fullEnv()), 'npm pack'));
+    addonAfter = fileHash(checkoutAddon);
+    tarball = path.join(tmp, packed[0].filename);
+    files = packed[0].files.map((f: { path: string }) => f.path);
+  }, 900_000);
+  afterAll(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
 
-  test('npm pack lists dist, types, prebuilds, native sources, binding.gyp, data, README, LICENSE and nothing else', () => {
-    // The listing of the package as published: the unpacked tarball with its prebuild added.
-    const out = ok(
-      run(process.execPath, [npm, 'pack', '--dry-run', '--json', '--ignore-scripts'], pkgDir, fullEnv()),
-      'npm pack --dry-run',
-    );
-    const files: string[] = JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
+  test('npm pack lists dist, types, both Linux prebuilds, native sources, binding.gyp, data, README, LICENSE and nothing else', () => {
     const allowed = [
       /^package\.json$/,
       /^README\.md$/,
@@ -279,13 +260,93 @@ describePosix('the npm package', () => {
       'dist/index.d.mts',
       'dist/data/index.mjs',
       'dist/serialize.js',
+      X64_BINARY,
+      ARM64_BINARY,
     ]) {
       expect(files).toContain(required);
     }
-    expect(files.some((f) => f.startsWith(`prebuilds/${process.platform}-${process.arch}/`))).toBe(true);
     // Every native source the build needs is in the package (the compile fallback).
     const sources = JSON.parse(fs.readFileSync(path.join(root, 'native/sources.json'), 'utf8'));
-    for (const group of ['binding', 'kernels', 'avx2', 'avx512']) for (const f of sources[group]) expect(files).toContain(f);
+    for (const group of ['binding', 'kernels', 'avx2', 'avx512', 'neon']) for (const f of sources[group]) expect(files).toContain(f);
+  });
+
+  test("the tarball's binaries are an x86-64 and an AArch64 ELF file, the ones prebuild:all cached", () => {
+    const unpacked = path.join(tmp, 'unpacked');
+    fs.mkdirSync(unpacked);
+    ok(
+      run('tar', ['-xzf', tarball, '-C', unpacked, `package/${X64_BINARY}`, `package/${ARM64_BINARY}`], tmp, fullEnv()),
+      'unpacking the prebuilds',
+    );
+    const x64 = path.join(unpacked, 'package', X64_BINARY);
+    const arm64 = path.join(unpacked, 'package', ARM64_BINARY);
+    expect([elfMachine(x64), elfMachine(arm64)]).toEqual([ELF_MACHINE.x64, ELF_MACHINE.arm64]);
+    expect([ELF_MACHINE.x64, ELF_MACHINE.arm64]).toEqual([0x3e, 0xb7]);
+    expect(fileHash(x64)).toBe(fileHash(cachedBinary('linux-x64')));
+    expect(fileHash(arm64)).toBe(fileHash(cachedBinary('linux-arm64')));
+    // README: they load with glibc 2.29 and GCC 12's C++ runtime (GLIBCXX_3.4.30) or newer.
+    for (const [objdump, debianPackage, binary] of [
+      ['objdump', 'binutils', x64],
+      ['aarch64-linux-gnu-objdump', 'binutils-aarch64-linux-gnu', arm64],
+    ]) {
+      const newest = newestSymbolVersions(findTool(objdump, debianPackage), binary);
+      expect(compareVersions(newest.GLIBC, [2, 29])).toBeLessThanOrEqual(0);
+      expect(compareVersions(newest.GLIBCXX, [3, 4, 30])).toBeLessThanOrEqual(0);
+    }
+  });
+
+  test("npm pack leaves the checkout's compiled addon alone; prebuild:all again costs nothing and keeps other platforms' binaries", () => {
+    // prebuildify runs node-gyp rebuild in its folder: in the checkout it would have replaced
+    // build/Release (or made it). It ran in scratch copies.
+    expect(addonAfter).toBe(addonBefore);
+    // Into a folder that already holds binaries from the other platforms' builds.
+    const out = path.join(tmp, 'prebuilds-again');
+    const others = ['darwin-arm64/neurone.glibc.node', 'linux-x64/neurone.musl.node'];
+    for (const f of others) {
+      fs.mkdirSync(path.dirname(path.join(out, f)), { recursive: true });
+      fs.writeFileSync(path.join(out, f), `a stand-in for ${f}`);
+    }
+    const log: string[] = [];
+    const written = prebuildAll({ out, log: (line) => log.push(line) });
+    expect(written).toEqual({
+      'linux-x64': path.join(out, 'linux-x64', 'neurone.glibc.node'),
+      'linux-arm64': path.join(out, 'linux-arm64', 'neurone.glibc.node'),
+    });
+    expect(log).toEqual([
+      expect.stringMatching(/^prebuild:all: linux-x64\/neurone\.glibc\.node from the cache/),
+      expect.stringMatching(/^prebuild:all: linux-arm64\/neurone\.glibc\.node from the cache/),
+    ]);
+    for (const f of others) expect(fs.readFileSync(path.join(out, f), 'utf8')).toBe(`a stand-in for ${f}`);
+    expect(fs.readdirSync(out, { recursive: true }).map(String).sort()).toEqual(
+      ['darwin-arm64', 'linux-arm64', 'linux-x64', ...others, 'linux-x64/neurone.glibc.node', 'linux-arm64/neurone.glibc.node'].sort(),
+    );
+  });
+
+  test('prebuild:all refuses without the aarch64 cross compiler, naming the Debian packages', () => {
+    // A PATH with this machine's own toolchain and nothing for aarch64.
+    const hostOnly = path.join(tmp, 'host-tools');
+    fs.mkdirSync(hostOnly);
+    for (const [tool, debianPackage] of [
+      ['node', 'nodejs'],
+      ['sh', 'dash'],
+      ['g++', 'g++'],
+      ['make', 'make'],
+      ['python3', 'python3'],
+      ['strip', 'binutils'],
+    ])
+      fs.symlinkSync(tool === 'node' ? process.execPath : findTool(tool, debianPackage), path.join(hostOnly, tool));
+    const out = path.join(tmp, 'prebuilds-refused');
+    const r = run(process.execPath, [path.join(root, 'scripts', 'prebuild-all.js'), '--out', out], root, {
+      ...fullEnv(),
+      PATH: hostOnly,
+    });
+    expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
+      status: 1,
+      stdout: '',
+      stderr:
+        'prebuild:all: aarch64-linux-gnu-gcc, aarch64-linux-gnu-g++, aarch64-linux-gnu-strip not found on PATH; ' +
+        'install them with `apt-get install gcc-aarch64-linux-gnu g++-aarch64-linux-gnu binutils-aarch64-linux-gnu`\n',
+    });
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test('installs with no compiler on PATH and trains on the prebuilt native addon, from CommonJS and ESM, with types', () => {
@@ -298,17 +359,14 @@ describePosix('the npm package', () => {
 
     const installed = path.join(project, 'node_modules', 'neurone');
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false); // no compile ran
-    expect(fs.readdirSync(path.join(installed, 'prebuilds'))).toContain(`${process.platform}-${process.arch}`);
+    expect(fs.readdirSync(path.join(installed, 'prebuilds'))).toEqual(expect.arrayContaining(['linux-arm64', 'linux-x64']));
 
     fs.writeFileSync(path.join(project, 'train.cjs'), TRAIN_CJS);
     const cjs = run(process.execPath, ['train.cjs'], project, env);
     expect(cjs.stderr).toBe('');
     const trained = JSON.parse(ok(cjs, 'training (CommonJS)'));
-    expect(trained).toEqual({ backend: 'native', addon: [expect.any(String)], epochs: 3, finite: true, same: true, usps: [2007, 16, 16, 1] });
-    // The binary that loaded is the prebuilt one (neurone.glibc.node, neurone.musl.node or neurone.node).
-    expect(trained.addon[0].split(path.sep).join('/')).toMatch(
-      new RegExp(`^prebuilds/${process.platform}-${process.arch}/neurone(\\.\\w+)?\\.node$`),
-    );
+    // The binary that loaded is the prebuilt one.
+    expect(trained).toEqual({ backend: 'native', addon: [X64_BINARY], epochs: 3, finite: true, same: true, usps: [2007, 16, 16, 1] });
 
     fs.writeFileSync(path.join(project, 'train.mjs'), TRAIN_ESM);
     const esm = run(process.execPath, ['train.mjs'], project, env);
@@ -337,10 +395,52 @@ describePosix('the npm package', () => {
     ok(run(process.execPath, [tsc, ...typeArgs], project, env), 'type-checking the consumer (ESM and CommonJS)');
   }, 240_000);
 
-  test('the checkout is left as it was: no prebuilds/ written into it', () => {
-    const now = fs.existsSync(checkoutPrebuilds) ? fs.readdirSync(checkoutPrebuilds, { recursive: true }).sort() : null;
-    expect(now).toEqual(prebuildsBefore);
-  });
+  test('the linux-arm64 binary loads in an arm64 Node under qemu, and the installed project trains on it', () => {
+    // Before the tests below compile build/Release (x64) into the installed package: node-gyp-build
+    // would try that first.
+    const qemu = findTool('qemu-aarch64', 'qemu-user');
+    const armNode = fetchNode(NODES.arm64.pkg, NODES.arm64.version);
+    const env = { ...noCompilerEnv(binDir), QEMU_LD_PREFIX: '/usr/aarch64-linux-gnu' };
+    const r = run(qemu, [armNode, '-p', 'process.arch'], project, env);
+    expect(ok(r, 'the arm64 Node under qemu').trim()).toBe('arm64');
+    const trained = run(qemu, [armNode, 'train.cjs'], project, env);
+    expect(trained.stderr).toBe('');
+    expect(JSON.parse(ok(trained, 'training under qemu (arm64)'))).toEqual({
+      backend: 'native',
+      addon: [ARM64_BINARY],
+      epochs: 3,
+      finite: true,
+      same: true,
+      usps: [2007, 16, 16, 1],
+    });
+  }, 300_000);
+
+  test(`the oldest Node that engines allows (${NODES.floor.version}) loads the prebuild and trains on it, from CommonJS and ESM`, () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    // The Node tested here is the floor package.json claims: raising one means raising the other.
+    expect(pkg.engines.node).toBe(`>=${NODES.floor.version.replace(/\.0\.0$/, '')}`);
+    const oldNode = fetchNode(NODES.floor.pkg, NODES.floor.version);
+    const env = noCompilerEnv(binDir);
+    expect(ok(run(oldNode, ['--version'], project, env), 'the oldest Node').trim()).toBe(`v${NODES.floor.version}`);
+    const cjs = run(oldNode, ['train.cjs'], project, env);
+    expect(cjs.stderr).toBe('');
+    expect(JSON.parse(ok(cjs, `training on Node ${NODES.floor.version} (CommonJS)`))).toEqual({
+      backend: 'native',
+      addon: [X64_BINARY],
+      epochs: 3,
+      finite: true,
+      same: true,
+      usps: [2007, 16, 16, 1],
+    });
+    const esm = run(oldNode, ['train.mjs'], project, env);
+    expect(esm.stderr).toBe('');
+    expect(JSON.parse(ok(esm, `training on Node ${NODES.floor.version} (ESM)`))).toEqual({
+      backend: 'native',
+      epochs: 2,
+      same: true,
+      data: 'function',
+    });
+  }, 300_000);
 
   test('without a fitting prebuild and without a compiler: install still succeeds, and training runs on js with one warning', () => {
     const installed = path.join(project, 'node_modules', 'neurone');
