@@ -20,6 +20,7 @@
 #include "cpu.h"
 #include "elementwise.h"
 #include "gemm.h"
+#include "kernel_calls.h"
 #include "napi_args.h"
 #include "ops_generated.h"
 #include "pool1d.h"
@@ -183,16 +184,6 @@ class Addon : public Napi::Addon<Addon> {
     return env.Undefined();
   }
 
-  Napi::Value run(Napi::Env env, AddRowVectorCall& a) {
-    if (a.matrix > 0) addRowVector(a.y.data, a.v.data, a.rows, a.cols);
-    return env.Undefined();
-  }
-
-  Napi::Value run(Napi::Env env, SumRowsCall& a) {
-    if (a.matrix > 0) sumRows(a.x.data, a.rows, a.cols, a.out.data);
-    return env.Undefined();
-  }
-
   Napi::Value run(Napi::Env env, SoftmaxForwardCall& a) {
     if (a.matrix > 0) softmaxForward(a.x.data, a.y.data, a.rows, a.cols, a.log, path_);
     return env.Undefined();
@@ -232,6 +223,12 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value run(Napi::Env env, NonFiniteIndexCall& a) {
     return Napi::Number::New(env,
                              static_cast<double>(a.n > 0 ? nonFiniteIndexParallel(a.x.data, a.n, path_, &pool_) : -1));
+  }
+
+  // A call with no overload above: a kernel that needs only its checked fields (kernel_calls.h).
+  template <typename Call>
+  Napi::Value run(Napi::Env env, Call& a) {
+    return runKernel(a, path_), env.Undefined();
   }
 
   Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_.threads()); }

@@ -369,6 +369,48 @@ export const OPS = {
     ],
     derived: matrix,
   },
+  // Batch normalisation over the channels of a channels-last (rows, chan) tensor: rows is the
+  // batch times the positions (lengths, pixels) each channel is normalised over.
+  batchNormStatistics: {
+    doc: 'Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten; both are 0 when rows is 0. Computed in double precision, the variance from the deviations about the mean (two passes), so a large common offset does not cancel it.',
+    args: [f32In('x', 'values'), f32Out('mean', 'chan'), f32Out('variance', 'chan'), size('rows'), size('chan', 1)],
+    derived: [{ name: 'values', product: ['rows', 'chan'] }],
+  },
+  batchNormForward: {
+    doc: 'y[r, c] = (x[r, c] − mean[c]) / sqrt(variance[c] + eps) · scale[c] + shift[c] for a (rows, chan) x; scale null means 1 and shift null means 0 (no affine map). y is overwritten and may be exactly x (in place).',
+    args: [
+      f32In('x', 'values'),
+      f32In('mean', 'chan'),
+      f32In('variance', 'chan'),
+      f32In('scale', 'chan', { nullable: true }),
+      f32In('shift', 'chan', { nullable: true }),
+      num('eps'),
+      f32Out('y', 'values'),
+      size('rows'),
+      size('chan', 1),
+    ],
+    derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    inPlace: [['y', 'x']],
+  },
+  batchNormBackward: {
+    doc: 'The gradients of batchNormForward given dy = ∂L/∂y, with x̂ = (x − mean) / sqrt(variance + eps) and s = scale (1 when null). dscale[c] += Σ_r dy·x̂ and dshift[c] += Σ_r dy, when not null. dx, when not null, is overwritten: with `training`, the gradient through the batch statistics (mean and variance being those of x, as batchNormStatistics gives them), s / sqrt(variance + eps) · (dy − mean_r(dy) − x̂ · mean_r(dy · x̂)); without, that of the affine map alone, s · dy / sqrt(variance + eps). dx may be exactly dy (in place).',
+    args: [
+      f32In('x', 'values'),
+      f32In('dy', 'values'),
+      f32In('mean', 'chan'),
+      f32In('variance', 'chan'),
+      f32In('scale', 'chan', { nullable: true }),
+      num('eps'),
+      { name: 'training', kind: 'bool' },
+      f32Out('dx', 'values', { nullable: true }),
+      f32Out('dscale', 'chan', { nullable: true }),
+      f32Out('dshift', 'chan', { nullable: true }),
+      size('rows'),
+      size('chan', 1),
+    ],
+    derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    inPlace: [['dx', 'dy']],
+  },
 } satisfies Record<string, OpSpec>;
 
 /** The name of a kernel entry point. */
