@@ -25,6 +25,7 @@ import { Module, ModuleConfig, Sequential } from './nn/module';
 import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
 import { torchEntries } from './export/torch';
+import { applyEvalPositions, evalPositions } from './nn/mode';
 
 export type { ModuleFactory } from './nn/registry';
 
@@ -625,7 +626,9 @@ function planArchitecture(config: unknown, unknownIsError: boolean): Architectur
       throw new E(`architecture at ${where}: ${(e as Error).message}`);
     }
     const label = `${type}(${args.map((a) => String(a)).join(', ')})${pos === '' ? '' : ` at position ${pos}`}`;
-    for (const [name, shape] of schema.parameters?.(values, options ?? {}) ?? []) {
+    // Buffers (BatchNorm's running estimates) are stored as the parameters are.
+    const stored = [...(schema.parameters?.(values, options ?? {}) ?? []), ...(schema.buffers?.(values, options ?? {}) ?? [])];
+    for (const [name, shape] of stored) {
       const size = shape.reduce((a, b) => a * b, 1);
       plan.total += size;
       if (plan.total > LIMITS.maxParameters) {
@@ -647,6 +650,22 @@ interface Ties {
 }
 
 const TIES_KEY = 'neurone.ties';
+/**
+ * The positions of the modules in evaluation mode (`net.eval()`), as a JSON list ('' for the
+ * root); absent when every module is in training mode, the default. {@link load} restores them.
+ */
+const EVAL_KEY = 'neurone.eval';
+
+/** Puts the modules the file lists under {@link EVAL_KEY} in evaluation mode. */
+function applyStoredModes(net: Module, metadata: Record<string, string>, fail: (what: string) => Error): void {
+  const raw = metadata[EVAL_KEY];
+  if (raw === undefined) return;
+  try {
+    applyEvalPositions(net, JSON.parse(raw), `${EVAL_KEY}`);
+  } catch (e) {
+    throw fail(`corrupt metadata: ${(e as Error).message}`);
+  }
+}
 
 /** One parameter at its place in the network. */
 interface Slot {
@@ -701,6 +720,10 @@ function layout(net: Module, who: string): { slots: Slot[]; aliases: Slot[]; tie
       ties.parameters[slot.name] = { to: prev.name, grad: prev.grad.data === p.grad.data };
       aliases.push(slot);
     }
+    // Buffers after the parameters, stored the same way; a module's own, so never tied apart
+    // from the module (a module at several places is tied above as a whole). No gradient: the
+    // slot's grad is the value itself, which nothing reads for a buffer.
+    for (const b of m.buffers()) slots.push({ name: join(pos, b.name), module: b.module, value: b.value, grad: b.value });
   };
   visit(net, '', 0);
   return { slots, aliases, ties };
@@ -989,6 +1012,8 @@ export function modelContents(
     throw new RangeError(`${who}: the network has ${total} parameter values, over the ${LIMITS.maxParameters} load accepts`);
   const metadata: Record<string, string> = { ...extra, 'neurone.format': FORMAT_VERSION, 'neurone.architecture': JSON.stringify(config) };
   if (hasTies(ties)) metadata[TIES_KEY] = JSON.stringify(ties);
+  const evaluating = evalPositions(net);
+  if (evaluating.length > 0) metadata[EVAL_KEY] = JSON.stringify(evaluating);
   const tensors = slots.map((s) => ({ name: s.name, dtype: 'F32' as const, shape: [...s.value.shape], data: s.value.data }));
   return { tensors, metadata };
 }
@@ -1180,6 +1205,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
   }
   applyTies(net, ties, f.fail);
   assignWeights(net, tensors, file, 'load', ties);
+  applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
 
@@ -1213,6 +1239,7 @@ function loadTorchFile(f: OpenFile): Module {
   }
   applyTies(net, ties, f.fail);
   assignTorchWeights(net, tensors, f.file, who);
+  applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
 
