@@ -31,18 +31,21 @@ except ImportError:
         for name, t in header.items():
             if name == "__metadata__":
                 continue
-            if t["dtype"] != "F32":
+            dtypes = {"F32": torch.float32, "I64": torch.int64}
+            if t["dtype"] not in dtypes:
                 raise ValueError(f"{name}: dtype {t['dtype']}")
             begin, end = t["data_offsets"]
             raw = bytearray(data[8 + n + begin : 8 + n + end])
-            out[name] = torch.frombuffer(raw, dtype=torch.float32).reshape(t["shape"]).clone()
+            out[name] = torch.frombuffer(raw, dtype=dtypes[t["dtype"]]).reshape(t["shape"]).clone()
         return out
 
     def save_file(tensors, path, metadata=None):
         header, blobs, offset = {}, [], 0
         for name, t in tensors.items():
-            raw = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-            header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+            # int64 as PyTorch keeps it (BatchNorm's num_batches_tracked), everything else float32.
+            wide = t.dtype == torch.int64
+            raw = t.detach().contiguous().numpy().astype("<i8" if wide else "<f4").tobytes()
+            header[name] = {"dtype": "I64" if wide else "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
             offset += len(raw)
             blobs.append(raw)
         if metadata:
@@ -86,6 +89,11 @@ def build(c):
         return nn.Softmax(dim=1)
     if t == "LogSoftmax":
         return nn.LogSoftmax(dim=1)
+    if t in ("BatchNorm1D", "BatchNorm2D"):
+        norm = nn.BatchNorm1d if t == "BatchNorm1D" else nn.BatchNorm2d
+        return norm(a[0], eps=o.get("eps", 1e-5), momentum=o.get("momentum", 0.1), affine=o.get("affine", True))
+    if t == "Dropout":
+        return nn.Dropout(a[0] if a else 0.5)
     raise ValueError(f"no PyTorch module for {t}")
 
 
@@ -105,10 +113,14 @@ def main():
             x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(job["dims"])
         if x.dim() == 3:
             x = x.permute(0, 2, 1)  # neurone's (batch, length, chan) -> PyTorch's (batch, chan, length)
+        if x.dim() == 4:
+            x = x.permute(0, 3, 1, 2)  # (batch, height, width, chan) -> (batch, chan, height, width)
         with torch.no_grad():
             y = model(x)
         if y.dim() == 3:
             y = y.permute(0, 2, 1)
+        if y.dim() == 4:
+            y = y.permute(0, 2, 3, 1)
         with open(job["output"], "wb") as f:
             f.write(y.contiguous().numpy().astype("<f4").tobytes())
         shapes.append(list(y.shape))

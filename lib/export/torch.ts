@@ -13,7 +13,7 @@
  * - A Linear that reads a Flatten of channels (a Conv1D's output, through pools and activations):
  *   neurone flattens `(length, chan)` position-major, `nn.Flatten` flattens `(chan, length)`
  *   channel-major, so the Linear's input columns are permuted as well.
- * - Biases as they are.
+ * - Biases as they are; BatchNorm's weight, bias, running_mean and running_var as they are.
  *
  * A Flatten with no convolution before it is taken to flatten a `(batch, features)` input or one
  * channel, where both orders agree. A module at several places is stored under each of its names,
@@ -24,6 +24,7 @@ import { Module, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D } from '../nn/conv';
 import { Flatten } from '../nn/pool';
+import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
 import { reverseAxes3 } from './onnx';
 
@@ -141,6 +142,16 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
     if (m instanceof Flatten) {
       flattened = channels;
       channels = null;
+      return;
+    }
+    if (m instanceof BatchNorm1D || m instanceof BatchNorm2D) {
+      // state_dict() order: weight, bias, running_mean, running_var (then num_batches_tracked,
+      // which load_state_dict fills in itself when a file leaves it out, as this one does).
+      if (m.weight) entries.push(asIs(m.weight, 'weight'));
+      if (m.bias) entries.push(asIs(m.bias, 'bias'));
+      entries.push(asIs(m.runningMean, 'running_mean'), asIs(m.runningVar, 'running_var'));
+      // The channels are kept; a (batch, height, width, chan) input has them even with no convolution before.
+      if (m instanceof BatchNorm2D) channels = m.channels;
       return;
     }
     const type = moduleType(m.config().type);

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { Module, Sequential } from './module';
-export type { Parameter, ModuleConfig } from './module';
+export type { Parameter, ModuleBuffer, ModuleConfig } from './module';
 export { Linear } from './linear';
 export type { LinearOptions } from './linear';
 export { Conv1D, ConvTranspose1D, Upsample1D } from './conv';
@@ -11,3 +11,6 @@ export type { Conv1DOptions, ConvTranspose1DOptions } from './conv';
 export { MaxPool1D, AvgPool1D, Flatten } from './pool';
 // Every class of activations.ts, so that a new activation needs no line here.
 export * from './activations';
+export { Dropout } from './dropout';
+export { BatchNorm1D, BatchNorm2D } from './batchnorm';
+export type { BatchNormOptions } from './batchnorm';

@@ -14,6 +14,8 @@ import { Module, ModuleConfig, Sequential } from './module';
 import { Linear, LINEAR_SCHEMA } from './linear';
 import { Conv1D, ConvTranspose1D, Upsample1D, CONV1D_SCHEMA, CONV_TRANSPOSE1D_SCHEMA, UPSAMPLE1D_SCHEMA } from './conv';
 import { MaxPool1D, AvgPool1D, Flatten, POOL1D_SCHEMA } from './pool';
+import { Dropout, DROPOUT_SCHEMA } from './dropout';
+import { BatchNorm1D, BatchNorm2D, BATCHNORM1D_SCHEMA, BATCHNORM2D_SCHEMA } from './batchnorm';
 // The activations declare themselves there (lib/nn/builtins.ts); loading the file is enough.
 import './activations';
 import { declaredBuiltIns } from './builtins';
@@ -129,6 +131,23 @@ for (const Pool of [MaxPool1D, AvgPool1D]) {
 }
 builtIn(Flatten, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 3), pick(1, 4)] }));
 for (const d of declaredBuiltIns()) builtIn(d.module, d.schema, d.example);
+// The mode-dependent layers (training mode in the registry's examples: the gradient checks hold
+// Dropout's mask fixed by replaying the random stream; BatchNorm's examples have at least two rows).
+builtIn(Dropout, DROPOUT_SCHEMA, (pick) => ({ args: [[0, 0.25, 0.5][pick(0, 2)]], input: [pick(1, 3), pick(1, 4), pick(1, 3)] }));
+const batchNormOptions = (pick: (lo: number, hi: number) => number): Record<string, unknown> => ({
+  eps: [1e-5, 1e-3][pick(0, 1)],
+  momentum: [0.1, 0.5][pick(0, 1)],
+  affine: bias(pick),
+});
+builtIn(BatchNorm1D, BATCHNORM1D_SCHEMA, (pick) => {
+  const features = pick(1, 4);
+  const input = pick(0, 1) === 1 ? [pick(2, 4), features] : [pick(1, 3), pick(2, 4), features];
+  return { args: [features], options: batchNormOptions(pick), input };
+});
+builtIn(BatchNorm2D, BATCHNORM2D_SCHEMA, (pick) => {
+  const chan = pick(1, 3);
+  return { args: [chan], options: batchNormOptions(pick), input: [pick(1, 2), pick(1, 3), pick(2, 3), chan] };
+});
 
 /** The registered type called `type`, or undefined. @internal */
 export function moduleType(type: string): ModuleType | undefined {
