@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid } from '../lib/nn';
+import { Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
 import { save, load, loadWeights, buildModule, readSafetensors, registerModule } from '../lib/serialize';
 import { buildModel, presetDescription } from '../lib/cli/presets';
 import { Rng, seed } from '../lib/random';
@@ -101,6 +102,34 @@ const CASES: Case[] = [
     sample: [10, 4],
     fromTorch: false,
   },
+  {
+    label: 'BatchNorm1D after a convolution and on features, Dropout, BatchNorm2D, running estimates moved',
+    net: () => {
+      const rng = new Rng(12);
+      const conv = new Sequential(
+        new Conv1D(3, 2, 3, 1, { bias: true }),
+        new BatchNorm1D(3, { momentum: 0.3 }),
+        new Dropout(0.5),
+        new ReLU(),
+      );
+      const net = new Sequential(conv, new Flatten(), new Linear(18, 4), new BatchNorm1D(4, { affine: false }), new TanH());
+      // Training-mode passes move the running estimates away from 0 and 1.
+      for (let i = 0; i < 3; i++) net.forward(randn([4, 8, 2], rng));
+      return net;
+    },
+    sample: [8, 2],
+    fromTorch: true,
+  },
+  {
+    label: 'BatchNorm2D on (batch, height, width, chan), then a Linear over its flattened channels',
+    net: () => {
+      const net = new Sequential(new BatchNorm2D(3, { eps: 1e-3 }), new Flatten(), new Linear(3 * 4 * 2, 2));
+      for (let i = 0; i < 2; i++) net.forward(randn([3, 4, 2, 3], new Rng(13 + i)));
+      return net;
+    },
+    sample: [4, 2, 3],
+    fromTorch: true,
+  },
 ];
 
 /** max |a − b| / max |b|. */
@@ -152,6 +181,32 @@ describe("layout 'torch' without PyTorch", () => {
     save(net, file, { layout: 'torch' });
     // PyTorch column c·L + l: channel 0 at l = 0, 1, 2 then channel 1.
     expect(Array.from(readSafetensors(file).tensors.get('2.weight')!.data)).toEqual([0, 2, 4, 1, 3, 5]);
+  });
+
+  test("BatchNorm: weight, bias, running_mean, running_var and an int64 num_batches_tracked, as PyTorch's state_dict", () => {
+    const bn = new BatchNorm2D(2);
+    const net = new Sequential(bn, new Dropout(0.2));
+    for (let i = 0; i < 3; i++) net.forward(randn([2, 3, 3, 2], new Rng(i)));
+    bn.numBatchesTracked = 2 ** 33 + 5;
+    const file = path.join(tmp, 'bn.safetensors');
+    save(net, file, { layout: 'torch' });
+    const { tensors } = readSafetensors(file);
+    expect([...tensors].map(([k, t]) => [k, t.dtype, t.shape])).toEqual([
+      ['0.weight', 'F32', [2]],
+      ['0.bias', 'F32', [2]],
+      ['0.running_mean', 'F32', [2]],
+      ['0.running_var', 'F32', [2]],
+      ['0.num_batches_tracked', 'I64', []],
+    ]);
+    // The int64's little-endian bytes: low word, high word.
+    expect(Array.from(tensors.get('0.num_batches_tracked')!.data)).toEqual([5, 2]);
+    const again = load(file) as Sequential;
+    const loaded = again.modules[0] as BatchNorm2D;
+    expect(Array.from(loaded.runningVar.data)).toEqual(Array.from(bn.runningVar.data));
+    expect(Array.from(loaded.runningMean.data)).toEqual(Array.from(bn.runningMean.data));
+    expect(loaded.numBatchesTracked).toBe(2 ** 33 + 5);
+    const x = randn([2, 3, 3, 2], new Rng(7));
+    expect(Array.from(predict(again, x).data)).toEqual(Array.from(predict(net, x).data));
   });
 
   test('a module at two places is stored under both names, and shared again on load', () => {

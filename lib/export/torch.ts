@@ -13,7 +13,8 @@
  * - A Linear that reads a Flatten of channels (a Conv1D's output, through pools and activations):
  *   neurone flattens `(length, chan)` position-major, `nn.Flatten` flattens `(chan, length)`
  *   channel-major, so the Linear's input columns are permuted as well.
- * - Biases as they are; BatchNorm's weight, bias, running_mean and running_var as they are.
+ * - Biases as they are; BatchNorm's weight, bias, running_mean and running_var as they are, and
+ *   its num_batches_tracked as PyTorch keeps it: an int64 scalar.
  *
  * A Flatten with no convolution before it is taken to flatten a `(batch, features)` input or one
  * channel, where both orders agree. A module at several places is stored under each of its names,
@@ -41,6 +42,11 @@ export interface TorchEntry {
   toTorch(): Float32Array;
   /** neurone's values from PyTorch's layout (of length and shape already checked). */
   fromTorch(data: Float32Array): Float32Array;
+  /**
+   * Set for an int64 scalar of the state_dict (BatchNorm's num_batches_tracked): how to read and
+   * set the count it holds; `value`, `toTorch` and `fromTorch` then describe an empty tensor.
+   */
+  count?: { get(): number; set(n: number): void };
 }
 
 const join = (pos: string, name: string): string => (pos === '' ? name : `${pos}.${name}`);
@@ -145,11 +151,17 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
       return;
     }
     if (m instanceof BatchNorm1D || m instanceof BatchNorm2D) {
-      // state_dict() order: weight, bias, running_mean, running_var (then num_batches_tracked,
-      // which load_state_dict fills in itself when a file leaves it out, as this one does).
+      // state_dict() order: weight, bias, running_mean, running_var, num_batches_tracked (an
+      // int64 scalar; load_state_dict fills it in itself when a file leaves it out).
       if (m.weight) entries.push(asIs(m.weight, 'weight'));
       if (m.bias) entries.push(asIs(m.bias, 'bias'));
       entries.push(asIs(m.runningMean, 'running_mean'), asIs(m.runningVar, 'running_var'));
+      const bn = m;
+      const none: Tensor = { shape: [], data: new Float32Array(0) };
+      entries.push({
+        ...asIs(none, 'num_batches_tracked'),
+        count: { get: () => bn.numBatchesTracked, set: (n) => (bn.numBatchesTracked = n) },
+      });
       // The channels are kept; a (batch, height, width, chan) input has them even with no convolution before.
       if (m instanceof BatchNorm2D) channels = m.channels;
       return;
