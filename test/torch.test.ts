@@ -307,6 +307,98 @@ if (missing !== null) {
       }
     });
 
+    test('a training step with BatchNorm: outputs, gradients, running estimates and count as PyTorch computes them', () => {
+      const rng = new Rng(14);
+      const steps = [
+        {
+          label: 'BatchNorm2D on images',
+          net: (): Module => new Sequential(new BatchNorm2D(3, { momentum: 0.2 })),
+          sample: [3, 2, 3],
+        },
+        {
+          // No biases before the BatchNorms: the batch mean absorbs them (their gradient is 0 up to rounding).
+          label: 'Conv1D, BatchNorm1D, TanH, Flatten, Linear, BatchNorm1D without affine map',
+          net: (): Module =>
+            new Sequential(
+              new Conv1D(2, 2, 3),
+              new BatchNorm1D(3, { eps: 1e-3 }),
+              new TanH(),
+              new Flatten(),
+              new Linear(15, 4, { bias: false }),
+              new BatchNorm1D(4, { affine: false, momentum: 0.5 }),
+            ),
+          sample: [6, 2],
+        },
+      ];
+      const jobs = steps.map((c, i) => {
+        seed(20 + i);
+        const net = c.net();
+        // γ and β away from 1 and 0, so a swapped or missing term shows.
+        for (const p of net.parameters())
+          if (p.value.shape.length === 1) for (let k = 0; k < p.value.data.length; k++) p.value.data[k] = rng.uniform() * 2 - 0.5;
+        const weights = path.join(tmp, `step-${i}.safetensors`);
+        save(net, weights, { layout: 'torch' });
+        const xs = [randn([5, ...c.sample], rng), randn([5, ...c.sample], rng)];
+        const inputs = xs.map((x, k) => {
+          const file = path.join(tmp, `step-${i}-${k}.in`);
+          fs.writeFileSync(file, f32(x.data));
+          return file;
+        });
+        const outputDims = net.outputShape([5, ...c.sample]);
+        const dy = randn(outputDims, rng);
+        const delta = path.join(tmp, `step-${i}.delta`);
+        fs.writeFileSync(delta, f32(dy.data));
+        const out = (name: string): string => path.join(tmp, `step-${i}.${name}`);
+        const job = { mode: 'train', arch: net.config(), weights, inputs, dims: [...xs[0].shape], delta, outputDims };
+        return {
+          job: {
+            ...job,
+            output: out('y'),
+            inputGradient: out('dx'),
+            gradients: out('grads'),
+            state: out('state'),
+            evalOutput: out('eval'),
+          },
+          weights,
+          xs,
+          dy,
+        };
+      });
+      python(jobs.map((j) => j.job));
+      for (const backend of availableBackends()) {
+        setBackend(backend);
+        jobs.forEach(({ job, weights, xs, dy }, i) => {
+          const where = `${steps[i].label} on ${backend}`;
+          const net = load(weights, { layout: 'torch' }) as Sequential;
+          net.forward(xs[0]);
+          const y = net.forward(xs[1]);
+          net.zeroGrad();
+          const dx = net.backward(dy);
+          compare(`${where}: output`, readF32(job.output), [...y.shape], y);
+          compare(`${where}: input gradient`, readF32(job.inputGradient), [...dx.shape], dx);
+          const torchGrads = readSafetensors(job.gradients).tensors;
+          for (const p of net.parameters()) {
+            if (p.value.shape.length !== 1) continue; // biases, γ, β: the same layout on both sides
+            const g = torchGrads.get(p.name);
+            expect([where, p.name, g !== undefined]).toEqual([where, p.name, true]);
+            compare(`${where}: ${p.name} gradient`, g!.data as Float32Array, [...p.grad.shape], p.grad);
+          }
+          // The state after the step, PyTorch's, loaded into a copy: running estimates and counts agree.
+          const after = load(job.state, { layout: 'torch', into: load(weights, { layout: 'torch' }) });
+          const mine = net.buffers();
+          after.buffers().forEach((b, k) => compare(`${where}: ${b.name}`, b.value.data, [...b.value.shape], mine[k].value));
+          const counts = (m: Module): number[] =>
+            (m as Sequential).modules
+              .filter((c) => c instanceof BatchNorm1D || c instanceof BatchNorm2D)
+              .map((c) => (c as BatchNorm1D).numBatchesTracked);
+          expect([where, counts(after)]).toEqual([where, counts(net)]);
+          net.eval();
+          const ye = predict(net, xs[0]);
+          compare(`${where}: evaluation output`, readF32(job.evalOutput), [...ye.shape], ye);
+        });
+      }
+    });
+
     test('PyTorch → neurone: its initial weights loaded with { layout: torch, into }, same predictions', () => {
       const rng = new Rng(10);
       const cases = CASES.filter((c) => c.fromTorch);
