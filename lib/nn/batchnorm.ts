@@ -82,7 +82,8 @@ abstract class BatchNorm extends Module {
     const v = checkArguments(who, schema, [channels], opts);
     const name = schema.args[0].name;
     this.channels = v[name];
-    if (!(v.eps > 0)) throw new RangeError(`${who}: eps must be a positive number, got ${v.eps}`);
+    // Positive in float32 too, as the kernels see it: 1e-50 would round to 0 there.
+    if (!(Math.fround(v.eps) > 0)) throw new RangeError(`${who}: eps must be a positive number (in float32), got ${v.eps}`);
     if (!(v.momentum >= 0 && v.momentum <= 1)) throw new RangeError(`${who}: momentum must be a number in [0, 1], got ${v.momentum}`);
     if (opts.affine !== undefined && typeof opts.affine !== 'boolean') {
       throw new TypeError(`${who}: option affine must be a boolean, got ${describe(opts.affine)}`);

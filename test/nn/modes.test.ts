@@ -239,7 +239,8 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
   test('BatchNorm: bad arguments, bad input shapes and a single value per channel in training mode', () => {
     expect(() => new BatchNorm1D(0)).toThrow('BatchNorm1D: features must be an integer in [1, 16777216], got 0');
     expect(() => new BatchNorm2D(2.5)).toThrow('BatchNorm2D: chan must be an integer in [1, 16777216], got 2.5');
-    expect(() => new BatchNorm1D(3, { eps: 0 })).toThrow('BatchNorm1D: eps must be a positive number, got 0');
+    expect(() => new BatchNorm1D(3, { eps: 0 })).toThrow('BatchNorm1D: eps must be a positive number (in float32), got 0');
+    expect(() => new BatchNorm1D(3, { eps: 1e-50 })).toThrow('BatchNorm1D: eps must be a positive number (in float32), got 1e-50');
     expect(() => new BatchNorm1D(3, { momentum: 1.5 })).toThrow('BatchNorm1D: momentum must be a number in [0, 1], got 1.5');
     expect(() => new BatchNorm1D(3, { affine: 'no' as unknown as boolean })).toThrow(/BatchNorm1D: option affine must be a boolean, got/);
     expect(() => new BatchNorm1D(3, { bias: false } as never)).toThrow(/BatchNorm1D.*bias/);
