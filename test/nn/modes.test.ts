@@ -310,6 +310,55 @@ describe('saving the running estimates and the modes', () => {
     }
   });
 
+  /** A small net with both mode-dependent layers, trained by fit on fixed data. */
+  async function trainBatchNormNet(
+    options: Parameters<typeof fit>[4] | ((net: Sequential) => Parameters<typeof fit>[4]),
+    before?: () => void,
+  ): Promise<Sequential> {
+    seed(11);
+    const net = new Sequential(new Linear(3, 6), new BatchNorm1D(6), new ReLU(), new Dropout(0.3), new Linear(6, 2));
+    const rng = new Rng(3);
+    const x = randomTensor([24, 3], rng, -2, 2);
+    const y = randomTensor([24, 2], rng);
+    before?.();
+    await fit(
+      net,
+      new MSELoss(),
+      new SGD({ lr: 0.05, momentum: 0.9 }),
+      { x, y },
+      {
+        batchSize: 5,
+        verbose: 0,
+        ...(typeof options === 'function' ? options(net) : options),
+      },
+    );
+    return net;
+  }
+  const stateOf = (net: Module): number[][] => [...net.parameters(), ...net.buffers()].map((t) => Array.from(t.value.data));
+
+  test('fit: 4 epochs straight = 2 epochs, checkpoint, resume for 2 more (weights, running estimates, Dropout masks)', async () => {
+    const straight = await trainBatchNormNet({ epochs: 4 });
+    const ckpt = path.join(dir, 'bn.ckpt');
+    await trainBatchNormNet({ epochs: 2, checkpoint: { path: ckpt, every: 1 } });
+    const resumed = await trainBatchNormNet({ epochs: 4, resumeFrom: ckpt }, () => seed(999));
+    expect(stateOf(resumed)).toEqual(stateOf(straight));
+  });
+
+  test('fit with restoreBest takes the running estimates back to the best epoch with the weights', async () => {
+    const snapshots: number[][][] = [];
+    // No later epoch improves by 1e9: the first is the best, and training stops two epochs on.
+    const net = await trainBatchNormNet((trained) => ({
+      epochs: 5,
+      earlyStopping: { patience: 2, monitor: 'trainLoss', restoreBest: true, minDelta: 1e9 },
+      onEpochEnd: () => {
+        snapshots.push(stateOf(trained));
+      },
+    }));
+    expect(snapshots).toHaveLength(3);
+    expect(snapshots[2]).not.toEqual(snapshots[0]);
+    expect(stateOf(net)).toEqual(snapshots[0]);
+  });
+
   test('the random stream a seeded run sees is the same with or without a Dropout in evaluation mode', () => {
     seed(4);
     new Sequential(new Dropout(0.5)).eval().forward(randn([2, 2]));
