@@ -51,6 +51,19 @@ export const BATCHNORM1D_SCHEMA = batchNormSchema('features');
 /** The arguments of {@link BatchNorm2D}. @internal */
 export const BATCHNORM2D_SCHEMA = batchNormSchema('chan');
 
+/** The batch statistics a training-mode forward pass measured at one place, for its backward pass. */
+class BatchStatistics {
+  readonly mean: Float32Array;
+  readonly variance: Float32Array;
+  /** Whether the last forward pass at this place measured them (it ran in training mode). */
+  measured = false;
+
+  constructor(channels: number) {
+    this.mean = new Float32Array(channels);
+    this.variance = new Float32Array(channels);
+  }
+}
+
 /** What BatchNorm1D and BatchNorm2D share: all but the input shapes they accept. */
 abstract class BatchNorm extends Module {
   /** Channels (features) normalised, each on its own. */
@@ -72,7 +85,7 @@ abstract class BatchNorm extends Module {
    * layout, not saved in neurone's (the running estimates do not depend on it with a momentum).
    */
   numBatchesTracked = 0;
-  /** The batch statistics of the last pass (scratch, `channels` each). */
+  /** The batch statistics of the last pass called directly (scratch, `channels` each). */
   private readonly batchMean: Float32Array;
   private readonly batchVar: Float32Array;
 
@@ -116,11 +129,23 @@ abstract class BatchNorm extends Module {
   }
 
   /**
-   * The statistics to normalise with: the batch's (measured now) in training mode, the running
-   * estimates in evaluation mode.
+   * The statistics to normalise with: the running estimates in evaluation mode; in training mode
+   * the batch's, measured now by a forward pass (into the record of its place inside a
+   * Sequential, else into the module's scratch). A backward pass reuses what the forward pass of
+   * its place measured while the input is the Sequential's own; otherwise (called directly, or
+   * the first module's input, which the caller may rewrite) it measures them again.
    */
-  private statistics(input: Tensor): { mean: Float32Array; variance: Float32Array } {
+  private statistics(input: Tensor, pass: 'forward' | 'backward'): { mean: Float32Array; variance: Float32Array } {
+    const saved = this.savedForBackward();
+    let record: BatchStatistics | null = null;
+    if (saved) {
+      if (!(saved.moduleState instanceof BatchStatistics)) saved.moduleState = new BatchStatistics(this.channels);
+      record = saved.moduleState as BatchStatistics;
+      if (pass === 'forward') record.measured = false;
+    }
     if (!this.training) return { mean: this.runningMean.data, variance: this.runningVar.data };
+    if (pass === 'backward' && record?.measured && saved?.inputHeld) return record;
+    const into = record ?? { mean: this.batchMean, variance: this.batchVar };
     const rows = this.rows(input);
     if (rows === 1) {
       // One value per channel has no spread to normalise by (PyTorch refuses it too).
@@ -128,8 +153,9 @@ abstract class BatchNorm extends Module {
         `${this.label()}: training mode needs more than one value per channel, got input ${formatShape(input.shape)}; use a batch of 2 or more, or net.eval()`,
       );
     }
-    backend().batchNormStatistics(input.data, this.batchMean, this.batchVar, rows, this.channels);
-    return { mean: this.batchMean, variance: this.batchVar };
+    backend().batchNormStatistics(input.data, into.mean, into.variance, rows, this.channels);
+    if (record) record.measured = true;
+    return into;
   }
 
   forward(input: Tensor): Tensor {
@@ -137,7 +163,7 @@ abstract class BatchNorm extends Module {
     const y = this.buffer('output', shape);
     const rows = this.rows(input);
     if (rows === 0) return y;
-    const { mean, variance } = this.statistics(input);
+    const { mean, variance } = this.statistics(input, 'forward');
     backend().batchNormForward(
       input.data,
       mean,
@@ -149,19 +175,19 @@ abstract class BatchNorm extends Module {
       rows,
       this.channels,
     );
-    if (this.training) this.updateRunningEstimates(rows);
+    if (this.training) this.updateRunningEstimates(mean, variance, rows);
     return y;
   }
 
   /** Moves the running estimates towards the batch statistics just measured (the variance unbiased). */
-  private updateRunningEstimates(rows: number): void {
+  private updateRunningEstimates(mean: Float32Array, variance: Float32Array, rows: number): void {
     const m = this.momentum;
     const unbias = rows / (rows - 1);
     const rm = this.runningMean.data;
     const rv = this.runningVar.data;
     for (let c = 0; c < this.channels; c++) {
-      rm[c] = (1 - m) * rm[c] + m * this.batchMean[c];
-      rv[c] = (1 - m) * rv[c] + m * this.batchVar[c] * unbias;
+      rm[c] = (1 - m) * rm[c] + m * mean[c];
+      rv[c] = (1 - m) * rv[c] + m * variance[c] * unbias;
     }
     this.numBatchesTracked++;
   }
@@ -170,8 +196,7 @@ abstract class BatchNorm extends Module {
     this.checkBackward(input, delta);
     const rows = this.rows(input);
     if (!this.weight || rows === 0) return;
-    // The batch statistics are measured again from the input (one pass): nothing is kept per place.
-    const { mean, variance } = this.statistics(input);
+    const { mean, variance } = this.statistics(input, 'backward');
     backend().batchNormBackward(
       input.data,
       delta.data,
@@ -193,7 +218,7 @@ abstract class BatchNorm extends Module {
     const dx = this.buffer('delta', shape);
     const rows = this.rows(input);
     if (rows === 0) return dx;
-    const { mean, variance } = this.statistics(input);
+    const { mean, variance } = this.statistics(input, 'backward');
     backend().batchNormBackward(
       input.data,
       delta.data,

@@ -8,10 +8,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Module, ModuleConfig, Sequential, Linear, ReLU, Dropout, BatchNorm1D, BatchNorm2D, Conv1D, Flatten } from '../../lib/nn';
+import { Module, ModuleConfig, Sequential, Linear, ReLU, TanH, Dropout, BatchNorm1D, BatchNorm2D, Conv1D, Flatten } from '../../lib/nn';
 import { Tensor, randn, zeros } from '../../lib/tensor';
 import { Rng, seed, globalRng } from '../../lib/random';
-import { setBackend } from '../../lib/backend';
+import { backend, setBackend } from '../../lib/backend';
 import { fit, predict, evaluate } from '../../lib/train';
 import { MSELoss } from '../../lib/losses';
 import { SGD } from '../../lib/optim';
@@ -214,6 +214,24 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
       bn.eval();
       failures = gradcheckModule(bn, x);
       if (failures.length) throw new Error(`evaluation: ${describeFailures(failures)}`);
+    }
+  });
+
+  test('inside a Sequential the backward pass reuses the batch statistics its forward pass measured', () => {
+    const rng = new Rng(6);
+    const net = new Sequential(new Linear(3, 4), new BatchNorm1D(4), new TanH(), new Linear(4, 2), new BatchNorm1D(2, { affine: false }));
+    const failures = gradcheckModule(net, randomTensor([5, 3], rng, -2, 2), { samples: 20 });
+    if (failures.length) throw new Error(describeFailures(failures));
+    const measure = jest.spyOn(backend(), 'batchNormStatistics');
+    try {
+      const x = randomTensor([5, 3], rng);
+      net.forward(x);
+      net.zeroGrad();
+      net.backward(randomTensor([5, 2], rng));
+      // Once per BatchNorm, in the forward pass.
+      expect(measure).toHaveBeenCalledTimes(2);
+    } finally {
+      measure.mockRestore();
     }
   });
 
