@@ -2,7 +2,7 @@
  * neurone: neural-network training for Node.js.
  *
  * The library: tensors, modules, losses, initialisation, optimisers, training, backend control,
- * save and load, sweeps (many trainings side by side, or across machines on BullMQ). Datasets are
+ * save and load, sweeps (many trainings side by side, or across machines on BullMQ), style transfer. Datasets are
  * also under `neurone/data`; the figures and tables of the reports under `neurone/report`; the
  * `neurone` command's own files (presets, model descriptions) are not part of the API.
  * @packageDocumentation
@@ -76,5 +76,14 @@ export type {
   QueueWorker,
   QueueWorkerOptions,
 } from './sweep';
+export { styleTransfer, styleDistance, randomStyleFeatures, trainStyleFeatures } from './style';
+export type {
+  StyleFeatures,
+  StyleFeatureOptions,
+  TrainStyleFeatureOptions,
+  StyleTransferOptions,
+  StyleTransferResult,
+  StyleLoss,
+} from './style';
 /** Datasets: readers, embedded USPS digits, MNIST, Fashion-MNIST, synthetic data, splits and batches (also `neurone/data`). */
 export * as data from './data';

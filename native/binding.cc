@@ -6,8 +6,9 @@
 // arrays (labels, argmax) are copied once checked for length, and only the copy is checked and
 // used (snapshot). Those checks are generated from the op table (lib/backend/ops.ts) into
 // ops_generated.h, whose structs this file constructs; the js backend runs checks generated
-// from the same table, with the same messages, so both backends fail the same way. What stays
-// here is running each kernel, and one check that comes after: maxPool1dBackward (and
+// from the same table, with the same messages, so both backends fail the same way. A kernel whose
+// call is plain (the shape, its arrays, the path, the pool) is run by its struct's generated
+// runKernel; what stays here is running the others, and one check that comes after: maxPool1dBackward (and
 // conv1dMaxPoolBackwardWeight) learn that an argmax entry lies outside its window from the
 // kernel's count of routed entries; maxPool1dBackward's output dx is then cleared.
 #include <napi.h>
@@ -17,13 +18,14 @@
 #include <string>
 
 #include "conv1d.h"
+#include "conv2d.h"
 #include "cpu.h"
 #include "elementwise.h"
 #include "gemm.h"
-#include "kernel_calls.h"
 #include "napi_args.h"
 #include "ops_generated.h"
 #include "pool1d.h"
+#include "pool2d.h"
 #include "threadpool.h"
 
 namespace neurone {
@@ -95,6 +97,13 @@ class Addon : public Napi::Addon<Addon> {
     });
   }
 
+  // The plain kernels: the call struct runs them (runKernel, generated from the op table).
+  template <typename Call>
+  auto run(Napi::Env env, Call& a) -> decltype(a.runKernel(KernelPath{}, nullptr), Napi::Value()) {
+    a.runKernel(path_, &pool_);
+    return env.Undefined();
+  }
+
   Napi::Value run(Napi::Env env, SgemmCall& a) {
     if (a.m == 0 || a.n == 0) return env.Undefined();
     GemmArgs g;
@@ -104,11 +113,6 @@ class Addon : public Napi::Addon<Addon> {
     g.c = a.c.data + a.offsetC, g.ldc = a.ldc;
     if (g.k > 0 && (!g.a || !g.b)) throwRange(msg::noData(a.kName));
     sgemm(g, path_, &pool_);
-    return env.Undefined();
-  }
-
-  Napi::Value run(Napi::Env env, Conv1dForwardCall& a) {
-    if (a.output > 0) conv1dForward(a.shape(), a.x.data, a.w.data, a.bias.data, a.y.data, path_, &pool_);
     return env.Undefined();
   }
 
@@ -131,21 +135,6 @@ class Addon : public Napi::Addon<Addon> {
     return env.Undefined();
   }
 
-  Napi::Value run(Napi::Env env, Conv1dBackwardInputCall& a) {
-    if (a.input > 0) conv1dBackwardInput(a.shape(), a.dy.data, a.w.data, a.dx.data, path_, &pool_);
-    return env.Undefined();
-  }
-
-  Napi::Value run(Napi::Env env, Conv1dBackwardWeightCall& a) {
-    if (a.output > 0) conv1dBackwardWeight(a.shape(), a.x.data, a.dy.data, a.dw.data, path_, &pool_);
-    return env.Undefined();
-  }
-
-  Napi::Value run(Napi::Env env, MaxPool1dForwardCall& a) {
-    if (a.output > 0) maxPool1dForward(a.shape(), a.x.data, a.y.data, a.argmax.data, path_, &pool_);
-    return env.Undefined();
-  }
-
   Napi::Value run(Napi::Env env, MaxPool1dBackwardCall& a) {
     if (a.input == 0) return env.Undefined();
     // argmax comes from JavaScript, but the kernel never writes where it points: each position of
@@ -163,13 +152,15 @@ class Addon : public Napi::Addon<Addon> {
     return env.Undefined();
   }
 
-  Napi::Value run(Napi::Env env, AvgPool1dForwardCall& a) {
-    if (a.output > 0) avgPool1dForward(a.shape(), a.x.data, a.y.data, &pool_);
-    return env.Undefined();
-  }
-
-  Napi::Value run(Napi::Env env, AvgPool1dBackwardCall& a) {
-    if (a.input > 0) avgPool1dBackward(a.shape(), a.dy.data, a.dx.data, &pool_);
+  Napi::Value run(Napi::Env env, MaxPool2dBackwardCall& a) {
+    if (a.input == 0) return env.Undefined();
+    // Each argmax entry (the call's own copy when it came from shared memory) is checked against
+    // its window before the kernel adds through it; the first that is not is named here.
+    const int64_t bad = maxPool2dBackward(a.shape(), a.dy.data, a.argmax.data, a.dx.data, &pool_);
+    if (bad >= 0) {
+      std::memset(a.dx.data, 0, static_cast<size_t>(a.input) * sizeof(float));
+      throwOutsideWindow(a.kName, a.shape(), bad, a.argmax.data[bad]);
+    }
     return env.Undefined();
   }
 
@@ -223,12 +214,6 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value run(Napi::Env env, NonFiniteIndexCall& a) {
     return Napi::Number::New(env,
                              static_cast<double>(a.n > 0 ? nonFiniteIndexParallel(a.x.data, a.n, path_, &pool_) : -1));
-  }
-
-  // A call with no overload above: a kernel that needs only its checked fields (kernel_calls.h).
-  template <typename Call>
-  Napi::Value run(Napi::Env env, Call& a) {
-    return runKernel(a, path_), env.Undefined();
   }
 
   Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_.threads()); }

@@ -18,6 +18,7 @@
 
 #include "messages_generated.h"
 #include "pool1d.h"
+#include "pool2d.h"
 
 namespace neurone {
 
@@ -289,6 +290,16 @@ inline std::unique_ptr<int32_t[]> snapshot(const Args::I32& a, int64_t n) {
     }
   }
   throwRange(msg::routedShort(fn, str(routed), str(nOut)));
+}
+
+// After maxPool2dBackward found argmax entry i (holding `got`) outside its window.
+[[noreturn]] inline void throwOutsideWindow(const char* fn, const Pool2dShape& s, int64_t i, int32_t got) {
+  const int64_t ow = s.outWidth(), oh = s.outHeight();
+  const int64_t c = i % s.chan, col = (i / s.chan) % ow, row = (i / s.chan / ow) % oh, b = i / s.chan / ow / oh;
+  auto str = [](int64_t v) { return std::to_string(v); };
+  throwRange(msg::outsideWindow2d(fn, str(i), str(got), str(row), str(col), str(c), str(b), str(row * s.strideHeight),
+                                  str(row * s.strideHeight + s.kHeight - 1), str(col * s.strideWidth),
+                                  str(col * s.strideWidth + s.kWidth - 1), str(s.height), str(s.width), str(s.chan)));
 }
 
 }  // namespace neurone

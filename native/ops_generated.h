@@ -8,10 +8,13 @@
 
 #include <memory>
 
+#include "batchnorm.h"
 #include "conv1d.h"
+#include "conv2d.h"
 #include "elementwise.h"
 #include "napi_args.h"
 #include "pool1d.h"
+#include "pool2d.h"
 
 namespace neurone {
 
@@ -132,6 +135,9 @@ struct Conv1dForwardCall {
     s.kSize = kSize;
     s.stride = stride;
     return s;
+  }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv1dForward(shape(), x.data, w.data, bias.data, y.data, path, pool);
   }
 };
 
@@ -311,6 +317,9 @@ struct Conv1dBackwardInputCall {
     s.stride = stride;
     return s;
   }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (input > 0) conv1dBackwardInput(shape(), dy.data, w.data, dx.data, path, pool);
+  }
 };
 
 // conv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride)
@@ -359,6 +368,9 @@ struct Conv1dBackwardWeightCall {
     s.stride = stride;
     return s;
   }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv1dBackwardWeight(shape(), x.data, dy.data, dw.data, path, pool);
+  }
 };
 
 // maxPool1dForward(x, y, argmax, batch, length, chan, kSize, stride)
@@ -402,6 +414,9 @@ struct MaxPool1dForwardCall {
     s.kSize = kSize;
     s.stride = stride;
     return s;
+  }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) maxPool1dForward(shape(), x.data, y.data, argmax.data, path, pool);
   }
 };
 
@@ -490,6 +505,9 @@ struct AvgPool1dForwardCall {
     s.stride = stride;
     return s;
   }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (output > 0) avgPool1dForward(shape(), x.data, y.data, pool);
+  }
 };
 
 // avgPool1dBackward(dy, dx, batch, length, chan, kSize, stride)
@@ -529,6 +547,454 @@ struct AvgPool1dBackwardCall {
     s.kSize = kSize;
     s.stride = stride;
     return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (input > 0) avgPool1dBackward(shape(), dy.data, dx.data, pool);
+  }
+};
+
+// conv2dForward(x, w, bias | null, y, batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth)
+struct Conv2dForwardCall {
+  static constexpr const char* kName = "conv2dForward";
+  Args::F32 x{};
+  Args::F32 w{};
+  Args::F32 bias{};
+  bool hasBias;
+  Args::F32 y{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chanIn;
+  int64_t chanOut;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t padHeight;
+  int64_t padWidth;
+  int64_t paddedHeight;
+  int64_t paddedWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t weight;
+  int64_t output;
+  explicit Conv2dForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 15);
+    x = args.float32(0, "x");
+    w = args.float32(1, "w");
+    hasBias = !args.isNull(2);
+    if (hasBias) bias = args.float32(2, "bias");
+    y = args.float32(3, "y");
+    batch = args.size(4, "batch");
+    height = args.size(5, "height");
+    width = args.size(6, "width");
+    chanIn = args.size(7, "chanIn", 1);
+    chanOut = args.size(8, "chanOut", 1);
+    kHeight = args.size(9, "kHeight", 1);
+    kWidth = args.size(10, "kWidth", 1);
+    strideHeight = args.size(11, "strideHeight", 1);
+    strideWidth = args.size(12, "strideWidth", 1);
+    padHeight = args.size(13, "padHeight");
+    padWidth = args.size(14, "padWidth");
+    paddedHeight = height + 2 * padHeight;
+    paddedWidth = width + 2 * padWidth;
+    outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+    outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chanIn", {batch, height, width, chanIn});
+    weight = mulSizes(args, "kHeight * kWidth * chanIn * chanOut", {kHeight, kWidth, chanIn, chanOut});
+    output = mulSizes(args, "batch * outHeight * outWidth * chanOut", {batch, outHeight, outWidth, chanOut});
+    args.needLength("x", x.length, input);
+    args.needLength("w", w.length, weight);
+    if (hasBias) args.needLength("bias", bias.length, chanOut);
+    args.needLength("y", y.length, output);
+    checkDisjoint(args, {region("x", x, input, false), region("w", w, weight, false), region("bias", bias, hasBias ? chanOut : 0, false), region("y", y, output, true)});
+  }
+  Conv2dShape shape() const {
+    Conv2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chanIn = chanIn;
+    s.chanOut = chanOut;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    s.padHeight = padHeight;
+    s.padWidth = padWidth;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv2dForward(shape(), x.data, w.data, bias.data, y.data, path, pool);
+  }
+};
+
+// conv2dBackwardInput(dy, w, dx, batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth)
+struct Conv2dBackwardInputCall {
+  static constexpr const char* kName = "conv2dBackwardInput";
+  Args::F32 dy{};
+  Args::F32 w{};
+  Args::F32 dx{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chanIn;
+  int64_t chanOut;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t padHeight;
+  int64_t padWidth;
+  int64_t paddedHeight;
+  int64_t paddedWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t weight;
+  int64_t output;
+  explicit Conv2dBackwardInputCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 14);
+    dy = args.float32(0, "dy");
+    w = args.float32(1, "w");
+    dx = args.float32(2, "dx");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chanIn = args.size(6, "chanIn", 1);
+    chanOut = args.size(7, "chanOut", 1);
+    kHeight = args.size(8, "kHeight", 1);
+    kWidth = args.size(9, "kWidth", 1);
+    strideHeight = args.size(10, "strideHeight", 1);
+    strideWidth = args.size(11, "strideWidth", 1);
+    padHeight = args.size(12, "padHeight");
+    padWidth = args.size(13, "padWidth");
+    paddedHeight = height + 2 * padHeight;
+    paddedWidth = width + 2 * padWidth;
+    outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+    outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chanIn", {batch, height, width, chanIn});
+    weight = mulSizes(args, "kHeight * kWidth * chanIn * chanOut", {kHeight, kWidth, chanIn, chanOut});
+    output = mulSizes(args, "batch * outHeight * outWidth * chanOut", {batch, outHeight, outWidth, chanOut});
+    args.needLength("dy", dy.length, output);
+    args.needLength("w", w.length, weight);
+    args.needLength("dx", dx.length, input);
+    checkDisjoint(args, {region("dy", dy, output, false), region("w", w, weight, false), region("dx", dx, input, true)});
+  }
+  Conv2dShape shape() const {
+    Conv2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chanIn = chanIn;
+    s.chanOut = chanOut;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    s.padHeight = padHeight;
+    s.padWidth = padWidth;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (input > 0) conv2dBackwardInput(shape(), dy.data, w.data, dx.data, path, pool);
+  }
+};
+
+// conv2dBackwardWeight(x, dy, dw, batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth)
+struct Conv2dBackwardWeightCall {
+  static constexpr const char* kName = "conv2dBackwardWeight";
+  Args::F32 x{};
+  Args::F32 dy{};
+  Args::F32 dw{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chanIn;
+  int64_t chanOut;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t padHeight;
+  int64_t padWidth;
+  int64_t paddedHeight;
+  int64_t paddedWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t weight;
+  int64_t output;
+  explicit Conv2dBackwardWeightCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 14);
+    x = args.float32(0, "x");
+    dy = args.float32(1, "dy");
+    dw = args.float32(2, "dw");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chanIn = args.size(6, "chanIn", 1);
+    chanOut = args.size(7, "chanOut", 1);
+    kHeight = args.size(8, "kHeight", 1);
+    kWidth = args.size(9, "kWidth", 1);
+    strideHeight = args.size(10, "strideHeight", 1);
+    strideWidth = args.size(11, "strideWidth", 1);
+    padHeight = args.size(12, "padHeight");
+    padWidth = args.size(13, "padWidth");
+    paddedHeight = height + 2 * padHeight;
+    paddedWidth = width + 2 * padWidth;
+    outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+    outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chanIn", {batch, height, width, chanIn});
+    weight = mulSizes(args, "kHeight * kWidth * chanIn * chanOut", {kHeight, kWidth, chanIn, chanOut});
+    output = mulSizes(args, "batch * outHeight * outWidth * chanOut", {batch, outHeight, outWidth, chanOut});
+    args.needLength("x", x.length, input);
+    args.needLength("dy", dy.length, output);
+    args.needLength("dw", dw.length, weight);
+    checkDisjoint(args, {region("x", x, input, false), region("dy", dy, output, false), region("dw", dw, weight, true)});
+  }
+  Conv2dShape shape() const {
+    Conv2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chanIn = chanIn;
+    s.chanOut = chanOut;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    s.padHeight = padHeight;
+    s.padWidth = padWidth;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) conv2dBackwardWeight(shape(), x.data, dy.data, dw.data, path, pool);
+  }
+};
+
+// maxPool2dForward(x, y, argmax, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct MaxPool2dForwardCall {
+  static constexpr const char* kName = "maxPool2dForward";
+  Args::F32 x{};
+  Args::F32 y{};
+  Args::I32 argmax{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit MaxPool2dForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 11);
+    x = args.float32(0, "x");
+    y = args.float32(1, "y");
+    argmax = args.int32(2, "argmax");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chan = args.size(6, "chan", 1);
+    kHeight = args.size(7, "kHeight", 1);
+    kWidth = args.size(8, "kWidth", 1);
+    strideHeight = args.size(9, "strideHeight", 1);
+    strideWidth = args.size(10, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.int32Index("batch * height * width * chan", input);
+    args.needLength("x", x.length, input);
+    args.needLength("y", y.length, output);
+    args.needLength("argmax", argmax.length, output);
+    checkDisjoint(args, {region("x", x, input, false), region("y", y, output, true), region("argmax", argmax, output, true)});
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (output > 0) maxPool2dForward(shape(), x.data, y.data, argmax.data, pool);
+  }
+};
+
+// maxPool2dBackward(dy, argmax, dx, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct MaxPool2dBackwardCall {
+  static constexpr const char* kName = "maxPool2dBackward";
+  Args::F32 dy{};
+  Args::I32 argmax{};
+  Args::F32 dx{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  std::unique_ptr<int32_t[]> argmaxCopy;
+  explicit MaxPool2dBackwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 11);
+    dy = args.float32(0, "dy");
+    argmax = args.int32(1, "argmax");
+    dx = args.float32(2, "dx");
+    batch = args.size(3, "batch");
+    height = args.size(4, "height");
+    width = args.size(5, "width");
+    chan = args.size(6, "chan", 1);
+    kHeight = args.size(7, "kHeight", 1);
+    kWidth = args.size(8, "kWidth", 1);
+    strideHeight = args.size(9, "strideHeight", 1);
+    strideWidth = args.size(10, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.int32Index("batch * height * width * chan", input);
+    args.needLength("dy", dy.length, output);
+    args.needLength("argmax", argmax.length, output);
+    args.needLength("dx", dx.length, input);
+    checkDisjoint(args, {region("dy", dy, output, false), region("argmax", argmax, output, false), region("dx", dx, input, true)});
+    argmaxCopy = snapshot(argmax, output);
+    if (argmaxCopy) argmax.data = argmaxCopy.get();
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+};
+
+// avgPool2dForward(x, y, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct AvgPool2dForwardCall {
+  static constexpr const char* kName = "avgPool2dForward";
+  Args::F32 x{};
+  Args::F32 y{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit AvgPool2dForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 10);
+    x = args.float32(0, "x");
+    y = args.float32(1, "y");
+    batch = args.size(2, "batch");
+    height = args.size(3, "height");
+    width = args.size(4, "width");
+    chan = args.size(5, "chan", 1);
+    kHeight = args.size(6, "kHeight", 1);
+    kWidth = args.size(7, "kWidth", 1);
+    strideHeight = args.size(8, "strideHeight", 1);
+    strideWidth = args.size(9, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.needLength("x", x.length, input);
+    args.needLength("y", y.length, output);
+    checkDisjoint(args, {region("x", x, input, false), region("y", y, output, true)});
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (output > 0) avgPool2dForward(shape(), x.data, y.data, pool);
+  }
+};
+
+// avgPool2dBackward(dy, dx, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth)
+struct AvgPool2dBackwardCall {
+  static constexpr const char* kName = "avgPool2dBackward";
+  Args::F32 dy{};
+  Args::F32 dx{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t kHeight;
+  int64_t kWidth;
+  int64_t strideHeight;
+  int64_t strideWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit AvgPool2dBackwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 10);
+    dy = args.float32(0, "dy");
+    dx = args.float32(1, "dx");
+    batch = args.size(2, "batch");
+    height = args.size(3, "height");
+    width = args.size(4, "width");
+    chan = args.size(5, "chan", 1);
+    kHeight = args.size(6, "kHeight", 1);
+    kWidth = args.size(7, "kWidth", 1);
+    strideHeight = args.size(8, "strideHeight", 1);
+    strideWidth = args.size(9, "strideWidth", 1);
+    outHeight = windowCount(height, kHeight, strideHeight);
+    outWidth = windowCount(width, kWidth, strideWidth);
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.needLength("dy", dy.length, output);
+    args.needLength("dx", dx.length, input);
+    checkDisjoint(args, {region("dy", dy, output, false), region("dx", dx, input, true)});
+  }
+  Pool2dShape shape() const {
+    Pool2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.kHeight = kHeight;
+    s.kWidth = kWidth;
+    s.strideHeight = strideHeight;
+    s.strideWidth = strideWidth;
+    return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (input > 0) avgPool2dBackward(shape(), dy.data, dx.data, pool);
   }
 };
 
@@ -599,6 +1065,9 @@ struct AddRowVectorCall {
     args.needLength("v", v.length, cols);
     checkDisjoint(args, {region("y", y, matrix, true), region("v", v, cols, false)});
   }
+  void runKernel(KernelPath, ThreadPool*) {
+    if (matrix > 0) addRowVector(y.data, v.data, rows, cols);
+  }
 };
 
 // sumRows(x, rows, cols, out)
@@ -619,6 +1088,9 @@ struct SumRowsCall {
     args.needLength("x", x.length, matrix);
     args.needLength("out", out.length, cols);
     checkDisjoint(args, {region("x", x, matrix, false), region("out", out, cols, true)});
+  }
+  void runKernel(KernelPath, ThreadPool*) {
+    if (matrix > 0) sumRows(x.data, rows, cols, out.data);
   }
 };
 
@@ -831,6 +1303,15 @@ struct BatchNormStatisticsCall {
     args.needLength("variance", variance.length, chan);
     checkDisjoint(args, {region("x", x, values, false), region("mean", mean, chan, true), region("variance", variance, chan, true)});
   }
+  BatchNormShape shape() const {
+    BatchNormShape s;
+    s.rows = rows;
+    s.chan = chan;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool*) {
+    batchNormStatistics(shape(), x.data, mean.data, variance.data, path);
+  }
 };
 
 // batchNormForward(x, mean, variance, scale | null, shift | null, eps, y, rows, chan)
@@ -869,6 +1350,15 @@ struct BatchNormForwardCall {
     if (hasShift) args.needLength("shift", shift.length, chan);
     args.needLength("y", y.length, values);
     checkDisjoint(args, {region("x", x, values, false), region("mean", mean, chan, false), region("variance", variance, chan, false), region("scale", scale, hasScale ? chan : 0, false), region("shift", shift, hasShift ? chan : 0, false), region("y", y, values, true)}, {{"y", "x"}});
+  }
+  BatchNormShape shape() const {
+    BatchNormShape s;
+    s.rows = rows;
+    s.chan = chan;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool*) {
+    batchNormForward(shape(), x.data, mean.data, variance.data, scale.data, shift.data, eps, y.data, path);
   }
 };
 
@@ -921,9 +1411,18 @@ struct BatchNormBackwardCall {
     if (hasDshift) args.needLength("dshift", dshift.length, chan);
     checkDisjoint(args, {region("x", x, values, false), region("dy", dy, values, false), region("mean", mean, chan, false), region("variance", variance, chan, false), region("scale", scale, hasScale ? chan : 0, false), region("dx", dx, hasDx ? values : 0, true), region("dscale", dscale, hasDscale ? chan : 0, true), region("dshift", dshift, hasDshift ? chan : 0, true)}, {{"dx", "dy"}});
   }
+  BatchNormShape shape() const {
+    BatchNormShape s;
+    s.rows = rows;
+    s.chan = chan;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool*) {
+    batchNormBackward(shape(), x.data, dy.data, mean.data, variance.data, scale.data, eps, training, dx.data, dscale.data, dshift.data, path);
+  }
 };
 
 // X(CallStruct) for every entry point, in table order.
-#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
+#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
 
 }  // namespace neurone

@@ -26,6 +26,8 @@ function randomArray(n: number): Float32Array {
 // (a shared host), and the best round is the kernel's own speed. NumPy gets the same
 // (bench_numpy_gemm.py).
 const ROUNDS = 15;
+/** The NEON column's cells off ARM: the path is tested there, not timed. */
+const NEON_UNTIMED = 'correctness only (qemu)';
 
 interface GemmShape {
   label: string;
@@ -220,6 +222,9 @@ function main(): void {
     simdPaths.includes('avx2') && simdPaths.length > 1
       ? runPython('bench_numpy_gemm.py', [JSON.stringify(numpyShapes)], 1, { OPENBLAS_CORETYPE: 'Haswell' })
       : undefined;
+  // Off ARM the NEON path still has its column, saying what is known of it: it is tested under
+  // qemu (npm run test:arm64), where its speed means nothing. On an arm64 machine it is timed above.
+  const neonUntimed = !simdPaths.includes('neon');
   const pathRows = [...gemmShapes.map((s) => `sgemm ${s.label}`), ...convShapes.map((s) => `${s.label} fwd+bwd`)].map((label, i) => {
     const o1 = i < gemmShapes.length && np1.ok ? np1.value.results[i].gflops : undefined;
     const cells = [label];
@@ -231,6 +236,7 @@ function main(): void {
       const rival = p === 'avx2' && npHaswell ? oHaswell : o1;
       cells.push(rival ? `${((100 * perPath[p][i].gflops) / rival).toFixed(0)} %` : '');
     }
+    if (neonUntimed) cells.push(NEON_UNTIMED);
     return cells;
   });
   const pathHeader = ['kernel'];
@@ -238,6 +244,7 @@ function main(): void {
   pathHeader.push('OpenBLAS 1T');
   if (npHaswell) pathHeader.push('OpenBLAS 1T Haswell kernels');
   for (const p of simdPaths) pathHeader.push(p === 'avx2' && npHaswell ? 'avx2 / OpenBLAS Haswell' : `${p} / OpenBLAS`);
+  if (neonUntimed) pathHeader.push('neon 1T');
   const peaks = simdPaths.map((p) => `${p} ${fmt(perPath[p][0].peak)}`).join(', ');
   const blas = np1.ok ? JSON.stringify(np1.value.config) : np1.reason;
   const body = [
@@ -264,7 +271,7 @@ function main(): void {
       rows,
     ),
     '',
-    `Per SIMD path, one thread (\`setKernelPath\`; the AVX2 columns are what an AVX2-only CPU of this microarchitecture runs). FMA peak per path in this run, GFLOP/s: ${peaks}. OpenBLAS is the same run's figure, with the kernels it picks for this CPU${simdPaths.length > 1 && simdPaths.includes('avx2') ? ', and again with its AVX2 (Haswell) kernels forced by `OPENBLAS_CORETYPE=Haswell`, the set it runs on an AVX2-only CPU, which the avx2 column is compared with' : ''}.`,
+    `Per SIMD path, one thread (\`setKernelPath\`; the AVX2 columns are what an AVX2-only CPU of this microarchitecture runs). FMA peak per path in this run, GFLOP/s: ${peaks}. OpenBLAS is the same run's figure, with the kernels it picks for this CPU${simdPaths.length > 1 && simdPaths.includes('avx2') ? ', and again with its AVX2 (Haswell) kernels forced by `OPENBLAS_CORETYPE=Haswell`, the set it runs on an AVX2-only CPU, which the avx2 column is compared with' : ''}.${neonUntimed ? ` The neon column is the AArch64 path: ${NEON_UNTIMED}, by \`npm run test:arm64\` on this machine; its speed on ARM hardware cannot be measured here and is not estimated.` : ''}`,
     '',
     table(pathHeader, pathRows),
     '',

@@ -6,7 +6,9 @@ import {
   BCELoss,
   CELogSoftmaxLoss,
   Conv1D,
+  Conv2D,
   Flatten,
+  MaxPool2D,
   Linear,
   MaxPool1D,
   ReLU,
@@ -60,6 +62,39 @@ const deepCnn = (): Module => {
     new Linear(64 * n, 10),
   );
 };
+
+/** LeNet-style: Conv2D 5×5 ×2 with 2×2 max pooling, two dense layers, on 28×28×1 images. */
+const lenet = (): Module =>
+  new Sequential(
+    new Conv2D(5, 1, 6),
+    new ReLU(),
+    new MaxPool2D(2),
+    new Conv2D(5, 6, 16),
+    new ReLU(),
+    new MaxPool2D(2),
+    new Flatten(),
+    new Linear(16 * 4 * 4, 120),
+    new ReLU(),
+    new Linear(120, 10),
+  );
+/** Two VGG blocks (two padded 3×3 convolutions, then 2×2 max pooling) on 32×32×3 images. */
+const smallVgg = (): Module =>
+  new Sequential(
+    new Conv2D(3, 3, 32, 1, { padding: 1 }),
+    new ReLU(),
+    new Conv2D(3, 32, 32, 1, { padding: 1 }),
+    new ReLU(),
+    new MaxPool2D(2),
+    new Conv2D(3, 32, 64, 1, { padding: 1 }),
+    new ReLU(),
+    new Conv2D(3, 64, 64, 1, { padding: 1 }),
+    new ReLU(),
+    new MaxPool2D(2),
+    new Flatten(),
+    new Linear(64 * 8 * 8, 128),
+    new ReLU(),
+    new Linear(128, 10),
+  );
 
 export const specs: NetSpec[] = [
   {
@@ -135,6 +170,33 @@ export const specs: NetSpec[] = [
     loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
     target: 'class',
     inferenceOnly: true,
+  },
+  {
+    key: 'lenet32',
+    label: 'LeNet-style 2-D CNN, 28×28×1, batch 32',
+    build: lenet,
+    inputShape: [28, 28, 1],
+    batch: 32,
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
+    target: 'class',
+  },
+  {
+    key: 'lenet128',
+    label: 'LeNet-style 2-D CNN, 28×28×1, batch 128',
+    build: lenet,
+    inputShape: [28, 28, 1],
+    batch: 128,
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
+    target: 'class',
+  },
+  {
+    key: 'vgg',
+    label: 'small VGG-style 2-D CNN, 32×32×3, batch 32',
+    build: smallVgg,
+    inputShape: [32, 32, 3],
+    batch: 32,
+    loss: () => new CELogSoftmaxLoss({ reduction: 'sum' }),
+    target: 'class',
   },
 ];
 

@@ -53,6 +53,24 @@ def deep_cnn(length=256):
     )
 
 
+def lenet():
+    # Conv2D 5x5 x2 with 2x2 max pooling, two dense layers, on 28x28x1 (MNIST) images.
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 10),
+    )
+
+
+def small_vgg():
+    # Two VGG blocks (two padded 3x3 convolutions, then 2x2 max pooling) on 32x32x3 images.
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 10),
+    )
+
+
 def mlp():
     return nn.Sequential(nn.Linear(784, 256), nn.Tanh(), nn.Linear(256, 10))
 
@@ -76,7 +94,8 @@ def bce(out, y):
     return F.binary_cross_entropy(out, y)
 
 
-# name -> (model factory, input shape without batch (chan, length) or (features,), batch, loss, target kind)
+# name -> (model factory, input shape without batch (chan, length), (chan, height, width) or
+# (features,), batch, loss, target kind)
 NETS = {
     "a": (lambda: seed_cnn(256), (1, 256), 32, nll, "class"),
     "b": (lambda: seed_cnn(784), (1, 784), 32, nll, "class"),
@@ -85,6 +104,9 @@ NETS = {
     "d": (autoencoder, (784,), 32, bce, "input"),
     "e": (deep_cnn, (1, 256), 32, xent, "class"),
     "infer": (lambda: seed_cnn(256), (1, 256), 256, None, None),
+    "lenet32": (lenet, (1, 28, 28), 32, xent, "class"),
+    "lenet128": (lenet, (1, 28, 28), 128, xent, "class"),
+    "vgg": (small_vgg, (3, 32, 32), 32, xent, "class"),
 }
 
 
@@ -106,6 +128,9 @@ def make_data(shape, batch, target, count, gen):
         # PyTorch's (batch, chan, length) and made contiguous here, outside the timed loop.
         if len(shape) == 2:
             x = torch.rand((batch, shape[1], shape[0]), generator=gen).permute(0, 2, 1).contiguous()
+        elif len(shape) == 3:  # images (chan, height, width), made from (batch, height, width, chan)
+            c, h, w = shape
+            x = torch.rand((batch, h, w, c), generator=gen).permute(0, 3, 1, 2).contiguous()
         else:
             x = torch.rand((batch,) + shape, generator=gen)
         if target == "class":

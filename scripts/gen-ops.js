@@ -87,6 +87,7 @@ function derivedExpr(d, lang) {
       : `sizeProduct(fn, ${label.replace(/"/g, "'")}, ${d.product.join(', ')})`;
   }
   if (d.window) return `windowCount(${d.window.join(', ')})`;
+  if (d.padded) return `${d.padded[0]} + 2 * ${d.padded[1]}`;
   if (d.pick) return `${d.pick[0]} ? ${d.pick[1]} : ${d.pick[2]}`;
   if (d.span) return `matrixSpan(${d.span.join(', ')})`;
   if (d.atLeastOne) return lang === 'cpp' ? `(${d.atLeastOne} < 1 ? 1 : ${d.atLeastOne})` : `Math.max(1, ${d.atLeastOne})`;
@@ -97,7 +98,7 @@ function checkTable() {
   for (const [name, op] of Object.entries(OPS)) {
     const known = new Set(op.args.map((a) => a.name));
     for (const d of op.derived ?? []) {
-      const uses = d.product ?? d.window ?? d.pick ?? d.span ?? [d.atLeastOne];
+      const uses = d.product ?? d.window ?? d.padded ?? d.pick ?? d.span ?? [d.atLeastOne];
       for (const u of uses) if (!known.has(u)) throw new Error(`${name}: derived ${d.name} uses ${u} before it is defined`);
       known.add(d.name);
     }
@@ -184,6 +185,23 @@ function opCpp(name, op) {
         '  }',
       ]
     : [];
+  // The plain native call: the shape struct (when the kernel takes one) in place of its fields,
+  // every other argument in table order (arrays by their data), then the path and the pool.
+  const callArgs = op.kernel
+    ? [
+        ...(op.shape ? ['shape()'] : []),
+        ...op.args.filter((a) => !op.shape?.fields.includes(a.name)).map((a) => (isArray(a) ? `${a.name}.data` : a.name)),
+        ...(op.kernel.path ? ['path'] : []),
+        ...(op.kernel.pool === false ? [] : ['pool']),
+      ]
+    : [];
+  const kernel = op.kernel
+    ? [
+        `  void runKernel(KernelPath${op.kernel.path ? ' path' : ''}, ThreadPool*${op.kernel.pool === false ? '' : ' pool'}) {`,
+        `    ${op.kernel.unless0 ? `if (${op.kernel.unless0} > 0) ` : ''}${name}(${callArgs.join(', ')});`,
+        '  }',
+      ]
+    : [];
   return [
     `// ${name}(${op.args.map((a) => `${a.name}${a.nullable ? ' | null' : ''}`).join(', ')})`,
     `struct ${T} {`,
@@ -194,6 +212,7 @@ function opCpp(name, op) {
     ...body.map((b) => `    ${b}`),
     '  }',
     ...shape,
+    ...kernel,
     '};',
     '',
   ].join('\n');
@@ -209,10 +228,18 @@ function opsCpp() {
     '// by a private copy before anything reads their values (see snapshot in napi_args.h).',
     '#pragma once\n',
     '#include <memory>\n',
-    '#include "conv1d.h"',
-    '#include "elementwise.h"',
-    '#include "napi_args.h"',
-    '#include "pool1d.h"\n',
+    // The kernel families' headers, named after their shape structs (Conv2dShape: conv2d.h), with
+    // elementwise.h (the Activation enum) and the argument readers.
+    ...[
+      ...new Set([
+        ...Object.values(OPS).flatMap((op) => (op.shape ? [`${op.shape.type.replace(/Shape$/, '').toLowerCase()}.h`] : [])),
+        'elementwise.h',
+        'napi_args.h',
+      ]),
+    ]
+      .sort()
+      .map((h) => `#include "${h}"`),
+    '',
     'namespace neurone {\n',
     ...Object.entries(OPS).map(([n, op]) => opCpp(n, op)),
     '// X(CallStruct) for every entry point, in table order.',

@@ -1,11 +1,21 @@
 // Time per module and pass (forward, backwardUpdateGradient, backwardDelta) of a benchmark net,
 // to see where a training step goes before optimising it.
 //
-//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e] [threads]
-import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros, Tensor } from '../lib';
+//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e|lenet|vgg] [threads] [--cpu]
+//
+// --cpu times each call by the process's CPU time (process.cpuUsage) instead of the wall clock:
+// on a machine others are using, a one-thread profile then counts only this process's work.
+import { Conv1D, Conv2D, Flatten, Linear, MaxPool1D, MaxPool2D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros, Tensor } from '../lib';
 
-const key = process.argv[2] ?? 'a';
-setThreads(Number(process.argv[3] ?? 1));
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const key = positional[0] ?? 'a';
+setThreads(Number(positional[1] ?? 1));
+const cpuClock = process.argv.includes('--cpu');
+const now = (): number => {
+  if (!cpuClock) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
   a: () => ({
     net: new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)),
@@ -45,6 +55,40 @@ const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
       shape: [32, 256, 1],
     };
   },
+  lenet: () => ({
+    net: new Sequential(
+      new Conv2D(5, 1, 6),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Conv2D(5, 6, 16),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Flatten(),
+      new Linear(256, 120),
+      new ReLU(),
+      new Linear(120, 10),
+    ),
+    shape: [32, 28, 28, 1],
+  }),
+  vgg: () => ({
+    net: new Sequential(
+      new Conv2D(3, 3, 32, 1, { padding: 1 }),
+      new ReLU(),
+      new Conv2D(3, 32, 32, 1, { padding: 1 }),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Conv2D(3, 32, 64, 1, { padding: 1 }),
+      new ReLU(),
+      new Conv2D(3, 64, 64, 1, { padding: 1 }),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Flatten(),
+      new Linear(4096, 128),
+      new ReLU(),
+      new Linear(128, 10),
+    ),
+    shape: [32, 32, 32, 3],
+  }),
 };
 if (!nets[key]) throw new Error(`unknown net '${key}': expected one of ${Object.keys(nets).join(', ')}`);
 const { net, shape } = nets[key]();
@@ -58,20 +102,20 @@ for (let r = 0; r < rounds + warmup; r++) {
   const keep = r >= warmup;
   const inputs: Tensor[] = [x];
   mods.forEach((m, i) => {
-    const t = performance.now();
+    const t = now();
     inputs.push(m.forward(inputs[i]));
-    if (keep) time.forward[i] += performance.now() - t;
+    if (keep) time.forward[i] += now() - t;
   });
   let d = zeros(inputs[mods.length].shape);
   d.data.fill(0.01);
   for (let i = mods.length - 1; i >= 0; i--) {
-    let t = performance.now();
+    let t = now();
     mods[i].backwardUpdateGradient(inputs[i], d);
-    if (keep) time.gradient[i] += performance.now() - t;
+    if (keep) time.gradient[i] += now() - t;
     if (i === 0) break; // a training step does not need the input's gradient
-    t = performance.now();
+    t = now();
     d = mods[i].backwardDelta(inputs[i], d);
-    if (keep) time.delta[i] += performance.now() - t;
+    if (keep) time.delta[i] += now() - t;
   }
 }
 const us = (ms: number): string => `${((ms / rounds) * 1000).toFixed(0).padStart(6)} µs`;

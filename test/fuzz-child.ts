@@ -398,6 +398,59 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
       desc: [],
     };
   },
+  conv2dForward(r) {
+    const s = conv2dShape(r);
+    return {
+      args: [
+        f32(r, conv2dSizes(s).input),
+        f32(r, conv2dSizes(s).weight),
+        r.bool() ? null : f32(r, s.chanOut),
+        f32(r, conv2dSizes(s).output),
+        ...conv2dArgs(s),
+      ],
+      desc: [],
+    };
+  },
+  conv2dBackwardInput(r) {
+    const s = conv2dShape(r);
+    const n = conv2dSizes(s);
+    return { args: [f32(r, n.output), f32(r, n.weight), f32(r, n.input), ...conv2dArgs(s)], desc: [] };
+  },
+  conv2dBackwardWeight(r) {
+    const s = conv2dShape(r);
+    const n = conv2dSizes(s);
+    return { args: [f32(r, n.input), f32(r, n.output), f32(r, n.weight), ...conv2dArgs(s)], desc: [] };
+  },
+  maxPool2dForward(r) {
+    const s = pool2dShape(r);
+    const n = pool2dSizes(s);
+    return { args: [f32(r, n.input), f32(r, n.output), i32(r, n.output, () => r.int(-5, 5)), ...pool2dArgs(s)], desc: [] };
+  },
+  maxPool2dBackward(r) {
+    const s = pool2dShape(r);
+    const n = pool2dSizes(s);
+    // A valid argmax points inside its own window, as the forward pass leaves it.
+    const argmax = i32(r, n.output, (i) => {
+      const c = i % s.chan;
+      const col = Math.floor(i / s.chan) % n.outWidth;
+      const row = Math.floor(i / s.chan / n.outWidth) % n.outHeight;
+      const b = Math.floor(i / s.chan / n.outWidth / n.outHeight);
+      const y = row * s.strideHeight + r.int(0, s.kHeight - 1);
+      const x = col * s.strideWidth + r.int(0, s.kWidth - 1);
+      return ((b * s.height + y) * s.width + x) * s.chan + c;
+    });
+    return { args: [f32(r, n.output), argmax, f32(r, n.input), ...pool2dArgs(s)], desc: [] };
+  },
+  avgPool2dForward(r) {
+    const s = pool2dShape(r);
+    const n = pool2dSizes(s);
+    return { args: [f32(r, n.input), f32(r, n.output), ...pool2dArgs(s)], desc: [] };
+  },
+  avgPool2dBackward(r) {
+    const s = pool2dShape(r);
+    const n = pool2dSizes(s);
+    return { args: [f32(r, n.output), f32(r, n.input), ...pool2dArgs(s)], desc: [] };
+  },
   activationForward(r) {
     const n = dim(r, 40, 300);
     const x = f32(r, n, 'extreme');
@@ -619,6 +672,89 @@ function poolShape(r: R): { batch: number; length: number; chan: number; kSize: 
   // Now and then one large enough for the threaded path (batch · length · chan ≥ 2^16).
   if (r.bool(0.02)) return { batch: r.int(2, 4), length: r.int(128, 160), chan: r.int(128, 140), kSize: r.int(1, 4), stride: r.int(1, 4) };
   return { batch: dim(r, 3, 6), length: dim(r, 12, 30), chan: r.int(1, 6), kSize: r.int(1, 4), stride: r.int(1, 4) };
+}
+
+interface Conv2dFuzzShape {
+  batch: number;
+  height: number;
+  width: number;
+  chanIn: number;
+  chanOut: number;
+  kHeight: number;
+  kWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padHeight: number;
+  padWidth: number;
+}
+
+function conv2dShape(r: R): Conv2dFuzzShape {
+  const kHeight = r.int(1, 4);
+  const kWidth = r.int(1, 4);
+  // Now and then one large enough for the threaded and tiled paths.
+  const large = r.bool(0.03);
+  return {
+    batch: large ? r.int(2, 4) : dim(r, 2, 4),
+    height: large ? r.int(16, 40) : dim(r, 5, 9),
+    width: large ? r.int(16, 40) : dim(r, 5, 9),
+    chanIn: r.int(1, large ? 8 : 3),
+    chanOut: r.int(1, large ? 24 : 5),
+    kHeight,
+    kWidth,
+    strideHeight: r.int(1, 3),
+    strideWidth: r.int(1, 3),
+    padHeight: r.int(0, kHeight - 1),
+    padWidth: r.int(0, kWidth - 1),
+  };
+}
+
+function conv2dSizes(s: Conv2dFuzzShape): { input: number; weight: number; output: number } {
+  const outH = winCount(s.height + 2 * s.padHeight, s.kHeight, s.strideHeight);
+  const outW = winCount(s.width + 2 * s.padWidth, s.kWidth, s.strideWidth);
+  return {
+    input: s.batch * s.height * s.width * s.chanIn,
+    weight: s.kHeight * s.kWidth * s.chanIn * s.chanOut,
+    output: s.batch * outH * outW * s.chanOut,
+  };
+}
+
+function conv2dArgs(s: Conv2dFuzzShape): number[] {
+  return [s.batch, s.height, s.width, s.chanIn, s.chanOut, s.kHeight, s.kWidth, s.strideHeight, s.strideWidth, s.padHeight, s.padWidth];
+}
+
+interface Pool2dFuzzShape {
+  batch: number;
+  height: number;
+  width: number;
+  chan: number;
+  kHeight: number;
+  kWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+}
+
+function pool2dShape(r: R): Pool2dFuzzShape {
+  const large = r.bool(0.02); // batch · height · width · chan ≥ 2^16: the threaded path
+  return {
+    batch: large ? r.int(2, 4) : dim(r, 2, 4),
+    height: large ? r.int(40, 50) : dim(r, 5, 9),
+    width: large ? r.int(40, 50) : dim(r, 5, 9),
+    chan: large ? r.int(16, 24) : r.int(1, 5),
+    kHeight: r.int(1, 3),
+    kWidth: r.int(1, 3),
+    strideHeight: r.int(1, 3),
+    strideWidth: r.int(1, 3),
+  };
+}
+
+function pool2dSizes(s: Pool2dFuzzShape): { input: number; output: number; outHeight: number; outWidth: number } {
+  const outHeight = winCount(s.height, s.kHeight, s.strideHeight);
+  const outWidth = winCount(s.width, s.kWidth, s.strideWidth);
+  return { input: s.batch * s.height * s.width * s.chan, output: s.batch * outHeight * outWidth * s.chan, outHeight, outWidth };
+}
+
+function pool2dArgs(s: Pool2dFuzzShape): number[] {
+  return [s.batch, s.height, s.width, s.chan, s.kHeight, s.kWidth, s.strideHeight, s.strideWidth];
 }
 
 // Values that are wrong almost anywhere.
@@ -847,10 +983,13 @@ interface Outcome {
   badWrite?: string | null;
 }
 
+/** The max-pooling backward passes, which clear dx (argument 2) when they refuse an argmax entry. */
+const CLEARS_DX_WHEN_REFUSED = new Set(['maxPool1dBackward', 'maxPool2dBackward']);
+
 /**
- * A refused call writes nothing, with one documented exception: maxPool1dBackward learns that an
- * argmax entry lies outside its window only while routing, and then leaves dx (argument 2)
- * cleared. There, dx may change, to zeros only.
+ * A refused call writes nothing, with one documented exception: the max-pooling backward passes
+ * learn that an argmax entry lies outside its window only while routing, and then leave dx
+ * (argument 2) cleared. There, dx may change, to zeros only.
  */
 function refusedWrite(
   entry: string,
@@ -859,10 +998,10 @@ function refusedWrite(
   snap: ReturnType<typeof snapshot>,
   dxBefore: Float32Array | null,
 ): string | null {
-  if (entry !== 'maxPool1dBackward' || !dxBefore || !/outside its window/.test(message ?? '')) return snap.changedOutside([]);
+  if (!CLEARS_DX_WHEN_REFUSED.has(entry) || !dxBefore || !/outside its window/.test(message ?? '')) return snap.changedOutside([]);
   const dx = call.args[2] as Float32Array;
   for (let i = 0; i < dx.length; i++) {
-    if (!Object.is(dx[i], dxBefore[i]) && dx[i] !== 0) return `refused maxPool1dBackward wrote ${dx[i]} to dx[${i}]`;
+    if (!Object.is(dx[i], dxBefore[i]) && dx[i] !== 0) return `refused ${entry} wrote ${dx[i]} to dx[${i}]`;
   }
   return snap.changedOutside([2]);
 }
@@ -870,7 +1009,7 @@ function refusedWrite(
 function invoke(fn: (...a: unknown[]) => unknown, call: Call, thisArg: unknown, entry = ''): Outcome {
   const snap = snapshot(call.args);
   const dx = call.args[2];
-  const dxBefore = entry === 'maxPool1dBackward' && dx instanceof Float32Array && dx.buffer.byteLength > 0 ? dx.slice() : null;
+  const dxBefore = CLEARS_DX_WHEN_REFUSED.has(entry) && dx instanceof Float32Array && dx.buffer.byteLength > 0 ? dx.slice() : null;
   try {
     const value = fn.apply(thisArg, call.args);
     return {

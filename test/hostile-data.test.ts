@@ -23,6 +23,7 @@ import {
   loadMNIST,
   loadUSPS,
   readPngSprites,
+  readImage,
   MAX_IDX_PAYLOAD_BYTES,
   MAX_USPS_TEXT_BYTES,
   MAX_PNG_PIXELS,
@@ -265,6 +266,56 @@ describe('PNG sprites are judged by their IHDR chunk before decoding', () => {
   });
 });
 
+describe('colour images (readImage) are judged by their IHDR chunk before decoding', () => {
+  /** A real 2×2 RGB PNG, then its IHDR width, height or interlace byte rewritten. */
+  function image(file: string, patch: { width?: number; height?: number; interlace?: number } = {}): void {
+    const png = new PNG({ width: 2, height: 2 });
+    png.data = Buffer.alloc(16, 200);
+    const buf = PNG.sync.write(png, { colorType: 2 });
+    if (patch.width !== undefined) buf.writeUInt32BE(patch.width, 16);
+    if (patch.height !== undefined) buf.writeUInt32BE(patch.height, 20);
+    if (patch.interlace !== undefined) buf[28] = patch.interlace;
+    fs.writeFileSync(file, buf);
+  }
+
+  function decodes(f: () => void): { calls: number; err?: Error } {
+    const spy = jest.spyOn(PNG.sync, 'read');
+    let err: Error | undefined;
+    let calls: number;
+    try {
+      f();
+    } catch (e) {
+      err = e as Error;
+    } finally {
+      calls = spy.mock.calls.length;
+      spy.mockRestore();
+    }
+    return { calls, err };
+  }
+
+  test('an image announcing more than MAX_PNG_PIXELS is refused undecoded', () => {
+    const file = path.join(dir, 'huge-image.png');
+    image(file, { width: 100000, height: 100000 }); // 10^10 pixels announced, ~70 bytes on disk
+    const r = decodes(() => readImage(file));
+    expect(r.err?.message).toBe(`${file}: 100000×100000 pixels, more than the ${MAX_PNG_PIXELS} (MAX_PNG_PIXELS) an image may have`);
+    expect(r.calls).toBe(0);
+  });
+
+  test('an interlaced image (which pngjs would inflate without a bound) is refused undecoded', () => {
+    const file = path.join(dir, 'interlaced-image.png');
+    image(file, { interlace: 1 });
+    const r = decodes(() => readImage(file));
+    expect(r.err?.message).toBe(`${file}: interlaced PNG (Adam7), which is not read; save it again without interlacing`);
+    expect(r.calls).toBe(0);
+  });
+
+  test('a well-formed small image still reads', () => {
+    const file = path.join(dir, 'small-image.png');
+    image(file);
+    expect(readImage(file).shape).toEqual([2, 2, 3]);
+  });
+});
+
 /**
  * Runs `code` (with `d` = lib/data) in a child process limited to 2 GB of address space; returns
  * what it printed. The limit turns an endless read into a quick failure of the child.
@@ -284,6 +335,11 @@ describe('devices, pipes and folders are refused before reading', () => {
   test('/dev/zero as a USPS file: refused as a device, not read until memory runs out', () => {
     const r = inLimitedChild(`d.readUSPS('/dev/zero')`);
     expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected a data file (a regular file), found a device');
+  });
+
+  test('/dev/zero as a PNG image', () => {
+    const r = inLimitedChild(`d.readImage('/dev/zero')`);
+    expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected a PNG image (a regular file), found a device');
   });
 
   test('/dev/zero as an IDX file', () => {

@@ -281,6 +281,176 @@ describe.each(variants)('$label', ({ backend, setup }) => {
       expectClose(dx, dxAvgWant, kSize, `${label} avg backward`);
     }
   });
+
+  test('conv2d forward and backward match naive loops (padding, strides, rectangular kernels, tiled images)', () => {
+    // [batch, height, width, chanIn, chanOut, kH, kW, strideH, strideW, padH, padW]
+    const shapes: number[][] = [
+      [32, 28, 28, 1, 6, 5, 5, 1, 1, 0, 0], // LeNet's first layer
+      [2, 12, 12, 6, 16, 5, 5, 1, 1, 2, 2],
+      [3, 9, 7, 4, 5, 1, 1, 1, 1, 0, 0], // 1×1: the image is its own im2col matrix
+      [1, 40, 33, 3, 8, 3, 3, 2, 1, 1, 1], // several tiles of one image
+      [2, 5, 6, 2, 3, 4, 2, 3, 2, 3, 1], // kernel not dividing the size, padding up to k − 1
+      [2, 3, 3, 1, 2, 3, 3, 1, 1, 0, 0], // one output pixel
+      [1, 2, 2, 1, 1, 3, 3, 1, 1, 0, 0], // kernel larger than the image: no output
+      [2, 10, 10, 16, 8, 3, 3, 1, 1, 1, 1], // stride 1, many channels: GEMMs on the padded image
+      [2, 9, 9, 12, 5, 2, 2, 1, 1, 0, 0], // the same on the image itself
+    ];
+    for (let i = 0; i < 12; i++) {
+      const kH = randInt(1, 4);
+      const kW = randInt(1, 4);
+      shapes.push([
+        randInt(1, 3),
+        randInt(1, 12),
+        randInt(1, 12),
+        randInt(1, 9),
+        randInt(1, 20),
+        kH,
+        kW,
+        randInt(1, 3),
+        randInt(1, 3),
+        randInt(0, kH - 1),
+        randInt(0, kW - 1),
+      ]);
+    }
+    for (const [batch, height, width, chanIn, chanOut, kH, kW, sH, sW, pH, pW] of shapes) {
+      const outH = windowCount(height + 2 * pH, kH, sH);
+      const outW = windowCount(width + 2 * pW, kW, sW);
+      const x = randomArray(batch * height * width * chanIn);
+      const w = randomArray(kH * kW * chanIn * chanOut);
+      const bias = randomArray(chanOut);
+      const dy = randomArray(batch * outH * outW * chanOut);
+      const yWant = new Float64Array(dy.length);
+      const dxWant = new Float64Array(x.length);
+      const dwStart = randomArray(w.length);
+      const dwWant = Float64Array.from(dwStart);
+      for (let b = 0; b < batch; b++) {
+        for (let oy = 0; oy < outH; oy++) {
+          for (let ox = 0; ox < outW; ox++) {
+            for (let o = 0; o < chanOut; o++) {
+              const yi = ((b * outH + oy) * outW + ox) * chanOut + o;
+              let s = bias[o];
+              for (let ky = 0; ky < kH; ky++) {
+                for (let kx = 0; kx < kW; kx++) {
+                  const iy = oy * sH - pH + ky;
+                  const ix = ox * sW - pW + kx;
+                  if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
+                  for (let c = 0; c < chanIn; c++) {
+                    const xi = ((b * height + iy) * width + ix) * chanIn + c;
+                    const wi = ((ky * kW + kx) * chanIn + c) * chanOut + o;
+                    s += x[xi] * w[wi];
+                    dxWant[xi] += dy[yi] * w[wi];
+                    dwWant[wi] += dy[yi] * x[xi];
+                  }
+                }
+              }
+              yWant[yi] = s;
+            }
+          }
+        }
+      }
+      const shape = [batch, height, width, chanIn, chanOut, kH, kW, sH, sW, pH, pW] as const;
+      const label = `conv2d [${shape.join(', ')}]`;
+      const y = new Float32Array(yWant.length).fill(NaN);
+      backend.conv2dForward(x, w, bias, y, ...shape);
+      expectClose(y, yWant, kH * kW * chanIn + 1, `${label} forward`);
+      backend.conv2dForward(x, w, null, y, ...shape);
+      expectClose(
+        y,
+        yWant.map((v, i) => v - bias[i % chanOut]),
+        kH * kW * chanIn + 1,
+        `${label} forward without bias`,
+      );
+      const dx = new Float32Array(x.length).fill(NaN);
+      backend.conv2dBackwardInput(dy, w, dx, ...shape);
+      expectClose(dx, dxWant, kH * kW * chanOut, `${label} grad input`);
+      const dw = dwStart.slice();
+      backend.conv2dBackwardWeight(x, dy, dw, ...shape);
+      expectClose(dw, dwWant, batch * outH * outW + 1, `${label} grad weight`);
+    }
+  });
+
+  test('2-D max and average pooling, forward and backward, match naive loops', () => {
+    // [batch, height, width, chan, kH, kW, strideH, strideW]
+    const shapes: number[][] = [
+      [32, 24, 24, 6, 2, 2, 2, 2],
+      [2, 7, 9, 3, 3, 2, 1, 2], // overlapping windows, rectangular
+      [3, 50, 44, 24, 2, 2, 2, 2], // large enough for threads
+      [1, 2, 2, 1, 3, 3, 1, 1], // window larger than the image: no output
+    ];
+    for (let i = 0; i < 12; i++)
+      shapes.push([
+        randInt(1, 3),
+        randInt(1, 10),
+        randInt(1, 10),
+        randInt(1, 20),
+        randInt(1, 4),
+        randInt(1, 4),
+        randInt(1, 3),
+        randInt(1, 3),
+      ]);
+    for (const [batch, height, width, chan, kH, kW, sH, sW] of shapes) {
+      const outH = windowCount(height, kH, sH);
+      const outW = windowCount(width, kW, sW);
+      const x = randomArray(batch * height * width * chan);
+      const dy = randomArray(batch * outH * outW * chan);
+      const maxWant = new Float32Array(dy.length);
+      const argWant = new Int32Array(dy.length);
+      const avgWant = new Float64Array(dy.length);
+      const dxMaxWant = new Float64Array(x.length);
+      const dxAvgWant = new Float64Array(x.length);
+      for (let b = 0; b < batch; b++) {
+        for (let oy = 0; oy < outH; oy++) {
+          for (let ox = 0; ox < outW; ox++) {
+            for (let c = 0; c < chan; c++) {
+              const o = ((b * outH + oy) * outW + ox) * chan + c;
+              let best = -1;
+              let sum = 0;
+              for (let ky = 0; ky < kH; ky++) {
+                for (let kx = 0; kx < kW; kx++) {
+                  const idx = ((b * height + oy * sH + ky) * width + ox * sW + kx) * chan + c;
+                  if (best < 0 || x[idx] > x[best]) best = idx;
+                  sum += x[idx];
+                  dxAvgWant[idx] += dy[o] / (kH * kW);
+                }
+              }
+              maxWant[o] = x[best];
+              argWant[o] = best;
+              avgWant[o] = sum / (kH * kW);
+              dxMaxWant[best] += dy[o];
+            }
+          }
+        }
+      }
+      const shape = [batch, height, width, chan, kH, kW, sH, sW] as const;
+      const label = `pool2d [${shape.join(', ')}]`;
+      const y = new Float32Array(dy.length);
+      const arg = new Int32Array(dy.length);
+      backend.maxPool2dForward(x, y, arg, ...shape);
+      expect(Array.from(y)).toEqual(Array.from(maxWant));
+      expect(Array.from(arg)).toEqual(Array.from(argWant));
+      const dx = new Float32Array(x.length).fill(NaN);
+      backend.maxPool2dBackward(dy, arg, dx, ...shape);
+      expectClose(dx, dxMaxWant, kH * kW, `${label} max backward`);
+      backend.avgPool2dForward(x, y, ...shape);
+      expectClose(y, avgWant, kH * kW, `${label} avg forward`);
+      dx.fill(NaN);
+      backend.avgPool2dBackward(dy, dx, ...shape);
+      expectClose(dx, dxAvgWant, kH * kW, `${label} avg backward`);
+      if (dy.length > 0) {
+        // An argmax entry outside its window (here: the neighbouring pixel of another window or
+        // another sample) is refused, naming the entry, and dx is left cleared.
+        const bad = arg.slice();
+        bad[dy.length - 1] = bad[0] === 0 && x.length > 1 ? 1 : 0;
+        if (!(bad[dy.length - 1] === arg[dy.length - 1])) {
+          dx.fill(NaN);
+          expect(() => backend.maxPool2dBackward(dy, bad, dx, ...shape)).toThrow(
+            /maxPool2dBackward: argmax\[\d+\] = \d+ is outside its window/,
+          );
+          expect(dx.every((v) => v === 0)).toBe(true);
+        }
+      }
+    }
+  });
 });
 
 describe('native and js agree', () => {

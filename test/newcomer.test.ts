@@ -20,8 +20,8 @@ describe.each(availableBackends())('%s backend', (name) => {
     // With gradients summed over the batch (the course's convention, once the only one), this
     // ran without an error to chance level: measured 13 % on the USPS test set after 2 epochs
     // (10.3 % on MNIST), against 89 % with the mean.
-    const train = loadUSPS();
-    const test = loadUSPS({ split: 'test' });
+    const train = loadUSPS({ flatten: true });
+    const test = loadUSPS({ split: 'test', flatten: true });
     const lines: string[] = [];
     const accuracyWith = async (loss: CELogSoftmaxLoss): Promise<number> => {
       seed(0);
@@ -43,7 +43,7 @@ describe.each(availableBackends())('%s backend', (name) => {
 
   test("CrossEntropyLoss on logits (PyTorch's meaning of the name) stops at once, naming CELogSoftmaxLoss and NLLLoss", async () => {
     seed(1);
-    const train = loadUSPS();
+    const train = loadUSPS({ flatten: true });
     const net = new Sequential(new Linear(256, 32), new ReLU(), new Linear(32, 10));
     const run = fit(net, new CrossEntropyLoss(), new SGD({ lr: 0.1 }), train, { epochs: 1, batchSize: 64, verbose: 0 });
     await expect(run).rejects.toThrow(/not log-probabilities.*NLLLoss.*CELogSoftmaxLoss/);
@@ -55,7 +55,7 @@ describe.each(availableBackends())('%s backend', (name) => {
 
   test('evaluate takes the { x, labels } that fit takes; validationSplit holds out the last samples', async () => {
     seed(2);
-    const train = loadUSPS();
+    const train = loadUSPS({ flatten: true });
     const net = new Sequential(new Linear(256, 32), new ReLU(), new Linear(32, 10));
     const loss = new CELogSoftmaxLoss();
     const h = await fit(net, loss, new Adam(), train, { epochs: 2, batchSize: 64, verbose: 0, validationSplit: 0.2 });
@@ -110,7 +110,7 @@ describe.each(availableBackends())('%s backend', (name) => {
 
   test("fit and predict shape errors show the caller's data shape, not a batch's", async () => {
     const net = new Sequential(new Linear(784, 10));
-    const train = loadUSPS();
+    const train = loadUSPS({ flatten: true });
     await expect(fit(net, new CELogSoftmaxLoss(), new Adam(), train, { verbose: 0 })).rejects.toThrow(
       'fit: data.x of shape (7291, 256) does not fit the network: Linear(784, 10) at position 0: expected input (batch, 784), got (7291, 256)',
     );

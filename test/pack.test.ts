@@ -304,7 +304,7 @@ describePosix('the npm package', () => {
     const cjs = run(process.execPath, ['train.cjs'], project, env);
     expect(cjs.stderr).toBe('');
     const trained = JSON.parse(ok(cjs, 'training (CommonJS)'));
-    expect(trained).toEqual({ backend: 'native', addon: [expect.any(String)], epochs: 3, finite: true, same: true, usps: [2007, 256] });
+    expect(trained).toEqual({ backend: 'native', addon: [expect.any(String)], epochs: 3, finite: true, same: true, usps: [2007, 16, 16, 1] });
     // The binary that loaded is the prebuilt one (neurone.glibc.node, neurone.musl.node or neurone.node).
     expect(trained.addon[0].split(path.sep).join('/')).toMatch(
       new RegExp(`^prebuilds/${process.platform}-${process.arch}/neurone(\\.\\w+)?\\.node$`),
@@ -355,7 +355,7 @@ describePosix('the npm package', () => {
       epochs: 3,
       finite: true,
       same: true,
-      usps: [2007, 256],
+      usps: [2007, 16, 16, 1],
     });
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);

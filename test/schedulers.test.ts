@@ -124,7 +124,7 @@ test('AdamW decays the weights apart from the gradient; Adam adds the decay to i
 
 describe.each(availableBackends())('in fit (%s backend)', (name) => {
   beforeAll(() => setBackend(name));
-  const train = loadUSPS();
+  const train = loadUSPS({ flatten: true });
 
   test("a scheduler sets each epoch's rate, recorded as lr; metrics land in valMetrics; clipping bounds the step", async () => {
     seed(3);

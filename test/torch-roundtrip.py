@@ -82,6 +82,24 @@ def build(c):
         return nn.AvgPool1d(a[0], a[1] if len(a) > 1 else a[0])
     if t == "Flatten":
         return nn.Flatten()
+    if t == "Conv2D":
+        return nn.Conv2d(a[1], a[2], a[0], stride=stride, padding=o.get("padding", 0), bias=o.get("bias", True))
+    if t == "ConvTranspose2D":
+        return nn.ConvTranspose2d(
+            a[1], a[2], a[0], stride=stride, padding=o.get("padding", 0),
+            output_padding=o.get("outputPadding", 0), bias=o.get("bias", True),
+        )
+    if t == "MaxPool2D":
+        return nn.MaxPool2d(a[0], a[1] if len(a) > 1 else a[0])
+    if t == "AvgPool2D":
+        return nn.AvgPool2d(a[0], a[1] if len(a) > 1 else a[0])
+    if t == "GlobalAvgPool2D":
+        return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    if t == "Upsample2D":
+        return nn.Upsample(scale_factor=tuple(a[0]) if isinstance(a[0], list) else a[0], mode="nearest")
+    if t == "Reshape":  # only channel axis 1 or flat (lib/export/torch.ts refuses the rest)
+        shape = a[0]
+        return nn.Unflatten(1, tuple([1] + shape[:-1]) if len(shape) > 1 else tuple(shape))
     simple = {"TanH": nn.Tanh, "Sigmoid": nn.Sigmoid, "StableSigmoid": nn.Sigmoid, "ReLU": nn.ReLU,
               "SoftPlus": nn.Softplus, "Identity": nn.Identity}
     if t in simple:
@@ -170,13 +188,13 @@ def main():
             x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(job["dims"])
         if x.dim() == 3:
             x = x.permute(0, 2, 1)  # neurone's (batch, length, chan) -> PyTorch's (batch, chan, length)
-        if x.dim() == 4:
+        elif x.dim() == 4:
             x = x.permute(0, 3, 1, 2)  # (batch, height, width, chan) -> (batch, chan, height, width)
         with torch.no_grad():
             y = model(x)
         if y.dim() == 3:
             y = y.permute(0, 2, 1)
-        if y.dim() == 4:
+        elif y.dim() == 4:
             y = y.permute(0, 2, 3, 1)
         with open(job["output"], "wb") as f:
             f.write(y.contiguous().numpy().astype("<f4").tobytes())

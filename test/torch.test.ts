@@ -15,6 +15,7 @@ import * as path from 'path';
 import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid } from '../lib/nn';
 import { Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
+import { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Reshape } from '../lib/nn';
 import { save, load, loadWeights, buildModule, readSafetensors, registerModule } from '../lib/serialize';
 import { buildModel, presetDescription } from '../lib/cli/presets';
 import { Rng, seed } from '../lib/random';
@@ -76,6 +77,30 @@ const CASES: Case[] = [
         new Softmax(),
       ),
     sample: [16, 2],
+    fromTorch: true,
+  },
+  {
+    label: 'the 2-D layers: a Linear after a Flatten of image channels, rectangular kernels, strides, paddings',
+    net: () =>
+      new Sequential(
+        new Conv2D([3, 2], 2, 4, [2, 1], { padding: [1, 0] }),
+        new ReLU(),
+        new MaxPool2D(2, 1),
+        new ConvTranspose2D(3, 4, 3, 2, { padding: 1, outputPadding: [1, 0], bias: false }),
+        new Upsample2D([1, 2]),
+        new AvgPool2D([2, 3], [2, 1]),
+        new Conv2D(1, 3, 5),
+        new Flatten(),
+        new Linear(4 * 8 * 5, 4),
+      ),
+    sample: [9, 5, 2],
+    fromTorch: true,
+  },
+  {
+    label: 'an image from a flat input (Reshape), GlobalAvgPool2D head',
+    net: () =>
+      new Sequential(new Reshape([6, 6, 1]), new Conv2D(3, 1, 4, 1, { padding: 1 }), new TanH(), new GlobalAvgPool2D(), new Linear(4, 2)),
+    sample: [36],
     fromTorch: true,
   },
   {

@@ -474,6 +474,372 @@ function avgPool1dBackward(
   }
 }
 
+/** The geometry of a 2-D convolution, as the conv2d kernels take it. */
+interface Conv2dGeometry {
+  height: number;
+  width: number;
+  chanIn: number;
+  kHeight: number;
+  kWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padHeight: number;
+  padWidth: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+/**
+ * The im2col matrix of one image at x[offset …]: row p = (oy, ox) holds the window of output pixel
+ * p in the weight's (ky, kx, c) order, zeros where the window leaves the image.
+ */
+function imageWindows(g: Conv2dGeometry, x: Float32Array, offset: number, cols: Float32Array): void {
+  let at = 0;
+  for (let oy = 0; oy < g.outHeight; oy++) {
+    for (let ox = 0; ox < g.outWidth; ox++) {
+      for (let ky = 0; ky < g.kHeight; ky++) {
+        const iy = oy * g.strideHeight - g.padHeight + ky;
+        for (let kx = 0; kx < g.kWidth; kx++) {
+          const ix = ox * g.strideWidth - g.padWidth + kx;
+          const inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
+          const from = offset + (iy * g.width + ix) * g.chanIn;
+          for (let c = 0; c < g.chanIn; c++) cols[at++] = inside ? x[from + c] : 0;
+        }
+      }
+    }
+  }
+}
+
+/** The inverse of imageWindows: adds each row of dcols back to the pixels of dx[offset …] it came from. */
+function addWindows(g: Conv2dGeometry, dcols: Float32Array, dx: Float32Array, offset: number): void {
+  let at = 0;
+  for (let oy = 0; oy < g.outHeight; oy++) {
+    for (let ox = 0; ox < g.outWidth; ox++) {
+      for (let ky = 0; ky < g.kHeight; ky++) {
+        const iy = oy * g.strideHeight - g.padHeight + ky;
+        for (let kx = 0; kx < g.kWidth; kx++, at += g.chanIn) {
+          const ix = ox * g.strideWidth - g.padWidth + kx;
+          if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) continue;
+          const to = offset + (iy * g.width + ix) * g.chanIn;
+          for (let c = 0; c < g.chanIn; c++) dx[to + c] += dcols[at + c];
+        }
+      }
+    }
+  }
+}
+
+let conv2dWindowScratch = new Float32Array(0);
+
+function windowScratch(size: number): Float32Array {
+  if (conv2dWindowScratch.length < size) conv2dWindowScratch = new Float32Array(size);
+  return conv2dWindowScratch.subarray(0, size);
+}
+
+function conv2dForward(
+  x: Float32Array,
+  w: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chanIn: number,
+  chanOut: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padHeight: number,
+  padWidth: number,
+): void {
+  const { outHeight, outWidth } = check.checkConv2dForward(
+    x,
+    w,
+    bias,
+    y,
+    batch,
+    height,
+    width,
+    chanIn,
+    chanOut,
+    kHeight,
+    kWidth,
+    strideHeight,
+    strideWidth,
+    padHeight,
+    padWidth,
+  );
+  const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
+  const pixels = outHeight * outWidth;
+  const window = kHeight * kWidth * chanIn;
+  if (pixels === 0) return;
+  // One image's im2col matrix C (pixels, window) at a time: y_b = C · W, W viewed as (window, chanOut).
+  const cols = windowScratch(pixels * window);
+  for (let bt = 0; bt < batch; bt++) {
+    const y0 = bt * pixels * chanOut;
+    for (let p = 0; p < pixels; p++) for (let o = 0; o < chanOut; o++) y[y0 + p * chanOut + o] = bias ? bias[o] : 0;
+    imageWindows(g, x, bt * height * width * chanIn, cols);
+    accumulateProduct(pixels, chanOut, window, 1, cols, 0, window, 1, w, 0, chanOut, 1, y, y0, chanOut);
+  }
+}
+
+function conv2dBackwardInput(
+  dy: Float32Array,
+  w: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chanIn: number,
+  chanOut: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padHeight: number,
+  padWidth: number,
+): void {
+  const { outHeight, outWidth, input } = check.checkConv2dBackwardInput(
+    dy,
+    w,
+    dx,
+    batch,
+    height,
+    width,
+    chanIn,
+    chanOut,
+    kHeight,
+    kWidth,
+    strideHeight,
+    strideWidth,
+    padHeight,
+    padWidth,
+  );
+  const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
+  const pixels = outHeight * outWidth;
+  const window = kHeight * kWidth * chanIn;
+  if (input > 0) dx.fill(0, 0, input);
+  if (pixels === 0) return;
+  // dC = dy_b · Wᵀ (pixels, window), then each window added back where it came from.
+  const dcols = windowScratch(pixels * window);
+  for (let bt = 0; bt < batch; bt++) {
+    dcols.fill(0);
+    accumulateProduct(pixels, window, chanOut, 1, dy, bt * pixels * chanOut, chanOut, 1, w, 0, 1, chanOut, dcols, 0, window);
+    addWindows(g, dcols, dx, bt * height * width * chanIn);
+  }
+}
+
+function conv2dBackwardWeight(
+  x: Float32Array,
+  dy: Float32Array,
+  dw: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chanIn: number,
+  chanOut: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padHeight: number,
+  padWidth: number,
+): void {
+  const { outHeight, outWidth } = check.checkConv2dBackwardWeight(
+    x,
+    dy,
+    dw,
+    batch,
+    height,
+    width,
+    chanIn,
+    chanOut,
+    kHeight,
+    kWidth,
+    strideHeight,
+    strideWidth,
+    padHeight,
+    padWidth,
+  );
+  const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
+  const pixels = outHeight * outWidth;
+  const window = kHeight * kWidth * chanIn;
+  if (pixels === 0) return;
+  // dW += Cᵀ · dy_b for each image, C its im2col matrix.
+  const cols = windowScratch(pixels * window);
+  for (let bt = 0; bt < batch; bt++) {
+    imageWindows(g, x, bt * height * width * chanIn, cols);
+    accumulateProduct(window, chanOut, pixels, 1, cols, 0, 1, window, dy, bt * pixels * chanOut, chanOut, 1, dw, 0, chanOut);
+  }
+}
+
+function maxPool2dForward(
+  x: Float32Array,
+  y: Float32Array,
+  argmax: Int32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chan: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+): void {
+  const { outHeight, outWidth } = check.checkMaxPool2dForward(
+    x,
+    y,
+    argmax,
+    batch,
+    height,
+    width,
+    chan,
+    kHeight,
+    kWidth,
+    strideHeight,
+    strideWidth,
+  );
+  for (let bt = 0; bt < batch; bt++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const out = ((bt * outHeight + oy) * outWidth + ox) * chan;
+        const first = ((bt * height + oy * strideHeight) * width + ox * strideWidth) * chan;
+        for (let c = 0; c < chan; c++) {
+          // Row-major over the window: strictly greater keeps the first maximum; a NaN replaces anything but a NaN.
+          let best = first + c;
+          for (let ky = 0; ky < kHeight; ky++) {
+            for (let kx = 0; kx < kWidth; kx++) {
+              const at = first + (ky * width + kx) * chan + c;
+              const v = x[at];
+              if (v > x[best] || (v !== v && x[best] === x[best])) best = at;
+            }
+          }
+          y[out + c] = x[best];
+          argmax[out + c] = best;
+        }
+      }
+    }
+  }
+}
+
+function maxPool2dBackward(
+  dy: Float32Array,
+  argmax: Int32Array,
+  dx: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chan: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+): void {
+  // argmaxCopy: checked and used, never argmax itself, which may sit in a SharedArrayBuffer a Worker writes meanwhile.
+  const {
+    outHeight,
+    outWidth,
+    input,
+    output,
+    argmaxCopy: arg,
+  } = check.checkMaxPool2dBackward(dy, argmax, dx, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth);
+  if (input > 0) dx.fill(0, 0, input);
+  const sample = height * width * chan;
+  for (let i = 0; i < output; i++) {
+    const c = i % chan;
+    const col = Math.floor(i / chan) % outWidth;
+    const row = Math.floor(i / chan / outWidth) % outHeight;
+    const b = Math.floor(i / chan / outWidth / outHeight);
+    const rel = arg[i] - b * sample;
+    const pixel = Math.floor(rel / chan);
+    const [iy, ix] = [Math.floor(pixel / width), pixel % width];
+    const y0 = row * strideHeight;
+    const x0 = col * strideWidth;
+    if (rel < 0 || rel >= sample || rel % chan !== c || iy < y0 || iy >= y0 + kHeight || ix < x0 || ix >= x0 + kWidth) {
+      // Cleared when refused, as the native kernel leaves it, so both backends fail the same way.
+      dx.fill(0, 0, input);
+      throw new RangeError(
+        msg.outsideWindow2d('maxPool2dBackward', i, arg[i], row, col, c, b, y0, y0 + kHeight - 1, x0, x0 + kWidth - 1, height, width, chan),
+      );
+    }
+    dx[arg[i]] += dy[i];
+  }
+}
+
+function avgPool2dForward(
+  x: Float32Array,
+  y: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chan: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+): void {
+  const { outHeight, outWidth } = check.checkAvgPool2dForward(x, y, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth);
+  const scale = Math.fround(1 / (kHeight * kWidth));
+  for (let bt = 0; bt < batch; bt++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const out = ((bt * outHeight + oy) * outWidth + ox) * chan;
+        const first = ((bt * height + oy * strideHeight) * width + ox * strideWidth) * chan;
+        for (let c = 0; c < chan; c++) {
+          // Summed in float32 in the window's row-major order, as the native loop does.
+          let sum = 0;
+          for (let ky = 0; ky < kHeight; ky++) {
+            for (let kx = 0; kx < kWidth; kx++) sum = Math.fround(sum + x[first + (ky * width + kx) * chan + c]);
+          }
+          y[out + c] = sum * scale;
+        }
+      }
+    }
+  }
+}
+
+function avgPool2dBackward(
+  dy: Float32Array,
+  dx: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chan: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+): void {
+  const { outHeight, outWidth, input } = check.checkAvgPool2dBackward(
+    dy,
+    dx,
+    batch,
+    height,
+    width,
+    chan,
+    kHeight,
+    kWidth,
+    strideHeight,
+    strideWidth,
+  );
+  const scale = Math.fround(1 / (kHeight * kWidth));
+  if (input > 0) dx.fill(0, 0, input);
+  for (let bt = 0; bt < batch; bt++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const out = ((bt * outHeight + oy) * outWidth + ox) * chan;
+        const first = ((bt * height + oy * strideHeight) * width + ox * strideWidth) * chan;
+        for (let ky = 0; ky < kHeight; ky++) {
+          for (let kx = 0; kx < kWidth; kx++) {
+            const at = first + (ky * width + kx) * chan;
+            for (let c = 0; c < chan; c++) dx[at + c] += Math.fround(dy[out + c] * scale);
+          }
+        }
+      }
+    }
+  }
+}
+
 function activationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void {
   check.checkActivationForward(activation, alpha, x, y, n);
   switch (activation) {
@@ -719,6 +1085,13 @@ export const jsBackend: Backend = {
   maxPool1dBackward,
   avgPool1dForward,
   avgPool1dBackward,
+  conv2dForward,
+  conv2dBackwardInput,
+  conv2dBackwardWeight,
+  maxPool2dForward,
+  maxPool2dBackward,
+  avgPool2dForward,
+  avgPool2dBackward,
   activationForward,
   activationBackward,
   addRowVector,

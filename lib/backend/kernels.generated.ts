@@ -65,6 +65,46 @@ export interface BackendKernels {
   avgPool1dBackward(dy: Float32Array, dx: Float32Array, batch: number, length: number, chan: number, kSize: number, stride: number): void;
 
   /**
+   * y = conv2d(x, w) (+ bias), cross-correlation with zero padding: x (batch, height, width,
+   * chanIn), w (kHeight, kWidth, chanIn, chanOut), bias (chanOut) or null, y (batch, outHeight,
+   * outWidth, chanOut), overwritten; outHeight = ⌊(height + 2·padHeight − kHeight) / strideHeight⌋
+   * + 1, likewise outWidth.
+   */
+  conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, height: number, width: number, chanIn: number, chanOut: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number, padHeight: number, padWidth: number): void;
+
+  /**
+   * dx = ∂L/∂x given dy = ∂L/∂y; dx (batch, height, width, chanIn) is overwritten (pixels no window
+   * covers get 0).
+   */
+  conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, batch: number, height: number, width: number, chanIn: number, chanOut: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number, padHeight: number, padWidth: number): void;
+
+  /** dw += ∂L/∂w, summed over the batch; dw (kHeight, kWidth, chanIn, chanOut). */
+  conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, batch: number, height: number, width: number, chanIn: number, chanOut: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number, padHeight: number, padWidth: number): void;
+
+  /**
+   * y = max over each (kHeight, kWidth) window of x (batch, height, width, chan); argmax receives,
+   * for each output, the flat index into x of the winner (the first in row-major order on ties; NaN
+   * wins), which the backward pass routes the gradient to.
+   */
+  maxPool2dForward(x: Float32Array, y: Float32Array, argmax: Int32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): void;
+
+  /**
+   * dx (batch, height, width, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows
+   * accumulate. An argmax entry outside its window is refused (RangeError) and dx is then all
+   * zeros.
+   */
+  maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): void;
+
+  /** y = mean over each (kHeight, kWidth) window of x (batch, height, width, chan). */
+  avgPool2dForward(x: Float32Array, y: Float32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): void;
+
+  /**
+   * dx = 0, then each dy spread evenly (dy / (kHeight·kWidth)) over its window; overlapping windows
+   * accumulate.
+   */
+  avgPool2dBackward(dy: Float32Array, dx: Float32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): void;
+
+  /**
    * y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place).
    * ReLU and LeakyReLU keep NaN (as PyTorch does): f(NaN) = NaN, and ReLU(−0) = +0.
    */

@@ -307,6 +307,227 @@ export function checkAvgPool1dBackward(dy: Float32Array, dx: Float32Array, batch
   return { outLength, input, output };
 }
 
+/** Checks the arguments of conv2dForward as the addon does; returns the derived sizes. */
+export function checkConv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, batch: number, height: number, width: number, chanIn: number, chanOut: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number, padHeight: number, padWidth: number): { readonly paddedHeight: number; readonly paddedWidth: number; readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly weight: number; readonly output: number; } {
+  const fn = 'conv2dForward';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'w', w);
+  if (bias !== null) checkFloat32Array(fn, 'bias', bias);
+  checkFloat32Array(fn, 'y', y);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chanIn', chanIn, 1);
+  checkSize(fn, 'chanOut', chanOut, 1);
+  checkSize(fn, 'kHeight', kHeight, 1);
+  checkSize(fn, 'kWidth', kWidth, 1);
+  checkSize(fn, 'strideHeight', strideHeight, 1);
+  checkSize(fn, 'strideWidth', strideWidth, 1);
+  checkSize(fn, 'padHeight', padHeight);
+  checkSize(fn, 'padWidth', padWidth);
+  const paddedHeight = height + 2 * padHeight;
+  const paddedWidth = width + 2 * padWidth;
+  const outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+  const outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chanIn', batch, height, width, chanIn);
+  const weight = sizeProduct(fn, 'kHeight * kWidth * chanIn * chanOut', kHeight, kWidth, chanIn, chanOut);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chanOut', batch, outHeight, outWidth, chanOut);
+  checkLength(fn, 'x', x, input);
+  checkLength(fn, 'w', w, weight);
+  if (bias !== null) checkLength(fn, 'bias', bias, chanOut);
+  checkLength(fn, 'y', y, output);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: input, output: false },
+    { name: 'w', array: w, count: weight, output: false },
+    { name: 'bias', array: bias, count: bias === null ? 0 : chanOut, output: false },
+    { name: 'y', array: y, count: output, output: true },
+  ]);
+  return { paddedHeight, paddedWidth, outHeight, outWidth, input, weight, output };
+}
+
+/** Checks the arguments of conv2dBackwardInput as the addon does; returns the derived sizes. */
+export function checkConv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, batch: number, height: number, width: number, chanIn: number, chanOut: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number, padHeight: number, padWidth: number): { readonly paddedHeight: number; readonly paddedWidth: number; readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly weight: number; readonly output: number; } {
+  const fn = 'conv2dBackwardInput';
+  checkFloat32Array(fn, 'dy', dy);
+  checkFloat32Array(fn, 'w', w);
+  checkFloat32Array(fn, 'dx', dx);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chanIn', chanIn, 1);
+  checkSize(fn, 'chanOut', chanOut, 1);
+  checkSize(fn, 'kHeight', kHeight, 1);
+  checkSize(fn, 'kWidth', kWidth, 1);
+  checkSize(fn, 'strideHeight', strideHeight, 1);
+  checkSize(fn, 'strideWidth', strideWidth, 1);
+  checkSize(fn, 'padHeight', padHeight);
+  checkSize(fn, 'padWidth', padWidth);
+  const paddedHeight = height + 2 * padHeight;
+  const paddedWidth = width + 2 * padWidth;
+  const outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+  const outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chanIn', batch, height, width, chanIn);
+  const weight = sizeProduct(fn, 'kHeight * kWidth * chanIn * chanOut', kHeight, kWidth, chanIn, chanOut);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chanOut', batch, outHeight, outWidth, chanOut);
+  checkLength(fn, 'dy', dy, output);
+  checkLength(fn, 'w', w, weight);
+  checkLength(fn, 'dx', dx, input);
+  checkDisjoint(fn, [
+    { name: 'dy', array: dy, count: output, output: false },
+    { name: 'w', array: w, count: weight, output: false },
+    { name: 'dx', array: dx, count: input, output: true },
+  ]);
+  return { paddedHeight, paddedWidth, outHeight, outWidth, input, weight, output };
+}
+
+/** Checks the arguments of conv2dBackwardWeight as the addon does; returns the derived sizes. */
+export function checkConv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, batch: number, height: number, width: number, chanIn: number, chanOut: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number, padHeight: number, padWidth: number): { readonly paddedHeight: number; readonly paddedWidth: number; readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly weight: number; readonly output: number; } {
+  const fn = 'conv2dBackwardWeight';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'dy', dy);
+  checkFloat32Array(fn, 'dw', dw);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chanIn', chanIn, 1);
+  checkSize(fn, 'chanOut', chanOut, 1);
+  checkSize(fn, 'kHeight', kHeight, 1);
+  checkSize(fn, 'kWidth', kWidth, 1);
+  checkSize(fn, 'strideHeight', strideHeight, 1);
+  checkSize(fn, 'strideWidth', strideWidth, 1);
+  checkSize(fn, 'padHeight', padHeight);
+  checkSize(fn, 'padWidth', padWidth);
+  const paddedHeight = height + 2 * padHeight;
+  const paddedWidth = width + 2 * padWidth;
+  const outHeight = windowCount(paddedHeight, kHeight, strideHeight);
+  const outWidth = windowCount(paddedWidth, kWidth, strideWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chanIn', batch, height, width, chanIn);
+  const weight = sizeProduct(fn, 'kHeight * kWidth * chanIn * chanOut', kHeight, kWidth, chanIn, chanOut);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chanOut', batch, outHeight, outWidth, chanOut);
+  checkLength(fn, 'x', x, input);
+  checkLength(fn, 'dy', dy, output);
+  checkLength(fn, 'dw', dw, weight);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: input, output: false },
+    { name: 'dy', array: dy, count: output, output: false },
+    { name: 'dw', array: dw, count: weight, output: true },
+  ]);
+  return { paddedHeight, paddedWidth, outHeight, outWidth, input, weight, output };
+}
+
+/** Checks the arguments of maxPool2dForward as the addon does; returns the derived sizes. */
+export function checkMaxPool2dForward(x: Float32Array, y: Float32Array, argmax: Int32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): { readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly output: number; } {
+  const fn = 'maxPool2dForward';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'y', y);
+  checkInt32Array(fn, 'argmax', argmax);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chan', chan, 1);
+  checkSize(fn, 'kHeight', kHeight, 1);
+  checkSize(fn, 'kWidth', kWidth, 1);
+  checkSize(fn, 'strideHeight', strideHeight, 1);
+  checkSize(fn, 'strideWidth', strideWidth, 1);
+  const outHeight = windowCount(height, kHeight, strideHeight);
+  const outWidth = windowCount(width, kWidth, strideWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chan', batch, height, width, chan);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chan', batch, outHeight, outWidth, chan);
+  checkInt32Index(fn, 'batch * height * width * chan', input);
+  checkLength(fn, 'x', x, input);
+  checkLength(fn, 'y', y, output);
+  checkLength(fn, 'argmax', argmax, output);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: input, output: false },
+    { name: 'y', array: y, count: output, output: true },
+    { name: 'argmax', array: argmax, count: output, output: true },
+  ]);
+  return { outHeight, outWidth, input, output };
+}
+
+/** Checks the arguments of maxPool2dBackward as the addon does; returns the derived sizes and the copies of the index arrays, the only ones to read. */
+export function checkMaxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): { readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly output: number; readonly argmaxCopy: Int32Array; } {
+  const fn = 'maxPool2dBackward';
+  checkFloat32Array(fn, 'dy', dy);
+  checkInt32Array(fn, 'argmax', argmax);
+  checkFloat32Array(fn, 'dx', dx);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chan', chan, 1);
+  checkSize(fn, 'kHeight', kHeight, 1);
+  checkSize(fn, 'kWidth', kWidth, 1);
+  checkSize(fn, 'strideHeight', strideHeight, 1);
+  checkSize(fn, 'strideWidth', strideWidth, 1);
+  const outHeight = windowCount(height, kHeight, strideHeight);
+  const outWidth = windowCount(width, kWidth, strideWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chan', batch, height, width, chan);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chan', batch, outHeight, outWidth, chan);
+  checkInt32Index(fn, 'batch * height * width * chan', input);
+  checkLength(fn, 'dy', dy, output);
+  checkLength(fn, 'argmax', argmax, output);
+  checkLength(fn, 'dx', dx, input);
+  checkDisjoint(fn, [
+    { name: 'dy', array: dy, count: output, output: false },
+    { name: 'argmax', array: argmax, count: output, output: false },
+    { name: 'dx', array: dx, count: input, output: true },
+  ]);
+  const argmaxCopy = snapshot(argmax, output);
+  return { outHeight, outWidth, input, output, argmaxCopy };
+}
+
+/** Checks the arguments of avgPool2dForward as the addon does; returns the derived sizes. */
+export function checkAvgPool2dForward(x: Float32Array, y: Float32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): { readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly output: number; } {
+  const fn = 'avgPool2dForward';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'y', y);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chan', chan, 1);
+  checkSize(fn, 'kHeight', kHeight, 1);
+  checkSize(fn, 'kWidth', kWidth, 1);
+  checkSize(fn, 'strideHeight', strideHeight, 1);
+  checkSize(fn, 'strideWidth', strideWidth, 1);
+  const outHeight = windowCount(height, kHeight, strideHeight);
+  const outWidth = windowCount(width, kWidth, strideWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chan', batch, height, width, chan);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chan', batch, outHeight, outWidth, chan);
+  checkLength(fn, 'x', x, input);
+  checkLength(fn, 'y', y, output);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: input, output: false },
+    { name: 'y', array: y, count: output, output: true },
+  ]);
+  return { outHeight, outWidth, input, output };
+}
+
+/** Checks the arguments of avgPool2dBackward as the addon does; returns the derived sizes. */
+export function checkAvgPool2dBackward(dy: Float32Array, dx: Float32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): { readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly output: number; } {
+  const fn = 'avgPool2dBackward';
+  checkFloat32Array(fn, 'dy', dy);
+  checkFloat32Array(fn, 'dx', dx);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chan', chan, 1);
+  checkSize(fn, 'kHeight', kHeight, 1);
+  checkSize(fn, 'kWidth', kWidth, 1);
+  checkSize(fn, 'strideHeight', strideHeight, 1);
+  checkSize(fn, 'strideWidth', strideWidth, 1);
+  const outHeight = windowCount(height, kHeight, strideHeight);
+  const outWidth = windowCount(width, kWidth, strideWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chan', batch, height, width, chan);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chan', batch, outHeight, outWidth, chan);
+  checkLength(fn, 'dy', dy, output);
+  checkLength(fn, 'dx', dx, input);
+  checkDisjoint(fn, [
+    { name: 'dy', array: dy, count: output, output: false },
+    { name: 'dx', array: dx, count: input, output: true },
+  ]);
+  return { outHeight, outWidth, input, output };
+}
+
 /** Checks the arguments of activationForward as the addon does. */
 export function checkActivationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void {
   const fn = 'activationForward';

@@ -43,6 +43,8 @@ export type Derived =
   | { readonly name: string; readonly product: readonly string[] }
   /** Outputs of a window of k positions moved by stride over length: floor((length - k) / stride) + 1, or 0. */
   | { readonly name: string; readonly window: readonly [length: string, k: string, stride: string] }
+  /** length + 2 · pad: a length with zeros added at both ends (sizes are below 2^53, so exact). */
+  | { readonly name: string; readonly padded: readonly [length: string, pad: string] }
   /** flag ? ifTrue : ifFalse, for a boolean argument. */
   | { readonly name: string; readonly pick: readonly [flag: string, ifTrue: string, ifFalse: string] }
   /** Elements a (rows, cols) matrix with row stride ld spans from its first element. */
@@ -65,7 +67,20 @@ export interface OpSpec {
   /** [output, other] pairs that may be exactly the same elements (in-place use). */
   readonly inPlace?: readonly (readonly [string, string])[];
   /** The native shape struct the kernel takes, filled from the fields named. */
-  readonly shape?: { readonly type: 'Conv1dShape' | 'Pool1dShape'; readonly fields: readonly string[] };
+  readonly shape?: {
+    readonly type: 'Conv1dShape' | 'Pool1dShape' | 'Conv2dShape' | 'Pool2dShape' | 'BatchNormShape';
+    readonly fields: readonly string[];
+  };
+  /**
+   * The native call, when it is the plain one: the C++ function of the op's name, given the shape
+   * struct (when there is one) in place of its fields, every other argument in table order
+   * (arrays by their data), the kernel path when `path`, and the thread pool unless `pool` is
+   * false; run only when the derived size `unless0`, if given, is not 0. The generator writes it
+   * as the call struct's `runKernel`, which the binding runs; kernels with more to do after the
+   * call (a return value, a check of what they routed) keep a `run` of their own in
+   * native/binding.cc.
+   */
+  readonly kernel?: { readonly unless0?: string; readonly path: boolean; readonly pool?: boolean };
 }
 
 /**
@@ -94,6 +109,8 @@ export const MESSAGES = {
   overlapAllowed: 'disjoint',
   outsideWindow:
     '{fn}: argmax[{i}] = {got} is outside its window: output {t} of {outLength}, channel {c} of sample {b} takes one of {first}..{last} in steps of {step}',
+  outsideWindow2d:
+    '{fn}: argmax[{i}] = {got} is outside its window: output pixel ({row}, {col}), channel {c} of sample {b} takes the flat index ((b · height + y) · width + x) · chan + c of a pixel with y in [{rowFirst}, {rowLast}] and x in [{colFirst}, {colLast}], with height {height}, width {width}, chan {chan}',
   routedShort: '{fn}: argmax routed {routed} of {total} gradients',
   noData: '{fn}: a and b must hold data when k > 0',
   tooManyThreads: '{fn}: n must be at most {max}, got {got}',
@@ -141,6 +158,53 @@ const poolDerived: Derived[] = [
 const pool1dShape = { type: 'Pool1dShape', fields: ['batch', 'length', 'chan', 'kSize', 'stride'] } as const;
 const matrix: Derived[] = [{ name: 'matrix', product: ['rows', 'cols'] }];
 
+const conv2dShape = [
+  size('batch'),
+  size('height'),
+  size('width'),
+  size('chanIn', 1),
+  size('chanOut', 1),
+  size('kHeight', 1),
+  size('kWidth', 1),
+  size('strideHeight', 1),
+  size('strideWidth', 1),
+  size('padHeight'),
+  size('padWidth'),
+];
+const conv2dDerived: Derived[] = [
+  { name: 'paddedHeight', padded: ['height', 'padHeight'] },
+  { name: 'paddedWidth', padded: ['width', 'padWidth'] },
+  { name: 'outHeight', window: ['paddedHeight', 'kHeight', 'strideHeight'] },
+  { name: 'outWidth', window: ['paddedWidth', 'kWidth', 'strideWidth'] },
+  { name: 'input', product: ['batch', 'height', 'width', 'chanIn'] },
+  { name: 'weight', product: ['kHeight', 'kWidth', 'chanIn', 'chanOut'] },
+  { name: 'output', product: ['batch', 'outHeight', 'outWidth', 'chanOut'] },
+];
+const conv2dShapeType = {
+  type: 'Conv2dShape',
+  fields: ['batch', 'height', 'width', 'chanIn', 'chanOut', 'kHeight', 'kWidth', 'strideHeight', 'strideWidth', 'padHeight', 'padWidth'],
+} as const;
+const pool2dShape = [
+  size('batch'),
+  size('height'),
+  size('width'),
+  size('chan', 1),
+  size('kHeight', 1),
+  size('kWidth', 1),
+  size('strideHeight', 1),
+  size('strideWidth', 1),
+];
+const pool2dDerived: Derived[] = [
+  { name: 'outHeight', window: ['height', 'kHeight', 'strideHeight'] },
+  { name: 'outWidth', window: ['width', 'kWidth', 'strideWidth'] },
+  { name: 'input', product: ['batch', 'height', 'width', 'chan'] },
+  { name: 'output', product: ['batch', 'outHeight', 'outWidth', 'chan'] },
+];
+const pool2dShapeType = {
+  type: 'Pool2dShape',
+  fields: ['batch', 'height', 'width', 'chan', 'kHeight', 'kWidth', 'strideHeight', 'strideWidth'],
+} as const;
+
 /** Every kernel entry point of the Backend, in the order of its interface. */
 export const OPS = {
   sgemm: {
@@ -186,6 +250,7 @@ export const OPS = {
     args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'output'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
+    kernel: { unless0: 'output', path: true },
   },
   conv1dMaxPoolForward: {
     doc: "y = max pooling (windows of poolSize positions moved by poolStride) of conv1d(x, w) (+ bias), without keeping the convolution: y (batch, pooledLength, chanOut), overwritten; the values of conv1dForward then maxPool1dForward. argmax, when not null, receives what maxPool1dForward records on the convolution's output (flat indices into (batch, outLength, chanOut)), for conv1dMaxPoolBackwardWeight; inference passes null.",
@@ -223,12 +288,14 @@ export const OPS = {
     args: [f32In('dy', 'output'), f32In('w', 'weight'), f32Out('dx', 'input'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
+    kernel: { unless0: 'input', path: true },
   },
   conv1dBackwardWeight: {
     doc: 'dw += ∂L/∂w, summed over the batch; dw (kSize, chanIn, chanOut).',
     args: [f32In('x', 'input'), f32In('dy', 'output'), f32Out('dw', 'weight'), ...convShape],
     derived: convDerived,
     shape: conv1dShape,
+    kernel: { unless0: 'output', path: true },
   },
   maxPool1dForward: {
     doc: 'y = max over each window; argmax receives, for each output, the index into x of the winner (the first one on ties), which the backward pass routes the gradient to.',
@@ -236,6 +303,7 @@ export const OPS = {
     derived: poolDerived,
     int32Index: ['input'],
     shape: pool1dShape,
+    kernel: { unless0: 'output', path: true },
   },
   maxPool1dBackward: {
     doc: 'dx (batch, length, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate.',
@@ -249,12 +317,64 @@ export const OPS = {
     args: [f32In('x', 'input'), f32Out('y', 'output'), ...poolShape],
     derived: poolDerived,
     shape: pool1dShape,
+    kernel: { unless0: 'output', path: false },
   },
   avgPool1dBackward: {
     doc: 'dx = 0, then each dy spread evenly (dy / kSize) over its window; overlapping windows accumulate.',
     args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...poolShape],
     derived: poolDerived,
     shape: pool1dShape,
+    kernel: { unless0: 'input', path: false },
+  },
+  conv2dForward: {
+    doc: 'y = conv2d(x, w) (+ bias), cross-correlation with zero padding: x (batch, height, width, chanIn), w (kHeight, kWidth, chanIn, chanOut), bias (chanOut) or null, y (batch, outHeight, outWidth, chanOut), overwritten; outHeight = ⌊(height + 2·padHeight − kHeight) / strideHeight⌋ + 1, likewise outWidth.',
+    args: [f32In('x', 'input'), f32In('w', 'weight'), f32In('bias', 'chanOut', { nullable: true }), f32Out('y', 'output'), ...conv2dShape],
+    derived: conv2dDerived,
+    shape: conv2dShapeType,
+    kernel: { unless0: 'output', path: true },
+  },
+  conv2dBackwardInput: {
+    doc: 'dx = ∂L/∂x given dy = ∂L/∂y; dx (batch, height, width, chanIn) is overwritten (pixels no window covers get 0).',
+    args: [f32In('dy', 'output'), f32In('w', 'weight'), f32Out('dx', 'input'), ...conv2dShape],
+    derived: conv2dDerived,
+    shape: conv2dShapeType,
+    kernel: { unless0: 'input', path: true },
+  },
+  conv2dBackwardWeight: {
+    doc: 'dw += ∂L/∂w, summed over the batch; dw (kHeight, kWidth, chanIn, chanOut).',
+    args: [f32In('x', 'input'), f32In('dy', 'output'), f32Out('dw', 'weight'), ...conv2dShape],
+    derived: conv2dDerived,
+    shape: conv2dShapeType,
+    kernel: { unless0: 'output', path: true },
+  },
+  maxPool2dForward: {
+    doc: 'y = max over each (kHeight, kWidth) window of x (batch, height, width, chan); argmax receives, for each output, the flat index into x of the winner (the first in row-major order on ties; NaN wins), which the backward pass routes the gradient to.',
+    args: [f32In('x', 'input'), f32Out('y', 'output'), { name: 'argmax', kind: 'i32', length: 'output', out: true }, ...pool2dShape],
+    derived: pool2dDerived,
+    int32Index: ['input'],
+    shape: pool2dShapeType,
+    kernel: { unless0: 'output', path: false },
+  },
+  maxPool2dBackward: {
+    doc: 'dx (batch, height, width, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate. An argmax entry outside its window is refused (RangeError) and dx is then all zeros.',
+    args: [f32In('dy', 'output'), { name: 'argmax', kind: 'i32', length: 'output' }, f32Out('dx', 'input'), ...pool2dShape],
+    derived: pool2dDerived,
+    int32Index: ['input'],
+    shape: pool2dShapeType,
+  },
+  avgPool2dForward: {
+    doc: 'y = mean over each (kHeight, kWidth) window of x (batch, height, width, chan).',
+    args: [f32In('x', 'input'), f32Out('y', 'output'), ...pool2dShape],
+    derived: pool2dDerived,
+    shape: pool2dShapeType,
+    kernel: { unless0: 'output', path: false },
+  },
+  avgPool2dBackward: {
+    doc: 'dx = 0, then each dy spread evenly (dy / (kHeight·kWidth)) over its window; overlapping windows accumulate.',
+    args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...pool2dShape],
+    derived: pool2dDerived,
+    shape: pool2dShapeType,
+    kernel: { unless0: 'input', path: false },
   },
   activationForward: {
     doc: "y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place). ReLU and LeakyReLU keep NaN (as PyTorch does): f(NaN) = NaN, and ReLU(−0) = +0.",
@@ -282,11 +402,13 @@ export const OPS = {
     doc: 'y[r, c] += v[c] for a (rows, cols) y.',
     args: [f32Out('y', 'matrix'), f32In('v', 'cols'), size('rows'), size('cols')],
     derived: matrix,
+    kernel: { unless0: 'matrix', path: false, pool: false },
   },
   sumRows: {
     doc: 'out[c] += Σ_r x[r, c] for a (rows, cols) x (the bias gradient).',
     args: [f32In('x', 'matrix'), size('rows'), size('cols'), f32Out('out', 'cols')],
     derived: matrix,
+    kernel: { unless0: 'matrix', path: false, pool: false },
   },
   softmaxForward: {
     doc: 'Softmax (or, with `log`, log-softmax) of each row of a (rows, cols) x; y may be exactly x (in place).',
@@ -375,6 +497,8 @@ export const OPS = {
     doc: 'Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten; both are 0 when rows is 0. Computed in double precision, the variance from the deviations about the mean (two passes), so a large common offset does not cancel it.',
     args: [f32In('x', 'values'), f32Out('mean', 'chan'), f32Out('variance', 'chan'), size('rows'), size('chan', 1)],
     derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
+    kernel: { path: true, pool: false },
   },
   batchNormForward: {
     doc: 'y[r, c] = (x[r, c] − mean[c]) / sqrt(variance[c] + eps) · scale[c] + shift[c] for a (rows, chan) x; scale null means 1 and shift null means 0 (no affine map). y is overwritten and may be exactly x (in place).',
@@ -390,6 +514,8 @@ export const OPS = {
       size('chan', 1),
     ],
     derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
+    kernel: { path: true, pool: false },
     inPlace: [['y', 'x']],
   },
   batchNormBackward: {
@@ -409,6 +535,8 @@ export const OPS = {
       size('chan', 1),
     ],
     derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
+    kernel: { path: true, pool: false },
     inPlace: [['dx', 'dy']],
   },
 } satisfies Record<string, OpSpec>;

@@ -76,9 +76,23 @@ const INT64_MAX = 2n ** 63n - 1n;
  * The product of sizes (each at most 2^31-1), refused when it leaves int64 as the addon's is.
  * Exact below 2^53, where every array length lies; above, only whether it overflows is exact.
  */
-export function sizeProduct(fn: string, what: string, a: number, b: number, c = 1): number {
-  const p = a * b * c;
-  if (p >= 2 ** 53 && BigInt(a) * BigInt(b) * BigInt(c) > INT64_MAX) throw new RangeError(msg.overflows(fn, what));
+export function sizeProduct(fn: string, what: string, ...factors: number[]): number {
+  // Factor by factor, as the addon multiplies: a partial product that leaves int64 is refused
+  // even when a later factor is 0. Exact in doubles below 2^53, in BigInt beyond.
+  let p = 1;
+  let big: bigint | null = null;
+  for (const f of factors) {
+    if (big === null) {
+      if (p * f < 2 ** 53) {
+        p *= f;
+        continue;
+      }
+      big = BigInt(p);
+    }
+    big *= BigInt(f);
+    if (big > INT64_MAX) throw new RangeError(msg.overflows(fn, what));
+    p = Number(big);
+  }
   return p;
 }
 

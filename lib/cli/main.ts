@@ -511,7 +511,8 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   } catch (e) {
     throw new UsageError(`--val-fraction: ${firstLine((e as Error).message)}`);
   }
-  const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : ds);
+  // The image datasets come as (n, h, w, 1): a sequence of pixels for the Conv1D presets, one flat row for the MLPs.
+  const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : data.flatten(ds));
   const trainSet = view(split.train);
   const valSet = view(split.test);
   const testSet = view(test);

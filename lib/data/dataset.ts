@@ -2,8 +2,9 @@
  * The dataset type shared by every loader and helper of `neurone/data`.
  *
  * A dataset is a feature tensor with one row per example plus one integer label per row.
- * Images are stored flattened, `(n, height * width)`, because that is what `Linear` and the
- * Conv1D sequence view (`toSequence`) take; `imageShape` remembers how to draw them.
+ * Images are stored channels-last, `(n, height, width, chan)` — MNIST `(n, 28, 28, 1)`, USPS
+ * `(n, 16, 16, 1)` — the layout of the whole library; `flatten` views them as `(n, height * width * chan)`
+ * for `Linear`, `toSequence` as `(n, height * width, chan)` for Conv1D, both without a copy.
  */
 import { Tensor, formatShape, wrap } from '../tensor';
 
@@ -17,7 +18,10 @@ export interface Dataset {
   readonly labels: Int32Array;
   /** Number of classes (labels may not use all of them, e.g. in a small subset). */
   readonly numClasses: number;
-  /** Height and width of one example when it is an image (`[16, 16]` for USPS, `[28, 28]` for MNIST). */
+  /**
+   * Height and width of one example when it is an image (`[16, 16]` for USPS, `[28, 28]` for MNIST);
+   * kept when the dataset is flattened, so its rows can still be drawn.
+   */
   readonly imageShape?: readonly number[];
   /** Human-readable class names, when the classes are not just digits. */
   readonly classNames?: readonly string[];

@@ -252,8 +252,8 @@ export interface IdxExpectation {
 }
 
 /**
- * Reads an IDX images file (magic 2051: ubyte, 3 dims) into a float32 tensor `(n, rows * cols)`
- * scaled to [0, 1] (byte / 255).
+ * Reads an IDX images file (magic 2051: ubyte, 3 dims) into a float32 tensor of one-channel images
+ * `(n, rows, cols, 1)` (channels-last) scaled to [0, 1] (byte / 255).
  *
  * @example
  * const { x, imageShape } = readIdxImages('t10k-images-idx3-ubyte.gz', { count: 10000, imageShape: [28, 28] });
@@ -263,7 +263,8 @@ export interface IdxExpectation {
 export function readIdxImages(file: string, expect: IdxExpectation = {}): { x: Tensor; imageShape: number[] } {
   const idx = readIdx(file, (h) => checkImagesHeader(h, file, expect));
   const [n, rows, cols] = idx.dims;
-  return { x: bytesToUnitTensor(idx.data as Uint8Array, n, rows * cols), imageShape: [rows, cols] };
+  const pixels = bytesToUnitTensor(idx.data as Uint8Array, n, rows * cols);
+  return { x: wrap([n, rows, cols, 1], pixels.data), imageShape: [rows, cols] };
 }
 
 function checkImagesHeader(idx: IdxHeader, file: string, expect: IdxExpectation): void {

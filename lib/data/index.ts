@@ -1,19 +1,24 @@
 /**
  * `neurone/data`: datasets and the helpers that feed them to a network.
  *
- * - Readers: IDX (MNIST format, raw or gzip), USPS text (course or ESL format), PNG sprites.
+ * - Readers: IDX (MNIST format, raw or gzip), USPS text (course or ESL format), PNG sprites, and
+ *   colour images `readImage` / `writeImage` (PNG, `(h, w, 3)` in [0, 1]) and `resizeImage`.
  * - Loaders needing no network: `loadUSPS` (shipped in the package), `loadMNIST`, `loadFashionMNIST`
  *   (from folders on disk; see each for where it looks), and the toy problems `gaussianBlobs`,
  *   `xor`, `checkerboard`.
+ * - Images come channels-last, as the whole library takes them: `loadMNIST()` / `loadFashionMNIST()`
+ *   give `x` of shape `(n, 28, 28, 1)`, `loadUSPS()` `(n, 16, 16, 1)`. Pass `{ flatten: true }` (or
+ *   call `flatten(ds)`) for `(n, 784)` / `(n, 256)` rows for `Linear`; `toSequence(ds)` gives the
+ *   `(n, 256, 1)` pixel sequence a Conv1D reads. Neither copies.
  * - `download` fetches MNIST / Fashion-MNIST into a cache, only when called.
  * - Helpers: `trainTestSplit`, `shuffle`, `subset`, `batches`, `oneHot`, `standardize`,
- *   `normalize`, `toSequence`.
+ *   `normalize`, `flatten`, `toSequence`.
  *
  * @example
- * import { loadUSPS, trainTestSplit, batches, toSequence } from 'neurone/data';
+ * import { loadUSPS, trainTestSplit, batches } from 'neurone/data';
  * const { train, test: validation } = trainTestSplit(loadUSPS(), { testFraction: 0.2, seed: 0, stratify: true });
- * for (const { x, labels } of batches(toSequence(train), 32, { shuffle: true, seed: 1 })) {
- *   // x: (32, 256, 1)
+ * for (const { x, labels } of batches(train, 32, { shuffle: true, seed: 1 })) {
+ *   // x: (32, 16, 16, 1)
  * }
  * @packageDocumentation
  */
@@ -58,6 +63,9 @@ export {
   standardize,
   normalize,
   toSequence,
+  flatten,
 } from './split';
+
+export { readImage, writeImage, resizeImage } from './image';
 
 export { packagedDataDir, defaultCacheDir } from './paths';

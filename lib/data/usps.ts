@@ -6,14 +6,16 @@
  *   a label and 256 grey levels in [0, 2], and a final line `-1`;
  * - the Elements of Statistical Learning format (`zip.train`): no header, the label written as a
  *   float (`6.0000`), grey levels in [-1, 1].
- * Both come out as float32 in [0, 1]. Files may be gzipped.
+ * Both come out as float32 in [0, 1], as one-channel images `(n, 16, 16, 1)` (channels-last), or
+ * flattened `(n, 256)` with `{ flatten: true }`. Files may be gzipped.
  */
 import * as path from 'path';
 import { wrap } from '../tensor';
-import { Dataset, classCounts, makeDataset } from './dataset';
+import { Dataset, classCounts, makeDataset, numFeatures } from './dataset';
 import { readMaybeGzip } from './idx';
 import { MAX_USPS_TEXT_BYTES } from './read';
 import { isFile, packagedDataDir } from './paths';
+import { checkFlatten } from './split';
 
 /** `course`: header + values in [0, 2]. `esl`: no header, values in [-1, 1]. `auto`: decided by the first line. */
 export type UspsFormat = 'auto' | 'course' | 'esl';
@@ -25,6 +27,11 @@ export interface ParseUspsOptions {
   format?: UspsFormat;
   /** Dataset name; defaults to `usps`. */
   name?: string;
+  /**
+   * Return `x` flattened, `(n, features)`, instead of images `(n, side, side, 1)` (default false).
+   * A feature count that is not a square (a header other than `… 256`) always gives flat rows.
+   */
+  flatten?: boolean;
 }
 
 /** Expected contents of the shipped files (see data/usps/SOURCE.md). */
@@ -37,8 +44,9 @@ const USPS_FEATURES = 256;
 const USPS_CLASSES = 10;
 
 /**
- * Parses USPS text. Every row is checked: token count, integer label in range, finite values in
- * range; an error names the source and the line number.
+ * Parses USPS text into images `(n, 16, 16, 1)` (or `(n, features)` with `flatten`, or when the
+ * header's feature count is not a square). Every row is checked: token count, integer label in
+ * range, finite values in range; an error names the source and the line number.
  *
  * Empty lines and the final `-1` trailer are skipped; any other line with too few tokens is an
  * error rather than silently dropped (the course loaders drop lines of ≤ 2 tokens, which would
@@ -47,10 +55,11 @@ const USPS_CLASSES = 10;
  * @example
  * const ds = parseUSPS('10 256\n3 ' + '0 '.repeat(256) + '\n-1\n');
  * @param text The text of a USPS file.
- * @param options source, format, name.
+ * @param options source, format, name, flatten.
  */
 export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset {
   const source = options.source ?? 'USPS text';
+  const flat = checkFlatten(options.flatten, source);
   const lines = text.split('\n');
   const firstIdx = lines.findIndex((l) => l.trim() !== '');
   if (firstIdx < 0) throw new Error(`${source}: empty USPS file`);
@@ -111,8 +120,9 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
     }
   }
   const side = Math.round(Math.sqrt(features));
-  return makeDataset(options.name ?? 'usps', wrap([n, features], x), labels, numClasses, {
-    imageShape: side * side === features ? [side, side] : undefined,
+  const square = side * side === features;
+  return makeDataset(options.name ?? 'usps', wrap(square && !flat ? [n, side, side, 1] : [n, features], x), labels, numClasses, {
+    imageShape: square ? [side, side] : undefined,
   });
 }
 
@@ -120,7 +130,7 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
  * Reads a USPS text file (raw or gzipped) in the course or ESL format. Refuses, before reading,
  * anything but a regular file and files (or gzip contents) over MAX_USPS_TEXT_BYTES.
  * @param file The USPS text file.
- * @param options format, name.
+ * @param options format, name, flatten.
  */
 export function readUSPS(file: string, options: Omit<ParseUspsOptions, 'source'> = {}): Dataset {
   const text = readMaybeGzip(file, MAX_USPS_TEXT_BYTES).toString('latin1');
@@ -133,34 +143,39 @@ export interface LoadUspsOptions {
   split?: 'train' | 'test';
   /** A folder holding `USPS_train.txt[.gz]` / `USPS_test.txt[.gz]`; defaults to the copy shipped in the package. */
   dir?: string;
+  /** Return `x` flattened, `(n, 256)`, instead of images `(n, 16, 16, 1)` (default false); same values, same order. */
+  flatten?: boolean;
 }
 
 /**
- * Loads the USPS digits shipped with neurone (no download), normalised to [0, 1], images 16×16
- * flattened to 256 features. Checks row count, feature count, value range and class counts.
+ * Loads the USPS digits shipped with neurone (no download), normalised to [0, 1], as one-channel
+ * 16×16 images, channels-last. Checks row count, feature count, value range and class counts.
  *
- * Shape: `x` is `(7291, 256)` for `train`, `(2007, 256)` for `test`.
+ * Shape: `x` is `(7291, 16, 16, 1)` for `train`, `(2007, 16, 16, 1)` for `test`; with
+ * `{ flatten: true }`, `(7291, 256)` and `(2007, 256)`, the same values in the same order.
  *
  * @example
- * const train = loadUSPS();                  // 7,291 digits
+ * const train = loadUSPS();                  // 7,291 digits, (7291, 16, 16, 1)
  * const test = loadUSPS({ split: 'test' });  // 2,007 digits
+ * const flat = loadUSPS({ flatten: true });  // (7291, 256) for an MLP
  * const seq = toSequence(train);             // (7291, 256, 1) for Conv1D
- * @param options split ('train' default, or 'test'), dir.
+ * @param options split ('train' default, or 'test'), dir, flatten.
  */
 export function loadUSPS(options: LoadUspsOptions = {}): Dataset {
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'test') {
     throw new Error(`loadUSPS: split must be "train" or "test", got "${String(split)}"`);
   }
+  const flat = checkFlatten(options.flatten, 'loadUSPS');
   const dir = options.dir ?? path.join(packagedDataDir(), 'usps');
   const base = `USPS_${split}.txt`;
   const file = [path.join(dir, `${base}.gz`), path.join(dir, base)].find(isFile);
   if (!file) {
     throw new Error(`loadUSPS: ${base}.gz (or ${base}) not found in ${dir}`);
   }
-  const ds = readUSPS(file, { format: 'course', name: `usps-${split}` });
+  const ds = readUSPS(file, { format: 'course', name: `usps-${split}`, flatten: flat });
   const expected = USPS_EXPECTED[split];
-  const features = ds.x.shape[1];
+  const features = numFeatures(ds);
   if (ds.labels.length !== expected.rows || features !== USPS_FEATURES || ds.numClasses !== USPS_CLASSES) {
     throw new Error(
       `${file}: expected ${expected.rows} rows of ${USPS_FEATURES} features and ${USPS_CLASSES} classes, ` +

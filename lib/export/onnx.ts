@@ -2,13 +2,14 @@
  * ONNX export: a network as a standard ONNX model that ONNX Runtime (in browsers, in other
  * languages) or any other ONNX consumer runs without neurone.
  *
- * The graph keeps neurone's interface: its input is channels-last `(batch, length, chan)` for a
- * convolutional network (or `(batch, features)`), exactly what `predict` takes, and its output is
- * what `predict` returns. ONNX's Conv, ConvTranspose and pooling work on channels-first tensors
- * `(batch, chan, length)`, so the exporter inserts a Transpose where a run of those layers
+ * The graph keeps neurone's interface: its input is channels-last `(batch, length, chan)` or
+ * `(batch, height, width, chan)` for a convolutional network (or `(batch, features)`), exactly
+ * what `predict` takes, and its output is what `predict` returns. ONNX's Conv, ConvTranspose and
+ * pooling work on channels-first tensors `(batch, chan, length)` or `(batch, chan, height,
+ * width)`, so the exporter inserts a Transpose where a run of those layers
  * begins and one where it ends, and none between them: Conv → ReLU → MaxPool → Conv is one
  * transpose in and one out. Elementwise activations and Upsample run in whichever layout they
- * are given; Linear, Flatten, Softmax and LogSoftmax are given channels-last tensors, since their
+ * are given; Linear, Flatten, Reshape, Softmax and LogSoftmax are given channels-last tensors, since their
  * meaning depends on the order of the last axes. Keeping the interface channels-last (rather than
  * asking the caller for channels-first input) means the same arrays feed neurone and the export.
  */
@@ -16,7 +17,8 @@ import { Tensor, describe } from '../tensor';
 import { Module, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D, Upsample1D } from '../nn/conv';
-import { AvgPool1D, Flatten, MaxPool1D } from '../nn/pool';
+import { AvgPool1D, Flatten, MaxPool1D, Reshape } from '../nn/pool';
+import { AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D, MaxPool2D, Upsample2D } from '../nn/conv2d';
 import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
@@ -106,6 +108,16 @@ function littleEndianBytes(data: Float32Array | BigInt64Array): Uint8Array {
 }
 
 /** (k, a, b) → (b, a, k): neurone's convolution weights in ONNX's (and PyTorch's) order. @internal */
+/** @internal A (kH, kW, a, b) weight as ONNX's (b, a, kH, kW): Conv's (out, in, kH, kW) from Conv2D's, ConvTranspose's (in, out, kH, kW) from ConvTranspose2D's. */
+export function kernelAxesLast4(w: Tensor): Float32Array {
+  const [kh, kw, a, b] = w.shape;
+  const out = new Float32Array(w.data.length);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let p = 0; p < a; p++) for (let q = 0; q < b; q++) out[((q * a + p) * kh + y) * kw + x] = w.data[((y * kw + x) * a + p) * b + q];
+  return out;
+}
+
 export function reverseAxes3(w: Tensor): Float32Array {
   const [k, a, b] = w.shape;
   const out = new Float32Array(w.data.length);
@@ -163,14 +175,18 @@ class GraphBuilder {
     return name;
   }
 
+  /** (batch, …, chan) → (batch, chan, …), for rank 3 (sequences) and 4 (images). */
   channelsFirst(v: Value): Value {
     if (v.channelsFirst) return v;
-    return { name: this.node('Transpose', [v.name], [ints('perm', [0, 2, 1])]), rank: 3, channelsFirst: true };
+    const perm = v.rank === 4 ? [0, 3, 1, 2] : [0, 2, 1];
+    return { name: this.node('Transpose', [v.name], [ints('perm', perm)]), rank: v.rank, channelsFirst: true };
   }
 
+  /** (batch, chan, …) → (batch, …, chan). */
   channelsLast(v: Value): Value {
     if (!v.channelsFirst) return v;
-    return { name: this.node('Transpose', [v.name], [ints('perm', [0, 2, 1])]), rank: 3, channelsFirst: false };
+    const perm = v.rank === 4 ? [0, 2, 3, 1] : [0, 2, 1];
+    return { name: this.node('Transpose', [v.name], [ints('perm', perm)]), rank: v.rank, channelsFirst: false };
   }
 }
 
@@ -230,6 +246,44 @@ function emit(g: GraphBuilder, m: Module, v: Value, shape: number[], path: strin
     const attributes = [string('mode', 'nearest'), string('coordinate_transformation_mode', 'asymmetric'), string('nearest_mode', 'floor')];
     return { ...v, name: g.node('Resize', [v.name, '', s], attributes) };
   }
+  if ((m instanceof Conv2D && C === Conv2D) || (m instanceof ConvTranspose2D && C === ConvTranspose2D)) {
+    const x = g.channelsFirst(v);
+    const [kh, kw, a, b] = m.weight.shape;
+    const w = g.parameter(m.weight, label('weight'), 'kernel axes last', [b, a, kh, kw], () => kernelAxesLast4(m.weight));
+    const inputs = [x.name, w];
+    if (m.bias) {
+      const bias = m.bias;
+      inputs.push(g.parameter(bias, label('bias'), 'as is', [...bias.shape], () => bias.data));
+    }
+    const attributes = [
+      ints('kernel_shape', [m.kHeight, m.kWidth]),
+      ints('strides', [m.strideHeight, m.strideWidth]),
+      ints('pads', [m.padHeight, m.padWidth, m.padHeight, m.padWidth]),
+    ];
+    if (m instanceof ConvTranspose2D) attributes.push(ints('output_padding', [m.outputPadHeight, m.outputPadWidth]));
+    return { name: g.node(m instanceof Conv2D ? 'Conv' : 'ConvTranspose', inputs, attributes), rank: 4, channelsFirst: true };
+  }
+  if ((m instanceof MaxPool2D && C === MaxPool2D) || (m instanceof AvgPool2D && C === AvgPool2D)) {
+    const x = g.channelsFirst(v);
+    const attributes = [ints('kernel_shape', [m.kHeight, m.kWidth]), ints('strides', [m.strideHeight, m.strideWidth])];
+    return { name: g.node(m instanceof MaxPool2D ? 'MaxPool' : 'AveragePool', [x.name], attributes), rank: 4, channelsFirst: true };
+  }
+  if (m instanceof GlobalAvgPool2D && C === GlobalAvgPool2D) {
+    const pooled = g.node('GlobalAveragePool', [g.channelsFirst(v).name]); // (batch, chan, 1, 1)
+    return { name: g.node('Flatten', [pooled], [int('axis', 1)]), rank: 2, channelsFirst: false };
+  }
+  if (m instanceof Upsample2D && C === Upsample2D) {
+    const scales = v.channelsFirst ? [1, 1, m.scaleHeight, m.scaleWidth] : [1, m.scaleHeight, m.scaleWidth, 1];
+    const s = g.constant(label('scales'), [4], Float32Array.from(scales));
+    const attributes = [string('mode', 'nearest'), string('coordinate_transformation_mode', 'asymmetric'), string('nearest_mode', 'floor')];
+    return { ...v, name: g.node('Resize', [v.name, '', s], attributes) };
+  }
+  if (m instanceof Reshape && C === Reshape) {
+    const x = g.channelsLast(v);
+    // 0 keeps the batch axis as it is; −1 is inferred, as in neurone.
+    const target = g.constant(label('shape'), [m.shape.length + 1], BigInt64Array.from([0, ...m.shape].map((d) => BigInt(d))));
+    return { name: g.node('Reshape', [x.name, target]), rank: m.shape.length + 1, channelsFirst: false };
+  }
   if (m instanceof Flatten && C === Flatten) {
     const x = g.channelsLast(v);
     return { name: g.node('Flatten', [x.name], [int('axis', 1)]), rank: 2, channelsFirst: false };
@@ -238,7 +292,8 @@ function emit(g: GraphBuilder, m: Module, v: Value, shape: number[], path: strin
   if (modeDependent) return modeDependent;
   throw new TypeError(
     `toONNX: ${m.label()} (type ${m.config().type}) has no ONNX export; ` +
-      'the exporter knows Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten, the activations, Dropout, BatchNorm1D and BatchNorm2D',
+      'the exporter knows Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Conv2D, ConvTranspose2D, ' +
+      'MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Flatten, Reshape, the activations, Dropout, BatchNorm1D and BatchNorm2D',
   );
 }
 
@@ -261,13 +316,9 @@ function emitModeDependent(g: GraphBuilder, m: Module, v: Value, label: (p: stri
   const normalise = (x: string): string =>
     g.node('BatchNormalization', [x, scale, shift, ...statistics], [float('epsilon', m.eps), float('momentum', 1 - m.momentum)]);
   if (v.rank === 2) return { ...v, name: normalise(v.name) };
-  if (v.rank === 3) {
-    const x = g.channelsFirst(v);
-    return { ...x, name: normalise(x.name) };
-  }
-  // Rank 4, channels-last as neurone's 2-D layers keep it.
-  const first = g.node('Transpose', [v.name], [ints('perm', [0, 3, 1, 2])]);
-  return { name: g.node('Transpose', [normalise(first)], [ints('perm', [0, 2, 3, 1])]), rank: 4, channelsFirst: false };
+  // Sequences and images: channels-first, joining the run of convolutions around it.
+  const x = g.channelsFirst(v);
+  return { ...x, name: normalise(x.name) };
 }
 
 /**

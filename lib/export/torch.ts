@@ -9,10 +9,15 @@
  * - Linear weight `(in, out)` ↔ `(out, in)`, transposed.
  * - Conv1D weight `(kSize, chanIn, chanOut)` ↔ `nn.Conv1d`'s `(chanOut, chanIn, kSize)`;
  *   ConvTranspose1D `(kSize, chanOut, chanIn)` ↔ `nn.ConvTranspose1d`'s `(chanIn, chanOut, kSize)`:
- *   the axes reversed in both cases.
+ *   the axes reversed in both cases. Conv2D `(kH, kW, chanIn, chanOut)` ↔ `nn.Conv2d`'s
+ *   `(chanOut, chanIn, kH, kW)`, ConvTranspose2D `(kH, kW, chanOut, chanIn)` ↔
+ *   `nn.ConvTranspose2d`'s `(chanIn, chanOut, kH, kW)`.
  * - A Linear that reads a Flatten of channels (a Conv1D's output, through pools and activations):
- *   neurone flattens `(length, chan)` position-major, `nn.Flatten` flattens `(chan, length)`
- *   channel-major, so the Linear's input columns are permuted as well.
+ *   neurone flattens `(length, chan)` or `(height, width, chan)` position-major, `nn.Flatten`
+ *   flattens `(chan, length)` or `(chan, height, width)` channel-major, so the Linear's input
+ *   columns are permuted as well.
+ * - A Reshape is taken when its channel axis is 1 or it flattens, where both orders agree
+ *   (`Reshape([28, 28, 1])` is `nn.Unflatten(1, (1, 28, 28))`); any other Reshape is refused.
  * - Biases as they are; BatchNorm's weight, bias, running_mean and running_var as they are, and
  *   its num_batches_tracked as PyTorch keeps it: an int64 scalar.
  *
@@ -24,10 +29,11 @@ import { Tensor } from '../tensor';
 import { Module, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D } from '../nn/conv';
-import { Flatten } from '../nn/pool';
+import { Flatten, Reshape } from '../nn/pool';
+import { Conv2D, ConvTranspose2D } from '../nn/conv2d';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
-import { reverseAxes3 } from './onnx';
+import { kernelAxesLast4, reverseAxes3 } from './onnx';
 
 /** One parameter at one place, in PyTorch's layout. @internal */
 export interface TorchEntry {
@@ -76,6 +82,16 @@ function linearMaps(w: Tensor, chan: number | null): Pick<TorchEntry, 'toTorch' 
       return out;
     },
   };
+}
+
+/** A (b, a, kH, kW) array back to (kH, kW, a, b): the inverse of {@link kernelAxesLast4}. */
+function kernelAxesFirst4(data: Float32Array, shape: readonly number[]): Float32Array {
+  const [kh, kw, a, b] = shape;
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let p = 0; p < a; p++) for (let q = 0; q < b; q++) out[((y * kw + x) * a + p) * b + q] = data[((q * a + p) * kh + y) * kw + x];
+  return out;
 }
 
 /** Reverses the axes of a (b, a, k) array into (k, a, b): the inverse of {@link reverseAxes3}. */
@@ -142,6 +158,32 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
       });
       if (m.bias) entries.push(asIs(m.bias, 'bias'));
       channels = m.chanOut;
+      flattened = null;
+      return;
+    }
+    if (m instanceof Conv2D || m instanceof ConvTranspose2D) {
+      const w = m.weight;
+      const [kh, kw, a, b] = w.shape;
+      entries.push({
+        name: join(pos, 'weight'),
+        module: m,
+        value: w,
+        shape: [b, a, kh, kw],
+        toTorch: () => kernelAxesLast4(w),
+        fromTorch: (data) => kernelAxesFirst4(data, w.shape),
+      });
+      if (m.bias) entries.push(asIs(m.bias, 'bias'));
+      channels = m.chanOut;
+      flattened = null;
+      return;
+    }
+    if (m instanceof Reshape) {
+      if (m.shape.length > 1 && m.shape[m.shape.length - 1] !== 1) {
+        throw new TypeError(
+          `${who}: ${m.label()} (Reshape to [${m.shape.join(', ')}]) has no PyTorch counterpart in layout 'torch': neurone fills the shape channels-last, nn.Unflatten channels-first, and the two orders differ unless the channel axis is 1`,
+        );
+      }
+      channels = null;
       flattened = null;
       return;
     }

@@ -1,5 +1,5 @@
 /**
- * Pooling over the length axis of channels-last tensors, and Flatten.
+ * Pooling over the length axis of channels-last tensors, and the reshapes Flatten and Reshape.
  *
  * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
  */
@@ -150,6 +150,58 @@ export class Flatten extends Module {
   outputShape(inputShape: readonly number[]): number[] {
     if (inputShape.length < 2) throw this.shapeError(['batch', '...'], inputShape);
     return [inputShape[0], inputShape.slice(1).reduce((a, b) => a * b, 1)];
+  }
+
+  forward(input: Tensor): Tensor {
+    return { shape: Object.freeze(this.checkInput(input)), data: input.data };
+  }
+
+  backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    this.checkBackward(input, delta);
+    return { shape: input.shape, data: delta.data };
+  }
+}
+
+/** The arguments of {@link Reshape}: the shape is a list, checked by the constructor. @internal */
+export const RESHAPE_SCHEMA: ModuleSchema = { args: [{ name: 'shape', kind: 'shape' }], options: null };
+
+/**
+ * Gives every sample a new shape with the same number of values (a reshape: no copy, shares the
+ * buffer), as PyTorch's `Unflatten`/`view` and TensorFlow.js's `reshape` layer: the way from a
+ * dense code back to an image in an autoencoder. One entry may be −1: it is inferred.
+ *
+ * Shape: (batch, d1, d2, ...) → (batch, ...shape), with d1·d2·... = the product of shape.
+ * @example
+ * new Reshape([7, 7, 32]).forward(x)  // (8, 1568) → (8, 7, 7, 32)
+ * new Reshape([-1, 1]).forward(x)     // (8, 784) → (8, 784, 1)
+ */
+export class Reshape extends Module {
+  /** The shape of one sample, as given (−1 kept). */
+  readonly shape: readonly number[];
+
+  /**
+   * Builds the layer.
+   * @param shape The shape of one sample (without the batch axis); one entry may be −1.
+   */
+  constructor(shape: readonly number[]) {
+    super();
+    checkArguments('Reshape', RESHAPE_SCHEMA, [shape]);
+    this.shape = Object.freeze([...shape]);
+  }
+
+  config(): ModuleConfig {
+    return { type: 'Reshape', args: [[...this.shape]] };
+  }
+
+  outputShape(inputShape: readonly number[]): number[] {
+    const values = inputShape.slice(1).reduce((a, b) => a * b, 1);
+    const known = this.shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const free = this.shape.indexOf(-1);
+    const target = this.shape.map((d) => (d === -1 ? values / known : d));
+    if (inputShape.length < 2 || (free < 0 ? known !== values : values % known !== 0)) {
+      throw this.shapeError(['batch', `… (${free < 0 ? known : `a multiple of ${known}`} values per sample)`], inputShape);
+    }
+    return [inputShape[0], ...target];
   }
 
   forward(input: Tensor): Tensor {

@@ -13,7 +13,19 @@ import { describe } from '../tensor';
 import { Module, ModuleConfig, Sequential } from './module';
 import { Linear, LINEAR_SCHEMA } from './linear';
 import { Conv1D, ConvTranspose1D, Upsample1D, CONV1D_SCHEMA, CONV_TRANSPOSE1D_SCHEMA, UPSAMPLE1D_SCHEMA } from './conv';
-import { MaxPool1D, AvgPool1D, Flatten, POOL1D_SCHEMA } from './pool';
+import { MaxPool1D, AvgPool1D, Flatten, Reshape, POOL1D_SCHEMA, RESHAPE_SCHEMA } from './pool';
+import {
+  Conv2D,
+  ConvTranspose2D,
+  MaxPool2D,
+  AvgPool2D,
+  GlobalAvgPool2D,
+  Upsample2D,
+  CONV2D_SCHEMA,
+  CONV_TRANSPOSE2D_SCHEMA,
+  POOL2D_SCHEMA,
+  UPSAMPLE2D_SCHEMA,
+} from './conv2d';
 import { Dropout, DROPOUT_SCHEMA } from './dropout';
 import { BatchNorm1D, BatchNorm2D, BATCHNORM1D_SCHEMA, BATCHNORM2D_SCHEMA } from './batchnorm';
 // The activations declare themselves there (lib/nn/builtins.ts); loading the file is enough.
@@ -130,6 +142,58 @@ for (const Pool of [MaxPool1D, AvgPool1D]) {
   });
 }
 builtIn(Flatten, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 3), pick(1, 4)] }));
+builtIn(Reshape, RESHAPE_SCHEMA, (pick) => {
+  const [a, b] = [pick(1, 3), pick(1, 4)];
+  return { args: [pick(0, 1) === 1 ? [b, -1] : [b, a]], input: [pick(1, 3), a * b] };
+});
+/** A kernel, stride or scale argument: a square number or, half the time, [height, width]. */
+const size2d = (pick: (lo: number, hi: number) => number, lo: number, hi: number): [number, number] => {
+  const h = pick(lo, hi);
+  return [h, pick(0, 1) === 1 ? h : pick(lo, hi)];
+};
+const asArg = ([h, w]: [number, number]): number | [number, number] => (h === w ? h : [h, w]);
+builtIn(Conv2D, CONV2D_SCHEMA, (pick) => {
+  const k = size2d(pick, 1, 3);
+  const stride = size2d(pick, 1, 2);
+  const padding: [number, number] = [pick(0, k[0] - 1), pick(0, k[1] - 1)];
+  const chanIn = pick(1, 2);
+  const side = (i: number): number => pick(Math.max(1, k[i] - 2 * padding[i]), k[i] + 4);
+  return {
+    args: [asArg(k), chanIn, pick(1, 3), asArg(stride)],
+    options: { padding: asArg(padding), bias: bias(pick) },
+    input: [pick(1, 2), side(0), side(1), chanIn],
+  };
+});
+builtIn(ConvTranspose2D, CONV_TRANSPOSE2D_SCHEMA, (pick) => {
+  const k = size2d(pick, 1, 3);
+  const stride = size2d(pick, 1, 2);
+  const chanIn = pick(1, 2);
+  // padding at most (k − 1) / 2 leaves every input size an output.
+  return {
+    args: [asArg(k), chanIn, pick(1, 3), asArg(stride)],
+    options: {
+      padding: asArg([pick(0, Math.floor((k[0] - 1) / 2)), pick(0, Math.floor((k[1] - 1) / 2))]),
+      outputPadding: asArg([pick(0, stride[0] - 1), pick(0, stride[1] - 1)]),
+      bias: bias(pick),
+    },
+    input: [pick(1, 2), pick(1, 4), pick(1, 4), chanIn],
+  };
+});
+for (const Pool of [MaxPool2D, AvgPool2D]) {
+  builtIn(Pool, POOL2D_SCHEMA, (pick) => {
+    const k = size2d(pick, 1, 3);
+    return {
+      args: [asArg(k), asArg(size2d(pick, 1, 3))],
+      input: [pick(1, 2), pick(k[0], k[0] + 4), pick(k[1], k[1] + 4), pick(1, 3)],
+      kinks: Pool === MaxPool2D,
+    };
+  });
+}
+builtIn(GlobalAvgPool2D, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 4), pick(1, 4), pick(1, 3)] }));
+builtIn(Upsample2D, UPSAMPLE2D_SCHEMA, (pick) => ({
+  args: [asArg(size2d(pick, 1, 3))],
+  input: [pick(1, 2), pick(1, 4), pick(1, 4), pick(1, 3)],
+}));
 for (const d of declaredBuiltIns()) builtIn(d.module, d.schema, d.example);
 // The mode-dependent layers (training mode in the registry's examples: the gradient checks hold
 // Dropout's mask fixed by replaying the random stream; BatchNorm's examples have at least two rows).

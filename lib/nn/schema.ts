@@ -26,15 +26,31 @@ export type ArgumentValues = Readonly<Record<string, number>>;
 /** One numeric argument (positional, or an option) and the values it may take. */
 export interface ArgumentSpec {
   readonly name: string;
-  /** `integer` (default): a size in [min, max]; `float32`: any number finite in float32. */
-  readonly kind?: 'integer' | 'float32';
+  /**
+   * `integer` (default): a size in [min, max]; `float32`: any number finite in float32; `shape`:
+   * a list of 1 to 8 sizes in [1, max], one of which may be −1 (inferred), holding at most
+   * max values; it adds nothing to the values.
+   */
+  readonly kind?: 'integer' | 'float32' | 'shape';
   /** Smallest integer accepted (default 1). */
   readonly min?: number;
-  /** Largest integer accepted (default {@link ARGUMENT_LIMITS}.maxDimension); may depend on the arguments before it. */
-  readonly max?: number | ((values: ArgumentValues) => number);
+  /**
+   * Largest integer accepted (default {@link ARGUMENT_LIMITS}.maxDimension); may depend on the
+   * arguments before it, and for a `pair` on the axis being checked.
+   */
+  readonly max?: number | ((values: ArgumentValues, axis: PairAxis) => number);
   /** The value when the argument is omitted (may depend on the arguments before it); without one the argument is required. */
-  readonly default?: number | ((values: ArgumentValues) => number);
+  readonly default?: number | ((values: ArgumentValues, axis: PairAxis) => number);
+  /**
+   * An integer, or `[height, width]`: one value per axis of an image (a 2-D layer's kernel,
+   * stride, padding). Both are checked against min and max; the values then hold
+   * `<name>Height` and `<name>Width` (a single integer gives both).
+   */
+  readonly pair?: boolean;
 }
+
+/** The axis a pair argument's value is for ('' for plain arguments). */
+export type PairAxis = 'Height' | 'Width' | '';
 
 /** The schema of the module types whose constructor takes no arguments. @internal */
 export const NO_ARGUMENTS: ModuleSchema = { args: [], options: null };
@@ -64,13 +80,48 @@ export function optionNames(schema: ModuleSchema): string[] {
   return (schema.options ?? []).map((o) => (typeof o === 'string' ? o : o.name));
 }
 
-function resolve(v: number | ((values: ArgumentValues) => number), values: ArgumentValues): number {
-  return typeof v === 'function' ? v(values) : v;
+function resolve(v: number | ((values: ArgumentValues, axis: PairAxis) => number), values: ArgumentValues, axis: PairAxis): number {
+  return typeof v === 'function' ? v(values, axis) : v;
 }
 
-function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<string, number>): number {
-  if (v === undefined && spec.default !== undefined) return resolve(spec.default, values);
-  if (typeof v !== 'number') throw new TypeError(`${type}: ${spec.name} must be a number, got ${describe(v)}`);
+/** A shape argument: a list of sizes, one of which may be −1. */
+function checkShapeArgument(type: string, spec: ArgumentSpec, v: unknown): void {
+  const max = typeof spec.max === 'number' ? spec.max : ARGUMENT_LIMITS.maxDimension;
+  const what = `a list of 1 to 8 integers in [1, ${max}], one of which may be -1`;
+  if (!Array.isArray(v) || v.length < 1 || v.length > 8) throw new TypeError(`${type}: ${spec.name} must be ${what}, got ${describe(v)}`);
+  let product = 1;
+  v.forEach((d: unknown, i: number) => {
+    const free = d === -1 && v.indexOf(-1) === i;
+    if (!free && (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > max)) {
+      throw new RangeError(
+        `${type}: ${spec.name}[${i}] must be an integer in [1, ${max}]${i === v.indexOf(-1) ? ' or -1' : ''}, got ${describe(d)}`,
+      );
+    }
+    if (!free) product *= d as number;
+  });
+  if (product > max)
+    throw new RangeError(`${type}: ${spec.name} must hold at most ${max} values per sample, got ${product} (${JSON.stringify(v)})`);
+}
+
+/** A pair argument: one integer for both axes, or [height, width]; stored as <name>Height and <name>Width. */
+function checkPair(type: string, spec: ArgumentSpec, v: unknown, values: Record<string, number>): void {
+  const axes = ['Height', 'Width'] as const;
+  if (Array.isArray(v)) {
+    if (v.length !== 2) throw new TypeError(`${type}: ${spec.name} must be an integer or [height, width], got ${describe(v)}`);
+    axes.forEach((axis, i) => {
+      values[spec.name + axis] = checkOne(type, { ...spec, name: `${spec.name}[${i}]` }, v[i], values, axis);
+    });
+    return;
+  }
+  for (const axis of axes) values[spec.name + axis] = checkOne(type, spec, v, values, axis);
+}
+
+function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<string, number>, axis: PairAxis = ''): number {
+  if (v === undefined && spec.default !== undefined) return resolve(spec.default, values, axis);
+  if (typeof v !== 'number') {
+    const expected = spec.pair ? 'an integer or [height, width]' : 'a number';
+    throw new TypeError(`${type}: ${spec.name} must be ${expected}, got ${describe(v)}`);
+  }
   if (spec.kind === 'float32') {
     // The kernels compute in float32: a finite double beyond its range would become ±Infinity.
     if (!Number.isFinite(Math.fround(v))) {
@@ -81,7 +132,7 @@ function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<s
     return v;
   }
   const min = spec.min ?? 1;
-  const max = spec.max === undefined ? ARGUMENT_LIMITS.maxDimension : resolve(spec.max, values);
+  const max = spec.max === undefined ? ARGUMENT_LIMITS.maxDimension : resolve(spec.max, values, axis);
   if (!Number.isInteger(v) || v < min || v > max) {
     throw new RangeError(`${type}: ${spec.name} must be an integer in [${min}, ${max}], got ${v}`);
   }
@@ -102,11 +153,14 @@ export function checkArguments(
 ): ArgumentValues {
   const values: Record<string, number> = {};
   schema.args.forEach((spec, i) => {
-    values[spec.name] = checkOne(type, spec, args[i], values);
+    if (spec.kind === 'shape') checkShapeArgument(type, spec, args[i]);
+    else if (spec.pair) checkPair(type, spec, args[i], values);
+    else values[spec.name] = checkOne(type, spec, args[i], values);
   });
   for (const spec of schema.options ?? []) {
     if (typeof spec === 'string') continue;
-    values[spec.name] = checkOne(type, spec, options[spec.name], values);
+    if (spec.pair) checkPair(type, spec, options[spec.name], values);
+    else values[spec.name] = checkOne(type, spec, options[spec.name], values);
   }
   return values;
 }

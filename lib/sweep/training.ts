@@ -175,7 +175,8 @@ export async function runTraining(
   seedGlobal(config.seed);
   const net = buildModel(description);
   const split = data.trainTestSplit(fullTrain, { testFraction: config.valFraction, seed: config.seed, stratify: true });
-  const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : ds);
+  // The image datasets come as (n, h, w, 1): a sequence of pixels for the Conv1D presets, one flat row for the MLPs.
+  const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : data.flatten(ds));
   const trainSet = view(split.train);
   const valSet = view(split.test);
   const testSet = view(test);

@@ -148,8 +148,9 @@ export { fs, path };
 
 /** Fashion-MNIST train (optionally a stratified subset of `trainSize`) and the full 10,000-image test set. */
 export function loadFashion(trainSize: number, seedValue = 0): { train: data.Dataset; test: data.Dataset } {
-  const train = stratifiedSubset(data.loadFashionMNIST(), trainSize, seedValue);
-  return { train, test: data.loadFashionMNIST({ split: 'test' }) };
+  // Flat rows (n, 784): the experiments' MLPs and autoencoders take them so.
+  const train = stratifiedSubset(data.loadFashionMNIST({ flatten: true }), trainSize, seedValue);
+  return { train, test: data.loadFashionMNIST({ split: 'test', flatten: true }) };
 }
 
 /** One-hot (n, classes) targets of a dataset. */

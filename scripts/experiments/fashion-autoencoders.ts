@@ -14,7 +14,6 @@ import { imageGridPng, rowsOf } from '../../lib/report/figures';
 import { autoencoderCurves, latentHistogram, saveFigureData } from './charts';
 import { flags, useNative, writeTable, figure, raw, loadFashion, train, since, commandLine } from './common';
 
-const args = flags({ trainSize: 10000, epochs: 15, lr: 1e-3, seed: 0 });
 const ARCHS = [
   [784, 64],
   [784, 256, 64],
@@ -44,6 +43,8 @@ function rows(x: Tensor, idx: number[]): Float32Array[] {
 }
 
 async function main(): Promise<void> {
+  // Parsed here, not on import: fashion-latent.ts and conv-autoencoders.ts import autoencoder() with flags of their own.
+  const args = flags({ trainSize: 10000, epochs: 15, lr: 1e-3, seed: 0 });
   const backendText = useNative();
   const t0 = performance.now();
   const { train: tr, test } = loadFashion(args.trainSize as number, args.seed as number);

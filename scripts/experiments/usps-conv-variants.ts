@@ -50,8 +50,8 @@ const settings: Setting[] = [
 async function main(): Promise<void> {
   const backendText = useNative();
   const t0 = performance.now();
-  const full = data.loadUSPS();
-  const test = data.toSequence(data.loadUSPS({ split: 'test' }));
+  const full = data.loadUSPS({ flatten: true });
+  const test = data.toSequence(data.loadUSPS({ split: 'test', flatten: true }));
   const loss = new CELogSoftmaxLoss({ reduction: 'sum' });
   const results: {
     s: Setting;

@@ -318,8 +318,9 @@ async function runOnce(s: number, protocol: 'original' | 'honest' | 'augmented',
 async function main(): Promise<void> {
   const backendText = useNative();
   const t0 = performance.now();
-  const full = data.loadUSPS();
-  const test = data.loadUSPS({ split: 'test' });
+  // Flat rows (n, 256): the shifts below index pixels as r * 16 + c, and toSequence reads them as Conv1D sequences.
+  const full = data.loadUSPS({ flatten: true });
+  const test = data.loadUSPS({ split: 'test', flatten: true });
   process.stdout.write(
     `USPS headline CNN, ${args.seeds} seeds × ${args.augment ? 'protocol (iii)' : args.explore ? 'protocol (ii) inside USPS_train' : '2 protocols'}; ${configText()}; ${backendText}\n`,
   );

@@ -11,7 +11,7 @@ describe('IDX reader', () => {
   test('reads raw images and labels, scaled to [0, 1]', () => {
     const { pixels, labels } = writeIdxSplit(dir, 'train', 5, { rows: 3, cols: 4 });
     const { x, imageShape } = readIdxImages(path.join(dir, 'train-images-idx3-ubyte'));
-    expect(x.shape).toEqual([5, 12]);
+    expect(x.shape).toEqual([5, 3, 4, 1]); // images, channels-last
     expect(imageShape).toEqual([3, 4]);
     for (let i = 0; i < pixels.length; i++) expect(x.data[i]).toBeCloseTo(pixels[i] / 255, 6);
     expect(Array.from(readIdxLabels(path.join(dir, 'train-labels-idx1-ubyte')))).toEqual(Array.from(labels));

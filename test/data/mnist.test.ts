@@ -45,7 +45,7 @@ describe('MNIST from the shared data (PNG sprites + IDX)', () => {
   });
 
   testIf(haveShared, `${MNIST_DIR} is absent`)('train: 60,000 images, official label counts, canonical mean and std', () => {
-    expect(train.x.shape).toEqual([60000, 784]);
+    expect(train.x.shape).toEqual([60000, 28, 28, 1]);
     expect(train.imageShape).toEqual([28, 28]);
     expect(classCounts(train.labels, 10)).toEqual([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
     expect(valueRange(train.x.data)).toEqual({ min: 0, max: 1 });
@@ -63,7 +63,12 @@ describe('MNIST from the shared data (PNG sprites + IDX)', () => {
     try {
       const test = loadMNIST({ split: 'test', cacheDir: emptyCache });
       expect(test.name).toBe('mnist-test');
-      expect(test.x.shape).toEqual([10000, 784]);
+      expect(test.x.shape).toEqual([10000, 28, 28, 1]);
+      // The flat form holds the same values in the same order.
+      const flat = loadMNIST({ split: 'test', cacheDir: emptyCache, flatten: true });
+      expect(flat.x.shape).toEqual([10000, 784]);
+      expect(flat.imageShape).toEqual([28, 28]);
+      expect(Buffer.from(flat.x.data.buffer).equals(Buffer.from(test.x.data.buffer))).toBe(true);
       expect(classCounts(test.labels, 10)).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
     } finally {
       if (saved !== undefined) process.env.NEURONE_DATA_DIR = saved;
@@ -102,7 +107,7 @@ describe('MNIST readers on generated files', () => {
       ),
     );
     const ds = loadMNIST({ dir });
-    expect(ds.x.shape).toEqual([40, 784]);
+    expect(ds.x.shape).toEqual([40, 28, 28, 1]);
     for (let i = 0; i < 40; i++) expect(ds.x.data[i * 784]).toBeCloseTo(i / 255, 6); // image i came from batch ⌊i/2⌋ row i mod 2
     fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), encodeIdx(new Uint8Array(41), [41]));
     expect(() => loadMNIST({ dir })).toThrow('the 20 PNG sprites hold 40 images but');
@@ -113,9 +118,16 @@ describe('MNIST readers on generated files', () => {
     const dir = tempDir();
     const { pixels, labels } = writeIdxSplit(dir, 'test', 12, { gzip: true });
     const ds = loadMNIST({ dir, split: 'test' });
-    expect(ds.x.shape).toEqual([12, 784]);
+    expect(ds.x.shape).toEqual([12, 28, 28, 1]);
     expect(Array.from(ds.labels)).toEqual(Array.from(labels));
-    expect(ds.x.data[100]).toBeCloseTo(pixels[100] / 255, 6);
+    // Row-major, channels-last: pixel (row 3, column 16) of image 5 is byte 5·784 + 3·28 + 16 of the file.
+    expect(ds.x.data[5 * 784 + 3 * 28 + 16]).toBeCloseTo(pixels[5 * 784 + 3 * 28 + 16] / 255, 6);
+    const flat = loadMNIST({ dir, split: 'test', flatten: true });
+    expect(flat.x.shape).toEqual([12, 784]);
+    expect(Array.from(flat.x.data)).toEqual(Array.from(ds.x.data));
+    expect(() => loadMNIST({ dir, split: 'test', flatten: 'yes' as unknown as boolean })).toThrow(
+      'loadMNIST: flatten must be true or false, got "yes"',
+    );
     expect(() => loadMNIST({ dir, split: 'train' })).toThrow(
       `loadMNIST: ${dir} does not hold the train files train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz]`,
     );
@@ -138,7 +150,7 @@ describe('MNIST readers on generated files', () => {
     const saved = process.env.NEURONE_DATA_DIR;
     process.env.NEURONE_DATA_DIR = root;
     try {
-      expect(loadMNIST({ split: 'test' }).x.shape).toEqual([7, 784]);
+      expect(loadMNIST({ split: 'test' }).x.shape).toEqual([7, 28, 28, 1]);
     } finally {
       if (saved === undefined) delete process.env.NEURONE_DATA_DIR;
       else process.env.NEURONE_DATA_DIR = saved;
@@ -153,7 +165,7 @@ describe('MNIST readers on generated files', () => {
     });
     const fake = { set: (tr: number, te: number) => ({ training: [item(3), item(7)].slice(0, tr), test: [item(1)].slice(0, te) }) };
     const ds = fromMnistPackage(fake, 'train');
-    expect(ds.x.shape).toEqual([2, 784]);
+    expect(ds.x.shape).toEqual([2, 28, 28, 1]);
     expect(Array.from(ds.labels)).toEqual([3, 7]);
     expect(ds.x.data[3]).toBe(1);
     expect(ds.x.data[784 + 7]).toBe(1);
@@ -170,8 +182,9 @@ describe('Fashion-MNIST', () => {
     () => {
       const train = loadFashionMNIST({ dir: DEBIAN_FASHION_MNIST_DIR });
       const test = loadFashionMNIST({ split: 'test', dir: DEBIAN_FASHION_MNIST_DIR });
-      expect(train.x.shape).toEqual([60000, 784]);
-      expect(test.x.shape).toEqual([10000, 784]);
+      expect(train.x.shape).toEqual([60000, 28, 28, 1]);
+      expect(test.x.shape).toEqual([10000, 28, 28, 1]);
+      expect(loadFashionMNIST({ split: 'test', dir: DEBIAN_FASHION_MNIST_DIR, flatten: true }).x.shape).toEqual([10000, 784]);
       expect(classCounts(train.labels, 10)).toEqual(new Array(10).fill(6000));
       expect(classCounts(test.labels, 10)).toEqual(new Array(10).fill(1000));
       expect(train.classNames).toEqual(FASHION_MNIST_CLASSES);
@@ -187,6 +200,8 @@ describe('Fashion-MNIST', () => {
     const ds = loadFashionMNIST({ dir });
     expect(ds.name).toBe('fashion-mnist-train');
     expect(ds.classNames![9]).toBe('Ankle boot');
+    expect(ds.x.shape).toEqual([10, 28, 28, 1]);
+    expect(loadFashionMNIST({ dir, flatten: true }).x.shape).toEqual([10, 784]);
     expect(() => loadFashionMNIST({ dir, split: 'test' })).toThrow('does not hold the test files t10k-images-idx3-ubyte[.gz]');
     fs.rmSync(dir, { recursive: true });
   });

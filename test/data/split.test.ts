@@ -14,6 +14,7 @@ import {
   standardize,
   subset,
   toSequence,
+  flatten,
   trainTestSplit,
 } from '../../lib/data';
 
@@ -219,6 +220,32 @@ describe('toSequence', () => {
     expect(seq.x.shape).toEqual([4, 3, 1]);
     expect(seq.x.data).toBe(ds.x.data);
     expect(seq.labels).toBe(ds.labels);
-    expect(() => toSequence(seq.x)).toThrow('toSequence: expected features (batch, length), got (4, 3, 1)');
+    expect(() => toSequence(seq.x)).toThrow(
+      'toSequence: expected features (batch, length) or images (batch, height, width, chan), got (4, 3, 1)',
+    );
+  });
+
+  test('images (batch, h, w, c) → the pixels in reading order (batch, h·w, c), sharing the buffer', () => {
+    const x = { shape: [2, 2, 3, 2], data: Float32Array.from({ length: 24 }, (_, i) => i) };
+    const seq = toSequence(x);
+    expect(seq.shape).toEqual([2, 6, 2]);
+    expect(seq.data).toBe(x.data);
+    // Pixel (row 1, column 2) of image 1 is sequence position 1·3 + 2 = 5, channel 1 at 12 + 5·2 + 1.
+    expect(seq.data[1 * 12 + 5 * 2 + 1]).toBe(23);
+  });
+});
+
+describe('flatten', () => {
+  test('(batch, ...) → (batch, features), sharing the buffer, keeping labels and imageShape', () => {
+    const x = { shape: [2, 2, 3, 1], data: Float32Array.from({ length: 12 }, (_, i) => i) };
+    const ds = makeDataset('img', x, Int32Array.of(0, 1), 2, { imageShape: [2, 3] });
+    const flat = flatten(ds);
+    expect(flat.x.shape).toEqual([2, 6]);
+    expect(flat.x.data).toBe(x.data);
+    expect(flat.labels).toBe(ds.labels);
+    expect(flat.imageShape).toEqual([2, 3]);
+    expect(flatten(flat.x)).toBe(flat.x); // already flat: unchanged
+    expect(flatten({ shape: [3], data: new Float32Array(3) }).shape).toEqual([3, 1]);
+    expect(() => flatten({ shape: [], data: new Float32Array(1) })).toThrow('flatten: expected a batch axis (batch, ...), got ()');
   });
 });

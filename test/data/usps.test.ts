@@ -23,8 +23,13 @@ describe('embedded USPS', () => {
     const ds = loadUSPS({ split });
     const expected = USPS_EXPECTED[split];
     expect(ds.name).toBe(`usps-${split}`);
-    expect(ds.x.shape).toEqual([expected.rows, 256]);
+    expect(ds.x.shape).toEqual([expected.rows, 16, 16, 1]);
     expect(ds.numClasses).toBe(10);
+    // { flatten: true }: the same values, in the same order, one row per digit.
+    const flat = loadUSPS({ split, flatten: true });
+    expect(flat.x.shape).toEqual([expected.rows, 256]);
+    expect(flat.imageShape).toEqual([16, 16]);
+    expect(Buffer.from(flat.x.data.buffer).equals(Buffer.from(ds.x.data.buffer))).toBe(true);
     expect(ds.imageShape).toEqual([16, 16]);
     expect(classCounts(ds.labels, 10)).toEqual([...expected.classCounts]);
     const { min, max } = valueRange(ds.x.data);
@@ -39,8 +44,9 @@ describe('embedded USPS', () => {
     expect(Array.from(ds.x.data.subarray(0, 9))).toEqual([0, 0, 0, 0, 0, 0.026, 0.2195, 0.574, 0.692].map(Math.fround));
   });
 
-  test('loadUSPS rejects an unknown split', () => {
+  test('loadUSPS rejects an unknown split and a flatten that is not a boolean', () => {
     expect(() => loadUSPS({ split: 'validation' as 'train' })).toThrow('split must be "train" or "test", got "validation"');
+    expect(() => loadUSPS({ flatten: 1 as unknown as boolean })).toThrow('loadUSPS: flatten must be true or false, got 1');
   });
 
   testIf(fs.existsSync(path.join(SHARED_DATA, 'usps', 'zip.test.gz')), `${SHARED_DATA}/usps/zip.test.gz is absent`)(
@@ -60,7 +66,12 @@ describe('embedded USPS', () => {
 describe('USPS text parser', () => {
   test('valid course text: header, rows, trailer', () => {
     const ds = parseUSPS(['10 256', row(3, 2), row(0, 1), '-1', ''].join('\n'));
-    expect(ds.x.shape).toEqual([2, 256]);
+    expect(ds.x.shape).toEqual([2, 16, 16, 1]);
+    expect(parseUSPS(['10 256', row(3, 2)].join('\n'), { flatten: true }).x.shape).toEqual([1, 256]);
+    // A feature count that is not a square has no image shape: flat rows.
+    const odd = parseUSPS(['10 3', '1 0 1 2'].join('\n'));
+    expect(odd.x.shape).toEqual([1, 3]);
+    expect(odd.imageShape).toBeUndefined();
     expect(Array.from(ds.labels)).toEqual([3, 0]);
     expect(ds.x.data[0]).toBe(1);
     expect(ds.x.data[256]).toBe(0.5);

@@ -1,0 +1,239 @@
+// 2-D pooling: for each output pixel the window's rows are walked in order, the innermost loop
+// running along the contiguous channel axis; the batch is split across threads when that pays.
+// The same loops serve every SIMD path (they are memory-bound next to the convolutions around
+// them), so the paths agree bit for bit.
+#include "pool2d.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace neurone {
+
+namespace {
+
+// fn(b) for every sample b, over the pool's threads when that pays.
+// fn(b, worker) for every sample b, over the pool's threads when that pays.
+template <typename Fn>
+void forSamplesOn(const Pool2dShape& s, ThreadPool* pool, const Fn& fn) {
+  const bool threaded =
+      pool && pool->threads() > 1 && s.batch > 1 && s.batch * s.height * s.width * s.chan >= (1 << 16);
+  parallelFor(threaded ? pool : nullptr, s.batch, [&](int64_t b, int worker) { fn(b, worker); });
+}
+
+template <typename Fn>
+void forSamples(const Pool2dShape& s, ThreadPool* pool, const Fn& fn) {
+  forSamplesOn(s, pool, [&](int64_t b, int) { fn(b); });
+}
+
+void maxForwardSample(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ox = 0; ox < ow; ox++) {
+      const int64_t out = ((b * oh + oy) * ow + ox) * chan;
+      float* __restrict yo = y + out;
+      int32_t* __restrict ao = argmax + out;
+      const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
+      for (int64_t c = 0; c < chan; c++) {
+        yo[c] = x[first + c];
+        ao[c] = static_cast<int32_t>(first + c);
+      }
+      for (int64_t ky = 0; ky < s.kHeight; ky++)
+        for (int64_t kx = ky == 0 ? 1 : 0; kx < s.kWidth; kx++) {
+          const int64_t at = first + (ky * s.width + kx) * chan;
+          const float* __restrict xi = x + at;
+          const int32_t base = static_cast<int32_t>(at);
+          // Strictly greater keeps the first maximum; a NaN replaces anything but a NaN. Bitwise
+          // operators and restrict pointers, so the loop over channels vectorises (as
+          // pool1d_loops.h's).
+          for (int64_t c = 0; c < chan; c++) {
+            const float v = xi[c], best = yo[c];
+            const bool take = (v > best) | ((v != v) & (best == best));
+            yo[c] = take ? v : best;
+            ao[c] = take ? base + static_cast<int32_t>(c) : ao[c];
+          }
+        }
+    }
+}
+
+void avgForwardSample(const Pool2dShape& s, const float* x, float* y, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  const float scale = 1.0f / static_cast<float>(s.kHeight * s.kWidth);
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ox = 0; ox < ow; ox++) {
+      float* yo = y + ((b * oh + oy) * ow + ox) * chan;
+      const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
+      for (int64_t c = 0; c < chan; c++) yo[c] = 0.0f;
+      for (int64_t ky = 0; ky < s.kHeight; ky++)
+        for (int64_t kx = 0; kx < s.kWidth; kx++) {
+          const float* xi = x + first + (ky * s.width + kx) * chan;
+          for (int64_t c = 0; c < chan; c++) yo[c] += xi[c];
+        }
+      for (int64_t c = 0; c < chan; c++) yo[c] *= scale;
+    }
+}
+
+void avgBackwardSample(const Pool2dShape& s, const float* dy, float* dx, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  const float scale = 1.0f / static_cast<float>(s.kHeight * s.kWidth);
+  float* dxb = dx + b * s.height * s.width * chan;
+  std::memset(dxb, 0, s.height * s.width * chan * sizeof(float));
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ox = 0; ox < ow; ox++) {
+      const float* dyo = dy + ((b * oh + oy) * ow + ox) * chan;
+      for (int64_t ky = 0; ky < s.kHeight; ky++)
+        for (int64_t kx = 0; kx < s.kWidth; kx++) {
+          float* d = dxb + ((oy * s.strideHeight + ky) * s.width + ox * s.strideWidth + kx) * chan;
+          for (int64_t c = 0; c < chan; c++) d[c] += dyo[c] * scale;
+        }
+    }
+}
+
+}  // namespace
+
+bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  const int64_t c = i % chan, ox = (i / chan) % ow, oy = (i / chan / ow) % oh, b = i / chan / ow / oh;
+  const int64_t sample = s.height * s.width * chan;
+  const int64_t rel = argmax - b * sample;
+  if (rel < 0 || rel >= sample || rel % chan != c) return false;
+  const int64_t pixel = rel / chan, iy = pixel / s.width, ix = pixel % s.width;
+  const int64_t y0 = oy * s.strideHeight, x0 = ox * s.strideWidth;
+  return iy >= y0 && iy < y0 + s.kHeight && ix >= x0 && ix < x0 + s.kWidth;
+}
+
+void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, ThreadPool* pool) {
+  if (s.outHeight() == 0 || s.outWidth() == 0) return;
+  forSamples(s, pool, [&](int64_t b) { maxForwardSample(s, x, y, argmax, b); });
+}
+
+// Side-by-side windows (stride = window on both axes): every pixel lies in at most one window, so
+// dx is written densely, each pixel taking its window's gradient where the window's argmax is that
+// pixel and 0 elsewhere: no clearing pass, no scatter, loops that vectorise. Returns how many
+// entries matched; each valid entry matches exactly once, so fewer means one points elsewhere.
+int64_t maxBackwardSideBySide(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  int64_t matches = 0;
+  for (int64_t iy = 0; iy < s.height; iy++) {
+    const int64_t oy = iy / s.kHeight;
+    for (int64_t ix = 0; ix < s.width; ix++) {
+      const int64_t index = ((b * s.height + iy) * s.width + ix) * chan, ox = ix / s.kWidth;
+      float* __restrict d = dx + index;
+      if (oy >= oh || ox >= ow) {  // the rows and columns past the last window
+        for (int64_t c = 0; c < chan; c++) d[c] = 0.0f;
+        continue;
+      }
+      const int64_t out = ((b * oh + oy) * ow + ox) * chan;
+      const int32_t* __restrict at = argmax + out;
+      const float* __restrict g = dy + out;
+      const int32_t base = static_cast<int32_t>(index);
+      for (int64_t c = 0; c < chan; c++) d[c] = at[c] == base + static_cast<int32_t>(c) ? g[c] : 0.0f;
+      int32_t hits = 0;
+      for (int64_t c = 0; c < chan; c++) hits += at[c] == base + static_cast<int32_t>(c) ? 1 : 0;
+      matches += hits;
+    }
+  }
+  return matches;
+}
+
+int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, ThreadPool* pool) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, sample = s.height * s.width * chan;
+  if (s.strideHeight == s.kHeight && s.strideWidth == s.kWidth && oh > 0 && ow > 0) {
+    std::atomic<int64_t> matches{0};
+    forSamples(s, pool, [&](int64_t b) {
+      matches.fetch_add(maxBackwardSideBySide(s, dy, argmax, dx, b), std::memory_order_relaxed);
+    });
+    if (matches.load(std::memory_order_relaxed) == s.batch * oh * ow * chan) return -1;
+    // Some entry points outside its window: the general pass below finds which.
+  }
+  std::memset(dx, 0, s.batch * sample * sizeof(float));
+  // Each entry is checked against its own window before it is used as an address; a sample's
+  // entries then only reach that sample's pixels, so samples may run on separate threads. The
+  // check walks the outputs in order, so each window's first pixel is known without a division,
+  // and compares the entry's offset from it with the window's kH·kW offsets.
+  std::vector<int64_t> offsets;
+  for (int64_t ky = 0; ky < s.kHeight; ky++)
+    for (int64_t kx = 0; kx < s.kWidth; kx++) offsets.push_back((ky * s.width + kx) * chan);
+  std::atomic<int64_t> firstBad{-1};
+  const int64_t threads = pool ? pool->threads() : 1;
+  std::vector<int32_t> relative(static_cast<size_t>(threads * chan));
+  std::vector<uint8_t> inside(static_cast<size_t>(threads * chan));
+  forSamplesOn(s, pool, [&](int64_t b, int worker) {
+    int32_t* __restrict rel = relative.data() + worker * chan;
+    uint8_t* __restrict hit = inside.data() + worker * chan;
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++) {
+        const int64_t i = ((b * oh + oy) * ow + ox) * chan;
+        const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
+        // Each entry's offset from its window's first pixel (in int64 first: an entry may hold
+        // anything), then whether it is one of the window's offsets: plain loops that vectorise.
+        for (int64_t c = 0; c < chan; c++) {
+          const int64_t r = static_cast<int64_t>(argmax[i + c]) - first - c;
+          rel[c] = r < 0 || r > offsets.back() ? -1 : static_cast<int32_t>(r);
+          hit[c] = 0;
+        }
+        for (int64_t offset : offsets)
+          for (int64_t c = 0; c < chan; c++) hit[c] |= rel[c] == static_cast<int32_t>(offset) ? 1 : 0;
+        for (int64_t c = 0; c < chan; c++) {
+          if (!hit[c]) {
+            int64_t seen = firstBad.load(std::memory_order_relaxed);
+            while ((seen < 0 || i + c < seen) &&
+                   !firstBad.compare_exchange_weak(seen, i + c, std::memory_order_relaxed)) {
+            }
+            return;
+          }
+        }
+        for (int64_t c = 0; c < chan; c++) dx[argmax[i + c]] += dy[i + c];
+      }
+  });
+  return firstBad.load(std::memory_order_relaxed);
+}
+
+void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool* pool) {
+  if (s.outHeight() == 0 || s.outWidth() == 0) return;
+  forSamples(s, pool, [&](int64_t b) { avgForwardSample(s, x, y, b); });
+}
+
+void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadPool* pool) {
+  if (s.outHeight() == 0 || s.outWidth() == 0) {
+    std::memset(dx, 0, s.batch * s.height * s.width * s.chan * sizeof(float));
+    return;
+  }
+  forSamples(s, pool, [&](int64_t b) { avgBackwardSample(s, dy, dx, b); });
+}
+
+void maxPool2dForwardReference(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth();
+  for (int64_t b = 0; b < s.batch; b++)
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++)
+        for (int64_t c = 0; c < s.chan; c++) {
+          int64_t best = -1;
+          for (int64_t ky = 0; ky < s.kHeight; ky++)
+            for (int64_t kx = 0; kx < s.kWidth; kx++) {
+              const int64_t idx =
+                  ((b * s.height + oy * s.strideHeight + ky) * s.width + ox * s.strideWidth + kx) * s.chan + c;
+              if (best < 0 || x[idx] > x[best] || (std::isnan(x[idx]) && !std::isnan(x[best]))) best = idx;
+            }
+          const int64_t out = ((b * oh + oy) * ow + ox) * s.chan + c;
+          y[out] = x[best];
+          argmax[out] = static_cast<int32_t>(best);
+        }
+}
+
+void avgPool2dForwardReference(const Pool2dShape& s, const float* x, float* y) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth();
+  for (int64_t b = 0; b < s.batch; b++)
+    for (int64_t oy = 0; oy < oh; oy++)
+      for (int64_t ox = 0; ox < ow; ox++)
+        for (int64_t c = 0; c < s.chan; c++) {
+          double sum = 0.0;
+          for (int64_t ky = 0; ky < s.kHeight; ky++)
+            for (int64_t kx = 0; kx < s.kWidth; kx++)
+              sum += x[((b * s.height + oy * s.strideHeight + ky) * s.width + ox * s.strideWidth + kx) * s.chan + c];
+          y[((b * oh + oy) * ow + ox) * s.chan + c] = static_cast<float>(sum / (s.kHeight * s.kWidth));
+        }
+}
+
+}  // namespace neurone

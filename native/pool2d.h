@@ -1,0 +1,38 @@
+// 2-D max and average pooling on channels-last images.
+//
+//   x (batch, height, width, chan)  ->  y (batch, outHeight, outWidth, chan),
+//   outHeight = (height − kHeight) / strideHeight + 1, likewise outWidth.
+//
+// Max pooling records, for every output, the flat index into x of the window's maximum (the
+// first in row-major window order on ties; NaN wins so it is not hidden), and the backward pass
+// routes each output gradient to that index, adding where windows overlap. These functions
+// trust their shapes: the binding validates them. argmax in the backward pass may hold anything.
+#pragma once
+
+#include <cstdint>
+
+#include "threadpool.h"
+
+namespace neurone {
+
+struct Pool2dShape {
+  int64_t batch = 0, height = 0, width = 0, chan = 0, kHeight = 1, kWidth = 1, strideHeight = 1, strideWidth = 1;
+  int64_t outHeight() const { return height < kHeight ? 0 : (height - kHeight) / strideHeight + 1; }
+  int64_t outWidth() const { return width < kWidth ? 0 : (width - kWidth) / strideWidth + 1; }
+};
+
+void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, ThreadPool* pool);
+// dx = 0, then dx[argmax[i]] += dy[i] for every entry that lies in its own window; an entry that
+// does not (whatever it holds) is never used as an address. Returns the index of the first such
+// entry, or −1 when all were routed; the binding then clears dx and names it.
+int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, ThreadPool* pool);
+// Whether argmax entry i (a flat index into x) lies in output i's window.
+bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax);
+void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool* pool);
+void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadPool* pool);
+
+// Plain loops, the oracle for the tests.
+void maxPool2dForwardReference(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);
+void avgPool2dForwardReference(const Pool2dShape& s, const float* x, float* y);
+
+}  // namespace neurone

@@ -1,0 +1,182 @@
+// Conv2D and 2-D pooling kernels against their plain-loop references, on every SIMD path this
+// machine supports, with and without threads.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "conv2d.h"
+#include "cpu.h"
+#include "pool2d.h"
+#include "test_paths.h"
+#include "threadpool.h"
+
+using namespace neurone;
+
+namespace {
+
+int failures = 0;
+
+std::vector<float> randomVector(std::mt19937& rng, int64_t n) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+void describe(const Conv2dShape& s) {
+  std::printf("batch=%lld image=%lldx%lld chan=%lld->%lld kernel=%lldx%lld stride=%lldx%lld pad=%lldx%lld",
+              (long long)s.batch, (long long)s.height, (long long)s.width, (long long)s.chanIn, (long long)s.chanOut,
+              (long long)s.kHeight, (long long)s.kWidth, (long long)s.strideHeight, (long long)s.strideWidth,
+              (long long)s.padHeight, (long long)s.padWidth);
+}
+
+// Float32 results of sums of `terms` products of values in [-1, 1].
+void expectClose(const std::vector<float>& got, const std::vector<float>& want, int64_t terms, const char* what,
+                 const Conv2dShape& s, KernelPath path, int threads) {
+  const double tol = 1e-6 * (terms + 4);
+  for (size_t i = 0; i < want.size(); i++) {
+    if (!(std::fabs(got[i] - want[i]) <= tol)) {
+      std::printf("FAIL %s path=%s threads=%d ", what, kernelPathName(path), threads);
+      describe(s);
+      std::printf(": [%zu] got %g want %g\n", i, got[i], want[i]);
+      failures++;
+      return;
+    }
+  }
+}
+
+void testConv(std::mt19937& rng, const Conv2dShape& s, KernelPath path, ThreadPool& pool) {
+  const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chanOut;
+  auto x = randomVector(rng, s.batch * s.height * s.width * s.chanIn);
+  auto w = randomVector(rng, s.windowSize() * s.chanOut);
+  auto bias = randomVector(rng, s.chanOut);
+  auto dy = randomVector(rng, outputs);
+  // One guard element past each output: the kernels must not write beyond it.
+  std::vector<float> y(outputs + 1, NAN), yRef(outputs);
+  y.back() = 12345.0f;
+  conv2dForward(s, x.data(), w.data(), bias.data(), y.data(), path, &pool);
+  conv2dForwardReference(s, x.data(), w.data(), bias.data(), yRef.data());
+  if (y.back() != 12345.0f) failures++, std::printf("FAIL conv2dForward wrote past y\n");
+  y.pop_back();
+  expectClose(y, yRef, s.windowSize(), "conv2dForward", s, path, pool.threads());
+
+  std::vector<float> dx(x.size() + 1, NAN), dxRef(x.size());
+  dx.back() = 12345.0f;
+  conv2dBackwardInput(s, dy.data(), w.data(), dx.data(), path, &pool);
+  conv2dBackwardInputReference(s, dy.data(), w.data(), dxRef.data());
+  if (dx.back() != 12345.0f) failures++, std::printf("FAIL conv2dBackwardInput wrote past dx\n");
+  dx.pop_back();
+  expectClose(dx, dxRef, s.kHeight * s.kWidth * s.chanOut, "conv2dBackwardInput", s, path, pool.threads());
+
+  // Accumulates onto what is there.
+  auto dw = randomVector(rng, static_cast<int64_t>(w.size()));
+  auto dwRef = dw;
+  conv2dBackwardWeight(s, x.data(), dy.data(), dw.data(), path, &pool);
+  conv2dBackwardWeightReference(s, x.data(), dy.data(), dwRef.data());
+  expectClose(dw, dwRef, s.batch * s.outHeight() * s.outWidth() + 1, "conv2dBackwardWeight", s, path, pool.threads());
+}
+
+void testPool(std::mt19937& rng, const Pool2dShape& s, ThreadPool& pool) {
+  const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chan;
+  auto x = randomVector(rng, s.batch * s.height * s.width * s.chan);
+  std::vector<float> y(outputs), yRef(outputs);
+  std::vector<int32_t> argmax(outputs), argmaxRef(outputs);
+  maxPool2dForward(s, x.data(), y.data(), argmax.data(), &pool);
+  maxPool2dForwardReference(s, x.data(), yRef.data(), argmaxRef.data());
+  if (y != yRef || argmax != argmaxRef) failures++, std::printf("FAIL maxPool2dForward\n");
+  for (int64_t i = 0; i < outputs; i++) {
+    if (!maxPool2dInWindow(s, i, argmax[i])) failures++, std::printf("FAIL maxPool2dInWindow(%lld)\n", (long long)i);
+  }
+
+  // Backward: every gradient routed to its winner; an entry moved out of its window is refused.
+  auto dy = randomVector(rng, outputs);
+  std::vector<float> dx(x.size(), NAN);
+  std::vector<double> want(x.size(), 0.0);
+  for (int64_t i = 0; i < outputs; i++) want[argmax[i]] += dy[i];
+  if (maxPool2dBackward(s, dy.data(), argmax.data(), dx.data(), &pool) != -1) {
+    failures++, std::printf("FAIL maxPool2dBackward refused a valid argmax\n");
+  }
+  for (size_t i = 0; i < x.size(); i++) {
+    if (std::fabs(dx[i] - want[i]) > 1e-5) {
+      failures++, std::printf("FAIL maxPool2dBackward [%zu] got %g want %g\n", i, dx[i], want[i]);
+      break;
+    }
+  }
+  if (outputs > 0) {
+    auto bad = argmax;
+    const int64_t at = outputs / 2;
+    bad[at] = argmax[at] + static_cast<int32_t>(s.chan * s.width * s.kHeight);  // a row below the window
+    if (maxPool2dBackward(s, dy.data(), bad.data(), dx.data(), &pool) != at) {
+      failures++, std::printf("FAIL maxPool2dBackward did not name entry %lld\n", (long long)at);
+    }
+  }
+
+  std::vector<float> avg(outputs), avgRef(outputs);
+  avgPool2dForward(s, x.data(), avg.data(), &pool);
+  avgPool2dForwardReference(s, x.data(), avgRef.data());
+  for (int64_t i = 0; i < outputs; i++) {
+    if (std::fabs(avg[i] - avgRef[i]) > 1e-6 * (s.kHeight * s.kWidth + 4)) {
+      failures++, std::printf("FAIL avgPool2dForward [%lld]\n", (long long)i);
+      break;
+    }
+  }
+  // Backward is the adjoint of forward: <avg(x), dy> = <x, avgBackward(dy)>.
+  std::vector<float> dxAvg(x.size(), NAN);
+  avgPool2dBackward(s, dy.data(), dxAvg.data(), &pool);
+  double lhs = 0, rhs = 0;
+  for (int64_t i = 0; i < outputs; i++) lhs += static_cast<double>(avgRef[i]) * dy[i];
+  for (size_t i = 0; i < x.size(); i++) rhs += static_cast<double>(x[i]) * dxAvg[i];
+  if (std::fabs(lhs - rhs) > 1e-4 * (1 + std::fabs(lhs))) failures++, std::printf("FAIL avgPool2dBackward adjoint\n");
+}
+
+}  // namespace
+
+int main() {
+  std::mt19937 rng(2024);
+  int cases = 0;
+  const bool quick = std::getenv("NEURONE_TEST_QUICK") != nullptr;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (KernelPath path : kAllPaths) {
+      if (!pathUnderTest(path)) continue;
+      // LeNet's two convolutions at batch 32, a padded VGG block and an unpadded stride-1 one (the
+      // GEMMs on the image itself), a 1x1 convolution, a large image tiled several times, then random shapes
+      // (rectangular kernels and strides, padding up to k − 1).
+      testConv(rng, Conv2dShape{32, 28, 28, 1, 6, 5, 5, 1, 1, 0, 0}, path, pool);
+      testConv(rng, Conv2dShape{32, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
+      testConv(rng, Conv2dShape{4, 16, 16, 16, 32, 3, 3, 1, 1, 1, 1}, path, pool);
+      testConv(rng, Conv2dShape{3, 12, 12, 32, 16, 3, 3, 1, 1, 0, 0}, path, pool);  // stride 1, unpadded
+      testConv(rng, Conv2dShape{3, 9, 7, 24, 40, 1, 1, 1, 1, 0, 0}, path, pool);
+      testConv(rng, Conv2dShape{1, 120, 97, 3, 8, 3, 3, 2, 1, 1, 1}, path, pool);
+      cases += 6;
+      std::uniform_int_distribution<int> kDist(1, 5), sDist(1, 3), cDist(1, 24), bDist(1, 4), hDist(1, 14);
+      for (int i = 0; i < (quick ? 10 : 40); i++) {
+        Conv2dShape s;
+        s.batch = bDist(rng), s.height = hDist(rng), s.width = hDist(rng), s.chanIn = cDist(rng);
+        s.chanOut = cDist(rng), s.kHeight = kDist(rng), s.kWidth = kDist(rng), s.strideHeight = sDist(rng);
+        s.strideWidth = sDist(rng);
+        s.padHeight = std::uniform_int_distribution<int>(0, static_cast<int>(s.kHeight) - 1)(rng);
+        s.padWidth = std::uniform_int_distribution<int>(0, static_cast<int>(s.kWidth) - 1)(rng);
+        testConv(rng, s, path, pool);
+        cases++;
+      }
+    }
+    // The pooling loops are the same on every path.
+    testPool(rng, Pool2dShape{32, 24, 24, 6, 2, 2, 2, 2}, pool);
+    testPool(rng, Pool2dShape{4, 50, 44, 40, 3, 2, 1, 2}, pool);
+    cases += 2;
+    std::uniform_int_distribution<int> kDist(1, 4), sDist(1, 3), cDist(1, 20), bDist(1, 4), hDist(1, 14);
+    for (int i = 0; i < 30; i++) {
+      testPool(
+          rng,
+          Pool2dShape{bDist(rng), hDist(rng), hDist(rng), cDist(rng), kDist(rng), kDist(rng), sDist(rng), sDist(rng)},
+          pool);
+      cases++;
+    }
+  }
+  std::printf("%d passed, %d failed\n", cases - failures, failures);
+  return failures == 0 ? 0 : 1;
+}
