@@ -70,8 +70,10 @@ export function writeCheckpoint(file: string, net: Module, optimizer: Optimizer,
     }
   }
   tensors.push({ name: 'fit.order', dtype: 'I32', shape: [state.order.length], data: state.order });
+  // The best epoch's parameters, then its buffers (BatchNorm's running estimates), as fit keeps them.
+  const best = [...params, ...net.buffers()];
   state.bestWeights?.forEach((w, i) =>
-    tensors.push({ name: `fit.best.${params[i].name}`, dtype: 'F32', shape: [...params[i].value.shape], data: w }),
+    tensors.push({ name: `fit.best.${best[i].name}`, dtype: 'F32', shape: [...best[i].value.shape], data: w }),
   );
   const meta: CheckpointMeta = {
     epoch: state.epoch,
@@ -231,9 +233,10 @@ export function readCheckpoint(file: string, net: Module, optimizer: Optimizer, 
   } else if (Object.keys(buffers).length > 0) {
     throw fail('optimizer.* tensors without optimiser metadata');
   }
-  const bestWeights = params.map((p) => tensors.get(`fit.best.${p.name}`));
+  const best = [...params, ...net.buffers()];
+  const bestWeights = best.map((p) => tensors.get(`fit.best.${p.name}`));
   const hasBest = bestWeights.some((b) => b !== undefined);
-  if (hasBest && bestWeights.some((b, i) => !b || b.dtype !== 'F32' || b.data.length !== params[i].value.data.length)) {
+  if (hasBest && bestWeights.some((b, i) => !b || b.dtype !== 'F32' || b.data.length !== best[i].value.data.length)) {
     throw fail('the fit.best.* tensors do not match the parameters');
   }
   if (hasBest && (meta.bestEpoch === null || meta.bestEpoch === undefined)) throw fail('fit.best.* tensors without a bestEpoch');

@@ -25,20 +25,44 @@ import { Module, ModuleConfig, Sequential } from './nn/module';
 import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
 import { torchEntries } from './export/torch';
+import { applyEvalPositions, evalPositions } from './nn/mode';
 
 export type { ModuleFactory } from './nn/registry';
 
 /** Version of the layout described above, stored as metadata `neurone.format`. */
 export const FORMAT_VERSION = '1';
 
-/** Element types neurone reads and writes (safetensors names). */
-export type DType = 'F32' | 'I32';
+/**
+ * Element types neurone reads and writes (safetensors names): F32 for weights, I32 in
+ * checkpoints, I64 for the one integer PyTorch's state_dict holds (BatchNorm's
+ * num_batches_tracked).
+ */
+export type DType = 'F32' | 'I32' | 'I64';
 
 /** One tensor of a safetensors file. @internal */
 export interface StoredTensor {
   dtype: DType;
   shape: number[];
+  /**
+   * The values; an I64 tensor's as two Int32 words per value, low then high: the little-endian
+   * bytes of the int64s (see {@link int64Value}).
+   */
   data: Float32Array | Int32Array;
+}
+
+/** An I64 scalar's words (low, high) for a count up to 2^53. */
+function int64Words(n: number): Int32Array {
+  return Int32Array.of((n % 2 ** 32) | 0, Math.floor(n / 2 ** 32));
+}
+
+/** The values of an I64 tensor's words (low, high), exact up to 2^53. @internal */
+export function int64Value(words: Int32Array, i: number): number {
+  return words[2 * i + 1] * 2 ** 32 + (words[2 * i] >>> 0);
+}
+
+/** Bytes per element of `dtype`. */
+function elementBytes(dtype: DType): number {
+  return dtype === 'I64' ? 8 : 4;
 }
 
 /** A safetensors file in memory: named tensors in file order, and the string metadata. @internal */
@@ -298,7 +322,7 @@ export function writeSafetensors(
   for (const t of tensors) {
     if (seen.has(t.name) || t.name === '__metadata__') throw new Error(`${who}: ${file}: tensor name '${t.name}' is used twice`);
     seen.add(t.name);
-    const bytes = 4 * sizeOf(t.shape, `${who}: tensor ${t.name}`);
+    const bytes = elementBytes(t.dtype) * sizeOf(t.shape, `${who}: tensor ${t.name}`);
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -318,7 +342,7 @@ export function writeSafetensors(
     );
   }
   for (const t of tensors) {
-    if (t.data.byteLength !== 4 * sizeOf(t.shape)) {
+    if (t.data.byteLength !== elementBytes(t.dtype) * sizeOf(t.shape)) {
       throw new RangeError(`${who}: ${file}: tensor ${t.name} has shape ${formatShape(t.shape)} but ${t.data.length} values`);
     }
   }
@@ -407,8 +431,11 @@ function openSafetensors(file: string, who: string): OpenFile {
       if (name === '__metadata__') continue;
       if (!isPlainObject(raw)) throw fail(`corrupt header: entry '${name}' must be an object`);
       const { dtype, shape, data_offsets: offsets } = raw;
-      if (dtype !== 'F32' && dtype !== 'I32')
-        throw fail(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; neurone reads F32 (and I32 in checkpoints)`);
+      if (dtype !== 'F32' && dtype !== 'I32' && dtype !== 'I64') {
+        throw fail(
+          `tensor '${name}' has dtype ${JSON.stringify(dtype)}; neurone reads F32 (I32 in checkpoints, I64 for PyTorch's num_batches_tracked)`,
+        );
+      }
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         throw fail(`corrupt header: tensor '${name}' has shape ${JSON.stringify(shape)}, expected an array of non-negative integers`);
       }
@@ -422,7 +449,7 @@ function openSafetensors(file: string, who: string): OpenFile {
           `corrupt header: tensor '${name}' has data_offsets ${JSON.stringify(offsets)}, expected [begin, end] with 0 <= begin <= end`,
         );
       }
-      const bytes = 4 * shape.reduce((a: number, b: number) => a * b, 1);
+      const bytes = elementBytes(dtype) * shape.reduce((a: number, b: number) => a * b, 1);
       if (offsets[1] - offsets[0] !== bytes) {
         throw fail(
           `corrupt header: tensor '${name}' of shape ${formatShape(shape)} needs ${bytes} bytes, its data_offsets [${offsets.join(', ')}] span ${offsets[1] - offsets[0]}`,
@@ -625,7 +652,9 @@ function planArchitecture(config: unknown, unknownIsError: boolean): Architectur
       throw new E(`architecture at ${where}: ${(e as Error).message}`);
     }
     const label = `${type}(${args.map((a) => String(a)).join(', ')})${pos === '' ? '' : ` at position ${pos}`}`;
-    for (const [name, shape] of schema.parameters?.(values, options ?? {}) ?? []) {
+    // Buffers (BatchNorm's running estimates) are stored as the parameters are.
+    const stored = [...(schema.parameters?.(values, options ?? {}) ?? []), ...(schema.buffers?.(values, options ?? {}) ?? [])];
+    for (const [name, shape] of stored) {
       const size = shape.reduce((a, b) => a * b, 1);
       plan.total += size;
       if (plan.total > LIMITS.maxParameters) {
@@ -647,6 +676,22 @@ interface Ties {
 }
 
 const TIES_KEY = 'neurone.ties';
+/**
+ * The positions of the modules in evaluation mode (`net.eval()`), as a JSON list ('' for the
+ * root); absent when every module is in training mode, the default. {@link load} restores them.
+ */
+const EVAL_KEY = 'neurone.eval';
+
+/** Puts the modules the file lists under {@link EVAL_KEY} in evaluation mode. */
+function applyStoredModes(net: Module, metadata: Record<string, string>, fail: (what: string) => Error): void {
+  const raw = metadata[EVAL_KEY];
+  if (raw === undefined) return;
+  try {
+    applyEvalPositions(net, JSON.parse(raw), `${EVAL_KEY}`);
+  } catch (e) {
+    throw fail(`corrupt metadata: ${(e as Error).message}`);
+  }
+}
 
 /** One parameter at its place in the network. */
 interface Slot {
@@ -701,6 +746,10 @@ function layout(net: Module, who: string): { slots: Slot[]; aliases: Slot[]; tie
       ties.parameters[slot.name] = { to: prev.name, grad: prev.grad.data === p.grad.data };
       aliases.push(slot);
     }
+    // Buffers after the parameters, stored the same way; a module's own, so never tied apart
+    // from the module (a module at several places is tied above as a whole). No gradient: the
+    // slot's grad is the value itself, which nothing reads for a buffer.
+    for (const b of m.buffers()) slots.push({ name: join(pos, b.name), module: b.module, value: b.value, grad: b.value });
   };
   visit(net, '', 0);
   return { slots, aliases, ties };
@@ -940,9 +989,23 @@ function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file
   }
   const converted = new Map<Float32Array, Float32Array>();
   const writes: [Float32Array, Float32Array][] = [];
+  const counts: [(n: number) => void, number][] = [];
   for (const e of entries) {
     const t = stored.get(e.name);
     const label = `${e.module.label()}`;
+    if (e.count) {
+      // An int64 scalar (num_batches_tracked): PyTorch writes it, a file without it keeps the count.
+      if (!t) continue;
+      if (t.dtype !== 'I64' || t.shape.length !== 0) {
+        throw new Error(
+          `${who}: ${file}: tensor '${e.name}' must be an I64 scalar as PyTorch writes it, got ${t.dtype} of shape ${formatShape(t.shape)}`,
+        );
+      }
+      const n = int64Value(t.data as Int32Array, 0);
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${who}: ${file}: tensor '${e.name}' holds ${n}, expected a count of batches`);
+      counts.push([e.count.set, n]);
+      continue;
+    }
     if (!t)
       throw new Error(`${who}: ${file}: parameter ${e.name} of ${label} is missing from the file (PyTorch shape ${formatShape(e.shape)})`);
     if (t.dtype !== 'F32') throw new Error(`${who}: ${file}: tensor '${e.name}' has dtype ${t.dtype}, parameters are F32`);
@@ -960,6 +1023,7 @@ function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file
     writes.push([e.value.data, values]);
   }
   for (const [into, values] of writes) into.set(values);
+  for (const [set, n] of counts) set(n);
 }
 
 /**
@@ -989,6 +1053,8 @@ export function modelContents(
     throw new RangeError(`${who}: the network has ${total} parameter values, over the ${LIMITS.maxParameters} load accepts`);
   const metadata: Record<string, string> = { ...extra, 'neurone.format': FORMAT_VERSION, 'neurone.architecture': JSON.stringify(config) };
   if (hasTies(ties)) metadata[TIES_KEY] = JSON.stringify(ties);
+  const evaluating = evalPositions(net);
+  if (evaluating.length > 0) metadata[EVAL_KEY] = JSON.stringify(evaluating);
   const tensors = slots.map((s) => ({ name: s.name, dtype: 'F32' as const, shape: [...s.value.shape], data: s.value.data }));
   return { tensors, metadata };
 }
@@ -1023,7 +1089,11 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
   const entries = torchEntries(net, `save: ${file}`);
   writeSafetensors(
     file,
-    entries.map((e) => ({ name: e.name, dtype: 'F32' as const, shape: e.shape, data: e.toTorch() })),
+    entries.map((e) =>
+      e.count
+        ? { name: e.name, dtype: 'I64' as const, shape: [], data: int64Words(e.count.get()) }
+        : { name: e.name, dtype: 'F32' as const, shape: e.shape, data: e.toTorch() },
+    ),
     { ...metadata, [LAYOUT_KEY]: 'torch' },
   );
 }
@@ -1180,6 +1250,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
   }
   applyTies(net, ties, f.fail);
   assignWeights(net, tensors, file, 'load', ties);
+  applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
 
@@ -1213,6 +1284,7 @@ function loadTorchFile(f: OpenFile): Module {
   }
   applyTies(net, ties, f.fail);
   assignTorchWeights(net, tensors, f.file, who);
+  applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
 

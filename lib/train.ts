@@ -5,6 +5,7 @@ import { Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tenso
 import { globalRng } from './random';
 import { backend } from './backend';
 import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
+import { keepModes } from './nn/mode';
 import { Loss } from './losses';
 import { Optimizer } from './optim';
 import { classify, confusionMatrix, Labels, ClassReport, MetricName, MetricAccumulator, checkMetricNames, computeMetrics } from './metrics';
@@ -331,6 +332,20 @@ const YIELD_MS = 2;
  * @param options Batch size, epochs, validation, scheduler, metrics, clipping, early stopping, logging, checkpoints.
  */
 export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions = {}): Promise<History> {
+  // Training mode for the epochs (evaluate switches to evaluation mode for the validation
+  // passes and back); each module's own mode is put back at the end, as Lightning does.
+  if (!(net instanceof Module)) return fitInTrainingMode(net, loss, optimizer, dataset, options);
+  const restoreModes = keepModes(net);
+  try {
+    net.train();
+    return await fitInTrainingMode(net, loss, optimizer, dataset, options);
+  } finally {
+    restoreModes();
+  }
+}
+
+/** {@link fit}'s body, with `net` in training mode. */
+async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions): Promise<History> {
   checkOptionsObject('fit', options);
   checkKnownOptions('fit', options, Object.keys(FIT_OPTIONS));
   if (options.earlyStopping !== undefined) {
@@ -402,6 +417,9 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   const maxValue = options.clipGradValue === undefined ? undefined : checkLimit('fit', 'clipGradValue', options.clipGradValue);
 
   const params = net.parameters();
+  // What restoreBest takes back to the best epoch: the parameters and the buffers (BatchNorm's
+  // running estimates, which belong with the weights they were measured under).
+  const keptAtBest = [...params, ...net.buffers()];
   const order = new Int32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   const xs = new RowGatherer(data.x);
@@ -566,7 +584,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
         best = value;
         bestEpoch = epoch;
         waited = 0;
-        if (stop.restoreBest) bestWeights = params.map((p) => p.value.data.slice());
+        if (stop.restoreBest) bestWeights = keptAtBest.map((p) => p.value.data.slice());
       } else if (++waited >= stop.patience) {
         history.stoppedEarly = true;
         logger.message(
@@ -592,7 +610,7 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
     history.bestValue = best;
     const last = history.epochs[history.epochs.length - 1]?.epoch;
     if (stop.restoreBest && bestWeights && bestEpoch !== last) {
-      params.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
+      keptAtBest.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
       history.restoredBest = true;
     }
   }
@@ -629,15 +647,26 @@ export function predict(net: Module, x: Tensor, options: PredictOptions = {}): T
   const rowSize = n === 0 ? 0 : x.data.length / n;
   let out: Tensor | null = null;
   let outRow = 0;
-  for (let start = 0; start < n; start += batchSize) {
-    const end = Math.min(n, start + batchSize);
-    const xb: Tensor = { shape: Object.freeze([end - start, ...x.shape.slice(1)]), data: x.data.subarray(start * rowSize, end * rowSize) };
-    const yb = inferView(net, xb);
-    if (!out) {
-      outRow = yb.data.length / (end - start);
-      out = zeros([n, ...yb.shape.slice(1)]);
+  // Evaluation mode for the passes (Dropout off, BatchNorm on its running estimates), then each
+  // module's mode as it was: predicting does not change the network.
+  const restoreModes = keepModes(net);
+  net.eval();
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      const xb: Tensor = {
+        shape: Object.freeze([end - start, ...x.shape.slice(1)]),
+        data: x.data.subarray(start * rowSize, end * rowSize),
+      };
+      const yb = inferView(net, xb);
+      if (!out) {
+        outRow = yb.data.length / (end - start);
+        out = zeros([n, ...yb.shape.slice(1)]);
+      }
+      out.data.set(yb.data, start * outRow);
     }
-    out.data.set(yb.data, start * outRow);
+  } finally {
+    restoreModes();
   }
   return out ?? zeros([0, ...net.outputShape([1, ...x.shape.slice(1)]).slice(1)]);
 }

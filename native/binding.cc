@@ -175,16 +175,6 @@ class Addon : public Napi::Addon<Addon> {
     return env.Undefined();
   }
 
-  Napi::Value run(Napi::Env env, AddRowVectorCall& a) {
-    if (a.matrix > 0) addRowVector(a.y.data, a.v.data, a.rows, a.cols);
-    return env.Undefined();
-  }
-
-  Napi::Value run(Napi::Env env, SumRowsCall& a) {
-    if (a.matrix > 0) sumRows(a.x.data, a.rows, a.cols, a.out.data);
-    return env.Undefined();
-  }
-
   Napi::Value run(Napi::Env env, SoftmaxForwardCall& a) {
     if (a.matrix > 0) softmaxForward(a.x.data, a.y.data, a.rows, a.cols, a.log, path_);
     return env.Undefined();

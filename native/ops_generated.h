@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "batchnorm.h"
 #include "conv1d.h"
 #include "conv2d.h"
 #include "elementwise.h"
@@ -1064,6 +1065,9 @@ struct AddRowVectorCall {
     args.needLength("v", v.length, cols);
     checkDisjoint(args, {region("y", y, matrix, true), region("v", v, cols, false)});
   }
+  void runKernel(KernelPath, ThreadPool*) {
+    if (matrix > 0) addRowVector(y.data, v.data, rows, cols);
+  }
 };
 
 // sumRows(x, rows, cols, out)
@@ -1084,6 +1088,9 @@ struct SumRowsCall {
     args.needLength("x", x.length, matrix);
     args.needLength("out", out.length, cols);
     checkDisjoint(args, {region("x", x, matrix, false), region("out", out, cols, true)});
+  }
+  void runKernel(KernelPath, ThreadPool*) {
+    if (matrix > 0) sumRows(x.data, rows, cols, out.data);
   }
 };
 
@@ -1274,7 +1281,148 @@ struct BinaryCrossEntropyCall {
   }
 };
 
+// batchNormStatistics(x, mean, variance, rows, chan)
+struct BatchNormStatisticsCall {
+  static constexpr const char* kName = "batchNormStatistics";
+  Args::F32 x{};
+  Args::F32 mean{};
+  Args::F32 variance{};
+  int64_t rows;
+  int64_t chan;
+  int64_t values;
+  explicit BatchNormStatisticsCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 5);
+    x = args.float32(0, "x");
+    mean = args.float32(1, "mean");
+    variance = args.float32(2, "variance");
+    rows = args.size(3, "rows");
+    chan = args.size(4, "chan", 1);
+    values = mulSizes(args, "rows * chan", {rows, chan});
+    args.needLength("x", x.length, values);
+    args.needLength("mean", mean.length, chan);
+    args.needLength("variance", variance.length, chan);
+    checkDisjoint(args, {region("x", x, values, false), region("mean", mean, chan, true), region("variance", variance, chan, true)});
+  }
+  BatchNormShape shape() const {
+    BatchNormShape s;
+    s.rows = rows;
+    s.chan = chan;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool*) {
+    batchNormStatistics(shape(), x.data, mean.data, variance.data, path);
+  }
+};
+
+// batchNormForward(x, mean, variance, scale | null, shift | null, eps, y, rows, chan)
+struct BatchNormForwardCall {
+  static constexpr const char* kName = "batchNormForward";
+  Args::F32 x{};
+  Args::F32 mean{};
+  Args::F32 variance{};
+  Args::F32 scale{};
+  bool hasScale;
+  Args::F32 shift{};
+  bool hasShift;
+  float eps;
+  Args::F32 y{};
+  int64_t rows;
+  int64_t chan;
+  int64_t values;
+  explicit BatchNormForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 9);
+    x = args.float32(0, "x");
+    mean = args.float32(1, "mean");
+    variance = args.float32(2, "variance");
+    hasScale = !args.isNull(3);
+    if (hasScale) scale = args.float32(3, "scale");
+    hasShift = !args.isNull(4);
+    if (hasShift) shift = args.float32(4, "shift");
+    eps = args.number(5, "eps");
+    y = args.float32(6, "y");
+    rows = args.size(7, "rows");
+    chan = args.size(8, "chan", 1);
+    values = mulSizes(args, "rows * chan", {rows, chan});
+    args.needLength("x", x.length, values);
+    args.needLength("mean", mean.length, chan);
+    args.needLength("variance", variance.length, chan);
+    if (hasScale) args.needLength("scale", scale.length, chan);
+    if (hasShift) args.needLength("shift", shift.length, chan);
+    args.needLength("y", y.length, values);
+    checkDisjoint(args, {region("x", x, values, false), region("mean", mean, chan, false), region("variance", variance, chan, false), region("scale", scale, hasScale ? chan : 0, false), region("shift", shift, hasShift ? chan : 0, false), region("y", y, values, true)}, {{"y", "x"}});
+  }
+  BatchNormShape shape() const {
+    BatchNormShape s;
+    s.rows = rows;
+    s.chan = chan;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool*) {
+    batchNormForward(shape(), x.data, mean.data, variance.data, scale.data, shift.data, eps, y.data, path);
+  }
+};
+
+// batchNormBackward(x, dy, mean, variance, scale | null, eps, training, dx | null, dscale | null, dshift | null, rows, chan)
+struct BatchNormBackwardCall {
+  static constexpr const char* kName = "batchNormBackward";
+  Args::F32 x{};
+  Args::F32 dy{};
+  Args::F32 mean{};
+  Args::F32 variance{};
+  Args::F32 scale{};
+  bool hasScale;
+  float eps;
+  bool training;
+  Args::F32 dx{};
+  bool hasDx;
+  Args::F32 dscale{};
+  bool hasDscale;
+  Args::F32 dshift{};
+  bool hasDshift;
+  int64_t rows;
+  int64_t chan;
+  int64_t values;
+  explicit BatchNormBackwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 12);
+    x = args.float32(0, "x");
+    dy = args.float32(1, "dy");
+    mean = args.float32(2, "mean");
+    variance = args.float32(3, "variance");
+    hasScale = !args.isNull(4);
+    if (hasScale) scale = args.float32(4, "scale");
+    eps = args.number(5, "eps");
+    training = args.boolean(6, "training");
+    hasDx = !args.isNull(7);
+    if (hasDx) dx = args.float32(7, "dx");
+    hasDscale = !args.isNull(8);
+    if (hasDscale) dscale = args.float32(8, "dscale");
+    hasDshift = !args.isNull(9);
+    if (hasDshift) dshift = args.float32(9, "dshift");
+    rows = args.size(10, "rows");
+    chan = args.size(11, "chan", 1);
+    values = mulSizes(args, "rows * chan", {rows, chan});
+    args.needLength("x", x.length, values);
+    args.needLength("dy", dy.length, values);
+    args.needLength("mean", mean.length, chan);
+    args.needLength("variance", variance.length, chan);
+    if (hasScale) args.needLength("scale", scale.length, chan);
+    if (hasDx) args.needLength("dx", dx.length, values);
+    if (hasDscale) args.needLength("dscale", dscale.length, chan);
+    if (hasDshift) args.needLength("dshift", dshift.length, chan);
+    checkDisjoint(args, {region("x", x, values, false), region("dy", dy, values, false), region("mean", mean, chan, false), region("variance", variance, chan, false), region("scale", scale, hasScale ? chan : 0, false), region("dx", dx, hasDx ? values : 0, true), region("dscale", dscale, hasDscale ? chan : 0, true), region("dshift", dshift, hasDshift ? chan : 0, true)}, {{"dx", "dy"}});
+  }
+  BatchNormShape shape() const {
+    BatchNormShape s;
+    s.rows = rows;
+    s.chan = chan;
+    return s;
+  }
+  void runKernel(KernelPath path, ThreadPool*) {
+    batchNormBackward(shape(), x.data, dy.data, mean.data, variance.data, scale.data, eps, training, dx.data, dscale.data, dshift.data, path);
+  }
+};
+
 // X(CallStruct) for every entry point, in table order.
-#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall)
+#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
 
 }  // namespace neurone

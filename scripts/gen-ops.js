@@ -185,14 +185,23 @@ function opCpp(name, op) {
         '  }',
       ]
     : [];
+  // The plain native call: the shape struct (when the kernel takes one) in place of its fields,
+  // every other argument in table order (arrays by their data), then the path and the pool.
+  const callArgs = op.kernel
+    ? [
+        ...(op.shape ? ['shape()'] : []),
+        ...op.args.filter((a) => !op.shape?.fields.includes(a.name)).map((a) => (isArray(a) ? `${a.name}.data` : a.name)),
+        ...(op.kernel.path ? ['path'] : []),
+        ...(op.kernel.pool === false ? [] : ['pool']),
+      ]
+    : [];
   const kernel = op.kernel
     ? [
-        `  void runKernel(KernelPath${op.kernel.path ? ' path' : ''}, ThreadPool* pool) {`,
-        `    if (${op.kernel.unless0} > 0) ${name}(${['shape()', ...arrays.map((a) => `${a.name}.data`), ...(op.kernel.path ? ['path'] : []), 'pool'].join(', ')});`,
+        `  void runKernel(KernelPath${op.kernel.path ? ' path' : ''}, ThreadPool*${op.kernel.pool === false ? '' : ' pool'}) {`,
+        `    ${op.kernel.unless0 ? `if (${op.kernel.unless0} > 0) ` : ''}${name}(${callArgs.join(', ')});`,
         '  }',
       ]
     : [];
-  if (op.kernel && !op.shape) throw new Error(`${name}: a kernel entry needs a shape`);
   return [
     `// ${name}(${op.args.map((a) => `${a.name}${a.nullable ? ' | null' : ''}`).join(', ')})`,
     `struct ${T} {`,
@@ -223,9 +232,7 @@ function opsCpp() {
     // elementwise.h (the Activation enum) and the argument readers.
     ...[
       ...new Set([
-        ...Object.values(OPS).flatMap((op) =>
-          op.shape ? [`${op.shape.type.replace(/Shape$/, '').replace(/^./, (c) => c.toLowerCase())}.h`] : [],
-        ),
+        ...Object.values(OPS).flatMap((op) => (op.shape ? [`${op.shape.type.replace(/Shape$/, '').toLowerCase()}.h`] : [])),
         'elementwise.h',
         'napi_args.h',
       ]),

@@ -32,7 +32,7 @@ import { MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, Loss }
 import { SGD, Adam, Optimizer } from '../lib/optim';
 import { fit, predict, evaluate } from '../lib/train';
 import { Tensor } from '../lib/tensor';
-import { seed as seedLib } from '../lib/random';
+import { globalRng, seed as seedLib } from '../lib/random';
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -569,6 +569,66 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
       y[i] = r.bool(0.7) ? r.int(0, 1) : Math.abs(y[i]) / 2;
     }
     return { args: [p, y, f32(r, rows), r.bool(0.3) ? null : f32(r, rows * cols), rows, cols], desc: [] };
+  },
+  batchNormStatistics(r) {
+    const rows = dim(r, 6, 40);
+    const chan = Math.max(1, dim(r, 5, 20));
+    return { args: [f32(r, rows * chan, 'extreme'), f32(r, chan), f32(r, chan), rows, chan], desc: [] };
+  },
+  batchNormForward(r) {
+    const rows = dim(r, 6, 40);
+    const chan = Math.max(1, dim(r, 5, 20));
+    // A variance as batchNormStatistics gives one: not negative.
+    const variance = f32(r, chan).map(Math.abs);
+    const optional = (): Float32Array | null => (r.bool(0.3) ? null : f32(r, chan));
+    const x = f32(r, rows * chan);
+    const inPlace = r.bool(0.2);
+    const args = [
+      x,
+      f32(r, chan),
+      variance,
+      optional(),
+      optional(),
+      r.pick([1e-5, 1e-3, 0.1]),
+      inPlace ? x : f32(r, rows * chan),
+      rows,
+      chan,
+    ];
+    return { args, written: inPlace ? [0] : [], desc: inPlace ? ['y is x'] : [] };
+  },
+  batchNormBackward(r) {
+    const rows = dim(r, 6, 40);
+    const chan = Math.max(1, dim(r, 5, 20));
+    const x = f32(r, rows * chan);
+    const mean = new Float32Array(chan);
+    const variance = new Float32Array(chan);
+    // Statistics as the forward pass measured them (the training-mode gradient assumes so).
+    for (let c = 0; c < chan; c++) {
+      let sum = 0;
+      for (let i = 0; i < rows; i++) sum += x[i * chan + c];
+      mean[c] = rows > 0 ? sum / rows : 0;
+      let squares = 0;
+      for (let i = 0; i < rows; i++) squares += (x[i * chan + c] - mean[c]) ** 2;
+      variance[c] = rows > 0 ? squares / rows : 0;
+    }
+    const dy = f32(r, rows * chan);
+    const optional = (n: number): Float32Array | null => (r.bool(0.3) ? null : f32(r, n));
+    const inPlace = r.bool(0.2);
+    const args = [
+      x,
+      dy,
+      mean,
+      variance,
+      optional(chan),
+      r.pick([1e-5, 1e-3]),
+      r.bool(),
+      inPlace ? dy : optional(rows * chan),
+      optional(chan),
+      optional(chan),
+      rows,
+      chan,
+    ];
+    return { args, written: inPlace ? [1] : [], desc: inPlace ? ['dx is dy'] : [] };
   },
 };
 const kernelSpecs: Record<string, (r: R) => Call> = {
@@ -1365,8 +1425,15 @@ const moduleTargets: Target[] = [
 
 /** Runs a valid-looking call on js and on native; when both succeed the outputs must agree. */
 let bothBackends = false;
-function compareBackends(m: Module, call: () => Tensor): unknown {
-  if (!bothBackends) return call();
+function compareBackends(m: Module, pass: () => Tensor): unknown {
+  if (!bothBackends) return pass();
+  // Both backends' calls start from the same state of the random stream: a module drawing from
+  // it (Dropout's mask) draws the same values on each.
+  const streamState = globalRng().getState();
+  const call = (): Tensor => {
+    globalRng().setState(streamState);
+    return pass();
+  };
   setBackend('js');
   let ref: Tensor;
   try {

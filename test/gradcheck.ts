@@ -24,7 +24,7 @@
 import { Tensor, zeros, tensor } from '../lib/tensor';
 import { Module } from '../lib/nn/module';
 import { Loss } from '../lib/losses';
-import { Rng } from '../lib/random';
+import { Rng, globalRng } from '../lib/random';
 
 const EPS32 = 2 ** -24;
 
@@ -117,15 +117,27 @@ function compare(
  */
 export function gradcheckModule(module: Module, input: Tensor, opts: GradcheckOptions = {}): GradcheckFailure[] {
   const rng = new Rng(opts.seed ?? 1);
-  const y0 = module.forward(input);
+  // Every pass starts from the same state of the shared random stream, so a module that draws
+  // from it (Dropout's mask) draws the same values each time: the function differentiated is
+  // the one of a fixed draw, and backward sees the draw its forward made.
+  const streamState = globalRng().getState();
+  const replay = <T>(pass: () => T): T => {
+    globalRng().setState(streamState);
+    return pass();
+  };
+  const y0 = replay(() => module.forward(input));
   const r = randomTensor(y0.shape, rng);
-  const evaluate = (): { value: number; scale: number } => weightedSum(module.forward(input), r.data);
+  const evaluate = (): { value: number; scale: number } =>
+    weightedSum(
+      replay(() => module.forward(input)),
+      r.data,
+    );
 
-  const dx = module.backwardDelta(input, r);
+  const dx = replay(() => module.backwardDelta(input, r));
   // Pre-fill the gradients with a known value to check backwardUpdateGradient adds, not overwrites.
   const params = module.parameters();
   for (const p of params) p.grad.data.fill(0.5);
-  module.backwardUpdateGradient(input, r);
+  replay(() => module.backwardUpdateGradient(input, r));
   const targets = [{ what: 'input', data: input.data, grad: dx.data }];
   for (const p of params) {
     const g = p.grad.data.map((v) => v - 0.5);

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
-import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax } from '../lib/nn';
+import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
 import { buildModule, registerModule } from '../lib/serialize';
 import { moduleTypes } from '../lib/nn/registry';
 import { PRESETS, buildModel, presetDescription } from '../lib/cli/presets';
@@ -154,6 +154,48 @@ describe('toONNX runs in ONNX Runtime with predict’s values', () => {
     ];
     checkAgainstRuntime(cases);
   });
+
+  test('Dropout and BatchNorm in their evaluation form, the running estimates and affine map away from their initial values', () => {
+    seed(4);
+    const rng = new Rng(5);
+    /** Moves the running estimates with a few training-mode batches and draws γ and β. */
+    const trained = (net: Module, sample: number[]): Module => {
+      for (let i = 0; i < 3; i++) net.forward(randn([4, ...sample], rng));
+      for (const p of net.parameters()) for (let i = 0; i < p.value.data.length; i++) p.value.data[i] = rng.uniform() * 2 - 0.5;
+      return net;
+    };
+    const cases: Case[] = [
+      {
+        label: 'BatchNorm1D on (batch, features), Dropout',
+        net: trained(new Sequential(new Linear(3, 4), new BatchNorm1D(4), new Dropout(0.5), new TanH()), [3]),
+        sample: [3],
+        batch: 3,
+      },
+      {
+        label: 'BatchNorm1D after a Conv1D (channels-first), no affine map',
+        net: trained(
+          new Sequential(new Conv1D(3, 2, 3), new BatchNorm1D(3, { affine: false, eps: 1e-3 }), new ReLU(), new Flatten()),
+          [9, 2],
+        ),
+        sample: [9, 2],
+        batch: 2,
+      },
+      {
+        label: 'BatchNorm1D on channels-last (batch, length, features)',
+        net: trained(new Sequential(new BatchNorm1D(2), new Flatten()), [5, 2]),
+        sample: [5, 2],
+        batch: 2,
+      },
+      {
+        label: 'BatchNorm2D on (batch, height, width, chan)',
+        net: trained(new Sequential(new BatchNorm2D(3, { momentum: 0.5 }), new Flatten()), [4, 3, 3]),
+        sample: [4, 3, 3],
+        batch: 2,
+      },
+      { label: 'a lone Dropout', net: new Dropout(0.25), sample: [4], batch: 2 },
+    ];
+    checkAgainstRuntime(cases);
+  });
 });
 
 describe('the exported graph', () => {
@@ -167,6 +209,12 @@ describe('the exported graph', () => {
     const m = decode(toONNX(net, { inputShape: [24, 1] }));
     expect(m.opsetImport[0].version).toBe(ONNX_OPSET);
     expect(m.graph.node.map((n) => n.opType)).toEqual(['Transpose', 'Conv', 'Relu', 'MaxPool', 'Conv', 'Transpose', 'Flatten', 'Gemm']);
+  });
+
+  test('BatchNorm after a convolution joins its channels-first run; Dropout adds no node', () => {
+    const net = new Sequential(new Conv1D(3, 1, 4), new BatchNorm1D(4), new Dropout(0.5), new ReLU(), new Flatten(), new Linear(24, 2));
+    const m = decode(toONNX(net, { inputShape: [8, 1] }));
+    expect(m.graph.node.map((n) => n.opType)).toEqual(['Transpose', 'Conv', 'BatchNormalization', 'Relu', 'Transpose', 'Flatten', 'Gemm']);
   });
 
   test('a weight shared by two places is stored once', () => {

@@ -5,6 +5,9 @@ load_state_dict) or saves its own freshly initialised weights, then runs it on a
 Usage: python3 torch-roundtrip.py jobs.json, where each job is
   { "mode": "load" | "save", "arch": neurone's config(), "weights": path, "input": path,
     "dims": [...], "output": path, "seed": n }
+or, for a step in training mode (BatchNorm's batch statistics, running estimates, gradients),
+  { "mode": "train", "arch", "weights", "inputs": [paths], "dims", "delta": path, "outputDims",
+    "output", "inputGradient", "gradients", "state", "evalOutput": paths }
 Inputs and outputs are raw little-endian float32 in neurone's channels-last order.
 
 The official reader is safetensors.torch (`pip install safetensors`); Debian packages no
@@ -31,18 +34,21 @@ except ImportError:
         for name, t in header.items():
             if name == "__metadata__":
                 continue
-            if t["dtype"] != "F32":
+            dtypes = {"F32": torch.float32, "I64": torch.int64}
+            if t["dtype"] not in dtypes:
                 raise ValueError(f"{name}: dtype {t['dtype']}")
             begin, end = t["data_offsets"]
             raw = bytearray(data[8 + n + begin : 8 + n + end])
-            out[name] = torch.frombuffer(raw, dtype=torch.float32).reshape(t["shape"]).clone()
+            out[name] = torch.frombuffer(raw, dtype=dtypes[t["dtype"]]).reshape(t["shape"]).clone()
         return out
 
     def save_file(tensors, path, metadata=None):
         header, blobs, offset = {}, [], 0
         for name, t in tensors.items():
-            raw = t.detach().contiguous().to(torch.float32).numpy().astype("<f4").tobytes()
-            header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+            # int64 as PyTorch keeps it (BatchNorm's num_batches_tracked), everything else float32.
+            wide = t.dtype == torch.int64
+            raw = t.detach().contiguous().numpy().astype("<i8" if wide else "<f4").tobytes()
+            header[name] = {"dtype": "I64" if wide else "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
             offset += len(raw)
             blobs.append(raw)
         if metadata:
@@ -104,7 +110,63 @@ def build(c):
         return nn.Softmax(dim=1)
     if t == "LogSoftmax":
         return nn.LogSoftmax(dim=1)
+    if t in ("BatchNorm1D", "BatchNorm2D"):
+        norm = nn.BatchNorm1d if t == "BatchNorm1D" else nn.BatchNorm2d
+        return norm(a[0], eps=o.get("eps", 1e-5), momentum=o.get("momentum", 0.1), affine=o.get("affine", True))
+    if t == "Dropout":
+        return nn.Dropout(a[0] if a else 0.5)
     raise ValueError(f"no PyTorch module for {t}")
+
+
+def to_torch(x):
+    """neurone's channels-last layout to PyTorch's channels-first."""
+    if x.dim() == 3:
+        return x.permute(0, 2, 1)
+    if x.dim() == 4:
+        return x.permute(0, 3, 1, 2)
+    return x
+
+
+def from_torch(y):
+    """PyTorch's channels-first layout back to neurone's channels-last."""
+    if y.dim() == 3:
+        return y.permute(0, 2, 1)
+    if y.dim() == 4:
+        return y.permute(0, 2, 3, 1)
+    return y
+
+
+def read_f32(path, dims):
+    with open(path, "rb") as f:
+        return torch.frombuffer(bytearray(f.read()), dtype=torch.float32).reshape(dims)
+
+
+def write_f32(path, t):
+    with open(path, "wb") as f:
+        f.write(t.detach().contiguous().numpy().astype("<f4").tobytes())
+
+
+def train_step(job):
+    """Training mode: forward passes on each input in turn, backward of the last with `delta`;
+    writes the last output, the input gradient, the parameter gradients, the state_dict after,
+    and the evaluation-mode output on the first input."""
+    model = build(job["arch"])
+    model.load_state_dict(load_file(job["weights"]))
+    model.train()
+    xs = [to_torch(read_f32(p, job["dims"])) for p in job["inputs"]]
+    for x in xs[:-1]:
+        model(x)
+    x = xs[-1].clone().requires_grad_(True)
+    y = model(x)
+    y.backward(to_torch(read_f32(job["delta"], job["outputDims"])))
+    write_f32(job["output"], from_torch(y))
+    write_f32(job["inputGradient"], from_torch(x.grad))
+    save_file({name: p.grad for name, p in model.named_parameters()}, job["gradients"])
+    save_file(dict(model.state_dict()), job["state"])
+    model.eval()
+    with torch.no_grad():
+        write_f32(job["evalOutput"], from_torch(model(xs[0])))
+    return list(y.shape)
 
 
 def main():
@@ -112,6 +174,9 @@ def main():
         jobs = json.load(f)
     shapes = []
     for job in jobs:
+        if job["mode"] == "train":
+            shapes.append(train_step(job))
+            continue
         torch.manual_seed(job.get("seed", 0))
         model = build(job["arch"])
         if job["mode"] == "load":

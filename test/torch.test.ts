@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid } from '../lib/nn';
+import { Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
 import { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Reshape } from '../lib/nn';
 import { save, load, loadWeights, buildModule, readSafetensors, registerModule } from '../lib/serialize';
 import { buildModel, presetDescription } from '../lib/cli/presets';
@@ -126,6 +127,34 @@ const CASES: Case[] = [
     sample: [10, 4],
     fromTorch: false,
   },
+  {
+    label: 'BatchNorm1D after a convolution and on features, Dropout, BatchNorm2D, running estimates moved',
+    net: () => {
+      const rng = new Rng(12);
+      const conv = new Sequential(
+        new Conv1D(3, 2, 3, 1, { bias: true }),
+        new BatchNorm1D(3, { momentum: 0.3 }),
+        new Dropout(0.5),
+        new ReLU(),
+      );
+      const net = new Sequential(conv, new Flatten(), new Linear(18, 4), new BatchNorm1D(4, { affine: false }), new TanH());
+      // Training-mode passes move the running estimates away from 0 and 1.
+      for (let i = 0; i < 3; i++) net.forward(randn([4, 8, 2], rng));
+      return net;
+    },
+    sample: [8, 2],
+    fromTorch: true,
+  },
+  {
+    label: 'BatchNorm2D on (batch, height, width, chan), then a Linear over its flattened channels',
+    net: () => {
+      const net = new Sequential(new BatchNorm2D(3, { eps: 1e-3 }), new Flatten(), new Linear(3 * 4 * 2, 2));
+      for (let i = 0; i < 2; i++) net.forward(randn([3, 4, 2, 3], new Rng(13 + i)));
+      return net;
+    },
+    sample: [4, 2, 3],
+    fromTorch: true,
+  },
 ];
 
 /** max |a − b| / max |b|. */
@@ -177,6 +206,32 @@ describe("layout 'torch' without PyTorch", () => {
     save(net, file, { layout: 'torch' });
     // PyTorch column c·L + l: channel 0 at l = 0, 1, 2 then channel 1.
     expect(Array.from(readSafetensors(file).tensors.get('2.weight')!.data)).toEqual([0, 2, 4, 1, 3, 5]);
+  });
+
+  test("BatchNorm: weight, bias, running_mean, running_var and an int64 num_batches_tracked, as PyTorch's state_dict", () => {
+    const bn = new BatchNorm2D(2);
+    const net = new Sequential(bn, new Dropout(0.2));
+    for (let i = 0; i < 3; i++) net.forward(randn([2, 3, 3, 2], new Rng(i)));
+    bn.numBatchesTracked = 2 ** 33 + 5;
+    const file = path.join(tmp, 'bn.safetensors');
+    save(net, file, { layout: 'torch' });
+    const { tensors } = readSafetensors(file);
+    expect([...tensors].map(([k, t]) => [k, t.dtype, t.shape])).toEqual([
+      ['0.weight', 'F32', [2]],
+      ['0.bias', 'F32', [2]],
+      ['0.running_mean', 'F32', [2]],
+      ['0.running_var', 'F32', [2]],
+      ['0.num_batches_tracked', 'I64', []],
+    ]);
+    // The int64's little-endian bytes: low word, high word.
+    expect(Array.from(tensors.get('0.num_batches_tracked')!.data)).toEqual([5, 2]);
+    const again = load(file) as Sequential;
+    const loaded = again.modules[0] as BatchNorm2D;
+    expect(Array.from(loaded.runningVar.data)).toEqual(Array.from(bn.runningVar.data));
+    expect(Array.from(loaded.runningMean.data)).toEqual(Array.from(bn.runningMean.data));
+    expect(loaded.numBatchesTracked).toBe(2 ** 33 + 5);
+    const x = randn([2, 3, 3, 2], new Rng(7));
+    expect(Array.from(predict(again, x).data)).toEqual(Array.from(predict(net, x).data));
   });
 
   test('a module at two places is stored under both names, and shared again on load', () => {
@@ -274,6 +329,98 @@ if (missing !== null) {
       for (const backend of availableBackends()) {
         setBackend(backend);
         jobs.forEach((j, i) => compare(`${CASES[i].label} on ${backend}`, readF32(j.output), shapes[i], predict(nets[i], j.x)));
+      }
+    });
+
+    test('a training step with BatchNorm: outputs, gradients, running estimates and count as PyTorch computes them', () => {
+      const rng = new Rng(14);
+      const steps = [
+        {
+          label: 'BatchNorm2D on images',
+          net: (): Module => new Sequential(new BatchNorm2D(3, { momentum: 0.2 })),
+          sample: [3, 2, 3],
+        },
+        {
+          // No biases before the BatchNorms: the batch mean absorbs them (their gradient is 0 up to rounding).
+          label: 'Conv1D, BatchNorm1D, TanH, Flatten, Linear, BatchNorm1D without affine map',
+          net: (): Module =>
+            new Sequential(
+              new Conv1D(2, 2, 3),
+              new BatchNorm1D(3, { eps: 1e-3 }),
+              new TanH(),
+              new Flatten(),
+              new Linear(15, 4, { bias: false }),
+              new BatchNorm1D(4, { affine: false, momentum: 0.5 }),
+            ),
+          sample: [6, 2],
+        },
+      ];
+      const jobs = steps.map((c, i) => {
+        seed(20 + i);
+        const net = c.net();
+        // γ and β away from 1 and 0, so a swapped or missing term shows.
+        for (const p of net.parameters())
+          if (p.value.shape.length === 1) for (let k = 0; k < p.value.data.length; k++) p.value.data[k] = rng.uniform() * 2 - 0.5;
+        const weights = path.join(tmp, `step-${i}.safetensors`);
+        save(net, weights, { layout: 'torch' });
+        const xs = [randn([5, ...c.sample], rng), randn([5, ...c.sample], rng)];
+        const inputs = xs.map((x, k) => {
+          const file = path.join(tmp, `step-${i}-${k}.in`);
+          fs.writeFileSync(file, f32(x.data));
+          return file;
+        });
+        const outputDims = net.outputShape([5, ...c.sample]);
+        const dy = randn(outputDims, rng);
+        const delta = path.join(tmp, `step-${i}.delta`);
+        fs.writeFileSync(delta, f32(dy.data));
+        const out = (name: string): string => path.join(tmp, `step-${i}.${name}`);
+        const job = { mode: 'train', arch: net.config(), weights, inputs, dims: [...xs[0].shape], delta, outputDims };
+        return {
+          job: {
+            ...job,
+            output: out('y'),
+            inputGradient: out('dx'),
+            gradients: out('grads'),
+            state: out('state'),
+            evalOutput: out('eval'),
+          },
+          weights,
+          xs,
+          dy,
+        };
+      });
+      python(jobs.map((j) => j.job));
+      for (const backend of availableBackends()) {
+        setBackend(backend);
+        jobs.forEach(({ job, weights, xs, dy }, i) => {
+          const where = `${steps[i].label} on ${backend}`;
+          const net = load(weights, { layout: 'torch' }) as Sequential;
+          net.forward(xs[0]);
+          const y = net.forward(xs[1]);
+          net.zeroGrad();
+          const dx = net.backward(dy);
+          compare(`${where}: output`, readF32(job.output), [...y.shape], y);
+          compare(`${where}: input gradient`, readF32(job.inputGradient), [...dx.shape], dx);
+          const torchGrads = readSafetensors(job.gradients).tensors;
+          for (const p of net.parameters()) {
+            if (p.value.shape.length !== 1) continue; // biases, γ, β: the same layout on both sides
+            const g = torchGrads.get(p.name);
+            expect([where, p.name, g !== undefined]).toEqual([where, p.name, true]);
+            compare(`${where}: ${p.name} gradient`, g!.data as Float32Array, [...p.grad.shape], p.grad);
+          }
+          // The state after the step, PyTorch's, loaded into a copy: running estimates and counts agree.
+          const after = load(job.state, { layout: 'torch', into: load(weights, { layout: 'torch' }) });
+          const mine = net.buffers();
+          after.buffers().forEach((b, k) => compare(`${where}: ${b.name}`, b.value.data, [...b.value.shape], mine[k].value));
+          const counts = (m: Module): number[] =>
+            (m as Sequential).modules
+              .filter((c) => c instanceof BatchNorm1D || c instanceof BatchNorm2D)
+              .map((c) => (c as BatchNorm1D).numBatchesTracked);
+          expect([where, counts(after)]).toEqual([where, counts(net)]);
+          net.eval();
+          const ye = predict(net, xs[0]);
+          compare(`${where}: evaluation output`, readF32(job.evalOutput), [...ye.shape], ye);
+        });
       }
     });
 

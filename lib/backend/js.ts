@@ -9,6 +9,7 @@
 import { Activation, Backend, windowCount } from './types';
 import { msg } from './messages.generated';
 import * as check from './ops.generated';
+import { batchNormStatistics, batchNormForward, batchNormBackward } from './js-batchnorm';
 
 function sgemm(
   transA: boolean,
@@ -1102,6 +1103,9 @@ export const jsBackend: Backend = {
   adamStep,
   nonFiniteIndex,
   binaryCrossEntropy,
+  batchNormStatistics,
+  batchNormForward,
+  batchNormBackward,
   getThreads: () => 1,
   setThreads: (n: number) => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer in [1, 2^31-1], got ${n}`);

@@ -160,4 +160,29 @@ export interface BackendKernels {
    * −100; grad (when not null) = −y / max(p, 1e−12) + (1 − y) / max(1 − p, 1e−12).
    */
   binaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number): void;
+
+  /**
+   * Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a
+   * (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten;
+   * both are 0 when rows is 0. Computed in double precision, the variance from the deviations about
+   * the mean (two passes), so a large common offset does not cancel it.
+   */
+  batchNormStatistics(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, chan: number): void;
+
+  /**
+   * y[r, c] = (x[r, c] − mean[c]) / sqrt(variance[c] + eps) · scale[c] + shift[c] for a (rows,
+   * chan) x; scale null means 1 and shift null means 0 (no affine map). y is overwritten and may be
+   * exactly x (in place).
+   */
+  batchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null, shift: Float32Array | null, eps: number, y: Float32Array, rows: number, chan: number): void;
+
+  /**
+   * The gradients of batchNormForward given dy = ∂L/∂y, with x̂ = (x − mean) / sqrt(variance + eps)
+   * and s = scale (1 when null). dscale[c] += Σ_r dy·x̂ and dshift[c] += Σ_r dy, when not null. dx,
+   * when not null, is overwritten: with `training`, the gradient through the batch statistics (mean
+   * and variance being those of x, as batchNormStatistics gives them), s / sqrt(variance + eps) ·
+   * (dy − mean_r(dy) − x̂ · mean_r(dy · x̂)); without, that of the affine map alone, s · dy /
+   * sqrt(variance + eps). dx may be exactly dy (in place).
+   */
+  batchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null, eps: number, training: boolean, dx: Float32Array | null, dscale: Float32Array | null, dshift: Float32Array | null, rows: number, chan: number): void;
 }

@@ -740,3 +740,90 @@ export function checkBinaryCrossEntropy(p: Float32Array, y: Float32Array, loss: 
   ]);
   return { matrix };
 }
+
+/** Checks the arguments of batchNormStatistics as the addon does; returns the derived sizes. */
+export function checkBatchNormStatistics(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, chan: number): { readonly values: number; } {
+  const fn = 'batchNormStatistics';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'mean', mean);
+  checkFloat32Array(fn, 'variance', variance);
+  checkSize(fn, 'rows', rows);
+  checkSize(fn, 'chan', chan, 1);
+  const values = sizeProduct(fn, 'rows * chan', rows, chan);
+  checkLength(fn, 'x', x, values);
+  checkLength(fn, 'mean', mean, chan);
+  checkLength(fn, 'variance', variance, chan);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: values, output: false },
+    { name: 'mean', array: mean, count: chan, output: true },
+    { name: 'variance', array: variance, count: chan, output: true },
+  ]);
+  return { values };
+}
+
+/** Checks the arguments of batchNormForward as the addon does; returns the derived sizes. */
+export function checkBatchNormForward(x: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null, shift: Float32Array | null, eps: number, y: Float32Array, rows: number, chan: number): { readonly values: number; } {
+  const fn = 'batchNormForward';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'mean', mean);
+  checkFloat32Array(fn, 'variance', variance);
+  if (scale !== null) checkFloat32Array(fn, 'scale', scale);
+  if (shift !== null) checkFloat32Array(fn, 'shift', shift);
+  checkNumber(fn, 'eps', eps);
+  checkFloat32Array(fn, 'y', y);
+  checkSize(fn, 'rows', rows);
+  checkSize(fn, 'chan', chan, 1);
+  const values = sizeProduct(fn, 'rows * chan', rows, chan);
+  checkLength(fn, 'x', x, values);
+  checkLength(fn, 'mean', mean, chan);
+  checkLength(fn, 'variance', variance, chan);
+  if (scale !== null) checkLength(fn, 'scale', scale, chan);
+  if (shift !== null) checkLength(fn, 'shift', shift, chan);
+  checkLength(fn, 'y', y, values);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: values, output: false },
+    { name: 'mean', array: mean, count: chan, output: false },
+    { name: 'variance', array: variance, count: chan, output: false },
+    { name: 'scale', array: scale, count: scale === null ? 0 : chan, output: false },
+    { name: 'shift', array: shift, count: shift === null ? 0 : chan, output: false },
+    { name: 'y', array: y, count: values, output: true },
+  ], [['y', 'x']]);
+  return { values };
+}
+
+/** Checks the arguments of batchNormBackward as the addon does; returns the derived sizes. */
+export function checkBatchNormBackward(x: Float32Array, dy: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array | null, eps: number, training: boolean, dx: Float32Array | null, dscale: Float32Array | null, dshift: Float32Array | null, rows: number, chan: number): { readonly values: number; } {
+  const fn = 'batchNormBackward';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'dy', dy);
+  checkFloat32Array(fn, 'mean', mean);
+  checkFloat32Array(fn, 'variance', variance);
+  if (scale !== null) checkFloat32Array(fn, 'scale', scale);
+  checkNumber(fn, 'eps', eps);
+  checkBoolean(fn, 'training', training);
+  if (dx !== null) checkFloat32Array(fn, 'dx', dx);
+  if (dscale !== null) checkFloat32Array(fn, 'dscale', dscale);
+  if (dshift !== null) checkFloat32Array(fn, 'dshift', dshift);
+  checkSize(fn, 'rows', rows);
+  checkSize(fn, 'chan', chan, 1);
+  const values = sizeProduct(fn, 'rows * chan', rows, chan);
+  checkLength(fn, 'x', x, values);
+  checkLength(fn, 'dy', dy, values);
+  checkLength(fn, 'mean', mean, chan);
+  checkLength(fn, 'variance', variance, chan);
+  if (scale !== null) checkLength(fn, 'scale', scale, chan);
+  if (dx !== null) checkLength(fn, 'dx', dx, values);
+  if (dscale !== null) checkLength(fn, 'dscale', dscale, chan);
+  if (dshift !== null) checkLength(fn, 'dshift', dshift, chan);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: values, output: false },
+    { name: 'dy', array: dy, count: values, output: false },
+    { name: 'mean', array: mean, count: chan, output: false },
+    { name: 'variance', array: variance, count: chan, output: false },
+    { name: 'scale', array: scale, count: scale === null ? 0 : chan, output: false },
+    { name: 'dx', array: dx, count: dx === null ? 0 : values, output: true },
+    { name: 'dscale', array: dscale, count: dscale === null ? 0 : chan, output: true },
+    { name: 'dshift', array: dshift, count: dshift === null ? 0 : chan, output: true },
+  ], [['dx', 'dy']]);
+  return { values };
+}

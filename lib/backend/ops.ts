@@ -67,15 +67,20 @@ export interface OpSpec {
   /** [output, other] pairs that may be exactly the same elements (in-place use). */
   readonly inPlace?: readonly (readonly [string, string])[];
   /** The native shape struct the kernel takes, filled from the fields named. */
-  readonly shape?: { readonly type: 'Conv1dShape' | 'Pool1dShape' | 'Conv2dShape' | 'Pool2dShape'; readonly fields: readonly string[] };
+  readonly shape?: {
+    readonly type: 'Conv1dShape' | 'Pool1dShape' | 'Conv2dShape' | 'Pool2dShape' | 'BatchNormShape';
+    readonly fields: readonly string[];
+  };
   /**
    * The native call, when it is the plain one: the C++ function of the op's name, given the shape
-   * struct, each array in table order, the kernel path when `path`, and the thread pool; run only
-   * when the derived size `unless0` is not 0. The generator writes it as the call struct's
-   * `runKernel`, which the binding runs; kernels with more to do after the call (a return value,
-   * a check of what they routed) keep a `run` of their own in native/binding.cc.
+   * struct (when there is one) in place of its fields, every other argument in table order
+   * (arrays by their data), the kernel path when `path`, and the thread pool unless `pool` is
+   * false; run only when the derived size `unless0`, if given, is not 0. The generator writes it
+   * as the call struct's `runKernel`, which the binding runs; kernels with more to do after the
+   * call (a return value, a check of what they routed) keep a `run` of their own in
+   * native/binding.cc.
    */
-  readonly kernel?: { readonly unless0: string; readonly path: boolean };
+  readonly kernel?: { readonly unless0?: string; readonly path: boolean; readonly pool?: boolean };
 }
 
 /**
@@ -397,11 +402,13 @@ export const OPS = {
     doc: 'y[r, c] += v[c] for a (rows, cols) y.',
     args: [f32Out('y', 'matrix'), f32In('v', 'cols'), size('rows'), size('cols')],
     derived: matrix,
+    kernel: { unless0: 'matrix', path: false, pool: false },
   },
   sumRows: {
     doc: 'out[c] += Σ_r x[r, c] for a (rows, cols) x (the bias gradient).',
     args: [f32In('x', 'matrix'), size('rows'), size('cols'), f32Out('out', 'cols')],
     derived: matrix,
+    kernel: { unless0: 'matrix', path: false, pool: false },
   },
   softmaxForward: {
     doc: 'Softmax (or, with `log`, log-softmax) of each row of a (rows, cols) x; y may be exactly x (in place).',
@@ -483,6 +490,54 @@ export const OPS = {
       size('cols'),
     ],
     derived: matrix,
+  },
+  // Batch normalisation over the channels of a channels-last (rows, chan) tensor: rows is the
+  // batch times the positions (lengths, pixels) each channel is normalised over.
+  batchNormStatistics: {
+    doc: 'Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten; both are 0 when rows is 0. Computed in double precision, the variance from the deviations about the mean (two passes), so a large common offset does not cancel it.',
+    args: [f32In('x', 'values'), f32Out('mean', 'chan'), f32Out('variance', 'chan'), size('rows'), size('chan', 1)],
+    derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
+    kernel: { path: true, pool: false },
+  },
+  batchNormForward: {
+    doc: 'y[r, c] = (x[r, c] − mean[c]) / sqrt(variance[c] + eps) · scale[c] + shift[c] for a (rows, chan) x; scale null means 1 and shift null means 0 (no affine map). y is overwritten and may be exactly x (in place).',
+    args: [
+      f32In('x', 'values'),
+      f32In('mean', 'chan'),
+      f32In('variance', 'chan'),
+      f32In('scale', 'chan', { nullable: true }),
+      f32In('shift', 'chan', { nullable: true }),
+      num('eps'),
+      f32Out('y', 'values'),
+      size('rows'),
+      size('chan', 1),
+    ],
+    derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
+    kernel: { path: true, pool: false },
+    inPlace: [['y', 'x']],
+  },
+  batchNormBackward: {
+    doc: 'The gradients of batchNormForward given dy = ∂L/∂y, with x̂ = (x − mean) / sqrt(variance + eps) and s = scale (1 when null). dscale[c] += Σ_r dy·x̂ and dshift[c] += Σ_r dy, when not null. dx, when not null, is overwritten: with `training`, the gradient through the batch statistics (mean and variance being those of x, as batchNormStatistics gives them), s / sqrt(variance + eps) · (dy − mean_r(dy) − x̂ · mean_r(dy · x̂)); without, that of the affine map alone, s · dy / sqrt(variance + eps). dx may be exactly dy (in place).',
+    args: [
+      f32In('x', 'values'),
+      f32In('dy', 'values'),
+      f32In('mean', 'chan'),
+      f32In('variance', 'chan'),
+      f32In('scale', 'chan', { nullable: true }),
+      num('eps'),
+      { name: 'training', kind: 'bool' },
+      f32Out('dx', 'values', { nullable: true }),
+      f32Out('dscale', 'chan', { nullable: true }),
+      f32Out('dshift', 'chan', { nullable: true }),
+      size('rows'),
+      size('chan', 1),
+    ],
+    derived: [{ name: 'values', product: ['rows', 'chan'] }],
+    shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
+    kernel: { path: true, pool: false },
+    inPlace: [['dx', 'dy']],
   },
 } satisfies Record<string, OpSpec>;
 

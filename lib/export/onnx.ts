@@ -20,6 +20,8 @@ import { Conv1D, ConvTranspose1D, Upsample1D } from '../nn/conv';
 import { AvgPool1D, Flatten, MaxPool1D, Reshape } from '../nn/pool';
 import { AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D, MaxPool2D, Upsample2D } from '../nn/conv2d';
 import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
+import { Dropout } from '../nn/dropout';
+import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
 
 /**
@@ -286,11 +288,37 @@ function emit(g: GraphBuilder, m: Module, v: Value, shape: number[], path: strin
     const x = g.channelsLast(v);
     return { name: g.node('Flatten', [x.name], [int('axis', 1)]), rank: 2, channelsFirst: false };
   }
+  const modeDependent = emitModeDependent(g, m, v, label);
+  if (modeDependent) return modeDependent;
   throw new TypeError(
     `toONNX: ${m.label()} (type ${m.config().type}) has no ONNX export; ` +
       'the exporter knows Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Conv2D, ConvTranspose2D, ' +
-      'MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Flatten, Reshape and the activations',
+      'MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Flatten, Reshape, the activations, Dropout, BatchNorm1D and BatchNorm2D',
   );
+}
+
+/**
+ * Dropout and BatchNorm in their evaluation form, which is what an exported model computes (as
+ * `predict` does): Dropout is the identity (no node); BatchNorm is ONNX's BatchNormalization over
+ * its running estimates, on channels-first input: a (batch, features) value as it is, a rank-3
+ * one in the channels-first layout the convolutions use, and a (batch, height, width, chan) one
+ * transposed in and out. Null for another module.
+ */
+function emitModeDependent(g: GraphBuilder, m: Module, v: Value, label: (p: string) => string): Value | null {
+  const C = m.constructor;
+  if (m instanceof Dropout && C === Dropout) return v;
+  if (!((m instanceof BatchNorm1D && C === BatchNorm1D) || (m instanceof BatchNorm2D && C === BatchNorm2D))) return null;
+  const c = m.channels;
+  const tensorInput = (t: Tensor, name: string): string => g.parameter(t, label(name), 'as is', [c], () => t.data);
+  const scale = m.weight ? tensorInput(m.weight, 'weight') : g.constant(label('weight'), [c], new Float32Array(c).fill(1));
+  const shift = m.bias ? tensorInput(m.bias, 'bias') : g.constant(label('bias'), [c], new Float32Array(c));
+  const statistics = [tensorInput(m.runningMean, 'running_mean'), tensorInput(m.runningVar, 'running_var')];
+  const normalise = (x: string): string =>
+    g.node('BatchNormalization', [x, scale, shift, ...statistics], [float('epsilon', m.eps), float('momentum', 1 - m.momentum)]);
+  if (v.rank === 2) return { ...v, name: normalise(v.name) };
+  // Sequences and images: channels-first, joining the run of convolutions around it.
+  const x = g.channelsFirst(v);
+  return { ...x, name: normalise(x.name) };
 }
 
 /**

@@ -18,7 +18,8 @@
  *   columns are permuted as well.
  * - A Reshape is taken when its channel axis is 1 or it flattens, where both orders agree
  *   (`Reshape([28, 28, 1])` is `nn.Unflatten(1, (1, 28, 28))`); any other Reshape is refused.
- * - Biases as they are.
+ * - Biases as they are; BatchNorm's weight, bias, running_mean and running_var as they are, and
+ *   its num_batches_tracked as PyTorch keeps it: an int64 scalar.
  *
  * A Flatten with no convolution before it is taken to flatten a `(batch, features)` input or one
  * channel, where both orders agree. A module at several places is stored under each of its names,
@@ -30,6 +31,7 @@ import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D } from '../nn/conv';
 import { Flatten, Reshape } from '../nn/pool';
 import { Conv2D, ConvTranspose2D } from '../nn/conv2d';
+import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
 import { kernelAxesLast4, reverseAxes3 } from './onnx';
 
@@ -46,6 +48,11 @@ export interface TorchEntry {
   toTorch(): Float32Array;
   /** neurone's values from PyTorch's layout (of length and shape already checked). */
   fromTorch(data: Float32Array): Float32Array;
+  /**
+   * Set for an int64 scalar of the state_dict (BatchNorm's num_batches_tracked): how to read and
+   * set the count it holds; `value`, `toTorch` and `fromTorch` then describe an empty tensor.
+   */
+  count?: { get(): number; set(n: number): void };
 }
 
 const join = (pos: string, name: string): string => (pos === '' ? name : `${pos}.${name}`);
@@ -183,6 +190,22 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
     if (m instanceof Flatten) {
       flattened = channels;
       channels = null;
+      return;
+    }
+    if (m instanceof BatchNorm1D || m instanceof BatchNorm2D) {
+      // state_dict() order: weight, bias, running_mean, running_var, num_batches_tracked (an
+      // int64 scalar; load_state_dict fills it in itself when a file leaves it out).
+      if (m.weight) entries.push(asIs(m.weight, 'weight'));
+      if (m.bias) entries.push(asIs(m.bias, 'bias'));
+      entries.push(asIs(m.runningMean, 'running_mean'), asIs(m.runningVar, 'running_var'));
+      const bn = m;
+      const none: Tensor = { shape: [], data: new Float32Array(0) };
+      entries.push({
+        ...asIs(none, 'num_batches_tracked'),
+        count: { get: () => bn.numBatchesTracked, set: (n) => (bn.numBatchesTracked = n) },
+      });
+      // The channels are kept; a (batch, height, width, chan) input has them even with no convolution before.
+      if (m instanceof BatchNorm2D) channels = m.channels;
       return;
     }
     const type = moduleType(m.config().type);

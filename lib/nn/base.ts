@@ -40,6 +40,11 @@ export class SavedForBackward {
   private fusedStorage = new Float32Array(0);
   /** A nested Sequential's pass at this place (its own per-place records inside). */
   pass: unknown = null;
+  /**
+   * What a leaf module's training-mode forward drew or measured at this place for the backward
+   * pass there (Dropout's mask), owned and typed by that module; kept across passes for reuse.
+   */
+  moduleState: unknown = null;
 
   /** Forgets the last pass (keeping the storage), before the forward pass at this place. */
   clear(inputHeld: boolean): void {
@@ -70,6 +75,19 @@ export interface Parameter {
   /** Same shape as `value`; `backwardUpdateGradient` adds into it, `zeroGrad` clears it. */
   grad: Tensor;
   /** The module that owns the parameter (for error messages). */
+  module: Module;
+}
+
+/**
+ * A tensor a module updates itself rather than through gradients (BatchNorm's running mean and
+ * variance), as listed by {@link Module.buffers}: saved and loaded with the parameters, never
+ * handed to an optimiser. PyTorch calls them buffers too.
+ */
+export interface ModuleBuffer {
+  /** Dotted path inside the network: `runningMean`, or `1.runningMean` inside a Sequential. */
+  name: string;
+  value: Tensor;
+  /** The module that owns the buffer (for error messages). */
   module: Module;
 }
 
@@ -110,13 +128,53 @@ export abstract class Module {
    */
   private reuse = false;
   /** Per slot, the buffers of the sizes seen recently (no string keys built per call: no garbage). */
-  private readonly buffers = new Map<string, Float32Array[]>();
+  private readonly reusedBuffers = new Map<string, Float32Array[]>();
   /**
    * How many places in Sequentials hold this instance. Above one, the module's reused buffers
    * are overwritten by its other uses before this use's backward pass reads them, so the
    * Sequentials copy what it returns (see {@link Sequential.forwardView}).
    */
   private uses = 0;
+
+  /** See {@link Module.training}. */
+  private trainingMode = true;
+
+  /**
+   * Whether the module is in training mode (the default, as in PyTorch) or evaluation mode. Only
+   * mode-dependent layers read it: Dropout drops in training and is the identity in evaluation;
+   * BatchNorm normalises with the batch's statistics (and updates its running estimates) in
+   * training, with the running estimates in evaluation. Set it with {@link Module.train} and
+   * {@link Module.eval}; `fit`, `predict` and `evaluate` set it for their passes and put back
+   * what they found.
+   */
+  get training(): boolean {
+    return this.trainingMode;
+  }
+
+  /**
+   * Puts the module, and every module inside it, in training mode (`mode` true, the default) or
+   * evaluation mode (`mode` false), as PyTorch's `module.train(mode)`.
+   * @param mode True for training mode, false for evaluation mode.
+   * @returns this module, so calls chain.
+   * @example
+   * net.eval();            // Dropout off, BatchNorm on its running estimates
+   * const y = net.forward(x);
+   * net.train();           // back to training mode
+   */
+  train(mode = true): this {
+    if (typeof mode !== 'boolean') throw new TypeError(`${this.label()}: train's mode must be a boolean, got ${describe(mode)}`);
+    this.trainingMode = mode;
+    return this;
+  }
+
+  /**
+   * Puts the module, and every module inside it, in evaluation mode: `train(false)`, as PyTorch's
+   * `module.eval()`.
+   * @returns this module, so calls chain.
+   */
+  eval(): this {
+    return this.train(false);
+  }
 
   /** Called by Sequential when it adds this module at one more place. @internal */
   addUse(): void {
@@ -183,7 +241,7 @@ export abstract class Module {
   /** Called by Sequential: whether results may live in reused buffers (see {@link Module.buffer}). @internal */
   setBufferReuse(reuse: boolean): void {
     this.reuse = reuse;
-    if (!reuse) this.buffers.clear();
+    if (!reuse) this.reusedBuffers.clear();
   }
 
   /**
@@ -197,10 +255,10 @@ export abstract class Module {
   protected buffer(slot: string, shape: readonly number[]): Tensor {
     if (!this.reuse) return zeros(shape);
     const n = sizeOf(shape);
-    let list = this.buffers.get(slot);
+    let list = this.reusedBuffers.get(slot);
     if (!list) {
       list = [];
-      this.buffers.set(slot, list);
+      this.reusedBuffers.set(slot, list);
     }
     let data = list.find((b) => b.length === n);
     if (!data) {
@@ -282,6 +340,14 @@ export abstract class Module {
 
   /** The trainable tensors with their gradients (empty for modules without parameters). */
   parameters(): Parameter[] {
+    return [];
+  }
+
+  /**
+   * The tensors the module keeps besides its parameters and updates itself (BatchNorm's running
+   * estimates): saved and loaded with the weights, not trained. Empty for most modules.
+   */
+  buffers(): ModuleBuffer[] {
     return [];
   }
 

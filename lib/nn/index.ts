@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { Module, Sequential } from './module';
-export type { Parameter, ModuleConfig } from './module';
+export type { Parameter, ModuleBuffer, ModuleConfig } from './module';
 export { Linear } from './linear';
 export type { LinearOptions } from './linear';
 export { Conv1D, ConvTranspose1D, Upsample1D } from './conv';
@@ -13,3 +13,6 @@ export { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsampl
 export type { Conv2DOptions, ConvTranspose2DOptions, Size2D } from './conv2d';
 // Every class of activations.ts, so that a new activation needs no line here.
 export * from './activations';
+export { Dropout } from './dropout';
+export { BatchNorm1D, BatchNorm2D } from './batchnorm';
+export type { BatchNormOptions } from './batchnorm';

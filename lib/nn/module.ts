@@ -3,11 +3,11 @@
  * each backward pass needs. The module contract itself is in lib/nn/base.ts, re-exported here.
  */
 import { Tensor, checkShape, describe } from '../tensor';
-import { Module, ModuleConfig, Parameter, SavedForBackward } from './base';
+import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward } from './base';
 import { Fusion, findFusion } from './fusion';
 
 export { Module, SavedForBackward, checkOptions } from './base';
-export type { ModuleConfig, Parameter } from './base';
+export type { ModuleBuffer, ModuleConfig, Parameter } from './base';
 
 /**
  * What a Sequential's forward pass keeps for its backward pass. A Sequential called directly
@@ -295,6 +295,31 @@ export class Sequential extends Module {
   /** @internal */
   deferZeroGrad(): void {
     for (const m of this.modules) m.deferZeroGrad();
+  }
+
+  /** Every buffer once, under the name of its first place (as {@link Sequential.parameters}). */
+  buffers(): ModuleBuffer[] {
+    const out: ModuleBuffer[] = [];
+    const seen = new Set<Tensor>();
+    this.modules.forEach((m, i) => {
+      for (const b of m.buffers()) {
+        if (seen.has(b.value)) continue;
+        seen.add(b.value);
+        out.push({ ...b, name: `${i}.${b.name}` });
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Sets the mode of this Sequential and of every module in it (see {@link Module.train}).
+   * @param mode True for training mode, false for evaluation mode.
+   * @returns this Sequential, so calls chain.
+   */
+  train(mode = true): this {
+    super.train(mode);
+    for (const m of this.modules) m.train(mode);
+    return this;
   }
 
   /**

@@ -26,6 +26,8 @@ import {
   POOL2D_SCHEMA,
   UPSAMPLE2D_SCHEMA,
 } from './conv2d';
+import { Dropout, DROPOUT_SCHEMA } from './dropout';
+import { BatchNorm1D, BatchNorm2D, BATCHNORM1D_SCHEMA, BATCHNORM2D_SCHEMA } from './batchnorm';
 // The activations declare themselves there (lib/nn/builtins.ts); loading the file is enough.
 import './activations';
 import { declaredBuiltIns } from './builtins';
@@ -193,6 +195,23 @@ builtIn(Upsample2D, UPSAMPLE2D_SCHEMA, (pick) => ({
   input: [pick(1, 2), pick(1, 4), pick(1, 4), pick(1, 3)],
 }));
 for (const d of declaredBuiltIns()) builtIn(d.module, d.schema, d.example);
+// The mode-dependent layers (training mode in the registry's examples: the gradient checks hold
+// Dropout's mask fixed by replaying the random stream; BatchNorm's examples have at least two rows).
+builtIn(Dropout, DROPOUT_SCHEMA, (pick) => ({ args: [[0, 0.25, 0.5][pick(0, 2)]], input: [pick(1, 3), pick(1, 4), pick(1, 3)] }));
+const batchNormOptions = (pick: (lo: number, hi: number) => number): Record<string, unknown> => ({
+  eps: [1e-5, 1e-3][pick(0, 1)],
+  momentum: [0.1, 0.5][pick(0, 1)],
+  affine: bias(pick),
+});
+builtIn(BatchNorm1D, BATCHNORM1D_SCHEMA, (pick) => {
+  const features = pick(1, 4);
+  const input = pick(0, 1) === 1 ? [pick(2, 4), features] : [pick(1, 3), pick(2, 4), features];
+  return { args: [features], options: batchNormOptions(pick), input };
+});
+builtIn(BatchNorm2D, BATCHNORM2D_SCHEMA, (pick) => {
+  const chan = pick(1, 3);
+  return { args: [chan], options: batchNormOptions(pick), input: [pick(1, 2), pick(1, 3), pick(2, 3), chan] };
+});
 
 /** The registered type called `type`, or undefined. @internal */
 export function moduleType(type: string): ModuleType | undefined {

@@ -66,6 +66,8 @@ export interface ModuleSchema {
   readonly options: readonly (string | ArgumentSpec)[] | null;
   /** The parameters a module with these arguments holds, name and shape, without allocating them. */
   readonly parameters?: (values: ArgumentValues, options: Readonly<Record<string, unknown>>) => [string, number[]][];
+  /** The buffers (see `Module.buffers`) a module with these arguments holds, name and shape; saved like the parameters. */
+  readonly buffers?: (values: ArgumentValues, options: Readonly<Record<string, unknown>>) => [string, number[]][];
 }
 
 /** How many positional arguments the schema takes: [required, all]. */

@@ -1,0 +1,127 @@
+// The batch-norm kernels, through the dispatch of every supported path, against the column-wise
+// references of batchnorm.cc: statistics, forward with and without the affine map, backward in
+// training and evaluation mode with every output present or absent, in place, and rows = 0.
+// Also two properties that do not lean on the references: the normalised output of a batch has
+// mean 0 and variance 1 per channel, and the training-mode input gradient sums to 0 per channel
+// (the batch mean absorbs any shift).
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "batchnorm.h"
+#include "test_paths.h"
+
+using namespace neurone;
+
+namespace {
+
+bool close(float got, float want, float scale) { return std::fabs(got - want) <= 1e-5f * std::max(1.0f, scale); }
+
+int compare(const char* what, KernelPath path, const std::vector<float>& got, const std::vector<float>& want) {
+  float scale = 0;
+  for (float v : want) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < want.size(); i++) {
+    if (!close(got[i], want[i], scale)) {
+      std::printf("FAIL %s [%s] at %zu: got %g, want %g\n", what, kernelPathName(path), i, got[i], want[i]);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+std::vector<float> randomValues(std::mt19937& gen, size_t n, float offset) {
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = offset + u(gen);
+  return v;
+}
+
+// offset: a common offset of the inputs. The properties are checked without one: with an offset
+// of 1000, the mean stored in float32 is off by up to half a unit in its last place (3e-5), so the
+// normalised values are off by as much, correctly, and their sums with them.
+int checkShape(KernelPath path, int64_t rows, int64_t chan, float offset, std::mt19937& gen, int* cases) {
+  int failures = 0;
+  const BatchNormShape s{rows, chan};
+  const size_t n = static_cast<size_t>(rows * chan), c = static_cast<size_t>(chan);
+  const std::vector<float> x = randomValues(gen, n, offset), dy = randomValues(gen, n, 0.0f);
+  const std::vector<float> scale = randomValues(gen, c, 0.0f), shift = randomValues(gen, c, 0.0f);
+  std::vector<float> mean(c), variance(c), meanRef(c), varianceRef(c);
+  batchNormStatistics(s, x.data(), mean.data(), variance.data(), path);
+  batchNormStatisticsReference(s, x.data(), meanRef.data(), varianceRef.data());
+  failures +=
+      compare("statistics mean", path, mean, meanRef) + compare("statistics variance", path, variance, varianceRef);
+  (*cases)++;
+  const float eps = 1e-5f;
+  for (bool affine : {false, true}) {
+    const float* g = affine ? scale.data() : nullptr;
+    const float* b = affine ? shift.data() : nullptr;
+    std::vector<float> y(n), yRef(n), inPlace = x;
+    batchNormForward(s, x.data(), mean.data(), variance.data(), g, b, eps, y.data(), path);
+    batchNormForwardReference(s, x.data(), mean.data(), variance.data(), g, b, eps, yRef.data());
+    batchNormForward(s, inPlace.data(), mean.data(), variance.data(), g, b, eps, inPlace.data(), path);
+    failures += compare("forward", path, y, yRef) + compare("forward in place", path, inPlace, yRef);
+    (*cases)++;
+    if (!affine && rows > 1 && offset == 0.0f) {
+      // The normalised batch: mean 0 and variance var / (var + eps) ≈ 1 per channel.
+      std::vector<float> m(c), v(c);
+      batchNormStatistics(s, y.data(), m.data(), v.data(), path);
+      for (size_t k = 0; k < c; k++) {
+        const double want = variance[k] / (variance[k] + eps);
+        if (std::fabs(m[k]) > 1e-4f || std::fabs(v[k] - want) > 1e-4) {
+          std::printf("FAIL normalised [%s] channel %zu: mean %g, variance %g\n", kernelPathName(path), k, m[k], v[k]);
+          failures++;
+        }
+      }
+    }
+    for (bool training : {false, true}) {
+      for (int outputs = 1; outputs < 8; outputs++) {
+        const bool wantDx = outputs & 1, wantScale = (outputs & 2) && affine, wantShift = (outputs & 4) && affine;
+        std::vector<float> dx(n, 7.0f), dxRef(n, 7.0f), ds(c, 0.5f), dsRef(c, 0.5f), db(c, 0.25f), dbRef(c, 0.25f);
+        batchNormBackward(s, x.data(), dy.data(), mean.data(), variance.data(), g, eps, training,
+                          wantDx ? dx.data() : nullptr, wantScale ? ds.data() : nullptr,
+                          wantShift ? db.data() : nullptr, path);
+        batchNormBackwardReference(s, x.data(), dy.data(), mean.data(), variance.data(), g, eps, training,
+                                   wantDx ? dxRef.data() : nullptr, wantScale ? dsRef.data() : nullptr,
+                                   wantShift ? dbRef.data() : nullptr);
+        failures += compare("backward dx", path, dx, dxRef) + compare("backward dscale", path, ds, dsRef) +
+                    compare("backward dshift", path, db, dbRef);
+        (*cases)++;
+        if (training && wantDx && rows > 0 && offset == 0.0f) {
+          for (size_t k = 0; k < c; k++) {
+            double sum = 0, magnitude = 0;
+            for (int64_t r = 0; r < rows; r++) sum += dx[r * chan + k], magnitude += std::fabs(dx[r * chan + k]);
+            if (std::fabs(sum) > 1e-4 * std::max(1.0, magnitude)) {
+              std::printf("FAIL training dx [%s] channel %zu sums to %g\n", kernelPathName(path), k, sum);
+              failures++;
+            }
+          }
+        }
+      }
+      std::vector<float> dyCopy = dy, dxRef(n);
+      batchNormBackward(s, x.data(), dyCopy.data(), mean.data(), variance.data(), g, eps, training, dyCopy.data(),
+                        nullptr, nullptr, path);
+      batchNormBackwardReference(s, x.data(), dy.data(), mean.data(), variance.data(), g, eps, training, dxRef.data(),
+                                 nullptr, nullptr);
+      failures += compare("backward in place", path, dyCopy, dxRef);
+      (*cases)++;
+    }
+  }
+  return failures;
+}
+
+}  // namespace
+
+int main() {
+  int failures = 0, cases = 0;
+  std::mt19937 gen(16);
+  for (KernelPath path : kAllPaths) {
+    if (!pathUnderTest(path)) continue;
+    for (int64_t rows : {0, 1, 2, 3, 17, 256})
+      for (int64_t chan : {1, 3, 8, 33})
+        // An offset of 1000 with a spread of 2: a one-pass E[x²] − mean² would lose the variance.
+        for (float offset : {0.0f, 1000.0f}) failures += checkShape(path, rows, chan, offset, gen, &cases);
+  }
+  std::printf("%s: %d cases, %d failures\n", failures == 0 ? "PASS" : "FAIL", cases, failures);
+  return failures == 0 ? 0 : 1;
+}
