@@ -172,7 +172,7 @@ function checkFeatures(who: string, features: unknown): StyleFeatures {
 /**
  * The feature layers both kinds of features share: four convolutions, each followed by ReLU and
  * separated by 2×2 average pooling (Gatys et al. found average pooling better than max for
- * synthesis), 3×3 kernels then 5×5 deeper: receptive fields of 3, 10, 28 and 60 pixels. Style is
+ * synthesis), 3×3 kernels then 5×5 deeper: receptive fields of 3, 8, 26 and 62 pixels. Style is
  * read after every ReLU, content after the third.
  */
 function featureLayers(channels: number): { modules: Module[]; styleLayers: number[]; contentLayers: number[] } {

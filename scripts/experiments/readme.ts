@@ -283,6 +283,68 @@ ${fig('figures/conv-ae-reconstructions.png', 'linear vs convolutional reconstruc
 
 ${fig('figures/conv-ae-curves.svg', 'test loss per epoch, conv vs linear')}`,
 
+  `## §3.4 — style transfer (the original's empty section)
+
+The original report has a heading "style transfer" and nothing under it. \`styleTransfer\` (lib/style.ts) now does it,
+after Gatys et al. (2016): starting from the content image, Adam (lr 0.02) moves the pixels so that the image's
+features match the content image's and the Gram matrices of its features (which channels fire together, wherever)
+match the style image's; the pixels are clamped to [0, 1] after each step. The gradient with respect to the pixels
+is neurone's own: each module's \`backwardDelta\`, from the deepest layer read down to the input (checked against
+finite differences in test/style.test.ts). Every loss term is divided by its target's norm (‖G − A‖² / ‖A‖²,
+‖F − P‖² / ‖P‖²), so layers count alike whatever their activations' scale. From the command line:
+\`npx neurone style --content cat.png --style brick.png --out out.png\` (\`--size\`, \`--steps\`, \`--style-weight\`,
+\`--features random|trained\`; \`neurone style --help\`).
+
+Pretrained VGG weights cannot be downloaded here, so the features come from one network that neurone makes itself,
+in two versions: Conv2D 3×3 → ReLU → AvgPool2D(2) → Conv2D 3×3 → ReLU → AvgPool2D(2) → Conv2D 5×5 → ReLU →
+AvgPool2D(2) → Conv2D 5×5 → ReLU (32, 64, 64, 64 channels; receptive fields 3, 8, 26 and 62 pixels), style read
+after every ReLU, content after the third.
+
+- **random** (\`randomStyleFeatures\`): He-normal random weights, the input centred on 0.5 through the first bias.
+  Random filters are known to carry texture statistics (Ustyuzhaninov et al., ICLR 2017).
+- **trained** (\`trainStyleFeatures\`): the same network from the same seed, trained for 500 Adam steps (lr 2e-3,
+  16 patches of 32 px per step) on the two images of the pair to tell by how many quarter turns a patch was rotated
+  (self-supervised, after Gidaris et al., ICLR 2018: no labels and no outside data). Its cross-entropy falls from
+  ln 4 = 1.386 (chance) to 0.49–1.19 over the last 50 steps, depending on the pair; 5–16 s per pair on this shared machine.
+
+Each result is scored in feature spaces its optimisation never used: random features of another seed and width
+(48 channels), a network of another architecture (three 7×7 random convolutions with max pooling), and each kind's
+own features (the random result in the pair's trained features and the trained result in the random ones).
+
+${table('style-transfer')}
+**Reading.** Random features work better, on every pair and under both independent judges (median style distance
+0.029 vs 0.72 and 0.10 vs 1.02; the content image itself starts at 11.1 and 1.6). They are also cheaper: no
+training (4.3 vs 12.4 s per image in the median here). The trained results stay closer to the content (content distance 0.31 vs 0.58), but that is not a
+trade-off the style weight can buy back: on chelsea × brick, raising it from 10 to 100 and 1000 lowers the trained
+network's own style loss and leaves the judges' distance where it was (0.13 → 0.13 → 0.16, against 0.017 for the
+random features). A network trained only to tell rotations has few features that respond to colour and fine
+texture, so matching its Gram matrices leaves the content image's colours in place (the figure below: the trained
+results stay orange and green where the random ones lose their colour towards the grey styles,
+keeping a green tint). Even in the trained network's own
+space the random results are closer to the style than the trained results in the median (0.72 vs 2.50), because the trained
+optimisation fails outright on some pairs: on the deep-field image, mostly black, the trained network's style
+activations are nearly zero, so the normalised loss (divided by ‖A‖²) explodes (10⁷ on chelsea) and dominates the
+gradient. The random network's zero-mean filters always respond. What neither achieves at 128 px is a VGG-style
+transfer: the bricks and pebbles come out as local grey grain and edges rather than as bricks and pebbles (the
+deepest layer sees 62 pixels), and the random features add coloured fringes along the edges.
+
+Rows: content images; columns: the style images (top row), then the result for each (random features, default
+settings):
+
+${fig('figures/style-grid-random.png', 'content x style grid, random features')}
+
+The same grid with trained features:
+
+${fig('figures/style-grid-trained.png', 'content x style grid, trained features')}
+
+Side by side, for each style: random (left) and trained (right) features:
+
+${fig('figures/style-random-vs-trained.png', 'random vs trained features, side by side')}
+
+Images: the scikit-image 0.19.3 sample data (\`../shared/data/images/SOURCE.md\`): chelsea (CC0, Stefan van der
+Walt), astronaut Eileen Collins (NASA, public domain), coffee (CC0, Rachel Michetti), brick (CC0Textures Bricks25,
+CC0), gravel (CC0Textures Gravel04, CC0), Hubble eXtreme Deep Field (NASA, public domain).`,
+
   `## Item 5 — batch size, kernel size, feature maps, 2- and 4-convolution networks (figs. 5–8)
 
 ${table('usps-conv-variants')}
