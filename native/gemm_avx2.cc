@@ -23,6 +23,7 @@
 
 #include "gemm_kernels.h"
 #include "gemm_pack.h"
+#include "gemm_tiles.h"
 
 namespace neurone {
 namespace gemm {
@@ -143,29 +144,15 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
   }
 }
 
-using TileFn = void (*)(int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, float, float);
-
-template <bool RowMajorA, bool TransC, size_t... R>
-struct TileSet {
-  // [B in place][full width][rows - 1]
-  TileFn fn[2][2][sizeof...(R)] = {
-      {{&tile<R + 1, 1, false, RowMajorA, TransC>...}, {&tile<R + 1, 2, false, RowMajorA, TransC>...}},
-      {{&tile<R + 1, 1, true, RowMajorA, TransC>...}, {&tile<R + 1, 2, true, RowMajorA, TransC>...}}};
+// The tile functions for gemm_tiles.h's table.
+struct Tiles {
+  template <int R, int NV, bool InPlaceB, bool RowMajorA, bool TransC>
+  static constexpr TileFn of = &tile<R, NV, InPlaceB, RowMajorA, TransC>;
 };
 
-template <bool RowMajorA, bool TransC, size_t... R>
-constexpr TileSet<RowMajorA, TransC, R...> makeTileSet(std::index_sequence<R...>) {
-  return TileSet<RowMajorA, TransC, R...>{};
-}
-
-// The Microkernel entry points: pick the tile for this edge and B layout.
+// The Microkernel entry points, one per layout of A and C.
 template <bool RowMajorA, bool TransC>
-void kernel6x16(int64_t mr, int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, int64_t bs, float* c,
-                int64_t ldc, float alpha, float beta) {
-  static constexpr auto kTiles = makeTileSet<RowMajorA, TransC>(std::make_index_sequence<kMR>());
-  // Packed panels (bs == kNR) are contiguous and prefetched by the hardware.
-  kTiles.fn[bs == kNR ? 0 : 1][nr > 8 ? 1 : 0][mr - 1](nr, kc, a, as, b, bs, c, ldc, alpha, beta);
-}
+constexpr auto kernel6x16 = &microkernel<Tiles, kMR, kNR, RowMajorA, TransC>;
 
 // dst[p * dstStride + r] = src[r * ld + p] for r < rows, p < kc, zero for
 // rows <= r < 8; `lanes` of each transposed column are stored. The
