@@ -118,6 +118,14 @@ describe('neurone style, in process', () => {
     expect(readImage(out + '2.png').shape).toEqual([24, 32, 3]);
   });
 
+  test('--help prints the usage, with the bounds on the inputs, and exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: neurone style --content FILE --style FILE --out FILE/);
+    expect(r.stdout).toMatch(/--features KIND +random \(default\) or trained/);
+    expect(r.stdout).toMatch(/at most 16,777,216 pixels/);
+  });
+
   const refused: [string, () => string[], RegExp][] = [
     [
       'a missing content file',
