@@ -505,6 +505,9 @@ export function styleLossAndGradient(
  * of the image's and the style image's features). Each term is divided by its target's norm, so
  * every layer counts alike whatever the scale of its activations (random and trained networks
  * differ there by orders of magnitude) and the default weights carry over between networks.
+ * The other side of that choice: a layer the style image hardly excites (‖A‖ near 0, as a trained
+ * network's layer on a nearly black image) weighs out of all proportion; leave it out of
+ * `styleLayers`. Random features, whose filters have zero mean, always respond.
  * Starting from the content image (or noise), Adam moves the pixels along the gradient, which
  * reaches them through each module's `backwardDelta`; after each step they are clamped to [0, 1].
  * The image returned is the last one (the loss of each step is in `history`).
