@@ -1,0 +1,196 @@
+// Training throughput of the 2-D nets (a LeNet-style MNIST CNN at batch 32 and 128, a small
+// VGG-style net on 32×32×3 images) against PyTorch, side by side in one run; the 2-D convolutions'
+// GFLOP/s against the FMA peak measured in the same rounds; the peak RSS of the LeNet benchmark.
+//
+//   npx ts-node --transpile-only scripts/bench-2d.ts [--quick] [--no-write]
+//
+// neurone's figures are the median epoch of `fit` over random data after a warm-up epoch
+// (scripts/bench-nets.ts, as for the other nets), on every SIMD path this CPU runs, at one thread
+// and at all cores; PyTorch's come from scripts/bench_torch.py with the same nets, at one thread
+// and all cores, with glibc's allocator as installed and tuned (TUNED_MALLOC_ENV), and its best of
+// those four is what the ratios divide by. Writes the "2d" section of BENCHMARKS.md.
+import { execFileSync } from 'child_process';
+import * as os from 'os';
+import { setBackend, setThreads } from '../lib';
+import { loadNative, nativeBackend } from '../lib/backend/native';
+import { measure, specs } from './bench-nets';
+import { TUNED_MALLOC_ENV, bestTime, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const write = !args.includes('--no-write') && !quick;
+const cores = os.cpus().length;
+const NETS = ['lenet32', 'lenet128', 'vgg'];
+
+/** The convolutions of the two nets, (batch, height, width, chanIn, chanOut, k, padding), stride 1. */
+const CONVS: { label: string; shape: [number, number, number, number, number, number, number] }[] = [
+  { label: 'LeNet conv1 1→6, 28×28, k5', shape: [32, 28, 28, 1, 6, 5, 0] },
+  { label: 'LeNet conv2 6→16, 12×12, k5', shape: [32, 12, 12, 6, 16, 5, 0] },
+  { label: 'VGG conv 3→32, 32×32, k3 p1', shape: [32, 32, 32, 3, 32, 3, 1] },
+  { label: 'VGG conv 32→32, 32×32, k3 p1', shape: [32, 32, 32, 32, 32, 3, 1] },
+  { label: 'VGG conv 32→64, 16×16, k3 p1', shape: [32, 16, 16, 32, 64, 3, 1] },
+  { label: 'VGG conv 64→64, 16×16, k3 p1', shape: [32, 16, 16, 64, 64, 3, 1] },
+];
+
+function randomArray(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+/** The peak RSS (MiB) of a process that only runs the benchmark of `key` at one thread. */
+function peakRss(key: string): number | undefined {
+  const code = `
+    const { setBackend, setThreads } = require('./lib');
+    const { measure, specs } = require('./scripts/bench-nets');
+    setBackend('native'); setThreads(1);
+    measure(specs.find((s) => s.key === '${key}'), 2, 20).then(() => console.log(process.resourceUsage().maxRSS / 1024));`;
+  try {
+    const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', code], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return Number(out.trim().split('\n').pop());
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  setBackend('native');
+  const addon = loadNative().addon;
+  if (!addon) throw new Error(`the native addon did not load: ${loadNative().error?.message}`);
+  const defaultPath = addon.kernelPath();
+  const paths = addon
+    .supportedKernelPaths()
+    .filter((p) => p !== 'scalar')
+    .reverse();
+  const epochs = quick ? 2 : 5;
+  const batchesFor = (key: string): number => (quick ? 5 : key === 'vgg' ? 12 : key === 'lenet128' ? 25 : 60);
+
+  // neurone, per path, 1 thread and all cores.
+  const ours: Record<string, Record<string, { one: number; all: number }>> = {};
+  for (const key of NETS) {
+    const s = specs.find((x) => x.key === key)!;
+    for (const p of paths) {
+      addon.setKernelPath(p);
+      setThreads(1);
+      const one = (await measure(s, epochs, batchesFor(key))).samplesPerSec;
+      setThreads(cores);
+      const all = (await measure(s, epochs, batchesFor(key))).samplesPerSec;
+      (ours[key] ??= {})[p] = { one, all };
+      console.log(`neurone ${key} ${p}: 1T ${fmt(one, 0)}, ${cores}T ${fmt(all, 0)} samples/s`);
+    }
+  }
+  addon.setKernelPath(defaultPath);
+
+  // PyTorch: 1 thread and all cores, allocator as installed and tuned.
+  const torch: Record<string, Record<string, number | undefined>> = {};
+  let torchVersion = '';
+  for (const t of [1, cores]) {
+    for (const [malloc, env] of [
+      ['plain', {}],
+      ['tuned', TUNED_MALLOC_ENV],
+    ] as const) {
+      const r = runPython(
+        'bench_torch.py',
+        ['--nets', NETS.join(','), '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '5' : '25'],
+        t,
+        env,
+      );
+      const label = `${t}T ${malloc}`;
+      if (!r.ok) {
+        console.log(`PyTorch ${label} failed: ${r.reason}`);
+        continue;
+      }
+      torchVersion = r.value.version;
+      for (const key of NETS) (torch[key] ??= {})[label] = r.value.results[key]?.samplesPerSec ?? undefined;
+      console.log(`PyTorch ${label}: ${JSON.stringify(r.value.results)}`);
+    }
+  }
+
+  // The convolutions alone, one thread, current path, in rounds alternating with the FMA probe.
+  setThreads(1);
+  const nb = nativeBackend(addon);
+  const probe = addon.fmaProbe as ((steps: number) => number) | undefined;
+  const convRows: string[][] = [];
+  let bestPeak = 0;
+  for (const c of CONVS) {
+    const [batch, h, w, cin, cout, k, pad] = c.shape;
+    const oh = h + 2 * pad - k + 1;
+    const ow = w + 2 * pad - k + 1;
+    const x = randomArray(batch * h * w * cin);
+    const wt = randomArray(k * k * cin * cout);
+    const y = new Float32Array(batch * oh * ow * cout);
+    const dy = randomArray(y.length);
+    const dx = new Float32Array(x.length);
+    const dw = new Float32Array(wt.length);
+    const geometry = [batch, h, w, cin, cout, k, k, 1, 1, pad, pad] as const;
+    const flops = 2 * batch * oh * ow * k * k * cin * cout;
+    const passes: [string, () => void][] = [
+      ['forward', () => nb.conv2dForward(x, wt, null, y, ...geometry)],
+      ['input gradient', () => nb.conv2dBackwardInput(dy, wt, dx, ...geometry)],
+      ['weight gradient', () => nb.conv2dBackwardWeight(x, dy, dw, ...geometry)],
+    ];
+    const row = [c.label];
+    for (const [, run] of passes) {
+      let best = Infinity;
+      let peak = 0;
+      for (let r = 0; r < (quick ? 1 : 3); r++) {
+        if (typeof probe === 'function') {
+          let f = 0;
+          const t = bestTime(() => (f = probe.call(addon, 1 << 18)), { minSeconds: 0.05, rounds: 1 });
+          peak = Math.max(peak, f / t / 1e9);
+        }
+        best = Math.min(best, bestTime(run, { minSeconds: quick ? 0.05 : 0.2, rounds: 1 }));
+      }
+      bestPeak = Math.max(bestPeak, peak);
+      const gflops = flops / best / 1e9;
+      row.push(`${fmt(gflops)} (${peak ? `${((100 * gflops) / peak).toFixed(0)} %` : 'n/a'})`);
+    }
+    convRows.push(row);
+    console.log(row.join(' | '));
+  }
+  setThreads(cores);
+
+  const rss = Object.fromEntries(['lenet32', 'lenet128'].map((key) => [key, peakRss(key)]));
+  console.log(`peak RSS: ${JSON.stringify(rss)}`);
+
+  const label = (key: string): string => specs.find((s) => s.key === key)!.label;
+  const torchBest = (key: string): number | undefined => Math.max(...Object.values(torch[key] ?? {}).map((v) => v ?? 0)) || undefined;
+  const ratio = (v: number | undefined, d: number | undefined): string => (v && d ? `${(v / d).toFixed(2)}×` : 'n/a');
+  const header = ['net'];
+  for (const p of paths) header.push(`neurone ${p} 1T`, `neurone ${p} ${cores}T`);
+  header.push('PyTorch 1T', `PyTorch ${cores}T`, 'PyTorch 1T tuned malloc', `PyTorch ${cores}T tuned malloc`);
+  for (const p of paths) header.push(`${p} 1T / PyTorch best`, `${p} ${cores}T / PyTorch best`);
+  const rows = NETS.map((key) => {
+    const r = [label(key)];
+    for (const p of paths) r.push(fmt(ours[key][p]?.one, 0), fmt(ours[key][p]?.all, 0));
+    const t = torch[key] ?? {};
+    r.push(fmt(t['1T plain'], 0), fmt(t[`${cores}T plain`], 0), fmt(t['1T tuned'], 0), fmt(t[`${cores}T tuned`], 0));
+    for (const p of paths) r.push(ratio(ours[key][p]?.one, torchBest(key)), ratio(ours[key][p]?.all, torchBest(key)));
+    return r;
+  });
+  const body = [
+    '## 2-D nets: training throughput (samples/s), convolutions, memory',
+    '',
+    `Command: \`npx ts-node --transpile-only scripts/bench-2d.ts\`, ${new Date().toISOString().slice(0, 10)}. Machine: ${machineDescription()}. PyTorch ${torchVersion} (\`scripts/bench_torch.py\`, OMP/MKL threads = torch threads).`,
+    `Median epoch after a warm-up, float32, plain SGD, random data taken in order (scripts/bench-nets.ts: LeNet-style = Conv2D 5×5 1→6, ReLU, MaxPool2D 2, Conv2D 5×5 6→16, ReLU, MaxPool2D 2, Linear 256→120, ReLU, Linear 120→10 on 28×28×1; small VGG = two blocks of two padded 3×3 convolutions (3→32→32, 32→64→64) with ReLU and 2×2 max pooling, Linear 4096→128, ReLU, Linear 128→10 on 32×32×3). "PyTorch best" is PyTorch's best of its four settings in this run.`,
+    '',
+    table(header, rows),
+    '',
+    `The convolutions alone, batch 32, one thread, ${defaultPath} path: GFLOP/s of useful work (2·batch·outH·outW·kH·kW·chanIn·chanOut per pass) and, in brackets, its share of one core's FMA peak measured by the addon's \`fmaProbe\` in rounds alternating with the pass (best probe of the run: ${fmt(bestPeak)} GFLOP/s).`,
+    '',
+    table(['convolution', 'forward', 'input gradient', 'weight gradient'], convRows),
+    '',
+    `Peak RSS of a process running only the LeNet benchmark (one thread, 60·batch random images held in memory): batch 32 ${fmt(rss.lenet32, 0)} MiB, batch 128 ${fmt(rss.lenet128, 0)} MiB.`,
+  ].join('\n');
+  console.log(`\n${body}`);
+  if (write) writeSection('2d', body);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
