@@ -318,6 +318,8 @@ export function trainStyleFeatures(images: readonly Tensor[], options?: TrainSty
     optimizer.step(net.parameters());
     onStep?.(step, sum / batchSize);
   }
+  // Out of the training network: its modules' errors name positions in its own Sequential again.
+  start.net.setPosition(null);
   return start;
 }
 
