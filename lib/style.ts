@@ -15,6 +15,7 @@ import { Rng } from './random';
 import { backend } from './backend';
 import { initialize } from './init';
 import { Module, Parameter, Sequential } from './nn/module';
+import { keepModes } from './nn/mode';
 import { AvgPool2D, Conv2D, GlobalAvgPool2D } from './nn/conv2d';
 import { ReLU } from './nn/activations';
 import { Linear } from './nn/linear';
@@ -365,6 +366,21 @@ function deepest(features: StyleFeatures): number {
   return Math.max(...features.styleLayers, ...features.contentLayers);
 }
 
+/**
+ * Runs `f` with the feature network in evaluation mode (Dropout off, BatchNorm on its running
+ * estimates: the features of an image must not depend on the pass), then puts every module's
+ * mode back as it was, as `predict` does.
+ */
+function inEvalMode<T>(net: Module, f: () => T): T {
+  const restore = keepModes(net);
+  net.eval();
+  try {
+    return f();
+  } finally {
+    restore();
+  }
+}
+
 function asBatch(image: Tensor): Tensor {
   return wrap([1, ...image.shape], image.data);
 }
@@ -469,8 +485,10 @@ export function styleDistance(features: StyleFeatures, image: Tensor, style: Ten
   checkImage(who, 'style', style);
   if (f.styleLayers.length === 0) throw new RangeError(`${who}: features.styleLayers is empty`);
   const onlyStyle: StyleFeatures = { net: f.net, styleLayers: f.styleLayers, contentLayers: [] };
-  const targets: StyleTargets = { content: new Map(), style: styleTargets(onlyStyle, style) };
-  return lossAndGradient(onlyStyle, targets, asBatch(image), 0, 1, null).style;
+  return inEvalMode(f.net, () => {
+    const targets: StyleTargets = { content: new Map(), style: styleTargets(onlyStyle, style) };
+    return lossAndGradient(onlyStyle, targets, asBatch(image), 0, 1, null).style;
+  });
 }
 
 /**
@@ -491,10 +509,12 @@ export function styleLossAndGradient(
   contentWeight = 1,
   styleWeight = 10,
 ): { loss: StyleLoss; gradient: Tensor } {
-  const targets: StyleTargets = { content: contentTargets(features, content), style: styleTargets(features, style) };
-  const gradient = zeros(image.shape);
-  const loss = lossAndGradient(features, targets, asBatch(image), contentWeight, styleWeight, gradient.data);
-  return { loss, gradient };
+  return inEvalMode(features.net, () => {
+    const targets: StyleTargets = { content: contentTargets(features, content), style: styleTargets(features, style) };
+    const gradient = zeros(image.shape);
+    const loss = lossAndGradient(features, targets, asBatch(image), contentWeight, styleWeight, gradient.data);
+    return { loss, gradient };
+  });
 }
 
 /**
@@ -512,6 +532,8 @@ export function styleLossAndGradient(
  * `styleLayers`. Random features, whose filters have zero mean, always respond.
  * Starting from the content image (or noise), Adam moves the pixels along the gradient, which
  * reaches them through each module's `backwardDelta`; after each step they are clamped to [0, 1].
+ * The feature network runs in evaluation mode (Dropout off, BatchNorm on its running estimates),
+ * each module's mode put back afterwards.
  * The image returned is the last one (the loss of each step is in `history`).
  *
  * Cost: one forward and one backward pass of the feature network per step, at the content
@@ -560,24 +582,26 @@ export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTra
     }
   }
 
-  const targets: StyleTargets = { content: contentTargets(features, content), style: styleTargets(features, style) };
-  const x = zeros([1, h, w, 3]);
-  if (init === 'content') x.data.set(content.data);
-  else {
-    const rng = new Rng(seed);
-    for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform();
-  }
-  const pixels: Parameter = { name: 'image', value: x, grad: zeros(x.shape), module: features.net };
-  const optimizer = new Adam({ lr });
-  const history: number[] = [];
-  for (let step = 1; step <= steps; step++) {
-    const loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, pixels.grad.data);
+  return inEvalMode(features.net, (): StyleTransferResult => {
+    const targets: StyleTargets = { content: contentTargets(features, content), style: styleTargets(features, style) };
+    const x = zeros([1, h, w, 3]);
+    if (init === 'content') x.data.set(content.data);
+    else {
+      const rng = new Rng(seed);
+      for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform();
+    }
+    const pixels: Parameter = { name: 'image', value: x, grad: zeros(x.shape), module: features.net };
+    const optimizer = new Adam({ lr });
+    const history: number[] = [];
+    for (let step = 1; step <= steps; step++) {
+      const loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, pixels.grad.data);
+      history.push(loss.total);
+      optimizer.step([pixels]);
+      for (let i = 0; i < x.data.length; i++) x.data[i] = Math.min(1, Math.max(0, x.data[i]));
+      onStep?.(step, loss);
+    }
+    const loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, null);
     history.push(loss.total);
-    optimizer.step([pixels]);
-    for (let i = 0; i < x.data.length; i++) x.data[i] = Math.min(1, Math.max(0, x.data[i]));
-    onStep?.(step, loss);
-  }
-  const loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, null);
-  history.push(loss.total);
-  return { image: wrap([h, w, 3], x.data), loss, history };
+    return { image: wrap([h, w, 3], x.data), loss, history };
+  });
 }

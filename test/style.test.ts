@@ -6,7 +6,7 @@
 import { setBackend } from '../lib/backend';
 import { Rng } from '../lib/random';
 import { Tensor, wrap } from '../lib/tensor';
-import { AvgPool2D, Conv2D, Sequential, Sigmoid, TanH } from '../lib/nn';
+import { AvgPool2D, Conv2D, Dropout, ReLU, Sequential, Sigmoid, TanH } from '../lib/nn';
 import { randomStyleFeatures, styleDistance, styleLossAndGradient, styleTransfer, StyleFeatures, trainStyleFeatures } from '../lib/style';
 import { resizeImage } from '../lib/data/image';
 import { availableBackends } from './backends';
@@ -98,6 +98,21 @@ describe.each(availableBackends())('style transfer on the %s backend', (name) =>
     const r = styleTransfer(image, image, { features, steps: 0 });
     expect(r.loss.total).toBeCloseTo(0, 6);
     expect(Array.from(r.image.data)).toEqual(Array.from(image.data));
+  });
+
+  test('the feature network runs in evaluation mode (Dropout off), its modes put back', () => {
+    const dropout = new Dropout(0.5);
+    const net = new Sequential(new Conv2D(3, 3, 6, 1, { padding: 1 }), new ReLU(), dropout, new AvgPool2D(2, 2));
+    const features: StyleFeatures = { net, styleLayers: [2, 3], contentLayers: [3] };
+    const image = stripes(8, 8);
+    // In training mode the same image would meet two different dropout masks and a non-zero distance.
+    expect(styleDistance(features, image, image)).toBeCloseTo(0, 6);
+    expect(styleTransfer(image, image, { features, steps: 0 }).loss.total).toBeCloseTo(0, 6);
+    expect(net.training).toBe(true);
+    expect(dropout.training).toBe(true);
+    net.eval();
+    styleDistance(features, image, randomImage(8, 8, 1));
+    expect(dropout.training).toBe(false);
   });
 
   test('trainStyleFeatures trains the random features of its seed', () => {
