@@ -214,3 +214,25 @@ export function convVariantCurves(panels: readonly LineData[]): string {
     2,
   );
 }
+
+/** Issue 16, experiment 2: one panel per dataset, test BCE per epoch of each autoencoder, mean ± std over the seeds. */
+export interface SeedCurves {
+  title: string;
+  /** One entry per model: its name and, per seed, the value at each epoch. */
+  series: { name: string; runs: (number | null)[][] }[];
+}
+
+export function seedBandCurves(panels: readonly SeedCurves[], yLabel: string): string {
+  return panelsSvg(
+    panels.map((p) => ({
+      series: p.series.map((s) =>
+        meanBandSeries(
+          s.name,
+          s.runs.map((r) => r.map((v) => v ?? undefined)),
+        ),
+      ),
+      options: { title: p.title, xLabel: 'epoch', yLabel },
+    })),
+    2,
+  );
+}

@@ -180,6 +180,11 @@ function main(): void {
   }
   figure('usps-zero-init.svg', charts.zeroInitCurves(figureData('usps-zero-init', recoverLineCharts)));
   figure('usps-conv-variants.svg', charts.convVariantCurves(figureData('usps-conv-variants', recoverLineCharts)));
+  const convAe2d = loadFigureData<charts.SeedCurves[]>('conv-ae-2d-curves');
+  if (convAe2d) {
+    const seeds = convAe2d[0]?.series[0]?.runs.length ?? 0;
+    figure('conv-ae-2d-curves.svg', charts.seedBandCurves(convAe2d, `BCE per image, mean ± std over ${seeds} seeds`));
+  }
 
   // PNG renders of every SVG, for looking at them.
   for (const f of fs
