@@ -336,8 +336,12 @@ of the dense autoencoders on Fashion-MNIST lands where item 6's did (233.8 and 2
   max-pooling a few entries fail on both backends alike, where the finite difference straddles a kink);
   in the same probe, 2×2 or 3×3 transposed kernels, a final \`Conv2D\` after them and transposed-convolution weights
   doubled at initialisation all collapsed the same way. With a linear code the same network trains in every seed
-  (table below). We did not find why the upsampling decoder escapes it; its two healthy Fashion-MNIST runs (216.9,
-  215.6) match the upsampling decoder (216.3). (2) On Fashion-MNIST the conv reconstructions are smoother than the
+  (table below). A likely reason, measured but not proven: at initialisation the transposed-convolution
+  decoder's output varies 3–5× less from image to image than the upsampling decoder's (standard deviation across 500
+  MNIST images of the pre-sigmoid output 0.003–0.005 against 0.015–0.018, seeds 0–2, for outputs of similar size), so
+  the early error is nearly the same for every image and its gradient pushes every image's code the same way, into
+  saturation (doubling the transposed weights scales both parts alike, which fits its not helping). The two healthy
+  transposed-convolution runs on Fashion-MNIST (216.9, 215.6) match the upsampling decoder (216.3). (2) On Fashion-MNIST the conv reconstructions are smoother than the
   dense 784→256→64's: prints and stripes (the "Lee" shirt, sandal straps) are lost, the BCE gain is small, and
   Gaussian noise is handled worse (above). (3) It costs more: 3–4× the wall time of the dense 784→256→64 per run
   on one core (about 100 s against 30 s for 15 epochs of 10,000 images), most of it in the 3×3 convolutions at 28×28.
