@@ -21,8 +21,9 @@
  * does not fetch, so it failed on a machine whose cache was cold.) The arm64 and oldest Nodes come
  * from the npm registry once (scripts/fetch-node.js), then from the temporary folder.
  *
- * Slow-ish (a TypeScript build, two prebuilds unless cached, one addon compile, a training under
- * qemu): a minute or two, several more when the binaries are not cached.
+ * Slow-ish (a TypeScript build, one addon compile, a training under qemu): about a minute with the
+ * binaries and Nodes cached (68 s on the 2-core machine, the qemu training 5 s of it), a few
+ * minutes more when prebuild:all builds them and the Nodes are fetched first.
  */
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as crypto from 'crypto';
