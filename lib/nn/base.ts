@@ -280,7 +280,9 @@ export abstract class Module {
   /** `Linear(784, 10)`: the type and its positional arguments. */
   toString(): string {
     const c = this.config();
-    return `${c.type}(${c.args.map((a) => String(a)).join(', ')})`;
+    // An array argument (a [height, width] pair, Reshape's shape) as it is written in a call.
+    const written = (a: unknown): string => (Array.isArray(a) ? `[${a.map(written).join(', ')}]` : String(a));
+    return `${c.type}(${c.args.map(written).join(', ')})`;
   }
 
   /** How errors name this module: `Linear(784, 10) at position 3`. */

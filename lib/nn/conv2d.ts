@@ -377,8 +377,11 @@ abstract class Pool2D extends Module {
   readonly strideHeight: number;
   readonly strideWidth: number;
 
-  constructor(who: string, kSize: Size2D, stride: Size2D | undefined) {
+  constructor(who: string, kSize: Size2D, stride: Size2D | undefined, extra: number) {
     super();
+    // From plain JavaScript, a PyTorch habit (padding, ceil_mode) would otherwise be ignored.
+    if (extra > 0)
+      throw new TypeError(`${who} takes (kSize, stride); padding and ceilMode are not supported, got ${extra} more argument(s)`);
     const v = checkArguments(who, POOL2D_SCHEMA, [kSize, stride]);
     this.kHeight = v.kSizeHeight;
     this.kWidth = v.kSizeWidth;
@@ -425,7 +428,7 @@ export class MaxPool2D extends Pool2D {
    * @param stride Pixels between two windows, one number or `[height, width]` (default kSize).
    */
   constructor(kSize: Size2D, stride?: Size2D) {
-    super('MaxPool2D', kSize, stride);
+    super('MaxPool2D', kSize, stride, arguments.length - 2);
   }
 
   forward(input: Tensor): Tensor {
@@ -477,7 +480,7 @@ export class AvgPool2D extends Pool2D {
    * @param stride Pixels between two windows, one number or `[height, width]` (default kSize).
    */
   constructor(kSize: Size2D, stride?: Size2D) {
-    super('AvgPool2D', kSize, stride);
+    super('AvgPool2D', kSize, stride, arguments.length - 2);
   }
 
   forward(input: Tensor): Tensor {
@@ -555,6 +558,9 @@ export class Upsample2D extends Module {
    */
   constructor(scale: Size2D) {
     super();
+    // From plain JavaScript, PyTorch's { mode: 'bilinear' } would otherwise be ignored.
+    if (arguments.length > 1)
+      throw new TypeError(`Upsample2D takes (scale) and upsamples by nearest neighbour only, got ${arguments.length} arguments`);
     const v = checkArguments('Upsample2D', UPSAMPLE2D_SCHEMA, [scale]);
     this.scaleHeight = v.scaleHeight;
     this.scaleWidth = v.scaleWidth;

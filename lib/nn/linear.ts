@@ -126,7 +126,14 @@ export class Linear extends Module {
       this.allocate(inputShape[1]);
     }
     if (inputShape.length !== 2 || inputShape[1] !== this.inputSize) {
-      throw this.shapeError(['batch', this.inputSize], inputShape);
+      const error = this.shapeError(['batch', this.inputSize], inputShape);
+      // An image or a sequence where features were expected: the fix is one layer away.
+      if (inputShape.length > 2 && inputShape.slice(1).reduce((a, b) => a * b, 1) === this.inputSize) {
+        throw new RangeError(
+          `${error.message} (add a Flatten() before it: ${inputShape.slice(1).join(' × ')} = ${this.inputSize} values per sample)`,
+        );
+      }
+      throw error;
     }
     return [inputShape[0], this.outputSize];
   }

@@ -199,7 +199,10 @@ export class Reshape extends Module {
     const free = this.shape.indexOf(-1);
     const target = this.shape.map((d) => (d === -1 ? values / known : d));
     if (inputShape.length < 2 || (free < 0 ? known !== values : values % known !== 0)) {
-      throw this.shapeError(['batch', `… (${free < 0 ? known : `a multiple of ${known}`} values per sample)`], inputShape);
+      const expected = free < 0 ? `${known}` : `a multiple of ${known}`;
+      throw new RangeError(
+        `${this.label()}: expected input with ${expected} values per sample to fill [${this.shape.join(', ')}], got (${inputShape.join(', ')}): ${values} per sample`,
+      );
     }
     return [inputShape[0], ...target];
   }

@@ -94,7 +94,7 @@ function checkShapeArgument(type: string, spec: ArgumentSpec, v: unknown): void 
     const free = d === -1 && v.indexOf(-1) === i;
     if (!free && (typeof d !== 'number' || !Number.isInteger(d) || d < 1 || d > max)) {
       throw new RangeError(
-        `${type}: ${spec.name}[${i}] must be an integer in [1, ${max}]${i === v.indexOf(-1) ? ' or -1' : ''}, got ${describe(d)}`,
+        `${type}: ${spec.name}[${i}] must be an integer in [1, ${max}]${i === v.indexOf(-1) ? ' or -1' : ''}, got ${typeof d === 'number' ? d : describe(d)}`,
       );
     }
     if (!free) product *= d as number;

@@ -1,0 +1,110 @@
+// The 2-D layers' arguments and shape errors, as a PyTorch or TensorFlow.js user meets them: what
+// is refused, and that the message names the layer, its position and expected vs received.
+// (Their values and gradients are checked by the registry-driven suites: gradients, serialize,
+// onnx, torch, fuzz.)
+import {
+  AvgPool2D,
+  Conv2D,
+  ConvTranspose2D,
+  Flatten,
+  GlobalAvgPool2D,
+  Linear,
+  MaxPool2D,
+  ReLU,
+  Reshape,
+  Sequential,
+  Upsample2D,
+} from '../../lib/nn';
+import { randn } from '../../lib/tensor';
+
+describe('2-D layers: shapes', () => {
+  test('Conv2D output size with padding, strides and rectangular kernels, as PyTorch computes it', () => {
+    // floor((h + 2p − k) / s) + 1 per axis.
+    expect(new Conv2D(5, 1, 6).outputShape([2, 28, 28, 1])).toEqual([2, 24, 24, 6]);
+    expect(new Conv2D(3, 8, 4, 2, { padding: 1 }).outputShape([1, 7, 8, 8])).toEqual([1, 4, 4, 4]);
+    expect(new Conv2D([3, 1], 2, 2, [2, 1], { padding: [1, 0] }).outputShape([1, 9, 5, 2])).toEqual([1, 5, 5, 2]);
+    expect(new ConvTranspose2D(4, 16, 8, 2, { padding: 1 }).outputShape([3, 7, 7, 16])).toEqual([3, 14, 14, 8]);
+    expect(new ConvTranspose2D(3, 1, 1, [2, 3], { outputPadding: [1, 2] }).outputShape([1, 4, 4, 1])).toEqual([1, 10, 14, 1]);
+    expect(new MaxPool2D(2).outputShape([1, 5, 7, 3])).toEqual([1, 2, 3, 3]);
+    expect(new AvgPool2D([3, 2], 1).outputShape([1, 5, 7, 3])).toEqual([1, 3, 6, 3]);
+    expect(new GlobalAvgPool2D().outputShape([4, 3, 5, 9])).toEqual([4, 9]);
+    expect(new Upsample2D([2, 3]).outputShape([1, 4, 5, 2])).toEqual([1, 8, 15, 2]);
+    expect(new Reshape([7, 7, -1]).outputShape([2, 7 * 7 * 16])).toEqual([2, 7, 7, 16]);
+    expect(new Flatten().outputShape([2, 4, 4, 16])).toEqual([2, 256]);
+  });
+
+  test('a LeNet forward and backward run end to end with the documented shapes', () => {
+    const net = new Sequential(
+      new Conv2D(5, 1, 6),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Conv2D(5, 6, 16),
+      new ReLU(),
+      new MaxPool2D(2),
+      new Flatten(),
+      new Linear(256, 10),
+    );
+    const x = randn([3, 28, 28, 1]);
+    const y = net.forward(x);
+    expect(y.shape).toEqual([3, 10]);
+    net.backwardUpdateGradient(x, randn([3, 10]));
+    const dx = net.backwardDelta(x, randn([3, 10]));
+    expect(dx.shape).toEqual([3, 28, 28, 1]);
+    expect(Array.from(dx.data).every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('2-D layers: refusals name the layer, its position, expected and received', () => {
+  test('a kernel larger than the padded image, before any kernel runs', () => {
+    const net = new Sequential(new Conv2D(3, 1, 2), new Conv2D(5, 2, 2));
+    expect(() => net.forward(randn([1, 6, 6, 1]))).toThrow(
+      /^Conv2D\(5, 2, 2, 1\) at position 1: expected input \(batch, height >= 5, width >= 5, 2\), got \(1, 4, 4, 2\)$/,
+    );
+    expect(() => new MaxPool2D([2, 4]).forward(randn([1, 3, 3, 1]))).toThrow(
+      /^MaxPool2D\(\[2, 4\], \[2, 4\]\): expected input \(batch, height >= 2, width >= 4, chan\), got \(1, 3, 3, 1\)$/,
+    );
+  });
+
+  test('a channel count that does not match, with the channels-first and channel-less hints', () => {
+    expect(() => new Conv2D(3, 3, 8).forward(randn([2, 3, 32, 32]))).toThrow(
+      /expected input \(batch, height, width, 3\), got \(2, 3, 32, 32\) \(images are channels-last .*the input looks channels-first .* transpose it to \(2, 32, 32, 3\)\)/,
+    );
+    expect(() => new Conv2D(3, 1, 8).forward(randn([2, 28, 28]))).toThrow(/needs a channel axis: reshape it to \(2, 28, 28, 1\)/);
+    expect(() => new Conv2D(3, 1, 8).forward(randn([2, 784]))).toThrow(/needs Reshape\(\[height, width, chan\]\) first/);
+  });
+
+  test('a Linear given an image says to add a Flatten', () => {
+    const net = new Sequential(new Conv2D(3, 1, 4, 1, { padding: 1 }), new Linear(28 * 28 * 4, 10));
+    expect(() => net.forward(randn([2, 28, 28, 1]))).toThrow(
+      /^Linear\(3136, 10\) at position 1: expected input \(batch, 3136\), got \(2, 28, 28, 4\) \(add a Flatten\(\) before it: 28 × 28 × 4 = 3136 values per sample\)$/,
+    );
+  });
+
+  test('a Reshape whose sizes do not fit says how many values it needs', () => {
+    expect(() => new Sequential(new Linear(4, 100), new Reshape([7, 7, 16])).forward(randn([2, 4]))).toThrow(
+      /^Reshape\(\[7, 7, 16\]\) at position 1: expected input with 784 values per sample to fill \[7, 7, 16\], got \(2, 100\): 100 per sample$/,
+    );
+    expect(() => new Reshape([3, -1]).forward(randn([2, 10]))).toThrow(/a multiple of 3 values per sample/);
+  });
+
+  test('bad arguments: pairs, ranges, shapes, and PyTorch options these layers do not have', () => {
+    expect(() => new Conv2D([3, 3, 3] as unknown as number, 1, 1)).toThrow(/^Conv2D: kSize must be an integer or \[height, width\], got /);
+    expect(() => new Conv2D([3, 0], 1, 1)).toThrow(/^Conv2D: kSize\[1\] must be an integer in \[1, \d+\], got 0$/);
+    expect(() => new Conv2D(3, 1, 1, 0)).toThrow(/^Conv2D: stride must be an integer in \[1, \d+\], got 0$/);
+    expect(() => new Conv2D([3, 2], 1, 1, 1, { padding: [2, 2] })).toThrow(/^Conv2D: padding\[1\] must be an integer in \[0, 1\], got 2$/);
+    expect(() => new Conv2D(3, 1, 1, 1, { padding: -1 })).toThrow(/^Conv2D: padding must be an integer in \[0, 2\], got -1$/);
+    expect(() => new Conv2D(3, 1, 1, 1, { dilation: 2 } as never)).toThrow(/dilation/);
+    expect(() => new ConvTranspose2D(3, 1, 1, 2, { outputPadding: 2 })).toThrow(
+      /^ConvTranspose2D: outputPadding must be an integer in \[0, 1\], got 2$/,
+    );
+    expect(() => new Upsample2D(0)).toThrow(/^Upsample2D: scale must be an integer in \[1, 4096\], got 0$/);
+    expect(() => new Reshape([7, 0])).toThrow(/^Reshape: shape\[1\] must be an integer in \[1, \d+\], got 0$/);
+    expect(() => new Reshape([-1, -1])).toThrow(/^Reshape: shape\[1\] must be an integer in \[1, \d+\], got -1$/);
+    expect(() => new Reshape(7 as unknown as number[])).toThrow(/^Reshape: shape must be a list of 1 to 8 integers/);
+    // Plain JavaScript can pass what the types forbid: PyTorch's padding and mode are refused, not ignored.
+    const MaxPool = MaxPool2D as unknown as new (...a: unknown[]) => MaxPool2D;
+    expect(() => new MaxPool(2, 2, 1)).toThrow(/^MaxPool2D takes \(kSize, stride\); padding and ceilMode are not supported/);
+    const Upsample = Upsample2D as unknown as new (...a: unknown[]) => Upsample2D;
+    expect(() => new Upsample(2, { mode: 'bilinear' })).toThrow(/^Upsample2D takes \(scale\) and upsamples by nearest neighbour only/);
+  });
+});
