@@ -64,7 +64,7 @@ const deepCnn = (): Module => {
 };
 
 /** LeNet-style: Conv2D 5×5 ×2 with 2×2 max pooling, two dense layers, on 28×28×1 images. */
-const lenet = (): Module =>
+export const lenet = (): Module =>
   new Sequential(
     new Conv2D(5, 1, 6),
     new ReLU(),
@@ -78,7 +78,7 @@ const lenet = (): Module =>
     new Linear(120, 10),
   );
 /** Two VGG blocks (two padded 3×3 convolutions, then 2×2 max pooling) on 32×32×3 images. */
-const smallVgg = (): Module =>
+export const smallVgg = (): Module =>
   new Sequential(
     new Conv2D(3, 3, 32, 1, { padding: 1 }),
     new ReLU(),

@@ -5,7 +5,8 @@
 //
 // --cpu times each call by the process's CPU time (process.cpuUsage) instead of the wall clock:
 // on a machine others are using, a one-thread profile then counts only this process's work.
-import { Conv1D, Conv2D, Flatten, Linear, MaxPool1D, MaxPool2D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros, Tensor } from '../lib';
+import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros, Tensor } from '../lib';
+import { lenet, smallVgg } from './bench-nets';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const key = positional[0] ?? 'a';
@@ -55,40 +56,8 @@ const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
       shape: [32, 256, 1],
     };
   },
-  lenet: () => ({
-    net: new Sequential(
-      new Conv2D(5, 1, 6),
-      new ReLU(),
-      new MaxPool2D(2),
-      new Conv2D(5, 6, 16),
-      new ReLU(),
-      new MaxPool2D(2),
-      new Flatten(),
-      new Linear(256, 120),
-      new ReLU(),
-      new Linear(120, 10),
-    ),
-    shape: [32, 28, 28, 1],
-  }),
-  vgg: () => ({
-    net: new Sequential(
-      new Conv2D(3, 3, 32, 1, { padding: 1 }),
-      new ReLU(),
-      new Conv2D(3, 32, 32, 1, { padding: 1 }),
-      new ReLU(),
-      new MaxPool2D(2),
-      new Conv2D(3, 32, 64, 1, { padding: 1 }),
-      new ReLU(),
-      new Conv2D(3, 64, 64, 1, { padding: 1 }),
-      new ReLU(),
-      new MaxPool2D(2),
-      new Flatten(),
-      new Linear(4096, 128),
-      new ReLU(),
-      new Linear(128, 10),
-    ),
-    shape: [32, 32, 32, 3],
-  }),
+  lenet: () => ({ net: lenet() as Sequential, shape: [32, 28, 28, 1] }),
+  vgg: () => ({ net: smallVgg() as Sequential, shape: [32, 32, 32, 3] }),
 };
 if (!nets[key]) throw new Error(`unknown net '${key}': expected one of ${Object.keys(nets).join(', ')}`);
 const { net, shape } = nets[key]();

@@ -474,6 +474,32 @@ function avgPool1dBackward(
   }
 }
 
+/** The shape arguments of the conv2d kernels, in the Backend's order. */
+type Conv2dArgs = [
+  batch: number,
+  height: number,
+  width: number,
+  chanIn: number,
+  chanOut: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padHeight: number,
+  padWidth: number,
+];
+/** The shape arguments of the pool2d kernels, in the Backend's order. */
+type Pool2dArgs = [
+  batch: number,
+  height: number,
+  width: number,
+  chan: number,
+  kHeight: number,
+  kWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+];
+
 /** The geometry of a 2-D convolution, as the conv2d kernels take it. */
 interface Conv2dGeometry {
   height: number;
@@ -535,40 +561,9 @@ function windowScratch(size: number): Float32Array {
   return conv2dWindowScratch.subarray(0, size);
 }
 
-function conv2dForward(
-  x: Float32Array,
-  w: Float32Array,
-  bias: Float32Array | null,
-  y: Float32Array,
-  batch: number,
-  height: number,
-  width: number,
-  chanIn: number,
-  chanOut: number,
-  kHeight: number,
-  kWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-  padHeight: number,
-  padWidth: number,
-): void {
-  const { outHeight, outWidth } = check.checkConv2dForward(
-    x,
-    w,
-    bias,
-    y,
-    batch,
-    height,
-    width,
-    chanIn,
-    chanOut,
-    kHeight,
-    kWidth,
-    strideHeight,
-    strideWidth,
-    padHeight,
-    padWidth,
-  );
+function conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, ...geometry: Conv2dArgs): void {
+  const [batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth] = geometry;
+  const { outHeight, outWidth } = check.checkConv2dForward(x, w, bias, y, ...geometry);
   const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
   const pixels = outHeight * outWidth;
   const window = kHeight * kWidth * chanIn;
@@ -583,38 +578,9 @@ function conv2dForward(
   }
 }
 
-function conv2dBackwardInput(
-  dy: Float32Array,
-  w: Float32Array,
-  dx: Float32Array,
-  batch: number,
-  height: number,
-  width: number,
-  chanIn: number,
-  chanOut: number,
-  kHeight: number,
-  kWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-  padHeight: number,
-  padWidth: number,
-): void {
-  const { outHeight, outWidth, input } = check.checkConv2dBackwardInput(
-    dy,
-    w,
-    dx,
-    batch,
-    height,
-    width,
-    chanIn,
-    chanOut,
-    kHeight,
-    kWidth,
-    strideHeight,
-    strideWidth,
-    padHeight,
-    padWidth,
-  );
+function conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, ...geometry: Conv2dArgs): void {
+  const [batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth] = geometry;
+  const { outHeight, outWidth, input } = check.checkConv2dBackwardInput(dy, w, dx, ...geometry);
   const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
   const pixels = outHeight * outWidth;
   const window = kHeight * kWidth * chanIn;
@@ -629,38 +595,9 @@ function conv2dBackwardInput(
   }
 }
 
-function conv2dBackwardWeight(
-  x: Float32Array,
-  dy: Float32Array,
-  dw: Float32Array,
-  batch: number,
-  height: number,
-  width: number,
-  chanIn: number,
-  chanOut: number,
-  kHeight: number,
-  kWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-  padHeight: number,
-  padWidth: number,
-): void {
-  const { outHeight, outWidth } = check.checkConv2dBackwardWeight(
-    x,
-    dy,
-    dw,
-    batch,
-    height,
-    width,
-    chanIn,
-    chanOut,
-    kHeight,
-    kWidth,
-    strideHeight,
-    strideWidth,
-    padHeight,
-    padWidth,
-  );
+function conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, ...geometry: Conv2dArgs): void {
+  const [batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth] = geometry;
+  const { outHeight, outWidth } = check.checkConv2dBackwardWeight(x, dy, dw, ...geometry);
   const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
   const pixels = outHeight * outWidth;
   const window = kHeight * kWidth * chanIn;
@@ -673,32 +610,9 @@ function conv2dBackwardWeight(
   }
 }
 
-function maxPool2dForward(
-  x: Float32Array,
-  y: Float32Array,
-  argmax: Int32Array,
-  batch: number,
-  height: number,
-  width: number,
-  chan: number,
-  kHeight: number,
-  kWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-): void {
-  const { outHeight, outWidth } = check.checkMaxPool2dForward(
-    x,
-    y,
-    argmax,
-    batch,
-    height,
-    width,
-    chan,
-    kHeight,
-    kWidth,
-    strideHeight,
-    strideWidth,
-  );
+function maxPool2dForward(x: Float32Array, y: Float32Array, argmax: Int32Array, ...geometry: Pool2dArgs): void {
+  const [batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth] = geometry;
+  const { outHeight, outWidth } = check.checkMaxPool2dForward(x, y, argmax, ...geometry);
   for (let bt = 0; bt < batch; bt++) {
     for (let oy = 0; oy < outHeight; oy++) {
       for (let ox = 0; ox < outWidth; ox++) {
@@ -722,27 +636,10 @@ function maxPool2dForward(
   }
 }
 
-function maxPool2dBackward(
-  dy: Float32Array,
-  argmax: Int32Array,
-  dx: Float32Array,
-  batch: number,
-  height: number,
-  width: number,
-  chan: number,
-  kHeight: number,
-  kWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-): void {
+function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Array, ...geometry: Pool2dArgs): void {
+  const [, height, width, chan, kHeight, kWidth, strideHeight, strideWidth] = geometry;
   // argmaxCopy: checked and used, never argmax itself, which may sit in a SharedArrayBuffer a Worker writes meanwhile.
-  const {
-    outHeight,
-    outWidth,
-    input,
-    output,
-    argmaxCopy: arg,
-  } = check.checkMaxPool2dBackward(dy, argmax, dx, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth);
+  const { outHeight, outWidth, input, output, argmaxCopy: arg } = check.checkMaxPool2dBackward(dy, argmax, dx, ...geometry);
   if (input > 0) dx.fill(0, 0, input);
   const sample = height * width * chan;
   for (let i = 0; i < output; i++) {
@@ -766,19 +663,9 @@ function maxPool2dBackward(
   }
 }
 
-function avgPool2dForward(
-  x: Float32Array,
-  y: Float32Array,
-  batch: number,
-  height: number,
-  width: number,
-  chan: number,
-  kHeight: number,
-  kWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-): void {
-  const { outHeight, outWidth } = check.checkAvgPool2dForward(x, y, batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth);
+function avgPool2dForward(x: Float32Array, y: Float32Array, ...geometry: Pool2dArgs): void {
+  const [batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth] = geometry;
+  const { outHeight, outWidth } = check.checkAvgPool2dForward(x, y, ...geometry);
   const scale = Math.fround(1 / (kHeight * kWidth));
   for (let bt = 0; bt < batch; bt++) {
     for (let oy = 0; oy < outHeight; oy++) {
@@ -798,30 +685,9 @@ function avgPool2dForward(
   }
 }
 
-function avgPool2dBackward(
-  dy: Float32Array,
-  dx: Float32Array,
-  batch: number,
-  height: number,
-  width: number,
-  chan: number,
-  kHeight: number,
-  kWidth: number,
-  strideHeight: number,
-  strideWidth: number,
-): void {
-  const { outHeight, outWidth, input } = check.checkAvgPool2dBackward(
-    dy,
-    dx,
-    batch,
-    height,
-    width,
-    chan,
-    kHeight,
-    kWidth,
-    strideHeight,
-    strideWidth,
-  );
+function avgPool2dBackward(dy: Float32Array, dx: Float32Array, ...geometry: Pool2dArgs): void {
+  const [batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth] = geometry;
+  const { outHeight, outWidth, input } = check.checkAvgPool2dBackward(dy, dx, ...geometry);
   const scale = Math.fround(1 / (kHeight * kWidth));
   if (input > 0) dx.fill(0, 0, input);
   for (let bt = 0; bt < batch; bt++) {
