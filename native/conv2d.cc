@@ -69,7 +69,9 @@ Tiling tilingOf(const Conv2dShape& s) {
   const int64_t pixels = s.outHeight() * s.outWidth(), window = s.windowSize();
   if (pixels == 0) return {Layout::Rows, 0, 0, 0};
   if (isPointwise(s)) return {Layout::Pointwise, pixels, pixels, 1};
-  if (s.chanIn == 1) {
+  // Columns tiles are whole output rows: only where one row's windows fit a few tiles' budget
+  // (a huge kernel on one channel would otherwise need window · outWidth floats of scratch).
+  if (s.chanIn == 1 && window * s.outWidth() <= 4 * kTileFloats) {
     const int64_t outWidth = s.outWidth(), rows = std::max<int64_t>(1, kTileFloats / (window * outWidth));
     const int64_t tile = std::min(pixels, rows * outWidth);
     return {Layout::Columns, pixels, tile, (pixels + tile - 1) / tile};

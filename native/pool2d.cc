@@ -148,10 +148,28 @@ int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* 
     // Some entry points outside its window: the general pass below finds which.
   }
   std::memset(dx, 0, s.batch * sample * sizeof(float));
+  if (oh == 0 || ow == 0) return -1;  // no outputs, no entries
   // Each entry is checked against its own window before it is used as an address; a sample's
   // entries then only reach that sample's pixels, so samples may run on separate threads. The
   // check walks the outputs in order, so each window's first pixel is known without a division,
-  // and compares the entry's offset from it with the window's kH·kW offsets.
+  // and compares the entry's offset from it with the window's kH·kW offsets. A window of more
+  // than kListedOffsets pixels (its sizes are not bounded by any array) is checked by division.
+  constexpr int64_t kListedOffsets = 64;
+  if (s.kHeight * s.kWidth > kListedOffsets) {
+    std::atomic<int64_t> firstBad{-1};
+    forSamples(s, pool, [&](int64_t b) {
+      for (int64_t i = b * oh * ow * chan; i < (b + 1) * oh * ow * chan; i++) {
+        if (!maxPool2dInWindow(s, i, argmax[i])) {
+          int64_t seen = firstBad.load(std::memory_order_relaxed);
+          while ((seen < 0 || i < seen) && !firstBad.compare_exchange_weak(seen, i, std::memory_order_relaxed)) {
+          }
+          return;
+        }
+        dx[argmax[i]] += dy[i];
+      }
+    });
+    return firstBad.load(std::memory_order_relaxed);
+  }
   std::vector<int64_t> offsets;
   for (int64_t ky = 0; ky < s.kHeight; ky++)
     for (int64_t kx = 0; kx < s.kWidth; kx++) offsets.push_back((ky * s.width + kx) * chan);

@@ -181,6 +181,7 @@ function conv1dForward(
   stride: number,
 ): void {
   const { outLength } = check.checkConv1dForward(x, w, bias, y, batch, length, chanIn, chanOut, kSize, stride);
+  if (outLength === 0) return; // no windows: nothing to compute, however large the batch
   // Channels-last: the window of output t is the contiguous run x[b, t*stride .. t*stride+kSize-1, :],
   // i.e. kSize*chanIn floats, which meet the weight viewed as a (kSize*chanIn, chanOut) matrix. So
   // y_b = X_b · W with X_b the input read with a row stride of stride*chanIn (rows overlap).
@@ -285,6 +286,7 @@ function conv1dBackwardInput(
   const window = kSize * chanIn;
   // Nothing to clear may mean a detached (length 0) array, on which even an empty fill throws.
   if (batch * length * chanIn > 0) dx.fill(0, 0, batch * length * chanIn);
+  if (outLength === 0) return;
   // dX_b += dy_b · Wᵀ written through X_b's overlapping rows (row stride stride*chanIn): every
   // output element is a separate read-add-write, so overlapping windows add up.
   for (let bt = 0; bt < batch; bt++) {
@@ -320,6 +322,7 @@ function conv1dBackwardWeight(
   stride: number,
 ): void {
   const { outLength } = check.checkConv1dBackwardWeight(x, dy, dw, batch, length, chanIn, chanOut, kSize, stride);
+  if (outLength === 0) return; // no windows: nothing to compute, however large the batch
   const window = kSize * chanIn;
   // dW += X_bᵀ · dy_b for each sample, X_b as in conv1dForward.
   for (let bt = 0; bt < batch; bt++) {
@@ -354,6 +357,7 @@ function maxPool1dForward(
   stride: number,
 ): void {
   const { outLength } = check.checkMaxPool1dForward(x, y, argmax, batch, length, chan, kSize, stride);
+  if (outLength === 0) return; // no windows: nothing to compute, however large the batch
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
       for (let ch = 0; ch < chan; ch++) {
@@ -437,6 +441,7 @@ function avgPool1dForward(
   stride: number,
 ): void {
   const { outLength } = check.checkAvgPool1dForward(x, y, batch, length, chan, kSize, stride);
+  if (outLength === 0) return; // no windows: nothing to compute, however large the batch
   const scale = 1 / kSize;
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
@@ -463,6 +468,7 @@ function avgPool1dBackward(
   const { outLength } = check.checkAvgPool1dBackward(dy, dx, batch, length, chan, kSize, stride);
   const scale = 1 / kSize;
   if (batch * length * chan > 0) dx.fill(0, 0, batch * length * chan);
+  if (outLength === 0) return;
   for (let bt = 0; bt < batch; bt++) {
     for (let t = 0; t < outLength; t++) {
       const o = (bt * outLength + t) * chan;
@@ -567,7 +573,8 @@ function conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | nu
   const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
   const pixels = outHeight * outWidth;
   const window = kHeight * kWidth * chanIn;
-  if (pixels === 0) return;
+  // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
+  if (pixels === 0 || batch === 0) return;
   // One image's im2col matrix C (pixels, window) at a time: y_b = C · W, W viewed as (window, chanOut).
   const cols = windowScratch(pixels * window);
   for (let bt = 0; bt < batch; bt++) {
@@ -585,7 +592,8 @@ function conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array
   const pixels = outHeight * outWidth;
   const window = kHeight * kWidth * chanIn;
   if (input > 0) dx.fill(0, 0, input);
-  if (pixels === 0) return;
+  // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
+  if (pixels === 0 || batch === 0) return;
   // dC = dy_b · Wᵀ (pixels, window), then each window added back where it came from.
   const dcols = windowScratch(pixels * window);
   for (let bt = 0; bt < batch; bt++) {
@@ -601,7 +609,8 @@ function conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Arra
   const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
   const pixels = outHeight * outWidth;
   const window = kHeight * kWidth * chanIn;
-  if (pixels === 0) return;
+  // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
+  if (pixels === 0 || batch === 0) return;
   // dW += Cᵀ · dy_b for each image, C its im2col matrix.
   const cols = windowScratch(pixels * window);
   for (let bt = 0; bt < batch; bt++) {
@@ -613,6 +622,7 @@ function conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Arra
 function maxPool2dForward(x: Float32Array, y: Float32Array, argmax: Int32Array, ...geometry: Pool2dArgs): void {
   const [batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth] = geometry;
   const { outHeight, outWidth } = check.checkMaxPool2dForward(x, y, argmax, ...geometry);
+  if (outHeight * outWidth === 0) return; // no windows: nothing to compute, however large the batch
   for (let bt = 0; bt < batch; bt++) {
     for (let oy = 0; oy < outHeight; oy++) {
       for (let ox = 0; ox < outWidth; ox++) {
@@ -666,6 +676,7 @@ function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Arra
 function avgPool2dForward(x: Float32Array, y: Float32Array, ...geometry: Pool2dArgs): void {
   const [batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth] = geometry;
   const { outHeight, outWidth } = check.checkAvgPool2dForward(x, y, ...geometry);
+  if (outHeight * outWidth === 0) return; // no windows: nothing to compute, however large the batch
   const scale = Math.fround(1 / (kHeight * kWidth));
   for (let bt = 0; bt < batch; bt++) {
     for (let oy = 0; oy < outHeight; oy++) {
@@ -690,6 +701,7 @@ function avgPool2dBackward(dy: Float32Array, dx: Float32Array, ...geometry: Pool
   const { outHeight, outWidth, input } = check.checkAvgPool2dBackward(dy, dx, ...geometry);
   const scale = Math.fround(1 / (kHeight * kWidth));
   if (input > 0) dx.fill(0, 0, input);
+  if (outHeight * outWidth === 0) return;
   for (let bt = 0; bt < batch; bt++) {
     for (let oy = 0; oy < outHeight; oy++) {
       for (let ox = 0; ox < outWidth; ox++) {
