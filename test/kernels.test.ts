@@ -285,7 +285,7 @@ describe.each(variants)('$label', ({ backend, setup }) => {
   test('conv2d forward and backward match naive loops (padding, strides, rectangular kernels, tiled images)', () => {
     // [batch, height, width, chanIn, chanOut, kH, kW, strideH, strideW, padH, padW]
     const shapes: number[][] = [
-      [32, 28, 28, 1, 6, 5, 5, 1, 1, 0, 0], // LeNet's first layer
+      [8, 28, 28, 1, 6, 5, 5, 1, 1, 0, 0], // LeNet's first layer (batch 32 in native/test/conv2d_test.cc)
       [2, 12, 12, 6, 16, 5, 5, 1, 1, 2, 2],
       [3, 9, 7, 4, 5, 1, 1, 1, 1, 0, 0], // 1×1: the image is its own im2col matrix
       [1, 40, 33, 3, 8, 3, 3, 2, 1, 1, 1], // several tiles of one image
@@ -372,9 +372,9 @@ describe.each(variants)('$label', ({ backend, setup }) => {
   test('2-D max and average pooling, forward and backward, match naive loops', () => {
     // [batch, height, width, chan, kH, kW, strideH, strideW]
     const shapes: number[][] = [
-      [32, 24, 24, 6, 2, 2, 2, 2],
+      [8, 24, 24, 6, 2, 2, 2, 2],
       [2, 7, 9, 3, 3, 2, 1, 2], // overlapping windows, rectangular
-      [3, 50, 44, 24, 2, 2, 2, 2], // large enough for threads
+      [2, 40, 40, 24, 2, 2, 2, 2], // large enough for threads (batch · height · width · chan ≥ 2^16)
       [1, 2, 2, 1, 3, 3, 1, 1], // window larger than the image: no output
     ];
     for (let i = 0; i < 12; i++)
