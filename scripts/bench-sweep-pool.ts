@@ -3,16 +3,21 @@
 // thread with 2 kernel threads each, and, with --queue, (d) through BullMQ on a redis-server
 // started here with 2 local `neurone worker` processes. All in this one run, side by side.
 //
-//   npx ts-node --transpile-only scripts/bench-sweep-pool.ts [--runs 8] [--epochs 2] [--train-size N] [--workers 2] [--queue] [--quick] [--no-write]
+//   npx ts-node --transpile-only scripts/bench-sweep-pool.ts [--runs 8] [--epochs 4] [--train-size N] [--workers 2] [--queue] [--quick] [--no-write]
 //
 // Summed samples/s = training samples of all runs / the window from the first run's start to the
 // last run's end (thread or process start-up is shown apart: it is paid once per sweep). Each
 // mode runs in a fresh child process, whose peak RSS is reported (one copy of the dataset plus
 // one model per worker). Short runs understate the pool: its threads finish loading the code at
-// different times, so the window includes the last one's stagger; use full USPS and >= 2 epochs.
-// Writes the "sweep-pool" section of BENCHMARKS.md unless --quick or
-// --no-write.
+// different times, so the window includes the last one's stagger; use full USPS and >= 4 epochs.
+// Every mode runs the built package (dist/, as `npm ci` or `npm run build:ts` leaves it), as an
+// installed neurone would: from the TypeScript sources each worker thread would first transpile
+// the library and JIT-compile the TypeScript compiler, which takes a core from the other worker
+// for the first seconds of the sweep (measured: the four V8 compiler threads used one core's
+// worth for 4 s) and adds ~170 MiB per thread. Writes the "sweep-pool" section of BENCHMARKS.md
+// unless --quick or --no-write.
 import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { Worker } from 'worker_threads';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
@@ -23,11 +28,29 @@ const args = process.argv.slice(2);
 const value = (name: string, fallback: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
 const quick = args.includes('--quick');
 const runs = value('--runs', quick ? 4 : 8);
-const epochs = value('--epochs', quick ? 1 : 2);
+const epochs = value('--epochs', quick ? 1 : 4);
 const trainSize = value('--train-size', quick ? 600 : 0);
 const workers = value('--workers', 2);
 const write = !args.includes('--no-write') && !quick;
 const root = path.resolve(__dirname, '..');
+const dist = path.join(root, 'dist');
+
+/** Refuses to measure a dist/ older than the sources it was built from. */
+function checkBuilt(): void {
+  const built = path.join(dist, 'sweep', 'pool-worker.js');
+  if (!fs.existsSync(built)) throw new Error('dist/ is missing: run `npm run build:ts` first');
+  const builtAt = fs.statSync(built).mtimeMs;
+  const stale = (dir: string): string | undefined => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      const found = e.isDirectory() ? stale(p) : e.name.endsWith('.ts') && fs.statSync(p).mtimeMs > builtAt ? p : undefined;
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const newer = stale(path.join(root, 'lib'));
+  if (newer) throw new Error(`${path.relative(root, newer)} is newer than dist/: run \`npm run build:ts\` first`);
+}
 
 /** The sweep every mode runs: `runs` seeds of the headline CNN, no early stopping, a fixed number of epochs. */
 function spec(): object {
@@ -60,10 +83,11 @@ interface ModeResult {
 
 /** Child side: runs one mode, prints its result as JSON on the last line. */
 async function child(mode: string): Promise<void> {
-  const { sweep } = await import('../lib/sweep');
-  const { loadSharedData, runTraining } = await import('../lib/sweep/training');
-  const { expandSpec, validateSpec } = await import('../lib/sweep/spec');
-  const { setThreads } = await import('../lib/backend');
+  // The built package (see the header): typed by the sources, loaded from dist/.
+  const { sweep } = require(path.join(dist, 'sweep')) as typeof import('../lib/sweep');
+  const { loadSharedData, runTraining } = require(path.join(dist, 'sweep', 'training')) as typeof import('../lib/sweep/training');
+  const { expandSpec, validateSpec } = require(path.join(dist, 'sweep', 'spec')) as typeof import('../lib/sweep/spec');
+  const { setThreads } = require(path.join(dist, 'backend')) as typeof import('../lib/backend');
   const t0 = Date.now();
   let metrics: { samples: number; startedAt: number; finishedAt: number }[] = [];
   let failed = 0;
@@ -112,6 +136,37 @@ async function child(mode: string): Promise<void> {
   process.stdout.write(`\n${JSON.stringify(result)}\n`);
 }
 
+/**
+ * The machine's own ceiling for side-by-side work: the addon's FMA probe (independent multiply-add
+ * chains, no memory traffic) for `seconds` on `threads` worker threads at once. Returns the summed
+ * GFLOP/s; two threads over one shows how much two busy cores slow each other (clock, host).
+ */
+async function probeRate(threads: number, seconds: number): Promise<number> {
+  const code = `
+    const { parentPort, workerData } = require('worker_threads');
+    const { loadNative } = require(workerData.backend);
+    const addon = loadNative().addon;
+    addon.setThreads(1);
+    let flops = 0;
+    const t0 = process.hrtime.bigint();
+    const end = Date.now() + workerData.seconds * 1000;
+    while (Date.now() < end) flops += addon.fmaProbe(1 << 18);
+    parentPort.postMessage(flops / (Number(process.hrtime.bigint() - t0) / 1e9));`;
+  const backend = path.join(dist, 'backend', 'native');
+  const rates = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const w = new Worker(code, { eval: true, workerData: { backend, seconds } });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    ),
+  );
+  return rates.reduce((a, r) => a + r, 0) / 1e9;
+}
+
 function runMode(mode: string, env: NodeJS.ProcessEnv = {}): ModeResult {
   const r = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', __filename, '--child', mode, ...args], {
     cwd: root,
@@ -144,7 +199,7 @@ async function startQueue(): Promise<{ url: string; stop: () => void }> {
   const procs: ChildProcess[] = [
     spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
   ];
-  const { checkRedis } = await import('../lib/sweep/queue');
+  const { checkRedis } = require(path.join(dist, 'sweep', 'queue')) as typeof import('../lib/sweep/queue');
   for (let i = 0; ; i++) {
     try {
       await checkRedis(url);
@@ -159,9 +214,7 @@ async function startQueue(): Promise<{ url: string; stop: () => void }> {
     const p = spawn(
       process.execPath,
       [
-        '-r',
-        'ts-node/register/transpile-only',
-        path.join(root, 'lib/cli/main.ts'),
+        path.join(dist, 'cli', 'main.js'),
         'worker',
         '--queue',
         url,
@@ -182,12 +235,16 @@ async function startQueue(): Promise<{ url: string; stop: () => void }> {
 }
 
 async function main(): Promise<void> {
+  checkBuilt();
   const t0 = Date.now();
   const modes: [string, string][] = [
     ['pool1', 'worker pool, 1 worker (1 kernel thread)'],
     ['pool2', `worker pool, ${workers} workers (1 kernel thread each)`],
     ['sequential', 'one after the other, 2 kernel threads'],
   ];
+  const probeOne = await probeRate(1, 3);
+  const probeBoth = await probeRate(workers, 3);
+  console.log(`FMA probe: 1 thread ${fmt(probeOne, 1)} GFLOP/s, ${workers} at once ${fmt(probeBoth, 1)} GFLOP/s`);
   const results: Record<string, ModeResult> = {};
   for (const [mode, label] of modes) {
     results[mode] = runMode(mode);
@@ -243,6 +300,9 @@ async function main(): Promise<void> {
       ],
       rows,
     ),
+    '',
+    `The machine's own ceiling, measured in the same run: the FMA probe (multiply-add chains, no memory traffic) on ${workers} threads at once gives ` +
+      `${(probeBoth / probeOne).toFixed(2)}× its 1-thread rate (${fmt(probeOne, 1)} → ${fmt(probeBoth, 1)} GFLOP/s): what ${workers} busy cores of this host allow before any memory or start-up cost.`,
     ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n');
   if (write) writeSection('sweep-pool', body);
