@@ -84,10 +84,10 @@ interface ModeResult {
 /** Child side: runs one mode, prints its result as JSON on the last line. */
 async function child(mode: string): Promise<void> {
   // The built package (see the header): typed by the sources, loaded from dist/.
-  const { sweep } = require(path.join(dist, 'sweep')) as typeof import('../lib/sweep');
-  const { loadSharedData, runTraining } = require(path.join(dist, 'sweep', 'training')) as typeof import('../lib/sweep/training');
-  const { expandSpec, validateSpec } = require(path.join(dist, 'sweep', 'spec')) as typeof import('../lib/sweep/spec');
-  const { setThreads } = require(path.join(dist, 'backend')) as typeof import('../lib/backend');
+  const { sweep } = (await import(path.join(dist, 'sweep'))) as typeof import('../lib/sweep');
+  const { loadSharedData, runTraining } = (await import(path.join(dist, 'sweep', 'training'))) as typeof import('../lib/sweep/training');
+  const { expandSpec, validateSpec } = (await import(path.join(dist, 'sweep', 'spec'))) as typeof import('../lib/sweep/spec');
+  const { setThreads } = (await import(path.join(dist, 'backend'))) as typeof import('../lib/backend');
   const t0 = Date.now();
   let metrics: { samples: number; startedAt: number; finishedAt: number }[] = [];
   let failed = 0;
@@ -199,7 +199,7 @@ async function startQueue(): Promise<{ url: string; stop: () => void }> {
   const procs: ChildProcess[] = [
     spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
   ];
-  const { checkRedis } = require(path.join(dist, 'sweep', 'queue')) as typeof import('../lib/sweep/queue');
+  const { checkRedis } = (await import(path.join(dist, 'sweep', 'queue'))) as typeof import('../lib/sweep/queue');
   for (let i = 0; ; i++) {
     try {
       await checkRedis(url);
@@ -213,16 +213,7 @@ async function startQueue(): Promise<{ url: string; stop: () => void }> {
   for (let w = 0; w < workers; w++) {
     const p = spawn(
       process.execPath,
-      [
-        path.join(dist, 'cli', 'main.js'),
-        'worker',
-        '--queue',
-        url,
-        '--queue-name',
-        'bench',
-        '--concurrency',
-        '1',
-      ],
+      [path.join(dist, 'cli', 'main.js'), 'worker', '--queue', url, '--queue-name', 'bench', '--concurrency', '1'],
       { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     p.stdout?.on('data', (d: Buffer) => {
