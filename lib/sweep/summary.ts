@@ -190,7 +190,7 @@ export function curvesSvg(records: readonly RunRecord[], title: string): string 
 export function finalScoresSvg(rows: readonly SummaryRow[], title: string): string {
   const W = 720;
   const rowH = 22;
-  const m = { left: 260, right: 90, top: 34, bottom: 20 };
+  const m = { left: 260, right: 110, top: 34, bottom: 20 };
   const H = m.top + m.bottom + rowH * Math.max(1, rows.length);
   const pw = W - m.left - m.right;
   const vals = rows.filter((r) => !Number.isNaN(r.testAccuracy.mean));
