@@ -167,7 +167,8 @@ int main() {
     // The pooling loops are the same on every path.
     testPool(rng, Pool2dShape{32, 24, 24, 6, 2, 2, 2, 2}, pool);
     testPool(rng, Pool2dShape{4, 50, 44, 40, 3, 2, 1, 2}, pool);
-    cases += 2;
+    testPool(rng, Pool2dShape{3, 7, 9, 5, 2, 3, 2, 3}, pool);  // side by side, neither size divides
+    cases += 3;
     std::uniform_int_distribution<int> kDist(1, 4), sDist(1, 3), cDist(1, 20), bDist(1, 4), hDist(1, 14);
     for (int i = 0; i < 30; i++) {
       testPool(
