@@ -506,11 +506,13 @@ type Pool2dArgs = [
   strideWidth: number,
 ];
 
-/** The geometry of a 2-D convolution, as the conv2d kernels take it. */
+/** The geometry of a 2-D convolution, as the conv2d kernels take it, with its derived sizes. */
 interface Conv2dGeometry {
+  batch: number;
   height: number;
   width: number;
   chanIn: number;
+  chanOut: number;
   kHeight: number;
   kWidth: number;
   strideHeight: number;
@@ -519,6 +521,34 @@ interface Conv2dGeometry {
   padWidth: number;
   outHeight: number;
   outWidth: number;
+  /** Output pixels of one image. */
+  pixels: number;
+  /** Numbers in one window (a row of the im2col matrix): kHeight · kWidth · chanIn. */
+  window: number;
+}
+
+/** The shape arguments as named fields, with the output size the kernel's check derived. */
+function conv2dGeometry(args: Conv2dArgs, outHeight: number, outWidth: number): Conv2dGeometry {
+  const [batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth] = args;
+  const pixels = outHeight * outWidth;
+  const window = kHeight * kWidth * chanIn;
+  return {
+    batch,
+    height,
+    width,
+    chanIn,
+    chanOut,
+    kHeight,
+    kWidth,
+    strideHeight,
+    strideWidth,
+    padHeight,
+    padWidth,
+    outHeight,
+    outWidth,
+    pixels,
+    window,
+  };
 }
 
 /**
@@ -568,11 +598,9 @@ function windowScratch(size: number): Float32Array {
 }
 
 function conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, ...geometry: Conv2dArgs): void {
-  const [batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth] = geometry;
   const { outHeight, outWidth } = check.checkConv2dForward(x, w, bias, y, ...geometry);
-  const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
-  const pixels = outHeight * outWidth;
-  const window = kHeight * kWidth * chanIn;
+  const g = conv2dGeometry(geometry, outHeight, outWidth);
+  const { batch, height, width, chanIn, chanOut, pixels, window } = g;
   // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
   if (pixels === 0 || batch === 0) return;
   // One image's im2col matrix C (pixels, window) at a time: y_b = C · W, W viewed as (window, chanOut).
@@ -586,11 +614,9 @@ function conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | nu
 }
 
 function conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array, ...geometry: Conv2dArgs): void {
-  const [batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth] = geometry;
   const { outHeight, outWidth, input } = check.checkConv2dBackwardInput(dy, w, dx, ...geometry);
-  const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
-  const pixels = outHeight * outWidth;
-  const window = kHeight * kWidth * chanIn;
+  const g = conv2dGeometry(geometry, outHeight, outWidth);
+  const { batch, height, width, chanIn, chanOut, pixels, window } = g;
   if (input > 0) dx.fill(0, 0, input);
   // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
   if (pixels === 0 || batch === 0) return;
@@ -604,11 +630,9 @@ function conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array
 }
 
 function conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Array, ...geometry: Conv2dArgs): void {
-  const [batch, height, width, chanIn, chanOut, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth] = geometry;
   const { outHeight, outWidth } = check.checkConv2dBackwardWeight(x, dy, dw, ...geometry);
-  const g = { height, width, chanIn, kHeight, kWidth, strideHeight, strideWidth, padHeight, padWidth, outHeight, outWidth };
-  const pixels = outHeight * outWidth;
-  const window = kHeight * kWidth * chanIn;
+  const g = conv2dGeometry(geometry, outHeight, outWidth);
+  const { batch, height, width, chanIn, chanOut, pixels, window } = g;
   // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
   if (pixels === 0 || batch === 0) return;
   // dW += Cᵀ · dy_b for each image, C its im2col matrix.
