@@ -207,6 +207,22 @@ describe('USPS text is bounded too', () => {
   });
 });
 
+/** Runs f, counting the PNG decodes it makes: a refusal by the header must come with none. */
+function decodes(f: () => void): { calls: number; err?: Error } {
+  const spy = jest.spyOn(PNG.sync, 'read');
+  let err: Error | undefined;
+  let calls: number;
+  try {
+    f();
+  } catch (e) {
+    err = e as Error;
+  } finally {
+    calls = spy.mock.calls.length; // before mockRestore, which clears them
+    spy.mockRestore();
+  }
+  return { calls, err };
+}
+
 describe('PNG sprites are judged by their IHDR chunk before decoding', () => {
   /** A real grey PNG 784 wide, then its IHDR height and interlace byte rewritten (the CRC no longer matters: nothing may decode it). */
   function sprite(file: string, height: number, patch: { height?: number; interlace?: number } = {}): void {
@@ -216,21 +232,6 @@ describe('PNG sprites are judged by their IHDR chunk before decoding', () => {
     if (patch.height !== undefined) buf.writeUInt32BE(patch.height, 20);
     if (patch.interlace !== undefined) buf[28] = patch.interlace;
     fs.writeFileSync(file, buf);
-  }
-
-  function decodes(f: () => void): { calls: number; err?: Error } {
-    const spy = jest.spyOn(PNG.sync, 'read');
-    let err: Error | undefined;
-    let calls: number;
-    try {
-      f();
-    } catch (e) {
-      err = e as Error;
-    } finally {
-      calls = spy.mock.calls.length; // before mockRestore, which clears them
-      spy.mockRestore();
-    }
-    return { calls, err };
   }
 
   test('a sprite announcing more than MAX_PNG_PIXELS is refused undecoded', () => {
@@ -276,21 +277,6 @@ describe('colour images (readImage) are judged by their IHDR chunk before decodi
     if (patch.height !== undefined) buf.writeUInt32BE(patch.height, 20);
     if (patch.interlace !== undefined) buf[28] = patch.interlace;
     fs.writeFileSync(file, buf);
-  }
-
-  function decodes(f: () => void): { calls: number; err?: Error } {
-    const spy = jest.spyOn(PNG.sync, 'read');
-    let err: Error | undefined;
-    let calls: number;
-    try {
-      f();
-    } catch (e) {
-      err = e as Error;
-    } finally {
-      calls = spy.mock.calls.length;
-      spy.mockRestore();
-    }
-    return { calls, err };
   }
 
   test('an image announcing more than MAX_PNG_PIXELS is refused undecoded', () => {

@@ -5,7 +5,7 @@
 import { PNG } from 'pngjs';
 import { Tensor, formatShape, wrap } from '../tensor';
 import { writeFileAtomic } from './download';
-import { pngSize } from './mnist';
+import { decodePng, pngSize } from './mnist';
 import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from './read';
 
 /**
@@ -40,16 +40,7 @@ export function readImage(file: string): Tensor {
     throw new Error(`${file}: interlaced PNG (Adam7), which is not read; save it again without interlacing`);
   }
   checkChunks(bytes, file);
-  let png: PNG;
-  try {
-    png = PNG.sync.read(bytes);
-  } catch (e) {
-    throw new Error(`${file}: cannot decode PNG (${(e as Error).message})`);
-  }
-  if (png.width !== size.width || png.height !== size.height) {
-    throw new Error(`${file}: decoded as ${png.width}×${png.height}, its header says ${size.width}×${size.height}`);
-  }
-  // pngjs hands back 8-bit RGBA whatever the file's colour type.
+  const png = decodePng(bytes, file, size);
   const rgba = png.data;
   const n = png.width * png.height;
   const out = new Float32Array(n * 3);

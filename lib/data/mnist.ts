@@ -110,6 +110,25 @@ export function pngSize(buf: Uint8Array, source: string): PngSize {
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20), interlaced: b[28] !== 0 };
 }
 
+/**
+ * Decodes a PNG whose header `pngSize` has read (and its caller has bounded) into pngjs's 8-bit
+ * RGBA, whatever the file's colour type; refuses, naming `file`, bytes pngjs cannot decode or
+ * that decode to another size than the header says.
+ * @internal
+ */
+export function decodePng(bytes: Buffer, file: string, size: PngSize): PNG {
+  let png: PNG;
+  try {
+    png = PNG.sync.read(bytes);
+  } catch (e) {
+    throw new Error(`${file}: cannot decode PNG (${(e as Error).message})`);
+  }
+  if (png.width !== size.width || png.height !== size.height) {
+    throw new Error(`${file}: decoded as ${png.width}×${png.height}, its header says ${size.width}×${size.height}`);
+  }
+  return png;
+}
+
 /** Options of {@link readPngSprites}. */
 export interface PngSpriteOptions {
   /** The number of images the sprites must hold together; checked from their headers before decoding. */
@@ -154,16 +173,8 @@ export function readPngSprites(files: readonly string[], options: PngSpriteOptio
   const data = new Float32Array(count * PIXELS);
   let offset = 0;
   for (const { file, bytes, size } of sprites) {
-    let png: PNG;
-    try {
-      png = PNG.sync.read(bytes);
-    } catch (e) {
-      throw new Error(`${file}: cannot decode PNG (${(e as Error).message})`);
-    }
-    if (png.width !== size.width || png.height !== size.height) {
-      throw new Error(`${file}: decoded as ${png.width}×${png.height}, its header says ${size.width}×${size.height}`);
-    }
-    // pngjs hands back RGBA; the sprites are grey, so the red channel is the pixel value.
+    // RGBA; the sprites are grey, so the red channel is the pixel value.
+    const png = decodePng(bytes, file, size);
     const rgba = png.data;
     const n = png.width * png.height;
     for (let i = 0; i < n; i++) data[offset + i] = rgba[4 * i] / 255;
