@@ -12,7 +12,7 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import { ARGUMENT_LIMITS, ModuleSchema, checkArguments, optionNames } from './schema';
+import { ARGUMENT_LIMITS, ModuleSchema, PaddingMode, checkArguments, optionNames, resolvePaddingMode } from './schema';
 
 /** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). @internal */
 export function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
@@ -43,8 +43,12 @@ export interface Conv1DOptions {
   bias?: boolean;
   /** Initialisation of weight and bias (default `'xavierNormal'`, fans chanIn and chanOut). */
   init?: InitName;
-  /** Zeros added at both ends of the length axis (default 0). */
-  padding?: number;
+  /**
+   * Zeros added at both ends of the length axis (default 0); or, as PyTorch's, `'valid'` (0) or
+   * `'same'` (stride 1 and an odd kernel: the output keeps the input's length). The model saves
+   * the number.
+   */
+  padding?: number | PaddingMode;
 }
 
 /**
@@ -128,8 +132,12 @@ export class Conv1D extends Module {
    */
   constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: Conv1DOptions) {
     super();
-    const opts = checkOptions('Conv1D', options, optionNames(CONV1D_SCHEMA));
-    const v = checkArguments('Conv1D', CONV1D_SCHEMA, [kSize, chanIn, chanOut, stride], opts);
+    const given = checkOptions('Conv1D', options, optionNames(CONV1D_SCHEMA));
+    const args = [kSize, chanIn, chanOut, stride];
+    // The kernel and stride, checked without the padding, say what 'same' stands for.
+    const k = checkArguments('Conv1D', CONV1D_SCHEMA, args, { ...given, padding: undefined });
+    const opts = resolvePaddingMode('Conv1D', given, [k.kSize], [k.stride]);
+    const v = checkArguments('Conv1D', CONV1D_SCHEMA, args, opts);
     this.kSize = v.kSize;
     this.chanIn = v.chanIn;
     this.chanOut = v.chanOut;

@@ -11,7 +11,7 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, checkArguments, optionNames } from './schema';
+import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, PaddingMode, checkArguments, optionNames, resolvePaddingMode } from './schema';
 
 /** An integer for both axes, or one per axis: `[height, width]`. */
 export type Size2D = number | readonly [height: number, width: number];
@@ -23,8 +23,12 @@ function pairConfig(height: number, width: number): Size2D {
 
 /** Options of {@link Conv2D}. */
 export interface Conv2DOptions {
-  /** Zeros added on each side: one number for both axes or `[height, width]` (default 0). */
-  padding?: Size2D;
+  /**
+   * Zeros added on each side: one number for both axes or `[height, width]` (default 0); or, as
+   * PyTorch's, `'valid'` (0) or `'same'` (stride 1 and an odd kernel: the output keeps the input's
+   * height and width). The model saves the numbers.
+   */
+  padding?: Size2D | PaddingMode;
   /** Add a per-output-channel bias (default true, as PyTorch's Conv2d). */
   bias?: boolean;
   /** Initialisation of weight and bias (default `'xavierNormal'`, fans kH·kW·chanIn and kH·kW·chanOut). */
@@ -148,7 +152,7 @@ abstract class Convolution2D extends Module {
  * @example
  * const conv = new Conv2D(5, 1, 6);                 // 5×5 kernel, 1 → 6 channels
  * conv.forward(x);                                  // (32, 28, 28, 1) → (32, 24, 24, 6)
- * new Conv2D(3, 16, 32, 1, { padding: 1 });         // "same" size: (n, h, w, 16) → (n, h, w, 32)
+ * new Conv2D(3, 16, 32, 1, { padding: 'same' });    // (n, h, w, 16) → (n, h, w, 32); the same as padding 1
  * new Conv2D([3, 1], 8, 8, [2, 1]);                 // a 3×1 kernel moved 2 rows at a time
  */
 export class Conv2D extends Convolution2D {
@@ -161,8 +165,12 @@ export class Conv2D extends Convolution2D {
    * @param options padding, bias (default true), init.
    */
   constructor(kSize: Size2D, chanIn: number, chanOut: number, stride: Size2D = 1, options?: Conv2DOptions) {
-    const opts = checkOptions('Conv2D', options, optionNames(CONV2D_SCHEMA));
-    const v = checkArguments('Conv2D', CONV2D_SCHEMA, [kSize, chanIn, chanOut, stride], opts);
+    const given = checkOptions('Conv2D', options, optionNames(CONV2D_SCHEMA));
+    const args = [kSize, chanIn, chanOut, stride];
+    // The kernel and stride, checked without the padding, say what 'same' stands for.
+    const k = checkArguments('Conv2D', CONV2D_SCHEMA, args, { ...given, padding: undefined });
+    const opts = resolvePaddingMode('Conv2D', given, [k.kSizeHeight, k.kSizeWidth], [k.strideHeight, k.strideWidth]);
+    const v = checkArguments('Conv2D', CONV2D_SCHEMA, args, opts);
     super('Conv2D', v, opts, [v.kSizeHeight, v.kSizeWidth, v.chanIn, v.chanOut]);
   }
 

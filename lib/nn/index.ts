@@ -11,6 +11,7 @@ export type { Conv1DOptions, ConvTranspose1DOptions } from './conv';
 export { MaxPool1D, AvgPool1D, Flatten, Reshape } from './pool';
 export { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D } from './conv2d';
 export type { Conv2DOptions, ConvTranspose2DOptions, Size2D } from './conv2d';
+export type { PaddingMode } from './schema';
 // Every class of activations.ts, so that a new activation needs no line here.
 export * from './activations';
 export { Dropout } from './dropout';

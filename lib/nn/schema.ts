@@ -164,3 +164,47 @@ export function checkArguments(
   }
   return values;
 }
+
+/** PyTorch's names for two paddings of a convolution: `'valid'` (none) and `'same'` (the output keeps the input's size). */
+export type PaddingMode = 'same' | 'valid';
+
+/**
+ * The options of a convolution with a `padding` of `'same'` or `'valid'` replaced by the numbers
+ * it stands for; any other value is left for the schema to check. `'valid'` is 0. `'same'` keeps
+ * the size when the stride is 1: a kernel of k needs k − 1 zeros, (k − 1) / 2 on each side. So it
+ * takes stride 1 on every axis (as PyTorch) and an odd kernel: an even one would need one more
+ * zero after the image than before it, and the kernels pad both sides alike.
+ * @param type The module, for messages.
+ * @param options Its options as given.
+ * @param kernel The kernel's size on each axis (checked).
+ * @param stride The stride on each axis (checked).
+ * @internal
+ */
+export function resolvePaddingMode(
+  type: string,
+  options: Readonly<Record<string, unknown>>,
+  kernel: readonly number[],
+  stride: readonly number[],
+): Record<string, unknown> {
+  const padding = options.padding;
+  if (typeof padding !== 'string') return { ...options };
+  const axes = kernel.length === 1 ? [''] : [' height', ' width'];
+  if (padding === 'valid') return { ...options, padding: kernel.length === 1 ? 0 : [0, 0] };
+  if (padding !== 'same') {
+    const numbers = kernel.length === 1 ? 'an integer' : 'an integer, [height, width]';
+    throw new TypeError(`${type}: padding must be ${numbers}, 'same' or 'valid', got ${JSON.stringify(padding)}`);
+  }
+  stride.forEach((s, i) => {
+    if (s !== 1) throw new RangeError(`${type}: padding 'same' needs stride 1 (as in PyTorch), got stride${axes[i]} ${s}`);
+  });
+  kernel.forEach((k, i) => {
+    if (k % 2 === 0) {
+      throw new RangeError(
+        `${type}: padding 'same' with the even kernel${axes[i]} ${k} needs ${k / 2 - 1} zero(s) before and ${k / 2} after; ` +
+          'the kernels pad both sides alike: use an odd kernel, or a number of zeros on each side',
+      );
+    }
+  });
+  const pads = kernel.map((k) => (k - 1) / 2);
+  return { ...options, padding: pads.length === 1 ? pads[0] : pads };
+}

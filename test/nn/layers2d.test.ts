@@ -4,6 +4,7 @@
 // onnx, torch, fuzz.)
 import {
   AvgPool2D,
+  Conv1D,
   Conv2D,
   ConvTranspose2D,
   Flatten,
@@ -85,6 +86,36 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
       /^Reshape\(\[7, 7, 16\]\) at position 1: expected input with 784 values per sample to fill \[7, 7, 16\], got \(2, 100\): 100 per sample$/,
     );
     expect(() => new Reshape([3, -1]).forward(randn([2, 10]))).toThrow(/a multiple of 3 values per sample/);
+  });
+
+  test("padding 'same' and 'valid', as PyTorch's: the numbers they stand for, and what 'same' refuses", () => {
+    // 'same' at stride 1 keeps the size: (k − 1) / 2 zeros on each side of each axis.
+    const same = new Conv2D([5, 3], 4, 8, 1, { padding: 'same' });
+    expect([same.padHeight, same.padWidth]).toEqual([2, 1]);
+    expect(same.outputShape([2, 9, 11, 4])).toEqual([2, 9, 11, 8]);
+    // The model saves the numbers: a reloaded layer needs no mode.
+    expect(same.config().options).toMatchObject({ padding: [2, 1] });
+    expect(new Conv2D(3, 1, 1, [1, 1], { padding: 'same' }).config().options).toMatchObject({ padding: 1 });
+    expect(new Conv2D(3, 2, 2, 2, { padding: 'valid' }).outputShape([1, 9, 9, 2])).toEqual([1, 4, 4, 2]);
+    const line = new Conv1D(7, 1, 3, 1, { padding: 'same' });
+    expect(line.padding).toBe(3);
+    expect(line.outputShape([2, 50, 1])).toEqual([2, 50, 3]);
+    expect(new Conv1D(4, 1, 1, 2, { padding: 'valid' }).padding).toBe(0);
+    // What 'same' cannot be: a strided convolution (PyTorch refuses it too), an even kernel
+    // (uneven padding), and any other word.
+    expect(() => new Conv2D(3, 1, 1, [1, 2], { padding: 'same' })).toThrow(
+      /^Conv2D: padding 'same' needs stride 1 \(as in PyTorch\), got stride width 2$/,
+    );
+    expect(() => new Conv2D([3, 4], 1, 1, 1, { padding: 'same' })).toThrow(
+      /^Conv2D: padding 'same' with the even kernel width 4 needs 1 zero\(s\) before and 2 after; the kernels pad both sides alike/,
+    );
+    expect(() => new Conv1D(2, 1, 1, 1, { padding: 'same' })).toThrow(/^Conv1D: padding 'same' with the even kernel 2 needs 0 zero/);
+    expect(() => new Conv2D(3, 1, 1, 1, { padding: 'full' as never })).toThrow(
+      /^Conv2D: padding must be an integer, \[height, width\], 'same' or 'valid', got "full"$/,
+    );
+    expect(() => new Conv1D(3, 1, 1, 1, { padding: 'SAME' as never })).toThrow(
+      /^Conv1D: padding must be an integer, 'same' or 'valid', got "SAME"$/,
+    );
   });
 
   test('bad arguments: pairs, ranges, shapes, and PyTorch options these layers do not have', () => {
