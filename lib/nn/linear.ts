@@ -58,12 +58,6 @@ export class Linear extends Module {
 
   /**
    * Builds the layer with initialised weights.
-   * @param inputSize Features per input sample (the input is (batch, inputSize)).
-   * @param outputSize Features per output sample.
-   * @param options bias (default true), init (default heNormal).
-   */
-  /**
-   * Builds the layer with initialised weights.
    * @param inputSize Features per input sample (the input is (batch, inputSize)); `null` to take
    *   it from the first input's shape (PyTorch's `LazyLinear`): the weights are then drawn when
    *   `net.build(inputShape)`, `fit`, `predict`, `summary(inputShape)` or a forward pass first
