@@ -386,19 +386,22 @@ rate, a wider network.
 
 ${table('cnn2d-usps-seeds')}
 ${table('cnn2d-usps-explore')}
-The same network on the 28×28 sets (\`Linear(3136, 128)\` after the convolutions), with fewer seeds and a shorter
-budget fixed a priori by the time available (8 epochs, nothing looked at first), against the issue's targets
-(MNIST ≥ 99.3 %, Fashion-MNIST ≥ 92 %):
+The same network on the 28×28 sets (\`Linear(3136, 128)\` after the convolutions), with a shorter budget fixed a
+priori by the time available (8 epochs, nothing looked at first), against the issue's targets (MNIST ≥ 99.3 %,
+Fashion-MNIST ≥ 92 %):
 
 ${table('cnn2d-mnist-summary')}
 ${table('cnn2d-fashion-summary')}
-**Reading (MNIST, Fashion-MNIST).** Two seeds each, not the ten the issue asks for. MNIST: **99.33 ± 0.04 %**
-(99.35 and 99.30 %), at the ≥ 99.3 % target with 0.03 points to spare, which is less than two seeds can resolve:
-**met on these two seeds, not established**. Fashion-MNIST: **92.15 ± 0.06 %** (92.11 and 92.19 %), above the ≥ 92 %
-target by 0.15 points on both seeds, **met on two seeds**. Wall times: the two scripts ran at the same time on the
-shared 2-core machine, each getting about 47 % of a core, so a run alone at one thread would take roughly half the
-326–337 s shown (about 160 s of CPU time per run, read from \`ps\` during the runs). Per seed: MNIST seed 0 train 99.79 %, test 99.35 %; seed 1 99.86 %, 99.30 %; Fashion-MNIST seed 0
-95.86 %, 92.11 %; seed 1 95.99 %, 92.19 % (all in \`reports/raw/cnn2d-mnist.json\` and \`cnn2d-fashion.json\`).`,
+**Reading (MNIST, Fashion-MNIST).** Over ten seeds **neither target is met**: MNIST **99.25 ± 0.08 %** (3 of 10 seeds
+at ≥ 99.3 %, range 99.14–99.37) and Fashion-MNIST **91.70 ± 0.36 %** (3 of 10 at ≥ 92 %, range 91.01–92.19). An earlier
+version of this page read both as met on the first two seeds (99.33 and 92.15 %). Those two seeds are the same runs,
+reproduced bit for bit, and they happen to be among the best: the other eight bring both means down. The recipe is the one fixed for USPS. The budget of 8 epochs was
+chosen for time, with no look at any curve; it is the first thing to revisit, on a dev split of the training set.
+Wall times: the two scripts ran side by side on the 2-core machine, each with a core to itself from seed 3 on (about
+260 s per run); seeds 0–2 shared the machine with other work (430–450 s).
+
+${table('cnn2d-mnist-seeds')}
+${table('cnn2d-fashion-seeds')}`,
 
   `## §3.3.3 — the convolutional autoencoder, with 2-D layers (issue 16, experiment 2)
 
