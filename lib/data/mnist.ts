@@ -111,12 +111,22 @@ export function pngSize(buf: Uint8Array, source: string): PngSize {
 }
 
 /**
+ * A decoded PNG: 8-bit RGBA, row after row. Its own type, not pngjs's, so the declarations the
+ * package ships do not need pngjs's types. @internal
+ */
+export interface DecodedPng {
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
+/**
  * Decodes a PNG whose header `pngSize` has read (and its caller has bounded) into pngjs's 8-bit
  * RGBA, whatever the file's colour type; refuses, naming `file`, bytes pngjs cannot decode or
  * that decode to another size than the header says.
  * @internal
  */
-export function decodePng(bytes: Buffer, file: string, size: PngSize): PNG {
+export function decodePng(bytes: Buffer, file: string, size: PngSize): DecodedPng {
   let png: PNG;
   try {
     png = PNG.sync.read(bytes);
