@@ -6,19 +6,14 @@ import { setBackend } from '../../lib/backend';
 import { availableBackends } from '../backends';
 import { AvgPool1D, Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, TanH } from '../../lib/nn';
 import { Rng, seed } from '../../lib/random';
-import { Tensor, zeros } from '../../lib/tensor';
+import { Tensor } from '../../lib/tensor';
+import { randomTensor } from '../gradcheck';
 import { predict } from '../../lib/train';
 
 const backends = availableBackends();
 
 // Seeded data, as in joint.test.ts: a tolerance checked on one draw holds on every run.
 const dataRng = new Rng(20261203);
-
-function randomTensor(shape: readonly number[]): Tensor {
-  const t = zeros([...shape]);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = dataRng.uniform() * 2 - 1;
-  return t;
-}
 
 function expectClose(got: Tensor, want: Tensor): void {
   expect(got.shape).toEqual(want.shape);
@@ -68,12 +63,12 @@ describe.each(backends)('infer (%s backend)', (name) => {
   test.each(nets)('%s: the values of forward', (_, build, shape) => {
     seed(1);
     const net = build();
-    const x = randomTensor(shape);
+    const x = randomTensor(shape, dataRng);
     const want = net.forward(x);
     const got = net.infer(x);
     expectClose(got, want);
     // infer hands back its own tensor: the next pass does not overwrite it.
-    const again = net.infer(randomTensor(shape));
+    const again = net.infer(randomTensor(shape, dataRng));
     expect(again.data).not.toBe(got.data);
     expectClose(net.infer(x), want);
   });
@@ -81,16 +76,16 @@ describe.each(backends)('infer (%s backend)', (name) => {
   test('predict over batches matches forward, the last batch partial', () => {
     seed(2);
     const net = nets[0][1]();
-    const x = randomTensor([70, 256, 1]);
+    const x = randomTensor([70, 256, 1], dataRng);
     expectClose(predict(net, x, { batchSize: 32 }), net.forward(x));
   });
 
   test('a backward pass after infer is refused with a clear message; forward then works as before', () => {
     seed(3);
     const net = nets[1][1]() as Sequential;
-    const x = randomTensor([4, 31, 3]);
+    const x = randomTensor([4, 31, 3], dataRng);
     const y = net.forward(x);
-    const delta = randomTensor(y.shape);
+    const delta = randomTensor(y.shape, dataRng);
     net.backward(delta);
     const grads = net.parameters().map((p) => p.grad.data.slice());
     net.infer(x);
@@ -105,10 +100,10 @@ describe.each(backends)('infer (%s backend)', (name) => {
 
   test('shape errors name the module that refuses', () => {
     const net = new Sequential(new Conv1D(3, 2, 4), new MaxPool1D(9));
-    expect(() => net.infer(randomTensor([2, 10, 2]))).toThrow(
+    expect(() => net.infer(randomTensor([2, 10, 2], dataRng))).toThrow(
       /MaxPool1D\(9, 9\) at position 1: expected input \(batch, length >= 9, chan\), got \(2, 8, 4\)/,
     );
-    expect(() => net.infer(randomTensor([2, 10, 3]))).toThrow(
+    expect(() => net.infer(randomTensor([2, 10, 3], dataRng))).toThrow(
       /Conv1D\(3, 2, 4, 1\) at position 0: expected input \(batch, length, 2\), got \(2, 10, 3\)/,
     );
     expect(() => net.infer({ shape: [2, 10, 2], data: new Float32Array(3) })).toThrow(

@@ -11,19 +11,13 @@ import { Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, TanH } fr
 import { FUSIONS, findFusion } from '../../lib/nn/fusion';
 import { accumulateGradients } from '../../lib/nn/module';
 import { Rng, seed } from '../../lib/random';
-import { Tensor, zeros } from '../../lib/tensor';
+import { randomTensor } from '../gradcheck';
 
 const backends = availableBackends();
 
 // The data come from a seeded stream, so a tolerance that holds holds on every run (with
 // Math.random, one draw in many put a float32 sum 1e-6 past a bound).
 const dataRng = new Rng(20261202);
-
-function randomTensor(shape: readonly number[]): Tensor {
-  const t = zeros([...shape]);
-  for (let i = 0; i < t.data.length; i++) t.data[i] = dataRng.uniform() * 2 - 1;
-  return t;
-}
 
 /** Relative closeness, or exact equality with tol 0. */
 function expectClose(got: Float32Array, want: Float32Array, tol: number, what: string): void {
@@ -65,9 +59,9 @@ describe.each(backends)('joint Conv1D + MaxPool1D training pass (%s backend)', (
   test.each(nets)('%s: outputs and gradients of the separate modules', (_, build, shape, exact) => {
     seed(4);
     const net = build();
-    const x = randomTensor(shape);
+    const x = randomTensor(shape, dataRng);
     const want = net.forward(x);
-    const delta = randomTensor(want.shape);
+    const delta = randomTensor(want.shape, dataRng);
     net.zeroGrad();
     net.backwardUpdateGradient(x, delta);
     const wantGrads = net.parameters().map((p) => p.grad.data.slice());
@@ -92,9 +86,9 @@ describe.each(backends)('joint Conv1D + MaxPool1D training pass (%s backend)', (
   test.each(nets)('%s: ∂L/∂x asked after a joint pass is right', (_, build, shape) => {
     seed(5);
     const net = build();
-    const x = randomTensor(shape);
+    const x = randomTensor(shape, dataRng);
     const y = net.forward(x);
-    const delta = randomTensor(y.shape);
+    const delta = randomTensor(y.shape, dataRng);
     const want = net.backward(delta);
 
     net.forwardView(x, false);
@@ -107,7 +101,7 @@ describe.each(backends)('joint Conv1D + MaxPool1D training pass (%s backend)', (
   test('a network that does not open with the pair runs as before', () => {
     seed(6);
     const net: Module = new Sequential(new Linear(4, 6), new ReLU(), new Linear(6, 2));
-    const x = randomTensor([5, 4]);
+    const x = randomTensor([5, 4], dataRng);
     const a = (net as Sequential).forwardView(x, false).data.slice();
     expect(Array.from(a)).toEqual(Array.from(net.forward(x).data));
   });
@@ -147,8 +141,8 @@ describe('the fusion table', () => {
       [5, 3],
     ])
       t[to].value.data.set(s[from].value.data);
-    const x = randomTensor([3, 14, 2]);
-    const delta = randomTensor([3, 3]);
+    const x = randomTensor([3, 14, 2], dataRng);
+    const delta = randomTensor([3, 3], dataRng);
     const want = separate.forward(x);
     separate.zeroGrad();
     const wantDx = separate.backward(delta);
