@@ -3,11 +3,12 @@
 // demanded but cannot load.
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { TS_REGISTER } from './ts-child';
 
 const root = path.resolve(__dirname, '..');
 
 function run(code: string, env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
-  const script = `require('ts-node').register({ transpileOnly: true }); const b = require('./lib/backend'); ${code}`;
+  const script = `${TS_REGISTER} const b = require('./lib/backend'); ${code}`;
   const r = spawnSync(process.execPath, ['-e', script], {
     cwd: root,
     env: { ...process.env, NEURONE_BACKEND: '', NEURONE_NATIVE_DISABLE: '', NEURONE_KERNEL: '', ...env },

@@ -10,12 +10,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseTrainArgs, plural, UsageError } from '../lib/cli/main';
 import { HEADLINE, QUICK, trainingPlan } from '../lib/cli/recipes';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
+  const r = spawnSync(process.execPath, [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 120000,

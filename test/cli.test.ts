@@ -1,14 +1,14 @@
-/** The `neurone` command, spawned through ts-node: argument errors and a tiny successful run. */
+/** The `neurone` command, spawned through tsx: argument errors and a tiny successful run. */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
+  const r = spawnSync(process.execPath, [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 60000,

@@ -2,8 +2,8 @@
  * The fuzzer run by test/fuzz.test.ts, in a child process so that a crash is observed instead
  * of taking the test runner down. Run it by hand for a longer campaign:
  *
- *   node -r ts-node/register/transpile-only test/fuzz-child.ts kernels  --seed 7 --cases 100000 --seconds 600
- *   node -r ts-node/register/transpile-only test/fuzz-child.ts modules  --seed 7 --cases 20000  --seconds 600
+ *   node -r tsx/cjs test/fuzz-child.ts kernels  --seed 7 --cases 100000 --seconds 600
+ *   node -r tsx/cjs test/fuzz-child.ts modules  --seed 7 --cases 20000  --seconds 600
  *
  * `kernels`: random malformed calls at every entry point of the native addon, each call made
  * with identical arguments on the js twin as well. Both must throw (a TypeError or RangeError

@@ -7,6 +7,7 @@
 //   NEURONE_FUZZ_CASES=100000 NEURONE_FUZZ_SECONDS=600 npx jest test/fuzz.test.ts
 import { spawn } from 'child_process';
 import * as path from 'path';
+import { tsFile } from './ts-child';
 
 const root = path.resolve(__dirname, '..');
 const CASES = Number(process.env.NEURONE_FUZZ_CASES ?? 1500);
@@ -26,18 +27,7 @@ function runChild(mode: string): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
-      [
-        '-r',
-        'ts-node/register/transpile-only',
-        'test/fuzz-child.ts',
-        mode,
-        '--seed',
-        String(SEED),
-        '--cases',
-        String(CASES),
-        '--seconds',
-        String(SECONDS),
-      ],
+      [...tsFile('test/fuzz-child.ts'), mode, '--seed', String(SEED), '--cases', String(CASES), '--seconds', String(SECONDS)],
       { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } },
     );
     let stdout = '';
@@ -52,7 +42,7 @@ type Counts = Record<string, { cases: number; valid: number; TypeError: number; 
 
 function report(mode: string, r: Result): Counts {
   const how =
-    `rerun: node -r ts-node/register/transpile-only test/fuzz-child.ts ${mode} --seed ${SEED} --cases ${CASES} --seconds ${SECONDS}` +
+    `rerun: node -r tsx/cjs test/fuzz-child.ts ${mode} --seed ${SEED} --cases ${CASES} --seconds ${SECONDS}` +
     ' (FUZZ_TRACE=1 prints each case before it runs; --replay <entry>:<caseSeed> runs one)';
   if (r.signal !== null || r.code === null) {
     throw new Error(`the ${mode} fuzzer child died with signal ${r.signal}: a crash in the addon.\n${r.stderr.slice(-3000)}\n${how}`);

@@ -2,17 +2,17 @@
  * The `neurone` command against hostile surroundings: paths that cannot be written, a reader that
  * closes the pipe, Ctrl-C during the progress bar, a full disk after training, values that do not
  * survive the trip to float32, a bad NEURONE_BACKEND. Each runs the real command in a child process
- * (through ts-node, as test/cli.test.ts does) on the smallest dataset the command has (xor).
+ * (through tsx, as test/cli.test.ts does) on the smallest dataset the command has (xor).
  */
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseTrainArgs, UsageError } from '../lib/cli/main';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
-const cliArgs = [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts')];
+const cliArgs = tsFile(path.join(root, 'lib', 'cli', 'main.ts'));
 
 /** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
 const HANG_GUARD_MS = 90000;
@@ -137,10 +137,23 @@ describe('output paths are checked before training, and never hang', () => {
 describe('input files are checked before they are read', () => {
   test('--model /dev/zero is refused as a device, not read until memory runs out', () => {
     // Under `ulimit -v`, so that a regression (reading the device) ends in a quick failure of the
-    // child rather than in the machine's memory.
+    // child rather than in the machine's memory. --no-expose-wasm: the TypeScript loader the tests
+    // use (tsx) instantiates a WebAssembly parser when WebAssembly exists, and a wasm memory reserves
+    // more address space than that limit; without it the loader takes its JavaScript parser.
     const r = spawnSync(
       'sh',
-      ['-c', 'ulimit -v 3000000; exec "$0" "$@"', process.execPath, ...cliArgs, 'train', '--model', '/dev/zero', '--out', tmp],
+      [
+        '-c',
+        'ulimit -v 3000000; exec "$0" "$@"',
+        process.execPath,
+        '--no-expose-wasm',
+        ...cliArgs,
+        'train',
+        '--model',
+        '/dev/zero',
+        '--out',
+        tmp,
+      ],
       {
         cwd: root,
         encoding: 'utf8',

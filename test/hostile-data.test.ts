@@ -29,6 +29,7 @@ import {
   MAX_PNG_PIXELS,
 } from '../lib/data';
 import { tempDir } from './data/helpers';
+import { TS_REGISTER } from './ts-child';
 
 const root = path.join(__dirname, '..');
 let dir: string;
@@ -307,7 +308,7 @@ describe('colour images (readImage) are judged by their IHDR chunk before decodi
  * what it printed. The limit turns an endless read into a quick failure of the child.
  */
 function inLimitedChild(code: string): { stdout: string; stderr: string; status: number | null } {
-  const script = `require('ts-node').register({ transpileOnly: true }); const d = require(${JSON.stringify(path.join(root, 'lib', 'data'))});
+  const script = `${TS_REGISTER} const d = require(${JSON.stringify(path.join(root, 'lib', 'data'))});
     try { ${code}; console.log('NO ERROR'); } catch (e) { console.log('ERROR ' + e.message); }`;
   const r = spawnSync('sh', ['-c', 'ulimit -v 2000000; exec "$0" -e "$1"', process.execPath, script], {
     cwd: root,

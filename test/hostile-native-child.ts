@@ -2,7 +2,7 @@
  * Run by test/hostile-native.test.ts in a child process, so that a crash is seen as a signal
  * instead of taking jest down:
  *
- *   node -r ts-node/register/transpile-only test/hostile-native-child.ts native|js [--calls N]
+ *   node -r tsx/cjs test/hostile-native-child.ts native|js [--calls N]
  *
  * A Worker flips index arrays held in a SharedArrayBuffer (crossEntropyLogits' labels, the
  * argmax of maxPool1dBackward and conv1dMaxPoolBackwardWeight) between their valid values and

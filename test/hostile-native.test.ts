@@ -12,6 +12,7 @@ import { jsBackend } from '../lib/backend/js';
 import { nativeBackend } from '../lib/backend/native';
 import { Activation, Backend } from '../lib/backend/types';
 import { addon } from './backends';
+import { tsFile } from './ts-child';
 
 const root = path.resolve(__dirname, '..');
 const native = process.env.NEURONE_BACKEND === 'js' ? undefined : addon();
@@ -30,7 +31,7 @@ function seeded(n: number, seed: number): Float32Array {
 // ---------------------------------------------------------------------------------------------
 describe('index arrays rewritten by another thread during the call', () => {
   function runChild(which: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', 'test/hostile-native-child.ts', which], {
+    const r = spawnSync(process.execPath, [...tsFile('test/hostile-native-child.ts'), which], {
       cwd: root,
       env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' },
       encoding: 'utf8',

@@ -17,6 +17,7 @@ import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
 import { fit } from '../lib/train';
 import { LIMITS, save, load, loadWeights, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
+import { TS_REGISTER } from './ts-child';
 
 const root = path.resolve(__dirname, '..');
 let dir: string;
@@ -313,7 +314,7 @@ describe('saves that fail or are killed', () => {
   test('SIGTERM in the middle of a save: the save completes, then the process ends by the signal; no temporary file', () => {
     if (process.platform === 'win32') return;
     const f = path.join(dir, 'signalled.safetensors');
-    const code = `require('ts-node').register({ transpileOnly: true }); process.chdir(${JSON.stringify(root)});
+    const code = `${TS_REGISTER} process.chdir(${JSON.stringify(root)});
       const fs = require('fs');
       const { Linear } = require('./lib/nn');
       const { save } = require('./lib/serialize');

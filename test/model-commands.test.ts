@@ -1,6 +1,6 @@
 /**
  * The commands that use a saved model or fetch data: `neurone predict`, `evaluate`, `export`,
- * `data download`, plus `--version` and "did you mean". Spawned through ts-node like
+ * `data download`, plus `--version` and "did you mean". Spawned through tsx like
  * test/cli.test.ts; bad input must give exit code 2, one line on stderr, no stack trace and no
  * file written. No test needs the internet: the download's failure paths run against a local
  * HTTPS server (a certificate made with openssl for the run) and an unused port.
@@ -27,9 +27,9 @@ import { predictCommand } from '../lib/cli/predict';
 import { exportCommand } from '../lib/cli/export';
 import { evaluateCommand } from '../lib/cli/evaluate';
 import { dataCommand } from '../lib/cli/data';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 
 interface Run {
@@ -39,7 +39,7 @@ interface Run {
 }
 
 function cli(args: string[], env: Record<string, string> = {}): Run {
-  const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
+  const r = spawnSync(process.execPath, [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 90000,
@@ -51,7 +51,7 @@ function cli(args: string[], env: Record<string, string> = {}): Run {
 /** The same, without blocking the event loop (a test's own HTTPS server must keep answering). */
 function cliAsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), ...args], {
+    const child = spawn(process.execPath, [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), ...args], {
       cwd: root,
       env: { ...process.env, ...env },
     });

@@ -10,9 +10,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { progressLayout, formatLoss, terminalColumns, FALLBACK_COLUMNS, TerminalProgress } from '../lib/progress';
 import { EPOCH_LINE_WIDTH, Logger, formatEpoch } from '../lib/logger';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
 /** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
 const HANG_GUARD_MS = 90000;
 
@@ -179,7 +179,7 @@ describe('in an 80-column terminal', () => {
 
   ptyTest('the command draws lines of at most 79 characters that show the loss and the ETA', async () => {
     const main = path.join(root, 'lib', 'cli', 'main.ts');
-    const args = [tsNode, '--transpile-only', main, 'train', '--dataset', 'checkerboard', '--epochs', '2', '--out', path.join(tmp, 'cli')];
+    const args = [...tsFile(main), 'train', '--dataset', 'checkerboard', '--epochs', '2', '--out', path.join(tmp, 'cli')];
     const { out, code } = await inTerminal(args, false);
     expect(code).toBe(0);
     const lines = drawnLines(out);
@@ -192,7 +192,7 @@ describe('in an 80-column terminal', () => {
   });
 
   ptyTest("the library Logger's bar fits too, and finishes with the terminal restored", async () => {
-    const { out, code } = await inTerminal([tsNode, '--transpile-only', path.join(__dirname, 'progress-child.ts')], false);
+    const { out, code } = await inTerminal(tsFile(path.join(__dirname, 'progress-child.ts')), false);
     expect(code).toBe(0);
     const lines = drawnLines(out);
     expect(lines.length).toBeGreaterThan(0);
@@ -203,7 +203,7 @@ describe('in an 80-column terminal', () => {
   });
 
   ptyTest("Ctrl-C during the library Logger's bar shows the cursor, wraps lines again and ends the process", async () => {
-    const { out, code, sent } = await inTerminal([tsNode, '--transpile-only', path.join(__dirname, 'progress-child.ts'), 'long'], true);
+    const { out, code, sent } = await inTerminal([...tsFile(path.join(__dirname, 'progress-child.ts')), 'long'], true);
     expect(sent).toBe(true);
     expect(out).not.toContain('finished');
     expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));

@@ -6,9 +6,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
 
 /** The ```ts block of README.md that trains XOR. */
 function xorExample(): string {
@@ -33,7 +33,7 @@ test("the README's XOR example prints its loss and the four predictions it promi
   const file = path.join(__dirname, `.readme-xor-${process.pid}.ts`);
   fs.writeFileSync(file, program);
   try {
-    const r = spawnSync(process.execPath, [tsNode, '--transpile-only', file], { cwd: root, encoding: 'utf8', timeout: 120000 });
+    const r = spawnSync(process.execPath, [...tsFile(file)], { cwd: root, encoding: 'utf8', timeout: 120000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');

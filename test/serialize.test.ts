@@ -19,6 +19,7 @@ import { save, load, loadWeights, buildModule, registerModule, writeSafetensors,
 import { ModuleType, moduleTypes } from '../lib/nn/registry';
 import { argumentCount } from '../lib/nn/schema';
 import { availableBackends } from './backends';
+import { TS_REGISTER } from './ts-child';
 
 const root = path.resolve(__dirname, '..');
 let dir: string;
@@ -79,7 +80,7 @@ function expectSameWeights(a: Module, b: Module): void {
 }
 
 function tsChild(code: string): string {
-  return `require('ts-node').register({ transpileOnly: true }); process.chdir(${JSON.stringify(root)}); ${code}`;
+  return `${TS_REGISTER} process.chdir(${JSON.stringify(root)}); ${code}`;
 }
 
 describe('save / load', () => {

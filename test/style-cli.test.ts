@@ -2,7 +2,7 @@
  * `neurone style`: a normal run writes a PNG of the requested size; hostile input (a missing file,
  * bytes that are not a PNG, a truncated PNG, a header announcing more pixels than the run allows,
  * bad flags) exits 2 with one line on stderr and writes nothing. Most cases call the command in
- * this process; one run of each kind goes through the real command line (ts-node, as
+ * this process; one run of each kind goes through the real command line (tsx, as
  * test/cli.test.ts does).
  */
 import { spawnSync } from 'child_process';
@@ -13,9 +13,9 @@ import * as zlib from 'zlib';
 import { styleCommand } from '../lib/cli/style';
 import { readImage, writeImage } from '../lib/data/image';
 import { wrap } from '../lib/tensor';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
 /** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
 const HANG_GUARD_MS = 120000;
 
@@ -208,7 +208,7 @@ describe('neurone style, in process', () => {
 
 describe('neurone style, through the command line', () => {
   const cli = (args: string[]) => {
-    const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), 'style', ...args], {
+    const r = spawnSync(process.execPath, [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'style', ...args], {
       cwd: root,
       encoding: 'utf8',
       timeout: HANG_GUARD_MS,

@@ -17,6 +17,7 @@ import { SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { checkRedis, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
+import { tsNodeFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
 const redisBin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
@@ -80,14 +81,15 @@ interface WorkerProc {
   id?: string;
 }
 
-/** Starts `neurone worker` in a child process (through ts-node); its stdout lines are collected. */
+/**
+ * Starts `neurone worker` in a child process (through ts-node: the worker loads the queue with
+ * import(), see test/ts-child.ts); its stdout lines are collected.
+ */
 function startWorkerProcess(url: string, queueName: string): WorkerProc {
   const proc = spawn(
     process.execPath,
     [
-      '-r',
-      'ts-node/register/transpile-only',
-      path.join(root, 'lib', 'cli', 'main.ts'),
+      ...tsNodeFile(path.join(root, 'lib', 'cli', 'main.ts')),
       'worker',
       '--queue',
       url,

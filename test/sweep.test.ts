@@ -12,9 +12,9 @@ import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, runTraining, RunMetrics } from '../lib/sweep/training';
 import { RunRecord, summarize } from '../lib/sweep/summary';
 import { sweepCommand } from '../lib/cli/sweep';
+import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
-const tsNode = require.resolve('ts-node/dist/bin.js');
 let tmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-sweep-'));
@@ -268,7 +268,7 @@ describe('sweep on the worker pool', () => {
 
 describe('neurone sweep command', () => {
   const cli = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, [tsNode, '--transpile-only', path.join(root, 'lib', 'cli', 'main.ts'), 'sweep', ...args], {
+    const r = spawnSync(process.execPath, [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'sweep', ...args], {
       cwd: root,
       encoding: 'utf8',
       timeout: 120000,

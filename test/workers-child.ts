@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData, isMainThread, Worker } from 'worker_threads';
 import { trainOnce, getBackend } from './workers-train';
+import { TS_REGISTER } from './ts-child';
 
 interface Job {
   mode: 'train' | 'exit-worker' | 'spin';
@@ -29,9 +30,9 @@ async function runJob(job: Job): Promise<void> {
   for (;;) await trainOnce({ seed: job.seed, threads: job.threads, epochs: 1 });
 }
 
-/** Child-process entry: `node -r ts-node/register/transpile-only test/workers-child.ts <scenario>`. */
+/** Child-process entry: `node -r tsx/cjs test/workers-child.ts <scenario>`. */
 function startWorker(job: Job): Worker {
-  return new Worker(`require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(__filename)});`, {
+  return new Worker(`${TS_REGISTER} require(${JSON.stringify(__filename)});`, {
     eval: true,
     workerData: job,
   });

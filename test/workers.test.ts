@@ -7,6 +7,7 @@ import { spawn } from 'child_process';
 import * as path from 'path';
 import { trainOnce } from './workers-train';
 import { availableBackends } from './backends';
+import { tsFile, TS_REGISTER } from './ts-child';
 
 const root = path.resolve(__dirname, '..');
 const childFile = path.join(__dirname, 'workers-child.ts');
@@ -14,7 +15,7 @@ const hasNative = availableBackends().includes('native');
 const nativeTest = hasNative ? test : test.skip;
 
 function startWorker(job: object): Worker {
-  return new Worker(`require('ts-node').register({ transpileOnly: true }); require(${JSON.stringify(childFile)});`, {
+  return new Worker(`${TS_REGISTER} require(${JSON.stringify(childFile)});`, {
     eval: true,
     workerData: job,
   });
@@ -76,7 +77,7 @@ function scenario(
   name: string,
 ): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string; exitLagMs: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', childFile, name], { cwd: root, env: process.env });
+    const child = spawn(process.execPath, [...tsFile(childFile), name], { cwd: root, env: process.env });
     let stdout = '';
     let stderr = '';
     let doneAt = 0;
