@@ -165,7 +165,8 @@ function build(platformTag, log) {
     const started = Date.now();
     const r = spawnSync(process.execPath, [prebuildify, ...PREBUILDIFY_FLAGS, ...target.args], {
       cwd: scratch,
-      env: { ...process.env, ...target.env },
+      // JOBS=max: node-gyp runs make on one core unless told otherwise (a JOBS the caller set wins).
+      env: { JOBS: 'max', ...process.env, ...target.env },
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     });

@@ -465,7 +465,9 @@ describePosix('the npm package', () => {
 
   test('without a fitting prebuild but with a compiler: install compiles the addon, and training runs on it', () => {
     const installed = path.join(project, 'node_modules', 'neurone');
-    const env = { ...fullEnv(), npm_config_build_from_source: 'false' };
+    // JOBS=max lets node-gyp compile on every core, as a user may ask it to; by default it runs make
+    // with one job. What is tested is the fallback, not how long it takes.
+    const env = { ...fullEnv(), npm_config_build_from_source: 'false', JOBS: 'max' };
     ok(run(process.execPath, [npm, 'rebuild', 'neurone', '--offline'], project, env), 'npm rebuild with a compiler');
     expect(fs.existsSync(path.join(installed, 'build', 'Release', 'neurone.node'))).toBe(true);
     const r = run(process.execPath, ['train.cjs'], project, env);
