@@ -28,7 +28,7 @@ function runChild(mode: string): Promise<Result> {
     const child = spawn(
       process.execPath,
       [...tsFile('test/fuzz-child.ts'), mode, '--seed', String(SEED), '--cases', String(CASES), '--seconds', String(SECONDS)],
-      { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } },
+      { cwd: root, env: process.env },
     );
     let stdout = '';
     let stderr = '';
