@@ -1,6 +1,7 @@
-// The elementwise kernels for AVX2+FMA: simd_math.h's exp-based functions on 8-wide registers
-// (BCE stays on the baseline loop: AVX2 has no vgetmant/vgetexp for the vector log), and the
-// loops of elementwise_loops.h (optimiser steps, non-finite scan) compiled for AVX2.
+// The elementwise kernels for AVX2+FMA: simd_math.h's exp- and log-based functions on 8-wide
+// registers (the log's mantissa and exponent read from the bit fields, AVX2 having no
+// vgetmant/vgetexp), and the loops of elementwise_loops.h (optimiser steps, non-finite scan)
+// compiled for AVX2.
 // Compiled with -mavx2 -mfma only; reached solely through kernelsAvx2().
 #if defined(__AVX2__) && defined(__FMA__)
 #include "elementwise.h"
@@ -10,10 +11,13 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kAvx2{
-    applyV<Avx2, tanhV<Avx2>>,      applyV<Avx2, sigmoidV<Avx2>>, expShiftSumV<Avx2>,
-    elementwise::bceTermsScalar,    elementwise::sgdStepLoop,     elementwise::adamStepLoop,
-    elementwise::nonFiniteIndexLoop};
+const elementwise::Kernels kAvx2{applyV<Avx2, tanhV<Avx2>>,
+                                 applyV<Avx2, sigmoidV<Avx2>>,
+                                 expShiftSumV<Avx2>,
+                                 bceTermsV<Avx2>,
+                                 elementwise::sgdStepLoop,
+                                 elementwise::adamStepLoop,
+                                 elementwise::nonFiniteIndexLoop};
 
 }  // namespace
 

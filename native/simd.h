@@ -27,6 +27,7 @@
 //   of m, +0 elsewhere; sumLanes
 //   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
 //   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts)
+//   mantissa(x), exponent(x): x = m · 2^e, m in [1, 2), for x >= 0 (log)
 #pragma once
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -99,6 +100,29 @@ struct Avx2 {
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
     return _mm_cvtss_f32(h);
+  }
+
+  // log's split x = m · 2^e, m in [1, 2), as AVX-512's vgetmant / vgetexp give it for x >= 0
+  // (logV's callers clamp negative arguments to 0): read from the bit fields, a subnormal x
+  // first scaled by 2^23 into the normal range. Zero has exponent -Inf, as with vgetexp; +Inf
+  // and NaN are their own exponent, so log(+Inf) = +Inf and NaN stays NaN.
+  static F mantissa(F x) {
+    const __m256i bits = _mm256_castps_si256(normalised(x));
+    return _mm256_castsi256_ps(
+        _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f800000)));
+  }
+  static F exponent(F x) {
+    const __m256 subnormal = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+    const __m256i biased = _mm256_srli_epi32(_mm256_castps_si256(normalised(x)), 23);
+    __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(biased, _mm256_set1_epi32(127)));
+    e = _mm256_sub_ps(e, _mm256_and_ps(subnormal, _mm256_set1_ps(23.0f)));
+    e = _mm256_blendv_ps(e, _mm256_set1_ps(-__builtin_inff()), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    return _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_NLT_UQ));
+  }
+  // x with a subnormal (or zero) scaled by 2^23, exactly: the bit fields then hold m and e + 23.
+  static F normalised(F x) {
+    const __m256 subnormal = _mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_LT_OQ);
+    return _mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), subnormal);
   }
 
   static I iota() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
@@ -178,7 +202,7 @@ struct Avx512 {
     for (int i = 0; i < 4; i++) quarter[i] = half[4 + i] + half[i];
     return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
   }
-  // log's split x = m · 2^e, m in [1, 2) (vgetmant / vgetexp); only AVX-512 has it.
+  // log's split x = m · 2^e, m in [1, 2) (vgetmant / vgetexp).
   static F mantissa(F x) { return _mm512_maskz_getmant_ps(kAll, x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_src); }
   static F exponent(F x) { return _mm512_maskz_getexp_ps(kAll, x); }
 
@@ -269,6 +293,24 @@ struct Neon {
     const F scaleHalf = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(half, bias), 23));
     const F scaleRest = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(rest, bias), 23));
     return vmulq_f32(vmulq_f32(p, scaleRest), scaleHalf);
+  }
+
+  // log's split x = m · 2^e for x >= 0, from the bit fields as on AVX2 (see there).
+  static F normalised(F x) {
+    const M subnormal = vcltq_f32(x, vdupq_n_f32(1.17549435e-38f));
+    return vbslq_f32(subnormal, vmulq_f32(x, vdupq_n_f32(8388608.0f)), x);
+  }
+  static F mantissa(F x) {
+    const uint32x4_t bits = vreinterpretq_u32_f32(normalised(x));
+    return vreinterpretq_f32_u32(vorrq_u32(vandq_u32(bits, vdupq_n_u32(0x007fffffu)), vdupq_n_u32(0x3f800000u)));
+  }
+  static F exponent(F x) {
+    const M subnormal = vcltq_f32(x, vdupq_n_f32(1.17549435e-38f));
+    const uint32x4_t biased = vshrq_n_u32(vreinterpretq_u32_f32(normalised(x)), 23);
+    F e = vcvtq_f32_s32(vsubq_s32(vreinterpretq_s32_u32(biased), vdupq_n_s32(127)));
+    e = vsubq_f32(e, vreinterpretq_f32_u32(vandq_u32(subnormal, vreinterpretq_u32_f32(vdupq_n_f32(23.0f)))));
+    e = vbslq_f32(vceqq_f32(x, vdupq_n_f32(0.0f)), vdupq_n_f32(-__builtin_inff()), e);
+    return vbslq_f32(vcltq_f32(x, vdupq_n_f32(__builtin_inff())), e, x);
   }
 
   static M lt(F a, F b) { return vcltq_f32(a, b); }

@@ -58,7 +58,7 @@ typename V::F sigmoidV(typename V::F x) {
   return V::select(V::lt(x, V::zero()), V::mul(r, e), r);
 }
 
-// log(x) for x > 0, with traits that split x = m · 2^e, m in [1, 2) (V::mantissa, V::exponent):
+// log(x) for x >= 0, with traits that split x = m · 2^e, m in [1, 2) (V::mantissa, V::exponent):
 // m folded into [√½, √2) so that s = (m − 1)/(m + 1) stays within ±0.172, then
 // log m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9) (next term < 2e-9), plus e·ln 2.
 // x = 0 gives -Inf (the exponent of 0 is -Inf); NaN stays NaN.
@@ -110,23 +110,39 @@ float expShiftSumV(const float* x, float shift, float* y, int64_t n) {
   return V::sumLanes(acc);
 }
 
-// Binary cross-entropy terms (elementwise::Kernels::bceTerms), for traits with logV.
+// Binary cross-entropy terms (elementwise::Kernels::bceTerms), for traits with logV: whole
+// vectors, then one masked vector for the ragged end (a masked store on every vector costs a
+// dozen cycles on AMD). log's argument is clamped at 0 first, so p outside [0, 1] gives the
+// scalar loop's -100 (its fmax drops the NaN of a negative log) and NaN p still gives NaN
+// (MAXPS returns its second operand then).
+template <typename V>
+typename V::F bceTerm(typename V::F pv, typename V::F yv) {
+  const auto one = V::set1(1.0f), floor = V::set1(-100.0f);
+  // The clamp's constant goes first so a NaN log (from NaN p) survives it.
+  const auto logP = V::max(floor, logV<V>(V::max(V::zero(), pv)));
+  const auto logQ = V::max(floor, logV<V>(V::max(V::zero(), V::sub(one, pv))));
+  return V::fma(yv, logP, V::mul(V::sub(one, yv), logQ));
+}
+
+template <typename V>
+typename V::F bceGradient(typename V::F pv, typename V::F yv) {
+  const auto one = V::set1(1.0f), tiny = V::set1(1e-12f);
+  return V::sub(V::div(V::sub(one, yv), V::max(tiny, V::sub(one, pv))), V::div(yv, V::max(tiny, pv)));
+}
+
 template <typename V>
 void bceTermsV(const float* p, const float* y, float* term, float* grad, int64_t n) {
-  const auto one = V::set1(1.0f), floor = V::set1(-100.0f), tiny = V::set1(1e-12f);
-  for (int64_t i = 0; i < n; i += V::kLanes) {
+  int64_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes) {
+    const auto pv = V::load(p + i), yv = V::load(y + i);
+    V::store(term + i, bceTerm<V>(pv, yv));
+    if (grad) V::store(grad + i, bceGradient<V>(pv, yv));
+  }
+  if (i < n) {
     const auto m = V::firstLanes(n - i);
-    const auto pv = V::loadFirst(m, p + i);
-    const auto yv = V::loadFirst(m, y + i);
-    const auto qv = V::sub(one, pv);
-    // The clamp's constant goes first so a NaN log (from NaN p) survives it.
-    const auto logP = V::max(floor, logV<V>(pv));
-    const auto logQ = V::max(floor, logV<V>(qv));
-    V::storeFirst(term + i, m, V::fma(yv, logP, V::mul(V::sub(one, yv), logQ)));
-    if (grad) {
-      const auto g = V::sub(V::div(V::sub(one, yv), V::max(tiny, qv)), V::div(yv, V::max(tiny, pv)));
-      V::storeFirst(grad + i, m, g);
-    }
+    const auto pv = V::loadFirst(m, p + i), yv = V::loadFirst(m, y + i);
+    V::storeFirst(term + i, m, bceTerm<V>(pv, yv));
+    if (grad) V::storeFirst(grad + i, m, bceGradient<V>(pv, yv));
   }
 }
 

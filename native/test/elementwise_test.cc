@@ -139,6 +139,16 @@ int main() {
     p[0] = 0.0f;
     p[1] = 1.0f;
     p[2] = 1e-30f;
+    // Subnormals (the vector log reads exponent and mantissa apart), and p outside [0, 1],
+    // whose log the scalar loop clamps to -100 like that of 0.
+    p[3] = 1e-40f;
+    p[4] = 1.4e-45f;
+    p[5] = 1.0f - 1e-40f;
+    p[cols + 1] = std::nextafter(1.0f, 2.0f);
+    p[cols + 2] = -0.5f;
+    p[cols + 3] = 3.0f;
+    p[cols + 4] = -0.0f;
+    p[2 * cols + 9] = 1e30f;
     float loss[rows];
     binaryCrossEntropy(p.data(), y.data(), loss, grad.data(), rows, cols, path);
     cases++;
@@ -154,6 +164,15 @@ int main() {
         std::printf("FAIL %s bce row %lld: %.9g vs %.9g\n", kernelPathName(path), (long long)r, loss[r], want);
         failures++;
       }
+    }
+    // A NaN p makes its row's loss NaN, in a whole vector and in the ragged end.
+    p[cols + 5] = std::nanf("");
+    p[2 * cols + cols - 1] = std::nanf("");
+    binaryCrossEntropy(p.data(), y.data(), loss, grad.data(), rows, cols, path);
+    cases++;
+    if (std::isnan(loss[0]) || !std::isnan(loss[1]) || !std::isnan(loss[2])) {
+      std::printf("FAIL %s bce: NaN p gives %g %g %g\n", kernelPathName(path), loss[0], loss[1], loss[2]);
+      failures++;
     }
   }
   // Optimiser steps and the non-finite scan on every path and 1-3 threads against double-precision
