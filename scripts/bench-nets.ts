@@ -34,6 +34,8 @@ export interface NetSpec {
   loss: () => Loss;
   target: 'class' | 'input';
   inferenceOnly?: boolean;
+  /** False for the nets scripts/bench-tfjs.ts has no twin of (the 2-D nets). */
+  tfjs?: boolean;
 }
 
 const seedCnn = (length: number) => (): Module =>
@@ -173,6 +175,7 @@ export const specs: NetSpec[] = [
   },
   {
     key: 'lenet32',
+    tfjs: false,
     label: 'LeNet-style 2-D CNN, 28×28×1, batch 32',
     build: lenet,
     inputShape: [28, 28, 1],
@@ -182,6 +185,7 @@ export const specs: NetSpec[] = [
   },
   {
     key: 'lenet128',
+    tfjs: false,
     label: 'LeNet-style 2-D CNN, 28×28×1, batch 128',
     build: lenet,
     inputShape: [28, 28, 1],
@@ -191,6 +195,7 @@ export const specs: NetSpec[] = [
   },
   {
     key: 'vgg',
+    tfjs: false,
     label: 'small VGG-style 2-D CNN, 32×32×3, batch 32',
     build: smallVgg,
     inputShape: [32, 32, 3],

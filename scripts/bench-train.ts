@@ -9,7 +9,7 @@
 import * as os from 'os';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { Conv1D, Linear, Sequential, setBackend, setThreads, zeros } from '../lib';
+import { Conv1D, Conv2D, Linear, Sequential, setBackend, setThreads, zeros } from '../lib';
 import { loadNative } from '../lib/backend/native';
 import { Measure, measure, NetSpec, specs } from './bench-nets';
 import { TUNED_MALLOC_ENV, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
@@ -102,6 +102,10 @@ async function main(): Promise<void> {
     );
   }
   const nets = chosen.map((s) => s.key).join(',');
+  const tfjsNets = chosen
+    .filter((s) => s.tfjs !== false)
+    .map((s) => s.key)
+    .join(',');
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON printed by bench_torch.py, read field by field
   const torch: Record<number, any> = {};
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the same, with PyTorch's allocator tuned
@@ -151,9 +155,9 @@ async function main(): Promise<void> {
         console.log(`torch 1T avx2 ${key}: ${JSON.stringify(torchAvx2[key] ?? r)}`);
       }
     }
-    tfWasm = runTfjs('wasm', nets, quick ? 2 : 3, quick ? 3 : 30);
+    tfWasm = runTfjs('wasm', tfjsNets, quick ? 2 : 3, quick ? 3 : 30);
     console.log(`tfjs-wasm: ${JSON.stringify(tfWasm)}`);
-    tfCpu = runTfjs('cpu', nets, 2, 3);
+    tfCpu = runTfjs('cpu', tfjsNets, 2, 3);
     console.log(`tfjs-cpu: ${JSON.stringify(tfCpu)}`);
   }
   const rows = chosen.map((s) => {
@@ -256,7 +260,7 @@ function torchAvx2OneThread(key: string, torchAvx2: TorchResults): number | unde
 }
 
 /**
- * FLOPs of one sample through a net's Linear and Conv1D layers: the forward product, and for
+ * FLOPs of one sample through a net's Linear, Conv1D and Conv2D layers: the forward product, and for
  * training its weight gradient and, past the first layer, its input gradient (each as many
  * multiply-adds again). The rest (activations, pooling, the loss, the optimiser) is not counted:
  * samples/s at the FMA peak over this is a ceiling no implementation passes.
@@ -270,6 +274,8 @@ function flopsPerSample(spec: NetSpec): number {
     let product = 0;
     if (m instanceof Linear) product = 2 * m.weight.shape[0] * m.weight.shape[1];
     else if (m instanceof Conv1D) product = 2 * y.shape[1] * m.weight.shape[0] * m.weight.shape[1] * m.weight.shape[2];
+    // Output pixels × the weight's kH·kW·chanIn·chanOut multiply-adds.
+    else if (m instanceof Conv2D) product = 2 * y.shape[1] * y.shape[2] * m.weight.data.length;
     flops += spec.inferenceOnly ? product : (i === 0 ? 2 : 3) * product;
     x = y;
   });
