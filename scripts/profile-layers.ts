@@ -1,11 +1,16 @@
 // Time per module and pass (forward, backwardUpdateGradient, backwardDelta) of a benchmark net,
-// to see where a training step goes before optimising it.
+// to see where a training step goes before optimising it. The step is fit's: the Sequential's
+// forward pass keeping what backward needs, then its backward pass, with the fusions fit runs
+// (a fused pair is one row). Each module's methods are wrapped with a timer for the run, so a
+// pass that reads what its forward kept is timed as that, not as a recomputation.
 //
 //   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e|lenet|vgg] [threads] [--cpu]
 //
 // --cpu times each call by the process's CPU time (process.cpuUsage) instead of the wall clock:
 // on a machine others are using, a one-thread profile then counts only this process's work.
-import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros, Tensor } from '../lib';
+import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros } from '../lib';
+import { FUSIONS, Fusion } from '../lib/nn/fusion';
+import { accumulateGradients, forwardView } from '../lib/nn/module';
 import { lenet, smallVgg } from './bench-nets';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -64,33 +69,58 @@ const { net, shape } = nets[key]();
 const x = zeros(shape);
 for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();
 const mods = net.modules;
-const time = { forward: mods.map(() => 0), gradient: mods.map(() => 0), delta: mods.map(() => 0) };
+// Rows: one per module, and one per fusion (fit runs the fused pair's passes in place of theirs).
+interface Row {
+  label: string;
+  forward: number;
+  gradient: number;
+  delta: number;
+}
+const rows: Row[] = mods.map((m) => ({ label: m.toString(), forward: 0, gradient: 0, delta: 0 }));
+let keep = false;
+const timed = <A extends unknown[], R>(row: Row, pass: 'forward' | 'gradient' | 'delta', fn: (...args: A) => R) =>
+  function (this: unknown, ...args: A): R {
+    const t = now();
+    try {
+      return fn.apply(this, args);
+    } finally {
+      if (keep) row[pass] += now() - t;
+    }
+  };
+mods.forEach((m, i) => {
+  // Own properties shadow the prototype's methods; the Sequential calls them through forwardAt and backwardAt.
+  m.forward = timed(rows[i], 'forward', m.forward);
+  m.backwardUpdateGradient = timed(rows[i], 'gradient', m.backwardUpdateGradient);
+  m.backwardDelta = timed(rows[i], 'delta', m.backwardDelta);
+});
+for (const f of FUSIONS) {
+  const row: Row = { label: `${f.name} (fused)`, forward: 0, gradient: 0, delta: 0 };
+  rows.push(row);
+  const mutable = f as { -readonly [K in keyof Fusion]: Fusion[K] };
+  mutable.forward = timed(row, 'forward', f.forward);
+  mutable.backward = timed(row, 'gradient', f.backward);
+}
 const rounds = 200;
 const warmup = 10;
+const d = zeros(net.outputShape(shape));
+d.data.fill(0.01);
+let stepTime = 0;
 for (let r = 0; r < rounds + warmup; r++) {
-  const keep = r >= warmup;
-  const inputs: Tensor[] = [x];
-  mods.forEach((m, i) => {
-    const t = now();
-    inputs.push(m.forward(inputs[i]));
-    if (keep) time.forward[i] += now() - t;
-  });
-  let d = zeros(inputs[mods.length].shape);
-  d.data.fill(0.01);
-  for (let i = mods.length - 1; i >= 0; i--) {
-    let t = now();
-    mods[i].backwardUpdateGradient(inputs[i], d);
-    if (keep) time.gradient[i] += now() - t;
-    if (i === 0) break; // a training step does not need the input's gradient
-    t = now();
-    d = mods[i].backwardDelta(inputs[i], d);
-    if (keep) time.delta[i] += now() - t;
-  }
+  keep = r >= warmup;
+  const t = now();
+  net.deferZeroGrad();
+  forwardView(net, x, false);
+  accumulateGradients(net, x, d);
+  if (keep) stepTime += now() - t;
 }
 const us = (ms: number): string => `${((ms / rounds) * 1000).toFixed(0).padStart(6)} µs`;
 let total = 0;
-mods.forEach((m, i) => {
-  total += time.forward[i] + time.gradient[i] + time.delta[i];
-  console.log(`${m.toString().padEnd(24)} forward ${us(time.forward[i])}  grad ${us(time.gradient[i])}  delta ${us(time.delta[i])}`);
-});
-console.log(`total ${us(total)} per batch of ${shape[0]} → ${(shape[0] / (total / rounds / 1000)).toFixed(0)} samples/s (modules only)`);
+for (const r of rows) {
+  if (r.forward + r.gradient + r.delta === 0) continue; // a fusion this net does not use, or a module only fused
+  total += r.forward + r.gradient + r.delta;
+  const backward = r.label.endsWith('(fused)') ? `backward ${us(r.gradient)}` : `grad ${us(r.gradient)}  delta ${us(r.delta)}`;
+  console.log(`${r.label.padEnd(28)} forward ${us(r.forward)}  ${backward}`);
+}
+console.log(
+  `modules ${us(total)}, whole step ${us(stepTime)} per batch of ${shape[0]} → ${(shape[0] / (stepTime / rounds / 1000)).toFixed(0)} samples/s (no loss, no optimiser step)`,
+);
