@@ -827,8 +827,8 @@ struct MaxPool2dForwardCall {
     s.strideWidth = strideWidth;
     return s;
   }
-  void runKernel(KernelPath, ThreadPool* pool) {
-    if (output > 0) maxPool2dForward(shape(), x.data, y.data, argmax.data, pool);
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) maxPool2dForward(shape(), x.data, y.data, argmax.data, path, pool);
   }
 };
 

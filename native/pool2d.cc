@@ -1,7 +1,9 @@
 // 2-D pooling: for each output pixel the window's rows are walked in order, the innermost loop
 // running along the contiguous channel axis; the batch is split across threads when that pays.
-// The same loops serve every SIMD path (they are memory-bound next to the convolutions around
-// them), so the paths agree bit for bit.
+// Max pooling's forward runs per kernel path (pool2d_simd.h): with a few channels (LeNet's 6)
+// the plain loop here spent more on its vectorised loop's prologue, epilogue and alias checks
+// at every window position than on the compares. The other loops serve every path, so the
+// paths agree bit for bit.
 #include "pool2d.h"
 
 #include <atomic>
@@ -103,9 +105,24 @@ bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax) {
   return iy >= y0 && iy < y0 + s.kHeight && ix >= x0 && ix < x0 + s.kWidth;
 }
 
-void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, ThreadPool* pool) {
+namespace {
+
+const Pool2dKernels kScalarPool2dKernels{maxForwardSample};
+
+const Pool2dKernels& pool2dKernelsFor(KernelPath path) {
+  static const KernelTables<Pool2dKernels> tables{{&kScalarPool2dKernels, NEURONE_IF_AVX2(pool2dKernelsAvx2()),
+                                                   NEURONE_IF_AVX512(pool2dKernelsAvx512()),
+                                                   NEURONE_IF_NEON(pool2dKernelsNeon())}};
+  return *tables.forPath(path);
+}
+
+}  // namespace
+
+void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
+                      ThreadPool* pool) {
   if (s.outHeight() == 0 || s.outWidth() == 0) return;
-  forSamples(s, pool, [&](int64_t b) { maxForwardSample(s, x, y, argmax, b); });
+  const auto sample = pool2dKernelsFor(path).maxForwardSample;
+  forSamples(s, pool, [&](int64_t b) { sample(s, x, y, argmax, b); });
 }
 
 // Side-by-side windows (stride = window on both axes): every pixel lies in at most one window, so

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 
+#include "cpu.h"
 #include "threadpool.h"
 
 namespace neurone {
@@ -21,7 +22,8 @@ struct Pool2dShape {
   int64_t outWidth() const { return width < kWidth ? 0 : (width - kWidth) / strideWidth + 1; }
 };
 
-void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, ThreadPool* pool);
+void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
+                      ThreadPool* pool);
 // dx = 0, then dx[argmax[i]] += dy[i] for every entry that lies in its own window; an entry that
 // does not (whatever it holds) is never used as an address. Returns the index of the first such
 // entry, or −1 when all were routed; the binding then clears dx and names it.
@@ -30,6 +32,16 @@ int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* 
 bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax);
 void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool* pool);
 void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadPool* pool);
+
+// The max-pooling forward of sample b, per kernel path: pool2d_simd.h's loop over the vector
+// traits on the SIMD paths, pool2d.cc's plain loop on the scalar path. The same comparisons in
+// the same order on every path, so the same results and argmax bit for bit.
+struct Pool2dKernels {
+  void (*maxForwardSample)(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);
+};
+const Pool2dKernels& pool2dKernelsAvx2();
+const Pool2dKernels& pool2dKernelsAvx512();
+const Pool2dKernels& pool2dKernelsNeon();
 
 // Plain loops, the oracle for the tests.
 void maxPool2dForwardReference(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);

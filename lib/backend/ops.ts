@@ -353,7 +353,7 @@ export const OPS = {
     derived: pool2dDerived,
     int32Index: ['input'],
     shape: pool2dShapeType,
-    kernel: { unless0: 'output', path: false },
+    kernel: { unless0: 'output', path: true },
   },
   maxPool2dBackward: {
     doc: 'dx (batch, height, width, chan) = 0, then dx[argmax[i]] += dy[i]: overlapping windows accumulate. An argmax entry outside its window is refused (RangeError) and dx is then all zeros.',

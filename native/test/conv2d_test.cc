@@ -1,6 +1,7 @@
 // Conv2D and 2-D pooling kernels against their plain-loop references, on every SIMD path this
 // machine supports, with and without threads.
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -79,14 +80,33 @@ void testConv(std::mt19937& rng, const Conv2dShape& s, KernelPath path, ThreadPo
   expectClose(dw, dwRef, s.batch * s.outHeight() * s.outWidth() + 1, "conv2dBackwardWeight", s, path, pool.threads());
 }
 
-void testPool(std::mt19937& rng, const Pool2dShape& s, ThreadPool& pool) {
+void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPool& pool) {
   const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chan;
   auto x = randomVector(rng, s.batch * s.height * s.width * s.chan);
+  // Ties (the first maximum wins) and NaN (the first NaN wins), every 7th and 29th value.
+  for (size_t i = 7; i < x.size(); i += 7) x[i] = x[i - s.chan < x.size() ? i - s.chan : 0];
+  for (size_t i = 29; i < x.size(); i += 29) x[i] = NAN;
   std::vector<float> y(outputs), yRef(outputs);
   std::vector<int32_t> argmax(outputs), argmaxRef(outputs);
-  maxPool2dForward(s, x.data(), y.data(), argmax.data(), &pool);
+  // Guards past the end: a whole-vector store of a ragged last vector must stop at the sample's end.
+  y.resize(outputs + 16, 12345.0f);
+  argmax.resize(outputs + 16, 12345);
+  maxPool2dForward(s, x.data(), y.data(), argmax.data(), path, &pool);
+  for (int64_t i = outputs; i < outputs + 16; i++) {
+    if (y[i] != 12345.0f || argmax[i] != 12345) {
+      failures++, std::printf("FAIL maxPool2dForward %s wrote past its output\n", kernelPathName(path));
+      break;
+    }
+  }
+  y.resize(outputs);
+  argmax.resize(outputs);
   maxPool2dForwardReference(s, x.data(), yRef.data(), argmaxRef.data());
-  if (y != yRef || argmax != argmaxRef) failures++, std::printf("FAIL maxPool2dForward\n");
+  // Compared as bits: NaN == NaN is false.
+  if (std::memcmp(y.data(), yRef.data(), y.size() * sizeof(float)) != 0 || argmax != argmaxRef) {
+    failures++, std::printf("FAIL maxPool2dForward %s, %lld channels\n", kernelPathName(path), (long long)s.chan);
+  }
+  for (auto& v : x) v = std::isnan(v) ? 0.5f : v;  // the backward checks below sum gradients
+  maxPool2dForward(s, x.data(), y.data(), argmax.data(), path, &pool);
   for (int64_t i = 0; i < outputs; i++) {
     if (!maxPool2dInWindow(s, i, argmax[i])) failures++, std::printf("FAIL maxPool2dInWindow(%lld)\n", (long long)i);
   }
@@ -164,18 +184,26 @@ int main() {
         cases++;
       }
     }
-    // The pooling loops are the same on every path.
-    testPool(rng, Pool2dShape{32, 24, 24, 6, 2, 2, 2, 2}, pool);
-    testPool(rng, Pool2dShape{4, 50, 44, 40, 3, 2, 1, 2}, pool);
-    testPool(rng, Pool2dShape{3, 7, 9, 5, 2, 3, 2, 3}, pool);  // side by side, neither size divides
-    cases += 3;
-    std::uniform_int_distribution<int> kDist(1, 4), sDist(1, 3), cDist(1, 20), bDist(1, 4), hDist(1, 14);
-    for (int i = 0; i < 30; i++) {
-      testPool(
-          rng,
-          Pool2dShape{bDist(rng), hDist(rng), hDist(rng), cDist(rng), kDist(rng), kDist(rng), sDist(rng), sDist(rng)},
-          pool);
-      cases++;
+  }
+  // Pooling on every path: max pooling's forward is per path (pool2d_simd.h), bitwise the plain
+  // loop's; LeNet's 6 and 16 channels, 40 (a ragged vector on every path), random shapes.
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (KernelPath path : kAllPaths) {
+      if (!pathUnderTest(path)) continue;
+      testPool(rng, Pool2dShape{32, 24, 24, 6, 2, 2, 2, 2}, path, pool);
+      testPool(rng, Pool2dShape{32, 8, 8, 16, 2, 2, 2, 2}, path, pool);
+      testPool(rng, Pool2dShape{4, 50, 44, 40, 3, 2, 1, 2}, path, pool);
+      testPool(rng, Pool2dShape{3, 7, 9, 5, 2, 3, 2, 3}, path, pool);  // side by side, neither size divides
+      cases += 4;
+      std::uniform_int_distribution<int> kDist(1, 4), sDist(1, 3), cDist(1, 20), bDist(1, 4), hDist(1, 14);
+      for (int i = 0; i < 30; i++) {
+        testPool(
+            rng,
+            Pool2dShape{bDist(rng), hDist(rng), hDist(rng), cDist(rng), kDist(rng), kDist(rng), sDist(rng), sDist(rng)},
+            path, pool);
+        cases++;
+      }
     }
   }
   std::printf("%d passed, %d failed\n", cases - failures, failures);

@@ -1,0 +1,14 @@
+// 2-D max pooling's forward with NEON (aarch64), 4 channels per register: pool2d_simd.h's loop.
+// Compiled into aarch64 binaries only; reached solely through pool2dKernelsNeon().
+#if defined(__aarch64__)
+#include "pool2d_simd.h"
+
+namespace neurone {
+
+const Pool2dKernels& pool2dKernelsNeon() {
+  static const Pool2dKernels kernels{maxForward2dSampleV<Neon>};
+  return kernels;
+}
+
+}  // namespace neurone
+#endif
