@@ -156,7 +156,7 @@ class Addon : public Napi::Addon<Addon> {
     if (a.input == 0) return env.Undefined();
     // Each argmax entry (the call's own copy when it came from shared memory) is checked against
     // its window before the kernel adds through it; the first that is not is named here.
-    const int64_t bad = maxPool2dBackward(a.shape(), a.dy.data, a.argmax.data, a.dx.data, &pool_);
+    const int64_t bad = maxPool2dBackward(a.shape(), a.dy.data, a.argmax.data, a.dx.data, path_, &pool_);
     if (bad >= 0) {
       std::memset(a.dx.data, 0, static_cast<size_t>(a.input) * sizeof(float));
       throwOutsideWindow(a.kName, a.shape(), bad, a.argmax.data[bad]);

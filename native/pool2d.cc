@@ -105,27 +105,8 @@ bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax) {
   return iy >= y0 && iy < y0 + s.kHeight && ix >= x0 && ix < x0 + s.kWidth;
 }
 
-namespace {
-
-const Pool2dKernels kScalarPool2dKernels{maxForwardSample};
-
-const Pool2dKernels& pool2dKernelsFor(KernelPath path) {
-  static const KernelTables<Pool2dKernels> tables{{&kScalarPool2dKernels, NEURONE_IF_AVX2(pool2dKernelsAvx2()),
-                                                   NEURONE_IF_AVX512(pool2dKernelsAvx512()),
-                                                   NEURONE_IF_NEON(pool2dKernelsNeon())}};
-  return *tables.forPath(path);
-}
-
-}  // namespace
-
-void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
-                      ThreadPool* pool) {
-  if (s.outHeight() == 0 || s.outWidth() == 0) return;
-  const auto sample = pool2dKernelsFor(path).maxForwardSample;
-  forSamples(s, pool, [&](int64_t b) { sample(s, x, y, argmax, b); });
-}
-
-// Side-by-side windows (stride = window on both axes): every pixel lies in at most one window, so
+// The scalar path's loop (pool2d_simd.h has the vector one). Side-by-side windows (stride = window
+// on both axes): every pixel lies in at most one window, so
 // dx is written densely, each pixel taking its window's gradient where the window's argmax is that
 // pixel and 0 elsewhere: no clearing pass, no scatter, loops that vectorise. Returns how many
 // entries matched; each valid entry matches exactly once, so fewer means one points elsewhere.
@@ -168,13 +149,34 @@ int64_t maxBackwardSideBySide(const Pool2dShape& s, const float* dy, const int32
   return matches;
 }
 
-int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, ThreadPool* pool) {
+namespace {
+
+const Pool2dKernels kScalarPool2dKernels{maxForwardSample, maxBackwardSideBySide};
+
+const Pool2dKernels& pool2dKernelsFor(KernelPath path) {
+  static const KernelTables<Pool2dKernels> tables{{&kScalarPool2dKernels, NEURONE_IF_AVX2(pool2dKernelsAvx2()),
+                                                   NEURONE_IF_AVX512(pool2dKernelsAvx512()),
+                                                   NEURONE_IF_NEON(pool2dKernelsNeon())}};
+  return *tables.forPath(path);
+}
+
+}  // namespace
+
+void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
+                      ThreadPool* pool) {
+  if (s.outHeight() == 0 || s.outWidth() == 0) return;
+  const auto sample = pool2dKernelsFor(path).maxForwardSample;
+  forSamples(s, pool, [&](int64_t b) { sample(s, x, y, argmax, b); });
+}
+
+int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
+                          ThreadPool* pool) {
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, sample = s.height * s.width * chan;
   if (s.strideHeight == s.kHeight && s.strideWidth == s.kWidth && oh > 0 && ow > 0) {
     std::atomic<int64_t> matches{0};
-    forSamples(s, pool, [&](int64_t b) {
-      matches.fetch_add(maxBackwardSideBySide(s, dy, argmax, dx, b), std::memory_order_relaxed);
-    });
+    const auto sideBySide = pool2dKernelsFor(path).maxBackwardSideBySideSample;
+    forSamples(s, pool,
+               [&](int64_t b) { matches.fetch_add(sideBySide(s, dy, argmax, dx, b), std::memory_order_relaxed); });
     if (matches.load(std::memory_order_relaxed) == s.batch * oh * ow * chan) return -1;
     // Some entry points outside its window: the general pass below finds which.
   }

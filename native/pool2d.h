@@ -27,17 +27,22 @@ void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* a
 // dx = 0, then dx[argmax[i]] += dy[i] for every entry that lies in its own window; an entry that
 // does not (whatever it holds) is never used as an address. Returns the index of the first such
 // entry, or −1 when all were routed; the binding then clears dx and names it.
-int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, ThreadPool* pool);
+int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
+                          ThreadPool* pool);
 // Whether argmax entry i (a flat index into x) lies in output i's window.
 bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax);
 void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool* pool);
 void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadPool* pool);
 
-// The max-pooling forward of sample b, per kernel path: pool2d_simd.h's loop over the vector
-// traits on the SIMD paths, pool2d.cc's plain loop on the scalar path. The same comparisons in
-// the same order on every path, so the same results and argmax bit for bit.
+// Max pooling's per-sample loops, per kernel path: pool2d_simd.h's over the vector traits on the
+// SIMD paths, pool2d.cc's plain loops on the scalar path. The same comparisons in the same order
+// on every path, so the same results, argmax and gradients bit for bit.
 struct Pool2dKernels {
   void (*maxForwardSample)(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);
+  // The backward pass of side-by-side windows (stride = window): sample b's dx written densely;
+  // returns how many argmax entries matched their pixel (see maxPool2dBackward in pool2d.cc).
+  int64_t (*maxBackwardSideBySideSample)(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx,
+                                         int64_t b);
 };
 const Pool2dKernels& pool2dKernelsAvx2();
 const Pool2dKernels& pool2dKernelsAvx512();

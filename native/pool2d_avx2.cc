@@ -1,4 +1,4 @@
-// 2-D max pooling's forward with AVX2 (-mavx2 -mfma), 8 channels per register: pool2d_simd.h's
+// 2-D max pooling with AVX2 (-mavx2 -mfma), 8 channels per register: pool2d_simd.h's
 // loop. Reached solely through pool2dKernelsAvx2(), which pool2d.cc calls only when the CPU has
 // the instructions.
 #if defined(__AVX2__) && defined(__FMA__)
@@ -7,7 +7,7 @@
 namespace neurone {
 
 const Pool2dKernels& pool2dKernelsAvx2() {
-  static const Pool2dKernels kernels{maxForward2dSampleV<Avx2>};
+  static const Pool2dKernels kernels{maxForward2dSampleV<Avx2>, maxBackwardSideBySide2dV<Avx2>};
   return kernels;
 }
 

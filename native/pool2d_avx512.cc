@@ -1,5 +1,5 @@
-// 2-D max pooling's forward with AVX-512 (-mavx512f/dq/bw/vl), 16 channels per register:
-// pool2d_simd.h's loop. Reached solely through pool2dKernelsAvx512(), which pool2d.cc calls only
+// 2-D max pooling with AVX-512 (-mavx512f/dq/bw/vl), 16 channels per register:
+// pool2d_simd.h's loops. Reached solely through pool2dKernelsAvx512(), which pool2d.cc calls only
 // when the CPU has the instructions.
 #if defined(__AVX512F__)
 #include "pool2d_simd.h"
@@ -7,7 +7,7 @@
 namespace neurone {
 
 const Pool2dKernels& pool2dKernelsAvx512() {
-  static const Pool2dKernels kernels{maxForward2dSampleV<Avx512>};
+  static const Pool2dKernels kernels{maxForward2dSampleV<Avx512>, maxBackwardSideBySide2dV<Avx512>};
   return kernels;
 }
 

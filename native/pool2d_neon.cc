@@ -1,4 +1,4 @@
-// 2-D max pooling's forward with NEON (aarch64), 4 channels per register: pool2d_simd.h's loop.
+// 2-D max pooling with NEON (aarch64), 4 channels per register: pool2d_simd.h's loops.
 // Compiled into aarch64 binaries only; reached solely through pool2dKernelsNeon().
 #if defined(__aarch64__)
 #include "pool2d_simd.h"
@@ -6,7 +6,7 @@
 namespace neurone {
 
 const Pool2dKernels& pool2dKernelsNeon() {
-  static const Pool2dKernels kernels{maxForward2dSampleV<Neon>};
+  static const Pool2dKernels kernels{maxForward2dSampleV<Neon>, maxBackwardSideBySide2dV<Neon>};
   return kernels;
 }
 

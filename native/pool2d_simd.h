@@ -1,11 +1,11 @@
-// 2-D max pooling's forward over the vector traits of simd.h, V::kLanes channels per register:
-// written once, instantiated by pool2d_avx2.cc, pool2d_avx512.cc and pool2d_neon.cc. The
-// window's positions are taken in row-major order with pool1d_simd.h's select (the first
-// maximum wins, and the first NaN), so the results and argmax are those of pool2d.cc's loop bit
-// for bit. Internal linkage, as simd.h explains.
+// 2-D max pooling's forward and side-by-side backward over the vector traits of simd.h, V::kLanes channels per
+// register: written once, instantiated by pool2d_avx2.cc, pool2d_avx512.cc and pool2d_neon.cc. The window's positions
+// are taken in row-major order with pool1d_simd.h's select (the first maximum wins, and the first NaN), so the results
+// and argmax are those of pool2d.cc's loop bit for bit. Internal linkage, as simd.h explains.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "pool1d_simd.h"
 #include "pool2d.h"
@@ -51,6 +51,54 @@ void maxForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int32_t
         }
       }
     }
+}
+
+// pool2d.cc's maxBackwardSideBySide (see there) with V::kLanes channels at a time: each pixel of
+// a window keeps its window's gradient in the lanes whose argmax names it, +0 elsewhere (the
+// same bits as the plain loop's mask), and the matches are counted per lane. A ragged last
+// vector is stored whole when the lanes past it stay inside the sample's dx: every position
+// after it there is written later, by a later pixel or by the clearing of the row's tail or of
+// the rows past the last window.
+template <typename V>
+int64_t maxBackwardSideBySide2dV(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  const int64_t covered = ow * s.kWidth * chan;  // the floats of a row that lie in some window
+  const int64_t row = s.width * chan;
+  const int64_t sampleEnd = (b + 1) * s.height * row;
+  auto hits = V::set1i(0);
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ky = 0; ky < s.kHeight; ky++) {
+      const int64_t rowStart = (b * s.height + oy * s.kHeight + ky) * row;
+      for (int64_t ox = 0; ox < ow; ox++) {
+        const int64_t out = ((b * oh + oy) * ow + ox) * chan;
+        for (int64_t kx = 0; kx < s.kWidth; kx++) {
+          const int64_t index = rowStart + (ox * s.kWidth + kx) * chan;
+          for (int64_t c = 0; c < chan; c += V::kLanes) {
+            const auto here = V::addi(V::set1i(static_cast<int32_t>(index + c)), V::iota());
+            typename V::F d;
+            const auto valid = V::firstLanes(chan - c);
+            if (chan - c >= V::kLanes) {
+              const auto hit = V::equal(V::loadi(argmax + out + c), here);
+              d = V::keep(hit, V::load(dy + out + c));
+              hits = V::countHits(hits, hit);
+            } else {
+              const auto hit = V::equalWhere(valid, V::loadFirsti(valid, argmax + out + c), here);
+              d = V::loadFirst(hit, dy + out + c);
+              hits = V::countHits(hits, hit);
+            }
+            if (index + c + V::kLanes <= sampleEnd) {
+              V::store(dx + index + c, d);
+            } else {
+              V::storeFirst(dx + index + c, valid, d);
+            }
+          }
+        }
+      }
+      std::memset(dx + rowStart + covered, 0, (row - covered) * sizeof(float));
+    }
+  const int64_t coveredRows = oh * s.kHeight;
+  std::memset(dx + (b * s.height + coveredRows) * row, 0, (s.height - coveredRows) * row * sizeof(float));
+  return V::totalCount(hits);
 }
 
 }  // namespace

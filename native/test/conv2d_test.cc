@@ -116,9 +116,17 @@ void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPo
   std::vector<float> dx(x.size(), NAN);
   std::vector<double> want(x.size(), 0.0);
   for (int64_t i = 0; i < outputs; i++) want[argmax[i]] += dy[i];
-  if (maxPool2dBackward(s, dy.data(), argmax.data(), dx.data(), &pool) != -1) {
+  dx.resize(x.size() + 16, 12345.0f);  // guards past the end, as for the forward
+  if (maxPool2dBackward(s, dy.data(), argmax.data(), dx.data(), path, &pool) != -1) {
     failures++, std::printf("FAIL maxPool2dBackward refused a valid argmax\n");
   }
+  for (size_t i = x.size(); i < dx.size(); i++) {
+    if (dx[i] != 12345.0f) {
+      failures++, std::printf("FAIL maxPool2dBackward %s wrote past dx\n", kernelPathName(path));
+      break;
+    }
+  }
+  dx.resize(x.size());
   for (size_t i = 0; i < x.size(); i++) {
     if (std::fabs(dx[i] - want[i]) > 1e-5) {
       failures++, std::printf("FAIL maxPool2dBackward [%zu] got %g want %g\n", i, dx[i], want[i]);
@@ -129,7 +137,7 @@ void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPo
     auto bad = argmax;
     const int64_t at = outputs / 2;
     bad[at] = argmax[at] + static_cast<int32_t>(s.chan * s.width * s.kHeight);  // a row below the window
-    if (maxPool2dBackward(s, dy.data(), bad.data(), dx.data(), &pool) != at) {
+    if (maxPool2dBackward(s, dy.data(), bad.data(), dx.data(), path, &pool) != at) {
       failures++, std::printf("FAIL maxPool2dBackward did not name entry %lld\n", (long long)at);
     }
   }
