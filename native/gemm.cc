@@ -151,6 +151,8 @@ inline int64_t roundUp(int64_t a, int64_t b) { return ceilDiv(a, b) * b; }
 
 // Vector width of the tiles' columns: an n that is not a multiple leaves lanes empty.
 constexpr int64_t kLanes = 16;
+// A product with A transposed and at most this many columns runs swapped (see chooseForm).
+constexpr int64_t kNarrowSwapCols = 12;
 
 // Which form runs a product, from its shape and thread count (every form gives the same bits).
 // Measured on AVX-512, one thread unless said:
@@ -166,11 +168,19 @@ constexpr int64_t kLanes = 16;
 //    their Aᵀ is read in place (4064x32x100: 118 -> 140; up to 4 of them through the kernels'
 //    narrowEdge instead of swapped, +4 % more); with 2 threads that small part would run on one
 //    of them while the other waits (250 -> 187, and with narrowEdge 241 -> 208), so the
-//    product stays plain.
+//    product stays plain;
+//  - but a transposed A with at most kNarrowSwapCols columns of C (a convolution's forward over
+//    a tile's im2col columns into 6 channels, a 10-class layer's weight gradient) leaves most
+//    lanes of a vector empty, while swapped its few rows fill the tiles' rows (AVX2, one Zen 3
+//    core: 576x6x25 39 -> 65 GFLOP/s, 100x10x32 42 -> 50, 784x10x256 54 -> 75, 2000x12x300
+//    63 -> 80; at 15 columns plain was faster, 78 against 72).
 GemmForm chooseForm(const GemmArgs& g, const GemmKernels& kt, int64_t threads) {
   if (!g.transA && g.transB && g.m <= kInPlaceBMaxRows && g.n > g.m) return GemmForm::Swapped;
   if (roundUp(g.n, kLanes) * g.m <= roundUp(g.m, kLanes) * g.n) return GemmForm::Plain;
-  if (g.transA) return g.n > kLanes && threads == 1 ? GemmForm::SplitRagged : GemmForm::Plain;
+  if (g.transA) {
+    if (g.n <= kNarrowSwapCols && (threads == 1 || ceilDiv(g.m, kt.nr) >= 2 * threads)) return GemmForm::Swapped;
+    return g.n > kLanes && threads == 1 ? GemmForm::SplitRagged : GemmForm::Plain;
+  }
   if (threads == 1 || ceilDiv(g.m, kt.nr) >= 2 * threads) return GemmForm::Swapped;
   return GemmForm::Plain;
 }
