@@ -1,9 +1,9 @@
 // 2-D pooling: for each output pixel the window's rows are walked in order, the innermost loop
 // running along the contiguous channel axis; the batch is split across threads when that pays.
-// Max pooling's forward runs per kernel path (pool2d_simd.h): with a few channels (LeNet's 6)
-// the plain loop here spent more on its vectorised loop's prologue, epilogue and alias checks
-// at every window position than on the compares. The other loops serve every path, so the
-// paths agree bit for bit.
+// Max pooling's forward and its side-by-side backward run per kernel path (pool2d_simd.h): with
+// a few channels (LeNet's 6) the plain loops here spent more on their vectorised loop's
+// prologue, epilogue and alias checks at every window position than on the compares; these
+// loops remain the scalar path's. The other loops serve every path. The paths agree bit for bit.
 #include "pool2d.h"
 
 #include <atomic>

@@ -1,7 +1,8 @@
-// 2-D max pooling's forward and side-by-side backward over the vector traits of simd.h, V::kLanes channels per
-// register: written once, instantiated by pool2d_avx2.cc, pool2d_avx512.cc and pool2d_neon.cc. The window's positions
-// are taken in row-major order with pool1d_simd.h's select (the first maximum wins, and the first NaN), so the results
-// and argmax are those of pool2d.cc's loop bit for bit. Internal linkage, as simd.h explains.
+// 2-D max pooling's forward and side-by-side backward over the vector traits of simd.h,
+// V::kLanes channels per register: written once, instantiated by pool2d_avx2.cc, pool2d_avx512.cc
+// and pool2d_neon.cc. The window's positions are taken in row-major order with pool1d_simd.h's
+// select (the first maximum wins, and the first NaN), so the results, argmax and gradients are
+// those of pool2d.cc's loops bit for bit. Internal linkage, as simd.h explains.
 #pragma once
 
 #include <cstdint>
