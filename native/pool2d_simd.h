@@ -76,17 +76,12 @@ int64_t maxBackwardSideBySide2dV(const Pool2dShape& s, const float* dy, const in
           const int64_t index = rowStart + (ox * s.kWidth + kx) * chan;
           for (int64_t c = 0; c < chan; c += V::kLanes) {
             const auto here = V::addi(V::set1i(static_cast<int32_t>(index + c)), V::iota());
-            typename V::F d;
             const auto valid = V::firstLanes(chan - c);
-            if (chan - c >= V::kLanes) {
-              const auto hit = V::equal(V::loadi(argmax + out + c), here);
-              d = V::keep(hit, V::load(dy + out + c));
-              hits = V::countHits(hits, hit);
-            } else {
-              const auto hit = V::equalWhere(valid, V::loadFirsti(valid, argmax + out + c), here);
-              d = V::loadFirst(hit, dy + out + c);
-              hits = V::countHits(hits, hit);
-            }
+            const bool full = chan - c >= V::kLanes;
+            const auto hit = full ? V::equal(V::loadi(argmax + out + c), here)
+                                  : V::equalWhere(valid, V::loadFirsti(valid, argmax + out + c), here);
+            const auto d = full ? V::keep(hit, V::load(dy + out + c)) : V::loadFirst(hit, dy + out + c);
+            hits = V::countHits(hits, hit);
             if (index + c + V::kLanes <= sampleEnd) {
               V::store(dx + index + c, d);
             } else {

@@ -72,11 +72,13 @@ const mods = net.modules;
 // Rows: one per module, and one per fusion (fit runs the fused pair's passes in place of theirs).
 interface Row {
   label: string;
+  /** A fused pair: its backward pass (parameter and input gradients together) is timed in `gradient`. */
+  fused: boolean;
   forward: number;
   gradient: number;
   delta: number;
 }
-const rows: Row[] = mods.map((m) => ({ label: m.toString(), forward: 0, gradient: 0, delta: 0 }));
+const rows: Row[] = mods.map((m) => ({ label: m.toString(), fused: false, forward: 0, gradient: 0, delta: 0 }));
 let keep = false;
 const timed = <A extends unknown[], R>(row: Row, pass: 'forward' | 'gradient' | 'delta', fn: (...args: A) => R) =>
   function (this: unknown, ...args: A): R {
@@ -94,7 +96,7 @@ mods.forEach((m, i) => {
   m.backwardDelta = timed(rows[i], 'delta', m.backwardDelta);
 });
 for (const f of FUSIONS) {
-  const row: Row = { label: `${f.name} (fused)`, forward: 0, gradient: 0, delta: 0 };
+  const row: Row = { label: `${f.name} (fused)`, fused: true, forward: 0, gradient: 0, delta: 0 };
   rows.push(row);
   const mutable = f as { -readonly [K in keyof Fusion]: Fusion[K] };
   mutable.forward = timed(row, 'forward', f.forward);
@@ -118,7 +120,7 @@ let total = 0;
 for (const r of rows) {
   if (r.forward + r.gradient + r.delta === 0) continue; // a fusion this net does not use, or a module only fused
   total += r.forward + r.gradient + r.delta;
-  const backward = r.label.endsWith('(fused)') ? `backward ${us(r.gradient)}` : `grad ${us(r.gradient)}  delta ${us(r.delta)}`;
+  const backward = r.fused ? `backward ${us(r.gradient)}` : `grad ${us(r.gradient)}  delta ${us(r.delta)}`;
   console.log(`${r.label.padEnd(28)} forward ${us(r.forward)}  ${backward}`);
 }
 console.log(

@@ -84,7 +84,7 @@ void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPo
   const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chan;
   auto x = randomVector(rng, s.batch * s.height * s.width * s.chan);
   // Ties (the first maximum wins) and NaN (the first NaN wins), every 7th and 29th value.
-  for (size_t i = 7; i < x.size(); i += 7) x[i] = x[i - s.chan < x.size() ? i - s.chan : 0];
+  for (size_t i = 7; i < x.size(); i += 7) x[i] = x[i >= static_cast<size_t>(s.chan) ? i - s.chan : 0];
   for (size_t i = 29; i < x.size(); i += 29) x[i] = NAN;
   std::vector<float> y(outputs), yRef(outputs);
   std::vector<int32_t> argmax(outputs), argmaxRef(outputs);
