@@ -38,7 +38,8 @@ void maxPool1dBackwardReference(const Pool1dShape& s, const float* dy, const int
 void avgPool1dForwardReference(const Pool1dShape& s, const float* x, float* y);
 
 // The per-sample max-pooling loops of pool1d_loops.h, one table per KernelPath
-// (pool1d_simd.h instantiated by pool1d_avx2.cc / pool1d_avx512.cc; the scalar one in pool1d.cc).
+// (pool1d_simd.h instantiated by pool1d_avx2.cc, pool1d_avx512.cc and pool1d_neon.cc; the scalar
+// one in pool1d.cc).
 // maxBackwardSample writes sample b's gradient to dxSample (length * chan floats: dx of the
 // sample, or scratch of a fused kernel); argmax entries stay flat indices into the whole batch.
 struct PoolKernels {

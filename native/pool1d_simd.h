@@ -1,60 +1,32 @@
 // The max-pooling loops of pool1d_loops.h over the vector traits of simd.h, V::kLanes channels
-// per register: written once, instantiated by pool1d_avx2.cc and pool1d_avx512.cc (the compiler
-// vectorises the loops' NaN-aware selects and match counts poorly). Bitwise the same results as
-// the loops: the same comparisons, the same order of additions. Internal linkage, as simd.h
-// explains.
+// per register: written once, instantiated by pool1d_avx2.cc, pool1d_avx512.cc and pool1d_neon.cc
+// (the compiler vectorises the loops' NaN-aware selects and match counts poorly). Bitwise the
+// same results as the loops: the same comparisons, the same order of additions. Internal
+// linkage, as simd.h explains.
 #pragma once
 
 #include <cstdint>
 
 #include "pool1d.h"
 #include "pool1d_loops.h"
+#include "pool2d_simd.h"
 #include "simd.h"
 
 namespace neurone {
 namespace {
 
-// maxForwardSampleLoop's select: v replaces the best so far when greater, or when v is NaN and
-// the best is not (so the first maximum, and the first NaN, win).
-template <typename V>
-typename V::M maxTakes(typename V::F v, typename V::F best) {
-  return V::either(V::gt(v, best), V::both(V::isNan(v), V::notNan(best)));
-}
-
+// The forward pass is the 2-D loop's with one row: the same window order, the same select, the
+// same flat argmax (pool2d_simd.h).
 template <typename V>
 void maxForwardSampleV(const Pool1dShape& s, const float* in, float* out, int32_t* argmax, int64_t b) {
-  const int64_t outLength = s.outLength();
-  const int64_t chan = s.chan;
-  // Whole vectors go through plain loads and stores (a masked store costs an AVX2 core on AMD
-  // a dozen cycles); only a ragged last vector of channels is masked. The winner is tracked
-  // as its offset k * chan in the window and turned into a flat index once, at the store.
-  const int64_t whole = chan - chan % V::kLanes;
-  for (int64_t t = 0; t < outLength; t++) {
-    const int64_t start = (b * s.length + t * s.stride) * chan;
-    const float* x0 = in + start;
-    float* y = out + (b * outLength + t) * chan;
-    int32_t* arg = argmax + (b * outLength + t) * chan;
-    for (int64_t c = 0; c < chan; c += V::kLanes) {
-      const bool full = c < whole;
-      const auto m = V::firstLanes(chan - c);
-      auto best = full ? V::load(x0 + c) : V::loadFirst(m, x0 + c);
-      auto offset = V::set1i(0);
-      for (int64_t k = 1; k < s.kSize; k++) {
-        const auto v = full ? V::load(x0 + k * chan + c) : V::loadFirst(m, x0 + k * chan + c);
-        const auto take = maxTakes<V>(v, best);
-        best = V::select(take, v, best);
-        offset = V::selecti(take, V::set1i(static_cast<int32_t>(k * chan)), offset);
-      }
-      const auto at = V::addi(offset, V::addi(V::set1i(static_cast<int32_t>(start + c)), V::iota()));
-      if (full) {
-        V::store(y + c, best);
-        V::storei(arg + c, at);
-      } else {
-        V::storeFirst(y + c, m, best);
-        V::storeFirsti(arg + c, m, at);
-      }
-    }
-  }
+  Pool2dShape row;
+  row.batch = s.batch;
+  row.height = 1;
+  row.width = s.length;
+  row.chan = s.chan;
+  row.kWidth = s.kSize;
+  row.strideWidth = s.stride;
+  maxForward2dSampleV<V>(row, in, out, argmax, b);
 }
 
 // The dense gather of maxBackwardSampleLoop (see the derivation there): per covering window, the
@@ -66,7 +38,8 @@ int64_t maxBackwardSampleV(const Pool1dShape& s, const float* dy, const int32_t*
   const int64_t outLength = s.outLength();
   const int64_t chan = s.chan;
   // Whole vectors are loaded whole and a lane that is not hit is masked to +0 after the load,
-  // which adds what the masked load's zero would (see the forward on masked stores).
+  // which adds what the masked load's zero would (a masked store costs an AVX2 core on AMD a dozen
+  // cycles).
   const int64_t whole = chan - chan % V::kLanes;
   auto matches = V::set1i(0);
   int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h

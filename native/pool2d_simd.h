@@ -1,19 +1,26 @@
 // 2-D max pooling's forward and side-by-side backward over the vector traits of simd.h,
 // V::kLanes channels per register: written once, instantiated by pool2d_avx2.cc, pool2d_avx512.cc
-// and pool2d_neon.cc. The window's positions are taken in row-major order with pool1d_simd.h's
-// select (the first maximum wins, and the first NaN), so the results, argmax and gradients are
-// those of pool2d.cc's loops bit for bit. Internal linkage, as simd.h explains.
+// and pool2d_neon.cc; pool1d_simd.h's forward is this one with a single row. The window's
+// positions are taken in row-major order with maxTakes's select (the first maximum wins, and the
+// first NaN), so the results, argmax and gradients are those of pool2d.cc's loops bit for bit.
+// Internal linkage, as simd.h explains.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
-#include "pool1d_simd.h"
 #include "pool2d.h"
 #include "simd.h"
 
 namespace neurone {
 namespace {
+
+// The max-pooling select of pool1d_loops.h and pool2d.cc: v replaces the best so far when
+// greater, or when v is NaN and the best is not (so the first maximum, and the first NaN, win).
+template <typename V>
+typename V::M maxTakes(typename V::F v, typename V::F best) {
+  return V::either(V::gt(v, best), V::both(V::isNan(v), V::notNan(best)));
+}
 
 // Each output pixel's channels in registers across its whole window, stored once. A ragged last
 // vector of channels (all of them for LeNet's 6 on AVX2) is stored whole when the lanes past it
