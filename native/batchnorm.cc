@@ -107,7 +107,9 @@ const BatchNormKernels kScalarBatchNormKernels{statisticsScalar, forwardScalar, 
 }  // namespace
 
 const BatchNormKernels& batchNormKernelsFor(KernelPath path) {
-  static const KernelTables<BatchNormKernels> tables{{&kScalarBatchNormKernels, nullptr, nullptr, nullptr}};
+  static const KernelTables<BatchNormKernels> tables{{&kScalarBatchNormKernels, NEURONE_IF_AVX2(batchNormKernelsAvx2()),
+                                                      NEURONE_IF_AVX512(batchNormKernelsAvx512()),
+                                                      NEURONE_IF_NEON(batchNormKernelsNeon())}};
   return *tables.forPath(path);
 }
 

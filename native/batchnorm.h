@@ -30,9 +30,9 @@ void batchNormBackward(const BatchNormShape& s, const float* x, const float* dy,
                        const float* variance, const float* scale, float eps, bool training, float* dx, float* dscale,
                        float* dshift, KernelPath path);
 
-// The family's entry points for one KernelPath. Only the scalar table exists so far (the loops are
-// memory-bound and the compiler vectorises the inner channel loops of the scalar code); a SIMD
-// table over simd.h's traits goes into KernelTables beside it, and dispatch picks it up.
+// The family's entry points for one KernelPath: the scalar loops of batchnorm.cc, all in double,
+// and batchnorm_simd.h's over the vector traits (float, summed in blocks into double: within a
+// few units in the last place of the scalar results, see there).
 struct BatchNormKernels {
   void (*statistics)(const BatchNormShape& s, const float* x, float* mean, float* variance);
   void (*forward)(const BatchNormShape& s, const float* x, const float* mean, const float* variance, const float* scale,
@@ -42,6 +42,9 @@ struct BatchNormKernels {
 };
 // The table for `path`, by the fallback rule of cpu.h (dispatchPath).
 const BatchNormKernels& batchNormKernelsFor(KernelPath path);
+const BatchNormKernels& batchNormKernelsAvx2();
+const BatchNormKernels& batchNormKernelsAvx512();
+const BatchNormKernels& batchNormKernelsNeon();
 
 // Plain loops, the oracle for the tests (the same formulas, written out per element).
 void batchNormStatisticsReference(const BatchNormShape& s, const float* x, float* mean, float* variance);

@@ -26,7 +26,7 @@
 //   addWhere(m, acc, v) = acc + v in the lanes of m, acc elsewhere; keep(m, v) = v in the lanes
 //   of m, +0 elsewhere; sumLanes
 //   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
-//   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts)
+//   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts);  anyLane(m)
 //   mantissa(x), exponent(x): x = m · 2^e, m in [1, 2), for x >= 0 (log)
 #pragma once
 
@@ -135,6 +135,7 @@ struct Avx2 {
   static void storei(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static M equal(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm256_and_si256(_mm256_cmpeq_epi32(a, b), valid); }
+  static bool anyLane(M m) { return _mm256_movemask_ps(_mm256_castsi256_ps(m)) != 0; }
   // A set lane is -1: counted downwards, negated at the end.
   static I countHits(I counts, M m) { return _mm256_sub_epi32(counts, m); }
   static int64_t totalCount(I counts) {
@@ -216,6 +217,7 @@ struct Avx512 {
   static void storei(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
   static M equal(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm512_mask_cmpeq_epi32_mask(valid, a, b); }
+  static bool anyLane(M m) { return m != 0; }
   // Counted per lane: a popcount per step would be a library call without -mpopcnt.
   static I countHits(I counts, M m) { return _mm512_mask_add_epi32(counts, m, counts, _mm512_set1_epi32(1)); }
   static int64_t totalCount(I counts) {
@@ -346,6 +348,7 @@ struct Neon {
   }
   static M equal(I a, I b) { return vceqq_s32(a, b); }
   static M equalWhere(M valid, I a, I b) { return vandq_u32(vceqq_s32(a, b), valid); }
+  static bool anyLane(M m) { return vmaxvq_u32(m) != 0; }
   // A set lane is -1 as an integer: subtracting it counts one.
   static I countHits(I counts, M m) { return vsubq_s32(counts, vreinterpretq_s32_u32(m)); }
   static int64_t totalCount(I counts) {

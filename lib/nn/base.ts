@@ -226,11 +226,21 @@ export abstract class Module {
     const outer = this.place;
     this.place = saved;
     try {
-      if (parameterGradients) this.backwardUpdateGradient(input, delta);
-      return inputGradient ? this.backwardDelta(input, delta) : null;
+      return this.backwardHalves(input, delta, parameterGradients, inputGradient);
     } finally {
       this.place = outer;
     }
+  }
+
+  /**
+   * The backward pass at the current place: {@link backwardUpdateGradient} when
+   * `parameterGradients`, then {@link backwardDelta} when `inputGradient`. A module whose two
+   * halves share work (batch norm's sums over the batch) overrides it to do that work once.
+   * @internal
+   */
+  protected backwardHalves(input: Tensor, delta: Tensor, parameterGradients: boolean, inputGradient: boolean): Tensor | null {
+    if (parameterGradients) this.backwardUpdateGradient(input, delta);
+    return inputGradient ? this.backwardDelta(input, delta) : null;
   }
 
   /** Whether results live in the module's own reused buffers (inside a Sequential). */

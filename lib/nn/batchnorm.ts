@@ -214,6 +214,17 @@ abstract class BatchNorm extends Module {
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
+    return this.backwardThrough(input, delta, false);
+  }
+
+  /** Both halves in one kernel call, which takes the sums Σ dy and Σ dy·x̂ they share once. @internal */
+  protected backwardHalves(input: Tensor, delta: Tensor, parameterGradients: boolean, inputGradient: boolean): Tensor | null {
+    if (!(parameterGradients && inputGradient && this.weight)) return super.backwardHalves(input, delta, parameterGradients, inputGradient);
+    return this.backwardThrough(input, delta, true);
+  }
+
+  /** ∂L/∂input, and with `parameterGradients` the scale and shift gradients added in the same call. */
+  private backwardThrough(input: Tensor, delta: Tensor, parameterGradients: boolean): Tensor {
     const shape = this.checkBackward(input, delta);
     const dx = this.buffer('delta', shape);
     const rows = this.rows(input);
@@ -228,8 +239,8 @@ abstract class BatchNorm extends Module {
       this.eps,
       this.training,
       dx.data,
-      null,
-      null,
+      parameterGradients ? (this.weightGrad?.data ?? null) : null,
+      parameterGradients ? (this.biasGrad?.data ?? null) : null,
       rows,
       this.channels,
     );

@@ -235,6 +235,34 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
     }
   });
 
+  test('inside a Sequential one backward call gives both halves, the same as backwardUpdateGradient then backwardDelta', () => {
+    const rng = new Rng(7);
+    const bn = new BatchNorm2D(3);
+    bn.weight!.data.set([0.5, -1.5, 2]);
+    bn.bias!.data.set([0.1, 0.2, -0.3]);
+    const x = randomTensor([2, 4, 5, 3], rng, -2, 2);
+    const dy = randomTensor([2, 4, 5, 3], rng);
+    bn.forward(x);
+    bn.zeroGrad();
+    bn.backwardUpdateGradient(x, dy);
+    const dxApart = bn.backwardDelta(x, dy).data.slice();
+    const gradsApart = [bn.weightGrad!.data.slice(), bn.biasGrad!.data.slice()];
+    const net = new Sequential(bn);
+    net.forward(x);
+    net.zeroGrad();
+    const calls = jest.spyOn(backend(), 'batchNormBackward');
+    try {
+      const dx = net.backward(dy);
+      expect(calls).toHaveBeenCalledTimes(1);
+      expect(Array.from(dx.data)).toEqual(Array.from(dxApart));
+      expect(Array.from(bn.weightGrad!.data)).toEqual(Array.from(gradsApart[0]));
+      expect(Array.from(bn.biasGrad!.data)).toEqual(Array.from(gradsApart[1]));
+      expect(gradsApart[0].some((v) => v !== 0)).toBe(true);
+    } finally {
+      calls.mockRestore();
+    }
+  });
+
   test('negative control: the evaluation-mode gradient does not pass the training-mode check', () => {
     // Backward in evaluation mode after a training-mode forward: the gradient through the batch
     // statistics is missing, and the check must see it.

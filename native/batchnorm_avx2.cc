@@ -1,0 +1,15 @@
+// Batch normalisation with AVX2 (-mavx2 -mfma), 8 channels per register: batchnorm_simd.h's
+// loops. Reached solely through batchNormKernelsAvx2(), which batchnorm.cc calls only when the CPU
+// has the instructions.
+#if defined(__AVX2__) && defined(__FMA__)
+#include "batchnorm_simd.h"
+
+namespace neurone {
+
+const BatchNormKernels& batchNormKernelsAvx2() {
+  static const BatchNormKernels kernels{statisticsV<Avx2>, forwardV<Avx2>, backwardV<Avx2>};
+  return kernels;
+}
+
+}  // namespace neurone
+#endif

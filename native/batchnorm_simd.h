@@ -1,0 +1,233 @@
+// Batch normalisation over the vector traits of simd.h, V::kLanes channels per register: written
+// once, instantiated by batchnorm_avx2.cc, batchnorm_avx512.cc and batchnorm_neon.cc. The formulas
+// are batchnorm.h's; what differs from the scalar table is where the rounding happens.
+//
+// The scalar code does every operation in double. Here the elements are summed in float, in
+// blocks of kBatchNormBlockRows rows per lane, and each block's sum is added to a per-channel
+// double: the rounding error of a block is that of 64 float additions, and the blocks do not pile
+// up. Both statistics passes work from a pivot, the channel's first value, so that a large common
+// offset does not take the float digits: the first sums x − pivot (deviations about a value in
+// the data grow with the spread, not with the offset), the second (x − pivot − (mean − pivot))².
+// The element-wise passes run in float with one fused multiply-add where the scalar code rounds a
+// double once. The results are within a few units in the last place of the scalar ones;
+// batchnorm_test bounds them at offsets 0, 1000 and 1e5.
+//
+// Channels are taken kBatchNormGroup at a time, so that the per-channel constants and double
+// sums live on the stack (no allocation: simd.h explains why these files call no library code);
+// for up to kBatchNormGroup channels that is one pass over memory, row by row. Internal linkage,
+// as simd.h explains.
+#pragma once
+
+#include <cstdint>
+
+#include "batchnorm.h"
+#include "simd.h"
+
+namespace neurone {
+namespace {
+
+constexpr int64_t kBatchNormGroup = 64;      // channels per pass
+constexpr int64_t kBatchNormBlockRows = 64;  // rows summed in float before a double takes the sum
+
+// Loads channels [c, c + lanes) of a row: a whole vector, or the first lanes only.
+template <typename V>
+typename V::F loadChannels(const float* p, int64_t lanes) {
+  return lanes >= V::kLanes ? V::load(p) : V::loadFirst(V::firstLanes(lanes), p);
+}
+
+template <typename V>
+void storeChannels(float* p, int64_t lanes, typename V::F v) {
+  if (lanes >= V::kLanes) {
+    V::store(p, v);
+  } else {
+    V::storeFirst(p, V::firstLanes(lanes), v);
+  }
+}
+
+// Whether any lane of v is ±Inf or NaN (v − v is NaN exactly there).
+template <typename V>
+bool anyNonFinite(typename V::F v) {
+  return V::anyLane(V::isNan(V::sub(v, v)));
+}
+
+// For each row block and channel vector of the group [c0, c0 + cn): sums[c] += Σ term(r, c),
+// the terms summed in float over the block. term(r, c) returns the terms of the vector of
+// group-relative channel c in row r. Where a lane's block sum comes out non-finite (float
+// overflows long before double, and the data may hold an Inf or NaN), that lane's block is summed
+// again in double with scalarTerm(r, c), one channel: what the scalar table computes.
+template <typename V, typename Term, typename ScalarTerm>
+void sumOverRows(int64_t rows, int64_t cn, double* sums, Term term, ScalarTerm scalarTerm) {
+  alignas(64) float part[V::kLanes];
+  for (int64_t r0 = 0; r0 < rows; r0 += kBatchNormBlockRows) {
+    const int64_t r1 = r0 + kBatchNormBlockRows < rows ? r0 + kBatchNormBlockRows : rows;
+    for (int64_t c = 0; c < cn; c += V::kLanes) {
+      auto acc = V::zero();
+      for (int64_t r = r0; r < r1; r++) acc = V::add(acc, term(r, c));
+      V::store(part, acc);
+      const int64_t lanes = cn - c < V::kLanes ? cn - c : V::kLanes;
+      for (int64_t l = 0; l < lanes; l++) {
+        if (part[l] - part[l] == 0.0f) {
+          sums[c + l] += part[l];
+          continue;
+        }
+        double exact = 0;
+        for (int64_t r = r0; r < r1; r++) exact += scalarTerm(r, c + l);
+        sums[c + l] += exact;
+      }
+    }
+  }
+}
+
+template <typename V>
+void statisticsV(const BatchNormShape& s, const float* x, float* mean, float* variance) {
+  const int64_t chan = s.chan, rows = s.rows;
+  for (int64_t c0 = 0; c0 < chan; c0 += kBatchNormGroup) {
+    const int64_t cn = chan - c0 < kBatchNormGroup ? chan - c0 : kBatchNormGroup;
+    if (rows == 0) {
+      for (int64_t c = 0; c < cn; c++) mean[c0 + c] = variance[c0 + c] = 0.0f;
+      continue;
+    }
+    const float* xg = x + c0;
+    double sum[kBatchNormGroup] = {}, squares[kBatchNormGroup] = {};
+    sumOverRows<V>(
+        rows, cn, sum,
+        [&](int64_t r, int64_t c) {
+          const int64_t lanes = cn - c;
+          return V::sub(loadChannels<V>(xg + r * chan + c, lanes), loadChannels<V>(xg + c, lanes));
+        },
+        [&](int64_t r, int64_t c) { return static_cast<double>(xg[r * chan + c]) - xg[c]; });
+    // The second pass takes the deviations about the pivot too, less the mean's distance from it
+    // (a spread-sized number, so rounded to float it is off by a unit of the spread, not of the
+    // offset): x − mean without the rounding of a large mean to float.
+    alignas(64) float fromPivot[kBatchNormGroup] = {};
+    const double n = static_cast<double>(rows);
+    for (int64_t c = 0; c < cn; c++) {
+      mean[c0 + c] = static_cast<float>(xg[c] + sum[c] / n);
+      fromPivot[c] = static_cast<float>(sum[c] / n);
+    }
+    sumOverRows<V>(
+        rows, cn, squares,
+        [&](int64_t r, int64_t c) {
+          const int64_t lanes = cn - c;
+          const auto d = V::sub(V::sub(loadChannels<V>(xg + r * chan + c, lanes), loadChannels<V>(xg + c, lanes)),
+                                V::load(fromPivot + c));
+          return V::mul(d, d);
+        },
+        [&](int64_t r, int64_t c) {
+          const double d = static_cast<double>(xg[r * chan + c]) - xg[c] - sum[c] / n;
+          return d * d;
+        });
+    for (int64_t c = 0; c < cn; c++) variance[c0 + c] = static_cast<float>(squares[c] / n);
+  }
+}
+
+// 1 / sqrt(variance + eps) for the group's channels, in double as the scalar code.
+inline void inverseDeviationsOf(const float* variance, float eps, int64_t cn, double* inv) {
+  for (int64_t c = 0; c < cn; c++) inv[c] = 1.0 / __builtin_sqrt(static_cast<double>(variance[c]) + eps);
+}
+
+template <typename V>
+void forwardV(const BatchNormShape& s, const float* x, const float* mean, const float* variance, const float* scale,
+              const float* shift, float eps, float* y) {
+  const int64_t chan = s.chan;
+  for (int64_t c0 = 0; c0 < chan; c0 += kBatchNormGroup) {
+    const int64_t cn = chan - c0 < kBatchNormGroup ? chan - c0 : kBatchNormGroup;
+    double inv[kBatchNormGroup];
+    inverseDeviationsOf(variance + c0, eps, cn, inv);
+    alignas(64) float gain[kBatchNormGroup] = {}, offset[kBatchNormGroup] = {}, centre[kBatchNormGroup] = {};
+    for (int64_t c = 0; c < cn; c++) {
+      gain[c] = static_cast<float>(inv[c] * (scale ? scale[c0 + c] : 1.0f));
+      offset[c] = shift ? shift[c0 + c] : 0.0f;
+      centre[c] = mean[c0 + c];
+    }
+    for (int64_t r = 0; r < s.rows; r++) {
+      const float* xr = x + r * chan + c0;
+      float* yr = y + r * chan + c0;
+      for (int64_t c = 0; c < cn; c += V::kLanes) {
+        const auto d = V::sub(loadChannels<V>(xr + c, cn - c), V::load(centre + c));
+        const auto v = V::fma(d, V::load(gain + c), V::load(offset + c));
+        if (!anyNonFinite<V>(v)) {
+          storeChannels<V>(yr + c, cn - c, v);
+          continue;
+        }
+        // x − mean or its product overflowed in float (or x is not finite): the scalar formula.
+        const int64_t end = cn - c < V::kLanes ? cn : c + V::kLanes;
+        for (int64_t k = c; k < end; k++) {
+          const double g = inv[k] * (scale ? scale[c0 + k] : 1.0f);
+          yr[k] = static_cast<float>((static_cast<double>(xr[k]) - centre[k]) * g + offset[k]);
+        }
+      }
+    }
+  }
+}
+
+template <typename V>
+void backwardV(const BatchNormShape& s, const float* x, const float* dy, const float* mean, const float* variance,
+               const float* scale, float eps, bool training, float* dx, float* dscale, float* dshift) {
+  const int64_t chan = s.chan, rows = s.rows;
+  const bool needSums = dscale || dshift || (dx && training);
+  for (int64_t c0 = 0; c0 < chan; c0 += kBatchNormGroup) {
+    const int64_t cn = chan - c0 < kBatchNormGroup ? chan - c0 : kBatchNormGroup;
+    double inv[kBatchNormGroup];
+    inverseDeviationsOf(variance + c0, eps, cn, inv);
+    alignas(64) float centre[kBatchNormGroup] = {};
+    for (int64_t c = 0; c < cn; c++) centre[c] = mean[c0 + c];
+    // Σ dy and Σ dy·(x − mean) per channel; the second times 1/σ is Σ dy·x̂.
+    double sumDy[kBatchNormGroup] = {}, sumDyXhat[kBatchNormGroup] = {};
+    if (needSums) {
+      const float* xg = x + c0;
+      const float* dyg = dy + c0;
+      sumOverRows<V>(
+          rows, cn, sumDy, [&](int64_t r, int64_t c) { return loadChannels<V>(dyg + r * chan + c, cn - c); },
+          [&](int64_t r, int64_t c) { return static_cast<double>(dyg[r * chan + c]); });
+      sumOverRows<V>(
+          rows, cn, sumDyXhat,
+          [&](int64_t r, int64_t c) {
+            const auto d = V::sub(loadChannels<V>(xg + r * chan + c, cn - c), V::load(centre + c));
+            return V::mul(loadChannels<V>(dyg + r * chan + c, cn - c), d);
+          },
+          [&](int64_t r, int64_t c) {
+            return static_cast<double>(dyg[r * chan + c]) * (static_cast<double>(xg[r * chan + c]) - centre[c]);
+          });
+      for (int64_t c = 0; c < cn; c++) sumDyXhat[c] *= inv[c];
+    }
+    if (dscale)
+      for (int64_t c = 0; c < cn; c++) dscale[c0 + c] = static_cast<float>(dscale[c0 + c] + sumDyXhat[c]);
+    if (dshift)
+      for (int64_t c = 0; c < cn; c++) dshift[c0 + c] = static_cast<float>(dshift[c0 + c] + sumDy[c]);
+    if (!dx || rows == 0) continue;
+    // dx = gain · (dy − mean(dy) − x̂ · mean(dy·x̂)), with x̂ = (x − mean) / σ folded into the slope:
+    // dx = gain · ((dy − a) − (x − mean) · b), a = mean(dy), b = mean(dy·x̂) / σ (0, 0 in evaluation).
+    alignas(64) float gain[kBatchNormGroup] = {}, a[kBatchNormGroup] = {}, b[kBatchNormGroup] = {};
+    const double n = static_cast<double>(rows);
+    for (int64_t c = 0; c < cn; c++) {
+      gain[c] = static_cast<float>(inv[c] * (scale ? scale[c0 + c] : 1.0f));
+      a[c] = training ? static_cast<float>(sumDy[c] / n) : 0.0f;
+      b[c] = training ? static_cast<float>(sumDyXhat[c] / n * inv[c]) : 0.0f;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+      const int64_t at = r * chan + c0;
+      for (int64_t c = 0; c < cn; c += V::kLanes) {
+        // Each element's dy is read before its dx is written: dx may be dy.
+        const auto d = V::sub(loadChannels<V>(x + at + c, cn - c), V::load(centre + c));
+        const auto t = V::fnma(d, V::load(b + c), V::sub(loadChannels<V>(dy + at + c, cn - c), V::load(a + c)));
+        const auto v = V::mul(V::load(gain + c), t);
+        if (!anyNonFinite<V>(v)) {
+          storeChannels<V>(dx + at + c, cn - c, v);
+          continue;
+        }
+        // An overflow in float (or a non-finite input): the scalar formula, in double.
+        const int64_t end = cn - c < V::kLanes ? cn : c + V::kLanes;
+        for (int64_t k = c; k < end; k++) {
+          const double g = inv[k] * (scale ? scale[c0 + k] : 1.0f);
+          const double meanDy = training ? sumDy[k] / n : 0.0, meanDyXhat = training ? sumDyXhat[k] / n : 0.0;
+          const double xhat = (static_cast<double>(x[at + k]) - centre[k]) * inv[k];
+          dx[at + k] = static_cast<float>(g * (dy[at + k] - meanDy - xhat * meanDyXhat));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace neurone
