@@ -149,7 +149,8 @@ async function trainRecipe(net: Sequential, tr: data.Dataset, runSeed: number, d
     for (const e of h.epochs) devCurve?.push(100 * (e.valAccuracy ?? NaN));
     return h.epochs[h.epochs.length - 1].trainLoss;
   };
-  if ((args.shift as number) <= 0) return record(await train(net, loss, opt, { x: tr.x, y }, { batchSize, epochs, validation, scheduler: cosine }));
+  if ((args.shift as number) <= 0)
+    return record(await train(net, loss, opt, { x: tr.x, y }, { batchSize, epochs, validation, scheduler: cosine }));
   // A stream of its own, so that drawing the shifts does not move the batch order or the dropout masks.
   const shifts = new Rng(0x5eed0000 + runSeed);
   let lastLoss = NaN;
