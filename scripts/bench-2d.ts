@@ -1,5 +1,6 @@
-// Training throughput of the 2-D nets (a LeNet-style MNIST CNN at batch 32 and 128, a small
-// VGG-style net on 32×32×3 images) against PyTorch, side by side in one run; the 2-D convolutions'
+// Training throughput of the 2-D nets (a LeNet-style MNIST CNN at batch 32 and 128, the CNN with
+// batch norm and dropout of reports/' 2-D accuracy experiment, a small VGG-style net on 32×32×3
+// images) against PyTorch, side by side in one run; the 2-D convolutions'
 // GFLOP/s against the FMA peak measured in the same rounds; the peak RSS of the LeNet benchmark.
 //
 //   npx ts-node --transpile-only scripts/bench-2d.ts [--quick] [--no-write]
@@ -20,7 +21,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const write = !args.includes('--no-write') && !quick;
 const cores = os.cpus().length;
-const NETS = ['lenet32', 'lenet128', 'vgg'];
+const NETS = ['lenet32', 'lenet128', 'bncnn', 'vgg'];
 
 /** The convolutions of the two nets, (batch, height, width, chanIn, chanOut, k, padding), stride 1. */
 const CONVS: { label: string; shape: [number, number, number, number, number, number, number] }[] = [
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
     .filter((p) => p !== 'scalar')
     .reverse();
   const epochs = quick ? 2 : 5;
-  const batchesFor = (key: string): number => (quick ? 5 : key === 'vgg' ? 12 : key === 'lenet128' ? 25 : 60);
+  const batchesFor = (key: string): number => (quick ? 5 : key === 'vgg' ? 12 : key === 'lenet128' || key === 'bncnn' ? 25 : 60);
 
   // neurone, per path, 1 thread and all cores.
   const ours: Record<string, Record<string, { one: number; all: number }>> = {};
@@ -176,7 +177,7 @@ async function main(): Promise<void> {
     '## 2-D nets: training throughput (samples/s), convolutions, memory',
     '',
     `Command: \`npx ts-node --transpile-only scripts/bench-2d.ts\`, ${new Date().toISOString().slice(0, 10)}. Machine: ${machineDescription()}. PyTorch ${torchVersion} (\`scripts/bench_torch.py\`, OMP/MKL threads = torch threads).`,
-    `Median epoch after a warm-up, float32, plain SGD, random data taken in order (scripts/bench-nets.ts: LeNet-style = Conv2D 5×5 1→6, ReLU, MaxPool2D 2, Conv2D 5×5 6→16, ReLU, MaxPool2D 2, Linear 256→120, ReLU, Linear 120→10 on 28×28×1; small VGG = two blocks of two padded 3×3 convolutions (3→32→32, 32→64→64) with ReLU and 2×2 max pooling, Linear 4096→128, ReLU, Linear 128→10 on 32×32×3). "PyTorch best" is PyTorch's best of its four settings in this run.`,
+    `Median epoch after a warm-up, float32, plain SGD, random data taken in order (scripts/bench-nets.ts: LeNet-style = Conv2D 5×5 1→6, ReLU, MaxPool2D 2, Conv2D 5×5 6→16, ReLU, MaxPool2D 2, Linear 256→120, ReLU, Linear 120→10 on 28×28×1; small VGG = two blocks of two padded 3×3 convolutions (3→32→32, 32→64→64) with ReLU and 2×2 max pooling, Linear 4096→128, ReLU, Linear 128→10 on 32×32×3; the BatchNorm CNN = reports/' second 2-D recipe, Conv2D 3×3 1→32 and 32→64 padded and without bias, each followed by BatchNorm2D, ReLU and MaxPool2D 2, Linear 3136→128, ReLU, Dropout 0.3, Linear 128→10 on 28×28×1). "PyTorch best" is PyTorch's best of its four settings in this run.`,
     '',
     table(header, rows),
     '',

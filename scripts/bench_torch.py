@@ -62,6 +62,16 @@ def lenet():
     )
 
 
+def bn_cnn():
+    # reports/' second 2-D recipe: padded 3x3 convolutions without bias, BatchNorm2d, ReLU and 2x2
+    # max pooling twice, then a 128-unit hidden layer with dropout 0.3, on 28x28x1 images.
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 10),
+    )
+
+
 def small_vgg():
     # Two VGG blocks (two padded 3x3 convolutions, then 2x2 max pooling) on 32x32x3 images.
     return nn.Sequential(
@@ -106,6 +116,7 @@ NETS = {
     "infer": (lambda: seed_cnn(256), (1, 256), 256, None, None),
     "lenet32": (lenet, (1, 28, 28), 32, xent, "class"),
     "lenet128": (lenet, (1, 28, 28), 128, xent, "class"),
+    "bncnn": (bn_cnn, (1, 28, 28), 32, xent, "class"),
     "vgg": (small_vgg, (3, 32, 32), 32, xent, "class"),
 }
 
