@@ -31,8 +31,8 @@ void batchNormBackward(const BatchNormShape& s, const float* x, const float* dy,
                        float* dshift, KernelPath path);
 
 // The family's entry points for one KernelPath: the scalar loops of batchnorm.cc, all in double,
-// and batchnorm_simd.h's over the vector traits (float, summed in blocks into double: within a
-// few units in the last place of the scalar results, see there).
+// and batchnorm_simd.h's over the vector traits (float, summed in blocks into double: a few float
+// roundings from the scalar results, see there).
 struct BatchNormKernels {
   void (*statistics)(const BatchNormShape& s, const float* x, float* mean, float* variance);
   void (*forward)(const BatchNormShape& s, const float* x, const float* mean, const float* variance, const float* scale,

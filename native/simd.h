@@ -1,7 +1,8 @@
 // Vector traits: the operations the SIMD kernels are written in, once per instruction set, so
-// that the exp/tanh/sigmoid/log polynomials (simd_math.h), the max-pooling loops
-// (pool1d_simd.h) and the direct convolutions (conv1d_direct.h) are written once and
-// instantiated by each per-ISA file (*_avx2.cc, *_avx512.cc, *_neon.cc).
+// that the exp/tanh/sigmoid/log polynomials (simd_math.h), the max-pooling loops (pool1d_simd.h,
+// pool2d_simd.h), the direct convolutions (conv1d_direct.h) and batch normalisation
+// (batchnorm_simd.h) are written once and instantiated by each per-ISA file (*_avx2.cc,
+// *_avx512.cc, *_neon.cc).
 //
 // Included only by the files compiled with SIMD flags, and everything here and in the headers
 // written over it lives in an anonymous namespace: each translation unit gets its own copy

@@ -1,7 +1,8 @@
 /**
  * The js backend's batch-normalisation kernels, the twins of native/batchnorm.cc: the same
  * formulas with the same double-precision sums (and eps rounded to float32, as the addon
- * receives it), so both backends agree to float32 rounding.
+ * receives it), so they agree with the addon's scalar path to float32 rounding, and with its
+ * SIMD paths (float sums in blocks, see native/batchnorm_simd.h) to a few float roundings.
  * @internal
  */
 import * as check from './ops.generated';

@@ -164,8 +164,9 @@ export interface BackendKernels {
   /**
    * Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a
    * (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten;
-   * both are 0 when rows is 0. Computed in double precision, the variance from the deviations about
-   * the mean (two passes), so a large common offset does not cancel it.
+   * both are 0 when rows is 0. The scalar path and the js backend compute in double, the SIMD paths
+   * sum float blocks of 64 rows into doubles from a pivot in the data; the variance always comes
+   * from the deviations (two passes), so a large common offset does not cancel it.
    */
   batchNormStatistics(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, chan: number): void;
 

@@ -494,7 +494,7 @@ export const OPS = {
   // Batch normalisation over the channels of a channels-last (rows, chan) tensor: rows is the
   // batch times the positions (lengths, pixels) each channel is normalised over.
   batchNormStatistics: {
-    doc: 'Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten; both are 0 when rows is 0. Computed in double precision, the variance from the deviations about the mean (two passes), so a large common offset does not cancel it.',
+    doc: 'Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten; both are 0 when rows is 0. The scalar path and the js backend compute in double, the SIMD paths sum float blocks of 64 rows into doubles from a pivot in the data; the variance always comes from the deviations (two passes), so a large common offset does not cancel it.',
     args: [f32In('x', 'values'), f32Out('mean', 'chan'), f32Out('variance', 'chan'), size('rows'), size('chan', 1)],
     derived: [{ name: 'values', product: ['rows', 'chan'] }],
     shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },

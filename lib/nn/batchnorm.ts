@@ -219,7 +219,13 @@ abstract class BatchNorm extends Module {
 
   /** Both halves in one kernel call, which takes the sums Σ dy and Σ dy·x̂ they share once. @internal */
   protected backwardHalves(input: Tensor, delta: Tensor, parameterGradients: boolean, inputGradient: boolean): Tensor | null {
-    if (!(parameterGradients && inputGradient && this.weight)) return super.backwardHalves(input, delta, parameterGradients, inputGradient);
+    // A subclass that overrides either half is called half by half, as it expects.
+    const ownHalves =
+      this.backwardUpdateGradient === BatchNorm.prototype.backwardUpdateGradient &&
+      this.backwardDelta === BatchNorm.prototype.backwardDelta;
+    if (!(parameterGradients && inputGradient && this.weight && ownHalves)) {
+      return super.backwardHalves(input, delta, parameterGradients, inputGradient);
+    }
     return this.backwardThrough(input, delta, true);
   }
 

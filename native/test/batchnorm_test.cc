@@ -6,6 +6,7 @@
 // (the batch mean absorbs any shift).
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -17,14 +18,15 @@ using namespace neurone;
 namespace {
 
 bool close(float got, float want, float scale) {
-  return got == want || std::fabs(got - want) <= 1e-5f * std::max(1.0f, scale);
+  return got == want || (std::isnan(got) && std::isnan(want)) || std::fabs(got - want) <= 1e-5f * std::max(1.0f, scale);
 }
 
 int compare(const char* what, KernelPath path, const std::vector<float>& got, const std::vector<float>& want) {
   float scale = 0;
-  for (float v : want) scale = std::max(scale, std::fabs(v));
+  for (float v : want)
+    if (std::isfinite(v)) scale = std::max(scale, std::fabs(v));
   for (size_t i = 0; i < want.size(); i++) {
-    if (!close(got[i], want[i], scale)) {
+    if (!close(got[i], want[i], std::isfinite(scale) ? scale : 0.0f)) {
       std::printf("FAIL %s [%s] at %zu: got %g, want %g\n", what, kernelPathName(path), i, got[i], want[i]);
       return 1;
     }
@@ -120,6 +122,35 @@ int checkShape(KernelPath path, int64_t rows, int64_t chan, float offset, std::m
   return failures;
 }
 
+// Channels whose first value (the SIMD tables' pivot) or a later one is +Inf, −Inf or NaN: the
+// statistics and outputs are those of the references (Inf where they give Inf, NaN where NaN).
+int checkNonFinite(KernelPath path, int* cases) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const int64_t rows = 5, chan = 6;
+  std::vector<float> x(rows * chan);
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < chan; c++) x[r * chan + c] = 0.25f * static_cast<float>(r + c);
+  x[0] = inf, x[1] = -inf, x[2] = nan;           // first row: the pivot
+  x[3 * chan + 3] = inf, x[2 * chan + 4] = nan;  // later rows
+  const BatchNormShape s{rows, chan};
+  std::vector<float> mean(chan), variance(chan), meanRef(chan), varianceRef(chan);
+  batchNormStatistics(s, x.data(), mean.data(), variance.data(), path);
+  batchNormStatisticsReference(s, x.data(), meanRef.data(), varianceRef.data());
+  int failures =
+      compare("non-finite mean", path, mean, meanRef) + compare("non-finite variance", path, variance, varianceRef);
+  std::vector<float> y(x.size()), yRef(x.size());
+  batchNormForward(s, x.data(), mean.data(), variance.data(), nullptr, nullptr, 1e-5f, y.data(), path);
+  batchNormForwardReference(s, x.data(), mean.data(), variance.data(), nullptr, nullptr, 1e-5f, yRef.data());
+  failures += compare("non-finite forward", path, y, yRef);
+  if (!std::isinf(mean[0]) || !std::isnan(variance[0])) {
+    std::printf("FAIL non-finite [%s]: an Inf pivot gave mean %g, variance %g\n", kernelPathName(path), mean[0],
+                variance[0]);
+    failures++;
+  }
+  (*cases)++;
+  return failures;
+}
+
 }  // namespace
 
 int main() {
@@ -137,6 +168,7 @@ int main() {
         for (float offset : {0.0f, 1000.0f, 1e5f}) failures += checkShape(path, rows, chan, offset, gen, &cases);
     for (int64_t rows : {3, 70})
       for (int64_t chan : {8, 33}) failures += checkShape(path, rows, chan, 0.0f, gen, &cases, 1.5e38f);
+    failures += checkNonFinite(path, &cases);
   }
   std::printf("%s: %d cases, %d failures\n", failures == 0 ? "PASS" : "FAIL", cases, failures);
   return failures == 0 ? 0 : 1;

@@ -263,6 +263,22 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
     }
   });
 
+  test('a subclass that overrides a half is still called half by half inside a Sequential', () => {
+    const calls: string[] = [];
+    class Traced extends BatchNorm2D {
+      backwardDelta(input: Tensor, delta: Tensor): Tensor {
+        calls.push('delta');
+        return super.backwardDelta(input, delta);
+      }
+    }
+    const rng = new Rng(8);
+    const net = new Sequential(new Traced(2));
+    net.forward(randomTensor([3, 2, 2, 2], rng));
+    net.zeroGrad();
+    net.backward(randomTensor([3, 2, 2, 2], rng));
+    expect(calls).toEqual(['delta']);
+  });
+
   test('negative control: the evaluation-mode gradient does not pass the training-mode check', () => {
     // Backward in evaluation mode after a training-mode forward: the gradient through the batch
     // statistics is missing, and the check must see it.
