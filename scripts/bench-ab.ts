@@ -3,8 +3,9 @@
 // both see the same phases of a shared, noisy host. Prints the median samples/s per tree and
 // the median and quartiles of the per-round ratio this/other.
 //
-//   npx ts-node --transpile-only scripts/bench-ab.ts --other /path/to/other/checkout [--rounds 16]
+//   npx ts-node --transpile-only scripts/bench-ab.ts --other /path/to/other/checkout [--rounds 16] [--nets a,c32]
 //
+// --nets measures only the nets named (bench-nets keys; each tree must define them).
 // The other checkout must be installed and built (npm ci). Used for the "Before and after"
 // section of BENCHMARKS.md.
 import { execFileSync } from 'child_process';
@@ -17,6 +18,7 @@ const value = (flag: string): string | undefined => (args.includes(flag) ? args[
 if (args[0] === '--child') {
   // One measurement in the tree this script was loaded from (the path given).
   const root = args[1];
+  const only = args[2] ? args[2].split(',') : null;
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the tree under test is chosen at run time
   const lib = require(path.join(root, 'lib')) as typeof import('../lib');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- likewise its nets and timing
@@ -26,6 +28,7 @@ if (args[0] === '--child') {
     lib.setThreads(1);
     const out: Record<string, number> = {};
     for (const s of nets.specs) {
+      if (only && !only.includes(s.key)) continue;
       const batches = s.key === 'b' || s.key === 'e' ? 40 : s.batch === 256 ? 40 : 150;
       out[s.key] = (await nets.measure(s, 3, batches)).samplesPerSec;
     }
@@ -35,12 +38,17 @@ if (args[0] === '--child') {
   const other = value('--other');
   if (!other) throw new Error('bench-ab: --other /path/to/checkout is required');
   const rounds = Number(value('--rounds') ?? 16);
+  const netList = value('--nets');
   const here = path.resolve(__dirname, '..');
   const run = (root: string): Record<string, number> => {
-    const out = execFileSync(process.execPath, [require.resolve('ts-node/dist/bin'), '--transpile-only', __filename, '--child', root], {
-      encoding: 'utf8',
-      env: { ...process.env, TS_NODE_PROJECT: path.join(here, 'tsconfig.json') },
-    });
+    const out = execFileSync(
+      process.execPath,
+      [require.resolve('ts-node/dist/bin'), '--transpile-only', __filename, '--child', root, ...(netList ? [netList] : [])],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, TS_NODE_PROJECT: path.join(here, 'tsconfig.json') },
+      },
+    );
     return JSON.parse(out.trim().split('\n').pop() as string);
   };
   const mine: Record<string, number>[] = [];
