@@ -36,7 +36,7 @@ echo "== cross-compiling the kernels and native tests for aarch64 into $BUILD"
 export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
 export NEURONE_TEST_QUICK=1
 status=0
-for test in gemm_test conv_pool_test conv2d_test elementwise_test; do
+for test in gemm_test conv_pool_test conv2d_test elementwise_test batchnorm_test; do
   echo "== $test under qemu-aarch64 (neon)"
   out=$(NEURONE_TEST_PATHS=neon qemu-aarch64 "$BUILD/$test" 2>&1) || status=1
   echo "$out" | tail -5
