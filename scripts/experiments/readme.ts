@@ -380,9 +380,8 @@ issue's target of **≥ 97.5 % is not met**, short by 1.08 points on the mean an
 reaches it. Against the Conv1D headline of item 4 (95.02 ± 0.13 %, which needed weight decay, SWA over 30 epochs and
 retraining) the plain 2-D net is **1.40 points better** (3.58 % errors instead of 4.98 %, 28 % fewer), in 28 s per
 30-epoch run at one thread on the shared machine. As in item 4, the dev split (same writers as the training data) is
-far more optimistic than USPS_test: 98.75 % against 96.42 %. Not tried yet, each to be chosen on the dev split only:
-shift augmentation (reported apart, as item 4's 1-pixel shifts), BatchNorm2D, weight averaging or a decaying learning
-rate, a wider network.
+far more optimistic than USPS_test: 98.75 % against 96.42 %. Shift augmentation, BatchNorm2D and a decaying
+learning rate, each weighed on the dev split only, make the second recipe below.
 
 ${table('cnn2d-usps-seeds')}
 ${table('cnn2d-usps-explore')}
@@ -396,12 +395,59 @@ ${table('cnn2d-fashion-summary')}
 at ≥ 99.3 %, range 99.14–99.37) and Fashion-MNIST **91.70 ± 0.36 %** (3 of 10 at ≥ 92 %, range 91.01–92.19). An earlier
 version of this page read both as met on the first two seeds (99.33 and 92.15 %). Those two seeds are the same runs,
 reproduced bit for bit, and they happen to be among the best: the other eight bring both means down. The recipe is the one fixed for USPS. The budget of 8 epochs was
-chosen for time, with no look at any curve; it is the first thing to revisit, on a dev split of the training set.
+chosen for time, with no look at any curve. The second recipe below keeps it.
 Wall times: the two scripts ran side by side on the 2-core machine, each with a core to itself from seed 3 on (about
 260 s per run); seeds 0–2 shared the machine with other work (430–450 s).
 
 ${table('cnn2d-mnist-seeds')}
-${table('cnn2d-fashion-seeds')}`,
+${table('cnn2d-fashion-seeds')}
+
+### The second recipe: batch norm, a cosine schedule and shifts
+
+Three textbook changes, each weighed on the same USPS dev split as the epoch budget above (a stratified 15 % of
+USPS_train, 3 seeds, 30 epochs; USPS_test not read), against the first recipe's 98.75 ± 0.41 % at epoch 30:
+
+| change (cumulative) | dev % at epoch 30 | table |
+| --- | --- | --- |
+| first recipe | 98.75 ± 0.41 | \`cnn2d-usps-explore\` |
+| BatchNorm2D after each convolution (which loses its bias), learning rate annealed by half a cosine to 0 | 98.99 ± 0.09 | \`cnn2d-usps-explore-bn-cosine\` |
+| and every epoch each training image shifted by a fresh random (dx, dy) in [−1, 1]² | **99.39 ± 0.11** | \`cnn2d-usps-explore-bn-cosine-shift1\` |
+| the same with shifts in [−2, 2]² | 98.99 ± 0.09 | \`cnn2d-usps-explore-bn-cosine-shift2\` |
+
+The best row is the second recipe: batch norm, the cosine schedule and ±1-pixel shifts, everything else as before
+(Adam lr 1e-3, batch 32, dropout 0.3, 30 epochs on USPS). The shifts are augmentation, so USPS is also given without
+them, apart, as in item 4. MNIST and Fashion-MNIST take the recipe as it is, fixed before their first run, with the
+first recipe's budget of 8 epochs; nothing about them was looked at. The three dev-split curves ran before batch
+norm had its SIMD kernels (commit 4670e08), with the scalar ones; the runs below ran on the SIMD kernels, whose float
+sums round differently, so a rerun of the curves would not repeat them to the digit.
+
+${table('cnn2d-usps-recipe2-shift1-summary')}
+${table('cnn2d-usps-recipe2-summary')}
+**Reading (USPS, second recipe).** With the shifts, **97.55 ± 0.10 %** on USPS_test over 10 seeds, 9 of 10 seeds at
+≥ 97.5 % (range 97.31–97.71): the issue's **≥ 97.5 % is met, with augmentation**. Without the shifts the same
+recipe gives **97.01 ± 0.13 %** (no seed at 97.5; range 96.86–97.16): batch norm and the schedule are worth 0.6
+points over the first recipe's 96.42 %, the shifts another 0.5. Against item 4's Conv1D headline (95.02 %) the
+augmented 2-D net makes half the errors (2.45 % against 4.98 %), close to the 2.5 % human error quoted for USPS.
+The dev split again flatters: 99.39 % there against 97.55 % on USPS_test.
+
+${table('cnn2d-mnist-recipe2-summary')}
+${table('cnn2d-fashion-recipe2-summary')}
+**Reading (MNIST, Fashion-MNIST, second recipe).** Both are run with the shifts only (no run without them was
+made: each 10-seed set costs about an hour of both cores here), so both figures are augmented ones. MNIST
+**99.45 ± 0.03 %**, all 10 seeds at ≥ 99.3 % (range 99.41–99.50): **met**, 0.2 points over the first recipe.
+Fashion-MNIST **92.03 ± 0.18 %** (range 91.68–92.29): the mean is at the target of **≥ 92 %, by 0.03 points**, and
+5 of the 10 seeds are below it, so it is met on the mean only, with no margin. Its training accuracy fell from
+95.5 % to 93.5 %: the shifts and batch norm's noise regularise a network that 8 epochs had not fitted, and a
+longer budget is what to weigh next, on a dev split. Wall time about 360 s per run with a core to itself (seeds 0–2
+shared the cores with the USPS runs: 520–770 s).
+
+${table('cnn2d-usps-recipe2-shift1-seeds')}
+${table('cnn2d-usps-recipe2-seeds')}
+${table('cnn2d-mnist-recipe2-seeds')}
+${table('cnn2d-fashion-recipe2-seeds')}
+${table('cnn2d-usps-explore-bn-cosine')}
+${table('cnn2d-usps-explore-bn-cosine-shift1')}
+${table('cnn2d-usps-explore-bn-cosine-shift2')}`,
 
   `## §3.3.3 — the convolutional autoencoder, with 2-D layers (issue 16, experiment 2)
 
