@@ -9,7 +9,11 @@
  *   → Flatten → Linear(·, 128) → ReLU → Dropout(0.3) → Linear(128, 10), cross-entropy on log-softmax,
  *   Adam lr 1e-3, batch 32, no augmentation.
  *
- * Run: nice -n 19 npx ts-node --transpile-only scripts/experiments/cnn2d-accuracy.ts --dataset usps --epochs 15 --seeds 10
+ * The second recipe adds --batch-norm (BatchNorm2D after each convolution), --cosine (the rate
+ * annealed to 0 over the budget) and --shift 1 (random ±1-pixel shifts every epoch, augmentation),
+ * each weighed on the USPS dev split (--explore) before any test run; reports/ gives the tables.
+ *
+ * Run: nice -n 19 npx ts-node --transpile-only scripts/experiments/cnn2d-accuracy.ts --dataset usps --epochs 30 --seeds 10
  * (one native thread: EXPERIMENT_THREADS=1, or --threads 1). --dataset mnist | fashion for the 28×28 sets.
  */
 import {
