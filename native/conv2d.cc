@@ -378,12 +378,79 @@ void gridBackwardWeight(const Conv2dShape& s, const Grid& g, const float* x, con
     }
 }
 
+// ---- One input channel at stride 1: conv2d_direct.h's kernels -------------------------
+
+// The path's direct kernels where they apply: one input channel, stride 1, an output, and a
+// padded image no larger than the grid's bound.
+const Conv2dKernels* oneChannelKernels(const Conv2dShape& s, KernelPath path) {
+  if (s.chanIn != 1 || s.strideHeight != 1 || s.strideWidth != 1 || s.outHeight() == 0 || s.outWidth() == 0)
+    return nullptr;
+  if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanOut > kGridMaxFloats) return nullptr;
+  // The grid computes (paddedWidth − outWidth) columns it drops: not where they are most of it.
+  if (2 * (s.width + 2 * s.padWidth - s.outWidth()) > s.width + 2 * s.padWidth) return nullptr;
+  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
+                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
+                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
+  return tables.forPath(path);
+}
+
+OneChannelPlan oneChannelPlan(const Conv2dShape& s, const Conv2dKernels& kernels) {
+  OneChannelPlan plan;
+  plan.s = &s;
+  plan.paddedHeight = s.height + 2 * s.padHeight;
+  plan.paddedWidth = s.width + 2 * s.padWidth;
+  const int64_t block = kOneChannelVectors * kernels.lanes;
+  const int64_t lastOutput = (s.outHeight() - 1) * plan.paddedWidth + s.outWidth();
+  plan.gridPixels = (lastOutput + block - 1) / block * block;
+  plan.paddedFloats = plan.paddedHeight * plan.paddedWidth + block;
+  plan.chanOutPadded = (s.chanOut + kernels.lanes - 1) / kernels.lanes * kernels.lanes;
+  return plan;
+}
+
+void oneChannelForward(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* w,
+                       const float* bias, float* y, ThreadPool* pool) {
+  const OneChannelPlan plan = oneChannelPlan(s, kernels);
+  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
+  const int64_t workers = threads ? threads->threads() : 1;
+  auto scratch = scratchFloats(workers * plan.paddedFloats);
+  parallelFor(threads, s.batch, [&](int64_t b, int worker) {
+    kernels.oneChannelForwardSample(plan, x, w, bias, y, b, scratch.get() + worker * plan.paddedFloats);
+  });
+}
+
+void oneChannelWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* dy,
+                              float* dw, ThreadPool* pool) {
+  const OneChannelPlan plan = oneChannelPlan(s, kernels);
+  const int64_t taps = s.kHeight * s.kWidth, co = s.chanOut, sumFloats = taps * plan.chanOutPadded;
+  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
+  // One set of sums per fixed batch chunk, added in chunk order (see conv2dBackwardWeight).
+  const int64_t chunks = threads ? std::min<int64_t>(s.batch, threads->threads()) : 1;
+  const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * co + kernels.lanes;
+  auto sums = scratchFloats(chunks * sumFloats);
+  std::fill(sums.get(), sums.get() + chunks * sumFloats, 0.0f);
+  auto scratch = scratchFloats(chunks * perChunk);
+  parallelFor(
+      chunks > 1 ? threads : nullptr, chunks,
+      [&](int64_t chunk, int) {
+        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+        for (int64_t b = begin; b < end; b++)
+          kernels.oneChannelWeightGradientSample(plan, x, dy, sums.get() + chunk * sumFloats, b,
+                                                 scratch.get() + chunk * perChunk);
+      },
+      TaskOrder::Arrival);
+  for (int64_t chunk = 0; chunk < chunks; chunk++)
+    for (int64_t t = 0; t < taps; t++)
+      for (int64_t o = 0; o < co; o++) dw[t * co + o] += sums[chunk * sumFloats + t * plan.chanOutPadded + o];
+}
+
 }  // namespace
 
 void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
                    ThreadPool* pool) {
   const Tiling t = tilingOf(s);
   if (s.batch == 0 || t.pixels == 0) return;
+  if (const Conv2dKernels* direct = oneChannelKernels(s, path))
+    return oneChannelForward(s, *direct, x, w, bias, y, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridForward(s, grid, x, w, bias, y, path, pool);
   const int64_t window = s.windowSize(), tasks = s.batch * t.tiles;
@@ -495,6 +562,8 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
                           ThreadPool* pool) {
   const Tiling t = tilingOf(s);
   if (s.batch == 0 || t.pixels == 0) return;
+  if (const Conv2dKernels* direct = oneChannelKernels(s, path))
+    return oneChannelWeightGradient(s, *direct, x, dy, dw, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);
   const int64_t window = s.windowSize(), size = window * s.chanOut;

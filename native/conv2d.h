@@ -39,6 +39,43 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
 void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy, float* dw, KernelPath path,
                           ThreadPool* pool);
 
+// The direct convolution of one input channel at stride 1 (conv2d_direct.h), per SIMD path.
+// Output pixels are numbered on the padded image's grid, q = oy · paddedWidth + ox, so that the
+// window of q starts at padded pixel q: a vector of consecutive q reads each tap's inputs as one
+// contiguous load. The grid's columns ox >= outWidth are computed and dropped (a GEMM of six
+// output channels would fill 6 of 16 columns instead). conv2d.cc lays out the plan and the
+// scratch, runs the samples on the threads and sums the weight gradient's lanes into dw.
+struct OneChannelPlan {
+  const Conv2dShape* s = nullptr;
+  int64_t paddedHeight = 0, paddedWidth = 0;
+  // Grid pixels up to the last output, (outHeight − 1) · paddedWidth + outWidth, rounded up to
+  // whole blocks of kOneChannelVectors vectors.
+  int64_t gridPixels = 0;
+  // The padded image with a zeroed tail that the last blocks read: paddedHeight · paddedWidth
+  // + kOneChannelVectors · lanes floats.
+  int64_t paddedFloats = 0;
+  // chanOut rounded up to whole vectors: the row length of the weight gradient's sums.
+  int64_t chanOutPadded = 0;
+};
+// A forward block: kOneChannelVectors vectors of grid pixels × up to kOneChannelChannels
+// output channels, its sums in registers.
+constexpr int64_t kOneChannelVectors = 2;
+constexpr int64_t kOneChannelChannels = 6;
+
+struct Conv2dKernels {
+  int64_t lanes;  // floats per vector on the path
+  // Sample b: y_b = conv(x_b, w) + bias (bias may be null). Scratch: paddedFloats.
+  void (*oneChannelForwardSample)(const OneChannelPlan& plan, const float* x, const float* w, const float* bias,
+                                  float* y, int64_t b, float* scratch);
+  // sums (taps, chanOutPadded) += sample b's weight gradient; the columns past chanOut hold
+  // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes.
+  void (*oneChannelWeightGradientSample)(const OneChannelPlan& plan, const float* x, const float* dy, float* sums,
+                                         int64_t b, float* scratch);
+};
+const Conv2dKernels& conv2dKernelsAvx2();
+const Conv2dKernels& conv2dKernelsAvx512();
+const Conv2dKernels& conv2dKernelsNeon();
+
 // Plain loops in double precision, the oracle for the tests.
 void conv2dForwardReference(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y);
 void conv2dBackwardInputReference(const Conv2dShape& s, const float* dy, const float* w, float* dx);

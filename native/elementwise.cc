@@ -227,6 +227,28 @@ void addRowVector(float* y, const float* v, int64_t rows, int64_t cols) {
 }
 
 void sumRows(const float* x, int64_t rows, int64_t cols, float* out) {
+  // Many narrow rows (the bias gradient of a convolution with few channels: LeNet's first has 6
+  // columns and 18k rows a batch of 32) are summed as whole blocks of `period` floats, a
+  // multiple of both cols and 8, into `period` partial sums that vectorise, then folded per
+  // column: 71 -> 20 us there. Added through out, a row at a time, each column was one chain of
+  // dependent adds.
+  constexpr int64_t kNarrow = 32;
+  if (cols < kNarrow && rows >= 4 * kNarrow) {
+    int64_t period = cols;
+    while (period % 8 != 0 || period < kNarrow) period += cols;
+    float partial[8 * kNarrow] = {};
+    const int64_t blocks = rows * cols / period;
+    for (int64_t b = 0; b < blocks; b++) {
+      const float* block = x + b * period;
+      for (int64_t i = 0; i < period; i++) partial[i] += block[i];
+    }
+    float column[kNarrow] = {};
+    for (int64_t i = 0; i < period; i++) column[i % cols] += partial[i];
+    for (int64_t r = blocks * period / cols; r < rows; r++)
+      for (int64_t c = 0; c < cols; c++) column[c] += x[r * cols + c];
+    for (int64_t c = 0; c < cols; c++) out[c] += column[c];
+    return;
+  }
   for (int64_t r = 0; r < rows; r++) {
     const float* row = x + r * cols;
     for (int64_t c = 0; c < cols; c++) out[c] += row[c];

@@ -282,6 +282,23 @@ describe.each(variants)('$label', ({ backend, setup }) => {
     }
   });
 
+  test('sumRows adds each column onto out, narrow and wide, with rows past the last whole block', () => {
+    // [rows, cols]: many narrow rows take the blocked path (the bias gradient of a few-channel
+    // convolution), the others the row by row one.
+    const shapes = [[18432, 6], [131, 7], [200, 1], [129, 31], [130, 32], [3, 5], [300, 70]];
+    for (const [rows, cols] of shapes) {
+      const x = randomArray(rows * cols);
+      const out = randomArray(cols);
+      const want = Array.from(out, (v, c) => {
+        let sum = v;
+        for (let r = 0; r < rows; r++) sum += x[r * cols + c];
+        return sum;
+      });
+      backend.sumRows(x, rows, cols, out);
+      expectClose(out, want, rows, `sumRows ${rows}x${cols}`);
+    }
+  });
+
   test('conv2d forward and backward match naive loops (padding, strides, rectangular kernels, tiled images)', () => {
     // [batch, height, width, chanIn, chanOut, kH, kW, strideH, strideW, padH, padW]
     const shapes: number[][] = [
@@ -294,6 +311,8 @@ describe.each(variants)('$label', ({ backend, setup }) => {
       [1, 2, 2, 1, 1, 3, 3, 1, 1, 0, 0], // kernel larger than the image: no output
       [2, 10, 10, 16, 8, 3, 3, 1, 1, 1, 1], // stride 1, many channels: GEMMs on the padded image
       [2, 9, 9, 12, 5, 2, 2, 1, 1, 0, 0], // the same on the image itself
+      [2, 11, 9, 1, 13, 3, 4, 1, 1, 2, 1], // one padded channel, 13 outputs: the direct kernels' ragged blocks
+      [3, 7, 30, 1, 40, 2, 5, 1, 1, 0, 0], // one channel, more outputs than a block of vectors
     ];
     for (let i = 0; i < 12; i++) {
       const kH = randInt(1, 4);

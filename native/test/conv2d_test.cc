@@ -180,6 +180,19 @@ int main() {
       testConv(rng, Conv2dShape{3, 9, 7, 24, 40, 1, 1, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{1, 120, 97, 3, 8, 3, 3, 2, 1, 1, 1}, path, pool);
       cases += 6;
+      // One input channel at stride 1 (the direct kernels of conv2d_direct.h): output channels
+      // that fill a block, part of one, several blocks and a ragged last vector; padding;
+      // rectangular kernels; images narrower than a vector; and a wide kernel whose grid would
+      // be mostly dropped columns (the GEMM route).
+      for (int64_t chanOut : {1, 5, 6, 7, 8, 13, 17, 33, 40}) {
+        testConv(rng, Conv2dShape{3, 11, 13, 1, chanOut, 3, 4, 1, 1, 0, 0}, path, pool);
+        testConv(rng, Conv2dShape{2, 9, 7, 1, chanOut, 5, 3, 1, 1, 2, 1}, path, pool);
+        cases += 2;
+      }
+      testConv(rng, Conv2dShape{2, 3, 2, 1, 9, 2, 2, 1, 1, 1, 1}, path, pool);
+      testConv(rng, Conv2dShape{2, 6, 40, 1, 6, 3, 33, 1, 1, 0, 0}, path, pool);
+      testConv(rng, Conv2dShape{1, 64, 61, 1, 16, 7, 7, 1, 1, 3, 3}, path, pool);
+      cases += 3;
       std::uniform_int_distribution<int> kDist(1, 5), sDist(1, 3), cDist(1, 24), bDist(1, 4), hDist(1, 14);
       for (int i = 0; i < (quick ? 10 : 40); i++) {
         Conv2dShape s;

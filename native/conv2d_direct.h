@@ -1,0 +1,193 @@
+// The one-input-channel convolution at stride 1, computed directly over the vector traits of
+// simd.h (see OneChannelPlan in conv2d.h for the grid). With P the padded image of width Wp,
+// grid pixel q = oy·Wp + ox and tap t = (ky, kx):
+//
+//   forward       y[q, o]  = Σ_t  P[q + ky·Wp + kx] · w[t, o]            (+ bias[o] after the sum)
+//   grad weight   dw[t, o] += Σ_b Σ_q  P[q + ky·Wp + kx] · dy[q, o]       dy 0 on the dropped columns
+//
+// Both run along q, L = V::kLanes pixels per vector: one load of P per tap serves every output
+// channel of the block, the weight broadcast to the lanes (forward), or one load of dy per
+// channel serves two taps (weight gradient). The forward's sums, kept as (channel, pixel), are
+// written out channels-last one value at a time; the weight gradient reads dy from a copy laid
+// out (channel, q). A block's 12 sums, two loaded vectors and one broadcast fit AVX2's 16
+// registers. Every sum runs in tap order (forward) or grid order (weight gradient) from zero,
+// with the path's fused multiply-add.
+// Written once, instantiated by conv2d_avx2.cc, conv2d_avx512.cc and conv2d_neon.cc; internal
+// linkage, as simd.h explains.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "conv2d.h"
+#include "simd.h"
+
+namespace neurone {
+namespace {
+
+// Sample b's image into `padded` (plan.paddedFloats floats: zero padding around it and after).
+void padImage(const OneChannelPlan& plan, const float* x, int64_t b, float* padded) {
+  const Conv2dShape& s = *plan.s;
+  const float* xb = x + b * s.height * s.width;
+  std::memset(padded, 0, plan.paddedFloats * sizeof(float));
+  for (int64_t iy = 0; iy < s.height; iy++)
+    std::memcpy(padded + (iy + s.padHeight) * plan.paddedWidth + s.padWidth, xb + iy * s.width,
+                s.width * sizeof(float));
+}
+
+// Output channels [c0, c0 + Channels) of sample yb, every block of grid pixels.
+template <typename V, int Channels>
+void forwardChannels(const OneChannelPlan& plan, const float* padded, const float* w, const float* bias, int64_t c0,
+                     float* yb) {
+  constexpr int64_t kBlock = kOneChannelVectors * V::kLanes;
+  const Conv2dShape& s = *plan.s;
+  const int64_t co = s.chanOut, wp = plan.paddedWidth, oh = s.outHeight(), ow = s.outWidth();
+  float sums[Channels][kBlock];
+  for (int64_t q0 = 0; q0 < plan.gridPixels; q0 += kBlock) {
+    typename V::F acc[Channels][kOneChannelVectors];
+    for (int o = 0; o < Channels; o++)
+      for (int64_t i = 0; i < kOneChannelVectors; i++) acc[o][i] = V::zero();
+    for (int64_t ky = 0; ky < s.kHeight; ky++)
+      for (int64_t kx = 0; kx < s.kWidth; kx++) {
+        const float* source = padded + q0 + ky * wp + kx;
+        typename V::F pixels[kOneChannelVectors];
+        for (int64_t i = 0; i < kOneChannelVectors; i++) pixels[i] = V::load(source + i * V::kLanes);
+        const float* tap = w + (ky * s.kWidth + kx) * co + c0;
+        for (int o = 0; o < Channels; o++) {
+          const auto weight = V::set1(tap[o]);
+          for (int64_t i = 0; i < kOneChannelVectors; i++) acc[o][i] = V::fma(pixels[i], weight, acc[o][i]);
+        }
+      }
+    for (int o = 0; o < Channels; o++) {
+      const auto shift = bias ? V::set1(bias[c0 + o]) : V::zero();
+      for (int64_t i = 0; i < kOneChannelVectors; i++)
+        V::store(sums[o] + i * V::kLanes, bias ? V::add(acc[o][i], shift) : acc[o][i]);
+    }
+    // Channels-last, run by run of one output row: the grid's extra columns, and its pixels
+    // past the last output, dropped.
+    int64_t oy = q0 / wp, ox = q0 % wp;
+    for (int64_t j = 0; j < kBlock && oy < oh; j += wp - ox, ox = 0, oy++) {
+      const int64_t run = std::min(kBlock - j, ow - ox);
+      float* out = yb + (oy * ow + ox) * co + c0;
+      for (int64_t r = 0; r < run; r++, out += co)
+        for (int o = 0; o < Channels; o++) out[o] = sums[o][j + r];
+    }
+  }
+}
+
+// forwardChannels for `count` channels, count <= Channels.
+template <typename V, int Channels>
+void forwardSomeChannels(const OneChannelPlan& plan, const float* padded, const float* w, const float* bias, int64_t c0,
+                         int64_t count, float* yb) {
+  if constexpr (Channels > 1)
+    if (count < Channels) return forwardSomeChannels<V, Channels - 1>(plan, padded, w, bias, c0, count, yb);
+  forwardChannels<V, Channels>(plan, padded, w, bias, c0, yb);
+}
+
+template <typename V>
+void oneChannelForwardSampleV(const OneChannelPlan& plan, const float* x, const float* w, const float* bias, float* y,
+                              int64_t b, float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  padImage(plan, x, b, scratch);
+  float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
+  for (int64_t c0 = 0; c0 < s.chanOut; c0 += kOneChannelChannels)
+    forwardSomeChannels<V, kOneChannelChannels>(plan, scratch, w, bias, c0,
+                                                std::min(kOneChannelChannels, s.chanOut - c0), yb);
+}
+
+// Weight-gradient blocks: Taps taps × Vectors vectors of channels from c0, their sums in
+// registers; 12 sums, the pixel's gradient vectors and one broadcast fit AVX2's registers.
+template <int Vectors>
+constexpr int kTapsFor = Vectors == 1   ? 12
+                         : Vectors == 2 ? 6
+                         : Vectors == 3 ? 4
+                                        : 2;
+
+// sums[t, c0 ..] += Σ_{outputs q} P[q + tap t] · dy[q, c0 ..] for taps [t0, t0 + Taps): the
+// lanes past chanOut pick up the next pixel's gradients, and are never read.
+template <typename V, int Taps, int Vectors>
+void weightGradientTaps(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t t0, int64_t c0,
+                        float* sums) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t co = s.chanOut, oh = s.outHeight(), ow = s.outWidth(), wp = plan.paddedWidth;
+  const int64_t stride = plan.chanOutPadded;
+  int64_t offset[Taps];
+  typename V::F acc[Taps][Vectors];
+  for (int j = 0; j < Taps; j++) {
+    offset[j] = (t0 + j) / s.kWidth * wp + (t0 + j) % s.kWidth;
+    for (int v = 0; v < Vectors; v++) acc[j][v] = V::load(sums + (t0 + j) * stride + c0 + v * V::kLanes);
+  }
+  for (int64_t oy = 0; oy < oh; oy++) {
+    const float* pixels = padded + oy * wp;
+    const float* g = dyb + oy * ow * co + c0;
+    for (int64_t ox = 0; ox < ow; ox++, g += co) {
+      typename V::F gradient[Vectors];
+      for (int v = 0; v < Vectors; v++) gradient[v] = V::load(g + v * V::kLanes);
+      for (int j = 0; j < Taps; j++) {
+        const auto pixel = V::set1(pixels[ox + offset[j]]);
+        for (int v = 0; v < Vectors; v++) acc[j][v] = V::fma(pixel, gradient[v], acc[j][v]);
+      }
+    }
+  }
+  for (int j = 0; j < Taps; j++)
+    for (int v = 0; v < Vectors; v++) V::store(sums + (t0 + j) * stride + c0 + v * V::kLanes, acc[j][v]);
+}
+
+// weightGradientTaps for `taps` taps, at most Taps.
+template <typename V, int Taps, int Vectors>
+void weightGradientSomeTaps(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t t0, int64_t taps,
+                            int64_t c0, float* sums) {
+  if constexpr (Taps > 1)
+    if (taps < Taps) return weightGradientSomeTaps<V, Taps - 1, Vectors>(plan, padded, dyb, t0, taps, c0, sums);
+  weightGradientTaps<V, Taps, Vectors>(plan, padded, dyb, t0, c0, sums);
+}
+
+// Every tap for the channels from c0 in Vectors vectors.
+template <typename V, int Vectors>
+void weightGradientChannels(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t c0,
+                            float* sums) {
+  const int64_t taps = plan.s->kHeight * plan.s->kWidth;
+  for (int64_t t0 = 0; t0 < taps; t0 += kTapsFor<Vectors>)
+    weightGradientSomeTaps<V, kTapsFor<Vectors>, Vectors>(plan, padded, dyb, t0,
+                                                          std::min<int64_t>(kTapsFor<Vectors>, taps - t0), c0, sums);
+}
+
+template <typename V>
+void oneChannelWeightGradientSampleV(const OneChannelPlan& plan, const float* x, const float* dy, float* sums,
+                                     int64_t b, float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t co = s.chanOut, gradients = s.outHeight() * s.outWidth() * co;
+  float* padded = scratch;
+  // dy_b with a zeroed vector after it: the last pixel's last vector reads past its channels.
+  float* dyb = scratch + plan.paddedFloats;
+  padImage(plan, x, b, padded);
+  std::memcpy(dyb, dy + b * gradients, gradients * sizeof(float));
+  std::memset(dyb + gradients, 0, V::kLanes * sizeof(float));
+  for (int64_t c0 = 0; c0 < co; c0 += 4 * V::kLanes) {
+    const int64_t vectors = std::min<int64_t>(4, (co - c0 + V::kLanes - 1) / V::kLanes);
+    switch (vectors) {
+      case 4:
+        weightGradientChannels<V, 4>(plan, padded, dyb, c0, sums);
+        break;
+      case 3:
+        weightGradientChannels<V, 3>(plan, padded, dyb, c0, sums);
+        break;
+      case 2:
+        weightGradientChannels<V, 2>(plan, padded, dyb, c0, sums);
+        break;
+      default:
+        weightGradientChannels<V, 1>(plan, padded, dyb, c0, sums);
+        break;
+    }
+  }
+}
+
+template <typename V>
+const Conv2dKernels& conv2dKernelsV() {
+  static const Conv2dKernels kernels{V::kLanes, oneChannelForwardSampleV<V>, oneChannelWeightGradientSampleV<V>};
+  return kernels;
+}
+
+}  // namespace
+}  // namespace neurone
