@@ -443,6 +443,54 @@ void oneChannelWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels
       for (int64_t o = 0; o < co; o++) dw[t * co + o] += sums[chunk * sumFloats + t * plan.chanOutPadded + o];
 }
 
+// ---- Short window rows: the input gradient run by run (WindowRowPlan) -----------------
+
+// The path's kernels where they apply: window rows of at most kRowVectorsMax vectors, not a
+// pointwise convolution (dx = dy · Wᵀ is one GEMM there), and a padded dx no larger than the
+// grid's bound. conv2dBackwardInput asks only where the grid's GEMMs do not apply.
+const Conv2dKernels* windowRowKernels(const Conv2dShape& s, KernelPath path) {
+  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
+                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
+                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
+  const Conv2dKernels* kernels = tables.forPath(path);
+  if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return nullptr;
+  if (s.kWidth * s.chanIn > kRowVectorsMax * kernels->lanes) return nullptr;
+  if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanIn > kGridMaxFloats) return nullptr;
+  return kernels;
+}
+
+void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, const float* dy, const float* w,
+                            float* dx, ThreadPool* pool) {
+  WindowRowPlan plan;
+  plan.s = &s;
+  plan.paddedHeight = s.height + 2 * s.padHeight;
+  plan.paddedWidth = s.width + 2 * s.padWidth;
+  const int64_t run = s.kWidth * s.chanIn, co = s.chanOut;
+  plan.runVectors = (run + kernels.lanes - 1) / kernels.lanes;
+  const int64_t runFloats = plan.runVectors * kernels.lanes;
+  // The last run starts at most run floats before the padded image's end.
+  plan.paddedFloats = plan.paddedHeight * plan.paddedWidth * s.chanIn + runFloats;
+  auto rows = scratchFloats(s.kHeight * co * runFloats);
+  for (int64_t ky = 0; ky < s.kHeight; ky++)
+    for (int64_t o = 0; o < co; o++) {
+      float* row = rows.get() + (ky * co + o) * runFloats;
+      for (int64_t j = 0; j < runFloats; j++) row[j] = j < run ? w[(ky * run + j) * co + o] : 0.0f;
+    }
+  plan.rows = rows.get();
+  const int64_t ow = s.outWidth(), step = s.strideWidth * s.chanIn;
+  const int64_t apart = std::min(ow, (run + step - 1) / step);
+  std::vector<int64_t> order;
+  for (int64_t phase = 0; phase < apart; phase++)
+    for (int64_t ox = phase; ox < ow; ox += apart) order.push_back(ox);
+  plan.order = order.data();
+  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
+  const int64_t workers = threads ? threads->threads() : 1;
+  auto scratch = scratchFloats(workers * plan.paddedFloats);
+  parallelFor(threads, s.batch, [&](int64_t b, int worker) {
+    kernels.windowRowInputGradientSample(plan, dy, dx, b, scratch.get() + worker * plan.paddedFloats);
+  });
+}
+
 }  // namespace
 
 void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
@@ -504,6 +552,8 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
   }
   Grid grid;
   if (useGrid(s, &grid)) return gridBackwardInput(s, grid, dy, w, dx, path, pool);
+  if (const Conv2dKernels* direct = windowRowKernels(s, path))
+    return windowRowInputGradient(s, *direct, dy, w, dx, pool);
   const int64_t window = s.windowSize();
   const Threads threads = threadsFor(s, s.batch, pool);
   const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;

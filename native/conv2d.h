@@ -62,6 +62,31 @@ struct OneChannelPlan {
 constexpr int64_t kOneChannelVectors = 2;
 constexpr int64_t kOneChannelChannels = 6;
 
+// The input gradient of a convolution whose window rows are short (kWidth · chanIn floats, at
+// most kRowVectorsMax vectors: LeNet's second layer has 30), per SIMD path. Output pixel p and
+// kernel row ky send dx one contiguous run, the window row they read:
+//
+//   dx[p's window row ky, kx, c] += Σ_o dy[p, o] · w[ky, kx, c, o]
+//
+// so each run is a sum over o of dy[p, o] times row (ky, o) of the weights laid out
+// (kHeight, chanOut, kWidth · chanIn), without the (pixels, window) matrix a GEMM writes and
+// scatters back. The runs go to a padded copy of dx, whose border is dropped.
+struct WindowRowPlan {
+  const Conv2dShape* s = nullptr;
+  int64_t paddedHeight = 0, paddedWidth = 0;
+  int64_t runVectors = 0;  // vectors per run: kWidth · chanIn rounded up
+  // Weights as (kHeight, chanOut, runVectors · lanes), zero past kWidth · chanIn.
+  const float* rows = nullptr;
+  // The padded dx: paddedHeight · paddedWidth · chanIn floats and a tail the last run's
+  // rounded-up vectors reach.
+  int64_t paddedFloats = 0;
+  // The order in which a row's outputs add their runs (outWidth entries): neighbours' runs
+  // overlap, and a run read back while the store of the one before is in flight stalls, so
+  // outputs are taken every `apart`-th, apart the fewest whose runs do not overlap.
+  const int64_t* order = nullptr;
+};
+constexpr int64_t kRowVectorsMax = 4;
+
 struct Conv2dKernels {
   int64_t lanes;  // floats per vector on the path
   // Sample b: y_b = conv(x_b, w) + bias (bias may be null). Scratch: paddedFloats.
@@ -71,6 +96,9 @@ struct Conv2dKernels {
   // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes.
   void (*oneChannelWeightGradientSample)(const OneChannelPlan& plan, const float* x, const float* dy, float* sums,
                                          int64_t b, float* scratch);
+  // Sample b: dx_b = dL/dx_b, overwritten. Scratch: paddedFloats.
+  void (*windowRowInputGradientSample)(const WindowRowPlan& plan, const float* dy, float* dx, int64_t b,
+                                       float* scratch);
 };
 const Conv2dKernels& conv2dKernelsAvx2();
 const Conv2dKernels& conv2dKernelsAvx512();

@@ -183,9 +183,97 @@ void oneChannelWeightGradientSampleV(const OneChannelPlan& plan, const float* x,
   }
 }
 
+// ---- The input gradient by window rows (WindowRowPlan in conv2d.h) ---------------------
+//
+// A block is Pixels consecutive outputs of one row × Vectors vectors of their runs; its sums,
+// one row of weights and a broadcast gradient stay in registers (Pixels · Vectors + Vectors + 1
+// of them; AVX2 has 16).
+template <typename V, int Vectors>
+constexpr int kPixelsFor = Vectors == 1   ? 8
+                           : Vectors == 2 ? 5
+                           : Vectors == 3 ? 3
+                                          : 2;
+
+// Outputs ox[0 .. Pixels) of row oy: for each kernel row, every run summed over the output
+// channels from zero, then added to the padded dx, pixel after pixel.
+template <typename V, int Pixels, int Vectors>
+void inputGradientPixels(const WindowRowPlan& plan, const float* dyb, int64_t oy, const int64_t* ox, float* padded) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t co = s.chanOut, ci = s.chanIn, ow = s.outWidth(), runFloats = plan.runVectors * V::kLanes;
+  const float* gradients[Pixels];
+  for (int p = 0; p < Pixels; p++) gradients[p] = dyb + (oy * ow + ox[p]) * co;
+  const auto lastLanes = V::firstLanes(s.kWidth * ci - (Vectors - 1) * V::kLanes);
+  for (int64_t ky = 0; ky < s.kHeight; ky++) {
+    typename V::F acc[Pixels][Vectors];
+    for (int p = 0; p < Pixels; p++)
+      for (int v = 0; v < Vectors; v++) acc[p][v] = V::zero();
+    const float* weights = plan.rows + ky * co * runFloats;
+    for (int64_t o = 0; o < co; o++, weights += runFloats) {
+      typename V::F row[Vectors];
+      for (int v = 0; v < Vectors; v++) row[v] = V::load(weights + v * V::kLanes);
+      for (int p = 0; p < Pixels; p++) {
+        const auto g = V::set1(gradients[p][o]);
+        for (int v = 0; v < Vectors; v++) acc[p][v] = V::fma(g, row[v], acc[p][v]);
+      }
+    }
+    // The last vector's lanes past the run hold 0 · dy, which is NaN for an infinite dy: kept
+    // out of the neighbouring pixels they overlap.
+    for (int p = 0; p < Pixels; p++) {
+      float* run = padded + ((oy * s.strideHeight + ky) * plan.paddedWidth + ox[p] * s.strideWidth) * ci;
+      acc[p][Vectors - 1] = V::keep(lastLanes, acc[p][Vectors - 1]);
+      for (int v = 0; v < Vectors; v++) V::store(run + v * V::kLanes, V::add(V::load(run + v * V::kLanes), acc[p][v]));
+    }
+  }
+}
+
+// inputGradientPixels for `count` outputs, at most Pixels.
+template <typename V, int Pixels, int Vectors>
+void inputGradientSomePixels(const WindowRowPlan& plan, const float* dyb, int64_t oy, const int64_t* ox, int64_t count,
+                             float* padded) {
+  if constexpr (Pixels > 1)
+    if (count < Pixels) return inputGradientSomePixels<V, Pixels - 1, Vectors>(plan, dyb, oy, ox, count, padded);
+  inputGradientPixels<V, Pixels, Vectors>(plan, dyb, oy, ox, padded);
+}
+
+template <typename V, int Vectors>
+void inputGradientRows(const WindowRowPlan& plan, const float* dyb, float* padded) {
+  const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth();
+  constexpr int64_t kPixels = kPixelsFor<V, Vectors>;
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t i = 0; i < ow; i += kPixels)
+      inputGradientSomePixels<V, kPixels, Vectors>(plan, dyb, oy, plan.order + i, std::min(kPixels, ow - i), padded);
+}
+
+template <typename V>
+void windowRowInputGradientSampleV(const WindowRowPlan& plan, const float* dy, float* dx, int64_t b, float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t ci = s.chanIn;
+  std::memset(scratch, 0, plan.paddedFloats * sizeof(float));
+  const float* dyb = dy + b * s.outHeight() * s.outWidth() * s.chanOut;
+  switch (plan.runVectors) {
+    case 1:
+      inputGradientRows<V, 1>(plan, dyb, scratch);
+      break;
+    case 2:
+      inputGradientRows<V, 2>(plan, dyb, scratch);
+      break;
+    case 3:
+      inputGradientRows<V, 3>(plan, dyb, scratch);
+      break;
+    default:
+      inputGradientRows<V, 4>(plan, dyb, scratch);
+      break;
+  }
+  float* dxb = dx + b * s.height * s.width * ci;
+  for (int64_t iy = 0; iy < s.height; iy++)
+    std::memcpy(dxb + iy * s.width * ci, scratch + ((iy + s.padHeight) * plan.paddedWidth + s.padWidth) * ci,
+                s.width * ci * sizeof(float));
+}
+
 template <typename V>
 const Conv2dKernels& conv2dKernelsV() {
-  static const Conv2dKernels kernels{V::kLanes, oneChannelForwardSampleV<V>, oneChannelWeightGradientSampleV<V>};
+  static const Conv2dKernels kernels{V::kLanes, oneChannelForwardSampleV<V>, oneChannelWeightGradientSampleV<V>,
+                                     windowRowInputGradientSampleV<V>};
   return kernels;
 }
 

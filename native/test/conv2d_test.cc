@@ -80,6 +80,30 @@ void testConv(std::mt19937& rng, const Conv2dShape& s, KernelPath path, ThreadPo
   expectClose(dw, dwRef, s.batch * s.outHeight() * s.outWidth() + 1, "conv2dBackwardWeight", s, path, pool.threads());
 }
 
+// An infinite gradient reaches exactly the inputs of its output's window, as ±Inf: no kernel
+// may spread 0 · Inf = NaN to pixels outside it (the window-row kernels round runs up to whole
+// vectors).
+void testInfiniteGradient(std::mt19937& rng, const Conv2dShape& s, KernelPath path, ThreadPool& pool) {
+  const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chanOut;
+  auto w = randomVector(rng, s.windowSize() * s.chanOut);
+  auto dy = randomVector(rng, outputs);
+  dy[outputs / 2] = INFINITY;
+  std::vector<float> dx(s.batch * s.height * s.width * s.chanIn), dxRef(dx.size());
+  conv2dBackwardInput(s, dy.data(), w.data(), dx.data(), path, &pool);
+  conv2dBackwardInputReference(s, dy.data(), w.data(), dxRef.data());
+  for (size_t i = 0; i < dx.size(); i++) {
+    const bool same = std::isfinite(dxRef[i]) ? std::fabs(dx[i] - dxRef[i]) <= 1e-4 : dx[i] == dxRef[i];
+    if (!same) {
+      std::printf("FAIL conv2dBackwardInput with an infinite dy path=%s threads=%d ", kernelPathName(path),
+                  pool.threads());
+      describe(s);
+      std::printf(": [%zu] got %g want %g\n", i, dx[i], dxRef[i]);
+      failures++;
+      return;
+    }
+  }
+}
+
 void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPool& pool) {
   const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chan;
   auto x = randomVector(rng, s.batch * s.height * s.width * s.chan);
@@ -189,6 +213,8 @@ int main() {
         testConv(rng, Conv2dShape{2, 9, 7, 1, chanOut, 5, 3, 1, 1, 2, 1}, path, pool);
         cases += 2;
       }
+      testInfiniteGradient(rng, Conv2dShape{2, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
+      testInfiniteGradient(rng, Conv2dShape{2, 10, 9, 3, 4, 3, 3, 2, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 3, 2, 1, 9, 2, 2, 1, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 6, 40, 1, 6, 3, 33, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{1, 64, 61, 1, 16, 7, 7, 1, 1, 3, 3}, path, pool);
