@@ -62,8 +62,8 @@ struct OneChannelPlan {
 constexpr int64_t kOneChannelVectors = 2;
 constexpr int64_t kOneChannelChannels = 6;
 
-// The input gradient of a convolution whose window rows are short (kWidth · chanIn floats, at
-// most kRowVectorsMax vectors: LeNet's second layer has 30), per SIMD path. Output pixel p and
+// The input gradient of a convolution whose window rows are short (kWidth · chanIn floats, one
+// to kRowVectorsMax vectors: LeNet's second layer has 30), per SIMD path. Output pixel p and
 // kernel row ky send dx one contiguous run, the window row they read:
 //
 //   dx[p's window row ky, kx, c] += Σ_o dy[p, o] · w[ky, kx, c, o]

@@ -31,20 +31,27 @@ template <typename V>
 void maxForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
   const int64_t sampleEnd = (b + 1) * oh * ow * chan;
+  const int64_t inputEnd = (b + 1) * s.height * s.width * chan;
+  // The window's last value read, from the window's first.
+  const int64_t windowSpan = ((s.kHeight - 1) * s.width + s.kWidth - 1) * chan;
   for (int64_t oy = 0; oy < oh; oy++)
     for (int64_t ox = 0; ox < ow; ox++) {
       const int64_t out = ((b * oh + oy) * ow + ox) * chan;
       const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
       for (int64_t c = 0; c < chan; c += V::kLanes) {
         const bool full = chan - c >= V::kLanes;
+        // A ragged vector is read whole too while its window's reads stay inside this sample:
+        // the lanes past the channels compare the next pixel's values, and their results are
+        // overwritten as the stores below explain.
+        const bool wholeReads = full || first + c + windowSpan + V::kLanes <= inputEnd;
         const auto m = V::firstLanes(chan - c);
         const float* x0 = x + first + c;
-        auto best = full ? V::load(x0) : V::loadFirst(m, x0);
+        auto best = wholeReads ? V::load(x0) : V::loadFirst(m, x0);
         auto offset = V::set1i(0);
         for (int64_t ky = 0; ky < s.kHeight; ky++)
           for (int64_t kx = ky == 0 ? 1 : 0; kx < s.kWidth; kx++) {
             const int64_t d = (ky * s.width + kx) * chan;
-            const auto v = full ? V::load(x0 + d) : V::loadFirst(m, x0 + d);
+            const auto v = wholeReads ? V::load(x0 + d) : V::loadFirst(m, x0 + d);
             const auto take = maxTakes<V>(v, best);
             best = V::select(take, v, best);
             offset = V::selecti(take, V::set1i(static_cast<int32_t>(d)), offset);
