@@ -495,6 +495,79 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
   });
 }
 
+// ---- Few input channels: forward and weight gradient over the output channels -----------
+
+// The path's kernels where they apply: not pointwise (one GEMM on the image itself there), one
+// block's weights (window × up to kChannelVectorsMax vectors of channels) within 32 KB, so they
+// stay in L1 across the pixels, and a padded image no larger than the grid's bound.
+// conv2dForward and conv2dBackwardWeight ask only where the one-channel kernels and the grid's
+// GEMMs do not apply.
+const Conv2dKernels* channelsKernels(const Conv2dShape& s, KernelPath path) {
+  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
+                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
+                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
+  const Conv2dKernels* kernels = tables.forPath(path);
+  if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return nullptr;
+  const int64_t blockChannels = std::min(s.chanOut, kChannelVectorsMax * kernels->lanes);
+  if (s.windowSize() * blockChannels > 8192) return nullptr;
+  if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanIn > kGridMaxFloats) return nullptr;
+  return kernels;
+}
+
+ChannelsPlan channelsPlan(const Conv2dShape& s, const Conv2dKernels& kernels) {
+  ChannelsPlan plan;
+  plan.s = &s;
+  plan.paddedHeight = s.height + 2 * s.padHeight;
+  plan.paddedWidth = s.width + 2 * s.padWidth;
+  plan.chanOutPadded = (s.chanOut + kernels.lanes - 1) / kernels.lanes * kernels.lanes;
+  plan.paddedFloats = plan.paddedHeight * plan.paddedWidth * s.chanIn;
+  return plan;
+}
+
+void channelsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* w,
+                     const float* bias, float* y, ThreadPool* pool) {
+  ChannelsPlan plan = channelsPlan(s, kernels);
+  const int64_t window = s.windowSize(), co = s.chanOut, cop = plan.chanOutPadded;
+  auto weights = scratchFloats(window * cop), padBias = scratchFloats(bias ? cop : 0);
+  for (int64_t d = 0; d < window; d++)
+    for (int64_t o = 0; o < cop; o++) weights[d * cop + o] = o < co ? w[d * co + o] : 0.0f;
+  if (bias)
+    for (int64_t o = 0; o < cop; o++) padBias[o] = o < co ? bias[o] : 0.0f;
+  plan.weights = weights.get();
+  plan.bias = bias ? padBias.get() : nullptr;
+  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
+  const int64_t workers = threads ? threads->threads() : 1;
+  auto scratch = scratchFloats(workers * plan.paddedFloats);
+  parallelFor(threads, s.batch, [&](int64_t b, int worker) {
+    kernels.channelsForwardSample(plan, x, y, b, scratch.get() + worker * plan.paddedFloats);
+  });
+}
+
+void channelsWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* dy,
+                            float* dw, ThreadPool* pool) {
+  const ChannelsPlan plan = channelsPlan(s, kernels);
+  const int64_t window = s.windowSize(), co = s.chanOut, sumFloats = window * plan.chanOutPadded;
+  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
+  // One set of sums per fixed batch chunk, added in chunk order (see conv2dBackwardWeight).
+  const int64_t chunks = threads ? std::min<int64_t>(s.batch, threads->threads()) : 1;
+  const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * co + kernels.lanes;
+  auto sums = scratchFloats(chunks * sumFloats);
+  std::fill(sums.get(), sums.get() + chunks * sumFloats, 0.0f);
+  auto scratch = scratchFloats(chunks * perChunk);
+  parallelFor(
+      chunks > 1 ? threads : nullptr, chunks,
+      [&](int64_t chunk, int) {
+        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+        for (int64_t b = begin; b < end; b++)
+          kernels.channelsWeightGradientSample(plan, x, dy, sums.get() + chunk * sumFloats, b,
+                                               scratch.get() + chunk * perChunk);
+      },
+      TaskOrder::Arrival);
+  for (int64_t chunk = 0; chunk < chunks; chunk++)
+    for (int64_t d = 0; d < window; d++)
+      for (int64_t o = 0; o < co; o++) dw[d * co + o] += sums[chunk * sumFloats + d * plan.chanOutPadded + o];
+}
+
 }  // namespace
 
 void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
@@ -505,6 +578,7 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
     return oneChannelForward(s, *direct, x, w, bias, y, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridForward(s, grid, x, w, bias, y, path, pool);
+  if (const Conv2dKernels* direct = channelsKernels(s, path)) return channelsForward(s, *direct, x, w, bias, y, pool);
   const int64_t window = s.windowSize(), tasks = s.batch * t.tiles;
   const Threads threads = threadsFor(s, tasks, pool);
   const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
@@ -620,6 +694,8 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
     return oneChannelWeightGradient(s, *direct, x, dy, dw, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);
+  if (const Conv2dKernels* direct = channelsKernels(s, path))
+    return channelsWeightGradient(s, *direct, x, dy, dw, pool);
   const int64_t window = s.windowSize(), size = window * s.chanOut;
   const Threads threads = threadsFor(s, s.batch, pool);
   // One matrix per batch chunk when the batch is split, summed in chunk order after the join, so

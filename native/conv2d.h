@@ -87,6 +87,30 @@ struct WindowRowPlan {
 };
 constexpr int64_t kRowVectorsMax = 4;
 
+// The forward and weight gradient of a convolution with few input channels (the grid's GEMMs
+// want 8), per SIMD path: GEMMs with the image as their implicit A, vectorised over the output
+// channels. Output pixel p reads, for kernel row ky, one contiguous window row of the padded
+// image (kWidth · chanIn floats, the depth order of w), so
+//
+//   forward      y[p, o]  = Σ_ky Σ_j  row(p, ky)[j] · w[ky, j, o]           (+ bias[o] after)
+//   grad weight  dw[ky, j, o] += Σ_b Σ_p  row(p, ky)[j] · dy[p, o]
+//
+// each value of a row broadcast against a vector of w's or dy's channels: no im2col tile is
+// gathered and no panel packed.
+struct ChannelsPlan {
+  const Conv2dShape* s = nullptr;
+  int64_t paddedHeight = 0, paddedWidth = 0;
+  int64_t chanOutPadded = 0;  // chanOut rounded up to whole vectors
+  // Forward: w as (window, chanOutPadded) and the bias as (chanOutPadded), zero past chanOut
+  // (bias null without one).
+  const float* weights = nullptr;
+  const float* bias = nullptr;
+  // The padded image: paddedHeight · paddedWidth · chanIn floats.
+  int64_t paddedFloats = 0;
+};
+// At most this many vectors of output channels per block.
+constexpr int64_t kChannelVectorsMax = 2;
+
 struct Conv2dKernels {
   int64_t lanes;  // floats per vector on the path
   // Sample b: y_b = conv(x_b, w) + bias (bias may be null). Scratch: paddedFloats.
@@ -99,6 +123,12 @@ struct Conv2dKernels {
   // Sample b: dx_b = dL/dx_b, overwritten. Scratch: paddedFloats.
   void (*windowRowInputGradientSample)(const WindowRowPlan& plan, const float* dy, float* dx, int64_t b,
                                        float* scratch);
+  // Sample b: y_b = conv(x_b, w) + bias. Scratch: paddedFloats.
+  void (*channelsForwardSample)(const ChannelsPlan& plan, const float* x, float* y, int64_t b, float* scratch);
+  // sums (window, chanOutPadded) += sample b's weight gradient; the columns past chanOut hold
+  // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes.
+  void (*channelsWeightGradientSample)(const ChannelsPlan& plan, const float* x, const float* dy, float* sums,
+                                       int64_t b, float* scratch);
 };
 const Conv2dKernels& conv2dKernelsAvx2();
 const Conv2dKernels& conv2dKernelsAvx512();

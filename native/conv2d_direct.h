@@ -270,10 +270,170 @@ void windowRowInputGradientSampleV(const WindowRowPlan& plan, const float* dy, f
                 s.width * ci * sizeof(float));
 }
 
+// ---- Forward and weight gradient over output channels (ChannelsPlan in conv2d.h) ---------
+
+// Sample b's image into `padded` (plan.paddedFloats floats), zero padding around it.
+void padImageChannels(const ChannelsPlan& plan, const float* x, int64_t b, float* padded) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t row = s.width * s.chanIn;
+  const float* xb = x + b * s.height * row;
+  std::memset(padded, 0, plan.paddedFloats * sizeof(float));
+  for (int64_t iy = 0; iy < s.height; iy++)
+    std::memcpy(padded + ((iy + s.padHeight) * plan.paddedWidth + s.padWidth) * s.chanIn, xb + iy * row,
+                row * sizeof(float));
+}
+
+// A forward block is Pixels outputs of one row × Vectors (1 or 2) vectors of channels; a
+// weight-gradient block Depth depth positions × Vectors vectors. Their 12 sums, a row of
+// weights or gradients and a broadcast fit AVX2's 16 registers, and each multiply-add needs
+// under one load (with 4 vectors of channels, 2 pixels: 6 loads for 8, and VGG's 3 -> 32
+// forward ran no faster than the GEMM).
+template <int Vectors>
+constexpr int kPixelsForChannels = Vectors == 1 ? 12 : 6;
+template <int Vectors>
+constexpr int kDepthForChannels = Vectors == 1 ? 12 : 6;
+
+// Outputs [ox0, ox0 + Pixels) of row oy, channels from c0 in Vectors vectors.
+template <typename V, int Pixels, int Vectors>
+void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_t oy, int64_t ox0, int64_t c0,
+                           float* yb) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t ci = s.chanIn, co = s.chanOut, cop = plan.chanOutPadded, run = s.kWidth * ci;
+  const int64_t step = s.strideWidth * ci;
+  typename V::F acc[Pixels][Vectors];
+  for (int p = 0; p < Pixels; p++)
+    for (int v = 0; v < Vectors; v++) acc[p][v] = V::zero();
+  for (int64_t ky = 0; ky < s.kHeight; ky++) {
+    const float* rows = padded + ((oy * s.strideHeight + ky) * plan.paddedWidth + ox0 * s.strideWidth) * ci;
+    const float* weights = plan.weights + ky * run * cop + c0;
+    for (int64_t j = 0; j < run; j++, weights += cop) {
+      typename V::F w[Vectors];
+      for (int v = 0; v < Vectors; v++) w[v] = V::load(weights + v * V::kLanes);
+      for (int p = 0; p < Pixels; p++) {
+        const auto x = V::set1(rows[p * step + j]);
+        for (int v = 0; v < Vectors; v++) acc[p][v] = V::fma(x, w[v], acc[p][v]);
+      }
+    }
+  }
+  const int64_t ow = s.outWidth(), ragged = co - (c0 + (Vectors - 1) * V::kLanes);
+  const auto lastLanes = V::firstLanes(ragged);
+  for (int p = 0; p < Pixels; p++) {
+    float* out = yb + (oy * ow + ox0 + p) * co + c0;
+    for (int v = 0; v < Vectors; v++) {
+      const auto sum = plan.bias ? V::add(acc[p][v], V::load(plan.bias + c0 + v * V::kLanes)) : acc[p][v];
+      if (v < Vectors - 1 || ragged >= V::kLanes)
+        V::store(out + v * V::kLanes, sum);
+      else
+        V::storeFirst(out + v * V::kLanes, lastLanes, sum);
+    }
+  }
+}
+
+template <typename V, int Pixels, int Vectors>
+void channelsForwardSomePixels(const ChannelsPlan& plan, const float* padded, int64_t oy, int64_t ox0, int64_t count,
+                               int64_t c0, float* yb) {
+  if constexpr (Pixels > 1)
+    if (count < Pixels) return channelsForwardSomePixels<V, Pixels - 1, Vectors>(plan, padded, oy, ox0, count, c0, yb);
+  channelsForwardPixels<V, Pixels, Vectors>(plan, padded, oy, ox0, c0, yb);
+}
+
+template <typename V, int Vectors>
+void channelsForwardBlock(const ChannelsPlan& plan, const float* padded, int64_t c0, float* yb) {
+  constexpr int64_t kPixels = kPixelsForChannels<Vectors>;
+  const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth();
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ox0 = 0; ox0 < ow; ox0 += kPixels)
+      channelsForwardSomePixels<V, kPixels, Vectors>(plan, padded, oy, ox0, std::min(kPixels, ow - ox0), c0, yb);
+}
+
+template <typename V>
+void channelsForwardSampleV(const ChannelsPlan& plan, const float* x, float* y, int64_t b, float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  padImageChannels(plan, x, b, scratch);
+  float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
+  for (int64_t c0 = 0; c0 < s.chanOut; c0 += kChannelVectorsMax * V::kLanes) {
+    if (s.chanOut - c0 > V::kLanes)
+      channelsForwardBlock<V, 2>(plan, scratch, c0, yb);
+    else
+      channelsForwardBlock<V, 1>(plan, scratch, c0, yb);
+  }
+}
+
+// sums[ky · run + j0 + d, c0 ..] += Σ_p row(p, ky)[j0 + d] · dy[p, c0 ..] for d < Depth; the
+// lanes past chanOut pick up the next pixel's gradients, and are never read.
+template <typename V, int Depth, int Vectors>
+void channelsWeightGradientBlock(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t ky,
+                                 int64_t j0, int64_t c0, float* sums) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t ci = s.chanIn, co = s.chanOut, cop = plan.chanOutPadded, run = s.kWidth * ci;
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), step = s.strideWidth * ci;
+  float* target = sums + (ky * run + j0) * cop + c0;
+  typename V::F acc[Depth][Vectors];
+  for (int d = 0; d < Depth; d++)
+    for (int v = 0; v < Vectors; v++) acc[d][v] = V::load(target + d * cop + v * V::kLanes);
+  for (int64_t oy = 0; oy < oh; oy++) {
+    const float* row = padded + ((oy * s.strideHeight + ky) * plan.paddedWidth) * ci + j0;
+    const float* g = dyb + oy * ow * co + c0;
+    for (int64_t ox = 0; ox < ow; ox++, row += step, g += co) {
+      typename V::F gradient[Vectors];
+      for (int v = 0; v < Vectors; v++) gradient[v] = V::load(g + v * V::kLanes);
+      for (int d = 0; d < Depth; d++) {
+        const auto x = V::set1(row[d]);
+        for (int v = 0; v < Vectors; v++) acc[d][v] = V::fma(x, gradient[v], acc[d][v]);
+      }
+    }
+  }
+  for (int d = 0; d < Depth; d++)
+    for (int v = 0; v < Vectors; v++) V::store(target + d * cop + v * V::kLanes, acc[d][v]);
+}
+
+template <typename V, int Depth, int Vectors>
+void channelsWeightGradientSomeDepth(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t ky,
+                                     int64_t j0, int64_t count, int64_t c0, float* sums) {
+  if constexpr (Depth > 1)
+    if (count < Depth)
+      return channelsWeightGradientSomeDepth<V, Depth - 1, Vectors>(plan, padded, dyb, ky, j0, count, c0, sums);
+  channelsWeightGradientBlock<V, Depth, Vectors>(plan, padded, dyb, ky, j0, c0, sums);
+}
+
+template <typename V, int Vectors>
+void channelsWeightGradientChannels(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t c0,
+                                    float* sums) {
+  constexpr int64_t kDepth = kDepthForChannels<Vectors>;
+  const int64_t run = plan.s->kWidth * plan.s->chanIn;
+  for (int64_t ky = 0; ky < plan.s->kHeight; ky++)
+    for (int64_t j0 = 0; j0 < run; j0 += kDepth)
+      channelsWeightGradientSomeDepth<V, kDepth, Vectors>(plan, padded, dyb, ky, j0, std::min(kDepth, run - j0), c0,
+                                                          sums);
+}
+
+template <typename V>
+void channelsWeightGradientSampleV(const ChannelsPlan& plan, const float* x, const float* dy, float* sums, int64_t b,
+                                   float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t co = s.chanOut, gradients = s.outHeight() * s.outWidth() * co;
+  float* padded = scratch;
+  // dy_b with a zeroed vector after it: the last pixel's last vector reads past its channels.
+  float* dyb = scratch + plan.paddedFloats;
+  padImageChannels(plan, x, b, padded);
+  std::memcpy(dyb, dy + b * gradients, gradients * sizeof(float));
+  std::memset(dyb + gradients, 0, V::kLanes * sizeof(float));
+  for (int64_t c0 = 0; c0 < co; c0 += kChannelVectorsMax * V::kLanes) {
+    if (co - c0 > V::kLanes)
+      channelsWeightGradientChannels<V, 2>(plan, padded, dyb, c0, sums);
+    else
+      channelsWeightGradientChannels<V, 1>(plan, padded, dyb, c0, sums);
+  }
+}
+
 template <typename V>
 const Conv2dKernels& conv2dKernelsV() {
-  static const Conv2dKernels kernels{V::kLanes, oneChannelForwardSampleV<V>, oneChannelWeightGradientSampleV<V>,
-                                     windowRowInputGradientSampleV<V>};
+  static const Conv2dKernels kernels{V::kLanes,
+                                     oneChannelForwardSampleV<V>,
+                                     oneChannelWeightGradientSampleV<V>,
+                                     windowRowInputGradientSampleV<V>,
+                                     channelsForwardSampleV<V>,
+                                     channelsWeightGradientSampleV<V>};
   return kernels;
 }
 

@@ -213,6 +213,12 @@ int main() {
         testConv(rng, Conv2dShape{2, 9, 7, 1, chanOut, 5, 3, 1, 1, 2, 1}, path, pool);
         cases += 2;
       }
+      // A few input channels (the kernels over the output channels): VGG's first layer, strides,
+      // and output channels filling one vector, part of one, two and a ragged third.
+      testConv(rng, Conv2dShape{2, 32, 32, 3, 32, 3, 3, 1, 1, 1, 1}, path, pool);
+      for (int64_t chanOut : {3, 8, 13, 16, 21})
+        testConv(rng, Conv2dShape{3, 15, 14, 4, chanOut, 3, 2, 2, 3, 1, 1}, path, pool);
+      cases += 6;
       testInfiniteGradient(rng, Conv2dShape{2, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 10, 9, 3, 4, 3, 3, 2, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 3, 2, 1, 9, 2, 2, 1, 1, 1, 1}, path, pool);
