@@ -1,4 +1,15 @@
-// Conv2D as GEMMs over tiles of the image's windows (im2col one tile at a time).
+// Conv2D: each pass takes the first of these routes that applies.
+//
+//   1. one input channel at stride 1 (forward, weight gradient): conv2d_direct.h's kernels
+//      along the image's grid (OneChannelPlan in conv2d.h);
+//   2. stride 1 and 8 or more input channels: GEMMs on the padded image itself (Grid below);
+//   3. fewer input channels: conv2d_direct.h's kernels over the output channels, the image an
+//      implicit GEMM operand (ChannelsPlan), and for the input gradient, window rows of one to
+//      four vectors added from registers (WindowRowPlan);
+//   4. GEMMs over tiles of the image's windows (im2col one tile at a time), described here.
+//
+// Routes 1 and 3 exist on the SIMD paths; the scalar path takes 2 and 4. conv2d_test checks
+// every route on every path against the plain loops at the end of this file.
 //
 // Output pixel p = (oy, ox) of a sample sees the window of rows oy·strideHeight − padHeight + ky
 // and columns ox·strideWidth − padWidth + kx. Laid out channels-last, that window is kHeight runs

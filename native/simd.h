@@ -1,6 +1,6 @@
 // Vector traits: the operations the SIMD kernels are written in, once per instruction set, so
 // that the exp/tanh/sigmoid/log polynomials (simd_math.h), the max-pooling loops (pool1d_simd.h,
-// pool2d_simd.h), the direct convolutions (conv1d_direct.h) and batch normalisation
+// pool2d_simd.h), the direct convolutions (conv1d_direct.h, conv2d_direct.h) and batch normalisation
 // (batchnorm_simd.h) are written once and instantiated by each per-ISA file (*_avx2.cc,
 // *_avx512.cc, *_neon.cc).
 //
