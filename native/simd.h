@@ -29,6 +29,9 @@
 //   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
 //   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts);  anyLane(m)
 //   mantissa(x), exponent(x): x = m · 2^e, m in [1, 2), for x >= 0 (log)
+//   inRegister(v): v, which the compiler must then hold in a register (GCC and Clang; a no-op
+//   elsewhere): a loaded vector used by a few multiply-adds is otherwise re-read by each of
+//   them as a memory operand, and a loop bound by loads pays for it
 #pragma once
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -133,6 +136,12 @@ struct Avx2 {
   static I loadFirsti(M m, const int32_t* p) { return _mm256_maskload_epi32(p, m); }
   static void storeFirsti(int32_t* p, M m, I v) { _mm256_maskstore_epi32(p, m, v); }
   static I loadi(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static F inRegister(F v) {
+#if defined(__GNUC__)
+    asm("" : "+x"(v));
+#endif
+    return v;
+  }
   static void storei(int32_t* p, I v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static M equal(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm256_and_si256(_mm256_cmpeq_epi32(a, b), valid); }
@@ -215,6 +224,12 @@ struct Avx512 {
   static I loadFirsti(M m, const int32_t* p) { return _mm512_maskz_loadu_epi32(m, p); }
   static void storeFirsti(int32_t* p, M m, I v) { _mm512_mask_storeu_epi32(p, m, v); }
   static I loadi(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static F inRegister(F v) {
+#if defined(__GNUC__)
+    asm("" : "+v"(v));
+#endif
+    return v;
+  }
   static void storei(int32_t* p, I v) { _mm512_storeu_si512(p, v); }
   static M equal(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm512_mask_cmpeq_epi32_mask(valid, a, b); }
@@ -336,6 +351,12 @@ struct Neon {
   static I addi(I a, I b) { return vaddq_s32(a, b); }
   static I selecti(M m, I a, I b) { return vbslq_s32(m, a, b); }
   static I loadi(const int32_t* p) { return vld1q_s32(p); }
+  static F inRegister(F v) {
+#if defined(__GNUC__)
+    asm("" : "+w"(v));
+#endif
+    return v;
+  }
   static void storei(int32_t* p, I v) { vst1q_s32(p, v); }
   static I loadFirsti(M m, const int32_t* p) {
     alignas(16) int32_t lane[4] = {};
