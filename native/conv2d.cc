@@ -389,6 +389,43 @@ void gridBackwardWeight(const Conv2dShape& s, const Grid& g, const float* x, con
     }
 }
 
+// ---- Running the direct kernels of conv2d_direct.h ---------------------------------------
+
+// sample(b, scratch) for every sample, on the threads when they pay, each worker with its own
+// `perWorker` floats of scratch.
+template <typename Sample>
+void forEachSample(const Conv2dShape& s, int64_t perWorker, ThreadPool* pool, const Sample& sample) {
+  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
+  const int64_t workers = threads ? threads->threads() : 1;
+  auto scratch = scratchFloats(workers * perWorker);
+  parallelFor(threads, s.batch, [&](int64_t b, int worker) { sample(b, scratch.get() + worker * perWorker); });
+}
+
+// dw (window, chanOut) += the sums sample(b, sums, scratch) adds into a (window, chanOutPadded)
+// matrix for each sample b: one matrix per fixed batch chunk, added in chunk order (see
+// conv2dBackwardWeight); the columns past chanOut are dropped.
+template <typename Sample>
+void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t perChunk, float* dw, ThreadPool* pool,
+                            const Sample& sample) {
+  const int64_t window = s.windowSize(), co = s.chanOut, sumFloats = window * chanOutPadded;
+  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
+  const int64_t chunks = threads ? std::min<int64_t>(s.batch, threads->threads()) : 1;
+  auto sums = scratchFloats(chunks * sumFloats);
+  std::fill(sums.get(), sums.get() + chunks * sumFloats, 0.0f);
+  auto scratch = scratchFloats(chunks * perChunk);
+  parallelFor(
+      chunks > 1 ? threads : nullptr, chunks,
+      [&](int64_t chunk, int) {
+        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
+        for (int64_t b = begin; b < end; b++)
+          sample(b, sums.get() + chunk * sumFloats, scratch.get() + chunk * perChunk);
+      },
+      TaskOrder::Arrival);
+  for (int64_t chunk = 0; chunk < chunks; chunk++)
+    for (int64_t d = 0; d < window; d++)
+      for (int64_t o = 0; o < co; o++) dw[d * co + o] += sums[chunk * sumFloats + d * chanOutPadded + o];
+}
+
 // ---- One input channel at stride 1: conv2d_direct.h's kernels -------------------------
 
 // The path's direct kernels where they apply: one input channel, stride 1, an output, and a
@@ -421,37 +458,17 @@ OneChannelPlan oneChannelPlan(const Conv2dShape& s, const Conv2dKernels& kernels
 void oneChannelForward(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* w,
                        const float* bias, float* y, ThreadPool* pool) {
   const OneChannelPlan plan = oneChannelPlan(s, kernels);
-  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
-  const int64_t workers = threads ? threads->threads() : 1;
-  auto scratch = scratchFloats(workers * plan.paddedFloats);
-  parallelFor(threads, s.batch, [&](int64_t b, int worker) {
-    kernels.oneChannelForwardSample(plan, x, w, bias, y, b, scratch.get() + worker * plan.paddedFloats);
-  });
+  forEachSample(s, plan.paddedFloats, pool,
+                [&](int64_t b, float* scratch) { kernels.oneChannelForwardSample(plan, x, w, bias, y, b, scratch); });
 }
 
 void oneChannelWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* dy,
                               float* dw, ThreadPool* pool) {
   const OneChannelPlan plan = oneChannelPlan(s, kernels);
-  const int64_t taps = s.kHeight * s.kWidth, co = s.chanOut, sumFloats = taps * plan.chanOutPadded;
-  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
-  // One set of sums per fixed batch chunk, added in chunk order (see conv2dBackwardWeight).
-  const int64_t chunks = threads ? std::min<int64_t>(s.batch, threads->threads()) : 1;
-  const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * co + kernels.lanes;
-  auto sums = scratchFloats(chunks * sumFloats);
-  std::fill(sums.get(), sums.get() + chunks * sumFloats, 0.0f);
-  auto scratch = scratchFloats(chunks * perChunk);
-  parallelFor(
-      chunks > 1 ? threads : nullptr, chunks,
-      [&](int64_t chunk, int) {
-        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
-        for (int64_t b = begin; b < end; b++)
-          kernels.oneChannelWeightGradientSample(plan, x, dy, sums.get() + chunk * sumFloats, b,
-                                                 scratch.get() + chunk * perChunk);
-      },
-      TaskOrder::Arrival);
-  for (int64_t chunk = 0; chunk < chunks; chunk++)
-    for (int64_t t = 0; t < taps; t++)
-      for (int64_t o = 0; o < co; o++) dw[t * co + o] += sums[chunk * sumFloats + t * plan.chanOutPadded + o];
+  const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * s.chanOut + kernels.lanes;
+  weightGradientByChunks(s, plan.chanOutPadded, perChunk, dw, pool, [&](int64_t b, float* sums, float* scratch) {
+    kernels.oneChannelWeightGradientSample(plan, x, dy, sums, b, scratch);
+  });
 }
 
 // ---- Short window rows: the input gradient run by run (WindowRowPlan) -----------------
@@ -498,12 +515,8 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
   for (int64_t phase = 0; phase < apart; phase++)
     for (int64_t ox = phase; ox < ow; ox += apart) order.push_back(ox);
   plan.order = order.data();
-  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
-  const int64_t workers = threads ? threads->threads() : 1;
-  auto scratch = scratchFloats(workers * plan.paddedFloats);
-  parallelFor(threads, s.batch, [&](int64_t b, int worker) {
-    kernels.windowRowInputGradientSample(plan, dy, dx, b, scratch.get() + worker * plan.paddedFloats);
-  });
+  forEachSample(s, plan.paddedFloats, pool,
+                [&](int64_t b, float* scratch) { kernels.windowRowInputGradientSample(plan, dy, dx, b, scratch); });
 }
 
 // ---- Few input channels: forward and weight gradient over the output channels -----------
@@ -546,37 +559,17 @@ void channelsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const f
     for (int64_t o = 0; o < cop; o++) padBias[o] = o < co ? bias[o] : 0.0f;
   plan.weights = weights.get();
   plan.bias = bias ? padBias.get() : nullptr;
-  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
-  const int64_t workers = threads ? threads->threads() : 1;
-  auto scratch = scratchFloats(workers * plan.paddedFloats);
-  parallelFor(threads, s.batch, [&](int64_t b, int worker) {
-    kernels.channelsForwardSample(plan, x, y, b, scratch.get() + worker * plan.paddedFloats);
-  });
+  forEachSample(s, plan.paddedFloats, pool,
+                [&](int64_t b, float* scratch) { kernels.channelsForwardSample(plan, x, y, b, scratch); });
 }
 
 void channelsWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* dy,
                             float* dw, ThreadPool* pool) {
   const ChannelsPlan plan = channelsPlan(s, kernels);
-  const int64_t window = s.windowSize(), co = s.chanOut, sumFloats = window * plan.chanOutPadded;
-  ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
-  // One set of sums per fixed batch chunk, added in chunk order (see conv2dBackwardWeight).
-  const int64_t chunks = threads ? std::min<int64_t>(s.batch, threads->threads()) : 1;
-  const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * co + kernels.lanes;
-  auto sums = scratchFloats(chunks * sumFloats);
-  std::fill(sums.get(), sums.get() + chunks * sumFloats, 0.0f);
-  auto scratch = scratchFloats(chunks * perChunk);
-  parallelFor(
-      chunks > 1 ? threads : nullptr, chunks,
-      [&](int64_t chunk, int) {
-        const int64_t begin = s.batch * chunk / chunks, end = s.batch * (chunk + 1) / chunks;
-        for (int64_t b = begin; b < end; b++)
-          kernels.channelsWeightGradientSample(plan, x, dy, sums.get() + chunk * sumFloats, b,
-                                               scratch.get() + chunk * perChunk);
-      },
-      TaskOrder::Arrival);
-  for (int64_t chunk = 0; chunk < chunks; chunk++)
-    for (int64_t d = 0; d < window; d++)
-      for (int64_t o = 0; o < co; o++) dw[d * co + o] += sums[chunk * sumFloats + d * plan.chanOutPadded + o];
+  const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * s.chanOut + kernels.lanes;
+  weightGradientByChunks(s, plan.chanOutPadded, perChunk, dw, pool, [&](int64_t b, float* sums, float* scratch) {
+    kernels.channelsWeightGradientSample(plan, x, dy, sums, b, scratch);
+  });
 }
 
 }  // namespace

@@ -26,14 +26,25 @@
 namespace neurone {
 namespace {
 
-// Sample b's image into `padded` (plan.paddedFloats floats: zero padding around it and after).
-void padImage(const OneChannelPlan& plan, const float* x, int64_t b, float* padded) {
-  const Conv2dShape& s = *plan.s;
-  const float* xb = x + b * s.height * s.width;
-  std::memset(padded, 0, plan.paddedFloats * sizeof(float));
+// Sample b's image into `padded`, rows of paddedWidth pixels with the zero padding around it,
+// `floats` floats in all (the tail past the image zeroed too).
+void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const float* x, int64_t b, float* padded) {
+  const int64_t row = s.width * s.chanIn;
+  const float* xb = x + b * s.height * row;
+  std::memset(padded, 0, floats * sizeof(float));
   for (int64_t iy = 0; iy < s.height; iy++)
-    std::memcpy(padded + (iy + s.padHeight) * plan.paddedWidth + s.padWidth, xb + iy * s.width,
-                s.width * sizeof(float));
+    std::memcpy(padded + ((iy + s.padHeight) * paddedWidth + s.padWidth) * s.chanIn, xb + iy * row,
+                row * sizeof(float));
+}
+
+// Sample b's dy copied to dyb with a zeroed vector after it, for kernels whose last vector of
+// channels reads past the last pixel's.
+template <typename V>
+const float* gradientsWithTail(const Conv2dShape& s, const float* dy, int64_t b, float* dyb) {
+  const int64_t gradients = s.outHeight() * s.outWidth() * s.chanOut;
+  std::memcpy(dyb, dy + b * gradients, gradients * sizeof(float));
+  std::memset(dyb + gradients, 0, V::kLanes * sizeof(float));
+  return dyb;
 }
 
 // Output channels [c0, c0 + Channels) of sample yb, every block of grid pixels.
@@ -89,7 +100,7 @@ template <typename V>
 void oneChannelForwardSampleV(const OneChannelPlan& plan, const float* x, const float* w, const float* bias, float* y,
                               int64_t b, float* scratch) {
   const Conv2dShape& s = *plan.s;
-  padImage(plan, x, b, scratch);
+  padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
   for (int64_t c0 = 0; c0 < s.chanOut; c0 += kOneChannelChannels)
     forwardSomeChannels<V, kOneChannelChannels>(plan, scratch, w, bias, c0,
@@ -157,13 +168,10 @@ template <typename V>
 void oneChannelWeightGradientSampleV(const OneChannelPlan& plan, const float* x, const float* dy, float* sums,
                                      int64_t b, float* scratch) {
   const Conv2dShape& s = *plan.s;
-  const int64_t co = s.chanOut, gradients = s.outHeight() * s.outWidth() * co;
+  const int64_t co = s.chanOut;
   float* padded = scratch;
-  // dy_b with a zeroed vector after it: the last pixel's last vector reads past its channels.
-  float* dyb = scratch + plan.paddedFloats;
-  padImage(plan, x, b, padded);
-  std::memcpy(dyb, dy + b * gradients, gradients * sizeof(float));
-  std::memset(dyb + gradients, 0, V::kLanes * sizeof(float));
+  padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, padded);
+  const float* dyb = gradientsWithTail<V>(s, dy, b, scratch + plan.paddedFloats);
   for (int64_t c0 = 0; c0 < co; c0 += 4 * V::kLanes) {
     const int64_t vectors = std::min<int64_t>(4, (co - c0 + V::kLanes - 1) / V::kLanes);
     switch (vectors) {
@@ -274,17 +282,6 @@ void windowRowInputGradientSampleV(const WindowRowPlan& plan, const float* dy, f
 
 // ---- Forward and weight gradient over output channels (ChannelsPlan in conv2d.h) ---------
 
-// Sample b's image into `padded` (plan.paddedFloats floats), zero padding around it.
-void padImageChannels(const ChannelsPlan& plan, const float* x, int64_t b, float* padded) {
-  const Conv2dShape& s = *plan.s;
-  const int64_t row = s.width * s.chanIn;
-  const float* xb = x + b * s.height * row;
-  std::memset(padded, 0, plan.paddedFloats * sizeof(float));
-  for (int64_t iy = 0; iy < s.height; iy++)
-    std::memcpy(padded + ((iy + s.padHeight) * plan.paddedWidth + s.padWidth) * s.chanIn, xb + iy * row,
-                row * sizeof(float));
-}
-
 // A forward block is Pixels outputs of one row × Vectors (1 or 2) vectors of channels; a
 // weight-gradient block Depth depth positions × Vectors vectors. Their 12 sums, a row of
 // weights or gradients and a broadcast fit AVX2's 16 registers, and each multiply-add needs
@@ -351,7 +348,7 @@ void channelsForwardBlock(const ChannelsPlan& plan, const float* padded, int64_t
 template <typename V>
 void channelsForwardSampleV(const ChannelsPlan& plan, const float* x, float* y, int64_t b, float* scratch) {
   const Conv2dShape& s = *plan.s;
-  padImageChannels(plan, x, b, scratch);
+  padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
   for (int64_t c0 = 0; c0 < s.chanOut; c0 += kChannelVectorsMax * V::kLanes) {
     if (s.chanOut - c0 > V::kLanes)
@@ -413,13 +410,10 @@ template <typename V>
 void channelsWeightGradientSampleV(const ChannelsPlan& plan, const float* x, const float* dy, float* sums, int64_t b,
                                    float* scratch) {
   const Conv2dShape& s = *plan.s;
-  const int64_t co = s.chanOut, gradients = s.outHeight() * s.outWidth() * co;
+  const int64_t co = s.chanOut;
   float* padded = scratch;
-  // dy_b with a zeroed vector after it: the last pixel's last vector reads past its channels.
-  float* dyb = scratch + plan.paddedFloats;
-  padImageChannels(plan, x, b, padded);
-  std::memcpy(dyb, dy + b * gradients, gradients * sizeof(float));
-  std::memset(dyb + gradients, 0, V::kLanes * sizeof(float));
+  padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, padded);
+  const float* dyb = gradientsWithTail<V>(s, dy, b, scratch + plan.paddedFloats);
   for (int64_t c0 = 0; c0 < co; c0 += kChannelVectorsMax * V::kLanes) {
     if (co - c0 > V::kLanes)
       channelsWeightGradientChannels<V, 2>(plan, padded, dyb, c0, sums);
