@@ -4,14 +4,14 @@
 // (a fused pair is one row). Each module's methods are wrapped with a timer for the run, so a
 // pass that reads what its forward kept is timed as that, not as a recomputation.
 //
-//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e|lenet|vgg] [threads] [--cpu]
+//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e|lenet|bncnn|vgg] [threads] [--cpu]
 //
 // --cpu times each call by the process's CPU time (process.cpuUsage) instead of the wall clock:
 // on a machine others are using, a one-thread profile then counts only this process's work.
 import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros } from '../lib';
 import { FUSIONS, Fusion } from '../lib/nn/fusion';
 import { accumulateGradients, forwardView } from '../lib/nn/module';
-import { lenet, smallVgg } from './bench-nets';
+import { bnCnn, lenet, smallVgg } from './bench-nets';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const key = positional[0] ?? 'a';
@@ -62,6 +62,7 @@ const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
     };
   },
   lenet: () => ({ net: lenet() as Sequential, shape: [32, 28, 28, 1] }),
+  bncnn: () => ({ net: bnCnn() as Sequential, shape: [32, 28, 28, 1] }),
   vgg: () => ({ net: smallVgg() as Sequential, shape: [32, 32, 32, 3] }),
 };
 if (!nets[key]) throw new Error(`unknown net '${key}': expected one of ${Object.keys(nets).join(', ')}`);
