@@ -285,7 +285,15 @@ describe.each(variants)('$label', ({ backend, setup }) => {
   test('sumRows adds each column onto out, narrow and wide, with rows past the last whole block', () => {
     // [rows, cols]: many narrow rows take the blocked path (the bias gradient of a few-channel
     // convolution), the others the row by row one.
-    const shapes = [[18432, 6], [131, 7], [200, 1], [129, 31], [130, 32], [3, 5], [300, 70]];
+    const shapes = [
+      [18432, 6],
+      [131, 7],
+      [200, 1],
+      [129, 31],
+      [130, 32],
+      [3, 5],
+      [300, 70],
+    ];
     for (const [rows, cols] of shapes) {
       const x = randomArray(rows * cols);
       const out = randomArray(cols);
