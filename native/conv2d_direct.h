@@ -26,6 +26,15 @@
 namespace neurone {
 namespace {
 
+// The largest power of two below n, n >= 2. A block's remainder (the last pixels of a row, the
+// last channels or taps) runs as blocks of this size and below, so each kernel is compiled for
+// a few sizes, not for every size up to its block (that took the NEON file 16 s to compile).
+constexpr int halfBlock(int n) {
+  int h = 1;
+  while (2 * h < n) h *= 2;
+  return h;
+}
+
 // Sample b's image into `padded`, rows of paddedWidth pixels with the zero padding around it,
 // `floats` floats in all (the tail past the image zeroed too).
 void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const float* x, int64_t b, float* padded) {
@@ -91,8 +100,14 @@ void forwardChannels(const OneChannelPlan& plan, const float* padded, const floa
 template <typename V, int Channels>
 void forwardSomeChannels(const OneChannelPlan& plan, const float* padded, const float* w, const float* bias, int64_t c0,
                          int64_t count, float* yb) {
-  if constexpr (Channels > 1)
-    if (count < Channels) return forwardSomeChannels<V, Channels - 1>(plan, padded, w, bias, c0, count, yb);
+  if constexpr (Channels > 1) {
+    if (count < Channels) {
+      constexpr int kHalf = halfBlock(Channels);
+      forwardSomeChannels<V, kHalf>(plan, padded, w, bias, c0, std::min<int64_t>(count, kHalf), yb);
+      if (count > kHalf) forwardSomeChannels<V, kHalf>(plan, padded, w, bias, c0 + kHalf, count - kHalf, yb);
+      return;
+    }
+  }
   forwardChannels<V, Channels>(plan, padded, w, bias, c0, yb);
 }
 
@@ -149,8 +164,15 @@ void weightGradientTaps(const OneChannelPlan& plan, const float* padded, const f
 template <typename V, int Taps, int Vectors>
 void weightGradientSomeTaps(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t t0, int64_t taps,
                             int64_t c0, float* sums) {
-  if constexpr (Taps > 1)
-    if (taps < Taps) return weightGradientSomeTaps<V, Taps - 1, Vectors>(plan, padded, dyb, t0, taps, c0, sums);
+  if constexpr (Taps > 1) {
+    if (taps < Taps) {
+      constexpr int kHalf = halfBlock(Taps);
+      weightGradientSomeTaps<V, kHalf, Vectors>(plan, padded, dyb, t0, std::min<int64_t>(taps, kHalf), c0, sums);
+      if (taps > kHalf)
+        weightGradientSomeTaps<V, kHalf, Vectors>(plan, padded, dyb, t0 + kHalf, taps - kHalf, c0, sums);
+      return;
+    }
+  }
   weightGradientTaps<V, Taps, Vectors>(plan, padded, dyb, t0, c0, sums);
 }
 
@@ -240,8 +262,14 @@ void inputGradientPixels(const WindowRowPlan& plan, const float* dyb, int64_t oy
 template <typename V, int Pixels, int Vectors>
 void inputGradientSomePixels(const WindowRowPlan& plan, const float* dyb, int64_t oy, const int64_t* ox, int64_t count,
                              float* padded) {
-  if constexpr (Pixels > 1)
-    if (count < Pixels) return inputGradientSomePixels<V, Pixels - 1, Vectors>(plan, dyb, oy, ox, count, padded);
+  if constexpr (Pixels > 1) {
+    if (count < Pixels) {
+      constexpr int kHalf = halfBlock(Pixels);
+      inputGradientSomePixels<V, kHalf, Vectors>(plan, dyb, oy, ox, std::min<int64_t>(count, kHalf), padded);
+      if (count > kHalf) inputGradientSomePixels<V, kHalf, Vectors>(plan, dyb, oy, ox + kHalf, count - kHalf, padded);
+      return;
+    }
+  }
   inputGradientPixels<V, Pixels, Vectors>(plan, dyb, oy, ox, padded);
 }
 
@@ -331,8 +359,15 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
 template <typename V, int Pixels, int Vectors>
 void channelsForwardSomePixels(const ChannelsPlan& plan, const float* padded, int64_t oy, int64_t ox0, int64_t count,
                                int64_t c0, float* yb) {
-  if constexpr (Pixels > 1)
-    if (count < Pixels) return channelsForwardSomePixels<V, Pixels - 1, Vectors>(plan, padded, oy, ox0, count, c0, yb);
+  if constexpr (Pixels > 1) {
+    if (count < Pixels) {
+      constexpr int kHalf = halfBlock(Pixels);
+      channelsForwardSomePixels<V, kHalf, Vectors>(plan, padded, oy, ox0, std::min<int64_t>(count, kHalf), c0, yb);
+      if (count > kHalf)
+        channelsForwardSomePixels<V, kHalf, Vectors>(plan, padded, oy, ox0 + kHalf, count - kHalf, c0, yb);
+      return;
+    }
+  }
   channelsForwardPixels<V, Pixels, Vectors>(plan, padded, oy, ox0, c0, yb);
 }
 
@@ -389,9 +424,16 @@ void channelsWeightGradientBlock(const ChannelsPlan& plan, const float* padded, 
 template <typename V, int Depth, int Vectors>
 void channelsWeightGradientSomeDepth(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t ky,
                                      int64_t j0, int64_t count, int64_t c0, float* sums) {
-  if constexpr (Depth > 1)
-    if (count < Depth)
-      return channelsWeightGradientSomeDepth<V, Depth - 1, Vectors>(plan, padded, dyb, ky, j0, count, c0, sums);
+  if constexpr (Depth > 1) {
+    if (count < Depth) {
+      constexpr int kHalf = halfBlock(Depth);
+      channelsWeightGradientSomeDepth<V, kHalf, Vectors>(plan, padded, dyb, ky, j0, std::min<int64_t>(count, kHalf), c0,
+                                                         sums);
+      if (count > kHalf)
+        channelsWeightGradientSomeDepth<V, kHalf, Vectors>(plan, padded, dyb, ky, j0 + kHalf, count - kHalf, c0, sums);
+      return;
+    }
+  }
   channelsWeightGradientBlock<V, Depth, Vectors>(plan, padded, dyb, ky, j0, c0, sums);
 }
 
