@@ -391,6 +391,14 @@ void gridBackwardWeight(const Conv2dShape& s, const Grid& g, const float* x, con
 
 // ---- Running the direct kernels of conv2d_direct.h ---------------------------------------
 
+// The path's table of direct kernels; null on the scalar path.
+const Conv2dKernels* directKernels(KernelPath path) {
+  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
+                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
+                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
+  return tables.forPath(path);
+}
+
 // sample(b, scratch) for every sample, on the threads when they pay, each worker with its own
 // `perWorker` floats of scratch.
 template <typename Sample>
@@ -436,10 +444,7 @@ const Conv2dKernels* oneChannelKernels(const Conv2dShape& s, KernelPath path) {
   if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanOut > kGridMaxFloats) return nullptr;
   // The grid computes (paddedWidth − outWidth) columns it drops: not where they are most of it.
   if (2 * (s.width + 2 * s.padWidth - s.outWidth()) > s.width + 2 * s.padWidth) return nullptr;
-  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
-                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
-                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
-  return tables.forPath(path);
+  return directKernels(path);
 }
 
 OneChannelPlan oneChannelPlan(const Conv2dShape& s, const Conv2dKernels& kernels) {
@@ -477,10 +482,7 @@ void oneChannelWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels
 // pointwise convolution (dx = dy · Wᵀ is one GEMM there), and a padded dx no larger than the
 // grid's bound. conv2dBackwardInput asks only where the grid's GEMMs do not apply.
 const Conv2dKernels* windowRowKernels(const Conv2dShape& s, KernelPath path) {
-  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
-                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
-                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
-  const Conv2dKernels* kernels = tables.forPath(path);
+  const Conv2dKernels* kernels = directKernels(path);
   if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return nullptr;
   // A run shorter than a vector leaves most lanes idle and pays a vector's read and write of
   // dx per pixel for a few multiply-adds: LeNet's first layer (5 floats) ran at a third of its
@@ -527,10 +529,7 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
 // conv2dForward and conv2dBackwardWeight ask only where the one-channel kernels and the grid's
 // GEMMs do not apply.
 const Conv2dKernels* channelsKernels(const Conv2dShape& s, KernelPath path) {
-  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
-                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
-                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
-  const Conv2dKernels* kernels = tables.forPath(path);
+  const Conv2dKernels* kernels = directKernels(path);
   if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return nullptr;
   const int64_t blockChannels = std::min(s.chanOut, kChannelVectorsMax * kernels->lanes);
   if (s.windowSize() * blockChannels > 8192) return nullptr;

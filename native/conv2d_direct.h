@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "conv2d.h"
 #include "simd.h"
@@ -33,6 +34,22 @@ constexpr int halfBlock(int n) {
   int h = 1;
   while (2 * h < n) h *= 2;
   return h;
+}
+
+// run(size, first) over [first, first + count), count <= Block: the whole block when count is
+// Block, else blocks of halfBlock(Block) and below. size is std::integral_constant<int, n>, so
+// run instantiates its kernel for that n.
+template <int Block, typename Run>
+void inBlocks(int64_t first, int64_t count, const Run& run) {
+  if constexpr (Block > 1) {
+    if (count < Block) {
+      constexpr int kHalf = halfBlock(Block);
+      inBlocks<kHalf>(first, std::min<int64_t>(count, kHalf), run);
+      if (count > kHalf) inBlocks<kHalf>(first + kHalf, count - kHalf, run);
+      return;
+    }
+  }
+  run(std::integral_constant<int, Block>{}, first);
 }
 
 // Sample b's image into `padded`, rows of paddedWidth pixels with the zero padding around it,
@@ -96,21 +113,6 @@ void forwardChannels(const OneChannelPlan& plan, const float* padded, const floa
   }
 }
 
-// forwardChannels for `count` channels, count <= Channels.
-template <typename V, int Channels>
-void forwardSomeChannels(const OneChannelPlan& plan, const float* padded, const float* w, const float* bias, int64_t c0,
-                         int64_t count, float* yb) {
-  if constexpr (Channels > 1) {
-    if (count < Channels) {
-      constexpr int kHalf = halfBlock(Channels);
-      forwardSomeChannels<V, kHalf>(plan, padded, w, bias, c0, std::min<int64_t>(count, kHalf), yb);
-      if (count > kHalf) forwardSomeChannels<V, kHalf>(plan, padded, w, bias, c0 + kHalf, count - kHalf, yb);
-      return;
-    }
-  }
-  forwardChannels<V, Channels>(plan, padded, w, bias, c0, yb);
-}
-
 template <typename V>
 void oneChannelForwardSampleV(const OneChannelPlan& plan, const float* x, const float* w, const float* bias, float* y,
                               int64_t b, float* scratch) {
@@ -118,8 +120,9 @@ void oneChannelForwardSampleV(const OneChannelPlan& plan, const float* x, const 
   padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
   for (int64_t c0 = 0; c0 < s.chanOut; c0 += kOneChannelChannels)
-    forwardSomeChannels<V, kOneChannelChannels>(plan, scratch, w, bias, c0,
-                                                std::min(kOneChannelChannels, s.chanOut - c0), yb);
+    inBlocks<kOneChannelChannels>(c0, std::min(kOneChannelChannels, s.chanOut - c0), [&](auto size, int64_t first) {
+      forwardChannels<V, decltype(size)::value>(plan, scratch, w, bias, first, yb);
+    });
 }
 
 // Weight-gradient blocks: Taps taps × Vectors vectors of channels from c0, their sums in
@@ -160,30 +163,15 @@ void weightGradientTaps(const OneChannelPlan& plan, const float* padded, const f
     for (int v = 0; v < Vectors; v++) V::store(sums + (t0 + j) * stride + c0 + v * V::kLanes, acc[j][v]);
 }
 
-// weightGradientTaps for `taps` taps, at most Taps.
-template <typename V, int Taps, int Vectors>
-void weightGradientSomeTaps(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t t0, int64_t taps,
-                            int64_t c0, float* sums) {
-  if constexpr (Taps > 1) {
-    if (taps < Taps) {
-      constexpr int kHalf = halfBlock(Taps);
-      weightGradientSomeTaps<V, kHalf, Vectors>(plan, padded, dyb, t0, std::min<int64_t>(taps, kHalf), c0, sums);
-      if (taps > kHalf)
-        weightGradientSomeTaps<V, kHalf, Vectors>(plan, padded, dyb, t0 + kHalf, taps - kHalf, c0, sums);
-      return;
-    }
-  }
-  weightGradientTaps<V, Taps, Vectors>(plan, padded, dyb, t0, c0, sums);
-}
-
 // Every tap for the channels from c0 in Vectors vectors.
 template <typename V, int Vectors>
 void weightGradientChannels(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t c0,
                             float* sums) {
   const int64_t taps = plan.s->kHeight * plan.s->kWidth;
   for (int64_t t0 = 0; t0 < taps; t0 += kTapsFor<Vectors>)
-    weightGradientSomeTaps<V, kTapsFor<Vectors>, Vectors>(plan, padded, dyb, t0,
-                                                          std::min<int64_t>(kTapsFor<Vectors>, taps - t0), c0, sums);
+    inBlocks<kTapsFor<Vectors>>(t0, std::min<int64_t>(kTapsFor<Vectors>, taps - t0), [&](auto size, int64_t first) {
+      weightGradientTaps<V, decltype(size)::value, Vectors>(plan, padded, dyb, first, c0, sums);
+    });
 }
 
 template <typename V>
@@ -258,28 +246,15 @@ void inputGradientPixels(const WindowRowPlan& plan, const float* dyb, int64_t oy
   }
 }
 
-// inputGradientPixels for `count` outputs, at most Pixels.
-template <typename V, int Pixels, int Vectors>
-void inputGradientSomePixels(const WindowRowPlan& plan, const float* dyb, int64_t oy, const int64_t* ox, int64_t count,
-                             float* padded) {
-  if constexpr (Pixels > 1) {
-    if (count < Pixels) {
-      constexpr int kHalf = halfBlock(Pixels);
-      inputGradientSomePixels<V, kHalf, Vectors>(plan, dyb, oy, ox, std::min<int64_t>(count, kHalf), padded);
-      if (count > kHalf) inputGradientSomePixels<V, kHalf, Vectors>(plan, dyb, oy, ox + kHalf, count - kHalf, padded);
-      return;
-    }
-  }
-  inputGradientPixels<V, Pixels, Vectors>(plan, dyb, oy, ox, padded);
-}
-
 template <typename V, int Vectors>
 void inputGradientRows(const WindowRowPlan& plan, const float* dyb, float* padded) {
   const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth();
   constexpr int64_t kPixels = kPixelsFor<V, Vectors>;
   for (int64_t oy = 0; oy < oh; oy++)
     for (int64_t i = 0; i < ow; i += kPixels)
-      inputGradientSomePixels<V, kPixels, Vectors>(plan, dyb, oy, plan.order + i, std::min(kPixels, ow - i), padded);
+      inBlocks<kPixels>(i, std::min(kPixels, ow - i), [&](auto size, int64_t first) {
+        inputGradientPixels<V, decltype(size)::value, Vectors>(plan, dyb, oy, plan.order + first, padded);
+      });
 }
 
 template <typename V>
@@ -356,28 +331,15 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
   }
 }
 
-template <typename V, int Pixels, int Vectors>
-void channelsForwardSomePixels(const ChannelsPlan& plan, const float* padded, int64_t oy, int64_t ox0, int64_t count,
-                               int64_t c0, float* yb) {
-  if constexpr (Pixels > 1) {
-    if (count < Pixels) {
-      constexpr int kHalf = halfBlock(Pixels);
-      channelsForwardSomePixels<V, kHalf, Vectors>(plan, padded, oy, ox0, std::min<int64_t>(count, kHalf), c0, yb);
-      if (count > kHalf)
-        channelsForwardSomePixels<V, kHalf, Vectors>(plan, padded, oy, ox0 + kHalf, count - kHalf, c0, yb);
-      return;
-    }
-  }
-  channelsForwardPixels<V, Pixels, Vectors>(plan, padded, oy, ox0, c0, yb);
-}
-
 template <typename V, int Vectors>
 void channelsForwardBlock(const ChannelsPlan& plan, const float* padded, int64_t c0, float* yb) {
   constexpr int64_t kPixels = kPixelsForChannels<Vectors>;
   const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth();
   for (int64_t oy = 0; oy < oh; oy++)
     for (int64_t ox0 = 0; ox0 < ow; ox0 += kPixels)
-      channelsForwardSomePixels<V, kPixels, Vectors>(plan, padded, oy, ox0, std::min(kPixels, ow - ox0), c0, yb);
+      inBlocks<kPixels>(ox0, std::min(kPixels, ow - ox0), [&](auto size, int64_t first) {
+        channelsForwardPixels<V, decltype(size)::value, Vectors>(plan, padded, oy, first, c0, yb);
+      });
 }
 
 template <typename V>
@@ -421,22 +383,6 @@ void channelsWeightGradientBlock(const ChannelsPlan& plan, const float* padded, 
     for (int v = 0; v < Vectors; v++) V::store(target + d * cop + v * V::kLanes, acc[d][v]);
 }
 
-template <typename V, int Depth, int Vectors>
-void channelsWeightGradientSomeDepth(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t ky,
-                                     int64_t j0, int64_t count, int64_t c0, float* sums) {
-  if constexpr (Depth > 1) {
-    if (count < Depth) {
-      constexpr int kHalf = halfBlock(Depth);
-      channelsWeightGradientSomeDepth<V, kHalf, Vectors>(plan, padded, dyb, ky, j0, std::min<int64_t>(count, kHalf), c0,
-                                                         sums);
-      if (count > kHalf)
-        channelsWeightGradientSomeDepth<V, kHalf, Vectors>(plan, padded, dyb, ky, j0 + kHalf, count - kHalf, c0, sums);
-      return;
-    }
-  }
-  channelsWeightGradientBlock<V, Depth, Vectors>(plan, padded, dyb, ky, j0, c0, sums);
-}
-
 template <typename V, int Vectors>
 void channelsWeightGradientChannels(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t c0,
                                     float* sums) {
@@ -444,8 +390,9 @@ void channelsWeightGradientChannels(const ChannelsPlan& plan, const float* padde
   const int64_t run = plan.s->kWidth * plan.s->chanIn;
   for (int64_t ky = 0; ky < plan.s->kHeight; ky++)
     for (int64_t j0 = 0; j0 < run; j0 += kDepth)
-      channelsWeightGradientSomeDepth<V, kDepth, Vectors>(plan, padded, dyb, ky, j0, std::min(kDepth, run - j0), c0,
-                                                          sums);
+      inBlocks<kDepth>(j0, std::min(kDepth, run - j0), [&](auto size, int64_t first) {
+        channelsWeightGradientBlock<V, decltype(size)::value, Vectors>(plan, padded, dyb, ky, first, c0, sums);
+      });
 }
 
 template <typename V>
