@@ -2,13 +2,16 @@
 //
 //   1. one input channel at stride 1 (forward, weight gradient): conv2d_direct.h's kernels
 //      along the image's grid (OneChannelPlan in conv2d.h);
-//   2. stride 1 and 8 or more input channels: GEMMs on the padded image itself (Grid below);
-//   3. fewer input channels: conv2d_direct.h's kernels over the output channels, the image an
-//      implicit GEMM operand (ChannelsPlan), and for the input gradient, window rows of one to
-//      four vectors added from registers (WindowRowPlan);
-//   4. GEMMs over tiles of the image's windows (im2col one tile at a time), described here.
+//   2. forward and weight gradient where a block's weights fit 64 KB: conv2d_direct.h's kernels
+//      over the output channels, the image an implicit GEMM operand (ChannelsPlan); where
+//      route 3 applies, the input gradient too, as the forward convolution of dy by the kernel
+//      turned half a turn (transposedShape);
+//   3. stride 1 and 8 or more input channels: GEMMs on the padded image itself (Grid below);
+//   4. the input gradient of fewer input channels: window rows of one to four vectors added
+//      from registers (WindowRowPlan);
+//   5. GEMMs over tiles of the image's windows (im2col one tile at a time), described here.
 //
-// Routes 1 and 3 exist on the SIMD paths; the scalar path takes 2 and 4. conv2d_test checks
+// Routes 1, 2 and 4 exist on the SIMD paths; the scalar path takes 3 and 5. conv2d_test checks
 // every route on every path against the plain loops at the end of this file.
 //
 // Output pixel p = (oy, ox) of a sample sees the window of rows oy·strideHeight − padHeight + ky
@@ -521,18 +524,20 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
                 [&](int64_t b, float* scratch) { kernels.windowRowInputGradientSample(plan, dy, dx, b, scratch); });
 }
 
-// ---- Few input channels: forward and weight gradient over the output channels -----------
+// ---- Over the output channels: forward, weight gradient, input gradient at stride 1 -----
 
 // The path's kernels where they apply: not pointwise (one GEMM on the image itself there), one
-// block's weights (window × up to kChannelVectorsMax vectors of channels) within 32 KB, so they
-// stay in L1 across the pixels, and a padded image no larger than the grid's bound.
-// conv2dForward and conv2dBackwardWeight ask only where the one-channel kernels and the grid's
-// GEMMs do not apply.
+// block's weights (window × up to kChannelVectorsMax vectors of channels) within 64 KB, and a
+// padded image no larger than the grid's bound. They run before the grid's GEMMs, which keep the
+// larger windows. On AVX2, one thread, batch 32, against the grid (GFLOP/s, forward / weight
+// gradient): VGG's 32 -> 32 at 32×32 69 -> 75 / 66 -> 76, 32 -> 64 at 16×16 68 -> 74 / 65 -> 78,
+// 64 -> 64 (36 KB of weights a block, past L1) 72 -> 78 / 67 -> 70; but 128 -> 128 at 8×8 (72 KB)
+// 57 -> 47 forward: a block's weights then come from L2 for each few pixels.
 const Conv2dKernels* channelsKernels(const Conv2dShape& s, KernelPath path) {
   const Conv2dKernels* kernels = directKernels(path);
   if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return nullptr;
   const int64_t blockChannels = std::min(s.chanOut, kChannelVectorsMax * kernels->lanes);
-  if (s.windowSize() * blockChannels > 8192) return nullptr;
+  if (s.windowSize() * blockChannels > 16384) return nullptr;
   if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanIn > kGridMaxFloats) return nullptr;
   return kernels;
 }
@@ -547,13 +552,15 @@ ChannelsPlan channelsPlan(const Conv2dShape& s, const Conv2dKernels& kernels) {
   return plan;
 }
 
-void channelsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* w,
+// weight(d, o): the weight of window position d (the (ky, kx, c) order) for output channel o.
+template <typename Weight>
+void channelsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const Weight& weight,
                      const float* bias, float* y, ThreadPool* pool) {
   ChannelsPlan plan = channelsPlan(s, kernels);
   const int64_t window = s.windowSize(), co = s.chanOut, cop = plan.chanOutPadded;
   auto weights = scratchFloats(window * cop), padBias = scratchFloats(bias ? cop : 0);
   for (int64_t d = 0; d < window; d++)
-    for (int64_t o = 0; o < cop; o++) weights[d * cop + o] = o < co ? w[d * co + o] : 0.0f;
+    for (int64_t o = 0; o < cop; o++) weights[d * cop + o] = o < co ? weight(d, o) : 0.0f;
   if (bias)
     for (int64_t o = 0; o < cop; o++) padBias[o] = o < co ? bias[o] : 0.0f;
   plan.weights = weights.get();
@@ -571,6 +578,39 @@ void channelsWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
   });
 }
 
+// At stride 1 the input gradient is itself a convolution: of dy, with the kernel turned half a
+// turn and its channel axes swapped, and padding kH − 1 − padHeight (kW − 1 − padWidth across).
+// From the forward pass, dx[iy, ix, c] = Σ dy[iy + padHeight − ky, ix + padWidth − kx, o] ·
+// w[ky, kx, c, o] over the outputs inside dy; with ky' = kH − 1 − ky the row read is
+// iy − (kH − 1 − padHeight) + ky', a forward window at that padding, and the output has
+// outHeight + kH − 1 − 2·padHeight = height rows. The padding must not be negative: padHeight
+// < kH, padWidth < kW. The shape of that convolution, when it exists:
+bool transposedShape(const Conv2dShape& s, Conv2dShape* t) {
+  if (s.strideHeight != 1 || s.strideWidth != 1 || s.padHeight >= s.kHeight || s.padWidth >= s.kWidth) return false;
+  *t = s;
+  t->height = s.outHeight();
+  t->width = s.outWidth();
+  t->chanIn = s.chanOut;
+  t->chanOut = s.chanIn;
+  t->padHeight = s.kHeight - 1 - s.padHeight;
+  t->padWidth = s.kWidth - 1 - s.padWidth;
+  return true;
+}
+
+// dx as channelsForward of dy over the transposed shape t (transposedShape): window position
+// (ky', kx', o) of t, output channel c, holds w[kH − 1 − ky', kW − 1 − kx', c, o].
+void transposedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const Conv2dKernels& kernels, const float* dy,
+                             const float* w, float* dx, ThreadPool* pool) {
+  const int64_t taps = s.kHeight * s.kWidth;
+  channelsForward(
+      t, kernels, dy,
+      [&](int64_t d, int64_t c) {
+        const int64_t tap = d / s.chanOut, o = d % s.chanOut;
+        return w[((taps - 1 - tap) * s.chanIn + c) * s.chanOut + o];
+      },
+      nullptr, dx, pool);
+}
+
 }  // namespace
 
 void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
@@ -579,9 +619,13 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
   if (s.batch == 0 || t.pixels == 0) return;
   if (const Conv2dKernels* direct = oneChannelKernels(s, path))
     return oneChannelForward(s, *direct, x, w, bias, y, pool);
+  if (const Conv2dKernels* direct = channelsKernels(s, path)) {
+    const int64_t co = s.chanOut;
+    return channelsForward(
+        s, *direct, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
+  }
   Grid grid;
   if (useGrid(s, &grid)) return gridForward(s, grid, x, w, bias, y, path, pool);
-  if (const Conv2dKernels* direct = channelsKernels(s, path)) return channelsForward(s, *direct, x, w, bias, y, pool);
   const int64_t window = s.windowSize(), tasks = s.batch * t.tiles;
   const Threads threads = threadsFor(s, tasks, pool);
   const int64_t workers = threads.tasks ? threads.tasks->threads() : 1;
@@ -632,7 +676,13 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
     return;
   }
   Grid grid;
-  if (useGrid(s, &grid)) return gridBackwardInput(s, grid, dy, w, dx, path, pool);
+  if (useGrid(s, &grid)) {
+    Conv2dShape transposed;
+    if (transposedShape(s, &transposed))
+      if (const Conv2dKernels* direct = channelsKernels(transposed, path))
+        return transposedInputGradient(s, transposed, *direct, dy, w, dx, pool);
+    return gridBackwardInput(s, grid, dy, w, dx, path, pool);
+  }
   if (const Conv2dKernels* direct = windowRowKernels(s, path))
     return windowRowInputGradient(s, *direct, dy, w, dx, pool);
   const int64_t window = s.windowSize();
@@ -695,10 +745,10 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
   if (s.batch == 0 || t.pixels == 0) return;
   if (const Conv2dKernels* direct = oneChannelKernels(s, path))
     return oneChannelWeightGradient(s, *direct, x, dy, dw, pool);
-  Grid grid;
-  if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);
   if (const Conv2dKernels* direct = channelsKernels(s, path))
     return channelsWeightGradient(s, *direct, x, dy, dw, pool);
+  Grid grid;
+  if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);
   const int64_t window = s.windowSize(), size = window * s.chanOut;
   const Threads threads = threadsFor(s, s.batch, pool);
   // One matrix per batch chunk when the batch is split, summed in chunk order after the join, so

@@ -219,6 +219,16 @@ int main() {
       for (int64_t chanOut : {3, 8, 13, 16, 21})
         testConv(rng, Conv2dShape{3, 15, 14, 4, chanOut, 3, 2, 2, 3, 1, 1}, path, pool);
       cases += 6;
+      // Many input channels at stride 1 (the same kernels, and for the input gradient a forward
+      // convolution of dy with the kernel turned and transposed): rectangular kernels, padding
+      // from none to k − 1, ragged vectors of input and output channels, VGG's 64 -> 64.
+      testConv(rng, Conv2dShape{3, 11, 9, 13, 21, 3, 2, 1, 1, 2, 1}, path, pool);
+      testConv(rng, Conv2dShape{2, 10, 12, 24, 9, 5, 3, 1, 1, 0, 2}, path, pool);
+      testConv(rng, Conv2dShape{2, 8, 8, 64, 64, 3, 3, 1, 1, 1, 1}, path, pool);
+      testConv(rng, Conv2dShape{2, 7, 6, 8, 40, 4, 4, 1, 1, 3, 1}, path, pool);
+      testConv(rng, Conv2dShape{2, 9, 17, 10, 5, 3, 3, 1, 1, 1, 1}, path, pool);  // a row of 12 + 5 pixels
+      cases += 5;
+      testInfiniteGradient(rng, Conv2dShape{2, 10, 10, 16, 12, 3, 3, 1, 1, 1, 1}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 10, 9, 3, 4, 3, 3, 2, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 3, 2, 1, 9, 2, 2, 1, 1, 1, 1}, path, pool);
