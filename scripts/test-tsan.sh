@@ -25,5 +25,5 @@ export NEURONE_TEST_PATHS="${NEURONE_TEST_PATHS:-best}"
 export NEURONE_TEST_QUICK=1
 echo "== kernel paths under TSan: $NEURONE_TEST_PATHS (NEURONE_TEST_QUICK=1)"
 echo "== ctest under TSan"
-ctest --test-dir "$BUILD" --output-on-failure
+ctest --test-dir "$BUILD" --output-on-failure --parallel "$(nproc)"
 echo "== TSan run passed"
