@@ -33,14 +33,21 @@ echo "== cross-compiling the kernels and native tests for aarch64 into $BUILD"
 # NEON only: the scalar path is the same portable C++ that npm test runs natively on every
 # case, and under emulation it cost 97 of these tests' 215 s on an AVX2-only CI machine. Each
 # test still checks NEON against its own plain reference.
+# The programs run side by side, one per core, the longest first (gemm_test 62 s and
+# conv_pool_test 50 s of about 127 s one after the other); each one's output and exit status go
+# to files read in order below.
 export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
-export NEURONE_TEST_QUICK=1
+export NEURONE_TEST_QUICK=1 BUILD
+TESTS="gemm_test conv_pool_test conv2d_test elementwise_test batchnorm_test"
+rm -f "$BUILD"/*.qemu.log "$BUILD"/*.qemu.status
+printf '%s\n' $TESTS | xargs -P "$(nproc)" -I{} \
+  sh -c 'NEURONE_TEST_PATHS=neon qemu-aarch64 "$BUILD/{}" > "$BUILD/{}.qemu.log" 2>&1; echo $? > "$BUILD/{}.qemu.status"'
 status=0
-for test in gemm_test conv_pool_test conv2d_test elementwise_test batchnorm_test; do
+for test in $TESTS; do
   echo "== $test under qemu-aarch64 (neon)"
-  out=$(NEURONE_TEST_PATHS=neon qemu-aarch64 "$BUILD/$test" 2>&1) || status=1
-  echo "$out" | tail -5
-  if [ "$test" = gemm_test ] && ! echo "$out" | grep -q '^neon: ok'; then
+  tail -5 "$BUILD/$test.qemu.log"
+  [ "$(cat "$BUILD/$test.qemu.status")" = 0 ] || status=1
+  if [ "$test" = gemm_test ] && ! grep -q '^neon: ok' "$BUILD/$test.qemu.log"; then
     echo "test-arm64: the neon path did not run or did not pass"
     status=1
   fi
