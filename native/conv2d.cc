@@ -38,6 +38,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "gemm.h"
@@ -55,13 +56,13 @@ constexpr int64_t kMinTilePixels = 16;
 // straddling two lines costs two. Against malloc's 16-byte alignment, on AVX2 (paired runs): VGG's
 // 32 -> 64 and 64 -> 64 at 16×16, forward and input gradient 1.03-1.05×.
 constexpr int64_t kLineFloats = 16;
+constexpr std::align_val_t kLineAlignment{kLineFloats * sizeof(float)};  // new and delete must agree
 int64_t wholeLines(int64_t floats) { return (floats + kLineFloats - 1) / kLineFloats * kLineFloats; }
 struct AlignedDelete {
-  void operator()(float* p) const { ::operator delete[](p, std::align_val_t{kLineFloats * sizeof(float)}); }
+  void operator()(float* p) const { ::operator delete[](p, kLineAlignment); }
 };
 std::unique_ptr<float[], AlignedDelete> scratchFloats(int64_t n) {
-  return std::unique_ptr<float[], AlignedDelete>(
-      new (std::align_val_t{kLineFloats * sizeof(float)}) float[static_cast<size_t>(n)]);
+  return std::unique_ptr<float[], AlignedDelete>(new (kLineAlignment) float[static_cast<size_t>(n)]);
 }
 
 // The image is its own im2col matrix: (height·width, chanIn) rows with the weight's depth.
