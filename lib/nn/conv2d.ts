@@ -410,7 +410,7 @@ abstract class Pool2D extends Module {
   }
 
   /** The shape arguments of the pool2d kernels for this input. @internal */
-  protected geometry(input: Tensor): [number, number, number, number, number, number, number, number] {
+  geometry(input: Tensor): [number, number, number, number, number, number, number, number] {
     const [batch, height, width, chan] = input.shape;
     return [batch, height, width, chan, this.kHeight, this.kWidth, this.strideHeight, this.strideWidth];
   }

@@ -137,8 +137,9 @@ export class Sequential extends Module {
 
   /**
    * The forward pass, kept in `pass`. `inputHeld`: the input stays as it is until backward (see
-   * {@link SavedForBackward.inputHeld}). `fuseHead`: the first two modules may run as a fusion,
-   * which pays where their input needs no gradient (the head of a training step).
+   * {@link SavedForBackward.inputHeld}). Neighbours in the fusion table run as one wherever their
+   * input is held; `fuseHead`: also the table's head-only fusions, which pay where their input
+   * needs no gradient (the first two modules of a training step).
    */
   private forwardPass(pass: SequentialPass, input: Tensor, inputHeld: boolean, fuseHead: boolean): Tensor {
     this.beginPass(pass, input);
@@ -150,13 +151,13 @@ export class Sequential extends Module {
       const saved = pass.saved[i];
       saved.clear(i > 0 || inputHeld);
       pass.fused[i] = null;
-      const fusion = i === 0 && fuseHead && inputHeld && n >= 2 ? findFusion(m, this.modules[1]) : null;
-      if (fusion) {
+      const fusion = saved.inputHeld && i + 1 < n ? findFusion(m, this.modules[i + 1]) : null;
+      if (fusion && (!fusion.headOnly || (i === 0 && fuseHead))) {
         // The pair's intermediate output is never stored: its backward needs only what it saved.
-        x = fusion.forward(m, this.modules[1], x, saved);
-        pass.fused[0] = fusion;
-        pass.fused[1] = null;
-        pass.saved[1].clear(true);
+        x = fusion.forward(m, this.modules[i + 1], x, saved);
+        pass.fused[i] = fusion;
+        pass.fused[i + 1] = null;
+        pass.saved[i + 1].clear(true);
         pass.inputs.push(null, x);
         i++;
         continue;

@@ -3,11 +3,13 @@
  * forwardView(x, false) then accumulateGradients, as fit and Optim.step call them, the pair runs
  * as the fusion of lib/nn/fusion.ts, one kernel forward and one backward (the pooling's gradient
  * gathered straight into the convolution's weight gradient). Gradients and outputs must be those
- * of the separate modules; ∂L/∂x, if asked after all, too.
+ * of the separate modules; ∂L/∂x, if asked after all, too. ReLU then a max pooling runs fused
+ * anywhere in a Sequential, pooled then rectified: the same bits as the separate modules.
  */
 import { backend, setBackend } from '../../lib/backend';
 import { availableBackends } from '../backends';
-import { Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, TanH } from '../../lib/nn';
+import { AvgPool2D, Conv1D, Conv2D, Flatten, LeakyReLU, Linear, MaxPool1D, MaxPool2D, Module, ReLU, Sequential, TanH } from '../../lib/nn';
+import { Tensor } from '../../lib/tensor';
 import { FUSIONS, findFusion } from '../../lib/nn/fusion';
 import { accumulateGradients } from '../../lib/nn/module';
 import { Rng, seed } from '../../lib/random';
@@ -115,7 +117,13 @@ describe('the fusion table', () => {
     expect(findFusion(new MyConv(3, 1, 2), new MaxPool1D(2))).toBeNull();
     expect(findFusion(new Conv1D(3, 1, 2), new MyPool(2))).toBeNull();
     expect(findFusion(new MaxPool1D(2), new Conv1D(3, 1, 2))).toBeNull();
-    expect(FUSIONS.length).toBe(1);
+    expect(findFusion(new ReLU(), new MaxPool1D(2))?.name).toBe('ReLU + MaxPool');
+    expect(findFusion(new ReLU(), new MaxPool2D(2))?.name).toBe('ReLU + MaxPool');
+    expect(findFusion(new PlainReLU(), new MaxPool2D(2))).toBeNull();
+    expect(findFusion(new LeakyReLU(), new MaxPool2D(2))).toBeNull();
+    expect(findFusion(new ReLU(), new AvgPool2D(2))).toBeNull();
+    expect(findFusion(new MaxPool2D(2), new ReLU())).toBeNull();
+    expect(FUSIONS.length).toBe(2);
   });
 
   test('one Conv1D and one MaxPool1D at two places, fused at the head: the gradients of separate modules', () => {
@@ -168,5 +176,95 @@ describe('the fusion table', () => {
       'conv bias',
     );
     expectClose(s[2].grad.data, t[4].grad.data, 1e-6, 'linear weight');
+  });
+});
+
+/** The same maths as ReLU, never fused (a subclass): the separate passes the fusion must equal. */
+class PlainReLU extends ReLU {}
+
+/** Values on a grid of halves in [−1, 1], so windows hold ties, zeros and all-negative runs. */
+function coarseTensor(shape: readonly number[]): Tensor {
+  const t = randomTensor(shape, dataRng);
+  t.data.forEach((v, i) => (t.data[i] = Math.round(v * 2) / 2));
+  return t;
+}
+
+// [name, build with a given ReLU class, input shape, the number of activation values each fused
+// ReLU runs on (the pooled outputs)]. The pair anywhere but at the head, whose input a user's
+// forward does not hold (the last one has it at the head and is run by a training step too).
+const reluPoolNets: [string, (R: typeof ReLU) => Sequential, number[], number[]][] = [
+  [
+    'a LeNet-like 2-D net, side-by-side and overlapping windows',
+    (R) =>
+      new Sequential(
+        new Conv2D(3, 2, 4),
+        new R(),
+        new MaxPool2D(2),
+        new Conv2D(3, 4, 5, 1, { padding: 1 }),
+        new R(),
+        new MaxPool2D(3, 2),
+        new Flatten(),
+        new Linear(2 * 1 * 5, 3),
+      ),
+    [3, 12, 11, 2],
+    [3 * 5 * 4 * 4, 3 * 2 * 1 * 5],
+  ],
+  [
+    'a 1-D net with overlapping windows',
+    (R) => new Sequential(new Conv1D(3, 1, 8), new R(), new MaxPool1D(8, 2), new Flatten(), new Linear(8 * 9, 2)),
+    [4, 27, 1],
+    [4 * 9 * 8],
+  ],
+  ['the pair alone, rectangular windows', (R) => new Sequential(new R(), new MaxPool2D([2, 3], [1, 2])), [2, 5, 9, 3], [2 * 4 * 4 * 3]],
+];
+
+describe.each(backends)('ReLU + max pooling fused (%s backend)', (name) => {
+  beforeAll(() => setBackend(name));
+
+  test.each(reluPoolNets)('%s: the bits of the separate modules, forward and backward', (_, build, shape, fusedSizes) => {
+    seed(8);
+    const net = build(ReLU);
+    const plain = build(PlainReLU);
+    plain.parameters().forEach((p, i) => p.value.data.set(net.parameters()[i].value.data));
+    const x = coarseTensor(shape);
+    const want = plain.forward(x);
+    const delta = coarseTensor(want.shape);
+    plain.zeroGrad();
+    const wantDx = plain.backward(delta);
+
+    const relu = jest.spyOn(backend(), 'activationForward');
+    try {
+      // A training step: the input held, every pair fused (the head's too).
+      expectClose(net.forwardView(x, false).data, want.data, 0, 'output');
+      expect(relu.mock.calls.map((c) => c[4])).toEqual(fusedSizes);
+    } finally {
+      relu.mockRestore();
+    }
+    net.zeroGrad();
+    expectClose(net.backward(delta).data, wantDx.data, 0, 'dx');
+    net.parameters().forEach((p, i) => expectClose(p.grad.data, plain.parameters()[i].grad.data, 0, p.name));
+    // A user's forward and backward: the same numbers, fused or not.
+    expectClose(net.forward(x).data, want.data, 0, 'forward');
+    expectClose(net.backward(delta).data, wantDx.data, 0, 'backward');
+  });
+
+  test('NaN and infinities stay where the separate modules put them', () => {
+    const build = (R: typeof ReLU) => new Sequential(new R(), new MaxPool2D(2));
+    const x = coarseTensor([2, 4, 4, 3]);
+    x.data[5] = NaN;
+    x.data[30] = -Infinity;
+    x.data[31] = Infinity;
+    const fused = build(ReLU);
+    const plain = build(PlainReLU);
+    const delta = coarseTensor([2, 2, 2, 3]);
+    const take = (net: Sequential) => {
+      const y = Array.from(net.forwardView(x, false).data);
+      const dx = Array.from(net.backward(delta).data);
+      return { y, dx };
+    };
+    const want = take(plain);
+    const got = take(fused);
+    expect(got.y.some((v) => Number.isNaN(v))).toBe(true);
+    expect(got).toEqual(want);
   });
 });
