@@ -1,7 +1,7 @@
 // Conv2D: each pass takes the first of these routes that applies.
 //
-//   1. one input channel at stride 1 (forward, weight gradient): conv2d_direct.h's kernels
-//      along the image's grid (OneChannelPlan in conv2d.h);
+//   1. one input channel at stride 1 (weight gradient, and forward with up to 16 output
+//      channels): conv2d_direct.h's kernels along the image's grid (OneChannelPlan in conv2d.h);
 //   2. forward and weight gradient where a block's weights fit 64 KB: conv2d_direct.h's kernels
 //      over the output channels, the image an implicit GEMM operand (ChannelsPlan); where
 //      route 3 applies, the input gradient too, as the forward convolution of dy by the kernel
@@ -450,6 +450,13 @@ void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t
 
 // ---- One input channel at stride 1: conv2d_direct.h's kernels -------------------------
 
+// Where route 2 applies too, route 1's forward is taken up to this many output channels. C++
+// A/B on AVX2, batch 32, 28×28 images, one input channel, route 2 over route 1 (median of 11
+// paired runs): 8 channels 0.63×, 12 0.77×, 16 0.97×, 20 1.04×, 24 1.19×, 32 1.65-1.73×,
+// 40 1.25×, 48 1.28×, 64 1.41×. Its weight gradient stays on route 1: route 2's was 0.54-0.96×
+// of it on those shapes but one (64 channels, 5×5: 1.18×).
+constexpr int64_t kOneChannelForwardMaxChannels = 16;
+
 // The path's direct kernels where they apply: one input channel, stride 1, an output, and a
 // padded image no larger than the grid's bound.
 const Conv2dKernels* oneChannelKernels(const Conv2dShape& s, KernelPath path) {
@@ -628,7 +635,10 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
                    ThreadPool* pool) {
   const Tiling t = tilingOf(s);
   if (s.batch == 0 || t.pixels == 0) return;
-  if (const Conv2dKernels* direct = oneChannelKernels(s, path))
+  // Route 1's forward keeps its sums along the pixels and writes them out channels-last one float
+  // at a time; with more output channels than kOneChannelForwardMaxChannels route 2 does better.
+  const bool oneChannelForwardPays = s.chanOut <= kOneChannelForwardMaxChannels || !channelsKernels(s, path);
+  if (const Conv2dKernels* direct = oneChannelForwardPays ? oneChannelKernels(s, path) : nullptr)
     return oneChannelForward(s, *direct, x, w, bias, y, pool);
   if (const Conv2dKernels* direct = channelsKernels(s, path)) {
     const int64_t co = s.chanOut;
