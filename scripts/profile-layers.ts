@@ -8,7 +8,7 @@
 //
 // --cpu times each call by the process's CPU time (process.cpuUsage) instead of the wall clock:
 // on a machine others are using, a one-thread profile then counts only this process's work.
-import { Conv1D, Flatten, Linear, MaxPool1D, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros } from '../lib';
+import { Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros } from '../lib';
 import { FUSIONS, Fusion } from '../lib/nn/fusion';
 import { accumulateGradients, forwardView } from '../lib/nn/module';
 import { bnCnn, lenet, smallVgg } from './bench-nets';
@@ -73,13 +73,20 @@ const mods = net.modules;
 // Rows: one per module, and one per fusion (fit runs the fused pair's passes in place of theirs).
 interface Row {
   label: string;
-  /** A fused pair: its backward pass (parameter and input gradients together) is timed in `gradient`. */
-  fused: boolean;
+  /**
+   * A fused pair, or a module whose two backward halves run as one call (batch norm's share its
+   * sums): the backward pass, parameter and input gradients together, is timed in `gradient`.
+   */
+  wholeBackward: boolean;
   forward: number;
   gradient: number;
   delta: number;
 }
-const rows: Row[] = mods.map((m) => ({ label: m.toString(), fused: false, forward: 0, gradient: 0, delta: 0 }));
+/** Whether m's class joins the two backward halves (wrapping them apart would split them). */
+const joinsHalves = (m: Module): boolean =>
+  (m as unknown as { backwardHalves: unknown }).backwardHalves !==
+  (Module.prototype as unknown as { backwardHalves: unknown }).backwardHalves;
+const rows: Row[] = mods.map((m) => ({ label: m.toString(), wholeBackward: joinsHalves(m), forward: 0, gradient: 0, delta: 0 }));
 let keep = false;
 const timed = <A extends unknown[], R>(row: Row, pass: 'forward' | 'gradient' | 'delta', fn: (...args: A) => R) =>
   function (this: unknown, ...args: A): R {
@@ -93,11 +100,16 @@ const timed = <A extends unknown[], R>(row: Row, pass: 'forward' | 'gradient' | 
 mods.forEach((m, i) => {
   // Own properties shadow the prototype's methods; the Sequential calls them through forwardAt and backwardAt.
   m.forward = timed(rows[i], 'forward', m.forward);
+  if (rows[i].wholeBackward) {
+    // The module checks that its halves are its class's own before joining them: time the whole.
+    m.backwardAt = timed(rows[i], 'gradient', m.backwardAt);
+    return;
+  }
   m.backwardUpdateGradient = timed(rows[i], 'gradient', m.backwardUpdateGradient);
   m.backwardDelta = timed(rows[i], 'delta', m.backwardDelta);
 });
 for (const f of FUSIONS) {
-  const row: Row = { label: `${f.name} (fused)`, fused: true, forward: 0, gradient: 0, delta: 0 };
+  const row: Row = { label: `${f.name} (fused)`, wholeBackward: true, forward: 0, gradient: 0, delta: 0 };
   rows.push(row);
   const mutable = f as { -readonly [K in keyof Fusion]: Fusion[K] };
   mutable.forward = timed(row, 'forward', f.forward);
@@ -121,7 +133,7 @@ let total = 0;
 for (const r of rows) {
   if (r.forward + r.gradient + r.delta === 0) continue; // a fusion this net does not use, or a module only fused
   total += r.forward + r.gradient + r.delta;
-  const backward = r.fused ? `backward ${us(r.gradient)}` : `grad ${us(r.gradient)}  delta ${us(r.delta)}`;
+  const backward = r.wholeBackward ? `backward ${us(r.gradient)}` : `grad ${us(r.gradient)}  delta ${us(r.delta)}`;
   console.log(`${r.label.padEnd(28)} forward ${us(r.forward)}  ${backward}`);
 }
 console.log(
