@@ -1,6 +1,6 @@
 // Conv2D: each pass takes the first of these routes that applies.
 //
-//   1. one input channel at stride 1 (weight gradient, and forward with up to 16 output
+//   1. one input channel at stride 1 (weight gradient, and forward with up to 20 output
 //      channels): conv2d_direct.h's kernels along the image's grid (OneChannelPlan in conv2d.h);
 //   2. forward and weight gradient where a block's weights fit 64 KB: conv2d_direct.h's kernels
 //      over the output channels, the image an implicit GEMM operand (ChannelsPlan); where
@@ -451,11 +451,14 @@ void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t
 // ---- One input channel at stride 1: conv2d_direct.h's kernels -------------------------
 
 // Where route 2 applies too, route 1's forward is taken up to this many output channels. C++
-// A/B on AVX2, batch 32, 28×28 images, one input channel, route 2 over route 1 (median of 11
-// paired runs): 8 channels 0.63×, 12 0.77×, 16 0.97×, 20 1.04×, 24 1.19×, 32 1.65-1.73×,
-// 40 1.25×, 48 1.28×, 64 1.41×. Its weight gradient stays on route 1: route 2's was 0.54-0.96×
-// of it on those shapes but one (64 channels, 5×5: 1.18×).
-constexpr int64_t kOneChannelForwardMaxChannels = 16;
+// A/B on an Intel Xeon, batch 32, 28×28 images, one input channel, route 2's time over route 1's
+// inverted (median of 11 paired runs; 3×3 and 5×5 kernels):
+//   output channels   8     12    16         20    24         28         32         64
+//   AVX-512           0.60  0.75  0.98-1.08  1.00  1.09-1.13  1.32-1.42  1.48-1.61  1.38-1.45
+//   AVX2              0.97  0.91  1.16-1.23  0.89  0.98-0.99  1.01-1.06  1.21-1.25  1.27-1.31
+// Past 20 route 2 is ahead or level on both. The weight gradient stays on route 1: on AVX-512
+// route 2 was 0.54-0.96× as fast on those shapes but one (64 channels, 5×5: 1.18×).
+constexpr int64_t kOneChannelForwardMaxChannels = 20;
 
 // The path's direct kernels where they apply: one input channel, stride 1, an output, and a
 // padded image no larger than the grid's bound.

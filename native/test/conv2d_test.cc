@@ -205,7 +205,7 @@ int main() {
       testConv(rng, Conv2dShape{1, 120, 97, 3, 8, 3, 3, 2, 1, 1, 1}, path, pool);
       cases += 6;
       // One input channel at stride 1 (the direct kernels of conv2d_direct.h): output channels
-      // that fill a block, part of one, several blocks and a ragged last vector (past 16, the
+      // that fill a block, part of one, several blocks and a ragged last vector (past 20, the
       // forward takes the kernels over the output channels); padding; rectangular kernels;
       // images narrower than a vector; and a wide kernel whose grid would be mostly dropped
       // columns (the GEMM route).
