@@ -4,8 +4,8 @@
 //      channels): conv2d_direct.h's kernels along the image's grid (OneChannelPlan in conv2d.h);
 //   2. forward and weight gradient where a block's weights fit 64 KB: conv2d_direct.h's kernels
 //      over the output channels, the image an implicit GEMM operand (ChannelsPlan); where
-//      route 3 applies, the input gradient too, as the forward convolution of dy by the kernel
-//      turned half a turn (transposedShape);
+//      route 3 applies, the input gradient too (blocks up to 256 KB), as the forward
+//      convolution of dy by the kernel turned half a turn (transposedShape);
 //   3. stride 1 and 8 or more input channels: GEMMs on the padded image itself (Grid below);
 //   4. the input gradient of fewer input channels: window rows of one to four vectors added
 //      from registers (WindowRowPlan);
@@ -554,11 +554,22 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
 // gradient): VGG's 32 -> 32 at 32×32 69 -> 75 / 66 -> 76, 32 -> 64 at 16×16 68 -> 74 / 65 -> 78,
 // 64 -> 64 (36 KB of weights a block, past L1) 72 -> 78 / 67 -> 70; but 128 -> 128 at 8×8 (72 KB)
 // 57 -> 47 forward: a block's weights then come from L2 for each few pixels.
-const Conv2dKernels* channelsKernels(const Conv2dShape& s, KernelPath path) {
+//
+// The input gradient, as the forward convolution of dy by the turned kernel, pays with blocks up
+// to 256 KB: on an Intel Xeon (L2 1.25 MB a core), one thread, batch 32, 3×3 kernels, padded,
+// against the grid's GEMMs (median of 11 paired runs): AVX-512 64 -> 64 at 16×16 1.14×, 64 -> 128
+// at 8×8 1.20×, 128 -> 128 at 8×8 1.11× and at 16×16 1.02×; AVX2 128 -> 128 at 8×8 1.15× and at
+// 16×16 1.10×, 64 -> 128 at 8×8 1.13×. There the forward gained 0.97-1.20× and the weight
+// gradient lost up to a quarter (0.76-1.24×), so they keep the 64 KB bound.
+constexpr int64_t kChannelsBlockFloats = 16384;
+constexpr int64_t kTransposedBlockFloats = 65536;
+
+const Conv2dKernels* channelsKernels(const Conv2dShape& s, KernelPath path,
+                                     int64_t maxBlockFloats = kChannelsBlockFloats) {
   const Conv2dKernels* kernels = directKernels(path);
   if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return nullptr;
   const int64_t blockChannels = std::min(s.chanOut, kChannelVectorsMax * kernels->lanes);
-  if (s.windowSize() * blockChannels > 16384) return nullptr;
+  if (s.windowSize() * blockChannels > maxBlockFloats) return nullptr;
   if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanIn > kGridMaxFloats) return nullptr;
   return kernels;
 }
@@ -703,7 +714,7 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
   if (useGrid(s, &grid)) {
     Conv2dShape transposed;
     if (transposedShape(s, &transposed))
-      if (const Conv2dKernels* direct = channelsKernels(transposed, path))
+      if (const Conv2dKernels* direct = channelsKernels(transposed, path, kTransposedBlockFloats))
         return transposedInputGradient(s, transposed, *direct, dy, w, dx, pool);
     return gridBackwardInput(s, grid, dy, w, dx, path, pool);
   }

@@ -228,7 +228,9 @@ int main() {
       testConv(rng, Conv2dShape{2, 8, 8, 64, 64, 3, 3, 1, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 7, 6, 8, 40, 4, 4, 1, 1, 3, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 9, 17, 10, 5, 3, 3, 1, 1, 1, 1}, path, pool);  // a row of 12 + 5 pixels
-      cases += 5;
+      // An input gradient whose turned kernel's blocks pass 64 KB on every path (up to 256 KB).
+      testConv(rng, Conv2dShape{2, 6, 5, 96, 128, 3, 3, 1, 1, 1, 1}, path, pool);
+      cases += 6;
       testInfiniteGradient(rng, Conv2dShape{2, 10, 10, 16, 12, 3, 3, 1, 1, 1, 1}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 10, 9, 3, 4, 3, 3, 2, 1, 1, 1}, path, pool);
