@@ -17,7 +17,8 @@ for (const a of args) {
     process.exit(2);
   }
 }
-const env = { ...process.env };
+// Every core for make (node-gyp's default is one job), as scripts/install.js asks at install.
+const env = { ...process.env, JOBS: process.env.JOBS || 'max' };
 if (args.includes('--native')) {
   if (process.platform === 'win32') {
     console.error('build-native: --native needs gcc or clang; MSVC has no -march=native');

@@ -234,7 +234,7 @@ describePosix('the npm package', () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('npm pack lists dist, types, both Linux prebuilds, native sources, binding.gyp, data, README, LICENSE and nothing else', () => {
+  test('npm pack lists dist, types, both Linux prebuilds, native sources, binding.gyp, the install script, data, README, LICENSE and nothing else', () => {
     const allowed = [
       /^package\.json$/,
       /^README\.md$/,
@@ -244,6 +244,7 @@ describePosix('the npm package', () => {
       /^prebuilds\/[\w-]+\/[\w.-]+\.node$/,
       /^native\/[\w]+\.(cc|h)$/,
       /^native\/sources\.json$/,
+      /^scripts\/install\.js$/,
       /^data\/usps\/(SOURCE\.md|USPS_(train|test)\.txt\.gz)$/,
     ];
     const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));
@@ -254,6 +255,7 @@ describePosix('the npm package', () => {
       'binding.gyp',
       'native/sources.json',
       'native/binding.cc',
+      'scripts/install.js',
       'data/usps/USPS_train.txt.gz',
       'dist/index.js',
       'dist/index.d.ts',
@@ -465,9 +467,9 @@ describePosix('the npm package', () => {
 
   test('without a fitting prebuild but with a compiler: install compiles the addon, and training runs on it', () => {
     const installed = path.join(project, 'node_modules', 'neurone');
-    // JOBS=max lets node-gyp compile on every core, as a user may ask it to; by default it runs make
-    // with one job. What is tested is the fallback, not how long it takes.
-    const env = { ...fullEnv(), npm_config_build_from_source: 'false', JOBS: 'max' };
+    // The compile runs on every core: scripts/install.js sets JOBS=max for node-gyp, as a user's
+    // install gets it.
+    const env = { ...fullEnv(), npm_config_build_from_source: 'false' };
     ok(run(process.execPath, [npm, 'rebuild', 'neurone', '--offline'], project, env), 'npm rebuild with a compiler');
     expect(fs.existsSync(path.join(installed, 'build', 'Release', 'neurone.node'))).toBe(true);
     const r = run(process.execPath, ['train.cjs'], project, env);
