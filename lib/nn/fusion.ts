@@ -151,17 +151,15 @@ const conv1dMaxPool: Fusion = {
 /** The max pooling's forward kernel on `input`, winners into `winners`. */
 function maxPoolForward(pool: MaxPool1D | MaxPool2D, input: Tensor, y: Float32Array, winners: Int32Array): void {
   const k = backend();
-  if (pool instanceof MaxPool2D) return k.maxPool2dForward(input.data, y, winners, ...pool.geometry(input));
-  const [batch, length, chan] = input.shape;
-  k.maxPool1dForward(input.data, y, winners, batch, length, chan, pool.kSize, pool.stride);
+  if (pool instanceof MaxPool2D) k.maxPool2dForward(input.data, y, winners, ...pool.geometry(input));
+  else k.maxPool1dForward(input.data, y, winners, ...pool.geometry(input));
 }
 
 /** The max pooling's backward kernel: `dx` of `input`'s shape from `dy` through `winners`. */
 function maxPoolBackward(pool: MaxPool1D | MaxPool2D, input: Tensor, dy: Float32Array, winners: Int32Array, dx: Float32Array): void {
   const k = backend();
-  if (pool instanceof MaxPool2D) return k.maxPool2dBackward(dy, winners, dx, ...pool.geometry(input));
-  const [batch, length, chan] = input.shape;
-  k.maxPool1dBackward(dy, winners, dx, batch, length, chan, pool.kSize, pool.stride);
+  if (pool instanceof MaxPool2D) k.maxPool2dBackward(dy, winners, dx, ...pool.geometry(input));
+  else k.maxPool1dBackward(dy, winners, dx, ...pool.geometry(input));
 }
 
 /** The pooled and rectified output of `input` in `saved`'s storage, the winners in its record. */

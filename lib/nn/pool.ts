@@ -36,6 +36,12 @@ abstract class Pool1D extends Module {
     }
     return [inputShape[0], windowCount(inputShape[1], this.kSize, this.stride), inputShape[2]];
   }
+
+  /** The shape arguments of the pool1d kernels for this input. @internal */
+  geometry(input: Tensor): [number, number, number, number, number] {
+    const [batch, length, chan] = input.shape;
+    return [batch, length, chan, this.kSize, this.stride];
+  }
 }
 
 /**
@@ -69,17 +75,15 @@ export class MaxPool1D extends Pool1D {
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const y = this.buffer('output', out);
-    const [batch, length, chan] = input.shape;
     const saved = this.savedForBackward();
     const winners = saved ? saved.winners(y.data.length) : this.scratch(y.data.length);
-    backend().maxPool1dForward(input.data, y.data, winners, batch, length, chan, this.kSize, this.stride);
+    backend().maxPool1dForward(input.data, y.data, winners, ...this.geometry(input));
     if (saved) saved.winnersSaved = true;
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
-    const [batch, length, chan] = input.shape;
     const k = backend();
     const saved = this.savedForBackward();
     let winners: Int32Array;
@@ -87,10 +91,10 @@ export class MaxPool1D extends Pool1D {
       winners = saved.winners(delta.data.length);
     } else {
       winners = this.scratch(delta.data.length);
-      k.maxPool1dForward(input.data, this.buffer('scratch', delta.shape).data, winners, batch, length, chan, this.kSize, this.stride);
+      k.maxPool1dForward(input.data, this.buffer('scratch', delta.shape).data, winners, ...this.geometry(input));
     }
     const dx = this.buffer('delta', input.shape);
-    k.maxPool1dBackward(delta.data, winners, dx.data, batch, length, chan, this.kSize, this.stride);
+    k.maxPool1dBackward(delta.data, winners, dx.data, ...this.geometry(input));
     return dx;
   }
 
@@ -121,16 +125,14 @@ export class AvgPool1D extends Pool1D {
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const y = this.buffer('output', out);
-    const [batch, length, chan] = input.shape;
-    backend().avgPool1dForward(input.data, y.data, batch, length, chan, this.kSize, this.stride);
+    backend().avgPool1dForward(input.data, y.data, ...this.geometry(input));
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
-    const [batch, length, chan] = input.shape;
     const dx = this.buffer('delta', input.shape);
-    backend().avgPool1dBackward(delta.data, dx.data, batch, length, chan, this.kSize, this.stride);
+    backend().avgPool1dBackward(delta.data, dx.data, ...this.geometry(input));
     return dx;
   }
 }
