@@ -52,6 +52,66 @@ void inBlocks(int64_t first, int64_t count, const Run& run) {
   run(std::integral_constant<int, Block>{}, first);
 }
 
+// A row of count items (pixels of an output row, positions of a window row) in register blocks
+// of the sizes a kernel is compiled for: Block, Block / 2 when even, and the powers of two below
+// Block. A block of P items × Vectors vectors keeps P · Vectors sums, and a step of its loop takes
+// max(P · Vectors, 8) / 2 cycles on two fused multiply-add units 4 cycles deep (under 8 sums the
+// latency binds), plus about one for its setup and stores. The split of least cost is found once,
+// at compile time, for every count under 2 · Block; a longer row takes whole blocks first.
+// With AVX-512's 12-pixel blocks a 14-pixel row runs as 8 + 6, where halving blocks alone gives
+// 12 + 2 (bncnn's 32 -> 64 at 14×14: 1.19× the time).
+constexpr int nextBlockSize(int size, int block) {
+  int next = 0;
+  for (int p = 1; p < size; p *= 2) next = p;
+  if (block % 2 == 0 && block / 2 < size && block / 2 > next) next = block / 2;
+  return next;
+}
+
+template <int Block>
+struct RowSplit {
+  int first[2 * Block];  // first[n]: the first block of the best split of n items, 0 < n < 2 · Block
+};
+
+template <int Block, int Vectors>
+constexpr RowSplit<Block> rowSplit() {
+  RowSplit<Block> split{};
+  int cost[2 * Block] = {};
+  for (int n = 1; n < 2 * Block; n++) {
+    cost[n] = -1;
+    for (int size = Block; size > 0; size = nextBlockSize(size, Block)) {
+      if (size > n) continue;
+      const int sums = size * Vectors, step = (sums > 8 ? sums : 8) + 2;  // in half cycles
+      if (cost[n] < 0 || step + cost[n - size] < cost[n]) {
+        cost[n] = step + cost[n - size];
+        split.first[n] = size;
+      }
+    }
+  }
+  return split;
+}
+
+// run(size, first) with size = std::integral_constant<int, Size> for the block size `size`.
+template <int Block, int Size = Block, typename Run>
+void runBlock(int size, int64_t first, const Run& run) {
+  if constexpr (Size > 0) {
+    if (size == Size) return run(std::integral_constant<int, Size>{}, first);
+    runBlock<Block, nextBlockSize(Size, Block)>(size, first, run);
+  }
+}
+
+// run(size, first) over [0, count) in the blocks above.
+template <int Block, int Vectors, typename Run>
+void inRowBlocks(int64_t count, const Run& run) {
+  static constexpr RowSplit<Block> kSplit = rowSplit<Block, Vectors>();
+  int64_t first = 0;
+  for (; count - first >= 2 * Block; first += Block) run(std::integral_constant<int, Block>{}, first);
+  while (first < count) {
+    const int size = kSplit.first[count - first];
+    runBlock<Block>(size, first, run);
+    first += size;
+  }
+}
+
 // Sample b's image into `padded`, rows of paddedWidth pixels with the zero padding around it,
 // `floats` floats in all (the tail past the image zeroed too).
 void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const float* x, int64_t b, float* padded) {
@@ -288,14 +348,14 @@ void windowRowInputGradientSampleV(const WindowRowPlan& plan, const float* dy, f
 // ---- Forward and weight gradient over output channels (ChannelsPlan in conv2d.h) ---------
 
 // A forward block is Pixels outputs of one row × Vectors (1 or 2) vectors of channels; a
-// weight-gradient block Depth depth positions × Vectors vectors. Their 12 sums, a row of
-// weights or gradients and a broadcast fit AVX2's 16 registers, and each multiply-add needs
-// under one load (with 4 vectors of channels, 2 pixels: 6 loads for 8, and VGG's 3 -> 32
-// forward ran no faster than the GEMM).
-template <int Vectors>
-constexpr int kPixelsForChannels = Vectors == 1 ? 12 : 6;
-template <int Vectors>
-constexpr int kDepthForChannels = Vectors == 1 ? 12 : 6;
+// weight-gradient block Depth depth positions × Vectors vectors. Their V::kBlockSums sums, a row
+// of weights or gradients and a broadcast stay in registers, and each multiply-add needs under
+// one load (with 4 vectors of channels, 2 pixels: 6 loads for 8, and VGG's 3 -> 32 forward ran
+// no faster than the GEMM).
+template <typename V, int Vectors>
+constexpr int kPixelsForChannels = V::kBlockSums / Vectors;
+template <typename V, int Vectors>
+constexpr int kDepthForChannels = V::kBlockSums / Vectors;
 
 // Outputs [ox0, ox0 + Pixels) of row oy, channels from c0 in Vectors vectors.
 template <typename V, int Pixels, int Vectors>
@@ -304,7 +364,9 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
   const Conv2dShape& s = *plan.s;
   const int64_t ci = s.chanIn, co = s.chanOut, cop = plan.chanOutPadded, run = s.kWidth * ci;
   const int64_t step = s.strideWidth * ci;
+  // The loops over acc unrolled in full, as in channelsWeightGradientBlock.
   typename V::F acc[Pixels][Vectors];
+#pragma GCC unroll 32
   for (int p = 0; p < Pixels; p++)
     for (int v = 0; v < Vectors; v++) acc[p][v] = V::zero();
   for (int64_t ky = 0; ky < s.kHeight; ky++) {
@@ -313,6 +375,7 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
     for (int64_t j = 0; j < run; j++, weights += cop) {
       typename V::F w[Vectors];
       for (int v = 0; v < Vectors; v++) w[v] = V::load(weights + v * V::kLanes);
+#pragma GCC unroll 32
       for (int p = 0; p < Pixels; p++) {
         const auto x = V::set1(rows[p * step + j]);
         for (int v = 0; v < Vectors; v++) acc[p][v] = V::fma(x, w[v], acc[p][v]);
@@ -321,6 +384,7 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
   }
   const int64_t ow = s.outWidth(), ragged = co - (c0 + (Vectors - 1) * V::kLanes);
   const auto lastLanes = V::firstLanes(ragged);
+#pragma GCC unroll 32
   for (int p = 0; p < Pixels; p++) {
     float* out = yb + (oy * ow + ox0 + p) * co + c0;
     for (int v = 0; v < Vectors; v++) {
@@ -333,25 +397,14 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
   }
 }
 
-// Each output row in blocks of kPixels, and the rest in blocks of kHalf and below. A block of
-// P pixels takes max(P · Vectors / 2, 4) cycles a depth step (two FMA units, 4 cycles latency),
-// so a row of 8 runs faster as 4 + 4 (8 cycles) than as 6 + 2 (10), and of 9 as 4 + 4 + 1 (12,
-// not 14): where the rest is at least 2 · kHalf − kPixels and under kHalf, the last full block
-// joins it.
+// Each output row in the blocks of inRowBlocks.
 template <typename V, int Vectors>
 void channelsForwardBlock(const ChannelsPlan& plan, const float* padded, int64_t c0, float* yb) {
-  constexpr int64_t kPixels = kPixelsForChannels<Vectors>, kHalf = halfBlock(kPixels);
-  const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth(), rest = ow % kPixels;
-  const int64_t fullBlocks = ow / kPixels - (ow >= kPixels && rest >= 2 * kHalf - kPixels && rest < kHalf ? 1 : 0);
-  for (int64_t oy = 0; oy < oh; oy++) {
-    const auto pixels = [&](auto size, int64_t first) {
+  const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth();
+  for (int64_t oy = 0; oy < oh; oy++)
+    inRowBlocks<kPixelsForChannels<V, Vectors>, Vectors>(ow, [&](auto size, int64_t first) {
       channelsForwardPixels<V, decltype(size)::value, Vectors>(plan, padded, oy, first, c0, yb);
-    };
-    for (int64_t block = 0; block < fullBlocks; block++)
-      pixels(std::integral_constant<int, kPixels>{}, block * kPixels);
-    for (int64_t ox0 = fullBlocks * kPixels; ox0 < ow; ox0 += kHalf)
-      inBlocks<kHalf>(ox0, std::min(kHalf, ow - ox0), pixels);
-  }
+    });
 }
 
 template <typename V>
@@ -376,7 +429,11 @@ void channelsWeightGradientBlock(const ChannelsPlan& plan, const float* padded, 
   const int64_t ci = s.chanIn, co = s.chanOut, cop = plan.chanOutPadded, run = s.kWidth * ci;
   const int64_t oh = s.outHeight(), ow = s.outWidth(), step = s.strideWidth * ci;
   float* target = sums + (ky * run + j0) * cop + c0;
+  // The loops over acc are unrolled in full: GCC 12 left the 24-deep one of AVX-512 rolled and
+  // kept acc in memory, a load and a store for every multiply-add (LeNet's 6 -> 16 at 1.85× the
+  // time of two 12-deep blocks).
   typename V::F acc[Depth][Vectors];
+#pragma GCC unroll 32
   for (int d = 0; d < Depth; d++)
     for (int v = 0; v < Vectors; v++) acc[d][v] = V::load(target + d * cop + v * V::kLanes);
   for (int64_t oy = 0; oy < oh; oy++) {
@@ -385,12 +442,14 @@ void channelsWeightGradientBlock(const ChannelsPlan& plan, const float* padded, 
     for (int64_t ox = 0; ox < ow; ox++, row += step, g += co) {
       typename V::F gradient[Vectors];
       for (int v = 0; v < Vectors; v++) gradient[v] = V::load(g + v * V::kLanes);
+#pragma GCC unroll 32
       for (int d = 0; d < Depth; d++) {
         const auto x = V::set1(row[d]);
         for (int v = 0; v < Vectors; v++) acc[d][v] = V::fma(x, gradient[v], acc[d][v]);
       }
     }
   }
+#pragma GCC unroll 32
   for (int d = 0; d < Depth; d++)
     for (int v = 0; v < Vectors; v++) V::store(target + d * cop + v * V::kLanes, acc[d][v]);
 }
@@ -398,13 +457,11 @@ void channelsWeightGradientBlock(const ChannelsPlan& plan, const float* padded, 
 template <typename V, int Vectors>
 void channelsWeightGradientChannels(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t c0,
                                     float* sums) {
-  constexpr int64_t kDepth = kDepthForChannels<Vectors>;
   const int64_t run = plan.s->kWidth * plan.s->chanIn;
   for (int64_t ky = 0; ky < plan.s->kHeight; ky++)
-    for (int64_t j0 = 0; j0 < run; j0 += kDepth)
-      inBlocks<kDepth>(j0, std::min(kDepth, run - j0), [&](auto size, int64_t first) {
-        channelsWeightGradientBlock<V, decltype(size)::value, Vectors>(plan, padded, dyb, ky, first, c0, sums);
-      });
+    inRowBlocks<kDepthForChannels<V, Vectors>, Vectors>(run, [&](auto size, int64_t first) {
+      channelsWeightGradientBlock<V, decltype(size)::value, Vectors>(plan, padded, dyb, ky, first, c0, sums);
+    });
 }
 
 template <typename V>
