@@ -56,7 +56,11 @@ struct OneChannelPlan {
   int64_t paddedFloats = 0;
   // chanOut rounded up to whole vectors: the row length of the weight gradient's sums.
   int64_t chanOutPadded = 0;
+  // The weight gradient's form (conv2d_direct.h): along the grid rather than along the channels.
+  bool weightGradientAlongGrid = false;
 };
+// The weight gradient runs along the grid for at most this many output channels.
+constexpr int64_t kGridMaxChannels = 6;
 // A forward block: kOneChannelVectors vectors of grid pixels × up to kOneChannelChannels
 // output channels, its sums in registers.
 constexpr int64_t kOneChannelVectors = 2;
@@ -117,7 +121,8 @@ struct Conv2dKernels {
   void (*oneChannelForwardSample)(const OneChannelPlan& plan, const float* x, const float* w, const float* bias,
                                   float* y, int64_t b, float* scratch);
   // sums (taps, chanOutPadded) += sample b's weight gradient; the columns past chanOut hold
-  // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes.
+  // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes, or paddedFloats +
+  // chanOut · gridPixels along the grid.
   void (*oneChannelWeightGradientSample)(const OneChannelPlan& plan, const float* x, const float* dy, float* sums,
                                          int64_t b, float* scratch);
   // Sample b: dx_b = dL/dx_b, overwritten. Scratch: paddedFloats.

@@ -5,13 +5,15 @@
 //   forward       y[q, o]  = Σ_t  P[q + ky·Wp + kx] · w[t, o]            (+ bias[o] after the sum)
 //   grad weight   dw[t, o] += Σ_b Σ_q  P[q + ky·Wp + kx] · dy[q, o]       dy 0 on the dropped columns
 //
-// Both run along q, L = V::kLanes pixels per vector: one load of P per tap serves every output
-// channel of the block, the weight broadcast to the lanes (forward), or one load of dy per
-// channel serves two taps (weight gradient). The forward's sums, kept as (channel, pixel), are
-// written out channels-last one value at a time; the weight gradient reads dy from a copy laid
-// out (channel, q). A block's 12 sums, two loaded vectors and one broadcast fit AVX2's 16
-// registers. Every sum runs in tap order (forward) or grid order (weight gradient) from zero,
-// with the path's fused multiply-add.
+// The forward runs along q, L = V::kLanes pixels per vector: one load of P per tap serves every
+// output channel of the block, the weight broadcast to the lanes; its sums, kept as (channel,
+// pixel), are written out channels-last one value at a time. The weight gradient has two forms:
+// along the channels (one vector of dy per pixel, each tap's pixel broadcast), which fills the
+// lanes when chanOut does, and along q like the forward (dy copied out (channel, q), per-lane
+// sums added across the lanes once per sample), which fills them whatever chanOut is;
+// OneChannelPlan::weightGradientAlongGrid picks one. Every sum runs in tap order (forward) or
+// pixel order (weight gradient, per lane along the grid) from zero, with the path's fused
+// multiply-add.
 // Written once, instantiated by conv2d_avx2.cc, conv2d_avx512.cc and conv2d_neon.cc; internal
 // linkage, as simd.h explains.
 #pragma once
@@ -236,9 +238,89 @@ void weightGradientChannels(const OneChannelPlan& plan, const float* padded, con
     });
 }
 
+// ---- The weight gradient along the grid ---------------------------------------------------
+// Channels output channels × Taps taps of per-lane sums, V::kBlockSums of them: each step loads
+// the Channels gradient vectors once and one vector of P per tap, and every pair is one
+// multiply-add (AVX2: 3 × 4 sums, 3 gradients and a pixel vector in 16 registers; AVX-512: 6 × 4
+// in 32).
+template <typename V>
+constexpr int kGridChannels = V::kBlockSums / 4;
+
+// sums[t, c0 + c] += the lanes of Σ_q P[q + tap t] · dyT[c0 + c, q], t in [t0, t0 + Taps).
+template <typename V, int Channels, int Taps>
+void gridWeightGradientBlock(const OneChannelPlan& plan, const float* padded, const float* dyT, int64_t c0, int64_t t0,
+                             float* sums) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t grid = plan.gridPixels, wp = plan.paddedWidth;
+  const float* pixels[Taps];
+  for (int j = 0; j < Taps; j++) pixels[j] = padded + (t0 + j) / s.kWidth * wp + (t0 + j) % s.kWidth;
+  const float* gradients = dyT + c0 * grid;
+  typename V::F acc[Taps][Channels];
+  for (int j = 0; j < Taps; j++)
+    for (int c = 0; c < Channels; c++) acc[j][c] = V::zero();
+  for (int64_t q = 0; q < grid; q += V::kLanes) {
+    typename V::F gradient[Channels];
+    for (int c = 0; c < Channels; c++) gradient[c] = V::inRegister(V::load(gradients + c * grid + q));
+    for (int j = 0; j < Taps; j++) {
+      const auto pixel = V::load(pixels[j] + q);
+      for (int c = 0; c < Channels; c++) acc[j][c] = V::fma(pixel, gradient[c], acc[j][c]);
+    }
+  }
+  for (int j = 0; j < Taps; j++)
+    for (int c = 0; c < Channels; c++) sums[(t0 + j) * plan.chanOutPadded + c0 + c] += V::sumLanes(acc[j][c]);
+}
+
+// Every tap for the channels [c0, c0 + Channels).
+template <typename V, int Channels>
+void gridWeightGradientChannels(const OneChannelPlan& plan, const float* padded, const float* dyT, int64_t c0,
+                                float* sums) {
+  constexpr int kTaps = V::kBlockSums / Channels;
+  const int64_t taps = plan.s->kHeight * plan.s->kWidth;
+  for (int64_t t0 = 0; t0 < taps; t0 += kTaps)
+    inBlocks<kTaps>(t0, std::min<int64_t>(kTaps, taps - t0), [&](auto size, int64_t first) {
+      gridWeightGradientBlock<V, Channels, decltype(size)::value>(plan, padded, dyT, c0, first, sums);
+    });
+}
+
+// Channels [c0, c0 + Channels) of sample b's dy laid out (channel, q) on the grid, gridPixels
+// floats a channel, zero on the dropped columns and past the last output so they add nothing.
+// Pixel by pixel with the channel count known to the compiler: a loop over a run-time count of
+// channels, or one channel at a time, took 2-2.5 cycles a value on an Intel Xeon, 2× as long.
+template <int Channels>
+void gradientsOnGrid(const OneChannelPlan& plan, const float* dy, int64_t b, int64_t c0, float* dyT) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t co = s.chanOut, oh = s.outHeight(), ow = s.outWidth(), wp = plan.paddedWidth;
+  const int64_t grid = plan.gridPixels;
+  const float* source = dy + b * oh * ow * co + c0;
+  float* rows = dyT + c0 * grid;
+  for (int64_t oy = 0; oy < oh; oy++) {
+    float* out = rows + oy * wp;
+    for (int64_t ox = 0; ox < ow; ox++, source += co)
+      for (int c = 0; c < Channels; c++) out[c * grid + ox] = source[c];
+    // The dropped columns; past the last row's outputs, the tail to the grid's end.
+    const int64_t end = oy + 1 < oh ? wp : grid - oy * wp;
+    for (int c = 0; c < Channels; c++) std::fill(out + c * grid + ow, out + c * grid + end, 0.0f);
+  }
+}
+
+template <typename V>
+void gridWeightGradientSample(const OneChannelPlan& plan, const float* x, const float* dy, float* sums, int64_t b,
+                              float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, scratch);
+  float* dyT = scratch + plan.paddedFloats;
+  inBlocks<kGridMaxChannels>(
+      0, s.chanOut, [&](auto size, int64_t first) { gradientsOnGrid<decltype(size)::value>(plan, dy, b, first, dyT); });
+  for (int64_t c0 = 0; c0 < s.chanOut; c0 += kGridChannels<V>)
+    inBlocks<kGridChannels<V>>(c0, std::min<int64_t>(kGridChannels<V>, s.chanOut - c0), [&](auto size, int64_t first) {
+      gridWeightGradientChannels<V, decltype(size)::value>(plan, scratch, dyT, first, sums);
+    });
+}
+
 template <typename V>
 void oneChannelWeightGradientSampleV(const OneChannelPlan& plan, const float* x, const float* dy, float* sums,
                                      int64_t b, float* scratch) {
+  if (plan.weightGradientAlongGrid) return gridWeightGradientSample<V>(plan, x, dy, sums, b, scratch);
   const Conv2dShape& s = *plan.s;
   const int64_t co = s.chanOut;
   float* padded = scratch;

@@ -205,11 +205,12 @@ int main() {
       testConv(rng, Conv2dShape{1, 120, 97, 3, 8, 3, 3, 2, 1, 1, 1}, path, pool);
       cases += 6;
       // One input channel at stride 1 (the direct kernels of conv2d_direct.h): output channels
-      // that fill a block, part of one, several blocks and a ragged last vector (past 20, the
-      // forward takes the kernels over the output channels); padding; rectangular kernels;
+      // that fill a block, part of one, several blocks and a ragged last vector (up to half a
+      // vector's lanes and 6, the weight gradient runs along the grid; past 20, the forward takes
+      // the kernels over the output channels); padding; rectangular kernels;
       // images narrower than a vector; and a wide kernel whose grid would be mostly dropped
       // columns (the GEMM route).
-      for (int64_t chanOut : {1, 5, 6, 7, 8, 13, 17, 33, 40}) {
+      for (int64_t chanOut : {1, 2, 3, 4, 5, 6, 7, 8, 13, 17, 33, 40}) {
         testConv(rng, Conv2dShape{3, 11, 13, 1, chanOut, 3, 4, 1, 1, 0, 0}, path, pool);
         testConv(rng, Conv2dShape{2, 9, 7, 1, chanOut, 5, 3, 1, 1, 2, 1}, path, pool);
         cases += 2;
