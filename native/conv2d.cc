@@ -556,13 +556,13 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
 
 // ---- Over the output channels: forward, weight gradient, input gradient at stride 1 -----
 
-// The path's kernels where they apply: not pointwise (one GEMM on the image itself there), one
-// block's weights (window × up to kChannelVectorsMax vectors of channels) within 64 KB, and a
-// padded image no larger than the grid's bound. They run before the grid's GEMMs, which keep the
-// larger windows. On AVX2, one thread, batch 32, against the grid (GFLOP/s, forward / weight
-// gradient): VGG's 32 -> 32 at 32×32 69 -> 75 / 66 -> 76, 32 -> 64 at 16×16 68 -> 74 / 65 -> 78,
-// 64 -> 64 (36 KB of weights a block, past L1) 72 -> 78 / 67 -> 70; but 128 -> 128 at 8×8 (72 KB)
-// 57 -> 47 forward: a block's weights then come from L2 for each few pixels.
+// Where these kernels apply (channelsRoute below): not pointwise (one GEMM on the image itself
+// there), a padded image no larger than the grid's bound, and a block's weights (window × its
+// vectors of channels) within a bound. They run before the grid's GEMMs, which keep the larger
+// windows. On AVX2 (the AMD EPYC host, L2 512 KB a core), one thread, batch 32, against the grid
+// (GFLOP/s, forward / weight gradient): VGG's 32 -> 32 at 32×32 69 -> 75 / 66 -> 76, 32 -> 64 at 16×16 68 -> 74 / 65 ->
+// 78, 64 -> 64 (36 KB of weights a block, past L1) 72 -> 78 / 67 -> 70; but 128 -> 128 at 8×8 (72 KB) 57 -> 47 forward:
+// a block's weights then come from L2 for each few pixels.
 //
 // The input gradient, as the forward convolution of dy by the turned kernel, pays with blocks up
 // to 256 KB: on an Intel Xeon (L2 1.25 MB a core), one thread, batch 32, 3×3 kernels, padded,
@@ -572,32 +572,60 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
 // gradient lost up to a quarter (0.76-1.24×), so they keep the 64 KB bound.
 constexpr int64_t kChannelsBlockFloats = 16384;
 constexpr int64_t kTransposedBlockFloats = 65536;
+// With up to 4 vectors a block (AVX-512), blocks up to 160 KB paid for the forward and the weight
+// gradient on an Intel Xeon (L2 1.25 MB a core): time against 2 vectors a block or the grid's
+// GEMMs, batch 32, one thread, 3×3 kernels, padded (median of 11 paired runs): 32 -> 64 at 16×16
+// forward 0.81, weight gradient 0.88; 64 -> 64 at 16×16 0.76 and 0.86 (and its input gradient
+// 0.80); 64 -> 128 at 8×8 0.88 and 0.76.
+constexpr int64_t kWideChannelsBlockFloats = 40960;
 
-const Conv2dKernels* channelsKernels(const Conv2dShape& s, KernelPath path,
-                                     int64_t maxBlockFloats = kChannelsBlockFloats) {
+// The path's kernels and the vectors of output channels per block, where they apply: not
+// pointwise, a padded image no larger than the grid's bound, and a block of two vectors (or
+// all of them, if fewer) within maxBlockFloats; then as many vectors, up to the path's
+// channelVectors, as keep a block within it, spread evenly over the blocks.
+struct ChannelsRoute {
+  const Conv2dKernels* kernels = nullptr;
+  int64_t vectors = 0;
+  explicit operator bool() const { return kernels != nullptr; }
+};
+
+ChannelsRoute channelsRoute(const Conv2dShape& s, KernelPath path, int64_t maxBlockFloats) {
   const Conv2dKernels* kernels = directKernels(path);
-  if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return nullptr;
-  const int64_t blockChannels = std::min(s.chanOut, kChannelVectorsMax * kernels->lanes);
-  if (s.windowSize() * blockChannels > maxBlockFloats) return nullptr;
-  if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanIn > kGridMaxFloats) return nullptr;
-  return kernels;
+  if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return {};
+  if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanIn > kGridMaxFloats) return {};
+  const int64_t total = (s.chanOut + kernels->lanes - 1) / kernels->lanes;
+  const int64_t floatsPerVector = s.windowSize() * kernels->lanes;
+  int64_t fit = std::min(total, kernels->channelVectors);
+  while (fit > 0 && fit * floatsPerVector > maxBlockFloats) fit--;
+  if (fit < std::min<int64_t>(total, 2)) return {};
+  const int64_t blocks = (total + fit - 1) / fit;
+  return {kernels, (total + blocks - 1) / blocks};
 }
 
-ChannelsPlan channelsPlan(const Conv2dShape& s, const Conv2dKernels& kernels) {
+// The forward's and the weight gradient's route.
+ChannelsRoute channelsRoute(const Conv2dShape& s, KernelPath path) {
+  const Conv2dKernels* kernels = directKernels(path);
+  const bool wide = kernels && kernels->channelVectors > 2;
+  return channelsRoute(s, path, wide ? kWideChannelsBlockFloats : kChannelsBlockFloats);
+}
+
+ChannelsPlan channelsPlan(const Conv2dShape& s, const ChannelsRoute& route) {
   ChannelsPlan plan;
   plan.s = &s;
   plan.paddedHeight = s.height + 2 * s.padHeight;
   plan.paddedWidth = s.width + 2 * s.padWidth;
-  plan.chanOutPadded = (s.chanOut + kernels.lanes - 1) / kernels.lanes * kernels.lanes;
+  plan.chanOutPadded = (s.chanOut + route.kernels->lanes - 1) / route.kernels->lanes * route.kernels->lanes;
   plan.paddedFloats = wholeLines(plan.paddedHeight * plan.paddedWidth * s.chanIn);
+  plan.vectors = route.vectors;
   return plan;
 }
 
 // weight(d, o): the weight of window position d (the (ky, kx, c) order) for output channel o.
 template <typename Weight>
-void channelsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const Weight& weight,
+void channelsForward(const Conv2dShape& s, const ChannelsRoute& route, const float* x, const Weight& weight,
                      const float* bias, float* y, ThreadPool* pool) {
-  ChannelsPlan plan = channelsPlan(s, kernels);
+  const Conv2dKernels& kernels = *route.kernels;
+  ChannelsPlan plan = channelsPlan(s, route);
   const int64_t window = s.windowSize(), co = s.chanOut, cop = plan.chanOutPadded;
   auto weights = scratchFloats(window * cop), padBias = scratchFloats(bias ? cop : 0);
   for (int64_t d = 0; d < window; d++)
@@ -610,9 +638,10 @@ void channelsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const f
                 [&](int64_t b, float* scratch) { kernels.channelsForwardSample(plan, x, y, b, scratch); });
 }
 
-void channelsWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* dy,
+void channelsWeightGradient(const Conv2dShape& s, const ChannelsRoute& route, const float* x, const float* dy,
                             float* dw, ThreadPool* pool) {
-  const ChannelsPlan plan = channelsPlan(s, kernels);
+  const Conv2dKernels& kernels = *route.kernels;
+  const ChannelsPlan plan = channelsPlan(s, route);
   const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * s.chanOut + kernels.lanes;
   weightGradientByChunks(s, plan.chanOutPadded, perChunk, dw, pool, [&](int64_t b, float* sums, float* scratch) {
     kernels.channelsWeightGradientSample(plan, x, dy, sums, b, scratch);
@@ -640,11 +669,11 @@ bool transposedShape(const Conv2dShape& s, Conv2dShape* t) {
 
 // dx as channelsForward of dy over the transposed shape t (transposedShape): window position
 // (ky', kx', o) of t, output channel c, holds w[kH − 1 − ky', kW − 1 − kx', c, o].
-void transposedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const Conv2dKernels& kernels, const float* dy,
+void transposedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const ChannelsRoute& route, const float* dy,
                              const float* w, float* dx, ThreadPool* pool) {
   const int64_t taps = s.kHeight * s.kWidth;
   channelsForward(
-      t, kernels, dy,
+      t, route, dy,
       [&](int64_t d, int64_t c) {
         const int64_t tap = d / s.chanOut, o = d % s.chanOut;
         return w[((taps - 1 - tap) * s.chanIn + c) * s.chanOut + o];
@@ -660,13 +689,13 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
   if (s.batch == 0 || t.pixels == 0) return;
   // Route 1's forward keeps its sums along the pixels and writes them out channels-last one float
   // at a time; with more output channels than kOneChannelForwardMaxChannels route 2 does better.
-  const bool oneChannelForwardPays = s.chanOut <= kOneChannelForwardMaxChannels || !channelsKernels(s, path);
+  const bool oneChannelForwardPays = s.chanOut <= kOneChannelForwardMaxChannels || !channelsRoute(s, path);
   if (const Conv2dKernels* direct = oneChannelForwardPays ? oneChannelKernels(s, path) : nullptr)
     return oneChannelForward(s, *direct, x, w, bias, y, pool);
-  if (const Conv2dKernels* direct = channelsKernels(s, path)) {
+  if (const ChannelsRoute route = channelsRoute(s, path)) {
     const int64_t co = s.chanOut;
     return channelsForward(
-        s, *direct, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
+        s, route, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
   }
   Grid grid;
   if (useGrid(s, &grid)) return gridForward(s, grid, x, w, bias, y, path, pool);
@@ -723,8 +752,8 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
   if (useGrid(s, &grid)) {
     Conv2dShape transposed;
     if (transposedShape(s, &transposed))
-      if (const Conv2dKernels* direct = channelsKernels(transposed, path, kTransposedBlockFloats))
-        return transposedInputGradient(s, transposed, *direct, dy, w, dx, pool);
+      if (const ChannelsRoute route = channelsRoute(transposed, path, kTransposedBlockFloats))
+        return transposedInputGradient(s, transposed, route, dy, w, dx, pool);
     return gridBackwardInput(s, grid, dy, w, dx, path, pool);
   }
   if (const Conv2dKernels* direct = windowRowKernels(s, path))
@@ -789,8 +818,7 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
   if (s.batch == 0 || t.pixels == 0) return;
   if (const Conv2dKernels* direct = oneChannelKernels(s, path))
     return oneChannelWeightGradient(s, *direct, x, dy, dw, pool);
-  if (const Conv2dKernels* direct = channelsKernels(s, path))
-    return channelsWeightGradient(s, *direct, x, dy, dw, pool);
+  if (const ChannelsRoute route = channelsRoute(s, path)) return channelsWeightGradient(s, route, x, dy, dw, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);
   const int64_t window = s.windowSize(), size = window * s.chanOut;

@@ -105,6 +105,7 @@ struct ChannelsPlan {
   const Conv2dShape* s = nullptr;
   int64_t paddedHeight = 0, paddedWidth = 0;
   int64_t chanOutPadded = 0;  // chanOut rounded up to whole vectors
+  int64_t vectors = 0;        // vectors of output channels per block, at most channelVectors
   // Forward: w as (window, chanOutPadded) and the bias as (chanOutPadded), zero past chanOut
   // (bias null without one).
   const float* weights = nullptr;
@@ -112,11 +113,9 @@ struct ChannelsPlan {
   // The padded image: paddedHeight · paddedWidth · chanIn floats.
   int64_t paddedFloats = 0;
 };
-// At most this many vectors of output channels per block.
-constexpr int64_t kChannelVectorsMax = 2;
-
 struct Conv2dKernels {
-  int64_t lanes;  // floats per vector on the path
+  int64_t lanes;           // floats per vector on the path
+  int64_t channelVectors;  // at most this many vectors of output channels per ChannelsPlan block
   // Sample b: y_b = conv(x_b, w) + bias (bias may be null). Scratch: paddedFloats.
   void (*oneChannelForwardSample)(const OneChannelPlan& plan, const float* x, const float* w, const float* bias,
                                   float* y, int64_t b, float* scratch);

@@ -438,6 +438,30 @@ template <typename V, int Vectors>
 constexpr int kPixelsForChannels = V::kBlockSums / Vectors;
 template <typename V, int Vectors>
 constexpr int kDepthForChannels = V::kBlockSums / Vectors;
+// Up to 4 vectors of channels where 24 sums fit (AVX-512: 6 pixels × 4 vectors, 10 loads for 24
+// multiply-adds against 14 at 12 × 2), else 2 (AVX2, NEON: 3 × 4 sums and 4 weight vectors would
+// not leave a register for the broadcast).
+template <typename V>
+constexpr int kChannelVectorsFor = V::kBlockSums >= 24 ? 4 : 2;
+
+// run(vectors, c0) for each block of plan.vectors vectors of output channels (fewer in the
+// last), vectors = std::integral_constant<int, n>.
+template <typename V, typename Run>
+void inChannelBlocks(const ChannelsPlan& plan, const Run& run) {
+  constexpr int kMax = kChannelVectorsFor<V>;
+  const int64_t chanOut = plan.s->chanOut;
+  for (int64_t c0 = 0; c0 < chanOut; c0 += plan.vectors * V::kLanes) {
+    const int64_t vectors = std::min(plan.vectors, (chanOut - c0 + V::kLanes - 1) / V::kLanes);
+    if (kMax >= 4 && vectors == 4)
+      run(std::integral_constant < int, kMax >= 4 ? 4 : 1 > {}, c0);
+    else if (kMax >= 4 && vectors == 3)
+      run(std::integral_constant < int, kMax >= 4 ? 3 : 1 > {}, c0);
+    else if (vectors == 2)
+      run(std::integral_constant<int, 2>{}, c0);
+    else
+      run(std::integral_constant<int, 1>{}, c0);
+  }
+}
 
 // Outputs [ox0, ox0 + Pixels) of row oy, channels from c0 in Vectors vectors.
 template <typename V, int Pixels, int Vectors>
@@ -494,12 +518,9 @@ void channelsForwardSampleV(const ChannelsPlan& plan, const float* x, float* y, 
   const Conv2dShape& s = *plan.s;
   padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
-  for (int64_t c0 = 0; c0 < s.chanOut; c0 += kChannelVectorsMax * V::kLanes) {
-    if (s.chanOut - c0 > V::kLanes)
-      channelsForwardBlock<V, 2>(plan, scratch, c0, yb);
-    else
-      channelsForwardBlock<V, 1>(plan, scratch, c0, yb);
-  }
+  inChannelBlocks<V>(plan, [&](auto vectors, int64_t c0) {
+    channelsForwardBlock<V, decltype(vectors)::value>(plan, scratch, c0, yb);
+  });
 }
 
 // sums[ky · run + j0 + d, c0 ..] += Σ_p row(p, ky)[j0 + d] · dy[p, c0 ..] for d < Depth; the
@@ -554,17 +575,15 @@ void channelsWeightGradientSampleV(const ChannelsPlan& plan, const float* x, con
   float* padded = scratch;
   padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, padded);
   const float* dyb = gradientsWithTail<V>(s, dy, b, scratch + plan.paddedFloats);
-  for (int64_t c0 = 0; c0 < co; c0 += kChannelVectorsMax * V::kLanes) {
-    if (co - c0 > V::kLanes)
-      channelsWeightGradientChannels<V, 2>(plan, padded, dyb, c0, sums);
-    else
-      channelsWeightGradientChannels<V, 1>(plan, padded, dyb, c0, sums);
-  }
+  inChannelBlocks<V>(plan, [&](auto vectors, int64_t c0) {
+    channelsWeightGradientChannels<V, decltype(vectors)::value>(plan, padded, dyb, c0, sums);
+  });
 }
 
 template <typename V>
 const Conv2dKernels& conv2dKernelsV() {
   static const Conv2dKernels kernels{V::kLanes,
+                                     kChannelVectorsFor<V>,
                                      oneChannelForwardSampleV<V>,
                                      oneChannelWeightGradientSampleV<V>,
                                      windowRowInputGradientSampleV<V>,

@@ -227,6 +227,10 @@ int main() {
       testConv(rng, Conv2dShape{3, 11, 9, 13, 21, 3, 2, 1, 1, 2, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 10, 12, 24, 9, 5, 3, 1, 1, 0, 2}, path, pool);
       testConv(rng, Conv2dShape{2, 8, 8, 64, 64, 3, 3, 1, 1, 1, 1}, path, pool);
+      // Blocks of output channels spread evenly (AVX-512: 5 vectors as 3 + 2, and, with the
+      // window's weights bounding a block at 2 vectors, as 2 + 2 + 1).
+      testConv(rng, Conv2dShape{2, 6, 7, 16, 80, 3, 3, 1, 1, 1, 1}, path, pool);
+      testConv(rng, Conv2dShape{2, 6, 5, 128, 80, 3, 3, 1, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 7, 6, 8, 40, 4, 4, 1, 1, 3, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 9, 17, 10, 5, 3, 3, 1, 1, 1, 1}, path, pool);  // a row of 12 + 5 pixels
       // Every output width up to 50 and window rows of 6 to 36 positions, one and two vectors of
@@ -237,7 +241,7 @@ int main() {
       }
       // An input gradient whose turned kernel's blocks pass 64 KB on every path (up to 256 KB).
       testConv(rng, Conv2dShape{2, 6, 5, 96, 128, 3, 3, 1, 1, 1, 1}, path, pool);
-      cases += 6;
+      cases += 8;
       testInfiniteGradient(rng, Conv2dShape{2, 10, 10, 16, 12, 3, 3, 1, 1, 1, 1}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 10, 9, 3, 4, 3, 3, 2, 1, 1, 1}, path, pool);
