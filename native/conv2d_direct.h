@@ -285,7 +285,8 @@ void gridWeightGradientChannels(const OneChannelPlan& plan, const float* padded,
 // Channels [c0, c0 + Channels) of sample b's dy laid out (channel, q) on the grid, gridPixels
 // floats a channel, zero on the dropped columns and past the last output so they add nothing.
 // Pixel by pixel with the channel count known to the compiler: a loop over a run-time count of
-// channels, or one channel at a time, took 2-2.5 cycles a value on an Intel Xeon, 2× as long.
+// channels, or one channel at a time, took twice as long (a C++ probe on an Intel Xeon, LeNet's
+// 6 channels, batch 32: 43 us this way, 87-92 us those).
 template <int Channels>
 void gradientsOnGrid(const OneChannelPlan& plan, const float* dy, int64_t b, int64_t c0, float* dyT) {
   const Conv2dShape& s = *plan.s;
@@ -452,11 +453,17 @@ void inChannelBlocks(const ChannelsPlan& plan, const Run& run) {
   const int64_t chanOut = plan.s->chanOut;
   for (int64_t c0 = 0; c0 < chanOut; c0 += plan.vectors * V::kLanes) {
     const int64_t vectors = std::min(plan.vectors, (chanOut - c0 + V::kLanes - 1) / V::kLanes);
-    if (kMax >= 4 && vectors == 4)
-      run(std::integral_constant < int, kMax >= 4 ? 4 : 1 > {}, c0);
-    else if (kMax >= 4 && vectors == 3)
-      run(std::integral_constant < int, kMax >= 4 ? 3 : 1 > {}, c0);
-    else if (vectors == 2)
+    if constexpr (kMax >= 4) {
+      if (vectors == 4) {
+        run(std::integral_constant<int, 4>{}, c0);
+        continue;
+      }
+      if (vectors == 3) {
+        run(std::integral_constant<int, 3>{}, c0);
+        continue;
+      }
+    }
+    if (vectors == 2)
       run(std::integral_constant<int, 2>{}, c0);
     else
       run(std::integral_constant<int, 1>{}, c0);
