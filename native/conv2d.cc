@@ -476,7 +476,7 @@ OneChannelPlan oneChannelPlan(const Conv2dShape& s, const Conv2dKernels& kernels
   plan.s = &s;
   plan.paddedHeight = s.height + 2 * s.padHeight;
   plan.paddedWidth = s.width + 2 * s.padWidth;
-  const int64_t block = kOneChannelVectors * kernels.lanes;
+  const int64_t block = kernels.oneChannelVectors * kernels.lanes;
   const int64_t lastOutput = (s.outHeight() - 1) * plan.paddedWidth + s.outWidth();
   plan.gridPixels = (lastOutput + block - 1) / block * block;
   plan.paddedFloats = wholeLines(plan.paddedHeight * plan.paddedWidth + block);

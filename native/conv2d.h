@@ -49,10 +49,10 @@ struct OneChannelPlan {
   const Conv2dShape* s = nullptr;
   int64_t paddedHeight = 0, paddedWidth = 0;
   // Grid pixels up to the last output, (outHeight − 1) · paddedWidth + outWidth, rounded up to
-  // whole blocks of kOneChannelVectors vectors.
+  // whole blocks of the path's oneChannelVectors vectors.
   int64_t gridPixels = 0;
   // The padded image with a zeroed tail that the last blocks read: paddedHeight · paddedWidth
-  // + kOneChannelVectors · lanes floats.
+  // + oneChannelVectors · lanes floats.
   int64_t paddedFloats = 0;
   // chanOut rounded up to whole vectors: the row length of the weight gradient's sums.
   int64_t chanOutPadded = 0;
@@ -61,9 +61,8 @@ struct OneChannelPlan {
 };
 // The weight gradient runs along the grid for at most this many output channels.
 constexpr int64_t kGridMaxChannels = 6;
-// A forward block: kOneChannelVectors vectors of grid pixels × up to kOneChannelChannels
-// output channels, its sums in registers.
-constexpr int64_t kOneChannelVectors = 2;
+// A forward block: the path's oneChannelVectors vectors of grid pixels × up to
+// kOneChannelChannels output channels, its sums in registers.
 constexpr int64_t kOneChannelChannels = 6;
 
 // The input gradient of a convolution whose window rows are short (kWidth · chanIn floats, one
@@ -114,8 +113,9 @@ struct ChannelsPlan {
   int64_t paddedFloats = 0;
 };
 struct Conv2dKernels {
-  int64_t lanes;           // floats per vector on the path
-  int64_t channelVectors;  // at most this many vectors of output channels per ChannelsPlan block
+  int64_t lanes;              // floats per vector on the path
+  int64_t channelVectors;     // at most this many vectors of output channels per ChannelsPlan block
+  int64_t oneChannelVectors;  // vectors of grid pixels per OneChannelPlan forward block
   // Sample b: y_b = conv(x_b, w) + bias (bias may be null). Scratch: paddedFloats.
   void (*oneChannelForwardSample)(const OneChannelPlan& plan, const float* x, const float* w, const float* bias,
                                   float* y, int64_t b, float* scratch);

@@ -137,32 +137,38 @@ const float* gradientsWithTail(const Conv2dShape& s, const float* dy, int64_t b,
   return dyb;
 }
 
+// Vectors of grid pixels per forward block: kOneChannelChannels × this many sums, as many pixel
+// vectors and a broadcast weight in registers (AVX2, NEON: 6 × 2 in 16; AVX-512: 6 × 4 in 32,
+// 10 loads for 24 multiply-adds against 8 for 12).
+template <typename V>
+constexpr int64_t kOneChannelVectorsFor = V::kBlockSums / kOneChannelChannels;
+
 // Output channels [c0, c0 + Channels) of sample yb, every block of grid pixels.
 template <typename V, int Channels>
 void forwardChannels(const OneChannelPlan& plan, const float* padded, const float* w, const float* bias, int64_t c0,
                      float* yb) {
-  constexpr int64_t kBlock = kOneChannelVectors * V::kLanes;
+  constexpr int64_t kBlock = kOneChannelVectorsFor<V> * V::kLanes;
   const Conv2dShape& s = *plan.s;
   const int64_t co = s.chanOut, wp = plan.paddedWidth, oh = s.outHeight(), ow = s.outWidth();
   float sums[Channels][kBlock];
   for (int64_t q0 = 0; q0 < plan.gridPixels; q0 += kBlock) {
-    typename V::F acc[Channels][kOneChannelVectors];
+    typename V::F acc[Channels][kOneChannelVectorsFor<V>];
     for (int o = 0; o < Channels; o++)
-      for (int64_t i = 0; i < kOneChannelVectors; i++) acc[o][i] = V::zero();
+      for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++) acc[o][i] = V::zero();
     for (int64_t ky = 0; ky < s.kHeight; ky++)
       for (int64_t kx = 0; kx < s.kWidth; kx++) {
         const float* source = padded + q0 + ky * wp + kx;
-        typename V::F pixels[kOneChannelVectors];
-        for (int64_t i = 0; i < kOneChannelVectors; i++) pixels[i] = V::load(source + i * V::kLanes);
+        typename V::F pixels[kOneChannelVectorsFor<V>];
+        for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++) pixels[i] = V::load(source + i * V::kLanes);
         const float* tap = w + (ky * s.kWidth + kx) * co + c0;
         for (int o = 0; o < Channels; o++) {
           const auto weight = V::set1(tap[o]);
-          for (int64_t i = 0; i < kOneChannelVectors; i++) acc[o][i] = V::fma(pixels[i], weight, acc[o][i]);
+          for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++) acc[o][i] = V::fma(pixels[i], weight, acc[o][i]);
         }
       }
     for (int o = 0; o < Channels; o++) {
       const auto shift = bias ? V::set1(bias[c0 + o]) : V::zero();
-      for (int64_t i = 0; i < kOneChannelVectors; i++)
+      for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++)
         V::store(sums[o] + i * V::kLanes, bias ? V::add(acc[o][i], shift) : acc[o][i]);
     }
     // Channels-last, run by run of one output row: the grid's extra columns, and its pixels
@@ -348,14 +354,16 @@ void oneChannelWeightGradientSampleV(const OneChannelPlan& plan, const float* x,
 
 // ---- The input gradient by window rows (WindowRowPlan in conv2d.h) ---------------------
 //
-// A block is Pixels consecutive outputs of one row × Vectors vectors of their runs; its sums,
+// A block is Pixels outputs of one row (in plan.order) × Vectors vectors of their runs; its sums,
 // one row of weights and a broadcast gradient stay in registers (Pixels · Vectors + Vectors + 1
-// of them; AVX2 has 16).
+// of them: AVX2 and NEON fill 16 of their registers; AVX-512 keeps 24 sums in its 32, for
+// Pixels + Vectors loads a step, at most 12 pixels, whose gradients each need a pointer).
 template <typename V, int Vectors>
-constexpr int kPixelsFor = Vectors == 1   ? 8
-                           : Vectors == 2 ? 5
-                           : Vectors == 3 ? 3
-                                          : 2;
+constexpr int kPixelsFor = V::kBlockSums >= 24 ? std::min(12, V::kBlockSums / Vectors)
+                           : Vectors == 1      ? 8
+                           : Vectors == 2      ? 5
+                           : Vectors == 3      ? 3
+                                               : 2;
 
 // Outputs ox[0 .. Pixels) of row oy: for each kernel row, every run summed over the output
 // channels from zero, then added to the padded dx, pixel after pixel.
@@ -591,6 +599,7 @@ template <typename V>
 const Conv2dKernels& conv2dKernelsV() {
   static const Conv2dKernels kernels{V::kLanes,
                                      kChannelVectorsFor<V>,
+                                     kOneChannelVectorsFor<V>,
                                      oneChannelForwardSampleV<V>,
                                      oneChannelWeightGradientSampleV<V>,
                                      windowRowInputGradientSampleV<V>,
