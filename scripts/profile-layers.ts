@@ -62,6 +62,7 @@ const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
     };
   },
   lenet: () => ({ net: lenet() as Sequential, shape: [32, 28, 28, 1] }),
+  lenet128: () => ({ net: lenet() as Sequential, shape: [128, 28, 28, 1] }),
   bncnn: () => ({ net: bnCnn() as Sequential, shape: [32, 28, 28, 1] }),
   vgg: () => ({ net: smallVgg() as Sequential, shape: [32, 32, 32, 3] }),
 };
