@@ -8,12 +8,51 @@
 // --nets measures only the nets named (bench-nets keys; each tree must define them).
 // The other checkout must be installed and built (npm ci). Used for the "Before and after"
 // section of BENCHMARKS.md.
+//
+// --in-process loads both trees into this process instead (each its own library and addon) and
+// alternates single epochs of `fit`, the two trees' order swapped every round: on a host whose
+// speed drifts between processes (memory placement, neighbours' load), a round's two epochs are
+// then a few seconds apart, not a process start. Inference-only nets are skipped there.
 import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { median } from './bench-nets';
 
 const args = process.argv.slice(2);
 const value = (flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+
+type Lib = typeof import('../lib');
+type Nets = typeof import('./bench-nets');
+
+/** One training epoch of `key` in a tree, as a closure timing itself (samples/s). */
+function epochOf(lib: Lib, nets: Nets, key: string): (() => Promise<number>) | null {
+  const spec = nets.specs.find((s) => s.key === key);
+  if (!spec || spec.inferenceOnly) return null;
+  lib.seed(1);
+  const net = spec.build();
+  const n = spec.batch * (spec.key === 'b' || spec.key === 'e' || spec.batch === 256 ? 40 : 60);
+  const x = lib.zeros([n, ...spec.inputShape]);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();
+  const labels = lib.zeros([n]);
+  for (let i = 0; i < n; i++) labels.data[i] = Math.floor(Math.random() * 10);
+  const data = { x, y: spec.target === 'input' ? x : labels };
+  const optimizer = new lib.SGD({ lr: 0.01 / spec.batch });
+  return async () => {
+    const history = await lib.fit(net, spec.loss(), optimizer, data, { epochs: 1, batchSize: spec.batch, verbose: 0, shuffle: false });
+    return n / history.epochs[0].seconds;
+  };
+}
+
+function printTable(mine: Record<string, number>[], theirs: Record<string, number>[]): void {
+  console.log('| net | other (samples/s, median) | this tree | this/other, median of paired rounds | quartiles of the ratio |');
+  console.log('|---|---|---|---|---|');
+  for (const k of Object.keys(mine[0])) {
+    const ratios = mine.map((m, i) => m[k] / theirs[i][k]).sort((a, b) => a - b);
+    const q = (f: number): string => ratios[Math.floor(f * ratios.length)].toFixed(2);
+    console.log(
+      `| ${k} | ${median(theirs.map((t) => t[k])).toFixed(0)} | ${median(mine.map((m) => m[k])).toFixed(0)} | ${median(ratios).toFixed(2)} | ${q(0.25)}–${q(0.75)} |`,
+    );
+  }
+}
 
 if (args[0] === '--child') {
   // One measurement in the tree this script was loaded from (the path given).
@@ -33,6 +72,42 @@ if (args[0] === '--child') {
       out[s.key] = (await nets.measure(s, 3, batches)).samplesPerSec;
     }
     console.log(JSON.stringify(out));
+  })();
+} else if (args.includes('--in-process')) {
+  const other = value('--other');
+  if (!other) throw new Error('bench-ab: --other /path/to/checkout is required');
+  const rounds = Number(value('--rounds') ?? 16);
+  const load = (root: string): { lib: Lib; nets: Nets } => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the trees are chosen at run time
+    const lib = require(path.join(root, 'lib')) as Lib;
+    lib.setBackend('native');
+    lib.setThreads(1);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- likewise their nets
+    return { lib, nets: require(path.join(root, 'scripts', 'bench-nets')) as Nets };
+  };
+  const here = load(path.resolve(__dirname, '..'));
+  const there = load(path.resolve(other));
+  const keys = value('--nets')?.split(',') ?? here.nets.specs.map((s) => s.key);
+  void (async () => {
+    const mine: Record<string, number>[] = Array.from({ length: rounds }, () => ({}));
+    const theirs: Record<string, number>[] = Array.from({ length: rounds }, () => ({}));
+    for (const key of keys) {
+      const ours = epochOf(here.lib, here.nets, key);
+      const others = epochOf(there.lib, there.nets, key);
+      if (!ours || !others) continue;
+      await ours();
+      await others();
+      for (let r = 0; r < rounds; r++) {
+        if (r % 2 === 0) {
+          mine[r][key] = await ours();
+          theirs[r][key] = await others();
+        } else {
+          theirs[r][key] = await others();
+          mine[r][key] = await ours();
+        }
+      }
+    }
+    printTable(mine, theirs);
   })();
 } else {
   const other = value('--other');
@@ -57,13 +132,5 @@ if (args[0] === '--child') {
     theirs.push(run(path.resolve(other)));
     mine.push(run(here));
   }
-  console.log('| net | other (samples/s, median) | this tree | this/other, median of paired rounds | quartiles of the ratio |');
-  console.log('|---|---|---|---|---|');
-  for (const k of Object.keys(mine[0])) {
-    const ratios = mine.map((m, i) => m[k] / theirs[i][k]).sort((a, b) => a - b);
-    const q = (f: number): string => ratios[Math.floor(f * ratios.length)].toFixed(2);
-    console.log(
-      `| ${k} | ${median(theirs.map((t) => t[k])).toFixed(0)} | ${median(mine.map((m) => m[k])).toFixed(0)} | ${median(ratios).toFixed(2)} | ${q(0.25)}–${q(0.75)} |`,
-    );
-  }
+  printTable(mine, theirs);
 }
