@@ -53,11 +53,12 @@ bool anyNonFinite(typename V::F v) {
 }
 
 // acc[k][v] = Σ_{r in [r0, r1)} term(r, c + v · lanes, k) for Vectors vectors from group-relative
-// channel c, stored to part[k] from c. Vectors is a compile-time count, so that acc stays in
-// registers: with a run-time count GCC kept it on the stack, and each addition waited on the
-// store of the one before (BatchNorm2D(32)'s statistics on (32, 28, 28, 32) at 354 us, 18 GB/s).
+// channel c, stored to row k of part (rows of partRow floats) from c. Vectors is a compile-time
+// count, so that acc stays in registers: with a run-time count GCC kept it on the stack, and each
+// addition waited on the store of the one before (BatchNorm2D(32)'s statistics on
+// (32, 28, 28, 32) at 354 us, 18 GB/s).
 template <typename V, int Sums, int Vectors, typename Term>
-void sumRowBlock(int64_t r0, int64_t r1, int64_t c, Term term, float* const (&part)[Sums]) {
+void sumRowBlock(int64_t r0, int64_t r1, int64_t c, Term term, float* part, int64_t partRow) {
   typename V::F acc[Sums][Vectors];
   for (int k = 0; k < Sums; k++)
     for (int v = 0; v < Vectors; v++) acc[k][v] = V::zero();
@@ -65,7 +66,7 @@ void sumRowBlock(int64_t r0, int64_t r1, int64_t c, Term term, float* const (&pa
     for (int v = 0; v < Vectors; v++)
       for (int k = 0; k < Sums; k++) acc[k][v] = V::add(acc[k][v], term(r, c + v * V::kLanes, k));
   for (int k = 0; k < Sums; k++)
-    for (int v = 0; v < Vectors; v++) V::store(part[k] + c + v * V::kLanes, acc[k][v]);
+    for (int v = 0; v < Vectors; v++) V::store(part + k * partRow + c + v * V::kLanes, acc[k][v]);
 }
 
 // For each row block of the group [c0, c0 + cn) and each k < Sums: sums[k][c] += Σ term(r, c, k),
@@ -81,25 +82,24 @@ void sumOverRows(int64_t rows, int64_t cn, double* const (&sums)[Sums], Term ter
   constexpr int64_t kVectors = (kBatchNormGroup + V::kLanes - 1) / V::kLanes;
   constexpr int64_t kSide = 4;  // vectors summed side by side
   const int64_t vectors = (cn + V::kLanes - 1) / V::kLanes;
-  alignas(64) float part[Sums][kVectors * V::kLanes];
-  float* partOf[Sums];
-  for (int k = 0; k < Sums; k++) partOf[k] = part[k];
+  constexpr int64_t kPartRow = kVectors * V::kLanes;
+  alignas(64) float part[Sums][kPartRow];
   for (int64_t r0 = 0; r0 < rows; r0 += kBatchNormBlockRows) {
     const int64_t r1 = r0 + kBatchNormBlockRows < rows ? r0 + kBatchNormBlockRows : rows;
     for (int64_t v0 = 0; v0 < vectors; v0 += kSide) {
       const int64_t c = v0 * V::kLanes;
       switch (vectors - v0 < kSide ? vectors - v0 : kSide) {
         case 1:
-          sumRowBlock<V, Sums, 1>(r0, r1, c, term, partOf);
+          sumRowBlock<V, Sums, 1>(r0, r1, c, term, part[0], kPartRow);
           break;
         case 2:
-          sumRowBlock<V, Sums, 2>(r0, r1, c, term, partOf);
+          sumRowBlock<V, Sums, 2>(r0, r1, c, term, part[0], kPartRow);
           break;
         case 3:
-          sumRowBlock<V, Sums, 3>(r0, r1, c, term, partOf);
+          sumRowBlock<V, Sums, 3>(r0, r1, c, term, part[0], kPartRow);
           break;
         default:
-          sumRowBlock<V, Sums, kSide>(r0, r1, c, term, partOf);
+          sumRowBlock<V, Sums, kSide>(r0, r1, c, term, part[0], kPartRow);
           break;
       }
     }

@@ -560,9 +560,10 @@ void windowRowInputGradient(const Conv2dShape& s, const Conv2dKernels& kernels, 
 // there), a padded image no larger than the grid's bound, and a block's weights (window × its
 // vectors of channels) within a bound. They run before the grid's GEMMs, which keep the larger
 // windows. On AVX2 (the AMD EPYC host, L2 512 KB a core), one thread, batch 32, against the grid
-// (GFLOP/s, forward / weight gradient): VGG's 32 -> 32 at 32×32 69 -> 75 / 66 -> 76, 32 -> 64 at 16×16 68 -> 74 / 65 ->
-// 78, 64 -> 64 (36 KB of weights a block, past L1) 72 -> 78 / 67 -> 70; but 128 -> 128 at 8×8 (72 KB) 57 -> 47 forward:
-// a block's weights then come from L2 for each few pixels.
+// (GFLOP/s, forward / weight gradient): VGG's 32 -> 32 at 32×32 69 -> 75 / 66 -> 76, 32 -> 64 at
+// 16×16 68 -> 74 / 65 -> 78, 64 -> 64 (36 KB of weights a block, past L1) 72 -> 78 / 67 -> 70; but
+// 128 -> 128 at 8×8 (72 KB) 57 -> 47 forward: a block's weights then come from L2 for each few
+// pixels.
 //
 // The input gradient, as the forward convolution of dy by the turned kernel, pays with blocks up
 // to 256 KB: on an Intel Xeon (L2 1.25 MB a core), one thread, batch 32, 3×3 kernels, padded,
