@@ -586,7 +586,6 @@ template <typename V>
 void channelsWeightGradientSampleV(const ChannelsPlan& plan, const float* x, const float* dy, float* sums, int64_t b,
                                    float* scratch) {
   const Conv2dShape& s = *plan.s;
-  const int64_t co = s.chanOut;
   float* padded = scratch;
   padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, padded);
   const float* dyb = gradientsWithTail<V>(s, dy, b, scratch + plan.paddedFloats);

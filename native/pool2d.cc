@@ -151,7 +151,10 @@ int64_t maxBackwardSideBySide(const Pool2dShape& s, const float* dy, const int32
 
 namespace {
 
-const Pool2dKernels kScalarPool2dKernels{maxForwardSample, maxBackwardSideBySide};
+const Pool2dKernels kScalarPool2dKernels{maxForwardSample, maxBackwardSideBySide, maxForwardSample,
+                                         maxBackwardSideBySide};
+
+bool twoByTwo(const Pool2dShape& s) { return s.kHeight == 2 && s.kWidth == 2; }
 
 const Pool2dKernels& pool2dKernelsFor(KernelPath path) {
   static const KernelTables<Pool2dKernels> tables{{&kScalarPool2dKernels, NEURONE_IF_AVX2(pool2dKernelsAvx2()),
@@ -165,7 +168,8 @@ const Pool2dKernels& pool2dKernelsFor(KernelPath path) {
 void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
                       ThreadPool* pool) {
   if (s.outHeight() == 0 || s.outWidth() == 0) return;
-  const auto sample = pool2dKernelsFor(path).maxForwardSample;
+  const Pool2dKernels& kernels = pool2dKernelsFor(path);
+  const auto sample = twoByTwo(s) ? kernels.maxForward2x2Sample : kernels.maxForwardSample;
   forSamples(s, pool, [&](int64_t b) { sample(s, x, y, argmax, b); });
 }
 
@@ -174,7 +178,8 @@ int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* 
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, sample = s.height * s.width * chan;
   if (s.strideHeight == s.kHeight && s.strideWidth == s.kWidth && oh > 0 && ow > 0) {
     std::atomic<int64_t> matches{0};
-    const auto sideBySide = pool2dKernelsFor(path).maxBackwardSideBySideSample;
+    const Pool2dKernels& kernels = pool2dKernelsFor(path);
+    const auto sideBySide = twoByTwo(s) ? kernels.maxBackwardSideBySide2x2Sample : kernels.maxBackwardSideBySideSample;
     forSamples(s, pool,
                [&](int64_t b) { matches.fetch_add(sideBySide(s, dy, argmax, dx, b), std::memory_order_relaxed); });
     if (matches.load(std::memory_order_relaxed) == s.batch * oh * ow * chan) return -1;

@@ -36,13 +36,18 @@ void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadP
 
 // Max pooling's per-sample loops, per kernel path: pool2d_simd.h's over the vector traits on the
 // SIMD paths, pool2d.cc's plain loops on the scalar path. The same comparisons in the same order
-// on every path, so the same results, argmax and gradients bit for bit.
+// on every path, so the same results, argmax and gradients bit for bit. The 2×2 entries serve
+// 2×2 windows only (the SIMD paths' unrolled forms); the scalar path's are its general loops.
 struct Pool2dKernels {
-  void (*maxForwardSample)(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);
+  using ForwardSample = void (*)(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);
   // The backward pass of side-by-side windows (stride = window): sample b's dx written densely;
   // returns how many argmax entries matched their pixel (see maxPool2dBackward in pool2d.cc).
-  int64_t (*maxBackwardSideBySideSample)(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx,
-                                         int64_t b);
+  using BackwardSample = int64_t (*)(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx,
+                                     int64_t b);
+  ForwardSample maxForwardSample;
+  BackwardSample maxBackwardSideBySideSample;
+  ForwardSample maxForward2x2Sample;
+  BackwardSample maxBackwardSideBySide2x2Sample;
 };
 const Pool2dKernels& pool2dKernelsAvx2();
 const Pool2dKernels& pool2dKernelsAvx512();

@@ -7,7 +7,7 @@
 namespace neurone {
 
 const Pool2dKernels& pool2dKernelsAvx2() {
-  static const Pool2dKernels kernels{maxForward2dSampleV<Avx2>, maxBackwardSideBySide2dV<Avx2>};
+  static const Pool2dKernels kernels = pool2dKernelsV<Avx2>();
   return kernels;
 }
 

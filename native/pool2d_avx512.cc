@@ -7,7 +7,7 @@
 namespace neurone {
 
 const Pool2dKernels& pool2dKernelsAvx512() {
-  static const Pool2dKernels kernels{maxForward2dSampleV<Avx512>, maxBackwardSideBySide2dV<Avx512>};
+  static const Pool2dKernels kernels = pool2dKernelsV<Avx512>();
   return kernels;
 }
 

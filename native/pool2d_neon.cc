@@ -6,7 +6,7 @@
 namespace neurone {
 
 const Pool2dKernels& pool2dKernelsNeon() {
-  static const Pool2dKernels kernels{maxForward2dSampleV<Neon>, maxBackwardSideBySide2dV<Neon>};
+  static const Pool2dKernels kernels = pool2dKernelsV<Neon>();
   return kernels;
 }
 

@@ -22,6 +22,53 @@ typename V::M maxTakes(typename V::F v, typename V::F best) {
   return V::either(V::gt(v, best), V::both(V::isNan(v), V::notNan(best)));
 }
 
+// The 2×2 window of most CNNs (any stride): its four reads and picks in line, in the row-major
+// order of maxForward2dSampleV (so the same values and argmax), and the argmax offsets held in
+// registers. The general loop walks its window with a loop nest whose bookkeeping cost more than
+// the compares: LeNet's first pooling (6 channels) took about 30 cycles an output pixel on
+// AVX-512. A ragged vector is read as there, and stored masked where that is cheap
+// (V::kCheapMaskedStores), else as there.
+template <typename V>
+void maxForward2x2SampleV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, row = s.width * chan;
+  const int64_t sampleEnd = (b + 1) * oh * ow * chan;
+  const int64_t inputEnd = (b + 1) * s.height * row;
+  const int64_t windowSpan = row + chan;  // the window's last value read, from its first
+  const auto topLeft = V::set1i(0), topRight = V::set1i(static_cast<int32_t>(chan));
+  const auto bottomLeft = V::set1i(static_cast<int32_t>(row));
+  const auto bottomRight = V::set1i(static_cast<int32_t>(row + chan));
+  for (int64_t oy = 0; oy < oh; oy++) {
+    int64_t out = (b * oh + oy) * ow * chan;
+    int64_t first = (b * s.height + oy * s.strideHeight) * row;
+    for (int64_t ox = 0; ox < ow; ox++, out += chan, first += s.strideWidth * chan)
+      for (int64_t c = 0; c < chan; c += V::kLanes) {
+        const bool full = chan - c >= V::kLanes;
+        const bool wholeReads = full || first + c + windowSpan + V::kLanes <= inputEnd;
+        const auto m = V::firstLanes(chan - c);
+        const float* x0 = x + first + c;
+        const auto read = [&](int64_t d) { return wholeReads ? V::load(x0 + d) : V::loadFirst(m, x0 + d); };
+        auto best = read(0);
+        auto offset = topLeft;
+        const auto pick = [&](typename V::F v, typename V::I at) {
+          const auto take = maxTakes<V>(v, best);
+          best = V::select(take, v, best);
+          offset = V::selecti(take, at, offset);
+        };
+        pick(read(chan), topRight);
+        pick(read(row), bottomLeft);
+        pick(read(row + chan), bottomRight);
+        const auto at = V::addi(offset, V::addi(V::set1i(static_cast<int32_t>(first + c)), V::iota()));
+        if (full || (!V::kCheapMaskedStores && out + c + V::kLanes <= sampleEnd)) {
+          V::store(y + out + c, best);
+          V::storei(argmax + out + c, at);
+        } else {
+          V::storeFirst(y + out + c, m, best);
+          V::storeFirsti(argmax + out + c, m, at);
+        }
+      }
+  }
+}
+
 // Each output pixel's channels in registers across its whole window, stored once. A ragged last
 // vector of channels (all of them for LeNet's 6 on AVX2) is stored whole when the lanes past it
 // stay inside this sample's outputs: they land on the next pixel's first channels, which are
@@ -109,6 +156,59 @@ int64_t maxBackwardSideBySide2dV(const Pool2dShape& s, const float* dy, const in
   const int64_t coveredRows = oh * s.kHeight;
   std::memset(dx + (b * s.height + coveredRows) * row, 0, (s.height - coveredRows) * row * sizeof(float));
   return V::totalCount(hits);
+}
+
+// maxBackwardSideBySide2dV for 2×2 windows at stride 2, the window's loops unrolled and, for
+// up to V::kLanes channels (one vector a pixel), the lane mask hoisted out of them. A ragged
+// vector is stored masked where that is cheap, else whole as maxBackwardSideBySide2dV explains; a
+// pixel is stored before the next, which overwrites the lanes past chan.
+template <typename V>
+int64_t maxBackwardSideBySide2x2V(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  const int64_t covered = ow * 2 * chan;
+  const int64_t row = s.width * chan;
+  const int64_t sampleEnd = (b + 1) * s.height * row;
+  auto hits = V::set1i(0);
+  // dx at `pixel` + c from the gradients and argmax of the window's output at `out` + c.
+  const auto pixelVector = [&](int64_t pixel, int64_t out, int64_t c, typename V::M valid, bool full) {
+    const auto at = full ? V::loadi(argmax + out + c) : V::loadFirsti(valid, argmax + out + c);
+    const auto g = full ? V::load(dy + out + c) : V::loadFirst(valid, dy + out + c);
+    const auto here = V::addi(V::set1i(static_cast<int32_t>(pixel + c)), V::iota());
+    const auto hit = full ? V::equal(at, here) : V::equalWhere(valid, at, here);
+    hits = V::countHits(hits, hit);
+    if (full || (!V::kCheapMaskedStores && pixel + c + V::kLanes <= sampleEnd))
+      V::store(dx + pixel + c, V::keep(hit, g));
+    else
+      V::storeFirst(dx + pixel + c, valid, V::keep(hit, g));
+  };
+  const bool oneVector = chan <= V::kLanes;
+  const auto firstVector = V::firstLanes(chan), lastVector = V::firstLanes(chan % V::kLanes);
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ky = 0; ky < 2; ky++) {
+      const int64_t rowStart = (b * s.height + oy * 2 + ky) * row;
+      const int64_t outRow = (b * oh + oy) * ow * chan;
+      for (int64_t p = 0; p < 2 * ow; p++) {
+        const int64_t pixel = rowStart + p * chan, out = outRow + (p >> 1) * chan;
+        if (oneVector) {
+          pixelVector(pixel, out, 0, firstVector, chan == V::kLanes);
+        } else {
+          int64_t c = 0;
+          for (; c + V::kLanes <= chan; c += V::kLanes) pixelVector(pixel, out, c, firstVector, true);
+          if (c < chan) pixelVector(pixel, out, c, lastVector, false);
+        }
+      }
+      std::memset(dx + rowStart + covered, 0, (row - covered) * sizeof(float));
+    }
+  const int64_t coveredRows = oh * 2;
+  std::memset(dx + (b * s.height + coveredRows) * row, 0, (s.height - coveredRows) * row * sizeof(float));
+  return V::totalCount(hits);
+}
+
+// The kernel table of a path, each loop its own function (GCC, inlining the general loop into a
+// dispatcher beside the 2×2 one, made the general one about 20 % slower).
+template <typename V>
+Pool2dKernels pool2dKernelsV() {
+  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2SampleV<V>, maxBackwardSideBySide2x2V<V>};
 }
 
 }  // namespace

@@ -28,6 +28,8 @@
 //   of m, +0 elsewhere; sumLanes
 //   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
 //   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts);  anyLane(m)
+//   kCheapMaskedStores: whether storeFirst costs about what store does (AVX-512's mask
+//   registers); AVX2's VMASKMOVPS costs AMD cores about a dozen cycles, NEON's goes lane by lane
 //   mantissa(x), exponent(x): x = m · 2^e, m in [1, 2), for x >= 0 (log)
 //   inRegister(v): v, which the compiler must then hold in a register (GCC and Clang; a no-op
 //   elsewhere): a loaded vector used by a few multiply-adds is otherwise re-read by each of
@@ -52,6 +54,7 @@ struct Avx2 {
   using I = __m256i;
   using M = __m256i;  // all ones in a lane that is set
   static constexpr int kLanes = 8;
+  static constexpr bool kCheapMaskedStores = false;
   // Sums a register block of the direct convolution kernels keeps (conv2d_direct.h): 12 of the
   // 16 registers, the rest for the loaded and broadcast operands.
   static constexpr int kBlockSums = 12;
@@ -167,6 +170,7 @@ struct Avx512 {
   using I = __m512i;
   using M = __mmask16;
   static constexpr int kLanes = 16;
+  static constexpr bool kCheapMaskedStores = true;
   // 24 of the 32 registers (conv2d_direct.h).
   static constexpr int kBlockSums = 24;
   // All lanes, for the zero-masking forms of intrinsics: they compile to the same instructions
@@ -262,6 +266,7 @@ struct Neon {
   using I = int32x4_t;
   using M = uint32x4_t;  // all ones in a lane that is set
   static constexpr int kLanes = 4;
+  static constexpr bool kCheapMaskedStores = false;
   // 12, AVX2's blocks (conv2d_direct.h): NEON has 32 registers, but larger blocks have not been
   // measured on ARM hardware.
   static constexpr int kBlockSums = 12;

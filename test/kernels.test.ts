@@ -396,6 +396,44 @@ describe.each(variants)('$label', ({ backend, setup }) => {
     }
   });
 
+  test('2-D max pooling keeps the first maximum and the first NaN of each window, as the js backend', () => {
+    // Values from a handful, so most windows hold ties, zeros of both signs and NaNs: the order
+    // in which a path compares a window's pixels then shows in the argmax. Chosen so that the
+    // SIMD paths' 2×2 forms, their ragged last vectors (6, 20, 40 channels) and the general
+    // loop (3×3) all run.
+    const rng = new Rng(7);
+    const values = [-1, -0, 0, 1, 2, NaN];
+    // [batch, height, width, chan, kH, kW, strideH, strideW]
+    const shapes = [
+      [4, 12, 10, 6, 2, 2, 2, 2],
+      [3, 8, 9, 16, 2, 2, 2, 2],
+      [2, 7, 8, 20, 2, 2, 2, 2],
+      [2, 6, 6, 40, 2, 2, 2, 2],
+      [2, 9, 9, 5, 2, 2, 1, 1],
+      [2, 9, 11, 20, 3, 3, 2, 2],
+    ];
+    for (const shape of shapes) {
+      const [batch, height, width, chan, kH, kW, sH, sW] = shape;
+      const outputs = batch * windowCount(height, kH, sH) * windowCount(width, kW, sW) * chan;
+      const x = new Float32Array(batch * height * width * chan).map(() => values[Math.floor(rng.uniform() * values.length)]);
+      const dy = new Float32Array(outputs).map(() => 1 + rng.uniform());
+      const run = (be: Backend): [Float32Array, Int32Array, Float32Array] => {
+        const y = new Float32Array(outputs);
+        const arg = new Int32Array(outputs);
+        const dx = new Float32Array(x.length).fill(NaN);
+        be.maxPool2dForward(x, y, arg, batch, height, width, chan, kH, kW, sH, sW);
+        be.maxPool2dBackward(dy, arg, dx, batch, height, width, chan, kH, kW, sH, sW);
+        return [y, arg, dx];
+      };
+      const [y, arg, dx] = run(backend);
+      const [yWant, argWant, dxWant] = run(jsBackend);
+      const label = `pool2d [${shape.join(', ')}]`;
+      expect({ label, y: Array.from(y) }).toEqual({ label, y: Array.from(yWant) });
+      expect({ label, arg: Array.from(arg) }).toEqual({ label, arg: Array.from(argWant) });
+      expect({ label, dx: Array.from(dx) }).toEqual({ label, dx: Array.from(dxWant) });
+    }
+  });
+
   test('2-D max and average pooling, forward and backward, match naive loops', () => {
     // [batch, height, width, chan, kH, kW, strideH, strideW]
     const shapes: number[][] = [

@@ -1,4 +1,4 @@
-// Conv1D and pooling kernels against their plain-loop references, on every
+// Conv1D and pooling (1-D and 2-D) kernels against their plain-loop references, on every
 // SIMD path this machine supports, with and without threads.
 #include <algorithm>
 #include <cmath>
@@ -13,6 +13,7 @@
 #include "test_paths.h"
 #include "gemm.h"
 #include "pool1d.h"
+#include "pool2d.h"
 #include "threadpool.h"
 
 using namespace neurone;
@@ -289,6 +290,34 @@ void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPo
   }
 }
 
+// 2-D max pooling against its plain loop, bit for bit: values drawn from a handful (ties, zeros of
+// both signs, NaNs) so that the order in which a path compares a window's pixels shows in the
+// argmax, and the backward pass against routing each gradient to its argmax in order.
+void testPool2d(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPool& pool) {
+  const int64_t nIn = s.batch * s.height * s.width * s.chan, nOut = s.batch * s.outHeight() * s.outWidth() * s.chan;
+  const float values[] = {-1.0f, -0.0f, 0.0f, 1.0f, 2.0f, NAN};
+  std::uniform_int_distribution<int> pick(0, 5);
+  std::vector<float> x(nIn);
+  for (float& v : x) v = values[pick(rng)];
+  std::vector<float> y(nOut), yRef(nOut);
+  std::vector<int32_t> arg(nOut), argRef(nOut);
+  maxPool2dForward(s, x.data(), y.data(), arg.data(), path, &pool);
+  maxPool2dForwardReference(s, x.data(), yRef.data(), argRef.data());
+  const auto fail = [&](const char* what) {
+    std::printf("FAIL %s %s batch=%lld %lldx%lld chan=%lld window %lldx%lld stride %lldx%lld\n", what,
+                kernelPathName(path), (long long)s.batch, (long long)s.height, (long long)s.width, (long long)s.chan,
+                (long long)s.kHeight, (long long)s.kWidth, (long long)s.strideHeight, (long long)s.strideWidth);
+    failures++;
+  };
+  if (std::memcmp(y.data(), yRef.data(), nOut * sizeof(float)) != 0) fail("maxPool2dForward values");
+  if (arg != argRef) fail("maxPool2dForward argmax");
+  auto dy = randomVector(rng, nOut);
+  std::vector<float> dx(nIn, NAN), dxRef(nIn, 0.0f);
+  for (int64_t i = 0; i < nOut; i++) dxRef[argRef[i]] += dy[i];
+  if (maxPool2dBackward(s, dy.data(), arg.data(), dx.data(), path, &pool) != -1) fail("maxPool2dBackward routing");
+  if (std::memcmp(dx.data(), dxRef.data(), nIn * sizeof(float)) != 0) fail("maxPool2dBackward");
+}
+
 }  // namespace
 
 int main() {
@@ -350,6 +379,22 @@ int main() {
       testPool(rng, Pool1dShape{64, 300, 40, 8, 2}, path, pool);
       testPool(rng, Pool1dShape{2, 20, 17, 3, 1}, path, pool);
       cases += 3;
+      // LeNet's and the batch-norm CNN's poolings, ragged channel vectors on every path, then
+      // random shapes (2×2 windows half the time: the SIMD paths' own loops).
+      for (const Pool2dShape& s : {Pool2dShape{4, 24, 24, 6, 2, 2, 2, 2}, Pool2dShape{4, 8, 8, 16, 2, 2, 2, 2},
+                                   Pool2dShape{2, 14, 14, 64, 2, 2, 2, 2}, Pool2dShape{3, 9, 7, 20, 2, 2, 2, 2},
+                                   Pool2dShape{2, 6, 5, 40, 2, 2, 1, 1}, Pool2dShape{2, 9, 11, 20, 3, 3, 2, 2}}) {
+        testPool2d(rng, s, path, pool);
+        cases++;
+      }
+      std::uniform_int_distribution<int> wDist(1, 4), hDist(1, 12), c2Dist(1, 40);
+      for (int i = 0; i < 60; i++) {
+        Pool2dShape s{bDist(rng), hDist(rng), hDist(rng), c2Dist(rng), wDist(rng), wDist(rng), sDist(rng), sDist(rng)};
+        if (i % 2 == 0) s.kHeight = s.kWidth = 2;
+        if (i % 4 == 0) s.strideHeight = s.strideWidth = 2;
+        testPool2d(rng, s, path, pool);
+        cases++;
+      }
     }
   }
   std::printf("%d passed, %d failed\n", cases - failures, failures);
