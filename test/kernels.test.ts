@@ -293,6 +293,8 @@ describe.each(variants)('$label', ({ backend, setup }) => {
       [130, 32],
       [3, 5],
       [300, 70],
+      [131, 256],
+      [33, 784],
     ];
     for (const [rows, cols] of shapes) {
       const x = randomArray(rows * cols);
@@ -302,8 +304,15 @@ describe.each(variants)('$label', ({ backend, setup }) => {
         for (let r = 0; r < rows; r++) sum += x[r * cols + c];
         return sum;
       });
+      // Off the blocked path each column adds its rows one at a time in float32, in order.
+      const rowByRow = Float32Array.from(out, (v, c) => {
+        let sum = v;
+        for (let r = 0; r < rows; r++) sum = Math.fround(sum + x[r * cols + c]);
+        return sum;
+      });
       backend.sumRows(x, rows, cols, out);
       expectClose(out, want, rows, `sumRows ${rows}x${cols}`);
+      if (cols >= 32 || rows < 128) expect({ rows, cols, out: Array.from(out) }).toEqual({ rows, cols, out: Array.from(rowByRow) });
     }
   });
 
