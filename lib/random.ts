@@ -39,10 +39,10 @@ export class Rng {
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
       return (z ^ (z >>> 16)) >>> 0;
     };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
+    this.s0 = next() | 0;
+    this.s1 = next() | 0;
+    this.s2 = next() | 0;
+    this.s3 = next() | 0;
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
     this.spareNormal = null;
   }
@@ -75,7 +75,7 @@ export class Rng {
     if (spare !== null && (typeof spare !== 'number' || !Number.isFinite(spare))) {
       throw new RangeError(`Rng.setState: spareNormal must be null or a finite number, got ${JSON.stringify(spare)}`);
     }
-    [this.s0, this.s1, this.s2, this.s3] = s;
+    [this.s0, this.s1, this.s2, this.s3] = s.map((w) => w | 0);
     this.spareNormal = spare;
   }
 
@@ -136,7 +136,7 @@ export class Rng {
 }
 
 function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
+  return (x << k) | (x >>> (32 - k));
 }
 
 let shared = new Rng();
