@@ -117,55 +117,18 @@ void maxForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int32_t
 
 // pool2d.cc's maxBackwardSideBySide (see there) with V::kLanes channels at a time: each pixel of
 // a window keeps its window's gradient in the lanes whose argmax names it, +0 elsewhere (the
-// same bits as the plain loop's mask), and the matches are counted per lane. A ragged last
-// vector is stored whole when the lanes past it stay inside the sample's dx: every position
-// after it there is written later, by a later pixel or by the clearing of the row's tail or of
-// the rows past the last window.
-template <typename V>
+// same bits as the plain loop's mask), and the matches are counted per lane. Whole vectors of
+// channels first, then the ragged last one, so the lane masks are made once a sample. A ragged
+// vector is stored masked where that is cheap (V::kCheapMaskedStores); elsewhere it is stored
+// whole when the lanes past it stay inside the sample's dx: every position after it there is
+// written later, by a later pixel or by the clearing of the row's tail or of the rows past the
+// last window. Window > 0 compiles the loop for Window × Window windows (the table's 2×2 entry):
+// with the window's loops of run-time length, LeNet's first pooling took about 1.15x as long.
+template <typename V, int Window = 0>
 int64_t maxBackwardSideBySide2dV(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
-  const int64_t covered = ow * s.kWidth * chan;  // the floats of a row that lie in some window
-  const int64_t row = s.width * chan;
-  const int64_t sampleEnd = (b + 1) * s.height * row;
-  auto hits = V::set1i(0);
-  for (int64_t oy = 0; oy < oh; oy++)
-    for (int64_t ky = 0; ky < s.kHeight; ky++) {
-      const int64_t rowStart = (b * s.height + oy * s.kHeight + ky) * row;
-      for (int64_t ox = 0; ox < ow; ox++) {
-        const int64_t out = ((b * oh + oy) * ow + ox) * chan;
-        for (int64_t kx = 0; kx < s.kWidth; kx++) {
-          const int64_t index = rowStart + (ox * s.kWidth + kx) * chan;
-          for (int64_t c = 0; c < chan; c += V::kLanes) {
-            const auto here = V::addi(V::set1i(static_cast<int32_t>(index + c)), V::iota());
-            const auto valid = V::firstLanes(chan - c);
-            const bool full = chan - c >= V::kLanes;
-            const auto hit = full ? V::equal(V::loadi(argmax + out + c), here)
-                                  : V::equalWhere(valid, V::loadFirsti(valid, argmax + out + c), here);
-            const auto d = full ? V::keep(hit, V::load(dy + out + c)) : V::loadFirst(hit, dy + out + c);
-            hits = V::countHits(hits, hit);
-            if (index + c + V::kLanes <= sampleEnd) {
-              V::store(dx + index + c, d);
-            } else {
-              V::storeFirst(dx + index + c, valid, d);
-            }
-          }
-        }
-      }
-      std::memset(dx + rowStart + covered, 0, (row - covered) * sizeof(float));
-    }
-  const int64_t coveredRows = oh * s.kHeight;
-  std::memset(dx + (b * s.height + coveredRows) * row, 0, (s.height - coveredRows) * row * sizeof(float));
-  return V::totalCount(hits);
-}
-
-// maxBackwardSideBySide2dV for 2×2 windows at stride 2, the window's loops unrolled and, for
-// up to V::kLanes channels (one vector a pixel), the lane mask hoisted out of them. A ragged
-// vector is stored masked where that is cheap, else whole as maxBackwardSideBySide2dV explains; a
-// pixel is stored before the next, which overwrites the lanes past chan.
-template <typename V>
-int64_t maxBackwardSideBySide2x2V(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
-  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
-  const int64_t covered = ow * 2 * chan;
+  const int64_t kHeight = Window > 0 ? Window : s.kHeight, kWidth = Window > 0 ? Window : s.kWidth;
+  const int64_t covered = ow * kWidth * chan;  // the floats of a row that lie in some window
   const int64_t row = s.width * chan;
   const int64_t sampleEnd = (b + 1) * s.height * row;
   auto hits = V::set1i(0);
@@ -181,34 +144,38 @@ int64_t maxBackwardSideBySide2x2V(const Pool2dShape& s, const float* dy, const i
     else
       V::storeFirst(dx + pixel + c, valid, V::keep(hit, g));
   };
+  // Up to V::kLanes channels (LeNet's 6 on AVX-512) take one call a pixel, outside the loop over
+  // vectors: through that loop, LeNet's first pooling took about 1.3x as long.
   const bool oneVector = chan <= V::kLanes;
-  const auto firstVector = V::firstLanes(chan), lastVector = V::firstLanes(chan % V::kLanes);
+  const auto firstLanes = V::firstLanes(chan), allLanes = V::firstLanes(V::kLanes);
+  const auto lastLanes = V::firstLanes(chan % V::kLanes);
   for (int64_t oy = 0; oy < oh; oy++)
-    for (int64_t ky = 0; ky < 2; ky++) {
-      const int64_t rowStart = (b * s.height + oy * 2 + ky) * row;
-      const int64_t outRow = (b * oh + oy) * ow * chan;
-      for (int64_t p = 0; p < 2 * ow; p++) {
-        const int64_t pixel = rowStart + p * chan, out = outRow + (p >> 1) * chan;
-        if (oneVector) {
-          pixelVector(pixel, out, 0, firstVector, chan == V::kLanes);
-        } else {
-          int64_t c = 0;
-          for (; c + V::kLanes <= chan; c += V::kLanes) pixelVector(pixel, out, c, firstVector, true);
-          if (c < chan) pixelVector(pixel, out, c, lastVector, false);
+    for (int64_t ky = 0; ky < kHeight; ky++) {
+      const int64_t rowStart = (b * s.height + oy * kHeight + ky) * row;
+      int64_t pixel = rowStart, out = (b * oh + oy) * ow * chan;
+      for (int64_t ox = 0; ox < ow; ox++, out += chan)
+        for (int64_t kx = 0; kx < kWidth; kx++, pixel += chan) {
+          if (oneVector) {
+            pixelVector(pixel, out, 0, firstLanes, chan == V::kLanes);
+          } else {
+            int64_t c = 0;
+            for (; c + V::kLanes <= chan; c += V::kLanes) pixelVector(pixel, out, c, allLanes, true);
+            if (c < chan) pixelVector(pixel, out, c, lastLanes, false);
+          }
         }
-      }
       std::memset(dx + rowStart + covered, 0, (row - covered) * sizeof(float));
     }
-  const int64_t coveredRows = oh * 2;
+  const int64_t coveredRows = oh * kHeight;
   std::memset(dx + (b * s.height + coveredRows) * row, 0, (s.height - coveredRows) * row * sizeof(float));
   return V::totalCount(hits);
 }
 
-// The kernel table of a path, each loop its own function (GCC, inlining the general loop into a
-// dispatcher beside the 2×2 one, made the general one about 20 % slower).
+// The kernel table of a path, each loop its own function (GCC, inlining the general forward loop
+// into a dispatcher beside the 2×2 one, made the general one about 20 % slower); the backward
+// pass's 2×2 entry is its general loop compiled for that window.
 template <typename V>
 Pool2dKernels pool2dKernelsV() {
-  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2SampleV<V>, maxBackwardSideBySide2x2V<V>};
+  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2SampleV<V>, maxBackwardSideBySide2dV<V, 2>};
 }
 
 }  // namespace
