@@ -83,9 +83,10 @@ struct WindowRowPlan {
   // The padded dx: paddedHeight · paddedWidth · chanIn floats and a tail the last run's
   // rounded-up vectors reach.
   int64_t paddedFloats = 0;
-  // The order in which a row's outputs add their runs (outWidth entries): neighbours' runs
-  // overlap, and a run read back while the store of the one before is in flight stalls, so
-  // outputs are taken every `apart`-th, apart the fewest whose runs do not overlap.
+  // The order in which a row's outputs add their runs, where blocks run along the rows
+  // (outWidth entries): neighbours' runs overlap, and a run read back while the store of the
+  // one before is in flight stalls, so outputs are taken every `apart`-th, apart the fewest
+  // whose runs do not overlap.
   const int64_t* order = nullptr;
 };
 constexpr int64_t kRowVectorsMax = 4;

@@ -354,10 +354,10 @@ void oneChannelWeightGradientSampleV(const OneChannelPlan& plan, const float* x,
 
 // ---- The input gradient by window rows (WindowRowPlan in conv2d.h) ---------------------
 //
-// A block is Pixels outputs of one row (in plan.order) × Vectors vectors of their runs; its sums,
-// one row of weights and a broadcast gradient stay in registers (Pixels · Vectors + Vectors + 1
-// of them: AVX2 and NEON fill 16 of their registers; AVX-512 keeps 24 sums in its 32, for
-// Pixels + Vectors loads a step, at most 12 pixels, whose gradients each need a pointer).
+// A block is Pixels outputs × Vectors vectors of their runs; its sums, one row of weights and a
+// broadcast gradient stay in registers (Pixels · Vectors + Vectors + 1 of them: AVX2 and NEON
+// fill 16 of their registers; AVX-512 keeps 24 sums in its 32, for Pixels + Vectors loads a
+// step, at most 12 pixels, whose gradients each need a pointer).
 template <typename V, int Vectors>
 constexpr int kPixelsFor = V::kBlockSums >= 24 ? std::min(12, V::kBlockSums / Vectors)
                            : Vectors == 1      ? 8
@@ -365,14 +365,34 @@ constexpr int kPixelsFor = V::kBlockSums >= 24 ? std::min(12, V::kBlockSums / Ve
                            : Vectors == 3      ? 3
                                                : 2;
 
-// Outputs ox[0 .. Pixels) of row oy: for each kernel row, every run summed over the output
-// channels from zero, then added to the padded dx, pixel after pixel.
+// The block's outputs: Pixels of one output column, (oy0 + p, ox), or of one row, (oy0,
+// order[p]). Each adds its runs to dx with a load and a store, and a load that overlaps a store
+// still in flight waits for it. Down a column no two runs of a kernel row share a dx row; along
+// a row, neighbours' runs overlap unless taken `apart` (WindowRowPlan::order), which a row of
+// few outputs cannot avoid: LeNet's second layer (8 outputs a row, 32-float runs 6 floats apart)
+// spent half its input gradient on these adds. Columns unless the output is wider than high
+// with columns too short to fill a block.
+struct PixelBlock {
+  bool down;  // a column of outputs from (oy0, ox0), else a row in `order`
+  int64_t oy0, ox0;
+  const int64_t* order;  // the row's outputs, when not down
+  int64_t outputRow(int p) const { return down ? oy0 + p : oy0; }
+  int64_t outputColumn(int p) const { return down ? ox0 : order[p]; }
+};
+
+// The block's outputs: for each kernel row, every run summed over the output channels from
+// zero, then added to the padded dx, pixel after pixel.
 template <typename V, int Pixels, int Vectors>
-void inputGradientPixels(const WindowRowPlan& plan, const float* dyb, int64_t oy, const int64_t* ox, float* padded) {
+void inputGradientPixels(const WindowRowPlan& plan, const float* dyb, const PixelBlock& block, float* padded) {
   const Conv2dShape& s = *plan.s;
   const int64_t co = s.chanOut, ci = s.chanIn, ow = s.outWidth(), runFloats = plan.runVectors * V::kLanes;
   const float* gradients[Pixels];
-  for (int p = 0; p < Pixels; p++) gradients[p] = dyb + (oy * ow + ox[p]) * co;
+  float* runs[Pixels];
+  for (int p = 0; p < Pixels; p++) {
+    gradients[p] = dyb + (block.outputRow(p) * ow + block.outputColumn(p)) * co;
+    runs[p] =
+        padded + (block.outputRow(p) * s.strideHeight * plan.paddedWidth + block.outputColumn(p) * s.strideWidth) * ci;
+  }
   const auto lastLanes = V::firstLanes(s.kWidth * ci - (Vectors - 1) * V::kLanes);
   for (int64_t ky = 0; ky < s.kHeight; ky++) {
     typename V::F acc[Pixels][Vectors];
@@ -392,7 +412,7 @@ void inputGradientPixels(const WindowRowPlan& plan, const float* dyb, int64_t oy
     // The last vector's lanes past the run hold 0 · dy, which is NaN for an infinite dy: kept
     // out of the neighbouring pixels they overlap.
     for (int p = 0; p < Pixels; p++) {
-      float* run = padded + ((oy * s.strideHeight + ky) * plan.paddedWidth + ox[p] * s.strideWidth) * ci;
+      float* run = runs[p] + ky * plan.paddedWidth * ci;
       acc[p][Vectors - 1] = V::keep(lastLanes, acc[p][Vectors - 1]);
       for (int v = 0; v < Vectors; v++) V::store(run + v * V::kLanes, V::add(V::load(run + v * V::kLanes), acc[p][v]));
     }
@@ -403,10 +423,18 @@ template <typename V, int Vectors>
 void inputGradientRows(const WindowRowPlan& plan, const float* dyb, float* padded) {
   const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth();
   constexpr int64_t kPixels = kPixelsFor<V, Vectors>;
+  if (std::min(oh, kPixels) >= std::min(ow, kPixels)) {
+    for (int64_t ox = 0; ox < ow; ox++)
+      for (int64_t i = 0; i < oh; i += kPixels)
+        inBlocks<kPixels>(i, std::min(kPixels, oh - i), [&](auto size, int64_t first) {
+          inputGradientPixels<V, decltype(size)::value, Vectors>(plan, dyb, {true, first, ox, nullptr}, padded);
+        });
+    return;
+  }
   for (int64_t oy = 0; oy < oh; oy++)
     for (int64_t i = 0; i < ow; i += kPixels)
       inBlocks<kPixels>(i, std::min(kPixels, ow - i), [&](auto size, int64_t first) {
-        inputGradientPixels<V, decltype(size)::value, Vectors>(plan, dyb, oy, plan.order + first, padded);
+        inputGradientPixels<V, decltype(size)::value, Vectors>(plan, dyb, {false, oy, 0, plan.order + first}, padded);
       });
 }
 

@@ -240,6 +240,13 @@ int main() {
         testConv(rng, Conv2dShape{1, 4, width + 2, 2 + width % 11, width % 2 ? 20 : 7, 3, 3, 1, 1, 0, 0}, path, pool);
         cases += 1;
       }
+      // Every output height up to 30 on a narrow image: the input gradient's window-row blocks
+      // then run down the output's columns, each block size of inBlocks on every path.
+      for (int64_t height = 1; threads == 1 && height <= 30; height++) {
+        testConv(rng, Conv2dShape{1, height + 2, 5, 2 + height % 11, height % 2 ? 20 : 7, 3, 3, 1, 1, 0, 0}, path,
+                 pool);
+        cases += 1;
+      }
       // An input gradient whose turned kernel's blocks pass 64 KB on every path (up to 256 KB).
       testConv(rng, Conv2dShape{2, 6, 5, 96, 128, 3, 3, 1, 1, 1, 1}, path, pool);
       cases += 8;
