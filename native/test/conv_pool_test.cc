@@ -391,6 +391,12 @@ int main() {
         testPool2d(rng, s, path, pool);
         cases++;
       }
+      // 2×2 windows on either side of 8 channels: on AVX-512 up to 8 take AVX2's vectors.
+      for (int64_t chan : {1, 3, 5, 7, 8, 9, 15, 16, 17}) {
+        testPool2d(rng, Pool2dShape{2, 7, 9, chan, 2, 2, 2, 2}, path, pool);
+        testPool2d(rng, Pool2dShape{2, 6, 6, chan, 2, 2, 1, 1}, path, pool);
+        cases += 2;
+      }
       std::uniform_int_distribution<int> wDist(1, 4), hDist(1, 12), c2Dist(1, 40);
       for (int i = 0; i < 60; i++) {
         Pool2dShape s{bDist(rng), hDist(rng), hDist(rng), c2Dist(rng), wDist(rng), wDist(rng), sDist(rng), sDist(rng)};
