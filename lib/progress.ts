@@ -129,6 +129,7 @@ function restoreTerminal(): void {
  */
 function onSignal(signal: NodeJS.Signals): void {
   restoreTerminal();
+  uninstallHandlers(); // also when the last bar stopped after the signal arrived (see stop)
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
 
@@ -139,6 +140,9 @@ function installHandlers(): void {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('exit', restoreTerminal);
+}
+function uninstallWhenIdle(): void {
+  if (drawing.size === 0) uninstallHandlers();
 }
 function uninstallHandlers(): void {
   if (!installed) return;
@@ -231,6 +235,9 @@ export class TerminalProgress {
     this.bar.stop();
     this.bar = null;
     drawing.delete(this);
-    if (drawing.size === 0) uninstallHandlers();
+    // The handlers stay until the event loop has run once more. A signal that reached the process
+    // while the bar drew is handed to JavaScript only then, and removing the last listener
+    // before would drop it: a Ctrl-C typed as an epoch ends was lost, and training went on.
+    if (drawing.size === 0) setImmediate(uninstallWhenIdle);
   }
 }

@@ -5,6 +5,7 @@
  */
 import { fit } from '../lib/train';
 import { Logger } from '../lib/logger';
+import { TerminalProgress } from '../lib/progress';
 import { Sequential, Linear, ReLU } from '../lib/nn';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { SGD } from '../lib/optim';
@@ -31,4 +32,18 @@ async function run(): Promise<void> {
   process.stdout.write('finished\n');
 }
 
-void run();
+/**
+ * With `signal-at-stop`: a SIGINT that reaches the process while a bar draws, and the bar stops
+ * before the event loop has handed the signal to JavaScript (an epoch ending just after Ctrl-C).
+ * The process must still die of it.
+ */
+function signalAtStop(): void {
+  const bar = new TerminalProgress();
+  bar.start(10, 1, 1, 2);
+  process.kill(process.pid, 'SIGINT');
+  bar.stop();
+  setTimeout(() => process.stdout.write('survived\n'), 300);
+}
+
+if (process.argv.includes('signal-at-stop')) signalAtStop();
+else void run();

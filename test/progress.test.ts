@@ -210,4 +210,11 @@ describe('in an 80-column terminal', () => {
     expect(out.lastIndexOf('\x1b[?7h')).toBeGreaterThan(out.lastIndexOf('\x1b[?7l'));
     expect(code).toBe(130); // died of SIGINT (script -e reports 128 + 2), as without a handler
   });
+
+  ptyTest('a Ctrl-C that arrives as the bar stops still ends the process', async () => {
+    const { out, code } = await inTerminal([...tsFile(path.join(__dirname, 'progress-child.ts')), 'signal-at-stop'], false);
+    expect(out).not.toContain('survived');
+    expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
+    expect(code).toBe(130);
+  });
 });
