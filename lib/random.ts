@@ -79,6 +79,29 @@ export class Rng {
     this.spareNormal = spare;
   }
 
+  /**
+   * Copies the four state words into `words`, for a kernel that draws from the same stream in
+   * bulk (Dropout's mask); {@link readWords} takes them back. The cached normal stays here.
+   * @internal
+   */
+  writeWords(words: Int32Array): void {
+    words[0] = this.s0;
+    words[1] = this.s1;
+    words[2] = this.s2;
+    words[3] = this.s3;
+  }
+
+  /**
+   * Takes back the state words a bulk kernel advanced (see {@link writeWords}).
+   * @internal
+   */
+  readWords(words: Int32Array): void {
+    this.s0 = words[0] | 0;
+    this.s1 = words[1] | 0;
+    this.s2 = words[2] | 0;
+    this.s3 = words[3] | 0;
+  }
+
   /** A uniformly distributed unsigned 32-bit integer. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

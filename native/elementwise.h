@@ -58,6 +58,12 @@ void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, flo
 void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
               float weightDecay, int64_t step, KernelPath path);
 
+// Inverted dropout drawn from xoshiro128**, lib/random.ts's Rng, whose four state words `state`
+// holds and advances: the i-th draw u drops x[i] when u / 2^32 < p, compared in double as
+// Rng.uniform() < p is, so the mask is the one the Rng would draw. factors[i] = dropped ? 0 :
+// keep; y[i] = x[i] · factors[i] (y may be x).
+void dropoutForward(const float* x, float* factors, float* y, int32_t* state, int64_t n, double p, float keep);
+
 // Index of the first NaN or ±Infinity in x, or -1 when all n values are finite.
 int64_t nonFiniteIndex(const float* x, int64_t n, KernelPath path);
 

@@ -102,6 +102,12 @@ class Args {
     return f;
   }
 
+  // A scalar the kernel keeps as a double (any number, infinities and NaN included).
+  double float64(size_t i, const char* name) const {
+    if (!info_[i].IsNumber()) throwType(msg::notNumber(fn_, name, describe(info_[i])));
+    return info_[i].As<Napi::Number>().DoubleValue();
+  }
+
   // A size: an integer in [min, 2^31-1]. NaN, Infinity and fractions are rejected.
   int64_t size(size_t i, const char* name, int64_t min = 0) const {
     if (!info_[i].IsNumber()) throwType(msg::notNumber(fn_, name, describe(info_[i])));

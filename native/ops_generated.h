@@ -1239,6 +1239,38 @@ struct AdamStepCall {
   }
 };
 
+// dropoutForward(x, factors, y, state, n, p, keep)
+struct DropoutForwardCall {
+  static constexpr const char* kName = "dropoutForward";
+  Args::F32 x{};
+  Args::F32 factors{};
+  Args::F32 y{};
+  Args::I32 state{};
+  int64_t n;
+  double p;
+  float keep;
+  int64_t stateWords;
+  explicit DropoutForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 7);
+    x = args.float32(0, "x");
+    factors = args.float32(1, "factors");
+    y = args.float32(2, "y");
+    state = args.int32(3, "state");
+    n = args.size(4, "n");
+    p = args.float64(5, "p");
+    keep = args.number(6, "keep");
+    stateWords = 4;
+    args.needLength("x", x.length, n);
+    args.needLength("factors", factors.length, n);
+    args.needLength("y", y.length, n);
+    args.needLength("state", state.length, stateWords);
+    checkDisjoint(args, {region("x", x, n, false), region("factors", factors, n, true), region("y", y, n, true), region("state", state, stateWords, true)}, {{"y", "x"}});
+  }
+  void runKernel(KernelPath, ThreadPool*) {
+    if (n > 0) dropoutForward(x.data, factors.data, y.data, state.data, n, p, keep);
+  }
+};
+
 // nonFiniteIndex(x, n)
 struct NonFiniteIndexCall {
   static constexpr const char* kName = "nonFiniteIndex";
@@ -1423,6 +1455,6 @@ struct BatchNormBackwardCall {
 };
 
 // X(CallStruct) for every entry point, in table order.
-#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
+#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(DropoutForwardCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
 
 }  // namespace neurone

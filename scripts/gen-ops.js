@@ -91,6 +91,7 @@ function derivedExpr(d, lang) {
   if (d.pick) return `${d.pick[0]} ? ${d.pick[1]} : ${d.pick[2]}`;
   if (d.span) return `matrixSpan(${d.span.join(', ')})`;
   if (d.atLeastOne) return lang === 'cpp' ? `(${d.atLeastOne} < 1 ? 1 : ${d.atLeastOne})` : `Math.max(1, ${d.atLeastOne})`;
+  if (d.constant !== undefined) return String(d.constant);
   throw new Error(`unknown derived size ${JSON.stringify(d)}`);
 }
 
@@ -98,7 +99,7 @@ function checkTable() {
   for (const [name, op] of Object.entries(OPS)) {
     const known = new Set(op.args.map((a) => a.name));
     for (const d of op.derived ?? []) {
-      const uses = d.product ?? d.window ?? d.padded ?? d.pick ?? d.span ?? [d.atLeastOne];
+      const uses = d.product ?? d.window ?? d.padded ?? d.pick ?? d.span ?? (d.constant !== undefined ? [] : [d.atLeastOne]);
       for (const u of uses) if (!known.has(u)) throw new Error(`${name}: derived ${d.name} uses ${u} before it is defined`);
       known.add(d.name);
     }
@@ -132,6 +133,9 @@ function opCpp(name, op) {
     } else if (a.kind === 'number') {
       members.push(`float ${a.name};`);
       body.push(`${a.name} = args.number(${i}, ${q});`);
+    } else if (a.kind === 'f64') {
+      members.push(`double ${a.name};`);
+      body.push(`${a.name} = args.float64(${i}, ${q});`);
     } else if (a.kind === 'activation') {
       members.push(`Activation ${a.name};`);
       body.push(`${a.name} = static_cast<Activation>(args.code(${i}, ${q}, kActivationMax));`);
@@ -253,7 +257,7 @@ function opsCpp() {
 const tsType = (a) => {
   if (a.kind === 'bool') return 'boolean';
   if (a.kind === 'activation') return 'Activation';
-  if (a.kind === 'size' || a.kind === 'number') return 'number';
+  if (a.kind === 'size' || a.kind === 'number' || a.kind === 'f64') return 'number';
   return `${a.kind === 'f32' ? 'Float32Array' : 'Int32Array'}${a.nullable ? ' | null' : ''}`;
 };
 
@@ -264,6 +268,7 @@ function opTs(name, op) {
     if (a.kind === 'bool') body.push(`checkBoolean(fn, ${q}, ${a.name});`);
     else if (a.kind === 'size') body.push(`checkSize(fn, ${q}, ${a.name}${a.min ? `, ${a.min}` : ''});`);
     else if (a.kind === 'number') body.push(`checkNumber(fn, ${q}, ${a.name});`);
+    else if (a.kind === 'f64') body.push(`checkFloat64(fn, ${q}, ${a.name});`);
     else if (a.kind === 'activation') body.push(`checkCode(fn, ${q}, ${a.name}, ${ACTIVATION_MAX});`);
     else {
       const check = a.kind === 'f32' ? 'checkFloat32Array' : 'checkInt32Array';
@@ -317,6 +322,7 @@ function opsTs() {
     'checkCode',
     'checkDisjoint',
     'checkFloat32Array',
+    'checkFloat64',
     'checkInt32Array',
     'checkInt32Index',
     'checkLength',

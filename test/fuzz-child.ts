@@ -552,6 +552,16 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
       desc: [],
     };
   },
+  dropoutForward(r) {
+    const n = dim(r, 40, 300);
+    const p = r.pick([0, 0.3, 0.5, r.uniform(0, 1), 1, NaN]);
+    // Any state words, all zero included (the kernel draws whatever they give).
+    const state = i32(r, 4, () => r.pick([0, 1, -1, r.int(-(2 ** 31), 2 ** 31 - 1)]));
+    return {
+      args: [f32(r, n, r.bool() ? 'extreme' : 'rand'), f32(r, n), f32(r, n), state, n, p, r.pick([1 / (1 - 0.3), 2, 1, Infinity])],
+      desc: [],
+    };
+  },
   nonFiniteIndex(r) {
     const n = dim(r, 40, 300);
     const x = f32(r, n);

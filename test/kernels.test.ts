@@ -145,6 +145,49 @@ describe.each(variants)('$label', ({ backend, setup }) => {
     }
   });
 
+  test("dropoutForward draws the Rng's own mask, bit for bit, and advances its state as the Rng would", () => {
+    for (const [n, p] of [
+      [1, 0.5],
+      [1000, 0.3],
+      [4099, 0.25],
+      [64, 0],
+      [64, 0.999999],
+      [300, NaN],
+    ] as const) {
+      const keep = 1 / (1 - p);
+      const x = new Float32Array(n).map(() => rng.normal());
+      x[0] = Infinity;
+      if (n > 2) [x[1], x[2]] = [NaN, -0];
+      const source = new Rng(n);
+      const state = new Int32Array(4);
+      source.writeWords(state);
+      const factors = new Float32Array(n).fill(7);
+      const y = new Float32Array(n);
+      backend.dropoutForward(x, factors, y, state, n, p, keep);
+      const twin = new Rng(n);
+      for (let i = 0; i < n; i++) {
+        const factor = twin.uniform() < p ? 0 : Math.fround(keep);
+        if (!Object.is(factors[i], factor) || !Object.is(y[i], Math.fround(x[i] * factor))) {
+          throw new Error(`n ${n}, p ${p}, [${i}]: factor ${factors[i]}, y ${y[i]}; the Rng gives ${factor}, ${x[i] * factor}`);
+        }
+      }
+      const after = new Int32Array(4);
+      twin.writeWords(after);
+      expect(Array.from(state)).toEqual(Array.from(after));
+      // In place (y is x), from the same state: the same values.
+      const inPlace = x.slice();
+      source.writeWords(state);
+      backend.dropoutForward(inPlace, new Float32Array(n), inPlace, state, n, p, keep);
+      expect(inPlace.every((v, i) => Object.is(v, y[i]))).toBe(true);
+    }
+    // An infinite keep stays in the kept places; the dropped ones are +0.
+    const state = new Int32Array([1, 2, 3, 4]);
+    const factors = new Float32Array(200);
+    backend.dropoutForward(new Float32Array(200).fill(1), factors, new Float32Array(200), state, 200, 0.5, Infinity);
+    expect(factors.every((f) => Object.is(f, 0) || f === Infinity)).toBe(true);
+    expect(factors.some((f) => f === 0) && factors.some((f) => f === Infinity)).toBe(true);
+  });
+
   test('sgemm 1x1x1, k = 0 and large blocked shapes', () => {
     const cases: GemmCase[] = [
       { transA: false, transB: false, m: 1, n: 1, k: 1, alpha: 1, beta: 0, offA: 0, offB: 0, offC: 0, lda: 1, ldb: 1, ldc: 1 },

@@ -10,6 +10,7 @@ import { Activation, Backend, windowCount } from './types';
 import { msg } from './messages.generated';
 import * as check from './ops.generated';
 import { batchNormStatistics, batchNormForward, batchNormBackward } from './js-batchnorm';
+import { Rng } from '../random';
 
 function sgemm(
   transA: boolean,
@@ -974,6 +975,28 @@ function nonFiniteIndex(x: Float32Array, n: number): number {
   return -1;
 }
 
+function dropoutForward(
+  x: Float32Array,
+  factors: Float32Array,
+  y: Float32Array,
+  state: Int32Array,
+  n: number,
+  p: number,
+  keep: number,
+): void {
+  check.checkDropoutForward(x, factors, y, state, n, p, keep);
+  // The Rng's own draws, from the words the addon would advance.
+  const rng = new Rng();
+  rng.readWords(state);
+  const kept = Math.fround(keep);
+  for (let i = 0; i < n; i++) {
+    const factor = rng.uniform() < p ? 0 : kept;
+    factors[i] = factor;
+    y[i] = x[i] * factor;
+  }
+  rng.writeWords(state);
+}
+
 /** The pure-TypeScript backend. */
 export const jsBackend: Backend = {
   name: 'js',
@@ -1004,6 +1027,7 @@ export const jsBackend: Backend = {
   sgdStep,
   adamStep,
   nonFiniteIndex,
+  dropoutForward,
   binaryCrossEntropy,
   batchNormStatistics,
   batchNormForward,

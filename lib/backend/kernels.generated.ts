@@ -151,6 +151,14 @@ export interface BackendKernels {
   adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
 
   /**
+   * Inverted dropout drawn from xoshiro128** (lib/random.ts's Rng), whose four state words state
+   * holds and advances: for each i in order, the next 32-bit output u drops x[i] when u / 2^32 < p
+   * (compared in double, as Rng.uniform() < p is), factors[i] = 0 then and keep (rounded to
+   * float32) otherwise, and y[i] = x[i] · factors[i].
+   */
+  dropoutForward(x: Float32Array, factors: Float32Array, y: Float32Array, state: Int32Array, n: number, p: number, keep: number): void;
+
+  /**
    * Index of the first NaN or ±Infinity among the first n values of x, or −1 when all are finite.
    */
   nonFiniteIndex(x: Float32Array, n: number): number;

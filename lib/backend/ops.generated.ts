@@ -7,7 +7,7 @@
  */
 import { Activation } from './ops';
 import { windowCount } from './types';
-import { checkAtLeast, checkBoolean, checkClassIndices, checkCode, checkDisjoint, checkFloat32Array, checkInt32Array, checkInt32Index, checkLength, checkNumber, checkSize, matrixSpan, sizeProduct, snapshot } from './validate';
+import { checkAtLeast, checkBoolean, checkClassIndices, checkCode, checkDisjoint, checkFloat32Array, checkFloat64, checkInt32Array, checkInt32Index, checkLength, checkNumber, checkSize, matrixSpan, sizeProduct, snapshot } from './validate';
 
 /** Checks the arguments of sgemm as the addon does; returns the derived sizes. */
 export function checkSgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: Float32Array, offsetA: number, lda: number, b: Float32Array, offsetB: number, ldb: number, beta: number, c: Float32Array, offsetC: number, ldc: number): { readonly aRows: number; readonly aCols: number; readonly bRows: number; readonly bCols: number; readonly minLda: number; readonly minLdb: number; readonly minLdc: number; readonly spanA: number; readonly spanB: number; readonly spanC: number; } {
@@ -708,6 +708,30 @@ export function checkAdamStep(w: Float32Array, g: Float32Array, m: Float32Array,
     { name: 'm', array: m, count: n, output: true },
     { name: 'v', array: v, count: n, output: true },
   ]);
+}
+
+/** Checks the arguments of dropoutForward as the addon does; returns the derived sizes. */
+export function checkDropoutForward(x: Float32Array, factors: Float32Array, y: Float32Array, state: Int32Array, n: number, p: number, keep: number): { readonly stateWords: number; } {
+  const fn = 'dropoutForward';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'factors', factors);
+  checkFloat32Array(fn, 'y', y);
+  checkInt32Array(fn, 'state', state);
+  checkSize(fn, 'n', n);
+  checkFloat64(fn, 'p', p);
+  checkNumber(fn, 'keep', keep);
+  const stateWords = 4;
+  checkLength(fn, 'x', x, n);
+  checkLength(fn, 'factors', factors, n);
+  checkLength(fn, 'y', y, n);
+  checkLength(fn, 'state', state, stateWords);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: n, output: false },
+    { name: 'factors', array: factors, count: n, output: true },
+    { name: 'y', array: y, count: n, output: true },
+    { name: 'state', array: state, count: stateWords, output: true },
+  ], [['y', 'x']]);
+  return { stateWords };
 }
 
 /** Checks the arguments of nonFiniteIndex as the addon does. */

@@ -17,7 +17,7 @@
  */
 
 /** What a JavaScript argument must be. */
-export type ArgKind = 'bool' | 'size' | 'number' | 'f32' | 'i32' | 'activation';
+export type ArgKind = 'bool' | 'size' | 'number' | 'f64' | 'f32' | 'i32' | 'activation';
 
 /** One argument of an entry point. */
 export interface ArgSpec {
@@ -50,7 +50,9 @@ export type Derived =
   /** Elements a (rows, cols) matrix with row stride ld spans from its first element. */
   | { readonly name: string; readonly span: readonly [rows: string, cols: string, ld: string] }
   /** max(1, size). */
-  | { readonly name: string; readonly atLeastOne: string };
+  | { readonly name: string; readonly atLeastOne: string }
+  /** A fixed count (a generator's state words). */
+  | { readonly name: string; readonly constant: number };
 
 /** One entry point. */
 export interface OpSpec {
@@ -133,6 +135,8 @@ export const ACTIVATION_MAX = Math.max(...Object.values(Activation));
 
 const size = (name: string, min = 0): ArgSpec => ({ name, kind: 'size', min });
 const num = (name: string): ArgSpec => ({ name, kind: 'number' });
+/** A number the kernel reads as a double: a probability compared with the exact draws of lib/random.ts. */
+const f64 = (name: string): ArgSpec => ({ name, kind: 'f64' });
 const f32In = (name: string, length: string, more: Partial<ArgSpec> = {}): ArgSpec => ({ name, kind: 'f32', length, ...more });
 const f32Out = (name: string, length: string, more: Partial<ArgSpec> = {}): ArgSpec => ({ name, kind: 'f32', length, out: true, ...more });
 
@@ -473,6 +477,21 @@ export const OPS = {
       num('weightDecay'),
       size('step', 1),
     ],
+  },
+  dropoutForward: {
+    doc: "Inverted dropout drawn from xoshiro128** (lib/random.ts's Rng), whose four state words state holds and advances: for each i in order, the next 32-bit output u drops x[i] when u / 2^32 < p (compared in double, as Rng.uniform() < p is), factors[i] = 0 then and keep (rounded to float32) otherwise, and y[i] = x[i] · factors[i].",
+    args: [
+      f32In('x', 'n'),
+      f32Out('factors', 'n'),
+      f32Out('y', 'n'),
+      { name: 'state', kind: 'i32', length: 'stateWords', out: true },
+      size('n'),
+      f64('p'),
+      num('keep'),
+    ],
+    derived: [{ name: 'stateWords', constant: 4 }],
+    inPlace: [['y', 'x']],
+    kernel: { unless0: 'n', path: false, pool: false },
   },
   nonFiniteIndex: {
     returns: 'number',

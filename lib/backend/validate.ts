@@ -32,6 +32,12 @@ export function checkNumber(fn: string, name: string, v: unknown): number {
   return v;
 }
 
+/** Checks a number argument the kernel reads as a double: any number, infinities and NaN included. */
+export function checkFloat64(fn: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(msg.notNumber(fn, name, describe(v)));
+  return v;
+}
+
 /** Checks a boolean argument. */
 export function checkBoolean(fn: string, name: string, v: unknown): boolean {
   if (typeof v !== 'boolean') throw new TypeError(msg.notBoolean(fn, name, describe(v)));
