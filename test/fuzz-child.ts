@@ -192,7 +192,7 @@ function fromTable(entry: OpName, v: Valid): Call {
   const spec: readonly ArgSpec[] = OPS[entry].args;
   const kinds = spec.map((a): Kind => {
     if (a.kind === 'f32' || a.kind === 'i32') return a.nullable ? `${a.kind}n` : a.kind;
-    return a.kind === 'number' ? 'num' : a.kind === 'bool' ? 'bool' : SIZE;
+    return a.kind === 'number' || a.kind === 'f64' ? 'num' : a.kind === 'bool' ? 'bool' : SIZE;
   });
   const outputs = [...(v.written ?? []), ...spec.flatMap((a, i) => (a.out ? [i] : []))];
   return { args: v.args, kinds, outputs, compare: true, desc: v.desc };
