@@ -1,6 +1,6 @@
 // 2-D max pooling with AVX-512 (-mavx512f/dq/bw/vl), 16 channels per register, and 2×2 windows
-// of up to 8 channels on AVX2's 8-lane vectors: pool2d_simd.h's loops. Reached solely through pool2dKernelsAvx512(),
-// which pool2d.cc calls only when the CPU has the instructions.
+// of up to 8 channels on AVX2's 8-lane vectors: pool2d_simd.h's loops. Reached solely through
+// pool2dKernelsAvx512(), which pool2d.cc calls only when the CPU has the instructions.
 #if defined(__AVX512F__)
 #include "pool2d_simd.h"
 
