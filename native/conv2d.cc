@@ -486,8 +486,14 @@ OneChannelPlan oneChannelPlan(const Conv2dShape& s, const Conv2dKernels& kernels
   //   output channels, kernel   1, 5×5   4, 5×5   6, 5×5   7, 5×5   8, 5×5   6, 3×3 pad 1   8, 3×3 pad 1
   //   AVX-512                   0.27     0.49     0.55              0.94     0.98           1.13
   //   AVX2                      0.29     0.72     0.98     1.21              1.47
-  // With fewer taps the copy of dy weighs more, hence the bound of kGridMaxChannels too.
-  plan.weightGradientAlongGrid = 2 * s.chanOut <= kernels.lanes && s.chanOut <= kGridMaxChannels;
+  // With fewer taps the copy of dy weighs more, hence the bound of kGridMaxChannels too. Since
+  // six channels are copied in registers (deinterleave6), a 5×5 kernel or larger pays along the
+  // grid on AVX2 with up to six channels as well: the grid form's time over the channel form's on
+  // an AMD Zen 5 core, AVX2 path, batch 32 (paired, median of 15): 6 channels 5×5 on 28×28 0.74,
+  // 16×16 padded 0.87, 5 channels 5×5 0.86; with 3×3 kernels it did not always (6 channels on
+  // 12×12 1.21, 5 channels on 28×28 1.09; 6 channels on 28×28 0.80).
+  const bool manyTaps = s.kHeight * s.kWidth >= 25;
+  plan.weightGradientAlongGrid = s.chanOut <= kGridMaxChannels && (2 * s.chanOut <= kernels.lanes || manyTaps);
   return plan;
 }
 

@@ -150,7 +150,6 @@ void forwardChannels(const OneChannelPlan& plan, const float* padded, const floa
   constexpr int64_t kBlock = kOneChannelVectorsFor<V> * V::kLanes;
   const Conv2dShape& s = *plan.s;
   const int64_t co = s.chanOut, wp = plan.paddedWidth, oh = s.outHeight(), ow = s.outWidth();
-  float sums[Channels][kBlock];
   for (int64_t q0 = 0; q0 < plan.gridPixels; q0 += kBlock) {
     typename V::F acc[Channels][kOneChannelVectorsFor<V>];
     for (int o = 0; o < Channels; o++)
@@ -166,19 +165,43 @@ void forwardChannels(const OneChannelPlan& plan, const float* padded, const floa
           for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++) acc[o][i] = V::fma(pixels[i], weight, acc[o][i]);
         }
       }
-    for (int o = 0; o < Channels; o++) {
-      const auto shift = bias ? V::set1(bias[c0 + o]) : V::zero();
-      for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++)
-        V::store(sums[o] + i * V::kLanes, bias ? V::add(acc[o][i], shift) : acc[o][i]);
-    }
+    if (bias)
+      for (int o = 0; o < Channels; o++) {
+        const auto shift = V::set1(bias[c0 + o]);
+        for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++) acc[o][i] = V::add(acc[o][i], shift);
+      }
     // Channels-last, run by run of one output row: the grid's extra columns, and its pixels
     // past the last output, dropped.
-    int64_t oy = q0 / wp, ox = q0 % wp;
-    for (int64_t j = 0; j < kBlock && oy < oh; j += wp - ox, ox = 0, oy++) {
-      const int64_t run = std::min(kBlock - j, ow - ox);
-      float* out = yb + (oy * ow + ox) * co + c0;
-      for (int64_t r = 0; r < run; r++, out += co)
-        for (int o = 0; o < Channels; o++) out[o] = sums[o][j + r];
+    if constexpr (Channels == 6) {
+      // Six channels are laid out pixel by pixel in registers (interleave6), and each pixel's
+      // or each run's floats copied whole.
+      alignas(64) float pixels[kBlock * 6];
+      for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++) {
+        const typename V::F planes[6] = {acc[0][i], acc[1][i], acc[2][i], acc[3][i], acc[4][i], acc[5][i]};
+        V::interleave6(planes, pixels + i * V::kLanes * 6);
+      }
+      int64_t oy = q0 / wp, ox = q0 % wp;
+      for (int64_t j = 0; j < kBlock && oy < oh; j += wp - ox, ox = 0, oy++) {
+        const int64_t run = std::min(kBlock - j, ow - ox);
+        if (run <= 0) continue;
+        float* out = yb + (oy * ow + ox) * co + c0;
+        if (co == 6) {
+          std::memcpy(out, pixels + j * 6, run * 6 * sizeof(float));
+        } else {
+          for (int64_t r = 0; r < run; r++) std::memcpy(out + r * co, pixels + (j + r) * 6, 6 * sizeof(float));
+        }
+      }
+    } else {
+      float sums[Channels][kBlock];
+      for (int o = 0; o < Channels; o++)
+        for (int64_t i = 0; i < kOneChannelVectorsFor<V>; i++) V::store(sums[o] + i * V::kLanes, acc[o][i]);
+      int64_t oy = q0 / wp, ox = q0 % wp;
+      for (int64_t j = 0; j < kBlock && oy < oh; j += wp - ox, ox = 0, oy++) {
+        const int64_t run = std::min(kBlock - j, ow - ox);
+        float* out = yb + (oy * ow + ox) * co + c0;
+        for (int64_t r = 0; r < run; r++, out += co)
+          for (int o = 0; o < Channels; o++) out[o] = sums[o][j + r];
+      }
     }
   }
 }
@@ -293,17 +316,30 @@ void gridWeightGradientChannels(const OneChannelPlan& plan, const float* padded,
 // Pixel by pixel with the channel count known to the compiler: a loop over a run-time count of
 // channels, or one channel at a time, took twice as long (a C++ probe on an Intel Xeon, LeNet's
 // 6 channels, batch 32: 43 us this way, 87-92 us those).
-template <int Channels>
+template <typename V, int Channels>
 void gradientsOnGrid(const OneChannelPlan& plan, const float* dy, int64_t b, int64_t c0, float* dyT) {
   const Conv2dShape& s = *plan.s;
   const int64_t co = s.chanOut, oh = s.outHeight(), ow = s.outWidth(), wp = plan.paddedWidth;
   const int64_t grid = plan.gridPixels;
   const float* source = dy + b * oh * ow * co + c0;
   float* rows = dyT + c0 * grid;
+  // Six channels of a row of at least a vector of pixels, in registers (deinterleave6): vector by
+  // vector, the last one overlapping the one before where the row is not whole vectors.
+  const bool inRegisters = Channels == 6 && co == 6 && ow >= V::kLanes;
   for (int64_t oy = 0; oy < oh; oy++) {
     float* out = rows + oy * wp;
-    for (int64_t ox = 0; ox < ow; ox++, source += co)
-      for (int c = 0; c < Channels; c++) out[c * grid + ox] = source[c];
+    if (inRegisters) {
+      for (int64_t ox = 0; ox < ow; ox += V::kLanes) {
+        const int64_t at = std::min(ox, ow - V::kLanes);
+        typename V::F planes[6];
+        V::deinterleave6(source + at * 6, planes);
+        for (int c = 0; c < 6; c++) V::store(out + c * grid + at, planes[c]);
+      }
+      source += ow * 6;
+    } else {
+      for (int64_t ox = 0; ox < ow; ox++, source += co)
+        for (int c = 0; c < Channels; c++) out[c * grid + ox] = source[c];
+    }
     // The dropped columns; past the last row's outputs, the tail to the grid's end.
     const int64_t end = oy + 1 < oh ? wp : grid - oy * wp;
     for (int c = 0; c < Channels; c++) std::fill(out + c * grid + ow, out + c * grid + end, 0.0f);
@@ -316,8 +352,9 @@ void gridWeightGradientSample(const OneChannelPlan& plan, const float* x, const 
   const Conv2dShape& s = *plan.s;
   padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, scratch);
   float* dyT = scratch + plan.paddedFloats;
-  inBlocks<kGridMaxChannels>(
-      0, s.chanOut, [&](auto size, int64_t first) { gradientsOnGrid<decltype(size)::value>(plan, dy, b, first, dyT); });
+  inBlocks<kGridMaxChannels>(0, s.chanOut, [&](auto size, int64_t first) {
+    gradientsOnGrid<V, decltype(size)::value>(plan, dy, b, first, dyT);
+  });
   for (int64_t c0 = 0; c0 < s.chanOut; c0 += kGridChannels<V>)
     inBlocks<kGridChannels<V>>(c0, std::min<int64_t>(kGridChannels<V>, s.chanOut - c0), [&](auto size, int64_t first) {
       gridWeightGradientChannels<V, decltype(size)::value>(plan, scratch, dyT, first, sums);

@@ -31,6 +31,10 @@
 //   kCheapMaskedStores: whether storeFirst costs about what store does (AVX-512's mask
 //   registers); AVX2's VMASKMOVPS costs AMD cores about a dozen cycles, NEON's goes lane by lane
 //   mantissa(x), exponent(x): x = m · 2^e, m in [1, 2), for x >= 0 (log)
+//   interleave6(planes, out): out[6p + c] = planes[c] lane p, for 6 vectors of one value per
+//   pixel (channels-last runs of 6 channels from per-channel vectors); deinterleave6(in, planes)
+//   the inverse. In-register shuffles: a scalar copy takes about a load, a store and an insert
+//   per float, as long as the 6 multiply-adds per pixel they surround
 //   inRegister(v): v, which the compiler must then hold in a register (GCC and Clang; a no-op
 //   elsewhere): a loaded vector used by a few multiply-adds is otherwise re-read by each of
 //   them as a memory operand, and a loop bound by loads pays for it
@@ -152,6 +156,51 @@ struct Avx2 {
   static M equal(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm256_and_si256(_mm256_cmpeq_epi32(a, b), valid); }
   static bool anyLane(M m) { return _mm256_movemask_ps(_mm256_castsi256_ps(m)) != 0; }
+
+  // Pixel p's pair (c, c + 1) is one 64-bit slot; the 8 pixels' 24 slots are 3p + pair. The
+  // in-lane unpacks give the pairs of pixels (0, 1 | 4, 5) and (2, 3 | 6, 7); per 128-bit lane a
+  // double shuffle makes [A0 B0], [C0 A1], [B1 C1] (A, B, C the three pairs), and the halves are
+  // then put in memory order.
+  static void interleave6(const F planes[6], float* out) {
+    __m256d pairs[2][3];
+    for (int j = 0; j < 3; j++) {
+      pairs[0][j] = _mm256_castps_pd(_mm256_unpacklo_ps(planes[2 * j], planes[2 * j + 1]));
+      pairs[1][j] = _mm256_castps_pd(_mm256_unpackhi_ps(planes[2 * j], planes[2 * j + 1]));
+    }
+    __m256d runs[2][3];  // [h][r]: run r of pixels (2h, 2h + 1) in lane 0, (2h + 4, 2h + 5) in lane 1
+    for (int h = 0; h < 2; h++) {
+      runs[h][0] = _mm256_shuffle_pd(pairs[h][0], pairs[h][1], 0x0);
+      runs[h][1] = _mm256_shuffle_pd(pairs[h][2], pairs[h][0], 0xa);
+      runs[h][2] = _mm256_shuffle_pd(pairs[h][1], pairs[h][2], 0xf);
+    }
+    // Memory order, 128 bits each: pixels 0-1 (runs[0] lane 0), 2-3 (runs[1] lane 0), 4-5, 6-7.
+    const __m256d order[6] = {
+        _mm256_permute2f128_pd(runs[0][0], runs[0][1], 0x20), _mm256_permute2f128_pd(runs[0][2], runs[1][0], 0x20),
+        _mm256_permute2f128_pd(runs[1][1], runs[1][2], 0x20), _mm256_permute2f128_pd(runs[0][0], runs[0][1], 0x31),
+        _mm256_permute2f128_pd(runs[0][2], runs[1][0], 0x31), _mm256_permute2f128_pd(runs[1][1], runs[1][2], 0x31)};
+    for (int k = 0; k < 6; k++) _mm256_storeu_pd(reinterpret_cast<double*>(out) + 4 * k, order[k]);
+  }
+  static void deinterleave6(const float* in, F planes[6]) {
+    __m256d order[6];
+    for (int k = 0; k < 6; k++) order[k] = _mm256_loadu_pd(reinterpret_cast<const double*>(in) + 4 * k);
+    __m256d runs[2][3];
+    runs[0][0] = _mm256_permute2f128_pd(order[0], order[3], 0x20);
+    runs[0][1] = _mm256_permute2f128_pd(order[0], order[3], 0x31);
+    runs[0][2] = _mm256_permute2f128_pd(order[1], order[4], 0x20);
+    runs[1][0] = _mm256_permute2f128_pd(order[1], order[4], 0x31);
+    runs[1][1] = _mm256_permute2f128_pd(order[2], order[5], 0x20);
+    runs[1][2] = _mm256_permute2f128_pd(order[2], order[5], 0x31);
+    __m256 pairs[2][3];
+    for (int h = 0; h < 2; h++) {
+      pairs[h][0] = _mm256_castpd_ps(_mm256_shuffle_pd(runs[h][0], runs[h][1], 0xa));
+      pairs[h][1] = _mm256_castpd_ps(_mm256_shuffle_pd(runs[h][0], runs[h][2], 0x5));
+      pairs[h][2] = _mm256_castpd_ps(_mm256_shuffle_pd(runs[h][1], runs[h][2], 0xa));
+    }
+    for (int j = 0; j < 3; j++) {
+      planes[2 * j] = _mm256_shuffle_ps(pairs[0][j], pairs[1][j], _MM_SHUFFLE(2, 0, 2, 0));
+      planes[2 * j + 1] = _mm256_shuffle_ps(pairs[0][j], pairs[1][j], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+  }
   // A set lane is -1: counted downwards, negated at the end.
   static I countHits(I counts, M m) { return _mm256_sub_epi32(counts, m); }
   static int64_t totalCount(I counts) {
@@ -243,6 +292,57 @@ struct Avx512 {
   static M equal(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
   static M equalWhere(M valid, I a, I b) { return _mm512_mask_cmpeq_epi32_mask(valid, a, b); }
   static bool anyLane(M m) { return m != 0; }
+
+  // Pixel p's pair (c, c + 1) is one 64-bit slot; the 16 pixels' 48 slots are 3p + pair. A
+  // two-source permute makes each pair's slots in pixel order (pixels 0-7, 8-15); each output
+  // vector of 8 slots then comes from the three pairs of its pixels: a two-source permute from
+  // the first two, and the third's slots merged in.
+  static void interleave6(const F planes[6], float* out) {
+    const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i high = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    __m512d pairs[2][3];
+    for (int j = 0; j < 3; j++) {
+      pairs[0][j] = _mm512_castps_pd(_mm512_maskz_permutex2var_ps(kAll, planes[2 * j], low, planes[2 * j + 1]));
+      pairs[1][j] = _mm512_castps_pd(_mm512_maskz_permutex2var_ps(kAll, planes[2 * j], high, planes[2 * j + 1]));
+    }
+    // Slots 8k .. 8k + 7 of 8 pixels: A0 B0 C0 A1 B1 C1 A2 B2 | C2 A3 B3 C3 A4 B4 C4 A5 | B5 C5 A6 B6 C6 A7 B7 C7.
+    const __m512i fromAB[3] = {_mm512_setr_epi64(0, 8, 0, 1, 9, 0, 2, 10), _mm512_setr_epi64(0, 3, 11, 0, 4, 12, 0, 5),
+                               _mm512_setr_epi64(13, 0, 6, 14, 0, 7, 15, 0)};
+    const __m512i fromC[3] = {_mm512_setr_epi64(0, 0, 0, 0, 0, 1, 0, 0), _mm512_setr_epi64(2, 0, 0, 3, 0, 0, 4, 0),
+                              _mm512_setr_epi64(0, 5, 0, 0, 6, 0, 0, 7)};
+    const __mmask8 slotsOfC[3] = {0x24, 0x49, 0x92};
+    for (int h = 0; h < 2; h++)
+      for (int k = 0; k < 3; k++) {
+        __m512d v = _mm512_maskz_permutex2var_pd(0xff, pairs[h][0], fromAB[k], pairs[h][1]);
+        v = _mm512_mask_permutexvar_pd(v, slotsOfC[k], fromC[k], pairs[h][2]);
+        _mm512_storeu_pd(reinterpret_cast<double*>(out) + 24 * h + 8 * k, v);
+      }
+  }
+  static void deinterleave6(const float* in, F planes[6]) {
+    // Pair j of pixel m is slot 3m + j of 24: in the first two vectors (a two-source permute)
+    // below 16, else in the third.
+    const __m512i fromFirstTwo[3] = {_mm512_setr_epi64(0, 3, 6, 9, 12, 15, 0, 0),
+                                     _mm512_setr_epi64(1, 4, 7, 10, 13, 0, 0, 0),
+                                     _mm512_setr_epi64(2, 5, 8, 11, 14, 0, 0, 0)};
+    const __m512i fromThird[3] = {_mm512_setr_epi64(0, 0, 0, 0, 0, 0, 2, 5), _mm512_setr_epi64(0, 0, 0, 0, 0, 0, 3, 6),
+                                  _mm512_setr_epi64(0, 0, 0, 0, 0, 1, 4, 7)};
+    const __mmask8 slotsOfThird[3] = {0xc0, 0xe0, 0xe0};
+    __m512 pairs[2][3];
+    for (int h = 0; h < 2; h++) {
+      const double* source = reinterpret_cast<const double*>(in) + 24 * h;
+      const __m512d v0 = _mm512_loadu_pd(source), v1 = _mm512_loadu_pd(source + 8), v2 = _mm512_loadu_pd(source + 16);
+      for (int j = 0; j < 3; j++) {
+        const __m512d p = _mm512_maskz_permutex2var_pd(0xff, v0, fromFirstTwo[j], v1);
+        pairs[h][j] = _mm512_castpd_ps(_mm512_mask_permutexvar_pd(p, slotsOfThird[j], fromThird[j], v2));
+      }
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int j = 0; j < 3; j++) {
+      planes[2 * j] = _mm512_maskz_permutex2var_ps(kAll, pairs[0][j], even, pairs[1][j]);
+      planes[2 * j + 1] = _mm512_maskz_permutex2var_ps(kAll, pairs[0][j], odd, pairs[1][j]);
+    }
+  }
   // Counted per lane: a popcount per step would be a library call without -mpopcnt.
   static I countHits(I counts, M m) { return _mm512_mask_add_epi32(counts, m, counts, _mm512_set1_epi32(1)); }
   static int64_t totalCount(I counts) {
@@ -384,6 +484,27 @@ struct Neon {
   static M equal(I a, I b) { return vceqq_s32(a, b); }
   static M equalWhere(M valid, I a, I b) { return vandq_u32(vceqq_s32(a, b), valid); }
   static bool anyLane(M m) { return vmaxvq_u32(m) != 0; }
+
+  // Pixel p's pair (c, c + 1) is one 64-bit element: zips make the pairs of pixels (0, 1) and
+  // (2, 3), and a 3-way interleaving store of 64-bit elements writes pixel by pixel.
+  static void interleave6(const F planes[6], float* out) {
+    float64x2x3_t low, high;
+    for (int j = 0; j < 3; j++) {
+      low.val[j] = vreinterpretq_f64_f32(vzip1q_f32(planes[2 * j], planes[2 * j + 1]));
+      high.val[j] = vreinterpretq_f64_f32(vzip2q_f32(planes[2 * j], planes[2 * j + 1]));
+    }
+    vst3q_f64(reinterpret_cast<double*>(out), low);
+    vst3q_f64(reinterpret_cast<double*>(out) + 6, high);
+  }
+  static void deinterleave6(const float* in, F planes[6]) {
+    const float64x2x3_t low = vld3q_f64(reinterpret_cast<const double*>(in));
+    const float64x2x3_t high = vld3q_f64(reinterpret_cast<const double*>(in) + 6);
+    for (int j = 0; j < 3; j++) {
+      const F a = vreinterpretq_f32_f64(low.val[j]), b = vreinterpretq_f32_f64(high.val[j]);
+      planes[2 * j] = vuzp1q_f32(a, b);
+      planes[2 * j + 1] = vuzp2q_f32(a, b);
+    }
+  }
   // A set lane is -1 as an integer: subtracting it counts one.
   static I countHits(I counts, M m) { return vsubq_s32(counts, vreinterpretq_s32_u32(m)); }
   static int64_t totalCount(I counts) {

@@ -215,6 +215,14 @@ int main() {
         testConv(rng, Conv2dShape{2, 9, 7, 1, chanOut, 5, 3, 1, 1, 2, 1}, path, pool);
         cases += 2;
       }
+      // Six channels and 5×5 kernels (the weight gradient along the grid on every path, dy's rows
+      // copied six channels at a time): output rows of whole vectors, a vector and a part (the last
+      // copy overlapping), and under a vector; 7 and 12 channels (blocks of 6 written pixel by pixel).
+      for (int64_t width : {12, 20, 21, 28, 36})
+        for (int64_t chanOut : {6, 7, 12}) {
+          testConv(rng, Conv2dShape{3, 9, width, 1, chanOut, 5, 5, 1, 1, 0, 0}, path, pool);
+          cases++;
+        }
       // A few input channels (the kernels over the output channels): VGG's first layer, strides,
       // and output channels filling one vector, part of one, two and a ragged third.
       testConv(rng, Conv2dShape{2, 32, 32, 3, 32, 3, 3, 1, 1, 1, 1}, path, pool);
