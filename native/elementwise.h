@@ -29,7 +29,7 @@ void activationBackward(Activation f, float alpha, const float* x, const float* 
 // y[r, c] += v[c]
 void addRowVector(float* y, const float* v, int64_t rows, int64_t cols);
 // out[c] += sum over r of x[r, c]
-void sumRows(const float* x, int64_t rows, int64_t cols, float* out);
+void sumRows(const float* x, int64_t rows, int64_t cols, float* out, KernelPath path);
 
 // Softmax (or log-softmax) of each row. x and y may be the same array.
 void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, bool logOutput, KernelPath path);
@@ -100,6 +100,9 @@ struct Kernels {
   void (*adamStep)(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float weightDecay,
                    float stepSize, float epsHat);
   int64_t (*nonFiniteIndex)(const float* x, int64_t n);
+  // partial[i] += x[b * period + i] for every block b < blocks, i < period (sumRows' narrow case);
+  // period is a multiple of 16, the widest path's lanes.
+  void (*sumBlocks)(const float* x, int64_t blocks, int64_t period, float* partial);
 };
 const Kernels& kernelsAvx2();
 const Kernels& kernelsNeon();

@@ -17,7 +17,8 @@ const elementwise::Kernels kAvx2{applyV<Avx2, tanhV<Avx2>>,
                                  bceTermsV<Avx2>,
                                  elementwise::sgdStepLoop,
                                  elementwise::adamStepLoop,
-                                 elementwise::nonFiniteIndexLoop};
+                                 elementwise::nonFiniteIndexLoop,
+                                 sumBlocksV<Avx2>};
 
 }  // namespace
 

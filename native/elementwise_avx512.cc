@@ -10,9 +10,14 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kAvx512{
-    applyV<Avx512, tanhV<Avx512>>, applyV<Avx512, sigmoidV<Avx512>>, expShiftSumV<Avx512>,           bceTermsV<Avx512>,
-    elementwise::sgdStepLoop,      elementwise::adamStepLoop,        elementwise::nonFiniteIndexLoop};
+const elementwise::Kernels kAvx512{applyV<Avx512, tanhV<Avx512>>,
+                                   applyV<Avx512, sigmoidV<Avx512>>,
+                                   expShiftSumV<Avx512>,
+                                   bceTermsV<Avx512>,
+                                   elementwise::sgdStepLoop,
+                                   elementwise::adamStepLoop,
+                                   elementwise::nonFiniteIndexLoop,
+                                   sumBlocksV<Avx512>};
 
 }  // namespace
 

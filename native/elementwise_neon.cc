@@ -16,7 +16,8 @@ const elementwise::Kernels kNeon{applyV<Neon, tanhV<Neon>>,
                                  bceTermsV<Neon>,
                                  elementwise::sgdStepLoop,
                                  elementwise::adamStepLoop,
-                                 elementwise::nonFiniteIndexLoop};
+                                 elementwise::nonFiniteIndexLoop,
+                                 sumBlocksV<Neon>};
 
 }  // namespace
 

@@ -1089,8 +1089,8 @@ struct SumRowsCall {
     args.needLength("out", out.length, cols);
     checkDisjoint(args, {region("x", x, matrix, false), region("out", out, cols, true)});
   }
-  void runKernel(KernelPath, ThreadPool*) {
-    if (matrix > 0) sumRows(x.data, rows, cols, out.data);
+  void runKernel(KernelPath path, ThreadPool*) {
+    if (matrix > 0) sumRows(x.data, rows, cols, out.data, path);
   }
 };
 

@@ -148,3 +148,42 @@ void bceTermsV(const float* p, const float* y, float* term, float* grad, int64_t
 
 }  // namespace
 }  // namespace neurone
+
+namespace neurone {
+namespace {
+
+// Kernels::sumBlocks (elementwise.h) for a period of whole vectors: up to four vectors of
+// partial sums at a time stay in registers over all the blocks (the plain loop, compiled for
+// a run-time period, reloaded and stored them every block). Each sum still adds its blocks in
+// order: the bits are the plain loop's.
+template <typename V, int Vectors>
+void sumBlockVectors(const float* x, int64_t blocks, int64_t period, float* partial) {
+  typename V::F acc[Vectors];
+  for (int v = 0; v < Vectors; v++) acc[v] = V::load(partial + v * V::kLanes);
+  for (int64_t b = 0; b < blocks; b++)
+    for (int v = 0; v < Vectors; v++) acc[v] = V::add(acc[v], V::load(x + b * period + v * V::kLanes));
+  for (int v = 0; v < Vectors; v++) V::store(partial + v * V::kLanes, acc[v]);
+}
+
+template <typename V>
+void sumBlocksV(const float* x, int64_t blocks, int64_t period, float* partial) {
+  int64_t first = 0;
+  for (; first + 4 * V::kLanes <= period; first += 4 * V::kLanes)
+    sumBlockVectors<V, 4>(x + first, blocks, period, partial + first);
+  switch ((period - first) / V::kLanes) {
+    case 3:
+      sumBlockVectors<V, 3>(x + first, blocks, period, partial + first);
+      break;
+    case 2:
+      sumBlockVectors<V, 2>(x + first, blocks, period, partial + first);
+      break;
+    case 1:
+      sumBlockVectors<V, 1>(x + first, blocks, period, partial + first);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+}  // namespace neurone

@@ -100,6 +100,23 @@ function gemmArrays(c: GemmCase): { a: Float32Array; b: Float32Array; cArr: Floa
   };
 }
 
+/**
+ * The native sumRows of many narrow rows, in float32: whole blocks of `period` floats (a multiple
+ * of cols and 16, at least 32) summed position by position in block order, folded per column,
+ * then the rows past the last block, then added onto out.
+ */
+function blockedSumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): Float32Array {
+  let period = cols;
+  while (period % 16 !== 0 || period < 32) period += cols;
+  const blocks = Math.floor((rows * cols) / period);
+  const partial = new Float32Array(period);
+  for (let b = 0; b < blocks; b++) for (let i = 0; i < period; i++) partial[i] += x[b * period + i];
+  const column = new Float32Array(cols);
+  for (let i = 0; i < period; i++) column[i % cols] += partial[i];
+  for (let r = (blocks * period) / cols; r < rows; r++) for (let c = 0; c < cols; c++) column[c] += x[r * cols + c];
+  return Float32Array.from(out, (v, c) => v + column[c]);
+}
+
 // Every SIMD path of the native addon this CPU supports, plus the js backend.
 function kernelVariants(): { label: string; backend: Backend; setup: () => void }[] {
   const variants = [{ label: 'js', backend: jsBackend, setup: () => undefined }];
@@ -353,9 +370,12 @@ describe.each(variants)('$label', ({ backend, setup }) => {
         for (let r = 0; r < rows; r++) sum = Math.fround(sum + x[r * cols + c]);
         return sum;
       });
+      const blocked = blockedSumRows(x, rows, cols, out);
       backend.sumRows(x, rows, cols, out);
       expectClose(out, want, rows, `sumRows ${rows}x${cols}`);
       if (cols >= 32 || rows < 128) expect({ rows, cols, out: Array.from(out) }).toEqual({ rows, cols, out: Array.from(rowByRow) });
+      // The native blocked path adds in one order on every SIMD path, whatever its vector width.
+      else if (backend.name !== 'js') expect({ rows, cols, out: Array.from(out) }).toEqual({ rows, cols, out: Array.from(blocked) });
     }
   });
 

@@ -412,7 +412,7 @@ export const OPS = {
     doc: 'out[c] += Σ_r x[r, c] for a (rows, cols) x (the bias gradient).',
     args: [f32In('x', 'matrix'), size('rows'), size('cols'), f32Out('out', 'cols')],
     derived: matrix,
-    kernel: { unless0: 'matrix', path: false, pool: false },
+    kernel: { unless0: 'matrix', path: true, pool: false },
   },
   softmaxForward: {
     doc: 'Softmax (or, with `log`, log-softmax) of each row of a (rows, cols) x; y may be exactly x (in place).',

@@ -3,10 +3,12 @@
 // thread pool runs every task of a job once, in both of its schedules.
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <limits>
 #include <memory>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "cpu.h"
@@ -232,6 +234,32 @@ int main() {
           std::printf("FAIL %s scan threads=%d n=%lld: got %lld want %lld\n", kernelPathName(path), threads,
                       (long long)n, (long long)got, (long long)early);
           failures++;
+        }
+      }
+    }
+  }
+  // sumRows: every path's result has the scalar path's bits (its narrow blocks add each position
+  // in block order whatever the vector width), and lies within float rounding of a double sum.
+  for (const auto& [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{
+           {18432, 6}, {131, 7}, {200, 1}, {129, 31}, {4000, 16}, {257, 3}, {130, 32}, {33, 784}}) {
+    std::vector<float> x(rows * cols), start(cols);
+    for (float& v : x) v = narrow(rng);
+    for (float& v : start) v = narrow(rng);
+    std::vector<float> scalar = start;
+    sumRows(x.data(), rows, cols, scalar.data(), KernelPath::Scalar);
+    for (KernelPath path : kAllPaths) {
+      if (!kernelPathSupported(path)) continue;
+      std::vector<float> out = start;
+      sumRows(x.data(), rows, cols, out.data(), path);
+      cases++;
+      for (int64_t c = 0; c < cols; c++) {
+        double want = start[c];
+        for (int64_t r = 0; r < rows; r++) want += x[r * cols + c];
+        if (std::memcmp(&out[c], &scalar[c], sizeof(float)) != 0 || !(std::fabs(out[c] - want) <= 1e-5 * rows)) {
+          std::printf("FAIL %s sumRows (%lld, %lld) column %lld: %.9g, scalar path %.9g, double %.9g\n",
+                      kernelPathName(path), (long long)rows, (long long)cols, (long long)c, out[c], scalar[c], want);
+          failures++;
+          break;
         }
       }
     }
