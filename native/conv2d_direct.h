@@ -119,6 +119,12 @@ void inRowBlocks(int64_t count, const Run& run) {
 void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const float* x, int64_t b, float* padded) {
   const int64_t row = s.width * s.chanIn;
   const float* xb = x + b * s.height * row;
+  if (s.padHeight == 0 && s.padWidth == 0) {
+    // Unpadded, the image is its own grid: one copy, and only the tail zeroed.
+    std::memcpy(padded, xb, s.height * row * sizeof(float));
+    std::memset(padded + s.height * row, 0, (floats - s.height * row) * sizeof(float));
+    return;
+  }
   std::memset(padded, 0, floats * sizeof(float));
   for (int64_t iy = 0; iy < s.height; iy++)
     std::memcpy(padded + ((iy + s.padHeight) * paddedWidth + s.padWidth) * s.chanIn, xb + iy * row,
