@@ -334,7 +334,10 @@ int main() {
       // The shapes of the seed network, then random ones.
       testConv(rng, Conv1dShape{32, 256, 1, 32, 3, 1}, path, pool);
       testConv(rng, Conv1dShape{32, 127, 32, 32, 3, 1}, path, pool);
-      cases += 2;
+      // Windows of 64 and 65 floats, either side of the input gradient's bound for Conv2D's route.
+      testConv(rng, Conv1dShape{3, 50, 16, 8, 4, 1}, path, pool);
+      testConv(rng, Conv1dShape{3, 50, 13, 8, 5, 2}, path, pool);
+      cases += 4;
       std::uniform_int_distribution<int> kDist(1, 8), sDist(1, 4), cDist(1, 70), bDist(1, 5), lDist(1, 40);
       for (int i = 0; i < 60; i++) {
         Conv1dShape s{bDist(rng), lDist(rng), cDist(rng), cDist(rng), kDist(rng), sDist(rng)};
