@@ -1,6 +1,7 @@
 // exp, tanh, sigmoid and log over the vector traits of simd.h, and the elementwise loops built
-// on them (whole vectors, then one masked vector for the ragged end). Written once, instantiated
-// by elementwise_avx2.cc and elementwise_avx512.cc; internal linkage, as simd.h explains.
+// on them (whole vectors, then one masked vector for the ragged end); the block sums of sumRows.
+// Written once, instantiated by elementwise_avx2.cc, elementwise_avx512.cc and
+// elementwise_neon.cc; internal linkage, as simd.h explains.
 #pragma once
 
 #include <cstdint>
@@ -145,12 +146,6 @@ void bceTermsV(const float* p, const float* y, float* term, float* grad, int64_t
     if (grad) V::storeFirst(grad + i, m, bceGradient<V>(pv, yv));
   }
 }
-
-}  // namespace
-}  // namespace neurone
-
-namespace neurone {
-namespace {
 
 // Kernels::sumBlocks (elementwise.h) for a period of whole vectors: up to four vectors of
 // partial sums at a time stay in registers over all the blocks (the plain loop, compiled for
