@@ -119,10 +119,13 @@ void inRowBlocks(int64_t count, const Run& run) {
 void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const float* x, int64_t b, float* padded) {
   const int64_t row = s.width * s.chanIn;
   const float* xb = x + b * s.height * row;
-  if (s.padHeight == 0 && s.padWidth == 0) {
-    // Unpadded, the image is its own grid: one copy, and only the tail zeroed.
-    std::memcpy(padded, xb, s.height * row * sizeof(float));
-    std::memset(padded + s.height * row, 0, (floats - s.height * row) * sizeof(float));
+  if (s.padWidth == 0) {
+    // Without padding at the sides the image's rows lie back to back in the grid too: one copy,
+    // and only the rows above it and the tail zeroed.
+    const int64_t top = s.padHeight * row, image = s.height * row;
+    std::memset(padded, 0, top * sizeof(float));
+    std::memcpy(padded + top, xb, image * sizeof(float));
+    std::memset(padded + top + image, 0, (floats - top - image) * sizeof(float));
     return;
   }
   std::memset(padded, 0, floats * sizeof(float));

@@ -203,7 +203,11 @@ int main() {
       testConv(rng, Conv2dShape{3, 12, 12, 32, 16, 3, 3, 1, 1, 0, 0}, path, pool);  // stride 1, unpadded
       testConv(rng, Conv2dShape{3, 9, 7, 24, 40, 1, 1, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{1, 120, 97, 3, 8, 3, 3, 2, 1, 1, 1}, path, pool);
-      cases += 6;
+      // Padding above and below only (the image copied to the direct kernels' grid in one piece):
+      // one input channel, and a few.
+      testConv(rng, Conv2dShape{2, 9, 13, 1, 6, 5, 5, 1, 1, 2, 0}, path, pool);
+      testConv(rng, Conv2dShape{2, 9, 11, 3, 8, 3, 3, 1, 1, 1, 0}, path, pool);
+      cases += 8;
       // One input channel at stride 1 (the direct kernels of conv2d_direct.h): output channels
       // that fill a block, part of one, several blocks and a ragged last vector (up to half a
       // vector's lanes and 6, the weight gradient runs along the grid; past 20, the forward takes
