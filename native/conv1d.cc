@@ -22,7 +22,6 @@
 // one scratch matrix per fixed batch chunk and summed in chunk order, so the
 // result does not depend on which thread ran which chunk.
 #include "conv1d.h"
-#include "conv2d.h"
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +29,7 @@
 #include <memory>
 #include <vector>
 
+#include "conv2d.h"
 #include "gemm.h"
 #include "pool1d.h"
 

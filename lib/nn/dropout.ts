@@ -16,10 +16,10 @@ export const DROPOUT_SCHEMA: ModuleSchema = {
   options: null,
 };
 
-/** What a forward pass in training mode drew, for the backward pass of the same place. */
 /** The random state words handed to the backend's dropout kernel and back (one call at a time). */
 const rngWords = new Int32Array(4);
 
+/** What a forward pass in training mode drew, for the backward pass of the same place. */
 class DropoutMask {
   /** Per input value: 0 (dropped) or 1 / (1 − p) (kept); empty after a forward that dropped nothing. */
   factors = new Float32Array(0);
