@@ -20,7 +20,8 @@ import { TUNED_MALLOC_ENV, bestTime, fmt, machineDescription, repoRoot, runPytho
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const write = !args.includes('--no-write') && !quick;
-const cores = os.cpus().length;
+// The CPUs this process may run on (a `taskset` narrows them), not all the machine has.
+const cores = os.availableParallelism();
 const NETS = ['lenet32', 'lenet128', 'bncnn', 'vgg'];
 
 /** The convolutions of the two nets, (batch, height, width, chanIn, chanOut, k, padding), stride 1. */
@@ -47,7 +48,9 @@ function peakRss(key: string): number | undefined {
     setBackend('native'); setThreads(1);
     measure(specs.find((s) => s.key === '${key}'), 2, 20).then(() => console.log(process.resourceUsage().maxRSS / 1024));`;
   try {
-    const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', code], {
+    // From TypeScript through ts-node, or as this script's compiled JavaScript (Node alone).
+    const loader = __filename.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
+    const out = execFileSync(process.execPath, [...loader, '-e', code], {
       cwd: repoRoot,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],

@@ -1,6 +1,6 @@
 // Throughput of many trainings at once: a sweep of 8 seed-CNN trainings on USPS run (a) on the
 // worker pool with 1 worker, (b) with 2 workers (or --workers N), (c) one after the other in one
-// thread with 2 kernel threads each, and, with --queue, (d) through BullMQ on a redis-server
+// thread with as many kernel threads as there are workers, and, with --queue, (d) through BullMQ on a redis-server
 // started here with 2 local `neurone worker` processes. All in this one run, side by side.
 //
 //   npx ts-node --transpile-only scripts/bench-sweep-pool.ts [--runs 8] [--epochs 4] [--train-size N] [--workers 2] [--queue] [--quick] [--no-write]
@@ -93,7 +93,7 @@ async function child(mode: string): Promise<void> {
   let failed = 0;
   let pickupMs: number | undefined;
   if (mode === 'sequential') {
-    setThreads(2);
+    setThreads(workers);
     const data = loadSharedData('usps', 0);
     for (const r of expandSpec(validateSpec(spec()))) metrics.push(await runTraining(r.config, data));
   } else {
@@ -168,7 +168,9 @@ async function probeRate(threads: number, seconds: number): Promise<number> {
 }
 
 function runMode(mode: string, env: NodeJS.ProcessEnv = {}): ModeResult {
-  const r = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', __filename, '--child', mode, ...args], {
+  // Run as TypeScript (ts-node) or as its compiled JavaScript (a machine with Node alone).
+  const loader = __filename.endsWith('.ts') ? ['-r', 'ts-node/register/transpile-only'] : [];
+  const r = spawnSync(process.execPath, [...loader, __filename, '--child', mode, ...args], {
     cwd: root,
     encoding: 'utf8',
     env: { ...process.env, ...env },
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
   const modes: [string, string][] = [
     ['pool1', 'worker pool, 1 worker (1 kernel thread)'],
     ['pool2', `worker pool, ${workers} workers (1 kernel thread each)`],
-    ['sequential', 'one after the other, 2 kernel threads'],
+    ['sequential', `one after the other, ${workers} kernel threads`],
   ];
   const probeOne = await probeRate(1, 3);
   const probeBoth = await probeRate(workers, 3);

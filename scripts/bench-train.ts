@@ -20,7 +20,8 @@ const write = !args.includes('--no-write') && !quick;
 const compare = !args.includes('--no-compare');
 const netArg =
   args.find((a) => a.startsWith('--nets='))?.slice(7) ?? (args.includes('--nets') ? args[args.indexOf('--nets') + 1] : undefined);
-const cores = os.cpus().length;
+// The CPUs this process may run on (a `taskset` narrows them), not all the machine has.
+const cores = os.availableParallelism();
 
 function runTfjs(
   backendName: 'cpu' | 'wasm',

@@ -27,7 +27,9 @@ export function bestTime(fn: () => void, { minSeconds = 0.2, rounds = 3, maxReps
 
 export function machineDescription(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
+  const usable = os.availableParallelism();
+  const cores = usable === os.cpus().length ? `${usable} cores` : `${usable} of its ${os.cpus().length} cores`;
+  return `${cpu}, ${cores}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
 }
 
 /** Replaces the text between `<!-- name:start -->` and `<!-- name:end -->` in BENCHMARKS.md (appending the section if absent). */
