@@ -3,7 +3,7 @@
 // thread with as many kernel threads as there are workers, and, with --queue, (d) through BullMQ on a redis-server
 // started here with 2 local `neurone worker` processes. All in this one run, side by side.
 //
-//   npx ts-node --transpile-only scripts/bench-sweep-pool.ts [--runs 8] [--epochs 4] [--train-size N] [--workers 2] [--queue] [--quick] [--no-write]
+//   npx ts-node --transpile-only scripts/bench-sweep-pool.ts [--runs 8] [--epochs 4] [--train-size N] [--workers 2] [--modes pool1,pool2,sequential] [--queue] [--quick] [--no-write]
 //
 // Summed samples/s = training samples of all runs / the window from the first run's start to the
 // last run's end (thread or process start-up is shown apart: it is paid once per sweep). Each
@@ -32,6 +32,7 @@ const epochs = value('--epochs', quick ? 1 : 4);
 const trainSize = value('--train-size', quick ? 600 : 0);
 const workers = value('--workers', 2);
 const write = !args.includes('--no-write') && !quick;
+const modeArg = args.includes('--modes') ? args[args.indexOf('--modes') + 1].split(',') : ['pool1', 'pool2', 'sequential'];
 const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
 
@@ -79,7 +80,13 @@ interface ModeResult {
   failed: number;
   /** Queue mode: median milliseconds from a job being available to a worker starting it. */
   pickupMs?: number;
+  /** Pool modes: median seconds of each worker's first run and of its later runs, and how far apart the workers' first runs started. */
+  firstRunS?: number;
+  laterRunS?: number;
+  startSpreadS?: number;
 }
+
+const median = (xs: number[]): number | undefined => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : undefined);
 
 /** Child side: runs one mode, prints its result as JSON on the last line. */
 async function child(mode: string): Promise<void> {
@@ -92,6 +99,7 @@ async function child(mode: string): Promise<void> {
   let metrics: { samples: number; startedAt: number; finishedAt: number }[] = [];
   let failed = 0;
   let pickupMs: number | undefined;
+  let phases: Pick<ModeResult, 'firstRunS' | 'laterRunS' | 'startSpreadS'> = {};
   if (mode === 'sequential') {
     setThreads(workers);
     const data = loadSharedData('usps', 0);
@@ -103,6 +111,17 @@ async function child(mode: string): Promise<void> {
       const result = await sweep(spec(), { out, workers: mode === 'pool1' ? 1 : workers, queue, queueName: 'bench' });
       failed = result.status.failed;
       metrics = result.runs.flatMap((r) => (r.metrics ? [r.metrics] : []));
+      // Per worker: its first run (which also pays the JIT warm-up) against its later ones.
+      const byWorker = new Map<string, { startedAt: number; finishedAt: number }[]>();
+      for (const r of result.runs) if (r.metrics) byWorker.set(r.worker, [...(byWorker.get(r.worker) ?? []), r.metrics]);
+      const first: number[] = [];
+      const later: number[] = [];
+      for (const list of byWorker.values()) {
+        list.sort((a, b) => a.startedAt - b.startedAt);
+        list.forEach((m, i) => (i === 0 ? first : later).push((m.finishedAt - m.startedAt) / 1000));
+      }
+      const starts = [...byWorker.values()].map((l) => l[0].startedAt);
+      phases = { firstRunS: median(first), laterRunS: median(later), startSpreadS: (Math.max(...starts) - Math.min(...starts)) / 1000 };
       if (queue) {
         // Pickup gap per job: from when it could start (enqueued, or its worker's previous run ended) to its start.
         const byWorker = new Map<string, { startedAt: number; finishedAt: number }[]>();
@@ -132,6 +151,7 @@ async function child(mode: string): Promise<void> {
     maxRssMiB: process.resourceUsage().maxRSS / 1024,
     failed,
     pickupMs,
+    ...phases,
   };
   process.stdout.write(`\n${JSON.stringify(result)}\n`);
 }
@@ -230,18 +250,25 @@ async function startQueue(): Promise<{ url: string; stop: () => void }> {
 async function main(): Promise<void> {
   checkBuilt();
   const t0 = Date.now();
-  const modes: [string, string][] = [
-    ['pool1', 'worker pool, 1 worker (1 kernel thread)'],
-    ['pool2', `worker pool, ${workers} workers (1 kernel thread each)`],
-    ['sequential', `one after the other, ${workers} kernel threads`],
-  ];
+  const modes = (
+    [
+      ['pool1', 'worker pool, 1 worker (1 kernel thread)'],
+      ['pool2', `worker pool, ${workers} workers (1 kernel thread each)`],
+      ['sequential', `one after the other, ${workers} kernel threads`],
+    ] as [string, string][]
+  ).filter(([mode]) => modeArg.includes(mode) || mode === 'pool1');
   const probeOne = await probeRate(1, 3);
   const probeBoth = await probeRate(workers, 3);
   console.log(`FMA probe: 1 thread ${fmt(probeOne, 1)} GFLOP/s, ${workers} at once ${fmt(probeBoth, 1)} GFLOP/s`);
   const results: Record<string, ModeResult> = {};
   for (const [mode, label] of modes) {
     results[mode] = runMode(mode);
-    console.log(`${label}: ${fmt(results[mode].samples / results[mode].windowSeconds, 0)} samples/s`);
+    const r = results[mode];
+    const runTimes =
+      r.firstRunS === undefined
+        ? ''
+        : `; run s: first per worker ${fmt(r.firstRunS, 2)}, later ${r.laterRunS === undefined ? '-' : fmt(r.laterRunS, 2)}; first starts spread over ${fmt(r.startSpreadS ?? 0, 2)} s`;
+    console.log(`${label}: ${fmt(r.samples / r.windowSeconds, 0)} samples/s${runTimes}`);
   }
   const notes: string[] = [];
   if (args.includes('--queue')) {
