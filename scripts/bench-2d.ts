@@ -9,13 +9,25 @@
 // (scripts/bench-nets.ts, as for the other nets), on every SIMD path this CPU runs, at one thread
 // and at all cores; PyTorch's come from scripts/bench_torch.py with the same nets, at one thread
 // and all cores, with glibc's allocator as installed and tuned (TUNED_MALLOC_ENV), and its best of
-// those four is what the ratios divide by. Writes the "2d" section of BENCHMARKS.md.
+// those four is what the ratios divide by. On a CPU with AVX-512 the AVX2 path's ratios divide by
+// the best of the same four with PyTorch held to AVX2 (TORCH_AVX2_ENV), the PyTorch an AVX2-only
+// CPU runs. Writes the "2d" section of BENCHMARKS.md.
 import { execFileSync } from 'child_process';
 import * as os from 'os';
 import { setBackend, setThreads } from '../lib';
 import { loadNative, nativeBackend } from '../lib/backend/native';
 import { measure, specs } from './bench-nets';
-import { TUNED_MALLOC_ENV, bestTime, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
+import {
+  TORCH_AVX2_ENV,
+  TUNED_MALLOC_ENV,
+  bestTime,
+  fmt,
+  machineDescription,
+  repoRoot,
+  runPython,
+  table,
+  writeSection,
+} from './bench-util';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -113,6 +125,31 @@ async function main(): Promise<void> {
       console.log(`PyTorch ${label}: ${JSON.stringify(r.value.results)}`);
     }
   }
+  // What an AVX2-only CPU's PyTorch runs (ATen, oneDNN and OpenBLAS held to AVX2): the AVX2
+  // path's rival, in the same four settings, when this CPU also has AVX-512.
+  const torchAvx2: Record<string, Record<string, number | undefined>> = {};
+  if (paths.includes('avx2') && paths.includes('avx512')) {
+    for (const t of [1, cores]) {
+      for (const [malloc, env] of [
+        ['plain', TORCH_AVX2_ENV],
+        ['tuned', { ...TORCH_AVX2_ENV, ...TUNED_MALLOC_ENV }],
+      ] as const) {
+        const r = runPython(
+          'bench_torch.py',
+          ['--nets', NETS.join(','), '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '5' : '25'],
+          t,
+          env,
+        );
+        const label = `${t}T ${malloc}`;
+        if (!r.ok) {
+          console.log(`PyTorch held to AVX2 ${label} failed: ${r.reason}`);
+          continue;
+        }
+        for (const key of NETS) (torchAvx2[key] ??= {})[label] = r.value.results[key]?.samplesPerSec ?? undefined;
+        console.log(`PyTorch held to AVX2 ${label}: ${JSON.stringify(r.value.results)}`);
+      }
+    }
+  }
 
   // The convolutions alone, one thread, current path, in rounds alternating with the FMA probe.
   setThreads(1);
@@ -162,25 +199,32 @@ async function main(): Promise<void> {
   console.log(`peak RSS: ${JSON.stringify(rss)}`);
 
   const label = (key: string): string => specs.find((s) => s.key === key)!.label;
-  const torchBest = (key: string): number | undefined => Math.max(...Object.values(torch[key] ?? {}).map((v) => v ?? 0)) || undefined;
+  const bestOf = (settings: Record<string, number | undefined> | undefined): number | undefined =>
+    Math.max(...Object.values(settings ?? {}).map((v) => v ?? 0)) || undefined;
+  const heldToAvx2 = Object.keys(torchAvx2).length > 0;
+  // Each path against the PyTorch an AVX2-only or an AVX-512 CPU would run.
+  const torchBest = (key: string, p: string): number | undefined => bestOf(p === 'avx2' && heldToAvx2 ? torchAvx2[key] : torch[key]);
+  const rival = (p: string): string => (p === 'avx2' && heldToAvx2 ? 'PyTorch AVX2 best' : 'PyTorch best');
   const ratio = (v: number | undefined, d: number | undefined): string => (v && d ? `${(v / d).toFixed(2)}×` : 'n/a');
   const header = ['net'];
   for (const p of paths) header.push(`neurone ${p} 1T`, `neurone ${p} ${cores}T`);
   header.push('PyTorch 1T', `PyTorch ${cores}T`, 'PyTorch 1T tuned malloc', `PyTorch ${cores}T tuned malloc`);
-  for (const p of paths) header.push(`${p} 1T / PyTorch best`, `${p} ${cores}T / PyTorch best`);
+  if (heldToAvx2) header.push('PyTorch held to AVX2, best of four');
+  for (const p of paths) header.push(`${p} 1T / ${rival(p)}`, `${p} ${cores}T / ${rival(p)}`);
   const rows = NETS.map((key) => {
     const r = [label(key)];
     for (const p of paths) r.push(fmt(ours[key][p]?.one, 0), fmt(ours[key][p]?.all, 0));
     const t = torch[key] ?? {};
     r.push(fmt(t['1T plain'], 0), fmt(t[`${cores}T plain`], 0), fmt(t['1T tuned'], 0), fmt(t[`${cores}T tuned`], 0));
-    for (const p of paths) r.push(ratio(ours[key][p]?.one, torchBest(key)), ratio(ours[key][p]?.all, torchBest(key)));
+    if (heldToAvx2) r.push(fmt(bestOf(torchAvx2[key]), 0));
+    for (const p of paths) r.push(ratio(ours[key][p]?.one, torchBest(key, p)), ratio(ours[key][p]?.all, torchBest(key, p)));
     return r;
   });
   const body = [
     '## 2-D nets: training throughput (samples/s), convolutions, memory',
     '',
     `Command: \`npx ts-node --transpile-only scripts/bench-2d.ts\`, ${new Date().toISOString().slice(0, 10)}. Machine: ${machineDescription()}. PyTorch ${torchVersion} (\`scripts/bench_torch.py\`, OMP/MKL threads = torch threads).`,
-    `Median epoch after a warm-up, float32, plain SGD, random data taken in order (scripts/bench-nets.ts: LeNet-style = Conv2D 5×5 1→6, ReLU, MaxPool2D 2, Conv2D 5×5 6→16, ReLU, MaxPool2D 2, Linear 256→120, ReLU, Linear 120→10 on 28×28×1; small VGG = two blocks of two padded 3×3 convolutions (3→32→32, 32→64→64) with ReLU and 2×2 max pooling, Linear 4096→128, ReLU, Linear 128→10 on 32×32×3; the BatchNorm CNN = reports/' second 2-D recipe, Conv2D 3×3 1→32 and 32→64 padded and without bias, each followed by BatchNorm2D, ReLU and MaxPool2D 2, Linear 3136→128, ReLU, Dropout 0.3, Linear 128→10 on 28×28×1). "PyTorch best" is PyTorch's best of its four settings in this run.`,
+    `Median epoch after a warm-up, float32, plain SGD, random data taken in order (scripts/bench-nets.ts: LeNet-style = Conv2D 5×5 1→6, ReLU, MaxPool2D 2, Conv2D 5×5 6→16, ReLU, MaxPool2D 2, Linear 256→120, ReLU, Linear 120→10 on 28×28×1; small VGG = two blocks of two padded 3×3 convolutions (3→32→32, 32→64→64) with ReLU and 2×2 max pooling, Linear 4096→128, ReLU, Linear 128→10 on 32×32×3; the BatchNorm CNN = reports/' second 2-D recipe, Conv2D 3×3 1→32 and 32→64 padded and without bias, each followed by BatchNorm2D, ReLU and MaxPool2D 2, Linear 3136→128, ReLU, Dropout 0.3, Linear 128→10 on 28×28×1). "PyTorch best" is PyTorch's best of its four settings in this run${heldToAvx2 ? '; "PyTorch AVX2 best" its best of the same four held to AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2: what it runs on an AVX2-only CPU), the AVX2 path\'s rival' : ''}.`,
     '',
     table(header, rows),
     '',

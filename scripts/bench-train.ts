@@ -12,7 +12,7 @@ import * as path from 'path';
 import { Conv1D, Conv2D, Linear, Sequential, setBackend, setThreads, zeros } from '../lib';
 import { loadNative } from '../lib/backend/native';
 import { Measure, measure, NetSpec, specs } from './bench-nets';
-import { TUNED_MALLOC_ENV, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
+import { TORCH_AVX2_ENV, TUNED_MALLOC_ENV, fmt, machineDescription, repoRoot, runPython, table, writeSection } from './bench-util';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -245,14 +245,6 @@ function torchOneThread(key: string, torch: TorchResults, torchTuned: TorchResul
   const v = Math.max(torch[1]?.[key]?.samplesPerSec ?? 0, torchTuned[1]?.[key]?.samplesPerSec ?? 0);
   return v || undefined;
 }
-
-/** The environment that holds PyTorch to AVX2: ATen's dispatch, oneDNN (both names), OpenBLAS. */
-const TORCH_AVX2_ENV: NodeJS.ProcessEnv = {
-  ATEN_CPU_CAPABILITY: 'avx2',
-  DNNL_MAX_CPU_ISA: 'AVX2',
-  ONEDNN_MAX_CPU_ISA: 'AVX2',
-  OPENBLAS_CORETYPE: 'Haswell',
-};
 
 /** PyTorch held to AVX2, one thread, the better of its two allocator settings. */
 function torchAvx2OneThread(key: string, torchAvx2: TorchResults): number | undefined {

@@ -81,6 +81,14 @@ export function runPython(
   }
 }
 
+/** The environment that holds PyTorch to AVX2 (what it runs on an AVX2-only CPU): ATen's dispatch, oneDNN (both names), OpenBLAS. */
+export const TORCH_AVX2_ENV: NodeJS.ProcessEnv = {
+  ATEN_CPU_CAPABILITY: 'avx2',
+  DNNL_MAX_CPU_ISA: 'AVX2',
+  ONEDNN_MAX_CPU_ISA: 'AVX2',
+  OPENBLAS_CORETYPE: 'Haswell',
+};
+
 /**
  * glibc settings under which PyTorch runs much faster here: its CPU allocator asks malloc for
  * every activation, and above the mmap threshold (128 KiB until glibc raises it on its own,
