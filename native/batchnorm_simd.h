@@ -46,24 +46,61 @@ void storeChannels(float* p, int64_t lanes, typename V::F v) {
   }
 }
 
-// Whether any lane of v is ±Inf or NaN (v − v is NaN exactly there).
+// The lanes of v that are ±Inf or NaN (v − v is NaN exactly there).
 template <typename V>
-bool anyNonFinite(typename V::F v) {
-  return V::anyLane(V::isNan(V::sub(v, v)));
+typename V::M nonFinite(typename V::F v) {
+  return V::isNan(V::sub(v, v));
+}
+
+// out[c] = the float formula's vector of group-relative channels c (value(c)) for the cn channels
+// of a row; each vector with a non-finite lane (an overflow in float, or a non-finite input)
+// is redone element by element in double (scalar(k) for channel k), as the scalar table computes.
+// Unless out is the row's input too, the vectors are stored as they come and checked once a
+// row, the rare redo reading the stored block back: with a test and a branch for every vector,
+// BatchNorm2D(32)'s forward on (32, 28, 28, 32) ran at twice the time of a copy. In place, a
+// redo needs the input it would overwrite, so each vector is checked before it is stored.
+template <typename V, typename Value, typename Scalar>
+void mapRow(int64_t cn, float* out, bool inPlace, Value value, Scalar scalar) {
+  const auto redo = [&](int64_t c) {
+    const int64_t end = cn - c < V::kLanes ? cn : c + V::kLanes;
+    for (int64_t k = c; k < end; k++) out[k] = scalar(k);
+  };
+  if (!inPlace) {
+    auto bad = V::isNan(V::zero());  // no lanes
+    for (int64_t c = 0; c < cn; c += V::kLanes) {
+      const auto v = value(c);
+      bad = V::either(bad, nonFinite<V>(v));
+      storeChannels<V>(out + c, cn - c, v);
+    }
+    if (!V::anyLane(bad)) return;
+    for (int64_t c = 0; c < cn; c += V::kLanes)
+      if (V::anyLane(nonFinite<V>(loadChannels<V>(out + c, cn - c)))) redo(c);
+    return;
+  }
+  for (int64_t c = 0; c < cn; c += V::kLanes) {
+    const auto v = value(c);
+    if (V::anyLane(nonFinite<V>(v)))
+      redo(c);
+    else
+      storeChannels<V>(out + c, cn - c, v);
+  }
 }
 
 // acc[k][v] = Σ_{r in [r0, r1)} term(r, c + v · lanes, k) for Vectors vectors from group-relative
-// channel c, stored to row k of part (rows of partRow floats) from c. Vectors is a compile-time
-// count, so that acc stays in registers: with a run-time count GCC kept it on the stack, and each
-// addition waited on the store of the one before (BatchNorm2D(32)'s statistics on
-// (32, 28, 28, 32) at 354 us, 18 GB/s).
+// channel c, stored to row k of part (rows of partRow floats) from c. acc must live in registers:
+// in memory each addition waits on the store of the one before (BatchNorm2D(32)'s statistics on
+// (32, 28, 28, 32) took 354 us with a run-time vector count, and still 224 us, three times what
+// reading the data twice takes, with a compile-time count whose loops GCC 12 left rolled). So
+// Vectors is a compile-time count and the loops over it and Sums are unrolled in full.
 template <typename V, int Sums, int Vectors, typename Term>
 void sumRowBlock(int64_t r0, int64_t r1, int64_t c, Term term, float* part, int64_t partRow) {
   typename V::F acc[Sums][Vectors];
   for (int k = 0; k < Sums; k++)
     for (int v = 0; v < Vectors; v++) acc[k][v] = V::zero();
   for (int64_t r = r0; r < r1; r++)
+#pragma GCC unroll 4
     for (int v = 0; v < Vectors; v++)
+#pragma GCC unroll 2
       for (int k = 0; k < Sums; k++) acc[k][v] = V::add(acc[k][v], term(r, c + v * V::kLanes, k));
   for (int k = 0; k < Sums; k++)
     for (int v = 0; v < Vectors; v++) V::store(part + k * partRow + c + v * V::kLanes, acc[k][v]);
@@ -194,20 +231,16 @@ void forwardV(const BatchNormShape& s, const float* x, const float* mean, const 
     for (int64_t r = 0; r < s.rows; r++) {
       const float* xr = x + r * chan + c0;
       float* yr = y + r * chan + c0;
-      for (int64_t c = 0; c < cn; c += V::kLanes) {
-        const auto d = V::sub(loadChannels<V>(xr + c, cn - c), V::load(centre + c));
-        const auto v = V::fma(d, V::load(gain + c), V::load(offset + c));
-        if (!anyNonFinite<V>(v)) {
-          storeChannels<V>(yr + c, cn - c, v);
-          continue;
-        }
-        // x − mean or its product overflowed in float (or x is not finite): the scalar formula.
-        const int64_t end = cn - c < V::kLanes ? cn : c + V::kLanes;
-        for (int64_t k = c; k < end; k++) {
-          const double g = inv[k] * (scale ? scale[c0 + k] : 1.0f);
-          yr[k] = static_cast<float>((static_cast<double>(xr[k]) - centre[k]) * g + offset[k]);
-        }
-      }
+      mapRow<V>(
+          cn, yr, x == y,
+          [&](int64_t c) {
+            const auto d = V::sub(loadChannels<V>(xr + c, cn - c), V::load(centre + c));
+            return V::fma(d, V::load(gain + c), V::load(offset + c));
+          },
+          [&](int64_t k) {
+            const double g = inv[k] * (scale ? scale[c0 + k] : 1.0f);
+            return static_cast<float>((static_cast<double>(xr[k]) - centre[k]) * g + offset[k]);
+          });
     }
   }
 }
@@ -257,24 +290,20 @@ void backwardV(const BatchNormShape& s, const float* x, const float* dy, const f
     }
     for (int64_t r = 0; r < rows; r++) {
       const int64_t at = r * chan + c0;
-      for (int64_t c = 0; c < cn; c += V::kLanes) {
-        // Each element's dy is read before its dx is written: dx may be dy.
-        const auto d = V::sub(loadChannels<V>(x + at + c, cn - c), V::load(centre + c));
-        const auto t = V::fnma(d, V::load(b + c), V::sub(loadChannels<V>(dy + at + c, cn - c), V::load(a + c)));
-        const auto v = V::mul(V::load(gain + c), t);
-        if (!anyNonFinite<V>(v)) {
-          storeChannels<V>(dx + at + c, cn - c, v);
-          continue;
-        }
-        // An overflow in float (or a non-finite input): the scalar formula, in double.
-        const int64_t end = cn - c < V::kLanes ? cn : c + V::kLanes;
-        for (int64_t k = c; k < end; k++) {
-          const double g = inv[k] * (scale ? scale[c0 + k] : 1.0f);
-          const double meanDy = training ? sumDy[k] / n : 0.0, meanDyXhat = training ? sumDyXhat[k] / n : 0.0;
-          const double xhat = (static_cast<double>(x[at + k]) - centre[k]) * inv[k];
-          dx[at + k] = static_cast<float>(g * (dy[at + k] - meanDy - xhat * meanDyXhat));
-        }
-      }
+      // In place (dx is dy), each element's dy is read before its dx is written.
+      mapRow<V>(
+          cn, dx + at, dx == dy,
+          [&](int64_t c) {
+            const auto d = V::sub(loadChannels<V>(x + at + c, cn - c), V::load(centre + c));
+            const auto t = V::fnma(d, V::load(b + c), V::sub(loadChannels<V>(dy + at + c, cn - c), V::load(a + c)));
+            return V::mul(V::load(gain + c), t);
+          },
+          [&](int64_t k) {
+            const double g = inv[k] * (scale ? scale[c0 + k] : 1.0f);
+            const double meanDy = training ? sumDy[k] / n : 0.0, meanDyXhat = training ? sumDyXhat[k] / n : 0.0;
+            const double xhat = (static_cast<double>(x[at + k]) - centre[k]) * inv[k];
+            return static_cast<float>(g * (dy[at + k] - meanDy - xhat * meanDyXhat));
+          });
     }
   }
 }
