@@ -171,7 +171,7 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value run(Napi::Env env, ActivationBackwardCall& a) {
     if (a.n > 0)
-      activationBackwardParallel(a.activation, a.alpha, a.x.data, a.y.data, a.dy.data, a.dx.data, a.n, &pool_);
+      activationBackwardParallel(a.activation, a.alpha, a.x.data, a.y.data, a.dy.data, a.dx.data, a.n, path_, &pool_);
     return env.Undefined();
   }
 

@@ -47,8 +47,34 @@ void elementwise::bceTermsScalar(const float* p, const float* y, float* term, fl
 
 namespace {
 
+// The rectifiers, the scalar table's, which the SIMD tables' selects (simd_math.h) match bit for
+// bit. NaN propagates forward, as in PyTorch: `x <= 0` is false for NaN, so NaN takes the x
+// branch (the usual `x > 0 ? x : 0` would turn it into 0 and hide it); -0 gives +0.
+// Backward, where x is NaN the slope is undefined and dx is that NaN (x itself): a bad input then
+// shows in the gradient, where the non-finite checks look, instead of passing dy through
+// (PyTorch's threshold_backward) or giving 0 or alpha * dy; lib/backend/js.ts does the same.
+// dy is loaded whatever the sign of x: a load under the condition is not if-converted, and the
+// loop then runs with a branch that random signs mispredict (~10x slower).
+void rectifyScalar(const float* x, float* y, int64_t n, float alpha, bool leaky) {
+  if (leaky) {
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? alpha * x[i] : x[i];
+  } else {
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
+  }
+}
+
+void rectifyBackwardScalar(const float* x, const float* dy, float* dx, int64_t n, float alpha, bool leaky) {
+  for (int64_t i = 0; i < n; i++) {
+    const float g = dy[i];
+    const float v = x[i];
+    dx[i] = v > 0.0f ? g : (v <= 0.0f ? (leaky ? alpha * g : 0.0f) : v);
+  }
+}
+
 const elementwise::Kernels kScalar{tanhScalar,
                                    sigmoidScalar,
+                                   rectifyScalar,
+                                   rectifyBackwardScalar,
                                    expShiftSumScalar,
                                    elementwise::bceTermsScalar,
                                    elementwise::sgdStepLoop,
@@ -87,15 +113,9 @@ void activationForward(Activation f, float alpha, const float* x, float* y, int6
     case Activation::Identity:
       if (x != y) std::memmove(y, x, n * sizeof(float));
       break;
-    // NaN propagates, as in PyTorch: `x <= 0` is false for NaN, so NaN takes the x branch (the
-    // usual `x > 0 ? x : 0` would turn it into 0 and hide it). -0 still gives +0. This one loop
-    // serves every KernelPath (the compiler vectorises it at the baseline ISA), so the paths agree.
     case Activation::ReLU:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
-      break;
-    // NaN already propagates (alpha * NaN is NaN); same form as ReLU for symmetry.
     case Activation::LeakyReLU:
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] <= 0.0f ? alpha * x[i] : x[i];
+      kernelsFor(path).rectify(x, y, n, alpha, f == Activation::LeakyReLU);
       break;
     case Activation::TanH:
       kernelsFor(path).tanh(x, y, n);
@@ -110,31 +130,14 @@ void activationForward(Activation f, float alpha, const float* x, float* y, int6
 }
 
 void activationBackward(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
-                        int64_t n) {
+                        int64_t n, KernelPath path) {
   switch (f) {
     case Activation::Identity:
       if (dx != dy) std::memmove(dx, dy, n * sizeof(float));
       break;
-    // dy is loaded whatever the sign of x: a load under the condition is not if-converted, and the
-    // loop then runs scalar with a branch that random signs mispredict (~10x slower).
-    //
-    // Where x is NaN the slope is undefined, and dx is that NaN (x itself): a bad input then shows
-    // in the gradient, where the non-finite checks look, instead of passing dy through (PyTorch's
-    // threshold_backward) or giving 0 or alpha * dy. lib/backend/js.ts does the same. Both
-    // selects are branch-free, so the loop still vectorises.
     case Activation::ReLU:
-      for (int64_t i = 0; i < n; i++) {
-        const float g = dy[i];
-        const float v = x[i];
-        dx[i] = v > 0.0f ? g : (v <= 0.0f ? 0.0f : v);
-      }
-      break;
     case Activation::LeakyReLU:
-      for (int64_t i = 0; i < n; i++) {
-        const float g = dy[i];
-        const float v = x[i];
-        dx[i] = v > 0.0f ? g : (v <= 0.0f ? alpha * g : v);
-      }
+      kernelsFor(path).rectifyBackward(x, dy, dx, n, alpha, f == Activation::LeakyReLU);
       break;
     case Activation::TanH:
       for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
@@ -183,9 +186,10 @@ void activationForwardParallel(Activation f, float alpha, const float* x, float*
 }
 
 void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
-                                int64_t n, ThreadPool* pool) {
-  if (!worthThreads(n, pool)) return activationBackward(f, alpha, x, y, dy, dx, n);
-  forChunks(n, pool, [&](int64_t b, int64_t len) { activationBackward(f, alpha, x + b, y + b, dy + b, dx + b, len); });
+                                int64_t n, KernelPath path, ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return activationBackward(f, alpha, x, y, dy, dx, n, path);
+  forChunks(n, pool,
+            [&](int64_t b, int64_t len) { activationBackward(f, alpha, x + b, y + b, dy + b, dx + b, len, path); });
 }
 
 void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,

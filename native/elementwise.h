@@ -3,9 +3,9 @@
 //
 // Most of it is memory-bound and written as plain loops the compiler
 // vectorises at the baseline ISA. The exp-based functions (tanh, sigmoid,
-// softmax; BCE on AVX-512) get AVX2 / AVX-512 versions, and the optimiser steps and the
-// non-finite scan are compiled for each (elementwise_loops.h), all picked
-// through the same KernelPath as the GEMM. Arrays are (rows, cols) row-major where
+// softmax; BCE on AVX-512) and the rectifiers (ReLU, LeakyReLU) get AVX2 / AVX-512 / NEON
+// versions, and the optimiser steps and the non-finite scan are compiled for each
+// (elementwise_loops.h), all picked through the same KernelPath as the GEMM. Arrays are (rows, cols) row-major where
 // rows/cols appear. These functions trust their arguments: the binding
 // validates them.
 #pragma once
@@ -24,7 +24,7 @@ void activationForward(Activation f, float alpha, const float* x, float* y, int6
 // dx = dy * f'(x), with y = f(x) given too (tanh and sigmoid derive from y). dx may be the same
 // array as x, y or dy. ReLU and LeakyReLU give dx = NaN where x is NaN.
 void activationBackward(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
-                        int64_t n);
+                        int64_t n, KernelPath path);
 
 // y[r, c] += v[c]
 void addRowVector(float* y, const float* v, int64_t rows, int64_t cols);
@@ -72,7 +72,7 @@ int64_t nonFiniteIndex(const float* x, int64_t n, KernelPath path);
 void activationForwardParallel(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path,
                                ThreadPool* pool);
 void activationBackwardParallel(Activation f, float alpha, const float* x, const float* y, const float* dy, float* dx,
-                                int64_t n, ThreadPool* pool);
+                                int64_t n, KernelPath path, ThreadPool* pool);
 
 // The optimiser steps split into contiguous chunks across `pool` for large parameters.
 void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
@@ -90,6 +90,10 @@ namespace elementwise {
 struct Kernels {
   void (*tanh)(const float* x, float* y, int64_t n);
   void (*sigmoid)(const float* x, float* y, int64_t n);
+  // ReLU (leaky false) or LeakyReLU of slope alpha: activationForward's and activationBackward's
+  // formulas (dx from x and dy). y or dx may be x or dy.
+  void (*rectify)(const float* x, float* y, int64_t n, float alpha, bool leaky);
+  void (*rectifyBackward)(const float* x, const float* dy, float* dx, int64_t n, float alpha, bool leaky);
   // y[i] = exp(x[i] - shift); returns the sum of y.
   float (*expShiftSum)(const float* x, float shift, float* y, int64_t n);
   // Per element: term[i] = y log p + (1 - y) log(1 - p) with logs clamped at -100, and grad as

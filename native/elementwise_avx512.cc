@@ -12,6 +12,8 @@ namespace {
 
 const elementwise::Kernels kAvx512{applyV<Avx512, tanhV<Avx512>>,
                                    applyV<Avx512, sigmoidV<Avx512>>,
+                                   rectifyV<Avx512>,
+                                   rectifyBackwardV<Avx512>,
                                    expShiftSumV<Avx512>,
                                    bceTermsV<Avx512>,
                                    elementwise::sgdStepLoop,

@@ -10,14 +10,11 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kNeon{applyV<Neon, tanhV<Neon>>,
-                                 applyV<Neon, sigmoidV<Neon>>,
-                                 expShiftSumV<Neon>,
-                                 bceTermsV<Neon>,
-                                 elementwise::sgdStepLoop,
-                                 elementwise::adamStepLoop,
-                                 elementwise::nonFiniteIndexLoop,
-                                 sumBlocksV<Neon>};
+const elementwise::Kernels kNeon{
+    applyV<Neon, tanhV<Neon>>, applyV<Neon, sigmoidV<Neon>>, rectifyV<Neon>,
+    rectifyBackwardV<Neon>,    expShiftSumV<Neon>,           bceTermsV<Neon>,
+    elementwise::sgdStepLoop,  elementwise::adamStepLoop,    elementwise::nonFiniteIndexLoop,
+    sumBlocksV<Neon>};
 
 }  // namespace
 

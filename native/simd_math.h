@@ -1,5 +1,6 @@
 // exp, tanh, sigmoid and log over the vector traits of simd.h, and the elementwise loops built
-// on them (whole vectors, then one masked vector for the ragged end); the block sums of sumRows.
+// on them (whole vectors, then one masked vector for the ragged end); the rectifiers (ReLU,
+// LeakyReLU); the block sums of sumRows.
 // Written once, instantiated by elementwise_avx2.cc, elementwise_avx512.cc and
 // elementwise_neon.cc; internal linkage, as simd.h explains.
 #pragma once
@@ -89,6 +90,55 @@ void applyV(const float* x, float* y, int64_t n) {
     const auto m = V::firstLanes(n - i);
     V::storeFirst(y + i, m, Fn(V::loadFirst(m, x + i)));
   }
+}
+
+// ReLU (Leaky false) or LeakyReLU forward and backward, elementwise::Kernels::rectify and
+// rectifyBackward: the scalar table's loops (elementwise.cc) as selects, so every path gives its
+// bits. NaN takes the x branch forward, and is dx backward; x = −0 gives +0 (ReLU) and counts
+// as x ≤ 0. Each vector is loaded before its result is stored: y or dx may be x or dy.
+template <typename V, bool Leaky>
+typename V::F rectifyVector(typename V::F x, typename V::F slope) {
+  const auto pass = V::either(V::gt(x, V::zero()), V::isNan(x));  // not x <= 0
+  return Leaky ? V::select(pass, x, V::mul(slope, x)) : V::keep(pass, x);
+}
+
+template <typename V, bool Leaky>
+typename V::F rectifyGradient(typename V::F x, typename V::F dy, typename V::F slope) {
+  const auto negative = Leaky ? V::mul(slope, dy) : V::zero();
+  return V::select(V::gt(x, V::zero()), dy, V::select(V::isNan(x), x, negative));
+}
+
+template <typename V, bool Leaky>
+void rectifyLoopV(const float* x, float* y, int64_t n, float alpha) {
+  const auto slope = V::set1(alpha);
+  int64_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes) V::store(y + i, rectifyVector<V, Leaky>(V::load(x + i), slope));
+  if (i < n) {
+    const auto m = V::firstLanes(n - i);
+    V::storeFirst(y + i, m, rectifyVector<V, Leaky>(V::loadFirst(m, x + i), slope));
+  }
+}
+
+template <typename V, bool Leaky>
+void rectifyBackwardLoopV(const float* x, const float* dy, float* dx, int64_t n, float alpha) {
+  const auto slope = V::set1(alpha);
+  int64_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes)
+    V::store(dx + i, rectifyGradient<V, Leaky>(V::load(x + i), V::load(dy + i), slope));
+  if (i < n) {
+    const auto m = V::firstLanes(n - i);
+    V::storeFirst(dx + i, m, rectifyGradient<V, Leaky>(V::loadFirst(m, x + i), V::loadFirst(m, dy + i), slope));
+  }
+}
+
+template <typename V>
+void rectifyV(const float* x, float* y, int64_t n, float alpha, bool leaky) {
+  leaky ? rectifyLoopV<V, true>(x, y, n, alpha) : rectifyLoopV<V, false>(x, y, n, alpha);
+}
+
+template <typename V>
+void rectifyBackwardV(const float* x, const float* dy, float* dx, int64_t n, float alpha, bool leaky) {
+  leaky ? rectifyBackwardLoopV<V, true>(x, dy, dx, n, alpha) : rectifyBackwardLoopV<V, false>(x, dy, dx, n, alpha);
 }
 
 // y[i] = exp(x[i] - shift); returns the sum of y (elementwise::Kernels::expShiftSum).

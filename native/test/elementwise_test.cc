@@ -66,12 +66,71 @@ int checkThreadPool(int* cases) {
   return failures;
 }
 
+uint32_t bitsOf(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+
+// ReLU and LeakyReLU, forward and backward, on every path against the formulas of elementwise.h,
+// bit for bit: NaN kept forward and given as dx backward, -0 to +0, ±Inf, ragged lengths, and
+// out = in (forward), dx = dy and dx = x (backward).
+int checkRectifiers(std::mt19937& rng, int* cases) {
+  int failures = 0;
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {-0.0f, 0.0f, nan, inf, -inf, -1e-40f, 1e-40f, -3.0f, 2.5f};
+  std::uniform_real_distribution<float> values(-2.0f, 2.0f);
+  const auto forwardWant = [](float x, float alpha, bool leaky) { return x <= 0.0f ? (leaky ? alpha * x : 0.0f) : x; };
+  const auto backwardWant = [](float x, float dy, float alpha, bool leaky) {
+    return x > 0.0f ? dy : x <= 0.0f ? (leaky ? alpha * dy : 0.0f) : x;
+  };
+  for (KernelPath path : kAllPaths) {
+    if (!kernelPathSupported(path)) continue;
+    for (int64_t n : {1, 7, 8, 9, 15, 16, 17, 33, 100}) {
+      std::vector<float> x(n), dy(n);
+      for (int64_t i = 0; i < n; i++) {
+        x[i] = i % 4 == 1 ? specials[(i / 4) % 9] : values(rng);
+        dy[i] = i % 7 == 3 ? specials[(i / 7 + 2) % 9] : values(rng);
+      }
+      for (const auto& [f, alpha] : {std::pair{Activation::ReLU, 0.0f}, std::pair{Activation::LeakyReLU, 0.01f},
+                                     std::pair{Activation::LeakyReLU, -0.5f}}) {
+        const bool leaky = f == Activation::LeakyReLU;
+        const char* name = leaky ? "leaky relu" : "relu";
+        std::vector<float> y(n), inPlace = x;
+        activationForward(f, alpha, x.data(), y.data(), n, path);
+        activationForward(f, alpha, inPlace.data(), inPlace.data(), n, path);
+        std::vector<float> dx(n), intoDy = dy, intoX = x;
+        activationBackward(f, alpha, x.data(), y.data(), dy.data(), dx.data(), n, path);
+        activationBackward(f, alpha, x.data(), y.data(), intoDy.data(), intoDy.data(), n, path);
+        activationBackward(f, alpha, intoX.data(), y.data(), dy.data(), intoX.data(), n, path);
+        (*cases)++;
+        for (int64_t i = 0; i < n; i++) {
+          const uint32_t want = bitsOf(forwardWant(x[i], alpha, leaky));
+          const uint32_t wantGradient = bitsOf(backwardWant(x[i], dy[i], alpha, leaky));
+          const bool forwardOk = bitsOf(y[i]) == want && bitsOf(inPlace[i]) == want;
+          const bool backwardOk =
+              bitsOf(dx[i]) == wantGradient && bitsOf(intoDy[i]) == wantGradient && bitsOf(intoX[i]) == wantGradient;
+          if (!forwardOk || !backwardOk) {
+            std::printf("FAIL %s %s alpha=%g n=%lld at %lld: x=%g dy=%g y=%g (in place %g) dx=%g/%g/%g\n",
+                        kernelPathName(path), name, alpha, (long long)n, (long long)i, x[i], dy[i], y[i], inPlace[i],
+                        dx[i], intoDy[i], intoX[i]);
+            failures++;
+            break;
+          }
+        }
+      }
+    }
+  }
+  return failures;
+}
+
 }  // namespace
 
 int main() {
   int failures = 0, cases = 0;
   failures += checkThreadPool(&cases);
   std::mt19937 rng(7);
+  failures += checkRectifiers(rng, &cases);
   std::uniform_real_distribution<float> wide(-30.0f, 30.0f), narrow(-1.0f, 1.0f);
   for (KernelPath path : kAllPaths) {
     if (!kernelPathSupported(path)) continue;
