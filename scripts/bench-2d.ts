@@ -101,38 +101,14 @@ async function main(): Promise<void> {
   }
   addon.setKernelPath(defaultPath);
 
-  // PyTorch: 1 thread and all cores, allocator as installed and tuned.
-  const torch: Record<string, Record<string, number | undefined>> = {};
+  // PyTorch: 1 thread and all cores, allocator as installed and tuned; samples/s by net and setting.
   let torchVersion = '';
-  for (const t of [1, cores]) {
-    for (const [malloc, env] of [
-      ['plain', {}],
-      ['tuned', TUNED_MALLOC_ENV],
-    ] as const) {
-      const r = runPython(
-        'bench_torch.py',
-        ['--nets', NETS.join(','), '--threads', String(t), '--epochs', String(epochs), '--batches', quick ? '5' : '25'],
-        t,
-        env,
-      );
-      const label = `${t}T ${malloc}`;
-      if (!r.ok) {
-        console.log(`PyTorch ${label} failed: ${r.reason}`);
-        continue;
-      }
-      torchVersion = r.value.version;
-      for (const key of NETS) (torch[key] ??= {})[label] = r.value.results[key]?.samplesPerSec ?? undefined;
-      console.log(`PyTorch ${label}: ${JSON.stringify(r.value.results)}`);
-    }
-  }
-  // What an AVX2-only CPU's PyTorch runs (ATen, oneDNN and OpenBLAS held to AVX2): the AVX2
-  // path's rival, in the same four settings, when this CPU also has AVX-512.
-  const torchAvx2: Record<string, Record<string, number | undefined>> = {};
-  if (paths.includes('avx2') && paths.includes('avx512')) {
+  const runTorch = (what: string, isa: NodeJS.ProcessEnv): Record<string, Record<string, number | undefined>> => {
+    const results: Record<string, Record<string, number | undefined>> = {};
     for (const t of [1, cores]) {
       for (const [malloc, env] of [
-        ['plain', TORCH_AVX2_ENV],
-        ['tuned', { ...TORCH_AVX2_ENV, ...TUNED_MALLOC_ENV }],
+        ['plain', isa],
+        ['tuned', { ...isa, ...TUNED_MALLOC_ENV }],
       ] as const) {
         const r = runPython(
           'bench_torch.py',
@@ -142,14 +118,20 @@ async function main(): Promise<void> {
         );
         const label = `${t}T ${malloc}`;
         if (!r.ok) {
-          console.log(`PyTorch held to AVX2 ${label} failed: ${r.reason}`);
+          console.log(`${what} ${label} failed: ${r.reason}`);
           continue;
         }
-        for (const key of NETS) (torchAvx2[key] ??= {})[label] = r.value.results[key]?.samplesPerSec ?? undefined;
-        console.log(`PyTorch held to AVX2 ${label}: ${JSON.stringify(r.value.results)}`);
+        torchVersion = r.value.version;
+        for (const key of NETS) (results[key] ??= {})[label] = r.value.results[key]?.samplesPerSec ?? undefined;
+        console.log(`${what} ${label}: ${JSON.stringify(r.value.results)}`);
       }
     }
-  }
+    return results;
+  };
+  const torch = runTorch('PyTorch', {});
+  // What an AVX2-only CPU's PyTorch runs (ATen, oneDNN and OpenBLAS held to AVX2): the AVX2
+  // path's rival, in the same four settings, when this CPU also has AVX-512.
+  const torchAvx2 = paths.includes('avx2') && paths.includes('avx512') ? runTorch('PyTorch held to AVX2', TORCH_AVX2_ENV) : {};
 
   // The convolutions alone, one thread, current path, in rounds alternating with the FMA probe.
   setThreads(1);

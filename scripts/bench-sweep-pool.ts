@@ -111,32 +111,26 @@ async function child(mode: string): Promise<void> {
       const result = await sweep(spec(), { out, workers: mode === 'pool1' ? 1 : workers, queue, queueName: 'bench' });
       failed = result.status.failed;
       metrics = result.runs.flatMap((r) => (r.metrics ? [r.metrics] : []));
-      // Per worker: its first run (which also pays the JIT warm-up) against its later ones.
+      // Each worker's runs in the order it ran them.
       const byWorker = new Map<string, { startedAt: number; finishedAt: number }[]>();
       for (const r of result.runs) if (r.metrics) byWorker.set(r.worker, [...(byWorker.get(r.worker) ?? []), r.metrics]);
-      const first: number[] = [];
-      const later: number[] = [];
-      for (const list of byWorker.values()) {
-        list.sort((a, b) => a.startedAt - b.startedAt);
-        list.forEach((m, i) => (i === 0 ? first : later).push((m.finishedAt - m.startedAt) / 1000));
-      }
-      const starts = [...byWorker.values()].map((l) => l[0].startedAt);
-      phases = { firstRunS: median(first), laterRunS: median(later), startSpreadS: (Math.max(...starts) - Math.min(...starts)) / 1000 };
+      const lists = [...byWorker.values()].map((list) => list.sort((a, b) => a.startedAt - b.startedAt));
+      // A worker's first run against its later ones (the first also pays the JIT warm-up).
+      const firstRuns = lists.map((l) => (l[0].finishedAt - l[0].startedAt) / 1000);
+      const laterRuns = lists.flatMap((l) => l.slice(1).map((m) => (m.finishedAt - m.startedAt) / 1000));
+      const starts = lists.map((l) => l[0].startedAt);
+      phases = {
+        firstRunS: median(firstRuns),
+        laterRunS: median(laterRuns),
+        startSpreadS: (Math.max(...starts) - Math.min(...starts)) / 1000,
+      };
       if (queue) {
-        // Pickup gap per job: from when it could start (enqueued, or its worker's previous run ended) to its start.
-        const byWorker = new Map<string, { startedAt: number; finishedAt: number }[]>();
-        for (const r of result.runs) if (r.metrics) byWorker.set(r.worker, [...(byWorker.get(r.worker) ?? []), r.metrics]);
-        // A worker's first job also pays its data loading (and the sweep's enqueueing): it is left
-        // out when there are later jobs, which show the queue's own cost per job.
-        const first: number[] = [];
-        const later: number[] = [];
-        for (const list of byWorker.values()) {
-          list.sort((a, b) => a.startedAt - b.startedAt);
-          list.forEach((m, i) => (i === 0 ? first : later).push(m.startedAt - (i === 0 ? t0 : list[i - 1].finishedAt)));
-        }
-        const gaps = later.length ? later : first;
-        gaps.sort((a, b) => a - b);
-        pickupMs = gaps[Math.floor(gaps.length / 2)];
+        // Pickup gap per job: from when it could start (enqueued, or its worker's previous run
+        // ended) to its start. A worker's first job also pays its data loading (and the sweep's
+        // enqueueing): it is left out when there are later jobs, which show the queue's own cost.
+        const firstGaps = lists.map((l) => l[0].startedAt - t0);
+        const laterGaps = lists.flatMap((l) => l.slice(1).map((m, i) => m.startedAt - l[i].finishedAt));
+        pickupMs = median(laterGaps.length ? laterGaps : firstGaps);
       }
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
