@@ -236,12 +236,57 @@ void oneChannelForwardSampleV(const OneChannelPlan& plan, const float* x, const 
 }
 
 // Weight-gradient blocks: Taps taps × Vectors vectors of channels from c0, their sums in
-// registers; 12 sums, the pixel's gradient vectors and one broadcast fit AVX2's registers.
-template <int Vectors>
-constexpr int kTapsFor = Vectors == 1   ? 12
-                         : Vectors == 2 ? 6
-                         : Vectors == 3 ? 4
-                                        : 2;
+// registers with the pixel's gradient vectors and one broadcast: V::kBlockSums sums (AVX2's 16
+// registers: 12; with four vectors, 2 taps, as 3 × 4 sums and 4 gradients do not fit), at most
+// 12 taps.
+template <typename V, int Vectors>
+constexpr int kTapsFor = V::kBlockSums <= 12 ? (Vectors == 1   ? 12
+                                                : Vectors == 2 ? 6
+                                                : Vectors == 3 ? 4
+                                                               : 2)
+                                             : (V::kBlockSums / Vectors < 12 ? V::kBlockSums / Vectors : 12);
+
+// The taps in blocks of any size up to Block, each size a kernel of its own, split by the cost
+// model of inRowBlocks: a pass over the image per block, whose step takes max(sums, 8) / 2
+// cycles. Halving blocks alone ran a 3×3 kernel's 9 taps as 6 + 2 + 1, the last two bound by
+// the adders' latency (bncnn's first weight gradient, 1 -> 32: AVX-512 blocks of 12 run it as
+// one block of 9).
+template <int Block, int Vectors>
+constexpr RowSplit<Block> anySizeSplit() {
+  RowSplit<Block> split{};
+  int cost[2 * Block] = {};
+  for (int n = 1; n < 2 * Block; n++) {
+    cost[n] = -1;
+    for (int size = n < Block ? n : Block; size > 0; size--) {
+      const int sums = size * Vectors, step = (sums > 8 ? sums : 8) + 2;  // in half cycles
+      if (cost[n] < 0 || step + cost[n - size] < cost[n]) {
+        cost[n] = step + cost[n - size];
+        split.first[n] = size;
+      }
+    }
+  }
+  return split;
+}
+
+template <int Size, typename Run>
+void runAnySizeBlock(int size, int64_t first, const Run& run) {
+  if constexpr (Size > 0) {
+    if (size == Size) return run(std::integral_constant<int, Size>{}, first);
+    runAnySizeBlock<Size - 1>(size, first, run);
+  }
+}
+
+template <int Block, int Vectors, typename Run>
+void inAnySizeBlocks(int64_t count, const Run& run) {
+  static constexpr RowSplit<Block> kSplit = anySizeSplit<Block, Vectors>();
+  int64_t first = 0;
+  for (; count - first >= 2 * Block; first += Block) run(std::integral_constant<int, Block>{}, first);
+  while (first < count) {
+    const int size = kSplit.first[count - first];
+    runAnySizeBlock<Block>(size, first, run);
+    first += size;
+  }
+}
 
 // sums[t, c0 ..] += Σ_{outputs q} P[q + tap t] · dy[q, c0 ..] for taps [t0, t0 + Taps): the
 // lanes past chanOut pick up the next pixel's gradients, and are never read.
@@ -277,11 +322,9 @@ void weightGradientTaps(const OneChannelPlan& plan, const float* padded, const f
 template <typename V, int Vectors>
 void weightGradientChannels(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t c0,
                             float* sums) {
-  const int64_t taps = plan.s->kHeight * plan.s->kWidth;
-  for (int64_t t0 = 0; t0 < taps; t0 += kTapsFor<Vectors>)
-    inBlocks<kTapsFor<Vectors>>(t0, std::min<int64_t>(kTapsFor<Vectors>, taps - t0), [&](auto size, int64_t first) {
-      weightGradientTaps<V, decltype(size)::value, Vectors>(plan, padded, dyb, first, c0, sums);
-    });
+  inAnySizeBlocks<kTapsFor<V, Vectors>, Vectors>(plan.s->kHeight * plan.s->kWidth, [&](auto size, int64_t first) {
+    weightGradientTaps<V, decltype(size)::value, Vectors>(plan, padded, dyb, first, c0, sums);
+  });
 }
 
 // ---- The weight gradient along the grid ---------------------------------------------------
