@@ -61,8 +61,12 @@ void inBlocks(int64_t first, int64_t count, const Run& run) {
 // latency binds), plus about one for its setup and stores. The split of least cost is found once,
 // at compile time, for every count under 2 · Block; a longer row takes whole blocks first.
 // With AVX-512's 12-pixel blocks a 14-pixel row runs as 8 + 6, where halving blocks alone gives
-// 12 + 2 (bncnn's 32 -> 64 at 14×14: 1.19× the time).
-constexpr int nextBlockSize(int size, int block) {
+// 12 + 2 (bncnn's 32 -> 64 at 14×14: 1.19× the time). With AnySize, every size up to Block is
+// compiled and offered to the split: the one-channel weight gradient's taps, where halving ran a
+// 3×3 kernel's 9 taps as 6 + 2 + 1, the last two bound by the adders' latency (bncnn's first
+// layer, 1 -> 32: AVX-512's blocks of 12 run it as one block of 9).
+constexpr int nextBlockSize(int size, int block, bool anySize) {
+  if (anySize) return size - 1;
   int next = 0;
   for (int p = 1; p < size; p *= 2) next = p;
   if (block % 2 == 0 && block / 2 < size && block / 2 > next) next = block / 2;
@@ -74,13 +78,13 @@ struct RowSplit {
   int first[2 * Block];  // first[n]: the first block of the best split of n items, 0 < n < 2 · Block
 };
 
-template <int Block, int Vectors>
+template <int Block, int Vectors, bool AnySize>
 constexpr RowSplit<Block> rowSplit() {
   RowSplit<Block> split{};
   int cost[2 * Block] = {};
   for (int n = 1; n < 2 * Block; n++) {
     cost[n] = -1;
-    for (int size = Block; size > 0; size = nextBlockSize(size, Block)) {
+    for (int size = Block; size > 0; size = nextBlockSize(size, Block, AnySize)) {
       if (size > n) continue;
       const int sums = size * Vectors, step = (sums > 8 ? sums : 8) + 2;  // in half cycles
       if (cost[n] < 0 || step + cost[n - size] < cost[n]) {
@@ -93,23 +97,23 @@ constexpr RowSplit<Block> rowSplit() {
 }
 
 // run(size, first) with size = std::integral_constant<int, Size> for the block size `size`.
-template <int Block, int Size = Block, typename Run>
+template <int Block, bool AnySize, int Size = Block, typename Run>
 void runBlock(int size, int64_t first, const Run& run) {
   if constexpr (Size > 0) {
     if (size == Size) return run(std::integral_constant<int, Size>{}, first);
-    runBlock<Block, nextBlockSize(Size, Block)>(size, first, run);
+    runBlock<Block, AnySize, nextBlockSize(Size, Block, AnySize)>(size, first, run);
   }
 }
 
 // run(size, first) over [0, count) in the blocks above.
-template <int Block, int Vectors, typename Run>
+template <int Block, int Vectors, bool AnySize = false, typename Run>
 void inRowBlocks(int64_t count, const Run& run) {
-  static constexpr RowSplit<Block> kSplit = rowSplit<Block, Vectors>();
+  static constexpr RowSplit<Block> kSplit = rowSplit<Block, Vectors, AnySize>();
   int64_t first = 0;
   for (; count - first >= 2 * Block; first += Block) run(std::integral_constant<int, Block>{}, first);
   while (first < count) {
     const int size = kSplit.first[count - first];
-    runBlock<Block>(size, first, run);
+    runBlock<Block, AnySize>(size, first, run);
     first += size;
   }
 }
@@ -246,48 +250,6 @@ constexpr int kTapsFor = V::kBlockSums <= 12 ? (Vectors == 1   ? 12
                                                                : 2)
                                              : (V::kBlockSums / Vectors < 12 ? V::kBlockSums / Vectors : 12);
 
-// The taps in blocks of any size up to Block, each size a kernel of its own, split by the cost
-// model of inRowBlocks: a pass over the image per block, whose step takes max(sums, 8) / 2
-// cycles. Halving blocks alone ran a 3×3 kernel's 9 taps as 6 + 2 + 1, the last two bound by
-// the adders' latency (bncnn's first weight gradient, 1 -> 32: AVX-512 blocks of 12 run it as
-// one block of 9).
-template <int Block, int Vectors>
-constexpr RowSplit<Block> anySizeSplit() {
-  RowSplit<Block> split{};
-  int cost[2 * Block] = {};
-  for (int n = 1; n < 2 * Block; n++) {
-    cost[n] = -1;
-    for (int size = n < Block ? n : Block; size > 0; size--) {
-      const int sums = size * Vectors, step = (sums > 8 ? sums : 8) + 2;  // in half cycles
-      if (cost[n] < 0 || step + cost[n - size] < cost[n]) {
-        cost[n] = step + cost[n - size];
-        split.first[n] = size;
-      }
-    }
-  }
-  return split;
-}
-
-template <int Size, typename Run>
-void runAnySizeBlock(int size, int64_t first, const Run& run) {
-  if constexpr (Size > 0) {
-    if (size == Size) return run(std::integral_constant<int, Size>{}, first);
-    runAnySizeBlock<Size - 1>(size, first, run);
-  }
-}
-
-template <int Block, int Vectors, typename Run>
-void inAnySizeBlocks(int64_t count, const Run& run) {
-  static constexpr RowSplit<Block> kSplit = anySizeSplit<Block, Vectors>();
-  int64_t first = 0;
-  for (; count - first >= 2 * Block; first += Block) run(std::integral_constant<int, Block>{}, first);
-  while (first < count) {
-    const int size = kSplit.first[count - first];
-    runAnySizeBlock<Block>(size, first, run);
-    first += size;
-  }
-}
-
 // sums[t, c0 ..] += Σ_{outputs q} P[q + tap t] · dy[q, c0 ..] for taps [t0, t0 + Taps): the
 // lanes past chanOut pick up the next pixel's gradients, and are never read.
 template <typename V, int Taps, int Vectors>
@@ -322,7 +284,8 @@ void weightGradientTaps(const OneChannelPlan& plan, const float* padded, const f
 template <typename V, int Vectors>
 void weightGradientChannels(const OneChannelPlan& plan, const float* padded, const float* dyb, int64_t c0,
                             float* sums) {
-  inAnySizeBlocks<kTapsFor<V, Vectors>, Vectors>(plan.s->kHeight * plan.s->kWidth, [&](auto size, int64_t first) {
+  constexpr bool kAnySize = true;
+  inRowBlocks<kTapsFor<V, Vectors>, Vectors, kAnySize>(plan.s->kHeight * plan.s->kWidth, [&](auto size, int64_t first) {
     weightGradientTaps<V, decltype(size)::value, Vectors>(plan, padded, dyb, first, c0, sums);
   });
 }
