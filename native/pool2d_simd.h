@@ -69,11 +69,45 @@ void maxForward2x2SampleV(const Pool2dShape& s, const float* x, float* y, int32_
   }
 }
 
-// Each output pixel's channels in registers across its whole window, stored once. A ragged last
-// vector of channels (all of them for LeNet's 6 on AVX2) is stored whole when the lanes past it
-// stay inside this sample's outputs: they land on the next pixel's first channels, which are
-// written after it (a masked store costs an AVX2 core on AMD a dozen cycles). The sample's
-// last pixel stores masked, so nothing is written past the sample another thread may own.
+// Vectors whole vectors of channels from x0 taken through their window side by side. One
+// vector's walk is a chain of dependent selects (about 4 cycles a window position on AVX2 on
+// Zen 5); walking several at once overlaps the chains. The loops over the vectors are unrolled in
+// full so that best and offset stay in registers.
+template <typename V, int Vectors>
+void maxWindowWholeVectors(const Pool2dShape& s, const float* x0, float* y0, int32_t* argmax0, int64_t firstIndex) {
+  typename V::F best[Vectors];
+  typename V::I offset[Vectors];
+#pragma GCC unroll 8
+  for (int u = 0; u < Vectors; u++) {
+    best[u] = V::load(x0 + u * V::kLanes);
+    offset[u] = V::set1i(0);
+  }
+  for (int64_t ky = 0; ky < s.kHeight; ky++)
+    for (int64_t kx = ky == 0 ? 1 : 0; kx < s.kWidth; kx++) {
+      const int64_t d = (ky * s.width + kx) * s.chan;
+      const auto at = V::set1i(static_cast<int32_t>(d));
+#pragma GCC unroll 8
+      for (int u = 0; u < Vectors; u++) {
+        const auto v = V::load(x0 + d + u * V::kLanes);
+        const auto take = maxTakes<V>(v, best[u]);
+        best[u] = V::select(take, v, best[u]);
+        offset[u] = V::selecti(take, at, offset[u]);
+      }
+    }
+#pragma GCC unroll 8
+  for (int u = 0; u < Vectors; u++) {
+    const auto first = V::set1i(static_cast<int32_t>(firstIndex + u * V::kLanes));
+    V::store(y0 + u * V::kLanes, best[u]);
+    V::storei(argmax0 + u * V::kLanes, V::addi(offset[u], V::addi(first, V::iota())));
+  }
+}
+
+// Each output pixel's channels in registers across its whole window, stored once: whole vectors
+// four (then two, then one) at a time, then the ragged last one. That one (all of LeNet's 6
+// channels on AVX2) is stored whole when the lanes past it stay inside this sample's outputs:
+// they land on the next pixel's first channels, which are written after it (a masked store costs
+// an AVX2 core on AMD a dozen cycles). The sample's last pixel stores masked, so nothing is
+// written past the sample another thread may own.
 template <typename V>
 void maxForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
@@ -81,36 +115,46 @@ void maxForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int32_t
   const int64_t inputEnd = (b + 1) * s.height * s.width * chan;
   // The window's last value read, from the window's first.
   const int64_t windowSpan = ((s.kHeight - 1) * s.width + s.kWidth - 1) * chan;
+  constexpr int64_t kLanes = V::kLanes;
   for (int64_t oy = 0; oy < oh; oy++)
     for (int64_t ox = 0; ox < ow; ox++) {
       const int64_t out = ((b * oh + oy) * ow + ox) * chan;
       const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
-      for (int64_t c = 0; c < chan; c += V::kLanes) {
-        const bool full = chan - c >= V::kLanes;
-        // A ragged vector is read whole too while its window's reads stay inside this sample:
-        // the lanes past the channels compare the next pixel's values, and their results are
-        // overwritten as the stores below explain.
-        const bool wholeReads = full || first + c + windowSpan + V::kLanes <= inputEnd;
-        const auto m = V::firstLanes(chan - c);
-        const float* x0 = x + first + c;
-        auto best = wholeReads ? V::load(x0) : V::loadFirst(m, x0);
-        auto offset = V::set1i(0);
-        for (int64_t ky = 0; ky < s.kHeight; ky++)
-          for (int64_t kx = ky == 0 ? 1 : 0; kx < s.kWidth; kx++) {
-            const int64_t d = (ky * s.width + kx) * chan;
-            const auto v = wholeReads ? V::load(x0 + d) : V::loadFirst(m, x0 + d);
-            const auto take = maxTakes<V>(v, best);
-            best = V::select(take, v, best);
-            offset = V::selecti(take, V::set1i(static_cast<int32_t>(d)), offset);
-          }
-        const auto at = V::addi(offset, V::addi(V::set1i(static_cast<int32_t>(first + c)), V::iota()));
-        if (full || out + c + V::kLanes <= sampleEnd) {
-          V::store(y + out + c, best);
-          V::storei(argmax + out + c, at);
-        } else {
-          V::storeFirst(y + out + c, m, best);
-          V::storeFirsti(argmax + out + c, m, at);
+      int64_t c = 0;
+      for (; c + 4 * kLanes <= chan; c += 4 * kLanes)
+        maxWindowWholeVectors<V, 4>(s, x + first + c, y + out + c, argmax + out + c, first + c);
+      if (c + 2 * kLanes <= chan) {
+        maxWindowWholeVectors<V, 2>(s, x + first + c, y + out + c, argmax + out + c, first + c);
+        c += 2 * kLanes;
+      }
+      if (c + kLanes <= chan) {
+        maxWindowWholeVectors<V, 1>(s, x + first + c, y + out + c, argmax + out + c, first + c);
+        c += kLanes;
+      }
+      if (c == chan) continue;
+      // A ragged vector is read whole too while its window's reads stay inside this sample:
+      // the lanes past the channels compare the next pixel's values, and their results are
+      // overwritten as said above.
+      const bool wholeReads = first + c + windowSpan + kLanes <= inputEnd;
+      const auto m = V::firstLanes(chan - c);
+      const float* x0 = x + first + c;
+      auto best = wholeReads ? V::load(x0) : V::loadFirst(m, x0);
+      auto offset = V::set1i(0);
+      for (int64_t ky = 0; ky < s.kHeight; ky++)
+        for (int64_t kx = ky == 0 ? 1 : 0; kx < s.kWidth; kx++) {
+          const int64_t d = (ky * s.width + kx) * chan;
+          const auto v = wholeReads ? V::load(x0 + d) : V::loadFirst(m, x0 + d);
+          const auto take = maxTakes<V>(v, best);
+          best = V::select(take, v, best);
+          offset = V::selecti(take, V::set1i(static_cast<int32_t>(d)), offset);
         }
+      const auto at = V::addi(offset, V::addi(V::set1i(static_cast<int32_t>(first + c)), V::iota()));
+      if (out + c + kLanes <= sampleEnd) {
+        V::store(y + out + c, best);
+        V::storei(argmax + out + c, at);
+      } else {
+        V::storeFirst(y + out + c, m, best);
+        V::storeFirsti(argmax + out + c, m, at);
       }
     }
 }

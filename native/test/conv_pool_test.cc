@@ -386,11 +386,14 @@ int main() {
       testPool(rng, Pool1dShape{64, 300, 40, 8, 2}, path, pool);
       testPool(rng, Pool1dShape{2, 20, 17, 3, 1}, path, pool);
       cases += 3;
-      // LeNet's and the batch-norm CNN's poolings, ragged channel vectors on every path, then
-      // random shapes (2×2 windows half the time: the SIMD paths' own loops).
+      // LeNet's and the batch-norm CNN's poolings, ragged channel vectors on every path, windows
+      // walked four, two and one whole vectors at a time (72 and 100 channels; the one-row 1×8
+      // window is the deep CNN's 1-D pooling), then random shapes (2×2 windows half the time: the
+      // SIMD paths' own loops).
       for (const Pool2dShape& s : {Pool2dShape{4, 24, 24, 6, 2, 2, 2, 2}, Pool2dShape{4, 8, 8, 16, 2, 2, 2, 2},
                                    Pool2dShape{2, 14, 14, 64, 2, 2, 2, 2}, Pool2dShape{3, 9, 7, 20, 2, 2, 2, 2},
-                                   Pool2dShape{2, 6, 5, 40, 2, 2, 1, 1}, Pool2dShape{2, 9, 11, 20, 3, 3, 2, 2}}) {
+                                   Pool2dShape{2, 6, 5, 40, 2, 2, 1, 1}, Pool2dShape{2, 9, 11, 20, 3, 3, 2, 2},
+                                   Pool2dShape{2, 9, 11, 72, 3, 3, 2, 2}, Pool2dShape{2, 1, 40, 100, 1, 8, 1, 2}}) {
         testPool2d(rng, s, path, pool);
         cases++;
       }
