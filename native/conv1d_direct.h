@@ -27,12 +27,14 @@
 namespace neurone {
 namespace {
 
-// Sample b's pooled outputs: for each block of V::kLanes channels, the block's taps stay in
-// registers. Depth = kSize * chanIn is a template argument so that the taps and the sums are
-// registers. The weights come lane-blocked by kConvLanes (see ConvPoolArgs::w), a multiple of
-// V::kLanes: the block at channel cb is at offset cb % kConvLanes of its group's rows.
-template <typename V, int64_t Depth>
-void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
+// Sample b's pooled outputs for Blocks blocks of V::kLanes channels from cb, side by side: the
+// blocks' taps stay in registers, each input value is broadcast once for all of them, and their
+// chains of multiply-adds overlap. With Ragged, the last block is ragged. Depth = kSize * chanIn is a
+// template argument so that the taps and the sums are registers. The weights come lane-blocked
+// by kConvLanes (see ConvPoolArgs::w), a multiple of V::kLanes: the block at channel c is at
+// offset c % kConvLanes of its group's rows.
+template <typename V, int64_t Depth, int Blocks, bool Ragged>
+void directForwardBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb) {
   static_assert(kConvLanes % V::kLanes == 0, "a register's channels lie in one weight group");
   const Conv1dShape& s = *a.s;
   const int64_t co = s.chanOut, convLength = s.outLength();
@@ -40,42 +42,82 @@ void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
   const int64_t rowStep = s.stride * s.chanIn;
   const float* xs = a.x + b * s.length * s.chanIn;
   const bool withBias = a.bias != nullptr;
-  for (int64_t cb = 0; cb < co; cb += V::kLanes) {
-    const auto valid = V::firstLanes(co - cb);
-    typename V::F taps[Depth];
-    const float* wb = a.w + (cb / kConvLanes) * Depth * kConvLanes + cb % kConvLanes;
-    for (int64_t i = 0; i < Depth; i++) taps[i] = V::load(wb + i * kConvLanes);
-    const auto bias = withBias ? V::loadFirst(valid, a.bias + cb) : V::zero();
-    // Convolution row p of this block. The GEMM starts C at the bias (beta = 1) or stores the
-    // sum alone; the zero padding of the weights leaves the lanes past chanOut at 0.
-    auto convolve = [&](int64_t p) {
-      const float* xr = xs + p * rowStep;
-      auto v = V::zero();
-      for (int64_t i = 0; i < Depth; i++) v = V::fma(V::set1(xr[i]), taps[i], v);
-      return withBias ? V::add(v, bias) : v;
-    };
-    for (int64_t t = 0; t < pooled; t++) {
-      const int64_t first = t * a.poolStride;
-      auto best = convolve(first);
-      auto arg = V::addi(V::set1i(static_cast<int32_t>((b * convLength + first) * co + cb)), V::iota());
-      for (int64_t q = 1; q < a.poolSize; q++) {
-        const auto v = convolve(first + q);
-        const auto take = maxTakes<V>(v, best);
-        best = V::select(take, v, best);
-        const auto here = V::addi(V::set1i(static_cast<int32_t>((b * convLength + first + q) * co + cb)), V::iota());
-        arg = V::selecti(take, here, arg);
+  // The loops over the blocks and taps are unrolled in full, so that the arrays are registers.
+  // Whole vectors are stored whole: a masked store costs an AVX2 core on AMD a dozen cycles.
+  const auto valid = V::firstLanes(co - (cb + (Blocks - 1) * V::kLanes));
+  typename V::F taps[Blocks][Depth], bias[Blocks];
+#pragma GCC unroll 16
+  for (int u = 0; u < Blocks; u++) {
+    const int64_t c = cb + u * V::kLanes;
+    const float* wb = a.w + (c / kConvLanes) * Depth * kConvLanes + c % kConvLanes;
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < Depth; i++) taps[u][i] = V::load(wb + i * kConvLanes);
+    const auto lanes = u == Blocks - 1 ? valid : V::firstLanes(V::kLanes);
+    bias[u] = withBias ? V::loadFirst(lanes, a.bias + c) : V::zero();
+  }
+  // Convolution row p of the blocks. The GEMM starts C at the bias (beta = 1) or stores the sum
+  // alone; the zero padding of the weights leaves the lanes past chanOut at 0.
+  const auto convolve = [&](int64_t p, typename V::F* v) {
+    const float* xr = xs + p * rowStep;
+#pragma GCC unroll 16
+    for (int u = 0; u < Blocks; u++) v[u] = V::zero();
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < Depth; i++) {
+      const auto x = V::set1(xr[i]);
+#pragma GCC unroll 16
+      for (int u = 0; u < Blocks; u++) v[u] = V::fma(x, taps[u][i], v[u]);
+    }
+    if (withBias)
+#pragma GCC unroll 16
+      for (int u = 0; u < Blocks; u++) v[u] = V::add(v[u], bias[u]);
+  };
+  const auto index = [&](int64_t p) {
+    return V::addi(V::set1i(static_cast<int32_t>((b * convLength + p) * co + cb)), V::iota());
+  };
+  const auto blockStep = V::set1i(V::kLanes);
+  for (int64_t t = 0; t < pooled; t++) {
+    const int64_t first = t * a.poolStride;
+    typename V::F best[Blocks], v[Blocks];
+    typename V::I arg[Blocks];
+    convolve(first, best);
+    arg[0] = index(first);
+#pragma GCC unroll 16
+    for (int u = 1; u < Blocks; u++) arg[u] = V::addi(arg[u - 1], blockStep);
+    for (int64_t q = 1; q < a.poolSize; q++) {
+      convolve(first + q, v);
+      auto here = index(first + q);
+#pragma GCC unroll 16
+      for (int u = 0; u < Blocks; u++, here = V::addi(here, blockStep)) {
+        const auto take = maxTakes<V>(v[u], best[u]);
+        best[u] = V::select(take, v[u], best[u]);
+        arg[u] = V::selecti(take, here, arg[u]);
       }
-      const int64_t out = (b * pooled + t) * co + cb;
-      // Whole vectors are stored whole: a masked store costs an AVX2 core on AMD a dozen cycles.
-      if (co - cb >= V::kLanes) {
-        V::store(a.y + out, best);
-        if (a.argmax) V::storei(a.argmax + out, arg);
+    }
+    const int64_t out = (b * pooled + t) * co + cb;
+#pragma GCC unroll 16
+    for (int u = 0; u < Blocks; u++) {
+      const int64_t o = out + u * V::kLanes;
+      if (!Ragged || u < Blocks - 1) {
+        V::store(a.y + o, best[u]);
+        if (a.argmax) V::storei(a.argmax + o, arg[u]);
       } else {
-        V::storeFirst(a.y + out, valid, best);
-        if (a.argmax) V::storeFirsti(a.argmax + out, valid, arg);
+        V::storeFirst(a.y + o, valid, best[u]);
+        if (a.argmax) V::storeFirsti(a.argmax + o, valid, arg[u]);
       }
     }
   }
+}
+
+// Sample b's pooled outputs: whole blocks of channels two at a time while both blocks' taps fit
+// the registers with their sums (up to kBlockSums), then one at a time.
+template <typename V, int64_t Depth>
+void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
+  const int64_t co = a.s->chanOut;
+  int64_t cb = 0;
+  if constexpr (2 * (Depth + 3) <= V::kBlockSums)
+    for (; cb + 2 * V::kLanes <= co; cb += 2 * V::kLanes) directForwardBlocksV<V, Depth, 2, false>(a, b, cb);
+  for (; cb + V::kLanes <= co; cb += V::kLanes) directForwardBlocksV<V, Depth, 1, false>(a, b, cb);
+  if (cb < co) directForwardBlocksV<V, Depth, 1, true>(a, b, cb);
 }
 
 // dw (depth x chanOut) = (overwrite ? 0 : dw) + x_bᵀ·dconv_b, dconv_b gathered position by
@@ -83,7 +125,9 @@ void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
 //   dconv[p, c] = 0 + Σ_{windows t covering p, in order} (argmax[t, c] == index(p, c) ? dy[t, c] : 0),
 // and summed as sgemm sums that product: by depth blocks of a.depthBlock positions, each from
 // zero, the first stored (when overwrite) or added, the others added (every position, covered
-// or not, is multiplied in: 0 · x is not 0 when x is not finite). Returns the matches.
+// or not, is multiplied in: 0 · x is not 0 when x is not finite). Here for Blocks blocks of
+// V::kLanes channels from cb side by side, as the forward takes them; only the last may be
+// ragged. The matches are counted into `hits`.
 //
 // Windows that do not overlap (stride >= size, the usual pooling) cover a position at most once,
 // so the positions are walked window by window: the window's argmax and dy are loaded once, and
@@ -91,8 +135,12 @@ void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
 // windows, the bookkeeping cost more than the gather: about 9 cycles a position and vector of
 // channels on AVX2 for the seed CNN's first layer.) The window index counts up with the walk:
 // a division per window took half again as long as the old walk.
-template <typename V, int64_t Depth>
-int64_t directWeightGradientSampleV(const ConvPoolArgs& a, int64_t b, float* dw, bool overwrite) {
+template <typename V, int64_t Depth, int Blocks, bool Ragged>
+void directWeightGradientBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb, float* dw, bool overwrite,
+                                 typename V::I& matches) {
+  // Counted in a local: a vector type may alias any store, so through the reference the count
+  // could go to memory and back every position.
+  auto hits = matches;
   const Conv1dShape& s = *a.s;
   const int64_t co = s.chanOut, convLength = s.outLength();
   const Pool1dShape pooling{s.batch, convLength, co, a.poolSize, a.poolStride};
@@ -100,70 +148,108 @@ int64_t directWeightGradientSampleV(const ConvPoolArgs& a, int64_t b, float* dw,
   const int64_t rowStep = s.stride * s.chanIn;
   const bool disjoint = a.poolStride >= a.poolSize;
   const float* xs = a.x + b * s.length * s.chanIn;
-  auto hits = V::set1i(0);
-  for (int64_t cb = 0; cb < co; cb += V::kLanes) {
-    const auto valid = V::firstLanes(co - cb);
-    // Whole vectors are loaded whole (see the forward), an unhit lane of dy masked to +0 after
-    // the load, which adds what the masked load's zero would.
-    const bool whole = co - cb >= V::kLanes;
-    const auto loadArgmax = [&](int64_t o) {
-      return whole ? V::loadi(a.argmaxIn + o) : V::loadFirsti(valid, a.argmaxIn + o);
-    };
-    // A lane that is not hit adds +0, never its dy, so a NaN there stays out.
-    const auto routed = [&](typename V::I at, typename V::I here, int64_t o) {
-      if (whole) {
-        const auto hit = V::equal(at, here);
-        hits = V::countHits(hits, hit);
-        return V::keep(hit, V::load(a.dy + o));
-      }
-      const auto hit = V::equalWhere(valid, at, here);
+  // Whole vectors are loaded whole (see the forward), an unhit lane of dy masked to +0 after the
+  // load, which adds what the masked load's zero would.
+  const auto valid = V::firstLanes(co - (cb + (Blocks - 1) * V::kLanes));
+  const auto ragged = [](int u) { return Ragged && u == Blocks - 1; };
+  const auto loadArgmax = [&](int u, int64_t o) {
+    return ragged(u) ? V::loadFirsti(valid, a.argmaxIn + o) : V::loadi(a.argmaxIn + o);
+  };
+  // A lane that is not hit adds +0, never its dy, so a NaN there stays out.
+  const auto routed = [&](int u, typename V::I at, typename V::I here, int64_t o) {
+    if (!ragged(u)) {
+      const auto hit = V::equal(at, here);
       hits = V::countHits(hits, hit);
-      return V::loadFirst(hit, a.dy + o);
-    };
-    const auto step = V::set1i(static_cast<int32_t>(co));
-    int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h
-    for (int64_t p0 = 0; p0 < convLength; p0 += a.depthBlock) {
-      const int64_t p1 = std::min(convLength, p0 + a.depthBlock);
-      typename V::F acc[Depth];
-      for (int64_t i = 0; i < Depth; i++) acc[i] = V::zero();
-      const auto multiplyIn = [&](int64_t p, typename V::F d) {
-        const float* xr = xs + p * rowStep;
-        for (int64_t i = 0; i < Depth; i++) acc[i] = V::fma(V::set1(xr[i]), d, acc[i]);
-      };
-      auto here = V::addi(V::set1i(static_cast<int32_t>((b * convLength + p0) * co + cb)), V::iota());
-      if (disjoint) {
-        for (int64_t p = p0, t = p0 / a.poolStride; p < p1; t++) {
-          const int64_t periodEnd = std::min(p1, (t + 1) * a.poolStride);
-          const int64_t coveredEnd = t < pooled ? std::min(periodEnd, t * a.poolStride + a.poolSize) : p;
-          if (p < coveredEnd) {
-            const int64_t o = (b * pooled + t) * co + cb;
-            const auto at = loadArgmax(o);
-            for (; p < coveredEnd; p++, here = V::addi(here, step))
-              multiplyIn(p, V::add(V::zero(), routed(at, here, o)));
-          }
-          for (; p < periodEnd; p++, here = V::addi(here, step)) multiplyIn(p, V::zero());
-        }
-      } else {
-        for (int64_t p = p0; p < p1; p++, here = V::addi(here, step)) {
-          pool::coveringWindows(pooling, p, &tLo, &tNext, &tHi);
-          auto d = V::zero();
-          for (int64_t t = tLo; t <= tHi; t++) {
-            const int64_t o = (b * pooled + t) * co + cb;
-            d = V::add(d, routed(loadArgmax(o), here, o));
-          }
-          multiplyIn(p, d);
-        }
-      }
+      return V::keep(hit, V::load(a.dy + o));
+    }
+    const auto hit = V::equalWhere(valid, at, here);
+    hits = V::countHits(hits, hit);
+    return V::loadFirst(hit, a.dy + o);
+  };
+  const auto step = V::set1i(static_cast<int32_t>(co));
+  int64_t tLo = 0, tNext = 0, tHi = 0;  // see coveringWindows in pool1d_loops.h
+  for (int64_t p0 = 0; p0 < convLength; p0 += a.depthBlock) {
+    const int64_t p1 = std::min(convLength, p0 + a.depthBlock);
+    // The loops over acc are unrolled in full, so that its sums are registers (GCC 12 left the
+    // array on the stack otherwise: AVX2 took 1.7 times as long).
+    typename V::F acc[Blocks][Depth];
+#pragma GCC unroll 16
+    for (int u = 0; u < Blocks; u++)
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < Depth; i++) acc[u][i] = V::zero();
+    const auto multiplyIn = [&](int64_t p, const typename V::F* d) {
+      const float* xr = xs + p * rowStep;
+#pragma GCC unroll 16
       for (int64_t i = 0; i < Depth; i++) {
-        float* row = dw + i * co + cb;
-        if (whole) {
-          V::store(row, overwrite && p0 == 0 ? acc[i] : V::add(acc[i], V::load(row)));
-        } else {
-          V::storeFirst(row, valid, overwrite && p0 == 0 ? acc[i] : V::add(acc[i], V::loadFirst(valid, row)));
+        const auto x = V::set1(xr[i]);
+#pragma GCC unroll 16
+        for (int u = 0; u < Blocks; u++) acc[u][i] = V::fma(x, d[u], acc[u][i]);
+      }
+    };
+    typename V::I here[Blocks];
+    here[0] = V::addi(V::set1i(static_cast<int32_t>((b * convLength + p0) * co + cb)), V::iota());
+    for (int u = 1; u < Blocks; u++) here[u] = V::addi(here[u - 1], V::set1i(V::kLanes));
+    const auto next = [&]() {
+      for (int u = 0; u < Blocks; u++) here[u] = V::addi(here[u], step);
+    };
+    typename V::F d[Blocks];
+    if (disjoint) {
+      typename V::F zeros[Blocks];
+      for (int u = 0; u < Blocks; u++) zeros[u] = V::zero();
+      for (int64_t p = p0, t = p0 / a.poolStride; p < p1; t++) {
+        const int64_t periodEnd = std::min(p1, (t + 1) * a.poolStride);
+        const int64_t coveredEnd = t < pooled ? std::min(periodEnd, t * a.poolStride + a.poolSize) : p;
+        if (p < coveredEnd) {
+          const int64_t o = (b * pooled + t) * co + cb;
+          typename V::I at[Blocks];
+          for (int u = 0; u < Blocks; u++) at[u] = loadArgmax(u, o + u * V::kLanes);
+          for (; p < coveredEnd; p++, next()) {
+            for (int u = 0; u < Blocks; u++) d[u] = V::add(V::zero(), routed(u, at[u], here[u], o + u * V::kLanes));
+            multiplyIn(p, d);
+          }
         }
+        for (; p < periodEnd; p++, next()) multiplyIn(p, zeros);
+      }
+    } else {
+      for (int64_t p = p0; p < p1; p++, next()) {
+        pool::coveringWindows(pooling, p, &tLo, &tNext, &tHi);
+        for (int u = 0; u < Blocks; u++) d[u] = V::zero();
+        for (int64_t t = tLo; t <= tHi; t++) {
+          const int64_t o = (b * pooled + t) * co + cb;
+          for (int u = 0; u < Blocks; u++)
+            d[u] = V::add(d[u], routed(u, loadArgmax(u, o + u * V::kLanes), here[u], o + u * V::kLanes));
+        }
+        multiplyIn(p, d);
       }
     }
+#pragma GCC unroll 16
+    for (int u = 0; u < Blocks; u++)
+#pragma GCC unroll 16
+      for (int64_t i = 0; i < Depth; i++) {
+        float* row = dw + i * co + cb + u * V::kLanes;
+        if (!ragged(u)) {
+          V::store(row, overwrite && p0 == 0 ? acc[u][i] : V::add(acc[u][i], V::load(row)));
+        } else {
+          V::storeFirst(row, valid, overwrite && p0 == 0 ? acc[u][i] : V::add(acc[u][i], V::loadFirst(valid, row)));
+        }
+      }
   }
+  matches = hits;
+}
+
+// Sample b's weight gradient, the blocks of channels taken as the forward takes them. Returns
+// the matches.
+template <typename V, int64_t Depth>
+int64_t directWeightGradientSampleV(const ConvPoolArgs& a, int64_t b, float* dw, bool overwrite) {
+  const int64_t co = a.s->chanOut;
+  auto hits = V::set1i(0);
+  int64_t cb = 0;
+  if constexpr (2 * (Depth + 3) <= V::kBlockSums)
+    for (; cb + 2 * V::kLanes <= co; cb += 2 * V::kLanes)
+      directWeightGradientBlocksV<V, Depth, 2, false>(a, b, cb, dw, overwrite, hits);
+  for (; cb + V::kLanes <= co; cb += V::kLanes)
+    directWeightGradientBlocksV<V, Depth, 1, false>(a, b, cb, dw, overwrite, hits);
+  if (cb < co) directWeightGradientBlocksV<V, Depth, 1, true>(a, b, cb, dw, overwrite, hits);
   return V::totalCount(hits);
 }
 
