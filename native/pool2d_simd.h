@@ -17,9 +17,12 @@ namespace {
 
 // The max-pooling select of pool1d_loops.h and pool2d.cc: v replaces the best so far when
 // greater, or when v is NaN and the best is not (so the first maximum, and the first NaN, win).
+// Written as !(v <= best) and best is not NaN: with best a number, !(v <= best) holds exactly when
+// v is greater or NaN. Two compares and a mask and, where (v > best) or (v NaN and best not) took
+// three compares and two mask operations.
 template <typename V>
 typename V::M maxTakes(typename V::F v, typename V::F best) {
-  return V::either(V::gt(v, best), V::both(V::isNan(v), V::notNan(best)));
+  return V::both(V::notLessEqual(v, best), V::notNan(best));
 }
 
 // The 2×2 window of most CNNs (any stride): its four reads and picks in line, in the row-major

@@ -23,7 +23,8 @@
 //   min/max: MINPS/MAXPS semantics, the second operand when either is NaN
 //   roundNearest, abs, withSignOf(magnitude, x): the sign bit of x ORed into magnitude
 //   scale2n(p, n): p · 2^n for integral n in [-150, 128], rounding once
-//   lt/gt (ordered), isNan, notNan, both (mask and), either (mask or), select(m, a, b) = m ? a : b
+//   lt/gt (ordered), notLessEqual(a, b) = !(a <= b) (a > b, or either is NaN), isNan, notNan,
+//   both (mask and), either (mask or), select(m, a, b) = m ? a : b
 //   addWhere(m, acc, v) = acc + v in the lanes of m, acc elsewhere; keep(m, v) = v in the lanes
 //   of m, +0 elsewhere; sumLanes
 //   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
@@ -102,6 +103,7 @@ struct Avx2 {
 
   static M lt(F a, F b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
   static M gt(F a, F b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+  static M notLessEqual(F a, F b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_NLE_UQ)); }
   static M isNan(F a) { return _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }
   static M notNan(F a) { return _mm256_castps_si256(_mm256_cmp_ps(a, a, _CMP_ORD_Q)); }
   static M both(M a, M b) { return _mm256_and_si256(a, b); }
@@ -253,6 +255,7 @@ struct Avx512 {
 
   static M lt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static M gt(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static M notLessEqual(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ); }
   static M isNan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
   static M notNan(F a) { return _mm512_cmp_ps_mask(a, a, _CMP_ORD_Q); }
   static M both(M a, M b) { return static_cast<M>(a & b); }
@@ -446,6 +449,7 @@ struct Neon {
 
   static M lt(F a, F b) { return vcltq_f32(a, b); }
   static M gt(F a, F b) { return vcgtq_f32(a, b); }
+  static M notLessEqual(F a, F b) { return vmvnq_u32(vcleq_f32(a, b)); }
   static M isNan(F a) { return vmvnq_u32(vceqq_f32(a, a)); }
   static M notNan(F a) { return vceqq_f32(a, a); }
   static M both(M a, M b) { return vandq_u32(a, b); }
