@@ -126,8 +126,8 @@ void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
 // and summed as sgemm sums that product: by depth blocks of a.depthBlock positions, each from
 // zero, the first stored (when overwrite) or added, the others added (every position, covered
 // or not, is multiplied in: 0 · x is not 0 when x is not finite). Here for Blocks blocks of
-// V::kLanes channels from cb side by side, as the forward takes them; only the last may be
-// ragged. The matches are counted into `hits`.
+// V::kLanes channels from cb side by side, as the forward takes them; with Ragged, the last is
+// ragged. The matches are added to `matches`.
 //
 // Windows that do not overlap (stride >= size, the usual pooling) cover a position at most once,
 // so the positions are walked window by window: the window's argmax and dy are loaded once, and
