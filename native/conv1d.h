@@ -48,9 +48,9 @@ void conv1dBackwardInput(const Conv1dShape& s, const float* dy, const float* w, 
 void conv1dBackwardWeight(const Conv1dShape& s, const float* x, const float* dy, float* dw, KernelPath path,
                           ThreadPool* pool);
 
-// On AVX2 and AVX-512 the joint passes above run small windows (kSize * chanIn <=
-// kDirectMaxDepth) as direct loops (conv1d_direct.h) instead of per-sample GEMMs, with the same
-// bits; their arguments and entry points.
+// On the SIMD paths the joint passes above run small windows (kSize * chanIn <= kDirectMaxDepth)
+// as direct loops (conv1d_direct.h) instead of per-sample GEMMs, with the same bits, and so does
+// conv1dForward up to the path's convolutionMaxDepth; their arguments and entry points.
 constexpr int64_t kDirectMaxDepth = 16;
 constexpr int64_t kConvLanes = 16;
 struct ConvPoolArgs {
@@ -70,6 +70,9 @@ struct ConvPoolKernels {
   void (*forwardSample)(const ConvPoolArgs& a, int64_t b);
   // dw = (overwrite ? 0 : dw) + sample b's weight gradient; returns the argmax entries routed.
   int64_t (*weightGradientSample)(const ConvPoolArgs& a, int64_t b, float* dw, bool overwrite);
+  // The deepest window conv1dForward runs through forwardSample, as a pooling of one position,
+  // rather than per-sample GEMMs: past it the taps no longer stay in registers beside the sums.
+  int64_t convolutionMaxDepth;
 };
 const ConvPoolKernels& convPoolKernelsAvx2();
 const ConvPoolKernels& convPoolKernelsAvx512();

@@ -10,6 +10,7 @@
 
 #include "conv1d.h"
 #include "cpu.h"
+#include "gemm.h"
 #include "test_paths.h"
 #include "gemm.h"
 #include "pool1d.h"
@@ -163,10 +164,37 @@ bool sameBits(const void* a, const void* b, size_t bytes, const char* what, cons
   return false;
 }
 
+// The convolution as per-sample GEMMs on `path` (x_b viewed as (outLength, kSize·chanIn) with row
+// stride stride·chanIn, C started at the bias): the sums the direct small-window loops reproduce.
+std::vector<float> gemmConvolution(const Conv1dShape& s, const float* x, const float* w, const float* bias,
+                                   KernelPath path) {
+  const int64_t outLength = s.outLength();
+  std::vector<float> y(static_cast<size_t>(s.batch * outLength * s.chanOut));
+  for (int64_t b = 0; b < s.batch; b++) {
+    GemmArgs g;
+    g.m = outLength;
+    g.n = s.chanOut;
+    g.k = s.kSize * s.chanIn;
+    g.a = x + b * s.length * s.chanIn;
+    g.lda = s.stride * s.chanIn;
+    g.b = w;
+    g.ldb = s.chanOut;
+    g.c = y.data() + b * outLength * s.chanOut;
+    g.ldc = s.chanOut;
+    if (bias) {
+      for (int64_t t = 0; t < outLength; t++) std::memcpy(g.c + t * s.chanOut, bias, s.chanOut * sizeof(float));
+      g.beta = 1.0f;
+    }
+    sgemm(g, path, nullptr);
+  }
+  return y;
+}
+
 // The joint passes against the separate fast kernels on the same path, bitwise, where the direct
 // small-window loops run (AVX2 and AVX-512, a window of at most kDirectMaxDepth values, per-sample products
-// sgemm does not run as its plain loop): they must give exactly what conv1dForward then
-// maxPool1dForward, and maxPool1dBackward then conv1dBackwardWeight onto a zero dw, give. (The
+// sgemm does not run as its plain loop): they must give exactly what the convolution as per-sample
+// GEMMs then maxPool1dForward, and maxPool1dBackward then conv1dBackwardWeight onto a zero dw,
+// give; conv1dForward, which runs the direct loops there too, must give that convolution. (The
 // per-sample GEMM path elsewhere may run a short last chunk through sgemm's plain loop and differ
 // in the last bit; testConvMaxPool covers it.) `infinities` puts a few in x: 0 · inf is NaN in
 // the GEMM, so every position must be multiplied in, routed or not. Returns whether it ran.
@@ -182,10 +210,14 @@ bool testJointBitwise(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize,
   auto w = randomVector(rng, s.kSize * s.chanIn * s.chanOut);
   auto bias = randomVector(rng, s.chanOut);
   const float* b = withBias ? bias.data() : nullptr;
-  std::vector<float> conv(static_cast<size_t>(s.batch * s.outLength() * s.chanOut));
+  const std::vector<float> conv = gemmConvolution(s, x.data(), w.data(), b, path);
+  std::vector<float> direct(conv.size());
+  conv1dForward(s, x.data(), w.data(), b, direct.data(), path, &pool);
+  if (!sameBits(direct.data(), conv.data(), conv.size() * sizeof(float), "conv1dForward", s, 1, 1, path,
+                pool.threads()))
+    return true;
   std::vector<float> want(static_cast<size_t>(s.batch * ps.outLength() * s.chanOut)), got(want.size());
   std::vector<int32_t> argWant(want.size()), argGot(want.size());
-  conv1dForward(s, x.data(), w.data(), b, conv.data(), path, &pool);
   maxPool1dForward(ps, conv.data(), want.data(), argWant.data(), path, &pool);
   conv1dMaxPoolForward(s, poolSize, poolStride, x.data(), w.data(), b, got.data(), argGot.data(), path, &pool);
   if (!sameBits(got.data(), want.data(), want.size() * sizeof(float), "conv1dMaxPoolForward", s, poolSize, poolStride,
