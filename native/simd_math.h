@@ -98,7 +98,7 @@ void applyV(const float* x, float* y, int64_t n) {
 // as x ≤ 0. Each vector is loaded before its result is stored: y or dx may be x or dy.
 template <typename V, bool Leaky>
 typename V::F rectifyVector(typename V::F x, typename V::F slope) {
-  const auto pass = V::either(V::gt(x, V::zero()), V::isNan(x));  // not x <= 0
+  const auto pass = V::notLessEqual(x, V::zero());  // x > 0, or NaN
   return Leaky ? V::select(pass, x, V::mul(slope, x)) : V::keep(pass, x);
 }
 
