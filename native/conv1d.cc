@@ -144,20 +144,6 @@ const ConvPoolKernels* directKernels(const Conv1dShape& s, KernelPath path) {
   return convPoolKernelsFor(path);
 }
 
-// w (kSize·chanIn, chanOut) lane-blocked for the direct loops (ConvPoolArgs::w): so a
-// kConvLanes-channel block of a tap is one contiguous load, the lanes past chanOut zero.
-std::unique_ptr<float[]> laneBlockedWeights(const Conv1dShape& s, const float* w) {
-  const int64_t depth = s.kSize * s.chanIn, blocks = (s.chanOut + kConvLanes - 1) / kConvLanes;
-  auto lanes = scratchArray<float>(blocks * depth * kConvLanes);
-  for (int64_t cb = 0; cb < blocks; cb++)
-    for (int64_t i = 0; i < depth; i++)
-      for (int64_t l = 0; l < kConvLanes; l++) {
-        const int64_t o = cb * kConvLanes + l;
-        lanes[(cb * depth + i) * kConvLanes + l] = o < s.chanOut ? w[i * s.chanOut + o] : 0.0f;
-      }
-  return lanes;
-}
-
 // Threads pay only when each gets a few samples' worth of work.
 int64_t usefulChunks(const Conv1dShape& s, ThreadPool* pool) {
   if (!pool || pool->threads() <= 1 || s.batch <= 1) return 1;
@@ -174,16 +160,12 @@ ThreadPool* poolIfUseful(const Conv1dShape& s, ThreadPool* pool) { return useful
 void conv1dForward(const Conv1dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
                    ThreadPool* pool) {
   if (s.batch == 0 || s.outLength() == 0) return;
+  // A small window (a first layer not pooled next, as a ReLU between them leaves it) runs as the
+  // joint pass's direct loops with a pooling of one position: the GEMM's sums, without its packing
+  // and call overhead around k = kSize·chanIn multiply-adds.
   const ConvPoolKernels* direct = directKernels(s, path);
-  if (direct && s.kSize * s.chanIn <= direct->convolutionMaxDepth) {
-    // A small window (a first layer not pooled next, as a ReLU between them leaves it) runs the
-    // direct loops as a pooling of one position: the GEMM's sums, without its packing and call
-    // overhead around k = kSize·chanIn multiply-adds.
-    const auto lanes = laneBlockedWeights(s, w);
-    const ConvPoolArgs args{&s, 1, 1, x, lanes.get(), bias, y, nullptr, nullptr, nullptr, 0};
-    parallelFor(poolIfUseful(s, pool), s.batch, [&](int64_t b, int) { direct->forwardSample(args, b); });
-    return;
-  }
+  if (direct && s.kSize * s.chanIn <= direct->convolutionMaxDepth)
+    return conv1dMaxPoolForward(s, 1, 1, x, w, bias, y, nullptr, path, pool);
   parallelFor(poolIfUseful(s, pool), s.batch, [&](int64_t b, int) {
     convolveSample(s, x + b * s.length * s.chanIn, w, bias, y + b * s.outLength() * s.chanOut, path);
   });
@@ -195,7 +177,15 @@ void conv1dMaxPoolForward(const Conv1dShape& s, int64_t poolSize, int64_t poolSt
   if (s.batch == 0 || convLength < poolSize) return;
   const int64_t pooledLength = (convLength - poolSize) / poolStride + 1;
   if (const ConvPoolKernels* direct = directKernels(s, path)) {
-    const auto lanes = laneBlockedWeights(s, w);
+    // The weights lane-blocked, so a 16-channel block of a tap is one contiguous load.
+    const int64_t depth = s.kSize * s.chanIn, blocks = (s.chanOut + kConvLanes - 1) / kConvLanes;
+    auto lanes = scratchArray<float>(blocks * depth * kConvLanes);
+    for (int64_t cb = 0; cb < blocks; cb++)
+      for (int64_t i = 0; i < depth; i++)
+        for (int64_t l = 0; l < kConvLanes; l++) {
+          const int64_t o = cb * kConvLanes + l;
+          lanes[(cb * depth + i) * kConvLanes + l] = o < s.chanOut ? w[i * s.chanOut + o] : 0.0f;
+        }
     const ConvPoolArgs args{&s, poolSize, poolStride, x, lanes.get(), bias, y, argmaxOut, nullptr, nullptr, 0};
     parallelFor(poolIfUseful(s, pool), s.batch, [&](int64_t b, int) { direct->forwardSample(args, b); });
     return;
