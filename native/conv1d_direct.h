@@ -127,7 +127,7 @@ void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
 // zero, the first stored (when overwrite) or added, the others added (every position, covered
 // or not, is multiplied in: 0 · x is not 0 when x is not finite). Here for Blocks blocks of
 // V::kLanes channels from cb side by side, as the forward takes them; with Ragged, the last is
-// ragged. The matches are added to `matches`.
+// ragged. Returns the matches, counted per lane.
 //
 // Windows that do not overlap (stride >= size, the usual pooling) cover a position at most once,
 // so the positions are walked window by window: the window's argmax and dy are loaded once, and
@@ -136,11 +136,8 @@ void directForwardSampleV(const ConvPoolArgs& a, int64_t b) {
 // channels on AVX2 for the seed CNN's first layer.) The window index counts up with the walk:
 // a division per window took half again as long as the old walk.
 template <typename V, int64_t Depth, int Blocks, bool Ragged>
-void directWeightGradientBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb, float* dw, bool overwrite,
-                                 typename V::I& matches) {
-  // Counted in a local: a vector type may alias any store, so through the reference the count
-  // could go to memory and back every position.
-  auto hits = matches;
+typename V::I directWeightGradientBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb, float* dw, bool overwrite) {
+  auto hits = V::set1i(0);
   const Conv1dShape& s = *a.s;
   const int64_t co = s.chanOut, convLength = s.outLength();
   const Pool1dShape pooling{s.batch, convLength, co, a.poolSize, a.poolStride};
@@ -234,7 +231,7 @@ void directWeightGradientBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb, f
         }
       }
   }
-  matches = hits;
+  return hits;
 }
 
 // Sample b's weight gradient, the blocks of channels taken as the forward takes them. Returns
@@ -246,10 +243,10 @@ int64_t directWeightGradientSampleV(const ConvPoolArgs& a, int64_t b, float* dw,
   int64_t cb = 0;
   if constexpr (2 * (Depth + 3) <= V::kBlockSums)
     for (; cb + 2 * V::kLanes <= co; cb += 2 * V::kLanes)
-      directWeightGradientBlocksV<V, Depth, 2, false>(a, b, cb, dw, overwrite, hits);
+      hits = V::addi(hits, directWeightGradientBlocksV<V, Depth, 2, false>(a, b, cb, dw, overwrite));
   for (; cb + V::kLanes <= co; cb += V::kLanes)
-    directWeightGradientBlocksV<V, Depth, 1, false>(a, b, cb, dw, overwrite, hits);
-  if (cb < co) directWeightGradientBlocksV<V, Depth, 1, true>(a, b, cb, dw, overwrite, hits);
+    hits = V::addi(hits, directWeightGradientBlocksV<V, Depth, 1, false>(a, b, cb, dw, overwrite));
+  if (cb < co) hits = V::addi(hits, directWeightGradientBlocksV<V, Depth, 1, true>(a, b, cb, dw, overwrite));
   return V::totalCount(hits);
 }
 
