@@ -235,17 +235,24 @@ bool testJointBitwise(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize,
   return true;
 }
 
-void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPool& pool) {
+// With `ties`, the inputs are drawn from a handful of values (ties, zeros of both signs, NaNs), so
+// that the order in which a path compares a window's positions shows in the argmax.
+void testPool(std::mt19937& rng, const Pool1dShape& s, KernelPath path, ThreadPool& pool, bool ties = false) {
   const int64_t nIn = s.batch * s.length * s.chan, nOut = s.batch * s.outLength() * s.chan;
   auto x = randomVector(rng, nIn);
+  if (ties) {
+    const float values[] = {-1.0f, -0.0f, 0.0f, 1.0f, 2.0f, NAN};
+    std::uniform_int_distribution<int> pick(0, 5);
+    for (float& v : x) v = values[pick(rng)];
+  }
   std::vector<float> y(nOut), yRef(nOut);
   std::vector<int32_t> arg(nOut), argRef(nOut);
   maxPool1dForward(s, x.data(), y.data(), arg.data(), path, &pool);
   maxPool1dForwardReference(s, x.data(), yRef.data(), argRef.data());
   for (int64_t i = 0; i < nOut; i++) {
-    if (y[i] != yRef[i] || arg[i] != argRef[i]) {
-      std::printf("FAIL maxPool1dForward length=%lld chan=%lld k=%lld stride=%lld at %lld\n", (long long)s.length,
-                  (long long)s.chan, (long long)s.kSize, (long long)s.stride, (long long)i);
+    if (std::memcmp(&y[i], &yRef[i], sizeof(float)) != 0 || arg[i] != argRef[i]) {
+      std::printf("FAIL maxPool1dForward %s length=%lld chan=%lld k=%lld stride=%lld at %lld\n", kernelPathName(path),
+                  (long long)s.length, (long long)s.chan, (long long)s.kSize, (long long)s.stride, (long long)i);
       failures++;
       break;
     }
@@ -418,6 +425,22 @@ int main() {
       testPool(rng, Pool1dShape{64, 300, 40, 8, 2}, path, pool);
       testPool(rng, Pool1dShape{2, 20, 17, 3, 1}, path, pool);
       cases += 3;
+      // Windows of 2 to 4 whole strides, walked as overlapping blocks on the SIMD paths where the
+      // channels are whole vectors (16, 32, 64) and enough selects are saved (8/2, the deep CNN's,
+      // 9/3, 12/3, 8/4, 12/4 and 16/4), rows longer than one run of the walk, and rows whose last
+      // positions no window covers.
+      for (int64_t stride = 1; stride <= 4; stride++)
+        for (int64_t blocks = 2; blocks <= 4; blocks++)
+          for (int64_t chan : {16, 32, 64, 24}) {
+            const int64_t k = blocks * stride;
+            for (int64_t length : {k, k + 1, 3 * k + stride - 1, 40 * stride + k + 1, int64_t{100}}) {
+              testPool(rng, Pool1dShape{3, length, chan, k, stride}, path, pool, true);
+              testPool(rng, Pool1dShape{2, length, chan, k, stride}, path, pool, false);
+              cases += 2;
+            }
+            testPool2d(rng, Pool2dShape{2, 5, 70, chan, 1, k, 2, stride}, path, pool);
+            cases++;
+          }
       // LeNet's and the batch-norm CNN's poolings, ragged channel vectors on every path, windows
       // walked four, two and one whole vectors at a time (72 and 100 channels; the one-row 1×8
       // window is the deep CNN's 1-D pooling), then random shapes (2×2 windows half the time: the
