@@ -425,11 +425,13 @@ void forEachSample(const Conv2dShape& s, int64_t perWorker, ThreadPool* pool, co
 
 // dw (window, chanOut) += the sums sample(b, sums, scratch) adds into a (window, chanOutPadded)
 // matrix for each sample b: one matrix per fixed batch chunk, added in chunk order (see
-// conv2dBackwardWeight); the columns past chanOut are dropped.
+// conv2dBackwardWeight); the columns past chanOut are dropped. With `lanes` > 1 each entry of
+// the matrix is that many partial sums side by side (a vector's lanes), added up here, once a
+// chunk, in lane order.
 template <typename Sample>
-void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t perChunk, float* dw, ThreadPool* pool,
-                            const Sample& sample) {
-  const int64_t window = s.windowSize(), co = s.chanOut, sumFloats = window * chanOutPadded;
+void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t lanes, int64_t perChunk, float* dw,
+                            ThreadPool* pool, const Sample& sample) {
+  const int64_t window = s.windowSize(), co = s.chanOut, sumFloats = window * chanOutPadded * lanes;
   ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
   const int64_t chunks = threads ? std::min<int64_t>(s.batch, threads->threads()) : 1;
   auto sums = scratchFloats(chunks * sumFloats);
@@ -445,7 +447,12 @@ void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t
       TaskOrder::Arrival);
   for (int64_t chunk = 0; chunk < chunks; chunk++)
     for (int64_t d = 0; d < window; d++)
-      for (int64_t o = 0; o < co; o++) dw[d * co + o] += sums[chunk * sumFloats + d * chanOutPadded + o];
+      for (int64_t o = 0; o < co; o++) {
+        const float* partial = sums.get() + chunk * sumFloats + (d * chanOutPadded + o) * lanes;
+        float sum = partial[0];
+        for (int64_t l = 1; l < lanes; l++) sum += partial[l];
+        dw[d * co + o] += sum;
+      }
 }
 
 // ---- One input channel at stride 1: conv2d_direct.h's kernels -------------------------
@@ -510,7 +517,8 @@ void oneChannelWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels
   const int64_t gradients = plan.weightGradientAlongGrid ? s.chanOut * plan.gridPixels
                                                          : s.outHeight() * s.outWidth() * s.chanOut + kernels.lanes;
   const int64_t perChunk = plan.paddedFloats + gradients;
-  weightGradientByChunks(s, plan.chanOutPadded, perChunk, dw, pool, [&](int64_t b, float* sums, float* scratch) {
+  const int64_t lanes = plan.weightGradientAlongGrid ? kernels.lanes : 1;
+  weightGradientByChunks(s, plan.chanOutPadded, lanes, perChunk, dw, pool, [&](int64_t b, float* sums, float* scratch) {
     kernels.oneChannelWeightGradientSample(plan, x, dy, sums, b, scratch);
   });
 }
@@ -650,7 +658,7 @@ void channelsWeightGradient(const Conv2dShape& s, const ChannelsRoute& route, co
   const Conv2dKernels& kernels = *route.kernels;
   const ChannelsPlan plan = channelsPlan(s, route);
   const int64_t perChunk = plan.paddedFloats + s.outHeight() * s.outWidth() * s.chanOut + kernels.lanes;
-  weightGradientByChunks(s, plan.chanOutPadded, perChunk, dw, pool, [&](int64_t b, float* sums, float* scratch) {
+  weightGradientByChunks(s, plan.chanOutPadded, 1, perChunk, dw, pool, [&](int64_t b, float* sums, float* scratch) {
     kernels.channelsWeightGradientSample(plan, x, dy, sums, b, scratch);
   });
 }

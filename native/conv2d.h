@@ -121,8 +121,9 @@ struct Conv2dKernels {
   void (*oneChannelForwardSample)(const OneChannelPlan& plan, const float* x, const float* w, const float* bias,
                                   float* y, int64_t b, float* scratch);
   // sums (taps, chanOutPadded) += sample b's weight gradient; the columns past chanOut hold
-  // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes, or paddedFloats +
-  // chanOut · gridPixels along the grid.
+  // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes. Along the grid,
+  // sums is (taps, chanOutPadded, lanes), each entry's partial sums per lane, and the scratch
+  // paddedFloats + chanOut · gridPixels.
   void (*oneChannelWeightGradientSample)(const OneChannelPlan& plan, const float* x, const float* dy, float* sums,
                                          int64_t b, float* scratch);
   // Sample b: dx_b = dL/dx_b, overwritten. Scratch: paddedFloats.
