@@ -199,7 +199,7 @@ std::vector<float> gemmConvolution(const Conv1dShape& s, const float* x, const f
 // in the last bit; testConvMaxPool covers it.) `infinities` puts a few in x: 0 · inf is NaN in
 // the GEMM, so every position must be multiplied in, routed or not. Returns whether it ran.
 bool testJointBitwise(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize, int64_t poolStride, bool withBias,
-                      bool infinities, KernelPath path, ThreadPool& pool) {
+                      bool infinities, KernelPath path, ThreadPool& pool, bool ties = false) {
   const int64_t depth = s.kSize * s.chanIn;
   if (path == KernelPath::Scalar || depth > kDirectMaxDepth || s.outLength() * s.chanOut * depth <= kSgemmPlainMnk)
     return false;
@@ -209,6 +209,14 @@ bool testJointBitwise(std::mt19937& rng, const Conv1dShape& s, int64_t poolSize,
     for (size_t i = 0; i < x.size(); i += 997) x[i] = (i / 997) % 2 ? INFINITY : -INFINITY;
   auto w = randomVector(rng, s.kSize * s.chanIn * s.chanOut);
   auto bias = randomVector(rng, s.chanOut);
+  if (ties) {
+    // Small integers, summed exactly: a window's rows tie often, so the order in which a path
+    // takes them shows in the argmax.
+    std::uniform_int_distribution<int> small(-1, 1);
+    for (auto* v : {&x, &w, &bias})
+      for (float& e : *v)
+        if (std::isfinite(e)) e = static_cast<float>(small(rng));
+  }
   const float* b = withBias ? bias.data() : nullptr;
   const std::vector<float> conv = gemmConvolution(s, x.data(), w.data(), b, path);
   std::vector<float> direct(conv.size());
@@ -404,6 +412,19 @@ int main() {
       cases += testJointBitwise(rng, Conv1dShape{8, 784, 1, 32, 3, 1}, 2, 2, true, false, path, pool);
       cases += testJointBitwise(rng, Conv1dShape{5, 300, 1, 32, 3, 1}, 2, 2, false, true, path, pool);
       cases += testJointBitwise(rng, Conv1dShape{4, 2000, 2, 20, 4, 2}, 3, 2, true, true, path, pool);
+      // Pools of 2 to 4 whole strides, whose joint forward convolves each block of rows once and
+      // merges the blocks (the deep CNN's first layer: 1 -> 64, k3, pool 8/2): every block count,
+      // strides 1 to 4, whole and ragged blocks of channels, infinities (NaN outputs) half the time,
+      // and inputs of small integers whose rows tie.
+      const int64_t overlapping[][2] = {{8, 2}, {4, 2}, {6, 2}, {9, 3}, {3, 1}, {4, 1}, {8, 4}, {12, 4}, {2, 1}};
+      for (int i = 0; i < 9; i++) {
+        cases += testJointBitwise(rng, Conv1dShape{3, 300, 1, 64, 3, 1}, overlapping[i][0], overlapping[i][1],
+                                  i % 2 == 0, i % 2 == 1, path, pool);
+        cases += testJointBitwise(rng, Conv1dShape{2, 157, 2, 20, 2, 1}, overlapping[i][0], overlapping[i][1], true,
+                                  i % 3 == 0, path, pool);
+        cases += testJointBitwise(rng, Conv1dShape{3, 200, 1, 64, 3, 1}, overlapping[i][0], overlapping[i][1],
+                                  i % 2 == 0, i % 2 == 1, path, pool, true);
+      }
       std::uniform_int_distribution<int> depthDist(1, 18), coDist(1, 70), poolDist(1, 5);
       for (int i = 0; i < 60; i++) {
         const int depth = depthDist(rng);
