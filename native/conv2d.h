@@ -54,7 +54,8 @@ struct OneChannelPlan {
   // The padded image with a zeroed tail that the last blocks read: paddedHeight · paddedWidth
   // + oneChannelVectors · lanes floats.
   int64_t paddedFloats = 0;
-  // chanOut rounded up to whole vectors: the row length of the weight gradient's sums.
+  // chanOut rounded up to whole vectors: the row length of the weight gradient's sums (along the
+  // grid, rows of chanOutPadded entries of lanes partial sums each).
   int64_t chanOutPadded = 0;
   // The weight gradient's form (conv2d_direct.h): along the grid rather than along the channels.
   bool weightGradientAlongGrid = false;

@@ -324,8 +324,8 @@ void gridWeightGradientBlock(const OneChannelPlan& plan, const float* padded, co
   }
   for (int j = 0; j < Taps; j++)
     for (int c = 0; c < Channels; c++) {
-      float* lanes = sums + ((t0 + j) * plan.chanOutPadded + c0 + c) * V::kLanes;
-      V::store(lanes, V::add(V::load(lanes), acc[j][c]));
+      float* partial = sums + ((t0 + j) * plan.chanOutPadded + c0 + c) * V::kLanes;
+      V::store(partial, V::add(V::load(partial), acc[j][c]));
     }
 }
 

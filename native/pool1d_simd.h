@@ -1,8 +1,8 @@
 // The max-pooling loops of pool1d_loops.h over the vector traits of simd.h, V::kLanes channels
 // per register: written once, instantiated by pool1d_avx2.cc, pool1d_avx512.cc and pool1d_neon.cc
 // (the compiler vectorises the loops' NaN-aware selects and match counts poorly). Bitwise the
-// same results as the loops: the same comparisons, the same order of additions. Internal
-// linkage, as simd.h explains.
+// same results as the loops: the same select (taken in the same order, or merged block by block
+// to the same result), the same order of additions. Internal linkage, as simd.h explains.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +15,8 @@
 namespace neurone {
 namespace {
 
-// The forward pass is the 2-D loop's with one row: the same window order, the same select, the
-// same flat argmax (pool2d_simd.h).
+// The forward pass is the 2-D loop's with one row: the same select, the same flat argmax
+// (pool2d_simd.h).
 template <typename V>
 void maxForwardSampleV(const Pool1dShape& s, const float* in, float* out, int32_t* argmax, int64_t b) {
   Pool2dShape row;

@@ -35,8 +35,9 @@ void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool
 void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadPool* pool);
 
 // Max pooling's per-sample loops, per kernel path: pool2d_simd.h's over the vector traits on the
-// SIMD paths, pool2d.cc's plain loops on the scalar path. The same comparisons in the same order
-// on every path, so the same results, argmax and gradients bit for bit. The 2×2 entries serve
+// SIMD paths, pool2d.cc's plain loops on the scalar path. The same select, taken in the same
+// order or merged to the same result (pool2d_simd.h), so the same results, argmax and gradients
+// bit for bit on every path. The 2×2 entries serve
 // 2×2 windows only (the SIMD paths' unrolled forms); the scalar path's are its general loops.
 struct Pool2dKernels {
   using ForwardSample = void (*)(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);

@@ -2,7 +2,8 @@
 // V::kLanes channels per register: written once, instantiated by pool2d_avx2.cc, pool2d_avx512.cc
 // and pool2d_neon.cc; pool1d_simd.h's forward is this one with a single row. The window's
 // positions are taken in row-major order with maxTakes's select (the first maximum wins, and the
-// first NaN), so the results, argmax and gradients are those of pool2d.cc's loops bit for bit.
+// first NaN), or, for one-row windows of whole strides, merged block by block into the same
+// results; so the results, argmax and gradients are those of pool2d.cc's loops bit for bit.
 // Internal linkage, as simd.h explains.
 #pragma once
 
@@ -136,27 +137,30 @@ Best<V> mergeRuns(const Best<V>& earlier, const Best<V>& later) {
 }
 
 // The walk below takes a row in runs of outputs. A run's input stays in L1 across the channel
-// vectors: walking whole rows, the deep CNN's first pooling (a 65 KB row)
-// took 0.86 of the general walk's time on AVX2, against 0.68 in runs of 32 outputs (16: 0.68,
-// 64: 0.81). A pass reads one vector a pixel, chan floats apart, and with chan a power of two
-// those lines fall in a fraction of L1's sets: runs of 32 outputs at stride 3 and 128 channels
-// (99 pixels) took 1.6 times the general walk's time. So a run spans at most kRunPixels pixels,
-// and pixels of more than kRowMaxChannels take the general walk (256 channels, 8 wide at stride
-// 2, runs of 13 outputs: AVX2 1.17, AVX-512 0.93).
+// vectors: walking whole rows, the deep CNN's first pooling (a 65 KB row) took 0.86 of the
+// general walk's time on AVX2, against 0.68 in runs of at most kRunPixels pixels (29 outputs
+// there; runs of 16 outputs also 0.68, of 64 outputs 0.81). A pass reads one vector a pixel,
+// chan floats apart, and with chan a power of two those lines fall in a fraction of L1's sets:
+// runs of 32 outputs at stride 3 and 128 channels (99 pixels) took 1.6 times the general walk's
+// time. Pixels of more than kRowMaxChannels take the general walk (256 channels, 8 wide at
+// stride 2, runs of 13 outputs: AVX2 1.17, AVX-512 0.93), and so do windows too wide for
+// kRowMinRun outputs a run: each run first takes Blocks − 1 blocks no output of its own needs.
 constexpr int64_t kRunPixels = 64;
 constexpr int64_t kRowMaxChannels = 128;
+constexpr int64_t kRowMinRun = 8;
 
 // Whether a window is walked as overlapping blocks: one row, Blocks = kWidth / strideWidth from 2
-// to 4 strides exactly, whole channel vectors (a ragged one takes the general walk), and at least
-// three selects an output saved. The general walk takes four vectors side by side; this one, one
-// vector along the row, and it lost to that walk where it saved fewer. Paired, one thread, batch
-// 32, 254 positions, 64 channels, time over the general walk's (AVX2 / AVX-512):
+// to 4 strides exactly, whole channel vectors (a ragged one takes the general walk), at most
+// kRowMaxChannels of them, runs of at least kRowMinRun outputs, and at least three selects an
+// output saved. The general walk takes four vectors side by side; this one, one vector along the
+// row, and it lost to that walk where it saved fewer. Paired, one thread, batch 32, 254
+// positions, 64 channels, runs of 32 outputs, time over the general walk's (AVX2 / AVX-512):
 //   window/stride  8/2 (4 saved)  12/3 (7)   8/4 (3)    9/3 (4)    6/2 (2)    6/3 (2)    4/2 (1)    3/1 (0)
 //                  0.68 / 0.61    0.61/0.51  0.94/0.88  0.72/0.62  0.86/0.69  0.97/1.09  1.12/1.09  1.24/1.25
 template <typename V>
 int rowBlocks(const Pool2dShape& s) {
-  if (s.kHeight != 1 || s.strideWidth >= s.kWidth || s.kWidth % s.strideWidth != 0 || s.chan % V::kLanes != 0 ||
-      s.chan > kRowMaxChannels || s.kWidth > kRunPixels)
+  if (s.kHeight != 1 || s.kWidth % s.strideWidth != 0 || s.chan % V::kLanes != 0 || s.chan > kRowMaxChannels ||
+      s.kWidth > kRunPixels || (kRunPixels - s.kWidth) / s.strideWidth + 1 < kRowMinRun)
     return 0;
   const int64_t blocks = s.kWidth / s.strideWidth;
   const int64_t selects = (s.strideWidth - 1) + std::min<int64_t>(blocks - 1, 2);
@@ -171,7 +175,7 @@ void maxRowOverlappingV(const Pool2dShape& s, const float* x, float* y, int32_t*
   const int64_t rowStart = (b * s.height + oy * s.strideHeight) * s.width * chan;
   const int64_t outStart = (b * s.outHeight() + oy) * ow * chan;
   const auto pixelStep = V::set1i(static_cast<int32_t>(chan));
-  const int64_t run = (kRunPixels - s.kWidth) / stride + 1;  // kWidth <= 4 · stride <= kRunPixels
+  const int64_t run = (kRunPixels - s.kWidth) / stride + 1;  // at least kRowMinRun (rowBlocks)
   for (int64_t t0 = 0; t0 < ow; t0 += run) {
     const int64_t t1 = std::min(ow, t0 + run);
     for (int64_t c = 0; c < chan; c += V::kLanes) {
@@ -240,8 +244,9 @@ void maxRowsOverlappingV(const Pool2dShape& s, int blocks, const float* x, float
   }
 }
 
-// Each output pixel's channels in registers across its whole window, stored once: whole vectors
-// four (then two, then one) at a time, then the ragged last one. That one (all of LeNet's 6
+// Each output pixel's channels in registers across its whole window, stored once (one-row windows
+// of whole strides go to the block walk above): whole vectors four (then two, then one) at a
+// time, then the ragged last one. That one (all of LeNet's 6
 // channels on AVX2) is stored whole when the lanes past it stay inside this sample's outputs:
 // they land on the next pixel's first channels, which are written after it (a masked store costs
 // an AVX2 core on AMD a dozen cycles). The sample's last pixel stores masked, so nothing is

@@ -447,9 +447,10 @@ int main() {
       testPool(rng, Pool1dShape{2, 20, 17, 3, 1}, path, pool);
       cases += 3;
       // Windows of 2 to 4 whole strides, walked as overlapping blocks on the SIMD paths where the
-      // channels are whole vectors (16, 32, 64) and enough selects are saved (8/2, the deep CNN's,
-      // 9/3, 12/3, 8/4, 12/4 and 16/4), rows longer than one run of the walk, and rows whose last
-      // positions no window covers.
+      // channels are whole vectors (16, 32, 64; 24 on AVX2 and NEON) and enough selects are saved
+      // (8/2, the deep CNN's, 9/3, 12/3, 8/4, 12/4 and 16/4), rows longer than one run of the walk,
+      // and rows whose last positions no window covers; then the limits: 128 channels and past
+      // them, and windows whose runs are just over kRowMinRun outputs (20/5: 9) and under (24/6: 7).
       for (int64_t stride = 1; stride <= 4; stride++)
         for (int64_t blocks = 2; blocks <= 4; blocks++)
           for (int64_t chan : {16, 32, 64, 24}) {
@@ -462,6 +463,14 @@ int main() {
             testPool2d(rng, Pool2dShape{2, 5, 70, chan, 1, k, 2, stride}, path, pool);
             cases++;
           }
+      for (int64_t chan : {128, 144}) {
+        testPool(rng, Pool1dShape{2, 90, chan, 8, 2}, path, pool, true);
+        cases++;
+      }
+      for (int64_t stride : {5, 6}) {
+        testPool(rng, Pool1dShape{2, 300, 16, 4 * stride, stride}, path, pool, true);
+        cases++;
+      }
       // LeNet's and the batch-norm CNN's poolings, ragged channel vectors on every path, windows
       // walked four, two and one whole vectors at a time (72 and 100 channels; the one-row 1×8
       // window is the deep CNN's 1-D pooling), then random shapes (2×2 windows half the time: the
