@@ -36,9 +36,9 @@ export class SavedForBackward {
   private winnerStorage = new Int32Array(0);
   /** Whether {@link SavedForBackward.winners} holds the winners of this place's last forward. */
   winnersSaved = false;
-  /** Storage for the output of a fused pair starting at this place (no module owns it). */
+  /** Storage for the output of a fused group starting at this place (no module owns it). */
   private fusedStorage = new Float32Array(0);
-  /** Storage for the ∂L/∂input of a fused pair starting at this place, and for its scratch. */
+  /** Storage for the ∂L/∂input of a fused group starting at this place, and for its scratch. */
   private fusedDeltaStorage = new Float32Array(0);
   private fusedScratchStorage = new Float32Array(0);
   /** A nested Sequential's pass at this place (its own per-place records inside). */
@@ -62,21 +62,21 @@ export class SavedForBackward {
     return this.winnerStorage;
   }
 
-  /** A tensor of `shape` in this place's storage for a fused pair's output, valid until the next pass here. */
+  /** A tensor of `shape` in this place's storage for a fused group's output, valid until the next pass here. */
   fusedOutput(shape: readonly number[]): Tensor {
     const n = sizeOf(shape);
     if (this.fusedStorage.length !== n) this.fusedStorage = new Float32Array(n);
     return { shape, data: this.fusedStorage };
   }
 
-  /** A tensor of `shape` in this place's storage for a fused pair's ∂L/∂input, valid until the next backward pass here. */
+  /** A tensor of `shape` in this place's storage for a fused group's ∂L/∂input, valid until the next backward pass here. */
   fusedDelta(shape: readonly number[]): Tensor {
     const n = sizeOf(shape);
     if (this.fusedDeltaStorage.length !== n) this.fusedDeltaStorage = new Float32Array(n);
     return { shape, data: this.fusedDeltaStorage };
   }
 
-  /** `n` floats of this place's scratch for a fused pair's backward pass (old contents). */
+  /** `n` floats of this place's scratch for a fused group's backward pass (old contents). */
   fusedScratch(n: number): Float32Array {
     if (this.fusedScratchStorage.length !== n) this.fusedScratchStorage = new Float32Array(n);
     return this.fusedScratchStorage;

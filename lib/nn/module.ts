@@ -4,7 +4,7 @@
  */
 import { Tensor, checkShape, describe } from '../tensor';
 import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward } from './base';
-import { Fusion, findFusion } from './fusion';
+import { Fusion, fusionAt } from './fusion';
 
 export { Module, SavedForBackward, checkOptions } from './base';
 export type { ModuleBuffer, ModuleConfig, Parameter } from './base';
@@ -14,12 +14,14 @@ export type { ModuleBuffer, ModuleConfig, Parameter } from './base';
  * keeps one of its own; one nested in another keeps one per place, in that place's record.
  */
 class SequentialPass {
-  /** inputs[i] is the input of modules[i]; inputs[n] the output; null inside a fused pair (never stored). */
+  /** inputs[i] is the input of modules[i]; inputs[n] the output; null inside a fused group (never stored). */
   readonly inputs: (Tensor | null)[] = [];
   /** saved[i]: the record of position i, reused from pass to pass. */
   readonly saved: SavedForBackward[] = [];
-  /** fused[i]: the fusion that ran modules i and i + 1 as one in this pass, or null. */
+  /** fused[i]: the fusion that ran modules i, i + 1, … as one in this pass, or null. */
   readonly fused: (Fusion | null)[] = [];
+  /** groupStart[i]: the first module of the fused group that holds module i, or i. */
+  readonly groupStart: number[] = [];
   /** 'none' before a forward pass completed, 'infer' after infer (which keeps nothing), else 'forward'. */
   state: 'none' | 'infer' | 'forward' = 'none';
 }
@@ -114,7 +116,7 @@ export class Sequential extends Module {
    *
    * With `inputGradient` false the caller declares a training step: it holds `input` unchanged
    * until the backward pass ({@link accumulateGradients}) and will not ask for ∂L/∂input. The
-   * first module may then keep what derives from the input, and the first two may run as one
+   * first module may then keep what derives from the input, and the first few may run as one
    * fused kernel (lib/nn/fusion.ts). Asking for ∂L/∂input anyway still works.
    * @internal
    */
@@ -139,7 +141,7 @@ export class Sequential extends Module {
    * The forward pass, kept in `pass`. `inputHeld`: the input stays as it is until backward (see
    * {@link SavedForBackward.inputHeld}). Neighbours in the fusion table run as one wherever their
    * input is held; `fuseHead`: also the table's head-only fusions, which pay where their input
-   * needs no gradient (the first two modules of a training step).
+   * needs no gradient (the first modules of a training step).
    */
   private forwardPass(pass: SequentialPass, input: Tensor, inputHeld: boolean, fuseHead: boolean): Tensor {
     this.beginPass(pass, input);
@@ -151,15 +153,20 @@ export class Sequential extends Module {
       const saved = pass.saved[i];
       saved.clear(i > 0 || inputHeld);
       pass.fused[i] = null;
-      const fusion = saved.inputHeld && i + 1 < n ? findFusion(m, this.modules[i + 1]) : null;
-      if (fusion && (!fusion.headOnly || (i === 0 && fuseHead))) {
-        // The pair's intermediate output is never stored: its backward needs only what it saved.
-        x = fusion.forward(m, this.modules[i + 1], x, saved);
+      pass.groupStart[i] = i;
+      const fusion = saved.inputHeld ? fusionAt(this.modules, i, i === 0 && fuseHead) : null;
+      if (fusion) {
+        // The group's intermediate outputs are never stored: its backward needs only what it saved.
+        x = fusion.forward(this.modules, i, x, saved);
         pass.fused[i] = fusion;
-        pass.fused[i + 1] = null;
-        pass.saved[i + 1].clear(true);
-        pass.inputs.push(null, x);
-        i++;
+        for (let j = i + 1; j < i + fusion.size; j++) {
+          pass.fused[j] = null;
+          pass.groupStart[j] = i;
+          pass.saved[j].clear(true);
+          pass.inputs.push(null);
+        }
+        pass.inputs.push(x);
+        i += fusion.size - 1;
         continue;
       }
       x = ownCopy(m, m.forwardAt(x, saved));
@@ -182,6 +189,7 @@ export class Sequential extends Module {
     while (pass.saved.length < n) pass.saved.push(new SavedForBackward());
     pass.saved.length = n;
     pass.fused.length = n;
+    pass.groupStart.length = n;
     // Checked here too: with no modules nothing else would, and backward reads input.shape.
     if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
@@ -196,10 +204,10 @@ export class Sequential extends Module {
     const n = this.modules.length;
     for (let i = 0; i < n; i++) {
       const m = this.modules[i];
-      const fusion = i + 1 < n ? findFusion(m, this.modules[i + 1]) : null;
+      const fusion = fusionAt(this.modules, i, true);
       if (fusion) {
-        x = fusion.infer(m, this.modules[i + 1], x, pass.saved[i]);
-        i++;
+        x = fusion.infer(this.modules, i, x, pass.saved[i]);
+        i += fusion.size - 1;
       } else {
         x = ownCopy(m, inferView(m, x));
       }
@@ -280,12 +288,12 @@ export class Sequential extends Module {
     checkShape(delta, (pass.inputs[n] as Tensor).shape, () => this.label(), 'delta');
     let d = delta;
     for (let i = n - 1; i >= 0; i--) {
-      const fusion = i > 0 ? pass.fused[i - 1] : null;
-      const first = fusion ? i - 1 : i;
+      const first = pass.groupStart[i];
+      const fusion = pass.fused[first];
       const input = pass.inputs[first] as Tensor;
       const wantDelta = first > 0 || inputGradient;
       const result = fusion
-        ? fusion.backward(this.modules[first], this.modules[i], input, d, pass.saved[first], parameterGradients, wantDelta)
+        ? fusion.backward(this.modules, first, input, d, pass.saved[first], parameterGradients, wantDelta)
         : this.modules[i].backwardAt(input, d, pass.saved[i], parameterGradients, wantDelta);
       if (result) d = ownCopy(this.modules[first], result);
       i = first;

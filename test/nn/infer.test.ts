@@ -1,6 +1,7 @@
 /**
  * Module.infer, the pass predict and evaluate take: the values of forward, with Conv1D and a
- * MaxPool1D after it fused into one kernel, and nothing kept for a backward pass.
+ * MaxPool1D after it (a ReLU between them or not) fused into one kernel, and nothing kept for a
+ * backward pass.
  */
 import { setBackend } from '../../lib/backend';
 import { availableBackends } from '../backends';
@@ -50,9 +51,24 @@ const nets: [string, () => Module, number[]][] = [
     [5, 64, 1],
   ],
   [
-    'unfused: ReLU between, AvgPool, a trailing Conv1D',
+    'a ReLU between (fused), then AvgPool and a trailing Conv1D (not)',
     () => new Sequential(new Conv1D(3, 1, 4), new ReLU(), new MaxPool1D(2), new Conv1D(2, 4, 4), new AvgPool1D(2), new Conv1D(2, 4, 3)),
     [2, 40, 1],
+  ],
+  [
+    "the deep CNN's blocks: Conv1D, ReLU, overlapping MaxPool1D, twice (fused at the head and inside)",
+    () =>
+      new Sequential(
+        new Conv1D(3, 1, 16, 1, { bias: true }),
+        new ReLU(),
+        new MaxPool1D(8, 2),
+        new Conv1D(3, 16, 16, 1, { bias: true }),
+        new ReLU(),
+        new MaxPool1D(8, 2),
+        new Flatten(),
+        new Linear(16 * 10, 4),
+      ),
+    [5, 64, 1],
   ],
   ['a Conv1D on its own', () => new Conv1D(3, 2, 4), [2, 9, 2]],
 ];

@@ -48,6 +48,25 @@ const nets: [string, () => Sequential, number[], boolean][] = [
   ],
   ['just the pair', () => new Sequential(new Conv1D(3, 2, 6), new MaxPool1D(4, 4)), [3, 40, 2], true],
   [
+    "Conv1D, ReLU, then an overlapping MaxPool1D (the deep CNN's head)",
+    () => new Sequential(new Conv1D(3, 1, 16), new ReLU(), new MaxPool1D(8, 2), new Flatten(), new Linear(16 * 28, 5)),
+    [4, 64, 1],
+    true,
+  ],
+  [
+    'Conv1D with bias and padding, ReLU, MaxPool1D 3 at stride 1',
+    () =>
+      new Sequential(
+        new Conv1D(4, 2, 6, 1, { bias: true, padding: 1 }),
+        new ReLU(),
+        new MaxPool1D(3, 1),
+        new Flatten(),
+        new Linear(6 * 27, 3),
+      ),
+    [5, 30, 2],
+    false,
+  ],
+  [
     'the pair then another',
     () => new Sequential(new Conv1D(3, 1, 8), new MaxPool1D(2, 2), new Conv1D(3, 8, 8), new MaxPool1D(2, 2), new TanH()),
     [4, 64, 1],
@@ -123,7 +142,12 @@ describe('the fusion table', () => {
     expect(findFusion(new LeakyReLU(), new MaxPool2D(2))).toBeNull();
     expect(findFusion(new ReLU(), new AvgPool2D(2))).toBeNull();
     expect(findFusion(new MaxPool2D(2), new ReLU())).toBeNull();
-    expect(FUSIONS.length).toBe(2);
+    expect(findFusion(new Conv1D(3, 1, 2), new ReLU(), new MaxPool1D(8, 2))?.name).toBe('Conv1D + ReLU + MaxPool1D');
+    expect(findFusion(new Conv1D(3, 1, 2), new PlainReLU(), new MaxPool1D(2))).toBeNull();
+    expect(findFusion(new Conv1D(3, 1, 2), new LeakyReLU(), new MaxPool1D(2))).toBeNull();
+    expect(findFusion(new Conv1D(3, 1, 2), new ReLU(), new MaxPool2D(2))).toBeNull();
+    expect(findFusion(new MyConv(3, 1, 2), new ReLU(), new MaxPool1D(2))).toBeNull();
+    expect(FUSIONS.length).toBe(3);
   });
 
   test('one Conv1D and one MaxPool1D at two places, fused at the head: the gradients of separate modules', () => {
