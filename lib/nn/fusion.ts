@@ -94,19 +94,19 @@ function convPoolForward(conv: Conv1D, pool: MaxPool1D, input: Tensor, saved: Sa
 
 /**
  * The backward pass of `conv` then `pool` after {@link convPoolForward}, given `delta` =
- * ∂L/∂(pooled output), its shape checked by the caller; what {@link Fusion.backward} returns.
+ * ∂L/∂(pooled output) and the convolution's output shape, checked by the caller; what
+ * {@link Fusion.backward} returns.
  */
 function convPoolBackward(
   conv: Conv1D,
   pool: MaxPool1D,
   input: Tensor,
+  convShape: number[],
   delta: Float32Array,
   saved: SavedForBackward,
   parameterGradients: boolean,
   inputGradient: boolean,
 ): Tensor | null {
-  const convShape = conv.checkInput(input);
-  if (!saved.winnersSaved) throw new Error(`${conv.label()}: the fused backward pass needs the fused forward pass first`);
   const winners = saved.winners(delta.length);
   const [batch, length] = input.shape;
   const p = conv.padding;
@@ -140,27 +140,52 @@ function convPoolBackward(
   return conv.backwardDelta(input, convDelta);
 }
 
-const conv1dMaxPool: Fusion = {
-  name: 'Conv1D + MaxPool1D',
-  size: 2,
-  headOnly: true,
+/**
+ * Conv1D then MaxPool1D, with a ReLU between them when `rectified` (the usual head of a CNN). The
+ * ReLU commutes with the pooling (see the ReLU + MaxPool fusion below), so that group is the pair,
+ * then the ReLU on the pooled output; backward, the ReLU's gradient on the pooled delta, then the
+ * pair's. The (rectified) convolution is never written, nor its gradient: for the deep CNN's first
+ * layer (1 -> 64, k3, pool 8/2, batch 32), the joint passes took 115 + 151 us on AVX2 against
+ * 139 + 222 us for the convolution then the fused ReLU + MaxPool.
+ */
+function convPoolFusion(rectified: boolean): Fusion {
+  const size = rectified ? 3 : 2;
+  const convAt = (modules: readonly Module[], at: number) => modules[at] as Conv1D;
+  const poolAt = (modules: readonly Module[], at: number) => modules[at + size - 1] as MaxPool1D;
+  const run = (modules: readonly Module[], at: number, input: Tensor, saved: SavedForBackward, keepWinners: boolean) => {
+    const y = convPoolForward(convAt(modules, at), poolAt(modules, at), input, saved, keepWinners);
+    if (rectified) backend().activationForward(Activation.ReLU, 0, y.data, y.data, y.data.length);
+    return y;
+  };
+  return {
+    name: rectified ? 'Conv1D + ReLU + MaxPool1D' : 'Conv1D + MaxPool1D',
+    size,
+    headOnly: true,
 
-  matches: (modules, at) => modules[at].constructor === Conv1D && modules[at + 1].constructor === MaxPool1D,
+    matches: (modules, at) =>
+      modules[at].constructor === Conv1D &&
+      (!rectified || modules[at + 1].constructor === ReLU) &&
+      modules[at + size - 1].constructor === MaxPool1D,
 
-  infer: (modules, at, input, saved) => convPoolForward(modules[at] as Conv1D, modules[at + 1] as MaxPool1D, input, saved, false),
+    infer: (modules, at, input, saved) => run(modules, at, input, saved, false),
 
-  forward(modules, at, input, saved) {
-    if (!saved.inputHeld) throw new Error(`${modules[at].label()}: the fused forward pass needs an input held until backward`);
-    return convPoolForward(modules[at] as Conv1D, modules[at + 1] as MaxPool1D, input, saved, true);
-  },
+    forward(modules, at, input, saved) {
+      if (!saved.inputHeld) throw new Error(`${modules[at].label()}: the fused forward pass needs an input held until backward`);
+      return run(modules, at, input, saved, true);
+    },
 
-  backward(modules, at, input, delta, saved, parameterGradients, inputGradient) {
-    const conv = modules[at] as Conv1D;
-    const pool = modules[at + 1] as MaxPool1D;
-    checkShape(delta, pool.outputShape(conv.checkInput(input)), () => pool.label(), 'delta');
-    return convPoolBackward(conv, pool, input, delta.data, saved, parameterGradients, inputGradient);
-  },
-};
+    backward(modules, at, input, delta, saved, parameterGradients, inputGradient) {
+      const conv = convAt(modules, at);
+      const pool = poolAt(modules, at);
+      const convShape = conv.checkInput(input);
+      const out = pool.outputShape(convShape);
+      checkShape(delta, out, () => pool.label(), 'delta');
+      if (!saved.winnersSaved) throw new Error(`${conv.label()}: the fused backward pass needs the fused forward pass first`);
+      const pooledDelta = rectified ? rectifiedDelta(saved.fusedOutput(out).data, delta, saved) : delta.data;
+      return convPoolBackward(conv, pool, input, convShape, pooledDelta, saved, parameterGradients, inputGradient);
+    },
+  };
+}
 
 /*
  * ReLU then max pooling, computed as max pooling then ReLU, with the same bits forward and
@@ -235,49 +260,8 @@ const reluMaxPool: Fusion = {
   },
 };
 
-/** The output of `conv`, then a ReLU, then `pool` on `input`, pooled first and rectified after (see above). */
-function convReluPoolForward(conv: Conv1D, pool: MaxPool1D, input: Tensor, saved: SavedForBackward, keepWinners: boolean): Tensor {
-  const y = convPoolForward(conv, pool, input, saved, keepWinners);
-  backend().activationForward(Activation.ReLU, 0, y.data, y.data, y.data.length);
-  return y;
-}
-
-/*
- * Conv1D, ReLU, then MaxPool1D: the ReLU commutes with the pooling as above, so the group is the
- * convolution and pooling fused, then the ReLU on the pooled output; backward, the ReLU's
- * gradient on the pooled delta, then the fused pair's. The rectified convolution is never
- * written, nor its gradient: for the deep CNN's first layer (1 -> 64, k3, pool 8/2, batch 32),
- * the joint passes took 115 + 151 us on AVX2 against 139 + 222 us for the convolution then the
- * fused ReLU + MaxPool.
- */
-const conv1dReluMaxPool: Fusion = {
-  name: 'Conv1D + ReLU + MaxPool1D',
-  size: 3,
-  headOnly: true,
-
-  matches: (modules, at) =>
-    modules[at].constructor === Conv1D && modules[at + 1].constructor === ReLU && modules[at + 2].constructor === MaxPool1D,
-
-  infer: (modules, at, input, saved) => convReluPoolForward(modules[at] as Conv1D, modules[at + 2] as MaxPool1D, input, saved, false),
-
-  forward(modules, at, input, saved) {
-    if (!saved.inputHeld) throw new Error(`${modules[at].label()}: the fused forward pass needs an input held until backward`);
-    return convReluPoolForward(modules[at] as Conv1D, modules[at + 2] as MaxPool1D, input, saved, true);
-  },
-
-  backward(modules, at, input, delta, saved, parameterGradients, inputGradient) {
-    const conv = modules[at] as Conv1D;
-    const pool = modules[at + 2] as MaxPool1D;
-    const out = pool.outputShape(conv.checkInput(input));
-    checkShape(delta, out, () => pool.label(), 'delta');
-    if (!saved.winnersSaved) throw new Error(`${conv.label()}: the fused backward pass needs the fused forward pass first`);
-    const masked = rectifiedDelta(saved.fusedOutput(out).data, delta, saved);
-    return convPoolBackward(conv, pool, input, masked, saved, parameterGradients, inputGradient);
-  },
-};
-
 /** Every fusion Sequential may use, tried in order (a longer group before a pair it starts with). @internal */
-export const FUSIONS: readonly Fusion[] = [conv1dReluMaxPool, conv1dMaxPool, reluMaxPool];
+export const FUSIONS: readonly Fusion[] = [convPoolFusion(true), convPoolFusion(false), reluMaxPool];
 
 /** The fusion whose pattern is exactly `modules`, or null. @internal */
 export function findFusion(...modules: Module[]): Fusion | null {
