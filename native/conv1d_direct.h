@@ -76,11 +76,11 @@ void directForwardBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb) {
   };
   const auto blockStep = V::set1i(V::kLanes);
   // Windows of 2 to 4 whole strides overlap their neighbours by whole blocks of stride rows: each
-  // block is convolved and pooled once and merged into the windows that share it, as
-  // maxRowOverlappingV in pool2d_simd.h merges them (the same bits as the row-by-row walk; see
-  // there). Row by row, the deep CNN's first layer (window 8, stride 2) convolved every row four
-  // times. Block j is taken at step j, one call site for the convolution: with several, GCC
-  // stopped inlining it, and its taps left the registers (the unpooled forward took twice as long).
+  // block is convolved and pooled once and merged into the windows that share it by the
+  // WindowRing of pool2d_simd.h (the same bits as the row-by-row walk; see there). Row by row, the deep CNN's first
+  // layer (window 8, stride 2) convolved every row four times. Block j is taken at step j, one call site for the
+  // convolution: with several, GCC stopped inlining it, and its taps left the registers (the unpooled forward took
+  // twice as long).
   const int64_t windowBlocks = a.poolSize % a.poolStride == 0 ? a.poolSize / a.poolStride : 0;
   if (windowBlocks >= 2 && windowBlocks <= 4) {
     const auto store = [&](int64_t t, const Best<V>* best) {
@@ -98,17 +98,10 @@ void directForwardBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb) {
       }
     };
     const int64_t step = a.poolStride;
-    Best<V> next[Blocks] = {}, last[Blocks] = {}, pair0[Blocks] = {}, pair1[Blocks] = {}, out[Blocks] = {};
-    const auto merge = [](const Best<V>* earlier, const Best<V>* later, Best<V>* merged) {
-#pragma GCC unroll 16
-      for (int u = 0; u < Blocks; u++) merged[u] = mergeRuns<V>(earlier[u], later[u]);
-    };
-    const auto copy = [](const Best<V>* from, Best<V>* to) {
-#pragma GCC unroll 16
-      for (int u = 0; u < Blocks; u++) to[u] = from[u];
-    };
+    WindowRing<V, Blocks> ring{windowBlocks};
+    Best<V> next[Blocks] = {}, out[Blocks] = {};
     for (int64_t j = 0; j < pooled + windowBlocks - 1; j++) {
-      // next = block j: its rows pooled in order.
+      // Block j: its rows pooled in order.
       for (int64_t q = 0; q < step; q++) {
         typename V::F v[Blocks];
         const int64_t p = j * step + q;
@@ -118,32 +111,7 @@ void directForwardBlocksV(const ConvPoolArgs& a, int64_t b, int64_t cb) {
         for (int u = 0; u < Blocks; u++, here = V::addi(here, blockStep))
           next[u] = q == 0 ? Best<V>{v[u], here} : mergeRuns<V>(next[u], {v[u], here});
       }
-      // Then window t = j − windowBlocks + 1, with P2(i) = merge(block i, block i + 1): 2 blocks,
-      // merge(block t, block j); 3 and 4, merge(P2(t), P2(j − 1)), P2(t) kept from the steps before.
-      const int64_t t = j - windowBlocks + 1;
-      if (windowBlocks == 2) {
-        if (t >= 0) {
-          merge(last, next, out);
-          store(t, out);
-        }
-      } else {
-        Best<V> newest[Blocks];  // P2(j − 1)
-        if (j >= 1)
-          merge(last, next, newest);
-        else
-          copy(next, newest);  // a value for the copies below, read by no window
-        if (t >= 0) {
-          merge(pair0, newest, out);
-          store(t, out);
-        }
-        if (windowBlocks == 3) {
-          copy(newest, pair0);
-        } else {
-          copy(pair1, pair0);
-          copy(newest, pair1);
-        }
-      }
-      copy(next, last);
+      if (ring.push(j, next, out)) store(j - windowBlocks + 1, out);
     }
     return;
   }

@@ -136,6 +136,52 @@ Best<V> mergeRuns(const Best<V>& earlier, const Best<V>& later) {
   return {V::select(take, later.value, earlier.value), V::selecti(take, later.index, earlier.index)};
 }
 
+// The windows of `blocks` consecutive blocks (2 to 4), from blocks taken one after the other, for
+// Vectors vectors side by side: after block j of a walk (j = 0, 1, … in order), window
+// t = j − blocks + 1 is complete when t ≥ 0: merge(block t, block j) for 2 blocks, and
+// merge(P2(t), P2(j − 1)) for 3 and 4, P2(t) kept from the steps before. Used by the one-row
+// pooling below and by the joint convolution + pooling of conv1d_direct.h. Fixed > 0 compiles
+// the ring for that many blocks (the one-row pooling took 1.06 times as long with the count
+// known at run time only); else `blocks` says.
+template <typename V, int Vectors, int Fixed = 0>
+struct WindowRing {
+  int64_t runTimeBlocks;
+  Best<V> last[Vectors] = {}, pair0[Vectors] = {}, pair1[Vectors] = {};
+
+  // Takes block j as `next`; returns whether window j − blocks + 1 is complete, then in `out`.
+  bool push(int64_t j, const Best<V>* next, Best<V>* out) {
+    const int64_t blocks = Fixed > 0 ? Fixed : runTimeBlocks;
+    const bool complete = j >= blocks - 1;
+    if (blocks == 2) {
+      if (complete) merge(last, next, out);
+    } else {
+      Best<V> newest[Vectors];  // P2(j − 1)
+      if (j >= 1)
+        merge(last, next, newest);
+      else
+        copy(next, newest);  // a value for the copies below, read by no window
+      if (complete) merge(pair0, newest, out);
+      if (blocks == 3) {
+        copy(newest, pair0);
+      } else {
+        copy(pair1, pair0);
+        copy(newest, pair1);
+      }
+    }
+    copy(next, last);
+    return complete;
+  }
+
+  static void merge(const Best<V>* earlier, const Best<V>* later, Best<V>* merged) {
+#pragma GCC unroll 16
+    for (int u = 0; u < Vectors; u++) merged[u] = mergeRuns<V>(earlier[u], later[u]);
+  }
+  static void copy(const Best<V>* from, Best<V>* to) {
+#pragma GCC unroll 16
+    for (int u = 0; u < Vectors; u++) to[u] = from[u];
+  }
+};
+
 // The walk below takes a row in runs of outputs. A run's input stays in L1 across the channel
 // vectors: walking whole rows, the deep CNN's first pooling (a 65 KB row) took 0.86 of the
 // general walk's time on AVX2, against 0.68 in runs of at most kRunPixels pixels (29 outputs
@@ -168,7 +214,7 @@ int rowBlocks(const Pool2dShape& s) {
 }
 
 // One output row of sample b, run by run, each run walked along the row once per channel vector
-// with the blocks and pairs its next outputs need kept in registers.
+// with the blocks and pairs its next outputs need kept in registers (WindowRing).
 template <typename V, int Blocks>
 void maxRowOverlappingV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b, int64_t oy) {
   const int64_t ow = s.outWidth(), chan = s.chan, stride = s.strideWidth;
@@ -181,66 +227,24 @@ void maxRowOverlappingV(const Pool2dShape& s, const float* x, float* y, int32_t*
     for (int64_t c = 0; c < chan; c += V::kLanes) {
       const float* x0 = x + rowStart + c;
       const auto firstIndex = V::addi(V::set1i(static_cast<int32_t>(rowStart + c)), V::iota());
-      // Block j: pixels [j·stride, (j + 1)·stride), walked in order.
-      const auto block = [&](int64_t j) {
-        const int64_t p = j * stride;
-        Best<V> best{V::load(x0 + p * chan), V::addi(firstIndex, V::set1i(static_cast<int32_t>(p * chan)))};
-        auto index = best.index;
+      WindowRing<V, 1, Blocks> ring{Blocks};
+      // Blocks t0, t0 + 1, …: block j is pixels [j·stride, (j + 1)·stride), walked in order.
+      for (int64_t j = 0; j < t1 - t0 + Blocks - 1; j++) {
+        const int64_t p = (t0 + j) * stride;
+        Best<V> next{V::load(x0 + p * chan), V::addi(firstIndex, V::set1i(static_cast<int32_t>(p * chan)))};
+        auto index = next.index;
         for (int64_t r = 1; r < stride; r++) {
           index = V::addi(index, pixelStep);
-          best = mergeRuns<V>(best, Best<V>{V::load(x0 + (p + r) * chan), index});
+          next = mergeRuns<V>(next, Best<V>{V::load(x0 + (p + r) * chan), index});
         }
-        return best;
-      };
-      float* y0 = y + outStart + c;
-      int32_t* a0 = argmax + outStart + c;
-      const auto store = [&](int64_t t, const Best<V>& best) {
-        V::store(y0 + t * chan, best.value);
-        V::storei(a0 + t * chan, best.index);
-      };
-      if (Blocks == 2) {
-        Best<V> last = block(t0);
-        for (int64_t t = t0; t < t1; t++) {
-          const Best<V> next = block(t + 1);
-          store(t, mergeRuns<V>(last, next));
-          last = next;
-        }
-      } else if (Blocks == 3) {
-        Best<V> last = block(t0 + 1);
-        Best<V> pair = mergeRuns<V>(block(t0), last);  // P2(t)
-        for (int64_t t = t0; t < t1; t++) {
-          const Best<V> next = block(t + 2);
-          const Best<V> nextPair = mergeRuns<V>(last, next);  // P2(t + 1)
-          store(t, mergeRuns<V>(pair, nextPair));
-          pair = nextPair;
-          last = next;
-        }
-      } else {
-        const Best<V> b0 = block(t0), b1 = block(t0 + 1);
-        Best<V> last = block(t0 + 2);
-        Best<V> pair0 = mergeRuns<V>(b0, b1), pair1 = mergeRuns<V>(b1, last);  // P2(t), P2(t + 1)
-        for (int64_t t = t0; t < t1; t++) {
-          const Best<V> next = block(t + 3);
-          const Best<V> pair2 = mergeRuns<V>(last, next);  // P2(t + 2)
-          store(t, mergeRuns<V>(pair0, pair2));
-          pair0 = pair1;
-          pair1 = pair2;
-          last = next;
+        Best<V> out{};
+        if (ring.push(j, &next, &out)) {
+          const int64_t t = t0 + j - Blocks + 1;
+          V::store(y + outStart + c + t * chan, out.value);
+          V::storei(argmax + outStart + c + t * chan, out.index);
         }
       }
     }
-  }
-}
-
-template <typename V>
-void maxRowsOverlappingV(const Pool2dShape& s, int blocks, const float* x, float* y, int32_t* argmax, int64_t b) {
-  for (int64_t oy = 0; oy < s.outHeight(); oy++) {
-    if (blocks == 2)
-      maxRowOverlappingV<V, 2>(s, x, y, argmax, b, oy);
-    else if (blocks == 3)
-      maxRowOverlappingV<V, 3>(s, x, y, argmax, b, oy);
-    else
-      maxRowOverlappingV<V, 4>(s, x, y, argmax, b, oy);
   }
 }
 
@@ -253,7 +257,17 @@ void maxRowsOverlappingV(const Pool2dShape& s, int blocks, const float* x, float
 // written past the sample another thread may own.
 template <typename V>
 void maxForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
-  if (const int blocks = rowBlocks<V>(s)) return maxRowsOverlappingV<V>(s, blocks, x, y, argmax, b);
+  if (const int blocks = rowBlocks<V>(s)) {
+    for (int64_t oy = 0; oy < s.outHeight(); oy++) {
+      if (blocks == 2)
+        maxRowOverlappingV<V, 2>(s, x, y, argmax, b, oy);
+      else if (blocks == 3)
+        maxRowOverlappingV<V, 3>(s, x, y, argmax, b, oy);
+      else
+        maxRowOverlappingV<V, 4>(s, x, y, argmax, b, oy);
+    }
+    return;
+  }
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
   const int64_t sampleEnd = (b + 1) * oh * ow * chan;
   const int64_t inputEnd = (b + 1) * s.height * s.width * chan;
