@@ -33,19 +33,17 @@ float expShiftSumScalar(const float* x, float shift, float* y, int64_t n) {
   return sum;
 }
 
-}  // namespace
-
-void elementwise::bceTermsScalar(const float* p, const float* y, float* term, float* grad, int64_t n) {
+float bceSumScalar(const float* p, const float* y, float* grad, int64_t n) {
+  float sum = 0.0f;
   for (int64_t i = 0; i < n; i++) {
     const float logP = std::fmax(std::log(p[i]), -100.0f);
     const float logQ = std::fmax(std::log(1.0f - p[i]), -100.0f);
     // fmax returns the other operand for NaN: put NaN back so it is not hidden.
-    term[i] = std::isnan(p[i]) ? p[i] : y[i] * logP + (1.0f - y[i]) * logQ;
+    sum += std::isnan(p[i]) ? p[i] : y[i] * logP + (1.0f - y[i]) * logQ;
     if (grad) grad[i] = -y[i] / std::fmax(p[i], 1e-12f) + (1.0f - y[i]) / std::fmax(1.0f - p[i], 1e-12f);
   }
+  return sum;
 }
-
-namespace {
 
 // The rectifiers, the scalar table's, which the SIMD tables' selects (simd_math.h) match bit for
 // bit. NaN propagates forward, as in PyTorch: `x <= 0` is false for NaN, so NaN takes the x
@@ -76,7 +74,7 @@ const elementwise::Kernels kScalar{tanhScalar,
                                    rectifyScalar,
                                    rectifyBackwardScalar,
                                    expShiftSumScalar,
-                                   elementwise::bceTermsScalar,
+                                   bceSumScalar,
                                    elementwise::sgdStepLoop,
                                    elementwise::adamStepLoop,
                                    elementwise::nonFiniteIndexLoop,
@@ -388,17 +386,8 @@ void dropoutForward(const float* x, float* factors, float* y, int32_t* state, in
 void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad, int64_t rows, int64_t cols,
                         KernelPath path) {
   const auto& k = kernelsFor(path);
-  float scratch[256];
-  for (int64_t r = 0; r < rows; r++) {
-    float sum = 0.0f;
-    for (int64_t c0 = 0; c0 < cols; c0 += 256) {
-      const int64_t len = cols - c0 < 256 ? cols - c0 : 256;
-      const int64_t o = r * cols + c0;
-      k.bceTerms(p + o, y + o, scratch, grad ? grad + o : nullptr, len);
-      for (int64_t i = 0; i < len; i++) sum += scratch[i];
-    }
-    loss[r] = -sum;
-  }
+  for (int64_t r = 0; r < rows; r++)
+    loss[r] = -k.bceSum(p + r * cols, y + r * cols, grad ? grad + r * cols : nullptr, cols);
 }
 
 void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,

@@ -2,8 +2,8 @@
 // derivatives, bias, softmax, cross-entropy from logits, optimiser updates.
 //
 // Most of it is memory-bound and written as plain loops the compiler
-// vectorises at the baseline ISA. The exp-based functions (tanh, sigmoid,
-// softmax; BCE on AVX-512) and the rectifiers (ReLU, LeakyReLU) get AVX2 / AVX-512 / NEON
+// vectorises at the baseline ISA. The exp- and log-based functions (tanh, sigmoid,
+// softmax, BCE) and the rectifiers (ReLU, LeakyReLU) get AVX2 / AVX-512 / NEON
 // versions, and the optimiser steps and the non-finite scan are compiled for each
 // (elementwise_loops.h), all picked through the same KernelPath as the GEMM. Arrays are (rows, cols) row-major where
 // rows/cols appear. These functions trust their arguments: the binding
@@ -96,9 +96,10 @@ struct Kernels {
   void (*rectifyBackward)(const float* x, const float* dy, float* dx, int64_t n, float alpha, bool leaky);
   // y[i] = exp(x[i] - shift); returns the sum of y.
   float (*expShiftSum)(const float* x, float shift, float* y, int64_t n);
-  // Per element: term[i] = y log p + (1 - y) log(1 - p) with logs clamped at -100, and grad as
-  // binaryCrossEntropy describes (grad may be null).
-  void (*bceTerms)(const float* p, const float* y, float* term, float* grad, int64_t n);
+  // Σ_i y log p + (1 - y) log(1 - p) with logs clamped at -100, and grad per element as
+  // binaryCrossEntropy describes (grad may be null). The scalar table adds the terms in order,
+  // the SIMD tables one partial sum a lane.
+  float (*bceSum)(const float* p, const float* y, float* grad, int64_t n);
   // The loops of elementwise_loops.h, compiled for this path.
   void (*sgdStep)(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
   void (*adamStep)(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float weightDecay,
@@ -110,8 +111,6 @@ struct Kernels {
 };
 const Kernels& kernelsAvx2();
 const Kernels& kernelsNeon();
-// Baseline-ISA BCE terms, which the AVX2 table borrows (no vector log there).
-void bceTermsScalar(const float* p, const float* y, float* term, float* grad, int64_t n);
 const Kernels& kernelsAvx512();
 }  // namespace elementwise
 

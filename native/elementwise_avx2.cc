@@ -13,7 +13,7 @@ namespace {
 
 const elementwise::Kernels kAvx2{
     applyV<Avx2, tanhV<Avx2>>, applyV<Avx2, sigmoidV<Avx2>>, rectifyV<Avx2>,
-    rectifyBackwardV<Avx2>,    expShiftSumV<Avx2>,           bceTermsV<Avx2>,
+    rectifyBackwardV<Avx2>,    expShiftSumV<Avx2>,           bceSumV<Avx2>,
     elementwise::sgdStepLoop,  elementwise::adamStepLoop,    elementwise::nonFiniteIndexLoop,
     sumBlocksV<Avx2>};
 

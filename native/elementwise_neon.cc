@@ -12,7 +12,7 @@ namespace {
 
 const elementwise::Kernels kNeon{
     applyV<Neon, tanhV<Neon>>, applyV<Neon, sigmoidV<Neon>>, rectifyV<Neon>,
-    rectifyBackwardV<Neon>,    expShiftSumV<Neon>,           bceTermsV<Neon>,
+    rectifyBackwardV<Neon>,    expShiftSumV<Neon>,           bceSumV<Neon>,
     elementwise::sgdStepLoop,  elementwise::adamStepLoop,    elementwise::nonFiniteIndexLoop,
     sumBlocksV<Neon>};
 

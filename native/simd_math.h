@@ -60,14 +60,14 @@ typename V::F sigmoidV(typename V::F x) {
   return V::select(V::lt(x, V::zero()), V::mul(r, e), r);
 }
 
-// log(x) for x >= 0, with traits that split x = m · 2^e, m in [1, 2) (V::mantissa, V::exponent):
+// log(x) for x >= 0, with traits that split x = m · 2^e, m in [1, 2) (V::splitExponent):
 // m folded into [√½, √2) so that s = (m − 1)/(m + 1) stays within ±0.172, then
 // log m = 2·atanh(s) = 2(s + s³/3 + s⁵/5 + s⁷/7 + s⁹/9) (next term < 2e-9), plus e·ln 2.
 // x = 0 gives -Inf (the exponent of 0 is -Inf); NaN stays NaN.
 template <typename V>
 typename V::F logV(typename V::F x) {
-  auto m = V::mantissa(x);
-  auto e = V::exponent(x);
+  typename V::F m, e;
+  V::splitExponent(x, m, e);
   const auto high = V::gt(m, V::set1(1.41421356f));
   m = V::select(high, V::mul(m, V::set1(0.5f)), m);
   e = V::select(high, V::add(e, V::set1(1.0f)), e);
@@ -161,7 +161,7 @@ float expShiftSumV(const float* x, float shift, float* y, int64_t n) {
   return V::sumLanes(acc);
 }
 
-// Binary cross-entropy terms (elementwise::Kernels::bceTerms), for traits with logV: whole
+// Binary cross-entropy terms and their sum (elementwise::Kernels::bceSum), for traits with logV: whole
 // vectors, then one masked vector for the ragged end (a masked store on every vector costs a
 // dozen cycles on AMD). log's argument is clamped at 0 first, so p outside [0, 1] gives the
 // scalar loop's -100 (its fmax drops the NaN of a negative log) and NaN p still gives NaN
@@ -181,20 +181,25 @@ typename V::F bceGradient(typename V::F pv, typename V::F yv) {
   return V::sub(V::div(V::sub(one, yv), V::max(tiny, V::sub(one, pv))), V::div(yv, V::max(tiny, pv)));
 }
 
+// Σ of the terms, one partial sum a lane (each lane's terms in order), added across lanes at the
+// end: a single running sum made every term wait on the last addition, which took as long as the
+// terms themselves on AVX-512.
 template <typename V>
-void bceTermsV(const float* p, const float* y, float* term, float* grad, int64_t n) {
+float bceSumV(const float* p, const float* y, float* grad, int64_t n) {
+  auto acc = V::zero();
   int64_t i = 0;
   for (; i + V::kLanes <= n; i += V::kLanes) {
     const auto pv = V::load(p + i), yv = V::load(y + i);
-    V::store(term + i, bceTerm<V>(pv, yv));
+    acc = V::add(acc, bceTerm<V>(pv, yv));
     if (grad) V::store(grad + i, bceGradient<V>(pv, yv));
   }
   if (i < n) {
     const auto m = V::firstLanes(n - i);
     const auto pv = V::loadFirst(m, p + i), yv = V::loadFirst(m, y + i);
-    V::storeFirst(term + i, m, bceTerm<V>(pv, yv));
+    acc = V::addWhere(m, acc, bceTerm<V>(pv, yv));
     if (grad) V::storeFirst(grad + i, m, bceGradient<V>(pv, yv));
   }
+  return V::sumLanes(acc);
 }
 
 // Kernels::sumBlocks (elementwise.h) for a period of whole vectors: up to four vectors of

@@ -210,6 +210,10 @@ int main() {
     p[cols + 3] = 3.0f;
     p[cols + 4] = -0.0f;
     p[2 * cols + 9] = 1e30f;
+    // The smallest normal float (its vector all normal: read from the bit fields alone) and the
+    // largest subnormal (its vector takes the fix-ups).
+    p[2 * cols + 16] = 1.17549435e-38f;
+    p[2 * cols + 24] = std::nextafter(1.17549435e-38f, 0.0f);
     float loss[rows];
     binaryCrossEntropy(p.data(), y.data(), loss, grad.data(), rows, cols, path);
     cases++;
