@@ -18,7 +18,7 @@ const elementwise::Kernels kAvx512{applyV<Avx512, tanhV<Avx512>>,
                                    bceSumV<Avx512>,
                                    elementwise::sgdStepLoop,
                                    elementwise::adamStepLoop,
-                                   elementwise::nonFiniteIndexLoop,
+                                   nonFiniteIndexV<Avx512>,
                                    sumBlocksV<Avx512>};
 
 }  // namespace

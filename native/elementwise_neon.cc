@@ -10,11 +10,10 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kNeon{
-    applyV<Neon, tanhV<Neon>>, applyV<Neon, sigmoidV<Neon>>, rectifyV<Neon>,
-    rectifyBackwardV<Neon>,    expShiftSumV<Neon>,           bceSumV<Neon>,
-    elementwise::sgdStepLoop,  elementwise::adamStepLoop,    elementwise::nonFiniteIndexLoop,
-    sumBlocksV<Neon>};
+const elementwise::Kernels kNeon{applyV<Neon, tanhV<Neon>>, applyV<Neon, sigmoidV<Neon>>, rectifyV<Neon>,
+                                 rectifyBackwardV<Neon>,    expShiftSumV<Neon>,           bceSumV<Neon>,
+                                 elementwise::sgdStepLoop,  elementwise::adamStepLoop,    nonFiniteIndexV<Neon>,
+                                 sumBlocksV<Neon>};
 
 }  // namespace
 

@@ -301,6 +301,46 @@ int main() {
       }
     }
   }
+  // The non-finite scan at every position of arrays whose lengths end in each part of the
+  // vector loops (groups of four vectors, single vectors, the masked tail) and across a block
+  // boundary: a NaN or ±Inf is found where it is, the earlier of two wins, extreme finite values
+  // (FLT_MAX, subnormals, -0) are not reported, and a NaN just past the end is not read.
+  for (KernelPath path : kAllPaths) {
+    if (!kernelPathSupported(path)) continue;
+    const float kBad[3] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity()};
+    for (int64_t n : {1, 7, 8, 15, 16, 31, 64, 65, 100, 1023, 1024, 1025, 2100}) {
+      std::vector<float> x(n + 1);
+      for (int64_t i = 0; i < n; i++) x[i] = narrow(rng);
+      x[0] = std::numeric_limits<float>::max();
+      x[(n - 1) / 2] = -std::numeric_limits<float>::max();
+      x[n - 1] = n > 2 ? 1e-40f : x[n - 1];
+      if (n > 3) x[n / 3] = -0.0f;
+      x[n] = kBad[0];  // past the end
+      cases++;
+      if (nonFiniteIndex(x.data(), n, path) != -1) {
+        std::printf("FAIL %s scan n=%lld: false positive\n", kernelPathName(path), (long long)n);
+        failures++;
+      }
+      const int64_t step = n > 200 ? 7 : 1;
+      for (int64_t at = 0; at < n; at += step) {
+        const float kept = x[at];
+        x[at] = kBad[at % 3];
+        const int64_t later = at + 1 + (at * 5) % (n - at > 1 ? n - at - 1 : 1);
+        const float keptLater = later < n ? x[later] : 0.0f;
+        if (later < n) x[later] = kBad[(at + 1) % 3];
+        cases++;
+        const int64_t got = nonFiniteIndex(x.data(), n, path);
+        if (got != at) {
+          std::printf("FAIL %s scan n=%lld: got %lld want %lld\n", kernelPathName(path), (long long)n, (long long)got,
+                      (long long)at);
+          failures++;
+        }
+        if (later < n) x[later] = keptLater;
+        x[at] = kept;
+      }
+    }
+  }
   // sumRows: every path's result has the scalar path's bits (its narrow blocks add each position
   // in block order whatever the vector width), and lies within float rounding of a double sum.
   for (const auto& [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{
