@@ -4,7 +4,7 @@
 // Most of it is memory-bound and written as plain loops the compiler
 // vectorises at the baseline ISA. The exp- and log-based functions (tanh, sigmoid,
 // softmax, BCE) and the rectifiers (ReLU, LeakyReLU) get AVX2 / AVX-512 / NEON
-// versions, and the optimiser steps and the non-finite scan are compiled for each
+// versions, as does the non-finite scan; the optimiser steps are compiled for each
 // (elementwise_loops.h), all picked through the same KernelPath as the GEMM. Arrays are (rows, cols) row-major where
 // rows/cols appear. These functions trust their arguments: the binding
 // validates them.
@@ -100,10 +100,12 @@ struct Kernels {
   // binaryCrossEntropy describes (grad may be null). The scalar table adds the terms in order,
   // the SIMD tables one partial sum a lane.
   float (*bceSum)(const float* p, const float* y, float* grad, int64_t n);
-  // The loops of elementwise_loops.h, compiled for this path.
+  // The optimiser steps of elementwise_loops.h, compiled for this path.
   void (*sgdStep)(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
   void (*adamStep)(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float weightDecay,
                    float stepSize, float epsHat);
+  // The first index of a NaN or ±Inf, or -1: elementwise_loops.h's loop on the scalar path,
+  // simd_math.h's vectors on the others.
   int64_t (*nonFiniteIndex)(const float* x, int64_t n);
   // partial[i] += x[b * period + i] for every block b < blocks, i < period (sumRows' narrow case);
   // period is a multiple of 16, the widest path's lanes.

@@ -1,7 +1,7 @@
-// The elementwise kernels for AVX2+FMA: simd_math.h's exp- and log-based functions and
-// rectifiers on 8-wide registers (the log's mantissa and exponent read from the bit fields, AVX2
-// having no vgetmant/vgetexp), and the loops of elementwise_loops.h (optimiser steps, non-finite scan)
-// compiled for AVX2.
+// The elementwise kernels for AVX2+FMA: simd_math.h's exp- and log-based functions, rectifiers
+// and non-finite scan on 8-wide registers (the log's mantissa and exponent read from the bit
+// fields, AVX2 having no vgetmant/vgetexp), and the loops of elementwise_loops.h (optimiser
+// steps) compiled for AVX2.
 // Compiled with -mavx2 -mfma only; reached solely through kernelsAvx2().
 #if defined(__AVX2__) && defined(__FMA__)
 #include "elementwise.h"

@@ -1,6 +1,6 @@
-// The elementwise kernels for AVX-512: simd_math.h's exp- and log-based functions and rectifiers
-// on 16-wide registers, and the loops of elementwise_loops.h (optimiser steps, non-finite scan) compiled
-// for AVX-512. Compiled with -mavx512f (and friends) only; reached solely through
+// The elementwise kernels for AVX-512: simd_math.h's exp- and log-based functions, rectifiers
+// and non-finite scan on 16-wide registers, and the loops of elementwise_loops.h (optimiser
+// steps) compiled for AVX-512. Compiled with -mavx512f (and friends) only; reached solely through
 // kernelsAvx512(), after CPUID said yes.
 #if defined(__AVX512F__)
 #include "elementwise.h"

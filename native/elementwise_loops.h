@@ -1,4 +1,5 @@
-// Optimiser updates, the non-finite scan and sumRows' block sums as plain loops, included by
+// Optimiser updates, the non-finite scan and sumRows' block sums as plain loops (the scan is the
+// scalar table's; the SIMD tables have simd_math.h's), included by
 // elementwise.cc and by its AVX2 / AVX-512 twins so each compiles them with its
 // own instruction set (the loops are memory-light and vectorise cleanly; the
 // wider vectors halve or quarter the instructions per element).

@@ -1,6 +1,6 @@
-// The elementwise kernels for NEON (aarch64): simd_math.h's exp- and log-based functions and
-// rectifiers on 4-wide registers (the log's mantissa and exponent read from the bit fields, as on AVX2), and
-// the loops of elementwise_loops.h (optimiser steps, non-finite scan),
+// The elementwise kernels for NEON (aarch64): simd_math.h's exp- and log-based functions,
+// rectifiers and non-finite scan on 4-wide registers (the log's mantissa and exponent read from
+// the bit fields, as on AVX2), and the loops of elementwise_loops.h (optimiser steps),
 // which the compiler vectorises with NEON by itself. Compiled into aarch64 binaries only.
 #if defined(__aarch64__)
 #include "elementwise.h"

@@ -4,7 +4,7 @@
 // (a fused pair is one row). Each module's methods are wrapped with a timer for the run, so a
 // pass that reads what its forward kept is timed as that, not as a recomputation.
 //
-//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|d|e|lenet|bncnn|vgg] [threads] [--cpu]
+//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|c256|d|e|lenet|lenet128|bncnn|vgg] [threads] [--cpu]
 //
 // --cpu times each call by the process's CPU time (process.cpuUsage) instead of the wall clock:
 // on a machine others are using, a one-thread profile then counts only this process's work.
@@ -28,6 +28,7 @@ const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
     shape: [32, 256, 1],
   }),
   c: () => ({ net: new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), shape: [32, 784] }),
+  c256: () => ({ net: new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), shape: [256, 784] }),
   d: () => ({
     net: new Sequential(
       new Linear(784, 256),
