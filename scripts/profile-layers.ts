@@ -4,17 +4,19 @@
 // (a fused pair is one row). Each module's methods are wrapped with a timer for the run, so a
 // pass that reads what its forward kept is timed as that, not as a recomputation.
 //
-//   npx ts-node --transpile-only scripts/profile-layers.ts [a|c|c256|d|e|lenet|lenet128|bncnn|vgg] [threads] [--cpu]
+//   npx ts-node --transpile-only scripts/profile-layers.ts [a|b|c32|c256|d|e|lenet32|lenet128|bncnn|vgg] [threads] [--cpu]
 //
 // --cpu times each call by the process's CPU time (process.cpuUsage) instead of the wall clock:
 // on a machine others are using, a one-thread profile then counts only this process's work.
-import { Conv1D, Flatten, Linear, MaxPool1D, Module, ReLU, Sequential, Sigmoid, TanH, setThreads, zeros } from '../lib';
+import { Sequential, setThreads, zeros } from '../lib';
 import { FUSIONS, Fusion } from '../lib/nn/fusion';
-import { accumulateGradients, forwardView } from '../lib/nn/module';
-import { bnCnn, lenet, smallVgg } from './bench-nets';
+import { Module, accumulateGradients, forwardView } from '../lib/nn/module';
+import { specs } from './bench-nets';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
-const key = positional[0] ?? 'a';
+// The names this script's own copies of the nets had, which BENCHMARKS.md's commands use.
+const aliases: Record<string, string> = { c: 'c32', lenet: 'lenet32' };
+const key = aliases[positional[0]] ?? positional[0] ?? 'a';
 setThreads(Number(positional[1] ?? 1));
 const cpuClock = process.argv.includes('--cpu');
 const now = (): number => {
@@ -22,53 +24,14 @@ const now = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
-const nets: Record<string, () => { net: Sequential; shape: number[] }> = {
-  a: () => ({
-    net: new Sequential(new Conv1D(3, 1, 32), new MaxPool1D(2, 2), new Flatten(), new Linear(4064, 100), new ReLU(), new Linear(100, 10)),
-    shape: [32, 256, 1],
-  }),
-  c: () => ({ net: new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), shape: [32, 784] }),
-  c256: () => ({ net: new Sequential(new Linear(784, 256), new TanH(), new Linear(256, 10)), shape: [256, 784] }),
-  d: () => ({
-    net: new Sequential(
-      new Linear(784, 256),
-      new TanH(),
-      new Linear(256, 64),
-      new TanH(),
-      new Linear(64, 256),
-      new TanH(),
-      new Linear(256, 784),
-      new Sigmoid(),
-    ),
-    shape: [32, 784],
-  }),
-  e: () => {
-    let n = 256;
-    for (let i = 0; i < 3; i++) n = Math.floor((n - 2 - 8) / 2) + 1;
-    return {
-      net: new Sequential(
-        new Conv1D(3, 1, 64),
-        new ReLU(),
-        new MaxPool1D(8, 2),
-        new Conv1D(3, 64, 64),
-        new ReLU(),
-        new MaxPool1D(8, 2),
-        new Conv1D(3, 64, 64),
-        new ReLU(),
-        new MaxPool1D(8, 2),
-        new Flatten(),
-        new Linear(64 * n, 10),
-      ),
-      shape: [32, 256, 1],
-    };
-  },
-  lenet: () => ({ net: lenet() as Sequential, shape: [32, 28, 28, 1] }),
-  lenet128: () => ({ net: lenet() as Sequential, shape: [128, 28, 28, 1] }),
-  bncnn: () => ({ net: bnCnn() as Sequential, shape: [32, 28, 28, 1] }),
-  vgg: () => ({ net: smallVgg() as Sequential, shape: [32, 32, 32, 3] }),
-};
-if (!nets[key]) throw new Error(`unknown net '${key}': expected one of ${Object.keys(nets).join(', ')}`);
-const { net, shape } = nets[key]();
+// The training benchmark's nets, at its batch sizes (the inference-only net has no backward pass).
+const trained = specs.filter((s) => !s.inferenceOnly);
+const spec = trained.find((s) => s.key === key);
+if (!spec) throw new Error(`unknown net '${key}': expected one of ${trained.map((s) => s.key).join(', ')}`);
+const built = spec.build();
+if (!(built instanceof Sequential)) throw new Error(`net ${key} is not a Sequential: its layers cannot be listed`);
+const net = built;
+const shape = [spec.batch, ...spec.inputShape];
 const x = zeros(shape);
 for (let i = 0; i < x.data.length; i++) x.data[i] = Math.random();
 const mods = net.modules;
