@@ -1,6 +1,7 @@
 // exp, tanh, sigmoid and log over the vector traits of simd.h, and the elementwise loops built
-// on them (whole vectors, then one masked vector for the ragged end); the rectifiers (ReLU,
-// LeakyReLU); the block sums of sumRows.
+// on them (whole vectors, then one masked vector for the ragged end): the activations, softmax's
+// exponentials, the binary cross-entropy's sum; the rectifiers (ReLU, LeakyReLU); the
+// non-finite scan; the block sums of sumRows.
 // Written once, instantiated by elementwise_avx2.cc, elementwise_avx512.cc and
 // elementwise_neon.cc; internal linkage, as simd.h explains.
 #pragma once
@@ -204,10 +205,10 @@ float bceSumV(const float* p, const float* y, float* grad, int64_t n) {
 
 // Index of the first NaN or ±Inf in x, or -1 (elementwise::Kernels::nonFiniteIndex). x · 0 is
 // ±0 for a finite x and NaN otherwise, so a block's sum of those products is NaN exactly when
-// the block holds one: a multiply and an add a vector, on different ports, over four sums so
-// that no addition waits on the last (the scalar table's integer test of the exponent bits took
-// 1.3-1.8 times as long on data in L2). A block whose sum is NaN is searched value by value for
-// the first index.
+// the block holds one: one multiply-add a vector (the compiler contracts the two; fma(±Inf, 0, s)
+// is NaN all the same), over four sums so that no addition waits on the last (the scalar
+// table's integer test of the exponent bits took 1.3-1.8 times as long on data in L2). A block
+// whose sum is NaN is searched value by value for the first index.
 template <typename V>
 int64_t nonFiniteIndexV(const float* x, int64_t n) {
   constexpr int64_t kBlock = 1024;
