@@ -65,29 +65,26 @@ export interface Fusion {
   ): Tensor | null;
 }
 
-/** The output of `conv` then `pool` on `input`, in `saved`'s storage; the pooling's winners into `winners` unless null. */
-function convPoolForward(conv: Conv1D, pool: MaxPool1D, input: Tensor, saved: SavedForBackward, keepWinners: boolean): Tensor {
-  const out = pool.outputShape(conv.checkInput(input));
+/**
+ * What the joint kernels of `conv` then `pool` read of `input`: the input with the convolution's
+ * zero padding, and the geometry arguments they share (batch, padded length, channels in and
+ * out, kernel size and stride, pooling window and stride).
+ */
+function jointArguments(conv: Conv1D, pool: MaxPool1D, input: Tensor) {
   const [batch, length] = input.shape;
   const p = conv.padding;
   const x = padLength(input.data, batch, length, conv.chanIn, p, p);
+  const geometry = [batch, length + 2 * p, conv.chanIn, conv.chanOut, conv.kSize, conv.stride, pool.kSize, pool.stride] as const;
+  return { x, geometry };
+}
+
+/** The output of `conv` then `pool` on `input`, in `saved`'s storage; the pooling's winners into `winners` unless null. */
+function convPoolForward(conv: Conv1D, pool: MaxPool1D, input: Tensor, saved: SavedForBackward, keepWinners: boolean): Tensor {
+  const out = pool.outputShape(conv.checkInput(input));
+  const { x, geometry } = jointArguments(conv, pool, input);
   const y = saved.fusedOutput(out);
   const winners = keepWinners ? saved.winners(y.data.length) : null;
-  backend().conv1dMaxPoolForward(
-    x,
-    conv.weight.data,
-    conv.bias?.data ?? null,
-    y.data,
-    winners,
-    batch,
-    length + 2 * p,
-    conv.chanIn,
-    conv.chanOut,
-    conv.kSize,
-    conv.stride,
-    pool.kSize,
-    pool.stride,
-  );
+  backend().conv1dMaxPoolForward(x, conv.weight.data, conv.bias?.data ?? null, y.data, winners, ...geometry);
   saved.winnersSaved = keepWinners;
   return y;
 }
@@ -108,26 +105,11 @@ function convPoolBackward(
   inputGradient: boolean,
 ): Tensor | null {
   const winners = saved.winners(delta.length);
-  const [batch, length] = input.shape;
-  const p = conv.padding;
   const k = backend();
   if (parameterGradients) {
     // The pooling's gradient is gathered through the winners straight into the weight gradient.
-    const x = padLength(input.data, batch, length, conv.chanIn, p, p);
-    k.conv1dMaxPoolBackwardWeight(
-      x,
-      delta,
-      winners,
-      conv.weightGrad.data,
-      batch,
-      length + 2 * p,
-      conv.chanIn,
-      conv.chanOut,
-      conv.kSize,
-      conv.stride,
-      pool.kSize,
-      pool.stride,
-    );
+    const { x, geometry } = jointArguments(conv, pool, input);
+    k.conv1dMaxPoolBackwardWeight(x, delta, winners, conv.weightGrad.data, ...geometry);
     // The bias gradient is the sum of the convolution's gradient, which is delta routed to the
     // winners: every pooled gradient lands somewhere, so it is the sum of delta.
     if (conv.biasGrad) k.sumRows(delta, delta.length / conv.chanOut, conv.chanOut, conv.biasGrad.data);
@@ -136,7 +118,7 @@ function convPoolBackward(
   // ∂L/∂input, which a training step does not ask for: the pooling's backward into a fresh
   // tensor of the convolution's output shape, then the convolution's.
   const convDelta = zeros(convShape);
-  k.maxPool1dBackward(delta, winners, convDelta.data, batch, convShape[1], conv.chanOut, pool.kSize, pool.stride);
+  k.maxPool1dBackward(delta, winners, convDelta.data, input.shape[0], convShape[1], conv.chanOut, pool.kSize, pool.stride);
   return conv.backwardDelta(input, convDelta);
 }
 
