@@ -428,10 +428,13 @@ void forEachSample(const Conv2dShape& s, int64_t perWorker, ThreadPool* pool, co
 // conv2dBackwardWeight); the columns past chanOut are dropped. With `lanes` > 1 each entry of
 // the matrix is that many partial sums side by side (a vector's lanes), added up here, once a
 // chunk, in lane order.
-template <typename Sample>
-void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t lanes, int64_t perChunk, float* dw,
-                            ThreadPool* pool, const Sample& sample) {
-  const int64_t window = s.windowSize(), co = s.chanOut, sumFloats = window * chanOutPadded * lanes;
+//
+// The overload with `entry` lays the matrix out as the kernels like it: sumFloats floats in all,
+// entry(d, o) the first of the `lanes` partial sums of dw[d, o].
+template <typename Entry, typename Sample>
+void weightGradientByChunks(const Conv2dShape& s, int64_t sumFloats, int64_t lanes, const Entry& entry,
+                            int64_t perChunk, float* dw, ThreadPool* pool, const Sample& sample) {
+  const int64_t window = s.windowSize(), co = s.chanOut;
   ThreadPool* threads = threadsFor(s, s.batch, pool).tasks;
   const int64_t chunks = threads ? std::min<int64_t>(s.batch, threads->threads()) : 1;
   auto sums = scratchFloats(chunks * sumFloats);
@@ -448,11 +451,19 @@ void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t
   for (int64_t chunk = 0; chunk < chunks; chunk++)
     for (int64_t d = 0; d < window; d++)
       for (int64_t o = 0; o < co; o++) {
-        const float* partial = sums.get() + chunk * sumFloats + (d * chanOutPadded + o) * lanes;
+        const float* partial = sums.get() + chunk * sumFloats + entry(d, o);
         float sum = partial[0];
         for (int64_t l = 1; l < lanes; l++) sum += partial[l];
         dw[d * co + o] += sum;
       }
+}
+
+template <typename Sample>
+void weightGradientByChunks(const Conv2dShape& s, int64_t chanOutPadded, int64_t lanes, int64_t perChunk, float* dw,
+                            ThreadPool* pool, const Sample& sample) {
+  weightGradientByChunks(
+      s, s.windowSize() * chanOutPadded * lanes, lanes,
+      [&](int64_t d, int64_t o) { return (d * chanOutPadded + o) * lanes; }, perChunk, dw, pool, sample);
 }
 
 // ---- One input channel at stride 1: conv2d_direct.h's kernels -------------------------
@@ -696,6 +707,87 @@ void transposedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const C
       nullptr, dx, pool);
 }
 
+// ---- Few output channels: conv2d_direct.h's kernels along the window rows -------------
+
+// A band's padded rows: at least one output row's, else as many as fit in this many floats (L2).
+constexpr int64_t kFewOutputsBandFloats = 65536;
+// One output row's padded rows may take at most this many floats; past it the GEMMs run.
+constexpr int64_t kFewOutputsMaxBandFloats = kGridMaxFloats;
+
+const Conv2dKernels* fewOutputsKernels(const Conv2dShape& s, KernelPath path) {
+  const Conv2dKernels* kernels = directKernels(path);
+  if (!kernels || s.chanOut > kFewOutputsMax || s.outHeight() == 0 || s.outWidth() == 0) return nullptr;
+  const int64_t rowFloats = (s.width + 2 * s.padWidth) * s.chanIn;
+  if (s.kHeight * rowFloats > kFewOutputsMaxBandFloats) return nullptr;
+  return kernels;
+}
+
+// The plan's sizes; rows and biasPattern are the caller's to fill.
+FewOutputsPlan fewOutputsPlan(const Conv2dShape& s, const Conv2dKernels& kernels) {
+  FewOutputsPlan plan;
+  plan.s = &s;
+  plan.paddedWidth = s.width + 2 * s.padWidth;
+  plan.runVectors = (s.kWidth * s.chanIn + kernels.lanes - 1) / kernels.lanes;
+  const int64_t rowFloats = plan.paddedWidth * s.chanIn, oh = s.outHeight();
+  const int64_t more = (kFewOutputsBandFloats - s.kHeight * rowFloats) / (s.strideHeight * rowFloats);
+  plan.bandRows = std::min(oh, 1 + std::max<int64_t>(0, more));
+  plan.bandFloats = ((plan.bandRows - 1) * s.strideHeight + s.kHeight) * rowFloats + plan.runVectors * kernels.lanes;
+  return plan;
+}
+
+// weight(d, o): the weight of window position d (the (ky, kx, c) order) for output channel o.
+template <typename Weight>
+void fewOutputsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const Weight& weight,
+                       const float* bias, float* y, ThreadPool* pool) {
+  FewOutputsPlan plan = fewOutputsPlan(s, kernels);
+  const int64_t co = s.chanOut, run = s.kWidth * s.chanIn, runFloats = plan.runVectors * kernels.lanes;
+  auto rows = scratchFloats(co * s.kHeight * runFloats);
+  for (int64_t o = 0; o < co; o++)
+    for (int64_t ky = 0; ky < s.kHeight; ky++)
+      for (int64_t j = 0; j < runFloats; j++)
+        rows[(o * s.kHeight + ky) * runFloats + j] = j < run ? weight(ky * run + j, o) : 0.0f;
+  plan.rows = rows.get();
+  float pattern[kFewOutputsPatternFloats];
+  if (bias) {
+    for (int64_t i = 0; i < kFewOutputsPatternFloats; i++) pattern[i] = bias[i % co];
+    plan.biasPattern = pattern;
+  }
+  const int64_t oh = s.outHeight(), bands = (oh + plan.bandRows - 1) / plan.bandRows;
+  ThreadPool* threads = threadsFor(s, s.batch * bands, pool).tasks;
+  const int64_t workers = threads ? threads->threads() : 1, part = wholeLines(plan.bandFloats);
+  auto scratch = scratchFloats(workers * part);
+  parallelFor(threads, s.batch * bands, [&](int64_t task, int worker) {
+    const int64_t b = task / bands, oy0 = task % bands * plan.bandRows;
+    kernels.fewOutputsForwardBand(plan, x, y, b, oy0, std::min(oh, oy0 + plan.bandRows), scratch.get() + worker * part);
+  });
+}
+
+void fewOutputsWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels, const float* x, const float* dy,
+                              float* dw, ThreadPool* pool) {
+  const FewOutputsPlan plan = fewOutputsPlan(s, kernels);
+  const int64_t run = s.kWidth * s.chanIn, runFloats = plan.runVectors * kernels.lanes;
+  weightGradientByChunks(
+      s, s.chanOut * s.kHeight * runFloats, 1,
+      [&](int64_t d, int64_t o) { return (o * s.kHeight + d / run) * runFloats + d % run; }, plan.bandFloats, dw, pool,
+      [&](int64_t b, float* sums, float* scratch) {
+        kernels.fewOutputsWeightGradientSample(plan, x, dy, sums, b, scratch);
+      });
+}
+
+// dx as the few-outputs forward of dy over the transposed shape t, with transposedInputGradient's
+// weights.
+void turnedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const Conv2dKernels& kernels, const float* dy,
+                         const float* w, float* dx, ThreadPool* pool) {
+  const int64_t taps = s.kHeight * s.kWidth;
+  fewOutputsForward(
+      t, kernels, dy,
+      [&](int64_t d, int64_t c) {
+        const int64_t tap = d / s.chanOut, o = d % s.chanOut;
+        return w[((taps - 1 - tap) * s.chanIn + c) * s.chanOut + o];
+      },
+      nullptr, dx, pool);
+}
+
 }  // namespace
 
 void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y, KernelPath path,
@@ -707,6 +799,11 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
   const bool oneChannelForwardPays = s.chanOut <= kOneChannelForwardMaxChannels || !channelsRoute(s, path);
   if (const Conv2dKernels* direct = oneChannelForwardPays ? oneChannelKernels(s, path) : nullptr)
     return oneChannelForward(s, *direct, x, w, bias, y, pool);
+  if (const Conv2dKernels* few = fewOutputsKernels(s, path)) {
+    const int64_t co = s.chanOut;
+    return fewOutputsForward(
+        s, *few, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
+  }
   if (const ChannelsRoute route = channelsRoute(s, path)) {
     const int64_t co = s.chanOut;
     return channelsForward(
@@ -763,6 +860,12 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
     std::memset(dx, 0, s.batch * image * sizeof(float));
     return;
   }
+  // Few input channels at stride 1 (an image's first layer): the forward of dy by the turned
+  // kernel has few outputs.
+  Conv2dShape turned;
+  if (s.chanIn <= kFewOutputsMax && transposedShape(s, &turned))
+    if (const Conv2dKernels* few = fewOutputsKernels(turned, path))
+      return turnedInputGradient(s, turned, *few, dy, w, dx, pool);
   Grid grid;
   if (useGrid(s, &grid)) {
     Conv2dShape transposed;
@@ -833,6 +936,10 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
   if (s.batch == 0 || t.pixels == 0) return;
   if (const Conv2dKernels* direct = oneChannelKernels(s, path))
     return oneChannelWeightGradient(s, *direct, x, dy, dw, pool);
+  // A pointwise convolution's GEMM reads the image in place, where this would copy it (AVX2,
+  // 64 -> 4 channels at 16×16: 1.42× the GEMM's time).
+  if (const Conv2dKernels* few = isPointwise(s) ? nullptr : fewOutputsKernels(s, path))
+    return fewOutputsWeightGradient(s, *few, x, dy, dw, pool);
   if (const ChannelsRoute route = channelsRoute(s, path)) return channelsWeightGradient(s, route, x, dy, dw, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);

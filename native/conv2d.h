@@ -114,6 +114,34 @@ struct ChannelsPlan {
   // The padded image: paddedHeight · paddedWidth · chanIn floats.
   int64_t paddedFloats = 0;
 };
+// A convolution with few output channels (at most kFewOutputsMax), per SIMD path: vectorised
+// along the window rows instead, each lane a partial sum of its own. Output pixel p reads, for
+// kernel row ky, the contiguous window row row(p, ky) of kWidth · chanIn floats, so
+//
+//   forward      y[p, o]  = Σ_ky Σ_j  row(p, ky)[j] · w[ky, j, o]           (+ bias[o] after)
+//   grad weight  dw[ky, j, o] += Σ_b Σ_p  row(p, ky)[j] · dy[p, o]
+//
+// The forward's sums are added across their lanes once an output (laneSums); the weight
+// gradient's lanes are its entries j. Lanes along the output channels, as ChannelsPlan has them,
+// would leave 15 of 16 idle for a one-channel output (an autoencoder's last layer ran at 5 % of the
+// FMA peak that way). The input gradient of a convolution with few input channels at stride 1 is
+// this forward over the transposed shape (conv2d.cc). Images are padded a band of output rows at a
+// time, so the scratch does not grow with the image.
+struct FewOutputsPlan {
+  const Conv2dShape* s = nullptr;
+  int64_t paddedWidth = 0;
+  int64_t runVectors = 0;  // vectors per window row: kWidth · chanIn rounded up
+  // Forward: w as (chanOut, kHeight, runVectors · lanes), zero past kWidth · chanIn; and
+  // bias[i % chanOut] at i (null without a bias), one entry per sum of a register block.
+  const float* rows = nullptr;
+  const float* biasPattern = nullptr;
+  int64_t bandRows = 0;    // output rows per band
+  int64_t bandFloats = 0;  // a band's padded rows, with a tail the last row's rounded-up run reaches
+};
+constexpr int64_t kFewOutputsMax = 4;
+// Entries of FewOutputsPlan::biasPattern: at least a register block's sums, whole vectors.
+constexpr int64_t kFewOutputsPatternFloats = 64;
+
 struct Conv2dKernels {
   int64_t lanes;              // floats per vector on the path
   int64_t channelVectors;     // at most this many vectors of output channels per ChannelsPlan block
@@ -136,6 +164,13 @@ struct Conv2dKernels {
   // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes.
   void (*channelsWeightGradientSample)(const ChannelsPlan& plan, const float* x, const float* dy, float* sums,
                                        int64_t b, float* scratch);
+  // Sample b, output rows [oy0, oy1): y = conv(x, w) + bias. Scratch: bandFloats.
+  void (*fewOutputsForwardBand)(const FewOutputsPlan& plan, const float* x, float* y, int64_t b, int64_t oy0,
+                                int64_t oy1, float* scratch);
+  // sums (chanOut, kHeight, runVectors · lanes) += sample b's weight gradient; the entries past
+  // kWidth · chanIn hold anything. Scratch: bandFloats.
+  void (*fewOutputsWeightGradientSample)(const FewOutputsPlan& plan, const float* x, const float* dy, float* sums,
+                                         int64_t b, float* scratch);
 };
 const Conv2dKernels& conv2dKernelsAvx2();
 const Conv2dKernels& conv2dKernelsAvx512();

@@ -691,6 +691,184 @@ void channelsWeightGradientSampleV(const ChannelsPlan& plan, const float* x, con
   });
 }
 
+// ---- Few output channels (FewOutputsPlan in conv2d.h) ---------------------------------
+
+// Pixels (forward) or window-row vectors (weight gradient) per register block with C output
+// channels: C sums for each, C weight vectors or broadcast gradients and the loaded row vector in
+// the registers (AVX2 and NEON: 16, with sums up to kBlockSums; AVX-512: 32, at most 16 pixels).
+template <typename V, int C>
+constexpr int fewOutputsBlock() {
+  constexpr int kRegisters = V::kBlockSums <= 12 ? 16 : 32;
+  constexpr int kFit = (kRegisters - 1 - C) / C, kSums = V::kBlockSums / C;
+  return std::min(16, std::min(kFit, kSums));
+}
+
+// Padded rows [firstRow, firstRow + rows) of sample b's image, rows of paddedWidth pixels, and
+// `tail` zeroed floats after them.
+void padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64_t b, int64_t firstRow, int64_t rows,
+             int64_t tail, float* band) {
+  const int64_t ci = s.chanIn, rowFloats = paddedWidth * ci, image = s.width * ci, left = s.padWidth * ci;
+  const float* xb = x + b * s.height * image;
+  for (int64_t r = 0; r < rows; r++) {
+    float* out = band + r * rowFloats;
+    const int64_t iy = firstRow + r - s.padHeight;
+    if (iy < 0 || iy >= s.height) {
+      std::memset(out, 0, rowFloats * sizeof(float));
+      continue;
+    }
+    std::memset(out, 0, left * sizeof(float));
+    std::memcpy(out + left, xb + iy * image, image * sizeof(float));
+    std::memset(out + left + image, 0, (rowFloats - left - image) * sizeof(float));
+  }
+  std::memset(band + rows * rowFloats, 0, tail * sizeof(float));
+}
+
+// Outputs [0, Pixels) from `window`, the first one's window row 0 in the band, to out (Pixels · C
+// floats, channels-last). A window row's last vector is cut to the row (keep): the floats past it
+// belong to the next pixel, and an infinite one there times a zero weight would be NaN.
+template <typename V, int C, int Pixels>
+void fewOutputsPixels(const FewOutputsPlan& plan, const float* window, float* out) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t run = s.kWidth * s.chanIn, whole = run / V::kLanes, step = s.strideWidth * s.chanIn;
+  const int64_t rowFloats = plan.paddedWidth * s.chanIn, runFloats = plan.runVectors * V::kLanes;
+  const int64_t channelFloats = s.kHeight * runFloats;
+  const auto lastLanes = V::firstLanes(run - whole * V::kLanes);
+  constexpr int kSums = Pixels * C;
+  typename V::F acc[kSums];
+#pragma GCC unroll 64
+  for (int i = 0; i < kSums; i++) acc[i] = V::zero();
+  const auto pass = [&](const float* xr, const float* wr, auto cut) {
+    typename V::F w[C];
+    for (int c = 0; c < C; c++) w[c] = V::inRegister(V::load(wr + c * channelFloats));
+#pragma GCC unroll 16
+    for (int p = 0; p < Pixels; p++) {
+      auto x = V::load(xr + p * step);
+      if constexpr (decltype(cut)::value) x = V::keep(lastLanes, x);
+      for (int c = 0; c < C; c++) acc[p * C + c] = V::fma(x, w[c], acc[p * C + c]);
+    }
+  };
+  for (int64_t ky = 0; ky < s.kHeight; ky++) {
+    const float* xr = window + ky * rowFloats;
+    const float* wr = plan.rows + ky * runFloats;
+    for (int64_t v = 0; v < whole; v++) pass(xr + v * V::kLanes, wr + v * V::kLanes, std::false_type{});
+    if (whole < plan.runVectors) pass(xr + whole * V::kLanes, wr + whole * V::kLanes, std::true_type{});
+  }
+  for (int g = 0; g * V::kLanes < kSums; g++) {
+    typename V::F part[V::kLanes];
+    for (int i = 0; i < V::kLanes; i++) part[i] = g * V::kLanes + i < kSums ? acc[g * V::kLanes + i] : V::zero();
+    auto sum = V::laneSums(part);
+    if (plan.biasPattern) sum = V::add(sum, V::load(plan.biasPattern + g * V::kLanes));
+    const int count = std::min(V::kLanes, kSums - g * V::kLanes);
+    if (count == V::kLanes)
+      V::store(out + g * V::kLanes, sum);
+    else
+      V::storeFirst(out + g * V::kLanes, V::firstLanes(count), sum);
+  }
+}
+
+template <typename V, int C>
+void fewOutputsRows(const FewOutputsPlan& plan, const float* band, int64_t firstRow, int64_t oy0, int64_t oy1,
+                    float* yb) {
+  const Conv2dShape& s = *plan.s;
+  constexpr int kPixels = fewOutputsBlock<V, C>();
+  const int64_t ow = s.outWidth(), rowFloats = plan.paddedWidth * s.chanIn, step = s.strideWidth * s.chanIn;
+  for (int64_t oy = oy0; oy < oy1; oy++) {
+    const float* row = band + (oy * s.strideHeight - firstRow) * rowFloats;
+    inRowBlocks<kPixels, C, true>(ow, [&](auto size, int64_t first) {
+      fewOutputsPixels<V, C, decltype(size)::value>(plan, row + first * step, yb + (oy * ow + first) * C);
+    });
+  }
+}
+
+// Runs fn(std::integral_constant<int, C>) for the plan's C = chanOut (1 to kFewOutputsMax).
+template <typename Fn>
+void withFewOutputs(int64_t chanOut, const Fn& fn) {
+  switch (chanOut) {
+    case 1:
+      return fn(std::integral_constant<int, 1>{});
+    case 2:
+      return fn(std::integral_constant<int, 2>{});
+    case 3:
+      return fn(std::integral_constant<int, 3>{});
+    default:
+      return fn(std::integral_constant<int, 4>{});
+  }
+}
+
+// The padded rows output rows [oy0, oy1) read, into band, with the tail their last runs reach.
+int64_t padBandFor(const FewOutputsPlan& plan, int64_t lanes, const float* x, int64_t b, int64_t oy0, int64_t oy1,
+                   float* band) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t firstRow = oy0 * s.strideHeight, rows = (oy1 - 1) * s.strideHeight + s.kHeight - firstRow;
+  padBand(s, plan.paddedWidth, x, b, firstRow, rows, plan.runVectors * lanes, band);
+  return firstRow;
+}
+
+template <typename V>
+void fewOutputsForwardBandV(const FewOutputsPlan& plan, const float* x, float* y, int64_t b, int64_t oy0, int64_t oy1,
+                            float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t firstRow = padBandFor(plan, V::kLanes, x, b, oy0, oy1, scratch);
+  float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
+  withFewOutputs(s.chanOut,
+                 [&](auto c) { fewOutputsRows<V, decltype(c)::value>(plan, scratch, firstRow, oy0, oy1, yb); });
+}
+
+// sums[c, unit u0 + u] += Σ_p row(p, ky)[v · lanes ..] · dy[p, c] for the Units window-row
+// vectors from u0 (unit = ky · runVectors + v), output rows [oy0, oy1) of the band.
+template <typename V, int C, int Units>
+void fewOutputsGradientUnits(const FewOutputsPlan& plan, const float* band, int64_t firstRow, const float* dyb,
+                             int64_t oy0, int64_t oy1, int64_t u0, float* sums) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t ow = s.outWidth(), rowFloats = plan.paddedWidth * s.chanIn, step = s.strideWidth * s.chanIn;
+  int64_t offset[Units];
+  for (int u = 0; u < Units; u++)
+    offset[u] = (u0 + u) / plan.runVectors * rowFloats + (u0 + u) % plan.runVectors * V::kLanes;
+  typename V::F acc[Units][C];
+#pragma GCC unroll 64
+  for (int u = 0; u < Units; u++)
+    for (int c = 0; c < C; c++) acc[u][c] = V::zero();
+  for (int64_t oy = oy0; oy < oy1; oy++) {
+    const float* row = band + (oy * s.strideHeight - firstRow) * rowFloats;
+    const float* gradients = dyb + oy * ow * C;
+    for (int64_t ox = 0; ox < ow; ox++) {
+      const float* window = row + ox * step;
+      typename V::F g[C];
+      for (int c = 0; c < C; c++) g[c] = V::set1(gradients[ox * C + c]);
+#pragma GCC unroll 64
+      for (int u = 0; u < Units; u++) {
+        const auto x = V::load(window + offset[u]);
+        for (int c = 0; c < C; c++) acc[u][c] = V::fma(x, g[c], acc[u][c]);
+      }
+    }
+  }
+  const int64_t channelFloats = s.kHeight * plan.runVectors * V::kLanes;
+#pragma GCC unroll 64
+  for (int u = 0; u < Units; u++)
+    for (int c = 0; c < C; c++) {
+      float* target = sums + c * channelFloats + (u0 + u) * V::kLanes;
+      V::store(target, V::add(V::load(target), acc[u][c]));
+    }
+}
+
+template <typename V>
+void fewOutputsWeightGradientSampleV(const FewOutputsPlan& plan, const float* x, const float* dy, float* sums,
+                                     int64_t b, float* scratch) {
+  const Conv2dShape& s = *plan.s;
+  const int64_t oh = s.outHeight(), units = s.kHeight * plan.runVectors;
+  const float* dyb = dy + b * oh * s.outWidth() * s.chanOut;
+  for (int64_t oy0 = 0; oy0 < oh; oy0 += plan.bandRows) {
+    const int64_t oy1 = std::min(oh, oy0 + plan.bandRows);
+    const int64_t firstRow = padBandFor(plan, V::kLanes, x, b, oy0, oy1, scratch);
+    withFewOutputs(s.chanOut, [&](auto c) {
+      constexpr int kC = decltype(c)::value, kUnits = fewOutputsBlock<V, kC>();
+      inRowBlocks<kUnits, kC, true>(units, [&](auto size, int64_t first) {
+        fewOutputsGradientUnits<V, kC, decltype(size)::value>(plan, scratch, firstRow, dyb, oy0, oy1, first, sums);
+      });
+    });
+  }
+}
+
 template <typename V>
 const Conv2dKernels& conv2dKernelsV() {
   static const Conv2dKernels kernels{V::kLanes,
@@ -700,7 +878,9 @@ const Conv2dKernels& conv2dKernelsV() {
                                      oneChannelWeightGradientSampleV<V>,
                                      windowRowInputGradientSampleV<V>,
                                      channelsForwardSampleV<V>,
-                                     channelsWeightGradientSampleV<V>};
+                                     channelsWeightGradientSampleV<V>,
+                                     fewOutputsForwardBandV<V>,
+                                     fewOutputsWeightGradientSampleV<V>};
   return kernels;
 }
 

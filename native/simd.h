@@ -26,7 +26,9 @@
 //   lt/gt (ordered), notLessEqual(a, b) = !(a <= b) (a > b, or either is NaN), isNan, notNan,
 //   both (mask and), either (mask or), select(m, a, b) = m ? a : b
 //   addWhere(m, acc, v) = acc + v in the lanes of m, acc elsewhere; keep(m, v) = v in the lanes
-//   of m, +0 elsewhere; sumLanes
+//   of m, +0 elsewhere; sumLanes; laneSums(v): for kLanes vectors, the vector whose lane i is
+//   the sum of v[i]'s lanes (a tree of shuffles and adds: about 3 operations a sum, where
+//   sumLanes on each costs 6 to 8)
 //   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
 //   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts);  anyLane(m)
 //   kCheapMaskedStores: whether storeFirst costs about what store does (AVX-512's mask
@@ -117,6 +119,15 @@ struct Avx2 {
     h = _mm_add_ps(h, _mm_movehl_ps(h, h));
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
     return _mm_cvtss_f32(h);
+  }
+  // Halves first, pairing v[i] with v[i + 4] in one register ([v_i's half sums | v_{i+4}'s]),
+  // then two rounds of horizontal adds, which leave lane i of each 128-bit half to v[i] and v[i + 4].
+  static F laneSums(const F (&v)[kLanes]) {
+    F halves[4];
+    for (int i = 0; i < 4; i++)
+      halves[i] =
+          _mm256_add_ps(_mm256_permute2f128_ps(v[i], v[i + 4], 0x20), _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
+    return _mm256_hadd_ps(_mm256_hadd_ps(halves[0], halves[1]), _mm256_hadd_ps(halves[2], halves[3]));
   }
 
   // log's split x = m · 2^e, m in [1, 2), as AVX-512's vgetmant / vgetexp give it for x >= 0
@@ -278,6 +289,25 @@ struct Avx512 {
     for (int i = 0; i < 8; i++) half[i] = lane[8 + i] + lane[i];
     for (int i = 0; i < 4; i++) quarter[i] = half[4 + i] + half[i];
     return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+  }
+  // Four rounds, each halving the partial sums a vector has: 128-bit blocks of two vectors
+  // (shuffle_f32x4), again to one block per vector ([u0 | u1 | u2 | u3]), then within the blocks
+  // (unpack, then shuffle_ps). The last round leaves lane 4k + m to the vector taken as u[4m + k],
+  // so u is v with that index transposed.
+  static F laneSums(const F (&v)[kLanes]) {
+    F u[16], s[8], q[4];
+    for (int i = 0; i < 16; i++) u[i] = v[(i % 4) * 4 + i / 4];
+    for (int i = 0; i < 8; i++)
+      s[i] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(kAll, u[2 * i], u[2 * i + 1], 0x44),
+                           _mm512_maskz_shuffle_f32x4(kAll, u[2 * i], u[2 * i + 1], 0xEE));
+    for (int i = 0; i < 4; i++)
+      q[i] = _mm512_add_ps(_mm512_maskz_shuffle_f32x4(kAll, s[2 * i], s[2 * i + 1], 0x88),
+                           _mm512_maskz_shuffle_f32x4(kAll, s[2 * i], s[2 * i + 1], 0xDD));
+    const F low = _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, q[0], q[1]), _mm512_maskz_unpackhi_ps(kAll, q[0], q[1]));
+    const F high =
+        _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, q[2], q[3]), _mm512_maskz_unpackhi_ps(kAll, q[2], q[3]));
+    return _mm512_add_ps(_mm512_maskz_shuffle_ps(kAll, low, high, 0x44),
+                         _mm512_maskz_shuffle_ps(kAll, low, high, 0xEE));
   }
   // log's split x = m · 2^e, m in [1, 2) (vgetmant / vgetexp).
   static void splitExponent(F x, F& m, F& e) {
@@ -471,6 +501,8 @@ struct Neon {
     const float32x2_t h = vadd_f32(vget_low_f32(v), vget_high_f32(v));
     return vget_lane_f32(h, 0) + vget_lane_f32(h, 1);
   }
+  // Pairwise adds: [v0 pairs, v1 pairs], [v2 pairs, v3 pairs], then the pairs.
+  static F laneSums(const F (&v)[kLanes]) { return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3])); }
 
   static I iota() { return I{0, 1, 2, 3}; }
   static I set1i(int32_t v) { return vdupq_n_s32(v); }

@@ -12,10 +12,12 @@
 // --in-process loads both trees into this process instead (each its own library and addon) and
 // alternates single epochs of `fit`, the two trees' order swapped every round: on a host whose
 // speed drifts between processes (memory placement, neighbours' load), a round's two epochs are
-// then a few seconds apart, not a process start. Inference-only nets are skipped there.
+// then a few seconds apart, not a process start. Inference-only nets are skipped there, and the
+// nets of ownSpec below (convae-up, convae-tr) may be named too.
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { median } from './bench-nets';
+import type { Module } from '../lib';
+import { median, NetSpec } from './bench-nets';
 
 const args = process.argv.slice(2);
 const value = (flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
@@ -23,9 +25,57 @@ const value = (flag: string): string | undefined => (args.includes(flag) ? args[
 type Lib = typeof import('../lib');
 type Nets = typeof import('./bench-nets');
 
+/**
+ * Nets of this script's own, built from either tree's library (with --in-process only): the two
+ * convolutional autoencoders of reports/ (scripts/experiments/conv-autoencoders.ts), whose
+ * decoders end in a one-channel convolution: `convae-up` (Upsample2D + Conv2D) and `convae-tr`
+ * (ConvTranspose2D), MNIST-sized random images, batch 32.
+ */
+function ownSpec(lib: Lib, key: string): NetSpec | undefined {
+  const encoder = (): Module[] => [
+    new lib.Conv2D(3, 1, 16, 1, { padding: 1 }),
+    new lib.ReLU(),
+    new lib.MaxPool2D(2, 2),
+    new lib.Conv2D(3, 16, 16, 1, { padding: 1 }),
+    new lib.ReLU(),
+    new lib.MaxPool2D(2, 2),
+    new lib.Flatten(),
+    new lib.Linear(7 * 7 * 16, 64),
+    new lib.TanH(),
+    new lib.Linear(64, 7 * 7 * 16),
+    new lib.ReLU(),
+    new lib.Reshape([7, 7, 16]),
+  ];
+  const decoders: Record<string, () => Module[]> = {
+    'convae-up': () => [
+      new lib.Upsample2D(2),
+      new lib.Conv2D(3, 16, 16, 1, { padding: 1 }),
+      new lib.ReLU(),
+      new lib.Upsample2D(2),
+      new lib.Conv2D(3, 16, 1, 1, { padding: 1 }),
+    ],
+    'convae-tr': () => [
+      new lib.ConvTranspose2D(4, 16, 16, 2, { padding: 1 }),
+      new lib.ReLU(),
+      new lib.ConvTranspose2D(4, 16, 1, 2, { padding: 1 }),
+    ],
+  };
+  const decoder = decoders[key];
+  if (!decoder) return undefined;
+  return {
+    key,
+    label: `conv autoencoder ${key}`,
+    build: () => new lib.Sequential(...encoder(), ...decoder(), new lib.Sigmoid()),
+    inputShape: [28, 28, 1],
+    batch: 32,
+    loss: () => new lib.BCELoss({ reduction: 'sum' }),
+    target: 'input',
+  };
+}
+
 /** One training epoch of `key` in a tree, as a closure timing itself (samples/s). */
 function epochOf(lib: Lib, nets: Nets, key: string): (() => Promise<number>) | null {
-  const spec = nets.specs.find((s) => s.key === key);
+  const spec = nets.specs.find((s) => s.key === key) ?? ownSpec(lib, key);
   if (!spec || spec.inferenceOnly) return null;
   lib.seed(1);
   const net = spec.build();

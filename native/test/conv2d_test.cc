@@ -104,6 +104,30 @@ void testInfiniteGradient(std::mt19937& rng, const Conv2dShape& s, KernelPath pa
   }
 }
 
+// An infinite input pixel makes non-finite exactly the outputs whose windows read it: the
+// few-outputs kernels round window rows up to whole vectors, and the floats past a row belong to
+// the next pixel.
+void testInfiniteInput(std::mt19937& rng, const Conv2dShape& s, KernelPath path, ThreadPool& pool) {
+  auto x = randomVector(rng, s.batch * s.height * s.width * s.chanIn);
+  auto w = randomVector(rng, s.windowSize() * s.chanOut);
+  x[x.size() / 2 + s.chanIn / 2] = INFINITY;
+  const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chanOut;
+  std::vector<float> y(outputs), yRef(outputs);
+  conv2dForward(s, x.data(), w.data(), nullptr, y.data(), path, &pool);
+  conv2dForwardReference(s, x.data(), w.data(), nullptr, yRef.data());
+  for (int64_t i = 0; i < outputs; i++) {
+    const bool same = std::isfinite(yRef[i]) ? std::fabs(y[i] - yRef[i]) <= 1e-4
+                                             : std::isnan(y[i]) == std::isnan(yRef[i]) && !std::isfinite(y[i]);
+    if (!same) {
+      std::printf("FAIL conv2dForward with an infinite x path=%s threads=%d ", kernelPathName(path), pool.threads());
+      describe(s);
+      std::printf(": [%lld] got %g want %g\n", (long long)i, y[i], yRef[i]);
+      failures++;
+      return;
+    }
+  }
+}
+
 void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPool& pool) {
   const int64_t outputs = s.batch * s.outHeight() * s.outWidth() * s.chan;
   auto x = randomVector(rng, s.batch * s.height * s.width * s.chan);
@@ -265,6 +289,27 @@ int main() {
       testInfiniteGradient(rng, Conv2dShape{2, 10, 10, 16, 12, 3, 3, 1, 1, 1, 1}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 12, 12, 6, 16, 5, 5, 1, 1, 0, 0}, path, pool);
       testInfiniteGradient(rng, Conv2dShape{2, 10, 9, 3, 4, 3, 3, 2, 1, 1, 1}, path, pool);
+      // Few output channels (FewOutputsPlan): every count of them, window rows of under one, whole
+      // and ragged vectors on each path, strides, padding, rows that end in each block size; and
+      // few input channels at stride 1, whose input gradient is that forward turned.
+      for (int64_t chanOut = 1; chanOut <= 4; chanOut++) {
+        for (int64_t chanIn : {2, 3, 5, 16, 17, 32}) {
+          testConv(rng, Conv2dShape{2, 9, 11 + chanIn % 7, chanIn, chanOut, 3, 3, 1, 1, 1, 1}, path, pool);
+          testConv(rng, Conv2dShape{1, 8, 13, chanIn, chanOut, 4, 2, 2, 1, 1, 0}, path, pool);
+        }
+        for (int64_t width = 1; threads == 1 && width <= 40; width += 3)
+          testConv(rng, Conv2dShape{1, 4, width + 2, 6, chanOut, 3, 3, 1, 1, 0, 0}, path, pool);
+        testConv(rng, Conv2dShape{2, 7, 9, 1, chanOut, 5, 5, 2, 2, 2, 2}, path, pool);
+        testInfiniteInput(rng, Conv2dShape{2, 9, 10, 3, chanOut, 3, 3, 1, 1, 1, 1}, path, pool);
+        testInfiniteInput(rng, Conv2dShape{1, 8, 12, 6, chanOut, 5, 5, 1, 2, 2, 2}, path, pool);
+        testInfiniteGradient(rng, Conv2dShape{2, 12, 12, chanOut, 6, 5, 5, 1, 1, 0, 0}, path, pool);
+        testInfiniteGradient(rng, Conv2dShape{2, 10, 11, chanOut, 32, 3, 3, 1, 1, 1, 1}, path, pool);
+        cases += 14 + (threads == 1 ? 14 : 0);
+      }
+      // A band of output rows at a time: an image whose padded rows take several bands.
+      testConv(rng, Conv2dShape{1, 80, 90, 32, 3, 3, 3, 1, 1, 1, 1}, path, pool);
+      testConv(rng, Conv2dShape{1, 70, 60, 3, 32, 3, 3, 1, 1, 1, 1}, path, pool);
+      cases += 2;
       testConv(rng, Conv2dShape{2, 3, 2, 1, 9, 2, 2, 1, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 6, 40, 1, 6, 3, 33, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{1, 64, 61, 1, 16, 7, 7, 1, 1, 3, 3}, path, pool);
