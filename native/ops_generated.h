@@ -15,6 +15,7 @@
 #include "napi_args.h"
 #include "pool1d.h"
 #include "pool2d.h"
+#include "upsample2d.h"
 
 namespace neurone {
 
@@ -998,6 +999,102 @@ struct AvgPool2dBackwardCall {
   }
 };
 
+// upsample2dForward(x, y, batch, height, width, chan, scaleHeight, scaleWidth)
+struct Upsample2dForwardCall {
+  static constexpr const char* kName = "upsample2dForward";
+  Args::F32 x{};
+  Args::F32 y{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t scaleHeight;
+  int64_t scaleWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit Upsample2dForwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 8);
+    x = args.float32(0, "x");
+    y = args.float32(1, "y");
+    batch = args.size(2, "batch");
+    height = args.size(3, "height");
+    width = args.size(4, "width");
+    chan = args.size(5, "chan", 1);
+    scaleHeight = args.size(6, "scaleHeight", 1);
+    scaleWidth = args.size(7, "scaleWidth", 1);
+    outHeight = mulSizes(args, "height * scaleHeight", {height, scaleHeight});
+    outWidth = mulSizes(args, "width * scaleWidth", {width, scaleWidth});
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.needLength("x", x.length, input);
+    args.needLength("y", y.length, output);
+    checkDisjoint(args, {region("x", x, input, false), region("y", y, output, true)});
+  }
+  Upsample2dShape shape() const {
+    Upsample2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.scaleHeight = scaleHeight;
+    s.scaleWidth = scaleWidth;
+    return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (output > 0) upsample2dForward(shape(), x.data, y.data, pool);
+  }
+};
+
+// upsample2dBackward(dy, dx, batch, height, width, chan, scaleHeight, scaleWidth)
+struct Upsample2dBackwardCall {
+  static constexpr const char* kName = "upsample2dBackward";
+  Args::F32 dy{};
+  Args::F32 dx{};
+  int64_t batch;
+  int64_t height;
+  int64_t width;
+  int64_t chan;
+  int64_t scaleHeight;
+  int64_t scaleWidth;
+  int64_t outHeight;
+  int64_t outWidth;
+  int64_t input;
+  int64_t output;
+  explicit Upsample2dBackwardCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 8);
+    dy = args.float32(0, "dy");
+    dx = args.float32(1, "dx");
+    batch = args.size(2, "batch");
+    height = args.size(3, "height");
+    width = args.size(4, "width");
+    chan = args.size(5, "chan", 1);
+    scaleHeight = args.size(6, "scaleHeight", 1);
+    scaleWidth = args.size(7, "scaleWidth", 1);
+    outHeight = mulSizes(args, "height * scaleHeight", {height, scaleHeight});
+    outWidth = mulSizes(args, "width * scaleWidth", {width, scaleWidth});
+    input = mulSizes(args, "batch * height * width * chan", {batch, height, width, chan});
+    output = mulSizes(args, "batch * outHeight * outWidth * chan", {batch, outHeight, outWidth, chan});
+    args.needLength("dy", dy.length, output);
+    args.needLength("dx", dx.length, input);
+    checkDisjoint(args, {region("dy", dy, output, false), region("dx", dx, input, true)});
+  }
+  Upsample2dShape shape() const {
+    Upsample2dShape s;
+    s.batch = batch;
+    s.height = height;
+    s.width = width;
+    s.chan = chan;
+    s.scaleHeight = scaleHeight;
+    s.scaleWidth = scaleWidth;
+    return s;
+  }
+  void runKernel(KernelPath, ThreadPool* pool) {
+    if (input > 0) upsample2dBackward(shape(), dy.data, dx.data, pool);
+  }
+};
+
 // activationForward(activation, alpha, x, y, n)
 struct ActivationForwardCall {
   static constexpr const char* kName = "activationForward";
@@ -1455,6 +1552,6 @@ struct BatchNormBackwardCall {
 };
 
 // X(CallStruct) for every entry point, in table order.
-#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(DropoutForwardCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
+#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(Upsample2dForwardCall) X(Upsample2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(DropoutForwardCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
 
 }  // namespace neurone

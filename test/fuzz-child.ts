@@ -451,6 +451,14 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     const n = pool2dSizes(s);
     return { args: [f32(r, n.output), f32(r, n.input), ...pool2dArgs(s)], desc: [] };
   },
+  upsample2dForward(r) {
+    const s = upsample2dShape(r);
+    return { args: [f32(r, s.input), f32(r, s.output), ...s.args], desc: [] };
+  },
+  upsample2dBackward(r) {
+    const s = upsample2dShape(r);
+    return { args: [f32(r, s.output), f32(r, s.input), ...s.args], desc: [] };
+  },
   activationForward(r) {
     const n = dim(r, 40, 300);
     const x = f32(r, n, 'extreme');
@@ -765,6 +773,19 @@ function pool2dSizes(s: Pool2dFuzzShape): { input: number; output: number; outHe
 
 function pool2dArgs(s: Pool2dFuzzShape): number[] {
   return [s.batch, s.height, s.width, s.chan, s.kHeight, s.kWidth, s.strideHeight, s.strideWidth];
+}
+
+/** An upsampling's arguments and sizes; sometimes large enough for the threaded path. */
+function upsample2dShape(r: R): { args: number[]; input: number; output: number } {
+  const large = r.bool(0.02);
+  const batch = large ? r.int(2, 4) : dim(r, 2, 4);
+  const height = large ? r.int(20, 30) : dim(r, 4, 8);
+  const width = large ? r.int(20, 30) : dim(r, 4, 8);
+  const chan = large ? r.int(16, 24) : r.int(1, 5);
+  const scaleHeight = r.int(1, 3);
+  const scaleWidth = r.int(1, 3);
+  const input = batch * height * width * chan;
+  return { args: [batch, height, width, chan, scaleHeight, scaleWidth], input, output: input * scaleHeight * scaleWidth };
 }
 
 // Values that are wrong almost anywhere.

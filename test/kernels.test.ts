@@ -586,6 +586,51 @@ describe.each(variants)('$label', ({ backend, setup }) => {
       }
     }
   });
+
+  test('upsample2d repeats each pixel and sums its copies in row order, bit for bit', () => {
+    const shapes: [number, number, number, number, number, number][] = [
+      [2, 7, 7, 16, 2, 2], // the conv autoencoder's decoder
+      [3, 5, 4, 3, 3, 1],
+      [1, 4, 6, 1, 1, 3],
+      [1, 1, 1, 5, 1, 1],
+      [0, 4, 4, 2, 2, 2], // no samples
+      [2, 24, 20, 24, 2, 2], // threaded on the native backend
+    ];
+    for (let i = 0; i < 8; i++) shapes.push([randInt(1, 3), randInt(1, 8), randInt(1, 8), randInt(1, 20), randInt(1, 3), randInt(1, 3)]);
+    for (const shape of shapes) {
+      const [batch, height, width, chan, sH, sW] = shape;
+      const x = randomArray(batch * height * width * chan);
+      const dy = randomArray(x.length * sH * sW);
+      const yWant = new Float32Array(dy.length);
+      const dxWant = new Float32Array(x.length);
+      const outW = width * sW;
+      for (let b = 0; b < batch; b++)
+        for (let oy = 0; oy < height * sH; oy++)
+          for (let ox = 0; ox < outW; ox++)
+            for (let c = 0; c < chan; c++) {
+              const from = ((b * height + Math.floor(oy / sH)) * width + Math.floor(ox / sW)) * chan + c;
+              yWant[((b * height * sH + oy) * outW + ox) * chan + c] = x[from];
+            }
+      for (let b = 0; b < batch; b++)
+        for (let iy = 0; iy < height; iy++)
+          for (let ix = 0; ix < width; ix++)
+            for (let c = 0; c < chan; c++) {
+              let sum = 0;
+              for (let sy = 0; sy < sH; sy++)
+                for (let sx = 0; sx < sW; sx++)
+                  sum = Math.fround(sum + dy[((b * height * sH + iy * sH + sy) * outW + ix * sW + sx) * chan + c]);
+              dxWant[((b * height + iy) * width + ix) * chan + c] = sum;
+            }
+      const y = new Float32Array(dy.length + 1).fill(NaN);
+      backend.upsample2dForward(x, y.subarray(0, dy.length), ...shape);
+      expect(Array.from(y.subarray(0, dy.length))).toEqual(Array.from(yWant));
+      expect(y[dy.length]).toBeNaN();
+      const dx = new Float32Array(x.length).fill(NaN);
+      backend.upsample2dBackward(dy, dx, ...shape);
+      expect(Array.from(dx)).toEqual(Array.from(dxWant));
+    }
+    expect(() => backend.upsample2dForward(new Float32Array(4), new Float32Array(15), 1, 2, 2, 1, 2, 2)).toThrow(/upsample2dForward: y/);
+  });
 });
 
 describe('native and js agree', () => {

@@ -698,6 +698,45 @@ function maxPool2dBackward(dy: Float32Array, argmax: Int32Array, dx: Float32Arra
   }
 }
 
+type Upsample2dArgs = [batch: number, height: number, width: number, chan: number, scaleHeight: number, scaleWidth: number];
+
+function upsample2dForward(x: Float32Array, y: Float32Array, ...geometry: Upsample2dArgs): void {
+  const [batch, height, width, chan, scaleHeight, scaleWidth] = geometry;
+  const { outWidth, output } = check.checkUpsample2dForward(x, y, ...geometry);
+  if (output === 0) return;
+  const outRow = outWidth * chan;
+  for (let r = 0; r < batch * height; r++) {
+    const first = r * scaleHeight * outRow;
+    for (let ix = 0; ix < width; ix++) {
+      for (let sx = 0; sx < scaleWidth; sx++) {
+        const to = first + (ix * scaleWidth + sx) * chan;
+        for (let c = 0; c < chan; c++) y[to + c] = x[(r * width + ix) * chan + c];
+      }
+    }
+    for (let sy = 1; sy < scaleHeight; sy++) y.copyWithin(first + sy * outRow, first, first + outRow);
+  }
+}
+
+function upsample2dBackward(dy: Float32Array, dx: Float32Array, ...geometry: Upsample2dArgs): void {
+  const [batch, height, width, chan, scaleHeight, scaleWidth] = geometry;
+  const { outWidth, input } = check.checkUpsample2dBackward(dy, dx, ...geometry);
+  if (input === 0) return;
+  const outRow = outWidth * chan;
+  for (let r = 0; r < batch * height; r++) {
+    for (let ix = 0; ix < width; ix++) {
+      const first = r * scaleHeight * outRow + ix * scaleWidth * chan;
+      for (let c = 0; c < chan; c++) {
+        // Summed in float32 from zero, copies row by row, as the native loop does.
+        let sum = 0;
+        for (let sy = 0; sy < scaleHeight; sy++) {
+          for (let sx = 0; sx < scaleWidth; sx++) sum = Math.fround(sum + dy[first + sy * outRow + sx * chan + c]);
+        }
+        dx[(r * width + ix) * chan + c] = sum;
+      }
+    }
+  }
+}
+
 function avgPool2dForward(x: Float32Array, y: Float32Array, ...geometry: Pool2dArgs): void {
   const [batch, height, width, chan, kHeight, kWidth, strideHeight, strideWidth] = geometry;
   const { outHeight, outWidth } = check.checkAvgPool2dForward(x, y, ...geometry);
@@ -1017,6 +1056,8 @@ export const jsBackend: Backend = {
   maxPool2dBackward,
   avgPool2dForward,
   avgPool2dBackward,
+  upsample2dForward,
+  upsample2dBackward,
   activationForward,
   activationBackward,
   addRowVector,

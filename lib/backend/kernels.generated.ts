@@ -105,6 +105,18 @@ export interface BackendKernels {
   avgPool2dBackward(dy: Float32Array, dx: Float32Array, batch: number, height: number, width: number, chan: number, kHeight: number, kWidth: number, strideHeight: number, strideWidth: number): void;
 
   /**
+   * y (batch, height·scaleHeight, width·scaleWidth, chan) = x (batch, height, width, chan) with
+   * each pixel repeated scaleHeight × scaleWidth times (nearest neighbour).
+   */
+  upsample2dForward(x: Float32Array, y: Float32Array, batch: number, height: number, width: number, chan: number, scaleHeight: number, scaleWidth: number): void;
+
+  /**
+   * dx = the sum of dy over each pixel's scaleHeight × scaleWidth copies, added in float32 in
+   * row-major order from zero (the same bits on both backends).
+   */
+  upsample2dBackward(dy: Float32Array, dx: Float32Array, batch: number, height: number, width: number, chan: number, scaleHeight: number, scaleWidth: number): void;
+
+  /**
    * y = f(x) elementwise over n values; alpha is LeakyReLU's slope. y may be exactly x (in place).
    * ReLU and LeakyReLU keep NaN (as PyTorch does): f(NaN) = NaN, and ReLU(−0) = +0.
    */

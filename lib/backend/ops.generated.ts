@@ -528,6 +528,54 @@ export function checkAvgPool2dBackward(dy: Float32Array, dx: Float32Array, batch
   return { outHeight, outWidth, input, output };
 }
 
+/** Checks the arguments of upsample2dForward as the addon does; returns the derived sizes. */
+export function checkUpsample2dForward(x: Float32Array, y: Float32Array, batch: number, height: number, width: number, chan: number, scaleHeight: number, scaleWidth: number): { readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly output: number; } {
+  const fn = 'upsample2dForward';
+  checkFloat32Array(fn, 'x', x);
+  checkFloat32Array(fn, 'y', y);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chan', chan, 1);
+  checkSize(fn, 'scaleHeight', scaleHeight, 1);
+  checkSize(fn, 'scaleWidth', scaleWidth, 1);
+  const outHeight = sizeProduct(fn, 'height * scaleHeight', height, scaleHeight);
+  const outWidth = sizeProduct(fn, 'width * scaleWidth', width, scaleWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chan', batch, height, width, chan);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chan', batch, outHeight, outWidth, chan);
+  checkLength(fn, 'x', x, input);
+  checkLength(fn, 'y', y, output);
+  checkDisjoint(fn, [
+    { name: 'x', array: x, count: input, output: false },
+    { name: 'y', array: y, count: output, output: true },
+  ]);
+  return { outHeight, outWidth, input, output };
+}
+
+/** Checks the arguments of upsample2dBackward as the addon does; returns the derived sizes. */
+export function checkUpsample2dBackward(dy: Float32Array, dx: Float32Array, batch: number, height: number, width: number, chan: number, scaleHeight: number, scaleWidth: number): { readonly outHeight: number; readonly outWidth: number; readonly input: number; readonly output: number; } {
+  const fn = 'upsample2dBackward';
+  checkFloat32Array(fn, 'dy', dy);
+  checkFloat32Array(fn, 'dx', dx);
+  checkSize(fn, 'batch', batch);
+  checkSize(fn, 'height', height);
+  checkSize(fn, 'width', width);
+  checkSize(fn, 'chan', chan, 1);
+  checkSize(fn, 'scaleHeight', scaleHeight, 1);
+  checkSize(fn, 'scaleWidth', scaleWidth, 1);
+  const outHeight = sizeProduct(fn, 'height * scaleHeight', height, scaleHeight);
+  const outWidth = sizeProduct(fn, 'width * scaleWidth', width, scaleWidth);
+  const input = sizeProduct(fn, 'batch * height * width * chan', batch, height, width, chan);
+  const output = sizeProduct(fn, 'batch * outHeight * outWidth * chan', batch, outHeight, outWidth, chan);
+  checkLength(fn, 'dy', dy, output);
+  checkLength(fn, 'dx', dx, input);
+  checkDisjoint(fn, [
+    { name: 'dy', array: dy, count: output, output: false },
+    { name: 'dx', array: dx, count: input, output: true },
+  ]);
+  return { outHeight, outWidth, input, output };
+}
+
 /** Checks the arguments of activationForward as the addon does. */
 export function checkActivationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void {
   const fn = 'activationForward';

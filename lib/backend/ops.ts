@@ -70,7 +70,7 @@ export interface OpSpec {
   readonly inPlace?: readonly (readonly [string, string])[];
   /** The native shape struct the kernel takes, filled from the fields named. */
   readonly shape?: {
-    readonly type: 'Conv1dShape' | 'Pool1dShape' | 'Conv2dShape' | 'Pool2dShape' | 'BatchNormShape';
+    readonly type: 'Conv1dShape' | 'Pool1dShape' | 'Conv2dShape' | 'Pool2dShape' | 'Upsample2dShape' | 'BatchNormShape';
     readonly fields: readonly string[];
   };
   /**
@@ -207,6 +207,18 @@ const pool2dDerived: Derived[] = [
 const pool2dShapeType = {
   type: 'Pool2dShape',
   fields: ['batch', 'height', 'width', 'chan', 'kHeight', 'kWidth', 'strideHeight', 'strideWidth'],
+} as const;
+
+const upsample2dShape = [size('batch'), size('height'), size('width'), size('chan', 1), size('scaleHeight', 1), size('scaleWidth', 1)];
+const upsample2dDerived: Derived[] = [
+  { name: 'outHeight', product: ['height', 'scaleHeight'] },
+  { name: 'outWidth', product: ['width', 'scaleWidth'] },
+  { name: 'input', product: ['batch', 'height', 'width', 'chan'] },
+  { name: 'output', product: ['batch', 'outHeight', 'outWidth', 'chan'] },
+];
+const upsample2dShapeType = {
+  type: 'Upsample2dShape',
+  fields: ['batch', 'height', 'width', 'chan', 'scaleHeight', 'scaleWidth'],
 } as const;
 
 /** Every kernel entry point of the Backend, in the order of its interface. */
@@ -378,6 +390,20 @@ export const OPS = {
     args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...pool2dShape],
     derived: pool2dDerived,
     shape: pool2dShapeType,
+    kernel: { unless0: 'input', path: false },
+  },
+  upsample2dForward: {
+    doc: 'y (batch, height·scaleHeight, width·scaleWidth, chan) = x (batch, height, width, chan) with each pixel repeated scaleHeight × scaleWidth times (nearest neighbour).',
+    args: [f32In('x', 'input'), f32Out('y', 'output'), ...upsample2dShape],
+    derived: upsample2dDerived,
+    shape: upsample2dShapeType,
+    kernel: { unless0: 'output', path: false },
+  },
+  upsample2dBackward: {
+    doc: "dx = the sum of dy over each pixel's scaleHeight × scaleWidth copies, added in float32 in row-major order from zero (the same bits on both backends).",
+    args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...upsample2dShape],
+    derived: upsample2dDerived,
+    shape: upsample2dShapeType,
     kernel: { unless0: 'input', path: false },
   },
   activationForward: {

@@ -586,38 +586,21 @@ export class Upsample2D extends Module {
 
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
-    const [batch, height, width, chan] = input.shape;
     const y = this.buffer('output', out);
-    const outWidth = out[2];
-    for (let r = 0; r < batch * height; r++) {
-      // One output row from the input row, then its copies below it.
-      const first = r * this.scaleHeight * outWidth * chan;
-      for (let x = 0; x < width; x++) {
-        const src = input.data.subarray((r * width + x) * chan, (r * width + x + 1) * chan);
-        for (let s = 0; s < this.scaleWidth; s++) y.data.set(src, first + (x * this.scaleWidth + s) * chan);
-      }
-      const row = y.data.subarray(first, first + outWidth * chan);
-      for (let s = 1; s < this.scaleHeight; s++) y.data.set(row, first + s * outWidth * chan);
-    }
+    backend().upsample2dForward(input.data, y.data, ...this.geometry(input.shape));
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
-    const [batch, height, width, chan] = input.shape;
     const dx = this.buffer('delta', input.shape);
-    dx.data.fill(0);
-    const outWidth = width * this.scaleWidth;
-    const d = delta.data;
-    for (let r = 0; r < batch * height; r++) {
-      for (let s = 0; s < this.scaleHeight; s++) {
-        const row = (r * this.scaleHeight + s) * outWidth * chan;
-        for (let x = 0; x < outWidth; x++) {
-          const to = (r * width + Math.floor(x / this.scaleWidth)) * chan;
-          for (let c = 0; c < chan; c++) dx.data[to + c] += d[row + x * chan + c];
-        }
-      }
-    }
+    backend().upsample2dBackward(delta.data, dx.data, ...this.geometry(input.shape));
     return dx;
+  }
+
+  /** The kernels' shape arguments for an input of `shape`. */
+  private geometry(shape: readonly number[]): [number, number, number, number, number, number] {
+    const [batch, height, width, chan] = shape;
+    return [batch, height, width, chan, this.scaleHeight, this.scaleWidth];
   }
 }
