@@ -13,8 +13,8 @@ namespace {
 template <typename Fn>
 void forInputRows(const Upsample2dShape& s, ThreadPool* pool, const Fn& fn) {
   const int64_t rows = s.batch * s.height;
-  const bool threaded = pool && pool->threads() > 1 && rows > 1 &&
-                        rows * s.outWidth() * s.scaleHeight * s.chan >= (int64_t{1} << 16);
+  const bool threaded =
+      pool && pool->threads() > 1 && rows > 1 && rows * s.outWidth() * s.scaleHeight * s.chan >= (int64_t{1} << 16);
   parallelFor(threaded ? pool : nullptr, rows, [&](int64_t r, int) { fn(r); });
 }
 
