@@ -441,6 +441,12 @@ export class ConvTranspose1D extends Module {
   }
 }
 
+/** The arguments of {@link Upsample1D}: the output is `scale` times the input, hence its own limit. @internal */
+export const UPSAMPLE1D_SCHEMA: ModuleSchema = {
+  args: [{ name: 'scale', max: ARGUMENT_LIMITS.maxUpsample }],
+  options: null,
+};
+
 /**
  * Nearest-neighbour upsampling along the length: each position repeated `scale` times.
  * Backward sums the gradient of the copies.
@@ -449,12 +455,6 @@ export class ConvTranspose1D extends Module {
  * @example
  * new Upsample1D(2).forward(fromArray([1, 2], [1, 2, 1]))  // [1, 1, 2, 2], shape (1, 4, 1)
  */
-/** The arguments of {@link Upsample1D}: the output is `scale` times the input, hence its own limit. @internal */
-export const UPSAMPLE1D_SCHEMA: ModuleSchema = {
-  args: [{ name: 'scale', max: ARGUMENT_LIMITS.maxUpsample }],
-  options: null,
-};
-
 export class Upsample1D extends Module {
   readonly scale: number;
 
@@ -476,28 +476,20 @@ export class Upsample1D extends Module {
     return [inputShape[0], inputShape[1] * this.scale, inputShape[2]];
   }
 
+  // The 2-D upsampling's kernels, on images of one row.
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const [batch, length, chan] = input.shape;
-    const y = zeros(out);
-    for (let r = 0; r < batch * length; r++) {
-      const src = input.data.subarray(r * chan, (r + 1) * chan);
-      for (let s = 0; s < this.scale; s++) y.data.set(src, (r * this.scale + s) * chan);
-    }
+    const y = this.buffer('output', out);
+    backend().upsample2dForward(input.data, y.data, batch, 1, length, chan, 1, this.scale);
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const [batch, length, chan] = input.shape;
-    const dx = zeros(input.shape);
-    const d = delta.data;
-    for (let r = 0; r < batch * length; r++) {
-      for (let s = 0; s < this.scale; s++) {
-        const from = (r * this.scale + s) * chan;
-        for (let c = 0; c < chan; c++) dx.data[r * chan + c] += d[from + c];
-      }
-    }
+    const dx = this.buffer('delta', input.shape);
+    backend().upsample2dBackward(delta.data, dx.data, batch, 1, length, chan, 1, this.scale);
     return dx;
   }
 }

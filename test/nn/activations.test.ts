@@ -190,6 +190,14 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     expect(() => new Sequential(new Linear(2, 2), {} as never)).toThrow(TypeError);
   });
 
+  test('Upsample1D repeats each position and sums the copies of its gradient', () => {
+    const up = new Upsample1D(3);
+    const x = fromArray([1, 2, 3, 4], [1, 2, 2]); // 2 positions of 2 channels
+    expect(Array.from(up.forward(x).data)).toEqual([1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4]);
+    const delta = fromArray([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [1, 6, 2]);
+    expect(Array.from(up.backwardDelta(x, delta).data)).toEqual([1 + 3 + 5, 2 + 4 + 6, 7 + 9 + 11, 8 + 10 + 12]);
+  });
+
   test('config and parameters describe the network', () => {
     const net = new Sequential(new Conv1D(3, 1, 8, 1, { padding: 1 }), new ReLU(), new Flatten(), new Linear(80, 10, { bias: false }));
     expect(JSON.parse(JSON.stringify(net))).toEqual({
