@@ -693,18 +693,17 @@ bool transposedShape(const Conv2dShape& s, Conv2dShape* t) {
   return true;
 }
 
-// dx as channelsForward of dy over the transposed shape t (transposedShape): window position
+// The weights of the transposed shape (transposedShape) as weight(d, c): window position
 // (ky', kx', o) of t, output channel c, holds w[kH − 1 − ky', kW − 1 − kx', c, o].
+auto turnedWeights(const Conv2dShape& s, const float* w) {
+  const int64_t taps = s.kHeight * s.kWidth, ci = s.chanIn, co = s.chanOut;
+  return [=](int64_t d, int64_t c) { return w[((taps - 1 - d / co) * ci + c) * co + d % co]; };
+}
+
+// dx as channelsForward of dy over the transposed shape t.
 void transposedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const ChannelsRoute& route, const float* dy,
                              const float* w, float* dx, ThreadPool* pool) {
-  const int64_t taps = s.kHeight * s.kWidth;
-  channelsForward(
-      t, route, dy,
-      [&](int64_t d, int64_t c) {
-        const int64_t tap = d / s.chanOut, o = d % s.chanOut;
-        return w[((taps - 1 - tap) * s.chanIn + c) * s.chanOut + o];
-      },
-      nullptr, dx, pool);
+  channelsForward(t, route, dy, turnedWeights(s, w), nullptr, dx, pool);
 }
 
 // ---- Few output channels: conv2d_direct.h's kernels along the window rows -------------
@@ -772,20 +771,6 @@ void fewOutputsWeightGradient(const Conv2dShape& s, const Conv2dKernels& kernels
       [&](int64_t b, float* sums, float* scratch) {
         kernels.fewOutputsWeightGradientSample(plan, x, dy, sums, b, scratch);
       });
-}
-
-// dx as the few-outputs forward of dy over the transposed shape t, with transposedInputGradient's
-// weights.
-void turnedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const Conv2dKernels& kernels, const float* dy,
-                         const float* w, float* dx, ThreadPool* pool) {
-  const int64_t taps = s.kHeight * s.kWidth;
-  fewOutputsForward(
-      t, kernels, dy,
-      [&](int64_t d, int64_t c) {
-        const int64_t tap = d / s.chanOut, o = d % s.chanOut;
-        return w[((taps - 1 - tap) * s.chanIn + c) * s.chanOut + o];
-      },
-      nullptr, dx, pool);
 }
 
 }  // namespace
@@ -865,7 +850,7 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
   Conv2dShape turned;
   if (s.chanIn <= kFewOutputsMax && transposedShape(s, &turned))
     if (const Conv2dKernels* few = fewOutputsKernels(turned, path))
-      return turnedInputGradient(s, turned, *few, dy, w, dx, pool);
+      return fewOutputsForward(turned, *few, dy, turnedWeights(s, w), nullptr, dx, pool);
   Grid grid;
   if (useGrid(s, &grid)) {
     Conv2dShape transposed;

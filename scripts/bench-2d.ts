@@ -21,6 +21,8 @@ import {
   TORCH_AVX2_ENV,
   TUNED_MALLOC_ENV,
   bestTime,
+  conv2dCase,
+  Conv2dBenchShape,
   fmt,
   machineDescription,
   repoRoot,
@@ -37,7 +39,7 @@ const cores = os.availableParallelism();
 const NETS = ['lenet32', 'lenet128', 'bncnn', 'vgg'];
 
 /** The convolutions of the two nets, (batch, height, width, chanIn, chanOut, k, padding), stride 1. */
-const CONVS: { label: string; shape: [number, number, number, number, number, number, number] }[] = [
+const CONVS: { label: string; shape: Conv2dBenchShape }[] = [
   { label: 'LeNet conv1 1→6, 28×28, k5', shape: [32, 28, 28, 1, 6, 5, 0] },
   { label: 'LeNet conv2 6→16, 12×12, k5', shape: [32, 12, 12, 6, 16, 5, 0] },
   { label: 'VGG conv 3→32, 32×32, k3 p1', shape: [32, 32, 32, 3, 32, 3, 1] },
@@ -45,12 +47,6 @@ const CONVS: { label: string; shape: [number, number, number, number, number, nu
   { label: 'VGG conv 32→64, 16×16, k3 p1', shape: [32, 16, 16, 32, 64, 3, 1] },
   { label: 'VGG conv 64→64, 16×16, k3 p1', shape: [32, 16, 16, 64, 64, 3, 1] },
 ];
-
-function randomArray(n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
-  return a;
-}
 
 /** The peak RSS (MiB) of a process that only runs the benchmark of `key` at one thread. */
 function peakRss(key: string): number | undefined {
@@ -140,20 +136,10 @@ async function main(): Promise<void> {
   const convRows: string[][] = [];
   let bestPeak = 0;
   for (const c of CONVS) {
-    const [batch, h, w, cin, cout, k, pad] = c.shape;
-    const oh = h + 2 * pad - k + 1;
-    const ow = w + 2 * pad - k + 1;
-    const x = randomArray(batch * h * w * cin);
-    const wt = randomArray(k * k * cin * cout);
-    const y = new Float32Array(batch * oh * ow * cout);
-    const dy = randomArray(y.length);
-    const dx = new Float32Array(x.length);
-    const dw = new Float32Array(wt.length);
-    const geometry = [batch, h, w, cin, cout, k, k, 1, 1, pad, pad] as const;
-    const flops = 2 * batch * oh * ow * k * k * cin * cout;
+    const { x, weight, y, dy, dx, dw, geometry, flops } = conv2dCase(c.shape);
     const passes: [string, () => void][] = [
-      ['forward', () => nb.conv2dForward(x, wt, null, y, ...geometry)],
-      ['input gradient', () => nb.conv2dBackwardInput(dy, wt, dx, ...geometry)],
+      ['forward', () => nb.conv2dForward(x, weight, null, y, ...geometry)],
+      ['input gradient', () => nb.conv2dBackwardInput(dy, weight, dx, ...geometry)],
       ['weight gradient', () => nb.conv2dBackwardWeight(x, dy, dw, ...geometry)],
     ];
     const row = [c.label];

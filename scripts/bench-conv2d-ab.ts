@@ -7,7 +7,7 @@
 //   npx ts-node --transpile-only scripts/bench-conv2d-ab.ts --other /path/to/other/checkout [--paths avx512,avx2]
 //
 // The other checkout must be built (npm run build:native); one thread.
-import { bestTime } from './bench-util';
+import { bestTime, conv2dCase, Conv2dBenchShape } from './bench-util';
 
 const args = process.argv.slice(2);
 const value = (flag: string): string | undefined => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
@@ -27,7 +27,7 @@ const theirs = load(other);
 const paths = (value('--paths') ?? 'avx512,avx2').split(',').filter((p) => ours.supportedKernelPaths().includes(p));
 
 /** label, (batch, height, width, chanIn, chanOut, k, padding), stride 1. */
-const SHAPES: [string, [number, number, number, number, number, number, number]][] = [
+const SHAPES: [string, Conv2dBenchShape][] = [
   ['autoencoder output 16→1, 28×28, k3 p1', [32, 28, 28, 16, 1, 3, 1]],
   ['RGB output 32→3, 128×128, k3 p1, batch 1', [1, 128, 128, 32, 3, 3, 1]],
   ['8→4, 28×28, k5 p2', [32, 28, 28, 8, 4, 5, 2]],
@@ -41,11 +41,6 @@ const SHAPES: [string, [number, number, number, number, number, number, number]]
   ['style experiment 3→48, 256×256, k7 p3, batch 1', [1, 256, 256, 3, 48, 7, 3]],
 ];
 
-const random = (n: number): Float32Array => {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
-  return a;
-};
 const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 
 for (const path of paths) {
@@ -53,16 +48,8 @@ for (const path of paths) {
     addon.setKernelPath(path);
     addon.setThreads(1);
   }
-  for (const [label, [batch, h, w, cin, cout, k, pad]] of SHAPES) {
-    const oh = h + 2 * pad - k + 1;
-    const ow = w + 2 * pad - k + 1;
-    const x = random(batch * h * w * cin);
-    const weight = random(k * k * cin * cout);
-    const y = new Float32Array(batch * oh * ow * cout);
-    const dy = random(y.length);
-    const dx = new Float32Array(x.length);
-    const dw = new Float32Array(weight.length);
-    const geometry = [batch, h, w, cin, cout, k, k, 1, 1, pad, pad];
+  for (const [label, shape] of SHAPES) {
+    const { x, weight, y, dy, dx, dw, geometry } = conv2dCase(shape);
     const passes: [string, (a: Addon) => void][] = [
       ['forward', (a) => (a.conv2dForward as (...v: unknown[]) => void)(x, weight, null, y, ...geometry)],
       ['input gradient', (a) => (a.conv2dBackwardInput as (...v: unknown[]) => void)(dy, weight, dx, ...geometry)],

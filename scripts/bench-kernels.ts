@@ -7,7 +7,7 @@ import * as os from 'os';
 import { jsBackend } from '../lib/backend/js';
 import { loadNative, nativeBackend } from '../lib/backend/native';
 import { Backend, windowCount } from '../lib/backend/types';
-import { bestTime, fmt, machineDescription, runPython, table, writeSection } from './bench-util';
+import { bestTime, fmt, machineDescription, randomArray, runPython, table, writeSection } from './bench-util';
 
 const quick = process.argv.includes('--quick');
 const write = !process.argv.includes('--no-write');
@@ -15,12 +15,6 @@ const native = loadNative().addon;
 if (!native) throw new Error(`the native addon did not load: ${loadNative().error?.message}`);
 const nb = nativeBackend(native);
 const cores = os.cpus().length;
-
-function randomArray(n: number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
-  return a;
-}
 
 // Best of this many timed rounds of 50 ms: the machine's speed drifts by 10-15 % over seconds
 // (a shared host), and the best round is the kernel's own speed. NumPy gets the same

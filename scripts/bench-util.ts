@@ -108,3 +108,44 @@ export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
+
+/** n floats drawn uniformly from [-1, 1). */
+export function randomArray(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+/** A stride-1 2-D convolution: (batch, height, width, chanIn, chanOut, k, padding). */
+export type Conv2dBenchShape = readonly [number, number, number, number, number, number, number];
+
+/**
+ * The arrays of a convolution's three passes (random x, weight and dy; outputs for y, dx and dw),
+ * the addon's geometry arguments and the useful work of one pass, 2 · batch · outputs · window.
+ */
+export function conv2dCase([batch, height, width, chanIn, chanOut, k, pad]: Conv2dBenchShape): {
+  x: Float32Array;
+  weight: Float32Array;
+  y: Float32Array;
+  dy: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+  geometry: [number, number, number, number, number, number, number, number, number, number, number];
+  flops: number;
+} {
+  const outHeight = height + 2 * pad - k + 1;
+  const outWidth = width + 2 * pad - k + 1;
+  const x = randomArray(batch * height * width * chanIn);
+  const weight = randomArray(k * k * chanIn * chanOut);
+  const y = new Float32Array(batch * outHeight * outWidth * chanOut);
+  return {
+    x,
+    weight,
+    y,
+    dy: randomArray(y.length),
+    dx: new Float32Array(x.length),
+    dw: new Float32Array(weight.length),
+    geometry: [batch, height, width, chanIn, chanOut, k, k, 1, 1, pad, pad],
+    flops: 2 * batch * outHeight * outWidth * k * k * chanIn * chanOut,
+  };
+}
