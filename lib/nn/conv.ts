@@ -378,11 +378,7 @@ export class ConvTranspose1D extends Module {
     backend().conv1dBackwardInput(input.data, this.weight.data, yFull, batch, full, this.chanOut, this.chanIn, this.kSize, this.stride);
     const p = this.padding;
     const y = cropLength(yFull, batch, out[1], this.chanOut, p, full - out[1] - p);
-    const b = this.bias?.data;
-    if (b) {
-      const co = this.chanOut;
-      for (let r = 0; r < batch * out[1]; r++) for (let o = 0; o < co; o++) y[r * co + o] += b[o];
-    }
+    if (this.bias) backend().addRowVector(y, this.bias.data, batch * out[1], this.chanOut);
     return { shape: Object.freeze(out), data: y };
   }
 
@@ -407,12 +403,7 @@ export class ConvTranspose1D extends Module {
       this.kSize,
       this.stride,
     );
-    const gb = this.biasGrad?.data;
-    if (gb) {
-      const d = delta.data;
-      const co = this.chanOut;
-      for (let r = 0; r < batch * outLength; r++) for (let o = 0; o < co; o++) gb[o] += d[r * co + o];
-    }
+    if (this.biasGrad) backend().sumRows(delta.data, batch * outLength, this.chanOut, this.biasGrad.data);
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
