@@ -126,7 +126,8 @@ struct ChannelsPlan {
 // would leave 15 of 16 idle for a one-channel output (an autoencoder's last layer ran at 5 % of the
 // FMA peak that way). The input gradient of a convolution with few input channels at stride 1 is
 // this forward over the transposed shape (conv2d.cc). Images are padded a band of output rows at a
-// time, so the scratch does not grow with the image.
+// time, so the scratch does not grow with the image's height: 256 KB a worker, or one output
+// row's kernel-high rows where those are larger (conv2d.cc bounds them).
 struct FewOutputsPlan {
   const Conv2dShape* s = nullptr;
   int64_t paddedWidth = 0;
