@@ -678,12 +678,15 @@ void channelsWeightGradientBlock(const ChannelsPlan& plan, const float* padded, 
     for (int v = 0; v < Vectors; v++) V::store(target + d * cop + v * V::kLanes, acc[d][v]);
 }
 
+// Each kernel row's run in blocks of any size up to the block, as the forward's rows: a 3-channel
+// 3×3 run of 9 ran as 8 + 1, the last block with a single chain of sums (VGG's first weight
+// gradient on AVX-512: 0.79 of the time as one block of 9).
 template <typename V, int Vectors>
 void channelsWeightGradientChannels(const ChannelsPlan& plan, const float* padded, const float* dyb, int64_t c0,
                                     float* sums) {
   const int64_t run = plan.s->kWidth * plan.s->chanIn;
   for (int64_t ky = 0; ky < plan.s->kHeight; ky++)
-    inRowBlocks<kDepthForChannels<V, Vectors>, Vectors>(run, [&](auto size, int64_t first) {
+    inRowBlocks<kDepthForChannels<V, Vectors>, Vectors, true>(run, [&](auto size, int64_t first) {
       channelsWeightGradientBlock<V, decltype(size)::value, Vectors>(plan, padded, dyb, ky, first, c0, sums);
     });
 }
