@@ -707,7 +707,8 @@ void channelsWeightGradientSampleV(const ChannelsPlan& plan, const float* x, con
 
 // Pixels (forward) or window-row vectors (weight gradient) per register block with C output
 // channels: C sums for each, C weight vectors or broadcast gradients and the loaded row vector in
-// the registers (AVX2 and NEON: 16, with sums up to kBlockSums; AVX-512: 32, at most 16 pixels).
+// the registers, at most kBlockSums sums and 16 items. Paths with 12-sum blocks are counted as
+// having 16 registers (AVX2 has; NEON's 32 would allow more, untried), AVX-512 as having 32.
 template <typename V, int C>
 constexpr int fewOutputsBlock() {
   constexpr int kRegisters = V::kBlockSums <= 12 ? 16 : 32;
