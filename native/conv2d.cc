@@ -254,11 +254,17 @@ struct Grid {
   int64_t paddedHeight, paddedWidth, rows;  // rows: grid pixels computed, (outHeight − 1)·Wp + outWidth
 };
 
-bool useGrid(const Conv2dShape& s, Grid* g) {
+// The shapes the grid suits, whatever the image's size.
+bool gridShaped(const Conv2dShape& s) {
   if (s.strideHeight != 1 || s.strideWidth != 1 || s.chanIn < 8 || s.outHeight() == 0 || s.outWidth() == 0)
     return false;
+  const int64_t wp = s.width + 2 * s.padWidth;
+  return 4 * (wp - s.outWidth()) <= wp;  // at most a quarter of the grid wasted
+}
+
+bool useGrid(const Conv2dShape& s, Grid* g) {
+  if (!gridShaped(s)) return false;
   const int64_t hp = s.height + 2 * s.padHeight, wp = s.width + 2 * s.padWidth;
-  if (4 * (wp - s.outWidth()) > wp) return false;  // more than a quarter of the grid wasted
   if (hp * wp * std::max(s.chanIn, s.chanOut) > kGridMaxFloats) return false;
   *g = {hp, wp, (s.outHeight() - 1) * wp + s.outWidth()};
   return true;
@@ -421,6 +427,39 @@ void forEachSample(const Conv2dShape& s, int64_t perWorker, ThreadPool* pool, co
   const int64_t part = wholeLines(perWorker);
   auto scratch = scratchFloats(workers * part);
   parallelFor(threads, s.batch, [&](int64_t b, int worker) { sample(b, scratch.get() + worker * part); });
+}
+
+// The forwards of the channels and few-outputs routes pad a band of output rows at a time: as
+// many rows as keep a band's padded rows within kBandFloats (L2), at least one, so the scratch
+// does not grow with the image's height. One output row's rows may take up to kMaxBandFloats;
+// past that those routes do not run.
+constexpr int64_t kBandFloats = 65536;
+constexpr int64_t kMaxBandFloats = kGridMaxFloats;
+
+int64_t paddedRowFloats(const Conv2dShape& s) { return (s.width + 2 * s.padWidth) * s.chanIn; }
+bool bandFits(const Conv2dShape& s) { return s.kHeight * paddedRowFloats(s) <= kMaxBandFloats; }
+int64_t bandRowsFor(const Conv2dShape& s) {
+  const int64_t rowFloats = paddedRowFloats(s);
+  const int64_t more = (kBandFloats - s.kHeight * rowFloats) / (s.strideHeight * rowFloats);
+  return std::min(s.outHeight(), 1 + std::max<int64_t>(0, more));
+}
+// A band's padded rows and `tail` floats its last row's reads reach past them.
+int64_t bandFloatsFor(const Conv2dShape& s, int64_t bandRows, int64_t tail) {
+  return ((bandRows - 1) * s.strideHeight + s.kHeight) * paddedRowFloats(s) + tail;
+}
+
+// band(b, oy0, oy1, scratch) for every band of output rows of every sample, on the threads when
+// they pay, each worker with bandFloats floats of scratch.
+template <typename Band>
+void forEachBand(const Conv2dShape& s, int64_t bandRows, int64_t bandFloats, ThreadPool* pool, const Band& band) {
+  const int64_t oh = s.outHeight(), bands = (oh + bandRows - 1) / bandRows;
+  ThreadPool* threads = threadsFor(s, s.batch * bands, pool).tasks;
+  const int64_t workers = threads ? threads->threads() : 1, part = wholeLines(bandFloats);
+  auto scratch = scratchFloats(workers * part);
+  parallelFor(threads, s.batch * bands, [&](int64_t task, int worker) {
+    const int64_t b = task / bands, oy0 = task % bands * bandRows;
+    band(b, oy0, std::min(oh, oy0 + bandRows), scratch.get() + worker * part);
+  });
 }
 
 // dw (window, chanOut) += the sums sample(b, sums, scratch) adds into a (window, chanOutPadded)
@@ -615,10 +654,10 @@ struct ChannelsRoute {
   explicit operator bool() const { return kernels != nullptr; }
 };
 
-ChannelsRoute channelsRoute(const Conv2dShape& s, KernelPath path, int64_t maxBlockFloats) {
+ChannelsRoute channelsRoute(const Conv2dShape& s, KernelPath path, int64_t maxBlockFloats, bool wholeImage) {
   const Conv2dKernels* kernels = directKernels(path);
   if (!kernels || s.outHeight() == 0 || s.outWidth() == 0 || isPointwise(s)) return {};
-  if ((s.height + 2 * s.padHeight) * (s.width + 2 * s.padWidth) * s.chanIn > kGridMaxFloats) return {};
+  if (wholeImage ? (s.height + 2 * s.padHeight) * paddedRowFloats(s) > kGridMaxFloats : !bandFits(s)) return {};
   const int64_t total = (s.chanOut + kernels->lanes - 1) / kernels->lanes;
   const int64_t floatsPerVector = s.windowSize() * kernels->lanes;
   int64_t fit = std::min(total, kernels->channelVectors);
@@ -628,11 +667,12 @@ ChannelsRoute channelsRoute(const Conv2dShape& s, KernelPath path, int64_t maxBl
   return {kernels, (total + blocks - 1) / blocks};
 }
 
-// The forward's and the weight gradient's route.
-ChannelsRoute channelsRoute(const Conv2dShape& s, KernelPath path) {
+// The forward's route (a band of the image at a time) and the weight gradient's (the whole image
+// padded).
+ChannelsRoute channelsRoute(const Conv2dShape& s, KernelPath path, bool wholeImage) {
   const Conv2dKernels* kernels = directKernels(path);
   const bool wide = kernels && kernels->channelVectors > 2;
-  return channelsRoute(s, path, wide ? kWideChannelsBlockFloats : kChannelsBlockFloats);
+  return channelsRoute(s, path, wide ? kWideChannelsBlockFloats : kChannelsBlockFloats, wholeImage);
 }
 
 ChannelsPlan channelsPlan(const Conv2dShape& s, const ChannelsRoute& route) {
@@ -642,6 +682,8 @@ ChannelsPlan channelsPlan(const Conv2dShape& s, const ChannelsRoute& route) {
   plan.paddedWidth = s.width + 2 * s.padWidth;
   plan.chanOutPadded = (s.chanOut + route.kernels->lanes - 1) / route.kernels->lanes * route.kernels->lanes;
   plan.paddedFloats = wholeLines(plan.paddedHeight * plan.paddedWidth * s.chanIn);
+  plan.bandRows = bandRowsFor(s);
+  plan.bandFloats = bandFloatsFor(s, plan.bandRows, 0);
   plan.vectors = route.vectors;
   return plan;
 }
@@ -660,8 +702,9 @@ void channelsForward(const Conv2dShape& s, const ChannelsRoute& route, const flo
     for (int64_t o = 0; o < cop; o++) padBias[o] = o < co ? bias[o] : 0.0f;
   plan.weights = weights.get();
   plan.bias = bias ? padBias.get() : nullptr;
-  forEachSample(s, plan.paddedFloats, pool,
-                [&](int64_t b, float* scratch) { kernels.channelsForwardSample(plan, x, y, b, scratch); });
+  forEachBand(s, plan.bandRows, plan.bandFloats, pool, [&](int64_t b, int64_t oy0, int64_t oy1, float* scratch) {
+    kernels.channelsForwardBand(plan, x, y, b, oy0, oy1, scratch);
+  });
 }
 
 void channelsWeightGradient(const Conv2dShape& s, const ChannelsRoute& route, const float* x, const float* dy,
@@ -708,17 +751,10 @@ void transposedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const C
 
 // ---- Few output channels: conv2d_direct.h's kernels along the window rows -------------
 
-// A band's padded rows: at least one output row's, else as many as fit in this many floats (L2).
-constexpr int64_t kFewOutputsBandFloats = 65536;
-// One output row's padded rows may take at most this many floats; past it the GEMMs run.
-constexpr int64_t kFewOutputsMaxBandFloats = kGridMaxFloats;
-
 const Conv2dKernels* fewOutputsKernels(const Conv2dShape& s, KernelPath path) {
   const Conv2dKernels* kernels = directKernels(path);
   if (!kernels || s.chanOut > kFewOutputsMax || s.outHeight() == 0 || s.outWidth() == 0) return nullptr;
-  const int64_t rowFloats = (s.width + 2 * s.padWidth) * s.chanIn;
-  if (s.kHeight * rowFloats > kFewOutputsMaxBandFloats) return nullptr;
-  return kernels;
+  return bandFits(s) ? kernels : nullptr;
 }
 
 // The plan's sizes; rows and biasPattern are the caller's to fill.
@@ -727,10 +763,8 @@ FewOutputsPlan fewOutputsPlan(const Conv2dShape& s, const Conv2dKernels& kernels
   plan.s = &s;
   plan.paddedWidth = s.width + 2 * s.padWidth;
   plan.runVectors = (s.kWidth * s.chanIn + kernels.lanes - 1) / kernels.lanes;
-  const int64_t rowFloats = plan.paddedWidth * s.chanIn, oh = s.outHeight();
-  const int64_t more = (kFewOutputsBandFloats - s.kHeight * rowFloats) / (s.strideHeight * rowFloats);
-  plan.bandRows = std::min(oh, 1 + std::max<int64_t>(0, more));
-  plan.bandFloats = ((plan.bandRows - 1) * s.strideHeight + s.kHeight) * rowFloats + plan.runVectors * kernels.lanes;
+  plan.bandRows = bandRowsFor(s);
+  plan.bandFloats = bandFloatsFor(s, plan.bandRows, plan.runVectors * kernels.lanes);
   return plan;
 }
 
@@ -751,13 +785,8 @@ void fewOutputsForward(const Conv2dShape& s, const Conv2dKernels& kernels, const
     for (int64_t i = 0; i < kFewOutputsPatternFloats; i++) pattern[i] = bias[i % co];
     plan.biasPattern = pattern;
   }
-  const int64_t oh = s.outHeight(), bands = (oh + plan.bandRows - 1) / plan.bandRows;
-  ThreadPool* threads = threadsFor(s, s.batch * bands, pool).tasks;
-  const int64_t workers = threads ? threads->threads() : 1, part = wholeLines(plan.bandFloats);
-  auto scratch = scratchFloats(workers * part);
-  parallelFor(threads, s.batch * bands, [&](int64_t task, int worker) {
-    const int64_t b = task / bands, oy0 = task % bands * plan.bandRows;
-    kernels.fewOutputsForwardBand(plan, x, y, b, oy0, std::min(oh, oy0 + plan.bandRows), scratch.get() + worker * part);
+  forEachBand(s, plan.bandRows, plan.bandFloats, pool, [&](int64_t b, int64_t oy0, int64_t oy1, float* scratch) {
+    kernels.fewOutputsForwardBand(plan, x, y, b, oy0, oy1, scratch);
   });
 }
 
@@ -781,7 +810,7 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
   if (s.batch == 0 || t.pixels == 0) return;
   // Route 1's forward keeps its sums along the pixels and writes them out channels-last one float
   // at a time; with more output channels than kOneChannelForwardMaxChannels route 2 does better.
-  const bool oneChannelForwardPays = s.chanOut <= kOneChannelForwardMaxChannels || !channelsRoute(s, path);
+  const bool oneChannelForwardPays = s.chanOut <= kOneChannelForwardMaxChannels || !channelsRoute(s, path, false);
   if (const Conv2dKernels* direct = oneChannelForwardPays ? oneChannelKernels(s, path) : nullptr)
     return oneChannelForward(s, *direct, x, w, bias, y, pool);
   if (const Conv2dKernels* few = fewOutputsKernels(s, path)) {
@@ -789,7 +818,7 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
     return fewOutputsForward(
         s, *few, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
   }
-  if (const ChannelsRoute route = channelsRoute(s, path)) {
+  if (const ChannelsRoute route = channelsRoute(s, path, false)) {
     const int64_t co = s.chanOut;
     return channelsForward(
         s, route, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
@@ -851,14 +880,14 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
   if (s.chanIn <= kFewOutputsMax && transposedShape(s, &turned))
     if (const Conv2dKernels* few = fewOutputsKernels(turned, path))
       return fewOutputsForward(turned, *few, dy, turnedWeights(s, w), nullptr, dx, pool);
+  // Where the grid suits the shape, the turned kernel's channels route first; it pads a band of
+  // dy at a time, so it also takes the images too large for the grid (style transfer's).
+  Conv2dShape transposed;
+  if (gridShaped(s) && transposedShape(s, &transposed))
+    if (const ChannelsRoute route = channelsRoute(transposed, path, kTransposedBlockFloats, false))
+      return transposedInputGradient(s, transposed, route, dy, w, dx, pool);
   Grid grid;
-  if (useGrid(s, &grid)) {
-    Conv2dShape transposed;
-    if (transposedShape(s, &transposed))
-      if (const ChannelsRoute route = channelsRoute(transposed, path, kTransposedBlockFloats))
-        return transposedInputGradient(s, transposed, route, dy, w, dx, pool);
-    return gridBackwardInput(s, grid, dy, w, dx, path, pool);
-  }
+  if (useGrid(s, &grid)) return gridBackwardInput(s, grid, dy, w, dx, path, pool);
   if (const Conv2dKernels* direct = windowRowKernels(s, path))
     return windowRowInputGradient(s, *direct, dy, w, dx, pool);
   const int64_t window = s.windowSize();
@@ -925,7 +954,8 @@ void conv2dBackwardWeight(const Conv2dShape& s, const float* x, const float* dy,
   // 64 -> 4 channels at 16×16: 1.42× the GEMM's time).
   if (const Conv2dKernels* few = isPointwise(s) ? nullptr : fewOutputsKernels(s, path))
     return fewOutputsWeightGradient(s, *few, x, dy, dw, pool);
-  if (const ChannelsRoute route = channelsRoute(s, path)) return channelsWeightGradient(s, route, x, dy, dw, pool);
+  if (const ChannelsRoute route = channelsRoute(s, path, true))
+    return channelsWeightGradient(s, route, x, dy, dw, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridBackwardWeight(s, grid, x, dy, dw, path, pool);
   const int64_t window = s.windowSize(), size = window * s.chanOut;

@@ -111,8 +111,11 @@ struct ChannelsPlan {
   // (bias null without one).
   const float* weights = nullptr;
   const float* bias = nullptr;
-  // The padded image: paddedHeight · paddedWidth · chanIn floats.
+  // The weight gradient's padded image: paddedHeight · paddedWidth · chanIn floats.
   int64_t paddedFloats = 0;
+  // The forward pads a band of output rows at a time (as FewOutputsPlan): this many rows, in
+  // bandFloats floats of scratch.
+  int64_t bandRows = 0, bandFloats = 0;
 };
 // A convolution with few output channels (at most kFewOutputsMax), per SIMD path: vectorised
 // along the window rows instead, each lane a partial sum of its own. Output pixel p reads, for
@@ -159,8 +162,9 @@ struct Conv2dKernels {
   // Sample b: dx_b = dL/dx_b, overwritten. Scratch: paddedFloats.
   void (*windowRowInputGradientSample)(const WindowRowPlan& plan, const float* dy, float* dx, int64_t b,
                                        float* scratch);
-  // Sample b: y_b = conv(x_b, w) + bias. Scratch: paddedFloats.
-  void (*channelsForwardSample)(const ChannelsPlan& plan, const float* x, float* y, int64_t b, float* scratch);
+  // Sample b, output rows [oy0, oy1): y = conv(x, w) + bias. Scratch: bandFloats.
+  void (*channelsForwardBand)(const ChannelsPlan& plan, const float* x, float* y, int64_t b, int64_t oy0, int64_t oy1,
+                              float* scratch);
   // sums (window, chanOutPadded) += sample b's weight gradient; the columns past chanOut hold
   // anything. Scratch: paddedFloats + outHeight · outWidth · chanOut + lanes.
   void (*channelsWeightGradientSample)(const ChannelsPlan& plan, const float* x, const float* dy, float* sums,

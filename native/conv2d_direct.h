@@ -147,6 +147,28 @@ void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const f
                 row * sizeof(float));
 }
 
+// Padded rows [firstRow, firstRow + rows) of sample b's image, rows of paddedWidth pixels, and
+// `tail` zeroed floats after them. The padding is stored in line: a memset call for each side of
+// each row took the batch-norm CNN's first layer (rows of 30 floats) 1.05 times as long a step.
+template <typename V>
+void padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64_t b, int64_t firstRow, int64_t rows,
+             int64_t tail, float* band) {
+  const int64_t ci = s.chanIn, rowFloats = paddedWidth * ci, image = s.width * ci, left = s.padWidth * ci;
+  const float* xb = x + b * s.height * image;
+  for (int64_t r = 0; r < rows; r++) {
+    float* out = band + r * rowFloats;
+    const int64_t iy = firstRow + r - s.padHeight;
+    if (iy < 0 || iy >= s.height) {
+      zeroFloats<V>(out, rowFloats);
+      continue;
+    }
+    zeroFloats<V>(out, left);
+    std::memcpy(out + left, xb + iy * image, image * sizeof(float));
+    zeroFloats<V>(out + left + image, rowFloats - left - image);
+  }
+  zeroFloats<V>(band + rows * rowFloats, tail);
+}
+
 // Sample b's dy copied to dyb with a zeroed vector after it, for kernels whose last vector of
 // channels reads past the last pixel's. The copy pays for itself even where none does: dyb starts
 // a cache line, while read in place from a Float32Array (16-byte aligned) dy's vectors straddle
@@ -577,8 +599,7 @@ void inChannelBlocks(const ChannelsPlan& plan, const Run& run) {
 
 // Outputs [ox0, ox0 + Pixels) of row oy, channels from c0 in Vectors vectors.
 template <typename V, int Pixels, int Vectors>
-void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_t oy, int64_t ox0, int64_t c0,
-                           float* yb) {
+void channelsForwardPixels(const ChannelsPlan& plan, const float* top, int64_t oy, int64_t ox0, int64_t c0, float* yb) {
   const Conv2dShape& s = *plan.s;
   const int64_t ci = s.chanIn, co = s.chanOut, cop = plan.chanOutPadded, run = s.kWidth * ci;
   const int64_t step = s.strideWidth * ci;
@@ -588,7 +609,7 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
   for (int p = 0; p < Pixels; p++)
     for (int v = 0; v < Vectors; v++) acc[p][v] = V::zero();
   for (int64_t ky = 0; ky < s.kHeight; ky++) {
-    const float* rows = padded + ((oy * s.strideHeight + ky) * plan.paddedWidth + ox0 * s.strideWidth) * ci;
+    const float* rows = top + (ky * plan.paddedWidth + ox0 * s.strideWidth) * ci;
     const float* weights = plan.weights + ky * run * cop + c0;
     for (int64_t j = 0; j < run; j++, weights += cop) {
       typename V::F w[Vectors];
@@ -626,21 +647,28 @@ void channelsForwardPixels(const ChannelsPlan& plan, const float* padded, int64_
 // one as 4 + 2 + 1, the small blocks bound by the adders' latency (16 -> 16 at 14×14: 0.66 of
 // the time as 7 + 7; ConvTranspose2D's 7×7 gradient, 16 -> 16 at stride 2: 0.50).
 template <typename V, int Vectors>
-void channelsForwardBlock(const ChannelsPlan& plan, const float* padded, int64_t c0, float* yb) {
-  const int64_t oh = plan.s->outHeight(), ow = plan.s->outWidth();
-  for (int64_t oy = 0; oy < oh; oy++)
+void channelsForwardBlock(const ChannelsPlan& plan, const float* band, int64_t firstRow, int64_t oy0, int64_t oy1,
+                          int64_t c0, float* yb) {
+  const int64_t ow = plan.s->outWidth();
+  for (int64_t oy = oy0; oy < oy1; oy++) {
+    // Padded row oy · strideHeight, the window's top row, in the band.
+    const float* top = band + (oy * plan.s->strideHeight - firstRow) * plan.paddedWidth * plan.s->chanIn;
     inRowBlocks<kPixelsForChannels<V, Vectors>, Vectors, true>(ow, [&](auto size, int64_t first) {
-      channelsForwardPixels<V, decltype(size)::value, Vectors>(plan, padded, oy, first, c0, yb);
+      channelsForwardPixels<V, decltype(size)::value, Vectors>(plan, top, oy, first, c0, yb);
     });
+  }
 }
 
 template <typename V>
-void channelsForwardSampleV(const ChannelsPlan& plan, const float* x, float* y, int64_t b, float* scratch) {
+void channelsForwardBandV(const ChannelsPlan& plan, const float* x, float* y, int64_t b, int64_t oy0, int64_t oy1,
+                          float* scratch) {
   const Conv2dShape& s = *plan.s;
-  padImage(s, plan.paddedWidth, plan.paddedFloats, x, b, scratch);
+  // Scalar reads of the window: no vector reaches past the band's last row.
+  const int64_t firstRow = oy0 * s.strideHeight, rows = (oy1 - 1) * s.strideHeight + s.kHeight - firstRow;
+  padBand<V>(s, plan.paddedWidth, x, b, firstRow, rows, 0, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
   inChannelBlocks<V>(plan, [&](auto vectors, int64_t c0) {
-    channelsForwardBlock<V, decltype(vectors)::value>(plan, scratch, c0, yb);
+    channelsForwardBlock<V, decltype(vectors)::value>(plan, scratch, firstRow, oy0, oy1, c0, yb);
   });
 }
 
@@ -714,26 +742,6 @@ constexpr int fewOutputsBlock() {
   constexpr int kRegisters = V::kBlockSums <= 12 ? 16 : 32;
   constexpr int kFit = (kRegisters - 1 - C) / C, kSums = V::kBlockSums / C;
   return std::min(16, std::min(kFit, kSums));
-}
-
-// Padded rows [firstRow, firstRow + rows) of sample b's image, rows of paddedWidth pixels, and
-// `tail` zeroed floats after them.
-void padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64_t b, int64_t firstRow, int64_t rows,
-             int64_t tail, float* band) {
-  const int64_t ci = s.chanIn, rowFloats = paddedWidth * ci, image = s.width * ci, left = s.padWidth * ci;
-  const float* xb = x + b * s.height * image;
-  for (int64_t r = 0; r < rows; r++) {
-    float* out = band + r * rowFloats;
-    const int64_t iy = firstRow + r - s.padHeight;
-    if (iy < 0 || iy >= s.height) {
-      std::memset(out, 0, rowFloats * sizeof(float));
-      continue;
-    }
-    std::memset(out, 0, left * sizeof(float));
-    std::memcpy(out + left, xb + iy * image, image * sizeof(float));
-    std::memset(out + left + image, 0, (rowFloats - left - image) * sizeof(float));
-  }
-  std::memset(band + rows * rowFloats, 0, tail * sizeof(float));
 }
 
 // Outputs [0, Pixels) from `window`, the first one's window row 0 in the band, to out (Pixels · C
@@ -812,11 +820,11 @@ void withFewOutputs(int64_t chanOut, const Fn& fn) {
 }
 
 // The padded rows output rows [oy0, oy1) read, into band, with the tail their last runs reach.
-int64_t padBandFor(const FewOutputsPlan& plan, int64_t lanes, const float* x, int64_t b, int64_t oy0, int64_t oy1,
-                   float* band) {
+template <typename V>
+int64_t padBandFor(const FewOutputsPlan& plan, const float* x, int64_t b, int64_t oy0, int64_t oy1, float* band) {
   const Conv2dShape& s = *plan.s;
   const int64_t firstRow = oy0 * s.strideHeight, rows = (oy1 - 1) * s.strideHeight + s.kHeight - firstRow;
-  padBand(s, plan.paddedWidth, x, b, firstRow, rows, plan.runVectors * lanes, band);
+  padBand<V>(s, plan.paddedWidth, x, b, firstRow, rows, plan.runVectors * V::kLanes, band);
   return firstRow;
 }
 
@@ -824,7 +832,7 @@ template <typename V>
 void fewOutputsForwardBandV(const FewOutputsPlan& plan, const float* x, float* y, int64_t b, int64_t oy0, int64_t oy1,
                             float* scratch) {
   const Conv2dShape& s = *plan.s;
-  const int64_t firstRow = padBandFor(plan, V::kLanes, x, b, oy0, oy1, scratch);
+  const int64_t firstRow = padBandFor<V>(plan, x, b, oy0, oy1, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
   withFewOutputs(s.chanOut,
                  [&](auto c) { fewOutputsRows<V, decltype(c)::value>(plan, scratch, firstRow, oy0, oy1, yb); });
@@ -875,7 +883,7 @@ void fewOutputsWeightGradientSampleV(const FewOutputsPlan& plan, const float* x,
   const float* dyb = dy + b * oh * s.outWidth() * s.chanOut;
   for (int64_t oy0 = 0; oy0 < oh; oy0 += plan.bandRows) {
     const int64_t oy1 = std::min(oh, oy0 + plan.bandRows);
-    const int64_t firstRow = padBandFor(plan, V::kLanes, x, b, oy0, oy1, scratch);
+    const int64_t firstRow = padBandFor<V>(plan, x, b, oy0, oy1, scratch);
     withFewOutputs(s.chanOut, [&](auto c) {
       constexpr int kC = decltype(c)::value, kUnits = fewOutputsBlock<V, kC>();
       inRowBlocks<kUnits, kC, true>(units, [&](auto size, int64_t first) {
@@ -893,7 +901,7 @@ const Conv2dKernels& conv2dKernelsV() {
                                      oneChannelForwardSampleV<V>,
                                      oneChannelWeightGradientSampleV<V>,
                                      windowRowInputGradientSampleV<V>,
-                                     channelsForwardSampleV<V>,
+                                     channelsForwardBandV<V>,
                                      channelsWeightGradientSampleV<V>,
                                      fewOutputsForwardBandV<V>,
                                      fewOutputsWeightGradientSampleV<V>};

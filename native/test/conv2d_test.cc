@@ -306,10 +306,18 @@ int main() {
         testInfiniteGradient(rng, Conv2dShape{2, 10, 11, chanOut, 32, 3, 3, 1, 1, 1, 1}, path, pool);
         cases += 14 + (threads == 1 ? 14 : 0);
       }
-      // A band of output rows at a time: an image whose padded rows take several bands.
+      // A band of output rows at a time: images whose padded rows take several bands (few outputs,
+      // few inputs turned, the channels route's forward and its turned input gradient), and one
+      // past the grid's bound, whose input gradient the grid's GEMMs took before.
       testConv(rng, Conv2dShape{1, 80, 90, 32, 3, 3, 3, 1, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{1, 70, 60, 3, 32, 3, 3, 1, 1, 1, 1}, path, pool);
-      cases += 2;
+      testConv(rng, Conv2dShape{2, 60, 61, 48, 8, 3, 3, 1, 1, 1, 1}, path, pool);
+      testConv(rng, Conv2dShape{1, 45, 40, 40, 20, 5, 3, 2, 1, 2, 1}, path, pool);
+      cases += 4;
+      if (threads == 1) {
+        testConv(rng, Conv2dShape{1, 128, 128, 64, 8, 3, 3, 1, 1, 1, 1}, path, pool);
+        cases++;
+      }
       testConv(rng, Conv2dShape{2, 3, 2, 1, 9, 2, 2, 1, 1, 1, 1}, path, pool);
       testConv(rng, Conv2dShape{2, 6, 40, 1, 6, 3, 33, 1, 1, 0, 0}, path, pool);
       testConv(rng, Conv2dShape{1, 64, 61, 1, 16, 7, 7, 1, 1, 3, 3}, path, pool);
