@@ -743,12 +743,6 @@ auto turnedWeights(const Conv2dShape& s, const float* w) {
   return [=](int64_t d, int64_t c) { return w[((taps - 1 - d / co) * ci + c) * co + d % co]; };
 }
 
-// dx as channelsForward of dy over the transposed shape t.
-void transposedInputGradient(const Conv2dShape& s, const Conv2dShape& t, const ChannelsRoute& route, const float* dy,
-                             const float* w, float* dx, ThreadPool* pool) {
-  channelsForward(t, route, dy, turnedWeights(s, w), nullptr, dx, pool);
-}
-
 // ---- Few output channels: conv2d_direct.h's kernels along the window rows -------------
 
 const Conv2dKernels* fewOutputsKernels(const Conv2dShape& s, KernelPath path) {
@@ -813,16 +807,12 @@ void conv2dForward(const Conv2dShape& s, const float* x, const float* w, const f
   const bool oneChannelForwardPays = s.chanOut <= kOneChannelForwardMaxChannels || !channelsRoute(s, path, false);
   if (const Conv2dKernels* direct = oneChannelForwardPays ? oneChannelKernels(s, path) : nullptr)
     return oneChannelForward(s, *direct, x, w, bias, y, pool);
-  if (const Conv2dKernels* few = fewOutputsKernels(s, path)) {
-    const int64_t co = s.chanOut;
-    return fewOutputsForward(
-        s, *few, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
-  }
-  if (const ChannelsRoute route = channelsRoute(s, path, false)) {
-    const int64_t co = s.chanOut;
-    return channelsForward(
-        s, route, x, [&](int64_t d, int64_t o) { return w[d * co + o]; }, bias, y, pool);
-  }
+  const int64_t co = s.chanOut;
+  const auto weight = [&](int64_t d, int64_t o) { return w[d * co + o]; };
+  if (const Conv2dKernels* few = fewOutputsKernels(s, path))
+    return fewOutputsForward(s, *few, x, weight, bias, y, pool);
+  if (const ChannelsRoute route = channelsRoute(s, path, false))
+    return channelsForward(s, route, x, weight, bias, y, pool);
   Grid grid;
   if (useGrid(s, &grid)) return gridForward(s, grid, x, w, bias, y, path, pool);
   const int64_t window = s.windowSize(), tasks = s.batch * t.tiles;
@@ -874,18 +864,18 @@ void conv2dBackwardInput(const Conv2dShape& s, const float* dy, const float* w, 
     std::memset(dx, 0, s.batch * image * sizeof(float));
     return;
   }
-  // Few input channels at stride 1 (an image's first layer): the forward of dy by the turned
-  // kernel has few outputs.
+  // At stride 1, dx is the forward of dy by the turned kernel (transposedShape). With few input
+  // channels (an image's first layer) that forward has few outputs; where the grid suits the
+  // shape, the channels route takes it, a band of dy at a time, so also the images too large for
+  // the grid (style transfer's).
   Conv2dShape turned;
-  if (s.chanIn <= kFewOutputsMax && transposedShape(s, &turned))
-    if (const Conv2dKernels* few = fewOutputsKernels(turned, path))
+  if (transposedShape(s, &turned)) {
+    if (const Conv2dKernels* few = s.chanIn <= kFewOutputsMax ? fewOutputsKernels(turned, path) : nullptr)
       return fewOutputsForward(turned, *few, dy, turnedWeights(s, w), nullptr, dx, pool);
-  // Where the grid suits the shape, the turned kernel's channels route first; it pads a band of
-  // dy at a time, so it also takes the images too large for the grid (style transfer's).
-  Conv2dShape transposed;
-  if (gridShaped(s) && transposedShape(s, &transposed))
-    if (const ChannelsRoute route = channelsRoute(transposed, path, kTransposedBlockFloats, false))
-      return transposedInputGradient(s, transposed, route, dy, w, dx, pool);
+    if (const ChannelsRoute route =
+            gridShaped(s) ? channelsRoute(turned, path, kTransposedBlockFloats, false) : ChannelsRoute{})
+      return channelsForward(turned, route, dy, turnedWeights(s, w), nullptr, dx, pool);
+  }
   Grid grid;
   if (useGrid(s, &grid)) return gridBackwardInput(s, grid, dy, w, dx, path, pool);
   if (const Conv2dKernels* direct = windowRowKernels(s, path))

@@ -147,12 +147,14 @@ void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const f
                 row * sizeof(float));
 }
 
-// Padded rows [firstRow, firstRow + rows) of sample b's image, rows of paddedWidth pixels, and
-// `tail` zeroed floats after them. The padding is stored in line, as gradientsOnGrid stores its
-// zeros, rather than by a memset call for each side of each row (rows may be a few floats).
+// The padded rows of sample b's image that output rows [oy0, oy1) read, rows of paddedWidth
+// pixels, into band, and `tail` zeroed floats after them; returns the first one's index. The
+// padding is stored in line, as gradientsOnGrid stores its zeros, rather than by a memset call for
+// each side of each row (rows may be a few floats).
 template <typename V>
-void padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64_t b, int64_t firstRow, int64_t rows,
-             int64_t tail, float* band) {
+int64_t padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64_t b, int64_t oy0, int64_t oy1,
+                int64_t tail, float* band) {
+  const int64_t firstRow = oy0 * s.strideHeight, rows = (oy1 - 1) * s.strideHeight + s.kHeight - firstRow;
   const int64_t ci = s.chanIn, rowFloats = paddedWidth * ci, image = s.width * ci, left = s.padWidth * ci;
   const float* xb = x + b * s.height * image;
   for (int64_t r = 0; r < rows; r++) {
@@ -167,6 +169,7 @@ void padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64_t 
     zeroFloats<V>(out + left + image, rowFloats - left - image);
   }
   zeroFloats<V>(band + rows * rowFloats, tail);
+  return firstRow;
 }
 
 // Sample b's dy copied to dyb with a zeroed vector after it, for kernels whose last vector of
@@ -664,8 +667,7 @@ void channelsForwardBandV(const ChannelsPlan& plan, const float* x, float* y, in
                           float* scratch) {
   const Conv2dShape& s = *plan.s;
   // Scalar reads of the window: no vector reaches past the band's last row.
-  const int64_t firstRow = oy0 * s.strideHeight, rows = (oy1 - 1) * s.strideHeight + s.kHeight - firstRow;
-  padBand<V>(s, plan.paddedWidth, x, b, firstRow, rows, 0, scratch);
+  const int64_t firstRow = padBand<V>(s, plan.paddedWidth, x, b, oy0, oy1, 0, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
   inChannelBlocks<V>(plan, [&](auto vectors, int64_t c0) {
     channelsForwardBlock<V, decltype(vectors)::value>(plan, scratch, firstRow, oy0, oy1, c0, yb);
@@ -819,20 +821,11 @@ void withFewOutputs(int64_t chanOut, const Fn& fn) {
   }
 }
 
-// The padded rows output rows [oy0, oy1) read, into band, with the tail their last runs reach.
-template <typename V>
-int64_t padBandFor(const FewOutputsPlan& plan, const float* x, int64_t b, int64_t oy0, int64_t oy1, float* band) {
-  const Conv2dShape& s = *plan.s;
-  const int64_t firstRow = oy0 * s.strideHeight, rows = (oy1 - 1) * s.strideHeight + s.kHeight - firstRow;
-  padBand<V>(s, plan.paddedWidth, x, b, firstRow, rows, plan.runVectors * V::kLanes, band);
-  return firstRow;
-}
-
 template <typename V>
 void fewOutputsForwardBandV(const FewOutputsPlan& plan, const float* x, float* y, int64_t b, int64_t oy0, int64_t oy1,
                             float* scratch) {
   const Conv2dShape& s = *plan.s;
-  const int64_t firstRow = padBandFor<V>(plan, x, b, oy0, oy1, scratch);
+  const int64_t firstRow = padBand<V>(s, plan.paddedWidth, x, b, oy0, oy1, plan.runVectors * V::kLanes, scratch);
   float* yb = y + b * s.outHeight() * s.outWidth() * s.chanOut;
   withFewOutputs(s.chanOut,
                  [&](auto c) { fewOutputsRows<V, decltype(c)::value>(plan, scratch, firstRow, oy0, oy1, yb); });
@@ -883,7 +876,7 @@ void fewOutputsWeightGradientSampleV(const FewOutputsPlan& plan, const float* x,
   const float* dyb = dy + b * oh * s.outWidth() * s.chanOut;
   for (int64_t oy0 = 0; oy0 < oh; oy0 += plan.bandRows) {
     const int64_t oy1 = std::min(oh, oy0 + plan.bandRows);
-    const int64_t firstRow = padBandFor<V>(plan, x, b, oy0, oy1, scratch);
+    const int64_t firstRow = padBand<V>(s, plan.paddedWidth, x, b, oy0, oy1, plan.runVectors * V::kLanes, scratch);
     withFewOutputs(s.chanOut, [&](auto c) {
       constexpr int kC = decltype(c)::value, kUnits = fewOutputsBlock<V, kC>();
       inRowBlocks<kUnits, kC, true>(units, [&](auto size, int64_t first) {
