@@ -7,7 +7,7 @@
 namespace neurone {
 
 const BatchNormKernels& batchNormKernelsAvx2() {
-  static const BatchNormKernels kernels{statisticsV<Avx2>, forwardV<Avx2>, backwardV<Avx2>};
+  static const BatchNormKernels kernels{nullptr, forwardV<Avx2>, nullptr, sumBlocksV<Avx2>, inputGradientV<Avx2>};
   return kernels;
 }
 

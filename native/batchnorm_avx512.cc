@@ -7,7 +7,7 @@
 namespace neurone {
 
 const BatchNormKernels& batchNormKernelsAvx512() {
-  static const BatchNormKernels kernels{statisticsV<Avx512>, forwardV<Avx512>, backwardV<Avx512>};
+  static const BatchNormKernels kernels{nullptr, forwardV<Avx512>, nullptr, sumBlocksV<Avx512>, inputGradientV<Avx512>};
   return kernels;
 }
 

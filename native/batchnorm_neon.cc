@@ -7,7 +7,7 @@
 namespace neurone {
 
 const BatchNormKernels& batchNormKernelsNeon() {
-  static const BatchNormKernels kernels{statisticsV<Neon>, forwardV<Neon>, backwardV<Neon>};
+  static const BatchNormKernels kernels{nullptr, forwardV<Neon>, nullptr, sumBlocksV<Neon>, inputGradientV<Neon>};
   return kernels;
 }
 

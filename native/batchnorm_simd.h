@@ -3,21 +3,19 @@
 // are batchnorm.h's; what differs from the scalar table is where the rounding happens.
 //
 // The scalar code does every operation in double. Here the elements are summed in float, in
-// blocks of kBatchNormBlockRows rows per lane, and each block's sum is added to a per-channel
-// double: the rounding error of a block is that of 64 float additions, and the blocks do not pile
-// up. Both statistics passes work from a pivot, the channel's first value, so that a large common
-// offset does not take the float digits: the first sums x − pivot (deviations about a value in
-// the data grow with the spread, not with the offset), the second (x − pivot − (mean − pivot))².
-// The element-wise passes run in float with one fused multiply-add where the scalar code rounds a
-// double once. The difference from the scalar results is a few float roundings of the values
-// involved: relative to the spread of a channel for its mean and variance (far outliers in a
-// long column widen it, still far below the batch's own sampling noise), relative to the terms
-// for the outputs; batchnorm_test bounds it at offsets 0, 1000 and 1e5.
+// blocks of kBatchNormBlockRows rows per lane (sumBlocksV), and batchnorm.cc adds each block's sum
+// to a per-channel double in block order: the rounding error of a block is that of 64 float
+// additions, and the blocks do not pile up. Both statistics passes work from a pivot (batchnorm.cc
+// says why). The element-wise passes run in float with one fused multiply-add where the scalar
+// code rounds a double once. The difference from the scalar results is a few float roundings of
+// the values involved: relative to the spread of a channel for its mean and variance (far outliers
+// in a long column widen it, still far below the batch's own sampling noise), relative to the
+// terms for the outputs; batchnorm_test bounds it at offsets 0, 1000 and 1e5.
 //
-// Channels are taken kBatchNormGroup at a time, so that the per-channel constants and double
-// sums live on the stack (no allocation: simd.h explains why these files call no library code);
-// for up to kBatchNormGroup channels that is one pass over memory, row by row. Internal linkage,
-// as simd.h explains.
+// Channels are taken kBatchNormGroup at a time, so that the per-channel constants live on the
+// stack (no allocation: simd.h explains why these files call no library code). The loops here
+// cover a range of rows or blocks; batchnorm.cc hands the ranges to threads. Internal linkage, as
+// simd.h explains.
 #pragma once
 
 #include <cstdint>
@@ -27,9 +25,6 @@
 
 namespace neurone {
 namespace {
-
-constexpr int64_t kBatchNormGroup = 64;      // channels per pass
-constexpr int64_t kBatchNormBlockRows = 64;  // rows summed in float before a double takes the sum
 
 // Loads channels [c, c + lanes) of a row: a whole vector, or the first lanes only.
 template <typename V>
@@ -106,22 +101,24 @@ void sumRowBlock(int64_t r0, int64_t r1, int64_t c, Term term, float* part, int6
     for (int v = 0; v < Vectors; v++) V::store(part + k * partRow + c + v * V::kLanes, acc[k][v]);
 }
 
-// For each row block of the group [c0, c0 + cn) and each k < Sums: sums[k][c] += Σ term(r, c, k),
-// the terms summed in float over the block, lane by lane in row order. term(r, c, k) returns the
-// k-th terms of the vector of group-relative channel c in row r. A row's vectors are taken side
-// by side, up to four at a time, each into its own register: one chain of additions per vector
-// would wait on the adder's latency at every row (four times as long for 32 channels on AVX2).
-// Where a lane's block sum comes out non-finite (float overflows long before double, and the data
-// may hold an Inf or NaN), that lane's block is summed again in double with scalarTerm(r, c, k),
-// one channel: what the scalar table computes.
+// For blocks [b0, b1) of kBatchNormBlockRows rows of the group [c0, c0 + cn) and each k < Sums:
+// out[(block − b0) · Sums · cn + k · cn + c] = Σ term(r, c, k) over the block's rows, summed in
+// float lane by lane in row order. term(r, c, k) returns the k-th terms of the vector of
+// group-relative channel c in row r. A row's vectors are taken side by side, up to four at a time,
+// each into its own register: one chain of additions per vector would wait on the adder's latency
+// at every row (four times as long for 32 channels on AVX2). Where a lane's block sum comes out
+// non-finite (float overflows long before double, and the data may hold an Inf or NaN), that
+// lane's block is summed again in double with scalarTerm(r, c, k), one channel: what the scalar
+// table computes. batchnorm.cc adds the blocks' sums to doubles in block order.
 template <typename V, int Sums, typename Term, typename ScalarTerm>
-void sumOverRows(int64_t rows, int64_t cn, double* const (&sums)[Sums], Term term, ScalarTerm scalarTerm) {
+void sumBlocks(int64_t rows, int64_t cn, int64_t b0, int64_t b1, double* out, Term term, ScalarTerm scalarTerm) {
   constexpr int64_t kVectors = (kBatchNormGroup + V::kLanes - 1) / V::kLanes;
   constexpr int64_t kSide = 4;  // vectors summed side by side
   const int64_t vectors = (cn + V::kLanes - 1) / V::kLanes;
   constexpr int64_t kPartRow = kVectors * V::kLanes;
   alignas(64) float part[Sums][kPartRow];
-  for (int64_t r0 = 0; r0 < rows; r0 += kBatchNormBlockRows) {
+  for (int64_t block = b0; block < b1; block++, out += Sums * cn) {
+    const int64_t r0 = block * kBatchNormBlockRows;
     const int64_t r1 = r0 + kBatchNormBlockRows < rows ? r0 + kBatchNormBlockRows : rows;
     for (int64_t v0 = 0; v0 < vectors; v0 += kSide) {
       const int64_t c = v0 * V::kLanes;
@@ -143,59 +140,63 @@ void sumOverRows(int64_t rows, int64_t cn, double* const (&sums)[Sums], Term ter
     for (int k = 0; k < Sums; k++) {
       for (int64_t c = 0; c < cn; c++) {
         if (part[k][c] - part[k][c] == 0.0f) {
-          sums[k][c] += part[k][c];
+          out[k * cn + c] = part[k][c];
           continue;
         }
         double exact = 0;
         for (int64_t r = r0; r < r1; r++) exact += scalarTerm(r, c, k);
-        sums[k][c] += exact;
+        out[k * cn + c] = exact;
       }
     }
   }
 }
 
+// BatchNormKernels::sumBlocks: the terms of args.kind (batchnorm.h) over blocks [b0, b1).
 template <typename V>
-void statisticsV(const BatchNormShape& s, const float* x, float* mean, float* variance) {
-  const int64_t chan = s.chan, rows = s.rows;
-  for (int64_t c0 = 0; c0 < chan; c0 += kBatchNormGroup) {
-    const int64_t cn = chan - c0 < kBatchNormGroup ? chan - c0 : kBatchNormGroup;
-    if (rows == 0) {
-      for (int64_t c = 0; c < cn; c++) mean[c0 + c] = variance[c0 + c] = 0.0f;
-      continue;
+void sumBlocksV(const BatchNormSumArgs& args, int64_t b0, int64_t b1, double* out) {
+  const int64_t chan = args.s.chan, rows = args.s.rows, cn = args.cn;
+  const float* xg = args.x + args.c0;
+  const float* pivot = args.pivot;
+  switch (args.kind) {
+    case BatchNormSum::Deviation:
+      return sumBlocks<V, 1>(
+          rows, cn, b0, b1, out,
+          [&](int64_t r, int64_t c, int) {
+            return V::sub(loadChannels<V>(xg + r * chan + c, cn - c), V::load(pivot + c));
+          },
+          [&](int64_t r, int64_t c, int) { return static_cast<double>(xg[r * chan + c]) - pivot[c]; });
+    case BatchNormSum::SquaredDeviation: {
+      // The deviations about the pivot, less the mean's distance from it (a spread-sized number,
+      // so rounded to float it is off by a unit of the spread, not of the offset): x − mean
+      // without the rounding of a large mean to float.
+      const float* fromPivot = args.fromPivot;
+      const double* exact = args.fromPivotExact;
+      return sumBlocks<V, 1>(
+          rows, cn, b0, b1, out,
+          [&](int64_t r, int64_t c, int) {
+            const auto d =
+                V::sub(V::sub(loadChannels<V>(xg + r * chan + c, cn - c), V::load(pivot + c)), V::load(fromPivot + c));
+            return V::mul(d, d);
+          },
+          [&](int64_t r, int64_t c, int) {
+            const double d = static_cast<double>(xg[r * chan + c]) - pivot[c] - exact[c];
+            return d * d;
+          });
     }
-    const float* xg = x + c0;
-    // The pivot: the channel's first value, or 0 when that is not finite (an Inf pivot would
-    // turn the sum of an Inf channel into NaN, where the scalar code gets Inf).
-    alignas(64) float pivot[kBatchNormGroup] = {};
-    for (int64_t c = 0; c < cn; c++) pivot[c] = xg[c] - xg[c] == 0.0f ? xg[c] : 0.0f;
-    double sum[kBatchNormGroup] = {}, squares[kBatchNormGroup] = {};
-    sumOverRows<V, 1>(
-        rows, cn, {sum},
-        [&](int64_t r, int64_t c, int) {
-          return V::sub(loadChannels<V>(xg + r * chan + c, cn - c), V::load(pivot + c));
-        },
-        [&](int64_t r, int64_t c, int) { return static_cast<double>(xg[r * chan + c]) - pivot[c]; });
-    // The second pass takes the deviations about the pivot too, less the mean's distance from it
-    // (a spread-sized number, so rounded to float it is off by a unit of the spread, not of the
-    // offset): x − mean without the rounding of a large mean to float.
-    alignas(64) float fromPivot[kBatchNormGroup] = {};
-    const double n = static_cast<double>(rows);
-    for (int64_t c = 0; c < cn; c++) {
-      mean[c0 + c] = static_cast<float>(pivot[c] + sum[c] / n);
-      fromPivot[c] = static_cast<float>(sum[c] / n);
+    case BatchNormSum::Gradient: {
+      const float* dyg = args.dy + args.c0;
+      return sumBlocks<V, 2>(
+          rows, cn, b0, b1, out,
+          [&](int64_t r, int64_t c, int k) {
+            const auto g = loadChannels<V>(dyg + r * chan + c, cn - c);
+            if (k == 0) return g;
+            return V::mul(g, V::sub(loadChannels<V>(xg + r * chan + c, cn - c), V::load(pivot + c)));
+          },
+          [&](int64_t r, int64_t c, int k) {
+            const double g = dyg[r * chan + c];
+            return k == 0 ? g : g * (static_cast<double>(xg[r * chan + c]) - pivot[c]);
+          });
     }
-    sumOverRows<V, 1>(
-        rows, cn, {squares},
-        [&](int64_t r, int64_t c, int) {
-          const auto d =
-              V::sub(V::sub(loadChannels<V>(xg + r * chan + c, cn - c), V::load(pivot + c)), V::load(fromPivot + c));
-          return V::mul(d, d);
-        },
-        [&](int64_t r, int64_t c, int) {
-          const double d = static_cast<double>(xg[r * chan + c]) - pivot[c] - sum[c] / n;
-          return d * d;
-        });
-    for (int64_t c = 0; c < cn; c++) variance[c0 + c] = static_cast<float>(squares[c] / n);
   }
 }
 
@@ -245,66 +246,28 @@ void forwardV(const BatchNormShape& s, const float* x, const float* mean, const 
   }
 }
 
+// BatchNormKernels::inputGradient: dx = gain · ((dy − a) − (x − centre) · b) for `rows` rows.
 template <typename V>
-void backwardV(const BatchNormShape& s, const float* x, const float* dy, const float* mean, const float* variance,
-               const float* scale, float eps, bool training, float* dx, float* dscale, float* dshift) {
-  const int64_t chan = s.chan, rows = s.rows;
-  const bool needSums = dscale || dshift || (dx && training);
-  for (int64_t c0 = 0; c0 < chan; c0 += kBatchNormGroup) {
-    const int64_t cn = chan - c0 < kBatchNormGroup ? chan - c0 : kBatchNormGroup;
-    double inv[kBatchNormGroup];
-    inverseDeviationsOf(variance + c0, eps, cn, inv);
-    alignas(64) float centre[kBatchNormGroup] = {};
-    for (int64_t c = 0; c < cn; c++) centre[c] = mean[c0 + c];
-    // Σ dy and Σ dy·(x − mean) per channel, in one walk over x and dy; the second times 1/σ is Σ dy·x̂.
-    double sumDy[kBatchNormGroup] = {}, sumDyXhat[kBatchNormGroup] = {};
-    if (needSums) {
-      const float* xg = x + c0;
-      const float* dyg = dy + c0;
-      sumOverRows<V, 2>(
-          rows, cn, {sumDy, sumDyXhat},
-          [&](int64_t r, int64_t c, int k) {
-            const auto g = loadChannels<V>(dyg + r * chan + c, cn - c);
-            if (k == 0) return g;
-            return V::mul(g, V::sub(loadChannels<V>(xg + r * chan + c, cn - c), V::load(centre + c)));
-          },
-          [&](int64_t r, int64_t c, int k) {
-            const double g = dyg[r * chan + c];
-            return k == 0 ? g : g * (static_cast<double>(xg[r * chan + c]) - centre[c]);
-          });
-      for (int64_t c = 0; c < cn; c++) sumDyXhat[c] *= inv[c];
-    }
-    if (dscale)
-      for (int64_t c = 0; c < cn; c++) dscale[c0 + c] = static_cast<float>(dscale[c0 + c] + sumDyXhat[c]);
-    if (dshift)
-      for (int64_t c = 0; c < cn; c++) dshift[c0 + c] = static_cast<float>(dshift[c0 + c] + sumDy[c]);
-    if (!dx || rows == 0) continue;
-    // dx = gain · (dy − mean(dy) − x̂ · mean(dy·x̂)), with x̂ = (x − mean) / σ folded into the slope:
-    // dx = gain · ((dy − a) − (x − mean) · b), a = mean(dy), b = mean(dy·x̂) / σ (0, 0 in evaluation).
-    alignas(64) float gain[kBatchNormGroup] = {}, a[kBatchNormGroup] = {}, b[kBatchNormGroup] = {};
-    const double n = static_cast<double>(rows);
-    for (int64_t c = 0; c < cn; c++) {
-      gain[c] = static_cast<float>(inv[c] * (scale ? scale[c0 + c] : 1.0f));
-      a[c] = training ? static_cast<float>(sumDy[c] / n) : 0.0f;
-      b[c] = training ? static_cast<float>(sumDyXhat[c] / n * inv[c]) : 0.0f;
-    }
-    for (int64_t r = 0; r < rows; r++) {
-      const int64_t at = r * chan + c0;
-      // In place (dx is dy), each element's dy is read before its dx is written.
-      mapRow<V>(
-          cn, dx + at, dx == dy,
-          [&](int64_t c) {
-            const auto d = V::sub(loadChannels<V>(x + at + c, cn - c), V::load(centre + c));
-            const auto t = V::fnma(d, V::load(b + c), V::sub(loadChannels<V>(dy + at + c, cn - c), V::load(a + c)));
-            return V::mul(V::load(gain + c), t);
-          },
-          [&](int64_t k) {
-            const double g = inv[k] * (scale ? scale[c0 + k] : 1.0f);
-            const double meanDy = training ? sumDy[k] / n : 0.0, meanDyXhat = training ? sumDyXhat[k] / n : 0.0;
-            const double xhat = (static_cast<double>(x[at + k]) - centre[k]) * inv[k];
-            return static_cast<float>(g * (dy[at + k] - meanDy - xhat * meanDyXhat));
-          });
-    }
+void inputGradientV(const BatchNormGradientArgs& g, int64_t rows, const float* x, const float* dy, float* dx) {
+  const int64_t chan = g.chan, c0 = g.c0, cn = g.cn;
+  const float *centre = g.centre, *gain = g.gain, *a = g.a, *b = g.b;
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t at = r * chan + c0;
+    // In place (dx is dy), each element's dy is read before its dx is written.
+    mapRow<V>(
+        cn, dx + at, dx == dy,
+        [&](int64_t c) {
+          const auto d = V::sub(loadChannels<V>(x + at + c, cn - c), V::load(centre + c));
+          const auto t = V::fnma(d, V::load(b + c), V::sub(loadChannels<V>(dy + at + c, cn - c), V::load(a + c)));
+          return V::mul(V::load(gain + c), t);
+        },
+        [&](int64_t k) {
+          const double scaled = g.inv[k] * (g.scale ? g.scale[c0 + k] : 1.0f);
+          const double meanDy = g.training ? g.sumDy[k] / g.n : 0.0,
+                       meanDyXhat = g.training ? g.sumDyXhat[k] / g.n : 0.0;
+          const double xhat = (static_cast<double>(x[at + k]) - centre[k]) * g.inv[k];
+          return static_cast<float>(scaled * (dy[at + k] - meanDy - xhat * meanDyXhat));
+        });
   }
 }
 

@@ -1438,8 +1438,8 @@ struct BatchNormStatisticsCall {
     s.chan = chan;
     return s;
   }
-  void runKernel(KernelPath path, ThreadPool*) {
-    batchNormStatistics(shape(), x.data, mean.data, variance.data, path);
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    batchNormStatistics(shape(), x.data, mean.data, variance.data, path, pool);
   }
 };
 
@@ -1486,8 +1486,8 @@ struct BatchNormForwardCall {
     s.chan = chan;
     return s;
   }
-  void runKernel(KernelPath path, ThreadPool*) {
-    batchNormForward(shape(), x.data, mean.data, variance.data, scale.data, shift.data, eps, y.data, path);
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    batchNormForward(shape(), x.data, mean.data, variance.data, scale.data, shift.data, eps, y.data, path, pool);
   }
 };
 
@@ -1546,8 +1546,8 @@ struct BatchNormBackwardCall {
     s.chan = chan;
     return s;
   }
-  void runKernel(KernelPath path, ThreadPool*) {
-    batchNormBackward(shape(), x.data, dy.data, mean.data, variance.data, scale.data, eps, training, dx.data, dscale.data, dshift.data, path);
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    batchNormBackward(shape(), x.data, dy.data, mean.data, variance.data, scale.data, eps, training, dx.data, dscale.data, dshift.data, path, pool);
   }
 };
 

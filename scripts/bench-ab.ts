@@ -6,6 +6,7 @@
 //   npx ts-node --transpile-only scripts/bench-ab.ts --other /path/to/other/checkout [--rounds 16] [--nets a,c32]
 //
 // --nets measures only the nets named (bench-nets keys; each tree must define them).
+// --threads N runs both trees' kernels on N threads (default 1).
 // The other checkout must be installed and built (npm ci). Used for the "Before and after"
 // section of BENCHMARKS.md.
 //
@@ -104,17 +105,21 @@ function printTable(mine: Record<string, number>[], theirs: Record<string, numbe
   }
 }
 
+// Kernel threads for both trees (--threads, default 1).
+const threads = Number(value('--threads') ?? 1);
+if (!Number.isInteger(threads) || threads < 1) throw new Error(`bench-ab: --threads must be a positive integer, got ${value('--threads')}`);
+
 if (args[0] === '--child') {
   // One measurement in the tree this script was loaded from (the path given).
   const root = args[1];
-  const only = args[2] ? args[2].split(',') : null;
+  const only = args[2] && !args[2].startsWith('--') ? args[2].split(',') : null;
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the tree under test is chosen at run time
   const lib = require(path.join(root, 'lib')) as typeof import('../lib');
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- likewise its nets and timing
   const nets = require(path.join(root, 'scripts', 'bench-nets')) as typeof import('./bench-nets');
   void (async () => {
     lib.setBackend('native');
-    lib.setThreads(1);
+    lib.setThreads(threads);
     const out: Record<string, number> = {};
     for (const s of nets.specs) {
       if (only && !only.includes(s.key)) continue;
@@ -131,7 +136,7 @@ if (args[0] === '--child') {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- the trees are chosen at run time
     const lib = require(path.join(root, 'lib')) as Lib;
     lib.setBackend('native');
-    lib.setThreads(1);
+    lib.setThreads(threads);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- likewise their nets
     return { lib, nets: require(path.join(root, 'scripts', 'bench-nets')) as Nets };
   };
@@ -168,7 +173,16 @@ if (args[0] === '--child') {
   const run = (root: string): Record<string, number> => {
     const out = execFileSync(
       process.execPath,
-      [require.resolve('ts-node/dist/bin'), '--transpile-only', __filename, '--child', root, ...(netList ? [netList] : [])],
+      [
+        require.resolve('ts-node/dist/bin'),
+        '--transpile-only',
+        __filename,
+        '--child',
+        root,
+        ...(netList ? [netList] : []),
+        '--threads',
+        String(threads),
+      ],
       {
         encoding: 'utf8',
         env: { ...process.env, TS_NODE_PROJECT: path.join(here, 'tsconfig.json') },

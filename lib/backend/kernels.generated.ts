@@ -186,7 +186,8 @@ export interface BackendKernels {
    * (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten;
    * both are 0 when rows is 0. The scalar path and the js backend compute in double, the SIMD paths
    * sum float blocks of 64 rows into doubles from a pivot in the data; the variance always comes
-   * from the deviations (two passes), so a large common offset does not cancel it.
+   * from the deviations (two passes), so a large common offset does not cancel it. Threads split
+   * the rows with the same results as one thread.
    */
   batchNormStatistics(x: Float32Array, mean: Float32Array, variance: Float32Array, rows: number, chan: number): void;
 

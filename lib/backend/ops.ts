@@ -539,11 +539,11 @@ export const OPS = {
   // Batch normalisation over the channels of a channels-last (rows, chan) tensor: rows is the
   // batch times the positions (lengths, pixels) each channel is normalised over.
   batchNormStatistics: {
-    doc: 'Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten; both are 0 when rows is 0. The scalar path and the js backend compute in double, the SIMD paths sum float blocks of 64 rows into doubles from a pivot in the data; the variance always comes from the deviations (two passes), so a large common offset does not cancel it.',
+    doc: 'Per-channel mean and biased variance (the mean of squared deviations, divided by rows) of a (rows, chan) x, each row a sample or position: mean (chan) and variance (chan) are overwritten; both are 0 when rows is 0. The scalar path and the js backend compute in double, the SIMD paths sum float blocks of 64 rows into doubles from a pivot in the data; the variance always comes from the deviations (two passes), so a large common offset does not cancel it. Threads split the rows with the same results as one thread.',
     args: [f32In('x', 'values'), f32Out('mean', 'chan'), f32Out('variance', 'chan'), size('rows'), size('chan', 1)],
     derived: [{ name: 'values', product: ['rows', 'chan'] }],
     shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
-    kernel: { path: true, pool: false },
+    kernel: { path: true },
   },
   batchNormForward: {
     doc: 'y[r, c] = (x[r, c] − mean[c]) / sqrt(variance[c] + eps) · scale[c] + shift[c] for a (rows, chan) x; scale null means 1 and shift null means 0 (no affine map). y is overwritten and may be exactly x (in place).',
@@ -560,7 +560,7 @@ export const OPS = {
     ],
     derived: [{ name: 'values', product: ['rows', 'chan'] }],
     shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
-    kernel: { path: true, pool: false },
+    kernel: { path: true },
     inPlace: [['y', 'x']],
   },
   batchNormBackward: {
@@ -581,7 +581,7 @@ export const OPS = {
     ],
     derived: [{ name: 'values', product: ['rows', 'chan'] }],
     shape: { type: 'BatchNormShape', fields: ['rows', 'chan'] },
-    kernel: { path: true, pool: false },
+    kernel: { path: true },
     inPlace: [['dx', 'dy']],
   },
 } satisfies Record<string, OpSpec>;
