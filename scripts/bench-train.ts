@@ -427,6 +427,7 @@ function pathSection(
       ]);
     }
   }
+  const behind = behindPyTorch(chosen, paths, perPath, torch, torchTuned, cores, rival, heldToAvx2);
   return [
     '',
     '### Per SIMD path',
@@ -440,7 +441,58 @@ function pathSection(
     `"epochs" gives the range over neurone's timed epochs (slowest to fastest) against PyTorch's median.${cores === 2 ? '' : ' The two-thread targets are for a 2-core machine and are not read here.'}`,
     '',
     table(['path', 'target', 'measured', ''], targetRows),
+    '',
+    '### Where a path is behind PyTorch in this run',
+    '',
+    `Every net, every path: its one-thread figure against PyTorch's one-thread one on that path's instructions (the better allocator setting); on the path PyTorch itself runs here, also its ${cores}-thread figure against PyTorch's at ${cores} threads, and its one-thread and its best figure against PyTorch's best of all four settings. No average: each shortfall is listed.`,
+    '',
+    ...(behind.length ? behind : ['- None: every path is ahead of PyTorch on every net at each of these comparisons.']),
   ];
+}
+
+/**
+ * The comparisons in which a path's samples/s are below PyTorch's, one Markdown line each. The
+ * AVX2 path is compared at one thread only where PyTorch was also held to AVX2 (its two-thread and
+ * best-of-four figures ran PyTorch's AVX-512 code).
+ */
+function behindPyTorch(
+  chosen: NetSpec[],
+  paths: string[],
+  perPath: Record<string, Record<string, { one: Measure; all: Measure }>>,
+  torch: TorchResults,
+  torchTuned: TorchResults,
+  cores: number,
+  rival: (p: string, key: string) => number | undefined,
+  heldToAvx2: boolean,
+): string[] {
+  const lines: string[] = [];
+  const torchAt = (key: string, threads: number): number | undefined =>
+    Math.max(torch[threads]?.[key]?.samplesPerSec ?? 0, torchTuned[threads]?.[key]?.samplesPerSec ?? 0) || undefined;
+  for (const s of chosen) {
+    for (const p of paths) {
+      const m = perPath[s.key]?.[p];
+      if (!m) continue;
+      const installedCode = !(p === 'avx2' && heldToAvx2);
+      const checks: [string, number, number | undefined][] = [
+        [`1 thread against PyTorch's 1 thread`, m.one.samplesPerSec, rival(p, s.key)],
+      ];
+      if (installedCode) {
+        checks.push([`${cores} threads against PyTorch's ${cores}`, m.all.samplesPerSec, torchAt(s.key, cores)]);
+        // Issue 16's reading for the 2-D nets: one neurone thread against whatever PyTorch does best.
+        checks.push([`1 thread against PyTorch's best of four`, m.one.samplesPerSec, torchBest(s.key, torch, torchTuned, cores)]);
+        checks.push([
+          `best against PyTorch's best of four`,
+          Math.max(m.one.samplesPerSec, m.all.samplesPerSec),
+          torchBest(s.key, torch, torchTuned, cores),
+        ]);
+      }
+      for (const [what, ours, theirs] of checks) {
+        if (theirs === undefined || ours >= theirs) continue;
+        lines.push(`- ${p}, ${s.label}: ${what}, ${(ours / theirs).toFixed(2)}× (${fmt(ours, 0)} against ${fmt(theirs, 0)} samples/s)`);
+      }
+    }
+  }
+  return lines;
 }
 
 main().catch((e) => {
