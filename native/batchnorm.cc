@@ -180,12 +180,6 @@ void sumOverRows(const BatchNormKernels& k, const BatchNormSumArgs& args, double
   }
 }
 
-// 1 / sqrt(variance + eps) for channels [c0, c0 + cn), in double (the square root is correctly
-// rounded, as the SIMD tables' instruction).
-void inverseDeviations(const float* variance, float eps, int64_t c0, int64_t cn, double* inv) {
-  for (int64_t c = 0; c < cn; c++) inv[c] = 1.0 / std::sqrt(static_cast<double>(variance[c0 + c]) + eps);
-}
-
 // Both statistics passes of the SIMD tables, channel group by group, from a pivot (the channel's
 // first value) so that a large common offset does not take the float digits: the first sums
 // x − pivot (deviations about a value in the data grow with the spread, not with the offset), the
@@ -225,10 +219,12 @@ void backwardBlocked(const BatchNormKernels& k, const BatchNormShape& s, const f
                      const float* mean, const float* variance, const float* scale, float eps, bool training, float* dx,
                      float* dscale, float* dshift, ThreadPool* pool) {
   const bool needSums = dscale || dshift || (dx && training);
+  // In double, as the scalar table's (the square root is correctly rounded, as the SIMD tables'
+  // instruction).
+  const std::vector<double> inverse = inverseDeviations(s, variance, eps);
   for (int64_t c0 = 0; c0 < s.chan; c0 += kBatchNormGroup) {
     const int64_t cn = std::min(kBatchNormGroup, s.chan - c0);
-    double inv[kBatchNormGroup];
-    inverseDeviations(variance, eps, c0, cn, inv);
+    const double* inv = inverse.data() + c0;
     alignas(64) float centre[kBatchNormGroup] = {};
     for (int64_t c = 0; c < cn; c++) centre[c] = mean[c0 + c];
     double sums[2 * kBatchNormGroup] = {};

@@ -240,9 +240,9 @@ async function main(): Promise<void> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bench_torch.py's JSON results, by thread count
 type TorchResults = Record<number | string, any>;
 
-/** PyTorch's one-thread figure for a net: the best of its two allocator settings. */
-function torchOneThread(key: string, torch: TorchResults, torchTuned: TorchResults): number | undefined {
-  const v = Math.max(torch[1]?.[key]?.samplesPerSec ?? 0, torchTuned[1]?.[key]?.samplesPerSec ?? 0);
+/** PyTorch's figure for a net at `threads` threads: the best of its two allocator settings. */
+function torchAt(key: string, threads: number, torch: TorchResults, torchTuned: TorchResults): number | undefined {
+  const v = Math.max(torch[threads]?.[key]?.samplesPerSec ?? 0, torchTuned[threads]?.[key]?.samplesPerSec ?? 0);
   return v || undefined;
 }
 
@@ -351,7 +351,7 @@ function pathSection(
   // The rival of a path's one-thread figure: PyTorch as it runs on a CPU with that path's
   // instructions (held to AVX2 for the AVX2 path on an AVX-512 machine), one thread.
   const rival = (p: string, key: string): number | undefined =>
-    p === 'avx2' && heldToAvx2 ? torchAvx2OneThread(key, torchAvx2) : torchOneThread(key, torch, torchTuned);
+    p === 'avx2' && heldToAvx2 ? torchAvx2OneThread(key, torchAvx2) : torchAt(key, 1, torch, torchTuned);
   const range = (lo: number, hi: number, digits = 2): string =>
     lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
   const rows = chosen.map((s) => {
@@ -360,7 +360,7 @@ function pathSection(
       const m = perPath[s.key][p];
       cells.push(fmt(m.one.samplesPerSec, 0), fmt(m.all.samplesPerSec, 0));
     }
-    cells.push(fmt(torchOneThread(s.key, torch, torchTuned), 0));
+    cells.push(fmt(torchAt(s.key, 1, torch, torchTuned), 0));
     if (heldToAvx2) cells.push(fmt(torchAvx2OneThread(s.key, torchAvx2), 0));
     for (const p of paths) {
       const m = perPath[s.key][p];
@@ -466,8 +466,6 @@ function behindPyTorch(
   heldToAvx2: boolean,
 ): string[] {
   const lines: string[] = [];
-  const torchAt = (key: string, threads: number): number | undefined =>
-    Math.max(torch[threads]?.[key]?.samplesPerSec ?? 0, torchTuned[threads]?.[key]?.samplesPerSec ?? 0) || undefined;
   for (const s of chosen) {
     for (const p of paths) {
       const m = perPath[s.key]?.[p];
@@ -477,7 +475,7 @@ function behindPyTorch(
         [`1 thread against PyTorch's 1 thread`, m.one.samplesPerSec, rival(p, s.key)],
       ];
       if (installedCode) {
-        checks.push([`${cores} threads against PyTorch's ${cores}`, m.all.samplesPerSec, torchAt(s.key, cores)]);
+        checks.push([`${cores} threads against PyTorch's ${cores}`, m.all.samplesPerSec, torchAt(s.key, cores, torch, torchTuned)]);
         // Issue 16's reading for the 2-D nets: one neurone thread against whatever PyTorch does best.
         checks.push([`1 thread against PyTorch's best of four`, m.one.samplesPerSec, torchBest(s.key, torch, torchTuned, cores)]);
         checks.push([
