@@ -7,7 +7,7 @@
 namespace neurone {
 
 const Pool2dKernels& pool2dKernelsAvx512() {
-  static const Pool2dKernels kernels = pool2dKernelsNarrowV<Avx512, Avx2>();
+  static const Pool2dKernels kernels = pool2dKernelsPackedV<Avx512, Avx2>();
   return kernels;
 }
 

@@ -31,6 +31,8 @@
 //   sumLanes on each costs 6 to 8)
 //   iota (0, 1, ...), set1i, addi, selecti, loadi/storei, loadFirsti/storeFirsti, equal(a, b), equalWhere(valid, a, b)
 //   countHits(counts, m): counts + 1 in the lanes of m;  totalCount(counts);  anyLane(m)
+//   AVX-512 only: permute2(lo, index, hi), permute2i(lo, index, hi): lane l takes lane index[l]
+//   of the 2·kLanes lanes of lo then hi
 //   kCheapMaskedStores: whether storeFirst costs about what store does (AVX-512's mask
 //   registers); AVX2's VMASKMOVPS costs AMD cores about a dozen cycles, NEON's goes lane by lane
 //   splitExponent(x, m, e): x = m · 2^e, m in [1, 2), for x >= 0 (log); 0 gives e = -Inf, +Inf
@@ -322,6 +324,8 @@ struct Avx512 {
   static I loadFirsti(M m, const int32_t* p) { return _mm512_maskz_loadu_epi32(m, p); }
   static void storeFirsti(int32_t* p, M m, I v) { _mm512_mask_storeu_epi32(p, m, v); }
   static I loadi(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static F permute2(F lo, I index, F hi) { return _mm512_maskz_permutex2var_ps(kAll, lo, index, hi); }
+  static I permute2i(I lo, I index, I hi) { return _mm512_maskz_permutex2var_epi32(kAll, lo, index, hi); }
   static F inRegister(F v) {
 #if defined(__GNUC__)
     asm("" : "+v"(v));
