@@ -381,32 +381,10 @@ Pool2dKernels pool2dKernelsV() {
   return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2SampleV<V>, maxBackwardSideBySide2dV<V, 2>};
 }
 
-// A path whose vectors a few channels leave mostly empty can run the 2×2 loops on Narrow's
-// shorter vectors when the channels fit one: AVX-512 takes AVX2's for up to 8 channels. The loops
-// make one vector a pixel either way, and the 256-bit one costs less. Paired on an Intel Xeon
-// (one thread, time with/without): LeNet's first pooling, (32, 24, 24, 6), forward 0.84-0.87,
-// backward 0.71-0.73; 8 channels 0.76 and 0.52; 4 channels 0.86 and 0.75. For 12 and 16
-// channels AVX2's two vectors took 1.06-1.45× as long. The bits are the same on every path.
-template <typename V, typename Narrow>
-void maxForward2x2NarrowV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
-  if (s.chan <= Narrow::kLanes) return maxForward2x2SampleV<Narrow>(s, x, y, argmax, b);
-  maxForward2x2SampleV<V>(s, x, y, argmax, b);
-}
-template <typename V, typename Narrow>
-int64_t maxBackward2x2NarrowV(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
-  if (s.chan <= Narrow::kLanes) return maxBackwardSideBySide2dV<Narrow, 2>(s, dy, argmax, dx, b);
-  return maxBackwardSideBySide2dV<V, 2>(s, dy, argmax, dx, b);
-}
-template <typename V, typename Narrow>
-Pool2dKernels pool2dKernelsNarrowV() {
-  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2NarrowV<V, Narrow>,
-          maxBackward2x2NarrowV<V, Narrow>};
-}
-
 // ---- Several pixels a vector: 2×2 windows of stride 2 under 8 channels (AVX-512) --------------
 //
 // One pixel's channels a vector leave most lanes idle under 8 channels (LeNet's first pooling: 6
-// of AVX2's 8 through the Narrow form above; an image's own 1 or 3 channels: 1 or 3). These loops
+// of AVX2's 8 through the Narrow form below; an image's own 1 or 3 channels: 1 or 3). These loops
 // fill AVX-512's 16 lanes with several pixels, each lane gathered by a two-source permute
 // (V::permute2) from two vectors at a known place of the row:
 //   forward   a vector holds P = 16 / chan output pixels, lane l channel l % chan of pixel l / chan,
@@ -420,24 +398,28 @@ Pool2dKernels pool2dKernelsNarrowV() {
 // The forward picks in the order of maxForward2x2SampleV and the backward keeps the same mask as
 // maxBackwardSideBySide2dV, so the bits are theirs.
 //
-// The lanes of those loops for each channel count under 16, laid out at compile time (laid out
+// The lanes of those loops for each channel count they take, laid out at compile time (laid out
 // per sample, the backward's divisions took longer than its loop).
 struct PackedLanes {
   static constexpr int kLanes = 16;
+  static constexpr int kChannels = 8;   // the loops take fewer channels
+  static constexpr int kMaxPeriod = 4;  // the backward takes periods of at most this many vectors
   // windowFirst[chan][l]: lane l's window's top-left float from the vector's first (forward).
-  int32_t windowFirst[kLanes][kLanes] = {};
-  // Lane l of vector v of a period of window-row floats (lcm(16, 2 · chan) floats): its window's
-  // output from the period's first (backward).
-  int32_t period[kLanes] = {};
-  int32_t output[kLanes][kLanes - 1][kLanes] = {};
+  // Each vector of lanes on a line of its own: an index vector split across two lines made the
+  // 6-channel backward take 1.2 times as long.
+  alignas(64) int32_t windowFirst[kChannels][kLanes] = {};
+  // period[chan]: lcm(16, 2 · chan) / 16 vectors. output[chan][v][l]: lane l of vector v of a
+  // period of window-row floats, its window's output from the period's first (backward).
+  int32_t period[kChannels] = {};
+  alignas(64) int32_t output[kChannels][kMaxPeriod][kLanes] = {};
 
   constexpr PackedLanes() {
-    for (int chan = 1; chan < kLanes; chan++) {
+    for (int chan = 1; chan < kChannels; chan++) {
       const int perVector = kLanes / chan;
       for (int l = 0; l < kLanes; l++)
         windowFirst[chan][l] = l < perVector * chan ? 2 * (l / chan) * chan + l % chan : 0;
-      period[chan] = static_cast<int32_t>(std::lcm(kLanes, 2 * chan) / kLanes);
-      for (int v = 0; v < period[chan]; v++)
+      period[chan] = std::lcm(kLanes, 2 * chan) / kLanes;
+      for (int v = 0; v < std::min(period[chan], kMaxPeriod); v++)
         for (int l = 0; l < kLanes; l++) {
           const int f = v * kLanes + l;
           output[chan][v][l] = f / (2 * chan) * chan + f % chan;
@@ -447,9 +429,23 @@ struct PackedLanes {
 };
 inline constexpr PackedLanes kPackedLanes{};
 
+// Whether the packed forward takes s (its backward asks also for a short period).
+inline bool packs2x2(const Pool2dShape& s) {
+  return s.chan < PackedLanes::kChannels && s.strideHeight == 2 && s.strideWidth == 2;
+}
+
+// The vector at p[i], its lanes from p[end] on zero and not read.
+template <typename V>
+typename V::F loadBefore(const float* p, int64_t i, int64_t end) {
+  return i + V::kLanes <= end ? V::load(p + i) : V::loadFirst(V::firstLanes(end - i), p + i);
+}
+template <typename V>
+typename V::I loadBefore(const int32_t* p, int64_t i, int64_t end) {
+  return i + V::kLanes <= end ? V::loadi(p + i) : V::loadFirsti(V::firstLanes(end - i), p + i);
+}
+
 template <typename V>
 void maxForward2x2PackedSampleV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
-  static_assert(V::kLanes == PackedLanes::kLanes);
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, row = s.width * chan;
   const int64_t perVector = V::kLanes / chan, vectorOutputs = perVector * chan;
   const int64_t inputEnd = s.batch * s.height * row;
@@ -460,9 +456,7 @@ void maxForward2x2PackedSampleV(const Pool2dShape& s, const float* x, float* y, 
   // The windows of the vector of outputs at `out` whose first window starts at x[first]; `ends`
   // when its reads may pass x's end (their lanes past it are zero, and feed no stored lane).
   const auto windows = [&](int64_t first, int64_t out, typename V::M stored, bool ends) {
-    const auto read = [&](int64_t i) {
-      return !ends || i + V::kLanes <= inputEnd ? V::load(x + i) : V::loadFirst(V::firstLanes(inputEnd - i), x + i);
-    };
+    const auto read = [&](int64_t i) { return ends ? loadBefore<V>(x, i, inputEnd) : V::load(x + i); };
     const auto top0 = read(first), top1 = read(first + V::kLanes);
     const auto bottom0 = read(first + row), bottom1 = read(first + row + V::kLanes);
     auto best = V::permute2(top0, topLeft, top1);
@@ -506,15 +500,11 @@ int64_t maxBackward2x2PackedSampleV(const Pool2dShape& s, const float* dy, const
   // The first `vectors` vectors of a period whose outputs start at `outputs`, the first at dx[at];
   // the last with `lastFloats` floats of the row.
   const auto routePeriod = [&](int64_t at, int64_t outputs, int64_t vectors, int64_t lastFloats, bool ends) {
-    const auto readGradients = [&](int64_t i) {
-      return !ends || i + V::kLanes <= outputEnd ? V::load(dy + i) : V::loadFirst(V::firstLanes(outputEnd - i), dy + i);
-    };
-    const auto readWinners = [&](int64_t i) {
-      return !ends || i + V::kLanes <= outputEnd ? V::loadi(argmax + i)
-                                                 : V::loadFirsti(V::firstLanes(outputEnd - i), argmax + i);
-    };
-    const auto g0 = readGradients(outputs), g1 = readGradients(outputs + V::kLanes);
-    const auto w0 = readWinners(outputs), w1 = readWinners(outputs + V::kLanes);
+    const auto g0 = ends ? loadBefore<V>(dy, outputs, outputEnd) : V::load(dy + outputs);
+    const auto g1 = ends ? loadBefore<V>(dy, outputs + V::kLanes, outputEnd) : V::load(dy + outputs + V::kLanes);
+    const auto w0 = ends ? loadBefore<V>(argmax, outputs, outputEnd) : V::loadi(argmax + outputs);
+    const auto w1 =
+        ends ? loadBefore<V>(argmax, outputs + V::kLanes, outputEnd) : V::loadi(argmax + outputs + V::kLanes);
     for (int64_t v = 0; v < vectors; v++, at += V::kLanes) {
       const auto index = V::loadi(kPackedLanes.output[chan][v]);
       const auto valid = V::firstLanes(v + 1 < vectors ? V::kLanes : lastFloats);
@@ -551,32 +541,38 @@ int64_t maxBackward2x2PackedSampleV(const Pool2dShape& s, const float* dy, const
   return V::totalCount(hits);
 }
 
-// AVX-512's table: 2×2 windows of stride 2 under 8 channels in several pixels a vector (above),
-// other 2×2 windows of up to 8 channels on Narrow's vectors, the rest on V's. The backward takes
-// the packed loop only where a period of window-row floats spans at most 4 vectors (1, 2, 3, 4 and
-// 6 channels). Paired with the Narrow loops (C++ harness on a Zen 5 core, batch 32, 24×24 images,
-// best of 200, time new/old): forward 1 channel 0.19, 3 channels 0.42, 5 channels 0.53, 6
-// channels (LeNet's first pooling) 0.85-0.87; backward 0.41, 0.54, and 0.69-0.71 for 6. From 8
-// channels on they were level (12 channels: forward 1.02, backward 1.0), and a backward loading dy
-// again for every vector, as the 5- and 7-channel periods would, was slower for 6 channels (1.2).
-template <typename V>
-bool packs2x2(const Pool2dShape& s) {
-  return s.chan < 8 && s.strideHeight == 2 && s.strideWidth == 2;
+// AVX-512's 2×2 loops. Under 8 channels at stride 2, several pixels a vector (above); the
+// backward only where a period spans at most 4 vectors (1, 2, 3, 4 and 6 channels). Paired with
+// the Narrow loops below (C++ harness on a Zen 5 core, batch 32, 24×24 images, best of 200, time
+// new/old): forward 1 channel 0.19, 3 channels 0.42, 5 channels 0.53, 6 channels (LeNet's first
+// pooling) 0.85-0.87; backward 0.41, 0.54, and 0.69-0.71 for 6. From 8 channels on they were
+// level (12 channels: forward 1.02, backward 1.0), and a backward loading dy again for every
+// vector, as the 5- and 7-channel periods would, was slower for 6 channels (1.2).
+//
+// Otherwise a path whose vectors a few channels leave mostly empty can run the 2×2 loops on Narrow's
+// shorter vectors when the channels fit one: AVX-512 takes AVX2's for up to 8 channels. The loops
+// make one vector a pixel either way, and the 256-bit one costs less. Paired on an Intel Xeon
+// (one thread, time with/without): LeNet's first pooling, (32, 24, 24, 6), forward 0.84-0.87,
+// backward 0.71-0.73; 8 channels 0.76 and 0.52; 4 channels 0.86 and 0.75. For 12 and 16
+// channels AVX2's two vectors took 1.06-1.45× as long. The bits are the same on every path.
+template <typename V, typename Narrow>
+void maxForward2x2NarrowV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
+  static_assert(V::kLanes == PackedLanes::kLanes);
+  if (packs2x2(s)) return maxForward2x2PackedSampleV<V>(s, x, y, argmax, b);
+  if (s.chan <= Narrow::kLanes) return maxForward2x2SampleV<Narrow>(s, x, y, argmax, b);
+  maxForward2x2SampleV<V>(s, x, y, argmax, b);
 }
 template <typename V, typename Narrow>
-void maxForward2x2PackedV(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
-  if (packs2x2<V>(s)) return maxForward2x2PackedSampleV<V>(s, x, y, argmax, b);
-  maxForward2x2NarrowV<V, Narrow>(s, x, y, argmax, b);
+int64_t maxBackward2x2NarrowV(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
+  if (packs2x2(s) && kPackedLanes.period[s.chan] <= PackedLanes::kMaxPeriod)
+    return maxBackward2x2PackedSampleV<V>(s, dy, argmax, dx, b);
+  if (s.chan <= Narrow::kLanes) return maxBackwardSideBySide2dV<Narrow, 2>(s, dy, argmax, dx, b);
+  return maxBackwardSideBySide2dV<V, 2>(s, dy, argmax, dx, b);
 }
 template <typename V, typename Narrow>
-int64_t maxBackward2x2PackedV(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
-  if (packs2x2<V>(s) && kPackedLanes.period[s.chan] <= 4) return maxBackward2x2PackedSampleV<V>(s, dy, argmax, dx, b);
-  return maxBackward2x2NarrowV<V, Narrow>(s, dy, argmax, dx, b);
-}
-template <typename V, typename Narrow>
-Pool2dKernels pool2dKernelsPackedV() {
-  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2PackedV<V, Narrow>,
-          maxBackward2x2PackedV<V, Narrow>};
+Pool2dKernels pool2dKernelsNarrowV() {
+  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2NarrowV<V, Narrow>,
+          maxBackward2x2NarrowV<V, Narrow>};
 }
 
 }  // namespace
