@@ -158,6 +158,7 @@ void sumOverRows(const BatchNormKernels& k, const BatchNormSumArgs& args, double
   ThreadPool* threaded = poolFor(args.s, cn, pool);
   // perTask · width <= max(kTaskFloats / kBatchNormBlockRows · 2, 2 · kBatchNormGroup).
   double onStack[2 * kTaskFloats / kBatchNormBlockRows];
+  static_assert(2 * kBatchNormGroup <= 2 * kTaskFloats / kBatchNormBlockRows, "a task's block sums fit onStack");
   std::unique_ptr<double[]> onHeap;
   double* part = onStack;
   const int64_t roundBlocks = threaded ? std::min(blocks, kRoundBlocks) : perTask;
