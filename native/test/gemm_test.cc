@@ -14,6 +14,7 @@
 
 #include "cpu.h"
 #include "gemm.h"
+#include "gemm_kernels.h"
 #include "test_paths.h"
 #include "threadpool.h"
 
@@ -125,6 +126,63 @@ bool runCase(const Case& cs, KernelPath path, neurone::ThreadPool* pool, std::mt
   return true;
 }
 
+// The packers of a SIMD path's table, or null for the scalar path (whose packers are the strided
+// loops the others fall back on) and for paths not compiled into this build.
+const neurone::gemm::GemmKernels* simdKernels(KernelPath path) {
+  switch (path) {
+    case KernelPath::Avx2:
+      return NEURONE_IF_AVX2(neurone::gemm::gemmKernelsAvx2());
+    case KernelPath::Avx512:
+      return NEURONE_IF_AVX512(neurone::gemm::gemmKernelsAvx512());
+    case KernelPath::Neon:
+      return NEURONE_IF_NEON(neurone::gemm::gemmKernelsNeon());
+    default:
+      return nullptr;
+  }
+}
+
+// The packers against their contract (gemm_kernels.h), element by element: every row (A) or
+// column (B) count up to the tile, depths around the 16-step blocks of the transposing packers,
+// each source layout (contiguous rows, contiguous columns: the transposing case, neither), the
+// padding lanes zero (dst starts as NaN), nothing written past the panel. The products above
+// cannot see the padding: the tiles never store what it produces.
+void checkPackers(KernelPath path) {
+  const neurone::gemm::GemmKernels* kt = simdKernels(path);
+  if (!kt) return;
+  const int64_t depths[] = {1, 3, 15, 16, 17, 32, 47, 100};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::mt19937 rng(77);
+  for (const bool packA : {true, false}) {
+    const int64_t width = packA ? kt->mr : kt->nr;
+    for (int layout = 0; layout < 3; layout++) {
+      for (int64_t count = 1; count <= width; count++) {
+        for (int64_t kc : depths) {
+          // Source element (i, p) for i < count (a row of A or a column of B), p < kc.
+          const int64_t ld = (layout == 1 ? count : kc) + 3;
+          const int64_t iStride = layout == 0 ? ld : layout == 1 ? 1 : 2 * ld;
+          const int64_t pStride = layout == 0 ? 1 : layout == 1 ? ld : 2;
+          std::vector<float> src(static_cast<size_t>((count - 1) * iStride + (kc - 1) * pStride + 1));
+          fill(src, rng);
+          std::vector<float> got(static_cast<size_t>(kc * width + 16), nan), want(got.size(), nan);
+          for (int64_t p = 0; p < kc; p++)
+            for (int64_t i = 0; i < width; i++) want[p * width + i] = i < count ? src[i * iStride + p * pStride] : 0.0f;
+          if (packA) {
+            kt->packA(count, kc, src.data(), iStride, pStride, got.data());
+          } else {
+            kt->packB(kc, count, src.data(), pStride, iStride, got.data());
+          }
+          checks++;
+          if (std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) != 0) {
+            failures++;
+            std::printf("FAIL path=%s pack%s count=%lld kc=%lld layout=%d\n", neurone::kernelPathName(path),
+                        packA ? "A" : "B", (long long)count, (long long)kc, layout);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -146,6 +204,7 @@ int main() {
       continue;
     }
     const int before = failures;
+    checkPackers(path);
 
     // 1x1x1 and k = 0.
     for (float beta : betas) {
