@@ -2,7 +2,8 @@
 // shapes around each tile size, all transpose combinations, padded strides,
 // alpha/beta variants (beta = 0 over NaN-filled C), k = 0, shapes crossing
 // every blocking boundary, and 1-3 thread pools (which must agree bitwise
-// with the single-thread result).
+// with the single-thread result); and each SIMD path's packers against the
+// contract of gemm_kernels.h (checkPackers).
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
