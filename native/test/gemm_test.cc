@@ -272,6 +272,8 @@ int main() {
         {true, true, 30, 70, 2500, 0, 3, 1, 0.5f, 1.0f},
         {true, false, 16, 100, 3001, 2, 0, 0, 1.0f, 0.0f},
         {false, true, 40, 50, 4100, 0, 1, 2, 1.0f, 1.0f},
+        // A square C: threads split its columns, not its rows (runPlan).
+        {false, false, 200, 200, 300, 1, 2, 3, 0.5f, 0.25f},
     };
     for (const Case& cs : big) {
       if (quick && cs.m * cs.n * cs.k > 20000000) continue;
