@@ -146,8 +146,8 @@ constexpr int64_t kRowAMaxPanels = 4;
 // thread is enough: split by columns instead, the MLP's forward at batch 32 (32x256 over 784
 // inputs, two blocks) left each core its half of every row of W, and the optimiser's step, which
 // takes W in two contiguous halves, then fetched half of each thread's share from the other core
-// (SGD on W 20 -> 34 us at 2 threads, against 20 at one); fit on that MLP 1.13x as fast at 2
-// threads (Intel Xeon, quartiles 1.08-1.15).
+// (in fit on an Intel Xeon the step on W took 34 us at 2 threads, 20 at one, and 16 with the
+// depth split); fit on that MLP ran 1.13x as fast at 2 threads (quartiles 1.08-1.15).
 constexpr int64_t kSplitKMaxOutput = 8192;
 constexpr int64_t kSplitKMaxBlocks = 64;
 
