@@ -393,3 +393,113 @@ test('classify refills a previous result of the same batch size instead of alloc
   expect(other.predicted).not.toBe(first.predicted);
   expect(Array.from(other.predicted)).toEqual([0]);
 });
+
+describe.each(backends)("fit's fused SGD step on Linear weights (%s backend)", (name) => {
+  beforeAll(() => setBackend(name));
+  afterAll(() => setBackend('native'));
+
+  /** An SGD that fit does not recognise as plain SGD, so it takes the usual step: the reference. */
+  class UsualSGD extends SGD {}
+
+  /** A small MLP with a shared-nothing set of Linear layers, and its copy with the same weights. */
+  function twoNets(): [Sequential, Sequential] {
+    const build = () => new Sequential(new Linear(12, 16), new TanH(), new Linear(16, 16), new ReLU(), new Linear(16, 3), new LogSoftmax());
+    seed(3);
+    const a = build();
+    seed(3);
+    return [a, build()];
+  }
+  const rng = new Rng(11);
+  const x = zeros([70, 12]);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform() * 2 - 1;
+  const y = oneHot(
+    Array.from({ length: 70 }, (_, i) => i % 3),
+    3,
+  );
+
+  test('trains as the usual step does, to rounding, and leaves the fused gradients at zero', async () => {
+    const [fused, usual] = twoNets();
+    const options = { epochs: 3, batchSize: 16, shuffle: false, verbose: 0 } as const;
+    await fit(fused, new CELogSoftmaxLoss(), new SGD({ lr: 0.05 }), { x, y }, options);
+    await fit(usual, new CELogSoftmaxLoss(), new UsualSGD({ lr: 0.05 }), { x, y }, options);
+    const before = twoNets()[0].parameters();
+    const a = fused.parameters(),
+      b = usual.parameters();
+    for (let p = 0; p < a.length; p++) {
+      let moved = 0;
+      for (let i = 0; i < a[p].value.data.length; i++) {
+        const u = b[p].value.data[i];
+        expect(Math.abs(a[p].value.data[i] - u)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(u)));
+        moved = Math.max(moved, Math.abs(u - before[p].value.data[i]));
+      }
+      expect(moved).toBeGreaterThan(1e-3);
+    }
+    // The usual step keeps the last batch's gradients; the fused weights' were never written.
+    for (const m of [0, 2, 4]) {
+      expect((fused.modules[m] as Linear).weightGrad.data.every((g) => g === 0)).toBe(true);
+      expect((usual.modules[m] as Linear).weightGrad.data.some((g) => g !== 0)).toBe(true);
+    }
+  });
+
+  test('is not taken with momentum, weight decay or clipping: the gradients are kept', async () => {
+    for (const [optimizer, extra] of [
+      [new SGD({ lr: 0.05, momentum: 0.9 }), {}],
+      [new SGD({ lr: 0.05, weightDecay: 1e-4 }), {}],
+      [new SGD({ lr: 0.05 }), { clipGradNorm: 10 }],
+    ] as const) {
+      const [net] = twoNets();
+      await fit(net, new CELogSoftmaxLoss(), optimizer, { x, y }, { epochs: 1, batchSize: 16, verbose: 0, ...extra });
+      expect((net.modules[0] as Linear).weightGrad.data.some((g) => g !== 0)).toBe(true);
+    }
+  });
+
+  test('a layer used twice gets both updates, as the usual step sums both gradients', async () => {
+    const build = () => {
+      const shared = new Linear(6, 6);
+      return new Sequential(shared, new TanH(), shared, new Linear(6, 2));
+    };
+    seed(5);
+    const fused = build();
+    seed(5);
+    const usual = build();
+    const xs = zeros([24, 6]);
+    for (let i = 0; i < xs.data.length; i++) xs.data[i] = rng.uniform() - 0.5;
+    const ys = zeros([24, 2]);
+    for (let i = 0; i < ys.data.length; i++) ys.data[i] = rng.uniform();
+    const options = { epochs: 4, batchSize: 8, shuffle: false, verbose: 0 } as const;
+    await fit(fused, new MSELoss(), new SGD({ lr: 0.1 }), { x: xs, y: ys }, options);
+    await fit(usual, new MSELoss(), new UsualSGD({ lr: 0.1 }), { x: xs, y: ys }, options);
+    const a = (fused.modules[0] as Linear).weight.data,
+      b = (usual.modules[0] as Linear).weight.data;
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-5);
+  });
+
+  test('a NaN in a batch stops the step before any weight changes', async () => {
+    const [net] = twoNets();
+    const bad = zeros([32, 12]);
+    bad.data.set(x.data.subarray(0, 32 * 12));
+    bad.data[20 * 12 + 5] = NaN; // in the second batch of 16
+    const labels = oneHot(
+      Array.from({ length: 32 }, (_, i) => i % 3),
+      3,
+    );
+    const seen: Float32Array[] = [];
+    await expect(
+      fit(
+        net,
+        new CELogSoftmaxLoss(),
+        new SGD({ lr: 0.05 }),
+        { x: bad, y: labels },
+        {
+          epochs: 1,
+          batchSize: 16,
+          shuffle: false,
+          verbose: 0,
+          onBatchEnd: () => seen.push(...net.parameters().map((p) => p.value.data.slice())),
+        },
+      ),
+    ).rejects.toThrow(NonFiniteError);
+    // The weights are those after batch 1.
+    net.parameters().forEach((p, i) => expect(p.value.data).toEqual(seen[i]));
+  });
+});

@@ -32,6 +32,25 @@ export const LINEAR_SCHEMA: ModuleSchema = {
 };
 
 /**
+ * Where a Linear layer's backward pass hands its input and δ instead of writing ∂L/∂W, while fit
+ * runs a plain-SGD step: fit then applies W −= lr·xᵀ·δ as one product, after its checks, and
+ * neither writes nor reads the gradient (see fit's DeferredWeightSteps). @internal
+ */
+export interface WeightStepSink {
+  /** Takes the pair when `layer` is one whose weight the step updates this way; false: compute ∂L/∂W as usual. */
+  take(layer: Linear, input: Tensor, delta: Tensor): boolean;
+}
+
+let weightStepSink: WeightStepSink | null = null;
+
+/** Installs `sink` for the backward passes that follow (null: none); returns the one it replaces. @internal */
+export function setWeightStepSink(sink: WeightStepSink | null): WeightStepSink | null {
+  const previous = weightStepSink;
+  weightStepSink = sink;
+  return previous;
+}
+
+/**
  * Fully connected layer.
  *
  * Shape: input (batch, inputSize) → output (batch, outputSize); weight (inputSize, outputSize).
@@ -143,16 +162,42 @@ export class Linear extends Module {
 
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     const [batch, out] = this.checkBackward(input, delta);
-    // ∂L/∂W += xᵀ·δ: x is stored (batch, in), read transposed; beta = 1 accumulates, beta = 0
-    // overwrites when deferZeroGrad postponed the clearing to here.
+    // beta = 1 accumulates, beta = 0 overwrites when deferZeroGrad postponed the clearing to here.
     const beta = this.gradDeferred ? 0 : 1;
+    if (weightStepSink === null || !weightStepSink.take(this, input, delta)) this.weightGradient(input, delta, beta);
+    if (this.biasGrad) {
+      if (this.gradDeferred) this.biasGrad.data.fill(0);
+      backend().sumRows(delta.data, batch, out, this.biasGrad.data);
+    }
+    this.gradDeferred = false;
+  }
+
+  /**
+   * ∂L/∂W = xᵀ·δ written into the weight's gradient (beta 0) or added to it (beta 1), for an
+   * `input` and `delta` checkBackward accepted. @internal
+   */
+  weightGradient(input: Tensor, delta: Tensor, beta: 0 | 1): void {
+    this.weightProduct(input, delta, 1, beta, this.weightGrad.data);
+  }
+
+  /**
+   * Plain SGD's step on the weight straight from the batch, W −= lr·xᵀ·δ, without writing ∂L/∂W
+   * (see {@link WeightStepSink}), for an `input` and `delta` checkBackward accepted. @internal
+   */
+  stepWeight(input: Tensor, delta: Tensor, lr: number): void {
+    this.weightProduct(input, delta, -lr, 1, this.weight.data);
+  }
+
+  /** C = alpha·xᵀ·δ + beta·C for a C shaped as the weight: x is stored (batch, in), read transposed. */
+  private weightProduct(input: Tensor, delta: Tensor, alpha: number, beta: number, c: Float32Array): void {
+    const out = this.outputSize;
     backend().sgemm(
       true,
       false,
       this.inputSize,
       out,
-      batch,
-      1,
+      input.shape[0],
+      alpha,
       input.data,
       0,
       this.inputSize,
@@ -160,15 +205,10 @@ export class Linear extends Module {
       0,
       out,
       beta,
-      this.weightGrad.data,
+      c,
       0,
       out,
     );
-    if (this.biasGrad) {
-      if (this.gradDeferred) this.biasGrad.data.fill(0);
-      backend().sumRows(delta.data, batch, out, this.biasGrad.data);
-    }
-    this.gradDeferred = false;
   }
 
   zeroGrad(): void {
