@@ -556,6 +556,11 @@ const YIELD_MS = 2;
  * `reduction` says: the batch mean by default),
  * check the loss and gradients are finite, update. Yields to the event loop every few milliseconds.
  *
+ * With exactly `SGD` and no momentum, weight decay or gradient clipping, each Linear layer's weight
+ * is updated straight from the batch, W −= lr·xᵀ·δ in one product, without writing its gradient
+ * (the same update to rounding, one pass over the weight instead of three): after fit, those
+ * weights' gradients read zero. Subclass SGD to keep every gradient written.
+ *
  * A batch whose rows are consecutive in `dataset` (every batch with `shuffle: false`) is passed to
  * the network and the loss as a view into `dataset`, not a copy: modules and losses must treat their
  * inputs as read-only, as all of this library's do.
