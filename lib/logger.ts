@@ -2,8 +2,8 @@
  * Training logger: records the history, prints one line per epoch, redraws a small terminal
  * chart of the loss during training, and writes the loss/accuracy curves as an SVG at the end.
  */
-import * as fs from 'fs';
 import { asciiChart, lineChartSvg, Marker } from './plot';
+import { writeFileAtomic } from './data/download';
 import { TerminalProgress, formatLoss } from './progress';
 import type { TrainingRecord } from './train';
 
@@ -136,7 +136,7 @@ export class Logger {
   /** End of training: writes the SVG if asked. */
   end(): void {
     this.stopProgress();
-    if (this.svgPath) fs.writeFileSync(this.svgPath, this.svg());
+    if (this.svgPath) writeFileAtomic(this.svgPath, Buffer.from(this.svg()));
   }
 
   private lossSeries(): { name: string; values: (number | undefined)[] }[] {

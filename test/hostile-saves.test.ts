@@ -15,6 +15,8 @@ import * as init from '../lib/init';
 import { Module, Sequential, Linear, Conv1D, ReLU, MaxPool1D, Flatten, Upsample1D } from '../lib/nn';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
+import { writeFileAtomic } from '../lib/data/download';
+import { writeFigure } from '../lib/report/figures';
 import { fit } from '../lib/train';
 import { LIMITS, save, load, loadWeights, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
 import { TS_REGISTER } from './ts-child';
@@ -273,6 +275,46 @@ describe('shared parameters survive save and load', () => {
 });
 
 describe('saves that fail or are killed', () => {
+  test('a disk that fills up mid-write leaves the old file, not a truncated one (results, figures, images)', () => {
+    const target = path.join(dir, 'result.bin');
+    fs.writeFileSync(target, 'old');
+    // The module object itself (the namespace import's properties cannot be redefined): the
+    // writers read fs.writeSync from it at each call.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const real = nodeFs.writeSync;
+    // A nearly full disk: the first write takes 4 KiB of what it is given, the next one fails.
+    let calls = 0;
+    const spy = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, buffer: Uint8Array, offset?: number, length?: number) => {
+      calls++;
+      if (calls > 1) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return real(fd, buffer, offset ?? 0, Math.min(length ?? buffer.length, 4096));
+    }) as typeof fs.writeSync);
+    const leftovers = () => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+    try {
+      expect(() => writeFileAtomic(target, new Uint8Array(100000).fill(1))).toThrow(/ENOSPC/);
+      expect(fs.readFileSync(target, 'utf8')).toBe('old');
+      calls = 0;
+      const figure = path.join(dir, 'curves.svg');
+      expect(() => writeFigure(figure, '<svg>' + ' '.repeat(100000) + '</svg>')).toThrow(/cannot write .*curves\.svg \(ENOSPC\)/);
+      expect(fs.existsSync(figure)).toBe(false);
+      expect(leftovers()).toEqual([]);
+    } finally {
+      spy.mockRestore();
+    }
+    // Short writes that go on succeeding still write the whole file.
+    const chunky = jest
+      .spyOn(nodeFs, 'writeSync')
+      .mockImplementation(((fd: number, buffer: Uint8Array, offset?: number, length?: number) =>
+        real(fd, buffer, offset ?? 0, Math.min(length ?? buffer.length, 1000))) as typeof fs.writeSync);
+    try {
+      writeFileAtomic(target, new Uint8Array(100000).fill(7));
+    } finally {
+      chunky.mockRestore();
+    }
+    expect(fs.readFileSync(target).equals(Buffer.alloc(100000, 7))).toBe(true);
+  });
+
   test('temporary files of dead processes are removed at the next save of the same target; others stay', () => {
     const f = path.join(dir, 'stale.safetensors');
     const dead = spawnSync(process.execPath, ['-e', '']).pid as number;

@@ -3,11 +3,11 @@
  * matrix heat map, multi-panel line charts and a 2-D scatter plot (SVG, written by hand: the
  * shapes are simple and SVG keeps the numbers readable at any size).
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { lineChartSvg, Series, ChartOptions, niceTicks, formatTick, textWidth } from '../plot';
 import { ensureDir } from '../data/paths';
+import { writeFileAtomic } from '../data/download';
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
@@ -23,7 +23,8 @@ function escapeXml(s: string): string {
 export function writeFigure(file: string, content: string | Buffer): string {
   ensureDir(path.dirname(file));
   try {
-    fs.writeFileSync(file, content);
+    // Atomic, as every file neurone writes: a full disk leaves the old figure or none, not half a one.
+    writeFileAtomic(file, typeof content === 'string' ? Buffer.from(content) : content);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new Error(`cannot write ${file} (${err.code ?? err.message})`);
