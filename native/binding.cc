@@ -223,7 +223,15 @@ class Addon : public Napi::Addon<Addon> {
       Args args(info, "setThreads", 1);
       const int64_t n = args.size(0, "n", 1);
       if (n > 1024) throwRange(msg::tooManyThreads(args.fn(), "1024", std::to_string(n)));
-      if (n != pool_.threads()) pool_.resize(static_cast<int>(n));
+      if (n != pool_.threads()) {
+        try {
+          pool_.resize(static_cast<int>(n));
+        } catch (const ThreadStartError& e) {
+          throwRange("setThreads: the system refused to start thread " + std::to_string(e.started + 1) + " of " +
+                     std::to_string(e.wanted) + " (" + e.why + "); the kernels run on " + std::to_string(e.kept) +
+                     (e.kept == 1 ? " thread" : " threads"));
+        }
+      }
       return info.Env().Undefined();
     });
   }

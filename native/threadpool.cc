@@ -1,6 +1,7 @@
 #include "threadpool.h"
 
 #include <chrono>
+#include <system_error>
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <immintrin.h>
@@ -23,7 +24,13 @@ constexpr auto kSpinTime = std::chrono::microseconds(200);
 thread_local uint64_t tStartGeneration = 0;
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) { start(threads < 1 ? 0 : threads - 1); }
+ThreadPool::ThreadPool(int threads) {
+  try {
+    start(threads < 1 ? 0 : threads - 1);
+  } catch (const ThreadStartError&) {
+    // Loading the addon must not fail for it: the kernels run on the calling thread alone.
+  }
+}
 
 ThreadPool::~ThreadPool() { stop(); }
 
@@ -34,8 +41,19 @@ int ThreadPool::hardwareThreads() {
 
 void ThreadPool::resize(int threads) {
   std::lock_guard<std::mutex> job(runMutex_);
+  const int previous = this->threads();
   stop();
-  start(threads < 1 ? 0 : threads - 1);
+  try {
+    start(threads < 1 ? 0 : threads - 1);
+  } catch (ThreadStartError& e) {
+    try {
+      start(previous - 1);
+      e.kept = previous;
+    } catch (const ThreadStartError&) {
+      e.kept = 1;
+    }
+    throw e;
+  }
 }
 
 void ThreadPool::start(int workerCount) {
@@ -45,10 +63,21 @@ void ThreadPool::start(int workerCount) {
   workers_.reserve(workerCount);
   const uint64_t generation = generation_.load(std::memory_order_acquire);
   for (int i = 0; i < workerCount; i++) {
-    workers_.emplace_back([this, i, generation] {
-      tStartGeneration = generation;
-      workerLoop(i + 1);
-    });
+    try {
+      workers_.emplace_back([this, i, generation] {
+        tStartGeneration = generation;
+        workerLoop(i + 1);
+      });
+    } catch (const std::system_error& e) {
+      // run() hands contiguous runs to runs_ workers: with some missing it would wait for their
+      // share forever. Back to no workers, consistently, before saying so.
+      const int started = static_cast<int>(workers_.size()) + 1;
+      stop();
+      stopping_ = false;
+      runs_ = 1;
+      runNext_.reset(new std::atomic<int64_t>[1]);
+      throw ThreadStartError{started, workerCount + 1, 1, e.what()};
+    }
   }
 }
 

@@ -11,11 +11,20 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
 
 namespace neurone {
+
+// The system refused to start a worker thread (std::thread threw std::system_error).
+struct ThreadStartError {
+  int started;      // threads running when it refused, the calling thread included
+  int wanted;       // threads asked for
+  int kept;         // threads the pool runs now
+  std::string why;  // the system's reason
+};
 
 class ThreadPool {
  public:
@@ -31,7 +40,10 @@ class ThreadPool {
 
   // Total threads used by run(), the calling thread included.
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
-  // Stops the workers and starts `threads - 1` new ones (threads >= 1).
+  // Stops the workers and starts `threads - 1` new ones (threads >= 1). When the system
+  // refuses a thread (a limit on processes or address space), the pool goes back to its
+  // previous size, or to the calling thread alone if even that fails, and ThreadStartError
+  // says how far it got; the pool stays usable either way.
   void resize(int threads);
 
   // Runs fn(context, t, worker) for every t in [0, tasks) and returns when all are done.
@@ -48,6 +60,8 @@ class ThreadPool {
   static int hardwareThreads();
 
  private:
+  // Starts workerCount workers; on a refused thread, stops those it started, leaves none and
+  // throws ThreadStartError (with `kept` 1).
   void start(int workerCount);
   void stop();
   void workerLoop(int worker);

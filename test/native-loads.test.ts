@@ -1,9 +1,12 @@
 // In CI (and wherever NEURONE_REQUIRE_NATIVE=1), the native backend must load
 // and be the one picked by default: a silent fallback to js would leave the
 // native kernels untested.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
 import { getBackend, nativeAvailable } from '../lib/backend';
 import { loadNative } from '../lib/backend/native';
 
+const root = path.resolve(__dirname, '..');
 const required = (process.env.CI === 'true' || process.env.NEURONE_REQUIRE_NATIVE === '1') && process.env.NEURONE_BACKEND !== 'js';
 
 test('the native addon loads where it is required, and is the default backend', () => {
@@ -18,4 +21,36 @@ test('the native addon loads where it is required, and is the default backend', 
   // A per-path run (scripts/test-paths.js) must really run on the path it names.
   const forced = process.env.NEURONE_KERNEL;
   if (forced) expect(loadNative().addon?.kernelPath()).toBe(forced);
+});
+
+test('a thread the system refuses gives an error and keeps the pool usable, not an abort', () => {
+  if (!nativeAvailable()) return;
+  // 1024 threads of 16 MiB stacks under a 4 GB address space: the system refuses some of them.
+  // Before, std::thread's exception left the addon and ended the process (SIGABRT).
+  const script = [
+    "const a = require('node-gyp-build')(process.argv[1]);",
+    'a.setThreads(2);',
+    'let message = null;',
+    'try { a.setThreads(1024); } catch (e) { message = e.constructor.name + ": " + e.message; }',
+    'const after = a.getThreads();',
+    // The pool still runs a product with whatever threads it kept.
+    'const x = new Float32Array(64 * 64).fill(1), c = new Float32Array(64 * 64);',
+    'a.sgemm(false, false, 64, 64, 64, 1, x, 0, 64, x, 0, 64, 0, c, 0, 64);',
+    'console.log(JSON.stringify({ message, after, c0: c[0] }));',
+  ].join('\n');
+  const r = spawnSync('bash', ['-c', 'ulimit -s 16384 && ulimit -v 4000000 && exec "$0" -e "$1" "$2"', process.execPath, script, root], {
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  expect({ signal: r.signal, status: r.status, stderr: r.stderr }).toEqual({ signal: null, status: 0, stderr: '' });
+  const out = JSON.parse(r.stdout) as { message: string | null; after: number; c0: number };
+  expect(out.c0).toBe(64);
+  if (out.message === null) {
+    expect(out.after).toBe(1024); // a system that allows them all
+  } else {
+    expect(out.message).toMatch(
+      /^RangeError: setThreads: the system refused to start thread \d+ of 1024 \(.+\); the kernels run on 2 threads$/,
+    );
+    expect(out.after).toBe(2);
+  }
 });
