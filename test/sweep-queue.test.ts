@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { checkRedis, startQueueWorker } from '../lib/sweep/queue';
@@ -281,4 +281,24 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     const after = await pending;
     expect(after.runs.map((r) => [r.status, r.worker])).toEqual([['done', survivor.id]]);
   });
+
+  test('a result that is not a run outcome (another program answering the queue) is a failed run, not a crash', async () => {
+    const queueName = 'impostor';
+    const connection = { host: '127.0.0.1', port };
+    const answers: unknown[] = [null, 'garbage', { outcome: { status: 'done', metrics: { samples: 5 } }, worker: 'x' }, { worker: 'y' }];
+    let k = 0;
+    const impostor = new Worker(queueName, async () => answers[k++ % answers.length], { connection, concurrency: 1 });
+    try {
+      const spec: SweepSpec = { ...SPEC, name: 'impostor', base: { ...SPEC.base, epochs: 1 } };
+      const lines: string[] = [];
+      const result = await sweep(spec, { out: path.join(tmp, 'impostor'), queue: url, queueName, log: (l) => lines.push(l) });
+      expect(result.status).toMatchObject({ total: 4, done: 0, failed: 4 });
+      expect(result.runs.map((r) => r.error)).toEqual(
+        result.runs.map(() => expect.stringMatching(/: the worker's result is not a run's outcome \(.+\)$/)),
+      );
+      expect(fs.existsSync(path.join(tmp, 'impostor', 'summary.csv'))).toBe(true);
+    } finally {
+      await impostor.close();
+    }
+  }, 60000);
 });

@@ -10,7 +10,7 @@ import { setThreads } from '../lib/backend';
 import { SpecError, expandSpec, validateSpec, SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, runTraining, RunMetrics } from '../lib/sweep/training';
-import { RunRecord, summarize } from '../lib/sweep/summary';
+import { RunRecord, checkOutcome, curvesSvg, finalScoresSvg, summarize } from '../lib/sweep/summary';
 import { sweepCommand } from '../lib/cli/sweep';
 import { tsFile } from './ts-child';
 
@@ -34,6 +34,34 @@ function timeless(m: RunMetrics | undefined): unknown {
   if (!m) return m;
   const { seconds: _s, startedAt: _a, finishedAt: _f, history, ...rest } = m;
   return { ...rest, history: history.map(({ seconds: _e, ...r }) => r) };
+}
+
+/** A finished run's record as a sweep writes it, with plain metrics. */
+function timelessRecord(): RunRecord {
+  const metrics: RunMetrics = {
+    model: 'm',
+    epochs: 2,
+    stoppedEarly: false,
+    testAccuracy: 0.75,
+    trainLoss: 0.5,
+    validationLoss: 0.6,
+    testLoss: 0.7,
+    samples: 8,
+    seconds: 0.1,
+    startedAt: 0,
+    finishedAt: 100,
+    resumed: false,
+    history: [{ epoch: 1, trainLoss: 0.6, valAccuracy: 0.5, seconds: 0.05 }],
+  };
+  return {
+    id: 'lr=0.1',
+    configKey: 'lr=0.1',
+    axes: { lr: 0.1 },
+    config: {} as RunRecord['config'],
+    status: 'done',
+    metrics,
+    worker: 'local',
+  };
 }
 
 describe('sweep spec: refused before anything runs, one line naming the key', () => {
@@ -219,6 +247,72 @@ describe('sweep on the worker pool', () => {
     // The plateau schedule's counters were rebuilt from the first 3 epochs: the same training.
     expect({ ...(timeless(resumed.runs[1].metrics) as object), resumed: false }).toEqual(timeless(interrupted.metrics));
     expect(fs.readFileSync(path.join(part, 'summary.csv'), 'utf8')).toBe(fs.readFileSync(path.join(full, 'summary.csv'), 'utf8'));
+  });
+
+  test('--resume runs again what is not a result of the run: wrong shape, another run, a pipe, a device', async () => {
+    const spec: SweepSpec = {
+      name: 'resume-hostile',
+      base: { dataset: 'xor', model: 'small-mlp', optimizer: 'sgd', lr: 0.05, epochs: 2, patience: 0, schedule: 'none' },
+      seeds: 5,
+    };
+    const out = path.join(tmp, 'resume-hostile');
+    const first = await sweep(spec, { out, workers: 1 });
+    const file = (i: number): string => path.join(out, first.runs[i].id, 'result.json');
+    const other = fs.readFileSync(file(1), 'utf8');
+    fs.writeFileSync(file(0), '{"status":"done"}');
+    fs.writeFileSync(file(1), other.replace(/"id": "seed=1"/, '"id": "seed=2"'));
+    fs.rmSync(file(2));
+    spawnSync('mkfifo', [file(2)]); // a FIFO: reading it would wait for a writer for ever
+    fs.rmSync(file(3));
+    fs.symlinkSync('/dev/zero', file(3)); // endless zeros
+    const lines: string[] = [];
+    const t0 = Date.now();
+    const again = await sweep(spec, { out, resume: true, workers: 1, log: (l) => lines.push(l) });
+    expect(Date.now() - t0).toBeLessThan(60000);
+    expect(again.status).toMatchObject({ total: 5, skipped: 1, done: 5, failed: 0 });
+    const reasons = lines.filter((l) => l.startsWith('--resume:'));
+    expect(reasons).toEqual([
+      expect.stringMatching(/seed=0.result\.json is not a result of run seed=0 \(a finished run without metrics\); running it again$/),
+      expect.stringMatching(/seed=1.result\.json is not a result of run seed=1 \(it records run "seed=2"\)/),
+      expect.stringMatching(/seed=2.result\.json is not a result of run seed=2 \(.*found a pipe\)/),
+      expect.stringMatching(/seed=3.result\.json is not a result of run seed=3 \(.*found a device\)/),
+    ]);
+    // The records written again are the runs' own, equal to the first sweep's but for the times.
+    expect(again.runs.map((r) => timeless(r.metrics))).toEqual(first.runs.map((r) => timeless(r.metrics)));
+  }, 120000);
+
+  test('an output folder that cannot be made fails at once, and spinning mkdir is not used', async () => {
+    if (!fs.existsSync('/proc/self')) return;
+    const t0 = Date.now();
+    await expect(
+      sweep({ name: 'proc', base: { dataset: 'xor', model: 'small-mlp', epochs: 1 }, seeds: 1 }, { out: '/proc/neurone-sweep/x' }),
+    ).rejects.toThrow(/--out: cannot write to \/proc\/neurone-sweep\/x/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  test('checkOutcome: what a queue worker or a result file may hand the summary', () => {
+    const metrics = (timelessRecord().metrics as RunMetrics) ?? undefined;
+    expect(checkOutcome({ status: 'done', metrics })).toEqual({ status: 'done', metrics });
+    expect(checkOutcome({ status: 'failed', error: 'boom' })).toEqual({ status: 'failed', error: 'boom' });
+    for (const [value, why] of [
+      [null, /got null/],
+      ['garbage', /got string/],
+      [{ status: 'done' }, /without metrics/],
+      [{ status: 'done', metrics: { ...metrics, samples: 'many' } }, /metrics\.samples must be a finite number/],
+      [{ status: 'done', metrics: { ...metrics, testAccuracy: 3 } }, /metrics\.testAccuracy must be a fraction/],
+      [{ status: 'done', metrics: { ...metrics, history: [null] } }, /not an epoch record/],
+      [{ status: 'failed' }, /without an error message/],
+      [{ status: 'maybe' }, /status must be 'done' or 'failed'/],
+    ] as const)
+      expect(checkOutcome(value)).toMatch(why);
+  });
+
+  test('figures of a very long sweep: no spread of a long array (it overflowed the call stack)', () => {
+    const rec = timelessRecord();
+    const history = Array.from({ length: 200000 }, (_, i) => ({ epoch: i + 1, trainLoss: 1 / (i + 1), valAccuracy: 0.5, seconds: 0 }));
+    const runs = [{ ...rec, metrics: { ...(rec.metrics as RunMetrics), history } }];
+    expect(curvesSvg(runs, 'long')).toMatch(/^<svg/);
+    expect(finalScoresSvg(summarize(runs), 'long')).toMatch(/^<svg/);
   });
 
   test('summarize: configurations in order of appearance, failed runs counted apart', () => {

@@ -15,6 +15,8 @@ import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
 import { RunOutcome } from './pool-worker';
+import { checkOutcome } from './summary';
+import { ensureDir } from '../data/paths';
 import type { RunExecutor } from './sweep';
 
 /** The payload of one job: what a worker needs to run one training. */
@@ -168,9 +170,19 @@ export class QueueExecutor implements RunExecutor {
       job = (await Job.fromId(this.queue, jobId)) ?? job;
     }
     try {
-      const result = (await job.waitUntilFinished(this.events)) as JobResult;
-      if (result?.outcome?.status === 'done') this.progress.set(jobId, result.outcome.metrics.samples);
-      return result;
+      // Whatever came back through Redis is checked as input: another program may have answered.
+      const result = (await job.waitUntilFinished(this.events)) as unknown;
+      const r = result as Partial<JobResult> | null;
+      const outcome = checkOutcome(r?.outcome);
+      if (typeof outcome === 'string' || typeof r?.worker !== 'string') {
+        const why = typeof outcome === 'string' ? outcome : 'no worker name';
+        return {
+          outcome: { status: 'failed', error: `job ${jobId}: the worker's result is not a run's outcome (${why})` },
+          worker: 'queue',
+        };
+      }
+      if (outcome.status === 'done') this.progress.set(jobId, outcome.metrics.samples);
+      return { outcome, worker: r.worker };
     } catch (e) {
       return {
         outcome: { status: 'failed', error: `job ${jobId}: ${((e as Error).message ?? String(e)).split('\n')[0]}` },
@@ -283,7 +295,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         model: o.models ? path.join(o.models, payload.sweep, `${payload.runId}.safetensors`) : undefined,
         checkpoint: o.checkpoints ? path.join(o.checkpoints, payload.sweep, `${payload.runId}.ckpt`) : undefined,
       };
-      if (files.checkpoint) (await import('fs')).mkdirSync(path.dirname(files.checkpoint), { recursive: true });
+      if (files.checkpoint) ensureDir(path.dirname(files.checkpoint)); // not mkdirSync recursive: see ensureDir
       const progress = new SharedArrayBuffer(8);
       const counter = new BigInt64Array(progress);
       const tick = setInterval(() => {

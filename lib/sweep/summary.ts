@@ -20,6 +20,38 @@ export interface RunRecord {
   worker: string;
 }
 
+/**
+ * Checks a run's outcome that crossed a trust boundary (a queue worker's result, a result.json
+ * read back by --resume) before the summary reads it: returns it, or a one-line reason it is
+ * not an outcome. JSON writes NaN and ±Infinity as null, so a loss may be null.
+ */
+export function checkOutcome(value: unknown): { status: 'done'; metrics: RunMetrics } | { status: 'failed'; error: string } | string {
+  if (value === null || typeof value !== 'object') return `expected an object with a status, got ${value === null ? 'null' : typeof value}`;
+  const o = value as Record<string, unknown>;
+  if (o.status === 'failed')
+    return typeof o.error === 'string' ? { status: 'failed', error: o.error } : 'a failed run without an error message';
+  if (o.status !== 'done') return `status must be 'done' or 'failed', got ${JSON.stringify(o.status)?.slice(0, 40)}`;
+  const m = o.metrics as Record<string, unknown> | null | undefined;
+  if (m === null || typeof m !== 'object') return 'a finished run without metrics';
+  const finite = (k: string): boolean => typeof m[k] === 'number' && Number.isFinite(m[k]);
+  const loss = (v: unknown): boolean => v === null || typeof v === 'number';
+  const fraction = (v: unknown): boolean => v === undefined || (typeof v === 'number' && v >= 0 && v <= 1);
+  for (const k of ['epochs', 'samples', 'seconds', 'startedAt', 'finishedAt'])
+    if (!finite(k)) return `metrics.${k} must be a finite number`;
+  for (const k of ['trainLoss', 'validationLoss', 'testLoss']) if (!loss(m[k])) return `metrics.${k} must be a number or null`;
+  for (const k of ['trainAccuracy', 'validationAccuracy', 'testAccuracy'])
+    if (!fraction(m[k])) return `metrics.${k} must be a fraction in [0, 1] when present`;
+  if (typeof m.model !== 'string' || typeof m.stoppedEarly !== 'boolean' || typeof m.resumed !== 'boolean')
+    return 'metrics.model, stoppedEarly and resumed must be a string and two booleans';
+  if (!Array.isArray(m.history) || m.history.length > 1e6) return 'metrics.history must be an array of epochs';
+  for (const e of m.history as unknown[]) {
+    const r = e as Record<string, unknown> | null;
+    if (r === null || typeof r !== 'object' || typeof r.epoch !== 'number' || !loss(r.trainLoss) || !fraction(r.valAccuracy ?? undefined))
+      return 'metrics.history holds an entry that is not an epoch record';
+  }
+  return { status: 'done', metrics: m as unknown as RunMetrics };
+}
+
 /** One configuration's line of the summary. */
 export interface SummaryRow {
   configKey: string;
@@ -141,7 +173,7 @@ export function curvesSvg(records: readonly RunRecord[], title: string): string 
     groups.set(r.configKey, [...(groups.get(r.configKey) ?? []), curve]);
   }
   const series = [...groups.entries()].map(([key, curves]) => {
-    const len = Math.max(...curves.map((c) => c.length));
+    const len = curves.reduce((a, c) => Math.max(a, c.length), 0);
     const points = Array.from({ length: len }, (_, e) =>
       meanStd(curves.map((c) => c[e]).filter((v) => v !== undefined && !Number.isNaN(v))),
     );
@@ -153,10 +185,11 @@ export function curvesSvg(records: readonly RunRecord[], title: string): string 
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
   const all = series.flatMap((s) => s.points.flatMap((p) => (Number.isNaN(p.mean) ? [] : [p.mean - p.std, p.mean + p.std])));
-  let lo = all.length ? Math.min(...all) : 0;
-  let hi = all.length ? Math.max(...all) : 1;
+  // Reduced, not spread: a spread of a long history overflows the call stack (~75,000 points).
+  let lo = all.length ? all.reduce((a, v) => Math.min(a, v), Infinity) : 0;
+  let hi = all.length ? all.reduce((a, v) => Math.max(a, v), -Infinity) : 1;
   if (hi - lo < 1e-9) [lo, hi] = [lo - 0.01, hi + 0.01];
-  const n = Math.max(2, ...series.map((s) => s.points.length));
+  const n = series.reduce((a, s) => Math.max(a, s.points.length), 2);
   const px = (i: number): number => m.left + (i / (n - 1)) * pw;
   const py = (v: number): number => m.top + ph - ((v - lo) / (hi - lo)) * ph;
   const out = [
@@ -194,8 +227,11 @@ export function finalScoresSvg(rows: readonly SummaryRow[], title: string): stri
   const H = m.top + m.bottom + rowH * Math.max(1, rows.length);
   const pw = W - m.left - m.right;
   const vals = rows.filter((r) => !Number.isNaN(r.testAccuracy.mean));
-  const hi = Math.min(1, Math.max(0.01, ...vals.map((r) => r.testAccuracy.mean + r.testAccuracy.std)));
-  const lo = Math.max(0, Math.min(...vals.map((r) => r.testAccuracy.mean - r.testAccuracy.std), hi) - 0.02);
+  const hi = Math.min(
+    1,
+    vals.reduce((a, r) => Math.max(a, r.testAccuracy.mean + r.testAccuracy.std), 0.01),
+  );
+  const lo = Math.max(0, vals.reduce((a, r) => Math.min(a, r.testAccuracy.mean - r.testAccuracy.std), hi) - 0.02);
   const px = (v: number): number => m.left + ((v - lo) / (hi - lo || 1)) * pw;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`,

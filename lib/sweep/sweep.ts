@@ -6,12 +6,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BackendName } from '../backend';
 import { writeFileAtomic } from '../data/download';
+import { ensureDir } from '../data/paths';
+import { openDataFile, readAt } from '../data/read';
 import { buildModel, presetDescription, takesSequences, ModelDescription } from '../cli/presets';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
 import { RunOutcome } from './pool-worker';
-import { RunRecord, SummaryRow, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
+import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
 
 /** Options of {@link sweep}. */
 export interface SweepOptions {
@@ -93,13 +95,40 @@ function writeJson(file: string, value: unknown): void {
   writeFileAtomic(file, Buffer.from(`${JSON.stringify(value, null, 2)}\n`));
 }
 
-/** A finished run's record in `out`, or undefined when there is none (or it cannot be read). */
-function readRecord(file: string): RunRecord | undefined {
+/** The most a sweep's own JSON file (a run's record, the spec) may hold: a long history is ~100 bytes an epoch. */
+const MAX_JSON_BYTES = 64 * 2 ** 20;
+
+/**
+ * Parses the JSON in `file`, a regular file of at most MAX_JSON_BYTES: a pipe or a device put
+ * in its place (a FIFO would block the read for ever, /dev/zero fill memory) is refused
+ * before anything is read. Throws with the reason.
+ */
+function readJsonFile(file: string): unknown {
+  const { fd, size } = openDataFile(file, MAX_JSON_BYTES, 'a sweep file');
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
-  } catch {
-    return undefined;
+    return JSON.parse(readAt(fd, size, 0).toString('utf8'));
+  } finally {
+    fs.closeSync(fd);
   }
+}
+
+/**
+ * A finished run's record in `out`, or undefined when there is none, or when it cannot be read
+ * or is not a record of this run (the run then runs again; `log` says why when the file exists).
+ */
+function readRecord(file: string, run: SweepRun, log?: (line: string) => void): RunRecord | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  let problem: string;
+  try {
+    const value = readJsonFile(file) as Record<string, unknown> | null;
+    const outcome = checkOutcome(value);
+    if (typeof outcome !== 'string' && value?.id === run.id) return { ...(value as unknown as RunRecord), ...outcome };
+    problem = typeof outcome === 'string' ? outcome : `it records run ${JSON.stringify(value?.id)}`;
+  } catch (e) {
+    problem = (e as Error).message.split('\n')[0];
+  }
+  log?.(`--resume: ${file} is not a result of run ${run.id} (${problem}); running it again`);
+  return undefined;
 }
 
 /** Checks that each model of the sweep fits its data (builds it once per pair), before anything runs. */
@@ -137,22 +166,30 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
 }
 
 /** Checks and writes `out/sweep.json`; with `resume`, returns the records of the runs already done. */
-function prepareOut(out: string, spec: SweepSpec, hash: string, runs: readonly SweepRun[], resume: boolean): Map<string, RunRecord> {
+function prepareOut(
+  out: string,
+  spec: SweepSpec,
+  hash: string,
+  runs: readonly SweepRun[],
+  resume: boolean,
+  log?: (line: string) => void,
+): Map<string, RunRecord> {
   const specFile = path.join(out, SPEC_FILE);
   if (fs.existsSync(specFile)) {
-    let stored: { hash?: string } = {};
+    let stored: { hash?: unknown } | null = {};
     try {
-      stored = JSON.parse(fs.readFileSync(specFile, 'utf8')) as { hash?: string };
+      stored = readJsonFile(specFile) as { hash?: unknown } | null;
     } catch {
       // unreadable: treated as another sweep
     }
+    const storedHash = typeof stored?.hash === 'string' ? stored.hash : undefined;
     if (!resume)
       throw new SpecError(`--out ${out} already holds a sweep (${SPEC_FILE}); pass --resume to continue it, or choose another folder`);
-    if (stored.hash !== hash)
-      throw new SpecError(`--resume: ${out} holds a different sweep (spec hash ${stored.hash ?? 'unreadable'}, this spec ${hash})`);
+    if (storedHash !== hash)
+      throw new SpecError(`--resume: ${out} holds a different sweep (spec hash ${storedHash ?? 'unreadable'}, this spec ${hash})`);
   }
   try {
-    fs.mkdirSync(out, { recursive: true });
+    ensureDir(out); // not mkdirSync recursive: it can spin forever (see ensureDir)
     writeJson(specFile, { hash, spec, runs: runs.map((r) => r.id) });
   } catch (e) {
     throw new SpecError(`--out: cannot write to ${out}: ${(e as Error).message.split('\n')[0]}`);
@@ -161,7 +198,7 @@ function prepareOut(out: string, spec: SweepSpec, hash: string, runs: readonly S
   const records = new Map<string, RunRecord>();
   if (resume) {
     for (const r of runs) {
-      const rec = readRecord(path.join(out, r.id, RESULT_FILE));
+      const rec = readRecord(path.join(out, r.id, RESULT_FILE), r, log);
       if (rec && rec.status === 'done') records.set(r.id, rec);
     }
   }
@@ -216,7 +253,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   }
   let records: Map<string, RunRecord>;
   try {
-    records = prepareOut(out, spec, hash, runs, Boolean(options.resume));
+    records = prepareOut(out, spec, hash, runs, Boolean(options.resume), options.log);
   } catch (e) {
     await queueExecutor?.close();
     throw e;
@@ -263,7 +300,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     await Promise.all(
       todo.map(async (r) => {
         const dir = path.join(out, r.id);
-        fs.mkdirSync(dir, { recursive: true });
+        ensureDir(dir);
         started++;
         const checkpoint = path.join(dir, 'checkpoint.ckpt');
         // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.

@@ -12,6 +12,8 @@ import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate } from '../train';
 import { EpochRecord } from '../logger';
 import { save } from '../serialize';
+import { ensureDir } from '../data/paths';
+import { openDataFile, readAt } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, presetDescription, takesSequences } from '../cli/presets';
@@ -56,6 +58,23 @@ export interface RunMetrics {
   /** True when the run continued from a checkpoint. */
   resumed: boolean;
   history: EpochRecord[];
+}
+
+/**
+ * The validation losses a checkpointed run kept beside its checkpoint: a regular file of at most
+ * 64 MiB (a pipe or device in its place is refused before reading) holding numbers or nulls.
+ */
+function readValLosses(file: string): (number | null)[] {
+  const { fd, size } = openDataFile(file, 64 * 2 ** 20, 'a list of validation losses');
+  let value: unknown;
+  try {
+    value = JSON.parse(readAt(fd, size, 0).toString('utf8'));
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (!Array.isArray(value) || !value.every((v) => v === null || typeof v === 'number'))
+    throw new Error(`${file}: expected a JSON array of validation losses (numbers or null)`);
+  return value as (number | null)[];
 }
 
 function share(ds: Dataset): SharedDataset {
@@ -196,8 +215,7 @@ export async function runTraining(
   const lossesFile = files.checkpoint ? `${files.checkpoint}.val-losses.json` : undefined;
   const resumeFrom = files.checkpoint && fs.existsSync(files.checkpoint) ? files.checkpoint : undefined;
   let valLosses: (number | null)[] = [];
-  if (resumeFrom && lossesFile && fs.existsSync(lossesFile))
-    valLosses = JSON.parse(fs.readFileSync(lossesFile, 'utf8')) as (number | null)[];
+  if (resumeFrom && lossesFile && fs.existsSync(lossesFile)) valLosses = readValLosses(lossesFile);
   let firstEpoch: number | undefined;
   const n = trainSet.labels.length;
   const history = await fit(
@@ -239,7 +257,7 @@ export async function runTraining(
   const valEval = evaluate(net, loss, valSet.x, targets(valSet));
   const testEval = evaluate(net, loss, testSet.x, targets(testSet));
   if (files.model) {
-    fs.mkdirSync(path.dirname(files.model), { recursive: true });
+    ensureDir(path.dirname(files.model)); // not mkdirSync recursive: see ensureDir
     await save(net, files.model);
   }
   return {
