@@ -105,7 +105,7 @@ export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha25
       // writeSync may write less than it was given (a nearly full disk writes what fits and
       // returns its count; the next call throws ENOSPC): a single call would rename a truncated
       // file into place as if complete.
-      for (let at = 0; at < data.length; ) {
+      for (let at = 0; at < data.length;) {
         const wrote = fs.writeSync(fd, data, at, Math.min(data.length - at, WRITE_PIECE));
         if (wrote <= 0) throw new Error(`${dest}: the file system accepted no more bytes after ${at} of ${data.length}`);
         at += wrote;
