@@ -169,14 +169,27 @@ describe('input files are checked before they are read', () => {
 });
 
 describe('after training, the model comes first', () => {
-  const canFill = fs.existsSync('/dev/full') && fs.existsSync(path.join(root, 'lib', 'serialize.ts'));
-  (canFill ? test : test.skip)('a full disk while writing a figure keeps the saved model, reports the figure, exits 1', () => {
+  test('a full disk while writing a figure keeps the saved model, reports the figure, exits 1', () => {
     const out = path.join(tmp, 'full');
     fs.mkdirSync(out);
-    // Writing training.svg goes to /dev/full, where every write fails with ENOSPC: a full disk.
-    fs.symlinkSync('/dev/full', path.join(out, 'training.svg'));
+    // The disk fills up while training.svg is written: a preload makes every write to a file of
+    // that name (its temporary file included) fail with ENOSPC, as a full disk does.
+    const preload = path.join(tmp, 'full-disk.js');
+    fs.writeFileSync(
+      preload,
+      [
+        "const fs = require('fs');",
+        'const full = new Set();',
+        'const open = fs.openSync, write = fs.writeSync, close = fs.closeSync;',
+        'fs.closeSync = function (fd) { full.delete(fd); return close.call(this, fd); };',
+        "fs.openSync = function (p, ...rest) { const fd = open.call(this, p, ...rest); if (String(p).includes('training.svg')) full.add(fd); return fd; };",
+        "fs.writeSync = function (fd, ...rest) { if (full.has(fd)) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }); return write.call(this, fd, ...rest); };",
+      ].join('\n'),
+    );
     const model = path.join(tmp, 'full-model.safetensors');
-    const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--quiet', '--out', out, '--force', '--save', model]);
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--quiet', '--out', out, '--force', '--save', model], {
+      NODE_OPTIONS: `--require ${preload}`,
+    });
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr.trim()).toMatch(
       /^neurone: cannot write .*training\.svg \(ENOSPC\) \(the model is saved in .*full-model\.safetensors\)$/,
@@ -188,6 +201,8 @@ describe('after training, the model comes first', () => {
     expect(r.stdout).toContain(path.join(out, 'confusion.svg'));
     expect(r.stdout).not.toContain(path.join(out, 'training.svg'));
     expect(r.stdout).toContain(model);
+    // Neither half a figure nor its temporary file is left.
+    expect(fs.readdirSync(out).filter((f) => f.includes('training.svg'))).toEqual([]);
   });
 });
 

@@ -153,6 +153,14 @@ describe('top level', () => {
 });
 
 describe('neurone predict', () => {
+  test('an IDX file of 0 examples: exit 2 and one line', () => {
+    const empty = path.join(tmp, 'empty-idx3-ubyte');
+    fs.writeFileSync(empty, encodeIdx(new Uint8Array(0), [0, 16, 16]));
+    const r = cli(['predict', '--model', cnnFile, empty]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^neurone: predict: .*empty-idx3-ubyte: no examples to predict\n$/);
+  });
+
   test('PNG, IDX, CSV and JSON rows: the classes and probabilities of predict, printed and written', () => {
     const a = writePng(path.join(tmp, 'a.png'), (i) => (i * 7) % 256);
     const b = writePng(path.join(tmp, 'b.png'), (i) => (i % 16 < 8 ? 255 : 0));

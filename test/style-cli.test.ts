@@ -157,9 +157,19 @@ describe('neurone style, in process', () => {
     [
       'a negative --style-weight',
       () => ['--content', content, '--style', style, '--style-weight', '-1'],
-      /--style-weight must be a finite number >= 0, got '-1'/,
+      /--style-weight must be a finite float32 number >= 0, got '-1'/,
     ],
-    ['--lr 0', () => ['--content', content, '--style', style, '--lr', '0'], /--lr must be a finite number > 0, got '0'/],
+    ['--lr 0', () => ['--content', content, '--style', style, '--lr', '0'], /--lr must be a finite float32 number > 0, got '0'/],
+    [
+      '--lr beyond float32',
+      () => ['--content', content, '--style', style, '--lr', '1e39'],
+      /--lr must be a finite float32 number > 0, got '1e39'/,
+    ],
+    [
+      '--lr that is 0 in float32',
+      () => ['--content', content, '--style', style, '--lr', '1e-46'],
+      /--lr must be a finite float32 number > 0, got '1e-46'/,
+    ],
     [
       'an unknown --features',
       () => ['--content', content, '--style', style, '--features', 'vgg'],
@@ -203,6 +213,22 @@ describe('neurone style, in process', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^neurone: style: --out: .*style\.png is also an input; it would be overwritten\n$/);
     expect(fs.readFileSync(style).equals(before)).toBe(true);
+    // A folder name with its slash, and a folder nothing can be created in: said before the work.
+    const folder = path.join(tmp, 'outdir') + path.sep;
+    expectRefused(
+      await run(['--content', content, '--style', style, '--out', folder]),
+      /--out: .*outdir\/ names a folder; expected a file name/,
+      folder,
+    );
+    if (fs.existsSync('/proc/self')) {
+      const t0 = Date.now();
+      expectRefused(
+        await run(['--content', content, '--style', style, '--out', '/proc/x.png']),
+        /--out: cannot create files in \/proc \(/,
+        '/proc/x.png',
+      );
+      expect(Date.now() - t0).toBeLessThan(5000);
+    }
   });
 });
 

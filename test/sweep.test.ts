@@ -74,6 +74,7 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     ['wrong type in base', { base: { epochs: '10' } }, /"base\.epochs": expected an integer in \[1, 100000\], got .*10/],
     ['wrong type in an axis', { axes: { lr: [0.1, 'fast'] } }, /"axes\.lr\[1\]": expected a number > 0/],
     ['out of range', { base: { momentum: 1 } }, /"base\.momentum": expected a number in \[0, 1\)/],
+    ['beyond float32', { axes: { lr: [0.1, 1e39] } }, /"axes\.lr\[1\]": expected a number > 0, got number 1e\+39/],
     ['unknown preset', { base: { model: 'resnet50' } }, /"base\.model": unknown model preset "resnet50" \(presets: seed-cnn/],
     ['unknown dataset', { axes: { dataset: ['usps', 'cifar'] } }, /"axes\.dataset\[1\]": expected one of "usps"/],
     [

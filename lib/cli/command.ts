@@ -156,6 +156,7 @@ export function helpText(usageLine: string, specs: readonly FlagSpec[], more: re
  * a device, and it is not one of `inputs` (writing would destroy what is read).
  */
 export function checkOutputFile(command: string, flag: string, file: string, inputs: readonly string[] = []): void {
+  if (/[\\/]$/.test(file)) throw new InputError(`${command}: ${flag}: ${file} names a folder; expected a file name`);
   const target = path.resolve(file);
   const dir = path.dirname(target);
   let st: fs.Stats | undefined;
@@ -174,6 +175,17 @@ export function checkOutputFile(command: string, flag: string, file: string, inp
   if (st && !st.isFile()) throw new InputError(`${command}: ${flag}: ${file} exists and is not a regular file`);
   if (inputs.some((f) => path.resolve(f) === target))
     throw new InputError(`${command}: ${flag}: ${file} is also an input; it would be overwritten`);
+  // The writer puts a temporary file beside the target: make one now, so that a folder nothing
+  // can be created in (/proc, a read-only mount, no permission) is said before the work, not after.
+  const probe = path.join(dir, `.${path.basename(target)}.${process.pid}.probe`);
+  try {
+    fs.closeSync(fs.openSync(probe, 'wx'));
+    fs.rmSync(probe, { force: true });
+  } catch (e) {
+    throw new InputError(
+      `${command}: ${flag}: cannot create files in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
+  }
 }
 
 /**

@@ -243,7 +243,7 @@ interface Row {
 }
 
 function formatRows(rows: readonly Row[], top: number): string[] {
-  const width = Math.max(...rows.map((r) => r.input.length));
+  const width = rows.reduce((w, r) => Math.max(w, r.input.length), 0); // not a spread: 125,000 rows overflowed the stack
   return rows.map((r) => {
     const order = r.probabilities.map((p, c) => [c, p] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     const listed = order
@@ -273,6 +273,7 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
     }
     const net = loadModel('predict', flagValue(args, '--model'));
     const inputs = readInputs(args.positional, args.flags.has('--invert'));
+    if (inputs.rows.length === 0) throw new InputError(`predict: ${args.positional.join(', ')}: no examples to predict`);
     const features = inputs.rows[0].length;
     const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`);
     const x = new Float32Array(inputs.rows.length * features);

@@ -60,8 +60,10 @@ function numberFlag(args: ParsedArgs, name: string, fallback: number, positive: 
   const raw = flagValue(args, name);
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || (positive && v === 0)) {
-    throw new InputError(`style: ${name} must be a finite number ${positive ? '> 0' : '>= 0'}, got '${raw}'`);
+  // The kernels take it as a float32: 1e39 would be Infinity there, 1e-46 zero.
+  const f = Math.fround(v);
+  if (raw.trim() === '' || !Number.isFinite(f) || v < 0 || (positive && f === 0)) {
+    throw new InputError(`style: ${name} must be a finite float32 number ${positive ? '> 0' : '>= 0'}, got '${raw}'`);
   }
   return v;
 }

@@ -124,7 +124,8 @@ const real =
   (what: string, ok: (x: number) => boolean): Check =>
   (v, where) => {
     // Values reach the kernels as float32: the check applies to the float32 value too.
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v) || !ok(Math.fround(v))) expect(where, what, v);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isFinite(Math.fround(v)) || !ok(v) || !ok(Math.fround(v)))
+      expect(where, what, v);
   };
 const oneOf =
   (choices: readonly string[]): Check =>
