@@ -383,14 +383,18 @@ class DeferredWeightSteps implements WeightStepSink {
    * Checks that each pair's update is finite before any runs: |lr·xᵀ·δ| is at most
    * max(1, lr)·‖x‖·‖δ‖ (Cauchy–Schwarz on each element's sum; the float sums stay within twice
    * that), so a pair whose bound stays under half the largest float cannot overflow, and a NaN or
-   * ±Infinity in x or δ makes the bound NaN or infinite. A layer with a pair over it gets its
+   * ±Infinity in x or δ makes the bound NaN or infinite. The squares are summed in double, so
+   * the bound itself does not overflow. A layer with a pair over it gets its
    * gradient the usual way, for the usual check to judge. Returns the parameters to check and
    * update as usual in this step.
    */
   settle(): readonly Parameter[] {
     const scale = Math.max(1, this.optimizer.lr);
+    const k = backend();
     for (let i = 0; i < this.count; i++) {
-      const bound = scale * Math.sqrt(this.sumOfSquares(this.inputs[i].data) * this.sumOfSquares(this.deltas[i].data));
+      const x = this.inputs[i].data,
+        d = this.deltas[i].data;
+      const bound = scale * Math.sqrt(k.sumOfSquares(x, x.length) * k.sumOfSquares(d, d.length));
       if (!(bound < FLOAT32_MAX / 2)) this.fellBack.add(this.owners[i]);
     }
     if (this.fellBack.size === 0) return this.rest;
@@ -403,24 +407,6 @@ class DeferredWeightSteps implements WeightStepSink {
     }
     const back = new Set([...this.fellBack].map((layer) => this.layers.get(layer)));
     return this.params.filter((p) => !this.fused.has(p) || back.has(p));
-  }
-
-  private readonly mean = new Float32Array(64);
-  private readonly variance = new Float32Array(64);
-
-  /**
-   * Σ xᵢ², from the batch-norm statistics kernel over x as `chan` channels (the largest power of
-   * two up to 64 dividing its length: the kernel's vectors run across channels), each giving
-   * rows·(variance + mean²); infinite once a square overflows a float, NaN with a NaN in x.
-   */
-  private sumOfSquares(x: Float32Array): number {
-    let chan = 64;
-    while (x.length % chan !== 0) chan /= 2;
-    const rows = x.length / chan;
-    backend().batchNormStatistics(x, this.mean, this.variance, rows, chan);
-    let sum = 0;
-    for (let c = 0; c < chan; c++) sum += rows * (this.variance[c] + this.mean[c] * this.mean[c]);
-    return sum;
   }
 
   /** W −= lr·xᵀ·δ for every pair taken, but those of layers that fell back, in the order taken. */

@@ -210,6 +210,11 @@ class Addon : public Napi::Addon<Addon> {
     return env.Undefined();
   }
 
+  // Σ x², in double.
+  Napi::Value run(Napi::Env env, SumOfSquaresCall& a) {
+    return Napi::Number::New(env, sumOfSquares(a.x.data, a.n, path_, &pool_));
+  }
+
   // The index of the first NaN/±Infinity, or -1.
   Napi::Value run(Napi::Env env, NonFiniteIndexCall& a) {
     return Napi::Number::New(env,

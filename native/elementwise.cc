@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "elementwise_loops.h"
 
@@ -78,6 +79,7 @@ const elementwise::Kernels kScalar{tanhScalar,
                                    elementwise::sgdStepLoop,
                                    elementwise::adamStepLoop,
                                    elementwise::nonFiniteIndexLoop,
+                                   elementwise::sumOfSquaresLoop,
                                    elementwise::sumBlocksLoop};
 
 // The table for `path`, by the fallback rule of cpu.h.
@@ -352,6 +354,28 @@ void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss,
 }
 
 int64_t nonFiniteIndex(const float* x, int64_t n, KernelPath path) { return kernelsFor(path).nonFiniteIndex(x, n); }
+
+double sumOfSquares(const float* x, int64_t n, KernelPath path, ThreadPool* pool) {
+  const auto kernel = kernelsFor(path).sumOfSquares;
+  const int64_t blocks = (n + kSumOfSquaresBlock - 1) / kSumOfSquaresBlock;
+  if (blocks <= 1) return kernel(x, n);
+  // Each block's sum, then the blocks' in order: the split across threads changes nothing.
+  constexpr int64_t kStackBlocks = 64;
+  double stackSums[kStackBlocks];
+  std::vector<double> heapSums(blocks > kStackBlocks ? static_cast<size_t>(blocks) : 0);
+  double* sums = blocks > kStackBlocks ? heapSums.data() : stackSums;
+  const auto block = [&](int64_t b, int) {
+    const int64_t begin = b * kSumOfSquaresBlock;
+    sums[b] = kernel(x + begin, std::min(kSumOfSquaresBlock, n - begin));
+  };
+  if (worthThreads(n, pool))
+    parallelFor(pool, blocks, block);
+  else
+    for (int64_t b = 0; b < blocks; b++) block(b, 0);
+  double total = 0;
+  for (int64_t b = 0; b < blocks; b++) total += sums[b];
+  return total;
+}
 
 void dropoutForward(const float* x, float* factors, float* y, int32_t* state, int64_t n, double p, float keep) {
   const auto rotl = [](uint32_t v, int k) { return (v << k) | (v >> (32 - k)); };

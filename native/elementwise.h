@@ -67,6 +67,13 @@ void dropoutForward(const float* x, float* factors, float* y, int32_t* state, in
 // Index of the first NaN or ±Infinity in x, or -1 when all n values are finite.
 int64_t nonFiniteIndex(const float* x, int64_t n, KernelPath path);
 
+// Σ x[i]² over n values, in double: each block of kSumOfSquaresBlock values in the order
+// elementwise_loops.h gives, the blocks' sums then added in order, the blocks spread over `pool`
+// (may be null) for large n. The same result on every path and thread count; NaN with a NaN in
+// x, +Infinity with an infinity.
+constexpr int64_t kSumOfSquaresBlock = 32768;
+double sumOfSquares(const float* x, int64_t n, KernelPath path, ThreadPool* pool);
+
 // The activations again, split into contiguous chunks across `pool` when n is large enough
 // for the threads to pay (big conv activations); otherwise the same as above.
 void activationForwardParallel(Activation f, float alpha, const float* x, float* y, int64_t n, KernelPath path,
@@ -107,6 +114,8 @@ struct Kernels {
   // The first index of a NaN or ±Inf, or -1: elementwise_loops.h's loop on the scalar path,
   // simd_math.h's vectors on the others.
   int64_t (*nonFiniteIndex)(const float* x, int64_t n);
+  // Σ x[i]² in double, elementwise_loops.h's loop compiled for the path (the same bits on every one).
+  double (*sumOfSquares)(const float* x, int64_t n);
   // partial[i] += x[b * period + i] for every block b < blocks, i < period (sumRows' narrow case);
   // period is a multiple of 16, the widest path's lanes.
   void (*sumBlocks)(const float* x, int64_t blocks, int64_t period, float* partial);

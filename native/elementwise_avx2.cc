@@ -11,9 +11,16 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kAvx2{applyV<Avx2, tanhV<Avx2>>, applyV<Avx2, sigmoidV<Avx2>>, rectifyV<Avx2>,
-                                 rectifyBackwardV<Avx2>,    expShiftSumV<Avx2>,           bceSumV<Avx2>,
-                                 elementwise::sgdStepLoop,  elementwise::adamStepLoop,    nonFiniteIndexV<Avx2>,
+const elementwise::Kernels kAvx2{applyV<Avx2, tanhV<Avx2>>,
+                                 applyV<Avx2, sigmoidV<Avx2>>,
+                                 rectifyV<Avx2>,
+                                 rectifyBackwardV<Avx2>,
+                                 expShiftSumV<Avx2>,
+                                 bceSumV<Avx2>,
+                                 elementwise::sgdStepLoop,
+                                 elementwise::adamStepLoop,
+                                 nonFiniteIndexV<Avx2>,
+                                 elementwise::sumOfSquaresLoop,
                                  sumBlocksV<Avx2>};
 
 }  // namespace

@@ -19,6 +19,7 @@ const elementwise::Kernels kAvx512{applyV<Avx512, tanhV<Avx512>>,
                                    elementwise::sgdStepLoop,
                                    elementwise::adamStepLoop,
                                    nonFiniteIndexV<Avx512>,
+                                   elementwise::sumOfSquaresLoop,
                                    sumBlocksV<Avx512>};
 
 }  // namespace

@@ -10,9 +10,16 @@
 namespace neurone {
 namespace {
 
-const elementwise::Kernels kNeon{applyV<Neon, tanhV<Neon>>, applyV<Neon, sigmoidV<Neon>>, rectifyV<Neon>,
-                                 rectifyBackwardV<Neon>,    expShiftSumV<Neon>,           bceSumV<Neon>,
-                                 elementwise::sgdStepLoop,  elementwise::adamStepLoop,    nonFiniteIndexV<Neon>,
+const elementwise::Kernels kNeon{applyV<Neon, tanhV<Neon>>,
+                                 applyV<Neon, sigmoidV<Neon>>,
+                                 rectifyV<Neon>,
+                                 rectifyBackwardV<Neon>,
+                                 expShiftSumV<Neon>,
+                                 bceSumV<Neon>,
+                                 elementwise::sgdStepLoop,
+                                 elementwise::adamStepLoop,
+                                 nonFiniteIndexV<Neon>,
+                                 elementwise::sumOfSquaresLoop,
                                  sumBlocksV<Neon>};
 
 }  // namespace

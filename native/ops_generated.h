@@ -1381,6 +1381,19 @@ struct NonFiniteIndexCall {
   }
 };
 
+// sumOfSquares(x, n)
+struct SumOfSquaresCall {
+  static constexpr const char* kName = "sumOfSquares";
+  Args::F32 x{};
+  int64_t n;
+  explicit SumOfSquaresCall(const Napi::CallbackInfo& info) {
+    Args args(info, kName, 2);
+    x = args.float32(0, "x");
+    n = args.size(1, "n");
+    args.needLength("x", x.length, n);
+  }
+};
+
 // binaryCrossEntropy(p, y, loss, grad | null, rows, cols)
 struct BinaryCrossEntropyCall {
   static constexpr const char* kName = "binaryCrossEntropy";
@@ -1552,6 +1565,6 @@ struct BatchNormBackwardCall {
 };
 
 // X(CallStruct) for every entry point, in table order.
-#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(Upsample2dForwardCall) X(Upsample2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(DropoutForwardCall) X(NonFiniteIndexCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
+#define NEURONE_FOR_EACH_OP(X) X(SgemmCall) X(Conv1dForwardCall) X(Conv1dMaxPoolForwardCall) X(Conv1dMaxPoolBackwardWeightCall) X(Conv1dBackwardInputCall) X(Conv1dBackwardWeightCall) X(MaxPool1dForwardCall) X(MaxPool1dBackwardCall) X(AvgPool1dForwardCall) X(AvgPool1dBackwardCall) X(Conv2dForwardCall) X(Conv2dBackwardInputCall) X(Conv2dBackwardWeightCall) X(MaxPool2dForwardCall) X(MaxPool2dBackwardCall) X(AvgPool2dForwardCall) X(AvgPool2dBackwardCall) X(Upsample2dForwardCall) X(Upsample2dBackwardCall) X(ActivationForwardCall) X(ActivationBackwardCall) X(AddRowVectorCall) X(SumRowsCall) X(SoftmaxForwardCall) X(SoftmaxBackwardCall) X(CrossEntropyLogitsCall) X(SgdStepCall) X(AdamStepCall) X(DropoutForwardCall) X(NonFiniteIndexCall) X(SumOfSquaresCall) X(BinaryCrossEntropyCall) X(BatchNormStatisticsCall) X(BatchNormForwardCall) X(BatchNormBackwardCall)
 
 }  // namespace neurone

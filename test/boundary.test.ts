@@ -305,6 +305,7 @@ describe.each(backends)('%s backend', (_name, be) => {
       /adamStep: step must be an integer in \[1, 2\^31-1\], got 0/,
     ],
     ['nonFiniteIndex', [f(4), 5], 'RangeError', /nonFiniteIndex: x is too short: expected at least 5 elements, got 4/],
+    ['sumOfSquares', [f(4), 5], 'RangeError', /sumOfSquares: x is too short: expected at least 5 elements, got 4/],
   ])('%s with bad arguments throws', (name, args, type, message) => {
     const call = (): void => (be[name as keyof Backend] as (...a: unknown[]) => void)(...(args as unknown[]));
     expectThrow(call, type as string, message as RegExp);

@@ -576,6 +576,12 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
     if (n > 0 && r.bool(0.6)) x[r.int(0, n - 1)] = r.pick([NaN, Infinity, -Infinity]);
     return { args: [x, n], desc: [] };
   },
+  sumOfSquares(r) {
+    const n = dim(r, 40, 300);
+    const x = f32(r, n, r.bool() ? 'extreme' : 'rand');
+    if (n > 0 && r.bool(0.3)) x[r.int(0, n - 1)] = r.pick([NaN, Infinity, -Infinity]);
+    return { args: [x, n], desc: [] };
+  },
   // Not fuzzed before the table listed every entry point.
   binaryCrossEntropy(r) {
     const rows = dim(r, 6, 30);

@@ -889,4 +889,32 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
     native!.setThreads(2);
     native!.setKernelPath(initialPath as string);
   });
+
+  run('sumOfSquares: the same bits on every path and in js, NaN and Infinity carried, a sum in double', () => {
+    const nb = nativeBackend(native!);
+    const cases = [0, 1, 7, 9, 32768, 70001, 3000017].map((n) => randomArray(n).map((v) => v * 1e3));
+    // Squares past float32's range: the sum is kept in double, not overflowed.
+    cases.push(Float32Array.from({ length: 20 }, (_, i) => 3e38 * (i % 2 ? -1 : 1)));
+    const special = Float32Array.of(1, 2, Infinity, 3);
+    const nan = Float32Array.of(1, NaN, -Infinity, 3);
+    for (const path of native!.supportedKernelPaths()) {
+      native!.setKernelPath(path);
+      for (const x of cases) {
+        const js = jsBackend.sumOfSquares(x, x.length);
+        for (const threads of [1, 2, 3]) {
+          native!.setThreads(threads);
+          expect([path, threads, x.length, nb.sumOfSquares(x, x.length)]).toEqual([path, threads, x.length, js]);
+        }
+        let plain = 0;
+        for (const v of x) plain += v * v;
+        expect(Math.abs(js - plain)).toBeLessThanOrEqual(1e-12 * plain);
+      }
+      expect(nb.sumOfSquares(special, 4)).toBe(Infinity);
+      expect(nb.sumOfSquares(nan, 4)).toBeNaN();
+      expect(nb.sumOfSquares(special, 2)).toBe(5); // only the first n values
+    }
+    expect(jsBackend.sumOfSquares(cases[cases.length - 1], 20)).toBeGreaterThan(1.7e78);
+    native!.setThreads(2);
+    native!.setKernelPath(initialPath as string);
+  });
 });

@@ -1014,6 +1014,20 @@ function nonFiniteIndex(x: Float32Array, n: number): number {
   return -1;
 }
 
+function sumOfSquares(x: Float32Array, n: number): number {
+  check.checkSumOfSquares(x, n);
+  // The native order (elementwise.cc, elementwise_loops.h): squares of floats are exact in double.
+  const block = 32768;
+  let total = 0;
+  for (let begin = 0; begin < n || begin === 0; begin += block) {
+    const s = new Float64Array(32);
+    for (let i = begin; i < Math.min(n, begin + block); i++) s[(i - begin) % 32] += x[i] * x[i];
+    for (let width = 16; width >= 1; width /= 2) for (let j = 0; j < width; j++) s[j] = s[2 * j] + s[2 * j + 1];
+    total = begin === 0 ? s[0] : total + s[0];
+  }
+  return total;
+}
+
 function dropoutForward(
   x: Float32Array,
   factors: Float32Array,
@@ -1068,6 +1082,7 @@ export const jsBackend: Backend = {
   sgdStep,
   adamStep,
   nonFiniteIndex,
+  sumOfSquares,
   dropoutForward,
   binaryCrossEntropy,
   batchNormStatistics,

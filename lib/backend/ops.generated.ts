@@ -790,6 +790,14 @@ export function checkNonFiniteIndex(x: Float32Array, n: number): void {
   checkLength(fn, 'x', x, n);
 }
 
+/** Checks the arguments of sumOfSquares as the addon does. */
+export function checkSumOfSquares(x: Float32Array, n: number): void {
+  const fn = 'sumOfSquares';
+  checkFloat32Array(fn, 'x', x);
+  checkSize(fn, 'n', n);
+  checkLength(fn, 'x', x, n);
+}
+
 /** Checks the arguments of binaryCrossEntropy as the addon does; returns the derived sizes. */
 export function checkBinaryCrossEntropy(p: Float32Array, y: Float32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number): { readonly matrix: number; } {
   const fn = 'binaryCrossEntropy';

@@ -524,6 +524,11 @@ export const OPS = {
     doc: 'Index of the first NaN or ±Infinity among the first n values of x, or −1 when all are finite.',
     args: [f32In('x', 'n'), size('n')],
   },
+  sumOfSquares: {
+    returns: 'number',
+    doc: 'Σ x[i]² over the first n values of x, in double: in blocks of 32768 values whose sums are added in order; within a block, value i goes to partial sum i mod 32, then neighbours are added pairwise, s[j] = s[2j] + s[2j + 1], halving to one. A float squared is exact in double, so every path, thread count and the js backend give the same bits; NaN when x holds a NaN, +Infinity when it holds an infinity. 0 for n = 0.',
+    args: [f32In('x', 'n'), size('n')],
+  },
   binaryCrossEntropy: {
     doc: 'Binary cross-entropy per row: loss[r] = −Σ_c y log p + (1 − y) log(1 − p), logs clamped at −100; grad (when not null) = −y / max(p, 1e−12) + (1 − y) / max(1 − p, 1e−12).',
     args: [

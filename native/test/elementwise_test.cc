@@ -362,6 +362,33 @@ int main() {
       }
     }
   }
+  // sumOfSquares: every path and thread count gives the scalar path's one-thread bits (squares
+  // of floats are exact in double, and the order is fixed), within rounding of a plain sum.
+  for (int64_t n : {0, 1, 31, 32, 33, 1000, 32768, 32769, 200003}) {
+    std::vector<float> x(n);
+    for (float& v : x) v = narrow(rng) * 1e3f;
+    const double want = sumOfSquares(x.data(), n, KernelPath::Scalar, nullptr);
+    double plain = 0;
+    for (float v : x) plain += static_cast<double>(v) * v;
+    cases++;
+    if (!(std::fabs(want - plain) <= 1e-12 * plain)) {
+      std::printf("FAIL sumOfSquares n=%lld: %.17g, a plain sum %.17g\n", (long long)n, want, plain);
+      failures++;
+    }
+    for (KernelPath path : kAllPaths) {
+      if (!kernelPathSupported(path)) continue;
+      for (int threads : {1, 2, 3}) {
+        ThreadPool pool(threads);
+        const double got = sumOfSquares(x.data(), n, path, &pool);
+        cases++;
+        if (std::memcmp(&got, &want, sizeof got) != 0) {
+          std::printf("FAIL sumOfSquares %s %dT n=%lld: %.17g, scalar %.17g\n", kernelPathName(path), threads,
+                      (long long)n, got, want);
+          failures++;
+        }
+      }
+    }
+  }
   // sumRows: every path's result has the scalar path's bits (its narrow blocks add each position
   // in block order whatever the vector width), and lies within float rounding of a double sum.
   for (const auto& [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{
