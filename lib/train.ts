@@ -305,8 +305,8 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * cache level in each of those three passes (the seed CNN's 4064 × 100 fc1: 1.6 MB each), and a
  * weight gradient over a batch of 32 is a product with a depth of 32 that has to write all of its
  * output anyway, so the fused product costs about what the gradient's did, and the scan and the
- * update's pass go: one thread, AVX-512, the seed CNN trained 1.2× as fast and the MLP at batch
- * 32 1.1× (scripts/bench-ab.ts, BENCHMARKS.md).
+ * update's pass go: on an Intel Xeon, one thread, the seed CNN trained 1.27× as fast on AVX-512
+ * and 1.20× on AVX2, the MLP at batch 32 1.19× and 1.14× (scripts/bench-ab.ts, BENCHMARKS.md).
  *
  * Only for exactly `SGD` without momentum or weight decay, without gradient clipping (both need
  * the gradients), and for Linear layers whose weight no other parameter shares. The product runs

@@ -111,7 +111,19 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     await expect(sweep({ base: { dataset: 'xor', model: 'seed-cnn' } }, { out, workers: 1 })).rejects.toThrow(
       /run seed=0: model seed-cnn does not fit xor/,
     );
-    expect(fs.readdirSync(out)).toEqual(['sweep.json']);
+    // Nothing written: the corrected spec runs in the same folder, without --resume.
+    expect(fs.existsSync(out)).toBe(false);
+    const fixed = await sweep({ base: { dataset: 'xor', model: 'small-mlp', epochs: 1 } }, { out, workers: 1 });
+    expect(fixed.status).toMatchObject({ done: 1, failed: 0 });
+  });
+
+  test('sweep() options: not an object, an unknown backend: refused before anything is written', async () => {
+    const out = path.join(tmp, 'bad-options');
+    await expect(sweep(TINY, null as unknown as { out: string })).rejects.toThrow(
+      /^sweep: options must be an object with at least \{ out \}, got null$/,
+    );
+    await expect(sweep(TINY, { out, backend: 'bogus' as 'js' })).rejects.toThrow(/^sweep: backend must be 'native' or 'js', got "bogus"$/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test('every spec shipped under sweeps/ is valid; named models label their runs', () => {

@@ -117,7 +117,9 @@ export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha25
     fs.renameSync(tmp, dest);
   } catch (e) {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    // Named after the target, not the hidden temporary file the failed system call was about.
+    const err = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot write ${dest} (${err.code ?? err.message})`), { code: err.code });
   }
 }
 

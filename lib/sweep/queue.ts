@@ -121,7 +121,6 @@ function errorReporter(what: string, url: string, log: (line: string) => void): 
 
 /** Enqueues runs and waits for their results: the `queue` side of `sweep()`. @internal */
 export class QueueExecutor implements RunExecutor {
-  readonly needsData = false;
   readonly concurrency = Infinity;
   private readonly progress = new Map<string, number>();
   private readonly active = new Set<string>();

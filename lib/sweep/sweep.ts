@@ -84,8 +84,6 @@ export interface RunExecutor {
   close(): Promise<void>;
   /** The number of trainings it runs at once (for the status's estimate). */
   readonly concurrency: number;
-  /** Whether the runs need the data loaded here (the local pool) or load it where they run (the queue). */
-  readonly needsData: boolean;
 }
 
 const RESULT_FILE = 'result.json';
@@ -236,8 +234,12 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   const spec = validateSpec(specInput);
   const hash = specHash(spec);
   const runs = expandSpec(spec);
+  if (options === null || typeof options !== 'object')
+    throw new SpecError(`sweep: options must be an object with at least { out }, got ${options === null ? 'null' : typeof options}`);
   const out = options.out;
   if (typeof out !== 'string' || out === '') throw new SpecError(`sweep: out must be a folder name, got ${JSON.stringify(out)}`);
+  if (options.backend !== undefined && options.backend !== 'native' && options.backend !== 'js')
+    throw new SpecError(`sweep: backend must be 'native' or 'js', got ${JSON.stringify(options.backend)}`);
   if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 1024))
     throw new SpecError(`sweep: workers must be an integer in [1, 1024], got ${String(options.workers)}`);
   // Redis is checked before anything is written: an unreachable queue leaves no half-made folder.
@@ -250,6 +252,22 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
       backend: options.backend,
       log: options.log,
     });
+  }
+  // The data, and whether each model fits it, before the folder is written: a spec refused here
+  // leaves nothing behind that would make its corrected version "a different sweep". Through the
+  // queue, the workers load the data where they run.
+  const data = new Map<string, SharedData>();
+  if (!queueExecutor) {
+    for (const r of runs) {
+      const key = dataKey(r.config);
+      if (data.has(key)) continue;
+      try {
+        data.set(key, loadSharedData(r.config.dataset, r.config.dataSeed, options.dataDir));
+      } catch (e) {
+        throw new SpecError((e as Error).message);
+      }
+    }
+    preflight(runs, data);
   }
   let records: Map<string, RunRecord>;
   try {
@@ -284,19 +302,6 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   };
   const timer = options.onStatus ? setInterval(() => options.onStatus?.(status()), 500) : undefined;
   try {
-    const data = new Map<string, SharedData>();
-    if (executor.needsData) {
-      for (const r of todo) {
-        const key = dataKey(r.config);
-        if (data.has(key)) continue;
-        try {
-          data.set(key, loadSharedData(r.config.dataset, r.config.dataSeed, options.dataDir));
-        } catch (e) {
-          throw new SpecError((e as Error).message);
-        }
-      }
-      preflight(todo, data);
-    }
     await Promise.all(
       todo.map(async (r) => {
         const dir = path.join(out, r.id);
@@ -353,7 +358,6 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
 /** Runs trainings on this machine's worker-thread pool. */
 class LocalExecutor implements RunExecutor {
   private readonly pool: TrainingPool;
-  readonly needsData = true;
 
   constructor(
     readonly concurrency: number,
