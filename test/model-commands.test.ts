@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { AddressInfo } from 'net';
 import { PNG } from 'pngjs';
-import { Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, LogSoftmax } from '../lib/nn';
+import { Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, LogSoftmax, Reshape, Upsample2D, GlobalAvgPool2D } from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
 import { predict, evaluate } from '../lib/train';
@@ -23,7 +23,7 @@ import { toONNX } from '../lib/export/onnx';
 import { modelProto } from '../lib/export/proto';
 import { readSafetensors } from '../lib/serialize';
 import { didYouMean, runCommand, asInput } from '../lib/cli/command';
-import { predictCommand } from '../lib/cli/predict';
+import { commandBatchSize, predictCommand } from '../lib/cli/predict';
 import { exportCommand } from '../lib/cli/export';
 import { evaluateCommand } from '../lib/cli/evaluate';
 import { dataCommand } from '../lib/cli/data';
@@ -153,6 +153,31 @@ describe('top level', () => {
 });
 
 describe('neurone predict', () => {
+  test('a small model file whose activations are huge: refused naming the layer, or run in smaller batches', () => {
+    const png = path.join(tmp, 'for-upsample.png');
+    writePng(png, (i) => i % 256);
+    const upsampler = (scale: number) =>
+      new Sequential(new Reshape([16, 16, 1]), new Upsample2D(scale), new GlobalAvgPool2D(), new Linear(1, 10));
+    // 16·4096 squared: 4.3 billion values a sample, 16 GiB, from a file of a few hundred bytes.
+    const huge = path.join(tmp, 'upsample-4096.safetensors');
+    save(upsampler(4096), huge);
+    expect(fs.statSync(huge).size).toBeLessThan(2000);
+    const r = cli(['predict', '--model', huge, png]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^neurone: predict: Upsample2D\(4096\) at position 1 outputs \(batch, 65536, 65536, 1\), 4,294,967,296 values a sample; a command runs at most 268,435,456 \(1 GiB\) in one activation\n$/,
+    );
+    // 16·128 squared per sample fits; the command runs it 64 samples at a time.
+    const large = path.join(tmp, 'upsample-128.safetensors');
+    seed(1);
+    const net = upsampler(128);
+    save(net, large);
+    const ok = cli(['predict', '--model', large, png, png]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(commandBatchSize(net, [1, 256], 'predict')).toBe(64);
+  });
+
   test('an IDX file of 0 examples: exit 2 and one line', () => {
     const empty = path.join(tmp, 'empty-idx3-ubyte');
     fs.writeFileSync(empty, encodeIdx(new Uint8Array(0), [0, 16, 16]));

@@ -13,7 +13,7 @@ import { confusionMatrixSvg } from '../report/figures';
 import { writeFileAtomic } from '../serialize';
 import { Module } from '../nn/module';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
-import { lastLeaf, loadModel, modelInputShape } from './predict';
+import { commandBatchSize, lastLeaf, loadModel, modelInputShape } from './predict';
 
 const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
 
@@ -102,7 +102,8 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     }
     const { loss, oneHot, name: lossName } = lossFor(net);
     const y = oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [n], data: Float32Array.from(ds.labels) };
-    const result = evaluate(net, loss, { shape, data: ds.x.data }, y);
+    const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'evaluate');
+    const result = evaluate(net, loss, { shape, data: ds.x.data }, y, { batchSize });
     const confusion = result.confusion ?? [];
     const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`);
     write(`${datasetName} ${split}: ${n.toLocaleString('en-US')} examples\n`);

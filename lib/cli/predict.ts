@@ -207,6 +207,46 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
   throw new InputError(`${what} has ${features} values per row, which the model does not take: ${reason}`);
 }
 
+/** The most values the largest activation of one batch may hold in a command: 1 GiB of float32. */
+export const MAX_BATCH_ACTIVATION = 2 ** 28;
+
+/** The layer with the largest output per sample met so far, and that output's shape. */
+interface Largest {
+  values: number;
+  label: string;
+  shape: readonly number[];
+}
+
+/** Follows a sample of `shape` through `m` (into nested Sequentials), noting its largest output; returns m's output shape. */
+function followShapes(m: Module, shape: readonly number[], largest: Largest): readonly number[] {
+  if (m instanceof Sequential) {
+    for (const c of m.modules) shape = followShapes(c, shape, largest);
+    return shape;
+  }
+  const out = m.outputShape([...shape]);
+  const values = out.slice(1).reduce((a, b) => a * b, 1);
+  if (values > largest.values) Object.assign(largest, { values, label: m.label(), shape: out });
+  return out;
+}
+
+/**
+ * The batch size a command runs `net` with on samples of `sampleShape` ((1, …)): 256, or fewer
+ * where a layer's output per sample is large, so that no activation of a batch passes
+ * MAX_BATCH_ACTIVATION values. A model that passes it with one sample is refused, naming the
+ * layer: a few hundred bytes of model file (an Upsample2D(4096)) must not claim 16 GiB.
+ */
+export function commandBatchSize(net: Module, sampleShape: readonly number[], what: string): number {
+  const largest: Largest = { values: sampleShape.slice(1).reduce((a, b) => a * b, 1), label: 'the input', shape: sampleShape };
+  followShapes(net, sampleShape, largest);
+  if (largest.values > MAX_BATCH_ACTIVATION) {
+    throw new InputError(
+      `${what}: ${largest.label} outputs (batch, ${largest.shape.slice(1).join(', ')}), ${largest.values.toLocaleString('en-US')} values a sample; ` +
+        `a command runs at most ${MAX_BATCH_ACTIVATION.toLocaleString('en-US')} (1 GiB) in one activation`,
+    );
+  }
+  return Math.max(1, Math.min(256, Math.floor(MAX_BATCH_ACTIVATION / largest.values)));
+}
+
 /** Probabilities from the model's outputs (n, k), by its last layer: see predictUsage. */
 export function probabilities(net: Module, y: Tensor): { probs: Float32Array; classes: number } {
   if (y.shape.length !== 2)
@@ -278,7 +318,8 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
     const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`);
     const x = new Float32Array(inputs.rows.length * features);
     inputs.rows.forEach((r, i) => x.set(r, i * features));
-    const { probs, classes } = probabilities(net, predict(net, { shape, data: x }));
+    const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'predict');
+    const { probs, classes } = probabilities(net, predict(net, { shape, data: x }, { batchSize }));
     const rows: Row[] = inputs.names.map((input, i) => {
       const p = Array.from(probs.subarray(i * classes, (i + 1) * classes), (v) => Number(v.toPrecision(6)));
       let best = 0;
