@@ -75,6 +75,11 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     ['wrong type in an axis', { axes: { lr: [0.1, 'fast'] } }, /"axes\.lr\[1\]": expected a number > 0/],
     ['out of range', { base: { momentum: 1 } }, /"base\.momentum": expected a number in \[0, 1\)/],
     ['beyond float32', { axes: { lr: [0.1, 1e39] } }, /"axes\.lr\[1\]": expected a number > 0, got number 1e\+39/],
+    [
+      'a model too large to build (4 GiB from 50 bytes)',
+      { base: { model: { layers: [{ type: 'Linear', args: [16777216, 64] }] } } },
+      /"base\.model": layer 0 \(Linear\) brings the model to over 16,777,216 parameter values, the most a model description may hold/,
+    ],
     ['unknown preset', { base: { model: 'resnet50' } }, /"base\.model": unknown model preset "resnet50" \(presets: seed-cnn/],
     ['unknown dataset', { axes: { dataset: ['usps', 'cifar'] } }, /"axes\.dataset\[1\]": expected one of "usps"/],
     [

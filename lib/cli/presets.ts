@@ -13,6 +13,7 @@ import { describe } from '../tensor';
 import { readDataFile } from '../data/read';
 import { Module, ModuleConfig, Sequential } from '../nn/module';
 import { moduleType, moduleTypes } from '../nn/registry';
+import { checkArguments } from '../nn/schema';
 
 /** One layer of a model description: a module's `toJSON()`. */
 export type LayerSpec = ModuleConfig;
@@ -160,7 +161,16 @@ export const LAYER_TYPES: readonly string[] = moduleTypes()
   .filter((t) => t.builtIn)
   .map((t) => t.type);
 
-function buildLayer(spec: unknown, where: string): Module {
+/**
+ * The most parameter values a model description may declare (2^24, 64 MiB of float32): a
+ * description arrives in a spec, a job or a file of a few bytes, and building it allocates its
+ * weights, so `{ "type": "Linear", "args": [16777216, 64] }` is refused from its arguments instead
+ * of allocating 4 GiB. The built-in presets hold under a million; a network built in code has
+ * only the limits of `load`.
+ */
+export const MAX_DESCRIBED_PARAMETERS = 2 ** 24;
+
+function buildLayer(spec: unknown, where: string, budget: { left: number }): Module {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     throw new ModelError(`${where}: expected an object { "type", "args", "options"? }, got ${describe(spec)}`);
   }
@@ -168,7 +178,7 @@ function buildLayer(spec: unknown, where: string): Module {
   if (typeof s.type !== 'string') throw new ModelError(`${where}: "type" must be a string, got ${describe(s.type)}`);
   if (s.type === 'Sequential') {
     if (!Array.isArray(s.modules)) throw new ModelError(`${where}: a Sequential needs a "modules" array`);
-    return new Sequential(...s.modules.map((m, i) => buildLayer(m, `${where}.${i}`)));
+    return new Sequential(...s.modules.map((m, i) => buildLayer(m, `${where}.${i}`, budget)));
   }
   const entry = moduleType(s.type);
   if (!entry)
@@ -181,6 +191,22 @@ function buildLayer(spec: unknown, where: string): Module {
   if (!Array.isArray(args)) throw new ModelError(`${where} (${s.type}): "args" must be an array, got ${describe(args)}`);
   if (s.options !== undefined && (s.options === null || typeof s.options !== 'object' || Array.isArray(s.options))) {
     throw new ModelError(`${where} (${s.type}): "options" must be an object, got ${describe(s.options)}`);
+  }
+  // A lazily sized layer (Linear(null, out)) takes its size from the data when it first runs.
+  if (entry.schema?.parameters && !args.includes(null)) {
+    // Sized from the arguments before anything is allocated (the constructor's own checks first).
+    let declared = 0;
+    try {
+      const values = checkArguments(s.type, entry.schema, args, s.options ?? {});
+      for (const [, shape] of entry.schema.parameters(values, s.options ?? {})) declared += shape.reduce((a, b) => a * b, 1);
+    } catch (e) {
+      throw new ModelError(`${where}: ${(e as Error).message}`);
+    }
+    budget.left -= declared;
+    if (budget.left < 0)
+      throw new ModelError(
+        `${where} (${s.type}) brings the model to over ${MAX_DESCRIBED_PARAMETERS.toLocaleString('en-US')} parameter values, the most a model description may hold`,
+      );
   }
   try {
     // Only Sequential has children, and it is built above with its own positions.
@@ -211,7 +237,8 @@ export function buildModel(description: unknown): Sequential {
     throw new ModelError(`model description: expected { "layers": [...] }, got ${describe(description)}`);
   }
   if (layers.length === 0) throw new ModelError('model description: "layers" is empty');
-  return new Sequential(...layers.map((l, i) => buildLayer(l, `layer ${i}`)));
+  const budget = { left: MAX_DESCRIBED_PARAMETERS };
+  return new Sequential(...layers.map((l, i) => buildLayer(l, `layer ${i}`, budget)));
 }
 
 /** The description of a Sequential: `{ layers: [each module's toJSON()] }`, the inverse of {@link buildModel}. */
