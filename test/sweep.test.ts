@@ -122,6 +122,14 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(fixed.status).toMatchObject({ done: 1, failed: 0 });
   });
 
+  test('a validation fraction that leaves a part empty is refused before any run', async () => {
+    const out = path.join(tmp, 'tiny-val');
+    await expect(sweep({ base: { dataset: 'xor', model: 'small-mlp', valFraction: 1e-9 } }, { out, workers: 1 })).rejects.toThrow(
+      /^run seed=0: valFraction 1e-9 of the \d+ training examples of xor leaves the validation part empty$/,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   test('sweep() options: not an object, an unknown backend: refused before anything is written', async () => {
     const out = path.join(tmp, 'bad-options');
     await expect(sweep(TINY, null as unknown as { out: string })).rejects.toThrow(

@@ -134,10 +134,17 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
   const seen = new Set<string>();
   for (const r of runs) {
     const c = r.config;
+    const d = data.get(dataKey(c));
+    // The validation split as training.ts makes it (trainTestSplit rounds n · valFraction).
+    const n = d ? d.train.xShape[0] : 0;
+    const nVal = Math.round(n * c.valFraction);
+    if (d && (nVal === 0 || nVal === n))
+      throw new SpecError(
+        `run ${r.id}: valFraction ${c.valFraction} of the ${n} training examples of ${c.dataset} leaves the ${nVal === 0 ? 'validation' : 'training'} part empty`,
+      );
     const key = `${dataKey(c)}|${JSON.stringify(c.model ?? null)}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    const d = data.get(dataKey(c));
     if (!d) continue;
     const inputSize = d.train.xShape.slice(1).reduce((a, b) => a * b, 1);
     const numClasses = d.train.numClasses;
