@@ -127,6 +127,10 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     await expect(sweep({ base: { dataset: 'xor', model: 'small-mlp', valFraction: 1e-9 } }, { out, workers: 1 })).rejects.toThrow(
       /^run seed=0: valFraction 1e-9 of the \d+ training examples of xor leaves the validation part empty$/,
     );
+    // Of the examples a run trains on, when trainSize takes fewer than the set holds.
+    await expect(
+      sweep({ base: { dataset: 'xor', model: 'small-mlp', trainSize: 2, valFraction: 0.1 } }, { out, workers: 1 }),
+    ).rejects.toThrow(/^run seed=0: valFraction 0\.1 of the 2 training examples of xor leaves the validation part empty$/);
     expect(fs.existsSync(out)).toBe(false);
   });
 

@@ -135,8 +135,9 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
   for (const r of runs) {
     const c = r.config;
     const d = data.get(dataKey(c));
-    // The validation split as training.ts makes it (trainTestSplit rounds n · valFraction).
-    const n = d ? d.train.xShape[0] : 0;
+    // The validation split as training.ts makes it: of trainSize examples when fewer than the
+    // set holds, rounding n · valFraction as trainTestSplit does.
+    const n = d ? Math.min(d.train.xShape[0], c.trainSize ?? Infinity) : 0;
     const nVal = Math.round(n * c.valFraction);
     if (d && (nVal === 0 || nVal === n))
       throw new SpecError(
