@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { AddressInfo } from 'net';
 import { PNG } from 'pngjs';
 import { Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, LogSoftmax, Reshape, Upsample2D, GlobalAvgPool2D } from '../lib/nn';
@@ -176,6 +177,17 @@ describe('neurone predict', () => {
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(commandBatchSize(net, [1, 256], 'predict')).toBe(64);
+  });
+
+  test('an IDX file of more input values than predict takes: exit 2 before they become floats', () => {
+    // 8,193 examples of 8,192 bytes: 67 MB of payload in a 65 kB gzip, 268 MB as float32.
+    const big = path.join(tmp, 'big-idx3-ubyte.gz');
+    fs.writeFileSync(big, zlib.gzipSync(encodeIdx(new Uint8Array(8193 * 8192), [8193, 8192])));
+    const r = cli(['predict', '--model', cnnFile, big]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /^neurone: predict: .*big-idx3-ubyte\.gz: 67,117,056 input values, more than the 67,108,864 predict takes in one run; split the input\n$/,
+    );
   });
 
   test('an IDX file of 0 examples: exit 2 and one line', () => {

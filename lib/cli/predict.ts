@@ -73,11 +73,19 @@ function readPng(file: string, invert: boolean): Float32Array {
   return out;
 }
 
+/**
+ * The most input values predict takes over all its files (2^26, 256 MiB as float32; MNIST's
+ * 60,000 training images are 47 million): the rows and the batch made of them are both held,
+ * and an IDX file within its own limit (1 GiB of bytes) would be 4 GiB as floats.
+ */
+export const MAX_PREDICT_VALUES = 2 ** 26;
+
 function readIdxRows(file: string): Float32Array[] {
   const idx = readIdx(file);
   if (idx.dims.length < 2) throw new Error(`${file}: an IDX file of ${idx.dims.length} dimension (labels?), expected examples × features`);
   const n = idx.dims[0];
   const size = idx.dims.slice(1).reduce((a, b) => a * b, 1);
+  if (n * size > MAX_PREDICT_VALUES) throw new Error(`${file}: ${tooManyValues(n * size)}`);
   const scale = idx.type === 'ubyte' ? 1 / 255 : 1;
   return Array.from({ length: n }, (_, r) =>
     Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v) => v * scale),
@@ -140,10 +148,15 @@ function inputKind(file: string): 'png' | 'idx' | 'csv' | 'json' | undefined {
   return undefined;
 }
 
+function tooManyValues(values: number): string {
+  return `${values.toLocaleString('en-US')} input values, more than the ${MAX_PREDICT_VALUES.toLocaleString('en-US')} predict takes in one run; split the input`;
+}
+
 /** Reads every input file into rows; throws naming the file. */
 export function readInputs(files: readonly string[], invert: boolean): InputRows {
   const names: string[] = [];
   const rows: Float32Array[] = [];
+  let total = 0;
   for (const file of files) {
     const kind = inputKind(file);
     if (!kind)
@@ -160,7 +173,9 @@ export function readInputs(files: readonly string[], invert: boolean): InputRows
     got.forEach((r, i) => {
       names.push(got.length === 1 && kind === 'png' ? file : `${file}:${i}`);
       rows.push(r);
+      total += r.length;
     });
+    if (total > MAX_PREDICT_VALUES) throw new InputError(`predict: ${files.join(', ')}: ${tooManyValues(total)}`);
   }
   const width = rows[0]?.length;
   const odd = rows.findIndex((r) => r.length !== width);
