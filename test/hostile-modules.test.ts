@@ -4,7 +4,7 @@
 // forward and backward. Each runs on every backend.
 import { setBackend } from '../lib/backend';
 import { availableBackends } from './backends';
-import { Sequential, Linear, ReLU, TanH, Sigmoid, LeakyReLU, MaxPool1D, Flatten, Conv1D } from '../lib/nn';
+import { Sequential, Linear, ReLU, TanH, Sigmoid, LeakyReLU, MaxPool1D, Flatten, Conv1D, GlobalAvgPool2D } from '../lib/nn';
 import { Module } from '../lib/nn/module';
 import { CrossEntropyLoss, MSELoss, HingeLoss, BCELoss, CELogSoftmaxLoss, Loss } from '../lib/losses';
 import { SGD } from '../lib/optim';
@@ -155,6 +155,25 @@ describe.each(availableBackends())('%s backend', (name) => {
     x.data.set([0, 1, 1, 0]); // the winners move
     const dx = pool.backwardDelta(x, { shape: [1, 2, 1], data: Float32Array.from([10, 20]) });
     expect(Array.from(dx.data)).toEqual([0, 10, 20, 0]);
+  });
+});
+
+describe('modules that take no arguments refuse them, rather than drop them', () => {
+  test('Flatten(1), ReLU(true) and the like: a TypeError naming the module and what it was given', () => {
+    // PyTorch's Flatten(start_dim) and ReLU(inplace) take these; here they would silently mean nothing.
+    const cases: [() => unknown, RegExp][] = [
+      [() => new (Flatten as unknown as new (a: number) => Flatten)(1), /^Flatten takes no arguments, got 1: number 1$/],
+      [() => new (ReLU as unknown as new (a: boolean) => ReLU)(true), /^ReLU takes no arguments, got 1: boolean true$/],
+      [
+        () => new (GlobalAvgPool2D as unknown as new (a: number) => GlobalAvgPool2D)(3),
+        /^GlobalAvgPool2D takes no arguments, got 1: number 3$/,
+      ],
+      [() => new (TanH as unknown as new (a: number, b: string) => TanH)(2, 'x'), /^TanH takes no arguments, got 2: number 2, string/],
+    ];
+    for (const [make, message] of cases) expect(make).toThrow(message);
+    // Without arguments, and modules whose constructors take some, are unchanged.
+    expect(new Flatten().toString()).toBe('Flatten()');
+    expect(new LeakyReLU(0.2).toString()).toBe('LeakyReLU(0.2)');
   });
 });
 

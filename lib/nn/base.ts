@@ -135,6 +135,17 @@ export interface ModuleConfig {
  * lin.updateParameters(0.01);               // w -= 0.01 · grad
  */
 export abstract class Module {
+  /**
+   * Builds the module. A module without a constructor of its own takes no arguments, and
+   * JavaScript would drop any it is given: a PyTorch user's `Flatten(1)` (start_dim there) or
+   * `ReLU(true)` (inplace) would quietly mean something else, so they are refused.
+   * @param args Nothing: a subclass's constructor calls `super()`.
+   */
+  constructor(...args: unknown[]) {
+    if (args.length > 0)
+      throw new TypeError(`${new.target.name} takes no arguments, got ${args.length}: ${args.map((a) => describe(a)).join(', ')}`);
+  }
+
   /** Position inside the enclosing Sequential(s), e.g. `3` or `1.2`; null when standalone. */
   private position: string | null = null;
   /**
