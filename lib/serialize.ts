@@ -26,6 +26,7 @@ import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModul
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
 import { torchEntries } from './export/torch';
 import { applyEvalPositions, evalPositions } from './nn/mode';
+import { writeAll } from './data/read';
 
 export type { ModuleFactory } from './nn/registry';
 
@@ -126,13 +127,6 @@ function fixEndianness(data: Float32Array | Int32Array): void {
   for (let i = 0; i < data.length; i++) {
     if (data instanceof Float32Array) data[i] = view.getFloat32(4 * i, true);
     else data[i] = view.getInt32(4 * i, true);
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let at = 0; at < bytes.length;) {
-    const end = Math.min(bytes.length, at + IO_PIECE);
-    at += fs.writeSync(fd, bytes, at, end - at);
   }
 }
 

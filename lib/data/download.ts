@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as https from 'https';
 import * as path from 'path';
 import { defaultCacheDir, ensureDir } from './paths';
+import { writeAll } from './read';
 
 /** One file of a downloadable dataset. */
 export interface RemoteFile {
@@ -75,9 +76,6 @@ export function verifyFile(file: string, expected: { sha256: string; bytes?: num
   }
 }
 
-/** The most one writeSync call is given (one call moves at most 2 GiB). */
-const WRITE_PIECE = 64 * 1024 * 1024;
-
 /** A temporary name next to `dest`, on the same file system so that rename is atomic. */
 function tempPathFor(dest: string): string {
   return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
@@ -102,14 +100,7 @@ export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha25
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
-      // writeSync may write less than it was given (a nearly full disk writes what fits and
-      // returns its count; the next call throws ENOSPC): a single call would rename a truncated
-      // file into place as if complete.
-      for (let at = 0; at < data.length;) {
-        const wrote = fs.writeSync(fd, data, at, Math.min(data.length - at, WRITE_PIECE));
-        if (wrote <= 0) throw new Error(`${dest}: the file system accepted no more bytes after ${at} of ${data.length}`);
-        at += wrote;
-      }
+      writeAll(fd, data); // not one writeSync: it may write only part (see writeAll)
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

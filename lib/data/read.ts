@@ -84,6 +84,20 @@ export function openDataFile(file: string, maxBytes: number, what: string): Open
 }
 
 /**
+ * Writes all of `bytes` to an open file, in calls of at most 64 MiB (one call moves at most
+ * 2 GiB). A call may write less than it is given (a nearly full disk writes what fits and
+ * returns its count; the next call throws ENOSPC): the loop goes on until all is written or a
+ * call throws, so a writer never takes a short file for a complete one.
+ */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let at = 0; at < bytes.length;) {
+    const wrote = fs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 64 * 2 ** 20));
+    if (wrote <= 0) throw new Error(`the file system accepted no more bytes after ${at} of ${bytes.length}`);
+    at += wrote;
+  }
+}
+
+/**
  * Reads `length` bytes from `position` of an open file; fewer when the file ends first (it may
  * have shrunk since it was checked).
  */

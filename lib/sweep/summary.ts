@@ -6,6 +6,7 @@
 import { meanStd, markdownTable } from '../report/figures';
 import { RunConfig, valueLabel } from './spec';
 import { RunMetrics } from './training';
+import type { RunOutcome } from './pool-worker';
 
 /** What a sweep keeps of each run (the run's `result.json`). */
 export interface RunRecord {
@@ -25,7 +26,7 @@ export interface RunRecord {
  * read back by --resume) before the summary reads it: returns it, or a one-line reason it is
  * not an outcome. JSON writes NaN and ±Infinity as null, so a loss may be null.
  */
-export function checkOutcome(value: unknown): { status: 'done'; metrics: RunMetrics } | { status: 'failed'; error: string } | string {
+export function checkOutcome(value: unknown): RunOutcome | string {
   if (value === null || typeof value !== 'object') return `expected an object with a status, got ${value === null ? 'null' : typeof value}`;
   const o = value as Record<string, unknown>;
   if (o.status === 'failed')

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { BackendName } from '../backend';
 import { writeFileAtomic } from '../data/download';
 import { ensureDir } from '../data/paths';
-import { openDataFile, readAt } from '../data/read';
+import { readDataFile } from '../data/read';
 import { buildModel, presetDescription, takesSequences, ModelDescription } from '../cli/presets';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
@@ -102,12 +102,7 @@ const MAX_JSON_BYTES = 64 * 2 ** 20;
  * before anything is read. Throws with the reason.
  */
 function readJsonFile(file: string): unknown {
-  const { fd, size } = openDataFile(file, MAX_JSON_BYTES, 'a sweep file');
-  try {
-    return JSON.parse(readAt(fd, size, 0).toString('utf8'));
-  } finally {
-    fs.closeSync(fd);
-  }
+  return JSON.parse(readDataFile(file, MAX_JSON_BYTES, 'a sweep file').toString('utf8'));
 }
 
 /**

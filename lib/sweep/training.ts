@@ -13,7 +13,7 @@ import { fit, evaluate } from '../train';
 import { EpochRecord } from '../logger';
 import { save } from '../serialize';
 import { ensureDir } from '../data/paths';
-import { openDataFile, readAt } from '../data/read';
+import { readDataFile } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, presetDescription, takesSequences } from '../cli/presets';
@@ -65,13 +65,7 @@ export interface RunMetrics {
  * 64 MiB (a pipe or device in its place is refused before reading) holding numbers or nulls.
  */
 function readValLosses(file: string): (number | null)[] {
-  const { fd, size } = openDataFile(file, 64 * 2 ** 20, 'a list of validation losses');
-  let value: unknown;
-  try {
-    value = JSON.parse(readAt(fd, size, 0).toString('utf8'));
-  } finally {
-    fs.closeSync(fd);
-  }
+  const value: unknown = JSON.parse(readDataFile(file, 64 * 2 ** 20, 'a list of validation losses').toString('utf8'));
   if (!Array.isArray(value) || !value.every((v) => v === null || typeof v === 'number'))
     throw new Error(`${file}: expected a JSON array of validation losses (numbers or null)`);
   return value as (number | null)[];
