@@ -365,6 +365,9 @@ export function argmaxRows(t: Tensor): Int32Array {
   return out;
 }
 
+/** The largest finite float32, (2 − 2^-23) · 2^127 ≈ 3.4028235e38. @internal */
+export const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
+
 /** A short description of a value for error messages. */
 export function describe(v: unknown): string {
   if (v === null) return 'null';

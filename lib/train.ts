@@ -1,7 +1,7 @@
 /**
  * Training loop (`fit`, the course's `SGD` training function), `predict` and `evaluate`.
  */
-import { Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tensor';
+import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
 import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
@@ -295,9 +295,6 @@ function nonFiniteParameter(
   return null;
 }
 
-/** The largest finite float32. */
-const FLOAT32_MAX = 3.4028234663852886e38;
-
 /**
  * Plain SGD's step on the weights of Linear layers, fused with their gradient: W −= lr·xᵀ·δ as
  * one product over the weight, where the usual step writes ∂L/∂W = xᵀ·δ, scans it for NaN, then
@@ -317,25 +314,23 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * weights' gradients are not written: fit leaves them at zero.
  */
 class DeferredWeightSteps implements WeightStepSink {
-  /** The parameters the optimiser updates as usual: all but the fused weights (plus, for a step, those that fell back). */
+  /** The parameters the optimiser updates as usual: all but the fused weights (settle adds those that fall back). */
   readonly rest: Parameter[];
-  private readonly layers: Map<Linear, Parameter>;
   // The pairs taken in this step's backward pass (arrays reused across steps).
   private readonly owners: Linear[] = [];
   private readonly inputs: Tensor[] = [];
   private readonly deltas: Tensor[] = [];
   private count = 0;
-  // Layers whose gradient was computed the usual way in this step (a non-finite x or δ).
+  // Layers whose gradient was computed the usual way in this step (a pair over settle's bound).
   private readonly fellBack = new Set<Linear>();
-
+  /** The fused weights, layers' values as a set. */
   private readonly fused: Set<Parameter>;
 
   private constructor(
     private readonly optimizer: SGD,
-    layers: Map<Linear, Parameter>,
+    private readonly layers: Map<Linear, Parameter>,
     private readonly params: readonly Parameter[],
   ) {
-    this.layers = layers;
     this.fused = new Set(layers.values());
     this.rest = params.filter((p) => !this.fused.has(p));
   }
@@ -494,7 +489,7 @@ class TrainingStep {
     const fused = this.fused;
     if (fused) fused.backward(net, xb, delta);
     else accumulateGradients(net, xb, delta);
-    // What the optimiser updates: all the parameters, or all but the weights fused.steps updates.
+    // What the optimiser updates: all the parameters, or all but the weights the fused step updates.
     let stepped = fused ? fused.rest : params;
     if (!this.allowNonFinite) {
       if (fused) stepped = fused.settle();

@@ -15,7 +15,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor } from '../tensor';
+import { FLOAT32_MAX, Tensor } from '../tensor';
 import { seed as seedGlobal, Rng } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
 import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../losses';
@@ -43,9 +43,6 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
-
-/** The largest finite float32, (2 − 2^-23) · 2^127 ≈ 3.4028235e38. */
-const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
 
 const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
 type DatasetName = (typeof DATASETS)[number];
