@@ -10,7 +10,7 @@
  * statistics: Ustyuzhaninov et al., ICLR 2017) or {@link trainStyleFeatures} (the same layers
  * trained on the images at hand). Any `Sequential` of 2-D layers can serve.
  */
-import { Tensor, describe, formatShape, wrap, zeros } from './tensor';
+import { FLOAT32_MAX, Tensor, describe, formatShape, wrap, zeros } from './tensor';
 import { Rng } from './random';
 import { backend } from './backend';
 import { initialize } from './init';
@@ -408,8 +408,27 @@ function styleTargets(features: StyleFeatures, style: Tensor): StyleTargets['sty
 }
 
 /**
+ * Weights so large that the weighted loss's gradient leaves float32: Infinity or NaN in the
+ * gradient, or squares Adam would overflow, which leave the pixels where they are. @internal
+ */
+export class StyleOverflowError extends RangeError {
+  constructor(
+    readonly contentWeight: number,
+    readonly styleWeight: number,
+    step?: number,
+  ) {
+    super(
+      `styleTransfer: contentWeight ${contentWeight} and styleWeight ${styleWeight} make the gradient of the loss overflow float32` +
+        `${step === undefined ? '' : ` at step ${step}`}; use smaller weights (Adam's steps depend on their ratio, hardly on their scale)`,
+    );
+    this.name = 'StyleOverflowError';
+  }
+}
+
+/**
  * The losses of `x` (a batch of one image) and, in `grad` when given, their gradient with respect
- * to its pixels, through every module's backwardDelta down to the input.
+ * to its pixels, through every module's backwardDelta down to the input. Throws
+ * StyleOverflowError where a weight's factor is not a float32.
  */
 function lossAndGradient(
   features: StyleFeatures,
@@ -435,6 +454,7 @@ function lossAndGradient(
       // ‖F − P‖² / ‖P‖²; its gradient 2 (F − P) / ‖P‖², weighted as in the total.
       let sum = 0;
       const k = (2 * contentWeight) / (nContent * c.norm);
+      if (delta && !(k <= FLOAT32_MAX)) throw new StyleOverflowError(contentWeight, styleWeight);
       for (let j = 0; j < f.data.length; j++) {
         const diff = f.data[j] - c.value[j];
         sum += diff * diff;
@@ -451,6 +471,7 @@ function lossAndGradient(
       style += squaredNorm(diff) / s.norm / nStyle;
       if (delta) {
         const k = (4 * styleWeight) / (nStyle * positions * s.norm);
+        if (!(k <= FLOAT32_MAX)) throw new StyleOverflowError(contentWeight, styleWeight);
         backend().sgemm(false, false, positions, chan, chan, k, f.data, 0, chan, diff, 0, chan, 1, delta.data, 0, chan);
       }
     }
@@ -534,7 +555,9 @@ export function styleLossAndGradient(
  * reaches them through each module's `backwardDelta`; after each step they are clamped to [0, 1].
  * The feature network runs in evaluation mode (Dropout off, BatchNorm on its running estimates),
  * each module's mode put back afterwards.
- * The image returned is the last one (the loss of each step is in `history`).
+ * The image returned is the last one (the loss of each step is in `history`). Weights so large
+ * that the gradient leaves float32 stop it with a RangeError naming them and the step, before
+ * Adam moves the pixels.
  *
  * Cost: one forward and one backward pass of the feature network per step, at the content
  * image's size; the style image is read once. The memory is that of one forward pass kept for
@@ -594,7 +617,16 @@ export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTra
     const optimizer = new Adam({ lr });
     const history: number[] = [];
     for (let step = 1; step <= steps; step++) {
-      const loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, pixels.grad.data);
+      const g = pixels.grad.data;
+      let loss: StyleLoss;
+      try {
+        loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, g);
+      } catch (e) {
+        throw e instanceof StyleOverflowError ? new StyleOverflowError(contentWeight, styleWeight, step) : e;
+      }
+      // Σg² under the largest float: every g² Adam squares is a float, and a NaN or an infinity
+      // in the gradient fails the test (its sum is NaN or infinite; summed in double).
+      if (!(backend().sumOfSquares(g, g.length) < FLOAT32_MAX)) throw new StyleOverflowError(contentWeight, styleWeight, step);
       history.push(loss.total);
       optimizer.step([pixels]);
       for (let i = 0; i < x.data.length; i++) x.data[i] = Math.min(1, Math.max(0, x.data[i]));

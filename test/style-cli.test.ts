@@ -159,6 +159,16 @@ describe('neurone style, in process', () => {
       () => ['--content', content, '--style', style, '--style-weight', '-1'],
       /--style-weight must be a finite float32 number >= 0, got '-1'/,
     ],
+    [
+      'a --style-weight whose factor in the gradient is beyond float32',
+      () => ['--content', content, '--style', style, '--style-weight', '3e38'],
+      /--content-weight 1 \(the default\) and --style-weight 3e38 make the loss's gradient overflow float32/,
+    ],
+    [
+      'a --style-weight whose gradient Adam would square beyond float32',
+      () => ['--content', content, '--style', style, '--style-weight', '1e25', '--content-weight', '0'],
+      /--content-weight 0 and --style-weight 1e25 make the loss's gradient overflow float32/,
+    ],
     ['--lr 0', () => ['--content', content, '--style', style, '--lr', '0'], /--lr must be a finite float32 number > 0, got '0'/],
     [
       '--lr beyond float32',

@@ -172,6 +172,13 @@ describe('refusals name the argument', () => {
     expect(() => styleTransfer(img, img, { steps: -1 })).toThrow(/styleTransfer: steps must be an integer/);
     expect(() => styleTransfer(img, img, { styleWeight: NaN })).toThrow(/styleWeight must be a finite number >= 0/);
     expect(() => styleTransfer(img, img, { stepz: 3 } as never)).toThrow(/stepz/);
+    // Beyond float32: the style term's factor itself, then a gradient whose squares Adam would overflow.
+    expect(() => styleTransfer(img, img, { styleWeight: 1e300, steps: 2 })).toThrow(
+      /styleTransfer: contentWeight 1 and styleWeight 1e\+300 make the gradient of the loss overflow float32 at step 1/,
+    );
+    expect(() => styleTransfer(img, randomImage(16, 16, 2), { contentWeight: 0, styleWeight: 1e25, steps: 2 })).toThrow(
+      /contentWeight 0 and styleWeight 1e\+25 make the gradient of the loss overflow float32 at step 1/,
+    );
     expect(() => styleTransfer(img, img, { features: { net: new Sequential(), styleLayers: [3], contentLayers: [] } })).toThrow(
       /features.styleLayers must be module indices/,
     );

@@ -6,11 +6,11 @@
  * 16.7 million pixels: about 256 MiB while one is decoded, as 8-bit RGBA then float32 RGB) and
  * shrunk at once to the working size; the working size (--size, the longest side) is at most
  * MAX_STYLE_SIZE. Measured peak resident memory of the whole process (a 1000×872 input): 520 MB at
- * --size 512, 230 MB at the default 128.
+ * --size 512, 230 MB at the default 128; 530 MB with two 4096×4096 16-bit inputs at --size 512.
  */
 import { readImage, resizeImage, writeImage } from '../data/image';
 import { Tensor } from '../tensor';
-import { StyleFeatures, randomStyleFeatures, styleTransfer, trainStyleFeatures } from '../style';
+import { StyleFeatures, StyleOverflowError, randomStyleFeatures, styleTransfer, trainStyleFeatures } from '../style';
 import { TerminalProgress, formatLoss } from '../progress';
 import { FlagSpec, InputError, ParsedArgs, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 
@@ -72,6 +72,20 @@ function requiredFile(args: ParsedArgs, name: string): string {
   const file = flagValue(args, name);
   if (file === undefined) throw new InputError(`style: ${name} FILE is required (see neurone style --help)`);
   return file;
+}
+
+/** Runs the transfer; weights that overflow it are the flags' fault (exit 2, nothing written). */
+function withWeightFlags<T>(args: ParsedArgs, run: () => T): T {
+  try {
+    return run();
+  } catch (e) {
+    if (!(e instanceof StyleOverflowError)) throw e;
+    const given = (flag: string, fallback: number): string => flagValue(args, flag) ?? `${fallback} (the default)`;
+    throw new InputError(
+      `style: --content-weight ${given('--content-weight', e.contentWeight)} and --style-weight ${given('--style-weight', e.styleWeight)} ` +
+        "make the loss's gradient overflow float32; use smaller weights (their ratio is what matters)",
+    );
+  }
 }
 
 /** Reads a PNG as an RGB image, shrunk (or enlarged) to longest side `size`; any problem is bad input. */
@@ -148,14 +162,16 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
         features = randomStyleFeatures({ seed });
       }
       bar?.start(steps, 0, phases, phases);
-      const result = styleTransfer(content, style, {
-        features,
-        steps,
-        lr,
-        contentWeight,
-        styleWeight,
-        onStep: (s, loss) => bar?.update(s, loss.total),
-      });
+      const result = withWeightFlags(args, () =>
+        styleTransfer(content, style, {
+          features,
+          steps,
+          lr,
+          contentWeight,
+          styleWeight,
+          onStep: (s, loss) => bar?.update(s, loss.total),
+        }),
+      );
       bar?.stop();
       writeImage(out, result.image);
       const first = result.history[0];
