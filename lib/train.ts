@@ -4,7 +4,8 @@
 import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
-import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
+import { Module, Parameter, Sequential, accumulateGradients, forwardView, inferView } from './nn/module';
+import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
 import { Loss } from './losses';
 import { Optimizer, SGD } from './optim';
@@ -62,6 +63,13 @@ export interface FitOptions {
   epochs?: number;
   /** Reorder the samples every epoch with the global seeded generator (default true). */
   shuffle?: boolean;
+  /**
+   * Skip the last batch of each epoch when it holds fewer than `batchSize` samples, as PyTorch's
+   * `drop_last` (default false). Every step then sees a full batch, which BatchNorm1D needs when
+   * the remainder would be a single sample. With shuffling, the samples skipped change from epoch
+   * to epoch; `trainLoss` and `trainAccuracy` are over the samples trained on.
+   */
+  dropLast?: boolean;
   /** Evaluated after every epoch (valLoss, valAccuracy). */
   validation?: Dataset;
   /**
@@ -213,11 +221,40 @@ function checkFitsNetwork(who: string, what: string, net: Module, x: Tensor): vo
   }
 }
 
+/**
+ * Refuses, before the first step, a batch-norm layer that some batch of the epoch would give one
+ * value per channel (a batch of one sample, where the layer's input holds one value a channel per
+ * sample): training mode has no spread to normalise it by, and the layer would stop fit at the end
+ * of the first epoch. `smallest` is the epoch's smallest batch. Walks nested Sequentials.
+ */
+function checkBatchNormBatches(net: Module, x: Tensor, batchSize: number, smallest: number, n: number): void {
+  if (smallest !== 1) return;
+  const find = (m: Module, shape: readonly number[]): BatchNorm | null => {
+    if (m instanceof BatchNorm) return sizeOf(shape) === m.channels ? m : null;
+    if (!(m instanceof Sequential)) return null;
+    let s = shape;
+    for (const child of m.modules) {
+      const found = find(child, s);
+      if (found) return found;
+      s = child.outputShape(s);
+    }
+    return null;
+  };
+  const layer = find(net, [1, ...x.shape.slice(1)]);
+  if (!layer) return;
+  const batch =
+    batchSize === 1
+      ? 'every batch holds 1 sample (batchSize 1)'
+      : `the last batch of each epoch holds 1 sample (${n} samples, batchSize ${batchSize}; pass { dropLast: true } to skip it)`;
+  throw new RangeError(`fit: ${batch}, and ${layer.label()} needs more than one value per channel in training mode`);
+}
+
 /** The option names of {@link fit}; a Record so that adding an option without listing it does not compile. */
 const FIT_OPTIONS: Record<keyof FitOptions, true> = {
   batchSize: true,
   epochs: true,
   shuffle: true,
+  dropLast: true,
   validation: true,
   validationSplit: true,
   scheduler: true,
@@ -561,7 +598,8 @@ const YIELD_MS = 2;
  * @throws NonFiniteError when the loss or a gradient becomes NaN/Inf (before any update
  * with it), or the weights are NaN/Inf (before training, or after an update), naming the epoch,
  * batch and parameter, unless `allowNonFinite`.
- * @throws RangeError when `dataset` or the validation set has no samples.
+ * @throws RangeError when `dataset` or the validation set has no samples, or when a batch of one
+ * sample would reach a batch-norm layer that sees one value per channel (see `dropLast`).
  *
  * @example
  * seed(0);
@@ -638,6 +676,14 @@ async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, 
   const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
   const epochs = checkPositiveInt('fit', 'epochs', options.epochs ?? 10);
   const shuffle = options.shuffle ?? true;
+  const dropLast = options.dropLast ?? false;
+  if (typeof dropLast !== 'boolean') throw new TypeError(`fit: dropLast must be true or false, got ${describe(dropLast)}`);
+  // The samples an epoch trains on: all, or the full batches' with dropLast.
+  const used = dropLast ? n - (n % batchSize) : n;
+  if (used === 0) {
+    throw new RangeError(`fit: dropLast with batchSize ${batchSize} leaves no batch of data.x's ${n} samples; use a smaller batchSize`);
+  }
+  checkBatchNormBatches(net, data.x, batchSize, dropLast ? batchSize : n % batchSize || batchSize, n);
   const logger = options.logger ?? new Logger({ verbose: options.verbose ?? 1 });
   const stop = options.earlyStopping;
   const monitor = stop ? (stop.monitor ?? (validation ? 'valLoss' : 'trainLoss')) : undefined;
@@ -670,7 +716,7 @@ async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, 
   for (let i = 0; i < n; i++) order[i] = i;
   const xs = new RowGatherer(data.x);
   const ys = new RowGatherer(data.y);
-  const batches = Math.ceil(n / batchSize);
+  const batches = Math.ceil(used / batchSize);
   const history: History = { epochs: [], stoppedEarly: false, monitor };
   let best: number | undefined;
   let bestEpoch: number | undefined;
@@ -732,7 +778,7 @@ async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, 
     steps.beginEpoch();
     for (let b = 0; b < batches; b++) {
       const start = b * batchSize;
-      const end = Math.min(n, start + batchSize);
+      const end = Math.min(used, start + batchSize);
       const batchLoss = steps.run(order, start, end, epoch, b + 1, trainMetrics);
       lossSum += batchLoss;
       if (b === 0 && epoch === firstEpoch) firstBatchLoss = batchLoss / (end - start);
@@ -747,9 +793,9 @@ async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, 
     await nextTick();
     lastYield = performance.now();
     steps.blameLastUpdate();
-    const record: TrainingRecord = { epoch, trainLoss: lossSum / n, seconds: 0, lr: epochLr };
+    const record: TrainingRecord = { epoch, trainLoss: lossSum / used, seconds: 0, lr: epochLr };
     if (trainMetrics) record.trainMetrics = trainMetrics.values();
-    if (steps.classified && n > 0) record.trainAccuracy = steps.hits / n;
+    if (steps.classified) record.trainAccuracy = steps.hits / used;
     if (validation) {
       const v = evaluate(net, loss, validation.x, validation.y, { batchSize: Math.max(batchSize, 256), metrics });
       record.valLoss = v.loss;

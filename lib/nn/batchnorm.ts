@@ -65,7 +65,7 @@ class BatchStatistics {
 }
 
 /** What BatchNorm1D and BatchNorm2D share: all but the input shapes they accept. */
-abstract class BatchNorm extends Module {
+export abstract class BatchNorm extends Module {
   /** Channels (features) normalised, each on its own. */
   readonly channels: number;
   readonly eps: number;

@@ -8,7 +8,21 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Module, ModuleConfig, Sequential, Linear, ReLU, TanH, Dropout, BatchNorm1D, BatchNorm2D, Conv1D, Flatten } from '../../lib/nn';
+import {
+  Module,
+  ModuleConfig,
+  Sequential,
+  Linear,
+  ReLU,
+  TanH,
+  Dropout,
+  BatchNorm1D,
+  BatchNorm2D,
+  Conv1D,
+  Conv2D,
+  Flatten,
+  GlobalAvgPool2D,
+} from '../../lib/nn';
 import { Tensor, randn, zeros } from '../../lib/tensor';
 import { Rng, seed, globalRng } from '../../lib/random';
 import { backend, setBackend } from '../../lib/backend';
@@ -315,6 +329,70 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
       /^BatchNorm1D\(3\) at position 1: training mode needs more than one value per channel, got input \(1, 3\); use a batch of 2 or more, or net.eval\(\)$/,
     );
     expect(new BatchNorm1D(3).eval().forward(randn([1, 3])).shape).toEqual([1, 3]);
+  });
+
+  test('fit refuses, before any step, a batch that leaves a batch norm one value per channel; dropLast skips it', async () => {
+    const mse = new MSELoss();
+    const data = (n: number) => ({ x: randn([n, 4]), y: randn([n, 1]) });
+    const mlp = () => new Sequential(new Linear(4, 8), new Sequential(new BatchNorm1D(8), new ReLU()), new Linear(8, 1));
+    const net = mlp();
+    const before = net.parameters().map((p) => p.value.data.slice());
+    await expect(fit(net, mse, new SGD({ lr: 0.01 }), data(33), { epochs: 1, batchSize: 32, verbose: 0 })).rejects.toThrow(
+      /^fit: the last batch of each epoch holds 1 sample \(33 samples, batchSize 32; pass \{ dropLast: true \} to skip it\), and BatchNorm1D\(8\) at position 1\.0 needs more than one value per channel in training mode$/,
+    );
+    // Nothing was trained.
+    net.parameters().forEach((p, i) => expect(p.value.data).toEqual(before[i]));
+    await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(5), { epochs: 1, batchSize: 1, verbose: 0 })).rejects.toThrow(
+      /every batch holds 1 sample \(batchSize 1\), and BatchNorm1D\(8\)/,
+    );
+    await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(5), { epochs: 1, batchSize: 1, dropLast: true, verbose: 0 })).rejects.toThrow(
+      /every batch holds 1 sample/,
+    );
+    // A BatchNorm2D after global pooling sees one value per channel per sample too; after a convolution it does not.
+    const pooled = new Sequential(new Conv2D(3, 1, 4), new GlobalAvgPool2D(), new BatchNorm1D(4), new Linear(4, 1));
+    const images = { x: randn([9, 6, 6, 1]), y: randn([9, 1]) };
+    await expect(fit(pooled, mse, new SGD({ lr: 0.01 }), images, { epochs: 1, batchSize: 4, verbose: 0 })).rejects.toThrow(
+      /BatchNorm1D\(4\) at position 2/,
+    );
+    const conv = new Sequential(new Conv2D(3, 1, 4), new BatchNorm2D(4), new Flatten(), new Linear(64, 1));
+    await fit(conv, mse, new SGD({ lr: 0.01 }), images, { epochs: 1, batchSize: 4, verbose: 0 });
+    // Without a batch norm a last batch of one is fine.
+    await fit(new Sequential(new Linear(4, 1)), mse, new SGD({ lr: 0.01 }), data(33), { epochs: 1, batchSize: 32, verbose: 0 });
+
+    // dropLast: one step an epoch of 32 samples, the loss over those.
+    const seen: number[] = [];
+    const h = await fit(mlp(), mse, new SGD({ lr: 0.01 }), data(33), {
+      epochs: 2,
+      batchSize: 32,
+      dropLast: true,
+      verbose: 0,
+      onBatchEnd: (b) => seen.push(b.batches),
+    });
+    expect(seen).toEqual([1, 1]);
+    expect(Number.isFinite(h.epochs[1].trainLoss)).toBe(true);
+    // Unshuffled, the mean loss of the one batch is trainLoss: the 33rd sample is not in it.
+    seed(3);
+    const d = data(33);
+    d.y.data[32] = 1e6;
+    const plain = new Sequential(new Linear(4, 1));
+    const losses: number[] = [];
+    const h2 = await fit(plain, mse, new SGD({ lr: 0 }), d, {
+      epochs: 1,
+      batchSize: 16,
+      dropLast: true,
+      shuffle: false,
+      verbose: 0,
+      onBatchEnd: (b) => losses.push(b.loss),
+    });
+    expect(losses.length).toBe(2);
+    expect(h2.epochs[0].trainLoss).toBeCloseTo((losses[0] + losses[1]) / 2, 5);
+    expect(h2.epochs[0].trainLoss).toBeLessThan(1e3);
+    await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(20), { batchSize: 32, dropLast: true, verbose: 0 })).rejects.toThrow(
+      "fit: dropLast with batchSize 32 leaves no batch of data.x's 20 samples; use a smaller batchSize",
+    );
+    await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(20), { dropLast: 1 as never, verbose: 0 })).rejects.toThrow(
+      'fit: dropLast must be true or false, got number 1',
+    );
   });
 
   test('BatchNorm: weight and bias are parameters, the running estimates buffers the optimiser never sees', async () => {
