@@ -402,8 +402,8 @@ abstract class Pool2D extends Module {
   }
 
   outputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length !== 4 || inputShape[1] < this.kHeight || inputShape[2] < this.kWidth) {
-      throw this.shapeError(['batch', `height >= ${this.kHeight}`, `width >= ${this.kWidth}`, 'chan'], inputShape);
+    if (inputShape.length !== 4 || inputShape[1] < this.kHeight || inputShape[2] < this.kWidth || inputShape[3] < 1) {
+      throw this.shapeError(['batch', `height >= ${this.kHeight}`, `width >= ${this.kWidth}`, 'chan >= 1'], inputShape);
     }
     const [batch, height, width, chan] = inputShape;
     return [batch, windowCount(height, this.kHeight, this.strideHeight), windowCount(width, this.kWidth, this.strideWidth), chan];
@@ -518,8 +518,8 @@ export class GlobalAvgPool2D extends Module {
   }
 
   outputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length !== 4 || inputShape[1] < 1 || inputShape[2] < 1) {
-      throw this.shapeError(['batch', 'height >= 1', 'width >= 1', 'chan'], inputShape);
+    if (inputShape.length !== 4 || inputShape[1] < 1 || inputShape[2] < 1 || inputShape[3] < 1) {
+      throw this.shapeError(['batch', 'height >= 1', 'width >= 1', 'chan >= 1'], inputShape);
     }
     return [inputShape[0], inputShape[3]];
   }
@@ -579,7 +579,7 @@ export class Upsample2D extends Module {
   }
 
   outputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length !== 4) throw this.shapeError(['batch', 'height', 'width', 'chan'], inputShape);
+    if (inputShape.length !== 4 || inputShape[3] < 1) throw this.shapeError(['batch', 'height', 'width', 'chan >= 1'], inputShape);
     const [batch, height, width, chan] = inputShape;
     return [batch, height * this.scaleHeight, width * this.scaleWidth, chan];
   }

@@ -31,8 +31,8 @@ abstract class Pool1D extends Module {
   }
 
   outputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length !== 3 || inputShape[1] < this.kSize) {
-      throw this.shapeError(['batch', `length >= ${this.kSize}`, 'chan'], inputShape);
+    if (inputShape.length !== 3 || inputShape[1] < this.kSize || inputShape[2] < 1) {
+      throw this.shapeError(['batch', `length >= ${this.kSize}`, 'chan >= 1'], inputShape);
     }
     return [inputShape[0], windowCount(inputShape[1], this.kSize, this.stride), inputShape[2]];
   }

@@ -162,6 +162,14 @@ export function checkArguments(
     if (spec.pair) checkPair(type, spec, options[spec.name], values);
     else values[spec.name] = checkOne(type, spec, options[spec.name], values);
   }
+  // Before anything is allocated: a tensor past 2^32 values would be refused by zeros(), in its
+  // own name rather than the module's.
+  for (const [name, shape] of [...(schema.parameters?.(values, options) ?? []), ...(schema.buffers?.(values, options) ?? [])]) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size > 2 ** 32) {
+      throw new RangeError(`${type}: its ${name} of shape [${shape.join(', ')}] would hold ${size} values, more than the 2^32 a tensor holds`);
+    }
+  }
   return values;
 }
 

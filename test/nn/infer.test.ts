@@ -117,7 +117,7 @@ describe.each(backends)('infer (%s backend)', (name) => {
   test('shape errors name the module that refuses', () => {
     const net = new Sequential(new Conv1D(3, 2, 4), new MaxPool1D(9));
     expect(() => net.infer(randomTensor([2, 10, 2], dataRng))).toThrow(
-      /MaxPool1D\(9, 9\) at position 1: expected input \(batch, length >= 9, chan\), got \(2, 8, 4\)/,
+      /MaxPool1D\(9, 9\) at position 1: expected input \(batch, length >= 9, chan >= 1\), got \(2, 8, 4\)/,
     );
     expect(() => net.infer(randomTensor([2, 10, 3], dataRng))).toThrow(
       /Conv1D\(3, 2, 4, 1\) at position 0: expected input \(batch, length, 2\), got \(2, 10, 3\)/,

@@ -10,13 +10,14 @@ import {
   Flatten,
   GlobalAvgPool2D,
   Linear,
+  MaxPool1D,
   MaxPool2D,
   ReLU,
   Reshape,
   Sequential,
   Upsample2D,
 } from '../../lib/nn';
-import { randn } from '../../lib/tensor';
+import { randn, zeros } from '../../lib/tensor';
 
 describe('2-D layers: shapes', () => {
   test('Conv2D output size with padding, strides and rectangular kernels, as PyTorch computes it', () => {
@@ -62,8 +63,24 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
       /^Conv2D\(5, 2, 2, 1\) at position 1: expected input \(batch, height >= 5, width >= 5, 2\), got \(1, 4, 4, 2\)$/,
     );
     expect(() => new MaxPool2D([2, 4]).forward(randn([1, 3, 3, 1]))).toThrow(
-      /^MaxPool2D\(\[2, 4\], \[2, 4\]\): expected input \(batch, height >= 2, width >= 4, chan\), got \(1, 3, 3, 1\)$/,
+      /^MaxPool2D\(\[2, 4\], \[2, 4\]\): expected input \(batch, height >= 2, width >= 4, chan >= 1\), got \(1, 3, 3, 1\)$/,
     );
+  });
+
+  test("an input without channels, and a layer too large to allocate, in the layer's name", () => {
+    const empty = zeros([2, 4, 4, 0]);
+    for (const m of [new MaxPool2D(2), new AvgPool2D(2), new GlobalAvgPool2D(), new Upsample2D(2)]) {
+      expect(() => m.forward(empty)).toThrow(
+        new RegExp(`^${m.label().replace(/[()[\]]/g, '\\$&')}: expected input \\(batch, .*chan >= 1\\), got \\(2, 4, 4, 0\\)$`),
+      );
+    }
+    expect(() => new MaxPool1D(2).forward(zeros([2, 4, 0]))).toThrow(
+      /^MaxPool1D\(2, 2\): expected input \(batch, length >= 2, chan >= 1\), got \(2, 4, 0\)$/,
+    );
+    expect(() => new Conv2D(3, 2 ** 24, 2 ** 24)).toThrow(
+      /^Conv2D: its weight of shape \[3, 3, 16777216, 16777216\] would hold 2533274790395904 values, more than the 2\^32 a tensor holds$/,
+    );
+    expect(() => new Linear(2 ** 24, 2 ** 24)).toThrow(/^Linear: its weight of shape \[16777216, 16777216\] would hold/);
   });
 
   test('a channel count that does not match, with the channels-first and channel-less hints', () => {
