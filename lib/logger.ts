@@ -3,7 +3,7 @@
  * chart of the loss during training, and writes the loss/accuracy curves as an SVG at the end.
  */
 import { asciiChart, lineChartSvg, Marker } from './plot';
-import { writeFileAtomic } from './data/download';
+import { writeFileAtomic } from './data/read';
 import { TerminalProgress, formatLoss } from './progress';
 import type { TrainingRecord } from './train';
 
@@ -136,7 +136,7 @@ export class Logger {
   /** End of training: writes the SVG if asked. */
   end(): void {
     this.stopProgress();
-    if (this.svgPath) writeFileAtomic(this.svgPath, Buffer.from(this.svg()));
+    if (this.svgPath) writeFileAtomic(this.svgPath, Buffer.from(this.svg()), { mkdir: true });
   }
 
   private lossSeries(): { name: string; values: (number | undefined)[] }[] {

@@ -13,12 +13,12 @@
  * the tensors are the parameters under their `parameters()` names (`0.weight`, `0.bias`, ...), so
  * Python's `safetensors.numpy.load_file` or `safetensors.torch.load_file` read the weights as is.
  *
- * Writes are atomic: a temporary file in the same directory is written, flushed to disk and renamed
- * over the target, so a crash mid-save leaves the previous file as it was.
+ * Writes are atomic (`writeFileAtomic`, lib/data/read.ts): a temporary file in the same directory
+ * is written, flushed to disk and renamed over the target, so a crash mid-save leaves the previous
+ * file as it was.
  */
 import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import { describe, formatShape, sizeOf } from './tensor';
 import { globalRng } from './random';
 import { Module, ModuleConfig, Sequential } from './nn/module';
@@ -26,7 +26,7 @@ import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModul
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
 import { torchEntries } from './export/torch';
 import { applyEvalPositions, evalPositions } from './nn/mode';
-import { writeAll } from './data/read';
+import { fileKind, fsReason, writeFileAtomic } from './data/read';
 
 export type { ModuleFactory } from './nn/registry';
 
@@ -140,158 +140,6 @@ function readAll(fd: number, into: Uint8Array, position: number, piece: number):
   return true;
 }
 
-/** `EACCES: permission denied`: an fs error without the path (which may be a hidden temporary file). */
-function fsReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (typeof err?.code === 'string') {
-    const m = /^[A-Z0-9_]+: ([^,]*)/.exec(err.message);
-    return `${err.code}: ${m ? m[1] : err.message}`;
-  }
-  return (e as Error)?.message ?? String(e);
-}
-
-const TEMP_SUFFIX = '.tmp';
-
-/** Temporary files `.<base>.<pid>.<random>.tmp` of `target` whose process no longer exists. */
-function removeStaleTemps(dir: string, base: string): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  const prefix = `.${base}.`;
-  for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
-    const m = /^(\d+)\.[a-z0-9]+$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
-    if (!m) continue;
-    const pid = Number(m[1]);
-    // Our own pid: a worker thread of this process may be writing it right now.
-    if (pid === process.pid || !Number.isSafeInteger(pid) || pid <= 0) continue;
-    try {
-      process.kill(pid, 0);
-      continue; // alive (or a reused pid): leave it
-    } catch (e) {
-      // EPERM: the process exists under another user; only ESRCH means it is gone.
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
-    }
-    try {
-      fs.rmSync(path.join(dir, name), { force: true });
-    } catch {
-      // Not ours to fail a save over: the next save tries again.
-    }
-  }
-}
-
-/**
- * While a save runs, SIGINT / SIGTERM (when the program has no handler of its own, so the signal
- * would kill it mid-write and strand the temporary file) are held: the save finishes, then the
- * signal is raised again with its default action. Returns the function that ends the hold.
- */
-function holdSignals(): () => void {
-  const held: NodeJS.Signals[] = [];
-  const installed: [NodeJS.Signals, () => void][] = [];
-  for (const sig of ['SIGINT', 'SIGTERM'] as NodeJS.Signals[]) {
-    if (process.listenerCount(sig) > 0) continue;
-    const onSignal = (): void => {
-      held.push(sig);
-    };
-    try {
-      process.on(sig, onSignal);
-      installed.push([sig, onSignal]);
-    } catch {
-      // Some platforms cannot watch a signal; then there is nothing to hold.
-    }
-  }
-  if (installed.length === 0) return () => undefined;
-  return () => {
-    // A signal that arrived during the (synchronous) save is delivered on the next turn of the
-    // event loop: keep listening until then, then re-raise it with the default action.
-    setImmediate(() => {
-      for (const [sig, fn] of installed) process.removeListener(sig, fn);
-      const sig = held[0];
-      if (sig !== undefined && process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    });
-  };
-}
-
-/**
- * Writes `chunks` to `file` atomically: a temporary file `.<name>.<pid>.<random>.tmp` in the same
- * directory (a rename is atomic only within one file system), fsync, rename over `file`, then
- * fsync the directory so the rename itself survives a power cut (skipped where directories
- * cannot be opened, as on Windows). An existing file's permissions are kept. Temporary files of
- * the same target left by processes that no longer exist (killed mid-save) are removed first.
- * Errors read `<who>: <file>: <what went wrong>`.
- * @internal
- */
-export function writeFileAtomic(file: string, chunks: readonly Uint8Array[], who = 'save'): void {
-  const target = path.resolve(file);
-  const dir = path.dirname(target);
-  const fail = (what: string): Error => new Error(`${who}: ${file}: ${what}`);
-  // A new file: 0644 through the umask, as before. An existing one: its own mode, kept whole.
-  let mode = 0o644;
-  let keepMode = false;
-  try {
-    const st = fs.statSync(target);
-    if (!st.isFile()) throw fail(`exists and is not a regular file (${fileKind(st)}); not replacing it`);
-    mode = st.mode & 0o7777;
-    keepMode = true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      if ((e as Error).message.startsWith(`${who}: `)) throw e;
-      throw fail(`cannot inspect the target (${fsReason(e)})`);
-    }
-  }
-  removeStaleTemps(dir, path.basename(target));
-  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
-  const release = holdSignals();
-  try {
-    let fd: number;
-    try {
-      fd = fs.openSync(tmp, 'wx', mode);
-    } catch (e) {
-      throw fail(`cannot create a file in ${dir} (${fsReason(e)})`);
-    }
-    try {
-      // openSync's mode goes through the umask; the previous file's mode must come back whole.
-      if (keepMode && process.platform !== 'win32') fs.fchmodSync(fd, mode);
-      for (const c of chunks) writeAll(fd, c);
-      fs.fsyncSync(fd);
-    } catch (e) {
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-      throw fail(`writing failed (${fsReason(e)}); the previous file, if any, is unchanged`);
-    }
-    fs.closeSync(fd);
-    try {
-      fs.renameSync(tmp, target);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw fail(`cannot replace the file (${fsReason(e)}); the previous file, if any, is unchanged`);
-    }
-  } finally {
-    release();
-  }
-  let dirFd: number | undefined;
-  try {
-    dirFd = fs.openSync(dir, 'r');
-    fs.fsyncSync(dirFd);
-  } catch {
-    // Directory fsync is not supported everywhere (Windows, some network file systems).
-  } finally {
-    if (dirFd !== undefined) fs.closeSync(dirFd);
-  }
-}
-
-function fileKind(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
 function formatBytes(n: number): string {
   if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GiB`;
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
@@ -342,7 +190,7 @@ export function writeSafetensors(
   }
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
-  writeFileAtomic(file, [prefix, headerBytes, ...tensors.map((t) => bytesOf(t.data))], who);
+  writeFileAtomic(file, [prefix, headerBytes, ...tensors.map((t) => bytesOf(t.data))], { who });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -192,7 +192,7 @@ describe('after training, the model comes first', () => {
     });
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr.trim()).toMatch(
-      /^neurone: cannot write .*training\.svg \(ENOSPC\) \(the model is saved in .*full-model\.safetensors\)$/,
+      /^neurone: cannot write .*training\.svg: writing failed after 0 of \d+ bytes \(ENOSPC: no space left on device\); the previous file, if any, is unchanged \(the model is saved in .*full-model\.safetensors\)$/,
     );
     expect(r.code).toBe(1);
     expect(fs.statSync(model).size).toBeGreaterThan(100);

@@ -15,7 +15,7 @@ import * as init from '../lib/init';
 import { Module, Sequential, Linear, Conv1D, ReLU, MaxPool1D, Flatten, Upsample1D } from '../lib/nn';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
-import { writeFileAtomic } from '../lib/data/download';
+import { writeFileAtomic } from '../lib/data/read';
 import { writeFigure } from '../lib/report/figures';
 import { fit } from '../lib/train';
 import { LIMITS, save, load, loadWeights, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
@@ -292,12 +292,25 @@ describe('saves that fail or are killed', () => {
     }) as typeof fs.writeSync);
     const leftovers = () => fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'));
     try {
-      // The error names the target, not the hidden temporary file.
-      expect(() => writeFileAtomic(target, new Uint8Array(100000).fill(1))).toThrow(/^cannot write .*result\.bin \(ENOSPC\)$/);
+      // The error names the target (not the hidden temporary file), how far the write got, and
+      // keeps the system's code.
+      let err: (Error & { code?: string }) | undefined;
+      try {
+        writeFileAtomic(target, [new Uint8Array(60000).fill(1), new Uint8Array(40000).fill(1)], { who: 'results' });
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      expect(err?.message).toMatch(
+        /^results: cannot write .*result\.bin: writing failed after 4096 of 100000 bytes \(ENOSPC: no space left on device\); the previous file, if any, is unchanged$/,
+      );
+      expect(err?.message).not.toMatch(/\.tmp/);
+      expect(err?.code).toBe('ENOSPC');
       expect(fs.readFileSync(target, 'utf8')).toBe('old');
       calls = 0;
       const figure = path.join(dir, 'curves.svg');
-      expect(() => writeFigure(figure, '<svg>' + ' '.repeat(100000) + '</svg>')).toThrow(/cannot write .*curves\.svg \(ENOSPC\)/);
+      expect(() => writeFigure(figure, '<svg>' + ' '.repeat(100000) + '</svg>')).toThrow(
+        /^cannot write .*curves\.svg: writing failed after 4096 of 100011 bytes \(ENOSPC: no space left on device\)/,
+      );
       expect(fs.existsSync(figure)).toBe(false);
       expect(leftovers()).toEqual([]);
     } finally {
@@ -339,6 +352,69 @@ describe('saves that fail or are killed', () => {
     expect(fs.statSync(f).mode & 0o777).toBe(0o600);
   });
 
+  test('what the target names decides: a link is replaced (never written through), a folder, FIFO or device refused', () => {
+    if (process.platform === 'win32') return;
+    const kinds = path.join(dir, 'kinds');
+    fs.mkdirSync(kinds);
+    // A link to a regular file: the link becomes the new file; the file it pointed to is left alone.
+    const elsewhere = path.join(dir, 'elsewhere.txt');
+    fs.writeFileSync(elsewhere, 'keep me');
+    const link = path.join(kinds, 'link.json');
+    fs.symlinkSync(elsewhere, link);
+    writeFileAtomic(link, Buffer.from('new'));
+    expect(fs.lstatSync(link).isFile()).toBe(true);
+    expect(fs.readFileSync(link, 'utf8')).toBe('new');
+    expect(fs.readFileSync(elsewhere, 'utf8')).toBe('keep me');
+    // A link to a device (/dev/full would fail every write with ENOSPC): replaced likewise, so
+    // no write ever reaches the device; a full disk is tested above, not through /dev/full.
+    if (fs.existsSync('/dev/full')) {
+      const toDevice = path.join(kinds, 'training.svg');
+      fs.symlinkSync('/dev/full', toDevice);
+      writeFigure(toDevice, '<svg/>');
+      expect(fs.lstatSync(toDevice).isFile()).toBe(true);
+      expect(fs.readFileSync(toDevice, 'utf8')).toBe('<svg/>');
+    }
+    // A dangling link: replaced too.
+    const dangling = path.join(kinds, 'dangling.csv');
+    fs.symlinkSync(path.join(dir, 'no-such-file'), dangling);
+    writeFileAtomic(dangling, Buffer.from('a,b\n'));
+    expect(fs.readFileSync(dangling, 'utf8')).toBe('a,b\n');
+    // Not files: refused, left as they are, nothing stranded.
+    const folder = path.join(kinds, 'folder.json');
+    fs.mkdirSync(folder);
+    expect(() => writeFileAtomic(folder, Buffer.from('x'), { who: 'sweep' })).toThrow(
+      /^sweep: cannot write .*folder\.json: expected a regular file \(or none\), found a directory; not replacing it$/,
+    );
+    expect(fs.statSync(folder).isDirectory()).toBe(true);
+    const fifo = path.join(kinds, 'pipe.json');
+    if (spawnSync('mkfifo', [fifo]).status === 0) {
+      expect(() => writeFileAtomic(fifo, Buffer.from('x'))).toThrow(
+        /^cannot write .*pipe\.json: expected a regular file \(or none\), found a FIFO/,
+      );
+      expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    }
+    if (fs.existsSync('/dev/null')) {
+      expect(() => writeFileAtomic('/dev/null', Buffer.from('x'))).toThrow(
+        /^cannot write \/dev\/null: expected a regular file \(or none\), found a character device; not replacing it$/,
+      );
+    }
+    expect(fs.readdirSync(kinds).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  test('a checksum that does not match writes nothing; one that matches writes the file', () => {
+    const f = path.join(dir, 'checked.bin');
+    fs.writeFileSync(f, 'old');
+    const abc = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+    expect(() => writeFileAtomic(f, [Buffer.from('ab'), Buffer.from('d')], { sha256: abc, who: 'download' })).toThrow(
+      new RegExp(
+        `^download: cannot write .*checked\\.bin: checksum mismatch: expected sha256 ${abc}, got 3 bytes with sha256 [0-9a-f]{64}; nothing written$`,
+      ),
+    );
+    expect(fs.readFileSync(f, 'utf8')).toBe('old');
+    writeFileAtomic(f, [Buffer.from('ab'), Buffer.from('c')], { sha256: abc.toUpperCase() });
+    expect(fs.readFileSync(f, 'utf8')).toBe('abc');
+  });
+
   test('errors name the target, not the hidden temporary file', () => {
     const f = path.join(dir, 'no-such-dir', 'model.safetensors');
     let message = '';
@@ -348,10 +424,14 @@ describe('saves that fail or are killed', () => {
       message = (e as Error).message;
     }
     expect(message).toMatch(
-      new RegExp(`^save: ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot create a file in .*\\(ENOENT: no such file or directory\\)`),
+      new RegExp(
+        `^save: cannot write ${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: cannot create a file in .*\\(ENOENT: no such file or directory\\)`,
+      ),
     );
     expect(message).not.toMatch(/\.tmp/);
-    expect(() => save(new Linear(2, 2), dir)).toThrow(/^save: .*: exists and is not a regular file \(a directory\)/);
+    expect(() => save(new Linear(2, 2), dir)).toThrow(
+      /^save: cannot write .*: expected a regular file \(or none\), found a directory; not replacing it$/,
+    );
   });
 
   test('SIGTERM in the middle of a save: the save completes, then the process ends by the signal; no temporary file', () => {

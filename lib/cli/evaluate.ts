@@ -9,8 +9,8 @@ import { evaluate } from '../train';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ensureDir } from '../data/paths';
+import { writeFileAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
-import { writeFileAtomic } from '../serialize';
 import { Module } from '../nn/module';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, lastLeaf, loadModel, modelInputShape } from './predict';
@@ -116,11 +116,9 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     if (files && out !== undefined) {
       ensureDir(out);
       const title = `${path.basename(flagValue(args, '--model') ?? '')} on ${datasetName} ${split}`;
-      writeFileAtomic(
-        files.confusion,
-        [Buffer.from(confusionMatrixSvg(confusion, { title, classNames: ds.classNames }), 'utf8')],
-        'evaluate',
-      );
+      writeFileAtomic(files.confusion, Buffer.from(confusionMatrixSvg(confusion, { title, classNames: ds.classNames }), 'utf8'), {
+        who: 'evaluate',
+      });
       const record = {
         model: flagValue(args, '--model'),
         dataset: datasetName,
@@ -131,7 +129,7 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
         lossName,
         confusion,
       };
-      writeFileAtomic(files.record, [Buffer.from(`${JSON.stringify(record, null, 2)}\n`, 'utf8')], 'evaluate');
+      writeFileAtomic(files.record, Buffer.from(`${JSON.stringify(record, null, 2)}\n`, 'utf8'), { who: 'evaluate' });
       write(`  figure    ${files.confusion}\n  record    ${files.record}\n`);
     }
     return 0;

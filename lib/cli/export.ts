@@ -4,7 +4,8 @@
  */
 import * as path from 'path';
 import { Module, Sequential } from '../nn/module';
-import { save, writeFileAtomic } from '../serialize';
+import { save } from '../serialize';
+import { writeFileAtomic } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
@@ -121,7 +122,7 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
     if (torch !== undefined) asInput('export: ', () => torchEntries(net, 'export'));
     if (torch !== undefined) save(net, torch, { layout: 'torch' });
     if (onnx !== undefined && bytes) {
-      writeFileAtomic(onnx, [bytes], 'export');
+      writeFileAtomic(onnx, bytes, { who: 'export' });
       write(`ONNX model (opset ${ONNX_OPSET}, ${bytes.length.toLocaleString('en-US')} bytes) written to ${onnx}\n`);
     }
     if (torch !== undefined) write(`weights in PyTorch's layout written to ${torch}\n`);

@@ -6,11 +6,11 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import { Tensor } from '../tensor';
 import { Module, Sequential } from '../nn/module';
-import { load, writeFileAtomic } from '../serialize';
+import { load } from '../serialize';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { pngSize } from '../data/mnist';
-import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from '../data/read';
+import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 
 /** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
@@ -349,7 +349,7 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
             ...rows.map((r) => [JSON.stringify(r.input), r.class, ...r.probabilities].join(',')),
           ].join('\n') + '\n'
         : `${JSON.stringify(rows, null, 1)}\n`;
-      writeFileAtomic(out, [Buffer.from(text, 'utf8')], 'predict');
+      writeFileAtomic(out, Buffer.from(text, 'utf8'), { who: 'predict' });
       write(`written to ${out}\n`);
     }
     return 0;

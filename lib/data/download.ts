@@ -3,15 +3,18 @@
  *
  * Nothing in neurone downloads on its own: a user calls `download('mnist')` (or passes the CLI's
  * download flag), then the loaders find the files in the cache. Every file is checked against its
- * published size and SHA-256 and written atomically (temporary file + rename), so an interrupted
- * download never leaves a file that looks complete.
+ * published size and SHA-256 and written with the one atomic writer (`writeFileAtomic`,
+ * lib/data/read.ts), so an interrupted download never leaves a file that looks complete.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as https from 'https';
 import * as path from 'path';
 import { defaultCacheDir, ensureDir } from './paths';
-import { writeAll } from './read';
+import { writeFileAtomic } from './read';
+
+/** The most bytes {@link downloadFile} takes from a URL when it is given no size: 1 GiB. */
+export const MAX_DOWNLOAD_BYTES = 2 ** 30;
 
 /** One file of a downloadable dataset. */
 export interface RemoteFile {
@@ -76,44 +79,6 @@ export function verifyFile(file: string, expected: { sha256: string; bytes?: num
   }
 }
 
-/** A temporary name next to `dest`, on the same file system so that rename is atomic. */
-function tempPathFor(dest: string): string {
-  return path.join(path.dirname(dest), `.${path.basename(dest)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
-}
-
-/**
- * Writes `data` to `dest` atomically: readers see either the old file or the complete new one.
- * When `sha256` is given, the data is checked first and nothing is written on a mismatch.
- * @param dest The file written.
- * @param data Its contents.
- * @param options sha256: refuse data with another hash.
- */
-export function writeFileAtomic(dest: string, data: Uint8Array, options: { sha256?: string } = {}): void {
-  if (options.sha256 !== undefined) {
-    const got = crypto.createHash('sha256').update(data).digest('hex');
-    if (got !== options.sha256.toLowerCase()) {
-      throw new Error(`${dest}: checksum mismatch: expected sha256 ${options.sha256}, got ${got}; file not written`);
-    }
-  }
-  ensureDir(path.dirname(dest)); // not mkdirSync recursive: it can spin forever (see ensureDir)
-  const tmp = tempPathFor(dest);
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      writeAll(fd, data); // not one writeSync: it may write only part (see writeAll)
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, dest);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    // Named after the target, not the hidden temporary file the failed system call was about.
-    const err = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot write ${dest} (${err.code ?? err.message})`), { code: err.code });
-  }
-}
-
 /**
  * Moves a finished temporary file into place after checking its checksum; on a mismatch the
  * temporary file is deleted and `dest` is left untouched.
@@ -136,10 +101,13 @@ export function commitVerified(tmp: string, dest: string, expected: { sha256: st
 }
 
 /**
- * Fetches a URL into a temporary file next to `dest` (following redirects), then `commitVerified`.
+ * Fetches a URL (following redirects) and writes it to `dest` with {@link writeFileAtomic} once
+ * its size and SHA-256 are checked: a failed or wrong download leaves `dest` as it was. The
+ * bytes are held in memory meanwhile (the largest file known here is 26 MB); more than the
+ * expected size (or {@link MAX_DOWNLOAD_BYTES} when no size is given) is refused as it arrives.
  * `onData` is told the bytes received so far, as they arrive.
  * @param url The https URL.
- * @param dest Where the verified file is written.
+ * @param dest Where the verified file is written; its folder is created first when missing.
  * @param expected Its SHA-256 (and size).
  * @param timeoutMs Gives up after this long without data.
  * @param onData Called with each chunk’s size, for progress.
@@ -151,44 +119,40 @@ export function downloadFile(
   timeoutMs = 60000,
   onData?: (received: number) => void,
 ): Promise<void> {
+  // The folder first: one that cannot be made fails before anything is fetched.
   ensureDir(path.dirname(dest)); // not mkdirSync recursive: it can spin forever (see ensureDir)
-  const tmp = tempPathFor(dest);
-  const fetchInto = (u: string, redirectsLeft: number): Promise<void> =>
+  const limit = expected.bytes ?? MAX_DOWNLOAD_BYTES;
+  const fetch = (u: string, redirectsLeft: number): Promise<Buffer[]> =>
     new Promise((resolve, reject) => {
       const req = https.get(u, { timeout: timeoutMs }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location) {
           res.resume();
           if (redirectsLeft === 0) return reject(new Error(`${url}: too many redirects`));
-          return resolve(fetchInto(new URL(res.headers.location, u).toString(), redirectsLeft - 1));
+          return resolve(fetch(new URL(res.headers.location, u).toString(), redirectsLeft - 1));
         }
         if (status !== 200) {
           res.resume();
           return reject(new Error(`${u}: HTTP ${status}`));
         }
-        const out = fs.createWriteStream(tmp);
+        const chunks: Buffer[] = [];
         let received = 0;
-        if (onData) {
-          res.on('data', (chunk: Buffer) => {
-            received += chunk.length;
-            onData(received);
-          });
-        }
-        res.pipe(out);
+        res.on('data', (chunk: Buffer) => {
+          received += chunk.length;
+          if (received > limit) {
+            req.destroy(new Error(`${u}: more than the expected ${limit} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+          onData?.(received);
+        });
         res.on('error', reject);
-        out.on('error', reject);
-        out.on('finish', () => resolve());
+        res.on('end', () => resolve(chunks));
       });
       req.on('timeout', () => req.destroy(new Error(`${u}: no answer within ${timeoutMs / 1000} s`)));
       req.on('error', reject);
     });
-  return fetchInto(url, 5).then(
-    () => commitVerified(tmp, dest, expected, url),
-    (e) => {
-      fs.rmSync(tmp, { force: true });
-      throw e;
-    },
-  );
+  return fetch(url, 5).then((chunks) => writeFileAtomic(dest, chunks, { sha256: expected.sha256, bytes: expected.bytes, who: url }));
 }
 
 /** Options of {@link download}. */

@@ -4,7 +4,7 @@
  */
 import { PNG } from 'pngjs';
 import { Tensor, formatShape, wrap } from '../tensor';
-import { writeFileAtomic } from './download';
+import { writeFileAtomic } from './read';
 import { decodePng, pngSize } from './mnist';
 import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from './read';
 
@@ -131,7 +131,7 @@ export function writeImage(file: string, image: Tensor): void {
   const png = new PNG({ width, height });
   png.data = rgba;
   const bytes = PNG.sync.write(png, { colorType: chan === 3 ? 2 : 0, inputColorType: 6, inputHasAlpha: true });
-  writeFileAtomic(file, bytes);
+  writeFileAtomic(file, bytes, { who: 'writeImage', mkdir: true });
 }
 
 /**

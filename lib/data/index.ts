@@ -45,7 +45,9 @@ export {
 } from './mnist';
 
 export type { RemoteFile, RemoteDatasetName, DownloadOptions } from './download';
-export { download, downloadFile, writeFileAtomic, commitVerified, verifyFile, sha256File, REMOTE_DATASETS } from './download';
+export { download, downloadFile, commitVerified, verifyFile, sha256File, REMOTE_DATASETS, MAX_DOWNLOAD_BYTES } from './download';
+export type { AtomicWriteOptions } from './read';
+export { writeFileAtomic } from './read';
 
 export type { SyntheticOptions, BlobOptions, CheckerboardOptions } from './synthetic';
 export { gaussianBlobs, xor, checkerboard, checkerboardLabel } from './synthetic';

@@ -1,5 +1,6 @@
 /**
- * Reading data files without letting a small or strange file exhaust memory.
+ * Reading data files without letting a small or strange file exhaust memory, and writing every
+ * file atomically ({@link writeFileAtomic}).
  *
  * Every reader in lib/data goes through here: a file is opened once, `fstat`-ed on that open
  * descriptor (so what is checked is what is read), refused when it is not a regular file (a device
@@ -7,8 +8,11 @@
  * inflated with an output bound: the caller states how many bytes the content may have, from a
  * header it has already checked or from a policy maximum, and inflation stops there.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as path from 'path';
 import * as zlib from 'zlib';
+import { ensureDir } from './paths';
 
 /**
  * Most bytes the payload of one IDX file may declare (and so the most a gzipped IDX file may
@@ -87,13 +91,229 @@ export function openDataFile(file: string, maxBytes: number, what: string): Open
  * Writes all of `bytes` to an open file, in calls of at most 64 MiB (one call moves at most
  * 2 GiB). A call may write less than it is given (a nearly full disk writes what fits and
  * returns its count; the next call throws ENOSPC): the loop goes on until all is written or a
- * call throws, so a writer never takes a short file for a complete one.
+ * call throws, so a writer never takes a short file for a complete one. `onWrite` is told each
+ * call's count.
  */
-export function writeAll(fd: number, bytes: Uint8Array): void {
+export function writeAll(fd: number, bytes: Uint8Array, onWrite?: (bytes: number) => void): void {
   for (let at = 0; at < bytes.length;) {
     const wrote = fs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 64 * 2 ** 20));
     if (wrote <= 0) throw new Error(`the file system accepted no more bytes after ${at} of ${bytes.length}`);
     at += wrote;
+    onWrite?.(wrote);
+  }
+}
+
+/** Options of {@link writeFileAtomic}. */
+export interface AtomicWriteOptions {
+  /** Prefix of the error messages, naming the operation (`save`, `predict`); none by default. */
+  who?: string;
+  /** The SHA-256 (hex) the data must have: on a mismatch nothing is written. */
+  sha256?: string;
+  /** The size the data must have, checked with `sha256` (a download's published size). */
+  bytes?: number;
+  /** Create the target's missing folders first (default false: a missing folder is an error). */
+  mkdir?: boolean;
+}
+
+const TEMP_SUFFIX = '.tmp';
+
+/** `EACCES: permission denied`: an fs error without the path (which may be a hidden temporary file). @internal */
+export function fsReason(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code === 'string') {
+    const m = /^[A-Z0-9_]+: ([^,]*)/.exec(err.message);
+    return `${err.code}: ${m ? m[1] : err.message}`;
+  }
+  return (e as Error)?.message ?? String(e);
+}
+
+/** What a directory entry that is not a regular file is, for messages. @internal */
+export function fileKind(st: fs.Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/** Temporary files `.<base>.<pid>.<random>.tmp` in `dir` whose process no longer exists: removed. */
+function removeStaleTemps(dir: string, base: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
+    const m = /^(\d+)\.[a-z0-9]+$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    // Our own pid: a worker thread of this process may be writing it right now.
+    if (pid === process.pid || !Number.isSafeInteger(pid) || pid <= 0) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // alive (or a reused pid): leave it
+    } catch (e) {
+      // EPERM: the process exists under another user; only ESRCH means it is gone.
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // Not ours to fail a write over: the next write tries again.
+    }
+  }
+}
+
+/**
+ * While a write runs, SIGINT / SIGTERM (when the program has no handler of its own, so the signal
+ * would kill it mid-write and strand the temporary file) are held: the write finishes, then the
+ * signal is raised again with its default action. Returns the function that ends the hold.
+ */
+function holdSignals(): () => void {
+  const held: NodeJS.Signals[] = [];
+  const installed: [NodeJS.Signals, () => void][] = [];
+  for (const sig of ['SIGINT', 'SIGTERM'] as NodeJS.Signals[]) {
+    if (process.listenerCount(sig) > 0) continue;
+    const onSignal = (): void => {
+      held.push(sig);
+    };
+    try {
+      process.on(sig, onSignal);
+      installed.push([sig, onSignal]);
+    } catch {
+      // Some platforms cannot watch a signal; then there is nothing to hold.
+    }
+  }
+  if (installed.length === 0) return () => undefined;
+  return () => {
+    // A signal that arrived during the (synchronous) write is delivered on the next turn of the
+    // event loop: keep listening until then, then re-raise it with the default action.
+    setImmediate(() => {
+      for (const [sig, fn] of installed) process.removeListener(sig, fn);
+      const sig = held[0];
+      if (sig !== undefined && process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  };
+}
+
+/**
+ * Writes `data` (one buffer or several, in order) to `file` atomically, the one writer of every
+ * file neurone makes (models, checkpoints, exports, the commands' outputs, figures, images, logs,
+ * sweep records, downloads): readers see the previous file or the complete new one, never part
+ * of it. A temporary file `.<name>.<pid>.<random>.tmp` is written in the same folder (a rename is
+ * atomic only within one file system), flushed to disk, renamed over `file`, and the folder is
+ * flushed so the rename itself survives a power cut (skipped where folders cannot be opened, as
+ * on Windows). An existing file keeps its permissions. Temporary files of the same target left
+ * by processes that no longer exist (killed mid-write) are removed first; SIGINT / SIGTERM wait
+ * for the write to end.
+ *
+ * What `file` names now decides what happens: nothing, or a regular file, is replaced; a
+ * symbolic link is replaced by the new file (what it points to is left alone: the write never
+ * goes through a link to a device, or to a file outside the folder); a folder, device, FIFO or
+ * socket is refused (rename would silently swap a device node or a FIFO for a file).
+ *
+ * Errors read `[<who>: ]cannot write <file>: <what went wrong>` (the target, never the temporary
+ * file), with the system's code (`ENOSPC`, ...) as `code` when there is one.
+ *
+ * @param file The file written.
+ * @param data Its contents: one buffer, or chunks written one after the other.
+ * @param options `who` (the errors' prefix), `sha256` and `bytes` (refuse other data), `mkdir`
+ * (create missing folders).
+ * @example
+ * writeFileAtomic('out/result.json', Buffer.from(JSON.stringify(result)), { mkdir: true });
+ */
+export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8Array[], options: AtomicWriteOptions = {}): void {
+  const { who, sha256, bytes, mkdir = false } = options;
+  const fail = (what: string, cause?: unknown): Error => {
+    const err: Error & { code?: string; cause?: unknown } = new Error(`${who ? `${who}: ` : ''}cannot write ${file}: ${what}`);
+    if (cause !== undefined) err.cause = cause;
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === 'string') err.code = code;
+    return err;
+  };
+  const chunks: readonly Uint8Array[] = data instanceof Uint8Array ? [data] : data;
+  const total = chunks.reduce((a, c) => a + c.length, 0);
+  if (sha256 !== undefined || bytes !== undefined) {
+    const hash = crypto.createHash('sha256');
+    for (const c of chunks) hash.update(c);
+    const got = hash.digest('hex');
+    if ((sha256 !== undefined && got !== sha256.toLowerCase()) || (bytes !== undefined && total !== bytes)) {
+      const expected = [bytes === undefined ? '' : `${bytes} bytes`, sha256 === undefined ? '' : `sha256 ${sha256}`].filter(Boolean);
+      throw fail(`checksum mismatch: expected ${expected.join(' with ')}, got ${total} bytes with sha256 ${got}; nothing written`);
+    }
+  }
+  const target = path.resolve(file);
+  const dir = path.dirname(target);
+  if (mkdir) {
+    try {
+      ensureDir(dir); // not mkdirSync recursive: it can spin forever (see ensureDir)
+    } catch (e) {
+      throw fail((e as Error).message);
+    }
+  }
+  // A new file (or one replacing a link): 0644 through the umask. A regular file: its own mode, kept whole.
+  let mode = 0o644;
+  let keepMode = false;
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(target);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fail(`cannot inspect it (${fsReason(e)})`, e);
+  }
+  if (st && !st.isFile() && !st.isSymbolicLink()) throw fail(`expected a regular file (or none), found ${fileKind(st)}; not replacing it`);
+  if (st?.isFile()) {
+    mode = st.mode & 0o7777;
+    keepMode = true;
+  }
+  removeStaleTemps(dir, path.basename(target));
+  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
+  const release = holdSignals();
+  try {
+    let fd: number;
+    try {
+      fd = fs.openSync(tmp, 'wx', mode);
+    } catch (e) {
+      throw fail(`cannot create a file in ${dir} (${fsReason(e)})`, e);
+    }
+    let written = 0;
+    let step = 'setting its permissions';
+    try {
+      // openSync's mode goes through the umask; the previous file's mode must come back whole.
+      if (keepMode && process.platform !== 'win32') fs.fchmodSync(fd, mode);
+      step = 'writing';
+      // Not one writeSync per chunk: a call may write only part (see writeAll).
+      for (const c of chunks) writeAll(fd, c, (n) => (written += n));
+      step = 'flushing to disk';
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      const when = step === 'writing' ? `writing failed after ${written} of ${total} bytes` : `${step} failed`;
+      throw fail(`${when} (${fsReason(e)}); the previous file, if any, is unchanged`, e);
+    }
+    fs.closeSync(fd);
+    try {
+      fs.renameSync(tmp, target);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw fail(`cannot replace it (${fsReason(e)}); the previous file, if any, is unchanged`, e);
+    }
+  } finally {
+    release();
+  }
+  let dirFd: number | undefined;
+  try {
+    dirFd = fs.openSync(dir, 'r');
+    fs.fsyncSync(dirFd);
+  } catch {
+    // Folder fsync is not supported everywhere (Windows, some network file systems).
+  } finally {
+    if (dirFd !== undefined) fs.closeSync(dirFd);
   }
 }
 

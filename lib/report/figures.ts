@@ -3,32 +3,25 @@
  * matrix heat map, multi-panel line charts and a 2-D scatter plot (SVG, written by hand: the
  * shapes are simple and SVG keeps the numbers readable at any size).
  */
-import * as path from 'path';
 import { PNG } from 'pngjs';
 import { lineChartSvg, Series, ChartOptions, niceTicks, formatTick, textWidth } from '../plot';
-import { ensureDir } from '../data/paths';
-import { writeFileAtomic } from '../data/download';
+import { writeFileAtomic } from '../data/read';
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
 /**
- * Writes `content` to `file`, creating the folder; returns the path. Errors name the file and
- * the cause (`ENOSPC`, `EISDIR`…), and never hang on a folder that cannot be made (see ensureDir).
+ * Writes `content` to `file` with `writeFileAtomic`, creating the folder; returns the path. A
+ * full disk leaves the old figure or none, not half a one. Errors read `cannot write <file>: <what
+ * went wrong>` (the system's code, `ENOSPC`, as `code`), and never hang on a folder that cannot
+ * be made (see ensureDir).
  * @param file The file to write; its folder is created when missing.
  * @param content The figure: SVG text or PNG bytes.
  * @returns `file`.
  */
 export function writeFigure(file: string, content: string | Buffer): string {
-  ensureDir(path.dirname(file));
-  try {
-    // Atomic, as every file neurone writes: a full disk leaves the old figure or none, not half a one.
-    writeFileAtomic(file, typeof content === 'string' ? Buffer.from(content) : content);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new Error(`cannot write ${file} (${err.code ?? err.message})`);
-  }
+  writeFileAtomic(file, typeof content === 'string' ? Buffer.from(content) : content, { mkdir: true });
   return file;
 }
 

@@ -5,9 +5,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { BackendName } from '../backend';
-import { writeFileAtomic } from '../data/download';
 import { ensureDir } from '../data/paths';
-import { readDataFile } from '../data/read';
+import { readDataFile, writeFileAtomic } from '../data/read';
 import { buildModel, presetDescription, takesSequences, ModelDescription } from '../cli/presets';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
@@ -122,6 +121,20 @@ function readRecord(file: string, run: SweepRun, log?: (line: string) => void): 
   }
   log?.(`--resume: ${file} is not a result of run ${run.id} (${problem}); running it again`);
   return undefined;
+}
+
+/**
+ * Removes what stands at a run's record path before the run runs (again): it is not a record of
+ * this run (readRecord said why), and the writer refuses to replace a FIFO or a device in its
+ * place. A folder is left alone (it may hold someone's files); writing the record then fails,
+ * and the run is recorded as failed with that reason.
+ */
+function removeStaleRecord(file: string): void {
+  try {
+    if (!fs.lstatSync(file).isDirectory()) fs.rmSync(file, { force: true });
+  } catch {
+    // Nothing there, or it cannot go: writing the record says why, if it matters.
+  }
 }
 
 /** Checks that each model of the sweep fits its data (builds it once per pair), before anything runs. */
@@ -313,6 +326,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
         const checkpoint = path.join(dir, 'checkpoint.ckpt');
         // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
         if (!options.resume) for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+        removeStaleRecord(path.join(dir, RESULT_FILE));
         const { outcome, worker } = await executor.run(r, data.get(dataKey(r.config)), {
           checkpoint,
           model: options.saveModels ? path.join(dir, 'model.safetensors') : undefined,

@@ -240,7 +240,7 @@ export async function runTraining(
         }
         if (lossesFile) {
           valLosses = [...valLosses.slice(0, r.epoch - 1), r.valLoss ?? null];
-          data.writeFileAtomic(lossesFile, Buffer.from(JSON.stringify(valLosses)));
+          data.writeFileAtomic(lossesFile, Buffer.from(JSON.stringify(valLosses)), { mkdir: true });
         }
         onEpoch?.(n);
       },

@@ -1,6 +1,8 @@
 import * as fs from 'fs';
+import * as https from 'https';
 import * as path from 'path';
-import { commitVerified, download, sha256File, verifyFile, writeFileAtomic } from '../../lib/data';
+import { PassThrough } from 'stream';
+import { commitVerified, download, downloadFile, sha256File, verifyFile, writeFileAtomic } from '../../lib/data';
 import { tempDir } from './helpers';
 
 // No test here touches the network: the download path is exercised against a refused loopback port.
@@ -25,9 +27,10 @@ describe('download helpers (local files only)', () => {
     expect(verifyFile(path.join(dir, 'missing'), { sha256: ABC_SHA256 })).toBe(false);
   });
 
-  test('writeFileAtomic writes the file, creating folders, leaving no temporary file', () => {
+  test('writeFileAtomic writes the file, creating folders when asked, leaving no temporary file', () => {
     const dest = path.join(dir, 'sub', 'out.bin');
-    writeFileAtomic(dest, Buffer.from('abc'), { sha256: ABC_SHA256 });
+    expect(() => writeFileAtomic(dest, Buffer.from('abc'))).toThrow(/^cannot write .*out\.bin: cannot create a file in .*sub \(ENOENT/);
+    writeFileAtomic(dest, Buffer.from('abc'), { sha256: ABC_SHA256, mkdir: true });
     expect(fs.readFileSync(dest, 'utf8')).toBe('abc');
     expect(fs.readdirSync(path.join(dir, 'sub'))).toEqual(['out.bin']);
   });
@@ -36,7 +39,7 @@ describe('download helpers (local files only)', () => {
     const dest = path.join(dir, 'out.bin');
     fs.writeFileSync(dest, 'old');
     expect(() => writeFileAtomic(dest, Buffer.from('abd'), { sha256: ABC_SHA256 })).toThrow(
-      `${dest}: checksum mismatch: expected sha256 ${ABC_SHA256}`,
+      `cannot write ${dest}: checksum mismatch: expected sha256 ${ABC_SHA256}, got `,
     );
     expect(fs.readFileSync(dest, 'utf8')).toBe('old');
     expect(leftovers()).toEqual([]);
@@ -65,6 +68,48 @@ describe('download helpers (local files only)', () => {
     );
     expect(logs[0]).toContain('https://127.0.0.1:1/train-images-idx3-ubyte.gz');
     expect(fs.readdirSync(path.join(dir, 'mnist'))).toEqual([]);
+  });
+
+  test('downloadFile writes what arrives once it is checked; a wrong or overlong body leaves the old file', async () => {
+    // https.get answered here, no network: each call replies with the bytes of `bodies` in turn.
+    const bodies: Buffer[][] = [];
+    // The module object itself (the namespace import's properties cannot be redefined).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeHttps: typeof https = require('https');
+    const spy = jest.spyOn(nodeHttps, 'get').mockImplementation(((_url: string, _opts: unknown, onResponse: (res: unknown) => void) => {
+      const req = new PassThrough();
+      const res = Object.assign(new PassThrough(), { statusCode: 200, headers: {} });
+      setImmediate(() => {
+        onResponse(res);
+        for (const chunk of bodies.shift() ?? []) res.write(chunk);
+        res.end();
+      });
+      return req;
+    }) as unknown as typeof https.get);
+    try {
+      const dest = path.join(dir, 'sub', 'file.gz');
+      const seen: number[] = [];
+      bodies.push([Buffer.from('ab'), Buffer.from('c')]);
+      await downloadFile('https://example/file.gz', dest, { sha256: ABC_SHA256, bytes: 3 }, 1000, (n) => seen.push(n));
+      expect(fs.readFileSync(dest, 'utf8')).toBe('abc');
+      expect(seen).toEqual([2, 3]);
+      bodies.push([Buffer.from('abd')]);
+      await expect(downloadFile('https://example/file.gz', dest, { sha256: ABC_SHA256, bytes: 3 })).rejects.toThrow(
+        /^https:\/\/example\/file\.gz: cannot write .*file\.gz: checksum mismatch: expected 3 bytes with sha256 ba78\w+, got 3 bytes with sha256 \w+; nothing written$/,
+      );
+      bodies.push([Buffer.from('ab'), Buffer.from('cd')]);
+      await expect(downloadFile('https://example/file.gz', dest, { sha256: ABC_SHA256, bytes: 3 })).rejects.toThrow(
+        /^https:\/\/example\/file\.gz: more than the expected 3 bytes$/,
+      );
+      bodies.push([Buffer.from('ab')]);
+      await expect(downloadFile('https://example/file.gz', dest, { sha256: ABC_SHA256, bytes: 3 })).rejects.toThrow(
+        /^https:\/\/example\/file\.gz: cannot write .*file\.gz: checksum mismatch: expected 3 bytes with sha256 ba78\w+, got 2 bytes with sha256 \w+; nothing written$/,
+      );
+      expect(fs.readFileSync(dest, 'utf8')).toBe('abc');
+      expect(fs.readdirSync(path.join(dir, 'sub'))).toEqual(['file.gz']);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   test('download: unknown dataset', async () => {
