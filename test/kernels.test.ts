@@ -393,6 +393,7 @@ describe.each(variants)('$label', ({ backend, setup }) => {
       [2, 9, 9, 12, 5, 2, 2, 1, 1, 0, 0], // the same on the image itself
       [2, 11, 9, 1, 13, 3, 4, 1, 1, 2, 1], // one padded channel, 13 outputs: the direct kernels' ragged blocks
       [3, 7, 30, 1, 40, 2, 5, 1, 1, 0, 0], // one channel, more outputs than a block of vectors
+      [1, 64, 64, 1, 2, 33, 33, 1, 1, 16, 16], // an im2col matrix over the js backend's block: two blocks, the last ragged
     ];
     for (let i = 0; i < 12; i++) {
       const kH = randInt(1, 4);
@@ -466,6 +467,29 @@ describe.each(variants)('$label', ({ backend, setup }) => {
       backend.conv2dBackwardWeight(x, dy, dw, ...shape);
       expectClose(dw, dwWant, batch * outH * outW + 1, `${label} grad weight`);
     }
+  });
+
+  test('conv2d: a large kernel over a large image needs no im2col matrix of the whole image', () => {
+    // 4096 output pixels × a window of 4096: the whole matrix would be 64 MiB of float32 (a
+    // kernel 4 times as tall, 1 GiB); the js backend makes it 16 MiB at a time, the native one in
+    // cache-sized tiles.
+    const taps = 4096;
+    const shape = [1, 1, 1, 1, 1, taps, 1, 1, 1, taps - 1, 0] as const;
+    const x = new Float32Array([2]);
+    const w = randomArray(taps);
+    const y = new Float32Array(taps);
+    const before = process.memoryUsage().arrayBuffers;
+    backend.conv2dForward(x, w, null, y, ...shape);
+    const dx = new Float32Array(1);
+    backend.conv2dBackwardInput(y, w, dx, ...shape);
+    const dw = new Float32Array(taps);
+    backend.conv2dBackwardWeight(x, y, dw, ...shape);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 2 ** 20);
+    // Output pixel p sees the one pixel through tap taps − 1 − p.
+    for (const p of [0, 1000, taps - 1]) expect(y[p]).toBe(2 * w[taps - 1 - p]);
+    const want = 2 * w.reduce((a, v) => a + v * v, 0);
+    expect(Math.abs(dx[0] - want)).toBeLessThan(1e-5 * want);
+    for (const k of [0, 3000, taps - 1]) expect(dw[k]).toBe(2 * y[taps - 1 - k]);
   });
 
   test('2-D max pooling keeps the first maximum and the first NaN of each window, as the js backend', () => {

@@ -553,39 +553,40 @@ function conv2dGeometry(args: Conv2dArgs, outHeight: number, outWidth: number): 
 }
 
 /**
- * The im2col matrix of one image at x[offset …]: row p = (oy, ox) holds the window of output pixel
- * p in the weight's (ky, kx, c) order, zeros where the window leaves the image.
+ * Rows [first, end) of the im2col matrix of one image at x[offset …]: row p = (oy, ox) holds the
+ * window of output pixel p in the weight's (ky, kx, c) order, zeros where the window leaves the
+ * image.
  */
-function imageWindows(g: Conv2dGeometry, x: Float32Array, offset: number, cols: Float32Array): void {
+function imageWindows(g: Conv2dGeometry, x: Float32Array, offset: number, cols: Float32Array, first: number, end: number): void {
   let at = 0;
-  for (let oy = 0; oy < g.outHeight; oy++) {
-    for (let ox = 0; ox < g.outWidth; ox++) {
-      for (let ky = 0; ky < g.kHeight; ky++) {
-        const iy = oy * g.strideHeight - g.padHeight + ky;
-        for (let kx = 0; kx < g.kWidth; kx++) {
-          const ix = ox * g.strideWidth - g.padWidth + kx;
-          const inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
-          const from = offset + (iy * g.width + ix) * g.chanIn;
-          for (let c = 0; c < g.chanIn; c++) cols[at++] = inside ? x[from + c] : 0;
-        }
+  for (let p = first; p < end; p++) {
+    const oy = Math.floor(p / g.outWidth),
+      ox = p - oy * g.outWidth;
+    for (let ky = 0; ky < g.kHeight; ky++) {
+      const iy = oy * g.strideHeight - g.padHeight + ky;
+      for (let kx = 0; kx < g.kWidth; kx++) {
+        const ix = ox * g.strideWidth - g.padWidth + kx;
+        const inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
+        const from = offset + (iy * g.width + ix) * g.chanIn;
+        for (let c = 0; c < g.chanIn; c++) cols[at++] = inside ? x[from + c] : 0;
       }
     }
   }
 }
 
-/** The inverse of imageWindows: adds each row of dcols back to the pixels of dx[offset …] it came from. */
-function addWindows(g: Conv2dGeometry, dcols: Float32Array, dx: Float32Array, offset: number): void {
+/** The inverse of imageWindows: adds rows [first, end) held in dcols back to the pixels of dx[offset …] they came from. */
+function addWindows(g: Conv2dGeometry, dcols: Float32Array, dx: Float32Array, offset: number, first: number, end: number): void {
   let at = 0;
-  for (let oy = 0; oy < g.outHeight; oy++) {
-    for (let ox = 0; ox < g.outWidth; ox++) {
-      for (let ky = 0; ky < g.kHeight; ky++) {
-        const iy = oy * g.strideHeight - g.padHeight + ky;
-        for (let kx = 0; kx < g.kWidth; kx++, at += g.chanIn) {
-          const ix = ox * g.strideWidth - g.padWidth + kx;
-          if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) continue;
-          const to = offset + (iy * g.width + ix) * g.chanIn;
-          for (let c = 0; c < g.chanIn; c++) dx[to + c] += dcols[at + c];
-        }
+  for (let p = first; p < end; p++) {
+    const oy = Math.floor(p / g.outWidth),
+      ox = p - oy * g.outWidth;
+    for (let ky = 0; ky < g.kHeight; ky++) {
+      const iy = oy * g.strideHeight - g.padHeight + ky;
+      for (let kx = 0; kx < g.kWidth; kx++, at += g.chanIn) {
+        const ix = ox * g.strideWidth - g.padWidth + kx;
+        if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) continue;
+        const to = offset + (iy * g.width + ix) * g.chanIn;
+        for (let c = 0; c < g.chanIn; c++) dx[to + c] += dcols[at + c];
       }
     }
   }
@@ -593,9 +594,19 @@ function addWindows(g: Conv2dGeometry, dcols: Float32Array, dx: Float32Array, of
 
 let conv2dWindowScratch = new Float32Array(0);
 
-function windowScratch(size: number): Float32Array {
+/**
+ * The im2col rows are made this many numbers at a time at most (16 MiB), or one row where a single
+ * window is larger: an image's whole matrix is pixels × window, which a large kernel over a large
+ * image takes to gigabytes. Every layer the benchmarks and reports train fits in one block.
+ */
+const WINDOW_BLOCK = 2 ** 22;
+
+/** Output pixels per block of im2col rows, and the scratch for one block. */
+function windowBlock(g: Conv2dGeometry): { rows: number; cols: Float32Array } {
+  const rows = Math.max(1, Math.min(g.pixels, Math.floor(WINDOW_BLOCK / g.window)));
+  const size = rows * g.window;
   if (conv2dWindowScratch.length < size) conv2dWindowScratch = new Float32Array(size);
-  return conv2dWindowScratch.subarray(0, size);
+  return { rows, cols: conv2dWindowScratch.subarray(0, size) };
 }
 
 function conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | null, y: Float32Array, ...geometry: Conv2dArgs): void {
@@ -604,13 +615,16 @@ function conv2dForward(x: Float32Array, w: Float32Array, bias: Float32Array | nu
   const { batch, height, width, chanIn, chanOut, pixels, window } = g;
   // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
   if (pixels === 0 || batch === 0) return;
-  // One image's im2col matrix C (pixels, window) at a time: y_b = C · W, W viewed as (window, chanOut).
-  const cols = windowScratch(pixels * window);
+  // One image's im2col matrix C (pixels, window) a block of rows at a time: y_b = C · W, W viewed as (window, chanOut).
+  const { rows, cols } = windowBlock(g);
   for (let bt = 0; bt < batch; bt++) {
     const y0 = bt * pixels * chanOut;
     for (let p = 0; p < pixels; p++) for (let o = 0; o < chanOut; o++) y[y0 + p * chanOut + o] = bias ? bias[o] : 0;
-    imageWindows(g, x, bt * height * width * chanIn, cols);
-    accumulateProduct(pixels, chanOut, window, 1, cols, 0, window, 1, w, 0, chanOut, 1, y, y0, chanOut);
+    for (let p = 0; p < pixels; p += rows) {
+      const end = Math.min(pixels, p + rows);
+      imageWindows(g, x, bt * height * width * chanIn, cols, p, end);
+      accumulateProduct(end - p, chanOut, window, 1, cols, 0, window, 1, w, 0, chanOut, 1, y, y0 + p * chanOut, chanOut);
+    }
   }
 }
 
@@ -621,12 +635,15 @@ function conv2dBackwardInput(dy: Float32Array, w: Float32Array, dx: Float32Array
   if (input > 0) dx.fill(0, 0, input);
   // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
   if (pixels === 0 || batch === 0) return;
-  // dC = dy_b · Wᵀ (pixels, window), then each window added back where it came from.
-  const dcols = windowScratch(pixels * window);
+  // dC = dy_b · Wᵀ (pixels, window) a block of rows at a time, each window added back where it came from.
+  const { rows, cols: dcols } = windowBlock(g);
   for (let bt = 0; bt < batch; bt++) {
-    dcols.fill(0);
-    accumulateProduct(pixels, window, chanOut, 1, dy, bt * pixels * chanOut, chanOut, 1, w, 0, 1, chanOut, dcols, 0, window);
-    addWindows(g, dcols, dx, bt * height * width * chanIn);
+    for (let p = 0; p < pixels; p += rows) {
+      const end = Math.min(pixels, p + rows);
+      dcols.fill(0);
+      accumulateProduct(end - p, window, chanOut, 1, dy, (bt * pixels + p) * chanOut, chanOut, 1, w, 0, 1, chanOut, dcols, 0, window);
+      addWindows(g, dcols, dx, bt * height * width * chanIn, p, end);
+    }
   }
 }
 
@@ -636,11 +653,15 @@ function conv2dBackwardWeight(x: Float32Array, dy: Float32Array, dw: Float32Arra
   const { batch, height, width, chanIn, chanOut, pixels, window } = g;
   // No samples: nothing to do, and no scratch to size from sizes no array backs (padding).
   if (pixels === 0 || batch === 0) return;
-  // dW += Cᵀ · dy_b for each image, C its im2col matrix.
-  const cols = windowScratch(pixels * window);
+  // dW += Cᵀ · dy_b for each image, C its im2col matrix, a block of rows at a time (one block,
+  // and so one float32 rounding of each sum an image, unless the matrix is over WINDOW_BLOCK).
+  const { rows, cols } = windowBlock(g);
   for (let bt = 0; bt < batch; bt++) {
-    imageWindows(g, x, bt * height * width * chanIn, cols);
-    accumulateProduct(window, chanOut, pixels, 1, cols, 0, 1, window, dy, bt * pixels * chanOut, chanOut, 1, dw, 0, chanOut);
+    for (let p = 0; p < pixels; p += rows) {
+      const end = Math.min(pixels, p + rows);
+      imageWindows(g, x, bt * height * width * chanIn, cols, p, end);
+      accumulateProduct(window, chanOut, end - p, 1, cols, 0, 1, window, dy, (bt * pixels + p) * chanOut, chanOut, 1, dw, 0, chanOut);
+    }
   }
 }
 
