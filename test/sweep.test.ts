@@ -245,6 +245,45 @@ describe('sweep on the worker pool', () => {
     expect(result.status).toMatchObject({ done: 1, failed: 1 });
   });
 
+  test('a run whose record or folder cannot be written is recorded as failed with the reason; the others still run', async () => {
+    const spec: SweepSpec = { ...TINY, axes: { batchSize: [16] }, seeds: 4 };
+    const out = path.join(tmp, 'record-fails');
+    // seed=1's result.json is a folder (holding someone's file): its record cannot be written there.
+    const blocked = path.join(out, 'batchSize=16,seed=1', 'result.json');
+    fs.mkdirSync(blocked, { recursive: true });
+    fs.writeFileSync(path.join(blocked, 'keep.txt'), 'mine');
+    // seed=3's folder is a file: the run cannot even start.
+    const notFolder = path.join(out, 'batchSize=16,seed=3');
+    fs.writeFileSync(notFolder, 'not a folder');
+    const lines: string[] = [];
+    const result = await sweep(spec, { out, workers: 2, log: (l) => lines.push(l) });
+    expect(result.runs.map((r) => [r.id, r.status])).toEqual([
+      ['batchSize=16,seed=0', 'done'],
+      ['batchSize=16,seed=1', 'failed'],
+      ['batchSize=16,seed=2', 'done'],
+      ['batchSize=16,seed=3', 'failed'],
+    ]);
+    expect(result.runs[3].error).toMatch(/^its folder cannot be used: .*batchSize=16,seed=3 exists and is not a folder$/);
+    expect(fs.readFileSync(notFolder, 'utf8')).toBe('not a folder');
+    const bad = result.runs[1];
+    expect(bad.error).toMatch(
+      /^the run finished but its record could not be written: cannot write .*result\.json: expected a regular file \(or none\), found a directory; not replacing it$/,
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(/ batchSize=16,seed=1: FAILED: the run finished but its record could not be written/),
+    );
+    expect(result.status).toMatchObject({ total: 4, done: 2, failed: 2 });
+    expect(result.summary[0]).toMatchObject({ configKey: 'batchSize=16', runs: 2, failed: 2 });
+    expect(fs.readFileSync(result.files.csv, 'utf8').split('\n')[1]).toMatch(/^16,2,2,/);
+    // The folder in the way is left as it was; the other runs' records are written.
+    expect(fs.readdirSync(blocked)).toEqual(['keep.txt']);
+    for (const r of [result.runs[0], result.runs[2]]) {
+      expect(JSON.parse(fs.readFileSync(path.join(out, r.id, 'result.json'), 'utf8'))).toMatchObject({ id: r.id, status: 'done' });
+    }
+    // The run's checkpoint is kept (its record is not on disk): --resume finishes it from there.
+    expect(fs.existsSync(path.join(out, bad.id, 'checkpoint.ckpt'))).toBe(true);
+  });
+
   test('--resume keeps finished runs and continues an interrupted one from its checkpoint to the same result', async () => {
     const spec: SweepSpec = {
       name: 'resume',

@@ -219,6 +219,11 @@ function prepareOut(
   return records;
 }
 
+/** The first line of an error's message. */
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
 function describeOutcome(r: RunRecord): string {
   if (r.status === 'failed' || !r.metrics) return `FAILED: ${r.error}`;
   const m = r.metrics;
@@ -230,8 +235,8 @@ function describeOutcome(r: RunRecord): string {
  * Runs a sweep: every combination of the spec's axes for each of its seeds, `workers` trainings
  * at once on worker threads (each single-threaded), the dataset loaded once and shared; or, with
  * `queue`, as BullMQ jobs taken by `neurone worker` processes. Each run's record is written
- * atomically to `out/<run-id>/result.json` when it finishes; a run that throws is recorded as
- * failed and the sweep goes on. At the end, `summary.md`, `summary.csv`, `curves.svg` and
+ * atomically to `out/<run-id>/result.json` when it finishes; a run that throws, or whose folder
+ * or record cannot be written, is recorded as failed with the reason and the sweep goes on. At the end, `summary.md`, `summary.csv`, `curves.svg` and
  * `scores.svg` hold mean ± std per configuration over the seeds.
  *
  * Throws {@link SpecError} for a spec that cannot run (before anything runs).
@@ -321,34 +326,62 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     await Promise.all(
       todo.map(async (r) => {
         const dir = path.join(out, r.id);
-        ensureDir(dir);
-        started++;
         const checkpoint = path.join(dir, 'checkpoint.ckpt');
-        // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
-        if (!options.resume) for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+        const base = { id: r.id, configKey: r.configKey, axes: r.axes, config: r.config };
+        const finish = (rec: RunRecord): void => {
+          records.set(r.id, rec);
+          if (rec.status === 'done') done++;
+          else failed++;
+          options.log?.(`[${done + failed + skipped}/${runs.length}] ${r.id}: ${describeOutcome(rec)}`);
+        };
+        started++;
+        try {
+          ensureDir(dir);
+          // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
+          if (!options.resume) for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+        } catch (e) {
+          // This run's folder is unusable; the others' are not: it fails, the sweep goes on.
+          finish({ ...base, status: 'failed', error: `its folder cannot be used: ${firstLine(e)}`, worker: 'none' });
+          return;
+        }
         removeStaleRecord(path.join(dir, RESULT_FILE));
         const { outcome, worker } = await executor.run(r, data.get(dataKey(r.config)), {
           checkpoint,
           model: options.saveModels ? path.join(dir, 'model.safetensors') : undefined,
         });
-        const rec: RunRecord = {
-          id: r.id,
-          configKey: r.configKey,
-          axes: r.axes,
-          config: r.config,
+        // A run counts once: its record is written once, when its first outcome arrives.
+        if (records.has(r.id)) return;
+        let rec: RunRecord = {
+          ...base,
           status: outcome.status,
           ...(outcome.status === 'done' ? { metrics: outcome.metrics } : { error: outcome.error }),
           worker,
         };
-        // A run counts once: its record is written once, when its first outcome arrives.
-        if (records.has(r.id)) return;
-        records.set(r.id, rec);
-        writeJson(path.join(dir, RESULT_FILE), rec);
+        try {
+          writeJson(path.join(dir, RESULT_FILE), rec);
+        } catch (e) {
+          // Without its record on disk the run is not finished as far as --resume can tell: it is
+          // counted as failed, with the reason, and its checkpoint stays for --resume.
+          const why = `its record could not be written: ${firstLine(e)}`;
+          rec = {
+            ...base,
+            status: 'failed',
+            error: rec.status === 'done' ? `the run finished but ${why}` : `${rec.error}; ${why}`,
+            worker,
+          };
+          finish(rec);
+          return;
+        }
         if (outcome.status === 'done') {
-          done++;
-          for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
-        } else failed++;
-        options.log?.(`[${done + failed + skipped}/${runs.length}] ${r.id}: ${describeOutcome(rec)}`);
+          for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) {
+            try {
+              fs.rmSync(f, { force: true });
+            } catch {
+              // A leftover checkpoint is only disk space: the record says the run is done.
+            }
+          }
+        }
+        finish(rec);
       }),
     );
   } finally {
