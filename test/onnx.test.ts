@@ -276,3 +276,62 @@ describe('toONNX refuses what it cannot export', () => {
     expect(() => toONNX({} as never, { inputShape: [4] })).toThrow(/^toONNX: net must be a Module/);
   });
 });
+
+describe('toONNX on networks built to break it', () => {
+  /** `inner` inside `depth` Sequentials, built from the outside in (each add then sets one position, not the whole subtree's). */
+  const nested = (depth: number, ...inner: Module[]): Sequential => {
+    const root = new Sequential();
+    let at = root;
+    for (let i = 1; i < depth; i++) {
+      const next = new Sequential();
+      at.add(next);
+      at = next;
+    }
+    for (const m of inner) at.add(m);
+    return root;
+  };
+
+  test('Sequentials nested 10,000 deep export as the flat network they hold, and run in ONNX Runtime', () => {
+    seed(6);
+    const lin = new Linear(3, 2);
+    const deep = nested(10_000, lin, new TanH());
+    const bytes = toONNX(deep, { inputShape: [3] });
+    const m = modelProto().toObject(modelProto().decode(bytes)) as { graph: { node: { opType: string }[] } };
+    expect(m.graph.node.map((n) => n.opType)).toEqual(['Gemm', 'Tanh']);
+    const x = randn([4, 3], new Rng(8));
+    const [got] = runInOnnxRuntime([{ label: 'deep', net: deep, sample: [3], batch: 4 }], [x]);
+    const flat = new Sequential(lin, new TanH());
+    expect(relativeError(got, predict(flat, x))).toBeLessThanOrEqual(1e-5);
+  });
+
+  test('a Sequential that contains itself, directly or through another, is refused naming both places', () => {
+    const direct = new Sequential(new Linear(2, 2));
+    (direct.modules as Module[]).push(direct);
+    expect(() => toONNX(direct, { inputShape: [2] })).toThrow(
+      /^toONNX: the Sequential at the root contains itself \(again at position 1\): a network cannot hold itself$/,
+    );
+    const inner = new Sequential(new ReLU());
+    const outer = new Sequential(new Linear(2, 2), new Sequential(new TanH(), inner));
+    (inner.modules as Module[]).push(outer);
+    expect(() => toONNX(outer, { inputShape: [2] })).toThrow(
+      /^toONNX: the Sequential at the root contains itself \(again at position 1\.1\.1\)/,
+    );
+    // Deeper in: the cycle is named where it starts.
+    const loop = new Sequential(new ReLU());
+    (loop.modules as Module[]).push(loop);
+    const around = new Sequential(new TanH());
+    (around.modules as Module[]).push(loop); // Sequential's own add would give the loop's places positions, forever
+    expect(() => toONNX(around, { inputShape: [2] })).toThrow(/the Sequential at position 1 contains itself \(again at position 1\.1\)/);
+  });
+
+  test('a Sequential shared inside a shared Sequential, 40 levels over (2^40 places), is refused at once', () => {
+    let net = new Sequential(new ReLU());
+    for (let i = 0; i < 40; i++) {
+      // Pushed, as Sequential's own add would give every place a position first.
+      const twice = new Sequential();
+      (twice.modules as Module[]).push(net, net);
+      net = twice;
+    }
+    expect(() => toONNX(net, { inputShape: [2] })).toThrow(/^toONNX: the network unrolls to over 1048576 modules \(the limit\)/);
+  });
+});

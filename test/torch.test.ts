@@ -22,6 +22,7 @@ import { Rng, seed } from '../lib/random';
 import { Tensor, randn } from '../lib/tensor';
 import { predict } from '../lib/train';
 import { setBackend } from '../lib/backend';
+import { torchEntries } from '../lib/export/torch';
 import { availableBackends } from './backends';
 
 const PYTHON = '/usr/bin/python3';
@@ -287,6 +288,35 @@ describe("layout 'torch' without PyTorch", () => {
       /layout 'torch' knows neurone's built-in modules; TwiceForTorchTest\(\) at position 1 \(type TwiceForTorchTest\) has no PyTorch counterpart/,
     );
     expect(fs.existsSync(path.join(tmp, 'own.safetensors'))).toBe(false);
+  });
+});
+
+describe("layout 'torch' on networks built to break it", () => {
+  test('Sequentials nested 10,000 deep: the names of the equivalent state_dict, found without recursion', () => {
+    const root = new Sequential();
+    let at = root;
+    for (let i = 1; i < 10_000; i++) {
+      const next = new Sequential();
+      at.add(next);
+      at = next;
+    }
+    at.add(new Linear(2, 3));
+    const prefix = Array(10_000).fill('0').join('.');
+    expect(torchEntries(root, 'test').map((e) => [e.name, e.shape])).toEqual([
+      [`${prefix}.weight`, [3, 2]],
+      [`${prefix}.bias`, [3]],
+    ]);
+  });
+
+  test('loading into a Sequential that contains itself is refused naming both places', () => {
+    const file = path.join(tmp, 'into-cycle.safetensors');
+    save(new Sequential(new Linear(2, 2)), file, { layout: 'torch' });
+    const inner = new Sequential(new ReLU());
+    const into = new Sequential(new Linear(2, 2), inner);
+    (inner.modules as Module[]).push(into);
+    expect(() => load(file, { layout: 'torch', into })).toThrow(
+      /^load: .*into-cycle\.safetensors: the Sequential at the root contains itself \(again at position 1\.1\): a network cannot hold itself$/,
+    );
   });
 });
 

@@ -23,6 +23,7 @@ import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, Stab
 import { Dropout } from '../nn/dropout';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
+import { unroll } from './network';
 
 /**
  * The ONNX operator set the exported models import (the default `ai.onnx` domain). Opset 17
@@ -190,19 +191,10 @@ class GraphBuilder {
   }
 }
 
-/** The nodes of `m` applied to `v`; `shape` is `v`'s shape in neurone's (channels-last) terms. */
-function emit(g: GraphBuilder, m: Module, v: Value, shape: number[], path: string): Value {
+/** The nodes of `m` (a module other than a Sequential, at `path`) applied to `v`. */
+function emit(g: GraphBuilder, m: Module, v: Value, path: string): Value {
   const C = m.constructor;
   const label = (p: string): string => (path === '' ? p : `${path}.${p}`);
-  if (m instanceof Sequential && C === Sequential) {
-    let x = v;
-    let s = shape;
-    m.modules.forEach((child, i) => {
-      x = emit(g, child, x, s, label(String(i)));
-      s = child.outputShape(s);
-    });
-    return x;
-  }
   const op = ELEMENTWISE.get(C as new () => Module);
   if (op !== undefined) return { ...v, name: g.node(op, [v.name]) };
   if (m instanceof LeakyReLU && C === LeakyReLU) {
@@ -327,8 +319,10 @@ function emitModeDependent(g: GraphBuilder, m: Module, v: Value, label: (p: stri
  * The graph has one input `input` of shape `(batch, ...inputShape)` and one output `output`,
  * both float32 and channels-last like neurone's own tensors, and computes what `predict(net, x)`
  * does (it was checked against ONNX Runtime for every module type, within 1e-5 relative).
- * Weights are stored once even when a module sits at several places. A module type without an
- * ONNX form (a type of your own, or a subclass of a built-in one) is refused with its name.
+ * Weights are stored once even when a module sits at several places. Sequentials add no node,
+ * however deep they nest (as torch.onnx flattens a nested model); one that contains itself is
+ * refused. A module type without an ONNX form (a type of your own, or a subclass of a built-in
+ * one) is refused with its name.
  *
  * @param net The network: any module of neurone's built-in types, Sequentials nested at will.
  * @param options `inputShape`, one sample's shape without the batch; `name`, the graph's name.
@@ -352,20 +346,24 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   }
   const name = options.name ?? 'neurone';
   if (typeof name !== 'string' || name === '') throw new TypeError(`toONNX: name must be a non-empty string, got ${describe(name)}`);
+  // Sequentials add no node: the graph is their modules one after the other, however deep.
+  const { places, outline } = unroll(net, 'toONNX', (m): m is Sequential => m instanceof Sequential && m.constructor === Sequential);
   try {
     // A layer not sized yet (Linear(null, out) before its first input) has no weights to export.
-    net.config();
+    for (const m of new Set(places.map((p) => p.module))) m.config();
   } catch (e) {
     throw new RangeError(`toONNX: ${(e as Error).message}`);
   }
-  let outputShape: number[];
+  let outputShape = [1, ...inputShape];
   try {
-    outputShape = net.outputShape([1, ...inputShape]);
+    for (const p of places) outputShape = p.module.outputShape(outputShape);
   } catch (e) {
     throw new RangeError(`toONNX: inputShape [${inputShape.join(', ')}] does not fit the network: ${(e as Error).message}`);
   }
   const g = new GraphBuilder();
-  const out = g.channelsLast(emit(g, net, { name: 'input', rank: inputShape.length + 1, channelsFirst: false }, [1, ...inputShape], ''));
+  let value: Value = { name: 'input', rank: inputShape.length + 1, channelsFirst: false };
+  for (const p of places) value = emit(g, p.module, value, p.path);
+  const out = g.channelsLast(value);
   const last = g.nodes.find((n) => n.output[0] === out.name);
   if (last) last.output[0] = 'output';
   else g.nodes.push({ name: 'output', opType: 'Identity', input: [out.name], output: ['output'], attribute: [] });
@@ -384,7 +382,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
     irVersion: ONNX_IR_VERSION,
     producerName: 'neurone',
     producerVersion: producerVersion(),
-    docString: `neurone ${net.toString()}`,
+    docString: `neurone ${outline()}`,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     graph: {
       name,

@@ -34,6 +34,7 @@ import { Conv2D, ConvTranspose2D } from '../nn/conv2d';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
 import { kernelAxesLast4, reverseAxes3 } from './onnx';
+import { unroll } from './network';
 
 /** One parameter at one place, in PyTorch's layout. @internal */
 export interface TorchEntry {
@@ -105,9 +106,11 @@ function unreverse(data: Float32Array, shape: readonly number[]): Float32Array {
  * PyTorch has no counterpart for (a type of the user's own). `who` prefixes errors. @internal
  */
 export function torchEntries(net: Module, who: string): TorchEntry[] {
+  // The walk refuses a Sequential that contains itself; it does not recurse, however deep the nesting.
+  const { places } = unroll(net, who, (m): m is Sequential => m instanceof Sequential);
   try {
     // A layer not sized yet (Linear(null, out)) has no shape to convert to or from.
-    net.config();
+    for (const m of new Set(places.map((p) => p.module))) m.config();
   } catch (e) {
     throw new RangeError(`${who}: ${(e as Error).message}`);
   }
@@ -117,10 +120,6 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
   /** Channels a Flatten flattened, until the Linear that reads them. */
   let flattened: number | null = null;
   const visit = (m: Module, pos: string): void => {
-    if (m instanceof Sequential) {
-      m.modules.forEach((child, i) => visit(child, join(pos, String(i))));
-      return;
-    }
     const asIs = (t: Tensor, name: string): TorchEntry => ({
       name: join(pos, name),
       module: m,
@@ -216,6 +215,6 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
     }
     // Pools, Upsample1D and the activations keep the channels (Softmax is over them: dim=1 in PyTorch).
   };
-  visit(net, '');
+  for (const p of places) visit(p.module, p.path);
   return entries;
 }

@@ -1,0 +1,103 @@
+/**
+ * What both exporters (ONNX, lib/export/onnx.ts; PyTorch's layout, lib/export/torch.ts) need of
+ * a network before converting it: its modules in the order they run, with the Sequentials
+ * opened up, as torch.onnx traces a nested model into one flat graph.
+ *
+ * The walk keeps its own stack instead of recursing, so a Sequential nested 10,000 deep is
+ * exported like a flat one (the JavaScript stack would overflow long before), and it refuses
+ * the two networks that have no flat form: a Sequential that contains itself, and one that
+ * unrolls to more places than {@link MAX_PLACES}.
+ * @internal
+ */
+import { Module, Sequential } from '../nn/module';
+
+/** A module at one of its places in a network. @internal */
+export interface Place {
+  module: Module;
+  /** Its position, as parameter names are prefixed: '' for the root, `3` or `3.1` inside Sequentials. */
+  path: string;
+}
+
+/**
+ * The most places {@link unroll} lists. A module at several places counts at each, so a
+ * Sequential holding the same Sequential twice, itself held twice, and so on, doubles the count
+ * at every level: 40 levels would make a graph of 2^40 nodes (and a walk that never ends).
+ * @internal
+ */
+export const MAX_PLACES = 2 ** 20;
+
+/** Marks in an outline: a Sequential opens or closes; a leaf is its index in the places. */
+const OPEN = -1;
+const CLOSE = -2;
+
+const join = (pos: string, name: string): string => (pos === '' ? name : `${pos}.${name}`);
+const where = (path: string): string => (path === '' ? 'the root' : `position ${path}`);
+
+/**
+ * The modules of `net` other than the Sequentials `opens` accepts, in the order they run, each
+ * at every place it sits. `outline()` writes the network as `net.toString()` does (what the
+ * Sequentials hold, nested), without recursion. `who` prefixes errors.
+ * @internal
+ */
+export function unroll(
+  net: Module,
+  who: string,
+  opens: (m: Module) => m is Sequential,
+  limit = MAX_PLACES,
+): { places: Place[]; outline: () => string } {
+  const places: Place[] = [];
+  const marks: number[] = [];
+  const stack: { seq: Sequential; path: string; next: number }[] = [];
+  /** The Sequentials open on the current branch, by their path there. */
+  const open = new Map<Module, string>();
+  let entered = 0;
+  const enter = (m: Module, path: string): void => {
+    if (++entered > limit) {
+      throw new RangeError(
+        `${who}: the network unrolls to over ${limit} modules (the limit): a module at several places counts at each, so Sequentials shared inside shared Sequentials multiply`,
+      );
+    }
+    if (!opens(m)) {
+      marks.push(places.length);
+      places.push({ module: m, path });
+      return;
+    }
+    const outer = open.get(m);
+    if (outer !== undefined) {
+      throw new RangeError(
+        `${who}: the Sequential at ${where(outer)} contains itself (again at ${where(path)}): a network cannot hold itself`,
+      );
+    }
+    open.set(m, path);
+    stack.push({ seq: m, path, next: 0 });
+    marks.push(OPEN);
+  };
+  enter(net, '');
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next < top.seq.modules.length) {
+      const i = top.next++;
+      enter(top.seq.modules[i], join(top.path, String(i)));
+    } else {
+      stack.pop();
+      open.delete(top.seq);
+      marks.push(CLOSE);
+    }
+  }
+  const outline = (): string => {
+    const parts: string[] = [];
+    let first = true;
+    for (const mark of marks) {
+      if (mark === CLOSE) {
+        parts.push(')');
+        first = false;
+        continue;
+      }
+      if (!first) parts.push(', ');
+      first = mark === OPEN;
+      parts.push(mark === OPEN ? 'Sequential(' : places[mark].module.toString());
+    }
+    return parts.join('');
+  };
+  return { places, outline };
+}
