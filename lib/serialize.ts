@@ -27,6 +27,7 @@ import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
 import { torchEntries } from './export/torch';
 import { applyEvalPositions, evalPositions } from './nn/mode';
 import { fileKind, fsReason, writeFileAtomic } from './data/read';
+import { backend } from './backend';
 
 export type { ModuleFactory } from './nn/registry';
 
@@ -792,6 +793,18 @@ export interface LoadOptions {
   layout?: WeightLayout;
   /** Load the weights into this network (checked against it first) instead of building one from the file's architecture; returned. */
   into?: Module;
+  /**
+   * Accept weights that hold NaN or ±Infinity (default false: such a file is refused, naming the
+   * parameter, the index and the value), as `fit`'s option of the same name accepts them in training.
+   */
+  allowNonFinite?: boolean;
+}
+
+/** `options.allowNonFinite`, checked: undefined or a boolean. */
+function allowNonFiniteOption(options: { allowNonFinite?: unknown }, who: string): boolean {
+  const v = options.allowNonFinite;
+  if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${who}: allowNonFinite must be a boolean, got ${describe(v)}`);
+  return v === true;
 }
 
 /** Metadata key naming the layout of a file saved with `layout: 'torch'`. */
@@ -819,7 +832,7 @@ function fileLayout(metadata: Record<string, string>, asked: WeightLayout | unde
  * `state_dict()` name of the equivalent model present, F32, with PyTorch's shape, nothing else
  * (as a strict `load_state_dict`). A bad file leaves the network untouched.
  */
-function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string): void {
+function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string, allowNonFinite = true): void {
   const entries = torchEntries(net, `${who}: ${file}`);
   const names = new Set(entries.map((e) => e.name));
   for (const name of stored.keys()) {
@@ -856,6 +869,7 @@ function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file
         `${who}: ${file}: tensor '${e.name}' has shape ${formatShape(t.shape)}, ${label} expects ${formatShape(e.shape)} in PyTorch's layout`,
       );
     }
+    if (!allowNonFinite) refuseNonFinite(t.data as Float32Array, `tensor '${e.name}' of ${label} (PyTorch's layout)`, file, who);
     const values = e.fromTorch(t.data as Float32Array);
     const earlier = converted.get(e.value.data);
     if (earlier && earlier.some((v, i) => !Object.is(v, values[i]))) {
@@ -940,13 +954,29 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
   );
 }
 
+/**
+ * Throws when `data`, the stored values of `what` (`0.weight of Linear(4, 3) at position 0`),
+ * holds a NaN or ±Infinity: such weights would predict NaN, or one class for every input,
+ * without a word. The native scan reads each value once (a fraction of the time the file took
+ * to read).
+ */
+function refuseNonFinite(data: Float32Array, what: string, file: string, who: string): void {
+  const i = backend().nonFiniteIndex(data, data.length);
+  if (i < 0) return;
+  throw new Error(
+    `${who}: ${file}: ${what} holds ${data[i]} at index ${i}; expected finite weights ` +
+      `(pass { allowNonFinite: true } to ${who} it anyway)`,
+  );
+}
+
 /** Tensor names a checkpoint adds beside the parameters; `load` skips them. */
 const RESERVED_PREFIXES = ['optimizer.', 'fit.'];
 
 /**
  * Checks that the parameter tensors of `stored` fit `net` (every parameter there with dtype F32
  * and the parameter's shape, nothing else; a parameter the file shares, per `ties`, read from the
- * tensor it shares) and returns the function that copies them in. Nothing is changed until then.
+ * tensor it shares) and, unless `allowNonFinite`, hold no NaN or ±Infinity; returns the function
+ * that copies them in. Nothing is changed until then.
  * @internal
  */
 export function checkWeights(
@@ -955,6 +985,7 @@ export function checkWeights(
   file: string,
   who: string,
   ties: Ties = { modules: {}, parameters: {} },
+  allowNonFinite = true,
 ): () => void {
   const { slots, aliases, ties: netTies } = layout(net, who);
   const used = new Set<string>();
@@ -990,6 +1021,7 @@ export function checkWeights(
       );
     }
   }
+  if (!allowNonFinite) for (const [s, t] of pairs) refuseNonFinite(t?.data as Float32Array, `${s.name} of ${s.module.label()}`, file, who);
   return () => {
     for (const [s, t] of pairs) s.value.data.set((t as StoredTensor).data);
   };
@@ -1000,8 +1032,15 @@ export function checkWeights(
  * leaves the network untouched.
  * @internal
  */
-export function assignWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string, ties?: Ties): void {
-  checkWeights(net, stored, file, who, ties)();
+export function assignWeights(
+  net: Module,
+  stored: Map<string, StoredTensor>,
+  file: string,
+  who: string,
+  ties?: Ties,
+  allowNonFinite = true,
+): void {
+  checkWeights(net, stored, file, who, ties, allowNonFinite)();
 }
 
 /** The sharing of `net`'s parameters, as stored in `neurone.ties` (for checkpoints' comparisons). @internal */
@@ -1041,17 +1080,22 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
  * Before building or reading any weights it checks the file (a regular file within
  * {@link LIMITS}), the architecture (nesting, argument counts and ranges, total parameters) and
  * that every parameter the architecture declares is stored with its shape: a small or hostile
- * file cannot make it allocate more than the file holds.
+ * file cannot make it allocate more than the file holds. Weights holding NaN or ±Infinity (a
+ * training that diverged with `allowNonFinite`, a damaged file) are refused, naming the
+ * parameter, its module, the index and the value, unless `allowNonFinite`: they would predict
+ * NaN or one class for every input without a word.
  *
  * A file in PyTorch's layout (saved with `layout: 'torch'`, or written by PyTorch and read with
  * `{ layout: 'torch', into: net }`) is converted to neurone's layout on the way in. With `into`,
  * the weights go into that network (after every check) and it is returned.
  *
  * @param file The path of a `.safetensors` file written by {@link save}, `fit`'s checkpoints, or PyTorch.
- * @param options `layout` of a file without neurone's metadata; `into`, a network to fill instead of building one.
+ * @param options `layout` of a file without neurone's metadata; `into`, a network to fill instead
+ * of building one; `allowNonFinite`, accept NaN and ±Infinity in the weights.
  * @returns The network rebuilt from the file (or `into`, filled).
- * @throws Error naming the file and the problem when it is truncated, corrupt, over a limit, or
- * its tensors do not match the architecture (names, dtype, shapes, offsets, length).
+ * @throws Error naming the file and the problem when it is truncated, corrupt, over a limit, its
+ * tensors do not match the architecture (names, dtype, shapes, offsets, length), or its weights
+ * are not finite.
  * @example
  * const net = load('digits.safetensors');
  * const scores = predict(net, xTest);
@@ -1064,6 +1108,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
   const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'load');
   const into = options.into;
   if (into !== undefined && !(into instanceof Module)) throw new TypeError(`load: into must be a Module, got ${describe(into)}`);
+  const allowNonFinite = allowNonFiniteOption(options, 'load');
   const f = openSafetensors(file, 'load');
   let config: ModuleConfig;
   let ties: Ties;
@@ -1072,11 +1117,11 @@ export function load(file: string, options: LoadOptions = {}): Module {
     const layoutName = fileLayout(f.metadata, asked, file, 'load');
     if (into !== undefined) {
       tensors = readTensors(f);
-      if (layoutName === 'torch') assignTorchWeights(into, tensors, file, 'load');
-      else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'));
+      if (layoutName === 'torch') assignTorchWeights(into, tensors, file, 'load', allowNonFinite);
+      else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'), allowNonFinite);
       return into;
     }
-    if (layoutName === 'torch') return loadTorchFile(f);
+    if (layoutName === 'torch') return loadTorchFile(f, allowNonFinite);
     config = storedArchitecture(f.metadata, file, 'load');
     ties = storedTies(f.metadata, file, 'load');
     checkFileAgainstArchitecture(config, ties, f);
@@ -1091,7 +1136,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
     throw new Error(`load: ${file}: ${(e as Error).message}`);
   }
   applyTies(net, ties, f.fail);
-  assignWeights(net, tensors, file, 'load', ties);
+  assignWeights(net, tensors, file, 'load', ties, allowNonFinite);
   applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
@@ -1101,7 +1146,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
  * architecture checked against the limits and against the data the file holds before anything
  * is built, then built, its sharing restored, and the weights converted in.
  */
-function loadTorchFile(f: OpenFile): Module {
+function loadTorchFile(f: OpenFile, allowNonFinite: boolean): Module {
   const who = 'load';
   const config = storedArchitecture(f.metadata, f.file, who);
   const ties = storedTies(f.metadata, f.file, who);
@@ -1125,7 +1170,7 @@ function loadTorchFile(f: OpenFile): Module {
     throw f.fail((e as Error).message);
   }
   applyTies(net, ties, f.fail);
-  assignTorchWeights(net, tensors, f.file, who);
+  assignTorchWeights(net, tensors, f.file, who, allowNonFinite);
   applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
@@ -1135,16 +1180,23 @@ function loadTorchFile(f: OpenFile): Module {
  * `net.parameters()` and stored as F32) into an existing network of the same shape. A file saved
  * with `layout: 'torch'` is converted back (for one PyTorch wrote, see {@link load}'s `into`).
  *
+ * Weights that hold NaN or ±Infinity are refused unless `allowNonFinite` (see {@link load}).
+ *
  * @param net The network to fill; unchanged when the file does not fit it.
  * @param file The path of the `.safetensors` file.
+ * @param options `allowNonFinite`: accept NaN and ±Infinity in the weights.
  * @example
  * const net = new Sequential(new Linear(256, 10));
  * loadWeights(net, 'linear.safetensors');
  */
-export function loadWeights(net: Module, file: string): void {
+export function loadWeights(net: Module, file: string, options: Pick<LoadOptions, 'allowNonFinite'> = {}): void {
   if (!(net instanceof Module)) throw new TypeError(`loadWeights: net must be a Module, got ${describe(net)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`loadWeights: path must be a non-empty string, got ${describe(file)}`);
+  if (options === null || typeof options !== 'object')
+    throw new TypeError(`loadWeights: options must be an object, got ${describe(options)}`);
+  const allowNonFinite = allowNonFiniteOption(options, 'loadWeights');
   const { tensors, metadata } = readSafetensors(file, 'loadWeights');
-  if (fileLayout(metadata, undefined, file, 'loadWeights') === 'torch') assignTorchWeights(net, tensors, file, 'loadWeights');
-  else assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'));
+  if (fileLayout(metadata, undefined, file, 'loadWeights') === 'torch')
+    assignTorchWeights(net, tensors, file, 'loadWeights', allowNonFinite);
+  else assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'), allowNonFinite);
 }
