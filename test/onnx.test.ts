@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
-import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
+import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, Dropout, BatchNorm1D, BatchNorm2D, Conv2D } from '../lib/nn';
 import { buildModule, registerModule } from '../lib/serialize';
 import { moduleTypes } from '../lib/nn/registry';
 import { PRESETS, buildModel, presetDescription } from '../lib/cli/presets';
@@ -333,5 +333,39 @@ describe('toONNX on networks built to break it', () => {
       net = twice;
     }
     expect(() => toONNX(net, { inputShape: [2] })).toThrow(/^toONNX: the network unrolls to over 1048576 modules \(the limit\)/);
+  });
+});
+
+describe('toONNX checks each tensor against the module that holds it', () => {
+  /** Replaces a tensor's shape or data, as code that edits a trained network by hand might. */
+  const edit = (t: Tensor, change: { shape?: number[]; data?: ArrayLike<number> }): void => void Object.assign(t, change);
+
+  test('a shape edited by hand, the data left as it was', () => {
+    const lin = new Linear(3, 2);
+    edit(lin.weight, { shape: [3, 3] });
+    expect(() => toONNX(new Sequential(new TanH(), lin), { inputShape: [3] })).toThrow(
+      /^toONNX: parameter 1\.weight of Linear\(3, 2\) at position 1 must have shape \(3, 2\) \(6 values\), got \(3, 3\) holding 6 values$/,
+    );
+  });
+
+  test('shape and data replaced together, agreeing with each other but not with the module', () => {
+    const lin = new Linear(3, 2);
+    edit(lin.weight, { shape: [4, 2], data: new Float32Array(8) });
+    expect(() => toONNX(lin, { inputShape: [3] })).toThrow(
+      /^toONNX: parameter weight of Linear\(3, 2\) must have shape \(3, 2\) \(6 values\), got \(4, 2\) holding 8 values$/,
+    );
+  });
+
+  test('data of another length or type than the shape says, in a convolution and a BatchNorm buffer', () => {
+    const conv = new Conv2D(3, 2, 4);
+    edit(conv.weight, { data: new Float32Array(10) });
+    expect(() => toONNX(new Sequential(conv), { inputShape: [5, 5, 2] })).toThrow(
+      /parameter 0\.weight of Conv2D\(3, 2, 4, 1\) at position 0 must have shape \(3, 3, 2, 4\) \(72 values\), got \(3, 3, 2, 4\) holding 10 values/,
+    );
+    const bn = new BatchNorm1D(3);
+    edit(bn.runningVar, { data: new Float64Array(3) });
+    expect(() => toONNX(new Sequential(new Linear(2, 3), bn), { inputShape: [2] })).toThrow(
+      /^toONNX: buffer 1\.runningVar of BatchNorm1D\(3\) at position 1 must have shape \(3\) \(3 values\), got \(3\) holding Float64Array\(3\), not a Float32Array$/,
+    );
   });
 });

@@ -308,6 +308,20 @@ describe("layout 'torch' on networks built to break it", () => {
     ]);
   });
 
+  test('a weight whose shape was edited by hand is refused by name before anything is written', () => {
+    const lin = new Linear(3, 2);
+    Object.assign(lin.weight, { shape: [2, 3] });
+    const net = new Sequential(new ReLU(), lin);
+    expect(() => torchEntries(net, 'export')).toThrow(
+      /^export: parameter 1\.weight of Linear\(3, 2\) at position 1 must have shape \(3, 2\) \(6 values\), got \(2, 3\) holding 6 values$/,
+    );
+    const file = path.join(tmp, 'edited.safetensors');
+    expect(() => save(net, file, { layout: 'torch' })).toThrow(
+      /parameter 1\.weight of Linear\(3, 2\) at position 1 must have shape \(3, 2\)/,
+    );
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   test('loading into a Sequential that contains itself is refused naming both places', () => {
     const file = path.join(tmp, 'into-cycle.safetensors');
     save(new Sequential(new Linear(2, 2)), file, { layout: 'torch' });

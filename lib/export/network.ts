@@ -6,10 +6,14 @@
  * The walk keeps its own stack instead of recursing, so a Sequential nested 10,000 deep is
  * exported like a flat one (the JavaScript stack would overflow long before), and it refuses
  * the two networks that have no flat form: a Sequential that contains itself, and one that
- * unrolls to more places than {@link MAX_PLACES}.
+ * unrolls to more places than {@link MAX_PLACES}. Then each module's tensors are checked
+ * against what its config declares ({@link checkTensors}).
  * @internal
  */
 import { Module, Sequential } from '../nn/module';
+import { checkConfigShape, moduleType } from '../nn/registry';
+import { ArgumentValues, checkArguments } from '../nn/schema';
+import { describe, formatShape } from '../tensor';
 
 /** A module at one of its places in a network. @internal */
 export interface Place {
@@ -100,4 +104,66 @@ export function unroll(
     return parts.join('');
   };
   return { places, outline };
+}
+
+/**
+ * The modules of `places`, each once, with the first place it sits at: the modules to check
+ * before converting anything. `who` prefixes errors. Refuses a layer not sized yet
+ * (`Linear(null, out)` before its first input), which has no weights to convert, and a built-in
+ * module whose tensors disagree with its config ({@link checkTensors}). @internal
+ */
+export function checkModules(places: readonly Place[], who: string): Map<Module, string> {
+  const first = new Map<Module, string>();
+  for (const p of places) if (!first.has(p.module)) first.set(p.module, p.path);
+  try {
+    for (const m of first.keys()) m.config();
+  } catch (e) {
+    throw new RangeError(`${who}: ${(e as Error).message}`);
+  }
+  for (const [m, path] of first) checkTensors(m, path, who);
+  return first;
+}
+
+/**
+ * Refuses a built-in module whose parameters and buffers are not the ones its config declares:
+ * a shape edited by hand, data of another length than its shape, data that is not a
+ * Float32Array. The exporters take the sizes from the config (a Gemm's, a Conv's, PyTorch's
+ * shape) and the values from the tensors, so a disagreement would make a file whose weights do
+ * not fit its own graph. `path` is the module's place, which prefixes its tensors' names.
+ * @internal
+ */
+export function checkTensors(m: Module, path: string, who: string): void {
+  const c = m.config();
+  const schema = moduleType(c.type)?.schema;
+  if (!schema || (!schema.parameters && !schema.buffers)) return;
+  const options = c.options ?? {};
+  let values: ArgumentValues;
+  try {
+    checkConfigShape(c.type, schema, c);
+    values = checkArguments(c.type, schema, c.args, options);
+  } catch (e) {
+    throw new RangeError(`${who}: ${m.label()}: ${(e as Error).message}`);
+  }
+  const declared = [
+    ...(schema.parameters?.(values, options) ?? []).map(([name, shape]) => ({ kind: 'parameter', name, shape })),
+    ...(schema.buffers?.(values, options) ?? []).map(([name, shape]) => ({ kind: 'buffer', name, shape })),
+  ];
+  const held = new Map([...m.parameters(), ...m.buffers()].map((t) => [t.name, t.value]));
+  const list = (names: string[]): string => names.join(', ') || 'none';
+  if (held.size !== declared.length || declared.some((d) => !held.has(d.name))) {
+    throw new RangeError(
+      `${who}: ${m.label()} holds the tensors ${list([...held.keys()])}, its config declares ${list(declared.map((d) => d.name))}`,
+    );
+  }
+  for (const { kind, name, shape } of declared) {
+    const t = held.get(name)!;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const sameShape = Array.isArray(t.shape) && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+    if (sameShape && t.data instanceof Float32Array && t.data.length === size) continue;
+    const got = Array.isArray(t.shape) ? formatShape(t.shape) : describe(t.shape);
+    const data = t.data instanceof Float32Array ? `${t.data.length} values` : `${describe(t.data)}, not a Float32Array`;
+    throw new RangeError(
+      `${who}: ${kind} ${join(path, name)} of ${m.label()} must have shape ${formatShape(shape)} (${size} values), got ${got} holding ${data}`,
+    );
+  }
 }

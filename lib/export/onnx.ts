@@ -23,7 +23,7 @@ import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, Stab
 import { Dropout } from '../nn/dropout';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
-import { unroll } from './network';
+import { checkModules, unroll } from './network';
 
 /**
  * The ONNX operator set the exported models import (the default `ai.onnx` domain). Opset 17
@@ -348,12 +348,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   if (typeof name !== 'string' || name === '') throw new TypeError(`toONNX: name must be a non-empty string, got ${describe(name)}`);
   // Sequentials add no node: the graph is their modules one after the other, however deep.
   const { places, outline } = unroll(net, 'toONNX', (m): m is Sequential => m instanceof Sequential && m.constructor === Sequential);
-  try {
-    // A layer not sized yet (Linear(null, out) before its first input) has no weights to export.
-    for (const m of new Set(places.map((p) => p.module))) m.config();
-  } catch (e) {
-    throw new RangeError(`toONNX: ${(e as Error).message}`);
-  }
+  checkModules(places, 'toONNX');
   let outputShape = [1, ...inputShape];
   try {
     for (const p of places) outputShape = p.module.outputShape(outputShape);

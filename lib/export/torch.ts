@@ -34,7 +34,7 @@ import { Conv2D, ConvTranspose2D } from '../nn/conv2d';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
 import { kernelAxesLast4, reverseAxes3 } from './onnx';
-import { unroll } from './network';
+import { checkModules, unroll } from './network';
 
 /** One parameter at one place, in PyTorch's layout. @internal */
 export interface TorchEntry {
@@ -108,12 +108,7 @@ function unreverse(data: Float32Array, shape: readonly number[]): Float32Array {
 export function torchEntries(net: Module, who: string): TorchEntry[] {
   // The walk refuses a Sequential that contains itself; it does not recurse, however deep the nesting.
   const { places } = unroll(net, who, (m): m is Sequential => m instanceof Sequential);
-  try {
-    // A layer not sized yet (Linear(null, out)) has no shape to convert to or from.
-    for (const m of new Set(places.map((p) => p.module))) m.config();
-  } catch (e) {
-    throw new RangeError(`${who}: ${(e as Error).message}`);
-  }
+  checkModules(places, who);
   const entries: TorchEntry[] = [];
   /** Channels of the current (batch, length, chan) value when a layer set them; null otherwise. */
   let channels: number | null = null;
