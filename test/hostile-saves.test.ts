@@ -12,7 +12,7 @@ import * as path from 'path';
 import { Tensor, zeros } from '../lib/tensor';
 import { Rng, seed } from '../lib/random';
 import * as init from '../lib/init';
-import { Module, Sequential, Linear, Conv1D, ReLU, MaxPool1D, Flatten, Upsample1D } from '../lib/nn';
+import { Module, Sequential, Linear, Conv1D, ReLU, MaxPool1D, Flatten, Upsample1D, BatchNorm1D } from '../lib/nn';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
 import { writeFileAtomic } from '../lib/data/read';
@@ -399,6 +399,36 @@ describe('saves that fail or are killed', () => {
       );
     }
     expect(fs.readdirSync(kinds).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  test('a tensor edited by hand (shape, data length) is refused by save before anything is written', () => {
+    const f = path.join(dir, 'edited.safetensors');
+    fs.writeFileSync(f, 'previous');
+    type Editable = { shape: readonly number[]; data: Float32Array };
+    const cases: [string, (t: Editable) => void, string][] = [
+      ['shape', (t) => (t.shape = [2, 4]), 'got (2, 4) holding 8 values'],
+      ['data', (t) => (t.data = new Float32Array(3)), 'got (4, 2) holding 3 values'],
+      ['both', (t) => ((t.shape = [3, 3]), (t.data = new Float32Array(9))), 'got (3, 3) holding 9 values'],
+      ['garbage', (t) => (t.shape = [2.5, 4]), 'got (2.5, 4) holding 8 values'],
+    ];
+    for (const layout of ['neurone', 'torch'] as const) {
+      for (const [, edit, got] of cases) {
+        const net = new Sequential(new Linear(4, 2), new ReLU(), new Linear(2, 3));
+        edit(net.parameters()[0].value as Editable);
+        expect(() => save(net, f, { layout })).toThrow(
+          `save: ${f}: parameter 0.weight of Linear(4, 2) at position 0 must have shape (4, 2) (8 values), ${got}`,
+        );
+      }
+    }
+    // A buffer likewise (BatchNorm's running variance, stored as the parameters are).
+    const bn = new BatchNorm1D(3);
+    const running = bn.buffers()[1];
+    (running.value as Editable).data = new Float32Array(2);
+    expect(() => save(new Sequential(new Linear(2, 3), bn), f)).toThrow(
+      `save: ${f}: buffer 1.${running.name} of BatchNorm1D(3) at position 1 must have shape (3) (3 values), got (3) holding 2 values`,
+    );
+    expect(fs.readFileSync(f, 'utf8')).toBe('previous');
+    expect(temps(f)).toEqual([]);
   });
 
   test('a checksum that does not match writes nothing; one that matches writes the file', () => {
