@@ -369,3 +369,36 @@ describe('toONNX checks each tensor against the module that holds it', () => {
     );
   });
 });
+
+describe('toONNX names a subclass of a built-in module by its own class', () => {
+  // Its config (and so its label) says the base type, which the exporter does export: the error
+  // must not read "Conv2D(...) has no ONNX export".
+  class MyConv extends Conv2D {}
+  class MyConvAgain extends MyConv {}
+
+  test('a subclass of Conv2D, directly or through another subclass', () => {
+    const net = new Sequential(new ReLU(), new MyConv(3, 1, 2));
+    expect(() => toONNX(net, { inputShape: [4, 4, 1] })).toThrow(
+      /^toONNX: MyConv at position 1, a subclass of Conv2D, has no ONNX export: the exporter writes what Conv2D itself computes, and a subclass may compute something else; build the network from Conv2D to export it$/,
+    );
+    expect(() => toONNX(new MyConvAgain(3, 1, 2), { inputShape: [4, 4, 1] })).toThrow(
+      /^toONNX: MyConvAgain, a subclass of Conv2D, has no ONNX export/,
+    );
+  });
+
+  test('an unnamed subclass of an activation', () => {
+    const net = new Sequential(new Linear(2, 2), new (class extends ReLU {})());
+    expect(() => toONNX(net, { inputShape: [2] })).toThrow(
+      /^toONNX: an unnamed class at position 1, a subclass of ReLU, has no ONNX export/,
+    );
+  });
+
+  test('a subclass of Sequential, even one that holds itself, is refused before any of its methods runs', () => {
+    class Block extends Sequential {}
+    const block = new Block(new ReLU());
+    (block.modules as Module[]).push(block);
+    const net = new Sequential(new TanH());
+    (net.modules as Module[]).push(block); // Sequential's own add would set positions inside the loop, forever
+    expect(() => toONNX(net, { inputShape: [2] })).toThrow(/^toONNX: Block at position 1, a subclass of Sequential, has no ONNX export/);
+  });
+});

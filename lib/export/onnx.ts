@@ -127,16 +127,6 @@ export function reverseAxes3(w: Tensor): Float32Array {
   return out;
 }
 
-/** Elementwise activations and their ONNX operators; they run in either layout. */
-const ELEMENTWISE = new Map<new (...args: never[]) => Module, string>([
-  [TanH, 'Tanh'],
-  [Sigmoid, 'Sigmoid'],
-  [StableSigmoid, 'Sigmoid'],
-  [ReLU, 'Relu'],
-  [SoftPlus, 'Softplus'],
-  [Identity, 'Identity'],
-]);
-
 class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: Initializer[] = [];
@@ -191,29 +181,55 @@ class GraphBuilder {
   }
 }
 
-/** The nodes of `m` (a module other than a Sequential, at `path`) applied to `v`. */
-function emit(g: GraphBuilder, m: Module, v: Value, path: string): Value {
-  const C = m.constructor;
-  const label = (p: string): string => (path === '' ? p : `${path}.${p}`);
-  const op = ELEMENTWISE.get(C as new () => Module);
-  if (op !== undefined) return { ...v, name: g.node(op, [v.name]) };
-  if (m instanceof LeakyReLU && C === LeakyReLU) {
-    return { ...v, name: g.node('LeakyRelu', [v.name], [float('alpha', m.slope)]) };
-  }
-  if ((m instanceof Softmax && C === Softmax) || (m instanceof LogSoftmax && C === LogSoftmax)) {
+/** The nodes of a module applied to `v`; `label(p)` names its tensor `p` by the module's place. */
+type Emitter<M extends Module> = (g: GraphBuilder, m: M, v: Value, label: (p: string) => string) => Value;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ModuleClass<M extends Module> = new (...args: any[]) => M;
+
+/**
+ * The exporter's one list of module types: each class with the nodes it becomes. Looked up by
+ * the module's own class, so a subclass of one of them is not found here (see {@link refuse}).
+ */
+const EMITTERS = new Map<ModuleClass<Module>, Emitter<Module>>();
+function emitter<M extends Module>(C: ModuleClass<M>, f: Emitter<M>): void {
+  EMITTERS.set(C, f as Emitter<Module>);
+}
+
+// Elementwise activations run in either layout.
+for (const [C, op] of [
+  [TanH, 'Tanh'],
+  [Sigmoid, 'Sigmoid'],
+  [StableSigmoid, 'Sigmoid'],
+  [ReLU, 'Relu'],
+  [SoftPlus, 'Softplus'],
+  [Identity, 'Identity'],
+] as const) {
+  emitter<Module>(C, (g, _m, v) => ({ ...v, name: g.node(op, [v.name]) }));
+}
+emitter(LeakyReLU, (g, m, v) => ({ ...v, name: g.node('LeakyRelu', [v.name], [float('alpha', m.slope)]) }));
+for (const [C, op] of [
+  [Softmax, 'Softmax'],
+  [LogSoftmax, 'LogSoftmax'],
+] as const) {
+  emitter<Module>(C, (g, _m, v) => {
     const x = g.channelsLast(v);
-    return { ...x, name: g.node(C === Softmax ? 'Softmax' : 'LogSoftmax', [x.name], [int('axis', -1)]) };
+    return { ...x, name: g.node(op, [x.name], [int('axis', -1)]) };
+  });
+}
+emitter(Linear, (g, m, v, label) => {
+  const w = g.parameter(m.weight, label('weight'), 'as is', [...m.weight.shape], () => m.weight.data);
+  const inputs = [v.name, w];
+  if (m.bias) {
+    const b = m.bias;
+    inputs.push(g.parameter(b, label('bias'), 'as is', [...b.shape], () => b.data));
   }
-  if (m instanceof Linear && C === Linear) {
-    const w = g.parameter(m.weight, label('weight'), 'as is', [...m.weight.shape], () => m.weight.data);
-    const inputs = [v.name, w];
-    if (m.bias) {
-      const b = m.bias;
-      inputs.push(g.parameter(b, label('bias'), 'as is', [...b.shape], () => b.data));
-    }
-    return { name: g.node('Gemm', inputs), rank: 2, channelsFirst: false };
-  }
-  if ((m instanceof Conv1D && C === Conv1D) || (m instanceof ConvTranspose1D && C === ConvTranspose1D)) {
+  return { name: g.node('Gemm', inputs), rank: 2, channelsFirst: false };
+});
+for (const [C, op] of [
+  [Conv1D, 'Conv'],
+  [ConvTranspose1D, 'ConvTranspose'],
+] as const) {
+  emitter<Conv1D | ConvTranspose1D>(C, (g, m, v, label) => {
     const x = g.channelsFirst(v);
     const [k, a, b] = m.weight.shape;
     const w = g.parameter(m.weight, label('weight'), 'reversed axes', [b, a, k], () => reverseAxes3(m.weight));
@@ -224,21 +240,31 @@ function emit(g: GraphBuilder, m: Module, v: Value, path: string): Value {
     }
     const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride]), ints('pads', [m.padding, m.padding])];
     if (m instanceof ConvTranspose1D) attributes.push(ints('output_padding', [m.outputPadding]));
-    return { name: g.node(m instanceof Conv1D ? 'Conv' : 'ConvTranspose', inputs, attributes), rank: 3, channelsFirst: true };
-  }
-  if ((m instanceof MaxPool1D && C === MaxPool1D) || (m instanceof AvgPool1D && C === AvgPool1D)) {
+    return { name: g.node(op, inputs, attributes), rank: 3, channelsFirst: true };
+  });
+}
+for (const [C, op] of [
+  [MaxPool1D, 'MaxPool'],
+  [AvgPool1D, 'AveragePool'],
+] as const) {
+  emitter<MaxPool1D | AvgPool1D>(C, (g, m, v) => {
     const x = g.channelsFirst(v);
     const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride])];
-    return { name: g.node(m instanceof MaxPool1D ? 'MaxPool' : 'AveragePool', [x.name], attributes), rank: 3, channelsFirst: true };
-  }
-  if (m instanceof Upsample1D && C === Upsample1D) {
-    // Nearest neighbour with floor(i / scale): every position repeated `scale` times, in place.
-    const scales = v.channelsFirst ? [1, 1, m.scale] : [1, m.scale, 1];
-    const s = g.constant(label('scales'), [3], Float32Array.from(scales));
-    const attributes = [string('mode', 'nearest'), string('coordinate_transformation_mode', 'asymmetric'), string('nearest_mode', 'floor')];
-    return { ...v, name: g.node('Resize', [v.name, '', s], attributes) };
-  }
-  if ((m instanceof Conv2D && C === Conv2D) || (m instanceof ConvTranspose2D && C === ConvTranspose2D)) {
+    return { name: g.node(op, [x.name], attributes), rank: 3, channelsFirst: true };
+  });
+}
+emitter(Upsample1D, (g, m, v, label) => {
+  // Nearest neighbour with floor(i / scale): every position repeated `scale` times, in place.
+  const scales = v.channelsFirst ? [1, 1, m.scale] : [1, m.scale, 1];
+  const s = g.constant(label('scales'), [3], Float32Array.from(scales));
+  const attributes = [string('mode', 'nearest'), string('coordinate_transformation_mode', 'asymmetric'), string('nearest_mode', 'floor')];
+  return { ...v, name: g.node('Resize', [v.name, '', s], attributes) };
+});
+for (const [C, op] of [
+  [Conv2D, 'Conv'],
+  [ConvTranspose2D, 'ConvTranspose'],
+] as const) {
+  emitter<Conv2D | ConvTranspose2D>(C, (g, m, v, label) => {
     const x = g.channelsFirst(v);
     const [kh, kw, a, b] = m.weight.shape;
     const w = g.parameter(m.weight, label('weight'), 'kernel axes last', [b, a, kh, kw], () => kernelAxesLast4(m.weight));
@@ -253,53 +279,48 @@ function emit(g: GraphBuilder, m: Module, v: Value, path: string): Value {
       ints('pads', [m.padHeight, m.padWidth, m.padHeight, m.padWidth]),
     ];
     if (m instanceof ConvTranspose2D) attributes.push(ints('output_padding', [m.outputPadHeight, m.outputPadWidth]));
-    return { name: g.node(m instanceof Conv2D ? 'Conv' : 'ConvTranspose', inputs, attributes), rank: 4, channelsFirst: true };
-  }
-  if ((m instanceof MaxPool2D && C === MaxPool2D) || (m instanceof AvgPool2D && C === AvgPool2D)) {
+    return { name: g.node(op, inputs, attributes), rank: 4, channelsFirst: true };
+  });
+}
+for (const [C, op] of [
+  [MaxPool2D, 'MaxPool'],
+  [AvgPool2D, 'AveragePool'],
+] as const) {
+  emitter<MaxPool2D | AvgPool2D>(C, (g, m, v) => {
     const x = g.channelsFirst(v);
     const attributes = [ints('kernel_shape', [m.kHeight, m.kWidth]), ints('strides', [m.strideHeight, m.strideWidth])];
-    return { name: g.node(m instanceof MaxPool2D ? 'MaxPool' : 'AveragePool', [x.name], attributes), rank: 4, channelsFirst: true };
-  }
-  if (m instanceof GlobalAvgPool2D && C === GlobalAvgPool2D) {
-    const pooled = g.node('GlobalAveragePool', [g.channelsFirst(v).name]); // (batch, chan, 1, 1)
-    return { name: g.node('Flatten', [pooled], [int('axis', 1)]), rank: 2, channelsFirst: false };
-  }
-  if (m instanceof Upsample2D && C === Upsample2D) {
-    const scales = v.channelsFirst ? [1, 1, m.scaleHeight, m.scaleWidth] : [1, m.scaleHeight, m.scaleWidth, 1];
-    const s = g.constant(label('scales'), [4], Float32Array.from(scales));
-    const attributes = [string('mode', 'nearest'), string('coordinate_transformation_mode', 'asymmetric'), string('nearest_mode', 'floor')];
-    return { ...v, name: g.node('Resize', [v.name, '', s], attributes) };
-  }
-  if (m instanceof Reshape && C === Reshape) {
-    const x = g.channelsLast(v);
-    // 0 keeps the batch axis as it is; −1 is inferred, as in neurone.
-    const target = g.constant(label('shape'), [m.shape.length + 1], BigInt64Array.from([0, ...m.shape].map((d) => BigInt(d))));
-    return { name: g.node('Reshape', [x.name, target]), rank: m.shape.length + 1, channelsFirst: false };
-  }
-  if (m instanceof Flatten && C === Flatten) {
-    const x = g.channelsLast(v);
-    return { name: g.node('Flatten', [x.name], [int('axis', 1)]), rank: 2, channelsFirst: false };
-  }
-  const modeDependent = emitModeDependent(g, m, v, label);
-  if (modeDependent) return modeDependent;
-  throw new TypeError(
-    `toONNX: ${m.label()} (type ${m.config().type}) has no ONNX export; ` +
-      'the exporter knows Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Conv2D, ConvTranspose2D, ' +
-      'MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Flatten, Reshape, the activations, Dropout, BatchNorm1D and BatchNorm2D',
-  );
+    return { name: g.node(op, [x.name], attributes), rank: 4, channelsFirst: true };
+  });
 }
-
+emitter(GlobalAvgPool2D, (g, _m, v) => {
+  const pooled = g.node('GlobalAveragePool', [g.channelsFirst(v).name]); // (batch, chan, 1, 1)
+  return { name: g.node('Flatten', [pooled], [int('axis', 1)]), rank: 2, channelsFirst: false };
+});
+emitter(Upsample2D, (g, m, v, label) => {
+  const scales = v.channelsFirst ? [1, 1, m.scaleHeight, m.scaleWidth] : [1, m.scaleHeight, m.scaleWidth, 1];
+  const s = g.constant(label('scales'), [4], Float32Array.from(scales));
+  const attributes = [string('mode', 'nearest'), string('coordinate_transformation_mode', 'asymmetric'), string('nearest_mode', 'floor')];
+  return { ...v, name: g.node('Resize', [v.name, '', s], attributes) };
+});
+emitter(Reshape, (g, m, v, label) => {
+  const x = g.channelsLast(v);
+  // 0 keeps the batch axis as it is; −1 is inferred, as in neurone.
+  const target = g.constant(label('shape'), [m.shape.length + 1], BigInt64Array.from([0, ...m.shape].map((d) => BigInt(d))));
+  return { name: g.node('Reshape', [x.name, target]), rank: m.shape.length + 1, channelsFirst: false };
+});
+emitter(Flatten, (g, _m, v) => {
+  const x = g.channelsLast(v);
+  return { name: g.node('Flatten', [x.name], [int('axis', 1)]), rank: 2, channelsFirst: false };
+});
+// Dropout and BatchNorm in their evaluation form, which is what an exported model computes (as
+// `predict` does). Dropout is the identity (no node).
+emitter(Dropout, (_g, _m, v) => v);
 /**
- * Dropout and BatchNorm in their evaluation form, which is what an exported model computes (as
- * `predict` does): Dropout is the identity (no node); BatchNorm is ONNX's BatchNormalization over
- * its running estimates, on channels-first input: a (batch, features) value as it is, a rank-3
- * one in the channels-first layout the convolutions use, and a (batch, height, width, chan) one
- * transposed in and out. Null for another module.
+ * BatchNorm is ONNX's BatchNormalization over its running estimates, on channels-first input:
+ * a (batch, features) value as it is, a rank-3 one in the channels-first layout the
+ * convolutions use, and a (batch, height, width, chan) one transposed in and out.
  */
-function emitModeDependent(g: GraphBuilder, m: Module, v: Value, label: (p: string) => string): Value | null {
-  const C = m.constructor;
-  if (m instanceof Dropout && C === Dropout) return v;
-  if (!((m instanceof BatchNorm1D && C === BatchNorm1D) || (m instanceof BatchNorm2D && C === BatchNorm2D))) return null;
+const batchNorm: Emitter<BatchNorm1D | BatchNorm2D> = (g, m, v, label) => {
   const c = m.channels;
   const tensorInput = (t: Tensor, name: string): string => g.parameter(t, label(name), 'as is', [c], () => t.data);
   const scale = m.weight ? tensorInput(m.weight, 'weight') : g.constant(label('weight'), [c], new Float32Array(c).fill(1));
@@ -311,6 +332,31 @@ function emitModeDependent(g: GraphBuilder, m: Module, v: Value, label: (p: stri
   // Sequences and images: channels-first, joining the run of convolutions around it.
   const x = g.channelsFirst(v);
   return { ...x, name: normalise(x.name) };
+};
+emitter(BatchNorm1D, batchNorm);
+emitter(BatchNorm2D, batchNorm);
+
+/**
+ * The error for a module the exporter has no nodes for. A subclass of a built-in type is named
+ * by its own class: its config() (and so its label) says the base type, which the exporter does
+ * export, but the subclass may override forward or infer, so what it computes is not known
+ * (the library's fast paths turn away subclasses for the same reason: train.ts's constructor
+ * checks).
+ */
+function refuse(m: Module, path: string): Error {
+  const at = path === '' ? '' : ` at position ${path}`;
+  for (let B = Object.getPrototypeOf(m.constructor); B && B !== Module; B = Object.getPrototypeOf(B)) {
+    if (!EMITTERS.has(B) && B !== Sequential) continue;
+    const own = m.constructor.name === '' ? 'an unnamed class' : m.constructor.name;
+    return new TypeError(
+      `toONNX: ${own}${at}, a subclass of ${B.name}, has no ONNX export: the exporter writes what ${B.name} itself computes, ` +
+        `and a subclass may compute something else; build the network from ${B.name} to export it`,
+    );
+  }
+  return new TypeError(
+    `toONNX: ${m.label()} (type ${m.config().type}) has no ONNX export; the exporter knows Sequential, ` +
+      `${[...EMITTERS.keys()].map((C) => C.name).join(', ')}`,
+  );
 }
 
 /**
@@ -348,6 +394,8 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   if (typeof name !== 'string' || name === '') throw new TypeError(`toONNX: name must be a non-empty string, got ${describe(name)}`);
   // Sequentials add no node: the graph is their modules one after the other, however deep.
   const { places, outline } = unroll(net, 'toONNX', (m): m is Sequential => m instanceof Sequential && m.constructor === Sequential);
+  // Refused before any of its methods run (a Sequential's subclass would recurse as deep as it nests).
+  for (const p of places) if (!EMITTERS.has(p.module.constructor as ModuleClass<Module>)) throw refuse(p.module, p.path);
   checkModules(places, 'toONNX');
   let outputShape = [1, ...inputShape];
   try {
@@ -357,7 +405,9 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   }
   const g = new GraphBuilder();
   let value: Value = { name: 'input', rank: inputShape.length + 1, channelsFirst: false };
-  for (const p of places) value = emit(g, p.module, value, p.path);
+  for (const { module, path } of places) {
+    value = EMITTERS.get(module.constructor as ModuleClass<Module>)!(g, module, value, (p) => (path === '' ? p : `${path}.${p}`));
+  }
   const out = g.channelsLast(value);
   const last = g.nodes.find((n) => n.output[0] === out.name);
   if (last) last.output[0] = 'output';
