@@ -10,7 +10,7 @@ import { load } from '../serialize';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { pngSize } from '../data/mnist';
-import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile, writeFileAtomic } from '../data/read';
+import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile, unreadablePng, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 
 /** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
@@ -59,7 +59,7 @@ function readPng(file: string, invert: boolean): Float32Array {
   try {
     png = PNG.sync.read(buf);
   } catch (e) {
-    throw new Error(`${file}: not a readable PNG (${(e as Error).message})`);
+    throw unreadablePng(file, e);
   }
   if (png.width * png.height > MAX_PNG_PIXELS)
     throw new Error(`${file}: ${png.width}×${png.height} pixels, over the ${MAX_PNG_PIXELS} read`);
