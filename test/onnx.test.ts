@@ -8,7 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
+import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten, AvgPool2D } from '../lib/nn';
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, Dropout, BatchNorm1D, BatchNorm2D, Conv2D } from '../lib/nn';
 import { buildModule, registerModule } from '../lib/serialize';
 import { moduleTypes } from '../lib/nn/registry';
@@ -400,5 +400,43 @@ describe('toONNX names a subclass of a built-in module by its own class', () => 
     const net = new Sequential(new TanH());
     (net.modules as Module[]).push(block); // Sequential's own add would set positions inside the loop, forever
     expect(() => toONNX(net, { inputShape: [2] })).toThrow(/^toONNX: Block at position 1, a subclass of Sequential, has no ONNX export/);
+  });
+});
+
+describe('toONNX refuses what would make a file ONNX Runtime rejects, or would crash it', () => {
+  test('something other than a Module pushed into a Sequential, or a Sequential never constructed', () => {
+    const net = new Sequential(new ReLU());
+    (net.modules as unknown[]).push({});
+    expect(() => toONNX(net, { inputShape: [2] })).toThrow(/^toONNX: the module at position 1 is not a Module, got object$/);
+    const nested = new Sequential(new Sequential(new ReLU()));
+    ((nested.modules[0] as Sequential).modules as unknown[]).push(null);
+    expect(() => toONNX(nested, { inputShape: [2] })).toThrow(/^toONNX: the module at position 0\.1 is not a Module, got null$/);
+    const hollow = Object.create(Sequential.prototype) as Sequential;
+    expect(() => toONNX(hollow, { inputShape: [2] })).toThrow(
+      /^toONNX: the Sequential at the root has no list of modules \(it was never constructed\)$/,
+    );
+  });
+
+  test('a layer without weights whose sizes were edited after construction (ONNX Runtime refuses a stride of 0)', () => {
+    const pool = new MaxPool1D(2);
+    Object.assign(pool, { stride: 0 });
+    expect(() => toONNX(new Sequential(new ReLU(), pool), { inputShape: [4, 1] })).toThrow(
+      /^toONNX: MaxPool1D\(2, 0\) at position 1: MaxPool1D: stride must be an integer in \[1, \d+\], got 0$/,
+    );
+    const pool2 = new AvgPool2D(2);
+    Object.assign(pool2, { strideHeight: 0.5 });
+    expect(() => toONNX(pool2, { inputShape: [4, 4, 1] })).toThrow(
+      /^toONNX: AvgPool2D\(2, \[0\.5, 2\]\): AvgPool2D: stride\[0\] must be an integer in \[1, \d+\], got 0\.5$/,
+    );
+    const up = new Upsample1D(2);
+    Object.assign(up, { scale: 1.5 });
+    expect(() => toONNX(up, { inputShape: [4, 1] })).toThrow(/^toONNX: Upsample1D\(1\.5\): Upsample1D: scale must be an integer/);
+  });
+
+  test('an input shape with a hole ([4, , 1]) is not a shape', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => toONNX(new ReLU(), { inputShape: [4, , 1] as number[] })).toThrow(
+      /^toONNX: inputShape must be the shape of one sample .*, got Array\(3\)$/,
+    );
   });
 });

@@ -322,6 +322,12 @@ describe("layout 'torch' on networks built to break it", () => {
     expect(fs.existsSync(file)).toBe(false);
   });
 
+  test('something other than a Module pushed into a Sequential is refused by its place', () => {
+    const net = new Sequential(new Linear(2, 2));
+    (net.modules as unknown[]).push(undefined);
+    expect(() => torchEntries(net, 'export')).toThrow(/^export: the module at position 1 is not a Module, got undefined$/);
+  });
+
   test('loading into a Sequential that contains itself is refused naming both places', () => {
     const file = path.join(tmp, 'into-cycle.safetensors');
     save(new Sequential(new Linear(2, 2)), file, { layout: 'torch' });

@@ -56,6 +56,8 @@ export function unroll(
   const open = new Map<Module, string>();
   let entered = 0;
   const enter = (m: Module, path: string): void => {
+    // Only what was pushed into `modules` by hand gets here without being a constructed Module.
+    if (!(m instanceof Module)) throw new TypeError(`${who}: the module at ${where(path)} is not a Module, got ${describe(m)}`);
     if (++entered > limit) {
       throw new RangeError(
         `${who}: the network unrolls to over ${limit} modules (the limit): a module at several places counts at each, so Sequentials shared inside shared Sequentials multiply`,
@@ -66,6 +68,8 @@ export function unroll(
       places.push({ module: m, path });
       return;
     }
+    if (!Array.isArray(m.modules))
+      throw new TypeError(`${who}: the Sequential at ${where(path)} has no list of modules (it was never constructed)`);
     const outer = open.get(m);
     if (outer !== undefined) {
       throw new RangeError(
@@ -125,17 +129,19 @@ export function checkModules(places: readonly Place[], who: string): Map<Module,
 }
 
 /**
- * Refuses a built-in module whose parameters and buffers are not the ones its config declares:
- * a shape edited by hand, data of another length than its shape, data that is not a
- * Float32Array. The exporters take the sizes from the config (a Gemm's, a Conv's, PyTorch's
- * shape) and the values from the tensors, so a disagreement would make a file whose weights do
- * not fit its own graph. `path` is the module's place, which prefixes its tensors' names.
+ * Refuses a built-in module that its own constructor would refuse, or whose parameters and
+ * buffers are not the ones its config declares. Both come from fields edited after
+ * construction: a pooling's stride set to 0, a shape edited by hand, data of another length
+ * than its shape, data that is not a Float32Array. The exporters write the config's sizes as
+ * attributes and shapes (a Gemm's, a Conv's, PyTorch's) and the tensors' values, so either
+ * would make a file that ONNX Runtime refuses or whose weights do not fit its own graph.
+ * `path` is the module's place, which prefixes its tensors' names.
  * @internal
  */
 export function checkTensors(m: Module, path: string, who: string): void {
   const c = m.config();
   const schema = moduleType(c.type)?.schema;
-  if (!schema || (!schema.parameters && !schema.buffers)) return;
+  if (!schema) return;
   const options = c.options ?? {};
   let values: ArgumentValues;
   try {

@@ -381,10 +381,11 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   if (!(net instanceof Module)) throw new TypeError(`toONNX: net must be a Module, got ${describe(net)}`);
   if (options === null || typeof options !== 'object') throw new TypeError(`toONNX: options must be an object, got ${describe(options)}`);
   const { inputShape } = options;
+  // Array.from reads the holes of a sparse array ([256, , 1]) as undefined, which `some` would skip.
   if (
     !Array.isArray(inputShape) ||
     inputShape.length === 0 ||
-    inputShape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 1)
+    Array.from(inputShape).some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 1)
   ) {
     throw new TypeError(
       `toONNX: inputShape must be the shape of one sample (positive integers, without the batch), got ${describe(inputShape)}`,
