@@ -167,7 +167,9 @@ export function checkArguments(
   for (const [name, shape] of [...(schema.parameters?.(values, options) ?? []), ...(schema.buffers?.(values, options) ?? [])]) {
     const size = shape.reduce((a, b) => a * b, 1);
     if (size > 2 ** 32) {
-      throw new RangeError(`${type}: its ${name} of shape [${shape.join(', ')}] would hold ${size} values, more than the 2^32 a tensor holds`);
+      throw new RangeError(
+        `${type}: its ${name} of shape [${shape.join(', ')}] would hold ${size} values, more than the 2^32 a tensor holds`,
+      );
     }
   }
   return values;
