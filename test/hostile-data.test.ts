@@ -247,7 +247,7 @@ describe('PNG sprites are judged by their IHDR chunk before decoding', () => {
     const file = path.join(dir, 'interlaced.png');
     sprite(file, 2, { interlace: 1 });
     const r = decodes(() => readPngSprites([file]));
-    expect(r.err?.message).toBe(`${file}: interlaced PNG; the sprites are expected without interlacing`);
+    expect(r.err?.message).toBe(`${file}: interlaced PNG (Adam7), which is not read; save it again without interlacing`);
     expect(r.calls).toBe(0);
   });
 
@@ -264,7 +264,7 @@ describe('PNG sprites are judged by their IHDR chunk before decoding', () => {
   test('a file that is not a PNG says so', () => {
     const file = path.join(dir, 'not.png');
     fs.writeFileSync(file, 'GIF89a');
-    expect(() => readPngSprites([file])).toThrow(`${file}: cannot decode PNG (not a PNG file`);
+    expect(() => readPngSprites([file])).toThrow(`${file}: not a PNG file: no PNG signature and IHDR chunk in its first 29 bytes`);
   });
 });
 

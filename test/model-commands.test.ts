@@ -275,7 +275,7 @@ describe('neurone predict', () => {
     fs.writeFileSync(path.join(tmp, 'bomb.png'), bomb);
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'bomb.png')]),
-      /bomb\.png: 100000×100000 pixels, over the 16777216 read/,
+      /bomb\.png: 100000×100000 pixels, more than the 16777216 \(MAX_PNG_PIXELS\) an image may have/,
     );
     expect(fs.existsSync(out)).toBe(false);
   });

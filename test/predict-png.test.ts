@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { Sequential, Linear } from '../lib/nn';
 import { save } from '../lib/serialize';
-import { unreadablePng } from '../lib/data/read';
+import { unreadablePng } from '../lib/data/png';
 import { predictCommand } from '../lib/cli/predict';
 
 let dir: string;

@@ -135,7 +135,7 @@ describe('neurone style, in process', () => {
     [
       'a style file that is not a PNG',
       () => ['--content', content, '--style', path.join(tmp, 'text.png')],
-      /--style: .*text\.png: cannot decode PNG/,
+      /--style: .*text\.png: not a PNG file: no PNG signature/,
     ],
     ['a truncated PNG', () => ['--content', path.join(tmp, 'cut.png'), '--style', style], /--content: .*cut\.png: truncated PNG/],
     [

@@ -3,14 +3,13 @@
  * for PNG images, IDX files, CSV or JSON rows.
  */
 import * as path from 'path';
-import { PNG } from 'pngjs';
 import { Tensor } from '../tensor';
 import { Module, Sequential } from '../nn/module';
 import { load } from '../serialize';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
-import { pngSize } from '../data/mnist';
-import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile, unreadablePng, writeFileAtomic } from '../data/read';
+import { checkPng, decodePng } from '../data/png';
+import { MAX_PNG_FILE_BYTES, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 
 /** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
@@ -49,20 +48,7 @@ export interface InputRows {
 
 function readPng(file: string, invert: boolean): Float32Array {
   const buf = readDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG image');
-  // The size from the IHDR chunk, checked before decoding: a small file may announce a huge image.
-  const size = pngSize(buf, file);
-  if (size.width * size.height > MAX_PNG_PIXELS)
-    throw new Error(`${file}: ${size.width}×${size.height} pixels, over the ${MAX_PNG_PIXELS} read`);
-  // pngjs bounds its inflation by the IHDR size only for non-interlaced images.
-  if (size.interlaced) throw new Error(`${file}: an interlaced PNG; save it without interlacing`);
-  let png: PNG;
-  try {
-    png = PNG.sync.read(buf);
-  } catch (e) {
-    throw unreadablePng(file, e);
-  }
-  if (png.width * png.height > MAX_PNG_PIXELS)
-    throw new Error(`${file}: ${png.width}×${png.height} pixels, over the ${MAX_PNG_PIXELS} read`);
+  const png = decodePng(buf, file, checkPng(buf, file, 'an image'));
   const out = new Float32Array(png.width * png.height);
   for (let i = 0; i < out.length; i++) {
     const [r, g, b, a] = [png.data[4 * i], png.data[4 * i + 1], png.data[4 * i + 2], png.data[4 * i + 3]];

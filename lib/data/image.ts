@@ -5,8 +5,8 @@
 import { PNG } from 'pngjs';
 import { Tensor, formatShape, wrap } from '../tensor';
 import { writeFileAtomic } from './read';
-import { decodePng, pngSize } from './mnist';
-import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from './read';
+import { checkPng, decodePng } from './png';
+import { MAX_PNG_FILE_BYTES, readDataFile } from './read';
 
 /**
  * Reads a PNG file as an RGB image: float32 `(height, width, 3)`, channels-last, each channel byte / 255
@@ -32,15 +32,7 @@ export function readImage(file: string): Tensor {
     throw new TypeError(`readImage: file must be the path of a PNG file, got ${describe(file)}`);
   }
   const bytes = readDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG image');
-  const size = pngSize(bytes, file);
-  if (size.width * size.height > MAX_PNG_PIXELS) {
-    throw new Error(`${file}: ${size.width}×${size.height} pixels, more than the ${MAX_PNG_PIXELS} (MAX_PNG_PIXELS) an image may have`);
-  }
-  if (size.interlaced) {
-    throw new Error(`${file}: interlaced PNG (Adam7), which is not read; save it again without interlacing`);
-  }
-  checkChunks(bytes, file);
-  const png = decodePng(bytes, file, size);
+  const png = decodePng(bytes, file, checkPng(bytes, file, 'an image'));
   const rgba = png.data;
   const n = png.width * png.height;
   const out = new Float32Array(n * 3);
@@ -50,28 +42,6 @@ export function readImage(file: string): Tensor {
     out[3 * i + 2] = rgba[4 * i + 2] / 255;
   }
   return wrap([png.height, png.width, 3], out);
-}
-
-/**
- * Walks the chunks of a PNG (length, type, data, CRC) and refuses a file cut short, with the byte
- * where it ends, before pngjs reports it as "read requests waiting on finished stream".
- */
-function checkChunks(bytes: Buffer, file: string): void {
-  let offset = 8;
-  while (offset < bytes.length) {
-    if (offset + 8 > bytes.length) {
-      throw new Error(`${file}: truncated PNG: ${bytes.length} bytes, the chunk header at byte ${offset} is cut short`);
-    }
-    const length = bytes.readUInt32BE(offset);
-    const type = bytes.toString('latin1', offset + 4, offset + 8);
-    const end = offset + 12 + length;
-    if (end > bytes.length) {
-      throw new Error(`${file}: truncated PNG: its ${type} chunk at byte ${offset} needs ${end} bytes, the file has ${bytes.length}`);
-    }
-    if (type === 'IEND') return;
-    offset = end;
-  }
-  throw new Error(`${file}: truncated PNG: ${bytes.length} bytes and no IEND chunk (the file ends early)`);
 }
 
 /**

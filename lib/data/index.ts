@@ -32,12 +32,13 @@ export { MAX_IDX_PAYLOAD_BYTES, MAX_IDX_HEADER_BYTES, MAX_USPS_TEXT_BYTES, MAX_P
 export type { UspsFormat, ParseUspsOptions, LoadUspsOptions } from './usps';
 export { parseUSPS, readUSPS, loadUSPS, USPS_EXPECTED } from './usps';
 
-export type { Split, LoadIdxDatasetOptions, PngSize, PngSpriteOptions } from './mnist';
+export type { Split, LoadIdxDatasetOptions, PngSpriteOptions } from './mnist';
+export type { PngSize } from './png';
+export { pngSize } from './png';
 export {
   loadMNIST,
   loadFashionMNIST,
   readPngSprites,
-  pngSize,
   fromMnistPackage,
   FASHION_MNIST_CLASSES,
   DEBIAN_FASHION_MNIST_DIR,

@@ -11,11 +11,11 @@
  * A folder counts when it holds the files of the requested split; raw or gzipped IDX files are both read.
  */
 import * as path from 'path';
-import { PNG } from 'pngjs';
 import { wrap } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 import { readIdxHeader, readIdxImages, readIdxLabels } from './idx';
-import { MAX_PNG_FILE_BYTES, MAX_PNG_PIXELS, readDataFile } from './read';
+import { MAX_PNG_FILE_BYTES, readDataFile } from './read';
+import { PngSize, checkPng, decodePng } from './png';
 import { checkFlatten, flatten } from './split';
 import { defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
 
@@ -84,61 +84,6 @@ function checkSplit(split: unknown, who: string): Split {
   return split;
 }
 
-/** The PNG signature, the 8 bytes every PNG file starts with. */
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** Width, height and interlacing of a PNG, from its IHDR chunk (which the format puts first). */
-export interface PngSize {
-  width: number;
-  height: number;
-  interlaced: boolean;
-}
-
-/**
- * Reads a PNG's size from its IHDR chunk without decoding anything. Throws, naming `source`,
- * when the bytes do not start with a PNG signature and an IHDR chunk.
- * @param buf The PNG file’s bytes.
- * @param source Its name, for messages.
- */
-export function pngSize(buf: Uint8Array, source: string): PngSize {
-  // signature (8) | IHDR length (4) = 13 | "IHDR" (4) | width (4) | height (4) | depth, colour,
-  // compression, filter, interlace (1 each)
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 29 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') {
-    throw new Error(`${source}: cannot decode PNG (not a PNG file: no PNG signature and IHDR chunk in its first 29 bytes)`);
-  }
-  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20), interlaced: b[28] !== 0 };
-}
-
-/**
- * A decoded PNG: 8-bit RGBA, row after row. Its own type, not pngjs's, so the declarations the
- * package ships do not need pngjs's types. @internal
- */
-export interface DecodedPng {
-  width: number;
-  height: number;
-  data: Buffer;
-}
-
-/**
- * Decodes a PNG whose header `pngSize` has read (and its caller has bounded) into pngjs's 8-bit
- * RGBA, whatever the file's colour type; refuses, naming `file`, bytes pngjs cannot decode or
- * that decode to another size than the header says.
- * @internal
- */
-export function decodePng(bytes: Buffer, file: string, size: PngSize): DecodedPng {
-  let png: PNG;
-  try {
-    png = PNG.sync.read(bytes);
-  } catch (e) {
-    throw new Error(`${file}: cannot decode PNG (${(e as Error).message})`);
-  }
-  if (png.width !== size.width || png.height !== size.height) {
-    throw new Error(`${file}: decoded as ${png.width}×${png.height}, its header says ${size.width}×${size.height}`);
-  }
-  return png;
-}
-
 /** Options of {@link readPngSprites}. */
 export interface PngSpriteOptions {
   /** The number of images the sprites must hold together; checked from their headers before decoding. */
@@ -162,15 +107,10 @@ export function readPngSprites(files: readonly string[], options: PngSpriteOptio
   let count = 0;
   for (const file of files) {
     const bytes = readDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG sprite');
-    const size = pngSize(bytes, file);
+    const size = checkPng(bytes, file, 'a sprite');
     if (size.width !== PIXELS) {
       throw new Error(`${file}: expected a sprite ${PIXELS} pixels wide (one 28×28 image per row), found ${size.width}×${size.height}`);
     }
-    if (size.width * size.height > MAX_PNG_PIXELS) {
-      throw new Error(`${file}: ${size.width}×${size.height} pixels, more than the ${MAX_PNG_PIXELS} (MAX_PNG_PIXELS) a sprite may have`);
-    }
-    // pngjs bounds its inflation by the IHDR size only for non-interlaced images.
-    if (size.interlaced) throw new Error(`${file}: interlaced PNG; the sprites are expected without interlacing`);
     sprites.push({ file, bytes, size });
     count += size.height;
   }

@@ -44,22 +44,6 @@ export const MAX_PNG_PIXELS = 2 ** 24;
  */
 export const MAX_PNG_FILE_BYTES = 64 * 2 ** 20;
 
-/**
- * The error for PNG bytes the decoder (pngjs) refuses. Its own messages ("have should not go
- * down", "unrecognised content at end of stream" for a bad CRC) neither name the file nor say
- * what is wrong in a reader's terms: the message does, quoting the decoder's text, and the
- * decoder's error is kept as `cause`.
- * @internal
- */
-export function unreadablePng(file: string, e: unknown): Error {
-  const said = e instanceof Error ? e.message : String(e);
-  const err: Error & { cause?: unknown } = new Error(
-    `${file}: not a readable PNG: damaged, or in a form the decoder does not read (pngjs: "${said}")`,
-  );
-  err.cause = e;
-  return err;
-}
-
 /** A file checked by {@link openDataFile}: its open descriptor and size. Close it with `fs.closeSync(fd)`. */
 export interface OpenDataFile {
   fd: number;

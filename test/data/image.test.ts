@@ -171,7 +171,7 @@ describe('readImage refuses what is not a readable PNG', () => {
     expect(() => readImage(dir)).toThrow(dir);
     const text = path.join(dir, 'text.png');
     fs.writeFileSync(text, 'this is not a PNG, only named like one');
-    expect(() => readImage(text)).toThrow(`${text}: cannot decode PNG (not a PNG file`);
+    expect(() => readImage(text)).toThrow(`${text}: not a PNG file: no PNG signature and IHDR chunk in its first 29 bytes`);
     expect(() => readImage('' as string)).toThrow('readImage: file must be the path of a PNG file, got ""');
   });
 
@@ -197,6 +197,6 @@ describe('readImage refuses what is not a readable PNG', () => {
     const idat = bytes.indexOf('IDAT', 0, 'latin1');
     bytes.fill(0xff, idat + 6, idat + 14); // scramble the compressed data (the CRC no longer matches either)
     fs.writeFileSync(file, bytes);
-    expect(() => readImage(file)).toThrow(`${file}: cannot decode PNG (`);
+    expect(() => readImage(file)).toThrow(`${file}: not a readable PNG: damaged, or in a form the decoder does not read (pngjs: "`);
   });
 });

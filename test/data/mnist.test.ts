@@ -92,7 +92,7 @@ describe('MNIST readers on generated files', () => {
     writeGreyPng(a, 100, 2, () => 0);
     expect(() => readPngSprites([a])).toThrow(`${a}: expected a sprite 784 pixels wide (one 28×28 image per row), found 100×2`);
     fs.writeFileSync(b, 'not a png');
-    expect(() => readPngSprites([b])).toThrow(`${b}: cannot decode PNG`);
+    expect(() => readPngSprites([b])).toThrow(`${b}: not a PNG file: no PNG signature`);
     fs.rmSync(dir, { recursive: true });
   });
 
