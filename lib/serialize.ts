@@ -23,7 +23,7 @@ import { describe, formatShape, sizeOf } from './tensor';
 import { globalRng } from './random';
 import { Module, ModuleConfig, Sequential } from './nn/module';
 import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
-import { ARGUMENT_LIMITS, ArgumentValues, checkArguments } from './nn/schema';
+import { ARGUMENT_LIMITS, ArgumentValues, checkArguments, checkDeclaredTensor } from './nn/schema';
 import { torchEntries } from './export/torch';
 import { applyEvalPositions, evalPositions } from './nn/mode';
 import { fileKind, fsReason, writeFileAtomic } from './data/read';
@@ -883,28 +883,6 @@ function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file
 }
 
 /**
- * Refuses a parameter (or buffer) whose tensor is not what load will expect: a shape other than
- * the one its module's config declares (`declared`, known for the built-in types), or data of
- * another length than its shape holds. Either comes from editing a tensor by hand
- * (`p.value.shape = ...`); writing it would make a file load refuses, or PyTorch misreads.
- */
-function checkSlotShape(slot: Slot, declared: readonly number[] | undefined, who: string): void {
-  const t = slot.value;
-  const validShape = Array.isArray(t.shape) && t.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
-  const expected = declared ?? (validShape ? t.shape : undefined);
-  const size = expected?.reduce((a, b) => a * b, 1);
-  const sameShape =
-    validShape && expected !== undefined && t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
-  if (sameShape && t.data instanceof Float32Array && t.data.length === size) return;
-  const kind = slot.grad === slot.value ? 'buffer' : 'parameter';
-  const got = Array.isArray(t.shape) ? formatShape(t.shape) : describe(t.shape);
-  const data = t.data instanceof Float32Array ? `${t.data.length} values` : `${describe(t.data)}, not a Float32Array`;
-  const want =
-    expected === undefined ? 'an array of non-negative integers as its shape' : `shape ${formatShape(expected)} (${size} values)`;
-  throw new RangeError(`${who}: ${kind} ${slot.name} of ${slot.module.label()} must have ${want}, got ${got} holding ${data}`);
-}
-
-/**
  * The tensors and metadata of a model file for `net`: each shared parameter once, the sharing in
  * `neurone.ties`. Refuses what load would refuse (architecture limits, nesting). `who` prefixes
  * errors (`save: path`). @internal
@@ -927,7 +905,10 @@ export function modelContents(
   } catch (e) {
     throw new RangeError(`${who}: ${(e as Error).message}; load would refuse it`);
   }
-  for (const slot of slots) checkSlotShape(slot, plan.shapes.get(slot.name)?.shape, who);
+  for (const slot of slots) {
+    const kind = slot.grad === slot.value ? 'buffer' : 'parameter';
+    checkDeclaredTensor(who, `${kind} ${slot.name} of ${slot.module.label()}`, slot.value, plan.shapes.get(slot.name)?.shape);
+  }
   const total = slots.reduce((a, s) => a + s.value.data.length, 0);
   if (total > LIMITS.maxParameters)
     throw new RangeError(`${who}: the network has ${total} parameter values, over the ${LIMITS.maxParameters} load accepts`);

@@ -12,8 +12,8 @@
  */
 import { Module, Sequential } from '../nn/module';
 import { checkConfigShape, moduleType } from '../nn/registry';
-import { ArgumentValues, checkArguments } from '../nn/schema';
-import { describe, formatShape } from '../tensor';
+import { ArgumentValues, checkArguments, checkDeclaredTensor } from '../nn/schema';
+import { describe } from '../tensor';
 
 /** A module at one of its places in a network. @internal */
 export interface Place {
@@ -161,15 +161,6 @@ export function checkTensors(m: Module, path: string, who: string): void {
       `${who}: ${m.label()} holds the tensors ${list([...held.keys()])}, its config declares ${list(declared.map((d) => d.name))}`,
     );
   }
-  for (const { kind, name, shape } of declared) {
-    const t = held.get(name)!;
-    const size = shape.reduce((a, b) => a * b, 1);
-    const sameShape = Array.isArray(t.shape) && t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
-    if (sameShape && t.data instanceof Float32Array && t.data.length === size) continue;
-    const got = Array.isArray(t.shape) ? formatShape(t.shape) : describe(t.shape);
-    const data = t.data instanceof Float32Array ? `${t.data.length} values` : `${describe(t.data)}, not a Float32Array`;
-    throw new RangeError(
-      `${who}: ${kind} ${join(path, name)} of ${m.label()} must have shape ${formatShape(shape)} (${size} values), got ${got} holding ${data}`,
-    );
-  }
+  for (const { kind, name, shape } of declared)
+    checkDeclaredTensor(who, `${kind} ${join(path, name)} of ${m.label()}`, held.get(name)!, shape);
 }

@@ -5,7 +5,7 @@
  * before building anything, so a network that constructs can be saved and loaded, and a file
  * that would be refused on load cannot be made by constructing it either.
  */
-import { describe } from '../tensor';
+import { describe, formatShape } from '../tensor';
 
 /**
  * Limits on the arguments of the built-in layers. A model file may be hostile: a few bytes of
@@ -217,4 +217,33 @@ export function resolvePaddingMode(
   });
   const pads = kernel.map((k) => (k - 1) / 2);
   return { ...options, padding: pads.length === 1 ? pads[0] : pads };
+}
+
+/**
+ * Refuses a module's tensor whose shape is not `declared` (the shape its module's config
+ * declares, known for the built-in types; without it, any valid shape) or whose data is not a
+ * Float32Array of that many values. Either comes from editing a tensor by hand
+ * (`p.value.shape = ...`): a file written from it would not load, or would be misread by PyTorch
+ * and ONNX Runtime. Used by save and the exporters before anything is written.
+ * @param who Prefix of the error (`save: path`, `toONNX`).
+ * @param what The tensor, for the error: `parameter 0.weight of Linear(4, 2) at position 0`.
+ * @internal
+ */
+export function checkDeclaredTensor(
+  who: string,
+  what: string,
+  t: { shape: readonly number[]; data: unknown },
+  declared: readonly number[] | undefined,
+): void {
+  const validShape = Array.isArray(t.shape) && t.shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+  const expected = declared ?? (validShape ? t.shape : undefined);
+  const size = expected?.reduce((a, b) => a * b, 1);
+  const sameShape =
+    validShape && expected !== undefined && t.shape.length === expected.length && t.shape.every((d, i) => d === expected[i]);
+  if (sameShape && t.data instanceof Float32Array && t.data.length === size) return;
+  const got = Array.isArray(t.shape) ? formatShape(t.shape) : describe(t.shape);
+  const data = t.data instanceof Float32Array ? `${t.data.length} values` : `${describe(t.data)}, not a Float32Array`;
+  const want =
+    expected === undefined ? 'an array of non-negative integers as its shape' : `shape ${formatShape(expected)} (${size} values)`;
+  throw new RangeError(`${who}: ${what} must have ${want}, got ${got} holding ${data}`);
 }
