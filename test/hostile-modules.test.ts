@@ -9,7 +9,7 @@ import { Module } from '../lib/nn/module';
 import { CrossEntropyLoss, MSELoss, HingeLoss, BCELoss, CELogSoftmaxLoss, Loss } from '../lib/losses';
 import { SGD } from '../lib/optim';
 import { fit } from '../lib/train';
-import { Tensor } from '../lib/tensor';
+import { Tensor, tensor } from '../lib/tensor';
 import { seed, Rng } from '../lib/random';
 import { gradcheckModule, describeFailures, randomTensor } from './gradcheck';
 
@@ -174,6 +174,23 @@ describe('modules that take no arguments refuse them, rather than drop them', ()
     // Without arguments, and modules whose constructors take some, are unchanged.
     expect(new Flatten().toString()).toBe('Flatten()');
     expect(new LeakyReLU(0.2).toString()).toBe('LeakyReLU(0.2)');
+  });
+});
+
+describe('a Sequential cannot contain itself', () => {
+  test('adding it to itself, directly or through another, is refused and changes nothing', () => {
+    const inner = new Sequential(new Linear(2, 2));
+    expect(() => inner.add(inner)).toThrow(
+      /^Sequential: the module at position 1 is this Sequential itself; a network cannot contain itself$/,
+    );
+    const outer = new Sequential(new ReLU(), new Sequential(inner));
+    expect(() => inner.add(outer)).toThrow(/^Sequential: the module at position 1 holds this Sequential itself/);
+    expect(inner.modules.length).toBe(1);
+    // Still a working network: a cycle would overflow the stack here.
+    expect(outer.forward(tensor([[1, -1]])).shape).toEqual([1, 2]);
+    // The same module at two places is not a cycle.
+    const relu = new ReLU();
+    expect(new Sequential(relu, new Sequential(relu), relu).modules.length).toBe(3);
   });
 });
 

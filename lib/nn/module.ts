@@ -26,6 +26,20 @@ class SequentialPass {
   state: 'none' | 'infer' | 'forward' = 'none';
 }
 
+/** Whether `net` is `target` or holds it at any depth (a walk without recursion, each Sequential once). */
+function holds(net: Module, target: Module): boolean {
+  const seen = new Set<Module>();
+  const stack = [net];
+  while (stack.length > 0) {
+    const m = stack.pop()!;
+    if (m === target) return true;
+    if (!(m instanceof Sequential) || seen.has(m)) continue;
+    seen.add(m);
+    stack.push(...m.modules);
+  }
+  return false;
+}
+
 /**
  * Modules applied one after the other (the course's `Sequentiel`).
  *
@@ -69,6 +83,11 @@ export class Sequential extends Module {
   add(module: Module): this {
     if (!(module instanceof Module)) {
       throw new TypeError(`Sequential: expected a Module at position ${this.modules.length}, got ${describe(module)}`);
+    }
+    if (holds(module, this)) {
+      throw new RangeError(
+        `Sequential: the module at position ${this.modules.length} ${module === this ? 'is' : 'holds'} this Sequential itself; a network cannot contain itself`,
+      );
     }
     this.modules.push(module);
     module.addUse();
