@@ -14,6 +14,7 @@ import { save, load, loadWeights } from '../lib/serialize';
 import { predictCommand } from '../lib/cli/predict';
 import { evaluateCommand } from '../lib/cli/evaluate';
 import { exportCommand } from '../lib/cli/export';
+import { runInProcess } from './in-process';
 
 let dir: string;
 beforeAll(() => {
@@ -98,20 +99,7 @@ describe('load refuses weights that are not finite', () => {
 });
 
 describe('the commands that load a model: one line, exit 2', () => {
-  async function run(command: (argv: readonly string[], write: (t: string) => void) => Promise<number>, args: string[]) {
-    let stdout = '';
-    let stderr = '';
-    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      stderr += String(chunk);
-      return true;
-    });
-    try {
-      const code = await command(args, (t) => (stdout += t));
-      return { code, stdout, stderr };
-    } finally {
-      spy.mockRestore();
-    }
-  }
+  const run = runInProcess;
 
   test.each([
     ['predict', predictCommand, (f: string, x: string) => ['--model', f, x]],

@@ -29,6 +29,7 @@ import { exportCommand } from '../lib/cli/export';
 import { evaluateCommand } from '../lib/cli/evaluate';
 import { dataCommand } from '../lib/cli/data';
 import { tsFile } from './ts-child';
+import { runInProcess } from './in-process';
 
 const root = path.join(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
@@ -64,24 +65,8 @@ function cliAsync(args: string[], env: Record<string, string> = {}): Promise<Run
   });
 }
 
-/**
- * A command run in this process (its entry point, as main() dispatches to it): much faster than a
- * spawn, for the many refusals; stderr is captured from process.stderr.
- */
-async function run(command: (argv: readonly string[], write: (t: string) => void) => Promise<number>, args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await command(args, (t) => (stdout += t));
-    return { code, stdout, stderr };
-  } finally {
-    spy.mockRestore();
-  }
-}
+/** A command run in this process (see test/in-process.ts). */
+const run = runInProcess;
 
 /** Bad input: exit 2, one line on stderr starting `neurone: ` and matching, no stack trace. */
 function expectBadInput(r: Run, pattern: RegExp): void {

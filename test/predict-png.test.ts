@@ -12,6 +12,7 @@ import * as zlib from 'zlib';
 import { Sequential, Linear } from '../lib/nn';
 import { save } from '../lib/serialize';
 import { unreadablePng } from '../lib/data/png';
+import { runInProcess } from './in-process';
 import { predictCommand } from '../lib/cli/predict';
 
 let dir: string;
@@ -68,18 +69,7 @@ test('predict on a PNG the decoder refuses: one line naming the file, exit 2', a
   save(new Sequential(new Linear(256, 10)), model);
   const png = path.join(dir, 'bad-filter.png');
   badFilterPng(png);
-  let stderr = '';
-  let stdout = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  let code: number;
-  try {
-    code = await predictCommand(['--model', model, png], (t) => (stdout += t));
-  } finally {
-    spy.mockRestore();
-  }
+  const { code, stdout, stderr } = await runInProcess(predictCommand, ['--model', model, png]);
   expect(code).toBe(2);
   expect(stdout).toBe('');
   expect(stderr).toMatch(

@@ -14,6 +14,7 @@ import { styleCommand } from '../lib/cli/style';
 import { readImage, writeImage } from '../lib/data/image';
 import { wrap } from '../lib/tensor';
 import { tsFile } from './ts-child';
+import { CommandRun, runInProcess } from './in-process';
 
 const root = path.join(__dirname, '..');
 /** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
@@ -39,22 +40,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs the command in this process: its exit code, what it printed and what went to stderr. */
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    const code = await styleCommand(args, (t) => {
-      stdout += t;
-    });
-    return { code, stdout, stderr };
-  } finally {
-    spy.mockRestore();
-  }
-}
+const run = (args: string[]): Promise<CommandRun> => runInProcess(styleCommand, args);
 
 /** Exit 2, one line on stderr with one `neurone: ` prefix, no stack trace, and no output file. */
 function expectRefused(r: { code: number | null; stderr: string }, pattern: RegExp, out: string): void {
