@@ -359,10 +359,13 @@ describe('saves that fail or are killed', () => {
     // A link to a regular file: the link becomes the new file; the file it pointed to is left alone.
     const elsewhere = path.join(dir, 'elsewhere.txt');
     fs.writeFileSync(elsewhere, 'keep me');
+    fs.chmodSync(elsewhere, 0o600);
     const link = path.join(kinds, 'link.json');
     fs.symlinkSync(elsewhere, link);
     writeFileAtomic(link, Buffer.from('new'));
     expect(fs.lstatSync(link).isFile()).toBe(true);
+    // With the mode of the file it pointed to: a private model stays private.
+    expect(fs.statSync(link).mode & 0o777).toBe(0o600);
     expect(fs.readFileSync(link, 'utf8')).toBe('new');
     expect(fs.readFileSync(elsewhere, 'utf8')).toBe('keep me');
     // A link to a device (/dev/full would fail every write with ENOSPC): replaced likewise, so
@@ -464,7 +467,13 @@ describe('saves that fail or are killed', () => {
     );
   });
 
-  test('SIGTERM in the middle of a save: the save completes, then the process ends by the signal; no temporary file', () => {
+  // Where the save runs matters: from an I/O callback (the poll phase), the event loop reads the
+  // signal only on its next turn, after the immediates of this one.
+  test.each([
+    ['at start-up', 'go()'],
+    ['in an I/O callback', 'fs.readFile(__filename, () => go())'],
+    ['after an await in an I/O callback', 'fs.readFile(__filename, async () => { await Promise.resolve(); go(); })'],
+  ])('SIGTERM in the middle of a save %s: the save completes, then the process ends by the signal; no temporary file', (_, call) => {
     if (process.platform === 'win32') return;
     const f = path.join(dir, 'signalled.safetensors');
     const code = `${TS_REGISTER} process.chdir(${JSON.stringify(root)});
@@ -476,8 +485,9 @@ describe('saves that fail or are killed', () => {
       let sent = false;
       // The signal arrives while the temporary file is open and written, before the rename.
       fs.fsyncSync = (fd) => { if (!sent) { sent = true; process.kill(process.pid, 'SIGTERM'); } return fsync(fd); };
-      seed(1);
-      save(new Linear(30, 20), ${JSON.stringify(f)});`;
+      const go = () => { seed(1); save(new Linear(30, 20), ${JSON.stringify(f)}); };
+      ${call};
+      setTimeout(() => console.error('the signal was lost'), 500);`;
     const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.signal).toBe('SIGTERM');

@@ -191,13 +191,17 @@ function holdSignals(): () => void {
   }
   if (installed.length === 0) return () => undefined;
   return () => {
-    // A signal that arrived during the (synchronous) write is delivered on the next turn of the
-    // event loop: keep listening until then, then re-raise it with the default action.
-    setImmediate(() => {
-      for (const [sig, fn] of installed) process.removeListener(sig, fn);
-      const sig = held[0];
-      if (sig !== undefined && process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    });
+    // A signal that arrived during the (synchronous) write reaches the listeners when the event
+    // loop next polls. Written from an I/O callback (the poll phase), one immediate runs before
+    // that poll, in the same turn, and would drop the signal: keep listening for two immediates,
+    // one full turn, then re-raise it with the default action.
+    setImmediate(() =>
+      setImmediate(() => {
+        for (const [sig, fn] of installed) process.removeListener(sig, fn);
+        const sig = held[0];
+        if (sig !== undefined && process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+      }),
+    );
   };
 }
 
@@ -253,10 +257,11 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
     try {
       ensureDir(dir); // not mkdirSync recursive: it can spin forever (see ensureDir)
     } catch (e) {
-      throw fail((e as Error).message);
+      throw fail((e as Error).message, e);
     }
   }
-  // A new file (or one replacing a link): 0644 through the umask. A regular file: its own mode, kept whole.
+  // A new file: 0644 through the umask. A regular file, or a link to one: that file's mode, kept
+  // whole (a link to a 0600 model is replaced by a 0600 file).
   let mode = 0o644;
   let keepMode = false;
   let st: fs.Stats | undefined;
@@ -266,8 +271,17 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fail(`cannot inspect it (${fsReason(e)})`, e);
   }
   if (st && !st.isFile() && !st.isSymbolicLink()) throw fail(`expected a regular file (or none), found ${fileKind(st)}; not replacing it`);
-  if (st?.isFile()) {
-    mode = st.mode & 0o7777;
+  let kept = st?.isFile() ? st : undefined;
+  if (st?.isSymbolicLink()) {
+    try {
+      const pointed = fs.statSync(target);
+      if (pointed.isFile()) kept = pointed;
+    } catch {
+      // A dangling link: a new file's mode.
+    }
+  }
+  if (kept) {
+    mode = kept.mode & 0o7777;
     keepMode = true;
   }
   removeStaleTemps(dir, path.basename(target));
@@ -291,7 +305,11 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
       step = 'flushing to disk';
       fs.fsyncSync(fd);
     } catch (e) {
-      fs.closeSync(fd);
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // The write's error is the one to report.
+      }
       fs.rmSync(tmp, { force: true });
       const when = step === 'writing' ? `writing failed after ${written} of ${total} bytes` : `${step} failed`;
       throw fail(`${when} (${fsReason(e)}); the previous file, if any, is unchanged`, e);
