@@ -169,6 +169,9 @@ export function globalRng(): Rng {
   return shared;
 }
 
+/** The largest seed the generator tells apart: seeds are folded to 32 bits. @internal */
+export const MAX_SEED = 2 ** 32 - 1;
+
 /**
  * Seeds the global generator, making initialisation and shuffling reproducible.
  * @param n Any integer; the same seed gives the same weights, shuffles and samples.

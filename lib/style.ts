@@ -11,7 +11,7 @@
  * trained on the images at hand). Any `Sequential` of 2-D layers can serve.
  */
 import { FLOAT32_MAX, Tensor, describe, formatShape, wrap, zeros } from './tensor';
-import { Rng } from './random';
+import { MAX_SEED, Rng } from './random';
 import { backend } from './backend';
 import { initialize } from './init';
 import { Module, Parameter, Sequential } from './nn/module';
@@ -219,7 +219,7 @@ function randomize(modules: readonly Module[], rng: Rng): void {
 export function randomStyleFeatures(options?: StyleFeatureOptions): StyleFeatures {
   const who = 'randomStyleFeatures';
   const opts = checkObject(who, options, FEATURE_OPTIONS);
-  const seed = checkInt(who, 'seed', opts.seed, 0, 0, 2 ** 32 - 1);
+  const seed = checkInt(who, 'seed', opts.seed, 0, 0, MAX_SEED);
   const channels = checkInt(who, 'channels', opts.channels, 32, 1, 1024);
   const { modules, styleLayers, contentLayers } = featureLayers(channels);
   randomize(modules, new Rng(seed));
@@ -275,7 +275,7 @@ function rotatedPatch(image: Tensor, size: number, rng: Rng, quarter: number, ou
 export function trainStyleFeatures(images: readonly Tensor[], options?: TrainStyleFeatureOptions): StyleFeatures {
   const who = 'trainStyleFeatures';
   const opts = checkObject(who, options, TRAIN_OPTIONS);
-  const seed = checkInt(who, 'seed', opts.seed, 0, 0, 2 ** 32 - 1);
+  const seed = checkInt(who, 'seed', opts.seed, 0, 0, MAX_SEED);
   const channels = checkInt(who, 'channels', opts.channels, 32, 1, 1024);
   const steps = checkInt(who, 'steps', opts.steps, 500, 1);
   const batchSize = checkInt(who, 'batchSize', opts.batchSize, 16, 1, 4096);
@@ -587,7 +587,7 @@ export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTra
   const styleWeight = checkNumber(who, 'styleWeight', opts.styleWeight, 10, false);
   const init = opts.init ?? 'content';
   if (init !== 'content' && init !== 'noise') throw new RangeError(`${who}: init must be 'content' or 'noise', got ${describe(init)}`);
-  const seed = checkInt(who, 'seed', opts.seed, 0, 0, 2 ** 32 - 1);
+  const seed = checkInt(who, 'seed', opts.seed, 0, 0, MAX_SEED);
   const onStep = opts.onStep as StyleTransferOptions['onStep'];
   if (onStep !== undefined && typeof onStep !== 'function')
     throw new TypeError(`${who}: onStep must be a function, got ${describe(onStep)}`);

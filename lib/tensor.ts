@@ -12,18 +12,21 @@ export interface Tensor {
   readonly data: Float32Array;
 }
 
+/** The most values a tensor holds (and the largest dimension). */
+export const MAX_TENSOR_VALUES = 2 ** 32;
+
 /** Number of elements of a shape. Throws on a dimension that is not a non-negative integer. */
 export function sizeOf(shape: readonly number[], what: string | (() => string) = 'shape'): number {
   let n = 1;
   for (const d of shape) {
     // A dimension past the element cap is refused even beside a 0: (1e308, 0, 3) holds no
     // values, but a loop over its first axis would never end.
-    if (!Number.isInteger(d) || d < 0 || d > 2 ** 32) {
+    if (!Number.isInteger(d) || d < 0 || d > MAX_TENSOR_VALUES) {
       throw new RangeError(`${nameOf(what)}: dimensions must be integers in [0, 2^32], got [${shape.join(', ')}]`);
     }
     n *= d;
   }
-  if (n > 2 ** 32) throw new RangeError(`${nameOf(what)}: [${shape.join(', ')}] has more than 2^32 elements`);
+  if (n > MAX_TENSOR_VALUES) throw new RangeError(`${nameOf(what)}: [${shape.join(', ')}] has more than 2^32 elements`);
   return n;
 }
 

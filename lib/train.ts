@@ -245,7 +245,9 @@ function checkBatchNormBatches(net: Module, x: Tensor, batchSize: number, smalle
   const batch =
     batchSize === 1
       ? 'every batch holds 1 sample (batchSize 1)'
-      : `the last batch of each epoch holds 1 sample (${n} samples, batchSize ${batchSize}; pass { dropLast: true } to skip it)`;
+      : n === 1
+        ? 'the data holds 1 sample'
+        : `the last batch of each epoch holds 1 sample (${n} samples, batchSize ${batchSize}; pass { dropLast: true } to skip it)`;
   throw new RangeError(`fit: ${batch}, and ${layer.label()} needs more than one value per channel in training mode`);
 }
 

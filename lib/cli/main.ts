@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
-import { seed as seedGlobal, Rng } from '../random';
+import { MAX_SEED, seed as seedGlobal, Rng } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
 import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../losses';
 import { SGD, Adam, Optimizer } from '../optim';
@@ -109,11 +109,6 @@ interface Flag {
  * `--threads 100000` is refused instead of asking the kernels for that many threads.
  */
 const MAX_THREADS = 1024;
-/**
- * Upper bound of `--seed`: the generator folds its seed to 32 bits (lib/random.ts), so larger
- * seeds would silently repeat smaller ones.
- */
-const MAX_SEED = 2 ** 32 - 1;
 
 const FLAGS: Record<string, Flag> = {
   '--dataset': {

@@ -10,6 +10,7 @@
  */
 import { readImage, resizeImage, writeImage } from '../data/image';
 import { Tensor } from '../tensor';
+import { MAX_SEED } from '../random';
 import { StyleFeatures, StyleOverflowError, randomStyleFeatures, styleTransfer, trainStyleFeatures } from '../style';
 import { TerminalProgress, formatLoss } from '../progress';
 import { FlagSpec, InputError, ParsedArgs, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
@@ -125,7 +126,7 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
     const styleWeight = numberFlag(args, '--style-weight', 10, false);
     const lr = numberFlag(args, '--lr', 0.02, true);
     const seed = intFlag(args, 'style', '--seed', 0, 0);
-    if (seed > 2 ** 32 - 1) throw new InputError(`style: --seed must be at most ${2 ** 32 - 1}, got ${seed}`);
+    if (seed > MAX_SEED) throw new InputError(`style: --seed must be at most ${MAX_SEED}, got ${seed}`);
     const kind = flagValue(args, '--features') ?? 'random';
     if (kind !== 'trained' && flagValue(args, '--train-steps') !== undefined) {
       throw new InputError('style: --train-steps applies only to --features trained');

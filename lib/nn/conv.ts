@@ -463,7 +463,7 @@ export class Upsample1D extends Module {
   }
 
   outputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length !== 3) throw this.shapeError(['batch', 'length', 'chan'], inputShape);
+    if (inputShape.length !== 3 || inputShape[2] < 1) throw this.shapeError(['batch', 'length', 'chan >= 1'], inputShape);
     return [inputShape[0], inputShape[1] * this.scale, inputShape[2]];
   }
 

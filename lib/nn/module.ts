@@ -35,7 +35,7 @@ function holds(net: Module, target: Module): boolean {
     if (m === target) return true;
     if (!(m instanceof Sequential) || seen.has(m)) continue;
     seen.add(m);
-    stack.push(...m.modules);
+    for (const child of m.modules) stack.push(child);
   }
   return false;
 }

@@ -5,7 +5,7 @@
  * before building anything, so a network that constructs can be saved and loaded, and a file
  * that would be refused on load cannot be made by constructing it either.
  */
-import { describe, formatShape } from '../tensor';
+import { MAX_TENSOR_VALUES, describe, formatShape } from '../tensor';
 
 /**
  * Limits on the arguments of the built-in layers. A model file may be hostile: a few bytes of
@@ -166,7 +166,7 @@ export function checkArguments(
   // own name rather than the module's.
   for (const [name, shape] of [...(schema.parameters?.(values, options) ?? []), ...(schema.buffers?.(values, options) ?? [])]) {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size > 2 ** 32) {
+    if (size > MAX_TENSOR_VALUES) {
       throw new RangeError(
         `${type}: its ${name} of shape [${shape.join(', ')}] would hold ${size} values, more than the 2^32 a tensor holds`,
       );

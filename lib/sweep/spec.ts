@@ -13,6 +13,7 @@
  *
  * Axes form a grid (every combination); `seeds` is a count (seeds 0..n-1) or a list.
  */
+import { MAX_SEED } from '../random';
 import * as crypto from 'crypto';
 import { describe } from '../tensor';
 import { ModelError, buildModel, findPreset, PRESETS } from '../cli/presets';
@@ -104,8 +105,6 @@ const DEFAULTS: Omit<RunConfig, 'seed'> = {
   dataSeed: 0,
 };
 
-/** The largest seed the generator distinguishes (it folds seeds to 32 bits). */
-const MAX_SEED = 2 ** 32 - 1;
 /** Most runs one sweep expands to: far beyond any grid worth running, low enough to catch a runaway product. */
 export const MAX_RUNS = 100000;
 

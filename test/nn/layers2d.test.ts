@@ -15,6 +15,7 @@ import {
   ReLU,
   Reshape,
   Sequential,
+  Upsample1D,
   Upsample2D,
 } from '../../lib/nn';
 import { randn, zeros } from '../../lib/tensor';
@@ -74,6 +75,9 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
         new RegExp(`^${m.label().replace(/[()[\]]/g, '\\$&')}: expected input \\(batch, .*chan >= 1\\), got \\(2, 4, 4, 0\\)$`),
       );
     }
+    expect(() => new Upsample1D(2).forward(zeros([2, 4, 0]))).toThrow(
+      /^Upsample1D\(2\): expected input \(batch, length, chan >= 1\), got \(2, 4, 0\)$/,
+    );
     expect(() => new MaxPool1D(2).forward(zeros([2, 4, 0]))).toThrow(
       /^MaxPool1D\(2, 2\): expected input \(batch, length >= 2, chan >= 1\), got \(2, 4, 0\)$/,
     );

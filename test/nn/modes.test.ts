@@ -345,10 +345,13 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
     await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(5), { epochs: 1, batchSize: 1, verbose: 0 })).rejects.toThrow(
       /every batch holds 1 sample \(batchSize 1\), and BatchNorm1D\(8\)/,
     );
+    await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(1), { epochs: 1, verbose: 0 })).rejects.toThrow(
+      /^fit: the data holds 1 sample, and BatchNorm1D\(8\) at position 1\.0 needs more than one value per channel in training mode$/,
+    );
     await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(5), { epochs: 1, batchSize: 1, dropLast: true, verbose: 0 })).rejects.toThrow(
       /every batch holds 1 sample/,
     );
-    // A BatchNorm2D after global pooling sees one value per channel per sample too; after a convolution it does not.
+    // A batch norm after global pooling sees one value per channel per sample too; a BatchNorm2D after a convolution does not.
     const pooled = new Sequential(new Conv2D(3, 1, 4), new GlobalAvgPool2D(), new BatchNorm1D(4), new Linear(4, 1));
     const images = { x: randn([9, 6, 6, 1]), y: randn([9, 1]) };
     await expect(fit(pooled, mse, new SGD({ lr: 0.01 }), images, { epochs: 1, batchSize: 4, verbose: 0 })).rejects.toThrow(
