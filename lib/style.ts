@@ -416,13 +416,41 @@ export class StyleOverflowError extends RangeError {
     readonly contentWeight: number,
     readonly styleWeight: number,
     step?: number,
+    /** Why a term's factor is so large besides the weights, when that is the case. */
+    readonly detail?: string,
   ) {
     super(
       `styleTransfer: contentWeight ${contentWeight} and styleWeight ${styleWeight} make the gradient of the loss overflow float32` +
-        `${step === undefined ? '' : ` at step ${step}`}; use smaller weights (Adam's steps depend on their ratio, hardly on their scale)`,
+        `${step === undefined ? '' : ` at step ${step}`}${detail ? ` (${detail})` : ''}; ` +
+        "use smaller weights (Adam's steps depend on their ratio, hardly on their scale)",
     );
     this.name = 'StyleOverflowError';
   }
+}
+
+/**
+ * A target whose features are almost zero makes its term's factor (divided by its squared norm)
+ * large whatever the weights: said, for the error, when its norm is under 1e-20.
+ */
+function targetDetail(kind: 'content' | 'style', layer: number, norm: number): string | undefined {
+  return norm < 1e-20
+    ? `the ${kind} image's features at layer ${layer} are almost zero, squared norm ${norm}; leave that layer out`
+    : undefined;
+}
+
+/**
+ * Whether every g² is a float (Adam squares the gradient in float32) and g holds no NaN or
+ * infinity. One native pass in the usual case: Σg² (summed in double) under the largest float
+ * settles it, and is NaN or infinite with a NaN or infinity in g; only a sum over it needs the
+ * largest |g| itself.
+ */
+function squaresAreFloats(g: Float32Array): boolean {
+  const sum = backend().sumOfSquares(g, g.length);
+  if (sum < FLOAT32_MAX) return true;
+  if (!Number.isFinite(sum)) return false;
+  let largest = 0;
+  for (let i = 0; i < g.length; i++) largest = Math.max(largest, Math.abs(g[i]));
+  return largest * largest < FLOAT32_MAX;
 }
 
 /**
@@ -454,7 +482,8 @@ function lossAndGradient(
       // ‖F − P‖² / ‖P‖²; its gradient 2 (F − P) / ‖P‖², weighted as in the total.
       let sum = 0;
       const k = (2 * contentWeight) / (nContent * c.norm);
-      if (delta && !(k <= FLOAT32_MAX)) throw new StyleOverflowError(contentWeight, styleWeight);
+      if (delta && !(k <= FLOAT32_MAX))
+        throw new StyleOverflowError(contentWeight, styleWeight, undefined, targetDetail('content', i, c.norm));
       for (let j = 0; j < f.data.length; j++) {
         const diff = f.data[j] - c.value[j];
         sum += diff * diff;
@@ -471,7 +500,7 @@ function lossAndGradient(
       style += squaredNorm(diff) / s.norm / nStyle;
       if (delta) {
         const k = (4 * styleWeight) / (nStyle * positions * s.norm);
-        if (!(k <= FLOAT32_MAX)) throw new StyleOverflowError(contentWeight, styleWeight);
+        if (!(k <= FLOAT32_MAX)) throw new StyleOverflowError(contentWeight, styleWeight, undefined, targetDetail('style', i, s.norm));
         backend().sgemm(false, false, positions, chan, chan, k, f.data, 0, chan, diff, 0, chan, 1, delta.data, 0, chan);
       }
     }
@@ -622,11 +651,9 @@ export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTra
       try {
         loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, g);
       } catch (e) {
-        throw e instanceof StyleOverflowError ? new StyleOverflowError(contentWeight, styleWeight, step) : e;
+        throw e instanceof StyleOverflowError ? new StyleOverflowError(contentWeight, styleWeight, step, e.detail) : e;
       }
-      // Σg² under the largest float: every g² Adam squares is a float, and a NaN or an infinity
-      // in the gradient fails the test (its sum is NaN or infinite; summed in double).
-      if (!(backend().sumOfSquares(g, g.length) < FLOAT32_MAX)) throw new StyleOverflowError(contentWeight, styleWeight, step);
+      if (!squaresAreFloats(g)) throw new StyleOverflowError(contentWeight, styleWeight, step);
       history.push(loss.total);
       optimizer.step([pixels]);
       for (let i = 0; i < x.data.length; i++) x.data[i] = Math.min(1, Math.max(0, x.data[i]));

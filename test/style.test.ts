@@ -179,6 +179,17 @@ describe('refusals name the argument', () => {
     expect(() => styleTransfer(img, randomImage(16, 16, 2), { contentWeight: 0, styleWeight: 1e25, steps: 2 })).toThrow(
       /contentWeight 0 and styleWeight 1e\+25 make the gradient of the loss overflow float32 at step 1/,
     );
+    // A content image whose features are all but zero: said, whatever the weights.
+    const faint = wrap([16, 16, 3], new Float32Array(16 * 16 * 3).fill(1e-25));
+    const plain: StyleFeatures = { net: new Sequential(new Conv2D(3, 3, 4, 1, { bias: false })), styleLayers: [0], contentLayers: [0] };
+    expect(() => styleTransfer(faint, img, { features: plain, steps: 1 })).toThrow(
+      /at step 1 \(the content image's features at layer \d+ are almost zero, squared norm .*; leave that layer out\)/,
+    );
+    // Here Σg² passes the largest float but no g² does: Adam takes it, so it runs.
+    const large = styleTransfer(img, randomImage(16, 16, 2), { contentWeight: 0, styleWeight: 1e21, steps: 2 });
+    expect(large.image.data.every(Number.isFinite)).toBe(true);
+    const { gradient } = styleLossAndGradient(randomStyleFeatures(), img, img, randomImage(16, 16, 2), 0, 1e21);
+    expect(gradient.data.reduce((a, v) => a + v * v, 0)).toBeGreaterThan(3.4e38);
     expect(() => styleTransfer(img, img, { features: { net: new Sequential(), styleLayers: [3], contentLayers: [] } })).toThrow(
       /features.styleLayers must be module indices/,
     );

@@ -84,7 +84,7 @@ function withWeightFlags<T>(args: ParsedArgs, run: () => T): T {
     const given = (flag: string, fallback: number): string => flagValue(args, flag) ?? `${fallback} (the default)`;
     throw new InputError(
       `style: --content-weight ${given('--content-weight', e.contentWeight)} and --style-weight ${given('--style-weight', e.styleWeight)} ` +
-        "make the loss's gradient overflow float32; use smaller weights (their ratio is what matters)",
+        `make the loss's gradient overflow float32${e.detail ? ` (${e.detail})` : ''}; use smaller weights (their ratio is what matters)`,
     );
   }
 }
