@@ -163,7 +163,7 @@ describe('input files are checked before they are read', () => {
     );
     expectUsageError(
       { code: r.status, stdout: r.stdout, stderr: r.stderr },
-      /cannot read model file \/dev\/zero: expected a JSON model file \(a regular file\), found a device/,
+      /cannot read model file \/dev\/zero: expected a JSON model file \(a regular file\), found a character device/,
     );
   });
 });

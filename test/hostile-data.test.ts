@@ -321,17 +321,17 @@ function inLimitedChild(code: string): { stdout: string; stderr: string; status:
 describe('devices, pipes and folders are refused before reading', () => {
   test('/dev/zero as a USPS file: refused as a device, not read until memory runs out', () => {
     const r = inLimitedChild(`d.readUSPS('/dev/zero')`);
-    expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected a data file (a regular file), found a device');
+    expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected a data file (a regular file), found a character device');
   });
 
   test('/dev/zero as a PNG image', () => {
     const r = inLimitedChild(`d.readImage('/dev/zero')`);
-    expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected a PNG image (a regular file), found a device');
+    expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected a PNG image (a regular file), found a character device');
   });
 
   test('/dev/zero as an IDX file', () => {
     const r = inLimitedChild(`d.readIdx('/dev/zero')`);
-    expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected an IDX file (a regular file), found a device');
+    expect(r.stdout.trim()).toBe('ERROR /dev/zero: expected an IDX file (a regular file), found a character device');
   });
 
   const haveMkfifo = spawnSync('sh', ['-c', 'command -v mkfifo']).status === 0;
@@ -339,10 +339,10 @@ describe('devices, pipes and folders are refused before reading', () => {
     const fifo = path.join(dir, 'fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const r = inLimitedChild(`d.readIdx(${JSON.stringify(fifo)})`);
-    expect(r.stdout.trim()).toBe(`ERROR ${fifo}: expected an IDX file (a regular file), found a pipe`);
+    expect(r.stdout.trim()).toBe(`ERROR ${fifo}: expected an IDX file (a regular file), found a FIFO`);
   });
 
   test('a folder', () => {
-    expect(() => readMaybeGzip(dir)).toThrow(`${dir}: expected a data file (a regular file), found a folder`);
+    expect(() => readMaybeGzip(dir)).toThrow(`${dir}: expected a data file (a regular file), found a directory`);
   });
 });

@@ -471,8 +471,9 @@ describe.each(variants)('$label', ({ backend, setup }) => {
 
   test('conv2d: a large kernel over a large image needs no im2col matrix of the whole image', () => {
     // 4096 output pixels × a window of 4096: the whole matrix would be 64 MiB of float32 (a
-    // kernel 4 times as tall, 1 GiB); the js backend makes it 16 MiB at a time, the native one in
-    // cache-sized tiles.
+    // kernel 4 times as tall, 1 GiB); the js backend makes it 16 MiB at a time, in a scratch it
+    // keeps (so arrayBuffers shows it), the native one in cache-sized tiles on its own heap (so
+    // only the values are checked there).
     const taps = 4096;
     const shape = [1, 1, 1, 1, 1, taps, 1, 1, 1, taps - 1, 0] as const;
     const x = new Float32Array([2]);
@@ -484,7 +485,7 @@ describe.each(variants)('$label', ({ backend, setup }) => {
     backend.conv2dBackwardInput(y, w, dx, ...shape);
     const dw = new Float32Array(taps);
     backend.conv2dBackwardWeight(x, y, dw, ...shape);
-    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 2 ** 20);
+    if (backend.name === 'js') expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 2 ** 20);
     // Output pixel p sees the one pixel through tap taps − 1 − p.
     for (const p of [0, 1000, taps - 1]) expect(y[p]).toBe(2 * w[taps - 1 - p]);
     const want = 2 * w.reduce((a, v) => a + v * v, 0);

@@ -343,8 +343,8 @@ describe('sweep on the worker pool', () => {
     expect(reasons).toEqual([
       expect.stringMatching(/seed=0.result\.json is not a result of run seed=0 \(a finished run without metrics\); running it again$/),
       expect.stringMatching(/seed=1.result\.json is not a result of run seed=1 \(it records run "seed=2"\)/),
-      expect.stringMatching(/seed=2.result\.json is not a result of run seed=2 \(.*found a pipe\)/),
-      expect.stringMatching(/seed=3.result\.json is not a result of run seed=3 \(.*found a device\)/),
+      expect.stringMatching(/seed=2.result\.json is not a result of run seed=2 \(.*found a FIFO\)/),
+      expect.stringMatching(/seed=3.result\.json is not a result of run seed=3 \(.*found a character device\)/),
     ]);
     // The records written again are the runs' own, equal to the first sweep's but for the times.
     expect(again.runs.map((r) => timeless(r.metrics))).toEqual(first.runs.map((r) => timeless(r.metrics)));

@@ -67,16 +67,7 @@ export function openDataFile(file: string, maxBytes: number, what: string): Open
   }
   try {
     const st = fs.fstatSync(fd);
-    if (!st.isFile()) {
-      const kind = st.isDirectory()
-        ? 'a folder'
-        : st.isCharacterDevice() || st.isBlockDevice()
-          ? 'a device'
-          : st.isFIFO()
-            ? 'a pipe'
-            : 'not a regular file';
-      throw new Error(`${file}: expected ${what} (a regular file), found ${kind}`);
-    }
+    if (!st.isFile()) throw new Error(`${file}: expected ${what} (a regular file), found ${fileKind(st)}`);
     if (st.size > maxBytes) {
       throw new Error(`${file}: ${st.size} bytes, more than the ${maxBytes} bytes allowed for ${what}`);
     }

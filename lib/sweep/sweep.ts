@@ -117,16 +117,16 @@ function readRecord(file: string, run: SweepRun, log?: (line: string) => void): 
     if (typeof outcome !== 'string' && value?.id === run.id) return { ...(value as unknown as RunRecord), ...outcome };
     problem = typeof outcome === 'string' ? outcome : `it records run ${JSON.stringify(value?.id)}`;
   } catch (e) {
-    problem = (e as Error).message.split('\n')[0];
+    problem = firstLine(e);
   }
   log?.(`--resume: ${file} is not a result of run ${run.id} (${problem}); running it again`);
   return undefined;
 }
 
 /**
- * Removes what stands at a run's record path before the run runs (again): it is not a record of
- * this run (readRecord said why), and the writer refuses to replace a FIFO or a device in its
- * place. A folder is left alone (it may hold someone's files); writing the record then fails,
+ * Removes what stands at a run's record path before the run runs (again): it is not a finished
+ * run's record (a failed run's, or something readRecord refused), and the writer refuses to
+ * replace a FIFO or a device in its place. A folder is left alone (it may hold someone's files); writing the record then fails,
  * and the run is recorded as failed with that reason.
  */
 function removeStaleRecord(file: string): void {
@@ -174,7 +174,7 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
       if (shape.length !== 2 || shape[1] !== numClasses)
         throw new Error(`outputs (batch, ${shape.slice(1).join(', ')}) but ${c.dataset} has ${numClasses} classes`);
     } catch (e) {
-      throw new SpecError(`run ${r.id}: model ${name ?? '(default)'} does not fit ${c.dataset}: ${(e as Error).message.split('\n')[0]}`);
+      throw new SpecError(`run ${r.id}: model ${name ?? '(default)'} does not fit ${c.dataset}: ${firstLine(e)}`);
     }
   }
 }
@@ -206,7 +206,7 @@ function prepareOut(
     ensureDir(out); // not mkdirSync recursive: it can spin forever (see ensureDir)
     writeJson(specFile, { hash, spec, runs: runs.map((r) => r.id) });
   } catch (e) {
-    throw new SpecError(`--out: cannot write to ${out}: ${(e as Error).message.split('\n')[0]}`);
+    throw new SpecError(`--out: cannot write to ${out}: ${firstLine(e)}`);
   }
 
   const records = new Map<string, RunRecord>();
