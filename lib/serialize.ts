@@ -972,7 +972,7 @@ function refuseNonFinite(data: Float32Array, what: string, file: string, who: st
   if (i < 0) return;
   throw new Error(
     `${who}: ${file}: ${what} holds ${data[i]} at index ${i}; expected finite weights ` +
-      `(pass { allowNonFinite: true } to ${who} it anyway)`,
+      `(a damaged file or a diverged training; in code, pass { allowNonFinite: true } to ${who} to read it anyway)`,
   );
 }
 

@@ -44,7 +44,7 @@ describe('load refuses weights that are not finite', () => {
   ])('%s: refused, naming the parameter, its module, the index and the value', (text, value) => {
     const f = damaged(`${text}.safetensors`, value);
     expect(() => load(f)).toThrow(
-      `load: ${f}: 2.weight of Linear(4, 2) at position 2 holds ${text} at index 5; expected finite weights (pass { allowNonFinite: true } to load it anyway)`,
+      `load: ${f}: 2.weight of Linear(4, 2) at position 2 holds ${text} at index 5; expected finite weights (a damaged file or a diverged training; in code, pass { allowNonFinite: true } to load to read it anyway)`,
     );
   });
 
@@ -68,7 +68,7 @@ describe('load refuses weights that are not finite', () => {
     const before = Float32Array.from((target.modules[0] as Linear).weight.data);
     expect(() => load(f, { into: target })).toThrow(/2\.weight of Linear\(4, 2\) at position 2 holds NaN at index 5/);
     expect(() => loadWeights(target, f)).toThrow(
-      /^loadWeights: .*into\.safetensors: 2\.weight of Linear\(4, 2\) at position 2 holds NaN at index 5; .*to loadWeights it anyway\)$/,
+      /^loadWeights: .*into\.safetensors: 2\.weight of Linear\(4, 2\) at position 2 holds NaN at index 5; .*to loadWeights to read it anyway\)$/,
     );
     expect((target.modules[0] as Linear).weight.data).toEqual(before);
     expect((target.modules[2] as Linear).weight.data.every((v) => v === 0.25)).toBe(true);
@@ -114,7 +114,7 @@ describe('the commands that load a model: one line, exit 2', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
-      `neurone: ${name}: load: ${f}: 2.weight of Linear(4, 2) at position 2 holds NaN at index 5; expected finite weights (pass { allowNonFinite: true } to load it anyway)\n`,
+      `neurone: ${name}: load: ${f}: 2.weight of Linear(4, 2) at position 2 holds NaN at index 5; expected finite weights (a damaged file or a diverged training; in code, pass { allowNonFinite: true } to load to read it anyway)\n`,
     );
     expect(fs.existsSync(out)).toBe(false);
   });

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as https from 'https';
 import * as path from 'path';
 import { defaultCacheDir, ensureDir } from './paths';
-import { writeFileAtomic } from './read';
+import { readDataFile, writeFileAtomic } from './read';
 
 /** The most bytes {@link downloadFile} takes from a URL when it is given no size: 1 GiB. */
 export const MAX_DOWNLOAD_BYTES = 2 ** 30;
@@ -80,24 +80,21 @@ export function verifyFile(file: string, expected: { sha256: string; bytes?: num
 }
 
 /**
- * Moves a finished temporary file into place after checking its checksum; on a mismatch the
- * temporary file is deleted and `dest` is left untouched.
- * @param tmp The downloaded temporary file.
+ * Puts a finished temporary file in place after checking its size and SHA-256, through
+ * {@link writeFileAtomic} (the one writer: flushed, renamed, the folder flushed); the temporary
+ * file is deleted either way, and on a mismatch `dest` is left as it was.
+ * @param tmp The downloaded temporary file (a regular file of at most MAX_DOWNLOAD_BYTES).
  * @param dest Where it goes once verified.
  * @param expected Its SHA-256 (and size).
  * @param what Its name, for messages.
  */
 export function commitVerified(tmp: string, dest: string, expected: { sha256: string; bytes?: number }, what = dest): void {
-  const size = fs.statSync(tmp).size;
-  const got = sha256File(tmp);
-  if ((expected.bytes !== undefined && size !== expected.bytes) || got !== expected.sha256.toLowerCase()) {
+  try {
+    const bytes = readDataFile(tmp, MAX_DOWNLOAD_BYTES, 'a downloaded file');
+    writeFileAtomic(dest, bytes, { sha256: expected.sha256, bytes: expected.bytes, who: what });
+  } finally {
     fs.rmSync(tmp, { force: true });
-    throw new Error(
-      `${what}: checksum mismatch: expected ${expected.bytes ?? '?'} bytes with sha256 ${expected.sha256}, ` +
-        `got ${size} bytes with sha256 ${got}`,
-    );
   }
-  fs.renameSync(tmp, dest);
 }
 
 /**

@@ -51,7 +51,7 @@ describe('download helpers (local files only)', () => {
     fs.writeFileSync(dest, 'previous');
     fs.writeFileSync(tmp, 'abx');
     expect(() => commitVerified(tmp, dest, { sha256: ABC_SHA256, bytes: 3 }, 'https://example/data.gz')).toThrow(
-      /https:\/\/example\/data\.gz: checksum mismatch: expected 3 bytes with sha256 ba78.*got 3 bytes with sha256/,
+      /^https:\/\/example\/data\.gz: cannot write .*data\.gz: checksum mismatch: expected 3 bytes with sha256 ba78.*, got 3 bytes with sha256 [0-9a-f]{64}; nothing written$/,
     );
     expect(fs.existsSync(tmp)).toBe(false);
     expect(fs.readFileSync(dest, 'utf8')).toBe('previous');
