@@ -69,6 +69,8 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     ['unknown top-level key', { ...TINY, axis: {} }, /unknown key "axis" \(expected one of name, description, base, axes, seeds\)/],
     ['unknown base key', { base: { learningRate: 0.1 } }, /"base": unknown key "learningRate"/],
     ['unknown axis', { axes: { depth: [1, 2] } }, /"axes": unknown key "depth"/],
+    ['a name every object inherits, as an axis', { axes: { hasOwnProperty: [1, 2] } }, /"axes": unknown key "hasOwnProperty"/],
+    ['a name every object inherits, in base', JSON.parse('{"base":{"__proto__":{"x":1}}}'), /"base": unknown key "__proto__"/],
     ['empty axis', { axes: { lr: [] } }, /"axes\.lr": expected a non-empty list of values/],
     ['axis not a list', { axes: { lr: 0.1 } }, /"axes\.lr": expected a non-empty list of values, got number 0\.1/],
     ['wrong type in base', { base: { epochs: '10' } }, /"base\.epochs": expected an integer in \[1, 100000\], got .*10/],

@@ -203,14 +203,14 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
   const base = plainObject(top.base ?? {}, `${where}: "base"`);
   for (const [k, v] of Object.entries(base)) {
     if (k === 'seed') throw new SpecError(`${where}: "base.seed": seeds are given by the top-level "seeds" key`);
-    if (!(k in KEYS)) unknownKey(`${where}: "base"`, k, known);
+    if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(`${where}: "base"`, k, known);
     KEYS[k as keyof typeof KEYS](v, `${where}: "base.${k}"`);
   }
   const axes = plainObject(top.axes ?? {}, `${where}: "axes"`);
   let runs = 1;
   for (const [k, values] of Object.entries(axes)) {
     if (k === 'seed') throw new SpecError(`${where}: "axes.seed": seeds are given by the top-level "seeds" key`);
-    if (!(k in KEYS)) unknownKey(`${where}: "axes"`, k, known);
+    if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(`${where}: "axes"`, k, known);
     if (!Array.isArray(values) || values.length === 0) return expect(`${where}: "axes.${k}"`, 'a non-empty list of values', values);
     const seen = new Set<string>();
     values.forEach((v, i) => {
@@ -294,7 +294,7 @@ export function validateRunConfig(input: unknown, where = 'run'): RunConfig {
       int(0, MAX_SEED)(v, `${where}: "seed"`);
       continue;
     }
-    if (!(k in KEYS)) unknownKey(where, k, [...Object.keys(KEYS), 'seed']);
+    if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(where, k, [...Object.keys(KEYS), 'seed']);
     if (v !== undefined) KEYS[k as keyof typeof KEYS](v, `${where}: "${k}"`);
   }
   for (const k of ['dataset', 'optimizer', 'momentum', 'schedule', 'epochs', 'batchSize', 'patience', 'valFraction', 'dataSeed', 'seed'])
