@@ -106,6 +106,41 @@ describe('output paths are checked before training, and never hang', () => {
     expect(fs.existsSync(path.join(out, 'metrics.json'))).toBe(false);
   });
 
+  test('--save naming the --model file, or a file in --data-dir, fails before any training and leaves it', () => {
+    const model = path.join(tmp, 'in-model.json');
+    const description = JSON.stringify({ layers: [{ type: 'Linear', args: [2, 2] }] });
+    fs.writeFileSync(model, description);
+    const out = path.join(tmp, 'save-model-out');
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--model', model, '--save', model]);
+    expectUsageError(r, /--save: .*in-model\.json is the --model file .*in-model\.json; saving would overwrite the input/);
+    expect(fs.readFileSync(model, 'utf8')).toBe(description);
+    // Through a link, too.
+    const link = path.join(tmp, 'link-to-model.json');
+    fs.symlinkSync(model, link);
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--model', model, '--save', link]),
+      /is the --model file/,
+    );
+    const dataDir = path.join(tmp, 'data-dir');
+    fs.mkdirSync(dataDir, { recursive: true });
+    expectUsageError(
+      cli([
+        'train',
+        '--dataset',
+        'xor',
+        '--epochs',
+        '1',
+        '--out',
+        out,
+        '--data-dir',
+        dataDir,
+        '--save',
+        path.join(dataDir, 'm.safetensors'),
+      ]),
+      /--save: .* is inside --data-dir .*data-dir, the data the run reads/,
+    );
+  });
+
   // A pipe of the test's own, not /dev/null: saving writes a temporary file and renames it over the
   // target, so a regression here would replace the target (it once replaced the machine's /dev/null).
   (hasCommand('mkfifo') ? test : test.skip)('--save onto a pipe or device (saving would replace it) is refused', () => {

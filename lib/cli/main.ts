@@ -466,7 +466,11 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   }
   if (earlier.length > 0 && !opts.quiet)
     out(`neurone: replacing ${earlier.map((f) => path.basename(f)).join(', ')} in ${opts.out} (--force)`);
-  if (opts.save !== undefined) checkSaveTarget(opts.save, Object.values(outFiles));
+  if (opts.save !== undefined) {
+    // The model file read, when --model names one: saving over it would replace the input.
+    const modelFile = opts.model !== undefined && !findPreset(opts.model) && fs.existsSync(opts.model) ? [opts.model] : [];
+    checkSaveTarget(opts.save, Object.values(outFiles), modelFile, opts.dataDir);
+  }
 
   const loaded = loadDataset(opts.dataset, opts.seed, opts.dataDir);
   const test = loaded.test;
@@ -750,7 +754,7 @@ function probeWritable(dir: string): void {
  * Checks `--save FILE` before training: its folder exists and takes new files, and FILE is not a
  * folder, nor a device or pipe (saving replaces the file), nor one of the files the run writes in --out.
  */
-function checkSaveTarget(file: string, outFiles: readonly string[]): void {
+function checkSaveTarget(file: string, outFiles: readonly string[], inputs: readonly string[], dataDir: string | undefined): void {
   const target = path.resolve(file);
   const dir = path.dirname(target);
   let dirStat: fs.Stats;
@@ -772,6 +776,21 @@ function checkSaveTarget(file: string, outFiles: readonly string[]): void {
     throw new UsageError(`--save: ${file} is a folder; expected a file name, e.g. ${path.join(file, 'model.safetensors')}`);
   if (st && !st.isFile()) throw new UsageError(`--save: ${file} exists and is not a regular file (a device, pipe or socket)`);
   if (outFiles.some((f) => path.resolve(f) === target)) throw new UsageError(`--save: ${file} is one of the files the run writes in --out`);
+  // Through links too: the file a link names is what a save would have replaced before.
+  const real = (f: string): string => {
+    try {
+      return fs.realpathSync(f);
+    } catch {
+      return path.resolve(f);
+    }
+  };
+  const input = inputs.find((f) => real(f) === real(target));
+  if (input !== undefined) throw new UsageError(`--save: ${file} is the --model file ${input}; saving would overwrite the input`);
+  if (dataDir !== undefined) {
+    const from = path.relative(real(dataDir), real(target));
+    if (!from.startsWith('..') && !path.isAbsolute(from))
+      throw new UsageError(`--save: ${file} is inside --data-dir ${dataDir}, the data the run reads; save it elsewhere`);
+  }
   try {
     probeWritable(dir);
   } catch (e) {
