@@ -1,7 +1,16 @@
 /** Model presets and the JSON model-description format. */
-import { Sequential } from '../lib/nn';
+import { Linear, Sequential } from '../lib/nn';
 import { seed } from '../lib/random';
-import { PRESETS, buildModel, describeModel, presetDescription, takesSequences, ModelError, LAYER_TYPES } from '../lib/cli/presets';
+import {
+  PRESETS,
+  buildModel,
+  checkModelForInput,
+  describeModel,
+  presetDescription,
+  takesSequences,
+  ModelError,
+  LAYER_TYPES,
+} from '../lib/cli/presets';
 
 describe('presets', () => {
   test('seed-cnn is the original headline network on USPS', () => {
@@ -112,5 +121,46 @@ describe('buildModel', () => {
     ]) {
       expect(LAYER_TYPES).toContain(t);
     }
+  });
+});
+
+describe('a described model against its input, before anything is allocated', () => {
+  test('a lazily sized layer counts into the parameter budget once sized for the input', () => {
+    const lazy = buildModel({
+      layers: [{ type: 'Flatten' }, { type: 'Linear', args: [null, 4194304] }, { type: 'Linear', args: [null, 10] }],
+    });
+    const before = process.memoryUsage().arrayBuffers;
+    expect(() => checkModelForInput(lazy, [1, 16, 16, 1], 32)).toThrow(
+      /^Linear\(null, 4194304\) at position 1 on 256 features brings the model to 1,119,879,178 parameter values, over the 16,777,216 a model description may hold$/,
+    );
+    // Nothing was drawn for it (4 GiB of weights and gradients).
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(2 ** 20);
+    expect((lazy.modules[1] as Linear).lazy).toBe(true);
+    // Within the budget: the output shape, the lazy layers still unsized.
+    const small = buildModel({
+      layers: [{ type: 'Flatten' }, { type: 'Linear', args: [null, 100] }, { type: 'Linear', args: [null, 10] }],
+    });
+    expect(checkModelForInput(small, [1, 16, 16, 1], 32)).toEqual([1, 10]);
+    expect((small.modules[1] as Linear).lazy).toBe(true);
+  });
+
+  test("one training step's activations are bounded; the layers' own refusals are ModelErrors", () => {
+    const up = buildModel({ layers: [{ type: 'Upsample1D', args: [4096] }, { type: 'Upsample1D', args: [4096] }, { type: 'Flatten' }] });
+    expect(() => checkModelForInput(up, [1, 2, 1], 32)).toThrow(
+      /^one training step at batch 32 would hold [\d,]+ activation values \(the largest layer: Upsample1D\(4096\) at position 1 outputs \(batch, 33554432, 1\)\), over the 268,435,456 \(1 GiB\) a described model may use; use a smaller batch size or model$/,
+    );
+    // The same model on a batch of one fits (2 · 33.6 million values a sample).
+    expect(checkModelForInput(up, [1, 2, 1], 1)).toEqual([1, 33554432]);
+    const net = buildModel({ layers: [{ type: 'Linear', args: [3, 2] }] });
+    expect(() => checkModelForInput(net, [1, 4], 8)).toThrow(ModelError);
+  });
+
+  test('Sequentials nested deeper than a saved model may be are refused', () => {
+    let spec: object = { type: 'Linear', args: [2, 2] };
+    for (let i = 0; i < 63; i++) spec = { type: 'Sequential', modules: [spec] };
+    expect(buildModel({ layers: [spec] }).modules.length).toBe(1);
+    expect(() => buildModel({ layers: [{ type: 'Sequential', modules: [spec] }] })).toThrow(
+      /: Sequentials nested more than 64 levels deep, the most a saved model may hold$/,
+    );
   });
 });

@@ -27,7 +27,17 @@ import * as data from '../data';
 import { Dataset } from '../data';
 import { Recipe, RECIPES, ADAM_DEFAULTS, PLATEAU, PlanError, ReplayedRates, plateauScheduler, trainingPlan } from './recipes';
 import { WeightAverage } from '../averaging';
-import { PRESETS, ModelDescription, ModelError, buildModel, findPreset, presetDescription, readModelFile, takesSequences } from './presets';
+import {
+  PRESETS,
+  ModelDescription,
+  ModelError,
+  buildModel,
+  checkModelForInput,
+  findPreset,
+  presetDescription,
+  readModelFile,
+  takesSequences,
+} from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir } from '../data/paths';
 import { save } from '../serialize';
@@ -491,6 +501,8 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   const inShape = sequence ? [1, inputSize, 1] : [1, inputSize];
   let outShape: number[];
   try {
+    // The shapes first, with nothing allocated: a lazily sized layer too large, or a step's activations past the bound, stop here.
+    checkModelForInput(net, inShape, opts.batchSize);
     outShape = net.outputShape(inShape);
   } catch (e) {
     throw new UsageError(

@@ -12,8 +12,10 @@
 import { describe } from '../tensor';
 import { readDataFile } from '../data/read';
 import { Module, ModuleConfig, Sequential } from '../nn/module';
+import { Linear } from '../nn/linear';
 import { moduleType, moduleTypes } from '../nn/registry';
 import { checkArguments } from '../nn/schema';
+import { LIMITS } from '../serialize';
 
 /** One layer of a model description: a module's `toJSON()`. */
 export type LayerSpec = ModuleConfig;
@@ -170,7 +172,7 @@ export const LAYER_TYPES: readonly string[] = moduleTypes()
  */
 export const MAX_DESCRIBED_PARAMETERS = 2 ** 24;
 
-function buildLayer(spec: unknown, where: string, budget: { left: number }): Module {
+function buildLayer(spec: unknown, where: string, budget: { left: number }, depth: number): Module {
   if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) {
     throw new ModelError(`${where}: expected an object { "type", "args", "options"? }, got ${describe(spec)}`);
   }
@@ -178,7 +180,10 @@ function buildLayer(spec: unknown, where: string, budget: { left: number }): Mod
   if (typeof s.type !== 'string') throw new ModelError(`${where}: "type" must be a string, got ${describe(s.type)}`);
   if (s.type === 'Sequential') {
     if (!Array.isArray(s.modules)) throw new ModelError(`${where}: a Sequential needs a "modules" array`);
-    return new Sequential(...s.modules.map((m, i) => buildLayer(m, `${where}.${i}`, budget)));
+    // As deep as a saved model may be: a network nested deeper could be trained but not saved.
+    if (depth >= LIMITS.maxNesting)
+      throw new ModelError(`${where}: Sequentials nested more than ${LIMITS.maxNesting} levels deep, the most a saved model may hold`);
+    return new Sequential(...s.modules.map((m, i) => buildLayer(m, `${where}.${i}`, budget, depth + 1)));
   }
   const entry = moduleType(s.type);
   if (!entry)
@@ -238,7 +243,81 @@ export function buildModel(description: unknown): Sequential {
   }
   if (layers.length === 0) throw new ModelError('model description: "layers" is empty');
   const budget = { left: MAX_DESCRIBED_PARAMETERS };
-  return new Sequential(...layers.map((l, i) => buildLayer(l, `layer ${i}`, budget)));
+  return new Sequential(...layers.map((l, i) => buildLayer(l, `layer ${i}`, budget, 1)));
+}
+
+/**
+ * The most activation values one training step of a described model may hold, every layer's
+ * output for the whole batch together (2^28, 1 GiB of float32): a description of a few hundred
+ * bytes (an Upsample1D(4096) twice) must not claim gigabytes at its first batch.
+ */
+export const MAX_STEP_ACTIVATIONS = 2 ** 28;
+
+/** What {@link checkModelForInput} adds up on its way through a network. */
+interface ShapeWalk {
+  /** Parameters of the lazily sized layers, once sized for this input. */
+  lazyParameters: number;
+  /** The first lazily sized layer, for the message. */
+  lazyLabel: string;
+  /** Output values of every layer for one sample, and the largest one's. */
+  activations: number;
+  largest: { values: number; label: string };
+}
+
+/** Follows a sample of `shape` through `m` without allocating a lazily sized layer's weights; returns m's output shape. */
+function walkShapes(m: Module, shape: readonly number[], walk: ShapeWalk): readonly number[] {
+  if (m instanceof Sequential) {
+    for (const c of m.modules) shape = walkShapes(c, shape, walk);
+    return shape;
+  }
+  let out: readonly number[];
+  if (m instanceof Linear && m.lazy && shape.length === 2 && Number.isInteger(shape[1]) && shape[1] >= 1) {
+    // Sized here only on paper: outputShape would allocate its weights.
+    walk.lazyParameters += (shape[1] + 1) * m.outputSize;
+    if (walk.lazyLabel === '') walk.lazyLabel = `${m.label()} on ${shape[1]} features`;
+    out = [shape[0], m.outputSize];
+  } else {
+    out = m.outputShape([...shape]);
+  }
+  const values = out.slice(1).reduce((a, b) => a * b, 1);
+  walk.activations += values;
+  if (values > walk.largest.values) walk.largest = { values, label: `${m.label()} outputs (batch, ${out.slice(1).join(', ')})` };
+  return out;
+}
+
+/**
+ * Checks a network built from a description against its input before anything is allocated
+ * for it: its lazily sized layers (`Linear(null, n)`), sized for this input, must keep the model
+ * within MAX_DESCRIBED_PARAMETERS, and one training step of `batchSize` within
+ * MAX_STEP_ACTIVATIONS. Returns the network's output shape for `sampleShape` ((1, …)), found
+ * without sizing the lazy layers; ModelError, naming the layer, otherwise (including the
+ * layers' own refusal of the input).
+ */
+export function checkModelForInput(net: Module, sampleShape: readonly number[], batchSize: number): readonly number[] {
+  const walk: ShapeWalk = { lazyParameters: 0, lazyLabel: '', activations: 0, largest: { values: 0, label: '' } };
+  let out: readonly number[];
+  try {
+    out = walkShapes(net, sampleShape, walk);
+  } catch (e) {
+    if (e instanceof RangeError) throw new ModelError(e.message);
+    throw e;
+  }
+  const total = net.parameterCount() + walk.lazyParameters;
+  if (walk.lazyParameters > 0 && total > MAX_DESCRIBED_PARAMETERS) {
+    throw new ModelError(
+      `${walk.lazyLabel} brings the model to ${total.toLocaleString('en-US')} parameter values, over the ` +
+        `${MAX_DESCRIBED_PARAMETERS.toLocaleString('en-US')} a model description may hold`,
+    );
+  }
+  const step = batchSize * (walk.activations + sampleShape.slice(1).reduce((a, b) => a * b, 1));
+  if (step > MAX_STEP_ACTIVATIONS) {
+    throw new ModelError(
+      `one training step at batch ${batchSize} would hold ${step.toLocaleString('en-US')} activation values ` +
+        `(the largest layer: ${walk.largest.label}), over the ${MAX_STEP_ACTIVATIONS.toLocaleString('en-US')} (1 GiB) a described model may use; ` +
+        'use a smaller batch size or model',
+    );
+  }
+  return out;
 }
 
 /** The description of a Sequential: `{ layers: [each module's toJSON()] }`, the inverse of {@link buildModel}. */

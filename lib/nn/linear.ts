@@ -105,6 +105,11 @@ export class Linear extends Module {
     else this.allocate(v.inputSize);
   }
 
+  /** Whether the input size waits for the first input (`Linear(null, n)`), the weights not yet drawn. @internal */
+  get lazy(): boolean {
+    return this.sizePending;
+  }
+
   /** Draws the weights for `inputSize` inputs (at construction, or at the first input of a lazily sized layer). */
   private allocate(inputSize: number): void {
     const outputSize = this.outputSize;

@@ -16,7 +16,7 @@ import { ensureDir } from '../data/paths';
 import { readDataFile } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
-import { ModelDescription, buildModel, presetDescription, takesSequences } from '../cli/presets';
+import { ModelDescription, buildModel, checkModelForInput, presetDescription, takesSequences } from '../cli/presets';
 import { ADAM_DEFAULTS, QUICK, plateauScheduler } from '../cli/recipes';
 import { RunConfig, SweepDataset } from './spec';
 
@@ -187,6 +187,8 @@ export async function runTraining(
   const sequence = takesSequences(description);
   seedGlobal(config.seed);
   const net = buildModel(description);
+  // A job from the queue skipped the sweep's preflight: its lazily sized layers and activations are bounded here.
+  checkModelForInput(net, sequence ? [1, inputSize, 1] : [1, inputSize], config.batchSize);
   const split = data.trainTestSplit(fullTrain, { testFraction: config.valFraction, seed: config.seed, stratify: true });
   // The image datasets come as (n, h, w, 1): a sequence of pixels for the Conv1D presets, one flat row for the MLPs.
   const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : data.flatten(ds));
