@@ -31,6 +31,9 @@ function checkOptimizer(who: string, optimizer: unknown): Optimizer {
   if (optimizer === null || typeof optimizer !== 'object' || typeof (optimizer as Optimizer).lr !== 'number') {
     throw new TypeError(`${who}: expected an optimiser (SGD, Adam…) with an lr, got ${describe(optimizer)}`);
   }
+  // The schedule is built from it: a NaN or negative base would schedule NaN or negative rates.
+  const lr = (optimizer as Optimizer).lr;
+  if (!Number.isFinite(lr) || lr < 0) throw new RangeError(`${who}: the optimiser's learning rate must be a finite number >= 0, got ${lr}`);
   return optimizer as Optimizer;
 }
 
@@ -280,14 +283,16 @@ export class ReduceLROnPlateau implements LRScheduler {
 
   /**
    * Takes one epoch's value of the monitored quantity; lowers the rate after `patience` epochs
-   * without improvement. Returns true when it lowered it.
+   * without improvement. Returns true when it lowered it. A NaN (a training continued with
+   * `allowNonFinite`) is an epoch without improvement, as in PyTorch.
    * @param value The monitored quantity this epoch.
    */
   step(value: number): boolean {
-    if (typeof value !== 'number' || Number.isNaN(value))
-      throw new TypeError(`ReduceLROnPlateau: expected a number, got ${describe(value)}`);
+    if (typeof value !== 'number') throw new TypeError(`ReduceLROnPlateau: expected a number, got ${describe(value)}`);
     const higherIsBetter = this.monitor.endsWith('Accuracy');
-    const improved = this.best === undefined || (higherIsBetter ? value > this.best + this.minDelta : value < this.best - this.minDelta);
+    const improved =
+      !Number.isNaN(value) &&
+      (this.best === undefined || (higherIsBetter ? value > this.best + this.minDelta : value < this.best - this.minDelta));
     if (improved) {
       this.best = value;
       this.waited = 0;

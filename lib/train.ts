@@ -222,6 +222,17 @@ function checkFitsNetwork(who: string, what: string, net: Module, x: Tensor): vo
 }
 
 /**
+ * Refuses a learning rate the update cannot use (NaN, infinite, negative, past float32, not a
+ * number), naming where it came from, before the step that would use it: a negative rate trains
+ * uphill without a word, and the kernels' own refusal would name a kernel.
+ */
+function checkLearningRate(optimizer: Optimizer, when: () => string): void {
+  const lr = optimizer.lr as unknown;
+  if (typeof lr === 'number' && lr >= 0 && lr <= FLOAT32_MAX) return;
+  throw new RangeError(`fit: the learning rate is ${describe(lr)} (${when()}); expected a finite float32 number >= 0`);
+}
+
+/**
  * Refuses, before the first step, a batch-norm layer that some batch of the epoch would give one
  * value per channel (a batch of one sample, where the layer's input holds one value a channel per
  * sample): training mode has no spread to normalise it by, and the layer would stop fit at the end
@@ -546,6 +557,8 @@ class TrainingStep {
     }
     if (this.maxValue !== undefined) clipGradValue(params, this.maxValue);
     if (this.maxNorm !== undefined) clipGradNorm(params, this.maxNorm);
+    // A callback may have changed it since the epoch began (onBatchEnd); a number check a step.
+    checkLearningRate(this.optimizer, () => `at epoch ${epoch}, batch ${batch}/${batches}`);
     fused?.apply();
     this.optimizer.step(stepped);
     this.lastUpdate = { epoch, batch };
@@ -773,6 +786,7 @@ async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, 
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     scheduler?.epochStart?.(epoch);
+    checkLearningRate(optimizer, () => (scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`));
     const epochLr = optimizer.lr;
     const trainMetrics = metrics.length > 0 ? new MetricAccumulator('fit', metrics) : null;
     if (shuffle) globalRng().shuffle(order);

@@ -56,6 +56,65 @@ describe('schedulers on their own', () => {
   });
 });
 
+describe('learning rates fit cannot use', () => {
+  test('a scheduler on an optimiser whose rate is NaN or negative is refused; a NaN plateau value is no improvement', () => {
+    const opt = new SGD({ lr: 0.1 });
+    opt.lr = -1;
+    expect(() => new StepLR(opt, { stepSize: 1 })).toThrow("StepLR: the optimiser's learning rate must be a finite number >= 0, got -1");
+    opt.lr = NaN;
+    expect(() => new ReduceLROnPlateau(opt, { patience: 1 })).toThrow(
+      /ReduceLROnPlateau: the optimiser's learning rate must be a finite number >= 0, got NaN/,
+    );
+    opt.lr = 0.1;
+    const plateau = new ReduceLROnPlateau(opt, { patience: 1, factor: 0.5 });
+    expect(plateau.step(1)).toBe(false);
+    expect(plateau.step(NaN)).toBe(true); // one epoch without improvement, patience 1
+    expect(opt.lr).toBeCloseTo(0.05, 10);
+    expect(() => plateau.step('1' as never)).toThrow(/expected a number, got string/);
+  });
+
+  test('fit refuses a rate set to NaN, a negative number or past float32, by a scheduler or a callback, before the step', async () => {
+    seed(1);
+    const x = fromArray([
+      [0, 1],
+      [1, 0],
+      [1, 1],
+      [0, 0],
+    ]);
+    const y = fromArray([[1], [1], [0], [0]]);
+    class Fixed extends StepLR {
+      constructor(
+        opt: SGD,
+        private readonly rate: unknown,
+      ) {
+        super(opt, { stepSize: 1 });
+      }
+      lrAt(): number {
+        return this.rate as number;
+      }
+    }
+    for (const rate of [-0.05, NaN, 1e39, '0.1']) {
+      const net = new Sequential(new Linear(2, 1));
+      const before = net.parameters().map((p) => p.value.data.slice());
+      const opt = new SGD({ lr: 0.1 });
+      await expect(fit(net, new MSELoss(), opt, { x, y }, { epochs: 2, verbose: 0, scheduler: new Fixed(opt, rate) })).rejects.toThrow(
+        /^fit: the learning rate is .* \(the scheduler set it for epoch 1\); expected a finite float32 number >= 0$/,
+      );
+      net.parameters().forEach((p, i) => expect(p.value.data).toEqual(before[i]));
+    }
+    const opt = new SGD({ lr: 0.1 });
+    await expect(
+      fit(
+        new Sequential(new Linear(2, 1)),
+        new MSELoss(),
+        opt,
+        { x, y },
+        { epochs: 1, batchSize: 2, verbose: 0, onBatchEnd: () => (opt.lr = -1) },
+      ),
+    ).rejects.toThrow('fit: the learning rate is number -1 (at epoch 1, batch 2/2); expected a finite float32 number >= 0');
+  });
+});
+
 describe('metrics', () => {
   test('top-k, per-class precision/recall/F1 and the regression errors, against hand values', () => {
     const scores = fromArray([
