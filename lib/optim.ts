@@ -60,6 +60,10 @@ function stateBuffers(
       `${type}.loadState: expected a ${type} state, got ${state?.type === undefined ? describe(state) : `a ${state.type} state`}`,
     );
   }
+  if (!Array.isArray(params))
+    throw new TypeError(`${type}.loadState: params must be an array of parameters (net.parameters()), got ${describe(params)}`);
+  if (state.buffers === null || typeof state.buffers !== 'object')
+    throw new TypeError(`${type}.loadState: state.buffers must be an object of Float32Arrays, got ${describe(state.buffers)}`);
   const known = new Set(params.flatMap((p) => names.map((b) => `${p.name}.${b}`)));
   for (const key of Object.keys(state.buffers)) {
     if (!known.has(key)) throw new RangeError(`${type}.loadState: buffer '${key}' matches no parameter of the network`);
@@ -74,10 +78,26 @@ function stateBuffers(
           `${type}.loadState: buffer '${p.name}.${names[i]}' has ${f.length} values, parameter ${p.name} has ${p.value.data.length}`,
         );
       }
+      // What the update reads back: a NaN or infinite moment (a second moment below 0) would make
+      // every later step non-finite, and fit would blame the learning rate.
+      const bad = backend().nonFiniteIndex(f, f.length);
+      if (bad >= 0)
+        throw new RangeError(`${type}.loadState: buffer '${p.name}.${names[i]}' holds ${f[bad]} at index ${bad}; expected finite values`);
+      if (names[i] === 'v') {
+        const negative = f.findIndex((x) => x < 0);
+        if (negative >= 0) {
+          throw new RangeError(
+            `${type}.loadState: buffer '${p.name}.v' holds ${f[negative]} at index ${negative}; a second moment is >= 0`,
+          );
+        }
+      }
       return f.slice();
     });
   });
 }
+
+/** The largest step count Adam's update takes (the kernels count steps in 31 bits). */
+const MAX_ADAM_STEP = 2 ** 31 - 1;
 
 /** Checks `params` is a list of parameters (what `net.parameters()` returns) before a step walks it. */
 function checkParams(who: string, params: unknown): void {
@@ -86,6 +106,12 @@ function checkParams(who: string, params: unknown): void {
   params.forEach((p: Partial<Parameter> | null, i) => {
     if (p === null || typeof p !== 'object' || !(p.value?.data instanceof Float32Array) || !(p.grad?.data instanceof Float32Array)) {
       throw new TypeError(`${who}.step: params[${i}] must be a parameter { name, value, grad } with Float32Array data, got ${describe(p)}`);
+    }
+    // Checked for all before any is updated: a kernel's refusal halfway would leave some stepped.
+    if (p.grad.data.length !== p.value.data.length) {
+      throw new RangeError(
+        `${who}.step: params[${i}] (${p.name}) has ${p.value.data.length} values and a gradient of ${p.grad.data.length}; expected the same length`,
+      );
     }
   });
 }
@@ -251,6 +277,10 @@ export class Adam implements Optimizer {
     const shrink = this.decoupled ? 1 - this.lr * this.weightDecay : 1;
     const l2 = this.decoupled ? 0 : this.weightDecay;
     for (const p of params) {
+      const t = this.state_.get(p.value.data)?.t ?? 0;
+      if (t >= MAX_ADAM_STEP) throw new RangeError(`${this.kind}.step: ${p.name} has taken ${t} steps, the most the update counts`);
+    }
+    for (const p of params) {
       const w = p.value.data;
       const g = p.grad.data;
       let s = this.state_.get(w);
@@ -300,8 +330,10 @@ export class Adam implements Optimizer {
     const steps = params.map((p, i) => {
       if (!found[i]) return 0;
       const t = state.steps?.[p.name];
-      if (typeof t !== 'number' || !Number.isInteger(t) || t < 1) {
-        throw new RangeError(`${this.kind}.loadState: step count of ${p.name} must be a positive integer, got ${describe(t)}`);
+      if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t >= MAX_ADAM_STEP) {
+        throw new RangeError(
+          `${this.kind}.loadState: step count of ${p.name} must be an integer in [1, ${MAX_ADAM_STEP - 1}], got ${describe(t)}`,
+        );
       }
       return t;
     });

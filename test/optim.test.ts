@@ -90,3 +90,51 @@ test('an optimiser keeps separate state per parameter', () => {
   expect(a.value.data[0]).toBeCloseTo(-2.5, 6);
   expect(b.value.data[0]).toBeCloseTo(-1, 6);
 });
+
+test('loadState refuses, changing nothing, what the update could not use; a step never stops halfway', () => {
+  const param = (name: string, v: number[]): Parameter => ({
+    name,
+    value: fromArray(v),
+    grad: fromArray(v.map(() => 1)),
+    module: new Linear(1, 1),
+  });
+  const a = param('a', [1, 2]);
+  const b = param('b', [3]);
+  const adam = new Adam({ lr: 0.1 });
+  adam.step([a, b]);
+  const good = adam.state([a, b]);
+  const tampered = (edit: (s: typeof good) => void): typeof good => {
+    const s = adam.state([a, b]);
+    edit(s);
+    return s;
+  };
+  const refusals: [string, typeof good, RegExp][] = [
+    ['a NaN first moment', tampered((s) => (s.buffers['a.m'][1] = NaN)), /buffer 'a\.m' holds NaN at index 1; expected finite values/],
+    ['a negative second moment', tampered((s) => (s.buffers['b.v'][0] = -1)), /buffer 'b\.v' holds -1 at index 0; a second moment is >= 0/],
+    [
+      'a step count past the kernels',
+      tampered((s) => (s.steps.b = 2 ** 31)),
+      /step count of b must be an integer in \[1, 2147483646\], got number 2147483648/,
+    ],
+    ['no buffers', { ...good, buffers: null as never }, /state\.buffers must be an object of Float32Arrays, got null/],
+  ];
+  for (const [, state, pattern] of refusals) {
+    expect(() => adam.loadState([a, b], state)).toThrow(pattern);
+    expect(adam.state([a, b])).toEqual(good);
+  }
+  expect(() => adam.loadState(null as never, good)).toThrow(/Adam\.loadState: params must be an array of parameters/);
+  // A gradient of the wrong length is refused before any parameter moves.
+  const before = [a.value.data.slice(), b.value.data.slice()];
+  const short = { ...b, grad: fromArray([1, 1]) };
+  expect(() => adam.step([a, short])).toThrow(/Adam\.step: params\[1\] \(b\) has 1 values and a gradient of 2; expected the same length/);
+  expect([a.value.data, b.value.data]).toEqual(before);
+  expect(adam.state([a, b])).toEqual(good);
+  // The last step the kernels count, then a refusal before any parameter or count changes.
+  adam.loadState([a, b], tampered((s) => (s.steps.b = 2 ** 31 - 2)));
+  adam.step([a, b]);
+  const last = adam.state([a, b]);
+  const values = [a.value.data.slice(), b.value.data.slice()];
+  expect(() => adam.step([a, b])).toThrow('Adam.step: b has taken 2147483647 steps, the most the update counts');
+  expect(adam.state([a, b])).toEqual(last);
+  expect([a.value.data, b.value.data]).toEqual(values);
+});
