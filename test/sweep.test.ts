@@ -336,6 +336,9 @@ describe('sweep on the worker pool', () => {
     spawnSync('mkfifo', [file(2)]); // a FIFO: reading it would wait for a writer for ever
     fs.rmSync(file(3));
     fs.symlinkSync('/dev/zero', file(3)); // endless zeros
+    // A finished record whose configuration was edited: kept, but read as the spec says.
+    const edited = JSON.parse(fs.readFileSync(file(4), 'utf8'));
+    fs.writeFileSync(file(4), JSON.stringify({ ...edited, configKey: 5, axes: null, config: { lr: 'fast' } }));
     const lines: string[] = [];
     const t0 = Date.now();
     const again = await sweep(spec, { out, resume: true, workers: 1, log: (l) => lines.push(l) });
@@ -350,6 +353,8 @@ describe('sweep on the worker pool', () => {
     ]);
     // The records written again are the runs' own, equal to the first sweep's but for the times.
     expect(again.runs.map((r) => timeless(r.metrics))).toEqual(first.runs.map((r) => timeless(r.metrics)));
+    expect(again.runs[4]).toMatchObject({ configKey: first.runs[4].configKey, axes: first.runs[4].axes, config: first.runs[4].config });
+    expect(again.summary.map((row) => [row.configKey, row.runs])).toEqual([[first.runs[0].configKey, 5]]);
   }, 120000);
 
   test('an output folder that cannot be made fails at once, and spinning mkdir is not used', async () => {

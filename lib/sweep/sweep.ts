@@ -114,7 +114,12 @@ function readRecord(file: string, run: SweepRun, log?: (line: string) => void): 
   try {
     const value = readJsonFile(file) as Record<string, unknown> | null;
     const outcome = checkOutcome(value);
-    if (typeof outcome !== 'string' && value?.id === run.id) return { ...(value as unknown as RunRecord), ...outcome };
+    // What the spec decides (id, configuration, axes) comes from the spec, not the file: an edited
+    // record could otherwise move its run to another row of the summary, or break the summary.
+    if (typeof outcome !== 'string' && value?.id === run.id) {
+      const worker = typeof value.worker === 'string' ? value.worker : 'unknown';
+      return { id: run.id, configKey: run.configKey, axes: run.axes, config: run.config, worker, ...outcome };
+    }
     problem = typeof outcome === 'string' ? outcome : `it records run ${JSON.stringify(value?.id)}`;
   } catch (e) {
     problem = firstLine(e);
