@@ -15,6 +15,15 @@ export interface Tensor {
 /** The most values a tensor holds (and the largest dimension). */
 export const MAX_TENSOR_VALUES = 2 ** 32;
 
+/**
+ * The deepest nesting {@link tensor} reads and {@link toArray} writes (PyTorch's limit on
+ * dimensions); it also stops an array that contains itself.
+ */
+export const MAX_NESTING = 64;
+
+/** The most nested arrays {@link toArray} builds for a tensor holding no values, e.g. (2^26, 0). */
+const MAX_EMPTY_ARRAYS = 2 ** 24;
+
 /** Number of elements of a shape. Throws on a dimension that is not a non-negative integer. */
 export function sizeOf(shape: readonly number[], what: string | (() => string) = 'shape'): number {
   let n = 1;
@@ -146,19 +155,21 @@ function build(who: string, values: TensorValues, shape?: readonly number[]): Te
   if (!Array.isArray(values)) {
     throw new TypeError(`${who}: values must be nested arrays of numbers or a flat array (plain or typed), got ${describe(values)}`);
   }
-  // Nested arrays: the shape is read from the first element at each depth, then checked everywhere.
+  // Nested arrays: the shape is read from the first element at each depth, then checked everywhere
+  // before the buffer is allocated, so a malformed array fails at once whatever its length.
   const inferred: number[] = [];
   let level: unknown = values;
   while (Array.isArray(level)) {
+    if (inferred.length === MAX_NESTING) {
+      throw new RangeError(`${who}: values are nested more than ${MAX_NESTING} arrays deep (does the array contain itself?)`);
+    }
     inferred.push(level.length);
     level = level[0];
   }
-  const flat = new Float32Array(inferred.reduce((p, d) => p * d, 1));
-  let k = 0;
-  const walk = (v: unknown, depth: number, at: string): void => {
+  const n = sizeOf(inferred, () => `${who}: nested arrays of shape ${formatShape(inferred)}`);
+  const check = (v: unknown, depth: number, at: string): void => {
     if (depth === inferred.length) {
       if (typeof v !== 'number') throw new TypeError(`${who}: values${at} is ${describe(v)}, expected a number (ragged nested array?)`);
-      flat[k++] = v;
       return;
     }
     if (!Array.isArray(v) || v.length !== inferred[depth]) {
@@ -166,9 +177,21 @@ function build(who: string, values: TensorValues, shape?: readonly number[]): Te
         `${who}: ragged nested array: values${at} has ${Array.isArray(v) ? `${v.length} entries` : describe(v)}, expected an array of ${inferred[depth]} as at values${'[0]'.repeat(depth)}`,
       );
     }
-    v.forEach((x, i) => walk(x, depth + 1, `${at}[${i}]`));
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      // A hole (`[1, , 3]`, `new Array(5)`) would be skipped by forEach and shift the values after it.
+      if (x === undefined && !(i in v)) throw new TypeError(`${who}: values${at}[${i}] is a hole (a sparse array), expected a number`);
+      check(x, depth + 1, `${at}[${i}]`);
+    }
   };
-  walk(values, 0, '');
+  check(values, 0, '');
+  const flat = new Float32Array(n);
+  let k = 0;
+  const fill = (v: unknown, depth: number): void => {
+    if (depth === inferred.length) flat[k++] = v as number;
+    else for (const x of v as unknown[]) fill(x, depth + 1);
+  };
+  fill(values, 0);
   if (shape === undefined || (inferred.length === shape.length && inferred.every((d, i) => d === shape[i])))
     return wrapAs(who, inferred, flat);
   if (inferred.length > 1) {
@@ -210,6 +233,19 @@ export function toArray(t: Tensor): NestedArray {
   if (t.data.length !== n)
     throw new RangeError(`toArray: a tensor of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
   if (t.shape.length === 0) return t.data[0];
+  if (t.shape.length > MAX_NESTING) {
+    throw new RangeError(`toArray: a tensor of ${t.shape.length} dimensions would nest arrays more than ${MAX_NESTING} deep`);
+  }
+  if (n === 0) {
+    // No values, but possibly many empty arrays: (2^26, 0) would be 2^26 of them.
+    let arrays = 1;
+    for (let i = 0, p = 1; i < t.shape.length - 1 && p > 0; i++) arrays += p *= t.shape[i];
+    if (arrays > MAX_EMPTY_ARRAYS) {
+      throw new RangeError(
+        `toArray: a tensor of shape ${formatShape(t.shape)} holds no values, but its nested form would need ${arrays} empty arrays (at most 2^24)`,
+      );
+    }
+  }
   const strides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((p, d) => p * d, 1));
   const read = (depth: number, offset: number): NestedArray => {
     if (depth === t.shape.length) return t.data[offset];
@@ -223,16 +259,43 @@ export function toArray(t: Tensor): NestedArray {
  * @param shape The dimensions.
  */
 export function zeros(shape: readonly number[]): Tensor {
-  return wrapAs('zeros', shape, new Float32Array(sizeOf(shape, 'zeros')));
+  return zerosAs('zeros', shape);
+}
+
+function zerosAs(who: string, shape: readonly number[]): Tensor {
+  if (!Array.isArray(shape)) throw new TypeError(`${who}: shape must be an array of dimensions, got ${describe(shape)}`);
+  return wrapAs(who, shape, new Float32Array(sizeOf(shape, who)));
+}
+
+/** Checks a number argument that is stored as a float32: NaN and ±Infinity pass, a finite overflow does not. */
+function float32Arg(who: string, what: string, v: unknown, finite: boolean): number {
+  if (typeof v !== 'number' || (finite && !Number.isFinite(v)) || (Number.isFinite(v) && Math.abs(v) > FLOAT32_MAX)) {
+    throw new TypeError(
+      `${who}: ${what} must be a ${finite ? 'finite ' : ''}number within the float32 range (±3.4e38), got ${describe(v)}`,
+    );
+  }
+  return v;
+}
+
+/** Checks that `rng` has the generator's methods `who` draws from. */
+function rngArg(who: string, rng: unknown, method: 'normal' | 'uniform'): Rng {
+  if (rng === null || typeof rng !== 'object' || typeof (rng as Rng)[method] !== 'function') {
+    throw new TypeError(`${who}: rng must be an Rng, got ${describe(rng)}`);
+  }
+  return rng as Rng;
 }
 
 /**
  * A tensor filled with one value.
  * @param shape The dimensions.
- * @param value The value of every entry.
+ * @param value The value of every entry: a number (NaN and ±Infinity included) within the
+ * float32 range; a finite value beyond it, which float32 would turn into ±Infinity, is refused.
  */
 export function full(shape: readonly number[], value: number): Tensor {
-  return wrapAs('full', shape, new Float32Array(sizeOf(shape, 'full')).fill(value));
+  const v = float32Arg('full', 'value', value, false);
+  const t = zerosAs('full', shape);
+  t.data.fill(v);
+  return t;
 }
 
 /**
@@ -249,7 +312,8 @@ export function zerosLike(t: Tensor): Tensor {
  * @param rng The generator (default the global seeded one).
  */
 export function randn(shape: readonly number[], rng: Rng = globalRng()): Tensor {
-  const t = zeros(shape);
+  rngArg('randn', rng, 'normal');
+  const t = zerosAs('randn', shape);
   for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal();
   return t;
 }
@@ -257,12 +321,16 @@ export function randn(shape: readonly number[], rng: Rng = globalRng()): Tensor 
 /**
  * A tensor of samples uniform in [low, high).
  * @param shape The dimensions.
- * @param low Lower bound (default 0).
- * @param high Upper bound, excluded (default 1).
+ * @param low Lower bound (default 0), a finite number within the float32 range.
+ * @param high Upper bound, excluded (default 1), at least `low`.
  * @param rng The generator (default the global seeded one).
  */
 export function rand(shape: readonly number[], low = 0, high = 1, rng: Rng = globalRng()): Tensor {
-  const t = zeros(shape);
+  float32Arg('rand', 'low', low, true);
+  float32Arg('rand', 'high', high, true);
+  if (low > high) throw new RangeError(`rand: low must be at most high, got low ${low} and high ${high}`);
+  rngArg('rand', rng, 'uniform');
+  const t = zerosAs('rand', shape);
   for (let i = 0; i < t.data.length; i++) t.data[i] = low + (high - low) * rng.uniform();
   return t;
 }
@@ -274,7 +342,12 @@ export function rand(shape: readonly number[], low = 0, high = 1, rng: Rng = glo
  * @param shape The new dimensions, one of them -1 at most.
  */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
+  tensorArg('reshape', 't', t);
+  if (!Array.isArray(shape)) throw new TypeError(`reshape: shape must be an array of dimensions, got ${describe(shape)}`);
   const wildcard = shape.indexOf(-1);
+  if (wildcard >= 0 && shape.indexOf(-1, wildcard + 1) >= 0) {
+    throw new RangeError(`reshape: shape ${formatShape(shape)} has more than one -1`);
+  }
   const resolved = [...shape];
   if (wildcard >= 0) {
     const rest = shape.reduce((p, d, i) => (i === wildcard ? p : p * d), 1);
@@ -283,7 +356,7 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
     }
     resolved[wildcard] = t.data.length / rest;
   }
-  if (sizeOf(resolved) !== t.data.length) {
+  if (sizeOf(resolved, 'reshape') !== t.data.length) {
     throw new RangeError(`reshape: cannot view ${formatShape(t.shape)} (${t.data.length} values) as ${formatShape(shape)}`);
   }
   return { shape: Object.freeze(resolved), data: t.data };
@@ -304,7 +377,15 @@ export function clone(t: Tensor): Tensor {
  * @param end Row after the last.
  */
 export function sliceRows(t: Tensor, start: number, end: number): Tensor {
-  const rowSize = t.shape.length === 0 ? 1 : t.data.length / Math.max(1, t.shape[0]);
+  tensorArg('sliceRows', 't', t);
+  if (t.shape.length === 0) throw new RangeError('sliceRows: t must have a first axis, got a 0-d tensor ()');
+  const rows = t.shape[0];
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || start > end || end > rows) {
+    throw new RangeError(
+      `sliceRows: expected integers 0 ≤ start ≤ end ≤ ${rows} (the rows of ${formatShape(t.shape)}), got start ${numberOrDescribe(start)} and end ${numberOrDescribe(end)}`,
+    );
+  }
+  const rowSize = t.data.length / Math.max(1, rows);
   return {
     shape: Object.freeze([end - start, ...t.shape.slice(1)]),
     data: t.data.subarray(start * rowSize, end * rowSize),
@@ -350,8 +431,12 @@ export function argmaxRows(t: Tensor): Int32Array {
   if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape) || t.shape.length !== 2) {
     throw new RangeError(`argmaxRows: expected a (rows, cols) tensor, got ${describe(t)}`);
   }
-  const rows = t.shape[0];
-  const cols = rows === 0 ? 0 : t.data.length / rows;
+  const n = sizeOf(t.shape, 'argmaxRows');
+  if (t.data.length !== n) {
+    throw new RangeError(`argmaxRows: a tensor of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
+  }
+  const [rows, cols] = t.shape;
+  if (cols === 0 && rows > 0) throw new RangeError(`argmaxRows: rows of 0 columns ${formatShape(t.shape)} have no largest value`);
   const out = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     let best = 0;
@@ -370,6 +455,24 @@ export function argmaxRows(t: Tensor): Int32Array {
 
 /** The largest finite float32, (2 − 2^-23) · 2^127 ≈ 3.4028235e38. @internal */
 export const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
+
+/** Checks that argument `what` of `who` is a tensor whose data length matches its shape. */
+function tensorArg(who: string, what: string, t: unknown): Tensor {
+  if (t === null || typeof t !== 'object' || !((t as Tensor).data instanceof Float32Array) || !Array.isArray((t as Tensor).shape)) {
+    throw new TypeError(`${who}: ${what} must be a Tensor, got ${describe(t)}`);
+  }
+  const { shape, data } = t as Tensor;
+  const n = sizeOf(shape, who);
+  if (data.length !== n) {
+    throw new RangeError(`${who}: ${what} of shape ${formatShape(shape)} needs ${n} values, its data holds ${data.length}`);
+  }
+  return t as Tensor;
+}
+
+/** A number as it is, anything else described (for messages about number arguments). */
+function numberOrDescribe(v: unknown): string {
+  return typeof v === 'number' ? String(v) : describe(v);
+}
 
 /** A short description of a value for error messages. */
 export function describe(v: unknown): string {
