@@ -465,4 +465,19 @@ describe('neurone data download (no internet)', () => {
     expect(r.stderr).toMatch(/^neurone: download fashion-mnist: could not fetch train-images-idx3-ubyte\.gz:\n {2}.*ECONNREFUSED|connect/);
     expect(fs.existsSync(path.join(cache, 'fashion-mnist')) ? fs.readdirSync(path.join(cache, 'fashion-mnist')) : []).toEqual([]);
   });
+
+  test('credentials in a mirror are used, never shown', async () => {
+    const cache = path.join(tmp, 'cache-credentials');
+    const r = await run(dataCommand, ['download', 'fashion', '--cache-dir', cache, '--mirror', 'https://someone:s3cret@127.0.0.1:9/']);
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).not.toMatch(/s3cret|someone/);
+    expect(r.stdout).toMatch(/https:\/\/\*\*\*@127\.0\.0\.1:9\/train-images-idx3-ubyte\.gz/);
+  });
+
+  test('a cache folder nothing can be written in: exit 2 before anything is fetched', async () => {
+    const r = await run(dataCommand, ['download', 'fashion', '--cache-dir', '/dev/null', '--mirror', 'https://127.0.0.1:9/']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^neurone: data download: --cache-dir \/dev\/null: /);
+    expect(r.stdout).toBe('');
+  });
 });

@@ -155,6 +155,23 @@ export function helpText(usageLine: string, specs: readonly FlagSpec[], more: re
  * Checks, before any work, that `file` can be written: its folder exists, it is not a folder or
  * a device, and it is not one of `inputs` (writing would destroy what is read).
  */
+/**
+ * Throws when files cannot be created in `dir`. `fs.access(W_OK)` is not enough: it says yes to
+ * root on a read-only file system or a pseudo file system, so a real file is created and removed.
+ */
+export function probeWritable(dir: string): void {
+  const probe = path.join(dir, `.neurone-write-test-${process.pid}-${Date.now()}`);
+  let fd: number;
+  try {
+    fd = fs.openSync(probe, 'wx');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new Error(`cannot create files in ${dir} (${err.code ?? err.message})`);
+  }
+  fs.closeSync(fd);
+  fs.rmSync(probe, { force: true });
+}
+
 export function checkOutputFile(command: string, flag: string, file: string, inputs: readonly string[] = []): void {
   if (/[\\/]$/.test(file)) throw new InputError(`${command}: ${flag}: ${file} names a folder; expected a file name`);
   const target = path.resolve(file);
@@ -177,14 +194,10 @@ export function checkOutputFile(command: string, flag: string, file: string, inp
     throw new InputError(`${command}: ${flag}: ${file} is also an input; it would be overwritten`);
   // The writer puts a temporary file beside the target: make one now, so that a folder nothing
   // can be created in (/proc, a read-only mount, no permission) is said before the work, not after.
-  const probe = path.join(dir, `.${path.basename(target)}.${process.pid}.probe`);
   try {
-    fs.closeSync(fs.openSync(probe, 'wx'));
-    fs.rmSync(probe, { force: true });
+    probeWritable(dir);
   } catch (e) {
-    throw new InputError(
-      `${command}: ${flag}: cannot create files in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-    );
+    throw new InputError(`${command}: ${flag}: ${(e as Error).message}`);
   }
 }
 

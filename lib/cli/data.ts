@@ -4,8 +4,9 @@
  */
 import { SingleBar } from 'cli-progress';
 import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../data/download';
-import { defaultCacheDir } from '../data/paths';
-import { FlagSpec, InputError, didYouMean, flagValue, helpText, parseArgs, runCommand } from './command';
+import * as path from 'path';
+import { defaultCacheDir, ensureDir } from '../data/paths';
+import { FlagSpec, InputError, didYouMean, flagValue, helpText, parseArgs, probeWritable, runCommand } from './command';
 
 /** The command's names for the datasets, and download()'s. */
 const NAMES: Record<string, RemoteDatasetName> = { mnist: 'mnist', fashion: 'fashion-mnist', 'fashion-mnist': 'fashion-mnist' };
@@ -64,6 +65,14 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
       if (url.protocol !== 'https:') throw new InputError(`data download: --mirror ${m}: only https URLs are fetched, got ${url.protocol}`);
     }
     const cacheDir = flagValue(args, '--cache-dir') ?? defaultCacheDir();
+    // Before anything is fetched: a cache nothing can be written in is the flag's fault.
+    try {
+      const folder = path.join(cacheDir, dataset);
+      ensureDir(folder);
+      probeWritable(folder);
+    } catch (e) {
+      throw new InputError(`data download: --cache-dir ${cacheDir}: ${(e as Error).message.split('\n')[0]}`);
+    }
     // A bar per file on a terminal; elsewhere (a log, a pipe) one line per file when it ends.
     const tty = Boolean(process.stdout.isTTY);
     let bar: SingleBar | undefined;

@@ -45,6 +45,7 @@ import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
+import { probeWritable } from './command';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -743,23 +744,6 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
     process.stderr.write(`neurone: ${f}${opts.save ? ` (the model is saved in ${opts.save})` : ''}\n`);
   }
   return failed.length > 0 ? 1 : 0;
-}
-
-/**
- * Throws when files cannot be created in `dir`. `fs.access(W_OK)` is not enough: it says yes to
- * root on a read-only file system or a pseudo file system, so a real file is created and removed.
- */
-function probeWritable(dir: string): void {
-  const probe = path.join(dir, `.neurone-write-test-${process.pid}-${Date.now()}`);
-  let fd: number;
-  try {
-    fd = fs.openSync(probe, 'wx');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new Error(`cannot create files in ${dir} (${err.code ?? err.message})`);
-  }
-  fs.closeSync(fd);
-  fs.rmSync(probe, { force: true });
 }
 
 /**

@@ -103,14 +103,14 @@ export function commitVerified(tmp: string, dest: string, expected: { sha256: st
  * bytes are held in memory meanwhile (the largest file known here is 26 MB); more than the
  * expected size (or {@link MAX_DOWNLOAD_BYTES} when no size is given) is refused as it arrives.
  * `onData` is told the bytes received so far, as they arrive.
- * @param url The https URL.
+ * @param address The https URL (credentials in it are used, never shown in messages).
  * @param dest Where the verified file is written; its folder is created first when missing.
  * @param expected Its SHA-256 (and size).
  * @param timeoutMs Gives up after this long without data.
  * @param onData Called with each chunk’s size, for progress.
  */
 export function downloadFile(
-  url: string,
+  address: string,
   dest: string,
   expected: { sha256: string; bytes?: number },
   timeoutMs = 60000,
@@ -119,14 +119,17 @@ export function downloadFile(
   // The folder first: one that cannot be made fails before anything is fetched.
   ensureDir(path.dirname(dest)); // not mkdirSync recursive: it can spin forever (see ensureDir)
   const limit = expected.bytes ?? MAX_DOWNLOAD_BYTES;
-  const fetch = (u: string, redirectsLeft: number): Promise<Buffer[]> =>
+  // Messages show the address without its credentials (a mirror may carry user:password@).
+  const url = withoutCredentials(address);
+  const fetch = (target: string, redirectsLeft: number): Promise<Buffer[]> =>
     new Promise((resolve, reject) => {
-      const req = https.get(u, { timeout: timeoutMs }, (res) => {
+      const u = withoutCredentials(target);
+      const req = https.get(target, { timeout: timeoutMs }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 300 && status < 400 && res.headers.location) {
           res.resume();
           if (redirectsLeft === 0) return reject(new Error(`${url}: too many redirects`));
-          return resolve(fetch(new URL(res.headers.location, u).toString(), redirectsLeft - 1));
+          return resolve(fetch(new URL(res.headers.location, target).toString(), redirectsLeft - 1));
         }
         if (status !== 200) {
           res.resume();
@@ -149,7 +152,20 @@ export function downloadFile(
       req.on('timeout', () => req.destroy(new Error(`${u}: no answer within ${timeoutMs / 1000} s`)));
       req.on('error', reject);
     });
-  return fetch(url, 5).then((chunks) => writeFileAtomic(dest, chunks, { sha256: expected.sha256, bytes: expected.bytes, who: url }));
+  return fetch(address, 5).then((chunks) => writeFileAtomic(dest, chunks, { sha256: expected.sha256, bytes: expected.bytes, who: url }));
+}
+
+/** `address` as messages show it: a user name and password in it replaced by `***`. */
+function withoutCredentials(address: string): string {
+  try {
+    const u = new URL(address);
+    if (u.username === '' && u.password === '') return address;
+    u.username = '***';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return address;
+  }
 }
 
 /** Options of {@link download}. */
@@ -198,7 +214,7 @@ export async function download(dataset: RemoteDatasetName, options: DownloadOpti
     let done = false;
     for (const mirror of options.mirrors ?? spec.mirrors) {
       try {
-        options.log?.(`${mirror}${file.name} → ${dest}`);
+        options.log?.(`${withoutCredentials(mirror + file.name)} → ${dest}`);
         const progress = options.progress;
         await downloadFile(mirror + file.name, dest, file, undefined, progress && ((n) => progress(file, n)));
         done = true;
