@@ -12,10 +12,11 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import IORedis from 'ioredis';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
-import { checkRedis, startQueueWorker } from '../lib/sweep/queue';
+import { checkRedis, queueTiming, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { tsNodeFile } from './ts-child';
 
@@ -301,4 +302,54 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
       await impostor.close();
     }
   }, 60000);
+});
+
+describeRedis('jobs that disappear from Redis', () => {
+  let tmp: string;
+  let port: number;
+  let url: string;
+  let redis: ChildProcess | undefined;
+  const pollMs = queueTiming.pollMs;
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-lost-'));
+    port = await freePort();
+    url = `redis://127.0.0.1:${port}`;
+    redis = await startRedis(port, tmp);
+    queueTiming.pollMs = 500;
+  });
+  afterAll(async () => {
+    queueTiming.pollMs = pollMs;
+    await stopProcess(redis);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('Redis flushed in the middle of a sweep: the lost jobs are added again and the sweep completes', async () => {
+    const queueName = 'flushed';
+    const workerLines: string[] = [];
+    const worker = await startQueueWorker({ url, queueName, concurrency: 1, lockMs: 1000, log: (l) => workerLines.push(l) });
+    const client = new IORedis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+    try {
+      const spec: SweepSpec = { ...SPEC, name: 'flushed', base: { ...SPEC.base, epochs: 300 }, axes: {}, seeds: 2 };
+      const lines: string[] = [];
+      const t0 = Date.now();
+      const pending = sweep(spec, { out: path.join(tmp, 'flushed'), queue: url, queueName, log: (l) => lines.push(l) });
+      await until('a job to start', () => workerLines.some((l) => l.startsWith('started ')), 30000);
+      await client.flushall();
+      const result = await Promise.race([
+        pending,
+        sleep(45000).then(() => {
+          throw new Error(`the sweep did not end after Redis was flushed; worker: ${workerLines.join(' | ')}`);
+        }),
+      ]);
+      expect(Date.now() - t0).toBeLessThan(45000);
+      expect(result.runs.map((r) => r.status)).toEqual(['done', 'done']);
+      expect(lines.some((l) => /^sweep: job \S+ is no longer in Redis .*; adding it again$/.test(l))).toBe(true);
+      // A job gone from Redis is not a connection problem.
+      expect(workerLines.filter((l) => /retrying until it answers/.test(l))).toEqual([]);
+    } finally {
+      client.disconnect();
+      await worker.close();
+    }
+  }, 90000);
 });

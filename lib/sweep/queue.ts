@@ -108,16 +108,37 @@ export async function checkRedis(url: string): Promise<void> {
   }
 }
 
-/** Reports connection errors once per distinct message (ioredis retries on its own; workers reconnect). */
+/** Whether an error is the connection's (ioredis reconnects on its own), rather than an answer from Redis. */
+function isConnectionError(e: Error): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONN|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|EAI_AGAIN|^LOADING|^READONLY/.test(
+    e?.message ?? '',
+  );
+}
+
+/**
+ * Reports errors once per distinct message. A lost connection is retried (ioredis reconnects on
+ * its own, workers carry on); a job that is gone from Redis (flushed, evicted, Redis restarted
+ * without persistence) is not a connection problem, and is said so.
+ */
 function errorReporter(what: string, url: string, log: (line: string) => void): (e: Error) => void {
   let last = '';
   return (e: Error) => {
     const msg = (e?.message ?? String(e)).split('\n')[0];
     if (msg === last) return;
     last = msg;
-    log(`${what}: Redis at ${shown(url)}: ${msg} (retrying until it answers)`);
+    if (isConnectionError(e)) log(`${what}: Redis at ${shown(url)}: ${msg} (retrying until it answers)`);
+    else if (/^Missing (key|lock) for job|could not renew lock for job/.test(msg))
+      log(
+        `${what}: ${msg} (the job is no longer in Redis, or no longer this worker's: its result is dropped; a sweep adds a lost job again)`,
+      );
+    else log(`${what}: Redis at ${shown(url)}: ${msg}`);
   };
 }
+
+/** How often a sweep checks that each job it waits for still exists in Redis. @internal (tests shorten it) */
+export const queueTiming = { pollMs: 5000 };
 
 /** Enqueues runs and waits for their results: the `queue` side of `sweep()`. @internal */
 export class QueueExecutor implements RunExecutor {
@@ -131,6 +152,7 @@ export class QueueExecutor implements RunExecutor {
     private readonly events: QueueEvents,
     private readonly sweepHash: string,
     private readonly backend: BackendName | undefined,
+    private readonly log: (line: string) => void,
   ) {
     events.on('progress', ({ jobId, data }) => {
       const samples = (data as { samples?: unknown })?.samples;
@@ -151,26 +173,27 @@ export class QueueExecutor implements RunExecutor {
     const name = o.queueName ?? DEFAULT_QUEUE_NAME;
     const queue = new Queue(name, { connection });
     const events = new QueueEvents(name, { connection });
-    const report = errorReporter('sweep', url, o.log ?? ((l) => process.stderr.write(`neurone: ${l}\n`)));
+    const log = o.log ?? ((l: string) => process.stderr.write(`neurone: ${l}\n`));
+    const report = errorReporter('sweep', url, log);
     queue.on('error', report);
     events.on('error', report);
     await events.waitUntilReady();
-    return new QueueExecutor(queue, events, o.sweepHash, o.backend);
+    return new QueueExecutor(queue, events, o.sweepHash, o.backend, log);
   }
 
   async run(run: SweepRun): Promise<{ outcome: RunOutcome; worker: string }> {
     const jobId = `${this.sweepHash}.${run.id}`;
     this.mine.add(jobId);
     const payload: JobPayload = { version: 1, sweep: this.sweepHash, runId: run.id, config: run.config, backend: this.backend };
-    // The id makes the job unique: a sweep started again (or resumed) finds its jobs instead of adding copies.
-    let job: Job = await this.queue.add('run', payload, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
-    if ((await job.getState()) === 'failed') {
-      await job.retry();
-      job = (await Job.fromId(this.queue, jobId)) ?? job;
-    }
     try {
+      // The id makes the job unique: a sweep started again (or resumed) finds its jobs instead of adding copies.
+      let job: Job = await this.add(jobId, payload);
+      if ((await job.getState()) === 'failed') {
+        await job.retry();
+        job = (await Job.fromId(this.queue, jobId)) ?? job;
+      }
       // Whatever came back through Redis is checked as input: another program may have answered.
-      const result = (await job.waitUntilFinished(this.events)) as unknown;
+      const result = await this.waitFor(job, payload);
       const r = result as Partial<JobResult> | null;
       const outcome = checkOutcome(r?.outcome);
       if (typeof outcome === 'string' || typeof r?.worker !== 'string') {
@@ -189,6 +212,38 @@ export class QueueExecutor implements RunExecutor {
       };
     } finally {
       this.active.delete(jobId);
+    }
+  }
+
+  /** Adds a run's job (a job with this id already in the queue is left as it is, and returned). */
+  private add(jobId: string, payload: JobPayload): Promise<Job> {
+    return this.queue.add('run', payload, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
+  }
+
+  /**
+   * The job's return value once it has completed; throws its failure once it has failed for good.
+   * Every `queueTiming.pollMs` it checks that the job still exists: a job gone from Redis
+   * (flushed, evicted, Redis restarted without persistence) would never finish, so it is added
+   * again, and said so.
+   */
+  private async waitFor(job: Job, payload: JobPayload): Promise<unknown> {
+    const jobId = job.id as string;
+    for (;;) {
+      try {
+        return await job.waitUntilFinished(this.events, queueTiming.pollMs);
+      } catch (e) {
+        // A timeout, a failure, a job that is gone, or the queue closing: the job's state says which.
+        const state = await this.queue.getJobState(jobId);
+        if (state === 'unknown') {
+          this.log(`sweep: job ${jobId} is no longer in Redis (flushed, evicted, or Redis restarted without persistence); adding it again`);
+          job = await this.add(jobId, payload);
+        } else if (state === 'completed' || state === 'failed') {
+          const now = await Job.fromId(this.queue, jobId);
+          if (now && state === 'completed') return now.returnvalue as unknown;
+          if (now) throw new Error(now.failedReason || (e as Error).message);
+        }
+        // Waiting, active, delayed: not finished yet.
+      }
     }
   }
 
