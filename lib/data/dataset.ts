@@ -6,7 +6,20 @@
  * `(n, 16, 16, 1)` — the layout of the whole library; `flatten` views them as `(n, height * width * chan)`
  * for `Linear`, `toSequence` as `(n, height * width, chan)` for Conv1D, both without a copy.
  */
-import { Tensor, formatShape, wrap } from '../tensor';
+import { Tensor, describe, formatShape, sizeOf, wrap } from '../tensor';
+
+/** The most classes a dataset may have (2^24): counts and one-hot rows are dense arrays of that length. @internal */
+export const MAX_CLASSES = 2 ** 24;
+
+/** Checks a number of classes: an integer in [1, 2^24]. */
+function checkNumClasses(who: string, numClasses: unknown): number {
+  if (typeof numClasses !== 'number' || !Number.isInteger(numClasses) || numClasses < 1 || numClasses > MAX_CLASSES) {
+    throw new RangeError(
+      `${who}: numClasses must be an integer in [1, 2^24], got ${typeof numClasses === 'number' ? numClasses : describe(numClasses)}`,
+    );
+  }
+  return numClasses;
+}
 
 /** Examples and their class labels. */
 export interface Dataset {
@@ -40,12 +53,13 @@ export type DatasetExtras = Pick<Dataset, 'imageShape' | 'classNames'>;
  * @param name Its name.
  * @param x Inputs, (n, ...).
  * @param labels Class labels, (n,).
- * @param numClasses The number of classes.
+ * @param numClasses The number of classes, an integer in [1, 2^24].
  * @param extras classNames, imageShape.
  */
 export function makeDataset(name: string, x: Tensor, labels: Int32Array, numClasses: number, extras: DatasetExtras = {}): Dataset {
-  if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new RangeError(`dataset ${name}: numClasses must be a positive integer, got ${numClasses}`);
+  checkNumClasses(`dataset ${name}`, numClasses);
+  if (x === null || typeof x !== 'object' || !(x.data instanceof Float32Array) || !Array.isArray(x.shape)) {
+    throw new TypeError(`dataset ${name}: x must be a Tensor, got ${describe(x)}`);
   }
   if (x.shape.length < 1) throw new RangeError(`dataset ${name}: x must have a batch axis, got shape ()`);
   if (!(labels instanceof Int32Array)) throw new TypeError(`dataset ${name}: labels must be an Int32Array`);
@@ -92,9 +106,11 @@ export function numFeatures(ds: Dataset): number {
  * @example
  * classCounts(Int32Array.of(0, 2, 2), 3) // [1, 0, 2]
  * @param labels Class labels.
- * @param numClasses The number of classes.
+ * @param numClasses The number of classes, an integer in [1, 2^24].
  */
 export function classCounts(labels: Int32Array, numClasses: number): number[] {
+  checkNumClasses('classCounts', numClasses);
+  if (!(labels instanceof Int32Array)) throw new TypeError(`classCounts: labels must be an Int32Array, got ${describe(labels)}`);
   const counts = new Array<number>(numClasses).fill(0);
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
@@ -114,14 +130,15 @@ export function classCounts(labels: Int32Array, numClasses: number): number[] {
  * @example
  * oneHot(Int32Array.of(2, 0), 3).data // [0, 0, 1, 1, 0, 0]
  * @param labels Class labels.
- * @param numClasses The number of classes.
+ * @param numClasses The number of classes, an integer in [1, 2^24].
  */
 export function oneHot(labels: ArrayLike<number>, numClasses: number): Tensor {
-  if (!Number.isInteger(numClasses) || numClasses < 1) {
-    throw new RangeError(`oneHot: numClasses must be a positive integer, got ${numClasses}`);
+  checkNumClasses('oneHot', numClasses);
+  if (labels === null || typeof labels !== 'object' || !Number.isInteger(labels.length)) {
+    throw new TypeError(`oneHot: labels must be an array of class indices, got ${describe(labels)}`);
   }
   const n = labels.length;
-  const out = new Float32Array(n * numClasses);
+  const out = new Float32Array(sizeOf([n, numClasses], 'oneHot'));
   for (let i = 0; i < n; i++) {
     const l = labels[i];
     if (!Number.isInteger(l) || l < 0 || l >= numClasses) {

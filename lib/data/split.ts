@@ -6,7 +6,7 @@
  */
 import { Rng, globalRng } from '../random';
 import { Tensor, formatShape, reshape, wrap } from '../tensor';
-import { Dataset, classCounts, extrasOf, makeDataset, numFeatures } from './dataset';
+import { Dataset, extrasOf, makeDataset, numFeatures } from './dataset';
 
 /** Where randomness comes from: a seed (a new generator) or a generator; the global one otherwise. */
 export interface RandomSource {
@@ -107,7 +107,20 @@ export function trainTestSplit(ds: Dataset, options: SplitOptions = {}): SplitRe
   const rng = rngFrom(options, 'trainTestSplit');
   const isTest = new Uint8Array(n);
   if (options.stratify) {
-    const counts = classCounts(ds.labels, ds.numClasses);
+    // Only the classes present take part (an absent one takes nothing), in increasing order, so
+    // the work follows the examples, not numClasses.
+    const byClass = new Map<number, number[]>();
+    ds.labels.forEach((l, i) => {
+      if (!(l >= 0 && l < ds.numClasses)) {
+        throw new RangeError(`trainTestSplit: label ${l} at index ${i} is outside [0, ${ds.numClasses})`);
+      }
+      const idx = byClass.get(l);
+      if (idx) idx.push(i);
+      else byClass.set(l, [i]);
+    });
+    const classes = [...byClass.keys()].sort((a, b) => a - b);
+    const members = classes.map((c) => byClass.get(c) as number[]);
+    const counts = members.map((idx) => idx.length);
     const quota = counts.map((c) => c * f);
     const take = quota.map(Math.floor);
     let remaining = nTest - take.reduce((a, b) => a + b, 0);
@@ -119,8 +132,6 @@ export function trainTestSplit(ds: Dataset, options: SplitOptions = {}): SplitRe
         remaining--;
       }
     }
-    const members: number[][] = counts.map(() => []);
-    ds.labels.forEach((l, i) => members[l].push(i));
     members.forEach((idx, c) => {
       rng.shuffle(idx);
       for (let k = 0; k < take[c]; k++) isTest[idx[k]] = 1;

@@ -11,7 +11,7 @@
  */
 import * as path from 'path';
 import { wrap } from '../tensor';
-import { Dataset, classCounts, makeDataset, numFeatures } from './dataset';
+import { Dataset, MAX_CLASSES, classCounts, makeDataset, numFeatures } from './dataset';
 import { readMaybeGzip } from './idx';
 import { MAX_USPS_TEXT_BYTES } from './read';
 import { isFile, packagedDataDir } from './paths';
@@ -78,6 +78,9 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
         `${source}: line ${firstIdx + 1}: expected the header "<classes> <features>" (e.g. "10 256"), ` +
           `found "${truncate(lines[firstIdx])}"`,
       );
+    }
+    if (c > MAX_CLASSES) {
+      throw new Error(`${source}: line ${firstIdx + 1}: the header declares ${c} classes, more than the 2^24 a dataset may have`);
     }
     numClasses = c;
     features = f;
