@@ -16,7 +16,7 @@ import IORedis from 'ioredis';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
-import { checkRedis, queueTiming, startQueueWorker } from '../lib/sweep/queue';
+import { JobResult, checkRedis, queueTiming, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { tsNodeFile } from './ts-child';
 
@@ -304,7 +304,7 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
   }, 60000);
 });
 
-describeRedis('jobs that disappear from Redis', () => {
+describeRedis('a queue worker in this process', () => {
   let tmp: string;
   let port: number;
   let url: string;
@@ -352,4 +352,57 @@ describeRedis('jobs that disappear from Redis', () => {
       await worker.close();
     }
   }, 90000);
+
+  /** Adds jobs made as a sweep makes them (the id names the sweep and the run) and waits for each to finish. */
+  async function runJobs(queueName: string, payloads: Record<string, unknown>[]): Promise<string[]> {
+    const connection = { host: '127.0.0.1', port };
+    const queue = new Queue(queueName, { connection });
+    const events = new QueueEvents(queueName, { connection });
+    try {
+      await events.waitUntilReady();
+      const answers: string[] = [];
+      for (const p of payloads) {
+        const job = await queue.add('run', p, { jobId: `${String(p.sweep)}.${String(p.runId)}` });
+        answers.push(
+          await job.waitUntilFinished(events, 30000).then(
+            (r: JobResult) => `completed: ${r.outcome.status === 'done' ? 'done' : r.outcome.error}`,
+            (e: Error) => `failed: ${e.message}`,
+          ),
+        );
+      }
+      return answers;
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+  }
+
+  const tiny = {
+    dataset: 'xor',
+    optimizer: 'sgd',
+    momentum: 0.9,
+    schedule: 'none',
+    epochs: 1,
+    batchSize: 8,
+    patience: 0,
+    valFraction: 0.2,
+    seed: 0,
+  };
+
+  test('the dataset cache stays bounded however many data seeds the jobs use', async () => {
+    const worker = await startQueueWorker({ url, queueName: 'cache', concurrency: 1, log: () => undefined });
+    try {
+      const payloads = Array.from({ length: 12 }, (_, i) => ({
+        version: 1,
+        sweep: '0123456789ab',
+        runId: `data${i}`,
+        config: { ...tiny, dataSeed: 1000 + i },
+      }));
+      expect(await runJobs('cache', payloads)).toEqual(payloads.map(() => 'completed: done'));
+      expect(worker.cachedDatasets()).toBeGreaterThan(0);
+      expect(worker.cachedDatasets()).toBeLessThanOrEqual(4);
+    } finally {
+      await worker.close();
+    }
+  }, 60000);
 });

@@ -291,7 +291,15 @@ export interface QueueWorkerOptions {
 export interface QueueWorker {
   /** Stops taking jobs, and stops the pool (a running job is left to the stalled-job check). */
   close(): Promise<void>;
+  /** The datasets it holds loaded now (at most DATA_CACHE_SIZE). @internal */
+  cachedDatasets(): number;
 }
+
+/**
+ * The datasets a worker keeps loaded, the most recently used: a sweep's jobs share a few, while
+ * every distinct data seed would otherwise stay in memory for the worker's life.
+ */
+const DATA_CACHE_SIZE = 4;
 
 /** Checks a job's payload before running it; throws an Error naming the field at fault. */
 export function validatePayload(input: unknown): JobPayload & { config: ReturnType<typeof validateRunConfig> } {
@@ -337,13 +345,20 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       log(`started ${payload.runId} (job ${job.id}, attempt ${job.attemptsStarted ?? 1})`);
       const key = dataKey(config);
       let shared = data.get(key);
-      if (!shared) {
+      if (shared)
+        data.delete(key); // set again below: the Map's order is the order of use
+      else {
         try {
           shared = loadSharedData(config.dataset, config.dataSeed, o.dataDir);
         } catch (e) {
           return { outcome: { status: 'failed', error: `on ${me}: ${(e as Error).message}` }, worker: me };
         }
-        data.set(key, shared);
+      }
+      data.set(key, shared);
+      // The least recently used go; a running job keeps its own reference.
+      for (const old of data.keys()) {
+        if (data.size <= DATA_CACHE_SIZE) break;
+        data.delete(old);
       }
       const files = {
         model: o.models ? path.join(o.models, payload.sweep, `${payload.runId}.safetensors`) : undefined,
@@ -384,5 +399,6 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       await worker.close(true);
       await pool.close();
     },
+    cachedDatasets: () => data.size,
   };
 }
