@@ -5,7 +5,7 @@
  * own), `rng` to draw from one you hold, or neither to use the global generator set by `seed()`.
  */
 import { Rng, globalRng } from '../random';
-import { Tensor, formatShape, reshape, wrap } from '../tensor';
+import { Tensor, describe, formatShape, reshape, sizeOf, wrap } from '../tensor';
 import { Dataset, extrasOf, makeDataset, numFeatures } from './dataset';
 
 /** Where randomness comes from: a seed (a new generator) or a generator; the global one otherwise. */
@@ -15,6 +15,8 @@ export interface RandomSource {
 }
 
 function rngFrom(o: RandomSource, who: string): Rng {
+  if (o === null || typeof o !== 'object') throw new TypeError(`${who}: options must be an object, got ${describe(o)}`);
+  if (o.rng !== undefined) rngArg(who, o.rng);
   if (o.seed !== undefined && o.rng !== undefined) throw new Error(`${who}: pass seed or rng, not both`);
   if (o.seed !== undefined) {
     if (!Number.isFinite(o.seed)) throw new RangeError(`${who}: seed must be a finite number, got ${o.seed}`);
@@ -23,13 +25,30 @@ function rngFrom(o: RandomSource, who: string): Rng {
   return o.rng ?? globalRng();
 }
 
+/** Checks that `rng` is a generator (it has `shuffle` and `uniform`). */
+function rngArg(who: string, rng: unknown): Rng {
+  if (rng === null || typeof rng !== 'object' || typeof (rng as Rng).shuffle !== 'function' || typeof (rng as Rng).uniform !== 'function') {
+    throw new TypeError(`${who}: rng must be an Rng, got ${describe(rng)}`);
+  }
+  return rng as Rng;
+}
+
+/** The most indices {@link permutation} draws: they are stored as int32. */
+const MAX_INDEX = 2 ** 31 - 1;
+
 /**
  * A random permutation of `0..n-1`.
- * @param n How many indices.
+ * @param n How many indices, an integer in [0, 2^31 - 1].
  * @param rng The generator (default the global seeded one).
  */
 export function permutation(n: number, rng: Rng = globalRng()): Int32Array {
-  return rng.shuffle(Int32Array.from({ length: n }, (_, i) => i));
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_INDEX) {
+    throw new RangeError(`permutation: n must be an integer in [0, 2^31 - 1], got ${typeof n === 'number' ? n : describe(n)}`);
+  }
+  rngArg('permutation', rng);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return rng.shuffle(out);
 }
 
 /**
@@ -44,13 +63,20 @@ export function permutation(n: number, rng: Rng = globalRng()): Int32Array {
 export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
   const n = ds.labels.length;
   const f = numFeatures(ds);
-  const x = new Float32Array(indices.length * f);
-  const labels = new Int32Array(indices.length);
+  if (indices === null || typeof indices !== 'object' || !Number.isInteger(indices.length) || indices.length < 0) {
+    throw new TypeError(`subset of ${ds.name}: indices must be an array of row indices, got ${describe(indices)}`);
+  }
+  // Checked before the copy is allocated: {length: 2 ** 28} holds no index at all.
   for (let i = 0; i < indices.length; i++) {
     const src = indices[i];
     if (!Number.isInteger(src) || src < 0 || src >= n) {
       throw new RangeError(`subset of ${ds.name}: index ${src} at position ${i} is outside [0, ${n})`);
     }
+  }
+  const x = new Float32Array(sizeOf([indices.length, f], `subset of ${ds.name}`));
+  const labels = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const src = indices[i];
     x.set(ds.x.data.subarray(src * f, (src + 1) * f), i * f);
     labels[i] = ds.labels[src];
   }
@@ -97,9 +123,11 @@ export interface SplitResult {
  * @param options testFraction, stratify, seed or rng.
  */
 export function trainTestSplit(ds: Dataset, options: SplitOptions = {}): SplitResult {
-  const f = options.testFraction ?? 0.2;
+  const f = options?.testFraction ?? 0.2;
   const n = ds.labels.length;
-  if (!(f > 0 && f < 1)) throw new RangeError(`trainTestSplit: testFraction must be in (0, 1), got ${f}`);
+  if (typeof f !== 'number' || !(f > 0 && f < 1)) {
+    throw new RangeError(`trainTestSplit: testFraction must be in (0, 1), got ${typeof f === 'number' ? f : describe(f)}`);
+  }
   const nTest = Math.round(n * f);
   if (nTest === 0 || nTest === n) {
     throw new RangeError(`trainTestSplit: testFraction ${f} of ${n} examples leaves ${nTest === 0 ? 'the test' : 'the train'} part empty`);
@@ -179,6 +207,14 @@ export interface BatchOptions extends RandomSource {
  * @param dropLast Whether a last partial batch is left out.
  */
 export function numBatches(n: number, batchSize: number, dropLast = false): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+    throw new RangeError(`numBatches: n must be an integer ≥ 0, got ${typeof n === 'number' ? n : describe(n)}`);
+  }
+  if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(
+      `numBatches: batchSize must be a positive integer, got ${typeof batchSize === 'number' ? batchSize : describe(batchSize)}`,
+    );
+  }
   return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 }
 
@@ -256,7 +292,8 @@ export interface ScalerOptions {
 }
 
 function makeScaler(kind: Scaler['kind'], offset: Float32Array, scale: Float32Array, features: number): Scaler {
-  const transform = (x: Tensor): Tensor => {
+  const transform = (input: Tensor): Tensor => {
+    const x = tensorOf(`${kind} scaler`, input, 'a Tensor');
     const n = x.shape[0] ?? 0;
     const f = n === 0 ? x.shape.slice(1).reduce((p, d) => p * d, 1) : x.data.length / n;
     if (f !== features) {
@@ -281,11 +318,33 @@ function makeScaler(kind: Scaler['kind'], offset: Float32Array, scale: Float32Ar
   };
 }
 
-function featuresOf(x: Tensor | Dataset): { t: Tensor; n: number; f: number } {
-  const t = 'labels' in x ? x.x : x;
+/** Checks that `x` is a tensor whose data fills its shape. */
+function tensorOf(who: string, x: unknown, expected = 'a Tensor or a Dataset'): Tensor {
+  const t = x as Tensor;
+  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
+    throw new TypeError(`${who}: x must be ${expected}, got ${describe(x)}`);
+  }
+  const n = sizeOf(t.shape, who);
+  if (t.data.length !== n) {
+    throw new RangeError(`${who}: x of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
+  }
+  return t;
+}
+
+function featuresOf(who: string, x: Tensor | Dataset): { t: Tensor; n: number; f: number } {
+  const t = tensorOf(who, x !== null && typeof x === 'object' && 'labels' in x ? x.x : x);
   const n = t.shape[0];
-  if (!n) throw new RangeError(`scaler: cannot fit on an empty input ${formatShape(t.shape)}`);
-  return { t, n, f: t.data.length / n };
+  if (!n) throw new RangeError(`${who}: cannot fit on an empty input ${formatShape(t.shape)}`);
+  const f = t.data.length / n;
+  // One NaN would make its whole column NaN, one Infinity would collapse a min-max range.
+  for (let i = 0; i < t.data.length; i++) {
+    if (!Number.isFinite(t.data[i])) {
+      throw new RangeError(
+        `${who}: x holds ${t.data[i]} at index ${i} (row ${Math.floor(i / f)}, feature ${i % f}); the statistics need finite values`,
+      );
+    }
+  }
+  return { t, n, f };
 }
 
 // A feature that never varies (MNIST's corner pixels) would divide by zero; it is only shifted.
@@ -293,7 +352,8 @@ const MIN_SCALE = 1e-8;
 
 /**
  * Fits a standardisation (zero mean, unit variance) on `x`, to apply to it and to held-out data.
- * Features with zero variance are only centred.
+ * Features with zero variance are only centred. A NaN or ±Infinity in `x` is refused, naming its
+ * position (it would turn its whole feature NaN).
  *
  * @example
  * const scaler = fitStandardScaler(train);
@@ -302,7 +362,7 @@ const MIN_SCALE = 1e-8;
  * @param options perFeature.
  */
 export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
-  const { t, n, f } = featuresOf(x);
+  const { t, n, f } = featuresOf('fitStandardScaler', x);
   const per = options.perFeature ?? true;
   const k = per ? f : 1;
   const sum = new Float64Array(k);
@@ -327,7 +387,8 @@ export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = 
 }
 
 /**
- * Fits a min-max rescaling to [0, 1] on `x`. Constant features are only shifted to 0.
+ * Fits a min-max rescaling to [0, 1] on `x`. Constant features are only shifted to 0. A NaN or
+ * ±Infinity in `x` is refused, naming its position (it would collapse its feature's range).
  *
  * @example
  * const scaler = fitMinMaxScaler(train, { perFeature: false });
@@ -335,7 +396,7 @@ export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = 
  * @param options perFeature.
  */
 export function fitMinMaxScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
-  const { t, n, f } = featuresOf(x);
+  const { t, n, f } = featuresOf('fitMinMaxScaler', x);
   const per = options.perFeature ?? true;
   const k = per ? f : 1;
   const lo = new Float32Array(k).fill(Infinity);
