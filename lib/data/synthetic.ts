@@ -4,7 +4,8 @@
  * Examples come in a random order, so a plain split or batching sees both classes.
  */
 import { Rng } from '../random';
-import { wrap } from '../tensor';
+import { checkOptionsObject } from '../options';
+import { describe, wrap } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 
 /** Options shared by the synthetic datasets: size, noise and seed. */
@@ -13,30 +14,62 @@ export interface SyntheticOptions {
   n?: number;
   /** Standard deviation of the Gaussian noise added to each point. */
   noise?: number;
-  /** Seed of the generator; the same seed gives the same data (default 0). */
+  /** Seed of the generator, an integer (taken modulo 2^32); the same seed gives the same data (default 0). */
   seed?: number;
 }
 
 /** Options of {@link gaussianBlobs} and {@link xor}. */
 export interface BlobOptions extends SyntheticOptions {
-  /** Blob centres are at `(±center, ±center)` (default 1). */
+  /** Blob centres are at `(±center, ±center)` (default 1), a number in (0, 1e30]. */
   center?: number;
 }
 
 /** Options of {@link checkerboard}. */
 export interface CheckerboardOptions extends SyntheticOptions {
-  /** Points are uniform in `[-extent, extent]²` (default 4, as in the course). */
+  /** Points are uniform in `[-extent, extent]²` (default 4, as in the course), a number in (0, 1e30]. */
   extent?: number;
-  /** Side of one square (default 1). */
+  /** Side of one square (default 1), at least `extent / 2^20`. */
   cell?: number;
 }
 
-function checkCommon(who: string, o: SyntheticOptions, defaultNoise: number): { n: number; noise: number; rng: Rng } {
+/**
+ * The largest centre, extent, cell or noise taken: far beyond any use, and small enough that
+ * every coordinate drawn (normal draws stay within ±7) fits a float32.
+ */
+const MAX_SCALE = 1e30;
+
+/** A number as it is, anything else described. */
+function show(v: unknown): string {
+  return typeof v === 'number' ? String(v) : describe(v);
+}
+
+/** Checks option `what`: a finite number in (0, 1e30], or in [0, 1e30] when `zero` is allowed. */
+function scaleOption(who: string, what: string, v: unknown, zero: boolean): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v > MAX_SCALE || (zero ? v < 0 : v <= 0)) {
+    throw new RangeError(`${who}: ${what} must be a finite number ${zero ? '≥ 0' : '> 0'} and at most 1e30, got ${show(v)}`);
+  }
+  return v;
+}
+
+function checkCommon(
+  who: string,
+  options: SyntheticOptions | undefined,
+  known: readonly string[],
+  defaultNoise: number,
+): { o: SyntheticOptions; n: number; noise: number; rng: Rng } {
+  const o = checkOptionsObject(who, options, ['n', 'noise', 'seed', ...known]);
   const n = o.n ?? 400;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) {
+    throw new RangeError(`${who}: n must be a positive integer, got ${show(n)}`);
+  }
   const noise = o.noise ?? defaultNoise;
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${who}: n must be a positive integer, got ${n}`);
-  if (!(noise >= 0) || !Number.isFinite(noise)) throw new RangeError(`${who}: noise must be a finite number ≥ 0, got ${noise}`);
-  return { n, noise, rng: new Rng(o.seed ?? 0) };
+  if (typeof noise !== 'number' || !(noise >= 0) || !Number.isFinite(noise)) {
+    throw new RangeError(`${who}: noise must be a finite number ≥ 0, got ${show(noise)}`);
+  }
+  scaleOption(who, 'noise', noise, true);
+  const seed = o.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new RangeError(`${who}: seed must be an integer, got ${show(seed)}`);
+  return { o, n, noise, rng: new Rng(seed) };
 }
 
 /**
@@ -88,8 +121,8 @@ function blobs(
  * @param options n, noise, seed, center.
  */
 export function gaussianBlobs(options: BlobOptions = {}): Dataset {
-  const { n, noise, rng } = checkCommon('gaussianBlobs', options, 0.3);
-  const c = options.center ?? 1;
+  const { o, n, noise, rng } = checkCommon('gaussianBlobs', options, ['center'], 0.3);
+  const c = scaleOption('gaussianBlobs', 'center', (o as BlobOptions).center ?? 1, false);
   return blobs(
     'blobs',
     n,
@@ -113,8 +146,8 @@ export function gaussianBlobs(options: BlobOptions = {}): Dataset {
  * @param options n, noise, seed, center.
  */
 export function xor(options: BlobOptions = {}): Dataset {
-  const { n, noise, rng } = checkCommon('xor', options, 0.3);
-  const c = options.center ?? 1;
+  const { o, n, noise, rng } = checkCommon('xor', options, ['center'], 0.3);
+  const c = scaleOption('xor', 'center', (o as BlobOptions).center ?? 1, false);
   return blobs(
     'xor',
     n,
@@ -139,10 +172,13 @@ export function xor(options: BlobOptions = {}): Dataset {
  * @param options n, noise, seed, extent, cell.
  */
 export function checkerboard(options: CheckerboardOptions = {}): Dataset {
-  const { n, noise, rng } = checkCommon('checkerboard', options, 0);
-  const extent = options.extent ?? 4;
-  const cell = options.cell ?? 1;
-  if (!(extent > 0) || !(cell > 0)) throw new RangeError(`checkerboard: extent and cell must be > 0, got ${extent} and ${cell}`);
+  const { o, n, noise, rng } = checkCommon('checkerboard', options, ['extent', 'cell'], 0);
+  const extent = scaleOption('checkerboard', 'extent', (o as CheckerboardOptions).extent ?? 4, false);
+  const cell = scaleOption('checkerboard', 'cell', (o as CheckerboardOptions).cell ?? 1, false);
+  // Past about a million squares a side, float32 coordinates no longer tell the squares apart.
+  if (extent / cell > 2 ** 20) {
+    throw new RangeError(`checkerboard: extent / cell must be at most 2^20 squares, got ${extent} / ${cell} = ${extent / cell}`);
+  }
   const x = new Float32Array(2 * n);
   const labels = new Int32Array(n);
   for (let i = 0; i < n; i++) {

@@ -102,4 +102,27 @@ describe('synthetic data', () => {
     expect(() => gaussianBlobs({ n: 0 })).toThrow('gaussianBlobs: n must be a positive integer, got 0');
     expect(() => xor({ noise: -1 })).toThrow('xor: noise must be a finite number ≥ 0, got -1');
   });
+
+  test('every option is checked: no non-finite points, no misleading noise message, no silent seed 0', () => {
+    const center = 'gaussianBlobs: center must be a finite number > 0 and at most 1e30, got';
+    expect(() => gaussianBlobs({ center: 1e39 })).toThrow(`${center} 1e+39`);
+    expect(() => gaussianBlobs({ center: NaN })).toThrow(`${center} NaN`);
+    expect(() => gaussianBlobs({ center: -1 })).toThrow(`${center} -1`);
+    expect(() => xor({ center: '2' as never })).toThrow('xor: center must be a finite number > 0 and at most 1e30, got string 2');
+    expect(() => checkerboard({ extent: Infinity })).toThrow(
+      'checkerboard: extent must be a finite number > 0 and at most 1e30, got Infinity',
+    );
+    expect(() => checkerboard({ cell: Infinity })).toThrow('checkerboard: cell must be a finite number > 0 and at most 1e30, got Infinity');
+    expect(() => checkerboard({ cell: 1e-300 })).toThrow('checkerboard: extent / cell must be at most 2^20 squares, got 4 / 1e-300');
+    expect(() => xor({ noise: 1e39 })).toThrow('xor: noise must be a finite number ≥ 0 and at most 1e30, got 1e+39');
+    expect(() => xor({ seed: NaN })).toThrow('xor: seed must be an integer, got NaN');
+    expect(() => xor({ seed: 'abc' as never })).toThrow('xor: seed must be an integer, got string abc');
+    expect(() => xor({ seed: 1.5 })).toThrow('xor: seed must be an integer, got 1.5');
+    expect(() => xor(null as never)).toThrow('xor: options must be an object, got null');
+    expect(() => xor({ centre: 2 } as never)).toThrow("xor: unknown option 'centre' (did you mean 'center'?)");
+    const big = gaussianBlobs({ n: 20, center: 1e30, seed: 1 });
+    expect(Array.from(big.x.data).every(Number.isFinite)).toBe(true);
+    const wide = checkerboard({ n: 50, extent: 1e30, cell: 1e25, seed: 1 });
+    expect(Array.from(wide.x.data).every(Number.isFinite)).toBe(true);
+  });
 });
