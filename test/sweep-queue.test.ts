@@ -15,6 +15,7 @@ import * as path from 'path';
 import IORedis from 'ioredis';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
+import { RunMetrics } from '../lib/sweep/training';
 import { sweep } from '../lib/sweep/sweep';
 import { JobResult, checkRedis, queueTiming, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
@@ -403,6 +404,45 @@ describeRedis('a queue worker in this process', () => {
       expect(worker.cachedDatasets()).toBeLessThanOrEqual(4);
     } finally {
       await worker.close();
+    }
+  }, 60000);
+
+  test("a worker that cannot load a job's data fails the job (to be tried again), not the run", async () => {
+    const empty = fs.mkdtempSync(path.join(tmp, 'no-data-'));
+    const lines: string[] = [];
+    const worker = await startQueueWorker({ url, queueName: 'no-data', concurrency: 1, dataDir: empty, log: (l) => lines.push(l) });
+    try {
+      const payload = { version: 1, sweep: '0123456789ab', runId: 'mnist', config: { ...tiny, dataset: 'mnist', dataSeed: 0 } };
+      expect(await runJobs('no-data', [payload])).toEqual([expect.stringMatching(/^failed: on \S+: /)]);
+      expect(lines).toContainEqual(expect.stringMatching(/^cannot run mnist: /));
+    } finally {
+      await worker.close();
+    }
+  }, 60000);
+
+  test('a job that completed with a failed run is run again by a sweep (--resume runs failed runs again)', async () => {
+    const queueName = 'failed-once';
+    // The second answer is a real run's outcome, from a local sweep of the same spec.
+    const spec: SweepSpec = { ...SPEC, name: 'failed-once', base: { ...SPEC.base, epochs: 2 }, axes: {}, seeds: [3] };
+    const local = await sweep(spec, { out: path.join(tmp, 'failed-once-local'), workers: 1 });
+    const answers: JobResult[] = [
+      { outcome: { status: 'failed', error: 'no data here' }, worker: 'first' },
+      { outcome: { status: 'done', metrics: local.runs[0].metrics as RunMetrics }, worker: 'second' },
+    ];
+    let calls = 0;
+    const impostor = new Worker(queueName, async () => answers[Math.min(calls++, 1)], {
+      connection: { host: '127.0.0.1', port },
+      concurrency: 1,
+    });
+    try {
+      const out = path.join(tmp, 'failed-once');
+      const first = await sweep(spec, { out, queue: url, queueName });
+      expect(first.runs.map((r) => [r.status, r.worker])).toEqual([['failed', 'first']]);
+      const again = await sweep(spec, { out, queue: url, queueName, resume: true });
+      expect(again.runs.map((r) => [r.status, r.worker])).toEqual([['done', 'second']]);
+      expect(calls).toBe(2);
+    } finally {
+      await impostor.close();
     }
   }, 60000);
 });

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import IORedis, { RedisOptions } from 'ioredis';
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError } from 'bullmq';
-import { BackendName } from '../backend';
+import { BackendName, nativeAvailable } from '../backend';
 import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
@@ -63,6 +63,11 @@ export function redisOptions(url: string): RedisOptions {
     password: u.password ? decodeURIComponent(u.password) : undefined,
     tls: u.protocol === 'rediss:' ? {} : undefined,
   };
+}
+
+/** The first line of an error's message. */
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
 
 /** The URL without its password, for messages. */
@@ -140,6 +145,14 @@ function errorReporter(what: string, url: string, log: (line: string) => void): 
 /** How often a sweep checks that each job it waits for still exists in Redis. @internal (tests shorten it) */
 export const queueTiming = { pollMs: 5000 };
 
+/** How many times a job is tried when workers fail it (a training that fails is a result, not a failed job). */
+const JOB_ATTEMPTS = 3;
+
+/** Whether a job's return value records a failed run. */
+function failedResult(value: unknown): boolean {
+  return (value as Partial<JobResult> | null)?.outcome?.status === 'failed';
+}
+
 /** Enqueues runs and waits for their results: the `queue` side of `sweep()`. @internal */
 export class QueueExecutor implements RunExecutor {
   readonly concurrency = Infinity;
@@ -188,8 +201,11 @@ export class QueueExecutor implements RunExecutor {
     try {
       // The id makes the job unique: a sweep started again (or resumed) finds its jobs instead of adding copies.
       let job: Job = await this.add(jobId, payload);
-      if ((await job.getState()) === 'failed') {
-        await job.retry();
+      // A run that failed is run again, as a local sweep (and --resume) runs it again; one that
+      // completed is not. A job that completed with a failed outcome is a failed run too.
+      const state = await job.getState();
+      if (state === 'failed' || (state === 'completed' && failedResult((await Job.fromId(this.queue, jobId))?.returnvalue))) {
+        await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
         job = (await Job.fromId(this.queue, jobId)) ?? job;
       }
       // Whatever came back through Redis is checked as input: another program may have answered.
@@ -217,7 +233,14 @@ export class QueueExecutor implements RunExecutor {
 
   /** Adds a run's job (a job with this id already in the queue is left as it is, and returned). */
   private add(jobId: string, payload: JobPayload): Promise<Job> {
-    return this.queue.add('run', payload, { jobId, attempts: 1, removeOnComplete: false, removeOnFail: false });
+    return this.queue.add('run', payload, {
+      jobId,
+      // A worker that cannot run a job (its data, its backend) fails it: it is tried again, maybe elsewhere.
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: false,
+      removeOnFail: false,
+    });
   }
 
   /**
@@ -325,6 +348,9 @@ export function validatePayload(input: unknown): JobPayload & { config: ReturnTy
  */
 export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker> {
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  // Every training would fail here: the worker refuses to start rather than fail each run it takes.
+  if (o.backend === 'native' && !nativeAvailable())
+    throw new SpecError('--backend native: the native backend does not load on this machine');
   await checkRedis(o.url);
   const concurrency = o.concurrency ?? defaultConcurrency();
   const pool = new TrainingPool(concurrency, o.backend);
@@ -351,7 +377,10 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         try {
           shared = loadSharedData(config.dataset, config.dataSeed, o.dataDir);
         } catch (e) {
-          return { outcome: { status: 'failed', error: `on ${me}: ${(e as Error).message}` }, worker: me };
+          // This machine's fault, not the run's: the job fails (and is tried again, maybe elsewhere)
+          // rather than completing with a failed run that a sweep would take as the run's result.
+          log(`cannot run ${payload.runId}: ${firstLine(e)}`);
+          throw new Error(`on ${me}: ${firstLine(e)}`);
         }
       }
       data.set(key, shared);
