@@ -354,7 +354,7 @@ describeRedis('a queue worker in this process', () => {
     }
   }, 90000);
 
-  /** Adds jobs made as a sweep makes them (the id names the sweep and the run) and waits for each to finish. */
+  /** Adds jobs made as a sweep makes them (the id names the sweep and the run, unless `jobId` is given) and waits for each to finish. */
   async function runJobs(queueName: string, payloads: Record<string, unknown>[]): Promise<string[]> {
     const connection = { host: '127.0.0.1', port };
     const queue = new Queue(queueName, { connection });
@@ -363,7 +363,8 @@ describeRedis('a queue worker in this process', () => {
       await events.waitUntilReady();
       const answers: string[] = [];
       for (const p of payloads) {
-        const job = await queue.add('run', p, { jobId: `${String(p.sweep)}.${String(p.runId)}` });
+        const { jobId, ...data } = p;
+        const job = await queue.add('run', data, { jobId: typeof jobId === 'string' ? jobId : `${String(p.sweep)}.${String(p.runId)}` });
         answers.push(
           await job.waitUntilFinished(events, 30000).then(
             (r: JobResult) => `completed: ${r.outcome.status === 'done' ? 'done' : r.outcome.error}`,
@@ -443,6 +444,39 @@ describeRedis('a queue worker in this process', () => {
       expect(calls).toBe(2);
     } finally {
       await impostor.close();
+    }
+  }, 60000);
+
+  test("a job whose id is not its payload's sweep and run, or whose run id holds control characters, is refused", async () => {
+    const lines: string[] = [];
+    const worker = await startQueueWorker({ url, queueName: 'forged', concurrency: 1, log: (l) => lines.push(l) });
+    try {
+      const run = (runId: string, jobId?: string): Record<string, unknown> => ({
+        version: 1,
+        sweep: '0123456789ab',
+        runId,
+        config: { ...tiny, dataSeed: 0 },
+        ...(jobId === undefined ? {} : { jobId }),
+      });
+      expect(
+        await runJobs('forged', [
+          run('victim', '0123456789ab.other'),
+          run('a\nfinished fake: test accuracy 1', 'forged-newline'),
+          run('tab\there'),
+          run('ok'),
+        ]),
+      ).toEqual([
+        'failed: job "0123456789ab.other": its id is not its payload\'s "<sweep>.<runId>" ("0123456789ab.victim"); refused',
+        expect.stringMatching(/^failed: job payload: "runId": expected a file-name-safe string without control characters$/),
+        expect.stringMatching(/^failed: job payload: "runId": expected a file-name-safe string without control characters$/),
+        'completed: done',
+      ]);
+      expect(lines.filter((l) => l.startsWith('started') || l.startsWith('finished'))).toEqual([
+        'started ok (job 0123456789ab.ok, attempt 1)',
+        expect.stringMatching(/^finished ok: test accuracy /),
+      ]);
+    } finally {
+      await worker.close();
     }
   }, 60000);
 });

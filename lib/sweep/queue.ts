@@ -331,8 +331,9 @@ export function validatePayload(input: unknown): JobPayload & { config: ReturnTy
   if (p.version !== 1) throw new SpecError(`job payload: "version": expected 1, got ${JSON.stringify(p.version)}`);
   if (typeof p.sweep !== 'string' || !/^[0-9a-f]{12}$/.test(p.sweep))
     throw new SpecError('job payload: "sweep": expected a 12-digit hex hash');
-  if (typeof p.runId !== 'string' || p.runId === '' || p.runId.length > 1000 || /[/\\\0]|^\.\.?$/.test(p.runId))
-    throw new SpecError('job payload: "runId": expected a file-name-safe string');
+  // A control character (a newline...) would forge lines in the worker's log; a slash, a path.
+  if (typeof p.runId !== 'string' || p.runId === '' || p.runId.length > 1000 || /[/\\\p{Cc}\u2028\u2029]|^\.\.?$/u.test(p.runId))
+    throw new SpecError('job payload: "runId": expected a file-name-safe string without control characters');
   if (p.backend !== undefined && p.backend !== 'js' && p.backend !== 'native')
     throw new SpecError(`job payload: "backend": expected "js" or "native", got ${JSON.stringify(p.backend)}`);
   const config = validateRunConfig(p.config, 'job payload: "config"');
@@ -367,6 +368,12 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         // A payload that is not a run fails for good: retrying it elsewhere would fail the same way.
         throw new UnrecoverableError((e as Error).message);
       }
+      // The id names the files the job writes and reads (model, checkpoint): a job under another
+      // run's id could overwrite that run's model or continue from its checkpoint.
+      if (job.id !== `${payload.sweep}.${payload.runId}`)
+        throw new UnrecoverableError(
+          `job ${JSON.stringify(job.id)}: its id is not its payload's "<sweep>.<runId>" (${JSON.stringify(`${payload.sweep}.${payload.runId}`)}); refused`,
+        );
       const config = payload.config;
       log(`started ${payload.runId} (job ${job.id}, attempt ${job.attemptsStarted ?? 1})`);
       const key = dataKey(config);
