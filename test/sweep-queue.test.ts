@@ -17,7 +17,7 @@ import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { RunMetrics } from '../lib/sweep/training';
 import { sweep } from '../lib/sweep/sweep';
-import { JobResult, checkRedis, queueTiming, startQueueWorker } from '../lib/sweep/queue';
+import { JobResult, checkRedis, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { tsNodeFile } from './ts-child';
 
@@ -188,6 +188,34 @@ describe('an unreachable Redis', () => {
       'neurone: --queue URL is required (redis://host:port)\n',
       "neurone: bad value for --lock-ms: '10' (expected an integer in [200, 3600000])\n",
     ]);
+  });
+});
+
+describe('usage errors of the queue options', () => {
+  test("a queue name with ':' and a database that is not a plain integer are usage errors (exit 2) naming the option", async () => {
+    expect(redisOptions('redis://127.0.0.1:6379/3').db).toBe(3);
+    expect(redisOptions('redis://127.0.0.1:6379').db).toBe(0);
+    for (const db of ['1e1', '0x1', '-1', '1.5', ' 1', '1/2'])
+      expect(() => redisOptions(`redis://127.0.0.1:6379/${db}`)).toThrow(/^--queue: database '.*' in '.*' is not a non-negative integer$/);
+    const closed = await freePort();
+    const errors: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      errors.push(String(s));
+      return true;
+    });
+    try {
+      expect(await workerCommand(['--queue', `redis://127.0.0.1:${closed}`, '--queue-name', 'a:b'])).toBe(2);
+      expect(await workerCommand(['--queue', `redis://127.0.0.1:${closed}/1e1`])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(errors).toEqual([
+      'neurone: --queue-name: expected a name without \':\', got "a:b"\n',
+      `neurone: --queue: database '1e1' in 'redis://127.0.0.1:${closed}/1e1' is not a non-negative integer\n`,
+    ]);
+    const out = path.join(os.tmpdir(), `neurone-queue-name-${process.pid}`);
+    await expect(sweep(SPEC, { out, queue: `redis://127.0.0.1:${closed}`, queueName: 'a:b' })).rejects.toThrow(/^--queue-name: /);
+    expect(fs.existsSync(out)).toBe(false);
   });
 });
 

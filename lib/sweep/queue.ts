@@ -53,8 +53,10 @@ export function redisOptions(url: string): RedisOptions {
     throw new SpecError(`--queue: expected a redis:// or rediss:// URL, got '${url}'`);
   if (!u.hostname) throw new SpecError(`--queue: no host in '${url}'`);
   const port = u.port === '' ? 6379 : Number(u.port);
-  const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new SpecError(`--queue: database '${u.pathname.slice(1)}' in '${url}' is not a number`);
+  // A plain number: Number() would also read '1e1' as database 10, '0x1' as 1.
+  const dbText = u.pathname && u.pathname !== '/' ? u.pathname.slice(1) : '0';
+  const db = /^\d{1,9}$/.test(dbText) ? Number(dbText) : NaN;
+  if (!Number.isInteger(db)) throw new SpecError(`--queue: database '${dbText}' in '${shown(url)}' is not a non-negative integer`);
   return {
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port,
@@ -68,6 +70,13 @@ export function redisOptions(url: string): RedisOptions {
 /** The first line of an error's message. */
 function firstLine(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+}
+
+/** The queue's name, checked: BullMQ builds its Redis keys with ':' and refuses a name holding one. */
+export function checkQueueName(name: string | undefined): string {
+  const n = name ?? DEFAULT_QUEUE_NAME;
+  if (n === '' || n.includes(':')) throw new SpecError(`--queue-name: expected a name without ':', got ${JSON.stringify(n)}`);
+  return n;
 }
 
 /** The URL without its password, for messages. */
@@ -181,9 +190,9 @@ export class QueueExecutor implements RunExecutor {
     url: string,
     o: { queueName?: string; sweepHash: string; backend?: BackendName; log?: (line: string) => void },
   ): Promise<QueueExecutor> {
+    const name = checkQueueName(o.queueName);
     await checkRedis(url);
     const connection = { ...redisOptions(url), maxRetriesPerRequest: null };
-    const name = o.queueName ?? DEFAULT_QUEUE_NAME;
     const queue = new Queue(name, { connection });
     const events = new QueueEvents(name, { connection });
     const log = o.log ?? ((l: string) => process.stderr.write(`neurone: ${l}\n`));
@@ -350,6 +359,7 @@ export function validatePayload(input: unknown): JobPayload & { config: ReturnTy
 export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorker> {
   const log = o.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   // Every training would fail here: the worker refuses to start rather than fail each run it takes.
+  const queueName = checkQueueName(o.queueName);
   if (o.backend === 'native' && !nativeAvailable())
     throw new SpecError('--backend native: the native backend does not load on this machine');
   await checkRedis(o.url);
@@ -359,7 +369,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const me = `${os.hostname()}:${process.pid}`;
   const lockMs = o.lockMs ?? 30000;
   const worker = new Worker(
-    o.queueName ?? DEFAULT_QUEUE_NAME,
+    queueName,
     async (job: Job): Promise<JobResult> => {
       let payload: ReturnType<typeof validatePayload>;
       try {
@@ -427,9 +437,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   );
   worker.on('error', errorReporter('worker', o.url, log));
   await worker.waitUntilReady();
-  log(
-    `neurone worker ${me}: ${concurrency} training${concurrency === 1 ? '' : 's'} at once on queue '${o.queueName ?? DEFAULT_QUEUE_NAME}' at ${shown(o.url)}`,
-  );
+  log(`neurone worker ${me}: ${concurrency} training${concurrency === 1 ? '' : 's'} at once on queue '${queueName}' at ${shown(o.url)}`);
   return {
     close: async () => {
       await worker.close(true);
