@@ -571,7 +571,10 @@ describe('checkpoints', () => {
     const noSteps = edited('no-steps.ckpt', (_t, m) => {
       delete (m.optimizer as { steps: Record<string, number> }).steps['4.bias'];
     });
-    await expectRefusedAndUnchanged(noSteps, /Adam\.loadState: step count of 4\.bias must be an integer in \[1, 2147483646\], got undefined/);
+    await expectRefusedAndUnchanged(
+      noSteps,
+      /Adam\.loadState: step count of 4\.bias must be an integer in \[1, 2147483646\], got undefined/,
+    );
     const shortBuffer = edited('short-buffer.ckpt', (t) => {
       t.set('optimizer.4.bias.m', { dtype: 'F32', shape: [2], data: new Float32Array(2) });
     });

@@ -130,7 +130,10 @@ test('loadState refuses, changing nothing, what the update could not use; a step
   expect([a.value.data, b.value.data]).toEqual(before);
   expect(adam.state([a, b])).toEqual(good);
   // The last step the kernels count, then a refusal before any parameter or count changes.
-  adam.loadState([a, b], tampered((s) => (s.steps.b = 2 ** 31 - 2)));
+  adam.loadState(
+    [a, b],
+    tampered((s) => (s.steps.b = 2 ** 31 - 2)),
+  );
   adam.step([a, b]);
   const last = adam.state([a, b]);
   const values = [a.value.data.slice(), b.value.data.slice()];
