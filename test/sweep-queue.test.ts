@@ -19,6 +19,7 @@ import { RunMetrics } from '../lib/sweep/training';
 import { sweep } from '../lib/sweep/sweep';
 import { JobResult, checkRedis, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
+import { nativeAvailable } from '../lib/backend';
 import { tsNodeFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
@@ -432,6 +433,34 @@ describeRedis('a queue worker in this process', () => {
       expect(worker.cachedDatasets()).toBeGreaterThan(0);
       expect(worker.cachedDatasets()).toBeLessThanOrEqual(4);
     } finally {
+      await worker.close();
+    }
+  }, 60000);
+
+  test("a job's backend is the one it trains on, over the worker's own", async () => {
+    const own = nativeAvailable() ? 'native' : 'js';
+    const other = own === 'native' ? 'js' : 'native';
+    const worker = await startQueueWorker({ url, queueName: 'backends', concurrency: 1, backend: own, log: () => undefined });
+    const connection = { host: '127.0.0.1', port };
+    const queue = new Queue('backends', { connection });
+    const events = new QueueEvents('backends', { connection });
+    try {
+      await events.waitUntilReady();
+      const trained: unknown[] = [];
+      for (const [runId, backend] of [
+        ['named', other],
+        ['unnamed', undefined],
+      ] as const) {
+        if (backend === 'native' && !nativeAvailable()) continue;
+        const payload = { version: 1, sweep: '0123456789ab', runId, config: { ...tiny, dataSeed: 0 }, ...(backend ? { backend } : {}) };
+        const job = await queue.add('run', payload, { jobId: `0123456789ab.${runId}` });
+        const r = (await job.waitUntilFinished(events, 30000)) as JobResult;
+        trained.push(r.outcome.status === 'done' ? r.outcome.metrics.backend : r.outcome.error);
+      }
+      expect(trained).toEqual(nativeAvailable() ? [other, own] : [own]);
+    } finally {
+      await events.close();
+      await queue.close();
       await worker.close();
     }
   }, 60000);

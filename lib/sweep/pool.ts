@@ -46,11 +46,19 @@ export class TrainingPool {
   }
 
   /**
-   * Runs one training (`progress`, when given: a BigInt64 counter of this run's training samples);
-   * a worker thread that dies (rather than the training throwing) also gives a failed outcome.
+   * Runs one training (`progress`, when given: a BigInt64 counter of this run's training samples;
+   * `backend`, when given: the run's own, over the pool's); a worker thread that dies (rather than
+   * the training throwing) also gives a failed outcome.
    */
-  async run(runId: string, config: RunConfig, data: SharedData, files: RunFiles, progress?: SharedArrayBuffer): Promise<RunOutcome> {
-    const task: PoolTask = { runId, config, data, files, counters: this.counters, progress, backend: this.backend };
+  async run(
+    runId: string,
+    config: RunConfig,
+    data: SharedData,
+    files: RunFiles,
+    progress?: SharedArrayBuffer,
+    backend?: BackendName,
+  ): Promise<RunOutcome> {
+    const task: PoolTask = { runId, config, data, files, counters: this.counters, progress, backend: backend ?? this.backend };
     try {
       return (await this.pool.run(task)) as RunOutcome;
     } catch (e) {

@@ -417,7 +417,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         job.updateProgress({ samples: Number(Atomics.load(counter, 0)) }).catch(() => undefined);
       }, 1000);
       try {
-        const outcome = await pool.run(payload.runId, config, shared, files, progress);
+        const outcome = await pool.run(payload.runId, config, shared, files, progress, payload.backend);
         log(
           `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${outcome.metrics.testAccuracy ?? 'n/a'}` : `FAILED: ${outcome.error}`}`,
         );

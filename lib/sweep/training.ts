@@ -3,6 +3,7 @@
  * the optimiser and schedule of `neurone train`, then the evaluation. Used by the pool's worker
  * threads, both for a local sweep and for `neurone worker` taking jobs from a queue.
  */
+import { BackendName, getBackend } from '../backend';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor';
@@ -57,6 +58,8 @@ export interface RunMetrics {
   finishedAt: number;
   /** True when the run continued from a checkpoint. */
   resumed: boolean;
+  /** The backend it trained on (the job's own, or its worker's). */
+  backend?: BackendName;
   history: EpochRecord[];
 }
 
@@ -272,6 +275,7 @@ export async function runTraining(
     startedAt,
     finishedAt: Date.now(),
     resumed: resumeFrom !== undefined,
+    backend: getBackend(),
     history: history.epochs,
   };
 }
