@@ -20,7 +20,19 @@ import { sweep } from '../lib/sweep/sweep';
 import { JobResult, checkRedis, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { nativeAvailable } from '../lib/backend';
+import { runInProcess } from './in-process';
 import { tsNodeFile } from './ts-child';
+
+/** Runs `neurone worker` in this process once per argument list; each must exit 2. Returns what each printed on stderr. */
+async function refusedWith2(runs: readonly string[][]): Promise<string[]> {
+  const errors: string[] = [];
+  for (const args of runs) {
+    const r = await runInProcess((argv) => workerCommand(argv), args);
+    expect(r.code).toBe(2);
+    errors.push(r.stderr);
+  }
+  return errors;
+}
 
 const root = path.join(__dirname, '..');
 const redisBin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
@@ -172,18 +184,11 @@ describe('an unreachable Redis', () => {
 
   test('neurone worker: exit 2 and one line, within seconds', async () => {
     const closed = await freePort();
-    const errors: string[] = [];
-    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-      errors.push(String(s));
-      return true;
-    });
-    try {
-      expect(await workerCommand(['--queue', `redis://127.0.0.1:${closed}`])).toBe(2);
-      expect(await workerCommand(['--concurrency', '2'])).toBe(2);
-      expect(await workerCommand(['--queue', 'redis://127.0.0.1:6379', '--lock-ms', '10'])).toBe(2);
-    } finally {
-      spy.mockRestore();
-    }
+    const errors = await refusedWith2([
+      ['--queue', `redis://127.0.0.1:${closed}`],
+      ['--concurrency', '2'],
+      ['--queue', 'redis://127.0.0.1:6379', '--lock-ms', '10'],
+    ]);
     expect(errors).toEqual([
       expect.stringMatching(new RegExp(`^neurone: cannot reach Redis at redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED.*\n$`)),
       'neurone: --queue URL is required (redis://host:port)\n',
@@ -199,17 +204,10 @@ describe('usage errors of the queue options', () => {
     for (const db of ['1e1', '0x1', '-1', '1.5', ' 1', '1/2'])
       expect(() => redisOptions(`redis://127.0.0.1:6379/${db}`)).toThrow(/^--queue: database '.*' in '.*' is not a non-negative integer$/);
     const closed = await freePort();
-    const errors: string[] = [];
-    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
-      errors.push(String(s));
-      return true;
-    });
-    try {
-      expect(await workerCommand(['--queue', `redis://127.0.0.1:${closed}`, '--queue-name', 'a:b'])).toBe(2);
-      expect(await workerCommand(['--queue', `redis://127.0.0.1:${closed}/1e1`])).toBe(2);
-    } finally {
-      spy.mockRestore();
-    }
+    const errors = await refusedWith2([
+      ['--queue', `redis://127.0.0.1:${closed}`, '--queue-name', 'a:b'],
+      ['--queue', `redis://127.0.0.1:${closed}/1e1`],
+    ]);
     expect(errors).toEqual([
       'neurone: --queue-name: expected a name without \':\', got "a:b"\n',
       `neurone: --queue: database '1e1' in 'redis://127.0.0.1:${closed}/1e1' is not a non-negative integer\n`,
