@@ -277,9 +277,9 @@ function float32Arg(who: string, what: string, v: unknown, finite: boolean): num
   return v;
 }
 
-/** Checks that `rng` has the generator's methods `who` draws from. */
-function rngArg(who: string, rng: unknown, method: 'normal' | 'uniform'): Rng {
-  if (rng === null || typeof rng !== 'object' || typeof (rng as Rng)[method] !== 'function') {
+/** Checks that `rng` has the generator's `methods` that `who` draws from. @internal */
+export function rngArg(who: string, rng: unknown, ...methods: ('normal' | 'uniform' | 'shuffle')[]): Rng {
+  if (rng === null || typeof rng !== 'object' || methods.some((m) => typeof (rng as Rng)[m] !== 'function')) {
     throw new TypeError(`${who}: rng must be an Rng, got ${describe(rng)}`);
   }
   return rng as Rng;
@@ -456,10 +456,13 @@ export function argmaxRows(t: Tensor): Int32Array {
 /** The largest finite float32, (2 − 2^-23) · 2^127 ≈ 3.4028235e38. @internal */
 export const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
 
-/** Checks that argument `what` of `who` is a tensor whose data length matches its shape. */
-function tensorArg(who: string, what: string, t: unknown): Tensor {
+/**
+ * Checks that argument `what` of `who` is a tensor whose data length matches its shape;
+ * `expected` says what else it may be, for the message. @internal
+ */
+export function tensorArg(who: string, what: string, t: unknown, expected = 'a Tensor'): Tensor {
   if (t === null || typeof t !== 'object' || !((t as Tensor).data instanceof Float32Array) || !Array.isArray((t as Tensor).shape)) {
-    throw new TypeError(`${who}: ${what} must be a Tensor, got ${describe(t)}`);
+    throw new TypeError(`${who}: ${what} must be ${expected}, got ${describe(t)}`);
   }
   const { shape, data } = t as Tensor;
   const n = sizeOf(shape, who);
@@ -469,8 +472,8 @@ function tensorArg(who: string, what: string, t: unknown): Tensor {
   return t as Tensor;
 }
 
-/** A number as it is, anything else described (for messages about number arguments). */
-function numberOrDescribe(v: unknown): string {
+/** A number as it is, anything else described (for messages about number arguments). @internal */
+export function numberOrDescribe(v: unknown): string {
   return typeof v === 'number' ? String(v) : describe(v);
 }
 

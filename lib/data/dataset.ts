@@ -6,7 +6,7 @@
  * `(n, 16, 16, 1)` — the layout of the whole library; `flatten` views them as `(n, height * width * chan)`
  * for `Linear`, `toSequence` as `(n, height * width, chan)` for Conv1D, both without a copy.
  */
-import { Tensor, describe, formatShape, sizeOf, wrap } from '../tensor';
+import { Tensor, describe, formatShape, numberOrDescribe, sizeOf, wrap } from '../tensor';
 
 /** The most classes a dataset may have (2^24): counts and one-hot rows are dense arrays of that length. @internal */
 export const MAX_CLASSES = 2 ** 24;
@@ -14,9 +14,7 @@ export const MAX_CLASSES = 2 ** 24;
 /** Checks a number of classes: an integer in [1, 2^24]. */
 function checkNumClasses(who: string, numClasses: unknown): number {
   if (typeof numClasses !== 'number' || !Number.isInteger(numClasses) || numClasses < 1 || numClasses > MAX_CLASSES) {
-    throw new RangeError(
-      `${who}: numClasses must be an integer in [1, 2^24], got ${typeof numClasses === 'number' ? numClasses : describe(numClasses)}`,
-    );
+    throw new RangeError(`${who}: numClasses must be an integer in [1, 2^24], got ${numberOrDescribe(numClasses)}`);
   }
   return numClasses;
 }

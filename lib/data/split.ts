@@ -5,7 +5,7 @@
  * own), `rng` to draw from one you hold, or neither to use the global generator set by `seed()`.
  */
 import { Rng, globalRng } from '../random';
-import { Tensor, describe, formatShape, reshape, sizeOf, wrap } from '../tensor';
+import { Tensor, describe, formatShape, numberOrDescribe, reshape, rngArg, sizeOf, tensorArg, wrap } from '../tensor';
 import { Dataset, extrasOf, makeDataset, numFeatures } from './dataset';
 
 /** Where randomness comes from: a seed (a new generator) or a generator; the global one otherwise. */
@@ -16,21 +16,13 @@ export interface RandomSource {
 
 function rngFrom(o: RandomSource, who: string): Rng {
   if (o === null || typeof o !== 'object') throw new TypeError(`${who}: options must be an object, got ${describe(o)}`);
-  if (o.rng !== undefined) rngArg(who, o.rng);
+  if (o.rng !== undefined) rngArg(who, o.rng, 'shuffle', 'uniform');
   if (o.seed !== undefined && o.rng !== undefined) throw new Error(`${who}: pass seed or rng, not both`);
   if (o.seed !== undefined) {
     if (!Number.isFinite(o.seed)) throw new RangeError(`${who}: seed must be a finite number, got ${o.seed}`);
     return new Rng(o.seed);
   }
   return o.rng ?? globalRng();
-}
-
-/** Checks that `rng` is a generator (it has `shuffle` and `uniform`). */
-function rngArg(who: string, rng: unknown): Rng {
-  if (rng === null || typeof rng !== 'object' || typeof (rng as Rng).shuffle !== 'function' || typeof (rng as Rng).uniform !== 'function') {
-    throw new TypeError(`${who}: rng must be an Rng, got ${describe(rng)}`);
-  }
-  return rng as Rng;
 }
 
 /** The most indices {@link permutation} draws: they are stored as int32. */
@@ -43,9 +35,9 @@ const MAX_INDEX = 2 ** 31 - 1;
  */
 export function permutation(n: number, rng: Rng = globalRng()): Int32Array {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_INDEX) {
-    throw new RangeError(`permutation: n must be an integer in [0, 2^31 - 1], got ${typeof n === 'number' ? n : describe(n)}`);
+    throw new RangeError(`permutation: n must be an integer in [0, 2^31 - 1], got ${numberOrDescribe(n)}`);
   }
-  rngArg('permutation', rng);
+  rngArg('permutation', rng, 'shuffle', 'uniform');
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = i;
   return rng.shuffle(out);
@@ -126,7 +118,7 @@ export function trainTestSplit(ds: Dataset, options: SplitOptions = {}): SplitRe
   const f = options?.testFraction ?? 0.2;
   const n = ds.labels.length;
   if (typeof f !== 'number' || !(f > 0 && f < 1)) {
-    throw new RangeError(`trainTestSplit: testFraction must be in (0, 1), got ${typeof f === 'number' ? f : describe(f)}`);
+    throw new RangeError(`trainTestSplit: testFraction must be in (0, 1), got ${numberOrDescribe(f)}`);
   }
   const nTest = Math.round(n * f);
   if (nTest === 0 || nTest === n) {
@@ -208,12 +200,10 @@ export interface BatchOptions extends RandomSource {
  */
 export function numBatches(n: number, batchSize: number, dropLast = false): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-    throw new RangeError(`numBatches: n must be an integer ≥ 0, got ${typeof n === 'number' ? n : describe(n)}`);
+    throw new RangeError(`numBatches: n must be an integer ≥ 0, got ${numberOrDescribe(n)}`);
   }
   if (typeof batchSize !== 'number' || !Number.isInteger(batchSize) || batchSize < 1) {
-    throw new RangeError(
-      `numBatches: batchSize must be a positive integer, got ${typeof batchSize === 'number' ? batchSize : describe(batchSize)}`,
-    );
+    throw new RangeError(`numBatches: batchSize must be a positive integer, got ${numberOrDescribe(batchSize)}`);
   }
   return dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
 }
@@ -293,7 +283,7 @@ export interface ScalerOptions {
 
 function makeScaler(kind: Scaler['kind'], offset: Float32Array, scale: Float32Array, features: number): Scaler {
   const transform = (input: Tensor): Tensor => {
-    const x = tensorOf(`${kind} scaler`, input, 'a Tensor');
+    const x = tensorArg(`${kind} scaler`, 'x', input);
     const n = x.shape[0] ?? 0;
     const f = n === 0 ? x.shape.slice(1).reduce((p, d) => p * d, 1) : x.data.length / n;
     if (f !== features) {
@@ -318,21 +308,8 @@ function makeScaler(kind: Scaler['kind'], offset: Float32Array, scale: Float32Ar
   };
 }
 
-/** Checks that `x` is a tensor whose data fills its shape. */
-function tensorOf(who: string, x: unknown, expected = 'a Tensor or a Dataset'): Tensor {
-  const t = x as Tensor;
-  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
-    throw new TypeError(`${who}: x must be ${expected}, got ${describe(x)}`);
-  }
-  const n = sizeOf(t.shape, who);
-  if (t.data.length !== n) {
-    throw new RangeError(`${who}: x of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
-  }
-  return t;
-}
-
 function featuresOf(who: string, x: Tensor | Dataset): { t: Tensor; n: number; f: number } {
-  const t = tensorOf(who, x !== null && typeof x === 'object' && 'labels' in x ? x.x : x);
+  const t = tensorArg(who, 'x', x !== null && typeof x === 'object' && 'labels' in x ? x.x : x, 'a Tensor or a Dataset');
   const n = t.shape[0];
   if (!n) throw new RangeError(`${who}: cannot fit on an empty input ${formatShape(t.shape)}`);
   const f = t.data.length / n;

@@ -5,7 +5,7 @@
  */
 import { Rng } from '../random';
 import { checkOptionsObject } from '../options';
-import { describe, wrap } from '../tensor';
+import { numberOrDescribe, wrap } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 
 /** Options shared by the synthetic datasets: size, noise and seed. */
@@ -38,15 +38,10 @@ export interface CheckerboardOptions extends SyntheticOptions {
  */
 const MAX_SCALE = 1e30;
 
-/** A number as it is, anything else described. */
-function show(v: unknown): string {
-  return typeof v === 'number' ? String(v) : describe(v);
-}
-
 /** Checks option `what`: a finite number in (0, 1e30], or in [0, 1e30] when `zero` is allowed. */
 function scaleOption(who: string, what: string, v: unknown, zero: boolean): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v > MAX_SCALE || (zero ? v < 0 : v <= 0)) {
-    throw new RangeError(`${who}: ${what} must be a finite number ${zero ? '≥ 0' : '> 0'} and at most 1e30, got ${show(v)}`);
+    throw new RangeError(`${who}: ${what} must be a finite number ${zero ? '≥ 0' : '> 0'} and at most 1e30, got ${numberOrDescribe(v)}`);
   }
   return v;
 }
@@ -60,15 +55,16 @@ function checkCommon(
   const o = checkOptionsObject(who, options, ['n', 'noise', 'seed', ...known]);
   const n = o.n ?? 400;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) {
-    throw new RangeError(`${who}: n must be a positive integer, got ${show(n)}`);
+    throw new RangeError(`${who}: n must be a positive integer, got ${numberOrDescribe(n)}`);
   }
   const noise = o.noise ?? defaultNoise;
   if (typeof noise !== 'number' || !(noise >= 0) || !Number.isFinite(noise)) {
-    throw new RangeError(`${who}: noise must be a finite number ≥ 0, got ${show(noise)}`);
+    throw new RangeError(`${who}: noise must be a finite number ≥ 0, got ${numberOrDescribe(noise)}`);
   }
   scaleOption(who, 'noise', noise, true);
   const seed = o.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isInteger(seed)) throw new RangeError(`${who}: seed must be an integer, got ${show(seed)}`);
+  if (typeof seed !== 'number' || !Number.isInteger(seed))
+    throw new RangeError(`${who}: seed must be an integer, got ${numberOrDescribe(seed)}`);
   return { o, n, noise, rng: new Rng(seed) };
 }
 
