@@ -26,7 +26,7 @@ import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModul
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments, checkDeclaredTensor } from './nn/schema';
 import { torchEntries } from './export/torch';
 import { applyEvalPositions, evalPositions } from './nn/mode';
-import { fileKind, fsReason, writeFileAtomic } from './data/read';
+import { IO_PIECE, fileKind, fsReason, writeFileAtomic } from './data/read';
 import { backend } from './backend';
 
 export type { ModuleFactory } from './nn/registry';
@@ -105,8 +105,6 @@ export const LIMITS = Object.freeze({
   maxUpsample: ARGUMENT_LIMITS.maxUpsample,
 });
 const MAX_HEADER = LIMITS.maxHeaderBytes;
-// One writeSync / readSync call moves at most 2 GiB; big tensors go in pieces.
-const IO_PIECE = 64 * 1024 * 1024;
 const LITTLE_ENDIAN = os.endianness() === 'LE';
 
 function bytesOf(data: Float32Array | Int32Array): Uint8Array {

@@ -79,6 +79,12 @@ export function openDataFile(file: string, maxBytes: number, what: string): Open
 }
 
 /**
+ * Bytes moved by one read or write call of a large file (save, load, every atomic write): one
+ * call moves at most 2 GiB, so big tensors go in pieces of 64 MiB. @internal
+ */
+export const IO_PIECE = 64 * 2 ** 20;
+
+/**
  * Writes all of `bytes` to an open file, in calls of at most 64 MiB (one call moves at most
  * 2 GiB). A call may write less than it is given (a nearly full disk writes what fits and
  * returns its count; the next call throws ENOSPC): the loop goes on until all is written or a
@@ -87,7 +93,7 @@ export function openDataFile(file: string, maxBytes: number, what: string): Open
  */
 export function writeAll(fd: number, bytes: Uint8Array, onWrite?: (bytes: number) => void): void {
   for (let at = 0; at < bytes.length;) {
-    const wrote = fs.writeSync(fd, bytes, at, Math.min(bytes.length - at, 64 * 2 ** 20));
+    const wrote = fs.writeSync(fd, bytes, at, Math.min(bytes.length - at, IO_PIECE));
     if (wrote <= 0) throw new Error(`the file system accepted no more bytes after ${at} of ${bytes.length}`);
     at += wrote;
     onWrite?.(wrote);
@@ -253,8 +259,6 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
   }
   // A new file: 0644 through the umask. A regular file, or a link to one: that file's mode, kept
   // whole (a link to a 0600 model is replaced by a 0600 file).
-  let mode = 0o644;
-  let keepMode = false;
   let st: fs.Stats | undefined;
   try {
     st = fs.lstatSync(target);
@@ -271,10 +275,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
       // A dangling link: a new file's mode.
     }
   }
-  if (kept) {
-    mode = kept.mode & 0o7777;
-    keepMode = true;
-  }
+  const mode = kept ? kept.mode & 0o7777 : 0o644;
   removeStaleTemps(dir, path.basename(target));
   const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
   const release = holdSignals();
@@ -289,7 +290,7 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
     let step = 'setting its permissions';
     try {
       // openSync's mode goes through the umask; the previous file's mode must come back whole.
-      if (keepMode && process.platform !== 'win32') fs.fchmodSync(fd, mode);
+      if (kept && process.platform !== 'win32') fs.fchmodSync(fd, mode);
       step = 'writing';
       // Not one writeSync per chunk: a call may write only part (see writeAll).
       for (const c of chunks) writeAll(fd, c, (n) => (written += n));
