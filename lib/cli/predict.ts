@@ -11,6 +11,7 @@ import { readIdx } from '../data/idx';
 import { checkPng, decodePng } from '../data/png';
 import { MAX_PNG_FILE_BYTES, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
+import { followShapes } from './presets';
 
 /** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
 const MAX_TEXT_INPUT_BYTES = 256 * 2 ** 20;
@@ -211,25 +212,6 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
 /** The most values the largest activation of one batch may hold in a command: 1 GiB of float32. */
 export const MAX_BATCH_ACTIVATION = 2 ** 28;
 
-/** The layer with the largest output per sample met so far, and that output's shape. */
-interface Largest {
-  values: number;
-  label: string;
-  shape: readonly number[];
-}
-
-/** Follows a sample of `shape` through `m` (into nested Sequentials), noting its largest output; returns m's output shape. */
-function followShapes(m: Module, shape: readonly number[], largest: Largest): readonly number[] {
-  if (m instanceof Sequential) {
-    for (const c of m.modules) shape = followShapes(c, shape, largest);
-    return shape;
-  }
-  const out = m.outputShape([...shape]);
-  const values = out.slice(1).reduce((a, b) => a * b, 1);
-  if (values > largest.values) Object.assign(largest, { values, label: m.label(), shape: out });
-  return out;
-}
-
 /**
  * The batch size a command runs `net` with on samples of `sampleShape` ((1, …)): 256, or fewer
  * where a layer's output per sample is large, so that no activation of a batch passes
@@ -237,8 +219,9 @@ function followShapes(m: Module, shape: readonly number[], largest: Largest): re
  * layer: a few hundred bytes of model file (an Upsample2D(4096)) must not claim 16 GiB.
  */
 export function commandBatchSize(net: Module, sampleShape: readonly number[], what: string): number {
-  const largest: Largest = { values: sampleShape.slice(1).reduce((a, b) => a * b, 1), label: 'the input', shape: sampleShape };
-  followShapes(net, sampleShape, largest);
+  const input = { values: sampleShape.slice(1).reduce((a, b) => a * b, 1), label: 'the input', shape: sampleShape };
+  const layer = followShapes(net, sampleShape).largest;
+  const largest = layer.values > input.values ? layer : input;
   if (largest.values > MAX_BATCH_ACTIVATION) {
     throw new InputError(
       `${what}: ${largest.label} outputs (batch, ${largest.shape.slice(1).join(', ')}), ${largest.values.toLocaleString('en-US')} values a sample; ` +

@@ -253,18 +253,38 @@ export function buildModel(description: unknown): Sequential {
  */
 export const MAX_STEP_ACTIVATIONS = 2 ** 28;
 
-/** What {@link checkModelForInput} adds up on its way through a network. */
-interface ShapeWalk {
+/** What a sample meets on its way through a network ({@link followShapes}). @internal */
+export interface ShapeWalk {
+  /** The network's output shape. */
+  output: readonly number[];
   /** Parameters of the lazily sized layers, once sized for this input. */
   lazyParameters: number;
-  /** The first lazily sized layer, for the message. */
+  /** The first lazily sized layer, for messages. */
   lazyLabel: string;
-  /** Output values of every layer for one sample, and the largest one's. */
+  /** Output values of every layer for one sample. */
   activations: number;
-  largest: { values: number; label: string };
+  /** The layer with the largest output per sample: its values, label and output shape (values 0 when there is no layer). */
+  largest: { values: number; label: string; shape: readonly number[] };
 }
 
-/** Follows a sample of `shape` through `m` without allocating a lazily sized layer's weights; returns m's output shape. */
+/**
+ * Follows a sample of `sampleShape` ((1, …)) through `net` and its nested Sequentials, from the
+ * layers' output shapes, without drawing a lazily sized layer's weights (its `outputShape`
+ * would): the layers' sizes and activations as they would be, for the bounds of the commands
+ * and of described models. A layer that refuses the input throws its own error. @internal
+ */
+export function followShapes(net: Module, sampleShape: readonly number[]): ShapeWalk {
+  const walk: ShapeWalk = {
+    output: sampleShape,
+    lazyParameters: 0,
+    lazyLabel: '',
+    activations: 0,
+    largest: { values: 0, label: '', shape: [] },
+  };
+  walk.output = walkShapes(net, sampleShape, walk);
+  return walk;
+}
+
 function walkShapes(m: Module, shape: readonly number[], walk: ShapeWalk): readonly number[] {
   if (m instanceof Sequential) {
     for (const c of m.modules) shape = walkShapes(c, shape, walk);
@@ -281,7 +301,7 @@ function walkShapes(m: Module, shape: readonly number[], walk: ShapeWalk): reado
   }
   const values = out.slice(1).reduce((a, b) => a * b, 1);
   walk.activations += values;
-  if (values > walk.largest.values) walk.largest = { values, label: `${m.label()} outputs (batch, ${out.slice(1).join(', ')})` };
+  if (values > walk.largest.values) walk.largest = { values, label: m.label(), shape: out };
   return out;
 }
 
@@ -294,10 +314,9 @@ function walkShapes(m: Module, shape: readonly number[], walk: ShapeWalk): reado
  * layers' own refusal of the input).
  */
 export function checkModelForInput(net: Module, sampleShape: readonly number[], batchSize: number): readonly number[] {
-  const walk: ShapeWalk = { lazyParameters: 0, lazyLabel: '', activations: 0, largest: { values: 0, label: '' } };
-  let out: readonly number[];
+  let walk: ShapeWalk;
   try {
-    out = walkShapes(net, sampleShape, walk);
+    walk = followShapes(net, sampleShape);
   } catch (e) {
     if (e instanceof RangeError) throw new ModelError(e.message);
     throw e;
@@ -313,11 +332,11 @@ export function checkModelForInput(net: Module, sampleShape: readonly number[], 
   if (step > MAX_STEP_ACTIVATIONS) {
     throw new ModelError(
       `one training step at batch ${batchSize} would hold ${step.toLocaleString('en-US')} activation values ` +
-        `(the largest layer: ${walk.largest.label}), over the ${MAX_STEP_ACTIVATIONS.toLocaleString('en-US')} (1 GiB) a described model may use; ` +
+        `(the largest layer: ${walk.largest.label} outputs (batch, ${walk.largest.shape.slice(1).join(', ')})), over the ${MAX_STEP_ACTIVATIONS.toLocaleString('en-US')} (1 GiB) a described model may use; ` +
         'use a smaller batch size or model',
     );
   }
-  return out;
+  return walk.output;
 }
 
 /** The description of a Sequential: `{ layers: [each module's toJSON()] }`, the inverse of {@link buildModel}. */
