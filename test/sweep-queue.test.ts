@@ -203,6 +203,10 @@ describe('usage errors of the queue options', () => {
     expect(redisOptions('redis://127.0.0.1:6379').db).toBe(0);
     for (const db of ['1e1', '0x1', '-1', '1.5', ' 1', '1/2'])
       expect(() => redisOptions(`redis://127.0.0.1:6379/${db}`)).toThrow(/^--queue: database '.*' in '.*' is not a non-negative integer$/);
+    // Credentials are used, never shown.
+    expect(() => redisOptions('redis://someone:s3cret@127.0.0.1:6379/x')).toThrow(
+      "--queue: database 'x' in 'redis://***@127.0.0.1:6379/x' is not a non-negative integer",
+    );
     const closed = await freePort();
     const errors = await refusedWith2([
       ['--queue', `redis://127.0.0.1:${closed}`, '--queue-name', 'a:b'],

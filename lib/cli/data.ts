@@ -5,6 +5,7 @@
 import { SingleBar } from 'cli-progress';
 import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../data/download';
 import * as path from 'path';
+import { firstLine } from '../messages';
 import { defaultCacheDir, ensureDir } from '../data/paths';
 import { FlagSpec, InputError, didYouMean, flagValue, helpText, parseArgs, probeWritable, runCommand } from './command';
 
@@ -71,7 +72,7 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
       ensureDir(folder);
       probeWritable(folder);
     } catch (e) {
-      throw new InputError(`data download: --cache-dir ${cacheDir}: ${(e as Error).message.split('\n')[0]}`);
+      throw new InputError(`data download: --cache-dir ${cacheDir}: ${firstLine(e)}`);
     }
     // A bar per file on a terminal; elsewhere (a log, a pipe) one line per file when it ends.
     const tty = Boolean(process.stdout.isTTY);

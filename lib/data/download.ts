@@ -12,6 +12,7 @@ import * as https from 'https';
 import * as path from 'path';
 import { defaultCacheDir, ensureDir } from './paths';
 import { readDataFile, writeFileAtomic } from './read';
+import { withoutCredentials } from '../messages';
 
 /** The most bytes {@link downloadFile} takes from a URL when it is given no size: 1 GiB. */
 export const MAX_DOWNLOAD_BYTES = 2 ** 30;
@@ -153,19 +154,6 @@ export function downloadFile(
       req.on('error', reject);
     });
   return fetch(address, 5).then((chunks) => writeFileAtomic(dest, chunks, { sha256: expected.sha256, bytes: expected.bytes, who: url }));
-}
-
-/** `address` as messages show it: a user name and password in it replaced by `***`. */
-function withoutCredentials(address: string): string {
-  try {
-    const u = new URL(address);
-    if (u.username === '' && u.password === '') return address;
-    u.username = '***';
-    u.password = '';
-    return u.toString();
-  } catch {
-    return address;
-  }
 }
 
 /** Options of {@link download}. */

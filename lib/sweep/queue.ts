@@ -11,6 +11,7 @@ import * as path from 'path';
 import IORedis, { RedisOptions } from 'ioredis';
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
+import { firstLine, withoutCredentials } from '../messages';
 import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
@@ -56,7 +57,8 @@ export function redisOptions(url: string): RedisOptions {
   // A plain number: Number() would also read '1e1' as database 10, '0x1' as 1.
   const dbText = u.pathname && u.pathname !== '/' ? u.pathname.slice(1) : '0';
   const db = /^\d{1,9}$/.test(dbText) ? Number(dbText) : NaN;
-  if (!Number.isInteger(db)) throw new SpecError(`--queue: database '${dbText}' in '${shown(url)}' is not a non-negative integer`);
+  if (!Number.isInteger(db))
+    throw new SpecError(`--queue: database '${dbText}' in '${withoutCredentials(url)}' is not a non-negative integer`);
   return {
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port,
@@ -67,21 +69,11 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
-/** The first line of an error's message. */
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
-}
-
 /** The queue's name, checked: BullMQ builds its Redis keys with ':' and refuses a name holding one. */
 export function checkQueueName(name: string | undefined): string {
   const n = name ?? DEFAULT_QUEUE_NAME;
   if (n === '' || n.includes(':')) throw new SpecError(`--queue-name: expected a name without ':', got ${JSON.stringify(n)}`);
   return n;
-}
-
-/** The URL without its password, for messages. */
-function shown(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
 /**
@@ -115,7 +107,7 @@ export async function checkRedis(url: string): Promise<void> {
     ]);
   } catch (e) {
     const why = socketError ?? ((e as Error).message || String(e));
-    throw new SpecError(`cannot reach Redis at ${shown(url)}: ${why.split('\n')[0]}`);
+    throw new SpecError(`cannot reach Redis at ${withoutCredentials(url)}: ${why.split('\n')[0]}`);
   } finally {
     if (timer) clearTimeout(timer);
     client.disconnect();
@@ -142,12 +134,12 @@ function errorReporter(what: string, url: string, log: (line: string) => void): 
     const msg = (e?.message ?? String(e)).split('\n')[0];
     if (msg === last) return;
     last = msg;
-    if (isConnectionError(e)) log(`${what}: Redis at ${shown(url)}: ${msg} (retrying until it answers)`);
+    if (isConnectionError(e)) log(`${what}: Redis at ${withoutCredentials(url)}: ${msg} (retrying until it answers)`);
     else if (/^Missing (key|lock) for job|could not renew lock for job/.test(msg))
       log(
         `${what}: ${msg} (the job is no longer in Redis, or no longer this worker's: its result is dropped; a sweep adds a lost job again)`,
       );
-    else log(`${what}: Redis at ${shown(url)}: ${msg}`);
+    else log(`${what}: Redis at ${withoutCredentials(url)}: ${msg}`);
   };
 }
 
@@ -232,7 +224,7 @@ export class QueueExecutor implements RunExecutor {
       return { outcome, worker: r.worker };
     } catch (e) {
       return {
-        outcome: { status: 'failed', error: `job ${jobId}: ${((e as Error).message ?? String(e)).split('\n')[0]}` },
+        outcome: { status: 'failed', error: `job ${jobId}: ${firstLine(e)}` },
         worker: 'queue',
       };
     } finally {
@@ -437,7 +429,9 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   );
   worker.on('error', errorReporter('worker', o.url, log));
   await worker.waitUntilReady();
-  log(`neurone worker ${me}: ${concurrency} training${concurrency === 1 ? '' : 's'} at once on queue '${queueName}' at ${shown(o.url)}`);
+  log(
+    `neurone worker ${me}: ${concurrency} training${concurrency === 1 ? '' : 's'} at once on queue '${queueName}' at ${withoutCredentials(o.url)}`,
+  );
   return {
     close: async () => {
       await worker.close(true);

@@ -2,6 +2,7 @@
  * `sweep()`: runs every training of a spec, side by side on a worker-thread pool or through a
  * BullMQ queue, writes each run's record atomically under `out/<run-id>/`, and the summary.
  */
+import { firstLine } from '../messages';
 import * as fs from 'fs';
 import * as path from 'path';
 import { BackendName } from '../backend';
@@ -227,11 +228,6 @@ function prepareOut(
     }
   }
   return records;
-}
-
-/** The first line of an error's message. */
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
 }
 
 function describeOutcome(r: RunRecord): string {
