@@ -4,7 +4,8 @@
 import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
-import { Module, Parameter, Sequential, accumulateGradients, forwardView, inferView } from './nn/module';
+import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
+import { followLayers } from './nn/shapes';
 import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
 import { Loss } from './losses';
@@ -236,22 +237,15 @@ function checkLearningRate(optimizer: Optimizer, when: () => string): void {
  * Refuses, before the first step, a batch-norm layer that some batch of the epoch would give one
  * value per channel (a batch of one sample, where the layer's input holds one value a channel per
  * sample): training mode has no spread to normalise it by, and the layer would stop fit at the end
- * of the first epoch. `smallest` is the epoch's smallest batch. Walks nested Sequentials.
+ * of the first epoch. `smallest` is the epoch's smallest batch. Walks nested Sequentials, from
+ * the layers' shapes.
  */
 function checkBatchNormBatches(net: Module, x: Tensor, batchSize: number, smallest: number, n: number): void {
   if (smallest !== 1) return;
-  const find = (m: Module, shape: readonly number[]): BatchNorm | null => {
-    if (m instanceof BatchNorm) return sizeOf(shape) === m.channels ? m : null;
-    if (!(m instanceof Sequential)) return null;
-    let s = shape;
-    for (const child of m.modules) {
-      const found = find(child, s);
-      if (found) return found;
-      s = child.outputShape(s);
-    }
-    return null;
-  };
-  const layer = find(net, [1, ...x.shape.slice(1)]);
+  let layer: BatchNorm | undefined;
+  followLayers(net, [1, ...x.shape.slice(1)], (m, input) => {
+    if (!layer && m instanceof BatchNorm && sizeOf(input) === m.channels) layer = m;
+  });
   if (!layer) return;
   const batch =
     batchSize === 1

@@ -13,6 +13,7 @@ import { describe } from '../tensor';
 import { readDataFile } from '../data/read';
 import { Module, ModuleConfig, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
+import { followLayers } from '../nn/shapes';
 import { moduleType, moduleTypes } from '../nn/registry';
 import { checkArguments } from '../nn/schema';
 import { LIMITS } from '../serialize';
@@ -268,10 +269,9 @@ export interface ShapeWalk {
 }
 
 /**
- * Follows a sample of `sampleShape` ((1, …)) through `net` and its nested Sequentials, from the
- * layers' output shapes, without drawing a lazily sized layer's weights (its `outputShape`
- * would): the layers' sizes and activations as they would be, for the bounds of the commands
- * and of described models. A layer that refuses the input throws its own error. @internal
+ * What a described model would be for this input ({@link ShapeWalk}), from its layers' shapes
+ * alone ({@link followLayers}: a lazily sized layer draws no weights). A layer that refuses the
+ * input throws its own error. @internal
  */
 export function followShapes(net: Module, sampleShape: readonly number[]): ShapeWalk {
   const walk: ShapeWalk = {
@@ -281,28 +281,16 @@ export function followShapes(net: Module, sampleShape: readonly number[]): Shape
     activations: 0,
     largest: { values: 0, label: '', shape: [] },
   };
-  walk.output = walkShapes(net, sampleShape, walk);
+  walk.output = followLayers(net, sampleShape, (m, input, out) => {
+    if (m instanceof Linear && m.lazy) {
+      walk.lazyParameters += (input[1] + 1) * m.outputSize;
+      if (walk.lazyLabel === '') walk.lazyLabel = `${m.label()} on ${input[1]} features`;
+    }
+    const values = out.slice(1).reduce((p, d) => p * d, 1);
+    walk.activations += values;
+    if (values > walk.largest.values) walk.largest = { values, label: m.label(), shape: out };
+  });
   return walk;
-}
-
-function walkShapes(m: Module, shape: readonly number[], walk: ShapeWalk): readonly number[] {
-  if (m instanceof Sequential) {
-    for (const c of m.modules) shape = walkShapes(c, shape, walk);
-    return shape;
-  }
-  let out: readonly number[];
-  if (m instanceof Linear && m.lazy && shape.length === 2 && Number.isInteger(shape[1]) && shape[1] >= 1) {
-    // Sized here only on paper: outputShape would allocate its weights.
-    walk.lazyParameters += (shape[1] + 1) * m.outputSize;
-    if (walk.lazyLabel === '') walk.lazyLabel = `${m.label()} on ${shape[1]} features`;
-    out = [shape[0], m.outputSize];
-  } else {
-    out = m.outputShape([...shape]);
-  }
-  const values = out.slice(1).reduce((a, b) => a * b, 1);
-  walk.activations += values;
-  if (values > walk.largest.values) walk.largest = { values, label: m.label(), shape: out };
-  return out;
 }
 
 /**

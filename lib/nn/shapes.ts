@@ -1,0 +1,33 @@
+/**
+ * A sample's shape followed through a network, layer by layer, without running it or drawing a
+ * lazily sized layer's weights: what the checks before a run (fit's batch-norm check, the
+ * bounds of described models and of the commands) read. @internal
+ */
+import { Module, Sequential } from './module';
+import { Linear } from './linear';
+
+/**
+ * Follows a sample of `sampleShape` ((1, …)) through `net` and its nested Sequentials, calling
+ * `visit` with each layer, the shape it receives and the one it gives; returns the network's
+ * output shape. A lazily sized `Linear(null, n)` gives (batch, n) on paper: its `outputShape`
+ * would draw its weights. A layer that refuses its input throws its own error. @internal
+ */
+export function followLayers(
+  net: Module,
+  sampleShape: readonly number[],
+  visit: (layer: Module, input: readonly number[], output: readonly number[]) => void,
+): readonly number[] {
+  const walk = (m: Module, shape: readonly number[]): readonly number[] => {
+    if (m instanceof Sequential) {
+      for (const c of m.modules) shape = walk(c, shape);
+      return shape;
+    }
+    const out =
+      m instanceof Linear && m.lazy && shape.length === 2 && Number.isInteger(shape[1]) && shape[1] >= 1
+        ? [shape[0], m.outputSize]
+        : m.outputShape([...shape]);
+    visit(m, shape, out);
+    return out;
+  };
+  return walk(net, sampleShape);
+}
