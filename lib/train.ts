@@ -223,14 +223,18 @@ function checkFitsNetwork(who: string, what: string, net: Module, x: Tensor): vo
 }
 
 /**
- * Refuses a learning rate the update cannot use (NaN, infinite, negative, past float32, not a
- * number), naming where it came from, before the step that would use it: a negative rate trains
- * uphill without a word, and the kernels' own refusal would name a kernel.
+ * Whether the update can use a learning rate: not NaN, infinite, negative, past float32 or not a
+ * number. fit checks it before each step (a comparison, nothing allocated) and refuses it naming
+ * where it came from: a negative rate trains uphill without a word, and the kernels' own refusal
+ * would name a kernel.
  */
-function checkLearningRate(optimizer: Optimizer, when: () => string): void {
-  const lr = optimizer.lr as unknown;
-  if (typeof lr === 'number' && lr >= 0 && lr <= FLOAT32_MAX) return;
-  throw new RangeError(`fit: the learning rate is ${describe(lr)} (${when()}); expected a finite float32 number >= 0`);
+function usableLearningRate(lr: unknown): boolean {
+  return typeof lr === 'number' && lr >= 0 && lr <= FLOAT32_MAX;
+}
+
+/** The error for a learning rate {@link usableLearningRate} refused, saying `when` it was met. */
+function learningRateError(lr: unknown, when: string): RangeError {
+  return new RangeError(`fit: the learning rate is ${describe(lr)} (${when}); expected a finite float32 number >= 0`);
 }
 
 /**
@@ -552,7 +556,7 @@ class TrainingStep {
     if (this.maxValue !== undefined) clipGradValue(params, this.maxValue);
     if (this.maxNorm !== undefined) clipGradNorm(params, this.maxNorm);
     // A callback may have changed it since the epoch began (onBatchEnd); a number check a step.
-    checkLearningRate(this.optimizer, () => `at epoch ${epoch}, batch ${batch}/${batches}`);
+    if (!usableLearningRate(this.optimizer.lr)) throw learningRateError(this.optimizer.lr, `at epoch ${epoch}, batch ${batch}/${batches}`);
     fused?.apply();
     this.optimizer.step(stepped);
     this.lastUpdate = { epoch, batch };
@@ -780,7 +784,9 @@ async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, 
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
     scheduler?.epochStart?.(epoch);
-    checkLearningRate(optimizer, () => (scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`));
+    if (!usableLearningRate(optimizer.lr)) {
+      throw learningRateError(optimizer.lr, scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`);
+    }
     const epochLr = optimizer.lr;
     const trainMetrics = metrics.length > 0 ? new MetricAccumulator('fit', metrics) : null;
     if (shuffle) globalRng().shuffle(order);
