@@ -3,9 +3,18 @@
  * @internal
  */
 
-/** The first line of an error's message (of anything thrown). @internal */
+/**
+ * The first line of an error's message: of anything thrown, or of a message itself (a string).
+ * Something without a message (`undefined`, a thrown non-error) is shown as `String(e)`. @internal
+ */
 export function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  const message =
+    e instanceof Error || (typeof e === 'object' && e !== null && typeof (e as Error).message === 'string')
+      ? (e as Error).message
+      : e === undefined || e === null
+        ? 'unknown error'
+        : String(e);
+  return message.split('\n')[0];
 }
 
 /**

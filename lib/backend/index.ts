@@ -9,6 +9,7 @@
 import { Backend } from './types';
 import { jsBackend } from './js';
 import { loadNative, nativeBackend } from './native';
+import { firstLine } from '../messages';
 
 /** The two backends: `native` (the C++ addon) and `js` (its TypeScript twin). */
 export type BackendName = 'js' | 'native';
@@ -42,10 +43,6 @@ function pickDefault(): Backend {
   }
   console.warn(`neurone: native addon unavailable (${firstLine(error?.message)}); using the js backend`);
   return jsBackend;
-}
-
-function firstLine(s: string | undefined): string {
-  return (s ?? 'unknown reason').split('\n')[0];
 }
 
 /** The backend in use (chosen on first call). */

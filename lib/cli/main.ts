@@ -46,6 +46,7 @@ import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 import { probeWritable } from './command';
+import { firstLine } from '../messages';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -409,10 +410,6 @@ function lossFor(description: ModelDescription): { loss: Loss; oneHot: boolean; 
 
 function targets(ds: Dataset, oneHot: boolean): Tensor {
   return oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [ds.labels.length], data: Float32Array.from(ds.labels) };
-}
-
-function firstLine(s: string | undefined): string {
-  return (s ?? 'unknown error').split('\n')[0];
 }
 
 /** `1 epoch`, `2 epochs`, `8,770 parameters`. */

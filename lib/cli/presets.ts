@@ -17,6 +17,7 @@ import { followLayers } from '../nn/shapes';
 import { moduleType, moduleTypes } from '../nn/registry';
 import { checkArguments } from '../nn/schema';
 import { LIMITS } from '../serialize';
+import { firstLine } from '../messages';
 
 /** One layer of a model description: a module's `toJSON()`. */
 export type LayerSpec = ModuleConfig;
@@ -360,7 +361,7 @@ export function readModelFile(file: string): ModelDescription {
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new ModelError(`model file ${file} is not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+    throw new ModelError(`model file ${file} is not valid JSON: ${firstLine(e)}`);
   }
   try {
     const net = buildModel(parsed);

@@ -7,6 +7,7 @@ import { readDataFile } from '../data/read';
 import { SpecError } from '../sweep/spec';
 import { sweep, SweepStatus } from '../sweep/sweep';
 import { summaryMarkdown } from '../sweep/summary';
+import { firstLine } from '../messages';
 
 /** Most bytes of a sweep spec file: a spec is a few lines (a model description inline, a few KB). */
 const MAX_SPEC_BYTES = 2 ** 20;
@@ -119,19 +120,18 @@ function readSpec(file: string): unknown {
   try {
     text = readDataFile(file, MAX_SPEC_BYTES, 'a JSON sweep spec').toString('utf8');
   } catch (e) {
-    throw new SpecError(`cannot read sweep spec ${file}: ${(e as Error).message.split('\n')[0]}`);
+    throw new SpecError(`cannot read sweep spec ${file}: ${firstLine(e)}`);
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new SpecError(`sweep spec ${file} is not valid JSON: ${(e as Error).message.split('\n')[0]}`);
+    throw new SpecError(`sweep spec ${file} is not valid JSON: ${firstLine(e)}`);
   }
 }
 
 /** One line on stderr for an error; 2 for what the user gave, 1 otherwise. @internal */
 export function fail(e: unknown): number {
-  const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`neurone: ${msg.split('\n')[0].replace(/^(neurone:\s*)+/, '')}\n`);
+  process.stderr.write(`neurone: ${firstLine(e).replace(/^(neurone:\s*)+/, '')}\n`);
   return e instanceof SpecError ? 2 : 1;
 }
 

@@ -6,6 +6,7 @@
 import { setBackend, setThreads, BackendName } from '../backend';
 import { RunConfig } from './spec';
 import { RunFiles, RunMetrics, SharedData, runTraining } from './training';
+import { firstLine } from '../messages';
 
 /** What the pool posts to a worker thread for one run. */
 export interface PoolTask {
@@ -42,7 +43,6 @@ export async function runTask(task: PoolTask): Promise<RunOutcome> {
     });
     return { status: 'done', metrics };
   } catch (e) {
-    const err = e as Error;
-    return { status: 'failed', error: `${err?.message ?? String(e)}`.split('\n')[0] };
+    return { status: 'failed', error: firstLine(e) };
   }
 }

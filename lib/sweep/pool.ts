@@ -9,6 +9,7 @@ import { BackendName } from '../backend';
 import { PoolTask, RunOutcome } from './pool-worker';
 import { RunConfig } from './spec';
 import { RunFiles, SharedData } from './training';
+import { firstLine } from '../messages';
 
 /** Cores of this machine, the pool's default size. */
 export function defaultConcurrency(): number {
@@ -62,7 +63,7 @@ export class TrainingPool {
     try {
       return (await this.pool.run(task)) as RunOutcome;
     } catch (e) {
-      return { status: 'failed', error: `worker thread died: ${((e as Error)?.message ?? String(e)).split('\n')[0]}` };
+      return { status: 'failed', error: `worker thread died: ${firstLine(e)}` };
     }
   }
 

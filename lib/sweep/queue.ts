@@ -107,7 +107,7 @@ export async function checkRedis(url: string): Promise<void> {
     ]);
   } catch (e) {
     const why = socketError ?? ((e as Error).message || String(e));
-    throw new SpecError(`cannot reach Redis at ${withoutCredentials(url)}: ${why.split('\n')[0]}`);
+    throw new SpecError(`cannot reach Redis at ${withoutCredentials(url)}: ${firstLine(why)}`);
   } finally {
     if (timer) clearTimeout(timer);
     client.disconnect();
@@ -131,7 +131,7 @@ function isConnectionError(e: Error): boolean {
 function errorReporter(what: string, url: string, log: (line: string) => void): (e: Error) => void {
   let last = '';
   return (e: Error) => {
-    const msg = (e?.message ?? String(e)).split('\n')[0];
+    const msg = firstLine(e);
     if (msg === last) return;
     last = msg;
     if (isConnectionError(e)) log(`${what}: Redis at ${withoutCredentials(url)}: ${msg} (retrying until it answers)`);

@@ -20,6 +20,7 @@ import { Dataset } from '../data';
 import { ModelDescription, buildModel, checkModelForInput, presetDescription, takesSequences } from '../cli/presets';
 import { ADAM_DEFAULTS, QUICK, plateauScheduler } from '../cli/recipes';
 import { RunConfig, SweepDataset } from './spec';
+import { firstLine } from '../messages';
 
 /** A dataset whose arrays live in SharedArrayBuffers: posting it to a worker shares it instead of copying it. */
 export interface SharedDataset {
@@ -117,7 +118,7 @@ export function loadSharedData(name: SweepDataset, dataSeed: number, dir?: strin
   try {
     loaded = load();
   } catch (e) {
-    throw new Error(`cannot load dataset ${name}: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot load dataset ${name}: ${firstLine(e)}`);
   }
   return { train: share(loaded.train), test: share(loaded.test) };
 }
