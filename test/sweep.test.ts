@@ -12,6 +12,7 @@ import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, runTraining, RunMetrics } from '../lib/sweep/training';
 import { RunRecord, checkOutcome, curvesSvg, finalScoresSvg, summarize } from '../lib/sweep/summary';
 import { sweepCommand } from '../lib/cli/sweep';
+import { TrainingPool } from '../lib/sweep/pool';
 import { tsFile } from './ts-child';
 
 const root = path.join(__dirname, '..');
@@ -434,6 +435,31 @@ describe('sweep on the worker pool', () => {
       expect(part.labels).toBeInstanceOf(SharedArrayBuffer);
     }
   });
+
+  test("a queue worker's data is loaded on a pool thread: shared memory back, this thread free meanwhile", async () => {
+    const pool = new TrainingPool(1);
+    try {
+      // Renewing a job's lock needs this thread's timers to run while a dataset loads (USPS takes
+      // a quarter of a second, MNIST most of one): a load made here would let none of them fire.
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 5);
+      const loaded = await pool.load('usps', 0);
+      clearInterval(timer);
+      expect(ticks).toBeGreaterThan(0);
+      const here = loadSharedData('usps', 0);
+      for (const part of ['train', 'test'] as const) {
+        // (Posted from a thread, the buffer is of the main realm, not of jest's sandbox.)
+        expect(Object.prototype.toString.call(loaded[part].x)).toBe('[object SharedArrayBuffer]');
+        expect(loaded[part].xShape).toEqual(here[part].xShape);
+        // (Compared as bytes: jest's element-wise toEqual takes seconds on 1.9 M floats.)
+        expect(Buffer.from(loaded[part].x).equals(Buffer.from(here[part].x))).toBe(true);
+        expect(Buffer.from(loaded[part].labels).equals(Buffer.from(here[part].labels))).toBe(true);
+      }
+      await expect(pool.load('mnist', 0, os.tmpdir())).rejects.toThrow(/^cannot load dataset mnist: /);
+    } finally {
+      await pool.close();
+    }
+  }, 60000);
 });
 
 describe('neurone sweep command', () => {

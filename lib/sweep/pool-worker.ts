@@ -5,7 +5,8 @@
  */
 import { setBackend, setThreads, BackendName } from '../backend';
 import { RunConfig } from './spec';
-import { RunFiles, RunMetrics, SharedData, runTraining } from './training';
+import { RunFiles, RunMetrics, SharedData, loadSharedData, runTraining } from './training';
+import { SweepDataset } from './spec';
 import { firstLine } from '../messages';
 
 /** What the pool posts to a worker thread for one run. */
@@ -45,4 +46,19 @@ export async function runTask(task: PoolTask): Promise<RunOutcome> {
   } catch (e) {
     return { status: 'failed', error: firstLine(e) };
   }
+}
+
+/** What the pool posts to a worker thread to load a dataset. */
+export interface LoadTask {
+  dataset: SweepDataset;
+  dataSeed: number;
+  dir?: string;
+}
+
+/**
+ * Loads a dataset into shared memory on a worker thread: the arrays come back shared, not copied,
+ * and the thread that asked keeps answering meanwhile (a queue worker renews its jobs' locks).
+ */
+export function loadTask(task: LoadTask): SharedData {
+  return loadSharedData(task.dataset, task.dataSeed, task.dir);
 }

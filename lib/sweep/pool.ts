@@ -6,8 +6,8 @@ import * as os from 'os';
 import * as path from 'path';
 import Piscina from 'piscina';
 import { BackendName } from '../backend';
-import { PoolTask, RunOutcome } from './pool-worker';
-import { RunConfig } from './spec';
+import { LoadTask, PoolTask, RunOutcome } from './pool-worker';
+import { RunConfig, SweepDataset } from './spec';
 import { RunFiles, SharedData } from './training';
 import { firstLine } from '../messages';
 
@@ -65,6 +65,15 @@ export class TrainingPool {
     } catch (e) {
       return { status: 'failed', error: `worker thread died: ${firstLine(e)}` };
     }
+  }
+
+  /**
+   * Loads a dataset into shared memory on one of the pool's threads (as `loadSharedData`, whose
+   * errors it throws), leaving this thread free while it reads and decodes the files.
+   */
+  async load(dataset: SweepDataset, dataSeed: number, dir?: string): Promise<SharedData> {
+    const task: LoadTask = { dataset, dataSeed, dir };
+    return (await this.pool.run(task, { name: 'loadTask' })) as SharedData;
   }
 
   /** Stops the threads (a training still running is abandoned). */

@@ -13,7 +13,7 @@ import { Queue, QueueEvents, Worker, Job, UnrecoverableError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, withoutCredentials } from '../messages';
 import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
-import { SharedData, dataKey, loadSharedData } from './training';
+import { SharedData, dataKey } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
 import { RunOutcome } from './pool-worker';
 import { checkOutcome } from './summary';
@@ -357,7 +357,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   await checkRedis(o.url);
   const concurrency = o.concurrency ?? defaultConcurrency();
   const pool = new TrainingPool(concurrency, o.backend);
-  const data = new Map<string, SharedData>();
+  const data = new Map<string, Promise<SharedData>>();
   const me = `${os.hostname()}:${process.pid}`;
   const lockMs = o.lockMs ?? 30000;
   const worker = new Worker(
@@ -379,24 +379,27 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       const config = payload.config;
       log(`started ${payload.runId} (job ${job.id}, attempt ${job.attemptsStarted ?? 1})`);
       const key = dataKey(config);
-      let shared = data.get(key);
-      if (shared)
+      // Loaded on a pool thread (MNIST takes most of a second): this thread goes on renewing the
+      // locks of the jobs it holds. Jobs that want the same data at once share one load.
+      let loading = data.get(key);
+      if (loading)
         data.delete(key); // set again below: the Map's order is the order of use
-      else {
-        try {
-          shared = loadSharedData(config.dataset, config.dataSeed, o.dataDir);
-        } catch (e) {
-          // This machine's fault, not the run's: the job fails (and is tried again, maybe elsewhere)
-          // rather than completing with a failed run that a sweep would take as the run's result.
-          log(`cannot run ${payload.runId}: ${firstLine(e)}`);
-          throw new Error(`on ${me}: ${firstLine(e)}`);
-        }
-      }
-      data.set(key, shared);
+      else loading = pool.load(config.dataset, config.dataSeed, o.dataDir);
+      data.set(key, loading);
       // The least recently used go; a running job keeps its own reference.
       for (const old of data.keys()) {
         if (data.size <= DATA_CACHE_SIZE) break;
         data.delete(old);
+      }
+      let shared: SharedData;
+      try {
+        shared = await loading;
+      } catch (e) {
+        if (data.get(key) === loading) data.delete(key); // the next job tries again
+        // This machine's fault, not the run's: the job fails (and is tried again, maybe elsewhere)
+        // rather than completing with a failed run that a sweep would take as the run's result.
+        log(`cannot run ${payload.runId}: ${firstLine(e)}`);
+        throw new Error(`on ${me}: ${firstLine(e)}`);
       }
       const files = {
         model: o.models ? path.join(o.models, payload.sweep, `${payload.runId}.safetensors`) : undefined,
