@@ -603,6 +603,10 @@ const YIELD_MS = 2;
  * (the same update to rounding, one pass over the weight instead of three): after fit, those
  * weights' gradients read zero. Subclass SGD to keep every gradient written.
  *
+ * The parameters trained are those `net.parameters()` lists when fit starts, as a PyTorch optimiser
+ * holds the parameters it was built with: a layer added to the network during training (from
+ * `onEpochEnd`, say) runs in the forward pass but is updated only by the next call to fit.
+ *
  * A batch whose rows are consecutive in `dataset` (every batch with `shuffle: false`) is passed to
  * the network and the loss as a view into `dataset`, not a copy: modules and losses must treat their
  * inputs as read-only, as all of this library's do.

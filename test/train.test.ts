@@ -367,6 +367,40 @@ describe('fit: the loop', () => {
     expect(svg).toContain('val accuracy');
     expect((svg.match(/<path /g) ?? []).length).toBe(4);
   });
+
+  test('a layer added during fit is trained only by the next fit, as a PyTorch optimiser (plain SGD, Adam)', async () => {
+    for (const makeOptimizer of [() => new SGD({ lr: 0.05 }), () => new Adam({ lr: 0.01 })]) {
+      seed(2);
+      const x = zeros([32, 3]);
+      const y = zeros([32, 2]);
+      for (let i = 0; i < x.data.length; i++) x.data[i] = Math.sin(i);
+      for (let i = 0; i < y.data.length; i++) y.data[i] = Math.cos(i);
+      const net = new Sequential(new Linear(3, 2));
+      const added = new Linear(2, 2);
+      let kept = new Float32Array(0);
+      const optimizer = makeOptimizer();
+      await fit(
+        net,
+        new MSELoss(),
+        optimizer,
+        { x, y },
+        {
+          epochs: 3,
+          batchSize: 8,
+          verbose: 0,
+          onEpochEnd: (r) => {
+            if (r.epoch === 1) {
+              net.add(added);
+              kept = Float32Array.from(added.parameters()[0].value.data);
+            }
+          },
+        },
+      );
+      expect(added.parameters()[0].value.data).toEqual(kept);
+      await fit(net, new MSELoss(), makeOptimizer(), { x, y }, { epochs: 1, batchSize: 8, verbose: 0 });
+      expect(added.parameters()[0].value.data).not.toEqual(kept);
+    }
+  });
 });
 
 test('classify refills a previous result of the same batch size instead of allocating', () => {
