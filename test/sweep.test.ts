@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { setThreads } from '../lib/backend';
-import { SpecError, expandSpec, validateSpec, SweepSpec } from '../lib/sweep/spec';
+import { SpecError, expandSpec, validateRunConfig, validateSpec, SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, runTraining, RunMetrics } from '../lib/sweep/training';
 import { RunRecord, checkOutcome, curvesSvg, finalScoresSvg, summarize } from '../lib/sweep/summary';
@@ -67,7 +67,7 @@ function timelessRecord(): RunRecord {
 
 describe('sweep spec: refused before anything runs, one line naming the key', () => {
   const cases: [string, unknown, RegExp][] = [
-    ['unknown top-level key', { ...TINY, axis: {} }, /unknown key "axis" \(expected one of name, description, base, axes, seeds\)/],
+    ['unknown top-level key', { ...TINY, extra: {} }, /unknown key "extra" \(expected one of name, description, base, axes, seeds\)/],
     ['unknown base key', { base: { learningRate: 0.1 } }, /"base": unknown key "learningRate"/],
     ['unknown axis', { axes: { depth: [1, 2] } }, /"axes": unknown key "depth"/],
     ['a name every object inherits, as an axis', { axes: { hasOwnProperty: [1, 2] } }, /"axes": unknown key "hasOwnProperty"/],
@@ -91,6 +91,8 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
       /"base\.model": layer 0: unknown layer type "Dense"/,
     ],
     ['seed in base', { base: { seed: 3 } }, /"base\.seed": seeds are given by the top-level "seeds" key/],
+    ['seeds in base', { base: { seeds: 3 } }, /"base\.seeds": seeds are given by the top-level "seeds" key/],
+    ['seeds as an axis', { axes: { seeds: [0, 1] } }, /"axes\.seeds": seeds are given by the top-level "seeds" key/],
     ['bad seeds', { seeds: 0 }, /"seeds": expected an integer in \[1, 100000\]/],
     ['repeated seed', { seeds: [1, 1] }, /"seeds": a seed appears twice/],
     ['repeated axis value', { axes: { batchSize: [8, 8] } }, /"axes\.batchSize\[1\]": value 8 appears twice/],
@@ -106,6 +108,42 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(error).toBeInstanceOf(SpecError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  test("a misspelt key names the closest known one (top level, base, axes, a job's config); a far one names none", () => {
+    const message = (spec: unknown): string => {
+      try {
+        validateSpec(spec);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    const keys =
+      'dataset, model, optimizer, lr, momentum, weightDecay, schedule, epochs, batchSize, patience, valFraction, trainSize, testSize, dataSeed';
+    expect(message({ ...TINY, axis: {} })).toBe(
+      'sweep spec: unknown key "axis" (did you mean axes?) (expected one of name, description, base, axes, seeds)',
+    );
+    expect(message({ ...TINY, seed: 3 })).toMatch(/^sweep spec: unknown key "seed" \(did you mean seeds\?\) \(/);
+    expect(message({ base: { dataset: 'xor', epoch: 5 } })).toBe(
+      `sweep spec: "base": unknown key "epoch" (did you mean epochs?) (expected one of ${keys})`,
+    );
+    expect(message({ base: { batchsize: 8 } })).toMatch(/^sweep spec: "base": unknown key "batchsize" \(did you mean batchSize\?\) \(/);
+    expect(message({ axes: { optimiser: ['sgd', 'adam'] } })).toMatch(
+      /^sweep spec: "axes": unknown key "optimiser" \(did you mean optimizer\?\) \(/,
+    );
+    expect(message({ axes: { weight_decay: [0, 0.01] } })).toMatch(/unknown key "weight_decay" \(did you mean weightDecay\?\) \(/);
+    // Nothing close: the list alone, no guess.
+    for (const spec of [{ base: { learningRate: 0.1 } }, { axes: { depth: [1, 2] } }, { ...TINY, extra: 1 }])
+      expect(message(spec)).not.toContain('did you mean');
+    // A huge key is not compared with every known key (the distance's table would grow with it).
+    const t0 = Date.now();
+    expect(message({ base: { [`epochs${'x'.repeat(500000)}`]: 1 } })).not.toContain('did you mean');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // A job's configuration, as a queue worker checks it: the same hint, "seed" among the keys.
+    expect(() => validateRunConfig({ dataset: 'xor', epochz: 3 }, 'job payload: "config"')).toThrow(
+      /^job payload: "config": unknown key "epochz" \(did you mean epochs\?\) \(expected one of .*, dataSeed, seed\)$/,
+    );
   });
 
   test('sweep() refuses a bad spec without creating its output folder', async () => {

@@ -17,6 +17,7 @@ import { MAX_SEED } from '../random';
 import * as crypto from 'crypto';
 import { describe } from '../tensor';
 import { ModelError, buildModel, findPreset, PRESETS } from '../cli/presets';
+import { didYouMean } from '../cli/command';
 
 /** Datasets a sweep can name; each worker loads them itself (the real ones from `dataDir`). */
 export const SWEEP_DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
@@ -181,8 +182,14 @@ function plainObject(v: unknown, where: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/**
+ * Throws for a key nobody reads; a misspelt one (`"epoch"`) gets the closest known key
+ * (`did you mean epochs?`). A key far longer than any known one cannot be a typo of one, and is
+ * not compared (the edit distance's table grows with its length).
+ */
 function unknownKey(where: string, key: string, known: readonly string[]): never {
-  throw new SpecError(`${where}: unknown key "${key}" (expected one of ${known.join(', ')})`);
+  const hint = key.length <= 64 ? didYouMean(key, known) : '';
+  throw new SpecError(`${where}: unknown key "${key}"${hint} (expected one of ${known.join(', ')})`);
 }
 
 /**
@@ -202,14 +209,14 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
   const known = Object.keys(KEYS);
   const base = plainObject(top.base ?? {}, `${where}: "base"`);
   for (const [k, v] of Object.entries(base)) {
-    if (k === 'seed') throw new SpecError(`${where}: "base.seed": seeds are given by the top-level "seeds" key`);
+    if (k === 'seed' || k === 'seeds') throw new SpecError(`${where}: "base.${k}": seeds are given by the top-level "seeds" key`);
     if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(`${where}: "base"`, k, known);
     KEYS[k as keyof typeof KEYS](v, `${where}: "base.${k}"`);
   }
   const axes = plainObject(top.axes ?? {}, `${where}: "axes"`);
   let runs = 1;
   for (const [k, values] of Object.entries(axes)) {
-    if (k === 'seed') throw new SpecError(`${where}: "axes.seed": seeds are given by the top-level "seeds" key`);
+    if (k === 'seed' || k === 'seeds') throw new SpecError(`${where}: "axes.${k}": seeds are given by the top-level "seeds" key`);
     if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(`${where}: "axes"`, k, known);
     if (!Array.isArray(values) || values.length === 0) return expect(`${where}: "axes.${k}"`, 'a non-empty list of values', values);
     const seen = new Set<string>();
