@@ -1,5 +1,9 @@
 /**
- * Losses:
+ * Losses, all called with the targets first: `loss.forward(y, yhat)`, the course's (Lua Torch's)
+ * order and tf.losses' `(labels, predictions)`, the reverse of PyTorch's `loss_fn(output, target)`.
+ * A call whose arguments look swapped (labels where the network's output goes, a network's
+ * output where only targets fit) is refused with an error naming the order; MSELoss's two
+ * arguments, alike in shape and range, cannot be told apart.
  * - `forward(y, yhat)` returns one value per sample, shape (batch,), summed over the
  *   sample's other entries (not averaged), as in the course;
  * - `backward(y, yhat)` returns the gradient w.r.t. yhat of the batch's loss reduced as the
@@ -30,8 +34,18 @@ export interface LossOptions {
 
 const LOSS_OPTION_NAMES = ['reduction'] as const;
 
+/** What the errors of a call whose arguments look swapped add. */
+/** A float32 value as messages show it: 0.3, not 0.30000001192092896. */
+function shown(v: number): string {
+  return String(Number(v.toPrecision(7)));
+}
+
+const ORDER_HINT = "losses take (y, yhat): the targets first, then the network's output (PyTorch's order is the reverse)";
+
 /**
  * A loss function: `forward` gives one value per sample, `backward` the gradient w.r.t. yhat.
+ * Every method takes the targets first, `(y, yhat)`: the reverse of PyTorch's
+ * `loss_fn(output, target)`, the order of the course and of tf.losses' `(labels, predictions)`.
  *
  * @example
  * const loss = new MSELoss();
@@ -55,16 +69,18 @@ export abstract class Loss {
   }
 
   /**
-   * Per-sample loss, shape (batch,).
-   * @param y Targets (shape per loss: same as yhat, or class indices).
-   * @param yhat Predictions, (batch, ...).
+   * Per-sample loss, shape (batch,). The targets come first: `forward(y, yhat)`, where PyTorch
+   * writes `loss_fn(yhat, y)`.
+   * @param y Targets, the first argument (shape per loss: same as yhat, or class indices).
+   * @param yhat The network's output, the second argument, (batch, ...).
    */
   abstract forward(y: Tensor, yhat: Tensor): Tensor;
   /**
    * ∂(reduced loss)/∂yhat, shape of yhat: the gradient of the mean over the batch of the
-   * per-sample losses with `reduction: 'mean'`, of their sum with `'sum'`.
-   * @param y Targets.
-   * @param yhat Predictions, (batch, ...).
+   * per-sample losses with `reduction: 'mean'`, of their sum with `'sum'`. The targets come
+   * first: `backward(y, yhat)`, the reverse of PyTorch's order.
+   * @param y Targets, the first argument.
+   * @param yhat The network's output, the second argument, (batch, ...).
    */
   abstract backward(y: Tensor, yhat: Tensor): Tensor;
 
@@ -132,8 +148,8 @@ export abstract class Loss {
    * @param yhat Predictions.
    */
   protected checkSame(y: Tensor, yhat: Tensor): number {
-    checkTensor(this, yhat, 'yhat');
-    checkTensor(this, y, 'y');
+    checkTensor(this, yhat, 'yhat', y);
+    checkTensor(this, y, 'y', yhat);
     if (yhat.shape.length < 1) throw new RangeError(`${this}: expected yhat (batch, ...), got ${formatShape(yhat.shape)}`);
     if (!sameShape(y.shape, yhat.shape)) {
       throw new RangeError(`${this}: expected y ${formatShape(yhat.shape)} (the shape of yhat), got ${formatShape(y.shape)}`);
@@ -147,14 +163,35 @@ export abstract class Loss {
  * would otherwise send the per-sample loops over a billion rows of four values (minutes of
  * reading past the array, as NaN), and `{ shape: [2, 3], data: [1, 2] }` would give NaN losses.
  */
-function checkTensor(loss: Loss, t: Tensor, what: string): void {
-  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
-    throw new TypeError(`${loss}: expected ${what} to be a Tensor, got ${describe(t)}`);
-  }
+function checkTensor(loss: Loss, t: Tensor, what: 'y' | 'yhat', other: unknown): void {
+  if (!isTensor(t)) throw new TypeError(`${loss}: expected ${what} to be a Tensor, got ${describe(t)}${notTensorHint(what, t, other)}`);
   const n = sizeOf(t.shape, () => `${loss}: ${what} shape`);
   if (t.data.length !== n) {
     throw new RangeError(`${loss}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
   }
+}
+
+/** Integer arrays (Int32Array...) as the datasets' `labels` are: class indices, never a network's output. */
+function isIntegerArray(v: unknown): boolean {
+  return (
+    v instanceof Int8Array ||
+    v instanceof Uint8Array ||
+    v instanceof Int16Array ||
+    v instanceof Uint16Array ||
+    v instanceof Int32Array ||
+    v instanceof Uint32Array
+  );
+}
+
+/**
+ * What to add to the error for a `what` that is not a tensor: the argument order when it looks
+ * like targets in the place of the output (labels, or a plain array after a tensor that would be
+ * the output), the way to pass labels when they are in the right place.
+ */
+function notTensorHint(what: 'y' | 'yhat', t: unknown, other: unknown): string {
+  if (what === 'yhat' && (isIntegerArray(t) || (Array.isArray(t) && isTensor(other)))) return `; ${ORDER_HINT}`;
+  if (what === 'y' && isIntegerArray(t)) return ' (class labels go in a tensor: fromArray(labels))';
+  return '';
 }
 
 function sumOf(values: Float32Array): number {
@@ -277,7 +314,9 @@ export class MSELoss extends Loss {
  * Binary cross-entropy, ŷ probabilities in [0, 1], y targets in [0, 1]:
  * per sample −Σ [y log ŷ + (1 − y) log(1 − ŷ)], each log clipped at −100 as in PyTorch, so
  * ŷ = 0 or 1 gives finite values (at most 100 per entry). Gradient
- * −y / ŷ + (1 − y) / (1 − ŷ), each denominator at least 1e-12.
+ * −y / ŷ + (1 − y) / (1 − ŷ), each denominator at least 1e-12. A finite value of either
+ * argument outside [0, 1] (a network without a Sigmoid at the end, or the arguments swapped) is
+ * refused with an error saying which.
  *
  * Reduction: `new BCELoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
  * divides the gradient by the batch size (PyTorch's default).
@@ -289,6 +328,7 @@ export class MSELoss extends Loss {
 export class BCELoss extends FusedLoss {
   backward(y: Tensor, yhat: Tensor): Tensor {
     const n = this.checkSame(y, yhat);
+    checkProbabilities(this, y, yhat);
     const grad = zeros(yhat.shape);
     // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
     backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), grad.data, yhat.shape[0], n);
@@ -302,8 +342,44 @@ export class BCELoss extends FusedLoss {
   /** @internal */
   protected compute(y: Tensor, yhat: Tensor, output: (batch: number) => Float32Array, gradient: (length: number) => Float32Array): boolean {
     const n = this.checkSame(y, yhat);
+    checkProbabilities(this, y, yhat);
     backend().binaryCrossEntropy(yhat.data, y.data, output(yhat.shape[0]), gradient(yhat.data.length), yhat.shape[0], n);
     return true;
+  }
+}
+
+/** How far outside [0, 1] BCELoss lets a value be: float32 rounding of a probability, not a logit. */
+const PROBABILITY_TOLERANCE = 1e-5;
+
+/** The index of the first value of `d` outside [0, 1] (beyond rounding), -1 if none; NaN and ±Infinity count as inside. */
+function outsideUnit(d: Float32Array): number {
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i];
+    if ((v < -PROBABILITY_TOLERANCE || v > 1 + PROBABILITY_TOLERANCE) && Number.isFinite(v)) return i;
+  }
+  return -1;
+}
+
+/**
+ * BCELoss's arguments are probabilities: yhat outside [0, 1] (logits: no Sigmoid at the end)
+ * gives NaN on one backend and a meaningless finite loss on the other; targets outside it are
+ * not targets. The error says which, and names the argument order when the swapped call would
+ * fit. NaN and ±Infinity are left to fit's non-finite checks, which name the epoch and batch.
+ */
+function checkProbabilities(loss: Loss, y: Tensor, yhat: Tensor): void {
+  const p = outsideUnit(yhat.data);
+  if (p >= 0) {
+    throw new RangeError(
+      `${loss}: yhat holds ${shown(yhat.data[p])} at flat index ${p}, outside [0, 1]; BCELoss takes probabilities as yhat: end the network with Sigmoid (or StableSigmoid)` +
+        (outsideUnit(y.data) < 0 ? `, or, if yhat holds the targets, ${ORDER_HINT}` : ''),
+    );
+  }
+  const t = outsideUnit(y.data);
+  if (t >= 0) {
+    throw new RangeError(
+      `${loss}: y holds ${shown(y.data[t])} at flat index ${t}, outside [0, 1]; BCELoss's targets are probabilities (0 or 1 for hard labels)` +
+        `, and if y is the network's output, ${ORDER_HINT}`,
+    );
   }
 }
 
@@ -313,9 +389,13 @@ export class BCELoss extends FusedLoss {
  * the target weight of (sample, class) and the sum of a sample's weights.
  */
 function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number, c: number) => number; total: (b: number) => number } {
-  checkTensor(loss, yhat, 'yhat');
-  checkTensor(loss, y, 'y');
-  if (yhat.shape.length !== 2) throw new RangeError(`${loss}: expected yhat (batch, classes), got ${formatShape(yhat.shape)}`);
+  checkTensor(loss, yhat, 'yhat', y);
+  checkTensor(loss, y, 'y', yhat);
+  if (yhat.shape.length !== 2) {
+    // Class indices (batch,) where the output goes, after a (batch, classes) output: swapped.
+    const swapped = yhat.shape.length === 1 && y.shape.length === 2 && y.shape[0] === yhat.shape[0];
+    throw new RangeError(`${loss}: expected yhat (batch, classes), got ${formatShape(yhat.shape)}${swapped ? `; ${ORDER_HINT}` : ''}`);
+  }
   const [batch, classes] = yhat.shape;
   if (y.shape.length === 1 && y.shape[0] === batch) {
     for (let b = 0; b < batch; b++) {
@@ -331,6 +411,7 @@ function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number
       `${loss}: expected y (${batch},) class indices or ${formatShape(yhat.shape)} one-hot, got ${formatShape(y.shape)}`,
     );
   }
+  checkNotSwapped(loss, y, yhat);
   return {
     weight: (b, c) => y.data[b * classes + c],
     total: (b) => {
@@ -339,6 +420,30 @@ function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number
       return s;
     },
   };
+}
+
+/**
+ * Refuses one-hot (or probability) rows given as yhat with a y holding a negative value: a
+ * network's output (logits, log-probabilities) in the targets' place, which a target weight
+ * never is. A negative y with any other yhat is left as it was (a weight, however odd).
+ */
+function checkNotSwapped(loss: Loss, y: Tensor, yhat: Tensor): void {
+  let negative = -1;
+  for (let i = 0; i < y.data.length && negative < 0; i++) if (y.data[i] < 0) negative = i;
+  if (negative < 0) return;
+  const classes = yhat.shape[1];
+  for (let b = 0; b < yhat.shape[0]; b++) {
+    let total = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = yhat.data[b * classes + c];
+      if (!(v >= 0 && v <= 1)) return;
+      total += v;
+    }
+    if (Math.abs(total - 1) > 1e-3) return;
+  }
+  throw new RangeError(
+    `${loss}: y holds ${shown(y.data[negative])} at row ${Math.floor(negative / classes)}, which no target weight is, and yhat's rows are one-hot or probabilities; ${ORDER_HINT}`,
+  );
 }
 
 /**
@@ -489,7 +594,8 @@ export class CELogSoftmaxLoss extends FusedLoss {
 
 /**
  * Hinge loss for targets y ∈ {−1, +1}: per sample Σ max(0, 1 − y ŷ); gradient −y where the
- * margin is violated (1 − y ŷ > 0), 0 elsewhere.
+ * margin is violated (1 − y ŷ > 0), 0 elsewhere. Called `forward(y, yhat)`, targets first: a y
+ * that is not ±1 beside a yhat that is all ±1 (the arguments swapped) is refused.
  *
  * Reduction: `new HingeLoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
  * divides the gradient by the batch size (PyTorch's default).
@@ -501,15 +607,29 @@ export class CELogSoftmaxLoss extends FusedLoss {
 export class HingeLoss extends Loss {
   forward(y: Tensor, yhat: Tensor): Tensor {
     const n = this.checkSame(y, yhat);
+    this.checkNotSwapped(y, yhat);
     return perSample(yhat.shape[0], n, (i) => Math.max(0, 1 - y.data[i] * yhat.data[i]));
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
     this.checkSame(y, yhat);
+    this.checkNotSwapped(y, yhat);
     const g = zeros(yhat.shape);
     for (let i = 0; i < g.data.length; i++) g.data[i] = 1 - y.data[i] * yhat.data[i] > 0 ? -y.data[i] : 0;
     this.reduceGradient(g.data, yhat.shape[0]);
     return g;
+  }
+
+  /**
+   * Refuses a y that is not ±1 beside a yhat that is all ±1: the scores in the targets' place.
+   * Any other y is computed as before.
+   */
+  private checkNotSwapped(y: Tensor, yhat: Tensor): void {
+    const at = y.data.findIndex((v) => v !== 1 && v !== -1);
+    if (at < 0 || !yhat.data.every((v) => v === 1 || v === -1)) return;
+    throw new RangeError(
+      `${this}: y holds ${shown(y.data[at])} at flat index ${at}, not a target in {-1, +1}, and yhat holds only -1 and +1; ${ORDER_HINT}`,
+    );
   }
 }
 

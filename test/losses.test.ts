@@ -219,6 +219,113 @@ describe('known values', () => {
     expect(() => new CELogSoftmaxLoss().forward(fromArray([3]), fromArray([[0, 0]]))).toThrow(/class index y\[0\] = 3/);
     expect(() => new CrossEntropyLoss().forward(fromArray([[1, 0, 0]]), fromArray([[0, 0]]))).toThrow(RangeError);
   });
+
+  describe("arguments in PyTorch's order (output, target) are named as swapped", () => {
+    const ORDER = "losses take (y, yhat): the targets first, then the network's output (PyTorch's order is the reverse)";
+    const logits = fromArray([
+      [1, 2, 3],
+      [0, 1, -1],
+    ]);
+    const oneHotRows = fromArray([
+      [1, 0, 0],
+      [0, 0, 1],
+    ]);
+
+    test.each([
+      ['CELogSoftmaxLoss', () => new CELogSoftmaxLoss()],
+      ['CrossEntropyLoss', () => new CrossEntropyLoss()],
+    ] as const)('%s: labels (Int32Array or a 1-D tensor) as the second argument', (name, make) => {
+      for (const method of ['forward', 'backward', 'sum', 'lossAndGradient'] as const) {
+        expect(() => make()[method](logits, Int32Array.from([0, 2]) as unknown as Tensor)).toThrow(
+          new TypeError(`${name}(): expected yhat to be a Tensor, got Int32Array(2); ${ORDER}`),
+        );
+        expect(() => make()[method](logits, fromArray([0, 2]))).toThrow(
+          new RangeError(`${name}(): expected yhat (batch, classes), got (2); ${ORDER}`),
+        );
+      }
+      // In the right place but not in a tensor: how to pass them.
+      expect(() => make().forward(Int32Array.from([0, 2]) as unknown as Tensor, logits)).toThrow(
+        `${name}(): expected y to be a Tensor, got Int32Array(2) (class labels go in a tensor: fromArray(labels))`,
+      );
+      // A 1-D yhat that is not beside a (batch, classes) y is not called swapped.
+      expect(() => make().forward(fromArray([0, 2]), fromArray([0.5, 0.5]))).toThrow(
+        new RangeError(`${name}(): expected yhat (batch, classes), got (2)`),
+      );
+    });
+
+    test('CELogSoftmaxLoss: logits as y beside one-hot rows as yhat; a negative weight beside logits is computed as before', () => {
+      for (const method of ['forward', 'backward', 'sum', 'lossAndGradient'] as const) {
+        expect(() => new CELogSoftmaxLoss()[method](logits, oneHotRows)).toThrow(
+          new RangeError(
+            `CELogSoftmaxLoss(): y holds -1 at row 1, which no target weight is, and yhat's rows are one-hot or probabilities; ${ORDER}`,
+          ),
+        );
+      }
+      // A negative weight beside logits (not probability rows) is computed as before: −Σ_c y_c·logp_c.
+      const weights = fromArray([
+        [1, 0, 0],
+        [0, -1, 2],
+      ]);
+      const logp = values(new LogSoftmax().forward(logits));
+      expectClose(values(new CELogSoftmaxLoss().forward(weights, logits)), [-logp[0], logp[4] - 2 * logp[5]]);
+      // Logits whose rows happen to sum to 1 are not probability rows either.
+      const summingToOne = fromArray([
+        [2, -1, 0],
+        [1.5, -0.5, 0],
+      ]);
+      expect(values(new CELogSoftmaxLoss().forward(weights, summingToOne)).every(Number.isFinite)).toBe(true);
+      // One-hot targets first, logits second: accepted.
+      expect(values(new CELogSoftmaxLoss().forward(oneHotRows, logits)).every(Number.isFinite)).toBe(true);
+    });
+
+    test('CrossEntropyLoss: log-probabilities as y beside one-hot rows as yhat', () => {
+      const logp = new LogSoftmax().forward(logits);
+      expect(() => new CrossEntropyLoss().forward(logp, oneHotRows)).toThrow(
+        new RegExp(`^CrossEntropyLoss\\(\\): y holds -\\S+ at row 0, .*; ${ORDER.replace(/[()]/g, '\\$&')}$`),
+      );
+      expect(values(new CrossEntropyLoss().forward(oneHotRows, logp)).every(Number.isFinite)).toBe(true);
+    });
+
+    test('BCELoss: a yhat outside [0, 1] names the Sigmoid and the order; a y outside it too; NaN is left to fit', () => {
+      const targets = fromArray([[1], [0]]);
+      const logitsOut = fromArray([[2.5], [-1]]);
+      for (const method of ['forward', 'backward', 'sum', 'lossAndGradient'] as const) {
+        expect(() => new BCELoss()[method](targets, logitsOut)).toThrow(
+          new RangeError(
+            `BCELoss(): yhat holds 2.5 at flat index 0, outside [0, 1]; BCELoss takes probabilities as yhat: end the network with Sigmoid (or StableSigmoid), or, if yhat holds the targets, ${ORDER}`,
+          ),
+        );
+        expect(() => new BCELoss()[method](logitsOut, targets)).toThrow(
+          new RangeError(
+            `BCELoss(): y holds 2.5 at flat index 0, outside [0, 1]; BCELoss's targets are probabilities (0 or 1 for hard labels), and if y is the network's output, ${ORDER}`,
+          ),
+        );
+      }
+      // Both outside: no order to suggest.
+      expect(() => new BCELoss().forward(fromArray([[3]]), fromArray([[-0.3]]))).toThrow(
+        /^BCELoss\(\): yhat holds -0\.3 at flat index 0, outside \[0, 1\]; BCELoss takes probabilities as yhat: end the network with Sigmoid \(or StableSigmoid\)$/,
+      );
+      // Rounding past 1 or 0 is not a logit; NaN and ±Infinity stay for fit's non-finite checks.
+      expect(values(new BCELoss().forward(fromArray([[1], [0]]), fromArray([[1 + 2 ** -23], [-(2 ** -40)]]))).every(Number.isFinite)).toBe(
+        true,
+      );
+      expect(Number.isNaN(new BCELoss().forward(fromArray([[1]]), fromArray([[NaN]])).data[0])).toBe(true);
+      expect(() => new BCELoss().forward(fromArray([[1]]), fromArray([[Infinity]]))).not.toThrow();
+    });
+
+    test('HingeLoss: scores as y beside ±1 as yhat; other targets are computed as before', () => {
+      const scores = fromArray([[0.3], [-2]]);
+      const pm1 = fromArray([[1], [-1]]);
+      for (const method of ['forward', 'backward', 'sum', 'lossAndGradient'] as const) {
+        expect(() => new HingeLoss()[method](scores, pm1)).toThrow(
+          new RangeError(`HingeLoss(): y holds 0.3 at flat index 0, not a target in {-1, +1}, and yhat holds only -1 and +1; ${ORDER}`),
+        );
+      }
+      expect(values(new HingeLoss().forward(pm1, scores))).toEqual([Math.fround(0.7), 0]);
+      expect(values(new HingeLoss().forward(pm1, pm1))).toEqual([0, 0]);
+      expect(values(new HingeLoss().forward(fromArray([[0], [1]]), scores))).toEqual([1, 3]);
+    });
+  });
 });
 
 describe.each(['mean', 'sum'] as const)(
