@@ -116,6 +116,20 @@ function checkParams(who: string, params: unknown): void {
   });
 }
 
+/**
+ * Refuses PyTorch's constructor, `new SGD(net.parameters(), { lr })`: neurone's optimisers hold
+ * no parameters, and JavaScript would otherwise read the array as the options (`unknown option
+ * '0'`). `example` is the call with options only.
+ */
+function refuseParameters(who: string, options: unknown, example: string): void {
+  const what = Array.isArray(options) ? `an array (PyTorch's ${who}(params, ...)?)` : options instanceof Module ? 'a network' : null;
+  if (what === null) return;
+  throw new TypeError(
+    `${who}: the first argument is ${what}; neurone's optimisers take only their options, ` +
+      `${example}, and get the parameters at each step, opt.step(net.parameters()), which fit does`,
+  );
+}
+
 function checkNumber(who: string, name: string, v: unknown, min: number, max = Infinity, openMax = false): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${who}: ${name} must be a number, got ${describe(v)}`);
   if (!(v >= min) || v > max || (openMax && v === max) || !Number.isFinite(v)) {
@@ -139,6 +153,9 @@ const SGD_OPTIONS: Record<keyof SGDOptions, true> = { lr: true, momentum: true, 
  * Stochastic gradient descent, with optional momentum and weight decay (PyTorch's formulation):
  * g ← grad + wd·w;  v ← μ·v + g;  w ← w − lr·v  (v = g when μ = 0).
  *
+ * Built from its options alone, not PyTorch's `SGD(params, lr)`: the parameters come with each
+ * `step(params)`, which `fit` calls with the network's.
+ *
  * @example
  * const opt = new SGD({ lr: 1e-3, momentum: 0.9 });
  * opt.step(net.parameters());
@@ -155,6 +172,7 @@ export class SGD implements Optimizer {
    * @param options lr (required), momentum, weightDecay.
    */
   constructor(options: SGDOptions) {
+    refuseParameters('SGD', options, 'new SGD({ lr: 0.1 })');
     if (options === null || typeof options !== 'object')
       throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay? }, got ${describe(options)}`);
     checkKnownOptions('SGD', options, Object.keys(SGD_OPTIONS));
@@ -235,6 +253,9 @@ const ADAM_OPTIONS: Record<keyof AdamOptions, true> = { lr: true, betas: true, e
  * m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  w ← w − lr · m̂ / (√v̂ + eps),
  * m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ).
  *
+ * Built from its options alone, not PyTorch's `Adam(params, lr)`: the parameters come with each
+ * `step(params)`, which `fit` calls with the network's.
+ *
  * @example
  * const opt = new Adam({ lr: 1e-3 });
  * await fit(net, loss, opt, { x, y }, { epochs: 5 });
@@ -257,6 +278,7 @@ export class Adam implements Optimizer {
    */
   constructor(options: AdamOptions = {}) {
     const kind = new.target === AdamW || new.target.prototype instanceof AdamW ? 'AdamW' : 'Adam';
+    refuseParameters(kind, options, `new ${kind}({ lr: 0.001 })`);
     if (options === null || typeof options !== 'object' || Array.isArray(options))
       throw new TypeError(`${kind}: expected options { lr?, betas?, eps?, weightDecay? }, got ${describe(options)}`);
     checkKnownOptions(kind, options, Object.keys(ADAM_OPTIONS));

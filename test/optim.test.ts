@@ -3,7 +3,7 @@ import { fromArray, Tensor, zeros } from '../lib/tensor';
 import { seed } from '../lib/random';
 import { Linear, Sequential, TanH, Parameter } from '../lib/nn';
 import { MSELoss } from '../lib/losses';
-import { SGD, Adam, Optim } from '../lib/optim';
+import { SGD, Adam, AdamW, Optim } from '../lib/optim';
 
 function param(values: number[], grads: number[]): Parameter {
   const value = fromArray(values);
@@ -50,6 +50,28 @@ test('optimiser options are validated', () => {
   expect(() => new SGD({ lr: 0.1, momentum: 1 })).toThrow(RangeError);
   expect(() => new Adam({ betas: [0.9, 1] })).toThrow(RangeError);
   expect(() => new SGD(undefined as never)).toThrow(TypeError);
+});
+
+test("PyTorch's constructor, new SGD(net.parameters(), { lr }), says the optimisers take only their options", () => {
+  const net = new Sequential(new Linear(2, 3), new TanH(), new Linear(3, 1));
+  const tail = 'and get the parameters at each step, opt.step(net.parameters()), which fit does';
+  // Untyped JavaScript, as a PyTorch user writes it.
+  const make = (Kind: unknown, ...args: unknown[]): unknown => new (Kind as new (...a: unknown[]) => unknown)(...args);
+  for (const [Kind, name, example] of [
+    [SGD, 'SGD', 'new SGD({ lr: 0.1 })'],
+    [Adam, 'Adam', 'new Adam({ lr: 0.001 })'],
+    [AdamW, 'AdamW', 'new AdamW({ lr: 0.001 })'],
+  ] as const) {
+    const refusal = `${name}: the first argument is an array (PyTorch's ${name}(params, ...)?); neurone's optimisers take only their options, ${example}, ${tail}`;
+    expect(() => make(Kind, net.parameters(), { lr: 0.1 })).toThrow(new TypeError(refusal));
+    expect(() => make(Kind, net.parameters())).toThrow(new TypeError(refusal));
+    expect(() => make(Kind, net, { lr: 0.1 })).toThrow(
+      new TypeError(`${name}: the first argument is a network; neurone's optimisers take only their options, ${example}, ${tail}`),
+    );
+    // The options alone still build it, and a misspelt option is still named as one.
+    expect((make(Kind, { lr: 0.1 }) as SGD).lr).toBe(0.1);
+    expect(() => make(Kind, { lr: 0.1, learning_rate: 0.1 })).toThrow(/unknown option 'learning_rate'/);
+  }
 });
 
 test('Optim.step: one forward/backward/update, returns the mean loss, and learns a linear map', () => {
