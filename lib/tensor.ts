@@ -31,11 +31,11 @@ export function sizeOf(shape: readonly number[], what: string | (() => string) =
     // A dimension past the element cap is refused even beside a 0: (1e308, 0, 3) holds no
     // values, but a loop over its first axis would never end.
     if (!Number.isInteger(d) || d < 0 || d > MAX_TENSOR_VALUES) {
-      throw new RangeError(`${nameOf(what)}: dimensions must be integers in [0, 2^32], got [${shape.join(', ')}]`);
+      throw new RangeError(`${nameOf(what)}: dimensions must be integers in [0, 2^32], got [${listed(shape)}]`);
     }
     n *= d;
   }
-  if (n > MAX_TENSOR_VALUES) throw new RangeError(`${nameOf(what)}: [${shape.join(', ')}] has more than 2^32 elements`);
+  if (n > MAX_TENSOR_VALUES) throw new RangeError(`${nameOf(what)}: [${listed(shape)}] has more than 2^32 elements`);
   return n;
 }
 
@@ -477,22 +477,65 @@ export function numberOrDescribe(v: unknown): string {
   return typeof v === 'number' ? String(v) : describe(v);
 }
 
-/** A short description of a value for error messages. */
+/** The most characters of a string, a name or a number that {@link describe} shows. */
+const DESCRIBED_CHARS = 40;
+/** The most entries of a shape that {@link describe} and {@link sizeOf}'s errors show. */
+const DESCRIBED_ENTRIES = 16;
+
+/** `s` up to its first line break and {@link DESCRIBED_CHARS} characters, saying how long it was when cut. */
+function clip(s: string): string {
+  const lineEnd = s.search(/[\r\n]/);
+  const end = Math.min(DESCRIBED_CHARS, lineEnd < 0 ? s.length : lineEnd);
+  return end === s.length ? s : `${s.slice(0, end)}… (${s.length} characters)`;
+}
+
+/** A shape's (or any list's) entries for a message: at most {@link DESCRIBED_ENTRIES}, each short. */
+function listed(entries: readonly unknown[]): string {
+  const shown = entries
+    .slice(0, DESCRIBED_ENTRIES)
+    .map((e) => (typeof e === 'number' ? String(e) : typeof e === 'string' ? clip(e) : describe(e)));
+  if (entries.length > DESCRIBED_ENTRIES) shown.push(`… (${entries.length} entries)`);
+  return shown.join(', ');
+}
+
+/**
+ * A function by what it is and its name, never its source: "the class ReLU", "the function
+ * relu", "a function". A class passed where an instance goes (`Sequential(..., ReLU)`) is the
+ * usual way one reaches an error message.
+ */
+function describeFunction(f: (...args: never[]) => unknown): string {
+  let source = '';
+  try {
+    source = Function.prototype.toString.call(f);
+  } catch {
+    // A revoked proxy: described as a function.
+  }
+  const name = typeof f.name === 'string' && f.name !== '' ? clip(f.name) : null;
+  if (/^class\b/.test(source)) return name ? `the class ${name}` : 'a class';
+  return name ? `the function ${name}` : 'a function';
+}
+
+/**
+ * A short description of a value for error messages: its type and size, never its contents in
+ * full (a long string, a function's source, a huge array), so a message stays one short line.
+ */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
+  if (typeof v === 'function') return describeFunction(v as (...args: never[]) => unknown);
   if (Array.isArray(v)) return `Array(${v.length})`;
+  if (v instanceof DataView) return `DataView(${v.byteLength} bytes)`;
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
   if (typeof v === 'object') {
     const s = (v as { shape?: unknown }).shape;
     if (Array.isArray(s)) {
       // A tensor-like object is refused for its data more often than for its shape: say which.
       const data = (v as { data?: unknown }).data;
-      if (data instanceof Float32Array) return `Tensor${formatShape(s)}`;
-      return `an object of shape ${formatShape(s)} whose data is ${describe(data)}, not a Float32Array`;
+      if (data instanceof Float32Array) return `Tensor(${listed(s)})`;
+      return `an object of shape (${listed(s)}) whose data is ${describe(data)}, not a Float32Array`;
     }
-    const ctor = v.constructor?.name;
-    return ctor && ctor !== 'Object' ? ctor : 'object';
+    const ctor = (v as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof ctor === 'string' && ctor !== '' && ctor !== 'Object' ? clip(ctor) : 'object';
   }
-  return `${typeof v} ${String(v)}`;
+  return `${typeof v} ${clip(String(v))}`;
 }

@@ -1,5 +1,19 @@
 /** Making tensors and reading them back: the one way of issue 20, and the old order's deprecation. */
-import { tensor, fromArray, toArray, argmaxRows, zeros, wrap, full, rand, randn, reshape, sliceRows } from '../lib/tensor';
+import {
+  tensor,
+  fromArray,
+  toArray,
+  argmaxRows,
+  zeros,
+  wrap,
+  full,
+  rand,
+  randn,
+  reshape,
+  sliceRows,
+  describe as describeValue,
+  sizeOf,
+} from '../lib/tensor';
 import { Rng } from '../lib/random';
 import { fromOneHot } from '../lib/losses';
 
@@ -191,5 +205,47 @@ describe('hostile inputs get a clear error, never a hang, a crash or a wrong val
     expect(() => randn('3' as never)).toThrow('randn: shape must be an array of dimensions, got string 3');
     expect(() => rand([2], 0, 1, 5 as never)).toThrow('rand: rng must be an Rng, got number 5');
     expect(() => zeros(null as never)).toThrow('zeros: shape must be an array of dimensions, got null');
+  });
+});
+
+describe('describe() keeps error messages to one short line', () => {
+  test('a class or a function is named, never printed as its source', () => {
+    class ReLULike {
+      forward(x: number): number {
+        return x > 0 ? x : 0;
+      }
+    }
+    function relu(x: number): number {
+      return x > 0 ? x : 0;
+    }
+    expect(describeValue(ReLULike)).toBe('the class ReLULike');
+    expect(describeValue(relu)).toBe('the function relu');
+    expect(describeValue(class {})).toBe('a class');
+    expect(describeValue([() => 1][0])).toBe('a function');
+    expect(describeValue(Math.max)).toBe('the function max');
+    // What a message built on it shows.
+    expect(() => zeros(ReLULike as never)).toThrow(new TypeError('zeros: shape must be an array of dimensions, got the class ReLULike'));
+  });
+
+  test('a long or multi-line string, a huge shape, a long number are cut, saying how long they were', () => {
+    expect(describeValue('yes')).toBe('string yes');
+    expect(describeValue('x'.repeat(40))).toBe(`string ${'x'.repeat(40)}`);
+    expect(describeValue('x'.repeat(5000))).toBe(`string ${'x'.repeat(40)}… (5000 characters)`);
+    expect(describeValue('first line\nsecond line')).toBe('string first line… (22 characters)');
+    expect(describeValue(10n ** 100n)).toBe(`bigint 1${'0'.repeat(39)}… (101 characters)`);
+    const longShape = new Array(1000).fill(1);
+    expect(describeValue({ shape: longShape, data: new Float32Array(1) })).toBe(`Tensor(${'1, '.repeat(16)}… (1000 entries))`);
+    expect(describeValue({ shape: ['x'.repeat(100), {}], data: [1] })).toBe(
+      `an object of shape (${'x'.repeat(40)}… (100 characters), object) whose data is Array(1), not a Float32Array`,
+    );
+    expect(describeValue({ constructor: { name: 'N'.repeat(100) } })).toBe(`${'N'.repeat(40)}… (100 characters)`);
+    expect(describeValue(new DataView(new ArrayBuffer(8)))).toBe('DataView(8 bytes)');
+    // sizeOf's refusal of a shape lists at most 16 of its entries.
+    expect(() => sizeOf(new Array(1000).fill(-1))).toThrow(
+      new RangeError(`shape: dimensions must be integers in [0, 2^32], got [${'-1, '.repeat(16)}… (1000 entries)]`),
+    );
+    expect(() => sizeOf(new Array(20).fill(2 ** 20))).toThrow(/^shape: \[(1048576, ){16}… \(20 entries\)\] has more than 2\^32 elements$/);
+    // Short shapes are shown whole, as before.
+    expect(describeValue(zeros([2, 3]))).toBe('Tensor(2, 3)');
   });
 });

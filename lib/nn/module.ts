@@ -82,7 +82,10 @@ export class Sequential extends Module {
    */
   add(module: Module): this {
     if (!(module instanceof Module)) {
-      throw new TypeError(`Sequential: expected a Module at position ${this.modules.length}, got ${describe(module)}`);
+      // A module's class where an instance goes: `new Sequential(new Linear(2, 2), ReLU)`.
+      const cls = typeof module === 'function' && (module as { prototype?: unknown }).prototype instanceof Module;
+      const fix = cls ? `; write new ${(module as () => Module).name}(${(module as () => Module).length === 0 ? '' : '…'}) to add one` : '';
+      throw new TypeError(`Sequential: expected a Module at position ${this.modules.length}, got ${describe(module)}${fix}`);
     }
     if (holds(module, this)) {
       throw new RangeError(
