@@ -3,7 +3,13 @@
  * class where an instance goes, images given to Conv1D. (The losses' argument order, the
  * optimisers' constructor and fit without await are in their own modules' tests.)
  */
-import { Sequential, Linear, ReLU } from '../lib/nn';
+import { Sequential, Linear, ReLU, Conv1D, ConvTranspose1D, Flatten } from '../lib/nn';
+import { CELogSoftmaxLoss } from '../lib/losses';
+import { SGD } from '../lib/optim';
+import { fit } from '../lib/train';
+import { zeros } from '../lib/tensor';
+import { seed } from '../lib/random';
+import { toSequence } from '../lib/data';
 
 test('a class given to Sequential is named, with the new that makes an instance, not printed as its source', () => {
   expect(() => new Sequential(new Linear(2, 2), ReLU as never)).toThrow(
@@ -23,4 +29,46 @@ test('a class given to Sequential is named, with the new that makes an instance,
   );
   // With the instance it builds.
   expect(new Sequential(new Linear(2, 2), new ReLU()).modules).toHaveLength(2);
+});
+
+test("Conv1D given images (n, 16, 16, 1), as USPS's reader returns them, names Conv2D and toSequence", async () => {
+  seed(0);
+  const images = { x: zeros([6, 16, 16, 1]), labels: Int32Array.from([0, 1, 2, 0, 1, 2]) };
+  const net = new Sequential(new Conv1D(3, 1, 4), new Flatten(), new Linear(254 * 4, 3));
+  const hint =
+    'a 4-D input looks like images (batch, h, w, chan): those go to Conv2D, or flatten them to sequences (batch, h·w, chan) with toSequence from neurone/data, here (6, 256, 1)';
+  const run = fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.1 }), images, { epochs: 1, verbose: 0 });
+  await expect(run).rejects.toThrow(
+    new RangeError(
+      'fit: data.x of shape (6, 16, 16, 1) does not fit the network: Conv1D(3, 1, 4, 1) at position 0: expected input (batch, length, 1), got (6, 16, 16, 1) ' +
+        "(Conv1D's arguments are (kSize, chanIn, chanOut), here kSize 3, chanIn 1, chanOut 4, and its input is channels-last (batch, length, chan); " +
+        `${hint})`,
+    ),
+  );
+  expect(() => new Conv1D(3, 1, 4).forward(zeros([2, 4, 4, 1]))).toThrow(
+    /those go to Conv2D, .* toSequence from neurone\/data, here \(2, 16, 1\)\)$/,
+  );
+  expect(() => new ConvTranspose1D(3, 1, 4).outputShape([2, 4, 4, 1])).toThrow(/those go to ConvTranspose2D, /);
+  // What the hint suggests trains.
+  const h = await fit(
+    net,
+    new CELogSoftmaxLoss(),
+    new SGD({ lr: 0.1 }),
+    { x: toSequence(images.x), labels: images.labels },
+    {
+      epochs: 1,
+      verbose: 0,
+    },
+  );
+  expect(h.epochs).toHaveLength(1);
+  // The convolutions' option errors describe the value the same bounded way.
+  expect(() => new Conv1D(3, 1, 4, 1, { bias: ReLU as never })).toThrow(
+    new TypeError('Conv1D: option bias must be a boolean, got the class ReLU'),
+  );
+  expect(() => new ConvTranspose1D(3, 1, 4, 1, { bias: 'y'.repeat(100) as never })).toThrow(
+    new TypeError(`ConvTranspose1D: option bias must be a boolean, got string ${'y'.repeat(40)}… (100 characters)`),
+  );
+  // A 3-D input is not taken for images.
+  expect(() => new Conv1D(3, 2, 4).outputShape([2, 16, 1])).not.toThrow(/images/);
+  expect(() => new Conv1D(3, 2, 4).outputShape([2, 16, 1])).toThrow(RangeError);
 });

@@ -7,7 +7,7 @@
  * plays which role. Upsample1D only copies. Conv1D followed by MaxPool1D may run as one fused
  * kernel: that is lib/nn/fusion.ts's business, not this file's.
  */
-import { Tensor, zeros } from '../tensor';
+import { Tensor, describe, zeros } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
@@ -68,7 +68,8 @@ export interface Conv1DOptions {
 /**
  * Adds to a convolution's input-shape error what a PyTorch or TensorFlow user needs to read it:
  * the argument order (kSize, chanIn, chanOut), the channels-last layout, and the likely fix when
- * the input looks channels-first, has no channel axis, or the arguments look PyTorch-ordered.
+ * the input looks channels-first, has no channel axis, is images (batch, h, w, chan), or the
+ * arguments look PyTorch-ordered.
  */
 function channelError(
   error: RangeError,
@@ -83,6 +84,13 @@ function channelError(
   if (inputShape.length === 2) {
     hints.push(
       `a (batch, length) input needs a channel axis: reshape it to (${inputShape[0]}, ${inputShape[1]}, 1) (toSequence in neurone/data)`,
+    );
+  } else if (inputShape.length === 4) {
+    // Images, as neurone/data's readers return them (USPS: (n, 16, 16, 1)).
+    const [n, h, w, c] = inputShape;
+    hints.push(
+      `a 4-D input looks like images (batch, h, w, chan): those go to ${kind.replace('1D', '2D')}, ` +
+        `or flatten them to sequences (batch, h·w, chan) with toSequence from neurone/data, here (${n}, ${h * w}, ${c})`,
     );
   } else if (inputShape.length === 3) {
     const chan = inputShape[2];
@@ -144,7 +152,7 @@ export class Conv1D extends Module {
     this.stride = v.stride;
     this.padding = v.padding;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
-      throw new TypeError(`Conv1D: option bias must be a boolean, got ${String(opts.bias)}`);
+      throw new TypeError(`Conv1D: option bias must be a boolean, got ${describe(opts.bias)}`);
     }
     this.init = checkInit('Conv1D', opts.init ?? 'xavierNormal');
     this.weight = initialize(zeros([kSize, chanIn, chanOut]), this.init, chanIn, chanOut);
@@ -339,7 +347,7 @@ export class ConvTranspose1D extends Module {
     this.padding = v.padding;
     this.outputPadding = v.outputPadding;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
-      throw new TypeError(`${who}: option bias must be a boolean, got ${String(opts.bias)}`);
+      throw new TypeError(`${who}: option bias must be a boolean, got ${describe(opts.bias)}`);
     }
     this.init = checkInit(who, opts.init ?? 'xavierNormal');
     this.weight = initialize(zeros([kSize, chanOut, chanIn]), this.init, chanIn, chanOut);
