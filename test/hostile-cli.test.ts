@@ -160,6 +160,42 @@ describe('output paths are checked before training, and never hang', () => {
     );
   });
 
+  test("--save onto an existing file needs --force, as --out does; another framework's extension is refused", () => {
+    const model = path.join(tmp, 'kept.safetensors');
+    fs.writeFileSync(model, 'an earlier model');
+    const out = path.join(tmp, 'save-exists-out');
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--save', model]),
+      /--save: .*kept\.safetensors already exists; pass --force to replace it, or another file name/,
+    );
+    expect(fs.readFileSync(model, 'utf8')).toBe('an earlier model');
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--save', path.join(tmp, 'm.onnx')]),
+      /--save: .*m\.onnx names an ONNX file, but --save writes neurone's safetensors .*neurone export MODEL --onnx FILE/,
+    );
+    expect(fs.existsSync(path.join(tmp, 'm.onnx'))).toBe(false);
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '1', '--quiet', '--out', out, '--save', model, '--force']);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(model).subarray(8, 9).toString()).toBe('{'); // safetensors: a length, then the JSON header
+  });
+
+  test('a run refused or diverged leaves no --out folder it made; one it did not make stays', () => {
+    const fresh = path.join(tmp, 'fresh', 'deeper');
+    expectUsageError(cli(['train', '--model', 'mpl', '--out', fresh]), /unknown model preset 'mpl'/);
+    expect(fs.existsSync(path.join(tmp, 'fresh'))).toBe(false);
+    const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--lr', '1e30', '--out', fresh]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(
+      /^neurone: training diverged: the (loss is (NaN|Infinity)|update) .* Lower --lr \(1e\+30: the command sums each batch's gradient, as the course did, so --lr 1e\+30 at --batch-size 32 steps as far as PyTorch's lr 3\.2e\+31 on the batch mean\), e\.g\. --lr 1e\+29$/,
+    );
+    expect(r.stderr).not.toMatch(/allowNonFinite|reduction/);
+    expect(fs.existsSync(path.join(tmp, 'fresh'))).toBe(false);
+    const existing = path.join(tmp, 'existing-out');
+    fs.mkdirSync(existing);
+    expectUsageError(cli(['train', '--model', 'mpl', '--out', existing]), /unknown model preset/);
+    expect(fs.existsSync(existing)).toBe(true);
+  });
+
   test('--save onto one of the files written in --out is refused', () => {
     const out = path.join(tmp, 'clash');
     expectUsageError(

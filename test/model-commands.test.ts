@@ -13,7 +13,20 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { AddressInfo } from 'net';
 import { PNG } from 'pngjs';
-import { Sequential, Conv1D, MaxPool1D, Flatten, Linear, ReLU, LogSoftmax, Reshape, Upsample2D, GlobalAvgPool2D } from '../lib/nn';
+import {
+  Sequential,
+  Conv1D,
+  Conv2D,
+  MaxPool1D,
+  MaxPool2D,
+  Flatten,
+  Linear,
+  ReLU,
+  LogSoftmax,
+  Reshape,
+  Upsample2D,
+  GlobalAvgPool2D,
+} from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
 import { predict, evaluate } from '../lib/train';
@@ -28,6 +41,7 @@ import { commandBatchSize, predictCommand } from '../lib/cli/predict';
 import { exportCommand } from '../lib/cli/export';
 import { evaluateCommand } from '../lib/cli/evaluate';
 import { dataCommand } from '../lib/cli/data';
+import { main } from '../lib/cli/main';
 import { tsFile } from './ts-child';
 import { runInProcess } from './in-process';
 
@@ -128,6 +142,26 @@ describe('top level', () => {
   test('a mistyped command or train flag gets a suggestion', () => {
     expectBadInput(cli(['predcit']), /unknown command 'predcit' \(did you mean predict\?\)/);
     expectBadInput(cli(['train', '--epoch', '3']), /unknown option '--epoch' \(did you mean --epochs\?\)/);
+  });
+
+  test("-v and version print the version; a misspelt option, a value or preset gets a suggestion; train's options go after train", async () => {
+    for (const argv of [['-v'], ['version']]) {
+      const r = cli(argv);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(`neurone ${pkg.version}`);
+    }
+    expectBadInput(await run(main, ['--versoin']), /^neurone: unknown option '--versoin' \(did you mean --version\?\)/);
+    expectBadInput(await run(main, ['--frobnicate']), /^neurone: unknown option '--frobnicate' \(see neurone --help\)$/m);
+    expectBadInput(await run(main, ['--epochs', '3']), /^neurone: --epochs is an option of train: neurone train --epochs 3$/m);
+    expectBadInput(await run(main, ['train', '--dataset', 'mnsit']), /bad value for --dataset: 'mnsit' .*\(did you mean mnist\?\)/);
+    expectBadInput(await run(main, ['train', '--model', 'mpl']), /unknown model preset 'mpl' \(did you mean mlp\?\)/);
+  });
+
+  test('a library message that names neurone already gets one prefix (a bad NEURONE_KERNEL)', () => {
+    const r = cli(['predict', '--model', mlpFile, path.join(tmp, 'four-for-kernel.csv')], { NEURONE_KERNEL: 'bogus' });
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^neurone: predict: NEURONE_KERNEL=bogus /);
+    expect(r.code).toBe(2);
   });
 
   test('didYouMean: typos and prefixes, nothing for an unrelated word', () => {
@@ -232,7 +266,14 @@ describe('neurone predict', () => {
     writePng(path.join(tmp, 'small.png'), () => 9, 8);
     expectBadInput(
       cli(['predict', '--model', cnnFile, '--out', out, path.join(tmp, 'small.png')]),
-      /predict: .*small\.png has 64 values per row, which the model does not take: .*expected input/,
+      /predict: .*small\.png has 64 values per row \(8×8\), but the model takes 256 \(16×16\) or 257 values per row$/m,
+    );
+    // A model none of whose sizes is searched: the first layer's own words.
+    const huge = path.join(tmp, 'huge-linear.safetensors');
+    save(new Sequential(new Linear(70000, 2)), huge);
+    expectBadInput(
+      await run(predictCommand, ['--model', huge, path.join(tmp, 'small.png')]),
+      /small\.png has 64 values per row \(8×8\), which the model does not take: Linear\(70000, 2\) at position 0: expected input \(batch, 70000\)/,
     );
     fs.writeFileSync(path.join(tmp, 'bad.csv'), '1,2,3,4\n1,2,x,4\n');
     expectBadInput(
@@ -263,6 +304,34 @@ describe('neurone predict', () => {
       /bomb\.png: 100000×100000 pixels, more than the 16777216 \(MAX_PNG_PIXELS\) an image may have/,
     );
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  test('a 2-D convolutional model takes PNGs as images: grey, or red, green and blue for 3 channels', async () => {
+    for (const chan of [1, 3]) {
+      seed(4 + chan);
+      const net = new Sequential(new Conv2D(3, chan, 4), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(null, 5));
+      net.build([6, 10, chan]);
+      const file = path.join(tmp, `conv2d-${chan}.safetensors`);
+      save(net, file);
+      // A 10-wide, 6-tall image: not square, so the image's own size is what reaches the model.
+      const png = new PNG({ width: 10, height: 6 });
+      const x = new Float32Array(60 * chan);
+      for (let i = 0; i < 60; i++) {
+        const rgb = [(i * 37) % 256, (i * 11) % 256, 255 - ((i * 5) % 256)];
+        png.data.set([...rgb, 255], 4 * i);
+        if (chan === 3) rgb.forEach((v, c) => (x[3 * i + c] = v / 255));
+        else x[i] = (rgb[0] + rgb[1] + rgb[2]) / 3 / 255;
+      }
+      const image = path.join(tmp, `wide-${chan}.png`);
+      fs.writeFileSync(image, PNG.sync.write(png));
+      const r = await run(predictCommand, ['--model', file, '--top', '5', image]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const expected = softmaxRows(predict(net, { shape: [1, 6, 10, chan], data: x }).data, 5)[0];
+      const printed = [...r.stdout.matchAll(/(\d) (\d\.\d{4})/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+      expect(printed).toHaveLength(5);
+      for (const [c, p] of printed) expect(Math.abs(p - expected[c])).toBeLessThan(1e-4);
+    }
   });
 
   test('a CSV of 4 columns through a LogSoftmax model: probabilities are exp of its outputs', () => {
@@ -353,10 +422,24 @@ describe('neurone evaluate', () => {
     expect(fs.readFileSync(path.join(out, 'confusion.svg'), 'utf8')).toMatch(/^<svg/);
   });
 
+  test('a 2-D convolutional model gets the images as (n, 16, 16, 1)', async () => {
+    seed(8);
+    const net = new Sequential(new Conv2D(5, 1, 4), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(null, 10), new LogSoftmax());
+    net.build([16, 16, 1]);
+    const file = path.join(tmp, 'lenet-usps.safetensors');
+    save(net, file);
+    const r = await run(evaluateCommand, ['--model', file, '--dataset', 'usps']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const test = loadUSPS({ split: 'test' });
+    const e = evaluate(net, new CELogSoftmaxLoss(), test.x, { shape: [test.labels.length], data: Float32Array.from(test.labels) });
+    expect(r.stdout).toContain(`accuracy  ${(100 * e.accuracy!).toFixed(2)} %`);
+  });
+
   test('bad input: one line, exit 2', async () => {
     expectBadInput(
       await run(evaluateCommand, ['--model', mlpFile, '--dataset', 'usps']),
-      /evaluate: usps has 256 values per row, which the model does not take/,
+      /evaluate: usps has 256 values per row \(16×16\), but the model takes 4 \(2×2\) values per row$/m,
     );
     expectBadInput(
       await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'uspss']),

@@ -197,6 +197,14 @@ import d = require('neurone/data');
 const net: n.Module = new n.Sequential(new n.Linear(2, 2));
 export const all = [net, d.loadUSPS, n.getBackend()];
 `;
+// TypeScript's older resolution ("moduleResolution": "node", still the default of many projects)
+// reads no "exports": the subpaths' types come from "typesVersions".
+const TYPES_NODE10_TS = `
+import { Sequential, Linear } from 'neurone';
+import { loadUSPS } from 'neurone/data';
+import { confusionMatrixSvg } from 'neurone/report';
+export const all = [new Sequential(new Linear(2, 2)), loadUSPS, confusionMatrixSvg];
+`;
 
 // POSIX only (a PATH of symlinks, /bin/sh); the Windows CI job covers the package through its own test run.
 const describePosix = process.platform === 'win32' ? describe.skip : describe;
@@ -396,6 +404,11 @@ describePosix('the npm package', () => {
       'types.cts',
     ];
     ok(run(process.execPath, [tsc, ...typeArgs], project, env), 'type-checking the consumer (ESM and CommonJS)');
+    fs.writeFileSync(path.join(project, 'types-node10.ts'), TYPES_NODE10_TS);
+    const node10Args = ['--noEmit', '--strict', '--module', 'commonjs', '--moduleResolution', 'node', '--target', 'es2022'];
+    const typeRoots = ['--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types')];
+    const node10 = run(process.execPath, [tsc, ...node10Args, ...typeRoots, 'types-node10.ts'], project, env);
+    ok(node10, 'type-checking a consumer with "moduleResolution": "node"');
   }, 240_000);
 
   test('the linux-arm64 binary loads in an arm64 Node under qemu, and the installed project trains on it', () => {

@@ -209,6 +209,13 @@ describe('neurone style, in process', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^neurone: style: --out: .*style\.png is also an input; it would be overwritten\n$/);
     expect(fs.readFileSync(style).equals(before)).toBe(true);
+    // The result is a PNG whatever the name: a .jpg would be a PNG under another name.
+    const jpg = path.join(tmp, 'result.jpg');
+    expectRefused(
+      await run(['--content', content, '--style', style, '--out', jpg]),
+      /--out .*result\.jpg: the result is written as a PNG; name it \.png \(got \.jpg\)/,
+      jpg,
+    );
     // A folder name with its slash, and a folder nothing can be created in: said before the work.
     const folder = path.join(tmp, 'outdir') + path.sep;
     expectRefused(

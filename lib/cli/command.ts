@@ -221,6 +221,7 @@ export function asInput<T>(what: string, f: () => T): T {
     return f();
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`${what}${(e as Error)?.message ?? String(e)}`);
+    // A message that already names the library ("neurone: NEURONE_KERNEL=..."): one prefix is enough.
+    throw new InputError(`${what}${((e as Error)?.message ?? String(e)).replace(/^(neurone:\s*)+/, '')}`);
   }
 }

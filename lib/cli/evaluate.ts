@@ -93,7 +93,8 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     );
     const n = ds.labels.length;
     const features = data.numFeatures(ds);
-    const shape = modelInputShape(net, n, features, `evaluate: ${datasetName}`);
+    const image = ds.x.shape.length === 4 ? { height: ds.x.shape[1], width: ds.x.shape[2] } : undefined;
+    const shape = modelInputShape(net, n, features, `evaluate: ${datasetName}`, image);
     const outShape = net.outputShape([1, ...shape.slice(1)]);
     if (outShape.length !== 2 || outShape[1] !== ds.numClasses) {
       throw new InputError(

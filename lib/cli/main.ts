@@ -204,7 +204,7 @@ const FLAGS: Record<string, Flag> = {
     help: 'then train a fresh network on all the training data for the same epochs and test that one (headline does)',
   },
   '--out': { key: 'out', kind: 'string', arg: 'DIR', help: 'folder for the plots and metrics (default ./neurone-out)' },
-  '--force': { key: 'force', kind: 'flag', help: 'replace the files an earlier run left in --out' },
+  '--force': { key: 'force', kind: 'flag', help: 'replace the files an earlier run left in --out, and an existing --save file' },
   '--save': { key: 'save', kind: 'string', arg: 'FILE', help: 'save the trained model there' },
   '--patience': {
     key: 'patience',
@@ -336,7 +336,9 @@ function parseValue(name: string, flag: Flag, value: string): string | number {
   if (flag.kind === 'string') {
     if (value === '') throw new UsageError(`option ${name} needs a non-empty value (${flag.arg})`);
     if (flag.choices && !flag.choices.includes(value)) {
-      throw new UsageError(`bad value for ${name}: '${value}' (expected one of ${flag.choices.join(', ')})`);
+      throw new UsageError(
+        `bad value for ${name}: '${value}' (expected one of ${flag.choices.join(', ')})${didYouMean(value, flag.choices)}`,
+      );
     }
     return value;
   }
@@ -412,6 +414,24 @@ function targets(ds: Dataset, oneHot: boolean): Tensor {
   return oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [ds.labels.length], data: Float32Array.from(ds.labels) };
 }
 
+/**
+ * The command's line for a training that diverged: fit's account of where it stopped, with the
+ * advice fit gives in code (`{ allowNonFinite: true }`, the loss's reduction) replaced by the flag
+ * that helps. The command sums each batch's gradient, as the course did: with SGD, a rate brought
+ * from PyTorch (which averages) is `batchSize` times too large here.
+ */
+export function divergedLine(e: NonFiniteError, lr: number, adam: boolean, batchSize: number): string {
+  const where = firstLine(e)
+    .replace(/^fit: /, '')
+    .replace(/\s*\((?:[^()]|\([^()]*\))*allowNonFinite(?:[^()]|\([^()]*\))*\)\s*$/, '');
+  const rate = (v: number): string => String(Number(v.toPrecision(3)));
+  const summed =
+    !adam && batchSize > 1
+      ? `: the command sums each batch's gradient, as the course did, so --lr ${rate(lr)} at --batch-size ${batchSize} steps as far as PyTorch's lr ${rate(lr * batchSize)} on the batch mean`
+      : '';
+  return `training diverged: ${where}. Lower --lr (${rate(lr)}${summed}), e.g. --lr ${rate(lr / 10)}`;
+}
+
 /** `1 epoch`, `2 epochs`, `8,770 parameters`. */
 export function plural(n: number, word: string): string {
   return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
@@ -440,8 +460,40 @@ function resolveModel(
   }
 }
 
-/** The `train` command. Returns the exit code. */
+/**
+ * The `train` command. Returns the exit code. A run that fails before writing anything (bad
+ * arguments, a divergence) leaves no `--out` folder behind that it made itself.
+ */
 export async function train(opts: TrainOptions, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+  const made = missingFolders(opts.out);
+  let code: number | undefined;
+  try {
+    code = await trainRun(opts, out);
+    return code;
+  } finally {
+    if (code !== 0) removeIfEmpty(made);
+  }
+}
+
+/** The folders `mkdir -p dir` would make, the outermost first. */
+function missingFolders(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) missing.unshift(d);
+  return missing;
+}
+
+/** Removes `folders` (outermost first) from the innermost out, stopping at one that holds anything. */
+function removeIfEmpty(folders: readonly string[]): void {
+  for (let i = folders.length - 1; i >= 0; i--) {
+    try {
+      fs.rmdirSync(folders[i]); // refuses a folder that is not empty
+    } catch {
+      return;
+    }
+  }
+}
+
+async function trainRun(opts: TrainOptions, out: (line: string) => void): Promise<number> {
   const t0 = performance.now();
   try {
     if (opts.backend) setBackend(opts.backend);
@@ -477,7 +529,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   if (opts.save !== undefined) {
     // The model file read, when --model names one: saving over it would replace the input.
     const modelFile = opts.model !== undefined && !findPreset(opts.model) && fs.existsSync(opts.model) ? [opts.model] : [];
-    checkSaveTarget(opts.save, Object.values(outFiles), modelFile, opts.dataDir);
+    checkSaveTarget(opts.save, Object.values(outFiles), modelFile, opts.dataDir, opts.force === true);
   }
 
   const loaded = loadDataset(opts.dataset, opts.seed, opts.dataDir);
@@ -649,7 +701,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
     }
   } catch (e) {
     if (e instanceof NonFiniteError) {
-      process.stderr.write(`neurone: training diverged: ${firstLine(e.message)}\n`);
+      process.stderr.write(`neurone: ${divergedLine(e, lr, adam, opts.batchSize)}\n`);
       return 1;
     }
     throw e;
@@ -743,12 +795,38 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   return failed.length > 0 ? 1 : 0;
 }
 
+/** Extensions of other frameworks' model files, which --save would fill with safetensors. */
+const OTHER_MODEL_FORMATS: Record<string, string> = {
+  '.onnx': 'an ONNX',
+  '.pt': 'a PyTorch',
+  '.pth': 'a PyTorch',
+  '.pb': 'a TensorFlow',
+  '.h5': 'a Keras',
+  '.keras': 'a Keras',
+  '.tflite': 'a TensorFlow Lite',
+};
+
 /**
  * Checks `--save FILE` before training: its folder exists and takes new files, and FILE is not a
- * folder, nor a device or pipe (saving replaces the file), nor one of the files the run writes in --out.
+ * folder, nor a device or pipe (saving replaces the file), nor one of the files the run writes in
+ * --out, nor a file that exists (unless `force`: as --out's files), nor named for another
+ * framework's format (--save writes safetensors whatever the name).
  */
-function checkSaveTarget(file: string, outFiles: readonly string[], inputs: readonly string[], dataDir: string | undefined): void {
+function checkSaveTarget(
+  file: string,
+  outFiles: readonly string[],
+  inputs: readonly string[],
+  dataDir: string | undefined,
+  force: boolean,
+): void {
   const target = path.resolve(file);
+  const ext = path.extname(file).toLowerCase();
+  const other = OTHER_MODEL_FORMATS[ext];
+  if (other !== undefined)
+    throw new UsageError(
+      `--save: ${file} names ${other} file, but --save writes neurone's safetensors (name it .safetensors); ` +
+        `${ext === '.onnx' ? '`neurone export MODEL --onnx FILE`' : '`neurone export MODEL --torch FILE`'} converts a saved model`,
+    );
   const dir = path.dirname(target);
   let dirStat: fs.Stats;
   try {
@@ -784,6 +862,7 @@ function checkSaveTarget(file: string, outFiles: readonly string[], inputs: read
     if (!from.startsWith('..') && !path.isAbsolute(from))
       throw new UsageError(`--save: ${file} is inside --data-dir ${dataDir}, the data the run reads; save it elsewhere`);
   }
+  if (st && !force) throw new UsageError(`--save: ${file} already exists; pass --force to replace it, or another file name`);
   try {
     probeWritable(dir);
   } catch (e) {
@@ -832,12 +911,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'sweep') return await sweepCommand(rest);
     if (command === 'worker') return await workerCommand(rest);
     if (command === 'style') return await styleCommand(rest);
-    if (command === '--version' || command === '-V') {
+    if (command === '--version' || command === '-V' || command === '-v' || command === 'version') {
       process.stdout.write(`neurone ${version()}\n`);
       return 0;
     }
     const modelCommand = Object.prototype.hasOwnProperty.call(MODEL_COMMANDS, command) ? MODEL_COMMANDS[command] : undefined;
     if (modelCommand) return await modelCommand(rest);
+    if (command.startsWith('-')) {
+      // The top level takes --help and --version; a training option goes after `train`.
+      const trainFlag = Object.prototype.hasOwnProperty.call(FLAGS, ALIASES[command.split('=')[0]] ?? command.split('=')[0]);
+      throw new UsageError(
+        trainFlag
+          ? `${command} is an option of train: neurone train ${argv.join(' ')}`
+          : `unknown option '${command}'${didYouMean(command, ['--help', '--version'])} (see neurone --help)`,
+      );
+    }
     if (command !== 'train') {
       throw new UsageError(unknownCommand(command, ['train', 'presets', 'sweep', 'worker', 'style', ...Object.keys(MODEL_COMMANDS)]));
     }

@@ -12,6 +12,7 @@ import { checkPng, decodePng } from '../data/png';
 import { MAX_PNG_FILE_BYTES, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
+import { firstLine } from '../messages';
 
 /** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
 const MAX_TEXT_INPUT_BYTES = 256 * 2 ** 20;
@@ -27,7 +28,8 @@ const FLAGS: readonly FlagSpec[] = [
 export function predictUsage(): string {
   return helpText('neurone predict --model FILE [options] INPUT...', FLAGS, [
     'Inputs (one kind or several, rows taken in order):',
-    '  *.png                   one image per file, grey levels scaled to [0, 1] (the size the model takes: 16×16 USPS, 28×28 MNIST)',
+    '  *.png                   one image per file, grey levels scaled to [0, 1] (the size the model takes: 16×16 USPS, 28×28 MNIST;',
+    '                          red, green and blue for a model whose first convolution takes 3 channels)',
     '  IDX (*-ubyte, *.idx, .gz) the images of an IDX file (bytes scaled to [0, 1], as the MNIST loaders do)',
     '  *.csv                   one row of numbers per line (a first line with words is a header)',
     '  *.json                  an array of rows (arrays of numbers), or one row',
@@ -37,7 +39,8 @@ export function predictUsage(): string {
     '',
     'Examples:',
     '  neurone predict --model digits.safetensors seven.png three.png',
-    '  neurone predict --model digits.safetensors --out predictions.csv t10k-images-idx3-ubyte.gz',
+    '  neurone train --dataset mnist --model mlp --save mnist-mlp.safetensors',
+    '  neurone predict --model mnist-mlp.safetensors --out predictions.csv t10k-images-idx3-ubyte.gz',
   ]);
 }
 
@@ -45,19 +48,37 @@ export function predictUsage(): string {
 export interface InputRows {
   names: string[];
   rows: Float32Array[];
+  /** The images' size, when every row is an image of that size (PNGs, an IDX file of images). */
+  image?: ImageSize;
 }
 
-function readPng(file: string, invert: boolean): Float32Array {
+/** The height and width of rows that are images (channels-last), when the inputs say so. */
+export interface ImageSize {
+  height: number;
+  width: number;
+}
+
+/**
+ * One PNG as a row in [0, 1]: grey levels, or red, green, blue interleaved (channels-last) for a
+ * model that takes 3 channels.
+ */
+function readPng(file: string, invert: boolean, channels: 1 | 3): { row: Float32Array; image: ImageSize } {
   const buf = readDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG image');
   const png = decodePng(buf, file, checkPng(buf, file, 'an image'));
-  const out = new Float32Array(png.width * png.height);
-  for (let i = 0; i < out.length; i++) {
-    const [r, g, b, a] = [png.data[4 * i], png.data[4 * i + 1], png.data[4 * i + 2], png.data[4 * i + 3]];
-    // Transparent pixels count as the page: black, or white when inverted.
-    const grey = (((r + g + b) / 3) * a + (invert ? 255 : 0) * (255 - a)) / 255;
-    out[i] = (invert ? 255 - grey : grey) / 255;
+  const pixels = png.width * png.height;
+  const row = new Float32Array(pixels * channels);
+  // Transparent pixels count as the page: black, or white when inverted.
+  const page = invert ? 255 : 0;
+  for (let i = 0; i < pixels; i++) {
+    const a = png.data[4 * i + 3];
+    const onPage = (v: number): number => {
+      const level = (v * a + page * (255 - a)) / 255;
+      return (invert ? 255 - level : level) / 255;
+    };
+    if (channels === 1) row[i] = onPage((png.data[4 * i] + png.data[4 * i + 1] + png.data[4 * i + 2]) / 3);
+    else for (let c = 0; c < 3; c++) row[3 * i + c] = onPage(png.data[4 * i + c]);
   }
-  return out;
+  return { row, image: { height: png.height, width: png.width } };
 }
 
 /**
@@ -67,16 +88,17 @@ function readPng(file: string, invert: boolean): Float32Array {
  */
 export const MAX_PREDICT_VALUES = 2 ** 26;
 
-function readIdxRows(file: string): Float32Array[] {
+function readIdxRows(file: string): { rows: Float32Array[]; image?: ImageSize } {
   const idx = readIdx(file);
   if (idx.dims.length < 2) throw new Error(`${file}: an IDX file of ${idx.dims.length} dimension (labels?), expected examples × features`);
   const n = idx.dims[0];
   const size = idx.dims.slice(1).reduce((a, b) => a * b, 1);
   if (n * size > MAX_PREDICT_VALUES) throw new Error(`${file}: ${tooManyValues(n * size)}`);
   const scale = idx.type === 'ubyte' ? 1 / 255 : 1;
-  return Array.from({ length: n }, (_, r) =>
+  const rows = Array.from({ length: n }, (_, r) =>
     Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v) => v * scale),
   );
+  return { rows, image: idx.dims.length === 3 ? { height: idx.dims[1], width: idx.dims[2] } : undefined };
 }
 
 function parseNumber(text: string, where: string): number {
@@ -139,24 +161,38 @@ function tooManyValues(values: number): string {
   return `${values.toLocaleString('en-US')} input values, more than the ${MAX_PREDICT_VALUES.toLocaleString('en-US')} predict takes in one run; split the input`;
 }
 
-/** Reads every input file into rows; throws naming the file. */
-export function readInputs(files: readonly string[], invert: boolean): InputRows {
+/**
+ * Reads every input file into rows; throws naming the file. PNGs are read as grey levels, or as
+ * red, green and blue for a model that takes 3 channels (`channels`).
+ */
+export function readInputs(files: readonly string[], invert: boolean, channels: 1 | 3 = 1): InputRows {
   const names: string[] = [];
   const rows: Float32Array[] = [];
+  // The images' size while every input so far is an image of one size; null once one is not.
+  let image: ImageSize | undefined | null;
+  const sameImage = (size: ImageSize | undefined): void => {
+    if (image === null) return;
+    image = size !== undefined && (image === undefined || (image.height === size.height && image.width === size.width)) ? size : null;
+  };
   let total = 0;
   for (const file of files) {
     const kind = inputKind(file);
     if (!kind)
       throw new InputError(`predict: ${file}: unknown kind of input (expected .png, an IDX file (*-ubyte, *.idx, .gz), .csv or .json)`);
-    const got = asInput('predict: ', () =>
-      kind === 'png'
-        ? [readPng(file, invert)]
-        : kind === 'idx'
-          ? readIdxRows(file)
-          : kind === 'csv'
-            ? readCsvRows(file)
-            : readJsonRows(file),
-    );
+    const got = asInput('predict: ', () => {
+      if (kind === 'png') {
+        const png = readPng(file, invert, channels);
+        sameImage(png.image);
+        return [png.row];
+      }
+      if (kind === 'idx') {
+        const idx = readIdxRows(file);
+        sameImage(idx.image);
+        return idx.rows;
+      }
+      sameImage(undefined);
+      return kind === 'csv' ? readCsvRows(file) : readJsonRows(file);
+    });
     got.forEach((r, i) => {
       names.push(got.length === 1 && kind === 'png' ? file : `${file}:${i}`);
       rows.push(r);
@@ -170,7 +206,7 @@ export function readInputs(files: readonly string[], invert: boolean): InputRows
     throw new InputError(
       `predict: ${names[odd]} has ${rows[odd].length} values, ${names[0]} has ${width}: every row must have the same size`,
     );
-  return { names, rows };
+  return { names, rows, image: image ?? undefined };
 }
 
 /** The first module that is not a Sequential. */
@@ -187,26 +223,84 @@ export function lastLeaf(net: Module): Module | undefined {
   return m;
 }
 
-/**
- * The shape of `n` rows of `features` values as the model takes them: (n, features), or
- * (n, length, chan) for a model that opens with a convolution or a pooling. Throws an
- * InputError saying what the model takes.
- */
-export function modelInputShape(net: Module, n: number, features: number, what: string): number[] {
+/** The channels the model's first layer takes (`chanIn` of a convolution), 1 when it does not say. */
+export function inputChannels(net: Module): number {
   const first = firstLeaf(net);
-  const chan = first && 'chanIn' in first && typeof first.chanIn === 'number' ? first.chanIn : 1;
-  const candidates = [[n, features]];
-  if (features % chan === 0) candidates.push([n, features / chan, chan]);
-  let reason = '';
-  for (const shape of candidates) {
-    try {
-      net.outputShape([1, ...shape.slice(1)]);
-      return shape;
-    } catch (e) {
-      reason ||= (e as Error).message;
+  return first && 'chanIn' in first && typeof first.chanIn === 'number' ? first.chanIn : 1;
+}
+
+/** Whether the model takes samples of `sampleShape` (without the batch). */
+function takes(net: Module, sampleShape: readonly number[]): boolean {
+  try {
+    net.outputShape([1, ...sampleShape]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The sample shapes `features` values can have for a model whose first layer takes `chan`
+ * channels, most likely first: a flat row, a sequence (length, chan), an image (height, width,
+ * chan) of the inputs' size or else a square one.
+ */
+function sampleShapes(features: number, chan: number, image?: ImageSize): number[][] {
+  const shapes = [[features]];
+  if (features % chan !== 0) return shapes;
+  const pixels = features / chan;
+  shapes.push([pixels, chan]);
+  if (image && image.height * image.width === pixels) shapes.push([image.height, image.width, chan]);
+  else if (Number.isInteger(Math.sqrt(pixels))) shapes.push([Math.sqrt(pixels), Math.sqrt(pixels), chan]);
+  return shapes;
+}
+
+/** The largest row a model's accepted sizes are searched to, for the message of a row it refuses. */
+const SEARCHED_ROW_SIZE = 2 ** 16;
+
+/**
+ * The numbers of values per row the model takes, up to SEARCHED_ROW_SIZE, as `256 (16×16)`: the
+ * smallest, and the others up to twice it (a pooling that floors takes a few sizes), at most 3.
+ * What a refused input is told instead of the first layer's complaint alone.
+ */
+function takenSizes(net: Module, chan: number): string[] {
+  const found: string[] = [];
+  let limit = SEARCHED_ROW_SIZE;
+  for (let pixels = 1; pixels * chan <= limit && found.length < 3; pixels++) {
+    const side = Math.sqrt(pixels);
+    const square = Number.isInteger(side) ? ` (${side}×${side}${chan > 1 ? `×${chan}` : ''})` : '';
+    for (const shape of sampleShapes(pixels * chan, chan)) {
+      if (takes(net, shape)) {
+        if (found.length === 0) limit = 2 * pixels * chan;
+        found.push(`${pixels * chan}${square}`);
+        break;
+      }
     }
   }
-  throw new InputError(`${what} has ${features} values per row, which the model does not take: ${reason}`);
+  return found;
+}
+
+/**
+ * The shape of `n` rows of `features` values as the model takes them: (n, features),
+ * (n, length, chan) for a model that opens with a 1-D convolution or pooling, or
+ * (n, height, width, chan) for a 2-D one (the inputs' image size, or a square). Throws an
+ * InputError saying how many values a row the model takes.
+ */
+export function modelInputShape(net: Module, n: number, features: number, what: string, image?: ImageSize): number[] {
+  const chan = inputChannels(net);
+  let reason = '';
+  for (const shape of sampleShapes(features, chan, image)) {
+    try {
+      net.outputShape([1, ...shape]);
+      return [n, ...shape];
+    } catch (e) {
+      reason ||= firstLine(e);
+    }
+  }
+  const sizes = takenSizes(net, chan);
+  const given = image ? ` (${image.height}×${image.width}${chan > 1 ? `×${chan}` : ''})` : '';
+  if (sizes.length > 0)
+    throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);
+  throw new InputError(`${what} has ${features} values per row${given}, which the model does not take: ${reason}`);
 }
 
 /** The most values the largest activation of one batch may hold in a command: 1 GiB of float32. */
@@ -296,10 +390,10 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
       checkOutputFile('predict', '--out', out, [...args.positional, flagValue(args, '--model') ?? '']);
     }
     const net = loadModel('predict', flagValue(args, '--model'));
-    const inputs = readInputs(args.positional, args.flags.has('--invert'));
+    const inputs = readInputs(args.positional, args.flags.has('--invert'), inputChannels(net) === 3 ? 3 : 1);
     if (inputs.rows.length === 0) throw new InputError(`predict: ${args.positional.join(', ')}: no examples to predict`);
     const features = inputs.rows[0].length;
-    const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`);
+    const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`, inputs.image);
     const x = new Float32Array(inputs.rows.length * features);
     inputs.rows.forEach((r, i) => x.set(r, i * features));
     const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'predict');

@@ -18,6 +18,7 @@ import { moduleType, moduleTypes } from '../nn/registry';
 import { checkArguments } from '../nn/schema';
 import { LIMITS } from '../serialize';
 import { firstLine } from '../messages';
+import { didYouMean } from './command';
 
 /** One layer of a model description: a module's `toJSON()`. */
 export type LayerSpec = ModuleConfig;
@@ -156,7 +157,12 @@ export function findPreset(name: string): Preset | undefined {
 export function presetDescription(name: string, input: PresetInput): ModelDescription {
   const preset = findPreset(name);
   if (!preset)
-    throw new ModelError(`unknown model preset '${name}' (presets: ${PRESETS.map((p) => p.name).join(', ')}; or give a .json file)`);
+    throw new ModelError(
+      `unknown model preset '${name}'${didYouMean(
+        name,
+        PRESETS.map((p) => p.name),
+      )} (presets: ${PRESETS.map((p) => p.name).join(', ')}; or give a .json file)`,
+    );
   return { layers: preset.layers(input) };
 }
 
@@ -188,12 +194,10 @@ function buildLayer(spec: unknown, where: string, budget: { left: number }, dept
     return new Sequential(...s.modules.map((m, i) => buildLayer(m, `${where}.${i}`, budget, depth + 1)));
   }
   const entry = moduleType(s.type);
-  if (!entry)
-    throw new ModelError(
-      `${where}: unknown layer type "${s.type}" (known: ${moduleTypes()
-        .map((t) => t.type)
-        .join(', ')})`,
-    );
+  if (!entry) {
+    const known = moduleTypes().map((t) => t.type);
+    throw new ModelError(`${where}: unknown layer type "${s.type}"${didYouMean(String(s.type), known)} (known: ${known.join(', ')})`);
+  }
   const args = s.args ?? [];
   if (!Array.isArray(args)) throw new ModelError(`${where} (${s.type}): "args" must be an array, got ${describe(args)}`);
   if (s.options !== undefined && (s.options === null || typeof s.options !== 'object' || Array.isArray(s.options))) {

@@ -8,6 +8,7 @@
  * MAX_STYLE_SIZE. Measured peak resident memory of the whole process (a 1000×872 input): 520 MB at
  * --size 512, 230 MB at the default 128; 530 MB with two 4096×4096 16-bit inputs at --size 512.
  */
+import * as path from 'path';
 import { readImage, resizeImage, writeImage } from '../data/image';
 import { Tensor } from '../tensor';
 import { MAX_SEED } from '../random';
@@ -133,6 +134,9 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
     }
     const quiet = args.flags.has('--quiet');
     checkOutputFile('style', '--out', out, [contentFile, styleFile]);
+    const ext = path.extname(out);
+    if (ext !== '' && ext.toLowerCase() !== '.png')
+      throw new InputError(`style: --out ${out}: the result is written as a PNG; name it .png (got ${ext})`);
 
     const content = readAt('--content', contentFile, size);
     const style = readAt('--style', styleFile, size);
