@@ -1,5 +1,7 @@
 /** Losses: hand-computed values, extreme inputs, gradient checks, one-hot helpers. */
-import { fromArray, Tensor } from '../lib/tensor';
+import * as fs from 'fs';
+import * as path from 'path';
+import { fromArray, toArray, Tensor } from '../lib/tensor';
 import { Rng } from '../lib/random';
 import { LogSoftmax } from '../lib/nn';
 import { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, oneHot, fromOneHot } from '../lib/losses';
@@ -126,6 +128,21 @@ describe('known values', () => {
     expect(() => new BCELoss({ Reduction: 'sum' } as object)).toThrow(
       "BCELoss: unknown option 'Reduction' (did you mean 'reduction'?); valid options: reduction",
     );
+  });
+
+  test("docs/COURSE.md's gradient-scale example is what backward gives, for both reductions", () => {
+    // The course's summed gradient is { reduction: 'sum' }; the default averages over the batch.
+    const course = fs.readFileSync(path.join(__dirname, '..', 'docs', 'COURSE.md'), 'utf8').replace(/\s+/g, ' ');
+    const example =
+      /For `y = (\[.*?\])` and `ŷ = (\[.*?\])`, `new MSELoss\(\)\.backward\(y, ŷ\)` is `(\[.*?\])` and `new MSELoss\(\{ reduction: 'sum' \}\)\.backward\(y, ŷ\)` is `(\[.*?\])`/.exec(
+        course,
+      );
+    expect(example).not.toBeNull();
+    const [y, yhat, mean, sum] = example!.slice(1).map((t) => JSON.parse(t) as number[][]);
+    expect(toArray(new MSELoss().backward(fromArray(y), fromArray(yhat)))).toEqual(mean);
+    expect(toArray(new MSELoss({ reduction: 'sum' }).backward(fromArray(y), fromArray(yhat)))).toEqual(sum);
+    expect(mean).not.toEqual(sum);
+    expect(course).not.toMatch(/backward\(y, yhat\)` is the gradient of the \*sum\*/);
   });
 
   test('CrossEntropyLoss fed logits says it is NLLLoss and names CELogSoftmaxLoss', () => {

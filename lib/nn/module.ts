@@ -57,9 +57,10 @@ function holds(net: Module, target: Module): boolean {
  *
  * @example
  * const net = new Sequential(new Linear(2, 4), new TanH(), new Linear(4, 1), new Sigmoid());
+ * const loss = new BCELoss();                // reduction 'mean', the default
  * const yhat = net.forward(x);               // (batch, 1)
  * net.zeroGrad();
- * net.backward(loss.backward(y, yhat));      // gradients summed over the batch
+ * net.backward(loss.backward(y, yhat));      // gradients of the batch's mean loss ({ reduction: 'sum' }: of the sum)
  * net.updateParameters(0.1);
  */
 export class Sequential extends Module {
