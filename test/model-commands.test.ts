@@ -280,6 +280,22 @@ describe('neurone predict', () => {
       await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'bad.csv')]),
       /bad\.csv line 2 column 3: 'x' is not a finite number/,
     );
+    // A first row holding NaN or an empty field is data with a bad value, not a header.
+    fs.writeFileSync(path.join(tmp, 'nan-first.csv'), '1,2,NaN,4\n');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'nan-first.csv')]),
+      /nan-first\.csv line 1 column 3: 'NaN' is not a finite number/,
+    );
+    fs.writeFileSync(path.join(tmp, 'empty-field.csv'), '1,,3,4\n1,2,3,4\n');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'empty-field.csv')]),
+      /empty-field\.csv line 1 column 2: '' is not a finite number/,
+    );
+    fs.writeFileSync(path.join(tmp, 'header-only.csv'), 'a,b,c,d\n');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'header-only.csv')]),
+      /header-only\.csv: a header and no rows/,
+    );
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'notes.txt')]),
       /notes\.txt: unknown kind of input \(expected \.png/,

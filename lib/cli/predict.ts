@@ -114,9 +114,10 @@ function readCsvRows(file: string): Float32Array[] {
     .map((l, i) => ({ l, i }))
     .filter(({ l }) => l.trim() !== '');
   if (lines.length === 0) throw new Error(`${file}: no rows`);
-  // A first line with anything but numbers is a header.
-  const first = lines[0].l.split(',');
-  const start = first.some((c) => c.trim() === '' || !Number.isFinite(Number(c.trim()))) ? 1 : 0;
+  // A first line with a word in it is a header. NaN, Inf and an empty field are not words: such
+  // a row is data, and its bad value is named below rather than the row taken for a header.
+  const word = (c: string): boolean => c !== '' && !Number.isFinite(Number(c)) && !/^[+-]?(nan|inf(inity)?)$/i.test(c);
+  const start = lines[0].l.split(',').some((c) => word(c.trim())) ? 1 : 0;
   const rows = lines
     .slice(start)
     .map(({ l, i }) => Float32Array.from(l.split(','), (c, j) => parseNumber(c, `${file} line ${i + 1} column ${j + 1}`)));
