@@ -4,7 +4,7 @@
 import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
-import { Module, Parameter, accumulateGradients, forwardView, inferView } from './nn/module';
+import { Module, Parameter, Sequential, accumulateGradients, forwardView, inferView } from './nn/module';
 import { followLayers } from './nn/shapes';
 import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
@@ -585,6 +585,94 @@ class TrainingStep {
   }
 }
 
+/**
+ * A fit that has not finished, and whether it is suspended at one of its yields to the event loop,
+ * where only code that did not await it (or timers) runs: not while it runs its own code or the
+ * caller's callbacks, including the wait for an async onEpochEnd.
+ */
+interface FitInProgress {
+  yielded: boolean;
+  /** The modules it registered in {@link fitting}: the network (first) and every module nested in it. */
+  readonly modules: Module[];
+}
+
+/** The fit in progress on each module of a network being trained (the network and those nested in it). */
+const fitting = new WeakMap<Module, FitInProgress>();
+/** How many fits are in progress: predict and evaluate look for one only when some is. */
+let fitsInProgress = 0;
+let warnedNotAwaited = false;
+
+/** The modules of `net`: itself and, through nested Sequentials, every module in it, each once. */
+function modulesOf(net: Module): Module[] {
+  const seen = new Set<Module>();
+  const stack = [net];
+  while (stack.length > 0) {
+    const m = stack.pop() as Module;
+    if (seen.has(m)) continue;
+    seen.add(m);
+    if (m instanceof Sequential) stack.push(...m.modules);
+  }
+  return [...seen];
+}
+
+/** The fit in progress on `net` or on a module in it, with that module; null when there is none. */
+function fitOn(net: Module): { fit: FitInProgress; module: Module } | null {
+  if (fitsInProgress === 0) return null;
+  for (const m of modulesOf(net)) {
+    const f = fitting.get(m);
+    if (f) return { fit: f, module: m };
+  }
+  return null;
+}
+
+/**
+ * Registers a fit on `net`, refusing it when a fit that has not finished already trains the
+ * network or a module in it: the two would run interleaved, batch by batch, on the same weights
+ * (and the same buffers of the forward pass). Returns the release, for fit's `finally`.
+ */
+function beginFit(net: Module): { progress: FitInProgress; release: () => void } {
+  const running = fitOn(net);
+  if (running) {
+    const what =
+      running.module !== net
+        ? `this network's ${running.module.label()} is`
+        : running.fit.modules[0] === net
+          ? 'this network is'
+          : 'this network is part of a network that is';
+    const cause = running.fit.yielded
+      ? 'was the first fit awaited?'
+      : 'this fit was called from one of its callbacks (onBatchEnd, onEpochEnd) or from code it awaits; train the network after the first fit returns';
+    throw new Error(`fit: ${what} already being trained by a fit that has not finished: ${cause}`);
+  }
+  const progress: FitInProgress = { yielded: false, modules: modulesOf(net) };
+  for (const m of progress.modules) fitting.set(m, progress);
+  fitsInProgress++;
+  return {
+    progress,
+    release: () => {
+      for (const m of progress.modules) if (fitting.get(m) === progress) fitting.delete(m);
+      fitsInProgress--;
+    },
+  };
+}
+
+/**
+ * Warns, once a process, when `who` (predict, evaluate) runs on a network that a fit suspended
+ * at one of its yields is training: the caller did not await fit, and gets figures from weights
+ * halfway through training. From fit's callbacks (the usual place to evaluate) it does not warn.
+ */
+function warnIfFitting(who: string, net: unknown): void {
+  if (warnedNotAwaited || !(net instanceof Module)) return;
+  const running = fitOn(net);
+  if (!running || !running.fit.yielded) return;
+  warnedNotAwaited = true;
+  process.emitWarning(
+    `${who} ran on a network that a fit which has not finished is training (was fit awaited?): its figures come from the weights ` +
+      'as they are between two batches. Await fit first, or call it from onEpochEnd or onBatchEnd.',
+    { code: 'NEURONE_FIT_NOT_AWAITED' },
+  );
+}
+
 /** How many times its first batch's loss the first epoch's mean may reach before fit warns of a divergence. */
 const DIVERGENCE_FACTOR = 2;
 
@@ -607,6 +695,12 @@ const YIELD_MS = 2;
  * holds the parameters it was built with: a layer added to the network during training (from
  * `onEpochEnd`, say) runs in the forward pass but is updated only by the next call to fit.
  *
+ * fit returns a promise: await it before using the network. A second fit on the network (or on a
+ * module in it) while one has not finished is refused, since the two would train it batch by batch
+ * in turns; `predict` or `evaluate` on it while fit waits between batches, outside fit's callbacks,
+ * gets figures from half-trained weights and emits a warning (once a process, code
+ * `NEURONE_FIT_NOT_AWAITED`). From `onEpochEnd` and `onBatchEnd` they do not warn.
+ *
  * A batch whose rows are consecutive in `dataset` (every batch with `shuffle: false`) is passed to
  * the network and the loss as a view into `dataset`, not a copy: modules and losses must treat their
  * inputs as read-only, as all of this library's do.
@@ -617,6 +711,7 @@ const YIELD_MS = 2;
  * batch and parameter, unless `allowNonFinite`.
  * @throws RangeError when `dataset` or the validation set has no samples, or when a batch of one
  * sample would reach a batch-norm layer that sees one value per channel (see `dropLast`).
+ * @throws Error when a fit that has not finished is already training the network or a module in it.
  *
  * @example
  * seed(0);
@@ -633,20 +728,29 @@ const YIELD_MS = 2;
  * @param options Batch size, epochs, validation, scheduler, metrics, clipping, early stopping, logging, checkpoints.
  */
 export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions = {}): Promise<History> {
+  if (!(net instanceof Module)) return fitInTrainingMode(net, loss, optimizer, dataset, options, { yielded: false, modules: [] });
+  const { progress, release } = beginFit(net);
   // Training mode for the epochs (evaluate switches to evaluation mode for the validation
   // passes and back); each module's own mode is put back at the end, as Lightning does.
-  if (!(net instanceof Module)) return fitInTrainingMode(net, loss, optimizer, dataset, options);
   const restoreModes = keepModes(net);
   try {
     net.train();
-    return await fitInTrainingMode(net, loss, optimizer, dataset, options);
+    return await fitInTrainingMode(net, loss, optimizer, dataset, options, progress);
   } finally {
     restoreModes();
+    release();
   }
 }
 
-/** {@link fit}'s body, with `net` in training mode. */
-async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions): Promise<History> {
+/** {@link fit}'s body, with `net` in training mode; `progress` says where it is, for {@link warnIfFitting} and {@link beginFit}. */
+async function fitInTrainingMode(
+  net: Module,
+  loss: Loss,
+  optimizer: Optimizer,
+  dataset: Dataset,
+  options: FitOptions,
+  progress: FitInProgress,
+): Promise<History> {
   checkOptionsObject('fit', options);
   checkKnownOptions('fit', options, Object.keys(FIT_OPTIONS));
   if (options.earlyStopping !== undefined) {
@@ -806,11 +910,15 @@ async function fitInTrainingMode(net: Module, loss: Loss, optimizer: Optimizer, 
       logger.progress(epoch, b + 1, batches, batchLoss / (end - start), epochs);
       // Yielding costs ~10 µs, a visible share of a small batch's step: yield every few ms instead.
       if (performance.now() - lastYield > YIELD_MS) {
+        progress.yielded = true;
         await nextTick();
+        progress.yielded = false;
         lastYield = performance.now();
       }
     }
+    progress.yielded = true;
     await nextTick();
+    progress.yielded = false;
     lastYield = performance.now();
     steps.blameLastUpdate();
     const record: TrainingRecord = { epoch, trainLoss: lossSum / used, seconds: 0, lr: epochLr };
@@ -904,6 +1012,7 @@ export interface PredictOptions {
  */
 export function predict(net: Module, x: Tensor, options: PredictOptions = {}): Tensor {
   if (!(net instanceof Module)) throw new TypeError(`predict: net must be a Module, got ${describe(net)}`);
+  warnIfFitting('predict', net);
   checkTensorArg('predict', 'x', x);
   checkOptionsObject('predict', options);
   checkKnownOptions('predict', options, Object.keys(PREDICT_OPTIONS));
@@ -988,6 +1097,7 @@ export function evaluate(
   maybeOptions?: EvaluateOptions,
 ): Evaluation {
   if (!(loss instanceof Loss)) throw new TypeError(`evaluate: loss must be a Loss, got ${describe(loss)}`);
+  warnIfFitting('evaluate', net);
   const isTensor = dataOrX !== null && typeof dataOrX === 'object' && (dataOrX as Tensor).data instanceof Float32Array;
   let x: Tensor;
   let y: Tensor;

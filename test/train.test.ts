@@ -537,3 +537,141 @@ describe.each(backends)("fit's fused SGD step on Linear weights (%s backend)", (
     net.parameters().forEach((p, i) => expect(p.value.data).toEqual(seen[i]));
   });
 });
+
+describe('fit without await', () => {
+  beforeAll(() => setBackend('js'));
+  const data = { x: xorX, y: xorY };
+  const quiet = { batchSize: 2, verbose: 0 as const };
+  const xorNet = (): Sequential => new Sequential(new Linear(2, 3), new TanH(), new Linear(3, 1), new Sigmoid());
+
+  test('a second fit on the network while the first has not finished is refused, and the guard goes when fit ends', async () => {
+    seed(7);
+    const net = xorNet();
+    const first = fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 3 });
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1 })).rejects.toThrow(
+      new Error('fit: this network is already being trained by a fit that has not finished: was the first fit awaited?'),
+    );
+    // A module of it, or another network holding one of its modules, would interleave with it too.
+    await expect(fit(net.modules[0], new MSELoss(), new SGD({ lr: 0.1 }), { x: xorX, y: zeros([4, 3]) }, quiet)).rejects.toThrow(
+      'fit: this network is part of a network that is already being trained by a fit that has not finished: was the first fit awaited?',
+    );
+    const sharing = new Sequential(net.modules[0], new Linear(3, 1));
+    await expect(fit(sharing, new MSELoss(), new SGD({ lr: 0.1 }), data, quiet)).rejects.toThrow(
+      /^fit: this network's Linear\(2, 3\) at position 0 is already being trained by a fit that has not finished: was the first fit awaited\?$/,
+    );
+    // Another network trains alongside.
+    const other = fit(xorNet(), new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 2 });
+    expect((await first).epochs).toHaveLength(3);
+    expect((await other).epochs).toHaveLength(2);
+    // Finished: the network trains again, and so does the network sharing its layer.
+    expect((await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1 })).epochs).toHaveLength(1);
+    expect((await fit(sharing, new MSELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1 })).epochs).toHaveLength(1);
+  });
+
+  test('the guard goes when fit throws (a callback, a bad option, non-finite data) or stops early', async () => {
+    seed(8);
+    const net = xorNet();
+    const again = async (): Promise<void> => {
+      expect((await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1 })).epochs).toHaveLength(1);
+    };
+    const boom = (): never => {
+      throw new Error('callback failed');
+    };
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 2, onEpochEnd: boom })).rejects.toThrow(
+      'callback failed',
+    );
+    await again();
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 2, onBatchEnd: boom })).rejects.toThrow(
+      'callback failed',
+    );
+    await again();
+    const asyncBoom = async (): Promise<void> => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      throw new Error('async callback failed');
+    };
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 2, onEpochEnd: asyncBoom })).rejects.toThrow(
+      'async callback failed',
+    );
+    await again();
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochz: 2 } as never)).rejects.toThrow(
+      /unknown option 'epochz'/,
+    );
+    await again();
+    const nan = fromArray([
+      [NaN, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]);
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), { x: nan, y: xorY }, { ...quiet, epochs: 1 })).rejects.toThrow(
+      NonFiniteError,
+    );
+    await again();
+    const h = await fit(net, new BCELoss(), new SGD({ lr: 0 }), data, {
+      ...quiet,
+      epochs: 50,
+      earlyStopping: { patience: 1, monitor: 'trainLoss' },
+    });
+    expect(h.stoppedEarly).toBe(true);
+    await again();
+  });
+
+  test("a fit started from the first fit's own callback is refused, saying so", async () => {
+    seed(9);
+    const net = xorNet();
+    const refusals: string[] = [];
+    const nested = async (): Promise<void> => {
+      await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1 }).catch((e: Error) => refusals.push(e.message));
+    };
+    await fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1, onEpochEnd: nested });
+    expect(refusals).toEqual([
+      'fit: this network is already being trained by a fit that has not finished: this fit was called from one of its callbacks (onBatchEnd, onEpochEnd) or from code it awaits; train the network after the first fit returns',
+    ]);
+  });
+
+  test('predict or evaluate while an un-awaited fit waits between batches warns once; from its callbacks they do not', async () => {
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const notAwaited = (): unknown[][] =>
+      warn.mock.calls.filter((c) => (c[1] as { code?: string } | undefined)?.code === 'NEURONE_FIT_NOT_AWAITED');
+    try {
+      seed(10);
+      const net = xorNet();
+      const loss = new BCELoss();
+      // The usual places: every batch, and after each epoch (after an await too), with fit's own validation.
+      let calls = 0;
+      await fit(net, loss, new SGD({ lr: 0.1 }), data, {
+        ...quiet,
+        epochs: 2,
+        validation: data,
+        onBatchEnd: () => {
+          predict(net, xorX);
+          calls++;
+        },
+        onEpochEnd: async () => {
+          evaluate(net, loss, data);
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          evaluate(net, loss, data);
+          predict(net.modules[0], xorX);
+          calls++;
+        },
+      });
+      expect(calls).toBe(6);
+      expect(notAwaited()).toEqual([]);
+
+      // The missing await: the caller's next line runs while fit waits between batches.
+      const running = fit(net, loss, new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 3 });
+      evaluate(net, loss, data);
+      predict(net, xorX);
+      expect(notAwaited()).toHaveLength(1);
+      expect(notAwaited()[0][0]).toBe(
+        'evaluate ran on a network that a fit which has not finished is training (was fit awaited?): its figures come from the weights ' +
+          'as they are between two batches. Await fit first, or call it from onEpochEnd or onBatchEnd.',
+      );
+      await running;
+      evaluate(net, loss, data);
+      expect(notAwaited()).toHaveLength(1);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
