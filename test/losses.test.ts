@@ -6,6 +6,7 @@ import { Rng } from '../lib/random';
 import { LogSoftmax } from '../lib/nn';
 import { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, oneHot, fromOneHot } from '../lib/losses';
 import { gradcheckLoss, randomTensor, describeFailures } from './gradcheck';
+import { getBackend, nativeAvailable, setBackend } from '../lib/backend';
 
 function values(t: Tensor): number[] {
   return Array.from(t.data);
@@ -328,6 +329,36 @@ describe('known values', () => {
       );
       expect(Number.isNaN(new BCELoss().forward(fromArray([[1]]), fromArray([[NaN]])).data[0])).toBe(true);
       expect(() => new BCELoss().forward(fromArray([[1]]), fromArray([[Infinity]]))).not.toThrow();
+    });
+
+    test('BCELoss in a training loop: its first calls are range-checked, later ones when the loss is not finite; forward always', () => {
+      const targets = fromArray([[1], [0]]);
+      const probabilities = fromArray([[0.7], [0.2]]);
+      const logitsOut = fromArray([[2.5], [-1]]);
+      const outOfRange = /^BCELoss\(\): yhat holds 2\.5 at flat index 0, outside \[0, 1\]/;
+      const before = getBackend();
+      try {
+        for (const method of ['sum', 'lossAndGradient'] as const) {
+          const loss = new BCELoss();
+          for (let i = 0; i < 4; i++) loss[method](targets, probabilities);
+          // A fifth call is not read in JavaScript: every backend's kernel clamps the log of a value
+          // past 0 or 1 at −100, the same finite value; a NaN loss is explained if out of range.
+          const fifth: number[] = [];
+          for (const name of nativeAvailable() ? (['js', 'native'] as const) : (['js'] as const)) {
+            setBackend(name);
+            const got = loss[method](targets, logitsOut);
+            fifth.push(typeof got === 'number' ? got : got.sum);
+            expect(() => loss[method](targets, fromArray([[NaN], [3]]))).toThrow(
+              /^BCELoss\(\): yhat holds 3 at flat index 1, outside \[0, 1\]/,
+            );
+          }
+          expect(fifth.every((v) => v === fifth[0] && Number.isFinite(v))).toBe(true);
+          expect(() => loss.forward(targets, logitsOut)).toThrow(outOfRange);
+          expect(() => loss.backward(targets, logitsOut)).toThrow(outOfRange);
+        }
+      } finally {
+        setBackend(before);
+      }
     });
 
     test('HingeLoss: scores as y beside ±1 as yhat; other targets are computed as before', () => {

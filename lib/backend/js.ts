@@ -1012,9 +1012,11 @@ function binaryCrossEntropy(
 ): void {
   check.checkBinaryCrossEntropy(p, y, loss, grad, rows, cols);
   // Logs clamped at −100 as PyTorch does, so p = 0 or 1 stays finite. Math.max would turn a NaN
-  // log into −100; the explicit test keeps NaN visible.
+  // log into −100; the explicit test keeps NaN visible. A negative argument (p past 0 or 1) is
+  // taken as 0, as the native kernels clamp it (native/simd_math.h, bceTerm): its term is the
+  // clamp's, not NaN, on every backend.
   const clampedLog = (v: number): number => {
-    const l = Math.log(v);
+    const l = Math.log(v < 0 ? 0 : v);
     return l < -100 ? -100 : l;
   };
   for (let r = 0; r < rows; r++) {
