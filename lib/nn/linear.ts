@@ -2,7 +2,8 @@
  * Linear (fully connected) layer: y = x·W + b.
  *
  * Shapes: x (batch, in), W (in, out) as in the course, b (out), y (batch, out).
- * Gradients (δ = ∂L/∂y, summed over the batch like the course):
+ * Gradients (δ = ∂L/∂y as the loss hands it down: its `reduction` makes the batch's gradient the
+ * mean, or the course's sum; the products below add up the batch's rows):
  *   ∂L/∂W = xᵀ·δ      (in, out)
  *   ∂L/∂b = Σ_rows δ  (out)
  *   ∂L/∂x = δ·Wᵀ      (batch, in)
