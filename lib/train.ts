@@ -610,7 +610,7 @@ function modulesOf(net: Module): Module[] {
     const m = stack.pop() as Module;
     if (seen.has(m)) continue;
     seen.add(m);
-    if (m instanceof Sequential) stack.push(...m.modules);
+    if (m instanceof Sequential) for (const c of m.modules) stack.push(c); // not a spread: 200,000 arguments overflow the stack
   }
   return [...seen];
 }
