@@ -1,8 +1,9 @@
 // Sweeps across processes on BullMQ over a real Redis (Debian's redis-server, started here on a
 // free localhost port): two `neurone worker` processes, one killed (SIGKILL) in the middle of a
 // job; every run completes exactly once and the summary equals the same sweep run locally. Also:
-// an unreachable Redis is an error within seconds, a malformed job is refused by the worker, and
-// a worker reconnects when Redis comes back.
+// an unreachable Redis is an error within seconds, a malformed job is refused by the worker, a
+// worker reconnects when Redis comes back, and a sweep whose jobs no worker takes (none started,
+// or all killed) says so once, with the command that starts one, and goes on waiting.
 //
 // The unreachable-Redis tests always run. The others need `redis-server` on PATH; without it they
 // are NOT APPLICABLE and skipped with a warning, unless NEURONE_REQUIRE_REDIS=1 (as .ci/run should
@@ -16,9 +17,10 @@ import IORedis from 'ioredis';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { RunMetrics } from '../lib/sweep/training';
-import { sweep } from '../lib/sweep/sweep';
-import { JobResult, checkRedis, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
+import { SweepResult, SweepStatus, sweep } from '../lib/sweep/sweep';
+import { JobResult, QueueWorker, checkRedis, idleMessage, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
+import { sweepCommand } from '../lib/cli/sweep';
 import { nativeAvailable } from '../lib/backend';
 import { runInProcess } from './in-process';
 import { tsNodeFile } from './ts-child';
@@ -57,12 +59,15 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Starts redis-server on `port`, its append-only file in `dir` (so a restart keeps the queue, as a real deployment would). */
-async function startRedis(port: number, dir: string): Promise<ChildProcess> {
+/**
+ * Starts redis-server on `port`, its append-only file in `dir` (so a restart keeps the queue, as a
+ * real deployment would), with `extra` arguments.
+ */
+async function startRedis(port: number, dir: string, extra: readonly string[] = []): Promise<ChildProcess> {
   if (!redisBin) throw new Error('NEURONE_REQUIRE_REDIS=1 but redis-server is not on PATH');
   const proc = spawn(
     redisBin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, ...extra],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${port}`;
@@ -139,6 +144,23 @@ async function until(what: string, ok: () => boolean, ms: number): Promise<void>
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/**
+ * Lets a sweep that a failed check left waiting end (a worker on its queue takes its jobs), so
+ * that nothing outlives the test; then closes the worker.
+ */
+async function drain(
+  url: string,
+  queueName: string,
+  pending: Promise<unknown> | undefined,
+  worker: QueueWorker | undefined,
+): Promise<void> {
+  const w = worker ?? (pending ? await startQueueWorker({ url, queueName, concurrency: 1, log: () => undefined }) : undefined);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([pending?.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, 60000)))]);
+  clearTimeout(timer);
+  await w?.close();
 }
 
 /** Four runs of about two seconds each (XOR, 150 epochs of batch 8). */
@@ -218,6 +240,43 @@ describe('usage errors of the queue options', () => {
     ]);
     const out = path.join(os.tmpdir(), `neurone-queue-name-${process.pid}`);
     await expect(sweep(SPEC, { out, queue: `redis://127.0.0.1:${closed}`, queueName: 'a:b' })).rejects.toThrow(/^--queue-name: /);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+});
+
+describe('the line of a sweep whose jobs no worker takes', () => {
+  test('it names the queue, hides the credentials, and gives the command that starts a worker', () => {
+    const base = { url: 'redis://someone:s3cret@queue-host:6379/2', queueName: 'lr', idleMs: 30000, left: 3 };
+    const start = 'start one with `neurone worker --queue redis://***@queue-host:6379/2 --queue-name lr`; the sweep goes on waiting';
+    expect(idleMessage({ ...base, workers: 0, taken: false })).toBe(
+      `sweep: no worker has taken a job from queue 'lr' at redis://***@queue-host:6379/2 in 30 s, and none is connected to it: ${start}`,
+    );
+    expect(idleMessage({ ...base, workers: 0, taken: false, elsewhere: ["queue 'neurone'"] })).toBe(
+      `sweep: no worker has taken a job from queue 'lr' at redis://***@queue-host:6379/2 in 30 s, and none is connected to it (this Redis has workers of queue 'neurone'): ${start}`,
+    );
+    // Where Redis does not list its clients, the sweep cannot say whether a worker is connected.
+    expect(idleMessage({ ...base, workers: undefined, taken: false })).toBe(
+      `sweep: no worker has taken a job from queue 'lr' at redis://***@queue-host:6379/2 in 30 s: ${start}`,
+    );
+    expect(idleMessage({ ...base, workers: 0, taken: true, left: 1 })).toBe(
+      `sweep: no job of this sweep has been running for 30 s and no worker is connected to queue 'lr' at redis://***@queue-host:6379/2 any more (1 run left): ${start}`,
+    );
+    expect(idleMessage({ ...base, workers: undefined, taken: true })).toBe(
+      `sweep: no job of this sweep has been running on queue 'lr' at redis://***@queue-host:6379/2 for 30 s (3 runs left): if its workers are gone, ${start}`,
+    );
+    expect(idleMessage({ ...base, workers: 2, taken: true, idleMs: 1500 })).toBe(
+      "sweep: 2 workers are connected to queue 'lr' at redis://***@queue-host:6379/2 but none has taken a job of this sweep in 1.5 s (3 runs left; busy with other jobs?); the sweep goes on waiting",
+    );
+    for (const workers of [0, 1, 2, undefined])
+      for (const taken of [false, true]) expect(idleMessage({ ...base, workers, taken })).not.toContain('s3cret');
+  });
+
+  test('sweep() refuses an idleWarningMs that is not a positive number, before anything is written', async () => {
+    const out = path.join(os.tmpdir(), `neurone-idle-option-${process.pid}`);
+    for (const idleWarningMs of [0, -1, NaN, Infinity, '30' as unknown as number])
+      await expect(sweep(SPEC, { out, queue: 'redis://127.0.0.1:1', idleWarningMs })).rejects.toThrow(
+        /^sweep: idleWarningMs must be a number of milliseconds > 0, got /,
+      );
     expect(fs.existsSync(out)).toBe(false);
   });
 });
@@ -385,6 +444,132 @@ describeRedis('a queue worker in this process', () => {
     }
   }, 90000);
 
+  const idleLines = (lines: readonly string[]): string[] => lines.filter((l) => /^sweep: no (worker|job)\b/.test(l));
+
+  test('no worker on its queue: the sweep says so once after idleWarningMs, naming the queues that have workers, and waits for one', async () => {
+    // Workers of another queue, and of the same queue name in another database, are not this queue's.
+    const decoys = [
+      await startQueueWorker({ url, queueName: 'elsewhere', concurrency: 1, log: () => undefined }),
+      await startQueueWorker({ url: `${url}/1`, queueName: 'nobody', concurrency: 1, log: () => undefined }),
+    ];
+    let worker: QueueWorker | undefined;
+    let pending: Promise<SweepResult> | undefined;
+    try {
+      const spec: SweepSpec = { ...SPEC, name: 'nobody', base: { ...SPEC.base, epochs: 2 }, axes: {}, seeds: 2 };
+      const lines: string[] = [];
+      let settled = false;
+      const t0 = Date.now();
+      pending = sweep(spec, {
+        out: path.join(tmp, 'nobody'),
+        queue: url,
+        queueName: 'nobody',
+        idleWarningMs: 1000,
+        log: (l) => lines.push(l),
+      });
+      const ended = (): void => {
+        settled = true;
+      };
+      pending.then(ended, ended);
+      await until('the sweep to say that no worker takes its jobs', () => idleLines(lines).length > 0, 20000);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+      // Four times the delay later: still one line, and still waiting.
+      await sleep(4000);
+      expect(lines).toEqual([
+        `sweep: no worker has taken a job from queue 'nobody' at ${url} in 1 s, and none is connected to it ` +
+          `(this Redis has workers of queue 'elsewhere', queue 'nobody' in database 1): ` +
+          `start one with \`neurone worker --queue ${url} --queue-name nobody\`; the sweep goes on waiting`,
+      ]);
+      expect(settled).toBe(false);
+      worker = await startQueueWorker({ url, queueName: 'nobody', concurrency: 1, log: () => undefined });
+      const result = await pending;
+      expect(result.runs.map((r) => r.status)).toEqual(['done', 'done']);
+      expect(idleLines(lines)).toHaveLength(1);
+    } finally {
+      await drain(url, 'nobody', pending, worker);
+      for (const d of decoys) await d.close();
+    }
+  }, 60000);
+
+  test('a worker comes after the line, then is killed mid-job while runs remain: the sweep says so again, once; a new worker finishes it', async () => {
+    const queueName = 'gone';
+    let first: WorkerProc | undefined;
+    let second: QueueWorker | undefined;
+    let pending: Promise<SweepResult> | undefined;
+    try {
+      // Long enough (a few seconds each) to be killed in the middle.
+      const spec: SweepSpec = { ...SPEC, name: 'gone', base: { ...SPEC.base, epochs: 3000 }, axes: {}, seeds: 2 };
+      const lines: string[] = [];
+      let status: SweepStatus | undefined;
+      pending = sweep(spec, {
+        out: path.join(tmp, 'gone'),
+        queue: url,
+        queueName,
+        idleWarningMs: 1000,
+        log: (l) => lines.push(l),
+        onStatus: (s) => {
+          status = s;
+        },
+      });
+      await until('the sweep to say that no worker takes its jobs', () => idleLines(lines).length > 0, 20000);
+      const w = startWorkerProcess(url, queueName);
+      first = w;
+      await until('a job to start', () => w.output.some((l) => l.startsWith('started ')), 60000);
+      // Running, and reported as running: no line about idleness.
+      await until('the status to count the job as running', () => status?.running === 1, 10000);
+      expect(idleLines(lines)).toHaveLength(1);
+      // Killed: its job stays active in Redis, with no worker left to run the stalled-job check
+      // that would put it back; only the list of Redis's clients tells that nobody holds it.
+      await stopProcess(w.proc, 'SIGKILL');
+      await until('the sweep to say that its workers are gone', () => idleLines(lines).length > 1, 20000);
+      await sleep(3000);
+      const start = `start one with \`neurone worker --queue ${url} --queue-name gone\`; the sweep goes on waiting`;
+      expect(idleLines(lines)).toEqual([
+        `sweep: no worker has taken a job from queue 'gone' at ${url} in 1 s, and none is connected to it: ${start}`,
+        `sweep: no job of this sweep has been running for 1 s and no worker is connected to queue 'gone' at ${url} any more (2 runs left): ${start}`,
+      ]);
+      expect(status?.running).toBe(0);
+      second = await startQueueWorker({ url, queueName, concurrency: 1, lockMs: 1000, log: () => undefined });
+      const result = await pending;
+      expect(result.runs.map((r) => r.status)).toEqual(['done', 'done']);
+      expect(idleLines(lines)).toHaveLength(2);
+    } finally {
+      await stopProcess(first?.proc, 'SIGKILL');
+      await drain(url, queueName, pending, second);
+    }
+  }, 120000);
+
+  test('neurone sweep, its output not a terminal: the line is printed, on stdout, and the sweep ends when a worker comes', async () => {
+    const queueName = 'cli-nobody';
+    const file = path.join(tmp, 'cli-nobody.json');
+    fs.writeFileSync(file, JSON.stringify({ ...SPEC, name: 'cli-nobody', base: { ...SPEC.base, epochs: 2 }, axes: {}, seeds: [5] }));
+    const idleMs = queueTiming.idleWarningMs;
+    const tty = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
+    Object.defineProperty(process.stdout, 'isTTY', { value: false, configurable: true });
+    queueTiming.idleWarningMs = 1000;
+    let worker: QueueWorker | undefined;
+    let code: Promise<number> | undefined;
+    try {
+      let stdout = '';
+      code = sweepCommand([file, '--out', path.join(tmp, 'cli-nobody'), '--queue', url, '--queue-name', queueName], (t) => {
+        stdout += t;
+      });
+      await until('the command to say that no worker takes its jobs', () => stdout.includes('sweep: no worker'), 20000);
+      worker = await startQueueWorker({ url, queueName, concurrency: 1, log: () => undefined });
+      expect(await code).toBe(0);
+      expect(stdout.split('\n')[0]).toBe(
+        `sweep: no worker has taken a job from queue 'cli-nobody' at ${url} in 1 s, and none is connected to it: ` +
+          `start one with \`neurone worker --queue ${url} --queue-name cli-nobody\`; the sweep goes on waiting`,
+      );
+      expect(stdout).not.toContain('\r');
+      expect(stdout).toMatch(/^sweep: 1\/1 done, 0 running, 0 failed/m);
+    } finally {
+      queueTiming.idleWarningMs = idleMs;
+      if (tty) Object.defineProperty(process.stdout, 'isTTY', tty);
+      else delete (process.stdout as { isTTY?: boolean }).isTTY;
+      await drain(url, queueName, code, worker);
+    }
+  }, 60000);
+
   /** Adds jobs made as a sweep makes them (the id names the sweep and the run, unless `jobId` is given) and waits for each to finish. */
   async function runJobs(queueName: string, payloads: Record<string, unknown>[]): Promise<string[]> {
     const connection = { host: '127.0.0.1', port };
@@ -536,6 +721,33 @@ describeRedis('a queue worker in this process', () => {
       ]);
     } finally {
       await worker.close();
+    }
+  }, 60000);
+});
+
+describeRedis('a Redis without the CLIENT command (as some managed services)', () => {
+  test('the sweep cannot tell whether a worker is connected, and does not claim either: it says no job was taken', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-noclient-'));
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    // BullMQ's worker count would read 1 here (it answers one placeholder entry).
+    const redis = await startRedis(port, tmp, ['--rename-command', 'CLIENT', '""']);
+    let worker: QueueWorker | undefined;
+    let pending: Promise<SweepResult> | undefined;
+    try {
+      const lines: string[] = [];
+      const spec: SweepSpec = { ...SPEC, name: 'no-client', base: { ...SPEC.base, epochs: 2 }, axes: {}, seeds: [1] };
+      pending = sweep(spec, { out: path.join(tmp, 'out'), queue: url, queueName: 'q', idleWarningMs: 1000, log: (l) => lines.push(l) });
+      await until('the sweep to say that no worker takes its jobs', () => lines.length > 0, 20000);
+      expect(lines).toEqual([
+        `sweep: no worker has taken a job from queue 'q' at ${url} in 1 s: start one with \`neurone worker --queue ${url} --queue-name q\`; the sweep goes on waiting`,
+      ]);
+      worker = await startQueueWorker({ url, queueName: 'q', concurrency: 1, log: () => undefined });
+      expect((await pending).runs.map((r) => r.status)).toEqual(['done']);
+    } finally {
+      await drain(url, 'q', pending, worker);
+      await stopProcess(redis);
+      fs.rmSync(tmp, { recursive: true, force: true });
     }
   }, 60000);
 });

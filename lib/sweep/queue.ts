@@ -143,8 +143,89 @@ function errorReporter(what: string, url: string, log: (line: string) => void): 
   };
 }
 
-/** How often a sweep checks that each job it waits for still exists in Redis. @internal (tests shorten it) */
-export const queueTiming = { pollMs: 5000 };
+/**
+ * How often a sweep checks that each job it waits for still exists in Redis (`pollMs`), and how
+ * long none of its jobs may be running, while runs remain, before it says so (`idleWarningMs`,
+ * the default of `sweep()`'s option). @internal (tests shorten them)
+ */
+export const queueTiming = { pollMs: 5000, idleWarningMs: 30000 };
+
+/** A duration for a message: `30 s`, `1.5 s`. */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+/**
+ * The line a sweep prints when none of its jobs has been running for `idleMs` while runs remain:
+ * what it sees (no worker taking its jobs, the workers it had gone, or workers busy elsewhere),
+ * and the command that starts a worker. The URL is shown without its credentials. @internal
+ * @param o The queue, where it is, what the sweep saw, and the queues other workers of this Redis serve.
+ */
+export function idleMessage(o: {
+  url: string;
+  queueName: string;
+  idleMs: number;
+  /** Workers connected to this queue; undefined when Redis does not say (no CLIENT LIST). */
+  workers: number | undefined;
+  /** Whether a worker has taken one of the sweep's jobs before. */
+  taken: boolean;
+  /** The sweep's runs not finished. */
+  left: number;
+  /** Other queues of this Redis with workers connected (`queue 'x'`, `queue 'y' in database 1`). */
+  elsewhere?: readonly string[];
+}): string {
+  const url = withoutCredentials(o.url);
+  const queue = `queue '${o.queueName}' at ${url}`;
+  const start = `start one with \`neurone worker --queue ${url} --queue-name ${o.queueName}\``;
+  const left = `${o.left} run${o.left === 1 ? '' : 's'} left`;
+  const time = seconds(o.idleMs);
+  if (o.workers !== undefined && o.workers > 0)
+    return `sweep: ${o.workers} worker${o.workers === 1 ? ' is' : 's are'} connected to ${queue} but none has taken a job of this sweep in ${time} (${left}; busy with other jobs?); the sweep goes on waiting`;
+  const seen = o.elsewhere?.length ? ` (this Redis has workers of ${o.elsewhere.join(', ')})` : '';
+  if (o.taken)
+    return o.workers === 0
+      ? `sweep: no job of this sweep has been running for ${time} and no worker is connected to ${queue} any more (${left})${seen}: ${start}; the sweep goes on waiting`
+      : `sweep: no job of this sweep has been running on ${queue} for ${time} (${left}): if its workers are gone, ${start}; the sweep goes on waiting`;
+  return o.workers === 0
+    ? `sweep: no worker has taken a job from ${queue} in ${time}, and none is connected to it${seen}: ${start}; the sweep goes on waiting`
+    : `sweep: no worker has taken a job from ${queue} in ${time}: ${start}; the sweep goes on waiting`;
+}
+
+/**
+ * The other queues with workers connected to the Redis at `url`, from its client list (BullMQ
+ * names a worker's connections `bull:<base64 of the queue>`, or with `:w:<name>` after it), as
+ * `queue 'x'` or `queue 'x' in database 1`; at most `max`, and none when Redis does not tell.
+ * Best effort: it only adds a hint to a message.
+ */
+async function queuesWithWorkers(url: string, mine: { name: string; db: number }, max = 5): Promise<string[]> {
+  const client = new IORedis({
+    ...redisOptions(url),
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    commandTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined); // the hint is left out
+  try {
+    await client.connect();
+    const found = new Set<string>();
+    for (const line of String(await client.client('LIST')).split('\n')) {
+      const name = / name=bull:([A-Za-z0-9+/]+=*)(?::w:\S*)?(?: |$)/.exec(line)?.[1];
+      if (name === undefined) continue;
+      const queue = Buffer.from(name, 'base64').toString('utf8');
+      const db = Number(/ db=(\d+)/.exec(line)?.[1] ?? mine.db);
+      if (queue === mine.name && db === mine.db) continue;
+      found.add(`queue '${queue}'${db === mine.db ? '' : ` in database ${db}`}`);
+    }
+    return [...found].sort().slice(0, max);
+  } catch {
+    return [];
+  } finally {
+    client.disconnect();
+  }
+}
 
 /** How many times a job is tried when workers fail it (a training that fails is a result, not a failed job). */
 const JOB_ATTEMPTS = 3;
@@ -158,8 +239,23 @@ function failedResult(value: unknown): boolean {
 export class QueueExecutor implements RunExecutor {
   readonly concurrency = Infinity;
   private readonly progress = new Map<string, number>();
+  /** This sweep's jobs a worker holds, as the queue's events tell. */
   private readonly active = new Set<string>();
   private readonly mine = new Set<string>();
+  /** The jobs whose runs wait for their result. */
+  private readonly open = new Set<string>();
+  /** Whether a worker has taken one of this sweep's jobs. */
+  private taken = false;
+  /** Whether one of this sweep's jobs was taken, progressed or ended since the last idle check. */
+  private stirred = false;
+  /** Workers connected to the queue at the last idle check (undefined: Redis does not say). */
+  private workers: number | undefined;
+  /** When the current stretch of idle checks began (undefined: the sweep is not idle, or Redis was lost). */
+  private idleSince: number | undefined;
+  /** Whether this stretch of idleness has been reported. */
+  private warned = false;
+  private checking = false;
+  private readonly watch: NodeJS.Timeout;
 
   private constructor(
     private readonly queue: Queue,
@@ -167,20 +263,47 @@ export class QueueExecutor implements RunExecutor {
     private readonly sweepHash: string,
     private readonly backend: BackendName | undefined,
     private readonly log: (line: string) => void,
+    private readonly where: { url: string; name: string; db: number; idleMs: number },
   ) {
+    // A job that reports progress is held by a worker too: the events of the first moments after
+    // connecting are not seen (QueueEvents starts reading at the stream's end once it is
+    // listening), the first job's 'active' among them.
+    const held = ({ jobId }: { jobId: string }): void => {
+      if (!this.open.has(jobId)) return;
+      this.active.add(jobId);
+      this.taken = this.stirred = true;
+    };
     events.on('progress', ({ jobId, data }) => {
       const samples = (data as { samples?: unknown })?.samples;
       if (this.mine.has(jobId) && typeof samples === 'number') this.progress.set(jobId, samples);
+      held({ jobId });
     });
-    events.on('active', ({ jobId }) => {
-      if (this.mine.has(jobId)) this.active.add(jobId);
-    });
+    events.on('active', held);
+    // A job put back (its worker died and the stalled-job check saw it), retried later, or ended
+    // is no longer held by a worker.
+    for (const event of ['waiting', 'delayed', 'stalled', 'completed', 'failed'] as const)
+      events.on(event, ({ jobId }: { jobId: string }) => {
+        if (!this.mine.has(jobId)) return;
+        this.active.delete(jobId);
+        // Taken, even where its 'active' was not seen.
+        if (event === 'completed' || event === 'failed') this.taken = this.stirred = true;
+      });
+    // Redis lost: what was seen before says nothing about now; idleness is counted anew.
+    const lost = (): void => {
+      this.idleSince = undefined;
+    };
+    queue.on('error', lost);
+    events.on('error', lost);
+    const tick = Math.max(50, Math.min(2000, where.idleMs / 4));
+    // No rejection is left unhandled, a log callback that throws included.
+    this.watch = setInterval(() => this.checkIdle().catch(() => undefined), tick);
+    this.watch.unref();
   }
 
   /** Checks that Redis answers, then opens the queue and its event stream. */
   static async connect(
     url: string,
-    o: { queueName?: string; sweepHash: string; backend?: BackendName; log?: (line: string) => void },
+    o: { queueName?: string; sweepHash: string; backend?: BackendName; log?: (line: string) => void; idleWarningMs?: number },
   ): Promise<QueueExecutor> {
     const name = checkQueueName(o.queueName);
     await checkRedis(url);
@@ -192,12 +315,74 @@ export class QueueExecutor implements RunExecutor {
     queue.on('error', report);
     events.on('error', report);
     await events.waitUntilReady();
-    return new QueueExecutor(queue, events, o.sweepHash, o.backend, log);
+    const where = { url, name, db: connection.db ?? 0, idleMs: o.idleWarningMs ?? queueTiming.idleWarningMs };
+    return new QueueExecutor(queue, events, o.sweepHash, o.backend, log, where);
+  }
+
+  /**
+   * Workers connected to the queue, from Redis's client list (BullMQ names their connections);
+   * those of the same queue name in another database are not this queue's. Undefined where Redis
+   * does not say: BullMQ answers a single nameless entry where the CLIENT command is missing.
+   */
+  private async connectedWorkers(): Promise<number | undefined> {
+    try {
+      const clients = await this.queue.getWorkers();
+      if (clients.some((c) => c.rawname === undefined)) return undefined;
+      return clients.filter((c) => c.db === undefined || Number(c.db) === this.where.db).length;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Every tick while runs remain: the sweep is idle when none of its jobs was taken, progressed or
+   * ended since the last tick, and none is held by a worker (or no worker is connected at all, as
+   * after every worker was killed mid-job: its job stays active in Redis until a worker's
+   * stalled-job check puts it back). Idle that long (`idleMs`), it says so once, with the command
+   * that starts a worker; once a job runs again, a new stretch of idleness is reported again.
+   */
+  private async checkIdle(): Promise<void> {
+    if (this.checking) return; // one at a time: while Redis is away, a check waits for it
+    if (this.open.size === 0) {
+      this.idleSince = undefined;
+      this.warned = false;
+      return;
+    }
+    this.checking = true;
+    try {
+      this.workers = await this.connectedWorkers();
+      const busy = this.stirred || (this.active.size > 0 && this.workers !== 0);
+      this.stirred = false;
+      if (busy || this.open.size === 0) {
+        this.idleSince = undefined;
+        this.warned = false;
+        return;
+      }
+      const now = Date.now();
+      this.idleSince ??= now;
+      if (this.warned || now - this.idleSince < this.where.idleMs) return;
+      this.warned = true;
+      const elsewhere = this.workers === 0 ? await queuesWithWorkers(this.where.url, { name: this.where.name, db: this.where.db }) : [];
+      this.log(
+        idleMessage({
+          url: this.where.url,
+          queueName: this.where.name,
+          idleMs: this.where.idleMs,
+          workers: this.workers,
+          taken: this.taken,
+          left: this.open.size,
+          elsewhere,
+        }),
+      );
+    } finally {
+      this.checking = false;
+    }
   }
 
   async run(run: SweepRun): Promise<{ outcome: RunOutcome; worker: string }> {
     const jobId = `${this.sweepHash}.${run.id}`;
     this.mine.add(jobId);
+    this.open.add(jobId);
     const payload: JobPayload = { version: 1, sweep: this.sweepHash, runId: run.id, config: run.config, backend: this.backend };
     try {
       // The id makes the job unique: a sweep started again (or resumed) finds its jobs instead of adding copies.
@@ -229,6 +414,7 @@ export class QueueExecutor implements RunExecutor {
       };
     } finally {
       this.active.delete(jobId);
+      this.open.delete(jobId);
     }
   }
 
@@ -278,10 +464,12 @@ export class QueueExecutor implements RunExecutor {
   }
 
   running(): number {
-    return this.active.size;
+    // A job whose worker was killed stays active in Redis until another worker comes.
+    return this.workers === 0 ? 0 : this.active.size;
   }
 
   async close(): Promise<void> {
+    clearInterval(this.watch);
     await this.events.close();
     await this.queue.close();
   }

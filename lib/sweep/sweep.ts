@@ -27,6 +27,13 @@ export interface SweepOptions {
   queue?: string;
   /** The BullMQ queue's name (default `neurone`). */
   queueName?: string;
+  /**
+   * With `queue`: how long, in milliseconds, none of the sweep's jobs may be running while runs
+   * remain before `log` gets one line saying so (no worker started, one on another queue name,
+   * or the workers gone) with the command that starts a worker (default 30000). The sweep goes
+   * on waiting; a new stretch of idleness, after a job ran, is reported again.
+   */
+  idleWarningMs?: number;
   /** Backend of the workers (default: native when it loads). */
   backend?: BackendName;
   /** Folder of the USPS / MNIST / Fashion-MNIST files (default: the packaged USPS, the download cache). */
@@ -34,7 +41,8 @@ export interface SweepOptions {
   /** Save each trained model as `out/<run-id>/model.safetensors` (local runs; queue workers use their `--models` folder). */
   saveModels?: boolean;
   /**
-   * Gets one line per finished run (default: none).
+   * Gets one line per finished run, and with `queue` what the sweep has to say about Redis and
+   * the workers (default: none, and those on stderr).
    * @param line One line of text, without its newline.
    */
   log?: (line: string) => void;
@@ -269,6 +277,11 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     throw new SpecError(`sweep: backend must be 'native' or 'js', got ${JSON.stringify(options.backend)}`);
   if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 1024))
     throw new SpecError(`sweep: workers must be an integer in [1, 1024], got ${String(options.workers)}`);
+  if (
+    options.idleWarningMs !== undefined &&
+    !(typeof options.idleWarningMs === 'number' && options.idleWarningMs > 0 && Number.isFinite(options.idleWarningMs))
+  )
+    throw new SpecError(`sweep: idleWarningMs must be a number of milliseconds > 0, got ${String(options.idleWarningMs)}`);
   // Redis is checked before anything is written: an unreachable queue leaves no half-made folder.
   let queueExecutor: RunExecutor | undefined;
   if (options.queue) {
@@ -278,6 +291,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
       sweepHash: hash,
       backend: options.backend,
       log: options.log,
+      idleWarningMs: options.idleWarningMs,
     });
   }
   // The data, and whether each model fits it, before the folder is written: a spec refused here
