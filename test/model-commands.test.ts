@@ -385,6 +385,17 @@ describe('neurone export', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('input shape (batch, 256, 1): the shortest the model takes');
     expect(Buffer.compare(fs.readFileSync(onnx), Buffer.from(toONNX(load(cnnFile), { inputShape: [256, 1] })))).toBe(0);
+    // A 2-D one: the smallest square image (17×17 fits too: the pooling floors).
+    seed(9);
+    const lenet = new Sequential(new Conv2D(5, 1, 4), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(null, 10));
+    lenet.build([16, 16, 1]);
+    const lenetFile = path.join(tmp, 'lenet-implied.safetensors');
+    save(lenet, lenetFile);
+    const lenetOnnx = path.join(tmp, 'lenet-implied.onnx');
+    const r2 = await run(exportCommand, [lenetFile, '--onnx', lenetOnnx]);
+    expect(r2.code).toBe(0);
+    expect(r2.stdout).toContain('input shape (batch, 16, 16, 1): the shortest the model takes');
+    expect(Buffer.compare(fs.readFileSync(lenetOnnx), Buffer.from(toONNX(lenet, { inputShape: [16, 16, 1] })))).toBe(0);
   });
 
   test('bad input: one line, exit 2, nothing written', async () => {

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
-import { loadModel } from './predict';
+import { acceptedSampleShapes, loadModel } from './predict';
 
 const FLAGS: readonly FlagSpec[] = [
   {
@@ -45,14 +45,12 @@ function leaves(net: Module): Module[] {
   return net instanceof Sequential ? net.modules.flatMap(leaves) : [net];
 }
 
-/** The longest input length searched for a convolutional model whose Linear fixes it. */
-const MAX_IMPLIED_LENGTH = 1 << 16;
-
 /**
  * A model's input shape when its layers fix it: `[n]` for a model opening with Linear(n, …);
- * for one opening with a convolution or pooling whose Flatten feeds a Linear, the shortest
- * `[length, chanIn]` it takes (pooling rounds down, so a few lengths may fit; the shortest is the
- * one the windows cover exactly). Undefined otherwise.
+ * for one whose Flatten feeds a Linear, the smallest sample it takes ({@link acceptedSampleShapes}:
+ * `[length, chanIn]` after a 1-D convolution, a square image after a 2-D one; pooling rounds down,
+ * so a few sizes may fit, and the smallest is the one the windows cover exactly). Undefined
+ * otherwise.
  */
 function impliedInputShape(net: Module): { shape: number[]; searched: boolean } | undefined {
   const all = leaves(net);
@@ -60,17 +58,8 @@ function impliedInputShape(net: Module): { shape: number[]; searched: boolean } 
   if (first?.type === 'Linear') return { shape: [first.args[0] as number], searched: false };
   const flatten = all.findIndex((m) => m.config().type === 'Flatten');
   if (flatten < 0 || !all.slice(flatten + 1).some((m) => m.config().type === 'Linear')) return undefined;
-  const head = all[0] as Module & { chanIn?: unknown };
-  const chan = typeof head.chanIn === 'number' ? head.chanIn : 1;
-  for (let length = 1; length <= MAX_IMPLIED_LENGTH; length++) {
-    try {
-      net.outputShape([1, length, chan]);
-      return { shape: [length, chan], searched: true };
-    } catch {
-      // not this length
-    }
-  }
-  return undefined;
+  const [shape] = acceptedSampleShapes(net, 1);
+  return shape === undefined ? undefined : { shape, searched: true };
 }
 
 function parseShape(text: string): number[] {

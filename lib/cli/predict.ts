@@ -255,29 +255,34 @@ function sampleShapes(features: number, chan: number, image?: ImageSize): number
   return shapes;
 }
 
-/** The largest row a model's accepted sizes are searched to, for the message of a row it refuses. */
-const SEARCHED_ROW_SIZE = 2 ** 16;
+/** The most values a sample may have in the search for the shapes a model takes. */
+const SEARCHED_SAMPLE_SIZE = 2 ** 16;
 
 /**
- * The numbers of values per row the model takes, up to SEARCHED_ROW_SIZE, as `256 (16×16)`: the
- * smallest, and the others up to twice it (a pooling that floors takes a few sizes), at most 3.
- * What a refused input is told instead of the first layer's complaint alone.
+ * The sample shapes (without the batch) the model takes, fewest values first, searched up to
+ * SEARCHED_SAMPLE_SIZE values: the first, and others of up to twice its values (a pooling that
+ * floors takes a few sizes), at most `max`. Each size is tried as {@link sampleShapes} orders it:
+ * a flat row, a sequence, a square image. `predict` and `evaluate` say these of a row the model
+ * refuses; `export` takes the first as the input shape a model's Linear fixes.
  */
-function takenSizes(net: Module, chan: number): string[] {
-  const found: string[] = [];
-  let limit = SEARCHED_ROW_SIZE;
-  for (let pixels = 1; pixels * chan <= limit && found.length < 3; pixels++) {
-    const side = Math.sqrt(pixels);
-    const square = Number.isInteger(side) ? ` (${side}×${side}${chan > 1 ? `×${chan}` : ''})` : '';
-    for (const shape of sampleShapes(pixels * chan, chan)) {
-      if (takes(net, shape)) {
-        if (found.length === 0) limit = 2 * pixels * chan;
-        found.push(`${pixels * chan}${square}`);
-        break;
-      }
-    }
+export function acceptedSampleShapes(net: Module, max: number): number[][] {
+  const chan = inputChannels(net);
+  const found: number[][] = [];
+  let limit = SEARCHED_SAMPLE_SIZE;
+  for (let pixels = 1; pixels * chan <= limit && found.length < max; pixels++) {
+    const shape = sampleShapes(pixels * chan, chan).find((s) => takes(net, s));
+    if (shape === undefined) continue;
+    if (found.length === 0) limit = 2 * pixels * chan;
+    found.push(shape);
   }
   return found;
+}
+
+/** A sample size as a refused row is told it: `256 (16×16)`, `257`. */
+function sizeText(shape: readonly number[], chan: number): string {
+  const values = shape.reduce((a, b) => a * b, 1);
+  const side = Math.sqrt(values / chan);
+  return `${values}${Number.isInteger(side) ? ` (${side}×${side}${chan > 1 ? `×${chan}` : ''})` : ''}`;
 }
 
 /**
@@ -297,7 +302,7 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
       reason ||= firstLine(e);
     }
   }
-  const sizes = takenSizes(net, chan);
+  const sizes = acceptedSampleShapes(net, 3).map((shape) => sizeText(shape, chan));
   const given = image ? ` (${image.height}×${image.width}${chan > 1 ? `×${chan}` : ''})` : '';
   if (sizes.length > 0)
     throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);
