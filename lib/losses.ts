@@ -34,12 +34,12 @@ export interface LossOptions {
 
 const LOSS_OPTION_NAMES = ['reduction'] as const;
 
-/** What the errors of a call whose arguments look swapped add. */
 /** A float32 value as messages show it: 0.3, not 0.30000001192092896. */
 function shown(v: number): string {
   return String(Number(v.toPrecision(7)));
 }
 
+/** What the errors of a call whose arguments look swapped add. */
 const ORDER_HINT = "losses take (y, yhat): the targets first, then the network's output (PyTorch's order is the reverse)";
 
 /**
@@ -322,7 +322,8 @@ export class MSELoss extends Loss {
  * ŷ = 0 or 1 gives finite values (at most 100 per entry). Gradient
  * −y / ŷ + (1 − y) / (1 − ŷ), each denominator at least 1e-12. A finite value of either
  * argument outside [0, 1] (a network without a Sigmoid at the end, or the arguments swapped) is
- * refused with an error saying which.
+ * refused with an error saying which: by `forward` and `backward` always, by `sum` and
+ * `lossAndGradient` (what fit calls) on their first calls and whenever the loss is not finite.
  *
  * Reduction: `new BCELoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
  * divides the gradient by the batch size (PyTorch's default).
@@ -394,7 +395,7 @@ function outsideUnit(d: Float32Array): number {
 
 /**
  * BCELoss's arguments are probabilities: yhat outside [0, 1] (logits: no Sigmoid at the end)
- * gives NaN on one backend and a meaningless finite loss on the other; targets outside it are
+ * gives a meaningless finite loss (every backend clamps the log at −100); targets outside it are
  * not targets. The error says which, and names the argument order when the swapped call would
  * fit. NaN and ±Infinity are left to fit's non-finite checks, which name the epoch and batch.
  */

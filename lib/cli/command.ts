@@ -138,10 +138,6 @@ export function helpText(usageLine: string, specs: readonly FlagSpec[], more: re
 }
 
 /**
- * Checks, before any work, that `file` can be written: its folder exists, it is not a folder or
- * a device, and it is not one of `inputs` (writing would destroy what is read).
- */
-/**
  * Throws when files cannot be created in `dir`. `fs.access(W_OK)` is not enough: it says yes to
  * root on a read-only file system or a pseudo file system, so a real file is created and removed.
  */
@@ -158,6 +154,10 @@ export function probeWritable(dir: string): void {
   fs.rmSync(probe, { force: true });
 }
 
+/**
+ * Checks, before any work, that `file` can be written: its folder exists, it is not a folder or
+ * a device, and it is not one of `inputs` (writing would destroy what is read).
+ */
 export function checkOutputFile(command: string, flag: string, file: string, inputs: readonly string[] = []): void {
   if (/[\\/]$/.test(file)) throw new InputError(`${command}: ${flag}: ${file} names a folder; expected a file name`);
   const target = path.resolve(file);

@@ -69,14 +69,14 @@ function readPng(file: string, invert: boolean, channels: 1 | 3): { row: Float32
   const row = new Float32Array(pixels * channels);
   // Transparent pixels count as the page: black, or white when inverted.
   const page = invert ? 255 : 0;
+  const onPage = (v: number, alpha: number): number => {
+    const level = (v * alpha + page * (255 - alpha)) / 255;
+    return (invert ? 255 - level : level) / 255;
+  };
   for (let i = 0; i < pixels; i++) {
     const a = png.data[4 * i + 3];
-    const onPage = (v: number): number => {
-      const level = (v * a + page * (255 - a)) / 255;
-      return (invert ? 255 - level : level) / 255;
-    };
-    if (channels === 1) row[i] = onPage((png.data[4 * i] + png.data[4 * i + 1] + png.data[4 * i + 2]) / 3);
-    else for (let c = 0; c < 3; c++) row[3 * i + c] = onPage(png.data[4 * i + c]);
+    if (channels === 1) row[i] = onPage((png.data[4 * i] + png.data[4 * i + 1] + png.data[4 * i + 2]) / 3, a);
+    else for (let c = 0; c < 3; c++) row[3 * i + c] = onPage(png.data[4 * i + c], a);
   }
   return { row, image: { height: png.height, width: png.width } };
 }
