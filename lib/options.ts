@@ -45,7 +45,7 @@ function closest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const n of known) {
-    const d = editDistance(k, normalise(n));
+    const d = editDistance(k, normalise(n), bestDistance - 1);
     if (d < bestDistance) {
       bestDistance = d;
       best = n;
@@ -57,9 +57,12 @@ function closest(key: string, known: readonly string[]): string | undefined {
 /**
  * Edits (insertions, deletions, substitutions, swaps of two neighbours) from `a` to `b`: how far
  * a misspelt name is from a known one, for every "did you mean" of the library and the command.
+ * Past `atMost` only that it is more matters: strings whose lengths differ by more give
+ * `atMost + 1` at once, so a huge name is not compared cell by cell (its table would grow with it).
  * @internal
  */
-export function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string, atMost = Infinity): number {
+  if (Math.abs(a.length - b.length) > atMost) return atMost + 1;
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
     Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
   );

@@ -19,6 +19,9 @@ export class InputError extends Error {
   }
 }
 
+/** The most edits a suggestion may be from the word typed. */
+const MAX_SUGGESTED_EDITS = 3;
+
 /**
  * ` (did you mean --epochs?)` for the candidate closest to `word`, when one is close enough to be
  * a typo (at most a third of its letters off, and at most 3) or starts with it; '' otherwise.
@@ -26,15 +29,16 @@ export class InputError extends Error {
 export function didYouMean(word: string, candidates: readonly string[]): string {
   let best: string | undefined;
   let bestDistance = Infinity;
+  const typed = word.toLowerCase();
   for (const c of candidates) {
-    const dist = editDistance(word.toLowerCase(), c.toLowerCase());
+    const dist = editDistance(typed, c.toLowerCase(), MAX_SUGGESTED_EDITS);
     if (dist < bestDistance) {
       best = c;
       bestDistance = dist;
     }
   }
   const strip = (s: string): string => s.replace(/^-+/, '');
-  const limit = Math.min(3, Math.max(1, Math.floor(strip(word).length / 3)));
+  const limit = Math.min(MAX_SUGGESTED_EDITS, Math.max(1, Math.floor(strip(word).length / 3)));
   if (best !== undefined && bestDistance <= limit) return ` (did you mean ${best}?)`;
   const prefixed = candidates.filter((c) => strip(word).length >= 2 && strip(c).startsWith(strip(word)));
   return prefixed.length === 1 ? ` (did you mean ${prefixed[0]}?)` : '';
