@@ -14,7 +14,7 @@
  *
  * Arithmetic is in double precision, stored as float32.
  */
-import { Tensor, zeros, formatShape, describe, sameShape, sizeOf, argmaxRows } from './tensor';
+import { Tensor, zeros, formatShape, describe, isTensor, sameShape, sizeOf, argmaxRows } from './tensor';
 import { backend } from './backend';
 import { checkKnownOptions } from './options';
 
@@ -701,8 +701,4 @@ export function oneHot(labels: ArrayLike<number> | Tensor, classes: number): Ten
  */
 export function fromOneHot(t: Tensor): Int32Array {
   return argmaxRows(t);
-}
-
-function isTensor(v: unknown): v is Tensor {
-  return v !== null && typeof v === 'object' && (v as Tensor).data instanceof Float32Array && Array.isArray((v as Tensor).shape);
 }

@@ -226,7 +226,7 @@ function sized(who: string, flat: Float32Array, shape?: readonly number[]): Tens
  * toArray(fromArray([1, 2, 3, 4], [2, 2]))   // [[1, 2], [3, 4]]
  */
 export function toArray(t: Tensor): NestedArray {
-  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
+  if (!isTensor(t)) {
     throw new TypeError(`toArray: expected a Tensor, got ${describe(t)}`);
   }
   const n = sizeOf(t.shape, 'toArray');
@@ -406,7 +406,7 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
  * Throws `RangeError("<who>: expected <what> (batch, 784), got (32, 256)")`.
  */
 export function checkShape(t: Tensor, expected: readonly (number | null)[], who: string | (() => string), what = 'input'): void {
-  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape)) {
+  if (!isTensor(t)) {
     throw new TypeError(`${nameOf(who)}: expected ${what} to be a Tensor, got ${describe(t)}`);
   }
   let ok = t.shape.length === expected.length;
@@ -428,7 +428,7 @@ export function checkShape(t: Tensor, expected: readonly (number | null)[], who:
  * argmaxRows(fromArray([[0.1, 0.7, 0.2], [1, 0, 0]]))  // Int32Array [1, 0]
  */
 export function argmaxRows(t: Tensor): Int32Array {
-  if (t === null || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.shape) || t.shape.length !== 2) {
+  if (!isTensor(t) || t.shape.length !== 2) {
     throw new RangeError(`argmaxRows: expected a (rows, cols) tensor, got ${describe(t)}`);
   }
   const n = sizeOf(t.shape, 'argmaxRows');
@@ -457,11 +457,19 @@ export function argmaxRows(t: Tensor): Int32Array {
 export const FLOAT32_MAX = (2 - 2 ** -23) * 2 ** 127;
 
 /**
+ * Whether `v` has a tensor's form: a `shape` array and Float32Array `data` (their agreement is
+ * {@link tensorArg}'s and the callers' to check). @internal
+ */
+export function isTensor(v: unknown): v is Tensor {
+  return v !== null && typeof v === 'object' && (v as Tensor).data instanceof Float32Array && Array.isArray((v as Tensor).shape);
+}
+
+/**
  * Checks that argument `what` of `who` is a tensor whose data length matches its shape;
  * `expected` says what else it may be, for the message. @internal
  */
 export function tensorArg(who: string, what: string, t: unknown, expected = 'a Tensor'): Tensor {
-  if (t === null || typeof t !== 'object' || !((t as Tensor).data instanceof Float32Array) || !Array.isArray((t as Tensor).shape)) {
+  if (!isTensor(t)) {
     throw new TypeError(`${who}: ${what} must be ${expected}, got ${describe(t)}`);
   }
   const { shape, data } = t as Tensor;

@@ -1,7 +1,7 @@
 /**
  * Training loop (`fit`, the course's `SGD` training function), `predict` and `evaluate`.
  */
-import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, sizeOf, sliceRows } from './tensor';
+import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, isTensor, sizeOf, sliceRows } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
 import { Module, Parameter, Sequential, accumulateGradients, forwardView, inferView } from './nn/module';
@@ -176,7 +176,7 @@ export class NonFiniteError extends Error {
 }
 
 function checkTensorArg(who: string, name: string, t: unknown): Tensor {
-  if (t === null || typeof t !== 'object' || !((t as Tensor).data instanceof Float32Array) || !Array.isArray((t as Tensor).shape)) {
+  if (!isTensor(t)) {
     throw new TypeError(`${who}: ${name} must be a Tensor { shape, data: Float32Array }, got ${describe(t)}`);
   }
   const n = sizeOf((t as Tensor).shape, `${who}: ${name} shape`);

@@ -6,7 +6,7 @@
  * `(n, 16, 16, 1)` — the layout of the whole library; `flatten` views them as `(n, height * width * chan)`
  * for `Linear`, `toSequence` as `(n, height * width, chan)` for Conv1D, both without a copy.
  */
-import { Tensor, describe, formatShape, numberOrDescribe, sizeOf, wrap } from '../tensor';
+import { Tensor, describe, formatShape, isTensor, numberOrDescribe, sizeOf, wrap } from '../tensor';
 
 /** The most classes a dataset may have (2^24): counts and one-hot rows are dense arrays of that length. @internal */
 export const MAX_CLASSES = 2 ** 24;
@@ -56,7 +56,7 @@ export type DatasetExtras = Pick<Dataset, 'imageShape' | 'classNames'>;
  */
 export function makeDataset(name: string, x: Tensor, labels: Int32Array, numClasses: number, extras: DatasetExtras = {}): Dataset {
   checkNumClasses(`dataset ${name}`, numClasses);
-  if (x === null || typeof x !== 'object' || !(x.data instanceof Float32Array) || !Array.isArray(x.shape)) {
+  if (!isTensor(x)) {
     throw new TypeError(`dataset ${name}: x must be a Tensor, got ${describe(x)}`);
   }
   if (x.shape.length < 1) throw new RangeError(`dataset ${name}: x must have a batch axis, got shape ()`);

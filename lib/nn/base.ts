@@ -11,7 +11,7 @@
  */
 import { checkKnownOptions } from '../options';
 import { summarize } from './summary';
-import { Tensor, checkShape, formatShape, describe, sizeOf, zeros } from '../tensor';
+import { Tensor, checkShape, formatShape, describe, isTensor, sizeOf, zeros } from '../tensor';
 
 /**
  * What a module's forward pass at one place of a Sequential keeps for the backward pass at the
@@ -479,7 +479,7 @@ export abstract class Module {
    * fused kernels (lib/nn/fusion.ts), which must refuse exactly what the module refuses. @internal
    */
   checkInput(input: Tensor): number[] {
-    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
+    if (!isTensor(input)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
     }
     this.checkLength(input, 'input');

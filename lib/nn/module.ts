@@ -2,7 +2,7 @@
  * `Sequential`, the container that runs modules one after the other and keeps, per place, what
  * each backward pass needs. The module contract itself is in lib/nn/base.ts, re-exported here.
  */
-import { Tensor, checkShape, describe } from '../tensor';
+import { Tensor, checkShape, describe, isTensor } from '../tensor';
 import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward } from './base';
 import { Fusion, fusionAt } from './fusion';
 
@@ -214,7 +214,7 @@ export class Sequential extends Module {
     pass.fused.length = n;
     pass.groupStart.length = n;
     // Checked here too: with no modules nothing else would, and backward reads input.shape.
-    if (input === null || typeof input !== 'object' || !(input.data instanceof Float32Array) || !Array.isArray(input.shape)) {
+    if (!isTensor(input)) {
       throw new TypeError(`${this.label()}: expected input to be a Tensor, got ${describe(input)}`);
     }
   }
