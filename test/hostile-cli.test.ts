@@ -284,6 +284,19 @@ describe('the process around the command', () => {
     expect(r.stdout).toBe('');
   });
 
+  test('--threads 4 on the js backend is refused, by flag or NEURONE_BACKEND; --threads 1 is fine', () => {
+    const out = path.join(tmp, 'js-threads');
+    const refused = /--threads 4: the js backend runs on one thread; drop --threads or use --backend native/;
+    const byFlag = cli(['train', '--dataset', 'xor', '--epochs', '1', '--backend', 'js', '--threads', '4', '--out', out]);
+    expectUsageError(byFlag, refused);
+    expect(byFlag.stdout).toBe('');
+    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--threads', '4', '--out', out], { NEURONE_BACKEND: 'js' }), refused);
+    expect(fs.existsSync(out)).toBe(false);
+    const one = cli(['train', '--dataset', 'xor', '--epochs', '1', '--backend', 'js', '--threads', '1', '--out', out]);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/js backend \(1 thread\)/);
+  });
+
   test('a reader that closes the pipe (neurone train | head -1): quiet exit 141, no EPIPE trace', async () => {
     // 1,000 epoch lines are over 64 KiB, more than a pipe buffers: the command is still writing
     // when the reader goes away, whatever the speed of the machine.

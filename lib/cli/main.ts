@@ -504,6 +504,12 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   } catch (e) {
     throw new UsageError(firstLine((e as Error).message));
   }
+  // The js kernels run on the calling thread alone; accepting --threads 4 there would promise four.
+  if (opts.threads !== undefined && opts.threads > 1 && getBackend() === 'js') {
+    throw new UsageError(
+      `--threads ${opts.threads}: the js backend runs on one thread; drop --threads or use --backend native`,
+    );
+  }
   // Every place the run will write is checked before the data is loaded and the network trained:
   // finding out at the end that --save is a folder would throw the training away.
   const outFiles = {
