@@ -176,6 +176,8 @@ describe('an unreachable Redis', () => {
   test('an unreachable Redis is an error within seconds, and nothing is written', async () => {
     const closed = await freePort();
     const out = path.join(os.tmpdir(), `neurone-unreachable-${process.pid}`);
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersBefore = timers();
     const t0 = Date.now();
     await expect(sweep(SPEC, { out, queue: `redis://127.0.0.1:${closed}` })).rejects.toThrow(
       new RegExp(`^cannot reach Redis at redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED`),
@@ -185,6 +187,10 @@ describe('an unreachable Redis', () => {
     );
     expect(Date.now() - t0).toBeLessThan(10000);
     expect(fs.existsSync(out)).toBe(false);
+    // Nothing is left waiting that would keep the caller's process alive after the error (a closed
+    // connection's disconnect timer once held it 2 s).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(timers()).toBeLessThanOrEqual(timersBefore);
   });
 
   test('a server that accepts connections and never answers is an error within seconds, not a hang', async () => {
@@ -427,12 +433,16 @@ describeRedis('a queue worker in this process', () => {
       const pending = sweep(spec, { out: path.join(tmp, 'flushed'), queue: url, queueName, log: (l) => lines.push(l) });
       await until('a job to start', () => workerLines.some((l) => l.startsWith('started ')), 30000);
       await client.flushall();
+      let hang: NodeJS.Timeout | undefined;
       const result = await Promise.race([
         pending,
-        sleep(45000).then(() => {
-          throw new Error(`the sweep did not end after Redis was flushed; worker: ${workerLines.join(' | ')}`);
+        new Promise<never>((_, reject) => {
+          hang = setTimeout(
+            () => reject(new Error(`the sweep did not end after Redis was flushed; worker: ${workerLines.join(' | ')}`)),
+            45000,
+          );
         }),
-      ]);
+      ]).finally(() => clearTimeout(hang));
       expect(Date.now() - t0).toBeLessThan(45000);
       expect(result.runs.map((r) => r.status)).toEqual(['done', 'done']);
       expect(lines.some((l) => /^sweep: job \S+ is no longer in Redis .*; adding it again$/.test(l))).toBe(true);

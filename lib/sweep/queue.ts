@@ -88,6 +88,9 @@ export async function checkRedis(url: string): Promise<void> {
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
+    // ioredis waits this long for the socket to close after disconnect() before destroying it; the
+    // check has nothing in flight, and its 2 s default kept a caller's process alive that long.
+    disconnectTimeout: 100,
   });
   // The socket's error (ECONNREFUSED, ENOTFOUND...) says more than connect()'s "Connection is closed".
   let socketError: string | undefined;
@@ -110,7 +113,9 @@ export async function checkRedis(url: string): Promise<void> {
     throw new SpecError(`cannot reach Redis at ${withoutCredentials(url)}: ${firstLine(why)}`);
   } finally {
     if (timer) clearTimeout(timer);
-    client.disconnect();
+    // A connection that failed has ended already; disconnect() would start that timer anyway, with
+    // no close event left to clear it.
+    if (client.status !== 'end') client.disconnect();
   }
 }
 
