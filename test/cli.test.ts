@@ -89,7 +89,54 @@ describe('neurone command: help and argument errors', () => {
   test('JSON model whose shapes do not fit the data', () => {
     const file = path.join(tmp, 'wrong-size.json');
     fs.writeFileSync(file, JSON.stringify({ layers: [{ type: 'Linear', args: [784, 10] }] }));
-    expectUsageError(cli('train', '--model', file, '--dataset', 'xor', '--out', tmp), /does not fit xor.*Linear\(784, 10\)/);
+    expectUsageError(
+      cli('train', '--model', file, '--dataset', 'xor', '--out', tmp),
+      /model wrong-size\.json does not fit: xor has 2 values per row, but the model takes 784 \(28×28\) values per row$/,
+    );
+  });
+
+  test('a JSON Conv2D model trains on the images themselves, and one sized for MNIST is told the sizes it takes', () => {
+    const layers = (flat: number): unknown[] => [
+      { type: 'Conv2D', args: [5, 1, 4] },
+      { type: 'ReLU' },
+      { type: 'MaxPool2D', args: [2, 2] },
+      { type: 'Flatten' },
+      { type: 'Linear', args: [flat, 10] },
+    ];
+    const mnistSized = path.join(tmp, 'conv2d-28.json');
+    fs.writeFileSync(mnistSized, JSON.stringify({ layers: layers(12 * 12 * 4) }));
+    expectUsageError(
+      cli('train', '--model', mnistSized, '--dataset', 'usps', '--out', tmp),
+      /model conv2d-28\.json does not fit: usps has 256 values per row \(16×16\), but the model takes 784 \(28×28\) or 841 \(29×29\) values per row$/,
+    );
+    const uspsSized = path.join(tmp, 'conv2d-16.json');
+    fs.writeFileSync(uspsSized, JSON.stringify({ layers: layers(6 * 6 * 4) }));
+    const out = path.join(tmp, 'conv2d-run');
+    const saved = path.join(out, 'm.safetensors');
+    const r = cli(
+      'train',
+      '--model',
+      uspsSized,
+      '--dataset',
+      'usps',
+      '--epochs',
+      '1',
+      '--train-size',
+      '400',
+      '--out',
+      out,
+      '--save',
+      saved,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/model Sequential\(Conv2D\(5, 1, 4, 1\).*, input \(batch, 16, 16, 1\)$/m);
+    const accuracy = Number(/test accuracy +([\d.]+) %/.exec(r.stdout)?.[1]);
+    expect(accuracy).toBeGreaterThan(20); // one epoch on 400 images: well above the 10 % of chance
+    // The command that reads the saved model takes it the same way.
+    const evaluated = cli('evaluate', '--model', saved, '--dataset', 'usps');
+    expect(evaluated.code).toBe(0);
+    expect(evaluated.stdout).toMatch(/accuracy +[\d.]+ %/);
   });
 });
 

@@ -1,16 +1,8 @@
 /** Model presets and the JSON model-description format. */
 import { Linear, Sequential } from '../lib/nn';
 import { seed } from '../lib/random';
-import {
-  PRESETS,
-  buildModel,
-  checkModelForInput,
-  describeModel,
-  presetDescription,
-  takesSequences,
-  ModelError,
-  LAYER_TYPES,
-} from '../lib/cli/presets';
+import { PRESETS, buildModel, checkModelForInput, describeModel, presetDescription, ModelError, LAYER_TYPES } from '../lib/cli/presets';
+import { datasetSampleShape } from '../lib/cli/sample-shape';
 
 describe('presets', () => {
   test('seed-cnn is the original headline network on USPS', () => {
@@ -25,8 +17,10 @@ describe('presets', () => {
       for (const inputSize of [256, 784]) {
         seed(0);
         const description = presetDescription(name, { inputSize, numClasses: 10 });
-        expect(takesSequences(description)).toBe(sequence);
         const net = buildModel(description);
+        // The commands feed it the dataset's images as the preset says: pixel sequences or flat rows.
+        const side = Math.sqrt(inputSize);
+        expect(datasetSampleShape(net, [2, side, side, 1], 'images')).toEqual(sequence ? [inputSize, 1] : [inputSize]);
         expect(net.outputShape(sequence ? [2, inputSize, 1] : [2, inputSize])).toEqual([2, 10]);
         const json = JSON.parse(JSON.stringify(describeModel(net)));
         const again = buildModel(json);

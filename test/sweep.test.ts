@@ -14,6 +14,7 @@ import { RunRecord, checkOutcome, curvesSvg, finalScoresSvg, summarize } from '.
 import { sweepCommand } from '../lib/cli/sweep';
 import { TrainingPool } from '../lib/sweep/pool';
 import { tsFile } from './ts-child';
+import { ModelDescription } from '../lib/cli/presets';
 
 const root = path.join(__dirname, '..');
 let tmp: string;
@@ -265,6 +266,31 @@ describe('sweep on the worker pool', () => {
     for (const r of result.runs) expect(fs.readdirSync(path.join(out, r.id))).toEqual(['result.json']);
     expect(result.status).toMatchObject({ total: 4, done: 4, failed: 0, skipped: 0 });
     expect(result.status.samplesPerSecond).toBeGreaterThan(0);
+  });
+
+  test('a Conv2D model runs on the images themselves; one sized for other images is refused before any run', async () => {
+    const model = (flat: number): ModelDescription => ({
+      layers: [
+        { type: 'Conv2D', args: [5, 1, 4] },
+        { type: 'ReLU', args: [] },
+        { type: 'MaxPool2D', args: [2, 2] },
+        { type: 'Flatten', args: [] },
+        { type: 'Linear', args: [flat, 10] },
+      ],
+    });
+    const base = { dataset: 'usps' as const, epochs: 1, trainSize: 300, testSize: 100, schedule: 'none' as const, patience: 0 };
+    const out = path.join(tmp, 'conv2d');
+    await expect(sweep({ base: { ...base, model: model(12 * 12 * 4) } }, { out, workers: 1 })).rejects.toThrow(
+      /^run seed=0: model custom model does not fit usps: usps has 256 values per row \(16×16\), but the model takes 784 \(28×28\)/,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+    const result = await sweep({ base: { ...base, model: model(6 * 6 * 4) } }, { out, workers: 1 });
+    expect(result.status).toMatchObject({ done: 1, failed: 0 });
+    // The pool's run is the same training as in this thread, fed (n, 16, 16, 1).
+    setThreads(1);
+    const here = await runTraining(result.runs[0].config, loadSharedData('usps', 0));
+    expect(timeless(result.runs[0].metrics)).toEqual(timeless(here));
+    expect(here.testAccuracy).toBeGreaterThan(0.2); // one epoch on 300 images: well above the 10 % of chance
   });
 
   test('a run that throws is recorded as failed with its error, and the others still run', async () => {

@@ -13,7 +13,8 @@ import { writeFileAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
 import { Module } from '../nn/module';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
-import { commandBatchSize, lastLeaf, loadModel, modelInputShape } from './predict';
+import { commandBatchSize, loadModel } from './predict';
+import { datasetSampleShape, lastLeaf } from './sample-shape';
 
 const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
 
@@ -92,9 +93,7 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
       loadSplit(datasetName, split, flagValue(args, '--data-dir'), seed),
     );
     const n = ds.labels.length;
-    const features = data.numFeatures(ds);
-    const image = ds.x.shape.length === 4 ? { height: ds.x.shape[1], width: ds.x.shape[2] } : undefined;
-    const shape = modelInputShape(net, n, features, `evaluate: ${datasetName}`, image);
+    const shape = [n, ...datasetSampleShape(net, ds.x.shape, `evaluate: ${datasetName}`)];
     const outShape = net.outputShape([1, ...shape.slice(1)]);
     if (outShape.length !== 2 || outShape[1] !== ds.numClasses) {
       throw new InputError(

@@ -9,7 +9,8 @@ import { writeFileAtomic } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
-import { acceptedSampleShapes, loadModel } from './predict';
+import { loadModel } from './predict';
+import { acceptedSampleShapes } from './sample-shape';
 
 const FLAGS: readonly FlagSpec[] = [
   {

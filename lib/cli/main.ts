@@ -36,7 +36,6 @@ import {
   findPreset,
   presetDescription,
   readModelFile,
-  takesSequences,
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir } from '../data/paths';
@@ -46,6 +45,7 @@ import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 import { probeWritable } from './command';
+import { datasetSampleShape, viewSamples } from './sample-shape';
 import { firstLine } from '../messages';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
@@ -506,9 +506,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   }
   // The js kernels run on the calling thread alone; accepting --threads 4 there would promise four.
   if (opts.threads !== undefined && opts.threads > 1 && getBackend() === 'js') {
-    throw new UsageError(
-      `--threads ${opts.threads}: the js backend runs on one thread; drop --threads or use --backend native`,
-    );
+    throw new UsageError(`--threads ${opts.threads}: the js backend runs on one thread; drop --threads or use --backend native`);
   }
   // Every place the run will write is checked before the data is loaded and the network trained:
   // finding out at the end that --save is a folder would throw the training away.
@@ -550,11 +548,15 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   }
   const inputSize = data.numFeatures(fullTrain);
   const { name: modelName, description } = resolveModel(opts, { inputSize, numClasses: fullTrain.numClasses });
-  const sequence = takesSequences(description);
-
   seedGlobal(opts.seed);
   const net = buildModel(description);
-  const inShape = sequence ? [1, inputSize, 1] : [1, inputSize];
+  let inShape: number[];
+  try {
+    // As a flat row, a sequence or an image, whichever the model takes (from its shapes alone).
+    inShape = [1, ...datasetSampleShape(net, fullTrain.x.shape, opts.dataset)];
+  } catch (e) {
+    throw new UsageError(`model ${modelName} does not fit: ${firstLine((e as Error).message)}`);
+  }
   let outShape: number[];
   try {
     // The shapes first, with nothing allocated: a lazily sized layer too large, or a step's activations past the bound, stop here.
@@ -577,8 +579,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   } catch (e) {
     throw new UsageError(`--val-fraction: ${firstLine((e as Error).message)}`);
   }
-  // The image datasets come as (n, h, w, 1): a sequence of pixels for the Conv1D presets, one flat row for the MLPs.
-  const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : data.flatten(ds));
+  const view = (ds: Dataset): Dataset => viewSamples(ds, inShape.slice(1));
   const trainSet = view(split.train);
   const valSet = view(split.test);
   const testSet = view(test);
@@ -604,7 +605,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
     out(`  ${recipeText()}`);
     if (recipe.name !== 'headline' && opts.dataset === 'usps')
       out("  the README's headline (95.02 % over 10 seeds): neurone train --recipe headline");
-    out(`  model ${net.toString()}, ${plural(params, 'parameter')}`);
+    out(`  model ${net.toString()}, ${plural(params, 'parameter')}, input (batch, ${inShape.slice(1).join(', ')})`);
     out(
       `  ${lossName}, ${adam ? `Adam lr ${lr}` : `SGD lr ${lr} momentum ${opts.momentum}`}${weightDecay ? ` weight decay ${weightDecay}` : ''}` +
         `${scheduleName === 'plateau' ? ` (lr × ${PLATEAU_FACTOR} after ${plural(PLATEAU_EPOCHS, 'epoch')} without progress)` : ''}, batch ${opts.batchSize}, ` +

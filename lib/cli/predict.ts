@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { Tensor } from '../tensor';
-import { Module, Sequential } from '../nn/module';
+import { Module } from '../nn/module';
 import { load } from '../serialize';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
@@ -12,7 +12,7 @@ import { checkPng, decodePng } from '../data/png';
 import { MAX_PNG_FILE_BYTES, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
-import { firstLine } from '../messages';
+import { ImageSize, inputChannels, lastLeaf, modelInputShape } from './sample-shape';
 
 /** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
 const MAX_TEXT_INPUT_BYTES = 256 * 2 ** 20;
@@ -50,12 +50,6 @@ export interface InputRows {
   rows: Float32Array[];
   /** The images' size, when every row is an image of that size (PNGs, an IDX file of images). */
   image?: ImageSize;
-}
-
-/** The height and width of rows that are images (channels-last), when the inputs say so. */
-export interface ImageSize {
-  height: number;
-  width: number;
 }
 
 /**
@@ -208,105 +202,6 @@ export function readInputs(files: readonly string[], invert: boolean, channels: 
       `predict: ${names[odd]} has ${rows[odd].length} values, ${names[0]} has ${width}: every row must have the same size`,
     );
   return { names, rows, image: image ?? undefined };
-}
-
-/** The first module that is not a Sequential. */
-function firstLeaf(net: Module): Module | undefined {
-  let m: Module | undefined = net;
-  while (m instanceof Sequential) m = m.modules[0];
-  return m;
-}
-
-/** The last module that is not a Sequential. */
-export function lastLeaf(net: Module): Module | undefined {
-  let m: Module | undefined = net;
-  while (m instanceof Sequential) m = m.modules[m.modules.length - 1];
-  return m;
-}
-
-/** The channels the model's first layer takes (`chanIn` of a convolution), 1 when it does not say. */
-export function inputChannels(net: Module): number {
-  const first = firstLeaf(net);
-  return first && 'chanIn' in first && typeof first.chanIn === 'number' ? first.chanIn : 1;
-}
-
-/** Whether the model takes samples of `sampleShape` (without the batch). */
-function takes(net: Module, sampleShape: readonly number[]): boolean {
-  try {
-    net.outputShape([1, ...sampleShape]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The sample shapes `features` values can have for a model whose first layer takes `chan`
- * channels, most likely first: a flat row, a sequence (length, chan), an image (height, width,
- * chan) of the inputs' size or else a square one.
- */
-function sampleShapes(features: number, chan: number, image?: ImageSize): number[][] {
-  const shapes = [[features]];
-  if (features % chan !== 0) return shapes;
-  const pixels = features / chan;
-  shapes.push([pixels, chan]);
-  if (image && image.height * image.width === pixels) shapes.push([image.height, image.width, chan]);
-  else if (Number.isInteger(Math.sqrt(pixels))) shapes.push([Math.sqrt(pixels), Math.sqrt(pixels), chan]);
-  return shapes;
-}
-
-/** The most values a sample may have in the search for the shapes a model takes. */
-const SEARCHED_SAMPLE_SIZE = 2 ** 16;
-
-/**
- * The sample shapes (without the batch) the model takes, fewest values first, searched up to
- * SEARCHED_SAMPLE_SIZE values: the first, and others of up to twice its values (a pooling that
- * floors takes a few sizes), at most `max`. Each size is tried as {@link sampleShapes} orders it:
- * a flat row, a sequence, a square image. `predict` and `evaluate` say these of a row the model
- * refuses; `export` takes the first as the input shape a model's Linear fixes.
- */
-export function acceptedSampleShapes(net: Module, max: number): number[][] {
-  const chan = inputChannels(net);
-  const found: number[][] = [];
-  let limit = SEARCHED_SAMPLE_SIZE;
-  for (let pixels = 1; pixels * chan <= limit && found.length < max; pixels++) {
-    const shape = sampleShapes(pixels * chan, chan).find((s) => takes(net, s));
-    if (shape === undefined) continue;
-    if (found.length === 0) limit = 2 * pixels * chan;
-    found.push(shape);
-  }
-  return found;
-}
-
-/** A sample size as a refused row is told it: `256 (16×16)`, `257`. */
-function sizeText(shape: readonly number[], chan: number): string {
-  const values = shape.reduce((a, b) => a * b, 1);
-  const side = Math.sqrt(values / chan);
-  return `${values}${Number.isInteger(side) ? ` (${side}×${side}${chan > 1 ? `×${chan}` : ''})` : ''}`;
-}
-
-/**
- * The shape of `n` rows of `features` values as the model takes them: (n, features),
- * (n, length, chan) for a model that opens with a 1-D convolution or pooling, or
- * (n, height, width, chan) for a 2-D one (the inputs' image size, or a square). Throws an
- * InputError saying how many values a row the model takes.
- */
-export function modelInputShape(net: Module, n: number, features: number, what: string, image?: ImageSize): number[] {
-  const chan = inputChannels(net);
-  let reason = '';
-  for (const shape of sampleShapes(features, chan, image)) {
-    try {
-      net.outputShape([1, ...shape]);
-      return [n, ...shape];
-    } catch (e) {
-      reason ||= firstLine(e);
-    }
-  }
-  const sizes = acceptedSampleShapes(net, 3).map((shape) => sizeText(shape, chan));
-  const given = image ? ` (${image.height}×${image.width}${chan > 1 ? `×${chan}` : ''})` : '';
-  if (sizes.length > 0)
-    throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);
-  throw new InputError(`${what} has ${features} values per row${given}, which the model does not take: ${reason}`);
 }
 
 /** The most values the largest activation of one batch may hold in a command: 1 GiB of float32. */

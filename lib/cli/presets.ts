@@ -337,13 +337,6 @@ export function describeModel(net: Sequential): ModelDescription {
   return { layers: net.modules.map((m) => m.toJSON()) };
 }
 
-/** Whether a model takes sequences (batch, length, chan): true when its first layer is a convolution or pooling. */
-export function takesSequences(description: ModelDescription): boolean {
-  let first: LayerSpec | undefined = description.layers[0];
-  while (first && first.type === 'Sequential') first = first.modules?.[0];
-  return first !== undefined && ['Conv1D', 'ConvTranspose1D', 'Upsample1D', 'MaxPool1D', 'AvgPool1D'].includes(first.type);
-}
-
 /**
  * Most bytes of a JSON model file: 1 MiB. A description is a list of layers with a few numbers
  * each (a hundred layers take a few KB); anything larger is not a model description.

@@ -8,7 +8,8 @@ import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
 import { readDataFile, writeFileAtomic } from '../data/read';
-import { buildModel, checkModelForInput, presetDescription, takesSequences, ModelDescription } from '../cli/presets';
+import { buildModel, checkModelForInput, presetDescription, ModelDescription } from '../cli/presets';
+import { datasetSampleShape } from '../cli/sample-shape';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
@@ -185,11 +186,8 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
               },
             );
       // From the shapes alone: no lazily sized layer allocates, and the step's activations are bounded.
-      const shape = checkModelForInput(
-        buildModel(description),
-        takesSequences(description) ? [1, inputSize, 1] : [1, inputSize],
-        c.batchSize,
-      );
+      const net = buildModel(description);
+      const shape = checkModelForInput(net, [1, ...datasetSampleShape(net, d.train.xShape, c.dataset)], c.batchSize);
       if (shape.length !== 2 || shape[1] !== numClasses)
         throw new Error(`outputs (batch, ${shape.slice(1).join(', ')}) but ${c.dataset} has ${numClasses} classes`);
     } catch (e) {

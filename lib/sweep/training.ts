@@ -17,7 +17,8 @@ import { ensureDir } from '../data/paths';
 import { readDataFile } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
-import { ModelDescription, buildModel, checkModelForInput, presetDescription, takesSequences } from '../cli/presets';
+import { ModelDescription, buildModel, checkModelForInput, presetDescription } from '../cli/presets';
+import { datasetSampleShape, viewSamples } from '../cli/sample-shape';
 import { ADAM_DEFAULTS, QUICK, plateauScheduler } from '../cli/recipes';
 import { RunConfig, SweepDataset } from './spec';
 import { firstLine } from '../messages';
@@ -188,14 +189,13 @@ export async function runTraining(
     typeof config.model === 'object'
       ? (config.model as ModelDescription)
       : presetDescription(modelName, { inputSize, numClasses: fullTrain.numClasses });
-  const sequence = takesSequences(description);
   seedGlobal(config.seed);
   const net = buildModel(description);
+  const sampleShape = datasetSampleShape(net, fullTrain.x.shape, config.dataset);
   // A job from the queue skipped the sweep's preflight: its lazily sized layers and activations are bounded here.
-  checkModelForInput(net, sequence ? [1, inputSize, 1] : [1, inputSize], config.batchSize);
+  checkModelForInput(net, [1, ...sampleShape], config.batchSize);
   const split = data.trainTestSplit(fullTrain, { testFraction: config.valFraction, seed: config.seed, stratify: true });
-  // The image datasets come as (n, h, w, 1): a sequence of pixels for the Conv1D presets, one flat row for the MLPs.
-  const view = (ds: Dataset): Dataset => (sequence ? data.toSequence(ds) : data.flatten(ds));
+  const view = (ds: Dataset): Dataset => viewSamples(ds, sampleShape);
   const trainSet = view(split.train);
   const valSet = view(split.test);
   const testSet = view(test);

@@ -1,0 +1,133 @@
+/**
+ * How a model takes rows of values: as they are (batch, features), as sequences (batch, length,
+ * chan) or as images (batch, height, width, chan), found from the model's own shapes. The commands
+ * that feed a model data (train, sweep runs, predict, evaluate, export) all ask here, so a model
+ * that one of them takes, the others take the same way.
+ */
+import { Module, Sequential } from '../nn/module';
+import { InputError } from './command';
+import { firstLine } from '../messages';
+import { reshape } from '../tensor';
+import { Dataset, extrasOf, makeDataset } from '../data/dataset';
+
+/** The height and width of rows that are images (channels-last), when the inputs say so. */
+export interface ImageSize {
+  height: number;
+  width: number;
+}
+
+/** The first module that is not a Sequential. */
+function firstLeaf(net: Module): Module | undefined {
+  let m: Module | undefined = net;
+  while (m instanceof Sequential) m = m.modules[0];
+  return m;
+}
+
+/** The last module that is not a Sequential. */
+export function lastLeaf(net: Module): Module | undefined {
+  let m: Module | undefined = net;
+  while (m instanceof Sequential) m = m.modules[m.modules.length - 1];
+  return m;
+}
+
+/** The channels the model's first layer takes (`chanIn` of a convolution), 1 when it does not say. */
+export function inputChannels(net: Module): number {
+  const first = firstLeaf(net);
+  return first && 'chanIn' in first && typeof first.chanIn === 'number' ? first.chanIn : 1;
+}
+
+/** Whether the model takes samples of `sampleShape` (without the batch). */
+function takes(net: Module, sampleShape: readonly number[]): boolean {
+  try {
+    net.outputShape([1, ...sampleShape]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The sample shapes `features` values can have for a model whose first layer takes `chan`
+ * channels, most likely first: a flat row, a sequence (length, chan), an image (height, width,
+ * chan) of the inputs' size or else a square one.
+ */
+function sampleShapes(features: number, chan: number, image?: ImageSize): number[][] {
+  const shapes = [[features]];
+  if (features % chan !== 0) return shapes;
+  const pixels = features / chan;
+  shapes.push([pixels, chan]);
+  if (image && image.height * image.width === pixels) shapes.push([image.height, image.width, chan]);
+  else if (Number.isInteger(Math.sqrt(pixels))) shapes.push([Math.sqrt(pixels), Math.sqrt(pixels), chan]);
+  return shapes;
+}
+
+/** The most values a sample may have in the search for the shapes a model takes. */
+const SEARCHED_SAMPLE_SIZE = 2 ** 16;
+
+/**
+ * The sample shapes (without the batch) the model takes, fewest values first, searched up to
+ * SEARCHED_SAMPLE_SIZE values: the first, and others of up to twice its values (a pooling that
+ * floors takes a few sizes), at most `max`. Each size is tried as {@link sampleShapes} orders it:
+ * a flat row, a sequence, a square image. `predict` and `evaluate` say these of a row the model
+ * refuses; `export` takes the first as the input shape a model's Linear fixes.
+ */
+export function acceptedSampleShapes(net: Module, max: number): number[][] {
+  const chan = inputChannels(net);
+  const found: number[][] = [];
+  let limit = SEARCHED_SAMPLE_SIZE;
+  for (let pixels = 1; pixels * chan <= limit && found.length < max; pixels++) {
+    const shape = sampleShapes(pixels * chan, chan).find((s) => takes(net, s));
+    if (shape === undefined) continue;
+    if (found.length === 0) limit = 2 * pixels * chan;
+    found.push(shape);
+  }
+  return found;
+}
+
+/** A sample size as a refused row is told it: `256 (16×16)`, `257`. */
+function sizeText(shape: readonly number[], chan: number): string {
+  const values = shape.reduce((a, b) => a * b, 1);
+  const side = Math.sqrt(values / chan);
+  return `${values}${Number.isInteger(side) ? ` (${side}×${side}${chan > 1 ? `×${chan}` : ''})` : ''}`;
+}
+
+/**
+ * The shape of `n` rows of `features` values as the model takes them: (n, features),
+ * (n, length, chan) for a model that opens with a 1-D convolution or pooling, or
+ * (n, height, width, chan) for a 2-D one (the inputs' image size, or a square). Throws an
+ * InputError saying how many values a row the model takes.
+ */
+export function modelInputShape(net: Module, n: number, features: number, what: string, image?: ImageSize): number[] {
+  const chan = inputChannels(net);
+  let reason = '';
+  for (const shape of sampleShapes(features, chan, image)) {
+    try {
+      net.outputShape([1, ...shape]);
+      return [n, ...shape];
+    } catch (e) {
+      reason ||= firstLine(e);
+    }
+  }
+  const sizes = acceptedSampleShapes(net, 3).map((shape) => sizeText(shape, chan));
+  const given = image ? ` (${image.height}×${image.width}${chan > 1 ? `×${chan}` : ''})` : '';
+  if (sizes.length > 0)
+    throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);
+  throw new InputError(`${what} has ${features} values per row${given}, which the model does not take: ${reason}`);
+}
+
+/**
+ * The shape (without the batch) in which the model takes the samples of a dataset whose x has
+ * shape `xShape`: (n, features) or images (n, height, width, chan), whose size is then kept. An
+ * MLP takes each image as one flat row, a Conv1D model as a sequence of pixels, a Conv2D model as
+ * the image. Throws an InputError naming `what` and the row sizes the model takes.
+ */
+export function datasetSampleShape(net: Module, xShape: readonly number[], what: string): number[] {
+  const features = xShape.slice(1).reduce((a, b) => a * b, 1);
+  const image = xShape.length === 4 ? { height: xShape[1], width: xShape[2] } : undefined;
+  return modelInputShape(net, 1, features, what, image).slice(1);
+}
+
+/** The dataset with each sample viewed in `sampleShape` (no copy). */
+export function viewSamples(ds: Dataset, sampleShape: readonly number[]): Dataset {
+  return makeDataset(ds.name, reshape(ds.x, [ds.labels.length, ...sampleShape]), ds.labels, ds.numClasses, extrasOf(ds));
+}
