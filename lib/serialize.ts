@@ -28,6 +28,7 @@ import { torchEntries } from './export/torch';
 import { applyEvalPositions, evalPositions } from './nn/mode';
 import { IO_PIECE, fileKind, fsReason, writeFileAtomic } from './data/read';
 import { backend } from './backend';
+import { checkKnownOptions } from './options';
 
 export type { ModuleFactory } from './nn/registry';
 
@@ -217,6 +218,17 @@ interface OpenFile {
   fail: (what: string) => Error;
 }
 
+/** What the first bytes of a model file of another format say it is, or undefined. */
+function otherModelFormat(prefix: Uint8Array): string | undefined {
+  const b = Buffer.from(prefix);
+  if (b.subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'))) return "a zip archive (torch.save's .pt/.pth format)";
+  if (b[0] === 0x80 && b[1] >= 2 && b[1] <= 5) return 'a Python pickle (an older torch.save file)';
+  if (b.subarray(0, 4).equals(Buffer.from('\x89HDF', 'latin1'))) return 'an HDF5 file (a Keras .h5 model?)';
+  // ONNX: a protobuf ModelProto opens with ir_version, field 1 as a varint.
+  if (b[0] === 0x08 && b[1] > 0 && b[1] < 0x20) return 'a protobuf message (an ONNX model?)';
+  return undefined;
+}
+
 /**
  * Opens `file`, checks it is a regular file within the size limit (fstat, before reading), reads
  * and validates the header: dtypes, shapes, offsets that tile the data exactly, and the file
@@ -240,8 +252,14 @@ function openSafetensors(file: string, who: string): OpenFile {
     const got = size >= 8 && readAll(fd, prefix, 0, 8);
     if (!got) throw fail(`truncated or not a safetensors file: ${size} bytes, fewer than the 8-byte header length`);
     const declared = Buffer.from(prefix).readBigUInt64LE(0);
-    if (declared > BigInt(MAX_HEADER))
-      throw fail(`not a safetensors file: header length ${declared} is implausible (over ${MAX_HEADER} bytes)`);
+    if (declared > BigInt(MAX_HEADER)) {
+      const kind = otherModelFormat(prefix);
+      throw fail(
+        kind
+          ? `not a safetensors file: it begins as ${kind}; neurone reads the .safetensors files save() writes, or a state_dict saved with safetensors.torch.save_file (load with { layout: 'torch' })`
+          : `not a safetensors file: header length ${declared} is implausible (over ${MAX_HEADER} bytes)`,
+      );
+    }
     const headerLength = Number(declared);
     if (8 + headerLength > size) {
       throw fail(`truncated or not a safetensors file: the header needs ${headerLength} bytes, the file has ${size - 8} after the length`);
@@ -769,7 +787,8 @@ function sortedTies(t: Ties): Ties {
  *   positions, channels first (`nn.Conv1d` on `(batch, chan, length)`), Linear `(out, in)`, Conv1d
  *   `(chanOut, chanIn, kSize)`, ConvTranspose1d `(chanIn, chanOut, kSize)`, and a Linear after a
  *   Flatten of channels with its input columns in PyTorch's channel-major order. The README
- *   lists the PyTorch module of each neurone module.
+ *   lists the PyTorch module of each neurone module. A network whose Flatten takes its input
+ *   directly (no convolution or batch norm before it to say the channels) needs `inputShape`.
  */
 export type WeightLayout = 'neurone' | 'torch';
 
@@ -779,16 +798,24 @@ export interface SaveOptions {
   metadata?: Record<string, string>;
   /** The layout of the stored parameters (default `'neurone'`); see {@link WeightLayout}. */
   layout?: WeightLayout;
+  /**
+   * With layout `'torch'`: the shape of one input sample without the batch (`[28, 28, 3]`,
+   * `[784]`), needed when a Flatten takes the input with no layer before it saying its channels.
+   */
+  inputShape?: readonly number[];
 }
 
 /** Options of {@link load}. */
 export interface LoadOptions {
   /**
-   * The layout of a file without neurone's metadata (one PyTorch wrote): `'torch'` for a
-   * `state_dict()` saved with `safetensors.torch.save_file`. A file neurone wrote says its layout
-   * itself, and a contradicting option is an error.
+   * The layout of a file without neurone's metadata, required for one: `'torch'` for a
+   * `state_dict()` PyTorch saved with `safetensors.torch.save_file`, `'neurone'` for tensors
+   * named and shaped as `net.parameters()`. A file neurone wrote says its layout itself, and a
+   * contradicting option is an error.
    */
   layout?: WeightLayout;
+  /** With layout `'torch'`: the shape of one input sample, as {@link SaveOptions.inputShape}. */
+  inputShape?: readonly number[];
   /** Load the weights into this network (checked against it first) instead of building one from the file's architecture; returned. */
   into?: Module;
   /**
@@ -815,13 +842,22 @@ function checkLayout(layout: unknown, who: string): WeightLayout {
   return layout;
 }
 
-/** The layout a file's metadata declares, reconciled with the one asked for. */
+/**
+ * The layout a file's metadata declares, reconciled with the one asked for. A file neurone did
+ * not write must be given one: a square Linear's weight has the same name and shape in both
+ * layouts, so a PyTorch file read as neurone's would load transposed without a word.
+ */
 function fileLayout(metadata: Record<string, string>, asked: WeightLayout | undefined, file: string, who: string): WeightLayout {
   const stored = metadata[LAYOUT_KEY];
   if (stored !== undefined && stored !== 'torch')
     throw new Error(`${who}: ${file}: corrupt metadata: ${LAYOUT_KEY} is ${JSON.stringify(stored)}, expected "torch"`);
   if (stored === 'torch' && asked === 'neurone')
     throw new Error(`${who}: ${file}: the file is in PyTorch's layout (saved with layout 'torch'), not neurone's`);
+  if (stored === undefined && asked === undefined && metadata['neurone.format'] === undefined)
+    throw new Error(
+      `${who}: ${file} was not written by neurone (no neurone.format in its metadata); say its layout: ` +
+        `{ layout: 'torch' } for a PyTorch state_dict (safetensors.torch.save_file), { layout: 'neurone' } for tensors named and shaped as net.parameters()`,
+    );
   return stored === 'torch' ? 'torch' : (asked ?? 'neurone');
 }
 
@@ -830,8 +866,15 @@ function fileLayout(metadata: Record<string, string>, asked: WeightLayout | unde
  * `state_dict()` name of the equivalent model present, F32, with PyTorch's shape, nothing else
  * (as a strict `load_state_dict`). A bad file leaves the network untouched.
  */
-function assignTorchWeights(net: Module, stored: Map<string, StoredTensor>, file: string, who: string, allowNonFinite = true): void {
-  const entries = torchEntries(net, `${who}: ${file}`);
+function assignTorchWeights(
+  net: Module,
+  stored: Map<string, StoredTensor>,
+  file: string,
+  who: string,
+  allowNonFinite: boolean,
+  inputShape: readonly number[] | undefined,
+): void {
+  const entries = torchEntries(net, `${who}: ${file}`, inputShape);
   const names = new Set(entries.map((e) => e.name));
   for (const name of stored.keys()) {
     if (!names.has(name)) {
@@ -941,13 +984,16 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
   if (!(net instanceof Module)) throw new TypeError(`save: net must be a Module, got ${describe(net)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`save: path must be a non-empty string, got ${describe(file)}`);
   if (options === null || typeof options !== 'object') throw new TypeError(`save: options must be an object, got ${describe(options)}`);
+  checkKnownOptions('save', options, ['metadata', 'layout', 'inputShape']);
   const layoutName = checkLayout(options.layout, 'save');
+  if (options.inputShape !== undefined && layoutName !== 'torch')
+    throw new TypeError("save: inputShape applies to layout 'torch' only (neurone's layout stores the weights as they are)");
   const { tensors, metadata } = modelContents(net, options.metadata ?? {}, `save: ${file}`);
   if (layoutName === 'neurone') {
     writeSafetensors(file, tensors, metadata);
     return;
   }
-  const entries = torchEntries(net, `save: ${file}`);
+  const entries = torchEntries(net, `save: ${file}`, options.inputShape);
   writeSafetensors(
     file,
     entries.map((e) =>
@@ -1065,7 +1111,7 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
   if (arch === undefined) {
     throw new Error(
       `${who}: ${file}: no neurone.architecture in the metadata (weights only?); ` +
-        'build the network yourself and use loadWeights(net, path)',
+        "build the network yourself and pass it: load(path, { into: net }) or loadWeights(net, path), with { layout: 'torch' } for a file PyTorch wrote",
     );
   }
   if (version !== FORMAT_VERSION) {
@@ -1110,6 +1156,7 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
 export function load(file: string, options: LoadOptions = {}): Module {
   if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
   if (options === null || typeof options !== 'object') throw new TypeError(`load: options must be an object, got ${describe(options)}`);
+  checkKnownOptions('load', options, ['layout', 'into', 'allowNonFinite', 'inputShape']);
   const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'load');
   const into = options.into;
   if (into !== undefined && !(into instanceof Module)) throw new TypeError(`load: into must be a Module, got ${describe(into)}`);
@@ -1120,13 +1167,15 @@ export function load(file: string, options: LoadOptions = {}): Module {
   let tensors: Map<string, StoredTensor>;
   try {
     const layoutName = fileLayout(f.metadata, asked, file, 'load');
+    if (options.inputShape !== undefined && layoutName !== 'torch')
+      throw new TypeError(`load: inputShape applies to files in layout 'torch' only; ${file} is in neurone's`);
     if (into !== undefined) {
       tensors = readTensors(f);
-      if (layoutName === 'torch') assignTorchWeights(into, tensors, file, 'load', allowNonFinite);
+      if (layoutName === 'torch') assignTorchWeights(into, tensors, file, 'load', allowNonFinite, options.inputShape);
       else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'), allowNonFinite);
       return into;
     }
-    if (layoutName === 'torch') return loadTorchFile(f, allowNonFinite);
+    if (layoutName === 'torch') return loadTorchFile(f, allowNonFinite, options.inputShape);
     config = storedArchitecture(f.metadata, file, 'load');
     ties = storedTies(f.metadata, file, 'load');
     checkFileAgainstArchitecture(config, ties, f);
@@ -1151,7 +1200,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
  * architecture checked against the limits and against the data the file holds before anything
  * is built, then built, its sharing restored, and the weights converted in.
  */
-function loadTorchFile(f: OpenFile, allowNonFinite: boolean): Module {
+function loadTorchFile(f: OpenFile, allowNonFinite: boolean, inputShape: readonly number[] | undefined): Module {
   const who = 'load';
   const config = storedArchitecture(f.metadata, f.file, who);
   const ties = storedTies(f.metadata, f.file, who);
@@ -1175,7 +1224,7 @@ function loadTorchFile(f: OpenFile, allowNonFinite: boolean): Module {
     throw f.fail((e as Error).message);
   }
   applyTies(net, ties, f.fail);
-  assignTorchWeights(net, tensors, f.file, who, allowNonFinite);
+  assignTorchWeights(net, tensors, f.file, who, allowNonFinite, inputShape);
   applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
@@ -1189,19 +1238,26 @@ function loadTorchFile(f: OpenFile, allowNonFinite: boolean): Module {
  *
  * @param net The network to fill; unchanged when the file does not fit it.
  * @param file The path of the `.safetensors` file.
- * @param options `allowNonFinite`: accept NaN and ±Infinity in the weights.
+ * @param options `layout` of a file without neurone's metadata (`'torch'` for one PyTorch wrote);
+ * `inputShape` with it, as {@link SaveOptions.inputShape}; `allowNonFinite`: accept NaN and
+ * ±Infinity in the weights.
  * @example
  * const net = new Sequential(new Linear(256, 10));
  * loadWeights(net, 'linear.safetensors');
+ * loadWeights(net, 'from-torch.safetensors', { layout: 'torch' });
  */
-export function loadWeights(net: Module, file: string, options: Pick<LoadOptions, 'allowNonFinite'> = {}): void {
+export function loadWeights(net: Module, file: string, options: Pick<LoadOptions, 'allowNonFinite' | 'layout' | 'inputShape'> = {}): void {
   if (!(net instanceof Module)) throw new TypeError(`loadWeights: net must be a Module, got ${describe(net)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`loadWeights: path must be a non-empty string, got ${describe(file)}`);
   if (options === null || typeof options !== 'object')
     throw new TypeError(`loadWeights: options must be an object, got ${describe(options)}`);
+  checkKnownOptions('loadWeights', options, ['layout', 'allowNonFinite', 'inputShape']);
+  const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'loadWeights');
   const allowNonFinite = allowNonFiniteOption(options, 'loadWeights');
   const { tensors, metadata } = readSafetensors(file, 'loadWeights');
-  if (fileLayout(metadata, undefined, file, 'loadWeights') === 'torch')
-    assignTorchWeights(net, tensors, file, 'loadWeights', allowNonFinite);
+  const layoutName = fileLayout(metadata, asked, file, 'loadWeights');
+  if (options.inputShape !== undefined && layoutName !== 'torch')
+    throw new TypeError(`loadWeights: inputShape applies to files in layout 'torch' only; ${file} is in neurone's`);
+  if (layoutName === 'torch') assignTorchWeights(net, tensors, file, 'loadWeights', allowNonFinite, options.inputShape);
   else assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'), allowNonFinite);
 }

@@ -425,6 +425,26 @@ describe('neurone export', () => {
     );
     expect(fs.existsSync(onnx)).toBe(false);
   });
+
+  test('--torch of a model whose Flatten takes a multi-channel input: --input-shape says the channels', async () => {
+    const flatFirst = new Sequential(new Flatten(), new Linear(4 * 4 * 3, 5));
+    const file = path.join(tmp, 'flat-first.safetensors');
+    save(flatFirst, file);
+    const torch = path.join(tmp, 'flat-first-torch.safetensors');
+    expectBadInput(
+      await run(exportCommand, [file, '--torch', torch]),
+      /^neurone: export: Flatten\(\) at position 0 flattens an input whose channels no layer before it says, .*; give the shape of one sample with --input-shape \(e\.g\. 28,28,3 for images, 784 for rows\)\n$/,
+    );
+    expect(fs.existsSync(torch)).toBe(false);
+    const r = await run(exportCommand, [file, '--torch', torch, '--input-shape', '4,4,3']);
+    expect(r.code).toBe(0);
+    // The file holds the columns the API writes for that shape.
+    const viaApi = path.join(tmp, 'flat-first-api.safetensors');
+    save(flatFirst, viaApi, { layout: 'torch', inputShape: [4, 4, 3] });
+    expect(Array.from(readSafetensors(torch).tensors.get('1.weight')!.data)).toEqual(
+      Array.from(readSafetensors(viaApi).tensors.get('1.weight')!.data),
+    );
+  });
 });
 
 describe('neurone evaluate', () => {

@@ -99,7 +99,7 @@ def build(c):
         return nn.Upsample(scale_factor=tuple(a[0]) if isinstance(a[0], list) else a[0], mode="nearest")
     if t == "Reshape":  # only channel axis 1 or flat (lib/export/torch.ts refuses the rest)
         shape = a[0]
-        return nn.Unflatten(1, tuple([1] + shape[:-1]) if len(shape) > 1 else tuple(shape))
+        return nn.Unflatten(1, tuple([1] + shape[:-1])) if len(shape) > 1 else nn.Flatten()
     simple = {"TanH": nn.Tanh, "Sigmoid": nn.Sigmoid, "StableSigmoid": nn.Sigmoid, "ReLU": nn.ReLU,
               "SoftPlus": nn.Softplus, "Identity": nn.Identity}
     if t in simple:

@@ -16,7 +16,7 @@ import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPoo
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid } from '../lib/nn';
 import { Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
 import { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Reshape } from '../lib/nn';
-import { save, load, loadWeights, buildModule, readSafetensors, registerModule } from '../lib/serialize';
+import { save, load, loadWeights, buildModule, readSafetensors, registerModule, writeSafetensors } from '../lib/serialize';
 import { buildModel, presetDescription } from '../lib/cli/presets';
 import { Rng, seed } from '../lib/random';
 import { Tensor, randn } from '../lib/tensor';
@@ -156,6 +156,45 @@ const CASES: Case[] = [
     sample: [4, 2, 3],
     fromTorch: true,
   },
+  {
+    label: 'a Flatten of a 3-channel image with no layer before it to say the channels (inputShape does)',
+    net: () => new Sequential(new Flatten(), new Linear(4 * 4 * 3, 5)),
+    sample: [4, 4, 3],
+    fromTorch: true,
+  },
+  {
+    label: 'pooling alone before the Flatten of a 3-channel image',
+    net: () => new Sequential(new MaxPool2D(2), new Flatten(), new Linear(2 * 2 * 3, 3)),
+    sample: [4, 4, 3],
+    fromTorch: true,
+  },
+  {
+    label: 'a BatchNorm1D between the Flatten of channels and the Linear, running estimates moved',
+    net: () => {
+      const net = new Sequential(new Conv2D(3, 2, 4), new ReLU(), new Flatten(), new BatchNorm1D(3 * 3 * 4), new Linear(3 * 3 * 4, 3));
+      for (let i = 0; i < 2; i++) net.forward(randn([4, 5, 5, 2], new Rng(21 + i)));
+      return net;
+    },
+    sample: [5, 5, 2],
+    fromTorch: true,
+  },
+  {
+    label: "Reshape([-1]) flattening a convolution's channels, and a Flatten then Reshape([-1])",
+    net: () =>
+      new Sequential(
+        new Conv2D(3, 2, 4),
+        new ReLU(),
+        new Reshape([-1]),
+        new Linear(4 * 4 * 4, 6),
+        new Reshape([6, 1]),
+        new Conv1D(1, 1, 2, 1, { bias: true }),
+        new Flatten(),
+        new Reshape([-1]),
+        new Linear(12, 3),
+      ),
+    sample: [6, 6, 2],
+    fromTorch: true,
+  },
 ];
 
 /** max |a − b| / max |b|. */
@@ -268,6 +307,100 @@ describe("layout 'torch' without PyTorch", () => {
     expect(() => load(plain, { layout: 'torch', into: new Sequential(new Linear(3, 2)) })).toThrow(/expects \(2, 3\) in PyTorch's layout/);
   });
 
+  test('a Flatten of channels no layer says is refused without inputShape, naming how to give it', () => {
+    const flatFirst = new Sequential(new Flatten(), new Linear(48, 5));
+    const file = path.join(tmp, 'flat-first.safetensors');
+    const refused =
+      /^save: .*flat-first\.safetensors: Flatten\(\) at position 0 flattens an input whose channels no layer before it says, and Linear\(48, 5\) at position 1 reads it: .*; pass inputShape/;
+    expect(() => save(flatFirst, file, { layout: 'torch' })).toThrow(refused);
+    expect(fs.existsSync(file)).toBe(false);
+    // Pooling says no channels either; a BatchNorm1D reading the Flatten is refused as the Linear.
+    expect(() => save(new Sequential(new MaxPool2D(2), new Flatten(), new Linear(12, 3)), file, { layout: 'torch' })).toThrow(
+      /Flatten\(\) at position 1 flattens an input whose channels/,
+    );
+    expect(() => save(new Sequential(new Flatten(), new BatchNorm1D(48)), file, { layout: 'torch' })).toThrow(
+      /and BatchNorm1D\(48\) at position 1 reads it/,
+    );
+    // Rows and one-channel images need no reordering; three channels do.
+    const columns = (inputShape: number[]): Float32Array => {
+      save(flatFirst, file, { layout: 'torch', inputShape });
+      return readSafetensors(file).tensors.get('1.weight')?.data as Float32Array;
+    };
+    const w = flatFirst.modules[1].parameters()[0].value;
+    w.data.forEach((_, i) => (w.data[i] = i));
+    const plain = torchEntries(new Sequential(flatFirst.modules[1]), 't')[0].toTorch();
+    expect(Array.from(columns([48]))).toEqual(Array.from(plain));
+    expect(Array.from(columns([4, 12, 1]))).toEqual(Array.from(plain));
+    const rgb = columns([4, 4, 3]);
+    expect(Array.from(rgb)).not.toEqual(Array.from(plain));
+    // PyTorch's column c·16 + p (channel c, pixel p) is neurone's row p·3 + c.
+    expect(rgb[1 * 16 + 5]).toBe(w.data[(5 * 3 + 1) * 5]);
+    // The same rule on the way in.
+    expect(() => load(file, { into: new Sequential(new Flatten(), new Linear(48, 5)) })).toThrow(/pass inputShape/);
+    expect(() => save(flatFirst, file, { layout: 'torch', inputShape: [4, 4, 2] })).toThrow(
+      /^save: .*: inputShape \[4, 4, 2\] does not fit the network: Linear\(48, 5\)/,
+    );
+    expect(() => save(flatFirst, file, { layout: 'torch', inputShape: [0, 48] })).toThrow(
+      /inputShape must be a non-empty array of positive integers/,
+    );
+    expect(() => save(flatFirst, file, { inputShape: [48] })).toThrow(/^save: inputShape applies to layout 'torch' only/);
+  });
+
+  test('misspelt options are refused, and a file neurone did not write must say its layout', () => {
+    const net = new Sequential(new Linear(8, 8), new ReLU(), new Linear(8, 8));
+    const file = path.join(tmp, 'square.safetensors');
+    expect(() => save(net, file, { layot: 'torch' } as never)).toThrow(/^save: unknown option 'layot' \(did you mean 'layout'\?\)/);
+    save(net, file, { layout: 'torch' });
+    expect(() => load(file, { into: net, layot: 'torch' } as never)).toThrow(/^load: unknown option 'layot'/);
+    expect(() => loadWeights(net, file, { layot: 'torch' } as never)).toThrow(/^loadWeights: unknown option 'layot'/);
+    // What PyTorch writes: its state_dict, no neurone metadata. The square weights have the same
+    // names and shapes in both layouts, so only the caller can say which this is.
+    const { tensors } = readSafetensors(file);
+    const torchFile = path.join(tmp, 'from-torch.safetensors');
+    writeSafetensors(
+      torchFile,
+      [...tensors.entries()].map(([name, t]) => ({ ...t, name })),
+      {},
+    );
+    const said =
+      /was not written by neurone \(no neurone\.format in its metadata\); say its layout: \{ layout: 'torch' \} for a PyTorch state_dict/;
+    expect(() => load(torchFile, { into: new Sequential(new Linear(8, 8), new ReLU(), new Linear(8, 8)) })).toThrow(said);
+    expect(() => loadWeights(new Sequential(new Linear(8, 8), new ReLU(), new Linear(8, 8)), torchFile)).toThrow(said);
+    expect(() => load(torchFile)).toThrow(said);
+    const again = new Sequential(new Linear(8, 8), new ReLU(), new Linear(8, 8));
+    loadWeights(again, torchFile, { layout: 'torch' });
+    const x = randn([3, 8], new Rng(4));
+    expect(Array.from(predict(again, x).data)).toEqual(Array.from(predict(net, x).data));
+    // A file in neurone's layout without the metadata loads when it says so.
+    const neuroneFile = path.join(tmp, 'bare.safetensors');
+    writeSafetensors(
+      neuroneFile,
+      net.parameters().map((p) => ({ name: p.name, dtype: 'F32' as const, shape: [...p.value.shape], data: p.value.data })),
+      {},
+    );
+    const bare = new Sequential(new Linear(8, 8), new ReLU(), new Linear(8, 8));
+    loadWeights(bare, neuroneFile, { layout: 'neurone' });
+    expect(Array.from(predict(bare, x).data)).toEqual(Array.from(predict(net, x).data));
+  });
+
+  test('a model file of another format says which', () => {
+    const cases: [string, Buffer, RegExp][] = [
+      [
+        'model.pt',
+        Buffer.from('PK\x03\x04\x00\x00\x08\x08rest', 'latin1'),
+        /it begins as a zip archive \(torch\.save's \.pt\/\.pth format\)/,
+      ],
+      ['old.pt', Buffer.from('\x80\x02\x8a\x0alzxrest..', 'latin1'), /it begins as a Python pickle/],
+      ['model.h5', Buffer.from('\x89HDF\r\n\x1a\nrest', 'latin1'), /it begins as an HDF5 file/],
+      ['model.onnx', Buffer.from('\x08\x08\x12\x07pytorch', 'latin1'), /it begins as a protobuf message \(an ONNX model\?\)/],
+    ];
+    for (const [name, bytes, pattern] of cases) {
+      const file = path.join(tmp, name);
+      fs.writeFileSync(file, Buffer.concat([bytes, Buffer.alloc(64, 0x41)]));
+      expect(() => load(file)).toThrow(pattern);
+    }
+  });
+
   test('a module type of the user’s own has no PyTorch counterpart', () => {
     class Twice extends Module {
       config(): { type: string; args: unknown[] } {
@@ -369,7 +502,7 @@ if (missing !== null) {
       const nets = CASES.map((c) => c.net());
       const jobs = CASES.map((c, i) => {
         const weights = path.join(tmp, `n2t-${i}.safetensors`);
-        save(nets[i], weights, { layout: 'torch' });
+        save(nets[i], weights, { layout: 'torch', inputShape: c.sample });
         const x = randn([3, ...c.sample], rng);
         const input = path.join(tmp, `n2t-${i}.in`);
         fs.writeFileSync(input, f32(x.data));
@@ -489,7 +622,7 @@ if (missing !== null) {
       for (const backend of availableBackends()) {
         setBackend(backend);
         jobs.forEach((j, i) => {
-          const net = load(j.weights, { layout: 'torch', into: buildModule(j.arch) });
+          const net = load(j.weights, { layout: 'torch', into: buildModule(j.arch), inputShape: cases[i].sample });
           compare(`${cases[i].label} on ${backend}`, readF32(j.output), shapes[i], predict(net, j.x));
         });
       }

@@ -108,9 +108,15 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
         write(`input shape (batch, ${inputShape.join(', ')}): the shortest the model takes (--input-shape to choose)\n`);
       bytes = asInput('export: ', () => toONNX(net, { inputShape }));
     }
-    // Both outputs are checked (ONNX built, weights convertible) before either is written.
-    if (torch !== undefined) asInput('export: ', () => torchEntries(net, 'export'));
-    if (torch !== undefined) save(net, torch, { layout: 'torch' });
+    // Both outputs are checked (ONNX built, weights convertible) before either is written. The
+    // torch layout takes only a shape the user gave: a searched one is a flat row first, which
+    // would take a Flatten of images for one channel.
+    const torchShape = shapeText === undefined ? undefined : parseShape(shapeText);
+    if (torch !== undefined)
+      asInput('', () =>
+        torchEntries(net, 'export', torchShape, 'give the shape of one sample with --input-shape (e.g. 28,28,3 for images, 784 for rows)'),
+      );
+    if (torch !== undefined) save(net, torch, { layout: 'torch', inputShape: torchShape });
     if (onnx !== undefined && bytes) {
       writeFileAtomic(onnx, bytes, { who: 'export' });
       write(`ONNX model (opset ${ONNX_OPSET}, ${bytes.length.toLocaleString('en-US')} bytes) written to ${onnx}\n`);

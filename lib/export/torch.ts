@@ -12,29 +12,34 @@
  *   the axes reversed in both cases. Conv2D `(kH, kW, chanIn, chanOut)` ↔ `nn.Conv2d`'s
  *   `(chanOut, chanIn, kH, kW)`, ConvTranspose2D `(kH, kW, chanOut, chanIn)` ↔
  *   `nn.ConvTranspose2d`'s `(chanIn, chanOut, kH, kW)`.
- * - A Linear that reads a Flatten of channels (a Conv1D's output, through pools and activations):
- *   neurone flattens `(length, chan)` or `(height, width, chan)` position-major, `nn.Flatten`
- *   flattens `(chan, length)` or `(chan, height, width)` channel-major, so the Linear's input
- *   columns are permuted as well.
- * - A Reshape is taken when its channel axis is 1 or it flattens, where both orders agree
- *   (`Reshape([28, 28, 1])` is `nn.Unflatten(1, (1, 28, 28))`); any other Reshape is refused.
+ * - A Linear that reads a Flatten of channels (a convolution's output, through pools and
+ *   activations): neurone flattens `(length, chan)` or `(height, width, chan)` position-major,
+ *   `nn.Flatten` flattens `(chan, length)` or `(chan, height, width)` channel-major, so the
+ *   Linear's input columns are permuted as well, and so are the features of a BatchNorm1D between
+ *   the two. `Reshape([-1])` flattens as Flatten does.
+ * - Any other Reshape is taken when its channel axis is 1, where both orders agree
+ *   (`Reshape([28, 28, 1])` is `nn.Unflatten(1, (1, 28, 28))`), and refused otherwise.
  * - Biases as they are; BatchNorm's weight, bias, running_mean and running_var as they are, and
  *   its num_batches_tracked as PyTorch keeps it: an int64 scalar.
  *
- * A Flatten with no convolution before it is taken to flatten a `(batch, features)` input or one
- * channel, where both orders agree. A module at several places is stored under each of its names,
- * as `state_dict()` lists it.
+ * The channels a Flatten flattens are known from the layers before it (a convolution, a batch
+ * norm) or, when none says (a Flatten first, or after pooling alone), from the shape of one
+ * input sample, which the caller then gives: `[28, 28, 3]` has 3 channels, `[784]` none. Without
+ * it such a Flatten feeding a Linear is refused: guessing one channel would give a (h, w, 3)
+ * input's Linear columns in the wrong order without a word. A module at several places is stored
+ * under each of its names, as `state_dict()` lists it.
  */
-import { Tensor } from '../tensor';
+import { Tensor, describe } from '../tensor';
 import { Module, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D } from '../nn/conv';
 import { Flatten, Reshape } from '../nn/pool';
-import { Conv2D, ConvTranspose2D } from '../nn/conv2d';
+import { Conv2D, ConvTranspose2D, GlobalAvgPool2D } from '../nn/conv2d';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
 import { kernelAxesLast4, reverseAxes3 } from './onnx';
 import { checkModules, unroll } from './network';
+import { firstLine } from '../messages';
 
 /** One parameter at one place, in PyTorch's layout. @internal */
 export interface TorchEntry {
@@ -101,19 +106,45 @@ function unreverse(data: Float32Array, shape: readonly number[]): Float32Array {
   return reverseAxes3({ shape: [b, a, k], data });
 }
 
+/** Where the channels of the current value stand: a count, none (features), or not known. */
+type Channels = number | null | 'unknown';
+
+/** How the caller says the shape of one sample, in the message refusing a Flatten of unknown channels. */
+const SAMPLE_SHAPE_HINT = 'pass inputShape, the shape of one sample without the batch (e.g. [28, 28, 3] for images, [784] for rows)';
+
 /**
  * The parameters of `net` in PyTorch's layout, in `state_dict()` order. Refuses a module type
- * PyTorch has no counterpart for (a type of the user's own). `who` prefixes errors. @internal
+ * PyTorch has no counterpart for (a type of the user's own), and a Flatten of channels that
+ * neither the layers nor `inputShape` (one sample, without the batch) say. `who` prefixes
+ * errors; `shapeHint` says how to give the shape where it is missing. @internal
  */
-export function torchEntries(net: Module, who: string): TorchEntry[] {
+export function torchEntries(net: Module, who: string, inputShape?: readonly number[], shapeHint = SAMPLE_SHAPE_HINT): TorchEntry[] {
   // The walk refuses a Sequential that contains itself; it does not recurse, however deep the nesting.
   const { places } = unroll(net, who, (m): m is Sequential => m instanceof Sequential);
   checkModules(places, who);
+  let channels: Channels = 'unknown';
+  if (inputShape !== undefined) {
+    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d > 0))
+      throw new TypeError(
+        `${who}: inputShape must be a non-empty array of positive integers (one sample, without the batch), got ${describe(inputShape)}`,
+      );
+    try {
+      net.outputShape([1, ...inputShape]);
+    } catch (e) {
+      throw new RangeError(`${who}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}`);
+    }
+    channels = inputShape.length >= 2 ? inputShape[inputShape.length - 1] : null;
+  }
   const entries: TorchEntry[] = [];
-  /** Channels of the current (batch, length, chan) value when a layer set them; null otherwise. */
-  let channels: number | null = null;
-  /** Channels a Flatten flattened, until the Linear that reads them. */
-  let flattened: number | null = null;
+  /** Channels a Flatten flattened, until the Linear that reads them; null when nothing is pending. */
+  let flattened: Channels = null;
+  /** The Flatten that set `flattened`, for the message refusing it. */
+  let flattenLabel = '';
+  const unknownChannels = (reader: Module): Error =>
+    new RangeError(
+      `${who}: ${flattenLabel} flattens an input whose channels no layer before it says, and ${reader.label()} reads it: ` +
+        `neurone flattens channels-last, nn.Flatten channels-first, so its inputs' order in PyTorch depends on them; ${shapeHint}`,
+    );
   const visit = (m: Module, pos: string): void => {
     const asIs = (t: Tensor, name: string): TorchEntry => ({
       name: join(pos, name),
@@ -124,6 +155,7 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
       fromTorch: (data) => data.slice(),
     });
     if (m instanceof Linear) {
+      if (flattened === 'unknown') throw unknownChannels(m);
       const chan = flattened;
       if (chan !== null && m.inputSize % chan !== 0) {
         throw new RangeError(`${who}: ${m.label()} reads a Flatten of ${chan} channels, but ${m.inputSize} inputs is not a multiple of it`);
@@ -171,35 +203,61 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
       flattened = null;
       return;
     }
-    if (m instanceof Reshape) {
-      if (m.shape.length > 1 && m.shape[m.shape.length - 1] !== 1) {
-        throw new TypeError(
-          `${who}: ${m.label()} (Reshape to [${m.shape.join(', ')}]) has no PyTorch counterpart in layout 'torch': neurone fills the shape channels-last, nn.Unflatten channels-first, and the two orders differ unless the channel axis is 1`,
-        );
+    if (m instanceof Flatten || (m instanceof Reshape && m.shape.length === 1)) {
+      // A second flattening (Flatten then Reshape([-1])) keeps the order the first one made.
+      if (flattened === null) {
+        flattened = channels;
+        flattenLabel = m.label();
       }
       channels = null;
-      flattened = null;
       return;
     }
-    if (m instanceof Flatten) {
-      flattened = channels;
-      channels = null;
+    if (m instanceof Reshape) {
+      if (m.shape[m.shape.length - 1] !== 1 || flattened !== null) {
+        throw new TypeError(
+          `${who}: ${m.label()} (Reshape to [${m.shape.join(', ')}]) has no PyTorch counterpart in layout 'torch': neurone fills the shape channels-last, nn.Unflatten channels-first, and the two orders differ unless the channel axis is 1 and the values are in the same order`,
+        );
+      }
+      channels = 1;
       return;
     }
     if (m instanceof BatchNorm1D || m instanceof BatchNorm2D) {
+      // Features of a Flatten of channels are in neurone's position-major order: a BatchNorm1D of
+      // them has its values permuted as the Linear after it has its columns.
+      if (flattened === 'unknown') throw unknownChannels(m);
+      const chan = flattened;
+      const perFeature = (t: Tensor, name: string): TorchEntry => {
+        if (chan === null) return asIs(t, name);
+        // The values as a (features, 1) matrix: a Linear's permutation of input columns, one output.
+        const column: Tensor = {
+          get shape() {
+            return [t.data.length, 1];
+          },
+          get data() {
+            return t.data;
+          },
+        };
+        return { ...asIs(t, name), ...linearMaps(column, chan) };
+      };
       // state_dict() order: weight, bias, running_mean, running_var, num_batches_tracked (an
       // int64 scalar; load_state_dict fills it in itself when a file leaves it out).
-      if (m.weight) entries.push(asIs(m.weight, 'weight'));
-      if (m.bias) entries.push(asIs(m.bias, 'bias'));
-      entries.push(asIs(m.runningMean, 'running_mean'), asIs(m.runningVar, 'running_var'));
+      if (m.weight) entries.push(perFeature(m.weight, 'weight'));
+      if (m.bias) entries.push(perFeature(m.bias, 'bias'));
+      entries.push(perFeature(m.runningMean, 'running_mean'), perFeature(m.runningVar, 'running_var'));
       const bn = m;
       const none: Tensor = { shape: [], data: new Float32Array(0) };
       entries.push({
         ...asIs(none, 'num_batches_tracked'),
         count: { get: () => bn.numBatchesTracked, set: (n) => (bn.numBatchesTracked = n) },
       });
-      // The channels are kept; a (batch, height, width, chan) input has them even with no convolution before.
-      if (m instanceof BatchNorm2D) channels = m.channels;
+      // Its channels are the value's: (batch, height, width, chan), (batch, length, chan), or
+      // (batch, features), whose Flatten is the identity in both orders.
+      if (flattened === null) channels = m.channels;
+      return;
+    }
+    if (m instanceof GlobalAvgPool2D) {
+      // (batch, chan): one value a channel, in the same order in both conventions.
+      channels = null;
       return;
     }
     const type = moduleType(m.config().type);
@@ -208,7 +266,7 @@ export function torchEntries(net: Module, who: string): TorchEntry[] {
         `${who}: layout 'torch' knows neurone's built-in modules; ${m.label()} (type ${m.config().type}) has no PyTorch counterpart`,
       );
     }
-    // Pools, Upsample1D and the activations keep the channels (Softmax is over them: dim=1 in PyTorch).
+    // Pools, upsampling and the activations keep the channels (Softmax is over them: dim=1 in PyTorch).
   };
   for (const p of places) visit(p.module, p.path);
   return entries;
