@@ -268,6 +268,22 @@ describe('neurone predict', () => {
       cli(['predict', '--model', cnnFile, '--out', out, path.join(tmp, 'small.png')]),
       /predict: .*small\.png has 64 values per row \(8×8\), but the model takes 256 \(16×16\) or 257 values per row$/m,
     );
+    // Rows of numbers are told the row sizes, with no image size made up for them.
+    const four = path.join(tmp, 'linear-4.safetensors');
+    save(new Sequential(new Linear(4, 3)), four);
+    fs.writeFileSync(path.join(tmp, 'rows-3.json'), '[[1, 2, 3]]');
+    expectBadInput(
+      await run(predictCommand, ['--model', four, path.join(tmp, 'rows-3.json')]),
+      /predict: .*rows-3\.json:0 has 3 values per row, but the model takes 4 values per row$/m,
+    );
+    // A model whose outputs are images, not scores: said, with the predict prefix.
+    const imageOut = path.join(tmp, 'conv-out.safetensors');
+    save(new Sequential(new Conv2D(3, 1, 2, 1, { padding: 1 })), imageOut);
+    fs.writeFileSync(path.join(tmp, 'rows-16.json'), JSON.stringify([Array(16).fill(0.5)]));
+    expectBadInput(
+      await run(predictCommand, ['--model', imageOut, path.join(tmp, 'rows-16.json')]),
+      /^neurone: predict: the model outputs \(batch, 4, 4, 2\), not one score per class: predict takes classifiers/,
+    );
     // A model none of whose sizes is searched: the first layer's own words.
     const huge = path.join(tmp, 'huge-linear.safetensors');
     save(new Sequential(new Linear(70000, 2)), huge);

@@ -271,6 +271,11 @@ describe('toONNX refuses what it cannot export', () => {
     expect(() => toONNX(new Linear(4, 2), { inputShape: [3] })).toThrow(
       /^toONNX: inputShape \[3\] does not fit the network: Linear\(4, 2\): expected input/,
     );
+    // The batch given first, as a PyTorch dummy input has it: the shape without it is named.
+    expect(() => toONNX(new Sequential(new Conv2D(3, 1, 2)), { inputShape: [1, 8, 8, 1] })).toThrow(
+      /^toONNX: inputShape \[1, 8, 8, 1\] does not fit the network: .*\(inputShape is one sample's shape, without the batch: \[8, 8, 1\]\?\)$/,
+    );
+    expect(() => toONNX(new Linear(4, 2), { inputShape: [3] })).not.toThrow(/without the batch/);
     expect(() => toONNX(new Linear(4, 2), { inputShape: [0] })).toThrow(/inputShape must be the shape of one sample/);
     expect(() => toONNX(new Linear(4, 2), {} as never)).toThrow(/inputShape must be the shape of one sample.*got undefined/);
     expect(() => toONNX({} as never, { inputShape: [4] })).toThrow(/^toONNX: net must be a Module/);

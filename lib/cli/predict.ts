@@ -229,7 +229,9 @@ export function commandBatchSize(net: Module, sampleShape: readonly number[], wh
 /** Probabilities from the model's outputs (n, k), by its last layer: see predictUsage. */
 export function probabilities(net: Module, y: Tensor): { probs: Float32Array; classes: number } {
   if (y.shape.length !== 2)
-    throw new InputError(`the model outputs ${y.shape.length}-D values (${y.shape.join(', ')}), not one score per class`);
+    throw new InputError(
+      `predict: the model outputs (batch, ${y.shape.slice(1).join(', ')}), not one score per class: predict takes classifiers (an image-to-image model: call predict() in code)`,
+    );
   const [n, k] = y.shape;
   const last = lastLeaf(net)?.config().type;
   const probs = new Float32Array(y.data.length);

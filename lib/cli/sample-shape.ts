@@ -84,11 +84,16 @@ export function acceptedSampleShapes(net: Module, max: number): number[][] {
   return found;
 }
 
-/** A sample size as a refused row is told it: `256 (16×16)`, `257`. */
-function sizeText(shape: readonly number[], chan: number): string {
+/**
+ * A sample size as a refused row is told it: `256 (16×16)`, `257`. The square is said for a model
+ * that takes images, or to inputs that are images (a 16×16 PNG is what an MLP of 256 inputs
+ * takes); to rows of numbers, a Linear(4) takes 4 values, not a 2×2 image.
+ */
+function sizeText(shape: readonly number[], chan: number, imageInput: boolean): string {
   const values = shape.reduce((a, b) => a * b, 1);
   const side = Math.sqrt(values / chan);
-  return `${values}${Number.isInteger(side) ? ` (${side}×${side}${chan > 1 ? `×${chan}` : ''})` : ''}`;
+  const square = Number.isInteger(side) && (shape.length === 3 || imageInput);
+  return `${values}${square ? ` (${side}×${side}${chan > 1 ? `×${chan}` : ''})` : ''}`;
 }
 
 /**
@@ -108,7 +113,7 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
       reason ||= firstLine(e);
     }
   }
-  const sizes = acceptedSampleShapes(net, 3).map((shape) => sizeText(shape, chan));
+  const sizes = acceptedSampleShapes(net, 3).map((shape) => sizeText(shape, chan, image !== undefined));
   const given = image ? ` (${image.height}×${image.width}${chan > 1 ? `×${chan}` : ''})` : '';
   if (sizes.length > 0)
     throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);

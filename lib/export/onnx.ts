@@ -402,7 +402,17 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   try {
     for (const p of places) outputShape = p.module.outputShape(outputShape);
   } catch (e) {
-    throw new RangeError(`toONNX: inputShape [${inputShape.join(', ')}] does not fit the network: ${(e as Error).message}`);
+    // A shape given with its batch first (PyTorch's dummy input is a batch) fits without it.
+    const withoutBatch = inputShape.slice(1);
+    let hint = '';
+    try {
+      let s = [1, ...withoutBatch];
+      for (const p of places) s = p.module.outputShape(s);
+      if (withoutBatch.length > 0) hint = ` (inputShape is one sample's shape, without the batch: [${withoutBatch.join(', ')}]?)`;
+    } catch {
+      // Not that either: the message says why the shape given does not fit.
+    }
+    throw new RangeError(`toONNX: inputShape [${inputShape.join(', ')}] does not fit the network: ${(e as Error).message}${hint}`);
   }
   const g = new GraphBuilder();
   let value: Value = { name: 'input', rank: inputShape.length + 1, channelsFirst: false };
