@@ -414,13 +414,36 @@ describe('neurone export', () => {
     expect(Buffer.compare(fs.readFileSync(lenetOnnx), Buffer.from(toONNX(lenet, { inputShape: [16, 16, 1] })))).toBe(0);
   });
 
+  test('a model that takes many sizes is exported for all of them; --input-shape fixes one', async () => {
+    const fcn = new Sequential(new Conv2D(3, 1, 2), new ReLU(), new GlobalAvgPool2D(), new Linear(2, 3));
+    const file = path.join(tmp, 'gap.safetensors');
+    save(fcn, file);
+    const free = path.join(tmp, 'gap-free.onnx');
+    const r = await run(exportCommand, [file, '--onnx', free]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('input shape (batch, height, width, 1): any size the model takes, from 3×3 (--input-shape to fix one)');
+    expect(Buffer.compare(fs.readFileSync(free), Buffer.from(toONNX(fcn, { inputShape: [3, 3, 1], dynamicSize: true })))).toBe(0);
+    const fixed = path.join(tmp, 'gap-28.onnx');
+    expect((await run(exportCommand, [file, '--onnx', fixed, '--input-shape', '28,28,1'])).code).toBe(0);
+    expect(Buffer.compare(fs.readFileSync(fixed), Buffer.from(toONNX(fcn, { inputShape: [28, 28, 1] })))).toBe(0);
+    const both = path.join(tmp, 'gap-28-free.onnx');
+    expect((await run(exportCommand, [file, '--onnx', both, '--input-shape', '28,28,1', '--dynamic-size'])).code).toBe(0);
+    expect(Buffer.compare(fs.readFileSync(both), Buffer.from(toONNX(fcn, { inputShape: [28, 28, 1], dynamicSize: true })))).toBe(0);
+  });
+
   test('bad input: one line, exit 2, nothing written', async () => {
     const onnx = path.join(tmp, 'never.onnx');
     const convOnly = path.join(tmp, 'conv-only.safetensors');
     save(new Sequential(new Conv1D(3, 1, 2), new ReLU()), convOnly);
+    const activationOnly = path.join(tmp, 'relu-only.safetensors');
+    save(new Sequential(new ReLU()), activationOnly);
     expectBadInput(
-      await run(exportCommand, [convOnly, '--onnx', onnx]),
-      /export: Sequential\(Conv1D.* does not say its input size; give --input-shape/,
+      await run(exportCommand, [activationOnly, '--onnx', onnx]),
+      /export: Sequential\(ReLU.* does not say its input size; give --input-shape/,
+    );
+    expectBadInput(
+      await run(exportCommand, [activationOnly, '--onnx', onnx, '--input-shape', '5', '--dynamic-size']),
+      /export: toONNX: dynamicSize frees the length, or height and width, of a sample; inputShape \[5\] has none/,
     );
     expectBadInput(
       await run(exportCommand, [cnnFile, '--onnx', onnx, '--input-shape', '255,2']),

@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten, AvgPool2D } from '../lib/nn';
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, Dropout, BatchNorm1D, BatchNorm2D, Conv2D } from '../lib/nn';
+import { MaxPool2D, GlobalAvgPool2D, Upsample2D } from '../lib/nn';
 import { buildModule, registerModule } from '../lib/serialize';
 import { moduleTypes } from '../lib/nn/registry';
 import { PRESETS, buildModel, presetDescription } from '../lib/cli/presets';
@@ -29,6 +30,8 @@ interface Case {
   /** One sample's shape. */
   sample: number[];
   batch: number;
+  /** Exported with the sample's size free. */
+  dynamicSize?: boolean;
 }
 
 let tmp: string;
@@ -42,7 +45,7 @@ function runInOnnxRuntime(cases: Case[], inputs: Tensor[]): Tensor[] {
   const jobs = cases.map((c, i) => {
     const model = path.join(tmp, `m${i}.onnx`);
     const input = path.join(tmp, `x${i}.f32`);
-    fs.writeFileSync(model, toONNX(c.net, { inputShape: c.sample }));
+    fs.writeFileSync(model, toONNX(c.net, { inputShape: c.sample, dynamicSize: c.dynamicSize }));
     fs.writeFileSync(input, Buffer.from(inputs[i].data.buffer, inputs[i].data.byteOffset, inputs[i].data.byteLength));
     return { model, input, dims: [...inputs[i].shape] };
   });
@@ -267,6 +270,81 @@ describe('toONNX refuses what it cannot export', () => {
     expect(() => checkONNXSize(40000, 100000)).toThrow(/the weights take 40000 bytes, over the 100000/);
   });
 
+  test('dynamicSize: one export runs on other sizes in ONNX Runtime, as predict does; the axes are named', () => {
+    seed(31);
+    const gap = new Sequential(
+      new Conv2D(3, 2, 4, 1, { padding: 1 }),
+      new ReLU(),
+      new MaxPool2D(2),
+      new GlobalAvgPool2D(),
+      new Linear(4, 3),
+    );
+    const fcn = new Sequential(new Conv2D(3, 1, 2, 2), new TanH(), new Upsample2D(2));
+    const seq = new Sequential(new Conv1D(3, 1, 2), new MaxPool1D(2));
+    const cases: Case[] = [
+      { label: 'GlobalAvgPool2D classifier at 8×8, run at 8×8', net: gap, sample: [8, 8, 2], batch: 2, dynamicSize: true },
+      { label: 'the same, run at 13×20', net: gap, sample: [8, 8, 2], batch: 2, dynamicSize: true },
+      { label: 'a fully convolutional net, run at 11×7', net: fcn, sample: [5, 5, 1], batch: 1, dynamicSize: true },
+      { label: 'a 1-D net, run at length 30', net: seq, sample: [10, 1], batch: 3, dynamicSize: true },
+    ];
+    const runAt = [
+      [8, 8, 2],
+      [13, 20, 2],
+      [11, 7, 1],
+      [30, 1],
+    ];
+    const rng = new Rng(32);
+    const inputs = cases.map((c, i) => randn([c.batch, ...runAt[i]], rng));
+    const outputs = runInOnnxRuntime(cases, inputs);
+    cases.forEach((c, i) => {
+      const expected = predict(c.net, inputs[i]);
+      expect([c.label, outputs[i].shape]).toEqual([c.label, expected.shape]);
+      expect(relativeError(outputs[i], expected)).toBeLessThan(1e-5);
+    });
+    const dims = (bytes: Uint8Array, which: 'input' | 'output'): unknown[] => {
+      const graph = (
+        modelProto().toObject(modelProto().decode(bytes), { longs: Number }) as {
+          graph: Record<string, { type: { tensorType: { shape: { dim: object[] } } } }[]>;
+        }
+      ).graph;
+      return graph[which][0].type.tensorType.shape.dim;
+    };
+    const gapBytes = toONNX(gap, { inputShape: [8, 8, 2], dynamicSize: true });
+    expect(dims(gapBytes, 'input')).toEqual([{ dimParam: 'batch' }, { dimParam: 'height' }, { dimParam: 'width' }, { dimValue: 2 }]);
+    expect(dims(gapBytes, 'output')).toEqual([{ dimParam: 'batch' }, { dimValue: 3 }]);
+    const fcnBytes = toONNX(fcn, { inputShape: [5, 5, 1], dynamicSize: true });
+    expect(dims(fcnBytes, 'output')).toEqual([
+      { dimParam: 'batch' },
+      { dimParam: 'output_dim1' },
+      { dimParam: 'output_dim2' },
+      { dimValue: 2 },
+    ]);
+    expect(dims(toONNX(seq, { inputShape: [10, 1], dynamicSize: true }), 'input')).toEqual([
+      { dimParam: 'batch' },
+      { dimParam: 'length' },
+      { dimValue: 1 },
+    ]);
+    // Without the option the sizes are fixed, as before.
+    expect(dims(toONNX(gap, { inputShape: [8, 8, 2] }), 'input')).toEqual([
+      { dimParam: 'batch' },
+      { dimValue: 8 },
+      { dimValue: 8 },
+      { dimValue: 2 },
+    ]);
+  });
+
+  test('dynamicSize is refused where the layers fix the size, or there is none; misspelt options are refused', () => {
+    const lenet = new Sequential(new Conv2D(3, 1, 2), new Flatten(), new Linear(2 * 6 * 6, 3));
+    expect(() => toONNX(lenet, { inputShape: [8, 8, 1], dynamicSize: true })).toThrow(
+      /^toONNX: dynamicSize: the network takes no other size than \[8, 8, 1\] \(at \[16, 16, 1\]: Linear\(72, 3\) at position 2/,
+    );
+    expect(() => toONNX(new Linear(4, 2), { inputShape: [4], dynamicSize: true })).toThrow(/inputShape \[4\] has none/);
+    expect(() => toONNX(new Linear(4, 2), { inputShape: [4], dynamicSize: 'yes' as never })).toThrow(/dynamicSize must be true or false/);
+    expect(() => toONNX(new Linear(4, 2), { inputShape: [4], dynamic_axes: {} } as never)).toThrow(
+      /^toONNX: unknown option 'dynamic_axes'/,
+    );
+  });
+
   test('an input shape the network does not take, or no input shape', () => {
     expect(() => toONNX(new Linear(4, 2), { inputShape: [3] })).toThrow(
       /^toONNX: inputShape \[3\] does not fit the network: Linear\(4, 2\): expected input/,
@@ -301,7 +379,7 @@ describe('toONNX on networks built to break it', () => {
     const lin = new Linear(3, 2);
     const deep = nested(10_000, lin, new TanH());
     const bytes = toONNX(deep, { inputShape: [3] });
-    const m = modelProto().toObject(modelProto().decode(bytes)) as { graph: { node: { opType: string }[] } };
+    const m = modelProto().toObject(modelProto().decode(bytes), { longs: Number }) as { graph: { node: { opType: string }[] } };
     expect(m.graph.node.map((n) => n.opType)).toEqual(['Gemm', 'Tanh']);
     const x = randn([4, 3], new Rng(8));
     const [got] = runInOnnxRuntime([{ label: 'deep', net: deep, sample: [3], batch: 4 }], [x]);

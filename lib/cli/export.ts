@@ -23,16 +23,27 @@ const FLAGS: readonly FlagSpec[] = [
     arg: 'FILE',
     help: "write the weights in PyTorch's layout (state_dict names and shapes of the equivalent nn.Sequential)",
   },
-  { name: '--input-shape', arg: 'DIMS', help: "one sample's shape, e.g. 256,1 (default: n for a model opening with Linear(n, …))" },
+  {
+    name: '--input-shape',
+    arg: 'DIMS',
+    help: "one sample's shape, e.g. 256,1 or 28,28,1 (default: n for a model opening with Linear(n, …))",
+  },
+  {
+    name: '--dynamic-size',
+    help: 'ONNX: leave the length, or height and width, free (the default without --input-shape for a model that takes several sizes)',
+  },
   { name: '--help', help: 'show this help' },
 ];
 
 export function exportUsage(): string {
   return helpText('neurone export MODEL (--onnx FILE | --torch FILE) [--input-shape DIMS]', FLAGS, [
     'An ONNX model needs the shape of one sample: a model opening with Linear(n, …) takes n features; a',
-    'convolutional model whose Flatten feeds a Linear gets the shortest length it takes (256 for the USPS',
-    'presets); otherwise give --input-shape LENGTH,CHANNELS (e.g. 256,1 for USPS, 784,1 for MNIST).',
-    'The batch dimension is left free.',
+    'convolutional model whose Flatten feeds a Linear gets the shortest length or square image it takes (256',
+    'for the USPS presets, 16,16,1 for a USPS Conv2D net); a model that takes many sizes (convolutions and',
+    'pooling only, or a GlobalAvgPool2D head) gets them all: its length, or height and width, are left free,',
+    "as torch.onnx.export's dynamic_axes would. Otherwise give --input-shape LENGTH,CHANNELS or",
+    'HEIGHT,WIDTH,CHANNELS (e.g. 256,1 for USPS as a sequence, 28,28,1 for MNIST images). The batch',
+    'dimension is always free.',
     '',
     'Examples:',
     '  neurone export digits.safetensors --onnx digits.onnx --input-shape 256,1',
@@ -61,6 +72,16 @@ function impliedInputShape(net: Module): { shape: number[]; searched: boolean } 
   if (flatten < 0 || !all.slice(flatten + 1).some((m) => m.config().type === 'Linear')) return undefined;
   const [shape] = acceptedSampleShapes(net, 1);
   return shape === undefined ? undefined : { shape, searched: true };
+}
+
+/** The ONNX model of `net` with the size of its samples free, or undefined where its layers fix the size. */
+function dynamicExport(net: Module, inputShape: readonly number[]): Uint8Array | undefined {
+  try {
+    return toONNX(net, { inputShape, dynamicSize: true });
+  } catch (e) {
+    if (e instanceof RangeError && /^toONNX: dynamicSize/.test(e.message)) return undefined;
+    throw new InputError(`export: ${(e as Error).message}`);
+  }
 }
 
 function parseShape(text: string): number[] {
@@ -100,13 +121,31 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
     const shapeText = flagValue(args, '--input-shape');
     let bytes: Uint8Array | undefined;
     if (onnx !== undefined) {
-      const implied = shapeText === undefined ? impliedInputShape(net) : undefined;
-      const inputShape = shapeText !== undefined ? parseShape(shapeText) : implied?.shape;
-      if (!inputShape)
-        throw new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
-      if (implied?.searched)
-        write(`input shape (batch, ${inputShape.join(', ')}): the shortest the model takes (--input-shape to choose)\n`);
-      bytes = asInput('export: ', () => toONNX(net, { inputShape }));
+      const given = shapeText !== undefined ? parseShape(shapeText) : undefined;
+      const implied = given === undefined ? impliedInputShape(net) : undefined;
+      if (given !== undefined || args.flags.has('--dynamic-size')) {
+        const inputShape = given ?? implied?.shape ?? acceptedSampleShapes(net, 1)[0];
+        if (!inputShape)
+          throw new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
+        bytes = asInput('export: ', () => toONNX(net, { inputShape, dynamicSize: args.flags.has('--dynamic-size') }));
+      } else {
+        // No shape given: a model that takes several sizes is exported for all of them.
+        const smallest = implied?.shape ?? acceptedSampleShapes(net, 1)[0];
+        bytes = smallest === undefined || smallest.length < 2 ? undefined : dynamicExport(net, smallest);
+        if (bytes !== undefined) {
+          const axes = smallest.length === 2 ? 'length' : smallest.length === 3 ? 'height, width' : 'free axes';
+          write(
+            `input shape (batch, ${axes}, ${smallest[smallest.length - 1]}): any size the model takes, from ${smallest.slice(0, -1).join('×')} (--input-shape to fix one)\n`,
+          );
+        } else {
+          const inputShape = implied?.shape;
+          if (!inputShape)
+            throw new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
+          if (implied?.searched)
+            write(`input shape (batch, ${inputShape.join(', ')}): the shortest the model takes (--input-shape to choose)\n`);
+          bytes = asInput('export: ', () => toONNX(net, { inputShape }));
+        }
+      }
     }
     // Both outputs are checked (ONNX built, weights convertible) before either is written. The
     // torch layout takes only a shape the user gave: a searched one is a flat row first, which

@@ -18,6 +18,8 @@ import { Module, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D, Upsample1D } from '../nn/conv';
 import { AvgPool1D, Flatten, MaxPool1D, Reshape } from '../nn/pool';
+import { firstLine } from '../messages';
+import { checkKnownOptions } from '../options';
 import { AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D, MaxPool2D, Upsample2D } from '../nn/conv2d';
 import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
@@ -58,6 +60,15 @@ export interface ONNXOptions {
    * dimension of the graph's input and output is left free (named `batch`).
    */
   inputShape: readonly number[];
+  /**
+   * Leave the sample's size free too (default false), as `torch.onnx.export`'s `dynamic_axes`
+   * would: the input's length, or height and width, are named `length` or `height`, `width`,
+   * and the output's axes that follow them `output_dim1`, `output_dim2`…; the channels stay
+   * fixed. For a network that takes other sizes than `inputShape` (convolutions, pooling,
+   * GlobalAvgPool2D); one whose layers fix the size (a Linear after a Flatten, a Reshape) is
+   * refused.
+   */
+  dynamicSize?: boolean;
   /** The graph's name (default `'neurone'`). */
   name?: string;
 }
@@ -380,6 +391,7 @@ function refuse(m: Module, path: string): Error {
 export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   if (!(net instanceof Module)) throw new TypeError(`toONNX: net must be a Module, got ${describe(net)}`);
   if (options === null || typeof options !== 'object') throw new TypeError(`toONNX: options must be an object, got ${describe(options)}`);
+  checkKnownOptions('toONNX', options, ['inputShape', 'dynamicSize', 'name']);
   const { inputShape } = options;
   // Array.from reads the holes of a sparse array ([256, , 1]) as undefined, which `some` would skip.
   if (
@@ -393,6 +405,8 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   }
   const name = options.name ?? 'neurone';
   if (typeof name !== 'string' || name === '') throw new TypeError(`toONNX: name must be a non-empty string, got ${describe(name)}`);
+  const dynamicSize = options.dynamicSize ?? false;
+  if (typeof dynamicSize !== 'boolean') throw new TypeError(`toONNX: dynamicSize must be true or false, got ${describe(dynamicSize)}`);
   // Sequentials add no node: the graph is their modules one after the other, however deep.
   const { places, outline } = unroll(net, 'toONNX', (m): m is Sequential => m instanceof Sequential && m.constructor === Sequential);
   // Refused before any of its methods run (a Sequential's subclass would recurse as deep as it nests).
@@ -414,6 +428,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
     }
     throw new RangeError(`toONNX: inputShape [${inputShape.join(', ')}] does not fit the network: ${(e as Error).message}${hint}`);
   }
+  const free = dynamicSize ? freeAxes(places, inputShape, outputShape) : { input: [], output: [] };
   const g = new GraphBuilder();
   let value: Value = { name: 'input', rank: inputShape.length + 1, channelsFirst: false };
   for (const { module, path } of places) {
@@ -423,12 +438,12 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   const last = g.nodes.find((n) => n.output[0] === out.name);
   if (last) last.output[0] = 'output';
   else g.nodes.push({ name: 'output', opType: 'Identity', input: [out.name], output: ['output'], attribute: [] });
-  const valueInfo = (valueName: string, dims: number[]): object => ({
+  const valueInfo = (valueName: string, dims: number[], names: readonly (string | undefined)[]): object => ({
     name: valueName,
     type: {
       tensorType: {
         elemType: DATA_TYPE.FLOAT,
-        shape: { dim: [{ dimParam: 'batch' }, ...dims.map((d) => ({ dimValue: d }))] },
+        shape: { dim: [{ dimParam: 'batch' }, ...dims.map((d, i) => (names[i] ? { dimParam: names[i] } : { dimValue: d }))] },
       },
     },
   });
@@ -444,11 +459,41 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
       name,
       node: g.nodes,
       initializer: g.initializers,
-      input: [valueInfo('input', [...inputShape])],
-      output: [valueInfo('output', outputShape.slice(1))],
+      input: [valueInfo('input', [...inputShape], free.input)],
+      output: [valueInfo('output', outputShape.slice(1), free.output)],
     },
   });
   return Model.encode(message).finish();
+}
+
+/**
+ * The names of the sample axes `dynamicSize` frees (undefined: fixed), input and output, after
+ * checking the network takes another size: every axis but the channels doubled. An output axis is
+ * free when it changes with the input's size.
+ */
+function freeAxes(
+  places: readonly { module: Module }[],
+  inputShape: readonly number[],
+  outputShape: readonly number[],
+): { input: (string | undefined)[]; output: (string | undefined)[] } {
+  const spatial = inputShape.length - 1;
+  if (spatial === 0)
+    throw new RangeError(`toONNX: dynamicSize frees the length, or height and width, of a sample; inputShape [${inputShape[0]}] has none`);
+  const larger = inputShape.map((d, i) => (i < spatial ? 2 * d : d));
+  let out = [1, ...larger];
+  try {
+    for (const p of places) out = p.module.outputShape(out);
+  } catch (e) {
+    throw new RangeError(
+      `toONNX: dynamicSize: the network takes no other size than [${inputShape.join(', ')}] (at [${larger.join(', ')}]: ${firstLine(e)})`,
+    );
+  }
+  const names =
+    spatial === 1 ? ['length'] : spatial === 2 ? ['height', 'width'] : inputShape.slice(0, spatial).map((_, i) => `dim${i + 1}`);
+  return {
+    input: inputShape.map((_, i) => names[i]),
+    output: outputShape.slice(1).map((d, i) => (out[i + 1] !== d ? `output_dim${i + 1}` : undefined)),
+  };
 }
 
 function producerVersion(): string {
