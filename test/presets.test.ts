@@ -1,8 +1,8 @@
 /** Model presets and the JSON model-description format. */
-import { Linear, Sequential } from '../lib/nn';
+import { Linear, LogSoftmax, Module, ReLU, Sequential, Sigmoid, Softmax } from '../lib/nn';
 import { seed } from '../lib/random';
 import { PRESETS, buildModel, checkModelForInput, describeModel, presetDescription, ModelError, LAYER_TYPES } from '../lib/cli/presets';
-import { datasetSampleShape } from '../lib/cli/sample-shape';
+import { datasetSampleShape, headLoss } from '../lib/cli/model-io';
 
 describe('presets', () => {
   test('seed-cnn is the original headline network on USPS', () => {
@@ -157,5 +157,19 @@ describe('a described model against its input, before anything is allocated', ()
     expect(() => buildModel({ layers: [{ type: 'Sequential', modules: [spec] }] })).toThrow(
       /: Sequentials nested more than 64 levels deep, the most a saved model may hold$/,
     );
+  });
+});
+
+describe('the loss a model head implies (train, sweep runs and evaluate alike)', () => {
+  test('by the last layer, nested Sequentials opened', () => {
+    const head = (last: Module): string => headLoss(new Sequential(new Linear(2, 3), new Sequential(new Linear(3, 3), last))).className;
+    expect(head(new LogSoftmax())).toBe('CrossEntropyLoss');
+    expect(head(new Sigmoid())).toBe('BCELoss');
+    expect(head(new Softmax())).toBe('MSELoss');
+    expect(head(new ReLU())).toBe('CELogSoftmaxLoss');
+    const summed = headLoss(new Sequential(new Linear(2, 3), new LogSoftmax()), 'sum');
+    expect(summed).toMatchObject({ oneHot: false, measure: 'cross-entropy' });
+    expect(summed.loss.reduction).toBe('sum');
+    expect(headLoss(new Sequential(new Linear(2, 3), new Sigmoid())).oneHot).toBe(true);
   });
 });

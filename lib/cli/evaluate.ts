@@ -4,17 +4,15 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Loss, BCELoss, CELogSoftmaxLoss, CrossEntropyLoss, MSELoss } from '../losses';
 import { evaluate } from '../train';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ensureDir } from '../data/paths';
 import { writeFileAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
-import { Module } from '../nn/module';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
-import { datasetSampleShape, lastLeaf } from './sample-shape';
+import { datasetSampleShape, headLoss } from './model-io';
 
 const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
 
@@ -41,14 +39,6 @@ export function evaluateUsage(): string {
     '  neurone evaluate --model digits.safetensors --dataset usps',
     '  neurone evaluate --model fashion.safetensors --dataset fashion --split train --out eval/',
   ]);
-}
-
-function lossFor(net: Module): { loss: Loss; oneHot: boolean; name: string } {
-  const last = lastLeaf(net)?.config().type;
-  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(), oneHot: false, name: 'cross-entropy' };
-  if (last === 'Sigmoid' || last === 'StableSigmoid') return { loss: new BCELoss(), oneHot: true, name: 'BCE, one-hot' };
-  if (last === 'Softmax') return { loss: new MSELoss(), oneHot: true, name: 'MSE, one-hot' };
-  return { loss: new CELogSoftmaxLoss(), oneHot: false, name: 'cross-entropy of the log-softmax' };
 }
 
 function loadSplit(name: (typeof DATASETS)[number], split: 'train' | 'test', dir: string | undefined, seed: number): Dataset {
@@ -100,7 +90,7 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
         `evaluate: the model outputs (batch, ${outShape.slice(1).join(', ')}) but ${datasetName} has ${ds.numClasses} classes`,
       );
     }
-    const { loss, oneHot, name: lossName } = lossFor(net);
+    const { loss, oneHot, measure: lossName } = headLoss(net);
     const y = oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [n], data: Float32Array.from(ds.labels) };
     const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'evaluate');
     const result = evaluate(net, loss, { shape, data: ds.x.data }, y, { batchSize });

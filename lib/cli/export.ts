@@ -10,7 +10,7 @@ import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
 import { loadModel } from './predict';
-import { acceptedSampleShapes } from './sample-shape';
+import { acceptedSampleShapes } from './model-io';
 
 const FLAGS: readonly FlagSpec[] = [
   {

@@ -18,7 +18,6 @@ import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { MAX_SEED, seed as seedGlobal, Rng } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
-import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../losses';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate, NonFiniteError } from '../train';
 import { Logger, EpochRecord } from '../logger';
@@ -45,7 +44,7 @@ import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 import { probeWritable } from './command';
-import { datasetSampleShape, viewSamples } from './sample-shape';
+import { datasetSampleShape, headLoss, viewSamples } from './model-io';
 import { firstLine } from '../messages';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
@@ -397,19 +396,6 @@ function loadDataset(name: DatasetName, seedValue: number, dir?: string): { trai
   }
 }
 
-/** Picks the loss from the network's last layer: logits → CE on log-softmax; LogSoftmax → NLL; Sigmoid → BCE; Softmax → MSE. */
-function lossFor(description: ModelDescription): { loss: Loss; oneHot: boolean; name: string } {
-  const last = description.layers[description.layers.length - 1]?.type;
-  // The command's learning rates and weight decays are the course's, for gradients summed over the
-  // batch (reports/README.md measured them so): the losses say so, whatever the library's default.
-  const sum = { reduction: 'sum' } as const;
-  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(sum), oneHot: false, name: 'CrossEntropyLoss (summed over the batch)' };
-  if (last === 'Sigmoid' || last === 'StableSigmoid')
-    return { loss: new BCELoss(sum), oneHot: true, name: 'BCELoss (one-hot, summed over the batch)' };
-  if (last === 'Softmax') return { loss: new MSELoss(sum), oneHot: true, name: 'MSELoss (one-hot, summed over the batch)' };
-  return { loss: new CELogSoftmaxLoss(sum), oneHot: false, name: 'CELogSoftmaxLoss (summed over the batch)' };
-}
-
 function targets(ds: Dataset, oneHot: boolean): Tensor {
   return oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [ds.labels.length], data: Float32Array.from(ds.labels) };
 }
@@ -583,7 +569,11 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   const trainSet = view(split.train);
   const valSet = view(split.test);
   const testSet = view(test);
-  const { loss, oneHot, name: lossName } = lossFor(description);
+  // The command's learning rates and weight decays are the course's, for gradients summed over the
+  // batch (reports/README.md measured them so): the losses say so, whatever the library's default.
+  const head = headLoss(net, 'sum');
+  const { loss, oneHot } = head;
+  const lossName = `${head.className} (${oneHot ? 'one-hot, ' : ''}summed over the batch)`;
   const plan = trainingPlan(opts);
   const { recipe, epochs, patience, retrain, lr, weightDecay } = plan;
   const scheduleName = plan.schedule;

@@ -12,7 +12,7 @@ import { checkPng, decodePng } from '../data/png';
 import { MAX_PNG_FILE_BYTES, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
-import { ImageSize, inputChannels, lastLeaf, modelInputShape } from './sample-shape';
+import { ImageSize, inputChannels, lastLeaf, modelInputShape } from './model-io';
 
 /** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
 const MAX_TEXT_INPUT_BYTES = 256 * 2 ** 20;

@@ -9,7 +9,7 @@ import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
 import { readDataFile, writeFileAtomic } from '../data/read';
 import { buildModel, checkModelForInput, presetDescription, ModelDescription } from '../cli/presets';
-import { datasetSampleShape } from '../cli/sample-shape';
+import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';

@@ -8,7 +8,6 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor';
 import { seed as seedGlobal, Rng } from '../random';
-import { Loss, CELogSoftmaxLoss, CrossEntropyLoss, BCELoss, MSELoss } from '../losses';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate } from '../train';
 import { EpochRecord } from '../logger';
@@ -18,7 +17,7 @@ import { readDataFile } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, checkModelForInput, presetDescription } from '../cli/presets';
-import { datasetSampleShape, viewSamples } from '../cli/sample-shape';
+import { datasetSampleShape, headLoss, viewSamples } from '../cli/model-io';
 import { ADAM_DEFAULTS, QUICK, plateauScheduler } from '../cli/recipes';
 import { RunConfig, SweepDataset } from './spec';
 import { firstLine } from '../messages';
@@ -129,20 +128,6 @@ function defaultModel(dataset: SweepDataset): string {
   return dataset === 'xor' || dataset === 'blobs' ? 'small-mlp' : dataset === 'checkerboard' ? 'mlp' : 'seed-cnn';
 }
 
-/**
- * The loss that fits the network's last layer, as `neurone train` chooses it. The learning rates and
- * weight decays of the specs (and of reports/) are for gradients summed over the batch, so the
- * losses sum, whatever the library's default reduction.
- */
-function lossFor(description: ModelDescription): { loss: Loss; oneHot: boolean } {
-  const last = description.layers[description.layers.length - 1]?.type;
-  const sum = { reduction: 'sum' } as const;
-  if (last === 'LogSoftmax') return { loss: new CrossEntropyLoss(sum), oneHot: false };
-  if (last === 'Sigmoid' || last === 'StableSigmoid') return { loss: new BCELoss(sum), oneHot: true };
-  if (last === 'Softmax') return { loss: new MSELoss(sum), oneHot: true };
-  return { loss: new CELogSoftmaxLoss(sum), oneHot: false };
-}
-
 /** As `neurone train --recipe quick`: SGD's learning rate and weight decay are the quick recipe's, Adam's its defaults. */
 const DEFAULT_LR = { adam: ADAM_DEFAULTS.lr, sgd: QUICK.lr } as const;
 const DEFAULT_WEIGHT_DECAY = { adam: ADAM_DEFAULTS.weightDecay, sgd: QUICK.weightDecay } as const;
@@ -199,7 +184,7 @@ export async function runTraining(
   const trainSet = view(split.train);
   const valSet = view(split.test);
   const testSet = view(test);
-  const { loss, oneHot } = lossFor(description);
+  const { loss, oneHot } = headLoss(net, 'sum');
   const targets = (ds: Dataset): Tensor =>
     oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [ds.labels.length], data: Float32Array.from(ds.labels) };
   const lr = config.lr ?? DEFAULT_LR[config.optimizer];

@@ -1,10 +1,12 @@
 /**
- * How a model takes rows of values: as they are (batch, features), as sequences (batch, length,
- * chan) or as images (batch, height, width, chan), found from the model's own shapes. The commands
- * that feed a model data (train, sweep runs, predict, evaluate, export) all ask here, so a model
- * that one of them takes, the others take the same way.
+ * What the commands make of a model's two ends. Its input: rows of values as they are (batch,
+ * features), as sequences (batch, length, chan) or as images (batch, height, width, chan), found
+ * from the model's own shapes. Its output: the loss its last layer implies. The commands that
+ * feed a model data (train, sweep runs, predict, evaluate, export) all ask here, so a model that
+ * one of them takes, the others take the same way.
  */
 import { Module, Sequential } from '../nn/module';
+import { BCELoss, CELogSoftmaxLoss, CrossEntropyLoss, Loss, MSELoss } from '../losses';
 import { InputError } from './command';
 import { firstLine } from '../messages';
 import { reshape } from '../tensor';
@@ -135,4 +137,32 @@ export function datasetSampleShape(net: Module, xShape: readonly number[], what:
 /** The dataset with each sample viewed in `sampleShape` (no copy). */
 export function viewSamples(ds: Dataset, sampleShape: readonly number[]): Dataset {
   return makeDataset(ds.name, reshape(ds.x, [ds.labels.length, ...sampleShape]), ds.labels, ds.numClasses, extrasOf(ds));
+}
+
+/** The loss a classifier's last layer implies, as the commands train and evaluate it. */
+export interface HeadLoss {
+  loss: Loss;
+  /** Whether the targets are one-hot rows (else class indices). */
+  oneHot: boolean;
+  /** The loss's class name: `CrossEntropyLoss`. */
+  className: string;
+  /** What it measures, in a few words: `cross-entropy`, `MSE, one-hot`. */
+  measure: string;
+}
+
+/**
+ * The loss of a classifier by its last layer (nested Sequentials opened): cross-entropy of the
+ * log-probabilities after LogSoftmax, BCE on one-hot targets after a sigmoid, MSE on one-hot
+ * targets after Softmax (the course's choice for that head), and otherwise cross-entropy of the
+ * log-softmax of the scores. `reduction` as the losses take it (the commands train with `'sum'`).
+ */
+export function headLoss(net: Module, reduction: 'sum' | 'mean' = 'mean'): HeadLoss {
+  const last = lastLeaf(net)?.config().type;
+  const options = { reduction };
+  if (last === 'LogSoftmax')
+    return { loss: new CrossEntropyLoss(options), oneHot: false, className: 'CrossEntropyLoss', measure: 'cross-entropy' };
+  if (last === 'Sigmoid' || last === 'StableSigmoid')
+    return { loss: new BCELoss(options), oneHot: true, className: 'BCELoss', measure: 'BCE, one-hot' };
+  if (last === 'Softmax') return { loss: new MSELoss(options), oneHot: true, className: 'MSELoss', measure: 'MSE, one-hot' };
+  return { loss: new CELogSoftmaxLoss(options), oneHot: false, className: 'CELogSoftmaxLoss', measure: 'cross-entropy of the log-softmax' };
 }
