@@ -156,6 +156,19 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  test('a lazily sized layer past the bound is refused before any run, the images fed flat, nothing allocated', async () => {
+    const out = path.join(tmp, 'lazy-huge');
+    const layers = [
+      { type: 'Flatten', args: [] },
+      { type: 'Linear', args: [null, 100000] },
+      { type: 'Linear', args: [null, 10] },
+    ];
+    await expect(sweep({ base: { dataset: 'usps', model: { layers }, epochs: 1 } }, { out, workers: 1 })).rejects.toThrow(
+      /^run seed=0: model custom model does not fit usps: Linear\(null, 100000\) at position 1 on 256 features brings the model to 26,700,010 parameter values, over the 16,777,216/,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   test('a model that does not fit the data is refused before any run', async () => {
     const out = path.join(tmp, 'misfit');
     await expect(sweep({ base: { dataset: 'xor', model: 'seed-cnn' } }, { out, workers: 1 })).rejects.toThrow(

@@ -7,6 +7,9 @@
  */
 import { Module, Sequential } from '../nn/module';
 import { BCELoss, CELogSoftmaxLoss, CrossEntropyLoss, Loss, MSELoss } from '../losses';
+// The shapes alone: net.outputShape would size (allocate) a lazily sized Linear, before the
+// description's bounds on it are checked.
+import { followShapes } from './presets';
 import { InputError } from './command';
 import { firstLine } from '../messages';
 import { reshape } from '../tensor';
@@ -41,7 +44,7 @@ export function inputChannels(net: Module): number {
 /** Whether the model takes samples of `sampleShape` (without the batch). */
 function takes(net: Module, sampleShape: readonly number[]): boolean {
   try {
-    net.outputShape([1, ...sampleShape]);
+    followShapes(net, [1, ...sampleShape]);
     return true;
   } catch {
     return false;
@@ -109,7 +112,7 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
   let reason = '';
   for (const shape of sampleShapes(features, chan, image)) {
     try {
-      net.outputShape([1, ...shape]);
+      followShapes(net, [1, ...shape]);
       return [n, ...shape];
     } catch (e) {
       reason ||= firstLine(e);
