@@ -835,6 +835,38 @@ function allowNonFiniteOption(options: { allowNonFinite?: unknown }, who: string
 /** Metadata key naming the layout of a file saved with `layout: 'torch'`. */
 const LAYOUT_KEY = 'neurone.layout';
 
+/** Metadata key of the sample shape a file in layout `'torch'` was saved for (see {@link SaveOptions.inputShape}). */
+const INPUT_SHAPE_KEY = 'neurone.inputShape';
+
+/**
+ * The sample shape to convert a file in PyTorch's layout with: the one given, the one the file
+ * was saved for, or none; the two must agree (the Linear after a Flatten of channels depends on it).
+ */
+function torchInputShape(
+  metadata: Record<string, string>,
+  given: readonly number[] | undefined,
+  file: string,
+  who: string,
+): readonly number[] | undefined {
+  const raw = metadata[INPUT_SHAPE_KEY];
+  if (raw === undefined) return given;
+  let stored: unknown;
+  try {
+    stored = JSON.parse(raw);
+  } catch {
+    stored = undefined;
+  }
+  if (!Array.isArray(stored) || stored.length === 0 || stored.length > 8 || !stored.every((d) => Number.isSafeInteger(d) && d > 0))
+    throw new Error(
+      `${who}: ${file}: corrupt metadata: ${INPUT_SHAPE_KEY} is ${JSON.stringify(raw.slice(0, 64))}, expected a list of positive integers`,
+    );
+  if (given !== undefined && (given.length !== stored.length || given.some((d, i) => d !== stored[i])))
+    throw new Error(
+      `${who}: ${file} was saved for inputShape [${stored.join(', ')}], not [${Array.from(given).join(', ')}]: the Linear after a Flatten of channels reads its columns by that shape`,
+    );
+  return stored as number[];
+}
+
 function checkLayout(layout: unknown, who: string): WeightLayout {
   if (layout === undefined) return 'neurone';
   if (layout !== 'neurone' && layout !== 'torch')
@@ -853,6 +885,8 @@ function fileLayout(metadata: Record<string, string>, asked: WeightLayout | unde
     throw new Error(`${who}: ${file}: corrupt metadata: ${LAYOUT_KEY} is ${JSON.stringify(stored)}, expected "torch"`);
   if (stored === 'torch' && asked === 'neurone')
     throw new Error(`${who}: ${file}: the file is in PyTorch's layout (saved with layout 'torch'), not neurone's`);
+  if (stored === undefined && asked === 'torch' && metadata['neurone.format'] !== undefined)
+    throw new Error(`${who}: ${file}: the file is in neurone's layout (saved without layout 'torch'), not PyTorch's`);
   if (stored === undefined && asked === undefined && metadata['neurone.format'] === undefined)
     throw new Error(
       `${who}: ${file} was not written by neurone (no neurone.format in its metadata); say its layout: ` +
@@ -1001,7 +1035,11 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
         ? { name: e.name, dtype: 'I64' as const, shape: [], data: int64Words(e.count.get()) }
         : { name: e.name, dtype: 'F32' as const, shape: e.shape, data: e.toTorch() },
     ),
-    { ...metadata, [LAYOUT_KEY]: 'torch' },
+    {
+      ...metadata,
+      [LAYOUT_KEY]: 'torch',
+      ...(options.inputShape ? { [INPUT_SHAPE_KEY]: JSON.stringify(Array.from(options.inputShape)) } : {}),
+    },
   );
 }
 
@@ -1171,7 +1209,8 @@ export function load(file: string, options: LoadOptions = {}): Module {
       throw new TypeError(`load: inputShape applies to files in layout 'torch' only; ${file} is in neurone's`);
     if (into !== undefined) {
       tensors = readTensors(f);
-      if (layoutName === 'torch') assignTorchWeights(into, tensors, file, 'load', allowNonFinite, options.inputShape);
+      if (layoutName === 'torch')
+        assignTorchWeights(into, tensors, file, 'load', allowNonFinite, torchInputShape(f.metadata, options.inputShape, file, 'load'));
       else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'), allowNonFinite);
       return into;
     }
@@ -1224,7 +1263,7 @@ function loadTorchFile(f: OpenFile, allowNonFinite: boolean, inputShape: readonl
     throw f.fail((e as Error).message);
   }
   applyTies(net, ties, f.fail);
-  assignTorchWeights(net, tensors, f.file, who, allowNonFinite, inputShape);
+  assignTorchWeights(net, tensors, f.file, who, allowNonFinite, torchInputShape(f.metadata, inputShape, f.file, who));
   applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
@@ -1258,6 +1297,14 @@ export function loadWeights(net: Module, file: string, options: Pick<LoadOptions
   const layoutName = fileLayout(metadata, asked, file, 'loadWeights');
   if (options.inputShape !== undefined && layoutName !== 'torch')
     throw new TypeError(`loadWeights: inputShape applies to files in layout 'torch' only; ${file} is in neurone's`);
-  if (layoutName === 'torch') assignTorchWeights(net, tensors, file, 'loadWeights', allowNonFinite, options.inputShape);
+  if (layoutName === 'torch')
+    assignTorchWeights(
+      net,
+      tensors,
+      file,
+      'loadWeights',
+      allowNonFinite,
+      torchInputShape(metadata, options.inputShape, file, 'loadWeights'),
+    );
   else assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'), allowNonFinite);
 }

@@ -195,6 +195,27 @@ const CASES: Case[] = [
     sample: [6, 6, 2],
     fromTorch: true,
   },
+  {
+    label: 'a decoder: Linear, BatchNorm1D on its features, Reshape to an image; a Flatten of one channel, Reshape back',
+    net: () => {
+      const net = new Sequential(
+        new Linear(4, 16),
+        new BatchNorm1D(16),
+        new ReLU(),
+        new Reshape([4, 4, 1]),
+        new Conv2D(3, 1, 1, 1, { padding: 1 }),
+        new Flatten(),
+        new Reshape([4, 4, 1]),
+        new Conv2D(3, 1, 2),
+        new Flatten(),
+        new Linear(8, 3),
+      );
+      for (let i = 0; i < 2; i++) net.forward(randn([5, 4], new Rng(41 + i)));
+      return net;
+    },
+    sample: [4],
+    fromTorch: true,
+  },
 ];
 
 /** max |a − b| / max |b|. */
@@ -301,10 +322,13 @@ describe("layout 'torch' without PyTorch", () => {
     expect(() => load(file, { into: new Sequential(new Linear(null as unknown as number, 2)) })).toThrow(
       /small\.safetensors: Linear\(null, 2\) at position 0: its input size is not known yet/,
     );
-    // A neurone-layout file read as PyTorch's: the shapes say so.
+    // A neurone-layout file read as PyTorch's: its metadata says so (a square weight would load transposed).
     const plain = path.join(tmp, 'plain.safetensors');
     save(net, plain);
-    expect(() => load(plain, { layout: 'torch', into: new Sequential(new Linear(3, 2)) })).toThrow(/expects \(2, 3\) in PyTorch's layout/);
+    const neurones = /plain\.safetensors: the file is in neurone's layout \(saved without layout 'torch'\), not PyTorch's/;
+    expect(() => load(plain, { layout: 'torch', into: new Sequential(new Linear(3, 2)) })).toThrow(neurones);
+    expect(() => load(plain, { layout: 'torch' })).toThrow(neurones);
+    expect(() => loadWeights(new Sequential(new Linear(3, 2)), plain, { layout: 'torch' })).toThrow(neurones);
   });
 
   test('a Flatten of channels no layer says is refused without inputShape, naming how to give it', () => {
@@ -335,7 +359,14 @@ describe("layout 'torch' without PyTorch", () => {
     expect(Array.from(rgb)).not.toEqual(Array.from(plain));
     // PyTorch's column c·16 + p (channel c, pixel p) is neurone's row p·3 + c.
     expect(rgb[1 * 16 + 5]).toBe(w.data[(5 * 3 + 1) * 5]);
-    // The same rule on the way in.
+    // The file keeps the shape it was saved for: it loads back by itself, and a contradicting
+    // shape is refused.
+    const back = load(file);
+    const x = randn([2, 4, 4, 3], new Rng(6));
+    expect(Array.from(predict(back, x).data)).toEqual(Array.from(predict(flatFirst, x).data));
+    expect(() => load(file, { inputShape: [48] })).toThrow(/was saved for inputShape \[4, 4, 3\], not \[48\]/);
+    // The same rule on the way in, for a file saved without a shape.
+    save(new Sequential(new Linear(48, 5)), file, { layout: 'torch' });
     expect(() => load(file, { into: new Sequential(new Flatten(), new Linear(48, 5)) })).toThrow(/pass inputShape/);
     expect(() => save(flatFirst, file, { layout: 'torch', inputShape: [4, 4, 2] })).toThrow(
       /^save: .*: inputShape \[4, 4, 2\] does not fit the network: Linear\(48, 5\)/,
@@ -344,6 +375,23 @@ describe("layout 'torch' without PyTorch", () => {
       /inputShape must be a non-empty array of positive integers/,
     );
     expect(() => save(flatFirst, file, { inputShape: [48] })).toThrow(/^save: inputShape applies to layout 'torch' only/);
+  });
+
+  test('an output flattened from several channels, or a Reshape of a value with channels, has no counterpart', () => {
+    const file = path.join(tmp, 'never.safetensors');
+    expect(() => save(new Sequential(new Conv2D(3, 2, 3), new Flatten()), file, { layout: 'torch' })).toThrow(
+      /the network's output is Flatten\(\) at position 1's flattening of 3 channels, which nn\.Flatten orders channel-first/,
+    );
+    expect(() => save(new Sequential(new Conv2D(3, 2, 3), new Flatten(), new Softmax()), file, { layout: 'torch' })).toThrow(
+      /output is Flatten\(\) at position 1's flattening of 3 channels/,
+    );
+    expect(() => save(new Sequential(new Flatten()), file, { layout: 'torch' })).toThrow(
+      /its order in PyTorch depends on them; pass inputShape/,
+    );
+    expect(() => save(new Sequential(new Flatten()), file, { layout: 'torch', inputShape: [4, 4, 1] })).not.toThrow();
+    expect(() => save(new Sequential(new Conv2D(3, 2, 3), new Reshape([-1, 1])), file, { layout: 'torch' })).toThrow(
+      /Reshape\(\[-1, 1\]\) at position 1 \(Reshape to \[-1, 1\]\) reshapes a value with channels: .*put a Flatten before it/,
+    );
   });
 
   test('misspelt options are refused, and a file neurone did not write must say its layout', () => {

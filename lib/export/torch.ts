@@ -135,6 +135,8 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
     }
     channels = inputShape.length >= 2 ? inputShape[inputShape.length - 1] : null;
   }
+  /** Whether the value is known to have positions besides its channels (a nn.Unflatten could not take it). */
+  let spatial = inputShape !== undefined && inputShape.length >= 2;
   const entries: TorchEntry[] = [];
   /** Channels a Flatten flattened, until the Linear that reads them; null when nothing is pending. */
   let flattened: Channels = null;
@@ -170,6 +172,7 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
       if (m.bias) entries.push(asIs(m.bias, 'bias'));
       channels = null;
       flattened = null;
+      spatial = false;
       return;
     }
     if (m instanceof Conv1D || m instanceof ConvTranspose1D) {
@@ -185,6 +188,7 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
       if (m.bias) entries.push(asIs(m.bias, 'bias'));
       channels = m.chanOut;
       flattened = null;
+      spatial = true;
       return;
     }
     if (m instanceof Conv2D || m instanceof ConvTranspose2D) {
@@ -201,15 +205,18 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
       if (m.bias) entries.push(asIs(m.bias, 'bias'));
       channels = m.chanOut;
       flattened = null;
+      spatial = true;
       return;
     }
     if (m instanceof Flatten || (m instanceof Reshape && m.shape.length === 1)) {
-      // A second flattening (Flatten then Reshape([-1])) keeps the order the first one made.
-      if (flattened === null) {
+      // A second flattening (Flatten then Reshape([-1])) keeps the order the first one made; one
+      // channel (or none) flattens in the same order either way.
+      if (flattened === null && channels !== null && channels !== 1) {
         flattened = channels;
         flattenLabel = m.label();
       }
       channels = null;
+      spatial = false;
       return;
     }
     if (m instanceof Reshape) {
@@ -218,7 +225,14 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
           `${who}: ${m.label()} (Reshape to [${m.shape.join(', ')}]) has no PyTorch counterpart in layout 'torch': neurone fills the shape channels-last, nn.Unflatten channels-first, and the two orders differ unless the channel axis is 1 and the values are in the same order`,
         );
       }
+      // nn.Unflatten(1, …) splits a (batch, features) value; a value with channels needs a Flatten first.
+      if (spatial) {
+        throw new TypeError(
+          `${who}: ${m.label()} (Reshape to [${m.shape.join(', ')}]) reshapes a value with channels: its PyTorch counterpart, nn.Unflatten(1, …), takes (batch, features); put a Flatten before it`,
+        );
+      }
       channels = 1;
+      spatial = true;
       return;
     }
     if (m instanceof BatchNorm1D || m instanceof BatchNorm2D) {
@@ -253,11 +267,13 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
       // Its channels are the value's: (batch, height, width, chan), (batch, length, chan), or
       // (batch, features), whose Flatten is the identity in both orders.
       if (flattened === null) channels = m.channels;
+      if (m instanceof BatchNorm2D) spatial = true;
       return;
     }
     if (m instanceof GlobalAvgPool2D) {
       // (batch, chan): one value a channel, in the same order in both conventions.
       channels = null;
+      spatial = false;
       return;
     }
     const type = moduleType(m.config().type);
@@ -269,5 +285,13 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
     // Pools, upsampling and the activations keep the channels (Softmax is over them: dim=1 in PyTorch).
   };
   for (const p of places) visit(p.module, p.path);
+  // Nothing reorders a flattened output: PyTorch's would list the channels first, neurone's last.
+  if (flattened !== null) {
+    throw new RangeError(
+      flattened === 'unknown'
+        ? `${who}: the network's output is ${flattenLabel}'s, of an input whose channels no layer says: its order in PyTorch depends on them; ${shapeHint}`
+        : `${who}: the network's output is ${flattenLabel}'s flattening of ${flattened} channels, which nn.Flatten orders channel-first and neurone channel-last: the two models' outputs would differ in order; end it with a Linear, or flatten in your own code`,
+    );
+  }
   return entries;
 }
