@@ -324,6 +324,15 @@ describe('toONNX refuses what it cannot export', () => {
       { dimParam: 'length' },
       { dimValue: 1 },
     ]);
+    // A stride longer than its kernel: the output of 1×1 and 2×2 alike, of 3×3 not; exported from
+    // the smallest size, the output's axes are free all the same.
+    const strided = toONNX(new Sequential(new Conv2D(1, 1, 2, 2), new ReLU()), { inputShape: [1, 1, 1], dynamicSize: true });
+    expect(dims(strided, 'output')).toEqual([
+      { dimParam: 'batch' },
+      { dimParam: 'output_dim1' },
+      { dimParam: 'output_dim2' },
+      { dimValue: 2 },
+    ]);
     // Without the option the sizes are fixed, as before.
     expect(dims(toONNX(gap, { inputShape: [8, 8, 2] }), 'input')).toEqual([
       { dimParam: 'batch' },

@@ -469,7 +469,8 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
 /**
  * The names of the sample axes `dynamicSize` frees (undefined: fixed), input and output, after
  * checking the network takes another size: every axis but the channels doubled. An output axis is
- * free when it changes with the input's size.
+ * free when it changes at one of several larger sizes (a stride longer than its kernel leaves the
+ * output of the smallest sizes alike: a 1×1 kernel at stride 2 gives 1 at sizes 1 and 2, 2 at 3).
  */
 function freeAxes(
   places: readonly { module: Module }[],
@@ -479,20 +480,34 @@ function freeAxes(
   const spatial = inputShape.length - 1;
   if (spatial === 0)
     throw new RangeError(`toONNX: dynamicSize frees the length, or height and width, of a sample; inputShape [${inputShape[0]}] has none`);
-  const larger = inputShape.map((d, i) => (i < spatial ? 2 * d : d));
-  let out = [1, ...larger];
-  try {
+  const scaled = (factor: number, add = 0): number[] => inputShape.map((d, i) => (i < spatial ? factor * d + add : d));
+  const through = (shape: readonly number[]): number[] => {
+    let out = [1, ...shape];
     for (const p of places) out = p.module.outputShape(out);
+    return out;
+  };
+  try {
+    through(scaled(2));
   } catch (e) {
     throw new RangeError(
-      `toONNX: dynamicSize: the network takes no other size than [${inputShape.join(', ')}] (at [${larger.join(', ')}]: ${firstLine(e)})`,
+      `toONNX: dynamicSize: the network takes no other size than [${inputShape.join(', ')}] (at [${scaled(2).join(', ')}]: ${firstLine(e)})`,
     );
+  }
+  const free = outputShape.map(() => false);
+  for (const shape of [scaled(2), scaled(2, 1), scaled(3), scaled(8, 3), scaled(64, 7)]) {
+    let out: number[];
+    try {
+      out = through(shape);
+    } catch {
+      continue; // a size this network does not take
+    }
+    out.forEach((d, i) => (free[i] ||= d !== outputShape[i]));
   }
   const names =
     spatial === 1 ? ['length'] : spatial === 2 ? ['height', 'width'] : inputShape.slice(0, spatial).map((_, i) => `dim${i + 1}`);
   return {
     input: inputShape.map((_, i) => names[i]),
-    output: outputShape.slice(1).map((d, i) => (out[i + 1] !== d ? `output_dim${i + 1}` : undefined)),
+    output: outputShape.slice(1).map((_, i) => (free[i + 1] ? `output_dim${i + 1}` : undefined)),
   };
 }
 
