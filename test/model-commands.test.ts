@@ -26,6 +26,9 @@ import {
   Reshape,
   Upsample2D,
   GlobalAvgPool2D,
+  Dropout,
+  BatchNorm2D,
+  Module,
 } from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
@@ -339,11 +342,20 @@ describe('neurone predict', () => {
   });
 
   test('a 2-D convolutional model takes PNGs as images: grey, or red, green and blue for 3 channels', async () => {
-    for (const chan of [1, 3]) {
+    // The third model opens with layers that keep the channels: its convolution still says 3.
+    const leads = [(): Module[] => [], (): Module[] => [], (): Module[] => [new Dropout(0.2), new BatchNorm2D(3), new ReLU()]];
+    for (const [variant, chan] of [1, 3, 3].entries()) {
       seed(4 + chan);
-      const net = new Sequential(new Conv2D(3, chan, 4), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(null, 5));
+      const net = new Sequential(
+        ...leads[variant](),
+        new Conv2D(3, chan, 4),
+        new ReLU(),
+        new MaxPool2D(2, 2),
+        new Flatten(),
+        new Linear(null, 5),
+      );
       net.build([6, 10, chan]);
-      const file = path.join(tmp, `conv2d-${chan}.safetensors`);
+      const file = path.join(tmp, `conv2d-${chan}-${variant}.safetensors`);
       save(net, file);
       // A 10-wide, 6-tall image: not square, so the image's own size is what reaches the model.
       const png = new PNG({ width: 10, height: 6 });
@@ -354,7 +366,7 @@ describe('neurone predict', () => {
         if (chan === 3) rgb.forEach((v, c) => (x[3 * i + c] = v / 255));
         else x[i] = (rgb[0] + rgb[1] + rgb[2]) / 3 / 255;
       }
-      const image = path.join(tmp, `wide-${chan}.png`);
+      const image = path.join(tmp, `wide-${chan}-${variant}.png`);
       fs.writeFileSync(image, PNG.sync.write(png));
       const r = await run(predictCommand, ['--model', file, '--top', '5', image]);
       expect(r.stderr).toBe('');

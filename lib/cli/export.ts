@@ -3,14 +3,14 @@
  * ONNX model, or its weights in PyTorch's layout.
  */
 import * as path from 'path';
-import { Module, Sequential } from '../nn/module';
+import { Module } from '../nn/module';
 import { save } from '../serialize';
 import { writeFileAtomic } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
 import { loadModel } from './predict';
-import { acceptedSampleShapes } from './model-io';
+import { acceptedSampleShapes, leaves } from './model-io';
 
 const FLAGS: readonly FlagSpec[] = [
   {
@@ -52,11 +52,6 @@ export function exportUsage(): string {
   ]);
 }
 
-/** The modules of `net` in order, Sequentials opened. */
-function leaves(net: Module): Module[] {
-  return net instanceof Sequential ? net.modules.flatMap(leaves) : [net];
-}
-
 /**
  * A model's input shape when its layers fix it: `[n]` for a model opening with Linear(n, …);
  * for one whose Flatten feeds a Linear, the smallest sample it takes ({@link acceptedSampleShapes}:
@@ -65,7 +60,7 @@ function leaves(net: Module): Module[] {
  * otherwise.
  */
 function impliedInputShape(net: Module): { shape: number[]; searched: boolean } | undefined {
-  const all = leaves(net);
+  const all = [...leaves(net)];
   const first = all[0]?.config();
   if (first?.type === 'Linear') return { shape: [first.args[0] as number], searched: false };
   const flatten = all.findIndex((m) => m.config().type === 'Flatten');

@@ -6,6 +6,9 @@
  * one of them takes, the others take the same way.
  */
 import { Module, Sequential } from '../nn/module';
+import { BatchNorm2D } from '../nn/batchnorm';
+import { Flatten, Reshape } from '../nn/pool';
+import { GlobalAvgPool2D } from '../nn/conv2d';
 import { BCELoss, CELogSoftmaxLoss, CrossEntropyLoss, Loss, MSELoss } from '../losses';
 // The shapes alone: net.outputShape would size (allocate) a lazily sized Linear, before the
 // description's bounds on it are checked.
@@ -21,13 +24,6 @@ export interface ImageSize {
   width: number;
 }
 
-/** The first module that is not a Sequential. */
-function firstLeaf(net: Module): Module | undefined {
-  let m: Module | undefined = net;
-  while (m instanceof Sequential) m = m.modules[0];
-  return m;
-}
-
 /** The last module that is not a Sequential. */
 export function lastLeaf(net: Module): Module | undefined {
   let m: Module | undefined = net;
@@ -35,10 +31,38 @@ export function lastLeaf(net: Module): Module | undefined {
   return m;
 }
 
-/** The channels the model's first layer takes (`chanIn` of a convolution), 1 when it does not say. */
+/** The modules that are not Sequentials, in order, nested Sequentials opened (without recursion). */
+export function* leaves(net: Module): Generator<Module> {
+  const stack: { modules: readonly Module[]; next: number }[] = [{ modules: [net], next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.modules.length) {
+      stack.pop();
+      continue;
+    }
+    const m = top.modules[top.next++];
+    if (m instanceof Sequential) stack.push({ modules: m.modules, next: 0 });
+    else yield m;
+  }
+}
+
+/**
+ * The channels the model's input has: `chanIn` of its first convolution, or a BatchNorm2D's
+ * channels, past the layers that keep the channels as they are (activations, Dropout, pooling,
+ * upsampling); 1 when a layer that does not say comes first (a Linear, a Flatten).
+ */
 export function inputChannels(net: Module): number {
-  const first = firstLeaf(net);
-  return first && 'chanIn' in first && typeof first.chanIn === 'number' ? first.chanIn : 1;
+  for (const m of leaves(net)) {
+    if ('chanIn' in m && typeof m.chanIn === 'number') return m.chanIn;
+    if (m instanceof BatchNorm2D) return m.channels;
+    if (!keepsChannels(m)) return 1;
+  }
+  return 1;
+}
+
+/** Whether a module leaves its input's channels where they are (parameterless and shape-keeping, or pooling and upsampling). */
+function keepsChannels(m: Module): boolean {
+  return m.parameters().length === 0 && !(m instanceof Flatten || m instanceof Reshape || m instanceof GlobalAvgPool2D);
 }
 
 /** Whether the model takes samples of `sampleShape` (without the batch). */
