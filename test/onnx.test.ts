@@ -115,7 +115,12 @@ describe('toONNX runs in ONNX Runtime with predict’s values', () => {
     seed(2);
     const cases = PRESETS.map((p) => {
       const net = buildModel(presetDescription(p.name, { inputSize: 256, numClasses: 10 }));
-      return { label: `preset ${p.name}`, net, sample: p.sequenceInput ? [256, 1] : [256], batch: 3 };
+      return {
+        label: `preset ${p.name}`,
+        net,
+        sample: p.takes === 'sequence' ? [256, 1] : p.takes === 'image' ? [16, 16, 1] : [256],
+        batch: 3,
+      };
     });
     expect(cases.length).toBe(PRESETS.length);
     checkAgainstRuntime(cases);

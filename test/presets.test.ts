@@ -11,17 +11,18 @@ describe('presets', () => {
     expect(net.outputShape([5, 256, 1])).toEqual([5, 10]);
   });
 
-  test.each(PRESETS.map((p) => [p.name, p.sequenceInput] as const))(
+  test.each(PRESETS.map((p) => [p.name, p.takes] as const))(
     '%s builds for USPS and MNIST sizes and its JSON round-trips',
-    (name, sequence) => {
+    (name, takes) => {
       for (const inputSize of [256, 784]) {
         seed(0);
         const description = presetDescription(name, { inputSize, numClasses: 10 });
         const net = buildModel(description);
-        // The commands feed it the dataset's images as the preset says: pixel sequences or flat rows.
+        // The commands feed it the dataset's images as the preset says: images, pixel sequences or flat rows.
         const side = Math.sqrt(inputSize);
-        expect(datasetSampleShape(net, [2, side, side, 1], 'images')).toEqual(sequence ? [inputSize, 1] : [inputSize]);
-        expect(net.outputShape(sequence ? [2, inputSize, 1] : [2, inputSize])).toEqual([2, 10]);
+        const sample = takes === 'image' ? [side, side, 1] : takes === 'sequence' ? [inputSize, 1] : [inputSize];
+        expect(datasetSampleShape(net, [2, side, side, 1], 'images')).toEqual(sample);
+        expect(net.outputShape([2, ...sample])).toEqual([2, 10]);
         const json = JSON.parse(JSON.stringify(describeModel(net)));
         const again = buildModel(json);
         expect(describeModel(again)).toEqual(json);
@@ -32,9 +33,17 @@ describe('presets', () => {
     },
   );
 
+  test('the 2-D presets take square images', () => {
+    expect(() => presetDescription('lenet', { inputSize: 2, numClasses: 2 })).toThrow(
+      /^preset lenet takes square one-channel images \(16×16 USPS, 28×28 MNIST\); 2 features are not one$/,
+    );
+    expect(() => presetDescription('lenet', { inputSize: 81, numClasses: 2 })).toThrow(/preset lenet: 81 pixels are too few/);
+    expect(() => presetDescription('cnn2d-bn', { inputSize: 9, numClasses: 2 })).toThrow(/preset cnn2d-bn: 9 pixels are too few/);
+  });
+
   test('an unknown preset names the known ones', () => {
-    expect(() => presetDescription('resnet', { inputSize: 2, numClasses: 2 })).toThrow(
-      /unknown model preset 'resnet' \(presets: seed-cnn, /,
+    expect(() => presetDescription('vgg16', { inputSize: 2, numClasses: 2 })).toThrow(
+      /unknown model preset 'vgg16' \(presets: seed-cnn, /,
     );
   });
 

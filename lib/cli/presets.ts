@@ -39,8 +39,8 @@ export interface PresetInput {
 export interface Preset {
   name: string;
   summary: string;
-  /** True when the model takes sequences (batch, length, 1), false for flat features (batch, n). */
-  sequenceInput: boolean;
+  /** What the model takes: flat rows (batch, n), sequences (batch, length, 1) or square images (batch, side, side, 1). */
+  takes: 'rows' | 'sequence' | 'image';
   /** The layers for a given input (its length and channels, and the number of classes). */
   layers(input: PresetInput): LayerSpec[];
 }
@@ -78,6 +78,14 @@ function convStack(input: PresetInput, blocks: number, k: number, maps: number):
   return layers;
 }
 
+/** The side of the square one-channel images of `inputSize` pixels, for preset `name`. */
+function squareSide(name: string, inputSize: number): number {
+  const side = Math.round(Math.sqrt(inputSize));
+  if (side * side !== inputSize)
+    throw new ModelError(`preset ${name} takes square one-channel images (16×16 USPS, 28×28 MNIST); ${inputSize} features are not one`);
+  return side;
+}
+
 /**
  * The built-in presets. `seed-cnn` is the headline network of the original report:
  * Conv1D(3,1,32) → MaxPool1D(2,2) → Flatten → Linear(4064,100) → ReLU → Linear(100,10) on USPS.
@@ -87,7 +95,7 @@ export const PRESETS: readonly Preset[] = [
     name: 'seed-cnn',
     summary:
       'Conv1D(3,1,32) → MaxPool1D(2,2) → Flatten → Linear(·,100) → ReLU → Linear(100,classes) (the original headline CNN; no ReLU after the conv, as in the original; Xavier-normal Linear layers)',
-    sequenceInput: true,
+    takes: 'sequence',
     layers: ({ inputSize, numClasses }) => {
       const length = convPool(inputSize, 3);
       if (length < 1) throw new ModelError(`preset seed-cnn: input length ${inputSize} is too short for Conv1D(3) + MaxPool1D(2, 2)`);
@@ -106,19 +114,66 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'cnn2',
     summary: '2 × [Conv1D(3) → ReLU → MaxPool1D(2,2)] with 16, 32 maps → Linear(·,100) → ReLU → Linear(100,classes)',
-    sequenceInput: true,
+    takes: 'sequence',
     layers: (input) => convStack(input, 2, 3, 16),
   },
   {
     name: 'cnn4',
     summary: '4 × [Conv1D(3) → ReLU → MaxPool1D(2,2)] with 8, 16, 32, 64 maps → Linear(·,100) → ReLU → Linear(100,classes)',
-    sequenceInput: true,
+    takes: 'sequence',
     layers: (input) => convStack(input, 4, 3, 8),
+  },
+  {
+    name: 'lenet',
+    summary:
+      '2 × [Conv2D(5) → ReLU → MaxPool2D(2,2)] with 6, 16 maps → Linear(·,120) → ReLU → Linear(120,classes), on the images (the LeNet-style net of BENCHMARKS.md)',
+    takes: 'image',
+    layers: ({ inputSize, numClasses }) => {
+      const side = convPool(convPool(squareSide('lenet', inputSize), 5), 5); // each axis as a 1-D length
+      if (side < 1) throw new ModelError(`preset lenet: ${inputSize} pixels are too few for two Conv2D(5) + MaxPool2D(2, 2) blocks`);
+      return [
+        L('Conv2D', 5, 1, 6, 1),
+        L('ReLU'),
+        L('MaxPool2D', 2, 2),
+        L('Conv2D', 5, 6, 16, 1),
+        L('ReLU'),
+        L('MaxPool2D', 2, 2),
+        L('Flatten'),
+        L('Linear', side * side * 16, 120),
+        L('ReLU'),
+        L('Linear', 120, numClasses),
+      ];
+    },
+  },
+  {
+    name: 'cnn2d-bn',
+    summary:
+      '2 × [Conv2D(3, padded, no bias) → BatchNorm2D → ReLU → MaxPool2D(2,2)] with 32, 64 maps → Linear(·,128) → ReLU → Dropout(0.3) → Linear(128,classes), on the images (the batch-norm CNN of reports/)',
+    takes: 'image',
+    layers: ({ inputSize, numClasses }) => {
+      const side = Math.floor(Math.floor(squareSide('cnn2d-bn', inputSize) / 2) / 2);
+      if (side < 1) throw new ModelError(`preset cnn2d-bn: ${inputSize} pixels are too few for two MaxPool2D(2, 2)`);
+      const conv = (chanIn: number, chanOut: number): LayerSpec[] => [
+        Lo('Conv2D', [3, chanIn, chanOut, 1], { padding: 1, bias: false }),
+        L('BatchNorm2D', chanOut),
+        L('ReLU'),
+        L('MaxPool2D', 2, 2),
+      ];
+      return [
+        ...conv(1, 32),
+        ...conv(32, 64),
+        L('Flatten'),
+        L('Linear', side * side * 64, 128),
+        L('ReLU'),
+        L('Dropout', 0.3),
+        L('Linear', 128, numClasses),
+      ];
+    },
   },
   {
     name: 'mlp',
     summary: 'Linear(n,128) → ReLU → Linear(128,64) → ReLU → Linear(64,classes)',
-    sequenceInput: false,
+    takes: 'rows',
     layers: ({ inputSize, numClasses }) => [
       L('Linear', inputSize, 128),
       L('ReLU'),
@@ -130,20 +185,20 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'small-mlp',
     summary: 'Linear(n,16) → TanH → Linear(16,classes) (enough for XOR and the blobs)',
-    sequenceInput: false,
+    takes: 'rows',
     layers: ({ inputSize, numClasses }) => [L('Linear', inputSize, 16), L('TanH'), L('Linear', 16, numClasses)],
   },
   {
     name: 'linear',
     summary: 'Linear(n,classes): multinomial logistic regression',
-    sequenceInput: false,
+    takes: 'rows',
     layers: ({ inputSize, numClasses }) => [L('Linear', inputSize, numClasses)],
   },
   {
     name: 'linear-sigmoid',
     summary:
       "Linear(n,classes, xavierNormal) → Sigmoid (the initialisation experiment's network; train it with BCE or MSE on one-hot targets)",
-    sequenceInput: false,
+    takes: 'rows',
     layers: ({ inputSize, numClasses }) => [Lo('Linear', [inputSize, numClasses], { init: 'xavierNormal' }), L('Sigmoid')],
   },
 ];
