@@ -32,6 +32,7 @@ import {
   ModelError,
   buildModel,
   checkModelForInput,
+  defaultPreset,
   findPreset,
   presetDescription,
   readModelFile,
@@ -133,7 +134,7 @@ const FLAGS: Record<string, Flag> = {
     key: 'model',
     kind: 'string',
     arg: 'PRESET|FILE',
-    help: 'a preset (see `neurone presets`) or a JSON model file (default seed-cnn for images, small-mlp for 2-D data)',
+    help: 'a preset (see `neurone presets`) or a JSON model file (default seed-cnn for the image sets, small-mlp for xor and blobs, mlp for checkerboard)',
   },
   '--recipe': {
     key: 'recipe',
@@ -261,14 +262,16 @@ export function usage(): string {
   lines.push(
     '',
     'A JSON model file holds { "layers": [{ "type": "Linear", "args": [256, 10] }, { "type": "ReLU" }, ...] },',
-    "each layer as its module's toJSON() writes it.",
+    "each layer as its module's toJSON() writes it. The images reach it as its first layers take them: one",
+    'flat row each for a Linear, a sequence of pixels for a Conv1D, the image (n, height, width, 1) for a Conv2D.',
     '',
     'Recipes (the flags above override them):',
     ...Object.values(RECIPES).map((r) => `  ${r.name.padEnd(10)} ${r.summary}; ${r.result}`),
     '',
     'Examples:',
     "  neurone train                   # the README's headline recipe (95.02 % over 10 seeds)",
-    '  neurone train --recipe quick    # early stopping, about a third of the time (about 94 %)',
+    '  neurone train --recipe quick    # early stopping, about a sixth of the time (about 94 %)',
+    '  neurone train --dataset mnist --model lenet --epochs 5   # a 2-D CNN on the images',
     '  neurone train --dataset fashion --model mlp --epochs 10 --out runs/fashion',
     '  neurone train --dataset xor --epochs 200 --optimizer adam --lr 0.01',
   );
@@ -432,8 +435,7 @@ function resolveModel(
   opts: TrainOptions,
   input: { inputSize: number; numClasses: number },
 ): { name: string; description: ModelDescription } {
-  const name =
-    opts.model ?? (opts.dataset === 'xor' || opts.dataset === 'blobs' ? 'small-mlp' : opts.dataset === 'checkerboard' ? 'mlp' : 'seed-cnn');
+  const name = opts.model ?? defaultPreset(opts.dataset);
   try {
     if (findPreset(name)) return { name, description: presetDescription(name, input) };
     if (name.endsWith('.json') || name.includes('/') || name.includes(path.sep) || fs.existsSync(name)) {

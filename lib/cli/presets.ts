@@ -203,6 +203,11 @@ export const PRESETS: readonly Preset[] = [
   },
 ];
 
+/** The preset `neurone train` and a sweep's runs use when none is named: the headline CNN on the image sets, small MLPs on the synthetic ones. */
+export function defaultPreset(dataset: string): string {
+  return dataset === 'xor' || dataset === 'blobs' ? 'small-mlp' : dataset === 'checkerboard' ? 'mlp' : 'seed-cnn';
+}
+
 /** The preset called `name`, or undefined. */
 export function findPreset(name: string): Preset | undefined {
   return PRESETS.find((p) => p.name === name);

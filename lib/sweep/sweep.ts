@@ -8,7 +8,7 @@ import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
 import { readDataFile, writeFileAtomic } from '../data/read';
-import { buildModel, checkModelForInput, presetDescription, ModelDescription } from '../cli/presets';
+import { buildModel, checkModelForInput, defaultPreset, presetDescription, ModelDescription } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
@@ -178,13 +178,10 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
       description =
         typeof c.model === 'object'
           ? (c.model as ModelDescription)
-          : presetDescription(
-              name ?? (c.dataset === 'xor' || c.dataset === 'blobs' ? 'small-mlp' : c.dataset === 'checkerboard' ? 'mlp' : 'seed-cnn'),
-              {
-                inputSize,
-                numClasses,
-              },
-            );
+          : presetDescription(name ?? defaultPreset(c.dataset), {
+              inputSize,
+              numClasses,
+            });
       // From the shapes alone: no lazily sized layer allocates, and the step's activations are bounded.
       const net = buildModel(description);
       const shape = checkModelForInput(net, [1, ...datasetSampleShape(net, d.train.xShape, c.dataset)], c.batchSize);

@@ -16,7 +16,7 @@ import { ensureDir } from '../data/paths';
 import { readDataFile } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
-import { ModelDescription, buildModel, checkModelForInput, presetDescription } from '../cli/presets';
+import { ModelDescription, buildModel, checkModelForInput, defaultPreset, presetDescription } from '../cli/presets';
 import { datasetSampleShape, headLoss, viewSamples } from '../cli/model-io';
 import { ADAM_DEFAULTS, QUICK, plateauScheduler } from '../cli/recipes';
 import { RunConfig, SweepDataset } from './spec';
@@ -123,11 +123,6 @@ export function loadSharedData(name: SweepDataset, dataSeed: number, dir?: strin
   return { train: share(loaded.train), test: share(loaded.test) };
 }
 
-/** The model `neurone train` picks when none is named. */
-function defaultModel(dataset: SweepDataset): string {
-  return dataset === 'xor' || dataset === 'blobs' ? 'small-mlp' : dataset === 'checkerboard' ? 'mlp' : 'seed-cnn';
-}
-
 /** As `neurone train --recipe quick`: SGD's learning rate and weight decay are the quick recipe's, Adam's its defaults. */
 const DEFAULT_LR = { adam: ADAM_DEFAULTS.lr, sgd: QUICK.lr } as const;
 const DEFAULT_WEIGHT_DECAY = { adam: ADAM_DEFAULTS.weightDecay, sgd: QUICK.weightDecay } as const;
@@ -169,7 +164,7 @@ export async function runTraining(
   }
   const inputSize = data.numFeatures(fullTrain);
   const modelName =
-    typeof config.model === 'string' ? config.model : config.model ? (config.model.name ?? 'custom') : defaultModel(config.dataset);
+    typeof config.model === 'string' ? config.model : config.model ? (config.model.name ?? 'custom') : defaultPreset(config.dataset);
   const description =
     typeof config.model === 'object'
       ? (config.model as ModelDescription)
