@@ -290,7 +290,10 @@ describe('the process around the command', () => {
     const byFlag = cli(['train', '--dataset', 'xor', '--epochs', '1', '--backend', 'js', '--threads', '4', '--out', out]);
     expectUsageError(byFlag, refused);
     expect(byFlag.stdout).toBe('');
-    expectUsageError(cli(['train', '--dataset', 'xor', '--epochs', '1', '--threads', '4', '--out', out], { NEURONE_BACKEND: 'js' }), refused);
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--threads', '4', '--out', out], { NEURONE_BACKEND: 'js' }),
+      refused,
+    );
     expect(fs.existsSync(out)).toBe(false);
     const one = cli(['train', '--dataset', 'xor', '--epochs', '1', '--backend', 'js', '--threads', '1', '--out', out]);
     expect(one.code).toBe(0);

@@ -42,9 +42,7 @@ describe('presets', () => {
   });
 
   test('an unknown preset names the known ones', () => {
-    expect(() => presetDescription('vgg16', { inputSize: 2, numClasses: 2 })).toThrow(
-      /unknown model preset 'vgg16' \(presets: seed-cnn, /,
-    );
+    expect(() => presetDescription('vgg16', { inputSize: 2, numClasses: 2 })).toThrow(/unknown model preset 'vgg16' \(presets: seed-cnn, /);
   });
 
   test('seed-cnn refuses an input too short for it', () => {
