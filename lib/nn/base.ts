@@ -12,6 +12,7 @@
 import { checkKnownOptions } from '../options';
 import { summarize } from './summary';
 import { Tensor, checkShape, formatShape, describe, isTensor, sizeOf, zeros } from '../tensor';
+import { ModuleSchema, labelOptions } from './schema';
 
 /**
  * What a module's forward pass at one place of a Sequential keeps for the backward pass at the
@@ -319,7 +320,10 @@ export abstract class Module {
     const c = this.config();
     // An array argument (a [height, width] pair, Reshape's shape) as it is written in a call.
     const written = (a: unknown): string => (Array.isArray(a) ? `[${a.map(written).join(', ')}]` : String(a));
-    return `${c.type}(${c.args.map(written).join(', ')})`;
+    // The options that change what the layer computes, where not their defaults (a padding, no bias).
+    const schema = (this.constructor as { schema?: ModuleSchema }).schema;
+    const options = schema ? labelOptions(schema, c.options) : '';
+    return `${c.type}(${[...c.args.map(written), ...(options ? [options] : [])].join(', ')})`;
   }
 
   /** How errors name this module: `Linear(784, 10) at position 3`. */

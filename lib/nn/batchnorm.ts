@@ -16,7 +16,7 @@
 import { Tensor, describe, formatShape, zeros } from '../tensor';
 import { backend } from '../backend';
 import { Module, ModuleBuffer, ModuleConfig, Parameter, checkOptions } from './base';
-import { ModuleSchema, checkArguments, optionNames } from './schema';
+import { ModuleSchema, checkArguments, flagOption, optionNames } from './schema';
 
 /** Options of {@link BatchNorm1D} and {@link BatchNorm2D}, as PyTorch's. */
 export interface BatchNormOptions {
@@ -29,11 +29,12 @@ export interface BatchNormOptions {
 }
 
 function batchNormSchema(channels: string): ModuleSchema {
-  return {
+  const schema: ModuleSchema = {
     args: [{ name: channels }],
     options: [{ name: 'eps', kind: 'float32', default: 1e-5 }, { name: 'momentum', kind: 'float32', default: 0.1 }, 'affine'],
+    flags: { affine: true },
     parameters: (v, o) =>
-      o.affine === false
+      !flagOption(schema, o, 'affine')
         ? []
         : [
             ['weight', [v[channels]]],
@@ -44,6 +45,7 @@ function batchNormSchema(channels: string): ModuleSchema {
       ['runningVar', [v[channels]]],
     ],
   };
+  return schema;
 }
 
 /** The arguments of {@link BatchNorm1D}. @internal */
@@ -103,7 +105,7 @@ export abstract class BatchNorm extends Module {
     }
     this.eps = v.eps;
     this.momentum = v.momentum;
-    const affine = opts.affine !== false;
+    const affine = flagOption(schema, opts, 'affine');
     const c = this.channels;
     this.weight = affine ? { shape: [c], data: new Float32Array(c).fill(1) } : null;
     this.weightGrad = affine ? zeros([c]) : null;
@@ -284,6 +286,9 @@ export abstract class BatchNorm extends Module {
  * new BatchNorm1D(64, { momentum: 0.01, affine: false });
  */
 export class BatchNorm1D extends BatchNorm {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = BATCHNORM1D_SCHEMA;
+
   /**
    * Builds the layer: γ = 1, β = 0, running mean 0, running variance 1.
    * @param features The features (channels) normalised: the input's last axis.
@@ -312,6 +317,9 @@ export class BatchNorm1D extends BatchNorm {
  * new BatchNorm2D(32).forward(x)   // x (16, 28, 28, 32), each of the 32 channels normalised over 16·28·28 values
  */
 export class BatchNorm2D extends BatchNorm {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = BATCHNORM2D_SCHEMA;
+
   /**
    * Builds the layer: γ = 1, β = 0, running mean 0, running variance 1.
    * @param chan The channels normalised: the input's last axis.

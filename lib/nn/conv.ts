@@ -12,7 +12,7 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import { ARGUMENT_LIMITS, ModuleSchema, PaddingMode, checkArguments, optionNames, resolvePaddingMode } from './schema';
+import { ARGUMENT_LIMITS, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames, resolvePaddingMode } from './schema';
 
 /** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). @internal */
 export function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
@@ -112,13 +112,17 @@ export const CONV1D_SCHEMA: ModuleSchema = {
   // Padding kSize − 1 is the "full" convolution; more only adds outputs that see nothing but
   // zeros (and memory in predict).
   options: ['bias', 'init', { name: 'padding', min: 0, max: (v) => v.kSize - 1, default: 0 }],
+  flags: { bias: false },
   parameters: (v, o) => [
     ['weight', [v.kSize, v.chanIn, v.chanOut]],
-    ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : []),
+    ...(flagOption(CONV1D_SCHEMA, o, 'bias') ? [['bias', [v.chanOut]] as [string, number[]]] : []),
   ],
 };
 
 export class Conv1D extends Module {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = CONV1D_SCHEMA;
+
   readonly kSize: number;
   readonly chanIn: number;
   readonly chanOut: number;
@@ -157,8 +161,9 @@ export class Conv1D extends Module {
     this.init = checkInit('Conv1D', opts.init ?? 'xavierNormal');
     this.weight = initialize(zeros([kSize, chanIn, chanOut]), this.init, chanIn, chanOut);
     this.weightGrad = zeros([kSize, chanIn, chanOut]);
-    this.bias = opts.bias === true ? initialize(zeros([chanOut]), this.init, chanIn, chanOut) : null;
-    this.biasGrad = opts.bias === true ? zeros([chanOut]) : null;
+    const withBias = flagOption(CONV1D_SCHEMA, opts, 'bias');
+    this.bias = withBias ? initialize(zeros([chanOut]), this.init, chanIn, chanOut) : null;
+    this.biasGrad = withBias ? zeros([chanOut]) : null;
   }
 
   config(): ModuleConfig {
@@ -308,13 +313,17 @@ export const CONV_TRANSPOSE1D_SCHEMA: ModuleSchema = {
     'bias',
     'init',
   ],
+  flags: { bias: false },
   parameters: (v, o) => [
     ['weight', [v.kSize, v.chanOut, v.chanIn]],
-    ...(o.bias === true ? [['bias', [v.chanOut]] as [string, number[]]] : []),
+    ...(flagOption(CONV_TRANSPOSE1D_SCHEMA, o, 'bias') ? [['bias', [v.chanOut]] as [string, number[]]] : []),
   ],
 };
 
 export class ConvTranspose1D extends Module {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = CONV_TRANSPOSE1D_SCHEMA;
+
   readonly kSize: number;
   readonly chanIn: number;
   readonly chanOut: number;
@@ -352,8 +361,9 @@ export class ConvTranspose1D extends Module {
     this.init = checkInit(who, opts.init ?? 'xavierNormal');
     this.weight = initialize(zeros([kSize, chanOut, chanIn]), this.init, chanIn, chanOut);
     this.weightGrad = zeros([kSize, chanOut, chanIn]);
-    this.bias = opts.bias === true ? initialize(zeros([chanOut]), this.init, chanIn, chanOut) : null;
-    this.biasGrad = opts.bias === true ? zeros([chanOut]) : null;
+    const withBias = flagOption(CONV_TRANSPOSE1D_SCHEMA, opts, 'bias');
+    this.bias = withBias ? initialize(zeros([chanOut]), this.init, chanIn, chanOut) : null;
+    this.biasGrad = withBias ? zeros([chanOut]) : null;
   }
 
   config(): ModuleConfig {

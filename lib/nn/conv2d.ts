@@ -11,7 +11,16 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, PaddingMode, checkArguments, optionNames, resolvePaddingMode } from './schema';
+import {
+  ARGUMENT_LIMITS,
+  ArgumentValues,
+  ModuleSchema,
+  PaddingMode,
+  checkArguments,
+  flagOption,
+  optionNames,
+  resolvePaddingMode,
+} from './schema';
 
 /** An integer for both axes, or one per axis: `[height, width]`. */
 export type Size2D = number | readonly [height: number, width: number];
@@ -41,9 +50,10 @@ export const CONV2D_SCHEMA: ModuleSchema = {
   // Padding kSize − 1 on an axis is the "full" convolution; more only adds outputs that see
   // nothing but zeros.
   options: [{ name: 'padding', pair: true, min: 0, max: (v, axis) => v[`kSize${axis}`] - 1, default: 0 }, 'bias', 'init'],
+  flags: { bias: true },
   parameters: (v, o) => [
     ['weight', [v.kSizeHeight, v.kSizeWidth, v.chanIn, v.chanOut]],
-    ...(o.bias !== false ? [['bias', [v.chanOut]] as [string, number[]]] : []),
+    ...(flagOption(CONV2D_SCHEMA, o, 'bias') ? [['bias', [v.chanOut]] as [string, number[]]] : []),
   ],
 };
 
@@ -63,7 +73,7 @@ abstract class Convolution2D extends Module {
   readonly biasGrad: Tensor | null;
   protected readonly init: InitName;
 
-  protected constructor(who: string, v: ArgumentValues, opts: Record<string, unknown>, weightShape: number[]) {
+  protected constructor(who: string, schema: ModuleSchema, v: ArgumentValues, opts: Record<string, unknown>, weightShape: number[]) {
     super();
     this.kHeight = v.kSizeHeight;
     this.kWidth = v.kSizeWidth;
@@ -80,7 +90,7 @@ abstract class Convolution2D extends Module {
     const area = this.kHeight * this.kWidth;
     this.weight = initialize(zeros(weightShape), this.init, area * this.chanIn, area * this.chanOut);
     this.weightGrad = zeros(weightShape);
-    const withBias = opts.bias !== false;
+    const withBias = flagOption(schema, opts, 'bias');
     this.bias = withBias ? initialize(zeros([this.chanOut]), this.init, area * this.chanIn, area * this.chanOut) : null;
     this.biasGrad = withBias ? zeros([this.chanOut]) : null;
   }
@@ -156,6 +166,9 @@ abstract class Convolution2D extends Module {
  * new Conv2D([3, 1], 8, 8, [2, 1]);                 // a 3×1 kernel moved 2 rows at a time
  */
 export class Conv2D extends Convolution2D {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = CONV2D_SCHEMA;
+
   /**
    * Builds the convolution; weights (kH, kW, chanIn, chanOut).
    * @param kSize Kernel size: one number for a square kernel, or `[height, width]`.
@@ -171,7 +184,7 @@ export class Conv2D extends Convolution2D {
     const k = checkArguments('Conv2D', CONV2D_SCHEMA, args, { ...given, padding: undefined });
     const opts = resolvePaddingMode('Conv2D', given, [k.kSizeHeight, k.kSizeWidth], [k.strideHeight, k.strideWidth]);
     const v = checkArguments('Conv2D', CONV2D_SCHEMA, args, opts);
-    super('Conv2D', v, opts, [v.kSizeHeight, v.kSizeWidth, v.chanIn, v.chanOut]);
+    super('Conv2D', CONV2D_SCHEMA, v, opts, [v.kSizeHeight, v.kSizeWidth, v.chanIn, v.chanOut]);
   }
 
   config(): ModuleConfig {
@@ -258,9 +271,10 @@ export const CONV_TRANSPOSE2D_SCHEMA: ModuleSchema = {
     'bias',
     'init',
   ],
+  flags: { bias: true },
   parameters: (v, o) => [
     ['weight', [v.kSizeHeight, v.kSizeWidth, v.chanOut, v.chanIn]],
-    ...(o.bias !== false ? [['bias', [v.chanOut]] as [string, number[]]] : []),
+    ...(flagOption(CONV_TRANSPOSE2D_SCHEMA, o, 'bias') ? [['bias', [v.chanOut]] as [string, number[]]] : []),
   ],
 };
 
@@ -286,6 +300,9 @@ export const CONV_TRANSPOSE2D_SCHEMA: ModuleSchema = {
  * up.forward(x);                                                // (8, 7, 7, 16) → (8, 14, 14, 8)
  */
 export class ConvTranspose2D extends Convolution2D {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = CONV_TRANSPOSE2D_SCHEMA;
+
   readonly outputPadHeight: number;
   readonly outputPadWidth: number;
 
@@ -300,7 +317,7 @@ export class ConvTranspose2D extends Convolution2D {
   constructor(kSize: Size2D, chanIn: number, chanOut: number, stride: Size2D = 1, options?: ConvTranspose2DOptions) {
     const opts = checkOptions('ConvTranspose2D', options, optionNames(CONV_TRANSPOSE2D_SCHEMA));
     const v = checkArguments('ConvTranspose2D', CONV_TRANSPOSE2D_SCHEMA, [kSize, chanIn, chanOut, stride], opts);
-    super('ConvTranspose2D', v, opts, [v.kSizeHeight, v.kSizeWidth, v.chanOut, v.chanIn]);
+    super('ConvTranspose2D', CONV_TRANSPOSE2D_SCHEMA, v, opts, [v.kSizeHeight, v.kSizeWidth, v.chanOut, v.chanIn]);
     this.outputPadHeight = v.outputPaddingHeight;
     this.outputPadWidth = v.outputPaddingWidth;
   }

@@ -12,7 +12,7 @@ import { Tensor, zeros } from '../tensor';
 import { backend } from '../backend';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import { ModuleSchema, checkArguments, optionNames } from './schema';
+import { ModuleSchema, checkArguments, flagOption, optionNames } from './schema';
 
 /** Options of {@link Linear}. */
 export interface LinearOptions {
@@ -26,9 +26,10 @@ export interface LinearOptions {
 export const LINEAR_SCHEMA: ModuleSchema = {
   args: [{ name: 'inputSize' }, { name: 'outputSize' }],
   options: ['bias', 'init'],
+  flags: { bias: true },
   parameters: (v, o) => [
     ['weight', [v.inputSize, v.outputSize]],
-    ...(o.bias === false ? [] : [['bias', [v.outputSize]] as [string, number[]]]),
+    ...(flagOption(LINEAR_SCHEMA, o, 'bias') ? [['bias', [v.outputSize]] as [string, number[]]] : []),
   ],
 };
 
@@ -62,6 +63,9 @@ export function setWeightStepSink(sink: WeightStepSink | null): WeightStepSink |
  * const noBias = new Linear(10, 1, { bias: false, init: 'xavierUniform' });
  */
 export class Linear extends Module {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = LINEAR_SCHEMA;
+
   /** Features per input sample; 0 until a lazily sized layer (`new Linear(null, out)`) sees its input. */
   readonly inputSize: number;
   readonly outputSize: number;
@@ -98,7 +102,7 @@ export class Linear extends Module {
       throw new TypeError(`Linear: option bias must be a boolean, got ${String(opts.bias)}`);
     }
     this.init = checkInit('Linear', opts.init ?? 'heNormal');
-    this.withBias = opts.bias !== false;
+    this.withBias = flagOption(LINEAR_SCHEMA, opts, 'bias');
     this.inputSize = 0;
     this.weight = this.weightGrad = zeros([0, outputSize]);
     this.bias = this.biasGrad = null;

@@ -64,6 +64,12 @@ export interface ModuleSchema {
    * arguments); the others (`bias`, `init`) are the constructor's to check. Null: no options.
    */
   readonly options: readonly (string | ArgumentSpec)[] | null;
+  /**
+   * The defaults of the options that are on/off flags (`bias`, `affine`): the constructor and
+   * `parameters` read them through {@link flagOption}, and the module's label shows a flag only
+   * where it differs.
+   */
+  readonly flags?: Readonly<Record<string, boolean>>;
   /** The parameters a module with these arguments holds, name and shape, without allocating them. */
   readonly parameters?: (values: ArgumentValues, options: Readonly<Record<string, unknown>>) => [string, number[]][];
   /** The buffers (see `Module.buffers`) a module with these arguments holds, name and shape; saved like the parameters. */
@@ -246,4 +252,35 @@ export function checkDeclaredTensor(
   const want =
     expected === undefined ? 'an array of non-negative integers as its shape' : `shape ${formatShape(expected)} (${size} values)`;
   throw new RangeError(`${who}: ${what} must have ${want}, got ${got} holding ${data}`);
+}
+
+/** The value of flag `name` in `options`: as given, or the schema's default (false without one). */
+export function flagOption(schema: ModuleSchema, options: Readonly<Record<string, unknown>>, name: string): boolean {
+  const v = options[name];
+  return v === undefined ? (schema.flags?.[name] ?? false) : v === true;
+}
+
+/**
+ * The options of a module's `config()` that differ from the schema's defaults, in the schema's
+ * order, as a label writes them: `{ padding: 1, bias: false }`; '' when all are defaults. Options
+ * without a default (`init`) are left out: they make no difference to a built network.
+ */
+export function labelOptions(schema: ModuleSchema, options: Readonly<Record<string, unknown>> | undefined): string {
+  if (!options) return '';
+  const written = (v: unknown): string => (Array.isArray(v) ? `[${v.map(written).join(', ')}]` : String(v));
+  const shown: string[] = [];
+  for (const spec of schema.options ?? []) {
+    const name = typeof spec === 'string' ? spec : spec.name;
+    const v = options[name];
+    if (v === undefined) continue;
+    if (typeof spec === 'string') {
+      if (schema.flags && name in schema.flags && v !== schema.flags[name]) shown.push(`${name}: ${written(v)}`);
+      continue;
+    }
+    const d = spec.default;
+    if (typeof d !== 'number') continue;
+    const differs = Array.isArray(v) ? v.some((x) => x !== d) : v !== d;
+    if (differs) shown.push(`${name}: ${written(v)}`);
+  }
+  return shown.length === 0 ? '' : `{ ${shown.join(', ')} }`;
 }

@@ -7,6 +7,8 @@ import {
   Conv1D,
   Conv2D,
   ConvTranspose2D,
+  ConvTranspose1D,
+  BatchNorm2D,
   Flatten,
   GlobalAvgPool2D,
   Linear,
@@ -54,6 +56,26 @@ describe('2-D layers: shapes', () => {
     const dx = net.backwardDelta(x, randn([3, 10]));
     expect(dx.shape).toEqual([3, 28, 28, 1]);
     expect(Array.from(dx.data).every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('labels show the options that change what a layer computes', () => {
+  test('padding, output padding, a bias or affine off its default, eps and momentum; not the defaults nor init', () => {
+    expect(String(new Conv2D(3, 1, 8, 1, { padding: 'same', bias: false }))).toBe('Conv2D(3, 1, 8, 1, { padding: 1, bias: false })');
+    expect(String(new Conv2D([3, 5], 1, 2, 1, { padding: [1, 2] }))).toBe('Conv2D([3, 5], 1, 2, 1, { padding: [1, 2] })');
+    expect(String(new Conv2D(3, 1, 8, 1, { init: 'heNormal' }))).toBe('Conv2D(3, 1, 8, 1)');
+    expect(String(new Conv1D(3, 1, 2, 1, { bias: true }))).toBe('Conv1D(3, 1, 2, 1, { bias: true })');
+    expect(String(new Conv1D(3, 1, 2, 1, { bias: false }))).toBe('Conv1D(3, 1, 2, 1)');
+    expect(String(new ConvTranspose2D(4, 8, 4, 2, { padding: 1, outputPadding: 1 }))).toBe(
+      'ConvTranspose2D(4, 8, 4, 2, { padding: 1, outputPadding: 1 })',
+    );
+    expect(String(new ConvTranspose1D(3, 1, 2, 2))).toBe('ConvTranspose1D(3, 1, 2, 2)');
+    expect(String(new BatchNorm2D(3, { eps: 1e-3, momentum: 0.1, affine: false }))).toBe('BatchNorm2D(3, { eps: 0.001, affine: false })');
+    expect(String(new Linear(2, 3, { bias: false }))).toBe('Linear(2, 3, { bias: false })');
+    // Errors name the layer by the same label.
+    expect(() => new Sequential(new Conv2D(3, 2, 4, 1, { padding: 1 })).forward(zeros([1, 5, 5, 1]))).toThrow(
+      /^Conv2D\(3, 2, 4, 1, \{ padding: 1 \}\) at position 0: /,
+    );
   });
 });
 
