@@ -388,6 +388,9 @@ describe("layout 'torch' without PyTorch", () => {
     expect(() => save(new Sequential(new Flatten()), file, { layout: 'torch' })).toThrow(
       /its order in PyTorch depends on them; pass inputShape/,
     );
+    expect(() =>
+      save(new Sequential(new Conv2D(3, 2, 4), new Flatten(), new BatchNorm1D(10), new Linear(10, 2)), file, { layout: 'torch' }),
+    ).toThrow(/BatchNorm1D\(10\) at position 2 reads a Flatten of 4 channels, but 10 features is not a multiple of it/);
     expect(() => save(new Sequential(new Flatten()), file, { layout: 'torch', inputShape: [4, 4, 1] })).not.toThrow();
     expect(() => save(new Sequential(new Conv2D(3, 2, 3), new Reshape([-1, 1])), file, { layout: 'torch' })).toThrow(
       /Reshape\(\[-1, 1\]\) at position 1 \(Reshape to \[-1, 1\]\) reshapes a value with channels: .*put a Flatten before it/,

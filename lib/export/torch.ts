@@ -240,6 +240,11 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
       // them has its values permuted as the Linear after it has its columns.
       if (flattened === 'unknown') throw unknownChannels(m);
       const chan = flattened;
+      if (chan !== null && m.channels % chan !== 0) {
+        throw new RangeError(
+          `${who}: ${m.label()} reads a Flatten of ${chan} channels, but ${m.channels} features is not a multiple of it`,
+        );
+      }
       const perFeature = (t: Tensor, name: string): TorchEntry => {
         if (chan === null) return asIs(t, name);
         // The values as a (features, 1) matrix: a Linear's permutation of input columns, one output.
