@@ -36,14 +36,15 @@ const FLAGS: readonly FlagSpec[] = [
 ];
 
 export function exportUsage(): string {
-  return helpText('neurone export MODEL (--onnx FILE | --torch FILE) [--input-shape DIMS]', FLAGS, [
+  return helpText('neurone export MODEL (--onnx FILE | --torch FILE) [--input-shape DIMS] [--dynamic-size]', FLAGS, [
     'An ONNX model needs the shape of one sample: a model opening with Linear(n, …) takes n features; a',
     'convolutional model whose Flatten feeds a Linear gets the shortest length or square image it takes (256',
     'for the USPS presets, 16,16,1 for a USPS Conv2D net); a model that takes many sizes (convolutions and',
     'pooling only, or a GlobalAvgPool2D head) gets them all: its length, or height and width, are left free,',
     "as torch.onnx.export's dynamic_axes would. Otherwise give --input-shape LENGTH,CHANNELS or",
     'HEIGHT,WIDTH,CHANNELS (e.g. 256,1 for USPS as a sequence, 28,28,1 for MNIST images). The batch',
-    'dimension is always free.',
+    "dimension is always free. PyTorch's layout needs --input-shape only for a model whose Flatten takes the",
+    'input with no convolution before it to say the channels (e.g. 32,32,3: nn.Flatten orders them first).',
     '',
     'Examples:',
     '  neurone export digits.safetensors --onnx digits.onnx --input-shape 256,1',
