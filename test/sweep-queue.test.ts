@@ -247,6 +247,23 @@ describe('usage errors of the queue options', () => {
     const out = path.join(os.tmpdir(), `neurone-queue-name-${process.pid}`);
     await expect(sweep(SPEC, { out, queue: `redis://127.0.0.1:${closed}`, queueName: 'a:b' })).rejects.toThrow(/^--queue-name: /);
     expect(fs.existsSync(out)).toBe(false);
+    // A worker whose data folder is not there refuses to start, rather than fail every job it takes.
+    expect(await refusedWith2([['--queue', `redis://127.0.0.1:${closed}`, '--data-dir', path.join(out, 'nowhere')]])).toEqual([
+      `neurone: --data-dir ${path.join(out, 'nowhere')}: not a folder on this machine (every job reading its data would fail)\n`,
+    ]);
+    // The sweep's flags for local runs are refused with --queue, naming what the workers take instead.
+    for (const [flag, instead] of [
+      [['--save-models'], 'start the workers with --models DIR'],
+      [['--workers', '2'], 'start more `neurone worker`s, or give them --concurrency'],
+      [['--data-dir', '/tmp'], 'give the workers --data-dir'],
+    ] as const) {
+      const r = await runInProcess(
+        (argv) => sweepCommand(argv),
+        ['spec.json', '--out', out, '--queue', `redis://127.0.0.1:${closed}`, ...flag],
+      );
+      expect([r.code, r.stderr]).toEqual([2, `neurone: ${flag[0]} applies to local runs; with --queue the workers train: ${instead}\n`]);
+    }
+    expect(fs.existsSync(out)).toBe(false);
   });
 });
 

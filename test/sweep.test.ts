@@ -2,7 +2,7 @@
 // equal to the same training in this thread, failed runs recorded while the sweep goes on,
 // --resume (finished runs kept, an interrupted one continued from its checkpoint to the same
 // result), the summary's mean ± std, and the command's exit codes.
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,7 +10,7 @@ import { setThreads } from '../lib/backend';
 import { SpecError, expandSpec, validateRunConfig, validateSpec, SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, runTraining, RunMetrics } from '../lib/sweep/training';
-import { RunRecord, checkOutcome, curvesSvg, finalScoresSvg, summarize } from '../lib/sweep/summary';
+import { RunRecord, bestConfiguration, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryMarkdown } from '../lib/sweep/summary';
 import { sweepCommand } from '../lib/cli/sweep';
 import { TrainingPool } from '../lib/sweep/pool';
 import { tsFile } from './ts-child';
@@ -506,6 +506,24 @@ describe('sweep on the worker pool', () => {
     expect(rows[0].testAccuracy.mean).toBeCloseTo(0.6, 12);
     expect(rows[0].testAccuracy.std).toBeCloseTo(Math.sqrt(0.02), 12);
     expect(rows[1].testAccuracy.std).toBe(0);
+    // The best is chosen on validation, not on test: 'a' has the better test, 'b' the better validation.
+    const withValidation = (r: RunRecord, v: number): RunRecord => ({
+      ...r,
+      metrics: { ...(r.metrics as RunMetrics), validationAccuracy: v },
+    });
+    const scored = summarize([
+      withValidation(rec('b', 'done', 0.5), 0.8),
+      withValidation(rec('a', 'done', 0.9), 0.7),
+      withValidation(rec('b', 'done', 0.7), 0.9),
+    ]);
+    expect(bestConfiguration(scored)?.configKey).toBe('b');
+    const md = summaryMarkdown(scored);
+    expect(md).toMatch(/\n\nBest on validation: b \(validation 85\.00 ± 7\.07 %, test 60\.00 ± 14\.14 %, 2 seeds\)\.$/);
+    // One seed: the mean alone, no "± 0.00".
+    expect(md).toMatch(/\| a \| 1 \| 0 \| 90\.00 \| 70\.00 \|/);
+    // A single configuration has nothing to choose between.
+    expect(bestConfiguration(scored.slice(0, 1))).toBeUndefined();
+    expect(summaryMarkdown(scored.slice(0, 1))).not.toContain('Best on validation');
   });
 
   test('the data is loaded once into shared memory', () => {
@@ -591,6 +609,35 @@ describe('neurone sweep command', () => {
     ]);
     expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
   });
+
+  test('Ctrl-C: one line saying how to go on, exit 130; --resume then finishes the sweep', async () => {
+    const out = path.join(tmp, 'cli-interrupted');
+    const spec = path.join(tmp, 'slow-xor.json');
+    fs.writeFileSync(spec, JSON.stringify({ ...TINY, name: 'slow', base: { ...TINY.base, epochs: 400 }, seeds: 3 }));
+    const child = spawn(
+      process.execPath,
+      [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'sweep', spec, '--out', out, '--workers', '1'],
+      {
+        cwd: root,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        // After the first run's line: some runs are done, others not.
+        if (/^\[1\/6\]/m.test(stdout)) child.kill('SIGINT');
+      });
+      child.on('close', (c) => resolve(c));
+    });
+    expect(code).toBe(130);
+    expect(stderr).toBe(`neurone: sweep interrupted; the finished runs are kept in ${out}: continue with the same command and --resume\n`);
+    const again = cli(spec, '--out', out, '--workers', '1', '--resume');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/sweep: 6\/6 done, 0 running, 0 failed/);
+  }, 240000);
 
   test('the shipped tiny spec runs end to end: summary printed, exit 0', () => {
     const out = path.join(tmp, 'cli-tiny');

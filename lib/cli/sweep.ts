@@ -4,7 +4,8 @@
  * arguments or spec (one line on stderr, before anything runs).
  */
 import { readDataFile } from '../data/read';
-import { SpecError } from '../sweep/spec';
+import { RUN_DEFAULTS, SpecError } from '../sweep/spec';
+import { ADAM_DEFAULTS, QUICK } from './recipes';
 import { sweep, SweepStatus } from '../sweep/sweep';
 import { summaryMarkdown } from '../sweep/summary';
 import { firstLine } from '../messages';
@@ -97,7 +98,11 @@ export function sweepUsage(): string {
     'A spec: { "name": "lr", "base": { "dataset": "usps", "epochs": 20 }, "axes": { "lr": [1e-4, 1e-3] }, "seeds": 5 }',
     'Keys of base and axes: dataset, model, optimizer, lr, momentum, weightDecay, schedule, epochs, batchSize,',
     'patience (0: no early stopping), valFraction, trainSize, testSize, dataSeed. Every combination of the axes runs',
-    'once per seed; the summary gives mean ± std over the seeds. Examples in sweeps/.',
+    'once per seed; the summary gives mean ± std over the seeds and names the best configuration on validation.',
+    `Defaults: ${RUN_DEFAULTS.dataset}, ${RUN_DEFAULTS.epochs} epochs, batch ${RUN_DEFAULTS.batchSize}; as \`neurone train --recipe quick\` otherwise: SGD lr ${QUICK.lr},`,
+    `momentum ${RUN_DEFAULTS.momentum}, weight decay ${QUICK.weightDecay} (Adam: lr ${ADAM_DEFAULTS.lr}, weight decay ${ADAM_DEFAULTS.weightDecay}), the ${RUN_DEFAULTS.schedule} schedule,`,
+    `early stopping patience ${RUN_DEFAULTS.patience}. Gradients are summed over the batch, as in \`neurone train\`: PyTorch's SGD lr is this lr × the batch size.`,
+    'Examples in sweeps/.',
   ]);
 }
 
@@ -140,6 +145,7 @@ export async function sweepCommand(
   argv: readonly string[],
   write: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<number> {
+  let interrupted: (() => void) | undefined;
   try {
     const { options: o, positional } = parseOptions('sweep', argv, SWEEP_OPTIONS);
     if (o.help) {
@@ -151,6 +157,17 @@ export async function sweepCommand(
         `expected one spec file, got ${positional.length === 0 ? 'none' : positional.join(' ')} (see neurone sweep --help)`,
       );
     if (o.out === undefined) throw new SpecError('--out DIR is required (the folder of the results)');
+    // Through the queue the workers train, where their own flags decide these.
+    if (o.queue !== undefined) {
+      const local = {
+        '--workers': 'start more `neurone worker`s, or give them --concurrency',
+        '--data-dir': 'give the workers --data-dir',
+        '--save-models': 'start the workers with --models DIR',
+      };
+      for (const [flag, instead] of Object.entries(local))
+        if (o[flag.slice(2)] !== undefined)
+          throw new SpecError(`${flag} applies to local runs; with --queue the workers train: ${instead}`);
+    }
     const spec = readSpec(positional[0]);
     const tty = Boolean(process.stdout.isTTY) && !o.quiet;
     let statusShown = false;
@@ -158,6 +175,16 @@ export async function sweepCommand(
       write(`${statusShown ? '\r\x1b[K' : ''}${l}\n`);
       statusShown = false;
     };
+    // Ctrl-C stops the trainings where they are: say how to go on (the runs' records and
+    // checkpoints are on disk; through the queue, the runs stay queued).
+    interrupted = (): void => {
+      process.stderr.write(
+        `${statusShown ? '\n' : ''}neurone: sweep interrupted; the finished runs are kept in ${String(o.out)}: ` +
+          `continue with the same command and --resume${o.queue !== undefined ? ' (the queued runs stay on the queue)' : ''}\n`,
+      );
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
     const result = await sweep(spec, {
       out: String(o.out),
       resume: Boolean(o.resume),
@@ -181,5 +208,7 @@ export async function sweepCommand(
     return result.status.failed > 0 ? 1 : 0;
   } catch (e) {
     return fail(e);
+  } finally {
+    if (interrupted) process.removeListener('SIGINT', interrupted);
   }
 }

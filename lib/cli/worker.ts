@@ -13,7 +13,10 @@ const WORKER_OPTIONS: Record<string, OptionDef> = {
   '--queue': { arg: 'URL', help: 'the Redis of the queue, redis://host:port (required)' },
   '--concurrency': { arg: 'N', int: { min: 1, max: 1024 }, help: 'trainings at once (default: the cores)' },
   '--queue-name': { arg: 'NAME', help: "the BullMQ queue (default 'neurone')" },
-  '--models': { arg: 'DIR', help: 'save each trained model as DIR/<sweep>/<run-id>.safetensors' },
+  '--models': {
+    arg: 'DIR',
+    help: 'save each trained model as DIR/<sweep id>/<run-id>.safetensors (the sweep id: a hash of its spec, as in the job ids)',
+  },
   '--checkpoints': {
     arg: 'DIR',
     help: 'checkpoints as DIR/<sweep>/<run-id>.ckpt (a folder shared by the workers lets a retried run continue)',

@@ -17,7 +17,7 @@ import { SharedData, dataKey } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
 import { RunOutcome } from './pool-worker';
 import { checkOutcome } from './summary';
-import { ensureDir } from '../data/paths';
+import { ensureDir, isDir } from '../data/paths';
 import type { RunExecutor } from './sweep';
 
 /** The payload of one job: what a worker needs to run one training. */
@@ -547,6 +547,8 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const queueName = checkQueueName(o.queueName);
   if (o.backend === 'native' && !nativeAvailable())
     throw new SpecError('--backend native: the native backend does not load on this machine');
+  if (o.dataDir !== undefined && !isDir(o.dataDir))
+    throw new SpecError(`--data-dir ${o.dataDir}: not a folder on this machine (every job reading its data would fail)`);
   await checkRedis(o.url);
   const concurrency = o.concurrency ?? defaultConcurrency();
   const pool = new TrainingPool(concurrency, o.backend);
@@ -607,7 +609,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       try {
         const outcome = await pool.run(payload.runId, config, shared, files, progress, payload.backend);
         log(
-          `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${outcome.metrics.testAccuracy ?? 'n/a'}` : `FAILED: ${outcome.error}`}`,
+          `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${outcome.metrics.testAccuracy === undefined ? 'n/a' : `${(100 * outcome.metrics.testAccuracy).toFixed(2)} %`}` : `FAILED: ${outcome.error}`}`,
         );
         return { outcome, worker: me };
       } finally {

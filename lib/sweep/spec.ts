@@ -94,7 +94,8 @@ export class SpecError extends Error {
   }
 }
 
-const DEFAULTS: Omit<RunConfig, 'seed'> = {
+/** The settings of a run that its spec leaves out (lr and weight decay: the optimiser's, see training.ts). */
+export const RUN_DEFAULTS: Omit<RunConfig, 'seed'> = {
   dataset: 'usps',
   optimizer: 'sgd',
   momentum: 0.9,
@@ -284,7 +285,7 @@ export function expandSpec(spec: SweepSpec): SweepRun[] {
       .map(([k, v]) => `${k}=${valueLabel(v)}`)
       .join(',');
     for (const seed of seedsOf(spec)) {
-      const config = { ...DEFAULTS, ...spec.base, ...combo, seed } as RunConfig;
+      const config = { ...RUN_DEFAULTS, ...spec.base, ...combo, seed } as RunConfig;
       runs.push({ id: configKey ? `${configKey},seed=${seed}` : `seed=${seed}`, configKey: configKey || 'base', axes: combo, config });
     }
   }

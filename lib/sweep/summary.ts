@@ -94,8 +94,25 @@ export function summarize(records: readonly RunRecord[]): SummaryRow[] {
   });
 }
 
-const pm = (s: { mean: number; std: number }, scale: number, digits: number): string =>
-  Number.isNaN(s.mean) ? 'n/a' : `${(s.mean * scale).toFixed(digits)} ± ${(s.std * scale).toFixed(digits)}`;
+/** mean ± std; the mean alone over one seed, where there is no spread to give. */
+const pm = (s: { mean: number; std: number }, scale: number, digits: number, runs: number): string =>
+  Number.isNaN(s.mean)
+    ? 'n/a'
+    : runs === 1
+      ? (s.mean * scale).toFixed(digits)
+      : `${(s.mean * scale).toFixed(digits)} ± ${(s.std * scale).toFixed(digits)}`;
+
+/**
+ * The configuration a sweep chose: the highest mean validation accuracy (the test set is not
+ * used to choose); undefined when no configuration has one, or there is only one.
+ */
+export function bestConfiguration(rows: readonly SummaryRow[]): SummaryRow | undefined {
+  let best: SummaryRow | undefined;
+  for (const r of rows)
+    if (r.runs > 0 && Number.isFinite(r.validationAccuracy.mean) && (!best || r.validationAccuracy.mean > best.validationAccuracy.mean))
+      best = r;
+  return rows.length > 1 ? best : undefined;
+}
 
 function axisNames(rows: readonly SummaryRow[]): string[] {
   return [...new Set(rows.flatMap((r) => Object.keys(r.axes)))];
@@ -118,18 +135,31 @@ export function summaryMarkdown(rows: readonly SummaryRow[]): string {
     'test loss',
     'epochs',
   ];
-  return markdownTable(
-    header,
-    rows.map((r) => [
-      ...(axes.length ? axes.map((a) => axisText(r.axes[a])) : [r.configKey]),
-      r.runs,
-      r.failed,
-      pm(r.testAccuracy, 100, 2),
-      pm(r.validationAccuracy, 100, 2),
-      pm(r.trainAccuracy, 100, 2),
-      pm(r.testLoss, 1, 4),
-      pm(r.epochs, 1, 1),
-    ]),
+  return (
+    markdownTable(
+      header,
+      rows.map((r) => [
+        ...(axes.length ? axes.map((a) => axisText(r.axes[a])) : [r.configKey]),
+        r.runs,
+        r.failed,
+        pm(r.testAccuracy, 100, 2, r.runs),
+        pm(r.validationAccuracy, 100, 2, r.runs),
+        pm(r.trainAccuracy, 100, 2, r.runs),
+        pm(r.testLoss, 1, 4, r.runs),
+        pm(r.epochs, 1, 1, r.runs),
+      ]),
+    ) + bestLine(rows)
+  );
+}
+
+/** The line under the table naming the best configuration on validation, '' when there is none to choose. */
+function bestLine(rows: readonly SummaryRow[]): string {
+  const best = bestConfiguration(rows);
+  if (!best) return '';
+  const seeds = `${best.runs} seed${best.runs === 1 ? '' : 's'}`;
+  return (
+    `\n\nBest on validation: ${best.configKey} (validation ${pm(best.validationAccuracy, 100, 2, best.runs)} %, ` +
+    `test ${pm(best.testAccuracy, 100, 2, best.runs)} %, ${seeds}).`
   );
 }
 

@@ -237,7 +237,7 @@ function describeOutcome(r: RunRecord): string {
   if (r.status === 'failed' || !r.metrics) return `FAILED: ${r.error}`;
   const m = r.metrics;
   const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`);
-  return `test ${pct(m.testAccuracy)}, validation ${pct(m.validationAccuracy)}, ${m.epochs} epochs${m.resumed ? ' (resumed)' : ''}, ${m.seconds.toFixed(1)} s`;
+  return `test ${pct(m.testAccuracy)}, validation ${pct(m.validationAccuracy)}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}${m.resumed ? ' (resumed)' : ''}, ${m.seconds.toFixed(1)} s`;
 }
 
 /**
