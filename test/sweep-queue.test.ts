@@ -713,6 +713,19 @@ describeRedis('a queue worker in this process', () => {
       const again = await sweep(spec, { out, queue: url, queueName, resume: true });
       expect(again.runs.map((r) => [r.status, r.worker])).toEqual([['done', 'second']]);
       expect(calls).toBe(2);
+      // The same runs under another name and --out: the queue's result is taken, said once, and
+      // not counted as this sweep's throughput.
+      const lines: string[] = [];
+      const renamed = await sweep(
+        { ...spec, name: 'renamed' },
+        { out: path.join(tmp, 'renamed'), queue: url, queueName, log: (l) => lines.push(l) },
+      );
+      expect(renamed.runs.map((r) => [r.status, r.worker])).toEqual([['done', 'second']]);
+      expect(calls).toBe(2);
+      expect(
+        lines.filter((l) => /already done on queue 'failed-once' \(jobs \w+\.\*, by an earlier sweep of the same runs\)/.test(l)),
+      ).toHaveLength(1);
+      expect(renamed.status.samplesPerSecond).toBe(0);
     } finally {
       await impostor.close();
     }

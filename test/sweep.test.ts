@@ -378,7 +378,13 @@ describe('sweep on the worker pool', () => {
     // Without --resume an existing sweep folder is refused.
     await expect(sweep(spec, { out: full })).rejects.toThrow(/already holds a sweep \(sweep\.json\); pass --resume/);
     // A different spec is refused with --resume.
-    await expect(sweep({ ...spec, seeds: 3 }, { out: full, resume: true })).rejects.toThrow(/holds a different sweep/);
+    await expect(sweep({ ...spec, seeds: 3 }, { out: full, resume: true })).rejects.toThrow(
+      /holds a different sweep \(spec hash \w+, this spec \w+\): this spec adds runs 1 \(seed=2\); give this spec another --out$/,
+    );
+    await expect(sweep({ ...spec, seeds: 1 }, { out: full, resume: true })).rejects.toThrow(/: it lacks runs 1 \(seed=1\); give/);
+    await expect(sweep({ ...spec, base: { ...spec.base, lr: 0.03 } }, { out: full, resume: true })).rejects.toThrow(
+      /: the same runs with other settings \(a value of "base" or a model changed\); give/,
+    );
 
     // A copy where seed 1 was interrupted after epoch 3: its checkpoint is there, its result is not.
     const part = path.join(tmp, 'resume-part');

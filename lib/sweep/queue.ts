@@ -260,6 +260,8 @@ export class QueueExecutor implements RunExecutor {
   /** Whether this stretch of idleness has been reported. */
   private warned = false;
   private checking = false;
+  /** Whether the line saying runs were already done on the queue was printed. */
+  private saidReused = false;
   private readonly watch: NodeJS.Timeout;
 
   private constructor(
@@ -395,9 +397,21 @@ export class QueueExecutor implements RunExecutor {
       // A run that failed is run again, as a local sweep (and --resume) runs it again; one that
       // completed is not. A job that completed with a failed outcome is a failed run too.
       const state = await job.getState();
+      let reused = false;
       if (state === 'failed' || (state === 'completed' && failedResult((await Job.fromId(this.queue, jobId))?.returnvalue))) {
         await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
         job = (await Job.fromId(this.queue, jobId)) ?? job;
+      } else if (state === 'completed') {
+        // Trained by an earlier sweep of the same runs (the id is the runs' hash, not the spec's
+        // name or --out): said once, and its samples are not this sweep's throughput.
+        reused = true;
+        if (!this.saidReused) {
+          this.saidReused = true;
+          this.log(
+            `sweep: runs of this sweep were already done on queue '${this.where.name}' (jobs ${this.sweepHash}.*, by an earlier sweep of the same runs): ` +
+              'their results are taken as they are, not trained again; another --queue-name trains them anew',
+          );
+        }
       }
       // Whatever came back through Redis is checked as input: another program may have answered.
       const result = await this.waitFor(job, payload);
@@ -410,7 +424,7 @@ export class QueueExecutor implements RunExecutor {
           worker: 'queue',
         };
       }
-      if (outcome.status === 'done') this.progress.set(jobId, outcome.metrics.samples);
+      if (outcome.status === 'done' && !reused) this.progress.set(jobId, outcome.metrics.samples);
       return { outcome, worker: r.worker };
     } catch (e) {
       return {

@@ -193,6 +193,20 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
   }
 }
 
+/** What differs between the runs a stored sweep listed and this spec's, in a few words. */
+function sweepDifference(storedRuns: unknown, runs: readonly SweepRun[]): string {
+  if (!Array.isArray(storedRuns) || !storedRuns.every((r) => typeof r === 'string')) return 'its record of runs is unreadable';
+  const before = new Set(storedRuns as string[]);
+  const now = new Set(runs.map((r) => r.id));
+  const added = [...now].filter((id) => !before.has(id));
+  const gone = [...before].filter((id) => !now.has(id));
+  const some = (ids: string[]): string => `${ids.length} (${ids.slice(0, 2).join('; ')}${ids.length > 2 ? '; …' : ''})`;
+  if (added.length === 0 && gone.length === 0) return 'the same runs with other settings (a value of "base" or a model changed)';
+  return [added.length ? `this spec adds runs ${some(added)}` : '', gone.length ? `it lacks runs ${some(gone)}` : '']
+    .filter(Boolean)
+    .join(' and ');
+}
+
 /** Checks and writes `out/sweep.json`; with `resume`, returns the records of the runs already done. */
 function prepareOut(
   out: string,
@@ -204,9 +218,9 @@ function prepareOut(
 ): Map<string, RunRecord> {
   const specFile = path.join(out, SPEC_FILE);
   if (fs.existsSync(specFile)) {
-    let stored: { hash?: unknown } | null = {};
+    let stored: { hash?: unknown; runs?: unknown } | null = {};
     try {
-      stored = readJsonFile(specFile) as { hash?: unknown } | null;
+      stored = readJsonFile(specFile) as { hash?: unknown; runs?: unknown } | null;
     } catch {
       // unreadable: treated as another sweep
     }
@@ -214,7 +228,10 @@ function prepareOut(
     if (!resume)
       throw new SpecError(`--out ${out} already holds a sweep (${SPEC_FILE}); pass --resume to continue it, or choose another folder`);
     if (storedHash !== hash)
-      throw new SpecError(`--resume: ${out} holds a different sweep (spec hash ${storedHash ?? 'unreadable'}, this spec ${hash})`);
+      throw new SpecError(
+        `--resume: ${out} holds a different sweep (spec hash ${storedHash ?? 'unreadable'}, this spec ${hash}): ` +
+          `${sweepDifference(stored?.runs, runs)}; give this spec another --out`,
+      );
   }
   try {
     ensureDir(out); // not mkdirSync recursive: it can spin forever (see ensureDir)
