@@ -692,6 +692,34 @@ describeRedis('a queue worker in this process', () => {
     }
   }, 60000);
 
+  test('a worker closed mid-run puts its job back on the queue, no attempt used; another worker runs it', async () => {
+    const queueName = 'closed-mid-run';
+    const spec: SweepSpec = { ...SPEC, name: 'closed', base: { ...SPEC.base, epochs: 3000 }, axes: {}, seeds: [5] };
+    const firstLines: string[] = [];
+    const first = await startQueueWorker({ url, queueName, concurrency: 1, log: (l) => firstLines.push(l) });
+    let second: QueueWorker | undefined;
+    const pending = sweep(spec, { out: path.join(tmp, 'closed-mid-run'), queue: url, queueName });
+    try {
+      await until('the first worker to start the run', () => firstLines.some((l) => l.startsWith('started ')), 30000);
+      await first.close();
+      expect(firstLines.filter((l) => /^stopped seed=5: its job goes back to the queue for another worker$/.test(l))).toHaveLength(1);
+      const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port } });
+      try {
+        const [job] = await queue.getJobs(['waiting']);
+        expect([job?.id?.endsWith('.seed=5'), job?.attemptsMade]).toEqual([true, 0]);
+      } finally {
+        await queue.close();
+      }
+      const secondLines: string[] = [];
+      second = await startQueueWorker({ url, queueName, concurrency: 1, log: (l) => secondLines.push(l) });
+      const result = await pending;
+      expect(result.runs.map((r) => r.status)).toEqual(['done']);
+      expect(secondLines.some((l) => l.startsWith('finished seed=5: test accuracy '))).toBe(true);
+    } finally {
+      await drain(url, queueName, pending, second);
+    }
+  }, 120000);
+
   test('a job that completed with a failed run is run again by a sweep (--resume runs failed runs again)', async () => {
     const queueName = 'failed-once';
     // The second answer is a real run's outcome, from a local sweep of the same spec.

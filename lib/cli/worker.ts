@@ -63,9 +63,9 @@ export async function workerCommand(argv: readonly string[]): Promise<number> {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
-    // A clean close hands nothing back (a running job is left to the stalled-job check) but waits
-    // for Redis; with Redis gone it would wait for ever, so it gets a few seconds, and a second
-    // signal ends the process at once.
+    // A clean close puts the running jobs back on the queue but needs Redis for it; with Redis
+    // gone it would wait for ever, so it gets a few seconds (the jobs are then left to the
+    // stalled-job check), and a second signal ends the process at once.
     const code = signal === 'SIGINT' ? 130 : 143;
     process.once('SIGINT', () => process.exit(code));
     process.once('SIGTERM', () => process.exit(code));

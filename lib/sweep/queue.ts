@@ -9,7 +9,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import IORedis, { RedisOptions } from 'ioredis';
-import { Queue, QueueEvents, Worker, Job, UnrecoverableError } from 'bullmq';
+import { Queue, QueueEvents, Worker, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, withoutCredentials } from '../messages';
 import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
@@ -520,7 +520,10 @@ export interface QueueWorkerOptions {
 
 /** A running queue worker. */
 export interface QueueWorker {
-  /** Stops taking jobs, and stops the pool (a running job is left to the stalled-job check). */
+  /**
+   * Stops taking jobs, stops the trainings and puts their jobs back on the queue for another
+   * worker, no attempt used (a worker killed without it leaves its jobs to the stalled-job check).
+   */
   close(): Promise<void>;
   /** The datasets it holds loaded now (at most DATA_CACHE_SIZE). @internal */
   cachedDatasets(): number;
@@ -569,9 +572,16 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const data = new Map<string, Promise<SharedData>>();
   const me = `${os.hostname()}:${process.pid}`;
   const lockMs = o.lockMs ?? 30000;
+  /** Set by close(): a run its stop interrupts goes back to the queue, not failed nor completed. */
+  let closing = false;
+  const release = async (job: Job, token: string | undefined, runId: string): Promise<never> => {
+    await job.moveToWait(token);
+    log(`stopped ${runId}: its job goes back to the queue for another worker`);
+    throw new WaitingError();
+  };
   const worker = new Worker(
     queueName,
-    async (job: Job): Promise<JobResult> => {
+    async (job: Job, token?: string): Promise<JobResult> => {
       let payload: ReturnType<typeof validatePayload>;
       try {
         payload = validatePayload(job.data);
@@ -605,6 +615,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         shared = await loading;
       } catch (e) {
         if (data.get(key) === loading) data.delete(key); // the next job tries again
+        if (closing) return release(job, token, payload.runId);
         // This machine's fault, not the run's: the job fails (and is tried again, maybe elsewhere)
         // rather than completing with a failed run that a sweep would take as the run's result.
         log(`cannot run ${payload.runId}: ${firstLine(e)}`);
@@ -622,6 +633,8 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       }, 1000);
       try {
         const outcome = await pool.run(payload.runId, config, shared, files, progress, payload.backend);
+        // A run cut short by the stop is not its result (a run that finished is).
+        if (closing && outcome.status === 'failed') return await release(job, token, payload.runId);
         log(
           `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${outcome.metrics.testAccuracy === undefined ? 'n/a' : `${(100 * outcome.metrics.testAccuracy).toFixed(2)} %`}` : `FAILED: ${outcome.error}`}`,
         );
@@ -646,8 +659,11 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   );
   return {
     close: async () => {
-      await worker.close(true);
+      // No new job, then the trainings stop (their jobs go back to the queue), then the worker.
+      closing = true;
+      await worker.pause(true);
       await pool.close();
+      await worker.close();
     },
     cachedDatasets: () => data.size,
   };
