@@ -285,7 +285,8 @@ describe('sweep on the worker pool', () => {
   });
 
   test('a Conv2D model runs on the images themselves; one sized for other images is refused before any run', async () => {
-    const model = (flat: number): ModelDescription => ({
+    const model = (flat: number): ModelDescription & { name: string } => ({
+      name: 'conv-net',
       layers: [
         { type: 'Conv2D', args: [5, 1, 4] },
         { type: 'ReLU', args: [] },
@@ -297,7 +298,7 @@ describe('sweep on the worker pool', () => {
     const base = { dataset: 'usps' as const, epochs: 1, trainSize: 300, testSize: 100, schedule: 'none' as const, patience: 0 };
     const out = path.join(tmp, 'conv2d');
     await expect(sweep({ base: { ...base, model: model(12 * 12 * 4) } }, { out, workers: 1 })).rejects.toThrow(
-      /^run seed=0: model custom model does not fit usps: usps has 256 values per row \(16×16\), but the model takes 784 \(28×28\)/,
+      /^run seed=0: model custom model conv-net does not fit usps: usps has 256 values per row \(16×16\), but the model takes 784 \(28×28\)/,
     );
     expect(fs.existsSync(out)).toBe(false);
     const result = await sweep({ base: { ...base, model: model(6 * 6 * 4) } }, { out, workers: 1 });

@@ -172,7 +172,8 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
     if (!d) continue;
     const inputSize = d.train.xShape.slice(1).reduce((a, b) => a * b, 1);
     const numClasses = d.train.numClasses;
-    const name = typeof c.model === 'string' ? c.model : c.model ? 'custom model' : undefined;
+    const name =
+      typeof c.model === 'string' ? c.model : c.model ? `custom model ${(c.model as { name?: string }).name ?? ''}`.trim() : undefined;
     let description: ModelDescription;
     try {
       description =
