@@ -282,6 +282,7 @@ describe('sweep on the worker pool', () => {
     for (const r of result.runs) expect(fs.readdirSync(path.join(out, r.id))).toEqual(['result.json']);
     expect(result.status).toMatchObject({ total: 4, done: 4, failed: 0, skipped: 0 });
     expect(result.status.samplesPerSecond).toBeGreaterThan(0);
+    expect(result.runs[0].metrics?.optimizer).toEqual({ name: 'adam', lr: 0.01, weightDecay: 0 });
   });
 
   test('a Conv2D model runs on the images themselves; one sized for other images is refused before any run', async () => {
@@ -308,6 +309,8 @@ describe('sweep on the worker pool', () => {
     const here = await runTraining(result.runs[0].config, loadSharedData('usps', 0));
     expect(timeless(result.runs[0].metrics)).toEqual(timeless(here));
     expect(here.testAccuracy).toBeGreaterThan(0.2); // one epoch on 300 images: well above the 10 % of chance
+    // The spec named no optimiser settings: the record says which the run used.
+    expect(result.runs[0].metrics?.optimizer).toEqual({ name: 'sgd', lr: 5e-4, weightDecay: 1e-2, momentum: 0.9 });
   });
 
   test('a run that throws is recorded as failed with its error, and the others still run', async () => {
@@ -465,6 +468,8 @@ describe('sweep on the worker pool', () => {
       [{ status: 'done', metrics: { ...metrics, samples: 'many' } }, /metrics\.samples must be a finite number/],
       [{ status: 'done', metrics: { ...metrics, testAccuracy: 3 } }, /metrics\.testAccuracy must be a fraction/],
       [{ status: 'done', metrics: { ...metrics, history: [null] } }, /not an epoch record/],
+      [{ status: 'done', metrics: { ...metrics, optimizer: { name: 'rmsprop', lr: 1, weightDecay: 0 } } }, /metrics\.optimizer must be/],
+      [{ status: 'done', metrics: { ...metrics, optimizer: { name: 'sgd', lr: null, weightDecay: 0 } } }, /metrics\.optimizer must be/],
       [{ status: 'failed' }, /without an error message/],
       [{ status: 'maybe' }, /status must be 'done' or 'failed'/],
     ] as const)

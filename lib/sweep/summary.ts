@@ -44,6 +44,15 @@ export function checkOutcome(value: unknown): RunOutcome | string {
     if (!fraction(m[k])) return `metrics.${k} must be a fraction in [0, 1] when present`;
   if (typeof m.model !== 'string' || typeof m.stoppedEarly !== 'boolean' || typeof m.resumed !== 'boolean')
     return 'metrics.model, stoppedEarly and resumed must be a string and two booleans';
+  const opt = m.optimizer as Record<string, unknown> | undefined;
+  if (
+    opt !== undefined &&
+    (opt === null ||
+      typeof opt !== 'object' ||
+      (opt.name !== 'sgd' && opt.name !== 'adam') ||
+      ![opt.lr, opt.weightDecay, opt.momentum ?? 0].every((v) => typeof v === 'number' && Number.isFinite(v)))
+  )
+    return 'metrics.optimizer must be { name: sgd|adam, lr, weightDecay, momentum? } with finite numbers';
   if (!Array.isArray(m.history) || m.history.length > 1e6) return 'metrics.history must be an array of epochs';
   for (const e of m.history as unknown[]) {
     const r = e as Record<string, unknown> | null;

@@ -61,6 +61,12 @@ export interface RunMetrics {
   resumed: boolean;
   /** The backend it trained on (the job's own, or its worker's). */
   backend?: BackendName;
+  /**
+   * The optimiser's settings as the run used them: the spec's, or the defaults it left out
+   * (`config` in the run's record holds the spec's values only). The learning rate is the first
+   * epoch's; the history has each epoch's.
+   */
+  optimizer?: { name: 'sgd' | 'adam'; lr: number; weightDecay: number; momentum?: number };
   history: EpochRecord[];
 }
 
@@ -257,6 +263,7 @@ export async function runTraining(
     finishedAt: Date.now(),
     resumed: resumeFrom !== undefined,
     backend: getBackend(),
+    optimizer: { name: config.optimizer, lr, weightDecay, ...(config.optimizer === 'sgd' ? { momentum: config.momentum } : {}) },
     history: history.epochs,
   };
 }
