@@ -115,28 +115,30 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
       throw new InputError('export: --onnx and --torch name the same file');
     const net = loadModel('export', modelFile);
     const shapeText = flagValue(args, '--input-shape');
+    const given = shapeText === undefined ? undefined : parseShape(shapeText);
+    const dynamicSize = args.flags.has('--dynamic-size');
     let bytes: Uint8Array | undefined;
     if (onnx !== undefined) {
-      const given = shapeText !== undefined ? parseShape(shapeText) : undefined;
       const implied = given === undefined ? impliedInputShape(net) : undefined;
-      if (given !== undefined || args.flags.has('--dynamic-size')) {
-        const inputShape = given ?? implied?.shape ?? acceptedSampleShapes(net, 1)[0];
-        if (!inputShape)
-          throw new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
-        bytes = asInput('export: ', () => toONNX(net, { inputShape, dynamicSize: args.flags.has('--dynamic-size') }));
+      // Without a shape given: what the model's Linear fixes, else the smallest sample it takes.
+      const found = implied?.shape ?? (given === undefined ? acceptedSampleShapes(net, 1)[0] : undefined);
+      const sizeUnknown = (): InputError =>
+        new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
+      if (given !== undefined || dynamicSize) {
+        const inputShape = given ?? found;
+        if (!inputShape) throw sizeUnknown();
+        bytes = asInput('export: ', () => toONNX(net, { inputShape, dynamicSize }));
       } else {
         // No shape given: a model that takes several sizes is exported for all of them.
-        const smallest = implied?.shape ?? acceptedSampleShapes(net, 1)[0];
-        bytes = smallest === undefined || smallest.length < 2 ? undefined : dynamicExport(net, smallest);
-        if (bytes !== undefined) {
-          const axes = smallest.length === 2 ? 'length' : smallest.length === 3 ? 'height, width' : 'free axes';
+        bytes = found === undefined || found.length < 2 ? undefined : dynamicExport(net, found);
+        if (found !== undefined && bytes !== undefined) {
+          const axes = found.length === 2 ? 'length' : found.length === 3 ? 'height, width' : 'free axes';
           write(
-            `input shape (batch, ${axes}, ${smallest[smallest.length - 1]}): any size the model takes, from ${smallest.slice(0, -1).join('×')} (--input-shape to fix one)\n`,
+            `input shape (batch, ${axes}, ${found[found.length - 1]}): any size the model takes, from ${found.slice(0, -1).join('×')} (--input-shape to fix one)\n`,
           );
         } else {
           const inputShape = implied?.shape;
-          if (!inputShape)
-            throw new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
+          if (!inputShape) throw sizeUnknown();
           if (implied?.searched)
             write(`input shape (batch, ${inputShape.join(', ')}): the shortest the model takes (--input-shape to choose)\n`);
           bytes = asInput('export: ', () => toONNX(net, { inputShape }));
@@ -146,12 +148,12 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
     // Both outputs are checked (ONNX built, weights convertible) before either is written. The
     // torch layout takes only a shape the user gave: a searched one is a flat row first, which
     // would take a Flatten of images for one channel.
-    const torchShape = shapeText === undefined ? undefined : parseShape(shapeText);
-    if (torch !== undefined)
+    if (torch !== undefined) {
       asInput('', () =>
-        torchEntries(net, 'export', torchShape, 'give the shape of one sample with --input-shape (e.g. 28,28,3 for images, 784 for rows)'),
+        torchEntries(net, 'export', given, 'give the shape of one sample with --input-shape (e.g. 28,28,3 for images, 784 for rows)'),
       );
-    if (torch !== undefined) save(net, torch, { layout: 'torch', inputShape: torchShape });
+      save(net, torch, { layout: 'torch', inputShape: given });
+    }
     if (onnx !== undefined && bytes) {
       writeFileAtomic(onnx, bytes, { who: 'export' });
       write(`ONNX model (opset ${ONNX_OPSET}, ${bytes.length.toLocaleString('en-US')} bytes) written to ${onnx}\n`);

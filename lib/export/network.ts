@@ -164,3 +164,26 @@ export function checkTensors(m: Module, path: string, who: string): void {
   for (const { kind, name, shape } of declared)
     checkDeclaredTensor(who, `${kind} ${join(path, name)} of ${m.label()}`, held.get(name)!, shape);
 }
+
+/**
+ * Checks that `inputShape` is the shape of one sample: a non-empty array of positive integers.
+ * Array.from reads the holes of a sparse array (`[256, , 1]`) as undefined, which `some` and
+ * `every` would skip. @internal
+ */
+export function checkSampleShape(who: string, inputShape: unknown): asserts inputShape is readonly number[] {
+  if (
+    !Array.isArray(inputShape) ||
+    inputShape.length === 0 ||
+    Array.from(inputShape).some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 1)
+  )
+    throw new TypeError(
+      `${who}: inputShape must be the shape of one sample (positive integers, without the batch), got ${describe(inputShape)}`,
+    );
+}
+
+/** The shape the places give, run one after the other on `shape` (batch first); a layer that refuses it throws. @internal */
+export function shapeThrough(places: readonly Place[], shape: readonly number[]): number[] {
+  let out = [...shape];
+  for (const p of places) out = p.module.outputShape(out);
+  return out;
+}

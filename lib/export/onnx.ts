@@ -25,7 +25,7 @@ import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, Stab
 import { Dropout } from '../nn/dropout';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
-import { checkModules, unroll } from './network';
+import { Place, checkModules, checkSampleShape, shapeThrough, unroll } from './network';
 
 /**
  * The ONNX operator set the exported models import (the default `ai.onnx` domain). Opset 17
@@ -393,16 +393,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   if (options === null || typeof options !== 'object') throw new TypeError(`toONNX: options must be an object, got ${describe(options)}`);
   checkKnownOptions('toONNX', options, ['inputShape', 'dynamicSize', 'name']);
   const { inputShape } = options;
-  // Array.from reads the holes of a sparse array ([256, , 1]) as undefined, which `some` would skip.
-  if (
-    !Array.isArray(inputShape) ||
-    inputShape.length === 0 ||
-    Array.from(inputShape).some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 1)
-  ) {
-    throw new TypeError(
-      `toONNX: inputShape must be the shape of one sample (positive integers, without the batch), got ${describe(inputShape)}`,
-    );
-  }
+  checkSampleShape('toONNX', inputShape);
   const name = options.name ?? 'neurone';
   if (typeof name !== 'string' || name === '') throw new TypeError(`toONNX: name must be a non-empty string, got ${describe(name)}`);
   const dynamicSize = options.dynamicSize ?? false;
@@ -412,16 +403,15 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   // Refused before any of its methods run (a Sequential's subclass would recurse as deep as it nests).
   for (const p of places) if (!EMITTERS.has(p.module.constructor as ModuleClass<Module>)) throw refuse(p.module, p.path);
   checkModules(places, 'toONNX');
-  let outputShape = [1, ...inputShape];
+  let outputShape: number[];
   try {
-    for (const p of places) outputShape = p.module.outputShape(outputShape);
+    outputShape = shapeThrough(places, [1, ...inputShape]);
   } catch (e) {
     // A shape given with its batch first (PyTorch's dummy input is a batch) fits without it.
     const withoutBatch = inputShape.slice(1);
     let hint = '';
     try {
-      let s = [1, ...withoutBatch];
-      for (const p of places) s = p.module.outputShape(s);
+      shapeThrough(places, [1, ...withoutBatch]);
       if (withoutBatch.length > 0) hint = ` (inputShape is one sample's shape, without the batch: [${withoutBatch.join(', ')}]?)`;
     } catch {
       // Not that either: the message says why the shape given does not fit.
@@ -473,7 +463,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
  * output of the smallest sizes alike: a 1×1 kernel at stride 2 gives 1 at sizes 1 and 2, 2 at 3).
  */
 function freeAxes(
-  places: readonly { module: Module }[],
+  places: readonly Place[],
   inputShape: readonly number[],
   outputShape: readonly number[],
 ): { input: (string | undefined)[]; output: (string | undefined)[] } {
@@ -481,11 +471,7 @@ function freeAxes(
   if (spatial === 0)
     throw new RangeError(`toONNX: dynamicSize frees the length, or height and width, of a sample; inputShape [${inputShape[0]}] has none`);
   const scaled = (factor: number, add = 0): number[] => inputShape.map((d, i) => (i < spatial ? factor * d + add : d));
-  const through = (shape: readonly number[]): number[] => {
-    let out = [1, ...shape];
-    for (const p of places) out = p.module.outputShape(out);
-    return out;
-  };
+  const through = (shape: readonly number[]): number[] => shapeThrough(places, [1, ...shape]);
   try {
     through(scaled(2));
   } catch (e) {

@@ -29,7 +29,7 @@
  * input's Linear columns in the wrong order without a word. A module at several places is stored
  * under each of its names, as `state_dict()` lists it.
  */
-import { Tensor, describe } from '../tensor';
+import { Tensor } from '../tensor';
 import { Module, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D } from '../nn/conv';
@@ -38,7 +38,7 @@ import { Conv2D, ConvTranspose2D, GlobalAvgPool2D } from '../nn/conv2d';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
 import { kernelAxesLast4, reverseAxes3 } from './onnx';
-import { checkModules, unroll } from './network';
+import { checkModules, checkSampleShape, shapeThrough, unroll } from './network';
 import { firstLine } from '../messages';
 
 /** One parameter at one place, in PyTorch's layout. @internal */
@@ -124,12 +124,9 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
   checkModules(places, who);
   let channels: Channels = 'unknown';
   if (inputShape !== undefined) {
-    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d > 0))
-      throw new TypeError(
-        `${who}: inputShape must be a non-empty array of positive integers (one sample, without the batch), got ${describe(inputShape)}`,
-      );
+    checkSampleShape(who, inputShape);
     try {
-      net.outputShape([1, ...inputShape]);
+      shapeThrough(places, [1, ...inputShape]);
     } catch (e) {
       throw new RangeError(`${who}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}`);
     }
