@@ -877,9 +877,16 @@ function checkLayout(layout: unknown, who: string): WeightLayout {
 /**
  * The layout a file's metadata declares, reconciled with the one asked for. A file neurone did
  * not write must be given one: a square Linear's weight has the same name and shape in both
- * layouts, so a PyTorch file read as neurone's would load transposed without a word.
+ * layouts, so a PyTorch file read as neurone's would load transposed without a word. An
+ * `inputShape` is for PyTorch's layout only.
  */
-function fileLayout(metadata: Record<string, string>, asked: WeightLayout | undefined, file: string, who: string): WeightLayout {
+function fileLayout(
+  metadata: Record<string, string>,
+  asked: WeightLayout | undefined,
+  inputShape: readonly number[] | undefined,
+  file: string,
+  who: string,
+): WeightLayout {
   const stored = metadata[LAYOUT_KEY];
   if (stored !== undefined && stored !== 'torch')
     throw new Error(`${who}: ${file}: corrupt metadata: ${LAYOUT_KEY} is ${JSON.stringify(stored)}, expected "torch"`);
@@ -892,23 +899,28 @@ function fileLayout(metadata: Record<string, string>, asked: WeightLayout | unde
       `${who}: ${file} was not written by neurone (no neurone.format in its metadata); say its layout: ` +
         `{ layout: 'torch' } for a PyTorch state_dict (safetensors.torch.save_file), { layout: 'neurone' } for tensors named and shaped as net.parameters()`,
     );
-  return stored === 'torch' ? 'torch' : (asked ?? 'neurone');
+  const layout = stored === 'torch' ? 'torch' : (asked ?? 'neurone');
+  if (inputShape !== undefined && layout !== 'torch')
+    throw new TypeError(`${who}: inputShape applies to files in layout 'torch' only; ${file} is in neurone's`);
+  return layout;
 }
 
 /**
  * Copies the tensors of a file in PyTorch's layout into `net`, after checking all of them: every
  * `state_dict()` name of the equivalent model present, F32, with PyTorch's shape, nothing else
- * (as a strict `load_state_dict`). A bad file leaves the network untouched.
+ * (as a strict `load_state_dict`). The sample shape is the file's or the one `given`, which must
+ * agree ({@link torchInputShape}). A bad file leaves the network untouched.
  */
 function assignTorchWeights(
   net: Module,
   stored: Map<string, StoredTensor>,
+  metadata: Record<string, string>,
+  given: readonly number[] | undefined,
   file: string,
   who: string,
   allowNonFinite: boolean,
-  inputShape: readonly number[] | undefined,
 ): void {
-  const entries = torchEntries(net, `${who}: ${file}`, inputShape);
+  const entries = torchEntries(net, `${who}: ${file}`, torchInputShape(metadata, given, file, who));
   const names = new Set(entries.map((e) => e.name));
   for (const name of stored.keys()) {
     if (!names.has(name)) {
@@ -1204,13 +1216,10 @@ export function load(file: string, options: LoadOptions = {}): Module {
   let ties: Ties;
   let tensors: Map<string, StoredTensor>;
   try {
-    const layoutName = fileLayout(f.metadata, asked, file, 'load');
-    if (options.inputShape !== undefined && layoutName !== 'torch')
-      throw new TypeError(`load: inputShape applies to files in layout 'torch' only; ${file} is in neurone's`);
+    const layoutName = fileLayout(f.metadata, asked, options.inputShape, file, 'load');
     if (into !== undefined) {
       tensors = readTensors(f);
-      if (layoutName === 'torch')
-        assignTorchWeights(into, tensors, file, 'load', allowNonFinite, torchInputShape(f.metadata, options.inputShape, file, 'load'));
+      if (layoutName === 'torch') assignTorchWeights(into, tensors, f.metadata, options.inputShape, file, 'load', allowNonFinite);
       else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'), allowNonFinite);
       return into;
     }
@@ -1263,7 +1272,7 @@ function loadTorchFile(f: OpenFile, allowNonFinite: boolean, inputShape: readonl
     throw f.fail((e as Error).message);
   }
   applyTies(net, ties, f.fail);
-  assignTorchWeights(net, tensors, f.file, who, allowNonFinite, torchInputShape(f.metadata, inputShape, f.file, who));
+  assignTorchWeights(net, tensors, f.metadata, inputShape, f.file, who, allowNonFinite);
   applyStoredModes(net, f.metadata, f.fail);
   return net;
 }
@@ -1294,17 +1303,7 @@ export function loadWeights(net: Module, file: string, options: Pick<LoadOptions
   const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'loadWeights');
   const allowNonFinite = allowNonFiniteOption(options, 'loadWeights');
   const { tensors, metadata } = readSafetensors(file, 'loadWeights');
-  const layoutName = fileLayout(metadata, asked, file, 'loadWeights');
-  if (options.inputShape !== undefined && layoutName !== 'torch')
-    throw new TypeError(`loadWeights: inputShape applies to files in layout 'torch' only; ${file} is in neurone's`);
-  if (layoutName === 'torch')
-    assignTorchWeights(
-      net,
-      tensors,
-      file,
-      'loadWeights',
-      allowNonFinite,
-      torchInputShape(metadata, options.inputShape, file, 'loadWeights'),
-    );
+  const layoutName = fileLayout(metadata, asked, options.inputShape, file, 'loadWeights');
+  if (layoutName === 'torch') assignTorchWeights(net, tensors, metadata, options.inputShape, file, 'loadWeights', allowNonFinite);
   else assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'), allowNonFinite);
 }
