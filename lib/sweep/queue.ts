@@ -16,7 +16,7 @@ import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
 import { SharedData, dataKey } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
 import { RunOutcome } from './pool-worker';
-import { checkOutcome } from './summary';
+import { checkOutcome, percent } from './summary';
 import { ensureDir, isDir } from '../data/paths';
 import type { RunExecutor } from './sweep';
 
@@ -636,7 +636,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         // A run cut short by the stop is not its result (a run that finished is).
         if (closing && outcome.status === 'failed') return await release(job, token, payload.runId);
         log(
-          `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${outcome.metrics.testAccuracy === undefined ? 'n/a' : `${(100 * outcome.metrics.testAccuracy).toFixed(2)} %`}` : `FAILED: ${outcome.error}`}`,
+          `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${percent(outcome.metrics.testAccuracy)}` : `FAILED: ${outcome.error}`}`,
         );
         return { outcome, worker: me };
       } finally {

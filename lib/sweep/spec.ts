@@ -183,16 +183,16 @@ function plainObject(v: unknown, where: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/**
- * Throws for a key nobody reads; a misspelt one (`"epoch"`) gets the closest known key
- * (`did you mean epochs?`).
- */
 /** A key as a message quotes it: JSON-escaped (no control character reaches the terminal), its first 64 characters. */
 function quoteKey(key: string): string {
   const shown = JSON.stringify(key.length > 64 ? key.slice(0, 64) : key);
   return key.length > 64 ? `${shown}… (${key.length} characters)` : shown;
 }
 
+/**
+ * Throws for a key nobody reads; a misspelt one (`"epoch"`) gets the closest known key
+ * (`did you mean epochs?`).
+ */
 function unknownKey(where: string, key: string, known: readonly string[]): never {
   throw new SpecError(`${where}: unknown key ${quoteKey(key)}${didYouMean(key, known)} (expected one of ${known.join(', ')})`);
 }

@@ -14,7 +14,7 @@ import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } fr
 import { SharedData, dataKey, loadSharedData } from './training';
 import { TrainingPool, defaultConcurrency } from './pool';
 import { RunOutcome } from './pool-worker';
-import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
+import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, percent, summarize, summaryCsv, summaryMarkdown } from './summary';
 
 /** Options of {@link sweep}. */
 export interface SweepOptions {
@@ -254,8 +254,7 @@ function prepareOut(
 function describeOutcome(r: RunRecord): string {
   if (r.status === 'failed' || !r.metrics) return `FAILED: ${r.error}`;
   const m = r.metrics;
-  const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`);
-  return `test ${pct(m.testAccuracy)}, validation ${pct(m.validationAccuracy)}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}${m.resumed ? ' (resumed)' : ''}, ${m.seconds.toFixed(1)} s`;
+  return `test ${percent(m.testAccuracy)}, validation ${percent(m.validationAccuracy)}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}${m.resumed ? ' (resumed)' : ''}, ${m.seconds.toFixed(1)} s`;
 }
 
 /**
