@@ -66,6 +66,11 @@ describe('neurone command: help and argument errors', () => {
   test('unknown dataset', () => expectUsageError(cli('train', '--dataset', 'cifar'), /--dataset: 'cifar'.*usps, mnist, fashion/));
   test('unknown optimiser', () => expectUsageError(cli('train', '--optimizer', 'rmsprop'), /--optimizer: 'rmsprop'/));
   test('unknown preset', () => expectUsageError(cli('train', '--model', 'resnet'), /unknown model preset 'resnet'/));
+  test('a --train-size beyond the data set', () =>
+    expectUsageError(
+      cli('train', '--dataset', 'xor', '--train-size', '5000'),
+      /--train-size 5000 is more than the \d+ training examples of xor$/,
+    ));
 
   test('missing model file', () => {
     expectUsageError(

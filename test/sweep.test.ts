@@ -78,6 +78,12 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     ['wrong type in base', { base: { epochs: '10' } }, /"base\.epochs": expected an integer in \[1, 100000\], got .*10/],
     ['wrong type in an axis', { axes: { lr: [0.1, 'fast'] } }, /"axes\.lr\[1\]": expected a number > 0/],
     ['out of range', { base: { momentum: 1 } }, /"base\.momentum": expected a number in \[0, 1\)/],
+    ['momentum for Adam', { base: { optimizer: 'adam', momentum: 0.5 } }, /"base\.momentum" applies to sgd only, and every run uses adam/],
+    [
+      'a momentum axis beside Adam runs',
+      { axes: { optimizer: ['sgd', 'adam'], momentum: [0, 0.9] } },
+      /"axes\.momentum" applies to sgd only, and some runs use adam/,
+    ],
     ['beyond float32', { axes: { lr: [0.1, 1e39] } }, /"axes\.lr\[1\]": expected a number > 0, got number 1e\+39/],
     [
       'a model too large to build (4 GiB from 50 bytes)',
@@ -192,6 +198,17 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  test('a trainSize or testSize beyond the data set is refused before any run, not taken as "all"', async () => {
+    const out = path.join(tmp, 'tiny-size');
+    await expect(sweep({ base: { dataset: 'xor', model: 'small-mlp', trainSize: 80000 } }, { out, workers: 1 })).rejects.toThrow(
+      /^run seed=0: "trainSize" 80000 is more than the 800 training examples of xor$/,
+    );
+    await expect(
+      sweep({ base: { dataset: 'xor', model: 'small-mlp' }, axes: { testSize: [100, 801] } }, { out, workers: 1 }),
+    ).rejects.toThrow(/^run testSize=801,seed=0: "testSize" 801 is more than the 800 test examples of xor$/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   test('sweep() options: not an object, an unknown backend: refused before anything is written', async () => {
     const out = path.join(tmp, 'bad-options');
     await expect(sweep(TINY, null as unknown as { out: string })).rejects.toThrow(
@@ -234,9 +251,40 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(new Set(runs.map((r) => r.configKey)).size).toBe(6);
     expect(runs[3].config).toMatchObject({ dataset: 'xor', batchSize: 16, lr: 0.01, seed: 7, epochs: 4 });
   });
+
+  test("an Adam run's configuration holds no momentum; an SGD run's holds the default or the spec's", () => {
+    const runs = expandSpec(validateSpec({ base: { dataset: 'xor', momentum: 0.5 }, axes: { optimizer: ['sgd', 'adam'] } }));
+    expect(runs.map((r) => [r.config.optimizer, r.config.momentum])).toEqual([
+      ['sgd', 0.5],
+      ['adam', undefined],
+    ]);
+    expect('momentum' in runs[1].config).toBe(false);
+    expect(expandSpec(validateSpec({ base: { dataset: 'xor' } }))[0].config.momentum).toBe(0.9);
+    // A job from the queue is held to the same rule.
+    const job = { ...runs[1].config };
+    expect(validateRunConfig(job)).toEqual(job);
+    expect(() => validateRunConfig({ ...job, momentum: 0.9 }, 'job payload: "config"')).toThrow(
+      /^job payload: "config": "momentum" applies to sgd only, and this run uses adam$/,
+    );
+    expect(() => validateRunConfig({ ...runs[0].config, momentum: undefined })).toThrow(/^run: "momentum" is missing$/);
+  });
 });
 
 describe('sweep on the worker pool', () => {
+  test('more workers than cores: one line says the trainings share the cores (none at the default)', async () => {
+    const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    const spec = { base: { dataset: 'xor' as const, model: 'small-mlp', epochs: 1, trainSize: 100, testSize: 100 }, seeds: cores + 1 };
+    const crowded: string[] = [];
+    const result = await sweep(spec, { out: path.join(tmp, 'crowded'), workers: cores + 1, log: (l) => crowded.push(l) });
+    expect(result.status).toMatchObject({ done: cores + 1, failed: 0 });
+    expect(crowded).toContain(
+      `sweep: ${cores + 1} trainings at once on ${cores} cores: they share the cores, each one slower (one a core is the default)`,
+    );
+    const usual: string[] = [];
+    await sweep(spec, { out: path.join(tmp, 'usual'), log: (l) => usual.push(l) });
+    expect(usual.filter((l) => l.includes('share the cores'))).toEqual([]);
+  });
+
   test('each run equals the same training in this thread; records, summary and figures are written', async () => {
     const out = path.join(tmp, 'tiny');
     const lines: string[] = [];

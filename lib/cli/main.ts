@@ -16,7 +16,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
-import { MAX_SEED, seed as seedGlobal, Rng } from '../random';
+import { MAX_SEED, seed as seedGlobal } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate, NonFiniteError } from '../train';
@@ -24,7 +24,7 @@ import { Logger, EpochRecord } from '../logger';
 import { TerminalProgress, formatLoss } from '../progress';
 import * as data from '../data';
 import { Dataset } from '../data';
-import { Recipe, RECIPES, ADAM_DEFAULTS, PLATEAU, PlanError, ReplayedRates, plateauScheduler, trainingPlan } from './recipes';
+import { Recipe, RECIPES, ADAM_DEFAULTS, PLATEAU, PlanError, ReplayedRates, plateauScheduler, trainSubset, trainingPlan } from './recipes';
 import { WeightAverage } from '../averaging';
 import {
   PRESETS,
@@ -226,7 +226,7 @@ const FLAGS: Record<string, Flag> = {
     kind: 'int',
     arg: 'N',
     min: 2,
-    help: 'use a random subset of N training examples (before the validation split)',
+    help: 'use a random subset of N training examples, at most the set holds (before the validation split)',
   },
   '--data-dir': {
     key: 'dataDir',
@@ -526,13 +526,11 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
 
   const loaded = loadDataset(opts.dataset, opts.seed, opts.dataDir);
   const test = loaded.test;
-  let fullTrain = loaded.train;
-  if (opts.trainSize !== undefined && opts.trainSize < fullTrain.labels.length) {
-    const perm = data.permutation(fullTrain.labels.length, new Rng(opts.seed + 7919));
-    fullTrain = data.subset(
-      fullTrain,
-      Array.from(perm.subarray(0, opts.trainSize)).sort((a, b) => a - b),
-    );
+  let fullTrain: data.Dataset;
+  try {
+    fullTrain = trainSubset(loaded.train, opts.trainSize, opts.seed, '--train-size', opts.dataset);
+  } catch (e) {
+    throw new UsageError(firstLine(e));
   }
   const inputSize = data.numFeatures(fullTrain);
   const { name: modelName, description } = resolveModel(opts, { inputSize, numClasses: fullTrain.numClasses });

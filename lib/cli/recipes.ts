@@ -3,6 +3,9 @@
  * network is trained. Flags given on the command line override the recipe's values.
  */
 import type { Optimizer } from '../optim';
+import * as data from '../data';
+import { Dataset } from '../data';
+import { Rng } from '../random';
 import { EpochScheduler, PlateauOptions, ReduceLROnPlateau } from '../schedulers';
 
 /** What a recipe decides. */
@@ -184,4 +187,23 @@ export function trainingPlan(flags: RecipeFlags): TrainingPlan {
     retrain: flags.retrain ?? recipe.retrain,
     changed,
   };
+}
+
+/**
+ * The training examples a run learns from when it asks for `size` of them: a random subset drawn
+ * from the run's seed, kept in the set's order (`neurone train --train-size` and a sweep's
+ * `trainSize` draw the same one); the whole set when `size` is absent or the set's size.
+ * @param what How the error names the request (`--train-size`, a sweep run's key).
+ * @throws When `size` is more than the set holds: asking for more data than exists is taken as a
+ * mistake (a wrong dataset, a zero too many), not as a request for all of it.
+ */
+export function trainSubset(train: Dataset, size: number | undefined, seed: number, what: string, dataset: string): Dataset {
+  const n = train.labels.length;
+  if (size === undefined || size === n) return train;
+  if (size > n) throw new Error(`${what} ${size} is more than the ${n} training examples of ${dataset}`);
+  const perm = data.permutation(n, new Rng(seed + 7919));
+  return data.subset(
+    train,
+    Array.from(perm.subarray(0, size)).sort((a, b) => a - b),
+  );
 }

@@ -16,6 +16,14 @@ export function defaultConcurrency(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
+/** A line for a pool of more trainings at once than this machine has cores, or undefined. */
+export function oversubscribed(size: number, what: string): string | undefined {
+  const cores = defaultConcurrency();
+  return size > cores
+    ? `${what}: ${size} trainings at once on ${cores} cores: they share the cores, each one slower (one a core is the default)`
+    : undefined;
+}
+
 /** A pool of `size` worker threads running trainings. */
 export class TrainingPool {
   private readonly pool: Piscina;

@@ -14,7 +14,7 @@ import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, withoutCredentials } from '../messages';
 import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
 import { SharedData, dataKey } from './training';
-import { TrainingPool, defaultConcurrency } from './pool';
+import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { checkOutcome, percent } from './summary';
 import { ensureDir, isDir } from '../data/paths';
@@ -569,6 +569,8 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   await checkRedis(o.url);
   const concurrency = o.concurrency ?? defaultConcurrency();
   const pool = new TrainingPool(concurrency, o.backend);
+  const crowded = oversubscribed(concurrency, 'worker');
+  if (crowded) log(crowded);
   const data = new Map<string, Promise<SharedData>>();
   const me = `${os.hostname()}:${process.pid}`;
   const lockMs = o.lockMs ?? 30000;

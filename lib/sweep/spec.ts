@@ -34,8 +34,8 @@ export interface RunConfig {
   optimizer: 'sgd' | 'adam';
   /** Learning rate; gradients are summed over the batch (default 5e-4 for sgd, 1e-3 for adam). */
   lr?: number;
-  /** SGD momentum in [0, 1) (default 0.9). */
-  momentum: number;
+  /** SGD momentum in [0, 1) (default 0.9); absent from Adam's runs, which have none. */
+  momentum?: number;
   /** L2 penalty added to the summed gradient (default 1e-2 for sgd, 0 for adam). */
   weightDecay?: number;
   /** `plateau` divides the learning rate by ~3 when the validation loss stalls 2 epochs; `none` (default plateau). */
@@ -233,6 +233,12 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
     });
     runs *= values.length;
   }
+  // As `neurone train --optimizer adam --momentum` is refused: Adam has no momentum to set.
+  const optimizers = (axes.optimizer ?? [base.optimizer ?? RUN_DEFAULTS.optimizer]) as string[];
+  if (axes.momentum !== undefined && optimizers.some((o) => o !== 'sgd'))
+    throw new SpecError(`${where}: "axes.momentum" applies to sgd only, and some runs use ${optimizers.find((o) => o !== 'sgd')}`);
+  if (base.momentum !== undefined && !optimizers.includes('sgd'))
+    throw new SpecError(`${where}: "base.momentum" applies to sgd only, and every run uses ${optimizers[0]}`);
   const seeds = top.seeds ?? 1;
   let seedList: number[];
   if (typeof seeds === 'number') {
@@ -286,6 +292,7 @@ export function expandSpec(spec: SweepSpec): SweepRun[] {
       .join(',');
     for (const seed of seedsOf(spec)) {
       const config = { ...RUN_DEFAULTS, ...spec.base, ...combo, seed } as RunConfig;
+      if (config.optimizer !== 'sgd') delete config.momentum;
       runs.push({ id: configKey ? `${configKey},seed=${seed}` : `seed=${seed}`, configKey: configKey || 'base', axes: combo, config });
     }
   }
@@ -309,7 +316,10 @@ export function validateRunConfig(input: unknown, where = 'run'): RunConfig {
     if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(where, k, [...Object.keys(KEYS), 'seed']);
     if (v !== undefined) KEYS[k as keyof typeof KEYS](v, `${where}: "${k}"`);
   }
-  for (const k of ['dataset', 'optimizer', 'momentum', 'schedule', 'epochs', 'batchSize', 'patience', 'valFraction', 'dataSeed', 'seed'])
+  for (const k of ['dataset', 'optimizer', 'schedule', 'epochs', 'batchSize', 'patience', 'valFraction', 'dataSeed', 'seed'])
     if (c[k] === undefined) throw new SpecError(`${where}: "${k}" is missing`);
+  if (c.optimizer === 'sgd' && c.momentum === undefined) throw new SpecError(`${where}: "momentum" is missing`);
+  if (c.optimizer !== 'sgd' && c.momentum !== undefined)
+    throw new SpecError(`${where}: "momentum" applies to sgd only, and this run uses ${String(c.optimizer)}`);
   return c as unknown as RunConfig;
 }

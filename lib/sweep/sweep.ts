@@ -12,7 +12,7 @@ import { buildModel, checkModelForInput, defaultPreset, presetDescription, Model
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
 import { SharedData, dataKey, loadSharedData } from './training';
-import { TrainingPool, defaultConcurrency } from './pool';
+import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, percent, summarize, summaryCsv, summaryMarkdown } from './summary';
 
@@ -158,6 +158,15 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
   for (const r of runs) {
     const c = r.config;
     const d = data.get(dataKey(c));
+    // As training.ts refuses them, but before any run starts.
+    for (const [key, size, part] of [
+      ['trainSize', c.trainSize, d?.train],
+      ['testSize', c.testSize, d?.test],
+    ] as const)
+      if (part && size !== undefined && size > part.xShape[0])
+        throw new SpecError(
+          `run ${r.id}: "${key}" ${size} is more than the ${part.xShape[0]} ${key === 'trainSize' ? 'training' : 'test'} examples of ${c.dataset}`,
+        );
     // The validation split as training.ts makes it: of trainSize examples when fewer than the
     // set holds, rounding n · valFraction as trainTestSplit does.
     const n = d ? Math.min(d.train.xShape[0], c.trainSize ?? Infinity) : 0;
@@ -333,6 +342,8 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   const skipped = records.size;
   const executor: RunExecutor =
     queueExecutor ?? new LocalExecutor(Math.max(1, Math.min(options.workers ?? defaultConcurrency(), todo.length || 1)), options.backend);
+  const crowded = queueExecutor ? undefined : oversubscribed(executor.concurrency, 'sweep');
+  if (crowded) options.log?.(crowded);
 
   const t0 = performance.now();
   let done = 0;

@@ -7,7 +7,7 @@ import { BackendName, getBackend } from '../backend';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor';
-import { seed as seedGlobal, Rng } from '../random';
+import { seed as seedGlobal } from '../random';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate } from '../train';
 import { EpochRecord } from '../logger';
@@ -18,7 +18,7 @@ import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, checkModelForInput, defaultPreset, presetDescription } from '../cli/presets';
 import { datasetSampleShape, headLoss, viewSamples } from '../cli/model-io';
-import { ADAM_DEFAULTS, QUICK, plateauScheduler } from '../cli/recipes';
+import { ADAM_DEFAULTS, QUICK, plateauScheduler, trainSubset } from '../cli/recipes';
 import { RunConfig, SweepDataset } from './spec';
 import { firstLine } from '../messages';
 
@@ -153,15 +153,10 @@ export async function runTraining(
 ): Promise<RunMetrics> {
   const t0 = performance.now();
   const startedAt = Date.now();
-  let fullTrain = unshare(shared.train);
+  const fullTrain = trainSubset(unshare(shared.train), config.trainSize, config.seed, '"trainSize"', config.dataset);
   let test = unshare(shared.test);
-  if (config.trainSize !== undefined && config.trainSize < fullTrain.labels.length) {
-    const perm = data.permutation(fullTrain.labels.length, new Rng(config.seed + 7919));
-    fullTrain = data.subset(
-      fullTrain,
-      Array.from(perm.subarray(0, config.trainSize)).sort((a, b) => a - b),
-    );
-  }
+  if (config.testSize !== undefined && config.testSize > test.labels.length)
+    throw new Error(`"testSize" ${config.testSize} is more than the ${test.labels.length} test examples of ${config.dataset}`);
   if (config.testSize !== undefined && config.testSize < test.labels.length) {
     test = data.subset(
       test,
