@@ -45,6 +45,8 @@ export interface FitState {
   bestEpoch: number | undefined;
   waited: number;
   bestWeights: Float32Array[] | null;
+  /** Early stopping ended the run at `epoch`. */
+  stoppedEarly: boolean;
 }
 
 interface CheckpointMeta {
@@ -55,6 +57,8 @@ interface CheckpointMeta {
   best: number | null;
   bestEpoch: number | null;
   waited: number;
+  /** Absent in checkpoints written before it was recorded: false. */
+  stoppedEarly?: boolean;
 }
 
 const META_KEY = 'neurone.checkpoint';
@@ -83,6 +87,7 @@ export function writeCheckpoint(file: string, net: Module, optimizer: Optimizer,
     best: state.best ?? null,
     bestEpoch: state.bestEpoch ?? null,
     waited: state.waited,
+    stoppedEarly: state.stoppedEarly,
   };
   writeSafetensors(file, tensors, { ...metadata, [META_KEY]: JSON.stringify(meta) }, 'fit: checkpoint');
 }
@@ -98,7 +103,7 @@ function checkMeta(raw: unknown, fail: (what: string) => Error): CheckpointMeta 
   const bad = (field: string, expected: string, got: unknown): Error =>
     fail(`corrupt metadata: ${META_KEY}.${field} must be ${expected}, got ${describe(got)}`);
   if (!isObject(raw)) throw fail(`corrupt metadata: ${META_KEY} must be an object, got ${describe(raw)}`);
-  const { epoch, history, best, bestEpoch, waited, optimizer } = raw;
+  const { epoch, history, best, bestEpoch, waited, optimizer, stoppedEarly } = raw;
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) throw bad('epoch', 'a positive integer', epoch);
   if (!Array.isArray(history)) throw bad('history', 'an array of epoch records', history);
   // One record per completed epoch, in order (fit pushes one before every checkpoint).
@@ -150,11 +155,14 @@ function checkMeta(raw: unknown, fail: (what: string) => Error): CheckpointMeta 
       `corrupt metadata: ${META_KEY}.best and bestEpoch must be both set or both null, got ${describe(best)} and ${describe(bestEpoch)}`,
     );
   const w = waited ?? 0;
-  // fit resets waited at each improvement and counts every epoch since: it is epoch − bestEpoch.
-  const expectedWaited = hasBestEpoch ? epoch - (bestEpoch as number) : 0;
-  if (typeof w !== 'number' || !Number.isInteger(w) || w !== expectedWaited) {
-    throw bad('waited', `${expectedWaited} (epochs since bestEpoch ${hasBestEpoch ? bestEpoch : 'none'})`, w);
+  // fit resets waited at each improvement and counts every epoch since: it is epoch − bestEpoch;
+  // with no best yet (every value NaN so far, or no early stopping), all epochs or none.
+  const expectedWaited = hasBestEpoch ? [epoch - (bestEpoch as number)] : [0, epoch];
+  if (typeof w !== 'number' || !Number.isInteger(w) || !expectedWaited.includes(w)) {
+    throw bad('waited', `${expectedWaited.join(' or ')} (epochs since bestEpoch ${hasBestEpoch ? bestEpoch : 'none'})`, w);
   }
+  if (stoppedEarly !== undefined && typeof stoppedEarly !== 'boolean') throw bad('stoppedEarly', 'true or false', stoppedEarly);
+  if (stoppedEarly === true && w < 1) throw bad('waited', 'at least 1 when stoppedEarly (early stopping waits an epoch or more)', w);
   if (optimizer !== null && optimizer !== undefined) {
     if (!isObject(optimizer)) throw bad('optimizer', 'an object { type, lr, steps } or null', optimizer);
     if (typeof optimizer.type !== 'string') throw bad('optimizer.type', 'a string', optimizer.type);
@@ -268,5 +276,6 @@ export function readCheckpoint(file: string, net: Module, optimizer: Optimizer, 
     bestEpoch: meta.bestEpoch ?? undefined,
     waited: meta.waited ?? 0,
     bestWeights: hasBest ? bestWeights.map((b) => (b as StoredTensor).data as Float32Array) : null,
+    stoppedEarly: meta.stoppedEarly ?? false,
   };
 }

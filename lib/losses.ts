@@ -293,7 +293,8 @@ function perSample(batch: number, n: number, term: (i: number) => number): Tenso
  * Squared error per sample: ‖y − ŷ‖²; gradient −2 (y − ŷ).
  *
  * Reduction: `new MSELoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
- * divides the gradient by the batch size (PyTorch's default).
+ * divides the gradient by the batch size only: PyTorch's default also divides by the k outputs of
+ * a sample, so its learning rate divided by k gives the same steps (docs/COURSE.md).
  *
  * Shape: y, yhat (batch, ...) → (batch,).
  * @example
@@ -326,7 +327,8 @@ export class MSELoss extends Loss {
  * `lossAndGradient` (what fit calls) on their first calls and whenever the loss is not finite.
  *
  * Reduction: `new BCELoss({ reduction: 'sum' })` for the course's summed gradient; the default `'mean'`
- * divides the gradient by the batch size (PyTorch's default).
+ * divides the gradient by the batch size only: PyTorch's default also divides by the k outputs of
+ * a sample, so its learning rate divided by k gives the same steps (docs/COURSE.md).
  *
  * Shape: y, yhat (batch, ...) → (batch,).
  * @example

@@ -126,6 +126,18 @@ export interface FitOptions {
    * await fit(net, loss, opt, train, { epochs: 20, checkpoint: { path: 'run.ckpt', every: 5 }, resumeFrom: 'run.ckpt' });
    */
   resumeFrom?: string;
+  /**
+   * Epochs earlier `fit` calls already trained with this network and optimiser (default 0; Keras's
+   * `initial_epoch`): this call trains epochs `initialEpoch + 1` to `epochs` (the total), numbered
+   * so, and an epoch-indexed scheduler (StepLR, cosine, warm-up) goes on with its schedule where
+   * the last call left it. Such a scheduler, driven by an earlier `fit`, is refused without it,
+   * since its schedule would start again at epoch 1 while the optimiser's state carries on.
+   *
+   * @example
+   * // One epoch a call, the schedule going on across the calls:
+   * for (let e = 0; e < 20; e++) await fit(net, loss, opt, train, { epochs: e + 1, initialEpoch: e, scheduler });
+   */
+  initialEpoch?: number;
 }
 
 /** One epoch of {@link fit}: the logged figures, the learning rate and the requested metrics. */
@@ -280,6 +292,7 @@ const FIT_OPTIONS: Record<keyof FitOptions, true> = {
   allowNonFinite: true,
   checkpoint: true,
   resumeFrom: true,
+  initialEpoch: true,
 };
 const EARLY_STOPPING_OPTIONS: Record<keyof EarlyStopping, true> = { patience: true, monitor: true, restoreBest: true, minDelta: true };
 const CHECKPOINT_OPTIONS: Record<keyof CheckpointOptions, true> = { path: true, every: true };
@@ -742,6 +755,9 @@ export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset
   }
 }
 
+/** The last epoch each epoch-indexed scheduler was asked to start, by any fit: a second fit must say where to go on. */
+const scheduledEpochs = new WeakMap<LRScheduler, number>();
+
 /** {@link fit}'s body, with `net` in training mode; `progress` says where it is, for {@link warnIfFitting} and {@link beginFit}. */
 async function fitInTrainingMode(
   net: Module,
@@ -817,6 +833,19 @@ async function fitInTrainingMode(
   const higherIsBetter = monitor === 'valAccuracy' || monitor === 'trainAccuracy';
   const checkpointEvery = options.checkpoint ? checkPositiveInt('fit', 'checkpoint.every', options.checkpoint.every ?? 1) : 0;
   const minDelta = stop?.minDelta ?? 0;
+  const initialEpoch = options.initialEpoch ?? 0;
+  if (options.initialEpoch !== undefined) {
+    if (typeof initialEpoch !== 'number' || !Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs)
+      throw new RangeError(
+        `fit: initialEpoch must be an integer in [0, ${epochs - 1}] (epochs ${epochs} is the total, the earlier calls' included), got ${describe(initialEpoch)}`,
+      );
+    if (options.resumeFrom !== undefined)
+      throw new RangeError('fit: give initialEpoch or resumeFrom, not both (the checkpoint says where it stopped)');
+    if (options.checkpoint !== undefined)
+      throw new RangeError(
+        'fit: a checkpoint holds a run from its first epoch; continue a checkpointed run with resumeFrom, not initialEpoch',
+      );
+  }
   const scheduler = options.scheduler;
   if (scheduler !== undefined) {
     if (scheduler === null || typeof scheduler !== 'object' || (!scheduler.epochStart && !scheduler.epochEnd)) {
@@ -824,6 +853,12 @@ async function fitInTrainingMode(
     }
     if (scheduler.optimizer !== optimizer)
       throw new RangeError('fit: the scheduler was built on another optimiser than the one fit trains with');
+    const scheduled = scheduledEpochs.get(scheduler);
+    if (scheduled !== undefined && options.initialEpoch === undefined && options.resumeFrom === undefined)
+      throw new RangeError(
+        `fit: this scheduler set the rates of epochs up to ${scheduled} in an earlier fit, and would start its schedule again at epoch 1; ` +
+          `pass { initialEpoch: ${scheduled}, epochs: ${scheduled} + more } to go on with it (epochs is the total), or build a new scheduler to start over`,
+      );
   }
   const metrics = options.metrics === undefined ? [] : checkMetricNames('fit', options.metrics);
   const maxNorm = options.clipGradNorm === undefined ? undefined : checkLimit('fit', 'clipGradNorm', options.clipGradNorm);
@@ -843,12 +878,18 @@ async function fitInTrainingMode(
   let bestEpoch: number | undefined;
   let bestWeights: Float32Array[] | null = null;
   let waited = 0;
-  let firstEpoch = 1;
+  let firstEpoch = initialEpoch + 1;
   if (options.resumeFrom !== undefined) {
     const r = readCheckpoint(options.resumeFrom, net, optimizer, order);
     ({ best, bestEpoch, waited, bestWeights } = r);
     history.epochs.push(...r.history);
     firstEpoch = r.epoch + 1;
+    if (r.stoppedEarly) {
+      // The run had ended: its last checkpoint is the one of the epoch early stopping ended it at.
+      history.stoppedEarly = true;
+      firstEpoch = epochs + 1;
+      logger.message(`${options.resumeFrom} is the checkpoint of a run that early stopping ended after epoch ${r.epoch}: nothing to train`);
+    }
   }
 
   // Weights already NaN/Inf (loaded, set by hand) would train silently at chance: the gradient
@@ -891,7 +932,10 @@ async function fitInTrainingMode(
   let firstBatchLoss = Infinity;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
-    scheduler?.epochStart?.(epoch);
+    if (scheduler?.epochStart) {
+      scheduler.epochStart(epoch);
+      scheduledEpochs.set(scheduler, epoch);
+    }
     if (!usableLearningRate(optimizer.lr)) {
       throw learningRateError(optimizer.lr, scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`);
     }
@@ -952,7 +996,9 @@ async function fitInTrainingMode(
     if (stop && monitor) {
       const value = record[monitor];
       if (value === undefined) throw new RangeError(`fit: earlyStopping monitors ${monitor}, which this task does not produce`);
-      const improved = best === undefined || (higherIsBetter ? value > best + minDelta : value < best - minDelta);
+      // A NaN or infinite value (allowNonFinite) is never an improvement, not even the first.
+      const improved =
+        Number.isFinite(value) && (best === undefined || (higherIsBetter ? value > best + minDelta : value < best - minDelta));
       if (improved) {
         best = value;
         bestEpoch = epoch;
@@ -961,8 +1007,23 @@ async function fitInTrainingMode(
       } else if (++waited >= stop.patience) {
         history.stoppedEarly = true;
         logger.message(
-          `early stopping after epoch ${epoch}: ${monitor} has not improved since epoch ${bestEpoch} (${formatLoss(best as number)})`,
+          `early stopping after epoch ${epoch}: ${monitor} ` +
+            (bestEpoch === undefined
+              ? `has not been finite in ${waited} epochs`
+              : `has not improved since epoch ${bestEpoch} (${formatLoss(best as number)})`),
         );
+        // The run's end, whatever checkpoint.every: a resume then knows there is nothing left to train.
+        if (options.checkpoint)
+          writeCheckpoint(options.checkpoint.path, net, optimizer, {
+            epoch,
+            order,
+            history: history.epochs,
+            best,
+            bestEpoch,
+            waited,
+            bestWeights,
+            stoppedEarly: true,
+          });
         break;
       }
     }
@@ -975,6 +1036,7 @@ async function fitInTrainingMode(
         bestEpoch,
         waited,
         bestWeights,
+        stoppedEarly: false,
       });
     }
   }

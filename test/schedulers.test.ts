@@ -314,6 +314,58 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
     }
   });
 
+  test('fit called again goes on with the schedule from initialEpoch; without it, a used scheduler is refused', async () => {
+    const small = { x: { shape: [96, 256], data: train.x.data.subarray(0, 96 * 256) }, labels: train.labels.subarray(0, 96) };
+    const setup = (): { net: Sequential; opt: SGD; scheduler: StepLR } => {
+      seed(8);
+      const net = new Sequential(new Linear(256, 16), new ReLU(), new Linear(16, 10));
+      const opt = new SGD({ lr: 0.1, momentum: 0.9 });
+      return { net, opt, scheduler: new StepLR(opt, { stepSize: 2, gamma: 0.1 }) };
+    };
+    const common = { batchSize: 32, verbose: 0 as const, shuffle: false };
+    const whole = setup();
+    const straight = await fit(whole.net, new CELogSoftmaxLoss(), whole.opt, small, { ...common, epochs: 6, scheduler: whole.scheduler });
+    const chunked = setup();
+    const epochs: number[] = [];
+    const rates: number[] = [];
+    for (const [from, to] of [
+      [0, 3],
+      [3, 4],
+      [4, 6],
+    ]) {
+      const h = await fit(chunked.net, new CELogSoftmaxLoss(), chunked.opt, small, {
+        ...common,
+        epochs: to,
+        ...(from > 0 ? { initialEpoch: from } : {}),
+        scheduler: chunked.scheduler,
+      });
+      epochs.push(...h.epochs.map((e) => e.epoch));
+      rates.push(...h.epochs.map((e) => e.lr as number));
+    }
+    expect(epochs).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(rates).toEqual(straight.epochs.map((e) => e.lr));
+    expect(rates.map((r) => Number(r.toPrecision(6)))).toEqual([0.1, 0.1, 0.01, 0.01, 0.001, 0.001]);
+    expect(chunked.net.parameters().map((p) => p.value.data)).toEqual(whole.net.parameters().map((p) => p.value.data));
+    // The same scheduler again without saying where: it would restart at 0.1 under momentum that carries on.
+    await expect(
+      fit(chunked.net, new CELogSoftmaxLoss(), chunked.opt, small, { ...common, epochs: 2, scheduler: chunked.scheduler }),
+    ).rejects.toThrow(
+      'fit: this scheduler set the rates of epochs up to 6 in an earlier fit, and would start its schedule again at epoch 1; ' +
+        'pass { initialEpoch: 6, epochs: 6 + more } to go on with it (epochs is the total), or build a new scheduler to start over',
+    );
+    await expect(fit(chunked.net, new CELogSoftmaxLoss(), chunked.opt, small, { ...common, epochs: 6, initialEpoch: 6 })).rejects.toThrow(
+      "fit: initialEpoch must be an integer in [0, 5] (epochs 6 is the total, the earlier calls' included), got number 6",
+    );
+    await expect(
+      fit(chunked.net, new CELogSoftmaxLoss(), chunked.opt, small, {
+        ...common,
+        epochs: 8,
+        initialEpoch: 6,
+        checkpoint: { path: 'x.ckpt' },
+      }),
+    ).rejects.toThrow('fit: a checkpoint holds a run from its first epoch; continue a checkpointed run with resumeFrom, not initialEpoch');
+  });
+
   test('a run resumed from a checkpoint gets the scheduled rates and weights of an uninterrupted one', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-sched-'));
     const small = { x: { shape: [256, 256], data: train.x.data.subarray(0, 256 * 256) }, labels: train.labels.subarray(0, 256) };

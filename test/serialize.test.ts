@@ -15,6 +15,7 @@ import { Module, ModuleConfig, Sequential, Linear, Conv1D, MaxPool1D, Flatten, R
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
 import { fit, predict, FitOptions } from '../lib/train';
+import { Logger } from '../lib/logger';
 import { save, load, loadWeights, buildModule, registerModule, writeSafetensors, readSafetensors } from '../lib/serialize';
 import { ModuleType, moduleTypes } from '../lib/nn/registry';
 import { argumentCount } from '../lib/nn/schema';
@@ -528,6 +529,43 @@ describe('fit checkpoints', () => {
     expectSameWeights(straight.net, resumed.net);
     expect(resumed.history.stoppedEarly).toBe(straight.history.stoppedEarly);
     expect(resumed.history.bestEpoch).toBe(straight.history.bestEpoch);
+  });
+
+  test('early stopping writes the epoch it stopped at, whatever `every`; resuming it trains nothing more', async () => {
+    const opts: FitOptions = { epochs: 30, earlyStopping: { patience: 2, monitor: 'trainAccuracy', restoreBest: true } };
+    const mk = (): Optimizer => new SGD({ lr: 0.05 });
+    const ckpt = path.join(dir, 'stopped.ckpt');
+    const straight = await run(mk, { ...opts, checkpoint: { path: ckpt, every: 100 } });
+    expect(straight.history.stoppedEarly).toBe(true);
+    const last = straight.history.epochs.length;
+    expect(last).toBeLessThan(30);
+    const meta = JSON.parse(readSafetensors(ckpt).metadata['neurone.checkpoint']);
+    expect([meta.epoch, meta.stoppedEarly]).toEqual([last, true]);
+    const lines: string[] = [];
+    const logger = new Logger({ verbose: 1, write: (l: string) => lines.push(l) });
+    const resumed = await run(mk, { ...opts, logger, resumeFrom: ckpt }, () => seed(5));
+    expect(resumed.history.epochs.map((e) => e.trainLoss)).toEqual(straight.history.epochs.map((e) => e.trainLoss));
+    expect([resumed.history.stoppedEarly, resumed.history.bestEpoch]).toEqual([true, straight.history.bestEpoch]);
+    expectSameWeights(straight.net, resumed.net); // the best epoch's weights, restored from the checkpoint
+    expect(lines.join('\n')).toContain(`early stopping ended after epoch ${last}: nothing to train`);
+  });
+
+  test('a NaN loss is never the best value: early stopping ends the run, and its checkpoint resumes', async () => {
+    const ckpt = path.join(dir, 'nan.ckpt');
+    const opts: FitOptions = {
+      epochs: 6,
+      allowNonFinite: true,
+      earlyStopping: { patience: 2, monitor: 'trainLoss' },
+      checkpoint: { path: ckpt },
+    };
+    const mk = (): Optimizer => new SGD({ lr: 1e38 });
+    const diverged = await run(mk, opts);
+    expect(diverged.history.epochs.every((e) => Number.isNaN(e.trainLoss))).toBe(true);
+    expect(diverged.history.bestEpoch).toBeUndefined();
+    expect(diverged.history.bestValue).toBeUndefined();
+    expect(diverged.history.epochs).toHaveLength(2);
+    const resumed = await run(mk, { ...opts, resumeFrom: ckpt });
+    expect([resumed.history.stoppedEarly, resumed.history.epochs.length]).toEqual([true, 2]);
   });
 
   test('every N epochs: the file holds the last multiple of N, and resuming checks the network and data', async () => {
