@@ -170,7 +170,7 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
       { type: 'Linear', args: [null, 10] },
     ];
     await expect(sweep({ base: { dataset: 'usps', model: { layers }, epochs: 1 } }, { out, workers: 1 })).rejects.toThrow(
-      /^run seed=0: model custom model does not fit usps: Linear\(null, 100000\) at position 1 on 256 features brings the model to 26,700,010 parameter values, over the 16,777,216/,
+      /^run seed=0: the model description does not fit usps: Linear\(null, 100000\) at position 1 on 256 features brings the model to 26,700,010 parameter values, over the 16,777,216/,
     );
     expect(fs.existsSync(out)).toBe(false);
   });
@@ -179,6 +179,10 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     const out = path.join(tmp, 'misfit');
     await expect(sweep({ base: { dataset: 'xor', model: 'seed-cnn' } }, { out, workers: 1 })).rejects.toThrow(
       /run seed=0: model seed-cnn does not fit xor/,
+    );
+    // The dataset's default preset, said to be one.
+    await expect(sweep({ base: { dataset: 'usps', batchSize: 65536 } }, { out, workers: 1 })).rejects.toThrow(
+      /^run seed=0: model seed-cnn \(the default for usps\) does not fit usps: one training step at batch 65536 would hold /,
     );
     // Nothing written: the corrected spec runs in the same folder, without --resume.
     expect(fs.existsSync(out)).toBe(false);
@@ -347,7 +351,7 @@ describe('sweep on the worker pool', () => {
     const base = { dataset: 'usps' as const, epochs: 1, trainSize: 300, testSize: 100, schedule: 'none' as const, patience: 0 };
     const out = path.join(tmp, 'conv2d');
     await expect(sweep({ base: { ...base, model: model(12 * 12 * 4) } }, { out, workers: 1 })).rejects.toThrow(
-      /^run seed=0: model custom model conv-net does not fit usps: usps has 256 values per row \(16×16\), but the model takes 784 \(28×28\)/,
+      /^run seed=0: model description "conv-net" does not fit usps: usps has 256 values per row \(16×16\), but the model takes 784 \(28×28\)/,
     );
     expect(fs.existsSync(out)).toBe(false);
     const result = await sweep({ base: { ...base, model: model(6 * 6 * 4) } }, { out, workers: 1 });

@@ -8,10 +8,10 @@ import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
 import { readDataFile, writeFileAtomic } from '../data/read';
-import { buildModel, checkModelForInput, defaultPreset, presetDescription, ModelDescription } from '../cli/presets';
+import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
-import { SharedData, dataKey, loadSharedData } from './training';
+import { SharedData, dataKey, loadSharedData, runModel, runModelLabel } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, percent, summarize, summaryCsv, summaryMarkdown } from './summary';
@@ -181,24 +181,15 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
     if (!d) continue;
     const inputSize = d.train.xShape.slice(1).reduce((a, b) => a * b, 1);
     const numClasses = d.train.numClasses;
-    const name =
-      typeof c.model === 'string' ? c.model : c.model ? `custom model ${(c.model as { name?: string }).name ?? ''}`.trim() : undefined;
-    let description: ModelDescription;
     try {
-      description =
-        typeof c.model === 'object'
-          ? (c.model as ModelDescription)
-          : presetDescription(name ?? defaultPreset(c.dataset), {
-              inputSize,
-              numClasses,
-            });
+      const { description } = runModel(c, inputSize, numClasses);
       // From the shapes alone: no lazily sized layer allocates, and the step's activations are bounded.
       const net = buildModel(description);
       const shape = checkModelForInput(net, [1, ...datasetSampleShape(net, d.train.xShape, c.dataset)], c.batchSize);
       if (shape.length !== 2 || shape[1] !== numClasses)
         throw new Error(`outputs (batch, ${shape.slice(1).join(', ')}) but ${c.dataset} has ${numClasses} classes`);
     } catch (e) {
-      throw new SpecError(`run ${r.id}: model ${name ?? '(default)'} does not fit ${c.dataset}: ${firstLine(e)}`);
+      throw new SpecError(`run ${r.id}: ${runModelLabel(c)} does not fit ${c.dataset}: ${firstLine(e)}`);
     }
   }
 }

@@ -141,6 +141,28 @@ export interface RunFiles {
   model?: string;
 }
 
+/** How an error names the model of a run: its preset (the dataset's default, said so) or its description. */
+export function runModelLabel(config: Pick<RunConfig, 'model' | 'dataset'>): string {
+  const m = config.model;
+  if (typeof m === 'object') return m.name !== undefined ? `model description "${m.name}"` : 'the model description';
+  return m === undefined ? `model ${defaultPreset(config.dataset)} (the default for ${config.dataset})` : `model ${m}`;
+}
+
+/**
+ * The model a run trains: its name (the preset's, the description's own, or `custom`) and its
+ * description (a preset's, sized for the data).
+ */
+export function runModel(
+  config: Pick<RunConfig, 'model' | 'dataset'>,
+  inputSize: number,
+  numClasses: number,
+): { name: string; description: ModelDescription } {
+  const m = config.model;
+  if (typeof m === 'object') return { name: m.name ?? 'custom', description: m as ModelDescription };
+  const name = m ?? defaultPreset(config.dataset);
+  return { name, description: presetDescription(name, { inputSize, numClasses }) };
+}
+
 /**
  * Trains one configuration on shared data and evaluates it. `onEpoch` gets the samples of each
  * finished epoch (the sweep's throughput display). Throws what the training throws.
@@ -163,13 +185,7 @@ export async function runTraining(
       Array.from({ length: config.testSize }, (_, i) => i),
     );
   }
-  const inputSize = data.numFeatures(fullTrain);
-  const modelName =
-    typeof config.model === 'string' ? config.model : config.model ? (config.model.name ?? 'custom') : defaultPreset(config.dataset);
-  const description =
-    typeof config.model === 'object'
-      ? (config.model as ModelDescription)
-      : presetDescription(modelName, { inputSize, numClasses: fullTrain.numClasses });
+  const { name: modelName, description } = runModel(config, data.numFeatures(fullTrain), fullTrain.numClasses);
   seedGlobal(config.seed);
   const net = buildModel(description);
   const sampleShape = datasetSampleShape(net, fullTrain.x.shape, config.dataset);
