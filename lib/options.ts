@@ -33,11 +33,15 @@ function normalise(name: string): string {
   return name.toLowerCase().replace(/[_-]/g, '');
 }
 
+const ALIASES: Record<string, string> = { learningrate: 'lr', root: 'dir', testsize: 'testFraction' };
+
 /** The known name equal up to case and underscores, or within two edits; undefined if none. */
 function closest(key: string, known: readonly string[]): string | undefined {
   const k = normalise(key);
-  // The name other libraries give the learning rate.
-  if (k === 'learningrate' && known.includes('lr')) return 'lr';
+  // Other libraries' names for the same thing: the learning rate, torchvision's data folder,
+  // scikit-learn's test share.
+  const alias = ALIASES[k];
+  if (alias !== undefined && known.includes(alias)) return alias;
   const same = known.find((n) => normalise(n) === k);
   if (same) return same;
   const prefixed = known.find((n) => k.length >= 3 && (normalise(n).startsWith(k) || k.startsWith(normalise(n))));
@@ -74,4 +78,17 @@ export function editDistance(a: string, b: string, atMost = Infinity): number {
     }
   }
   return d[a.length][b.length];
+}
+
+/**
+ * The options of a data set loader: torchvision's `train=False` is refused with what neurone calls
+ * it (a loader ignoring it would hand back the training set where the test set was meant), then
+ * as {@link checkOptionsObject}. @internal
+ */
+export function checkLoaderOptions<T extends object>(who: string, options: T | undefined, known: readonly string[]): T {
+  if (options !== null && typeof options === 'object' && 'train' in options)
+    throw new TypeError(
+      `${who}: unknown option 'train'; the test set is { split: 'test' } (torchvision's train=False), the training set { split: 'train' }, the default`,
+    );
+  return checkOptionsObject(who, options, known);
 }

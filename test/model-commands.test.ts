@@ -553,13 +553,26 @@ describe('neurone evaluate', () => {
     );
   });
 
-  test('a dataset that is not there: the loader’s message, whole', async () => {
+  test('a dataset that is not there: one line naming the folder and the flag; --data-dir may name the folder above', async () => {
     const empty = path.join(tmp, 'empty');
     const r = await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'usps', '--data-dir', empty]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `neurone: evaluate: cannot load usps (test): loadUSPS: USPS_test.txt.gz (or USPS_test.txt) not found in ${empty}\n`,
+      `neurone: evaluate: cannot load usps (test): no USPS test files in ${empty} (--data-dir); --data-dir takes the folder of its files or the one above it\n`,
     );
+    const mnist = await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'mnist', '--data-dir', empty]);
+    expect(mnist.stderr).toBe(
+      `neurone: evaluate: cannot load mnist (test): no MNIST test files in ${empty} (--data-dir); --data-dir takes the folder of its files or the one above it; ` +
+        'or run `neurone data download mnist` once (needs internet)\n',
+    );
+    // A data folder holding usps/, as NEURONE_DATA_DIR may: the command looks inside.
+    const above = path.join(tmp, 'data-above');
+    fs.mkdirSync(path.join(above, 'usps'), { recursive: true });
+    for (const f of ['USPS_test.txt.gz', 'USPS_train.txt.gz'])
+      fs.copyFileSync(path.join(root, 'data', 'usps', f), path.join(above, 'usps', f));
+    const found = await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'usps', '--data-dir', above]);
+    expect(found.stderr).toBe('');
+    expect(found.stdout).toMatch(/^usps test: 2,007 examples$/m);
   });
 
   test('an error of several lines (a loader listing the folders it searched) reaches the user whole', async () => {

@@ -6,15 +6,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { evaluate } from '../train';
 import * as data from '../data';
-import { Dataset } from '../data';
 import { ensureDir } from '../data/paths';
 import { writeFileAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
 import { datasetSampleShape, headLoss } from './model-io';
-
-const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
+import { DATASETS, DatasetName, loadSplit } from './datasets';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: '--model', arg: 'FILE', help: 'the model (a .safetensors file saved by neurone)' },
@@ -41,25 +39,6 @@ export function evaluateUsage(): string {
   ]);
 }
 
-function loadSplit(name: (typeof DATASETS)[number], split: 'train' | 'test', dir: string | undefined, seed: number): Dataset {
-  // The synthetic sets as `neurone train` draws them: its test set from seed + 1.
-  const s = split === 'test' ? seed + 1 : seed;
-  switch (name) {
-    case 'usps':
-      return data.loadUSPS({ split, dir });
-    case 'mnist':
-      return data.loadMNIST({ split, dir });
-    case 'fashion':
-      return data.loadFashionMNIST({ split, dir });
-    case 'xor':
-      return data.xor({ n: 800, seed: s });
-    case 'blobs':
-      return data.gaussianBlobs({ n: 800, seed: s });
-    case 'checkerboard':
-      return data.checkerboard({ n: split === 'test' ? 2000 : 4000, extent: 2, seed: s });
-  }
-}
-
 /** The `evaluate` command; returns the exit code. */
 export function evaluateCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   return runCommand(() => {
@@ -70,7 +49,7 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     }
     if (args.positional.length > 0)
       throw new InputError(`evaluate: unexpected argument '${args.positional[0]}' (see neurone evaluate --help)`);
-    const datasetName = flagValue(args, '--dataset') as (typeof DATASETS)[number] | undefined;
+    const datasetName = flagValue(args, '--dataset') as DatasetName | undefined;
     if (datasetName === undefined) throw new InputError(`evaluate: --dataset NAME is required (${DATASETS.join(', ')})`);
     const split = (flagValue(args, '--split') ?? 'test') as 'train' | 'test';
     const seed = intFlag(args, 'evaluate', '--seed', 0, 0);
@@ -80,7 +59,7 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
       throw new InputError(`evaluate: --out ${out} is not a folder`);
     const net = loadModel('evaluate', flagValue(args, '--model'));
     const ds = asInput(`evaluate: cannot load ${datasetName} (${split}): `, () =>
-      loadSplit(datasetName, split, flagValue(args, '--data-dir'), seed),
+      loadSplit(datasetName, split, seed, flagValue(args, '--data-dir')),
     );
     const n = ds.labels.length;
     const shape = [n, ...datasetSampleShape(net, ds.x.shape, `evaluate: ${datasetName}`)];

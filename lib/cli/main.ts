@@ -47,6 +47,7 @@ import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version
 import { probeWritable } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
 import { firstLine } from '../messages';
+import { DATASETS, DatasetName, loadTrainTest } from './datasets';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
 export class UsageError extends Error {
@@ -55,9 +56,6 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
-
-const DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
-type DatasetName = (typeof DATASETS)[number];
 
 /**
  * SGD's defaults come from the recipe (lib/cli/recipes.ts), measured on USPS with the headline CNN
@@ -373,29 +371,10 @@ function parseValue(name: string, flag: Flag, value: string): string | number {
 
 /** Train and test sets of a named dataset; synthetic sets use `seed` and `seed + 1`. */
 function loadDataset(name: DatasetName, seedValue: number, dir?: string): { train: Dataset; test: Dataset } {
-  const wrap = <T>(what: string, f: () => T): T => {
-    try {
-      return f();
-    } catch (e) {
-      throw new UsageError(`cannot load ${what}: ${(e as Error).message}`);
-    }
-  };
-  switch (name) {
-    case 'usps':
-      return wrap('USPS', () => ({ train: data.loadUSPS({ dir }), test: data.loadUSPS({ split: 'test', dir }) }));
-    case 'mnist':
-      return wrap('MNIST', () => ({ train: data.loadMNIST({ dir }), test: data.loadMNIST({ split: 'test', dir }) }));
-    case 'fashion':
-      return wrap('Fashion-MNIST', () => ({ train: data.loadFashionMNIST({ dir }), test: data.loadFashionMNIST({ split: 'test', dir }) }));
-    case 'xor':
-      return { train: data.xor({ n: 800, seed: seedValue }), test: data.xor({ n: 800, seed: seedValue + 1 }) };
-    case 'blobs':
-      return { train: data.gaussianBlobs({ n: 800, seed: seedValue }), test: data.gaussianBlobs({ n: 800, seed: seedValue + 1 }) };
-    case 'checkerboard':
-      return {
-        train: data.checkerboard({ n: 4000, extent: 2, seed: seedValue }),
-        test: data.checkerboard({ n: 2000, extent: 2, seed: seedValue + 1 }),
-      };
+  try {
+    return loadTrainTest(name, seedValue, dir);
+  } catch (e) {
+    throw new UsageError(`cannot load ${name}: ${firstLine(e)}`);
   }
 }
 

@@ -71,4 +71,4 @@ export {
 
 export { readImage, writeImage, resizeImage } from './image';
 
-export { packagedDataDir, defaultCacheDir } from './paths';
+export { packagedDataDir, defaultCacheDir, DataNotFoundError } from './paths';

@@ -17,7 +17,8 @@ import { readIdxHeader, readIdxImages, readIdxLabels } from './idx';
 import { MAX_PNG_FILE_BYTES, readDataFile } from './read';
 import { PngSize, checkPng, decodePng } from './png';
 import { checkFlatten, flatten } from './split';
-import { defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
+import { DataNotFoundError, defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
+import { checkLoaderOptions } from '../options';
 
 /** Which half of a dataset: the training or the test set. */
 export type Split = 'train' | 'test';
@@ -208,6 +209,7 @@ function loadIdxDataset(
   defaults: Candidate[],
   classNames?: readonly string[],
 ): Dataset {
+  checkLoaderOptions(who, options, ['split', 'dir', 'cacheDir', 'flatten']);
   const flat = checkFlatten(options.flatten, who);
   const images = findIdxDataset(who, dataset, options, defaults, classNames);
   return flat ? flatten(images) : images;
@@ -226,8 +228,9 @@ function findIdxDataset(
   if (options.dir !== undefined) {
     const files = isDir(options.dir) ? splitFiles(options.dir, split, allowSprites) : undefined;
     if (!files) {
-      throw new Error(
+      throw new DataNotFoundError(
         `${who}: ${options.dir} does not hold the ${split} files ` + `${BASENAMES[split].images}[.gz] and ${BASENAMES[split].labels}[.gz]`,
+        [`${options.dir} (dir)`],
       );
     }
     return loadFromFiles(files, name, classNames);
@@ -252,9 +255,10 @@ function findIdxDataset(
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- an optional package, found at run time
     if (resolved) return fromMnistPackage(require(resolved), split);
   }
-  throw new Error(
+  throw new DataNotFoundError(
     `${who}: no ${dataset} ${split} files found. Looked in:\n  ${looked.join('\n  ')}\n` +
       `Pass { dir } with the IDX files, set NEURONE_DATA_DIR, or run download('${dataset}') once (needs internet).`,
+    looked,
   );
 }
 

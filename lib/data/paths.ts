@@ -27,6 +27,24 @@ export function defaultCacheDir(): string {
   return path.join(os.homedir(), '.cache', 'neurone');
 }
 
+/**
+ * A data set's files are in none of the places searched. `looked` lists them, each with why it
+ * was searched, so that a command can say what to do in its own terms (a flag rather than an option).
+ */
+export class DataNotFoundError extends Error {
+  /**
+   * @param message The library's account, naming the option and function that fix it.
+   * @param looked The folders searched, each as `folder (why)`.
+   */
+  constructor(
+    message: string,
+    readonly looked: readonly string[],
+  ) {
+    super(message);
+    this.name = 'DataNotFoundError';
+  }
+}
+
 /** `dir/base.gz` if it exists, else `dir/base`, else undefined. */
 export function findMaybeGz(dir: string, base: string): string | undefined {
   for (const name of [`${base}.gz`, base]) {

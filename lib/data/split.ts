@@ -7,6 +7,7 @@
 import { Rng, globalRng } from '../random';
 import { Tensor, describe, formatShape, numberOrDescribe, reshape, rngArg, sizeOf, tensorArg, wrap } from '../tensor';
 import { Dataset, extrasOf, makeDataset, numFeatures } from './dataset';
+import { checkOptionsObject } from '../options';
 
 /** Where randomness comes from: a seed (a new generator) or a generator; the global one otherwise. */
 export interface RandomSource {
@@ -84,6 +85,7 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
  * @param options seed or rng.
  */
 export function shuffle(ds: Dataset, options: RandomSource = {}): Dataset {
+  checkOptionsObject('shuffle', options, ['seed', 'rng']);
   return subset(ds, permutation(ds.labels.length, rngFrom(options, 'shuffle')));
 }
 
@@ -115,6 +117,7 @@ export interface SplitResult {
  * @param options testFraction, stratify, seed or rng.
  */
 export function trainTestSplit(ds: Dataset, options: SplitOptions = {}): SplitResult {
+  checkOptionsObject('trainTestSplit', options, ['testFraction', 'stratify', 'seed', 'rng']);
   const f = options?.testFraction ?? 0.2;
   const n = ds.labels.length;
   if (typeof f !== 'number' || !(f > 0 && f < 1)) {
@@ -224,6 +227,7 @@ export function numBatches(n: number, batchSize: number, dropLast = false): numb
  * @param options shuffle, dropLast, seed or rng.
  */
 export function* batches(ds: Dataset, batchSize: number, options: BatchOptions = {}): Generator<Batch, void, undefined> {
+  checkOptionsObject('batches', options, ['shuffle', 'dropLast', 'seed', 'rng']);
   if (!Number.isInteger(batchSize) || batchSize < 1)
     throw new RangeError(`batches: batchSize must be a positive integer, got ${batchSize}`);
   const n = ds.labels.length;
@@ -339,6 +343,7 @@ const MIN_SCALE = 1e-8;
  * @param options perFeature.
  */
 export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
+  checkOptionsObject('fitStandardScaler', options, ['perFeature']);
   const { t, n, f } = featuresOf('fitStandardScaler', x);
   const per = options.perFeature ?? true;
   const k = per ? f : 1;
@@ -373,6 +378,7 @@ export function fitStandardScaler(x: Tensor | Dataset, options: ScalerOptions = 
  * @param options perFeature.
  */
 export function fitMinMaxScaler(x: Tensor | Dataset, options: ScalerOptions = {}): Scaler {
+  checkOptionsObject('fitMinMaxScaler', options, ['perFeature']);
   const { t, n, f } = featuresOf('fitMinMaxScaler', x);
   const per = options.perFeature ?? true;
   const k = per ? f : 1;

@@ -14,8 +14,9 @@ import { wrap } from '../tensor';
 import { Dataset, MAX_CLASSES, classCounts, makeDataset, numFeatures } from './dataset';
 import { readMaybeGzip } from './idx';
 import { MAX_USPS_TEXT_BYTES } from './read';
-import { isFile, packagedDataDir } from './paths';
+import { DataNotFoundError, isFile, packagedDataDir } from './paths';
 import { checkFlatten } from './split';
+import { checkLoaderOptions, checkOptionsObject } from '../options';
 
 /** `course`: header + values in [0, 2]. `esl`: no header, values in [-1, 1]. `auto`: decided by the first line. */
 export type UspsFormat = 'auto' | 'course' | 'esl';
@@ -58,6 +59,7 @@ const USPS_CLASSES = 10;
  * @param options source, format, name, flatten.
  */
 export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset {
+  checkOptionsObject('parseUSPS', options, ['source', 'format', 'name', 'flatten']);
   const source = options.source ?? 'USPS text';
   const flat = checkFlatten(options.flatten, source);
   const lines = text.split('\n');
@@ -136,6 +138,7 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
  * @param options format, name, flatten.
  */
 export function readUSPS(file: string, options: Omit<ParseUspsOptions, 'source'> = {}): Dataset {
+  checkOptionsObject('readUSPS', options, ['format', 'name', 'flatten']);
   const text = readMaybeGzip(file, MAX_USPS_TEXT_BYTES).toString('latin1');
   return parseUSPS(text, { ...options, source: file, name: options.name ?? path.basename(file) });
 }
@@ -165,6 +168,7 @@ export interface LoadUspsOptions {
  * @param options split ('train' default, or 'test'), dir, flatten.
  */
 export function loadUSPS(options: LoadUspsOptions = {}): Dataset {
+  checkLoaderOptions('loadUSPS', options, ['split', 'dir', 'flatten']);
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'test') {
     throw new Error(`loadUSPS: split must be "train" or "test", got "${String(split)}"`);
@@ -174,7 +178,9 @@ export function loadUSPS(options: LoadUspsOptions = {}): Dataset {
   const base = `USPS_${split}.txt`;
   const file = [path.join(dir, `${base}.gz`), path.join(dir, base)].find(isFile);
   if (!file) {
-    throw new Error(`loadUSPS: ${base}.gz (or ${base}) not found in ${dir}`);
+    throw new DataNotFoundError(`loadUSPS: ${base}.gz (or ${base}) not found in ${dir}`, [
+      `${dir} (${options.dir === undefined ? 'the copy shipped with neurone' : 'dir'})`,
+    ]);
   }
   const ds = readUSPS(file, { format: 'course', name: `usps-${split}`, flatten: flat });
   const expected = USPS_EXPECTED[split];

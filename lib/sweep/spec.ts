@@ -18,9 +18,10 @@ import * as crypto from 'crypto';
 import { describe } from '../tensor';
 import { ModelError, buildModel, findPreset, PRESETS } from '../cli/presets';
 import { didYouMean } from '../cli/command';
+import { DATASETS } from '../cli/datasets';
 
-/** Datasets a sweep can name; each worker loads them itself (the real ones from `dataDir`). */
-export const SWEEP_DATASETS = ['usps', 'mnist', 'fashion', 'xor', 'blobs', 'checkerboard'] as const;
+/** Datasets a sweep can name, those of `neurone train`; each worker loads them itself (the real ones from `dataDir`). */
+export const SWEEP_DATASETS = DATASETS;
 /** A dataset a sweep can name. */
 export type SweepDataset = (typeof SWEEP_DATASETS)[number];
 

@@ -19,6 +19,7 @@ import { Dataset } from '../data';
 import { ModelDescription, buildModel, checkModelForInput, defaultPreset, presetDescription } from '../cli/presets';
 import { datasetSampleShape, headLoss, viewSamples } from '../cli/model-io';
 import { ADAM_DEFAULTS, QUICK, plateauScheduler, trainSubset } from '../cli/recipes';
+import { loadTrainTest } from '../cli/datasets';
 import { RunConfig, SweepDataset } from './spec';
 import { firstLine } from '../messages';
 
@@ -101,28 +102,9 @@ export function dataKey(c: Pick<RunConfig, 'dataset' | 'dataSeed'>): string {
 
 /** Loads a named dataset into shared memory; throws an Error naming the dataset when it cannot. */
 export function loadSharedData(name: SweepDataset, dataSeed: number, dir?: string): SharedData {
-  const load = (): { train: Dataset; test: Dataset } => {
-    switch (name) {
-      case 'usps':
-        return { train: data.loadUSPS({ dir }), test: data.loadUSPS({ split: 'test', dir }) };
-      case 'mnist':
-        return { train: data.loadMNIST({ dir }), test: data.loadMNIST({ split: 'test', dir }) };
-      case 'fashion':
-        return { train: data.loadFashionMNIST({ dir }), test: data.loadFashionMNIST({ split: 'test', dir }) };
-      case 'xor':
-        return { train: data.xor({ n: 800, seed: dataSeed }), test: data.xor({ n: 800, seed: dataSeed + 1 }) };
-      case 'blobs':
-        return { train: data.gaussianBlobs({ n: 800, seed: dataSeed }), test: data.gaussianBlobs({ n: 800, seed: dataSeed + 1 }) };
-      case 'checkerboard':
-        return {
-          train: data.checkerboard({ n: 4000, extent: 2, seed: dataSeed }),
-          test: data.checkerboard({ n: 2000, extent: 2, seed: dataSeed + 1 }),
-        };
-    }
-  };
   let loaded: { train: Dataset; test: Dataset };
   try {
-    loaded = load();
+    loaded = loadTrainTest(name, dataSeed, dir);
   } catch (e) {
     throw new Error(`cannot load dataset ${name}: ${firstLine(e)}`);
   }

@@ -68,6 +68,22 @@ describe('subset and shuffle', () => {
     expect(ids(shuffle(ds, { seed: 1 }))).toEqual(ids(a));
     for (let i = 0; i < 50; i++) expect(a.labels[i]).toBe(ids(a)[i] % 5);
   });
+
+  test("options a function does not take are refused, other libraries' names pointed to ours", () => {
+    const ds = ramp(50, (i) => i % 5, 5);
+    const anyOptions = (o: unknown): never => o as never;
+    expect(() => trainTestSplit(ds, anyOptions({ test_size: 0.3 }))).toThrow(
+      "trainTestSplit: unknown option 'test_size' (did you mean 'testFraction'?); valid options: testFraction, stratify, seed, rng",
+    );
+    expect(() => shuffle(ds, anyOptions({ random_state: 1 }))).toThrow("shuffle: unknown option 'random_state'; valid options: seed, rng");
+    expect(() => batches(ds, 8, anyOptions({ drop_last: true })).next()).toThrow(
+      "batches: unknown option 'drop_last' (did you mean 'dropLast'?)",
+    );
+    expect(() => fitStandardScaler(ds, anyOptions({ axis: 0 }))).toThrow(
+      "fitStandardScaler: unknown option 'axis'; valid options: perFeature",
+    );
+    expect(() => fitMinMaxScaler(ds, anyOptions(0.5))).toThrow('fitMinMaxScaler: options must be an object, got number 0.5');
+  });
 });
 
 describe('trainTestSplit', () => {

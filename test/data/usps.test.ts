@@ -1,7 +1,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { classCounts, loadUSPS, parseUSPS, readUSPS, sha256File, USPS_EXPECTED, valueRange } from '../../lib/data';
+import {
+  classCounts,
+  loadFashionMNIST,
+  loadMNIST,
+  loadUSPS,
+  parseUSPS,
+  readUSPS,
+  sha256File,
+  USPS_EXPECTED,
+  valueRange,
+} from '../../lib/data';
 import { SHARED_DATA, tempDir, testIf } from './helpers';
 
 const DATA = path.resolve(__dirname, '..', '..', 'data', 'usps');
@@ -47,6 +57,20 @@ describe('embedded USPS', () => {
   test('loadUSPS rejects an unknown split and a flatten that is not a boolean', () => {
     expect(() => loadUSPS({ split: 'validation' as 'train' })).toThrow('split must be "train" or "test", got "validation"');
     expect(() => loadUSPS({ flatten: 1 as unknown as boolean })).toThrow('loadUSPS: flatten must be true or false, got 1');
+  });
+
+  test("the loaders refuse options they do not take: torchvision's train=False, root, a bare string", () => {
+    const train =
+      "unknown option 'train'; the test set is { split: 'test' } (torchvision's train=False), the training set { split: 'train' }, the default";
+    const anyOptions = (o: unknown): never => o as never;
+    expect(() => loadUSPS(anyOptions({ train: false }))).toThrow(`loadUSPS: ${train}`);
+    expect(() => loadMNIST(anyOptions({ train: false }))).toThrow(`loadMNIST: ${train}`);
+    expect(() => loadFashionMNIST(anyOptions({ train: false }))).toThrow(`loadFashionMNIST: ${train}`);
+    expect(() => loadMNIST(anyOptions({ root: '/data' }))).toThrow(
+      "loadMNIST: unknown option 'root' (did you mean 'dir'?); valid options: split, dir, cacheDir, flatten",
+    );
+    expect(() => loadUSPS(anyOptions('test'))).toThrow('loadUSPS: options must be an object, got string test');
+    expect(() => readUSPS('x', anyOptions({ flat: true }))).toThrow("readUSPS: unknown option 'flat' (did you mean 'flatten'?)");
   });
 
   testIf(fs.existsSync(path.join(SHARED_DATA, 'usps', 'zip.test.gz')), `${SHARED_DATA}/usps/zip.test.gz is absent`)(
