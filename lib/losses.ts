@@ -152,7 +152,12 @@ export abstract class Loss {
     checkTensor(this, y, 'y', yhat);
     if (yhat.shape.length < 1) throw new RangeError(`${this}: expected yhat (batch, ...), got ${formatShape(yhat.shape)}`);
     if (!sameShape(y.shape, yhat.shape)) {
-      throw new RangeError(`${this}: expected y ${formatShape(yhat.shape)} (the shape of yhat), got ${formatShape(y.shape)}`);
+      // One value per sample against several outputs: class labels, as fit passes a dataset's.
+      const labels =
+        y.shape.length === 1 && yhat.shape.length === 2 && y.shape[0] === yhat.shape[0] && yhat.shape[1] > 1
+          ? ` (class labels? ${this.constructor.name} takes a target per output: one-hot encode them with oneHot(labels, ${yhat.shape[1]}) from neurone/data, or train a classifier with CELogSoftmaxLoss on logits)`
+          : '';
+      throw new RangeError(`${this}: expected y ${formatShape(yhat.shape)} (the shape of yhat), got ${formatShape(y.shape)}${labels}`);
     }
     return yhat.shape[0] === 0 ? 0 : yhat.data.length / yhat.shape[0];
   }

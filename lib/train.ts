@@ -189,7 +189,11 @@ export class NonFiniteError extends Error {
 
 function checkTensorArg(who: string, name: string, t: unknown): Tensor {
   if (!isTensor(t)) {
-    throw new TypeError(`${who}: ${name} must be a Tensor { shape, data: Float32Array }, got ${describe(t)}`);
+    const labels =
+      t instanceof Int32Array && name.endsWith('y')
+        ? `; class labels go in as { x, labels } (an Int32Array), as the loaders give them`
+        : '';
+    throw new TypeError(`${who}: ${name} must be a Tensor { shape, data: Float32Array }, got ${describe(t)}${labels}`);
   }
   const n = sizeOf((t as Tensor).shape, `${who}: ${name} shape`);
   if ((t as Tensor).data.length !== n) {

@@ -4,8 +4,8 @@
  */
 import { setBackend } from '../lib/backend';
 import { seed } from '../lib/random';
-import { Sequential, Linear, ReLU, LogSoftmax, Conv1D, MaxPool1D, Flatten } from '../lib/nn';
-import { CELogSoftmaxLoss, CrossEntropyLoss } from '../lib/losses';
+import { Sequential, Linear, ReLU, LogSoftmax, Conv1D, Conv2D, ConvTranspose2D, MaxPool1D, Flatten } from '../lib/nn';
+import { CELogSoftmaxLoss, CrossEntropyLoss, MSELoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate, predict } from '../lib/train';
 import { fromArray } from '../lib/tensor';
@@ -127,6 +127,28 @@ describe.each(availableBackends())('%s backend', (name) => {
     const conv = new Conv1D(3, 2, 8);
     expect(() => conv.outputShape([4, 2, 100])).toThrow(/looks channels-first \(batch, chan, length\): transpose it to \(4, 100, 2\)/);
     expect(() => new Conv1D(3, 1, 8).outputShape([4, 100])).toThrow(/needs a channel axis: reshape it to \(4, 100, 1\)/);
+  });
+
+  test('class labels where a target per output is wanted: the message says how to give them', async () => {
+    const train = loadUSPS({ flatten: true });
+    const net = new Sequential(new Linear(256, 10));
+    await expect(fit(net, new MSELoss(), new Adam(), train, { verbose: 0 })).rejects.toThrow(
+      'MSELoss(): expected y (32, 10) (the shape of yhat), got (32) (class labels? MSELoss takes a target per output: one-hot encode them with oneHot(labels, 10) from neurone/data, or train a classifier with CELogSoftmaxLoss on logits)',
+    );
+    await expect(fit(net, new MSELoss(), new Adam(), { x: train.x, y: train.labels } as never, { verbose: 0 })).rejects.toThrow(
+      'fit: data.y must be a Tensor { shape, data: Float32Array }, got Int32Array(7291); class labels go in as { x, labels } (an Int32Array), as the loaders give them',
+    );
+  });
+
+  test('a PyTorch-ordered Conv2D or ConvTranspose2D gets the same: its arguments, the layout and the fix', () => {
+    expect(() => new Sequential(new Conv2D(1, 6, 5)).outputShape([4, 28, 28, 1])).toThrow(
+      "Conv2D(1, 6, 5, 1) at position 0: expected input (batch, height, width, 6), got (4, 28, 28, 1) (Conv2D's arguments are (kSize, chanIn, chanOut), here kSize 1, chanIn 6, chanOut 5, and its input is channels-last (batch, height, width, chan); if you meant PyTorch's Conv2d(in_channels 1, out_channels 6, kernel_size 5), write new Conv2D(5, 1, 6))",
+    );
+    expect(() => new ConvTranspose2D(6, 3, 2).outputShape([4, 7, 7, 6])).toThrow(
+      /if you meant PyTorch's ConvTranspose2d\(in_channels 6, out_channels 3, kernel_size 2\), write new ConvTranspose2D\(2, 6, 3\)\)$/,
+    );
+    // A 1×1 convolution given the wrong channels is not taken for PyTorch's order: the kernel is not the input's channel count.
+    expect(() => new Conv2D(1, 6, 5).outputShape([4, 28, 28, 3])).toThrow(/here chan 6\)$/);
   });
 
   test('summary() lists layers, output shapes and parameter counts; parameterCount() the total', () => {

@@ -118,6 +118,16 @@ abstract class Convolution2D extends Module {
       hints.push(
         `the input looks channels-first (batch, chan, height, width): transpose it to (${inputShape[0]}, ${inputShape[2]}, ${inputShape[3]}, ${inputShape[1]})`,
       );
+    } else if (inputShape.length === 4 && inputShape[3] === this.kHeight && this.kHeight === this.kWidth) {
+      // PyTorch's order (in_channels, out_channels, kernel_size) written as neurone's (kSize, chanIn, chanOut).
+      const kind = this.constructor.name;
+      hints[0] =
+        `${kind}'s arguments are (kSize, chanIn, chanOut), here kSize ${this.kHeight}, chanIn ${this.chanIn}, chanOut ${this.chanOut}, ` +
+        'and its input is channels-last (batch, height, width, chan)';
+      hints.push(
+        `if you meant PyTorch's ${kind.replace('2D', '2d')}(in_channels ${this.kHeight}, out_channels ${this.chanIn}, kernel_size ${this.chanOut}), ` +
+          `write new ${kind}(${this.chanOut}, ${this.kHeight}, ${this.chanIn})`,
+      );
     } else if (inputShape.length === 3) {
       hints.push(`a single-channel (batch, height, width) input needs a channel axis: reshape it to (${inputShape.join(', ')}, 1)`);
     } else if (inputShape.length === 2) {
