@@ -301,6 +301,32 @@ describe('colour images (readImage) are judged by their IHDR chunk before decodi
     image(file);
     expect(readImage(file).shape).toEqual([2, 2, 3]);
   });
+
+  test('a zero width or height is refused undecoded (0 × 2^31 − 1 passed the pixel bound and ran out of memory)', () => {
+    const file = path.join(dir, 'zero-wide.png');
+    image(file, { width: 0, height: 2 ** 31 - 1 });
+    const r = decodes(() => readImage(file));
+    expect(r.err?.message).toBe(`${file}: 0×2147483647 pixels: a PNG's width and height are at least 1`);
+    expect(r.calls).toBe(0);
+  });
+
+  test('image data holding fewer or more rows than the header declares is refused, not read with black rows', () => {
+    const short = path.join(dir, 'short-data.png');
+    image(short, { height: 4 }); // the data holds the 2 rows written
+    const r = decodes(() => readImage(short));
+    expect(r.err?.message).toBe(
+      `${short}: its image data holds 14 bytes where the 4 rows of 2 pixels its header declares take 28: the file is damaged or cut`,
+    );
+    expect(r.calls).toBe(0);
+    const wide = path.join(dir, 'claims-wide.png');
+    image(wide, { width: 4000, height: 4000 }); // 16 M pixels claimed over 2×2 of data
+    expect(() => readImage(wide)).toThrow(
+      /its image data holds 14 bytes where the 4000 rows of 4000 pixels its header declares take 48004000: /,
+    );
+    const long = path.join(dir, 'long-data.png');
+    image(long, { height: 1 });
+    expect(() => readImage(long)).toThrow(`${long}: its image data holds more than the 1 rows of 2 pixels its header declares`);
+  });
 });
 
 /**

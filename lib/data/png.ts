@@ -3,6 +3,7 @@
  * the header is read and bounded before anything is inflated, a file cut short is named as such,
  * and pngjs's refusals are put in a reader's terms.
  */
+import * as zlib from 'zlib';
 import { PNG } from 'pngjs';
 import { MAX_PNG_PIXELS } from './read';
 
@@ -44,6 +45,11 @@ export function pngSize(buf: Uint8Array, source: string): PngSize {
  */
 export function checkPng(bytes: Buffer, file: string, what: string): PngSize {
   const size = pngSize(bytes, file);
+  // The format has no empty image: a zero side would pass the pixel bound with any other side,
+  // and the decoder then makes one row for each of up to 2^31 declared lines.
+  if (size.width === 0 || size.height === 0) {
+    throw new Error(`${file}: ${size.width}×${size.height} pixels: a PNG's width and height are at least 1`);
+  }
   if (size.width * size.height > MAX_PNG_PIXELS) {
     throw new Error(`${file}: ${size.width}×${size.height} pixels, more than the ${MAX_PNG_PIXELS} (MAX_PNG_PIXELS) ${what} may have`);
   }
@@ -51,7 +57,49 @@ export function checkPng(bytes: Buffer, file: string, what: string): PngSize {
     throw new Error(`${file}: interlaced PNG (Adam7), which is not read; save it again without interlacing`);
   }
   checkChunks(bytes, file);
+  checkImageData(bytes, file, size);
   return size;
+}
+
+/** Samples per pixel of each PNG colour type (grey, RGB, palette index, grey + alpha, RGBA). */
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * Checks that the image data (the IDAT chunks, inflated) holds exactly the rows the header
+ * declares: the decoder fills the rows of a short stream with zeros, so that a file whose data
+ * was cut, or whose header claims more rows than it holds, would read as an image with black
+ * rows. Inflating stops one byte past the expected length, so a stream that holds more costs
+ * no more memory than the image.
+ */
+function checkImageData(bytes: Buffer, file: string, size: PngSize): void {
+  const depth = bytes[24];
+  const channels = CHANNELS[bytes[25]];
+  // An unknown colour type or depth: the decoder names it.
+  if (channels === undefined || ![1, 2, 4, 8, 16].includes(depth)) return;
+  const rowBytes = 1 + Math.ceil((size.width * channels * depth) / 8);
+  const expected = size.height * rowBytes;
+  const parts: Buffer[] = [];
+  for (let offset = 8; offset + 8 <= bytes.length;) {
+    const length = bytes.readUInt32BE(offset);
+    const type = bytes.toString('latin1', offset + 4, offset + 8);
+    if (type === 'IDAT') parts.push(bytes.subarray(offset + 8, offset + 8 + length));
+    if (type === 'IEND') break;
+    offset += 12 + length;
+  }
+  let inflated: Buffer;
+  try {
+    inflated = zlib.inflateSync(Buffer.concat(parts), { maxOutputLength: expected + 1, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(`${file}: its image data holds more than the ${size.height} rows of ${size.width} pixels its header declares`);
+    }
+    throw unreadablePng(file, e);
+  }
+  if (inflated.length !== expected) {
+    throw new Error(
+      `${file}: its image data holds ${inflated.length} bytes where the ${size.height} rows of ${size.width} pixels its header declares take ${expected}: the file is damaged or cut`,
+    );
+  }
 }
 
 /**
