@@ -212,6 +212,42 @@ describe('neurone predict', () => {
     );
   });
 
+  test('many small rows, or rows of 0 values, are refused before a row is made (a 12-byte IDX file ran out of memory)', () => {
+    const zero = path.join(tmp, 'zero-cols.idx');
+    fs.writeFileSync(zero, encodeIdx(new Uint8Array(0), [2 ** 28, 0]));
+    expect(cli(['predict', '--model', cnnFile, zero]).stderr).toBe(
+      `neurone: predict: ${zero}: samples of 0 values (dimensions 268435456 × 0)\n`,
+    );
+    const tall = path.join(tmp, 'one-col.idx.gz');
+    fs.writeFileSync(tall, zlib.gzipSync(encodeIdx(new Uint8Array(2 ** 20), [2 ** 20, 1])));
+    expect(cli(['predict', '--model', cnnFile, tall]).stderr).toBe(
+      `neurone: predict: ${tall}: 1,048,576 rows, more than the 262,144 predict takes in one run; split the input\n`,
+    );
+    // The text readers count the rows before parsing them.
+    const csv = path.join(tmp, 'ones.csv');
+    fs.writeFileSync(csv, '1\n'.repeat(2 ** 20));
+    const r = cli(['predict', '--model', cnnFile, csv]);
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      `neurone: predict: ${csv}: 1,048,576 rows, more than the 262,144 predict takes in one run; split the input\n`,
+    ]);
+    const json = path.join(tmp, 'ones.json');
+    fs.writeFileSync(json, `[${'[1],'.repeat(2 ** 20 - 1)}[1]]`);
+    expect(cli(['predict', '--model', cnnFile, json]).stderr).toBe(
+      `neurone: predict: ${json}: 1,048,576 rows, more than the 262,144 predict takes in one run; split the input\n`,
+    );
+  });
+
+  test('an IDX file of floats holding NaN or a value past float32 is refused, as CSV and JSON refuse them', () => {
+    const header = Buffer.from([0, 0, 0x0d, 2, 0, 0, 0, 1, 0, 0, 1, 0]); // float32, 1 × 256
+    const values = Buffer.alloc(4 * 256);
+    values.writeFloatBE(NaN, 4 * 7);
+    const nan = path.join(tmp, 'nan.idx');
+    fs.writeFileSync(nan, Buffer.concat([header, values]));
+    const r = cli(['predict', '--model', cnnFile, nan]);
+    expect([r.code, r.stderr]).toEqual([2, `neurone: predict: ${nan}: sample 0 value 7 is NaN, expected a finite float32 number\n`]);
+  });
+
   test('an IDX file of 0 examples: exit 2 and one line', () => {
     const empty = path.join(tmp, 'empty-idx3-ubyte');
     fs.writeFileSync(empty, encodeIdx(new Uint8Array(0), [0, 16, 16]));

@@ -14,8 +14,11 @@ import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, in
 import { followShapes } from './presets';
 import { ImageSize, inputChannels, lastLeaf, modelInputShape } from './model-io';
 
-/** The largest CSV or JSON input read (the rows become float32: 4 bytes a value). */
-const MAX_TEXT_INPUT_BYTES = 256 * 2 ** 20;
+/**
+ * The largest CSV or JSON input read: text takes several times its size while it is parsed, and
+ * 64 MiB holds MNIST's 10,000 test images as text.
+ */
+const MAX_TEXT_INPUT_BYTES = 64 * 2 ** 20;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: '--model', arg: 'FILE', help: 'the model (a .safetensors file saved by neurone: save() or train --save)' },
@@ -82,15 +85,41 @@ function readPng(file: string, invert: boolean, channels: 1 | 3): { row: Float32
  */
 export const MAX_PREDICT_VALUES = 2 ** 26;
 
+/**
+ * The most input rows predict takes over all its files (262,144; MNIST's training set is 60,000):
+ * each row is a sample with its own array and name, a hundred bytes or more however few values it
+ * holds, so that a file of millions of one-value rows would exhaust memory within the value bound.
+ */
+export const MAX_PREDICT_ROWS = 2 ** 18;
+
+function tooManyRows(rows: number): string {
+  return `${rows.toLocaleString('en-US')} rows, more than the ${MAX_PREDICT_ROWS.toLocaleString('en-US')} predict takes in one run; split the input`;
+}
+
+/** How many times `byte` occurs in `buf`: the rows of a text file counted before it is parsed. */
+function countByte(buf: Buffer, byte: number): number {
+  let count = 0;
+  for (let i = buf.indexOf(byte); i >= 0; i = buf.indexOf(byte, i + 1)) count++;
+  return count;
+}
+
 function readIdxRows(file: string): { rows: Float32Array[]; image?: ImageSize } {
   const idx = readIdx(file);
   if (idx.dims.length < 2) throw new Error(`${file}: an IDX file of ${idx.dims.length} dimension (labels?), expected examples × features`);
   const n = idx.dims[0];
   const size = idx.dims.slice(1).reduce((a, b) => a * b, 1);
+  if (size === 0) throw new Error(`${file}: samples of 0 values (dimensions ${idx.dims.join(' × ')})`);
+  if (n > MAX_PREDICT_ROWS) throw new Error(`${file}: ${tooManyRows(n)}`);
   if (n * size > MAX_PREDICT_VALUES) throw new Error(`${file}: ${tooManyValues(n * size)}`);
   const scale = idx.type === 'ubyte' ? 1 / 255 : 1;
   const rows = Array.from({ length: n }, (_, r) =>
-    Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v) => v * scale),
+    Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v, j) => {
+      const x = v * scale;
+      // Float and double files may hold NaN, or a value past float32: the CSV and JSON readers refuse them too.
+      if (!Number.isFinite(x) || Math.abs(x) > 3.4028234663852886e38)
+        throw new Error(`${file}: sample ${r} value ${j} is ${v}, expected a finite float32 number`);
+      return x;
+    }),
   );
   return { rows, image: idx.dims.length === 3 ? { height: idx.dims[1], width: idx.dims[2] } : undefined };
 }
@@ -102,7 +131,11 @@ function parseNumber(text: string, where: string): number {
 }
 
 function readCsvRows(file: string): Float32Array[] {
-  const lines = readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a CSV file')
+  const bytes = readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a CSV file');
+  // A header and MAX_PREDICT_ROWS rows at most, counted before a string is made of any line.
+  const lineCount = countByte(bytes, 0x0a);
+  if (lineCount > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(lineCount)}`);
+  const lines = bytes
     .toString('utf8')
     .split(/\r?\n/)
     .map((l, i) => ({ l, i }))
@@ -121,8 +154,12 @@ function readCsvRows(file: string): Float32Array[] {
 
 function readJsonRows(file: string): Float32Array[] {
   let parsed: unknown;
+  const bytes = readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a JSON file');
+  // Every row is an array: their count bounds the rows before the parser makes any.
+  const arrays = countByte(bytes, 0x5b);
+  if (arrays > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(arrays - 1)}`);
   try {
-    parsed = JSON.parse(readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a JSON file').toString('utf8'));
+    parsed = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     if ((e as Error).message.startsWith(file)) throw e;
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
@@ -194,6 +231,7 @@ export function readInputs(files: readonly string[], invert: boolean, channels: 
       total += r.length;
     });
     if (total > MAX_PREDICT_VALUES) throw new InputError(`predict: ${files.join(', ')}: ${tooManyValues(total)}`);
+    if (rows.length > MAX_PREDICT_ROWS) throw new InputError(`predict: ${files.join(', ')}: ${tooManyRows(rows.length)}`);
   }
   const width = rows[0]?.length;
   const odd = rows.findIndex((r) => r.length !== width);
