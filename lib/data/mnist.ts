@@ -14,7 +14,7 @@ import * as path from 'path';
 import { wrap } from '../tensor';
 import { Dataset, makeDataset } from './dataset';
 import { readIdxHeader, readIdxImages, readIdxLabels } from './idx';
-import { MAX_PNG_FILE_BYTES, readDataFile } from './read';
+import { MAX_IDX_PAYLOAD_BYTES, MAX_PNG_FILE_BYTES, readDataFile } from './read';
 import { PngSize, checkPng, decodePng } from './png';
 import { checkFlatten, flatten } from './split';
 import { DataNotFoundError, defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
@@ -135,15 +135,23 @@ export function readPngSprites(files: readonly string[], options: PngSpriteOptio
 }
 
 function loadFromFiles(files: SplitFiles, name: string, classNames?: readonly string[]): Dataset {
-  const labels = readIdxLabels(files.labels, { numClasses: 10 });
-  let x;
-  // The labels (small) say how many images to expect; the images' header is checked against
-  // them before the images are read or inflated.
+  // The two headers agree before either file is inflated: a labels file of a few MB can declare
+  // 2^30 labels (4 GiB as Int32), which only the images' header, bounded by the IDX payload
+  // limit, can refuse.
+  const labelDims = readIdxHeader(files.labels).dims;
+  const most = Math.floor(MAX_IDX_PAYLOAD_BYTES / PIXELS);
+  if (labelDims.length === 1 && labelDims[0] > most) {
+    throw new Error(`${files.labels}: header declares ${labelDims[0]} labels, more than the ${most} images of 28×28 an IDX file may hold`);
+  }
   if (files.images) {
     const n = readIdxHeader(files.images).dims[0];
-    if (n !== labels.length) {
-      throw new Error(`${files.images}: ${n} images but ${files.labels} has ${labels.length} labels`);
+    if (labelDims.length === 1 && n !== labelDims[0]) {
+      throw new Error(`${files.images}: ${n} images but ${files.labels} has ${labelDims[0]} labels`);
     }
+  }
+  const labels = readIdxLabels(files.labels, { numClasses: 10 });
+  let x;
+  if (files.images) {
     x = readIdxImages(files.images, { imageShape: IMAGE_SHAPE, count: labels.length }).x;
   } else {
     const { data, count } = readPngSprites(files.sprites!, {

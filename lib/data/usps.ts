@@ -62,60 +62,71 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
   checkOptionsObject('parseUSPS', options, ['source', 'format', 'name', 'flatten']);
   const source = options.source ?? 'USPS text';
   const flat = checkFlatten(options.flatten, source);
-  const lines = text.split('\n');
-  const firstIdx = lines.findIndex((l) => l.trim() !== '');
-  if (firstIdx < 0) throw new Error(`${source}: empty USPS file`);
-  const firstTokens = lines[firstIdx].trim().split(/\s+/);
+  // One pass over the lines, without an array of them: a small gzip can inflate to millions of
+  // short lines, and the text is already in memory once.
+  let pos = 0;
+  let lineNo = 0;
+  const nextLine = (): string | undefined => {
+    if (pos > text.length) return undefined;
+    let end = text.indexOf('\n', pos);
+    if (end < 0) end = text.length;
+    const line = text.slice(pos, end);
+    pos = end + 1;
+    lineNo++;
+    return line;
+  };
+  let first = nextLine();
+  while (first !== undefined && first.trim() === '') first = nextLine();
+  if (first === undefined) throw new Error(`${source}: empty USPS file`);
+  const firstTokens = first.trim().split(/\s+/);
 
   let format = options.format ?? 'auto';
   if (format === 'auto') format = firstTokens.length === 2 ? 'course' : 'esl';
 
   let numClasses = USPS_CLASSES;
   let features = USPS_FEATURES;
-  let start = 0;
+  let pending: string | undefined = first;
   if (format === 'course') {
     const [c, f] = firstTokens.map(Number);
     if (firstTokens.length !== 2 || !Number.isInteger(c) || !Number.isInteger(f) || c < 1 || f < 1) {
       throw new Error(
-        `${source}: line ${firstIdx + 1}: expected the header "<classes> <features>" (e.g. "10 256"), ` +
-          `found "${truncate(lines[firstIdx])}"`,
+        `${source}: line ${lineNo}: expected the header "<classes> <features>" (e.g. "10 256"), ` + `found "${truncate(first)}"`,
       );
     }
     if (c > MAX_CLASSES) {
-      throw new Error(`${source}: line ${firstIdx + 1}: the header declares ${c} classes, more than the 2^24 a dataset may have`);
+      throw new Error(`${source}: line ${lineNo}: the header declares ${c} classes, more than the 2^24 a dataset may have`);
     }
     numClasses = c;
     features = f;
-    start = firstIdx + 1;
+    pending = undefined;
   }
   const [lo, hi] = format === 'course' ? [0, 2] : [-1, 1];
   const tokensPerRow = features + 1;
-
-  let last = lines.length - 1;
-  while (last >= 0 && lines[last].trim() === '') last--;
-  const rows: number[] = [];
-  for (let i = start; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '' || (i === last && line === '-1')) continue;
-    const tokens = line.split(/\s+/);
-    if (tokens.length !== tokensPerRow) {
-      throw new Error(`${source}: line ${i + 1}: expected ${tokensPerRow} values (label + ${features} features), found ${tokens.length}`);
+  // A row takes at least two characters a value ("0 "): the text bounds the rows it can hold.
+  const capacity = Math.floor(text.length / (2 * tokensPerRow)) + 1;
+  const x = new Float32Array(capacity * features);
+  const labels = new Int32Array(capacity);
+  let n = 0;
+  const tokenError = (at: number, found: number): Error =>
+    new Error(`${source}: line ${at}: expected ${tokensPerRow} values (label + ${features} features), found ${found}`);
+  // The course's files end with a line "-1": only as the last line that is not blank.
+  let trailerAt: number | undefined;
+  for (let raw = pending ?? nextLine(); raw !== undefined; raw = nextLine()) {
+    const line = raw.trim();
+    if (line === '') continue;
+    if (trailerAt !== undefined) throw tokenError(trailerAt, 1);
+    if (line === '-1') {
+      trailerAt = lineNo;
+      continue;
     }
-    rows.push(i);
-  }
-
-  const n = rows.length;
-  const x = new Float32Array(n * features);
-  const labels = new Int32Array(n);
-  for (let r = 0; r < n; r++) {
-    const lineNo = rows[r] + 1;
-    const tokens = lines[rows[r]].trim().split(/\s+/);
+    const tokens = line.split(/\s+/);
+    if (tokens.length !== tokensPerRow) throw tokenError(lineNo, tokens.length);
     const label = Number(tokens[0]);
     if (!Number.isInteger(label) || label < 0 || label >= numClasses) {
       throw new Error(`${source}: line ${lineNo}: label "${tokens[0]}" is not an integer in [0, ${numClasses - 1}]`);
     }
-    labels[r] = label;
-    const base = r * features;
+    labels[n] = label;
+    const base = n * features;
     for (let j = 0; j < features; j++) {
       const v = Number(tokens[j + 1]);
       if (!(v >= lo && v <= hi)) {
@@ -123,12 +134,20 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
       }
       x[base + j] = (v - lo) / (hi - lo);
     }
+    n++;
   }
   const side = Math.round(Math.sqrt(features));
   const square = side * side === features;
-  return makeDataset(options.name ?? 'usps', wrap(square && !flat ? [n, side, side, 1] : [n, features], x), labels, numClasses, {
-    imageShape: square ? [side, side] : undefined,
-  });
+  const xs = x.slice(0, n * features);
+  return makeDataset(
+    options.name ?? 'usps',
+    wrap(square && !flat ? [n, side, side, 1] : [n, features], xs),
+    labels.slice(0, n),
+    numClasses,
+    {
+      imageShape: square ? [side, side] : undefined,
+    },
+  );
 }
 
 /**

@@ -136,6 +136,30 @@ describe('MNIST readers on generated files', () => {
     fs.rmSync(dir, { recursive: true });
   });
 
+  test('a labels file declaring more labels than any images file may hold, or other than its images, is refused unread', () => {
+    const dir = tempDir();
+    const labels = path.join(dir, 't10k-labels-idx1-ubyte');
+    const images = path.join(dir, 't10k-images-idx3-ubyte');
+    // Headers alone: 2^30 labels declared (4.6 MB as a gzip, 4 GiB once read as Int32), 2^30 images.
+    const header = (dims: number[]): Buffer => {
+      const b = Buffer.alloc(4 + 4 * dims.length);
+      b[2] = 0x08;
+      b[3] = dims.length;
+      dims.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+      return b;
+    };
+    fs.writeFileSync(labels, header([2 ** 30]));
+    fs.writeFileSync(images, header([2 ** 30, 28, 28]));
+    expect(() => loadMNIST({ dir, split: 'test' })).toThrow(
+      `${labels}: header declares 1073741824 labels, more than the 1369568 images of 28×28 an IDX file may hold`,
+    );
+    // Within that bound, the images' count is compared with the labels' before the labels are read.
+    fs.writeFileSync(labels, header([1000000]));
+    fs.writeFileSync(images, header([12, 28, 28]));
+    expect(() => loadMNIST({ dir, split: 'test' })).toThrow(`${images}: 12 images but ${labels} has 1000000 labels`);
+    fs.rmSync(dir, { recursive: true });
+  });
+
   test('MNIST images must be 28×28', () => {
     const dir = tempDir();
     writeIdxSplit(dir, 'train', 3, { rows: 16, cols: 16 });
