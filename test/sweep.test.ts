@@ -275,6 +275,41 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
 });
 
 describe('sweep on the worker pool', () => {
+  test('an abort stops the trainings: AbortError, finished records kept, half-written files removed; resume finishes', async () => {
+    const out = path.join(tmp, 'aborted');
+    const spec = { ...TINY, name: 'slow', base: { ...TINY.base, epochs: 300 }, seeds: 3 };
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const cut = (id: string): string => path.join(out, id, `.checkpoint.ckpt.${process.pid}.abc123.tmp`);
+    let running: string[] = [];
+    const result = sweep(spec, {
+      out,
+      workers: 2,
+      log: (l) => {
+        lines.push(l);
+        if (lines.length !== 1) return;
+        // A write of this process cut short in each run folder not finished, as a stopped thread leaves it.
+        running = fs
+          .readdirSync(out)
+          .filter((d) => fs.statSync(path.join(out, d)).isDirectory() && !fs.existsSync(path.join(out, d, 'result.json')));
+        for (const d of running) fs.writeFileSync(cut(d), 'half');
+        stop.abort();
+      },
+      signal: stop.signal,
+    });
+    await expect(result).rejects.toMatchObject({ name: 'AbortError', message: 'sweep: aborted' });
+    expect(running.length).toBeGreaterThan(0);
+    for (const d of running) expect(fs.existsSync(cut(d))).toBe(false);
+    const records = fs.readdirSync(out).filter((d) => fs.existsSync(path.join(out, d, 'result.json')));
+    expect(records.length).toBeGreaterThanOrEqual(1);
+    expect(records.length).toBeLessThan(6);
+    for (const d of records) expect(JSON.parse(fs.readFileSync(path.join(out, d, 'result.json'), 'utf8')).status).toBe('done');
+    expect(fs.existsSync(path.join(out, 'summary.md'))).toBe(false);
+    await expect(sweep(spec, { out, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    const resumed = await sweep(spec, { out, workers: 2, resume: true });
+    expect(resumed.status).toMatchObject({ done: 6, failed: 0, skipped: records.length });
+  }, 120000);
+
   test('more workers than cores: one line says the trainings share the cores (none at the default)', async () => {
     const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
     const spec = { base: { dataset: 'xor' as const, model: 'small-mlp', epochs: 1, trainSize: 100, testSize: 100 }, seeds: cores + 1 };

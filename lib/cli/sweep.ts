@@ -146,6 +146,7 @@ export async function sweepCommand(
   write: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<number> {
   let interrupted: (() => void) | undefined;
+  let interruptedLine: (() => string) | undefined;
   try {
     const { options: o, positional } = parseOptions('sweep', argv, SWEEP_OPTIONS);
     if (o.help) {
@@ -175,14 +176,19 @@ export async function sweepCommand(
       write(`${statusShown ? '\r\x1b[K' : ''}${l}\n`);
       statusShown = false;
     };
-    // Ctrl-C stops the trainings where they are: say how to go on (the runs' records and
-    // checkpoints are on disk; through the queue, the runs stay queued).
+    // Ctrl-C stops the trainings where they are (the sweep removes their half-written files),
+    // then says how to go on: the runs' records and checkpoints are on disk; through the queue,
+    // the runs stay queued. A stop that hangs (a queue that does not close) ends in 10 s anyway.
+    const stop = new AbortController();
+    interruptedLine = (): string =>
+      `${statusShown ? '\n' : ''}neurone: sweep interrupted; the finished runs are kept in ${String(o.out)}: ` +
+      `continue with the same command and --resume${o.queue !== undefined ? ' (the queued runs stay on the queue)' : ''}\n`;
     interrupted = (): void => {
-      process.stderr.write(
-        `${statusShown ? '\n' : ''}neurone: sweep interrupted; the finished runs are kept in ${String(o.out)}: ` +
-          `continue with the same command and --resume${o.queue !== undefined ? ' (the queued runs stay on the queue)' : ''}\n`,
-      );
-      process.exit(130);
+      stop.abort();
+      setTimeout(() => {
+        process.stderr.write(interruptedLine?.() ?? '');
+        process.exit(130);
+      }, 10000).unref();
     };
     process.once('SIGINT', interrupted);
     const result = await sweep(spec, {
@@ -194,6 +200,7 @@ export async function sweepCommand(
       backend: o.backend as 'js' | 'native' | undefined,
       dataDir: o['data-dir'] as string | undefined,
       saveModels: Boolean(o['save-models']),
+      signal: stop.signal,
       log: o.quiet ? undefined : line,
       onStatus: tty
         ? (s) => {
@@ -207,6 +214,10 @@ export async function sweepCommand(
     write(`summary: ${result.files.markdown}, ${result.files.csv}; figures: ${result.files.curves}, ${result.files.scores}\n`);
     return result.status.failed > 0 ? 1 : 0;
   } catch (e) {
+    if (e instanceof Error && e.name === 'AbortError' && interruptedLine) {
+      process.stderr.write(interruptedLine());
+      return 130;
+    }
     return fail(e);
   } finally {
     if (interrupted) process.removeListener('SIGINT', interrupted);

@@ -167,6 +167,29 @@ function removeStaleTemps(dir: string, base: string): void {
 }
 
 /**
+ * Removes this process's temporary files (`.<name>.<pid>.<random>.tmp`) in `dir`: those of writes
+ * that a stop cut short, in worker threads that are gone. Only once no thread of this process
+ * writes in `dir` any more (a sweep whose pool was stopped). @internal
+ */
+export function removeOwnTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const own = new RegExp(`^\\..+\\.${process.pid}\\.[a-z0-9]+\\${TEMP_SUFFIX}$`);
+  for (const name of names) {
+    if (!own.test(name)) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // Left for the next write's removal of stale temporaries.
+    }
+  }
+}
+
+/**
  * While a write runs, SIGINT / SIGTERM (when the program has no handler of its own, so the signal
  * would kill it mid-write and strand the temporary file) are held: the write finishes, then the
  * signal is raised again with its default action. Returns the function that ends the hold.

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
-import { readDataFile, writeFileAtomic } from '../data/read';
+import { readDataFile, removeOwnTemps, writeFileAtomic } from '../data/read';
 import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
@@ -52,6 +52,13 @@ export interface SweepOptions {
    * @param status The runs done, failed, running and skipped, the samples per second and the time left.
    */
   onStatus?: (status: SweepStatus) => void;
+  /**
+   * Stops the sweep when aborted (`neurone sweep` aborts on Ctrl-C): the trainings stop where
+   * they are, their half-written files are removed, and the promise rejects with an error named
+   * `AbortError`. The finished runs' records stay in `out`; `resume` runs the others, an
+   * interrupted one from its last checkpoint. Through a queue, the runs stay queued.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where a sweep stands. */
@@ -194,6 +201,13 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
   }
 }
 
+/** The error an aborted sweep rejects with, named as the platform names its aborts. */
+function abortError(): Error {
+  const e = new Error('sweep: aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
 /** What differs between the runs a stored sweep listed and this spec's, in a few words. */
 function sweepDifference(storedRuns: unknown, runs: readonly SweepRun[]): string {
   if (!Array.isArray(storedRuns) || !storedRuns.every((r) => typeof r === 'string')) return 'its record of runs is unreadable';
@@ -289,6 +303,9 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     throw new SpecError(`sweep: backend must be 'native' or 'js', got ${JSON.stringify(options.backend)}`);
   if (options.workers !== undefined && !(Number.isInteger(options.workers) && options.workers >= 1 && options.workers <= 1024))
     throw new SpecError(`sweep: workers must be an integer in [1, 1024], got ${String(options.workers)}`);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw new SpecError(`sweep: signal must be an AbortSignal, got ${typeof options.signal}`);
+  if (options.signal?.aborted) throw abortError();
   if (
     options.idleWarningMs !== undefined &&
     !(typeof options.idleWarningMs === 'number' && options.idleWarningMs > 0 && Number.isFinite(options.idleWarningMs))
@@ -356,8 +373,19 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     };
   };
   const timer = options.onStatus ? setInterval(() => options.onStatus?.(status()), 500) : undefined;
+  // An abort stops waiting at once; closing the executor then stops the trainings, whose
+  // outcomes (failed, as their threads die) are not recorded.
+  let aborted = false;
+  let onAbort = (): void => undefined;
+  const abortion = new Promise<never>((_, reject) => {
+    onAbort = (): void => {
+      aborted = true;
+      reject(abortError());
+    };
+  });
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await Promise.all(
+    const all = Promise.all(
       todo.map(async (r) => {
         const dir = path.join(out, r.id);
         const checkpoint = path.join(dir, 'checkpoint.ckpt');
@@ -383,8 +411,9 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
           checkpoint,
           model: options.saveModels ? path.join(dir, 'model.safetensors') : undefined,
         });
-        // A run counts once: its record is written once, when its first outcome arrives.
-        if (records.has(r.id)) return;
+        // A run counts once: its record is written once, when its first outcome arrives. A run
+        // stopped by an abort has no outcome of its own.
+        if (records.has(r.id) || aborted) return;
         let rec: RunRecord = {
           ...base,
           status: outcome.status,
@@ -418,9 +447,13 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
         finish(rec);
       }),
     );
+    await Promise.race([all, abortion]);
   } finally {
     if (timer) clearInterval(timer);
+    options.signal?.removeEventListener('abort', onAbort);
     await executor.close();
+    // The stopped threads' checkpoints and models cut short: no thread writes here any more.
+    if (aborted) for (const r of todo) removeOwnTemps(path.join(out, r.id));
   }
   const ordered = runs.map((r) => records.get(r.id)).filter((r): r is RunRecord => r !== undefined);
   const summary = summarize(ordered);
