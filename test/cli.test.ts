@@ -61,6 +61,10 @@ describe('neurone command: help and argument errors', () => {
   test('unknown command', () => expectUsageError(cli('fly'), /unknown command 'fly'/));
   test('bad number', () => expectUsageError(cli('train', '--epochs', 'ten'), /--epochs: 'ten' is not a number/));
   test('non-integer epochs', () => expectUsageError(cli('train', '--epochs', '2.5'), /--epochs.*not an integer/));
+  test('integers in hex or exponent notation, as every command reads them', () => {
+    expectUsageError(cli('train', '--epochs', '0x10'), /bad value for --epochs: '0x10' is not an integer in decimal digits/);
+    expectUsageError(cli('train', '--threads', '1e3'), /bad value for --threads: '1e3' is not an integer in decimal digits/);
+  });
   test('learning rate out of range', () => expectUsageError(cli('train', '--lr', '-1'), /--lr.*must be > 0/));
   test('missing value', () => expectUsageError(cli('train', '--epochs'), /--epochs needs a value/));
   test('unknown dataset', () => expectUsageError(cli('train', '--dataset', 'cifar'), /--dataset: 'cifar'.*usps, mnist, fashion/));

@@ -138,7 +138,12 @@ describe('neurone style, in process', () => {
     [
       '--steps not a number',
       () => ['--content', content, '--style', style, '--steps', 'many'],
-      /--steps must be an integer >= 0, got 'many'/,
+      /--steps must be an integer >= 0 in decimal digits, got 'many'/,
+    ],
+    [
+      '--steps in exponent notation, read as by every command',
+      () => ['--content', content, '--style', style, '--steps', '1e3'],
+      /--steps must be an integer >= 0 in decimal digits, got '1e3'/,
     ],
     [
       'a negative --style-weight',

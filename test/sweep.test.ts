@@ -689,6 +689,7 @@ describe('neurone sweep command', () => {
       const spec = path.join(root, 'sweeps', 'tiny-xor.json');
       expect(await sweepCommand([spec])).toBe(2);
       expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--workers', '0'])).toBe(2);
+      expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--workers', '0x2'])).toBe(2);
       expect(await sweepCommand([spec, spec, '--out', path.join(tmp, 'x')])).toBe(2);
       expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--resume', '--resume'])).toBe(2);
       expect(await sweepCommand([spec, '--out', path.join(tmp, 'x'), '--queue', 'http://localhost:6379'])).toBe(2);
@@ -701,6 +702,7 @@ describe('neurone sweep command', () => {
     expect(errors).toEqual([
       'neurone: --out DIR is required (the folder of the results)\n',
       "neurone: bad value for --workers: '0' (expected an integer in [1, 1024])\n",
+      "neurone: bad value for --workers: '0x2' (expected an integer in [1, 1024])\n",
       expect.stringMatching(/^neurone: expected one spec file, got .*tiny-xor\.json .*tiny-xor\.json/),
       'neurone: option --resume given twice\n',
       "neurone: --queue: expected a redis:// or rediss:// URL, got 'http://localhost:6379'\n",

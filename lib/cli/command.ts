@@ -123,14 +123,24 @@ export function flagValue(args: ParsedArgs, name: string): string | undefined {
   return Array.isArray(v) ? v[v.length - 1] : undefined;
 }
 
+/**
+ * The integer a flag's text writes in decimal digits (a sign allowed), or undefined: every
+ * command reads its integer flags this way, so that `0x10`, `1e3` or `1.0`, which JavaScript's
+ * Number() would take, mean the same to all of them (nothing).
+ */
+export function decimalInteger(raw: string): number | undefined {
+  if (!/^[+-]?\d+$/.test(raw)) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** A positive integer flag, or its default. */
 export function intFlag(args: ParsedArgs, command: string, name: string, fallback: number, min = 1): number {
   const raw = flagValue(args, name);
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
-    throw new InputError(`${command}: ${name} must be an integer >= ${min}, got '${raw}'`);
-  }
+  const n = decimalInteger(raw);
+  if (n === undefined) throw new InputError(`${command}: ${name} must be an integer >= ${min} in decimal digits, got '${raw}'`);
+  if (n < min) throw new InputError(`${command}: ${name} must be an integer >= ${min}, got '${raw}'`);
   return n;
 }
 

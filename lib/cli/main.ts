@@ -44,7 +44,7 @@ import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
-import { probeWritable } from './command';
+import { decimalInteger, probeWritable } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
 import { firstLine } from '../messages';
 import { DATASETS, DatasetName, loadTrainTest } from './datasets';
@@ -345,9 +345,11 @@ function parseValue(name: string, flag: Flag, value: string): string | number {
   const v = Number(value);
   if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`bad value for ${name}: '${value}' is not a number`);
   if (flag.kind === 'int') {
-    if (!Number.isInteger(v)) throw new UsageError(`bad value for ${name}: '${value}' is not an integer`);
+    if (!Number.isInteger(v) || !/^[+-]?\d+$/.test(value.trim()))
+      throw new UsageError(`bad value for ${name}: '${value}' is not an integer in decimal digits`);
     // Beyond 2^53 doubles skip integers: '9007199254740993' would silently become ...992.
-    if (!Number.isSafeInteger(v)) throw new UsageError(`bad value for ${name}: ${value} (must be at most ${Number.MAX_SAFE_INTEGER})`);
+    if (decimalInteger(value.trim()) === undefined)
+      throw new UsageError(`bad value for ${name}: ${value} (must be at most ${Number.MAX_SAFE_INTEGER})`);
   }
   // Real-valued options reach the kernels as float32: a value the checks below accept must keep its
   // meaning there. 1e39 becomes Infinity, 1e-46 becomes 0 and 0.9999999999 becomes 1, so the
@@ -671,7 +673,8 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
           `retraining a fresh network on all ${finalTrainSet.labels.length} training examples for ${plural(retrainedEpochs, 'epoch')} (validation split included)`,
         );
       }
-      seedGlobal(opts.seed + 10000);
+      // Another stream than the first training's, for any --seed up to MAX_SEED.
+      seedGlobal((opts.seed + 10000) % (MAX_SEED + 1));
       final = buildModel(description);
       await stage(final, finalTrainSet, null, retrainedEpochs, first.lrs.slice(0, retrainedEpochs));
     }

@@ -9,6 +9,7 @@ import { ADAM_DEFAULTS, QUICK } from './recipes';
 import { sweep, SweepStatus } from '../sweep/sweep';
 import { summaryMarkdown } from '../sweep/summary';
 import { firstLine } from '../messages';
+import { decimalInteger } from './command';
 
 /** Most bytes of a sweep spec file: a spec is a few lines (a model description inline, a few KB). */
 const MAX_SPEC_BYTES = 2 ** 20;
@@ -57,8 +58,8 @@ export function parseOptions(
     }
     if (value === '') throw new SpecError(`option ${arg} needs a non-empty value (${def.arg})`);
     if (def.int) {
-      const v = Number(value);
-      if (!Number.isInteger(v) || v < def.int.min || v > def.int.max)
+      const v = decimalInteger(value);
+      if (v === undefined || v < def.int.min || v > def.int.max)
         throw new SpecError(`bad value for ${arg}: '${value}' (expected an integer in [${def.int.min}, ${def.int.max}])`);
       options[key] = v;
     } else if (def.choices && !def.choices.includes(value)) {
