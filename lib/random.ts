@@ -174,9 +174,12 @@ export const MAX_SEED = 2 ** 32 - 1;
 
 /**
  * Seeds the global generator, making initialisation and shuffling reproducible.
- * @param n Any integer; the same seed gives the same weights, shuffles and samples.
+ * @param n An integer in [0, 2^32 − 1]; the same seed gives the same weights, shuffles and
+ * samples. Other numbers are refused: the generator folds seeds to 32 bits, so that -1 or 2^32,
+ * or 1.5, would silently give the stream of another seed.
  */
 export function seed(n: number): void {
-  if (!Number.isFinite(n)) throw new RangeError(`seed: expected a finite number, got ${n}`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_SEED)
+    throw new RangeError(`seed: expected an integer in [0, ${MAX_SEED}], got ${typeof n === 'number' ? n : typeof n}`);
   shared = new Rng(n);
 }

@@ -70,6 +70,14 @@ test('seed() makes initialisation reproducible', () => {
   expect(c).not.toEqual(a);
 });
 
+test('seed() takes the integers the generator tells apart: [0, 2^32 - 1], nothing it would fold onto another', () => {
+  for (const bad of [-1, 2 ** 32, 1.5, NaN, Infinity]) {
+    expect(() => seed(bad)).toThrow(`seed: expected an integer in [0, 4294967295], got ${bad}`);
+  }
+  expect(() => seed('3' as unknown as number)).toThrow('seed: expected an integer in [0, 4294967295], got string');
+  expect(() => seed(2 ** 32 - 1)).not.toThrow();
+});
+
 test('an unknown init name is a RangeError listing the known ones', () => {
   expect(() => initialize(zeros([2]), 'kaiming' as InitName, 1, 1)).toThrow(/expected one of normal, uniform/);
 });
