@@ -787,6 +787,13 @@ describeRedis('a queue worker in this process', () => {
         'started ok (job 0123456789ab.ok, attempt 1)',
         expect.stringMatching(/^finished ok: test accuracy /),
       ]);
+      // The refusals are in the worker's own output too, one line each, the forged newline escaped.
+      expect(lines.filter((l) => l.startsWith('refused'))).toEqual([
+        'refused job "0123456789ab.other": job "0123456789ab.other": its id is not its payload\'s "<sweep>.<runId>" ("0123456789ab.victim"); refused',
+        expect.stringMatching(/^refused job "forged-newline": job payload: "runId": expected a file-name-safe string/),
+        'refused job "0123456789ab.tab\\there": job payload: "runId": expected a file-name-safe string without control characters',
+      ]);
+      expect(lines.every((l) => !l.includes('\n'))).toBe(true);
     } finally {
       await worker.close();
     }

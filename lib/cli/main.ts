@@ -527,7 +527,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   let outShape: number[];
   try {
     // The shapes first, with nothing allocated: a lazily sized layer too large, or a step's activations past the bound, stop here.
-    checkModelForInput(net, inShape, opts.batchSize);
+    checkModelForInput(net, inShape, Math.min(opts.batchSize, fullTrain.labels.length));
     outShape = net.outputShape(inShape);
   } catch (e) {
     throw new UsageError(

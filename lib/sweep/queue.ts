@@ -585,16 +585,21 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     queueName,
     async (job: Job, token?: string): Promise<JobResult> => {
       let payload: ReturnType<typeof validatePayload>;
+      // A payload that is not a run fails for good: retrying it elsewhere would fail the same
+      // way. The worker's own output says so too (the reason is otherwise only in Redis).
+      const refuse = (why: string): never => {
+        log(`refused job ${JSON.stringify(job.id)}: ${why}`);
+        throw new UnrecoverableError(why);
+      };
       try {
         payload = validatePayload(job.data);
       } catch (e) {
-        // A payload that is not a run fails for good: retrying it elsewhere would fail the same way.
-        throw new UnrecoverableError((e as Error).message);
+        return refuse((e as Error).message);
       }
       // The id names the files the job writes and reads (model, checkpoint): a job under another
       // run's id could overwrite that run's model or continue from its checkpoint.
       if (job.id !== `${payload.sweep}.${payload.runId}`)
-        throw new UnrecoverableError(
+        refuse(
           `job ${JSON.stringify(job.id)}: its id is not its payload's "<sweep>.<runId>" (${JSON.stringify(`${payload.sweep}.${payload.runId}`)}); refused`,
         );
       const config = payload.config;

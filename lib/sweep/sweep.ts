@@ -182,7 +182,9 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
       throw new SpecError(
         `run ${r.id}: valFraction ${c.valFraction} of the ${n} training examples of ${c.dataset} leaves the ${nVal === 0 ? 'validation' : 'training'} part empty`,
       );
-    const key = `${dataKey(c)}|${JSON.stringify(c.model ?? null)}`;
+    // At the largest batch fit makes: the training part's size when the batch size is larger.
+    const batch = Math.min(c.batchSize, n - nVal);
+    const key = `${dataKey(c)}|${batch}|${JSON.stringify(c.model ?? null)}`;
     if (seen.has(key)) continue;
     seen.add(key);
     if (!d) continue;
@@ -192,7 +194,7 @@ function preflight(runs: readonly SweepRun[], data: Map<string, SharedData>): vo
       const { description } = runModel(c, inputSize, numClasses);
       // From the shapes alone: no lazily sized layer allocates, and the step's activations are bounded.
       const net = buildModel(description);
-      const shape = checkModelForInput(net, [1, ...datasetSampleShape(net, d.train.xShape, c.dataset)], c.batchSize);
+      const shape = checkModelForInput(net, [1, ...datasetSampleShape(net, d.train.xShape, c.dataset)], batch);
       if (shape.length !== 2 || shape[1] !== numClasses)
         throw new Error(`outputs (batch, ${shape.slice(1).join(', ')}) but ${c.dataset} has ${numClasses} classes`);
     } catch (e) {

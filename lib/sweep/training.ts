@@ -171,9 +171,10 @@ export async function runTraining(
   seedGlobal(config.seed);
   const net = buildModel(description);
   const sampleShape = datasetSampleShape(net, fullTrain.x.shape, config.dataset);
-  // A job from the queue skipped the sweep's preflight: its lazily sized layers and activations are bounded here.
-  checkModelForInput(net, [1, ...sampleShape], config.batchSize);
   const split = data.trainTestSplit(fullTrain, { testFraction: config.valFraction, seed: config.seed, stratify: true });
+  // A job from the queue skipped the sweep's preflight: its lazily sized layers and activations
+  // are bounded here, at the largest batch fit makes of the training part.
+  checkModelForInput(net, [1, ...sampleShape], Math.min(config.batchSize, split.train.labels.length));
   const view = (ds: Dataset): Dataset => viewSamples(ds, sampleShape);
   const trainSet = view(split.train);
   const valSet = view(split.test);
