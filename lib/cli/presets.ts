@@ -374,7 +374,7 @@ export function checkModelForInput(net: Module, sampleShape: readonly number[], 
     if (e instanceof RangeError) throw new ModelError(e.message);
     throw e;
   }
-  const total = net.parameterCount() + walk.lazyParameters;
+  const total = net.parameters().reduce((n, p) => n + p.value.data.length, 0) + walk.lazyParameters;
   if (walk.lazyParameters > 0 && total > MAX_DESCRIBED_PARAMETERS) {
     throw new ModelError(
       `${walk.lazyLabel} brings the model to ${total.toLocaleString('en-US')} parameter values, over the ` +

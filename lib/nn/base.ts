@@ -399,7 +399,18 @@ export abstract class Module {
    * model.parameters())` in PyTorch or `model.countParams()` in TensorFlow.js.
    */
   parameterCount(): number {
+    // PyTorch refuses to count a lazy module's uninitialised parameters; a partial sum would look like the whole.
+    const unsized = this.unsizedLayer();
+    if (unsized)
+      throw new RangeError(
+        `parameterCount: ${unsized.label()} takes its input size from its first input, not known yet; call net.build(inputShape) or run a forward pass first`,
+      );
     return this.parameters().reduce((n, p) => n + p.value.data.length, 0);
+  }
+
+  /** The first layer that waits for its first input to be sized (`Linear(null, n)`), or undefined. @internal */
+  unsizedLayer(): Module | undefined {
+    return undefined;
   }
 
   /**

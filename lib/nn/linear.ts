@@ -115,6 +115,11 @@ export class Linear extends Module {
     return this.sizePending;
   }
 
+  /** @internal */
+  unsizedLayer(): Module | undefined {
+    return this.sizePending ? this : undefined;
+  }
+
   /** Draws the weights for `inputSize` inputs (at construction, or at the first input of a lazily sized layer). */
   private allocate(inputSize: number): void {
     const outputSize = this.outputSize;

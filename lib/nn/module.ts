@@ -359,6 +359,15 @@ export class Sequential extends Module {
    * (tied weights) has one weight and one gradient, which every use adds into, and an optimiser
    * must step it once per update, not once per use.
    */
+  /** @internal */
+  unsizedLayer(): Module | undefined {
+    for (const m of this.modules) {
+      const u = m.unsizedLayer();
+      if (u) return u;
+    }
+    return undefined;
+  }
+
   parameters(): Parameter[] {
     const out: Parameter[] = [];
     const seen = new Set<Tensor>();

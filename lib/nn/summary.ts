@@ -32,7 +32,12 @@ export function summarize(net: Module, inputShape?: readonly number[]): string {
   if (shape) rows.push(['', 'input', formatShape(['batch', ...shape.slice(1)]), '']);
   layers.forEach((layer, i) => {
     if (shape) shape = layer.outputShape(shape);
-    rows.push([String(i), layer.toString(), shape ? formatShape(['batch', ...shape.slice(1)]) : '?', count(layer.parameterCount())]);
+    rows.push([
+      String(i),
+      layer.toString(),
+      shape ? formatShape(['batch', ...shape.slice(1)]) : '?',
+      layer.unsizedLayer() ? '?' : count(layer.parameterCount()),
+    ]);
   });
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]): string =>
@@ -42,12 +47,16 @@ export function summarize(net: Module, inputShape?: readonly number[]): string {
       .trimEnd();
   const rule = '─'.repeat(widths.reduce((a, w) => a + w, 0) + 2 * (widths.length - 1));
   const parameters = net.parameters();
-  const total = net.parameterCount();
+  // A lazily sized layer not sized yet: what is known, and which layer the rest waits for.
+  const unsized = net.unsizedLayer();
+  const total = parameters.reduce((n, p) => n + p.value.data.length, 0);
   const out = [`${net.constructor.name}: ${layers.length} layer${layers.length === 1 ? '' : 's'}`, rule, line(rows[0]), rule];
   for (const r of rows.slice(1)) out.push(line(r));
   out.push(rule);
   out.push(
-    `Parameters: ${count(total)} in ${parameters.length} tensor${parameters.length === 1 ? '' : 's'} (${count(total * 4)} bytes as float32)`,
+    unsized
+      ? `Parameters: ${count(total)} so far, and those of ${unsized.toString()}, sized by its first input`
+      : `Parameters: ${count(total)} in ${parameters.length} tensor${parameters.length === 1 ? '' : 's'} (${count(total * 4)} bytes as float32)`,
   );
   if (!shape) out.push('Output shapes: pass the input shape without the batch, e.g. summary([256, 1])');
   return out.join('\n');
