@@ -248,6 +248,25 @@ describe('neurone predict', () => {
     expect([r.code, r.stderr]).toEqual([2, `neurone: predict: ${nan}: sample 0 value 7 is NaN, expected a finite float32 number\n`]);
   });
 
+  test('--invert reads dark ink on a light page as the digit sets draw it; without it, such an image gets a note', () => {
+    const ink = path.join(tmp, 'ink-on-paper.png');
+    const light = writePng(ink, (i) => (i % 16 > 5 && i % 16 < 9 ? 20 : 240));
+    const chalk = path.join(tmp, 'chalk-on-slate.png');
+    writePng(chalk, (i) => 255 - (i % 16 > 5 && i % 16 < 9 ? 20 : 240));
+    const plain = cli(['predict', '--model', cnnFile, ink]);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toBe(
+      `neurone: note: ${ink} looks like dark ink on a light page; MNIST and USPS digits are light on dark: if the model learnt from them, predict again with --invert\n`,
+    );
+    const inverted = cli(['predict', '--model', cnnFile, '--invert', ink]);
+    const direct = cli(['predict', '--model', cnnFile, chalk]);
+    expect([inverted.stderr, direct.stderr]).toEqual(['', '']);
+    // The inverted page is the light-on-dark image: same class and probabilities.
+    expect(inverted.stdout.replace(ink, 'x')).toBe(direct.stdout.replace(chalk, 'x'));
+    expect(plain.stdout.replace(ink, 'x')).not.toBe(direct.stdout.replace(chalk, 'x'));
+    expect(light[0]).toBeCloseTo(240 / 255, 6);
+  });
+
   test('an IDX file of 0 examples: exit 2 and one line', () => {
     const empty = path.join(tmp, 'empty-idx3-ubyte');
     fs.writeFileSync(empty, encodeIdx(new Uint8Array(0), [0, 16, 16]));

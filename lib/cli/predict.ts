@@ -53,7 +53,16 @@ export interface InputRows {
   rows: Float32Array[];
   /** The images' size, when every row is an image of that size (PNGs, an IDX file of images). */
   image?: ImageSize;
+  /** Grey PNGs read without `invert` whose mean level is above LIGHT_PAGE_MEAN: dark ink on a light page, most likely. */
+  lightPages: string[];
 }
+
+/**
+ * A mean level above which a grey image looks like dark ink on a light page: MNIST's images
+ * average 0.13 and USPS's 0.27 (light strokes on black); a digit drawn in black on white, 0.8
+ * or more.
+ */
+const LIGHT_PAGE_MEAN = 0.6;
 
 /**
  * One PNG as a row in [0, 1]: grey levels, or red, green, blue interleaved (channels-last) for a
@@ -207,6 +216,7 @@ export function readInputs(files: readonly string[], invert: boolean, channels: 
     image = size !== undefined && (image === undefined || (image.height === size.height && image.width === size.width)) ? size : null;
   };
   let total = 0;
+  const lightPages: string[] = [];
   for (const file of files) {
     const kind = inputKind(file);
     if (!kind)
@@ -215,6 +225,7 @@ export function readInputs(files: readonly string[], invert: boolean, channels: 
       if (kind === 'png') {
         const png = readPng(file, invert, channels);
         sameImage(png.image);
+        if (!invert && channels === 1 && png.row.reduce((a, b) => a + b, 0) / png.row.length > LIGHT_PAGE_MEAN) lightPages.push(file);
         return [png.row];
       }
       if (kind === 'idx') {
@@ -239,7 +250,7 @@ export function readInputs(files: readonly string[], invert: boolean, channels: 
     throw new InputError(
       `predict: ${names[odd]} has ${rows[odd].length} values, ${names[0]} has ${width}: every row must have the same size`,
     );
-  return { names, rows, image: image ?? undefined };
+  return { names, rows, image: image ?? undefined, lightPages };
 }
 
 /** The most values the largest activation of one batch may hold in a command: 1 GiB of float32. */
@@ -346,6 +357,16 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
       return { input, class: best, probabilities: p };
     });
     for (const line of formatRows(rows, Math.min(top, classes))) write(`${line}\n`);
+    // Said after the answers, on stderr: a drawing in a paint program is dark on light, the
+    // digit sets light on dark, and the model then answers confidently and wrongly.
+    if (inputs.lightPages.length > 0) {
+      const some =
+        inputs.lightPages.slice(0, 3).join(', ') + (inputs.lightPages.length > 3 ? ` and ${inputs.lightPages.length - 3} more` : '');
+      process.stderr.write(
+        `neurone: note: ${some} ${inputs.lightPages.length === 1 ? 'looks' : 'look'} like dark ink on a light page; ` +
+          'MNIST and USPS digits are light on dark: if the model learnt from them, predict again with --invert\n',
+      );
+    }
     if (out !== undefined) {
       const text = out.toLowerCase().endsWith('.csv')
         ? [
