@@ -145,13 +145,19 @@ export interface SGDOptions {
   momentum?: number;
   /** L2 penalty added to the gradient: g + weightDecay · w (default 0). */
   weightDecay?: number;
+  /** With momentum: the share of each gradient left out of the velocity, in [0, 1] (default 0). */
+  dampening?: number;
+  /** With momentum and no dampening: Nesterov's look-ahead, w −= lr · (g + momentum · v) (default false). */
+  nesterov?: boolean;
 }
 
-const SGD_OPTIONS: Record<keyof SGDOptions, true> = { lr: true, momentum: true, weightDecay: true };
+const SGD_OPTIONS: Record<keyof SGDOptions, true> = { lr: true, momentum: true, weightDecay: true, dampening: true, nesterov: true };
 
 /**
- * Stochastic gradient descent, with optional momentum and weight decay (PyTorch's formulation):
- * g ← grad + wd·w;  v ← μ·v + g;  w ← w − lr·v  (v = g when μ = 0).
+ * Stochastic gradient descent, with optional momentum, dampening d, Nesterov's look-ahead and
+ * weight decay, as PyTorch's `torch.optim.SGD`:
+ * g ← grad + wd·w;  v ← μ·v + (1 − d)·g (v ← g at the first step);  w ← w − lr·v, or with
+ * Nesterov w ← w − lr·(g + μ·v)  (v = g when μ = 0).
  *
  * Built from its options alone, not PyTorch's `SGD(params, lr)`: the parameters come with each
  * `step(params)`, which `fit` calls with the network's.
@@ -164,6 +170,8 @@ export class SGD implements Optimizer {
   lr: number;
   readonly momentum: number;
   readonly weightDecay: number;
+  readonly dampening: number;
+  readonly nesterov: boolean;
   /** Velocity per parameter buffer; a WeakMap so replaced networks free their state. */
   private readonly velocity = new WeakMap<Float32Array, Float32Array>();
 
@@ -174,33 +182,48 @@ export class SGD implements Optimizer {
   constructor(options: SGDOptions) {
     refuseParameters('SGD', options, 'new SGD({ lr: 0.1 })');
     if (options === null || typeof options !== 'object')
-      throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay? }, got ${describe(options)}`);
+      throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay?, dampening?, nesterov? }, got ${describe(options)}`);
     checkKnownOptions('SGD', options, Object.keys(SGD_OPTIONS));
     this.lr = checkNumber('SGD', 'lr', options.lr, 0);
     this.momentum = checkNumber('SGD', 'momentum', options.momentum ?? 0, 0, 1, true);
     this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, 0);
+    this.dampening = checkNumber('SGD', 'dampening', options.dampening ?? 0, 0, 1);
+    const nesterov = options.nesterov ?? false;
+    if (typeof nesterov !== 'boolean') throw new TypeError(`SGD: nesterov must be true or false, got ${describe(nesterov)}`);
+    if (nesterov && (this.momentum === 0 || this.dampening !== 0))
+      throw new RangeError(
+        `SGD: nesterov needs a momentum above 0 and no dampening, got momentum ${this.momentum} and dampening ${this.dampening}`,
+      );
+    this.nesterov = nesterov;
   }
 
   step(params: readonly Parameter[]): void {
     checkParams('SGD', params);
-    const { lr, momentum: mu, weightDecay: wd } = this;
+    const { lr, momentum: mu, weightDecay: wd, nesterov } = this;
     const k = backend();
     for (const p of params) {
       const w = p.value.data;
       let v: Float32Array | null = null;
+      // PyTorch's first step takes the whole gradient into the velocity: no dampening then.
+      let dampening = this.dampening;
       if (mu !== 0) {
         v = this.velocity.get(w) ?? null;
         if (!v) {
           v = new Float32Array(w.length);
           this.velocity.set(w, v);
+          dampening = 0;
         }
       }
-      k.sgdStep(w, p.grad.data, v, w.length, lr, mu, wd);
+      k.sgdStep(w, p.grad.data, v, w.length, lr, mu, wd, dampening, nesterov);
     }
   }
 
   toJSON(): { type: string; args: unknown[]; options: Record<string, unknown> } {
-    return { type: 'SGD', args: [], options: { lr: this.lr, momentum: this.momentum, weightDecay: this.weightDecay } };
+    return {
+      type: 'SGD',
+      args: [],
+      options: { lr: this.lr, momentum: this.momentum, weightDecay: this.weightDecay, dampening: this.dampening, nesterov: this.nesterov },
+    };
   }
 
   /**

@@ -192,7 +192,8 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value run(Napi::Env env, SgdStepCall& a) {
     if (a.n > 0) {
-      sgdStepParallel(a.w.data, a.g.data, a.velocity.data, a.n, a.lr, a.momentum, a.weightDecay, path_, &pool_);
+      sgdStepParallel(a.w.data, a.g.data, a.velocity.data, a.n, a.lr, a.momentum, a.weightDecay, a.dampening,
+                      a.nesterov, path_, &pool_);
     }
     return env.Undefined();
   }

@@ -193,10 +193,10 @@ void activationBackwardParallel(Activation f, float alpha, const float* x, const
 }
 
 void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
-                     KernelPath path, ThreadPool* pool) {
-  if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay, path);
+                     float dampening, bool nesterov, KernelPath path, ThreadPool* pool) {
+  if (!worthThreads(n, pool)) return sgdStep(w, g, velocity, n, lr, momentum, weightDecay, dampening, nesterov, path);
   forChunks(n, pool, [&](int64_t b, int64_t len) {
-    sgdStep(w + b, g + b, velocity ? velocity + b : nullptr, len, lr, momentum, weightDecay, path);
+    sgdStep(w + b, g + b, velocity ? velocity + b : nullptr, len, lr, momentum, weightDecay, dampening, nesterov, path);
   });
 }
 
@@ -415,8 +415,8 @@ void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad
 }
 
 void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
-             KernelPath path) {
-  kernelsFor(path).sgdStep(w, g, velocity, n, lr, momentum, weightDecay);
+             float dampening, bool nesterov, KernelPath path) {
+  kernelsFor(path).sgdStep(w, g, velocity, n, lr, momentum, weightDecay, dampening, nesterov);
 }
 
 void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,

@@ -50,10 +50,13 @@ void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss,
 void binaryCrossEntropy(const float* p, const float* y, float* loss, float* grad, int64_t rows, int64_t cols,
                         KernelPath path);
 
-// SGD with optional momentum and L2 weight decay (PyTorch's formulation):
-//   g' = g + wd * w;  v = momentum * v + g' (if velocity);  w -= lr * (velocity ? v : g')
+// SGD with optional momentum, dampening, Nesterov's look-ahead and L2 weight decay (PyTorch's
+// formulation):
+//   g' = g + wd * w;  v = momentum * v + (1 - dampening) * g' (if velocity);
+//   w -= lr * (velocity ? (nesterov ? g' + momentum * v : v) : g')
+// PyTorch's first step sets v = g' undamped: the caller passes dampening 0 to a zero velocity then.
 void sgdStep(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
-             KernelPath path);
+             float dampening, bool nesterov, KernelPath path);
 // Adam (Kingma & Ba) with bias correction for step t (1-based) and L2 weight decay.
 void adamStep(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps,
               float weightDecay, int64_t step, KernelPath path);
@@ -83,7 +86,7 @@ void activationBackwardParallel(Activation f, float alpha, const float* x, const
 
 // The optimiser steps split into contiguous chunks across `pool` for large parameters.
 void sgdStepParallel(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
-                     KernelPath path, ThreadPool* pool);
+                     float dampening, bool nesterov, KernelPath path, ThreadPool* pool);
 void adamStepParallel(float* w, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
                       float eps, float weightDecay, int64_t step, KernelPath path, ThreadPool* pool);
 // nonFiniteIndex, chunks scanned across `pool` for large arrays (the first bad index still wins).
@@ -108,7 +111,8 @@ struct Kernels {
   // the SIMD tables one partial sum a lane.
   float (*bceSum)(const float* p, const float* y, float* grad, int64_t n);
   // The optimiser steps of elementwise_loops.h, compiled for this path.
-  void (*sgdStep)(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay);
+  void (*sgdStep)(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum, float weightDecay,
+                  float dampening, bool nesterov);
   void (*adamStep)(float* w, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float weightDecay,
                    float stepSize, float epsHat);
   // The first index of a NaN or ±Inf, or -1: elementwise_loops.h's loop on the scalar path,

@@ -37,13 +37,22 @@ static inline float sqrtInline(float x) {
 }
 namespace elementwise {
 
-// See sgdStep in elementwise.h.
+// See sgdStep in elementwise.h. Without dampening, (1 - 0) * gi is gi exactly: the same bits as
+// the plain momentum update.
 static inline void sgdStepLoop(float* w, const float* g, float* velocity, int64_t n, float lr, float momentum,
-                               float weightDecay) {
-  if (velocity) {
+                               float weightDecay, float dampening, bool nesterov) {
+  const float keep = 1.0f - dampening;
+  if (velocity && nesterov) {
     for (int64_t i = 0; i < n; i++) {
       float gi = g[i] + weightDecay * w[i];
-      velocity[i] = momentum * velocity[i] + gi;
+      float v = momentum * velocity[i] + keep * gi;
+      velocity[i] = v;
+      w[i] -= lr * (gi + momentum * v);
+    }
+  } else if (velocity) {
+    for (int64_t i = 0; i < n; i++) {
+      float gi = g[i] + weightDecay * w[i];
+      velocity[i] = momentum * velocity[i] + keep * gi;
       w[i] -= lr * velocity[i];
     }
   } else if (weightDecay != 0.0f) {

@@ -1273,7 +1273,7 @@ struct CrossEntropyLogitsCall {
   }
 };
 
-// sgdStep(w, g, velocity | null, n, lr, momentum, weightDecay)
+// sgdStep(w, g, velocity | null, n, lr, momentum, weightDecay, dampening, nesterov)
 struct SgdStepCall {
   static constexpr const char* kName = "sgdStep";
   Args::F32 w{};
@@ -1284,8 +1284,10 @@ struct SgdStepCall {
   float lr;
   float momentum;
   float weightDecay;
+  float dampening;
+  bool nesterov;
   explicit SgdStepCall(const Napi::CallbackInfo& info) {
-    Args args(info, kName, 7);
+    Args args(info, kName, 9);
     w = args.float32(0, "w");
     g = args.float32(1, "g");
     hasVelocity = !args.isNull(2);
@@ -1294,6 +1296,8 @@ struct SgdStepCall {
     lr = args.number(4, "lr");
     momentum = args.number(5, "momentum");
     weightDecay = args.number(6, "weightDecay");
+    dampening = args.number(7, "dampening");
+    nesterov = args.boolean(8, "nesterov");
     args.needLength("w", w.length, n);
     args.needLength("g", g.length, n);
     if (hasVelocity) args.needLength("velocity", velocity.length, n);

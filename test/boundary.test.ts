@@ -295,8 +295,13 @@ describe.each(backends)('%s backend', (_name, be) => {
       'RangeError',
       /binaryCrossEntropy: loss is too short: expected at least 2 elements, got 1/,
     ],
-    ['sgdStep', [f(4), f(4), f(3), 4, 0.1, 0.9, 0], 'RangeError', /sgdStep: velocity is too short: expected at least 4 elements, got 3/],
-    ['sgdStep', [f(4), f(4), f(4), 4, 1e308, 0.9, 0], 'RangeError', /sgdStep: lr must be within the float32 range .*got 1e\+308/],
+    [
+      'sgdStep',
+      [f(4), f(4), f(3), 4, 0.1, 0.9, 0, 0, false],
+      'RangeError',
+      /sgdStep: velocity is too short: expected at least 4 elements, got 3/,
+    ],
+    ['sgdStep', [f(4), f(4), f(4), 4, 1e308, 0.9, 0, 0, false], 'RangeError', /sgdStep: lr must be within the float32 range .*got 1e\+308/],
     ['activationForward', [3, 1e39, f(4), f(4), 4], 'RangeError', /activationForward: alpha must be within the float32 range .*got 1e\+39/],
     [
       'adamStep',

@@ -534,6 +534,8 @@ const tableSpecs: Record<OpName, (r: R) => Valid> = {
         r.uniform(0, 0.5),
         r.pick([0, 0.9, r.uniform(0, 1)]),
         r.pick([0, 1e-3, r.uniform(0, 0.1)]),
+        r.pick([0, 0.5, r.uniform(0, 1)]),
+        r.bool(),
       ],
       desc: [],
     };

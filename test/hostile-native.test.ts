@@ -451,11 +451,11 @@ describe('an output sharing memory with another argument', () => {
     });
     refused('sgdStep', 'w', 'g', () => {
       const w = fill(new Float32Array(8), 1);
-      return { call: (k) => k.sgdStep(w, w, null, 8, 0.1, 0, 0), bufs: [w.buffer] };
+      return { call: (k) => k.sgdStep(w, w, null, 8, 0.1, 0, 0, 0, false), bufs: [w.buffer] };
     });
     refused('sgdStep', 'velocity', 'w', () => {
       const w = fill(new Float32Array(8), 1);
-      return { call: (k) => k.sgdStep(w, fill(new Float32Array(8), 2), w, 8, 0.1, 0.9, 0), bufs: [w.buffer] };
+      return { call: (k) => k.sgdStep(w, fill(new Float32Array(8), 2), w, 8, 0.1, 0.9, 0, 0, false), bufs: [w.buffer] };
     });
     refused('adamStep', 'v', 'm', () => {
       const m = new Float32Array(8);

@@ -847,19 +847,24 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
         jsBackend.activationBackward(act, 0.1, x, y, dy, dx, n);
         return { act, y, dx };
       });
-      // Optimiser steps (split across threads for large n): SGD, then Adam from its result.
+      // Optimiser steps (split across threads for large n): SGD, with dampening, with Nesterov's
+      // look-ahead, then Adam from its result.
       const g = randomArray(n);
       const [w, v, m] = [x.slice(), dy.slice(), dy.map(Math.abs)];
-      jsBackend.sgdStep(w, g, v, n, 0.1, 0.9, 0.01);
+      jsBackend.sgdStep(w, g, v, n, 0.1, 0.9, 0.01, 0, false);
       const afterSgd = w.slice();
+      jsBackend.sgdStep(w, g, v, n, 0.1, 0.9, 0.01, 0.3, false);
+      const afterDamped = w.slice();
+      jsBackend.sgdStep(w, g, v, n, 0.1, 0.9, 0.01, 0, true);
+      const afterNesterov = w.slice();
       jsBackend.adamStep(w, g, v, m, n, 0.01, 0.9, 0.999, 1e-8, 0, 3);
-      return { n, x, dy, g, activations, afterSgd, afterAdam: w };
+      return { n, x, dy, g, activations, afterSgd, afterDamped, afterNesterov, afterAdam: w };
     });
     for (const path of native!.supportedKernelPaths()) {
       native!.setKernelPath(path);
       for (const threads of [1, 2]) {
         native!.setThreads(threads);
-        for (const { n, x, dy, g, activations, afterSgd, afterAdam } of cases) {
+        for (const { n, x, dy, g, activations, afterSgd, afterDamped, afterNesterov, afterAdam } of cases) {
           for (const { act, y, dx } of activations) {
             const [yn, dn] = [new Float32Array(n), new Float32Array(n)];
             nb.activationForward(act, 0.1, x, yn, n);
@@ -868,8 +873,12 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
             rel(dn, dx, 2e-6, `${path} ${threads}T activation ${act} backward n=${n}`);
           }
           const [wn, vn, mn] = [x.slice(), dy.slice(), dy.map(Math.abs)];
-          nb.sgdStep(wn, g, vn, n, 0.1, 0.9, 0.01);
+          nb.sgdStep(wn, g, vn, n, 0.1, 0.9, 0.01, 0, false);
           rel(wn, afterSgd, 1e-6, `${path} ${threads}T sgd n=${n}`);
+          nb.sgdStep(wn, g, vn, n, 0.1, 0.9, 0.01, 0.3, false);
+          rel(wn, afterDamped, 1e-6, `${path} ${threads}T sgd with dampening n=${n}`);
+          nb.sgdStep(wn, g, vn, n, 0.1, 0.9, 0.01, 0, true);
+          rel(wn, afterNesterov, 1e-6, `${path} ${threads}T sgd nesterov n=${n}`);
           nb.adamStep(wn, g, vn, mn, n, 0.01, 0.9, 0.999, 1e-8, 0, 3);
           rel(wn, afterAdam, 1e-5, `${path} ${threads}T adam n=${n}`);
         }

@@ -50,6 +50,22 @@ test('optimiser options are validated', () => {
   expect(() => new SGD({ lr: 0.1, momentum: 1 })).toThrow(RangeError);
   expect(() => new Adam({ betas: [0.9, 1] })).toThrow(RangeError);
   expect(() => new SGD(undefined as never)).toThrow(TypeError);
+  // PyTorch's rule for Nesterov: a momentum, and no dampening.
+  expect(() => new SGD({ lr: 0.1, nesterov: true })).toThrow(
+    'SGD: nesterov needs a momentum above 0 and no dampening, got momentum 0 and dampening 0',
+  );
+  expect(() => new SGD({ lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true })).toThrow(/got momentum 0\.9 and dampening 0\.1/);
+  expect(() => new SGD({ lr: 0.1, momentum: 0.9, dampening: 1.5 })).toThrow('SGD: dampening must be in [0, 1], got 1.5');
+  expect(() => new SGD({ lr: 0.1, momentum: 0.9, nesterov: 1 as unknown as boolean })).toThrow(
+    'SGD: nesterov must be true or false, got number 1',
+  );
+  expect(new SGD({ lr: 0.1, momentum: 0.9, nesterov: true }).toJSON().options).toEqual({
+    lr: 0.1,
+    momentum: 0.9,
+    weightDecay: 0,
+    dampening: 0,
+    nesterov: true,
+  });
 });
 
 test("PyTorch's constructor, new SGD(net.parameters(), { lr }), says the optimisers take only their options", () => {

@@ -12,15 +12,16 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
+import { Module, Parameter, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid } from '../lib/nn';
 import { Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
 import { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Reshape } from '../lib/nn';
 import { save, load, loadWeights, buildModule, readSafetensors, registerModule, writeSafetensors } from '../lib/serialize';
 import { buildModel, presetDescription } from '../lib/cli/presets';
 import { Rng, seed } from '../lib/random';
-import { Tensor, randn } from '../lib/tensor';
+import { Tensor, fromArray, randn, zeros } from '../lib/tensor';
 import { predict } from '../lib/train';
+import { SGD } from '../lib/optim';
 import { setBackend } from '../lib/backend';
 import { torchEntries } from '../lib/export/torch';
 import { availableBackends } from './backends';
@@ -549,6 +550,48 @@ if (missing !== null) {
   });
 } else {
   describe('with PyTorch (/usr/bin/python3)', () => {
+    test('SGD with momentum, dampening, Nesterov and weight decay takes the steps of torch.optim.SGD', () => {
+      const rng = new Rng(3);
+      const n = 7;
+      const steps = 5;
+      const w0 = Array.from(randn([n], rng).data);
+      const grads = Array.from({ length: steps }, () => Array.from(randn([n], rng).data));
+      const cases = [
+        { momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0 },
+        { momentum: 0.9, dampening: 0.3, nesterov: false, weightDecay: 0.01 },
+        { momentum: 0.8, dampening: 0, nesterov: true, weightDecay: 0.05 },
+        { momentum: 0.5, dampening: 1, nesterov: false, weightDecay: 0 },
+      ];
+      const py = [
+        'import json, sys, torch',
+        'job = json.load(sys.stdin)',
+        'out = []',
+        'for c in job["cases"]:',
+        '    w = torch.nn.Parameter(torch.tensor(job["w0"], dtype=torch.float32))',
+        '    opt = torch.optim.SGD([w], lr=0.1, momentum=c["momentum"], dampening=c["dampening"], nesterov=c["nesterov"], weight_decay=c["weightDecay"])',
+        '    trail = []',
+        '    for g in job["grads"]:',
+        '        w.grad = torch.tensor(g, dtype=torch.float32)',
+        '        opt.step()',
+        '        trail.append(w.detach().tolist())',
+        '    out.append(trail)',
+        'print(json.dumps(out))',
+      ].join('\n');
+      const r = spawnSync(PYTHON, ['-c', py], { input: JSON.stringify({ w0, grads, cases }), encoding: 'utf8', timeout: 120000 });
+      expect(r.stderr).toBe('');
+      const torchTrails = JSON.parse(r.stdout) as number[][][];
+      cases.forEach((c, k) => {
+        const p = { name: 'w', value: fromArray(w0), grad: zeros([n]), module: new Linear(1, 1) } as Parameter;
+        const opt = new SGD({ lr: 0.1, ...c });
+        grads.forEach((g, t) => {
+          p.grad.data.set(g);
+          opt.step([p]);
+          const err = relativeError(p.value.data, Float32Array.from(torchTrails[k][t]));
+          if (!(err <= 1e-6)) throw new Error(`SGD ${JSON.stringify(c)} step ${t + 1}: PyTorch and neurone differ by ${err} (relative)`);
+        });
+      });
+    });
+
     test('neurone → PyTorch: strict load_state_dict of the saved file, same predictions', () => {
       seed(5);
       const rng = new Rng(9);

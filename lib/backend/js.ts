@@ -962,13 +962,16 @@ function sgdStep(
   lr: number,
   momentum: number,
   weightDecay: number,
+  dampening: number,
+  nesterov: boolean,
 ): void {
-  check.checkSgdStep(w, g, velocity, n, lr, momentum, weightDecay);
+  check.checkSgdStep(w, g, velocity, n, lr, momentum, weightDecay, dampening, nesterov);
+  const keep = 1 - dampening;
   for (let i = 0; i < n; i++) {
     const gi = g[i] + weightDecay * w[i];
     if (velocity) {
-      velocity[i] = momentum * velocity[i] + gi;
-      w[i] -= lr * velocity[i];
+      velocity[i] = momentum * velocity[i] + keep * gi;
+      w[i] -= lr * (nesterov ? gi + momentum * velocity[i] : velocity[i]);
     } else {
       w[i] -= lr * gi;
     }

@@ -156,8 +156,11 @@ export interface BackendKernels {
    */
   crossEntropyLogits(logits: Float32Array, labels: Int32Array, loss: Float32Array, grad: Float32Array | null, rows: number, cols: number): void;
 
-  /** SGD: g' = g + wd·w; v = momentum·v + g' (with velocity); w −= lr·(v or g'). */
-  sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number): void;
+  /**
+   * SGD: g' = g + wd·w; with velocity v = momentum·v + (1 − dampening)·g' and w −= lr·(nesterov ?
+   * g' + momentum·v : v); without, w −= lr·g'.
+   */
+  sgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number, dampening: number, nesterov: boolean): void;
 
   /** Adam with bias correction for `step` (1-based) and L2 weight decay. */
   adamStep(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;

@@ -713,7 +713,7 @@ export function checkCrossEntropyLogits(logits: Float32Array, labels: Int32Array
 }
 
 /** Checks the arguments of sgdStep as the addon does. */
-export function checkSgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number): void {
+export function checkSgdStep(w: Float32Array, g: Float32Array, velocity: Float32Array | null, n: number, lr: number, momentum: number, weightDecay: number, dampening: number, nesterov: boolean): void {
   const fn = 'sgdStep';
   checkFloat32Array(fn, 'w', w);
   checkFloat32Array(fn, 'g', g);
@@ -722,6 +722,8 @@ export function checkSgdStep(w: Float32Array, g: Float32Array, velocity: Float32
   checkNumber(fn, 'lr', lr);
   checkNumber(fn, 'momentum', momentum);
   checkNumber(fn, 'weightDecay', weightDecay);
+  checkNumber(fn, 'dampening', dampening);
+  checkBoolean(fn, 'nesterov', nesterov);
   checkLength(fn, 'w', w, n);
   checkLength(fn, 'g', g, n);
   if (velocity !== null) checkLength(fn, 'velocity', velocity, n);

@@ -477,7 +477,7 @@ export const OPS = {
     derived: matrix,
   },
   sgdStep: {
-    doc: "SGD: g' = g + wd·w; v = momentum·v + g' (with velocity); w −= lr·(v or g').",
+    doc: "SGD: g' = g + wd·w; with velocity v = momentum·v + (1 − dampening)·g' and w −= lr·(nesterov ? g' + momentum·v : v); without, w −= lr·g'.",
     args: [
       f32Out('w', 'n'),
       f32In('g', 'n'),
@@ -486,6 +486,8 @@ export const OPS = {
       num('lr'),
       num('momentum'),
       num('weightDecay'),
+      num('dampening'),
+      { name: 'nesterov', kind: 'bool' },
     ],
   },
   adamStep: {

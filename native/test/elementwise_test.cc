@@ -276,22 +276,30 @@ int main() {
           m[i] = narrow(rng) * 0.1f;
           v[i] = std::fabs(narrow(rng)) * 0.01f;
         }
-        std::vector<float> w1 = w, vel1 = vel, w2 = w, m2 = m, v2 = v;
-        const float lr = 0.05f, mom = 0.9f, wd = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+        std::vector<float> w1 = w, vel1 = vel, w2 = w, m2 = m, v2 = v, w3 = w, vel3 = vel, w4 = w, vel4 = vel;
+        const float lr = 0.05f, mom = 0.9f, wd = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, damp = 0.3f;
         const int64_t t = 3;
-        sgdStepParallel(w1.data(), g.data(), vel1.data(), n, lr, mom, wd, path, &pool);
+        sgdStepParallel(w1.data(), g.data(), vel1.data(), n, lr, mom, wd, 0.0f, false, path, &pool);
+        sgdStepParallel(w3.data(), g.data(), vel3.data(), n, lr, mom, wd, damp, false, path, &pool);
+        sgdStepParallel(w4.data(), g.data(), vel4.data(), n, lr, mom, wd, 0.0f, true, path, &pool);
         adamStepParallel(w2.data(), g.data(), m2.data(), v2.data(), n, lr, b1, b2, eps, wd, t, path, &pool);
-        cases += 2;
+        cases += 4;
         bool sgdOk = true, adamOk = true;
         for (int64_t i = 0; i < n; i++) {
           double gi = static_cast<double>(g[i]) + wd * static_cast<double>(w[i]);
           double vi = mom * static_cast<double>(vel[i]) + gi;
-          double want = w[i] - lr * vi;
-          if (sgdOk && !(std::fabs(w1[i] - want) <= 1e-6 + 1e-6 * std::fabs(want))) {
-            std::printf("FAIL %s sgd threads=%d n=%lld i=%lld: %.9g vs %.9g\n", kernelPathName(path), threads,
-                        (long long)n, (long long)i, w1[i], want);
-            failures++;
-            sgdOk = false;
+          double vDamped = mom * static_cast<double>(vel[i]) + (1.0 - damp) * gi;
+          // Plain momentum, with dampening, with Nesterov's look-ahead (g + momentum * v).
+          const double wants[3] = {w[i] - lr * vi, w[i] - lr * vDamped, w[i] - lr * (gi + mom * vi)};
+          const float gots[3] = {w1[i], w3[i], w4[i]};
+          const char* names[3] = {"sgd", "sgd dampening", "sgd nesterov"};
+          for (int k = 0; k < 3 && sgdOk; k++) {
+            if (!(std::fabs(gots[k] - wants[k]) <= 1e-6 + 1e-6 * std::fabs(wants[k]))) {
+              std::printf("FAIL %s %s threads=%d n=%lld i=%lld: %.9g vs %.9g\n", kernelPathName(path), names[k],
+                          threads, (long long)n, (long long)i, gots[k], wants[k]);
+              failures++;
+              sgdOk = false;
+            }
           }
           double mi = b1 * static_cast<double>(m[i]) + (1 - b1) * gi;
           double vv = b2 * static_cast<double>(v[i]) + (1 - b2) * gi * gi;
