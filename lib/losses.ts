@@ -14,7 +14,7 @@
  *
  * Arithmetic is in double precision, stored as float32.
  */
-import { Tensor, zeros, formatShape, describe, isTensor, sameShape, sizeOf, argmaxRows } from './tensor';
+import { Tensor, zeros, formatShape, describe, isTensor, sameShape, argmaxRows, checkDataLength } from './tensor';
 import { backend } from './backend';
 import { checkKnownOptions } from './options';
 
@@ -170,10 +170,7 @@ export abstract class Loss {
  */
 function checkTensor(loss: Loss, t: Tensor, what: 'y' | 'yhat', other: unknown): void {
   if (!isTensor(t)) throw new TypeError(`${loss}: expected ${what} to be a Tensor, got ${describe(t)}${notTensorHint(what, t, other)}`);
-  const n = sizeOf(t.shape, () => `${loss}: ${what} shape`);
-  if (t.data.length !== n) {
-    throw new RangeError(`${loss}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
-  }
+  checkDataLength(() => String(loss), what, t);
 }
 
 /** Integer arrays (Int32Array...) as the datasets' `labels` are: class indices, never a network's output. */

@@ -229,9 +229,7 @@ export function toArray(t: Tensor): NestedArray {
   if (!isTensor(t)) {
     throw new TypeError(`toArray: expected a Tensor, got ${describe(t)}`);
   }
-  const n = sizeOf(t.shape, 'toArray');
-  if (t.data.length !== n)
-    throw new RangeError(`toArray: a tensor of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
+  const n = checkDataLength('toArray', 'a tensor', t, 'toArray');
   if (t.shape.length === 0) return t.data[0];
   if (t.shape.length > MAX_NESTING) {
     throw new RangeError(`toArray: a tensor of ${t.shape.length} dimensions would nest arrays more than ${MAX_NESTING} deep`);
@@ -431,10 +429,7 @@ export function argmaxRows(t: Tensor): Int32Array {
   if (!isTensor(t) || t.shape.length !== 2) {
     throw new RangeError(`argmaxRows: expected a (rows, cols) tensor, got ${describe(t)}`);
   }
-  const n = sizeOf(t.shape, 'argmaxRows');
-  if (t.data.length !== n) {
-    throw new RangeError(`argmaxRows: a tensor of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
-  }
+  checkDataLength('argmaxRows', 'a tensor', t, 'argmaxRows');
   const [rows, cols] = t.shape;
   if (cols === 0 && rows > 0) throw new RangeError(`argmaxRows: rows of 0 columns ${formatShape(t.shape)} have no largest value`);
   const out = new Int32Array(rows);
@@ -465,6 +460,31 @@ export function isTensor(v: unknown): v is Tensor {
 }
 
 /**
+ * Checks that a tensor's data fills its shape, the check every function taking a tensor makes (a
+ * hand-built `{ shape: [1e9, 1e9], data }` would send loops over a billion rows): throws a
+ * RangeError `who: what of shape S needs n values, its data holds m`, saying when the data's
+ * buffer is empty, as one sent to another thread (transferred) leaves it. Returns the size. @internal
+ */
+export function checkDataLength(
+  who: string | (() => string),
+  what: string,
+  t: Tensor,
+  shapeWho: string | (() => string) = typeof who === 'string' ? `${who}: ${what} shape` : () => `${who()}: ${what} shape`,
+): number {
+  const n = sizeOf(t.shape, shapeWho);
+  if (t.data.length !== n) {
+    const emptied =
+      t.data.length === 0 && n > 0 && t.data.buffer.byteLength === 0
+        ? ' (its ArrayBuffer is empty: transferred to another thread, or detached?)'
+        : '';
+    throw new RangeError(
+      `${typeof who === 'string' ? who : who()}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}${emptied}`,
+    );
+  }
+  return n;
+}
+
+/**
  * Checks that argument `what` of `who` is a tensor whose data length matches its shape;
  * `expected` says what else it may be, for the message. @internal
  */
@@ -472,11 +492,7 @@ export function tensorArg(who: string, what: string, t: unknown, expected = 'a T
   if (!isTensor(t)) {
     throw new TypeError(`${who}: ${what} must be ${expected}, got ${describe(t)}`);
   }
-  const { shape, data } = t as Tensor;
-  const n = sizeOf(shape, who);
-  if (data.length !== n) {
-    throw new RangeError(`${who}: ${what} of shape ${formatShape(shape)} needs ${n} values, its data holds ${data.length}`);
-  }
+  checkDataLength(who, what, t as Tensor, who);
   return t as Tensor;
 }
 

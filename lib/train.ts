@@ -1,7 +1,7 @@
 /**
  * Training loop (`fit`, the course's `SGD` training function), `predict` and `evaluate`.
  */
-import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, isTensor, sizeOf, sliceRows } from './tensor';
+import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, isTensor, sizeOf, sliceRows, checkDataLength } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
 import { Module, Parameter, Sequential, accumulateGradients, forwardView, inferView } from './nn/module';
@@ -195,12 +195,7 @@ function checkTensorArg(who: string, name: string, t: unknown): Tensor {
         : '';
     throw new TypeError(`${who}: ${name} must be a Tensor { shape, data: Float32Array }, got ${describe(t)}${labels}`);
   }
-  const n = sizeOf((t as Tensor).shape, `${who}: ${name} shape`);
-  if ((t as Tensor).data.length !== n) {
-    throw new RangeError(
-      `${who}: ${name} of shape ${formatShape((t as Tensor).shape)} needs ${n} values, its data holds ${(t as Tensor).data.length}`,
-    );
-  }
+  checkDataLength(who, name, t as Tensor);
   return t as Tensor;
 }
 

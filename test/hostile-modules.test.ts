@@ -219,6 +219,17 @@ describe('losses refuse tensors whose data does not fill their shape', () => {
   });
 });
 
+test('a tensor whose buffer was sent to another thread says so, wherever it is refused', async () => {
+  const x = tensor([[1, 2]]);
+  structuredClone(x.data.buffer, { transfer: [x.data.buffer] }); // as postMessage(x.data.buffer, [x.data.buffer]) leaves it
+  const hint = 'its data holds 0 (its ArrayBuffer is empty: transferred to another thread, or detached?)';
+  expect(() => new Linear(2, 1).forward(x)).toThrow(`Linear(2, 1): input of shape (1, 2) needs 2 values, ${hint}`);
+  expect(() => new MSELoss().forward(x, tensor([[1, 2]]))).toThrow(`MSELoss(): y of shape (1, 2) needs 2 values, ${hint}`);
+  await expect(fit(new Linear(2, 2), new MSELoss(), new SGD({ lr: 0.1 }), { x, y: x }, { verbose: 0 })).rejects.toThrow(
+    `fit: data.x of shape (1, 2) needs 2 values, ${hint}`,
+  );
+});
+
 test('Float64Array data is named as the problem, not shown as a tensor', () => {
   const x = { shape: [1, 2], data: Float64Array.from([1, 2]) } as unknown as Tensor;
   expect(() => new Linear(2, 1).forward(x)).toThrow(

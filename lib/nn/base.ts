@@ -11,7 +11,7 @@
  */
 import { checkKnownOptions } from '../options';
 import { summarize } from './summary';
-import { Tensor, checkShape, formatShape, describe, isTensor, sizeOf, zeros } from '../tensor';
+import { Tensor, checkShape, formatShape, describe, isTensor, sizeOf, zeros, checkDataLength } from '../tensor';
 import { ModuleSchema, labelOptions } from './schema';
 
 /**
@@ -518,10 +518,7 @@ export abstract class Module {
    * told sizes the arrays do not have (they refuse, but with a kernel's name, not this module's).
    */
   private checkLength(t: Tensor, what: string): void {
-    const n = sizeOf(t.shape, () => `${this.label()}: ${what} shape`);
-    if (t.data.length !== n) {
-      throw new RangeError(`${this.label()}: ${what} of shape ${formatShape(t.shape)} needs ${n} values, its data holds ${t.data.length}`);
-    }
+    checkDataLength(() => this.label(), what, t);
   }
 
   /**
