@@ -12,8 +12,7 @@
  * listed (a product that leaves int64 is refused); `atLeast` and `int32Index`; each array's
  * length; that no output shares memory with another array (`inPlace` pairs may be exactly the
  * same elements); finally input index arrays are copied and only the copy is checked
- * (`classesOf`) and used.
- * @internal
+ * (`classesOf`) and used. None of it is part of the package's API.
  */
 
 /** What a JavaScript argument must be. */
