@@ -25,11 +25,11 @@ export {
 } from './tensor';
 export { Rng, seed } from './random';
 export type { RngState } from './random';
-export type { Backend } from './backend/types';
 export type { BackendName } from './backend';
 export { getBackend, setBackend, nativeAvailable, setThreads, getThreads } from './backend';
 export * from './nn';
-export { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, oneHot, fromOneHot } from './losses';
+export { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, fromOneHot } from './losses';
+export { oneHot } from './data/dataset';
 export type { Reduction, LossOptions } from './losses';
 export { initialize, INIT_NAMES } from './init';
 export type { InitName } from './init';
@@ -37,12 +37,12 @@ export { SGD, Adam, AdamW, Optim } from './optim';
 export { StepLR, CosineAnnealingLR, LinearWarmup, ReduceLROnPlateau, EpochScheduler } from './schedulers';
 export type { LRScheduler, StepLROptions, CosineOptions, WarmupOptions, PlateauOptions } from './schedulers';
 export { clipGradNorm, clipGradValue } from './clip';
-export type { Optimizer, OptimizerState, SGDOptions, AdamOptions } from './optim';
+export type { Optimizer, OptimizerState, SGDOptions, AdamOptions, AdamWOptions } from './optim';
 export { WeightAverage } from './averaging';
 export type { WeightAverageOptions } from './averaging';
 export { fit, predict, evaluate, NonFiniteError } from './train';
 export type {
-  Dataset,
+  TrainingData,
   FitOptions,
   History,
   TrainingRecord,
@@ -76,7 +76,7 @@ export type {
   QueueWorker,
   QueueWorkerOptions,
 } from './sweep';
-export { styleTransfer, styleDistance, randomStyleFeatures, trainStyleFeatures } from './style';
+export { styleTransfer, styleDistance, randomStyleFeatures, trainStyleFeatures, StyleOverflowError } from './style';
 export type {
   StyleFeatures,
   StyleFeatureOptions,

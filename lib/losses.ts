@@ -155,7 +155,7 @@ export abstract class Loss {
       // One value per sample against several outputs: class labels, as fit passes a dataset's.
       const labels =
         y.shape.length === 1 && yhat.shape.length === 2 && y.shape[0] === yhat.shape[0] && yhat.shape[1] > 1
-          ? ` (class labels? ${this.constructor.name} takes a target per output: one-hot encode them with oneHot(labels, ${yhat.shape[1]}) from neurone/data, or train a classifier with CELogSoftmaxLoss on logits)`
+          ? ` (class labels? ${this.constructor.name} takes a target per output: one-hot encode them with oneHot(labels, ${yhat.shape[1]}), or train a classifier with CELogSoftmaxLoss on logits)`
           : '';
       throw new RangeError(`${this}: expected y ${formatShape(yhat.shape)} (the shape of yhat), got ${formatShape(y.shape)}${labels}`);
     }
@@ -671,31 +671,8 @@ export class HingeLoss extends Loss {
 }
 
 /**
- * One-hot encoding of class labels.
- *
- * Shape: labels (batch,) → (batch, classes).
- * @example
- * oneHot([2, 0], 3)  // [[0, 0, 1], [1, 0, 0]]
- * @param labels Class indices, (batch,).
- * @param classes The number of classes.
- */
-export function oneHot(labels: ArrayLike<number> | Tensor, classes: number): Tensor {
-  const values: ArrayLike<number> = isTensor(labels) ? labels.data : labels;
-  if (!Number.isInteger(classes) || classes < 1) throw new RangeError(`oneHot: classes must be a positive integer, got ${classes}`);
-  const out = zeros([values.length, classes]);
-  for (let i = 0; i < values.length; i++) {
-    const c = values[i];
-    if (!Number.isInteger(c) || c < 0 || c >= classes) {
-      throw new RangeError(`oneHot: label ${i} is ${c}, expected an integer in [0, ${classes})`);
-    }
-    out.data[i * classes + c] = 1;
-  }
-  return out;
-}
-
-/**
  * Class labels from one-hot (or score) rows: the same function as {@link argmaxRows}, kept under
- * the name that reads as the inverse of {@link oneHot}.
+ * the name that reads as the inverse of `oneHot`.
  *
  * Shape: (batch, classes) → Int32Array(batch).
  * @deprecated Use {@link argmaxRows}, the one name for it.

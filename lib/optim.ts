@@ -177,7 +177,7 @@ export class SGD implements Optimizer {
 
   /**
    * Builds the optimiser.
-   * @param options lr (required), momentum, weightDecay.
+   * @param options lr (required), momentum, weightDecay, dampening, nesterov.
    */
   constructor(options: SGDOptions) {
     refuseParameters('SGD', options, 'new SGD({ lr: 0.1 })');
@@ -270,6 +270,12 @@ export interface AdamOptions {
 }
 
 const ADAM_OPTIONS: Record<keyof AdamOptions, true> = { lr: true, betas: true, eps: true, weightDecay: true };
+
+/** Options of {@link AdamW}: those of Adam, its weight decay decoupled. */
+export interface AdamWOptions extends Omit<AdamOptions, 'weightDecay'> {
+  /** Weight decay decoupled from the gradient: w −= lr · weightDecay · w each step (default 0.01, as PyTorch's). */
+  weightDecay?: number;
+}
 
 /**
  * Adam (Kingma & Ba), bias-corrected:
@@ -401,7 +407,7 @@ export class Adam implements Optimizer {
  */
 export class AdamW extends Adam {
   /** @param options lr (default 1e-3), betas, eps, weightDecay (default 0.01). */
-  constructor(options: AdamOptions = {}) {
+  constructor(options: AdamWOptions = {}) {
     super(options);
   }
 }

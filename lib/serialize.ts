@@ -1015,16 +1015,16 @@ export function modelContents(
  * and a parameter whose shape or data was changed by hand (not the shape its layer declares, or
  * data of another length than its shape holds), naming it with the expected and found shape.
  *
- * @param net The network to save (architecture and weights).
- * @param file The path of the `.safetensors` file, replaced atomically.
- * @param options `metadata` (extra strings in the header), `layout` (`'neurone'` or `'torch'`).
- * @example
- * save(net, 'digits.safetensors');
- * const again = load('digits.safetensors');   // same layers, same weights
- *
  * In Python: `safetensors.numpy.load_file('digits.safetensors')['0.weight']`; with
  * `{ layout: 'torch' }`, `model.load_state_dict(safetensors.torch.load_file(path))` for the
  * equivalent PyTorch model (see {@link WeightLayout}).
+ *
+ * @param net The network to save (architecture and weights).
+ * @param file The path of the `.safetensors` file, replaced atomically.
+ * @param options `metadata` (extra strings in the header), `layout` (`'neurone'` or `'torch'`), `inputShape`.
+ * @example
+ * save(net, 'digits.safetensors');
+ * const again = load('digits.safetensors');   // same layers, same weights
  */
 export function save(net: Module, file: string, options: SaveOptions = {}): void {
   if (!(net instanceof Module)) throw new TypeError(`save: net must be a Module, got ${describe(net)}`);

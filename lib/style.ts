@@ -408,10 +408,23 @@ function styleTargets(features: StyleFeatures, style: Tensor): StyleTargets['sty
 }
 
 /**
- * Weights so large that the weighted loss's gradient leaves float32: Infinity or NaN in the
- * gradient, or squares Adam would overflow, which leave the pixels where they are. @internal
+ * What {@link styleTransfer} throws for weights so large that the weighted loss's gradient leaves
+ * float32: Infinity or NaN in the gradient, or squares Adam would overflow, which would leave the
+ * pixels where they are. Catch it to retry with smaller weights.
+ * @example
+ * try {
+ *   styleTransfer(content, style, { contentWeight: 1e30 });
+ * } catch (e) {
+ *   if (e instanceof StyleOverflowError) console.log(e.contentWeight, e.styleWeight, e.detail);
+ * }
  */
 export class StyleOverflowError extends RangeError {
+  /**
+   * @param contentWeight The content weight of the run.
+   * @param styleWeight The style weight of the run.
+   * @param step The step at which the gradient overflowed, when a step had begun.
+   * @param detail Why a term's factor is so large besides the weights, when that is the case.
+   */
   constructor(
     readonly contentWeight: number,
     readonly styleWeight: number,
@@ -603,6 +616,7 @@ export function styleLossAndGradient(
  * @param style The style image, `(height, width, 3)` in [0, 1]; any size.
  * @param options features, steps, lr, contentWeight, styleWeight, init, seed, onStep.
  * @returns The image, its losses and the loss history.
+ * @throws {@link StyleOverflowError} when the weights make the loss's gradient overflow float32.
  */
 export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTransferOptions): StyleTransferResult {
   const who = 'styleTransfer';

@@ -20,13 +20,14 @@ import { CheckpointOptions, readCheckpoint, writeCheckpoint } from './checkpoint
 import { checkKnownOptions } from './options';
 
 /**
- * Training data: inputs `x` with targets `y` (a tensor: class indices (n,), one-hot, or
- * regression targets), or with integer class `labels` as the datasets of `neurone/data` carry.
+ * What {@link fit} and {@link evaluate} take: inputs `x` with targets `y` (a tensor: class indices
+ * (n,), one-hot, or regression targets), or with integer class `labels`, as a `Dataset` of
+ * `neurone/data` carries them (which is one).
  */
-export type Dataset = { x: Tensor; y: Tensor } | { x: Tensor; labels: Int32Array };
+export type TrainingData = { x: Tensor; y: Tensor } | { x: Tensor; labels: Int32Array };
 
 /** Turns `{ x, labels }` into `{ x, y }` with y the (n,) class indices the classification losses accept. */
-function withTargets(d: Dataset): { x: Tensor; y: Tensor } {
+function withTargets(d: TrainingData): { x: Tensor; y: Tensor } {
   if (d !== null && typeof d === 'object' && 'labels' in d && !('y' in d)) {
     if (!(d.labels instanceof Int32Array)) throw new TypeError(`labels must be an Int32Array, got ${describe(d.labels)}`);
     return { x: d.x, y: { shape: [d.labels.length], data: Float32Array.from(d.labels) } };
@@ -72,7 +73,7 @@ export interface FitOptions {
    */
   dropLast?: boolean;
   /** Evaluated after every epoch (valLoss, valAccuracy). */
-  validation?: Dataset;
+  validation?: TrainingData;
   /**
    * Holds out this fraction of the training samples, in (0, 1), as the validation set: the last
    * ones, taken before any shuffling (as Keras does), so shuffle the data first if it is sorted.
@@ -739,7 +740,13 @@ const YIELD_MS = 2;
  * @param dataset `{ x, y }` or `{ x, labels }`: inputs (n, ...) and their targets.
  * @param options Batch size, epochs, validation, scheduler, metrics, clipping, early stopping, logging, checkpoints.
  */
-export async function fit(net: Module, loss: Loss, optimizer: Optimizer, dataset: Dataset, options: FitOptions = {}): Promise<History> {
+export async function fit(
+  net: Module,
+  loss: Loss,
+  optimizer: Optimizer,
+  dataset: TrainingData,
+  options: FitOptions = {},
+): Promise<History> {
   if (!(net instanceof Module)) return fitInTrainingMode(net, loss, optimizer, dataset, options, { yielded: false, modules: [] });
   const { progress, release } = beginFit(net);
   // Training mode for the epochs (evaluate switches to evaluation mode for the validation
@@ -762,7 +769,7 @@ async function fitInTrainingMode(
   net: Module,
   loss: Loss,
   optimizer: Optimizer,
-  dataset: Dataset,
+  dataset: TrainingData,
   options: FitOptions,
   progress: FitInProgress,
 ): Promise<History> {
@@ -1139,7 +1146,7 @@ export interface EvaluateOptions extends PredictOptions {
  * const { loss, accuracy, confusion } = evaluate(net, new CELogSoftmaxLoss(), testSet);
  * evaluate(net, new CELogSoftmaxLoss(), xTest, yTest);   // the same with two tensors
  */
-export function evaluate(net: Module, loss: Loss, data: Dataset, options?: EvaluateOptions): Evaluation;
+export function evaluate(net: Module, loss: Loss, data: TrainingData, options?: EvaluateOptions): Evaluation;
 /**
  * The same with inputs and targets as two tensors.
  *
@@ -1153,7 +1160,7 @@ export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options?
 export function evaluate(
   net: Module,
   loss: Loss,
-  dataOrX: Dataset | Tensor,
+  dataOrX: TrainingData | Tensor,
   yOrOptions?: Tensor | EvaluateOptions,
   maybeOptions?: EvaluateOptions,
 ): Evaluation {
@@ -1171,7 +1178,7 @@ export function evaluate(
     if (dataOrX === null || typeof dataOrX !== 'object') {
       throw new TypeError(`evaluate: data must be { x, y }, { x, labels } or two tensors x, y; got ${describe(dataOrX)}`);
     }
-    ({ x, y } = withTargets(dataOrX as Dataset));
+    ({ x, y } = withTargets(dataOrX as TrainingData));
     options = (yOrOptions as EvaluateOptions | undefined) ?? {};
   }
   checkOptionsObject('evaluate', options);

@@ -18,7 +18,6 @@ import {
   readIdx,
   readIdxHeader,
   readIdxImages,
-  readMaybeGzip,
   readUSPS,
   loadMNIST,
   loadUSPS,
@@ -28,6 +27,7 @@ import {
   MAX_USPS_TEXT_BYTES,
   MAX_PNG_PIXELS,
 } from '../lib/data';
+import { readMaybeGzip } from '../lib/data/idx';
 import { tempDir } from './data/helpers';
 import { TS_REGISTER } from './ts-child';
 

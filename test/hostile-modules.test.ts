@@ -221,7 +221,8 @@ describe('losses refuse tensors whose data does not fill their shape', () => {
 
 test('a tensor whose buffer was sent to another thread says so, wherever it is refused', async () => {
   const x = tensor([[1, 2]]);
-  structuredClone(x.data.buffer, { transfer: [x.data.buffer] }); // as postMessage(x.data.buffer, [x.data.buffer]) leaves it
+  const buffer = x.data.buffer as ArrayBuffer;
+  structuredClone(buffer, { transfer: [buffer] }); // as postMessage(buffer, [buffer]) leaves it
   const hint = 'its data holds 0 (its ArrayBuffer is empty: transferred to another thread, or detached?)';
   expect(() => new Linear(2, 1).forward(x)).toThrow(`Linear(2, 1): input of shape (1, 2) needs 2 values, ${hint}`);
   expect(() => new MSELoss().forward(x, tensor([[1, 2]]))).toThrow(`MSELoss(): y of shape (1, 2) needs 2 values, ${hint}`);

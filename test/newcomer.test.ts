@@ -133,7 +133,7 @@ describe.each(availableBackends())('%s backend', (name) => {
     const train = loadUSPS({ flatten: true });
     const net = new Sequential(new Linear(256, 10));
     await expect(fit(net, new MSELoss(), new Adam(), train, { verbose: 0 })).rejects.toThrow(
-      'MSELoss(): expected y (32, 10) (the shape of yhat), got (32) (class labels? MSELoss takes a target per output: one-hot encode them with oneHot(labels, 10) from neurone/data, or train a classifier with CELogSoftmaxLoss on logits)',
+      'MSELoss(): expected y (32, 10) (the shape of yhat), got (32) (class labels? MSELoss takes a target per output: one-hot encode them with oneHot(labels, 10), or train a classifier with CELogSoftmaxLoss on logits)',
     );
     await expect(fit(net, new MSELoss(), new Adam(), { x: train.x, y: train.labels } as never, { verbose: 0 })).rejects.toThrow(
       'fit: data.y must be a Tensor { shape, data: Float32Array }, got Int32Array(7291); class labels go in as { x, labels } (an Int32Array), as the loaders give them',

@@ -10,6 +10,7 @@ import { AvgPool2D, Conv2D, Dropout, ReLU, Sequential, Sigmoid, TanH } from '../
 import { randomStyleFeatures, styleDistance, styleLossAndGradient, styleTransfer, StyleFeatures, trainStyleFeatures } from '../lib/style';
 import { resizeImage } from '../lib/data/image';
 import { availableBackends } from './backends';
+import { StyleOverflowError } from '../lib';
 
 function randomImage(h: number, w: number, seed: number): Tensor {
   const rng = new Rng(seed);
@@ -176,6 +177,15 @@ describe('refusals name the argument', () => {
     expect(() => styleTransfer(img, img, { styleWeight: 1e300, steps: 2 })).toThrow(
       /styleTransfer: contentWeight 1 and styleWeight 1e\+300 make the gradient of the loss overflow float32 at step 1/,
     );
+    // A user's code tells it apart, from the package's entry point, with the weights it had.
+    let caught: unknown;
+    try {
+      styleTransfer(img, img, { styleWeight: 1e300, steps: 2 });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(StyleOverflowError);
+    expect(caught).toMatchObject({ contentWeight: 1, styleWeight: 1e300 });
     expect(() => styleTransfer(img, randomImage(16, 16, 2), { contentWeight: 0, styleWeight: 1e25, steps: 2 })).toThrow(
       /contentWeight 0 and styleWeight 1e\+25 make the gradient of the loss overflow float32 at step 1/,
     );

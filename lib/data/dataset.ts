@@ -121,17 +121,23 @@ export function classCounts(labels: Int32Array, numClasses: number): number[] {
 }
 
 /**
- * One-hot encoding: row `i` has a 1 in column `labels[i]` and zeros elsewhere.
+ * One-hot encoding: row `i` has a 1 in column `labels[i]` and zeros elsewhere (the targets MSE
+ * and BCE take for class labels). The same function is exported by `neurone` and `neurone/data`.
  *
  * Shape: `labels` (n) → `(n, numClasses)`.
  *
  * @example
  * oneHot(Int32Array.of(2, 0), 3).data // [0, 0, 1, 1, 0, 0]
- * @param labels Class labels.
+ * oneHot([2, 0], 3)                   // [[0, 0, 1], [1, 0, 0]] as a (2, 3) tensor
+ * @param labels Class labels: an array, a typed array, or a tensor of shape (n).
  * @param numClasses The number of classes, an integer in [1, 2^24].
  */
-export function oneHot(labels: ArrayLike<number>, numClasses: number): Tensor {
+export function oneHot(labels: ArrayLike<number> | Tensor, numClasses: number): Tensor {
   checkNumClasses('oneHot', numClasses);
+  if (isTensor(labels)) {
+    if (labels.shape.length !== 1) throw new RangeError(`oneHot: a tensor of labels must have shape (n), got ${formatShape(labels.shape)}`);
+    labels = labels.data;
+  }
   if (labels === null || typeof labels !== 'object' || !Number.isInteger(labels.length)) {
     throw new TypeError(`oneHot: labels must be an array of class indices, got ${describe(labels)}`);
   }

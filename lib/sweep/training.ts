@@ -13,7 +13,7 @@ import { fit, evaluate } from '../train';
 import { EpochRecord } from '../logger';
 import { save } from '../serialize';
 import { ensureDir } from '../data/paths';
-import { readDataFile } from '../data/read';
+import { readDataFile, writeFileAtomic } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, checkModelForInput, defaultPreset, presetDescription } from '../cli/presets';
@@ -226,7 +226,7 @@ export async function runTraining(
         }
         if (lossesFile) {
           valLosses = [...valLosses.slice(0, r.epoch - 1), r.valLoss ?? null];
-          data.writeFileAtomic(lossesFile, Buffer.from(JSON.stringify(valLosses)), { mkdir: true });
+          writeFileAtomic(lossesFile, Buffer.from(JSON.stringify(valLosses)), { mkdir: true });
         }
         onEpoch?.(n);
       },

@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import * as https from 'https';
 import * as path from 'path';
 import { PassThrough } from 'stream';
-import { commitVerified, download, downloadFile, sha256File, verifyFile, writeFileAtomic } from '../../lib/data';
+import { commitVerified, download, downloadFile, sha256File, verifyFile } from '../../lib/data/download';
+import { writeFileAtomic } from '../../lib/data/read';
 import { tempDir } from './helpers';
 
 // No test here touches the network: the download path is exercised against a refused loopback port.

@@ -2,17 +2,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import {
-  DEBIAN_FASHION_MNIST_DIR,
   FASHION_MNIST_CLASSES,
   Dataset,
   classCounts,
   encodeIdx,
-  fromMnistPackage,
   loadFashionMNIST,
   loadMNIST,
   readPngSprites,
   valueRange,
 } from '../../lib/data';
+import { DEBIAN_FASHION_MNIST_DIR, fromMnistPackage } from '../../lib/data/mnist';
 import { SHARED_DATA, tempDir, testIf, writeIdxSplit } from './helpers';
 
 function meanStd(data: Float32Array): { mean: number; std: number } {

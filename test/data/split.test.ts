@@ -1,5 +1,6 @@
 import { Rng } from '../../lib/random';
 import { fromArray } from '../../lib/tensor';
+import { oneHot as rootOneHot } from '../../lib';
 import {
   Dataset,
   batches,
@@ -39,6 +40,10 @@ describe('oneHot and makeDataset', () => {
     expect(t.shape).toEqual([3, 3]);
     expect(Array.from(t.data)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 0]);
     expect(() => oneHot([0, 3], 3)).toThrow('oneHot: label 3 at index 1 is outside [0, 3)');
+    // One function, from both entry points, taking a tensor of labels too.
+    expect(rootOneHot).toBe(oneHot);
+    expect(Array.from(oneHot(fromArray([2, 0]), 3).data)).toEqual([0, 0, 1, 1, 0, 0]);
+    expect(() => oneHot(fromArray([[2, 0]]), 3)).toThrow('oneHot: a tensor of labels must have shape (n), got (1, 2)');
   });
 
   test('makeDataset checks labels against x', () => {

@@ -1,17 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import {
-  classCounts,
-  loadFashionMNIST,
-  loadMNIST,
-  loadUSPS,
-  parseUSPS,
-  readUSPS,
-  sha256File,
-  USPS_EXPECTED,
-  valueRange,
-} from '../../lib/data';
+import { classCounts, loadFashionMNIST, loadMNIST, loadUSPS, parseUSPS, readUSPS, valueRange } from '../../lib/data';
+import { sha256File } from '../../lib/data/download';
+import { USPS_EXPECTED } from '../../lib/data/usps';
 import { SHARED_DATA, tempDir, testIf } from './helpers';
 
 const DATA = path.resolve(__dirname, '..', '..', 'data', 'usps');
