@@ -329,18 +329,79 @@ describe('saves that fail or are killed', () => {
     expect(fs.readFileSync(target).equals(Buffer.alloc(100000, 7))).toBe(true);
   });
 
-  test('temporary files of dead processes are removed at the next save of the same target; others stay', () => {
+  test('temporary files of dead processes, unchanged for a minute, are removed at the next save of the same target; others stay', () => {
     const f = path.join(dir, 'stale.safetensors');
     const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
     const stale = path.join(dir, `.stale.safetensors.${dead}.abcd1234.tmp`);
     const live = path.join(dir, `.stale.safetensors.${process.ppid}.abcd1234.tmp`);
     const other = path.join(dir, `.other.safetensors.${dead}.abcd1234.tmp`);
-    for (const t of [stale, live, other]) fs.writeFileSync(t, 'partial');
+    // A pid this machine does not know, writing now: another container's or machine's writer.
+    const elsewhere = path.join(dir, `.stale.safetensors.${dead}.efgh5678.tmp`);
+    for (const t of [stale, live, other, elsewhere]) fs.writeFileSync(t, 'partial');
+    const old = (Date.now() - 120_000) / 1000;
+    for (const t of [stale, live, other]) fs.utimesSync(t, old, old);
     save(new Linear(2, 2), f);
     expect(fs.existsSync(stale)).toBe(false);
     expect(fs.existsSync(live)).toBe(true);
     expect(fs.existsSync(other)).toBe(true);
-    for (const t of [live, other]) fs.rmSync(t);
+    expect(fs.existsSync(elsewhere)).toBe(true);
+    for (const t of [live, other, elsewhere]) fs.rmSync(t);
+  });
+
+  test('a name of 250 bytes saves: its temporary file takes a shortened name', () => {
+    const name = `${'m'.repeat(238)}.safetensors`;
+    expect(Buffer.byteLength(name)).toBe(250);
+    const f = path.join(dir, name);
+    save(new Linear(2, 2), f);
+    expect(load(f).config()).toEqual(new Linear(2, 2).config());
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  test('a temporary file removed by another writer before the rename is named as such', () => {
+    const target = path.join(dir, 'raced.safetensors');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const realRename = nodeFs.renameSync;
+    const raced = jest.spyOn(nodeFs, 'renameSync').mockImplementation(((from: fs.PathLike, to: fs.PathLike) => {
+      fs.rmSync(from); // another container's writer took it for stranded
+      return realRename(from, to);
+    }) as typeof fs.renameSync);
+    try {
+      expect(() => save(new Linear(2, 2), target)).toThrow(
+        /^save: cannot write .*raced\.safetensors: its temporary file \.raced\.safetensors\.\d+\.[a-z0-9]+\.tmp was removed by another process before it could replace it; the previous file, if any, is unchanged$/,
+      );
+    } finally {
+      raced.mockRestore();
+    }
+  });
+
+  test("root saving over another user's file gives it back to them", () => {
+    if (process.getuid?.() !== 0) return; // only root can make a file of another user
+    const f = path.join(dir, 'theirs.safetensors');
+    save(new Linear(2, 2), f);
+    fs.chownSync(f, 65534, 65534);
+    fs.chmodSync(f, 0o600);
+    save(new Linear(2, 3), f);
+    const st = fs.statSync(f);
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([65534, 65534, 0o600]);
+  });
+
+  test('a read-only file is not replaced (as > would refuse), unless the writer is root', () => {
+    if (process.platform === 'win32') return;
+    const f = path.join(dir, 'locked.safetensors');
+    save(new Linear(2, 2), f);
+    fs.chmodSync(f, 0o444);
+    const before = fs.readFileSync(f);
+    if (process.getuid?.() === 0) {
+      save(new Linear(2, 3), f); // root writes any file, as it would with >
+      expect(load(f).config()).toEqual(new Linear(2, 3).config());
+    } else {
+      expect(() => save(new Linear(2, 3), f)).toThrow(
+        `save: cannot write ${f}: it is read-only (mode 0444); make it writable or remove it first; nothing written`,
+      );
+      expect(fs.readFileSync(f).equals(before)).toBe(true);
+    }
+    fs.chmodSync(f, 0o644);
   });
 
   test('saving over a file keeps its permissions', () => {

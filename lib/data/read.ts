@@ -114,6 +114,28 @@ export interface AtomicWriteOptions {
 
 const TEMP_SUFFIX = '.tmp';
 
+/**
+ * The part of a temporary file's name that names its target: the target's own name, or, past
+ * 160 bytes, its first 100 bytes and a hash of the whole, so that `.<this>.<pid>.<random>.tmp`
+ * stays within the 255 bytes a file name may have for every name a target may have.
+ */
+function tempStem(base: string): string {
+  if (Buffer.byteLength(base) <= 160) return base;
+  let head = '';
+  for (const ch of base) {
+    if (Buffer.byteLength(head + ch) > 100) break;
+    head += ch;
+  }
+  return `${head}~${crypto.createHash('sha256').update(base).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * How long a temporary file of a process this machine does not know must sit unchanged before
+ * it is taken as stranded: a process in another container or on another machine sharing the
+ * folder has a pid this one cannot see, and its file grows while it writes.
+ */
+const STALE_TEMP_MS = 60_000;
+
 /** `EACCES: permission denied`: an fs error without the path (which may be a hidden temporary file). @internal */
 export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
@@ -135,7 +157,10 @@ export function fileKind(st: fs.Stats): string {
   return 'not a regular file';
 }
 
-/** Temporary files `.<base>.<pid>.<random>.tmp` in `dir` whose process no longer exists: removed. */
+/**
+ * Temporary files `.<stem>.<pid>.<random>.tmp` in `dir` whose process no longer exists here and
+ * that have not changed for STALE_TEMP_MS: removed.
+ */
 function removeStaleTemps(dir: string, base: string): void {
   let names: string[];
   try {
@@ -143,7 +168,7 @@ function removeStaleTemps(dir: string, base: string): void {
   } catch {
     return;
   }
-  const prefix = `.${base}.`;
+  const prefix = `.${tempStem(base)}.`;
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
     const m = /^(\d+)\.[a-z0-9]+$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
@@ -159,6 +184,7 @@ function removeStaleTemps(dir: string, base: string): void {
       if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
     }
     try {
+      if (Date.now() - fs.statSync(path.join(dir, name)).mtimeMs < STALE_TEMP_MS) continue;
       fs.rmSync(path.join(dir, name), { force: true });
     } catch {
       // Not ours to fail a write over: the next write tries again.
@@ -298,9 +324,19 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
       // A dangling link: a new file's mode.
     }
   }
+  // As `>` would: a file its owner made read-only is not replaced behind their back (root may).
+  if (kept) {
+    try {
+      fs.accessSync(target, fs.constants.W_OK);
+    } catch {
+      throw fail(
+        `it is read-only (mode ${(kept.mode & 0o777).toString(8).padStart(4, '0')}); make it writable or remove it first; nothing written`,
+      );
+    }
+  }
   const mode = kept ? kept.mode & 0o7777 : 0o644;
   removeStaleTemps(dir, path.basename(target));
-  const tmp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
+  const tmp = path.join(dir, `.${tempStem(path.basename(target))}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
   const release = holdSignals();
   try {
     let fd: number;
@@ -314,6 +350,16 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
     try {
       // openSync's mode goes through the umask; the previous file's mode must come back whole.
       if (kept && process.platform !== 'win32') fs.fchmodSync(fd, mode);
+      // Root replacing someone's file gives it back to them: a root container writing into a
+      // user's folder must not leave files the user cannot read. Where the file system refuses
+      // (root squashed on NFS), the file stays root's, as any copy by root would.
+      if (kept && process.getuid?.() === 0 && (kept.uid !== 0 || kept.gid !== 0)) {
+        try {
+          fs.fchownSync(fd, kept.uid, kept.gid);
+        } catch {
+          // See above.
+        }
+      }
       step = 'writing';
       // Not one writeSync per chunk: a call may write only part (see writeAll).
       for (const c of chunks) writeAll(fd, c, (n) => (written += n));
@@ -333,7 +379,15 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
     try {
       fs.renameSync(tmp, target);
     } catch (e) {
+      // The temporary file gone before the rename: another process removed it (one writing the
+      // same file from another container or machine, which took it for stranded).
+      const vanished = (e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(tmp) && fs.existsSync(dir);
       fs.rmSync(tmp, { force: true });
+      if (vanished)
+        throw fail(
+          `its temporary file ${path.basename(tmp)} was removed by another process before it could replace it; the previous file, if any, is unchanged`,
+          e,
+        );
       throw fail(`cannot replace it (${fsReason(e)}); the previous file, if any, is unchanged`, e);
     }
   } finally {
