@@ -8,9 +8,10 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseTrainArgs, plural, UsageError } from '../lib/cli/main';
+import { main, parseTrainArgs, plural, UsageError } from '../lib/cli/main';
 import { HEADLINE, QUICK, trainingPlan } from '../lib/cli/recipes';
 import { tsFile } from './ts-child';
+import { runInProcess } from './in-process';
 
 const root = path.join(__dirname, '..');
 
@@ -153,5 +154,31 @@ describe('an output folder an earlier run filled', () => {
     const forced = cli(...args, '--force');
     expect(forced.code).toBe(0);
     expect(forced.stdout).toContain(`neurone: replacing training.svg, confusion.svg, metrics.json in ${out} (--force)`);
+  });
+});
+
+describe('--save on a file system without the room for the model', () => {
+  test('is refused before training, with the free space and the model size', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-full-'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const real = nodeFs.statfsSync;
+    // A file system with 64 KiB left, as a full disk has: an empty probe file still fits there.
+    const full = jest
+      .spyOn(nodeFs, 'statfsSync')
+      .mockImplementation(((p: fs.PathLike) => ({ ...real(p), bavail: 16, bsize: 4096 })) as typeof fs.statfsSync);
+    try {
+      const save = path.join(tmp, 'm.safetensors');
+      const r = await runInProcess((argv) => main(argv), ['train', '--dataset', 'xor', '--epochs', '1', '--quiet', '--save', save]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(
+        /^neurone: --save: the file system of .*neurone-full-\w+ has 64 KiB free, and the model takes about 1\.0 MiB; free some space or save elsewhere\n$/,
+      );
+      expect(r.stdout).toBe('');
+      expect(fs.existsSync(save)).toBe(false);
+    } finally {
+      full.mockRestore();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });

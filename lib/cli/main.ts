@@ -539,6 +539,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
       `model ${modelName} outputs (batch, ${outShape.slice(1).join(', ')}) but ${opts.dataset} has ${fullTrain.numClasses} classes`,
     );
   }
+  if (opts.save !== undefined) checkSaveSpace(opts.save, net);
 
   let split: data.SplitResult;
   try {
@@ -847,6 +848,33 @@ function checkSaveTarget(
   } catch (e) {
     throw new UsageError(`--save: ${firstLine((e as Error).message)}`);
   }
+}
+
+/**
+ * Refuses, before training, a --save whose file system has not the room for the model: the
+ * folder's writability was probed with an empty file, which a full disk still takes, and a
+ * save that fails after the training loses it. The model's size is its values (4 bytes each)
+ * and a header, counted with room to spare.
+ */
+function checkSaveSpace(file: string, net: ReturnType<typeof buildModel>): void {
+  if (typeof fs.statfsSync !== 'function') return; // Node before 18.15: the save itself says ENOSPC
+  const values = [...net.parameters(), ...net.buffers()].reduce((n, p) => n + p.value.data.length, 0);
+  const needed = 4 * values + 2 ** 20;
+  let free: number;
+  try {
+    const s = fs.statfsSync(path.dirname(path.resolve(file)));
+    free = s.bavail * s.bsize;
+  } catch {
+    return; // a file system that does not say: the save will
+  }
+  if (free < needed)
+    throw new UsageError(
+      `--save: the file system of ${path.dirname(path.resolve(file))} has ${formatBytes(free)} free, and the model takes about ${formatBytes(needed)}; free some space or save elsewhere`,
+    );
+}
+
+function formatBytes(n: number): string {
+  return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
 }
 
 /**
