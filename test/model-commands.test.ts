@@ -462,6 +462,41 @@ describe('neurone export', () => {
     expect(fs.existsSync(mlpOnnx)).toBe(true);
   });
 
+  test.each([
+    ['the ONNX file', '.pair.onnx.'],
+    ['the weights', '.pair.pt.safetensors.'],
+  ])('--onnx and --torch together: a disk that fills at %s leaves both files as they were', async (_what, full) => {
+    const onnx = path.join(tmp, 'pair.onnx');
+    const torch = path.join(tmp, 'pair.pt.safetensors');
+    fs.writeFileSync(onnx, 'old onnx');
+    fs.writeFileSync(torch, 'old weights');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const realOpen = nodeFs.openSync;
+    let fullFd = -1;
+    const opens = jest.spyOn(nodeFs, 'openSync').mockImplementation(((p: fs.PathLike, ...rest: unknown[]) => {
+      const fd = (realOpen as (...a: unknown[]) => number)(p, ...rest);
+      if (String(p).includes(full)) fullFd = fd;
+      return fd;
+    }) as typeof fs.openSync);
+    const realWrite = nodeFs.writeSync;
+    const writes = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, ...rest: unknown[]) => {
+      if (fd === fullFd) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return (realWrite as (...a: unknown[]) => number)(fd, ...rest);
+    }) as typeof fs.writeSync);
+    let r: Awaited<ReturnType<typeof run>>;
+    try {
+      r = await run(exportCommand, [cnnFile, '--onnx', onnx, '--torch', torch, '--input-shape', '256,1']);
+    } finally {
+      writes.mockRestore();
+      opens.mockRestore();
+    }
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/ENOSPC/);
+    expect([fs.readFileSync(onnx, 'utf8'), fs.readFileSync(torch, 'utf8')]).toEqual(['old onnx', 'old weights']);
+    expect(fs.readdirSync(tmp).filter((f) => f.startsWith('.pair'))).toEqual([]);
+  });
+
   test('a convolutional model whose Linear fixes the length: the shortest length it takes', async () => {
     const onnx = path.join(tmp, 'cnn-implied.onnx');
     const r = await run(exportCommand, [cnnFile, '--onnx', onnx]);

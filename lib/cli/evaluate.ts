@@ -7,7 +7,7 @@ import * as path from 'path';
 import { evaluate } from '../train';
 import * as data from '../data';
 import { ensureDir } from '../data/paths';
-import { writeFileAtomic } from '../data/read';
+import { PreparedWrite, prepareFileWrite } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
@@ -85,9 +85,6 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     if (files && out !== undefined) {
       ensureDir(out);
       const title = `${path.basename(flagValue(args, '--model') ?? '')} on ${datasetName} ${split}`;
-      writeFileAtomic(files.confusion, Buffer.from(confusionMatrixSvg(confusion, { title, classNames: ds.classNames }), 'utf8'), {
-        who: 'evaluate',
-      });
       const record = {
         model: flagValue(args, '--model'),
         dataset: datasetName,
@@ -98,7 +95,19 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
         lossName,
         confusion,
       };
-      writeFileAtomic(files.record, Buffer.from(`${JSON.stringify(record, null, 2)}\n`, 'utf8'), { who: 'evaluate' });
+      // Both written before either is put in place: a failure leaves the figure and the record of one evaluation.
+      const writes = [
+        [files.confusion, confusionMatrixSvg(confusion, { title, classNames: ds.classNames })],
+        [files.record, `${JSON.stringify(record, null, 2)}\n`],
+      ].reduce<PreparedWrite[]>((done, [file, text]) => {
+        try {
+          return [...done, prepareFileWrite(file, Buffer.from(text, 'utf8'), { who: 'evaluate' })];
+        } catch (e) {
+          for (const w of done) w.abort();
+          throw e;
+        }
+      }, []);
+      for (const w of writes) w.commit();
       write(`  figure    ${files.confusion}\n  record    ${files.record}\n`);
     }
     return 0;

@@ -5,7 +5,7 @@
 import * as path from 'path';
 import { Module } from '../nn/module';
 import { save } from '../serialize';
-import { writeFileAtomic } from '../data/read';
+import { prepareFileWrite } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
@@ -148,14 +148,21 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
     // Both outputs are checked (ONNX built, weights convertible) before either is written. The
     // torch layout takes only a shape the user gave: a searched one is a flat row first, which
     // would take a Flatten of images for one channel.
-    if (torch !== undefined) {
+    if (torch !== undefined)
       asInput('', () =>
         torchEntries(net, 'export', given, 'give the shape of one sample with --input-shape (e.g. 28,28,3 for images, 784 for rows)'),
       );
-      save(net, torch, { layout: 'torch', inputShape: given });
+    // The ONNX file is written beside its target first and put in place only once the weights
+    // are saved too: a disk that fills up leaves both files as they were, not one old, one new.
+    const onnxWrite = onnx !== undefined && bytes ? prepareFileWrite(onnx, bytes, { who: 'export' }) : undefined;
+    try {
+      if (torch !== undefined) save(net, torch, { layout: 'torch', inputShape: given });
+    } catch (e) {
+      onnxWrite?.abort();
+      throw e;
     }
-    if (onnx !== undefined && bytes) {
-      writeFileAtomic(onnx, bytes, { who: 'export' });
+    if (onnxWrite && onnx !== undefined && bytes) {
+      onnxWrite.commit();
       write(`ONNX model (opset ${ONNX_OPSET}, ${bytes.length.toLocaleString('en-US')} bytes) written to ${onnx}\n`);
     }
     if (torch !== undefined) write(`weights in PyTorch's layout written to ${torch}\n`);

@@ -278,6 +278,25 @@ function holdSignals(): () => void {
  * writeFileAtomic('out/result.json', Buffer.from(JSON.stringify(result)), { mkdir: true });
  */
 export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8Array[], options: AtomicWriteOptions = {}): void {
+  prepareFileWrite(file, data, options).commit();
+}
+
+/** A file written in full beside its target, not yet in its place: see {@link prepareFileWrite}. @internal */
+export interface PreparedWrite {
+  /** Puts the file in place (the rename), replacing the target. */
+  commit(): void;
+  /** Removes the written file, the target untouched; nothing after a commit. */
+  abort(): void;
+}
+
+/**
+ * The first half of {@link writeFileAtomic}: everything but the rename. The data is written to
+ * the temporary file and flushed to disk, so that what can fail (a full disk, a write error)
+ * has failed; `commit` then puts it in place, `abort` throws it away. A command writing several
+ * files prepares them all, then commits them all: a failure leaves every target as it was.
+ * SIGINT / SIGTERM wait until `commit` or `abort`. @internal
+ */
+export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8Array[], options: AtomicWriteOptions = {}): PreparedWrite {
   const { who, sha256, bytes, mkdir = false } = options;
   const fail = (what: string, cause?: unknown): Error => {
     const err: Error & { code?: string; cause?: unknown } = new Error(`${who ? `${who}: ` : ''}cannot write ${file}: ${what}`);
@@ -338,70 +357,86 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
   removeStaleTemps(dir, path.basename(target));
   const tmp = path.join(dir, `.${tempStem(path.basename(target))}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
   const release = holdSignals();
+  let fd: number;
   try {
-    let fd: number;
-    try {
-      fd = fs.openSync(tmp, 'wx', mode);
-    } catch (e) {
-      throw fail(`cannot create a file in ${dir} (${fsReason(e)})`, e);
-    }
-    let written = 0;
-    let step = 'setting its permissions';
-    try {
-      // openSync's mode goes through the umask; the previous file's mode must come back whole.
-      if (kept && process.platform !== 'win32') fs.fchmodSync(fd, mode);
-      // Root replacing someone's file gives it back to them: a root container writing into a
-      // user's folder must not leave files the user cannot read. Where the file system refuses
-      // (root squashed on NFS), the file stays root's, as any copy by root would.
-      if (kept && process.getuid?.() === 0 && (kept.uid !== 0 || kept.gid !== 0)) {
-        try {
-          fs.fchownSync(fd, kept.uid, kept.gid);
-        } catch {
-          // See above.
-        }
+    fd = fs.openSync(tmp, 'wx', mode);
+  } catch (e) {
+    release();
+    throw fail(`cannot create a file in ${dir} (${fsReason(e)})`, e);
+  }
+  let written = 0;
+  let step = 'setting its permissions';
+  try {
+    // openSync's mode goes through the umask; the previous file's mode must come back whole.
+    if (kept && process.platform !== 'win32') fs.fchmodSync(fd, mode);
+    // Root replacing someone's file gives it back to them: a root container writing into a
+    // user's folder must not leave files the user cannot read. Where the file system refuses
+    // (root squashed on NFS), the file stays root's, as any copy by root would.
+    if (kept && process.getuid?.() === 0 && (kept.uid !== 0 || kept.gid !== 0)) {
+      try {
+        fs.fchownSync(fd, kept.uid, kept.gid);
+      } catch {
+        // See above.
       }
-      step = 'writing';
-      // Not one writeSync per chunk: a call may write only part (see writeAll).
-      for (const c of chunks) writeAll(fd, c, (n) => (written += n));
-      step = 'flushing to disk';
-      fs.fsyncSync(fd);
-    } catch (e) {
+    }
+    step = 'writing';
+    // Not one writeSync per chunk: a call may write only part (see writeAll).
+    for (const c of chunks) writeAll(fd, c, (n) => (written += n));
+    step = 'flushing to disk';
+    fs.fsyncSync(fd);
+    step = 'closing';
+    fs.closeSync(fd);
+  } catch (e) {
+    if (step !== 'closing') {
       try {
         fs.closeSync(fd);
       } catch {
         // The write's error is the one to report.
       }
-      fs.rmSync(tmp, { force: true });
-      const when = step === 'writing' ? `writing failed after ${written} of ${total} bytes` : `${step} failed`;
-      throw fail(`${when} (${fsReason(e)}); the previous file, if any, is unchanged`, e);
     }
-    fs.closeSync(fd);
-    try {
-      fs.renameSync(tmp, target);
-    } catch (e) {
-      // The temporary file gone before the rename: another process removed it (one writing the
-      // same file from another container or machine, which took it for stranded).
-      const vanished = (e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(tmp) && fs.existsSync(dir);
-      fs.rmSync(tmp, { force: true });
-      if (vanished)
-        throw fail(
-          `its temporary file ${path.basename(tmp)} was removed by another process before it could replace it; the previous file, if any, is unchanged`,
-          e,
-        );
-      throw fail(`cannot replace it (${fsReason(e)}); the previous file, if any, is unchanged`, e);
-    }
-  } finally {
+    fs.rmSync(tmp, { force: true });
     release();
+    const when = step === 'writing' ? `writing failed after ${written} of ${total} bytes` : `${step} failed`;
+    throw fail(`${when} (${fsReason(e)}); the previous file, if any, is unchanged`, e);
   }
-  let dirFd: number | undefined;
-  try {
-    dirFd = fs.openSync(dir, 'r');
-    fs.fsyncSync(dirFd);
-  } catch {
-    // Folder fsync is not supported everywhere (Windows, some network file systems).
-  } finally {
-    if (dirFd !== undefined) fs.closeSync(dirFd);
-  }
+  let settled = false;
+  return {
+    commit(): void {
+      if (settled) throw new Error(`internal: the write of ${file} was already committed or aborted`);
+      settled = true;
+      try {
+        fs.renameSync(tmp, target);
+      } catch (e) {
+        // The temporary file gone before the rename: another process removed it (one writing the
+        // same file from another container or machine, which took it for stranded).
+        const vanished = (e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(tmp) && fs.existsSync(dir);
+        fs.rmSync(tmp, { force: true });
+        if (vanished)
+          throw fail(
+            `its temporary file ${path.basename(tmp)} was removed by another process before it could replace it; the previous file, if any, is unchanged`,
+            e,
+          );
+        throw fail(`cannot replace it (${fsReason(e)}); the previous file, if any, is unchanged`, e);
+      } finally {
+        release();
+      }
+      let dirFd: number | undefined;
+      try {
+        dirFd = fs.openSync(dir, 'r');
+        fs.fsyncSync(dirFd);
+      } catch {
+        // Folder fsync is not supported everywhere (Windows, some network file systems).
+      } finally {
+        if (dirFd !== undefined) fs.closeSync(dirFd);
+      }
+    },
+    abort(): void {
+      if (settled) return;
+      settled = true;
+      fs.rmSync(tmp, { force: true });
+      release();
+    },
+  };
 }
 
 /**
