@@ -287,6 +287,27 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
 });
 
 describe('sweep on the worker pool', () => {
+  test('one sweep at a time in a folder: a second is refused while the first runs; the lock of a dead one is taken over', async () => {
+    const out = path.join(tmp, 'locked');
+    const spec = { base: { dataset: 'xor' as const, model: 'small-mlp', epochs: 1, trainSize: 100, testSize: 100 } };
+    const first = await sweep(spec, { out, workers: 1 });
+    expect(first.status).toMatchObject({ done: 1 });
+    expect(fs.existsSync(path.join(out, '.sweep.lock'))).toBe(false); // released at the end
+    const lock = path.join(out, '.sweep.lock');
+    // A sweep of this machine still running (this process stands for it).
+    fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname() }));
+    await expect(sweep(spec, { out, workers: 1, resume: true })).rejects.toThrow(
+      `--out ${out} is in use by another sweep (pid ${process.pid} on ${os.hostname()}); wait for it to end, or, if it is gone, remove ${lock}`,
+    );
+    expect(fs.existsSync(lock)).toBe(true); // not another's to remove
+    // One that was killed: its lock is taken over, and released.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    fs.writeFileSync(lock, JSON.stringify({ pid: dead, host: os.hostname() }));
+    const resumed = await sweep(spec, { out, workers: 1, resume: true });
+    expect(resumed.status).toMatchObject({ done: 1, skipped: 1 });
+    expect(fs.existsSync(lock)).toBe(false);
+  });
+
   test('an abort stops the trainings: AbortError, finished records kept, half-written files removed; resume finishes', async () => {
     const out = path.join(tmp, 'aborted');
     const spec = { ...TINY, name: 'slow', base: { ...TINY.base, epochs: 300 }, seeds: 3 };

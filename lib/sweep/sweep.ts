@@ -4,6 +4,7 @@
  */
 import { firstLine } from '../messages';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
@@ -348,130 +349,199 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     await queueExecutor?.close();
     throw e;
   }
-  const todo = runs.filter((r) => !records.has(r.id));
-  const skipped = records.size;
-  const executor: RunExecutor =
-    queueExecutor ?? new LocalExecutor(Math.max(1, Math.min(options.workers ?? defaultConcurrency(), todo.length || 1)), options.backend);
-  const crowded = queueExecutor ? undefined : oversubscribed(executor.concurrency, 'sweep');
-  if (crowded) options.log?.(crowded);
-
-  const t0 = performance.now();
-  let done = 0;
-  let failed = 0;
-  let started = 0;
-  const status = (): SweepStatus => {
-    const elapsed = (performance.now() - t0) / 1000;
-    const finished = done + failed;
-    const remaining = todo.length - finished;
-    return {
-      total: runs.length,
-      skipped,
-      done: done + skipped,
-      failed,
-      running: executor.running ? executor.running() : Math.min(executor.concurrency, started - finished),
-      samplesPerSecond: elapsed > 0 ? executor.samples() / elapsed : 0,
-      etaSeconds: finished > 0 ? (elapsed / finished) * remaining : undefined,
-      elapsedSeconds: elapsed,
-    };
-  };
-  const timer = options.onStatus ? setInterval(() => options.onStatus?.(status()), 500) : undefined;
-  // An abort stops waiting at once; closing the executor then stops the trainings, whose
-  // outcomes (failed, as their threads die) are not recorded.
-  let aborted = false;
-  let onAbort = (): void => undefined;
-  const abortion = new Promise<never>((_, reject) => {
-    onAbort = (): void => {
-      aborted = true;
-      reject(abortError());
-    };
-  });
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  let unlock: () => void;
   try {
-    const all = Promise.all(
-      todo.map(async (r) => {
-        const dir = path.join(out, r.id);
-        const checkpoint = path.join(dir, 'checkpoint.ckpt');
-        const base = { id: r.id, configKey: r.configKey, axes: r.axes, config: r.config };
-        const finish = (rec: RunRecord): void => {
-          records.set(r.id, rec);
-          if (rec.status === 'done') done++;
-          else failed++;
-          options.log?.(`[${done + failed + skipped}/${runs.length}] ${r.id}: ${describeOutcome(rec)}`);
-        };
-        started++;
-        try {
-          ensureDir(dir);
-          // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
-          if (!options.resume) for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
-        } catch (e) {
-          // This run's folder is unusable; the others' are not: it fails, the sweep goes on.
-          finish({ ...base, status: 'failed', error: `its folder cannot be used: ${firstLine(e)}`, worker: 'none' });
-          return;
-        }
-        removeStaleRecord(path.join(dir, RESULT_FILE));
-        const { outcome, worker } = await executor.run(r, data.get(dataKey(r.config)), {
-          checkpoint,
-          model: options.saveModels ? path.join(dir, 'model.safetensors') : undefined,
-        });
-        // A run counts once: its record is written once, when its first outcome arrives. A run
-        // stopped by an abort has no outcome of its own.
-        if (records.has(r.id) || aborted) return;
-        let rec: RunRecord = {
-          ...base,
-          status: outcome.status,
-          ...(outcome.status === 'done' ? { metrics: outcome.metrics } : { error: outcome.error }),
-          worker,
-        };
-        try {
-          writeJson(path.join(dir, RESULT_FILE), rec);
-        } catch (e) {
-          // Without its record on disk the run is not finished as far as --resume can tell: it is
-          // counted as failed, with the reason, and its checkpoint stays for --resume.
-          const why = `its record could not be written: ${firstLine(e)}`;
-          rec = {
+    unlock = lockOut(out);
+  } catch (e) {
+    await queueExecutor?.close();
+    throw e;
+  }
+  try {
+    return await runSweep();
+  } finally {
+    unlock();
+  }
+
+  // The sweep itself, once `out` is this process's alone.
+  async function runSweep(): Promise<SweepResult> {
+    const todo = runs.filter((r) => !records.has(r.id));
+    const skipped = records.size;
+    const executor: RunExecutor =
+      queueExecutor ?? new LocalExecutor(Math.max(1, Math.min(options.workers ?? defaultConcurrency(), todo.length || 1)), options.backend);
+    const crowded = queueExecutor ? undefined : oversubscribed(executor.concurrency, 'sweep');
+    if (crowded) options.log?.(crowded);
+
+    const t0 = performance.now();
+    let done = 0;
+    let failed = 0;
+    let started = 0;
+    const status = (): SweepStatus => {
+      const elapsed = (performance.now() - t0) / 1000;
+      const finished = done + failed;
+      const remaining = todo.length - finished;
+      return {
+        total: runs.length,
+        skipped,
+        done: done + skipped,
+        failed,
+        running: executor.running ? executor.running() : Math.min(executor.concurrency, started - finished),
+        samplesPerSecond: elapsed > 0 ? executor.samples() / elapsed : 0,
+        etaSeconds: finished > 0 ? (elapsed / finished) * remaining : undefined,
+        elapsedSeconds: elapsed,
+      };
+    };
+    const timer = options.onStatus ? setInterval(() => options.onStatus?.(status()), 500) : undefined;
+    // An abort stops waiting at once; closing the executor then stops the trainings, whose
+    // outcomes (failed, as their threads die) are not recorded.
+    let aborted = false;
+    let onAbort = (): void => undefined;
+    const abortion = new Promise<never>((_, reject) => {
+      onAbort = (): void => {
+        aborted = true;
+        reject(abortError());
+      };
+    });
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const all = Promise.all(
+        todo.map(async (r) => {
+          const dir = path.join(out, r.id);
+          const checkpoint = path.join(dir, 'checkpoint.ckpt');
+          const base = { id: r.id, configKey: r.configKey, axes: r.axes, config: r.config };
+          const finish = (rec: RunRecord): void => {
+            records.set(r.id, rec);
+            if (rec.status === 'done') done++;
+            else failed++;
+            options.log?.(`[${done + failed + skipped}/${runs.length}] ${r.id}: ${describeOutcome(rec)}`);
+          };
+          started++;
+          try {
+            ensureDir(dir);
+            // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
+            if (!options.resume) for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+          } catch (e) {
+            // This run's folder is unusable; the others' are not: it fails, the sweep goes on.
+            finish({ ...base, status: 'failed', error: `its folder cannot be used: ${firstLine(e)}`, worker: 'none' });
+            return;
+          }
+          removeStaleRecord(path.join(dir, RESULT_FILE));
+          const { outcome, worker } = await executor.run(r, data.get(dataKey(r.config)), {
+            checkpoint,
+            model: options.saveModels ? path.join(dir, 'model.safetensors') : undefined,
+          });
+          // A run counts once: its record is written once, when its first outcome arrives. A run
+          // stopped by an abort has no outcome of its own.
+          if (records.has(r.id) || aborted) return;
+          let rec: RunRecord = {
             ...base,
-            status: 'failed',
-            error: rec.status === 'done' ? `the run finished but ${why}` : `${rec.error}; ${why}`,
+            status: outcome.status,
+            ...(outcome.status === 'done' ? { metrics: outcome.metrics } : { error: outcome.error }),
             worker,
           };
-          finish(rec);
-          return;
-        }
-        if (outcome.status === 'done') {
-          for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) {
-            try {
-              fs.rmSync(f, { force: true });
-            } catch {
-              // A leftover checkpoint is only disk space: the record says the run is done.
+          try {
+            writeJson(path.join(dir, RESULT_FILE), rec);
+          } catch (e) {
+            // Without its record on disk the run is not finished as far as --resume can tell: it is
+            // counted as failed, with the reason, and its checkpoint stays for --resume.
+            const why = `its record could not be written: ${firstLine(e)}`;
+            rec = {
+              ...base,
+              status: 'failed',
+              error: rec.status === 'done' ? `the run finished but ${why}` : `${rec.error}; ${why}`,
+              worker,
+            };
+            finish(rec);
+            return;
+          }
+          if (outcome.status === 'done') {
+            for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) {
+              try {
+                fs.rmSync(f, { force: true });
+              } catch {
+                // A leftover checkpoint is only disk space: the record says the run is done.
+              }
             }
           }
-        }
-        finish(rec);
-      }),
-    );
-    await Promise.race([all, abortion]);
-  } finally {
-    if (timer) clearInterval(timer);
-    options.signal?.removeEventListener('abort', onAbort);
-    await executor.close();
-    // The stopped threads' checkpoints and models cut short: no thread writes here any more.
-    if (aborted) for (const r of todo) removeOwnTemps(path.join(out, r.id));
+          finish(rec);
+        }),
+      );
+      await Promise.race([all, abortion]);
+    } finally {
+      if (timer) clearInterval(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      await executor.close();
+      // The stopped threads' checkpoints and models cut short: no thread writes here any more.
+      if (aborted) for (const r of todo) removeOwnTemps(path.join(out, r.id));
+    }
+    const ordered = runs.map((r) => records.get(r.id)).filter((r): r is RunRecord => r !== undefined);
+    const summary = summarize(ordered);
+    const files = {
+      markdown: path.join(out, 'summary.md'),
+      csv: path.join(out, 'summary.csv'),
+      curves: path.join(out, 'curves.svg'),
+      scores: path.join(out, 'scores.svg'),
+    };
+    writeFileAtomic(files.markdown, Buffer.from(`# Sweep ${spec.name}: mean ± std over seeds\n\n${summaryMarkdown(summary)}\n`));
+    writeFileAtomic(files.csv, Buffer.from(summaryCsv(summary)));
+    writeFileAtomic(files.curves, Buffer.from(curvesSvg(ordered, `${spec.name}: validation accuracy, mean ± std over seeds`)));
+    writeFileAtomic(files.scores, Buffer.from(finalScoresSvg(summary, `${spec.name}: test accuracy, mean ± std over seeds`)));
+    const final = status();
+    options.onStatus?.(final);
+    return { runs: ordered, summary, files, status: final };
   }
-  const ordered = runs.map((r) => records.get(r.id)).filter((r): r is RunRecord => r !== undefined);
-  const summary = summarize(ordered);
-  const files = {
-    markdown: path.join(out, 'summary.md'),
-    csv: path.join(out, 'summary.csv'),
-    curves: path.join(out, 'curves.svg'),
-    scores: path.join(out, 'scores.svg'),
-  };
-  writeFileAtomic(files.markdown, Buffer.from(`# Sweep ${spec.name}: mean ± std over seeds\n\n${summaryMarkdown(summary)}\n`));
-  writeFileAtomic(files.csv, Buffer.from(summaryCsv(summary)));
-  writeFileAtomic(files.curves, Buffer.from(curvesSvg(ordered, `${spec.name}: validation accuracy, mean ± std over seeds`)));
-  writeFileAtomic(files.scores, Buffer.from(finalScoresSvg(summary, `${spec.name}: test accuracy, mean ± std over seeds`)));
-  const final = status();
-  options.onStatus?.(final);
-  return { runs: ordered, summary, files, status: final };
+}
+
+const LOCK_FILE = '.sweep.lock';
+
+/**
+ * Takes `out` for this process: a second sweep in the same folder at once (a `--resume` started
+ * while the first still runs) would run every remaining run twice and race on their records. The
+ * lock is a file naming the process and its machine; one left by a process of this machine that
+ * is gone (killed) is taken over. Returns the function that releases it.
+ */
+function lockOut(out: string): () => void {
+  const lock = path.join(out, LOCK_FILE);
+  const me = { pid: process.pid, host: os.hostname() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      return () => {
+        try {
+          const held = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: unknown; host?: unknown };
+          if (held.pid === me.pid && held.host === me.host) fs.rmSync(lock, { force: true });
+        } catch {
+          // Gone already, or not ours: nothing to release.
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new SpecError(`--out: cannot lock ${out}: ${firstLine(e)}`);
+    }
+    let holder: { pid?: unknown; host?: unknown } = {};
+    try {
+      holder = JSON.parse(fs.readFileSync(lock, 'utf8')) as typeof holder;
+    } catch {
+      // Unreadable: written by something else; said below.
+    }
+    const pid = typeof holder.pid === 'number' ? holder.pid : undefined;
+    const host = typeof holder.host === 'string' ? holder.host : undefined;
+    if (attempt === 0 && pid !== undefined && host === me.host && !processAlive(pid)) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    throw new SpecError(
+      `--out ${out} is in use by another sweep (${pid !== undefined ? `pid ${pid}` : 'unknown process'} on ${host ?? 'unknown machine'}); ` +
+        `wait for it to end, or, if it is gone, remove ${lock}`,
+    );
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Runs trainings on this machine's worker-thread pool. */
