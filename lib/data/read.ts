@@ -260,7 +260,9 @@ function holdSignals(): () => void {
  * flushed so the rename itself survives a power cut (skipped where folders cannot be opened, as
  * on Windows). An existing file keeps its permissions. Temporary files of the same target left
  * by processes that no longer exist (killed mid-write) are removed first; SIGINT / SIGTERM wait
- * for the write to end.
+ * for the write to end, and reach a program without handlers of its own when its event loop next
+ * turns (one that runs on synchronously after a save gets them only then; fit yields every epoch).
+ * A name too long to take the temporary file's additions has them made from a hash.
  *
  * What `file` names now decides what happens: nothing, or a regular file, is replaced; a
  * symbolic link is replaced by the new file (what it points to is left alone: the write never
