@@ -52,7 +52,8 @@ export interface Conv1DOptions {
 }
 
 /**
- * 1-D convolution (cross-correlation, as in the course and PyTorch), channels last.
+ * 1-D convolution (cross-correlation, as in the course and PyTorch), channels last. The arguments
+ * are `(kSize, chanIn, chanOut)`, the kernel first: PyTorch's `Conv1d(1, 32, 3)` is `Conv1D(3, 1, 32)`.
  *
  * y[b, t, o] = Σ_{j < kSize, c < chanIn} x[b, t·stride + j − padding, c] · w[j, c, o] (+ bias[o]),
  * with x taken as 0 outside [0, length).

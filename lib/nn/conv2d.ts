@@ -160,7 +160,8 @@ abstract class Convolution2D extends Module {
 }
 
 /**
- * 2-D convolution (cross-correlation, as PyTorch's Conv2d), channels last.
+ * 2-D convolution (cross-correlation, as PyTorch's Conv2d), channels last. The arguments are
+ * `(kSize, chanIn, chanOut)`, the kernel first: PyTorch's `Conv2d(1, 6, 5)` is `Conv2D(5, 1, 6)`.
  *
  * y[b, i, j, o] = Σ_{ky, kx, c} x[b, i·sH + ky − pH, j·sW + kx − pW, c] · w[ky, kx, c, o] (+ bias[o]),
  * with x taken as 0 outside the image.
@@ -289,7 +290,9 @@ export const CONV_TRANSPOSE2D_SCHEMA: ModuleSchema = {
 };
 
 /**
- * Transposed 2-D convolution (the adjoint of a Conv2D), channels last: each input pixel scatters a
+ * Transposed 2-D convolution (the adjoint of a Conv2D), channels last, the arguments
+ * `(kSize, chanIn, chanOut, stride)` in neurone's order (PyTorch's `ConvTranspose2d(16, 1, 4, 2)` is
+ * `ConvTranspose2D(4, 16, 1, 2)`): each input pixel scatters a
  * kH×kW window, overlapping windows adding up. It undoes the size reduction of
  * `Conv2D(kSize, chanOut, chanIn, stride, { padding })`.
  *
