@@ -934,6 +934,21 @@ async function fitInTrainingMode(
     batchSize,
   );
 
+  /** Writes the checkpoint of the epoch just finished, when fit was asked for checkpoints. */
+  const checkpointAt = (epoch: number, stoppedEarly: boolean): void => {
+    if (!options.checkpoint) return;
+    writeCheckpoint(options.checkpoint.path, net, optimizer, {
+      epoch,
+      order,
+      history: history.epochs,
+      best,
+      bestEpoch,
+      waited,
+      bestWeights,
+      stoppedEarly,
+    });
+  };
+
   let lastYield = performance.now();
   let firstBatchLoss = Infinity;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
@@ -1019,32 +1034,11 @@ async function fitInTrainingMode(
               : `has not improved since epoch ${bestEpoch} (${formatLoss(best as number)})`),
         );
         // The run's end, whatever checkpoint.every: a resume then knows there is nothing left to train.
-        if (options.checkpoint)
-          writeCheckpoint(options.checkpoint.path, net, optimizer, {
-            epoch,
-            order,
-            history: history.epochs,
-            best,
-            bestEpoch,
-            waited,
-            bestWeights,
-            stoppedEarly: true,
-          });
+        checkpointAt(epoch, true);
         break;
       }
     }
-    if (options.checkpoint && (epoch % checkpointEvery === 0 || epoch === epochs)) {
-      writeCheckpoint(options.checkpoint.path, net, optimizer, {
-        epoch,
-        order,
-        history: history.epochs,
-        best,
-        bestEpoch,
-        waited,
-        bestWeights,
-        stoppedEarly: false,
-      });
-    }
+    if (epoch % checkpointEvery === 0 || epoch === epochs) checkpointAt(epoch, false);
   }
   if (stop) {
     history.bestEpoch = bestEpoch;
