@@ -39,7 +39,7 @@ import { encodeIdx } from '../lib/data/idx';
 import { ONNXOptions, toONNX } from '../lib/export/onnx';
 import { modelProto } from '../lib/export/proto';
 import { readSafetensors } from '../lib/serialize';
-import { didYouMean, runCommand, asInput } from '../lib/cli/command';
+import { didYouMean, runCommand, asInput, probeWritable } from '../lib/cli/command';
 import { commandBatchSize, predictCommand } from '../lib/cli/predict';
 import { exportCommand } from '../lib/cli/export';
 import { evaluateCommand } from '../lib/cli/evaluate';
@@ -641,6 +641,19 @@ describe('neurone evaluate', () => {
       await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'usps', '--split', 'val']),
       /bad value for --split: 'val' \(expected one of test, train\)/,
     );
+  });
+
+  test("a write probe a killed process left is removed by the next probe of that folder; a live one's stays", () => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'probes-'));
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const left = path.join(dir, `.neurone-write-test-${dead}-1700000000000`);
+    const live = path.join(dir, `.neurone-write-test-${process.ppid}-1700000000000`);
+    const recent = path.join(dir, `.neurone-write-test-${dead}-1700000000001`);
+    for (const f of [left, live, recent]) fs.writeFileSync(f, '');
+    const old = (Date.now() - 120_000) / 1000;
+    for (const f of [left, live]) fs.utimesSync(f, old, old);
+    probeWritable(dir);
+    expect(fs.readdirSync(dir).sort()).toEqual([path.basename(live), path.basename(recent)].sort());
   });
 
   test('a dataset that is not there: one line naming the folder and the flag; --data-dir may name the folder above', async () => {

@@ -156,6 +156,21 @@ export function helpText(usageLine: string, specs: readonly FlagSpec[], more: re
  * root on a read-only file system or a pseudo file system, so a real file is created and removed.
  */
 export function probeWritable(dir: string): void {
+  // A probe a killed process left (between its creation and removal) goes first.
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      const m = /^\.neurone-write-test-(\d+)-\d+$/.exec(name);
+      if (!m || Number(m[1]) === process.pid) continue;
+      try {
+        process.kill(Number(m[1]), 0);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH' && Date.now() - fs.statSync(path.join(dir, name)).mtimeMs > 60_000)
+          fs.rmSync(path.join(dir, name), { force: true });
+      }
+    }
+  } catch {
+    // An unreadable folder: the probe below says what is wrong.
+  }
   const probe = path.join(dir, `.neurone-write-test-${process.pid}-${Date.now()}`);
   let fd: number;
   try {
