@@ -287,26 +287,48 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
 });
 
 describe('sweep on the worker pool', () => {
-  test('one sweep at a time in a folder: a second is refused while the first runs; the lock of a dead one is taken over', async () => {
+  test('one sweep at a time in a folder: a second is refused while the first runs; the lock of a gone one is taken over', async () => {
     const out = path.join(tmp, 'locked');
+    const lock = path.join(out, '.sweep.lock');
     const spec = { base: { dataset: 'xor' as const, model: 'small-mlp', epochs: 1, trainSize: 100, testSize: 100 } };
     const first = await sweep(spec, { out, workers: 1 });
     expect(first.status).toMatchObject({ done: 1 });
-    expect(fs.existsSync(path.join(out, '.sweep.lock'))).toBe(false); // released at the end
-    const lock = path.join(out, '.sweep.lock');
-    // A sweep of this machine still running (this process stands for it).
-    fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, host: os.hostname() }));
-    await expect(sweep(spec, { out, workers: 1, resume: true })).rejects.toThrow(
-      `--out ${out} is in use by another sweep (pid ${process.pid} on ${os.hostname()}); wait for it to end, or, if it is gone, remove ${lock}`,
+    expect(fs.existsSync(lock)).toBe(false); // released at the end
+    // Two sweeps of this process at once: the second is refused while the first runs.
+    const slowOut = path.join(tmp, 'locked-slow');
+    const slow = { ...TINY, name: 'slow-lock', base: { ...TINY.base, epochs: 300 }, seeds: 2 };
+    const stop = new AbortController();
+    let second: Promise<unknown> | undefined;
+    const running = sweep(slow, {
+      out: slowOut,
+      workers: 1,
+      signal: stop.signal,
+      onStatus: () => {
+        if (second) return;
+        second = sweep(slow, { out: slowOut, workers: 1, resume: true });
+        void second.then(
+          () => stop.abort(),
+          () => stop.abort(),
+        );
+      },
+    });
+    await expect(running).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(second).rejects.toThrow(
+      `--out ${slowOut} is in use by another sweep (pid ${process.pid} on ${os.hostname()}); wait for it to end, or, if it is gone, remove ${path.join(slowOut, '.sweep.lock')}`,
     );
-    expect(fs.existsSync(lock)).toBe(true); // not another's to remove
-    // One that was killed: its lock is taken over, and released.
-    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
-    fs.writeFileSync(lock, JSON.stringify({ pid: dead, host: os.hostname() }));
-    const resumed = await sweep(spec, { out, workers: 1, resume: true });
-    expect(resumed.status).toMatchObject({ done: 1, skipped: 1 });
-    expect(fs.existsSync(lock)).toBe(false);
-  });
+    expect(fs.existsSync(path.join(slowOut, '.sweep.lock'))).toBe(false);
+    // A live process of this machine holds it: refused, and its lock left alone.
+    fs.writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: os.hostname() }));
+    await expect(sweep(spec, { out, workers: 1, resume: true })).rejects.toThrow(`is in use by another sweep (pid ${process.ppid} on `);
+    expect(fs.existsSync(lock)).toBe(true);
+    // Gone: a killed process, or this pid with no sweep of this process in the folder (a restarted container reuses pids).
+    for (const pid of [spawnSync(process.execPath, ['-e', '']).pid as number, process.pid]) {
+      fs.writeFileSync(lock, JSON.stringify({ pid, host: os.hostname() }));
+      const resumed = await sweep(spec, { out, workers: 1, resume: true });
+      expect(resumed.status).toMatchObject({ done: 1, skipped: 1 });
+      expect(fs.existsSync(lock)).toBe(false);
+    }
+  }, 120000);
 
   test('an abort stops the trainings: AbortError, finished records kept, half-written files removed; resume finishes', async () => {
     const out = path.join(tmp, 'aborted');

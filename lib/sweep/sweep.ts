@@ -402,9 +402,12 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
       };
     });
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Aborted while Redis was reached or the data loaded: the listener above would never fire.
+    if (options.signal?.aborted) onAbort();
     try {
       const all = Promise.all(
         todo.map(async (r) => {
+          if (aborted) return;
           const dir = path.join(out, r.id);
           const checkpoint = path.join(dir, 'checkpoint.ckpt');
           const base = { id: r.id, configKey: r.configKey, axes: r.axes, config: r.config };
@@ -492,20 +495,28 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
 }
 
 const LOCK_FILE = '.sweep.lock';
+/** The folders this process's sweeps hold now: a lock naming this pid is not a stale one when listed here. */
+const heldHere = new Set<string>();
 
 /**
  * Takes `out` for this process: a second sweep in the same folder at once (a `--resume` started
  * while the first still runs) would run every remaining run twice and race on their records. The
  * lock is a file naming the process and its machine; one left by a process of this machine that
- * is gone (killed) is taken over. Returns the function that releases it.
+ * is gone (killed) is taken over. Two processes taking over the same dead lock at the same moment
+ * may both run (the check and the take-over are two steps); a lock of another machine on a
+ * shared folder is never taken over (its pid cannot be checked here): the refusal says to remove
+ * it. Returns the function that releases it.
  */
 function lockOut(out: string): () => void {
   const lock = path.join(out, LOCK_FILE);
+  const key = path.resolve(lock);
   const me = { pid: process.pid, host: os.hostname() };
   for (let attempt = 0; ; attempt++) {
     try {
       fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      heldHere.add(key);
       return () => {
+        heldHere.delete(key);
         try {
           const held = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: unknown; host?: unknown };
           if (held.pid === me.pid && held.host === me.host) fs.rmSync(lock, { force: true });
@@ -524,7 +535,10 @@ function lockOut(out: string): () => void {
     }
     const pid = typeof holder.pid === 'number' ? holder.pid : undefined;
     const host = typeof holder.host === 'string' ? holder.host : undefined;
-    if (attempt === 0 && pid !== undefined && host === me.host && !processAlive(pid)) {
+    // Gone: a process of this machine that no longer runs, or this very pid when no sweep of this
+    // process holds the folder (a container restarted under the same name reuses small pids).
+    const gone = pid !== undefined && host === me.host && (pid === me.pid ? !heldHere.has(key) : !processAlive(pid));
+    if (attempt === 0 && gone) {
       fs.rmSync(lock, { force: true });
       continue;
     }
