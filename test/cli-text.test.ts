@@ -176,6 +176,21 @@ describe('--save on a file system without the room for the model', () => {
       );
       expect(r.stdout).toBe('');
       expect(fs.existsSync(save)).toBe(false);
+      // A description whose Linear is sized by the data counts it too (4.2 M values on USPS, not drawn yet).
+      const model = path.join(tmp, 'lazy.json');
+      const layers = [
+        { type: 'Conv2D', args: [3, 1, 32, 1], options: { padding: 1 } },
+        { type: 'Flatten', args: [] },
+        { type: 'Linear', args: [null, 512] },
+        { type: 'Linear', args: [512, 10] },
+      ];
+      fs.writeFileSync(model, JSON.stringify({ layers }));
+      full.mockImplementation(((p: fs.PathLike) => ({ ...real(p), bavail: 2560, bsize: 4096 })) as typeof fs.statfsSync); // 10 MiB
+      const lazy = await runInProcess(
+        (argv) => main(argv),
+        ['train', '--dataset', 'usps', '--model', model, '--epochs', '1', '--quiet', '--save', save],
+      );
+      expect(lazy.stderr).toMatch(/has 10\.0 MiB free, and the model takes about 17\.0 MiB/);
     } finally {
       full.mockRestore();
       fs.rmSync(tmp, { recursive: true, force: true });

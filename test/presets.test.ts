@@ -1,7 +1,19 @@
 /** Model presets and the JSON model-description format. */
 import { Linear, LogSoftmax, Module, ReLU, Sequential, Sigmoid, Softmax } from '../lib/nn';
 import { seed } from '../lib/random';
-import { PRESETS, buildModel, checkModelForInput, describeModel, presetDescription, ModelError, LAYER_TYPES } from '../lib/cli/presets';
+import {
+  PRESETS,
+  buildModel,
+  checkModelForInput,
+  describeModel,
+  presetDescription,
+  readModelFile,
+  ModelError,
+  LAYER_TYPES,
+} from '../lib/cli/presets';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import { datasetSampleShape, headLoss } from '../lib/cli/model-io';
 
 describe('presets', () => {
@@ -51,6 +63,22 @@ describe('presets', () => {
 });
 
 describe('buildModel', () => {
+  test('a model file with a Linear sized by the data (null) is read, and trains once sized', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-lazy-')), 'lazy.json');
+    const layers = [
+      { type: 'Conv2D', args: [3, 1, 4, 1], options: { padding: 1 } },
+      { type: 'Flatten', args: [] },
+      { type: 'Linear', args: [null, 16] },
+      { type: 'Linear', args: [16, 10] },
+    ];
+    fs.writeFileSync(file, JSON.stringify({ layers }));
+    const description = readModelFile(file);
+    expect(description.layers[2]).toEqual({ type: 'Linear', args: [null, 16], options: { bias: true, init: 'heNormal' } });
+    const net = buildModel(description).build([16, 16, 1]);
+    expect(net.parameterCount()).toBe(3 * 3 * 4 + 4 + 1024 * 16 + 16 + 16 * 10 + 10);
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+
   test('builds every layer type with options, and keeps them', () => {
     const description = {
       layers: [

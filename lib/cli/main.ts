@@ -32,6 +32,7 @@ import {
   ModelError,
   buildModel,
   checkModelForInput,
+  followShapes,
   defaultPreset,
   findPreset,
   presetDescription,
@@ -539,7 +540,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
       `model ${modelName} outputs (batch, ${outShape.slice(1).join(', ')}) but ${opts.dataset} has ${fullTrain.numClasses} classes`,
     );
   }
-  if (opts.save !== undefined) checkSaveSpace(opts.save, net);
+  if (opts.save !== undefined) checkSaveSpace(opts.save, net, inShape);
 
   let split: data.SplitResult;
   try {
@@ -853,12 +854,14 @@ function checkSaveTarget(
 /**
  * Refuses, before training, a --save whose file system has not the room for the model: the
  * folder's writability was probed with an empty file, which a full disk still takes, and a
- * save that fails after the training loses it. The model's size is its values (4 bytes each)
- * and a header, counted with room to spare.
+ * save that fails after the training loses it. The model's size is its values (4 bytes each),
+ * those of the lazily sized layers for `sampleShape` included (not drawn yet), and a header,
+ * counted with room to spare.
  */
-function checkSaveSpace(file: string, net: ReturnType<typeof buildModel>): void {
+function checkSaveSpace(file: string, net: ReturnType<typeof buildModel>, sampleShape: readonly number[]): void {
   if (typeof fs.statfsSync !== 'function') return; // Node before 18.15: the save itself says ENOSPC
-  const values = [...net.parameters(), ...net.buffers()].reduce((n, p) => n + p.value.data.length, 0);
+  const sized = [...net.parameters(), ...net.buffers()].reduce((n, p) => n + p.value.data.length, 0);
+  const values = sized + followShapes(net, sampleShape).lazyParameters;
   const needed = 4 * values + 2 ** 20;
   let free: number;
   try {

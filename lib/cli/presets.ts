@@ -2,8 +2,8 @@
  * Model presets and the JSON model-description format used by the `neurone` command.
  *
  * A model description is `{ "layers": [{ "type": "Linear", "args": [784, 10], "options": { ... } }, ...] }`:
- * each layer is exactly what that module's `toJSON()` gives, so `describeModel(net)` and
- * `buildModel(description)` round-trip. The `{ "type": "Sequential", "modules": [...] }` form that
+ * each layer is exactly what that module's `toJSON()` gives (a `Linear(null, n)` sized by its
+ * first input keeps its null), so `describeModel(net)` and `buildModel(description)` round-trip. The `{ "type": "Sequential", "modules": [...] }` form that
  * `JSON.stringify(net)` writes is accepted too.
  *
  * Presets are functions of the input (features, or sequence length) and the number of classes,
@@ -394,7 +394,7 @@ export function checkModelForInput(net: Module, sampleShape: readonly number[], 
 
 /** The description of a Sequential: `{ layers: [each module's toJSON()] }`, the inverse of {@link buildModel}. */
 export function describeModel(net: Sequential): ModelDescription {
-  return { layers: net.modules.map((m) => m.toJSON()) };
+  return { layers: net.modules.map((m) => m.description()) };
 }
 
 /**

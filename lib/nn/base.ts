@@ -315,6 +315,15 @@ export abstract class Module {
     return this.config();
   }
 
+  /**
+   * The module as a model description writes it: {@link config}, except that a layer waiting for
+   * its first input to be sized keeps that (`Linear(null, n)`), where config, which saving
+   * reads, refuses it. @internal
+   */
+  description(): ModuleConfig {
+    return this.config();
+  }
+
   /** `Linear(784, 10)`: the type and its positional arguments. */
   toString(): string {
     const c = this.config();

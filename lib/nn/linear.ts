@@ -137,6 +137,13 @@ export class Linear extends Module {
     return this.sizePending ? `Linear(null, ${this.outputSize})` : super.toString();
   }
 
+  /** @internal */
+  description(): ModuleConfig {
+    return this.sizePending
+      ? { type: 'Linear', args: [null, this.outputSize], options: { bias: this.withBias, init: this.init } }
+      : this.config();
+  }
+
   config(): ModuleConfig {
     if (this.sizePending) {
       throw new RangeError(

@@ -105,6 +105,11 @@ export class Sequential extends Module {
     return { type: 'Sequential', args: [], modules: this.modules.map((m) => m.config()) };
   }
 
+  /** @internal */
+  description(): ModuleConfig {
+    return { type: 'Sequential', args: [], modules: this.modules.map((m) => m.description()) };
+  }
+
   toString(): string {
     return `Sequential(${this.modules.map((m) => m.toString()).join(', ')})`;
   }
