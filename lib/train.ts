@@ -953,10 +953,7 @@ async function fitInTrainingMode(
   let firstBatchLoss = Infinity;
   for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
     const t0 = performance.now();
-    if (scheduler?.epochStart) {
-      scheduler.epochStart(epoch);
-      scheduledEpochs.set(scheduler, epoch);
-    }
+    scheduler?.epochStart?.(epoch);
     if (!usableLearningRate(optimizer.lr)) {
       throw learningRateError(optimizer.lr, scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`);
     }
@@ -997,6 +994,8 @@ async function fitInTrainingMode(
     }
     record.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(record);
+    // The schedule has reached this epoch: a later fit with this scheduler must say where to go on.
+    if (scheduler?.epochStart) scheduledEpochs.set(scheduler, epoch);
     logger.epoch(record, epochs);
     // A loss that stays finite can still diverge (cross-entropy from logits grows linearly with
     // them): the first epoch ending far above its first batch says the steps are too large.

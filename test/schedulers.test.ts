@@ -364,6 +364,15 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
         checkpoint: { path: 'x.ckpt' },
       }),
     ).rejects.toThrow('fit: a checkpoint holds a run from its first epoch; continue a checkpointed run with resumeFrom, not initialEpoch');
+    // A fit that failed in its first epoch ran none of the schedule: the same scheduler starts again without initialEpoch.
+    const again = setup();
+    const bad = { x: { shape: [96, 256], data: small.x.data.slice().fill(NaN) }, labels: small.labels };
+    await expect(
+      fit(again.net, new CELogSoftmaxLoss(), again.opt, bad, { ...common, epochs: 2, scheduler: again.scheduler }),
+    ).rejects.toThrow('NaN');
+    await expect(
+      fit(again.net, new CELogSoftmaxLoss(), again.opt, small, { ...common, epochs: 1, scheduler: again.scheduler }),
+    ).resolves.toBeDefined();
   });
 
   test('a run resumed from a checkpoint gets the scheduled rates and weights of an uninterrupted one', async () => {

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { evaluate } from '../train';
 import * as data from '../data';
 import { ensureDir } from '../data/paths';
-import { PreparedWrite, prepareFileWrite } from '../data/read';
+import { PreparedWrite, commitAll, prepareFileWrite } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
@@ -107,7 +107,7 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
           throw e;
         }
       }, []);
-      for (const w of writes) w.commit();
+      commitAll(writes, [files.confusion, files.record]);
       write(`  figure    ${files.confusion}\n  record    ${files.record}\n`);
     }
     return 0;

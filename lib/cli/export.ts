@@ -154,6 +154,8 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
       );
     // The ONNX file is written beside its target first and put in place only once the weights
     // are saved too: a disk that fills up leaves both files as they were, not one old, one new.
+    // (The ONNX rename failing after the weights' would still leave them new: a rename in the
+    // folder just written to, which the checks before have found usable.)
     const onnxWrite = onnx !== undefined && bytes ? prepareFileWrite(onnx, bytes, { who: 'export' }) : undefined;
     try {
       if (torch !== undefined) save(net, torch, { layout: 'torch', inputShape: given });

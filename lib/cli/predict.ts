@@ -113,13 +113,17 @@ function countByte(buf: Buffer, byte: number): number {
 }
 
 function readIdxRows(file: string): { rows: Float32Array[]; image?: ImageSize } {
-  const idx = readIdx(file);
-  if (idx.dims.length < 2) throw new Error(`${file}: an IDX file of ${idx.dims.length} dimension (labels?), expected examples × features`);
+  // From the header, before the payload is read or inflated.
+  const idx = readIdx(file, ({ dims }) => {
+    if (dims.length < 2) throw new Error(`${file}: an IDX file of ${dims.length} dimension (labels?), expected examples × features`);
+    const rows = dims[0];
+    const values = dims.slice(1).reduce((a, b) => a * b, 1);
+    if (values === 0) throw new Error(`${file}: samples of 0 values (dimensions ${dims.join(' × ')})`);
+    if (rows > MAX_PREDICT_ROWS) throw new Error(`${file}: ${tooManyRows(rows)}`);
+    if (rows * values > MAX_PREDICT_VALUES) throw new Error(`${file}: ${tooManyValues(rows * values)}`);
+  });
   const n = idx.dims[0];
   const size = idx.dims.slice(1).reduce((a, b) => a * b, 1);
-  if (size === 0) throw new Error(`${file}: samples of 0 values (dimensions ${idx.dims.join(' × ')})`);
-  if (n > MAX_PREDICT_ROWS) throw new Error(`${file}: ${tooManyRows(n)}`);
-  if (n * size > MAX_PREDICT_VALUES) throw new Error(`${file}: ${tooManyValues(n * size)}`);
   const scale = idx.type === 'ubyte' ? 1 / 255 : 1;
   const rows = Array.from({ length: n }, (_, r) =>
     Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v, j) => {

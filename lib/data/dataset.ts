@@ -135,7 +135,8 @@ export function classCounts(labels: Int32Array, numClasses: number): number[] {
 export function oneHot(labels: ArrayLike<number> | Tensor, numClasses: number): Tensor {
   checkNumClasses('oneHot', numClasses);
   if (isTensor(labels)) {
-    if (labels.shape.length !== 1) throw new RangeError(`oneHot: a tensor of labels must have shape (n), got ${formatShape(labels.shape)}`);
+    if (!(labels.shape.length === 1 || (labels.shape.length === 2 && labels.shape[1] === 1)))
+      throw new RangeError(`oneHot: a tensor of labels must have shape (n) or (n, 1), got ${formatShape(labels.shape)}`);
     labels = labels.data;
   }
   if (labels === null || typeof labels !== 'object' || !Number.isInteger(labels.length)) {
@@ -146,7 +147,7 @@ export function oneHot(labels: ArrayLike<number> | Tensor, numClasses: number): 
   for (let i = 0; i < n; i++) {
     const l = labels[i];
     if (!Number.isInteger(l) || l < 0 || l >= numClasses) {
-      throw new RangeError(`oneHot: label ${l} at index ${i} is outside [0, ${numClasses})`);
+      throw new RangeError(`oneHot: label ${l} at index ${i} is not a class index, an integer in [0, ${numClasses})`);
     }
     out[i * numClasses + l] = 1;
   }

@@ -292,6 +292,23 @@ export interface PreparedWrite {
 }
 
 /**
+ * Commits prepared writes in order. A commit that fails (a rename refused, rare once the data is
+ * written) aborts the writes after it, so that no temporary file is left; the files committed
+ * before it stay new, and the error says which. @internal
+ */
+export function commitAll(writes: readonly PreparedWrite[], files: readonly string[]): void {
+  for (let i = 0; i < writes.length; i++) {
+    try {
+      writes[i].commit();
+    } catch (e) {
+      for (const w of writes.slice(i + 1)) w.abort();
+      if (i > 0 && e instanceof Error) e.message += ` (${files.slice(0, i).join(', ')} already written)`;
+      throw e;
+    }
+  }
+}
+
+/**
  * The first half of {@link writeFileAtomic}: everything but the rename. The data is written to
  * the temporary file and flushed to disk, so that what can fail (a full disk, a write error)
  * has failed; `commit` then puts it in place, `abort` throws it away. A command writing several
@@ -345,15 +362,12 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
       // A dangling link: a new file's mode.
     }
   }
-  // As `>` would: a file its owner made read-only is not replaced behind their back (root may).
-  if (kept) {
-    try {
-      fs.accessSync(target, fs.constants.W_OK);
-    } catch {
-      throw fail(
-        `it is read-only (mode ${(kept.mode & 0o777).toString(8).padStart(4, '0')}); make it writable or remove it first; nothing written`,
-      );
-    }
+  // A file made read-only (no write bit for anyone) is not replaced behind its owner's back, as
+  // `>` would not (root may). A link is replaced, what it points to left alone, whatever its mode.
+  if (st?.isFile() && (st.mode & 0o222) === 0 && process.getuid?.() !== 0) {
+    throw fail(
+      `it is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable or remove it first; nothing written`,
+    );
   }
   const mode = kept ? kept.mode & 0o7777 : 0o644;
   removeStaleTemps(dir, path.basename(target));

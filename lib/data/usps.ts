@@ -96,14 +96,18 @@ export function parseUSPS(text: string, options: ParseUspsOptions = {}): Dataset
     if (c > MAX_CLASSES) {
       throw new Error(`${source}: line ${lineNo}: the header declares ${c} classes, more than the 2^24 a dataset may have`);
     }
+    if (f > 2 ** 24) {
+      throw new Error(`${source}: line ${lineNo}: the header declares ${f} features, more than the 2^24 a row may have`);
+    }
     numClasses = c;
     features = f;
     pending = undefined;
   }
   const [lo, hi] = format === 'course' ? [0, 2] : [-1, 1];
   const tokensPerRow = features + 1;
-  // A row takes at least two characters a value ("0 "): the text bounds the rows it can hold.
-  const capacity = Math.floor(text.length / (2 * tokensPerRow)) + 1;
+  // A row takes at least two characters a value, the last one's newline included ("0 0\n"): the
+  // text bounds the rows it can hold, and a header of many features over a short text none.
+  const capacity = Math.floor((text.length + 1) / (2 * tokensPerRow));
   const x = new Float32Array(capacity * features);
   const labels = new Int32Array(capacity);
   let n = 0;

@@ -359,11 +359,6 @@ export class Sequential extends Module {
     return this;
   }
 
-  /**
-   * Every parameter once, under the name of its first place: a module used at several places
-   * (tied weights) has one weight and one gradient, which every use adds into, and an optimiser
-   * must step it once per update, not once per use.
-   */
   /** @internal */
   unsizedLayer(): Module | undefined {
     for (const m of this.modules) {
@@ -373,6 +368,11 @@ export class Sequential extends Module {
     return undefined;
   }
 
+  /**
+   * Every parameter once, under the name of its first place: a module used at several places
+   * (tied weights) has one weight and one gradient, which every use adds into, and an optimiser
+   * must step it once per update, not once per use.
+   */
   parameters(): Parameter[] {
     const out: Parameter[] = [];
     const seen = new Set<Tensor>();

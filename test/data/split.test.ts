@@ -39,11 +39,13 @@ describe('oneHot and makeDataset', () => {
     const t = oneHot(Int32Array.of(2, 0, 1), 3);
     expect(t.shape).toEqual([3, 3]);
     expect(Array.from(t.data)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 0]);
-    expect(() => oneHot([0, 3], 3)).toThrow('oneHot: label 3 at index 1 is outside [0, 3)');
+    expect(() => oneHot([0, 3], 3)).toThrow('oneHot: label 3 at index 1 is not a class index, an integer in [0, 3)');
+    expect(() => oneHot([1.5], 3)).toThrow('oneHot: label 1.5 at index 0 is not a class index, an integer in [0, 3)');
     // One function, from both entry points, taking a tensor of labels too.
     expect(rootOneHot).toBe(oneHot);
     expect(Array.from(oneHot(fromArray([2, 0]), 3).data)).toEqual([0, 0, 1, 1, 0, 0]);
-    expect(() => oneHot(fromArray([[2, 0]]), 3)).toThrow('oneHot: a tensor of labels must have shape (n), got (1, 2)');
+    expect(() => oneHot(fromArray([[2, 0]]), 3)).toThrow('oneHot: a tensor of labels must have shape (n) or (n, 1), got (1, 2)');
+    expect(Array.from(oneHot(fromArray([[2], [0]]), 3).data)).toEqual([0, 0, 1, 1, 0, 0]); // a column of labels
   });
 
   test('makeDataset checks labels against x', () => {

@@ -93,6 +93,13 @@ describe('USPS text parser', () => {
     expect(ds.x.data[256]).toBe(0.5);
   });
 
+  test('a header of many features over a short text allocates nothing for rows it cannot hold', () => {
+    expect(parseUSPS('10 2000000\n').x.shape).toEqual([0, 2000000]);
+    expect(() => parseUSPS('10 1099511627776\n')).toThrow(
+      'USPS text: line 1: the header declares 1099511627776 features, more than the 2^24 a row may have',
+    );
+  });
+
   test('bad header', () => {
     expect(() => parseUSPS([row(3), '-1'].join('\n'), { format: 'course', source: 'f.txt' })).toThrow(
       'f.txt: line 1: expected the header "<classes> <features>" (e.g. "10 256"), found "3 0 0 0',
