@@ -140,6 +140,7 @@ function checkNumber(who: string, name: string, v: unknown, min: number, max = I
 
 /** Options of {@link SGD}. */
 export interface SGDOptions {
+  /** Step size (required: SGD has no default that suits both summed and averaged gradients). */
   lr: number;
   /** Heavy-ball momentum in [0, 1) (default 0). */
   momentum?: number;

@@ -8,7 +8,9 @@ import { Rng, globalRng } from './random';
 
 /** A row-major float32 array with a shape. `data.length` equals the product of `shape`. */
 export interface Tensor {
+  /** The dimensions, batch first where there is one: `[32, 28, 28, 1]`. */
   readonly shape: readonly number[];
+  /** The values, row-major (the last dimension varies fastest), `shape`'s product of them. */
   readonly data: Float32Array;
 }
 

@@ -80,6 +80,7 @@ export interface FitOptions {
    * Not together with `validation`.
    */
   validationSplit?: number;
+  /** Stop when the monitored value has not improved for `patience` epochs (default: none). */
   earlyStopping?: EarlyStopping;
   /**
    * Sets the learning rate epoch by epoch ({@link StepLR}, {@link CosineAnnealingLR},
@@ -153,12 +154,15 @@ export interface TrainingRecord extends EpochRecord {
 
 /** The result of {@link fit}. */
 export interface History {
+  /** One record per epoch this call trained (with resumeFrom, the checkpoint's before them). */
   epochs: TrainingRecord[];
   /** True when early stopping ended training before `epochs`. */
   stoppedEarly: boolean;
   /** The monitored value and its best epoch, with early stopping. */
   monitor?: string;
+  /** The epoch of the best monitored value (undefined when none was finite). */
   bestEpoch?: number;
+  /** The best monitored value. */
   bestValue?: number;
   /** True when the weights of `bestEpoch` were put back. */
   restoredBest?: boolean;

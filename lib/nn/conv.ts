@@ -129,9 +129,13 @@ export class Conv1D extends Module {
   readonly chanOut: number;
   readonly stride: number;
   readonly padding: number;
+  /** (kSize, chanIn, chanOut); PyTorch's Conv1d weight is (chanOut, chanIn, kSize). */
   readonly weight: Tensor;
+  /** ∂L/∂weight summed over the batches since the last zeroGrad, the shape of weight. */
   readonly weightGrad: Tensor;
+  /** (chanOut), or null without a bias. */
   readonly bias: Tensor | null;
+  /** ∂L/∂bias, the shape of bias (null without one). */
   readonly biasGrad: Tensor | null;
   private readonly init: InitName;
 

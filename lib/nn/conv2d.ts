@@ -67,9 +67,13 @@ abstract class Convolution2D extends Module {
   readonly strideWidth: number;
   readonly padHeight: number;
   readonly padWidth: number;
+  /** Conv2D: (kH, kW, chanIn, chanOut); ConvTranspose2D: (kH, kW, chanOut, chanIn). PyTorch's are (chanOut, chanIn, kH, kW) and (chanIn, chanOut, kH, kW). */
   readonly weight: Tensor;
+  /** ∂L/∂weight summed over the batches since the last zeroGrad, the shape of weight. */
   readonly weightGrad: Tensor;
+  /** (chanOut), or null with `{ bias: false }`. */
   readonly bias: Tensor | null;
+  /** ∂L/∂bias, the shape of bias (null without one). */
   readonly biasGrad: Tensor | null;
   protected readonly init: InitName;
 

@@ -68,10 +68,15 @@ export class Linear extends Module {
 
   /** Features per input sample; 0 until a lazily sized layer (`new Linear(null, out)`) sees its input. */
   readonly inputSize: number;
+  /** Features per output sample. */
   readonly outputSize: number;
+  /** (inputSize, outputSize): y = x·W + b, the transpose of PyTorch's `weight` (out, in). */
   readonly weight: Tensor;
+  /** ∂L/∂weight summed over the batches since the last zeroGrad, the shape of weight. */
   readonly weightGrad: Tensor;
+  /** (outputSize), or null with `{ bias: false }`. */
   readonly bias: Tensor | null;
+  /** ∂L/∂bias, the shape of bias (null without one). */
   readonly biasGrad: Tensor | null;
   private readonly init: InitName;
   /** Set by deferZeroGrad: the next backwardUpdateGradient writes the gradients instead of adding. */
