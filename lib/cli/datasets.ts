@@ -53,25 +53,22 @@ function fromFiles(name: keyof typeof FILE_SETS, split: 'train' | 'test', dataDi
       : name === 'mnist'
         ? data.loadMNIST({ split, dir })
         : data.loadFashionMNIST({ split, dir });
+  // --data-dir: the folder itself, then the data set's folder inside it when there is one.
   const inner = dataDir === undefined ? undefined : path.join(dataDir, set.folder);
-  try {
+  const dirs = dataDir === undefined ? [undefined] : [dataDir, ...(inner !== undefined && isDir(inner) ? [inner] : [])];
+  let looked: readonly string[] = [];
+  for (const dir of dirs) {
     try {
-      return load(dataDir);
+      return load(dir);
     } catch (e) {
-      if (e instanceof DataNotFoundError && inner !== undefined && isDir(inner)) return load(inner);
-      throw e;
+      if (!(e instanceof DataNotFoundError)) throw e;
+      looked = dataDir === undefined ? e.looked : dirs.map((d) => `${d} (--data-dir)`);
     }
-  } catch (e) {
-    if (!(e instanceof DataNotFoundError)) throw e;
-    const places =
-      dataDir === undefined
-        ? e.looked
-        : [`${dataDir} (--data-dir)`, ...(inner !== undefined && isDir(inner) ? [`${inner} (--data-dir)`] : [])];
-    const download = set.download ? `run \`neurone data download ${name}\` once (needs internet)` : undefined;
-    const fix =
-      dataDir === undefined
-        ? `give --data-dir DIR (the folder of its files, or the one above it)${download ? `, set NEURONE_DATA_DIR or ${download}` : ''}`
-        : `--data-dir takes the folder of its files or the one above it${download ? `; or ${download}` : ''}`;
-    throw new Error(`no ${set.title} ${split} files in ${places.join(', ')}; ${fix}`);
   }
+  const download = set.download ? `run \`neurone data download ${name}\` once (needs internet)` : undefined;
+  const fix =
+    dataDir === undefined
+      ? `give --data-dir DIR (the folder of its files, or the one above it)${download ? `, set NEURONE_DATA_DIR or ${download}` : ''}`
+      : `--data-dir takes the folder of its files or the one above it${download ? `; or ${download}` : ''}`;
+  throw new Error(`no ${set.title} ${split} files in ${looked.join(', ')}; ${fix}`);
 }
