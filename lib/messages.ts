@@ -17,6 +17,11 @@ export function firstLine(e: unknown): string {
   return message.split('\n')[0];
 }
 
+/** An accuracy as the commands and sweeps print it: `97.12 %`, or `n/a` where there is none. @internal */
+export function percent(v: number | undefined): string {
+  return v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`;
+}
+
 /**
  * `address` as messages show it: a user name or password in it (`https://user:pw@host/`,
  * `redis://:pw@host`) replaced by `***`. The address itself, credentials included, is what the

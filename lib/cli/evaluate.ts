@@ -13,6 +13,7 @@ import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs,
 import { commandBatchSize, loadModel } from './predict';
 import { datasetSampleShape, headLoss } from './model-io';
 import { DATASETS, DatasetName, loadSplit } from './datasets';
+import { percent } from '../messages';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: '--model', arg: 'FILE', help: 'the model (a .safetensors file saved by neurone)' },
@@ -74,9 +75,8 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'evaluate');
     const result = evaluate(net, loss, { shape, data: ds.x.data }, y, { batchSize });
     const confusion = result.confusion ?? [];
-    const pct = (v: number | undefined): string => (v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`);
     write(`${datasetName} ${split}: ${n.toLocaleString('en-US')} examples\n`);
-    write(`  accuracy  ${pct(result.accuracy)}\n`);
+    write(`  accuracy  ${percent(result.accuracy)}\n`);
     write(`  loss      ${result.loss.toPrecision(5)} (${lossName})\n`);
     write('  confusion (rows: actual, columns: predicted)\n');
     const cell = Math.max(4, ...confusion.flat().map((v) => String(v).length + 1));

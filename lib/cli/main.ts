@@ -47,7 +47,7 @@ import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 import { decimalInteger, probeWritable } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
-import { firstLine } from '../messages';
+import { firstLine, percent } from '../messages';
 import { DATASETS, DatasetName, loadTrainTest } from './datasets';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
@@ -408,10 +408,6 @@ export function plural(n: number, word: string): string {
   return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 }
 
-function pct(v: number | undefined): string {
-  return v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`;
-}
-
 /** Builds the model named by --model (preset or file) for this data; UsageError when it cannot. */
 function resolveModel(
   opts: TrainOptions,
@@ -755,12 +751,12 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   out(`done: ${plural(epochsRun, 'epoch')}${history.stoppedEarly ? ' (early stopping)' : ''}, ${kept}`);
   if (retrainedEpochs !== undefined) out(`  then a fresh network trained on all the training data for ${plural(retrainedEpochs, 'epoch')}`);
   const trainWhat = retrainedEpochs !== undefined ? 'all training data' : 'training split';
-  out(`  train accuracy       ${pct(trainEval.accuracy)}  (loss ${formatLoss(trainEval.loss)}, ${trainWhat})`);
+  out(`  train accuracy       ${percent(trainEval.accuracy)}  (loss ${formatLoss(trainEval.loss)}, ${trainWhat})`);
   out(
-    `  validation accuracy  ${pct(valEval.accuracy)}  (loss ${formatLoss(valEval.loss)}${retrainedEpochs !== undefined ? ', first network' : ''})`,
+    `  validation accuracy  ${percent(valEval.accuracy)}  (loss ${formatLoss(valEval.loss)}${retrainedEpochs !== undefined ? ', first network' : ''})`,
   );
   out(
-    `  test accuracy        ${pct(testEval.accuracy)}  (loss ${formatLoss(testEval.loss)}, ${plural(testSet.labels.length, 'example')} never used in training)`,
+    `  test accuracy        ${percent(testEval.accuracy)}  (loss ${formatLoss(testEval.loss)}, ${plural(testSet.labels.length, 'example')} never used in training)`,
   );
   out(`  ${recipeText()}`);
   if (recipe.name !== 'headline' && opts.dataset === 'usps')

@@ -11,12 +11,12 @@ import * as path from 'path';
 import IORedis, { RedisOptions } from 'ioredis';
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
-import { firstLine, withoutCredentials } from '../messages';
+import { firstLine, percent, withoutCredentials } from '../messages';
 import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
 import { SharedData, dataKey } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
-import { checkOutcome, percent } from './summary';
+import { checkOutcome } from './summary';
 import { ensureDir, isDir } from '../data/paths';
 import type { RunExecutor } from './sweep';
 

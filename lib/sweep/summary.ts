@@ -103,11 +103,6 @@ export function summarize(records: readonly RunRecord[]): SummaryRow[] {
   });
 }
 
-/** An accuracy as the sweep's lines give it: `97.12 %`, or `n/a` where there is none. */
-export function percent(v: number | undefined): string {
-  return v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`;
-}
-
 /** mean ± std; the mean alone over one seed, where there is no spread to give. */
 const pm = (s: { mean: number; std: number }, scale: number, digits: number, runs: number): string =>
   Number.isNaN(s.mean)

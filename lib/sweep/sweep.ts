@@ -2,7 +2,7 @@
  * `sweep()`: runs every training of a spec, side by side on a worker-thread pool or through a
  * BullMQ queue, writes each run's record atomically under `out/<run-id>/`, and the summary.
  */
-import { firstLine } from '../messages';
+import { firstLine, percent } from '../messages';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -15,7 +15,7 @@ import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } fr
 import { SharedData, dataKey, loadSharedData, runModel, runModelLabel } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
-import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, percent, summarize, summaryCsv, summaryMarkdown } from './summary';
+import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
 
 /** Options of {@link sweep}. */
 export interface SweepOptions {
