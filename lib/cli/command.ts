@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { editDistance } from '../options';
+import { strandedBy } from '../data/read';
 
 /** Bad input: exit code 2. */
 export class InputError extends Error {
@@ -160,13 +161,7 @@ export function probeWritable(dir: string): void {
   try {
     for (const name of fs.readdirSync(dir)) {
       const m = /^\.neurone-write-test-(\d+)-\d+$/.exec(name);
-      if (!m || Number(m[1]) === process.pid) continue;
-      try {
-        process.kill(Number(m[1]), 0);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ESRCH' && Date.now() - fs.statSync(path.join(dir, name)).mtimeMs > 60_000)
-          fs.rmSync(path.join(dir, name), { force: true });
-      }
+      if (m && strandedBy(path.join(dir, name), Number(m[1]))) fs.rmSync(path.join(dir, name), { force: true });
     }
   } catch {
     // An unreadable folder: the probe below says what is wrong.

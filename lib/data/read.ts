@@ -158,9 +158,35 @@ export function fileKind(st: fs.Stats): string {
 }
 
 /**
- * Temporary files `.<stem>.<pid>.<random>.tmp` in `dir` whose process no longer exists here and
- * that have not changed for STALE_TEMP_MS: removed.
+ * Whether process `pid` is known to be gone from this machine: a pid of another process (not
+ * this one, whose worker threads may be writing), for which the system answers "no such
+ * process". A live process, one of another user (EPERM), or a pid that is no pid is not gone. @internal
  */
+export function processGone(pid: number): boolean {
+  if (pid === process.pid || !Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Whether `file`, written by process `pid`, is stranded: the process is gone and the file has
+ * not changed for STALE_TEMP_MS (a writer in another container or machine sharing the folder has
+ * a pid this one cannot see, and its file grows while it writes). @internal
+ */
+export function strandedBy(file: string, pid: number): boolean {
+  if (!processGone(pid)) return false;
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs >= STALE_TEMP_MS;
+  } catch {
+    return false;
+  }
+}
+
+/** Temporary files `.<stem>.<pid>.<random>.tmp` in `dir` that {@link strandedBy} says are stranded: removed. */
 function removeStaleTemps(dir: string, base: string): void {
   let names: string[];
   try {
@@ -173,18 +199,8 @@ function removeStaleTemps(dir: string, base: string): void {
     if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
     const m = /^(\d+)\.[a-z0-9]+$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
     if (!m) continue;
-    const pid = Number(m[1]);
-    // Our own pid: a worker thread of this process may be writing it right now.
-    if (pid === process.pid || !Number.isSafeInteger(pid) || pid <= 0) continue;
+    if (!strandedBy(path.join(dir, name), Number(m[1]))) continue;
     try {
-      process.kill(pid, 0);
-      continue; // alive (or a reused pid): leave it
-    } catch (e) {
-      // EPERM: the process exists under another user; only ESRCH means it is gone.
-      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
-    }
-    try {
-      if (Date.now() - fs.statSync(path.join(dir, name)).mtimeMs < STALE_TEMP_MS) continue;
       fs.rmSync(path.join(dir, name), { force: true });
     } catch {
       // Not ours to fail a write over: the next write tries again.

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
-import { readDataFile, removeOwnTemps, writeFileAtomic } from '../data/read';
+import { processGone, readDataFile, removeOwnTemps, writeFileAtomic } from '../data/read';
 import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
@@ -537,7 +537,7 @@ function lockOut(out: string): () => void {
     const host = typeof holder.host === 'string' ? holder.host : undefined;
     // Gone: a process of this machine that no longer runs, or this very pid when no sweep of this
     // process holds the folder (a container restarted under the same name reuses small pids).
-    const gone = pid !== undefined && host === me.host && (pid === me.pid ? !heldHere.has(key) : !processAlive(pid));
+    const gone = pid !== undefined && host === me.host && (pid === me.pid ? !heldHere.has(key) : processGone(pid));
     if (attempt === 0 && gone) {
       fs.rmSync(lock, { force: true });
       continue;
@@ -546,15 +546,6 @@ function lockOut(out: string): () => void {
       `--out ${out} is in use by another sweep (${pid !== undefined ? `pid ${pid}` : 'unknown process'} on ${host ?? 'unknown machine'}); ` +
         `wait for it to end, or, if it is gone, remove ${lock}`,
     );
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
