@@ -130,9 +130,14 @@ export function flagValue(args: ParsedArgs, name: string): string | undefined {
  * Number() would take, mean the same to all of them (nothing).
  */
 export function decimalInteger(raw: string): number | undefined {
-  if (!/^[+-]?\d+$/.test(raw)) return undefined;
+  if (!isDecimalInteger(raw)) return undefined;
   const n = Number(raw);
   return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** Whether a flag's text is an integer in decimal digits (a sign allowed), of any size. */
+export function isDecimalInteger(raw: string): boolean {
+  return /^[+-]?\d+$/.test(raw);
 }
 
 /** A positive integer flag, or its default. */

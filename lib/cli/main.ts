@@ -45,7 +45,7 @@ import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
-import { decimalInteger, probeWritable } from './command';
+import { isDecimalInteger, probeWritable } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
 import { firstLine, percent } from '../messages';
 import { DATASETS, DatasetName, loadTrainTest } from './datasets';
@@ -346,11 +346,9 @@ function parseValue(name: string, flag: Flag, value: string): string | number {
   const v = Number(value);
   if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`bad value for ${name}: '${value}' is not a number`);
   if (flag.kind === 'int') {
-    if (!Number.isInteger(v) || !/^[+-]?\d+$/.test(value.trim()))
-      throw new UsageError(`bad value for ${name}: '${value}' is not an integer in decimal digits`);
+    if (!isDecimalInteger(value.trim())) throw new UsageError(`bad value for ${name}: '${value}' is not an integer in decimal digits`);
     // Beyond 2^53 doubles skip integers: '9007199254740993' would silently become ...992.
-    if (decimalInteger(value.trim()) === undefined)
-      throw new UsageError(`bad value for ${name}: ${value} (must be at most ${Number.MAX_SAFE_INTEGER})`);
+    if (!Number.isSafeInteger(v)) throw new UsageError(`bad value for ${name}: ${value} (must be at most ${Number.MAX_SAFE_INTEGER})`);
   }
   // Real-valued options reach the kernels as float32: a value the checks below accept must keep its
   // meaning there. 1e39 becomes Infinity, 1e-46 becomes 0 and 0.9999999999 becomes 1, so the

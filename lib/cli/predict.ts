@@ -3,7 +3,7 @@
  * for PNG images, IDX files, CSV or JSON rows.
  */
 import * as path from 'path';
-import { Tensor } from '../tensor';
+import { FLOAT32_MAX, Tensor } from '../tensor';
 import { Module } from '../nn/module';
 import { load } from '../serialize';
 import { predict } from '../train';
@@ -129,7 +129,7 @@ function readIdxRows(file: string): { rows: Float32Array[]; image?: ImageSize } 
     Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v, j) => {
       const x = v * scale;
       // Float and double files may hold NaN, or a value past float32: the CSV and JSON readers refuse them too.
-      if (!Number.isFinite(x) || Math.abs(x) > 3.4028234663852886e38)
+      if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX)
         throw new Error(`${file}: sample ${r} value ${j} is ${v}, expected a finite float32 number`);
       return x;
     }),
