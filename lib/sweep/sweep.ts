@@ -343,14 +343,9 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     preflight(runs, data);
   }
   let records: Map<string, RunRecord>;
-  try {
-    records = prepareOut(out, spec, hash, runs, Boolean(options.resume), options.log);
-  } catch (e) {
-    await queueExecutor?.close();
-    throw e;
-  }
   let unlock: () => void;
   try {
+    records = prepareOut(out, spec, hash, runs, Boolean(options.resume), options.log);
     unlock = lockOut(out);
   } catch (e) {
     await queueExecutor?.close();
