@@ -7,7 +7,7 @@ import * as path from 'path';
 import { evaluate } from '../train';
 import * as data from '../data';
 import { ensureDir } from '../data/paths';
-import { PreparedWrite, commitAll, prepareFileWrite } from '../data/read';
+import { writeFilesAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
 import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
@@ -96,18 +96,13 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
         confusion,
       };
       // Both written before either is put in place: a failure leaves the figure and the record of one evaluation.
-      const writes = [
-        [files.confusion, confusionMatrixSvg(confusion, { title, classNames: ds.classNames })],
-        [files.record, `${JSON.stringify(record, null, 2)}\n`],
-      ].reduce<PreparedWrite[]>((done, [file, text]) => {
-        try {
-          return [...done, prepareFileWrite(file, Buffer.from(text, 'utf8'), { who: 'evaluate' })];
-        } catch (e) {
-          for (const w of done) w.abort();
-          throw e;
-        }
-      }, []);
-      commitAll(writes, [files.confusion, files.record]);
+      writeFilesAtomic(
+        [
+          { file: files.confusion, data: Buffer.from(confusionMatrixSvg(confusion, { title, classNames: ds.classNames }), 'utf8') },
+          { file: files.record, data: Buffer.from(`${JSON.stringify(record, null, 2)}\n`, 'utf8') },
+        ],
+        { who: 'evaluate' },
+      );
       write(`  figure    ${files.confusion}\n  record    ${files.record}\n`);
     }
     return 0;

@@ -308,17 +308,29 @@ export interface PreparedWrite {
 }
 
 /**
- * Commits prepared writes in order. A commit that fails (a rename refused, rare once the data is
- * written) aborts the writes after it, so that no temporary file is left; the files committed
- * before it stay new, and the error says which. @internal
+ * Writes several files as one: each is prepared ({@link prepareFileWrite}) before any is put in
+ * place, so that a failure while writing (a full disk) leaves every target as it was and no
+ * temporary file. A rename that fails after others succeeded (rare once the data is written)
+ * aborts the rest; the error says which files were already replaced. @internal
  */
-export function commitAll(writes: readonly PreparedWrite[], files: readonly string[]): void {
+export function writeFilesAtomic(files: readonly { file: string; data: Uint8Array }[], options: AtomicWriteOptions = {}): void {
+  const writes: PreparedWrite[] = [];
+  try {
+    for (const f of files) writes.push(prepareFileWrite(f.file, f.data, options));
+  } catch (e) {
+    for (const w of writes) w.abort();
+    throw e;
+  }
   for (let i = 0; i < writes.length; i++) {
     try {
       writes[i].commit();
     } catch (e) {
       for (const w of writes.slice(i + 1)) w.abort();
-      if (i > 0 && e instanceof Error) e.message += ` (${files.slice(0, i).join(', ')} already written)`;
+      if (i > 0 && e instanceof Error)
+        e.message += ` (${files
+          .slice(0, i)
+          .map((f) => f.file)
+          .join(', ')} already written)`;
       throw e;
     }
   }
