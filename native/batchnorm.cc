@@ -115,9 +115,10 @@ const BatchNormKernels kScalarBatchNormKernels{statisticsScalar, forwardScalar, 
 }  // namespace
 
 const BatchNormKernels& batchNormKernelsFor(KernelPath path) {
-  static const KernelTables<BatchNormKernels> tables{{&kScalarBatchNormKernels, NEURONE_IF_AVX2(batchNormKernelsAvx2()),
-                                                      NEURONE_IF_AVX512(batchNormKernelsAvx512()),
-                                                      NEURONE_IF_NEON(batchNormKernelsNeon())}};
+  static const KernelTables<BatchNormKernels> tables{
+      &kScalarBatchNormKernels,
+      {NEURONE_IF_AVX2(batchNormKernelsAvx2), NEURONE_IF_AVX512(batchNormKernelsAvx512),
+       NEURONE_IF_NEON(batchNormKernelsNeon)}};
   return *tables.forPath(path);
 }
 

@@ -130,9 +130,10 @@ constexpr int64_t kPooledChunkFloats = 16 * 1024;
 // joint passes then run per-sample GEMMs). The rule is the GEMM's, so these are the loops of
 // the path whose GEMM they reproduce.
 const ConvPoolKernels* convPoolKernelsFor(KernelPath path) {
-  static const KernelTables<ConvPoolKernels> tables{{nullptr, NEURONE_IF_AVX2(convPoolKernelsAvx2()),
-                                                     NEURONE_IF_AVX512(convPoolKernelsAvx512()),
-                                                     NEURONE_IF_NEON(convPoolKernelsNeon())}};
+  static const KernelTables<ConvPoolKernels> tables{
+      nullptr,
+      {NEURONE_IF_AVX2(convPoolKernelsAvx2), NEURONE_IF_AVX512(convPoolKernelsAvx512),
+       NEURONE_IF_NEON(convPoolKernelsNeon)}};
   return tables.forPath(path);
 }
 

@@ -412,9 +412,9 @@ void gridBackwardWeight(const Conv2dShape& s, const Grid& g, const float* x, con
 
 // The path's table of direct kernels; null on the scalar path.
 const Conv2dKernels* directKernels(KernelPath path) {
-  static const KernelTables<Conv2dKernels> tables{{nullptr, NEURONE_IF_AVX2(conv2dKernelsAvx2()),
-                                                   NEURONE_IF_AVX512(conv2dKernelsAvx512()),
-                                                   NEURONE_IF_NEON(conv2dKernelsNeon())}};
+  static const KernelTables<Conv2dKernels> tables{
+      nullptr,
+      {NEURONE_IF_AVX2(conv2dKernelsAvx2), NEURONE_IF_AVX512(conv2dKernelsAvx512), NEURONE_IF_NEON(conv2dKernelsNeon)}};
   return tables.forPath(path);
 }
 

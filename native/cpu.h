@@ -31,46 +31,57 @@ KernelPath bestKernelPath();
 constexpr unsigned pathBit(KernelPath path) { return 1u << static_cast<int>(path); }
 KernelPath dispatchPath(KernelPath requested, unsigned available);
 
-// A kernel family's tables by path, null where the family has no code for that path in this
-// binary (not written, or its SIMD file not compiled: see NEURONE_IF_AVX2 / NEURONE_IF_AVX512 /
-// NEURONE_IF_NEON).
+// A kernel family's tables by path. The baseline table is given by address; each SIMD path's
+// table by its file's accessor, null where the family has no code for that path in this binary
+// (not written, or its SIMD file not compiled: see NEURONE_IF_AVX2 / NEURONE_IF_AVX512 /
+// NEURONE_IF_NEON). An accessor is called only for a path this CPU runs: it is code of its SIMD
+// file, compiled for that path's instructions, which the compiler may use anywhere in it (a table
+// built at first use is copied with vector stores), so calling it on a CPU without them would
+// stop the process with an illegal instruction (found running the scalar path on an emulated CPU
+// without AVX: scripts/test-x64-cpus.sh).
 // Used by the baseline files only: the SIMD files define tables, they never pick one.
 template <typename Table>
 class KernelTables {
  public:
-  // byPath: one entry per KernelPath, in enum order. The rule is applied here, once per path,
-  // so a kernel call pays an array index (families keep their KernelTables in a static).
-  explicit KernelTables(const Table* const (&byPath)[kKernelPathCount]) {
+  using Accessor = const Table& (*)();
+
+  // simd: one accessor per SIMD path, in enum order after Scalar. The rule is applied here, once
+  // per path, so a kernel call pays an array index (families keep their KernelTables in a static).
+  KernelTables(const Table* scalar, const Accessor (&simd)[kKernelPathCount - 1]) {
     unsigned available = 0;
-    for (int p = 0; p < kKernelPathCount; p++)
-      if (byPath[p] != nullptr) available |= pathBit(static_cast<KernelPath>(p));
-    for (int p = 0; p < kKernelPathCount; p++)
-      resolved_[p] = byPath[static_cast<int>(dispatchPath(static_cast<KernelPath>(p), available))];
+    for (int p = 1; p < kKernelPathCount; p++)
+      if (simd[p - 1] != nullptr) available |= pathBit(static_cast<KernelPath>(p));
+    for (int p = 0; p < kKernelPathCount; p++) {
+      // dispatchPath names Scalar or a path this CPU supports and `available` holds.
+      const int chosen = static_cast<int>(dispatchPath(static_cast<KernelPath>(p), available));
+      resolved_[p] = chosen == 0 ? scalar : &simd[chosen - 1]();
+    }
   }
 
-  // The table dispatchPath picks for `path`; null where that is a path with no table (Scalar).
+  // The table dispatchPath picks for `path`; null where that is the scalar path and the family
+  // has no baseline table.
   const Table* forPath(KernelPath path) const { return resolved_[static_cast<int>(path)]; }
 
  private:
   const Table* resolved_[kKernelPathCount];
 };
 
-// The address of a SIMD table where its file is compiled into this binary (the x86 ones on
-// x86-64, NEON on aarch64), else null.
+// The accessor of a SIMD path's table where its file is compiled into this binary (the x86 ones
+// on x86-64, NEON on aarch64), else null.
 #if defined(NEURONE_HAVE_AVX2)
-#define NEURONE_IF_AVX2(table) (&(table))
+#define NEURONE_IF_AVX2(accessor) (&(accessor))
 #else
-#define NEURONE_IF_AVX2(table) nullptr
+#define NEURONE_IF_AVX2(accessor) nullptr
 #endif
 #if defined(NEURONE_HAVE_AVX512)
-#define NEURONE_IF_AVX512(table) (&(table))
+#define NEURONE_IF_AVX512(accessor) (&(accessor))
 #else
-#define NEURONE_IF_AVX512(table) nullptr
+#define NEURONE_IF_AVX512(accessor) nullptr
 #endif
 #if defined(NEURONE_HAVE_NEON)
-#define NEURONE_IF_NEON(table) (&(table))
+#define NEURONE_IF_NEON(accessor) (&(accessor))
 #else
-#define NEURONE_IF_NEON(table) nullptr
+#define NEURONE_IF_NEON(accessor) nullptr
 #endif
 
 }  // namespace neurone

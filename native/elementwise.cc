@@ -84,9 +84,10 @@ const elementwise::Kernels kScalar{tanhScalar,
 
 // The table for `path`, by the fallback rule of cpu.h.
 const elementwise::Kernels& kernelsFor(KernelPath path) {
-  static const KernelTables<elementwise::Kernels> tables{{&kScalar, NEURONE_IF_AVX2(elementwise::kernelsAvx2()),
-                                                          NEURONE_IF_AVX512(elementwise::kernelsAvx512()),
-                                                          NEURONE_IF_NEON(elementwise::kernelsNeon())}};
+  static const KernelTables<elementwise::Kernels> tables{
+      &kScalar,
+      {NEURONE_IF_AVX2(elementwise::kernelsAvx2), NEURONE_IF_AVX512(elementwise::kernelsAvx512),
+       NEURONE_IF_NEON(elementwise::kernelsNeon)}};
   return *tables.forPath(path);
 }
 

@@ -117,9 +117,9 @@ const GemmKernels kScalarKernels = {
 
 // The table for `path`, by the fallback rule of cpu.h.
 const GemmKernels& kernelsFor(KernelPath path) {
-  static const KernelTables<GemmKernels> tables{{&kScalarKernels, NEURONE_IF_AVX2(gemmKernelsAvx2()),
-                                                 NEURONE_IF_AVX512(gemmKernelsAvx512()),
-                                                 NEURONE_IF_NEON(gemmKernelsNeon())}};
+  static const KernelTables<GemmKernels> tables{
+      &kScalarKernels,
+      {NEURONE_IF_AVX2(gemmKernelsAvx2), NEURONE_IF_AVX512(gemmKernelsAvx512), NEURONE_IF_NEON(gemmKernelsNeon)}};
   return *tables.forPath(path);
 }
 

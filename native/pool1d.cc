@@ -56,9 +56,9 @@ void forSamples(const Pool1dShape& s, ThreadPool* pool, const Fn& fn) {
 }  // namespace
 
 const PoolKernels& poolKernelsFor(KernelPath path) {
-  static const KernelTables<PoolKernels> tables{{&kScalarPoolKernels, NEURONE_IF_AVX2(poolKernelsAvx2()),
-                                                 NEURONE_IF_AVX512(poolKernelsAvx512()),
-                                                 NEURONE_IF_NEON(poolKernelsNeon())}};
+  static const KernelTables<PoolKernels> tables{
+      &kScalarPoolKernels,
+      {NEURONE_IF_AVX2(poolKernelsAvx2), NEURONE_IF_AVX512(poolKernelsAvx512), NEURONE_IF_NEON(poolKernelsNeon)}};
   return *tables.forPath(path);
 }
 

@@ -157,9 +157,9 @@ const Pool2dKernels kScalarPool2dKernels{maxForwardSample, maxBackwardSideBySide
 bool twoByTwo(const Pool2dShape& s) { return s.kHeight == 2 && s.kWidth == 2; }
 
 const Pool2dKernels& pool2dKernelsFor(KernelPath path) {
-  static const KernelTables<Pool2dKernels> tables{{&kScalarPool2dKernels, NEURONE_IF_AVX2(pool2dKernelsAvx2()),
-                                                   NEURONE_IF_AVX512(pool2dKernelsAvx512()),
-                                                   NEURONE_IF_NEON(pool2dKernelsNeon())}};
+  static const KernelTables<Pool2dKernels> tables{
+      &kScalarPool2dKernels,
+      {NEURONE_IF_AVX2(pool2dKernelsAvx2), NEURONE_IF_AVX512(pool2dKernelsAvx512), NEURONE_IF_NEON(pool2dKernelsNeon)}};
   return *tables.forPath(path);
 }
 
