@@ -56,7 +56,8 @@ class ThreadPool {
   // interleaves the threads over the array.
   void run(int64_t tasks, TaskFn fn, void* context, bool contiguous = false);
 
-  // Number of hardware threads (at least 1).
+  // The CPUs this process may run on (its affinity mask, on Linux; else the hardware threads), at
+  // least 1: the default thread count.
   static int hardwareThreads();
 
  private:

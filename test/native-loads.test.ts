@@ -2,6 +2,7 @@
 // and be the one picked by default: a silent fallback to js would leave the
 // native kernels untested.
 import { spawnSync } from 'child_process';
+import { readFileSync } from 'fs';
 import * as path from 'path';
 import { getBackend, nativeAvailable } from '../lib/backend';
 import { loadNative } from '../lib/backend/native';
@@ -63,3 +64,31 @@ test('a thread the system refuses gives an error and keeps the pool usable, not 
     expect(out.after).toBe(2);
   }
 });
+
+test('the default thread count is the cores this process may run on, not all the machine has', () => {
+  if (!nativeAvailable()) return;
+  const host = spawnSync('uname', ['-m'], { encoding: 'utf8' }).stdout.trim();
+  if ((host === 'x86_64' ? 'x64' : host === 'aarch64' ? 'arm64' : host) !== process.arch) return; // emulated: see above
+  // A fresh process each, as the count is read when the addon loads; taskset (util-linux) pins
+  // the child to its first allowed core, as a container's cpuset or a batch scheduler would.
+  const script =
+    "const a = require('node-gyp-build')(process.argv[1]); console.log(JSON.stringify([a.getThreads(), require('os').availableParallelism()]));";
+  const counts = (prefix: string[]): number[] => {
+    const [command, ...args] = [...prefix, process.execPath, '-e', script, root];
+    const child = spawnSync(command, args, { encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    return JSON.parse(child.stdout) as number[];
+  };
+  const [threads, cores] = counts([]);
+  expect(threads).toBe(cores);
+  if (process.platform !== 'linux') return;
+  const taskset = spawnSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' });
+  if (taskset.error) throw new Error(`taskset (util-linux) is needed for this test: ${taskset.error.message}`);
+  expect(counts(['taskset', '-c', firstAllowedCore()])).toEqual([1, 1]);
+});
+
+/** The lowest-numbered core this process may run on (its affinity list in /proc). */
+function firstAllowedCore(): string {
+  const list = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
+  return list.split(/[,-]/)[0];
+}

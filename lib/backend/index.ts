@@ -73,7 +73,8 @@ export function nativeAvailable(): boolean {
 }
 
 /**
- * Sets the number of threads the native kernels use (default: the number of cores).
+ * Sets the number of threads the native kernels use (default: the cores this process may run on,
+ * as `os.availableParallelism()` counts them).
  * @param n Kernel threads, at least 1.
  */
 export function setThreads(n: number): void {
