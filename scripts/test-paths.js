@@ -44,25 +44,31 @@ function loadAddon() {
   }
 }
 
-// NEURONE_KERNEL set by the caller would make the addon load on that path; ask with it unset.
-delete process.env.NEURONE_KERNEL;
-const addon = loadAddon();
-if (!addon) process.exit(0);
-const paths = addon.supportedKernelPaths();
-const best = paths[paths.length - 1];
-const others = paths.filter((p) => p !== best);
-console.log(`test-paths: this CPU supports ${paths.join(', ')}; the default run used ${best}; now: ${others.join(', ') || 'none'}`);
+// The suite list is also what scripts/test-x64-cpus.sh runs on an emulated CPU without AVX.
+module.exports = { SUITES };
+if (require.main === module) main();
 
-const jest = require.resolve('jest/bin/jest');
-for (const p of others) {
-  console.log(`\n== jest on the ${p} path (NEURONE_KERNEL=${p}, native backend)`);
-  const r = spawnSync(process.execPath, [jest, ...SUITES, ...process.argv.slice(2)], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, NEURONE_KERNEL: p, NEURONE_TEST_NATIVE_ONLY: '1', NEURONE_REQUIRE_NATIVE: '1' },
-  });
-  if (r.status !== 0) {
-    console.error(`test-paths: the suites failed on the ${p} path`);
-    process.exit(r.status ?? 1);
+function main() {
+  // NEURONE_KERNEL set by the caller would make the addon load on that path; ask with it unset.
+  delete process.env.NEURONE_KERNEL;
+  const addon = loadAddon();
+  if (!addon) process.exit(0);
+  const paths = addon.supportedKernelPaths();
+  const best = paths[paths.length - 1];
+  const others = paths.filter((p) => p !== best);
+  console.log(`test-paths: this CPU supports ${paths.join(', ')}; the default run used ${best}; now: ${others.join(', ') || 'none'}`);
+
+  const jest = require.resolve('jest/bin/jest');
+  for (const p of others) {
+    console.log(`\n== jest on the ${p} path (NEURONE_KERNEL=${p}, native backend)`);
+    const r = spawnSync(process.execPath, [jest, ...SUITES, ...process.argv.slice(2)], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, NEURONE_KERNEL: p, NEURONE_TEST_NATIVE_ONLY: '1', NEURONE_REQUIRE_NATIVE: '1' },
+    });
+    if (r.status !== 0) {
+      console.error(`test-paths: the suites failed on the ${p} path`);
+      process.exit(r.status ?? 1);
+    }
   }
 }

@@ -11,9 +11,11 @@
 # 2. this machine's Node and addon on emulated CPUs (Debian's qemu-user, `qemu-x86_64 -cpu`):
 #    one with AVX2 and FMA but no AVX-512 (AMD Zen 2/3, most laptops), and the x86-64 baseline
 #    without AVX (older and low-end CPUs), where the addon must run its scalar path. On each, the
-#    addon names the paths expected, the golden test and the addon's checks pass, and a short
-#    training of one net per module family (scripts/smoke-train.ts) gives the same numbers, to
-#    the last bit, as this CPU on the same path (NEURONE_KERNEL).
+#    addon names the paths expected, jest suites pass (without AVX, all the suites that
+#    scripts/test-paths.js runs on each path, about a minute; with AVX2, whose emulation is some
+#    ten times slower, the golden test and the addon's checks), and a short training of one net
+#    per module family (scripts/smoke-train.ts) gives the same numbers, to the last bit, as this
+#    CPU on the same path (NEURONE_KERNEL).
 # Emulated, so correctness only. Needs: objdump and nm (binutils), qemu-x86_64 (qemu-user; .ci/run
 # installs it when missing). On a machine that is not x86-64 there is nothing to test.
 set -euo pipefail
@@ -53,14 +55,18 @@ if [ -n "$stray" ]; then
 fi
 echo "== $vectorFunctions functions hold vector instructions: all internal to their SIMD file but $accessors table accessors"
 
-# 2. The emulated CPUs: qemu's model, the paths the addon must report (best last).
+# 2. The emulated CPUs: qemu's model, the paths the addon must report (best last), the suites.
 #    qemu's TCG has no AVX-512 (to 9.x); max,-avx512f keeps it so should a later one add it.
-CPUS=("max,-avx512f scalar,avx2" "qemu64 scalar")
+CPUS=("max,-avx512f scalar,avx2 golden" "qemu64 scalar paths")
 status=0
 for entry in "${CPUS[@]}"; do
-  model=${entry% *}
-  expected=${entry#* }
+  read -r model expected suites <<< "$entry"
   best=${expected##*,}
+  if [ "$suites" = paths ]; then
+    suites=$(node -p "require('./scripts/test-paths.js').SUITES.join(' ')")
+  else
+    suites="test/golden.test.ts test/native-loads.test.ts"
+  fi
   emulated() { qemu-x86_64 -cpu "$model" "$(command -v node)" "$@"; }
   echo "== emulated CPU '$model' (qemu $(qemu-x86_64 --version | head -1 | awk '{print $3}')): expecting the paths $expected"
   paths=$(emulated -p "require('node-gyp-build')('.').supportedKernelPaths().join(',')")
@@ -69,8 +75,8 @@ for entry in "${CPUS[@]}"; do
     status=1
     continue
   fi
-  NEURONE_TEST_NATIVE_ONLY=1 emulated node_modules/jest/bin/jest.js --runInBand test/golden.test.ts test/native-loads.test.ts \
-    || status=1
+  # shellcheck disable=SC2086 # the suites are separate arguments
+  NEURONE_TEST_NATIVE_ONLY=1 NEURONE_REQUIRE_NATIVE=1 emulated node_modules/jest/bin/jest.js --runInBand $suites || status=1
   reference=$(NEURONE_KERNEL=$best npx ts-node --transpile-only scripts/smoke-train.ts)
   got=$(emulated node_modules/ts-node/dist/bin.js --transpile-only scripts/smoke-train.ts) || {
     echo "test-x64-cpus: the training stopped on '$model'"
