@@ -29,6 +29,7 @@ import {
   Dropout,
   BatchNorm2D,
   Module,
+  Sigmoid,
 } from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
@@ -317,6 +318,60 @@ describe('neurone predict', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(new RegExp(`a\\.png\\s+class ${written[0].class}\\s+\\(${written[0].class} \\d\\.\\d{4}, `));
     expect(lines[lines.length - 1]).toBe(`written to ${out}`);
+  });
+
+  test('a model of one output is a binary classifier: P(class 1) after Sigmoid, else the logistic of its logit', async () => {
+    // Before: a softmax over the one output made every row "class 0" with probability 1.
+    const rows = [
+      [1, 0, 0, 0],
+      [0, 0, 0, 1],
+      [0.5, 0, 0, 0.5],
+    ];
+    fs.writeFileSync(path.join(tmp, 'binary-rows.json'), JSON.stringify(rows));
+    const linear = new Linear(4, 1);
+    linear.weight.data.set([3, 0, 0, -2]);
+    linear.bias!.data.set([0.25]);
+    const logistic = (v: number): number => 1 / (1 + Math.exp(-v));
+    const logits = rows.map((r) => 3 * r[0] - 2 * r[3] + 0.25);
+    for (const withSigmoid of [true, false]) {
+      const file = path.join(tmp, `binary-${withSigmoid}.safetensors`);
+      save(withSigmoid ? new Sequential(linear, new Sigmoid()) : new Sequential(linear), file);
+      const out = path.join(tmp, `binary-${withSigmoid}.json`);
+      const r = await run(predictCommand, ['--model', file, '--out', out, path.join(tmp, 'binary-rows.json')]);
+      expect(r.code).toBe(0);
+      const written = JSON.parse(fs.readFileSync(out, 'utf8')) as { class: number; probabilities: number[] }[];
+      written.forEach((w, i) => {
+        const p1 = logistic(logits[i]);
+        expect(w.probabilities).toHaveLength(2);
+        expect(Math.abs(w.probabilities[1] - p1)).toBeLessThan(1e-5);
+        expect(Math.abs(w.probabilities[0] - (1 - p1))).toBeLessThan(1e-5);
+        expect(w.class).toBe(p1 > 0.5 ? 1 : 0);
+      });
+      expect(written.map((w) => w.class)).toEqual([1, 0, 1]);
+    }
+    const degenerate = path.join(tmp, 'binary-softmax.safetensors');
+    save(new Sequential(new Linear(4, 1), new LogSoftmax()), degenerate);
+    expectBadInput(
+      await run(predictCommand, ['--model', degenerate, path.join(tmp, 'binary-rows.json')]),
+      /predict: the model ends in LogSoftmax over one output, which says nothing/,
+    );
+  });
+
+  test('--out .csv quotes input names as CSV does: a quote doubled, a backslash kept', async () => {
+    // Before, names were written as JSON strings: "d\"q,1.png" split into two columns and
+    // back\slash.png came back with two backslashes.
+    const names = ['d"q,1.json', 'back\\slash.json'];
+    for (const name of names) fs.writeFileSync(path.join(tmp, name), JSON.stringify([[0.1, 0.2, 0.3, 0.4]]));
+    const out = path.join(tmp, 'names.csv');
+    const r = await run(predictCommand, ['--model', mlpFile, '--out', out, ...names.map((n) => path.join(tmp, n))]);
+    expect(r.code).toBe(0);
+    const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('input,class,p0,p1,p2');
+    names.forEach((name, i) => {
+      const quoted = `"${path.join(tmp, name).replace(/"/g, '""')}:0"`;
+      expect(lines[i + 1].startsWith(`${quoted},`)).toBe(true);
+      expect(lines[i + 1].slice(quoted.length + 1).split(',')).toHaveLength(4);
+    });
   });
 
   test('bad input: one line, exit 2, no --out file', async () => {

@@ -38,7 +38,8 @@ export function predictUsage(): string {
     '  *.json                  an array of rows (arrays of numbers), or one row',
     '',
     'The probabilities are the softmax of the outputs (the outputs themselves after Softmax, their exp after',
-    'LogSoftmax, each output after Sigmoid).',
+    'LogSoftmax, each output after Sigmoid). A model with one output is a binary classifier, as PyTorch\'s are:',
+    'the output is P(class 1) after Sigmoid, else a logit (as BCEWithLogitsLoss reads it); class 1 above 0.5.',
     '',
     'Examples:',
     '  neurone predict --model digits.safetensors seven.png three.png',
@@ -279,7 +280,10 @@ export function commandBatchSize(net: Module, sampleShape: readonly number[], wh
   return Math.max(1, Math.min(256, Math.floor(MAX_BATCH_ACTIVATION / largest.values)));
 }
 
-/** Probabilities from the model's outputs (n, k), by its last layer: see predictUsage. */
+/**
+ * Probabilities from the model's outputs (n, k), by its last layer: see predictUsage. One output
+ * (n, 1) is a binary classifier's: two classes, P(1) the output after a sigmoid, else its logistic.
+ */
 export function probabilities(net: Module, y: Tensor): { probs: Float32Array; classes: number } {
   if (y.shape.length !== 2)
     throw new InputError(
@@ -287,11 +291,25 @@ export function probabilities(net: Module, y: Tensor): { probs: Float32Array; cl
     );
   const [n, k] = y.shape;
   const last = lastLeaf(net)?.config().type;
+  const sigmoid = last === 'Sigmoid' || last === 'StableSigmoid';
+  if (k === 1) {
+    if (last === 'Softmax' || last === 'LogSoftmax')
+      throw new InputError(`predict: the model ends in ${last} over one output, which says nothing: its probability is 1 for every input`);
+    const probs = new Float32Array(2 * n);
+    for (let r = 0; r < n; r++) {
+      const v = y.data[r];
+      // The logistic of a logit, written so neither branch overflows.
+      const p1 = sigmoid ? v : v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
+      probs[2 * r] = 1 - p1;
+      probs[2 * r + 1] = p1;
+    }
+    return { probs, classes: 2 };
+  }
   const probs = new Float32Array(y.data.length);
   for (let r = 0; r < n; r++) {
     const row = y.data.subarray(r * k, (r + 1) * k);
     const out = probs.subarray(r * k, (r + 1) * k);
-    if (last === 'Softmax' || last === 'Sigmoid' || last === 'StableSigmoid') out.set(row);
+    if (last === 'Softmax' || sigmoid) out.set(row);
     else if (last === 'LogSoftmax') for (let j = 0; j < k; j++) out[j] = Math.exp(row[j]);
     else {
       let max = -Infinity;
@@ -326,6 +344,11 @@ function formatRows(rows: readonly Row[], top: number): string[] {
       .join(', ');
     return `${r.input.padEnd(width)}  class ${r.class}  (${listed})`;
   });
+}
+
+/** A text field of a CSV file (RFC 4180): quoted, a quote inside doubled. */
+function csvField(text: string): string {
+  return `"${text.replace(/"/g, '""')}"`;
 }
 
 /** The `predict` command; returns the exit code. */
@@ -375,7 +398,7 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
       const text = out.toLowerCase().endsWith('.csv')
         ? [
             ['input', 'class', ...Array.from({ length: classes }, (_, c) => `p${c}`)].join(','),
-            ...rows.map((r) => [JSON.stringify(r.input), r.class, ...r.probabilities].join(',')),
+            ...rows.map((r) => [csvField(r.input), r.class, ...r.probabilities].join(',')),
           ].join('\n') + '\n'
         : `${JSON.stringify(rows, null, 1)}\n`;
       writeFileAtomic(out, Buffer.from(text, 'utf8'), { who: 'predict' });
