@@ -7,7 +7,7 @@ import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../dat
 import * as path from 'path';
 import { firstLine } from '../messages';
 import { defaultCacheDir, ensureDir } from '../data/paths';
-import { FlagSpec, InputError, didYouMean, flagValue, helpText, parseArgs, probeWritable, runCommand } from './command';
+import { FlagSpec, InputError, asInput, didYouMean, flagValue, helpText, parseArgs, probeWritable, runCommand } from './command';
 
 /** The command's names for the datasets, and download()'s. */
 const NAMES: Record<string, RemoteDatasetName> = { mnist: 'mnist', fashion: 'fashion-mnist', 'fashion-mnist': 'fashion-mnist' };
@@ -65,14 +65,17 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
       }
       if (url.protocol !== 'https:') throw new InputError(`data download: --mirror ${m}: only https URLs are fetched, got ${url.protocol}`);
     }
-    const cacheDir = flagValue(args, '--cache-dir') ?? defaultCacheDir();
-    // Before anything is fetched: a cache nothing can be written in is the flag's fault.
+    const given = flagValue(args, '--cache-dir');
+    const cacheDir = given ?? asInput('data download: ', defaultCacheDir);
+    // Before anything is fetched: a cache nothing can be written in is the flag's fault, or the
+    // default's (which the flag replaces).
     try {
       const folder = path.join(cacheDir, dataset);
       ensureDir(folder);
       probeWritable(folder);
     } catch (e) {
-      throw new InputError(`data download: --cache-dir ${cacheDir}: ${firstLine(e)}`);
+      const which = given === undefined ? `the default cache folder ${cacheDir} (--cache-dir names another)` : `--cache-dir ${cacheDir}`;
+      throw new InputError(`data download: ${which}: ${firstLine(e)}`);
     }
     // A bar per file on a terminal; elsewhere (a log, a pipe) one line per file when it ends.
     const tty = Boolean(process.stdout.isTTY);

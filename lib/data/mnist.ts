@@ -17,7 +17,7 @@ import { readIdxHeader, readIdxImages, readIdxLabels } from './idx';
 import { MAX_IDX_PAYLOAD_BYTES, MAX_PNG_FILE_BYTES, readDataFile } from './read';
 import { PngSize, checkPng, decodePng } from './png';
 import { checkFlatten, flatten } from './split';
-import { DataNotFoundError, defaultCacheDir, findMaybeGz, isDir, isFile, packageRoot } from './paths';
+import { DataNotFoundError, findMaybeGz, isDir, isFile, knownCacheDir, packageRoot } from './paths';
 import { checkLoaderOptions } from '../options';
 
 /** Which half of a dataset: the training or the test set. */
@@ -243,16 +243,20 @@ function findIdxDataset(
     }
     return loadFromFiles(files, name, classNames);
   }
+  // The download cache is searched last, and only where there is one: a user with no home
+  // folder can still load from NEURONE_DATA_DIR or the other places.
+  const cacheDir = options.cacheDir ?? knownCacheDir();
   const candidates = [
     ...envCandidates(dataset),
     ...defaults,
-    { dir: path.join(options.cacheDir ?? defaultCacheDir(), dataset), why: 'download cache' },
+    ...(cacheDir === undefined ? [] : [{ dir: path.join(cacheDir, dataset), why: 'download cache' }]),
   ];
   for (const c of candidates) {
     const files = isDir(c.dir) ? splitFiles(c.dir, split, allowSprites) : undefined;
     if (files) return loadFromFiles(files, name, classNames);
   }
   const looked = candidates.map((c) => `${c.dir} (${c.why})`);
+  if (cacheDir === undefined) looked.push('no download cache (this user has no home folder; NEURONE_CACHE_DIR names one)');
   if (dataset === 'mnist') {
     let resolved: string | undefined;
     try {

@@ -19,12 +19,33 @@ export function packagedDataDir(): string {
 }
 
 /**
- * The download cache: `$NEURONE_CACHE_DIR`, else `$XDG_CACHE_HOME/neurone`, else `~/.cache/neurone`.
+ * The download cache: `$NEURONE_CACHE_DIR`, else `$XDG_CACHE_HOME/neurone` (an absolute one, as the
+ * XDG specification asks), else `~/.cache/neurone`. Throws where there is none of these: a user
+ * with no home folder (HOME unset and no entry in the password database, as a container's numeric
+ * user often is).
  */
 export function defaultCacheDir(): string {
+  const dir = knownCacheDir();
+  if (dir === undefined)
+    throw new Error(
+      'no download cache folder: this user has no home folder (HOME is unset and the password database has no entry for it); ' +
+        'set NEURONE_CACHE_DIR or XDG_CACHE_HOME, or name the folder (--cache-dir, { cacheDir })',
+    );
+  return dir;
+}
+
+/** defaultCacheDir, or undefined where the user has no home folder to put it in. @internal */
+export function knownCacheDir(): string | undefined {
   if (process.env.NEURONE_CACHE_DIR) return path.resolve(process.env.NEURONE_CACHE_DIR);
-  if (process.env.XDG_CACHE_HOME) return path.resolve(process.env.XDG_CACHE_HOME, 'neurone');
-  return path.join(os.homedir(), '.cache', 'neurone');
+  const xdg = process.env.XDG_CACHE_HOME;
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'neurone');
+  let home: string;
+  try {
+    home = os.homedir();
+  } catch {
+    return undefined; // libuv's ENOENT: no HOME and no password entry
+  }
+  return home ? path.join(home, '.cache', 'neurone') : undefined;
 }
 
 /**

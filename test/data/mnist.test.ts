@@ -12,6 +12,9 @@ import {
   valueRange,
 } from '../../lib/data';
 import { DEBIAN_FASHION_MNIST_DIR, fromMnistPackage } from '../../lib/data/mnist';
+import { defaultCacheDir } from '../../lib/data/paths';
+import { dataCommand } from '../../lib/cli/data';
+import { runInProcess } from '../in-process';
 import { SHARED_DATA, tempDir, testIf, writeIdxSplit } from './helpers';
 
 function meanStd(data: Float32Array): { mean: number; std: number } {
@@ -177,6 +180,54 @@ describe('MNIST readers on generated files', () => {
     } finally {
       if (saved === undefined) delete process.env.NEURONE_DATA_DIR;
       else process.env.NEURONE_DATA_DIR = saved;
+      fs.rmSync(root, { recursive: true });
+    }
+  });
+
+  test('a user with no home folder loads from NEURONE_DATA_DIR; the cache alone needs a home, and says so', async () => {
+    // HOME unset and no password entry (a container's numeric user): os.homedir() throws, and
+    // loadMNIST threw that SystemError even with NEURONE_DATA_DIR naming the files.
+    const root = tempDir();
+    fs.mkdirSync(path.join(root, 'mnist'));
+    writeIdxSplit(path.join(root, 'mnist'), 'test', 5);
+    const saved = { data: process.env.NEURONE_DATA_DIR, cache: process.env.NEURONE_CACHE_DIR, xdg: process.env.XDG_CACHE_HOME };
+    // The os module itself: the library's `import * as os` reads its functions through it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const homeless = jest.spyOn(require('os') as typeof import('os'), 'homedir').mockImplementation(() => {
+      throw Object.assign(new Error('A system error occurred: uv_os_homedir returned ENOENT'), { code: 'ERR_SYSTEM_ERROR' });
+    });
+    const restore = (name: string, value: string | undefined): void => {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    };
+    try {
+      delete process.env.NEURONE_CACHE_DIR;
+      process.env.XDG_CACHE_HOME = 'relative/cache'; // ignored: the XDG specification takes absolute paths only
+      process.env.NEURONE_DATA_DIR = root;
+      expect(loadMNIST({ split: 'test' }).x.shape).toEqual([5, 28, 28, 1]);
+      expect(() => defaultCacheDir()).toThrow(
+        /no download cache folder: this user has no home folder .* set NEURONE_CACHE_DIR or XDG_CACHE_HOME/,
+      );
+      delete process.env.NEURONE_DATA_DIR;
+      let refused: unknown;
+      try {
+        loadMNIST({ split: 'test' });
+      } catch (e) {
+        refused = e;
+      }
+      // Found nowhere (unless a checkout's development data is beside it): the search says why no cache was looked in.
+      if (refused !== undefined) expect((refused as Error).message).toContain('no download cache (this user has no home folder');
+      const download = await runInProcess(dataCommand, ['download', 'mnist']);
+      expect(download.code).toBe(2);
+      expect(download.stderr).toMatch(/^neurone: data download: no download cache folder: this user has no home folder .*--cache-dir/);
+      expect(download.stderr.trim().split('\n')).toHaveLength(1);
+      process.env.XDG_CACHE_HOME = path.join(root, 'xdg');
+      expect(defaultCacheDir()).toBe(path.join(root, 'xdg', 'neurone'));
+    } finally {
+      homeless.mockRestore();
+      restore('NEURONE_DATA_DIR', saved.data);
+      restore('NEURONE_CACHE_DIR', saved.cache);
+      restore('XDG_CACHE_HOME', saved.xdg);
       fs.rmSync(root, { recursive: true });
     }
   });
