@@ -698,6 +698,31 @@ describe('neurone evaluate', () => {
     );
   });
 
+  test('--out is checked before the evaluation: one line, exit 2, nothing printed or made', async () => {
+    // Before, the evaluation ran and printed in full, then failed with exit 1 at the folder.
+    const taken = path.join(tmp, 'eval-taken');
+    fs.mkdirSync(path.join(taken, 'confusion.svg'), { recursive: true });
+    const notFolder = path.join(tmp, 'eval-file');
+    fs.writeFileSync(notFolder, 'x');
+    const cases: [string, RegExp][] = [
+      ['/proc/neurone-evaluate', /^neurone: evaluate: --out \/proc\/neurone-evaluate: cannot create files in \/proc/],
+      [taken, /evaluate: --out: .*confusion\.svg is a folder; expected a file name/],
+      [notFolder, /evaluate: --out .*eval-file is not a folder/],
+      [path.join(notFolder, 'below'), /evaluate: --out .*below: .*eval-file is not a folder/],
+    ];
+    for (const [out, message] of cases) {
+      const r = await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'usps', '--out', out]);
+      expectBadInput(r, message);
+      expect(r.stdout).toBe('');
+    }
+    expect(fs.existsSync('/proc/neurone-evaluate')).toBe(false);
+    // A folder that does not exist yet is made, with its parents, when the results are written.
+    const deep = path.join(tmp, 'eval-new', 'a', 'b');
+    const made = await run(evaluateCommand, ['--model', cnnFile, '--dataset', 'usps', '--out', deep]);
+    expect(made.code).toBe(0);
+    expect(fs.readdirSync(deep).sort()).toEqual(['confusion.svg', 'evaluation.json']);
+  });
+
   test("a write probe a killed process left is removed by the next probe of that folder; a live one's stays", () => {
     const dir = fs.mkdtempSync(path.join(tmp, 'probes-'));
     const dead = spawnSync(process.execPath, ['-e', '']).pid as number;

@@ -184,6 +184,40 @@ export function probeWritable(dir: string): void {
 }
 
 /**
+ * Checks, before any work, that the folder `dir` can take `files` (paths inside it): a folder
+ * that exists takes them as checkOutputFile says; one that does not is made at the end, so its
+ * nearest existing parent must be a folder files can be created in. Nothing is created here: a
+ * run refused later leaves no folder behind.
+ */
+export function checkOutputFolder(
+  command: string,
+  flag: string,
+  dir: string,
+  files: readonly string[],
+  inputs: readonly string[] = [],
+): void {
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    st = undefined;
+  }
+  if (st !== undefined) {
+    if (!st.isDirectory()) throw new InputError(`${command}: ${flag} ${dir} is not a folder`);
+    for (const file of files) checkOutputFile(command, flag, file, inputs);
+    return;
+  }
+  let parent = path.dirname(path.resolve(dir));
+  while (!fs.existsSync(parent) && path.dirname(parent) !== parent) parent = path.dirname(parent);
+  try {
+    if (!fs.statSync(parent).isDirectory()) throw new Error(`${parent} is not a folder`);
+    probeWritable(parent);
+  } catch (e) {
+    throw new InputError(`${command}: ${flag} ${dir}: ${(e as Error).message}`);
+  }
+}
+
+/**
  * Checks, before any work, that `file` can be written: its folder exists, it is not a folder or
  * a device, and it is not one of `inputs` (writing would destroy what is read).
  */

@@ -2,14 +2,13 @@
  * `neurone evaluate --model m.safetensors --dataset NAME [--split test]`: accuracy, loss and
  * confusion matrix of a saved model on a dataset, with the figure and a JSON record in --out.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { evaluate } from '../train';
 import * as data from '../data';
 import { ensureDir } from '../data/paths';
 import { writeFilesAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
-import { FlagSpec, InputError, asInput, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
+import { FlagSpec, InputError, asInput, checkOutputFolder, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
 import { datasetSampleShape, headLoss } from './model-io';
 import { DATASETS, DatasetName, loadSplit } from './datasets';
@@ -56,8 +55,8 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     const seed = intFlag(args, 'evaluate', '--seed', 0, 0);
     const out = flagValue(args, '--out');
     const files = out === undefined ? undefined : { confusion: path.join(out, 'confusion.svg'), record: path.join(out, 'evaluation.json') };
-    if (out !== undefined && fs.existsSync(out) && !fs.statSync(out).isDirectory())
-      throw new InputError(`evaluate: --out ${out} is not a folder`);
+    // Checked before the model and data are read: finding out at the end threw the evaluation away.
+    if (files !== undefined && out !== undefined) checkOutputFolder('evaluate', '--out', out, Object.values(files));
     const net = loadModel('evaluate', flagValue(args, '--model'));
     const ds = asInput(`evaluate: cannot load ${datasetName} (${split}): `, () =>
       loadSplit(datasetName, split, seed, flagValue(args, '--data-dir')),
@@ -83,7 +82,7 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     write(`  ${''.padStart(4)}${confusion.map((_, c) => String(c).padStart(cell)).join('')}\n`);
     confusion.forEach((row, r) => write(`  ${String(r).padStart(4)}${row.map((v) => String(v).padStart(cell)).join('')}\n`));
     if (files && out !== undefined) {
-      ensureDir(out);
+      asInput(`evaluate: --out ${out}: `, () => ensureDir(out));
       const title = `${path.basename(flagValue(args, '--model') ?? '')} on ${datasetName} ${split}`;
       const record = {
         model: flagValue(args, '--model'),
