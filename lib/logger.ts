@@ -4,7 +4,7 @@
  */
 import { asciiChart, lineChartSvg, Marker } from './plot';
 import { writeFileAtomic } from './data/read';
-import { TerminalProgress, formatLoss } from './progress';
+import { TerminalProgress, drawsInPlace, formatLoss } from './progress';
 import type { TrainingRecord } from './train';
 
 /** What `fit` records for one epoch. */
@@ -68,7 +68,7 @@ export class Logger {
     this.verbose = v;
     this.svgPath = options.svgPath;
     this.write = options.write ?? ((line) => process.stdout.write(`${line}\n`));
-    this.showProgress = v > 0 && (options.progress ?? (options.write === undefined && process.stdout.isTTY === true));
+    this.showProgress = v > 0 && (options.progress ?? (options.write === undefined && drawsInPlace(process.stdout)));
   }
 
   /**

@@ -98,6 +98,16 @@ export function formatLoss(v: number): string {
 }
 
 /**
+ * Whether a stream can take a line redrawn in place (carriage returns, cursor and line-wrap
+ * escapes): a terminal, and not one that says it is dumb (TERM=dumb: an editor's shell buffer,
+ * some CI consoles), which shows every escape as text. Elsewhere progress is a line per step.
+ * @param stream The output stream.
+ */
+export function drawsInPlace(stream: { isTTY?: boolean }): boolean {
+  return stream.isTTY === true && process.env.TERM !== 'dumb';
+}
+
+/**
  * The width to lay the bar out for: the stream's columns, or 80 for a terminal that does not say.
  * @param stream The output stream (its `columns`, set when it is a terminal).
  */
@@ -197,8 +207,8 @@ export class TerminalProgress {
    */
   start(total: number, value: number, epoch: number, totalEpochs?: number): void {
     this.stop();
-    // A pipe or a file gets no bar, and no escape sequences on exit or Ctrl-C either.
-    if (this.stream.isTTY !== true) return;
+    // A pipe, a file or a dumb terminal gets no bar, and no escape sequences on exit or Ctrl-C either.
+    if (!drawsInPlace(this.stream)) return;
     const layout = progressLayout({ columns: terminalColumns(this.stream), total, totalEpochs, unit: this.unit, rate: this.rate });
     this.bar = new SingleBar({
       format: layout.format,

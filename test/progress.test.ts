@@ -8,7 +8,8 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { progressLayout, formatLoss, terminalColumns, FALLBACK_COLUMNS, TerminalProgress } from '../lib/progress';
+import { progressLayout, formatLoss, terminalColumns, drawsInPlace, FALLBACK_COLUMNS, TerminalProgress } from '../lib/progress';
+import { statusLine } from '../lib/cli/sweep';
 import { EPOCH_LINE_WIDTH, Logger, formatEpoch } from '../lib/logger';
 import { tsFile } from './ts-child';
 
@@ -75,6 +76,58 @@ describe('not a terminal', () => {
     bar.update(50, 0.5);
     bar.stop();
     expect(written).toEqual([]);
+  });
+});
+
+describe('a dumb terminal (TERM=dumb)', () => {
+  test('gets no bar and no escape sequences, as a pipe does', () => {
+    // Before, only isTTY was asked: an editor's shell buffer showed ESC 7, ESC[?25l and ESC[?7l as text.
+    const written: string[] = [];
+    const stream = { isTTY: true, columns: 80, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+    const saved = process.env.TERM;
+    process.env.TERM = 'dumb';
+    try {
+      expect(drawsInPlace(stream)).toBe(false);
+      const bar = new TerminalProgress({ stream });
+      bar.start(100, 0, 1, 3);
+      expect(bar.active).toBe(false);
+      bar.update(50, 0.5);
+      bar.stop();
+      expect(written).toEqual([]);
+      process.env.TERM = 'xterm-256color';
+      expect(drawsInPlace(stream)).toBe(true);
+      expect(drawsInPlace({ isTTY: false })).toBe(false);
+    } finally {
+      if (saved === undefined) delete process.env.TERM;
+      else process.env.TERM = saved;
+    }
+  });
+});
+
+describe("a sweep's status line, redrawn in place", () => {
+  const status = {
+    total: 480,
+    skipped: 0,
+    done: 123,
+    running: 16,
+    failed: 2,
+    samplesPerSecond: 1234567,
+    elapsedSeconds: 3720,
+    etaSeconds: 11100,
+  };
+  test('is whole where it fits, and fits in one column less than the terminal where it does not', () => {
+    // Before, it was 93 characters whatever the width: each redraw of a wrapped line left a row behind.
+    const full = statusLine(status);
+    expect(full).toBe('sweep: 123/480 done, 16 running, 2 failed | 1,234,567 samples/s | 62m00s elapsed, ETA 185m00s');
+    expect(statusLine(status, 200)).toBe(full);
+    for (const columns of [100, 94, 93, 80, 60, 50, 40, 20, 2, 1]) {
+      const line = statusLine(status, columns);
+      expect(line.length).toBeLessThanOrEqual(Math.max(1, columns - 1));
+      expect(full.startsWith(line.slice(0, Math.min(line.length, 'sweep: 123/480'.length)))).toBe(true);
+    }
+    expect(statusLine(status, 80)).toBe('sweep: 123/480 done, 16 running, 2 failed | 1,234,567 samples/s | ETA 185m00s');
+    expect(statusLine(status, 60)).toBe('sweep: 123/480 done, 16 running, 2 failed | ETA 185m00s');
+    expect(statusLine(status, 40)).toBe('sweep: 123/480 done, 16 running, 2 fail');
   });
 });
 

@@ -3,6 +3,7 @@
  * checked, atomic writes, files already there and intact kept) into the cache the loaders search.
  */
 import { SingleBar } from 'cli-progress';
+import { drawsInPlace } from '../progress';
 import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../data/download';
 import * as path from 'path';
 import { firstLine } from '../messages';
@@ -77,8 +78,8 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
       const which = given === undefined ? `the default cache folder ${cacheDir} (--cache-dir names another)` : `--cache-dir ${cacheDir}`;
       throw new InputError(`data download: ${which}: ${firstLine(e)}`);
     }
-    // A bar per file on a terminal; elsewhere (a log, a pipe) one line per file when it ends.
-    const tty = Boolean(process.stdout.isTTY);
+    // A bar per file on a terminal; elsewhere (a log, a pipe, a dumb terminal) one line per file when it ends.
+    const tty = drawsInPlace(process.stdout);
     let bar: SingleBar | undefined;
     let current: { name: string; received: number; total: number } | undefined;
     const finish = (): void => {

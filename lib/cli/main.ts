@@ -21,7 +21,7 @@ import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate, NonFiniteError } from '../train';
 import { Logger, EpochRecord } from '../logger';
-import { TerminalProgress, formatLoss } from '../progress';
+import { TerminalProgress, drawsInPlace, formatLoss } from '../progress';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { Recipe, RECIPES, ADAM_DEFAULTS, PLATEAU, PlanError, ReplayedRates, plateauScheduler, trainSubset, trainingPlan } from './recipes';
@@ -585,7 +585,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
     );
   }
 
-  const tty = Boolean(process.stdout.isTTY) && !opts.quiet;
+  const tty = drawsInPlace(process.stdout) && !opts.quiet;
   const bar = tty ? new TerminalProgress({ unit: 'samples', rate: true }) : null;
 
   /**

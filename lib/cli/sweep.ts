@@ -10,6 +10,7 @@ import { sweep, SweepStatus } from '../sweep/sweep';
 import { summaryMarkdown } from '../sweep/summary';
 import { firstLine } from '../messages';
 import { decimalInteger } from './command';
+import { drawsInPlace, terminalColumns } from '../progress';
 
 /** Most bytes of a sweep spec file: a spec is a few lines (a model description inline, a few KB). */
 const MAX_SPEC_BYTES = 2 ** 20;
@@ -113,12 +114,20 @@ function duration(s: number | undefined): string {
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 }
 
-/** The status line of a sweep. */
-export function statusLine(s: SweepStatus): string {
-  return (
-    `sweep: ${s.done}/${s.total} done, ${s.running} running, ${s.failed} failed | ` +
-    `${Math.round(s.samplesPerSecond).toLocaleString('en-US')} samples/s | ${duration(s.elapsedSeconds)} elapsed, ETA ${duration(s.etaSeconds)}`
-  );
+/**
+ * The status line of a sweep, at most `columns - 1` characters (a line redrawn in place must not
+ * wrap: a carriage return goes back to the start of its last row only, and each redraw left a
+ * row behind). What does not fit goes, the elapsed time first, then the rate, then the ETA; the
+ * counts are cut as a last resort.
+ */
+export function statusLine(s: SweepStatus, columns = Infinity): string {
+  const counts = `sweep: ${s.done}/${s.total} done, ${s.running} running, ${s.failed} failed`;
+  const rate = `${Math.round(s.samplesPerSecond).toLocaleString('en-US')} samples/s`;
+  const eta = `ETA ${duration(s.etaSeconds)}`;
+  const elapsed = `${duration(s.elapsedSeconds)} elapsed`;
+  const room = Math.max(1, columns - 1);
+  const candidates = [`${counts} | ${rate} | ${elapsed}, ${eta}`, `${counts} | ${rate} | ${eta}`, `${counts} | ${eta}`, counts];
+  return candidates.find((l) => l.length <= room) ?? counts.slice(0, room);
 }
 
 function readSpec(file: string): unknown {
@@ -171,7 +180,7 @@ export async function sweepCommand(
           throw new SpecError(`${flag} applies to local runs; with --queue the workers train: ${instead}`);
     }
     const spec = readSpec(positional[0]);
-    const tty = Boolean(process.stdout.isTTY) && !o.quiet;
+    const tty = drawsInPlace(process.stdout) && !o.quiet;
     let statusShown = false;
     const line = (l: string): void => {
       write(`${statusShown ? '\r\x1b[K' : ''}${l}\n`);
@@ -205,7 +214,7 @@ export async function sweepCommand(
       log: o.quiet ? undefined : line,
       onStatus: tty
         ? (s) => {
-            write(`\r\x1b[K${statusLine(s)}`);
+            write(`\r\x1b[K${statusLine(s, terminalColumns(process.stdout))}`);
             statusShown = true;
           }
         : undefined,
