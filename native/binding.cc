@@ -36,22 +36,10 @@ namespace {
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) : pool_(ThreadPool::hardwareThreads()) {
+    // NEURONE_KERNEL is applied by lib/backend/native.ts through setKernelPath, from the
+    // process.env of the thread loading this instance: a Worker's own env, where getenv here
+    // would read the process's and could disagree with what the JavaScript side was told.
     path_ = bestKernelPath();
-    if (const char* forced = std::getenv("NEURONE_KERNEL")) {
-      if (*forced != '\0') {
-        KernelPath p;
-        if (!parseKernelPath(forced, &p)) {
-          throw Napi::Error::New(env,
-                                 std::string("NEURONE_KERNEL must be scalar, avx2 or avx512, got '") + forced + "'");
-        }
-        if (!kernelPathSupported(p)) {
-          throw Napi::Error::New(env, std::string("NEURONE_KERNEL=") + forced +
-                                          " is not supported by this CPU or build (supported: " + supportedList() +
-                                          ")");
-        }
-        path_ = p;
-      }
-    }
     DefineAddon(exports, {
                              NEURONE_FOR_EACH_OP(NEURONE_METHOD) InstanceMethod("getThreads", &Addon::GetThreads),
                              InstanceMethod("setThreads", &Addon::SetThreads),

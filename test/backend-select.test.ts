@@ -58,7 +58,7 @@ test('NEURONE_KERNEL forces a SIMD path, and an unsupported one is refused with 
   const bad = run("const a = require('./lib/backend/native').loadNative(); console.log(a.error ? a.error.message : a.addon.kernelPath())", {
     NEURONE_KERNEL: 'sse9',
   });
-  expect(bad.stdout.trim()).toBe("NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'");
+  expect(bad.stdout.trim()).toBe("NEURONE_KERNEL must be one of scalar, avx2, avx512, neon, got 'sse9'");
 });
 
 test('an unusable NEURONE_KERNEL is an error, not a quiet switch to the js backend', () => {
@@ -66,9 +66,31 @@ test('an unusable NEURONE_KERNEL is an error, not a quiet switch to the js backe
   if (probe.stdout.trim() !== 'native') return; // no addon here: covered by the js-only run
   const r = run('try { console.log(b.getBackend()); } catch (e) { console.log(e.message); }', { NEURONE_KERNEL: 'sse9' });
   expect(r.stdout.trim()).toBe(
-    "neurone: NEURONE_KERNEL=sse9 asks for the native kernels, which cannot load: NEURONE_KERNEL must be scalar, avx2 or avx512, got 'sse9'",
+    "neurone: NEURONE_KERNEL=sse9 asks for the native kernels, which cannot load: NEURONE_KERNEL must be one of scalar, avx2, avx512, neon, got 'sse9'",
   );
   expect(r.stderr).toBe('');
   // Explicitly asking for js still works: the variable only concerns the native kernels.
   expect(run('console.log(b.getBackend())', { NEURONE_KERNEL: 'sse9', NEURONE_BACKEND: 'js' }).stdout.trim()).toBe('js');
+});
+
+test("a Worker's own NEURONE_KERNEL picks its addon's path, whatever the process's says", () => {
+  // Each thread loads its own addon instance. Before, the addon read the process's environment
+  // (getenv) while the JavaScript side read the Worker's: a Worker given NEURONE_KERNEL=scalar
+  // still ran the best path, and one given '' under a process's bad value fell back to js.
+  const probe = run(
+    "const a = require('./lib/backend/native').loadNative(); console.log(a.addon ? a.addon.supportedKernelPaths().join(',') : 'none')",
+    {},
+  );
+  if (probe.stdout.trim() === 'none') return; // no addon here: covered by the js-only run
+  const best = probe.stdout.trim().split(',').pop();
+  const inWorker = (env: Record<string, string>): string =>
+    `const { Worker } = require('worker_threads');` +
+    `const w = new Worker(${JSON.stringify(`${TS_REGISTER} const b = require('./lib/backend'); const n = require('./lib/backend/native').loadNative(); require('worker_threads').parentPort.postMessage([b.getBackend(), n.addon ? n.addon.kernelPath() : n.error.message]);`)}, { eval: true, env: { ...process.env, ...${JSON.stringify(env)} } });` +
+    `w.on('message', (m) => console.log(JSON.stringify(m))); w.on('error', (e) => console.log('error: ' + e.message));`;
+  const forced = run(inWorker({ NEURONE_KERNEL: 'scalar' }), {});
+  expect(forced.stderr).toBe('');
+  expect(JSON.parse(forced.stdout)).toEqual(['native', 'scalar']);
+  const cleared = run(inWorker({ NEURONE_KERNEL: '' }), { NEURONE_KERNEL: 'bogus' });
+  expect(cleared.stderr).toBe('');
+  expect(JSON.parse(cleared.stdout)).toEqual(['native', best]);
 });

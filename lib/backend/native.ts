@@ -33,18 +33,39 @@ export function loadNative(): { addon?: NativeAddon; error?: Error } {
       throw new Error('NEURONE_NATIVE_DISABLE=1 is set');
     }
     const override = process.env.NEURONE_ADDON_PATH;
+    let addon: NativeAddon;
     if (override !== undefined && override !== '') {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      cached = { addon: require(path.resolve(override)) as NativeAddon };
+      addon = require(path.resolve(override)) as NativeAddon;
     } else {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-      cached = { addon: load(packageRoot) };
+      addon = load(packageRoot);
     }
+    applyForcedPath(addon, process.env.NEURONE_KERNEL);
+    cached = { addon };
   } catch (e) {
     cached = { error: e instanceof Error ? e : new Error(String(e)) };
   }
   return cached;
+}
+
+/** The SIMD paths a native build has, in order of preference (native/cpu.h's KernelPath). */
+const KERNEL_PATHS = ['scalar', 'avx2', 'avx512', 'neon'];
+
+/**
+ * Puts this addon instance on the path NEURONE_KERNEL names, read here from `process.env` (in a
+ * Worker, the Worker's own environment: each thread loads its own instance). A name that is no
+ * path, or a path this CPU or build lacks, makes the addon unusable with the reason: an error,
+ * never a quiet switch (lib/backend/index.ts).
+ */
+function applyForcedPath(addon: NativeAddon, forced: string | undefined): void {
+  if (forced === undefined || forced === '') return;
+  if (!KERNEL_PATHS.includes(forced)) throw new Error(`NEURONE_KERNEL must be one of ${KERNEL_PATHS.join(', ')}, got '${forced}'`);
+  const supported = addon.supportedKernelPaths();
+  if (!supported.includes(forced))
+    throw new Error(`NEURONE_KERNEL=${forced} is not supported by this CPU or build (supported: ${supported.join(', ')})`);
+  addon.setKernelPath(forced);
 }
 
 /** Wraps the addon as a Backend: its functions of the op table's entry points, and the thread count. */
