@@ -724,6 +724,19 @@ describe('neurone sweep command', () => {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
+  test('without the native addon, one warning line for the sweep, not one per worker thread', () => {
+    const file = path.join(tmp, 'tiny-warning.json');
+    fs.writeFileSync(file, JSON.stringify({ ...TINY, base: { ...TINY.base, epochs: 1 } }));
+    const r = spawnSync(
+      process.execPath,
+      [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'sweep', file, '--out', path.join(tmp, 'warning-out'), '--workers', '2'],
+      { cwd: root, encoding: 'utf8', timeout: 120000, env: { ...process.env, NEURONE_NATIVE_DISABLE: '1', NEURONE_BACKEND: '' } },
+    );
+    expect(r.status).toBe(0);
+    // Before: the warning once per pool thread (twice here, four times with --workers 4).
+    expect(r.stderr.match(/native addon unavailable/g)).toHaveLength(1);
+  });
+
   test('a malformed spec file: exit 2, one line naming the key, nothing written', () => {
     const file = path.join(tmp, 'bad.json');
     fs.writeFileSync(file, JSON.stringify({ ...TINY, axes: { batchSize: [] } }));

@@ -5,7 +5,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import Piscina from 'piscina';
-import { BackendName } from '../backend';
+import { BackendName, getBackend } from '../backend';
 import { LoadTask, PoolTask, RunOutcome } from './pool-worker';
 import { RunConfig, SweepDataset } from './spec';
 import { RunFiles, SharedData } from './training';
@@ -30,10 +30,16 @@ export class TrainingPool {
   /** [0]: training samples processed by every worker since the pool started (BigInt64). */
   readonly counters = new SharedArrayBuffer(8);
 
+  /** The backend the runs use unless a run names its own. */
+  private readonly backend: BackendName;
+
   constructor(
     readonly size: number,
-    private readonly backend?: BackendName,
+    backend?: BackendName,
   ) {
+    // Chosen here, once, and handed to every thread: each choosing for itself printed the
+    // "native addon unavailable" warning once per thread, where the library promises one line.
+    this.backend = backend ?? getBackend();
     // From a TypeScript checkout (tests, scripts) the worker file is .ts and the threads need a
     // TypeScript loader; from the built package it is the compiled .js beside this one.
     const ext = path.extname(__filename);
