@@ -116,7 +116,7 @@ describe('neurone command: help and argument errors', () => {
     fs.writeFileSync(mnistSized, JSON.stringify({ layers: layers(12 * 12 * 4) }));
     expectUsageError(
       cli('train', '--model', mnistSized, '--dataset', 'usps', '--out', tmp),
-      /model conv2d-28\.json does not fit: usps has 256 values per row \(16×16\), but the model takes 784 \(28×28\) or 841 \(29×29\) values per row$/,
+      /model conv2d-28\.json does not fit: usps has 16×16 images, but the model takes 28×28 or 29×29$/,
     );
     const uspsSized = path.join(tmp, 'conv2d-16.json');
     fs.writeFileSync(uspsSized, JSON.stringify({ layers: layers(6 * 6 * 4) }));

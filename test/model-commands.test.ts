@@ -357,6 +357,30 @@ describe('neurone predict', () => {
     );
   });
 
+  test('images the model cannot take are told as images: their size, or their channels', async () => {
+    // Before: "g8x32.png has 256 values per row (8×32), but the model takes 256 (16×16) or 289 (17×17)",
+    // and a 3-channel model on USPS "has 256 values per row (16×16×3), but the model takes 27 (3×3×3)".
+    seed(3);
+    const lenet = new Sequential(new Conv2D(5, 1, 4), new MaxPool2D(2, 2), new Flatten(), new Linear(null, 10));
+    lenet.build([16, 16, 1]);
+    const lenetFile = path.join(tmp, 'lenet-16.safetensors');
+    save(lenet, lenetFile);
+    const png = new PNG({ width: 32, height: 8 });
+    png.data.fill(128);
+    fs.writeFileSync(path.join(tmp, 'g8x32.png'), PNG.sync.write(png));
+    expectBadInput(
+      await run(predictCommand, ['--model', lenetFile, path.join(tmp, 'g8x32.png')]),
+      /predict: .*g8x32\.png has 8×32 images, but the model takes 16×16 or 17×17$/m,
+    );
+    const colour = new Sequential(new Conv2D(3, 3, 4), new GlobalAvgPool2D(), new Linear(4, 10));
+    const colourFile = path.join(tmp, 'colour-any-size.safetensors');
+    save(colour, colourFile);
+    expectBadInput(
+      await run(evaluateCommand, ['--model', colourFile, '--dataset', 'usps']),
+      /evaluate: usps has images of 1 channel \(16×16\), but the model's first layer takes 3$/m,
+    );
+  });
+
   test('--out .csv quotes input names as CSV does: a quote doubled, a backslash kept', async () => {
     // Before, names were written as JSON strings: "d\"q,1.png" split into two columns and
     // back\slash.png came back with two backslashes.

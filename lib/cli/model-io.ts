@@ -22,6 +22,8 @@ import { Dataset, extrasOf, makeDataset } from '../data/dataset';
 export interface ImageSize {
   height: number;
   width: number;
+  /** The images' channels (1 when not given). */
+  chan?: number;
 }
 
 /** The last module that is not a Sequential. */
@@ -142,8 +144,20 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
       reason ||= firstLine(e);
     }
   }
-  const sizes = acceptedSampleShapes(net, 3).map((shape) => sizeText(shape, chan, image !== undefined));
-  const given = image ? ` (${image.height}×${image.width}${chan > 1 ? `×${chan}` : ''})` : '';
+  const dataChan = image?.chan ?? 1;
+  const imageText = image ? `${image.height}×${image.width}${dataChan > 1 ? `×${dataChan}` : ''}` : '';
+  // Images of other channels than the model's first layer takes: said as that, not as a count of values.
+  if (image && dataChan !== chan)
+    throw new InputError(
+      `${what} has images of ${dataChan} channel${dataChan === 1 ? '' : 's'} (${imageText}), but the model's first layer takes ${chan}`,
+    );
+  const accepted = acceptedSampleShapes(net, 3);
+  // A model that takes images, given an image: the sizes compared as images (an 8×32 image is not
+  // a 16×16 one, though both are 256 values).
+  if (image && accepted.length > 0 && accepted.every((shape) => shape.length === 3))
+    throw new InputError(`${what} has ${imageText} images, but the model takes ${accepted.map((s) => `${s[0]}×${s[1]}`).join(' or ')}`);
+  const sizes = accepted.map((shape) => sizeText(shape, chan, image !== undefined));
+  const given = image ? ` (${imageText})` : '';
   if (sizes.length > 0)
     throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);
   throw new InputError(`${what} has ${features} values per row${given}, which the model does not take: ${reason}`);
@@ -157,7 +171,7 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
  */
 export function datasetSampleShape(net: Module, xShape: readonly number[], what: string): number[] {
   const features = xShape.slice(1).reduce((a, b) => a * b, 1);
-  const image = xShape.length === 4 ? { height: xShape[1], width: xShape[2] } : undefined;
+  const image = xShape.length === 4 ? { height: xShape[1], width: xShape[2], chan: xShape[3] } : undefined;
   return modelInputShape(net, 1, features, what, image).slice(1);
 }
 

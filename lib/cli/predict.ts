@@ -85,7 +85,7 @@ function readPng(file: string, invert: boolean, channels: 1 | 3): { row: Float32
     if (channels === 1) row[i] = onPage((png.data[4 * i] + png.data[4 * i + 1] + png.data[4 * i + 2]) / 3, a);
     else for (let c = 0; c < 3; c++) row[3 * i + c] = onPage(png.data[4 * i + c], a);
   }
-  return { row, image: { height: png.height, width: png.width } };
+  return { row, image: { height: png.height, width: png.width, chan: channels } };
 }
 
 /**
