@@ -449,6 +449,25 @@ describe('neurone predict', () => {
       await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'header-only.csv')]),
       /header-only\.csv: a header and no rows/,
     );
+    // Before: "a header and no rows" (one semicolon line read as a header cell), and "0 values
+    // per row" for an empty JSON array.
+    fs.writeFileSync(path.join(tmp, 'semicolons.csv'), '0.1;0.2;0.3;0.4\n');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'semicolons.csv')]),
+      /semicolons\.csv: the values are separated by semicolons; predict reads commas$/m,
+    );
+    fs.writeFileSync(path.join(tmp, 'tabs.csv'), 'a\tb\tc\td\n1\t2\t3\t4\n');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'tabs.csv')]),
+      /tabs\.csv: the values are separated by tabs/,
+    );
+    fs.writeFileSync(path.join(tmp, 'empty.json'), '[]');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'empty.json')]),
+      /empty\.json: no rows \(an empty array\)$/m,
+    );
+    fs.writeFileSync(path.join(tmp, 'empty-row.json'), '[[0.1, 0.2, 0.3, 0.4], []]');
+    expectBadInput(await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'empty-row.json')]), /empty-row\.json: row 1 is empty$/m);
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'notes.txt')]),
       /notes\.txt: unknown kind of input \(expected \.png/,

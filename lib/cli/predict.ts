@@ -38,7 +38,7 @@ export function predictUsage(): string {
     '  *.json                  an array of rows (arrays of numbers), or one row',
     '',
     'The probabilities are the softmax of the outputs (the outputs themselves after Softmax, their exp after',
-    'LogSoftmax, each output after Sigmoid). A model with one output is a binary classifier, as PyTorch\'s are:',
+    "LogSoftmax, each output after Sigmoid). A model with one output is a binary classifier, as PyTorch's are:",
     'the output is P(class 1) after Sigmoid, else a logit (as BCEWithLogitsLoss reads it); class 1 above 0.5.',
     '',
     'Examples:',
@@ -155,6 +155,11 @@ function readCsvRows(file: string): Float32Array[] {
     .map((l, i) => ({ l, i }))
     .filter(({ l }) => l.trim() !== '');
   if (lines.length === 0) throw new Error(`${file}: no rows`);
+  // Semicolons or tabs and no comma: a spreadsheet's export in another convention, which would
+  // otherwise read as one header cell and no rows.
+  const other = lines[0].l.includes(',') ? undefined : [';', '\t'].find((sep) => lines[0].l.includes(sep));
+  if (other !== undefined)
+    throw new Error(`${file}: the values are separated by ${other === ';' ? 'semicolons' : 'tabs'}; predict reads commas`);
   // A first line with a word in it is a header. NaN, Inf and an empty field are not words: such
   // a row is data, and its bad value is named below rather than the row taken for a header.
   const word = (c: string): boolean => c !== '' && !Number.isFinite(Number(c)) && !/^[+-]?(nan|inf(inity)?)$/i.test(c);
@@ -178,12 +183,15 @@ function readJsonRows(file: string): Float32Array[] {
     if ((e as Error).message.startsWith(file)) throw e;
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }
+  if (Array.isArray(parsed) && parsed.length === 0) throw new Error(`${file}: no rows (an empty array)`);
   const rows = Array.isArray(parsed) && parsed.every((r) => typeof r === 'number') ? [parsed] : parsed;
   if (!Array.isArray(rows) || rows.length === 0 || !rows.every(Array.isArray)) {
     throw new Error(
       `${file}: expected an array of rows (arrays of numbers) or one row, got ${Array.isArray(rows) ? 'an array of something else' : typeof rows}`,
     );
   }
+  const empty = (rows as unknown[][]).findIndex((r) => r.length === 0);
+  if (empty >= 0) throw new Error(`${file}: row ${empty} is empty`);
   return (rows as unknown[][]).map((r, i) =>
     Float32Array.from(r, (v, j) => {
       if (typeof v !== 'number' || !Number.isFinite(v))
