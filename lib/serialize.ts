@@ -867,6 +867,14 @@ function torchInputShape(
   return stored as number[];
 }
 
+/**
+ * The sample shape a file in PyTorch's layout was saved for (its `inputShape`), or undefined.
+ * @internal
+ */
+export function savedInputShape(file: string, who: string): readonly number[] | undefined {
+  return torchInputShape(readSafetensors(file, who).metadata, undefined, file, who);
+}
+
 function checkLayout(layout: unknown, who: string): WeightLayout {
   if (layout === undefined) return 'neurone';
   if (layout !== 'neurone' && layout !== 'torch')

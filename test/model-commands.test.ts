@@ -686,6 +686,17 @@ describe('neurone export', () => {
     expect(Array.from(readSafetensors(torch).tensors.get('1.weight')!.data)).toEqual(
       Array.from(readSafetensors(viaApi).tensors.get('1.weight')!.data),
     );
+    // That file says its sample shape: exported again, it needs no --input-shape. Before, --torch
+    // asked for it once more and --onnx exported a flat (batch, 48) input.
+    const again = path.join(tmp, 'flat-first-again.safetensors');
+    const onnx = path.join(tmp, 'flat-first.onnx');
+    const r2 = await run(exportCommand, [torch, '--torch', again, '--onnx', onnx]);
+    expect(r2.stderr).toBe('');
+    expect(r2.code).toBe(0);
+    expect(Array.from(readSafetensors(again).tensors.get('1.weight')!.data)).toEqual(
+      Array.from(readSafetensors(viaApi).tensors.get('1.weight')!.data),
+    );
+    expect(Buffer.compare(fs.readFileSync(onnx), Buffer.from(toONNX(load(torch), { inputShape: [4, 4, 3] })))).toBe(0);
   });
 });
 

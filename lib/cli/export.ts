@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { Module } from '../nn/module';
-import { save } from '../serialize';
+import { save, savedInputShape } from '../serialize';
 import { prepareFileWrite } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
@@ -115,7 +115,8 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
       throw new InputError('export: --onnx and --torch name the same file');
     const net = loadModel('export', modelFile);
     const shapeText = flagValue(args, '--input-shape');
-    const given = shapeText === undefined ? undefined : parseShape(shapeText);
+    // A file in PyTorch's layout saved with its sample shape says it: --input-shape need not.
+    const given = shapeText === undefined ? asInput('export: ', () => savedInputShape(modelFile, 'export')) : parseShape(shapeText);
     const dynamicSize = args.flags.has('--dynamic-size');
     let bytes: Uint8Array | undefined;
     if (onnx !== undefined) {
