@@ -13,6 +13,7 @@
  */
 import { describe } from './tensor';
 import { Parameter } from './nn/module';
+import { checkKnownOptions } from './options';
 
 /** Options of {@link WeightAverage}. */
 export interface WeightAverageOptions {
@@ -58,6 +59,7 @@ export class WeightAverage {
     }
     if (options === null || typeof options !== 'object')
       throw new TypeError(`WeightAverage: options must be an object, got ${describe(options)}`);
+    checkKnownOptions('WeightAverage', options, ['decay']);
     const d = options.decay;
     if (d !== undefined && (typeof d !== 'number' || !(d >= 0 && d < 1))) {
       throw new RangeError(`WeightAverage: decay must be a number in [0, 1), got ${describe(d)}`);

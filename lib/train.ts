@@ -1151,7 +1151,7 @@ export function evaluate(net: Module, loss: Loss, data: TrainingData, options?: 
  * @param loss The loss whose mean per-sample value is reported.
  * @param x Inputs, (n, ...).
  * @param y Targets: (n,) class indices, one-hot rows or regression targets.
- * @param options `{ batchSize }` (default 256).
+ * @param options `{ batchSize, metrics }` (batch size default 256).
  */
 export function evaluate(net: Module, loss: Loss, x: Tensor, y: Tensor, options?: EvaluateOptions): Evaluation;
 export function evaluate(

@@ -97,4 +97,7 @@ test('argument errors', () => {
   expect(() => new WeightAverage([param([1])], { decay: 1 })).toThrow(/decay must be a number in \[0, 1\)/);
   expect(() => new WeightAverage([param([1])], { decay: -0.1 })).toThrow(RangeError);
   expect(() => new WeightAverage([param([1])]).weights()).toThrow(/no snapshot yet/);
+  expect(() => new WeightAverage([param([1])], { decy: 0.9 } as unknown as { decay: number })).toThrow(
+    /^WeightAverage: unknown option 'decy' \(did you mean 'decay'\?\); valid options: decay$/,
+  );
 });

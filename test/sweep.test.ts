@@ -231,6 +231,10 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
       /^sweep: options must be an object with at least \{ out \}, got null$/,
     );
     await expect(sweep(TINY, { out, backend: 'bogus' as 'js' })).rejects.toThrow(/^sweep: backend must be 'native' or 'js', got "bogus"$/);
+    // A misspelt option ran the sweep with the default (every core) without a word.
+    await expect(sweep(TINY, { out, wokers: 2 } as unknown as { out: string })).rejects.toThrow(
+      /^sweep: unknown option 'wokers' \(did you mean 'workers'\?\); valid options: out, resume, workers, /,
+    );
     expect(fs.existsSync(out)).toBe(false);
   });
 

@@ -382,7 +382,7 @@ function refuse(m: Module, path: string): Error {
  * one) is refused with its name.
  *
  * @param net The network: any module of neurone's built-in types, Sequentials nested at will.
- * @param options `inputShape`, one sample's shape without the batch; `name`, the graph's name.
+ * @param options `inputShape`, one sample's shape without the batch; `dynamicSize`, leave its length or height and width free; `name`, the graph's name.
  * @returns The bytes of the `.onnx` file.
  * @example
  * fs.writeFileSync('digits.onnx', toONNX(net, { inputShape: [256, 1] }));

@@ -16,6 +16,7 @@ import { SharedData, dataKey, loadSharedData, runModel, runModelLabel } from './
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
+import { checkKnownOptions } from '../options';
 
 /** Options of {@link sweep}. */
 export interface SweepOptions {
@@ -274,6 +275,22 @@ function describeOutcome(r: RunRecord): string {
   return `test ${percent(m.testAccuracy)}, validation ${percent(m.validationAccuracy)}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}${m.resumed ? ' (resumed)' : ''}, ${m.seconds.toFixed(1)} s`;
 }
 
+/** The options sweep() knows (a name outside them is refused, as every options object of the API). */
+const SWEEP_OPTIONS: readonly (keyof SweepOptions)[] = [
+  'out',
+  'resume',
+  'workers',
+  'queue',
+  'queueName',
+  'idleWarningMs',
+  'backend',
+  'dataDir',
+  'saveModels',
+  'log',
+  'onStatus',
+  'signal',
+];
+
 /**
  * Runs a sweep: every combination of the spec's axes for each of its seeds, `workers` trainings
  * at once on worker threads (each single-threaded), the dataset loaded once and shared; or, with
@@ -300,6 +317,11 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   const runs = expandSpec(spec);
   if (options === null || typeof options !== 'object')
     throw new SpecError(`sweep: options must be an object with at least { out }, got ${options === null ? 'null' : typeof options}`);
+  try {
+    checkKnownOptions('sweep', options, SWEEP_OPTIONS);
+  } catch (e) {
+    throw new SpecError((e as Error).message); // a misspelt { wokers: 2 } ran on every core
+  }
   const out = options.out;
   if (typeof out !== 'string' || out === '') throw new SpecError(`sweep: out must be a folder name, got ${JSON.stringify(out)}`);
   if (options.backend !== undefined && options.backend !== 'native' && options.backend !== 'js')
