@@ -886,7 +886,7 @@ describe('neurone data download (no internet)', () => {
       expect(served).toEqual(['/mnist/train-images-idx3-ubyte.gz']);
       // Not a terminal: the progress is one line per file, with the bytes that came.
       expect(r.stdout).toContain('  train-images-idx3-ubyte.gz: 18 of 9,912,422 bytes received\n');
-      expect(fs.readdirSync(path.join(cache, 'mnist'))).toEqual([]);
+      expect(fs.existsSync(path.join(cache, 'mnist'))).toBe(false); // the folder made for it is removed again
     } finally {
       server.close();
     }
@@ -897,7 +897,14 @@ describe('neurone data download (no internet)', () => {
     const r = await run(dataCommand, ['download', 'fashion', '--cache-dir', cache, '--mirror', 'https://127.0.0.1:9/']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^neurone: download fashion-mnist: could not fetch train-images-idx3-ubyte\.gz:\n {2}.*ECONNREFUSED|connect/);
-    expect(fs.existsSync(path.join(cache, 'fashion-mnist')) ? fs.readdirSync(path.join(cache, 'fashion-mnist')) : []).toEqual([]);
+    // Nor any folder: the cache folders the command made for it are removed again (before, the
+    // empty --cache-dir and its fashion-mnist folder stayed).
+    expect(fs.existsSync(cache)).toBe(false);
+    // A folder that was there before stays, with what it holds.
+    const kept = path.join(tmp, 'cache-kept');
+    fs.mkdirSync(kept);
+    expect((await run(dataCommand, ['download', 'fashion', '--cache-dir', kept, '--mirror', 'https://127.0.0.1:9/'])).code).toBe(1);
+    expect(fs.readdirSync(kept)).toEqual([]);
   });
 
   test('credentials in a mirror are used, never shown', async () => {

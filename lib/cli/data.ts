@@ -7,7 +7,7 @@ import { drawsInPlace } from '../progress';
 import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../data/download';
 import * as path from 'path';
 import { firstLine } from '../messages';
-import { defaultCacheDir, ensureDir } from '../data/paths';
+import { defaultCacheDir, ensureDir, removeEmptyFolders } from '../data/paths';
 import { FlagSpec, InputError, asInput, didYouMean, flagValue, helpText, parseArgs, probeWritable, runCommand } from './command';
 
 /** The command's names for the datasets, and download()'s. */
@@ -70,11 +70,14 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
     const cacheDir = given ?? asInput('data download: ', defaultCacheDir);
     // Before anything is fetched: a cache nothing can be written in is the flag's fault, or the
     // default's (which the flag replaces).
+    // The folders made here are removed again if nothing is downloaded into them.
+    const made: string[] = [];
     try {
       const folder = path.join(cacheDir, dataset);
-      ensureDir(folder);
+      ensureDir(folder, made);
       probeWritable(folder);
     } catch (e) {
+      removeEmptyFolders(made);
       const which = given === undefined ? `the default cache folder ${cacheDir} (--cache-dir names another)` : `--cache-dir ${cacheDir}`;
       throw new InputError(`data download: ${which}: ${firstLine(e)}`);
     }
@@ -115,6 +118,9 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
         },
         progress,
       });
+    } catch (e) {
+      removeEmptyFolders(made);
+      throw e;
     } finally {
       finish();
     }

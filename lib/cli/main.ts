@@ -39,7 +39,7 @@ import {
   readModelFile,
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
-import { ensureDir } from '../data/paths';
+import { ensureDir, removeEmptyFolders } from '../data/paths';
 import { save } from '../serialize';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
@@ -435,7 +435,7 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
     code = await trainRun(opts, out);
     return code;
   } finally {
-    if (code !== 0) removeIfEmpty(made);
+    if (code !== 0) removeEmptyFolders(made);
   }
 }
 
@@ -444,17 +444,6 @@ function missingFolders(dir: string): string[] {
   const missing: string[] = [];
   for (let d = path.resolve(dir); !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) missing.unshift(d);
   return missing;
-}
-
-/** Removes `folders` (outermost first) from the innermost out, stopping at one that holds anything. */
-function removeIfEmpty(folders: readonly string[]): void {
-  for (let i = folders.length - 1; i >= 0; i--) {
-    try {
-      fs.rmdirSync(folders[i]); // refuses a folder that is not empty
-    } catch {
-      return;
-    }
-  }
 }
 
 async function trainRun(opts: TrainOptions, out: (line: string) => void): Promise<number> {

@@ -92,7 +92,8 @@ export function isDir(p: string): boolean {
 }
 
 /**
- * Creates folder `dir` and its missing parents, one level at a time, and returns its absolute path.
+ * Creates folder `dir` and its missing parents, one level at a time, and returns its absolute path;
+ * `created`, when given, receives each folder made, outermost first.
  *
  * Why not `fs.mkdirSync(dir, { recursive: true })`: on a pseudo file system such as /proc, where
  * `mkdir` answers ENOENT although the parent exists, Node's recursive mkdir retries the parent
@@ -100,7 +101,7 @@ export function isDir(p: string): boolean {
  * down from the deepest existing ancestor makes every failure final: the error names the level
  * that could not be made and why (ENOENT, ENOTDIR, EACCES, EROFS…).
  */
-export function ensureDir(dir: string): string {
+export function ensureDir(dir: string, created?: string[]): string {
   const target = path.resolve(dir);
   const missing: string[] = [];
   let p = target;
@@ -131,6 +132,23 @@ export function ensureDir(dir: string): string {
       if (err.code === 'EEXIST' && isDir(missing[i])) continue;
       throw new Error(`cannot create folder ${missing[i]} (${err.code ?? err.message})`);
     }
+    created?.push(missing[i]);
   }
   return target;
+}
+
+/**
+ * Removes the folders `created` lists (as ensureDir filled it, outermost first) that are still
+ * empty, innermost first: what a command made for work that then failed. One that holds
+ * something stays, and so do those around it.
+ * @internal
+ */
+export function removeEmptyFolders(created: readonly string[]): void {
+  for (let i = created.length - 1; i >= 0; i--) {
+    try {
+      fs.rmdirSync(created[i]);
+    } catch {
+      return; // not empty (or gone, or not ours to remove): the folders around it stay too
+    }
+  }
 }
