@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { editDistance } from '../options';
 import { strandedBy } from '../data/read';
+import { missingFolders } from '../data/paths';
 
 /** Bad input: exit code 2. */
 export class InputError extends Error {
@@ -207,8 +208,9 @@ export function checkOutputFolder(
     for (const file of files) checkOutputFile(command, flag, file, inputs);
     return;
   }
-  let parent = path.dirname(path.resolve(dir));
-  while (!fs.existsSync(parent) && path.dirname(parent) !== parent) parent = path.dirname(parent);
+  // The nearest existing parent: the one above the outermost folder that would be made.
+  const missing = missingFolders(dir);
+  const parent = path.dirname(missing[0] ?? path.resolve(dir));
   try {
     if (!fs.statSync(parent).isDirectory()) throw new Error(`${parent} is not a folder`);
     probeWritable(parent);

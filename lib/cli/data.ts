@@ -7,7 +7,7 @@ import { drawsInPlace } from '../progress';
 import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../data/download';
 import * as path from 'path';
 import { firstLine } from '../messages';
-import { defaultCacheDir, ensureDir, removeEmptyFolders } from '../data/paths';
+import { defaultCacheDir, ensureDir, missingFolders, removeEmptyFolders } from '../data/paths';
 import { FlagSpec, InputError, asInput, didYouMean, flagValue, helpText, parseArgs, probeWritable, runCommand } from './command';
 
 /** The command's names for the datasets, and download()'s. */
@@ -71,10 +71,10 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
     // Before anything is fetched: a cache nothing can be written in is the flag's fault, or the
     // default's (which the flag replaces).
     // The folders made here are removed again if nothing is downloaded into them.
-    const made: string[] = [];
+    const folder = path.join(cacheDir, dataset);
+    const made = missingFolders(folder);
     try {
-      const folder = path.join(cacheDir, dataset);
-      ensureDir(folder, made);
+      ensureDir(folder);
       probeWritable(folder);
     } catch (e) {
       removeEmptyFolders(made);

@@ -39,7 +39,7 @@ import {
   readModelFile,
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
-import { ensureDir, removeEmptyFolders } from '../data/paths';
+import { ensureDir, missingFolders, removeEmptyFolders } from '../data/paths';
 import { save } from '../serialize';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
@@ -437,13 +437,6 @@ export async function train(opts: TrainOptions, out: (line: string) => void = (l
   } finally {
     if (code !== 0) removeEmptyFolders(made);
   }
-}
-
-/** The folders `mkdir -p dir` would make, the outermost first. */
-function missingFolders(dir: string): string[] {
-  const missing: string[] = [];
-  for (let d = path.resolve(dir); !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) missing.unshift(d);
-  return missing;
 }
 
 async function trainRun(opts: TrainOptions, out: (line: string) => void): Promise<number> {

@@ -92,8 +92,7 @@ export function isDir(p: string): boolean {
 }
 
 /**
- * Creates folder `dir` and its missing parents, one level at a time, and returns its absolute path;
- * `created`, when given, receives each folder made, outermost first.
+ * Creates folder `dir` and its missing parents, one level at a time, and returns its absolute path.
  *
  * Why not `fs.mkdirSync(dir, { recursive: true })`: on a pseudo file system such as /proc, where
  * `mkdir` answers ENOENT although the parent exists, Node's recursive mkdir retries the parent
@@ -101,7 +100,7 @@ export function isDir(p: string): boolean {
  * down from the deepest existing ancestor makes every failure final: the error names the level
  * that could not be made and why (ENOENT, ENOTDIR, EACCES, EROFS…).
  */
-export function ensureDir(dir: string, created?: string[]): string {
+export function ensureDir(dir: string): string {
   const target = path.resolve(dir);
   const missing: string[] = [];
   let p = target;
@@ -132,13 +131,23 @@ export function ensureDir(dir: string, created?: string[]): string {
       if (err.code === 'EEXIST' && isDir(missing[i])) continue;
       throw new Error(`cannot create folder ${missing[i]} (${err.code ?? err.message})`);
     }
-    created?.push(missing[i]);
   }
   return target;
 }
 
 /**
- * Removes the folders `created` lists (as ensureDir filled it, outermost first) that are still
+ * The folders `mkdir -p dir` would make, outermost first (none when `dir` exists): a command
+ * takes the list before it makes `dir`, to remove them with {@link removeEmptyFolders} if its
+ * work then fails. @internal
+ */
+export function missingFolders(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d) && path.dirname(d) !== d; d = path.dirname(d)) missing.unshift(d);
+  return missing;
+}
+
+/**
+ * Removes the folders `created` lists ({@link missingFolders}, outermost first) that are still
  * empty, innermost first: what a command made for work that then failed. One that holds
  * something stays, and so do those around it.
  * @internal
