@@ -17,6 +17,11 @@ export function firstLine(e: unknown): string {
   return message.split('\n')[0];
 }
 
+/** `1 epoch`, `2 epochs`, `8,770 parameters`. @internal */
+export function plural(n: number, word: string): string {
+  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** An accuracy as the commands and sweeps print it: `97.12 %`, or `n/a` where there is none. @internal */
 export function percent(v: number | undefined): string {
   return v === undefined ? 'n/a' : `${(100 * v).toFixed(2)} %`;

@@ -47,7 +47,7 @@ import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 import { isDecimalInteger, probeWritable } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
-import { firstLine, percent } from '../messages';
+import { firstLine, percent, plural } from '../messages';
 import { DATASETS, DatasetName, loadTrainTest } from './datasets';
 
 /** An error in what the user asked for: one line on stderr, exit code 2. */
@@ -399,11 +399,6 @@ export function divergedLine(e: NonFiniteError, lr: number, adam: boolean, batch
       ? `: the command sums each batch's gradient, as the course did, so --lr ${rate(lr)} at --batch-size ${batchSize} steps as far as PyTorch's lr ${rate(lr * batchSize)} on the batch mean`
       : '';
   return `training diverged: ${where}. Lower --lr (${rate(lr)}${summed}), e.g. --lr ${rate(lr / 10)}`;
-}
-
-/** `1 epoch`, `2 epochs`, `8,770 parameters`. */
-export function plural(n: number, word: string): string {
-  return `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 }
 
 /** Builds the model named by --model (preset or file) for this data; UsageError when it cannot. */

@@ -14,7 +14,7 @@ import { BCELoss, CELogSoftmaxLoss, CrossEntropyLoss, Loss, MSELoss } from '../l
 // description's bounds on it are checked.
 import { followShapes } from './presets';
 import { InputError } from './command';
-import { firstLine } from '../messages';
+import { firstLine, plural } from '../messages';
 import { reshape } from '../tensor';
 import { Dataset, extrasOf, makeDataset } from '../data/dataset';
 
@@ -148,9 +148,7 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
   const imageText = image ? `${image.height}×${image.width}${dataChan > 1 ? `×${dataChan}` : ''}` : '';
   // Images of other channels than the model's first layer takes: said as that, not as a count of values.
   if (image && dataChan !== chan)
-    throw new InputError(
-      `${what} has images of ${dataChan} channel${dataChan === 1 ? '' : 's'} (${imageText}), but the model's first layer takes ${chan}`,
-    );
+    throw new InputError(`${what} has images of ${plural(dataChan, 'channel')} (${imageText}), but the model's first layer takes ${chan}`);
   const accepted = acceptedSampleShapes(net, 3);
   // A model that takes images, given an image: the sizes compared as images (an 8×32 image is not
   // a 16×16 one, though both are 256 values).
