@@ -830,8 +830,8 @@ function activationForward(activation: Activation, alpha: number, x: Float32Arra
   }
 }
 
-/** The logistic function; exp is only taken of −|x|, so it never overflows. */
-function sigmoid(x: number): number {
+/** The logistic function; exp is only taken of −|x|, so it never overflows. @internal */
+export function sigmoid(x: number): number {
   const e = Math.exp(-Math.abs(x));
   return x >= 0 ? 1 / (1 + e) : e / (1 + e);
 }

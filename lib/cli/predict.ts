@@ -6,6 +6,7 @@ import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { Module } from '../nn/module';
 import { load } from '../serialize';
+import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { checkPng, decodePng } from '../data/png';
@@ -299,15 +300,13 @@ export function probabilities(net: Module, y: Tensor): { probs: Float32Array; cl
     );
   const [n, k] = y.shape;
   const last = lastLeaf(net)?.config().type;
-  const sigmoid = last === 'Sigmoid' || last === 'StableSigmoid';
+  const endsInSigmoid = last === 'Sigmoid' || last === 'StableSigmoid';
   if (k === 1) {
     if (last === 'Softmax' || last === 'LogSoftmax')
       throw new InputError(`predict: the model ends in ${last} over one output, which says nothing: its probability is 1 for every input`);
     const probs = new Float32Array(2 * n);
     for (let r = 0; r < n; r++) {
-      const v = y.data[r];
-      // The logistic of a logit, written so neither branch overflows.
-      const p1 = sigmoid ? v : v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
+      const p1 = endsInSigmoid ? y.data[r] : sigmoid(y.data[r]);
       probs[2 * r] = 1 - p1;
       probs[2 * r + 1] = p1;
     }
@@ -317,7 +316,7 @@ export function probabilities(net: Module, y: Tensor): { probs: Float32Array; cl
   for (let r = 0; r < n; r++) {
     const row = y.data.subarray(r * k, (r + 1) * k);
     const out = probs.subarray(r * k, (r + 1) * k);
-    if (last === 'Softmax' || sigmoid) out.set(row);
+    if (last === 'Softmax' || endsInSigmoid) out.set(row);
     else if (last === 'LogSoftmax') for (let j = 0; j < k; j++) out[j] = Math.exp(row[j]);
     else {
       let max = -Infinity;
