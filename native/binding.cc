@@ -13,7 +13,6 @@
 // kernel's count of routed entries; maxPool1dBackward's output dx is then cleared.
 #include <napi.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <string>
 

@@ -49,8 +49,8 @@ module.exports = { SUITES };
 if (require.main === module) main();
 
 function main() {
-  // NEURONE_KERNEL set by the caller would make the addon load on that path; ask with it unset.
-  delete process.env.NEURONE_KERNEL;
+  // The addon as loaded here reads no variable: its supported paths are the CPU's, whatever
+  // NEURONE_KERNEL the caller set (each run below sets its own).
   const addon = loadAddon();
   if (!addon) process.exit(0);
   const paths = addon.supportedKernelPaths();
