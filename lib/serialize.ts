@@ -25,6 +25,9 @@ import { Module, ModuleConfig, Sequential } from './nn/module';
 import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments, checkDeclaredTensor } from './nn/schema';
 import { torchEntries } from './export/torch';
+import { checkSampleShape } from './export/network';
+import { followLayers } from './nn/shapes';
+import { firstLine } from './messages';
 import { applyEvalPositions, evalPositions } from './nn/mode';
 import { IO_PIECE, fileKind, fsReason, writeFileAtomic } from './data/read';
 import { backend } from './backend';
@@ -799,8 +802,9 @@ export interface SaveOptions {
   /** The layout of the stored parameters (default `'neurone'`); see {@link WeightLayout}. */
   layout?: WeightLayout;
   /**
-   * With layout `'torch'`: the shape of one input sample without the batch (`[28, 28, 3]`,
-   * `[784]`), needed when a Flatten takes the input with no layer before it saying its channels.
+   * The shape of one input sample without the batch (`[28, 28, 3]`, `[784]`), checked against the
+   * network and stored in the file, where `neurone export` reads it for the ONNX input. With layout
+   * `'torch'` it is needed when a Flatten takes the input with no layer before it saying its channels.
    */
   inputShape?: readonly number[];
 }
@@ -835,7 +839,7 @@ function allowNonFiniteOption(options: { allowNonFinite?: unknown }, who: string
 /** Metadata key naming the layout of a file saved with `layout: 'torch'`. */
 const LAYOUT_KEY = 'neurone.layout';
 
-/** Metadata key of the sample shape a file in layout `'torch'` was saved for (see {@link SaveOptions.inputShape}). */
+/** Metadata key of the sample shape a file was saved for (see {@link SaveOptions.inputShape}). */
 const INPUT_SHAPE_KEY = 'neurone.inputShape';
 
 /**
@@ -868,7 +872,7 @@ function torchInputShape(
 }
 
 /**
- * The sample shape a file in PyTorch's layout was saved for (its `inputShape`), or undefined.
+ * The sample shape a file was saved for (its `inputShape`, in either layout), or undefined.
  * @internal
  */
 export function savedInputShape(file: string, who: string): readonly number[] | undefined {
@@ -1040,11 +1044,21 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
   if (options === null || typeof options !== 'object') throw new TypeError(`save: options must be an object, got ${describe(options)}`);
   checkKnownOptions('save', options, ['metadata', 'layout', 'inputShape']);
   const layoutName = checkLayout(options.layout, 'save');
-  if (options.inputShape !== undefined && layoutName !== 'torch')
-    throw new TypeError("save: inputShape applies to layout 'torch' only (neurone's layout stores the weights as they are)");
   const { tensors, metadata } = modelContents(net, options.metadata ?? {}, `save: ${file}`);
   if (layoutName === 'neurone') {
-    writeSafetensors(file, tensors, metadata);
+    const { inputShape } = options;
+    if (inputShape !== undefined) {
+      checkSampleShape(`save: ${file}`, inputShape);
+      try {
+        followLayers(net, [1, ...inputShape], () => {});
+      } catch (e) {
+        throw new RangeError(`save: ${file}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}`);
+      }
+    }
+    writeSafetensors(file, tensors, {
+      ...metadata,
+      ...(inputShape ? { [INPUT_SHAPE_KEY]: JSON.stringify(Array.from(inputShape)) } : {}),
+    });
     return;
   }
   const entries = torchEntries(net, `save: ${file}`, options.inputShape);

@@ -614,6 +614,27 @@ describe('neurone export', () => {
     expect(Buffer.compare(fs.readFileSync(lenetOnnx), Buffer.from(toONNX(lenet, { inputShape: [16, 16, 1] })))).toBe(0);
   });
 
+  test('a model saved with its sample shape is exported for that shape, not the smallest square', async () => {
+    // Built for 20×12 images: its Linear reads 8×4 pooled positions of 2 channels, which no square image gives.
+    seed(10);
+    const wide = new Sequential(new Conv2D(5, 1, 2), new ReLU(), new MaxPool2D(2, 2), new Flatten(), new Linear(null, 3));
+    wide.build([20, 12, 1]);
+    const file = path.join(tmp, 'wide.safetensors');
+    save(wide, file, { inputShape: [20, 12, 1] });
+    const onnx = path.join(tmp, 'wide.onnx');
+    const r = await run(exportCommand, [file, '--onnx', onnx]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('input shape (batch, 20, 12, 1): the shape it was saved for (--input-shape to choose)');
+    expect(Buffer.compare(fs.readFileSync(onnx), Buffer.from(toONNX(wide, { inputShape: [20, 12, 1] })))).toBe(0);
+    // A model of any size is exported for all of them, from the saved shape.
+    const fcn = new Sequential(new Conv2D(3, 1, 2), new ReLU(), new GlobalAvgPool2D(), new Linear(2, 3));
+    save(fcn, file, { inputShape: [20, 12, 1] });
+    const r2 = await run(exportCommand, [file, '--onnx', onnx]);
+    expect(r2.code).toBe(0);
+    expect(r2.stdout).toContain('any size the model takes, from 20×12 (the shape it was saved for)');
+    expect(Buffer.compare(fs.readFileSync(onnx), Buffer.from(toONNX(fcn, { inputShape: [20, 12, 1], dynamicSize: true })))).toBe(0);
+  });
+
   test('a model that takes many sizes is exported for all of them; --input-shape fixes one', async () => {
     const fcn = new Sequential(new Conv2D(3, 1, 2), new ReLU(), new GlobalAvgPool2D(), new Linear(2, 3));
     const file = path.join(tmp, 'gap.safetensors');

@@ -12,6 +12,7 @@ import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, runModelLabel, runTraining, RunMetrics } from '../lib/sweep/training';
 import { RunRecord, bestConfiguration, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryMarkdown } from '../lib/sweep/summary';
 import { sweepCommand } from '../lib/cli/sweep';
+import { load, savedInputShape } from '../lib/serialize';
 import { TrainingPool } from '../lib/sweep/pool';
 import { tsFile } from './ts-child';
 import { ModelDescription } from '../lib/cli/presets';
@@ -448,12 +449,22 @@ describe('sweep on the worker pool', () => {
       /^run seed=0: model description "conv-net" does not fit usps: usps has 16×16 images, but the model takes 28×28 or 29×29$/,
     );
     expect(fs.existsSync(out)).toBe(false);
-    const result = await sweep({ base: { ...base, model: model(6 * 6 * 4) } }, { out, workers: 1 });
+    const result = await sweep({ base: { ...base, model: model(6 * 6 * 4) } }, { out, workers: 1, saveModels: true });
     expect(result.status).toMatchObject({ done: 1, failed: 0 });
     // The pool's run is the same training as in this thread, fed (n, 16, 16, 1).
     setThreads(1);
-    const here = await runTraining(result.runs[0].config, loadSharedData('usps', 0));
+    const data = loadSharedData('usps', 0);
+    const hereModel = path.join(tmp, 'conv2d-here.safetensors');
+    const here = await runTraining(result.runs[0].config, data, { model: hereModel });
     expect(timeless(result.runs[0].metrics)).toEqual(timeless(here));
+    // Its saved model is the trained one, with the images' shape for export.
+    const modelFile = path.join(out, result.runs[0].id, 'model.safetensors');
+    expect(savedInputShape(modelFile, 'test')).toEqual([16, 16, 1]);
+    const weights = (file: string): number[][] =>
+      load(file)
+        .parameters()
+        .map((p) => Array.from(p.value.data));
+    expect(weights(modelFile)).toEqual(weights(hereModel));
     expect(here.testAccuracy).toBeGreaterThan(0.2); // one epoch on 300 images: well above the 10 % of chance
     // The spec named no optimiser settings: the record says which the run used.
     expect(result.runs[0].metrics?.optimizer).toEqual({ name: 'sgd', lr: 5e-4, weightDecay: 1e-2, momentum: 0.9 });

@@ -26,7 +26,7 @@ const FLAGS: readonly FlagSpec[] = [
   {
     name: '--input-shape',
     arg: 'DIMS',
-    help: "one sample's shape, e.g. 256,1 or 28,28,1 (default: n for a model opening with Linear(n, …))",
+    help: "one sample's shape, e.g. 256,1 or 28,28,1 (default: the shape the file was saved for, or n for a Linear(n, …) first)",
   },
   {
     name: '--dynamic-size',
@@ -37,7 +37,8 @@ const FLAGS: readonly FlagSpec[] = [
 
 export function exportUsage(): string {
   return helpText('neurone export MODEL (--onnx FILE | --torch FILE) [--input-shape DIMS] [--dynamic-size]', FLAGS, [
-    'An ONNX model needs the shape of one sample: a model opening with Linear(n, …) takes n features; a',
+    'An ONNX model needs the shape of one sample: a model file saved with it (train --save, a sweep, save()',
+    'with inputShape) says it; a model opening with Linear(n, …) takes n features; a',
     'convolutional model whose Flatten feeds a Linear gets the shortest length or square image it takes (256',
     'for the USPS presets, 16,16,1 for a USPS Conv2D net); a model that takes many sizes (convolutions and',
     'pooling only, or a GlobalAvgPool2D head) gets them all: its length, or height and width, are left free,',
@@ -115,32 +116,34 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
       throw new InputError('export: --onnx and --torch name the same file');
     const net = loadModel('export', modelFile);
     const shapeText = flagValue(args, '--input-shape');
-    // A file in PyTorch's layout saved with its sample shape says it: --input-shape need not.
-    const given = shapeText === undefined ? asInput('export: ', () => savedInputShape(modelFile, 'export')) : parseShape(shapeText);
+    // A file saved with its sample shape (train --save, save's inputShape) says it: --input-shape need not.
+    const saved = shapeText === undefined ? asInput('export: ', () => savedInputShape(modelFile, 'export')) : undefined;
+    const given = shapeText === undefined ? saved : parseShape(shapeText);
     const dynamicSize = args.flags.has('--dynamic-size');
     let bytes: Uint8Array | undefined;
     if (onnx !== undefined) {
       const implied = given === undefined ? impliedInputShape(net) : undefined;
-      // Without a shape given: what the model's Linear fixes, else the smallest sample it takes.
-      const found = implied?.shape ?? (given === undefined ? acceptedSampleShapes(net, 1)[0] : undefined);
+      // Without a shape: what the model's Linear fixes, else the smallest sample it takes.
+      const found = given ?? implied?.shape ?? acceptedSampleShapes(net, 1)[0];
       const sizeUnknown = (): InputError =>
         new InputError(`export: ${net.toString().slice(0, 80)} does not say its input size; give --input-shape (e.g. 256,1)`);
-      if (given !== undefined || dynamicSize) {
-        const inputShape = given ?? found;
-        if (!inputShape) throw sizeUnknown();
-        bytes = asInput('export: ', () => toONNX(net, { inputShape, dynamicSize }));
+      if (shapeText !== undefined || dynamicSize) {
+        if (!found) throw sizeUnknown();
+        bytes = asInput('export: ', () => toONNX(net, { inputShape: found, dynamicSize }));
       } else {
-        // No shape given: a model that takes several sizes is exported for all of them.
+        // No shape given: a model that takes several sizes is exported for all of them, as PyTorch's dynamic_axes.
         bytes = found === undefined || found.length < 2 ? undefined : dynamicExport(net, found);
+        const from = saved ? 'the shape it was saved for' : undefined;
         if (found !== undefined && bytes !== undefined) {
           const axes = found.length === 2 ? 'length' : found.length === 3 ? 'height, width' : 'free axes';
           write(
-            `input shape (batch, ${axes}, ${found[found.length - 1]}): any size the model takes, from ${found.slice(0, -1).join('×')} (--input-shape to fix one)\n`,
+            `input shape (batch, ${axes}, ${found[found.length - 1]}): any size the model takes, from ${found.slice(0, -1).join('×')}${from ? ` (${from})` : ''} (--input-shape to fix one)\n`,
           );
         } else {
-          const inputShape = implied?.shape;
+          const inputShape = saved ?? implied?.shape;
           if (!inputShape) throw sizeUnknown();
-          if (implied?.searched)
+          if (saved) write(`input shape (batch, ${inputShape.join(', ')}): ${from} (--input-shape to choose)\n`);
+          else if (implied?.searched)
             write(`input shape (batch, ${inputShape.join(', ')}): the shortest the model takes (--input-shape to choose)\n`);
           bytes = asInput('export: ', () => toONNX(net, { inputShape }));
         }

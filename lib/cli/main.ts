@@ -671,7 +671,7 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   // failure of the run, exit code 1.
   if (opts.save !== undefined) {
     try {
-      await save(final, opts.save);
+      save(final, opts.save, { inputShape: finalTrainSet.x.shape.slice(1) }); // the sample shape, for export
     } catch (e) {
       const msg = firstLine((e as Error).message);
       process.stderr.write(`neurone: cannot save the model${msg.includes(opts.save) ? '' : ` to ${opts.save}`}: ${msg}\n`);

@@ -238,7 +238,7 @@ export async function runTraining(
   const testEval = evaluate(net, loss, testSet.x, targets(testSet));
   if (files.model) {
     ensureDir(path.dirname(files.model)); // not mkdirSync recursive: see ensureDir
-    await save(net, files.model);
+    save(net, files.model, { inputShape: trainSet.x.shape.slice(1) }); // the sample shape, for export
   }
   return {
     model: modelName,
