@@ -605,6 +605,40 @@ describe('sweep on the worker pool', () => {
     expect(again.summary.map((row) => [row.configKey, row.runs])).toEqual([[first.runs[0].configKey, 5]]);
   }, 120000);
 
+  test('the summary files are replaced as one: a disk that fills at the last leaves all four as they were', async () => {
+    const out = path.join(tmp, 'summary-full');
+    const spec = { base: { dataset: 'xor' as const, model: 'small-mlp', epochs: 1, trainSize: 100, testSize: 100 } };
+    const first = await sweep(spec, { out, workers: 1 });
+    const names = Object.values(first.files);
+    for (const f of names) fs.writeFileSync(f, 'previous');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const realOpen = nodeFs.openSync;
+    let fullFd = -1;
+    const opens = jest.spyOn(nodeFs, 'openSync').mockImplementation(((p: fs.PathLike, ...rest: unknown[]) => {
+      const fd = (realOpen as (...a: unknown[]) => number)(p, ...rest);
+      if (path.basename(String(p)).startsWith('.scores.svg.')) fullFd = fd;
+      return fd;
+    }) as typeof fs.openSync);
+    const realWrite = nodeFs.writeSync;
+    const writes = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, ...rest: unknown[]) => {
+      if (fd === fullFd) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      return (realWrite as (...a: unknown[]) => number)(fd, ...rest);
+    }) as typeof fs.writeSync);
+    try {
+      await expect(sweep(spec, { out, workers: 1, resume: true })).rejects.toThrow(/scores\.svg.*ENOSPC/);
+    } finally {
+      writes.mockRestore();
+      opens.mockRestore();
+    }
+    expect(fullFd).not.toBe(-1);
+    expect(names.map((f) => fs.readFileSync(f, 'utf8'))).toEqual(names.map(() => 'previous'));
+    expect(fs.readdirSync(out).filter((f) => f.startsWith('.summary') || f.startsWith('.scores') || f.startsWith('.curves'))).toEqual([]);
+    // The next resume writes them.
+    await sweep(spec, { out, workers: 1, resume: true });
+    expect(fs.readFileSync(first.files.markdown, 'utf8')).toMatch(/^# Sweep/);
+  });
+
   test('an output folder that cannot be made fails at once, and spinning mkdir is not used', async () => {
     if (!fs.existsSync('/proc/self')) return;
     const t0 = Date.now();

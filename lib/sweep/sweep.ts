@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
-import { processGone, readDataFile, removeOwnTemps, writeFileAtomic } from '../data/read';
+import { processGone, readDataFile, removeOwnTemps, writeFileAtomic, writeFilesAtomic } from '../data/read';
 import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
@@ -501,10 +501,13 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
       curves: path.join(out, 'curves.svg'),
       scores: path.join(out, 'scores.svg'),
     };
-    writeFileAtomic(files.markdown, Buffer.from(`# Sweep ${spec.name}: mean ± std over seeds\n\n${summaryMarkdown(summary)}\n`));
-    writeFileAtomic(files.csv, Buffer.from(summaryCsv(summary)));
-    writeFileAtomic(files.curves, Buffer.from(curvesSvg(ordered, `${spec.name}: validation accuracy, mean ± std over seeds`)));
-    writeFileAtomic(files.scores, Buffer.from(finalScoresSvg(summary, `${spec.name}: test accuracy, mean ± std over seeds`)));
+    // The four as one: a full disk leaves the previous summary whole, not half of each sweep's.
+    writeFilesAtomic([
+      { file: files.markdown, data: Buffer.from(`# Sweep ${spec.name}: mean ± std over seeds\n\n${summaryMarkdown(summary)}\n`) },
+      { file: files.csv, data: Buffer.from(summaryCsv(summary)) },
+      { file: files.curves, data: Buffer.from(curvesSvg(ordered, `${spec.name}: validation accuracy, mean ± std over seeds`)) },
+      { file: files.scores, data: Buffer.from(finalScoresSvg(summary, `${spec.name}: test accuracy, mean ± std over seeds`)) },
+    ]);
     const final = status();
     options.onStatus?.(final);
     return { runs: ordered, summary, files, status: final };
