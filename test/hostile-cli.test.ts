@@ -300,6 +300,26 @@ describe('the process around the command', () => {
     expect(one.stdout).toMatch(/js backend \(1 thread\)/);
   });
 
+  test('a standard output that cannot be written (> /dev/full): one line, exit 1, no --out folder left', () => {
+    const out = path.join(tmp, 'stdout-full', 'run');
+    const full = fs.openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [...cliArgs, 'train', '--dataset', 'xor', '--epochs', '2', '--out', out], {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: HANG_GUARD_MS,
+        env: { ...process.env, NEURONE_BACKEND: '' },
+        stdio: ['ignore', full, 'pipe'],
+      });
+      expect(r.stderr).toBe('neurone: cannot write to standard output (ENOSPC)\n');
+      expect(r.status).toBe(1);
+    } finally {
+      fs.closeSync(full);
+    }
+    // Both folders the command made are gone: it wrote nothing in them.
+    expect(fs.existsSync(path.dirname(out))).toBe(false);
+  });
+
   test('a reader that closes the pipe (neurone train | head -1): quiet exit 141, no EPIPE trace', async () => {
     // 1,000 epoch lines are over 64 KiB, more than a pipe buffers: the command is still writing
     // when the reader goes away, whatever the speed of the machine.

@@ -425,12 +425,17 @@ function resolveModel(
  */
 export async function train(opts: TrainOptions, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
   const made = missingFolders(opts.out);
+  // A process.exit() during the run (the guard of a stdout that cannot be written) skips the
+  // finally below: 'exit' listeners still run, synchronously. Only empty folders go.
+  const removeMade = (): void => removeEmptyFolders(made);
+  process.once('exit', removeMade);
   let code: number | undefined;
   try {
     code = await trainRun(opts, out);
     return code;
   } finally {
-    if (code !== 0) removeEmptyFolders(made);
+    process.removeListener('exit', removeMade);
+    if (code !== 0) removeMade();
   }
 }
 
