@@ -84,6 +84,30 @@ export class SavedForBackward {
   }
 }
 
+/** How many forward passes being replayed enclose the code now running (see {@link replayForward}). */
+let replayDepth = 0;
+
+/**
+ * Runs `pass`, a forward pass that repeats the caller's last one on the same batch so that a
+ * backward call has its records (Sequential's backwardUpdateGradient and backwardDelta, called
+ * directly). The gradients must be those of the forward the caller saw, and a backward call
+ * changes no state: in the replay a BatchNorm leaves its running estimates alone and a Dropout
+ * applies the mask it drew, as their own backward calls do. @internal
+ */
+export function replayForward<T>(pass: () => T): T {
+  replayDepth++;
+  try {
+    return pass();
+  } finally {
+    replayDepth--;
+  }
+}
+
+/** Whether the forward pass now running repeats the last one ({@link replayForward}). @internal */
+export function replayingForward(): boolean {
+  return replayDepth > 0;
+}
+
 /** A trainable tensor and its gradient, as listed by {@link Module.parameters}. */
 export interface Parameter {
   /** Dotted path inside the network: `weight`, or `0.weight` inside a Sequential. */

@@ -15,7 +15,7 @@
  */
 import { Tensor, describe, formatShape, zeros } from '../tensor';
 import { backend } from '../backend';
-import { Module, ModuleBuffer, ModuleConfig, Parameter, checkOptions } from './base';
+import { Module, ModuleBuffer, ModuleConfig, Parameter, checkOptions, replayingForward } from './base';
 import { ModuleSchema, checkArguments, flagOption, optionNames } from './schema';
 
 /** Options of {@link BatchNorm1D} and {@link BatchNorm2D}, as PyTorch's. */
@@ -177,7 +177,7 @@ export abstract class BatchNorm extends Module {
       rows,
       this.channels,
     );
-    if (this.training) this.updateRunningEstimates(mean, variance, rows);
+    if (this.training && !replayingForward()) this.updateRunningEstimates(mean, variance, rows);
     return y;
   }
 

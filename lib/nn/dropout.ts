@@ -7,7 +7,7 @@
 import { Tensor } from '../tensor';
 import { globalRng } from '../random';
 import { backend } from '../backend';
-import { Module, ModuleConfig } from './base';
+import { Module, ModuleConfig, replayingForward } from './base';
 import { ModuleSchema, checkArguments } from './schema';
 
 /** The arguments of {@link Dropout}. @internal */
@@ -83,13 +83,19 @@ export class Dropout extends Module {
   forward(input: Tensor): Tensor {
     const shape = this.checkInput(input);
     const record = this.mask();
+    const n = input.data.length;
+    const drawn = record.dropped && record.factors.length === n;
     record.dropped = this.training && this.p > 0;
     // The identity shares the input's data, as Flatten does: inputs are read-only.
     if (!record.dropped) return { shape: input.shape, data: input.data };
-    const n = input.data.length;
     if (record.factors.length !== n) record.factors = new Float32Array(n);
     const factors = record.factors;
     const y = this.buffer('output', shape);
+    if (drawn && replayingForward()) {
+      // The forward the caller saw, again: its mask, and the random stream where it was.
+      for (let i = 0; i < n; i++) y.data[i] = input.data[i] * factors[i];
+      return y;
+    }
     // The mask is drawn by the backend from the global stream's state, as uniform() < p would
     // draw it value by value (a third of the time natively).
     const rng = globalRng();

@@ -3,7 +3,7 @@
  * each backward pass needs. The module contract itself is in lib/nn/base.ts, re-exported here.
  */
 import { Tensor, checkShape, describe, isTensor } from '../tensor';
-import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward } from './base';
+import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward, replayForward } from './base';
 import { Fusion, fusionAt } from './fusion';
 
 export { Module, checkOptions } from './base';
@@ -271,24 +271,26 @@ export class Sequential extends Module {
 
   /**
    * Module contract, called directly: adds the parameter gradients at `input`. The forward pass
-   * is run again on `input`, since nothing says an earlier pass saw the same values; after
-   * `forward`, {@link Sequential.backward} backpropagates that pass without repeating it.
+   * is run again on `input`, since nothing says an earlier pass saw the same values, as a replay
+   * of the last one: BatchNorm's running estimates do not move again and Dropout keeps the mask
+   * of the output the caller has. After `forward`, {@link Sequential.backward} backpropagates
+   * that pass without repeating it.
    * @param input The input the gradients are taken at, `(batch, …)`.
    * @param delta ∂L/∂output, the shape of the output.
    */
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
-    this.forwardPass(this.ownPass, input, false, false);
+    replayForward(() => this.forwardPass(this.ownPass, input, false, false));
     this.backwardPass(this.ownPass, delta, true, false);
   }
 
   /**
-   * Module contract, called directly: ∂L/∂input at `input`, gradients untouched (forward run again, as in backwardUpdateGradient).
+   * Module contract, called directly: ∂L/∂input at `input`, gradients untouched (forward replayed, as in backwardUpdateGradient).
    * @param input The input the gradient is taken at, `(batch, …)`.
    * @param delta ∂L/∂output, the shape of the output.
    * @returns ∂L/∂input, the shape of `input`.
    */
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
-    this.forwardPass(this.ownPass, input, false, false);
+    replayForward(() => this.forwardPass(this.ownPass, input, false, false));
     const d = this.backwardPass(this.ownPass, delta, false, true) as Tensor;
     return { shape: d.shape, data: d.data.slice() };
   }

@@ -277,6 +277,41 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
     }
   });
 
+  test('the module contract called on a Sequential replays its forward: no second running update, the same mask', () => {
+    const rng = new Rng(9);
+    const x = randomTensor([6, 3], rng, -2, 2);
+    const dy = randomTensor([6, 3], rng);
+    // The leaf, called the same way, is the reference: one forward moves the estimates once.
+    const leaf = new BatchNorm1D(3);
+    leaf.forward(x);
+    leaf.backwardUpdateGradient(x, dy);
+    const leafDx = leaf.backwardDelta(x, dy);
+    const bn = new BatchNorm1D(3);
+    const net = new Sequential(bn);
+    net.forward(x);
+    net.backwardUpdateGradient(x, dy);
+    const dx = net.backwardDelta(x, dy);
+    expect(bn.numBatchesTracked).toBe(1);
+    expect(Array.from(bn.runningMean.data)).toEqual(Array.from(leaf.runningMean.data));
+    expect(Array.from(bn.runningVar.data)).toEqual(Array.from(leaf.runningVar.data));
+    expect(Array.from(bn.weightGrad!.data)).toEqual(Array.from(leaf.weightGrad!.data));
+    expect(Array.from(dx.data)).toEqual(Array.from(leafDx.data));
+    // Dropout: the gradient passes where the output the caller has kept its value, and the
+    // random stream is where the forward left it.
+    seed(11);
+    const drop = new Sequential(new Dropout(0.5));
+    const ones = { shape: [1, 64], data: new Float32Array(64).fill(1) };
+    const y = drop.forward(ones).data.slice();
+    const next = globalRng().uniform();
+    seed(11);
+    drop.forward(ones);
+    drop.backwardUpdateGradient(ones, ones);
+    const dDrop = drop.backwardDelta(ones, ones);
+    expect(Array.from(dDrop.data)).toEqual(Array.from(y));
+    expect(y.some((v) => v === 0) && y.some((v) => v === 2)).toBe(true);
+    expect(globalRng().uniform()).toBe(next);
+  });
+
   test('a subclass that overrides a half is still called half by half inside a Sequential', () => {
     const calls: string[] = [];
     class Traced extends BatchNorm2D {
