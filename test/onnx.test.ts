@@ -338,6 +338,14 @@ describe('toONNX refuses what it cannot export', () => {
       { dimParam: 'output_dim2' },
       { dimValue: 2 },
     ]);
+    // A stride longer than every size near the one given (300: one position up to 300×300).
+    const sparse = toONNX(new Sequential(new Conv2D(1, 1, 2), new MaxPool2D(1, 300)), { inputShape: [3, 3, 1], dynamicSize: true });
+    expect(dims(sparse, 'output')).toEqual([
+      { dimParam: 'batch' },
+      { dimParam: 'output_dim1' },
+      { dimParam: 'output_dim2' },
+      { dimValue: 2 },
+    ]);
     // Without the option the sizes are fixed, as before.
     expect(dims(toONNX(gap, { inputShape: [8, 8, 2] }), 'input')).toEqual([
       { dimParam: 'batch' },

@@ -23,6 +23,7 @@ import { checkKnownOptions } from '../options';
 import { AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D, MaxPool2D, Upsample2D } from '../nn/conv2d';
 import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
+import { ARGUMENT_LIMITS } from '../nn/schema';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
 import { Place, checkModules, checkSampleShape, shapeThrough, unroll } from './network';
@@ -460,7 +461,8 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
  * The names of the sample axes `dynamicSize` frees (undefined: fixed), input and output, after
  * checking the network takes another size: every axis but the channels doubled. An output axis is
  * free when it changes at one of several larger sizes (a stride longer than its kernel leaves the
- * output of the smallest sizes alike: a 1×1 kernel at stride 2 gives 1 at sizes 1 and 2, 2 at 3).
+ * output of the smallest sizes alike: a 1×1 kernel at stride 2 gives 1 at sizes 1 and 2, 2 at 3),
+ * the last of them longer than any stride.
  */
 function freeAxes(
   places: readonly Place[],
@@ -480,7 +482,10 @@ function freeAxes(
     );
   }
   const free = outputShape.map(() => false);
-  for (const shape of [scaled(2), scaled(2, 1), scaled(3), scaled(8, 3), scaled(64, 7)]) {
+  // The last size is past the longest stride or kernel a layer may have (ARGUMENT_LIMITS): a
+  // pooling of stride 300 gives one position up to size 300 (shapes only: nothing is allocated).
+  const beyondAnyStride = 2 * ARGUMENT_LIMITS.maxDimension + 5;
+  for (const shape of [scaled(2), scaled(2, 1), scaled(3), scaled(8, 3), scaled(64, 7), scaled(1, beyondAnyStride)]) {
     let out: number[];
     try {
       out = through(shape);
