@@ -310,7 +310,7 @@ describe('sweep on the worker pool', () => {
       signal: stop.signal,
       onStatus: () => {
         if (second) return;
-        second = sweep(slow, { out: slowOut, workers: 1, resume: true });
+        second = sweep({ ...slow, name: 'other' }, { out: slowOut, workers: 1, resume: true });
         void second.then(
           () => stop.abort(),
           () => stop.abort(),
@@ -321,6 +321,8 @@ describe('sweep on the worker pool', () => {
     await expect(second).rejects.toThrow(
       `--out ${slowOut} is in use by another sweep (pid ${process.pid} on ${os.hostname()}); wait for it to end, or, if it is gone, remove ${path.join(slowOut, '.sweep.lock')}`,
     );
+    // A sweep of another spec refused the same way leaves the running one's sweep.json alone.
+    expect(JSON.parse(fs.readFileSync(path.join(slowOut, 'sweep.json'), 'utf8')).spec.name).toBe('slow-lock');
     expect(fs.existsSync(path.join(slowOut, '.sweep.lock'))).toBe(false);
     // A live process of this machine holds it: refused, and its lock left alone.
     fs.writeFileSync(lock, JSON.stringify({ pid: process.ppid, host: os.hostname() }));
@@ -568,11 +570,11 @@ describe('sweep on the worker pool', () => {
     expect(fs.readFileSync(path.join(part, 'summary.csv'), 'utf8')).toBe(fs.readFileSync(path.join(full, 'summary.csv'), 'utf8'));
   });
 
-  test('--resume runs again what is not a result of the run: wrong shape, another run, a pipe, a device', async () => {
+  test('--resume runs again what is not a result of the run: wrong shape, another run or configuration, a pipe, a device', async () => {
     const spec: SweepSpec = {
       name: 'resume-hostile',
       base: { dataset: 'xor', model: 'small-mlp', optimizer: 'sgd', lr: 0.05, epochs: 2, patience: 0, schedule: 'none' },
-      seeds: 5,
+      seeds: 6,
     };
     const out = path.join(tmp, 'resume-hostile');
     const first = await sweep(spec, { out, workers: 1 });
@@ -584,25 +586,29 @@ describe('sweep on the worker pool', () => {
     spawnSync('mkfifo', [file(2)]); // a FIFO: reading it would wait for a writer for ever
     fs.rmSync(file(3));
     fs.symlinkSync('/dev/zero', file(3)); // endless zeros
-    // A finished record whose configuration was edited: kept, but read as the spec says.
+    // A finished record whose row in the summary was edited: kept, but read as the spec says.
     const edited = JSON.parse(fs.readFileSync(file(4), 'utf8'));
-    fs.writeFileSync(file(4), JSON.stringify({ ...edited, configKey: 5, axes: null, config: { lr: 'fast' } }));
+    fs.writeFileSync(file(4), JSON.stringify({ ...edited, configKey: 5, axes: null }));
+    // One of the same id trained with other settings (another spec's seed=5) is not this run's.
+    const otherSettings = JSON.parse(fs.readFileSync(file(5), 'utf8'));
+    fs.writeFileSync(file(5), JSON.stringify({ ...otherSettings, config: { ...otherSettings.config, epochs: 50 } }));
     const lines: string[] = [];
     const t0 = Date.now();
     const again = await sweep(spec, { out, resume: true, workers: 1, log: (l) => lines.push(l) });
     expect(Date.now() - t0).toBeLessThan(60000);
-    expect(again.status).toMatchObject({ total: 5, skipped: 1, done: 5, failed: 0 });
+    expect(again.status).toMatchObject({ total: 6, skipped: 1, done: 6, failed: 0 });
     const reasons = lines.filter((l) => l.startsWith('--resume:'));
     expect(reasons).toEqual([
       expect.stringMatching(/seed=0.result\.json is not a result of run seed=0 \(a finished run without metrics\); running it again$/),
       expect.stringMatching(/seed=1.result\.json is not a result of run seed=1 \(it records run "seed=2"\)/),
       expect.stringMatching(/seed=2.result\.json is not a result of run seed=2 \(.*found a FIFO\)/),
       expect.stringMatching(/seed=3.result\.json is not a result of run seed=3 \(.*found a character device\)/),
+      expect.stringMatching(/seed=5.result\.json is not a result of run seed=5 \(it was trained with another configuration\)/),
     ]);
     // The records written again are the runs' own, equal to the first sweep's but for the times.
     expect(again.runs.map((r) => timeless(r.metrics))).toEqual(first.runs.map((r) => timeless(r.metrics)));
     expect(again.runs[4]).toMatchObject({ configKey: first.runs[4].configKey, axes: first.runs[4].axes, config: first.runs[4].config });
-    expect(again.summary.map((row) => [row.configKey, row.runs])).toEqual([[first.runs[0].configKey, 5]]);
+    expect(again.summary.map((row) => [row.configKey, row.runs])).toEqual([[first.runs[0].configKey, 6]]);
   }, 120000);
 
   test('the summary files are replaced as one: a disk that fills at the last leaves all four as they were', async () => {

@@ -135,11 +135,18 @@ function readRecord(file: string, run: SweepRun, log?: (line: string) => void): 
     const outcome = checkOutcome(value);
     // What the spec decides (id, configuration, axes) comes from the spec, not the file: an edited
     // record could otherwise move its run to another row of the summary, or break the summary.
-    if (typeof outcome !== 'string' && value?.id === run.id) {
+    // A record of the same id trained with other settings (another spec's run seed=0) is not this run's.
+    const sameConfig = JSON.stringify(value?.config) === JSON.stringify(run.config);
+    if (typeof outcome !== 'string' && value?.id === run.id && sameConfig) {
       const worker = typeof value.worker === 'string' ? value.worker : 'unknown';
       return { id: run.id, configKey: run.configKey, axes: run.axes, config: run.config, worker, ...outcome };
     }
-    problem = typeof outcome === 'string' ? outcome : `it records run ${JSON.stringify(value?.id)}`;
+    problem =
+      typeof outcome === 'string'
+        ? outcome
+        : value?.id !== run.id
+          ? `it records run ${JSON.stringify(value?.id)}`
+          : 'it was trained with another configuration';
   } catch (e) {
     problem = firstLine(e);
   }
@@ -226,7 +233,10 @@ function sweepDifference(storedRuns: unknown, runs: readonly SweepRun[]): string
     .join(' and ');
 }
 
-/** Checks and writes `out/sweep.json`; with `resume`, returns the records of the runs already done. */
+/**
+ * Checks and writes `out/sweep.json`, in a folder this process has locked (two sweeps started
+ * at once must not both write it); with `resume`, returns the records of the runs already done.
+ */
 function prepareOut(
   out: string,
   spec: SweepSpec,
@@ -253,7 +263,6 @@ function prepareOut(
       );
   }
   try {
-    ensureDir(out); // not mkdirSync recursive: it can spin forever (see ensureDir)
     writeJson(specFile, { hash, spec, runs: runs.map((r) => r.id) });
   } catch (e) {
     throw new SpecError(`--out: cannot write to ${out}: ${firstLine(e)}`);
@@ -367,8 +376,18 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   let records: Map<string, RunRecord>;
   let unlock: () => void;
   try {
-    records = prepareOut(out, spec, hash, runs, Boolean(options.resume), options.log);
+    try {
+      ensureDir(out); // not mkdirSync recursive: it can spin forever (see ensureDir)
+    } catch (e) {
+      throw new SpecError(`--out: cannot write to ${out}: ${firstLine(e)}`);
+    }
     unlock = lockOut(out);
+    try {
+      records = prepareOut(out, spec, hash, runs, Boolean(options.resume), options.log);
+    } catch (e) {
+      unlock();
+      throw e;
+    }
   } catch (e) {
     await queueExecutor?.close();
     throw e;
