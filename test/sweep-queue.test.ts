@@ -263,7 +263,25 @@ describe('usage errors of the queue options', () => {
       );
       expect([r.code, r.stderr]).toEqual([2, `neurone: ${flag[0]} applies to local runs; with --queue the workers train: ${instead}\n`]);
     }
+    // And the queue's own flag without a queue: it would have run the sweep here, saying nothing.
+    const alone = await runInProcess((argv) => sweepCommand(argv), ['spec.json', '--out', out, '--queue-name', 'lr']);
+    expect([alone.code, alone.stderr]).toEqual([
+      2,
+      'neurone: --queue-name applies to a sweep through a queue; give --queue redis://host:port too, or drop it\n',
+    ]);
+    await expect(sweep(SPEC, { out, queueName: 'lr' })).rejects.toThrow(/^sweep: queueName applies to a sweep through a queue/);
+    await expect(sweep(SPEC, { out, idleWarningMs: 1000 })).rejects.toThrow(/^sweep: idleWarningMs applies to a sweep through a queue/);
+    await expect(sweep(SPEC, { out, queue: '' })).rejects.toThrow(/^sweep: queue must be a Redis URL like redis:\/\/host:6379, got ""$/);
     expect(fs.existsSync(out)).toBe(false);
+    // A credential with a bad %-escape: named as such, and not shown.
+    for (const url of ['redis://user:pa%zzss@127.0.0.1:6379', 'redis://us%4@127.0.0.1:6379']) {
+      expect(() => redisOptions(url)).toThrow(
+        /^--queue: the (password|user name) in 'redis:\/\/\*\*\*@127\.0\.0\.1:6379' holds a bad %-escape/,
+      );
+      expect(await refusedWith2([['--queue', url]])).toEqual([
+        expect.stringMatching(/^neurone: --queue: the .* holds a bad %-escape.*\n$/),
+      ]);
+    }
   });
 });
 
@@ -321,6 +339,17 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     await Promise.all(workers.map((w) => stopProcess(w.proc, 'SIGKILL')));
     await stopProcess(redis);
     fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test("a database past the server's count is refused within seconds, not used as database 0", async () => {
+    await expect(checkRedis(`${url}/15`)).resolves.toBeUndefined();
+    await expect(checkRedis(`${url}/99`)).rejects.toThrow(`cannot reach Redis at ${url}/99: ERR DB index is out of range`);
+    const out = path.join(tmp, 'db-99');
+    expect(await refusedWith2([['--queue', `${url}/99`]])).toEqual([
+      `neurone: cannot reach Redis at ${url}/99: ERR DB index is out of range\n`,
+    ]);
+    await expect(sweep(SPEC, { out, queue: `${url}/99` })).rejects.toThrow(/ERR DB index is out of range/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test('two worker processes, one killed mid-job: every run completes exactly once, the summary equals the local sweep', async () => {

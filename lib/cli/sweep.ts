@@ -168,6 +168,8 @@ export async function sweepCommand(
         `expected one spec file, got ${positional.length === 0 ? 'none' : positional.join(' ')} (see neurone sweep --help)`,
       );
     if (o.out === undefined) throw new SpecError('--out DIR is required (the folder of the results)');
+    if (o['queue-name'] !== undefined && o.queue === undefined)
+      throw new SpecError('--queue-name applies to a sweep through a queue; give --queue redis://host:port too, or drop it');
     // Through the queue the workers train, where their own flags decide these.
     if (o.queue !== undefined) {
       const local = {

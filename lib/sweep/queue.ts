@@ -59,12 +59,20 @@ export function redisOptions(url: string): RedisOptions {
   const db = /^\d{1,9}$/.test(dbText) ? Number(dbText) : NaN;
   if (!Number.isInteger(db))
     throw new SpecError(`--queue: database '${dbText}' in '${withoutCredentials(url)}' is not a non-negative integer`);
+  const decoded = (part: string, what: string): string | undefined => {
+    if (!part) return undefined;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new SpecError(`--queue: the ${what} in '${withoutCredentials(url)}' holds a bad %-escape (a % not followed by two hex digits)`);
+    }
+  };
   return {
     host: u.hostname.replace(/^\[|\]$/g, ''),
     port,
     db,
-    username: u.username ? decodeURIComponent(u.username) : undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
+    username: decoded(u.username, 'user name'),
+    password: decoded(u.password, 'password'),
     tls: u.protocol === 'rediss:' ? {} : undefined,
   };
 }
@@ -81,8 +89,9 @@ export function checkQueueName(name: string | undefined): string {
  * URL when it cannot (connection refused, unknown host, timeout, authentication).
  */
 export async function checkRedis(url: string): Promise<void> {
+  const options = redisOptions(url);
   const client = new IORedis({
-    ...redisOptions(url),
+    ...options,
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 0,
@@ -102,6 +111,9 @@ export async function checkRedis(url: string): Promise<void> {
     await Promise.race([
       (async () => {
         await client.connect();
+        // ioredis selects the URL's database on connecting, but a refusal (a database past the
+        // server's count) is only an 'error' event: connect() resolves and the client stays on 0.
+        await client.select(options.db ?? 0);
         await client.ping();
       })(),
       new Promise((_, reject) => {

@@ -345,6 +345,12 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     !(typeof options.idleWarningMs === 'number' && options.idleWarningMs > 0 && Number.isFinite(options.idleWarningMs))
   )
     throw new SpecError(`sweep: idleWarningMs must be a number of milliseconds > 0, got ${String(options.idleWarningMs)}`);
+  if (options.queue !== undefined && (typeof options.queue !== 'string' || options.queue === ''))
+    throw new SpecError(`sweep: queue must be a Redis URL like redis://host:6379, got ${JSON.stringify(options.queue)}`);
+  // The queue's own options, given without a queue, would run the sweep here without a word.
+  for (const name of ['queueName', 'idleWarningMs'] as const)
+    if (options[name] !== undefined && options.queue === undefined)
+      throw new SpecError(`sweep: ${name} applies to a sweep through a queue; give queue too (a Redis URL), or drop ${name}`);
   // Redis is checked before anything is written: an unreachable queue leaves no half-made folder.
   let queueExecutor: RunExecutor | undefined;
   if (options.queue) {
