@@ -18,6 +18,7 @@ import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { RunMetrics } from '../lib/sweep/training';
 import { SweepResult, SweepStatus, sweep } from '../lib/sweep/sweep';
+import { savedInputShape } from '../lib/serialize';
 import { JobResult, QueueWorker, checkRedis, idleMessage, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { sweepCommand } from '../lib/cli/sweep';
@@ -706,6 +707,29 @@ describeRedis('a queue worker in this process', () => {
       await queue.close();
       await worker.close();
     }
+  }, 60000);
+
+  test('--models and --checkpoints: the model saved with its sample shape, the checkpoint gone once the run is done', async () => {
+    const models = path.join(tmp, 'models');
+    const checkpoints = path.join(tmp, 'checkpoints');
+    const worker = await startQueueWorker({ url, queueName: 'files', concurrency: 1, models, checkpoints, log: () => undefined });
+    try {
+      const payload = { version: 1, sweep: '0123456789ab', runId: 'saved', config: { ...tiny, dataSeed: 0 } };
+      expect(await runJobs('files', [payload])).toEqual(['completed: done']);
+      const model = path.join(models, '0123456789ab', 'saved.safetensors');
+      expect(savedInputShape(model, 'test')).toEqual([2]);
+      // The run's checkpoint served while it trained; a finished run leaves none to be taken for its own.
+      expect(fs.readdirSync(path.join(checkpoints, '0123456789ab'))).toEqual([]);
+    } finally {
+      await worker.close();
+    }
+    // A file where either folder goes: refused at start, before any job trains and fails to write.
+    const file = path.join(tmp, 'not-a-folder');
+    fs.writeFileSync(file, '');
+    for (const flag of ['models', 'checkpoints'] as const)
+      await expect(startQueueWorker({ url, queueName: 'files', [flag]: file, log: () => undefined })).rejects.toThrow(
+        `--${flag} ${file}: not a folder this worker can write (${file} exists and is not a folder)`,
+      );
   }, 60000);
 
   test("a worker that cannot load a job's data fails the job (to be tried again), not the run", async () => {

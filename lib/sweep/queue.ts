@@ -6,6 +6,7 @@
  * stalled-job check puts the job back and another worker runs it. A run's record is written once,
  * by the sweep, when its job completes.
  */
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import IORedis, { RedisOptions } from 'ioredis';
@@ -565,6 +566,19 @@ export function validatePayload(input: unknown): JobPayload & { config: ReturnTy
 }
 
 /**
+ * Checks at start that `dir` (a worker's --models or --checkpoints) is a folder this process can
+ * write, making it if need be: otherwise every job would train, then fail to write there.
+ */
+function checkWritableFolder(flag: string, dir: string): void {
+  try {
+    ensureDir(dir);
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new SpecError(`${flag} ${dir}: not a folder this worker can write (${firstLine(e)})`);
+  }
+}
+
+/**
  * Takes jobs from the queue and runs them on a worker-thread pool of `concurrency` threads, until
  * closed. Throws (within seconds) when Redis cannot be reached at start; later losses of the
  * connection are reported and the worker carries on when Redis answers again.
@@ -578,6 +592,11 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     throw new SpecError('--backend native: the native backend does not load on this machine');
   if (o.dataDir !== undefined && !isDir(o.dataDir))
     throw new SpecError(`--data-dir ${o.dataDir}: not a folder on this machine (every job reading its data would fail)`);
+  for (const [flag, dir] of [
+    ['--models', o.models],
+    ['--checkpoints', o.checkpoints],
+  ] as const)
+    if (dir !== undefined) checkWritableFolder(flag, dir);
   await checkRedis(o.url);
   const concurrency = o.concurrency ?? defaultConcurrency();
   const pool = new TrainingPool(concurrency, o.backend);
@@ -644,7 +663,15 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         model: o.models ? path.join(o.models, payload.sweep, `${payload.runId}.safetensors`) : undefined,
         checkpoint: o.checkpoints ? path.join(o.checkpoints, payload.sweep, `${payload.runId}.ckpt`) : undefined,
       };
-      if (files.checkpoint) ensureDir(path.dirname(files.checkpoint)); // not mkdirSync recursive: see ensureDir
+      try {
+        // Made before the training, not after it: a folder that cannot be made is this machine's
+        // fault, and the job fails (to be tried again), rather than completing with a failed run.
+        for (const f of [files.checkpoint, files.model]) if (f) ensureDir(path.dirname(f)); // not mkdirSync recursive: see ensureDir
+      } catch (e) {
+        if (closing) return release(job, token, payload.runId);
+        log(`cannot run ${payload.runId}: ${firstLine(e)}`);
+        throw new Error(`on ${me}: ${firstLine(e)}`);
+      }
       const progress = new SharedArrayBuffer(8);
       const counter = new BigInt64Array(progress);
       const tick = setInterval(() => {
@@ -654,6 +681,10 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         const outcome = await pool.run(payload.runId, config, shared, files, progress, payload.backend);
         // A run cut short by the stop is not its result (a run that finished is).
         if (closing && outcome.status === 'failed') return await release(job, token, payload.runId);
+        // A finished run's checkpoint has served (as a local sweep's): left, it would pile up, and
+        // the same run on another queue would take it for an interrupted training of its own.
+        if (outcome.status === 'done' && files.checkpoint)
+          for (const f of [files.checkpoint, `${files.checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
         log(
           `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${percent(outcome.metrics.testAccuracy)}` : `FAILED: ${outcome.error}`}`,
         );
