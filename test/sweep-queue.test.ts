@@ -828,12 +828,18 @@ describeRedis('a queue worker in this process', () => {
           run('victim', '0123456789ab.other'),
           run('a\nfinished fake: test accuracy 1', 'forged-newline'),
           run('tab\there'),
+          run('é'.repeat(91)), // 182 bytes: its files' names would be past 255
           run('ok'),
         ]),
       ).toEqual([
         'failed: job "0123456789ab.other": its id is not its payload\'s "<sweep>.<runId>" ("0123456789ab.victim"); refused',
-        expect.stringMatching(/^failed: job payload: "runId": expected a file-name-safe string without control characters$/),
-        expect.stringMatching(/^failed: job payload: "runId": expected a file-name-safe string without control characters$/),
+        expect.stringMatching(
+          /^failed: job payload: "runId": expected a file-name-safe string of at most 180 bytes without control characters$/,
+        ),
+        expect.stringMatching(
+          /^failed: job payload: "runId": expected a file-name-safe string of at most 180 bytes without control characters$/,
+        ),
+        expect.stringMatching(/^failed: job payload: "runId": expected a file-name-safe string of at most 180 bytes/),
         'completed: done',
       ]);
       expect(lines.filter((l) => l.startsWith('started') || l.startsWith('finished'))).toEqual([
@@ -844,7 +850,10 @@ describeRedis('a queue worker in this process', () => {
       expect(lines.filter((l) => l.startsWith('refused'))).toEqual([
         'refused job "0123456789ab.other": job "0123456789ab.other": its id is not its payload\'s "<sweep>.<runId>" ("0123456789ab.victim"); refused',
         expect.stringMatching(/^refused job "forged-newline": job payload: "runId": expected a file-name-safe string/),
-        'refused job "0123456789ab.tab\\there": job payload: "runId": expected a file-name-safe string without control characters',
+        'refused job "0123456789ab.tab\\there": job payload: "runId": expected a file-name-safe string of at most 180 bytes without control characters',
+        expect.stringMatching(
+          /^refused job "0123456789ab\.é+": job payload: "runId": expected a file-name-safe string of at most 180 bytes/,
+        ),
       ]);
       expect(lines.every((l) => !l.includes('\n'))).toBe(true);
     } finally {

@@ -263,6 +263,30 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(readme).toContain('npx neurone sweep sweeps/tiny-xor.json --out runs/tiny --workers 2');
   });
 
+  test('a run id too long to name its folder is refused before anything runs, naming the run', async () => {
+    const long = { name: 'm'.repeat(64), layers: [{ type: 'Linear', args: [2, 2] }] };
+    const spec = {
+      base: { dataset: 'xor', epochs: 1 },
+      axes: {
+        model: [long],
+        lr: [0.00012345678901234567],
+        valFraction: [0.15000000000000002],
+        batchSize: [8],
+        momentum: [0.5],
+        weightDecay: [1.2345678901234567e-7],
+      },
+      seeds: [123456789],
+    };
+    const out = path.join(tmp, 'long-id');
+    await expect(sweep(spec, { out, workers: 1 })).rejects.toThrow(
+      /^run "model=m{64},lr=.*…": its id is \d+ bytes, over 180: it names the run's folder and files \(a file name holds at most 255 bytes\); give model descriptions a short "name"/,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+    // Under the bound it runs.
+    const short = await sweep({ ...spec, axes: { ...spec.axes, model: [{ ...long, name: 'tiny' }] } }, { out, workers: 1 });
+    expect(short.status).toMatchObject({ done: 1, failed: 0 });
+  });
+
   test('expansion: the grid of the axes × the seeds, ids naming each value', () => {
     const runs = expandSpec(validateSpec({ ...TINY, axes: { batchSize: [16, 64], lr: [0.1, 0.01, 0.001] }, seeds: [5, 7] }));
     expect(runs).toHaveLength(12);

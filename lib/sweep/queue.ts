@@ -13,7 +13,7 @@ import IORedis, { RedisOptions } from 'ioredis';
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, percent, withoutCredentials } from '../messages';
-import { SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
+import { MAX_RUN_ID_BYTES, SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
 import { SharedData, dataKey } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
@@ -556,8 +556,15 @@ export function validatePayload(input: unknown): JobPayload & { config: ReturnTy
   if (typeof p.sweep !== 'string' || !/^[0-9a-f]{12}$/.test(p.sweep))
     throw new SpecError('job payload: "sweep": expected a 12-digit hex hash');
   // A control character (a newline...) would forge lines in the worker's log; a slash, a path.
-  if (typeof p.runId !== 'string' || p.runId === '' || p.runId.length > 1000 || /[/\\\p{Cc}\u2028\u2029]|^\.\.?$/u.test(p.runId))
-    throw new SpecError('job payload: "runId": expected a file-name-safe string without control characters');
+  if (
+    typeof p.runId !== 'string' ||
+    p.runId === '' ||
+    Buffer.byteLength(p.runId) > MAX_RUN_ID_BYTES ||
+    /[/\\\p{Cc}\u2028\u2029]|^\.\.?$/u.test(p.runId)
+  )
+    throw new SpecError(
+      `job payload: "runId": expected a file-name-safe string of at most ${MAX_RUN_ID_BYTES} bytes without control characters`,
+    );
   if (p.backend !== undefined && p.backend !== 'js' && p.backend !== 'native')
     throw new SpecError(`job payload: "backend": expected "js" or "native", got ${JSON.stringify(p.backend)}`);
   const config = validateRunConfig(p.config, 'job payload: "config"');

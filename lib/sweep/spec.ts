@@ -278,6 +278,13 @@ export function seedsOf(spec: SweepSpec): number[] {
 }
 
 /**
+ * The longest run id, in UTF-8 bytes. The id names the run's folder (`out/<id>/`), a queue
+ * worker's files (`<id>.ckpt.val-losses.json`) and their temporary files beside them (a
+ * dot, the pid and a random tag more), and a file name holds at most 255 bytes.
+ */
+export const MAX_RUN_ID_BYTES = 180;
+
+/**
  * Every run of a spec, configuration by configuration (the axes' grid in the order written, the
  * last axis varying fastest), each configuration's seeds in order.
  * @param spec A spec checked by {@link validateSpec}.
@@ -294,7 +301,14 @@ export function expandSpec(spec: SweepSpec): SweepRun[] {
     for (const seed of seedsOf(spec)) {
       const config = { ...RUN_DEFAULTS, ...spec.base, ...combo, seed } as RunConfig;
       if (config.optimizer !== 'sgd') delete config.momentum;
-      runs.push({ id: configKey ? `${configKey},seed=${seed}` : `seed=${seed}`, configKey: configKey || 'base', axes: combo, config });
+      const id = configKey ? `${configKey},seed=${seed}` : `seed=${seed}`;
+      const bytes = Buffer.byteLength(id);
+      if (bytes > MAX_RUN_ID_BYTES)
+        throw new SpecError(
+          `run ${JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id)}: its id is ${bytes} bytes, over ${MAX_RUN_ID_BYTES}: ` +
+            'it names the run\'s folder and files (a file name holds at most 255 bytes); give model descriptions a short "name", or shorten the axis values',
+        );
+      runs.push({ id, configKey: configKey || 'base', axes: combo, config });
     }
   }
   return runs;
