@@ -269,11 +269,11 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
       base: { dataset: 'xor', epochs: 1 },
       axes: {
         model: [long],
-        lr: [0.00012345678901234567],
+        lr: [0.0001234567890123456],
         valFraction: [0.15000000000000002],
         batchSize: [8],
         momentum: [0.5],
-        weightDecay: [1.2345678901234567e-7],
+        weightDecay: [1.2345678901234566e-7],
       },
       seeds: [123456789],
     };
