@@ -635,6 +635,20 @@ describe('sweep on the worker pool', () => {
     expect(again.summary.map((row) => [row.configKey, row.runs])).toEqual([[first.runs[0].configKey, 6]]);
   }, 120000);
 
+  test("--resume removes what a killed sweep was writing, however recent; a live process's file stays", async () => {
+    const out = path.join(tmp, 'stranded');
+    const spec = { base: { dataset: 'xor' as const, model: 'small-mlp', epochs: 1, trainSize: 100, testSize: 100 } };
+    const first = await sweep(spec, { out, workers: 1 });
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const runDir = path.join(out, first.runs[0].id);
+    const stranded = [path.join(runDir, `.checkpoint.ckpt.${dead}.k9x2.tmp`), path.join(out, `.summary.md.${dead}.a1b2.tmp`)];
+    const live = path.join(runDir, `.result.json.${process.ppid}.c3d4.tmp`);
+    for (const f of [...stranded, live]) fs.writeFileSync(f, 'half written');
+    await sweep(spec, { out, workers: 1, resume: true });
+    expect(stranded.filter((f) => fs.existsSync(f))).toEqual([]);
+    expect(fs.existsSync(live)).toBe(true);
+  });
+
   test('the summary files are replaced as one: a disk that fills at the last leaves all four as they were', async () => {
     const out = path.join(tmp, 'summary-full');
     const spec = { base: { dataset: 'xor' as const, model: 'small-mlp', epochs: 1, trainSize: 100, testSize: 100 } };

@@ -232,6 +232,30 @@ export function removeOwnTemps(dir: string): void {
 }
 
 /**
+ * Removes the temporary files (`.<name>.<pid>.<random>.tmp`) in `dir` of processes of this
+ * machine that are gone, however recent: for a caller that holds `dir` alone (a sweep under its
+ * folder's lock, which no other process writes in), where the age rule of {@link strandedBy}
+ * would keep a file a killed run left seconds ago until some later write. @internal
+ */
+export function removeDeadWritersTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/.exec(name);
+    if (!m || !name.endsWith(TEMP_SUFFIX) || !processGone(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(dir, name), { force: true });
+    } catch {
+      // Left for the next write's removal of stale temporaries.
+    }
+  }
+}
+
+/**
  * While a write runs, SIGINT / SIGTERM (when the program has no handler of its own, so the signal
  * would kill it mid-write and strand the temporary file) are held: the write finishes, then the
  * signal is raised again with its default action. Returns the function that ends the hold.

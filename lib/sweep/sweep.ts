@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { BackendName } from '../backend';
 import { ensureDir } from '../data/paths';
-import { processGone, readDataFile, removeOwnTemps, writeFileAtomic, writeFilesAtomic } from '../data/read';
+import { processGone, readDataFile, removeDeadWritersTemps, removeOwnTemps, writeFileAtomic, writeFilesAtomic } from '../data/read';
 import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
@@ -406,6 +406,9 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
 
   // The sweep itself, once `out` is this process's alone.
   async function runSweep(): Promise<SweepResult> {
+    // What a killed sweep was writing (a checkpoint, a record) is left beside its target; under the
+    // lock nothing else writes here, so a file of a gone process is stranded, however recent.
+    if (options.resume) for (const dir of [out, ...runs.map((r) => path.join(out, r.id))]) removeDeadWritersTemps(dir);
     const todo = runs.filter((r) => !records.has(r.id));
     const skipped = records.size;
     const executor: RunExecutor =
