@@ -771,6 +771,11 @@ describe('sweep on the worker pool', () => {
     // A single configuration has nothing to choose between.
     expect(bestConfiguration(scored.slice(0, 1))).toBeUndefined();
     expect(summaryMarkdown(scored.slice(0, 1))).not.toContain('Best on validation');
+    // An axis of the epochs asked for beside the mean of the epochs run: two columns, two names.
+    const byEpochs = summarize([{ ...rec('e', 'done', 0.5), axes: { epochs: 5 } }]);
+    const header = summaryMarkdown(byEpochs).split('\n')[0];
+    expect(header).toMatch(/^\| epochs \| seeds \| .* \| epochs run \|$/);
+    expect(summaryMarkdown(scored).split('\n')[0]).toMatch(/\| test loss \| epochs \|$/);
   });
 
   test('the data is loaded once into shared memory', () => {

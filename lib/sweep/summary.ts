@@ -142,7 +142,8 @@ export function summaryMarkdown(rows: readonly SummaryRow[]): string {
     'validation %',
     'train %',
     'test loss',
-    'epochs',
+    // The epochs run (early stopping ends some sooner); named apart from an axis of the epochs asked for.
+    axes.includes('epochs') ? 'epochs run' : 'epochs',
   ];
   return (
     markdownTable(
