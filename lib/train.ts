@@ -609,14 +609,12 @@ class TrainingStep {
  */
 interface FitInProgress {
   yielded: boolean;
-  /** The modules it registered in {@link fitting}: the network (first) and every module nested in it. */
-  readonly modules: Module[];
+  /** The network it trains (null for a fit that refuses its arguments before training). */
+  readonly net: Module | null;
 }
 
-/** The fit in progress on each module of a network being trained (the network and those nested in it). */
-const fitting = new WeakMap<Module, FitInProgress>();
-/** How many fits are in progress: predict and evaluate look for one only when some is. */
-let fitsInProgress = 0;
+/** The fits in progress. */
+const fitsRunning = new Set<FitInProgress>();
 let warnedNotAwaited = false;
 
 /** The modules of `net`: itself and, through nested Sequentials, every module in it, each once. */
@@ -632,11 +630,17 @@ function modulesOf(net: Module): Module[] {
   return [...seen];
 }
 
-/** The fit in progress on `net` or on a module in it, with that module; null when there is none. */
+/**
+ * The fit in progress on `net` or on a module in it, with that module; null when there is none.
+ * Each running fit's network is walked as it is now, not as it was when that fit began: a module
+ * added to it during the fit (from a callback) is trained by it too.
+ */
 function fitOn(net: Module): { fit: FitInProgress; module: Module } | null {
-  if (fitsInProgress === 0) return null;
+  if (fitsRunning.size === 0) return null;
+  const trained = new Map<Module, FitInProgress>();
+  for (const f of fitsRunning) if (f.net) for (const m of modulesOf(f.net)) if (!trained.has(m)) trained.set(m, f);
   for (const m of modulesOf(net)) {
-    const f = fitting.get(m);
+    const f = trained.get(m);
     if (f) return { fit: f, module: m };
   }
   return null;
@@ -653,7 +657,7 @@ function beginFit(net: Module): { progress: FitInProgress; release: () => void }
     const what =
       running.module !== net
         ? `this network's ${running.module.label()} is`
-        : running.fit.modules[0] === net
+        : running.fit.net === net
           ? 'this network is'
           : 'this network is part of a network that is';
     const cause = running.fit.yielded
@@ -661,20 +665,13 @@ function beginFit(net: Module): { progress: FitInProgress; release: () => void }
       : 'this fit was called from one of its callbacks (onBatchEnd, onEpochEnd) or from code it awaits; train the network after the first fit returns';
     throw new Error(`fit: ${what} already being trained by a fit that has not finished: ${cause}`);
   }
-  const progress: FitInProgress = { yielded: false, modules: modulesOf(net) };
-  for (const m of progress.modules) fitting.set(m, progress);
-  fitsInProgress++;
-  return {
-    progress,
-    release: () => {
-      for (const m of progress.modules) if (fitting.get(m) === progress) fitting.delete(m);
-      fitsInProgress--;
-    },
-  };
+  const progress: FitInProgress = { yielded: false, net };
+  fitsRunning.add(progress);
+  return { progress, release: () => fitsRunning.delete(progress) };
 }
 
 /**
- * Warns, once a process, when `who` (predict, evaluate) runs on a network that a fit suspended
+ * Warns, once a thread, when `who` (predict, evaluate) runs on a network that a fit suspended
  * at one of its yields is training: the caller did not await fit, and gets figures from weights
  * halfway through training. From fit's callbacks (the usual place to evaluate) it does not warn.
  */
@@ -715,7 +712,7 @@ const YIELD_MS = 2;
  * fit returns a promise: await it before using the network. A second fit on the network (or on a
  * module in it) while one has not finished is refused, since the two would train it batch by batch
  * in turns; `predict` or `evaluate` on it while fit waits between batches, outside fit's callbacks,
- * gets figures from half-trained weights and emits a warning (once a process, code
+ * gets figures from half-trained weights and emits a warning (once a thread, code
  * `NEURONE_FIT_NOT_AWAITED`). From `onEpochEnd` and `onBatchEnd` they do not warn.
  *
  * A batch whose rows are consecutive in `dataset` (every batch with `shuffle: false`) is passed to
@@ -751,7 +748,7 @@ export async function fit(
   dataset: TrainingData,
   options: FitOptions = {},
 ): Promise<History> {
-  if (!(net instanceof Module)) return fitInTrainingMode(net, loss, optimizer, dataset, options, { yielded: false, modules: [] });
+  if (!(net instanceof Module)) return fitInTrainingMode(net, loss, optimizer, dataset, options, { yielded: false, net: null });
   const { progress, release } = beginFit(net);
   // Training mode for the epochs (evaluate switches to evaluation mode for the validation
   // passes and back); each module's own mode is put back at the end, as Lightning does.

@@ -569,6 +569,32 @@ describe('fit without await', () => {
     expect((await fit(sharing, new MSELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1 })).epochs).toHaveLength(1);
   });
 
+  test('a module added to the network during its fit is trained by it: a second fit on that module is refused', async () => {
+    seed(11);
+    const net = xorNet();
+    const added = new Linear(1, 1); // after the Sigmoid: the output keeps its shape
+    let second: Promise<unknown> | undefined;
+    const first = fit(net, new MSELoss(), new SGD({ lr: 0.1 }), data, {
+      ...quiet,
+      epochs: 200,
+      onEpochEnd: (r) => {
+        if (r.epoch !== 1) return;
+        net.add(added);
+        // From outside the fit's callbacks, while it waits between batches.
+        setTimeout(() => {
+          second = fit(added, new MSELoss(), new SGD({ lr: 0.1 }), { x: zeros([4, 1]), y: xorY }, quiet).then(
+            () => 'trained alongside',
+            (e: Error) => e.message,
+          );
+        }, 0);
+      },
+    });
+    expect((await first).epochs).toHaveLength(200);
+    expect(await second).toBe(
+      'fit: this network is part of a network that is already being trained by a fit that has not finished: was the first fit awaited?',
+    );
+  });
+
   test('the guard goes when fit throws (a callback, a bad option, non-finite data) or stops early', async () => {
     seed(8);
     const net = xorNet();
