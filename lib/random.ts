@@ -173,7 +173,8 @@ export function globalRng(): Rng {
 export const MAX_SEED = 2 ** 32 - 1;
 
 /**
- * Seeds the global generator, making initialisation and shuffling reproducible.
+ * Seeds the global generator, making initialisation and shuffling reproducible. The generator is
+ * the calling thread's: a `worker_threads` Worker has its own, seeded apart.
  * @param n An integer in [0, 2^32 − 1]; the same seed gives the same weights, shuffles and
  * samples. Other numbers are refused: the generator folds seeds to 32 bits, so that -1 or 2^32,
  * or 1.5, would silently give the stream of another seed.

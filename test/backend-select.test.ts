@@ -94,3 +94,18 @@ test("a Worker's own NEURONE_KERNEL picks its addon's path, whatever the process
   expect(cleared.stderr).toBe('');
   expect(JSON.parse(cleared.stdout)).toEqual(['native', best]);
 });
+
+test('setThreads before the addon is loaded is the count it runs with; both backends bound it alike', () => {
+  // Started on js: the native kernels are loaded only by setBackend('native'), after the count.
+  const r = run(
+    "b.setThreads(3); b.setBackend('native'); console.log(b.getThreads());" +
+      "b.setBackend('js'); for (const n of [0, 2000]) try { b.setThreads(n); } catch (e) { console.log(e.message); }",
+    { NEURONE_BACKEND: 'js' },
+  );
+  expect(r.stderr).toBe('');
+  expect(r.stdout.trim().split('\n')).toEqual([
+    '3', // not the default (the cores of a CI machine)
+    'setThreads: n must be an integer in [1, 2^31-1], got 0',
+    'setThreads: n must be at most 1024, got 2000',
+  ]);
+});

@@ -4,7 +4,8 @@
  *
  *   node -r tsx/cjs test/hostile-native-child.ts native|js [--calls N]
  *
- * A Worker flips index arrays held in a SharedArrayBuffer (crossEntropyLogits' labels, the
+ * A Worker flips index arrays held in a SharedArrayBuffer (made in another realm, which
+ * `instanceof` does not recognise; crossEntropyLogits' labels, the
  * argmax of maxPool1dBackward and conv1dMaxPoolBackwardWeight) between their valid values and
  * far out-of-range ones, in bursts of varying length, while this thread calls the kernels
  * through those arrays. A kernel that checked the indices and then read them again to address
@@ -15,6 +16,7 @@
  * (per kernel: calls that returned, calls refused, flips seen) and exits 1 on any other outcome,
  * printing `HOSTILE_FAILURE <json>` lines.
  */
+import * as vm from 'vm';
 import { Worker } from 'worker_threads';
 import { jsBackend } from '../lib/backend/js';
 import { loadNative, NativeAddon } from '../lib/backend/native';
@@ -169,7 +171,9 @@ async function main(): Promise<void> {
   const summary: Record<string, { returned: number; refused: number; bursts: number }> = {};
 
   for (const k of kernels(backend)) {
-    const shared = new Int32Array(new SharedArrayBuffer(k.valid.byteLength));
+    // Made in another realm (a vm context), as a library loaded there would make it: no
+    // instance of this realm's SharedArrayBuffer, and as shared.
+    const shared = new Int32Array(vm.runInNewContext(`new SharedArrayBuffer(${k.valid.byteLength})`) as SharedArrayBuffer);
     shared.set(k.valid);
     const control = new Int32Array(new SharedArrayBuffer(8));
     const reference = new Map<string, Float32Array[]>();

@@ -16,6 +16,8 @@ export type BackendName = 'js' | 'native';
 
 let current: Backend | undefined;
 let nativeInstance: Backend | undefined;
+/** The count the last setThreads set, for a native instance loaded after it. */
+let requestedThreads: number | undefined;
 
 function native(): Backend {
   if (nativeInstance) return nativeInstance;
@@ -24,6 +26,8 @@ function native(): Backend {
     throw new Error(`neurone: the native backend cannot load: ${error?.message ?? 'unknown reason'}`);
   }
   nativeInstance = nativeBackend(addon);
+  // A count set while js ran, before the addon was loaded, is the count asked for.
+  if (requestedThreads !== undefined) nativeInstance.setThreads(requestedThreads);
   return nativeInstance;
 }
 
@@ -58,7 +62,8 @@ export function getBackend(): BackendName {
 
 /**
  * Switches backend at run time. Modules look the backend up on every call, so
- * an existing network keeps working. Throws if 'native' cannot load.
+ * an existing network keeps working. Throws if 'native' cannot load. The choice
+ * is the calling thread's (a `worker_threads` Worker chooses its own).
  * @param name 'native' (the C++ addon) or 'js' (the TypeScript kernels).
  */
 export function setBackend(name: BackendName): void {
@@ -74,12 +79,19 @@ export function nativeAvailable(): boolean {
 
 /**
  * Sets the number of threads the native kernels use (default: the cores this process may run on,
- * as `os.availableParallelism()` counts them).
- * @param n Kernel threads, at least 1.
+ * its affinity mask, as `taskset` or a container's cpuset sets it). Set on the js backend, the
+ * count applies to the native kernels whenever they are used, loaded then or later.
+ *
+ * Like the backend, the kernel path and the random stream, the count is the calling thread's:
+ * each `worker_threads` Worker has its own instance of the kernels, whose pool starts at all the
+ * cores. A program that trains in several Workers at once should call `setThreads(1)` (or cores
+ * ÷ Workers) in each, as `sweep` does.
+ * @param n Kernel threads, from 1 to 1024.
  */
 export function setThreads(n: number): void {
   backend().setThreads(n);
   if (nativeInstance && current !== nativeInstance) nativeInstance.setThreads(n);
+  requestedThreads = n;
 }
 
 /** Number of threads the current backend's kernels use. */

@@ -6,7 +6,7 @@
  * GEMM (which also serves the convolutions) keeps 4×4 blocks of sums in local
  * variables: most of what plain JavaScript can do for speed.
  */
-import { Activation, Backend, windowCount } from './types';
+import { Activation, Backend, MAX_THREADS, windowCount } from './types';
 import { msg } from './messages.generated';
 import * as check from './ops.generated';
 import { batchNormStatistics, batchNormForward, batchNormBackward } from './js-batchnorm';
@@ -1115,7 +1115,9 @@ export const jsBackend: Backend = {
   batchNormForward,
   batchNormBackward,
   getThreads: () => 1,
+  // Checked as the addon checks it, so that a count set on js is one native takes later.
   setThreads: (n: number) => {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer in [1, 2^31-1], got ${n}`);
+    if (n > MAX_THREADS) throw new RangeError(msg.tooManyThreads('setThreads', MAX_THREADS, n));
   },
 };

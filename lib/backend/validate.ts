@@ -5,6 +5,7 @@
  * The messages are those of lib/backend/messages.generated.ts, shared with the addon.
  * @internal
  */
+import { types } from 'util';
 import { msg } from './messages.generated';
 import { describe } from '../tensor';
 
@@ -114,9 +115,11 @@ export function matrixSpan(rows: number, cols: number, ld: number): number {
  */
 export function snapshot(a: Int32Array, n: number): Int32Array {
   // Only a SharedArrayBuffer can be written by another thread (a Worker) while this call runs;
-  // a plain ArrayBuffer's view is read in place, without a copy per call.
+  // a plain ArrayBuffer's view is read in place, without a copy per call. Asked as the addon asks
+  // it (napi_is_arraybuffer), not by instanceof: a SharedArrayBuffer made in another realm (a vm
+  // context) is no instance of this realm's class.
   if (n === 0) return new Int32Array(0);
-  return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer ? a.slice(0, n) : a.subarray(0, n);
+  return types.isArrayBuffer(a.buffer) ? a.subarray(0, n) : a.slice(0, n);
 }
 
 /** The part of an array argument a kernel reads or writes: `count` elements from element `offset`. */

@@ -18,6 +18,7 @@ import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { MAX_SEED, seed as seedGlobal } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
+import { MAX_THREADS } from '../backend/types';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate, NonFiniteError } from '../train';
 import { Logger, EpochRecord } from '../logger';
@@ -114,12 +115,6 @@ interface Flag {
   lt?: number;
   max?: number;
 }
-
-/**
- * Upper bound of `--threads`: far above any machine's core count, low enough that a typo such as
- * `--threads 100000` is refused instead of asking the kernels for that many threads.
- */
-const MAX_THREADS = 1024;
 
 const FLAGS: Record<string, Flag> = {
   '--dataset': {
