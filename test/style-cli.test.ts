@@ -228,6 +228,39 @@ describe('neurone style, in process', () => {
       /--out: .*outdir\/ names a folder; expected a file name/,
       folder,
     );
+    // The same input through a link to its folder, or under a link's name: the same file.
+    const linked = path.join(tmp, 'linked');
+    fs.symlinkSync(tmp, linked);
+    const alias = path.join(tmp, 'alias.png');
+    fs.symlinkSync(style, alias);
+    for (const [input, out] of [
+      [style, path.join(linked, 'style.png')],
+      [alias, style],
+    ]) {
+      const through = await run(['--content', content, '--style', input, '--out', out]);
+      expect([through.code, through.stderr]).toEqual([
+        2,
+        expect.stringMatching(/^neurone: style: --out: .* is also an input; it would be overwritten\n$/),
+      ]);
+    }
+    expect(fs.readFileSync(style).equals(before)).toBe(true);
+    // A name the system refuses (too long), and a read-only file (for a user other than root):
+    // said before the work, not after it.
+    const long = path.join(tmp, `${'a'.repeat(256)}.png`);
+    expectRefused(await run(['--content', content, '--style', style, '--out', long]), /--out: cannot inspect .* \(ENAMETOOLONG: /, long);
+    const locked = path.join(tmp, 'locked.png');
+    fs.copyFileSync(style, locked);
+    fs.chmodSync(locked, 0o444);
+    const uid = jest.spyOn(process, 'getuid').mockReturnValue(1000);
+    try {
+      const ro = await run(['--content', content, '--style', style, '--out', locked]);
+      expect([ro.code, ro.stderr]).toEqual([
+        2,
+        `neurone: style: --out: ${locked}: it is read-only (mode 0444); make it writable or remove it first\n`,
+      ]);
+    } finally {
+      uid.mockRestore();
+    }
     if (fs.existsSync('/proc/self')) {
       const t0 = Date.now();
       expectRefused(

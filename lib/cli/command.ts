@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { editDistance } from '../options';
-import { strandedBy } from '../data/read';
+import { fsReason, readOnlyReason, strandedBy } from '../data/read';
 import { missingFolders } from '../data/paths';
 
 /** Bad input: exit code 2. */
@@ -234,14 +234,32 @@ export function checkOutputFile(command: string, flag: string, file: string, inp
     if (e instanceof InputError) throw e;
     throw new InputError(`${command}: ${flag}: folder ${dir} does not exist`);
   }
+  let link: fs.Stats | undefined;
   try {
-    st = fs.statSync(target);
-  } catch {
-    st = undefined;
+    link = fs.lstatSync(target);
+    st = link.isSymbolicLink() ? fs.statSync(target) : link;
+  } catch (e) {
+    // Nothing there (or a dangling link, replaced as a new file). Anything else (a name too
+    // long, a loop of links, no permission) would fail the write after the work: said now.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new InputError(`${command}: ${flag}: cannot inspect ${file} (${fsReason(e)})`);
   }
   if (st?.isDirectory()) throw new InputError(`${command}: ${flag}: ${file} is a folder; expected a file name`);
   if (st && !st.isFile()) throw new InputError(`${command}: ${flag}: ${file} exists and is not a regular file`);
-  if (inputs.some((f) => path.resolve(f) === target))
+  const readOnly = readOnlyReason(link);
+  if (readOnly) throw new InputError(`${command}: ${flag}: ${file}: ${readOnly}`);
+  // The file the write replaces is the name in its folder as links resolve it (a link at the
+  // name itself is replaced, not followed); an input reached by another path, or through a link
+  // to a folder or to the file, is the same file.
+  const real = (f: string): string => {
+    try {
+      return fs.realpathSync(f);
+    } catch {
+      return path.resolve(f);
+    }
+  };
+  const replaced = path.join(real(dir), path.basename(target));
+  if (inputs.some((f) => path.resolve(f) === target || real(f) === replaced))
     throw new InputError(`${command}: ${flag}: ${file} is also an input; it would be overwritten`);
   // The writer puts a temporary file beside the target: make one now, so that a folder nothing
   // can be created in (/proc, a read-only mount, no permission) is said before the work, not after.

@@ -323,6 +323,17 @@ export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8A
   prepareFileWrite(file, data, options).commit();
 }
 
+/**
+ * Why a write may not replace the file `lstat` found at its target, or undefined: a file made
+ * read-only (no write bit for anyone) is not replaced behind its owner's back, as `>` would not
+ * (root may). A link is replaced, what it points to left alone, whatever its mode. The commands
+ * ask it before their work, the writer again before writing. @internal
+ */
+export function readOnlyReason(st: fs.Stats | undefined): string | undefined {
+  if (!st?.isFile() || (st.mode & 0o222) !== 0 || process.getuid?.() === 0) return undefined;
+  return `it is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable or remove it first`;
+}
+
 /** A file written in full beside its target, not yet in its place: see {@link prepareFileWrite}. @internal */
 export interface PreparedWrite {
   /** Puts the file in place (the rename), replacing the target. */
@@ -414,13 +425,8 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
       // A dangling link: a new file's mode.
     }
   }
-  // A file made read-only (no write bit for anyone) is not replaced behind its owner's back, as
-  // `>` would not (root may). A link is replaced, what it points to left alone, whatever its mode.
-  if (st?.isFile() && (st.mode & 0o222) === 0 && process.getuid?.() !== 0) {
-    throw fail(
-      `it is read-only (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); make it writable or remove it first; nothing written`,
-    );
-  }
+  const readOnly = readOnlyReason(st);
+  if (readOnly) throw fail(`${readOnly}; nothing written`);
   const mode = kept ? kept.mode & 0o7777 : 0o644;
   removeStaleTemps(dir, path.basename(target));
   const tmp = path.join(dir, `.${tempStem(path.basename(target))}.${process.pid}.${Math.random().toString(36).slice(2, 10)}${TEMP_SUFFIX}`);
