@@ -192,6 +192,17 @@ describe('neurone style, in process', () => {
       () => ['--content', path.join(tmp, 'thin.png'), '--style', style, '--size', '16'],
       /--content: at --size 16 the image is 16×2; both sides must be at least 16/,
     ],
+    [
+      // Refused from its header: decoded, its one pixel of data would be refused another way.
+      'a header announcing an image too elongated for the size, the style image too',
+      () => ['--content', content, '--style', path.join(tmp, 'tall.png'), '--size', '512'],
+      /--style: at --size 512 the image is 1×512; both sides must be at least 16/,
+    ],
+    [
+      'a chunk whose type is an escape sequence, cut short: its type in hex',
+      () => ['--content', path.join(tmp, 'escape.png'), '--style', style],
+      /--content: .*escape\.png: truncated PNG: its 0x1b5b324a chunk at byte 33 needs 1045 bytes, the file has 41$/,
+    ],
   ];
 
   test.each(refused)('%s: exit 2, one line, nothing written', async (_, args, pattern) => {
@@ -200,6 +211,12 @@ describe('neurone style, in process', () => {
     fs.writeFileSync(path.join(tmp, 'cut.png'), whole.subarray(0, Math.floor(whole.length / 2)));
     fs.writeFileSync(path.join(tmp, 'huge.png'), pngClaiming(5000, 4000));
     writeImage(path.join(tmp, 'thin.png'), wrap([4, 40, 3], new Float32Array(480).fill(0.5)));
+    fs.writeFileSync(path.join(tmp, 'tall.png'), pngClaiming(1, 60000));
+    const header = fs.readFileSync(content).subarray(0, 33); // signature and IHDR
+    const chunk = Buffer.alloc(8);
+    chunk.writeUInt32BE(1000, 0);
+    chunk.write('\x1b[2J', 4, 'latin1');
+    fs.writeFileSync(path.join(tmp, 'escape.png'), Buffer.concat([header, chunk]));
     const out = path.join(tmp, 'refused.png');
     const a = args();
     const r = await run(a.includes('--out') ? a : [...a, '--out', out]);

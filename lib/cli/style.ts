@@ -9,7 +9,7 @@
  * --size 512, 230 MB at the default 128; 530 MB with two 4096×4096 16-bit inputs at --size 512.
  */
 import * as path from 'path';
-import { readImage, resizeImage, writeImage } from '../data/image';
+import { fittedSides, pngFileSize, readImage, resizeImage, writeImage } from '../data/image';
 import { Tensor } from '../tensor';
 import { MAX_SEED } from '../random';
 import { StyleFeatures, StyleOverflowError, randomStyleFeatures, styleTransfer, trainStyleFeatures } from '../style';
@@ -91,6 +91,28 @@ function withWeightFlags<T>(args: ParsedArgs, run: () => T): T {
 }
 
 /** Reads a PNG as an RGB image, shrunk (or enlarged) to longest side `size`; any problem is bad input. */
+/**
+ * Refuses an image whose sides at --size, read from its header, would be too short: before
+ * either image is decoded (a thin one decodes slowly, row by row). A file whose header cannot be
+ * read passes: reading it says why.
+ */
+function checkSidesAt(flag: string, file: string, size: number): void {
+  let header: { width: number; height: number } | undefined;
+  try {
+    header = pngFileSize(file);
+  } catch {
+    header = undefined; // readImage says why, in full
+  }
+  if (header) {
+    const [h, w] = fittedSides(header.height, header.width, size);
+    if (Math.min(h, w) < MIN_STYLE_SIZE) {
+      throw new InputError(
+        `style: ${flag}: at --size ${size} the image is ${w}×${h}; both sides must be at least ${MIN_STYLE_SIZE} (a larger --size, or a less elongated image)`,
+      );
+    }
+  }
+}
+
 function readAt(flag: string, file: string, size: number): Tensor {
   return asInput(`style: ${flag}: `, () => resizeImage(readImage(file), size));
 }
@@ -138,14 +160,10 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
     if (ext !== '' && ext.toLowerCase() !== '.png')
       throw new InputError(`style: --out ${out}: the result is written as a PNG; name it .png (got ${ext})`);
 
+    checkSidesAt('--content', contentFile, size);
+    checkSidesAt('--style', styleFile, size);
     const content = readAt('--content', contentFile, size);
     const style = readAt('--style', styleFile, size);
-    if (Math.min(content.shape[0], content.shape[1]) < MIN_STYLE_SIZE || Math.min(style.shape[0], style.shape[1]) < MIN_STYLE_SIZE) {
-      const [f, t] = Math.min(content.shape[0], content.shape[1]) < MIN_STYLE_SIZE ? ['--content', content] : ['--style', style];
-      throw new InputError(
-        `style: ${f}: at --size ${size} the image is ${t.shape[1]}×${t.shape[0]}; both sides must be at least ${MIN_STYLE_SIZE} (a larger --size, or a less elongated image)`,
-      );
-    }
     const say = (line: string): void => {
       if (!quiet) write(`${line}\n`);
     };

@@ -2,10 +2,11 @@
  * Colour images as tensors: a PNG file read into `(height, width, 3)` float32 in [0, 1], channels-last
  * (the layout of the whole library), and such a tensor written back as a PNG.
  */
+import * as fs from 'fs';
 import { PNG } from 'pngjs';
 import { Tensor, formatShape, wrap } from '../tensor';
 import { writeFileAtomic } from './read';
-import { checkPng, decodePng } from './png';
+import { checkPng, decodePng, pngSize } from './png';
 import { MAX_PNG_FILE_BYTES, readDataFile } from './read';
 
 /**
@@ -18,7 +19,7 @@ import { MAX_PNG_FILE_BYTES, readDataFile } from './read';
  *
  * Refused with an error naming the file: anything but a regular file, files over MAX_PNG_FILE_BYTES,
  * bytes that are not a PNG, a file cut short (a chunk running past its end, or no IEND chunk),
- * images over MAX_PNG_PIXELS pixels (checked from the header before decoding), and interlaced
+ * images over MAX_PNG_PIXELS pixels or MAX_PNG_SIDE on a side (checked from the header before decoding), and interlaced
  * images (pngjs cannot bound their decompression; save them again without interlacing).
  *
  * @example
@@ -143,6 +144,34 @@ function resampleWeights(from: number, to: number): { index: Int32Array; weight:
 }
 
 /**
+ * The sides `[height, width]` of an image of `h`×`w` pixels resized so that its longest side is
+ * `size`, its aspect kept (each side at least 1), as {@link resizeImage} makes them. @internal
+ */
+export function fittedSides(h: number, w: number, size: number): [number, number] {
+  const scale = size / Math.max(h, w);
+  return [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
+}
+
+/**
+ * The width and height a PNG file's header declares, read from its first bytes (nothing decoded),
+ * for a caller that refuses a size before paying for the decoding; throws when the file cannot
+ * be read or is not a PNG ({@link readImage} then says why in full). @internal
+ */
+export function pngFileSize(file: string): { width: number; height: number } {
+  // Asked before opening, and opened without blocking: a FIFO would wait for a writer.
+  if (!fs.statSync(file).isFile()) throw new Error(`${file}: not a regular file`);
+  const head = Buffer.alloc(29);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new Error(`${file}: not a regular file`);
+    const got = fs.readSync(fd, head, 0, head.length, 0);
+    return pngSize(head.subarray(0, got), file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * Resizes a channels-last image `(height, width, chan)`: shrinking averages the source pixels each
  * output pixel covers (no aliasing, as PIL's box filter or PyTorch's `interpolate(mode='area')`),
  * enlarging interpolates linearly (as `mode='bilinear'` with `align_corners=False`).
@@ -171,9 +200,7 @@ export function resizeImage(image: Tensor, size: number | readonly [number, numb
   let outH: number;
   let outW: number;
   if (typeof size === 'number' && whole(size)) {
-    const scale = size / Math.max(h, w);
-    outH = Math.max(1, Math.round(h * scale));
-    outW = Math.max(1, Math.round(w * scale));
+    [outH, outW] = fittedSides(h, w, size);
   } else if (Array.isArray(size) && size.length === 2 && whole(size[0]) && whole(size[1])) {
     [outH, outW] = size;
   } else {

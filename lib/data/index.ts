@@ -27,7 +27,7 @@ export { makeDataset, oneHot, classCounts, numExamples, numFeatures, valueRange 
 
 export type { IdxArray, IdxType, IdxExpectation, IdxHeader } from './idx';
 export { readIdx, readIdxHeader, parseIdx, readIdxImages, readIdxLabels, encodeIdx } from './idx';
-export { MAX_IDX_PAYLOAD_BYTES, MAX_IDX_HEADER_BYTES, MAX_USPS_TEXT_BYTES, MAX_PNG_PIXELS, MAX_PNG_FILE_BYTES } from './read';
+export { MAX_IDX_PAYLOAD_BYTES, MAX_IDX_HEADER_BYTES, MAX_USPS_TEXT_BYTES, MAX_PNG_PIXELS, MAX_PNG_SIDE, MAX_PNG_FILE_BYTES } from './read';
 
 export type { UspsFormat, ParseUspsOptions, LoadUspsOptions } from './usps';
 export { parseUSPS, readUSPS, loadUSPS } from './usps';

@@ -5,7 +5,7 @@
  */
 import * as zlib from 'zlib';
 import { PNG } from 'pngjs';
-import { MAX_PNG_PIXELS } from './read';
+import { MAX_PNG_PIXELS, MAX_PNG_SIDE } from './read';
 
 /** The PNG signature, the 8 bytes every PNG file starts with. */
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -49,6 +49,9 @@ export function checkPng(bytes: Buffer, file: string, what: string): PngSize {
   // and the decoder then makes one row for each of up to 2^31 declared lines.
   if (size.width === 0 || size.height === 0) {
     throw new Error(`${file}: ${size.width}×${size.height} pixels: a PNG's width and height are at least 1`);
+  }
+  if (size.width > MAX_PNG_SIDE || size.height > MAX_PNG_SIDE) {
+    throw new Error(`${file}: ${size.width}×${size.height} pixels: a side over the ${MAX_PNG_SIDE} (MAX_PNG_SIDE) ${what} may have`);
   }
   if (size.width * size.height > MAX_PNG_PIXELS) {
     throw new Error(`${file}: ${size.width}×${size.height} pixels, more than the ${MAX_PNG_PIXELS} (MAX_PNG_PIXELS) ${what} may have`);
@@ -116,7 +119,9 @@ function checkChunks(bytes: Buffer, file: string): void {
     const type = bytes.toString('latin1', offset + 4, offset + 8);
     const end = offset + 12 + length;
     if (end > bytes.length) {
-      throw new Error(`${file}: truncated PNG: its ${type} chunk at byte ${offset} needs ${end} bytes, the file has ${bytes.length}`);
+      // A chunk type is four letters; anything else (an escape sequence) is not printed as it is.
+      const name = /^[A-Za-z]{4}$/.test(type) ? type : `0x${bytes.toString('hex', offset + 4, offset + 8)}`;
+      throw new Error(`${file}: truncated PNG: its ${name} chunk at byte ${offset} needs ${end} bytes, the file has ${bytes.length}`);
     }
     if (type === 'IEND') return;
     offset = end;

@@ -39,6 +39,13 @@ export const MAX_USPS_TEXT_BYTES = 64 * 2 ** 20;
 export const MAX_PNG_PIXELS = 2 ** 24;
 
 /**
+ * Most pixels on either side of a PNG: 65,535, as many tools write at most. Within the pixel
+ * bound an image 1 pixel wide could still be 2^24 rows tall, and the decoder's cost goes by the
+ * row (over 2 GB of memory and 10 s for such a 65 KB file). Checked from the IHDR chunk.
+ */
+export const MAX_PNG_SIDE = 65535;
+
+/**
  * Most bytes of a PNG sprite file. 64 MiB, room for an uncompressed sprite of MAX_PNG_PIXELS grey
  * pixels; the MNIST sprites are 0.5 MB each.
  */

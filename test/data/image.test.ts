@@ -5,6 +5,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { PNG } from 'pngjs';
 import { readImage, writeImage } from '../../lib/data';
 import { SHARED_DATA, tempDir, testIf } from './helpers';
@@ -188,6 +189,22 @@ describe('readImage refuses what is not a readable PNG', () => {
     expect(() => readImage(cut)).toThrow(`${cut}: truncated PNG: ${bytes.length - 12} bytes and no IEND chunk (the file ends early)`);
     fs.writeFileSync(cut, bytes.subarray(0, 40)); // inside a chunk header
     expect(() => readImage(cut)).toThrow(`${cut}: truncated PNG:`);
+  });
+
+  test('a side over MAX_PNG_SIDE is refused from the header: within the pixel bound, a thin image costs by the row', () => {
+    const file = path.join(dir, 'side.png');
+    writeRawPng(file, 1, 1, 2, [1, 2, 3]);
+    const bytes = fs.readFileSync(file);
+    for (const [width, height] of [
+      [1, 2 ** 24],
+      [2 ** 24, 1],
+    ]) {
+      bytes.writeUInt32BE(width, 16);
+      bytes.writeUInt32BE(height, 20);
+      bytes.writeUInt32BE(zlib.crc32(bytes.subarray(12, 29)), 29);
+      fs.writeFileSync(file, bytes);
+      expect(() => readImage(file)).toThrow(`${file}: ${width}×${height} pixels: a side over the 65535 (MAX_PNG_SIDE) an image may have`);
+    }
   });
 
   test('a corrupt image body is reported as a decoding error naming the file', () => {
