@@ -26,6 +26,8 @@ export interface ProgressLayoutInput {
   unit: string;
   /** Show `1234 samples/s`. */
   rate: boolean;
+  /** What the numbered part of the run is called (default `epoch`: `epoch 12/50`). */
+  stage?: string;
 }
 
 /** A cli-progress format string and bar width that fit `columns - 1` characters. */
@@ -55,7 +57,11 @@ export function progressLayout(input: ProgressLayoutInput): ProgressLayout {
   const room = Math.max(20, Math.floor(input.columns)) - 1;
   const digits = String(Math.max(1, Math.floor(input.total))).length;
   const epochDigits = String(Math.max(1, Math.floor(input.totalEpochs ?? 999))).length;
-  const epoch = { text: 'epoch {epoch}', width: 6 + (input.totalEpochs === undefined ? epochDigits : 2 * epochDigits + 1) };
+  const stage = input.stage ?? 'epoch';
+  const epoch = {
+    text: `${stage} {epoch}`,
+    width: stage.length + 1 + (input.totalEpochs === undefined ? epochDigits : 2 * epochDigits + 1),
+  };
   const loss = { text: 'loss {loss}', width: 5 + LOSS_WIDTH };
   const eta = { text: 'ETA {eta_formatted}', width: 4 + ETA_WIDTH };
   const counterWithUnit = { text: `{value}/{total} ${input.unit}`, width: 2 * digits + 2 + input.unit.length };
@@ -170,6 +176,8 @@ export interface TerminalProgressOptions {
   unit?: string;
   /** Show the rate in units per second. */
   rate?: boolean;
+  /** What the numbered part of the run is called (default `epoch`). */
+  stage?: string;
 }
 
 /**
@@ -182,6 +190,7 @@ export class TerminalProgress {
   private readonly stream: NodeJS.WriteStream;
   private readonly unit: string;
   private readonly rate: boolean;
+  private readonly stage: string | undefined;
   private epochStart = 0;
 
   /**
@@ -191,6 +200,7 @@ export class TerminalProgress {
     this.stream = options.stream ?? process.stdout;
     this.unit = options.unit ?? 'batches';
     this.rate = options.rate ?? false;
+    this.stage = options.stage;
   }
 
   /** True while the bar is on screen. */
@@ -209,7 +219,14 @@ export class TerminalProgress {
     this.stop();
     // A pipe, a file or a dumb terminal gets no bar, and no escape sequences on exit or Ctrl-C either.
     if (!drawsInPlace(this.stream)) return;
-    const layout = progressLayout({ columns: terminalColumns(this.stream), total, totalEpochs, unit: this.unit, rate: this.rate });
+    const layout = progressLayout({
+      columns: terminalColumns(this.stream),
+      total,
+      totalEpochs,
+      unit: this.unit,
+      rate: this.rate,
+      stage: this.stage,
+    });
     this.bar = new SingleBar({
       format: layout.format,
       barsize: layout.barsize,

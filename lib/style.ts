@@ -273,6 +273,15 @@ function rotatedPatch(image: Tensor, size: number, rng: Rng, quarter: number, ou
  * @returns The trained network (without its head) and the layers style transfer reads.
  */
 export function trainStyleFeatures(images: readonly Tensor[], options?: TrainStyleFeatureOptions): StyleFeatures {
+  return runSteps(trainStyleFeatureSteps(images, options));
+}
+
+/**
+ * {@link trainStyleFeatures} one step at a time: the generator pauses after each step's `onStep`
+ * and returns the features. A caller that must stay responsive (the `style` command, whose
+ * Ctrl-C needs the event loop to turn) drives it with {@link driveSteps}. @internal
+ */
+export function* trainStyleFeatureSteps(images: readonly Tensor[], options?: TrainStyleFeatureOptions): Generator<void, StyleFeatures> {
   const who = 'trainStyleFeatures';
   const opts = checkObject(who, options, TRAIN_OPTIONS);
   const seed = checkInt(who, 'seed', opts.seed, 0, 0, MAX_SEED);
@@ -318,6 +327,7 @@ export function trainStyleFeatures(images: readonly Tensor[], options?: TrainSty
     net.backward(gradient);
     optimizer.step(net.parameters());
     onStep?.(step, sum / batchSize);
+    yield;
   }
   // Out of the training network: its modules' errors name positions in its own Sequential again.
   start.net.setPosition(null);
@@ -619,6 +629,11 @@ export function styleLossAndGradient(
  * @throws {@link StyleOverflowError} when the weights make the loss's gradient overflow float32.
  */
 export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTransferOptions): StyleTransferResult {
+  return runSteps(styleTransferSteps(content, style, options));
+}
+
+/** {@link styleTransfer} one step at a time, as {@link trainStyleFeatureSteps}. @internal */
+export function* styleTransferSteps(content: Tensor, style: Tensor, options?: StyleTransferOptions): Generator<void, StyleTransferResult> {
   const who = 'styleTransfer';
   const opts = checkObject(who, options, TRANSFER_OPTIONS);
   const [h, w] = checkImage(who, 'content', content);
@@ -648,7 +663,10 @@ export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTra
     }
   }
 
-  return inEvalMode(features.net, (): StyleTransferResult => {
+  // Evaluation mode for the run (a generator abandoned midway is closed: its finally restores).
+  const restore = keepModes(features.net);
+  features.net.eval();
+  try {
     const targets: StyleTargets = { content: contentTargets(features, content), style: styleTargets(features, style) };
     const x = zeros([1, h, w, 3]);
     if (init === 'content') x.data.set(content.data);
@@ -672,9 +690,37 @@ export function styleTransfer(content: Tensor, style: Tensor, options?: StyleTra
       optimizer.step([pixels]);
       for (let i = 0; i < x.data.length; i++) x.data[i] = Math.min(1, Math.max(0, x.data[i]));
       onStep?.(step, loss);
+      yield;
     }
     const loss = lossAndGradient(features, targets, x, contentWeight, styleWeight, null);
     history.push(loss.total);
     return { image: wrap([h, w, 3], x.data), loss, history };
-  });
+  } finally {
+    restore();
+  }
+}
+
+/** Runs a generator of steps to its end; its value. */
+function runSteps<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * Runs a generator of steps to its end, letting the event loop turn every `everyMs` or so (a
+ * signal's handler, a progress bar's redraw): the steps run as they would synchronously, only
+ * interleaved with other work. @internal
+ */
+export async function driveSteps<T>(steps: Generator<void, T>, everyMs = 50): Promise<T> {
+  let turned = performance.now();
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (performance.now() - turned >= everyMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      turned = performance.now();
+    }
+  }
 }

@@ -51,6 +51,14 @@ describe('progressLayout', () => {
     expect(layout.barsize).toBeGreaterThanOrEqual(10);
   });
 
+  test("a run numbered by another name than epochs (style's stages) says it, within the width", () => {
+    for (const columns of [80, 40]) {
+      const layout = progressLayout({ columns, total: 100000, totalEpochs: 2, unit: 'steps', rate: false, stage: 'stage' });
+      expect(layout.format).toMatch(/^stage \{epoch\}/);
+      expect(widestLine(layout.format, layout.barsize, 100000, 2).length).toBeLessThanOrEqual(columns - 1);
+    }
+  });
+
   test('a wide terminal gets the rate and a bar no wider than 30', () => {
     const layout = progressLayout({ columns: 200, total: 60000, totalEpochs: 50, unit: 'samples', rate: true });
     expect(layout.format).toContain('{rate} samples/s');

@@ -5,7 +5,7 @@
  * this process; one run of each kind goes through the real command line (tsx, as
  * test/cli.test.ts does).
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -312,5 +312,40 @@ describe('neurone style, through the command line', () => {
     fs.writeFileSync(cut, whole.subarray(0, whole.length - 20));
     const bad = path.join(tmp, 'cli-bad.png');
     expectRefused(cli(['--content', content, '--style', cut, '--out', bad]), /--style: .*cut-style\.png: truncated PNG/, bad);
+  });
+
+  // `script` (util-linux) gives the command a terminal, so the bar draws; ^C typed into it
+  // reaches the command as SIGINT, as a user's Ctrl-C does. The optimisation runs between
+  // turns of the event loop, so the bar's handler runs at once, not after the last step.
+  const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
+  (hasScript ? test : test.skip)('Ctrl-C during the steps: exit 130 at once, the cursor shown again, nothing written', async () => {
+    const out = path.join(tmp, 'interrupted.png');
+    const args = [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'style', '--content', content, '--style', style, '--out', out];
+    // 100,000 steps at size 64: minutes of work, were the interrupt to wait for its end.
+    const cmd = [process.execPath, ...args, '--size', '64', '--steps', '100000'].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
+      cwd: root,
+      env: { ...process.env, NEURONE_BACKEND: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString('latin1');
+      if (!sent && output.includes('\x1b[?25l')) {
+        sent = true; // the bar has hidden the cursor
+        child.stdin.write('\x03');
+      }
+    });
+    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    clearTimeout(guard);
+    expect(sent).toBe(true);
+    expect(code).toBe(130); // script -e passes the command's status on
+    expect(output).not.toMatch(/written/);
+    expect(output).toContain('stage 1/1'); // random features: the image is the only stage
+    expect(output.lastIndexOf('\x1b[?25h')).toBeGreaterThan(output.lastIndexOf('\x1b[?25l'));
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.readdirSync(tmp).filter((f) => f.includes('interrupted'))).toEqual([]);
   });
 });

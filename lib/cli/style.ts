@@ -3,16 +3,18 @@
  * PNG files, with random or freshly trained features.
  *
  * Memory: each input is checked from its PNG header before it is decoded (at most MAX_PNG_PIXELS,
- * 16.7 million pixels: about 256 MiB while one is decoded, as 8-bit RGBA then float32 RGB) and
- * shrunk at once to the working size; the working size (--size, the longest side) is at most
- * MAX_STYLE_SIZE. Measured peak resident memory of the whole process (a 1000×872 input): 520 MB at
- * --size 512, 230 MB at the default 128; 530 MB with two 4096×4096 16-bit inputs at --size 512.
+ * 16.7 million pixels, and MAX_PNG_SIDE on a side; its sides at --size at least MIN_STYLE_SIZE)
+ * and shrunk at once to the working size; the working size (--size, the longest side) is at most
+ * MAX_STYLE_SIZE. Measured peak resident memory of the whole process (2026-12-06, 20 steps): a
+ * 1000×872 photograph, 460 MB at --size 512 and 115 MB at the default 128; two 4096×4096 16-bit
+ * inputs at --size 512, 570 MB as RGB and 870 MB as RGBA (the decoder's 16-bit rows, its 8-bit
+ * RGBA and the float32 RGB are alive together while one decodes).
  */
 import * as path from 'path';
 import { fittedSides, pngFileSize, readImage, resizeImage, writeImage } from '../data/image';
 import { Tensor } from '../tensor';
 import { MAX_SEED } from '../random';
-import { StyleFeatures, StyleOverflowError, randomStyleFeatures, styleTransfer, trainStyleFeatures } from '../style';
+import { StyleFeatures, StyleOverflowError, driveSteps, randomStyleFeatures, styleTransferSteps, trainStyleFeatureSteps } from '../style';
 import { TerminalProgress, formatLoss } from '../progress';
 import { FlagSpec, InputError, ParsedArgs, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 
@@ -48,7 +50,8 @@ export function styleUsage(): string {
     'the two images (self-supervised: which way a patch was turned).',
     '',
     `Inputs: PNG files of at most 16,777,216 pixels (checked from the header before decoding); each is`,
-    `shrunk to the working size at once. The process peaks at about 520 MB at --size ${MAX_STYLE_SIZE}, 230 MB at 128.`,
+    `shrunk to the working size at once. With photographs the process peaks at about 460 MB at --size ${MAX_STYLE_SIZE},`,
+    '115 MB at 128; the largest inputs taken (4096×4096, 16-bit RGBA) raise that to about 870 MB.',
     '',
     'Examples:',
     '  neurone style --content cat.png --style brick.png --out cat-brick.png',
@@ -77,9 +80,9 @@ function requiredFile(args: ParsedArgs, name: string): string {
 }
 
 /** Runs the transfer; weights that overflow it are the flags' fault (exit 2, nothing written). */
-function withWeightFlags<T>(args: ParsedArgs, run: () => T): T {
+async function withWeightFlags<T>(args: ParsedArgs, run: () => Promise<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (e) {
     if (!(e instanceof StyleOverflowError)) throw e;
     const given = (flag: string, fallback: number): string => flagValue(args, flag) ?? `${fallback} (the default)`;
@@ -90,7 +93,6 @@ function withWeightFlags<T>(args: ParsedArgs, run: () => T): T {
   }
 }
 
-/** Reads a PNG as an RGB image, shrunk (or enlarged) to longest side `size`; any problem is bad input. */
 /**
  * Refuses an image whose sides at --size, read from its header, would be too short: before
  * either image is decoded (a thin one decodes slowly, row by row). A file whose header cannot be
@@ -113,13 +115,14 @@ function checkSidesAt(flag: string, file: string, size: number): void {
   }
 }
 
+/** Reads a PNG as an RGB image, shrunk (or enlarged) to longest side `size`; any problem is bad input. */
 function readAt(flag: string, file: string, size: number): Tensor {
   return asInput(`style: ${flag}: `, () => resizeImage(readImage(file), size));
 }
 
 /** The `style` command; returns the exit code. */
 export function styleCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
-  return runCommand(() => {
+  return runCommand(async () => {
     const args = parseArgs('style', argv, FLAGS);
     if (args.flags.has('--help')) {
       write(`${styleUsage()}\n`);
@@ -171,7 +174,8 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
       `content ${contentFile} at ${content.shape[1]}×${content.shape[0]}, style ${styleFile} at ${style.shape[1]}×${style.shape[0]}; ` +
         `${kind} features (seed ${seed}), ${steps} steps, content weight ${contentWeight}, style weight ${styleWeight}`,
     );
-    const bar = quiet ? null : new TerminalProgress({ unit: 'steps' });
+    // Stage 1/2 trains the features (--features trained), the last stage makes the image.
+    const bar = quiet ? null : new TerminalProgress({ unit: 'steps', stage: 'stage' });
     const phases = kind === 'trained' ? 2 : 1;
     const started = performance.now();
     let features: StyleFeatures;
@@ -180,20 +184,26 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
         bar?.start(trainSteps, 0, 1, phases);
         // Patches of 32 pixels, or the whole of the smallest side when that is shorter (at least MIN_STYLE_SIZE).
         const patch = Math.min(32, ...content.shape.slice(0, 2), ...style.shape.slice(0, 2));
-        features = trainStyleFeatures([content, style], { seed, steps: trainSteps, patch, onStep: (s, loss) => bar?.update(s, loss) });
+        features = await driveSteps(
+          trainStyleFeatureSteps([content, style], { seed, steps: trainSteps, patch, onStep: (s, loss) => bar?.update(s, loss) }),
+        );
       } else {
         features = randomStyleFeatures({ seed });
       }
       bar?.start(steps, 0, phases, phases);
-      const result = withWeightFlags(args, () =>
-        styleTransfer(content, style, {
-          features,
-          steps,
-          lr,
-          contentWeight,
-          styleWeight,
-          onStep: (s, loss) => bar?.update(s, loss.total),
-        }),
+      // Stepped with the event loop turning: Ctrl-C reaches the bar's handler, which gives the
+      // terminal back and ends the process, nothing written.
+      const result = await withWeightFlags(args, () =>
+        driveSteps(
+          styleTransferSteps(content, style, {
+            features,
+            steps,
+            lr,
+            contentWeight,
+            styleWeight,
+            onStep: (s, loss) => bar?.update(s, loss.total),
+          }),
+        ),
       );
       bar?.stop();
       writeImage(out, result.image);
