@@ -65,6 +65,8 @@ describe('neurone command: help and argument errors', () => {
   test('integers in hex or exponent notation, as every command reads them', () => {
     expectUsageError(cli('train', '--epochs', '0x10'), /bad value for --epochs: '0x10' is not an integer in decimal digits/);
     expectUsageError(cli('train', '--threads', '1e3'), /bad value for --threads: '1e3' is not an integer in decimal digits/);
+    // Real-valued flags: decimal notation (1e-3 and .5 are), not what else JavaScript's Number() reads.
+    expectUsageError(cli('train', '--lr', '0x10'), /bad value for --lr: '0x10' is not a number in decimal notation/);
   });
   test('learning rate out of range', () => expectUsageError(cli('train', '--lr', '-1'), /--lr.*must be > 0/));
   test('missing value', () => expectUsageError(cli('train', '--epochs'), /--epochs needs a value/));

@@ -162,6 +162,11 @@ describe('neurone style, in process', () => {
     ],
     ['--lr 0', () => ['--content', content, '--style', style, '--lr', '0'], /--lr must be a finite float32 number > 0, got '0'/],
     [
+      'a weight in hexadecimal (Number() would read 16)',
+      () => ['--content', content, '--style', style, '--style-weight', '0x10'],
+      /--style-weight must be a finite float32 number >= 0, got '0x10'/,
+    ],
+    [
       '--lr beyond float32',
       () => ['--content', content, '--style', style, '--lr', '1e39'],
       /--lr must be a finite float32 number > 0, got '1e39'/,

@@ -136,6 +136,15 @@ export function decimalInteger(raw: string): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/**
+ * The number a flag's text writes in decimal notation (`0.01`, `.5`, `1e-3`, a sign allowed), or
+ * undefined: every command reads its real-valued flags this way, so that `0x10`, `0b11`, a
+ * blank or `Infinity`, which JavaScript's Number() would take, are refused by all of them.
+ */
+export function decimalNumber(raw: string): number | undefined {
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw) ? Number(raw) : undefined;
+}
+
 /** Whether a flag's text is an integer in decimal digits (a sign allowed), of any size. */
 export function isDecimalInteger(raw: string): boolean {
   return /^[+-]?\d+$/.test(raw);

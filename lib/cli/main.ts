@@ -46,7 +46,7 @@ import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
-import { isDecimalInteger, probeWritable } from './command';
+import { decimalNumber, isDecimalInteger, probeWritable } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
 import { firstLine, percent, plural } from '../messages';
 import { DATASETS, DatasetName, loadTrainTest } from './datasets';
@@ -340,6 +340,9 @@ function parseValue(name: string, flag: Flag, value: string): string | number {
   }
   const v = Number(value);
   if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`bad value for ${name}: '${value}' is not a number`);
+  // What Number() takes beyond decimal notation (0x10, 0b11) is refused as every command refuses it.
+  if (flag.kind === 'number' && decimalNumber(value.trim()) === undefined)
+    throw new UsageError(`bad value for ${name}: '${value}' is not a number in decimal notation`);
   if (flag.kind === 'int') {
     if (!isDecimalInteger(value.trim())) throw new UsageError(`bad value for ${name}: '${value}' is not an integer in decimal digits`);
     // Beyond 2^53 doubles skip integers: '9007199254740993' would silently become ...992.

@@ -16,7 +16,19 @@ import { Tensor } from '../tensor';
 import { MAX_SEED } from '../random';
 import { StyleFeatures, StyleOverflowError, driveSteps, randomStyleFeatures, styleTransferSteps, trainStyleFeatureSteps } from '../style';
 import { TerminalProgress, formatLoss } from '../progress';
-import { FlagSpec, InputError, ParsedArgs, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
+import {
+  FlagSpec,
+  InputError,
+  ParsedArgs,
+  asInput,
+  checkOutputFile,
+  decimalNumber,
+  flagValue,
+  helpText,
+  intFlag,
+  parseArgs,
+  runCommand,
+} from './command';
 
 /** The largest working size (--size): the longest side of the image optimised. */
 export const MAX_STYLE_SIZE = 512;
@@ -64,13 +76,13 @@ export function styleUsage(): string {
 function numberFlag(args: ParsedArgs, name: string, fallback: number, positive: boolean): number {
   const raw = flagValue(args, name);
   if (raw === undefined) return fallback;
-  const v = Number(raw);
+  const v = decimalNumber(raw.trim());
   // The kernels take it as a float32: 1e39 would be Infinity there, 1e-46 zero.
-  const f = Math.fround(v);
-  if (raw.trim() === '' || !Number.isFinite(f) || v < 0 || (positive && f === 0)) {
+  const f = v === undefined ? NaN : Math.fround(v);
+  if (v === undefined || !Number.isFinite(f) || v < 0 || (positive && f === 0)) {
     throw new InputError(`style: ${name} must be a finite float32 number ${positive ? '> 0' : '>= 0'}, got '${raw}'`);
   }
-  return v;
+  return f;
 }
 
 function requiredFile(args: ParsedArgs, name: string): string {
