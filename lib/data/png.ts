@@ -50,11 +50,11 @@ export function checkPng(bytes: Buffer, file: string, what: string): PngSize {
   if (size.width === 0 || size.height === 0) {
     throw new Error(`${file}: ${size.width}×${size.height} pixels: a PNG's width and height are at least 1`);
   }
-  if (size.width > MAX_PNG_SIDE || size.height > MAX_PNG_SIDE) {
-    throw new Error(`${file}: ${size.width}×${size.height} pixels: a side over the ${MAX_PNG_SIDE} (MAX_PNG_SIDE) ${what} may have`);
-  }
   if (size.width * size.height > MAX_PNG_PIXELS) {
     throw new Error(`${file}: ${size.width}×${size.height} pixels, more than the ${MAX_PNG_PIXELS} (MAX_PNG_PIXELS) ${what} may have`);
+  }
+  if (size.width > MAX_PNG_SIDE || size.height > MAX_PNG_SIDE) {
+    throw new Error(`${file}: ${size.width}×${size.height} pixels: a side over the ${MAX_PNG_SIDE} (MAX_PNG_SIDE) ${what} may have`);
   }
   if (size.interlaced) {
     throw new Error(`${file}: interlaced PNG (Adam7), which is not read; save it again without interlacing`);
