@@ -9,10 +9,14 @@
  *
  * The average lives outside the network; {@link WeightAverage.apply} copies it in (keeping the
  * live weights aside) and {@link WeightAverage.restore} puts the live weights back, so training
- * can go on after an evaluation of the average.
+ * can go on after an evaluation of the average. Batch norm's running estimates are not weights:
+ * they were measured with the last weights, and {@link updateBatchNorm} measures them again for
+ * the average.
  */
-import { describe } from './tensor';
-import { Parameter } from './nn/module';
+import { Tensor, describe, sliceRows, tensorArg } from './tensor';
+import { Module, Parameter, Sequential } from './nn/module';
+import { BatchNorm } from './nn/batchnorm';
+import { keepModes } from './nn/mode';
 import { checkKnownOptions } from './options';
 
 /** Options of {@link WeightAverage}. */
@@ -128,4 +132,90 @@ export class WeightAverage {
   private checkCount(who: string): void {
     if (this.count === 0) throw new Error(`WeightAverage.${who}: no snapshot yet; call update() first`);
   }
+}
+
+/** Options of {@link updateBatchNorm}. */
+export interface UpdateBatchNormOptions {
+  /** Samples per forward pass (default 256). */
+  batchSize?: number;
+}
+
+/**
+ * Measures the running estimates of every batch norm in `net` again, over the samples `x`: each
+ * is reset, then set to the plain mean of the batches' statistics (a forward pass per batch in
+ * training mode, no gradient), as PyTorch's `torch.optim.swa_utils.update_bn`. Averaged weights
+ * ({@link WeightAverage.apply}) need it: the estimates a network holds were measured with its
+ * last weights, and normalising the average's activations with them can cost much of its
+ * accuracy. Every module's mode is put back afterwards; a network without batch norm is left as
+ * it is. A last batch of one sample (no spread to measure) is left out.
+ *
+ * @example
+ * const swa = new WeightAverage(net.parameters());
+ * await fit(net, loss, opt, train, { epochs: 20, onEpochEnd: (r) => { if (r.epoch > 15) swa.update(); } });
+ * swa.apply();
+ * updateBatchNorm(net, train.x);     // the running estimates of the averaged weights
+ * @param net The network whose batch norms are measured.
+ * @param x The samples to measure them on (the training inputs), `(n, …)`.
+ * @param options batchSize.
+ */
+export function updateBatchNorm(net: Module, x: Tensor, options: UpdateBatchNormOptions = {}): void {
+  const who = 'updateBatchNorm';
+  if (!(net instanceof Module)) throw new TypeError(`${who}: net must be a Module, got ${describe(net)}`);
+  tensorArg(who, 'x', x);
+  if (options === null || typeof options !== 'object') throw new TypeError(`${who}: options must be an object, got ${describe(options)}`);
+  checkKnownOptions(who, options, ['batchSize']);
+  const batchSize = options.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 2)
+    throw new RangeError(`${who}: batchSize must be an integer >= 2 (a batch norm measures a spread), got ${describe(batchSize)}`);
+  if (x.shape.length < 2 || x.shape[0] < 2)
+    throw new RangeError(`${who}: x must hold at least two samples (n, …), got shape (${x.shape.join(', ')})`);
+  const norms = batchNorms(net);
+  if (norms.length === 0) return;
+  const restoreModes = keepModes(net);
+  const kept = norms.map((bn) => ({
+    mean: bn.runningMean.data.slice(),
+    variance: bn.runningVar.data.slice(),
+    count: bn.numBatchesTracked,
+  }));
+  let done = false;
+  try {
+    net.train();
+    for (const bn of norms) {
+      bn.resetRunningStats();
+      bn.cumulative = true;
+    }
+    const n = x.shape[0];
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      if (end - start < 2) break;
+      net.forward(sliceRows(x, start, end));
+    }
+    done = true;
+  } finally {
+    norms.forEach((bn, i) => {
+      bn.cumulative = false;
+      // A pass that failed (an input the network refuses) leaves the estimates as they were.
+      if (!done) {
+        bn.runningMean.data.set(kept[i].mean);
+        bn.runningVar.data.set(kept[i].variance);
+        bn.numBatchesTracked = kept[i].count;
+      }
+    });
+    restoreModes();
+  }
+}
+
+/** The batch norms of `net`, each once. */
+function batchNorms(net: Module): BatchNorm[] {
+  const seen = new Set<Module>();
+  const found: BatchNorm[] = [];
+  const stack = [net];
+  while (stack.length > 0) {
+    const m = stack.pop() as Module;
+    if (seen.has(m)) continue;
+    seen.add(m);
+    if (m instanceof BatchNorm) found.push(m);
+    if (m instanceof Sequential) for (const c of m.modules) stack.push(c);
+  }
+  return found;
 }

@@ -38,8 +38,8 @@ export { StepLR, CosineAnnealingLR, LinearWarmup, ReduceLROnPlateau, EpochSchedu
 export type { LRScheduler, StepLROptions, CosineOptions, WarmupOptions, PlateauOptions } from './schedulers';
 export { clipGradNorm, clipGradValue } from './clip';
 export type { Optimizer, OptimizerState, SGDOptions, AdamOptions, AdamWOptions } from './optim';
-export { WeightAverage } from './averaging';
-export type { WeightAverageOptions } from './averaging';
+export { WeightAverage, updateBatchNorm } from './averaging';
+export type { WeightAverageOptions, UpdateBatchNormOptions } from './averaging';
 export { fit, predict, evaluate, NonFiniteError } from './train';
 export type {
   TrainingData,

@@ -1,11 +1,11 @@
 /** Weight averaging (SWA mean and EMA): exact values, apply/restore, use with fit, argument errors. */
-import { fromArray } from '../lib/tensor';
-import { seed } from '../lib/random';
-import { Linear, Sequential, TanH, Parameter } from '../lib/nn';
+import { fromArray, randn } from '../lib/tensor';
+import { Rng, seed } from '../lib/random';
+import { BatchNorm1D, Linear, Sequential, TanH, Parameter } from '../lib/nn';
 import { MSELoss } from '../lib/losses';
 import { SGD } from '../lib/optim';
 import { fit, evaluate } from '../lib/train';
-import { WeightAverage } from '../lib/averaging';
+import { WeightAverage, updateBatchNorm } from '../lib/averaging';
 import { WeightAverage as Exported } from '../lib';
 
 function param(values: number[]): Parameter {
@@ -100,4 +100,69 @@ test('argument errors', () => {
   expect(() => new WeightAverage([param([1])], { decy: 0.9 } as unknown as { decay: number })).toThrow(
     /^WeightAverage: unknown option 'decy' \(did you mean 'decay'\?\); valid options: decay$/,
   );
+});
+
+describe('updateBatchNorm: the running estimates measured again (PyTorch swa_utils.update_bn)', () => {
+  /** Per column of `rows`: the mean and the unbiased variance. */
+  const columnStats = (rows: number[][]): { mean: number[]; variance: number[] } => {
+    const n = rows.length;
+    const mean = rows[0].map((_, c) => rows.reduce((a, r) => a + r[c], 0) / n);
+    const variance = rows[0].map((_, c) => rows.reduce((a, r) => a + (r[c] - mean[c]) ** 2, 0) / (n - 1));
+    return { mean, variance };
+  };
+
+  test('each estimate is the plain mean over the batches of their statistics; modes and the count as expected', () => {
+    seed(3);
+    const lin = new Linear(3, 4);
+    const bn = new BatchNorm1D(4, { momentum: 0.1 });
+    const net = new Sequential(lin, bn);
+    const x = randn([10, 3], new Rng(4));
+    net.eval();
+    bn.runningMean.data.fill(7); // stale estimates, as the last weights left them
+    // The statistics of BatchNorm's input, the Linear's output, computed here in float64.
+    const h = Array.from({ length: 10 }, (_, i) =>
+      Array.from(
+        { length: 4 },
+        (_, j) => lin.bias!.data[j] + [0, 1, 2].reduce((a, k) => a + x.data[i * 3 + k] * lin.weight.data[k * 4 + j], 0),
+      ),
+    );
+    updateBatchNorm(net, x, { batchSize: 5 });
+    const [a, b] = [columnStats(h.slice(0, 5)), columnStats(h.slice(5))];
+    for (let c = 0; c < 4; c++) {
+      expect(bn.runningMean.data[c]).toBeCloseTo((a.mean[c] + b.mean[c]) / 2, 5);
+      expect(bn.runningVar.data[c]).toBeCloseTo((a.variance[c] + b.variance[c]) / 2, 5);
+    }
+    expect(bn.numBatchesTracked).toBe(2);
+    expect([net.training, bn.training]).toEqual([false, false]); // modes put back
+    expect(bn.momentum).toBe(0.1);
+    // One batch of all the samples: the estimates of the whole set. A last batch of one is left out.
+    updateBatchNorm(net, x, { batchSize: 9 });
+    const nine = columnStats(h.slice(0, 9));
+    for (let c = 0; c < 4; c++) expect(bn.runningMean.data[c]).toBeCloseTo(nine.mean[c], 5);
+    expect(bn.numBatchesTracked).toBe(1);
+    // Training afterwards moves them by the momentum again.
+    net.train();
+    const before = bn.runningMean.data.slice();
+    net.forward(x);
+    const all = columnStats(h);
+    for (let c = 0; c < 4; c++) expect(bn.runningMean.data[c]).toBeCloseTo(0.9 * before[c] + 0.1 * all.mean[c], 5);
+  });
+
+  test('a pass that fails leaves the estimates as they were; bad arguments named; no batch norm: nothing done', () => {
+    const bn = new BatchNorm1D(2);
+    const net = new Sequential(new Linear(3, 2), bn);
+    bn.runningMean.data.set([1, 2]);
+    expect(() => updateBatchNorm(net, randn([6, 4], new Rng(1)))).toThrow(/Linear\(3, 2\)/);
+    expect(Array.from(bn.runningMean.data)).toEqual([1, 2]);
+    expect(bn.cumulative).toBe(false);
+    expect(() => updateBatchNorm(net, randn([6, 3], new Rng(1)), { batchSize: 1 })).toThrow(
+      'updateBatchNorm: batchSize must be an integer >= 2 (a batch norm measures a spread), got number 1',
+    );
+    expect(() => updateBatchNorm(net, randn([1, 3], new Rng(1)))).toThrow(/x must hold at least two samples/);
+    expect(() => updateBatchNorm(net, randn([6, 3], new Rng(1)), { batchsize: 3 } as never)).toThrow(/unknown option 'batchsize'/);
+    const plain = new Sequential(new Linear(3, 2));
+    const w = plain.parameters()[0].value.data.slice();
+    updateBatchNorm(plain, randn([6, 3], new Rng(1)));
+    expect(plain.parameters()[0].value.data).toEqual(w);
+  });
 });

@@ -198,3 +198,49 @@ describe('--save on a file system without the room for the model', () => {
     }
   });
 });
+
+describe('train --swa on a network with batch norm', () => {
+  test('the running estimates are measured again for the averaged weights (updateBatchNorm on the training data)', async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-swa-bn-'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const averaging: typeof import('../lib/averaging') = require('../lib/averaging');
+    const update = jest.spyOn(averaging, 'updateBatchNorm');
+    try {
+      const model = path.join(tmp, 'bn.json');
+      const layers = [
+        { type: 'Linear', args: [2, 8] },
+        { type: 'BatchNorm1D', args: [8] },
+        { type: 'ReLU', args: [] },
+        { type: 'Linear', args: [8, 2] },
+      ];
+      fs.writeFileSync(model, JSON.stringify({ layers }));
+      const r = await runInProcess(
+        (argv) => main(argv),
+        [
+          'train',
+          '--dataset',
+          'xor',
+          '--model',
+          model,
+          '--epochs',
+          '3',
+          '--swa',
+          '2',
+          '--recipe',
+          'headline', // no early stopping, and a retraining: two trainings, each averaged
+          '--quiet',
+          '--out',
+          path.join(tmp, 'out'),
+        ],
+      );
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(update).toHaveBeenCalledTimes(2);
+      const [net, x] = update.mock.calls[0];
+      expect(net.toString()).toContain('BatchNorm1D(8)');
+      expect(x.shape[1]).toBe(2); // the training inputs
+    } finally {
+      update.mockRestore();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

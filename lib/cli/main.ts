@@ -26,7 +26,7 @@ import { TerminalProgress, drawsInPlace, formatLoss } from '../progress';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { Recipe, RECIPES, ADAM_DEFAULTS, PLATEAU, PlanError, ReplayedRates, plateauScheduler, trainSubset, trainingPlan } from './recipes';
-import { WeightAverage } from '../averaging';
+import { WeightAverage, updateBatchNorm } from '../averaging';
 import {
   PRESETS,
   ModelDescription,
@@ -623,7 +623,11 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
             : undefined,
         },
       );
-      if (average && average.count > 0) average.apply();
+      if (average && average.count > 0) {
+        average.apply();
+        // Batch norm's running estimates were measured with the last weights: measured again for the average.
+        updateBatchNorm(model, trainDs.x);
+      }
       return { history, lrs: lrsUsed, logger, optimizer };
     } finally {
       bar?.stop();

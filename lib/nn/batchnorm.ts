@@ -87,6 +87,12 @@ export abstract class BatchNorm extends Module {
    * layout, not saved in neurone's (the running estimates do not depend on it with a momentum).
    */
   numBatchesTracked = 0;
+  /**
+   * While true, each training batch weighs 1 / (batches counted + 1) in the running estimates:
+   * they become the plain mean over the batches since {@link BatchNorm.resetRunningStats}
+   * (PyTorch's `momentum=None`), what `updateBatchNorm` (lib/averaging.ts) needs. @internal
+   */
+  cumulative = false;
   /** The batch statistics of the last pass called directly (scratch, `channels` each). */
   private readonly batchMean: Float32Array;
   private readonly batchVar: Float32Array;
@@ -123,6 +129,13 @@ export abstract class BatchNorm extends Module {
       args: [this.channels],
       options: { eps: this.eps, momentum: this.momentum, affine: this.weight !== null },
     };
+  }
+
+  /** Sets the running estimates back to where they start (mean 0, variance 1, no batch counted), as PyTorch's `reset_running_stats()`. */
+  resetRunningStats(): void {
+    this.runningMean.data.fill(0);
+    this.runningVar.data.fill(1);
+    this.numBatchesTracked = 0;
   }
 
   /** Rows (values per channel) of an input of `shape`, checked by outputShape before. */
@@ -183,7 +196,7 @@ export abstract class BatchNorm extends Module {
 
   /** Moves the running estimates towards the batch statistics just measured (the variance unbiased). */
   private updateRunningEstimates(mean: Float32Array, variance: Float32Array, rows: number): void {
-    const m = this.momentum;
+    const m = this.cumulative ? 1 / (this.numBatchesTracked + 1) : this.momentum;
     const unbias = rows / (rows - 1);
     const rm = this.runningMean.data;
     const rv = this.runningVar.data;
