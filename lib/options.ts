@@ -90,5 +90,9 @@ export function checkLoaderOptions<T extends object>(who: string, options: T | u
     throw new TypeError(
       `${who}: unknown option 'train'; the test set is { split: 'test' } (torchvision's train=False), the training set { split: 'train' }, the default`,
     );
+  // The split as the argument itself (tfds.load(split='test'), Keras's load_data() pairs): say where it goes.
+  const given: unknown = options;
+  if (given === 'train' || given === 'test')
+    throw new TypeError(`${who}: options must be an object, got string '${given}'; the split is an option: ${who}({ split: '${given}' })`);
   return checkOptionsObject(who, options, known);
 }

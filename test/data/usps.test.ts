@@ -61,7 +61,14 @@ describe('embedded USPS', () => {
     expect(() => loadMNIST(anyOptions({ root: '/data' }))).toThrow(
       "loadMNIST: unknown option 'root' (did you mean 'dir'?); valid options: split, dir, cacheDir, flatten",
     );
-    expect(() => loadUSPS(anyOptions('test'))).toThrow('loadUSPS: options must be an object, got string test');
+    // The split given as the argument itself: where it goes is said.
+    expect(() => loadUSPS(anyOptions('test'))).toThrow(
+      "loadUSPS: options must be an object, got string 'test'; the split is an option: loadUSPS({ split: 'test' })",
+    );
+    expect(() => loadMNIST(anyOptions('train'))).toThrow(
+      "loadMNIST: options must be an object, got string 'train'; the split is an option: loadMNIST({ split: 'train' })",
+    );
+    expect(() => loadUSPS(anyOptions('digits'))).toThrow('loadUSPS: options must be an object, got string digits');
     expect(() => readUSPS('x', anyOptions({ flat: true }))).toThrow("readUSPS: unknown option 'flat' (did you mean 'flatten'?)");
   });
 
