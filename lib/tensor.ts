@@ -548,6 +548,7 @@ function describeFunction(f: (...args: never[]) => unknown): string {
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
+  if (v === '') return 'an empty string';
   if (typeof v === 'function') return describeFunction(v as (...args: never[]) => unknown);
   if (Array.isArray(v)) return `Array(${v.length})`;
   if (v instanceof DataView) return `DataView(${v.byteLength} bytes)`;

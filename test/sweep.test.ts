@@ -263,28 +263,36 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(readme).toContain('npx neurone sweep sweeps/tiny-xor.json --out runs/tiny --workers 2');
   });
 
-  test('a run id too long to name its folder is refused before anything runs, naming the run', async () => {
+  test('a run id too long to name its folder (or, through a queue, its files) is refused before anything runs', async () => {
     const long = { name: 'm'.repeat(64), layers: [{ type: 'Linear', args: [2, 2] }] };
-    const spec = {
-      base: { dataset: 'xor', epochs: 1 },
-      axes: {
-        model: [long],
-        lr: [0.0001234567890123456],
-        valFraction: [0.15000000000000002],
-        batchSize: [8],
-        momentum: [0.5],
-        weightDecay: [1.2345678901234566e-7],
-      },
-      seeds: [123456789],
+    const axes = {
+      model: [long],
+      lr: [0.0001234567890123456],
+      valFraction: [0.15000000000000002],
+      batchSize: [8],
+      momentum: [0.5],
+      weightDecay: [1.2345678901234566e-7],
+    };
+    const spec = { base: { dataset: 'xor', epochs: 1 }, axes, seeds: [123456789] };
+    // Past a file name's 255 bytes with a few axes more.
+    const longer = {
+      ...spec,
+      axes: { ...axes, trainSize: [100], testSize: [100], dataSeed: [123456789], patience: [0], schedule: ['none'] },
     };
     const out = path.join(tmp, 'long-id');
-    await expect(sweep(spec, { out, workers: 1 })).rejects.toThrow(
-      /^run "model=m{64},lr=.*…": its id is \d+ bytes, over 180: it names the run's folder and files \(a file name holds at most 255 bytes\); give model descriptions a short "name"/,
+    await expect(sweep(longer, { out, workers: 1 })).rejects.toThrow(
+      /^run "model=m{64},lr=.*…": its id is \d+ bytes, over 255: it names the run's folder, and a file name holds at most 255 bytes; give model descriptions a short "name"/,
     );
     expect(fs.existsSync(out)).toBe(false);
-    // Under the bound it runs.
-    const short = await sweep({ ...spec, axes: { ...spec.axes, model: [{ ...long, name: 'tiny' }] } }, { out, workers: 1 });
-    expect(short.status).toMatchObject({ done: 1, failed: 0 });
+    // Between 180 and 255 bytes: a folder takes it, a queue worker's file names would not.
+    const [run] = expandSpec(validateSpec(spec));
+    expect(Buffer.byteLength(run.id)).toBeGreaterThan(180);
+    await expect(sweep(spec, { out, queue: 'redis://127.0.0.1:1' })).rejects.toThrow(
+      /its id is \d+ bytes, over 180: a queue worker names the run's files by it/,
+    );
+    expect(fs.existsSync(out)).toBe(false);
+    const local = await sweep(spec, { out, workers: 1 });
+    expect(local.status).toMatchObject({ done: 1, failed: 0 });
   });
 
   test('expansion: the grid of the axes × the seeds, ids naming each value', () => {

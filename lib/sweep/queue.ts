@@ -13,8 +13,8 @@ import IORedis, { RedisOptions } from 'ioredis';
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, percent, withoutCredentials } from '../messages';
-import { MAX_RUN_ID_BYTES, SpecError, SweepRun, SWEEP_DATASETS, validateRunConfig } from './spec';
-import { SharedData, dataKey } from './training';
+import { SpecError, SweepRun, SWEEP_DATASETS, checkRunIdLength, validateRunConfig } from './spec';
+import { SharedData, dataKey, removeCheckpoint } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { checkOutcome } from './summary';
@@ -36,6 +36,19 @@ export interface JobPayload {
 export interface JobResult {
   outcome: RunOutcome;
   worker: string;
+}
+
+/**
+ * The longest id of a run sent through the queue, in UTF-8 bytes: a worker names the run's files
+ * by it (`<id>.ckpt.val-losses.json`, `<id>.safetensors`), and their temporary files add a dot,
+ * the pid and a random tag, all within a file name's 255 bytes.
+ */
+export const MAX_QUEUED_RUN_ID_BYTES = 180;
+
+/** Refuses, before anything is sent, a run whose id is too long for a worker's file names. @internal */
+export function checkQueuedRunIds(runs: readonly SweepRun[]): void {
+  for (const r of runs)
+    checkRunIdLength(r.id, MAX_QUEUED_RUN_ID_BYTES, `a queue worker names the run's files by it (within a file name's 255 bytes)`);
 }
 
 /** Default name of the BullMQ queue. */
@@ -114,7 +127,8 @@ export async function checkRedis(url: string): Promise<void> {
         await client.connect();
         // ioredis selects the URL's database on connecting, but a refusal (a database past the
         // server's count) is only an 'error' event: connect() resolves and the client stays on 0.
-        await client.select(options.db ?? 0);
+        // Database 0 is not selected (ioredis does not either: some proxies refuse SELECT).
+        if (options.db) await client.select(options.db);
         await client.ping();
       })(),
       new Promise((_, reject) => {
@@ -559,11 +573,11 @@ export function validatePayload(input: unknown): JobPayload & { config: ReturnTy
   if (
     typeof p.runId !== 'string' ||
     p.runId === '' ||
-    Buffer.byteLength(p.runId) > MAX_RUN_ID_BYTES ||
+    Buffer.byteLength(p.runId) > MAX_QUEUED_RUN_ID_BYTES ||
     /[/\\\p{Cc}\u2028\u2029]|^\.\.?$/u.test(p.runId)
   )
     throw new SpecError(
-      `job payload: "runId": expected a file-name-safe string of at most ${MAX_RUN_ID_BYTES} bytes without control characters`,
+      `job payload: "runId": expected a file-name-safe string of at most ${MAX_QUEUED_RUN_ID_BYTES} bytes without control characters`,
     );
   if (p.backend !== undefined && p.backend !== 'js' && p.backend !== 'native')
     throw new SpecError(`job payload: "backend": expected "js" or "native", got ${JSON.stringify(p.backend)}`);
@@ -690,8 +704,9 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         if (closing && outcome.status === 'failed') return await release(job, token, payload.runId);
         // A finished run's checkpoint has served (as a local sweep's): left, it would pile up, and
         // the same run on another queue would take it for an interrupted training of its own.
-        if (outcome.status === 'done' && files.checkpoint)
-          for (const f of [files.checkpoint, `${files.checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+        // One that cannot go (a folder made read-only since) is only disk space: the run is done.
+        if (outcome.status === 'done' && files.checkpoint && !removeCheckpoint(files.checkpoint))
+          log(`finished ${payload.runId}: its checkpoint ${files.checkpoint} could not be removed`);
         log(
           `finished ${payload.runId}: ${outcome.status === 'done' ? `test accuracy ${percent(outcome.metrics.testAccuracy)}` : `FAILED: ${outcome.error}`}`,
         );

@@ -277,12 +277,22 @@ export function seedsOf(spec: SweepSpec): number[] {
   return typeof seeds === 'number' ? Array.from({ length: seeds }, (_, i) => i) : seeds;
 }
 
+/** The longest run id, in UTF-8 bytes: it names the run's folder (`out/<id>/`), and a file name holds at most 255 bytes. */
+export const MAX_RUN_ID_BYTES = 255;
+
 /**
- * The longest run id, in UTF-8 bytes. The id names the run's folder (`out/<id>/`), a queue
- * worker's files (`<id>.ckpt.val-losses.json`) and their temporary files beside them (a
- * dot, the pid and a random tag more), and a file name holds at most 255 bytes.
+ * Refuses a run id longer than `max` bytes, naming the run (cut short) and `why` that bound.
+ * @internal
  */
-export const MAX_RUN_ID_BYTES = 180;
+export function checkRunIdLength(id: string, max: number, why: string): void {
+  const bytes = Buffer.byteLength(id);
+  if (bytes <= max) return;
+  const chars = Array.from(id); // by code points: a cut must not split a surrogate pair
+  throw new SpecError(
+    `run ${JSON.stringify(chars.length > 80 ? `${chars.slice(0, 80).join('')}…` : id)}: its id is ${bytes} bytes, over ${max}: ` +
+      `${why}; give model descriptions a short "name", or shorten the axis values`,
+  );
+}
 
 /**
  * Every run of a spec, configuration by configuration (the axes' grid in the order written, the
@@ -302,12 +312,7 @@ export function expandSpec(spec: SweepSpec): SweepRun[] {
       const config = { ...RUN_DEFAULTS, ...spec.base, ...combo, seed } as RunConfig;
       if (config.optimizer !== 'sgd') delete config.momentum;
       const id = configKey ? `${configKey},seed=${seed}` : `seed=${seed}`;
-      const bytes = Buffer.byteLength(id);
-      if (bytes > MAX_RUN_ID_BYTES)
-        throw new SpecError(
-          `run ${JSON.stringify(id.length > 80 ? `${id.slice(0, 80)}…` : id)}: its id is ${bytes} bytes, over ${MAX_RUN_ID_BYTES}: ` +
-            'it names the run\'s folder and files (a file name holds at most 255 bytes); give model descriptions a short "name", or shorten the axis values',
-        );
+      checkRunIdLength(id, MAX_RUN_ID_BYTES, "it names the run's folder, and a file name holds at most 255 bytes");
       runs.push({ id, configKey: configKey || 'base', axes: combo, config });
     }
   }

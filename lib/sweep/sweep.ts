@@ -7,12 +7,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BackendName } from '../backend';
+import { describe } from '../tensor';
 import { ensureDir } from '../data/paths';
 import { processGone, readDataFile, removeDeadWritersTemps, removeOwnTemps, writeFileAtomic, writeFilesAtomic } from '../data/read';
 import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
-import { SharedData, dataKey, loadSharedData, runModel, runModelLabel } from './training';
+import { SharedData, checkpointFiles, dataKey, loadSharedData, removeCheckpoint, runModel, runModelLabel } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
@@ -346,7 +347,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   )
     throw new SpecError(`sweep: idleWarningMs must be a number of milliseconds > 0, got ${String(options.idleWarningMs)}`);
   if (options.queue !== undefined && (typeof options.queue !== 'string' || options.queue === ''))
-    throw new SpecError(`sweep: queue must be a Redis URL like redis://host:6379, got ${JSON.stringify(options.queue)}`);
+    throw new SpecError(`sweep: queue must be a Redis URL like redis://host:6379, got ${describe(options.queue)}`);
   // The queue's own options, given without a queue, would run the sweep here without a word.
   for (const name of ['queueName', 'idleWarningMs'] as const)
     if (options[name] !== undefined && options.queue === undefined)
@@ -354,7 +355,8 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   // Redis is checked before anything is written: an unreachable queue leaves no half-made folder.
   let queueExecutor: RunExecutor | undefined;
   if (options.queue) {
-    const { QueueExecutor } = await import('./queue');
+    const { QueueExecutor, checkQueuedRunIds } = await import('./queue');
+    checkQueuedRunIds(runs);
     queueExecutor = await QueueExecutor.connect(options.queue, {
       queueName: options.queueName,
       sweepHash: hash,
@@ -466,7 +468,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
           try {
             ensureDir(dir);
             // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
-            if (!options.resume) for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) fs.rmSync(f, { force: true });
+            if (!options.resume) for (const f of checkpointFiles(checkpoint)) fs.rmSync(f, { force: true });
           } catch (e) {
             // This run's folder is unusable; the others' are not: it fails, the sweep goes on.
             finish({ ...base, status: 'failed', error: `its folder cannot be used: ${firstLine(e)}`, worker: 'none' });
@@ -501,15 +503,8 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
             finish(rec);
             return;
           }
-          if (outcome.status === 'done') {
-            for (const f of [checkpoint, `${checkpoint}.val-losses.json`]) {
-              try {
-                fs.rmSync(f, { force: true });
-              } catch {
-                // A leftover checkpoint is only disk space: the record says the run is done.
-              }
-            }
-          }
+          // A leftover checkpoint is only disk space: the record says the run is done.
+          if (outcome.status === 'done') removeCheckpoint(checkpoint);
           finish(rec);
         }),
       );

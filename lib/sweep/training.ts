@@ -115,6 +115,27 @@ export function loadSharedData(name: SweepDataset, dataSeed: number, dir?: strin
 const DEFAULT_LR = { adam: ADAM_DEFAULTS.lr, sgd: QUICK.lr } as const;
 const DEFAULT_WEIGHT_DECAY = { adam: ADAM_DEFAULTS.weightDecay, sgd: QUICK.weightDecay } as const;
 
+/** The files of a run's checkpoint `checkpoint`: fit's own, and the validation losses kept beside it. */
+export function checkpointFiles(checkpoint: string): [string, string] {
+  return [checkpoint, `${checkpoint}.val-losses.json`];
+}
+
+/**
+ * Removes a run's checkpoint files (a finished run's, or a fresh start's); false when one could
+ * not go (a folder made read-only): for a finished run only disk space, which the caller may say.
+ */
+export function removeCheckpoint(checkpoint: string): boolean {
+  let removed = true;
+  for (const f of checkpointFiles(checkpoint)) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch {
+      removed = false;
+    }
+  }
+  return removed;
+}
+
 /** Where a run keeps its files in the worker: a checkpoint to resume from, the model when asked. */
 export interface RunFiles {
   /** Checkpoint written after every epoch, and read back when it exists (an interrupted run continues there). */
@@ -192,7 +213,7 @@ export async function runTraining(
   // validation loss is also kept beside it, and after a resume the counters are rebuilt from the
   // epochs before the first one run here, the checkpoint's rate kept.
   const scheduler = config.schedule === 'plateau' ? plateauScheduler(optimizer) : undefined;
-  const lossesFile = files.checkpoint ? `${files.checkpoint}.val-losses.json` : undefined;
+  const lossesFile = files.checkpoint ? checkpointFiles(files.checkpoint)[1] : undefined;
   const resumeFrom = files.checkpoint && fs.existsSync(files.checkpoint) ? files.checkpoint : undefined;
   let valLosses: (number | null)[] = [];
   if (resumeFrom && lossesFile && fs.existsSync(lossesFile)) valLosses = readValLosses(lossesFile);
