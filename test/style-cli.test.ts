@@ -266,6 +266,12 @@ describe('neurone style, in process', () => {
       ]);
     }
     expect(fs.readFileSync(style).equals(before)).toBe(true);
+    // A link at the output name that loops is no file: replaced by the result, as the writer does.
+    const loop = path.join(tmp, 'loop.png');
+    fs.symlinkSync('loop.png', loop);
+    const looped = await run(['--content', content, '--style', style, '--out', loop, '--size', '24', '--steps', '1', '--quiet']);
+    expect([looped.code, looped.stderr]).toEqual([0, '']);
+    expect(readImage(loop).shape).toEqual([18, 24, 3]);
     // A name the system refuses (too long), and a read-only file (for a user other than root):
     // said before the work, not after it.
     const long = path.join(tmp, `${'a'.repeat(256)}.png`);
@@ -322,7 +328,10 @@ describe('neurone style, through the command line', () => {
   // `script` (util-linux) gives the command a terminal, so the bar draws; ^C typed into it
   // reaches the command as SIGINT, as a user's Ctrl-C does. The optimisation runs between
   // turns of the event loop, so the bar's handler runs at once, not after the last step.
-  const hasScript = spawnSync('sh', ['-c', 'command -v script']).status === 0;
+  // util-linux's script (BSD's takes no -c): the form used below, tried once.
+  const hasScript = spawnSync('script', ['-qfec', 'true', '/dev/null']).status === 0;
+  /** Well under jest's timeout: a run that ignores the Ctrl-C fails on the assertions, not the timeout. */
+  const INTERRUPT_GUARD_MS = 30000;
   (hasScript ? test : test.skip)('Ctrl-C during the steps: exit 130 at once, the cursor shown again, nothing written', async () => {
     const out = path.join(tmp, 'interrupted.png');
     const args = [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'style', '--content', content, '--style', style, '--out', out];
@@ -342,7 +351,8 @@ describe('neurone style, through the command line', () => {
         child.stdin.write('\x03');
       }
     });
-    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
+    // Killing script hangs up the terminal, whose SIGHUP ends the command under it too.
+    const guard = setTimeout(() => child.kill('SIGKILL'), INTERRUPT_GUARD_MS);
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(guard);
     expect(sent).toBe(true);

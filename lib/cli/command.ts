@@ -246,12 +246,20 @@ export function checkOutputFile(command: string, flag: string, file: string, inp
   let link: fs.Stats | undefined;
   try {
     link = fs.lstatSync(target);
-    st = link.isSymbolicLink() ? fs.statSync(target) : link;
   } catch (e) {
-    // Nothing there (or a dangling link, replaced as a new file). Anything else (a name too
-    // long, a loop of links, no permission) would fail the write after the work: said now.
+    // Nothing there. Anything else (a name too long, a loop of links above it, no permission)
+    // would fail the write after the work: said now.
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
       throw new InputError(`${command}: ${flag}: cannot inspect ${file} (${fsReason(e)})`);
+  }
+  if (link?.isSymbolicLink()) {
+    try {
+      st = fs.statSync(target);
+    } catch {
+      st = undefined; // a dangling link, or a loop: the writer replaces the link as a new file
+    }
+  } else {
+    st = link;
   }
   if (st?.isDirectory()) throw new InputError(`${command}: ${flag}: ${file} is a folder; expected a file name`);
   if (st && !st.isFile()) throw new InputError(`${command}: ${flag}: ${file} exists and is not a regular file`);

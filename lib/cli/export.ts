@@ -150,8 +150,8 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
       }
     }
     // Both outputs are checked (ONNX built, weights convertible) before either is written. The
-    // torch layout takes only a shape the user gave: a searched one is a flat row first, which
-    // would take a Flatten of images for one channel.
+    // torch layout takes only a shape the user gave or the file was saved with: a searched one is
+    // a flat row first, which would take a Flatten of images for one channel.
     if (torch !== undefined)
       asInput('', () =>
         torchEntries(net, 'export', given, 'give the shape of one sample with --input-shape (e.g. 28,28,3 for images, 784 for rows)'),

@@ -82,7 +82,7 @@ function numberFlag(args: ParsedArgs, name: string, fallback: number, positive: 
   if (v === undefined || !Number.isFinite(f) || v < 0 || (positive && f === 0)) {
     throw new InputError(`style: ${name} must be a finite float32 number ${positive ? '> 0' : '>= 0'}, got '${raw}'`);
   }
-  return f;
+  return v; // checked in float32 above; kept as typed, as the defaults are (and printed as typed)
 }
 
 function requiredFile(args: ParsedArgs, name: string): string {
