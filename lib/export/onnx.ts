@@ -462,7 +462,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
  * checking the network takes another size: every axis but the channels doubled. An output axis is
  * free when it changes at one of several larger sizes (a stride longer than its kernel leaves the
  * output of the smallest sizes alike: a 1×1 kernel at stride 2 gives 1 at sizes 1 and 2, 2 at 3),
- * the last of them longer than any stride.
+ * the last of them longer than any stride and than two strides one after the other.
  */
 function freeAxes(
   places: readonly Place[],
@@ -482,10 +482,13 @@ function freeAxes(
     );
   }
   const free = outputShape.map(() => false);
-  // The last size is past the longest stride or kernel a layer may have (ARGUMENT_LIMITS): a
-  // pooling of stride 300 gives one position up to size 300 (shapes only: nothing is allocated).
-  const beyondAnyStride = 2 * ARGUMENT_LIMITS.maxDimension + 5;
-  for (const shape of [scaled(2), scaled(2, 1), scaled(3), scaled(8, 3), scaled(64, 7), scaled(1, beyondAnyStride)]) {
+  // The last sizes are past the longest stride or kernel a layer may have (ARGUMENT_LIMITS), and
+  // past two of them one after the other: a pooling of stride 300 gives one position up to size
+  // 300 (shapes only: nothing is allocated; more layers of the largest strides are not covered).
+  const beyondOneStride = 2 * ARGUMENT_LIMITS.maxDimension + 5;
+  const beyondTwoStrides = 2 * ARGUMENT_LIMITS.maxDimension ** 2 + 5;
+  const probes = [scaled(2), scaled(2, 1), scaled(3), scaled(8, 3), scaled(64, 7), scaled(1, beyondOneStride), scaled(1, beyondTwoStrides)];
+  for (const shape of probes) {
     let out: number[];
     try {
       out = through(shape);
