@@ -24,6 +24,12 @@ function checkLimit(who: string, name: string, v: unknown): number {
  * Scales all gradients together so that their global L2 norm (over every parameter, as one
  * vector) is at most `maxNorm`; leaves them unchanged when it already is.
  *
+ * Two details differ from PyTorch's `clip_grad_norm_`: the scale is `maxNorm / norm` exactly,
+ * where PyTorch divides by `norm + 1e-6` (its clipped norm falls short of `maxNorm` by the
+ * fraction 1e-6 / (norm + 1e-6): negligible unless the norms are near 1e-6); and the squares are
+ * summed in double, so the norm of float32 gradients near 1e18 is finite here where PyTorch's
+ * float32 sum overflows.
+ *
  * @param params The parameters whose gradients are clipped (`net.parameters()`).
  * @param maxNorm The largest norm allowed, > 0.
  * @returns The global norm before clipping (NaN or Infinity when a gradient holds one; the

@@ -11,6 +11,16 @@ export interface Labels {
 }
 
 /**
+ * Whether one-output targets are {−1, 1} (a −1 among them), for {@link classify} batch by batch:
+ * decided on the whole set. @internal
+ */
+export function signedTargets(y: Tensor): boolean {
+  if (y.data.length !== y.shape[0]) return false;
+  for (let i = 0; i < y.data.length; i++) if (y.data[i] === -1) return true;
+  return false;
+}
+
+/**
  * Reads a (prediction, target) pair as a classification, or returns null when it is not one
  * (e.g. an autoencoder's reconstruction target):
  * - yhat (batch, C ≥ 2): predicted = argmax; y is (batch,) class indices or (batch, C) one-hot rows;
@@ -24,8 +34,11 @@ export interface Labels {
  *   when they have the batch's length.
  * @param yhat Predictions, (batch, classes) or (batch, 1).
  * @param y Targets: class indices, one-hot rows, or {0, 1} / {−1, 1} values.
+ * @param signed For one-output targets: whether they are {−1, 1} (threshold 0) or {0, 1}
+ *   (threshold 0.5). Left out, a −1 among `y` says so; a caller classifying batch by batch decides
+ *   it once for the whole set (as `fit` does), or a batch of +1 alone would be read as {0, 1}.
  */
-export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null {
+export function classify(yhat: Tensor, y: Tensor, reuse?: Labels, signed?: boolean): Labels | null {
   const batch = yhat.shape[0];
   const width = yhat.shape.length === 1 ? 1 : yhat.shape.length === 2 ? yhat.shape[1] : -1;
   if (width < 1 || y.shape[0] !== batch) return null;
@@ -41,13 +54,14 @@ export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null
   if (width === 1) {
     const ySize = y.data.length / Math.max(batch, 1);
     if (ySize !== 1) return null;
-    let signed = false;
+    let sawMinusOne = false;
     for (let i = 0; i < batch; i++) {
       const v = y.data[i];
-      if (v === -1) signed = true;
+      if (v === -1) sawMinusOne = true;
       else if (v !== 0 && v !== 1) return null;
     }
-    const threshold = signed ? 0 : 0.5;
+    if (signed === false && sawMinusOne) return null;
+    const threshold = (signed ?? sawMinusOne) ? 0 : 0.5;
     for (let i = 0; i < batch; i++) {
       actual[i] = y.data[i] > threshold ? 1 : 0;
       predicted[i] = yhat.data[i] > threshold ? 1 : 0;
@@ -55,8 +69,12 @@ export function classify(yhat: Tensor, y: Tensor, reuse?: Labels): Labels | null
     return { predicted, actual, classes: 2 };
   }
   for (let r = 0; r < batch; r++) {
+    // The first NaN wins, as torch.argmax: a row with one is not read as another class.
     let best = 0;
-    for (let c = 1; c < width; c++) if (yhat.data[r * width + c] > yhat.data[r * width + best]) best = c;
+    for (let c = 1; c < width && !Number.isNaN(yhat.data[r * width + best]); c++) {
+      const v = yhat.data[r * width + c];
+      if (v > yhat.data[r * width + best] || Number.isNaN(v)) best = c;
+    }
     predicted[r] = best;
   }
   if (y.shape.length === 1) {
@@ -129,7 +147,8 @@ export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<
 
 /**
  * Fraction of samples whose true class is among the `k` highest scores (Keras's
- * `topKCategoricalAccuracy`; ties counted in the sample's favour only up to k places).
+ * `topKCategoricalAccuracy`; ties counted in the sample's favour only up to k places). NaN ranks
+ * above every number, as in `torch.topk`: a sample whose true class scores NaN is a miss.
  *
  * @param scores Scores, probabilities or logits, (n, classes).
  * @param labels The true class of each sample, (n,).
@@ -149,8 +168,14 @@ export function topKAccuracy(scores: Tensor, labels: ArrayLike<number>, k = 5): 
       throw new RangeError(`topKAccuracy: label ${r} is ${label}, expected an integer in [0, ${classes})`);
     }
     const own = scores.data[r * classes + label];
+    // NaN ranks above every number, as in torch.topk: a NaN score of the true class is no hit
+    // (a diverged network is not right), another class's NaN is above it.
+    if (Number.isNaN(own)) continue;
     let above = 0;
-    for (let c = 0; c < classes; c++) if (scores.data[r * classes + c] > own) above++;
+    for (let c = 0; c < classes; c++) {
+      const v = scores.data[r * classes + c];
+      if (v > own || Number.isNaN(v)) above++;
+    }
     if (above < k) hits++;
   }
   return n === 0 ? 0 : hits / n;
@@ -166,8 +191,11 @@ export interface ClassReport {
   f1: number[];
   /** Samples of each class. */
   support: number[];
+  /** Mean of `precision` over the classes that occur among the targets or the predictions (scikit-learn's macro average). */
   macroPrecision: number;
+  /** Mean of `recall` over the same classes. */
   macroRecall: number;
+  /** Mean of `f1` over the same classes. */
   macroF1: number;
 }
 
@@ -190,6 +218,8 @@ export function classReport(confusion: readonly (readonly number[])[]): ClassRep
   const recall: number[] = [];
   const f1: number[] = [];
   const support: number[] = [];
+  /** Classes that occur among the targets or the predictions: the ones the macro means average. */
+  const present: number[] = [];
   for (let c = 0; c < classes; c++) {
     const hits = confusion[c][c];
     let predicted = 0;
@@ -204,8 +234,11 @@ export function classReport(confusion: readonly (readonly number[])[]): ClassRep
     recall.push(r);
     f1.push(p + r === 0 ? 0 : (2 * p * r) / (p + r));
     support.push(actual);
+    if (actual > 0 || predicted > 0) present.push(c);
   }
-  const mean = (v: number[]): number => (v.length === 0 ? 0 : v.reduce((a, b) => a + b, 0) / v.length);
+  // Over the classes present, as scikit-learn's default labels (those in y_true or y_pred): a
+  // class of the output that no sample has and none was predicted as would count as a 0.
+  const mean = (v: number[]): number => (present.length === 0 ? 0 : present.reduce((a, c) => a + v[c], 0) / present.length);
   return { precision, recall, f1, support, macroPrecision: mean(precision), macroRecall: mean(recall), macroF1: mean(f1) };
 }
 
@@ -315,13 +348,15 @@ export class MetricAccumulator {
   constructor(
     private readonly who: string,
     private readonly names: readonly MetricName[],
+    /** Whether one-output targets are {−1, 1}, decided on the whole set ({@link signedTargets}). */
+    private readonly signed?: boolean,
   ) {}
 
   /** Adds one batch's predictions and targets. */
   add(yhat: Tensor, y: Tensor): void {
     const rows = yhat.shape[0];
     const needsClasses = this.names.some((n) => n.startsWith('top') || n === 'precision' || n === 'recall' || n === 'f1');
-    const labels = needsClasses ? classify(yhat, y) : null;
+    const labels = needsClasses ? classify(yhat, y, undefined, this.signed) : null;
     if (needsClasses && !labels) {
       throw new RangeError(
         `${this.who}: metrics ${this.names.join(', ')} need a classification; predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} are not one`,

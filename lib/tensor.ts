@@ -419,8 +419,8 @@ export function checkShape(t: Tensor, expected: readonly (number | null)[], who:
 
 /**
  * Index of the largest value of each row of a (rows, cols) tensor: the predicted class of each
- * sample from scores, probabilities or one-hot rows (the first one on a tie), as
- * `argmax(dim=1)` in PyTorch.
+ * sample from scores, probabilities or one-hot rows (the first one on a tie, the first NaN
+ * before any number), as `argmax(dim=1)` in PyTorch.
  *
  * Shape: (rows, cols) → Int32Array(rows).
  * @param t Scores, (rows, cols).
@@ -440,6 +440,11 @@ export function argmaxRows(t: Tensor): Int32Array {
     let bestValue = -Infinity;
     for (let c = 0; c < cols; c++) {
       const v = t.data[r * cols + c];
+      // The first NaN wins, as in PyTorch: a row holding one is not read as another class.
+      if (Number.isNaN(v)) {
+        best = c;
+        break;
+      }
       if (v > bestValue) {
         bestValue = v;
         best = c;

@@ -11,7 +11,17 @@ import { keepModes } from './nn/mode';
 import { Loss } from './losses';
 import { Optimizer, SGD } from './optim';
 import { Linear, WeightStepSink, setWeightStepSink } from './nn/linear';
-import { classify, confusionMatrix, Labels, ClassReport, MetricName, MetricAccumulator, checkMetricNames, computeMetrics } from './metrics';
+import {
+  classify,
+  confusionMatrix,
+  Labels,
+  ClassReport,
+  MetricName,
+  MetricAccumulator,
+  checkMetricNames,
+  computeMetrics,
+  signedTargets,
+} from './metrics';
 import { LRScheduler } from './schedulers';
 import { clipGradNorm, clipGradValue } from './clip';
 import { EpochRecord, Logger } from './logger';
@@ -521,6 +531,8 @@ class TrainingStep {
     private readonly maxValue: number | undefined,
     private readonly maxNorm: number | undefined,
     batchSize: number,
+    /** Whether one-output targets are {−1, 1}, decided on the whole set (see signedTargets). */
+    private readonly signed: boolean,
   ) {
     this.fused = DeferredWeightSteps.for(optimizer, params, maxValue !== undefined || maxNorm !== undefined, batchSize);
   }
@@ -578,7 +590,7 @@ class TrainingStep {
     this.optimizer.step(stepped);
     this.lastUpdate = { epoch, batch };
     if (this.classified) {
-      const l = classify(yhat, yb, this.labels ?? undefined);
+      const l = classify(yhat, yb, this.labels ?? undefined, this.signed);
       this.labels = l;
       if (l) for (let i = 0; i < l.actual.length; i++) this.hits += l.actual[i] === l.predicted[i] ? 1 : 0;
       else this.classified = false;
@@ -920,6 +932,8 @@ async function fitInTrainingMode(
     loss.reduction === 'sum' && batchSize > 1
       ? `; ${loss} sums the gradient over the batch of ${batchSize}, so a learning rate meant for averaged gradients is ${batchSize} times too large here`
       : '';
+  // {−1, 1} or {0, 1} one-output targets: decided on the whole set, not batch by batch.
+  const signed = signedTargets(data.y);
   const steps = new TrainingStep(
     net,
     loss,
@@ -933,6 +947,7 @@ async function fitInTrainingMode(
     maxValue,
     maxNorm,
     batchSize,
+    signed,
   );
 
   /** Writes the checkpoint of the epoch just finished, when fit was asked for checkpoints. */
@@ -959,7 +974,7 @@ async function fitInTrainingMode(
       throw learningRateError(optimizer.lr, scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`);
     }
     const epochLr = optimizer.lr;
-    const trainMetrics = metrics.length > 0 ? new MetricAccumulator('fit', metrics) : null;
+    const trainMetrics = metrics.length > 0 ? new MetricAccumulator('fit', metrics, signed) : null;
     if (shuffle) globalRng().shuffle(order);
     let lossSum = 0;
     steps.beginEpoch();

@@ -4,14 +4,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { setBackend } from '../lib/backend';
 import { seed } from '../lib/random';
-import { fromArray, zeros } from '../lib/tensor';
+import { argmaxRows, fromArray, zeros } from '../lib/tensor';
 import { Sequential, Linear, ReLU, Parameter } from '../lib/nn';
 import { CELogSoftmaxLoss, MSELoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate } from '../lib/train';
 import { StepLR, CosineAnnealingLR, LinearWarmup, ReduceLROnPlateau } from '../lib/schedulers';
 import { clipGradNorm, clipGradValue } from '../lib/clip';
-import { topKAccuracy, classReport, meanSquaredError, meanAbsoluteError } from '../lib/metrics';
+import { topKAccuracy, classReport, classify, confusionMatrix, meanSquaredError, meanAbsoluteError } from '../lib/metrics';
 import { loadUSPS } from '../lib/data';
 import { availableBackends } from './backends';
 
@@ -127,6 +127,16 @@ describe('metrics', () => {
     expect(topKAccuracy(scores, labels, 1)).toBe(0.25);
     expect(topKAccuracy(scores, labels, 2)).toBe(0.75);
     expect(topKAccuracy(scores, labels, 3)).toBe(1);
+    // NaN ranks above every number (torch.topk): the true class's NaN is a miss, another's is above it.
+    const nan = fromArray([
+      [0.1, NaN, 0.5],
+      [NaN, 0.2, 0.9],
+    ]);
+    expect(topKAccuracy(nan, [2, 2], 1)).toBe(0); // row 0: NaN above 0.5; row 1: NaN above 0.9
+    expect(topKAccuracy(nan, [1, 0], 3)).toBe(0); // their own scores are NaN
+    expect(topKAccuracy(nan, [2, 2], 2)).toBe(1);
+    expect(Array.from(argmaxRows(nan))).toEqual([1, 0]); // the first NaN, as torch.argmax
+    expect(Array.from(classify(nan, fromArray([2, 2]))!.predicted)).toEqual([1, 0]);
     // predicted [1, 0, 2, 0]; actual [2, 0, 0, 1]
     const r = classReport([
       [1, 0, 1],
@@ -138,6 +148,14 @@ describe('metrics', () => {
     expect(r.f1).toEqual([0.5, 0, 0]);
     expect(r.support).toEqual([2, 1, 1]);
     expect(r.macroF1).toBeCloseTo(1 / 6, 12);
+    // A class of the output that no sample has and none was predicted as is left out of the
+    // macro means, as scikit-learn's default labels: predicted [0, 1, 1, 0, 2, 2], actual
+    // [0, 1, 0, 0, 2, 1], 4 classes; sklearn: 0.6667, 0.7222, 0.6556 (over classes 0, 1, 2).
+    const absent = classReport(confusionMatrix(Int32Array.from([0, 1, 1, 0, 2, 2]), Int32Array.from([0, 1, 0, 0, 2, 1]), 4));
+    expect(absent.precision).toEqual([1, 0.5, 0.5, 0]);
+    expect(absent.macroPrecision).toBeCloseTo(2 / 3, 12);
+    expect(absent.macroRecall).toBeCloseTo((2 / 3 + 1 / 2 + 1) / 3, 12);
+    expect(absent.macroF1).toBeCloseTo((0.8 + 0.5 + 2 / 3) / 3, 12);
     const y = fromArray([
       [1, 2],
       [3, 4],

@@ -272,7 +272,9 @@ describe('usage errors of the queue options', () => {
     ]);
     await expect(sweep(SPEC, { out, queueName: 'lr' })).rejects.toThrow(/^sweep: queueName applies to a sweep through a queue/);
     await expect(sweep(SPEC, { out, idleWarningMs: 1000 })).rejects.toThrow(/^sweep: idleWarningMs applies to a sweep through a queue/);
-    await expect(sweep(SPEC, { out, queue: '' })).rejects.toThrow(/^sweep: queue must be a Redis URL like redis:\/\/host:6379, got an empty string$/);
+    await expect(sweep(SPEC, { out, queue: '' })).rejects.toThrow(
+      /^sweep: queue must be a Redis URL like redis:\/\/host:6379, got an empty string$/,
+    );
     expect(fs.existsSync(out)).toBe(false);
     // A credential with a bad %-escape: named as such, and not shown.
     for (const url of ['redis://user:pa%zzss@127.0.0.1:6379', 'redis://us%4@127.0.0.1:6379']) {

@@ -200,6 +200,24 @@ describe('fit: the loop', () => {
     expect(w).not.toEqual(before);
   });
 
+  test('{−1, 1} targets are read so over the whole set: a batch of +1 alone is not thresholded at 0.5', async () => {
+    // ŷ = x, never trained (lr 0): every sign right, so every accuracy is 1.
+    const net = new Sequential(new Linear(1, 1, { init: 'zeros' }));
+    (net.modules[0] as Linear).weight.data[0] = 1;
+    const x = fromArray([[0.3], [0.2], [-0.5], [-0.4]]);
+    const y = fromArray([[1], [1], [-1], [-1]]);
+    const h = await fit(
+      net,
+      new HingeLoss(),
+      new SGD({ lr: 0 }),
+      { x, y },
+      { epochs: 1, batchSize: 2, shuffle: false, verbose: 0, metrics: ['precision'] },
+    );
+    expect(h.epochs[0].trainAccuracy).toBe(1); // the first batch, +1 alone, was read as {0, 1}: 0.5
+    expect(h.epochs[0].trainMetrics?.precision).toBe(1);
+    expect(evaluate(net, new HingeLoss(), x, y).accuracy).toBe(1);
+  });
+
   test('an infinite gradient names the parameter and its module', async () => {
     // Zero weights give ŷ = 0, so the hinge loss is a finite 1 per sample, but ∂L/∂W sums
     // −y·x over two samples of 3e38: −6e38 overflows float32 to −Infinity.
