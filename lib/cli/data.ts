@@ -7,7 +7,7 @@ import { drawsInPlace } from '../progress';
 import { download, REMOTE_DATASETS, RemoteDatasetName, RemoteFile } from '../data/download';
 import * as path from 'path';
 import { firstLine } from '../messages';
-import { defaultCacheDir, ensureDir, missingFolders, removeEmptyFolders } from '../data/paths';
+import { defaultCacheDir, ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit } from '../data/paths';
 import { FlagSpec, InputError, asInput, didYouMean, flagValue, helpText, parseArgs, probeWritable, runCommand } from './command';
 
 /** The command's names for the datasets, and download()'s. */
@@ -107,6 +107,7 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
       bar?.update(Math.min(received, file.bytes));
     };
     let dir: string;
+    const exitCleanup = removeEmptyFoldersOnExit(made);
     try {
       dir = await download(dataset, {
         cacheDir,
@@ -122,6 +123,7 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
       removeEmptyFolders(made);
       throw e;
     } finally {
+      exitCleanup();
       finish();
     }
     write(`${asked}: the four files are in ${dir}, sizes and SHA-256 checked\n`);

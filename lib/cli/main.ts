@@ -40,7 +40,7 @@ import {
   readModelFile,
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
-import { ensureDir, missingFolders, removeEmptyFolders } from '../data/paths';
+import { ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit } from '../data/paths';
 import { save } from '../serialize';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
@@ -423,17 +423,14 @@ function resolveModel(
  */
 export async function train(opts: TrainOptions, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
   const made = missingFolders(opts.out);
-  // A process.exit() during the run (the guard of a stdout that cannot be written) skips the
-  // finally below: 'exit' listeners still run, synchronously. Only empty folders go.
-  const removeMade = (): void => removeEmptyFolders(made);
-  process.once('exit', removeMade);
+  const exitCleanup = removeEmptyFoldersOnExit(made);
   let code: number | undefined;
   try {
     code = await trainRun(opts, out);
     return code;
   } finally {
-    process.removeListener('exit', removeMade);
-    if (code !== 0) removeMade();
+    exitCleanup();
+    if (code !== 0) removeEmptyFolders(made);
   }
 }
 

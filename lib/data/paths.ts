@@ -147,6 +147,19 @@ export function missingFolders(dir: string): string[] {
 }
 
 /**
+ * Until the returned function is called, removes the folders `created` (if still empty) when the
+ * process exits: a `process.exit()` during the work (the guard of a standard output that cannot
+ * be written) skips the caller's own cleanup, and 'exit' listeners run synchronously. @internal
+ */
+export function removeEmptyFoldersOnExit(created: readonly string[]): () => void {
+  const remove = (): void => removeEmptyFolders(created);
+  process.once('exit', remove);
+  return () => {
+    process.removeListener('exit', remove);
+  };
+}
+
+/**
  * Removes the folders `created` lists ({@link missingFolders}, outermost first) that are still
  * empty, innermost first: what a command made for work that then failed. One that holds
  * something stays, and so do those around it.
