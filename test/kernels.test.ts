@@ -911,6 +911,27 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
         jsBackend.softmaxBackward(sj, gj, bj, rows, cols, log);
         rel(bn, bj, 1e-5, `${path} softmax backward log=${log}`);
       }
+      // One row of 100,003: the row's sums must not lose digits (a float running sum lost four).
+      const long = Float32Array.from({ length: 100003 }, () => rng.normal() * 3);
+      const wide = long.length;
+      const [sLong, sRef, bLong, bRef] = [new Float32Array(wide), new Float32Array(wide), new Float32Array(wide), new Float32Array(wide)];
+      const dLong = randomArray(wide);
+      // Relative to the row's largest value: its values are ~1e-5 each, under rel's absolute floor.
+      const rowRel = (a: Float32Array, b: Float32Array, what: string): void => {
+        let worst = 0;
+        let largest = 0;
+        for (let i = 0; i < b.length; i++) {
+          worst = Math.max(worst, Math.abs(a[i] - b[i]));
+          largest = Math.max(largest, Math.abs(b[i]));
+        }
+        if (!(worst <= 2e-5 * largest)) throw new Error(`${what}: off by ${worst / largest} of the largest value`);
+      };
+      nb.softmaxForward(long, sLong, 1, wide, false);
+      jsBackend.softmaxForward(long, sRef, 1, wide, false);
+      rowRel(sLong, sRef, `${path} softmax of a row of ${wide}`);
+      nb.softmaxBackward(sRef, dLong, bLong, 1, wide, false);
+      jsBackend.softmaxBackward(sRef, dLong, bRef, 1, wide, false);
+      rowRel(bLong, bRef, `${path} softmax backward of a row of ${wide}`);
       const p = randomArray(rows * cols).map((v) => Math.abs(v));
       p[0] = 0;
       p[1] = 1;
