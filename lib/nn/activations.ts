@@ -119,7 +119,9 @@ export class StableSigmoid extends Elementwise {
 declareBuiltIn(StableSigmoid, NO_ARGUMENTS, example());
 
 /**
- * Rectified linear unit: y = max(0, x). The derivative at 0 is taken as 0.
+ * Rectified linear unit: y = max(0, x). The derivative at 0 is taken as 0. Where the input is
+ * NaN the input gradient is NaN (PyTorch passes the output's gradient through there), so that a
+ * NaN reaching the network shows in the gradients, where `fit`'s checks name it.
  *
  * Shape: any → same.
  * @example
@@ -132,7 +134,8 @@ export class ReLU extends Elementwise {
 declareBuiltIn(ReLU, NO_ARGUMENTS, example(true));
 
 /**
- * Leaky ReLU: y = x for x > 0, slope·x otherwise.
+ * Leaky ReLU: y = x for x > 0, slope·x otherwise. A NaN input gives a NaN input gradient, as
+ * {@link ReLU}'s.
  *
  * Shape: any → same.
  * @example
