@@ -183,7 +183,7 @@ const FLAGS: Record<string, Flag> = {
     arg: 'N',
     min: 1,
     max: MAX_THREADS,
-    help: `threads of the native kernels, at most ${MAX_THREADS} (default: all cores)`,
+    help: `threads of the native kernels, at most ${MAX_THREADS} (default: the cores this process may use)`,
   },
   '--swa': {
     key: 'swa',

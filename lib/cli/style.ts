@@ -7,8 +7,9 @@
  * and shrunk at once to the working size; the working size (--size, the longest side) is at most
  * MAX_STYLE_SIZE. Measured peak resident memory of the whole process (2026-12-06, 20 steps): a
  * 1000×872 photograph, 460 MB at --size 512 and 115 MB at the default 128; two 4096×4096 16-bit
- * inputs at --size 512, 570 MB as RGB and 870 MB as RGBA (the decoder's 16-bit rows, its 8-bit
- * RGBA and the float32 RGB are alive together while one decodes).
+ * inputs at --size 512, 500-570 MB as RGB and 670-870 MB as RGBA in two measurements on different
+ * images (the decoder's 16-bit rows, its 8-bit RGBA and the float32 RGB are alive together while
+ * one decodes).
  */
 import * as path from 'path';
 import { fittedSides, pngFileSize, readImage, resizeImage, writeImage } from '../data/image';
@@ -61,9 +62,10 @@ export function styleUsage(): string {
     'better of the two in reports/README.md), or the same network trained for --train-steps on patches of',
     'the two images (self-supervised: which way a patch was turned).',
     '',
-    `Inputs: PNG files of at most 16,777,216 pixels (checked from the header before decoding); each is`,
-    `shrunk to the working size at once. With photographs the process peaks at about 460 MB at --size ${MAX_STYLE_SIZE},`,
-    '115 MB at 128; the largest inputs taken (4096×4096, 16-bit RGBA) raise that to about 870 MB.',
+    `Inputs: PNG files of at most 16,777,216 pixels and 65,535 on a side, not so elongated that a side at`,
+    `--size falls under ${MIN_STYLE_SIZE} (all checked from the header before decoding); each is shrunk to the working size`,
+    `at once. With photographs the process peaks at about 460 MB at --size ${MAX_STYLE_SIZE}, 115 MB at 128; the largest`,
+    'inputs taken (4096×4096, 16-bit) raise that to 500-870 MB (RGB to RGBA, depending on their content).',
     '',
     'Examples:',
     '  neurone style --content cat.png --style brick.png --out cat-brick.png',
