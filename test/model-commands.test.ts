@@ -47,6 +47,7 @@ import { evaluateCommand } from '../lib/cli/evaluate';
 import { dataCommand } from '../lib/cli/data';
 import { main } from '../lib/cli/main';
 import { tsFile } from './ts-child';
+import { diskFullAt } from './full-disk';
 import { runInProcess } from './in-process';
 
 const root = path.join(__dirname, '..');
@@ -568,27 +569,14 @@ describe('neurone export', () => {
     const torch = path.join(tmp, 'pair.pt.safetensors');
     fs.writeFileSync(onnx, 'old onnx');
     fs.writeFileSync(torch, 'old weights');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeFs: typeof fs = require('fs');
-    const realOpen = nodeFs.openSync;
-    let fullFd = -1;
-    const opens = jest.spyOn(nodeFs, 'openSync').mockImplementation(((p: fs.PathLike, ...rest: unknown[]) => {
-      const fd = (realOpen as (...a: unknown[]) => number)(p, ...rest);
-      if (String(p).includes(full)) fullFd = fd;
-      return fd;
-    }) as typeof fs.openSync);
-    const realWrite = nodeFs.writeSync;
-    const writes = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, ...rest: unknown[]) => {
-      if (fd === fullFd) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      return (realWrite as (...a: unknown[]) => number)(fd, ...rest);
-    }) as typeof fs.writeSync);
+    const disk = diskFullAt((file) => file.includes(full));
     let r: Awaited<ReturnType<typeof run>>;
     try {
       r = await run(exportCommand, [cnnFile, '--onnx', onnx, '--torch', torch, '--input-shape', '256,1']);
     } finally {
-      writes.mockRestore();
-      opens.mockRestore();
+      disk.restore();
     }
+    expect(disk.hit()).toBe(true);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/ENOSPC/);
     expect([fs.readFileSync(onnx, 'utf8'), fs.readFileSync(torch, 'utf8')]).toEqual(['old onnx', 'old weights']);

@@ -15,6 +15,7 @@ import { sweepCommand } from '../lib/cli/sweep';
 import { load, savedInputShape } from '../lib/serialize';
 import { TrainingPool } from '../lib/sweep/pool';
 import { tsFile } from './ts-child';
+import { diskFullAt } from './full-disk';
 import { ModelDescription } from '../lib/cli/presets';
 
 const root = path.join(__dirname, '..');
@@ -663,27 +664,13 @@ describe('sweep on the worker pool', () => {
     const first = await sweep(spec, { out, workers: 1 });
     const names = Object.values(first.files);
     for (const f of names) fs.writeFileSync(f, 'previous');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeFs: typeof fs = require('fs');
-    const realOpen = nodeFs.openSync;
-    let fullFd = -1;
-    const opens = jest.spyOn(nodeFs, 'openSync').mockImplementation(((p: fs.PathLike, ...rest: unknown[]) => {
-      const fd = (realOpen as (...a: unknown[]) => number)(p, ...rest);
-      if (path.basename(String(p)).startsWith('.scores.svg.')) fullFd = fd;
-      return fd;
-    }) as typeof fs.openSync);
-    const realWrite = nodeFs.writeSync;
-    const writes = jest.spyOn(nodeFs, 'writeSync').mockImplementation(((fd: number, ...rest: unknown[]) => {
-      if (fd === fullFd) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      return (realWrite as (...a: unknown[]) => number)(fd, ...rest);
-    }) as typeof fs.writeSync);
+    const disk = diskFullAt((file) => path.basename(file).startsWith('.scores.svg.'));
     try {
       await expect(sweep(spec, { out, workers: 1, resume: true })).rejects.toThrow(/scores\.svg.*ENOSPC/);
     } finally {
-      writes.mockRestore();
-      opens.mockRestore();
+      disk.restore();
     }
-    expect(fullFd).not.toBe(-1);
+    expect(disk.hit()).toBe(true);
     expect(names.map((f) => fs.readFileSync(f, 'utf8'))).toEqual(names.map(() => 'previous'));
     expect(fs.readdirSync(out).filter((f) => f.startsWith('.summary') || f.startsWith('.scores') || f.startsWith('.curves'))).toEqual([]);
     // The next resume writes them.
