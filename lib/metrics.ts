@@ -305,12 +305,13 @@ export function computeMetrics(
   names: readonly MetricName[],
   yhat: Tensor,
   y: Tensor,
+  signed?: boolean,
 ): { values: Record<string, number>; report?: ClassReport } {
   const values: Record<string, number> = {};
   let report: ClassReport | undefined;
   let labels: Labels | null | undefined;
   const classification = (name: string): Labels => {
-    if (labels === undefined) labels = classify(yhat, y);
+    if (labels === undefined) labels = classify(yhat, y, undefined, signed);
     if (!labels)
       throw new RangeError(
         `${who}: metric ${name} needs a classification; predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} are not one`,

@@ -1003,7 +1003,15 @@ async function fitInTrainingMode(
     if (trainMetrics) record.trainMetrics = trainMetrics.values();
     if (steps.classified) record.trainAccuracy = steps.hits / used;
     if (validation) {
-      const v = evaluate(net, loss, validation.x, validation.y, { batchSize: Math.max(batchSize, 256), metrics });
+      // The validation set's ±1 targets read as the training set's (decided on both together).
+      const v = evaluateSet(
+        net,
+        loss,
+        validation.x,
+        validation.y,
+        { batchSize: Math.max(batchSize, 256), metrics },
+        signed || signedTargets(validation.y),
+      );
       record.valLoss = v.loss;
       if (v.accuracy !== undefined) record.valAccuracy = v.accuracy;
       if (v.metrics) record.valMetrics = v.metrics;
@@ -1190,6 +1198,15 @@ export function evaluate(
     ({ x, y } = withTargets(dataOrX as TrainingData));
     options = (yOrOptions as EvaluateOptions | undefined) ?? {};
   }
+  return evaluateSet(net, loss, x, y, options);
+}
+
+/**
+ * {@link evaluate} on tensors `x`, `y`; `signed` says whether one-output targets are {−1, 1}
+ * when the caller decided it on a larger set (fit's validation: a validation set of +1 alone
+ * would otherwise be read as {0, 1}).
+ */
+function evaluateSet(net: Module, loss: Loss, x: Tensor, y: Tensor, options: EvaluateOptions, signed?: boolean): Evaluation {
   checkOptionsObject('evaluate', options);
   checkKnownOptions('evaluate', options, Object.keys(EVALUATE_OPTIONS));
   const metrics = options.metrics === undefined ? [] : checkMetricNames('evaluate', options.metrics);
@@ -1197,7 +1214,7 @@ export function evaluate(
   const yhat = predict(net, x, { batchSize: options.batchSize });
   const lossValue = n === 0 ? 0 : loss.sum(y, yhat) / n;
   const result: Evaluation = { loss: lossValue };
-  const l = classify(yhat, y);
+  const l = classify(yhat, y, undefined, signed);
   if (l) {
     let hits = 0;
     for (let i = 0; i < n; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
@@ -1205,7 +1222,7 @@ export function evaluate(
     result.confusion = confusionMatrix(l.predicted, l.actual, l.classes);
   }
   if (metrics.length > 0) {
-    const { values, report } = computeMetrics('evaluate', metrics, yhat, y);
+    const { values, report } = computeMetrics('evaluate', metrics, yhat, y, signed);
     result.metrics = values;
     if (report) result.classReport = report;
   }

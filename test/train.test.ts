@@ -206,15 +206,18 @@ describe('fit: the loop', () => {
     (net.modules[0] as Linear).weight.data[0] = 1;
     const x = fromArray([[0.3], [0.2], [-0.5], [-0.4]]);
     const y = fromArray([[1], [1], [-1], [-1]]);
+    // A validation set of +1 alone is read as the training set's ±1 too.
+    const validation = { x: fromArray([[0.3], [0.2]]), y: fromArray([[1], [1]]) };
     const h = await fit(
       net,
       new HingeLoss(),
       new SGD({ lr: 0 }),
       { x, y },
-      { epochs: 1, batchSize: 2, shuffle: false, verbose: 0, metrics: ['precision'] },
+      { epochs: 1, batchSize: 2, shuffle: false, verbose: 0, metrics: ['precision'], validation },
     );
     expect(h.epochs[0].trainAccuracy).toBe(1); // the first batch, +1 alone, was read as {0, 1}: 0.5
     expect(h.epochs[0].trainMetrics?.precision).toBe(1);
+    expect(h.epochs[0].valAccuracy).toBe(1); // read alone as {0, 1}: 0
     expect(evaluate(net, new HingeLoss(), x, y).accuracy).toBe(1);
   });
 
