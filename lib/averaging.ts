@@ -10,11 +10,11 @@
  * The average lives outside the network; {@link WeightAverage.apply} copies it in (keeping the
  * live weights aside) and {@link WeightAverage.restore} puts the live weights back, so training
  * can go on after an evaluation of the average. Batch norm's running estimates are not weights:
- * they were measured with the last weights, and {@link updateBatchNorm} measures them again for
- * the average.
+ * average them too (`buffers: net.buffers()`, usual with an EMA), or measure them again for the
+ * average with {@link updateBatchNorm} (usual after SWA).
  */
 import { Tensor, describe, sliceRows, tensorArg } from './tensor';
-import { Module, Parameter, Sequential } from './nn/module';
+import { Module, ModuleBuffer, Parameter, Sequential } from './nn/module';
 import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
 import { checkKnownOptions } from './options';
@@ -26,6 +26,14 @@ export interface WeightAverageOptions {
    * Left out (the default): the uniform mean of all snapshots (SWA).
    */
   decay?: number;
+  /**
+   * Buffers averaged with the weights (`net.buffers()`: batch norm's running estimates), as
+   * PyTorch's `AveragedModel(use_buffers=True)`: applied and restored with them, so an EMA of a
+   * network with batch norm is evaluated with estimates that follow the averaged weights.
+   * Left out, the network's own estimates stay in place ({@link updateBatchNorm} measures them
+   * again for the average).
+   */
+  buffers?: readonly ModuleBuffer[];
 }
 
 /**
@@ -38,8 +46,9 @@ export interface WeightAverageOptions {
  * avg.apply();                       // the network now holds the mean of epochs 16..20
  *
  * @example
- * // EMA of the weights after every batch, evaluated without disturbing training
- * const ema = new WeightAverage(net.parameters(), { decay: 0.999 });
+ * // EMA of the weights (and of batch norm's running estimates) after every batch,
+ * // evaluated without disturbing training
+ * const ema = new WeightAverage(net.parameters(), { decay: 0.999, buffers: net.buffers() });
  * await fit(net, loss, opt, train, { epochs: 10, onBatchEnd: () => ema.update() });
  * const acc = ema.evaluateWith(() => evaluate(net, loss, xVal, yVal).accuracy);
  */
@@ -49,13 +58,15 @@ export class WeightAverage {
   readonly decay: number | undefined;
   /** Snapshots folded in since construction or the last {@link reset}. */
   count = 0;
+  /** What is averaged: the parameters' values, then the buffers'. */
+  private readonly averaged: readonly { name: string; value: Tensor }[];
   private readonly avg: Float64Array[];
   private saved: Float32Array[] | null = null;
 
   /**
    * Starts an average of `params`.
    * @param params The parameters averaged (`net.parameters()`).
-   * @param options decay (none: a plain mean).
+   * @param options decay (none: a plain mean); buffers averaged too.
    */
   constructor(params: readonly Parameter[], options: WeightAverageOptions = {}) {
     if (!Array.isArray(params) || params.some((p) => !(p?.value?.data instanceof Float32Array))) {
@@ -63,14 +74,19 @@ export class WeightAverage {
     }
     if (options === null || typeof options !== 'object')
       throw new TypeError(`WeightAverage: options must be an object, got ${describe(options)}`);
-    checkKnownOptions('WeightAverage', options, ['decay']);
+    checkKnownOptions('WeightAverage', options, ['decay', 'buffers']);
+    const buffers = options.buffers ?? [];
+    if (!Array.isArray(buffers) || buffers.some((b) => !(b?.value?.data instanceof Float32Array))) {
+      throw new TypeError(`WeightAverage: buffers must be an array of buffers (net.buffers()), got ${describe(options.buffers)}`);
+    }
     const d = options.decay;
     if (d !== undefined && (typeof d !== 'number' || !(d >= 0 && d < 1))) {
       throw new RangeError(`WeightAverage: decay must be a number in [0, 1), got ${describe(d)}`);
     }
     this.params = params;
     this.decay = d;
-    this.avg = params.map((p) => new Float64Array(p.value.data.length));
+    this.averaged = [...params, ...buffers].map((t) => ({ name: t.name, value: t.value }));
+    this.avg = this.averaged.map((t) => new Float64Array(t.value.data.length));
   }
 
   /** Folds the current weights into the average (the first update copies them). */
@@ -79,10 +95,10 @@ export class WeightAverage {
     const first = this.count === 0;
     const a = first ? 0 : (this.decay ?? this.count / (this.count + 1));
     const b = 1 - a;
-    this.params.forEach((p, i) => {
-      const w = p.value.data;
+    this.averaged.forEach((t, i) => {
+      const w = t.value.data;
       const m = this.avg[i];
-      if (w.length !== m.length) throw new RangeError(`WeightAverage.update: parameter ${p.name} changed size (${m.length} → ${w.length})`);
+      if (w.length !== m.length) throw new RangeError(`WeightAverage.update: ${t.name} changed size (${m.length} → ${w.length})`);
       for (let j = 0; j < w.length; j++) m[j] = a * m[j] + b * w[j];
     });
     this.count++;
@@ -97,22 +113,22 @@ export class WeightAverage {
   /** The average of each parameter, as new Float32Arrays in `params` order. */
   weights(): Float32Array[] {
     this.checkCount('weights');
-    return this.avg.map((m) => Float32Array.from(m));
+    return this.avg.slice(0, this.params.length).map((m) => Float32Array.from(m));
   }
 
-  /** Copies the average into the network, keeping the live weights for {@link restore}. */
+  /** Copies the average into the network (the buffers' too, when given), keeping the live values for {@link restore}. */
   apply(): void {
     this.checkCount('apply');
     if (this.saved) return;
-    this.saved = this.params.map((p) => p.value.data.slice());
-    this.params.forEach((p, i) => p.value.data.set(this.avg[i]));
+    this.saved = this.averaged.map((t) => t.value.data.slice());
+    this.averaged.forEach((t, i) => t.value.data.set(this.avg[i]));
   }
 
-  /** Puts back the weights that {@link apply} replaced (no-op when the average is not applied). */
+  /** Puts back the values that {@link apply} replaced (no-op when the average is not applied). */
   restore(): void {
     if (!this.saved) return;
     const saved = this.saved;
-    this.params.forEach((p, i) => p.value.data.set(saved[i]));
+    this.averaged.forEach((t, i) => t.value.data.set(saved[i]));
     this.saved = null;
   }
 

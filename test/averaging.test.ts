@@ -98,7 +98,7 @@ test('argument errors', () => {
   expect(() => new WeightAverage([param([1])], { decay: -0.1 })).toThrow(RangeError);
   expect(() => new WeightAverage([param([1])]).weights()).toThrow(/no snapshot yet/);
   expect(() => new WeightAverage([param([1])], { decy: 0.9 } as unknown as { decay: number })).toThrow(
-    /^WeightAverage: unknown option 'decy' \(did you mean 'decay'\?\); valid options: decay$/,
+    /^WeightAverage: unknown option 'decy' \(did you mean 'decay'\?\); valid options: decay, buffers$/,
   );
 });
 
@@ -165,4 +165,29 @@ describe('updateBatchNorm: the running estimates measured again (PyTorch swa_uti
     updateBatchNorm(plain, randn([6, 3], new Rng(1)));
     expect(plain.parameters()[0].value.data).toEqual(w);
   });
+});
+
+test("buffers: batch norm's running estimates averaged, applied and restored with the weights (AveragedModel's use_buffers)", () => {
+  const bn = new BatchNorm1D(2);
+  const net = new Sequential(new Linear(2, 2), bn);
+  const ema = new WeightAverage(net.parameters(), { decay: 0.5, buffers: net.buffers() });
+  bn.runningMean.data.set([2, 4]);
+  ema.update(); // copies
+  bn.runningMean.data.set([4, 8]);
+  ema.update(); // 0.5·[2, 4] + 0.5·[4, 8]
+  bn.runningMean.data.set([10, 10]);
+  expect(ema.weights()).toHaveLength(net.parameters().length); // the parameters only
+  ema.apply();
+  expect(Array.from(bn.runningMean.data)).toEqual([3, 6]);
+  ema.restore();
+  expect(Array.from(bn.runningMean.data)).toEqual([10, 10]);
+  // Without the option the live estimates stay under the average.
+  const plain = new WeightAverage(net.parameters(), { decay: 0.5 });
+  plain.update();
+  plain.apply();
+  expect(Array.from(bn.runningMean.data)).toEqual([10, 10]);
+  plain.restore();
+  expect(() => new WeightAverage(net.parameters(), { buffers: [{}] as never })).toThrow(
+    'WeightAverage: buffers must be an array of buffers (net.buffers()), got Array(1)',
+  );
 });
