@@ -193,26 +193,37 @@ export function strandedBy(file: string, pid: number): boolean {
   }
 }
 
-/** Temporary files `.<stem>.<pid>.<random>.tmp` in `dir` that {@link strandedBy} says are stranded: removed. */
-function removeStaleTemps(dir: string, base: string): void {
+/**
+ * Removes the temporary files `.<stem>.<pid>.<random>.tmp` in `dir` (those of the target named
+ * `base` only, when given) for which `remove(pid, file)` says yes. A file that cannot go is left
+ * for a later write's removal: no caller fails over one.
+ */
+function removeTemps(dir: string, base: string | undefined, remove: (pid: number, file: string) => boolean): void {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
     return;
   }
-  const prefix = `.${tempStem(base)}.`;
+  const prefix = base === undefined ? '.' : `.${tempStem(base)}.`;
+  // After the prefix: `<pid>.<random>` for one target's files, `<stem>.<pid>.<random>` for any.
+  const rest = base === undefined ? /^.+\.(\d+)\.[a-z0-9]+$/ : /^(\d+)\.[a-z0-9]+$/;
   for (const name of names) {
     if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
-    const m = /^(\d+)\.[a-z0-9]+$/.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
-    if (!m) continue;
-    if (!strandedBy(path.join(dir, name), Number(m[1]))) continue;
+    const m = rest.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
+    const file = path.join(dir, name);
+    if (!m || !remove(Number(m[1]), file)) continue;
     try {
-      fs.rmSync(path.join(dir, name), { force: true });
+      fs.rmSync(file, { force: true });
     } catch {
-      // Not ours to fail a write over: the next write tries again.
+      // Left for the next write's removal of stale temporaries.
     }
   }
+}
+
+/** Temporary files of target `base` in `dir` that {@link strandedBy} says are stranded: removed. */
+function removeStaleTemps(dir: string, base: string): void {
+  removeTemps(dir, base, (pid, file) => strandedBy(file, pid));
 }
 
 /**
@@ -221,21 +232,7 @@ function removeStaleTemps(dir: string, base: string): void {
  * writes in `dir` any more (a sweep whose pool was stopped). @internal
  */
 export function removeOwnTemps(dir: string): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  const own = new RegExp(`^\\..+\\.${process.pid}\\.[a-z0-9]+\\${TEMP_SUFFIX}$`);
-  for (const name of names) {
-    if (!own.test(name)) continue;
-    try {
-      fs.rmSync(path.join(dir, name), { force: true });
-    } catch {
-      // Left for the next write's removal of stale temporaries.
-    }
-  }
+  removeTemps(dir, undefined, (pid) => pid === process.pid);
 }
 
 /**
@@ -245,21 +242,7 @@ export function removeOwnTemps(dir: string): void {
  * would keep a file a killed run left seconds ago until some later write. @internal
  */
 export function removeDeadWritersTemps(dir: string): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^\..+\.(\d+)\.[a-z0-9]+\.tmp$/.exec(name);
-    if (!m || !name.endsWith(TEMP_SUFFIX) || !processGone(Number(m[1]))) continue;
-    try {
-      fs.rmSync(path.join(dir, name), { force: true });
-    } catch {
-      // Left for the next write's removal of stale temporaries.
-    }
-  }
+  removeTemps(dir, undefined, (pid) => processGone(pid));
 }
 
 /**
