@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import { PNG } from 'pngjs';
 import { Tensor, formatShape, wrap } from '../tensor';
 import { writeFileAtomic } from './read';
-import { checkPng, decodePng, pngSize } from './png';
-import { MAX_PNG_FILE_BYTES, readDataFile } from './read';
+import { PNG_HEADER_BYTES, checkPng, decodePng, pngSize } from './png';
+import { MAX_PNG_FILE_BYTES, openDataFile, readAt, readDataFile } from './read';
 
 /**
  * Reads a PNG file as an RGB image: float32 `(height, width, 3)`, channels-last, each channel byte / 255
@@ -158,14 +158,9 @@ export function fittedSides(h: number, w: number, size: number): [number, number
  * be read or is not a PNG ({@link readImage} then says why in full). @internal
  */
 export function pngFileSize(file: string): { width: number; height: number } {
-  // Asked before opening, and opened without blocking: a FIFO would wait for a writer.
-  if (!fs.statSync(file).isFile()) throw new Error(`${file}: not a regular file`);
-  const head = Buffer.alloc(29);
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const { fd } = openDataFile(file, MAX_PNG_FILE_BYTES, 'a PNG image');
   try {
-    if (!fs.fstatSync(fd).isFile()) throw new Error(`${file}: not a regular file`);
-    const got = fs.readSync(fd, head, 0, head.length, 0);
-    return pngSize(head.subarray(0, got), file);
+    return pngSize(readAt(fd, PNG_HEADER_BYTES, 0), file);
   } finally {
     fs.closeSync(fd);
   }

@@ -17,6 +17,9 @@ export interface PngSize {
   interlaced: boolean;
 }
 
+/** The bytes {@link pngSize} reads: the signature and the IHDR chunk up to its interlace byte. @internal */
+export const PNG_HEADER_BYTES = 29;
+
 /**
  * Reads a PNG's size from its IHDR chunk without decoding anything. Throws, naming `source`,
  * when the bytes do not start with a PNG signature and an IHDR chunk.
@@ -27,8 +30,8 @@ export function pngSize(buf: Uint8Array, source: string): PngSize {
   // signature (8) | IHDR length (4) = 13 | "IHDR" (4) | width (4) | height (4) | depth, colour,
   // compression, filter, interlace (1 each)
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 29 || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') {
-    throw new Error(`${source}: not a PNG file: no PNG signature and IHDR chunk in its first 29 bytes`);
+  if (b.length < PNG_HEADER_BYTES || !b.subarray(0, 8).equals(PNG_SIGNATURE) || b.toString('latin1', 12, 16) !== 'IHDR') {
+    throw new Error(`${source}: not a PNG file: no PNG signature and IHDR chunk in its first ${PNG_HEADER_BYTES} bytes`);
   }
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20), interlaced: b[28] !== 0 };
 }
