@@ -14,7 +14,7 @@
  * average with {@link updateBatchNorm} (usual after SWA).
  */
 import { Tensor, describe, sliceRows, tensorArg } from './tensor';
-import { Module, ModuleBuffer, Parameter, Sequential } from './nn/module';
+import { Module, ModuleBuffer, Parameter, modulesOf } from './nn/module';
 import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
 import { checkKnownOptions } from './options';
@@ -185,7 +185,7 @@ export function updateBatchNorm(net: Module, x: Tensor, options: UpdateBatchNorm
     throw new RangeError(`${who}: batchSize must be an integer >= 2 (a batch norm measures a spread), got ${describe(batchSize)}`);
   if (x.shape.length < 2 || x.shape[0] < 2)
     throw new RangeError(`${who}: x must hold at least two samples (n, …), got shape (${x.shape.join(', ')})`);
-  const norms = batchNorms(net);
+  const norms = modulesOf(net).filter((m): m is BatchNorm => m instanceof BatchNorm);
   if (norms.length === 0) return;
   const restoreModes = keepModes(net);
   const kept = norms.map((bn) => ({
@@ -219,19 +219,4 @@ export function updateBatchNorm(net: Module, x: Tensor, options: UpdateBatchNorm
     });
     restoreModes();
   }
-}
-
-/** The batch norms of `net`, each once. */
-function batchNorms(net: Module): BatchNorm[] {
-  const seen = new Set<Module>();
-  const found: BatchNorm[] = [];
-  const stack = [net];
-  while (stack.length > 0) {
-    const m = stack.pop() as Module;
-    if (seen.has(m)) continue;
-    seen.add(m);
-    if (m instanceof BatchNorm) found.push(m);
-    if (m instanceof Sequential) for (const c of m.modules) stack.push(c);
-  }
-  return found;
 }

@@ -4,7 +4,7 @@
 import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, isTensor, sizeOf, sliceRows, checkDataLength } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
-import { Module, Parameter, Sequential, accumulateGradients, forwardView, inferView } from './nn/module';
+import { Module, Parameter, accumulateGradients, forwardView, inferView, modulesOf } from './nn/module';
 import { followLayers } from './nn/shapes';
 import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
@@ -628,19 +628,6 @@ interface FitInProgress {
 /** The fits in progress. */
 const fitsRunning = new Set<FitInProgress>();
 let warnedNotAwaited = false;
-
-/** The modules of `net`: itself and, through nested Sequentials, every module in it, each once. */
-function modulesOf(net: Module): Module[] {
-  const seen = new Set<Module>();
-  const stack = [net];
-  while (stack.length > 0) {
-    const m = stack.pop() as Module;
-    if (seen.has(m)) continue;
-    seen.add(m);
-    if (m instanceof Sequential) for (const c of m.modules) stack.push(c); // not a spread: 200,000 arguments overflow the stack
-  }
-  return [...seen];
-}
 
 /**
  * The fit in progress on `net` or on a module in it, with that module; null when there is none.

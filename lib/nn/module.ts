@@ -423,3 +423,19 @@ export function accumulateGradients(net: Module, x: Tensor, delta: Tensor): void
 export function inferView(net: Module, x: Tensor): Tensor {
   return net instanceof Sequential ? net.inferView(x) : net.infer(x);
 }
+
+/**
+ * The modules of `net`: itself and, through nested Sequentials, every module in it, each once
+ * (walked without recursion: a network nested 100,000 deep is walked too). @internal
+ */
+export function modulesOf(net: Module): Module[] {
+  const seen = new Set<Module>();
+  const stack = [net];
+  while (stack.length > 0) {
+    const m = stack.pop() as Module;
+    if (seen.has(m)) continue;
+    seen.add(m);
+    if (m instanceof Sequential) for (const c of m.modules) stack.push(c); // not a spread: 200,000 arguments overflow the stack
+  }
+  return [...seen];
+}
