@@ -228,6 +228,15 @@ export function checkOutputFolder(
   }
 }
 
+/** `file` with every link resolved, or its absolute path when it cannot be (a name not made yet). */
+export function realPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+}
+
 /**
  * Checks, before any work, that `file` can be written: its folder exists, it is not a folder or
  * a device, and it is not one of `inputs` (writing would destroy what is read).
@@ -268,15 +277,8 @@ export function checkOutputFile(command: string, flag: string, file: string, inp
   // The file the write replaces is the name in its folder as links resolve it (a link at the
   // name itself is replaced, not followed); an input reached by another path, or through a link
   // to a folder or to the file, is the same file.
-  const real = (f: string): string => {
-    try {
-      return fs.realpathSync(f);
-    } catch {
-      return path.resolve(f);
-    }
-  };
-  const replaced = path.join(real(dir), path.basename(target));
-  if (inputs.some((f) => path.resolve(f) === target || real(f) === replaced))
+  const replaced = path.join(realPath(dir), path.basename(target));
+  if (inputs.some((f) => path.resolve(f) === target || realPath(f) === replaced))
     throw new InputError(`${command}: ${flag}: ${file} is also an input; it would be overwritten`);
   // The writer puts a temporary file beside the target: make one now, so that a folder nothing
   // can be created in (/proc, a read-only mount, no permission) is said before the work, not after.

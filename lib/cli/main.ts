@@ -46,7 +46,7 @@ import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
-import { decimalNumber, isDecimalInteger, probeWritable } from './command';
+import { decimalNumber, isDecimalInteger, probeWritable, realPath } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
 import { firstLine, percent, plural } from '../messages';
 import { DATASETS, DatasetName, loadTrainTest } from './datasets';
@@ -804,17 +804,10 @@ function checkSaveTarget(
   if (st && !st.isFile()) throw new UsageError(`--save: ${file} exists and is not a regular file (a device, pipe or socket)`);
   if (outFiles.some((f) => path.resolve(f) === target)) throw new UsageError(`--save: ${file} is one of the files the run writes in --out`);
   // Through links too: the file a link names is what a save would have replaced before.
-  const real = (f: string): string => {
-    try {
-      return fs.realpathSync(f);
-    } catch {
-      return path.resolve(f);
-    }
-  };
-  const input = inputs.find((f) => real(f) === real(target));
+  const input = inputs.find((f) => realPath(f) === realPath(target));
   if (input !== undefined) throw new UsageError(`--save: ${file} is the --model file ${input}; saving would overwrite the input`);
   if (dataDir !== undefined) {
-    const from = path.relative(real(dataDir), real(target));
+    const from = path.relative(realPath(dataDir), realPath(target));
     if (!from.startsWith('..') && !path.isAbsolute(from))
       throw new UsageError(`--save: ${file} is inside --data-dir ${dataDir}, the data the run reads; save it elsewhere`);
   }
