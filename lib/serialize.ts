@@ -25,9 +25,8 @@ import { Module, ModuleConfig, Sequential } from './nn/module';
 import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments, checkDeclaredTensor } from './nn/schema';
 import { torchEntries } from './export/torch';
-import { checkSampleShape } from './export/network';
+import { checkSampleShapeFits } from './export/network';
 import { followLayers } from './nn/shapes';
-import { firstLine } from './messages';
 import { applyEvalPositions, evalPositions } from './nn/mode';
 import { IO_PIECE, fileKind, fsReason, writeFileAtomic } from './data/read';
 import { backend } from './backend';
@@ -1045,23 +1044,15 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
   checkKnownOptions('save', options, ['metadata', 'layout', 'inputShape']);
   const layoutName = checkLayout(options.layout, 'save');
   const { tensors, metadata } = modelContents(net, options.metadata ?? {}, `save: ${file}`);
+  const { inputShape } = options;
+  const shapeMetadata: Record<string, string> = inputShape ? { [INPUT_SHAPE_KEY]: JSON.stringify(Array.from(inputShape)) } : {};
   if (layoutName === 'neurone') {
-    const { inputShape } = options;
-    if (inputShape !== undefined) {
-      checkSampleShape(`save: ${file}`, inputShape);
-      try {
-        followLayers(net, [1, ...inputShape], () => {});
-      } catch (e) {
-        throw new RangeError(`save: ${file}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}`);
-      }
-    }
-    writeSafetensors(file, tensors, {
-      ...metadata,
-      ...(inputShape ? { [INPUT_SHAPE_KEY]: JSON.stringify(Array.from(inputShape)) } : {}),
-    });
+    // Shapes only, without drawing a lazily sized layer's weights (torchEntries checks its own way).
+    if (inputShape !== undefined) checkSampleShapeFits(`save: ${file}`, inputShape, (shape) => followLayers(net, shape, () => {}));
+    writeSafetensors(file, tensors, { ...metadata, ...shapeMetadata });
     return;
   }
-  const entries = torchEntries(net, `save: ${file}`, options.inputShape);
+  const entries = torchEntries(net, `save: ${file}`, inputShape);
   writeSafetensors(
     file,
     entries.map((e) =>
@@ -1069,11 +1060,7 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
         ? { name: e.name, dtype: 'I64' as const, shape: [], data: int64Words(e.count.get()) }
         : { name: e.name, dtype: 'F32' as const, shape: e.shape, data: e.toTorch() },
     ),
-    {
-      ...metadata,
-      [LAYOUT_KEY]: 'torch',
-      ...(options.inputShape ? { [INPUT_SHAPE_KEY]: JSON.stringify(Array.from(options.inputShape)) } : {}),
-    },
+    { ...metadata, [LAYOUT_KEY]: 'torch', ...shapeMetadata },
   );
 }
 

@@ -14,6 +14,7 @@ import { Module, Sequential } from '../nn/module';
 import { checkConfigShape, moduleType } from '../nn/registry';
 import { ArgumentValues, checkArguments, checkDeclaredTensor } from '../nn/schema';
 import { describe } from '../tensor';
+import { firstLine } from '../messages';
 
 /** A module at one of its places in a network. @internal */
 export interface Place {
@@ -179,6 +180,24 @@ export function checkSampleShape(who: string, inputShape: unknown): asserts inpu
     throw new TypeError(
       `${who}: inputShape must be the shape of one sample (positive integers, without the batch), got ${describe(inputShape)}`,
     );
+}
+
+/**
+ * Checks that `inputShape` is the shape of one sample ({@link checkSampleShape}) and that the
+ * network takes it: `follow` passes a batch of one such sample through the network, shapes only,
+ * and throws where a layer refuses it. @internal
+ */
+export function checkSampleShapeFits(
+  who: string,
+  inputShape: unknown,
+  follow: (shape: number[]) => unknown,
+): asserts inputShape is readonly number[] {
+  checkSampleShape(who, inputShape);
+  try {
+    follow([1, ...inputShape]);
+  } catch (e) {
+    throw new RangeError(`${who}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}`);
+  }
 }
 
 /** The shape the places give, run one after the other on `shape` (batch first); a layer that refuses it throws. @internal */

@@ -38,8 +38,7 @@ import { Conv2D, ConvTranspose2D, GlobalAvgPool2D } from '../nn/conv2d';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { moduleType } from '../nn/registry';
 import { kernelAxesLast4, reverseAxes3 } from './onnx';
-import { checkModules, checkSampleShape, shapeThrough, unroll } from './network';
-import { firstLine } from '../messages';
+import { checkModules, checkSampleShapeFits, shapeThrough, unroll } from './network';
 
 /** One parameter at one place, in PyTorch's layout. @internal */
 export interface TorchEntry {
@@ -124,12 +123,7 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
   checkModules(places, who);
   let channels: Channels = 'unknown';
   if (inputShape !== undefined) {
-    checkSampleShape(who, inputShape);
-    try {
-      shapeThrough(places, [1, ...inputShape]);
-    } catch (e) {
-      throw new RangeError(`${who}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}`);
-    }
+    checkSampleShapeFits(who, inputShape, (shape) => shapeThrough(places, shape));
     channels = inputShape.length >= 2 ? inputShape[inputShape.length - 1] : null;
   }
   /** Whether the value is known to have positions besides its channels (a nn.Unflatten could not take it). */
