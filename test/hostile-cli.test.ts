@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseTrainArgs, UsageError } from '../lib/cli/main';
 import { tsFile } from './ts-child';
+import { hasScript, inTerminal } from './terminal';
 
 const root = path.join(__dirname, '..');
 const cliArgs = tsFile(path.join(root, 'lib', 'cli', 'main.ts'));
@@ -363,32 +364,10 @@ describe('the process around the command', () => {
     expect(code).toBe(141);
   });
 
-  // The progress bar draws only on a terminal: `script` (util-linux) gives the command one, and
-  // a ^C typed into it reaches the command as SIGINT from the terminal, as a user's Ctrl-C does.
-  // util-linux's script (BSD's takes no -c): the form used below, tried once.
-  const hasScript = spawnSync('script', ['-qfec', 'true', '/dev/null']).status === 0;
+  // The progress bar draws only on a terminal; a ^C typed there reaches the command as SIGINT.
   (hasScript ? test : test.skip)('Ctrl-C during the progress bar shows the cursor again and exits 130', async () => {
-    const cmd = [process.execPath, ...cliArgs, 'train', '--dataset', 'checkerboard', '--epochs', '50', '--out', path.join(tmp, 'sigint')]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
-      .join(' ');
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
-      cwd: root,
-      env: { ...process.env, NEURONE_BACKEND: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString('latin1');
-      if (!sent && out.includes('\x1b[?25l')) {
-        // the bar has hidden the cursor
-        sent = true;
-        child.stdin.write('\x03');
-      }
-    });
-    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(guard);
+    const args = [...cliArgs, 'train', '--dataset', 'checkerboard', '--epochs', '50', '--out', path.join(tmp, 'sigint')];
+    const { out, code, sent } = await inTerminal(args, { interrupt: true, guardMs: HANG_GUARD_MS });
     expect(sent).toBe(true);
     expect(out).not.toMatch(/done: /); // interrupted, not finished
     // The cursor shown again after it was last hidden, line wrapping back on.

@@ -4,7 +4,6 @@
  * terminal), and the cursor and line wrapping restored when Ctrl-C interrupts the library's
  * Logger (not only the command).
  */
-import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,6 +11,7 @@ import { progressLayout, formatLoss, terminalColumns, drawsInPlace, FALLBACK_COL
 import { statusLine } from '../lib/cli/sweep';
 import { EPOCH_LINE_WIDTH, Logger, formatEpoch } from '../lib/logger';
 import { tsFile } from './ts-child';
+import { hasScript, inTerminal } from './terminal';
 
 const root = path.join(__dirname, '..');
 /** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
@@ -195,41 +195,13 @@ describe('losses are written at one precision everywhere', () => {
   });
 });
 
-function hasCommand(name: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).status === 0;
-}
-const quote = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
-
-/** Runs `args` (node arguments) in an 80-column pseudo-terminal; with `interrupt`, types ^C once the bar hid the cursor. */
-async function inTerminal(args: string[], interrupt: boolean): Promise<{ out: string; code: number | null; sent: boolean }> {
-  const cmd = `stty cols 80 rows 24; exec ${[process.execPath, ...args].map(quote).join(' ')}`;
-  const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
-    cwd: root,
-    env: { ...process.env, NEURONE_BACKEND: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let sent = false;
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString('latin1');
-    if (interrupt && !sent && out.includes('\x1b[?25l')) {
-      sent = true;
-      child.stdin.write('\x03');
-    }
-  });
-  const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  clearTimeout(guard);
-  return { out, code, sent };
-}
-
 /** The bar's lines as drawn: cli-progress writes each at column 1 (`ESC[1G`) and clears the rest (`ESC[0K`). */
 function drawnLines(out: string): string[] {
   // eslint-disable-next-line no-control-regex -- escape sequences are what the test reads
   return [...out.matchAll(/\x1b\[1G(.*?)\x1b\[0K/g)].map((m) => m[1]);
 }
 
-const ptyTest = hasCommand('script') ? test : test.skip;
+const ptyTest = hasScript ? test : test.skip;
 
 describe('in an 80-column terminal', () => {
   let tmp: string;
@@ -241,7 +213,7 @@ describe('in an 80-column terminal', () => {
   ptyTest('the command draws lines of at most 79 characters that show the loss and the ETA', async () => {
     const main = path.join(root, 'lib', 'cli', 'main.ts');
     const args = [...tsFile(main), 'train', '--dataset', 'checkerboard', '--epochs', '2', '--out', path.join(tmp, 'cli')];
-    const { out, code } = await inTerminal(args, false);
+    const { out, code } = await inTerminal(args, { guardMs: HANG_GUARD_MS });
     expect(code).toBe(0);
     const lines = drawnLines(out);
     expect(lines.length).toBeGreaterThan(0);
@@ -253,7 +225,7 @@ describe('in an 80-column terminal', () => {
   });
 
   ptyTest("the library Logger's bar fits too, and finishes with the terminal restored", async () => {
-    const { out, code } = await inTerminal(tsFile(path.join(__dirname, 'progress-child.ts')), false);
+    const { out, code } = await inTerminal(tsFile(path.join(__dirname, 'progress-child.ts')), { guardMs: HANG_GUARD_MS });
     expect(code).toBe(0);
     const lines = drawnLines(out);
     expect(lines.length).toBeGreaterThan(0);
@@ -264,7 +236,10 @@ describe('in an 80-column terminal', () => {
   });
 
   ptyTest("Ctrl-C during the library Logger's bar shows the cursor, wraps lines again and ends the process", async () => {
-    const { out, code, sent } = await inTerminal([...tsFile(path.join(__dirname, 'progress-child.ts')), 'long'], true);
+    const { out, code, sent } = await inTerminal([...tsFile(path.join(__dirname, 'progress-child.ts')), 'long'], {
+      interrupt: true,
+      guardMs: HANG_GUARD_MS,
+    });
     expect(sent).toBe(true);
     expect(out).not.toContain('finished');
     expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
@@ -273,7 +248,9 @@ describe('in an 80-column terminal', () => {
   });
 
   ptyTest('a Ctrl-C that arrives as the bar stops still ends the process', async () => {
-    const { out, code } = await inTerminal([...tsFile(path.join(__dirname, 'progress-child.ts')), 'signal-at-stop'], false);
+    const { out, code } = await inTerminal([...tsFile(path.join(__dirname, 'progress-child.ts')), 'signal-at-stop'], {
+      guardMs: HANG_GUARD_MS,
+    });
     expect(out).not.toContain('survived');
     expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
     expect(code).toBe(130);

@@ -5,7 +5,7 @@
  * this process; one run of each kind goes through the real command line (tsx, as
  * test/cli.test.ts does).
  */
-import { spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -15,6 +15,7 @@ import { readImage, writeImage } from '../lib/data/image';
 import { wrap } from '../lib/tensor';
 import { tsFile } from './ts-child';
 import { CommandRun, runInProcess } from './in-process';
+import { hasScript, inTerminal } from './terminal';
 
 const root = path.join(__dirname, '..');
 /** A safety net against a hang (the test then fails on a null exit code), not a timing threshold. */
@@ -325,36 +326,20 @@ describe('neurone style, through the command line', () => {
     expectRefused(cli(['--content', content, '--style', cut, '--out', bad]), /--style: .*cut-style\.png: truncated PNG/, bad);
   });
 
-  // `script` (util-linux) gives the command a terminal, so the bar draws; ^C typed into it
-  // reaches the command as SIGINT, as a user's Ctrl-C does. The optimisation runs between
-  // turns of the event loop, so the bar's handler runs at once, not after the last step.
-  // util-linux's script (BSD's takes no -c): the form used below, tried once.
-  const hasScript = spawnSync('script', ['-qfec', 'true', '/dev/null']).status === 0;
+  // In a terminal the bar draws, and a ^C typed there reaches the command as SIGINT. The
+  // optimisation runs between turns of the event loop, so the bar's handler runs at once, not
+  // after the last step.
   /** Well under jest's timeout: a run that ignores the Ctrl-C fails on the assertions, not the timeout. */
   const INTERRUPT_GUARD_MS = 30000;
   (hasScript ? test : test.skip)('Ctrl-C during the steps: exit 130 at once, the cursor shown again, nothing written', async () => {
     const out = path.join(tmp, 'interrupted.png');
     const args = [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'style', '--content', content, '--style', style, '--out', out];
     // 100,000 steps at size 64: minutes of work, were the interrupt to wait for its end.
-    const cmd = [process.execPath, ...args, '--size', '64', '--steps', '100000'].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
-      cwd: root,
-      env: { ...process.env, NEURONE_BACKEND: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString('latin1');
-      if (!sent && output.includes('\x1b[?25l')) {
-        sent = true; // the bar has hidden the cursor
-        child.stdin.write('\x03');
-      }
-    });
-    // Killing script hangs up the terminal, whose SIGHUP ends the command under it too.
-    const guard = setTimeout(() => child.kill('SIGKILL'), INTERRUPT_GUARD_MS);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(guard);
+    const {
+      out: output,
+      code,
+      sent,
+    } = await inTerminal([...args, '--size', '64', '--steps', '100000'], { interrupt: true, guardMs: INTERRUPT_GUARD_MS });
     expect(sent).toBe(true);
     expect(code).toBe(130); // script -e passes the command's status on
     expect(output).not.toMatch(/written/);
