@@ -43,7 +43,8 @@ int ThreadPool::hardwareThreads() {
   // The CPUs this process may run on: under taskset, a container's cpuset or a batch scheduler
   // that is fewer than the machine has, and a thread for each of the others would only wait
   // for its turn on the same cores (one allowed core of two: 35 % slower with two threads).
-  // What Node's os.availableParallelism() reports too.
+  // What Node 20's os.availableParallelism() reports too (later versions also count a CPU
+  // quota, such as docker --cpus, which this does not).
   cpu_set_t allowed;
   if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) {
     const int n = CPU_COUNT(&allowed);
