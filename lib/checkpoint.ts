@@ -27,6 +27,26 @@ import {
   tiesOf,
 } from './serialize';
 
+/**
+ * Thrown by `fit` when `resumeFrom` names a file it cannot continue from: not a checkpoint,
+ * damaged, or written for another network, dataset size or optimiser. Nothing was changed (the
+ * network, the optimiser and the random generator are as before the call), so a caller may start
+ * the run over instead, as a sweep's `--resume` does.
+ */
+export class CheckpointError extends Error {
+  /**
+   * @param file The `resumeFrom` file.
+   * @param reason What was wrong with it (its message is this error's).
+   */
+  constructor(
+    readonly file: string,
+    reason: unknown,
+  ) {
+    super(reason instanceof Error ? reason.message : String(reason));
+    this.name = 'CheckpointError';
+  }
+}
+
 /** Options of `fit`'s `checkpoint`. */
 export interface CheckpointOptions {
   /** File written (atomically) with the checkpoint; each write replaces the previous one. */

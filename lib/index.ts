@@ -41,6 +41,7 @@ export type { Optimizer, OptimizerState, SGDOptions, AdamOptions, AdamWOptions }
 export { WeightAverage, updateBatchNorm } from './averaging';
 export type { WeightAverageOptions, UpdateBatchNormOptions } from './averaging';
 export { fit, predict, evaluate, NonFiniteError } from './train';
+export { CheckpointError } from './checkpoint';
 export type {
   TrainingData,
   FitOptions,

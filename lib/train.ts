@@ -26,7 +26,7 @@ import { LRScheduler } from './schedulers';
 import { clipGradNorm, clipGradValue } from './clip';
 import { EpochRecord, Logger } from './logger';
 import { formatLoss } from './progress';
-import { CheckpointOptions, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { CheckpointError, CheckpointOptions, FitState, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { checkKnownOptions } from './options';
 
 /**
@@ -131,6 +131,8 @@ export interface FitOptions {
   /**
    * Continue from a checkpoint written with `checkpoint`, at the epoch after it; `epochs` is still
    * the total. With the same data and options, the result is the one of an uninterrupted run.
+   * A file it cannot continue from (damaged, another network's) throws a {@link CheckpointError}
+   * before anything changes.
    *
    * @example
    * await fit(net, loss, opt, train, { epochs: 20, checkpoint: { path: 'run.ckpt', every: 5 } });
@@ -886,7 +888,12 @@ async function fitInTrainingMode(
   let waited = 0;
   let firstEpoch = initialEpoch + 1;
   if (options.resumeFrom !== undefined) {
-    const r = readCheckpoint(options.resumeFrom, net, optimizer, order);
+    let r: FitState;
+    try {
+      r = readCheckpoint(options.resumeFrom, net, optimizer, order);
+    } catch (e) {
+      throw new CheckpointError(options.resumeFrom, e);
+    }
     ({ best, bestEpoch, waited, bestWeights } = r);
     history.epochs.push(...r.history);
     firstEpoch = r.epoch + 1;

@@ -18,6 +18,7 @@ import { Adam, SGD, Optimizer } from '../lib/optim';
 import { writeFileAtomic } from '../lib/data/read';
 import { writeFigure } from '../lib/report/figures';
 import { fit } from '../lib/train';
+import { CheckpointError } from '../lib/checkpoint';
 import { LIMITS, save, load, loadWeights, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
 import { TS_REGISTER } from './ts-child';
 
@@ -608,7 +609,11 @@ describe('checkpoints', () => {
     const before = params.map((p) => bits(p.value.data));
     const stateOf = (): string => JSON.stringify(optimizer.state?.(params), (_k, v) => (v instanceof Float32Array ? bits(v) : v));
     const optBefore = stateOf();
-    await expect(fit(n, loss, optimizer, data(), { epochs: 5, batchSize: 8, verbose: 0, resumeFrom: file })).rejects.toThrow(message);
+    const refused = fit(n, loss, optimizer, data(), { epochs: 5, batchSize: 8, verbose: 0, resumeFrom: file });
+    await expect(refused).rejects.toThrow(message);
+    // One class for every refusal, naming the file: a caller can start over instead.
+    await expect(refused).rejects.toBeInstanceOf(CheckpointError);
+    await expect(refused).rejects.toMatchObject({ file, name: 'CheckpointError' });
     expect(params.map((p) => bits(p.value.data))).toEqual(before);
     expect(stateOf()).toBe(optBefore);
   }

@@ -603,6 +603,54 @@ describe('sweep on the worker pool', () => {
     expect(fs.readFileSync(path.join(part, 'summary.csv'), 'utf8')).toBe(fs.readFileSync(path.join(full, 'summary.csv'), 'utf8'));
   });
 
+  test('--resume starts a run over when its checkpoint or validation losses cannot be read, to the same result', async () => {
+    const spec: SweepSpec = {
+      name: 'damaged-checkpoint',
+      base: { dataset: 'xor', model: 'small-mlp', optimizer: 'sgd', lr: 0.02, epochs: 4, patience: 0, schedule: 'plateau' },
+      seeds: 3,
+    };
+    const out = path.join(tmp, 'damaged-checkpoint');
+    const reference = await sweep(spec, { out, workers: 1 });
+    // Runs 1 and 2 interrupted after epoch 2; run 1's checkpoint then cut short (a full disk,
+    // a copy stopped half way), run 2's validation losses overwritten with something else.
+    for (const i of [1, 2]) {
+      const r = reference.runs[i];
+      fs.rmSync(path.join(out, r.id, 'result.json'));
+      await runTraining({ ...r.config, epochs: 2 }, loadSharedData('xor', 0), { checkpoint: path.join(out, r.id, 'checkpoint.ckpt') });
+    }
+    const cut = path.join(out, reference.runs[1].id, 'checkpoint.ckpt');
+    fs.truncateSync(cut, Math.floor(fs.statSync(cut).size / 2));
+    fs.writeFileSync(path.join(out, reference.runs[2].id, 'checkpoint.ckpt.val-losses.json'), '{"not": "a list"}');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const lines: string[] = [];
+      const again = await sweep(spec, { out, workers: 1, resume: true, log: (l) => lines.push(l) });
+      if (attempt === 1) {
+        // Nothing is left to discard: the first resume finished both runs.
+        expect(again.status).toMatchObject({ total: 3, skipped: 3, failed: 0 });
+        break;
+      }
+      expect(again.status).toMatchObject({ total: 3, skipped: 1, done: 3, failed: 0 });
+      expect(lines).toEqual([
+        expect.stringMatching(/^\[2\/3\] seed=1: .*4 epochs \(started over: fit: resumeFrom: .*checkpoint\.ckpt: .*\), /),
+        expect.stringMatching(
+          /^\[3\/3\] seed=2: .*4 epochs \(started over: .*val-losses\.json: expected a JSON array of validation losses/,
+        ),
+      ]);
+      for (const i of [1, 2]) {
+        const m = again.runs[i].metrics as RunMetrics;
+        expect(m.resumed).toBe(false);
+        expect(typeof m.checkpointDiscarded).toBe('string');
+        // Trained from its seed as if there had been no checkpoint: the uninterrupted run's result.
+        expect(timeless({ ...m, checkpointDiscarded: undefined })).toEqual(timeless(reference.runs[i].metrics));
+        const record = JSON.parse(fs.readFileSync(path.join(out, again.runs[i].id, 'result.json'), 'utf8'));
+        expect(record.metrics.checkpointDiscarded).toBe(m.checkpointDiscarded);
+      }
+    }
+    expect(checkOutcome({ status: 'done', metrics: { ...reference.runs[0].metrics, checkpointDiscarded: 5 } })).toBe(
+      'metrics.checkpointDiscarded must be a string when present',
+    );
+  }, 60000);
+
   test('--resume runs again what is not a result of the run: wrong shape, another run or configuration, a pipe, a device', async () => {
     const spec: SweepSpec = {
       name: 'resume-hostile',

@@ -282,7 +282,7 @@ function prepareOut(
 function describeOutcome(r: RunRecord): string {
   if (r.status === 'failed' || !r.metrics) return `FAILED: ${r.error}`;
   const m = r.metrics;
-  return `test ${percent(m.testAccuracy)}, validation ${percent(m.validationAccuracy)}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}${m.resumed ? ' (resumed)' : ''}, ${m.seconds.toFixed(1)} s`;
+  return `test ${percent(m.testAccuracy)}, validation ${percent(m.validationAccuracy)}, ${m.epochs} epoch${m.epochs === 1 ? '' : 's'}${m.resumed ? ' (resumed)' : ''}${m.checkpointDiscarded !== undefined ? ` (started over: ${m.checkpointDiscarded})` : ''}, ${m.seconds.toFixed(1)} s`;
 }
 
 /** The options sweep() knows (a name outside them is refused, as every options object of the API). */

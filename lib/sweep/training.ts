@@ -10,6 +10,7 @@ import { Tensor } from '../tensor';
 import { seed as seedGlobal } from '../random';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate } from '../train';
+import { CheckpointError } from '../checkpoint';
 import { EpochRecord } from '../logger';
 import { save } from '../serialize';
 import { ensureDir } from '../data/paths';
@@ -60,6 +61,11 @@ export interface RunMetrics {
   finishedAt: number;
   /** True when the run continued from a checkpoint. */
   resumed: boolean;
+  /**
+   * Why the checkpoint an interrupted run left could not be continued from (damaged, cut short,
+   * another run's): the run started over and replaced it. Absent when there was none to discard.
+   */
+  checkpointDiscarded?: string;
   /** The backend it trained on (the job's own, or its worker's). */
   backend?: BackendName;
   /**
@@ -215,11 +221,24 @@ export async function runTraining(
   const scheduler = config.schedule === 'plateau' ? plateauScheduler(optimizer) : undefined;
   const lossesFile = files.checkpoint ? checkpointFiles(files.checkpoint)[1] : undefined;
   const resumeFrom = files.checkpoint && fs.existsSync(files.checkpoint) ? files.checkpoint : undefined;
+  // A checkpoint that cannot be continued from would fail the run at every --resume: the run
+  // starts over instead (fit changed nothing), from its seed, as if there had been none.
+  const startOver = async (checkpoint: string, e: unknown): Promise<RunMetrics> => {
+    const reason = firstLine(e);
+    if (!removeCheckpoint(checkpoint)) throw new Error(`${reason}; the run cannot start over: its checkpoint files could not be removed`);
+    return { ...(await runTraining(config, shared, files, onEpoch)), checkpointDiscarded: reason };
+  };
   let valLosses: (number | null)[] = [];
-  if (resumeFrom && lossesFile && fs.existsSync(lossesFile)) valLosses = readValLosses(lossesFile);
+  if (resumeFrom && lossesFile && fs.existsSync(lossesFile)) {
+    try {
+      valLosses = readValLosses(lossesFile);
+    } catch (e) {
+      return startOver(resumeFrom, e);
+    }
+  }
   let firstEpoch: number | undefined;
   const n = trainSet.labels.length;
-  const history = await fit(
+  const training = fit(
     net,
     loss,
     optimizer,
@@ -253,6 +272,13 @@ export async function runTraining(
       },
     },
   );
+  let history;
+  try {
+    history = await training;
+  } catch (e) {
+    if (resumeFrom && e instanceof CheckpointError) return startOver(resumeFrom, e);
+    throw e;
+  }
   const samples = history.epochs.length * n;
   const trainEval = evaluate(net, loss, trainSet.x, targets(trainSet));
   const valEval = evaluate(net, loss, valSet.x, targets(valSet));
