@@ -15,6 +15,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "conv1d.h"
 #include "conv2d.h"
@@ -51,11 +52,17 @@ class Addon : public Napi::Addon<Addon> {
   }
 
  private:
+  // The names of the paths this CPU, OS and binary run, in KernelPath order.
+  static std::vector<const char*> supportedPaths() {
+    std::vector<const char*> names;
+    for (int p = 0; p < kKernelPathCount; p++)
+      if (kernelPathSupported(static_cast<KernelPath>(p))) names.push_back(kKernelPathNames[p]);
+    return names;
+  }
+
   static std::string supportedList() {
-    std::string s = "scalar";
-    if (kernelPathSupported(KernelPath::Avx2)) s += ", avx2";
-    if (kernelPathSupported(KernelPath::Avx512)) s += ", avx512";
-    if (kernelPathSupported(KernelPath::Neon)) s += ", neon";
+    std::string s;
+    for (const char* name : supportedPaths()) s += (s.empty() ? "" : ", ") + std::string(name);
     return s;
   }
 
@@ -215,7 +222,7 @@ class Addon : public Napi::Addon<Addon> {
     return guarded(info, [&] {
       Args args(info, "setThreads", 1);
       const int64_t n = args.size(0, "n", 1);
-      if (n > 1024) throwRange(msg::tooManyThreads(args.fn(), "1024", std::to_string(n)));
+      if (n > kMaxThreads) throwRange(msg::tooManyThreads(args.fn(), std::to_string(kMaxThreads), std::to_string(n)));
       if (n != pool_.threads()) {
         try {
           pool_.resize(static_cast<int>(n));
@@ -236,9 +243,7 @@ class Addon : public Napi::Addon<Addon> {
   Napi::Value SupportedKernelPaths(const Napi::CallbackInfo& info) {
     auto list = Napi::Array::New(info.Env());
     uint32_t i = 0;
-    for (KernelPath p : {KernelPath::Scalar, KernelPath::Avx2, KernelPath::Avx512, KernelPath::Neon}) {
-      if (kernelPathSupported(p)) list.Set(i++, Napi::String::New(info.Env(), kernelPathName(p)));
-    }
+    for (const char* name : supportedPaths()) list.Set(i++, Napi::String::New(info.Env(), name));
     return list;
   }
 

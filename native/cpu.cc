@@ -14,30 +14,18 @@
 namespace neurone {
 
 const char* kernelPathName(KernelPath path) {
-  switch (path) {
-    case KernelPath::Avx2:
-      return "avx2";
-    case KernelPath::Avx512:
-      return "avx512";
-    case KernelPath::Neon:
-      return "neon";
-    default:
-      return "scalar";
-  }
+  const int i = static_cast<int>(path);
+  return i >= 0 && i < kKernelPathCount ? kKernelPathNames[i] : kKernelPathNames[0];
 }
 
 bool parseKernelPath(const char* name, KernelPath* out) {
-  if (std::strcmp(name, "scalar") == 0)
-    *out = KernelPath::Scalar;
-  else if (std::strcmp(name, "avx2") == 0)
-    *out = KernelPath::Avx2;
-  else if (std::strcmp(name, "avx512") == 0)
-    *out = KernelPath::Avx512;
-  else if (std::strcmp(name, "neon") == 0)
-    *out = KernelPath::Neon;
-  else
-    return false;
-  return true;
+  for (int i = 0; i < kKernelPathCount; i++) {
+    if (std::strcmp(name, kKernelPathNames[i]) == 0) {
+      *out = static_cast<KernelPath>(i);
+      return true;
+    }
+  }
+  return false;
 }
 
 #ifdef NEURONE_X86

@@ -5,19 +5,20 @@
 // path is always there; NEURONE_KERNEL overrides the choice (the binding). Every kernel family (GEMM,
 // elementwise, pooling, the direct convolutions) keeps one table of entry points per path it
 // has code for, in a KernelTables, and takes the one the single fallback rule of dispatchPath
-// names. A new instruction set is a new KernelPath below or above these, a CPUID test in cpu.cc,
-// and a table in the families that have code for it; the rest falls back by itself.
+// names. A new instruction set is a new name in lib/backend/ops.ts's KERNEL_PATHS (npm run gen
+// writes the KernelPath enum from it), a CPUID test in cpu.cc, and a table in the families that
+// have code for it; the rest falls back by itself.
 #pragma once
+
+// KernelPath { Scalar, Avx2, Avx512, Neon }, kKernelPathCount, kKernelPathNames. In order of
+// preference: a path falls back to those below it. A binary runs either the x86 paths or NEON
+// (never both), so NEON's place above AVX-512 only makes it the best where it runs.
+#include "constants_generated.h"
 
 namespace neurone {
 
-// In order of preference: a path falls back to those below it. A binary runs either the x86
-// paths or NEON (never both), so NEON's place above AVX-512 only makes it the best where it runs.
-enum class KernelPath { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
-constexpr int kKernelPathCount = 4;
-
 const char* kernelPathName(KernelPath path);
-// Parses "scalar" / "avx2" / "avx512" / "neon"; returns false for anything else.
+// Parses a name of kKernelPathNames; returns false for anything else.
 bool parseKernelPath(const char* name, KernelPath* out);
 // Whether this CPU, this OS and this binary can run the path.
 bool kernelPathSupported(KernelPath path);

@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import { Backend } from './types';
-import { OP_NAMES, OpName } from './ops';
+import { KERNEL_PATHS, OP_NAMES, OpName } from './ops';
 
 /** What the addon exports beyond the Backend kernels. */
 export interface NativeAddon extends Omit<Backend, 'name'> {
@@ -50,9 +50,6 @@ export function loadNative(): { addon?: NativeAddon; error?: Error } {
   return cached;
 }
 
-/** The SIMD paths a native build has, in order of preference (native/cpu.h's KernelPath). */
-const KERNEL_PATHS = ['scalar', 'avx2', 'avx512', 'neon'];
-
 /**
  * Puts this addon instance on the path NEURONE_KERNEL names, read here from `process.env` (in a
  * Worker, the Worker's own environment: each thread loads its own instance). A name that is no
@@ -61,7 +58,8 @@ const KERNEL_PATHS = ['scalar', 'avx2', 'avx512', 'neon'];
  */
 function applyForcedPath(addon: NativeAddon, forced: string | undefined): void {
   if (forced === undefined || forced === '') return;
-  if (!KERNEL_PATHS.includes(forced)) throw new Error(`NEURONE_KERNEL must be one of ${KERNEL_PATHS.join(', ')}, got '${forced}'`);
+  if (!(KERNEL_PATHS as readonly string[]).includes(forced))
+    throw new Error(`NEURONE_KERNEL must be one of ${KERNEL_PATHS.join(', ')}, got '${forced}'`);
   const supported = addon.supportedKernelPaths();
   if (!supported.includes(forced))
     throw new Error(`NEURONE_KERNEL=${forced} is not supported by this CPU or build (supported: ${supported.join(', ')})`);

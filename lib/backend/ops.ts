@@ -85,6 +85,23 @@ export interface OpSpec {
 }
 
 /**
+ * The native SIMD paths by name, the one list: `npm run gen` writes native/cpu.h's KernelPath enum
+ * from it (native/constants_generated.h), in this order, which is the order of preference (a path
+ * falls back to those before it). `setKernelPath` and NEURONE_KERNEL take these names.
+ */
+export const KERNEL_PATHS = ['scalar', 'avx2', 'avx512', 'neon'] as const;
+
+/** A native SIMD path's name. */
+export type KernelPathName = (typeof KERNEL_PATHS)[number];
+
+/**
+ * The most kernel threads `setThreads` takes, on both backends (and the generated kMaxThreads of
+ * the addon): far above any machine's core count, low enough that a typo such as
+ * `--threads 100000` is refused instead of asking the kernels for that many threads.
+ */
+export const MAX_THREADS = 1024;
+
+/**
  * Every argument error either backend throws, once. `{x}` is a placeholder; the generator makes
  * each a function of its placeholders, in order of first appearance, in C++ and in TypeScript.
  */
@@ -115,7 +132,9 @@ export const MESSAGES = {
   routedShort: '{fn}: argmax routed {routed} of {total} gradients',
   noData: '{fn}: a and b must hold data when k > 0',
   tooManyThreads: '{fn}: n must be at most {max}, got {got}',
-  badKernelPath: "{fn}: path must be 'scalar', 'avx2', 'avx512' or 'neon', got '{got}'",
+  badKernelPath: `{fn}: path must be ${KERNEL_PATHS.slice(0, -1)
+    .map((p) => `'${p}'`)
+    .join(', ')} or '${KERNEL_PATHS[KERNEL_PATHS.length - 1]}', got '{got}'`,
   unsupportedKernelPath: "{fn}: '{got}' is not supported here (supported: {supported})",
 } as const;
 

@@ -54,9 +54,4 @@ export function windowCount(length: number, kSize: number, stride: number): numb
   return length < kSize ? 0 : Math.floor((length - kSize) / stride) + 1;
 }
 
-/**
- * The most kernel threads `setThreads` takes (native/binding.cc refuses more; the js backend too):
- * far above any machine's core count, low enough that a typo such as `--threads 100000` is refused
- * instead of asking the kernels for that many threads.
- */
-export const MAX_THREADS = 1024;
+export { MAX_THREADS } from './ops';
