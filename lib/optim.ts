@@ -200,6 +200,9 @@ export class SGD implements Optimizer {
 
   step(params: readonly Parameter[]): void {
     checkParams('SGD', params);
+    // lr may have been set since construction (a scheduler, a user): a NaN or negative rate
+    // would ruin every weight. fit checks it too, with the epoch and the scheduler that set it.
+    checkNumber('SGD.step', 'lr', this.lr, 0);
     const { lr, momentum: mu, weightDecay: wd, nesterov } = this;
     const k = backend();
     for (const p of params) {
@@ -324,6 +327,8 @@ export class Adam implements Optimizer {
 
   step(params: readonly Parameter[]): void {
     checkParams(this.kind, params);
+    checkNumber(`${this.kind}.step`, 'lr', this.lr, 0); // as SGD's step
+
     const [b1, b2] = this.betas;
     // AdamW (Loshchilov & Hutter): w ← w − lr·wd·w, apart from the adaptive step.
     const shrink = this.decoupled ? 1 - this.lr * this.weightDecay : 1;

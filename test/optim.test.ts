@@ -68,6 +68,32 @@ test('optimiser options are validated', () => {
   });
 });
 
+test('a learning rate set after construction (a scheduler, a user) is checked by step: the weights never see it', () => {
+  const layer = new Linear(3, 2);
+  const params = layer.parameters();
+  for (const p of params) p.grad.data.fill(0.5);
+  for (const opt of [new SGD({ lr: 0.1, momentum: 0.9 }), new Adam(), new AdamW()]) {
+    const who = opt instanceof AdamW ? 'AdamW' : opt instanceof Adam ? 'Adam' : 'SGD';
+    const before = params.map((p) => p.value.data.slice());
+    const refused: [unknown, Error][] = [
+      [NaN, new TypeError(`${who}.step: lr must be a number, got number NaN`)],
+      [-0.01, new RangeError(`${who}.step: lr must be in [0, Infinity], got -0.01`)],
+      [Infinity, new RangeError(`${who}.step: lr must be in [0, Infinity], got Infinity`)],
+      ['0.1', new TypeError(`${who}.step: lr must be a number, got string 0.1`)],
+    ];
+    for (const [rate, error] of refused) {
+      opt.lr = rate as number;
+      expect(() => opt.step(params)).toThrow(error);
+      expect(params.map((p) => p.value.data)).toEqual(before);
+    }
+    // Nor the optimiser's state: the first good step is still a first step (Adam moves by lr).
+    opt.lr = 1e-3;
+    opt.step(params);
+    if (who === 'Adam') params.forEach((p, i) => p.value.data.forEach((v, j) => expect(before[i][j] - v).toBeCloseTo(1e-3, 6)));
+    expect(params.every((p, i) => p.value.data.every((v, j) => Number.isFinite(v) && v !== before[i][j]))).toBe(true);
+  }
+});
+
 test("PyTorch's constructor, new SGD(net.parameters(), { lr }), says the optimisers take only their options", () => {
   const net = new Sequential(new Linear(2, 3), new TanH(), new Linear(3, 1));
   const tail = 'and get the parameters at each step, opt.step(net.parameters()), which fit does';
