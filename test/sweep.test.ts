@@ -10,7 +10,16 @@ import { setThreads } from '../lib/backend';
 import { SpecError, expandSpec, validateRunConfig, validateSpec, SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, runModelLabel, runTraining, RunMetrics } from '../lib/sweep/training';
-import { RunRecord, bestConfiguration, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryMarkdown } from '../lib/sweep/summary';
+import {
+  RunRecord,
+  bestConfiguration,
+  checkOutcome,
+  curvesSvg,
+  finalScoresSvg,
+  summarize,
+  summaryCsv,
+  summaryMarkdown,
+} from '../lib/sweep/summary';
 import { sweepCommand } from '../lib/cli/sweep';
 import { load, savedInputShape } from '../lib/serialize';
 import { TrainingPool } from '../lib/sweep/pool';
@@ -819,6 +828,15 @@ describe('sweep on the worker pool', () => {
     const header = summaryMarkdown(byEpochs).split('\n')[0];
     expect(header).toMatch(/^\| epochs \| seeds \| .* \| epochs run \|$/);
     expect(summaryMarkdown(scored).split('\n')[0]).toMatch(/\| test loss \| epochs \|$/);
+    // CSV: a value with a comma, a quote or a line break (a carriage return too) is one quoted field.
+    const texts = ['a,b', 'say "x"', 'two\nlines', 'old\rmac', 'plain'];
+    const csv = summaryCsv(summarize(texts.map((t) => ({ ...rec(t, 'done', 0.5), axes: { note: t } }))));
+    expect(csv.split('\n').length).toBe(texts.length + 3); // header, five rows, a line break inside a field, the end
+    expect(csv).toContain('\n"a,b",1,0,');
+    expect(csv).toContain('\n"say ""x""",1,0,');
+    expect(csv).toContain('\n"two\nlines",1,0,');
+    expect(csv).toContain('\n"old\rmac",1,0,');
+    expect(csv).toContain('\nplain,1,0,');
   });
 
   test('the data is loaded once into shared memory', () => {

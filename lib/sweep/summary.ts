@@ -175,9 +175,10 @@ function bestLine(rows: readonly SummaryRow[]): string {
   );
 }
 
+/** A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break, a quote doubled. */
 const csvCell = (v: string | number): string => {
   const s = String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
 /** The summary as CSV: one column per axis, then mean and std columns (accuracies as fractions, full precision). */
