@@ -386,6 +386,11 @@ describe("layout 'torch' without PyTorch", () => {
       /^save: .*: inputShape \[4, 4, 2\] does not fit the network: Linear\(48, 5\)/,
     );
     expect(() => save(flatFirst, file, { inputShape: [0, 48] })).toThrow(/^save: .*: inputShape must be the shape of one sample/);
+    // A batch given with the sample (PyTorch's dummy input): the same hint as toONNX's, both layouts.
+    for (const layout of ['neurone', 'torch'] as const)
+      expect(() => save(flatFirst, file, { layout, inputShape: [2, 4, 4, 3] })).toThrow(
+        /^save: .*: inputShape \[2, 4, 4, 3\] does not fit the network: .*\(inputShape is one sample's shape, without the batch: \[4, 4, 3\]\?\)$/,
+      );
     save(flatFirst, file);
     expect(savedInputShape(file, 'test')).toBeUndefined();
   });

@@ -184,8 +184,7 @@ export function checkSampleShape(who: string, inputShape: unknown): asserts inpu
 
 /**
  * Checks that `inputShape` is the shape of one sample ({@link checkSampleShape}) and that the
- * network takes it: `follow` passes a batch of one such sample through the network, shapes only,
- * and throws where a layer refuses it. @internal
+ * network takes it: see {@link throughSampleShape}. @internal
  */
 export function checkSampleShapeFits(
   who: string,
@@ -193,10 +192,28 @@ export function checkSampleShapeFits(
   follow: (shape: number[]) => unknown,
 ): asserts inputShape is readonly number[] {
   checkSampleShape(who, inputShape);
+  throughSampleShape(who, inputShape, follow);
+}
+
+/**
+ * What `follow` gives for a batch of one sample of `inputShape` (it passes the batch through the
+ * network, shapes only, and throws where a layer refuses it). A refused shape is a RangeError
+ * naming it, with a hint when the shape without its first axis fits: a batch given with it, as
+ * PyTorch's dummy input is. @internal
+ */
+export function throughSampleShape<T>(who: string, inputShape: readonly number[], follow: (shape: number[]) => T): T {
   try {
-    follow([1, ...inputShape]);
+    return follow([1, ...inputShape]);
   } catch (e) {
-    throw new RangeError(`${who}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}`);
+    const withoutBatch = inputShape.slice(1);
+    let hint = '';
+    try {
+      follow([1, ...withoutBatch]);
+      if (withoutBatch.length > 0) hint = ` (inputShape is one sample's shape, without the batch: [${withoutBatch.join(', ')}]?)`;
+    } catch {
+      // Not that either: the message says why the shape given does not fit.
+    }
+    throw new RangeError(`${who}: inputShape [${inputShape.join(', ')}] does not fit the network: ${firstLine(e)}${hint}`);
   }
 }
 

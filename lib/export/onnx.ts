@@ -26,7 +26,7 @@ import { Dropout } from '../nn/dropout';
 import { ARGUMENT_LIMITS } from '../nn/schema';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
-import { Place, checkModules, checkSampleShape, shapeThrough, unroll } from './network';
+import { Place, checkModules, checkSampleShape, shapeThrough, throughSampleShape, unroll } from './network';
 
 /**
  * The ONNX operator set the exported models import (the default `ai.onnx` domain). Opset 17
@@ -404,21 +404,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   // Refused before any of its methods run (a Sequential's subclass would recurse as deep as it nests).
   for (const p of places) if (!EMITTERS.has(p.module.constructor as ModuleClass<Module>)) throw refuse(p.module, p.path);
   checkModules(places, 'toONNX');
-  let outputShape: number[];
-  try {
-    outputShape = shapeThrough(places, [1, ...inputShape]);
-  } catch (e) {
-    // A shape given with its batch first (PyTorch's dummy input is a batch) fits without it.
-    const withoutBatch = inputShape.slice(1);
-    let hint = '';
-    try {
-      shapeThrough(places, [1, ...withoutBatch]);
-      if (withoutBatch.length > 0) hint = ` (inputShape is one sample's shape, without the batch: [${withoutBatch.join(', ')}]?)`;
-    } catch {
-      // Not that either: the message says why the shape given does not fit.
-    }
-    throw new RangeError(`toONNX: inputShape [${inputShape.join(', ')}] does not fit the network: ${(e as Error).message}${hint}`);
-  }
+  const outputShape = throughSampleShape('toONNX', inputShape, (shape) => shapeThrough(places, shape));
   const free = dynamicSize ? freeAxes(places, inputShape, outputShape) : { input: [], output: [] };
   const g = new GraphBuilder();
   let value: Value = { name: 'input', rank: inputShape.length + 1, channelsFirst: false };
