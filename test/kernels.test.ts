@@ -940,6 +940,23 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
       jsBackend.binaryCrossEntropy(p, t, lj, gj, rows, cols);
       rel(ln, lj, 1e-5, `${path} BCE loss`);
       rel(gn, gj, 1e-5, `${path} BCE grad`);
+      // A row of a million: the loss within 2e-5 of the js twin's double sum (the scalar path's
+      // float running sum was 2e-4 off), and a NaN probability gives NaN in the gradient whatever
+      // the target (the scalar path's fmax made it ±1e12, or 0).
+      const million = 1000003;
+      const pLong = Float32Array.from({ length: million }, () => 0.05 + 0.9 * rng.uniform());
+      const tLong = Float32Array.from({ length: million }, () => (rng.uniform() < 0.5 ? 1 : 0));
+      const lossN = new Float32Array(1);
+      const lossJ = new Float32Array(1);
+      const gLong = new Float32Array(million);
+      nb.binaryCrossEntropy(pLong, tLong, lossN, gLong, 1, million);
+      jsBackend.binaryCrossEntropy(pLong, tLong, lossJ, gLong, 1, million);
+      if (!(Math.abs(lossN[0] - lossJ[0]) <= 2e-5 * Math.abs(lossJ[0])))
+        throw new Error(`${path} BCE of a row of ${million}: ${lossN[0]} against ${lossJ[0]}`);
+      const pNaN = Float32Array.of(NaN, NaN, NaN, 0.25);
+      const gNaN = new Float32Array(4);
+      nb.binaryCrossEntropy(pNaN, Float32Array.of(1, 0, 0.5, 1), lossN, gNaN, 1, 4);
+      expect([path, Array.from(gNaN.subarray(0, 3)), gNaN[3], lossN[0]]).toEqual([path, [NaN, NaN, NaN], -4, NaN]);
     }
     native!.setThreads(2);
     native!.setKernelPath(initialPath as string);
