@@ -871,11 +871,17 @@ function torchInputShape(
 }
 
 /**
- * The sample shape a file was saved for (its `inputShape`, in either layout), or undefined.
+ * The sample shape a file was saved for (its `inputShape`, in either layout), or undefined. Reads
+ * the header only (checked as {@link readSafetensors} checks it), not the tensors.
  * @internal
  */
 export function savedInputShape(file: string, who: string): readonly number[] | undefined {
-  return torchInputShape(readSafetensors(file, who).metadata, undefined, file, who);
+  const f = openSafetensors(file, who);
+  try {
+    return torchInputShape(f.metadata, undefined, file, who);
+  } finally {
+    fs.closeSync(f.fd);
+  }
 }
 
 function checkLayout(layout: unknown, who: string): WeightLayout {

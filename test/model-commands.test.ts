@@ -30,9 +30,11 @@ import {
   BatchNorm2D,
   Module,
   Sigmoid,
+  BatchNorm1D,
 } from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
+import { randn } from '../lib/tensor';
 import { predict, evaluate } from '../lib/train';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { loadUSPS } from '../lib/data';
@@ -355,6 +357,53 @@ describe('neurone predict', () => {
     expectBadInput(
       await run(predictCommand, ['--model', degenerate, path.join(tmp, 'binary-rows.json')]),
       /predict: the model ends in LogSoftmax over one output, which says nothing/,
+    );
+  });
+
+  test('rows are read in the sample shape the model file stores: an 8×32 image as a row is not 16×16', async () => {
+    // Before, a row of 256 values went to this model as a 16×16 image, which it also takes: other
+    // answers, exit 0. Rows of 105 values for a 7×5×3 model, or 18 for a (6, 3) sequence, were refused.
+    seed(5);
+    const image = new Sequential(
+      new Conv2D(3, 1, 4, 1, { padding: 1 }),
+      new ReLU(),
+      new MaxPool2D([2, 4]),
+      new Conv2D([1, 3], 4, 3),
+      new GlobalAvgPool2D(),
+      new LogSoftmax(),
+    );
+    const colour = new Sequential(new Conv2D(3, 3, 4), new GlobalAvgPool2D(), new Linear(4, 3), new LogSoftmax());
+    const sequence = new Sequential(new BatchNorm1D(3), new Conv1D(2, 3, 4), new Flatten(), new Linear(20, 3), new LogSoftmax());
+    sequence.eval();
+    const cases: [Module, number[]][] = [
+      [image, [8, 32, 1]],
+      [colour, [7, 5, 3]],
+      [sequence, [6, 3]],
+    ];
+    for (const [net, shape] of cases) {
+      const file = path.join(tmp, `saved-shape-${shape.join('x')}.safetensors`);
+      save(net, file, { inputShape: shape });
+      const x = randn([2, ...shape]);
+      const rows = path.join(tmp, `rows-${shape.join('x')}.json`);
+      const values = x.data.length / 2;
+      fs.writeFileSync(rows, JSON.stringify([Array.from(x.data.subarray(0, values)), Array.from(x.data.subarray(values))]));
+      const r = await run(predictCommand, ['--model', file, '--top', '3', rows]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const expected = predict(net, x).data.map(Math.exp);
+      const printed = r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => [...line.matchAll(/(\d) (\d\.\d{4})/g)].map((m) => [Number(m[1]), Number(m[2])] as const));
+      expect(printed).toHaveLength(2);
+      printed.forEach((row, i) => row.forEach(([c, p]) => expect(Math.abs(p - expected[3 * i + c])).toBeLessThan(1e-4)));
+    }
+    // A row of another size: the stored shape is said.
+    const odd = path.join(tmp, 'rows-260.json');
+    fs.writeFileSync(odd, JSON.stringify([Array.from({ length: 260 }, () => 0.5)]));
+    expectBadInput(
+      await run(predictCommand, ['--model', path.join(tmp, 'saved-shape-8x32x1.safetensors'), odd]),
+      /predict: .*rows-260\.json:0 has 260 values per row, but the model was saved for samples of shape \[8, 32, 1\] \(256 values\)$/m,
     );
   });
 

@@ -128,13 +128,32 @@ function sizeText(shape: readonly number[], chan: number, imageInput: boolean): 
 }
 
 /**
- * The shape of `n` rows of `features` values as the model takes them: (n, features),
- * (n, length, chan) for a model that opens with a 1-D convolution or pooling, or
- * (n, height, width, chan) for a 2-D one (the inputs' image size, or a square). Throws an
- * InputError saying how many values a row the model takes.
+ * The channels of the model's samples: the last axis of the sample shape its file stores (an
+ * image's or a sequence's), else {@link inputChannels}.
  */
-export function modelInputShape(net: Module, n: number, features: number, what: string, image?: ImageSize): number[] {
-  const chan = inputChannels(net);
+export function sampleChannels(net: Module, saved?: readonly number[]): number {
+  return saved !== undefined && saved.length >= 2 ? saved[saved.length - 1] : inputChannels(net);
+}
+
+/**
+ * The shape of `n` rows of `features` values as the model takes them. Rows that are not images
+ * take the sample shape the model's file stores (`saved`, see `save`'s inputShape) when they have
+ * its number of values: an 8×32 image written out as a row is not a 16×16 one. Otherwise, and for
+ * images, which say their own size: (n, features), (n, length, chan) for a model that opens with a
+ * 1-D convolution or pooling, or (n, height, width, chan) for a 2-D one (the inputs' image size,
+ * or a square). Throws an InputError saying how many values a row the model takes.
+ */
+export function modelInputShape(
+  net: Module,
+  n: number,
+  features: number,
+  what: string,
+  image?: ImageSize,
+  saved?: readonly number[],
+): number[] {
+  const chan = sampleChannels(net, saved);
+  const savedValues = saved?.reduce((a, b) => a * b, 1);
+  if (saved !== undefined && image === undefined && savedValues === features) return [n, ...saved];
   let reason = '';
   for (const shape of sampleShapes(features, chan, image)) {
     try {
@@ -156,6 +175,10 @@ export function modelInputShape(net: Module, n: number, features: number, what: 
     throw new InputError(`${what} has ${imageText} images, but the model takes ${accepted.map((s) => `${s[0]}×${s[1]}`).join(' or ')}`);
   const sizes = accepted.map((shape) => sizeText(shape, chan, image !== undefined));
   const given = image ? ` (${imageText})` : '';
+  if (saved !== undefined)
+    throw new InputError(
+      `${what} has ${features} values per row${given}, but the model was saved for samples of shape [${saved.join(', ')}] (${savedValues} values)`,
+    );
   if (sizes.length > 0)
     throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);
   throw new InputError(`${what} has ${features} values per row${given}, which the model does not take: ${reason}`);

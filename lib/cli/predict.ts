@@ -5,7 +5,7 @@
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { Module } from '../nn/module';
-import { load } from '../serialize';
+import { load, savedInputShape } from '../serialize';
 import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
@@ -13,7 +13,7 @@ import { checkPng, decodePng } from '../data/png';
 import { MAX_PNG_FILE_BYTES, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
-import { ImageSize, inputChannels, lastLeaf, modelInputShape } from './model-io';
+import { ImageSize, lastLeaf, modelInputShape, sampleChannels } from './model-io';
 
 /**
  * The largest CSV or JSON input read: text takes several times its size while it is parsed, and
@@ -37,6 +37,7 @@ export function predictUsage(): string {
     '  IDX (*-ubyte, *.idx, .gz) the images of an IDX file (bytes scaled to [0, 1], as the MNIST loaders do)',
     '  *.csv                   one row of numbers per line (a first line with words is a header)',
     '  *.json                  an array of rows (arrays of numbers), or one row',
+    'CSV and JSON rows take the sample shape the model file stores (train --save stores it) when they have its size.',
     '',
     'The probabilities are the softmax of the outputs (the outputs themselves after Softmax, their exp after',
     "LogSoftmax, each output after Sigmoid). A model with one output is a binary classifier, as PyTorch's are:",
@@ -375,11 +376,14 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
       if (ext !== '.json' && ext !== '.csv') throw new InputError(`predict: --out ${out}: expected a .json or .csv file name`);
       checkOutputFile('predict', '--out', out, [...args.positional, flagValue(args, '--model') ?? '']);
     }
-    const net = loadModel('predict', flagValue(args, '--model'));
-    const inputs = readInputs(args.positional, args.flags.has('--invert'), inputChannels(net) === 3 ? 3 : 1);
+    const modelFile = flagValue(args, '--model');
+    const net = loadModel('predict', modelFile);
+    // The sample shape the file stores, if any (train --save stores its data's).
+    const saved = asInput('predict: ', () => savedInputShape(modelFile as string, 'predict'));
+    const inputs = readInputs(args.positional, args.flags.has('--invert'), sampleChannels(net, saved) === 3 ? 3 : 1);
     if (inputs.rows.length === 0) throw new InputError(`predict: ${args.positional.join(', ')}: no examples to predict`);
     const features = inputs.rows[0].length;
-    const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`, inputs.image);
+    const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`, inputs.image, saved);
     const x = new Float32Array(inputs.rows.length * features);
     inputs.rows.forEach((r, i) => x.set(r, i * features));
     const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'predict');
