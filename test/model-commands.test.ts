@@ -323,6 +323,37 @@ describe('neurone predict', () => {
     expect(lines[lines.length - 1]).toBe(`written to ${out}`);
   });
 
+  test('gzipped CSV and JSON rows are read as the plain files; a gzip bomb is stopped at the text bound; no .png.gz', async () => {
+    // Before: a .csv.gz was taken by its name and parsed as text ("separated by semicolons").
+    const csv = '0.5,-1,2,0\n1,1,0,0\n';
+    const json = JSON.stringify([[0.25, 0, 0, 1]]);
+    fs.writeFileSync(path.join(tmp, 'plain.csv'), csv);
+    fs.writeFileSync(path.join(tmp, 'plain.json'), json);
+    fs.writeFileSync(path.join(tmp, 'packed.csv.gz'), zlib.gzipSync(csv));
+    fs.writeFileSync(path.join(tmp, 'packed.json.gz'), zlib.gzipSync(json));
+    const answers = async (files: string[]): Promise<string[]> => {
+      const r = await run(predictCommand, ['--model', mlpFile, ...files.map((f) => path.join(tmp, f))]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/^\S+/, ''));
+    };
+    expect(await answers(['packed.csv.gz', 'packed.json.gz'])).toEqual(await answers(['plain.csv', 'plain.json']));
+    // 100 MiB of zeros in 100 KiB: inflated no further than the 64 MiB predict reads of text.
+    fs.writeFileSync(path.join(tmp, 'bomb.csv.gz'), zlib.gzipSync(Buffer.alloc(100 * 2 ** 20, 0x30)));
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'bomb.csv.gz')]),
+      /predict: .*bomb\.csv\.gz: gzip content is longer than the 67,108,864 bytes predict reads of a CSV file$/m,
+    );
+    fs.writeFileSync(path.join(tmp, 'image.png.gz'), zlib.gzipSync(Buffer.from('not read')));
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'image.png.gz')]),
+      /image\.png\.gz: unknown kind of input \(expected \.png, an IDX file \(\*-ubyte, \*\.idx\), \.csv or \.json, the last three also as \.gz\)$/m,
+    );
+  });
+
   test('a model of one output is a binary classifier: P(class 1) after Sigmoid, else the logistic of its logit', async () => {
     // Before: a softmax over the one output made every row "class 0" with probability 1.
     const rows = [

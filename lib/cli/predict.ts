@@ -10,7 +10,7 @@ import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { checkPng, decodePng } from '../data/png';
-import { MAX_PNG_FILE_BYTES, readDataFile, writeFileAtomic } from '../data/read';
+import { MAX_PNG_FILE_BYTES, gunzipBounded, isGzip, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
 import { ImageSize, lastLeaf, modelInputShape, sampleChannels } from './model-io';
@@ -35,8 +35,8 @@ export function predictUsage(): string {
     '  *.png                   one image per file, grey levels scaled to [0, 1] (the size the model takes: 16×16 USPS, 28×28 MNIST;',
     '                          red, green and blue for a model whose first convolution takes 3 channels)',
     '  IDX (*-ubyte, *.idx, .gz) the images of an IDX file (bytes scaled to [0, 1], as the MNIST loaders do)',
-    '  *.csv                   one row of numbers per line (a first line with words is a header)',
-    '  *.json                  an array of rows (arrays of numbers), or one row',
+    '  *.csv[.gz]              one row of numbers per line (a first line with words is a header)',
+    '  *.json[.gz]             an array of rows (arrays of numbers), or one row',
     'CSV and JSON rows take the sample shape the model file stores (train --save stores it) when they have its size.',
     '',
     'The probabilities are the softmax of the outputs (the outputs themselves after Softmax, their exp after',
@@ -146,8 +146,20 @@ function parseNumber(text: string, where: string): number {
   return v;
 }
 
+/** A text input: gunzipped when it is gzip data (a .csv.gz), within MAX_TEXT_INPUT_BYTES either way. */
+function readTextInput(file: string, what: string): Buffer {
+  const raw = readDataFile(file, MAX_TEXT_INPUT_BYTES, what);
+  if (!isGzip(raw)) return raw;
+  return gunzipBounded(
+    raw,
+    MAX_TEXT_INPUT_BYTES,
+    file,
+    `the ${MAX_TEXT_INPUT_BYTES.toLocaleString('en-US')} bytes predict reads of ${what}`,
+  );
+}
+
 function readCsvRows(file: string): Float32Array[] {
-  const bytes = readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a CSV file');
+  const bytes = readTextInput(file, 'a CSV file');
   // A header and MAX_PREDICT_ROWS rows at most, counted before a string is made of any line.
   const lineCount = countByte(bytes, 0x0a);
   if (lineCount > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(lineCount)}`);
@@ -175,7 +187,7 @@ function readCsvRows(file: string): Float32Array[] {
 
 function readJsonRows(file: string): Float32Array[] {
   let parsed: unknown;
-  const bytes = readDataFile(file, MAX_TEXT_INPUT_BYTES, 'a JSON file');
+  const bytes = readTextInput(file, 'a JSON file');
   // Every row is an array: their count bounds the rows before the parser makes any.
   const arrays = countByte(bytes, 0x5b);
   if (arrays > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(arrays - 1)}`);
@@ -203,10 +215,11 @@ function readJsonRows(file: string): Float32Array[] {
   );
 }
 
-/** The kind of an input file, from its name. */
+/** The kind of an input file, from its name: IDX, CSV and JSON may be gzipped (a .gz after it), a PNG not. */
 function inputKind(file: string): 'png' | 'idx' | 'csv' | 'json' | undefined {
-  const name = path.basename(file).toLowerCase().replace(/\.gz$/, '');
-  if (name.endsWith('.png')) return 'png';
+  const lower = path.basename(file).toLowerCase();
+  const name = lower.replace(/\.gz$/, '');
+  if (name.endsWith('.png')) return name === lower ? 'png' : undefined;
   if (name.endsWith('.csv')) return 'csv';
   if (name.endsWith('.json')) return 'json';
   if (name.endsWith('.idx') || name.endsWith('-ubyte') || /\.idx\d-ubyte$/.test(name)) return 'idx';
@@ -235,7 +248,9 @@ export function readInputs(files: readonly string[], invert: boolean, channels: 
   for (const file of files) {
     const kind = inputKind(file);
     if (!kind)
-      throw new InputError(`predict: ${file}: unknown kind of input (expected .png, an IDX file (*-ubyte, *.idx, .gz), .csv or .json)`);
+      throw new InputError(
+        `predict: ${file}: unknown kind of input (expected .png, an IDX file (*-ubyte, *.idx), .csv or .json, the last three also as .gz)`,
+      );
     const got = asInput('predict: ', () => {
       if (kind === 'png') {
         const png = readPng(file, invert, channels);
