@@ -31,12 +31,15 @@ import {
   Module,
   Sigmoid,
   BatchNorm1D,
+  TanH,
 } from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
 import { randn } from '../lib/tensor';
-import { predict, evaluate } from '../lib/train';
-import { CELogSoftmaxLoss } from '../lib/losses';
+import { predict, evaluate, fit } from '../lib/train';
+import { SGD } from '../lib/optim';
+import { loadSplit } from '../lib/cli/datasets';
+import { CELogSoftmaxLoss, MSELoss } from '../lib/losses';
 import { loadUSPS } from '../lib/data';
 import { encodeIdx } from '../lib/data/idx';
 import { ONNXOptions, toONNX } from '../lib/export/onnx';
@@ -809,6 +812,63 @@ describe('neurone evaluate', () => {
     expect(record.confusion).toEqual(e.confusion);
     expect(Math.abs(record.loss - e.loss)).toBeLessThan(1e-6 * Math.max(1, e.loss));
     expect(fs.readFileSync(path.join(out, 'confusion.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  test('a model of one output on two classes is a binary classifier, as predict reads it: after Sigmoid or a logit', async () => {
+    // Before: "the model outputs (batch, 1) but xor has 2 classes", exit 2, for a model predict takes.
+    const xor = loadSplit('xor', 'test', 0);
+    const n = xor.labels.length;
+    seed(21);
+    const body = (): Module[] => [new Linear(2, 8), new TanH(), new Linear(8, 1)];
+    const logit = new Sequential(...body());
+    await fit(
+      logit,
+      new MSELoss(),
+      new SGD({ lr: 0.05 }),
+      { x: xor.x, y: { shape: [n, 1], data: Float32Array.from(xor.labels) } },
+      {
+        epochs: 3,
+        verbose: 0,
+      },
+    );
+    const withSigmoid = new Sequential(...logit.modules, new Sigmoid());
+    const z = predict(logit, xor.x).data;
+    // By hand: P(1) the logistic of the logit, class 1 above 0.5, the mean BCE.
+    let correct = 0;
+    let bce = 0;
+    const confusion = [
+      [0, 0],
+      [0, 0],
+    ];
+    for (let i = 0; i < n; i++) {
+      const p = 1 / (1 + Math.exp(-z[i]));
+      const c = p > 0.5 ? 1 : 0;
+      confusion[xor.labels[i]][c]++;
+      if (c === xor.labels[i]) correct++;
+      bce -= xor.labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
+    }
+    for (const [name, net, measure] of [
+      ['binary-logit', logit, 'BCE of the logistic of its logit'],
+      ['binary-sigmoid', withSigmoid, 'BCE'],
+    ] as const) {
+      const file = path.join(tmp, `${name}.safetensors`);
+      save(net, file);
+      const out = path.join(tmp, `eval-${name}`);
+      const r = await run(evaluateCommand, ['--model', file, '--dataset', 'xor', '--out', out]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`accuracy  ${((100 * correct) / n).toFixed(2)} %`);
+      expect(r.stdout).toContain(`(${measure})`);
+      const record = JSON.parse(fs.readFileSync(path.join(out, 'evaluation.json'), 'utf8'));
+      expect(record.confusion).toEqual(confusion);
+      expect(Math.abs(record.loss - bce / n)).toBeLessThan(1e-5);
+    }
+    const file = path.join(tmp, 'binary-softmax.safetensors');
+    save(new Sequential(...body(), new LogSoftmax()), file);
+    expectBadInput(
+      await run(evaluateCommand, ['--model', file, '--dataset', 'xor']),
+      /evaluate: the model ends in LogSoftmax over one output, which says nothing/,
+    );
   });
 
   test('a 2-D convolutional model gets the images as (n, 16, 16, 1)', async () => {

@@ -10,7 +10,10 @@ import { writeFilesAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
 import { FlagSpec, InputError, asInput, checkOutputFolder, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
-import { datasetSampleShape, headLoss } from './model-io';
+import { datasetSampleShape, headLoss, lastLeaf } from './model-io';
+import { Module, Sequential } from '../nn/module';
+import { StableSigmoid } from '../nn/activations';
+import { BCELoss, Loss } from '../losses';
 import { DATASETS, DatasetName, loadSplit } from './datasets';
 import { percent } from '../messages';
 
@@ -32,11 +35,31 @@ export function evaluateUsage(): string {
   return helpText('neurone evaluate --model FILE --dataset NAME [options]', FLAGS, [
     "The loss is the one `neurone train` uses for the model's last layer: cross-entropy of the log-softmax of",
     'logits; after LogSoftmax, cross-entropy; after Sigmoid, BCE on one-hot targets; after Softmax, MSE on them.',
+    'A model of one output on two classes is a binary classifier (as predict reads it): BCE of its output after',
+    'Sigmoid, else of the logistic of its logit, class 1 above 0.5.',
     '',
     'Examples:',
     '  neurone evaluate --model digits.safetensors --dataset usps',
     '  neurone evaluate --model fashion.safetensors --dataset fashion --split train --out eval/',
   ]);
+}
+
+/**
+ * How a model of one output is evaluated on two classes, as predict reads it (and PyTorch's
+ * BCELoss / BCEWithLogitsLoss): its output is P(class 1) after a sigmoid, else a logit, whose
+ * logistic is taken here; the loss is BCE on the 0/1 labels, class 1 above 0.5.
+ */
+function binaryHead(net: Module): { model: Module; loss: Loss; oneHot: false; measure: string } {
+  const last = lastLeaf(net)?.config().type;
+  if (last === 'Softmax' || last === 'LogSoftmax')
+    throw new InputError(`evaluate: the model ends in ${last} over one output, which says nothing: its probability is 1 for every input`);
+  const probabilities = last === 'Sigmoid' || last === 'StableSigmoid';
+  return {
+    model: probabilities ? net : new Sequential(net, new StableSigmoid()),
+    loss: new BCELoss(),
+    oneHot: false,
+    measure: probabilities ? 'BCE' : 'BCE of the logistic of its logit',
+  };
 }
 
 /** The `evaluate` command; returns the exit code. */
@@ -64,15 +87,21 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     const n = ds.labels.length;
     const shape = [n, ...datasetSampleShape(net, ds.x.shape, `evaluate: ${datasetName}`)];
     const outShape = net.outputShape([1, ...shape.slice(1)]);
-    if (outShape.length !== 2 || outShape[1] !== ds.numClasses) {
+    // One output on two classes is a binary classifier, as predict reads it (see binaryHead).
+    const binary = outShape.length === 2 && outShape[1] === 1 && ds.numClasses === 2;
+    if (!binary && (outShape.length !== 2 || outShape[1] !== ds.numClasses)) {
       throw new InputError(
         `evaluate: the model outputs (batch, ${outShape.slice(1).join(', ')}) but ${datasetName} has ${ds.numClasses} classes`,
       );
     }
-    const { loss, oneHot, measure: lossName } = headLoss(net);
-    const y = oneHot ? data.oneHot(ds.labels, ds.numClasses) : { shape: [n], data: Float32Array.from(ds.labels) };
+    const { model, loss, oneHot, measure: lossName } = binary ? binaryHead(net) : { model: net, ...headLoss(net) };
+    const y = binary
+      ? { shape: [n, 1], data: Float32Array.from(ds.labels) }
+      : oneHot
+        ? data.oneHot(ds.labels, ds.numClasses)
+        : { shape: [n], data: Float32Array.from(ds.labels) };
     const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'evaluate');
-    const result = evaluate(net, loss, { shape, data: ds.x.data }, y, { batchSize });
+    const result = evaluate(model, loss, { shape, data: ds.x.data }, y, { batchSize });
     const confusion = result.confusion ?? [];
     write(`${datasetName} ${split}: ${n.toLocaleString('en-US')} examples\n`);
     write(`  accuracy  ${percent(result.accuracy)}\n`);
