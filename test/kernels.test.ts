@@ -940,6 +940,20 @@ describe('elementwise kernels: native (every SIMD path, threaded sizes) against 
       jsBackend.binaryCrossEntropy(p, t, lj, gj, rows, cols);
       rel(ln, lj, 1e-5, `${path} BCE loss`);
       rel(gn, gj, 1e-5, `${path} BCE grad`);
+      // TanH's backward near |y| = 1, relative to its own size: 1 − y² from y·y rounded first was
+      // 8.6e-5 off the js twin's double at y = 0.99983; (1 − y)(1 + y) is within 1.2e-7.
+      const ramp = Float32Array.from({ length: 100000 }, (_, i) => -9 + (18 * i) / 100000);
+      const tanhY = new Float32Array(ramp.length);
+      jsBackend.activationForward(Activation.TanH, 0, ramp, tanhY, ramp.length);
+      const ones = new Float32Array(ramp.length).fill(1);
+      const slopeN = new Float32Array(ramp.length);
+      const slopeJ = new Float32Array(ramp.length);
+      nb.activationBackward(Activation.TanH, 0, ramp, tanhY, ones, slopeN, ramp.length);
+      jsBackend.activationBackward(Activation.TanH, 0, ramp, tanhY, ones, slopeJ, ramp.length);
+      let slopeWorst = 0;
+      for (let i = 0; i < ramp.length; i++)
+        if (slopeJ[i] > 0) slopeWorst = Math.max(slopeWorst, Math.abs(slopeN[i] - slopeJ[i]) / slopeJ[i]);
+      expect([path, 'tanh backward', slopeWorst <= 5e-7 ? 'within 5e-7' : slopeWorst]).toEqual([path, 'tanh backward', 'within 5e-7']);
       // A row of a million: the loss within 2e-5 of the js twin's double sum (the scalar path's
       // float running sum was 2e-4 off), and a NaN probability gives NaN in the gradient whatever
       // the target (the scalar path's fmax made it ±1e12, or 0).
