@@ -23,6 +23,7 @@ import { JobResult, QueueWorker, checkRedis, idleMessage, queueTiming, redisOpti
 import { workerCommand } from '../lib/cli/worker';
 import { sweepCommand } from '../lib/cli/sweep';
 import { nativeAvailable } from '../lib/backend';
+import { loadNative } from '../lib/backend/native';
 import { runInProcess } from './in-process';
 import { tsNodeFile } from './ts-child';
 
@@ -701,9 +702,12 @@ describeRedis('a queue worker in this process', () => {
         const payload = { version: 1, sweep: '0123456789ab', runId, config: { ...tiny, dataSeed: 0 }, ...(backend ? { backend } : {}) };
         const job = await queue.add('run', payload, { jobId: `0123456789ab.${runId}` });
         const r = (await job.waitUntilFinished(events, 30000)) as JobResult;
-        trained.push(r.outcome.status === 'done' ? r.outcome.metrics.backend : r.outcome.error);
+        trained.push(r.outcome.status === 'done' ? [r.outcome.metrics.backend, r.outcome.metrics.kernelPath] : r.outcome.error);
       }
-      expect(trained).toEqual(nativeAvailable() ? [other, own] : [own]);
+      // The native kernels' SIMD path is recorded too (a seed's result depends on it); js has none.
+      const pathOf = (b: string): string | undefined => (b === 'native' ? loadNative().addon?.kernelPath() : undefined);
+      expect(pathOf('native') ?? 'none').toMatch(nativeAvailable() ? /^(scalar|avx2|avx512|neon)$/ : /^none$/);
+      expect(trained).toEqual((nativeAvailable() ? [other, own] : [own]).map((b) => [b, pathOf(b)]));
     } finally {
       await events.close();
       await queue.close();

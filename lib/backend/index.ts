@@ -72,6 +72,16 @@ export function setBackend(name: BackendName): void {
   else throw new RangeError(`setBackend: expected 'js' or 'native', got '${String(name)}'`);
 }
 
+/**
+ * The SIMD path the native kernels run (`scalar`, `avx2`, `avx512`, `neon`: NEURONE_KERNEL's
+ * names), or undefined on the js backend. Results of the same seed are the same bits on one path;
+ * across paths they differ by rounding, which a long training grows. @internal
+ */
+export function kernelPath(): string | undefined {
+  const b = backend();
+  return b === nativeInstance ? loadNative().addon?.kernelPath() : undefined;
+}
+
 /** Whether the native addon can load here (without switching to it). */
 export function nativeAvailable(): boolean {
   return loadNative().addon !== undefined;

@@ -44,8 +44,8 @@ export function checkOutcome(value: unknown): RunOutcome | string {
     if (!fraction(m[k])) return `metrics.${k} must be a fraction in [0, 1] when present`;
   if (typeof m.model !== 'string' || typeof m.stoppedEarly !== 'boolean' || typeof m.resumed !== 'boolean')
     return 'metrics.model, stoppedEarly and resumed must be a string and two booleans';
-  if (m.checkpointDiscarded !== undefined && typeof m.checkpointDiscarded !== 'string')
-    return 'metrics.checkpointDiscarded must be a string when present';
+  for (const k of ['checkpointDiscarded', 'kernelPath'])
+    if (m[k] !== undefined && typeof m[k] !== 'string') return `metrics.${k} must be a string when present`;
   const opt = m.optimizer as Record<string, unknown> | undefined;
   if (
     opt !== undefined &&

@@ -3,7 +3,7 @@
  * the optimiser and schedule of `neurone train`, then the evaluation. Used by the pool's worker
  * threads, both for a local sweep and for `neurone worker` taking jobs from a queue.
  */
-import { BackendName, getBackend } from '../backend';
+import { BackendName, getBackend, kernelPath } from '../backend';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor';
@@ -68,6 +68,11 @@ export interface RunMetrics {
   checkpointDiscarded?: string;
   /** The backend it trained on (the job's own, or its worker's). */
   backend?: BackendName;
+  /**
+   * The native kernels' SIMD path it trained on (absent on js): a seed gives the same result on
+   * the same path only, so runs of one sweep on machines of other paths may differ.
+   */
+  kernelPath?: string;
   /**
    * The optimiser's settings as the run used them: the spec's, or the defaults it left out
    * (`config` in the run's record holds the spec's values only). The learning rate is the first
@@ -304,6 +309,7 @@ export async function runTraining(
     finishedAt: Date.now(),
     resumed: resumeFrom !== undefined,
     backend: getBackend(),
+    kernelPath: kernelPath(),
     optimizer: { name: config.optimizer, lr, weightDecay, ...(config.optimizer === 'sgd' ? { momentum: config.momentum } : {}) },
     history: history.epochs,
   };
