@@ -1315,6 +1315,13 @@ export function loadWeights(net: Module, file: string, options: Pick<LoadOptions
   if (options === null || typeof options !== 'object')
     throw new TypeError(`loadWeights: options must be an object, got ${describe(options)}`);
   checkKnownOptions('loadWeights', options, ['layout', 'allowNonFinite', 'inputShape']);
+  // A lazily sized layer has no weights to fill yet (its tensors matched no parameter).
+  const unsized = net.unsizedLayer();
+  if (unsized)
+    throw new RangeError(
+      `loadWeights: ${unsized.label()} takes its input size from its first input, not known yet, so it has no weights to load into; ` +
+        'call net.build(inputShape) first, or load(file), which builds the network the file describes',
+    );
   const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'loadWeights');
   const allowNonFinite = allowNonFiniteOption(options, 'loadWeights');
   const { tensors, metadata } = readSafetensors(file, 'loadWeights');

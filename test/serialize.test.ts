@@ -366,6 +366,15 @@ describe('save / load', () => {
       const same = new Sequential(new Linear(4, 3), new ReLU(), new Linear(3, 2));
       loadWeights(same, f);
       expectSameWeights(load(f), same);
+      // A lazily sized layer has no weights yet: said, with how to size it (before: "tensor
+      // '0.weight' matches no parameter"); once built, the weights load.
+      const lazy = new Sequential(new Linear(null, 3), new ReLU(), new Linear(3, 2));
+      expect(() => loadWeights(lazy, f)).toThrow(
+        'loadWeights: Linear(null, 3) at position 0 takes its input size from its first input, not known yet, so it has no weights to load into; call net.build(inputShape) first, or load(file), which builds the network the file describes',
+      );
+      lazy.build([4]);
+      loadWeights(lazy, f);
+      expectSameWeights(load(f), lazy);
     });
   });
 
