@@ -31,7 +31,9 @@ import {
  * Thrown by `fit` when `resumeFrom` names a file it cannot continue from: not a checkpoint,
  * damaged, or written for another network, dataset size or optimiser. Nothing was changed (the
  * network, the optimiser and the random generator are as before the call), so a caller may start
- * the run over instead, as a sweep's `--resume` does.
+ * the run over instead, as a sweep's `--resume` does. A file the system would not let `fit` read
+ * (EACCES, EIO, EMFILE: the file may be fine) is no CheckpointError: that error is thrown as it
+ * is, with its `code`.
  */
 export class CheckpointError extends Error {
   /**

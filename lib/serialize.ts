@@ -243,7 +243,8 @@ function openSafetensors(file: string, who: string): OpenFile {
     // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
     fd = fs.openSync(file, fs.constants.O_RDONLY | (process.platform === 'win32' ? 0 : fs.constants.O_NONBLOCK));
   } catch (e) {
-    throw fail(`cannot read the file (${fsReason(e)})`);
+    // The system's code kept: the file may be fine (see isSystemError).
+    throw Object.assign(fail(`cannot read the file (${fsReason(e)})`), { code: (e as NodeJS.ErrnoException).code });
   }
   try {
     const st = fs.fstatSync(fd);

@@ -27,6 +27,7 @@ import { clipGradNorm, clipGradValue } from './clip';
 import { EpochRecord, Logger } from './logger';
 import { formatLoss } from './progress';
 import { CheckpointError, CheckpointOptions, FitState, readCheckpoint, writeCheckpoint } from './checkpoint';
+import { isSystemError } from './data/read';
 import { checkKnownOptions } from './options';
 
 /**
@@ -892,6 +893,7 @@ async function fitInTrainingMode(
     try {
       r = readCheckpoint(options.resumeFrom, net, optimizer, order);
     } catch (e) {
+      if (isSystemError(e)) throw e; // the file could not be read, not found wanting
       throw new CheckpointError(options.resumeFrom, e);
     }
     ({ best, bestEpoch, waited, bestWeights } = r);

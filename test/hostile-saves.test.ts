@@ -746,4 +746,24 @@ describe('checkpoints', () => {
     });
     expect(h.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
   });
+
+  test('a checkpoint the system will not let fit read is no CheckpointError: the error keeps its code', async () => {
+    // A caller that starts over on a CheckpointError (a sweep's --resume) must not throw away a
+    // good checkpoint because the process ran out of file descriptors for a moment.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const real = nodeFs.openSync;
+    const spy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
+      if (file === ckpt) throw Object.assign(new Error(`EMFILE: too many open files, open '${ckpt}'`), { code: 'EMFILE' });
+      return real(file, ...rest);
+    }) as typeof fs.openSync);
+    try {
+      const refused = fit(net(), loss, new Adam({ lr: 0.01 }), data(), { epochs: 4, batchSize: 8, verbose: 0, resumeFrom: ckpt });
+      await expect(refused).rejects.toThrow(/^fit: resumeFrom: .*: cannot read the file \(EMFILE: too many open files\)$/);
+      await expect(refused).rejects.toMatchObject({ code: 'EMFILE' });
+      await expect(refused).rejects.not.toBeInstanceOf(CheckpointError);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });

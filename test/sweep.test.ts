@@ -655,6 +655,27 @@ describe('sweep on the worker pool', () => {
         expect(record.metrics.checkpointDiscarded).toBe(m.checkpointDiscarded);
       }
     }
+    // A checkpoint the system will not let the run read (out of file descriptors for a moment) is
+    // not damaged: the run fails, the checkpoint stays, and the next try continues from it.
+    const kept = path.join(out, reference.runs[0].id, 'kept.ckpt');
+    await runTraining({ ...reference.runs[0].config, epochs: 2 }, loadSharedData('xor', 0), { checkpoint: kept });
+    const keptBytes = fs.readFileSync(kept);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const realOpen = nodeFs.openSync;
+    const spy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
+      if (file === kept) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      return realOpen(file, ...rest);
+    }) as typeof fs.openSync);
+    try {
+      await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fs.readFileSync(kept).equals(keptBytes)).toBe(true);
+    const continued = await runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept });
+    expect(continued.resumed).toBe(true);
+    expect(continued.checkpointDiscarded).toBeUndefined();
     expect(checkOutcome({ status: 'done', metrics: { ...reference.runs[0].metrics, checkpointDiscarded: 5 } })).toBe(
       'metrics.checkpointDiscarded must be a string when present',
     );

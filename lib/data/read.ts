@@ -70,7 +70,10 @@ export function openDataFile(file: string, maxBytes: number, what: string): Open
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new Error(`${file}: cannot read (${err.code === 'ENOENT' ? 'no such file' : (err.code ?? err.message)})`);
+    // The system's code kept: the file may be fine (see isSystemError).
+    throw Object.assign(new Error(`${file}: cannot read (${err.code === 'ENOENT' ? 'no such file' : (err.code ?? err.message)})`), {
+      code: err.code,
+    });
   }
   try {
     const st = fs.fstatSync(fd);
@@ -144,6 +147,15 @@ function tempStem(base: string): string {
 const STALE_TEMP_MS = 60_000;
 
 /** `EACCES: permission denied`: an fs error without the path (which may be a hidden temporary file). @internal */
+/**
+ * Whether an error is the system's, refusing to open or read a file (it carries an errno code:
+ * EACCES, EIO, EMFILE, ENOENT…), rather than something wrong with what the file holds: the file
+ * itself may be fine, and a caller must not take it for damaged.
+ */
+export function isSystemError(e: unknown): boolean {
+  return typeof (e as NodeJS.ErrnoException | undefined)?.code === 'string';
+}
+
 export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (typeof err?.code === 'string') {

@@ -14,7 +14,7 @@ import { CheckpointError } from '../checkpoint';
 import { EpochRecord } from '../logger';
 import { save } from '../serialize';
 import { ensureDir } from '../data/paths';
-import { readDataFile, writeFileAtomic } from '../data/read';
+import { isSystemError, readDataFile, writeFileAtomic } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, checkModelForInput, defaultPreset, presetDescription } from '../cli/presets';
@@ -227,7 +227,8 @@ export async function runTraining(
   const lossesFile = files.checkpoint ? checkpointFiles(files.checkpoint)[1] : undefined;
   const resumeFrom = files.checkpoint && fs.existsSync(files.checkpoint) ? files.checkpoint : undefined;
   // A checkpoint that cannot be continued from would fail the run at every --resume: the run
-  // starts over instead (fit changed nothing), from its seed, as if there had been none.
+  // starts over instead (fit changed nothing), from its seed, as if there had been none. One the
+  // system would not let it read (EIO, EMFILE) fails the run and is kept for the next --resume.
   const startOver = async (checkpoint: string, e: unknown): Promise<RunMetrics> => {
     const reason = firstLine(e);
     if (!removeCheckpoint(checkpoint)) throw new Error(`${reason}; the run cannot start over: its checkpoint files could not be removed`);
@@ -238,6 +239,7 @@ export async function runTraining(
     try {
       valLosses = readValLosses(lossesFile);
     } catch (e) {
+      if (isSystemError(e)) throw e; // not read, not damaged: the next --resume tries again
       return startOver(resumeFrom, e);
     }
   }
