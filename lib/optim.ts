@@ -5,7 +5,7 @@
  * PyTorch learning rate carries over; with `'sum'` (the course's convention) lr_ours =
  * lr_torch / batch gives the same SGD step (Adam is invariant to the gradient's scale apart from eps).
  */
-import { Tensor, describe } from './tensor';
+import { FLOAT32_MAX, Tensor, describe } from './tensor';
 import { Module, Parameter, accumulateGradients, forwardView } from './nn/module';
 import { Loss } from './losses';
 import { backend } from './backend';
@@ -138,6 +138,22 @@ function checkNumber(who: string, name: string, v: unknown, min: number, max = I
   return v;
 }
 
+/**
+ * Whether `lr` is a learning rate the update kernels take: a finite float32 number ≥ 0. The
+ * optimisers' constructors, `loadState` and `step` hold their rate to it, and `fit` checks it
+ * before each step, naming where a bad one came from. @internal
+ */
+export function usableLearningRate(lr: unknown): lr is number {
+  return typeof lr === 'number' && lr >= 0 && lr <= FLOAT32_MAX;
+}
+
+/** `lr` when {@link usableLearningRate}, else a TypeError (not a number) or RangeError naming `who`. */
+function checkRate(who: string, lr: unknown): number {
+  if (typeof lr !== 'number' || Number.isNaN(lr)) throw new TypeError(`${who}: lr must be a number, got ${describe(lr)}`);
+  if (!usableLearningRate(lr)) throw new RangeError(`${who}: lr must be a finite float32 number >= 0, got ${lr}`);
+  return lr;
+}
+
 /** Options of {@link SGD}. */
 export interface SGDOptions {
   /** Step size (required: SGD has no default that suits both summed and averaged gradients). */
@@ -185,9 +201,9 @@ export class SGD implements Optimizer {
     if (options === null || typeof options !== 'object')
       throw new TypeError(`SGD: expected options { lr, momentum?, weightDecay?, dampening?, nesterov? }, got ${describe(options)}`);
     checkKnownOptions('SGD', options, Object.keys(SGD_OPTIONS));
-    this.lr = checkNumber('SGD', 'lr', options.lr, 0);
+    this.lr = checkRate('SGD', options.lr);
     this.momentum = checkNumber('SGD', 'momentum', options.momentum ?? 0, 0, 1, true);
-    this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, 0);
+    this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, 0, FLOAT32_MAX);
     this.dampening = checkNumber('SGD', 'dampening', options.dampening ?? 0, 0, 1);
     const nesterov = options.nesterov ?? false;
     if (typeof nesterov !== 'boolean') throw new TypeError(`SGD: nesterov must be true or false, got ${describe(nesterov)}`);
@@ -202,7 +218,7 @@ export class SGD implements Optimizer {
     checkParams('SGD', params);
     // lr may have been set since construction (a scheduler, a user): a NaN or negative rate
     // would ruin every weight. fit checks it too, with the epoch and the scheduler that set it.
-    checkNumber('SGD.step', 'lr', this.lr, 0);
+    checkRate('SGD.step', this.lr);
     const { lr, momentum: mu, weightDecay: wd, nesterov } = this;
     const k = backend();
     for (const p of params) {
@@ -252,7 +268,7 @@ export class SGD implements Optimizer {
    */
   loadState(params: readonly Parameter[], state: OptimizerState): void {
     const found = stateBuffers('SGD', params, state, ['velocity']);
-    this.lr = checkNumber('SGD.loadState', 'lr', state.lr, 0);
+    this.lr = checkRate('SGD.loadState', state.lr);
     params.forEach((p, i) => {
       const f = found[i];
       if (f) this.velocity.set(p.value.data, f[0]);
@@ -317,17 +333,19 @@ export class Adam implements Optimizer {
     checkKnownOptions(kind, options, Object.keys(ADAM_OPTIONS));
     this.kind = kind;
     this.decoupled = kind === 'AdamW';
-    this.lr = checkNumber(kind, 'lr', options.lr ?? 1e-3, 0);
+    this.lr = checkRate(kind, options.lr ?? 1e-3);
     const betas = options.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`${kind}: betas must be [beta1, beta2], got ${describe(betas)}`);
     this.betas = [checkNumber(kind, 'betas[0]', betas[0], 0, 1, true), checkNumber(kind, 'betas[1]', betas[1], 0, 1, true)];
-    this.eps = checkNumber(kind, 'eps', options.eps ?? 1e-8, 0);
-    this.weightDecay = checkNumber(kind, 'weightDecay', options.weightDecay ?? (this.decoupled ? 0.01 : 0), 0);
+    // Within float32, as the update kernel takes them: refused there, after the step had begun.
+    this.eps = checkNumber(kind, 'eps', options.eps ?? 1e-8, 0, FLOAT32_MAX);
+    this.weightDecay = checkNumber(kind, 'weightDecay', options.weightDecay ?? (this.decoupled ? 0.01 : 0), 0, FLOAT32_MAX);
   }
 
   step(params: readonly Parameter[]): void {
     checkParams(this.kind, params);
-    checkNumber(`${this.kind}.step`, 'lr', this.lr, 0); // as SGD's step
+    // Before the decoupled decay shrinks a weight or a step is counted: see SGD's step.
+    checkRate(`${this.kind}.step`, this.lr);
 
     const [b1, b2] = this.betas;
     // AdamW (Loshchilov & Hutter): w ← w − lr·wd·w, apart from the adaptive step.
@@ -382,7 +400,7 @@ export class Adam implements Optimizer {
    */
   loadState(params: readonly Parameter[], state: OptimizerState): void {
     const found = stateBuffers(this.kind, params, state, ['m', 'v']);
-    const lr = checkNumber(`${this.kind}.loadState`, 'lr', state.lr, 0);
+    const lr = checkRate(`${this.kind}.loadState`, state.lr);
     // Every check before the first change: a refused state leaves the optimiser as it was.
     const steps = params.map((p, i) => {
       if (!found[i]) return 0;
@@ -446,7 +464,7 @@ export class Optim {
     this.net = net;
     this.loss = loss;
     if (typeof lr === 'number') {
-      this.lr = checkNumber('Optim', 'lr', lr, 0);
+      this.lr = checkRate('Optim', lr);
       this.optimizer = null;
     } else if (lr !== null && typeof lr === 'object' && typeof lr.step === 'function') {
       this.optimizer = lr;

@@ -9,7 +9,7 @@ import { followLayers } from './nn/shapes';
 import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
 import { Loss } from './losses';
-import { Optimizer, SGD } from './optim';
+import { Optimizer, SGD, usableLearningRate } from './optim';
 import { Linear, WeightStepSink, setWeightStepSink } from './nn/linear';
 import {
   classify,
@@ -249,16 +249,6 @@ function checkFitsNetwork(who: string, what: string, net: Module, x: Tensor): vo
       throw new RangeError(`${who}: ${what} of shape ${formatShape(x.shape)} does not fit the network: ${e.message}`);
     throw e;
   }
-}
-
-/**
- * Whether the update can use a learning rate: not NaN, infinite, negative, past float32 or not a
- * number. fit checks it before each step (a comparison, nothing allocated) and refuses it naming
- * where it came from: a negative rate trains uphill without a word, and the kernels' own refusal
- * would name a kernel.
- */
-function usableLearningRate(lr: unknown): boolean {
-  return typeof lr === 'number' && lr >= 0 && lr <= FLOAT32_MAX;
 }
 
 /** The error for a learning rate {@link usableLearningRate} refused, saying `when` it was met. */

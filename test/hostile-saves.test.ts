@@ -755,7 +755,7 @@ describe('checkpoints', () => {
     const real = nodeFs.openSync;
     const spy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
       if (file === ckpt) throw Object.assign(new Error(`EMFILE: too many open files, open '${ckpt}'`), { code: 'EMFILE' });
-      return real(file, ...rest);
+      return (real as (...a: unknown[]) => number)(file, ...rest);
     }) as typeof fs.openSync);
     try {
       const refused = fit(net(), loss, new Adam({ lr: 0.01 }), data(), { epochs: 4, batchSize: 8, verbose: 0, resumeFrom: ckpt });

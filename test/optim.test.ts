@@ -47,6 +47,11 @@ test('Adam: the first step moves each weight by lr·sign(g); later steps follow 
 
 test('optimiser options are validated', () => {
   expect(() => new SGD({ lr: -1 })).toThrow(RangeError);
+  // Held to float32, as the kernels take them, at construction rather than mid-step.
+  expect(() => new SGD({ lr: 1e39 })).toThrow('SGD: lr must be a finite float32 number >= 0, got 1e+39');
+  expect(() => new AdamW({ weightDecay: 1e39 })).toThrow('AdamW: weightDecay must be in [0, 3.4028234663852886e+38], got 1e+39');
+  expect(() => new Adam({ eps: 1e39 })).toThrow(RangeError);
+  expect(() => new SGD({ lr: 0.1, weightDecay: 1e39 })).toThrow(RangeError);
   expect(() => new SGD({ lr: 0.1, momentum: 1 })).toThrow(RangeError);
   expect(() => new Adam({ betas: [0.9, 1] })).toThrow(RangeError);
   expect(() => new SGD(undefined as never)).toThrow(TypeError);
@@ -77,8 +82,11 @@ test('a learning rate set after construction (a scheduler, a user) is checked by
     const before = params.map((p) => p.value.data.slice());
     const refused: [unknown, Error][] = [
       [NaN, new TypeError(`${who}.step: lr must be a number, got number NaN`)],
-      [-0.01, new RangeError(`${who}.step: lr must be in [0, Infinity], got -0.01`)],
-      [Infinity, new RangeError(`${who}.step: lr must be in [0, Infinity], got Infinity`)],
+      [-0.01, new RangeError(`${who}.step: lr must be a finite float32 number >= 0, got -0.01`)],
+      [Infinity, new RangeError(`${who}.step: lr must be a finite float32 number >= 0, got Infinity`)],
+      // Past float32: the kernel would refuse it, after AdamW's decay had shrunk the weights and
+      // Adam had counted the step (the weights went from -0.85 to 8.5e36).
+      [1e39, new RangeError(`${who}.step: lr must be a finite float32 number >= 0, got 1e+39`)],
       ['0.1', new TypeError(`${who}.step: lr must be a number, got string 0.1`)],
     ];
     for (const [rate, error] of refused) {

@@ -665,7 +665,7 @@ describe('sweep on the worker pool', () => {
     const realOpen = nodeFs.openSync;
     const spy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
       if (file === kept) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
-      return realOpen(file, ...rest);
+      return (realOpen as (...a: unknown[]) => number)(file, ...rest);
     }) as typeof fs.openSync);
     try {
       await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
