@@ -35,7 +35,7 @@ import {
 } from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
-import { randn } from '../lib/tensor';
+import { Tensor, randn } from '../lib/tensor';
 import { predict, evaluate, fit } from '../lib/train';
 import { SGD } from '../lib/optim';
 import { loadSplit } from '../lib/cli/datasets';
@@ -848,7 +848,7 @@ describe('neurone evaluate', () => {
       bce -= xor.labels[i] === 1 ? Math.log(p) : Math.log(1 - p);
     }
     for (const [name, net, measure] of [
-      ['binary-logit', logit, 'BCE of the logistic of its logit'],
+      ['binary-logit', logit, 'BCE of its logit'],
       ['binary-sigmoid', withSigmoid, 'BCE'],
     ] as const) {
       const file = path.join(tmp, `${name}.safetensors`);
@@ -863,6 +863,18 @@ describe('neurone evaluate', () => {
       expect(record.confusion).toEqual(confusion);
       expect(Math.abs(record.loss - bce / n)).toBeLessThan(1e-5);
     }
+    // A confident logit: 20 for every sample. A label-0 sample costs 20 (as BCEWithLogitsLoss),
+    // not the 100 a sigmoid rounded to 1 and then BCE's clamp would give (the mean read 50).
+    const sure = new Linear(2, 1);
+    sure.weight.data.fill(0);
+    (sure.bias as Tensor).data.fill(20);
+    const sureFile = path.join(tmp, 'binary-sure.safetensors');
+    save(new Sequential(sure), sureFile);
+    const sureRun = await run(evaluateCommand, ['--model', sureFile, '--dataset', 'xor']);
+    expect(sureRun.code).toBe(0);
+    const zeros = xor.labels.filter((l) => l === 0).length;
+    const sureLoss = Number(/loss\s+(\S+) \(BCE of its logit\)/.exec(sureRun.stdout)?.[1]);
+    expect(Math.abs(sureLoss - (20 * zeros) / n)).toBeLessThan(1e-3);
     const file = path.join(tmp, 'binary-softmax.safetensors');
     save(new Sequential(...body(), new LogSoftmax()), file);
     expectBadInput(

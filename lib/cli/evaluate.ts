@@ -3,17 +3,15 @@
  * confusion matrix of a saved model on a dataset, with the figure and a JSON record in --out.
  */
 import * as path from 'path';
-import { evaluate } from '../train';
+import { evaluate, predict } from '../train';
 import * as data from '../data';
 import { ensureDir } from '../data/paths';
 import { writeFilesAtomic } from '../data/read';
 import { confusionMatrixSvg } from '../report/figures';
 import { FlagSpec, InputError, asInput, checkOutputFolder, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { commandBatchSize, loadModel } from './predict';
-import { datasetSampleShape, headLoss, lastLeaf } from './model-io';
-import { Module, Sequential } from '../nn/module';
-import { StableSigmoid } from '../nn/activations';
-import { BCELoss, Loss } from '../losses';
+import { binaryOutput, datasetSampleShape, headLoss } from './model-io';
+import { BCELoss } from '../losses';
 import { DATASETS, DatasetName, loadSplit } from './datasets';
 import { percent } from '../messages';
 
@@ -36,7 +34,7 @@ export function evaluateUsage(): string {
     "The loss is the one `neurone train` uses for the model's last layer: cross-entropy of the log-softmax of",
     'logits; after LogSoftmax, cross-entropy; after Sigmoid, BCE on one-hot targets; after Softmax, MSE on them.',
     'A model of one output on two classes is a binary classifier (as predict reads it): BCE of its output after',
-    'Sigmoid, else of the logistic of its logit, class 1 above 0.5.',
+    'Sigmoid, else of its logit (as BCEWithLogitsLoss), class 1 above 0.5.',
     '',
     'Examples:',
     '  neurone evaluate --model digits.safetensors --dataset usps',
@@ -44,22 +42,30 @@ export function evaluateUsage(): string {
   ]);
 }
 
+/** What evaluate prints and records. */
+interface Scores {
+  accuracy: number;
+  loss: number;
+  confusion: number[][];
+}
+
 /**
- * How a model of one output is evaluated on two classes, as predict reads it (and PyTorch's
- * BCELoss / BCEWithLogitsLoss): its output is P(class 1) after a sigmoid, else a logit, whose
- * logistic is taken here; the loss is BCE on the 0/1 labels, class 1 above 0.5.
+ * A one-output model's scores on 0/1 labels from its logits `z`, as BCEWithLogitsLoss takes them:
+ * the mean of max(z, 0) − z·y + log(1 + e^−|z|), in double (a sigmoid rounded to 1 in float32,
+ * then BCE, would cost a label-0 sample the clamped 100 instead of its logit), class 1 above 0.
  */
-function binaryHead(net: Module): { model: Module; loss: Loss; oneHot: false; measure: string } {
-  const last = lastLeaf(net)?.config().type;
-  if (last === 'Softmax' || last === 'LogSoftmax')
-    throw new InputError(`evaluate: the model ends in ${last} over one output, which says nothing: its probability is 1 for every input`);
-  const probabilities = last === 'Sigmoid' || last === 'StableSigmoid';
-  return {
-    model: probabilities ? net : new Sequential(net, new StableSigmoid()),
-    loss: new BCELoss(),
-    oneHot: false,
-    measure: probabilities ? 'BCE' : 'BCE of the logistic of its logit',
-  };
+function logitScores(z: Float32Array, labels: Int32Array): Scores {
+  const confusion = [
+    [0, 0],
+    [0, 0],
+  ];
+  let loss = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const v = z[i];
+    loss += Math.max(v, 0) - v * labels[i] + Math.log1p(Math.exp(-Math.abs(v)));
+    confusion[labels[i]][v > 0 ? 1 : 0]++;
+  }
+  return { accuracy: (confusion[0][0] + confusion[1][1]) / labels.length, loss: loss / labels.length, confusion };
 }
 
 /** The `evaluate` command; returns the exit code. */
@@ -87,22 +93,32 @@ export function evaluateCommand(argv: readonly string[], write: (text: string) =
     const n = ds.labels.length;
     const shape = [n, ...datasetSampleShape(net, ds.x.shape, `evaluate: ${datasetName}`)];
     const outShape = net.outputShape([1, ...shape.slice(1)]);
-    // One output on two classes is a binary classifier, as predict reads it (see binaryHead).
+    // One output on two classes is a binary classifier, as predict reads it (see binaryOutput).
     const binary = outShape.length === 2 && outShape[1] === 1 && ds.numClasses === 2;
     if (!binary && (outShape.length !== 2 || outShape[1] !== ds.numClasses)) {
       throw new InputError(
         `evaluate: the model outputs (batch, ${outShape.slice(1).join(', ')}) but ${datasetName} has ${ds.numClasses} classes`,
       );
     }
-    const { model, loss, oneHot, measure: lossName } = binary ? binaryHead(net) : { model: net, ...headLoss(net) };
-    const y = binary
-      ? { shape: [n, 1], data: Float32Array.from(ds.labels) }
-      : oneHot
-        ? data.oneHot(ds.labels, ds.numClasses)
-        : { shape: [n], data: Float32Array.from(ds.labels) };
     const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'evaluate');
-    const result = evaluate(model, loss, { shape, data: ds.x.data }, y, { batchSize });
-    const confusion = result.confusion ?? [];
+    const x = { shape, data: ds.x.data };
+    let result: Scores;
+    let lossName: string;
+    if (binary && binaryOutput(net, 'evaluate') === 'logit') {
+      result = logitScores(predict(net, x, { batchSize }).data, ds.labels);
+      lossName = 'BCE of its logit';
+    } else {
+      const head = binary ? { loss: new BCELoss(), oneHot: false, measure: 'BCE' } : headLoss(net);
+      const y = binary
+        ? { shape: [n, 1], data: Float32Array.from(ds.labels) }
+        : head.oneHot
+          ? data.oneHot(ds.labels, ds.numClasses)
+          : { shape: [n], data: Float32Array.from(ds.labels) };
+      const e = evaluate(net, head.loss, x, y, { batchSize });
+      result = { accuracy: e.accuracy ?? NaN, loss: e.loss, confusion: e.confusion ?? [] };
+      lossName = head.measure;
+    }
+    const confusion = result.confusion;
     write(`${datasetName} ${split}: ${n.toLocaleString('en-US')} examples\n`);
     write(`  accuracy  ${percent(result.accuracy)}\n`);
     write(`  loss      ${result.loss.toPrecision(5)} (${lossName})\n`);

@@ -201,6 +201,19 @@ export function viewSamples(ds: Dataset, sampleShape: readonly number[]): Datase
   return makeDataset(ds.name, reshape(ds.x, [ds.labels.length, ...sampleShape]), ds.labels, ds.numClasses, extrasOf(ds));
 }
 
+/**
+ * How a model of one output reads as a binary classifier (predict, evaluate), as PyTorch's BCELoss
+ * and BCEWithLogitsLoss read it: P(class 1) after a sigmoid (`probability`), else a logit
+ * (`logit`); class 1 above 0.5. A softmax over one output says nothing (its probability is 1 for
+ * every input): an InputError naming `command`.
+ */
+export function binaryOutput(net: Module, command: string): 'probability' | 'logit' {
+  const last = lastLeaf(net)?.config().type;
+  if (last === 'Softmax' || last === 'LogSoftmax')
+    throw new InputError(`${command}: the model ends in ${last} over one output, which says nothing: its probability is 1 for every input`);
+  return last === 'Sigmoid' || last === 'StableSigmoid' ? 'probability' : 'logit';
+}
+
 /** The loss a classifier's last layer implies, as the commands train and evaluate it. */
 export interface HeadLoss {
   loss: Loss;

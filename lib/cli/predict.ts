@@ -13,7 +13,7 @@ import { checkPng, decodePng } from '../data/png';
 import { MAX_PNG_FILE_BYTES, gunzipBounded, isGzip, readDataFile, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
-import { ImageSize, lastLeaf, modelInputShape, sampleChannels } from './model-io';
+import { ImageSize, binaryOutput, lastLeaf, modelInputShape, sampleChannels } from './model-io';
 
 /**
  * The largest CSV or JSON input read: text takes several times its size while it is parsed, and
@@ -318,11 +318,10 @@ export function probabilities(net: Module, y: Tensor): { probs: Float32Array; cl
   const last = lastLeaf(net)?.config().type;
   const endsInSigmoid = last === 'Sigmoid' || last === 'StableSigmoid';
   if (k === 1) {
-    if (last === 'Softmax' || last === 'LogSoftmax')
-      throw new InputError(`predict: the model ends in ${last} over one output, which says nothing: its probability is 1 for every input`);
+    const logit = binaryOutput(net, 'predict') === 'logit';
     const probs = new Float32Array(2 * n);
     for (let r = 0; r < n; r++) {
-      const p1 = endsInSigmoid ? y.data[r] : sigmoid(y.data[r]);
+      const p1 = logit ? sigmoid(y.data[r]) : y.data[r];
       probs[2 * r] = 1 - p1;
       probs[2 * r + 1] = p1;
     }
