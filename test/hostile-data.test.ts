@@ -27,7 +27,7 @@ import {
   MAX_USPS_TEXT_BYTES,
   MAX_PNG_PIXELS,
 } from '../lib/data';
-import { readMaybeGzip } from '../lib/data/idx';
+import { readMaybeGzip } from '../lib/data/read';
 import { tempDir } from './data/helpers';
 import { TS_REGISTER } from './ts-child';
 
@@ -192,7 +192,7 @@ describe('USPS text is bounded too', () => {
         err = e as Error;
       }
     });
-    expect(err?.message).toBe(`${file}: gzip content is longer than the ${MAX_USPS_TEXT_BYTES} bytes allowed`);
+    expect(err?.message).toBe(`${file}: gzip content is longer than the ${MAX_USPS_TEXT_BYTES} bytes allowed for a data file`);
     expect(Math.max(0, ...sizes)).toBeLessThanOrEqual(MAX_USPS_TEXT_BYTES + SLACK);
   });
 

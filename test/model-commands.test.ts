@@ -348,7 +348,7 @@ describe('neurone predict', () => {
     fs.writeFileSync(path.join(tmp, 'bomb.csv.gz'), zlib.gzipSync(Buffer.alloc(100 * 2 ** 20, 0x30)));
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'bomb.csv.gz')]),
-      /predict: .*bomb\.csv\.gz: gzip content is longer than the 67,108,864 bytes predict reads of a CSV file$/m,
+      /predict: .*bomb\.csv\.gz: gzip content is longer than the 67108864 bytes allowed for a CSV file$/m,
     );
     fs.writeFileSync(path.join(tmp, 'image.png.gz'), zlib.gzipSync(Buffer.from('not read')));
     expectBadInput(

@@ -10,7 +10,7 @@ import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { checkPng, decodePng } from '../data/png';
-import { MAX_PNG_FILE_BYTES, gunzipBounded, isGzip, readDataFile, writeFileAtomic } from '../data/read';
+import { MAX_PNG_FILE_BYTES, readDataFile, readMaybeGzip, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
 import { ImageSize, binaryOutput, lastLeaf, modelInputShape, sampleChannels } from './model-io';
@@ -146,20 +146,8 @@ function parseNumber(text: string, where: string): number {
   return v;
 }
 
-/** A text input: gunzipped when it is gzip data (a .csv.gz), within MAX_TEXT_INPUT_BYTES either way. */
-function readTextInput(file: string, what: string): Buffer {
-  const raw = readDataFile(file, MAX_TEXT_INPUT_BYTES, what);
-  if (!isGzip(raw)) return raw;
-  return gunzipBounded(
-    raw,
-    MAX_TEXT_INPUT_BYTES,
-    file,
-    `the ${MAX_TEXT_INPUT_BYTES.toLocaleString('en-US')} bytes predict reads of ${what}`,
-  );
-}
-
 function readCsvRows(file: string): Float32Array[] {
-  const bytes = readTextInput(file, 'a CSV file');
+  const bytes = readMaybeGzip(file, MAX_TEXT_INPUT_BYTES, 'a CSV file');
   // A header and MAX_PREDICT_ROWS rows at most, counted before a string is made of any line.
   const lineCount = countByte(bytes, 0x0a);
   if (lineCount > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(lineCount)}`);
@@ -187,7 +175,7 @@ function readCsvRows(file: string): Float32Array[] {
 
 function readJsonRows(file: string): Float32Array[] {
   let parsed: unknown;
-  const bytes = readTextInput(file, 'a JSON file');
+  const bytes = readMaybeGzip(file, MAX_TEXT_INPUT_BYTES, 'a JSON file');
   // Every row is an array: their count bounds the rows before the parser makes any.
   const arrays = countByte(bytes, 0x5b);
   if (arrays > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(arrays - 1)}`);

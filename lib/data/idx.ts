@@ -41,26 +41,6 @@ export interface IdxArray {
   readonly data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 }
 
-/**
- * Reads a regular file of at most `maxBytes` bytes (raw, or once gunzipped when it starts with
- * the gzip magic bytes; default: the largest IDX file allowed). Devices, pipes and folders are
- * refused before reading, gzip data is inflated no further than `maxBytes`, and a corrupt or
- * truncated gzip stream gives an error naming the file.
- * @param file The file.
- * @param maxBytes The largest size read (after gunzip).
- */
-export function readMaybeGzip(file: string, maxBytes = MAX_IDX_HEADER_BYTES + MAX_IDX_PAYLOAD_BYTES): Buffer {
-  const { fd, size } = openDataFile(file, maxBytes, 'a data file');
-  let raw: Buffer;
-  try {
-    raw = readAt(fd, size, 0);
-  } finally {
-    closeQuietly(fd);
-  }
-  if (!isGzip(raw)) return raw;
-  return gunzipBounded(raw, maxBytes, file, `the ${maxBytes} bytes allowed`);
-}
-
 /** An IDX header: what the first bytes of a file announce. */
 export interface IdxHeader {
   readonly magic: number;

@@ -569,6 +569,21 @@ export function gunzipBounded(gz: Uint8Array, maxBytes: number, source: string, 
 }
 
 /**
+ * Reads a regular file of at most `maxBytes` bytes (raw, or once gunzipped when it starts with
+ * the gzip magic bytes; default: the largest IDX file allowed). Devices, pipes and folders are
+ * refused before reading, gzip data is inflated no further than `maxBytes`, and a corrupt or
+ * truncated gzip stream gives an error naming the file.
+ * @param file The file.
+ * @param maxBytes The largest size read (after gunzip).
+ * @param what What the file should be, for messages (`a CSV file`).
+ */
+export function readMaybeGzip(file: string, maxBytes = MAX_IDX_HEADER_BYTES + MAX_IDX_PAYLOAD_BYTES, what = 'a data file'): Buffer {
+  const raw = readDataFile(file, maxBytes, what);
+  if (!isGzip(raw)) return raw;
+  return gunzipBounded(raw, maxBytes, file, `the ${maxBytes} bytes allowed for ${what}`);
+}
+
+/**
  * The first bytes of the content of gzip data: at least `need` bytes (fewer only when the
  * whole content is shorter), at most about `need + 64 KiB`, however much the data would inflate
  * to. Inflates prefixes of the compressed bytes with a sync flush (partial input is not an

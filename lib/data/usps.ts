@@ -12,7 +12,7 @@
 import * as path from 'path';
 import { wrap } from '../tensor';
 import { Dataset, MAX_CLASSES, classCounts, makeDataset, numFeatures } from './dataset';
-import { readMaybeGzip } from './idx';
+import { readMaybeGzip } from './read';
 import { MAX_USPS_TEXT_BYTES } from './read';
 import { DataNotFoundError, isFile, packagedDataDir } from './paths';
 import { checkFlatten } from './split';
