@@ -679,6 +679,14 @@ describe('sweep on the worker pool', () => {
     expect(checkOutcome({ status: 'done', metrics: { ...reference.runs[0].metrics, checkpointDiscarded: 5 } })).toBe(
       'metrics.checkpointDiscarded must be a string when present',
     );
+    // A record's kernel path is one the kernels have (a queue worker's result crosses a trust boundary).
+    for (const kernelPath of ['AVX2', '', 7])
+      expect(checkOutcome({ status: 'done', metrics: { ...reference.runs[0].metrics, kernelPath } })).toBe(
+        'metrics.kernelPath must be one of scalar, avx2, avx512, neon when present',
+      );
+    expect(checkOutcome({ status: 'done', metrics: { ...reference.runs[0].metrics, kernelPath: 'avx2' } })).toMatchObject({
+      status: 'done',
+    });
   }, 60000);
 
   test('--resume runs again what is not a result of the run: wrong shape, another run or configuration, a pipe, a device', async () => {

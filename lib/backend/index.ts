@@ -9,6 +9,7 @@
 import { Backend } from './types';
 import { jsBackend } from './js';
 import { loadNative, nativeBackend } from './native';
+import { KernelPathName } from './ops';
 import { firstLine } from '../messages';
 
 /** The two backends: `native` (the C++ addon) and `js` (its TypeScript twin). */
@@ -73,11 +74,11 @@ export function setBackend(name: BackendName): void {
 }
 
 /**
- * The SIMD path the native kernels run (`scalar`, `avx2`, `avx512`, `neon`: NEURONE_KERNEL's
- * names), or undefined on the js backend. Results of the same seed are the same bits on one path;
+ * The SIMD path the native kernels run (a name of ops.ts's KERNEL_PATHS, as NEURONE_KERNEL takes
+ * it), or undefined on the js backend. Results of the same seed are the same bits on one path;
  * across paths they differ by rounding, which a long training grows. @internal
  */
-export function kernelPath(): string | undefined {
+export function kernelPath(): KernelPathName | undefined {
   const b = backend();
   return b === nativeInstance ? loadNative().addon?.kernelPath() : undefined;
 }

@@ -6,14 +6,14 @@
  */
 import * as path from 'path';
 import { Backend } from './types';
-import { KERNEL_PATHS, OP_NAMES, OpName } from './ops';
+import { KERNEL_PATHS, KernelPathName, OP_NAMES, OpName } from './ops';
 
 /** What the addon exports beyond the Backend kernels. */
 export interface NativeAddon extends Omit<Backend, 'name'> {
-  /** The SIMD path the kernels use: 'scalar', 'avx2' or 'avx512' (x86-64), or 'neon' (aarch64). */
-  kernelPath(): string;
+  /** The SIMD path the kernels use (one of ops.ts's KERNEL_PATHS). */
+  kernelPath(): KernelPathName;
   /** The SIMD paths this CPU and binary support, best last. */
-  supportedKernelPaths(): string[];
+  supportedKernelPaths(): KernelPathName[];
   /** Forces a SIMD path (it must be supported). */
   setKernelPath(path: string): void;
   /** Fused helpers added by later work are optional. */
@@ -58,10 +58,10 @@ export function loadNative(): { addon?: NativeAddon; error?: Error } {
  */
 function applyForcedPath(addon: NativeAddon, forced: string | undefined): void {
   if (forced === undefined || forced === '') return;
-  if (!(KERNEL_PATHS as readonly string[]).includes(forced))
-    throw new Error(`NEURONE_KERNEL must be one of ${KERNEL_PATHS.join(', ')}, got '${forced}'`);
+  const name = KERNEL_PATHS.find((p) => p === forced);
+  if (name === undefined) throw new Error(`NEURONE_KERNEL must be one of ${KERNEL_PATHS.join(', ')}, got '${forced}'`);
   const supported = addon.supportedKernelPaths();
-  if (!supported.includes(forced))
+  if (!supported.includes(name))
     throw new Error(`NEURONE_KERNEL=${forced} is not supported by this CPU or build (supported: ${supported.join(', ')})`);
   addon.setKernelPath(forced);
 }

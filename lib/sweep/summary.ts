@@ -6,6 +6,7 @@
 import { meanStd, markdownTable } from '../report/figures';
 import { RunConfig, valueLabel } from './spec';
 import { RunMetrics } from './training';
+import { KERNEL_PATHS } from '../backend/ops';
 import type { RunOutcome } from './pool-worker';
 
 /** What a sweep keeps of each run (the run's `result.json`). */
@@ -44,8 +45,10 @@ export function checkOutcome(value: unknown): RunOutcome | string {
     if (!fraction(m[k])) return `metrics.${k} must be a fraction in [0, 1] when present`;
   if (typeof m.model !== 'string' || typeof m.stoppedEarly !== 'boolean' || typeof m.resumed !== 'boolean')
     return 'metrics.model, stoppedEarly and resumed must be a string and two booleans';
-  for (const k of ['checkpointDiscarded', 'kernelPath'])
-    if (m[k] !== undefined && typeof m[k] !== 'string') return `metrics.${k} must be a string when present`;
+  if (m.checkpointDiscarded !== undefined && typeof m.checkpointDiscarded !== 'string')
+    return 'metrics.checkpointDiscarded must be a string when present';
+  if (m.kernelPath !== undefined && !(KERNEL_PATHS as readonly unknown[]).includes(m.kernelPath))
+    return `metrics.kernelPath must be one of ${KERNEL_PATHS.join(', ')} when present`;
   const opt = m.optimizer as Record<string, unknown> | undefined;
   if (
     opt !== undefined &&

@@ -4,6 +4,7 @@
  * threads, both for a local sweep and for `neurone worker` taking jobs from a queue.
  */
 import { BackendName, getBackend, kernelPath } from '../backend';
+import { KernelPathName } from '../backend/ops';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../tensor';
@@ -70,9 +71,10 @@ export interface RunMetrics {
   backend?: BackendName;
   /**
    * The native kernels' SIMD path it trained on (absent on js): a seed gives the same result on
-   * the same path only, so runs of one sweep on machines of other paths may differ.
+   * the same path only, so runs of one sweep on machines of other paths may differ. A run resumed
+   * on another machine names the path of the machine that finished it.
    */
-  kernelPath?: string;
+  kernelPath?: KernelPathName;
   /**
    * The optimiser's settings as the run used them: the spec's, or the defaults it left out
    * (`config` in the run's record holds the spec's values only). The learning rate is the first
