@@ -21,7 +21,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import { describe, formatShape, sizeOf } from './tensor';
 import { globalRng } from './random';
-import { Module, ModuleConfig, Sequential } from './nn/module';
+import { Module, ModuleConfig, Sequential, unsizedText } from './nn/module';
 import { ModuleFactory, checkConfigShape, moduleType, moduleTypes, registerModuleType } from './nn/registry';
 import { ARGUMENT_LIMITS, ArgumentValues, checkArguments, checkDeclaredTensor } from './nn/schema';
 import { torchEntries } from './export/torch';
@@ -1234,6 +1234,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
   try {
     const layoutName = fileLayout(f.metadata, asked, options.inputShape, file, 'load');
     if (into !== undefined) {
+      refuseUnsized(into, 'load', file, f.metadata);
       tensors = readTensors(f);
       if (layoutName === 'torch') assignTorchWeights(into, tensors, f.metadata, options.inputShape, file, 'load', allowNonFinite);
       else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'), allowNonFinite);
@@ -1316,17 +1317,31 @@ export function loadWeights(net: Module, file: string, options: Pick<LoadOptions
   if (options === null || typeof options !== 'object')
     throw new TypeError(`loadWeights: options must be an object, got ${describe(options)}`);
   checkKnownOptions('loadWeights', options, ['layout', 'allowNonFinite', 'inputShape']);
-  // A lazily sized layer has no weights to fill yet (its tensors matched no parameter).
-  const unsized = net.unsizedLayer();
-  if (unsized)
-    throw new RangeError(
-      `loadWeights: ${unsized.label()} takes its input size from its first input, not known yet, so it has no weights to load into; ` +
-        'call net.build(inputShape) first, or load(file), which builds the network the file describes',
-    );
   const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'loadWeights');
   const allowNonFinite = allowNonFiniteOption(options, 'loadWeights');
-  const { tensors, metadata } = readSafetensors(file, 'loadWeights');
-  const layoutName = fileLayout(metadata, asked, options.inputShape, file, 'loadWeights');
-  if (layoutName === 'torch') assignTorchWeights(net, tensors, metadata, options.inputShape, file, 'loadWeights', allowNonFinite);
-  else assignWeights(net, tensors, file, 'loadWeights', storedTies(metadata, file, 'loadWeights'), allowNonFinite);
+  const f = openSafetensors(file, 'loadWeights');
+  try {
+    refuseUnsized(net, 'loadWeights', file, f.metadata);
+    const tensors = readTensors(f);
+    const layoutName = fileLayout(f.metadata, asked, options.inputShape, file, 'loadWeights');
+    if (layoutName === 'torch') assignTorchWeights(net, tensors, f.metadata, options.inputShape, file, 'loadWeights', allowNonFinite);
+    else assignWeights(net, tensors, file, 'loadWeights', storedTies(f.metadata, file, 'loadWeights'), allowNonFinite);
+  } finally {
+    fs.closeSync(f.fd);
+  }
+}
+
+/**
+ * Refuses to fill a network with a lazily sized layer (`Linear(null, n)`): it has no weights yet,
+ * and its tensors would match no parameter. Says how to size it; a file that stores its
+ * architecture can also be loaded whole (`load(file)`).
+ */
+function refuseUnsized(net: Module, who: string, file: string, metadata: Record<string, string>): void {
+  const unsized = net.unsizedLayer();
+  if (!unsized) return;
+  const whole =
+    metadata['neurone.architecture'] !== undefined ? ', or load(file) without `into`, which builds the network the file describes' : '';
+  throw new RangeError(
+    `${who}: ${file}: ${unsizedText(unsized)}, so it has no weights to load into; call net.build(sampleShape) first${whole}`,
+  );
 }

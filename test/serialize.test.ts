@@ -369,8 +369,21 @@ describe('save / load', () => {
       // A lazily sized layer has no weights yet: said, with how to size it (before: "tensor
       // '0.weight' matches no parameter"); once built, the weights load.
       const lazy = new Sequential(new Linear(null, 3), new ReLU(), new Linear(3, 2));
+      const unsized =
+        'Linear(null, 3) at position 0 takes its input size from its first input, not known yet, so it has no weights to load into; call net.build(sampleShape) first';
       expect(() => loadWeights(lazy, f)).toThrow(
-        'loadWeights: Linear(null, 3) at position 0 takes its input size from its first input, not known yet, so it has no weights to load into; call net.build(inputShape) first, or load(file), which builds the network the file describes',
+        `loadWeights: ${f}: ${unsized}, or load(file) without \`into\`, which builds the network the file describes`,
+      );
+      // load's `into` too; a file of weights alone is not told to load whole.
+      expect(() => load(f, { into: lazy })).toThrow(`load: ${f}: ${unsized}, or load(file) without \`into\``);
+      const weightsOnly = bad('weights-only.safetensors', Buffer.alloc(0));
+      writeSafetensors(
+        weightsOnly,
+        [...readSafetensors(f).tensors].map(([name, t]) => ({ name, ...t })),
+        {},
+      );
+      expect(() => loadWeights(lazy, weightsOnly)).toThrow(
+        new RegExp(`^loadWeights: .*weights-only\\.safetensors: ${unsized.replace(/[()]/g, '\\$&')}$`),
       );
       lazy.build([4]);
       loadWeights(lazy, f);

@@ -145,6 +145,14 @@ export interface ModuleConfig {
 }
 
 /**
+ * What a lazily sized layer lacks, for messages: `Linear(null, 3) at position 0 takes its input
+ * size from its first input, not known yet`. @internal
+ */
+export function unsizedText(layer: Module): string {
+  return `${layer.label()} takes its input size from its first input, not known yet`;
+}
+
+/**
  * Base class of every layer and activation.
  *
  * Subclasses implement `outputShape` (which also validates the input shape), `forward` and
@@ -434,10 +442,7 @@ export abstract class Module {
   parameterCount(): number {
     // PyTorch refuses to count a lazy module's uninitialised parameters; a partial sum would look like the whole.
     const unsized = this.unsizedLayer();
-    if (unsized)
-      throw new RangeError(
-        `parameterCount: ${unsized.label()} takes its input size from its first input, not known yet; call net.build(inputShape) or run a forward pass first`,
-      );
+    if (unsized) throw new RangeError(`parameterCount: ${unsizedText(unsized)}; call net.build(inputShape) or run a forward pass first`);
     return this.parameters().reduce((n, p) => n + p.value.data.length, 0);
   }
 

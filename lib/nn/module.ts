@@ -6,7 +6,7 @@ import { Tensor, checkShape, describe, isTensor } from '../tensor';
 import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward, replayForward } from './base';
 import { Fusion, fusionAt } from './fusion';
 
-export { Module, checkOptions } from './base';
+export { Module, checkOptions, unsizedText } from './base';
 export type { ModuleBuffer, ModuleConfig, Parameter } from './base';
 
 /**
@@ -363,9 +363,21 @@ export class Sequential extends Module {
 
   /** @internal */
   unsizedLayer(): Module | undefined {
-    for (const m of this.modules) {
-      const u = m.unsizedLayer();
-      if (u) return u;
+    // In order, without recursion, each module once: a network nested 100,000 deep is walked
+    // too, and one that contains itself (load refuses it, naming the place) does not loop here.
+    const seen = new Set<Module>([this]);
+    const stack: { modules: readonly Module[]; next: number }[] = [{ modules: this.modules, next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      if (top.next === top.modules.length) {
+        stack.pop();
+        continue;
+      }
+      const m = top.modules[top.next++];
+      if (seen.has(m)) continue;
+      seen.add(m);
+      if (m instanceof Sequential) stack.push({ modules: m.modules, next: 0 });
+      else if (m.unsizedLayer()) return m.unsizedLayer();
     }
     return undefined;
   }
