@@ -2,13 +2,18 @@
   # The source lists live in native/sources.json, read here and by CMakeLists.txt,
   # so the two builds cannot drift apart.
   "target_defaults": {
-    "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-fexceptions"],
+    # -ffp-contract=off: a * b + c is two roundings on every target, as the code and the js twin
+    # compute it. GCC fuses it into one FMA wherever the target has FMA (all of AArch64, the
+    # AVX2 files), which made arm64's small products and scalar path differ from x86's in the
+    # last bits, and a split-depth product's sum differ from one thread's. The SIMD code asks
+    # for its FMAs by name.
+    "cflags_cc": ["-std=c++17", "-O3", "-fPIC", "-fexceptions", "-ffp-contract=off"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
     "cflags!": ["-fno-exceptions"],
     "xcode_settings": {
       "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
       "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
-      "OTHER_CPLUSPLUSFLAGS": ["-O3"],
+      "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off"],
     },
     "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17"] } },
   },
@@ -46,7 +51,7 @@
           "sources": ["<!@(node -p \"require('./native/sources.json').avx2.join(' ')\")"],
           "include_dirs": ["native"],
           "cflags_cc": ["-mavx2", "-mfma"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx2", "-mfma"] },
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx2", "-mfma"] },
           "msvs_settings": { "VCCLCompilerTool": { "EnableEnhancedInstructionSet": "5" } },
         },
         {
@@ -55,7 +60,7 @@
           "sources": ["<!@(node -p \"require('./native/sources.json').avx512.join(' ')\")"],
           "include_dirs": ["native"],
           "cflags_cc": ["-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma", "-mavx2"],
-          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma"] },
+          "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-O3", "-ffp-contract=off", "-mavx512f", "-mavx512dq", "-mavx512bw", "-mavx512vl", "-mfma"] },
           "msvs_settings": { "VCCLCompilerTool": { "AdditionalOptions": ["/arch:AVX512"] } },
         },
       ],

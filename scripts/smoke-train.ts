@@ -16,7 +16,8 @@
 //
 // What the comparisons allow: on another x86-64 CPU the same path runs the same instructions,
 // so the numbers must be equal to the last bit; arm64's NEON path sums in other orders (4 lanes
-// against 8 or 16, fused or separate multiply-adds), so test-arm64.sh allows 1e-5 relative.
+// against 8 or 16), so test-arm64.sh allows 1e-5 relative, but for the plain products below,
+// which must be its bits.
 // Which is why the trainings are kept where rounding does not grow: a layer in front of a batch
 // norm has no bias (its gradient would be rounding alone, which Adam scales up to whole steps:
 // the MLP's predictions then differed by 1e-3 between paths), and the autoencoder learns at 0.02
@@ -55,6 +56,7 @@ import {
   zeros,
 } from '../lib';
 import { loadNative } from '../lib/backend/native';
+import { backend } from '../lib/backend';
 
 interface Run {
   losses: number[];
@@ -105,6 +107,23 @@ async function train(
     predictionMagnitude += Math.abs(v);
   }
   return { losses: history.epochs.map((e) => e.trainLoss), predictionSum, predictionMagnitude };
+}
+
+/**
+ * The bits of products small enough for the GEMM's plain loop (m·n·k ≤ 256, native/gemm.h), which
+ * every path of every architecture computes in one order with two roundings a term: arm64 must
+ * give these exactly (the build's -ffp-contract=off; GCC fused them there, 1.4e-6 apart). The
+ * last one's terms pass float32's range on the way: Infinity, fused or not alike.
+ */
+function plainProducts(): string[] {
+  const k = backend();
+  const a = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i * 1.7) * 0.5);
+  const b = Float32Array.from({ length: 32 }, (_, i) => Math.cos(i * 0.9) * 0.5);
+  const c = new Float32Array(16);
+  k.sgemm(false, false, 4, 4, 8, 1, a, 0, 8, b, 0, 4, 0, c, 0, 4);
+  const over = new Float32Array(1);
+  k.sgemm(false, false, 1, 1, 2, 1, Float32Array.of(1, 3e38), 0, 2, Float32Array.of(-3e38, 2), 0, 1, 0, over, 0, 1);
+  return [...c, over[0]].map((v) => new Uint32Array(Float32Array.of(v).buffer)[0].toString(16));
 }
 
 void (async () => {
@@ -166,5 +185,5 @@ void (async () => {
     'input',
   );
   const path = getBackend() === 'js' ? 'js' : (loadNative().addon?.kernelPath() ?? 'js');
-  console.log(JSON.stringify({ arch: process.arch, path, cnn, mlp, cnn2d, autoencoder2d }));
+  console.log(JSON.stringify({ arch: process.arch, path, cnn, mlp, cnn2d, autoencoder2d, plain: plainProducts() }));
 })();

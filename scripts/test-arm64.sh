@@ -31,8 +31,10 @@ echo "== cross-compiling the kernels and native tests for aarch64 into $BUILD"
 # qemu finds the aarch64 C and C++ runtimes under -L; the tests ask the kernels which paths
 # this "CPU" runs, so each must report neon as supported (checked below) and not skip it.
 # NEON only: the scalar path is the same portable C++ that npm test runs natively on every
-# case, and under emulation it cost 97 of these tests' 215 s on an AVX2-only CI machine. Each
-# test still checks NEON against its own plain reference.
+# case, compiled with -ffp-contract=off here as there (GCC would otherwise fuse its multiply-adds
+# on AArch64, where FMA is baseline, and not on x86-64: other bits), and under emulation it cost
+# 97 of these tests' 215 s on an AVX2-only CI machine. Each test still checks NEON against its
+# own plain reference. The plain products of smoke-train below pin the bits across the two.
 # The programs run side by side, one per core, the longest first (gemm_test 62 s and
 # conv_pool_test 50 s of about 127 s one after the other); each one's output and exit status go
 # to files read in order below.
@@ -80,7 +82,10 @@ echo "arm64: $got"
 node -e '
   const [want, got, path] = [JSON.parse(process.argv[1]), JSON.parse(process.argv[2]), process.argv[3]];
   if (got.arch !== "arm64" || got.path !== path) throw new Error(`ran on ${got.arch}/${got.path}, not arm64/${path}`);
-  const nets = Object.keys(want).filter((k) => k !== "arch" && k !== "path");
+  const nets = Object.keys(want).filter((k) => k !== "arch" && k !== "path" && k !== "plain");
+  // Products of the GEMM plain loop: the same bits on both architectures (-ffp-contract=off).
+  if (JSON.stringify(got.plain) !== JSON.stringify(want.plain))
+    throw new Error(`plain products on arm64 ${got.plain} vs x64 ${want.plain}: fused multiply-adds?`);
   if (nets.length < 4 || nets.some((net) => !got[net])) throw new Error(`nets ${nets} here, ${Object.keys(got)} on arm64`);
   for (const net of nets) {
     // Losses within 1e-5 relative; the sum of the predictions within 1e-5 of the sum of their magnitudes.
