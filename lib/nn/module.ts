@@ -6,7 +6,7 @@ import { Tensor, checkShape, describe, isTensor } from '../tensor';
 import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward, replayForward } from './base';
 import { Fusion, fusionAt } from './fusion';
 
-export { Module, checkOptions, unsizedText } from './base';
+export { Module, checkOptions } from './base';
 export type { ModuleBuffer, ModuleConfig, Parameter } from './base';
 
 /**
