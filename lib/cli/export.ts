@@ -3,14 +3,14 @@
  * ONNX model, or its weights in PyTorch's layout.
  */
 import * as path from 'path';
-import { Module } from '../nn/module';
+import { Module, leaves } from '../nn/module';
 import { save, savedInputShape } from '../serialize';
 import { prepareFileWrite } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
 import { loadModel } from './predict';
-import { acceptedSampleShapes, leaves } from './model-io';
+import { acceptedSampleShapes } from './model-io';
 
 const FLAGS: readonly FlagSpec[] = [
   {

@@ -5,7 +5,7 @@
  * feed a model data (train, sweep runs, predict, evaluate, export) all ask here, so a model that
  * one of them takes, the others take the same way.
  */
-import { Module, Sequential } from '../nn/module';
+import { Module, Sequential, leaves } from '../nn/module';
 import { BatchNorm2D } from '../nn/batchnorm';
 import { Flatten, Reshape } from '../nn/pool';
 import { GlobalAvgPool2D } from '../nn/conv2d';
@@ -31,21 +31,6 @@ export function lastLeaf(net: Module): Module | undefined {
   let m: Module | undefined = net;
   while (m instanceof Sequential) m = m.modules[m.modules.length - 1];
   return m;
-}
-
-/** The modules that are not Sequentials, in order, nested Sequentials opened (without recursion). */
-export function* leaves(net: Module): Generator<Module> {
-  const stack: { modules: readonly Module[]; next: number }[] = [{ modules: [net], next: 0 }];
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1];
-    if (top.next === top.modules.length) {
-      stack.pop();
-      continue;
-    }
-    const m = top.modules[top.next++];
-    if (m instanceof Sequential) stack.push({ modules: m.modules, next: 0 });
-    else yield m;
-  }
 }
 
 /**

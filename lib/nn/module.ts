@@ -363,21 +363,9 @@ export class Sequential extends Module {
 
   /** @internal */
   unsizedLayer(): Module | undefined {
-    // In order, without recursion, each module once: a network nested 100,000 deep is walked
-    // too, and one that contains itself (load refuses it, naming the place) does not loop here.
-    const seen = new Set<Module>([this]);
-    const stack: { modules: readonly Module[]; next: number }[] = [{ modules: this.modules, next: 0 }];
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1];
-      if (top.next === top.modules.length) {
-        stack.pop();
-        continue;
-      }
-      const m = top.modules[top.next++];
-      if (seen.has(m)) continue;
-      seen.add(m);
-      if (m instanceof Sequential) stack.push({ modules: m.modules, next: 0 });
-      else if (m.unsizedLayer()) return m.unsizedLayer();
+    for (const m of leaves(this)) {
+      const u = m.unsizedLayer();
+      if (u) return u;
     }
     return undefined;
   }
@@ -434,6 +422,28 @@ export function accumulateGradients(net: Module, x: Tensor, delta: Tensor): void
 /** {@link forwardView} for inference: {@link Module.infer}, through a Sequential's own buffers. */
 export function inferView(net: Module, x: Tensor): Tensor {
   return net instanceof Sequential ? net.inferView(x) : net.infer(x);
+}
+
+/**
+ * The modules of `net` that are not Sequentials, in order, nested Sequentials opened, each once
+ * (walked without recursion: a network nested 100,000 deep is walked too, and one that contains
+ * itself, which load and the exporters refuse naming the place, does not loop here). @internal
+ */
+export function* leaves(net: Module): Generator<Module> {
+  const seen = new Set<Module>();
+  const stack: { modules: readonly Module[]; next: number }[] = [{ modules: [net], next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.modules.length) {
+      stack.pop();
+      continue;
+    }
+    const m = top.modules[top.next++];
+    if (seen.has(m)) continue;
+    seen.add(m);
+    if (m instanceof Sequential) stack.push({ modules: m.modules, next: 0 });
+    else yield m;
+  }
 }
 
 /**
