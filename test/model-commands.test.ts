@@ -456,6 +456,15 @@ describe('neurone predict', () => {
       await run(predictCommand, ['--model', lenetFile, path.join(tmp, 'g8x32.png')]),
       /predict: .*g8x32\.png has 8×32 images, but the model takes 16×16 or 17×17$/m,
     );
+    // A model that takes every size from its smallest on: the list says so ("or more"), where it
+    // read as if 12×12, 13×13 and 14×14 were all.
+    const anySize = new Sequential(new Conv2D(3, 1, 4), new Conv2D([1, 10], 4, 4), new GlobalAvgPool2D(), new Linear(4, 2));
+    const anySizeFile = path.join(tmp, 'any-size.safetensors');
+    save(anySize, anySizeFile);
+    expectBadInput(
+      await run(evaluateCommand, ['--model', anySizeFile, '--dataset', 'xor']),
+      /evaluate: xor has 2 values per row, but the model takes 144 \(12×12\), 169 \(13×13\), 196 \(14×14\) or more values per row$/m,
+    );
     const colour = new Sequential(new Conv2D(3, 3, 4), new GlobalAvgPool2D(), new Linear(4, 10));
     const colourFile = path.join(tmp, 'colour-any-size.safetensors');
     save(colour, colourFile);

@@ -153,11 +153,15 @@ export function modelInputShape(
   // Images of other channels than the model's first layer takes: said as that, not as a count of values.
   if (image && dataChan !== chan)
     throw new InputError(`${what} has images of ${plural(dataChan, 'channel')} (${imageText}), but the model's first layer takes ${chan}`);
-  const accepted = acceptedSampleShapes(net, 3);
+  // Three sizes said; a fourth found means the model takes more (a fully convolutional one takes
+  // every size from its smallest on), which the list then says instead of seeming to be all.
+  const found = acceptedSampleShapes(net, 4);
+  const accepted = found.slice(0, 3);
+  const anyOf = (items: string[]): string => (found.length > 3 ? `${items.join(', ')} or more` : items.join(' or '));
   // A model that takes images, given an image: the sizes compared as images (an 8×32 image is not
   // a 16×16 one, though both are 256 values).
   if (image && accepted.length > 0 && accepted.every((shape) => shape.length === 3))
-    throw new InputError(`${what} has ${imageText} images, but the model takes ${accepted.map((s) => `${s[0]}×${s[1]}`).join(' or ')}`);
+    throw new InputError(`${what} has ${imageText} images, but the model takes ${anyOf(accepted.map((s) => `${s[0]}×${s[1]}`))}`);
   const sizes = accepted.map((shape) => sizeText(shape, chan, image !== undefined));
   const given = image ? ` (${imageText})` : '';
   if (saved !== undefined)
@@ -165,7 +169,7 @@ export function modelInputShape(
       `${what} has ${features} values per row${given}, but the model was saved for samples of shape [${saved.join(', ')}] (${savedValues} values)`,
     );
   if (sizes.length > 0)
-    throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes.join(' or ')} values per row`);
+    throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${anyOf(sizes)} values per row`);
   throw new InputError(`${what} has ${features} values per row${given}, which the model does not take: ${reason}`);
 }
 
