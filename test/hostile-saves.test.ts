@@ -13,6 +13,7 @@ import { Tensor, zeros } from '../lib/tensor';
 import { Rng, seed } from '../lib/random';
 import * as init from '../lib/init';
 import { Module, Sequential, Linear, Conv1D, ReLU, MaxPool1D, Flatten, Upsample1D, BatchNorm1D } from '../lib/nn';
+import { leaves } from '../lib/nn/module';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { Adam, SGD, Optimizer } from '../lib/optim';
 import { writeFileAtomic } from '../lib/data/read';
@@ -158,6 +159,13 @@ describe('resource exhaustion from small inputs', () => {
     const loop = new Sequential(new Linear(2, 2));
     loop.modules.push(loop);
     expect(() => save(loop, path.join(dir, 'loop.safetensors'))).toThrow(/the module at 1 contains itself/);
+    // The walk of a network's layers (lazy sizing, input channels, export's input shape) ends on
+    // it too, and meets a module used at two places twice, as a forward pass does.
+    expect(loop.unsizedLayer()).toBeUndefined();
+    const shared = new Linear(4, 4);
+    expect([...leaves(loop)].map((m) => m.toString())).toEqual(['Linear(2, 2)']);
+    const twice = new Sequential(new ReLU(), shared, new Sequential(new Flatten(), shared));
+    expect([...leaves(twice)].map((m) => m.toString())).toEqual(['ReLU()', 'Linear(4, 4)', 'Flatten()', 'Linear(4, 4)']);
   });
 });
 

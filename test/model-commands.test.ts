@@ -694,6 +694,18 @@ describe('neurone export', () => {
     expect(Buffer.compare(fs.readFileSync(lenetOnnx), Buffer.from(toONNX(lenet, { inputShape: [16, 16, 1] })))).toBe(0);
   });
 
+  test('a Linear used before and after a Flatten still says the input size', async () => {
+    // leaves() once skipped a module met twice: the Linear after the Flatten went unseen and
+    // export asked for --input-shape.
+    const shared = new Linear(4, 4);
+    const file = path.join(tmp, 'shared-linear.safetensors');
+    save(new Sequential(new ReLU(), shared, new Flatten(), shared), file);
+    const r = await run(exportCommand, [file, '--onnx', path.join(tmp, 'shared-linear.onnx')]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('input shape (batch, 4)');
+  });
+
   test('a model saved with its sample shape is exported for that shape, not the smallest square', async () => {
     // Built for 20×12 images: its Linear reads 8×4 pooled positions of 2 channels, which no square image gives.
     seed(10);

@@ -425,24 +425,28 @@ export function inferView(net: Module, x: Tensor): Tensor {
 }
 
 /**
- * The modules of `net` that are not Sequentials, in order, nested Sequentials opened, each once
- * (walked without recursion: a network nested 100,000 deep is walked too, and one that contains
- * itself, which load and the exporters refuse naming the place, does not loop here). @internal
+ * The modules of `net` that are not Sequentials, in the order a forward pass meets them, nested
+ * Sequentials opened: a module used at two places is met twice. Walked without recursion (a
+ * network nested 100,000 deep is walked too); a Sequential inside itself is not opened again, so
+ * a network that contains itself, which load and the exporters refuse naming the place, does not
+ * loop here. @internal
  */
 export function* leaves(net: Module): Generator<Module> {
-  const seen = new Set<Module>();
-  const stack: { modules: readonly Module[]; next: number }[] = [{ modules: [net], next: 0 }];
+  const open = new Set<Module>(); // the Sequentials on the way down to the current place
+  const stack: { owner?: Module; modules: readonly Module[]; next: number }[] = [{ modules: [net], next: 0 }];
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
     if (top.next === top.modules.length) {
       stack.pop();
+      if (top.owner) open.delete(top.owner);
       continue;
     }
     const m = top.modules[top.next++];
-    if (seen.has(m)) continue;
-    seen.add(m);
-    if (m instanceof Sequential) stack.push({ modules: m.modules, next: 0 });
-    else yield m;
+    if (!(m instanceof Sequential)) yield m;
+    else if (!open.has(m)) {
+      open.add(m);
+      stack.push({ owner: m, modules: m.modules, next: 0 });
+    }
   }
 }
 
