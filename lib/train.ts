@@ -133,7 +133,8 @@ export interface FitOptions {
    * Continue from a checkpoint written with `checkpoint`, at the epoch after it; `epochs` is still
    * the total. With the same data and options, the result is the one of an uninterrupted run.
    * A file it cannot continue from (damaged, another network's) throws a {@link CheckpointError}
-   * before anything changes.
+   * before anything changes; one the system will not let it read (ENOENT, EACCES, EIO) throws
+   * that error, with its `code`.
    *
    * @example
    * await fit(net, loss, opt, train, { epochs: 20, checkpoint: { path: 'run.ckpt', every: 5 } });

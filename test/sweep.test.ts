@@ -672,6 +672,19 @@ describe('sweep on the worker pool', () => {
     } finally {
       spy.mockRestore();
     }
+    // The same for the validation losses kept beside it.
+    const keptLosses = `${kept}.val-losses.json`;
+    const lossesBytes = fs.readFileSync(keptLosses);
+    const lossesSpy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
+      if (file === keptLosses) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      return (realOpen as (...a: unknown[]) => number)(file, ...rest);
+    }) as typeof fs.openSync);
+    try {
+      await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
+    } finally {
+      lossesSpy.mockRestore();
+    }
+    expect(fs.readFileSync(keptLosses).equals(lossesBytes)).toBe(true);
     expect(fs.readFileSync(kept).equals(keptBytes)).toBe(true);
     const continued = await runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept });
     expect(continued.resumed).toBe(true);

@@ -146,16 +146,18 @@ function tempStem(base: string): string {
  */
 const STALE_TEMP_MS = 60_000;
 
-/** `EACCES: permission denied`: an fs error without the path (which may be a hidden temporary file). @internal */
 /**
  * Whether an error is the system's, refusing to open or read a file (it carries an errno code:
- * EACCES, EIO, EMFILE, ENOENT…), rather than something wrong with what the file holds: the file
- * itself may be fine, and a caller must not take it for damaged.
+ * EACCES, EIO, EMFILE, ENOENT…; not Node's own ERR_ codes, which are about the call), rather
+ * than something wrong with what the file holds: the file itself may be fine, and a caller must
+ * not take it for damaged. @internal
  */
 export function isSystemError(e: unknown): boolean {
-  return typeof (e as NodeJS.ErrnoException | undefined)?.code === 'string';
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
+/** `EACCES: permission denied`: an fs error without the path (which may be a hidden temporary file). @internal */
 export function fsReason(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (typeof err?.code === 'string') {
