@@ -1343,6 +1343,6 @@ function refuseUnsized(net: Module, who: string, file: string, metadata: Record<
   const whole =
     metadata['neurone.architecture'] !== undefined ? ', or load(file) without `into`, which builds the network the file describes' : '';
   throw new RangeError(
-    `${who}: ${file}: ${unsizedText(unsized)}, so it has no weights to load into; call net.build(sampleShape) first${whole}`,
+    `${who}: ${file}: ${unsizedText(unsized)}, so it has no weights to load into; call net.build(inputShape) first${whole}`,
   );
 }

@@ -113,7 +113,8 @@ async function train(
  * The bits of products small enough for the GEMM's plain loop (m·n·k ≤ 256, native/gemm.h), which
  * every path of every architecture computes in one order with two roundings a term: arm64 must
  * give these exactly (the build's -ffp-contract=off; GCC fused them there, 1.4e-6 apart). The
- * last one's terms pass float32's range on the way: Infinity, fused or not alike.
+ * last one's product 3e38 · 2 passes float32's range: rounded alone it is Infinity; fused with
+ * the −3e38 before it, the sum would be a finite 3e38.
  */
 function plainProducts(): string[] {
   const k = backend();

@@ -370,7 +370,7 @@ describe('save / load', () => {
       // '0.weight' matches no parameter"); once built, the weights load.
       const lazy = new Sequential(new Linear(null, 3), new ReLU(), new Linear(3, 2));
       const unsized =
-        'Linear(null, 3) at position 0 takes its input size from its first input, not known yet, so it has no weights to load into; call net.build(sampleShape) first';
+        'Linear(null, 3) at position 0 takes its input size from its first input, not known yet, so it has no weights to load into; call net.build(inputShape) first';
       expect(() => loadWeights(lazy, f)).toThrow(
         `loadWeights: ${f}: ${unsized}, or load(file) without \`into\`, which builds the network the file describes`,
       );

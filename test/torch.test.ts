@@ -321,7 +321,7 @@ describe("layout 'torch' without PyTorch", () => {
     expect(() => save(net, file, { layout: 'tf' as never })).toThrow(/^save: layout must be 'neurone' or 'torch'/);
     expect(() => load(file, { into: {} as never })).toThrow(/^load: into must be a Module/);
     expect(() => load(file, { into: new Sequential(new Linear(null as unknown as number, 2)) })).toThrow(
-      /^load: .*small\.safetensors: Linear\(null, 2\) at position 0 takes its input size from its first input, not known yet, so it has no weights to load into; call net\.build\(sampleShape\) first/,
+      /^load: .*small\.safetensors: Linear\(null, 2\) at position 0 takes its input size from its first input, not known yet, so it has no weights to load into; call net\.build\(inputShape\) first/,
     );
     // A neurone-layout file read as PyTorch's: its metadata says so (a square weight would load transposed).
     const plain = path.join(tmp, 'plain.safetensors');

@@ -12,8 +12,7 @@
 import * as path from 'path';
 import { wrap } from '../tensor';
 import { Dataset, MAX_CLASSES, classCounts, makeDataset, numFeatures } from './dataset';
-import { readMaybeGzip } from './read';
-import { MAX_USPS_TEXT_BYTES } from './read';
+import { MAX_USPS_TEXT_BYTES, readMaybeGzip } from './read';
 import { DataNotFoundError, isFile, packagedDataDir } from './paths';
 import { checkFlatten } from './split';
 import { checkLoaderOptions, checkOptionsObject } from '../options';
