@@ -1,6 +1,8 @@
 /**
- * A disk that fills while one file is written, for tests run in this process: every write to a
- * descriptor opened on a path `matches` accepts fails with ENOSPC, as a full disk's write does.
+ * File system faults for tests run in this process: a disk that fills while one file is written
+ * (every write to a descriptor opened on a path `matches` accepts fails with ENOSPC, as a full
+ * disk's write does), and a file the system will not open for a while (EMFILE: the process out of
+ * descriptors).
  */
 import * as fs from 'fs';
 
@@ -33,4 +35,19 @@ export function diskFullAt(matches: (file: string) => boolean): FullDisk {
       opens.mockRestore();
     },
   };
+}
+
+/**
+ * Opening `file` fails with EMFILE until `restore()`: the file is fine, the process is out of
+ * descriptors for a moment. Other files open as usual.
+ */
+export function openFailsFor(file: string): { restore(): void } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeFs: typeof fs = require('fs');
+  const realOpen = nodeFs.openSync;
+  const opens = jest.spyOn(nodeFs, 'openSync').mockImplementation(((p: fs.PathLike, ...rest: unknown[]) => {
+    if (String(p) === file) throw Object.assign(new Error(`EMFILE: too many open files, open '${file}'`), { code: 'EMFILE' });
+    return (realOpen as (...a: unknown[]) => number)(p, ...rest);
+  }) as typeof fs.openSync);
+  return { restore: () => opens.mockRestore() };
 }

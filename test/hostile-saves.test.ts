@@ -22,6 +22,7 @@ import { fit } from '../lib/train';
 import { CheckpointError } from '../lib/checkpoint';
 import { LIMITS, save, load, loadWeights, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
 import { TS_REGISTER } from './ts-child';
+import { openFailsFor } from './full-disk';
 
 const root = path.resolve(__dirname, '..');
 let dir: string;
@@ -758,20 +759,14 @@ describe('checkpoints', () => {
   test('a checkpoint the system will not let fit read is no CheckpointError: the error keeps its code', async () => {
     // A caller that starts over on a CheckpointError (a sweep's --resume) must not throw away a
     // good checkpoint because the process ran out of file descriptors for a moment.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeFs: typeof fs = require('fs');
-    const real = nodeFs.openSync;
-    const spy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
-      if (file === ckpt) throw Object.assign(new Error(`EMFILE: too many open files, open '${ckpt}'`), { code: 'EMFILE' });
-      return (real as (...a: unknown[]) => number)(file, ...rest);
-    }) as typeof fs.openSync);
+    const fault = openFailsFor(ckpt);
     try {
       const refused = fit(net(), loss, new Adam({ lr: 0.01 }), data(), { epochs: 4, batchSize: 8, verbose: 0, resumeFrom: ckpt });
       await expect(refused).rejects.toThrow(/^fit: resumeFrom: .*: cannot read the file \(EMFILE: too many open files\)$/);
       await expect(refused).rejects.toMatchObject({ code: 'EMFILE' });
       await expect(refused).rejects.not.toBeInstanceOf(CheckpointError);
     } finally {
-      spy.mockRestore();
+      fault.restore();
     }
   });
 });

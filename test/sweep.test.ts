@@ -24,7 +24,7 @@ import { sweepCommand } from '../lib/cli/sweep';
 import { load, savedInputShape } from '../lib/serialize';
 import { TrainingPool } from '../lib/sweep/pool';
 import { tsFile } from './ts-child';
-import { diskFullAt } from './full-disk';
+import { diskFullAt, openFailsFor } from './full-disk';
 import { ModelDescription } from '../lib/cli/presets';
 
 const root = path.join(__dirname, '..');
@@ -660,29 +660,16 @@ describe('sweep on the worker pool', () => {
     const kept = path.join(out, reference.runs[0].id, 'kept.ckpt');
     await runTraining({ ...reference.runs[0].config, epochs: 2 }, loadSharedData('xor', 0), { checkpoint: kept });
     const keptBytes = fs.readFileSync(kept);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeFs: typeof fs = require('fs');
-    const realOpen = nodeFs.openSync;
-    const spy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
-      if (file === kept) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
-      return (realOpen as (...a: unknown[]) => number)(file, ...rest);
-    }) as typeof fs.openSync);
-    try {
-      await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
-    } finally {
-      spy.mockRestore();
-    }
-    // The same for the validation losses kept beside it.
     const keptLosses = `${kept}.val-losses.json`;
     const lossesBytes = fs.readFileSync(keptLosses);
-    const lossesSpy = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: never[]) => {
-      if (file === keptLosses) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
-      return (realOpen as (...a: unknown[]) => number)(file, ...rest);
-    }) as typeof fs.openSync);
-    try {
-      await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
-    } finally {
-      lossesSpy.mockRestore();
+    // The checkpoint, then the validation losses kept beside it.
+    for (const file of [kept, keptLosses]) {
+      const fault = openFailsFor(file);
+      try {
+        await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
+      } finally {
+        fault.restore();
+      }
     }
     expect(fs.readFileSync(keptLosses).equals(lossesBytes)).toBe(true);
     expect(fs.readFileSync(kept).equals(keptBytes)).toBe(true);
