@@ -12,6 +12,7 @@ import { FlagSpec, InputError, asInput, checkOutputFolder, flagValue, helpText, 
 import { commandBatchSize, loadModel } from './predict';
 import { binaryOutput, datasetSampleShape, headLoss } from './model-io';
 import { BCELoss } from '../losses';
+import { confusionMatrix } from '../metrics';
 import { DATASETS, DatasetName, loadSplit } from './datasets';
 import { percent } from '../messages';
 
@@ -55,17 +56,15 @@ interface Scores {
  * then BCE, would cost a label-0 sample the clamped 100 instead of its logit), class 1 above 0.
  */
 function logitScores(z: Float32Array, labels: Int32Array): Scores {
-  const confusion = [
-    [0, 0],
-    [0, 0],
-  ];
+  const predicted = Int32Array.from(labels, (_, i) => (z[i] > 0 ? 1 : 0));
   let loss = 0;
+  let hits = 0;
   for (let i = 0; i < labels.length; i++) {
     const v = z[i];
     loss += Math.max(v, 0) - v * labels[i] + Math.log1p(Math.exp(-Math.abs(v)));
-    confusion[labels[i]][v > 0 ? 1 : 0]++;
+    if (predicted[i] === labels[i]) hits++;
   }
-  return { accuracy: (confusion[0][0] + confusion[1][1]) / labels.length, loss: loss / labels.length, confusion };
+  return { accuracy: hits / labels.length, loss: loss / labels.length, confusion: confusionMatrix(predicted, labels, 2) };
 }
 
 /** The `evaluate` command; returns the exit code. */
