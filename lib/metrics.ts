@@ -1,7 +1,7 @@
 /**
  * Classification metrics: turning predictions and targets into labels, accuracy, confusion matrix.
  */
-import { Tensor, formatShape } from './tensor';
+import { Tensor, argmaxOfRow, formatShape } from './tensor';
 
 /** Predicted and true class labels of a batch. */
 export interface Labels {
@@ -68,15 +68,7 @@ export function classify(yhat: Tensor, y: Tensor, reuse?: Labels, signed?: boole
     }
     return { predicted, actual, classes: 2 };
   }
-  for (let r = 0; r < batch; r++) {
-    // The first NaN wins, as torch.argmax: a row with one is not read as another class.
-    let best = 0;
-    for (let c = 1; c < width && !Number.isNaN(yhat.data[r * width + best]); c++) {
-      const v = yhat.data[r * width + c];
-      if (v > yhat.data[r * width + best] || Number.isNaN(v)) best = c;
-    }
-    predicted[r] = best;
-  }
+  for (let r = 0; r < batch; r++) predicted[r] = argmaxOfRow(yhat.data, r * width, width);
   if (y.shape.length === 1) {
     for (let r = 0; r < batch; r++) {
       const c = y.data[r];

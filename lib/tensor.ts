@@ -435,24 +435,27 @@ export function argmaxRows(t: Tensor): Int32Array {
   const [rows, cols] = t.shape;
   if (cols === 0 && rows > 0) throw new RangeError(`argmaxRows: rows of 0 columns ${formatShape(t.shape)} have no largest value`);
   const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    let bestValue = -Infinity;
-    for (let c = 0; c < cols; c++) {
-      const v = t.data[r * cols + c];
-      // The first NaN wins, as in PyTorch: a row holding one is not read as another class.
-      if (Number.isNaN(v)) {
-        best = c;
-        break;
-      }
-      if (v > bestValue) {
-        bestValue = v;
-        best = c;
-      }
-    }
-    out[r] = best;
-  }
+  for (let r = 0; r < rows; r++) out[r] = argmaxOfRow(t.data, r * cols, cols);
   return out;
+}
+
+/**
+ * The index, within the row `data[start .. start + cols)`, of its largest value: the first on a
+ * tie, the first NaN before any number (PyTorch's argmax). @internal
+ */
+export function argmaxOfRow(data: ArrayLike<number>, start: number, cols: number): number {
+  let best = 0;
+  let bestValue = -Infinity;
+  for (let c = 0; c < cols; c++) {
+    const v = data[start + c];
+    // The first NaN wins: a row holding one is not read as another class.
+    if (Number.isNaN(v)) return c;
+    if (v > bestValue) {
+      bestValue = v;
+      best = c;
+    }
+  }
+  return best;
 }
 
 /** The largest finite float32, (2 − 2^-23) · 2^127 ≈ 3.4028235e38. @internal */
