@@ -190,6 +190,11 @@ export function viewSamples(ds: Dataset, sampleShape: readonly number[]): Datase
   return makeDataset(ds.name, reshape(ds.x, [ds.labels.length, ...sampleShape]), ds.labels, ds.numClasses, extrasOf(ds));
 }
 
+/** Whether a layer type (`config().type`) is a logistic sigmoid, whose outputs are probabilities. */
+export function isSigmoidType(type: string | undefined): boolean {
+  return type === 'Sigmoid' || type === 'StableSigmoid';
+}
+
 /**
  * How a model of one output reads as a binary classifier (predict, evaluate), as PyTorch's BCELoss
  * and BCEWithLogitsLoss read it: P(class 1) after a sigmoid (`probability`), else a logit
@@ -200,7 +205,7 @@ export function binaryOutput(net: Module, command: string): 'probability' | 'log
   const last = lastLeaf(net)?.config().type;
   if (last === 'Softmax' || last === 'LogSoftmax')
     throw new InputError(`${command}: the model ends in ${last} over one output, which says nothing: its probability is 1 for every input`);
-  return last === 'Sigmoid' || last === 'StableSigmoid' ? 'probability' : 'logit';
+  return isSigmoidType(last) ? 'probability' : 'logit';
 }
 
 /** The loss a classifier's last layer implies, as the commands train and evaluate it. */
@@ -225,8 +230,7 @@ export function headLoss(net: Module, reduction: 'sum' | 'mean' = 'mean'): HeadL
   const options = { reduction };
   if (last === 'LogSoftmax')
     return { loss: new CrossEntropyLoss(options), oneHot: false, className: 'CrossEntropyLoss', measure: 'cross-entropy' };
-  if (last === 'Sigmoid' || last === 'StableSigmoid')
-    return { loss: new BCELoss(options), oneHot: true, className: 'BCELoss', measure: 'BCE, one-hot' };
+  if (isSigmoidType(last)) return { loss: new BCELoss(options), oneHot: true, className: 'BCELoss', measure: 'BCE, one-hot' };
   if (last === 'Softmax') return { loss: new MSELoss(options), oneHot: true, className: 'MSELoss', measure: 'MSE, one-hot' };
   return { loss: new CELogSoftmaxLoss(options), oneHot: false, className: 'CELogSoftmaxLoss', measure: 'cross-entropy of the log-softmax' };
 }

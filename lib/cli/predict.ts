@@ -13,7 +13,7 @@ import { checkPng, decodePng } from '../data/png';
 import { MAX_PNG_FILE_BYTES, readDataFile, readMaybeGzip, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
-import { ImageSize, binaryOutput, lastLeaf, modelInputShape, sampleChannels } from './model-io';
+import { ImageSize, binaryOutput, isSigmoidType, lastLeaf, modelInputShape, sampleChannels } from './model-io';
 
 /**
  * The largest CSV or JSON input read: text takes several times its size while it is parsed, and
@@ -304,7 +304,7 @@ export function probabilities(net: Module, y: Tensor): { probs: Float32Array; cl
     );
   const [n, k] = y.shape;
   const last = lastLeaf(net)?.config().type;
-  const endsInSigmoid = last === 'Sigmoid' || last === 'StableSigmoid';
+  const endsInSigmoid = isSigmoidType(last);
   if (k === 1) {
     const logit = binaryOutput(net, 'predict') === 'logit';
     const probs = new Float32Array(2 * n);
