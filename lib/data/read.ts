@@ -147,10 +147,10 @@ function tempStem(base: string): string {
 const STALE_TEMP_MS = 60_000;
 
 /**
- * Whether an error is the system's, refusing to open or read a file (it carries an errno code:
- * EACCES, EIO, EMFILE, ENOENT…; not Node's own ERR_ codes, which are about the call), rather
- * than something wrong with what the file holds: the file itself may be fine, and a caller must
- * not take it for damaged. @internal
+ * Whether an error is the system's (it carries an errno code: EACCES, EIO, EMFILE, ENOENT,
+ * ECONNREFUSED…; not Node's own ERR_ codes, which say a call was wrong). Refusing to open or read
+ * a file, it says nothing against what the file holds: the file may be fine, and a caller must not
+ * take it for damaged. @internal
  */
 export function isSystemError(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;

@@ -13,6 +13,7 @@ import IORedis, { RedisOptions } from 'ioredis';
 import { Queue, QueueEvents, Worker, Job, UnrecoverableError, WaitingError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, percent, withoutCredentials } from '../messages';
+import { isSystemError } from '../data/read';
 import { SpecError, SweepRun, SWEEP_DATASETS, checkRunIdLength, validateRunConfig } from './spec';
 import { SharedData, dataKey, removeCheckpoint } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
@@ -148,8 +149,7 @@ export async function checkRedis(url: string): Promise<void> {
 
 /** Whether an error is the connection's (ioredis reconnects on its own), rather than an answer from Redis. */
 function isConnectionError(e: Error): boolean {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return true;
+  if (isSystemError(e)) return true;
   return /Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|ECONN|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|EAI_AGAIN|^LOADING|^READONLY/.test(
     e?.message ?? '',
   );
