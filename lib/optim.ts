@@ -346,7 +346,6 @@ export class Adam implements Optimizer {
     checkParams(this.kind, params);
     // Before the decoupled decay shrinks a weight or a step is counted: see SGD's step.
     checkRate(`${this.kind}.step`, this.lr);
-
     const [b1, b2] = this.betas;
     // AdamW (Loshchilov & Hutter): w ← w − lr·wd·w, apart from the adaptive step.
     const shrink = this.decoupled ? 1 - this.lr * this.weightDecay : 1;
