@@ -872,20 +872,6 @@ function torchInputShape(
   return stored as number[];
 }
 
-/**
- * The sample shape a file was saved for (its `inputShape`, in either layout), or undefined. Reads
- * the header only (checked as {@link readSafetensors} checks it), not the tensors.
- * @internal
- */
-export function savedInputShape(file: string, who: string): readonly number[] | undefined {
-  const f = openSafetensors(file, who);
-  try {
-    return torchInputShape(f.metadata, undefined, file, who);
-  } finally {
-    fs.closeSync(f.fd);
-  }
-}
-
 function checkLayout(layout: unknown, who: string): WeightLayout {
   if (layout === undefined) return 'neurone';
   if (layout !== 'neurone' && layout !== 'torch')
@@ -1228,20 +1214,44 @@ export function load(file: string, options: LoadOptions = {}): Module {
   const into = options.into;
   if (into !== undefined && !(into instanceof Module)) throw new TypeError(`load: into must be a Module, got ${describe(into)}`);
   const allowNonFinite = allowNonFiniteOption(options, 'load');
+  return loadOnce(file, asked, into, allowNonFinite, options.inputShape, false).net;
+}
+
+/**
+ * A whole model and the sample shape its file stores (undefined if none), from one open of the
+ * file: a command that needs both reads them from the same file even if it is replaced meanwhile.
+ * @internal
+ */
+export function loadWithSampleShape(file: string): { net: Module; sampleShape: readonly number[] | undefined } {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
+  return loadOnce(file, undefined, undefined, false, undefined, true);
+}
+
+/** {@link load}'s work on its checked options, and with `wantShape` the stored sample shape. */
+function loadOnce(
+  file: string,
+  asked: WeightLayout | undefined,
+  into: Module | undefined,
+  allowNonFinite: boolean,
+  inputShape: readonly number[] | undefined,
+  wantShape: boolean,
+): { net: Module; sampleShape: readonly number[] | undefined } {
   const f = openSafetensors(file, 'load');
   let config: ModuleConfig;
   let ties: Ties;
   let tensors: Map<string, StoredTensor>;
+  let sampleShape: readonly number[] | undefined;
   try {
-    const layoutName = fileLayout(f.metadata, asked, options.inputShape, file, 'load');
+    const layoutName = fileLayout(f.metadata, asked, inputShape, file, 'load');
+    if (wantShape) sampleShape = torchInputShape(f.metadata, undefined, file, 'load');
     if (into !== undefined) {
       refuseUnsized(into, 'load', file, f.metadata);
       tensors = readTensors(f);
-      if (layoutName === 'torch') assignTorchWeights(into, tensors, f.metadata, options.inputShape, file, 'load', allowNonFinite);
+      if (layoutName === 'torch') assignTorchWeights(into, tensors, f.metadata, inputShape, file, 'load', allowNonFinite);
       else assignWeights(into, tensors, file, 'load', storedTies(f.metadata, file, 'load'), allowNonFinite);
-      return into;
+      return { net: into, sampleShape };
     }
-    if (layoutName === 'torch') return loadTorchFile(f, allowNonFinite, options.inputShape);
+    if (layoutName === 'torch') return { net: loadTorchFile(f, allowNonFinite, inputShape), sampleShape };
     config = storedArchitecture(f.metadata, file, 'load');
     ties = storedTies(f.metadata, file, 'load');
     checkFileAgainstArchitecture(config, ties, f);
@@ -1258,7 +1268,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
   applyTies(net, ties, f.fail);
   assignWeights(net, tensors, file, 'load', ties, allowNonFinite);
   applyStoredModes(net, f.metadata, f.fail);
-  return net;
+  return { net, sampleShape };
 }
 
 /**

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tsFile } from './ts-child';
-import { load, savedInputShape } from '../lib/serialize';
+import { load, loadWithSampleShape } from '../lib/serialize';
 
 const root = path.join(__dirname, '..');
 
@@ -180,7 +180,7 @@ describe('neurone command: a tiny run', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(file);
     expect(load(file).parameterCount()).toBeGreaterThan(0);
-    expect(savedInputShape(file, 'test')).toEqual([2]);
+    expect(loadWithSampleShape(file).sampleShape).toEqual([2]);
   });
 
   test('--save into a folder that does not exist fails before training', () => {

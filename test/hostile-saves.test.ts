@@ -20,7 +20,7 @@ import { writeFileAtomic } from '../lib/data/read';
 import { writeFigure } from '../lib/report/figures';
 import { fit } from '../lib/train';
 import { CheckpointError } from '../lib/checkpoint';
-import { LIMITS, save, load, loadWeights, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
+import { LIMITS, save, load, loadWeights, loadWithSampleShape, readSafetensors, writeSafetensors, StoredTensor } from '../lib/serialize';
 import { TS_REGISTER } from './ts-child';
 import { openFailsFor } from './full-disk';
 
@@ -281,6 +281,16 @@ describe('shared parameters survive save and load', () => {
     expect(() => load(f)).toThrow(/neurone.ties ties 1.weight \(3, 3\) to 0.weight \(2, 2\): the shapes differ/);
     const g = modelFile('bad-ties-json.safetensors', arch, {}, { 'neurone.ties': '[1]' });
     expect(() => load(g)).toThrow(/corrupt metadata: neurone.ties must be an object/);
+  });
+
+  test('a stored sample shape that is not a list of positive integers is refused where it is read', () => {
+    const arch = { type: 'Sequential', args: [], modules: [linear(2, 2)] };
+    for (const stored of ['[4, 0]', '"x"', '[1,2,3,4,5,6,7,8,9]', '{'])
+      expect(() =>
+        loadWithSampleShape(
+          modelFile('bad-shape.safetensors', arch, { '0.weight': [2, 2], '0.bias': [2] }, { 'neurone.inputShape': stored }),
+        ),
+      ).toThrow(/^load: .*bad-shape\.safetensors: corrupt metadata: neurone.inputShape is .*, expected a list of positive integers$/);
   });
 });
 

@@ -7,6 +7,8 @@
  */
 import { spawnSync, spawn } from 'child_process';
 import * as fs from 'fs';
+// The module object itself: `import * as` gives a namespace whose functions cannot be spied on.
+import fsModule from 'fs';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
@@ -431,6 +433,21 @@ describe('neurone predict', () => {
         .map((line) => [...line.matchAll(/(\d) (\d\.\d{4})/g)].map((m) => [Number(m[1]), Number(m[2])] as const));
       expect(printed).toHaveLength(2);
       printed.forEach((row, i) => row.forEach(([c, p]) => expect(Math.abs(p - expected[3 * i + c])).toBeLessThan(1e-4)));
+    }
+    // The model and its stored shape come from one open of the file: a file replaced between two
+    // reads could give one model's weights another's shape.
+    const opened = jest.spyOn(fsModule, 'openSync');
+    try {
+      const file = path.join(tmp, 'saved-shape-8x32x1.safetensors');
+      const rows = path.join(tmp, 'rows-8x32x1.json');
+      expect((await run(predictCommand, ['--model', file, rows])).code).toBe(0);
+      expect(opened.mock.calls.filter(([f]) => f === file)).toHaveLength(1);
+      opened.mockClear();
+      const onnx = path.join(tmp, 'saved-shape-once.onnx');
+      expect((await run(exportCommand, [file, '--onnx', onnx])).code).toBe(0);
+      expect(opened.mock.calls.filter(([f]) => f === file)).toHaveLength(1);
+    } finally {
+      opened.mockRestore();
     }
     // A row of another size: the stored shape is said.
     const odd = path.join(tmp, 'rows-260.json');

@@ -18,7 +18,7 @@ import { Queue, QueueEvents, Worker } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { RunMetrics } from '../lib/sweep/training';
 import { SweepResult, SweepStatus, sweep } from '../lib/sweep/sweep';
-import { savedInputShape } from '../lib/serialize';
+import { loadWithSampleShape } from '../lib/serialize';
 import { JobResult, QueueWorker, checkRedis, idleMessage, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { sweepCommand } from '../lib/cli/sweep';
@@ -723,7 +723,7 @@ describeRedis('a queue worker in this process', () => {
       const payload = { version: 1, sweep: '0123456789ab', runId: 'saved', config: { ...tiny, dataSeed: 0 } };
       expect(await runJobs('files', [payload])).toEqual(['completed: done']);
       const model = path.join(models, '0123456789ab', 'saved.safetensors');
-      expect(savedInputShape(model, 'test')).toEqual([2]);
+      expect(loadWithSampleShape(model).sampleShape).toEqual([2]);
       // The run's checkpoint served while it trained; a finished run leaves none to be taken for its own.
       expect(fs.readdirSync(path.join(checkpoints, '0123456789ab'))).toEqual([]);
     } finally {

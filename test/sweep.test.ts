@@ -21,7 +21,7 @@ import {
   summaryMarkdown,
 } from '../lib/sweep/summary';
 import { sweepCommand } from '../lib/cli/sweep';
-import { load, savedInputShape } from '../lib/serialize';
+import { load, loadWithSampleShape } from '../lib/serialize';
 import { TrainingPool } from '../lib/sweep/pool';
 import { tsFile } from './ts-child';
 import { diskFullAt, openFailsFor } from './full-disk';
@@ -503,7 +503,7 @@ describe('sweep on the worker pool', () => {
     expect(timeless(result.runs[0].metrics)).toEqual(timeless(here));
     // Its saved model is the trained one, with the images' shape for export.
     const modelFile = path.join(out, result.runs[0].id, 'model.safetensors');
-    expect(savedInputShape(modelFile, 'test')).toEqual([16, 16, 1]);
+    expect(loadWithSampleShape(modelFile).sampleShape).toEqual([16, 16, 1]);
     const weights = (file: string): number[][] =>
       load(file)
         .parameters()

@@ -16,7 +16,16 @@ import { Module, Parameter, Sequential, Linear, Conv1D, ConvTranspose1D, Upsampl
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid } from '../lib/nn';
 import { Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
 import { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Reshape } from '../lib/nn';
-import { save, load, loadWeights, buildModule, readSafetensors, registerModule, writeSafetensors, savedInputShape } from '../lib/serialize';
+import {
+  save,
+  load,
+  loadWeights,
+  buildModule,
+  readSafetensors,
+  registerModule,
+  writeSafetensors,
+  loadWithSampleShape,
+} from '../lib/serialize';
 import { buildModel, presetDescription } from '../lib/cli/presets';
 import { Rng, seed } from '../lib/random';
 import { Tensor, fromArray, randn, zeros } from '../lib/tensor';
@@ -379,7 +388,7 @@ describe("layout 'torch' without PyTorch", () => {
       );
     // neurone's layout keeps a sample shape too (for `neurone export`), checked the same way.
     save(flatFirst, file, { inputShape: [4, 4, 3] });
-    expect(savedInputShape(file, 'test')).toEqual([4, 4, 3]);
+    expect(loadWithSampleShape(file).sampleShape).toEqual([4, 4, 3]);
     expect(Array.from(predict(load(file), x).data)).toEqual(Array.from(predict(flatFirst, x).data));
     expect(() => load(file, { inputShape: [4, 4, 3] })).toThrow(/inputShape applies to files in layout 'torch' only/);
     expect(() => save(flatFirst, file, { inputShape: [4, 4, 2] })).toThrow(
@@ -392,7 +401,7 @@ describe("layout 'torch' without PyTorch", () => {
         /^save: .*: inputShape \[2, 4, 4, 3\] does not fit the network: .*\(inputShape is one sample's shape, without the batch: \[4, 4, 3\]\?\)$/,
       );
     save(flatFirst, file);
-    expect(savedInputShape(file, 'test')).toBeUndefined();
+    expect(loadWithSampleShape(file).sampleShape).toBeUndefined();
   });
 
   test('an output flattened from several channels, or a Reshape of a value with channels, has no counterpart', () => {

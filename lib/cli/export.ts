@@ -4,12 +4,12 @@
  */
 import * as path from 'path';
 import { Module, leaves } from '../nn/module';
-import { save, savedInputShape } from '../serialize';
+import { save } from '../serialize';
 import { prepareFileWrite } from '../data/read';
 import { toONNX, ONNX_OPSET } from '../export/onnx';
 import { torchEntries } from '../export/torch';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, parseArgs, runCommand } from './command';
-import { loadModel } from './predict';
+import { loadModelAndShape } from './predict';
 import { acceptedSampleShapes } from './model-io';
 
 const FLAGS: readonly FlagSpec[] = [
@@ -114,10 +114,9 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
     }
     if (onnx !== undefined && torch !== undefined && path.resolve(onnx) === path.resolve(torch))
       throw new InputError('export: --onnx and --torch name the same file');
-    const net = loadModel('export', modelFile);
+    const { net, sampleShape: saved } = loadModelAndShape('export', modelFile);
     const shapeText = flagValue(args, '--input-shape');
     // A file saved with its sample shape (train --save, save's inputShape) says it: --input-shape need not.
-    const saved = shapeText === undefined ? asInput('export: ', () => savedInputShape(modelFile, 'export')) : undefined;
     const given = shapeText === undefined ? saved : parseShape(shapeText);
     const dynamicSize = args.flags.has('--dynamic-size');
     let bytes: Uint8Array | undefined;

@@ -5,7 +5,7 @@
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { Module } from '../nn/module';
-import { load, savedInputShape } from '../serialize';
+import { load, loadWithSampleShape } from '../serialize';
 import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
@@ -338,6 +338,12 @@ export function loadModel(command: string, file: string | undefined): Module {
   return asInput(`${command}: `, () => load(file));
 }
 
+/** {@link loadModel}, with the sample shape the file stores (train --save stores its data's), from one read. */
+export function loadModelAndShape(command: string, file: string | undefined): { net: Module; sampleShape: readonly number[] | undefined } {
+  if (file === undefined) throw new InputError(`${command}: --model FILE is required (a model saved by neurone)`);
+  return asInput(`${command}: `, () => loadWithSampleShape(file));
+}
+
 interface Row {
   input: string;
   class: number;
@@ -379,9 +385,7 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
       checkOutputFile('predict', '--out', out, [...args.positional, flagValue(args, '--model') ?? '']);
     }
     const modelFile = flagValue(args, '--model');
-    const net = loadModel('predict', modelFile);
-    // The sample shape the file stores, if any (train --save stores its data's).
-    const saved = asInput('predict: ', () => savedInputShape(modelFile as string, 'predict'));
+    const { net, sampleShape: saved } = loadModelAndShape('predict', modelFile);
     const inputs = readInputs(args.positional, args.flags.has('--invert'), sampleChannels(net, saved) === 3 ? 3 : 1);
     if (inputs.rows.length === 0) throw new InputError(`predict: ${args.positional.join(', ')}: no examples to predict`);
     const features = inputs.rows[0].length;
