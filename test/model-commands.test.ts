@@ -167,6 +167,15 @@ describe('top level', () => {
     expectBadInput(await run(main, ['--epochs', '3']), /^neurone: --epochs is an option of train: neurone train --epochs 3$/m);
     expectBadInput(await run(main, ['train', '--dataset', 'mnsit']), /bad value for --dataset: 'mnsit' .*\(did you mean mnist\?\)/);
     expectBadInput(await run(main, ['train', '--model', 'mpl']), /unknown model preset 'mpl' \(did you mean mlp\?\)/);
+    // sweep and worker parse their own options: the same suggestions.
+    expectBadInput(
+      await run(main, ['sweep', 'spec.json', '--worker', '2']),
+      /^neurone: unknown option '--worker' \(did you mean --workers\?\) \(see neurone sweep --help\)$/m,
+    );
+    expectBadInput(
+      await run(main, ['worker', '--queu', 'redis://x']),
+      /^neurone: unknown option '--queu' \(did you mean --queue\?\) \(see neurone worker --help\)$/m,
+    );
   });
 
   test('a library message that names neurone already gets one prefix (a bad NEURONE_KERNEL)', () => {

@@ -9,7 +9,7 @@ import { ADAM_DEFAULTS, QUICK } from './recipes';
 import { sweep, SweepStatus } from '../sweep/sweep';
 import { summaryMarkdown } from '../sweep/summary';
 import { firstLine } from '../messages';
-import { decimalInteger } from './command';
+import { decimalInteger, didYouMean } from './command';
 import { drawsInPlace, terminalColumns } from '../progress';
 
 /** Most bytes of a sweep spec file: a spec is a few lines (a model description inline, a few KB). */
@@ -45,7 +45,7 @@ export function parseOptions(
       arg = arg.slice(0, eq);
     }
     const def = defs[arg];
-    if (!def) throw new SpecError(`unknown option '${arg}' (see neurone ${command} --help)`);
+    if (!def) throw new SpecError(`unknown option '${arg}'${didYouMean(arg, Object.keys(defs))} (see neurone ${command} --help)`);
     const key = arg.slice(2);
     if (key in options) throw new SpecError(`option ${arg} given twice`);
     if (!def.arg) {
