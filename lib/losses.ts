@@ -12,7 +12,9 @@
  *   convention) does not, so parameter gradients are sums over the batch and a PyTorch learning
  *   rate converts as lr / batch.
  *
- * Arithmetic is in double precision, stored as float32.
+ * MSE, Hinge and CrossEntropyLoss compute here in double precision and store float32; BCELoss and
+ * CELogSoftmaxLoss run in the backend's kernels (float32 on the native SIMD paths, their row sums
+ * in double on the scalar and js paths).
  */
 import { Tensor, zeros, formatShape, describe, isTensor, sameShape, argmaxRows, checkDataLength } from './tensor';
 import { backend } from './backend';

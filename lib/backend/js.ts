@@ -1014,8 +1014,8 @@ function binaryCrossEntropy(
   cols: number,
 ): void {
   check.checkBinaryCrossEntropy(p, y, loss, grad, rows, cols);
-  // Logs clamped at −100 as PyTorch does, so p = 0 or 1 stays finite. Math.max would turn a NaN
-  // log into −100; the explicit test keeps NaN visible. A negative argument (p past 0 or 1) is
+  // Logs clamped at −100 as PyTorch does, so p = 0 or 1 stays finite; a NaN p stays NaN (the
+  // comparison is false for NaN, as Math.max's result is NaN). A negative argument (p past 0 or 1) is
   // taken as 0, as the native kernels clamp it (native/simd_math.h, bceTerm): its term is the
   // clamp's, not NaN, on every backend.
   const clampedLog = (v: number): number => {

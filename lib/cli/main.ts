@@ -4,7 +4,8 @@
  *
  *   neurone train [options]     train a network (default: the headline CNN on the embedded USPS digits)
  *   neurone presets             list the model presets
- *   neurone --help
+ *   neurone sweep | worker | style | predict | evaluate | export | data   (see usage())
+ *   neurone --help | --version
  *
  * Errors in the arguments, the files or the data print one line on stderr and exit with code 2;
  * every place the run writes (--out, --save) is checked before training. A failure during or after

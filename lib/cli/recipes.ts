@@ -51,7 +51,7 @@ export const HEADLINE: Recipe = {
 /**
  * The first configuration of item 4: lr 5e-4, weight decay 1e-2, the plateau schedule and early
  * stopping on a 15 % validation split (93.98 ± 0.39 % on USPS_test over 10 seeds, in about a
- * third of the headline's time).
+ * sixth of the headline's time).
  */
 export const QUICK: Recipe = {
   name: 'quick',
@@ -193,7 +193,11 @@ export function trainingPlan(flags: RecipeFlags): TrainingPlan {
  * The training examples a run learns from when it asks for `size` of them: a random subset drawn
  * from the run's seed, kept in the set's order (`neurone train --train-size` and a sweep's
  * `trainSize` draw the same one); the whole set when `size` is absent or the set's size.
+ * @param train The training set.
+ * @param size How many examples (undefined: the whole set).
+ * @param seed The run's seed (the draw uses its own stream derived from it).
  * @param what How the error names the request (`--train-size`, a sweep run's key).
+ * @param dataset The dataset's name, for the error.
  * @throws When `size` is more than the set holds: asking for more data than exists is taken as a
  * mistake (a wrong dataset, a zero too many), not as a request for all of it.
  */

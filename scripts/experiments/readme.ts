@@ -81,7 +81,7 @@ All runs: native backend, batch 32 unless a table says otherwise. The machine wa
 headline CNN on the embedded USPS digits with the headline configuration of item 4 (\`--recipe headline\`: 50 epochs at a
 constant lr 1e-3, the weights averaged over the last 30, then a fresh network trained the same way on all of USPS_train is
 tested once on USPS_test); \`--recipe quick\` is the first configuration (early stopping on a stratified 15 % validation
-split, about a third of the time). It shows a progress bar per epoch on a terminal and one line per epoch, names the recipe
+split, about a sixth of the time). It shows a progress bar per epoch on a terminal and one line per epoch, names the recipe
 next to the test accuracy, and writes \`training.svg\` (loss and accuracy curves), \`confusion.svg\` (USPS_test) and
 \`metrics.json\` under \`--out\` (default \`./neurone-out\`; an earlier run's files there are replaced only with \`--force\`).
 One run on this machine (seed 0, \`--threads 1\`, shared): train 99.99 %, validation 97.99 %, **USPS_test 94.87 %**
