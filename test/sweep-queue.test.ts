@@ -356,6 +356,29 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
+  test('a sweep stopped while its jobs wait: nothing is left that would keep the process alive', async () => {
+    // Before, each job's wait held BullMQ's pollMs timer (5 s) past the queue's close:
+    // `neurone sweep --queue` stayed 3 to 5 s after Ctrl-C.
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const timersBefore = timers();
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const spec: SweepSpec = { ...SPEC, name: 'stopped', axes: {}, seeds: 2 };
+    const pending = sweep(spec, {
+      out: path.join(tmp, 'stopped'),
+      queue: url,
+      queueName: 'stopped-nobody',
+      idleWarningMs: 200,
+      signal: stop.signal,
+      log: (l) => lines.push(l),
+    });
+    await until('the line that no worker takes the jobs', () => lines.some((l) => /^sweep: no worker/.test(l)), 30000);
+    stop.abort();
+    await expect(pending).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(timers()).toBeLessThanOrEqual(timersBefore);
+  });
+
   test('two worker processes, one killed mid-job: every run completes exactly once, the summary equals the local sweep', async () => {
     const local = await sweep(SPEC, { out: path.join(tmp, 'local'), workers: 2 });
     expect(local.status.failed).toBe(0);

@@ -967,30 +967,36 @@ describe('neurone sweep command', () => {
     expect(fs.existsSync(path.join(tmp, 'x'))).toBe(false);
   });
 
-  test('Ctrl-C: one line saying how to go on, exit 130; --resume then finishes the sweep', async () => {
+  test('Ctrl-C (exit 130) or SIGTERM (143): one line saying how to go on; --resume then finishes the sweep', async () => {
     const out = path.join(tmp, 'cli-interrupted');
     const spec = path.join(tmp, 'slow-xor.json');
     fs.writeFileSync(spec, JSON.stringify({ ...TINY, name: 'slow', base: { ...TINY.base, epochs: 400 }, seeds: 3 }));
-    const child = spawn(
-      process.execPath,
-      [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'sweep', spec, '--out', out, '--workers', '1'],
-      {
-        cwd: root,
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        // After the first run's line: some runs are done, others not.
-        if (/^\[1\/6\]/m.test(stdout)) child.kill('SIGINT');
+    // SIGTERM first (`timeout`, docker stop, batch schedulers send it), then Ctrl-C of the resumed sweep.
+    for (const [signal, expected, resume] of [
+      ['SIGTERM', 143, []],
+      ['SIGINT', 130, ['--resume']],
+    ] as const) {
+      const child = spawn(
+        process.execPath,
+        [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'sweep', spec, '--out', out, '--workers', '1', ...resume],
+        { cwd: root },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          // After a run's line: some runs are done, others not.
+          if (/^\[\d\/6\] /m.test(stdout)) child.kill(signal);
+        });
+        child.on('close', (c) => resolve(c));
       });
-      child.on('close', (c) => resolve(c));
-    });
-    expect(code).toBe(130);
-    expect(stderr).toBe(`neurone: sweep interrupted; the finished runs are kept in ${out}: continue with the same command and --resume\n`);
+      expect([signal, code]).toEqual([signal, expected]);
+      expect(stderr).toBe(
+        `neurone: sweep interrupted; the finished runs are kept in ${out}: continue with the same command and --resume\n`,
+      );
+    }
     const again = cli(spec, '--out', out, '--workers', '1', '--resume');
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/sweep: 6\/6 done, 0 running, 0 failed/);

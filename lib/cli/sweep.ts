@@ -155,8 +155,10 @@ export async function sweepCommand(
   argv: readonly string[],
   write: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<number> {
-  let interrupted: (() => void) | undefined;
+  let interrupted: ((signal: NodeJS.Signals) => void) | undefined;
   let interruptedLine: (() => string) | undefined;
+  // 130 after Ctrl-C, 143 after SIGTERM (what `timeout`, docker stop and batch schedulers send).
+  let interruptCode = 130;
   try {
     const { options: o, positional } = parseOptions('sweep', argv, SWEEP_OPTIONS);
     if (o.help) {
@@ -188,21 +190,26 @@ export async function sweepCommand(
       write(`${statusShown ? '\r\x1b[K' : ''}${l}\n`);
       statusShown = false;
     };
-    // Ctrl-C stops the trainings where they are (the sweep removes their half-written files),
-    // then says how to go on: the runs' records and checkpoints are on disk; through the queue,
-    // the runs stay queued. A stop that hangs (a queue that does not close) ends in 10 s anyway.
+    // Ctrl-C or SIGTERM stops the trainings where they are (the sweep removes their half-written
+    // files), then says how to go on: the runs' records and checkpoints are on disk; through the
+    // queue, the runs stay queued. A stop that hangs (a queue that does not close) ends in 10 s
+    // anyway; a second signal, of either kind, kills at once (the handlers are gone).
     const stop = new AbortController();
     interruptedLine = (): string =>
       `${statusShown ? '\n' : ''}neurone: sweep interrupted; the finished runs are kept in ${String(o.out)}: ` +
       `continue with the same command and --resume${o.queue !== undefined ? ' (the queued runs stay on the queue)' : ''}\n`;
-    interrupted = (): void => {
+    interrupted = (signal): void => {
+      process.removeListener('SIGINT', interrupted as () => void);
+      process.removeListener('SIGTERM', interrupted as () => void);
+      interruptCode = signal === 'SIGTERM' ? 143 : 130;
       stop.abort();
       setTimeout(() => {
         process.stderr.write(interruptedLine?.() ?? '');
-        process.exit(130);
+        process.exit(interruptCode);
       }, 10000).unref();
     };
     process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
     const result = await sweep(spec, {
       out: String(o.out),
       resume: Boolean(o.resume),
@@ -228,10 +235,13 @@ export async function sweepCommand(
   } catch (e) {
     if (e instanceof Error && e.name === 'AbortError' && interruptedLine) {
       process.stderr.write(interruptedLine());
-      return 130;
+      return interruptCode;
     }
     return fail(e);
   } finally {
-    if (interrupted) process.removeListener('SIGINT', interrupted);
+    if (interrupted) {
+      process.removeListener('SIGINT', interrupted);
+      process.removeListener('SIGTERM', interrupted);
+    }
   }
 }

@@ -6,6 +6,7 @@
  * stalled-job check puts the job back and another worker runs it. A run's record is written once,
  * by the sweep, when its job completes.
  */
+import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -289,6 +290,10 @@ export class QueueExecutor implements RunExecutor {
   private checking = false;
   /** Whether the line saying runs were already done on the queue was printed. */
   private saidReused = false;
+  /** Set when close() begins: no job is waited for again. */
+  private closing = false;
+  /** The waits in progress (nextWake), each ended by calling it: close() ends them all. */
+  private readonly wakers = new Set<() => void>();
   private readonly watch: NodeJS.Timeout;
 
   private constructor(
@@ -478,29 +483,58 @@ export class QueueExecutor implements RunExecutor {
 
   /**
    * The job's return value once it has completed; throws its failure once it has failed for good.
-   * Every `queueTiming.pollMs` it checks that the job still exists: a job gone from Redis
-   * (flushed, evicted, Redis restarted without persistence) would never finish, so it is added
-   * again, and said so.
+   * Wakes on the job's events, and every `queueTiming.pollMs` checks that the job still exists: a
+   * job gone from Redis (flushed, evicted, Redis restarted without persistence) would never
+   * finish, so it is added again, and said so. Not BullMQ's waitUntilFinished: its timer outlives
+   * a closed queue, which kept `neurone sweep --queue` alive for seconds after Ctrl-C.
    */
   private async waitFor(job: Job, payload: JobPayload): Promise<unknown> {
     const jobId = job.id as string;
     for (;;) {
+      if (this.closing) throw new Error('the sweep stopped waiting for it');
+      // Listening before the state is read: an end between the two still wakes the wait.
+      const wake = this.nextWake(jobId);
       try {
-        return await job.waitUntilFinished(this.events, queueTiming.pollMs);
-      } catch (e) {
-        // A timeout, a failure, a job that is gone, or the queue closing: the job's state says which.
         const state = await this.queue.getJobState(jobId);
-        if (state === 'unknown') {
-          this.log(`sweep: job ${jobId} is no longer in Redis (flushed, evicted, or Redis restarted without persistence); adding it again`);
-          job = await this.add(jobId, payload);
-        } else if (state === 'completed' || state === 'failed') {
+        if (state === 'completed' || state === 'failed') {
           const now = await Job.fromId(this.queue, jobId);
           if (now && state === 'completed') return now.returnvalue as unknown;
-          if (now) throw new Error(now.failedReason || (e as Error).message);
+          if (now) throw new Error(now.failedReason || 'the job failed');
+        } else if (state === 'unknown') {
+          this.log(`sweep: job ${jobId} is no longer in Redis (flushed, evicted, or Redis restarted without persistence); adding it again`);
+          await this.add(jobId, payload);
         }
-        // Waiting, active, delayed: not finished yet.
+        // Waiting, active, delayed, or added again: not finished yet.
+        await wake.promise;
+      } finally {
+        wake.cancel();
       }
     }
+  }
+
+  /**
+   * A promise that resolves when the events say job `jobId` completed or failed, after
+   * `queueTiming.pollMs`, or when close() begins; `cancel` removes its listeners and timer.
+   */
+  private nextWake(jobId: string): { promise: Promise<void>; cancel: () => void } {
+    // Per-job event names (QueueEvents emits them beside 'completed'): one listener per waiting
+    // job on 'completed' would pass the emitter's limit of 10 with more jobs than that waiting.
+    const events = this.events as unknown as EventEmitter;
+    let cancel = (): void => undefined;
+    const promise = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => cancel(), queueTiming.pollMs);
+      cancel = (): void => {
+        clearTimeout(timer);
+        events.removeListener(`completed:${jobId}`, cancel);
+        events.removeListener(`failed:${jobId}`, cancel);
+        this.wakers.delete(cancel);
+        resolve();
+      };
+      events.on(`completed:${jobId}`, cancel);
+      events.on(`failed:${jobId}`, cancel);
+      this.wakers.add(cancel);
+    });
+    return { promise, cancel: () => cancel() };
   }
 
   samples(): number {
@@ -515,6 +549,8 @@ export class QueueExecutor implements RunExecutor {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    for (const wake of [...this.wakers]) wake();
     clearInterval(this.watch);
     await this.events.close();
     await this.queue.close();
