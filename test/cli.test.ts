@@ -190,6 +190,15 @@ describe('neurone command: a tiny run', () => {
     );
   });
 
+  test('--save DIR/ (a folder that does not exist yet) is refused as a folder, not written as a file named DIR', () => {
+    const dir = path.join(tmp, 'save-to-new-folder');
+    expectUsageError(
+      cli('train', '--dataset', 'xor', '--epochs', '1', '--quiet', '--out', path.join(tmp, 'run-slash'), '--save', `${dir}/`),
+      new RegExp(`--save: ${dir}/ names a folder; expected a file name \\(e\\.g\\. ${dir}/model\\.safetensors\\)`),
+    );
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
   test('a JSON model file trains and reaches high accuracy on xor (not quiet: one line per epoch)', () => {
     const file = path.join(tmp, 'xor-model.json');
     fs.writeFileSync(

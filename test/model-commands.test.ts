@@ -151,6 +151,26 @@ describe('top level', () => {
     expect(r.stdout.trim()).toBe(`neurone ${pkg.version}`);
   });
 
+  test('run in a folder that was removed: one line and exit 2, not the system error', async () => {
+    // The shell still stands in the removed folder; every relative path would fail with ENOENT uv_cwd.
+    const cwd = jest.spyOn(process, 'cwd').mockImplementation(() => {
+      throw Object.assign(new Error('ENOENT: no such file or directory, uv_cwd'), { code: 'ENOENT', syscall: 'uv_cwd' });
+    });
+    try {
+      for (const argv of [
+        ['train', '--epochs', '1'],
+        ['predict', '--model', 'm.safetensors', 'rows.csv'],
+        ['sweep', 'spec.json', '--out', 'o'],
+      ])
+        expectBadInput(
+          await run(main, argv),
+          /^neurone: the current folder no longer exists \(ENOENT\); cd to another folder and run the command again$/m,
+        );
+    } finally {
+      cwd.mockRestore();
+    }
+  });
+
   test('a mistyped command or train flag gets a suggestion', () => {
     expectBadInput(cli(['predcit']), /unknown command 'predcit' \(did you mean predict\?\)/);
     expectBadInput(cli(['train', '--epoch', '3']), /unknown option '--epoch' \(did you mean --epochs\?\)/);
@@ -307,7 +327,7 @@ describe('neurone predict', () => {
         s.includes('.') || s.includes('-ubyte') ? (path.isAbsolute(s) ? s : path.join(tmp, s)) : s,
       ),
     );
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toBe(`neurone: predictions written to ${out}\n`);
     expect(r.code).toBe(0);
     const rows = [
       a,
@@ -334,7 +354,8 @@ describe('neurone predict', () => {
     });
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(new RegExp(`a\\.png\\s+class ${written[0].class}\\s+\\(${written[0].class} \\d\\.\\d{4}, `));
-    expect(lines[lines.length - 1]).toBe(`written to ${out}`);
+    // One line per input on stdout (for a pipe); where the file went, on stderr (above).
+    expect(lines).toHaveLength(written.length);
   });
 
   test('gzipped CSV and JSON rows are read as the plain files; a gzip bomb is stopped at the text bound; no .png.gz', async () => {

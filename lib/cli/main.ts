@@ -269,6 +269,13 @@ export function usage(): string {
     '  neurone train --dataset mnist --model lenet --epochs 5   # a 2-D CNN on the images',
     '  neurone train --dataset fashion --model mlp --epochs 10 --out runs/fashion',
     '  neurone train --dataset xor --epochs 200 --optimizer adam --lr 0.01',
+    '',
+    'Exit status (every command):',
+    '  0    success',
+    '  1    a failure during the work: the loss became NaN, a file could not be written, a sweep with failed runs',
+    '  2    bad input (an argument, a file, the data), said in one line before anything is written',
+    '  130  stopped by Ctrl-C (143 by SIGTERM); a sweep then says how to go on with --resume',
+    '  141  standard output closed early (`| head`), quietly',
   );
   return lines.join('\n');
 }
@@ -776,6 +783,9 @@ function checkSaveTarget(
   dataDir: string | undefined,
   force: boolean,
 ): void {
+  // path.resolve drops a trailing slash: `--save new/` would write a file named `new`.
+  if (/[\\/]$/.test(file))
+    throw new UsageError(`--save: ${file} names a folder; expected a file name (e.g. ${path.join(file, 'model.safetensors')})`);
   const target = path.resolve(file);
   const ext = path.extname(file).toLowerCase();
   const other = OTHER_MODEL_FORMATS[ext];
@@ -875,6 +885,20 @@ function installProcessGuards(): void {
   process.stderr.on('error', onStreamError('stderr'));
 }
 
+/**
+ * Refuses to run in a folder that was removed (the shell still stands in it): every relative path
+ * would fail later with the system's "ENOENT: uv_cwd" and exit 1.
+ */
+function checkWorkingFolder(): void {
+  try {
+    process.cwd();
+  } catch (e) {
+    throw new UsageError(
+      `the current folder no longer exists (${(e as NodeJS.ErrnoException).code ?? firstLine(e)}); cd to another folder and run the command again`,
+    );
+  }
+}
+
 /** Runs the command line `argv` (without node and the script); returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
@@ -887,13 +911,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(16)}${p.summary}\n`);
       return 0;
     }
-    if (command === 'sweep') return await sweepCommand(rest);
-    if (command === 'worker') return await workerCommand(rest);
-    if (command === 'style') return await styleCommand(rest);
     if (command === '--version' || command === '-V' || command === '-v' || command === 'version') {
       process.stdout.write(`neurone ${version()}\n`);
       return 0;
     }
+    checkWorkingFolder();
+    if (command === 'sweep') return await sweepCommand(rest);
+    if (command === 'worker') return await workerCommand(rest);
+    if (command === 'style') return await styleCommand(rest);
     const modelCommand = Object.prototype.hasOwnProperty.call(MODEL_COMMANDS, command) ? MODEL_COMMANDS[command] : undefined;
     if (modelCommand) return await modelCommand(rest);
     if (command.startsWith('-')) {

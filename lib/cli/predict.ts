@@ -419,7 +419,8 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
           ].join('\n') + '\n'
         : `${JSON.stringify(rows, null, 1)}\n`;
       writeFileAtomic(out, Buffer.from(text, 'utf8'), { who: 'predict' });
-      write(`written to ${out}\n`);
+      // On stderr: stdout holds the answers alone, one line per input, for a pipe to read.
+      process.stderr.write(`neurone: predictions written to ${out}\n`);
     }
     return 0;
   });
