@@ -52,7 +52,8 @@ import { commandBatchSize, predictCommand } from '../lib/cli/predict';
 import { exportCommand } from '../lib/cli/export';
 import { evaluateCommand } from '../lib/cli/evaluate';
 import { dataCommand } from '../lib/cli/data';
-import { main } from '../lib/cli/main';
+import { main, parseTrainArgs, train } from '../lib/cli/main';
+import { lockFolder } from '../lib/data/read';
 import { tsFile } from './ts-child';
 import { diskFullAt } from './full-disk';
 import { runInProcess } from './in-process';
@@ -210,6 +211,63 @@ describe('top level', () => {
     expect(didYouMean('evalute', ['predict', 'evaluate'])).toBe(' (did you mean evaluate?)');
     expect(didYouMean('--inp', ['--input-shape', '--onnx'])).toBe(' (did you mean --input-shape?)');
     expect(didYouMean('banana', ['predict', 'evaluate', 'export'])).toBe('');
+  });
+});
+
+describe('neurone train and another run at the same time', () => {
+  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const trainIn = (onLine: (line: string) => void) => (argv: readonly string[], write: (text: string) => void) =>
+    train(parseTrainArgs(argv)!, (l) => {
+      write(`${l}\n`);
+      onLine(l);
+    });
+
+  test('a --out another run holds is refused, naming the process; the folder is free again once released', async () => {
+    // Before, both runs passed the start's check (nothing there yet) and the later one replaced the
+    // earlier's files when it ended, both exiting 0.
+    const out = path.join(tmp, 'held-out');
+    fs.mkdirSync(out);
+    const argv = ['--dataset', 'xor', '--epochs', '1', '--quiet', '--out', out];
+    const release = lockFolder(out, 'train run', (m) => new Error(m));
+    try {
+      expectBadInput(
+        await run(main, ['train', ...argv]),
+        new RegExp(
+          `^neurone: --out ${esc(out)} is in use by another train run \\(pid ${process.pid} on ${esc(os.hostname())}\\); ` +
+            `wait for it to end, or, if it is gone, remove ${esc(path.join(out, '.train.lock'))}$`,
+          'm',
+        ),
+      );
+    } finally {
+      release();
+    }
+    const r = await run(
+      trainIn(() => undefined),
+      argv,
+    );
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(['confusion.svg', 'metrics.json', 'training.svg']);
+  });
+
+  test('a --save file another run saved while this one trained is not replaced without --force', async () => {
+    const save = path.join(tmp, 'raced.safetensors');
+    const argv = ['--dataset', 'xor', '--epochs', '2', '--out', path.join(tmp, 'raced-out'), '--save', save];
+    const other = (line: string): void => {
+      if (line.startsWith('epoch 1/')) fs.writeFileSync(save, 'the other run');
+    };
+    const r = await run(trainIn(other), argv);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `neurone: --save: ${save} was created while this run trained (by another run?); not replacing it: pass --force to replace it\n`,
+    );
+    expect(fs.readFileSync(save, 'utf8')).toBe('the other run');
+    // The failed run left no --out folder of its own. With --force the file is replaced, as one
+    // there at the start would be.
+    expect(fs.existsSync(path.join(tmp, 'raced-out'))).toBe(false);
+    fs.rmSync(save);
+    const forced = await run(trainIn(other), [...argv, '--force']);
+    expect(forced.code).toBe(0);
+    expect(load(save)).toBeInstanceOf(Sequential);
   });
 });
 

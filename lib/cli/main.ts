@@ -42,6 +42,7 @@ import {
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit } from '../data/paths';
+import { lockFolder } from '../data/read';
 import { save } from '../serialize';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
@@ -470,6 +471,22 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   } catch (e) {
     throw new UsageError(`--out: cannot write to ${opts.out}: ${firstLine((e as Error).message)}`);
   }
+  // Held until the run ends: a second run given the same --out would otherwise pass the check
+  // below (nothing there yet) and replace this run's files when it ends, or mix them with its own.
+  const unlock = lockFolder(opts.out, 'train run', (message) => new UsageError(message));
+  try {
+    return await trainLocked(opts, out, t0, outFiles);
+  } finally {
+    unlock();
+  }
+}
+
+async function trainLocked(
+  opts: TrainOptions,
+  out: (line: string) => void,
+  t0: number,
+  outFiles: { curves: string; confusion: string; metrics: string },
+): Promise<number> {
   const earlier = Object.values(outFiles).filter((f) => fs.existsSync(f));
   if (earlier.length > 0 && !opts.force) {
     throw new UsageError(
@@ -682,6 +699,14 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   // take it with them. A save that fails here (the target was checked before training) is a
   // failure of the run, exit code 1.
   if (opts.save !== undefined) {
+    // Checked before training too; a file there now was saved meanwhile, by another run (whose
+    // --out lock is not this one's): not replaced without --force, as it would not have been then.
+    if (!opts.force && fs.existsSync(opts.save)) {
+      process.stderr.write(
+        `neurone: --save: ${opts.save} was created while this run trained (by another run?); not replacing it: pass --force to replace it\n`,
+      );
+      return 1;
+    }
     try {
       save(final, opts.save, { inputShape: finalTrainSet.x.shape.slice(1) }); // the sample shape, for export
     } catch (e) {

@@ -10,6 +10,7 @@
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { ensureDir } from './paths';
@@ -190,6 +191,62 @@ export function processGone(pid: number): boolean {
     return false;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** The folders this process holds (lockFolder): a lock naming this pid is not a stale one when listed here. */
+const heldHere = new Set<string>();
+
+/**
+ * Takes the output folder `out` of a command (`what`: 'sweep', 'train run') for this process: a
+ * second one writing there at once (a `--resume` started while the first still runs, two
+ * trainings given the same --out) would race on its files, the later replacing the earlier's
+ * without a word. The lock is the file `.<first word of what>.lock` naming the process and its
+ * machine; one left by a process of this machine that is gone (killed) is taken over. Two
+ * processes taking over the same dead lock at the same moment may both run (the check and the
+ * take-over are two steps); a lock of another machine on a shared folder is never taken over
+ * (its pid cannot be checked here): the refusal says to remove it. Errors are made by `fail`.
+ * Returns the function that releases the lock. @internal
+ */
+export function lockFolder(out: string, what: string, fail: (message: string) => Error): () => void {
+  const lock = path.join(out, `.${what.split(' ')[0]}.lock`);
+  const key = path.resolve(lock);
+  const me = { pid: process.pid, host: os.hostname() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+      heldHere.add(key);
+      return () => {
+        heldHere.delete(key);
+        try {
+          const held = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: unknown; host?: unknown };
+          if (held.pid === me.pid && held.host === me.host) fs.rmSync(lock, { force: true });
+        } catch {
+          // Gone already, or not ours: nothing to release.
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fail(`--out: cannot lock ${out}: ${fsReason(e)}`);
+    }
+    let holder: { pid?: unknown; host?: unknown } = {};
+    try {
+      holder = JSON.parse(fs.readFileSync(lock, 'utf8')) as typeof holder;
+    } catch {
+      // Unreadable: written by something else; said below.
+    }
+    const pid = typeof holder.pid === 'number' ? holder.pid : undefined;
+    const host = typeof holder.host === 'string' ? holder.host : undefined;
+    // Gone: a process of this machine that no longer runs, or this very pid when this process
+    // does not hold the folder (a container restarted under the same name reuses small pids).
+    const gone = pid !== undefined && host === me.host && (pid === me.pid ? !heldHere.has(key) : processGone(pid));
+    if (attempt === 0 && gone) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    throw fail(
+      `--out ${out} is in use by another ${what} (${pid !== undefined ? `pid ${pid}` : 'unknown process'} on ${host ?? 'unknown machine'}); ` +
+        `wait for it to end, or, if it is gone, remove ${lock}`,
+    );
   }
 }
 

@@ -4,12 +4,11 @@
  */
 import { firstLine, percent } from '../messages';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { BackendName } from '../backend';
 import { describe } from '../tensor';
 import { ensureDir } from '../data/paths';
-import { processGone, readDataFile, removeDeadWritersTemps, removeOwnTemps, writeFileAtomic, writeFilesAtomic } from '../data/read';
+import { lockFolder, readDataFile, removeDeadWritersTemps, removeOwnTemps, writeFileAtomic, writeFilesAtomic } from '../data/read';
 import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
@@ -389,7 +388,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     } catch (e) {
       throw new SpecError(`--out: cannot write to ${out}: ${firstLine(e)}`);
     }
-    unlock = lockOut(out);
+    unlock = lockFolder(out, 'sweep', (message) => new SpecError(message));
     try {
       records = prepareOut(out, spec, hash, runs, Boolean(options.resume), options.log);
     } catch (e) {
@@ -534,61 +533,6 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     const final = status();
     options.onStatus?.(final);
     return { runs: ordered, summary, files, status: final };
-  }
-}
-
-const LOCK_FILE = '.sweep.lock';
-/** The folders this process's sweeps hold now: a lock naming this pid is not a stale one when listed here. */
-const heldHere = new Set<string>();
-
-/**
- * Takes `out` for this process: a second sweep in the same folder at once (a `--resume` started
- * while the first still runs) would run every remaining run twice and race on their records. The
- * lock is a file naming the process and its machine; one left by a process of this machine that
- * is gone (killed) is taken over. Two processes taking over the same dead lock at the same moment
- * may both run (the check and the take-over are two steps); a lock of another machine on a
- * shared folder is never taken over (its pid cannot be checked here): the refusal says to remove
- * it. Returns the function that releases it.
- */
-function lockOut(out: string): () => void {
-  const lock = path.join(out, LOCK_FILE);
-  const key = path.resolve(lock);
-  const me = { pid: process.pid, host: os.hostname() };
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx' });
-      heldHere.add(key);
-      return () => {
-        heldHere.delete(key);
-        try {
-          const held = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: unknown; host?: unknown };
-          if (held.pid === me.pid && held.host === me.host) fs.rmSync(lock, { force: true });
-        } catch {
-          // Gone already, or not ours: nothing to release.
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new SpecError(`--out: cannot lock ${out}: ${firstLine(e)}`);
-    }
-    let holder: { pid?: unknown; host?: unknown } = {};
-    try {
-      holder = JSON.parse(fs.readFileSync(lock, 'utf8')) as typeof holder;
-    } catch {
-      // Unreadable: written by something else; said below.
-    }
-    const pid = typeof holder.pid === 'number' ? holder.pid : undefined;
-    const host = typeof holder.host === 'string' ? holder.host : undefined;
-    // Gone: a process of this machine that no longer runs, or this very pid when no sweep of this
-    // process holds the folder (a container restarted under the same name reuses small pids).
-    const gone = pid !== undefined && host === me.host && (pid === me.pid ? !heldHere.has(key) : processGone(pid));
-    if (attempt === 0 && gone) {
-      fs.rmSync(lock, { force: true });
-      continue;
-    }
-    throw new SpecError(
-      `--out ${out} is in use by another sweep (${pid !== undefined ? `pid ${pid}` : 'unknown process'} on ${host ?? 'unknown machine'}); ` +
-        `wait for it to end, or, if it is gone, remove ${lock}`,
-    );
   }
 }
 
