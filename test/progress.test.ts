@@ -9,6 +9,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { progressLayout, formatLoss, terminalColumns, drawsInPlace, FALLBACK_COLUMNS, TerminalProgress } from '../lib/progress';
 import { statusLine } from '../lib/cli/sweep';
+import { downloadBar } from '../lib/cli/data';
+import { PassThrough } from 'stream';
 import { EPOCH_LINE_WIDTH, Logger, formatEpoch } from '../lib/logger';
 import { tsFile } from './ts-child';
 import { hasScript, inTerminal } from './terminal';
@@ -202,6 +204,25 @@ function drawnLines(out: string): string[] {
 }
 
 const ptyTest = hasScript ? test : test.skip;
+
+describe("data download's bar", () => {
+  test('changes no terminal mode: a signal that ends the download leaves nothing to restore', () => {
+    // cli-progress turned line wrapping off (ESC[?7l) until stop(), which Ctrl-C never reached:
+    // the shell's long lines were cut at the edge afterwards.
+    let out = '';
+    const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 100 });
+    stream.on('data', (d: Buffer) => (out += d.toString()));
+    const bar = downloadBar('train-images-idx3-ubyte.gz', stream as unknown as NodeJS.WriteStream);
+    try {
+      bar.start(26421880, 5652480);
+      // No stop() before the checks: as when a signal ends the process.
+      expect(out).toMatch(/train-images-idx3-ubyte\.gz \[.*\] 21% 5652480\/26421880 bytes/);
+      expect(out).not.toMatch(/\x1b\[\?\d+[hl]/);
+    } finally {
+      bar.stop();
+    }
+  });
+});
 
 describe('in an 80-column terminal', () => {
   let tmp: string;

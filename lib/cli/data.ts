@@ -32,6 +32,15 @@ export function dataUsage(): string {
   ]);
 }
 
+/**
+ * The bar of one file being downloaded. It changes no terminal mode: cli-progress's default turns
+ * line wrapping off until its stop(), which a Ctrl-C or SIGTERM never reaches, and left the
+ * shell's long lines cut at the edge. Lines are cut to the terminal's width instead. @internal
+ */
+export function downloadBar(name: string, stream: NodeJS.WriteStream): SingleBar {
+  return new SingleBar({ format: `  ${name} [{bar}] {percentage}% {value}/{total} bytes`, stream, linewrap: true, hideCursor: false });
+}
+
 /** The `data` command (`data download NAME`); returns the exit code. */
 export function dataCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   return runCommand(async () => {
@@ -99,7 +108,7 @@ export function dataCommand(argv: readonly string[], write: (text: string) => vo
         finish();
         current = { name: file.name, received, total: file.bytes };
         if (tty) {
-          bar = new SingleBar({ format: `  ${file.name} [{bar}] {percentage}% {value}/{total} bytes`, stream: process.stdout });
+          bar = downloadBar(file.name, process.stdout);
           bar.start(file.bytes, received);
         }
       }
