@@ -94,7 +94,8 @@ export class Logger {
     this.bar.update(batch, this.lossSum / this.lossCount);
   }
 
-  private stopProgress(): void {
+  /** Clears the progress bar, if one draws (fit calls it however it ends, a throw included). @internal */
+  stopProgress(): void {
     this.bar.stop();
   }
 

@@ -821,247 +821,262 @@ async function fitInTrainingMode(
     throw new RangeError(`fit: dropLast with batchSize ${batchSize} leaves no batch of data.x's ${n} samples; use a smaller batchSize`);
   }
   checkBatchNormBatches(net, data.x, batchSize, dropLast ? batchSize : n % batchSize || batchSize, n);
+  if (options.logger !== undefined && !(options.logger instanceof Logger))
+    throw new TypeError(`fit: logger must be a Logger (new Logger({ verbose, svgPath })), got ${describe(options.logger)}`);
   const logger = options.logger ?? new Logger({ verbose: options.verbose ?? 1 });
-  const stop = options.earlyStopping;
-  const monitor = stop ? (stop.monitor ?? (validation ? 'valLoss' : 'trainLoss')) : undefined;
-  if (stop) {
-    checkPositiveInt('fit', 'earlyStopping.patience', stop.patience);
-    if (monitor?.startsWith('val') && !validation) {
-      throw new RangeError(`fit: earlyStopping monitors ${monitor} but no validation set was given`);
-    }
-  }
-  const higherIsBetter = monitor === 'valAccuracy' || monitor === 'trainAccuracy';
-  const checkpointEvery = options.checkpoint ? checkPositiveInt('fit', 'checkpoint.every', options.checkpoint.every ?? 1) : 0;
-  const minDelta = stop?.minDelta ?? 0;
-  const initialEpoch = options.initialEpoch ?? 0;
-  if (options.initialEpoch !== undefined) {
-    if (typeof initialEpoch !== 'number' || !Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs)
-      throw new RangeError(
-        `fit: initialEpoch must be an integer in [0, ${epochs - 1}] (epochs ${epochs} is the total, the earlier calls' included), got ${describe(initialEpoch)}`,
-      );
-    if (options.resumeFrom !== undefined)
-      throw new RangeError('fit: give initialEpoch or resumeFrom, not both (the checkpoint says where it stopped)');
-    if (options.checkpoint !== undefined)
-      throw new RangeError(
-        'fit: a checkpoint holds a run from its first epoch; continue a checkpointed run with resumeFrom, not initialEpoch',
-      );
-  }
-  const scheduler = options.scheduler;
-  if (scheduler !== undefined) {
-    if (scheduler === null || typeof scheduler !== 'object' || (!scheduler.epochStart && !scheduler.epochEnd)) {
-      throw new TypeError(`fit: scheduler must be a learning-rate scheduler (StepLR, CosineAnnealingLR…), got ${describe(scheduler)}`);
-    }
-    if (scheduler.optimizer !== optimizer)
-      throw new RangeError('fit: the scheduler was built on another optimiser than the one fit trains with');
-    const scheduled = scheduledEpochs.get(scheduler);
-    if (scheduled !== undefined && options.initialEpoch === undefined && options.resumeFrom === undefined)
-      throw new RangeError(
-        `fit: this scheduler set the rates of epochs up to ${scheduled} in an earlier fit, and would start its schedule again at epoch 1; ` +
-          `pass { initialEpoch: ${scheduled}, epochs: ${scheduled} + more } to go on with it (epochs is the total), or build a new scheduler to start over`,
-      );
-  }
-  const metrics = options.metrics === undefined ? [] : checkMetricNames('fit', options.metrics);
-  const maxNorm = options.clipGradNorm === undefined ? undefined : checkLimit('fit', 'clipGradNorm', options.clipGradNorm);
-  const maxValue = options.clipGradValue === undefined ? undefined : checkLimit('fit', 'clipGradValue', options.clipGradValue);
-
-  const params = net.parameters();
-  // What restoreBest takes back to the best epoch: the parameters and the buffers (BatchNorm's
-  // running estimates, which belong with the weights they were measured under).
-  const keptAtBest = [...params, ...net.buffers()];
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const xs = new RowGatherer(data.x);
-  const ys = new RowGatherer(data.y);
-  const batches = Math.ceil(used / batchSize);
-  const history: History = { epochs: [], stoppedEarly: false, monitor };
-  let best: number | undefined;
-  let bestEpoch: number | undefined;
-  let bestWeights: Float32Array[] | null = null;
-  let waited = 0;
-  let firstEpoch = initialEpoch + 1;
-  if (options.resumeFrom !== undefined) {
-    let r: FitState;
-    try {
-      r = readCheckpoint(options.resumeFrom, net, optimizer, order);
-    } catch (e) {
-      if (isSystemError(e)) throw e; // the file could not be read, not found wanting
-      throw new CheckpointError(options.resumeFrom, e);
-    }
-    ({ best, bestEpoch, waited, bestWeights } = r);
-    history.epochs.push(...r.history);
-    firstEpoch = r.epoch + 1;
-    if (r.stoppedEarly) {
-      // The run had ended: its last checkpoint is the one of the epoch early stopping ended it at.
-      history.stoppedEarly = true;
-      firstEpoch = epochs + 1;
-      logger.message(`${options.resumeFrom} is the checkpoint of a run that early stopping ended after epoch ${r.epoch}: nothing to train`);
-    }
-  }
-
-  // Weights already NaN/Inf (loaded, set by hand) would train silently at chance: the gradient
-  // check below cannot see them, since the loss is then NaN only for some losses and inputs.
-  if (!options.allowNonFinite) {
-    const bad = nonFiniteParameter(params, 'value');
-    if (bad) {
-      throw new NonFiniteError(
-        `fit: the weights of ${bad.p.name} (${bad.p.module.label()}) hold ${bad.value} at index ${bad.index} before training; ` +
-          're-initialise or reload the network (or pass { allowNonFinite: true } to train anyway)',
-        firstEpoch,
-        0,
-        bad.p.name,
-      );
-    }
-  }
-
-  // Summed gradients grow with the batch: the usual cause of a divergence with a learning rate
-  // brought from PyTorch or Keras, whose losses average.
-  const sumHint =
-    loss.reduction === 'sum' && batchSize > 1
-      ? `; ${loss} sums the gradient over the batch of ${batchSize}, so a learning rate meant for averaged gradients is ${batchSize} times too large here`
-      : '';
-  // {−1, 1} or {0, 1} one-output targets: decided on the whole set, not batch by batch.
-  const signed = signedTargets(data.y);
-  const steps = new TrainingStep(
-    net,
-    loss,
-    optimizer,
-    params,
-    xs,
-    ys,
-    batches,
-    sumHint,
-    options.allowNonFinite ?? false,
-    maxValue,
-    maxNorm,
-    batchSize,
-    signed,
-  );
-
-  /** Writes the checkpoint of the epoch just finished, when fit was asked for checkpoints. */
-  const checkpointAt = (epoch: number, stoppedEarly: boolean): void => {
-    if (!options.checkpoint) return;
-    writeCheckpoint(options.checkpoint.path, net, optimizer, {
-      epoch,
-      order,
-      history: history.epochs,
-      best,
-      bestEpoch,
-      waited,
-      bestWeights,
-      stoppedEarly,
-    });
-  };
-
-  let lastYield = performance.now();
-  let firstBatchLoss = Infinity;
-  for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
-    const t0 = performance.now();
-    scheduler?.epochStart?.(epoch);
-    if (!usableLearningRate(optimizer.lr)) {
-      throw learningRateError(optimizer.lr, scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`);
-    }
-    const epochLr = optimizer.lr;
-    const trainMetrics = metrics.length > 0 ? new MetricAccumulator('fit', metrics, signed) : null;
-    if (shuffle) globalRng().shuffle(order);
-    let lossSum = 0;
-    steps.beginEpoch();
-    for (let b = 0; b < batches; b++) {
-      const start = b * batchSize;
-      const end = Math.min(used, start + batchSize);
-      const batchLoss = steps.run(order, start, end, epoch, b + 1, trainMetrics);
-      lossSum += batchLoss;
-      if (b === 0 && epoch === firstEpoch) firstBatchLoss = batchLoss / (end - start);
-      options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: batchLoss / (end - start) });
-      logger.progress(epoch, b + 1, batches, batchLoss / (end - start), epochs);
-      // Yielding costs ~10 µs, a visible share of a small batch's step: yield every few ms instead.
-      if (performance.now() - lastYield > YIELD_MS) {
-        progress.yielded = true;
-        await nextTick();
-        progress.yielded = false;
-        lastYield = performance.now();
+  // The bar stopped however the epochs end: one left drawing when fit throws keeps its redraw
+  // timer (the process never exits) and the terminal's cursor hidden.
+  try {
+    const stop = options.earlyStopping;
+    const monitor = stop ? (stop.monitor ?? (validation ? 'valLoss' : 'trainLoss')) : undefined;
+    if (stop) {
+      checkPositiveInt('fit', 'earlyStopping.patience', stop.patience);
+      if (monitor?.startsWith('val') && !validation) {
+        throw new RangeError(`fit: earlyStopping monitors ${monitor} but no validation set was given`);
       }
     }
-    progress.yielded = true;
-    await nextTick();
-    progress.yielded = false;
-    lastYield = performance.now();
-    steps.blameLastUpdate();
-    const record: TrainingRecord = { epoch, trainLoss: lossSum / used, seconds: 0, lr: epochLr };
-    if (trainMetrics) record.trainMetrics = trainMetrics.values();
-    if (steps.classified) record.trainAccuracy = steps.hits / used;
-    if (validation) {
-      // The validation set's ±1 targets read as the training set's (decided on both together).
-      const v = evaluateSet(
-        net,
-        loss,
-        validation.x,
-        validation.y,
-        { batchSize: Math.max(batchSize, 256), metrics },
-        signed || signedTargets(validation.y),
-      );
-      record.valLoss = v.loss;
-      if (v.accuracy !== undefined) record.valAccuracy = v.accuracy;
-      if (v.metrics) record.valMetrics = v.metrics;
-    }
-    record.seconds = (performance.now() - t0) / 1000;
-    history.epochs.push(record);
-    // The schedule has reached this epoch: a later fit with this scheduler must say where to go on.
-    if (scheduler?.epochStart) scheduledEpochs.set(scheduler, epoch);
-    logger.epoch(record, epochs);
-    // A loss that stays finite can still diverge (cross-entropy from logits grows linearly with
-    // them): the first epoch ending far above its first batch says the steps are too large.
-    if (epoch === firstEpoch && batches > 1 && record.trainLoss > DIVERGENCE_FACTOR * firstBatchLoss && Number.isFinite(record.trainLoss)) {
-      logger.message(
-        `warning: the training loss rose from ${firstBatchLoss.toPrecision(4)} (first batch) to ${record.trainLoss.toPrecision(4)} (epoch ${epoch}'s mean): ` +
-          `the learning rate ${optimizer.lr} looks too large${sumHint}`,
-      );
-    }
-    await options.onEpochEnd?.(record);
-    const changed = scheduler?.epochEnd?.(record);
-    if (changed) {
-      logger.message(`after epoch ${epoch}: ${changed}`);
-      // The curves' figure marks the drop, at the epoch after which it happened.
-      logger.annotate(epoch, `lr → ${optimizer.lr.toExponential(1)}`);
-    }
-
-    if (stop && monitor) {
-      const value = record[monitor];
-      if (value === undefined) throw new RangeError(`fit: earlyStopping monitors ${monitor}, which this task does not produce`);
-      // A NaN or infinite value (allowNonFinite) is never an improvement, not even the first.
-      const improved =
-        Number.isFinite(value) && (best === undefined || (higherIsBetter ? value > best + minDelta : value < best - minDelta));
-      if (improved) {
-        best = value;
-        bestEpoch = epoch;
-        waited = 0;
-        if (stop.restoreBest) bestWeights = keptAtBest.map((p) => p.value.data.slice());
-      } else if (++waited >= stop.patience) {
-        history.stoppedEarly = true;
-        logger.message(
-          `early stopping after epoch ${epoch}: ${monitor} ` +
-            (bestEpoch === undefined
-              ? `has not been finite in ${waited} epochs`
-              : `has not improved since epoch ${bestEpoch} (${formatLoss(best as number)})`),
+    const higherIsBetter = monitor === 'valAccuracy' || monitor === 'trainAccuracy';
+    const checkpointEvery = options.checkpoint ? checkPositiveInt('fit', 'checkpoint.every', options.checkpoint.every ?? 1) : 0;
+    const minDelta = stop?.minDelta ?? 0;
+    const initialEpoch = options.initialEpoch ?? 0;
+    if (options.initialEpoch !== undefined) {
+      if (typeof initialEpoch !== 'number' || !Number.isInteger(initialEpoch) || initialEpoch < 0 || initialEpoch >= epochs)
+        throw new RangeError(
+          `fit: initialEpoch must be an integer in [0, ${epochs - 1}] (epochs ${epochs} is the total, the earlier calls' included), got ${describe(initialEpoch)}`,
         );
-        // The run's end, whatever checkpoint.every: a resume then knows there is nothing left to train.
-        checkpointAt(epoch, true);
-        break;
+      if (options.resumeFrom !== undefined)
+        throw new RangeError('fit: give initialEpoch or resumeFrom, not both (the checkpoint says where it stopped)');
+      if (options.checkpoint !== undefined)
+        throw new RangeError(
+          'fit: a checkpoint holds a run from its first epoch; continue a checkpointed run with resumeFrom, not initialEpoch',
+        );
+    }
+    const scheduler = options.scheduler;
+    if (scheduler !== undefined) {
+      if (scheduler === null || typeof scheduler !== 'object' || (!scheduler.epochStart && !scheduler.epochEnd)) {
+        throw new TypeError(`fit: scheduler must be a learning-rate scheduler (StepLR, CosineAnnealingLR…), got ${describe(scheduler)}`);
+      }
+      if (scheduler.optimizer !== optimizer)
+        throw new RangeError('fit: the scheduler was built on another optimiser than the one fit trains with');
+      const scheduled = scheduledEpochs.get(scheduler);
+      if (scheduled !== undefined && options.initialEpoch === undefined && options.resumeFrom === undefined)
+        throw new RangeError(
+          `fit: this scheduler set the rates of epochs up to ${scheduled} in an earlier fit, and would start its schedule again at epoch 1; ` +
+            `pass { initialEpoch: ${scheduled}, epochs: ${scheduled} + more } to go on with it (epochs is the total), or build a new scheduler to start over`,
+        );
+    }
+    const metrics = options.metrics === undefined ? [] : checkMetricNames('fit', options.metrics);
+    const maxNorm = options.clipGradNorm === undefined ? undefined : checkLimit('fit', 'clipGradNorm', options.clipGradNorm);
+    const maxValue = options.clipGradValue === undefined ? undefined : checkLimit('fit', 'clipGradValue', options.clipGradValue);
+
+    const params = net.parameters();
+    // What restoreBest takes back to the best epoch: the parameters and the buffers (BatchNorm's
+    // running estimates, which belong with the weights they were measured under).
+    const keptAtBest = [...params, ...net.buffers()];
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const xs = new RowGatherer(data.x);
+    const ys = new RowGatherer(data.y);
+    const batches = Math.ceil(used / batchSize);
+    const history: History = { epochs: [], stoppedEarly: false, monitor };
+    let best: number | undefined;
+    let bestEpoch: number | undefined;
+    let bestWeights: Float32Array[] | null = null;
+    let waited = 0;
+    let firstEpoch = initialEpoch + 1;
+    if (options.resumeFrom !== undefined) {
+      let r: FitState;
+      try {
+        r = readCheckpoint(options.resumeFrom, net, optimizer, order);
+      } catch (e) {
+        if (isSystemError(e)) throw e; // the file could not be read, not found wanting
+        throw new CheckpointError(options.resumeFrom, e);
+      }
+      ({ best, bestEpoch, waited, bestWeights } = r);
+      history.epochs.push(...r.history);
+      firstEpoch = r.epoch + 1;
+      if (r.stoppedEarly) {
+        // The run had ended: its last checkpoint is the one of the epoch early stopping ended it at.
+        history.stoppedEarly = true;
+        firstEpoch = epochs + 1;
+        logger.message(
+          `${options.resumeFrom} is the checkpoint of a run that early stopping ended after epoch ${r.epoch}: nothing to train`,
+        );
       }
     }
-    if (epoch % checkpointEvery === 0 || epoch === epochs) checkpointAt(epoch, false);
-  }
-  if (stop) {
-    history.bestEpoch = bestEpoch;
-    history.bestValue = best;
-    const last = history.epochs[history.epochs.length - 1]?.epoch;
-    if (stop.restoreBest && bestWeights && bestEpoch !== last) {
-      keptAtBest.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
-      history.restoredBest = true;
+
+    // Weights already NaN/Inf (loaded, set by hand) would train silently at chance: the gradient
+    // check below cannot see them, since the loss is then NaN only for some losses and inputs.
+    if (!options.allowNonFinite) {
+      const bad = nonFiniteParameter(params, 'value');
+      if (bad) {
+        throw new NonFiniteError(
+          `fit: the weights of ${bad.p.name} (${bad.p.module.label()}) hold ${bad.value} at index ${bad.index} before training; ` +
+            're-initialise or reload the network (or pass { allowNonFinite: true } to train anyway)',
+          firstEpoch,
+          0,
+          bad.p.name,
+        );
+      }
     }
+
+    // Summed gradients grow with the batch: the usual cause of a divergence with a learning rate
+    // brought from PyTorch or Keras, whose losses average.
+    const sumHint =
+      loss.reduction === 'sum' && batchSize > 1
+        ? `; ${loss} sums the gradient over the batch of ${batchSize}, so a learning rate meant for averaged gradients is ${batchSize} times too large here`
+        : '';
+    // {−1, 1} or {0, 1} one-output targets: decided on the whole set, not batch by batch.
+    const signed = signedTargets(data.y);
+    const steps = new TrainingStep(
+      net,
+      loss,
+      optimizer,
+      params,
+      xs,
+      ys,
+      batches,
+      sumHint,
+      options.allowNonFinite ?? false,
+      maxValue,
+      maxNorm,
+      batchSize,
+      signed,
+    );
+
+    /** Writes the checkpoint of the epoch just finished, when fit was asked for checkpoints. */
+    const checkpointAt = (epoch: number, stoppedEarly: boolean): void => {
+      if (!options.checkpoint) return;
+      writeCheckpoint(options.checkpoint.path, net, optimizer, {
+        epoch,
+        order,
+        history: history.epochs,
+        best,
+        bestEpoch,
+        waited,
+        bestWeights,
+        stoppedEarly,
+      });
+    };
+
+    let lastYield = performance.now();
+    let firstBatchLoss = Infinity;
+    for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
+      const t0 = performance.now();
+      scheduler?.epochStart?.(epoch);
+      if (!usableLearningRate(optimizer.lr)) {
+        throw learningRateError(optimizer.lr, scheduler?.epochStart ? `the scheduler set it for epoch ${epoch}` : `at epoch ${epoch}`);
+      }
+      const epochLr = optimizer.lr;
+      const trainMetrics = metrics.length > 0 ? new MetricAccumulator('fit', metrics, signed) : null;
+      if (shuffle) globalRng().shuffle(order);
+      let lossSum = 0;
+      steps.beginEpoch();
+      for (let b = 0; b < batches; b++) {
+        const start = b * batchSize;
+        const end = Math.min(used, start + batchSize);
+        const batchLoss = steps.run(order, start, end, epoch, b + 1, trainMetrics);
+        lossSum += batchLoss;
+        if (b === 0 && epoch === firstEpoch) firstBatchLoss = batchLoss / (end - start);
+        options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: batchLoss / (end - start) });
+        logger.progress(epoch, b + 1, batches, batchLoss / (end - start), epochs);
+        // Yielding costs ~10 µs, a visible share of a small batch's step: yield every few ms instead.
+        if (performance.now() - lastYield > YIELD_MS) {
+          progress.yielded = true;
+          await nextTick();
+          progress.yielded = false;
+          lastYield = performance.now();
+        }
+      }
+      progress.yielded = true;
+      await nextTick();
+      progress.yielded = false;
+      lastYield = performance.now();
+      steps.blameLastUpdate();
+      const record: TrainingRecord = { epoch, trainLoss: lossSum / used, seconds: 0, lr: epochLr };
+      if (trainMetrics) record.trainMetrics = trainMetrics.values();
+      if (steps.classified) record.trainAccuracy = steps.hits / used;
+      if (validation) {
+        // The validation set's ±1 targets read as the training set's (decided on both together).
+        const v = evaluateSet(
+          net,
+          loss,
+          validation.x,
+          validation.y,
+          { batchSize: Math.max(batchSize, 256), metrics },
+          signed || signedTargets(validation.y),
+        );
+        record.valLoss = v.loss;
+        if (v.accuracy !== undefined) record.valAccuracy = v.accuracy;
+        if (v.metrics) record.valMetrics = v.metrics;
+      }
+      record.seconds = (performance.now() - t0) / 1000;
+      history.epochs.push(record);
+      // The schedule has reached this epoch: a later fit with this scheduler must say where to go on.
+      if (scheduler?.epochStart) scheduledEpochs.set(scheduler, epoch);
+      logger.epoch(record, epochs);
+      // A loss that stays finite can still diverge (cross-entropy from logits grows linearly with
+      // them): the first epoch ending far above its first batch says the steps are too large.
+      if (
+        epoch === firstEpoch &&
+        batches > 1 &&
+        record.trainLoss > DIVERGENCE_FACTOR * firstBatchLoss &&
+        Number.isFinite(record.trainLoss)
+      ) {
+        logger.message(
+          `warning: the training loss rose from ${firstBatchLoss.toPrecision(4)} (first batch) to ${record.trainLoss.toPrecision(4)} (epoch ${epoch}'s mean): ` +
+            `the learning rate ${optimizer.lr} looks too large${sumHint}`,
+        );
+      }
+      await options.onEpochEnd?.(record);
+      const changed = scheduler?.epochEnd?.(record);
+      if (changed) {
+        logger.message(`after epoch ${epoch}: ${changed}`);
+        // The curves' figure marks the drop, at the epoch after which it happened.
+        logger.annotate(epoch, `lr → ${optimizer.lr.toExponential(1)}`);
+      }
+
+      if (stop && monitor) {
+        const value = record[monitor];
+        if (value === undefined) throw new RangeError(`fit: earlyStopping monitors ${monitor}, which this task does not produce`);
+        // A NaN or infinite value (allowNonFinite) is never an improvement, not even the first.
+        const improved =
+          Number.isFinite(value) && (best === undefined || (higherIsBetter ? value > best + minDelta : value < best - minDelta));
+        if (improved) {
+          best = value;
+          bestEpoch = epoch;
+          waited = 0;
+          if (stop.restoreBest) bestWeights = keptAtBest.map((p) => p.value.data.slice());
+        } else if (++waited >= stop.patience) {
+          history.stoppedEarly = true;
+          logger.message(
+            `early stopping after epoch ${epoch}: ${monitor} ` +
+              (bestEpoch === undefined
+                ? `has not been finite in ${waited} epochs`
+                : `has not improved since epoch ${bestEpoch} (${formatLoss(best as number)})`),
+          );
+          // The run's end, whatever checkpoint.every: a resume then knows there is nothing left to train.
+          checkpointAt(epoch, true);
+          break;
+        }
+      }
+      if (epoch % checkpointEvery === 0 || epoch === epochs) checkpointAt(epoch, false);
+    }
+    if (stop) {
+      history.bestEpoch = bestEpoch;
+      history.bestValue = best;
+      const last = history.epochs[history.epochs.length - 1]?.epoch;
+      if (stop.restoreBest && bestWeights && bestEpoch !== last) {
+        keptAtBest.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
+        history.restoredBest = true;
+      }
+    }
+    steps.fused?.finish();
+    logger.end();
+    return history;
+  } finally {
+    logger.stopProgress();
   }
-  steps.fused?.finish();
-  logger.end();
-  return history;
 }
 
 /** Options of {@link predict} and {@link evaluate}. */

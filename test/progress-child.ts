@@ -45,5 +45,33 @@ function signalAtStop(): void {
   setTimeout(() => process.stdout.write('survived\n'), 300);
 }
 
+/**
+ * With `throws`: fit with the default logger, whose callback throws in the middle of epoch 2 with
+ * the bar on screen; the error is caught and the process should then end by itself.
+ */
+async function throwsMidEpoch(): Promise<void> {
+  seed(0);
+  const ds = data.checkerboard({ n: 2000, extent: 2, seed: 0 });
+  const net = new Sequential(new Linear(2, 32), new ReLU(), new Linear(32, 2));
+  try {
+    await fit(
+      net,
+      new CELogSoftmaxLoss(),
+      new SGD({ lr: 1e-3 }),
+      { x: ds.x, y: { shape: [ds.labels.length], data: Float32Array.from(ds.labels) } },
+      {
+        epochs: 5,
+        batchSize: 16,
+        onBatchEnd: (b) => {
+          if (b.epoch === 2 && b.batch === 3) throw new Error('stopped by the callback');
+        },
+      },
+    );
+  } catch (e) {
+    process.stdout.write(`caught: ${(e as Error).message}\n`);
+  }
+}
+
 if (process.argv.includes('signal-at-stop')) signalAtStop();
+else if (process.argv.includes('throws')) void throwsMidEpoch();
 else void run();

@@ -217,7 +217,7 @@ describe("data download's bar", () => {
       bar.start(26421880, 5652480);
       // No stop() before the checks: as when a signal ends the process.
       expect(out).toMatch(/train-images-idx3-ubyte\.gz \[.*\] 21% 5652480\/26421880 bytes/);
-      expect(out).not.toMatch(/\x1b\[\?\d+[hl]/);
+      expect(out).not.toContain('\x1b[?'); // no private mode set (wrapping, cursor), so none to reset
     } finally {
       bar.stop();
     }
@@ -266,6 +266,17 @@ describe('in an 80-column terminal', () => {
     expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
     expect(out.lastIndexOf('\x1b[?7h')).toBeGreaterThan(out.lastIndexOf('\x1b[?7l'));
     expect(code).toBe(130); // died of SIGINT (script -e reports 128 + 2), as without a handler
+  });
+
+  ptyTest('fit that throws with the bar on screen clears it: the cursor comes back and the process ends by itself', async () => {
+    // Before, the bar's redraw timer outlived the throw: a script that caught the error never exited.
+    const { out, code } = await inTerminal([...tsFile(path.join(__dirname, 'progress-child.ts')), 'throws'], {
+      guardMs: HANG_GUARD_MS,
+    });
+    expect(out).toContain('caught: stopped by the callback');
+    expect(out).toContain('\x1b[?25l');
+    expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
+    expect(code).toBe(0);
   });
 
   ptyTest('a Ctrl-C that arrives as the bar stops still ends the process', async () => {

@@ -645,6 +645,12 @@ describe('fit without await', () => {
       /unknown option 'epochz'/,
     );
     await again();
+    // A logger must be neurone's (fit clears its bar however the epochs end).
+    const lookalike = { progress: () => undefined, epoch: () => undefined, message: () => undefined, end: () => undefined };
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 1, logger: lookalike } as never)).rejects.toThrow(
+      /^fit: logger must be a Logger \(new Logger\(\{ verbose, svgPath \}\)\), got /,
+    );
+    await again();
     const nan = fromArray([
       [NaN, 0],
       [0, 1],
