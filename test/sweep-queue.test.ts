@@ -891,6 +891,50 @@ describeRedis('a queue worker in this process', () => {
   }, 60000);
 });
 
+describeRedis('Redis gone when a sweep or a worker stops', () => {
+  // Before, close() waited for the commands ioredis held until Redis came back: for ever.
+  let tmp: string;
+  const closeMs = queueTiming.closeMs;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-gone-'));
+    queueTiming.closeMs = 500;
+  });
+  afterAll(() => {
+    queueTiming.closeMs = closeMs;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('a sweep stopped while Redis is gone rejects with its AbortError', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = await startRedis(port, tmp);
+    const stop = new AbortController();
+    const lines: string[] = [];
+    const spec: SweepSpec = { ...SPEC, name: 'gone', axes: {}, seeds: 2 };
+    const pending = sweep(spec, {
+      out: path.join(tmp, 'gone'),
+      queue: url,
+      idleWarningMs: 200,
+      signal: stop.signal,
+      log: (l) => lines.push(l),
+    });
+    await until('the line that no worker takes the jobs', () => lines.some((l) => /^sweep: no worker/.test(l)), 30000);
+    await stopProcess(redis, 'SIGKILL');
+    stop.abort();
+    await expect(pending).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
+  }, 30000);
+
+  test('a worker closed while Redis is gone: close() ends', async () => {
+    const port = await freePort();
+    const url = `redis://127.0.0.1:${port}`;
+    const redis = await startRedis(port, tmp);
+    const worker = await startQueueWorker({ url, queueName: 'gone-worker', concurrency: 1, log: () => undefined });
+    await stopProcess(redis, 'SIGKILL');
+    await sleep(300);
+    await expect(worker.close()).resolves.toBeUndefined();
+  }, 30000);
+});
+
 describeRedis('a Redis without the CLIENT command (as some managed services)', () => {
   test('the sweep cannot tell whether a worker is connected, and does not claim either: it says no job was taken', async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-noclient-'));

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import IORedis, { RedisOptions } from 'ioredis';
-import { Queue, QueueEvents, Worker, Job, UnrecoverableError, WaitingError } from 'bullmq';
+import { Queue, QueueEvents, Worker, Job, RedisClient, UnrecoverableError, WaitingError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, percent, withoutCredentials } from '../messages';
 import { isSystemError } from '../data/read';
@@ -181,7 +181,43 @@ function errorReporter(what: string, url: string, log: (line: string) => void): 
  * long none of its jobs may be running, while runs remain, before it says so (`idleWarningMs`,
  * the default of `sweep()`'s option). @internal (tests shorten them)
  */
-export const queueTiming = { pollMs: 5000, idleWarningMs: 30000 };
+export const queueTiming = { pollMs: 5000, idleWarningMs: 30000, closeMs: 3000 };
+
+/** A BullMQ object (Queue, QueueEvents, Worker): what {@link closeWithin} needs of it. */
+interface Closable {
+  /** `force` (a Worker's): not waiting for its loop, which waits on Redis. */
+  close(force?: boolean): Promise<void>;
+  /** Its Redis connections (BullMQ's Redis backend gives them for cases like this one). */
+  readonly backend: { readonly client: Promise<RedisClient>; readonly blockingClient: Promise<RedisClient> | undefined };
+}
+
+/**
+ * Closes BullMQ objects, waiting for Redis at most `queueTiming.closeMs`. With Redis gone, close()
+ * waits for the commands queued meanwhile (ioredis keeps them until it reconnects): a sweep
+ * stopped then, or a worker closed then, never ended. Past the wait their connections are
+ * dropped (reconnecting stops) and this returns.
+ */
+async function closeWithin(objects: readonly Closable[], force = false): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), queueTiming.closeMs);
+  });
+  try {
+    // The clients first: a closing object no longer gives its client.
+    const clients = await Promise.race([
+      Promise.all(objects.flatMap((o) => [o.backend.client, o.backend.blockingClient ?? Promise.resolve(undefined)])),
+      gaveUp,
+    ]);
+    const closed = Promise.all(objects.map((o) => o.close(force)));
+    if ((await Promise.race([closed, gaveUp])) !== 'late') return;
+    // Not awaited again: a connection dropped while it waited to reconnect never flushes the
+    // commands it holds, so close() may never end; nothing is left to keep the process alive.
+    closed.catch(() => undefined);
+    if (clients !== 'late') for (const c of clients) c?.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** A duration for a message: `30 s`, `1.5 s`. */
 function seconds(ms: number): string {
@@ -552,8 +588,7 @@ export class QueueExecutor implements RunExecutor {
     this.closing = true;
     for (const wake of [...this.wakers]) wake();
     clearInterval(this.watch);
-    await this.events.close();
-    await this.queue.close();
+    await closeWithin([this.events, this.queue]);
   }
 }
 
@@ -771,7 +806,12 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       closing = true;
       await worker.pause(true);
       await pool.close();
-      await worker.close();
+      // Redis away: the worker's loop waits on it for ever, and BullMQ's timers with it; the
+      // trainings have stopped, so nothing is left to hand back (the jobs stay active in Redis
+      // until a worker's stalled-job check puts them back, as after a kill).
+      // (The client is there: startQueueWorker waited for the worker to be ready.)
+      const away = (await worker.backend.client).status !== 'ready';
+      await closeWithin([worker], away);
     },
     cachedDatasets: () => data.size,
   };
