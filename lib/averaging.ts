@@ -17,6 +17,7 @@ import { Tensor, describe, sliceRows, tensorArg } from './tensor';
 import { Module, ModuleBuffer, Parameter, modulesOf } from './nn/module';
 import { BatchNorm } from './nn/batchnorm';
 import { keepModes } from './nn/mode';
+import { batchNormOfOneValue } from './nn/shapes';
 import { checkKnownOptions } from './options';
 
 /** Options of {@link WeightAverage}. */
@@ -163,7 +164,8 @@ export interface UpdateBatchNormOptions {
  * ({@link WeightAverage.apply}) need it: the estimates a network holds were measured with its
  * last weights, and normalising the average's activations with them can cost much of its
  * accuracy. Every module's mode is put back afterwards; a network without batch norm is left as
- * it is. A last batch of one sample (no spread to measure) is left out.
+ * it is. A last batch of one sample is left out where a batch norm would see one value per
+ * channel in it (no spread to measure); a batch norm over image positions measures it.
  *
  * @example
  * const swa = new WeightAverage(net.parameters());
@@ -201,9 +203,12 @@ export function updateBatchNorm(net: Module, x: Tensor, options: UpdateBatchNorm
       bn.cumulative = true;
     }
     const n = x.shape[0];
+    const oneValue = batchNormOfOneValue(net, x.shape.slice(1)) !== undefined;
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
-      if (end - start < 2) break;
+      // A last batch of one sample measures no spread where a batch norm sees one value per
+      // channel (after a Flatten); a BatchNorm2D's image positions are a spread (PyTorch counts them).
+      if (end - start < 2 && oneValue) break;
       net.forward(sliceRows(x, start, end));
     }
     done = true;

@@ -1,12 +1,11 @@
 /**
  * Training loop (`fit`, the course's `SGD` training function), `predict` and `evaluate`.
  */
-import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, isTensor, sizeOf, sliceRows, checkDataLength } from './tensor';
+import { FLOAT32_MAX, Tensor, zeros, formatShape, describe, isTensor, sliceRows, checkDataLength } from './tensor';
 import { globalRng } from './random';
 import { backend } from './backend';
 import { Module, Parameter, accumulateGradients, forwardView, inferView, modulesOf } from './nn/module';
-import { followLayers } from './nn/shapes';
-import { BatchNorm } from './nn/batchnorm';
+import { batchNormOfOneValue } from './nn/shapes';
 import { keepModes } from './nn/mode';
 import { Loss } from './losses';
 import { Optimizer, SGD, usableLearningRate } from './optim';
@@ -266,10 +265,7 @@ function learningRateError(lr: unknown, when: string): RangeError {
  */
 function checkBatchNormBatches(net: Module, x: Tensor, batchSize: number, smallest: number, n: number): void {
   if (smallest !== 1) return;
-  let layer: BatchNorm | undefined;
-  followLayers(net, [1, ...x.shape.slice(1)], (m, input) => {
-    if (!layer && m instanceof BatchNorm && sizeOf(input) === m.channels) layer = m;
-  });
+  const layer = batchNormOfOneValue(net, x.shape.slice(1));
   if (!layer) return;
   const batch =
     batchSize === 1

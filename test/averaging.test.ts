@@ -1,7 +1,7 @@
 /** Weight averaging (SWA mean and EMA): exact values, apply/restore, use with fit, argument errors. */
-import { fromArray, randn } from '../lib/tensor';
+import { fromArray, randn, tensor } from '../lib/tensor';
 import { Rng, seed } from '../lib/random';
-import { BatchNorm1D, Linear, Sequential, TanH, Parameter } from '../lib/nn';
+import { BatchNorm1D, BatchNorm2D, Linear, Sequential, TanH, Parameter } from '../lib/nn';
 import { MSELoss } from '../lib/losses';
 import { SGD } from '../lib/optim';
 import { fit, evaluate } from '../lib/train';
@@ -146,6 +146,34 @@ describe('updateBatchNorm: the running estimates measured again (PyTorch swa_uti
     net.forward(x);
     const all = columnStats(h);
     for (let c = 0; c < 4; c++) expect(bn.runningMean.data[c]).toBeCloseTo(0.9 * before[c] + 0.1 * all.mean[c], 5);
+  });
+
+  test("BatchNorm2D: a last batch of one image is measured (its positions spread), as PyTorch's update_bn does", () => {
+    // 9 images of 2×2 pixels, 2 channels, in batches of 4, 4 and 1. Before, the last one was left
+    // out as for a BatchNorm1D after a Flatten: channel 0's mean 0.0559 where PyTorch gives 0.1530.
+    const x = tensor(
+      Array.from({ length: 72 }, (_, i) => Math.cos(i * 0.9) * 3 + (i % 2)),
+      [9, 2, 2, 2],
+    );
+    const bn = new BatchNorm2D(2);
+    updateBatchNorm(new Sequential(bn), x, { batchSize: 4 });
+    expect(bn.numBatchesTracked).toBe(3);
+    for (let c = 0; c < 2; c++) {
+      const batch = (from: number, to: number): number[] => {
+        const v: number[] = [];
+        for (let i = from * 4; i < to * 4; i++) v.push(x.data[i * 2 + c]);
+        return v;
+      };
+      const stats = [batch(0, 4), batch(4, 8), batch(8, 9)].map((v) => {
+        const mean = v.reduce((a, b) => a + b, 0) / v.length;
+        return { mean, variance: v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1) };
+      });
+      expect(bn.runningMean.data[c]).toBeCloseTo(stats.reduce((a, s) => a + s.mean, 0) / 3, 5);
+      expect(bn.runningVar.data[c]).toBeCloseTo(stats.reduce((a, s) => a + s.variance, 0) / 3, 4);
+    }
+    // PyTorch's figures for these images (update_bn over a DataLoader of batch 4).
+    expect(bn.runningMean.data[0]).toBeCloseTo(0.153, 3);
+    expect(bn.runningVar.data[0]).toBeCloseTo(5.345, 2);
   });
 
   test('a pass that fails leaves the estimates as they were; bad arguments named; no batch norm: nothing done', () => {

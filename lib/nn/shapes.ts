@@ -5,6 +5,8 @@
  */
 import { Module, Sequential } from './module';
 import { Linear } from './linear';
+import { BatchNorm } from './batchnorm';
+import { sizeOf } from '../tensor';
 
 /**
  * Follows a sample of `sampleShape` ((1, …)) through `net` and its nested Sequentials, calling
@@ -30,4 +32,17 @@ export function followLayers(
     return out;
   };
   return walk(net, sampleShape);
+}
+
+/**
+ * The first batch norm of `net` that a batch of one sample of shape `sampleShape` gives one value
+ * per channel (a BatchNorm1D after a Flatten or a Linear), which cannot measure a spread in
+ * training mode; undefined when every one sees a spread (a BatchNorm2D's image positions). @internal
+ */
+export function batchNormOfOneValue(net: Module, sampleShape: readonly number[]): BatchNorm | undefined {
+  let layer: BatchNorm | undefined;
+  followLayers(net, [1, ...sampleShape], (m, input) => {
+    if (!layer && m instanceof BatchNorm && sizeOf(input) === m.channels) layer = m;
+  });
+  return layer;
 }
