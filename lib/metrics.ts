@@ -139,8 +139,10 @@ export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<
 
 /**
  * Fraction of samples whose true class is among the `k` highest scores (Keras's
- * `topKCategoricalAccuracy`; ties counted in the sample's favour only up to k places). NaN ranks
- * above every number, as in `torch.topk`: a sample whose true class scores NaN is a miss.
+ * `topKCategoricalAccuracy`). Equal scores rank by class index, the lower first, as `argmax`
+ * breaks them: top-1 is the accuracy, and a network that scores every class the same (dead units)
+ * gets k / classes, not 1 (TensorFlow's `in_top_k` counts every tied class as in the top k).
+ * NaN ranks above every number, as in `torch.topk`: a sample whose true class scores NaN is a miss.
  *
  * @param scores Scores, probabilities or logits, (n, classes).
  * @param labels The true class of each sample, (n,).
@@ -166,7 +168,7 @@ export function topKAccuracy(scores: Tensor, labels: ArrayLike<number>, k = 5): 
     let above = 0;
     for (let c = 0; c < classes; c++) {
       const v = scores.data[r * classes + c];
-      if (v > own || Number.isNaN(v)) above++;
+      if (v > own || (v === own && c < label) || Number.isNaN(v)) above++;
     }
     if (above < k) hits++;
   }

@@ -127,6 +127,14 @@ describe('metrics', () => {
     expect(topKAccuracy(scores, labels, 1)).toBe(0.25);
     expect(topKAccuracy(scores, labels, 2)).toBe(0.75);
     expect(topKAccuracy(scores, labels, 3)).toBe(1);
+    // Equal scores rank by class index, as argmax breaks them: top-1 is the accuracy. A network
+    // scoring every class the same got top-1 = top-5 = 1 before (every tie counted as a hit).
+    const flat = fromArray(Array.from({ length: 10 }, () => Array.from({ length: 10 }, () => 0.1)));
+    const each = Array.from({ length: 10 }, (_, i) => i);
+    expect([topKAccuracy(flat, each, 1), topKAccuracy(flat, each, 5)]).toEqual([0.1, 0.5]);
+    const tie = fromArray([[3, 3, 1, 0]]);
+    expect([topKAccuracy(tie, [0], 1), topKAccuracy(tie, [1], 1), topKAccuracy(tie, [1], 2)]).toEqual([1, 0, 1]);
+    expect(topKAccuracy(tie, [1], 1)).toBe(Number(argmaxRows(tie)[0] === 1));
     // NaN ranks above every number (torch.topk): the true class's NaN is a miss, another's is above it.
     const nan = fromArray([
       [0.1, NaN, 0.5],
