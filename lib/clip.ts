@@ -24,11 +24,16 @@ function checkLimit(who: string, name: string, v: unknown): number {
  * Scales all gradients together so that their global L2 norm (over every parameter, as one
  * vector) is at most `maxNorm`; leaves them unchanged when it already is.
  *
- * Two details differ from PyTorch's `clip_grad_norm_`: the scale is `maxNorm / norm` exactly,
+ * Three details differ from PyTorch's `clip_grad_norm_`: the scale is `maxNorm / norm` exactly,
  * where PyTorch divides by `norm + 1e-6` (its clipped norm falls short of `maxNorm` by the
- * fraction 1e-6 / (norm + 1e-6): negligible unless the norms are near 1e-6); and the squares are
+ * fraction 1e-6 / (norm + 1e-6): negligible unless the norms are near 1e-6); the squares are
  * summed in double, so the norm of float32 gradients near 1e18 is finite here where PyTorch's
- * float32 sum overflows.
+ * float32 sum overflows; and a NaN or infinite gradient leaves every gradient as it is, where
+ * PyTorch's scale turns them all to NaN (or, for an infinite one, the finite ones to 0).
+ *
+ * Under a loss's `reduction: 'sum'` the gradients are sums over the batch, so a PyTorch
+ * `max_norm` (tuned with its default mean) converts as `max_norm × batch`; the same holds for
+ * {@link clipGradValue}'s threshold.
  *
  * @param params The parameters whose gradients are clipped (`net.parameters()`).
  * @param maxNorm The largest norm allowed, > 0.

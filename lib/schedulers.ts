@@ -135,7 +135,7 @@ export class StepLR extends EpochScheduler {
 
 /** Options of {@link CosineAnnealingLR}. */
 export interface CosineOptions {
-  /** Epochs from the base rate down to `minLr` (PyTorch's T_max); the rate stays at `minLr` after. */
+  /** Epochs from the base rate down to `minLr` (PyTorch's T_max); the rate stays at `minLr` after (PyTorch's climbs back up along the cosine). */
   epochs: number;
   /** The rate reached at the end (default 0). */
   minLr?: number;

@@ -103,9 +103,13 @@ export interface FitOptions {
    * the validation set after each epoch into `valMetrics`.
    */
   metrics?: MetricName[];
-  /** Scales the gradients of each step so their global L2 norm is at most this ({@link clipGradNorm}). */
+  /**
+   * Scales the gradients of each step so their global L2 norm is at most this ({@link clipGradNorm}).
+   * With a loss's `reduction: 'sum'` the gradients are sums over the batch: PyTorch's `max_norm`
+   * converts as `max_norm × batch`.
+   */
   clipGradNorm?: number;
-  /** Clamps every gradient value of each step into [−v, v] ({@link clipGradValue}). */
+  /** Clamps every gradient value of each step into [−v, v] ({@link clipGradValue}; × batch under `reduction: 'sum'`, as clipGradNorm). */
   clipGradValue?: number;
   /**
    * Called after each epoch, after logging; may be async (fit waits).
