@@ -216,7 +216,8 @@ export function lockFolder(out: string, what: string, fail: (message: string) =>
     try {
       fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx' });
       heldHere.add(key);
-      return () => {
+      const release = (): void => {
+        process.removeListener('exit', release);
         heldHere.delete(key);
         try {
           const held = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: unknown; host?: unknown };
@@ -225,6 +226,11 @@ export function lockFolder(out: string, what: string, fail: (message: string) =>
           // Gone already, or not ours: nothing to release.
         }
       };
+      // Also when the process exits before the holder's finally runs (process.exit from a failed
+      // write to stdout): first among the exit listeners, so that the removal of a folder the
+      // command made and left empty finds it empty.
+      process.prependListener('exit', release);
+      return release;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fail(`--out: cannot lock ${out}: ${fsReason(e)}`);
     }
