@@ -25,6 +25,13 @@ export interface LRScheduler {
    * @param record The finished epoch’s record.
    */
   epochEnd?(record: EpochRecord): string | undefined;
+  /**
+   * Called by fit when it resumes from a checkpoint (`resumeFrom`), with the records of the
+   * epochs the checkpoint holds: a scheduler whose state follows them (a plateau's best value and
+   * wait) rebuilds it. The learning rate itself comes back with the optimiser.
+   * @param history The finished epochs' records, from epoch 1.
+   */
+  resume?(history: readonly EpochRecord[]): void;
 }
 
 function checkOptimizer(who: string, optimizer: unknown): Optimizer {
@@ -243,8 +250,10 @@ export interface PlateauOptions {
 
 /**
  * Multiplies the rate by `factor` when the monitored value has not improved by `minDelta` for
- * `patience` epochs, then waits `patience` epochs again (Keras's `ReduceLROnPlateau`). Its state
- * (best value, epochs waited) is not part of a checkpoint: a resumed run starts waiting afresh.
+ * `patience` epochs, then waits `patience` epochs again (Keras's `ReduceLROnPlateau`; PyTorch's
+ * with `patience - 1` and `threshold_mode='abs'`). A run resumed from a checkpoint rebuilds its
+ * best value and wait from the checkpoint's epochs, so it lowers the rate where the uninterrupted
+ * run would have.
  *
  * @example
  * const opt = new SGD({ lr: 0.05, momentum: 0.9 });
@@ -289,6 +298,15 @@ export class ReduceLROnPlateau implements LRScheduler {
    */
   step(value: number): boolean {
     if (typeof value !== 'number') throw new TypeError(`ReduceLROnPlateau: expected a number, got ${describe(value)}`);
+    if (!this.observe(value)) return false;
+    const lowered = Math.max(this.minLr, this.optimizer.lr * this.factor);
+    if (lowered >= this.optimizer.lr) return false;
+    this.optimizer.lr = lowered;
+    return true;
+  }
+
+  /** Counts one epoch's value; true when the rate is due to drop (the wait then starts again). */
+  private observe(value: number): boolean {
     const higherIsBetter = this.monitor.endsWith('Accuracy');
     const improved =
       !Number.isNaN(value) &&
@@ -300,10 +318,21 @@ export class ReduceLROnPlateau implements LRScheduler {
     }
     if (++this.waited < this.patience) return false;
     this.waited = 0;
-    const lowered = Math.max(this.minLr, this.optimizer.lr * this.factor);
-    if (lowered >= this.optimizer.lr) return false;
-    this.optimizer.lr = lowered;
     return true;
+  }
+
+  /**
+   * Rebuilds the best value and the wait from a resumed run's earlier epochs, the rate left as
+   * the checkpoint's optimiser has it.
+   * @param history The finished epochs' records, from epoch 1.
+   */
+  resume(history: readonly EpochRecord[]): void {
+    this.best = undefined;
+    this.waited = 0;
+    for (const record of history) {
+      const value = record[this.monitor];
+      if (typeof value === 'number') this.observe(value);
+    }
   }
 
   /**

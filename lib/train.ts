@@ -894,6 +894,7 @@ async function fitInTrainingMode(
       }
       ({ best, bestEpoch, waited, bestWeights } = r);
       history.epochs.push(...r.history);
+      scheduler?.resume?.(r.history);
       firstEpoch = r.epoch + 1;
       if (r.stoppedEarly) {
         // The run had ended: its last checkpoint is the one of the epoch early stopping ended it at.

@@ -9,7 +9,7 @@ import { Sequential, Linear, ReLU, Parameter } from '../lib/nn';
 import { CELogSoftmaxLoss, MSELoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate } from '../lib/train';
-import { StepLR, CosineAnnealingLR, LinearWarmup, ReduceLROnPlateau } from '../lib/schedulers';
+import { StepLR, CosineAnnealingLR, LinearWarmup, LRScheduler, ReduceLROnPlateau } from '../lib/schedulers';
 import { clipGradNorm, clipGradValue } from '../lib/clip';
 import { topKAccuracy, classReport, classify, confusionMatrix, meanSquaredError, meanAbsoluteError } from '../lib/metrics';
 import { loadUSPS } from '../lib/data';
@@ -404,11 +404,19 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
   test('a run resumed from a checkpoint gets the scheduled rates and weights of an uninterrupted one', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-sched-'));
     const small = { x: { shape: [256, 256], data: train.x.data.subarray(0, 256 * 256) }, labels: train.labels.subarray(0, 256) };
+    // A plateau that drops the rate after every epoch but the first (no change is 10 better): its
+    // best value comes back from the checkpoint's epochs (before, the resumed run's first epoch
+    // counted as an improvement, and epoch 4 ran at 0.05).
+    const schedulers: Record<string, (opt: SGD) => LRScheduler> = {
+      step: (opt) => new StepLR(opt, { stepSize: 1, gamma: 0.5 }),
+      plateau: (opt) => new ReduceLROnPlateau(opt, { monitor: 'trainLoss', patience: 1, factor: 0.5, minDelta: 10 }),
+    };
+    let kind = 'step';
     const run = async (epochs: number, resume: boolean): Promise<{ weights: Float32Array[]; rates: number[] }> => {
       seed(6);
       const net = new Sequential(new Linear(256, 16), new ReLU(), new Linear(16, 10));
       const opt = new SGD({ lr: 0.1, momentum: 0.9 });
-      const scheduler = new StepLR(opt, { stepSize: 1, gamma: 0.5 });
+      const scheduler = schedulers[kind](opt);
       const checkpoint = { path: path.join(dir, 'run.ckpt') };
       const h = await fit(net, new CELogSoftmaxLoss(), opt, small, {
         epochs,
@@ -422,12 +430,18 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
       return { weights: net.parameters().map((p) => p.value.data.slice()), rates: h.epochs.map((e) => e.lr as number) };
     };
     try {
-      const straight = await run(4, false);
-      await run(2, false);
-      const resumed = await run(4, true);
-      expect(straight.rates).toEqual([0.1, 0.05, 0.025, 0.0125]);
-      expect(resumed.rates).toEqual(straight.rates);
-      expect(resumed.weights).toEqual(straight.weights);
+      for (const [name, rates] of [
+        ['step', [0.1, 0.05, 0.025, 0.0125]],
+        ['plateau', [0.1, 0.1, 0.05, 0.025]],
+      ] as const) {
+        kind = name;
+        const straight = await run(4, false);
+        await run(2, false);
+        const resumed = await run(4, true);
+        expect([name, straight.rates]).toEqual([name, rates]);
+        expect([name, resumed.rates]).toEqual([name, straight.rates]);
+        expect(resumed.weights).toEqual(straight.weights);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

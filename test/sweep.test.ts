@@ -612,7 +612,7 @@ describe('sweep on the worker pool', () => {
     expect(fs.readFileSync(path.join(part, 'summary.csv'), 'utf8')).toBe(fs.readFileSync(path.join(full, 'summary.csv'), 'utf8'));
   });
 
-  test('--resume starts a run over when its checkpoint or validation losses cannot be read, to the same result', async () => {
+  test('--resume starts a run over when its checkpoint cannot be read, to the same result', async () => {
     const spec: SweepSpec = {
       name: 'damaged-checkpoint',
       base: { dataset: 'xor', model: 'small-mlp', optimizer: 'sgd', lr: 0.02, epochs: 4, patience: 0, schedule: 'plateau' },
@@ -621,7 +621,7 @@ describe('sweep on the worker pool', () => {
     const out = path.join(tmp, 'damaged-checkpoint');
     const reference = await sweep(spec, { out, workers: 1 });
     // Runs 1 and 2 interrupted after epoch 2; run 1's checkpoint then cut short (a full disk,
-    // a copy stopped half way), run 2's validation losses overwritten with something else.
+    // a copy stopped half way), run 2's overwritten with something else.
     for (const i of [1, 2]) {
       const r = reference.runs[i];
       fs.rmSync(path.join(out, r.id, 'result.json'));
@@ -629,7 +629,7 @@ describe('sweep on the worker pool', () => {
     }
     const cut = path.join(out, reference.runs[1].id, 'checkpoint.ckpt');
     fs.truncateSync(cut, Math.floor(fs.statSync(cut).size / 2));
-    fs.writeFileSync(path.join(out, reference.runs[2].id, 'checkpoint.ckpt.val-losses.json'), '{"not": "a list"}');
+    fs.writeFileSync(path.join(out, reference.runs[2].id, 'checkpoint.ckpt'), '{"not": "a checkpoint"}');
     for (let attempt = 0; attempt < 2; attempt++) {
       const lines: string[] = [];
       const again = await sweep(spec, { out, workers: 1, resume: true, log: (l) => lines.push(l) });
@@ -641,9 +641,7 @@ describe('sweep on the worker pool', () => {
       expect(again.status).toMatchObject({ total: 3, skipped: 1, done: 3, failed: 0 });
       expect(lines).toEqual([
         expect.stringMatching(/^\[2\/3\] seed=1: .*4 epochs \(started over: fit: resumeFrom: .*checkpoint\.ckpt: .*\), /),
-        expect.stringMatching(
-          /^\[3\/3\] seed=2: .*4 epochs \(started over: .*val-losses\.json: expected a JSON array of validation losses/,
-        ),
+        expect.stringMatching(/^\[3\/3\] seed=2: .*4 epochs \(started over: fit: resumeFrom: .*checkpoint\.ckpt: .*\), /),
       ]);
       for (const i of [1, 2]) {
         const m = again.runs[i].metrics as RunMetrics;
@@ -660,18 +658,12 @@ describe('sweep on the worker pool', () => {
     const kept = path.join(out, reference.runs[0].id, 'kept.ckpt');
     await runTraining({ ...reference.runs[0].config, epochs: 2 }, loadSharedData('xor', 0), { checkpoint: kept });
     const keptBytes = fs.readFileSync(kept);
-    const keptLosses = `${kept}.val-losses.json`;
-    const lossesBytes = fs.readFileSync(keptLosses);
-    // The checkpoint, then the validation losses kept beside it.
-    for (const file of [kept, keptLosses]) {
-      const fault = openFailsFor(file);
-      try {
-        await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
-      } finally {
-        fault.restore();
-      }
+    const fault = openFailsFor(kept);
+    try {
+      await expect(runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept })).rejects.toThrow(/EMFILE/);
+    } finally {
+      fault.restore();
     }
-    expect(fs.readFileSync(keptLosses).equals(lossesBytes)).toBe(true);
     expect(fs.readFileSync(kept).equals(keptBytes)).toBe(true);
     const continued = await runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept });
     expect(continued.resumed).toBe(true);

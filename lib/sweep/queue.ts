@@ -42,7 +42,7 @@ export interface JobResult {
 
 /**
  * The longest id of a run sent through the queue, in UTF-8 bytes: a worker names the run's files
- * by it (`<id>.ckpt.val-losses.json`, `<id>.safetensors`), and their temporary files add a dot,
+ * by it (`<id>.ckpt`, `<id>.safetensors`), and their temporary files add a dot,
  * the pid and a random tag, all within a file name's 255 bytes.
  */
 export const MAX_QUEUED_RUN_ID_BYTES = 180;

@@ -12,7 +12,7 @@ import { lockFolder, readDataFile, removeDeadWritersTemps, removeOwnTemps, write
 import { buildModel, checkModelForInput } from '../cli/presets';
 import { datasetSampleShape } from '../cli/model-io';
 import { SpecError, SweepRun, SweepSpec, expandSpec, specHash, validateSpec } from './spec';
-import { SharedData, checkpointFiles, dataKey, loadSharedData, removeCheckpoint, runModel, runModelLabel } from './training';
+import { SharedData, dataKey, loadSharedData, removeCheckpoint, runModel, runModelLabel } from './training';
 import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
@@ -467,7 +467,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
           try {
             ensureDir(dir);
             // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
-            if (!options.resume) for (const f of checkpointFiles(checkpoint)) fs.rmSync(f, { force: true });
+            if (!options.resume) fs.rmSync(checkpoint, { force: true });
           } catch (e) {
             // This run's folder is unusable; the others' are not: it fails, the sweep goes on.
             finish({ ...base, status: 'failed', error: `its folder cannot be used: ${firstLine(e)}`, worker: 'none' });

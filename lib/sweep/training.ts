@@ -15,7 +15,6 @@ import { CheckpointError } from '../checkpoint';
 import { EpochRecord } from '../logger';
 import { save } from '../serialize';
 import { ensureDir } from '../data/paths';
-import { isSystemError, readDataFile, writeFileAtomic } from '../data/read';
 import * as data from '../data';
 import { Dataset } from '../data';
 import { ModelDescription, buildModel, checkModelForInput, defaultPreset, presetDescription } from '../cli/presets';
@@ -84,17 +83,6 @@ export interface RunMetrics {
   history: EpochRecord[];
 }
 
-/**
- * The validation losses a checkpointed run kept beside its checkpoint: a regular file of at most
- * 64 MiB (a pipe or device in its place is refused before reading) holding numbers or nulls.
- */
-function readValLosses(file: string): (number | null)[] {
-  const value: unknown = JSON.parse(readDataFile(file, 64 * 2 ** 20, 'a list of validation losses').toString('utf8'));
-  if (!Array.isArray(value) || !value.every((v) => v === null || typeof v === 'number'))
-    throw new Error(`${file}: expected a JSON array of validation losses (numbers or null)`);
-  return value as (number | null)[];
-}
-
 function share(ds: Dataset): SharedDataset {
   const x = new SharedArrayBuffer(ds.x.data.byteLength);
   new Float32Array(x).set(ds.x.data);
@@ -128,25 +116,17 @@ export function loadSharedData(name: SweepDataset, dataSeed: number, dir?: strin
 const DEFAULT_LR = { adam: ADAM_DEFAULTS.lr, sgd: QUICK.lr } as const;
 const DEFAULT_WEIGHT_DECAY = { adam: ADAM_DEFAULTS.weightDecay, sgd: QUICK.weightDecay } as const;
 
-/** The files of a run's checkpoint `checkpoint`: fit's own, and the validation losses kept beside it. */
-export function checkpointFiles(checkpoint: string): [string, string] {
-  return [checkpoint, `${checkpoint}.val-losses.json`];
-}
-
 /**
- * Removes a run's checkpoint files (a finished run's, or a fresh start's); false when one could
- * not go (a folder made read-only): for a finished run only disk space, which the caller may say.
+ * Removes a run's checkpoint (a finished run's, or a fresh start's); false when it could not go
+ * (a folder made read-only): for a finished run only disk space, which the caller may say.
  */
 export function removeCheckpoint(checkpoint: string): boolean {
-  let removed = true;
-  for (const f of checkpointFiles(checkpoint)) {
-    try {
-      fs.rmSync(f, { force: true });
-    } catch {
-      removed = false;
-    }
+  try {
+    fs.rmSync(checkpoint, { force: true });
+    return true;
+  } catch {
+    return false;
   }
-  return removed;
 }
 
 /** Where a run keeps its files in the worker: a checkpoint to resume from, the model when asked. */
@@ -221,12 +201,9 @@ export async function runTraining(
   const optimizer: Optimizer =
     config.optimizer === 'adam' ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: config.momentum, weightDecay });
 
-  // The plateau schedule of `neurone train` (lib/cli/recipes.ts). Its counters follow the
-  // validation losses and are not in fit's checkpoint (the learning rate is), so each epoch's
-  // validation loss is also kept beside it, and after a resume the counters are rebuilt from the
-  // epochs before the first one run here, the checkpoint's rate kept.
+  // The plateau schedule of `neurone train` (lib/cli/recipes.ts); a resumed run rebuilds its
+  // counters from the checkpoint's epochs (fit calls its resume).
   const scheduler = config.schedule === 'plateau' ? plateauScheduler(optimizer) : undefined;
-  const lossesFile = files.checkpoint ? checkpointFiles(files.checkpoint)[1] : undefined;
   const resumeFrom = files.checkpoint && fs.existsSync(files.checkpoint) ? files.checkpoint : undefined;
   // A checkpoint that cannot be continued from would fail the run at every --resume: the run
   // starts over instead (fit changed nothing), from its seed, as if there had been none. One the
@@ -236,16 +213,6 @@ export async function runTraining(
     if (!removeCheckpoint(checkpoint)) throw new Error(`${reason}; the run cannot start over: its checkpoint files could not be removed`);
     return { ...(await runTraining(config, shared, files, onEpoch)), checkpointDiscarded: reason };
   };
-  let valLosses: (number | null)[] = [];
-  if (resumeFrom && lossesFile && fs.existsSync(lossesFile)) {
-    try {
-      valLosses = readValLosses(lossesFile);
-    } catch (e) {
-      if (isSystemError(e)) throw e; // not read, not damaged: the next --resume tries again
-      return startOver(resumeFrom, e);
-    }
-  }
-  let firstEpoch: number | undefined;
   const n = trainSet.labels.length;
   const training = fit(
     net,
@@ -261,24 +228,7 @@ export async function runTraining(
       checkpoint: files.checkpoint ? { path: files.checkpoint } : undefined,
       resumeFrom,
       scheduler,
-      onEpochEnd: (r) => {
-        if (firstEpoch === undefined) {
-          firstEpoch = r.epoch;
-          if (scheduler && r.epoch > 1) {
-            const resumedLr = optimizer.lr;
-            for (let e = 1; e < r.epoch; e++) {
-              const v = valLosses[e - 1];
-              if (v !== null && v !== undefined) scheduler.step(v);
-            }
-            optimizer.lr = resumedLr;
-          }
-        }
-        if (lossesFile) {
-          valLosses = [...valLosses.slice(0, r.epoch - 1), r.valLoss ?? null];
-          writeFileAtomic(lossesFile, Buffer.from(JSON.stringify(valLosses)), { mkdir: true });
-        }
-        onEpoch?.(n);
-      },
+      onEpochEnd: () => onEpoch?.(n),
     },
   );
   let history;
