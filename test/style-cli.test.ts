@@ -76,6 +76,10 @@ describe('neurone style, in process', () => {
     expect(r.stdout).toMatch(/content .*content\.png at 24×18, style .*style\.png at 24×24; random features \(seed 3\), 4 steps/);
     expect(r.stdout).toMatch(/loss \S+ → \S+ \(content \S+, style \S+\); .*ok\.png written \(24×18\)/);
     expect(readImage(out).shape).toEqual([18, 24, 3]);
+    // Not a terminal: a line at every tenth of the steps (each of 4) in place of the bar.
+    expect(r.stdout.match(/^stage 1\/1 {2}step \d\/4 {2}loss \S+$/gm)).toEqual(
+      [1, 2, 3, 4].map((s) => expect.stringContaining(`step ${s}/4`)),
+    );
   });
 
   test('--features trained trains first, then writes the result', async () => {

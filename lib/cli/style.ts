@@ -16,7 +16,7 @@ import { fittedSides, pngFileSize, readImage, resizeImage, writeImage } from '..
 import { Tensor } from '../tensor';
 import { MAX_SEED } from '../random';
 import { StyleFeatures, StyleOverflowError, driveSteps, randomStyleFeatures, styleTransferSteps, trainStyleFeatureSteps } from '../style';
-import { TerminalProgress, formatLoss } from '../progress';
+import { TerminalProgress, drawsInPlace, formatLoss } from '../progress';
 import {
   FlagSpec,
   InputError,
@@ -191,6 +191,16 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
     // Stage 1/2 trains the features (--features trained), the last stage makes the image.
     const bar = quiet ? null : new TerminalProgress({ unit: 'steps', stage: 'stage' });
     const phases = kind === 'trained' ? 2 : 1;
+    // Where no bar draws (a log, a pipe), a line at every tenth of a stage: minutes of silence
+    // read as a hang in a CI log.
+    const lines = !quiet && !drawsInPlace(process.stdout);
+    const progress =
+      (stage: number, total: number, update: (s: number, loss: number) => void) =>
+      (s: number, loss: number): void => {
+        update(s, loss);
+        if (lines && (s % Math.ceil(total / 10) === 0 || s === total))
+          say(`stage ${stage}/${phases}  step ${s}/${total}  loss ${formatLoss(loss)}`);
+      };
     const started = performance.now();
     let features: StyleFeatures;
     try {
@@ -199,12 +209,18 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
         // Patches of 32 pixels, or the whole of the smallest side when that is shorter (at least MIN_STYLE_SIZE).
         const patch = Math.min(32, ...content.shape.slice(0, 2), ...style.shape.slice(0, 2));
         features = await driveSteps(
-          trainStyleFeatureSteps([content, style], { seed, steps: trainSteps, patch, onStep: (s, loss) => bar?.update(s, loss) }),
+          trainStyleFeatureSteps([content, style], {
+            seed,
+            steps: trainSteps,
+            patch,
+            onStep: progress(1, trainSteps, (s, loss) => bar?.update(s, loss)),
+          }),
         );
       } else {
         features = randomStyleFeatures({ seed });
       }
       bar?.start(steps, 0, phases, phases);
+      const imageStep = progress(phases, steps, (s, loss) => bar?.update(s, loss));
       // Stepped with the event loop turning: Ctrl-C reaches the bar's handler, which gives the
       // terminal back and ends the process, nothing written.
       const result = await withWeightFlags(args, () =>
@@ -215,7 +231,7 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
             lr,
             contentWeight,
             styleWeight,
-            onStep: (s, loss) => bar?.update(s, loss.total),
+            onStep: (s, loss) => imageStep(s, loss.total),
           }),
         ),
       );
