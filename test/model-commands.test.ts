@@ -67,12 +67,13 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string> = {}): Run {
+function cli(args: string[], env: Record<string, string> = {}, input?: Buffer | string): Run {
   const r = spawnSync(process.execPath, [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 90000,
     env: { ...process.env, ...env },
+    input,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -414,6 +415,52 @@ describe('neurone predict', () => {
     expect(lines[0]).toMatch(new RegExp(`a\\.png\\s+class ${written[0].class}\\s+\\(${written[0].class} \\d\\.\\d{4}, `));
     // One line per input on stdout (for a pipe); where the file went, on stderr (above).
     expect(lines).toHaveLength(written.length);
+  });
+
+  test('- reads standard input as the file its bytes are: PNG, IDX, CSV, JSON, gzipped or not', () => {
+    const png = path.join(tmp, 'stdin.png');
+    writePng(png, (i) => (i * 11) % 256);
+    const idx = path.join(tmp, 'stdin-idx3-ubyte.gz');
+    fs.writeFileSync(
+      idx,
+      zlib.gzipSync(
+        encodeIdx(
+          new Uint8Array(2 * 256).map((_, i) => (i * 7) % 256),
+          [2, 16, 16],
+        ),
+      ),
+    );
+    const row = Array.from({ length: 256 }, (_, i) => (i % 7) / 6);
+    const csv = path.join(tmp, 'stdin.csv');
+    fs.writeFileSync(csv, `${row.join(',')}\n${row.map((v) => 1 - v).join(',')}\n`);
+    const json = path.join(tmp, 'stdin.json');
+    fs.writeFileSync(json, ` \n${JSON.stringify([row])}`);
+    const temps = (): string[] => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('neurone-stdin-'));
+    const before = temps();
+    const answers = (stdout: string): string[] =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/^\S+\s+/, ''));
+    for (const file of [png, idx, csv, json]) {
+      const fromFile = cli(['predict', '--model', cnnFile, file]);
+      const piped = cli(['predict', '--model', cnnFile, '-'], {}, fs.readFileSync(file));
+      expect([file, piped.code, piped.stderr]).toEqual([file, 0, '']);
+      expect(answers(piped.stdout)).toEqual(answers(fromFile.stdout));
+      expect(piped.stdout).toMatch(file === png ? /^- {2}class/ : /^-:0 {2}class/);
+    }
+    // Errors name "-", not the temporary copy; "-" twice and a gzipped PNG are refused.
+    const bad = cli(['predict', '--model', cnnFile, '-'], {}, `${row.join(',')}\n1,2\n`);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^neurone: predict: -:1 has 2 values, -:0 has 256/);
+    expect(bad.stderr).not.toContain('neurone-stdin-');
+    expect(cli(['predict', '--model', cnnFile, '-', '-'], {}, '1').stderr).toBe(
+      'neurone: predict: - (standard input) is given more than once\n',
+    );
+    expect(cli(['predict', '--model', cnnFile, '-'], {}, zlib.gzipSync(fs.readFileSync(png))).stderr).toMatch(
+      /^neurone: predict: -: unknown kind of input/,
+    );
+    expect(temps()).toEqual(before);
   });
 
   test('gzipped CSV and JSON rows are read as the plain files; a gzip bomb is stopped at the text bound; no .png.gz', async () => {

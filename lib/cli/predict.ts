@@ -2,6 +2,8 @@
  * `neurone predict --model m.safetensors <input>...`: classes and probabilities of a saved model
  * for PNG images, IDX files, CSV or JSON rows.
  */
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { Module } from '../nn/module';
@@ -10,7 +12,7 @@ import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { checkPng, decodePng } from '../data/png';
-import { MAX_PNG_FILE_BYTES, readDataFile, readMaybeGzip, writeFileAtomic } from '../data/read';
+import { MAX_IDX_HEADER_BYTES, MAX_PNG_FILE_BYTES, gunzipHead, isGzip, readDataFile, readMaybeGzip, writeFileAtomic } from '../data/read';
 import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
 import { followShapes } from './presets';
 import { ImageSize, binaryOutput, isSigmoidType, lastLeaf, modelInputShape, sampleChannels } from './model-io';
@@ -37,6 +39,7 @@ export function predictUsage(): string {
     '  IDX (*-ubyte, *.idx, .gz) the images of an IDX file (bytes scaled to [0, 1], as the MNIST loaders do)',
     '  *.csv[.gz]              one row of numbers per line (a first line with words is a header)',
     '  *.json[.gz]             an array of rows (arrays of numbers), or one row',
+    '  -                       standard input, any of the above (told by its first bytes)',
     'CSV and JSON rows take the sample shape the model file stores (train --save stores it) when they have its size.',
     '',
     'The probabilities are the softmax of the outputs (the outputs themselves after Softmax, their exp after',
@@ -47,6 +50,7 @@ export function predictUsage(): string {
     '  neurone predict --model digits.safetensors seven.png three.png',
     '  neurone train --dataset mnist --model mlp --save mnist-mlp.safetensors',
     '  neurone predict --model mnist-mlp.safetensors --out predictions.csv t10k-images-idx3-ubyte.gz',
+    '  jq -c .rows request.json | neurone predict --model mnist-mlp.safetensors -',
   ]);
 }
 
@@ -203,6 +207,42 @@ function readJsonRows(file: string): Float32Array[] {
   );
 }
 
+/** The most bytes standard input may hold: a float IDX of the most values predict takes. */
+const MAX_STDIN_BYTES = MAX_IDX_HEADER_BYTES + 4 * MAX_PREDICT_VALUES;
+
+/**
+ * The kind of input bytes read from standard input, from their first bytes (a gzip's content's):
+ * the PNG signature, an IDX header (two zero bytes, a type code, 1 to 4 dimensions), a JSON array;
+ * anything else is taken as CSV, whose reader then says what it finds wrong.
+ */
+function sniffedName(bytes: Buffer): string {
+  const gz = isGzip(bytes);
+  const head = gz ? gunzipHead(bytes, 64, 'standard input') : bytes.subarray(0, 64);
+  if (head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return gz ? 'stdin.png.gz' : 'stdin.png';
+  const idx =
+    head.length >= 4 &&
+    head[0] === 0 &&
+    head[1] === 0 &&
+    [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e].includes(head[2]) &&
+    head[3] >= 1 &&
+    head[3] <= 4;
+  const kind = idx ? 'idx' : /^\s*\[/.test(head.toString('latin1')) ? 'json' : 'csv';
+  return `stdin.${kind}${gz ? '.gz' : ''}`;
+}
+
+/** Reads standard input whole, refusing it past `limit` bytes before holding more. */
+async function readStdin(limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > limit)
+      throw new InputError(`predict: -: standard input holds more than ${limit.toLocaleString('en-US')} bytes, more than predict takes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 /** The kind of an input file, from its name: IDX, CSV and JSON may be gzipped (a .gz after it), a PNG not. */
 function inputKind(file: string): 'png' | 'idx' | 'csv' | 'json' | undefined {
   const lower = path.basename(file).toLowerCase();
@@ -332,6 +372,33 @@ export function probabilities(net: Module, y: Tensor): { probs: Float32Array; cl
   return { probs, classes: k };
 }
 
+/**
+ * Runs `read` on the inputs with `-` (standard input) put in a private temporary file named for
+ * what its bytes are, so that the readers and their bounds are the files'; the file's path reads
+ * as `-` in the rows' names and in errors, and the file is gone afterwards.
+ */
+async function withStdin(inputs: readonly string[], read: (files: readonly string[]) => InputRows): Promise<InputRows> {
+  const dashes = inputs.filter((f) => f === '-').length;
+  if (dashes === 0) return read(inputs);
+  if (dashes > 1) throw new InputError('predict: - (standard input) is given more than once');
+  const bytes = await readStdin(MAX_STDIN_BYTES);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-stdin-'));
+  try {
+    const file = path.join(dir, sniffedName(bytes));
+    fs.writeFileSync(file, bytes, { mode: 0o600 });
+    const named = (text: string): string => text.split(file).join('-');
+    try {
+      const got = read(inputs.map((f) => (f === '-' ? file : f)));
+      return { ...got, names: got.names.map(named), lightPages: got.lightPages.map(named) };
+    } catch (e) {
+      if (e instanceof Error) e.message = named(e.message);
+      throw e;
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Loads a model for a command, the load error kept whole as bad input. */
 export function loadModel(command: string, file: string | undefined): Module {
   if (file === undefined) throw new InputError(`${command}: --model FILE is required (a model saved by neurone)`);
@@ -369,7 +436,7 @@ function csvField(text: string): string {
 
 /** The `predict` command; returns the exit code. */
 export function predictCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
-  return runCommand(() => {
+  return runCommand(async () => {
     const args = parseArgs('predict', argv, FLAGS);
     if (args.flags.has('--help')) {
       write(`${predictUsage()}\n`);
@@ -386,7 +453,9 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
     }
     const modelFile = flagValue(args, '--model');
     const { net, sampleShape: saved } = loadModelAndShape('predict', modelFile);
-    const inputs = readInputs(args.positional, args.flags.has('--invert'), sampleChannels(net, saved) === 3 ? 3 : 1);
+    const inputs = await withStdin(args.positional, (files) =>
+      readInputs(files, args.flags.has('--invert'), sampleChannels(net, saved) === 3 ? 3 : 1),
+    );
     if (inputs.rows.length === 0) throw new InputError(`predict: ${args.positional.join(', ')}: no examples to predict`);
     const features = inputs.rows[0].length;
     const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`, inputs.image, saved);
