@@ -140,7 +140,8 @@ export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<
 /**
  * Fraction of samples whose true class is among the `k` highest scores (Keras's
  * `topKCategoricalAccuracy`). Equal scores rank by class index, the lower first, as `argmax`
- * breaks them: top-1 is the accuracy, and a network that scores every class the same (dead units)
+ * breaks them: top-1 is the accuracy on finite scores (a true class scoring NaN is a miss here,
+ * where argmax may pick it), and a network that scores every class the same (dead units)
  * gets k / classes, not 1 (TensorFlow's `in_top_k` counts every tied class as in the top k).
  * NaN ranks above every number, as in `torch.topk`: a sample whose true class scores NaN is a miss.
  *

@@ -1218,13 +1218,14 @@ export function load(file: string, options: LoadOptions = {}): Module {
 }
 
 /**
- * A whole model and the sample shape its file stores (undefined if none), from one open of the
- * file: a command that needs both reads them from the same file even if it is replaced meanwhile.
+ * A whole model and the sample shape its file stores (undefined if none, or when not `wantShape`:
+ * a shape given instead, which a corrupt stored one must not stop), from one open of the file: a
+ * command that needs both reads them from the same file even if it is replaced meanwhile.
  * @internal
  */
-export function loadWithSampleShape(file: string): { net: Module; sampleShape: readonly number[] | undefined } {
+export function loadWithSampleShape(file: string, wantShape = true): { net: Module; sampleShape: readonly number[] | undefined } {
   if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
-  return loadOnce(file, undefined, undefined, false, undefined, true);
+  return loadOnce(file, undefined, undefined, false, undefined, wantShape);
 }
 
 /** {@link load}'s work on its checked options, and with `wantShape` the stored sample shape. */

@@ -197,6 +197,12 @@ describe('neurone command: a tiny run', () => {
       new RegExp(`--save: ${dir}/ names a folder; expected a file name \\(e\\.g\\. ${dir}/model\\.safetensors\\)`),
     );
     expect(fs.existsSync(dir)).toBe(false);
+    // `/.` too, which path.resolve drops as well.
+    expectUsageError(
+      cli('train', '--dataset', 'xor', '--epochs', '1', '--quiet', '--out', path.join(tmp, 'run-slash'), '--save', `${dir}/.`),
+      /--save: .*\/\. names a folder; expected a file name/,
+    );
+    expect(fs.existsSync(dir)).toBe(false);
   });
 
   test('a JSON model file trains and reaches high accuracy on xor (not quiet: one line per epoch)', () => {

@@ -374,5 +374,30 @@ describe('the process around the command', () => {
     expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
     expect(out.lastIndexOf('\x1b[?7h')).toBeGreaterThan(out.lastIndexOf('\x1b[?7l'));
     expect(code).toBe(130); // script -e passes the command's status on
+    // The folder it made is gone with its lock (the bar's handler and train's both ran).
+    expect(fs.existsSync(path.join(tmp, 'sigint'))).toBe(false);
+  });
+
+  test('SIGTERM during training (timeout, docker stop): dies of it, its lock and the --out folders it made gone', async () => {
+    // Before, the signal's default action ran no cleanup: the .train.lock stayed in --out, which
+    // a run from another machine or container then found held for ever.
+    const out = path.join(tmp, 'sigterm', 'run');
+    const child = spawn(
+      process.execPath,
+      [...cliArgs, 'train', '--dataset', 'xor', '--epochs', '100000', '--patience', '100000', '--schedule', 'none', '--out', out],
+      { cwd: root, env: { ...process.env, NEURONE_BACKEND: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (/^epoch +2\//m.test(stdout) && fs.existsSync(path.join(out, '.train.lock'))) child.kill('SIGTERM');
+    });
+    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('exit', (c, s) => resolve([c, s])),
+    );
+    clearTimeout(guard);
+    expect([code, signal]).toEqual([null, 'SIGTERM']);
+    expect(fs.existsSync(path.join(tmp, 'sigterm'))).toBe(false);
   });
 });

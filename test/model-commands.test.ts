@@ -250,21 +250,25 @@ describe('neurone train and another run at the same time', () => {
     expect(fs.readdirSync(out).sort()).toEqual(['confusion.svg', 'metrics.json', 'training.svg']);
   });
 
-  test('a --save file another run saved while this one trained is not replaced without --force', async () => {
+  test('a --save file another run saved while this one trained is not replaced: the model goes beside it, exit 1', async () => {
     const save = path.join(tmp, 'raced.safetensors');
-    const argv = ['--dataset', 'xor', '--epochs', '2', '--out', path.join(tmp, 'raced-out'), '--save', save];
+    const out = path.join(tmp, 'raced-out');
+    const argv = ['--dataset', 'xor', '--epochs', '2', '--out', out, '--save', save];
     const other = (line: string): void => {
-      if (line.startsWith('epoch 1/')) fs.writeFileSync(save, 'the other run');
+      if (line.startsWith('epoch ') && !fs.existsSync(save)) fs.writeFileSync(save, 'the other run');
     };
     const r = await run(trainIn(other), argv);
+    const beside = path.join(tmp, `raced.${process.pid}.safetensors`);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      `neurone: --save: ${save} was created while this run trained (by another run?); not replacing it: pass --force to replace it\n`,
+      `neurone: --save: ${save} was created while this run trained (by another run?); not replaced: this run's model is in ${beside}\n`,
     );
     expect(fs.readFileSync(save, 'utf8')).toBe('the other run');
-    // The failed run left no --out folder of its own. With --force the file is replaced, as one
-    // there at the start would be.
-    expect(fs.existsSync(path.join(tmp, 'raced-out'))).toBe(false);
+    // Nothing of the training is lost: the model beside it, the results in --out.
+    expect(load(beside)).toBeInstanceOf(Sequential);
+    expect(r.stdout).toContain(`model                ${beside}`);
+    expect(fs.readdirSync(out).sort()).toEqual(['confusion.svg', 'metrics.json', 'training.svg']);
+    // With --force the file is replaced, as one there at the start would be.
     fs.rmSync(save);
     const forced = await run(trainIn(other), [...argv, '--force']);
     expect(forced.code).toBe(0);
@@ -877,6 +881,24 @@ describe('neurone export', () => {
     expect(r2.code).toBe(0);
     expect(r2.stdout).toContain('any size the model takes, from 20×12 (the shape it was saved for)');
     expect(Buffer.compare(fs.readFileSync(onnx), Buffer.from(toONNX(fcn, { inputShape: [20, 12, 1], dynamicSize: true })))).toBe(0);
+  });
+
+  test('--input-shape is used whatever the stored shape says, even a corrupt one; without it a corrupt one is refused', async () => {
+    const file = path.join(tmp, 'bad-stored-shape.safetensors');
+    save(new Sequential(new Linear(4, 3)), file, { inputShape: [4] });
+    // The header rewritten with a stored shape that is no shape (offsets are from the data's start).
+    const bytes = fs.readFileSync(file);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+    header.__metadata__['neurone.inputShape'] = '[4, 0]';
+    const text = Buffer.from(JSON.stringify(header));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(text.length));
+    fs.writeFileSync(file, Buffer.concat([length, text, bytes.subarray(8 + headerLength)]));
+    const onnx = path.join(tmp, 'bad-stored-shape.onnx');
+    const given = await run(exportCommand, [file, '--input-shape', '4', '--onnx', onnx]);
+    expect([given.code, given.stderr]).toEqual([0, '']);
+    expectBadInput(await run(exportCommand, [file, '--onnx', onnx]), /corrupt metadata: neurone\.inputShape is "\[4, 0\]"/);
   });
 
   test('a model that takes many sizes is exported for all of them; --input-shape fixes one', async () => {

@@ -920,6 +920,8 @@ describeRedis('Redis gone when a sweep or a worker stops', () => {
     });
     await until('the line that no worker takes the jobs', () => lines.some((l) => /^sweep: no worker/.test(l)), 30000);
     await stopProcess(redis, 'SIGKILL');
+    // Long enough for the sweep's idle check to queue commands that wait for Redis (what close() hung on).
+    await sleep(1500);
     stop.abort();
     await expect(pending).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
   }, 30000);

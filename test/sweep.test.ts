@@ -9,7 +9,7 @@ import * as path from 'path';
 import { setThreads } from '../lib/backend';
 import { SpecError, expandSpec, validateRunConfig, validateSpec, SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
-import { loadSharedData, runModelLabel, runTraining, RunMetrics } from '../lib/sweep/training';
+import { loadSharedData, removeCheckpoint, runModelLabel, runTraining, RunMetrics } from '../lib/sweep/training';
 import {
   RunRecord,
   bestConfiguration,
@@ -668,6 +668,11 @@ describe('sweep on the worker pool', () => {
     const continued = await runTraining(reference.runs[0].config, loadSharedData('xor', 0), { checkpoint: kept });
     expect(continued.resumed).toBe(true);
     expect(continued.checkpointDiscarded).toBeUndefined();
+    // The validation losses that earlier versions kept beside a checkpoint go with it.
+    fs.writeFileSync(kept, 'checkpoint');
+    fs.writeFileSync(`${kept}.val-losses.json`, '[1]');
+    expect(removeCheckpoint(kept)).toBe(true);
+    expect([fs.existsSync(kept), fs.existsSync(`${kept}.val-losses.json`)]).toEqual([false, false]);
     expect(checkOutcome({ status: 'done', metrics: { ...reference.runs[0].metrics, checkpointDiscarded: 5 } })).toBe(
       'metrics.checkpointDiscarded must be a string when present',
     );

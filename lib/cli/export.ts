@@ -114,8 +114,8 @@ export function exportCommand(argv: readonly string[], write: (text: string) => 
     }
     if (onnx !== undefined && torch !== undefined && path.resolve(onnx) === path.resolve(torch))
       throw new InputError('export: --onnx and --torch name the same file');
-    const { net, sampleShape: saved } = loadModelAndShape('export', modelFile);
     const shapeText = flagValue(args, '--input-shape');
+    const { net, sampleShape: saved } = loadModelAndShape('export', modelFile, shapeText === undefined);
     // A file saved with its sample shape (train --save, save's inputShape) says it: --input-shape need not.
     const given = shapeText === undefined ? saved : parseShape(shapeText);
     const dynamicSize = args.flags.has('--dynamic-size');

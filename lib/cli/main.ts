@@ -42,7 +42,7 @@ import {
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit } from '../data/paths';
-import { lockFolder } from '../data/read';
+import { lockFolder, onFatalSignal } from '../data/read';
 import { save } from '../serialize';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
@@ -433,11 +433,15 @@ function resolveModel(
 export async function train(opts: TrainOptions, out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
   const made = missingFolders(opts.out);
   const exitCleanup = removeEmptyFoldersOnExit(made);
+  // Ctrl-C or SIGTERM (timeout, docker stop) kills without running either: the lock and the
+  // folders go first, then the signal ends the process as it would have.
+  const signalCleanup = onFatalSignal(() => removeEmptyFolders(made));
   let code: number | undefined;
   try {
     code = await trainRun(opts, out);
     return code;
   } finally {
+    signalCleanup();
     exitCleanup();
     if (code !== 0) removeEmptyFolders(made);
   }
@@ -474,9 +478,11 @@ async function trainRun(opts: TrainOptions, out: (line: string) => void): Promis
   // Held until the run ends: a second run given the same --out would otherwise pass the check
   // below (nothing there yet) and replace this run's files when it ends, or mix them with its own.
   const unlock = lockFolder(opts.out, 'train run', (message) => new UsageError(message));
+  const signalUnlock = onFatalSignal(unlock);
   try {
     return await trainLocked(opts, out, t0, outFiles);
   } finally {
+    signalUnlock();
     unlock();
   }
 }
@@ -698,20 +704,22 @@ async function trainLocked(
   // The model first: it is what the run cost, and a full disk while writing the figures must not
   // take it with them. A save that fails here (the target was checked before training) is a
   // failure of the run, exit code 1.
+  let savedTo = opts.save;
+  let raced: string | undefined;
   if (opts.save !== undefined) {
     // Checked before training too; a file there now was saved meanwhile, by another run (whose
-    // --out lock is not this one's): not replaced without --force, as it would not have been then.
+    // --out lock is not this one's): not replaced without --force, as it would not have been
+    // then. This run's model goes beside it, and the run ends with exit code 1 saying where.
     if (!opts.force && fs.existsSync(opts.save)) {
-      process.stderr.write(
-        `neurone: --save: ${opts.save} was created while this run trained (by another run?); not replacing it: pass --force to replace it\n`,
-      );
-      return 1;
+      savedTo = besideFile(opts.save);
+      raced = `--save: ${opts.save} was created while this run trained (by another run?); not replaced: this run's model is in ${savedTo}`;
     }
+    const target = savedTo as string;
     try {
-      save(final, opts.save, { inputShape: finalTrainSet.x.shape.slice(1) }); // the sample shape, for export
+      save(final, target, { inputShape: finalTrainSet.x.shape.slice(1) }); // the sample shape, for export
     } catch (e) {
       const msg = firstLine((e as Error).message);
-      process.stderr.write(`neurone: cannot save the model${msg.includes(opts.save) ? '' : ` to ${opts.save}`}: ${msg}\n`);
+      process.stderr.write(`neurone: cannot save the model${msg.includes(target) ? '' : ` to ${target}`}: ${msg}\n`);
       return 1;
     }
   }
@@ -777,11 +785,22 @@ async function trainLocked(
   if (written.has(curves)) out(`  curves               ${curves}`);
   if (written.has(confusion)) out(`  confusion matrix     ${confusion}`);
   if (written.has(metricsFile)) out(`  metrics              ${metricsFile}`);
-  if (opts.save !== undefined) out(`  model                ${opts.save}`);
+  if (savedTo !== undefined) out(`  model                ${savedTo}`);
   for (const f of failed) {
-    process.stderr.write(`neurone: ${f}${opts.save ? ` (the model is saved in ${opts.save})` : ''}\n`);
+    process.stderr.write(`neurone: ${f}${savedTo ? ` (the model is saved in ${savedTo})` : ''}\n`);
   }
-  return failed.length > 0 ? 1 : 0;
+  if (raced) process.stderr.write(`neurone: ${raced}\n`);
+  return failed.length > 0 || raced ? 1 : 0;
+}
+
+/** A name beside `file` that nothing holds: `model.<pid>.safetensors`, then `.2`, `.3`… after the pid. */
+function besideFile(file: string): string {
+  const ext = path.extname(file);
+  const stem = file.slice(0, file.length - ext.length);
+  for (let n = 1; ; n++) {
+    const name = `${stem}.${process.pid}${n > 1 ? `.${n}` : ''}${ext}`;
+    if (!fs.existsSync(name)) return name;
+  }
 }
 
 /** Extensions of other frameworks' model files, which --save would fill with safetensors. */
@@ -808,8 +827,9 @@ function checkSaveTarget(
   dataDir: string | undefined,
   force: boolean,
 ): void {
-  // path.resolve drops a trailing slash: `--save new/` would write a file named `new`.
-  if (/[\\/]$/.test(file))
+  // path.resolve drops a trailing slash or `/.`: `--save new/` would write a file named `new`.
+  const last = file.split(process.platform === 'win32' ? /[\\/]/ : '/').pop();
+  if (last === '' || last === '.' || last === '..')
     throw new UsageError(`--save: ${file} names a folder; expected a file name (e.g. ${path.join(file, 'model.safetensors')})`);
   const target = path.resolve(file);
   const ext = path.extname(file).toLowerCase();

@@ -406,9 +406,13 @@ export function loadModel(command: string, file: string | undefined): Module {
 }
 
 /** {@link loadModel}, with the sample shape the file stores (train --save stores its data's), from one read. */
-export function loadModelAndShape(command: string, file: string | undefined): { net: Module; sampleShape: readonly number[] | undefined } {
+export function loadModelAndShape(
+  command: string,
+  file: string | undefined,
+  wantShape = true,
+): { net: Module; sampleShape: readonly number[] | undefined } {
   if (file === undefined) throw new InputError(`${command}: --model FILE is required (a model saved by neurone)`);
-  return asInput(`${command}: `, () => loadWithSampleShape(file));
+  return asInput(`${command}: `, () => loadWithSampleShape(file, wantShape));
 }
 
 interface Row {

@@ -209,8 +209,15 @@ const heldHere = new Set<string>();
  * Returns the function that releases the lock. @internal
  */
 export function lockFolder(out: string, what: string, fail: (message: string) => Error): () => void {
-  const lock = path.join(out, `.${what.split(' ')[0]}.lock`);
-  const key = path.resolve(lock);
+  let dir: string;
+  try {
+    // One name for the folder however it was reached (a symlink, a relative path, a chdir later).
+    dir = fs.realpathSync(out);
+  } catch (e) {
+    throw fail(`--out: cannot lock ${out}: ${fsReason(e)}`);
+  }
+  const lock = path.join(dir, `.${what.split(' ')[0]}.lock`);
+  const key = lock;
   const me = { pid: process.pid, host: os.hostname() };
   for (let attempt = 0; ; attempt++) {
     try {
@@ -328,6 +335,17 @@ export function removeDeadWritersTemps(dir: string): void {
  * signal is raised again with its default action. Returns the function that ends the hold.
  */
 function holdSignals(): () => void {
+  if (fatalCleanups.size > 0) {
+    // onFatalSignal's handler listens: it holds the signal while writes run, then ends the process.
+    writesRunning++;
+    return () =>
+      setImmediate(() =>
+        setImmediate(() => {
+          writesRunning--;
+          if (writesRunning === 0 && heldSignal !== undefined) endBySignal(heldSignal);
+        }),
+      );
+  }
   const held: NodeJS.Signals[] = [];
   const installed: [NodeJS.Signals, () => void][] = [];
   for (const sig of ['SIGINT', 'SIGTERM'] as NodeJS.Signals[]) {
@@ -355,6 +373,60 @@ function holdSignals(): () => void {
         if (sig !== undefined && process.listenerCount(sig) === 0) process.kill(process.pid, sig);
       }),
     );
+  };
+}
+
+/** What onFatalSignal runs when SIGINT or SIGTERM ends the process, in the order registered. */
+const fatalCleanups = new Set<() => void>();
+/** Writes in progress (holdSignals) while onFatalSignal listens, and the signal they hold. */
+let writesRunning = 0;
+let heldSignal: NodeJS.Signals | undefined;
+
+function fatalSignal(signal: NodeJS.Signals): void {
+  if (writesRunning > 0) {
+    heldSignal ??= signal;
+    return;
+  }
+  endBySignal(signal);
+}
+
+/** Runs the cleanups, last registered first, then lets `signal` end the process as it would have. */
+function endBySignal(signal: NodeJS.Signals): void {
+  heldSignal = undefined;
+  const cleanups = [...fatalCleanups].reverse();
+  fatalCleanups.clear();
+  process.removeListener('SIGINT', fatalSignal);
+  process.removeListener('SIGTERM', fatalSignal);
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // The process is ending: a cleanup that fails leaves what it would have removed.
+    }
+  }
+  // Another listener (the progress bar's) re-raises it itself once it has run.
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+/**
+ * Runs `cleanup` if SIGINT or SIGTERM ends the process while it is registered (a command's lock
+ * and the empty folders it made, which the default action would leave), then re-raises the
+ * signal with its default action, so the process still dies of it (exit 130 / 143); a write in
+ * progress finishes first. For a command without signal handlers of its own (a sweep has its
+ * own, and stops gracefully). Returns the function that unregisters it. @internal
+ */
+export function onFatalSignal(cleanup: () => void): () => void {
+  if (fatalCleanups.size === 0) {
+    process.on('SIGINT', fatalSignal);
+    process.on('SIGTERM', fatalSignal);
+  }
+  fatalCleanups.add(cleanup);
+  return () => {
+    fatalCleanups.delete(cleanup);
+    if (fatalCleanups.size === 0 && heldSignal === undefined) {
+      process.removeListener('SIGINT', fatalSignal);
+      process.removeListener('SIGTERM', fatalSignal);
+    }
   };
 }
 

@@ -467,7 +467,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
           try {
             ensureDir(dir);
             // Only --resume continues from a checkpoint found in the folder; a fresh sweep starts over.
-            if (!options.resume) fs.rmSync(checkpoint, { force: true });
+            if (!options.resume && !removeCheckpoint(checkpoint)) throw new Error(`cannot remove the earlier checkpoint ${checkpoint}`);
           } catch (e) {
             // This run's folder is unusable; the others' are not: it fails, the sweep goes on.
             finish({ ...base, status: 'failed', error: `its folder cannot be used: ${firstLine(e)}`, worker: 'none' });

@@ -123,6 +123,9 @@ const DEFAULT_WEIGHT_DECAY = { adam: ADAM_DEFAULTS.weightDecay, sgd: QUICK.weigh
 export function removeCheckpoint(checkpoint: string): boolean {
   try {
     fs.rmSync(checkpoint, { force: true });
+    // The validation losses earlier versions kept beside it (the plateau now resumes from the
+    // checkpoint alone): removed with it, or a folder of old runs would keep them for ever.
+    fs.rmSync(`${checkpoint}.val-losses.json`, { force: true });
     return true;
   } catch {
     return false;
