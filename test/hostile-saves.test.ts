@@ -295,6 +295,33 @@ describe('shared parameters survive save and load', () => {
 });
 
 describe('saves that fail or are killed', () => {
+  test("a command's signal cleanups: a signal still ends the process as the command ends, or after a held write", () => {
+    const read = JSON.stringify(path.join(root, 'lib', 'data', 'read.ts'));
+    const child = (code: string): ReturnType<typeof spawnSync> =>
+      spawnSync(
+        process.execPath,
+        ['-e', `${TS_REGISTER} const fs = require('fs'); const { onFatalSignal, writeFileAtomic } = require(${read}); ${code}`],
+        { encoding: 'utf8', timeout: 30000 },
+      );
+    const file = JSON.stringify(path.join(dir, 'signalled.bin'));
+    const cleaned = path.join(dir, 'cleaned');
+    // A signal that reaches JavaScript only after the command unregistered its last cleanup (the
+    // event loop had not polled since): before, the listener was gone and the run exited 0.
+    const late = child(
+      `const done = onFatalSignal(() => {}); process.kill(process.pid, 'SIGTERM'); writeFileAtomic(${file}, Buffer.from('x')); done();`,
+    );
+    expect([late.status, late.signal]).toEqual([null, 'SIGTERM']);
+    // A signal held by a write and released after a listener that re-raises it only when alone
+    // (the progress bar's) came: the cleanups run and the process dies of it.
+    const held = child(
+      `onFatalSignal(() => fs.writeFileSync(${JSON.stringify(cleaned)}, '')); process.kill(process.pid, 'SIGINT'); writeFileAtomic(${file}, Buffer.from('x'));` +
+        ` setImmediate(() => process.on('SIGINT', function bar(s) { process.removeListener('SIGINT', bar); if (process.listenerCount(s) === 0) process.kill(process.pid, s); }));`,
+    );
+    expect([held.status, held.signal]).toEqual([null, 'SIGINT']);
+    expect(fs.existsSync(cleaned)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'signalled.bin'), 'utf8')).toBe('x');
+  });
+
   test('a disk that fills up mid-write leaves the old file, not a truncated one (results, figures, images)', () => {
     const target = path.join(dir, 'result.bin');
     fs.writeFileSync(target, 'old');

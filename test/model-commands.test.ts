@@ -258,7 +258,10 @@ describe('neurone train and another run at the same time', () => {
       if (line.startsWith('epoch ') && !fs.existsSync(save)) fs.writeFileSync(save, 'the other run');
     };
     const r = await run(trainIn(other), argv);
-    const beside = path.join(tmp, `raced.${process.pid}.safetensors`);
+    const [beside] = fs
+      .readdirSync(tmp)
+      .filter((f) => new RegExp(`^raced\\.${process.pid}-[0-9a-f]{6}\\.safetensors$`).test(f))
+      .map((f) => path.join(tmp, f));
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
       `neurone: --save: ${save} was created while this run trained (by another run?); not replaced: this run's model is in ${beside}\n`,

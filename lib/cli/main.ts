@@ -14,6 +14,7 @@
  * 130 (SIGTERM 143) with the terminal's cursor shown again; a closed stdout (`| head`) exits 141
  * quietly. Never a stack trace.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
@@ -793,12 +794,15 @@ async function trainLocked(
   return failed.length > 0 || raced ? 1 : 0;
 }
 
-/** A name beside `file` that nothing holds: `model.<pid>.safetensors`, then `.2`, `.3`… after the pid. */
+/**
+ * A name beside `file` that nothing holds: `model.<pid>-<random>.safetensors` (containers share
+ * small pids, so the pid alone could name another run's).
+ */
 function besideFile(file: string): string {
   const ext = path.extname(file);
   const stem = file.slice(0, file.length - ext.length);
-  for (let n = 1; ; n++) {
-    const name = `${stem}.${process.pid}${n > 1 ? `.${n}` : ''}${ext}`;
+  for (;;) {
+    const name = `${stem}.${process.pid}-${crypto.randomBytes(3).toString('hex')}${ext}`;
     if (!fs.existsSync(name)) return name;
   }
 }

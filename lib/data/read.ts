@@ -332,17 +332,19 @@ export function removeDeadWritersTemps(dir: string): void {
 /**
  * While a write runs, SIGINT / SIGTERM (when the program has no handler of its own, so the signal
  * would kill it mid-write and strand the temporary file) are held: the write finishes, then the
- * signal is raised again with its default action. Returns the function that ends the hold.
+ * signal is raised again with its default action. Under onFatalSignal (a command's cleanups) its
+ * handler holds them, and runs the cleanups once the writes are done. Returns the function that
+ * ends the hold.
  */
 function holdSignals(): () => void {
-  if (fatalCleanups.size > 0) {
+  if (listening) {
     // onFatalSignal's handler listens: it holds the signal while writes run, then ends the process.
     writesRunning++;
     return () =>
       setImmediate(() =>
         setImmediate(() => {
           writesRunning--;
-          if (writesRunning === 0 && heldSignal !== undefined) endBySignal(heldSignal);
+          if (writesRunning === 0 && heldSignal !== undefined) endBySignal(heldSignal, false);
         }),
       );
   }
@@ -376,27 +378,39 @@ function holdSignals(): () => void {
   };
 }
 
-/** What onFatalSignal runs when SIGINT or SIGTERM ends the process, in the order registered. */
+/** What onFatalSignal runs when SIGINT or SIGTERM ends the process, last registered first. */
 const fatalCleanups = new Set<() => void>();
-/** Writes in progress (holdSignals) while onFatalSignal listens, and the signal they hold. */
+/** Whether fatalSignal listens: from the first cleanup registered to a turn after the last goes. */
+let listening = false;
+/** Writes in progress (holdSignals) while fatalSignal listens, and the signal they hold. */
 let writesRunning = 0;
 let heldSignal: NodeJS.Signals | undefined;
+
+function stopListening(): void {
+  listening = false;
+  process.removeListener('SIGINT', fatalSignal);
+  process.removeListener('SIGTERM', fatalSignal);
+}
 
 function fatalSignal(signal: NodeJS.Signals): void {
   if (writesRunning > 0) {
     heldSignal ??= signal;
     return;
   }
-  endBySignal(signal);
+  endBySignal(signal, true);
 }
 
-/** Runs the cleanups, last registered first, then lets `signal` end the process as it would have. */
-function endBySignal(signal: NodeJS.Signals): void {
+/**
+ * Runs the cleanups, last registered first, then lets `signal` end the process as it would have.
+ * From the signal's own event (`inEvent`), another listener of it (the progress bar's) re-raises
+ * it itself once it has run; a held signal released later is re-raised here whatever listens now
+ * (a listener added since never saw it).
+ */
+function endBySignal(signal: NodeJS.Signals, inEvent: boolean): void {
   heldSignal = undefined;
   const cleanups = [...fatalCleanups].reverse();
   fatalCleanups.clear();
-  process.removeListener('SIGINT', fatalSignal);
-  process.removeListener('SIGTERM', fatalSignal);
+  stopListening();
   for (const cleanup of cleanups) {
     try {
       cleanup();
@@ -404,8 +418,12 @@ function endBySignal(signal: NodeJS.Signals): void {
       // The process is ending: a cleanup that fails leaves what it would have removed.
     }
   }
-  // Another listener (the progress bar's) re-raises it itself once it has run.
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  if (inEvent && process.listenerCount(signal) > 0) return;
+  process.kill(process.pid, signal);
+  // With listeners left, the signal reaches them at the next poll; signal watchers do not keep the
+  // event loop alive, so this does until then (the listener ends the process; if it does not, the
+  // timer lets it go on).
+  if (process.listenerCount(signal) > 0) setTimeout(() => undefined, 1000);
 }
 
 /**
@@ -416,17 +434,23 @@ function endBySignal(signal: NodeJS.Signals): void {
  * own, and stops gracefully). Returns the function that unregisters it. @internal
  */
 export function onFatalSignal(cleanup: () => void): () => void {
-  if (fatalCleanups.size === 0) {
+  if (!listening) {
+    listening = true;
     process.on('SIGINT', fatalSignal);
     process.on('SIGTERM', fatalSignal);
   }
   fatalCleanups.add(cleanup);
   return () => {
     fatalCleanups.delete(cleanup);
-    if (fatalCleanups.size === 0 && heldSignal === undefined) {
-      process.removeListener('SIGINT', fatalSignal);
-      process.removeListener('SIGTERM', fatalSignal);
-    }
+    // A signal that reached the process since the event loop last polled reaches JavaScript only
+    // at the next poll: listening stops a full turn later (two immediates, as holdSignals'
+    // release), or the signal would be dropped and the command end with exit code 0.
+    if (fatalCleanups.size === 0)
+      setImmediate(() =>
+        setImmediate(() => {
+          if (listening && fatalCleanups.size === 0 && heldSignal === undefined && writesRunning === 0) stopListening();
+        }),
+      );
   };
 }
 
@@ -607,8 +631,11 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
         // The write's error is the one to report.
       }
     }
-    fs.rmSync(tmp, { force: true });
-    release();
+    try {
+      fs.rmSync(tmp, { force: true });
+    } finally {
+      release(); // even when the removal fails (a file system turned read-only): signals held for ever otherwise
+    }
     const when = step === 'writing' ? `writing failed after ${written} of ${total} bytes` : `${step} failed`;
     throw fail(`${when} (${fsReason(e)}); the previous file, if any, is unchanged`, e);
   }
@@ -646,8 +673,11 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
     abort(): void {
       if (settled) return;
       settled = true;
-      fs.rmSync(tmp, { force: true });
-      release();
+      try {
+        fs.rmSync(tmp, { force: true });
+      } finally {
+        release();
+      }
     },
   };
 }

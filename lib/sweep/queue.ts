@@ -187,7 +187,6 @@ export const queueTiming = { pollMs: 5000, idleWarningMs: 30000, closeMs: 3000 }
 interface Closable {
   /** `force` (a Worker's): not waiting for its loop, which waits on Redis. */
   close(force?: boolean): Promise<void>;
-  disconnect(): Promise<void>;
   /** Its Redis connections (BullMQ's Redis backend gives them for cases like this one). */
   readonly backend: { readonly client: Promise<RedisClient>; readonly blockingClient: Promise<RedisClient> | undefined };
 }
@@ -214,9 +213,8 @@ async function closeWithin(objects: readonly Closable[], force = false): Promise
     // Not awaited again: a connection dropped while it waited to reconnect never flushes the
     // commands it holds, so close() may never end; nothing is left to keep the process alive.
     closed.catch(() => undefined);
+    // Clients never given (a first connection still pending) hold nothing: close() dropped them.
     if (clients !== 'late') for (const c of clients) c?.disconnect();
-    // Clients never given (a first connection still pending): BullMQ's own disconnect, unawaited.
-    else for (const o of objects) o.disconnect().catch(() => undefined);
   } finally {
     clearTimeout(timer);
   }
