@@ -165,6 +165,25 @@ async function drain(
   await w?.close();
 }
 
+/**
+ * A sweep of two runs on queue `queueName`, which no worker serves, once it has said so (its jobs
+ * are queued and waited for); `stop` aborts it.
+ */
+async function waitingSweep(
+  url: string,
+  out: string,
+  queueName: string,
+): Promise<{ pending: Promise<SweepResult>; stop: AbortController }> {
+  const stop = new AbortController();
+  const lines: string[] = [];
+  const spec: SweepSpec = { ...SPEC, name: queueName, axes: {}, seeds: 2 };
+  const pending = sweep(spec, { out, queue: url, queueName, idleWarningMs: 200, signal: stop.signal, log: (l) => lines.push(l) });
+  // A rejection before the test awaits it (the line never comes) is the test's failure, not an unhandled one.
+  pending.catch(() => undefined);
+  await until('the line that no worker takes the jobs', () => lines.some((l) => /^sweep: no worker/.test(l)), 30000);
+  return { pending, stop };
+}
+
 /** Four runs of about two seconds each (XOR, 150 epochs of batch 8). */
 const SPEC: SweepSpec = {
   name: 'queue',
@@ -361,18 +380,7 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     // `neurone sweep --queue` stayed 3 to 5 s after Ctrl-C.
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const timersBefore = timers();
-    const stop = new AbortController();
-    const lines: string[] = [];
-    const spec: SweepSpec = { ...SPEC, name: 'stopped', axes: {}, seeds: 2 };
-    const pending = sweep(spec, {
-      out: path.join(tmp, 'stopped'),
-      queue: url,
-      queueName: 'stopped-nobody',
-      idleWarningMs: 200,
-      signal: stop.signal,
-      log: (l) => lines.push(l),
-    });
-    await until('the line that no worker takes the jobs', () => lines.some((l) => /^sweep: no worker/.test(l)), 30000);
+    const { pending, stop } = await waitingSweep(url, path.join(tmp, 'stopped'), 'stopped-nobody');
     stop.abort();
     await expect(pending).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
     await new Promise((resolve) => setImmediate(resolve));
@@ -908,17 +916,7 @@ describeRedis('Redis gone when a sweep or a worker stops', () => {
     const port = await freePort();
     const url = `redis://127.0.0.1:${port}`;
     const redis = await startRedis(port, tmp);
-    const stop = new AbortController();
-    const lines: string[] = [];
-    const spec: SweepSpec = { ...SPEC, name: 'gone', axes: {}, seeds: 2 };
-    const pending = sweep(spec, {
-      out: path.join(tmp, 'gone'),
-      queue: url,
-      idleWarningMs: 200,
-      signal: stop.signal,
-      log: (l) => lines.push(l),
-    });
-    await until('the line that no worker takes the jobs', () => lines.some((l) => /^sweep: no worker/.test(l)), 30000);
+    const { pending, stop } = await waitingSweep(url, path.join(tmp, 'gone'), 'gone');
     await stopProcess(redis, 'SIGKILL');
     // Long enough for the sweep's idle check to queue commands that wait for Redis (what close() hung on).
     await sleep(1500);
