@@ -168,6 +168,9 @@ describe('top level', () => {
           await run(main, argv),
           /^neurone: the current folder no longer exists \(ENOENT\); cd to another folder and run the command again$/m,
         );
+      // A command's help needs no folder.
+      const help = await run(main, ['predict', '--help']);
+      expect([help.code, help.stderr]).toEqual([0, '']);
     } finally {
       cwd.mockRestore();
     }

@@ -964,7 +964,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`neurone ${version()}\n`);
       return 0;
     }
-    checkWorkingFolder();
+    // A command's --help needs no folder.
+    if (!rest.includes('--help') && !rest.includes('-h')) checkWorkingFolder();
     if (command === 'sweep') return await sweepCommand(rest);
     if (command === 'worker') return await workerCommand(rest);
     if (command === 'style') return await styleCommand(rest);
