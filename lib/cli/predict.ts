@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { Module } from '../nn/module';
-import { load, loadWithSampleShape } from '../serialize';
+import { loadWithSampleShape } from '../serialize';
 import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
@@ -401,8 +401,7 @@ async function withStdin(inputs: readonly string[], read: (files: readonly strin
 
 /** Loads a model for a command, the load error kept whole as bad input. */
 export function loadModel(command: string, file: string | undefined): Module {
-  if (file === undefined) throw new InputError(`${command}: --model FILE is required (a model saved by neurone)`);
-  return asInput(`${command}: `, () => load(file));
+  return loadModelAndShape(command, file, false).net;
 }
 
 /** {@link loadModel}, with the sample shape the file stores (train --save stores its data's), from one read. */

@@ -195,9 +195,9 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
     // read as a hang in a CI log.
     const lines = !quiet && !drawsInPlace(process.stdout);
     const progress =
-      (stage: number, total: number, update: (s: number, loss: number) => void) =>
+      (stage: number, total: number) =>
       (s: number, loss: number): void => {
-        update(s, loss);
+        bar?.update(s, loss);
         if (lines && (s % Math.ceil(total / 10) === 0 || s === total))
           say(`stage ${stage}/${phases}  step ${s}/${total}  loss ${formatLoss(loss)}`);
       };
@@ -213,14 +213,14 @@ export function styleCommand(argv: readonly string[], write: (text: string) => v
             seed,
             steps: trainSteps,
             patch,
-            onStep: progress(1, trainSteps, (s, loss) => bar?.update(s, loss)),
+            onStep: progress(1, trainSteps),
           }),
         );
       } else {
         features = randomStyleFeatures({ seed });
       }
       bar?.start(steps, 0, phases, phases);
-      const imageStep = progress(phases, steps, (s, loss) => bar?.update(s, loss));
+      const imageStep = progress(phases, steps);
       // Stepped with the event loop turning: Ctrl-C reaches the bar's handler, which gives the
       // terminal back and ends the process, nothing written.
       const result = await withWeightFlags(args, () =>

@@ -217,15 +217,14 @@ export function lockFolder(out: string, what: string, fail: (message: string) =>
     throw fail(`--out: cannot lock ${out}: ${fsReason(e)}`);
   }
   const lock = path.join(dir, `.${what.split(' ')[0]}.lock`);
-  const key = lock;
   const me = { pid: process.pid, host: os.hostname() };
   for (let attempt = 0; ; attempt++) {
     try {
       fs.writeFileSync(lock, `${JSON.stringify(me)}\n`, { flag: 'wx' });
-      heldHere.add(key);
+      heldHere.add(lock);
       const release = (): void => {
         process.removeListener('exit', release);
-        heldHere.delete(key);
+        heldHere.delete(lock);
         try {
           const held = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: unknown; host?: unknown };
           if (held.pid === me.pid && held.host === me.host) fs.rmSync(lock, { force: true });
@@ -251,7 +250,7 @@ export function lockFolder(out: string, what: string, fail: (message: string) =>
     const host = typeof holder.host === 'string' ? holder.host : undefined;
     // Gone: a process of this machine that no longer runs, or this very pid when this process
     // does not hold the folder (a container restarted under the same name reuses small pids).
-    const gone = pid !== undefined && host === me.host && (pid === me.pid ? !heldHere.has(key) : processGone(pid));
+    const gone = pid !== undefined && host === me.host && (pid === me.pid ? !heldHere.has(lock) : processGone(pid));
     if (attempt === 0 && gone) {
       fs.rmSync(lock, { force: true });
       continue;
