@@ -111,7 +111,7 @@ export function writeCheckpoint(file: string, net: Module, optimizer: Optimizer,
     waited: state.waited,
     stoppedEarly: state.stoppedEarly,
   };
-  writeSafetensors(file, tensors, { ...metadata, [META_KEY]: JSON.stringify(meta) }, 'fit: checkpoint');
+  writeSafetensors(file, tensors, { ...metadata, [META_KEY]: JSON.stringify(meta) }, { who: 'fit: checkpoint' });
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

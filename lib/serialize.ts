@@ -159,8 +159,9 @@ export function writeSafetensors(
   file: string,
   tensors: readonly (StoredTensor & { name: string })[],
   metadata: Record<string, string>,
-  who = 'save',
+  options: { who?: string; replace?: boolean } = {},
 ): void {
+  const { who = 'save', replace = true } = options;
   const header: Record<string, unknown> = { __metadata__: metadata };
   const seen = new Set<string>();
   let offset = 0;
@@ -193,7 +194,7 @@ export function writeSafetensors(
   }
   const prefix = Buffer.alloc(8);
   prefix.writeBigUInt64LE(BigInt(headerBytes.length));
-  writeFileAtomic(file, [prefix, headerBytes, ...tensors.map((t) => bytesOf(t.data))], { who });
+  writeFileAtomic(file, [prefix, headerBytes, ...tensors.map((t) => bytesOf(t.data))], { who, replace });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -808,6 +809,12 @@ export interface SaveOptions {
    * `'torch'` it is needed when a Flatten takes the input with no layer before it saying its channels.
    */
   inputShape?: readonly number[];
+  /**
+   * Replace a file already at the path (default true). With false, an existing file, even one
+   * another process creates while this one writes, is left as it is and save throws an error
+   * with code `EEXIST` (Keras's `overwrite=False`).
+   */
+  overwrite?: boolean;
 }
 
 /** Options of {@link load}. */
@@ -1026,7 +1033,7 @@ export function modelContents(
  *
  * @param net The network to save (architecture and weights).
  * @param file The path of the `.safetensors` file, replaced atomically.
- * @param options `metadata` (extra strings in the header), `layout` (`'neurone'` or `'torch'`), `inputShape`.
+ * @param options `metadata` (extra strings in the header), `layout` (`'neurone'` or `'torch'`), `inputShape`, `overwrite`.
  * @example
  * save(net, 'digits.safetensors');
  * const again = load('digits.safetensors');   // same layers, same weights
@@ -1035,7 +1042,9 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
   if (!(net instanceof Module)) throw new TypeError(`save: net must be a Module, got ${describe(net)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`save: path must be a non-empty string, got ${describe(file)}`);
   if (options === null || typeof options !== 'object') throw new TypeError(`save: options must be an object, got ${describe(options)}`);
-  checkKnownOptions('save', options, ['metadata', 'layout', 'inputShape']);
+  checkKnownOptions('save', options, ['metadata', 'layout', 'inputShape', 'overwrite']);
+  const { overwrite = true } = options;
+  if (typeof overwrite !== 'boolean') throw new TypeError(`save: options.overwrite must be a boolean, got ${describe(overwrite)}`);
   const layoutName = checkLayout(options.layout, 'save');
   const { tensors, metadata } = modelContents(net, options.metadata ?? {}, `save: ${file}`);
   const { inputShape } = options;
@@ -1043,7 +1052,7 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
   if (layoutName === 'neurone') {
     // Shapes only, without drawing a lazily sized layer's weights (torchEntries checks its own way).
     if (inputShape !== undefined) checkSampleShapeFits(`save: ${file}`, inputShape, (shape) => followLayers(net, shape, () => {}));
-    writeSafetensors(file, tensors, { ...metadata, ...shapeMetadata });
+    writeSafetensors(file, tensors, { ...metadata, ...shapeMetadata }, { replace: overwrite });
     return;
   }
   const entries = torchEntries(net, `save: ${file}`, inputShape);
@@ -1055,6 +1064,7 @@ export function save(net: Module, file: string, options: SaveOptions = {}): void
         : { name: e.name, dtype: 'F32' as const, shape: e.shape, data: e.toTorch() },
     ),
     { ...metadata, [LAYOUT_KEY]: 'torch', ...shapeMetadata },
+    { replace: overwrite },
   );
 }
 

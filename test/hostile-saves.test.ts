@@ -422,6 +422,56 @@ describe('saves that fail or are killed', () => {
     }
   });
 
+  test('overwrite: false leaves a file already there, or one created while the model is written, and says EEXIST', () => {
+    const target = path.join(dir, 'kept.safetensors');
+    fs.writeFileSync(target, 'the other run');
+    const refused = (f: () => void): NodeJS.ErrnoException => {
+      try {
+        f();
+      } catch (e) {
+        return e as NodeJS.ErrnoException;
+      }
+      throw new Error('expected the save to be refused');
+    };
+    const early = refused(() => save(new Linear(2, 2), target, { overwrite: false }));
+    expect(early.message).toBe(`save: cannot write ${target}: a file is already there; not replaced (nothing written)`);
+    expect(early.code).toBe('EEXIST');
+    fs.rmSync(target);
+    // The file appears between the check and the commit: a rename would replace it; the link cannot.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeFs: typeof fs = require('fs');
+    const realLink = nodeFs.linkSync;
+    const racing = jest.spyOn(nodeFs, 'linkSync').mockImplementation(((from: fs.PathLike, to: fs.PathLike) => {
+      fs.writeFileSync(to, 'the other run');
+      return realLink(from, to);
+    }) as typeof fs.linkSync);
+    const late = refused(() => save(new Linear(2, 2), target, { overwrite: false }));
+    racing.mockRestore();
+    expect(late.message).toBe(`save: cannot write ${target}: a file is already there; not replaced (nothing written)`);
+    expect(late.code).toBe('EEXIST');
+    expect(fs.readFileSync(target, 'utf8')).toBe('the other run');
+    expect(temps(target)).toEqual([]);
+    // Nothing there: saved, and no second name of the file is left behind.
+    fs.rmSync(target);
+    save(new Linear(2, 3), target, { overwrite: false });
+    expect(load(target).config()).toEqual(new Linear(2, 3).config());
+    expect(fs.statSync(target).nlink).toBe(1);
+    expect(temps(target)).toEqual([]);
+    // A file system without hard links: a check and a rename instead.
+    fs.rmSync(target);
+    const noLinks = jest.spyOn(nodeFs, 'linkSync').mockImplementation(() => {
+      throw Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' });
+    });
+    save(new Linear(2, 4), target, { overwrite: false });
+    expect(load(target).config()).toEqual(new Linear(2, 4).config());
+    expect(refused(() => save(new Linear(2, 2), target, { overwrite: false })).code).toBe('EEXIST');
+    noLinks.mockRestore();
+    expect(load(target).config()).toEqual(new Linear(2, 4).config());
+    expect(() => save(new Linear(2, 2), target, { overwrite: 'no' as unknown as boolean })).toThrow(
+      'save: options.overwrite must be a boolean, got string no',
+    );
+  });
+
   test("root saving over another user's file gives it back to them", () => {
     if (process.getuid?.() !== 0) return; // only root can make a file of another user
     const f = path.join(dir, 'theirs.safetensors');

@@ -710,14 +710,21 @@ async function trainLocked(
   if (opts.save !== undefined) {
     // Checked before training too; a file there now was saved meanwhile, by another run (whose
     // --out lock is not this one's): not replaced without --force, as it would not have been
-    // then. This run's model goes beside it, and the run ends with exit code 1 saying where.
-    if (!opts.force && fs.existsSync(opts.save)) {
-      savedTo = besideFile(opts.save);
-      raced = `--save: ${opts.save} was created while this run trained (by another run?); not replaced: this run's model is in ${savedTo}`;
-    }
-    const target = savedTo as string;
+    // then, even when it appears while this model is being written (the save's overwrite: false).
+    // This run's model goes beside it, and the run ends with exit code 1 saying where.
+    const saveTo = (target: string): void =>
+      save(final, target, { inputShape: finalTrainSet.x.shape.slice(1), overwrite: opts.force === true }); // the sample shape, for export
+    let target = opts.save;
     try {
-      save(final, target, { inputShape: finalTrainSet.x.shape.slice(1) }); // the sample shape, for export
+      try {
+        saveTo(target);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        target = besideFile(opts.save);
+        savedTo = target;
+        raced = `--save: ${opts.save} was created while this run trained (by another run?); not replaced: this run's model is in ${savedTo}`;
+        saveTo(target);
+      }
     } catch (e) {
       const msg = firstLine((e as Error).message);
       process.stderr.write(`neurone: cannot save the model${msg.includes(target) ? '' : ` to ${target}`}: ${msg}\n`);

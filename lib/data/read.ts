@@ -121,6 +121,14 @@ export interface AtomicWriteOptions {
   bytes?: number;
   /** Create the target's missing folders first (default false: a missing folder is an error). */
   mkdir?: boolean;
+  /**
+   * Replace a file already at the target (default true). With false, a file there when the new
+   * one is put in place, even one created while it was being written, is left as it is and the
+   * write fails with code `EEXIST`: the file appears through a hard link, which the system
+   * refuses to make over an existing name, so no other writer can slip in between a check and
+   * the write.
+   */
+  replace?: boolean;
 }
 
 const TEMP_SUFFIX = '.tmp';
@@ -534,6 +542,37 @@ export function writeFilesAtomic(files: readonly { file: string; data: Uint8Arra
 }
 
 /**
+ * Puts the written temporary file at `target` only if nothing is there: link() fails with EEXIST
+ * over any existing name (a file, a link, a folder), atomically, where a check before a rename
+ * would leave a window. A file system without hard links (FAT, some network and FUSE mounts)
+ * gets that check and the rename, the window included.
+ */
+function commitNew(tmp: string, target: string): void {
+  try {
+    fs.linkSync(tmp, target);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    if (fs.existsSync(target) || isLink(target)) throw Object.assign(new Error(`EEXIST: ${target}`), { code: 'EEXIST' });
+    fs.renameSync(tmp, target);
+    return;
+  }
+  try {
+    fs.rmSync(tmp, { force: true });
+  } catch {
+    // The file is in place; a temporary name left behind is removed as stranded by a later write.
+  }
+}
+
+function isLink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The first half of {@link writeFileAtomic}: everything but the rename. The data is written to
  * the temporary file and flushed to disk, so that what can fail (a full disk, a write error)
  * has failed; `commit` then puts it in place, `abort` throws it away. A command writing several
@@ -541,7 +580,7 @@ export function writeFilesAtomic(files: readonly { file: string; data: Uint8Arra
  * SIGINT / SIGTERM wait until `commit` or `abort`. @internal
  */
 export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8Array[], options: AtomicWriteOptions = {}): PreparedWrite {
-  const { who, sha256, bytes, mkdir = false } = options;
+  const { who, sha256, bytes, mkdir = false, replace = true } = options;
   const fail = (what: string, cause?: unknown): Error => {
     const err: Error & { code?: string; cause?: unknown } = new Error(`${who ? `${who}: ` : ''}cannot write ${file}: ${what}`);
     if (cause !== undefined) err.cause = cause;
@@ -587,6 +626,8 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
       // A dangling link: a new file's mode.
     }
   }
+  if (st && !replace)
+    throw fail('a file is already there; not replaced (nothing written)', Object.assign(new Error('EEXIST'), { code: 'EEXIST' }));
   const readOnly = readOnlyReason(st);
   if (readOnly) throw fail(`${readOnly}; nothing written`);
   const mode = kept ? kept.mode & 0o7777 : 0o644;
@@ -644,8 +685,13 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
       if (settled) throw new Error(`internal: the write of ${file} was already committed or aborted`);
       settled = true;
       try {
-        fs.renameSync(tmp, target);
+        if (replace) fs.renameSync(tmp, target);
+        else commitNew(tmp, target);
       } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST' && !replace) {
+          fs.rmSync(tmp, { force: true });
+          throw fail('a file is already there; not replaced (nothing written)', e);
+        }
         // The temporary file gone before the rename: another process removed it (one writing the
         // same file from another container or machine, which took it for stranded).
         const vanished = (e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(tmp) && fs.existsSync(dir);
