@@ -38,6 +38,7 @@ import {
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
 import { Tensor, randn } from '../lib/tensor';
+import * as trainModule from '../lib/train';
 import { predict, evaluate, fit } from '../lib/train';
 import { SGD } from '../lib/optim';
 import { loadSplit } from '../lib/cli/datasets';
@@ -306,6 +307,39 @@ describe('neurone predict', () => {
     expect(ok.stderr).toBe('');
     expect(ok.code).toBe(0);
     expect(commandBatchSize(net, [1, 256], 'predict')).toBe(64);
+  });
+
+  test('rows are printed batch by batch as computed (| head gets its lines early), the same as in one call', async () => {
+    // 600 rows of 4 values: batches of 256, 256 and 88.
+    seed(3);
+    const x = randn([600, 4]);
+    const rows = path.join(tmp, 'many-rows.json');
+    fs.writeFileSync(rows, JSON.stringify(Array.from({ length: 600 }, (_, i) => Array.from(x.data.subarray(4 * i, 4 * i + 4)))));
+    const predicted = jest.spyOn(trainModule, 'predict');
+    const chunks: { predictCalls: number; lines: string[] }[] = [];
+    try {
+      const code = await predictCommand(['--model', mlpFile, '--top', '1', rows], (text) =>
+        chunks.push({ predictCalls: predicted.mock.calls.length, lines: text.trimEnd().split('\n') }),
+      );
+      expect(code).toBe(0);
+    } finally {
+      predicted.mockRestore();
+    }
+    expect(chunks.map((c) => [c.predictCalls, c.lines.length])).toEqual([
+      [1, 256],
+      [2, 256],
+      [3, 88],
+    ]);
+    const whole = predict(load(mlpFile), x).data;
+    const printed = chunks.flatMap((c) => c.lines);
+    printed.forEach((line, i) => {
+      const [, name, cls, p] = /^(\S+)\s+class (\d)  \(\d (\d\.\d{4})\)$/.exec(line) ?? [];
+      expect(name).toBe(`${rows}:${i}`);
+      const scores = Array.from(whole.subarray(3 * i, 3 * i + 3));
+      const best = scores.indexOf(Math.max(...scores));
+      expect(Number(cls)).toBe(best);
+      expect(Math.abs(Number(p) - Math.exp(scores[best]))).toBeLessThan(1e-4);
+    });
   });
 
   test('an IDX file of more input values than predict takes: exit 2 before they become floats', () => {

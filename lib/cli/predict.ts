@@ -420,16 +420,14 @@ interface Row {
   probabilities: number[];
 }
 
-function formatRows(rows: readonly Row[], top: number): string[] {
-  const width = rows.reduce((w, r) => Math.max(w, r.input.length), 0); // not a spread: 125,000 rows overflowed the stack
-  return rows.map((r) => {
-    const order = r.probabilities.map((p, c) => [c, p] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-    const listed = order
-      .slice(0, top)
-      .map(([c, p]) => `${c} ${p.toFixed(4)}`)
-      .join(', ');
-    return `${r.input.padEnd(width)}  class ${r.class}  (${listed})`;
-  });
+/** A row's line: its input's name padded to `width`, the class and the `top` most probable classes. */
+function formatRow(r: Row, top: number, width: number): string {
+  const order = r.probabilities.map((p, c) => [c, p] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const listed = order
+    .slice(0, top)
+    .map(([c, p]) => `${c} ${p.toFixed(4)}`)
+    .join(', ');
+  return `${r.input.padEnd(width)}  class ${r.class}  (${listed})`;
 }
 
 /** A text field of a CSV file (RFC 4180): quoted, a quote inside doubled. */
@@ -462,17 +460,31 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
     if (inputs.rows.length === 0) throw new InputError(`predict: ${args.positional.join(', ')}: no examples to predict`);
     const features = inputs.rows[0].length;
     const shape = modelInputShape(net, inputs.rows.length, features, `predict: ${inputs.names[0]}`, inputs.image, saved);
-    const x = new Float32Array(inputs.rows.length * features);
-    inputs.rows.forEach((r, i) => x.set(r, i * features));
     const batchSize = commandBatchSize(net, [1, ...shape.slice(1)], 'predict');
-    const { probs, classes } = probabilities(net, predict(net, { shape, data: x }, { batchSize }));
-    const rows: Row[] = inputs.names.map((input, i) => {
-      const p = Array.from(probs.subarray(i * classes, (i + 1) * classes), (v) => Number(v.toPrecision(6)));
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (p[c] > p[best]) best = c;
-      return { input, class: best, probabilities: p };
-    });
-    for (const line of formatRows(rows, Math.min(top, classes))) write(`${line}\n`);
+    const width = inputs.names.reduce((w, name) => Math.max(w, name.length), 0); // not a spread: 125,000 rows overflowed the stack
+    // Batch after batch, each printed as soon as it is computed: a reader that wants the first
+    // lines (`| head`) gets them without waiting for the rest, and one that has gone (EPIPE)
+    // ends the run at the next batch, when the event loop turns.
+    const rows: Row[] = [];
+    let classes = 0;
+    for (let start = 0; start < inputs.rows.length; start += batchSize) {
+      const count = Math.min(batchSize, inputs.rows.length - start);
+      const x = new Float32Array(count * features);
+      for (let i = 0; i < count; i++) x.set(inputs.rows[start + i], i * features);
+      const y = probabilities(net, predict(net, { shape: [count, ...shape.slice(1)], data: x }, { batchSize }));
+      classes = y.classes;
+      const lines: string[] = [];
+      for (let i = 0; i < count; i++) {
+        const p = Array.from(y.probs.subarray(i * classes, (i + 1) * classes), (v) => Number(v.toPrecision(6)));
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (p[c] > p[best]) best = c;
+        const row = { input: inputs.names[start + i], class: best, probabilities: p };
+        if (out !== undefined) rows.push(row);
+        lines.push(formatRow(row, Math.min(top, classes), width));
+      }
+      write(`${lines.join('\n')}\n`);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     // Said after the answers, on stderr: a drawing in a paint program is dark on light, the
     // digit sets light on dark, and the model then answers confidently and wrongly.
     if (inputs.lightPages.length > 0) {
