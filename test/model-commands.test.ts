@@ -333,7 +333,7 @@ describe('neurone predict', () => {
     const whole = predict(load(mlpFile), x).data;
     const printed = chunks.flatMap((c) => c.lines);
     printed.forEach((line, i) => {
-      const [, name, cls, p] = /^(\S+)\s+class (\d)  \(\d (\d\.\d{4})\)$/.exec(line) ?? [];
+      const [, name, cls, p] = /^(\S+)\s+class (\d) {2}\(\d (\d\.\d{4})\)$/.exec(line) ?? [];
       expect(name).toBe(`${rows}:${i}`);
       const scores = Array.from(whole.subarray(3 * i, 3 * i + 3));
       const best = scores.indexOf(Math.max(...scores));
