@@ -146,6 +146,24 @@ export class WeightAverage {
     }
   }
 
+  /** The snapshot count and the running means, for a run continued later ({@link setState}). @internal */
+  state(): { count: number; means: Float64Array[] } {
+    return { count: this.count, means: this.avg.map((m) => m.slice()) };
+  }
+
+  /** Puts back a {@link state} of an average of the same parameters. @internal */
+  setState(state: { count: number; means: readonly Float64Array[] }): void {
+    if (this.saved) throw new Error('WeightAverage.setState: the average is applied; call restore() first');
+    const { count, means } = state;
+    if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`WeightAverage.setState: count must be a count, got ${count}`);
+    if (means.length !== this.avg.length || means.some((m, i) => m.length !== this.avg[i].length))
+      throw new RangeError(
+        `WeightAverage.setState: means of sizes (${means.map((m) => m.length).join(', ')}) for tensors of sizes (${this.avg.map((m) => m.length).join(', ')})`,
+      );
+    this.count = count;
+    means.forEach((m, i) => this.avg[i].set(m));
+  }
+
   private checkCount(who: string): void {
     if (this.count === 0) throw new Error(`WeightAverage.${who}: no snapshot yet; call update() first`);
   }

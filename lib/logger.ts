@@ -134,6 +134,25 @@ export class Logger {
     this.marks.push({ x: epoch, label, color: '#d97706' });
   }
 
+  /**
+   * Takes the records of epochs trained before a resume, without printing them, so that
+   * {@link history} and the curves cover the whole run. With `nextLr` (a schedule that announces
+   * its changes, as ReduceLROnPlateau does), an epoch after which the learning rate changed is
+   * marked as {@link annotate} marked it live; `nextLr` is the rate the run goes on with, which
+   * tells whether it changed after the last of the records. @internal
+   */
+  resumed(records: readonly TrainingRecord[], nextLr?: number): void {
+    this.history.push(...records);
+    if (nextLr === undefined) return;
+    const rates = [...records.map((r) => r.lr), nextLr];
+    for (let i = 0; i < records.length; i++) {
+      const before = rates[i];
+      const after = rates[i + 1];
+      if (before !== undefined && after !== undefined && after !== before)
+        this.annotate(records[i].epoch, `lr → ${after.toExponential(1)}`);
+    }
+  }
+
   /** End of training: writes the SVG if asked. */
   end(): void {
     this.stopProgress();

@@ -895,7 +895,10 @@ async function fitInTrainingMode(
       ({ best, bestEpoch, waited, bestWeights } = r);
       history.epochs.push(...r.history);
       scheduler?.resume?.(r.history);
+      // The checkpoint's rate is the next epoch's: a drop after its last epoch is marked too.
+      logger.resumed(r.history, scheduler?.epochEnd !== undefined ? optimizer.lr : undefined);
       firstEpoch = r.epoch + 1;
+      if (!r.stoppedEarly && firstEpoch <= epochs) logger.message(`resuming after epoch ${r.epoch} from ${options.resumeFrom}`);
       if (r.stoppedEarly) {
         // The run had ended: its last checkpoint is the one of the epoch early stopping ended it at.
         history.stoppedEarly = true;

@@ -378,9 +378,10 @@ describe('the process around the command', () => {
     expect(fs.existsSync(path.join(tmp, 'sigint'))).toBe(false);
   });
 
-  test('SIGTERM during training (timeout, docker stop): dies of it, its lock and the --out folders it made gone', async () => {
+  test('SIGTERM during training (timeout, docker stop): dies of it, its lock gone, its state kept for --resume', async () => {
     // Before, the signal's default action ran no cleanup: the .train.lock stayed in --out, which
-    // a run from another machine or container then found held for ever.
+    // a run from another machine or container then found held for ever. The epochs trained stay
+    // in --out/resume, which a line on stderr says.
     const out = path.join(tmp, 'sigterm', 'run');
     const child = spawn(
       process.execPath,
@@ -388,16 +389,44 @@ describe('the process around the command', () => {
       { cwd: root, env: { ...process.env, NEURONE_BACKEND: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
+    let stderr = '';
     child.stdout.on('data', (d) => {
       stdout += d;
       if (/^epoch +2\//m.test(stdout) && fs.existsSync(path.join(out, '.train.lock'))) child.kill('SIGTERM');
     });
+    child.stderr.on('data', (d) => (stderr += d));
     const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
       child.on('exit', (c, s) => resolve([c, s])),
     );
     clearTimeout(guard);
     expect([code, signal]).toEqual([null, 'SIGTERM']);
-    expect(fs.existsSync(path.join(tmp, 'sigterm'))).toBe(false);
+    expect(fs.readdirSync(out)).toEqual(['resume']);
+    expect(fs.readdirSync(path.join(out, 'resume')).sort()).toEqual(['run.json', 'stage1.checkpoint.safetensors']);
+    expect(stderr).toBe(
+      `neurone: stopped; the same command with --resume continues after the last finished epoch (${path.join(out, 'resume')})\n`,
+    );
+  });
+
+  test('SIGTERM before the first epoch ends: nothing to continue, the --out folders it made gone', () => {
+    // The signal is sent as the run's state is started (run.json renamed into place); it reaches
+    // JavaScript at fit's first yield, before the first epoch's checkpoint.
+    const out = path.join(tmp, 'sigterm-early', 'run');
+    const preload = path.join(tmp, 'term-at-start.js');
+    fs.writeFileSync(
+      preload,
+      "const fs = require('fs'); const rename = fs.renameSync; fs.renameSync = function (from, to) { rename(from, to); " +
+        "if (String(to).endsWith('run.json')) process.kill(process.pid, 'SIGTERM'); };",
+    );
+    const r = spawnSync(process.execPath, ['-r', preload, ...cliArgs, 'train', '--dataset', 'xor', '--epochs', '3', '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: HANG_GUARD_MS,
+      env: { ...process.env, NEURONE_BACKEND: '' },
+    });
+    expect(r.signal).toBe('SIGTERM');
+    expect(r.stdout).not.toMatch(/^epoch/m);
+    expect(r.stderr).toBe('');
+    expect(fs.existsSync(path.join(tmp, 'sigterm-early'))).toBe(false);
   });
 });

@@ -283,6 +283,139 @@ describe('neurone train and another run at the same time', () => {
   });
 });
 
+describe('neurone train --resume', () => {
+  /** train in process; `stop` throws from the output callback at the line it matches (its nth time), as a crash would. */
+  const trainStoppedAt = async (argv: string[], stop?: RegExp, nth = 1): Promise<{ code?: number; lines: string[]; error?: Error }> => {
+    const lines: string[] = [];
+    let hits = 0;
+    try {
+      const code = await train(parseTrainArgs(argv)!, (l) => {
+        lines.push(l);
+        if (stop?.test(l) && ++hits === nth) throw new Error('stopped here');
+      });
+      return { code, lines };
+    } catch (e) {
+      return { lines, error: e as Error };
+    }
+  };
+  /** What a run leaves, the wall times and the figures' element ids (a count in the process) aside. */
+  const results = (out: string) => {
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    delete metrics.seconds;
+    for (const r of metrics.history) delete r.seconds;
+    return {
+      model: fs.readFileSync(path.join(out, 'model.safetensors')).toString('hex'),
+      metrics,
+      curves: fs.readFileSync(path.join(out, 'training.svg'), 'utf8').replace(/plot-area-\d+/g, 'id'),
+      files: fs.readdirSync(out).sort(),
+    };
+  };
+
+  test.each([
+    ['in the first network, in the weight average', '--recipe headline --epochs 6 --swa 3', /^epoch +5\//, 1],
+    ['in the retraining, in its weight average', '--recipe headline --epochs 6 --swa 3', /^epoch +6\//, 2],
+    ['after a plateau lowered the rate, with early stopping', '--recipe quick --epochs 40 --lr 0.05', /^epoch +12\//, 1],
+  ])('a run stopped %s ends with --resume as if never stopped: model, metrics and curves', async (_, flags, stop, nth) => {
+    const name = `resume-${nth}-${flags.split(' ')[1]}`;
+    const argv = (out: string): string[] => [
+      '--dataset',
+      'xor',
+      ...flags.split(' '),
+      '--out',
+      out,
+      '--save',
+      path.join(out, 'model.safetensors'),
+    ];
+    const whole = path.join(tmp, `${name}-whole`);
+    expect((await trainStoppedAt(argv(whole))).code).toBe(0);
+    const out = path.join(tmp, name);
+    const stopped = await trainStoppedAt(argv(out), stop, nth);
+    expect(stopped.error?.message).toBe('stopped here');
+    expect(fs.readdirSync(out)).toEqual(['resume']);
+    const resumed = await trainStoppedAt([...argv(out), '--resume']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.lines.join('\n')).toMatch(/^resuming after epoch \d+ from .*stage[12]\.checkpoint\.safetensors$/m);
+    expect(results(out)).toEqual(results(whole));
+    expect(results(out).files).not.toContain('resume'); // gone once the run ended
+    // The plateau's drops are marked on the curves, those before the stop too.
+    if (flags.includes('quick')) expect(results(out).curves).toMatch(/lr → /);
+  });
+
+  test('--resume is refused without a stopped run, or with other flags; a new run there needs --force', async () => {
+    const out = path.join(tmp, 'resume-refusals');
+    const argv = ['--dataset', 'xor', '--epochs', '4', '--lr', '0.01', '--out', out];
+    expectBadInput(
+      await run(main, ['train', ...argv, '--resume']),
+      new RegExp(`^neurone: --resume: ${esc(out)} holds no stopped run to continue \\(no ${esc(path.join(out, 'resume'))} folder\\)$`, 'm'),
+    );
+    expect((await trainStoppedAt(argv, /^epoch +2\//)).error?.message).toBe('stopped here');
+    expectBadInput(
+      await run(main, ['train', ...argv.slice(0, 4), '--lr', '0.02', '--out', out, '--resume']),
+      /^neurone: --resume: the run in .* was started with --lr 0.01, not --lr 0.02; give its flags again, or start over with --force, without --resume$/m,
+    );
+    expectBadInput(
+      await run(main, ['train', ...argv, '--patience', '3', '--resume']),
+      /^neurone: --resume: the run in .* was started with no --patience, not --patience 3;/,
+    );
+    expectBadInput(
+      await run(main, ['train', ...argv]),
+      new RegExp(
+        `^neurone: --out: ${esc(out)} holds a stopped run \\(${esc(path.join(out, 'resume'))}\\): continue it with the same flags and --resume, or start over with --force$`,
+        'm',
+      ),
+    );
+    // Flags that do not change the result may change.
+    const resumed = await run(main, ['train', ...argv, '--resume', '--quiet', '--threads', '1']);
+    expect(resumed.code).toBe(0);
+    expect(fs.existsSync(path.join(out, 'resume'))).toBe(false);
+    // --force starts over: the stopped run's state goes.
+    expect((await trainStoppedAt([...argv, '--force'], /^epoch +3\//)).error?.message).toBe('stopped here');
+    const again = await trainStoppedAt([...argv, '--force']);
+    expect(again.code).toBe(0);
+    expect(again.lines.join('\n')).not.toMatch(/resuming/);
+    // A damaged state is named, with the way out.
+    expect((await trainStoppedAt([...argv, '--force'], /^epoch +3\//)).error?.message).toBe('stopped here');
+    fs.writeFileSync(path.join(out, 'resume', 'stage1.checkpoint.safetensors'), 'not a checkpoint');
+    expectBadInput(await run(main, ['train', ...argv, '--resume']), /^neurone: --resume: .*; start over with --force, without --resume$/m);
+  });
+
+  test('a model that could not be saved is saved by --resume without training again', async () => {
+    const out = path.join(tmp, 'resume-save');
+    const save = path.join(out, 'model.safetensors');
+    const argv = ['--dataset', 'xor', '--epochs', '3', '--out', out, '--save', save];
+    const nodeFs: typeof fs = require('fs'); // eslint-disable-line @typescript-eslint/no-require-imports
+    const realOpen = nodeFs.openSync;
+    const full = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: unknown[]) => {
+      if (String(file).includes('.model.safetensors.'))
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return (realOpen as (...a: unknown[]) => number)(file, ...rest);
+    }) as typeof fs.openSync);
+    let failed: Run;
+    try {
+      failed = await run(trainIn([]), argv);
+    } finally {
+      full.mockRestore();
+    }
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/the same command with --resume saves it without training again/);
+    expect(fs.existsSync(path.join(out, 'resume'))).toBe(true);
+    const lines: string[] = [];
+    const r = await run(trainIn(lines), [...argv, '--resume']);
+    expect(r.code).toBe(0);
+    expect(lines.filter((l) => /^epoch /.test(l))).toEqual([]);
+    expect(load(save)).toBeInstanceOf(Sequential);
+    expect(fs.existsSync(path.join(out, 'resume'))).toBe(false);
+  });
+
+  const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  /** train as a command for `run`, its lines also kept in `lines`. */
+  const trainIn = (lines: string[]) => (argv: readonly string[], write: (text: string) => void) =>
+    train(parseTrainArgs(argv)!, (l) => {
+      write(`${l}\n`);
+      lines.push(l);
+    });
+});
+
 describe('neurone predict', () => {
   test('a small model file whose activations are huge: refused naming the layer, or run in smaller batches', () => {
     const png = path.join(tmp, 'for-upsample.png');

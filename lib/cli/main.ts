@@ -45,6 +45,8 @@ import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit } from '../data/paths';
 import { lockFolder, onFatalSignal } from '../data/read';
 import { save } from '../serialize';
+import { CheckpointError } from '../checkpoint';
+import { ResumeFolder, Stage } from './train-resume';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
 import { styleCommand } from './style';
@@ -96,6 +98,8 @@ export interface TrainOptions {
   out: string;
   /** Replace the files an earlier run left in --out. */
   force: boolean;
+  /** Continue the run stopped in --out after its last finished epoch. */
+  resume?: boolean;
   save?: string;
   /** Early stopping's patience; 0 trains every epoch and keeps the last weights. */
   patience?: number;
@@ -203,6 +207,11 @@ const FLAGS: Record<string, Flag> = {
   '--out': { key: 'out', kind: 'string', arg: 'DIR', help: 'folder for the plots and metrics (default ./neurone-out)' },
   '--force': { key: 'force', kind: 'flag', help: 'replace the files an earlier run left in --out, and an existing --save file' },
   '--save': { key: 'save', kind: 'string', arg: 'FILE', help: 'save the trained model there' },
+  '--resume': {
+    key: 'resume',
+    kind: 'flag',
+    help: 'continue the run stopped in --out (Ctrl-C, a kill, a crash) after its last finished epoch: give its flags again',
+  },
   '--patience': {
     key: 'patience',
     kind: 'int',
@@ -494,7 +503,28 @@ async function trainLocked(
   t0: number,
   outFiles: { curves: string; confusion: string; metrics: string },
 ): Promise<number> {
-  const earlier = Object.values(outFiles).filter((f) => fs.existsSync(f));
+  const resume = new ResumeFolder(opts.out);
+  if (opts.resume) {
+    if (!resume.exists()) throw new UsageError(`--resume: ${opts.out} holds no stopped run to continue (no ${resume.dir} folder)`);
+    let started: Record<string, unknown>;
+    try {
+      started = resume.flags();
+    } catch (e) {
+      throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
+    }
+    const changed = changedFlag(started, resultFlags(opts));
+    if (changed) {
+      throw new UsageError(
+        `--resume: the run in ${opts.out} was started with ${changed.then}, not ${changed.now}; give its flags again, or start over with --force, without --resume`,
+      );
+    }
+  } else if (fs.existsSync(resume.dir) && !opts.force) {
+    throw new UsageError(
+      `--out: ${opts.out} holds a stopped run (${resume.dir}): continue it with the same flags and --resume, or start over with --force`,
+    );
+  }
+  // A resumed run replaces what the run it continues would have replaced.
+  const earlier = opts.resume ? [] : Object.values(outFiles).filter((f) => fs.existsSync(f));
   if (earlier.length > 0 && !opts.force) {
     throw new UsageError(
       `--out: ${opts.out} already holds ${earlier.map((f) => path.basename(f)).join(', ')} from an earlier run; ` +
@@ -599,10 +629,12 @@ async function trainLocked(
 
   /**
    * One training run of `model` on `trainDs`: with `valDs`, the schedule and early stopping watch
-   * it; with `lrs`, epoch e runs at lrs[e - 1] (a retraining replays the first run's rates).
-   * Returns fit's history, the rate of each epoch and the logger that drew the curves.
+   * it; with `lrs`, epoch e runs at lrs[e - 1] (a retraining replays the first run's rates). Each
+   * epoch leaves fit's checkpoint (and the weight average) in the resume folder; with --resume,
+   * the stage goes on from its checkpoint there. Returns fit's history, the rate of each epoch,
+   * the logger that drew the curves and the optimiser's settings.
    */
-  const stage = async (model: typeof net, trainDs: Dataset, valDs: Dataset | null, stageEpochs: number, lrs?: number[]) => {
+  const stage = async (index: Stage, model: typeof net, trainDs: Dataset, valDs: Dataset | null, stageEpochs: number, lrs?: number[]) => {
     const optimizer = makeOptimizer();
     // Fit sets each epoch's rate: the plateau schedule watching the validation loss, or the first run's rates replayed.
     const scheduler = lrs
@@ -612,14 +644,25 @@ async function trainLocked(
         : undefined;
     const logger = new Logger({ verbose: opts.quiet ? 0 : 1, write: out });
     const average = swaEpochs > 0 ? new WeightAverage(model.parameters()) : null;
-    const lrsUsed: number[] = [];
+    const averageFrom = stageEpochs - swaEpochs + 1;
+    const checkpoint = resume.checkpoint(index);
+    let resumedAfter: number | undefined;
+    if (opts.resume) {
+      try {
+        resumedAfter = resume.checkpointEpoch(index);
+        if (average && resumedAfter !== undefined && resumedAfter >= averageFrom) resume.readAverage(index, resumedAfter, average);
+      } catch (e) {
+        throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
+      }
+    }
     const n = trainDs.labels.length;
     let lossSum = 0;
     let seen = 0;
     const onEpochEnd = (r: EpochRecord): void => {
-      // The epoch's rate: fit calls this before the plateau schedule lowers it for the next.
-      lrsUsed.push(optimizer.lr);
-      if (average && r.epoch > stageEpochs - swaEpochs) average.update();
+      if (average && r.epoch >= averageFrom) {
+        average.update();
+        resume.writeAverage(index, r.epoch, average);
+      }
     };
     try {
       const history = await fit(
@@ -635,6 +678,8 @@ async function trainLocked(
           scheduler,
           logger,
           onEpochEnd,
+          checkpoint: { path: checkpoint },
+          resumeFrom: resumedAfter !== undefined ? checkpoint : undefined,
           onBatchEnd: bar
             ? (info) => {
                 const done = Math.min(n, info.batch * opts.batchSize);
@@ -657,7 +702,12 @@ async function trainLocked(
         // Batch norm's running estimates were measured with the last weights: measured again for the average.
         updateBatchNorm(model, trainDs.x);
       }
-      return { history, lrs: lrsUsed, logger, optimizer };
+      // The epoch's rate, as fit set it before the epoch (before the plateau schedule lowers it for the next).
+      const rates = history.epochs.map((r) => r.lr as number);
+      return { history, lrs: rates, logger, optimizer: optimizer.toJSON() };
+    } catch (e) {
+      if (e instanceof CheckpointError) throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
+      throw e;
     } finally {
       bar?.stop();
     }
@@ -669,8 +719,21 @@ async function trainLocked(
   let finalTrainSet = trainSet;
   let retrainedEpochs: number | undefined;
   let valEval: ReturnType<typeof evalWith>;
+  if (!opts.resume) resume.start(resultFlags(opts));
+  // Ctrl-C, a kill or an exit (stdout gone) after an epoch: the state stays for --resume, which a
+  // signal's line says. Before the first, there is nothing to continue: the folder goes, and with
+  // it an --out the run made.
+  const abandoned = (): void => {
+    if (!resume.trained()) resume.remove();
+  };
+  const stopNote = onFatalSignal(() => {
+    if (!resume.trained()) return resume.remove();
+    process.stderr.write(`neurone: stopped; the same command with --resume continues after the last finished epoch (${resume.dir})\n`);
+  });
+  process.prependListener('exit', abandoned);
   try {
-    first = await stage(net, trainSet, valSet, epochs);
+    // A stage that had finished resumes from its last checkpoint, with nothing left to train.
+    first = await stage(1, net, trainSet, valSet, epochs);
     valEval = evalWith(net, valSet);
     if (retrain) {
       // A fresh network on all the training data (the validation split included) for the epochs
@@ -685,14 +748,19 @@ async function trainLocked(
       // Another stream than the first training's, for any --seed up to MAX_SEED.
       seedGlobal((opts.seed + 10000) % (MAX_SEED + 1));
       final = buildModel(description);
-      await stage(final, finalTrainSet, null, retrainedEpochs, first.lrs.slice(0, retrainedEpochs));
+      await stage(2, final, finalTrainSet, null, retrainedEpochs, first.lrs.slice(0, retrainedEpochs));
     }
   } catch (e) {
     if (e instanceof NonFiniteError) {
+      // A resume would diverge the same way.
+      resume.remove();
       process.stderr.write(`neurone: ${divergedLine(e, lr, adam, opts.batchSize)}\n`);
       return 1;
     }
     throw e;
+  } finally {
+    stopNote();
+    process.removeListener('exit', abandoned);
   }
   const history = first.history;
   const optimizer = first.optimizer;
@@ -727,17 +795,22 @@ async function trainLocked(
       }
     } catch (e) {
       const msg = firstLine((e as Error).message);
-      process.stderr.write(`neurone: cannot save the model${msg.includes(target) ? '' : ` to ${target}`}: ${msg}\n`);
+      process.stderr.write(
+        `neurone: cannot save the model${msg.includes(target) ? '' : ` to ${target}`}: ${msg}; ` +
+          `the same command with --resume saves it without training again (${resume.dir})\n`,
+      );
       return 1;
     }
   }
+  // Trained and saved: nothing left to continue.
+  resume.remove();
 
   const { curves, confusion, metrics: metricsFile } = outFiles;
   const metrics = {
     dataset: opts.dataset,
     model: modelName,
     description,
-    optimizer: optimizer.toJSON(),
+    optimizer,
     batchSize: opts.batchSize,
     seed: opts.seed,
     backend: getBackend(),
@@ -812,6 +885,37 @@ function besideFile(file: string): string {
     const name = `${stem}.${process.pid}-${crypto.randomBytes(3).toString('hex')}${ext}`;
     if (!fs.existsSync(name)) return name;
   }
+}
+
+/** Flags that do not change what a run computes: a resumed run may give others. */
+const NOT_RESULT_FLAGS: ReadonlySet<string> = new Set<keyof TrainOptions>([
+  'backend',
+  'threads',
+  'out',
+  'force',
+  'save',
+  'quiet',
+  'resume',
+  'dataDir',
+]);
+
+/** The flags of a run that decide its result, as given (a recipe's defaults are not filled in). */
+function resultFlags(opts: TrainOptions): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(opts).filter(([key, value]) => !NOT_RESULT_FLAGS.has(key) && value !== undefined && value !== false),
+  );
+}
+
+/** The first flag given differently in `now` than in `then`, each as written on a command line. */
+function changedFlag(then: Record<string, unknown>, now: Record<string, unknown>): { then: string; now: string } | undefined {
+  for (const key of new Set([...Object.keys(then), ...Object.keys(now)])) {
+    if (JSON.stringify(then[key]) === JSON.stringify(now[key])) continue;
+    const name = Object.keys(FLAGS).find((f) => FLAGS[f].key === key) ?? key;
+    const written = (value: unknown): string =>
+      value === undefined ? `no ${name}` : FLAGS[name]?.kind === 'flag' ? name : `${name} ${String(value)}`;
+    return { then: written(then[key]), now: written(now[key]) };
+  }
+  return undefined;
 }
 
 /** Extensions of other frameworks' model files, which --save would fill with safetensors. */
