@@ -14,5 +14,5 @@ const r = spawnSync(process.execPath, [require.resolve('node-gyp-build/bin.js')]
   env: { ...process.env, JOBS: process.env.JOBS || 'max' },
 });
 if (r.status !== 0) {
-  console.warn('neurone: no prebuilt binary fits this platform and the addon could not be compiled; the js backend will be used');
+  console.warn('neurone: no prebuilt binary loads here and the addon could not be compiled; the js backend will be used');
 }

@@ -46,7 +46,12 @@ function pickDefault(): Backend {
   if (kernel !== undefined && kernel !== '') {
     throw new Error(`neurone: NEURONE_KERNEL=${kernel} asks for the native kernels, which cannot load: ${firstLine(error?.message)}`);
   }
-  console.warn(`neurone: native addon unavailable (${firstLine(error?.message)}); using the js backend`);
+  // One line, with the way to the addon: npm may have run no install script (a global install it
+  // was not allowed to run scripts for, --ignore-scripts), or the compile failed for want of tools.
+  console.warn(
+    `neurone: native addon unavailable (${firstLine(error?.message)}); using the js backend, many times slower ` +
+      '(`npm rebuild neurone` compiles the addon: a C++17 compiler, make and Python 3)',
+  );
   return jsBackend;
 }
 
