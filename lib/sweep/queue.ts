@@ -58,7 +58,11 @@ export const DEFAULT_QUEUE_NAME = 'neurone';
 /** How long a first connection to Redis may take before the command gives up. */
 const CONNECT_TIMEOUT_MS = 3000;
 
-/** The connection options of a `redis://[user:password@]host:port[/db]` URL; throws SpecError for anything else. */
+/**
+ * The connection options of a `redis://[user:password@]host:port[/db]` URL; throws SpecError for
+ * anything else. Internal, so that the published declarations do not name ioredis's types (a
+ * TypeScript project would load all of them to check its own code). @internal
+ */
 export function redisOptions(url: string): RedisOptions {
   let u: URL;
   try {
