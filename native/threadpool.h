@@ -2,7 +2,8 @@
 //
 // Batch-32 layers take 0.1–1 ms, so starting threads per call would cost more
 // than it saves: workers live as long as the addon instance, spin briefly
-// after a job (the next kernel call usually follows within microseconds),
+// after a job (the next kernel call usually follows within microseconds; the
+// spin yields the core to others after a moment, see spinPause in threadpool.cc),
 // then sleep on a condition variable so an idle process uses no CPU.
 #pragma once
 
