@@ -503,30 +503,57 @@ bool splitsK(const GemmArgs& g, const GemmKernels& kt, int64_t threads) {
   return threads > 1 && g.m * g.n <= kSplitKMaxOutput && blocks >= threads && blocks <= kSplitKMaxBlocks;
 }
 
+// The columns [j0, j1) of g's product.
+GemmArgs columnSlice(const GemmArgs& g, int64_t j0, int64_t j1) {
+  GemmArgs h = g;
+  h.n = j1 - j0;
+  h.b = g.transB ? g.b + j0 * g.ldb : g.b + j0;
+  h.c = g.c + j0;
+  return h;
+}
+
+// The work is shared out in units of one depth block's columns split in `threads` pieces (at
+// multiples of kLanes), `blocks` units a thread, so that a block count that is not a multiple of
+// the threads still gives each the same share: AVX-512's depth block of 384 makes the 784 inputs
+// of the MLP and the autoencoder 3 blocks, which whole blocks split 1 + 2 over 2 threads. Thread
+// 0's leading whole blocks go straight into C; every other unit computes its piece of P_b.
 void runSplitK(const GemmArgs& g, GemmForm form, const GemmKernels& kt, ThreadPool* pool, int64_t threads) {
   const int64_t kc = balancedKc(g.k, kt), blocks = ceilDiv(g.k, kc);
-  // Thread t's share of the depth: blocks [firstBlock(t), firstBlock(t + 1)).
-  const auto firstBlock = [&](int64_t t) { return t * blocks / threads; };
-  // The blocks of thread 1.. in order, m x n each.
-  const int64_t later = firstBlock(1);
+  // Column pieces of a block: one when the columns are too few to cut in `threads` vector-wide pieces.
+  const int64_t pieces = blocks % threads != 0 && g.n >= threads * kLanes ? threads : 1;
+  const auto pieceStart = [&](int64_t c) { return c == pieces ? g.n : c * g.n / pieces / kLanes * kLanes; };
+  // Thread t's units: [t * units / threads, (t + 1) * units / threads), unit u being piece
+  // u % pieces of block u / pieces.
+  const int64_t units = blocks * pieces;
+  const auto firstUnit = [&](int64_t t) { return t * units / threads; };
+  // Thread 0's whole blocks, written into C as one thread would; the rest go to `partials`.
+  const int64_t direct = firstUnit(1) / pieces;
   thread_local Scratch partialScratch;
-  float* partials = partialScratch.get(static_cast<size_t>((blocks - later) * g.m * g.n));
+  float* partials = partialScratch.get(static_cast<size_t>((blocks - direct) * g.m * g.n));
   // Contiguous: thread t takes task t, the t-th share of the depth (W's rows), as the
   // optimiser's step took the t-th share of W.
   parallelFor(pool, threads, [&](int64_t t, int) {
-    const int64_t b0 = firstBlock(t), b1 = firstBlock(t + 1);
-    if (t == 0) return runForm(depthSlice(g, kc, b0, b1), form, kt, nullptr, kc);
-    for (int64_t b = b0; b < b1; b++) {
+    int64_t u = firstUnit(t);
+    const int64_t end = firstUnit(t + 1);
+    if (t == 0 && direct > 0) {
+      runForm(depthSlice(g, kc, 0, direct), form, kt, nullptr, kc);
+      u = direct * pieces;
+    }
+    while (u < end) {
+      // This block's pieces in [u, end), run as one product of their columns.
+      const int64_t b = u / pieces, c0 = u % pieces, c1 = std::min(pieces, c0 + (end - u));
       GemmArgs h = depthSlice(g, kc, b, b + 1);
       h.alpha = 1.0f;
       h.beta = 0.0f;
-      h.c = partials + (b - later) * g.m * g.n;
+      h.c = partials + (b - direct) * g.m * g.n;
       h.ldc = g.n;
-      runForm(h, form, kt, nullptr, kc);
+      const int64_t j0 = pieceStart(c0), j1 = pieceStart(c1);
+      if (j1 > j0) runForm(columnSlice(h, j0, j1), form, kt, nullptr, kc);
+      u += c1 - c0;
     }
   });
-  for (int64_t b = later; b < blocks; b++) {
-    const float* pb = partials + (b - later) * g.m * g.n;
+  for (int64_t b = direct; b < blocks; b++) {
+    const float* pb = partials + (b - direct) * g.m * g.n;
     for (int64_t i = 0; i < g.m; i++) {
       float* ci = g.c + i * g.ldc;
       const float* pi = pb + i * g.n;

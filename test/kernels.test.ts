@@ -705,6 +705,59 @@ describe('native and js agree', () => {
     relClose(pairs[1][0], pairs[3][0], 'conv1dBackwardWeight');
   });
 
+  run('sgemm gives the bits of one thread on 2 and 3 threads, the depth split included (blocks not a multiple of the threads)', () => {
+    // Small outputs over long depths take the depth split: 784 inputs are 3 blocks of AVX-512's
+    // 384 (and 4 of AVX2's 256), shared out in column pieces so the threads get even work.
+    const nb = nativeBackend(native!);
+    const shapes: [boolean, boolean, number, number, number][] = [
+      [false, false, 32, 256, 784],
+      [false, true, 32, 256, 784],
+      [false, false, 32, 100, 4064],
+      [false, false, 32, 40, 1900],
+      [true, false, 16, 112, 2000],
+      [false, false, 8, 20, 3000],
+    ];
+    for (const path of native!.supportedKernelPaths()) {
+      native!.setKernelPath(path);
+      for (const [transA, transB, m, n, k] of shapes) {
+        const c: GemmCase = {
+          transA,
+          transB,
+          m,
+          n,
+          k,
+          alpha: 0.75,
+          beta: 0.5,
+          offA: 3,
+          offB: 1,
+          offC: 2,
+          lda: (transA ? m : k) + 1,
+          ldb: (transB ? k : n) + 2,
+          ldc: n + 3,
+        };
+        const { a, b, cArr } = gemmArrays(c);
+        const results = [1, 2, 3].map((threads) => {
+          native!.setThreads(threads);
+          const out = cArr.slice();
+          runGemm(nb, c, a, b, out);
+          return out;
+        });
+        for (const [i, threads] of [
+          [1, 2],
+          [2, 3],
+        ]) {
+          const diff = results[i].findIndex((v, j) => !Object.is(v, results[0][j]));
+          if (diff >= 0)
+            throw new Error(
+              `${path} ${JSON.stringify(c)}: ${threads} threads differ from one at ${diff}: ${results[i][diff]} vs ${results[0][diff]}`,
+            );
+        }
+      }
+    }
+    native!.setThreads(1);
+    native!.setKernelPath(initialPath as string);
+  });
+
   run('conv1dMaxPoolForward and conv1dMaxPoolBackwardWeight: native against js, and against the two kernels they fuse', () => {
     const nb = nativeBackend(native!);
     // The seed network at inference batch; overlapping pools with stride and bias; a sample long
