@@ -24,9 +24,8 @@ test('without the addon, js takes over with one warning line saying why', () => 
   expect(r.stdout.trim()).toBe('js');
   const lines = r.stderr.trim().split('\n');
   expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(
-    /^neurone: native addon unavailable \(NEURONE_NATIVE_DISABLE=1 is set\); using the js backend, many times slower \(`npm rebuild neurone` compiles the addon: .+\)$/,
-  );
+  // Switched off on purpose: no advice on how to get it.
+  expect(lines[0]).toMatch(/^neurone: native addon unavailable \(NEURONE_NATIVE_DISABLE=1 is set\); using the js backend$/);
 });
 
 test('NEURONE_BACKEND=js selects js silently', () => {

@@ -378,6 +378,25 @@ describe('the process around the command', () => {
     expect(fs.existsSync(path.join(tmp, 'sigint'))).toBe(false);
   });
 
+  (hasScript ? test : test.skip)(
+    'Ctrl-C after an epoch: the line saying how to go on comes on a line of its own, below the bar',
+    async () => {
+      const out = path.join(tmp, 'sigint-after');
+      // USPS's epochs are long enough that the ^C lands while the bar draws (checkerboard's end first).
+      const args = [...cliArgs, 'train', '--dataset', 'usps', '--recipe', 'quick', '--epochs', '500', '--patience', '500', '--out', out];
+      const run = await inTerminal(args, { interrupt: /epoch +2\/500/, guardMs: HANG_GUARD_MS });
+      expect(run.sent).toBe(true);
+      expect(run.code).toBe(130);
+      const note = run.out.indexOf('neurone: stopped; the same command with --resume continues after the last finished epoch');
+      expect(note).toBeGreaterThan(0);
+      // The bar was stopped first: line wrapping back on, the cursor at the start of a cleared line.
+      const before = run.out.slice(0, note);
+      expect(before.lastIndexOf('\x1b[?7h')).toBeGreaterThan(before.lastIndexOf('\x1b[?7l'));
+      expect(before).toMatch(/(\r|\n|\x1b\[2K|\x1b\[0K)$/);
+      expect(fs.readdirSync(path.join(out, 'resume'))).toContain('stage1.checkpoint.safetensors');
+    },
+  );
+
   test('SIGTERM during training (timeout, docker stop): dies of it, its lock gone, its state kept for --resume', async () => {
     // Before, the signal's default action ran no cleanup: the .train.lock stayed in --out, which
     // a run from another machine or container then found held for ever. The epochs trained stay

@@ -457,6 +457,17 @@ describe('saves that fail or are killed', () => {
     expect(load(target).config()).toEqual(new Linear(2, 3).config());
     expect(fs.statSync(target).nlink).toBe(1);
     expect(temps(target)).toEqual([]);
+    // Over NFS a link() retried after a lost reply answers EEXIST for the link it made itself: saved.
+    fs.rmSync(target);
+    const retried = jest.spyOn(nodeFs, 'linkSync').mockImplementation(((from: fs.PathLike, to: fs.PathLike) => {
+      realLink(from, to);
+      throw Object.assign(new Error('EEXIST: file already exists, link'), { code: 'EEXIST' });
+    }) as typeof fs.linkSync);
+    save(new Linear(2, 5), target, { overwrite: false });
+    retried.mockRestore();
+    expect(load(target).config()).toEqual(new Linear(2, 5).config());
+    expect(fs.statSync(target).nlink).toBe(1);
+    expect(temps(target)).toEqual([]);
     // A file system without hard links: a check and a rename instead.
     fs.rmSync(target);
     const noLinks = jest.spyOn(nodeFs, 'linkSync').mockImplementation(() => {

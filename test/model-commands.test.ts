@@ -37,6 +37,7 @@ import {
 } from '../lib/nn';
 import { save, load } from '../lib/serialize';
 import { seed } from '../lib/random';
+import { getBackend, getThreads } from '../lib/backend';
 import { Tensor, randn } from '../lib/tensor';
 import * as trainModule from '../lib/train';
 import { predict, evaluate, fit } from '../lib/train';
@@ -346,8 +347,18 @@ describe('neurone train --resume', () => {
     const argv = ['--dataset', 'xor', '--epochs', '4', '--lr', '0.01', '--out', out];
     expectBadInput(
       await run(main, ['train', ...argv, '--resume']),
-      new RegExp(`^neurone: --resume: ${esc(out)} holds no stopped run to continue \\(no ${esc(path.join(out, 'resume'))} folder\\)$`, 'm'),
+      new RegExp(
+        `^neurone: --resume: ${esc(out)} holds no stopped run to continue \\(no ${esc(path.join(out, 'resume', 'run.json'))}\\)$`,
+        'm',
+      ),
     );
+    // Stopped before its first epoch ended (a crash, a kill during the start): nothing was kept, nothing is refused.
+    expect((await trainStoppedAt(argv, /^epoch +1\//)).error?.message).toBe('stopped here');
+    expect(fs.existsSync(path.join(out, 'resume'))).toBe(false);
+    fs.mkdirSync(path.join(out, 'resume'), { recursive: true });
+    expectBadInput(await run(main, ['train', ...argv, '--resume']), /holds no stopped run to continue \(no .*run\.json\)$/m);
+    expect(fs.existsSync(path.join(out, 'resume'))).toBe(true);
+    const startedThreads = getThreads();
     expect((await trainStoppedAt(argv, /^epoch +2\//)).error?.message).toBe('stopped here');
     expectBadInput(
       await run(main, ['train', ...argv.slice(0, 4), '--lr', '0.02', '--out', out, '--resume']),
@@ -355,7 +366,7 @@ describe('neurone train --resume', () => {
     );
     expectBadInput(
       await run(main, ['train', ...argv, '--patience', '3', '--resume']),
-      /^neurone: --resume: the run in .* was started with no --patience, not --patience 3;/,
+      /^neurone: --resume: the run in .* was started with --patience 5, not --patience 3;/,
     );
     expectBadInput(
       await run(main, ['train', ...argv]),
@@ -364,9 +375,19 @@ describe('neurone train --resume', () => {
         'm',
       ),
     );
-    // Flags that do not change the result may change.
-    const resumed = await run(main, ['train', ...argv, '--resume', '--quiet', '--threads', '1']);
+    // --save in the folder the run removes at its end is refused before training.
+    expectBadInput(
+      await run(main, ['train', ...argv, '--resume', '--save', path.join(out, 'resume', 'model.safetensors')]),
+      /^neurone: --save: .*model\.safetensors is in .*resume, which the run removes when it ends$/m,
+    );
+    // Flags that do not change the result may change, and a flag may give the recipe's own value.
+    // A thread count other than the run's is said: a convolution's sums may then differ.
+    const resumed = await run(main, ['train', ...argv, '--recipe', 'quick', '--patience', '5', '--resume', '--quiet', '--threads', '1']);
     expect(resumed.code).toBe(0);
+    if (startedThreads > 1 && getBackend() === 'native')
+      expect(resumed.stderr).toMatch(
+        new RegExp(`^neurone: note: the run started on native \\w+, ${startedThreads} threads and goes on on native \\w+, 1 thread: `, 'm'),
+      );
     expect(fs.existsSync(path.join(out, 'resume'))).toBe(false);
     // --force starts over: the stopped run's state goes.
     expect((await trainStoppedAt([...argv, '--force'], /^epoch +3\//)).error?.message).toBe('stopped here');
@@ -377,6 +398,57 @@ describe('neurone train --resume', () => {
     expect((await trainStoppedAt([...argv, '--force'], /^epoch +3\//)).error?.message).toBe('stopped here');
     fs.writeFileSync(path.join(out, 'resume', 'stage1.checkpoint.safetensors'), 'not a checkpoint');
     expectBadInput(await run(main, ['train', ...argv, '--resume']), /^neurone: --resume: .*; start over with --force, without --resume$/m);
+  });
+
+  test("what a killed run was writing in --out is removed when the next run there starts, however recent; a live process's file stays", async () => {
+    const out = path.join(tmp, 'resume-stranded');
+    const argv = ['--dataset', 'xor', '--epochs', '3', '--out', out, '--save', path.join(out, 'model.safetensors')];
+    expect((await trainStoppedAt(argv, /^epoch +3\//)).error?.message).toBe('stopped here');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid as number;
+    const stranded = [
+      path.join(out, `.model.safetensors.${dead}.k9x2.tmp`),
+      path.join(out, 'resume', `.stage1.checkpoint.safetensors.${dead}.a1b2.tmp`),
+    ];
+    const live = path.join(out, `.metrics.json.${process.ppid}.c3d4.tmp`);
+    for (const f of [...stranded, live]) fs.writeFileSync(f, 'half written');
+    expect((await trainStoppedAt([...argv, '--resume'])).code).toBe(0);
+    expect(stranded.filter((f) => fs.existsSync(f))).toEqual([]);
+    expect(fs.existsSync(live)).toBe(true);
+    fs.rmSync(live);
+  });
+
+  test("a disk that fills up at an epoch's checkpoint stops the run, saying --resume continues it after the last epoch kept", async () => {
+    const out = path.join(tmp, 'resume-full');
+    const argv = ['--dataset', 'xor', '--epochs', '4', '--out', out];
+    const whole = path.join(tmp, 'resume-full-whole');
+    expect((await trainStoppedAt(['--dataset', 'xor', '--epochs', '4', '--out', whole])).code).toBe(0);
+    const nodeFs: typeof fs = require('fs'); // eslint-disable-line @typescript-eslint/no-require-imports
+    const realOpen = nodeFs.openSync;
+    let checkpoints = 0;
+    const full = jest.spyOn(nodeFs, 'openSync').mockImplementation(((file: fs.PathLike, ...rest: unknown[]) => {
+      if (String(file).includes('.stage1.checkpoint.safetensors.') && ++checkpoints === 3)
+        throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+      return (realOpen as (...a: unknown[]) => number)(file, ...rest);
+    }) as typeof fs.openSync);
+    let stopped: Awaited<ReturnType<typeof trainStoppedAt>>;
+    try {
+      stopped = await trainStoppedAt(argv);
+    } finally {
+      full.mockRestore();
+    }
+    expect(stopped.error?.message).toMatch(
+      /^fit: checkpoint: cannot write .*stage1\.checkpoint\.safetensors: .*ENOSPC.*; once it can be written, the same command with --resume continues after the last epoch kept$/,
+    );
+    const resumed = await trainStoppedAt([...argv, '--resume']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.lines).toContain(`resuming after epoch 2 from ${path.join(out, 'resume', 'stage1.checkpoint.safetensors')}`);
+    const metrics = (dir: string) => {
+      const m = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+      delete m.seconds;
+      for (const r of m.history) delete r.seconds;
+      return m;
+    };
+    expect(metrics(out)).toEqual(metrics(whole));
   });
 
   test('a model that could not be saved is saved by --resume without training again', async () => {

@@ -22,11 +22,15 @@ export interface TerminalRun {
 
 /**
  * Runs node with `args` in the repository root, in an 80-column pseudo-terminal; with
- * `interrupt`, types ^C once a bar has hidden the cursor. After `guardMs` the run is killed (the
+ * `interrupt`, types ^C once a bar has hidden the cursor (given a pattern, once the output matches
+ * it, a bar drawn after it). After `guardMs` the run is killed (the
  * test then fails on its exit code): killing script hangs up the terminal, whose SIGHUP ends the
  * command under it too.
  */
-export async function inTerminal(args: readonly string[], options: { interrupt?: boolean; guardMs: number }): Promise<TerminalRun> {
+export async function inTerminal(
+  args: readonly string[],
+  options: { interrupt?: boolean | RegExp; guardMs: number },
+): Promise<TerminalRun> {
   const cmd = `stty cols 80 rows 24; exec ${[process.execPath, ...args].map(quote).join(' ')}`;
   const child = spawn('script', ['-qfec', cmd, '/dev/null'], {
     cwd: root,
@@ -37,7 +41,10 @@ export async function inTerminal(args: readonly string[], options: { interrupt?:
   let sent = false;
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString('latin1');
-    if (options.interrupt && !sent && out.includes('\x1b[?25l')) {
+    const after = options.interrupt instanceof RegExp ? options.interrupt.exec(out) : null;
+    const from = after ? after.index + after[0].length : 0;
+    const ready = options.interrupt === true || after !== null;
+    if (ready && !sent && out.indexOf('\x1b[?25l', from) >= 0) {
       sent = true; // the bar has hidden the cursor
       child.stdin.write('\x03');
     }

@@ -48,9 +48,11 @@ function pickDefault(): Backend {
   }
   // One line, with the way to the addon: npm may have run no install script (a global install it
   // was not allowed to run scripts for, --ignore-scripts), or the compile failed for want of tools.
+  const reason = firstLine(error?.message);
+  const deliberate = reason.includes('NEURONE_NATIVE_DISABLE');
   console.warn(
-    `neurone: native addon unavailable (${firstLine(error?.message)}); using the js backend, many times slower ` +
-      '(`npm rebuild neurone` compiles the addon: a C++17 compiler, make and Python 3)',
+    `neurone: native addon unavailable (${reason}); using the js backend` +
+      (deliberate ? '' : ', many times slower (`npm rebuild neurone` compiles the addon: a C++17 compiler, make and Python 3)'),
   );
   return jsBackend;
 }

@@ -19,7 +19,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { FLOAT32_MAX, Tensor } from '../tensor';
 import { MAX_SEED, seed as seedGlobal } from '../random';
-import { setBackend, setThreads, getBackend, getThreads, BackendName } from '../backend';
+import { setBackend, setThreads, getBackend, getThreads, kernelPath, BackendName } from '../backend';
 import { MAX_THREADS } from '../backend/types';
 import { SGD, Adam, Optimizer } from '../optim';
 import { fit, evaluate, NonFiniteError } from '../train';
@@ -43,7 +43,7 @@ import {
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit } from '../data/paths';
-import { lockFolder, onFatalSignal } from '../data/read';
+import { lockFolder, onFatalSignal, removeDeadWritersTemps } from '../data/read';
 import { save } from '../serialize';
 import { CheckpointError } from '../checkpoint';
 import { ResumeFolder, Stage } from './train-resume';
@@ -205,7 +205,11 @@ const FLAGS: Record<string, Flag> = {
     help: 'then train a fresh network on all the training data for the same epochs and test that one (headline does)',
   },
   '--out': { key: 'out', kind: 'string', arg: 'DIR', help: 'folder for the plots and metrics (default ./neurone-out)' },
-  '--force': { key: 'force', kind: 'flag', help: 'replace the files an earlier run left in --out, and an existing --save file' },
+  '--force': {
+    key: 'force',
+    kind: 'flag',
+    help: 'replace the files an earlier run left in --out, and an existing --save file; start over where a run was stopped',
+  },
   '--save': { key: 'save', kind: 'string', arg: 'FILE', help: 'save the trained model there' },
   '--resume': {
     key: 'resume',
@@ -285,7 +289,7 @@ export function usage(): string {
     '  0    success',
     '  1    a failure during the work: the loss became NaN, a file could not be written, a sweep with failed runs',
     '  2    bad input (an argument, a file, the data), said in one line before anything is written',
-    '  130  stopped by Ctrl-C (143 by SIGTERM); a sweep then says how to go on with --resume',
+    '  130  stopped by Ctrl-C (143 by SIGTERM); a train after an epoch, or a sweep, then says how to go on with --resume',
     '  141  standard output closed early (`| head`), quietly',
   );
   return lines.join('\n');
@@ -503,22 +507,32 @@ async function trainLocked(
   t0: number,
   outFiles: { curves: string; confusion: string; metrics: string },
 ): Promise<number> {
+  // Under the lock no one else writes in --out: what a killed run was writing (its model, a
+  // checkpoint) is removed now, not a minute later.
+  removeDeadWritersTemps(opts.out);
   const resume = new ResumeFolder(opts.out);
+  if (fs.existsSync(resume.dir)) removeDeadWritersTemps(resume.dir);
+  let engineNote: string | undefined;
   if (opts.resume) {
-    if (!resume.exists()) throw new UsageError(`--resume: ${opts.out} holds no stopped run to continue (no ${resume.dir} folder)`);
-    let started: Record<string, unknown>;
+    if (!resume.exists())
+      throw new UsageError(`--resume: ${opts.out} holds no stopped run to continue (no ${path.join(resume.dir, 'run.json')})`);
+    let started: { flags: Record<string, unknown>; engine: string };
     try {
-      started = resume.flags();
+      started = resume.run();
     } catch (e) {
       throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
     }
-    const changed = changedFlag(started, resultFlags(opts));
+    const changed = changedFlag(started.flags, resultFlags(opts));
     if (changed) {
       throw new UsageError(
         `--resume: the run in ${opts.out} was started with ${changed.then}, not ${changed.now}; give its flags again, or start over with --force, without --resume`,
       );
     }
-  } else if (fs.existsSync(resume.dir) && !opts.force) {
+    if (started.engine !== engineName())
+      engineNote =
+        `neurone: note: the run started on ${started.engine} and goes on on ${engineName()}: ` +
+        'a convolution sums in another order there, so the result may differ in its last bits from a run never stopped';
+  } else if (resume.exists() && !opts.force) {
     throw new UsageError(
       `--out: ${opts.out} holds a stopped run (${resume.dir}): continue it with the same flags and --resume, or start over with --force`,
     );
@@ -537,6 +551,9 @@ async function trainLocked(
     // The model file read, when --model names one: saving over it would replace the input.
     const modelFile = opts.model !== undefined && !findPreset(opts.model) && fs.existsSync(opts.model) ? [opts.model] : [];
     checkSaveTarget(opts.save, Object.values(outFiles), modelFile, opts.dataDir, opts.force === true);
+    const inResume = path.relative(path.resolve(resume.dir), path.resolve(opts.save));
+    if (!inResume.startsWith('..') && !path.isAbsolute(inResume))
+      throw new UsageError(`--save: ${opts.save} is in ${resume.dir}, which the run removes when it ends`);
   }
 
   const loaded = loadDataset(opts.dataset, opts.seed, opts.dataDir);
@@ -707,6 +724,9 @@ async function trainLocked(
       return { history, lrs: rates, logger, optimizer: optimizer.toJSON() };
     } catch (e) {
       if (e instanceof CheckpointError) throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
+      // The state of the epoch before is whole (atomic writes): the run can go on from there.
+      if (e instanceof Error && e.message.includes(resume.dir) && resume.trained())
+        e.message += `; once it can be written, the same command with --resume continues after the last epoch kept`;
       throw e;
     } finally {
       bar?.stop();
@@ -719,7 +739,8 @@ async function trainLocked(
   let finalTrainSet = trainSet;
   let retrainedEpochs: number | undefined;
   let valEval: ReturnType<typeof evalWith>;
-  if (!opts.resume) resume.start(resultFlags(opts));
+  if (!opts.resume) resume.start(resultFlags(opts), engineName());
+  if (engineNote) process.stderr.write(`${engineNote}\n`);
   // Ctrl-C, a kill or an exit (stdout gone) after an epoch: the state stays for --resume, which a
   // signal's line says. Before the first, there is nothing to continue: the folder goes, and with
   // it an --out the run made.
@@ -728,6 +749,7 @@ async function trainLocked(
   };
   const stopNote = onFatalSignal(() => {
     if (!resume.trained()) return resume.remove();
+    bar?.stop(); // the line must not land on the bar's, whose line wrapping is off
     process.stderr.write(`neurone: stopped; the same command with --resume continues after the last finished epoch (${resume.dir})\n`);
   });
   process.prependListener('exit', abandoned);
@@ -761,6 +783,8 @@ async function trainLocked(
   } finally {
     stopNote();
     process.removeListener('exit', abandoned);
+    // A run that failed before its first epoch ended leaves nothing to continue.
+    abandoned();
   }
   const history = first.history;
   const optimizer = first.optimizer;
@@ -899,11 +923,26 @@ const NOT_RESULT_FLAGS: ReadonlySet<string> = new Set<keyof TrainOptions>([
   'dataDir',
 ]);
 
-/** The flags of a run that decide its result, as given (a recipe's defaults are not filled in). */
+/**
+ * The settings of a run that decide its result: its flags, with the recipe's values where none
+ * was given (`--patience 5` is the quick recipe's patience; the recipe's name itself is not
+ * compared) and a model file by its full path.
+ */
 function resultFlags(opts: TrainOptions): Record<string, unknown> {
+  const plan = trainingPlan(opts);
+  const model = opts.model === undefined || findPreset(opts.model) ? opts.model : path.resolve(opts.model);
+  const { epochs, lr, weightDecay, schedule, patience, swa, retrain } = plan;
+  const settings: Record<string, unknown> = { ...opts, model, epochs, lr, weightDecay, schedule, patience, swa, retrain };
+  if (opts.optimizer !== 'sgd') delete settings.momentum;
   return Object.fromEntries(
-    Object.entries(opts).filter(([key, value]) => !NOT_RESULT_FLAGS.has(key) && value !== undefined && value !== false),
+    Object.entries(settings).filter(([key, value]) => !NOT_RESULT_FLAGS.has(key) && key !== 'recipe' && value !== undefined),
   );
+}
+
+/** What the kernels run on, as a note names it: `native avx512, 2 threads`, `js`. */
+function engineName(): string {
+  if (getBackend() === 'js') return 'js';
+  return `native ${kernelPath()}, ${plural(getThreads(), 'thread')}`;
 }
 
 /** The first flag given differently in `now` than in `then`, each as written on a command line. */
@@ -912,7 +951,7 @@ function changedFlag(then: Record<string, unknown>, now: Record<string, unknown>
     if (JSON.stringify(then[key]) === JSON.stringify(now[key])) continue;
     const name = Object.keys(FLAGS).find((f) => FLAGS[f].key === key) ?? key;
     const written = (value: unknown): string =>
-      value === undefined ? `no ${name}` : FLAGS[name]?.kind === 'flag' ? name : `${name} ${String(value)}`;
+      value === undefined || value === false ? `no ${name}` : FLAGS[name]?.kind === 'flag' ? name : `${name} ${String(value)}`;
     return { then: written(then[key]), now: written(now[key]) };
   }
   return undefined;

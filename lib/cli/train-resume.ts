@@ -40,20 +40,24 @@ export class ResumeFolder {
     this.dir = path.join(out, RESUME_FOLDER);
   }
 
-  /** Whether an interrupted run left its state there. */
+  /** Whether a stopped run left its state there (a folder without run.json is the start of one, killed: nothing). */
   exists(): boolean {
     return fs.existsSync(path.join(this.dir, RUN_FILE));
   }
 
-  /** Starts the folder of a new run (an earlier one's state removed), with the flags that decide its result. */
-  start(flags: Record<string, unknown>): void {
+  /**
+   * Starts the folder of a new run (an earlier one's state removed), with the flags that decide
+   * its result and what it runs on (backend, kernel path, threads), which may change the last
+   * bits of a CNN's result.
+   */
+  start(flags: Record<string, unknown>, engine: string): void {
     this.remove();
     ensureDir(this.dir);
-    writeFileAtomic(path.join(this.dir, RUN_FILE), Buffer.from(`${JSON.stringify({ format: RUN_FORMAT, flags }, null, 1)}\n`));
+    writeFileAtomic(path.join(this.dir, RUN_FILE), Buffer.from(`${JSON.stringify({ format: RUN_FORMAT, flags, engine }, null, 1)}\n`));
   }
 
-  /** The flags the interrupted run was started with; throws naming the file when they cannot be read. */
-  flags(): Record<string, unknown> {
+  /** The flags and engine the stopped run was started with; throws naming the file when they cannot be read. */
+  run(): { flags: Record<string, unknown>; engine: string } {
     const file = path.join(this.dir, RUN_FILE);
     let parsed: unknown;
     try {
@@ -61,10 +65,16 @@ export class ResumeFolder {
     } catch (e) {
       throw new Error(`${file} cannot be read (${(e as Error).message.split('\n')[0]})`);
     }
-    const run = parsed as { format?: unknown; flags?: unknown };
-    if (run?.format !== RUN_FORMAT || run.flags === null || typeof run.flags !== 'object' || Array.isArray(run.flags))
+    const run = parsed as { format?: unknown; flags?: unknown; engine?: unknown };
+    if (
+      run?.format !== RUN_FORMAT ||
+      run.flags === null ||
+      typeof run.flags !== 'object' ||
+      Array.isArray(run.flags) ||
+      typeof run.engine !== 'string'
+    )
       throw new Error(`${file} is not the run file of this version of neurone`);
-    return run.flags as Record<string, unknown>;
+    return { flags: run.flags as Record<string, unknown>, engine: run.engine };
   }
 
   /** Whether an epoch has finished since the run started: a checkpoint is there. */
@@ -82,7 +92,12 @@ export class ResumeFolder {
     const file = this.checkpoint(stage);
     if (!fs.existsSync(file)) return undefined;
     const meta = readSafetensors(file, 'train --resume').metadata['neurone.checkpoint'];
-    const epoch = meta === undefined ? undefined : (JSON.parse(meta) as { epoch?: unknown }).epoch;
+    let epoch: unknown;
+    try {
+      epoch = meta === undefined ? undefined : (JSON.parse(meta) as { epoch?: unknown }).epoch;
+    } catch {
+      epoch = undefined;
+    }
     if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 1) throw new Error(`${file} is not a checkpoint of fit`);
     return epoch;
   }

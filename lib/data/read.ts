@@ -552,15 +552,32 @@ function commitNew(tmp: string, target: string): void {
     fs.linkSync(tmp, target);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
+    // Over NFS a link() whose reply was lost is sent again and answers EEXIST for the link it made:
+    // the target is then this very file.
+    if (code === 'EEXIST' && sameFile(tmp, target)) return removeLinkedTemp(tmp);
     if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
     if (fs.existsSync(target) || isLink(target)) throw Object.assign(new Error(`EEXIST: ${target}`), { code: 'EEXIST' });
     fs.renameSync(tmp, target);
     return;
   }
+  removeLinkedTemp(tmp);
+}
+
+/** The temporary name of a file now linked in place. */
+function removeLinkedTemp(tmp: string): void {
   try {
     fs.rmSync(tmp, { force: true });
   } catch {
     // The file is in place; a temporary name left behind is removed as stranded by a later write.
+  }
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [fs.statSync(a), fs.statSync(b)];
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
   }
 }
 
