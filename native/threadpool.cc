@@ -7,9 +7,15 @@
 #include <sched.h>
 #endif
 
+// The CPU's spin-loop hint (a few cycles, no system call); spinPause yields the core itself.
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <immintrin.h>
 #define NEURONE_PAUSE() _mm_pause()
+#elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
+#define NEURONE_PAUSE() __asm__ __volatile__("yield")
+#elif defined(_M_ARM64)
+#include <intrin.h>
+#define NEURONE_PAUSE() __yield()
 #else
 #define NEURONE_PAUSE() std::this_thread::yield()
 #endif
