@@ -135,9 +135,10 @@ class Addon : public Napi::Addon<Addon> {
     // dx gathers from the windows covering it, comparing their argmax with its own index. An entry
     // anywhere outside its window (another sample or beyond the array included) is then simply
     // never matched, and the count tells, with no separate pass over argmax. Each entry is
-    // compared once per position its window covers: were argmax read in place, another thread
-    // changing it meanwhile could match one entry twice and another never, leaving the count
-    // right and the gradient wrong; a.argmax is the call's private copy.
+    // compared once per position its window covers: another thread changing it meanwhile could
+    // match one entry twice and another never, leaving the count right and the gradient wrong. A
+    // Worker's shared argmax is therefore the call's private copy; plain memory that Node's thread
+    // pool writes meanwhile can only make that gradient wrong, never a write out of bounds.
     const int64_t routed = maxPool1dBackward(a.shape(), a.dy.data, a.argmax.data, a.dx.data, path_, &pool_);
     if (routed != a.output) {
       std::memset(a.dx.data, 0, static_cast<size_t>(a.input) * sizeof(float));

@@ -264,16 +264,19 @@ inline void checkDisjoint(const Args& args, std::initializer_list<Region> list,
 }
 
 // A copy of the first n entries of an index array (labels, argmax), taken once the array's
-// length is checked. The kernels address memory (or count routed entries) by these values, and
-// the array may sit in a SharedArrayBuffer that another thread writes while we run: checking
-// the array and then reading it again would let a value change between the check and its use
-// (an out-of-range label then indexes past the logits). Everything after this reads the copy
-// only, so the value checked is the value used. Only a SharedArrayBuffer can be written by
-// another thread during a synchronous call: the memory of a plain ArrayBuffer belongs to this
-// thread, so it is read in place (null is returned), and a training step does not pay for a copy
-// of its argmax (1.6 MB per step for a CNN over 784 positions).
-inline std::unique_ptr<int32_t[]> snapshot(const Args::I32& a, int64_t n) {
-  if (!a.shared) return nullptr;
+// length is checked, so that the value checked is the value used: the kernels address memory (or
+// count routed entries) by these values, and another thread may write the array while we run (an
+// out-of-range label would then index past the logits). A Worker writes a SharedArrayBuffer;
+// plain memory too is written by Node's own thread pool (crypto.randomFill, fs.read,
+// filehandle.read fill a caller's typed array) and by other addons' threads. Shared memory is
+// always copied. Plain memory is copied when `always`: class labels, checked and then followed as
+// addresses (rows values, next to the kernel's rows · cols exponentials). Otherwise it is read in
+// place (null is returned), so a training step does not pay for a copy of its argmax (1.6 MB per
+// step for a CNN over 784 positions): the argmax kernels only compare entries (1-D pooling, the
+// fused conv + pool) or add through the value they checked (native/pool2d.cc), never a second
+// read.
+inline std::unique_ptr<int32_t[]> snapshot(const Args::I32& a, int64_t n, bool always = false) {
+  if (!a.shared && !always) return nullptr;
   std::unique_ptr<int32_t[]> copy(new int32_t[n > 0 ? n : 1]);
   if (n > 0) std::memcpy(copy.get(), a.data, static_cast<size_t>(n) * sizeof(int32_t));
   return copy;

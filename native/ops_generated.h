@@ -3,7 +3,8 @@
 // Per entry point of the addon, a struct whose constructor reads and checks the arguments of
 // one call (in the order lib/backend/ops.ts describes) and throws ArgError on the first bad
 // one; native/binding.cc then runs the kernel on the fields. Input index arrays are replaced
-// by a private copy before anything reads their values (see snapshot in napi_args.h).
+// by a private copy before anything reads their values when they sit in shared memory, and
+// class labels always (see snapshot in napi_args.h).
 #pragma once
 
 #include <memory>
@@ -1267,7 +1268,7 @@ struct CrossEntropyLogitsCall {
     args.needLength("loss", loss.length, rows);
     if (hasGrad) args.needLength("grad", grad.length, matrix);
     checkDisjoint(args, {region("logits", logits, matrix, false), region("labels", labels, rows, false), region("loss", loss, rows, true), region("grad", grad, hasGrad ? matrix : 0, true)});
-    labelsCopy = snapshot(labels, rows);
+    labelsCopy = snapshot(labels, rows, true);
     if (labelsCopy) labels.data = labelsCopy.get();
     args.classIndices("labels", labels.data, rows, cols);
   }

@@ -197,13 +197,16 @@ int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* 
     std::atomic<int64_t> firstBad{-1};
     forSamples(s, pool, [&](int64_t b) {
       for (int64_t i = b * oh * ow * chan; i < (b + 1) * oh * ow * chan; i++) {
-        if (!maxPool2dInWindow(s, i, argmax[i])) {
+        // Read once (volatile: not reloaded) and the value checked is the address used: a plain
+        // ArrayBuffer may still be written by Node's thread pool (crypto.randomFill, fs.read).
+        const int32_t at = static_cast<const volatile int32_t*>(argmax)[i];
+        if (!maxPool2dInWindow(s, i, at)) {
           int64_t seen = firstBad.load(std::memory_order_relaxed);
           while ((seen < 0 || i < seen) && !firstBad.compare_exchange_weak(seen, i, std::memory_order_relaxed)) {
           }
           return;
         }
-        dx[argmax[i]] += dy[i];
+        dx[at] += dy[i];
       }
     });
     return firstBad.load(std::memory_order_relaxed);
@@ -240,7 +243,8 @@ int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* 
             return;
           }
         }
-        for (int64_t c = 0; c < chan; c++) dx[argmax[i + c]] += dy[i + c];
+        // Through the checked offsets (rel, this worker's own), not argmax read again.
+        for (int64_t c = 0; c < chan; c++) dx[first + c + rel[c]] += dy[i + c];
       }
   });
   return firstBad.load(std::memory_order_relaxed);

@@ -177,7 +177,7 @@ function opCpp(name, op) {
   }
   for (const a of arrays.filter((x) => x.kind === 'i32' && !x.out)) {
     members.push(`std::unique_ptr<int32_t[]> ${a.name}Copy;`);
-    body.push(`${a.name}Copy = snapshot(${a.name}, ${a.length});`);
+    body.push(`${a.name}Copy = snapshot(${a.name}, ${a.length}${a.classesOf ? ', true' : ''});`);
     body.push(`if (${a.name}Copy) ${a.name}.data = ${a.name}Copy.get();`);
     if (a.classesOf) body.push(`args.classIndices(${JSON.stringify(a.name)}, ${a.name}.data, ${a.length}, ${a.classesOf});`);
   }
@@ -230,7 +230,8 @@ function opsCpp() {
     '// Per entry point of the addon, a struct whose constructor reads and checks the arguments of',
     '// one call (in the order lib/backend/ops.ts describes) and throws ArgError on the first bad',
     '// one; native/binding.cc then runs the kernel on the fields. Input index arrays are replaced',
-    '// by a private copy before anything reads their values (see snapshot in napi_args.h).',
+    '// by a private copy before anything reads their values when they sit in shared memory, and',
+    '// class labels always (see snapshot in napi_args.h).',
     '#pragma once\n',
     '#include <memory>\n',
     // The kernel families' headers, named after their shape structs (Conv2dShape: conv2d.h), with

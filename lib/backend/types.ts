@@ -26,9 +26,12 @@ import { BackendKernels } from './kernels.generated';
  * so it also refuses two SharedArrayBuffer objects over the same memory (a structuredClone of
  * one), which the js backend cannot tell apart from separate memory.
  *
- * Index arrays (labels, argmax) are copied when the call starts and only the copy is checked
- * and used: one in a SharedArrayBuffer that a Worker writes during the call gives either the
- * result of the values copied or the RangeError about them, never a value used unchecked.
+ * Index arrays (labels, argmax) in a SharedArrayBuffer are copied when the call starts and only
+ * the copy is checked and used: one that a Worker writes during the call gives either the result
+ * of the values copied or the RangeError about them, never a value used unchecked. The native
+ * backend copies class labels from plain memory too (Node's thread pool writes a caller's typed
+ * array during crypto.randomFill or fs.read), and adds through an argmax entry only the value it
+ * checked.
  *
  * Each kernel is declared once, in the op table (lib/backend/ops.ts): its arguments (kinds,
  * lengths, which are written) and its doc. `npm run gen` writes from it both backends' argument

@@ -114,8 +114,9 @@ export function matrixSpan(rows: number, cols: number, ld: number): number {
  * array of length 0 cannot be sliced, hence the empty case.)
  */
 export function snapshot(a: Int32Array, n: number): Int32Array {
-  // Only a SharedArrayBuffer can be written by another thread (a Worker) while this call runs;
-  // a plain ArrayBuffer's view is read in place, without a copy per call. Asked as the addon asks
+  // A Worker writes a SharedArrayBuffer while this call runs: copied. Plain memory is read in
+  // place, without a copy per call: here an index that changes after its check can only read
+  // undefined (NaN) or add to the wrong element, never outside an array. Asked as the addon asks
   // it (napi_is_arraybuffer), not by instanceof: a SharedArrayBuffer made in another realm (a vm
   // context) is no instance of this realm's class.
   if (n === 0) return new Int32Array(0);
