@@ -58,7 +58,16 @@ export { save, load, loadWeights, registerModule, buildModule, LIMITS } from './
 export type { SaveOptions, LoadOptions, WeightLayout, ModuleFactory } from './serialize';
 export { toONNX, ONNX_OPSET, ONNX_IR_VERSION } from './export/onnx';
 export type { ONNXOptions } from './export/onnx';
-export { accuracy, confusionMatrix, classify, topKAccuracy, classReport, meanSquaredError, meanAbsoluteError } from './metrics';
+export {
+  accuracy,
+  confusionMatrix,
+  MAX_CONFUSION_CLASSES,
+  classify,
+  topKAccuracy,
+  classReport,
+  meanSquaredError,
+  meanAbsoluteError,
+} from './metrics';
 export type { Labels, ClassReport, MetricName } from './metrics';
 export { Logger, formatEpoch } from './logger';
 export type { EpochRecord, LoggerOptions } from './logger';

@@ -1,7 +1,7 @@
 /**
  * Classification metrics: turning predictions and targets into labels, accuracy, confusion matrix.
  */
-import { Tensor, argmaxOfRow, formatShape } from './tensor';
+import { Tensor, argmaxOfRow, describe, formatShape } from './tensor';
 
 /** Predicted and true class labels of a batch. */
 export interface Labels {
@@ -111,6 +111,9 @@ export function accuracy(yhat: Tensor, y: Tensor): number {
   return l.actual.length === 0 ? 0 : hits / l.actual.length;
 }
 
+/** The most classes {@link confusionMatrix} takes: 2^26 counts, half a gigabyte as numbers. */
+export const MAX_CONFUSION_CLASSES = 8192;
+
 /**
  * Confusion matrix: `m[actual][predicted]` counts.
  *
@@ -119,9 +122,15 @@ export function accuracy(yhat: Tensor, y: Tensor): number {
  * confusionMatrix([0, 1, 1], [0, 1, 0], 2)  // [[1, 1], [0, 1]]
  * @param predicted Predicted labels.
  * @param actual True labels.
- * @param classes The number of classes.
+ * @param classes The number of classes, at most {@link MAX_CONFUSION_CLASSES}.
  */
 export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<number>, classes: number): number[][] {
+  // classes² counts: 1e5 classes asked for 10^10 of them, and the process ran out of memory.
+  if (!Number.isInteger(classes) || classes < 1 || classes > MAX_CONFUSION_CLASSES) {
+    throw new RangeError(
+      `confusionMatrix: classes must be an integer in [1, ${MAX_CONFUSION_CLASSES}] (the matrix holds classes² counts), got ${describe(classes)}`,
+    );
+  }
   if (predicted.length !== actual.length) {
     throw new RangeError(`confusionMatrix: ${predicted.length} predictions for ${actual.length} labels`);
   }
@@ -129,7 +138,7 @@ export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<
   for (let i = 0; i < predicted.length; i++) {
     const a = actual[i];
     const p = predicted[i];
-    if (!(a >= 0 && a < classes && p >= 0 && p < classes)) {
+    if (!(Number.isInteger(a) && Number.isInteger(p) && a >= 0 && a < classes && p >= 0 && p < classes)) {
       throw new RangeError(`confusionMatrix: label ${i} (actual ${a}, predicted ${p}) outside [0, ${classes})`);
     }
     m[a][p] += 1;

@@ -13,6 +13,7 @@ import { Linear, WeightStepSink, setWeightStepSink } from './nn/linear';
 import {
   classify,
   confusionMatrix,
+  MAX_CONFUSION_CLASSES,
   Labels,
   ClassReport,
   MetricName,
@@ -1143,7 +1144,7 @@ export interface Evaluation {
   loss: number;
   /** Classification tasks only. */
   accuracy?: number;
-  /** `confusion[actual][predicted]`, classification tasks only. */
+  /** `confusion[actual][predicted]`, classification tasks of at most {@link MAX_CONFUSION_CLASSES} classes only. */
   confusion?: number[][];
   /** The `metrics` asked for, by name. */
   metrics?: Record<string, number>;
@@ -1225,7 +1226,8 @@ function evaluateSet(net: Module, loss: Loss, x: Tensor, y: Tensor, options: Eva
     let hits = 0;
     for (let i = 0; i < n; i++) hits += l.actual[i] === l.predicted[i] ? 1 : 0;
     result.accuracy = n === 0 ? 0 : hits / n;
-    result.confusion = confusionMatrix(l.predicted, l.actual, l.classes);
+    // Beyond MAX_CONFUSION_CLASSES the matrix would take gigabytes: left out.
+    if (l.classes <= MAX_CONFUSION_CLASSES) result.confusion = confusionMatrix(l.predicted, l.actual, l.classes);
   }
   if (metrics.length > 0) {
     const { values, report } = computeMetrics('evaluate', metrics, yhat, y, signed);

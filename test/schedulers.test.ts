@@ -4,14 +4,22 @@ import * as os from 'os';
 import * as path from 'path';
 import { setBackend } from '../lib/backend';
 import { seed } from '../lib/random';
-import { argmaxRows, fromArray, zeros } from '../lib/tensor';
+import { argmaxRows, fromArray, tensor, zeros } from '../lib/tensor';
 import { Sequential, Linear, ReLU, Parameter } from '../lib/nn';
 import { CELogSoftmaxLoss, MSELoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate } from '../lib/train';
 import { StepLR, CosineAnnealingLR, LinearWarmup, LRScheduler, ReduceLROnPlateau } from '../lib/schedulers';
 import { clipGradNorm, clipGradValue } from '../lib/clip';
-import { topKAccuracy, classReport, classify, confusionMatrix, meanSquaredError, meanAbsoluteError } from '../lib/metrics';
+import {
+  topKAccuracy,
+  classReport,
+  classify,
+  confusionMatrix,
+  MAX_CONFUSION_CLASSES,
+  meanSquaredError,
+  meanAbsoluteError,
+} from '../lib/metrics';
 import { loadUSPS } from '../lib/data';
 import { availableBackends } from './backends';
 
@@ -445,5 +453,33 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('confusionMatrix refuses what it cannot hold', () => {
+  test('a class count past MAX_CONFUSION_CLASSES, or not a count, names the argument; labels must be integers', () => {
+    // 1e5 classes asked for 10^10 counts: the process ran out of memory.
+    expect(() => confusionMatrix([0], [0], 1e5)).toThrow(
+      `confusionMatrix: classes must be an integer in [1, ${MAX_CONFUSION_CLASSES}] (the matrix holds classes² counts), got number 100000`,
+    );
+    expect(() => confusionMatrix([0], [0], 2.5)).toThrow(/classes must be an integer in \[1, \d+\]/);
+    expect(() => confusionMatrix([0], [0], 0)).toThrow(/classes must be an integer/);
+    expect(() => confusionMatrix([0.5], [0], 2)).toThrow('confusionMatrix: label 0 (actual 0, predicted 0.5) outside [0, 2)');
+    expect(confusionMatrix([1], [0], MAX_CONFUSION_CLASSES)[0][1]).toBe(1);
+  });
+
+  test('evaluate leaves the matrix out past MAX_CONFUSION_CLASSES classes, accuracy still given', () => {
+    const classes = MAX_CONFUSION_CLASSES + 1;
+    const net = new Linear(2, classes);
+    const x = tensor([
+      [1, 0],
+      [0, 1],
+    ]);
+    const y = tensor([0, 5]);
+    const r = evaluate(net, new CELogSoftmaxLoss(), x, y);
+    expect(r.accuracy).toBeGreaterThanOrEqual(0);
+    expect(r.confusion).toBeUndefined();
+    const small = evaluate(new Linear(2, 3), new CELogSoftmaxLoss(), x, tensor([0, 2]));
+    expect(small.confusion).toHaveLength(3);
   });
 });

@@ -59,21 +59,25 @@ export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name):
   if (indices === null || typeof indices !== 'object' || !Number.isInteger(indices.length) || indices.length < 0) {
     throw new TypeError(`subset of ${ds.name}: indices must be an array of row indices, got ${describe(indices)}`);
   }
-  // Checked before the copy is allocated: {length: 2 ** 28} holds no index at all.
+  // Checked before the copy is allocated: {length: 2 ** 28} holds no index at all. The values
+  // checked are kept and used: indices in shared memory may change meanwhile (a negative one
+  // would then take a row counted from the end).
+  const rows: number[] = [];
   for (let i = 0; i < indices.length; i++) {
     const src = indices[i];
     if (!Number.isInteger(src) || src < 0 || src >= n) {
       throw new RangeError(`subset of ${ds.name}: index ${src} at position ${i} is outside [0, ${n})`);
     }
+    rows.push(src);
   }
-  const x = new Float32Array(sizeOf([indices.length, f], `subset of ${ds.name}`));
-  const labels = new Int32Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const src = indices[i];
+  const x = new Float32Array(sizeOf([rows.length, f], `subset of ${ds.name}`));
+  const labels = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const src = rows[i];
     x.set(ds.x.data.subarray(src * f, (src + 1) * f), i * f);
     labels[i] = ds.labels[src];
   }
-  return makeDataset(name, wrap([indices.length, ...ds.x.shape.slice(1)], x), labels, ds.numClasses, extrasOf(ds));
+  return makeDataset(name, wrap([rows.length, ...ds.x.shape.slice(1)], x), labels, ds.numClasses, extrasOf(ds));
 }
 
 /**

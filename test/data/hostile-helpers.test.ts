@@ -77,6 +77,17 @@ describe('split helpers check their arguments', () => {
     expect(() => subset(ds, { length: 2 ** 28 } as never)).toThrow('subset of four: index undefined at position 0 is outside [0, 4)');
     expect(Date.now() - start).toBeLessThan(1000);
     expect(() => subset(ds, null as never)).toThrow('subset of four: indices must be an array of row indices, got null');
+    // Indices that change after their check (shared memory a Worker writes): the values checked are used.
+    let reads = 0;
+    const changing = {
+      length: 1,
+      get 0() {
+        return reads++ === 0 ? 1 : -2; // -2 would take a row counted from the end
+      },
+    };
+    const taken = subset(ds, changing);
+    expect(Array.from(taken.x.data)).toEqual([1]);
+    expect(Array.from(taken.labels)).toEqual([1]);
   });
 
   test('scalers refuse non-finite values by position, and data that does not fill the shape', () => {
