@@ -397,7 +397,10 @@ describe('neurone train --resume', () => {
     // A damaged state is named, with the way out.
     expect((await trainStoppedAt([...argv, '--force'], /^epoch +3\//)).error?.message).toBe('stopped here');
     fs.writeFileSync(path.join(out, 'resume', 'stage1.checkpoint.safetensors'), 'not a checkpoint');
-    expectBadInput(await run(main, ['train', ...argv, '--resume']), /^neurone: --resume: .*; start over with --force, without --resume$/m);
+    expectBadInput(
+      await run(main, ['train', ...argv, '--resume', '--quiet']),
+      /^neurone: --resume: .*; start over with --force, without --resume$/m,
+    );
   });
 
   test("what a killed run was writing in --out is removed when the next run there starts, however recent; a live process's file stays", async () => {
