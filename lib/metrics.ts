@@ -114,6 +114,14 @@ export function accuracy(yhat: Tensor, y: Tensor): number {
 /** The most classes {@link confusionMatrix} takes: 2^26 counts, half a gigabyte as numbers. */
 export const MAX_CONFUSION_CLASSES = 8192;
 
+/** Precision, recall and F1 count a classes × classes matrix: refused, naming the metric, past the bound. */
+function checkPerClassMetric(who: string, name: string, classes: number): void {
+  if (classes > MAX_CONFUSION_CLASSES)
+    throw new RangeError(
+      `${who}: metric ${name} counts a classes × classes confusion matrix, at most ${MAX_CONFUSION_CLASSES} classes; the predictions have ${classes}`,
+    );
+}
+
 /**
  * Confusion matrix: `m[actual][predicted]` counts.
  *
@@ -332,6 +340,7 @@ export function computeMetrics(
       values[name] = topKAccuracy(yhat, l.actual, Number(name.slice(3)));
     } else {
       const l = classification(name);
+      checkPerClassMetric(who, name, l.classes);
       report ??= classReport(confusionMatrix(l.predicted, l.actual, l.classes));
       values[name] = name === 'precision' ? report.macroPrecision : name === 'recall' ? report.macroRecall : report.macroF1;
     }
@@ -376,7 +385,9 @@ export class MetricAccumulator {
         this.sums[name] = (this.sums[name] ?? 0) + topKAccuracy(yhat, labels.actual, Number(name.slice(3))) * rows;
       }
     }
-    if (labels && this.names.some((n) => n === 'precision' || n === 'recall' || n === 'f1')) {
+    const perClass = this.names.find((n) => n === 'precision' || n === 'recall' || n === 'f1');
+    if (labels && perClass) {
+      checkPerClassMetric(this.who, perClass, labels.classes);
       this.confusion ??= Array.from({ length: labels.classes }, () => new Array<number>(labels.classes).fill(0));
       for (let i = 0; i < rows; i++) this.confusion[labels.actual[i]][labels.predicted[i]] += 1;
     }

@@ -3,14 +3,15 @@
 // Every entry point checks argument count and types, that each array is long enough for its
 // shape, strides and offsets, that no size computation overflows, and that no output shares
 // memory with another array argument (checkDisjoint), before any kernel touches memory. Index
-// arrays (labels, argmax) are copied once checked for length, and only the copy is checked and
-// used (snapshot). Those checks are generated from the op table (lib/backend/ops.ts) into
-// ops_generated.h, whose structs this file constructs; the js backend runs checks generated
-// from the same table, with the same messages, so both backends fail the same way. A kernel whose
-// call is plain (the shape, its arrays, the path, the pool) is run by its struct's generated
-// runKernel; what stays here is running the others, and one check that comes after: maxPool1dBackward (and
-// conv1dMaxPoolBackwardWeight) learn that an argmax entry lies outside its window from the
-// kernel's count of routed entries; maxPool1dBackward's output dx is then cleared.
+// arrays (labels, argmax) in shared memory, and class labels always, are copied once checked for
+// length, and only the copy is checked and used; an argmax in plain memory is read in place by
+// kernels that never address through a value they did not check (snapshot). Those checks are generated from the op
+// table (lib/backend/ops.ts) into ops_generated.h, whose structs this file constructs; the js backend runs checks
+// generated from the same table, with the same messages, so both backends fail the same way. A kernel whose call is
+// plain (the shape, its arrays, the path, the pool) is run by its struct's generated runKernel; what stays here is
+// running the others, and one check that comes after: maxPool1dBackward (and conv1dMaxPoolBackwardWeight) learn that an
+// argmax entry lies outside its window from the kernel's count of routed entries; maxPool1dBackward's output dx is then
+// cleared.
 #include <napi.h>
 
 #include <cstring>

@@ -273,8 +273,9 @@ inline void checkDisjoint(const Args& args, std::initializer_list<Region> list,
 // addresses (rows values, next to the kernel's rows · cols exponentials). Otherwise it is read in
 // place (null is returned), so a training step does not pay for a copy of its argmax (1.6 MB per
 // step for a CNN over 784 positions): the argmax kernels only compare entries (1-D pooling, the
-// fused conv + pool) or add through the value they checked (native/pool2d.cc), never a second
-// read.
+// fused conv + pool), which another writer can make give a wrong gradient but never a wrong
+// address, or add through the value they checked (native/pool2d.cc). (An error message may read
+// an entry again: it names a value, addresses nothing.)
 inline std::unique_ptr<int32_t[]> snapshot(const Args::I32& a, int64_t n, bool always = false) {
   if (!a.shared && !always) return nullptr;
   std::unique_ptr<int32_t[]> copy(new int32_t[n > 0 ? n : 1]);

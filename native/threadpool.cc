@@ -7,7 +7,8 @@
 #include <sched.h>
 #endif
 
-// The CPU's spin-loop hint (a few cycles, no system call); spinPause yields the core itself.
+// The CPU's spin-loop hint where there is one (x86's pause, aarch64's yield: a few cycles, no
+// system call); elsewhere a yield of the core. spinPause yields the core itself after a while.
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
 #include <immintrin.h>
 #define NEURONE_PAUSE() _mm_pause()

@@ -375,18 +375,30 @@ describe('neurone train --resume', () => {
         'm',
       ),
     );
-    // --save in the folder the run removes at its end is refused before training.
-    expectBadInput(
-      await run(main, ['train', ...argv, '--resume', '--save', path.join(out, 'resume', 'model.safetensors')]),
-      /^neurone: --save: .*model\.safetensors is in .*resume, which the run removes when it ends$/m,
-    );
+    // --save in the folder the run removes at its end is refused before training: by name, by a
+    // name starting with `..`, through a link to --out.
+    const linked = `${out}-link`;
+    fs.symlinkSync(out, linked);
+    for (const [outFlag, save] of [
+      [out, path.join(out, 'resume', 'model.safetensors')],
+      [out, path.join(out, 'resume', '..model.safetensors')],
+      [linked, path.join(out, 'resume', 'model.safetensors')],
+    ]) {
+      expectBadInput(
+        await run(main, ['train', ...argv.slice(0, -1), outFlag, '--resume', '--save', save]),
+        /^neurone: --save: .*model\.safetensors is in .*resume, which the run removes when it ends$/m,
+      );
+    }
     // Flags that do not change the result may change, and a flag may give the recipe's own value.
     // A thread count other than the run's is said: a convolution's sums may then differ.
     const resumed = await run(main, ['train', ...argv, '--recipe', 'quick', '--patience', '5', '--resume', '--quiet', '--threads', '1']);
     expect(resumed.code).toBe(0);
     if (startedThreads > 1 && getBackend() === 'native')
       expect(resumed.stderr).toMatch(
-        new RegExp(`^neurone: note: the run started on native \\w+, ${startedThreads} threads and goes on on native \\w+, 1 thread: `, 'm'),
+        new RegExp(
+          `^neurone: note: the run started on native \\w+, ${startedThreads} threads and goes on on native \\w+, 1 thread, which sums in another order `,
+          'm',
+        ),
       );
     expect(fs.existsSync(path.join(out, 'resume'))).toBe(false);
     // --force starts over: the stopped run's state goes.
@@ -403,6 +415,31 @@ describe('neurone train --resume', () => {
     );
   });
 
+  (getBackend() === 'native' ? test : test.skip)(
+    'a run resumed on another thread count, stopped and resumed on the first, is still said to have run on both',
+    async () => {
+      const out = path.join(tmp, 'resume-engines');
+      const argv = ['--dataset', 'xor', '--epochs', '5', '--out', out, '--quiet'];
+      /** A run stopped at the line of `epoch` (its stderr, the engine note, kept out of the log). */
+      const stopAtEpoch = async (flags: string[], epoch: number): Promise<void> => {
+        const spy = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+        try {
+          expect((await trainStoppedAt([...flags, '--out', out], new RegExp(`^epoch +${epoch}/`))).error?.message).toBe('stopped here');
+        } finally {
+          spy.mockRestore();
+        }
+      };
+      const base = ['--dataset', 'xor', '--epochs', '5'];
+      await stopAtEpoch([...base, '--threads', '2'], 2);
+      await stopAtEpoch([...base, '--threads', '1', '--resume'], 4);
+      const back = await run(main, ['train', ...argv, '--threads', '2', '--resume']);
+      expect(back.code).toBe(0);
+      expect(back.stderr).toMatch(
+        /^neurone: note: the run started on native \w+, 2 threads, then native \w+, 1 thread and goes on on native \w+, 2 threads, which sums/m,
+      );
+    },
+  );
+
   test("what a killed run was writing in --out is removed when the next run there starts, however recent; a live process's file stays", async () => {
     const out = path.join(tmp, 'resume-stranded');
     const argv = ['--dataset', 'xor', '--epochs', '3', '--out', out, '--save', path.join(out, 'model.safetensors')];
@@ -413,11 +450,13 @@ describe('neurone train --resume', () => {
       path.join(out, 'resume', `.stage1.checkpoint.safetensors.${dead}.a1b2.tmp`),
     ];
     const live = path.join(out, `.metrics.json.${process.ppid}.c3d4.tmp`);
-    for (const f of [...stranded, live]) fs.writeFileSync(f, 'half written');
+    // Other programs' files in --out, named like temporary files of a pid that is gone, stay.
+    const foreign = [path.join(out, `.notes.txt.${dead}.draft.tmp`), path.join(out, `.cache.${dead}.a1.tmp`)];
+    for (const f of [...stranded, live, ...foreign]) fs.writeFileSync(f, 'half written');
     expect((await trainStoppedAt([...argv, '--resume'])).code).toBe(0);
     expect(stranded.filter((f) => fs.existsSync(f))).toEqual([]);
-    expect(fs.existsSync(live)).toBe(true);
-    fs.rmSync(live);
+    expect([live, ...foreign].filter((f) => fs.existsSync(f))).toEqual([live, ...foreign]);
+    for (const f of [live, ...foreign]) fs.rmSync(f);
   });
 
   test("a disk that fills up at an epoch's checkpoint stops the run, saying --resume continues it after the last epoch kept", async () => {

@@ -9,6 +9,7 @@ import { Sequential, Linear, ReLU, Parameter } from '../lib/nn';
 import { CELogSoftmaxLoss, MSELoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate } from '../lib/train';
+import { Logger } from '../lib/logger';
 import { StepLR, CosineAnnealingLR, LinearWarmup, LRScheduler, ReduceLROnPlateau } from '../lib/schedulers';
 import { clipGradNorm, clipGradValue } from '../lib/clip';
 import {
@@ -466,6 +467,27 @@ describe('confusionMatrix refuses what it cannot hold', () => {
     expect(() => confusionMatrix([0], [0], 0)).toThrow(/classes must be an integer/);
     expect(() => confusionMatrix([0.5], [0], 2)).toThrow('confusionMatrix: label 0 (actual 0, predicted 0.5) outside [0, 2)');
     expect(confusionMatrix([1], [0], MAX_CONFUSION_CLASSES)[0][1]).toBe(1);
+  });
+
+  test('precision, recall and F1 past MAX_CONFUSION_CLASSES classes: refused naming the metric, in fit and evaluate', async () => {
+    // fit's own matrix grew without a bound: 100,000 classes ended the process out of memory.
+    const classes = MAX_CONFUSION_CLASSES + 1;
+    const x = tensor([
+      [1, 0],
+      [0, 1],
+    ]);
+    const y = tensor([0, 5]);
+    const message = `metric f1 counts a classes × classes confusion matrix, at most ${MAX_CONFUSION_CLASSES} classes; the predictions have ${classes}`;
+    await expect(
+      fit(
+        new Linear(2, classes),
+        new CELogSoftmaxLoss(),
+        new SGD({ lr: 0.01 }),
+        { x, y },
+        { epochs: 1, batchSize: 2, metrics: ['f1'], logger: new Logger({ verbose: 0 }) },
+      ),
+    ).rejects.toThrow(`fit: ${message}`);
+    expect(() => evaluate(new Linear(2, classes), new CELogSoftmaxLoss(), x, y, { metrics: ['f1'] })).toThrow(`evaluate: ${message}`);
   });
 
   test('evaluate leaves the matrix out past MAX_CONFUSION_CLASSES classes, accuracy still given', () => {

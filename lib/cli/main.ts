@@ -46,7 +46,7 @@ import { ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit
 import { lockFolder, onFatalSignal, removeDeadWritersTemps } from '../data/read';
 import { save } from '../serialize';
 import { CheckpointError } from '../checkpoint';
-import { ResumeFolder, Stage } from './train-resume';
+import { RESUME_FOLDER, ResumeFolder, Stage } from './train-resume';
 import { sweepCommand } from './sweep';
 import { workerCommand } from './worker';
 import { styleCommand } from './style';
@@ -507,12 +507,9 @@ async function trainLocked(
   t0: number,
   outFiles: { curves: string; confusion: string; metrics: string },
 ): Promise<number> {
-  // Under the lock no one else writes in --out: what a killed run was writing (its model, a
-  // checkpoint) is removed now, not a minute later.
-  removeDeadWritersTemps(opts.out);
   const resume = new ResumeFolder(opts.out);
-  if (fs.existsSync(resume.dir)) removeDeadWritersTemps(resume.dir);
   let engineNote: string | undefined;
+  let enginesSoFar: string | undefined;
   if (opts.resume) {
     if (!resume.exists())
       throw new UsageError(`--resume: ${opts.out} holds no stopped run to continue (no ${path.join(resume.dir, 'run.json')})`);
@@ -528,10 +525,13 @@ async function trainLocked(
         `--resume: the run in ${opts.out} was started with ${changed.then}, not ${changed.now}; give its flags again, or start over with --force, without --resume`,
       );
     }
-    if (started.engine !== engineName())
+    if (started.engine !== engineName()) {
       engineNote =
-        `neurone: note: the run started on ${started.engine} and goes on on ${engineName()}: ` +
-        'a convolution sums in another order there, so the result may differ in its last bits from a run never stopped';
+        `neurone: note: the run started on ${started.engine} and goes on on ${engineName()}, which sums in another order ` +
+        '(every layer on another kernel path or backend, a convolution on another thread count): the result may differ in its last bits from a run never stopped';
+      // Stopped again and resumed where it started, the run has still been on both.
+      enginesSoFar = `${started.engine}, then ${engineName()}`;
+    }
   } else if (resume.exists() && !opts.force) {
     throw new UsageError(
       `--out: ${opts.out} holds a stopped run (${resume.dir}): continue it with the same flags and --resume, or start over with --force`,
@@ -547,12 +547,24 @@ async function trainLocked(
   }
   if (earlier.length > 0 && !opts.quiet)
     out(`neurone: replacing ${earlier.map((f) => path.basename(f)).join(', ')} in ${opts.out} (--force)`);
+  // Under the lock no other train run writes here: what a killed one was writing is removed now,
+  // not a minute later. In --out only the files a run writes (other programs may share the
+  // folder); its resume folder is the run's alone.
+  const ownFiles = [...Object.values(outFiles), ...(opts.save === undefined ? [] : [opts.save])]
+    .filter((f) => realPath(path.dirname(f)) === realPath(opts.out))
+    .map((f) => path.basename(f));
+  removeDeadWritersTemps(opts.out, ownFiles);
+  if (fs.existsSync(resume.dir)) removeDeadWritersTemps(resume.dir);
   if (opts.save !== undefined) {
     // The model file read, when --model names one: saving over it would replace the input.
     const modelFile = opts.model !== undefined && !findPreset(opts.model) && fs.existsSync(opts.model) ? [opts.model] : [];
     checkSaveTarget(opts.save, Object.values(outFiles), modelFile, opts.dataDir, opts.force === true);
-    const inResume = path.relative(path.resolve(resume.dir), path.resolve(opts.save));
-    if (!inResume.startsWith('..') && !path.isAbsolute(inResume))
+    // By real paths (a link to --out, `..name` files): the resume folder is removed at the end.
+    const inResume = path.relative(
+      path.join(realPath(opts.out), RESUME_FOLDER),
+      path.join(realPath(path.dirname(path.resolve(opts.save))), path.basename(opts.save)),
+    );
+    if (inResume === '' || (inResume !== '..' && !inResume.startsWith(`..${path.sep}`) && !path.isAbsolute(inResume)))
       throw new UsageError(`--save: ${opts.save} is in ${resume.dir}, which the run removes when it ends`);
   }
 
@@ -724,8 +736,9 @@ async function trainLocked(
       return { history, lrs: rates, logger, optimizer: optimizer.toJSON() };
     } catch (e) {
       if (e instanceof CheckpointError) throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
-      // The state of the epoch before is whole (atomic writes): the run can go on from there.
-      if (e instanceof Error && e.message.includes(resume.dir) && resume.trained())
+      // A state that could not be written: the epoch before's is whole (atomic writes), and the
+      // run can go on from there.
+      if (e instanceof Error && /cannot write /.test(e.message) && e.message.includes(resume.dir) && resume.trained())
         e.message += `; once it can be written, the same command with --resume continues after the last epoch kept`;
       throw e;
     } finally {
@@ -740,6 +753,7 @@ async function trainLocked(
   let retrainedEpochs: number | undefined;
   let valEval: ReturnType<typeof evalWith>;
   if (!opts.resume) resume.start(resultFlags(opts), engineName());
+  if (enginesSoFar) resume.setEngine(enginesSoFar);
   if (engineNote) process.stderr.write(`${engineNote}\n`);
   // Ctrl-C, a kill or an exit (stdout gone) after an epoch: the state stays for --resume, which a
   // signal's line says. Before the first, there is nothing to continue: the folder goes, and with

@@ -56,6 +56,12 @@ export class ResumeFolder {
     writeFileAtomic(path.join(this.dir, RUN_FILE), Buffer.from(`${JSON.stringify({ format: RUN_FORMAT, flags, engine }, null, 1)}\n`));
   }
 
+  /** Records that the run went on on another engine (kept flags; the note of a later resume compares with it). */
+  setEngine(engine: string): void {
+    const { flags } = this.run();
+    writeFileAtomic(path.join(this.dir, RUN_FILE), Buffer.from(`${JSON.stringify({ format: RUN_FORMAT, flags, engine }, null, 1)}\n`));
+  }
+
   /** The flags and engine the stopped run was started with; throws naming the file when they cannot be read. */
   run(): { flags: Record<string, unknown>; engine: string } {
     const file = path.join(this.dir, RUN_FILE);

@@ -330,10 +330,13 @@ export function removeOwnTemps(dir: string): void {
  * Removes the temporary files (`.<name>.<pid>.<random>.tmp`) in `dir` of processes of this
  * machine that are gone, however recent: for a caller that holds `dir` alone (a sweep under its
  * folder's lock, which no other process writes in), where the age rule of {@link strandedBy}
- * would keep a file a killed run left seconds ago until some later write. @internal
+ * would keep a file a killed run left seconds ago until some later write. With `targets`, only
+ * the temporary files of those file names (a folder the caller shares with other programs, where
+ * it owns only its own files). @internal
  */
-export function removeDeadWritersTemps(dir: string): void {
-  removeTemps(dir, undefined, (pid) => processGone(pid));
+export function removeDeadWritersTemps(dir: string, targets?: readonly string[]): void {
+  if (targets === undefined) return removeTemps(dir, undefined, (pid) => processGone(pid));
+  for (const base of targets) removeTemps(dir, base, (pid) => processGone(pid));
 }
 
 /**
