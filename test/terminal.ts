@@ -23,7 +23,7 @@ export interface TerminalRun {
 /**
  * Runs node with `args` in the repository root, in an 80-column pseudo-terminal; with
  * `interrupt`, types ^C once a bar has hidden the cursor (given a pattern, once the output matches
- * it, a bar drawn after it). After `guardMs` the run is killed (the
+ * it). After `guardMs` the run is killed (the
  * test then fails on its exit code): killing script hangs up the terminal, whose SIGHUP ends the
  * command under it too.
  */
@@ -41,10 +41,9 @@ export async function inTerminal(
   let sent = false;
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString('latin1');
-    const after = options.interrupt instanceof RegExp ? options.interrupt.exec(out) : null;
-    const from = after ? after.index + after[0].length : 0;
-    const ready = options.interrupt === true || after !== null;
-    if (ready && !sent && out.indexOf('\x1b[?25l', from) >= 0) {
+    const ready =
+      options.interrupt instanceof RegExp ? options.interrupt.test(out) : options.interrupt === true && out.includes('\x1b[?25l');
+    if (ready && !sent) {
       sent = true; // the bar has hidden the cursor
       child.stdin.write('\x03');
     }
