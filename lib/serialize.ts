@@ -372,6 +372,16 @@ export function readSafetensors(file: string, who = 'load', pieceBytes = IO_PIEC
 }
 
 /**
+ * The metadata of a safetensors file, its header validated as {@link readSafetensors} validates
+ * it, without reading the tensors' data. @internal
+ */
+export function readSafetensorsMetadata(file: string, who = 'load'): Record<string, string> {
+  const f = openSafetensors(file, who);
+  fs.closeSync(f.fd);
+  return f.metadata;
+}
+
+/**
  * Teaches {@link load} and {@link buildModule} to rebuild a module type of your own (the `type`
  * its `config()` returns). Built-in types cannot be replaced.
  *

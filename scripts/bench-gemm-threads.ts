@@ -7,6 +7,7 @@
 // tA and tB are 0 or 1 (transposed A, B). Prints microseconds per product (median over the
 // rounds), the ratio 1T/2T of the medians and the quartiles of the rounds' own ratios.
 import { loadNative, nativeBackend } from '../lib/backend/native';
+import { median } from './bench-nets';
 import { randomArray } from './bench-util';
 
 const native = loadNative().addon;
@@ -31,7 +32,6 @@ const shapes: Shape[] =
         ['weight gradient 256×784', true, false, 256, 784, 32],
         ['input gradient over 784 (dY·W)', false, true, 32, 256, 784],
       ];
-const median = (x: number[]): number => [...x].sort((p, q) => p - q)[x.length >> 1];
 console.log(`path ${native.kernelPath()}, ${rounds} rounds`);
 for (const [label, ta, tb, m, n, k] of shapes) {
   const a = randomArray(m * k);

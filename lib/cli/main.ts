@@ -517,7 +517,7 @@ async function trainLocked(
     try {
       started = resume.run();
     } catch (e) {
-      throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
+      throw resumeRefused(e);
     }
     const changed = changedFlag(started.flags, resultFlags(opts));
     if (changed) {
@@ -550,10 +550,11 @@ async function trainLocked(
   // Under the lock no other train run writes here: what a killed one was writing is removed now,
   // not a minute later. In --out only the files a run writes (other programs may share the
   // folder); its resume folder is the run's alone.
-  const ownFiles = [...Object.values(outFiles), ...(opts.save === undefined ? [] : [opts.save])]
-    .filter((f) => realPath(path.dirname(f)) === realPath(opts.out))
-    .map((f) => path.basename(f));
-  removeDeadWritersTemps(opts.out, ownFiles);
+  const savedHere = opts.save !== undefined && realPath(path.dirname(path.resolve(opts.save))) === realPath(opts.out);
+  removeDeadWritersTemps(
+    opts.out,
+    [...Object.values(outFiles), ...(savedHere ? [opts.save as string] : [])].map((f) => path.basename(f)),
+  );
   if (fs.existsSync(resume.dir)) removeDeadWritersTemps(resume.dir);
   if (opts.save !== undefined) {
     // The model file read, when --model names one: saving over it would replace the input.
@@ -681,7 +682,7 @@ async function trainLocked(
         resumedAfter = resume.checkpointEpoch(index);
         if (average && resumedAfter !== undefined && resumedAfter >= averageFrom) resume.readAverage(index, resumedAfter, average);
       } catch (e) {
-        throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
+        throw resumeRefused(e);
       }
     }
     const n = trainDs.labels.length;
@@ -735,7 +736,7 @@ async function trainLocked(
       const rates = history.epochs.map((r) => r.lr as number);
       return { history, lrs: rates, logger, optimizer: optimizer.toJSON() };
     } catch (e) {
-      if (e instanceof CheckpointError) throw new UsageError(`--resume: ${firstLine(e)}; start over with --force, without --resume`);
+      if (e instanceof CheckpointError) throw resumeRefused(e);
       // A state that could not be written: the epoch before's is whole (atomic writes), and the
       // run can go on from there.
       if (e instanceof Error && /cannot write /.test(e.message) && e.message.includes(resume.dir) && resume.trained())
@@ -758,15 +759,19 @@ async function trainLocked(
   // Ctrl-C, a kill or an exit (stdout gone) after an epoch: the state stays for --resume, which a
   // signal's line says. Before the first, there is nothing to continue: the folder goes, and with
   // it an --out the run made.
-  const abandoned = (): void => {
-    if (!resume.trained()) resume.remove();
+  /** Removes the state when no epoch has finished; says whether it did. */
+  const abandoned = (): boolean => {
+    if (resume.trained()) return false;
+    resume.remove();
+    return true;
   };
   const stopNote = onFatalSignal(() => {
-    if (!resume.trained()) return resume.remove();
+    if (abandoned()) return;
     bar?.stop(); // the line must not land on the bar's, whose line wrapping is off
     process.stderr.write(`neurone: stopped; the same command with --resume continues after the last finished epoch (${resume.dir})\n`);
   });
-  process.prependListener('exit', abandoned);
+  const onExit = (): void => void abandoned();
+  process.prependListener('exit', onExit);
   try {
     // A stage that had finished resumes from its last checkpoint, with nothing left to train.
     first = await stage(1, net, trainSet, valSet, epochs);
@@ -796,7 +801,7 @@ async function trainLocked(
     throw e;
   } finally {
     stopNote();
-    process.removeListener('exit', abandoned);
+    process.removeListener('exit', onExit);
     // A run that failed before its first epoch ended leaves nothing to continue.
     abandoned();
   }
@@ -923,6 +928,11 @@ function besideFile(file: string): string {
     const name = `${stem}.${process.pid}-${crypto.randomBytes(3).toString('hex')}${ext}`;
     if (!fs.existsSync(name)) return name;
   }
+}
+
+/** A stopped run's state that cannot be continued: the reason, and the way out. */
+function resumeRefused(reason: unknown): UsageError {
+  return new UsageError(`--resume: ${firstLine(reason)}; start over with --force, without --resume`);
 }
 
 /** Flags that do not change what a run computes: a resumed run may give others. */

@@ -17,7 +17,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { WeightAverage } from '../averaging';
-import { readSafetensors, writeSafetensors } from '../serialize';
+import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../serialize';
 import { ensureDir } from '../data/paths';
 import { writeFileAtomic } from '../data/read';
 
@@ -53,12 +53,15 @@ export class ResumeFolder {
   start(flags: Record<string, unknown>, engine: string): void {
     this.remove();
     ensureDir(this.dir);
-    writeFileAtomic(path.join(this.dir, RUN_FILE), Buffer.from(`${JSON.stringify({ format: RUN_FORMAT, flags, engine }, null, 1)}\n`));
+    this.writeRun(flags, engine);
   }
 
   /** Records that the run went on on another engine (kept flags; the note of a later resume compares with it). */
   setEngine(engine: string): void {
-    const { flags } = this.run();
+    this.writeRun(this.run().flags, engine);
+  }
+
+  private writeRun(flags: Record<string, unknown>, engine: string): void {
     writeFileAtomic(path.join(this.dir, RUN_FILE), Buffer.from(`${JSON.stringify({ format: RUN_FORMAT, flags, engine }, null, 1)}\n`));
   }
 
@@ -97,7 +100,8 @@ export class ResumeFolder {
   checkpointEpoch(stage: Stage): number | undefined {
     const file = this.checkpoint(stage);
     if (!fs.existsSync(file)) return undefined;
-    const meta = readSafetensors(file, 'train --resume').metadata['neurone.checkpoint'];
+    // The header alone: fit reads the whole checkpoint when it resumes from it.
+    const meta = readSafetensorsMetadata(file, 'train --resume')['neurone.checkpoint'];
     let epoch: unknown;
     try {
       epoch = meta === undefined ? undefined : (JSON.parse(meta) as { epoch?: unknown }).epoch;

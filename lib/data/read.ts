@@ -285,23 +285,26 @@ export function strandedBy(file: string, pid: number): boolean {
 }
 
 /**
- * Removes the temporary files `.<stem>.<pid>.<random>.tmp` in `dir` (those of the target named
- * `base` only, when given) for which `remove(pid, file)` says yes. A file that cannot go is left
+ * Removes the temporary files `.<stem>.<pid>.<random>.tmp` in `dir` (those of the targets named
+ * `bases` only, when given) for which `remove(pid, file)` says yes. A file that cannot go is left
  * for a later write's removal: no caller fails over one.
  */
-function removeTemps(dir: string, base: string | undefined, remove: (pid: number, file: string) => boolean): void {
+function removeTemps(dir: string, bases: readonly string[] | undefined, remove: (pid: number, file: string) => boolean): void {
   let names: string[];
   try {
     names = fs.readdirSync(dir);
   } catch {
     return;
   }
-  const prefix = base === undefined ? '.' : `.${tempStem(base)}.`;
+  const prefixes = bases === undefined ? ['.'] : bases.map((base) => `.${tempStem(base)}.`);
   // After the prefix: `<pid>.<random>` for one target's files, `<stem>.<pid>.<random>` for any.
-  const rest = base === undefined ? /^.+\.(\d+)\.[a-z0-9]+$/ : /^(\d+)\.[a-z0-9]+$/;
+  const rest = bases === undefined ? /^.+\.(\d+)\.[a-z0-9]+$/ : /^(\d+)\.[a-z0-9]+$/;
   for (const name of names) {
-    if (!name.startsWith(prefix) || !name.endsWith(TEMP_SUFFIX)) continue;
-    const m = rest.exec(name.slice(prefix.length, -TEMP_SUFFIX.length));
+    if (!name.endsWith(TEMP_SUFFIX)) continue;
+    const m = prefixes
+      .filter((prefix) => name.startsWith(prefix))
+      .map((prefix) => rest.exec(name.slice(prefix.length, -TEMP_SUFFIX.length)))
+      .find((match) => match !== null);
     const file = path.join(dir, name);
     if (!m || !remove(Number(m[1]), file)) continue;
     try {
@@ -314,7 +317,7 @@ function removeTemps(dir: string, base: string | undefined, remove: (pid: number
 
 /** Temporary files of target `base` in `dir` that {@link strandedBy} says are stranded: removed. */
 function removeStaleTemps(dir: string, base: string): void {
-  removeTemps(dir, base, (pid, file) => strandedBy(file, pid));
+  removeTemps(dir, [base], (pid, file) => strandedBy(file, pid));
 }
 
 /**
@@ -335,8 +338,7 @@ export function removeOwnTemps(dir: string): void {
  * it owns only its own files). @internal
  */
 export function removeDeadWritersTemps(dir: string, targets?: readonly string[]): void {
-  if (targets === undefined) return removeTemps(dir, undefined, (pid) => processGone(pid));
-  for (const base of targets) removeTemps(dir, base, (pid) => processGone(pid));
+  removeTemps(dir, targets, (pid) => processGone(pid));
 }
 
 /**
@@ -646,8 +648,9 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
       // A dangling link: a new file's mode.
     }
   }
-  if (st && !replace)
-    throw fail('a file is already there; not replaced (nothing written)', Object.assign(new Error('EEXIST'), { code: 'EEXIST' }));
+  // Said the same whether the file was there before the write or appeared during it.
+  const alreadyThere = 'a file is already there; not replaced (nothing written)';
+  if (st && !replace) throw fail(alreadyThere, Object.assign(new Error('EEXIST'), { code: 'EEXIST' }));
   const readOnly = readOnlyReason(st);
   if (readOnly) throw fail(`${readOnly}; nothing written`);
   const mode = kept ? kept.mode & 0o7777 : 0o644;
@@ -710,7 +713,7 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST' && !replace) {
           fs.rmSync(tmp, { force: true });
-          throw fail('a file is already there; not replaced (nothing written)', e);
+          throw fail(alreadyThere, e);
         }
         // The temporary file gone before the rename: another process removed it (one writing the
         // same file from another container or machine, which took it for stranded).
