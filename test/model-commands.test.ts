@@ -220,14 +220,17 @@ describe('top level', () => {
   });
 });
 
-describe('neurone train and another run at the same time', () => {
-  const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const trainIn = (onLine: (line: string) => void) => (argv: readonly string[], write: (text: string) => void) =>
-    train(parseTrainArgs(argv)!, (l) => {
-      write(`${l}\n`);
-      onLine(l);
-    });
+/** A string matched literally inside a RegExp. */
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** train as a command for `run`, each line it prints also given to `onLine`. */
+const trainIn = (onLine: (line: string) => void) => (argv: readonly string[], write: (text: string) => void) =>
+  train(parseTrainArgs(argv)!, (l) => {
+    write(`${l}\n`);
+    onLine(l);
+  });
+
+describe('neurone train and another run at the same time', () => {
   test('a --out another run holds is refused, naming the process; the folder is free again once released', async () => {
     // Before, both runs passed the start's check (nothing there yet) and the later one replaced the
     // earlier's files when it ended, both exiting 0.
@@ -506,7 +509,10 @@ describe('neurone train --resume', () => {
     }) as typeof fs.openSync);
     let failed: Run;
     try {
-      failed = await run(trainIn([]), argv);
+      failed = await run(
+        trainIn(() => undefined),
+        argv,
+      );
     } finally {
       full.mockRestore();
     }
@@ -514,20 +520,15 @@ describe('neurone train --resume', () => {
     expect(failed.stderr).toMatch(/the same command with --resume saves it without training again/);
     expect(fs.existsSync(path.join(out, 'resume'))).toBe(true);
     const lines: string[] = [];
-    const r = await run(trainIn(lines), [...argv, '--resume']);
+    const r = await run(
+      trainIn((l) => lines.push(l)),
+      [...argv, '--resume'],
+    );
     expect(r.code).toBe(0);
     expect(lines.filter((l) => /^epoch /.test(l))).toEqual([]);
     expect(load(save)).toBeInstanceOf(Sequential);
     expect(fs.existsSync(path.join(out, 'resume'))).toBe(false);
   });
-
-  const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  /** train as a command for `run`, its lines also kept in `lines`. */
-  const trainIn = (lines: string[]) => (argv: readonly string[], write: (text: string) => void) =>
-    train(parseTrainArgs(argv)!, (l) => {
-      write(`${l}\n`);
-      lines.push(l);
-    });
 });
 
 describe('neurone predict', () => {
