@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseTrainArgs, UsageError } from '../lib/cli/main';
+import { parseTrainArgs, UsageError } from '../lib/cli/train-args';
 import { tsFile } from './ts-child';
 import { hasScript, inTerminal } from './terminal';
 

@@ -54,7 +54,10 @@ import { commandBatchSize, predictCommand } from '../lib/cli/predict';
 import { exportCommand } from '../lib/cli/export';
 import { evaluateCommand } from '../lib/cli/evaluate';
 import { dataCommand } from '../lib/cli/data';
-import { main, parseTrainArgs, train } from '../lib/cli/main';
+import { main } from '../lib/cli/main';
+import { parseTrainArgs } from '../lib/cli/train-args';
+import { train } from '../lib/cli/train';
+import type { EpochRecord } from '../lib/logger';
 import { lockFolder } from '../lib/data/read';
 import { tsFile } from './ts-child';
 import { diskFullAt } from './full-disk';
@@ -306,6 +309,7 @@ describe('neurone train --resume', () => {
   const results = (out: string) => {
     const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
     delete metrics.seconds;
+    delete metrics.secondsBeforeResume;
     for (const r of metrics.history) delete r.seconds;
     return {
       model: fs.readFileSync(path.join(out, 'model.safetensors')).toString('hex'),
@@ -341,6 +345,17 @@ describe('neurone train --resume', () => {
     expect(resumed.lines.join('\n')).toMatch(/^resuming after epoch \d+ from .*stage[12]\.checkpoint\.safetensors$/m);
     expect(results(out)).toEqual(results(whole));
     expect(results(out).files).not.toContain('resume'); // gone once the run ended
+    // The wall time is this process's; the epochs before the stop are counted apart, from their records.
+    const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
+    expect(metrics.secondsBeforeResume).toBeGreaterThan(0);
+    if (nth === 1) {
+      const after = Number(/^resuming after epoch (\d+)/m.exec(resumed.lines.join('\n'))![1]);
+      const before = metrics.history.filter((r: EpochRecord) => r.epoch <= after).reduce((t: number, r: EpochRecord) => t + r.seconds, 0);
+      expect(metrics.secondsBeforeResume).toBeCloseTo(before, 9);
+    }
+    const took = `the epochs trained before it took ${metrics.secondsBeforeResume.toFixed(1)} s`;
+    expect(resumed.lines).toContainEqual(expect.stringMatching(new RegExp(`^  wall time +\\d+\\.\\d s \\(after --resume; ${took}\\)$`)));
+    expect(JSON.parse(fs.readFileSync(path.join(whole, 'metrics.json'), 'utf8'))).not.toHaveProperty('secondsBeforeResume');
     // The plateau's drops are marked on the curves, those before the stop too.
     if (flags.includes('quick')) expect(results(out).curves).toMatch(/lr → /);
   });
@@ -490,6 +505,7 @@ describe('neurone train --resume', () => {
     const metrics = (dir: string) => {
       const m = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
       delete m.seconds;
+      delete m.secondsBeforeResume;
       for (const r of m.history) delete r.seconds;
       return m;
     };
