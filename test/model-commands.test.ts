@@ -606,6 +606,41 @@ describe('neurone predict', () => {
     });
   });
 
+  test.each([
+    ['with --out, the file gets every row and the command ends 0', true],
+    ['without --out, the command stops quietly with 141', false],
+  ])('a reader that leaves after the first line (predict | head -1): %s', async (_, withOut) => {
+    // 20,000 rows print over 600 KB, more than a pipe buffers: the command is still writing when
+    // the reader goes.
+    const count = 20000;
+    const rows = path.join(tmp, `head-rows-${withOut}.csv`);
+    fs.writeFileSync(rows, Array.from({ length: count }, (_, i) => `${i % 7},${i % 5},${i % 3},1`).join('\n') + '\n');
+    const csv = path.join(tmp, `head-rows-${withOut}-out.csv`);
+    const child = spawn(
+      process.execPath,
+      [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'predict', '--model', mlpFile, ...(withOut ? ['--out', csv] : []), rows],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let first = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => {
+      first += d;
+      if (first.includes('\n')) child.stdout.destroy(); // like head -1
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(first).toMatch(new RegExp(`^${esc(rows)}:0 +class \\d`));
+    if (!withOut) {
+      expect([code, stderr]).toEqual([141, '']);
+      return;
+    }
+    expect([code, stderr]).toEqual([0, `neurone: predictions written to ${csv}\n`]);
+    const lines = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
+    expect(lines).toHaveLength(count + 1);
+    expect(lines[0]).toBe('input,class,p0,p1,p2');
+    expect(lines[count]).toMatch(new RegExp(`^"${esc(rows)}:${count - 1}",\\d,`));
+  });
+
   test('an IDX file of more input values than predict takes: exit 2 before they become floats', () => {
     // 8,193 examples of 8,192 bytes: 67 MB of payload in a 65 kB gzip, 268 MB as float32.
     const big = path.join(tmp, 'big-idx3-ubyte.gz');

@@ -313,3 +313,23 @@ export function asInput<T>(what: string, f: () => T): T {
     throw new InputError(`${what}${((e as Error)?.message ?? String(e)).replace(/^(neurone:\s*)+/, '')}`);
   }
 }
+
+/**
+ * Whether the command goes on when its standard output's reader leaves (`| head`): set by one
+ * whose results also go to a file it was asked for (predict --out), which the pipe closing must
+ * not cost. The process's guard (main.ts) then stops the printing, not the command.
+ */
+let stdoutOptional = false;
+
+/** See {@link stdoutOptional}; returns the function that restores the default (exit 141 quietly). */
+export function keepRunningWithoutStdout(): () => void {
+  stdoutOptional = true;
+  return () => {
+    stdoutOptional = false;
+  };
+}
+
+/** Whether a closed standard output ends the process now (see {@link keepRunningWithoutStdout}). */
+export function stdoutEndsCommand(): boolean {
+  return !stdoutOptional;
+}

@@ -24,6 +24,7 @@ import { workerCommand } from './worker';
 import { styleCommand } from './style';
 import { MODEL_COMMANDS, MODEL_COMMAND_HELP, didYouMean, unknownCommand, version } from './commands';
 import { firstLine } from '../messages';
+import { stdoutEndsCommand } from './command';
 
 /** The help text. */
 export function usage(): string {
@@ -70,13 +71,16 @@ export function usage(): string {
  * - (the progress bar, lib/progress.ts, gives the terminal back on exit and on SIGINT / SIGTERM
  *   while it draws, then lets the signal end the process: the shell reports 130 / 143);
  * - EPIPE on stdout or stderr (`neurone train | head -1`): the reader is gone, so exit at once and
- *   quietly with 141 (128 + SIGPIPE, what a shell reports for a writer the pipe closed on); other
- *   errors on stdout get one line on stderr and exit 1, never a stack trace.
+ *   quietly with 141 (128 + SIGPIPE, what a shell reports for a writer the pipe closed on), unless
+ *   the command's results go to a file too (predict --out), which it then finishes; other errors
+ *   on stdout get one line on stderr and exit 1, never a stack trace.
  */
 function installProcessGuards(): void {
   const onStreamError =
     (which: 'stdout' | 'stderr') =>
     (e: NodeJS.ErrnoException): void => {
+      // A command that writes its results to a file too finishes it; its printing stops (the stream is destroyed).
+      if (e.code === 'EPIPE' && which === 'stdout' && !stdoutEndsCommand()) return;
       if (e.code !== 'EPIPE' && which === 'stdout') {
         try {
           fs.writeSync(2, `neurone: cannot write to standard output (${e.code ?? e.message})\n`);

@@ -13,7 +13,18 @@ import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { checkPng, decodePng } from '../data/png';
 import { MAX_IDX_HEADER_BYTES, MAX_PNG_FILE_BYTES, gunzipHead, isGzip, readDataFile, readMaybeGzip, writeFileAtomic } from '../data/read';
-import { FlagSpec, InputError, asInput, checkOutputFile, flagValue, helpText, intFlag, parseArgs, runCommand } from './command';
+import {
+  FlagSpec,
+  InputError,
+  asInput,
+  checkOutputFile,
+  flagValue,
+  helpText,
+  intFlag,
+  keepRunningWithoutStdout,
+  parseArgs,
+  runCommand,
+} from './command';
 import { followShapes } from './presets';
 import { ImageSize, binaryOutput, isSigmoidType, lastLeaf, modelInputShape, sampleChannels } from './model-io';
 
@@ -25,7 +36,11 @@ const MAX_TEXT_INPUT_BYTES = 64 * 2 ** 20;
 
 const FLAGS: readonly FlagSpec[] = [
   { name: '--model', arg: 'FILE', help: 'the model (a .safetensors file saved by neurone: save() or train --save)' },
-  { name: '--out', arg: 'FILE', help: 'write the results there too: .json (one object per row) or .csv' },
+  {
+    name: '--out',
+    arg: 'FILE',
+    help: 'write the results there too: .json (one object per row) or .csv (all rows, even if stdout closes: | head)',
+  },
   { name: '--top', arg: 'K', help: 'classes listed per row, most probable first (default 3)' },
   { name: '--invert', help: 'PNG: dark ink on a light page (MNIST and USPS are light on dark)' },
   { name: '--help', help: 'show this help' },
@@ -437,6 +452,7 @@ function csvField(text: string): string {
 
 /** The `predict` command; returns the exit code. */
 export function predictCommand(argv: readonly string[], write: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
+  let restoreStdout = (): void => {};
   return runCommand(async () => {
     const args = parseArgs('predict', argv, FLAGS);
     if (args.flags.has('--help')) {
@@ -451,6 +467,8 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
       const ext = path.extname(out).toLowerCase();
       if (ext !== '.json' && ext !== '.csv') throw new InputError(`predict: --out ${out}: expected a .json or .csv file name`);
       checkOutputFile('predict', '--out', out, [...args.positional, flagValue(args, '--model') ?? '']);
+      // `--out FILE | head`: the file gets every row all the same.
+      restoreStdout = keepRunningWithoutStdout();
     }
     const modelFile = flagValue(args, '--model');
     const { net, sampleShape: saved } = loadModelAndShape('predict', modelFile);
@@ -464,7 +482,7 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
     const width = inputs.names.reduce((w, name) => Math.max(w, name.length), 0); // not a spread: 125,000 rows overflowed the stack
     // Batch after batch, each printed as soon as it is computed: a reader that wants the first
     // lines (`| head`) gets them without waiting for the rest, and one that has gone (EPIPE)
-    // ends the run at the next batch, when the event loop turns.
+    // ends the run at the next batch, when the event loop turns (with --out, only the printing).
     const rows: Row[] = [];
     let classes = 0;
     for (let start = 0; start < inputs.rows.length; start += batchSize) {
@@ -507,5 +525,5 @@ export function predictCommand(argv: readonly string[], write: (text: string) =>
       process.stderr.write(`neurone: predictions written to ${out}\n`);
     }
     return 0;
-  });
+  }).finally(() => restoreStdout());
 }
