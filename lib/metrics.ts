@@ -173,6 +173,8 @@ export function topKAccuracy(scores: Tensor, labels: ArrayLike<number>, k = 5): 
   const [n, classes] = scores.shape;
   if (labels.length !== n) throw new RangeError(`topKAccuracy: ${n} rows of scores for ${labels.length} labels`);
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`topKAccuracy: k must be a positive integer, got ${k}`);
+  // As torch.topk: k past the classes is an error (it would count every sample a hit).
+  if (k > classes) throw new RangeError(`topKAccuracy: k must be at most the ${classes} classes of the scores, got ${k}`);
   let hits = 0;
   for (let r = 0; r < n; r++) {
     const label = labels[r];
@@ -305,6 +307,20 @@ export function checkMetricNames(who: string, names: unknown): MetricName[] {
     }
   }
   return names as MetricName[];
+}
+
+/**
+ * Refuses a `topK` metric whose k exceeds the classes of a network's output (n, classes), before
+ * any step: `top5` of 3 classes would report 1 every epoch. @internal
+ */
+export function checkTopK(who: string, names: readonly MetricName[], outputShape: readonly number[]): void {
+  if (outputShape.length !== 2 || outputShape[1] < 2) return; // not class scores: the metric says so when it runs
+  const classes = outputShape[1];
+  for (const name of names) {
+    const k = name.startsWith('top') ? Number(name.slice(3)) : 0;
+    if (k > classes)
+      throw new RangeError(`${who}: metric ${name} asks for the ${k} best of the network's ${classes} classes; use top1 to top${classes}`);
+  }
 }
 
 /**

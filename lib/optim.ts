@@ -131,7 +131,8 @@ function refuseParameters(who: string, options: unknown, example: string): void 
 }
 
 function checkNumber(who: string, name: string, v: unknown, min: number, max = Infinity, openMax = false): number {
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`${who}: ${name} must be a number, got ${describe(v)}`);
+  // NaN is a number, out of every range: a RangeError that names the range.
+  if (typeof v !== 'number') throw new TypeError(`${who}: ${name} must be a number, got ${describe(v)}`);
   if (!(v >= min) || v > max || (openMax && v === max) || !Number.isFinite(v)) {
     throw new RangeError(`${who}: ${name} must be in [${min}, ${max}${openMax ? ')' : ']'}, got ${v}`);
   }
@@ -149,7 +150,7 @@ export function usableLearningRate(lr: unknown): lr is number {
 
 /** `lr` when {@link usableLearningRate}, else a TypeError (not a number) or RangeError naming `who`. */
 function checkRate(who: string, lr: unknown): number {
-  if (typeof lr !== 'number' || Number.isNaN(lr)) throw new TypeError(`${who}: lr must be a number, got ${describe(lr)}`);
+  if (typeof lr !== 'number') throw new TypeError(`${who}: lr must be a number, got ${describe(lr)}`);
   if (!usableLearningRate(lr)) throw new RangeError(`${who}: lr must be a finite float32 number >= 0, got ${lr}`);
   return lr;
 }
@@ -282,7 +283,7 @@ export interface AdamOptions {
   /** Step size (default 1e-3). */
   lr?: number;
   /** Decay rates of the first and second moment estimates (default [0.9, 0.999]). */
-  betas?: [number, number];
+  betas?: readonly [number, number];
   /** Added to √v̂ (default 1e-8). */
   eps?: number;
   /** L2 penalty added to the gradient (default 0). */

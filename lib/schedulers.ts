@@ -32,6 +32,11 @@ export interface LRScheduler {
    * @param history The finished epochs' records, from epoch 1.
    */
   resume?(history: readonly EpochRecord[]): void;
+  /**
+   * The record's field epochEnd reads (`valLoss`, `trainAccuracy`…), when it reads one: fit refuses
+   * a validation field without a validation set before the first epoch, not after it.
+   */
+  readonly monitor?: string;
 }
 
 function checkOptimizer(who: string, optimizer: unknown): Optimizer {

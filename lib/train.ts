@@ -19,6 +19,7 @@ import {
   MetricName,
   MetricAccumulator,
   checkMetricNames,
+  checkTopK,
   computeMetrics,
   signedTargets,
 } from './metrics';
@@ -38,9 +39,12 @@ import { checkKnownOptions } from './options';
 export type TrainingData = { x: Tensor; y: Tensor } | { x: Tensor; labels: Int32Array };
 
 /** Turns `{ x, labels }` into `{ x, y }` with y the (n,) class indices the classification losses accept. */
-function withTargets(d: TrainingData): { x: Tensor; y: Tensor } {
+function withTargets(who: string, name: string, d: TrainingData): { x: Tensor; y: Tensor } {
   if (d !== null && typeof d === 'object' && 'labels' in d && !('y' in d)) {
-    if (!(d.labels instanceof Int32Array)) throw new TypeError(`labels must be an Int32Array, got ${describe(d.labels)}`);
+    if (!(d.labels instanceof Int32Array))
+      throw new TypeError(
+        `${who}: ${name}.labels must be an Int32Array of class indices, got ${describe(d.labels)}${(d.labels as unknown) instanceof Float32Array ? ' (Int32Array.from(labels) converts it)' : ''}`,
+      );
     return { x: d.x, y: { shape: [d.labels.length], data: Float32Array.from(d.labels) } };
   }
   return d as { x: Tensor; y: Tensor };
@@ -103,7 +107,7 @@ export interface FitOptions {
    * `'f1'`, `'mse'`, `'mae'`; over the training batches into each record's `trainMetrics`, and on
    * the validation set after each epoch into `valMetrics`.
    */
-  metrics?: MetricName[];
+  metrics?: readonly MetricName[];
   /**
    * Scales the gradients of each step so their global L2 norm is at most this ({@link clipGradNorm}).
    * With a loss's `reduction: 'sum'` the gradients are sums over the batch: PyTorch's `max_norm`
@@ -778,8 +782,8 @@ async function fitInTrainingMode(
     checkOptionsObject('fit: checkpoint', options.checkpoint);
     checkKnownOptions('fit: checkpoint', options.checkpoint, Object.keys(CHECKPOINT_OPTIONS));
   }
-  let data = withTargets(dataset);
-  let validation = options.validation === undefined ? undefined : withTargets(options.validation);
+  let data = withTargets('fit', 'data', dataset);
+  let validation = options.validation === undefined ? undefined : withTargets('fit', 'validation', options.validation);
   if (options.validationSplit !== undefined) {
     const fraction = options.validationSplit;
     if (validation !== undefined) throw new RangeError('fit: give validation or validationSplit, not both');
@@ -859,6 +863,10 @@ async function fitInTrainingMode(
       }
       if (scheduler.optimizer !== optimizer)
         throw new RangeError('fit: the scheduler was built on another optimiser than the one fit trains with');
+      if (typeof scheduler.monitor === 'string' && scheduler.monitor.startsWith('val') && !validation)
+        throw new RangeError(
+          `fit: the scheduler monitors ${scheduler.monitor} but no validation set was given; pass validation (or validationSplit), or build it with monitor: '${scheduler.monitor.replace(/^val/, 'train')}'`,
+        );
       const scheduled = scheduledEpochs.get(scheduler);
       if (scheduled !== undefined && options.initialEpoch === undefined && options.resumeFrom === undefined)
         throw new RangeError(
@@ -867,6 +875,7 @@ async function fitInTrainingMode(
         );
     }
     const metrics = options.metrics === undefined ? [] : checkMetricNames('fit', options.metrics);
+    checkTopK('fit', metrics, net.outputShape(data.x.shape));
     const maxNorm = options.clipGradNorm === undefined ? undefined : checkLimit('fit', 'clipGradNorm', options.clipGradNorm);
     const maxValue = options.clipGradValue === undefined ? undefined : checkLimit('fit', 'clipGradValue', options.clipGradValue);
 
@@ -1155,7 +1164,7 @@ export interface Evaluation {
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions extends PredictOptions {
   /** Metrics besides loss and accuracy: `'top5'`, `'precision'`, `'recall'`, `'f1'`, `'mse'`, `'mae'`. */
-  metrics?: MetricName[];
+  metrics?: readonly MetricName[];
 }
 
 /**
@@ -1202,7 +1211,7 @@ export function evaluate(
     if (dataOrX === null || typeof dataOrX !== 'object') {
       throw new TypeError(`evaluate: data must be { x, y }, { x, labels } or two tensors x, y; got ${describe(dataOrX)}`);
     }
-    ({ x, y } = withTargets(dataOrX as TrainingData));
+    ({ x, y } = withTargets('evaluate', 'data', dataOrX as TrainingData));
     options = (yOrOptions as EvaluateOptions | undefined) ?? {};
   }
   return evaluateSet(net, loss, x, y, options);
@@ -1219,6 +1228,7 @@ function evaluateSet(net: Module, loss: Loss, x: Tensor, y: Tensor, options: Eva
   const metrics = options.metrics === undefined ? [] : checkMetricNames('evaluate', options.metrics);
   const n = checkDataset('evaluate', 'data', { x, y });
   const yhat = predict(net, x, { batchSize: options.batchSize });
+  checkTopK('evaluate', metrics, yhat.shape);
   const lossValue = n === 0 ? 0 : loss.sum(y, yhat) / n;
   const result: Evaluation = { loss: lossValue };
   const l = classify(yhat, y, undefined, signed);

@@ -6,7 +6,7 @@
 import { Sequential, Linear, ReLU, Conv1D, ConvTranspose1D, Flatten } from '../lib/nn';
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { SGD } from '../lib/optim';
-import { fit } from '../lib/train';
+import { fit, evaluate } from '../lib/train';
 import { zeros } from '../lib/tensor';
 import { seed } from '../lib/random';
 import { toSequence } from '../lib/data';
@@ -71,4 +71,20 @@ test("Conv1D given images (n, 16, 16, 1), as USPS's reader returns them, names C
   // A 3-D input is not taken for images.
   expect(() => new Conv1D(3, 2, 4).outputShape([2, 16, 1])).not.toThrow(/images/);
   expect(() => new Conv1D(3, 2, 4).outputShape([2, 16, 1])).toThrow(RangeError);
+});
+
+test('labels of the wrong array type are named by call and argument, with the conversion for float labels', async () => {
+  const net = new Sequential(new Linear(4, 3));
+  const x = zeros([2, 4]);
+  const floats = Float32Array.from([0, 2]);
+  await expect(fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.1 }), { x, labels: floats as never }, { verbose: 0 })).rejects.toThrow(
+    new TypeError('fit: data.labels must be an Int32Array of class indices, got Float32Array(2) (Int32Array.from(labels) converts it)'),
+  );
+  const good = { x, labels: Int32Array.from([0, 2]) };
+  await expect(
+    fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.1 }), good, { verbose: 0, validation: { x, labels: [0, 2] as never } }),
+  ).rejects.toThrow(new TypeError('fit: validation.labels must be an Int32Array of class indices, got Array(2)'));
+  expect(() => evaluate(net, new CELogSoftmaxLoss(), { x, labels: floats as never })).toThrow(
+    /^evaluate: data\.labels must be an Int32Array of class indices, got Float32Array\(2\)/,
+  );
 });

@@ -81,7 +81,7 @@ test('a learning rate set after construction (a scheduler, a user) is checked by
     const who = opt instanceof AdamW ? 'AdamW' : opt instanceof Adam ? 'Adam' : 'SGD';
     const before = params.map((p) => p.value.data.slice());
     const refused: [unknown, Error][] = [
-      [NaN, new TypeError(`${who}.step: lr must be a number, got number NaN`)],
+      [NaN, new RangeError(`${who}.step: lr must be a finite float32 number >= 0, got NaN`)],
       [-0.01, new RangeError(`${who}.step: lr must be a finite float32 number >= 0, got -0.01`)],
       [Infinity, new RangeError(`${who}.step: lr must be a finite float32 number >= 0, got Infinity`)],
       // Past float32: the kernel would refuse it, after AdamW's decay had shrunk the weights and

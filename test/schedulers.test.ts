@@ -136,6 +136,10 @@ describe('metrics', () => {
     expect(topKAccuracy(scores, labels, 1)).toBe(0.25);
     expect(topKAccuracy(scores, labels, 2)).toBe(0.75);
     expect(topKAccuracy(scores, labels, 3)).toBe(1);
+    // Past the classes, an error as torch.topk's, not a hit for every sample.
+    expect(() => topKAccuracy(scores, labels, 4)).toThrow(
+      new RangeError('topKAccuracy: k must be at most the 3 classes of the scores, got 4'),
+    );
     // Equal scores rank by class index, as argmax breaks them: top-1 is the accuracy. A network
     // scoring every class the same got top-1 = top-5 = 1 before (every tie counted as a hit).
     const flat = fromArray(Array.from({ length: 10 }, () => Array.from({ length: 10 }, () => 0.1)));
@@ -320,6 +324,54 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
     expect(rates[0]).toBe(0.1);
     expect(rates[rates.length - 1]).toBeLessThan(0.1);
     expect(lines.some((l) => /trainLoss has not improved for 3 epochs: learning rate 0\.100 → 0\.0500/.test(l))).toBe(true);
+  });
+
+  test("a top-k metric past the network's classes is refused by fit before the first step, and by evaluate", async () => {
+    seed(4);
+    const net = new Sequential(new Linear(2, 3));
+    const before = net.parameters().map((p) => p.value.data.slice());
+    const data = {
+      x: fromArray([
+        [1, 2],
+        [3, 4],
+      ]),
+      labels: Int32Array.from([0, 2]),
+    };
+    const message = "metric top5 asks for the 5 best of the network's 3 classes; use top1 to top3";
+    await expect(fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.1 }), data, { verbose: 0, metrics: ['top5'] })).rejects.toThrow(
+      new RangeError(`fit: ${message}`),
+    );
+    expect(net.parameters().map((p) => p.value.data)).toEqual(before);
+    expect(() => evaluate(net, new CELogSoftmaxLoss(), data, { metrics: ['top3', 'top5'] })).toThrow(
+      new RangeError(`evaluate: ${message}`),
+    );
+    expect(evaluate(net, new CELogSoftmaxLoss(), data, { metrics: ['top3'] }).metrics?.top3).toBe(1);
+  });
+
+  test('a plateau on the validation loss without a validation set is refused before the first epoch, with the way out', async () => {
+    seed(4);
+    const net = new Sequential(new Linear(2, 1));
+    const before = net.parameters().map((p) => p.value.data.slice());
+    const opt = new SGD({ lr: 0.1 });
+    const data = {
+      x: fromArray([
+        [1, 2],
+        [3, 4],
+      ]),
+      y: fromArray([[1], [2]]),
+    };
+    await expect(fit(net, new MSELoss(), opt, data, { epochs: 3, verbose: 0, scheduler: new ReduceLROnPlateau(opt) })).rejects.toThrow(
+      "fit: the scheduler monitors valLoss but no validation set was given; pass validation (or validationSplit), or build it with monitor: 'trainLoss'",
+    );
+    expect(net.parameters().map((p) => p.value.data)).toEqual(before);
+    // With a validation split it trains.
+    const h = await fit(net, new MSELoss(), opt, data, {
+      epochs: 1,
+      verbose: 0,
+      validationSplit: 0.5,
+      scheduler: new ReduceLROnPlateau(opt),
+    });
+    expect(h.epochs[0].valLoss).toBeDefined();
   });
 
   test('clipGradValue and clipGradNorm in fit: the first SGD step moves the weights by at most lr times the limit', async () => {
