@@ -189,12 +189,15 @@ const net: Module = new Sequential(new Linear(2, 2));
 const opts: FitOptions = { epochs: 1, checkpoint: { path: 'c.ckpt', every: 1 } };
 save(net, 'm.safetensors');
 const again: Module = load('m.safetensors');
+// Literal arrays written as const are taken where the options hold them (readonly).
+const tuned = new neurone.Adam({ betas: [0.9, 0.99] as const });
+const measured: FitOptions = { metrics: ['top5', 'f1'] as const };
 // The library's internal members are not in its types (stripInternal): an editor does not offer them.
 // @ts-expect-error forwardAt is internal
 void net.forwardAt;
 // @ts-expect-error setBufferReuse is internal
 void net.setBufferReuse;
-export const all = [neurone.fit, loadUSPS({ split: 'test' }).x.shape, opts, again];
+export const all = [neurone.fit, loadUSPS({ split: 'test' }).x.shape, opts, again, tuned, measured];
 `;
 const TYPES_CTS = `
 import n = require('neurone');

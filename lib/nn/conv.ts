@@ -335,14 +335,18 @@ export class ConvTranspose1D extends Module {
   readonly stride: number;
   readonly padding: number;
   readonly outputPadding: number;
+  /** (kSize, chanOut, chanIn), as ConvTranspose2D's with one axis less; PyTorch's ConvTranspose1d weight is (chanIn, chanOut, kSize). */
   readonly weight: Tensor;
+  /** ∂L/∂weight summed over the batches since the last zeroGrad, the shape of weight. */
   readonly weightGrad: Tensor;
+  /** (chanOut), or null with `{ bias: false }`. */
   readonly bias: Tensor | null;
+  /** ∂L/∂bias, the shape of bias (null without one). */
   readonly biasGrad: Tensor | null;
   private readonly init: InitName;
 
   /**
-   * Builds the transposed convolution; weights (kSize, chanIn, chanOut).
+   * Builds the transposed convolution; weights (kSize, chanOut, chanIn).
    * @param kSize Kernel width in positions.
    * @param chanIn Input channels (the last axis of the input).
    * @param chanOut Output channels.
