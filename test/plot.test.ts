@@ -204,6 +204,19 @@ describe('the Logger and the other figures', () => {
     expect(width).toBeGreaterThanOrEqual(textWidth(shown.text, 14));
     expectTextsInside(svg, width);
   });
+  test('confusion matrix: class names one per class, or none; another count is refused by name (an empty list drew undefined)', () => {
+    const m = [
+      [5, 1],
+      [2, 7],
+    ];
+    expect(confusionMatrixSvg(m, { classNames: ['cat', 'dog'] })).toContain('>dog</text>');
+    for (const classNames of [[], ['cat'], ['a', 'b', 'c']])
+      expect(() => confusionMatrixSvg(m, { classNames })).toThrow(
+        new RangeError(
+          `confusionMatrixSvg: classNames holds ${classNames.length} names for a matrix of 2 classes; give one per class, or none for 0..1`,
+        ),
+      );
+  });
   test('scatter: round ticks and labelled axes', () => {
     const svg = scatterSvg([-44.7, -20.6, 11.3, 45.5, 0, 0], [0, 1, 2], { xLabel: 'z₁', yLabel: 'z₂', title: 'codes' });
     const xs = texts(svg, 'xtick').map((t) => Number(t.text));

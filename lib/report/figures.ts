@@ -165,6 +165,10 @@ export interface ConfusionOptions {
 export function confusionMatrixSvg(m: readonly (readonly number[])[], options: ConfusionOptions = {}): string {
   const k = m.length;
   const names = options.classNames ?? Array.from({ length: k }, (_, i) => String(i));
+  if (names.length !== k)
+    throw new RangeError(
+      `confusionMatrixSvg: classNames holds ${names.length} names for a matrix of ${k} classes; give one per class, or none for 0..${k - 1}`,
+    );
   const cell = options.cell ?? 40;
   const labelW = Math.max(40, textWidth(names.reduce((a, s) => (s.length > a.length ? s : a), '')) + 24);
   const total = m.reduce((a, r) => a + r.reduce((x, y) => x + y, 0), 0);

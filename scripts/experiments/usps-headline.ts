@@ -419,7 +419,11 @@ async function seedsAndProtocols(full: data.Dataset, test: data.Dataset, backend
   // Confusion matrix on the official test set of the honest run closest to the median.
   const honest = runs.filter((r) => r.protocol === 'honest').sort((a, b) => a.testAcc - b.testAcc);
   const median = honest[Math.floor((honest.length - 1) / 2)];
-  const confusionData = { title: `USPS_test, protocol (ii), seed ${median.seed} (median)`, classNames: [], matrix: median.confusion ?? [] };
+  const confusionData = {
+    title: `USPS_test, protocol (ii), seed ${median.seed} (median)`,
+    classNames: Array.from({ length: 10 }, (_, c) => String(c)),
+    matrix: median.confusion ?? [],
+  };
   saveFigureData(`${args.name}-confusion`, 'written by scripts/experiments/usps-headline.ts', confusionData);
   figure(`${args.name}-confusion.svg`, confusion(confusionData));
 }
