@@ -4,6 +4,7 @@
  * the shapes are simple, and the tick choice (1-2-5 steps, powers of ten on a log axis) is the
  * part that matters.
  */
+import * as crypto from 'crypto';
 
 /** One curve: y values at x = 1, 2, 3... (epochs) or at the chart's `x`. Non-finite values are skipped. */
 export interface Series {
@@ -25,8 +26,12 @@ export interface Marker {
   color?: string;
 }
 
-/** Numbers the charts of a process, so that the clip paths of panels in one document have distinct ids. */
-let chartCount = 0;
+/**
+ * Where a chart's clip-path id goes while the chart is drawn: the id is then a hash of the drawing,
+ * distinct for the distinct panels of one document and the same for the same chart in any run
+ * (a count over the process made a redrawn figure differ from the saved one).
+ */
+const CLIP_ID = '\u0000clip\u0000';
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
@@ -276,7 +281,7 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
   const f = (v: number): string => v.toFixed(1);
 
   const parts: string[] = [];
-  const clipId = `plot-area-${++chartCount}`;
+  const clipId = CLIP_ID;
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${FONT}">`,
   );
@@ -379,7 +384,9 @@ export function lineChartSvg(series: readonly Series[], options: ChartOptions = 
     parts.push(`<text class="legend" x="${lx + 22}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   parts.push('</svg>');
-  return parts.join('\n');
+  const drawn = parts.join('\n');
+  const id = `plot-area-${crypto.createHash('sha256').update(drawn).digest('hex').slice(0, 12)}`;
+  return drawn.split(CLIP_ID).join(id);
 }
 
 /**

@@ -217,6 +217,19 @@ describe('the Logger and the other figures', () => {
         ),
       );
   });
+  test('a chart drawn again is the same document; the panels of one figure clip to distinct ids', () => {
+    const loss: Series[] = [{ name: 'loss', values: [1, 0.5, 0.25] }];
+    const accuracy: Series[] = [{ name: 'accuracy', values: [0.5, 0.75, 0.9] }];
+    expect(lineChartSvg(loss, { title: 'a' })).toBe(lineChartSvg(loss, { title: 'a' }));
+    const figure = panelsSvg([
+      { series: loss, options: { title: 'loss' } },
+      { series: accuracy, options: { title: 'accuracy' } },
+    ]);
+    const ids = [...figure.matchAll(/<clipPath id="([^"]+)"/g)].map((m) => m[1]);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    for (const id of ids) expect(figure).toContain(`clip-path="url(#${id})"`);
+  });
   test('scatter: round ticks and labelled axes', () => {
     const svg = scatterSvg([-44.7, -20.6, 11.3, 45.5, 0, 0], [0, 1, 2], { xLabel: 'z₁', yLabel: 'z₂', title: 'codes' });
     const xs = texts(svg, 'xtick').map((t) => Number(t.text));
