@@ -108,9 +108,13 @@ function optimizer(): Optimizer {
   return args.optimizer === 'sgd' ? new SGD({ ...common, momentum: args.momentum as number }) : new Adam(common);
 }
 
+/** The optimiser and its weight decay, as the tables state them. */
+const optimizerText = (): string =>
+  `${args.optimizer === 'sgd' ? `SGD lr ${args.lr} (summed gradients; ${(args.lr as number) * 32} in PyTorch's convention) momentum ${args.momentum}` : `Adam lr ${args.lr}`}` +
+  `${args.weightDecay ? `, weight decay ${args.weightDecay} (added to the summed gradient; ${(args.weightDecay as number) / 32} in PyTorch's convention)` : ''}`;
+
 const configText = (): string =>
-  `${args.standardize ? "inputs standardised with the training data's pixel mean and std; " : ''}${args.optimizer === 'sgd' ? `SGD lr ${args.lr} (summed gradients; ${(args.lr as number) * 32} in PyTorch's convention) momentum ${args.momentum}` : `Adam lr ${args.lr}`}` +
-  `${args.weightDecay ? `, weight decay ${args.weightDecay} (added to the summed gradient; ${(args.weightDecay as number) / 32} in PyTorch's convention)` : ''}` +
+  `${args.standardize ? "inputs standardised with the training data's pixel mean and std; " : ''}${optimizerText()}` +
   `${args.schedule === 'cosine' ? `, cosine learning-rate schedule over ${args.epochs} epochs (per epoch, from lr down to ${args.minFactor} × lr)` : (args.plateau as number) > 0 ? `, learning rate × ${args.factor} when the validation loss has not improved for ${(args.plateau as number) + 1} epochs` : ''}` +
   `, batch ${args.batchSize}, ${args.keepLast ? `${args.epochs} epochs, no early stopping (the weights of the last epoch are kept)` : `up to ${args.epochs} epochs, early stopping on validation loss with patience ${args.patience}, best weights restored`}` +
   `${(args.ema as number) > 0 ? `; the model of record (validated, kept by early stopping, tested) is the exponential moving average of the weights, decay ${args.ema} per batch (lib/averaging.ts WeightAverage)` : ''}` +
@@ -331,7 +335,7 @@ async function main(): Promise<void> {
     await augmented(full, test, backendText, t0);
   } else {
     if (!args.zeroOnly) await seedsAndProtocols(full, test, backendText, t0);
-    if (args.zero) await zeroInit(full, data.toSequence(test));
+    if (args.zero) await zeroInit(full, data.toSequence(test), backendText);
   }
   process.stdout.write(`total ${since(t0).toFixed(0)} s\n`);
 }
@@ -462,7 +466,7 @@ async function augmented(full: data.Dataset, test: data.Dataset, backendText: st
   );
 }
 
-async function zeroInit(full: data.Dataset, test: data.Dataset): Promise<void> {
+async function zeroInit(full: data.Dataset, test: data.Dataset, backendText: string): Promise<void> {
   // Figure 4: every weight at zero. All hidden units stay identical and the conv receives no
   // gradient (the Linear after it is zero), so the network can only learn the class prior.
   const tr = data.toSequence(full);
@@ -505,7 +509,7 @@ async function zeroInit(full: data.Dataset, test: data.Dataset): Promise<void> {
     ['initialisation', 'epochs', 'final train loss', 'USPS_test %'],
     zeroRuns.map((z) => [z.name, z.history.length, z.history[z.history.length - 1].trainLoss.toFixed(4), pct(z.test)]),
     [
-      `Command: \`${commandLine()}\`. Training on all of USPS_train for ${args.zeroEpochs} epochs (no early stopping), ${configText().split(', early')[0]}; seed 0. ` +
+      `Command: \`${commandLine()}\` (${backendText}; the thread count sums the convolution's gradient in another order, so the Xavier row's last digits depend on it). Training on all of USPS_train for ${args.zeroEpochs} epochs (no early stopping, no schedule), ${optimizerText()}, batch 32; seed 0. ` +
         'With every weight at zero the conv output, hence every hidden unit, is 0, so no weight gets a gradient except the last bias: ' +
         'the network learns the class prior (loss → entropy of the label distribution, 2.27 < ln 10 = 2.3026) and predicts "0", the most frequent digit, everywhere.',
     ],
