@@ -422,7 +422,8 @@ USPS_train, 3 seeds, 30 epochs; USPS_test not read), against the first recipe's 
 | the same with shifts in [−2, 2]² | 98.99 ± 0.09 | \`cnn2d-usps-explore-bn-cosine-shift2\` |
 
 The best row is the second recipe: batch norm, the cosine schedule and ±1-pixel shifts, everything else as before
-(Adam lr 1e-3, batch 32, dropout 0.3, 30 epochs on USPS). The shifts are augmentation, so USPS is also given without
+(Adam lr 1e-3, batch 32, dropout 0.3, 30 epochs on USPS). Its network alone is the \`cnn2d-bn\` preset of
+\`neurone train\` (the command has no cosine schedule nor shifts). The shifts are augmentation, so USPS is also given without
 them, apart, as in item 4. MNIST and Fashion-MNIST take the recipe as it is, fixed before their first run, with the
 first recipe's budget of 8 epochs; nothing about them was looked at. The three dev-split curves ran before batch
 norm had its SIMD kernels (commit 4670e08), with the scalar ones; the runs below ran on the SIMD kernels, whose float
