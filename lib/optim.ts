@@ -20,8 +20,8 @@ export interface Optimizer {
   step(params: readonly Parameter[]): void;
   /** Learning rate (mutable, for schedules). */
   lr: number;
-  /** `{ type, args, options }`, for serialisation. */
-  toJSON(): { type: string; args: unknown[]; options: Record<string, unknown> };
+  /** `{ type, args, options }`, for serialisation (the `neurone` command's metrics.json); optional for an optimiser of one's own. */
+  toJSON?(): { type: string; args: unknown[]; options: Record<string, unknown> };
   /**
    * The per-parameter state (momentum buffers, step counts), for checkpoints. Optional for stateless optimisers.
    * @param params The parameters whose state is read.

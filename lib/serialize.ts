@@ -762,7 +762,7 @@ function applyTies(net: Module, ties: Ties, fail: (what: string) => Error): void
     const parent = moduleAt(cut < 0 ? '' : alias.slice(0, cut));
     if (!(parent instanceof Sequential))
       throw fail(`corrupt metadata: ${TIES_KEY} shares the module at ${alias}, whose parent is not a Sequential`);
-    parent.modules[Number(alias.slice(cut + 1))] = moduleAt(to);
+    (parent.modules as Module[])[Number(alias.slice(cut + 1))] = moduleAt(to);
   }
   const bySlot = new Map(layout(net, 'load').slots.map((s) => [s.name, s]));
   // Replaces the field of `module` holding `old` (Linear's weight, ...) by `tensor`.
@@ -1198,6 +1198,18 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
 }
 
 /**
+ * Loads the weights of a file into a network of the caller's (see the other signature for the
+ * checks and layouts), returned with its own type (`Sequential` stays `Sequential`).
+ *
+ * @param file The path of a `.safetensors` file written by {@link save}, `fit`'s checkpoints, or PyTorch.
+ * @param options `into`, the network to fill; `layout`, `allowNonFinite` and `inputShape` as without it.
+ * @returns `into`, filled.
+ * @example
+ * const net = load('torch.safetensors', { layout: 'torch', into: new Sequential(new Linear(256, 10)) });
+ * net.add(new LogSoftmax());   // a Sequential, without a cast
+ */
+export function load<T extends Module>(file: string, options: LoadOptions & { into: T }): T;
+/**
  * Loads a network saved by {@link save} (or a checkpoint written by `fit`): rebuilds it from the
  * stored architecture, with no user code, and puts the weights in.
  *
@@ -1226,6 +1238,7 @@ export function storedArchitecture(metadata: Record<string, string>, file: strin
  * // weights PyTorch saved (safetensors.torch.save_file(model.state_dict(), 'torch.safetensors')):
  * load('torch.safetensors', { layout: 'torch', into: new Sequential(new Linear(256, 10)) });
  */
+export function load(file: string, options?: LoadOptions): Module;
 export function load(file: string, options: LoadOptions = {}): Module {
   if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
   if (options === null || typeof options !== 'object') throw new TypeError(`load: options must be an object, got ${describe(options)}`);

@@ -158,7 +158,7 @@ describe('resource exhaustion from small inputs', () => {
 
     // A Sequential inside itself would recurse forever in config().
     const loop = new Sequential(new Linear(2, 2));
-    loop.modules.push(loop);
+    (loop.modules as Module[]).push(loop);
     expect(() => save(loop, path.join(dir, 'loop.safetensors'))).toThrow(/the module at 1 contains itself/);
     // The walk of a network's layers (lazy sizing, input channels, export's input shape) ends on
     // it too, and meets a module used at two places twice, as a forward pass does.

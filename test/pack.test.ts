@@ -183,12 +183,19 @@ console.log(JSON.stringify({ backend: getBackend(), epochs: h.epochs.length, sam
 
 // Types from both entry points, checked by the repository's TypeScript with Node's resolution.
 const TYPES_MTS = `
-import neurone, { Sequential, Linear, save, load, type Module, type FitOptions } from 'neurone';
+import neurone, { Sequential, Linear, save, load, type Module, type FitOptions, type Optimizer } from 'neurone';
 import { loadUSPS } from 'neurone/data';
 const net: Module = new Sequential(new Linear(2, 2));
 const opts: FitOptions = { epochs: 1, checkpoint: { path: 'c.ckpt', every: 1 } };
 save(net, 'm.safetensors');
 const again: Module = load('m.safetensors');
+// An optimiser of one's own needs a rate and a step.
+const own: Optimizer = { lr: 0.1, step: () => {} };
+// load into a network of one's own gives it back with its type.
+const filled: InstanceType<typeof Sequential> = load('m.safetensors', { into: new Sequential(new Linear(2, 2)) });
+filled.add(new Linear(2, 2));
+// @ts-expect-error a Sequential's list grows through add() alone, which checks what it takes
+filled.modules.push(new Linear(2, 2));
 // Literal arrays written as const are taken where the options hold them (readonly).
 const tuned = new neurone.Adam({ betas: [0.9, 0.99] as const });
 const measured: FitOptions = { metrics: ['top5', 'f1'] as const };
@@ -197,7 +204,7 @@ const measured: FitOptions = { metrics: ['top5', 'f1'] as const };
 void net.forwardAt;
 // @ts-expect-error setBufferReuse is internal
 void net.setBufferReuse;
-export const all = [neurone.fit, loadUSPS({ split: 'test' }).x.shape, opts, again, tuned, measured];
+export const all = [neurone.fit, loadUSPS({ split: 'test' }).x.shape, opts, again, tuned, measured, filled, own];
 `;
 const TYPES_CTS = `
 import n = require('neurone');

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { Tensor } from '../tensor';
 import { MAX_SEED, seed as seedGlobal } from '../random';
 import { setBackend, setThreads, getBackend, getThreads, kernelPath } from '../backend';
-import { SGD, Adam, Optimizer } from '../optim';
+import { SGD, Adam } from '../optim';
 import { fit, evaluate, NonFiniteError, History, Evaluation } from '../train';
 import { Logger, EpochRecord } from '../logger';
 import { TerminalProgress, drawsInPlace, formatLoss } from '../progress';
@@ -80,7 +80,7 @@ interface StageResult {
   /** The rate of each epoch, as fit set it before the epoch. */
   lrs: number[];
   logger: Logger;
-  optimizer: ReturnType<Optimizer['toJSON']>;
+  optimizer: ReturnType<SGD['toJSON']>;
   /** The wall time of the epochs trained before --resume, from their records in the checkpoint (0 without). */
   secondsBefore: number;
 }
@@ -527,7 +527,7 @@ async function runStage(
 ): Promise<StageResult> {
   const { lr, weightDecay, patience, swa } = run.plan;
   const { loss, oneHot } = run.head;
-  const optimizer: Optimizer = run.adam ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: opts.momentum, weightDecay });
+  const optimizer: SGD | Adam = run.adam ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: opts.momentum, weightDecay });
   // Fit sets each epoch's rate: the plateau schedule watching the validation loss, or the first run's rates replayed.
   const scheduler = lrs
     ? new ReplayedRates(optimizer, lrs)

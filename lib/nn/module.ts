@@ -64,7 +64,8 @@ function holds(net: Module, target: Module): boolean {
  * net.updateParameters(0.1);
  */
 export class Sequential extends Module {
-  readonly modules: Module[] = [];
+  /** The modules in the order they run; read-only, {@link Sequential.add} appends (checking each). */
+  readonly modules: readonly Module[] = [];
   /** The pass of the last forward called on this Sequential itself (not through an enclosing one). */
   private readonly ownPass = new SequentialPass();
 
@@ -93,7 +94,7 @@ export class Sequential extends Module {
         `Sequential: the module at position ${this.modules.length} ${module === this ? 'is' : 'holds'} this Sequential itself; a network cannot contain itself`,
       );
     }
-    this.modules.push(module);
+    (this.modules as Module[]).push(module); // the one place the list grows, after the checks above
     module.addUse();
     module.setPosition(this.childPosition(this.modules.length - 1));
     module.setBufferReuse(true);
