@@ -185,10 +185,15 @@ const SGD_OPTIONS: Record<keyof SGDOptions, true> = { lr: true, momentum: true, 
  * opt.step(net.parameters());
  */
 export class SGD implements Optimizer {
+  /** The step size; schedulers and `fit`'s checkpoints set it between steps. */
   lr: number;
+  /** Velocity decay (0: plain SGD), PyTorch's `momentum`. */
   readonly momentum: number;
+  /** L2 penalty added to each gradient (`g + weightDecay · w`), PyTorch's `weight_decay`. */
   readonly weightDecay: number;
+  /** Share of the gradient left out of the velocity (`v ← momentum · v + (1 − dampening) · g`). */
   readonly dampening: number;
+  /** Nesterov momentum: the step uses `g + momentum · v`. */
   readonly nesterov: boolean;
   /** Velocity per parameter buffer; a WeakMap so replaced networks free their state. */
   private readonly velocity = new WeakMap<Float32Array, Float32Array>();
@@ -311,9 +316,13 @@ export interface AdamWOptions extends Omit<AdamOptions, 'weightDecay'> {
  * await fit(net, loss, opt, { x, y }, { epochs: 5 });
  */
 export class Adam implements Optimizer {
+  /** The step size; schedulers and `fit`'s checkpoints set it between steps. */
   lr: number;
+  /** The decays (β₁, β₂) of the gradient's running mean and of its square's. */
   readonly betas: [number, number];
+  /** Added to √v̂ in the denominator. */
   readonly eps: number;
+  /** L2 penalty: added to the gradient (Adam), or shrinking the weights by lr · weightDecay (AdamW). */
   readonly weightDecay: number;
   /** 'Adam' or 'AdamW': the name in messages, `toJSON` and `state`. */
   private readonly kind: string;

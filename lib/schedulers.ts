@@ -122,7 +122,9 @@ export interface StepLROptions {
  * await fit(net, loss, opt, train, { epochs: 30, scheduler: new StepLR(opt, { stepSize: 10 }) });  // 0.1, 0.01, 0.001
  */
 export class StepLR extends EpochScheduler {
+  /** Epochs between two drops of the rate. */
   readonly stepSize: number;
+  /** The factor of each drop. */
   readonly gamma: number;
 
   /**
@@ -162,7 +164,9 @@ export interface CosineOptions {
  * await fit(net, loss, opt, train, { epochs: 20, scheduler: new CosineAnnealingLR(opt, { epochs: 20 }) });
  */
 export class CosineAnnealingLR extends EpochScheduler {
+  /** Epochs from the base rate down to `minLr`. */
   readonly epochs: number;
+  /** The rate at the end of the half cosine. */
   readonly minLr: number;
 
   /**
@@ -206,8 +210,11 @@ export interface WarmupOptions {
  * const scheduler = new LinearWarmup(opt, { epochs: 3, then: new CosineAnnealingLR(opt, { epochs: 17 }) });
  */
 export class LinearWarmup extends EpochScheduler {
+  /** Epochs of the ramp up to the base rate. */
   readonly epochs: number;
+  /** The first epoch's share of the base rate. */
   readonly startFactor: number;
+  /** The schedule that follows the warm-up, its epochs counted from the warm-up's end. */
   readonly then: EpochScheduler | undefined;
 
   /**
@@ -265,10 +272,15 @@ export interface PlateauOptions {
  * await fit(net, loss, opt, train, { validationSplit: 0.1, scheduler: new ReduceLROnPlateau(opt, { patience: 2, factor: 0.3 }) });
  */
 export class ReduceLROnPlateau implements LRScheduler {
+  /** The record field watched (`valLoss` by default; fit refuses a validation field without validation data). */
   readonly monitor: NonNullable<PlateauOptions['monitor']>;
+  /** The factor of each drop. */
   readonly factor: number;
+  /** Epochs without improvement before a drop. */
   readonly patience: number;
+  /** Smallest change that counts as an improvement. */
   readonly minDelta: number;
+  /** The rate is never lowered below this. */
   readonly minLr: number;
   private best: number | undefined;
   private waited = 0;

@@ -49,6 +49,7 @@ abstract class Activation extends Module {
 abstract class Elementwise extends Activation {
   /** The backend's code for this activation. @internal */
   protected abstract readonly code: Code;
+  /** The kernel's parameter (LeakyReLU's slope; 0 for the others). @internal */
   protected alpha = 0;
 
   forward(input: Tensor): Tensor {
@@ -144,6 +145,7 @@ declareBuiltIn(ReLU, NO_ARGUMENTS, example(true));
 export class LeakyReLU extends Elementwise {
   /** @internal */
   protected readonly code = Code.LeakyReLU;
+  /** The factor of negative inputs. */
   readonly slope: number;
 
   /**
@@ -193,6 +195,7 @@ declareBuiltIn(Identity, NO_ARGUMENTS, example());
 
 /** Softmax and log-softmax over the last axis: forward and the full-JVP backward run in the backend. */
 abstract class RowSoftmax extends Activation {
+  /** LogSoftmax (true) or Softmax (false). @internal */
   protected abstract readonly log: boolean;
 
   forward(input: Tensor): Tensor {
@@ -228,6 +231,7 @@ abstract class RowSoftmax extends Activation {
  * new Softmax().forward(fromArray([[0, Math.log(3)]]))  // [[0.25, 0.75]]
  */
 export class Softmax extends RowSoftmax {
+  /** @internal */
   protected readonly log = false;
 }
 declareBuiltIn(Softmax, NO_ARGUMENTS, example());
@@ -243,6 +247,7 @@ declareBuiltIn(Softmax, NO_ARGUMENTS, example());
  * new LogSoftmax().forward(fromArray([[0, 0]]))  // [[-0.6931, -0.6931]]
  */
 export class LogSoftmax extends RowSoftmax {
+  /** @internal */
   protected readonly log = true;
 }
 declareBuiltIn(LogSoftmax, NO_ARGUMENTS, example());
