@@ -108,7 +108,7 @@ async function child(mode: string): Promise<void> {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sweep-pool-'));
     try {
       const queue = mode === 'queue' ? process.env.BENCH_QUEUE_URL : undefined;
-      const result = await sweep(spec(), { out, workers: mode === 'pool1' ? 1 : workers, queue, queueName: 'bench' });
+      const result = await sweep(spec(), { out, workers: mode === 'pool1' ? 1 : workers, ...(queue ? { queue, queueName: 'bench' } : {}) });
       failed = result.status.failed;
       metrics = result.runs.flatMap((r) => (r.metrics ? [r.metrics] : []));
       // Each worker's runs in the order it ran them.
