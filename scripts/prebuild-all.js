@@ -12,7 +12,8 @@
 // Each build runs in a scratch copy of binding.gyp, package.json and native/ (prebuildify runs
 // node-gyp rebuild in its folder, which would replace this checkout's build/Release addon), and
 // its binary must be an ELF file for the right machine. The binaries are cached in the system's
-// temporary folder, keyed by a hash of everything the build reads, so a second run costs nothing.
+// temporary folder, keyed by a hash of everything the build reads, so a second run costs nothing
+// and needs no toolchain (`npm pack` on a machine without the cross compiler, once built).
 //
 //   node scripts/prebuild-all.js [--out DIR] [--only linux-x64|linux-arm64]
 //
@@ -48,16 +49,21 @@ const TARGETS = {
   },
 };
 
-/** The tools each build runs, with the Debian package that provides each. */
-const TOOLS = [
+/** The tools a build runs, with the Debian package that provides each: every build's, then each target's own. */
+const HOST_TOOLS = [
   ['g++', 'g++'],
   ['make', 'make'],
   ['python3', 'python3'],
   ['strip', 'binutils'],
-  ['aarch64-linux-gnu-gcc', 'gcc-aarch64-linux-gnu'],
-  ['aarch64-linux-gnu-g++', 'g++-aarch64-linux-gnu'],
-  ['aarch64-linux-gnu-strip', 'binutils-aarch64-linux-gnu'],
 ];
+const TARGET_TOOLS = {
+  'linux-x64': [],
+  'linux-arm64': [
+    ['aarch64-linux-gnu-gcc', 'gcc-aarch64-linux-gnu'],
+    ['aarch64-linux-gnu-g++', 'g++-aarch64-linux-gnu'],
+    ['aarch64-linux-gnu-strip', 'binutils-aarch64-linux-gnu'],
+  ],
+};
 
 /** The files the native build reads, relative to the repository root. */
 function nativeSourceFiles() {
@@ -123,17 +129,18 @@ function onPath(tool) {
 }
 
 /**
- * Why this machine cannot build the binaries (undefined when it can): it must be linux-x64 with
- * glibc, and have the native and cross toolchains. The message names the missing Debian packages.
+ * Why this machine cannot build the binaries of `platformTags` (default: both; undefined when it
+ * can): it must be linux-x64 with glibc, and have the native toolchain and, for linux-arm64, the
+ * cross one. The message names the missing Debian packages.
  */
-function hostProblem() {
+function hostProblem(platformTags = Object.keys(TARGETS)) {
   const host = `${process.platform}-${process.arch}`;
   if (host !== 'linux-x64') {
     return `prebuild:all builds the Linux glibc binaries on a linux-x64 host (natively and cross-compiled with Debian's g++-aarch64-linux-gnu); this host is ${host}. The other platforms' binaries are built by .github/workflows/prebuild.yml (or \`npm run prebuild\` on that platform).`;
   }
   const glibc = process.report.getReport().header.glibcVersionRuntime;
   if (!glibc) return 'prebuild:all builds glibc binaries and must run on a glibc Linux; this one has another C library (musl?).';
-  const missing = TOOLS.filter(([tool]) => !onPath(tool));
+  const missing = [...HOST_TOOLS, ...platformTags.flatMap((tag) => TARGET_TOOLS[tag])].filter(([tool]) => !onPath(tool));
   if (missing.length > 0) {
     const packages = [...new Set(missing.map(([, pkg]) => pkg))];
     return `prebuild:all: ${missing.map(([tool]) => tool).join(', ')} not found on PATH; install them with \`apt-get install ${packages.join(' ')}\``;
@@ -198,10 +205,13 @@ function prebuildAll({ out = path.join(root, 'prebuilds'), only, log = (line) =>
   if (only !== undefined && !Object.prototype.hasOwnProperty.call(TARGETS, only)) {
     throw new Error(`prebuild:all: --only must be one of ${Object.keys(TARGETS).join(', ')}, got ${JSON.stringify(only)}`);
   }
-  const problem = hostProblem();
+  const tags = only ? [only] : Object.keys(TARGETS);
+  // Only what is not cached is built: a binary of these sources in the cache needs no toolchain.
+  const toBuild = tags.filter((tag) => !fs.existsSync(cachedBinary(tag)));
+  const problem = toBuild.length > 0 ? hostProblem(toBuild) : undefined;
   if (problem) throw new Error(problem);
   const written = {};
-  for (const platformTag of only ? [only] : Object.keys(TARGETS)) {
+  for (const platformTag of tags) {
     const cache = cachedBinary(platformTag);
     let source = cache;
     if (fs.existsSync(cache)) {

@@ -347,7 +347,7 @@ describePosix('the npm package', () => {
     );
   });
 
-  test('prebuild:all refuses without the aarch64 cross compiler, naming the Debian packages', () => {
+  test('prebuild:all takes cached binaries without the aarch64 cross compiler; a build without it is refused, naming the Debian packages', () => {
     // A PATH with this machine's own toolchain and nothing for aarch64.
     const hostOnly = path.join(tmp, 'host-tools');
     fs.mkdirSync(hostOnly);
@@ -360,10 +360,23 @@ describePosix('the npm package', () => {
       ['strip', 'binutils'],
     ])
       fs.symlinkSync(tool === 'node' ? process.execPath : findTool(tool, debianPackage), path.join(hostOnly, tool));
-    const out = path.join(tmp, 'prebuilds-refused');
-    const r = run(process.execPath, [path.join(root, 'scripts', 'prebuild-all.js'), '--out', out], root, {
+    // The binaries npm pack cached serve without any toolchain.
+    const fromCache = path.join(tmp, 'prebuilds-cached');
+    const cached = run(process.execPath, [path.join(root, 'scripts', 'prebuild-all.js'), '--out', fromCache], root, {
       ...fullEnv(),
       PATH: hostOnly,
+    });
+    expect(cached.status).toBe(0);
+    expect(cached.stderr).toMatch(/linux-arm64\/neurone\.glibc\.node from the cache/);
+    expect(fileHash(path.join(fromCache, ARM64_BINARY.replace(/^prebuilds\//, '')))).toBe(fileHash(cachedBinary('linux-arm64')));
+    // With nothing cached (another temporary folder), the arm64 build needs the cross compiler.
+    const emptyTmp = path.join(tmp, 'empty-tmp');
+    fs.mkdirSync(emptyTmp);
+    const out = path.join(tmp, 'prebuilds-refused');
+    const r = run(process.execPath, [path.join(root, 'scripts', 'prebuild-all.js'), '--out', out, '--only', 'linux-arm64'], root, {
+      ...fullEnv(),
+      PATH: hostOnly,
+      TMPDIR: emptyTmp,
     });
     expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({
       status: 1,
