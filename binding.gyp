@@ -31,8 +31,10 @@
           "defines": ["NEURONE_HAVE_AVX2", "NEURONE_HAVE_AVX512"],
           "dependencies": ["neurone_avx2", "neurone_avx512"],
         }],
-        ["target_arch=='arm64'", {
-          # Advanced SIMD is baseline on AArch64: compiled with the rest, no flags.
+        ["target_arch=='arm64' and OS!='win'", {
+          # Advanced SIMD is baseline on AArch64: compiled with the rest, no flags. Not with MSVC
+          # (Windows on Arm), whose NEON types and builtins the files are not written for: the
+          # scalar path runs there.
           "sources": ["<!@(node -p \"require('./native/sources.json').neon.join(' ')\")"],
           "defines": ["NEURONE_HAVE_NEON"],
         }],

@@ -1,7 +1,8 @@
 // Batch normalisation with AVX2 (-mavx2 -mfma), 8 channels per register: batchnorm_simd.h's
 // loops. Reached solely through batchNormKernelsAvx2(), which batchnorm.cc calls only when the CPU
 // has the instructions.
-#if defined(__AVX2__) && defined(__FMA__)
+#include "isa.h"
+#if defined(NEURONE_TARGET_AVX2)
 #include "batchnorm_simd.h"
 
 namespace neurone {

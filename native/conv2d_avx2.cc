@@ -1,7 +1,8 @@
 // The direct one-channel convolution with AVX2 (-mavx2 -mfma), 8 floats per register:
 // conv2d_direct.h's loops. Reached solely through conv2dKernelsAvx2(), which conv2d.cc calls
 // only when the CPU has the instructions.
-#if defined(__AVX2__) && defined(__FMA__)
+#include "isa.h"
+#if defined(NEURONE_TARGET_AVX2)
 #include "conv2d_direct.h"
 
 namespace neurone {

@@ -9,6 +9,10 @@
 #else
 #include <cpuid.h>
 #endif
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#include <sys/types.h>
+#endif
 #endif
 
 namespace neurone {
@@ -51,6 +55,15 @@ unsigned long long xgetbv0() {
 #endif
 }
 
+#if defined(__APPLE__)
+// Whether macOS says the CPU and the system support `name` (hw.optional.avx512f...).
+bool appleSupports(const char* name) {
+  int value = 0;
+  size_t size = sizeof value;
+  return sysctlbyname(name, &value, &size, nullptr, 0) == 0 && value != 0;
+}
+#endif
+
 struct Features {
   bool avx2 = false;
   bool avx512 = false;
@@ -68,9 +81,15 @@ Features detect() {
   bool avx = (r[2] >> 28) & 1;
   if (!osxsave || !avx) return f;
   unsigned long long xcr0 = xgetbv0();
-  // The OS must save the YMM (bits 1-2) and, for AVX-512, opmask/ZMM state (bits 5-7).
+  // The OS must save the YMM (bits 1-2) and, for AVX-512, opmask/ZMM state (bits 5-7). macOS
+  // turns the AVX-512 state on for a thread at its first AVX-512 instruction, so those bits read
+  // clear before: there the system says through sysctl whether it supports AVX-512.
   bool ymmState = (xcr0 & 0x6) == 0x6;
+#if defined(__APPLE__)
+  bool zmmState = appleSupports("hw.optional.avx512f");
+#else
   bool zmmState = (xcr0 & 0xe6) == 0xe6;
+#endif
   cpuid(7, 0, r);
   bool avx2 = (r[1] >> 5) & 1;
   bool avx512f = (r[1] >> 16) & 1;

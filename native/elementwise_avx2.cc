@@ -3,7 +3,8 @@
 // fields, AVX2 having no vgetmant/vgetexp), and the loops of elementwise_loops.h (optimiser
 // steps) compiled for AVX2.
 // Compiled with -mavx2 -mfma only; reached solely through kernelsAvx2().
-#if defined(__AVX2__) && defined(__FMA__)
+#include "isa.h"
+#if defined(NEURONE_TARGET_AVX2)
 #include "elementwise.h"
 #include "elementwise_loops.h"
 #include "simd_math.h"

@@ -16,6 +16,7 @@
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
+#include <cmath>
 #include <utility>
 
 #include "gemm_kernels.h"
@@ -64,7 +65,7 @@ void tile(int64_t nr, int64_t kc, const float* a, int64_t as, const float* b, in
           float* cp = ci + 4 * v + j;
           // The vector epilogue's arithmetic, lane by lane: alpha·acc, then beta·C fused onto it.
           const float r = alpha * lane[j];
-          *cp = beta != 0.0f ? __builtin_fmaf(beta, *cp, r) : r;
+          *cp = beta != 0.0f ? std::fma(beta, *cp, r) : r;
         }
       }
     }

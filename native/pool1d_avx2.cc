@@ -1,7 +1,8 @@
 // Max pooling with AVX2 (-mavx2 -mfma): pool1d_simd.h's loops, 8 channels per register.
 // Reached solely through poolKernelsAvx2(), which pool1d.cc calls only when the CPU has the
 // instructions.
-#if defined(__AVX2__) && defined(__FMA__)
+#include "isa.h"
+#if defined(NEURONE_TARGET_AVX2)
 #include "pool1d_simd.h"
 
 namespace neurone {

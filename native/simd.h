@@ -54,11 +54,17 @@
 #endif
 
 #include <cstdint>
+#include <limits>
+
+#include "isa.h"
 
 namespace neurone {
 namespace {
 
-#if defined(__AVX2__) && defined(__FMA__)
+// +Infinity as a float constant (MSVC has no __builtin_inff).
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+
+#if defined(NEURONE_TARGET_AVX2)
 struct Avx2 {
   using F = __m256;
   using I = __m256i;
@@ -140,7 +146,7 @@ struct Avx2 {
   // vgetexp; +Inf and NaN are their own exponent, so log(+Inf) = +Inf and NaN stays NaN.
   static void splitExponent(F x, F& m, F& e) {
     const __m256 normal = _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(1.17549435e-38f), _CMP_GE_OQ),
-                                        _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_LT_OQ));
+                                        _mm256_cmp_ps(x, _mm256_set1_ps(kInfinity), _CMP_LT_OQ));
     if (_mm256_movemask_ps(normal) == 0xff) {
       splitNormal(x, m, e);
       return;
@@ -149,8 +155,8 @@ struct Avx2 {
     // Scaled by 2^23, exactly: the bit fields then hold m and e + 23.
     splitNormal(_mm256_blendv_ps(x, _mm256_mul_ps(x, _mm256_set1_ps(8388608.0f)), subnormal), m, e);
     e = _mm256_sub_ps(e, _mm256_and_ps(subnormal, _mm256_set1_ps(23.0f)));
-    e = _mm256_blendv_ps(e, _mm256_set1_ps(-__builtin_inff()), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
-    e = _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, _mm256_set1_ps(__builtin_inff()), _CMP_NLT_UQ));
+    e = _mm256_blendv_ps(e, _mm256_set1_ps(-kInfinity), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_EQ_OQ));
+    e = _mm256_blendv_ps(e, x, _mm256_cmp_ps(x, _mm256_set1_ps(kInfinity), _CMP_NLT_UQ));
   }
   static void splitNormal(F x, F& m, F& e) {
     const __m256i bits = _mm256_castps_si256(x);
@@ -473,7 +479,7 @@ struct Neon {
   // log's split x = m · 2^e for x >= 0, from the bit fields, a positive normal x alone as on
   // AVX2 (see there).
   static void splitExponent(F x, F& m, F& e) {
-    const M normal = vandq_u32(vcgeq_f32(x, vdupq_n_f32(1.17549435e-38f)), vcltq_f32(x, vdupq_n_f32(__builtin_inff())));
+    const M normal = vandq_u32(vcgeq_f32(x, vdupq_n_f32(1.17549435e-38f)), vcltq_f32(x, vdupq_n_f32(kInfinity)));
     if (vminvq_u32(normal) != 0) {
       splitNormal(x, m, e);
       return;
@@ -481,8 +487,8 @@ struct Neon {
     const M subnormal = vcltq_f32(x, vdupq_n_f32(1.17549435e-38f));
     splitNormal(vbslq_f32(subnormal, vmulq_f32(x, vdupq_n_f32(8388608.0f)), x), m, e);
     e = vsubq_f32(e, vreinterpretq_f32_u32(vandq_u32(subnormal, vreinterpretq_u32_f32(vdupq_n_f32(23.0f)))));
-    e = vbslq_f32(vceqq_f32(x, vdupq_n_f32(0.0f)), vdupq_n_f32(-__builtin_inff()), e);
-    e = vbslq_f32(vcltq_f32(x, vdupq_n_f32(__builtin_inff())), e, x);
+    e = vbslq_f32(vceqq_f32(x, vdupq_n_f32(0.0f)), vdupq_n_f32(-kInfinity), e);
+    e = vbslq_f32(vcltq_f32(x, vdupq_n_f32(kInfinity)), e, x);
   }
   static void splitNormal(F x, F& m, F& e) {
     const uint32x4_t bits = vreinterpretq_u32_f32(x);
