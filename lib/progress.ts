@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import { SingleBar } from 'cli-progress';
+import { deliverSignal } from './signals';
 
 /** Show the cursor and wrap lines again: what a bar that hid the cursor and stopped wrapping must undo. */
 export const RESTORE_TERMINAL = '\x1b[?25h\x1b[?7h';
@@ -146,7 +147,7 @@ function restoreTerminal(): void {
 function onSignal(signal: NodeJS.Signals): void {
   restoreTerminal();
   uninstallHandlers(); // also when the last bar stopped after the signal arrived (see stop)
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  if (process.listenerCount(signal) === 0) deliverSignal(signal);
 }
 
 let installed = false;

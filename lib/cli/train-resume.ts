@@ -157,8 +157,8 @@ export class ResumeFolder {
     }
   }
 
-  /** Removes the folder (the run ended). */
+  /** Removes the folder (the run ended); on Windows, retried while another program holds a file there. */
   remove(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: process.platform === 'win32' ? 5 : 0 });
   }
 }

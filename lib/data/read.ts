@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { ensureDir } from './paths';
+import { deliverSignal } from '../signals';
 
 /**
  * Most bytes the payload of one IDX file may declare (and so the most a gzipped IDX file may
@@ -384,7 +385,7 @@ function holdSignals(): () => void {
       setImmediate(() => {
         for (const [sig, fn] of installed) process.removeListener(sig, fn);
         const sig = held[0];
-        if (sig !== undefined && process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+        if (sig !== undefined && process.listenerCount(sig) === 0) deliverSignal(sig);
       }),
     );
   };
@@ -431,7 +432,7 @@ function endBySignal(signal: NodeJS.Signals, inEvent: boolean): void {
     }
   }
   if (inEvent && process.listenerCount(signal) > 0) return;
-  process.kill(process.pid, signal);
+  deliverSignal(signal);
   // With listeners left, the signal reaches them at the next poll; signal watchers do not keep the
   // event loop alive, so this does until then (the listener ends the process; if it does not, the
   // timer lets it go on).
@@ -560,12 +561,33 @@ function commitNew(tmp: string, target: string): void {
     // Over NFS a link() whose reply was lost is sent again and answers EEXIST for the link it made:
     // the target is then this very file.
     if (code === 'EEXIST' && sameFile(tmp, target)) return removeLinkedTemp(tmp);
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+    // Windows answers a link on FAT or exFAT with ERROR_INVALID_FUNCTION, which Node reads as EISDIR.
+    const noLinks =
+      ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(code ?? '') || (code === 'EISDIR' && process.platform === 'win32');
+    if (!noLinks) throw e;
     if (fs.existsSync(target) || isLink(target)) throw Object.assign(new Error(`EEXIST: ${target}`), { code: 'EEXIST' });
-    fs.renameSync(tmp, target);
+    renameRetrying(tmp, target);
     return;
   }
   removeLinkedTemp(tmp);
+}
+
+/**
+ * fs.renameSync, retried on Windows while another program holds the target open for a moment (an
+ * antivirus, the search indexer, a sync client, a viewer: EPERM, EACCES or EBUSY there), for about
+ * a second in all; elsewhere those errors are not passing. @internal
+ */
+export function renameRetrying(from: string, to: string): void {
+  for (let wait = 10; ; wait *= 2) {
+    try {
+      fs.renameSync(from, to);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (process.platform !== 'win32' || wait > 640 || (code !== 'EPERM' && code !== 'EACCES' && code !== 'EBUSY')) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    }
+  }
 }
 
 /** The temporary name of a file now linked in place. */
@@ -708,7 +730,7 @@ export function prepareFileWrite(file: string, data: Uint8Array | readonly Uint8
       if (settled) throw new Error(`internal: the write of ${file} was already committed or aborted`);
       settled = true;
       try {
-        if (replace) fs.renameSync(tmp, target);
+        if (replace) renameRetrying(tmp, target);
         else commitNew(tmp, target);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST' && !replace) {
