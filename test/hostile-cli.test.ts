@@ -122,6 +122,14 @@ describe('output paths are checked before training, and never hang', () => {
       cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--model', model, '--save', link]),
       /is the --model file/,
     );
+    // By another name of the same file: a hard link here, another case of the name on macOS and Windows.
+    const other = path.join(tmp, 'IN-MODEL.json');
+    fs.linkSync(model, other);
+    expectUsageError(
+      cli(['train', '--dataset', 'xor', '--epochs', '1', '--out', out, '--model', model, '--save', other]),
+      /--save: .*IN-MODEL\.json is the --model file .*in-model\.json/,
+    );
+    expect(fs.readFileSync(model, 'utf8')).toBe(description);
     const dataDir = path.join(tmp, 'data-dir');
     fs.mkdirSync(dataDir, { recursive: true });
     expectUsageError(

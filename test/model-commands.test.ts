@@ -573,6 +573,46 @@ describe('neurone predict', () => {
     expect(commandBatchSize(net, [1, 256], 'predict')).toBe(64);
   });
 
+  test('JSON and CSV as Windows tools save them (UTF-8 with a byte-order mark, UTF-16) read as plain UTF-8 does', async () => {
+    const rows = [
+      [0.5, -1, 2, 0.25],
+      [1, 0, -0.5, 3],
+    ];
+    const json = JSON.stringify(rows);
+    const csv = `a,b,c,d\r\n${rows.map((r) => r.join(',')).join('\r\n')}\r\n`;
+    const encodings: [string, (text: string) => Buffer][] = [
+      ['utf-8 with a mark', (t) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(t, 'utf8')])],
+      ['utf-16le', (t) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(t, 'utf16le')])],
+      ['utf-16be', (t) => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(t, 'utf16le').swap16()])],
+    ];
+    const printed = async (file: string): Promise<string[]> => {
+      const lines: string[] = [];
+      expect(await predictCommand(['--model', mlpFile, '--top', '1', file], (t) => lines.push(...t.trimEnd().split('\n')))).toBe(0);
+      return lines.map((l) => l.replace(/^\S+/, ''));
+    };
+    const plain = path.join(tmp, 'plain-rows.json');
+    fs.writeFileSync(plain, json);
+    const expected = await printed(plain);
+    expect(expected).toHaveLength(2);
+    for (const [name, encode] of encodings) {
+      const jsonFile = path.join(tmp, `rows-${name.replace(/\W+/g, '-')}.json`);
+      fs.writeFileSync(jsonFile, encode(json));
+      expect({ name, lines: await printed(jsonFile) }).toEqual({ name, lines: expected });
+      const csvFile = path.join(tmp, `rows-${name.replace(/\W+/g, '-')}.csv`);
+      fs.writeFileSync(csvFile, encode(csv));
+      expect({ name, lines: await printed(csvFile) }).toEqual({ name, lines: expected });
+    }
+    // On standard input, a JSON array behind a mark is told from CSV by its first bytes.
+    const r = cli(['predict', '--model', mlpFile, '--top', '1', '-'], {}, encodings[0][1](json));
+    expect(r.stderr).toBe('');
+    expect(
+      r.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.replace(/^\S+/, '')),
+    ).toEqual(expected);
+  });
+
   test('rows are printed batch by batch as computed (| head gets its lines early), the same as in one call', async () => {
     // 600 rows of 4 values: batches of 256, 256 and 88.
     seed(3);
@@ -1287,6 +1327,14 @@ describe('neurone export', () => {
       await run(exportCommand, [cnnFile, '--onnx', cnnFile, '--input-shape', '256,1']),
       /--onnx: .*cnn\.safetensors is also an input/,
     );
+    // Another name of the same file (a hard link; another case of the name on macOS and Windows).
+    const sameModel = path.join(tmp, 'CNN-again.safetensors');
+    fs.linkSync(cnnFile, sameModel);
+    expectBadInput(
+      await run(exportCommand, [cnnFile, '--torch', sameModel, '--input-shape', '256,1']),
+      /--torch: .*CNN-again\.safetensors is also an input/,
+    );
+    fs.rmSync(sameModel);
     expectBadInput(
       await run(exportCommand, [cnnFile, '--onnx', path.join(tmp, 'no', 'such', 'x.onnx'), '--input-shape', '256,1']),
       /--onnx: folder .* does not exist/,

@@ -79,6 +79,22 @@ describe('buildModel', () => {
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
+  test('a model file saved with a byte-order mark (Notepad, PowerShell) or as UTF-16 is read as its UTF-8 twin', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-bom-'));
+    const text = JSON.stringify({ layers: [{ type: 'Linear', args: [4, 2] }, { type: 'ReLU' }] });
+    const plain = path.join(dir, 'plain.json');
+    fs.writeFileSync(plain, text);
+    for (const [name, bytes] of [
+      ['bom', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(text)])],
+      ['utf16le', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')])],
+    ] as const) {
+      const file = path.join(dir, `${name}.json`);
+      fs.writeFileSync(file, bytes);
+      expect(readModelFile(file)).toEqual(readModelFile(plain));
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('builds every layer type with options, and keeps them', () => {
     const description = {
       layers: [

@@ -114,6 +114,18 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     ['bad seeds', { seeds: 0 }, /"seeds": expected an integer in \[1, 100000\]/],
     ['repeated seed', { seeds: [1, 1] }, /"seeds": a seed appears twice/],
     ['repeated axis value', { axes: { batchSize: [8, 8] } }, /"axes\.batchSize\[1\]": value 8 appears twice/],
+    [
+      'model names that differ only in case (one run folder on macOS and Windows)',
+      {
+        axes: {
+          model: [
+            { name: 'Net', layers: [{ type: 'Linear', args: [2, 2] }] },
+            { name: 'net', layers: [{ type: 'Linear', args: [2, 2] }, { type: 'ReLU' }] },
+          ],
+        },
+      },
+      /"axes\.model\[1\]": value net differs from Net only in case; the runs' folders would be one on macOS and Windows/,
+    ],
     ['not an object', [1, 2], /sweep spec: expected an object/],
   ];
   test.each(cases)('%s', (_name, spec, message) => {

@@ -32,6 +32,13 @@ function native(): Backend {
   return nativeInstance;
 }
 
+/** What `npm rebuild` needs to compile the addon, per platform (node-gyp's own requirements). */
+const BUILD_TOOLS: Record<string, string> = {
+  linux: 'a C++17 compiler, make and Python 3',
+  darwin: "Xcode's command line tools (xcode-select --install) and Python 3",
+  win32: 'Visual Studio Build Tools with "Desktop development with C++", and Python 3',
+};
+
 function pickDefault(): Backend {
   const requested = process.env.NEURONE_BACKEND;
   if (requested !== undefined && requested !== '') {
@@ -52,7 +59,9 @@ function pickDefault(): Backend {
   const deliberate = reason.includes('NEURONE_NATIVE_DISABLE');
   console.warn(
     `neurone: native addon unavailable (${reason}); using the js backend` +
-      (deliberate ? '' : ', many times slower (`npm rebuild neurone` compiles the addon: a C++17 compiler, make and Python 3)'),
+      (deliberate
+        ? ''
+        : `, many times slower (\`npm rebuild neurone\` compiles the addon: ${BUILD_TOOLS[process.platform] ?? BUILD_TOOLS.linux})`),
   );
   return jsBackend;
 }

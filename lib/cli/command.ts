@@ -228,12 +228,29 @@ export function checkOutputFolder(
   }
 }
 
-/** `file` with every link resolved, or its absolute path when it cannot be (a name not made yet). */
+/**
+ * `file` with every link resolved, or its absolute path when it cannot be (a name not made yet).
+ * On macOS and Windows, whose file systems ignore case, the system's own resolution also gives
+ * each existing part the spelling it has on disk, so two spellings of one file compare equal.
+ */
 export function realPath(file: string): string {
   try {
-    return fs.realpathSync(file);
+    return process.platform === 'linux' ? fs.realpathSync(file) : fs.realpathSync.native(file);
   } catch {
     return path.resolve(file);
+  }
+}
+
+/**
+ * Whether `a` and `b` name one existing file: the same device and inode, however they are
+ * spelt (another case on macOS and Windows, a hard link, a link).
+ */
+export function sameExistingFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [fs.statSync(a), fs.statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
   }
 }
 
@@ -275,10 +292,11 @@ export function checkOutputFile(command: string, flag: string, file: string, inp
   const readOnly = readOnlyReason(link);
   if (readOnly) throw new InputError(`${command}: ${flag}: ${file}: ${readOnly}`);
   // The file the write replaces is the name in its folder as links resolve it (a link at the
-  // name itself is replaced, not followed); an input reached by another path, or through a link
-  // to a folder or to the file, is the same file.
+  // name itself is replaced, not followed); an input reached by another path, through a link to
+  // a folder or to the file, or by another spelling of one file (case, on macOS and Windows) is
+  // the same file.
   const replaced = path.join(realPath(dir), path.basename(target));
-  if (inputs.some((f) => path.resolve(f) === target || realPath(f) === replaced))
+  if (inputs.some((f) => path.resolve(f) === target || realPath(f) === replaced || (st !== undefined && sameExistingFile(f, target))))
     throw new InputError(`${command}: ${flag}: ${file} is also an input; it would be overwritten`);
   // The writer puts a temporary file beside the target: make one now, so that a folder nothing
   // can be created in (/proc, a read-only mount, no permission) is said before the work, not after.

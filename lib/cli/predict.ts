@@ -12,7 +12,16 @@ import { sigmoid } from '../backend/js';
 import { predict } from '../train';
 import { readIdx } from '../data/idx';
 import { checkPng, decodePng } from '../data/png';
-import { MAX_IDX_HEADER_BYTES, MAX_PNG_FILE_BYTES, gunzipHead, isGzip, readDataFile, readMaybeGzip, writeFileAtomic } from '../data/read';
+import {
+  MAX_IDX_HEADER_BYTES,
+  MAX_PNG_FILE_BYTES,
+  decodeText,
+  gunzipHead,
+  isGzip,
+  readDataFile,
+  readMaybeGzip,
+  writeFileAtomic,
+} from '../data/read';
 import {
   FlagSpec,
   InputError,
@@ -170,8 +179,7 @@ function readCsvRows(file: string): Float32Array[] {
   // A header and MAX_PREDICT_ROWS rows at most, counted before a string is made of any line.
   const lineCount = countByte(bytes, 0x0a);
   if (lineCount > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(lineCount)}`);
-  const lines = bytes
-    .toString('utf8')
+  const lines = decodeText(bytes)
     .split(/\r?\n/)
     .map((l, i) => ({ l, i }))
     .filter(({ l }) => l.trim() !== '');
@@ -199,7 +207,7 @@ function readJsonRows(file: string): Float32Array[] {
   const arrays = countByte(bytes, 0x5b);
   if (arrays > MAX_PREDICT_ROWS + 1) throw new Error(`${file}: ${tooManyRows(arrays - 1)}`);
   try {
-    parsed = JSON.parse(bytes.toString('utf8'));
+    parsed = JSON.parse(decodeText(bytes));
   } catch (e) {
     if ((e as Error).message.startsWith(file)) throw e;
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
@@ -241,7 +249,7 @@ function sniffedName(bytes: Buffer): string {
     [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e].includes(head[2]) &&
     head[3] >= 1 &&
     head[3] <= 4;
-  const kind = idx ? 'idx' : /^\s*\[/.test(head.toString('latin1')) ? 'json' : 'csv';
+  const kind = idx ? 'idx' : /^\s*\[/.test(decodeText(head)) ? 'json' : 'csv';
   return `stdin.${kind}${gz ? '.gz' : ''}`;
 }
 

@@ -10,7 +10,7 @@
  * so the same name works for USPS (256 features), MNIST (784) or the 2-D toy problems.
  */
 import { describe } from '../tensor';
-import { readDataFile } from '../data/read';
+import { decodeText, readDataFile } from '../data/read';
 import { Module, ModuleConfig, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { followLayers } from '../nn/shapes';
@@ -408,7 +408,7 @@ export function readModelFile(file: string): ModelDescription {
   let text: string;
   try {
     // Not readFileSync: `--model /dev/zero` (or a FIFO) would be read until memory runs out.
-    text = readDataFile(file, MAX_MODEL_FILE_BYTES, 'a JSON model file').toString('utf8');
+    text = decodeText(readDataFile(file, MAX_MODEL_FILE_BYTES, 'a JSON model file'));
   } catch (e) {
     const msg = (e as Error).message;
     const why = msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg;

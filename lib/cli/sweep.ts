@@ -3,7 +3,7 @@
  * returns its exit code: 0 done, 1 some runs failed (or a failure after the checks), 2 bad
  * arguments or spec (one line on stderr, before anything runs).
  */
-import { readDataFile } from '../data/read';
+import { decodeText, readDataFile } from '../data/read';
 import { RUN_DEFAULTS, SpecError } from '../sweep/spec';
 import { ADAM_DEFAULTS, QUICK } from './recipes';
 import { sweep, SweepStatus } from '../sweep/sweep';
@@ -133,7 +133,7 @@ export function statusLine(s: SweepStatus, columns = Infinity): string {
 function readSpec(file: string): unknown {
   let text: string;
   try {
-    text = readDataFile(file, MAX_SPEC_BYTES, 'a JSON sweep spec').toString('utf8');
+    text = decodeText(readDataFile(file, MAX_SPEC_BYTES, 'a JSON sweep spec'));
   } catch (e) {
     throw new SpecError(`cannot read sweep spec ${file}: ${firstLine(e)}`);
   }

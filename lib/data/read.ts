@@ -573,6 +573,22 @@ function commitNew(tmp: string, target: string): void {
 }
 
 /**
+ * The text of a file's bytes: UTF-8 without the byte-order mark some editors put first (Windows
+ * Notepad, PowerShell's `-Encoding UTF8`), or UTF-16 where the file starts with that encoding's
+ * mark (Windows PowerShell 5.1's `>`, a spreadsheet's "Unicode text"): JSON.parse named the
+ * invisible mark as an unexpected token, and UTF-16 read as noise. @internal
+ */
+export function decodeText(bytes: Buffer): string {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return bytes.toString('utf8', 3);
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.toString('utf16le', 2);
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) {
+    const body = Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1))); // a copy: swap16 works in place
+    return body.swap16().toString('utf16le');
+  }
+  return bytes.toString('utf8');
+}
+
+/**
  * fs.renameSync, retried on Windows while another program holds the target open for a moment (an
  * antivirus, the search indexer, a sync client, a viewer: EPERM, EACCES or EBUSY there), for about
  * a second in all; elsewhere those errors are not passing. @internal

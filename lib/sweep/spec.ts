@@ -225,12 +225,19 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
     if (k === 'seed' || k === 'seeds') throw new SpecError(`${where}: "axes.${k}": seeds are given by the top-level "seeds" key`);
     if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(`${where}: "axes"`, k, known);
     if (!Array.isArray(values) || values.length === 0) return expect(`${where}: "axes.${k}"`, 'a non-empty list of values', values);
-    const seen = new Set<string>();
+    // Labels name the runs' folders: two that differ only in case would be one folder on macOS
+    // and Windows, where two workers would then write each other's records.
+    const seen = new Map<string, string>();
     values.forEach((v, i) => {
       KEYS[k as keyof typeof KEYS](v, `${where}: "axes.${k}[${i}]"`);
       const label = valueLabel(v);
-      if (seen.has(label)) throw new SpecError(`${where}: "axes.${k}[${i}]": value ${label} appears twice`);
-      seen.add(label);
+      const earlier = seen.get(label.toLowerCase());
+      if (earlier === label) throw new SpecError(`${where}: "axes.${k}[${i}]": value ${label} appears twice`);
+      if (earlier !== undefined)
+        throw new SpecError(
+          `${where}: "axes.${k}[${i}]": value ${label} differs from ${earlier} only in case; the runs' folders would be one on macOS and Windows`,
+        );
+      seen.set(label.toLowerCase(), label);
     });
     runs *= values.length;
   }
