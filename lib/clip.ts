@@ -40,7 +40,8 @@ function checkLimit(who: string, name: string, v: unknown): number {
  * @returns The global norm before clipping (NaN or Infinity when a gradient holds one; the
  *   gradients are then left as they are, for the non-finite check to report).
  * @example
- * net.backward(loss.backward(y, yhat));
+ * net.zeroGrad();                          // gradients add up until cleared
+ * net.backward(loss.backward(y, net.forward(x)));
  * clipGradNorm(net.parameters(), 1);
  * opt.step(net.parameters());
  */

@@ -96,7 +96,7 @@ export function classify(yhat: Tensor, y: Tensor, reuse?: Labels, signed?: boole
  * predictions and targets are read). Throws if the pair is not a classification.
  *
  * @example
- * accuracy(net.forward(x), yOneHot)  // 0.93
+ * accuracy(predict(net, x), yOneHot)  // 0.93 (predict: evaluation mode, as Dropout and BatchNorm need)
  * @param yhat Predictions.
  * @param y Targets (see classify).
  */

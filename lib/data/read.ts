@@ -494,6 +494,7 @@ export function onFatalSignal(cleanup: () => void): () => void {
  * (create missing folders).
  * @example
  * writeFileAtomic('out/result.json', Buffer.from(JSON.stringify(result)), { mkdir: true });
+ * @internal
  */
 export function writeFileAtomic(file: string, data: Uint8Array | readonly Uint8Array[], options: AtomicWriteOptions = {}): void {
   prepareFileWrite(file, data, options).commit();

@@ -295,7 +295,7 @@ export abstract class BatchNorm extends Module {
  * Shape: (batch, features) or (batch, length, features) → the same; weight and bias (features).
  * neurone's channels-last (batch, length, features) is PyTorch's (batch, features, length).
  * @example
- * const net = new Sequential(new Linear(784, 256), new BatchNorm1D(256), new ReLU(), new Linear(256, 10));
+ * const net = new Sequential(new Flatten(), new Linear(784, 256), new BatchNorm1D(256), new ReLU(), new Linear(256, 10));
  * new BatchNorm1D(64, { momentum: 0.01, affine: false });
  */
 export class BatchNorm1D extends BatchNorm {

@@ -39,8 +39,8 @@ class DropoutMask {
  *
  * Shape: any (batch, ...) → the same.
  * @example
- * const net = new Sequential(new Linear(784, 256), new ReLU(), new Dropout(0.2), new Linear(256, 10));
- * await fit(net, loss, opt, train);   // drops 20 % of the hidden values in each step
+ * const net = new Sequential(new Flatten(), new Linear(784, 256), new ReLU(), new Dropout(0.2), new Linear(256, 10));
+ * await fit(net, loss, opt, loadMNIST());   // images (n, 28, 28, 1); drops 20 % of the hidden values in each step
  * predict(net, xTest);                // no dropping
  */
 export class Dropout extends Module {
