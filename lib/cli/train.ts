@@ -461,7 +461,8 @@ async function trainStages(
   process.prependListener('exit', onExit);
   try {
     // A stage that had finished resumes from its last checkpoint, with nothing left to train.
-    const first = await runStage(opts, run, resume, bar, out, 1, run.net, run.trainSet, run.valSet, run.plan.epochs);
+    const context: StageContext = { opts, run, resume, bar, out };
+    const first = await runStage(context, { index: 1, model: run.net, trainDs: run.trainSet, valDs: run.valSet, epochs: run.plan.epochs });
     const valEval = evaluateOn(run, run.net, run.valSet);
     if (!run.plan.retrain) return { first, final: run.net, finalTrainSet: run.trainSet, valEval, secondsBefore: first.secondsBefore };
     // A fresh network on all the training data (the validation split included) for the epochs
@@ -476,19 +477,14 @@ async function trainStages(
     // Another stream than the first training's, for any --seed up to MAX_SEED.
     seedGlobal((opts.seed + 10000) % (MAX_SEED + 1));
     const final = buildModel(run.description);
-    const second = await runStage(
-      opts,
-      run,
-      resume,
-      bar,
-      out,
-      2,
-      final,
-      finalTrainSet,
-      null,
-      retrainedEpochs,
-      first.lrs.slice(0, retrainedEpochs),
-    );
+    const second = await runStage(context, {
+      index: 2,
+      model: final,
+      trainDs: finalTrainSet,
+      valDs: null,
+      epochs: retrainedEpochs,
+      lrs: first.lrs.slice(0, retrainedEpochs),
+    });
     return { first, final, finalTrainSet, retrainedEpochs, valEval, secondsBefore: first.secondsBefore + second.secondsBefore };
   } catch (e) {
     if (e instanceof NonFiniteError) {
@@ -506,25 +502,36 @@ async function trainStages(
   }
 }
 
+/** What every stage of a run shares: the flags, the prepared run, its resume folder and outputs. */
+interface StageContext {
+  opts: TrainOptions;
+  run: Prepared;
+  resume: ResumeFolder;
+  bar: TerminalProgress | null;
+  out: (line: string) => void;
+}
+
+/** One stage: the first network (1) or the retraining (2). */
+interface StagePlan {
+  index: Stage;
+  model: Prepared['net'];
+  trainDs: Dataset;
+  /** The set the schedule and early stopping watch (none for the retraining). */
+  valDs: Dataset | null;
+  epochs: number;
+  /** The rate of each epoch, replayed (the retraining replays the first network's). */
+  lrs?: number[];
+}
+
 /**
  * One training stage of `model` on `trainDs`: with `valDs`, the schedule and early stopping watch
- * it; with `lrs`, epoch e runs at lrs[e - 1] (a retraining replays the first run's rates). Each
- * epoch leaves fit's checkpoint (and the weight average) in the resume folder; with --resume,
- * the stage goes on from its checkpoint there.
+ * it; with `lrs`, epoch e runs at lrs[e - 1]. Each epoch leaves fit's checkpoint (and the weight
+ * average) in the resume folder; with --resume, the stage goes on from its checkpoint there.
  */
-async function runStage(
-  opts: TrainOptions,
-  run: Prepared,
-  resume: ResumeFolder,
-  bar: TerminalProgress | null,
-  out: (line: string) => void,
-  index: Stage,
-  model: Prepared['net'],
-  trainDs: Dataset,
-  valDs: Dataset | null,
-  stageEpochs: number,
-  lrs?: number[],
-): Promise<StageResult> {
+async function runStage(context: StageContext, stage: StagePlan): Promise<StageResult> {
+  const { opts, run, resume, bar, out } = context;
+  const { index, model, trainDs, valDs, lrs } = stage;
+  const stageEpochs = stage.epochs;
   const { lr, weightDecay, patience, swa } = run.plan;
   const { loss, oneHot } = run.head;
   const optimizer: SGD | Adam = run.adam ? new Adam({ lr, weightDecay }) : new SGD({ lr, momentum: opts.momentum, weightDecay });
