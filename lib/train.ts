@@ -249,10 +249,11 @@ function checkDataset(who: string, what: string, d: { x: Tensor; y: Tensor }): n
 /**
  * Asks the network for its output shape on the whole of `x`, so a shape it refuses is reported
  * with the caller's data shape (7291, 256) rather than a batch's (32, 256), before any step.
+ * Returns that output shape.
  */
-function checkFitsNetwork(who: string, what: string, net: Module, x: Tensor): void {
+function checkFitsNetwork(who: string, what: string, net: Module, x: Tensor): number[] {
   try {
-    net.outputShape(x.shape);
+    return net.outputShape(x.shape);
   } catch (e) {
     if (e instanceof RangeError)
       throw new RangeError(`${who}: ${what} of shape ${formatShape(x.shape)} does not fit the network: ${e.message}`);
@@ -808,7 +809,7 @@ async function fitInTrainingMode(
     throw new TypeError(`fit: optimizer must have a step(params) method (SGD, Adam), got ${describe(optimizer)}`);
   }
   const n = checkDataset('fit', 'data', data);
-  checkFitsNetwork('fit', 'data.x', net, data.x);
+  const outputShape = checkFitsNetwork('fit', 'data.x', net, data.x);
   // No samples: the mean loss would be 0 / 0 (NaN) and no step would run.
   if (n === 0) throw new RangeError(`fit: data.x ${formatShape(data.x.shape)} has 0 samples; fit needs at least 1`);
   // An empty validation set would report valLoss 0, which early stopping would take as perfect.
@@ -875,7 +876,7 @@ async function fitInTrainingMode(
         );
     }
     const metrics = options.metrics === undefined ? [] : checkMetricNames('fit', options.metrics);
-    checkTopK('fit', metrics, net.outputShape(data.x.shape));
+    checkTopK('fit', metrics, outputShape);
     const maxNorm = options.clipGradNorm === undefined ? undefined : checkLimit('fit', 'clipGradNorm', options.clipGradNorm);
     const maxValue = options.clipGradValue === undefined ? undefined : checkLimit('fit', 'clipGradValue', options.clipGradValue);
 

@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { editDistance } from '../options';
-import { fsReason, readOnlyReason, strandedBy } from '../data/read';
+import { fsReason, readOnlyReason, sameFile, strandedBy } from '../data/read';
 import { missingFolders } from '../data/paths';
 
 /** Bad input: exit code 2. */
@@ -242,19 +242,6 @@ export function realPath(file: string): string {
 }
 
 /**
- * Whether `a` and `b` name one existing file: the same device and inode, however they are
- * spelt (another case on macOS and Windows, a hard link, a link).
- */
-export function sameExistingFile(a: string, b: string): boolean {
-  try {
-    const [x, y] = [fs.statSync(a), fs.statSync(b)];
-    return x.dev === y.dev && x.ino === y.ino;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * Checks, before any work, that `file` can be written: its folder exists, it is not a folder or
  * a device, and it is not one of `inputs` (writing would destroy what is read).
  */
@@ -296,7 +283,7 @@ export function checkOutputFile(command: string, flag: string, file: string, inp
   // a folder or to the file, or by another spelling of one file (case, on macOS and Windows) is
   // the same file.
   const replaced = path.join(realPath(dir), path.basename(target));
-  if (inputs.some((f) => path.resolve(f) === target || realPath(f) === replaced || (st !== undefined && sameExistingFile(f, target))))
+  if (inputs.some((f) => path.resolve(f) === target || realPath(f) === replaced || (st !== undefined && sameFile(f, target))))
     throw new InputError(`${command}: ${flag}: ${file} is also an input; it would be overwritten`);
   // The writer puts a temporary file beside the target: make one now, so that a folder nothing
   // can be created in (/proc, a read-only mount, no permission) is said before the work, not after.

@@ -30,11 +30,11 @@ import {
 } from './presets';
 import { confusionMatrixSvg, writeFigure } from '../report/figures';
 import { ensureDir, missingFolders, removeEmptyFolders, removeEmptyFoldersOnExit } from '../data/paths';
-import { lockFolder, onFatalSignal, removeDeadWritersTemps } from '../data/read';
+import { lockFolder, onFatalSignal, removeDeadWritersTemps, sameFile } from '../data/read';
 import { save } from '../serialize';
 import { CheckpointError } from '../checkpoint';
 import { RESUME_FOLDER, ResumeFolder, Stage } from './train-resume';
-import { probeWritable, realPath, sameExistingFile } from './command';
+import { probeWritable, realPath } from './command';
 import { datasetSampleShape, headLoss, viewSamples } from './model-io';
 import { firstLine, percent, plural } from '../messages';
 import { DatasetName, loadTrainTest } from './datasets';
@@ -791,7 +791,7 @@ function checkSaveTarget(
   if (st && !st.isFile()) throw new UsageError(`--save: ${file} exists and is not a regular file (a device, pipe or socket)`);
   if (outFiles.some((f) => path.resolve(f) === target)) throw new UsageError(`--save: ${file} is one of the files the run writes in --out`);
   // Through links too: the file a link names is what a save would have replaced before.
-  const input = inputs.find((f) => realPath(f) === realPath(target) || sameExistingFile(f, target));
+  const input = inputs.find((f) => realPath(f) === realPath(target) || sameFile(f, target));
   if (input !== undefined) throw new UsageError(`--save: ${file} is the --model file ${input}; saving would overwrite the input`);
   if (dataDir !== undefined) {
     const from = path.relative(realPath(dataDir), realPath(target));

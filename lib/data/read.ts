@@ -616,7 +616,11 @@ function removeLinkedTemp(tmp: string): void {
   }
 }
 
-function sameFile(a: string, b: string): boolean {
+/**
+ * Whether `a` and `b` name one existing file: the same device and inode, however they are spelt
+ * (a link, a hard link, another case of the name on macOS and Windows). @internal
+ */
+export function sameFile(a: string, b: string): boolean {
   try {
     const [x, y] = [fs.statSync(a), fs.statSync(b)];
     return x.ino === y.ino && x.dev === y.dev;
