@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseTrainArgs, UsageError } from '../lib/cli/train-args';
 import { tsFile } from './ts-child';
+import { headOne } from './head-one';
 import { hasScript, inTerminal } from './terminal';
 
 const root = path.join(__dirname, '..');
@@ -335,8 +336,7 @@ describe('the process around the command', () => {
   test('a reader that closes the pipe (neurone train | head -1): quiet exit 141, no EPIPE trace', async () => {
     // 1,000 epoch lines are over 64 KiB, more than a pipe buffers: the command is still writing
     // when the reader goes away, whatever the speed of the machine.
-    const child = spawn(
-      process.execPath,
+    const { first, stderr, code } = await headOne(
       [
         ...cliArgs,
         'train',
@@ -351,22 +351,8 @@ describe('the process around the command', () => {
         '--out',
         path.join(tmp, 'epipe'),
       ],
-      {
-        cwd: root,
-        env: { ...process.env, NEURONE_BACKEND: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { cwd: root, env: { ...process.env, NEURONE_BACKEND: '' }, guardMs: HANG_GUARD_MS },
     );
-    let stderr = '';
-    let first = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => {
-      first += d;
-      if (first.includes('\n')) child.stdout.destroy(); // like head -1
-    });
-    const guard = setTimeout(() => child.kill('SIGKILL'), HANG_GUARD_MS);
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    clearTimeout(guard);
     expect(first).toMatch(/^neurone: small-mlp on xor/);
     expect(stderr).toBe('');
     expect(code).toBe(141);

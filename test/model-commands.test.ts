@@ -60,6 +60,7 @@ import { train } from '../lib/cli/train';
 import type { EpochRecord } from '../lib/logger';
 import { lockFolder } from '../lib/data/read';
 import { tsFile } from './ts-child';
+import { headOne } from './head-one';
 import { diskFullAt } from './full-disk';
 import { runInProcess } from './in-process';
 
@@ -656,19 +657,10 @@ describe('neurone predict', () => {
     const rows = path.join(tmp, `head-rows-${withOut}.csv`);
     fs.writeFileSync(rows, Array.from({ length: count }, (_, i) => `${i % 7},${i % 5},${i % 3},1`).join('\n') + '\n');
     const csv = path.join(tmp, `head-rows-${withOut}-out.csv`);
-    const child = spawn(
-      process.execPath,
+    const { first, stderr, code } = await headOne(
       [...tsFile(path.join(root, 'lib', 'cli', 'main.ts')), 'predict', '--model', mlpFile, ...(withOut ? ['--out', csv] : []), rows],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: root, guardMs: 90000 },
     );
-    let first = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d) => {
-      first += d;
-      if (first.includes('\n')) child.stdout.destroy(); // like head -1
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(first).toMatch(new RegExp(`^${esc(rows)}:0 +class \\d`));
     if (!withOut) {
       expect([code, stderr]).toEqual([141, '']);
