@@ -28,6 +28,7 @@
 import { spawnSync, SpawnSyncReturns } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { NODES, fetchNode } from '../scripts/fetch-node';
@@ -113,11 +114,38 @@ function findTool(tool: string, debianPackage: string): string {
 }
 
 /**
+ * The keys of package-lock.json's entries that installing the packages `names` brings in: theirs
+ * and, recursively, their dependencies', each found as Node finds it (the nearest node_modules
+ * folder up from the package that requires it).
+ */
+function lockClosure(packages: Record<string, { dependencies?: object; optionalDependencies?: object }>, names: string[]): Set<string> {
+  const keys = new Set<string>();
+  const visit = (from: string, name: string): void => {
+    for (let dir = from; ;) {
+      const key = `${dir ? `${dir}/` : ''}node_modules/${name}`;
+      if (packages[key]) {
+        if (keys.has(key)) return;
+        keys.add(key);
+        for (const dep of Object.keys({ ...packages[key].dependencies, ...packages[key].optionalDependencies })) visit(key, dep);
+        return;
+      }
+      if (!dir) return;
+      const parent = dir.lastIndexOf('/node_modules/');
+      dir = parent < 0 ? '' : dir.slice(0, parent);
+    }
+  };
+  for (const name of names) visit('', name);
+  return keys;
+}
+
+/**
  * A consumer project whose lockfile installs `tarball` and neurone's runtime dependencies at the
  * versions and integrity hashes of this repository's package-lock.json (its non-dev entries are
  * exactly those dependencies and theirs), so that `npm ci --offline` needs only the content cache.
+ * With `queue`, the consumer also depends on the queue's clients, neurone's optional peer
+ * dependencies (bullmq and ioredis, dev entries of this repository's lock), at its versions.
  */
-function writeConsumer(project: string, tarball: string): void {
+function writeConsumer(project: string, tarball: string, queue = false): void {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
   const registry = ok(run(process.execPath, [npm, 'config', 'get', 'registry'], project, fullEnv()), 'npm config get registry')
@@ -125,8 +153,9 @@ function writeConsumer(project: string, tarball: string): void {
     .replace(/\/$/, '');
   const spec = `file:${path.relative(project, tarball)}`;
   const integrity = `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tarball)).digest('base64')}`;
+  const dependencies: Record<string, string> = { neurone: spec, ...(queue ? pkg.peerDependencies : {}) };
   const packages: Record<string, unknown> = {
-    '': { name: 'consumer', version: '1.0.0', dependencies: { neurone: spec } },
+    '': { name: 'consumer', version: '1.0.0', dependencies },
     'node_modules/neurone': {
       version: pkg.version,
       resolved: spec,
@@ -134,19 +163,24 @@ function writeConsumer(project: string, tarball: string): void {
       hasInstallScript: true,
       license: pkg.license,
       dependencies: pkg.dependencies,
+      peerDependencies: pkg.peerDependencies,
+      peerDependenciesMeta: pkg.peerDependenciesMeta,
       bin: pkg.bin,
       engines: pkg.engines,
     },
   };
+  const queueEntries = queue ? lockClosure(lock.packages, Object.keys(pkg.peerDependencies)) : new Set<string>();
   for (const [key, entry] of Object.entries(lock.packages as Record<string, Record<string, unknown>>)) {
-    if (key === '' || entry.dev || entry.devOptional || entry.link) continue;
+    if (key === '' || entry.link) continue;
+    if ((entry.dev || entry.devOptional) && !queueEntries.has(key)) continue;
     const name = key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length);
     const file = `${name.split('/').pop()}-${entry.version}.tgz`;
-    packages[key] = { ...entry, resolved: entry.resolved ?? `${registry}/${name}/-/${file}` };
+    const { dev: _dev, devOptional: _devOptional, ...installed } = entry;
+    packages[key] = { ...installed, resolved: entry.resolved ?? `${registry}/${name}/-/${file}` };
   }
   fs.writeFileSync(
     path.join(project, 'package.json'),
-    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies: { neurone: spec } }, null, 2),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, dependencies }, null, 2),
   );
   fs.writeFileSync(
     path.join(project, 'package-lock.json'),
@@ -444,6 +478,38 @@ describePosix('the npm package', () => {
     const typeRoots = ['--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types')];
     const node10 = run(process.execPath, [tsc, ...node10Args, ...typeRoots, 'types-node10.ts'], project, env);
     ok(node10, 'type-checking a consumer with "moduleResolution": "node"');
+  }, 240_000);
+
+  test("a plain install leaves out the queue's clients and the queue says what to install; installed beside neurone, they are found", async () => {
+    const env = noCompilerEnv(binDir);
+    const modules = path.join(project, 'node_modules');
+    expect(['bullmq', 'ioredis'].filter((p) => fs.existsSync(path.join(modules, p)))).toEqual([]);
+    // Nothing listens on the port: once the clients load, the worker fails to connect instead.
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const worker = (): SpawnSyncReturns<string> =>
+      run(path.join(modules, '.bin', 'neurone'), ['worker', '--queue', `redis://127.0.0.1:${closed}`], project, env);
+    const peers = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).peerDependencies;
+    const without = worker();
+    expect([without.status, without.stdout, without.stderr]).toEqual([
+      2,
+      '',
+      `neurone: neurone worker needs the packages bullmq and ioredis, which a plain install of neurone leaves out (the queue's clients are optional): run npm install bullmq@${peers.bullmq} ioredis@${peers.ioredis}\n`,
+    ]);
+
+    // As the message says, at neurone's own versions (from the content cache, as above).
+    writeConsumer(project, tarball, true);
+    ok(run(process.execPath, [npm, 'ci', '--offline', '--no-audit', '--no-fund'], project, env), 'npm ci with bullmq and ioredis');
+    expect(['bullmq', 'ioredis'].filter((p) => fs.existsSync(path.join(modules, p)))).toEqual(['bullmq', 'ioredis']);
+    const withClients = worker();
+    expect(withClients.status).toBe(2);
+    expect(withClients.stderr).toMatch(
+      new RegExp(`^neurone: cannot reach Redis at redis://127\\.0\\.0\\.1:${closed}: .*ECONNREFUSED.*\n$`),
+    );
   }, 240_000);
 
   test('the linux-arm64 binary loads in an arm64 Node under qemu, and the installed project trains on it', () => {

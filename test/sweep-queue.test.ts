@@ -246,6 +246,68 @@ describe('an unreachable Redis', () => {
   });
 });
 
+// bullmq and ioredis are optional peer dependencies: a child process where Node cannot find one
+// (test/hide-packages.js) gets, from the API and from both commands, one line naming what to install.
+describe('without the optional packages bullmq and ioredis', () => {
+  const child = `
+    const { sweep, startQueueWorker } = require('./lib');
+    const { workerCommand } = require('./lib/cli/worker');
+    const { sweepCommand } = require('./lib/cli/sweep');
+    const [url, out, specFile] = process.argv.slice(1);
+    const spec = JSON.parse(require('fs').readFileSync(specFile, 'utf8'));
+    const message = (p) => p.then(() => 'resolved', (e) => e.name + ': ' + e.message);
+    (async () => {
+      const api = [await message(sweep(spec, { out, queue: url })), await message(startQueueWorker({ url }))];
+      const codes = [await workerCommand(['--queue', url]), await sweepCommand([specFile, '--out', out, '--queue', url])];
+      process.stdout.write(JSON.stringify({ api, codes }));
+    })();`;
+  const peers = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> })
+    .peerDependencies;
+  const install = `npm install bullmq@${peers.bullmq} ioredis@${peers.ioredis}`;
+
+  test.each([
+    ['bullmq', 'the package bullmq'],
+    ['ioredis', 'the package ioredis'],
+    ['bullmq,ioredis', 'the packages bullmq and ioredis'],
+  ])(
+    '%s missing: sweep({ queue }), startQueueWorker and both commands say what to install (exit 2), nothing written',
+    async (hidden, which) => {
+      const closed = await freePort();
+      const url = `redis://127.0.0.1:${closed}`;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-no-queue-'));
+      try {
+        const specFile = path.join(dir, 'spec.json');
+        fs.writeFileSync(specFile, JSON.stringify(SPEC));
+        const out = path.join(dir, 'out');
+        const r = spawnSync(
+          process.execPath,
+          [
+            '--require',
+            path.join(__dirname, 'hide-packages.js'),
+            '--require',
+            require.resolve('ts-node/register/transpile-only'),
+            '-e',
+            child,
+            url,
+            out,
+            specFile,
+          ],
+          { cwd: root, encoding: 'utf8', env: { ...process.env, NEURONE_TEST_HIDDEN_PACKAGES: hidden }, timeout: 120000 },
+        );
+        expect(r.status).toBe(0);
+        const why = `${which}, which a plain install of neurone leaves out (the queue's clients are optional): run ${install}`;
+        const got = JSON.parse(r.stdout);
+        expect(got.api).toEqual([`SpecError: sweep: queue needs ${why}`, `SpecError: startQueueWorker needs ${why}`]);
+        expect(got.codes).toEqual([2, 2]);
+        expect(r.stderr).toBe(`neurone: neurone worker needs ${why}\nneurone: sweep: queue needs ${why}\n`);
+        expect(fs.existsSync(out)).toBe(false);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
 describe('usage errors of the queue options', () => {
   test("a queue name with ':' and a database that is not a plain integer are usage errors (exit 2) naming the option", async () => {
     expect(redisOptions('redis://127.0.0.1:6379/3').db).toBe(3);

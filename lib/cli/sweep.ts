@@ -85,7 +85,10 @@ const SWEEP_OPTIONS: Record<string, OptionDef> = {
   '--out': { arg: 'DIR', help: 'folder of the results (required): one folder per run, summary.md/.csv, curves.svg, scores.svg' },
   '--resume': { help: 'continue the sweep in --out: finished runs are kept, interrupted ones continue from their checkpoint' },
   '--workers': { arg: 'N', int: { min: 1, max: 1024 }, help: 'trainings at once on this machine (default: its cores)' },
-  '--queue': { arg: 'URL', help: 'enqueue the runs on BullMQ at redis://host:port for `neurone worker`s, and collect the results' },
+  '--queue': {
+    arg: 'URL',
+    help: 'enqueue the runs on BullMQ at redis://host:port for `neurone worker`s, and collect the results (needs npm install bullmq ioredis)',
+  },
   '--queue-name': { arg: 'NAME', help: "the BullMQ queue (default 'neurone')" },
   '--backend': { arg: 'NAME', choices: ['js', 'native'], help: 'js|native (default: native when it loads)' },
   '--data-dir': { arg: 'DIR', help: 'folder of the MNIST / Fashion-MNIST / USPS files (local runs)' },

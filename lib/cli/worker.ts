@@ -4,6 +4,7 @@
  * for bad arguments or an unreachable Redis at start (one line on stderr, within seconds).
  */
 import { SpecError } from '../sweep/spec';
+import { loadQueue } from '../sweep/queue-load';
 import { OptionDef, fail, helpText, parseOptions } from './sweep';
 
 /** How long a worker told to stop waits for its connections to close. */
@@ -35,6 +36,7 @@ const WORKER_OPTIONS: Record<string, OptionDef> = {
 export function workerUsage(): string {
   return helpText('Usage: neurone worker --queue redis://host:port [options]', WORKER_OPTIONS, [
     'Takes the runs that `neurone sweep SPEC --queue URL` enqueues and trains them, until Ctrl-C.',
+    'Needs the packages bullmq and ioredis beside neurone (npm install bullmq ioredis).',
   ]);
 }
 
@@ -48,7 +50,7 @@ export async function workerCommand(argv: readonly string[]): Promise<number> {
     }
     if (positional.length) throw new SpecError(`unexpected argument '${positional[0]}' (see neurone worker --help)`);
     if (o.queue === undefined) throw new SpecError('--queue URL is required (redis://host:port)');
-    const { startQueueWorker } = await import('../sweep/queue');
+    const { startQueueWorker } = await loadQueue('neurone worker');
     const worker = await startQueueWorker({
       url: String(o.queue),
       concurrency: o.concurrency as number | undefined,

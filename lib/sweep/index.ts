@@ -3,6 +3,7 @@
  * Redis. Re-exported by the root entry point.
  */
 import type { QueueWorker, QueueWorkerOptions } from './queue';
+import { loadQueue } from './queue-load';
 
 export { sweep } from './sweep';
 export type { SweepOptions, SweepResult, SweepStatus } from './sweep';
@@ -17,7 +18,8 @@ export type { QueueWorker, QueueWorkerOptions } from './queue';
  * `neurone sweep --queue`) enqueues on BullMQ at `options.url` and trains them on a worker-thread
  * pool, until `close()`. Throws within seconds when Redis cannot be reached; a connection lost
  * later is reported and the worker carries on when Redis answers again. BullMQ and its Redis
- * client are loaded on the first call only.
+ * client are loaded on the first call only; they are optional peer dependencies of neurone, to
+ * install beside it (`npm install bullmq ioredis`), and without them this throws saying so.
  *
  * @example
  * const worker = await startQueueWorker({ url: 'redis://127.0.0.1:6379', concurrency: 4 });
@@ -26,6 +28,6 @@ export type { QueueWorker, QueueWorkerOptions } from './queue';
  * @returns The worker, running until its `close()`.
  */
 export async function startQueueWorker(options: QueueWorkerOptions): Promise<QueueWorker> {
-  const queue = await import('./queue');
+  const queue = await loadQueue('startQueueWorker');
   return queue.startQueueWorker(options);
 }

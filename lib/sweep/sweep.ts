@@ -17,6 +17,7 @@ import { TrainingPool, defaultConcurrency, oversubscribed } from './pool';
 import { RunOutcome } from './pool-worker';
 import { RunRecord, SummaryRow, checkOutcome, curvesSvg, finalScoresSvg, summarize, summaryCsv, summaryMarkdown } from './summary';
 import { checkKnownOptions } from '../options';
+import { loadQueue } from './queue-load';
 
 /** Options of {@link sweep}. */
 export interface SweepOptions {
@@ -26,7 +27,11 @@ export interface SweepOptions {
   resume?: boolean;
   /** Trainings at once on this machine (default: its cores). Ignored with `queue`. */
   workers?: number;
-  /** A Redis URL (`redis://host:port`): enqueue the runs as BullMQ jobs for `neurone worker`s instead of running them here. */
+  /**
+   * A Redis URL (`redis://host:port`): enqueue the runs as BullMQ jobs for `neurone worker`s instead
+   * of running them here. Needs the packages bullmq and ioredis beside neurone (optional peer
+   * dependencies: `npm install bullmq ioredis`).
+   */
   queue?: string;
   /** The BullMQ queue's name (default `neurone`). */
   queueName?: string;
@@ -354,7 +359,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
   // Redis is checked before anything is written: an unreachable queue leaves no half-made folder.
   let queueExecutor: RunExecutor | undefined;
   if (options.queue) {
-    const { QueueExecutor, checkQueuedRunIds } = await import('./queue');
+    const { QueueExecutor, checkQueuedRunIds } = await loadQueue('sweep: queue');
     checkQueuedRunIds(runs);
     queueExecutor = await QueueExecutor.connect(options.queue, {
       queueName: options.queueName,
