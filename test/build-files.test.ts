@@ -155,3 +155,94 @@ test("native sources call GCC's __builtin_ functions only behind a check for a c
     });
   }
 });
+
+// macOS builds with Xcode's Clang and LLVM's libc++, in .github/workflows/prebuild.yml only, never
+// on this project's machines. Here Clang with libc++ parses every source as binding.gyp has Xcode
+// compile it (its xcode_settings and defines), for x86-64 and for arm64 (the NEON files): a
+// GCC-only construct, or a standard header that libstdc++ includes along the way and libc++ does
+// not, fails here first. The lines behind __APPLE__ (cpu.cc's sysctl) need Apple's SDK and are not
+// reached. Needs clang and libc++ (Debian's clang-14, libc++-14-dev, libc++abi-14-dev) and the
+// aarch64 C library headers (g++-aarch64-linux-gnu): .ci/run installs them and sets
+// NEURONE_REQUIRE_CLANG, under which their absence fails instead of skipping.
+const clang = (() => {
+  const probe = '#include <vector>\n#include <cstdio>\nint main() { return std::vector<int>(1)[0]; }\n';
+  for (const name of ['clang++', ...[19, 18, 17, 16, 15, 14].map((v) => `clang++-${v}`)]) {
+    try {
+      for (const target of ['x86_64-linux-gnu', 'aarch64-linux-gnu'])
+        execFileSync(name, [`--target=${target}`, '-stdlib=libc++', '-std=c++17', '-fsyntax-only', '-x', 'c++', '-'], {
+          input: probe,
+          stdio: ['pipe', 'ignore', 'ignore'],
+        });
+      return name;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
+})();
+if (!clang && process.env.NEURONE_REQUIRE_CLANG !== '1' && process.arch === 'x64')
+  process.stderr.write(
+    'NOT APPLICABLE: no clang++ with libc++ for x86-64 and aarch64; the Xcode-like parse of native/ is skipped (apt-get install clang-14 libc++-14-dev libc++abi-14-dev g++-aarch64-linux-gnu)\n',
+  );
+(clang || process.env.NEURONE_REQUIRE_CLANG === '1' ? test : test.skip)(
+  "every native source parses with Clang and libc++ under binding.gyp's Xcode flags, for x86-64 and arm64",
+  () => {
+    if (!clang) throw new Error('NEURONE_REQUIRE_CLANG=1 but no clang++ with libc++ for x86-64 and aarch64 was found');
+    // binding.gyp is a Python literal that JavaScript reads too, once its comment lines are gone.
+    const gypText = fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8').replace(/^\s*#.*$/gm, '');
+    type Settings = { defines?: string[]; xcode_settings?: { OTHER_CPLUSPLUSFLAGS?: string[]; CLANG_CXX_LANGUAGE_STANDARD?: string } };
+    type Target = Settings & { target_name: string; conditions?: [string, Settings][] };
+    const gyp = new Function(`return (${gypText});`)() as {
+      target_defaults: Settings;
+      targets: Target[];
+      conditions: [string, { targets: Target[] }][];
+    };
+    const base = gyp.target_defaults.xcode_settings ?? {};
+    expect(base.CLANG_CXX_LANGUAGE_STANDARD).toBe('c++17');
+    const addon = gyp.targets.find((t) => t.target_name === 'neurone') as Target;
+    const when = (t: Target, condition: RegExp): Settings => (t.conditions ?? []).find(([c]) => condition.test(c))?.[1] ?? {};
+    const x64Libraries = gyp.conditions.find(([c]) => /target_arch=='x64'/.test(c))?.[1].targets ?? [];
+    const library = (name: string): Target => x64Libraries.find((t) => t.target_name === name) as Target;
+    const includes = [
+      path.join(root, 'native'),
+      path.resolve(root, require('node-addon-api').include_dir),
+      path.join(path.dirname(require.resolve('node-api-headers/package.json')), 'include'),
+    ].flatMap((dir) => ['-I', dir]);
+    const flags = (target: string, ...settings: Settings[]): string[] => [
+      `--target=${target}`,
+      '-stdlib=libc++',
+      '-std=c++17',
+      '-fexceptions',
+      '-fsyntax-only',
+      '-Wall',
+      '-Werror',
+      ...settings.flatMap((s) => s.xcode_settings?.OTHER_CPLUSPLUSFLAGS ?? []),
+      ...settings.flatMap((s) => (s.defines ?? []).map((d) => `-D${d}`)),
+      ...includes,
+    ];
+    const x64 = when(addon, /target_arch=='x64'/);
+    const arm64 = when(addon, /target_arch=='arm64'/);
+    expect(x64.defines).toContain('NEURONE_HAVE_AVX2');
+    expect(arm64.defines).toContain('NEURONE_HAVE_NEON');
+    const runs: [string, string[], string[]][] = [
+      ['x86-64, addon', flags('x86_64-linux-gnu', base, addon, x64), [...sources.binding, ...sources.kernels]],
+      ['x86-64, AVX2 files', flags('x86_64-linux-gnu', base, library('neurone_avx2')), sources.avx2],
+      ['x86-64, AVX-512 files', flags('x86_64-linux-gnu', base, library('neurone_avx512')), sources.avx512],
+      [
+        'arm64, addon with its NEON files',
+        flags('aarch64-linux-gnu', base, addon, arm64),
+        [...sources.binding, ...sources.kernels, ...sources.neon],
+      ],
+    ];
+    for (const [what, args, files] of runs) {
+      let errors = '';
+      try {
+        execFileSync(clang, [...args, ...files.map((f) => path.join(root, f))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (e) {
+        errors = String((e as { stderr?: string }).stderr ?? e).slice(0, 4000);
+      }
+      expect({ what, errors }).toEqual({ what, errors: '' });
+    }
+  },
+  120_000,
+);
