@@ -205,7 +205,7 @@ if (!clang && process.env.NEURONE_REQUIRE_CLANG !== '1' && process.arch === 'x64
     const library = (name: string): Target => x64Libraries.find((t) => t.target_name === name) as Target;
     const includes = [
       path.join(root, 'native'),
-      path.resolve(root, require('node-addon-api').include_dir),
+      path.dirname(require.resolve('node-addon-api/package.json')),
       path.join(path.dirname(require.resolve('node-api-headers/package.json')), 'include'),
     ].flatMap((dir) => ['-I', dir]);
     const flags = (target: string, ...settings: Settings[]): string[] => [
