@@ -1,6 +1,6 @@
 /**
  * Loads lib/sweep/queue.ts, the sweep's BullMQ side, on first use. Its two clients, bullmq and
- * ioredis (about 15 MB installed), are optional peer dependencies: a plain `npm install neurone`
+ * ioredis (16 MB and 21 packages installed), are optional peer dependencies: a plain `npm install neurone`
  * leaves them out, since most users never sweep across machines, and whoever does installs them
  * beside neurone. Without them, asking for a queue gets one line saying what to install.
  */
