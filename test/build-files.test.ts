@@ -197,8 +197,9 @@ if (!clang && process.env.NEURONE_REQUIRE_CLANG !== '1' && process.arch === 'x64
       targets: Target[];
       conditions: [string, { targets: Target[] }][];
     };
-    const base = gyp.target_defaults.xcode_settings ?? {};
-    expect(base.CLANG_CXX_LANGUAGE_STANDARD).toBe('c++17');
+    const defaults = gyp.target_defaults;
+    expect(defaults.xcode_settings?.CLANG_CXX_LANGUAGE_STANDARD).toBe('c++17');
+    expect(defaults.xcode_settings?.OTHER_CPLUSPLUSFLAGS).toContain('-ffp-contract=off');
     const addon = gyp.targets.find((t) => t.target_name === 'neurone') as Target;
     const when = (t: Target, condition: RegExp): Settings => (t.conditions ?? []).find(([c]) => condition.test(c))?.[1] ?? {};
     const x64Libraries = gyp.conditions.find(([c]) => /target_arch=='x64'/.test(c))?.[1].targets ?? [];
@@ -225,12 +226,12 @@ if (!clang && process.env.NEURONE_REQUIRE_CLANG !== '1' && process.arch === 'x64
     expect(x64.defines).toContain('NEURONE_HAVE_AVX2');
     expect(arm64.defines).toContain('NEURONE_HAVE_NEON');
     const runs: [string, string[], string[]][] = [
-      ['x86-64, addon', flags('x86_64-linux-gnu', base, addon, x64), [...sources.binding, ...sources.kernels]],
-      ['x86-64, AVX2 files', flags('x86_64-linux-gnu', base, library('neurone_avx2')), sources.avx2],
-      ['x86-64, AVX-512 files', flags('x86_64-linux-gnu', base, library('neurone_avx512')), sources.avx512],
+      ['x86-64, addon', flags('x86_64-linux-gnu', defaults, addon, x64), [...sources.binding, ...sources.kernels]],
+      ['x86-64, AVX2 files', flags('x86_64-linux-gnu', defaults, library('neurone_avx2')), sources.avx2],
+      ['x86-64, AVX-512 files', flags('x86_64-linux-gnu', defaults, library('neurone_avx512')), sources.avx512],
       [
         'arm64, addon with its NEON files',
-        flags('aarch64-linux-gnu', base, addon, arm64),
+        flags('aarch64-linux-gnu', defaults, addon, arm64),
         [...sources.binding, ...sources.kernels, ...sources.neon],
       ],
     ];
