@@ -1,7 +1,7 @@
 /**
  * Classification metrics: turning predictions and targets into labels, accuracy, confusion matrix.
  */
-import { Tensor, argmaxOfRow, describe, formatShape } from './tensor';
+import { Tensor, argmaxOfRow, describe, formatShape, isTensor } from './tensor';
 
 /** Predicted and true class labels of a batch. */
 export interface Labels {
@@ -123,16 +123,36 @@ function checkPerClassMetric(who: string, name: string, classes: number): void {
 }
 
 /**
+ * Class labels given to a metric: an array, a typed array, or a Tensor of shape (n,) or (n, 1)
+ * (what a dataset's labels or `argmax` give); anything else is refused naming the argument. A
+ * Tensor of scores (n, classes) is refused too: its labels are its rows' argmax.
+ */
+function labelsArgument(who: string, name: string, v: unknown): ArrayLike<number> {
+  if (isTensor(v)) {
+    const [n, ...rest] = v.shape;
+    if (v.shape.length === 1 || (rest.length === 1 && rest[0] === 1)) return v.data;
+    throw new RangeError(
+      `${who}: ${name} must be class labels, a Tensor of shape (n,) or (n, 1), got ${formatShape(v.shape)}` +
+        (v.shape.length === 2 ? ` (scores? take each row's argmax first: ${n} labels)` : ''),
+    );
+  }
+  if (Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))) return v as ArrayLike<number>;
+  throw new TypeError(`${who}: ${name} must be class labels (an array, a typed array or a Tensor of shape (n,)), got ${describe(v)}`);
+}
+
+/**
  * Confusion matrix: `m[actual][predicted]` counts.
  *
  * Shape: predicted, actual (n,) labels in [0, classes) → classes × classes.
  * @example
  * confusionMatrix([0, 1, 1], [0, 1, 0], 2)  // [[1, 1], [0, 1]]
- * @param predicted Predicted labels.
- * @param actual True labels.
+ * @param predicted Predicted labels: an array, a typed array or a Tensor (n,) or (n, 1).
+ * @param actual True labels, as `predicted`.
  * @param classes The number of classes, at most {@link MAX_CONFUSION_CLASSES}.
  */
-export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<number>, classes: number): number[][] {
+export function confusionMatrix(predicted: ArrayLike<number> | Tensor, actual: ArrayLike<number> | Tensor, classes: number): number[][] {
+  predicted = labelsArgument('confusionMatrix', 'predicted', predicted);
+  actual = labelsArgument('confusionMatrix', 'actual', actual);
   // classes² counts: 1e5 classes asked for 10^10 of them, and the process ran out of memory.
   if (!Number.isInteger(classes) || classes < 1 || classes > MAX_CONFUSION_CLASSES) {
     throw new RangeError(
@@ -163,12 +183,14 @@ export function confusionMatrix(predicted: ArrayLike<number>, actual: ArrayLike<
  * NaN ranks above every number, as in `torch.topk`: a sample whose true class scores NaN is a miss.
  *
  * @param scores Scores, probabilities or logits, (n, classes).
- * @param labels The true class of each sample, (n,).
+ * @param labels The true class of each sample, (n,): an array, a typed array or a Tensor (n,) or (n, 1).
  * @param k How many of the top scores count (default 5).
  * @example
  * topKAccuracy(predict(net, x), labels, 5)  // 0.994
  */
-export function topKAccuracy(scores: Tensor, labels: ArrayLike<number>, k = 5): number {
+export function topKAccuracy(scores: Tensor, labels: ArrayLike<number> | Tensor, k = 5): number {
+  if (!isTensor(scores)) throw new TypeError(`topKAccuracy: scores must be a Tensor (n, classes), got ${describe(scores)}`);
+  labels = labelsArgument('topKAccuracy', 'labels', labels);
   if (scores.shape.length !== 2) throw new RangeError(`topKAccuracy: expected scores (n, classes), got ${formatShape(scores.shape)}`);
   const [n, classes] = scores.shape;
   if (labels.length !== n) throw new RangeError(`topKAccuracy: ${n} rows of scores for ${labels.length} labels`);

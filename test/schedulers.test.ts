@@ -557,3 +557,53 @@ describe('confusionMatrix refuses what it cannot hold', () => {
     expect(small.confusion).toHaveLength(3);
   });
 });
+
+describe('the label metrics take labels as arrays, typed arrays or Tensors', () => {
+  test('confusionMatrix and topKAccuracy count the same from a Tensor (n,) or (n, 1) as from an array', () => {
+    const predicted = [1, 0, 2, 2];
+    const actual = [1, 1, 2, 0];
+    const want = confusionMatrix(predicted, actual, 3);
+    expect(want).toEqual([
+      [0, 0, 1],
+      [1, 1, 0],
+      [0, 0, 1],
+    ]);
+    // A Tensor of labels once gave a matrix of zeros: it has no length, so nothing was counted.
+    expect(confusionMatrix(fromArray(predicted), fromArray(actual), 3)).toEqual(want);
+    expect(confusionMatrix(tensor(predicted.slice(0, 2), [2, 1]), Int32Array.from(actual.slice(0, 2)), 3)).toEqual([
+      [0, 0, 0],
+      [1, 1, 0],
+      [0, 0, 0],
+    ]);
+    const scores = tensor([
+      [0.1, 0.7, 0.2],
+      [0.5, 0.3, 0.2],
+      [0.3, 0.3, 0.4],
+      [0.2, 0.5, 0.3],
+    ]);
+    expect(topKAccuracy(scores, fromArray(actual), 1)).toBe(topKAccuracy(scores, actual, 1));
+    expect(topKAccuracy(scores, fromArray(actual), 1)).toBe(0.5);
+    expect(topKAccuracy(scores, tensor(actual, [4, 1]), 2)).toBe(0.75);
+  });
+
+  test('anything else is refused naming the call and the argument', () => {
+    const scores = tensor([
+      [0.1, 0.9],
+      [0.8, 0.2],
+    ]);
+    expect(() => confusionMatrix(scores, [0, 1], 2)).toThrow(
+      new RangeError(
+        "confusionMatrix: predicted must be class labels, a Tensor of shape (n,) or (n, 1), got (2, 2) (scores? take each row's argmax first: 2 labels)",
+      ),
+    );
+    expect(() => confusionMatrix([0, 1], { 0: 1, 1: 0 } as unknown as number[], 2)).toThrow(
+      new TypeError('confusionMatrix: actual must be class labels (an array, a typed array or a Tensor of shape (n,)), got object'),
+    );
+    expect(() => topKAccuracy(scores, scores, 1)).toThrow(
+      /^topKAccuracy: labels must be class labels, a Tensor of shape \(n,\) or \(n, 1\), got \(2, 2\)/,
+    );
+    expect(() => topKAccuracy([[0.1, 0.9]] as unknown as ReturnType<typeof tensor>, [1], 1)).toThrow(
+      new TypeError('topKAccuracy: scores must be a Tensor (n, classes), got Array(1)'),
+    );
+  });
+});
