@@ -194,6 +194,17 @@ describe('top level', () => {
       expect(r.stdout.trim()).toBe(`neurone ${pkg.version}`);
     }
     expectBadInput(await run(main, ['--versoin']), /^neurone: unknown option '--versoin' \(did you mean --version\?\)/);
+    // Arguments the version and the preset list have no use for are refused, not ignored.
+    expectBadInput(await run(main, ['--version', '--foo']), /^neurone: --version takes no arguments, got '--foo'$/m);
+    expectBadInput(await run(main, ['presets', 'mlp']), /^neurone: presets takes no arguments, got 'mlp' \(see neurone presets --help\)$/m);
+    const presetsHelp = cli(['presets', '--help']);
+    expect([presetsHelp.code, presetsHelp.stdout.split('\n')[0]]).toEqual([0, 'Usage: neurone presets']);
+    expect(presetsHelp.stdout).toMatch(/^lenet\s/m);
+    // `neurone help CMD` is `neurone CMD --help`.
+    const [helpPredict, predictHelp] = [cli(['help', 'predict']), cli(['predict', '--help'])];
+    expect([helpPredict.code, helpPredict.stdout]).toEqual([0, predictHelp.stdout]);
+    expect(helpPredict.stdout).toMatch(/^Usage: neurone predict /);
+    expectBadInput(await run(main, ['help', 'predcit']), /^neurone: unknown command 'predcit' \(did you mean predict\?\)/m);
     expectBadInput(await run(main, ['--frobnicate']), /^neurone: unknown option '--frobnicate' \(see neurone --help\)$/m);
     expectBadInput(await run(main, ['--epochs', '3']), /^neurone: --epochs is an option of train: neurone train --epochs 3$/m);
     expectBadInput(await run(main, ['train', '--dataset', 'mnsit']), /bad value for --dataset: 'mnsit' .*\(did you mean mnist\?\)/);

@@ -38,6 +38,7 @@ export function usage(): string {
     '  worker     take the runs of `neurone sweep --queue` from Redis and train them (neurone worker --help)',
     ...MODEL_COMMAND_HELP,
     '  style      an image with the content of one PNG and the style of another (neurone style --help)',
+    '  help CMD   the options of a command (neurone CMD --help)',
     '  --version  print the version',
     '',
     'Options of train:',
@@ -113,15 +114,31 @@ function checkWorkingFolder(): void {
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     const [command, ...rest] = argv;
+    const commands = ['train', 'presets', 'sweep', 'worker', 'style', ...Object.keys(MODEL_COMMANDS)];
     if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      // `neurone help predict` is `neurone predict --help`, as git and npm read it.
+      if (command === 'help' && rest.length > 0) {
+        if (rest.length > 1 || !commands.includes(rest[0]))
+          throw new UsageError(
+            rest.length > 1
+              ? `help takes one command, got ${rest.length} arguments: neurone help ${rest[0]}`
+              : unknownCommand(rest[0], commands),
+          );
+        return await main([rest[0], '--help']);
+      }
       process.stdout.write(`${usage()}\n`);
       return 0;
     }
     if (command === 'presets') {
+      if (rest.length > 0 && rest[0] !== '--help' && rest[0] !== '-h')
+        throw new UsageError(`presets takes no arguments, got '${rest[0]}' (see neurone presets --help)`);
+      if (rest.length > 0)
+        process.stdout.write("Usage: neurone presets\n\nThe model presets, for train --model and a sweep spec's model:\n\n");
       for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(16)}${p.summary}\n`);
       return 0;
     }
     if (command === '--version' || command === '-V' || command === '-v' || command === 'version') {
+      if (rest.length > 0) throw new UsageError(`${command} takes no arguments, got '${rest[0]}'`);
       process.stdout.write(`neurone ${version()}\n`);
       return 0;
     }
@@ -141,7 +158,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
     }
     if (command !== 'train') {
-      throw new UsageError(unknownCommand(command, ['train', 'presets', 'sweep', 'worker', 'style', ...Object.keys(MODEL_COMMANDS)]));
+      throw new UsageError(unknownCommand(command, commands));
     }
     const opts = parseTrainArgs(rest);
     if (!opts) {
