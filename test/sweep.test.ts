@@ -596,7 +596,7 @@ describe('sweep on the worker pool', () => {
     await expect(sweep(spec, { out: full })).rejects.toThrow(/already holds a sweep \(sweep\.json\); pass --resume/);
     // A different spec is refused with --resume.
     await expect(sweep({ ...spec, seeds: 3 }, { out: full, resume: true })).rejects.toThrow(
-      /holds a different sweep \(spec hash \w+, this spec \w+\): this spec adds runs 1 \(seed=2\); give this spec another --out$/,
+      /holds a different sweep \(spec hash \w+, this spec \w+\): this spec adds runs 1 \(seed=2\); give this spec another --out \(out\)$/,
     );
     await expect(sweep({ ...spec, seeds: 1 }, { out: full, resume: true })).rejects.toThrow(/: it lacks runs 1 \(seed=1\); give/);
     await expect(sweep({ ...spec, base: { ...spec.base, lr: 0.03 } }, { out: full, resume: true })).rejects.toThrow(
@@ -778,7 +778,7 @@ describe('sweep on the worker pool', () => {
     const t0 = Date.now();
     await expect(
       sweep({ name: 'proc', base: { dataset: 'xor', model: 'small-mlp', epochs: 1 }, seeds: 1 }, { out: '/proc/neurone-sweep/x' }),
-    ).rejects.toThrow(/--out: cannot write to \/proc\/neurone-sweep\/x/);
+    ).rejects.toThrow(/--out \(out\): cannot write to \/proc\/neurone-sweep\/x/);
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 

@@ -260,17 +260,19 @@ function prepareOut(
     }
     const storedHash = typeof stored?.hash === 'string' ? stored.hash : undefined;
     if (!resume)
-      throw new SpecError(`--out ${out} already holds a sweep (${SPEC_FILE}); pass --resume to continue it, or choose another folder`);
+      throw new SpecError(
+        `--out (out) ${out} already holds a sweep (${SPEC_FILE}); pass --resume (resume: true) to continue it, or choose another folder`,
+      );
     if (storedHash !== hash)
       throw new SpecError(
-        `--resume: ${out} holds a different sweep (spec hash ${storedHash ?? 'unreadable'}, this spec ${hash}): ` +
-          `${sweepDifference(stored?.runs, runs)}; give this spec another --out`,
+        `--resume (resume: true): ${out} holds a different sweep (spec hash ${storedHash ?? 'unreadable'}, this spec ${hash}): ` +
+          `${sweepDifference(stored?.runs, runs)}; give this spec another --out (out)`,
       );
   }
   try {
     writeJson(specFile, { hash, spec, runs: runs.map((r) => r.id) });
   } catch (e) {
-    throw new SpecError(`--out: cannot write to ${out}: ${firstLine(e)}`);
+    throw new SpecError(`--out (out): cannot write to ${out}: ${firstLine(e)}`);
   }
 
   const records = new Map<string, RunRecord>();
@@ -391,7 +393,7 @@ export async function sweep(specInput: SweepSpec | unknown, options: SweepOption
     try {
       ensureDir(out); // not mkdirSync recursive: it can spin forever (see ensureDir)
     } catch (e) {
-      throw new SpecError(`--out: cannot write to ${out}: ${firstLine(e)}`);
+      throw new SpecError(`--out (out): cannot write to ${out}: ${firstLine(e)}`);
     }
     unlock = lockFolder(out, 'sweep', (message) => new SpecError(message));
     try {
