@@ -116,6 +116,36 @@ describe('save / load', () => {
       }
     });
 
+    // The architecture comparison above reads config() on both sides, so an option that config()
+    // forgot would be forgotten on both: what the loaded module computes is compared instead.
+    test('a loaded example computes what the saved one does: outputs, buffers after a training forward, gradients', () => {
+      const pick = picker(new Rng(type.type.length + 7));
+      for (let i = 0; i < 5; i++) {
+        const e = (type.example as NonNullable<ModuleType['example']>)(pick);
+        const net = new Sequential(type.create({ type: type.type, args: e.args, options: e.options }, () => new Sequential()));
+        const file = path.join(dir, `computes-${type.type}-${i}.safetensors`);
+        save(net, file);
+        const again = load(file) as Sequential;
+        const rng = new Rng(i);
+        const x = zeros(e.input);
+        for (let j = 0; j < x.data.length; j++) x.data[j] = rng.normal();
+        const passes = [net, again].map((m) => {
+          seed(11); // Dropout's mask from the same place of the stream
+          const y = m.forward(x);
+          const delta = zeros(y.shape);
+          for (let j = 0; j < delta.data.length; j++) delta.data[j] = Math.sin(j + 1);
+          m.zeroGrad();
+          m.backward(delta);
+          return {
+            y: Array.from(y.data),
+            buffers: m.buffers().map((b) => Array.from(b.value.data)),
+            grads: m.parameters().map((p) => Array.from(p.grad.data)),
+          };
+        });
+        expect({ type: type.type, options: e.options, ...passes[1] }).toEqual({ type: type.type, options: e.options, ...passes[0] });
+      }
+    });
+
     test('an integer argument over its limit: the constructor refuses it as load does', () => {
       const e = (type.example as NonNullable<ModuleType['example']>)(picker(new Rng(1)));
       const [, count] = argumentCount(schema);
