@@ -225,6 +225,20 @@ describe('the exported graph', () => {
     expect(m.graph.node.map((n) => n.opType)).toEqual(['Transpose', 'Conv', 'BatchNormalization', 'Relu', 'Transpose', 'Flatten', 'Gemm']);
   });
 
+  // A runtime ignores momentum at inference, so only the graph can show it: ONNX's is the weight of
+  // the running estimate (PyTorch's exporter writes 1 - momentum too), epsilon as given.
+  test("BatchNormalization carries the module's epsilon and momentum in ONNX's convention", () => {
+    const net = new Sequential(new Linear(3, 4), new BatchNorm1D(4, { eps: 1e-3, momentum: 0.25 }));
+    const m = modelProto().toObject(modelProto().decode(toONNX(net, { inputShape: [3] }))) as {
+      graph: { node: { opType: string; attribute: { name: string; f: number }[] }[] };
+    };
+    const bn = m.graph.node.filter((n) => n.opType === 'BatchNormalization');
+    expect(bn).toHaveLength(1);
+    const attribute = Object.fromEntries(bn[0].attribute.map((a) => [a.name, a.f]));
+    expect(attribute.epsilon).toBeCloseTo(1e-3, 9);
+    expect(attribute.momentum).toBeCloseTo(0.75, 7);
+  });
+
   test('a weight shared by two places is stored once', () => {
     const lin = new Linear(3, 3);
     const m = decode(toONNX(new Sequential(lin, new TanH(), lin), { inputShape: [3] }));
