@@ -13,6 +13,7 @@ import { Logger } from '../lib/logger';
 import { StepLR, CosineAnnealingLR, LinearWarmup, LRScheduler, ReduceLROnPlateau } from '../lib/schedulers';
 import { clipGradNorm, clipGradValue } from '../lib/clip';
 import {
+  accuracy,
   topKAccuracy,
   classReport,
   classify,
@@ -555,6 +556,16 @@ describe('confusionMatrix refuses what it cannot hold', () => {
     expect(r.confusion).toBeUndefined();
     const small = evaluate(new Linear(2, 3), new CELogSoftmaxLoss(), x, tensor([0, 2]));
     expect(small.confusion).toHaveLength(3);
+  });
+});
+
+describe('one-output classification', () => {
+  test('a score on the threshold is class 0, as Keras binary_accuracy reads y_pred > 0.5 (0 for ±1 targets)', () => {
+    const on = tensor([[0.5], [0.5]]);
+    expect([accuracy(on, tensor([[1], [1]])), accuracy(on, tensor([[0], [0]]))]).toEqual([0, 1]);
+    expect(accuracy(tensor([[0.5000001], [0.4999999]]), tensor([[1], [0]]))).toBe(1);
+    // {−1, 1} targets: the threshold is 0, and 0 itself is the negative class.
+    expect([accuracy(tensor([[0], [0]]), tensor([[-1], [1]])), accuracy(tensor([[1e-7], [-1e-7]]), tensor([[1], [-1]]))]).toEqual([0.5, 1]);
   });
 });
 
