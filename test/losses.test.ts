@@ -78,6 +78,38 @@ describe('known values', () => {
     expectClose(g, [1, -1, 0, 1 / 3, 1 / 3, -2 / 3]);
   });
 
+  // Soft targets (label smoothing, distillation) need not sum to 1 in a row: the gradient of
+  // −Σ_c y_c·log softmax(x)_c is (Σ_c y_c)·softmax(x) − y, which a one-hot row cannot tell from softmax − y.
+  test('CELogSoftmaxLoss with target rows that do not sum to 1: (Σ y)·softmax − y, by formula and by finite differences', () => {
+    const ce = new CELogSoftmaxLoss({ reduction: 'sum' });
+    const x = fromArray([
+      [0.3, -1.2, 0.8],
+      [1.5, 0.1, -0.4],
+    ]);
+    const y = fromArray([
+      [0.5, 0, 1.5],
+      [0, 0, 0],
+    ]);
+    const g = values(ce.backward(y, x));
+    const softmax = (row: number[]): number[] => {
+      const e = row.map(Math.exp);
+      const z = e.reduce((a, b) => a + b, 0);
+      return e.map((v) => v / z);
+    };
+    const p0 = softmax([0.3, -1.2, 0.8]);
+    expectClose(g.slice(0, 3), [2 * p0[0] - 0.5, 2 * p0[1], 2 * p0[2] - 1.5]);
+    expect(g.slice(3)).toEqual([0, 0, 0]); // a zero target row asks nothing of its logits
+    const h = 1e-3;
+    const total = (t: Tensor): number => values(ce.forward(y, t)).reduce((a, b) => a + b, 0);
+    x.data.forEach((v, i) => {
+      const plus = fromArray(toArray(x) as number[][]);
+      const minus = fromArray(toArray(x) as number[][]);
+      plus.data[i] = v + h;
+      minus.data[i] = v - h;
+      expect(g[i]).toBeCloseTo((total(plus) - total(minus)) / (2 * h), 2);
+    });
+  });
+
   test('HingeLoss: Σ max(0, 1 − yŷ)', () => {
     const y = fromArray([[1, -1, 1]]);
     const yhat = fromArray([[0.2, -3, 2]]);
