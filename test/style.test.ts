@@ -158,6 +158,12 @@ describe('resizeImage', () => {
     }
   });
 
+  test("enlarging interpolates between pixel centres, as PyTorch's bilinear with align_corners=False", () => {
+    // Output pixel o samples the input at (o + 0.5)·(in / out) − 0.5, clamped to the edge pixels.
+    expect(Array.from(resizeImage(wrap([1, 2, 1], new Float32Array([0, 1])), [1, 4]).data)).toEqual([0, 0.25, 0.75, 1]);
+    expect(Array.from(resizeImage(wrap([3, 1, 1], new Float32Array([0, 1, 2])), [6, 1]).data)).toEqual([0, 0.25, 0.75, 1.25, 1.75, 2]);
+  });
+
   test('refuses a size that is not a positive integer, naming it', () => {
     expect(() => resizeImage(randomImage(4, 4, 1), 0)).toThrow(/resizeImage: size must be an integer in \[1, 65535\].*got number 0/);
     expect(() => resizeImage(wrap([4, 4], new Float32Array(16)), 2)).toThrow(/resizeImage: image must be a tensor \(height, width, chan\)/);
