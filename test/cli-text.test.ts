@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../lib/cli/main';
-import { parseTrainArgs, UsageError } from '../lib/cli/train-args';
+import { FLAGS, changedFlag, parseTrainArgs, resultFlags, UsageError } from '../lib/cli/train-args';
 import { plural } from '../lib/messages';
 import { HEADLINE, QUICK, trainingPlan } from '../lib/cli/recipes';
 import { tsFile } from './ts-child';
@@ -243,5 +243,76 @@ describe('train --swa on a network with batch norm', () => {
       update.mockRestore();
       fs.rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+// --resume refuses a command whose flags would change the result (the run would no longer be the
+// one it continues). The flags that may differ are listed here, apart from the code's own list, so
+// a result flag wrongly added to that list (a --seed that a resume could change) fails this test.
+describe('which flags --resume compares', () => {
+  const MAY_DIFFER = ['--backend', '--threads', '--out', '--force', '--save', '--quiet', '--resume', '--data-dir', '--help'];
+  /** Two command lines that differ in `flag` alone, each valid. */
+  const twoSettings = (flag: string): [string[], string[]] => {
+    const f = FLAGS[flag];
+    if (f.kind === 'flag') return [[], [flag]];
+    if (flag === '--model')
+      return [
+        [flag, 'mlp'],
+        [flag, 'seed-cnn'],
+      ];
+    if (f.choices)
+      return [
+        [flag, f.choices[0]],
+        [flag, f.choices[1]],
+      ];
+    const low = f.gt !== undefined ? f.gt + 0.25 : (f.min ?? 0);
+    const high = f.kind === 'int' ? low + 1 : f.lt !== undefined ? (low + f.lt) / 2 : low + 0.5;
+    return [
+      [flag, String(low)],
+      [flag, String(high)],
+    ];
+  };
+  test.each(Object.keys(FLAGS).filter((f) => !MAY_DIFFER.includes(f)))(
+    '%s changes the result: a resume with another value is refused',
+    (flag) => {
+      // A few flags count only beside others: a momentum with sgd, --retrain where the recipe does
+      // not already retrain (quick's), --swa without early stopping (headline's).
+      const recipe = flag === '--swa' ? 'headline' : 'quick';
+      const base = ['--epochs', '5', '--optimizer', 'sgd', '--recipe', recipe].filter((_, i, all) => all[i - (i % 2)] !== flag);
+      const [a, b] = twoSettings(flag).map((args) => parseTrainArgs([...base, ...args]));
+      expect(a && b).toBeTruthy();
+      const changed = changedFlag(resultFlags(a as NonNullable<typeof a>), resultFlags(b as NonNullable<typeof b>));
+      // A recipe is compared by the settings it gives (another recipe shows as its first other value).
+      if (flag === '--recipe') expect(changed).toBeDefined();
+      else expect(changed?.now.split(' ')[0]).toBe(flag);
+    },
+  );
+  test.each(MAY_DIFFER.filter((f) => f !== '--help' && f !== '--resume'))('%s may differ on a resume', (flag) => {
+    const values: Record<string, [string[], string[]]> = {
+      '--backend': [
+        ['--backend', 'js'],
+        ['--backend', 'native'],
+      ],
+      '--threads': [
+        ['--threads', '1'],
+        ['--threads', '2'],
+      ],
+      '--out': [
+        ['--out', 'a'],
+        ['--out', 'b'],
+      ],
+      '--force': [[], ['--force']],
+      '--save': [
+        ['--save', 'a.safetensors'],
+        ['--save', 'b.safetensors'],
+      ],
+      '--quiet': [[], ['--quiet']],
+      '--data-dir': [
+        ['--data-dir', 'a'],
+        ['--data-dir', 'b'],
+      ],
+    };
+    const [a, b] = values[flag].map((args) => parseTrainArgs(args));
+    expect(changedFlag(resultFlags(a as NonNullable<typeof a>), resultFlags(b as NonNullable<typeof b>))).toBeUndefined();
   });
 });

@@ -67,7 +67,8 @@ export interface TrainOptions {
 }
 
 type Kind = 'int' | 'number' | 'string' | 'flag';
-interface Flag {
+/** A flag of `neurone train`: the option it sets, its kind and bounds, its help line. @internal */
+export interface Flag {
   key: keyof TrainOptions | 'help';
   kind: Kind;
   arg?: string;
@@ -80,7 +81,8 @@ interface Flag {
   max?: number;
 }
 
-const FLAGS: Record<string, Flag> = {
+/** The flags of `neurone train`, by name. @internal */
+export const FLAGS: Record<string, Flag> = {
   '--dataset': {
     key: 'dataset',
     kind: 'string',
