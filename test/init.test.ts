@@ -1,6 +1,6 @@
 /** Initialisation statistics: empirical mean/std (or range) of a large layer against each formula. */
 import { zeros } from '../lib/tensor';
-import { seed } from '../lib/random';
+import { Rng, seed } from '../lib/random';
 import { initialize, INIT_NAMES, InitName } from '../lib/init';
 import { Linear, Conv1D } from '../lib/nn';
 
@@ -80,4 +80,19 @@ test('seed() takes the integers the generator tells apart: [0, 2^32 - 1], nothin
 
 test('an unknown init name is a RangeError listing the known ones', () => {
   expect(() => initialize(zeros([2]), 'kaiming' as InitName, 1, 1)).toThrow(/expected one of normal, uniform/);
+});
+
+describe('the random stream', () => {
+  test('shuffle draws every permutation equally often (Fisher–Yates: the identity too, which a cyclic variant never gives)', () => {
+    const rng = new Rng(3);
+    const counts = new Map<string, number>();
+    const draws = 6000;
+    for (let i = 0; i < draws; i++) {
+      const p = rng.shuffle([0, 1, 2]).join('');
+      counts.set(p, (counts.get(p) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual(['012', '021', '102', '120', '201', '210']);
+    // 1,000 expected each, binomial σ ≈ 29: ±100 is past 3σ, and the seed makes the draw fixed.
+    for (const [p, n] of counts) expect({ p, near: Math.abs(n - draws / 6) < 100 }).toEqual({ p, near: true });
+  });
 });
