@@ -126,6 +126,11 @@ describe('trainTestSplit', () => {
     const counts = classCounts(s.test.labels, 3);
     expect(counts.reduce((p, q) => p + q)).toBe(6);
     counts.forEach((c, k) => expect(Math.abs(c - [5, 3, 3][k] / 2)).toBeLessThanOrEqual(1));
+    // Unequal remainders: quotas 2.1, 0.6, 0.3 of round(3.0) = 3; the sample left after the floors
+    // goes to the largest remainder, class 1 (not to class 0, which already has its two).
+    const skewed = makeDataset('skewed', ramp(10, () => 0, 3).x, Int32Array.of(0, 0, 0, 0, 0, 0, 0, 1, 1, 2), 3);
+    for (const seed of [1, 2, 3])
+      expect(classCounts(trainTestSplit(skewed, { testFraction: 0.3, seed, stratify: true }).test.labels, 3)).toEqual([2, 1, 0]);
   });
 
   test('an unstratified split of a skewed set is not exactly proportional (the option matters)', () => {
