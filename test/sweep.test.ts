@@ -801,6 +801,27 @@ describe('sweep on the worker pool', () => {
       expect(checkOutcome(value)).toMatch(why);
   });
 
+  test('curves of seeds that stopped at different epochs: the mean runs to the longest, over the seeds still running', () => {
+    const rec = timelessRecord();
+    const run = (accuracies: number[]): RunRecord => ({
+      ...rec,
+      metrics: {
+        ...(rec.metrics as RunMetrics),
+        history: accuracies.map((valAccuracy, i) => ({ epoch: i + 1, trainLoss: 1, valAccuracy, seconds: 0 })),
+      },
+    });
+    const svg = curvesSvg([run([0.5, 0.6, 0.7]), run([0.7, 0.8, 0.9, 0.95, 0.97])], 'stopped early');
+    expect(svg).toContain('epoch (1 to 5)');
+    const line = /<polyline points="([^"]+)"/.exec(svg)?.[1].split(' ') ?? [];
+    expect(line).toHaveLength(5);
+    // Epochs 4 and 5 are the longer run's alone: no spread, so the band closes on the line there.
+    const band = /<polygon points="([^"]+)"/.exec(svg)?.[1].split(' ') ?? [];
+    expect(band).toHaveLength(10);
+    expect([band[3], band[4]]).toEqual([line[3], line[4]]);
+    expect([band[6], band[5]]).toEqual([line[3], line[4]]);
+    expect(band[0]).not.toEqual(line[0]); // epoch 1: two seeds apart
+  });
+
   test('figures of a very long sweep: no spread of a long array (it overflowed the call stack)', () => {
     const rec = timelessRecord();
     const history = Array.from({ length: 200000 }, (_, i) => ({ epoch: i + 1, trainLoss: 1 / (i + 1), valAccuracy: 0.5, seconds: 0 }));
