@@ -612,6 +612,50 @@ describe.each(variants)('$label', ({ backend, setup }) => {
     }
   });
 
+  test("max pooling's backward refuses an argmax just outside its window: a column, a row or a channel away", () => {
+    // Windows side by side (stride = window: the native kernel's dense path), overlapping ones (its
+    // listed-offsets check) and ones of more than 64 pixels (its check by division). Flat input
+    // index ((b·H + y)·W + x)·C + c; output o = ((b·oh + oy)·ow + ox)·C + c.
+    type Shape = [number, number, number, number, number, number, number, number];
+    const shapes: Shape[] = [
+      [1, 5, 6, 2, 2, 3, 2, 3],
+      [1, 5, 7, 2, 2, 3, 2, 2],
+      [1, 12, 13, 2, 9, 8, 2, 3],
+    ];
+    for (const shape of shapes) {
+      const [, height, width, chan, kH, kW, sH, sW] = shape;
+      const [oh, ow] = [windowCount(height, kH, sH), windowCount(width, kW, sW)];
+      const x = randomArray(height * width * chan);
+      const dy = randomArray(oh * ow * chan);
+      const arg = new Int32Array(dy.length);
+      backend.maxPool2dForward(x, new Float32Array(dy.length), arg, ...shape);
+      const at = (y: number, col: number, c: number): number => (y * width + col) * chan + c;
+      const out = (oy: number, ox: number, c: number): number => (oy * ow + ox) * chan + c;
+      // Output (0, 1, c): its window starts at row 0, column sW, so each neighbour below is inside the image.
+      const cases: [string, number, number][] = [
+        ['the column after the window (x0 + kW)', out(0, 1, 0), at(0, sW + kW, 0)],
+        ['the row below the window (y0 + kH)', out(0, 1, 0), at(kH, sW, 0)],
+        ['the column before the window (x0 − 1)', out(0, 1, 0), at(0, sW - 1, 0)],
+        ['the same pixel in the other channel', out(0, 1, 1), at(0, sW, 0)],
+        ["the window's last pixel in the other channel", out(0, 1, 1), at(kH - 1, sW + kW - 1, 0)],
+      ];
+      for (const [where, o, index] of cases) {
+        const bad = arg.slice();
+        bad[o] = index;
+        const dx = new Float32Array(x.length).fill(NaN);
+        let error = 'none';
+        try {
+          backend.maxPool2dBackward(dy, bad, dx, ...shape);
+        } catch (e) {
+          error = (e as Error).message;
+        }
+        const want = new RegExp(`^maxPool2dBackward: argmax\\[${o}\\] = ${index} is outside its window`);
+        expect({ shape, where, error }).toEqual({ shape, where, error: expect.stringMatching(want) });
+        expect(dx.every((v) => v === 0)).toBe(true);
+      }
+    }
+  });
+
   test('upsample2d repeats each pixel and sums its copies in row order, bit for bit', () => {
     const shapes: [number, number, number, number, number, number][] = [
       [2, 7, 7, 16, 2, 2], // the conv autoencoder's decoder
