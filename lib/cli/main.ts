@@ -53,7 +53,7 @@ export function usage(): string {
     '',
     'Examples:',
     "  neurone train                   # the README's headline recipe (95.02 % over 10 seeds)",
-    '  neurone train --recipe quick    # early stopping, about a sixth of the time (about 94 %)',
+    '  neurone train --recipe quick    # early stopping, about a fifth of the time (about 94 %)',
     '  neurone train --dataset mnist --model lenet --epochs 5   # a 2-D CNN on the images',
     '  neurone train --dataset fashion --model mlp --epochs 10 --out runs/fashion',
     '  neurone train --dataset xor --epochs 200 --optimizer adam --lr 0.01',

@@ -51,7 +51,7 @@ export const HEADLINE: Recipe = {
 /**
  * The first configuration of item 4: lr 5e-4, weight decay 1e-2, the plateau schedule and early
  * stopping on a 15 % validation split (93.98 ± 0.39 % on USPS_test over 10 seeds, in about a
- * sixth of the headline's time).
+ * fifth of the headline's time).
  */
 export const QUICK: Recipe = {
   name: 'quick',
