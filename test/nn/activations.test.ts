@@ -292,6 +292,33 @@ describe.each(backends)('module plumbing (%s backend)', (name) => {
     expect(values(conv.weightGrad).every((v) => v === 0)).toBe(true);
   });
 
+  // A module used at two places, with a layer between that hands its input through unchanged
+  // (Flatten of a 2-D input): the second use's input is then the first use's own output buffer,
+  // which the second use overwrites, so Sequential gives each place a copy (ownCopy), in forward,
+  // infer and backward alike. Compared with two separate copies of the layer.
+  test('a layer used twice around a pass-through layer: forward, infer and backward equal two separate copies', () => {
+    const shared = new Linear(4, 4);
+    const copy = (): Linear => {
+      const l = new Linear(4, 4);
+      l.weight.data.set(shared.weight.data);
+      (l.bias as Tensor).data.set((shared.bias as Tensor).data);
+      return l;
+    };
+    const reused = new Sequential(shared, new Flatten(), shared);
+    const separate = new Sequential(copy(), new Flatten(), copy());
+    const x = fromArray([
+      [0.5, -1, 2, 0.25],
+      [1, 1.5, -0.5, 3],
+    ]);
+    const d = fromArray([
+      [1, 2, 3, 4],
+      [-1, -2, 0.5, 1],
+    ]);
+    expect(values(reused.infer(x))).toEqual(values(separate.infer(x)));
+    expect(values(reused.forward(x))).toEqual(values(separate.forward(x)));
+    expect(values(reused.backward(d))).toEqual(values(separate.backward(d)));
+  });
+
   test('updateParameters is w −= lr·grad; a module follows setBackend', () => {
     const lin = new Linear(2, 1, { init: 'ones' });
     lin.zeroGrad();
