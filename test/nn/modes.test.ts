@@ -27,7 +27,7 @@ import { Tensor, randn, zeros } from '../../lib/tensor';
 import { Rng, seed, globalRng } from '../../lib/random';
 import { backend, setBackend } from '../../lib/backend';
 import { fit, predict, evaluate } from '../../lib/train';
-import { MSELoss } from '../../lib/losses';
+import { CELogSoftmaxLoss, MSELoss } from '../../lib/losses';
 import { SGD } from '../../lib/optim';
 import { save, load, readSafetensors, writeSafetensors } from '../../lib/serialize';
 import { availableBackends } from '../backends';
@@ -425,6 +425,29 @@ describe.each(availableBackends())('Dropout and BatchNorm (%s backend)', (backen
     expect(losses.length).toBe(2);
     expect(h2.epochs[0].trainLoss).toBeCloseTo((losses[0] + losses[1]) / 2, 5);
     expect(h2.epochs[0].trainLoss).toBeLessThan(1e3);
+    // The training accuracy too is over the samples trained on: 8 of 10 here, every one right.
+    const sign = new Sequential(new Linear(1, 2));
+    const lin = sign.modules[0] as Linear;
+    lin.weight.data.set([-5, 5]);
+    (lin.bias as Tensor).data.fill(0);
+    const xs = zeros([10, 1]);
+    xs.data.set([-1, 1, -2, 2, -3, 3, -4, 4, -5, 5]);
+    const labels = zeros([10]);
+    labels.data.set([0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+    const h3 = await fit(
+      sign,
+      new CELogSoftmaxLoss(),
+      new SGD({ lr: 1e-6 }),
+      { x: xs, y: labels },
+      {
+        epochs: 1,
+        batchSize: 4,
+        dropLast: true,
+        shuffle: false,
+        verbose: 0,
+      },
+    );
+    expect(h3.epochs[0].trainAccuracy).toBe(1);
     await expect(fit(mlp(), mse, new SGD({ lr: 0.01 }), data(20), { batchSize: 32, dropLast: true, verbose: 0 })).rejects.toThrow(
       "fit: dropLast with batchSize 32 leaves no batch of data.x's 20 samples; use a smaller batchSize",
     );
