@@ -880,6 +880,46 @@ describe('neurone predict', () => {
     );
   });
 
+  test('several outputs: Sigmoid outputs read as they are, logits through a softmax that large ones do not overflow, ties by class', async () => {
+    const rows = path.join(tmp, 'two-zeros.json');
+    fs.writeFileSync(rows, JSON.stringify([[0, 0]]));
+    const model = (bias: number[], ...after: Module[]): string => {
+      const linear = new Linear(2, bias.length);
+      linear.weight.data.fill(0);
+      linear.bias!.data.set(bias);
+      const file = path.join(tmp, `several-${bias.join('_')}-${after.length}.safetensors`);
+      save(new Sequential(linear, ...after), file);
+      return file;
+    };
+    const probabilities = async (file: string): Promise<{ class: number; probabilities: number[] }> => {
+      const out = path.join(tmp, 'several.json');
+      const r = await run(predictCommand, ['--model', file, '--out', out, rows]);
+      expect(r.code).toBe(0);
+      return JSON.parse(fs.readFileSync(out, 'utf8'))[0];
+    };
+    // Independent sigmoids (multi-label): each output is its own probability, not renormalised.
+    const sigmoid = await probabilities(model([2, 0, -2], new Sigmoid()));
+    const logistic = (v: number): number => 1 / (1 + Math.exp(-v));
+    expect(sigmoid.class).toBe(0);
+    [logistic(2), 0.5, logistic(-2)].forEach((p, c) => expect(sigmoid.probabilities[c]).toBeCloseTo(p, 5));
+    // Logits of 100 and 99: exp(100) is past float32's range, the softmax's shift keeps it finite.
+    const large = await probabilities(model([100, 99]));
+    expect(large.class).toBe(0);
+    [logistic(1), logistic(-1)].forEach((p, c) => expect(large.probabilities[c]).toBeCloseTo(p, 5));
+    // Equal scores: the lower class first, as argmax picks it.
+    const tied = await run(predictCommand, ['--model', model([0, 0, 0]), '--top', '3', rows]);
+    expect(tied.stdout).toContain('class 0  (0 0.3333, 1 0.3333, 2 0.3333)');
+  });
+
+  test('a CSV header is a first line with any field that is not a number, even beside numeric names', async () => {
+    const file = path.join(tmp, 'header-mixed.csv');
+    fs.writeFileSync(file, 'name,1,2,3\n0.1,0.2,0.3,0.4\n');
+    const r = await run(predictCommand, ['--model', mlpFile, file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toMatch(/header-mixed\.csv:0 +class \d/); // the first row of values
+  });
+
   test('a model of one output is a binary classifier: P(class 1) after Sigmoid, else the logistic of its logit', async () => {
     // Before: a softmax over the one output made every row "class 0" with probability 1.
     const rows = [
