@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { fromArray, Tensor, zeros } from '../lib/tensor';
 import { Rng, seed } from '../lib/random';
-import { nativeAvailable, setBackend } from '../lib/backend';
+import { backend, nativeAvailable, setBackend } from '../lib/backend';
 import { Sequential, Linear, TanH, Sigmoid, StableSigmoid, ReLU, LogSoftmax } from '../lib/nn';
 import { BCELoss, MSELoss, CELogSoftmaxLoss, CrossEntropyLoss, HingeLoss } from '../lib/losses';
 import { oneHot } from '../lib/data/dataset';
@@ -524,6 +524,36 @@ describe.each(backends)("fit's fused SGD step on Linear weights (%s backend)", (
     for (let i = 0; i < ys.data.length; i++) ys.data[i] = rng.uniform();
     const options = { epochs: 4, batchSize: 2, shuffle: false, verbose: 0 } as const;
     await fit(fused, new MSELoss(), new SGD({ lr: 0.1 }), { x: xs, y: ys }, options);
+    await fit(usual, new MSELoss(), new UsualSGD({ lr: 0.1 }), { x: xs, y: ys }, options);
+    const a = (fused.modules[0] as Linear).weight.data,
+      b = (usual.modules[0] as Linear).weight.data;
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-5);
+  });
+
+  // An update whose bound passes float32's range falls back to writing the gradient the usual way,
+  // for the usual checks to judge it; a layer used twice then sums its two uses' products. The
+  // bound is made to fail here (sumOfSquares reads huge) with values that keep every update finite.
+  test('a layer used twice that falls back to the usual gradient still gets both uses', async () => {
+    const build = () => {
+      const shared = new Linear(16, 16);
+      return new Sequential(shared, new TanH(), shared, new Linear(16, 2));
+    };
+    seed(5);
+    const fused = build();
+    seed(5);
+    const usual = build();
+    const xs = zeros([8, 16]);
+    for (let i = 0; i < xs.data.length; i++) xs.data[i] = rng.uniform() - 0.5;
+    const ys = zeros([8, 2]);
+    for (let i = 0; i < ys.data.length; i++) ys.data[i] = rng.uniform();
+    const options = { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 } as const;
+    const huge = jest.spyOn(backend(), 'sumOfSquares').mockReturnValue(1e40);
+    try {
+      await fit(fused, new MSELoss(), new SGD({ lr: 0.1 }), { x: xs, y: ys }, options);
+      expect(huge).toHaveBeenCalled();
+    } finally {
+      huge.mockRestore();
+    }
     await fit(usual, new MSELoss(), new UsualSGD({ lr: 0.1 }), { x: xs, y: ys }, options);
     const a = (fused.modules[0] as Linear).weight.data,
       b = (usual.modules[0] as Linear).weight.data;
