@@ -74,6 +74,32 @@ describe.each(backends)('learning (%s backend)', (name) => {
 describe('fit: the loop', () => {
   beforeAll(() => setBackend('js'));
 
+  test('validationSplit holds out the last rows, floor(n · fraction) of them, as Keras does', async () => {
+    const x = zeros([10, 2]);
+    const y = zeros([10, 1]);
+    for (let i = 0; i < 10; i++) {
+      x.data.set([i, 10 - i], 2 * i);
+      y.data[i] = i * i;
+    }
+    const rows = (t: Tensor, from: number, to: number): Tensor => {
+      const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
+      return { shape: [to - from, ...t.shape.slice(1)], data: t.data.slice(from * width, to * width) };
+    };
+    seed(1);
+    const net = new Sequential(new Linear(2, 1));
+    const loss = new MSELoss();
+    // lr 0: the weights stay, so the epoch's losses are those of the first 8 and the last 2 rows.
+    const h = await fit(
+      net,
+      loss,
+      new SGD({ lr: 0 }),
+      { x, y },
+      { epochs: 1, batchSize: 4, validationSplit: 0.25, shuffle: false, verbose: 0 },
+    );
+    expect(h.epochs[0].valLoss).toBeCloseTo(evaluate(net, loss, rows(x, 8, 10), rows(y, 8, 10)).loss, 4);
+    expect(h.epochs[0].trainLoss).toBeCloseTo(evaluate(net, loss, rows(x, 0, 8), rows(y, 0, 8)).loss, 4);
+  });
+
   test('history, callbacks, async yielding, reproducible with seed()', async () => {
     const run = async (): Promise<{ losses: number[]; batches: number; epochsSeen: number[]; weights: Float32Array }> => {
       seed(5);
