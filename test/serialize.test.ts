@@ -581,6 +581,22 @@ describe('fit checkpoints', () => {
     expectSameWeights(straight.net, resumed.net);
     expect(resumed.history.stoppedEarly).toBe(straight.history.stoppedEarly);
     expect(resumed.history.bestEpoch).toBe(straight.history.bestEpoch);
+    // From every epoch of the run, some of them in a wait (epochs without improvement counted):
+    // the run resumed there stops where the straight one stopped, with its weights.
+    const waits: number[] = [];
+    for (let k = 1; k < straight.history.epochs.length; k++) {
+      const at = path.join(dir, `early-${k}.ckpt`);
+      await run(mk, { ...opts, epochs: k, checkpoint: { path: at } });
+      waits.push((JSON.parse(readSafetensors(at).metadata['neurone.checkpoint']) as { waited: number }).waited);
+      const again = await run(mk, { ...opts, resumeFrom: at }, () => seed(5));
+      expect({ k, epochs: again.history.epochs.length, bestEpoch: again.history.bestEpoch }).toEqual({
+        k,
+        epochs: straight.history.epochs.length,
+        bestEpoch: straight.history.bestEpoch,
+      });
+      expectSameWeights(straight.net, again.net);
+    }
+    expect(waits.some((w) => w > 0)).toBe(true);
   });
 
   test('early stopping writes the epoch it stopped at, whatever `every`; resuming it trains nothing more', async () => {
