@@ -535,7 +535,16 @@ describe.each(backends)("fit's fused SGD step on Linear weights (%s backend)", (
     }
   });
 
-  test('a layer used twice gets both updates, as the usual step sums both gradients', async () => {
+  /**
+   * A net whose first Linear is used twice, trained on `n` random rows with plain SGD (the fused
+   * step) and with UsualSGD from the same weights; `during` wraps the fused fit. Returns the shared
+   * layer's weights after each.
+   */
+  async function sharedLayerFits(
+    n: number,
+    epochs: number,
+    during: (train: () => Promise<unknown>) => Promise<void>,
+  ): Promise<[Float32Array, Float32Array]> {
     const build = () => {
       const shared = new Linear(16, 16);
       return new Sequential(shared, new TanH(), shared, new Linear(16, 2));
@@ -544,15 +553,18 @@ describe.each(backends)("fit's fused SGD step on Linear weights (%s backend)", (
     const fused = build();
     seed(5);
     const usual = build();
-    const xs = zeros([24, 16]);
+    const xs = zeros([n, 16]);
     for (let i = 0; i < xs.data.length; i++) xs.data[i] = rng.uniform() - 0.5;
-    const ys = zeros([24, 2]);
+    const ys = zeros([n, 2]);
     for (let i = 0; i < ys.data.length; i++) ys.data[i] = rng.uniform();
-    const options = { epochs: 4, batchSize: 2, shuffle: false, verbose: 0 } as const;
-    await fit(fused, new MSELoss(), new SGD({ lr: 0.1 }), { x: xs, y: ys }, options);
+    const options = { epochs, batchSize: 2, shuffle: false, verbose: 0 } as const;
+    await during(() => fit(fused, new MSELoss(), new SGD({ lr: 0.1 }), { x: xs, y: ys }, options));
     await fit(usual, new MSELoss(), new UsualSGD({ lr: 0.1 }), { x: xs, y: ys }, options);
-    const a = (fused.modules[0] as Linear).weight.data,
-      b = (usual.modules[0] as Linear).weight.data;
+    return [(fused.modules[0] as Linear).weight.data, (usual.modules[0] as Linear).weight.data];
+  }
+
+  test('a layer used twice gets both updates, as the usual step sums both gradients', async () => {
+    const [a, b] = await sharedLayerFits(24, 4, async (train) => void (await train()));
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-5);
   });
 
@@ -560,29 +572,15 @@ describe.each(backends)("fit's fused SGD step on Linear weights (%s backend)", (
   // for the usual checks to judge it; a layer used twice then sums its two uses' products. The
   // bound is made to fail here (sumOfSquares reads huge) with values that keep every update finite.
   test('a layer used twice that falls back to the usual gradient still gets both uses', async () => {
-    const build = () => {
-      const shared = new Linear(16, 16);
-      return new Sequential(shared, new TanH(), shared, new Linear(16, 2));
-    };
-    seed(5);
-    const fused = build();
-    seed(5);
-    const usual = build();
-    const xs = zeros([8, 16]);
-    for (let i = 0; i < xs.data.length; i++) xs.data[i] = rng.uniform() - 0.5;
-    const ys = zeros([8, 2]);
-    for (let i = 0; i < ys.data.length; i++) ys.data[i] = rng.uniform();
-    const options = { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 } as const;
-    const huge = jest.spyOn(backend(), 'sumOfSquares').mockReturnValue(1e40);
-    try {
-      await fit(fused, new MSELoss(), new SGD({ lr: 0.1 }), { x: xs, y: ys }, options);
-      expect(huge).toHaveBeenCalled();
-    } finally {
-      huge.mockRestore();
-    }
-    await fit(usual, new MSELoss(), new UsualSGD({ lr: 0.1 }), { x: xs, y: ys }, options);
-    const a = (fused.modules[0] as Linear).weight.data,
-      b = (usual.modules[0] as Linear).weight.data;
+    const [a, b] = await sharedLayerFits(8, 2, async (train) => {
+      const huge = jest.spyOn(backend(), 'sumOfSquares').mockReturnValue(1e40);
+      try {
+        await train();
+        expect(huge).toHaveBeenCalled();
+      } finally {
+        huge.mockRestore();
+      }
+    });
     for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThanOrEqual(1e-5);
   });
 
