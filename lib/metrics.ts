@@ -1,7 +1,7 @@
 /**
  * Classification metrics: turning predictions and targets into labels, accuracy, confusion matrix.
  */
-import { Tensor, argmaxOfRow, describe, formatShape, isTensor } from './tensor';
+import { Tensor, argmaxOfRow, checkDataLength, describe, formatShape, isTensor } from './tensor';
 
 /** Predicted and true class labels of a batch. */
 export interface Labels {
@@ -129,6 +129,7 @@ function checkPerClassMetric(who: string, name: string, classes: number): void {
  */
 function labelsArgument(who: string, name: string, v: unknown): ArrayLike<number> {
   if (isTensor(v)) {
+    checkDataLength(who, name, v);
     const [n, ...rest] = v.shape;
     if (v.shape.length === 1 || (rest.length === 1 && rest[0] === 1)) return v.data;
     throw new RangeError(
@@ -136,7 +137,15 @@ function labelsArgument(who: string, name: string, v: unknown): ArrayLike<number
         (v.shape.length === 2 ? ` (scores? take each row's argmax first: ${n} labels)` : ''),
     );
   }
-  if (Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView))) return v as ArrayLike<number>;
+  if (Array.isArray(v) && v.some((e) => typeof e !== 'number'))
+    throw new TypeError(
+      `${who}: ${name} must be class labels, numbers; got an array holding ${describe(v.find((e) => typeof e !== 'number'))}`,
+    );
+  if (
+    Array.isArray(v) ||
+    (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array))
+  )
+    return v as ArrayLike<number>;
   throw new TypeError(`${who}: ${name} must be class labels (an array, a typed array or a Tensor of shape (n,)), got ${describe(v)}`);
 }
 
@@ -167,7 +176,11 @@ export function confusionMatrix(predicted: ArrayLike<number> | Tensor, actual: A
     const a = actual[i];
     const p = predicted[i];
     if (!(Number.isInteger(a) && Number.isInteger(p) && a >= 0 && a < classes && p >= 0 && p < classes)) {
-      throw new RangeError(`confusionMatrix: label ${i} (actual ${a}, predicted ${p}) outside [0, ${classes})`);
+      // A fraction is likely a probability given as a label: say so rather than "outside".
+      const fraction = !Number.isInteger(a) || !Number.isInteger(p);
+      throw new RangeError(
+        `confusionMatrix: label ${i} (actual ${a}, predicted ${p}) ${fraction ? `is not an integer class in [0, ${classes}) (probabilities? threshold or argmax them first)` : `outside [0, ${classes})`}`,
+      );
     }
     m[a][p] += 1;
   }

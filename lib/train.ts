@@ -91,7 +91,8 @@ export interface FitOptions {
   validation?: TrainingData;
   /**
    * Holds out this fraction of the training samples, in (0, 1), as the validation set: the last
-   * ones, taken before any shuffling (as Keras does), so shuffle the data first if it is sorted.
+   * n − ⌊n·(1 − fraction)⌋ of them, taken before any shuffling (as Keras does), so shuffle the
+   * data first if it is sorted.
    * Not together with `validation`.
    */
   validationSplit?: number;
@@ -792,7 +793,8 @@ async function fitInTrainingMode(
       throw new RangeError(`fit: validationSplit must be a number in (0, 1), got ${describe(fraction)}`);
     }
     const total = checkDataset('fit', 'data', data);
-    const held = Math.floor(total * fraction);
+    // Keras's count: the training part is floor(n·(1 − fraction)) samples, the rest held out.
+    const held = total - Math.floor(total * (1 - fraction));
     if (held === 0 || held === total) {
       throw new RangeError(
         `fit: validationSplit ${fraction} of ${total} samples leaves ${held === 0 ? 'no validation' : 'no training'} sample`,

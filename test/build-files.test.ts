@@ -166,7 +166,7 @@ test("native sources call GCC's __builtin_ functions only behind a check for a c
 // NEURONE_REQUIRE_CLANG, under which their absence fails instead of skipping.
 const clang = (() => {
   const probe = '#include <vector>\n#include <cstdio>\nint main() { return std::vector<int>(1)[0]; }\n';
-  for (const name of ['clang++', ...[19, 18, 17, 16, 15, 14].map((v) => `clang++-${v}`)]) {
+  for (const name of ['clang++-14', 'clang++', ...[19, 18, 17, 16, 15].map((v) => `clang++-${v}`)]) {
     try {
       for (const target of ['x86_64-linux-gnu', 'aarch64-linux-gnu'])
         execFileSync(name, [`--target=${target}`, '-stdlib=libc++', '-std=c++17', '-fsyntax-only', '-x', 'c++', '-'], {

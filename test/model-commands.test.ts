@@ -195,11 +195,15 @@ describe('top level', () => {
     }
     expectBadInput(await run(main, ['--versoin']), /^neurone: unknown option '--versoin' \(did you mean --version\?\)/);
     // Arguments the version and the preset list have no use for are refused, not ignored.
-    expectBadInput(await run(main, ['--version', '--foo']), /^neurone: --version takes no arguments, got '--foo'$/m);
+    expectBadInput(
+      await run(main, ['--version', '--foo']),
+      /^neurone: --version takes no arguments, got '--foo' \(see neurone --version --help\)$/m,
+    );
     expectBadInput(await run(main, ['presets', 'mlp']), /^neurone: presets takes no arguments, got 'mlp' \(see neurone presets --help\)$/m);
     const presetsHelp = cli(['presets', '--help']);
     expect([presetsHelp.code, presetsHelp.stdout.split('\n')[0]]).toEqual([0, 'Usage: neurone presets']);
     expect(presetsHelp.stdout).toMatch(/^lenet\s/m);
+    expectBadInput(await run(main, ['presets', '--help', 'extra']), /^neurone: presets takes no arguments, got 'extra'/m);
     // `neurone help CMD` is `neurone CMD --help`.
     const [helpPredict, predictHelp] = [cli(['help', 'predict']), cli(['predict', '--help'])];
     expect([helpPredict.code, helpPredict.stdout]).toEqual([0, predictHelp.stdout]);

@@ -498,7 +498,7 @@ describePosix('the npm package', () => {
     expect([without.status, without.stdout, without.stderr]).toEqual([
       2,
       '',
-      `neurone: neurone worker needs the packages bullmq and ioredis, which a plain install of neurone leaves out (the queue's clients are optional): run npm install bullmq@${peers.bullmq} ioredis@${peers.ioredis}\n`,
+      `neurone: neurone worker needs the packages bullmq and ioredis, which a plain install of neurone leaves out (the queue's clients are optional): run npm install bullmq@${peers.bullmq} ioredis@${peers.ioredis} where neurone is installed (in its project; -g beside a global neurone)\n`,
     ]);
 
     // As the message says, at neurone's own versions (from the content cache, as above).

@@ -248,7 +248,7 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
     expect(m.f1).toBeGreaterThan(0.7);
     for (const k of ['f1', 'precision', 'recall']) expect(m[k]).toBeLessThanOrEqual(1);
     // The same metrics from evaluate, with the per-class report.
-    const held = Math.floor(train.labels.length * 0.2);
+    const held = train.labels.length - Math.floor(train.labels.length * 0.8); // Keras's count
     const rest = {
       x: { shape: [held, 256], data: train.x.data.subarray((train.labels.length - held) * 256) },
       labels: train.labels.subarray(train.labels.length - held),
@@ -518,7 +518,10 @@ describe('confusionMatrix refuses what it cannot hold', () => {
     );
     expect(() => confusionMatrix([0], [0], 2.5)).toThrow(/classes must be an integer in \[1, \d+\]/);
     expect(() => confusionMatrix([0], [0], 0)).toThrow(/classes must be an integer/);
-    expect(() => confusionMatrix([0.5], [0], 2)).toThrow('confusionMatrix: label 0 (actual 0, predicted 0.5) outside [0, 2)');
+    expect(() => confusionMatrix([0.5], [0], 2)).toThrow(
+      'confusionMatrix: label 0 (actual 0, predicted 0.5) is not an integer class in [0, 2) (probabilities? threshold or argmax them first)',
+    );
+    expect(() => confusionMatrix([2], [0], 2)).toThrow('confusionMatrix: label 0 (actual 0, predicted 2) outside [0, 2)');
     expect(confusionMatrix([1], [0], MAX_CONFUSION_CLASSES)[0][1]).toBe(1);
   });
 
@@ -609,6 +612,14 @@ describe('the label metrics take labels as arrays, typed arrays or Tensors', () 
     );
     expect(() => confusionMatrix([0, 1], { 0: 1, 1: 0 } as unknown as number[], 2)).toThrow(
       new TypeError('confusionMatrix: actual must be class labels (an array, a typed array or a Tensor of shape (n,)), got object'),
+    );
+    // A hand-made Tensor whose data does not fit its shape, nested rows, 64-bit integers: refused by name.
+    expect(() => confusionMatrix({ shape: [2], data: new Float32Array(4) }, [0, 1], 2)).toThrow(/^confusionMatrix: predicted/);
+    expect(() => confusionMatrix([[0], [1]] as unknown as number[], [0, 1], 2)).toThrow(
+      /^confusionMatrix: predicted must be class labels, numbers; got an array holding /,
+    );
+    expect(() => confusionMatrix(BigInt64Array.of(0n, 1n) as unknown as number[], [0, 1], 2)).toThrow(
+      /^confusionMatrix: predicted must be class labels \(/,
     );
     expect(() => topKAccuracy(scores, scores, 1)).toThrow(
       /^topKAccuracy: labels must be class labels, a Tensor of shape \(n,\) or \(n, 1\), got \(2, 2\)/,

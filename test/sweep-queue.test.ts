@@ -263,7 +263,7 @@ describe('without the optional packages bullmq and ioredis', () => {
     })();`;
   const peers = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> })
     .peerDependencies;
-  const install = `npm install bullmq@${peers.bullmq} ioredis@${peers.ioredis}`;
+  const install = `npm install bullmq@${peers.bullmq} ioredis@${peers.ioredis} where neurone is installed (in its project; -g beside a global neurone)`;
 
   test.each([
     ['bullmq', 'the package bullmq'],

@@ -74,7 +74,7 @@ describe.each(backends)('learning (%s backend)', (name) => {
 describe('fit: the loop', () => {
   beforeAll(() => setBackend('js'));
 
-  test('validationSplit holds out the last rows, floor(n · fraction) of them, as Keras does', async () => {
+  test('validationSplit holds out the last rows, n − floor(n·(1 − fraction)) of them, as Keras does', async () => {
     const x = zeros([10, 2]);
     const y = zeros([10, 1]);
     for (let i = 0; i < 10; i++) {
@@ -88,7 +88,8 @@ describe('fit: the loop', () => {
     seed(1);
     const net = new Sequential(new Linear(2, 1));
     const loss = new MSELoss();
-    // lr 0: the weights stay, so the epoch's losses are those of the first 8 and the last 2 rows.
+    // lr 0: the weights stay, so the epoch's losses are those of the first 7 and the last 3 rows
+    // (Keras: 10 − floor(10 · 0.75) = 3 held out).
     const h = await fit(
       net,
       loss,
@@ -96,8 +97,8 @@ describe('fit: the loop', () => {
       { x, y },
       { epochs: 1, batchSize: 4, validationSplit: 0.25, shuffle: false, verbose: 0 },
     );
-    expect(h.epochs[0].valLoss).toBeCloseTo(evaluate(net, loss, rows(x, 8, 10), rows(y, 8, 10)).loss, 4);
-    expect(h.epochs[0].trainLoss).toBeCloseTo(evaluate(net, loss, rows(x, 0, 8), rows(y, 0, 8)).loss, 4);
+    expect(h.epochs[0].valLoss).toBeCloseTo(evaluate(net, loss, rows(x, 7, 10), rows(y, 7, 10)).loss, 4);
+    expect(h.epochs[0].trainLoss).toBeCloseTo(evaluate(net, loss, rows(x, 0, 7), rows(y, 0, 7)).loss, 4);
   });
 
   test('history, callbacks, async yielding, reproducible with seed()', async () => {

@@ -115,9 +115,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const [command, ...rest] = argv;
     const commands = ['train', 'presets', 'sweep', 'worker', 'style', ...Object.keys(MODEL_COMMANDS)];
-    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-      // `neurone help predict` is `neurone predict --help`, as git and npm read it.
-      if (command === 'help' && rest.length > 0) {
+    const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h' || a === 'help';
+    if (command === undefined || isHelp(command)) {
+      // `neurone help predict` is `neurone predict --help`, as git and npm read it; `help help`,
+      // `help --help` and `help version` are the usage, which says both.
+      if (command === 'help' && rest.length > 0 && !(rest.length === 1 && (isHelp(rest[0]) || rest[0] === 'version'))) {
         if (rest.length > 1 || !commands.includes(rest[0]))
           throw new UsageError(
             rest.length > 1
@@ -129,17 +131,21 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${usage()}\n`);
       return 0;
     }
+    // The preset list and the version take no argument but a request for help.
+    const helpOnly = (name: string): boolean => {
+      const extra = rest.find((a, i) => !(i === 0 && isHelp(a) && a !== 'help'));
+      if (extra !== undefined) throw new UsageError(`${name} takes no arguments, got '${extra}' (see neurone ${name} --help)`);
+      return rest.length > 0;
+    };
     if (command === 'presets') {
-      if (rest.length > 0 && rest[0] !== '--help' && rest[0] !== '-h')
-        throw new UsageError(`presets takes no arguments, got '${rest[0]}' (see neurone presets --help)`);
-      if (rest.length > 0)
+      if (helpOnly('presets'))
         process.stdout.write("Usage: neurone presets\n\nThe model presets, for train --model and a sweep spec's model:\n\n");
       for (const p of PRESETS) process.stdout.write(`${p.name.padEnd(16)}${p.summary}\n`);
       return 0;
     }
     if (command === '--version' || command === '-V' || command === '-v' || command === 'version') {
-      if (rest.length > 0) throw new UsageError(`${command} takes no arguments, got '${rest[0]}'`);
-      process.stdout.write(`neurone ${version()}\n`);
+      if (helpOnly(command)) process.stdout.write('Usage: neurone --version (or -v, -V, version)\n\nPrints the version of neurone.\n');
+      else process.stdout.write(`neurone ${version()}\n`);
       return 0;
     }
     // A command's --help needs no folder.

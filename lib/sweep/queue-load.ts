@@ -56,7 +56,7 @@ export async function loadQueue(what: string): Promise<typeof QueueModule> {
       .join(' ');
     const which = missing.length === 1 ? `the package ${missing[0]}` : `the packages ${missing.join(' and ')}`;
     throw new SpecError(
-      `${what} needs ${which}, which a plain install of neurone leaves out (the queue's clients are optional): run npm install ${install}`,
+      `${what} needs ${which}, which a plain install of neurone leaves out (the queue's clients are optional): run npm install ${install} where neurone is installed (in its project; -g beside a global neurone)`,
     );
   }
 }
