@@ -137,15 +137,13 @@ function labelsArgument(who: string, name: string, v: unknown): ArrayLike<number
         (v.shape.length === 2 ? ` (scores? take each row's argmax first: ${n} labels)` : ''),
     );
   }
-  if (Array.isArray(v) && v.some((e) => typeof e !== 'number'))
-    throw new TypeError(
-      `${who}: ${name} must be class labels, numbers; got an array holding ${describe(v.find((e) => typeof e !== 'number'))}`,
-    );
-  if (
-    Array.isArray(v) ||
-    (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array))
-  )
-    return v as ArrayLike<number>;
+  if (Array.isArray(v)) {
+    const at = v.findIndex((e) => typeof e !== 'number');
+    if (at >= 0) throw new TypeError(`${who}: ${name} must be class labels, numbers; got an array holding ${describe(v[at])}`);
+    return v as number[];
+  }
+  if (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array))
+    return v as unknown as ArrayLike<number>;
   throw new TypeError(`${who}: ${name} must be class labels (an array, a typed array or a Tensor of shape (n,)), got ${describe(v)}`);
 }
 

@@ -3,13 +3,12 @@
  * the top level of the `neurone` command takes from them: their names for dispatch and for "did
  * you mean", and the version.
  */
-import * as fs from 'fs';
-import * as path from 'path';
 import { predictCommand } from './predict';
 import { evaluateCommand } from './evaluate';
 import { exportCommand } from './export';
 import { dataCommand } from './data';
 import { didYouMean } from './command';
+import { packageManifest } from '../data/paths';
 
 export { didYouMean } from './command';
 
@@ -31,9 +30,7 @@ export const MODEL_COMMAND_HELP: readonly string[] = [
 
 /** neurone's version, from its package.json. */
 export function version(): string {
-  // lib/cli under ts-node, dist/cli once built: the package root is two levels up either way.
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  return packageManifest().version;
 }
 
 /** `unknown command 'x' (did you mean train?)`: the message for a command nobody has. */

@@ -115,11 +115,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     const [command, ...rest] = argv;
     const commands = ['train', 'presets', 'sweep', 'worker', 'style', ...Object.keys(MODEL_COMMANDS)];
-    const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h' || a === 'help';
-    if (command === undefined || isHelp(command)) {
+    const asksForHelp = (a: string | undefined): boolean => a === '--help' || a === '-h';
+    if (command === undefined || command === 'help' || asksForHelp(command)) {
       // `neurone help predict` is `neurone predict --help`, as git and npm read it; `help help`,
       // `help --help` and `help version` are the usage, which says both.
-      if (command === 'help' && rest.length > 0 && !(rest.length === 1 && (isHelp(rest[0]) || rest[0] === 'version'))) {
+      const usageAgain = rest.length === 1 && (rest[0] === 'help' || rest[0] === 'version' || asksForHelp(rest[0]));
+      if (command === 'help' && rest.length > 0 && !usageAgain) {
         if (rest.length > 1 || !commands.includes(rest[0]))
           throw new UsageError(
             rest.length > 1
@@ -133,7 +134,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     // The preset list and the version take no argument but a request for help.
     const helpOnly = (name: string): boolean => {
-      const extra = rest.find((a, i) => !(i === 0 && isHelp(a) && a !== 'help'));
+      const extra = rest.find((a, i) => !(i === 0 && asksForHelp(a)));
       if (extra !== undefined) throw new UsageError(`${name} takes no arguments, got '${extra}' (see neurone ${name} --help)`);
       return rest.length > 0;
     };
@@ -149,7 +150,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     // A command's --help needs no folder.
-    if (!rest.includes('--help') && !rest.includes('-h')) checkWorkingFolder();
+    if (!rest.some(asksForHelp)) checkWorkingFolder();
     if (command === 'sweep') return await sweepCommand(rest);
     if (command === 'worker') return await workerCommand(rest);
     if (command === 'style') return await styleCommand(rest);

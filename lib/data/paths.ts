@@ -13,6 +13,17 @@ export function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
+/** The fields of neurone's own package.json that the library reads. @internal */
+export interface PackageManifest {
+  version: string;
+  peerDependencies: Record<string, string>;
+}
+
+/** neurone's package.json, read from the package root. @internal */
+export function packageManifest(): PackageManifest {
+  return JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as PackageManifest;
+}
+
 /** The folder of datasets shipped inside the package (`<package>/data`). */
 export function packagedDataDir(): string {
   return path.resolve(packageRoot(), 'data');

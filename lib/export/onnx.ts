@@ -26,6 +26,7 @@ import { Dropout } from '../nn/dropout';
 import { ARGUMENT_LIMITS } from '../nn/schema';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
+import { packageManifest } from '../data/paths';
 import { Place, checkModules, checkSampleShape, shapeThrough, throughSampleShape, unroll } from './network';
 
 /**
@@ -493,8 +494,7 @@ function freeAxes(
 
 function producerVersion(): string {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../../package.json') as { version: string }).version;
+    return packageManifest().version;
   } catch {
     return '';
   }

@@ -4,27 +4,20 @@
  * leaves them out, since most users never sweep across machines, and whoever does installs them
  * beside neurone. Without them, asking for a queue gets one line saying what to install.
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { packageRoot } from '../data/paths';
+import { packageManifest } from '../data/paths';
 import { SpecError } from './spec';
 import type * as QueueModule from './queue';
 
-/** The packages the queue needs and their version ranges: package.json's peerDependencies. @internal */
-export function queuePackages(): Record<string, string> {
-  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
-    peerDependencies: Record<string, string>;
-  };
-  return pkg.peerDependencies;
-}
-
-/** The package `error` says cannot be found, when it is one of the queue's; undefined otherwise. @internal */
-export function missingQueuePackage(error: unknown): string | undefined {
+/**
+ * The package `error` says cannot be found, when it is one of `packages` (the queue's, by name);
+ * undefined otherwise.
+ */
+function missingQueuePackage(error: unknown, packages: Record<string, string>): string | undefined {
   if (!(error instanceof Error) || (error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') return undefined;
   // Node's message: "Cannot find module 'bullmq'" (then the require stack). A module missing inside
   // one of them (a broken install of bullmq itself) names another package and is left as it is.
   const name = /^Cannot find module '([^']+)'/.exec(error.message)?.[1];
-  return name !== undefined && Object.prototype.hasOwnProperty.call(queuePackages(), name) ? name : undefined;
+  return name !== undefined && Object.prototype.hasOwnProperty.call(packages, name) ? name : undefined;
 }
 
 function resolvable(name: string): boolean {
@@ -46,10 +39,11 @@ export async function loadQueue(what: string): Promise<typeof QueueModule> {
   try {
     return await import('./queue');
   } catch (e) {
-    const first = missingQueuePackage(e);
+    // The packages the queue needs and their version ranges: package.json's peerDependencies.
+    const packages = packageManifest().peerDependencies;
+    const first = missingQueuePackage(e, packages);
     if (first === undefined) throw e;
     // Name every one that is missing, not only the first that queue.ts happened to import.
-    const packages = queuePackages();
     const missing = Object.keys(packages).filter((name) => name === first || !resolvable(name));
     const install = Object.entries(packages)
       .map(([name, range]) => `${name}@${range}`)
