@@ -493,12 +493,11 @@ describePosix('the npm package', () => {
     });
     const worker = (): SpawnSyncReturns<string> =>
       run(path.join(modules, '.bin', 'neurone'), ['worker', '--queue', `redis://127.0.0.1:${closed}`], project, env);
-    const peers = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).peerDependencies;
     const without = worker();
     expect([without.status, without.stdout, without.stderr]).toEqual([
       2,
       '',
-      `neurone: neurone worker needs the packages bullmq and ioredis, which a plain install of neurone leaves out (the queue's clients are optional): run npm install bullmq@${peers.bullmq} ioredis@${peers.ioredis} where neurone is installed (in its project; -g beside a global neurone)\n`,
+      `neurone: neurone worker needs the packages bullmq and ioredis, which a plain install of neurone leaves out (the queue's clients are optional): run npm install bullmq@^6.0.0 ioredis@^6.0.0 where neurone is installed (in its project; -g beside a global neurone)\n`,
     ]);
 
     // As the message says, at neurone's own versions (from the content cache, as above).

@@ -20,6 +20,14 @@ function missingQueuePackage(error: unknown, packages: Record<string, string>): 
   return name !== undefined && Object.prototype.hasOwnProperty.call(packages, name) ? name : undefined;
 }
 
+/**
+ * The last of a range's `||` alternatives, which package.json lists oldest first: what to install
+ * (`bullmq@^5.76.11 || ^6.0.0` is not one word to a shell, and a new install takes the newest).
+ */
+function newestMajor(range: string): string {
+  return range.split('||').pop()!.trim();
+}
+
 function resolvable(name: string): boolean {
   try {
     require.resolve(name);
@@ -45,9 +53,7 @@ export async function loadQueue(what: string): Promise<typeof QueueModule> {
     if (first === undefined) throw e;
     // Name every one that is missing, not only the first that queue.ts happened to import.
     const missing = Object.keys(packages).filter((name) => name === first || !resolvable(name));
-    const install = Object.entries(packages)
-      .map(([name, range]) => `${name}@${range}`)
-      .join(' ');
+    const install = missing.map((name) => `${name}@${newestMajor(packages[name])}`).join(' ');
     const which = missing.length === 1 ? `the package ${missing[0]}` : `the packages ${missing.join(' and ')}`;
     throw new SpecError(
       `${what} needs ${which}, which a plain install of neurone leaves out (the queue's clients are optional): run npm install ${install} where neurone is installed (in its project; -g beside a global neurone)`,

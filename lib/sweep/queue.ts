@@ -10,7 +10,7 @@ import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import IORedis, { RedisOptions } from 'ioredis';
+import IORedis from 'ioredis';
 import { Queue, QueueEvents, Worker, Job, RedisClient, UnrecoverableError, WaitingError } from 'bullmq';
 import { BackendName, nativeAvailable } from '../backend';
 import { firstLine, percent, withoutCredentials } from '../messages';
@@ -63,7 +63,7 @@ const CONNECT_TIMEOUT_MS = 3000;
  * anything else. Internal, so that the published declarations do not name ioredis's types (a
  * TypeScript project would load all of them to check its own code). @internal
  */
-export function redisOptions(url: string): RedisOptions {
+export function redisOptions(url: string): RedisUrlOptions {
   let u: URL;
   try {
     u = new URL(url);
@@ -95,6 +95,21 @@ export function redisOptions(url: string): RedisOptions {
     password: decoded(u.password, 'password'),
     tls: u.protocol === 'rediss:' ? {} : undefined,
   };
+}
+
+/**
+ * What {@link redisOptions} gives, as neurone's own type: typed as ioredis's RedisOptions, the
+ * options did not type-check as BullMQ's connection with ioredis 6 and BullMQ 6.1 or later (their
+ * two `retryStrategy` types disagree on null), though only these fields are ever set.
+ * @internal
+ */
+export interface RedisUrlOptions {
+  host: string;
+  port: number;
+  db: number;
+  username: string | undefined;
+  password: string | undefined;
+  tls: Record<string, never> | undefined;
 }
 
 /** The queue's name, checked: BullMQ builds its Redis keys with ':' and refuses a name holding one. */
@@ -191,8 +206,22 @@ export const queueTiming = { pollMs: 5000, idleWarningMs: 30000, closeMs: 3000 }
 interface Closable {
   /** `force` (a Worker's): not waiting for its loop, which waits on Redis. */
   close(force?: boolean): Promise<void>;
-  /** Its Redis connections (BullMQ's Redis backend gives them for cases like this one). */
-  readonly backend: { readonly client: Promise<RedisClient>; readonly blockingClient: Promise<RedisClient> | undefined };
+}
+
+/**
+ * A BullMQ object's Redis connections, on either major version the peer range allows: BullMQ 6
+ * gives them on its Redis backend (`backend.client`, `backend.blockingClient`); BullMQ 5 on the
+ * object itself (`client`) and, for a Worker, on its `blockingConnection` (private in BullMQ 5's
+ * typings, there at run time). test/sweep-queue-bullmq5.test.ts runs the queue on BullMQ 5.
+ */
+function connectionsOf(o: Closable): [Promise<RedisClient>, Promise<RedisClient> | undefined] {
+  const x = o as unknown as {
+    backend?: { client: Promise<RedisClient>; blockingClient?: Promise<RedisClient> };
+    client: Promise<RedisClient>;
+    blockingConnection?: { client: Promise<RedisClient> };
+  };
+  if (x.backend && 'client' in x.backend) return [x.backend.client, x.backend.blockingClient];
+  return [x.client, x.blockingConnection?.client];
 }
 
 /**
@@ -209,7 +238,7 @@ async function closeWithin(objects: readonly Closable[], force = false): Promise
   try {
     // The clients first: a closing object no longer gives its client.
     const clients = await Promise.race([
-      Promise.all(objects.flatMap((o) => [o.backend.client, o.backend.blockingClient ?? Promise.resolve(undefined)])),
+      Promise.all(objects.flatMap((o) => connectionsOf(o).map((c) => c ?? Promise.resolve(undefined)))),
       gaveUp,
     ]);
     const closed = Promise.all(objects.map((o) => o.close(force)));
@@ -815,7 +844,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       // trainings have stopped, so nothing is left to hand back (the jobs stay active in Redis
       // until a worker's stalled-job check puts them back, as after a kill).
       // (The client is there: startQueueWorker waited for the worker to be ready.)
-      const away = (await worker.backend.client).status !== 'ready';
+      const away = (await connectionsOf(worker)[0]).status !== 'ready';
       await closeWithin([worker], away);
     },
     cachedDatasets: () => data.size,
