@@ -386,8 +386,8 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     const { pending, stop } = await waitingSweep(url, path.join(tmp, 'stopped'), 'stopped-nobody');
     stop.abort();
     await expect(pending).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
-    // BullMQ 5 closes with ioredis's disconnect(), whose guard timer (cleared when the socket has
-    // closed, a few ms on localhost) may still be there: allow 500 ms, far under the 5 s it was.
+    // A close by ioredis's disconnect() (BullMQ 5's way) keeps a guard timer until the socket has
+    // closed, a few ms on localhost: allow 500 ms, far under the 5 s it was.
     for (let i = 0; i < 50 && timers() > timersBefore; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(timers()).toBeLessThanOrEqual(timersBefore);
   });
