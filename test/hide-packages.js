@@ -1,12 +1,23 @@
 // Preloaded (node --require) by the tests that check what neurone does when an optional package
-// is not installed: every require() of a package named in NEURONE_TEST_HIDDEN_PACKAGES (commas
-// between names) is resolved against no folder at all, so Node itself fails it with its own
-// MODULE_NOT_FOUND error, as on a machine where the package was never installed.
+// is not installed, or is installed at another version:
+// - every require() of a package named in NEURONE_TEST_HIDDEN_PACKAGES (commas between names) is
+//   resolved against no folder at all, so Node itself fails it with its own MODULE_NOT_FOUND
+//   error, as on a machine where the package was never installed;
+// - NEURONE_TEST_PACKAGES_FROM ("name=folder", commas between) resolves that package and its files
+//   (name/package.json) from folder/node_modules instead, as if it were installed there.
 'use strict';
 const Module = require('module');
 
 const hidden = new Set((process.env.NEURONE_TEST_HIDDEN_PACKAGES || '').split(',').filter(Boolean));
+const from = new Map(
+  (process.env.NEURONE_TEST_PACKAGES_FROM || '')
+    .split(',')
+    .filter(Boolean)
+    .map((pair) => pair.split('=')),
+);
 const resolve = Module._resolveFilename;
 Module._resolveFilename = function (request, parent, isMain, options) {
-  return resolve.call(this, request, parent, isMain, hidden.has(request) ? { paths: [] } : options);
+  if (hidden.has(request)) return resolve.call(this, request, parent, isMain, { paths: [] });
+  const folder = from.get(request.split('/')[0]);
+  return resolve.call(this, request, parent, isMain, folder === undefined ? options : { paths: [folder] });
 };

@@ -19,6 +19,7 @@ import { SweepSpec } from '../lib/sweep/spec';
 import { RunMetrics } from '../lib/sweep/training';
 import { SweepResult, SweepStatus, sweep } from '../lib/sweep/sweep';
 import { loadWithSampleShape } from '../lib/serialize';
+import { satisfiesCaretRange } from '../lib/sweep/queue-load';
 import { JobResult, QueueWorker, checkRedis, idleMessage, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { sweepCommand } from '../lib/cli/sweep';
@@ -183,7 +184,7 @@ describe('an unreachable Redis', () => {
 
 // bullmq and ioredis are optional peer dependencies: a child process where Node cannot find one
 // (test/hide-packages.js) gets, from the API and from both commands, one line naming what to install.
-describe('without the optional packages bullmq and ioredis', () => {
+describe('without the optional packages bullmq and ioredis, or at versions outside their ranges', () => {
   const child = `
     const { sweep, startQueueWorker } = require('./lib');
     const { workerCommand } = require('./lib/cli/worker');
@@ -200,6 +201,44 @@ describe('without the optional packages bullmq and ioredis', () => {
     .peerDependencies;
   const where = 'where neurone is installed (in its project; -g beside a global neurone)';
 
+  /**
+   * Runs the API and both commands in a child whose package lookups test/hide-packages.js bends as
+   * `env` says; expects each to fail with `why` (exit 2) and nothing written.
+   */
+  async function expectRefused(env: Record<string, string>, why: string): Promise<void> {
+    const closed = await freePort();
+    const url = `redis://127.0.0.1:${closed}`;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-no-queue-'));
+    try {
+      const specFile = path.join(dir, 'spec.json');
+      fs.writeFileSync(specFile, JSON.stringify(SPEC));
+      const out = path.join(dir, 'out');
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--require',
+          path.join(__dirname, 'hide-packages.js'),
+          '--require',
+          require.resolve('ts-node/register/transpile-only'),
+          '-e',
+          child,
+          url,
+          out,
+          specFile,
+        ],
+        { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120000 },
+      );
+      expect(r.status).toBe(0);
+      const got = JSON.parse(r.stdout);
+      expect(got.api).toEqual([`SpecError: sweep: queue needs ${why}`, `SpecError: startQueueWorker needs ${why}`]);
+      expect(got.codes).toEqual([2, 2]);
+      expect(r.stderr).toBe(`neurone: neurone worker needs ${why}\nneurone: sweep: queue needs ${why}\n`);
+      expect(fs.existsSync(out)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   test("the versions it names are the newest of package.json's ranges, one shell word each", () => {
     expect(peers.bullmq.split('||').map((r) => r.trim())).toEqual([expect.any(String), '^6.0.0']);
     expect(peers.ioredis.split('||').map((r) => r.trim())).toEqual([expect.any(String), '^6.0.0']);
@@ -212,41 +251,36 @@ describe('without the optional packages bullmq and ioredis', () => {
   ])(
     '%s missing: sweep({ queue }), startQueueWorker and both commands say what to install (exit 2), nothing written',
     async (hidden, which, command) => {
-      const install = `${command} ${where}`;
-      const closed = await freePort();
-      const url = `redis://127.0.0.1:${closed}`;
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-no-queue-'));
-      try {
-        const specFile = path.join(dir, 'spec.json');
-        fs.writeFileSync(specFile, JSON.stringify(SPEC));
-        const out = path.join(dir, 'out');
-        const r = spawnSync(
-          process.execPath,
-          [
-            '--require',
-            path.join(__dirname, 'hide-packages.js'),
-            '--require',
-            require.resolve('ts-node/register/transpile-only'),
-            '-e',
-            child,
-            url,
-            out,
-            specFile,
-          ],
-          { cwd: root, encoding: 'utf8', env: { ...process.env, NEURONE_TEST_HIDDEN_PACKAGES: hidden }, timeout: 120000 },
-        );
-        expect(r.status).toBe(0);
-        const why = `${which}, which a plain install of neurone leaves out (the queue's clients are optional): run ${install}`;
-        const got = JSON.parse(r.stdout);
-        expect(got.api).toEqual([`SpecError: sweep: queue needs ${why}`, `SpecError: startQueueWorker needs ${why}`]);
-        expect(got.codes).toEqual([2, 2]);
-        expect(r.stderr).toBe(`neurone: neurone worker needs ${why}\nneurone: sweep: queue needs ${why}\n`);
-        expect(fs.existsSync(out)).toBe(false);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      const why = `${which}, which a plain install of neurone leaves out (the queue's clients are optional): run ${command} ${where}`;
+      await expectRefused({ NEURONE_TEST_HIDDEN_PACKAGES: hidden }, why);
     },
   );
+
+  test('a version outside the range: checked as npm checks a caret range', () => {
+    const bull = peers.bullmq;
+    expect(bull).toBe('^5.76.11 || ^6.0.0');
+    const inRange = ['5.76.11', '5.76.12', '5.77.0', '5.81.5', '6.0.0', '6.7.6', '6.12.0'];
+    const outside = ['5.76.10', '5.66.0', '5.0.0', '4.18.3', '7.0.0', '6.0.0-beta.1', '6.1', 'v6.1.0', '', '0.6.0'];
+    expect(inRange.filter((v) => !satisfiesCaretRange(v, bull))).toEqual([]);
+    expect(outside.filter((v) => satisfiesCaretRange(v, bull))).toEqual([]);
+    expect(['5.0.0', '5.9.2', '6.1.0'].every((v) => satisfiesCaretRange(v, peers.ioredis))).toBe(true);
+    expect(['4.28.5', '7.0.0'].some((v) => satisfiesCaretRange(v, peers.ioredis))).toBe(false);
+  });
+
+  test('bullmq installed at 5.66.0 (a forced install): the same refusal, naming the range, the version found and what to install', async () => {
+    // A package folder that says it is bullmq 5.66.0 and loads BullMQ 5: what queue.ts would run on.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-old-bullmq-'));
+    try {
+      const folder = path.join(dir, 'node_modules', 'bullmq');
+      fs.mkdirSync(folder, { recursive: true });
+      fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name: 'bullmq', version: '5.66.0', main: 'index.js' }));
+      fs.writeFileSync(path.join(folder, 'index.js'), `module.exports = require(${JSON.stringify(require.resolve('bullmq-5'))});\n`);
+      const why = `bullmq ^5.76.11 || ^6.0.0, and finds bullmq 5.66.0: run npm install bullmq@^6.0.0 ${where}`;
+      await expectRefused({ NEURONE_TEST_PACKAGES_FROM: `bullmq=${dir}` }, why);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('usage errors of the queue options', () => {
