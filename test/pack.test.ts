@@ -497,10 +497,11 @@ describePosix('the npm package', () => {
     expect([without.status, without.stdout, without.stderr]).toEqual([
       2,
       '',
-      `neurone: neurone worker needs the packages bullmq and ioredis, which a plain install of neurone leaves out (the queue's clients are optional): run npm install bullmq@^6.0.0 ioredis@^6.0.0 where neurone is installed (in its project; -g beside a global neurone)\n`,
+      `neurone: neurone worker needs the packages bullmq and ioredis, which a plain install of neurone leaves out (the queue's clients are optional): run npm install "bullmq@^5.76.11 || ^6.0.0" "ioredis@^5.0.0 || ^6.0.0" where neurone is installed (in its project; -g beside a global neurone)\n`,
     ]);
 
-    // As the message says, at neurone's own versions (from the content cache, as above).
+    // Within the ranges the message names, at the versions of neurone's lockfile (from the content
+    // cache, as above).
     writeConsumer(project, tarball, true);
     ok(run(process.execPath, [npm, 'ci', '--offline', '--no-audit', '--no-fund'], project, env), 'npm ci with bullmq and ioredis');
     expect(['bullmq', 'ioredis'].filter((p) => fs.existsSync(path.join(modules, p)))).toEqual(['bullmq', 'ioredis']);

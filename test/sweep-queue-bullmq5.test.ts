@@ -2,8 +2,8 @@
 // version this repository installs and test/sweep-queue.test.ts runs on; the two majors keep their
 // Redis connections in different places (connectionsOf in lib/sweep/queue.ts), and BullMQ before
 // 5.76.11 re-took a job that a closing worker had put back, in a loop, so its close never returned.
-// This file's module registry hands neurone the devDependency bullmq-5 (npm:bullmq@^5.81.5)
-// wherever it asks for 'bullmq'. Workers run in this process: a `neurone worker` child would load
+// This file's module registry hands neurone the devDependency bullmq-5 (npm:bullmq@5.76.11, the
+// range's floor, with its own ioredis 5) wherever it asks for 'bullmq'. Workers run in this process: a `neurone worker` child would load
 // BullMQ 6.
 jest.mock('bullmq', () => jest.requireActual('bullmq-5'));
 
@@ -14,7 +14,9 @@ import * as path from 'path';
 import { Queue } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
+import * as queueModule from '../lib/sweep/queue';
 import { QueueWorker, startQueueWorker } from '../lib/sweep/queue';
+import { loadQueue } from '../lib/sweep/queue-load';
 import { describeRedis, freePort, startRedis, stopProcess, until } from './redis-server';
 
 /** Two runs of about a second each (XOR, batch 8). */
@@ -52,11 +54,14 @@ describeRedis('the queue on BullMQ 5', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('what neurone loads as bullmq here is BullMQ 5, and the one installed beside it is 6', () => {
+  test('what neurone loads as bullmq here is BullMQ 5.76.11, also through the queue loader, and the one installed beside it is 6', async () => {
     expect(Queue).toBe(jest.requireActual('bullmq-5').Queue);
     expect(Queue).not.toBe(jest.requireActual('bullmq').Queue);
-    expect(jest.requireActual('bullmq-5/package.json').version).toMatch(/^5\./);
+    expect(jest.requireActual('bullmq-5/package.json').version).toBe('5.76.11');
     expect(jest.requireActual('bullmq/package.json').version).toMatch(/^6\./);
+    // sweep() and startQueueWorker load the queue with import(): the same module as this file's,
+    // whose bullmq is the one above (were import() native, the registry's mock would not apply).
+    expect(await loadQueue('this test')).toBe(queueModule);
   });
 
   test('a sweep on two workers gives the summary of the local sweep, and closing them returns', async () => {

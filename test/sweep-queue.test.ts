@@ -19,7 +19,7 @@ import { SweepSpec } from '../lib/sweep/spec';
 import { RunMetrics } from '../lib/sweep/training';
 import { SweepResult, SweepStatus, sweep } from '../lib/sweep/sweep';
 import { loadWithSampleShape } from '../lib/serialize';
-import { satisfiesCaretRange } from '../lib/sweep/queue-load';
+import { caretAlternatives, versionAgainstRange } from '../lib/sweep/queue-load';
 import { JobResult, QueueWorker, checkRedis, idleMessage, queueTiming, redisOptions, startQueueWorker } from '../lib/sweep/queue';
 import { workerCommand } from '../lib/cli/worker';
 import { sweepCommand } from '../lib/cli/sweep';
@@ -203,9 +203,9 @@ describe('without the optional packages bullmq and ioredis, or at versions outsi
 
   /**
    * Runs the API and both commands in a child whose package lookups test/hide-packages.js bends as
-   * `env` says; expects each to fail with `why` (exit 2) and nothing written.
+   * `env` says, against a Redis URL where nothing listens; what each said, and whether `out` exists.
    */
-  async function expectRefused(env: Record<string, string>, why: string): Promise<void> {
+  async function runChild(env: Record<string, string>): Promise<{ api: string[]; codes: number[]; stderr: string; wrote: boolean }> {
     const closed = await freePort();
     const url = `redis://127.0.0.1:${closed}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-no-queue-'));
@@ -229,54 +229,106 @@ describe('without the optional packages bullmq and ioredis, or at versions outsi
         { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120000 },
       );
       expect(r.status).toBe(0);
-      const got = JSON.parse(r.stdout);
-      expect(got.api).toEqual([`SpecError: sweep: queue needs ${why}`, `SpecError: startQueueWorker needs ${why}`]);
-      expect(got.codes).toEqual([2, 2]);
-      expect(r.stderr).toBe(`neurone: neurone worker needs ${why}\nneurone: sweep: queue needs ${why}\n`);
-      expect(fs.existsSync(out)).toBe(false);
+      return { ...JSON.parse(r.stdout), stderr: r.stderr, wrote: fs.existsSync(out) };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
 
-  test("the versions it names are the newest of package.json's ranges, one shell word each", () => {
-    expect(peers.bullmq.split('||').map((r) => r.trim())).toEqual([expect.any(String), '^6.0.0']);
-    expect(peers.ioredis.split('||').map((r) => r.trim())).toEqual([expect.any(String), '^6.0.0']);
-  });
+  /** The API and both commands fail with `why` (exit 2), nothing written. */
+  async function expectRefused(env: Record<string, string>, why: string): Promise<void> {
+    const got = await runChild(env);
+    expect(got.api).toEqual([`SpecError: sweep: queue needs ${why}`, `SpecError: startQueueWorker needs ${why}`]);
+    expect(got.codes).toEqual([2, 2]);
+    expect(got.stderr).toBe(`neurone: neurone worker needs ${why}\nneurone: sweep: queue needs ${why}\n`);
+    expect(got.wrote).toBe(false);
+  }
+
+  /** A package folder in `dir` that says it is bullmq `version` and loads BullMQ 5. */
+  function fakeBullmq(dir: string, version: string): void {
+    const folder = path.join(dir, 'node_modules', 'bullmq');
+    fs.mkdirSync(folder, { recursive: true });
+    fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name: 'bullmq', version, main: 'index.js' }));
+    fs.writeFileSync(path.join(folder, 'index.js'), `module.exports = require(${JSON.stringify(require.resolve('bullmq-5'))});\n`);
+  }
 
   test.each([
-    ['bullmq', 'the package bullmq', 'npm install bullmq@^6.0.0'],
-    ['ioredis', 'the package ioredis', 'npm install ioredis@^6.0.0'],
-    ['bullmq,ioredis', 'the packages bullmq and ioredis', 'npm install bullmq@^6.0.0 ioredis@^6.0.0'],
+    ['bullmq', 'the package bullmq', 'npm install "bullmq@^5.76.11 || ^6.0.0"'],
+    ['ioredis', 'the package ioredis', 'npm install "ioredis@^5.0.0 || ^6.0.0"'],
+    ['bullmq,ioredis', 'the packages bullmq and ioredis', 'npm install "bullmq@^5.76.11 || ^6.0.0" "ioredis@^5.0.0 || ^6.0.0"'],
   ])(
     '%s missing: sweep({ queue }), startQueueWorker and both commands say what to install (exit 2), nothing written',
     async (hidden, which, command) => {
+      expect(peers).toEqual({ bullmq: '^5.76.11 || ^6.0.0', ioredis: '^5.0.0 || ^6.0.0' });
       const why = `${which}, which a plain install of neurone leaves out (the queue's clients are optional): run ${command} ${where}`;
       await expectRefused({ NEURONE_TEST_HIDDEN_PACKAGES: hidden }, why);
     },
   );
 
-  test('a version outside the range: checked as npm checks a caret range', () => {
-    const bull = peers.bullmq;
-    expect(bull).toBe('^5.76.11 || ^6.0.0');
-    const inRange = ['5.76.11', '5.76.12', '5.77.0', '5.81.5', '6.0.0', '6.7.6', '6.12.0'];
-    const outside = ['5.76.10', '5.66.0', '5.0.0', '4.18.3', '7.0.0', '6.0.0-beta.1', '6.1', 'v6.1.0', '', '0.6.0'];
-    expect(inRange.filter((v) => !satisfiesCaretRange(v, bull))).toEqual([]);
-    expect(outside.filter((v) => satisfiesCaretRange(v, bull))).toEqual([]);
-    expect(['5.0.0', '5.9.2', '6.1.0'].every((v) => satisfiesCaretRange(v, peers.ioredis))).toBe(true);
-    expect(['4.28.5', '7.0.0'].some((v) => satisfiesCaretRange(v, peers.ioredis))).toBe(false);
+  test('versions are read against the ranges as npm reads caret ranges; every peer range is one this reader follows', () => {
+    for (const range of Object.values(peers)) expect(() => caretAlternatives(range)).not.toThrow();
+    expect(() => caretAlternatives('>=6')).toThrow("expected caret ranges such as ^6.0.0 joined by ||, got '>=6'");
+    const read = (versions: string[]): string[] => versions.map((v) => versionAgainstRange(v, peers.bullmq));
+    const within = [
+      '5.76.11',
+      '5.76.12',
+      '5.77.0',
+      '5.81.5',
+      '6.0.0',
+      '6.7.6',
+      '6.12.0',
+      'v6.1.0',
+      '=6.1.0',
+      ' 6.1.0 ',
+      '6.7.0+local',
+      '5.80.0+build.5',
+    ];
+    const outside = ['5.76.10', '5.66.0', '5.0.0', '4.18.3', '6.0.0-beta.1', '7.0.0-rc.1', '6.1', 'six', '', '0.6.0'];
+    expect(read(within)).toEqual(within.map(() => 'within'));
+    expect(read(outside)).toEqual(outside.map(() => 'outside'));
+    expect(read(['7.0.0', '12.3.4'])).toEqual(['newer', 'newer']);
+    expect(['5.0.0', '5.9.2', '6.1.0'].map((v) => versionAgainstRange(v, peers.ioredis))).toEqual(['within', 'within', 'within']);
+    expect(versionAgainstRange('4.28.5', peers.ioredis)).toBe('outside');
   });
 
-  test('bullmq installed at 5.66.0 (a forced install): the same refusal, naming the range, the version found and what to install', async () => {
-    // A package folder that says it is bullmq 5.66.0 and loads BullMQ 5: what queue.ts would run on.
+  test('bullmq at 5.66.0 (a forced install): refused, naming the range, the version found and the fix in its major', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-old-bullmq-'));
     try {
-      const folder = path.join(dir, 'node_modules', 'bullmq');
-      fs.mkdirSync(folder, { recursive: true });
-      fs.writeFileSync(path.join(folder, 'package.json'), JSON.stringify({ name: 'bullmq', version: '5.66.0', main: 'index.js' }));
-      fs.writeFileSync(path.join(folder, 'index.js'), `module.exports = require(${JSON.stringify(require.resolve('bullmq-5'))});\n`);
-      const why = `bullmq ^5.76.11 || ^6.0.0, and finds bullmq 5.66.0: run npm install bullmq@^6.0.0 ${where}`;
-      await expectRefused({ NEURONE_TEST_PACKAGES_FROM: `bullmq=${dir}` }, why);
+      fakeBullmq(dir, '5.66.0');
+      await expectRefused(
+        { NEURONE_TEST_PACKAGES_FROM: `bullmq=${dir}` },
+        `bullmq ^5.76.11 || ^6.0.0, and finds bullmq 5.66.0: run npm install bullmq@^5.76.11 ${where}`,
+      );
+      // With ioredis missing too, one line says both.
+      await expectRefused(
+        { NEURONE_TEST_PACKAGES_FROM: `bullmq=${dir}`, NEURONE_TEST_HIDDEN_PACKAGES: 'ioredis' },
+        `bullmq ^5.76.11 || ^6.0.0, and finds bullmq 5.66.0 and no ioredis: run npm install bullmq@^5.76.11 "ioredis@^5.0.0 || ^6.0.0" ${where}`,
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bullmq at 5.81.5 goes on to Redis; at 7.0.0 too, with a warning that it is newer than the range', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-other-bullmq-'));
+    try {
+      const unreachable = expect.stringMatching(/^SpecError: cannot reach Redis at /);
+      fakeBullmq(dir, '5.81.5');
+      const inRange = await runChild({ NEURONE_TEST_PACKAGES_FROM: `bullmq=${dir}` });
+      expect([inRange.api, inRange.codes]).toEqual([
+        [unreachable, unreachable],
+        [2, 2],
+      ]);
+      expect(inRange.stderr).not.toMatch(/newer than/);
+      fakeBullmq(dir, '7.0.0');
+      const newer = await runChild({ NEURONE_TEST_PACKAGES_FROM: `bullmq=${dir}` });
+      expect([newer.api, newer.codes]).toEqual([
+        [unreachable, unreachable],
+        [2, 2],
+      ]);
+      expect(newer.stderr).toContain(
+        "Warning: sweep: queue: bullmq 7.0.0 is newer than the versions neurone's queue was tested with (^5.76.11 || ^6.0.0); going on",
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

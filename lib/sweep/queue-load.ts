@@ -6,6 +6,7 @@
  * line saying what to install.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { packageManifest } from '../data/paths';
 import { SpecError } from './spec';
 import type * as QueueModule from './queue';
@@ -22,38 +23,82 @@ function missingQueuePackage(error: unknown, packages: Record<string, string>): 
   return name !== undefined && Object.prototype.hasOwnProperty.call(packages, name) ? name : undefined;
 }
 
+type Version = [major: number, minor: number, patch: number];
+
 /**
- * The last of a range's `||` alternatives, which package.json lists oldest first: what to install
- * (`bullmq@^5.76.11 || ^6.0.0` is not one word to a shell, and a new install takes the newest).
+ * A package.json version as npm reads it (a leading `v` or `=`, build metadata after `+`
+ * ignored); undefined for a pre-release or anything else.
  */
-function newestMajor(range: string): string {
-  return range.split('||').pop()!.trim();
+function parseVersion(text: string): Version | undefined {
+  const m = /^[v=]?(\d+)\.(\d+)\.(\d+)(\+[0-9A-Za-z.-]*)?$/.exec(text.trim());
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
 }
 
 /**
- * Whether `version` satisfies `range`: caret ranges (`^5.76.11`) joined by `||`, the form of
- * neurone's peerDependencies. Caret as npm reads it for a major above 0: that major, at least that
- * version; a pre-release (6.0.0-beta.1) satisfies none, as npm's own check says. @internal
+ * The alternatives of `range`, caret ranges of a major above 0 (`^5.76.11`) joined by `||`, the
+ * form of neurone's peerDependencies, each as its own text and base version. Throws for any other
+ * form: a change to package.json that this reader would misread fails the tests, not installs.
+ * @internal
  */
-export function satisfiesCaretRange(version: string, range: string): boolean {
-  const parts = /^(\d+)\.(\d+)\.(\d+)$/.exec(version)?.slice(1).map(Number);
-  if (!parts) return false;
-  return range.split('||').some((alternative) => {
-    const base = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(alternative.trim())?.slice(1).map(Number);
-    if (!base || base[0] === 0 || parts[0] !== base[0]) return false;
-    return parts[1] !== base[1] ? parts[1] > base[1] : parts[2] >= base[2];
+export function caretAlternatives(range: string): { text: string; base: Version }[] {
+  return range.split('||').map((alternative) => {
+    const text = alternative.trim();
+    const m = /^\^([1-9]\d*)\.(\d+)\.(\d+)$/.exec(text);
+    if (!m) throw new Error(`peerDependencies: expected caret ranges such as ^6.0.0 joined by ||, got '${range}'`);
+    return { text, base: [Number(m[1]), Number(m[2]), Number(m[3])] };
   });
 }
 
-/** The version of `name` that the queue's import would load, or undefined when none is found. */
-function installedVersion(name: string): string | undefined {
-  try {
-    const manifest = JSON.parse(fs.readFileSync(require.resolve(`${name}/package.json`), 'utf8')) as { version?: unknown };
-    const version = manifest.version;
-    return typeof version === 'string' ? version : undefined;
-  } catch {
-    return undefined;
+/**
+ * How `version` stands against `range` (see caretAlternatives), read as npm reads a caret range:
+ * that major, at least that version, no pre-releases. 'newer' is a major past every alternative's
+ * (a BullMQ that did not exist when the range was written); 'outside' anything else not within.
+ * @internal
+ */
+export function versionAgainstRange(version: string, range: string): 'within' | 'newer' | 'outside' {
+  const v = parseVersion(version);
+  const alternatives = caretAlternatives(range).map((a) => a.base);
+  if (!v) return 'outside';
+  if (alternatives.some((b) => v[0] === b[0] && (v[1] !== b[1] ? v[1] > b[1] : v[2] >= b[2]))) return 'within';
+  return alternatives.every((b) => v[0] > b[0]) ? 'newer' : 'outside';
+}
+
+/**
+ * What to ask npm for: the alternative of `range` in the major `found` is in (a project keeps its
+ * major), else the whole range as one quoted shell word, from which npm takes the newest version
+ * that runs on this Node (ioredis 6 asks for Node 20; neurone runs on 18).
+ */
+function installWord(name: string, range: string, found?: string): string {
+  const major = found === undefined ? undefined : parseVersion(found)?.[0];
+  const same = caretAlternatives(range).find((a) => a.base[0] === major);
+  return same ? `${name}@${same.text}` : `"${name}@${range}"`;
+}
+
+/** The folder of `name`'s package.json that resolving `request` from here reaches. */
+function manifestOf(name: string, request: string): string | undefined {
+  for (let dir = path.dirname(require.resolve(request)); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown }).name === name) return file;
+    if (path.dirname(dir) === dir) return undefined;
   }
+}
+
+/**
+ * The version of `name` that the queue's import would load, or undefined when none is found: its
+ * package.json, or, should the package stop exporting that file, the one above its entry point.
+ */
+function installedVersion(name: string): string | undefined {
+  for (const request of [`${name}/package.json`, name]) {
+    try {
+      const file = request === name ? manifestOf(name, name) : require.resolve(request);
+      if (file === undefined) continue;
+      const version: unknown = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown }).version;
+      return typeof version === 'string' ? version : undefined;
+    } catch {
+      // Not resolvable this way (not installed, or the file not exported): the next way, or none.
+    }
+  }
+  return undefined;
 }
 
 function resolvable(name: string): boolean {
@@ -67,28 +112,36 @@ function resolvable(name: string): boolean {
 
 /**
  * The queue module, or a SpecError (a command's exit 2, as an unreachable Redis) naming what to
- * install when bullmq or ioredis is missing.
+ * install when bullmq or ioredis is missing or at a version outside its range.
  * `what` says what asked for the queue, for the message ("sweep: queue", "neurone worker").
  * @internal
  */
 export async function loadQueue(what: string): Promise<typeof QueueModule> {
   // The packages the queue needs and their version ranges: package.json's peerDependencies.
   const packages = packageManifest().peerDependencies;
+  const found = Object.entries(packages).map(([name, range]) => ({ name, range, version: installedVersion(name) }));
   // Installed at a version outside the range (npm's --force or --legacy-peer-deps, another
   // package manager, a global bullmq beside a global neurone): refused before anything runs on it.
-  // BullMQ 5 before 5.76.11 never finished closing a worker that had handed a job back.
-  const wrong = Object.keys(packages).flatMap((name) => {
-    const version = installedVersion(name);
-    return version !== undefined && !satisfiesCaretRange(version, packages[name]) ? [{ name, version }] : [];
-  });
+  // BullMQ 5 before 5.76.11 never finished closing a worker that had handed a job back. A major
+  // newer than the range's gets a warning: it may work, and npm would have refused it anyway.
+  const wrong = found.filter((p) => p.version !== undefined && versionAgainstRange(p.version, p.range) === 'outside');
   if (wrong.length > 0) {
-    const needs = wrong.map(({ name }) => `${name} ${packages[name]}`).join(' and ');
-    const finds = wrong.map(({ name, version }) => `${name} ${version}`).join(' and ');
-    const install = wrong.map(({ name }) => `${name}@${newestMajor(packages[name])}`).join(' ');
+    const missing = found.filter((p) => p.version === undefined && !resolvable(p.name));
+    const needs = wrong.map((p) => `${p.name} ${p.range}`).join(' and ');
+    const finds = wrong.map((p) => `${p.name} ${p.version}`).join(' and ');
+    const none = missing.length > 0 ? ` and no ${missing.map((p) => p.name).join(' or ')}` : '';
+    const install = [...wrong, ...missing].map((p) => installWord(p.name, p.range, p.version)).join(' ');
     throw new SpecError(
-      `${what} needs ${needs}, and finds ${finds}: run npm install ${install} where neurone is installed (in its project; -g beside a global neurone)`,
+      `${what} needs ${needs}, and finds ${finds}${none}: run npm install ${install} where neurone is installed (in its project; -g beside a global neurone)`,
     );
   }
+  for (const p of found.filter((q) => q.version !== undefined && versionAgainstRange(q.version, q.range) === 'newer'))
+    process.emitWarning(
+      `${what}: ${p.name} ${p.version} is newer than the versions neurone's queue was tested with (${p.range}); going on`,
+      {
+        code: 'NEURONE_QUEUE_VERSION',
+      },
+    );
   try {
     return await import('./queue');
   } catch (e) {
@@ -96,7 +149,7 @@ export async function loadQueue(what: string): Promise<typeof QueueModule> {
     if (first === undefined) throw e;
     // Name every one that is missing, not only the first that queue.ts happened to import.
     const missing = Object.keys(packages).filter((name) => name === first || !resolvable(name));
-    const install = missing.map((name) => `${name}@${newestMajor(packages[name])}`).join(' ');
+    const install = missing.map((name) => installWord(name, packages[name])).join(' ');
     const which = missing.length === 1 ? `the package ${missing[0]}` : `the packages ${missing.join(' and ')}`;
     throw new SpecError(
       `${what} needs ${which}, which a plain install of neurone leaves out (the queue's clients are optional): run npm install ${install} where neurone is installed (in its project; -g beside a global neurone)`,
