@@ -182,7 +182,7 @@ void gatherWindows(const Conv2dShape& s, const float* xb, int64_t p0, int64_t co
       if (iy < 0 || iy >= s.height) {
         std::memset(row, 0, run * sizeof(float));
       } else if (x0 >= 0 && x0 + s.kWidth <= s.width) {
-        std::memcpy(row, xb + (iy * s.width + x0) * s.chanIn, run * sizeof(float));
+        copyFloats(row, xb + (iy * s.width + x0) * s.chanIn, run);
       } else {
         for (int64_t kx = 0; kx < s.kWidth; kx++) {
           const int64_t ix = x0 + kx;
@@ -190,7 +190,7 @@ void gatherWindows(const Conv2dShape& s, const float* xb, int64_t p0, int64_t co
           if (ix < 0 || ix >= s.width)
             std::memset(dst, 0, s.chanIn * sizeof(float));
           else
-            std::memcpy(dst, xb + (iy * s.width + ix) * s.chanIn, s.chanIn * sizeof(float));
+            copyFloats(dst, xb + (iy * s.width + ix) * s.chanIn, s.chanIn);
         }
       }
     }
@@ -275,8 +275,8 @@ const float* paddedImage(const Conv2dShape& s, const Grid& g, const float* xb, f
   if (s.padHeight == 0 && s.padWidth == 0) return xb;
   std::fill(padded, padded + g.paddedHeight * g.paddedWidth * s.chanIn, 0.0f);
   for (int64_t iy = 0; iy < s.height; iy++)
-    std::memcpy(padded + ((iy + s.padHeight) * g.paddedWidth + s.padWidth) * s.chanIn, xb + iy * s.width * s.chanIn,
-                s.width * s.chanIn * sizeof(float));
+    copyFloats(padded + ((iy + s.padHeight) * g.paddedWidth + s.padWidth) * s.chanIn, xb + iy * s.width * s.chanIn,
+               s.width * s.chanIn);
   return padded;
 }
 
@@ -285,7 +285,7 @@ void gridGradient(const Conv2dShape& s, const Grid& g, const float* dyb, float* 
   const int64_t ow = s.outWidth();
   for (int64_t oy = 0; oy < s.outHeight(); oy++) {
     float* row = dyGrid + oy * g.paddedWidth * s.chanOut;
-    std::memcpy(row, dyb + oy * ow * s.chanOut, ow * s.chanOut * sizeof(float));
+    copyFloats(row, dyb + oy * ow * s.chanOut, ow * s.chanOut);
     if (oy + 1 < s.outHeight()) std::fill(row + ow * s.chanOut, row + g.paddedWidth * s.chanOut, 0.0f);
   }
 }
@@ -318,7 +318,7 @@ void gridForward(const Conv2dShape& s, const Grid& g, const float* x, const floa
     float* yb = y + b * s.outHeight() * ow * s.chanOut;
     for (int64_t oy = 0; oy < s.outHeight(); oy++) {
       float* dst = yb + oy * ow * s.chanOut;
-      std::memcpy(dst, yGrid + oy * g.paddedWidth * s.chanOut, ow * s.chanOut * sizeof(float));
+      copyFloats(dst, yGrid + oy * g.paddedWidth * s.chanOut, ow * s.chanOut);
       if (bias)
         for (int64_t p = 0; p < ow; p++)
           for (int64_t o = 0; o < s.chanOut; o++) dst[p * s.chanOut + o] += bias[o];
@@ -358,8 +358,8 @@ void gridBackwardInput(const Conv2dShape& s, const Grid& g, const float* dy, con
     if (padded) {  // the padding's gradient is dropped
       float* dxb = dx + b * image;
       for (int64_t iy = 0; iy < s.height; iy++)
-        std::memcpy(dxb + iy * s.width * s.chanIn, dxp + ((iy + s.padHeight) * g.paddedWidth + s.padWidth) * s.chanIn,
-                    s.width * s.chanIn * sizeof(float));
+        copyFloats(dxb + iy * s.width * s.chanIn, dxp + ((iy + s.padHeight) * g.paddedWidth + s.padWidth) * s.chanIn,
+                   s.width * s.chanIn);
     }
   });
 }

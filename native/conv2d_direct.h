@@ -137,14 +137,13 @@ void padImage(const Conv2dShape& s, int64_t paddedWidth, int64_t floats, const f
     // and only the rows above it and the tail zeroed.
     const int64_t top = s.padHeight * row, image = s.height * row;
     std::memset(padded, 0, top * sizeof(float));
-    std::memcpy(padded + top, xb, image * sizeof(float));
+    copyFloats(padded + top, xb, image);
     std::memset(padded + top + image, 0, (floats - top - image) * sizeof(float));
     return;
   }
   std::memset(padded, 0, floats * sizeof(float));
   for (int64_t iy = 0; iy < s.height; iy++)
-    std::memcpy(padded + ((iy + s.padHeight) * paddedWidth + s.padWidth) * s.chanIn, xb + iy * row,
-                row * sizeof(float));
+    copyFloats(padded + ((iy + s.padHeight) * paddedWidth + s.padWidth) * s.chanIn, xb + iy * row, row);
 }
 
 // The padded rows of sample b's image that output rows [oy0, oy1) read, rows of paddedWidth
@@ -165,7 +164,7 @@ int64_t padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64
       continue;
     }
     zeroFloats<V>(out, left);
-    std::memcpy(out + left, xb + iy * image, image * sizeof(float));
+    copyFloats(out + left, xb + iy * image, image);
     zeroFloats<V>(out + left + image, rowFloats - left - image);
   }
   zeroFloats<V>(band + rows * rowFloats, tail);
@@ -179,7 +178,7 @@ int64_t padBand(const Conv2dShape& s, int64_t paddedWidth, const float* x, int64
 template <typename V>
 const float* gradientsWithTail(const Conv2dShape& s, const float* dy, int64_t b, float* dyb) {
   const int64_t gradients = s.outHeight() * s.outWidth() * s.chanOut;
-  std::memcpy(dyb, dy + b * gradients, gradients * sizeof(float));
+  copyFloats(dyb, dy + b * gradients, gradients);
   std::memset(dyb + gradients, 0, V::kLanes * sizeof(float));
   return dyb;
 }
@@ -233,9 +232,9 @@ void forwardChannels(const OneChannelPlan& plan, const float* padded, const floa
         if (run <= 0) continue;
         float* out = yb + (oy * ow + ox) * co + c0;
         if (co == 6) {
-          std::memcpy(out, pixels + j * 6, run * 6 * sizeof(float));
+          copyFloats(out, pixels + j * 6, run * 6);
         } else {
-          for (int64_t r = 0; r < run; r++) std::memcpy(out + r * co, pixels + (j + r) * 6, 6 * sizeof(float));
+          for (int64_t r = 0; r < run; r++) copyFloats(out + r * co, pixels + (j + r) * 6, 6);
         }
       }
     } else {
@@ -554,8 +553,8 @@ void windowRowInputGradientSampleV(const WindowRowPlan& plan, const float* dy, f
   }
   float* dxb = dx + b * s.height * s.width * ci;
   for (int64_t iy = 0; iy < s.height; iy++)
-    std::memcpy(dxb + iy * s.width * ci, scratch + ((iy + s.padHeight) * plan.paddedWidth + s.padWidth) * ci,
-                s.width * ci * sizeof(float));
+    copyFloats(dxb + iy * s.width * ci, scratch + ((iy + s.padHeight) * plan.paddedWidth + s.padWidth) * ci,
+               s.width * ci);
 }
 
 // ---- Forward and weight gradient over output channels (ChannelsPlan in conv2d.h) ---------

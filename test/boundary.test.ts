@@ -103,6 +103,29 @@ describe.each(backends)('%s backend', (_name, be) => {
     (be[name] as (...a: unknown[]) => void)(...args);
   };
 
+  // Padding gives outputs to an image of no width or no height, which arrives as an empty
+  // Float32Array (its data pointer null on the native side: copying zero floats from it was
+  // undefined behaviour, which UBSan stopped the fuzzer on in test:asan).
+  test.each([
+    ['no width', 3, 0, 1],
+    ['no height', 0, 2, 1],
+  ])('conv2d over an image of %s, padded: the outputs are the bias, the gradients zero', (_what, height, width, chanIn) => {
+    const [batch, chanOut, k, stride, pad] = [2, 2, 1, 1, 1];
+    const shape = [batch, height, width, chanIn, chanOut, k, k, stride, stride, pad, pad] as const;
+    const [outH, outW] = [height + 2 * pad, width + 2 * pad];
+    const x = f(batch * height * width * chanIn);
+    const w = f(k * k * chanIn * chanOut).fill(0.25);
+    const y = f(batch * outH * outW * chanOut).fill(NaN);
+    be.conv2dForward(x, w, Float32Array.of(0.5, -1), y, ...shape);
+    expect(Array.from(y)).toEqual(Array.from({ length: y.length }, (_, i) => (i % 2 === 0 ? 0.5 : -1)));
+    const dy = f(y.length).fill(1);
+    const dx = f(x.length);
+    be.conv2dBackwardInput(dy, w, dx, ...shape);
+    const dw = f(w.length);
+    be.conv2dBackwardWeight(x, dy, dw, ...shape);
+    expect([x.length, Array.from(dw).every((v) => v === 0)]).toEqual([0, true]);
+  });
+
   test('valid conv1d calls pass', () => {
     expect(() => conv('conv1dForward')).not.toThrow();
     expect(() => conv('conv1dForward', { 2: f(4) })).not.toThrow();
