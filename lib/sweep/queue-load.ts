@@ -74,7 +74,7 @@ function installWord(name: string, range: string, found?: string): string {
   return same ? `${name}@${same.text}` : `"${name}@${range}"`;
 }
 
-/** The folder of `name`'s package.json that resolving `request` from here reaches. */
+/** The package.json of `name` above the file that resolving `request` from here reaches. */
 function manifestOf(name: string, request: string): string | undefined {
   for (let dir = path.dirname(require.resolve(request)); ; dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
