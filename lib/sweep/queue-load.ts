@@ -74,9 +74,9 @@ function installWord(name: string, range: string, found?: string): string {
   return same ? `${name}@${same.text}` : `"${name}@${range}"`;
 }
 
-/** The package.json of `name` above the file that resolving `request` from here reaches. */
-function manifestOf(name: string, request: string): string | undefined {
-  for (let dir = path.dirname(require.resolve(request)); ; dir = path.dirname(dir)) {
+/** The package.json of `name` above its entry point as resolved from here, if one names it. */
+function manifestAboveEntry(name: string): string | undefined {
+  for (let dir = path.dirname(require.resolve(name)); ; dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
     if (fs.existsSync(file) && (JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown }).name === name) return file;
     if (path.dirname(dir) === dir) return undefined;
@@ -88,17 +88,21 @@ function manifestOf(name: string, request: string): string | undefined {
  * package.json, or, should the package stop exporting that file, the one above its entry point.
  */
 function installedVersion(name: string): string | undefined {
-  for (const request of [`${name}/package.json`, name]) {
-    try {
-      const file = request === name ? manifestOf(name, name) : require.resolve(request);
-      if (file === undefined) continue;
-      const version: unknown = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown }).version;
-      return typeof version === 'string' ? version : undefined;
-    } catch {
-      // Not resolvable this way (not installed, or the file not exported): the next way, or none.
-    }
+  const versionIn = (file: string): string | undefined => {
+    const version: unknown = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : undefined;
+  };
+  try {
+    return versionIn(require.resolve(`${name}/package.json`));
+  } catch {
+    // Not installed, the file not exported, or not readable: the one above the entry point.
   }
-  return undefined;
+  try {
+    const file = manifestAboveEntry(name);
+    return file === undefined ? undefined : versionIn(file);
+  } catch {
+    return undefined;
+  }
 }
 
 function resolvable(name: string): boolean {
@@ -119,12 +123,15 @@ function resolvable(name: string): boolean {
 export async function loadQueue(what: string): Promise<typeof QueueModule> {
   // The packages the queue needs and their version ranges: package.json's peerDependencies.
   const packages = packageManifest().peerDependencies;
-  const found = Object.entries(packages).map(([name, range]) => ({ name, range, version: installedVersion(name) }));
+  const found = Object.entries(packages).map(([name, range]) => {
+    const version = installedVersion(name);
+    return { name, range, version, standing: version === undefined ? undefined : versionAgainstRange(version, range) };
+  });
   // Installed at a version outside the range (npm's --force or --legacy-peer-deps, another
   // package manager, a global bullmq beside a global neurone): refused before anything runs on it.
   // BullMQ 5 before 5.76.11 never finished closing a worker that had handed a job back. A major
   // newer than the range's gets a warning: it may work, and npm would have refused it anyway.
-  const wrong = found.filter((p) => p.version !== undefined && versionAgainstRange(p.version, p.range) === 'outside');
+  const wrong = found.filter((p) => p.standing === 'outside');
   if (wrong.length > 0) {
     const missing = found.filter((p) => p.version === undefined && !resolvable(p.name));
     const needs = wrong.map((p) => `${p.name} ${p.range}`).join(' and ');
@@ -135,7 +142,7 @@ export async function loadQueue(what: string): Promise<typeof QueueModule> {
       `${what} needs ${needs}, and finds ${finds}${none}: run npm install ${install} where neurone is installed (in its project; -g beside a global neurone)`,
     );
   }
-  for (const p of found.filter((q) => q.version !== undefined && versionAgainstRange(q.version, q.range) === 'newer'))
+  for (const p of found.filter((q) => q.standing === 'newer'))
     process.emitWarning(
       `${what}: ${p.name} ${p.version} is newer than the versions neurone's queue was tested with (${p.range}); going on`,
       {
