@@ -3,7 +3,10 @@
 // connection check, stopped with the test. Without redis-server those tests are skipped, unless
 // NEURONE_REQUIRE_REDIS=1 (as .ci/run sets) makes its absence a failure.
 import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
 import { checkRedis } from '../lib/sweep/queue';
 
 const redisBin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
@@ -50,6 +53,53 @@ export async function startRedis(port: number, dir: string, extra: readonly stri
   }
   proc.kill('SIGKILL');
   throw new Error(`redis-server did not answer on port ${port}`);
+}
+
+/** A describe block's own redis-server (see {@link useRedisServer}). */
+export interface RedisFixture {
+  /** The server's folder (its append-only file), also the block's scratch folder; removed after the block. */
+  readonly dir: string;
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Stops the server, as a test of a lost Redis does; after the block it is stopped anyway. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again, on the same port and folder: the queue it had comes back with it. */
+  start(): Promise<void>;
+}
+
+/**
+ * A redis-server for the tests of the describe block this is called in: started on a free port in a
+ * new temporary folder named from `prefix` before them, stopped and the folder removed after them.
+ * `beforeStop` runs first in that cleanup (closing the block's workers while Redis still answers: a
+ * close waits for the commands its connections hold).
+ */
+export function useRedisServer(prefix: string, beforeStop?: () => Promise<unknown>): RedisFixture {
+  let proc: ChildProcess | undefined;
+  const fixture = {
+    dir: '',
+    port: 0,
+    url: '',
+    start: async (): Promise<void> => {
+      proc = await startRedis(fixture.port, fixture.dir);
+    },
+    stop: (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => stopProcess(proc, signal),
+  };
+  beforeAll(async () => {
+    fixture.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    fixture.port = await freePort();
+    fixture.url = `redis://127.0.0.1:${fixture.port}`;
+    await fixture.start();
+  });
+  afterAll(async () => {
+    try {
+      await beforeStop?.();
+    } finally {
+      await fixture.stop();
+      if (fixture.dir) fs.rmSync(fixture.dir, { recursive: true, force: true });
+    }
+  });
+  return fixture;
 }
 
 export function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

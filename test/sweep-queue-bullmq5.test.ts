@@ -7,9 +7,7 @@
 // BullMQ 6.
 jest.mock('bullmq', () => jest.requireActual('bullmq-5'));
 
-import { ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { Queue } from 'bullmq';
 import { SweepSpec } from '../lib/sweep/spec';
@@ -17,7 +15,7 @@ import { sweep } from '../lib/sweep/sweep';
 import * as queueModule from '../lib/sweep/queue';
 import { QueueWorker, startQueueWorker } from '../lib/sweep/queue';
 import { loadQueue } from '../lib/sweep/queue-load';
-import { describeRedis, freePort, startRedis, stopProcess, until } from './redis-server';
+import { describeRedis, until, useRedisServer } from './redis-server';
 
 /** Two runs of about a second each (XOR, batch 8). */
 const SPEC: SweepSpec = {
@@ -28,31 +26,16 @@ const SPEC: SweepSpec = {
 };
 
 describeRedis('the queue on BullMQ 5', () => {
-  let tmp: string;
-  let port: number;
-  let url: string;
-  let redis: ChildProcess | undefined;
   const workers: QueueWorker[] = [];
-  const startWorker = async (queueName: string, log: (line: string) => void = () => undefined): Promise<QueueWorker> => {
-    const w = await startQueueWorker({ url, queueName, concurrency: 1, log });
-    workers.push(w);
-    return w;
-  };
-
-  beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-bullmq5-'));
-    port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redis = await startRedis(port, tmp);
-  });
   // Run alone, jest may say this file did not exit within a second: ioredis 5's reply parser
   // shrinks its buffers on a 50 ms interval for about a second after a large reply (seen after the
   // last connection closed; not neurone's, and it ends by itself).
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.close()));
-    await stopProcess(redis);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  const redis = useRedisServer('neurone-bullmq5-', () => Promise.all(workers.map((w) => w.close())));
+  const startWorker = async (queueName: string, log: (line: string) => void = () => undefined): Promise<QueueWorker> => {
+    const w = await startQueueWorker({ url: redis.url, queueName, concurrency: 1, log });
+    workers.push(w);
+    return w;
+  };
 
   test('what neurone loads as bullmq here is BullMQ 5.76.11, also through the queue loader, and the one installed beside it is 6', async () => {
     expect(Queue).toBe(jest.requireActual('bullmq-5').Queue);
@@ -65,15 +48,15 @@ describeRedis('the queue on BullMQ 5', () => {
   });
 
   test('a sweep on two workers gives the summary of the local sweep, and closing them returns', async () => {
-    const local = await sweep(SPEC, { out: path.join(tmp, 'local'), workers: 2 });
+    const local = await sweep(SPEC, { out: path.join(redis.dir, 'local'), workers: 2 });
     expect(local.status.failed).toBe(0);
     const queueName = 'two-workers';
     const [a, b] = [await startWorker(queueName), await startWorker(queueName)];
-    const out = path.join(tmp, 'queued');
-    const result = await sweep(SPEC, { out, queue: url, queueName });
+    const out = path.join(redis.dir, 'queued');
+    const result = await sweep(SPEC, { out, queue: redis.url, queueName });
     expect(result.runs.map((r) => r.status)).toEqual(['done', 'done']);
     const summary = (dir: string): string => fs.readFileSync(path.join(dir, 'summary.csv'), 'utf8');
-    expect(summary(out)).toBe(summary(path.join(tmp, 'local')));
+    expect(summary(out)).toBe(summary(path.join(redis.dir, 'local')));
     // Each close finds the worker's connections (BullMQ 5's places) and ends within its bound.
     const started = Date.now();
     await Promise.all([a.close(), b.close()]);
@@ -85,13 +68,13 @@ describeRedis('the queue on BullMQ 5', () => {
     const spec: SweepSpec = { ...SPEC, name: 'closed5', base: { ...SPEC.base, epochs: 3000 }, axes: {}, seeds: [3] };
     const firstLines: string[] = [];
     const first = await startWorker(queueName, (l) => firstLines.push(l));
-    const pending = sweep(spec, { out: path.join(tmp, 'closed-mid-run'), queue: url, queueName });
+    const pending = sweep(spec, { out: path.join(redis.dir, 'closed-mid-run'), queue: redis.url, queueName });
     pending.catch(() => undefined);
     await until('the first worker to start the run', () => firstLines.some((l) => l.startsWith('started ')), 30000);
     // With BullMQ up to 5.76.10 this close never returned (the worker took the job it had just
     // put back, again and again), and the test hung.
     await first.close();
-    const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port } });
+    const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
     try {
       const [job] = await queue.getJobs(['waiting']);
       expect([job?.id?.endsWith('.seed=3'), job?.attemptsMade]).toEqual([true, 0]);

@@ -27,7 +27,7 @@ import { nativeAvailable } from '../lib/backend';
 import { loadNative } from '../lib/backend/native';
 import { runInProcess } from './in-process';
 import { tsNodeFile } from './ts-child';
-import { describeRedis, freePort, sleep, startRedis, stopProcess, until } from './redis-server';
+import { describeRedis, freePort, sleep, startRedis, stopProcess, until, useRedisServer } from './redis-server';
 
 /** Runs `neurone worker` in this process once per argument list; each must exit 2. Returns what each printed on stderr. */
 async function refusedWith2(runs: readonly string[][]): Promise<string[]> {
@@ -435,32 +435,17 @@ describe('the line of a sweep whose jobs no worker takes', () => {
 });
 
 describeRedis('sweeps on BullMQ over redis-server', () => {
-  let tmp: string;
-  let port: number;
-  let url: string;
-  let redis: ChildProcess | undefined;
   const workers: WorkerProc[] = [];
-
-  beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-'));
-    port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redis = await startRedis(port, tmp);
-  });
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => stopProcess(w.proc, 'SIGKILL')));
-    await stopProcess(redis);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  });
+  const redis = useRedisServer('neurone-queue-', () => Promise.all(workers.map((w) => stopProcess(w.proc, 'SIGKILL'))));
 
   test("a database past the server's count is refused within seconds, not used as database 0", async () => {
-    await expect(checkRedis(`${url}/15`)).resolves.toBeUndefined();
-    await expect(checkRedis(`${url}/99`)).rejects.toThrow(`cannot reach Redis at ${url}/99: ERR DB index is out of range`);
-    const out = path.join(tmp, 'db-99');
-    expect(await refusedWith2([['--queue', `${url}/99`]])).toEqual([
-      `neurone: cannot reach Redis at ${url}/99: ERR DB index is out of range\n`,
+    await expect(checkRedis(`${redis.url}/15`)).resolves.toBeUndefined();
+    await expect(checkRedis(`${redis.url}/99`)).rejects.toThrow(`cannot reach Redis at ${redis.url}/99: ERR DB index is out of range`);
+    const out = path.join(redis.dir, 'db-99');
+    expect(await refusedWith2([['--queue', `${redis.url}/99`]])).toEqual([
+      `neurone: cannot reach Redis at ${redis.url}/99: ERR DB index is out of range\n`,
     ]);
-    await expect(sweep(SPEC, { out, queue: `${url}/99` })).rejects.toThrow(/ERR DB index is out of range/);
+    await expect(sweep(SPEC, { out, queue: `${redis.url}/99` })).rejects.toThrow(/ERR DB index is out of range/);
     expect(fs.existsSync(out)).toBe(false);
   });
 
@@ -469,7 +454,7 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     // `neurone sweep --queue` stayed 3 to 5 s after Ctrl-C.
     const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const timersBefore = timers();
-    const { pending, stop } = await waitingSweep(url, path.join(tmp, 'stopped'), 'stopped-nobody');
+    const { pending, stop } = await waitingSweep(redis.url, path.join(redis.dir, 'stopped'), 'stopped-nobody');
     stop.abort();
     await expect(pending).rejects.toThrow(expect.objectContaining({ name: 'AbortError' }));
     // A close by ioredis's disconnect() (BullMQ 5's way) keeps a guard timer until the socket has
@@ -479,18 +464,18 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
   });
 
   test('two worker processes, one killed mid-job: every run completes exactly once, the summary equals the local sweep', async () => {
-    const local = await sweep(SPEC, { out: path.join(tmp, 'local'), workers: 2 });
+    const local = await sweep(SPEC, { out: path.join(redis.dir, 'local'), workers: 2 });
     expect(local.status.failed).toBe(0);
 
     const queueName = 'kill-test';
-    const a = startWorkerProcess(url, queueName);
-    const b = startWorkerProcess(url, queueName);
+    const a = startWorkerProcess(redis.url, queueName);
+    const b = startWorkerProcess(redis.url, queueName);
     workers.push(a, b);
     await until('both workers to be ready', () => a.id !== undefined && b.id !== undefined, 60000);
 
-    const out = path.join(tmp, 'queued');
+    const out = path.join(redis.dir, 'queued');
     const lines: string[] = [];
-    const done = sweep(SPEC, { out, queue: url, queueName, log: (l) => lines.push(l) });
+    const done = sweep(SPEC, { out, queue: redis.url, queueName, log: (l) => lines.push(l) });
     // The first worker that starts a job is killed at once, in the middle of it.
     const started = (w: WorkerProc): string | undefined => w.output.map((l) => /^started (\S+) /.exec(l)?.[1]).find(Boolean);
     await until('a job to start', () => started(a) !== undefined || started(b) !== undefined, 60000);
@@ -508,20 +493,24 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     expect(survivor.output.some((l) => l.startsWith(`started ${killedRun} `) && /attempt [2-9]/.test(l))).toBe(true);
     expect(lines).toHaveLength(4);
     // Same seeds, same numbers: the summary files are identical, byte for byte.
-    expect(fs.readFileSync(path.join(out, 'summary.csv'), 'utf8')).toBe(fs.readFileSync(path.join(tmp, 'local', 'summary.csv'), 'utf8'));
-    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toBe(fs.readFileSync(path.join(tmp, 'local', 'summary.md'), 'utf8'));
+    expect(fs.readFileSync(path.join(out, 'summary.csv'), 'utf8')).toBe(
+      fs.readFileSync(path.join(redis.dir, 'local', 'summary.csv'), 'utf8'),
+    );
+    expect(fs.readFileSync(path.join(out, 'summary.md'), 'utf8')).toBe(
+      fs.readFileSync(path.join(redis.dir, 'local', 'summary.md'), 'utf8'),
+    );
 
     // Started again, the sweep finds its completed jobs instead of enqueueing copies.
-    const again = await sweep(SPEC, { out: path.join(tmp, 'queued-again'), queue: url, queueName });
-    expect(fs.readFileSync(path.join(tmp, 'queued-again', 'summary.csv'), 'utf8')).toBe(
+    const again = await sweep(SPEC, { out: path.join(redis.dir, 'queued-again'), queue: redis.url, queueName });
+    expect(fs.readFileSync(path.join(redis.dir, 'queued-again', 'summary.csv'), 'utf8')).toBe(
       fs.readFileSync(path.join(out, 'summary.csv'), 'utf8'),
     );
     expect(again.runs.every((r) => r.worker === survivor.id)).toBe(true);
     expect(survivor.output.filter((l) => l.startsWith('finished'))).toHaveLength(4);
 
     // A job that is not a run is refused by the worker, with the field at fault, and not retried.
-    const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port } });
-    const events = new QueueEvents(queueName, { connection: { host: '127.0.0.1', port } });
+    const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
+    const events = new QueueEvents(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
     try {
       await events.waitUntilReady();
       const job = await queue.add('run', { version: 1, sweep: '0123456789ab', runId: 'x', config: { dataset: 'xor', epochs: -1 } });
@@ -538,35 +527,35 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
     const sweepLines: string[] = [];
     const pending = sweep(
       { ...SPEC, base: { ...SPEC.base, epochs: 300 }, axes: {}, seeds: [7] },
-      { out: path.join(tmp, 'after-restart'), queue: url, queueName, log: (l) => sweepLines.push(l) },
+      { out: path.join(redis.dir, 'after-restart'), queue: redis.url, queueName, log: (l) => sweepLines.push(l) },
     );
     await until('the run to start', () => survivor.output.some((l) => l.startsWith('started seed=7 ')), 60000);
-    await stopProcess(redis);
+    await redis.stop();
     await until(
       'the sweep to report the lost connection',
       () => sweepLines.some((l) => /^sweep: Redis at redis:\/\/127\.0\.0\.1:\d+: .*retrying until it answers/.test(l)),
       10000,
     );
-    redis = await startRedis(port, tmp);
+    await redis.start();
     const after = await pending;
     expect(after.runs.map((r) => [r.status, r.worker])).toEqual([['done', survivor.id]]);
   });
 
   test('a result that is not a run outcome (another program answering the queue) is a failed run, not a crash', async () => {
     const queueName = 'impostor';
-    const connection = { host: '127.0.0.1', port };
+    const connection = { host: '127.0.0.1', port: redis.port };
     const answers: unknown[] = [null, 'garbage', { outcome: { status: 'done', metrics: { samples: 5 } }, worker: 'x' }, { worker: 'y' }];
     let k = 0;
     const impostor = new Worker(queueName, async () => answers[k++ % answers.length], { connection, concurrency: 1 });
     try {
       const spec: SweepSpec = { ...SPEC, name: 'impostor', base: { ...SPEC.base, epochs: 1 } };
       const lines: string[] = [];
-      const result = await sweep(spec, { out: path.join(tmp, 'impostor'), queue: url, queueName, log: (l) => lines.push(l) });
+      const result = await sweep(spec, { out: path.join(redis.dir, 'impostor'), queue: redis.url, queueName, log: (l) => lines.push(l) });
       expect(result.status).toMatchObject({ total: 4, done: 0, failed: 4 });
       expect(result.runs.map((r) => r.error)).toEqual(
         result.runs.map(() => expect.stringMatching(/: the worker's result is not a run's outcome \(.+\)$/)),
       );
-      expect(fs.existsSync(path.join(tmp, 'impostor', 'summary.csv'))).toBe(true);
+      expect(fs.existsSync(path.join(redis.dir, 'impostor', 'summary.csv'))).toBe(true);
     } finally {
       await impostor.close();
     }
@@ -574,35 +563,26 @@ describeRedis('sweeps on BullMQ over redis-server', () => {
 });
 
 describeRedis('a queue worker in this process', () => {
-  let tmp: string;
-  let port: number;
-  let url: string;
-  let redis: ChildProcess | undefined;
+  const redis = useRedisServer('neurone-queue-lost-');
   const pollMs = queueTiming.pollMs;
 
-  beforeAll(async () => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-queue-lost-'));
-    port = await freePort();
-    url = `redis://127.0.0.1:${port}`;
-    redis = await startRedis(port, tmp);
+  beforeAll(() => {
     queueTiming.pollMs = 500;
   });
-  afterAll(async () => {
+  afterAll(() => {
     queueTiming.pollMs = pollMs;
-    await stopProcess(redis);
-    fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   test('Redis flushed in the middle of a sweep: the lost jobs are added again and the sweep completes', async () => {
     const queueName = 'flushed';
     const workerLines: string[] = [];
-    const worker = await startQueueWorker({ url, queueName, concurrency: 1, lockMs: 1000, log: (l) => workerLines.push(l) });
-    const client = new IORedis({ host: '127.0.0.1', port, maxRetriesPerRequest: 1 });
+    const worker = await startQueueWorker({ url: redis.url, queueName, concurrency: 1, lockMs: 1000, log: (l) => workerLines.push(l) });
+    const client = new IORedis({ host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: 1 });
     try {
       const spec: SweepSpec = { ...SPEC, name: 'flushed', base: { ...SPEC.base, epochs: 300 }, axes: {}, seeds: 2 };
       const lines: string[] = [];
       const t0 = Date.now();
-      const pending = sweep(spec, { out: path.join(tmp, 'flushed'), queue: url, queueName, log: (l) => lines.push(l) });
+      const pending = sweep(spec, { out: path.join(redis.dir, 'flushed'), queue: redis.url, queueName, log: (l) => lines.push(l) });
       await until('a job to start', () => workerLines.some((l) => l.startsWith('started ')), 30000);
       await client.flushall();
       let hang: NodeJS.Timeout | undefined;
@@ -631,8 +611,8 @@ describeRedis('a queue worker in this process', () => {
   test('no worker on its queue: the sweep says so once after idleWarningMs, naming the queues that have workers, and waits for one', async () => {
     // Workers of another queue, and of the same queue name in another database, are not this queue's.
     const decoys = [
-      await startQueueWorker({ url, queueName: 'elsewhere', concurrency: 1, log: () => undefined }),
-      await startQueueWorker({ url: `${url}/1`, queueName: 'nobody', concurrency: 1, log: () => undefined }),
+      await startQueueWorker({ url: redis.url, queueName: 'elsewhere', concurrency: 1, log: () => undefined }),
+      await startQueueWorker({ url: `${redis.url}/1`, queueName: 'nobody', concurrency: 1, log: () => undefined }),
     ];
     let worker: QueueWorker | undefined;
     let pending: Promise<SweepResult> | undefined;
@@ -642,8 +622,8 @@ describeRedis('a queue worker in this process', () => {
       let settled = false;
       const t0 = Date.now();
       pending = sweep(spec, {
-        out: path.join(tmp, 'nobody'),
-        queue: url,
+        out: path.join(redis.dir, 'nobody'),
+        queue: redis.url,
         queueName: 'nobody',
         idleWarningMs: 1000,
         log: (l) => lines.push(l),
@@ -657,17 +637,17 @@ describeRedis('a queue worker in this process', () => {
       // Four times the delay later: still one line, and still waiting.
       await sleep(4000);
       expect(lines).toEqual([
-        `sweep: no worker has taken a job from queue 'nobody' at ${url} in 1 s, and none is connected to it ` +
+        `sweep: no worker has taken a job from queue 'nobody' at ${redis.url} in 1 s, and none is connected to it ` +
           `(this Redis has workers of queue 'elsewhere', queue 'nobody' in database 1): ` +
-          `start one with \`neurone worker --queue ${url} --queue-name nobody\`; the sweep goes on waiting`,
+          `start one with \`neurone worker --queue ${redis.url} --queue-name nobody\`; the sweep goes on waiting`,
       ]);
       expect(settled).toBe(false);
-      worker = await startQueueWorker({ url, queueName: 'nobody', concurrency: 1, log: () => undefined });
+      worker = await startQueueWorker({ url: redis.url, queueName: 'nobody', concurrency: 1, log: () => undefined });
       const result = await pending;
       expect(result.runs.map((r) => r.status)).toEqual(['done', 'done']);
       expect(idleLines(lines)).toHaveLength(1);
     } finally {
-      await drain(url, 'nobody', pending, worker);
+      await drain(redis.url, 'nobody', pending, worker);
       for (const d of decoys) await d.close();
     }
   }, 60000);
@@ -683,8 +663,8 @@ describeRedis('a queue worker in this process', () => {
       const lines: string[] = [];
       let status: SweepStatus | undefined;
       pending = sweep(spec, {
-        out: path.join(tmp, 'gone'),
-        queue: url,
+        out: path.join(redis.dir, 'gone'),
+        queue: redis.url,
         queueName,
         idleWarningMs: 1000,
         log: (l) => lines.push(l),
@@ -693,7 +673,7 @@ describeRedis('a queue worker in this process', () => {
         },
       });
       await until('the sweep to say that no worker takes its jobs', () => idleLines(lines).length > 0, 20000);
-      const w = startWorkerProcess(url, queueName);
+      const w = startWorkerProcess(redis.url, queueName);
       first = w;
       await until('a job to start', () => w.output.some((l) => l.startsWith('started ')), 60000);
       // Running, and reported as running: no line about idleness.
@@ -704,25 +684,25 @@ describeRedis('a queue worker in this process', () => {
       await stopProcess(w.proc, 'SIGKILL');
       await until('the sweep to say that its workers are gone', () => idleLines(lines).length > 1, 20000);
       await sleep(3000);
-      const start = `start one with \`neurone worker --queue ${url} --queue-name gone\`; the sweep goes on waiting`;
+      const start = `start one with \`neurone worker --queue ${redis.url} --queue-name gone\`; the sweep goes on waiting`;
       expect(idleLines(lines)).toEqual([
-        `sweep: no worker has taken a job from queue 'gone' at ${url} in 1 s, and none is connected to it: ${start}`,
-        `sweep: no job of this sweep has been running for 1 s and no worker is connected to queue 'gone' at ${url} any more (2 runs left): ${start}`,
+        `sweep: no worker has taken a job from queue 'gone' at ${redis.url} in 1 s, and none is connected to it: ${start}`,
+        `sweep: no job of this sweep has been running for 1 s and no worker is connected to queue 'gone' at ${redis.url} any more (2 runs left): ${start}`,
       ]);
       expect(status?.running).toBe(0);
-      second = await startQueueWorker({ url, queueName, concurrency: 1, lockMs: 1000, log: () => undefined });
+      second = await startQueueWorker({ url: redis.url, queueName, concurrency: 1, lockMs: 1000, log: () => undefined });
       const result = await pending;
       expect(result.runs.map((r) => r.status)).toEqual(['done', 'done']);
       expect(idleLines(lines)).toHaveLength(2);
     } finally {
       await stopProcess(first?.proc, 'SIGKILL');
-      await drain(url, queueName, pending, second);
+      await drain(redis.url, queueName, pending, second);
     }
   }, 120000);
 
   test('neurone sweep, its output not a terminal: the line is printed, on stdout, and the sweep ends when a worker comes', async () => {
     const queueName = 'cli-nobody';
-    const file = path.join(tmp, 'cli-nobody.json');
+    const file = path.join(redis.dir, 'cli-nobody.json');
     fs.writeFileSync(file, JSON.stringify({ ...SPEC, name: 'cli-nobody', base: { ...SPEC.base, epochs: 2 }, axes: {}, seeds: [5] }));
     const idleMs = queueTiming.idleWarningMs;
     const tty = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
@@ -732,15 +712,15 @@ describeRedis('a queue worker in this process', () => {
     let code: Promise<number> | undefined;
     try {
       let stdout = '';
-      code = sweepCommand([file, '--out', path.join(tmp, 'cli-nobody'), '--queue', url, '--queue-name', queueName], (t) => {
+      code = sweepCommand([file, '--out', path.join(redis.dir, 'cli-nobody'), '--queue', redis.url, '--queue-name', queueName], (t) => {
         stdout += t;
       });
       await until('the command to say that no worker takes its jobs', () => stdout.includes('sweep: no worker'), 20000);
-      worker = await startQueueWorker({ url, queueName, concurrency: 1, log: () => undefined });
+      worker = await startQueueWorker({ url: redis.url, queueName, concurrency: 1, log: () => undefined });
       expect(await code).toBe(0);
       expect(stdout.split('\n')[0]).toBe(
-        `sweep: no worker has taken a job from queue 'cli-nobody' at ${url} in 1 s, and none is connected to it: ` +
-          `start one with \`neurone worker --queue ${url} --queue-name cli-nobody\`; the sweep goes on waiting`,
+        `sweep: no worker has taken a job from queue 'cli-nobody' at ${redis.url} in 1 s, and none is connected to it: ` +
+          `start one with \`neurone worker --queue ${redis.url} --queue-name cli-nobody\`; the sweep goes on waiting`,
       );
       expect(stdout).not.toContain('\r');
       expect(stdout).toMatch(/^sweep: 1\/1 done, 0 running, 0 failed/m);
@@ -748,13 +728,13 @@ describeRedis('a queue worker in this process', () => {
       queueTiming.idleWarningMs = idleMs;
       if (tty) Object.defineProperty(process.stdout, 'isTTY', tty);
       else delete (process.stdout as { isTTY?: boolean }).isTTY;
-      await drain(url, queueName, code, worker);
+      await drain(redis.url, queueName, code, worker);
     }
   }, 60000);
 
   /** Adds jobs made as a sweep makes them (the id names the sweep and the run, unless `jobId` is given) and waits for each to finish. */
   async function runJobs(queueName: string, payloads: Record<string, unknown>[]): Promise<string[]> {
-    const connection = { host: '127.0.0.1', port };
+    const connection = { host: '127.0.0.1', port: redis.port };
     const queue = new Queue(queueName, { connection });
     const events = new QueueEvents(queueName, { connection });
     try {
@@ -790,7 +770,7 @@ describeRedis('a queue worker in this process', () => {
   };
 
   test('the dataset cache stays bounded however many data seeds the jobs use', async () => {
-    const worker = await startQueueWorker({ url, queueName: 'cache', concurrency: 1, log: () => undefined });
+    const worker = await startQueueWorker({ url: redis.url, queueName: 'cache', concurrency: 1, log: () => undefined });
     try {
       const payloads = Array.from({ length: 12 }, (_, i) => ({
         version: 1,
@@ -809,8 +789,8 @@ describeRedis('a queue worker in this process', () => {
   test("a job's backend is the one it trains on, over the worker's own", async () => {
     const own = nativeAvailable() ? 'native' : 'js';
     const other = own === 'native' ? 'js' : 'native';
-    const worker = await startQueueWorker({ url, queueName: 'backends', concurrency: 1, backend: own, log: () => undefined });
-    const connection = { host: '127.0.0.1', port };
+    const worker = await startQueueWorker({ url: redis.url, queueName: 'backends', concurrency: 1, backend: own, log: () => undefined });
+    const connection = { host: '127.0.0.1', port: redis.port };
     const queue = new Queue('backends', { connection });
     const events = new QueueEvents('backends', { connection });
     try {
@@ -838,9 +818,16 @@ describeRedis('a queue worker in this process', () => {
   }, 60000);
 
   test('--models and --checkpoints: the model saved with its sample shape, the checkpoint gone once the run is done', async () => {
-    const models = path.join(tmp, 'models');
-    const checkpoints = path.join(tmp, 'checkpoints');
-    const worker = await startQueueWorker({ url, queueName: 'files', concurrency: 1, models, checkpoints, log: () => undefined });
+    const models = path.join(redis.dir, 'models');
+    const checkpoints = path.join(redis.dir, 'checkpoints');
+    const worker = await startQueueWorker({
+      url: redis.url,
+      queueName: 'files',
+      concurrency: 1,
+      models,
+      checkpoints,
+      log: () => undefined,
+    });
     try {
       const payload = { version: 1, sweep: '0123456789ab', runId: 'saved', config: { ...tiny, dataSeed: 0 } };
       expect(await runJobs('files', [payload])).toEqual(['completed: done']);
@@ -852,18 +839,24 @@ describeRedis('a queue worker in this process', () => {
       await worker.close();
     }
     // A file where either folder goes: refused at start, before any job trains and fails to write.
-    const file = path.join(tmp, 'not-a-folder');
+    const file = path.join(redis.dir, 'not-a-folder');
     fs.writeFileSync(file, '');
     for (const flag of ['models', 'checkpoints'] as const)
-      await expect(startQueueWorker({ url, queueName: 'files', [flag]: file, log: () => undefined })).rejects.toThrow(
+      await expect(startQueueWorker({ url: redis.url, queueName: 'files', [flag]: file, log: () => undefined })).rejects.toThrow(
         `--${flag} ${file}: not a folder this worker can write (${file} exists and is not a folder)`,
       );
   }, 60000);
 
   test("a worker that cannot load a job's data fails the job (to be tried again), not the run", async () => {
-    const empty = fs.mkdtempSync(path.join(tmp, 'no-data-'));
+    const empty = fs.mkdtempSync(path.join(redis.dir, 'no-data-'));
     const lines: string[] = [];
-    const worker = await startQueueWorker({ url, queueName: 'no-data', concurrency: 1, dataDir: empty, log: (l) => lines.push(l) });
+    const worker = await startQueueWorker({
+      url: redis.url,
+      queueName: 'no-data',
+      concurrency: 1,
+      dataDir: empty,
+      log: (l) => lines.push(l),
+    });
     try {
       const payload = { version: 1, sweep: '0123456789ab', runId: 'mnist', config: { ...tiny, dataset: 'mnist', dataSeed: 0 } };
       expect(await runJobs('no-data', [payload])).toEqual([expect.stringMatching(/^failed: on \S+: /)]);
@@ -877,14 +870,14 @@ describeRedis('a queue worker in this process', () => {
     const queueName = 'closed-mid-run';
     const spec: SweepSpec = { ...SPEC, name: 'closed', base: { ...SPEC.base, epochs: 3000 }, axes: {}, seeds: [5] };
     const firstLines: string[] = [];
-    const first = await startQueueWorker({ url, queueName, concurrency: 1, log: (l) => firstLines.push(l) });
+    const first = await startQueueWorker({ url: redis.url, queueName, concurrency: 1, log: (l) => firstLines.push(l) });
     let second: QueueWorker | undefined;
-    const pending = sweep(spec, { out: path.join(tmp, 'closed-mid-run'), queue: url, queueName });
+    const pending = sweep(spec, { out: path.join(redis.dir, 'closed-mid-run'), queue: redis.url, queueName });
     try {
       await until('the first worker to start the run', () => firstLines.some((l) => l.startsWith('started ')), 30000);
       await first.close();
       expect(firstLines.filter((l) => /^stopped seed=5: its job goes back to the queue for another worker$/.test(l))).toHaveLength(1);
-      const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port } });
+      const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: redis.port } });
       try {
         const [job] = await queue.getJobs(['waiting']);
         expect([job?.id?.endsWith('.seed=5'), job?.attemptsMade]).toEqual([true, 0]);
@@ -892,12 +885,12 @@ describeRedis('a queue worker in this process', () => {
         await queue.close();
       }
       const secondLines: string[] = [];
-      second = await startQueueWorker({ url, queueName, concurrency: 1, log: (l) => secondLines.push(l) });
+      second = await startQueueWorker({ url: redis.url, queueName, concurrency: 1, log: (l) => secondLines.push(l) });
       const result = await pending;
       expect(result.runs.map((r) => r.status)).toEqual(['done']);
       expect(secondLines.some((l) => l.startsWith('finished seed=5: test accuracy '))).toBe(true);
     } finally {
-      await drain(url, queueName, pending, second);
+      await drain(redis.url, queueName, pending, second);
     }
   }, 120000);
 
@@ -905,21 +898,21 @@ describeRedis('a queue worker in this process', () => {
     const queueName = 'failed-once';
     // The second answer is a real run's outcome, from a local sweep of the same spec.
     const spec: SweepSpec = { ...SPEC, name: 'failed-once', base: { ...SPEC.base, epochs: 2 }, axes: {}, seeds: [3] };
-    const local = await sweep(spec, { out: path.join(tmp, 'failed-once-local'), workers: 1 });
+    const local = await sweep(spec, { out: path.join(redis.dir, 'failed-once-local'), workers: 1 });
     const answers: JobResult[] = [
       { outcome: { status: 'failed', error: 'no data here' }, worker: 'first' },
       { outcome: { status: 'done', metrics: local.runs[0].metrics as RunMetrics }, worker: 'second' },
     ];
     let calls = 0;
     const impostor = new Worker(queueName, async () => answers[Math.min(calls++, 1)], {
-      connection: { host: '127.0.0.1', port },
+      connection: { host: '127.0.0.1', port: redis.port },
       concurrency: 1,
     });
     try {
-      const out = path.join(tmp, 'failed-once');
-      const first = await sweep(spec, { out, queue: url, queueName });
+      const out = path.join(redis.dir, 'failed-once');
+      const first = await sweep(spec, { out, queue: redis.url, queueName });
       expect(first.runs.map((r) => [r.status, r.worker])).toEqual([['failed', 'first']]);
-      const again = await sweep(spec, { out, queue: url, queueName, resume: true });
+      const again = await sweep(spec, { out, queue: redis.url, queueName, resume: true });
       expect(again.runs.map((r) => [r.status, r.worker])).toEqual([['done', 'second']]);
       expect(calls).toBe(2);
       // The same runs under another name and --out: the queue's result is taken, said once, and
@@ -927,7 +920,7 @@ describeRedis('a queue worker in this process', () => {
       const lines: string[] = [];
       const renamed = await sweep(
         { ...spec, name: 'renamed' },
-        { out: path.join(tmp, 'renamed'), queue: url, queueName, log: (l) => lines.push(l) },
+        { out: path.join(redis.dir, 'renamed'), queue: redis.url, queueName, log: (l) => lines.push(l) },
       );
       expect(renamed.runs.map((r) => [r.status, r.worker])).toEqual([['done', 'second']]);
       expect(calls).toBe(2);
@@ -942,7 +935,7 @@ describeRedis('a queue worker in this process', () => {
 
   test("a job whose id is not its payload's sweep and run, or whose run id holds control characters, is refused", async () => {
     const lines: string[] = [];
-    const worker = await startQueueWorker({ url, queueName: 'forged', concurrency: 1, log: (l) => lines.push(l) });
+    const worker = await startQueueWorker({ url: redis.url, queueName: 'forged', concurrency: 1, log: (l) => lines.push(l) });
     try {
       const run = (runId: string, jobId?: string): Record<string, unknown> => ({
         version: 1,
