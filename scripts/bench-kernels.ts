@@ -240,7 +240,8 @@ function main(): void {
   for (const p of simdPaths) pathHeader.push(p === 'avx2' && npHaswell ? 'avx2 / OpenBLAS Haswell' : `${p} / OpenBLAS`);
   if (neonUntimed) pathHeader.push('neon 1T');
   const peaks = simdPaths.map((p) => `${p} ${fmt(perPath[p][0].peak)}`).join(', ');
-  const blas = np1.ok ? JSON.stringify(np1.value.config) : np1.reason;
+  // The script's description of the library: its build string, or threadpoolctl's list.
+  const blas = np1.ok ? (typeof np1.value.config === 'string' ? np1.value.config : JSON.stringify(np1.value.config)) : np1.reason;
   const body = [
     '## Kernels (GFLOP/s)',
     '',

@@ -15,8 +15,26 @@ def blas_info():
     try:
         from threadpoolctl import threadpool_info
         return [{k: i.get(k) for k in ("internal_api", "version", "num_threads", "architecture")} for i in threadpool_info()]
-    except Exception as e:  # threadpoolctl is optional
-        return str(e)
+    except ImportError:  # threadpoolctl is optional
+        pass
+    # Without it: the OpenBLAS this process loaded (NumPy's, found in its memory map) asked for its
+    # build string and the core kernels it picked, which is what the comparison depends on.
+    import ctypes
+    try:
+        with open("/proc/self/maps") as maps:
+            libs = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line})
+    except OSError as e:
+        return "BLAS unknown (%s)" % e
+    # NumPy's BLAS and LAPACK wrappers map the same library again: its one answer is enough.
+    for lib in libs:
+        try:
+            blas = ctypes.CDLL(lib)
+            blas.openblas_get_config.restype = ctypes.c_char_p
+            blas.openblas_get_corename.restype = ctypes.c_char_p
+            return "%s, core %s" % (blas.openblas_get_config().decode(), blas.openblas_get_corename().decode())
+        except (OSError, AttributeError):
+            continue
+    return "no OpenBLAS found in this process (%s)" % (", ".join(libs) or "none mapped")
 
 
 def time_gemm(m, n, k, trans_a, trans_b):
