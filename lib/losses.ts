@@ -16,7 +16,7 @@
  * CELogSoftmaxLoss run in the backend's kernels (float32 on the native SIMD paths, their row sums
  * in double on the scalar and js paths).
  */
-import { Tensor, zeros, formatShape, describe, isTensor, sameShape, argmaxRows, checkDataLength } from './tensor';
+import { Tensor, zeros, formatShape, describe, isTensor, sameShape, argmaxRows, checkDataLength, gradientTakenAt } from './tensor';
 import { backend } from './backend';
 import { checkKnownOptions } from './options';
 
@@ -99,7 +99,7 @@ export abstract class Loss {
 
   /**
    * Divides a gradient of the summed loss in place by the batch size when `reduction` is
-   * `'mean'`; returns it. Built-in losses call it at the end of `backward`.
+   * `'mean'`; returns it. Built-in losses call it at the end of `backward`, through gradientAt.
    * @internal
    */
   protected reduceGradient(gradient: Float32Array, batch: number): Float32Array {
@@ -107,6 +107,18 @@ export abstract class Loss {
       const scale = 1 / batch;
       for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
     }
+    return gradient;
+  }
+
+  /**
+   * The end of a built-in `backward`: `gradient` (of the summed loss, at `yhat`) reduced as
+   * {@link Loss.reduceGradient} does, and recorded as taken at `yhat`, which lets a Sequential
+   * refuse it after a later forward pass. Returns it.
+   * @internal
+   */
+  protected gradientAt(yhat: Tensor, gradient: Tensor): Tensor {
+    this.reduceGradient(gradient.data, yhat.shape[0]);
+    gradientTakenAt.set(gradient, yhat);
     return gradient;
   }
 
@@ -250,7 +262,7 @@ abstract class FusedLoss extends Loss {
       false,
     );
     if (!fused) return { sum: sumOf(this.sums), gradient: this.backward(y, yhat) };
-    return { sum: sumOf(this.sums), gradient: { shape: yhat.shape, data: this.reduceGradient(this.gradient, yhat.shape[0]) } };
+    return { sum: sumOf(this.sums), gradient: this.gradientAt(yhat, { shape: yhat.shape, data: this.gradient }) };
   }
 
   /** The class's own backward, to tell a subclass that replaced it. @internal */
@@ -316,8 +328,7 @@ export class MSELoss extends Loss {
     this.checkSame(y, yhat);
     const g = zeros(yhat.shape);
     for (let i = 0; i < g.data.length; i++) g.data[i] = -2 * (y.data[i] - yhat.data[i]);
-    this.reduceGradient(g.data, yhat.shape[0]);
-    return g;
+    return this.gradientAt(yhat, g);
   }
 }
 
@@ -345,8 +356,7 @@ export class BCELoss extends FusedLoss {
     const grad = zeros(yhat.shape);
     // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
     backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), grad.data, yhat.shape[0], n);
-    this.reduceGradient(grad.data, yhat.shape[0]);
-    return grad;
+    return this.gradientAt(yhat, grad);
   }
 
   /** @internal */
@@ -530,8 +540,7 @@ export class CrossEntropyLoss extends Loss {
         g.data[b * classes + c] = w === 0 ? 0 : -w; // not −0, which reads oddly when printed
       }
     }
-    this.reduceGradient(g.data, batch);
-    return g;
+    return this.gradientAt(yhat, g);
   }
 
   /**
@@ -626,8 +635,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
         g.data[i] = t * g.data[i] - weight(b, c);
       }
     }
-    this.reduceGradient(g.data, batch);
-    return g;
+    return this.gradientAt(yhat, g);
   }
 }
 
@@ -655,8 +663,7 @@ export class HingeLoss extends Loss {
     this.checkNotSwapped(y, yhat);
     const g = zeros(yhat.shape);
     for (let i = 0; i < g.data.length; i++) g.data[i] = 1 - y.data[i] * yhat.data[i] > 0 ? -y.data[i] : 0;
-    this.reduceGradient(g.data, yhat.shape[0]);
-    return g;
+    return this.gradientAt(yhat, g);
   }
 
   /**

@@ -402,6 +402,25 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 /**
+ * The network output each loss gradient was taken at: a built-in loss's `backward(y, yhat)` (and
+ * `lossAndGradient`) records `yhat` for the tensor it returns, so that `Sequential.backward` can
+ * tell a gradient of an earlier forward pass's output from one of the last. Weak: it keeps neither
+ * alive. @internal
+ */
+export const gradientTakenAt = new WeakMap<Tensor, Tensor>();
+
+/** Whether two tensors hold the same shape and values (NaN equal to NaN). @internal */
+export function sameValues(a: Tensor, b: Tensor): boolean {
+  if (!sameShape(a.shape, b.shape) || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) {
+    const u = a.data[i],
+      v = b.data[i];
+    if (u !== v && !(u !== u && v !== v)) return false;
+  }
+  return true;
+}
+
+/**
  * Checks a tensor against an expected shape, where `null` entries match any size.
  * Throws `RangeError("<who>: expected <what> (batch, 784), got (32, 256)")`.
  */

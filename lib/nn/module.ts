@@ -2,7 +2,7 @@
  * `Sequential`, the container that runs modules one after the other and keeps, per place, what
  * each backward pass needs. The module contract itself is in lib/nn/base.ts, re-exported here.
  */
-import { Tensor, checkShape, describe, isTensor } from '../tensor';
+import { Tensor, checkShape, describe, formatShape, gradientTakenAt, isTensor, sameShape, sameValues } from '../tensor';
 import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward, replayForward } from './base';
 import { Fusion, fusionAt } from './fusion';
 
@@ -40,6 +40,11 @@ function holds(net: Module, target: Module): boolean {
   return false;
 }
 
+/** The note for an earlier output of the last one's shape: its values differ. */
+function sameShapeNote(at: Tensor, last: Tensor): string {
+  return sameShape(at.shape, last.shape) ? ' (same shape, other values)' : '';
+}
+
 /**
  * Modules applied one after the other (the course's `Sequentiel`).
  *
@@ -68,6 +73,8 @@ export class Sequential extends Module {
   readonly modules: readonly Module[] = [];
   /** The pass of the last forward called on this Sequential itself (not through an enclosing one). */
   private readonly ownPass = new SequentialPass();
+  /** What that forward returned (forward's copy, forwardView's buffer), which backward's delta must be taken at. */
+  private lastOutput: Tensor | null = null;
 
   /**
    * Builds the container from its modules.
@@ -135,7 +142,8 @@ export class Sequential extends Module {
   forward(input: Tensor): Tensor {
     const x = this.forwardPass(this.ownPass, input, false, false);
     // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
-    return this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
+    this.lastOutput = this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
+    return this.lastOutput;
   }
 
   /**
@@ -150,7 +158,8 @@ export class Sequential extends Module {
    * @internal
    */
   forwardView(input: Tensor, inputGradient = true): Tensor {
-    return this.forwardPass(this.ownPass, input, !inputGradient, !inputGradient);
+    this.lastOutput = this.forwardPass(this.ownPass, input, !inputGradient, !inputGradient);
+    return this.lastOutput;
   }
 
   /** The forward pass at a place of an enclosing Sequential, kept in that place's record. @internal */
@@ -252,12 +261,33 @@ export class Sequential extends Module {
 
   /**
    * Backpropagates `delta` = ∂L/∂output of the last `forward`: accumulates every parameter
-   * gradient and returns ∂L/∂input.
+   * gradient and returns ∂L/∂input. The network keeps what the last forward pass needs for its
+   * backward pass, no more (Lua Torch's way; PyTorch keeps a graph for every output): run
+   * `backward` before the next `forward`. A loss gradient taken at the output of an earlier
+   * forward pass (`loss.backward(y, firstOutput)` after a second `forward`) is refused, unless
+   * that output holds the same values as the last one.
    * @param delta ∂L/∂output of the last forward pass.
    */
   backward(delta: Tensor): Tensor {
+    this.checkDeltaFollowsLastForward(delta);
     const d = this.backwardPass(this.ownPass, delta, true, true) as Tensor;
     return { shape: d.shape, data: d.data.slice() };
+  }
+
+  /**
+   * Refuses a built-in loss's gradient taken at another output than the last forward pass's:
+   * the inputs and masks backward uses are the last pass's, so its parameter gradients would
+   * be of a mixture of the two passes, with no error (same shapes) or a bare shape mismatch.
+   */
+  private checkDeltaFollowsLastForward(delta: Tensor): void {
+    const at = isTensor(delta) ? gradientTakenAt.get(delta) : undefined;
+    const last = this.lastOutput;
+    if (at === undefined || last === null || this.ownPass.state !== 'forward' || at === last || sameValues(at, last)) return;
+    throw new Error(
+      `${this.label()}: backward got the loss gradient at an output ${formatShape(at.shape)} of an earlier forward pass, ` +
+        `not at the last forward's output ${formatShape(last.shape)}${sameShapeNote(at, last)}: the network keeps only what its last ` +
+        `forward pass needs for backward; call backward before the next forward, or run forward again on that batch`,
+    );
   }
 
   /**
