@@ -1038,14 +1038,33 @@ describe('neurone predict', () => {
       await run(predictCommand, ['--model', lenetFile, path.join(tmp, 'g8x32.png')]),
       /predict: .*g8x32\.png has 8×32 images, but the model takes 16×16 or 17×17$/m,
     );
-    // A model that takes every size from its smallest on: the list says so ("or more"), where it
-    // read as if 12×12, 13×13 and 14×14 were all.
+    // LeNet's Flatten → Linear(256) takes 28×28 to 31×31 (each pooling floors): said as that range,
+    // where a fourth size found made it "28×28, 29×29, 30×30 or more", as if 40×40 fitted.
+    const lenet28 = new Sequential(
+      new Conv2D(5, 1, 6),
+      new MaxPool2D(2, 2),
+      new Conv2D(5, 6, 16),
+      new MaxPool2D(2, 2),
+      new Flatten(),
+      new Linear(256, 10),
+    );
+    const lenet28File = path.join(tmp, 'lenet-28.safetensors');
+    save(lenet28, lenet28File);
+    const big = new PNG({ width: 40, height: 40 });
+    big.data.fill(128);
+    fs.writeFileSync(path.join(tmp, 'g40.png'), PNG.sync.write(big));
+    expectBadInput(
+      await run(predictCommand, ['--model', lenet28File, path.join(tmp, 'g40.png')]),
+      /predict: .*g40\.png has 40×40 images, but the model takes 28×28 to 31×31$/m,
+    );
+    // A model that takes every size from its smallest on: the search finds sizes up to its end, and
+    // the list says so; the counts are square ones (144, 169, ...), not every count from 144.
     const anySize = new Sequential(new Conv2D(3, 1, 4), new Conv2D([1, 10], 4, 4), new GlobalAvgPool2D(), new Linear(4, 2));
     const anySizeFile = path.join(tmp, 'any-size.safetensors');
     save(anySize, anySizeFile);
     expectBadInput(
       await run(evaluateCommand, ['--model', anySizeFile, '--dataset', 'xor']),
-      /evaluate: xor has 2 values per row, but the model takes 144 \(12×12\), 169 \(13×13\), 196 \(14×14\) or more values per row$/m,
+      /evaluate: xor has 2 values per row, but the model takes 144 \(12×12\) or a larger square number of values per row$/m,
     );
     const colour = new Sequential(new Conv2D(3, 3, 4), new GlobalAvgPool2D(), new Linear(4, 10));
     const colourFile = path.join(tmp, 'colour-any-size.safetensors');

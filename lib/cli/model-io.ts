@@ -88,6 +88,11 @@ const SEARCHED_SAMPLE_SIZE = 2 ** 16;
  * refuses; `export` takes the first as the input shape a model's Linear fixes.
  */
 export function acceptedSampleShapes(net: Module, max: number): number[][] {
+  return searchSampleShapes(net, max).found;
+}
+
+/** {@link acceptedSampleShapes}, with the most values a sample could have in the search. */
+function searchSampleShapes(net: Module, max: number): { found: number[][]; limit: number } {
   const chan = inputChannels(net);
   const found: number[][] = [];
   let limit = SEARCHED_SAMPLE_SIZE;
@@ -97,7 +102,42 @@ export function acceptedSampleShapes(net: Module, max: number): number[][] {
     if (found.length === 0) limit = 2 * pixels * chan;
     found.push(shape);
   }
-  return found;
+  return { found, limit };
+}
+
+/** How many accepted shapes a refusal looks at: enough for every size a pooling's floor lets through. */
+const DESCRIBED_SAMPLE_SHAPES = 1000;
+
+/**
+ * The sample sizes a model takes, for a refusal: runs of consecutive sizes said as ranges
+ * ("28×28 to 31×31", "16×16 or 17×17"), and a run that goes on to the end of the search as
+ * "12×12 or larger" (a fully convolutional model takes every size from its smallest on; `larger`
+ * says it of a shape). Sizes of one kind (squares, sequences or flat rows) are stepped by their
+ * side, length or value count; `text` writes one size.
+ */
+function acceptedSizesText(net: Module, text: (shape: readonly number[]) => string, larger: (shape: readonly number[]) => string): string {
+  const { found, limit } = searchSampleShapes(net, DESCRIBED_SAMPLE_SHAPES);
+  const chan = inputChannels(net);
+  // The step of a kind: a square's side, a sequence's length, a row's values; and the last the search could reach.
+  const kind = (shape: readonly number[]): number => shape.length;
+  const key = (shape: readonly number[]): number => shape[0];
+  const last = (k: number): number => (k === 3 ? Math.floor(Math.sqrt(limit / chan)) : k === 2 ? Math.floor(limit / chan) : limit);
+  const items: string[] = [];
+  if (found.every((shape) => kind(shape) === kind(found[0]))) {
+    for (let i = 0; i < found.length;) {
+      let j = i;
+      while (j + 1 < found.length && key(found[j + 1]) === key(found[j]) + 1) j++;
+      if (j === found.length - 1 && key(found[j]) === last(kind(found[j])) && j > i) items.push(`${text(found[i])} ${larger(found[i])}`);
+      else if (j - i >= 2) items.push(`${text(found[i])} to ${text(found[j])}`);
+      else for (let k = i; k <= j; k++) items.push(text(found[k]));
+      i = j + 1;
+    }
+  } else {
+    items.push(...found.map(text));
+  }
+  const shown = items.slice(0, 3);
+  if (items.length > 3) return `${shown.join(', ')} or other sizes`;
+  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}` : shown.join('');
 }
 
 /**
@@ -153,23 +193,31 @@ export function modelInputShape(
   // Images of other channels than the model's first layer takes: said as that, not as a count of values.
   if (image && dataChan !== chan)
     throw new InputError(`${what} has images of ${plural(dataChan, 'channel')} (${imageText}), but the model's first layer takes ${chan}`);
-  // Three sizes said; a fourth found means the model takes more (a fully convolutional one takes
-  // every size from its smallest on), which the list then says instead of seeming to be all.
-  const found = acceptedSampleShapes(net, 4);
-  const accepted = found.slice(0, 3);
-  const anyOf = (items: string[]): string => (found.length > 3 ? `${items.join(', ')} or more` : items.join(' or '));
+  const accepted = acceptedSampleShapes(net, 1);
   // A model that takes images, given an image: the sizes compared as images (an 8×32 image is not
   // a 16×16 one, though both are 256 values).
   if (image && accepted.length > 0 && accepted.every((shape) => shape.length === 3))
-    throw new InputError(`${what} has ${imageText} images, but the model takes ${anyOf(accepted.map((s) => `${s[0]}×${s[1]}`))}`);
-  const sizes = accepted.map((shape) => sizeText(shape, chan, image !== undefined));
+    throw new InputError(
+      `${what} has ${imageText} images, but the model takes ${acceptedSizesText(
+        net,
+        (s) => `${s[0]}×${s[1]}`,
+        () => 'or larger',
+      )}`,
+    );
   const given = image ? ` (${imageText})` : '';
   if (saved !== undefined)
     throw new InputError(
       `${what} has ${features} values per row${given}, but the model was saved for samples of shape [${saved.join(', ')}] (${savedValues} values)`,
     );
-  if (sizes.length > 0)
-    throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${anyOf(sizes)} values per row`);
+  if (accepted.length > 0) {
+    // Counts of values: only square ones where the model takes squares (144 (12×12), not 145).
+    const sizes = acceptedSizesText(
+      net,
+      (shape) => sizeText(shape, chan, image !== undefined),
+      (shape) => (shape.length === 3 ? 'or a larger square number of' : 'or more'),
+    );
+    throw new InputError(`${what} has ${features} values per row${given}, but the model takes ${sizes} values per row`);
+  }
   throw new InputError(`${what} has ${features} values per row${given}, which the model does not take: ${reason}`);
 }
 
