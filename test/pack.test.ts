@@ -291,7 +291,7 @@ describePosix('the npm package', () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('npm pack lists dist, types, both Linux prebuilds, native sources, binding.gyp, the install script, data, README, LICENSE and nothing else', () => {
+  test('npm pack lists dist, types, both Linux prebuilds, native sources, binding.gyp, the install script, data, README and the files it links, LICENSE and nothing else', () => {
     const allowed = [
       /^package\.json$/,
       /^README\.md$/,
@@ -303,6 +303,8 @@ describePosix('the npm package', () => {
       /^native\/sources\.json$/,
       /^scripts\/install\.js$/,
       /^data\/usps\/(SOURCE\.md|USPS_(train|test)\.txt\.gz)$/,
+      /^docs\/COURSE\.md$/,
+      /^BENCHMARKS\.md$/,
     ];
     const unexpected = files.filter((f) => !allowed.some((re) => re.test(f)));
     expect(unexpected).toEqual([]);
@@ -325,6 +327,13 @@ describePosix('the npm package', () => {
     ]) {
       expect(files).toContain(required);
     }
+    // The README's links to files of this repository resolve in the package (docs/COURSE.md,
+    // BENCHMARKS.md), but for reports/: the experiments' write-up and its figures (about 7 MB)
+    // stay in the repository.
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const linked = [...readme.matchAll(/\]\(([^)#:]+)(#[^)]*)?\)/g)].map((m) => m[1]);
+    expect(linked.length).toBeGreaterThan(3);
+    expect([...new Set(linked.filter((f) => !files.includes(f)))]).toEqual(['reports/README.md']);
     // Every native source the build needs is in the package (the compile fallback).
     const sources = JSON.parse(fs.readFileSync(path.join(root, 'native/sources.json'), 'utf8'));
     for (const group of ['binding', 'kernels', 'avx2', 'avx512', 'neon']) for (const f of sources[group]) expect(files).toContain(f);
