@@ -421,6 +421,19 @@ export function sameValues(a: Tensor, b: Tensor): boolean {
 }
 
 /**
+ * For a shape error: ` (one sample without its batch axis: reshape it to (1, 784))` when `got` is
+ * `expected` without its leading 'batch' (PyTorch's layers take one sample so; these do not), else
+ * ''. Named sizes in `expected` (strings) match any size. @internal
+ */
+export function missingBatchHint(expected: readonly (number | string)[], got: readonly number[]): string {
+  const unbatched =
+    expected[0] === 'batch' &&
+    got.length === expected.length - 1 &&
+    got.every((d, i) => typeof expected[i + 1] === 'string' || expected[i + 1] === d);
+  return unbatched ? ` (one sample without its batch axis: reshape it to ${formatShape([1, ...got])})` : '';
+}
+
+/**
  * Checks a tensor against an expected shape, where `null` entries match any size.
  * Throws `RangeError("<who>: expected <what> (batch, 784), got (32, 256)")`.
  */
@@ -432,7 +445,9 @@ export function checkShape(t: Tensor, expected: readonly (number | null)[], who:
   for (let i = 0; ok && i < expected.length; i++) ok = expected[i] === null || expected[i] === t.shape[i];
   if (!ok) {
     const exp = expected.map((d, i) => (d === null ? (i === 0 ? 'batch' : '*') : d));
-    throw new RangeError(`${nameOf(who)}: expected ${what} ${formatShape(exp)}, got ${formatShape(t.shape)}`);
+    throw new RangeError(
+      `${nameOf(who)}: expected ${what} ${formatShape(exp)}, got ${formatShape(t.shape)}${missingBatchHint(exp, t.shape)}`,
+    );
   }
 }
 

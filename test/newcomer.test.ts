@@ -129,6 +129,27 @@ describe.each(availableBackends())('%s backend', (name) => {
     expect(() => new Conv1D(3, 1, 8).outputShape([4, 100])).toThrow(/needs a channel axis: reshape it to \(4, 100, 1\)/);
   });
 
+  test("PyTorch's keyword habits and unbatched samples get the fix in their errors (the review of 2026-12-07)", () => {
+    // Conv2d(1, 16, 3, padding=1) written with the options where stride goes: before, "stride must
+    // be an integer or [height, width], got object".
+    expect(() => new Conv2D(3, 1, 16, { padding: 1 } as never)).toThrow(
+      'Conv2D: got an options object in place of stride (argument 4); the options come after the 4 positional arguments: new Conv2D(kSize, chanIn, chanOut, stride, { padding, bias, init })',
+    );
+    expect(() => new Linear(4, { bias: false } as never)).toThrow(/^Linear: got an options object in place of outputSize \(argument 2\)/);
+    // One sample, as PyTorch's layers take it: the batch axis to add.
+    expect(() => new Linear(784, 10).forward(fromArray(new Array(784).fill(0)))).toThrow(
+      'Linear(784, 10): expected input (batch, 784), got (784) (one sample without its batch axis: reshape it to (1, 784))',
+    );
+    expect(() => new Conv2D(3, 1, 4).outputShape([28, 28, 1])).toThrow(
+      /got \(28, 28, 1\) \(one sample without its batch axis: reshape it to \(1, 28, 28, 1\)\)/,
+    );
+    expect(() => new Linear(784, 10).forward(fromArray([new Array(783).fill(0)]))).toThrow(/got \(1, 783\)$/);
+    // Keras's list of layers, or PyTorch's nn.Sequential(*layers) without the star.
+    expect(() => new Sequential([new Linear(4, 2), new ReLU()] as never)).toThrow(
+      'Sequential: expected a Module at position 0, got Array(2); the modules go one by one: new Sequential(...modules)',
+    );
+  });
+
   test('class labels where a target per output is wanted: the message says how to give them', async () => {
     const train = loadUSPS({ flatten: true });
     const net = new Sequential(new Linear(256, 10));

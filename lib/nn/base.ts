@@ -11,7 +11,7 @@
  */
 import { checkKnownOptions } from '../options';
 import { summarize } from './summary';
-import { Tensor, checkShape, formatShape, describe, isTensor, sizeOf, zeros, checkDataLength } from '../tensor';
+import { Tensor, checkShape, formatShape, describe, isTensor, sizeOf, zeros, checkDataLength, missingBatchHint } from '../tensor';
 import { ModuleSchema, labelOptions } from './schema';
 
 /**
@@ -566,7 +566,9 @@ export abstract class Module {
    * @param what What was refused (default 'input').
    */
   protected shapeError(expected: readonly (number | string)[], got: readonly number[], what = 'input'): RangeError {
-    return new RangeError(`${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}`);
+    return new RangeError(
+      `${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}${missingBatchHint(expected, got)}`,
+    );
   }
 }
 

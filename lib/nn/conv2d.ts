@@ -132,7 +132,8 @@ abstract class Convolution2D extends Module {
         `if you meant PyTorch's ${kind.replace('2D', '2d')}(in_channels ${this.kHeight}, out_channels ${this.chanIn}, kernel_size ${this.chanOut}), ` +
           `write new ${kind}(${this.chanOut}, ${this.kHeight}, ${this.chanIn})`,
       );
-    } else if (inputShape.length === 3) {
+    } else if (inputShape.length === 3 && inputShape[2] !== this.chanIn) {
+      // (h, w, chanIn) is one image without its batch axis, which the shape error itself says.
       hints.push(`a single-channel (batch, height, width) input needs a channel axis: reshape it to (${inputShape.join(', ')}, 1)`);
     } else if (inputShape.length === 2) {
       hints.push('a flat (batch, features) input needs Reshape([height, width, chan]) first');

@@ -93,7 +93,13 @@ export class Sequential extends Module {
     if (!(module instanceof Module)) {
       // A module's class where an instance goes: `new Sequential(new Linear(2, 2), ReLU)`.
       const cls = typeof module === 'function' && (module as { prototype?: unknown }).prototype instanceof Module;
-      const fix = cls ? `; write new ${(module as () => Module).name}(${(module as () => Module).length === 0 ? '' : '…'}) to add one` : '';
+      // An array of modules (Keras's `tf.sequential({ layers: [...] })`, PyTorch's `nn.Sequential(*layers)`): spread it.
+      const spread = Array.isArray(module) && (module as unknown[]).length > 0 && (module as unknown[]).every((m) => m instanceof Module);
+      const fix = cls
+        ? `; write new ${(module as () => Module).name}(${(module as () => Module).length === 0 ? '' : '…'}) to add one`
+        : spread
+          ? `; the modules go one by one: new Sequential(...modules)`
+          : '';
       throw new TypeError(`Sequential: expected a Module at position ${this.modules.length}, got ${describe(module)}${fix}`);
     }
     if (holds(module, this)) {

@@ -146,6 +146,27 @@ function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<s
 }
 
 /**
+ * Refuses an options object given in place of a positional argument with a default (PyTorch's
+ * keywords written as `new Conv2D(3, 1, 16, { padding: 1 })`, where stride comes first), saying
+ * where the options go, instead of "stride must be an integer or [height, width], got object".
+ */
+function checkNoOptionsInPlaceOfArgument(type: string, schema: ModuleSchema, args: readonly unknown[]): void {
+  if (schema.options === null) return;
+  const at = schema.args.findIndex((spec, i) => spec.kind !== 'shape' && isOptionsLike(args[i]));
+  if (at < 0) return;
+  const names = schema.args.map((a) => a.name).join(', ');
+  throw new TypeError(
+    `${type}: got an options object in place of ${schema.args[at].name} (argument ${at + 1}); the options come after ` +
+      `the ${schema.args.length} positional arguments: new ${type}(${names}, { ${optionNames(schema).join(', ')} })`,
+  );
+}
+
+/** A plain object (not an array, not null): what an options argument looks like. */
+function isOptionsLike(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
  * Checks the numeric arguments and options of a `type` module against its schema and returns
  * them by name, defaults filled in. Throws a TypeError (not a number) or a RangeError naming
  * the type, the argument, the accepted range and the value: `Conv1D: padding must be an
@@ -158,6 +179,7 @@ export function checkArguments(
   options: Readonly<Record<string, unknown>> = {},
 ): ArgumentValues {
   const values: Record<string, number> = {};
+  checkNoOptionsInPlaceOfArgument(type, schema, args);
   schema.args.forEach((spec, i) => {
     if (spec.kind === 'shape') checkShapeArgument(type, spec, args[i]);
     else if (spec.pair) checkPair(type, spec, args[i], values);
