@@ -12,6 +12,7 @@ import * as zlib from 'zlib';
 import { Sequential, Linear } from '../lib/nn';
 import { save } from '../lib/serialize';
 import { unreadablePng } from '../lib/data/png';
+import { readImage } from '../lib/data/image';
 import { runInProcess } from './in-process';
 import { predictCommand } from '../lib/cli/predict';
 
@@ -77,4 +78,45 @@ test('predict on a PNG the decoder refuses: one line naming the file, exit 2', a
       `^neurone: predict: ${png.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a readable PNG: damaged, or in a form the decoder does not read \\(pngjs: "[^"\\n]+"\\)\\n$`,
     ),
   );
+});
+
+/** Grey 8-bit IHDR data of a width × height image. */
+function ihdrOf(width: number, height: number, colour = 0): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = colour;
+  return ihdr;
+}
+
+test('a second IHDR chunk (a huge image after a small one) is refused before decoding, in bounded memory', () => {
+  // 93 bytes: a 4×4 grey header, then one saying 30000×30000 RGBA, then 4 rows of data. pngjs
+  // honours the last header and allocated 3.6 GB for it (10 GB peak, 32 s) before refusing.
+  const file = path.join(dir, 'two-headers.png');
+  fs.writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+      chunk('IHDR', ihdrOf(4, 4)),
+      chunk('IHDR', ihdrOf(30000, 30000, 6)),
+      chunk('IDAT', zlib.deflateSync(Buffer.alloc(4 * 5))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]),
+  );
+  const before = process.memoryUsage().rss;
+  expect(() => readImage(file)).toThrow(`${file}: damaged PNG: a second IHDR (header) chunk at byte 33; a PNG has one, first`);
+  expect(process.memoryUsage().rss - before).toBeLessThan(256 * 2 ** 20);
+  // An IHDR of another length than the format's 13 bytes: the sizes read from it would be wrong.
+  const long = path.join(dir, 'long-header.png');
+  fs.writeFileSync(
+    long,
+    Buffer.concat([
+      Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+      chunk('IHDR', Buffer.concat([ihdrOf(4, 4), Buffer.alloc(4)])),
+      chunk('IDAT', zlib.deflateSync(Buffer.alloc(4 * 5))),
+      chunk('IEND', Buffer.alloc(0)),
+    ]),
+  );
+  expect(() => readImage(long)).toThrow(`${long}: damaged PNG: its IHDR chunk holds 17 bytes, where the format has 13`);
 });

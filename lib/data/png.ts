@@ -110,9 +110,15 @@ function checkImageData(bytes: Buffer, file: string, size: PngSize): void {
 
 /**
  * Walks the chunks of a PNG (length, type, data, CRC) and refuses a file cut short, with the byte
- * where it ends, before pngjs reports it as "read requests waiting on finished stream".
+ * where it ends, before pngjs reports it as "read requests waiting on finished stream"; and a
+ * header chunk (IHDR) that is not the first one's 13 bytes, or that comes again: the sizes checked
+ * are the first IHDR's, and pngjs allocates the image of the last one before reading any data (a
+ * 93-byte file whose second IHDR said 30000×30000 took 10 GB).
  */
 function checkChunks(bytes: Buffer, file: string): void {
+  if (bytes.readUInt32BE(8) !== 13) {
+    throw new Error(`${file}: damaged PNG: its IHDR chunk holds ${bytes.readUInt32BE(8)} bytes, where the format has 13`);
+  }
   let offset = 8;
   while (offset < bytes.length) {
     if (offset + 8 > bytes.length) {
@@ -127,6 +133,9 @@ function checkChunks(bytes: Buffer, file: string): void {
       throw new Error(`${file}: truncated PNG: its ${name} chunk at byte ${offset} needs ${end} bytes, the file has ${bytes.length}`);
     }
     if (type === 'IEND') return;
+    if (type === 'IHDR' && offset !== 8) {
+      throw new Error(`${file}: damaged PNG: a second IHDR (header) chunk at byte ${offset}; a PNG has one, first`);
+    }
     offset = end;
   }
   throw new Error(`${file}: truncated PNG: ${bytes.length} bytes and no IEND chunk (the file ends early)`);
