@@ -153,6 +153,45 @@ describe('output paths are checked before training, and never hang', () => {
 
   // A pipe of the test's own, not /dev/null: saving writes a temporary file and renames it over the
   // target, so a regression here would replace the target (it once replaced the machine's /dev/null).
+  (hasCommand('mkfifo') ? test : test.skip)(
+    'a FIFO or a link to /dev/zero in place of the --out lock or the resume run file: exit 2 at once',
+    () => {
+      // Before, the lock and run files were read with readFileSync: a FIFO blocked the command in
+      // open() (SIGTERM could not end it), a link to /dev/zero read until memory ran out (SIGABRT).
+      const run = (args: string[]): ReturnType<typeof cli> => {
+        const r = spawnSync(process.execPath, [...cliArgs, 'train', '--dataset', 'xor', '--epochs', '1', '--quiet', ...args], {
+          cwd: root,
+          encoding: 'utf8',
+          timeout: HANG_GUARD_MS,
+          killSignal: 'SIGKILL',
+        });
+        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+      };
+      for (const kind of ['fifo', 'zero']) {
+        const out = path.join(tmp, `lock-${kind}`);
+        fs.mkdirSync(path.join(out, 'resume'), { recursive: true });
+        const place = (file: string): void => {
+          if (kind === 'fifo') expect(spawnSync('mkfifo', [file]).status).toBe(0);
+          else fs.symlinkSync('/dev/zero', file);
+        };
+        place(path.join(out, '.train.lock'));
+        expectUsageError(
+          run(['--out', out]),
+          /is in use by another train run \(unknown process on unknown machine\); .*remove .*\.train\.lock$/,
+        );
+        fs.rmSync(path.join(out, '.train.lock'));
+        const runFile = path.join(out, 'resume', 'run.json');
+        place(runFile);
+        expectUsageError(
+          run(['--out', out, '--resume']),
+          new RegExp(
+            `--resume: .*run\\.json cannot be read \\(expected a run file \\(a regular file\\), found a (FIFO|character device)\\); start over with --force`,
+          ),
+        );
+      }
+    },
+  );
+
   (hasCommand('mkfifo') ? test : test.skip)('--save onto a pipe or device (saving would replace it) is refused', () => {
     const fifo = path.join(tmp, 'save-fifo');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);

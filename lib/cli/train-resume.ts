@@ -19,7 +19,7 @@ import * as path from 'path';
 import { WeightAverage } from '../averaging';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../serialize';
 import { ensureDir } from '../data/paths';
-import { writeFileAtomic } from '../data/read';
+import { readDataFile, writeFileAtomic } from '../data/read';
 
 /** The folder in --out. */
 export const RESUME_FOLDER = 'resume';
@@ -29,6 +29,8 @@ export type Stage = 1 | 2;
 
 const RUN_FILE = 'run.json';
 const RUN_FORMAT = 1;
+/** The most bytes a run file may have: its flags, as JSON (a few hundred bytes). */
+const RUN_FILE_BYTES = 2 ** 20;
 const COUNT_KEY = 'train.averaged';
 
 /** A run's resume folder. */
@@ -70,9 +72,11 @@ export class ResumeFolder {
     const file = path.join(this.dir, RUN_FILE);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+      // As a data file: a FIFO or a link to /dev/zero in its place must not block or fill memory.
+      parsed = JSON.parse(readDataFile(file, RUN_FILE_BYTES, 'a run file').toString('utf8'));
     } catch (e) {
-      throw new Error(`${file} cannot be read (${(e as Error).message.split('\n')[0]})`);
+      const reason = (e as Error).message.split('\n')[0];
+      throw new Error(`${file} cannot be read (${reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason})`);
     }
     const run = parsed as { format?: unknown; flags?: unknown; engine?: unknown };
     if (

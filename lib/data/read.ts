@@ -206,6 +206,18 @@ export function processGone(pid: number): boolean {
 /** The folders this process holds (lockFolder): a lock naming this pid is not a stale one when listed here. */
 const heldHere = new Set<string>();
 
+/** A lock file holds one line of JSON; anything longer was not written by a lock. */
+const LOCK_FILE_BYTES = 4096;
+
+/**
+ * A lock file's text, read as a data file is (no FIFO, device or link to one, at most
+ * LOCK_FILE_BYTES): a FIFO put in its place blocked the command in open() past SIGTERM, and a
+ * link to /dev/zero read until memory ran out.
+ */
+function readLockFile(lock: string): string {
+  return readDataFile(lock, LOCK_FILE_BYTES, 'a lock file').toString('utf8');
+}
+
 /**
  * Takes the output folder `out` of a command (`what`: 'sweep', 'train run') for this process: a
  * second one writing there at once (a `--resume` started while the first still runs, two
@@ -235,7 +247,7 @@ export function lockFolder(out: string, what: string, fail: (message: string) =>
         process.removeListener('exit', release);
         heldHere.delete(lock);
         try {
-          const held = JSON.parse(fs.readFileSync(lock, 'utf8')) as { pid?: unknown; host?: unknown };
+          const held = JSON.parse(readLockFile(lock)) as { pid?: unknown; host?: unknown };
           if (held.pid === me.pid && held.host === me.host) fs.rmSync(lock, { force: true });
         } catch {
           // Gone already, or not ours: nothing to release.
@@ -251,7 +263,7 @@ export function lockFolder(out: string, what: string, fail: (message: string) =>
     }
     let holder: { pid?: unknown; host?: unknown } = {};
     try {
-      holder = JSON.parse(fs.readFileSync(lock, 'utf8')) as typeof holder;
+      holder = JSON.parse(readLockFile(lock)) as typeof holder;
     } catch {
       // Unreadable: written by something else; said below.
     }
