@@ -1125,18 +1125,29 @@ describe('neurone predict', () => {
     fs.writeFileSync(path.join(tmp, 'bad.csv'), '1,2,3,4\n1,2,x,4\n');
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'bad.csv')]),
-      /bad\.csv line 2 column 3: 'x' is not a finite number/,
+      /bad\.csv line 2 column 3: 'x' is not a finite float32 number/,
     );
     // A first row holding NaN or an empty field is data with a bad value, not a header.
     fs.writeFileSync(path.join(tmp, 'nan-first.csv'), '1,2,NaN,4\n');
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'nan-first.csv')]),
-      /nan-first\.csv line 1 column 3: 'NaN' is not a finite number/,
+      /nan-first\.csv line 1 column 3: 'NaN' is not a finite float32 number/,
     );
     fs.writeFileSync(path.join(tmp, 'empty-field.csv'), '1,,3,4\n1,2,3,4\n');
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'empty-field.csv')]),
-      /empty-field\.csv line 1 column 2: '' is not a finite number/,
+      /empty-field\.csv line 1 column 2: '' is not a finite float32 number/,
+    );
+    // Past float32: before, read as Infinity (a CSV row's prediction, a JSON row's NaN) with exit 0.
+    fs.writeFileSync(path.join(tmp, 'past-float32.csv'), 'a,b,c,d\n1e39,0,0,0\n');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'past-float32.csv')]),
+      /past-float32\.csv line 2 column 1: '1e39' is not a finite float32 number/,
+    );
+    fs.writeFileSync(path.join(tmp, 'past-float32.json'), '[[1, 2, 3, 4], [3.5e38, 0, 0, 0]]');
+    expectBadInput(
+      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'past-float32.json')]),
+      /past-float32\.json: row 1 value 0 is 3\.5e\+38, expected a finite float32 number/,
     );
     fs.writeFileSync(path.join(tmp, 'header-only.csv'), 'a,b,c,d\n');
     expectBadInput(

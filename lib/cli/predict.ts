@@ -170,7 +170,9 @@ function readIdxRows(file: string): { rows: Float32Array[]; image?: ImageSize } 
 
 function parseNumber(text: string, where: string): number {
   const v = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(v)) throw new Error(`${where}: '${text.trim()}' is not a finite number`);
+  // Past float32 (1e39) the model would read ±Infinity: refused as the IDX reader refuses it.
+  if (text.trim() === '' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX)
+    throw new Error(`${where}: '${text.trim()}' is not a finite float32 number`);
   return v;
 }
 
@@ -223,8 +225,8 @@ function readJsonRows(file: string): Float32Array[] {
   if (empty >= 0) throw new Error(`${file}: row ${empty} is empty`);
   return (rows as unknown[][]).map((r, i) =>
     Float32Array.from(r, (v, j) => {
-      if (typeof v !== 'number' || !Number.isFinite(v))
-        throw new Error(`${file}: row ${i} value ${j} is ${JSON.stringify(v)}, expected a finite number`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX)
+        throw new Error(`${file}: row ${i} value ${j} is ${JSON.stringify(v)}, expected a finite float32 number`);
       return v;
     }),
   );
