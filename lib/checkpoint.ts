@@ -11,6 +11,7 @@
  *   counters.
  */
 import { describe } from './tensor';
+import { backend } from './backend';
 import { Rng, globalRng, RngState } from './random';
 import { Module } from './nn/module';
 import { Optimizer, OptimizerState } from './optim';
@@ -270,6 +271,15 @@ export function readCheckpoint(file: string, net: Module, optimizer: Optimizer, 
     throw fail('the fit.best.* tensors do not match the parameters');
   }
   if (hasBest && (meta.bestEpoch === null || meta.bestEpoch === undefined)) throw fail('fit.best.* tensors without a bestEpoch');
+  // The weights restoreBest puts back at the end, checked as the weights themselves are: NaN here
+  // trained on and was restored without a word, and save then wrote a file load refuses.
+  if (hasBest) {
+    bestWeights.forEach((b, i) => {
+      const data = (b as StoredTensor).data as Float32Array;
+      const at = backend().nonFiniteIndex(data, data.length);
+      if (at >= 0) throw fail(`fit.best.${best[i].name} holds ${data[at]} at index ${at}; the best epoch's weights are finite`);
+    });
+  }
 
   try {
     new Rng().setState(meta.rng);

@@ -762,6 +762,20 @@ describe('checkpoints', () => {
     await expectRefusedAndUnchanged(ckpt, /SGD\.loadState: expected a SGD state, got a Adam state/, new SGD({ lr: 0.1, momentum: 0.9 }));
   });
 
+  test('NaN in the best weights (fit.best.*) is refused, as in the weights: restoreBest would put it back', async () => {
+    // Before, a checkpoint whose best weights held NaN (its best loss unbeaten) resumed, trained,
+    // restored NaN weights at the end without a word, and save wrote a file load refuses.
+    const nanBest = edited('nan-best.ckpt', (t) => {
+      const name = [...t.keys()].find((n) => n.startsWith('fit.best.')) as string;
+      (t.get(name) as StoredTensor).data[1] = NaN;
+    });
+    expect(readSafetensors(nanBest).tensors.has('fit.best.0.weight')).toBe(true);
+    await expectRefusedAndUnchanged(
+      nanBest,
+      /nan-best\.ckpt: fit\.best\.0\.weight holds NaN at index 1; the best epoch's weights are finite$/,
+    );
+  });
+
   test('malformed metadata names the file and the field', async () => {
     const cases: [string, (m: Record<string, unknown>) => void, RegExp][] = [
       [
