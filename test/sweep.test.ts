@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { setThreads } from '../lib/backend';
-import { SpecError, expandSpec, validateRunConfig, validateSpec, SweepSpec } from '../lib/sweep/spec';
+import { MAX_SPEC_DESCRIBED_PARAMETERS, SpecError, expandSpec, validateRunConfig, validateSpec, SweepSpec } from '../lib/sweep/spec';
 import { sweep } from '../lib/sweep/sweep';
 import { loadSharedData, removeCheckpoint, runModelLabel, runTraining, RunMetrics } from '../lib/sweep/training';
 import {
@@ -127,6 +127,26 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
       /"axes\.model\[1\]": value net differs from Net only in case; the runs' folders would be one on macOS and Windows/,
     ],
     ['not an object', [1, 2], /sweep spec: expected an object/],
+    [
+      // Before, the hundred descriptions were built (41 s of CPU) before the run count refused them.
+      'too many runs, counted before any model description is built',
+      {
+        // The first description is bad too: checked first, it would be the error.
+        axes: {
+          model: [
+            { name: 'bad', layers: [{ type: 'Dense', args: [2, 2] }] },
+            ...Array.from({ length: 99 }, (_, i) => ({ name: `m${i}`, layers: [{ type: 'Linear', args: [4096, 4095] }] })),
+          ],
+        },
+        seeds: 100000,
+      },
+      /: the axes and seeds make 10000000 runs \(at most 100000\)$/,
+    ],
+    [
+      'a list of seeds past the run bound',
+      { seeds: Array.from({ length: 100001 }, (_, i) => i) },
+      /"seeds": 100001 seeds make over 100000 runs/,
+    ],
   ];
   test.each(cases)('%s', (_name, spec, message) => {
     let error: unknown;
@@ -138,6 +158,22 @@ describe('sweep spec: refused before anything runs, one line naming the key', ()
     expect(error).toBeInstanceOf(SpecError);
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('\n');
+  });
+
+  test("model descriptions past the spec's budget of parameters together: refused at the first over it", () => {
+    // With the default budget (2^26) a spec listing a hundred of the largest descriptions was
+    // built for minutes before its run count was checked; here a small budget keeps the test quick.
+    const spec = {
+      axes: { model: Array.from({ length: 5 }, (_, i) => ({ name: `m${i}`, layers: [{ type: 'Linear', args: [10, 10 + i] }] })) },
+    };
+    expect(() => validateSpec(spec, 'spec.json', 300)).toThrow(
+      new SpecError(
+        `spec.json: "axes.model[2]": the spec's model descriptions declare over 300 parameter values together, the most one spec may hold; split the sweep`,
+      ),
+    );
+    // 110 + 121 + 132 + 143 + 154 values: within a budget of 660.
+    expect(expandSpec(validateSpec(spec, 'spec.json', 660))).toHaveLength(5);
+    expect(MAX_SPEC_DESCRIBED_PARAMETERS).toBe(2 ** 26);
   });
 
   test("a misspelt key names the closest known one (top level, base, axes, a job's config); a far one names none", () => {

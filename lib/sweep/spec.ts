@@ -17,6 +17,7 @@ import { MAX_SEED } from '../random';
 import * as crypto from 'crypto';
 import { describe } from '../tensor';
 import { ModelError, buildModel, findPreset, PRESETS } from '../cli/presets';
+import { Sequential } from '../nn/module';
 import { didYouMean } from '../cli/command';
 import { DATASETS } from '../cli/datasets';
 
@@ -138,10 +139,11 @@ const oneOf =
 /** A model description's optional name: it labels the model in run ids and tables, so it must be a safe folder name. */
 const MODEL_NAME = /^[A-Za-z0-9._+()-]{1,64}$/;
 
-const checkModel: Check = (v, where) => {
+/** Checks a model value (a preset name, or a description, built); returns the parameter values a description declares. */
+const checkModel = (v: unknown, where: string): number => {
   if (typeof v === 'string') {
     if (!findPreset(v)) throw new SpecError(`${where}: unknown model preset "${v}" (presets: ${PRESETS.map((p) => p.name).join(', ')})`);
-    return;
+    return 0;
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) expect(where, 'a preset name or a model description { "layers": [...] }', v);
   const name = (v as { name?: unknown }).name;
@@ -151,18 +153,28 @@ const checkModel: Check = (v, where) => {
       'a model name of 1-64 letters, digits and . _ - + ( )',
       name,
     );
+  let model: Sequential;
   try {
-    buildModel(v);
+    model = buildModel(v);
   } catch (e) {
     if (e instanceof ModelError) throw new SpecError(`${where}: ${e.message}`);
     throw e;
   }
+  return model.parameters().reduce((n, p) => n + p.value.data.length, 0);
 };
+
+/**
+ * The most parameter values the model descriptions of one spec may declare together (2^26, four
+ * models at the largest a description may hold, about 2 s to check): checking a description
+ * builds it, weights drawn, so a spec of a few kilobytes listing a hundred large models cost
+ * minutes before any refusal.
+ */
+export const MAX_SPEC_DESCRIBED_PARAMETERS = 2 ** 26;
 
 /** The checks of every key a run configuration may hold. */
 const KEYS: Record<Exclude<keyof RunConfig, 'seed'>, Check> = {
   dataset: oneOf(SWEEP_DATASETS),
-  model: checkModel,
+  model: (v, where) => void checkModel(v, where),
   optimizer: oneOf(['sgd', 'adam']),
   lr: real('a number > 0', (x) => x > 0),
   momentum: real('a number in [0, 1)', (x) => x >= 0 && x < 1),
@@ -203,8 +215,10 @@ function unknownKey(where: string, key: string, known: readonly string[]): never
  * the first key at fault (unknown key, empty axis, wrong type or range, unknown preset).
  * @param input The spec as parsed from JSON.
  * @param where The name errors give the spec (default `sweep spec`; the command gives the file).
+ * @param describedParameters The parameter values its model descriptions may declare together
+ * (default {@link MAX_SPEC_DESCRIBED_PARAMETERS}; a test's smaller bound). @internal
  */
-export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
+export function validateSpec(input: unknown, where = 'sweep spec', describedParameters = MAX_SPEC_DESCRIBED_PARAMETERS): SweepSpec {
   const top = plainObject(input, where);
   for (const k of Object.keys(top)) if (!TOP_KEYS.includes(k)) unknownKey(where, k, TOP_KEYS);
   const name = top.name ?? 'sweep';
@@ -214,22 +228,54 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
     expect(`${where}: "description"`, 'a string of at most 4000 characters', top.description);
   const known = Object.keys(KEYS);
   const base = plainObject(top.base ?? {}, `${where}: "base"`);
-  for (const [k, v] of Object.entries(base)) {
+  for (const k of Object.keys(base)) {
     if (k === 'seed' || k === 'seeds') throw new SpecError(`${where}: "base.${k}": seeds are given by the top-level "seeds" key`);
     if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(`${where}: "base"`, k, known);
-    KEYS[k as keyof typeof KEYS](v, `${where}: "base.${k}"`);
   }
   const axes = plainObject(top.axes ?? {}, `${where}: "axes"`);
+  // The run count first, from the lists' lengths alone: a spec that makes too many runs is refused
+  // before any value is checked (a model description's check builds it).
   let runs = 1;
   for (const [k, values] of Object.entries(axes)) {
     if (k === 'seed' || k === 'seeds') throw new SpecError(`${where}: "axes.${k}": seeds are given by the top-level "seeds" key`);
     if (!Object.prototype.hasOwnProperty.call(KEYS, k)) unknownKey(`${where}: "axes"`, k, known);
     if (!Array.isArray(values) || values.length === 0) return expect(`${where}: "axes.${k}"`, 'a non-empty list of values', values);
+    runs *= values.length;
+  }
+  const seeds = top.seeds ?? 1;
+  let seedList: number[];
+  if (typeof seeds === 'number') {
+    int(1, 100000)(seeds, `${where}: "seeds"`);
+    seedList = Array.from({ length: seeds }, (_, i) => i);
+  } else if (Array.isArray(seeds) && seeds.length > 0) {
+    if (seeds.length > MAX_RUNS)
+      throw new SpecError(`${where}: "seeds": ${seeds.length} seeds make over ${MAX_RUNS} runs (at most ${MAX_RUNS})`);
+    seeds.forEach((s, i) => int(0, MAX_SEED)(s, `${where}: "seeds[${i}]"`));
+    if (new Set(seeds).size !== seeds.length) throw new SpecError(`${where}: "seeds": a seed appears twice`);
+    seedList = seeds as number[];
+  } else {
+    return expect(`${where}: "seeds"`, 'a count >= 1 or a non-empty list of seeds', seeds);
+  }
+  runs *= seedList.length;
+  if (runs > MAX_RUNS) throw new SpecError(`${where}: the axes and seeds make ${runs} runs (at most ${MAX_RUNS})`);
+  // Then each value; the model descriptions within one budget of parameters.
+  let described = 0;
+  const check = (k: string, v: unknown, at: string): void => {
+    if (k !== 'model') return KEYS[k as keyof typeof KEYS](v, at);
+    described += checkModel(v, at);
+    if (described > describedParameters)
+      throw new SpecError(
+        `${at}: the spec's model descriptions declare over ${describedParameters.toLocaleString('en-US')} parameter values together, ` +
+          'the most one spec may hold; split the sweep',
+      );
+  };
+  for (const [k, v] of Object.entries(base)) check(k, v, `${where}: "base.${k}"`);
+  for (const [k, values] of Object.entries(axes) as [string, unknown[]][]) {
     // Labels name the runs' folders: two that differ only in case would be one folder on macOS
     // and Windows, where two workers would then write each other's records.
     const seen = new Map<string, string>();
     values.forEach((v, i) => {
-      KEYS[k as keyof typeof KEYS](v, `${where}: "axes.${k}[${i}]"`);
+      check(k, v, `${where}: "axes.${k}[${i}]"`);
       const label = valueLabel(v);
       const earlier = seen.get(label.toLowerCase());
       if (earlier === label) throw new SpecError(`${where}: "axes.${k}[${i}]": value ${label} appears twice`);
@@ -239,7 +285,6 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
         );
       seen.set(label.toLowerCase(), label);
     });
-    runs *= values.length;
   }
   // As `neurone train --optimizer adam --momentum` is refused: Adam has no momentum to set.
   const optimizers = (axes.optimizer ?? [base.optimizer ?? RUN_DEFAULTS.optimizer]) as string[];
@@ -247,20 +292,6 @@ export function validateSpec(input: unknown, where = 'sweep spec'): SweepSpec {
     throw new SpecError(`${where}: "axes.momentum" applies to sgd only, and some runs use ${optimizers.find((o) => o !== 'sgd')}`);
   if (base.momentum !== undefined && !optimizers.includes('sgd'))
     throw new SpecError(`${where}: "base.momentum" applies to sgd only, and every run uses ${optimizers[0]}`);
-  const seeds = top.seeds ?? 1;
-  let seedList: number[];
-  if (typeof seeds === 'number') {
-    int(1, 100000)(seeds, `${where}: "seeds"`);
-    seedList = Array.from({ length: seeds }, (_, i) => i);
-  } else if (Array.isArray(seeds) && seeds.length > 0) {
-    seeds.forEach((s, i) => int(0, MAX_SEED)(s, `${where}: "seeds[${i}]"`));
-    if (new Set(seeds).size !== seeds.length) throw new SpecError(`${where}: "seeds": a seed appears twice`);
-    seedList = seeds as number[];
-  } else {
-    return expect(`${where}: "seeds"`, 'a count >= 1 or a non-empty list of seeds', seeds);
-  }
-  runs *= seedList.length;
-  if (runs > MAX_RUNS) throw new SpecError(`${where}: the axes and seeds make ${runs} runs (at most ${MAX_RUNS})`);
   return {
     name,
     ...(top.description !== undefined ? { description: top.description as string } : {}),
