@@ -140,6 +140,16 @@ describe('buildModel', () => {
     [{ layers: [{ type: 'Linear', args: [2, -3] }] }, /layer 0: Linear: outputSize must be an integer in \[1, 16777216\], got -3/],
     [{ layers: [{ type: 'Linear', args: [2, 3], options: { bias: 'yes' } }] }, /layer 0: Linear: option bias must be a boolean/],
     [{ layers: [{ type: 'Linear', args: [2, 3], options: { init: 'glorot' } }] }, /layer 0: Linear: unknown init "glorot"/],
+    // A key the description does not read: before, ignored (the misspelt options trained a bias).
+    [
+      { layers: [{ type: 'Linear', args: [2, 3], option: { bias: false } }] },
+      /layer 0 \(Linear\): unknown key "option" \(did you mean options\?\) \(expected type, args, options, modules\)$/,
+    ],
+    [{ layers: [{ type: 'ReLU' }], extra: 1 }, /model description: unknown key "extra" \(expected layers, name\)$/],
+    [
+      { layers: [{ type: 'Sequential', modules: [{ type: 'ReLU', bogus: true }] }] },
+      /layer 0\.0 \(ReLU\): unknown key "bogus" \(expected type, args, options, modules\)$/,
+    ],
   ])('rejects %j with a message naming the layer', (description, message) => {
     expect(() => buildModel(description)).toThrow(ModelError);
     expect(() => buildModel(description)).toThrow(message);

@@ -246,6 +246,7 @@ function buildLayer(spec: unknown, where: string, budget: { left: number }, dept
   }
   const s = spec as Partial<ModuleConfig>;
   if (typeof s.type !== 'string') throw new ModelError(`${where}: "type" must be a string, got ${describe(s.type)}`);
+  refuseUnknownKeys(spec, LAYER_KEYS, `${where} (${s.type})`);
   if (s.type === 'Sequential') {
     if (!Array.isArray(s.modules)) throw new ModelError(`${where}: a Sequential needs a "modules" array`);
     // As deep as a saved model may be: a network nested deeper could be trained but not saved.
@@ -289,6 +290,22 @@ function buildLayer(spec: unknown, where: string, budget: { left: number }, dept
   }
 }
 
+/** The keys of a layer (`JSON.stringify` of a module writes these), and of a description's top level. */
+const LAYER_KEYS = ['type', 'args', 'options', 'modules'];
+const DESCRIPTION_KEYS = ['layers', 'name'];
+
+/**
+ * Refuses a key a description does not read: a misspelt `"option": { "bias": false }` trained a
+ * layer with its bias, the key ignored.
+ */
+function refuseUnknownKeys(spec: object, known: readonly string[], where: string): void {
+  const unknown = Object.keys(spec).find((k) => !known.includes(k));
+  if (unknown !== undefined) {
+    const shown = JSON.stringify(unknown.length > 64 ? `${unknown.slice(0, 64)}…` : unknown);
+    throw new ModelError(`${where}: unknown key ${shown}${didYouMean(unknown, known)} (expected ${known.join(', ')})`);
+  }
+}
+
 /**
  * Builds a Sequential from a description: `{ layers: [...] }`, a bare array of layers, or the
  * `{ type: 'Sequential', modules: [...] }` form of `JSON.stringify(net)`.
@@ -302,6 +319,7 @@ export function buildModel(description: unknown): Sequential {
   if (Array.isArray(description)) layers = description;
   else if (description !== null && typeof description === 'object') {
     const d = description as { layers?: unknown; type?: unknown; modules?: unknown };
+    refuseUnknownKeys(description, d.layers !== undefined ? DESCRIPTION_KEYS : LAYER_KEYS, 'model description');
     layers = d.layers ?? (d.type === 'Sequential' ? d.modules : undefined);
   }
   if (!Array.isArray(layers)) {
