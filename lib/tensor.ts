@@ -117,6 +117,14 @@ export function tensor(values: TensorValues, shape?: readonly number[] | Float32
     }
     return wrapAs('tensor', values as readonly number[], shape as unknown as Float32Array);
   }
+  // The former order with data of another length: said as that, not as a Float32Array shape.
+  if (shape instanceof Float32Array && Array.isArray(values) && values.length > 0 && values.every((d) => Number.isInteger(d) && d >= 0)) {
+    const needs = values.reduce((p: number, d: number) => p * d, 1);
+    throw new RangeError(
+      `tensor: shape ${formatShape(values as number[])} needs ${needs} values, its data holds ${shape.length} ` +
+        '(the former order tensor(shape, data); the arguments are now (values, shape))',
+    );
+  }
   const dims = shape as readonly number[] | undefined;
   if (values instanceof Float32Array) return wrapAs('tensor', dims ?? [values.length], values);
   return build('tensor', values, dims);

@@ -101,6 +101,13 @@ test('the old tensor(shape, data) order still works, with one deprecation warnin
     process.off('warning', listen);
   }
   expect(wrap([2], Float32Array.of(1, 2)).shape).toEqual([2]);
+  // In the old order with data of another length: said as that (before, "shape must be an array
+  // of dimensions, got Float32Array(7)").
+  expect(() => tensor([2, 3], new Float32Array(7))).toThrow(
+    new RangeError(
+      'tensor: shape (2, 3) needs 6 values, its data holds 7 (the former order tensor(shape, data); the arguments are now (values, shape))',
+    ),
+  );
 });
 
 test('argmaxRows is the one name; fromOneHot is its alias', () => {
