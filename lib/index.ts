@@ -7,6 +7,10 @@
  * `neurone` command's own files (presets, model descriptions) are not part of the API.
  * @packageDocumentation
  */
+// The declarations name Node's types (Buffer, streams): the reference brings them into a
+// project that has @types/node, whatever its "types" setting says (TypeScript 7 lists none by
+// default); `preserve` keeps it in the emitted declarations.
+/// <reference types="node" preserve="true" />
 export type { Tensor, NestedArray, TensorValues } from './tensor';
 export {
   tensor,

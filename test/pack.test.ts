@@ -487,6 +487,24 @@ describePosix('the npm package', () => {
     const typeRoots = ['--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types')];
     const node10 = run(process.execPath, [tsc, ...node10Args, ...typeRoots, 'types-node10.ts'], project, env);
     ok(node10, 'type-checking a consumer with "moduleResolution": "node"');
+    // "types": [] (TypeScript 7's default: no @types package is included unless listed): the
+    // declarations bring Node's types in themselves (before, "Cannot find name 'Buffer'").
+    fs.writeFileSync(
+      path.join(project, 'tsconfig.no-types.json'),
+      JSON.stringify({
+        compilerOptions: {
+          noEmit: true,
+          strict: true,
+          module: 'node16',
+          moduleResolution: 'node16',
+          target: 'es2022',
+          types: [],
+          typeRoots: [path.join(root, 'node_modules', '@types')],
+        },
+        files: ['types.mts', 'types.cts'],
+      }),
+    );
+    ok(run(process.execPath, [tsc, '-p', 'tsconfig.no-types.json'], project, env), 'type-checking a consumer whose "types" lists none');
   }, 240_000);
 
   test("a plain install leaves out the queue's clients and the queue says what to install; installed beside neurone, they are found", async () => {

@@ -22,6 +22,10 @@
  *   // x: (32, 16, 16, 1)
  * }
  */
+// The declarations name Node's types (Buffer, streams): the reference brings them into a
+// project that has @types/node, whatever its "types" setting says (TypeScript 7 lists none by
+// default); `preserve` keeps it in the emitted declarations.
+/// <reference types="node" preserve="true" />
 export type { Dataset, DatasetExtras } from './dataset';
 export { makeDataset, oneHot, classCounts, numExamples, numFeatures, valueRange } from './dataset';
 

@@ -5,6 +5,10 @@
  * network, so they live outside the root entry point.
  * @packageDocumentation
  */
+// The declarations name Node's types (Buffer, streams): the reference brings them into a
+// project that has @types/node, whatever its "types" setting says (TypeScript 7 lists none by
+// default); `preserve` keeps it in the emitted declarations.
+/// <reference types="node" preserve="true" />
 export {
   imageGridPng,
   columnsOf,

@@ -216,7 +216,7 @@ function unknownKey(where: string, key: string, known: readonly string[]): never
  * @param input The spec as parsed from JSON.
  * @param where The name errors give the spec (default `sweep spec`; the command gives the file).
  * @param describedParameters The parameter values its model descriptions may declare together
- * (default {@link MAX_SPEC_DESCRIBED_PARAMETERS}; a test's smaller bound). @internal
+ * (default `MAX_SPEC_DESCRIBED_PARAMETERS`, 2^26; the tests pass a smaller bound).
  */
 export function validateSpec(input: unknown, where = 'sweep spec', describedParameters = MAX_SPEC_DESCRIBED_PARAMETERS): SweepSpec {
   const top = plainObject(input, where);
