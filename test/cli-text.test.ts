@@ -9,6 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../lib/cli/main';
+import { divergedLine } from '../lib/cli/train';
+import { NonFiniteError } from '../lib/train';
 import { FLAGS, changedFlag, parseTrainArgs, resultFlags, UsageError } from '../lib/cli/train-args';
 import { plural } from '../lib/messages';
 import { HEADLINE, QUICK, trainingPlan } from '../lib/cli/recipes';
@@ -314,5 +316,22 @@ describe('which flags --resume compares', () => {
     };
     const [a, b] = values[flag].map((args) => parseTrainArgs(args));
     expect(changedFlag(resultFlags(a as NonNullable<typeof a>), resultFlags(b as NonNullable<typeof b>))).toBeUndefined();
+  });
+});
+
+describe('the line of a diverged training', () => {
+  const e = new NonFiniteError(
+    'fit: the loss is NaN at epoch 1, batch 3/10; stopped before updating (lower the learning rate, or pass { allowNonFinite: true } to continue)',
+    1,
+    3,
+  );
+  test("SGD's summed gradient: the rate PyTorch's lr on the batch mean would be, not a tenth (which diverged again at batch 32)", () => {
+    expect(divergedLine(e, 0.1, false, 32)).toBe(
+      "training diverged: the loss is NaN at epoch 1, batch 3/10; stopped before updating. Lower --lr (0.1: the command sums each batch's gradient, as the course did, so --lr 0.1 at --batch-size 32 steps as far as PyTorch's lr 3.2 on the batch mean), e.g. --lr 0.00313 (PyTorch's lr 0.1 on the batch mean)",
+    );
+  });
+  test('Adam, or a batch of one: a tenth of the rate', () => {
+    expect(divergedLine(e, 0.1, true, 32)).toMatch(/\. Lower --lr \(0\.1\), e\.g\. --lr 0\.01$/);
+    expect(divergedLine(e, 0.1, false, 1)).toMatch(/\. Lower --lr \(0\.1\), e\.g\. --lr 0\.01$/);
   });
 });

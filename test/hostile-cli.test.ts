@@ -235,7 +235,7 @@ describe('output paths are checked before training, and never hang', () => {
     const r = cli(['train', '--dataset', 'xor', '--epochs', '2', '--lr', '1e30', '--out', fresh]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(
-      /^neurone: training diverged: the (loss is (NaN|Infinity)|update) .* Lower --lr \(1e\+30: the command sums each batch's gradient, as the course did, so --lr 1e\+30 at --batch-size 32 steps as far as PyTorch's lr 3\.2e\+31 on the batch mean\), e\.g\. --lr 1e\+29$/,
+      /^neurone: training diverged: the (loss is (NaN|Infinity)|update) .* Lower --lr \(1e\+30: the command sums each batch's gradient, as the course did, so --lr 1e\+30 at --batch-size 32 steps as far as PyTorch's lr 3\.2e\+31 on the batch mean\), e\.g\. --lr 3\.13e\+28 \(PyTorch's lr 1e\+30 on the batch mean\)$/,
     );
     expect(r.stderr).not.toMatch(/allowNonFinite|reduction/);
     expect(fs.existsSync(path.join(tmp, 'fresh'))).toBe(false);

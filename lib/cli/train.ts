@@ -707,7 +707,10 @@ export function divergedLine(e: NonFiniteError, lr: number, adam: boolean, batch
     !adam && batchSize > 1
       ? `: the command sums each batch's gradient, as the course did, so --lr ${rate(lr)} at --batch-size ${batchSize} steps as far as PyTorch's lr ${rate(lr * batchSize)} on the batch mean`
       : '';
-  return `training diverged: ${where}. Lower --lr (${rate(lr)}${summed}), e.g. --lr ${rate(lr / 10)}`;
+  // With summed gradients, the rate a PyTorch user meant by --lr (lr on the batch mean): a tenth
+  // of a rate 32 times too large diverged again.
+  const next = summed ? `--lr ${rate(lr / batchSize)} (PyTorch's lr ${rate(lr)} on the batch mean)` : `--lr ${rate(lr / 10)}`;
+  return `training diverged: ${where}. Lower --lr (${rate(lr)}${summed}), e.g. ${next}`;
 }
 
 /**
