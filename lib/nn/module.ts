@@ -73,8 +73,10 @@ export class Sequential extends Module {
   readonly modules: readonly Module[] = [];
   /** The pass of the last forward called on this Sequential itself (not through an enclosing one). */
   private readonly ownPass = new SequentialPass();
-  /** What that forward returned (forward's copy, forwardView's buffer), which backward's delta must be taken at. */
+  /** What that pass output (forward's copy, forwardView's or a replay's buffer), which backward's delta must be taken at. */
   private lastOutput: Tensor | null = null;
+  /** The outputs forward returned before the last one: a loss gradient at one of them is refused by backward. */
+  private readonly earlierOutputs = new WeakSet<Tensor>();
 
   /**
    * Builds the container from its modules.
@@ -148,6 +150,7 @@ export class Sequential extends Module {
   forward(input: Tensor): Tensor {
     const x = this.forwardPass(this.ownPass, input, false, false);
     // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
+    if (this.lastOutput) this.earlierOutputs.add(this.lastOutput);
     this.lastOutput = this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
     return this.lastOutput;
   }
@@ -164,6 +167,7 @@ export class Sequential extends Module {
    * @internal
    */
   forwardView(input: Tensor, inputGradient = true): Tensor {
+    if (this.lastOutput) this.earlierOutputs.add(this.lastOutput);
     this.lastOutput = this.forwardPass(this.ownPass, input, !inputGradient, !inputGradient);
     return this.lastOutput;
   }
@@ -281,14 +285,17 @@ export class Sequential extends Module {
   }
 
   /**
-   * Refuses a built-in loss's gradient taken at another output than the last forward pass's:
-   * the inputs and masks backward uses are the last pass's, so its parameter gradients would
-   * be of a mixture of the two passes, with no error (same shapes) or a bare shape mismatch.
+   * Refuses a built-in loss's gradient taken at an output this Sequential returned before its
+   * last pass: the inputs and masks backward uses are the last pass's, so its parameter
+   * gradients would be of a mixture of the two passes, with no error (same shapes) or a bare
+   * shape mismatch. A gradient taken at anything else (the output plus a baseline, the sum of
+   * two networks' outputs) is the caller's chain rule, not checked.
    */
   private checkDeltaFollowsLastForward(delta: Tensor): void {
     const at = isTensor(delta) ? gradientTakenAt.get(delta) : undefined;
     const last = this.lastOutput;
-    if (at === undefined || last === null || this.ownPass.state !== 'forward' || at === last || sameValues(at, last)) return;
+    if (at === undefined || last === null || this.ownPass.state !== 'forward' || at === last || !this.earlierOutputs.has(at)) return;
+    if (sameValues(at, last)) return;
     throw new Error(
       `${this.label()}: backward got the loss gradient at an output ${formatShape(at.shape)} of an earlier forward pass, ` +
         `not at the last forward's output ${formatShape(last.shape)}${sameShapeNote(at, last)}: the network keeps only what its last ` +
@@ -316,7 +323,7 @@ export class Sequential extends Module {
    * @param delta ∂L/∂output, the shape of the output.
    */
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
-    replayForward(() => this.forwardPass(this.ownPass, input, false, false));
+    this.replayInto(input);
     this.backwardPass(this.ownPass, delta, true, false);
   }
 
@@ -327,9 +334,15 @@ export class Sequential extends Module {
    * @returns ∂L/∂input, the shape of `input`.
    */
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
-    replayForward(() => this.forwardPass(this.ownPass, input, false, false));
+    this.replayInto(input);
     const d = this.backwardPass(this.ownPass, delta, false, true) as Tensor;
     return { shape: d.shape, data: d.data.slice() };
+  }
+
+  /** The forward pass of the module contract's backward calls, replayed into this Sequential's own pass, which it then is. */
+  private replayInto(input: Tensor): void {
+    if (this.lastOutput) this.earlierOutputs.add(this.lastOutput);
+    this.lastOutput = replayForward(() => this.forwardPass(this.ownPass, input, false, false));
   }
 
   /** The backward pass at a place of an enclosing Sequential, through the pass its forwardAt kept. @internal */

@@ -119,6 +119,36 @@ describe('Sequential.backward and the last forward pass', () => {
     expect(gradients(net)).toEqual(g1);
   });
 
+  test('a loss gradient at something other than an output of this network (a residual over a baseline, the sum of two networks) is the chain rule, not refused', () => {
+    // The review of the first version of this check: it refused any gradient not at the last
+    // output, so these loops, one forward per network, threw.
+    seed(7);
+    const x = randn([5, 4]);
+    const y = randn([5, 3]);
+    const sum = (a: Tensor, b: Tensor): Tensor => ({ shape: a.shape, data: a.data.map((v, i) => v + b.data[i]) });
+    const net = mlp();
+    const yhat = sum(randn([5, 3]), net.forward(x));
+    net.zeroGrad();
+    net.backward(new MSELoss().backward(y, yhat));
+    const wide = mlp();
+    const deep = mlp();
+    const logits = sum(wide.forward(x), deep.forward(x));
+    const g = new CELogSoftmaxLoss().backward(fromArray([0, 1, 2, 0, 1]), logits);
+    wide.backward(g);
+    deep.backward(g);
+    expect(wide.parameters().some((p) => p.grad.data.some((v) => v !== 0))).toBe(true);
+  });
+
+  test("the module contract's backward calls replay a pass: a gradient at the output before them is refused", () => {
+    seed(8);
+    const net = mlp();
+    const loss = new MSELoss();
+    const [x1, x2, t] = [randn([5, 4]), randn([5, 4]), randn([5, 3])];
+    const o1 = net.forward(x1);
+    net.backwardDelta(x2, randn([5, 3])); // runs x2's pass again inside the network
+    expect(() => net.backward(loss.backward(t, o1))).toThrow(EARLIER);
+  });
+
   test('a dropout mask drawn again: the same batch forwarded twice in training mode is two passes', () => {
     seed(5);
     const net = new Sequential(new Linear(4, 16), new Dropout(0.5), new Linear(16, 3));
