@@ -1057,6 +1057,18 @@ describe('neurone predict', () => {
       await run(predictCommand, ['--model', lenet28File, path.join(tmp, 'g40.png')]),
       /predict: .*g40\.png has 40×40 images, but the model takes 28×28 to 31×31$/m,
     );
+    // Pooled to 1×1 before its Linear, a model takes sides k to 2k − 1, past the search's first
+    // bound (twice the smallest size's values): followed on to where it refuses, not "or larger".
+    const pooled = new Sequential(new Conv2D(1, 1, 4), new MaxPool2D(4, 4), new Flatten(), new Linear(4, 2));
+    const pooledFile = path.join(tmp, 'pooled-to-one.safetensors');
+    save(pooled, pooledFile);
+    const nine = new PNG({ width: 9, height: 9 });
+    nine.data.fill(128);
+    fs.writeFileSync(path.join(tmp, 'g9.png'), PNG.sync.write(nine));
+    expectBadInput(
+      await run(predictCommand, ['--model', pooledFile, path.join(tmp, 'g9.png')]),
+      /predict: .*g9\.png has 9×9 images, but the model takes 4×4 to 7×7$/m,
+    );
     // A model that takes every size from its smallest on: the search finds sizes up to its end, and
     // the list says so; the counts are square ones (144, 169, ...), not every count from 144.
     const anySize = new Sequential(new Conv2D(3, 1, 4), new Conv2D([1, 10], 4, 4), new GlobalAvgPool2D(), new Linear(4, 2));

@@ -110,31 +110,55 @@ const DESCRIBED_SAMPLE_SHAPES = 1000;
 
 /**
  * The sample sizes a model takes, for a refusal: runs of consecutive sizes said as ranges
- * ("28×28 to 31×31", "16×16 or 17×17"), and a run that goes on to the end of the search as
- * "12×12 or larger" (a fully convolutional model takes every size from its smallest on; `larger`
- * says it of a shape). Sizes of one kind (squares, sequences or flat rows) are stepped by their
- * side, length or value count; `text` writes one size.
+ * ("28×28 to 31×31", "16×16 or 17×17"), the last run followed past the search's end to where the
+ * model refuses, or said as "12×12 or larger" (`larger` says it of a shape) when it takes every
+ * size up to the most values a sample may have (a fully convolutional model). Sizes of one kind
+ * (squares, sequences or flat rows) are stepped by their side, length or value count; `text`
+ * writes one size.
  */
 function acceptedSizesText(net: Module, text: (shape: readonly number[]) => string, larger: (shape: readonly number[]) => string): string {
   const { found, limit } = searchSampleShapes(net, DESCRIBED_SAMPLE_SHAPES);
   const chan = inputChannels(net);
-  // The step of a kind: a square's side, a sequence's length, a row's values; and the last the search could reach.
+  // The step of a kind (its shape's length): a square's side, a sequence's length, a row's values.
   const kind = (shape: readonly number[]): number => shape.length;
   const key = (shape: readonly number[]): number => shape[0];
-  const last = (k: number): number => (k === 3 ? Math.floor(Math.sqrt(limit / chan)) : k === 2 ? Math.floor(limit / chan) : limit);
-  const items: string[] = [];
+  const shapeOf = (k: number, size: number): number[] => (k === 3 ? [size, size, chan] : k === 2 ? [size, chan] : [size]);
+  const values = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+  const runs: [number[], number[]][] = [];
   if (found.every((shape) => kind(shape) === kind(found[0]))) {
     for (let i = 0; i < found.length;) {
       let j = i;
       while (j + 1 < found.length && key(found[j + 1]) === key(found[j]) + 1) j++;
-      if (j === found.length - 1 && key(found[j]) === last(kind(found[j])) && j > i) items.push(`${text(found[i])} ${larger(found[i])}`);
-      else if (j - i >= 2) items.push(`${text(found[i])} to ${text(found[j])}`);
-      else for (let k = i; k <= j; k++) items.push(text(found[k]));
+      runs.push([found[i], found[j]]);
       i = j + 1;
     }
-  } else {
-    items.push(...found.map(text));
   }
+  if (runs.length === 0) return listed(found.map(text));
+  // The search stops at twice the smallest size's values: a run that reaches that end is followed
+  // on, a size at a time, to where the model refuses (LeNet's 28 to 31; a net pooled to 1×1 takes
+  // k to 2k − 1) or to the most values a sample may have (every size from its smallest on).
+  const [first, end] = runs[runs.length - 1];
+  if (values(shapeOf(kind(end), key(end) + 1)) > limit) {
+    let size = key(end);
+    while (values(shapeOf(kind(end), size + 1)) <= SEARCHED_SAMPLE_SIZE && takes(net, shapeOf(kind(end), size + 1))) size++;
+    const open = values(shapeOf(kind(end), size + 1)) > SEARCHED_SAMPLE_SIZE;
+    runs[runs.length - 1] = [first, shapeOf(kind(end), size)];
+    if (open) {
+      const items = runs.slice(0, -1).flatMap(rangeItems);
+      return listed([...items, `${text(first)} ${larger(first)}`]);
+    }
+  }
+  return listed(runs.flatMap(rangeItems));
+
+  /** A run of consecutive sizes: one, two ("16×16 or 17×17" in the list), or a range. */
+  function rangeItems([a, b]: [number[], number[]]): string[] {
+    if (key(b) - key(a) >= 2) return [`${text(a)} to ${text(b)}`];
+    return key(a) === key(b) ? [text(a)] : [text(a), text(b)];
+  }
+}
+
+/** Items as a refusal says them: "a", "a or b", "a, b or c", and past three "a, b, c or other sizes". */
+function listed(items: string[]): string {
   const shown = items.slice(0, 3);
   if (items.length > 3) return `${shown.join(', ')} or other sizes`;
   return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} or ${shown[shown.length - 1]}` : shown.join('');
