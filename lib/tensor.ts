@@ -429,16 +429,20 @@ export function sameValues(a: Tensor, b: Tensor): boolean {
 }
 
 /**
- * For a shape error: ` (one sample without its batch axis: reshape it to (1, 784))` when `got` is
+ * For a shape error: `one sample without its batch axis: reshape it to (1, 784)` when `got` is
  * `expected` without its leading 'batch' (PyTorch's layers take one sample so; these do not), else
- * ''. Named sizes in `expected` (strings) match any size. @internal
+ * ''. Named sizes in `expected` (strings) match any size; at least one number must match. @internal
  */
 export function missingBatchHint(expected: readonly (number | string)[], got: readonly number[]): string {
+  // At least one size must match a number: a pooling's (batch, height, width, chan) is all names,
+  // and (32, 28, 28) there is more likely 32 images without a channel axis.
+  const sizes = expected.slice(1);
   const unbatched =
     expected[0] === 'batch' &&
-    got.length === expected.length - 1 &&
-    got.every((d, i) => typeof expected[i + 1] === 'string' || expected[i + 1] === d);
-  return unbatched ? ` (one sample without its batch axis: reshape it to ${formatShape([1, ...got])})` : '';
+    got.length === sizes.length &&
+    sizes.some((d) => typeof d === 'number') &&
+    got.every((d, i) => typeof sizes[i] === 'string' || sizes[i] === d);
+  return unbatched ? `one sample without its batch axis: reshape it to ${formatShape([1, ...got])}` : '';
 }
 
 /**
@@ -453,9 +457,8 @@ export function checkShape(t: Tensor, expected: readonly (number | null)[], who:
   for (let i = 0; ok && i < expected.length; i++) ok = expected[i] === null || expected[i] === t.shape[i];
   if (!ok) {
     const exp = expected.map((d, i) => (d === null ? (i === 0 ? 'batch' : '*') : d));
-    throw new RangeError(
-      `${nameOf(who)}: expected ${what} ${formatShape(exp)}, got ${formatShape(t.shape)}${missingBatchHint(exp, t.shape)}`,
-    );
+    const hint = missingBatchHint(exp, t.shape);
+    throw new RangeError(`${nameOf(who)}: expected ${what} ${formatShape(exp)}, got ${formatShape(t.shape)}${hint ? ` (${hint})` : ''}`);
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { setBackend } from '../lib/backend';
 import { seed } from '../lib/random';
-import { Sequential, Linear, ReLU, LogSoftmax, Conv1D, Conv2D, ConvTranspose2D, MaxPool1D, Flatten } from '../lib/nn';
+import { Sequential, Linear, ReLU, LogSoftmax, Conv1D, Conv2D, ConvTranspose2D, MaxPool1D, MaxPool2D, Flatten } from '../lib/nn';
 import { CELogSoftmaxLoss, CrossEntropyLoss, MSELoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate, predict } from '../lib/train';
@@ -140,10 +140,15 @@ describe.each(availableBackends())('%s backend', (name) => {
     expect(() => new Linear(784, 10).forward(fromArray(new Array(784).fill(0)))).toThrow(
       'Linear(784, 10): expected input (batch, 784), got (784) (one sample without its batch axis: reshape it to (1, 784))',
     );
-    expect(() => new Conv2D(3, 1, 4).outputShape([28, 28, 1])).toThrow(
-      /got \(28, 28, 1\) \(one sample without its batch axis: reshape it to \(1, 28, 28, 1\)\)/,
-    );
     expect(() => new Linear(784, 10).forward(fromArray([new Array(783).fill(0)]))).toThrow(/got \(1, 783\)$/);
+    // One parenthesis of hints; none for a pooling, whose named sizes any input one axis short
+    // would match ((32, 28, 28) there is 32 images without a channel axis more likely than one).
+    expect(() => new Conv2D(3, 1, 4).outputShape([28, 28, 1])).toThrow(
+      /got \(28, 28, 1\) \(one sample without its batch axis: reshape it to \(1, 28, 28, 1\); images are channels-last [^()]*\(batch, height, width, chan\), here chan 1\)$/,
+    );
+    expect(() => new MaxPool2D(2).outputShape([32, 28, 28])).toThrow(/got \(32, 28, 28\)$/);
+    // A tensor is not an options object.
+    expect(() => new Linear(fromArray([[1, 2]]) as never, 10)).toThrow(/^Linear: inputSize must be a number, got Tensor\(1, 2\)$/);
     // Keras's list of layers, or PyTorch's nn.Sequential(*layers) without the star.
     expect(() => new Sequential([new Linear(4, 2), new ReLU()] as never)).toThrow(
       'Sequential: expected a Module at position 0, got Array(2); the modules go one by one: new Sequential(...modules)',

@@ -117,6 +117,11 @@ describe('buildModel', () => {
     expect(buildModel(back).toString()).toBe(net.toString());
   });
 
+  test("the JSON.stringify form of a network may carry a name, as a sweep's models do", () => {
+    const net = buildModel({ name: 'tiny', type: 'Sequential', args: [], modules: [{ type: 'Linear', args: [2, 3] }] });
+    expect(net.outputShape([4, 2])).toEqual([4, 3]);
+  });
+
   test('nested Sequential', () => {
     const net = buildModel({
       layers: [

@@ -319,7 +319,8 @@ export function buildModel(description: unknown): Sequential {
   if (Array.isArray(description)) layers = description;
   else if (description !== null && typeof description === 'object') {
     const d = description as { layers?: unknown; type?: unknown; modules?: unknown };
-    refuseUnknownKeys(description, d.layers !== undefined ? DESCRIPTION_KEYS : LAYER_KEYS, 'model description');
+    // The `JSON.stringify(net)` form may carry a name as well, which a sweep labels its runs with.
+    refuseUnknownKeys(description, d.layers !== undefined ? DESCRIPTION_KEYS : [...LAYER_KEYS, 'name'], 'model description');
     layers = d.layers ?? (d.type === 'Sequential' ? d.modules : undefined);
   }
   if (!Array.isArray(layers)) {

@@ -565,9 +565,16 @@ export abstract class Module {
    * @param got The shape received.
    * @param what What was refused (default 'input').
    */
-  protected shapeError(expected: readonly (number | string)[], got: readonly number[], what = 'input'): RangeError {
+  protected shapeError(
+    expected: readonly (number | string)[],
+    got: readonly number[],
+    what = 'input',
+    hints: readonly string[] = [],
+  ): RangeError {
+    // The missing batch axis first, then the module's own hints, in one parenthesis.
+    const all = [missingBatchHint(expected, got), ...hints].filter((h) => h !== '');
     return new RangeError(
-      `${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}${missingBatchHint(expected, got)}`,
+      `${this.label()}: expected ${what} ${formatShape(expected)}, got ${formatShape(got)}${all.length > 0 ? ` (${all.join('; ')})` : ''}`,
     );
   }
 }

@@ -67,17 +67,12 @@ export interface Conv1DOptions {
  * new Conv1D(3, 1, 8, 1, { padding: 1 });     // "same" length: (32, 256, 1) → (32, 256, 8)
  */
 /**
- * Adds to a convolution's input-shape error what a PyTorch or TensorFlow user needs to read it:
+ * The hints a convolution's input-shape error adds for a PyTorch or TensorFlow user to read it:
  * the argument order (kSize, chanIn, chanOut), the channels-last layout, and the likely fix when
  * the input looks channels-first, has no channel axis, is images (batch, h, w, chan), or the
  * arguments look PyTorch-ordered.
  */
-function channelError(
-  error: RangeError,
-  kind: string,
-  conv: { kSize: number; chanIn: number; chanOut: number },
-  inputShape: readonly number[],
-): RangeError {
+function channelHints(kind: string, conv: { kSize: number; chanIn: number; chanOut: number }, inputShape: readonly number[]): string[] {
   const { kSize, chanIn, chanOut } = conv;
   const hints = [
     `${kind}'s arguments are (kSize, chanIn, chanOut), here kSize ${kSize}, chanIn ${chanIn}, chanOut ${chanOut}, and its input is channels-last (batch, length, chan)`,
@@ -104,7 +99,7 @@ function channelError(
       );
     }
   }
-  return new RangeError(`${error.message} (${hints.join('; ')})`);
+  return hints;
 }
 
 /** The arguments of {@link Conv1D}. @internal */
@@ -181,7 +176,7 @@ export class Conv1D extends Module {
 
   outputShape(inputShape: readonly number[]): number[] {
     if (inputShape.length !== 3 || inputShape[2] !== this.chanIn) {
-      throw channelError(this.shapeError(['batch', 'length', this.chanIn], inputShape), 'Conv1D', this, inputShape);
+      throw this.shapeError(['batch', 'length', this.chanIn], inputShape, 'input', channelHints('Conv1D', this, inputShape));
     }
     const padded = inputShape[1] + 2 * this.padding;
     if (padded < this.kSize) {
@@ -390,7 +385,7 @@ export class ConvTranspose1D extends Module {
 
   outputShape(inputShape: readonly number[]): number[] {
     if (inputShape.length !== 3 || inputShape[2] !== this.chanIn || inputShape[1] < 1) {
-      throw channelError(this.shapeError(['batch', 'length', this.chanIn], inputShape), 'ConvTranspose1D', this, inputShape);
+      throw this.shapeError(['batch', 'length', this.chanIn], inputShape, 'input', channelHints('ConvTranspose1D', this, inputShape));
     }
     const out = this.fullLength(inputShape[1]) - 2 * this.padding;
     if (out < 1) throw this.shapeError(['batch', `length > ${inputShape[1]}`, this.chanIn], inputShape);

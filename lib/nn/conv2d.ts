@@ -116,7 +116,6 @@ abstract class Convolution2D extends Module {
 
   /** An input error that says what a PyTorch or TensorFlow user needs to read it. @internal */
   protected imageError(inputShape: readonly number[]): RangeError {
-    const e = this.shapeError(['batch', 'height', 'width', this.chanIn], inputShape);
     const hints = [`images are channels-last (batch, height, width, chan), here chan ${this.chanIn}`];
     if (inputShape.length === 4 && inputShape[1] === this.chanIn && inputShape[3] !== this.chanIn) {
       hints.push(
@@ -138,7 +137,7 @@ abstract class Convolution2D extends Module {
     } else if (inputShape.length === 2) {
       hints.push('a flat (batch, features) input needs Reshape([height, width, chan]) first');
     }
-    return new RangeError(`${e.message} (${hints.join('; ')})`);
+    return this.shapeError(['batch', 'height', 'width', this.chanIn], inputShape, 'input', hints);
   }
 
   /** The geometry arguments of the conv2d kernels for the convolution from (height, width, cin) to (·, ·, cout). @internal */

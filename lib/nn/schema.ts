@@ -5,7 +5,7 @@
  * before building anything, so a network that constructs can be saved and loaded, and a file
  * that would be refused on load cannot be made by constructing it either.
  */
-import { MAX_TENSOR_VALUES, describe, formatShape } from '../tensor';
+import { MAX_TENSOR_VALUES, describe, formatShape, isTensor } from '../tensor';
 
 /**
  * Limits on the arguments of the built-in layers. A model file may be hostile: a few bytes of
@@ -146,9 +146,9 @@ function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<s
 }
 
 /**
- * Refuses an options object given in place of a positional argument with a default (PyTorch's
- * keywords written as `new Conv2D(3, 1, 16, { padding: 1 })`, where stride comes first), saying
- * where the options go, instead of "stride must be an integer or [height, width], got object".
+ * Refuses an options object given in place of a positional argument (PyTorch's keywords written
+ * as `new Conv2D(3, 1, 16, { padding: 1 })`, where stride comes first), saying where the options
+ * go, instead of "stride must be an integer or [height, width], got object".
  */
 function checkNoOptionsInPlaceOfArgument(type: string, schema: ModuleSchema, args: readonly unknown[]): void {
   if (schema.options === null) return;
@@ -161,9 +161,11 @@ function checkNoOptionsInPlaceOfArgument(type: string, schema: ModuleSchema, arg
   );
 }
 
-/** A plain object (not an array, not null): what an options argument looks like. */
+/** A plain object (`{ padding: 1 }`): what an options argument looks like; a tensor or a typed array is not one. */
 function isOptionsLike(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (typeof v !== 'object' || v === null || isTensor(v)) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /**
