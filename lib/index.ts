@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 // The declarations name Node's types (Buffer, streams): the reference brings them into a
-// project that has @types/node, whatever its "types" setting says (TypeScript 7 lists none by
+// project that has @types/node, whatever its "types" setting says (TypeScript 6 and later list none by
 // default); `preserve` keeps it in the emitted declarations.
 /// <reference types="node" preserve="true" />
 export type { Tensor, NestedArray, TensorValues } from './tensor';

@@ -25,15 +25,23 @@ def blas_info():
             libs = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line})
     except OSError as e:
         return "BLAS unknown (%s)" % e
-    # NumPy's BLAS and LAPACK wrappers map the same library again: its one answer is enough.
+    # NumPy's BLAS and LAPACK wrappers map the same library again: its one answer is enough. The
+    # OpenBLAS of NumPy 2's wheels (scipy-openblas) prefixes and suffixes its symbols.
+    names = [("openblas_get_config", "openblas_get_corename"),
+             ("scipy_openblas_get_config64_", "scipy_openblas_get_corename64_"),
+             ("scipy_openblas_get_config", "scipy_openblas_get_corename")]
     for lib in libs:
         try:
             blas = ctypes.CDLL(lib)
-            blas.openblas_get_config.restype = ctypes.c_char_p
-            blas.openblas_get_corename.restype = ctypes.c_char_p
-            return "%s, core %s" % (blas.openblas_get_config().decode(), blas.openblas_get_corename().decode())
-        except (OSError, AttributeError):
+        except OSError:
             continue
+        for config_name, core_name in names:
+            try:
+                config, core = getattr(blas, config_name), getattr(blas, core_name)
+            except AttributeError:
+                continue
+            config.restype = core.restype = ctypes.c_char_p
+            return "%s, core %s" % (config().decode(), core().decode())
     return "no OpenBLAS found in this process (%s)" % (", ".join(libs) or "none mapped")
 
 

@@ -330,8 +330,10 @@ describe('the line of a diverged training', () => {
       "training diverged: the loss is NaN at epoch 1, batch 3/10; stopped before updating. Lower --lr (0.1: the command sums each batch's gradient, as the course did, so --lr 0.1 at --batch-size 32 steps as far as PyTorch's lr 3.2 on the batch mean), e.g. --lr 0.00313 (PyTorch's lr 0.1 on the batch mean)",
     );
   });
-  test('Adam, or a batch of one: a tenth of the rate', () => {
+  test('Adam, or a batch under 10: a tenth of the rate', () => {
     expect(divergedLine(e, 0.1, true, 32)).toMatch(/\. Lower --lr \(0\.1\), e\.g\. --lr 0\.01$/);
     expect(divergedLine(e, 0.1, false, 1)).toMatch(/\. Lower --lr \(0\.1\), e\.g\. --lr 0\.01$/);
+    // A batch of 4: lr / 4 would cut less than a tenth.
+    expect(divergedLine(e, 0.1, false, 4)).toMatch(/on the batch mean\), e\.g\. --lr 0\.01$/);
   });
 });

@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseTrainArgs, UsageError } from '../lib/cli/train-args';
+import { ResumeFolder } from '../lib/cli/train-resume';
 import { tsFile } from './ts-child';
 import { headOne } from './head-one';
 import { hasScript, inTerminal } from './terminal';
@@ -191,6 +192,14 @@ describe('output paths are checked before training, and never hang', () => {
       }
     },
   );
+
+  test("a run file gone between the check and the read is said once: 'cannot be read (no such file)'", () => {
+    // Before: "…/run.json cannot be read (…/run.json: cannot read (no such file))".
+    const out = path.join(tmp, 'run-file-gone');
+    const folder = new ResumeFolder(out);
+    const file = path.join(folder.dir, 'run.json');
+    expect(() => folder.run()).toThrow(new Error(`${file} cannot be read (no such file)`));
+  });
 
   (hasCommand('mkfifo') ? test : test.skip)('--save onto a pipe or device (saving would replace it) is refused', () => {
     const fifo = path.join(tmp, 'save-fifo');

@@ -487,7 +487,7 @@ describePosix('the npm package', () => {
     const typeRoots = ['--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types')];
     const node10 = run(process.execPath, [tsc, ...node10Args, ...typeRoots, 'types-node10.ts'], project, env);
     ok(node10, 'type-checking a consumer with "moduleResolution": "node"');
-    // "types": [] (TypeScript 7's default: no @types package is included unless listed): the
+    // "types": [] (the default since TypeScript 6: no @types package is included unless listed): the
     // declarations bring Node's types in themselves (before, "Cannot find name 'Buffer'").
     fs.writeFileSync(
       path.join(project, 'tsconfig.no-types.json'),

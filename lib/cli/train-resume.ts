@@ -76,7 +76,9 @@ export class ResumeFolder {
       parsed = JSON.parse(readDataFile(file, RUN_FILE_BYTES, 'a run file').toString('utf8'));
     } catch (e) {
       const reason = (e as Error).message.split('\n')[0];
-      throw new Error(`${file} cannot be read (${reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason})`);
+      // The reader's own "<file>: cannot read (no such file)" said once, as "cannot be read (no such file)".
+      const own = reason.startsWith(`${file}: `) ? reason.slice(file.length + 2) : reason;
+      throw new Error(`${file} cannot be read (${own.replace(/^cannot read \((.*)\)$/, '$1')})`);
     }
     const run = parsed as { format?: unknown; flags?: unknown; engine?: unknown };
     if (

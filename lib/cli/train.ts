@@ -708,8 +708,9 @@ export function divergedLine(e: NonFiniteError, lr: number, adam: boolean, batch
       ? `: the command sums each batch's gradient, as the course did, so --lr ${rate(lr)} at --batch-size ${batchSize} steps as far as PyTorch's lr ${rate(lr * batchSize)} on the batch mean`
       : '';
   // With summed gradients, the rate a PyTorch user meant by --lr (lr on the batch mean): a tenth
-  // of a rate 32 times too large diverged again.
-  const next = summed ? `--lr ${rate(lr / batchSize)} (PyTorch's lr ${rate(lr)} on the batch mean)` : `--lr ${rate(lr / 10)}`;
+  // of a rate 32 times too large diverged again. Below a batch of 10 that would cut less than a tenth.
+  const next =
+    summed && batchSize >= 10 ? `--lr ${rate(lr / batchSize)} (PyTorch's lr ${rate(lr)} on the batch mean)` : `--lr ${rate(lr / 10)}`;
   return `training diverged: ${where}. Lower --lr (${rate(lr)}${summed}), e.g. ${next}`;
 }
 
