@@ -564,6 +564,8 @@ export abstract class Module {
    * @param expected The expected shape, with names ('batch') for free dimensions.
    * @param got The shape received.
    * @param what What was refused (default 'input').
+   * @param hints The module's own advice, said after the missing batch axis's (one sample
+   * without it) in one parenthesis.
    */
   protected shapeError(
     expected: readonly (number | string)[],
