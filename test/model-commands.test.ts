@@ -1027,17 +1027,19 @@ describe('neurone predict', () => {
     // Before: "g8x32.png has 256 values per row (8×32), but the model takes 256 (16×16) or 289 (17×17)",
     // and a 3-channel model on USPS "has 256 values per row (16×16×3), but the model takes 27 (3×3×3)".
     seed(3);
+    /** predict with `net` on a grey PNG of `width` × `height`: refused with `message`. */
+    const refusesImage = async (name: string, net: Sequential, width: number, height: number, message: RegExp): Promise<void> => {
+      const model = path.join(tmp, `${name}.safetensors`);
+      save(net, model);
+      const png = new PNG({ width, height });
+      png.data.fill(128);
+      const image = path.join(tmp, `${name}-${width}x${height}.png`);
+      fs.writeFileSync(image, PNG.sync.write(png));
+      expectBadInput(await run(predictCommand, ['--model', model, image]), message);
+    };
     const lenet = new Sequential(new Conv2D(5, 1, 4), new MaxPool2D(2, 2), new Flatten(), new Linear(null, 10));
     lenet.build([16, 16, 1]);
-    const lenetFile = path.join(tmp, 'lenet-16.safetensors');
-    save(lenet, lenetFile);
-    const png = new PNG({ width: 32, height: 8 });
-    png.data.fill(128);
-    fs.writeFileSync(path.join(tmp, 'g8x32.png'), PNG.sync.write(png));
-    expectBadInput(
-      await run(predictCommand, ['--model', lenetFile, path.join(tmp, 'g8x32.png')]),
-      /predict: .*g8x32\.png has 8×32 images, but the model takes 16×16 or 17×17$/m,
-    );
+    await refusesImage('lenet-16', lenet, 32, 8, /predict: .*lenet-16-32x8\.png has 8×32 images, but the model takes 16×16 or 17×17$/m);
     // LeNet's Flatten → Linear(256) takes 28×28 to 31×31 (each pooling floors): said as that range,
     // where a fourth size found made it "28×28, 29×29, 30×30 or more", as if 40×40 fitted.
     const lenet28 = new Sequential(
@@ -1048,27 +1050,17 @@ describe('neurone predict', () => {
       new Flatten(),
       new Linear(256, 10),
     );
-    const lenet28File = path.join(tmp, 'lenet-28.safetensors');
-    save(lenet28, lenet28File);
-    const big = new PNG({ width: 40, height: 40 });
-    big.data.fill(128);
-    fs.writeFileSync(path.join(tmp, 'g40.png'), PNG.sync.write(big));
-    expectBadInput(
-      await run(predictCommand, ['--model', lenet28File, path.join(tmp, 'g40.png')]),
-      /predict: .*g40\.png has 40×40 images, but the model takes 28×28 to 31×31$/m,
+    await refusesImage(
+      'lenet-28',
+      lenet28,
+      40,
+      40,
+      /predict: .*lenet-28-40x40\.png has 40×40 images, but the model takes 28×28 to 31×31$/m,
     );
     // Pooled to 1×1 before its Linear, a model takes sides k to 2k − 1, past the search's first
     // bound (twice the smallest size's values): followed on to where it refuses, not "or larger".
     const pooled = new Sequential(new Conv2D(1, 1, 4), new MaxPool2D(4, 4), new Flatten(), new Linear(4, 2));
-    const pooledFile = path.join(tmp, 'pooled-to-one.safetensors');
-    save(pooled, pooledFile);
-    const nine = new PNG({ width: 9, height: 9 });
-    nine.data.fill(128);
-    fs.writeFileSync(path.join(tmp, 'g9.png'), PNG.sync.write(nine));
-    expectBadInput(
-      await run(predictCommand, ['--model', pooledFile, path.join(tmp, 'g9.png')]),
-      /predict: .*g9\.png has 9×9 images, but the model takes 4×4 to 7×7$/m,
-    );
+    await refusesImage('pooled-to-one', pooled, 9, 9, /predict: .*pooled-to-one-9x9\.png has 9×9 images, but the model takes 4×4 to 7×7$/m);
     // A model that takes every size from its smallest on: the search finds sizes up to its end, and
     // the list says so; the counts are square ones (144, 169, ...), not every count from 144.
     const anySize = new Sequential(new Conv2D(3, 1, 4), new Conv2D([1, 10], 4, 4), new GlobalAvgPool2D(), new Linear(4, 2));
