@@ -285,7 +285,9 @@ function openSafetensors(file: string, who: string): OpenFile {
       if (!isPlainObject(rawMeta)) throw fail('corrupt header: __metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(rawMeta)) {
         if (typeof v !== 'string') throw fail(`corrupt header: metadata '${k}' must be a string, got ${describe(v)}`);
-        metadata[k] = v;
+        // Defined, not assigned: a key "__proto__" (JSON.parse makes it an own key) would set the
+        // object's prototype to nothing and be lost.
+        Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
     }
 

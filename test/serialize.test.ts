@@ -723,4 +723,15 @@ describe('state export', () => {
       writeSafetensors(path.join(dir, 'x.safetensors'), [{ name: 'a', dtype: 'F32', shape: [2, 2], data: new Float32Array(3) }], {}),
     ).toThrow(/tensor a has shape \(2, 2\) but 3 values/);
   });
+
+  test('a metadata key "__proto__" is read back as a key, with its value', () => {
+    // Before, assigning it set the metadata object's prototype (to nothing, a string) and lost it.
+    const file = path.join(dir, 'proto-key.safetensors');
+    const metadata = JSON.parse('{"__proto__": "kept", "other": "too"}') as Record<string, string>;
+    writeSafetensors(file, [{ name: 'a', dtype: 'F32', shape: [1], data: new Float32Array(1) }], metadata);
+    const read = readSafetensors(file).metadata;
+    expect(Object.keys(read).sort()).toEqual(['__proto__', 'other']);
+    expect(Object.getOwnPropertyDescriptor(read, '__proto__')?.value).toBe('kept');
+    expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+  });
 });
