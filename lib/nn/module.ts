@@ -75,7 +75,7 @@ export class Sequential extends Module {
   private readonly ownPass = new SequentialPass();
   /** What that pass output (forward's copy, forwardView's or a replay's buffer), which backward's delta must be taken at. */
   private lastOutput: Tensor | null = null;
-  /** The outputs forward returned before the last one: a loss gradient at one of them is refused by backward. */
+  /** The outputs of this network's passes before the last one: a loss gradient at one of them is refused by backward. */
   private readonly earlierOutputs = new WeakSet<Tensor>();
 
   /**
