@@ -104,37 +104,43 @@ export function tensor(values: TensorValues, shape?: readonly number[]): Tensor;
  */
 export function tensor(shape: readonly number[], data: Float32Array): Tensor;
 export function tensor(values: TensorValues, shape?: readonly number[] | Float32Array): Tensor {
-  if (isLegacyOrder(values, shape)) {
-    if (!warnedLegacyOrder) {
-      warnedLegacyOrder = true;
-      process.emitWarning(
-        'tensor(shape, data) is deprecated: the arguments are now (values, shape), as tf.tensor and fromArray take them',
-        {
-          type: 'DeprecationWarning',
-          code: 'NEURONE_TENSOR_ORDER',
-        },
+  const legacy = legacyOrderShape(values, shape);
+  if (legacy) {
+    const data = shape as Float32Array;
+    const needs = legacy.reduce((p, d) => p * d, 1);
+    if (needs === data.length) {
+      if (!warnedLegacyOrder) {
+        warnedLegacyOrder = true;
+        process.emitWarning(
+          'tensor(shape, data) is deprecated: the arguments are now (values, shape), as tf.tensor and fromArray take them',
+          {
+            type: 'DeprecationWarning',
+            code: 'NEURONE_TENSOR_ORDER',
+          },
+        );
+      }
+      return wrapAs('tensor', legacy, data);
+    }
+    // The former order with data of another length: said as that, not as a Float32Array shape.
+    if (legacy.length > 0) {
+      throw new RangeError(
+        `tensor: shape ${formatShape(legacy)} needs ${needs} values, its data holds ${data.length} ` +
+          '(the former order tensor(shape, data); the arguments are now (values, shape))',
       );
     }
-    return wrapAs('tensor', values as readonly number[], shape as unknown as Float32Array);
-  }
-  // The former order with data of another length: said as that, not as a Float32Array shape.
-  if (shape instanceof Float32Array && Array.isArray(values) && values.length > 0 && values.every((d) => Number.isInteger(d) && d >= 0)) {
-    const needs = values.reduce((p: number, d: number) => p * d, 1);
-    throw new RangeError(
-      `tensor: shape ${formatShape(values as number[])} needs ${needs} values, its data holds ${shape.length} ` +
-        '(the former order tensor(shape, data); the arguments are now (values, shape))',
-    );
   }
   const dims = shape as readonly number[] | undefined;
   if (values instanceof Float32Array) return wrapAs('tensor', dims ?? [values.length], values);
   return build('tensor', values, dims);
 }
 
-/** `tensor(shape, data)` as it was: a plain array of dimensions, then a Float32Array whose length is their product. */
-function isLegacyOrder(values: unknown, shape: unknown): boolean {
-  if (!Array.isArray(values) || !(shape instanceof Float32Array)) return false;
-  if (!values.every((d) => Number.isInteger(d) && d >= 0)) return false;
-  return values.reduce((p: number, d: number) => p * d, 1) === shape.length;
+/**
+ * The dimensions of a call in the order `tensor(shape, data)` had (a plain array of non-negative
+ * integers, then a Float32Array), or undefined. The data's length is the caller's to compare.
+ */
+function legacyOrderShape(values: unknown, shape: unknown): number[] | undefined {
+  if (!Array.isArray(values) || !(shape instanceof Float32Array)) return undefined;
+  return values.every((d) => Number.isInteger(d) && d >= 0) ? (values as number[]) : undefined;
 }
 
 /**

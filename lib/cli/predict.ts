@@ -160,19 +160,21 @@ function readIdxRows(file: string): { rows: Float32Array[]; image?: ImageSize } 
     Float32Array.from(idx.data.subarray(r * size, (r + 1) * size) as ArrayLike<number>, (v, j) => {
       const x = v * scale;
       // Float and double files may hold NaN, or a value past float32: the CSV and JSON readers refuse them too.
-      if (!Number.isFinite(x) || Math.abs(x) > FLOAT32_MAX)
-        throw new Error(`${file}: sample ${r} value ${j} is ${v}, expected a finite float32 number`);
+      if (!isFloat32Number(x)) throw new Error(`${file}: sample ${r} value ${j} is ${v}, expected a finite float32 number`);
       return x;
     }),
   );
   return { rows, image: idx.dims.length === 3 ? { height: idx.dims[1], width: idx.dims[2] } : undefined };
 }
 
+/** Whether `v` is a number a model reads as itself: finite, and within float32's range (1e39 would be ±Infinity). */
+function isFloat32Number(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= FLOAT32_MAX;
+}
+
 function parseNumber(text: string, where: string): number {
   const v = Number(text.trim());
-  // Past float32 (1e39) the model would read ±Infinity: refused as the IDX reader refuses it.
-  if (text.trim() === '' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX)
-    throw new Error(`${where}: '${text.trim()}' is not a finite float32 number`);
+  if (text.trim() === '' || !isFloat32Number(v)) throw new Error(`${where}: '${text.trim()}' is not a finite float32 number`);
   return v;
 }
 
@@ -225,8 +227,7 @@ function readJsonRows(file: string): Float32Array[] {
   if (empty >= 0) throw new Error(`${file}: row ${empty} is empty`);
   return (rows as unknown[][]).map((r, i) =>
     Float32Array.from(r, (v, j) => {
-      if (typeof v !== 'number' || !Number.isFinite(v) || Math.abs(v) > FLOAT32_MAX)
-        throw new Error(`${file}: row ${i} value ${j} is ${JSON.stringify(v)}, expected a finite float32 number`);
+      if (!isFloat32Number(v)) throw new Error(`${file}: row ${i} value ${j} is ${JSON.stringify(v)}, expected a finite float32 number`);
       return v;
     }),
   );

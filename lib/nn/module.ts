@@ -150,9 +150,7 @@ export class Sequential extends Module {
   forward(input: Tensor): Tensor {
     const x = this.forwardPass(this.ownPass, input, false, false);
     // The children write into buffers they reuse; what leaves the Sequential is the caller's to keep.
-    if (this.lastOutput) this.earlierOutputs.add(this.lastOutput);
-    this.lastOutput = this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() };
-    return this.lastOutput;
+    return this.passed(this.modules.length === 0 ? x : { shape: x.shape, data: x.data.slice() });
   }
 
   /**
@@ -167,9 +165,7 @@ export class Sequential extends Module {
    * @internal
    */
   forwardView(input: Tensor, inputGradient = true): Tensor {
-    if (this.lastOutput) this.earlierOutputs.add(this.lastOutput);
-    this.lastOutput = this.forwardPass(this.ownPass, input, !inputGradient, !inputGradient);
-    return this.lastOutput;
+    return this.passed(this.forwardPass(this.ownPass, input, !inputGradient, !inputGradient));
   }
 
   /** The forward pass at a place of an enclosing Sequential, kept in that place's record. @internal */
@@ -341,8 +337,14 @@ export class Sequential extends Module {
 
   /** The forward pass of the module contract's backward calls, replayed into this Sequential's own pass, which it then is. */
   private replayInto(input: Tensor): void {
+    this.passed(replayForward(() => this.forwardPass(this.ownPass, input, false, false)));
+  }
+
+  /** Records `output` as the last pass's, the one before it among the earlier ones; returns it. */
+  private passed(output: Tensor): Tensor {
     if (this.lastOutput) this.earlierOutputs.add(this.lastOutput);
-    this.lastOutput = replayForward(() => this.forwardPass(this.ownPass, input, false, false));
+    this.lastOutput = output;
+    return output;
   }
 
   /** The backward pass at a place of an enclosing Sequential, through the pass its forwardAt kept. @internal */

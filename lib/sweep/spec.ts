@@ -160,6 +160,7 @@ const checkModel = (v: unknown, where: string): number => {
     if (e instanceof ModelError) throw new SpecError(`${where}: ${e.message}`);
     throw e;
   }
+  // Not parameterCount(), which refuses a lazily sized layer (its weights come with the data).
   return model.parameters().reduce((n, p) => n + p.value.data.length, 0);
 };
 
