@@ -1131,52 +1131,36 @@ describe('neurone predict', () => {
       await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'bad.csv')]),
       /bad\.csv line 2 column 3: 'x' is not a finite float32 number/,
     );
+    /** predict with the MLP on a file `name` holding `text`: refused with `message`. */
+    const refusesRows = async (name: string, text: string, message: RegExp): Promise<void> => {
+      fs.writeFileSync(path.join(tmp, name), text);
+      expectBadInput(await run(predictCommand, ['--model', mlpFile, path.join(tmp, name)]), message);
+    };
     // A first row holding NaN or an empty field is data with a bad value, not a header.
-    fs.writeFileSync(path.join(tmp, 'nan-first.csv'), '1,2,NaN,4\n');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'nan-first.csv')]),
-      /nan-first\.csv line 1 column 3: 'NaN' is not a finite float32 number/,
-    );
-    fs.writeFileSync(path.join(tmp, 'empty-field.csv'), '1,,3,4\n1,2,3,4\n');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'empty-field.csv')]),
-      /empty-field\.csv line 1 column 2: '' is not a finite float32 number/,
-    );
+    await refusesRows('nan-first.csv', '1,2,NaN,4\n', /nan-first\.csv line 1 column 3: 'NaN' is not a finite float32 number/);
+    await refusesRows('empty-field.csv', '1,,3,4\n1,2,3,4\n', /empty-field\.csv line 1 column 2: '' is not a finite float32 number/);
     // Past float32: before, read as Infinity (a CSV row's prediction, a JSON row's NaN) with exit 0.
-    fs.writeFileSync(path.join(tmp, 'past-float32.csv'), 'a,b,c,d\n1e39,0,0,0\n');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'past-float32.csv')]),
+    await refusesRows(
+      'past-float32.csv',
+      'a,b,c,d\n1e39,0,0,0\n',
       /past-float32\.csv line 2 column 1: '1e39' is not a finite float32 number/,
     );
-    fs.writeFileSync(path.join(tmp, 'past-float32.json'), '[[1, 2, 3, 4], [3.5e38, 0, 0, 0]]');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'past-float32.json')]),
+    await refusesRows(
+      'past-float32.json',
+      '[[1, 2, 3, 4], [3.5e38, 0, 0, 0]]',
       /past-float32\.json: row 1 value 0 is 3\.5e\+38, expected a finite float32 number/,
     );
-    fs.writeFileSync(path.join(tmp, 'header-only.csv'), 'a,b,c,d\n');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'header-only.csv')]),
-      /header-only\.csv: a header and no rows/,
-    );
+    await refusesRows('header-only.csv', 'a,b,c,d\n', /header-only\.csv: a header and no rows/);
     // Before: "a header and no rows" (one semicolon line read as a header cell), and "0 values
     // per row" for an empty JSON array.
-    fs.writeFileSync(path.join(tmp, 'semicolons.csv'), '0.1;0.2;0.3;0.4\n');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'semicolons.csv')]),
+    await refusesRows(
+      'semicolons.csv',
+      '0.1;0.2;0.3;0.4\n',
       /semicolons\.csv: the values are separated by semicolons; predict reads commas$/m,
     );
-    fs.writeFileSync(path.join(tmp, 'tabs.csv'), 'a\tb\tc\td\n1\t2\t3\t4\n');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'tabs.csv')]),
-      /tabs\.csv: the values are separated by tabs/,
-    );
-    fs.writeFileSync(path.join(tmp, 'empty.json'), '[]');
-    expectBadInput(
-      await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'empty.json')]),
-      /empty\.json: no rows \(an empty array\)$/m,
-    );
-    fs.writeFileSync(path.join(tmp, 'empty-row.json'), '[[0.1, 0.2, 0.3, 0.4], []]');
-    expectBadInput(await run(predictCommand, ['--model', mlpFile, path.join(tmp, 'empty-row.json')]), /empty-row\.json: row 1 is empty$/m);
+    await refusesRows('tabs.csv', 'a\tb\tc\td\n1\t2\t3\t4\n', /tabs\.csv: the values are separated by tabs/);
+    await refusesRows('empty.json', '[]', /empty\.json: no rows \(an empty array\)$/m);
+    await refusesRows('empty-row.json', '[[0.1, 0.2, 0.3, 0.4], []]', /empty-row\.json: row 1 is empty$/m);
     expectBadInput(
       await run(predictCommand, ['--model', mlpFile, '--out', out, path.join(tmp, 'notes.txt')]),
       /notes\.txt: unknown kind of input \(expected \.png/,
