@@ -26,7 +26,8 @@ void sigmoidScalar(const float* x, float* y, int64_t n) {
 }
 
 // The sum in double: one float running sum over a softmax row of 100,000 values lost four
-// digits (1.2e-4 relative), where the SIMD paths' lane sums and the js twin's doubles do not.
+// digits (1.2e-4 relative). The SIMD paths' lane sums go into a double block by block
+// (simd_math.h's kLaneSumBlock); the js twin sums in double.
 float expShiftSumScalar(const float* x, float shift, float* y, int64_t n) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; i++) {
@@ -41,7 +42,8 @@ float expShiftSumScalar(const float* x, float shift, float* y, int64_t n) {
 inline float atLeast(float floor, float v) { return floor > v ? floor : v; }
 
 // The sum in double, as expShiftSumScalar's: a float running sum over a row of a million terms
-// was 2e-4 off (the SIMD tables' lane sums 7e-6, the js twin's double 3e-8).
+// was 2e-4 off (the SIMD tables' lane sums 7e-6 before they went into a double block by block,
+// the js twin's double 3e-8).
 float bceSumScalar(const float* p, const float* y, float* grad, int64_t n) {
   double sum = 0.0;
   for (int64_t i = 0; i < n; i++) {
@@ -299,13 +301,14 @@ void softmaxForward(const float* x, float* y, int64_t rows, int64_t cols, bool l
       // log-softmax = (x - max) - log(sum exp(x - max)). y may alias x, and x is read again
       // below, so the exponentials go to a scratch row, never to y.
       // (x − max) − log(sum), in that order, keeps log(sum) from rounding away when max ~ 1e4.
+      // The pieces' sums add up in double, as within expShiftSum (simd_math.h's kLaneSumBlock).
       float scratch[256];
-      float sum = 0.0f;
+      double sum = 0.0;
       for (int64_t c0 = 0; c0 < cols; c0 += 256) {
         int64_t len = cols - c0 < 256 ? cols - c0 : 256;
         sum += k.expShiftSum(xr + c0, max, scratch, len);
       }
-      float logSum = std::log(sum);
+      float logSum = std::log(static_cast<float>(sum));
       for (int64_t c = 0; c < cols; c++) yr[c] = (xr[c] - max) - logSum;
     } else {
       float sum = k.expShiftSum(xr, max, yr, cols);
@@ -346,15 +349,18 @@ void crossEntropyLogits(const float* logits, const int32_t* labels, float* loss,
     const float* xr = logits + r * cols;
     float max = xr[0];
     for (int64_t c = 1; c < cols; c++) max = xr[c] > max ? xr[c] : max;
-    // The exponentials go to grad when it is wanted; otherwise to a scratch row.
+    // The exponentials go to grad when it is wanted; otherwise to a scratch row, piece by piece,
+    // the pieces' sums in double as in softmaxForward.
     float sum = 0.0f;
     if (grad) {
       sum = k.expShiftSum(xr, max, grad + r * cols, cols);
     } else {
+      double pieces = 0.0;
       for (int64_t c0 = 0; c0 < cols; c0 += 256) {
         int64_t len = cols - c0 < 256 ? cols - c0 : 256;
-        sum += k.expShiftSum(xr + c0, max, scratch, len);
+        pieces += k.expShiftSum(xr + c0, max, scratch, len);
       }
+      sum = static_cast<float>(pieces);
     }
     const int32_t label = labels[r];
     // (max − x[label]) first: adding max to log(sum) would round away log(sum) for logits ~1e4.

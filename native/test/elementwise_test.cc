@@ -261,6 +261,66 @@ int main() {
       failures++;
     }
   }
+  // Long rows on every path against sums in double: softmax, log-softmax and cross-entropy over a
+  // row of 100,003 logits, the binary cross-entropy over a million. The SIMD lane sums once ran in
+  // float over the whole row and drifted with its length (NEON's four lanes 2.3e-5 of the largest
+  // softmax value; now 4e-8 on every path).
+  for (KernelPath path : kAllPaths) {
+    if (!kernelPathSupported(path)) continue;
+    std::normal_distribution<float> logit(0.0f, 3.0f);
+    const int64_t wideRow = 100003;
+    std::vector<float> x(wideRow), s(wideRow), logS(wideRow), grad(wideRow);
+    for (float& v : x) v = logit(rng);
+    double max = x[0];
+    for (float v : x) max = v > max ? v : max;
+    double sum = 0;
+    for (float v : x) sum += std::exp(v - max);
+    softmaxForward(x.data(), s.data(), 1, wideRow, false, path);
+    softmaxForward(x.data(), logS.data(), 1, wideRow, true, path);
+    double worstS = 0, largestS = 0, worstLog = 0;
+    for (int64_t i = 0; i < wideRow; i++) {
+      const double want = std::exp(x[i] - max) / sum;
+      worstS = std::fmax(worstS, std::fabs(s[i] - want));
+      largestS = std::fmax(largestS, want);
+      const double wantLog = (x[i] - max) - std::log(sum);
+      worstLog = std::fmax(worstLog, std::fabs(logS[i] - wantLog) / std::fabs(wantLog));
+    }
+    const int32_t label = 12345;
+    const double wantLoss = std::log(sum) + (max - x[label]);
+    float lossWithGrad = 0, lossAlone = 0;
+    crossEntropyLogits(x.data(), &label, &lossWithGrad, grad.data(), 1, wideRow, path);
+    crossEntropyLogits(x.data(), &label, &lossAlone, nullptr, 1, wideRow, path);
+    cases += 4;
+    if (!(worstS <= 1e-6 * largestS) || !(worstLog <= 1e-6)) {
+      std::printf("FAIL %s softmax of a row of %lld: off by %g of the largest value, log-softmax by %g relative\n",
+                  kernelPathName(path), (long long)wideRow, worstS / largestS, worstLog);
+      failures++;
+    }
+    for (float got : {lossWithGrad, lossAlone}) {
+      if (!(std::fabs(got - wantLoss) <= 1e-6 * wantLoss)) {
+        std::printf("FAIL %s cross-entropy of a row of %lld: %.9g vs %.9g\n", kernelPathName(path), (long long)wideRow,
+                    got, wantLoss);
+        failures++;
+      }
+    }
+    const int64_t million = 1000003;
+    std::vector<float> p(million), y(million);
+    std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+    double wantBce = 0;
+    for (int64_t i = 0; i < million; i++) {
+      p[i] = 0.05f + 0.9f * unit(rng);
+      y[i] = unit(rng) < 0.5f ? 1.0f : 0.0f;
+      wantBce -= y[i] * std::log(static_cast<double>(p[i])) + (1 - y[i]) * std::log(1.0 - p[i]);
+    }
+    float bce = 0;
+    binaryCrossEntropy(p.data(), y.data(), &bce, nullptr, 1, million, path);
+    cases++;
+    if (!(std::fabs(bce - wantBce) <= 2e-7 * wantBce)) {
+      std::printf("FAIL %s bce of a row of %lld: %.9g vs %.9g\n", kernelPathName(path), (long long)million, bce,
+                  wantBce);
+      failures++;
+    }
+  }
   // Optimiser steps and the non-finite scan on every path and 1-3 threads against double-precision
   // formulas; the scan must report the first bad index even when a later chunk finds one first.
   for (KernelPath path : kAllPaths) {
