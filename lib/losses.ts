@@ -88,7 +88,9 @@ export abstract class Loss {
 
   /**
    * The batch's loss reduced as `reduction` says (the mean or the sum of `forward(y, yhat)`):
-   * the number whose gradient `backward` returns, what PyTorch's `loss(yhat, y)` gives.
+   * the number whose gradient `backward` returns. PyTorch's `loss(yhat, y)` where a sample's loss
+   * is one number (cross-entropy, or one output a sample); MSE, BCE and hinge with k outputs a
+   * sample sum them, k times PyTorch's element mean under `'mean'`.
    * @param y Targets.
    * @param yhat Predictions, (batch, ...).
    */
@@ -336,7 +338,9 @@ export class MSELoss extends Loss {
  * Binary cross-entropy, ŷ probabilities in [0, 1], y targets in [0, 1]:
  * per sample −Σ [y log ŷ + (1 − y) log(1 − ŷ)], each log clipped at −100 as in PyTorch, so
  * ŷ = 0 or 1 gives finite values (at most 100 per entry). Gradient
- * −y / ŷ + (1 − y) / (1 − ŷ), each denominator at least 1e-12. A finite value of either
+ * −y / ŷ + (1 − y) / (1 − ŷ), each denominator at least 1e-12: at ŷ exactly 0 or 1 and equal to
+ * its target the loss's own slope, +1 or −1 (PyTorch's (ŷ − y) / max(ŷ(1 − ŷ), 1e-12) gives 0
+ * there; after a Sigmoid both reach the network as 0). A finite value of either
  * argument outside [0, 1] (a network without a Sigmoid at the end, or the arguments swapped) is
  * refused with an error saying which: by `forward` and `backward` always, by `sum` and
  * `lossAndGradient` (what fit calls) on their first calls and whenever the loss is not finite.

@@ -258,6 +258,11 @@ export interface PlateauOptions {
   minDelta?: number;
   /** The rate never goes below this (default 0). */
   minLr?: number;
+  /**
+   * A drop smaller than this is not made (default 1e-8, PyTorch's `eps`): with `minLr` 0 the
+   * rate stops falling near 1e-8 instead of shrinking towards 0 on every plateau.
+   */
+  eps?: number;
 }
 
 /**
@@ -282,19 +287,21 @@ export class ReduceLROnPlateau implements LRScheduler {
   readonly minDelta: number;
   /** The rate is never lowered below this. */
   readonly minLr: number;
+  /** The smallest drop made. */
+  readonly eps: number;
   private best: number | undefined;
   private waited = 0;
 
   /**
    * @param optimizer The optimiser whose `lr` is lowered.
-   * @param options monitor, factor, patience, minDelta, minLr.
+   * @param options monitor, factor, patience, minDelta, minLr, eps.
    */
   constructor(
     readonly optimizer: Optimizer,
     options: PlateauOptions = {},
   ) {
     checkOptimizer('ReduceLROnPlateau', optimizer);
-    checkObject('ReduceLROnPlateau', options, ['monitor', 'factor', 'patience', 'minDelta', 'minLr']);
+    checkObject('ReduceLROnPlateau', options, ['monitor', 'factor', 'patience', 'minDelta', 'minLr', 'eps']);
     const monitors = ['valLoss', 'valAccuracy', 'trainLoss', 'trainAccuracy'] as const;
     const monitor = options.monitor ?? 'valLoss';
     if (!monitors.includes(monitor))
@@ -305,6 +312,7 @@ export class ReduceLROnPlateau implements LRScheduler {
     this.patience = checkRange('ReduceLROnPlateau', 'patience', options.patience ?? 10, 1, Number.MAX_SAFE_INTEGER, true);
     this.minDelta = checkRange('ReduceLROnPlateau', 'minDelta', options.minDelta ?? 1e-4, 0, Infinity);
     this.minLr = checkRange('ReduceLROnPlateau', 'minLr', options.minLr ?? 0, 0, Infinity);
+    this.eps = checkRange('ReduceLROnPlateau', 'eps', options.eps ?? 1e-8, 0, Infinity);
   }
 
   /**
@@ -317,7 +325,7 @@ export class ReduceLROnPlateau implements LRScheduler {
     if (typeof value !== 'number') throw new TypeError(`ReduceLROnPlateau: expected a number, got ${describe(value)}`);
     if (!this.observe(value)) return false;
     const lowered = Math.max(this.minLr, this.optimizer.lr * this.factor);
-    if (lowered >= this.optimizer.lr) return false;
+    if (!(this.optimizer.lr - lowered > this.eps)) return false;
     this.optimizer.lr = lowered;
     return true;
   }

@@ -38,10 +38,10 @@ function randomTensor(rng: Rng, shape: number[]): Tensor {
   return { shape, data };
 }
 
-test('the recipes keep the settings the command had: valLoss, patience 2, factor 0.3, minDelta 1e-4', () => {
-  expect(PLATEAU).toEqual({ monitor: 'valLoss', patience: 2, factor: 0.3, minDelta: 1e-4 });
+test('the recipes keep the settings the command had: valLoss, patience 2, factor 0.3, minDelta 1e-4, no floor', () => {
+  expect(PLATEAU).toEqual({ monitor: 'valLoss', patience: 2, factor: 0.3, minDelta: 1e-4, eps: 0 });
   const s = plateauScheduler(new SGD({ lr: 0.1 }));
-  expect([s.monitor, s.patience, s.factor, s.minDelta, s.minLr]).toEqual(['valLoss', 2, 0.3, 1e-4, 0]);
+  expect([s.monitor, s.patience, s.factor, s.minDelta, s.minLr, s.eps]).toEqual(['valLoss', 2, 0.3, 1e-4, 0, 0]);
 });
 
 test('plateauScheduler lowers the rate at the epochs the hand-written rule did, on 200 random loss sequences', () => {

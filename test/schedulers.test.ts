@@ -64,6 +64,21 @@ describe('schedulers on their own', () => {
     expect(accuracy.step(0.55)).toBe(true);
     expect(accuracy.optimizer.lr).toBeCloseTo(0.1, 12);
   });
+
+  test("ReduceLROnPlateau skips a drop smaller than eps (PyTorch's 1e-8 by default); eps 0 drops on every plateau", () => {
+    const rates = (options: { eps?: number }): number[] => {
+      const opt = new Adam({ lr: 1e-3 });
+      const plateau = new ReduceLROnPlateau(opt, { patience: 1, factor: 0.1, minDelta: 0, ...options });
+      plateau.step(1);
+      return Array.from({ length: 8 }, () => (plateau.step(1), opt.lr));
+    };
+    // torch.optim.lr_scheduler.ReduceLROnPlateau(Adam(lr=1e-3), factor=0.1, patience=0, threshold=0,
+    // threshold_mode='abs') on a constant loss: 1e-4 ... 1e-8, then 1e-8 (a drop of 9e-9 < eps).
+    const want = [1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-8, 1e-8, 1e-8];
+    rates({}).forEach((lr, i) => expect(lr).toBeCloseTo(want[i], 20));
+    rates({ eps: 0 }).forEach((lr, i) => expect(lr).toBeCloseTo(1e-3 * 0.1 ** (i + 1), 20));
+    expect(() => rates({ eps: -1 })).toThrow('ReduceLROnPlateau: eps must be a number in [0, Infinity], got number -1');
+  });
 });
 
 describe('learning rates fit cannot use', () => {

@@ -79,9 +79,11 @@ export const ADAM_DEFAULTS = { lr: 1e-3, weightDecay: 0 } as const;
 /**
  * The `plateau` schedule of the recipes, `neurone train --schedule plateau` and the sweeps: the
  * learning rate × 0.3 when the validation loss has not improved by 1e-4 for 2 epochs, then 2
- * more epochs of waiting before the next drop (the settings of reports/README.md, item 4).
+ * more epochs of waiting before the next drop (the settings of reports/README.md, item 4). With
+ * `eps` 0, as the command's rule had no floor: ReduceLROnPlateau's default 1e-8 would stop the
+ * drops near 1e-8, and a rerun of the reports' trainings would not replay their rates.
  */
-export const PLATEAU = { monitor: 'valLoss', patience: 2, factor: 0.3, minDelta: 1e-4 } as const satisfies PlateauOptions;
+export const PLATEAU = { monitor: 'valLoss', patience: 2, factor: 0.3, minDelta: 1e-4, eps: 0 } as const satisfies PlateauOptions;
 
 /**
  * The `plateau` schedule on `optimizer`, for fit's `scheduler`.
