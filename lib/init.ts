@@ -9,7 +9,7 @@
 import { Tensor } from './tensor';
 import { Rng, globalRng } from './random';
 
-/** The initialisation names accepted by the `init` option of Linear, Conv1D and ConvTranspose1D. */
+/** The initialisation names accepted by the `init` option of Linear and the convolutions (Conv1D, Conv2D, ConvTranspose1D, ConvTranspose2D). */
 export type InitName = 'normal' | 'uniform' | 'ones' | 'zeros' | 'xavierNormal' | 'xavierUniform' | 'heNormal' | 'heUniform';
 
 /** Every {@link InitName}, for validation and tests. */

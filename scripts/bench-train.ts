@@ -197,7 +197,7 @@ async function main(): Promise<void> {
   const body = [
     '## Training throughput (samples/s)',
     '',
-    `Command: \`npm run bench\` (= \`npx ts-node --transpile-only scripts/bench-train.ts\`), ${new Date().toISOString().slice(0, 10)}.`,
+    `Command: \`npx ts-node --transpile-only scripts/bench-train.ts\` (the first part of npm run bench), ${new Date().toISOString().slice(0, 10)}.`,
     `Machine: ${machineDescription()}. ${torchConfig}, run by \`/usr/bin/python3 scripts/bench_torch.py\` with OMP/MKL threads = torch threads; tfjs 4.22 (\`scripts/bench-tfjs.ts\`, 1 thread).`,
     `Median epoch after a warm-up, float32, plain SGD, random data taken in order by every framework (neurone's \`fit\` then reads each batch in place; the "shuffled" column is \`fit\`'s default, which reshuffles every epoch and copies each batch's random rows, ${cores} threads). The "neurone / PyTorch" ratios are to PyTorch's best thread setting in this run, as installed; the "tuned malloc" columns rerun PyTorch with glibc's mmap threshold fixed at 32 MiB (\`GLIBC_TUNABLES\`, see \`TUNED_MALLOC_ENV\` in scripts/bench-util.ts), under which its seed CNNs and inference run up to 2.5× faster, and "best / best" compares neurone's best thread setting with PyTorch's best of all four. Peak RSS of the neurone process ${rss.toFixed(0)} MiB; GC time at most ${(100 * maxGcShare).toFixed(2)} % of training time (perf_hooks 'gc' entries).`,
     '',

@@ -158,7 +158,7 @@ export function downloadFile(
 
 /** Options of {@link download}. */
 export interface DownloadOptions {
-  /** Cache root; the files go to `<cacheDir>/<dataset>/`. Default: `defaultCacheDir()` (~/.cache/neurone). */
+  /** Cache root; the files go to `<cacheDir>/<dataset>/`. Default: `defaultCacheDir()` (`$NEURONE_CACHE_DIR`, else `$XDG_CACHE_HOME/neurone`, else `~/.cache/neurone`). */
   cacheDir?: string;
   /** Download again even when a verified copy exists. */
   force?: boolean;

@@ -29,7 +29,7 @@ export interface LoadIdxDatasetOptions {
   split?: Split;
   /** Folder of the IDX files (`train-images-idx3-ubyte[.gz]` …). When given, no other place is searched. */
   dir?: string;
-  /** Download cache root searched after the defaults (default `~/.cache/neurone`). */
+  /** Download cache root searched after the defaults (default `$NEURONE_CACHE_DIR`, else `$XDG_CACHE_HOME/neurone`, else `~/.cache/neurone`). */
   cacheDir?: string;
   /** Return `x` flattened, `(n, 784)`, instead of images `(n, 28, 28, 1)` (default false); same values, same order. */
   flatten?: boolean;
