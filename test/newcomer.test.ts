@@ -249,8 +249,10 @@ describe.each(availableBackends())('%s backend', (name) => {
     const trained = (fresh.modules[3] as Linear).weight.data;
     expect(trained.length).toBe(initial.length);
     expect(trained.some((w, i) => Math.abs(w - initial[i]) > 1e-3)).toBe(true);
-    expect(() => new Sequential(new Linear(null, 4)).build([3, 2])).toThrow(
-      /Linear\(null, 4\) at position 0: expected input \(batch, features\), got \(1, 3, 2\)/,
+    // Over positions it takes the last axis, as PyTorch's LazyLinear; without a batch axis it refuses.
+    expect((new Sequential(new Linear(null, 4)).build([3, 2]).modules[0] as Linear).inputSize).toBe(2);
+    expect(() => new Linear(null, 4).forward(fromArray([1, 2, 3]))).toThrow(
+      /^Linear\(null, 4\): expected input \(batch, features\), got \(3\)$/,
     );
   });
 });

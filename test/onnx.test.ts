@@ -159,6 +159,18 @@ describe('toONNX runs in ONNX Runtime with predict’s values', () => {
         batch: 3,
       },
       { label: 'an empty Sequential', net: new Sequential(), sample: [4], batch: 2 },
+      {
+        label: "a Linear over each position of a convolution's output (channels-first before it), then flattened",
+        net: new Sequential(new Conv1D(3, 2, 4), new ReLU(), new Linear(4, 3), new Flatten(), new Linear(24, 2)),
+        sample: [10, 2],
+        batch: 2,
+      },
+      {
+        label: 'a Linear without bias over each pixel of an image, the output an image',
+        net: new Sequential(new Conv2D(3, 1, 5, 1, { padding: 1 }), new TanH(), new Linear(5, 2, { bias: false })),
+        sample: [4, 3, 1],
+        batch: 3,
+      },
     ];
     checkAgainstRuntime(cases);
   });
@@ -217,6 +229,12 @@ describe('the exported graph', () => {
     const m = decode(toONNX(net, { inputShape: [24, 1] }));
     expect(m.opsetImport[0].version).toBe(ONNX_OPSET);
     expect(m.graph.node.map((n) => n.opType)).toEqual(['Transpose', 'Conv', 'Relu', 'MaxPool', 'Conv', 'Transpose', 'Flatten', 'Gemm']);
+  });
+
+  test('a Linear over positions is MatMul and Add on channels-last values; over rows, Gemm', () => {
+    const net = new Sequential(new Conv1D(3, 1, 4), new ReLU(), new Linear(4, 3), new Flatten(), new Linear(18, 2));
+    const m = decode(toONNX(net, { inputShape: [8, 1] }));
+    expect(m.graph.node.map((n) => n.opType)).toEqual(['Transpose', 'Conv', 'Relu', 'Transpose', 'MatMul', 'Add', 'Flatten', 'Gemm']);
   });
 
   test('BatchNorm after a convolution joins its channels-first run; Dropout adds no node', () => {

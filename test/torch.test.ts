@@ -341,6 +341,21 @@ describe("layout 'torch' without PyTorch", () => {
     expect(() => loadWeights(new Sequential(new Linear(3, 2)), plain, { layout: 'torch' })).toThrow(neurones);
   });
 
+  test("a Linear over each position of a convolution's output is refused: nn.Linear would read a position axis", () => {
+    const file = path.join(tmp, 'per-position.safetensors');
+    const refused =
+      /^save: .*per-position\.safetensors: Linear\(4, 3\) at position 2 reads each position of a value with channels \(no Flatten before it\), and nn\.Linear on PyTorch's channels-first layout would read a position axis instead/;
+    const net = new Sequential(new Conv1D(3, 1, 4), new ReLU(), new Linear(4, 3));
+    expect(() => save(net, file, { layout: 'torch' })).toThrow(refused);
+    // Given a sample shape of positions, a Linear first is refused too; rows and a Flatten are not.
+    expect(() => save(new Sequential(new Linear(4, 3)), file, { layout: 'torch', inputShape: [5, 4] })).toThrow(
+      /Linear\(4, 3\) at position 0 reads each position/,
+    );
+    expect(fs.existsSync(file)).toBe(false);
+    save(new Sequential(new Linear(4, 3)), file, { layout: 'torch', inputShape: [4] });
+    save(new Sequential(new Conv1D(3, 1, 4), new Flatten(), new Linear(8, 3)), file, { layout: 'torch' });
+  });
+
   test('a Flatten of channels no layer says is refused without inputShape, naming how to give it', () => {
     const flatFirst = new Sequential(new Flatten(), new Linear(48, 5));
     const file = path.join(tmp, 'flat-first.safetensors');

@@ -367,8 +367,9 @@ export function followShapes(net: Module, sampleShape: readonly number[]): Shape
   };
   walk.output = followLayers(net, sampleShape, (m, input, out) => {
     if (m instanceof Linear && m.lazy) {
-      walk.lazyParameters += (input[1] + 1) * m.outputSize;
-      if (walk.lazyLabel === '') walk.lazyLabel = `${m.label()} on ${input[1]} features`;
+      const features = input[input.length - 1];
+      walk.lazyParameters += (features + 1) * m.outputSize;
+      if (walk.lazyLabel === '') walk.lazyLabel = `${m.label()} on ${features} features`;
     }
     const values = out.slice(1).reduce((p, d) => p * d, 1);
     walk.activations += values;

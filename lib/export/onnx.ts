@@ -10,7 +10,8 @@
  * begins and one where it ends, and none between them: Conv → ReLU → MaxPool → Conv is one
  * transpose in and one out. Elementwise activations and Upsample run in whichever layout they
  * are given; Linear, Flatten, Reshape, Softmax and LogSoftmax are given channels-last tensors, since their
- * meaning depends on the order of the last axes. Keeping the interface channels-last (rather than
+ * meaning depends on the order of the last axes (a Linear over (batch, …, in) becomes MatMul and
+ * Add, Gemm taking matrices only). Keeping the interface channels-last (rather than
  * asking the caller for channels-first input) means the same arrays feed neurone and the export.
  */
 import { Tensor, describe } from '../tensor';
@@ -231,12 +232,13 @@ for (const [C, op] of [
 }
 emitter(Linear, (g, m, v, label) => {
   const w = g.parameter(m.weight, label('weight'), 'as is', [...m.weight.shape], () => m.weight.data);
-  const inputs = [v.name, w];
-  if (m.bias) {
-    const b = m.bias;
-    inputs.push(g.parameter(b, label('bias'), 'as is', [...b.shape], () => b.data));
-  }
-  return { name: g.node('Gemm', inputs), rank: 2, channelsFirst: false };
+  const b = m.bias;
+  const bias = b ? g.parameter(b, label('bias'), 'as is', [...b.shape], () => b.data) : undefined;
+  if (v.rank === 2) return { name: g.node('Gemm', bias ? [v.name, w, bias] : [v.name, w]), rank: 2, channelsFirst: false };
+  // (batch, …, in): Gemm takes matrices only; MatMul multiplies the last axis, Add broadcasts the bias.
+  const x = g.channelsLast(v);
+  const product = g.node('MatMul', [x.name, w]);
+  return { name: bias ? g.node('Add', [product, bias]) : product, rank: v.rank, channelsFirst: false };
 });
 for (const [C, op] of [
   [Conv1D, 'Conv'],

@@ -17,6 +17,8 @@
  *   `nn.Flatten` flattens `(chan, length)` or `(chan, height, width)` channel-major, so the
  *   Linear's input columns are permuted as well, and so are the features of a BatchNorm1D between
  *   the two. `Reshape([-1])` flattens as Flatten does.
+ * - A Linear over a value with positions (a convolution's output without a Flatten, which neurone
+ *   reads position by position on its channels) is refused: nn.Linear would read a position axis.
  * - Any other Reshape is taken when its channel axis is 1, where both orders agree
  *   (`Reshape([28, 28, 1])` is `nn.Unflatten(1, (1, 28, 28))`), and refused otherwise.
  * - Biases as they are; BatchNorm's weight, bias, running_mean and running_var as they are, and
@@ -149,6 +151,13 @@ export function torchEntries(net: Module, who: string, inputShape?: readonly num
     });
     if (m instanceof Linear) {
       if (flattened === 'unknown') throw unknownChannels(m);
+      // Over a value with positions neurone's Linear reads each position's channels (its last
+      // axis); nn.Linear on PyTorch's channels-first value would read the last position axis.
+      if (spatial)
+        throw new RangeError(
+          `${who}: ${m.label()} reads each position of a value with channels (no Flatten before it), and nn.Linear on PyTorch's channels-first layout would read a position axis instead: ` +
+            'put a Flatten before it, or export the layers before it and apply the Linear to channels-last values in your own code',
+        );
       const chan = flattened;
       if (chan !== null && m.inputSize % chan !== 0) {
         throw new RangeError(`${who}: ${m.label()} reads a Flatten of ${chan} channels, but ${m.inputSize} inputs is not a multiple of it`);

@@ -1,12 +1,14 @@
 /**
  * Linear (fully connected) layer: y = x·W + b.
  *
- * Shapes: x (batch, in), W (in, out) as in the course, b (out), y (batch, out).
- * Gradients (δ = ∂L/∂y as the loss hands it down: its `reduction` makes the batch's gradient the
- * mean, or the course's sum; the products below add up the batch's rows):
+ * Shapes: x (batch, in), W (in, out) as in the course, b (out), y (batch, out). An input with
+ * more axes, (batch, …, in), is read as rows of its last axis, as PyTorch's nn.Linear and
+ * Keras's Dense read it: the products below run over batch × … rows, the same weights at every
+ * position. Gradients (δ = ∂L/∂y as the loss hands it down: its `reduction` makes the batch's
+ * gradient the mean, or the course's sum; the products below add up the rows):
  *   ∂L/∂W = xᵀ·δ      (in, out)
  *   ∂L/∂b = Σ_rows δ  (out)
- *   ∂L/∂x = δ·Wᵀ      (batch, in)
+ *   ∂L/∂x = δ·Wᵀ      (rows, in)
  */
 import { Tensor, zeros } from '../tensor';
 import { backend } from '../backend';
@@ -56,6 +58,9 @@ export function setWeightStepSink(sink: WeightStepSink | null): WeightStepSink |
  * Fully connected layer.
  *
  * Shape: input (batch, inputSize) → output (batch, outputSize); weight (inputSize, outputSize).
+ * An input (batch, …, inputSize) gives (batch, …, outputSize), the same weights at every position
+ * (PyTorch's nn.Linear on more than two axes); a convolution's output goes through a Flatten first
+ * to be read as one vector a sample.
  *
  * @example
  * const lin = new Linear(784, 10);              // He-normal weights and bias
@@ -159,42 +164,50 @@ export class Linear extends Module {
   }
 
   outputShape(inputShape: readonly number[]): number[] {
+    const rank = inputShape.length;
     if (this.sizePending) {
-      if (inputShape.length !== 2 || !Number.isInteger(inputShape[1]) || inputShape[1] < 1) {
+      if (rank < 2 || !Number.isInteger(inputShape[rank - 1]) || inputShape[rank - 1] < 1) {
         throw this.shapeError(['batch', 'features'], inputShape);
       }
-      this.allocate(inputShape[1]);
+      this.allocate(inputShape[rank - 1]);
     }
-    if (inputShape.length !== 2 || inputShape[1] !== this.inputSize) {
-      const error = this.shapeError(['batch', this.inputSize], inputShape);
+    if (rank < 2 || inputShape[rank - 1] !== this.inputSize) {
       // An image or a sequence where features were expected: the fix is one layer away.
-      if (inputShape.length > 2 && inputShape.slice(1).reduce((a, b) => a * b, 1) === this.inputSize) {
+      if (rank > 2 && inputShape.slice(1).reduce((a, b) => a * b, 1) === this.inputSize) {
+        const error = this.shapeError(['batch', this.inputSize], inputShape);
         throw new RangeError(
           `${error.message} (add a Flatten() before it: ${inputShape.slice(1).join(' × ')} = ${this.inputSize} values per sample)`,
         );
       }
-      throw error;
+      throw this.shapeError(rank > 2 ? ['batch', '…', this.inputSize] : ['batch', this.inputSize], inputShape);
     }
-    return [inputShape[0], this.outputSize];
+    return [...inputShape.slice(0, -1), this.outputSize];
+  }
+
+  /** The rows of the products for an input checked by outputShape: every axis but the last. */
+  private rows(input: Tensor): number {
+    return input.data.length / this.inputSize;
   }
 
   forward(input: Tensor): Tensor {
-    const [batch, out] = this.checkInput(input);
-    const y = this.buffer('output', [batch, out]);
+    const shape = this.checkInput(input);
+    const [rows, out] = [this.rows(input), this.outputSize];
+    const y = this.buffer('output', shape);
     const k = backend();
-    k.sgemm(false, false, batch, out, this.inputSize, 1, input.data, 0, this.inputSize, this.weight.data, 0, out, 0, y.data, 0, out);
-    if (this.bias) k.addRowVector(y.data, this.bias.data, batch, out);
+    k.sgemm(false, false, rows, out, this.inputSize, 1, input.data, 0, this.inputSize, this.weight.data, 0, out, 0, y.data, 0, out);
+    if (this.bias) k.addRowVector(y.data, this.bias.data, rows, out);
     return y;
   }
 
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
-    const [batch, out] = this.checkBackward(input, delta);
+    this.checkBackward(input, delta);
+    const [rows, out] = [this.rows(input), this.outputSize];
     // beta = 1 accumulates, beta = 0 overwrites when deferZeroGrad postponed the clearing to here.
     const beta = this.gradDeferred ? 0 : 1;
     if (weightStepSink === null || !weightStepSink.take(this, input, delta)) this.weightGradient(input, delta, beta);
     if (this.biasGrad) {
       if (this.gradDeferred) this.biasGrad.data.fill(0);
-      backend().sumRows(delta.data, batch, out, this.biasGrad.data);
+      backend().sumRows(delta.data, rows, out, this.biasGrad.data);
     }
     this.gradDeferred = false;
   }
@@ -223,7 +236,7 @@ export class Linear extends Module {
       false,
       this.inputSize,
       out,
-      input.shape[0],
+      this.rows(input),
       alpha,
       input.data,
       0,
@@ -251,27 +264,11 @@ export class Linear extends Module {
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
-    const [batch, out] = this.checkBackward(input, delta);
-    const dx = this.buffer('delta', [batch, this.inputSize]);
+    this.checkBackward(input, delta);
+    const [rows, out] = [this.rows(input), this.outputSize];
+    const dx = this.buffer('delta', [...input.shape]);
     // ∂L/∂x = δ·Wᵀ: W is stored (in, out), read transposed.
-    backend().sgemm(
-      false,
-      true,
-      batch,
-      this.inputSize,
-      out,
-      1,
-      delta.data,
-      0,
-      out,
-      this.weight.data,
-      0,
-      out,
-      0,
-      dx.data,
-      0,
-      this.inputSize,
-    );
+    backend().sgemm(false, true, rows, this.inputSize, out, 1, delta.data, 0, out, this.weight.data, 0, out, 0, dx.data, 0, this.inputSize);
     return dx;
   }
 

@@ -111,7 +111,9 @@ const bias = (pick: (lo: number, hi: number) => number): boolean => pick(0, 1) =
 types.set('Sequential', { type: 'Sequential', create: (c, build) => new Sequential(...(c.modules ?? []).map(build)), builtIn: true });
 builtIn(Linear, LINEAR_SCHEMA, (pick) => {
   const inputSize = pick(1, 6);
-  return { args: [inputSize, pick(1, 6)], options: { bias: bias(pick) }, input: [pick(1, 3), inputSize] };
+  // Half the examples with one or two axes of positions, each read with the same weights.
+  const positions = Array.from({ length: [0, 0, 1, 2][pick(0, 3)] }, () => pick(1, 3));
+  return { args: [inputSize, pick(1, 6)], options: { bias: bias(pick) }, input: [pick(1, 3), ...positions, inputSize] };
 });
 builtIn(Conv1D, CONV1D_SCHEMA, (pick) => {
   const kSize = pick(1, 4);

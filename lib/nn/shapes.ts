@@ -24,9 +24,10 @@ export function followLayers(
       for (const c of m.modules) shape = walk(c, shape);
       return shape;
     }
+    const features = shape[shape.length - 1];
     const out =
-      m instanceof Linear && m.lazy && shape.length === 2 && Number.isInteger(shape[1]) && shape[1] >= 1
-        ? [shape[0], m.outputSize]
+      m instanceof Linear && m.lazy && shape.length >= 2 && Number.isInteger(features) && features >= 1
+        ? [...shape.slice(0, -1), m.outputSize]
         : m.outputShape([...shape]);
     visit(m, shape, out);
     return out;

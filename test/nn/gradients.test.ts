@@ -146,6 +146,30 @@ describe.each(backends)('gradients (%s backend)', (name) => {
     expectGradientsOk(new Flatten(), randomTensor([3, 4, 5], rng));
   });
 
+  test('Linear over positions: (batch, …, in) → (batch, …, out), the rows of one matrix product', () => {
+    const lin = new Linear(5, 3, { init: 'xavierUniform' });
+    const x = randomTensor([2, 3, 4, 5], rng, -3, 3);
+    expectGradientsOk(lin, x);
+    // The same numbers as the rows (24, 5) through the layer, forward and backward.
+    const rows = { shape: [24, 5], data: x.data };
+    const y = lin.forward(x);
+    expect(y.shape).toEqual([2, 3, 4, 3]);
+    expect(Array.from(y.data)).toEqual(Array.from(lin.forward(rows).data));
+    const delta = randomTensor([2, 3, 4, 3], rng);
+    expect(Array.from(lin.backwardDelta(x, delta).data)).toEqual(
+      Array.from(lin.backwardDelta(rows, { shape: [24, 3], data: delta.data }).data),
+    );
+    // A lazily sized Linear takes its size from the last axis, as PyTorch's LazyLinear.
+    const lazy = new Linear(null, 2);
+    expect(lazy.forward(x).shape).toEqual([2, 3, 4, 2]);
+    expect(lazy.inputSize).toBe(5);
+    // The last axis must match; the Flatten hint where the values of a sample would.
+    expect(() => lin.forward(randomTensor([2, 5, 4], rng))).toThrow('Linear(5, 3): expected input (batch, …, 5), got (2, 5, 4)');
+    expect(() => new Linear(20, 3).forward(randomTensor([2, 5, 4], rng))).toThrow(
+      'Linear(20, 3): expected input (batch, 20), got (2, 5, 4) (add a Flatten() before it: 5 × 4 = 20 values per sample)',
+    );
+  });
+
   // Every registered type, from its registry examples: a new module type is checked here without editing this file.
   describe.each(
     moduleTypes()
