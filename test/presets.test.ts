@@ -148,12 +148,12 @@ describe('buildModel', () => {
     // A key the description does not read: before, ignored (the misspelt options trained a bias).
     [
       { layers: [{ type: 'Linear', args: [2, 3], option: { bias: false } }] },
-      /layer 0 \(Linear\): unknown key "option" \(did you mean options\?\) \(expected type, args, options, modules\)$/,
+      /layer 0 \(Linear\): unknown key "option" \(did you mean options\?\) \(expected one of type, args, options, modules\)$/,
     ],
-    [{ layers: [{ type: 'ReLU' }], extra: 1 }, /model description: unknown key "extra" \(expected layers, name\)$/],
+    [{ layers: [{ type: 'ReLU' }], extra: 1 }, /model description: unknown key "extra" \(expected one of layers, name\)$/],
     [
       { layers: [{ type: 'Sequential', modules: [{ type: 'ReLU', bogus: true }] }] },
-      /layer 0\.0 \(ReLU\): unknown key "bogus" \(expected type, args, options, modules\)$/,
+      /layer 0\.0 \(ReLU\): unknown key "bogus" \(expected one of type, args, options, modules\)$/,
     ],
   ])('rejects %j with a message naming the layer', (description, message) => {
     expect(() => buildModel(description)).toThrow(ModelError);

@@ -21,6 +21,17 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * `unknown key "epoch" (did you mean epochs?) (expected one of …)`, the words of every refusal of a
+ * key nobody reads in a file's object (a model description, a sweep spec, a job's payload): the
+ * key quoted as JSON (escapes shown), cut at 64 characters with its length said.
+ */
+export function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const quoted = JSON.stringify(key.length > 64 ? key.slice(0, 64) : key);
+  const shown = key.length > 64 ? `${quoted}… (${key.length} characters)` : quoted;
+  return `unknown key ${shown}${didYouMean(key, known)} (expected one of ${known.join(', ')})`;
+}
+
 /** The most edits a suggestion may be from the word typed. */
 const MAX_SUGGESTED_EDITS = 3;
 

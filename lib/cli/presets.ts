@@ -18,7 +18,7 @@ import { moduleType, moduleTypes } from '../nn/registry';
 import { checkArguments } from '../nn/schema';
 import { LIMITS } from '../serialize';
 import { firstLine } from '../messages';
-import { didYouMean } from './command';
+import { didYouMean, unknownKeyMessage } from './command';
 
 /** One layer of a model description: a module's `toJSON()`. */
 export type LayerSpec = ModuleConfig;
@@ -300,10 +300,7 @@ const DESCRIPTION_KEYS = ['layers', 'name'];
  */
 function refuseUnknownKeys(spec: object, known: readonly string[], where: string): void {
   const unknown = Object.keys(spec).find((k) => !known.includes(k));
-  if (unknown !== undefined) {
-    const shown = JSON.stringify(unknown.length > 64 ? `${unknown.slice(0, 64)}…` : unknown);
-    throw new ModelError(`${where}: unknown key ${shown}${didYouMean(unknown, known)} (expected ${known.join(', ')})`);
-  }
+  if (unknown !== undefined) throw new ModelError(`${where}: ${unknownKeyMessage(unknown, known)}`);
 }
 
 /**

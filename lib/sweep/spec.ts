@@ -18,7 +18,7 @@ import * as crypto from 'crypto';
 import { describe } from '../tensor';
 import { ModelError, buildModel, findPreset, PRESETS } from '../cli/presets';
 import { Sequential } from '../nn/module';
-import { didYouMean } from '../cli/command';
+import { unknownKeyMessage } from '../cli/command';
 import { DATASETS } from '../cli/datasets';
 
 /** Datasets a sweep can name, those of `neurone train`; each worker loads them itself (the real ones from `dataDir`). */
@@ -197,18 +197,12 @@ function plainObject(v: unknown, where: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** A key as a message quotes it: JSON-escaped (no control character reaches the terminal), its first 64 characters. */
-function quoteKey(key: string): string {
-  const shown = JSON.stringify(key.length > 64 ? key.slice(0, 64) : key);
-  return key.length > 64 ? `${shown}… (${key.length} characters)` : shown;
-}
-
 /**
  * Throws for a key nobody reads; a misspelt one (`"epoch"`) gets the closest known key
  * (`did you mean epochs?`).
  */
 function unknownKey(where: string, key: string, known: readonly string[]): never {
-  throw new SpecError(`${where}: unknown key ${quoteKey(key)}${didYouMean(key, known)} (expected one of ${known.join(', ')})`);
+  throw new SpecError(`${where}: ${unknownKeyMessage(key, known)}`);
 }
 
 /**
