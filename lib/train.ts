@@ -123,10 +123,12 @@ export interface FitOptions {
    */
   onEpochEnd?: (record: TrainingRecord) => void | Promise<void>;
   /**
-   * Called after each batch's update.
+   * Called after each batch's update; may be async: a promise it returns is awaited before the
+   * next batch, and its rejection rejects fit. (Typed to return anything, so that an arrow
+   * function written for its side effect, `() => (n += 1)`, still type-checks.)
    * @param info The epoch, the batch, the batches per epoch and the batch's mean loss.
    */
-  onBatchEnd?: (info: BatchInfo) => void;
+  onBatchEnd?: (info: BatchInfo) => unknown;
   /** 0 silent, 1 one line per epoch (default), 2 also a terminal chart. Ignored when `logger` is given. */
   verbose?: 0 | 1 | 2;
   /** A logger of your own (e.g. with an svgPath). */
@@ -691,6 +693,8 @@ function warnIfFitting(who: string, net: unknown): void {
 const DIVERGENCE_FACTOR = 2;
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 /** fit lets the event loop run (timers, signals, progress output) after the first batch that ends this long after the last time it did. */
 const YIELD_MS = 2;
 
@@ -995,7 +999,12 @@ async function fitInTrainingMode(
         const batchLoss = steps.run(order, start, end, epoch, b + 1, trainMetrics);
         lossSum += batchLoss;
         if (b === 0 && epoch === firstEpoch) firstBatchLoss = batchLoss / (end - start);
-        options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: batchLoss / (end - start) });
+        const batchEnded = options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: batchLoss / (end - start) });
+        // Awaited only when it returns a promise: a synchronous callback costs no trip through the event loop.
+        if (isThenable(batchEnded)) {
+          await batchEnded;
+          lastYield = performance.now();
+        }
         logger.progress(epoch, b + 1, batches, batchLoss / (end - start), epochs);
         // Yielding costs ~10 µs, a visible share of a small batch's step: yield every few ms instead.
         if (performance.now() - lastYield > YIELD_MS) {

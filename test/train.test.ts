@@ -672,6 +672,21 @@ describe('fit without await', () => {
     );
   });
 
+  test('an async onBatchEnd finishes before the next batch runs, and before fit returns', async () => {
+    seed(8);
+    let running = false;
+    let calls = 0;
+    const onBatchEnd = async (): Promise<void> => {
+      if (running) throw new Error('a batch ran while the last onBatchEnd had not finished');
+      running = true;
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      running = false;
+    };
+    await fit(xorNet(), new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 2, onBatchEnd });
+    expect([calls, running]).toEqual([4, false]);
+  });
+
   test('the guard goes when fit throws (a callback, a bad option, non-finite data) or stops early', async () => {
     seed(8);
     const net = xorNet();
@@ -694,6 +709,11 @@ describe('fit without await', () => {
       throw new Error('async callback failed');
     };
     await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 2, onEpochEnd: asyncBoom })).rejects.toThrow(
+      'async callback failed',
+    );
+    await again();
+    // An async onBatchEnd as well: its rejection rejects fit (it once went unhandled and ended the process).
+    await expect(fit(net, new BCELoss(), new SGD({ lr: 0.1 }), data, { ...quiet, epochs: 2, onBatchEnd: asyncBoom })).rejects.toThrow(
       'async callback failed',
     );
     await again();
