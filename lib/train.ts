@@ -822,6 +822,8 @@ async function fitInTrainingMode(
   if (validation !== undefined && checkDataset('fit', 'validation', validation) === 0) {
     throw new RangeError(`fit: validation.x ${formatShape(validation.x.shape)} has 0 samples; give a non-empty validation set or none`);
   }
+  // Before the first epoch, not at its end (where evaluating it would first refuse it).
+  if (validation !== undefined) checkFitsNetwork('fit', 'validation.x', net, validation.x);
   const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
   const epochs = checkPositiveInt('fit', 'epochs', options.epochs ?? 10);
   const shuffle = options.shuffle ?? true;

@@ -355,6 +355,20 @@ describe('fit: the loop', () => {
         { verbose: 0, validation: empty, earlyStopping: { patience: 1 } },
       ),
     ).rejects.toThrow(/^fit: validation\.x \(0, 2\) has 0 samples; give a non-empty validation set or none/);
+    // A validation set the network does not take is refused before the first epoch, not at its end.
+    let batchesRun = 0;
+    await expect(
+      fit(
+        net,
+        new MSELoss(),
+        new SGD({ lr: 0.1 }),
+        { x: xorX, y: xorY },
+        { verbose: 0, validation: { x: zeros([3, 2, 1]), y: zeros([3, 1]) }, onBatchEnd: () => batchesRun++ },
+      ),
+    ).rejects.toThrow(
+      /^fit: validation\.x of shape \(3, 2, 1\) does not fit the network: Linear\(2, 1\) at position 0: expected input \(batch, 2\), got \(3, 2, 1\) \(add a Flatten\(\)/,
+    );
+    expect(batchesRun).toBe(0);
   });
 
   test('argument errors', async () => {
