@@ -4,7 +4,7 @@
  */
 import { setBackend } from '../lib/backend';
 import { seed } from '../lib/random';
-import { Sequential, Linear, ReLU, LogSoftmax, Conv1D, Conv2D, ConvTranspose2D, MaxPool1D, MaxPool2D, Flatten } from '../lib/nn';
+import { Sequential, Linear, ReLU, LogSoftmax, Softmax, Conv1D, Conv2D, ConvTranspose2D, MaxPool1D, MaxPool2D, Flatten } from '../lib/nn';
 import { CELogSoftmaxLoss, CrossEntropyLoss, MSELoss } from '../lib/losses';
 import { SGD, Adam, AdamW } from '../lib/optim';
 import { fit, evaluate, predict } from '../lib/train';
@@ -39,6 +39,28 @@ describe.each(availableBackends())('%s backend', (name) => {
     expect(lines.join('\n')).toMatch(
       /warning: the training loss rose from 2\.\d+ \(first batch\) to 12\.\d+ \(epoch 1's mean\): the learning rate 0\.1 looks too large; CELogSoftmaxLoss\(\{ reduction: 'sum' \}\) sums the gradient over the batch of 64/,
     );
+  });
+
+  test('a Softmax at the end (the TF.js habit) is refused by both cross-entropies, each naming the fix', async () => {
+    seed(1);
+    const train = loadUSPS({ flatten: true });
+    const softmaxNet = (): Sequential => new Sequential(new Linear(256, 32), new ReLU(), new Linear(32, 10), new Softmax());
+    const options = { epochs: 1, batchSize: 64, verbose: 0 as const };
+    // With logits' loss the softmax would be applied twice, without a word: refused at the first step.
+    let batches = 0;
+    await expect(
+      fit(softmaxNet(), new CELogSoftmaxLoss(), new SGD({ lr: 0.1 }), train, { ...options, onBatchEnd: () => batches++ }),
+    ).rejects.toThrow(
+      /^CELogSoftmaxLoss\(\): every row of yhat is probabilities .*applied twice\. Remove the final Softmax \(predict still returns probabilities\), or end the network with LogSoftmax and use CrossEntropyLoss\.$/,
+    );
+    expect(batches).toBe(0);
+    await expect(fit(softmaxNet(), new CrossEntropyLoss(), new SGD({ lr: 0.1 }), train, options)).rejects.toThrow(
+      /not log-probabilities.*Its rows are probabilities, as a Softmax at the end of the network gives: replace that Softmax with LogSoftmax/,
+    );
+    // The loss called by hand refuses them too; logits pass.
+    const probabilities = predict(softmaxNet(), fromArray([Array.from({ length: 256 }, (_, i) => Math.sin(i))]));
+    expect(() => new CELogSoftmaxLoss().backward(fromArray([3]), probabilities)).toThrow(/every row of yhat is probabilities/);
+    expect(() => new CELogSoftmaxLoss().forward(fromArray([1]), fromArray([[0.5, -0.25, 0.75]]))).not.toThrow();
   });
 
   test("CrossEntropyLoss on logits (PyTorch's meaning of the name) stops at once, naming CELogSoftmaxLoss and NLLLoss", async () => {

@@ -399,7 +399,11 @@ export abstract class Module {
    * The output for `input` when no backward pass will follow (inference: `predict`, `evaluate`).
    * Same values as {@link forward}, but a module may skip what only backward needs, and a
    * `Sequential` runs neighbours that have a joint kernel (Conv1D followed by MaxPool1D) as one.
-   * Nothing is kept for a backward pass.
+   * Nothing is kept for a backward pass. It runs in the module's mode, as forward does: in
+   * training mode (a new network's, which fit puts back when it ends) a BatchNorm moves its
+   * running estimates and a Dropout draws a mask. `predict` and `evaluate` switch to evaluation
+   * mode for their pass; call `net.eval()` first to use infer the same way (PyTorch's
+   * `model.eval()`).
    * @param input The batch, shape as the module expects it (first axis the batch).
    */
   infer(input: Tensor): Tensor {

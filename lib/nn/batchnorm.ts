@@ -20,9 +20,13 @@ import { ModuleSchema, checkArguments, flagOption, optionNames } from './schema'
 
 /** Options of {@link BatchNorm1D} and {@link BatchNorm2D}, as PyTorch's. */
 export interface BatchNormOptions {
-  /** Added to the variance before its square root (default 1e-5); must be positive. */
+  /** Added to the variance before its square root (default 1e-5, PyTorch's; Keras and TF.js use 1e-3); must be positive. */
   eps?: number;
-  /** How far each training batch moves the running estimates, in [0, 1] (default 0.1). */
+  /**
+   * How far each training batch moves the running estimates, in [0, 1] (default 0.1):
+   * running = (1 − momentum)·running + momentum·batch, PyTorch's convention. Keras's and TF.js's
+   * `momentum` is the weight of the old estimate instead: their 0.99 is 0.01 here.
+   */
   momentum?: number;
   /** Learnable scale γ (initialised to 1) and shift β (initialised to 0) (default true). */
   affine?: boolean;
