@@ -88,3 +88,24 @@ test('labels of the wrong array type are named by call and argument, with the co
     /^evaluate: data\.labels must be an Int32Array of class indices, got Float32Array\(2\)/,
   );
 });
+
+test("a parameter's value or grad cannot be replaced by assignment (the module keeps its own): writing into it works", () => {
+  const net = new Sequential(new Linear(2, 1), new Sequential(new ReLU(), new Linear(1, 1)));
+  const [w, , inner] = net.parameters();
+  const replace = (): void => {
+    (w as { value: unknown }).value = zeros([2, 1]);
+  };
+  expect(replace).toThrow(
+    'parameter 0.weight of Linear(2, 1): its value cannot be replaced, the module keeps its own tensor; write the new values into it instead: value.data.set(values)',
+  );
+  expect(() => ((inner as { grad: unknown }).grad = zeros([1, 1]))).toThrow(
+    /^parameter 1\.1\.weight of Linear\(1, 1\): its grad cannot be replaced/,
+  );
+  // The record reads the module's own tensors, and writing into them is what changes the network.
+  const first = net.modules[0] as Linear;
+  expect(w.value).toBe(first.weight);
+  w.value.data.set([5, 5]);
+  expect(Array.from(first.weight.data)).toEqual([5, 5]);
+  // A copy made with a spread is a plain object of the same tensors, as before.
+  expect({ ...w }.value).toBe(first.weight);
+});

@@ -108,15 +108,40 @@ export function replayingForward(): boolean {
   return replayDepth > 0;
 }
 
-/** A trainable tensor and its gradient, as listed by {@link Module.parameters}. */
+/**
+ * A trainable tensor and its gradient, as listed by {@link Module.parameters}. The tensors are the
+ * module's own: new values are written into them (`p.value.data.set(values)`, TF.js's
+ * `setWeights`); assigning another tensor to `value` would leave the module's untouched, and a
+ * Sequential's records refuse it.
+ */
 export interface Parameter {
   /** Dotted path inside the network: `weight`, or `0.weight` inside a Sequential. */
-  name: string;
-  value: Tensor;
+  readonly name: string;
+  /** The module's tensor itself. */
+  readonly value: Tensor;
   /** Same shape as `value`; `backwardUpdateGradient` adds into it, `zeroGrad` clears it. */
-  grad: Tensor;
+  readonly grad: Tensor;
   /** The module that owns the parameter (for error messages). */
-  module: Module;
+  readonly module: Module;
+}
+
+/**
+ * `p` under the name `name`, as a record whose `value` and `grad` refuse to be replaced: an
+ * assignment (a port of TF.js's `setWeights` or PyTorch's `p.data = …`) would otherwise be
+ * dropped without a word, the module keeping its own tensors. Refused in sloppy-mode code too,
+ * by a setter rather than by freezing alone. @internal
+ */
+export function parameterRecord(p: Parameter, name: string): Parameter {
+  const refuse = (field: 'value' | 'grad') => (): never => {
+    throw new TypeError(
+      `parameter ${name} of ${String(p.module)}: its ${field} cannot be replaced, the module keeps its own tensor; ` +
+        `write the new values into it instead: ${field}.data.set(values)`,
+    );
+  };
+  const record = { name, module: p.module } as Parameter;
+  Object.defineProperty(record, 'value', { get: () => p.value, set: refuse('value'), enumerable: true });
+  Object.defineProperty(record, 'grad', { get: () => p.grad, set: refuse('grad'), enumerable: true });
+  return Object.freeze(record);
 }
 
 /**

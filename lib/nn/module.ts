@@ -3,7 +3,7 @@
  * each backward pass needs. The module contract itself is in lib/nn/base.ts, re-exported here.
  */
 import { Tensor, checkShape, describe, formatShape, gradientTakenAt, isTensor, sameShape, sameValues } from '../tensor';
-import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward, replayForward } from './base';
+import { Module, ModuleBuffer, ModuleConfig, Parameter, SavedForBackward, parameterRecord, replayForward } from './base';
 import { Fusion, fusionAt } from './fusion';
 
 export { Module, checkOptions } from './base';
@@ -434,7 +434,7 @@ export class Sequential extends Module {
       for (const p of m.parameters()) {
         if (seen.has(p.value)) continue;
         seen.add(p.value);
-        out.push({ ...p, name: `${i}.${p.name}` });
+        out.push(parameterRecord(p, `${i}.${p.name}`));
       }
     });
     return out;
