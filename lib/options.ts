@@ -29,6 +29,38 @@ export function checkOptionsObject<T extends object>(who: string, options: T | u
   return options;
 }
 
+/** The values fit's early stopping and ReduceLROnPlateau can watch. @internal */
+export const MONITORS = ['valLoss', 'valAccuracy', 'trainLoss', 'trainAccuracy'] as const;
+
+/** One of {@link MONITORS}. @internal */
+export type Monitor = (typeof MONITORS)[number];
+
+/** Keras's and TF.js's names of the same values, which a port brings along. */
+const KERAS_MONITORS = new Map<string, Monitor>([
+  ['val_loss', 'valLoss'],
+  ['val_acc', 'valAccuracy'],
+  ['val_accuracy', 'valAccuracy'],
+  ['loss', 'trainLoss'],
+  ['acc', 'trainAccuracy'],
+  ['accuracy', 'trainAccuracy'],
+]);
+
+/**
+ * Returns `v` when it names a value fit reports each epoch; a RangeError naming `what` otherwise,
+ * with Keras's name translated (`val_loss` is `valLoss`) or the nearest spelling. Checked before
+ * the first epoch: an unknown name once surfaced only after it. @internal
+ */
+export function checkMonitor(what: string, v: unknown): Monitor {
+  if ((MONITORS as readonly unknown[]).includes(v)) return v as Monitor;
+  let hint = '';
+  if (typeof v === 'string') {
+    const keras = KERAS_MONITORS.get(v);
+    const near = keras === undefined ? closest(v, MONITORS) : undefined;
+    hint = keras !== undefined ? ` (Keras's '${v}' is '${keras}' here)` : near !== undefined ? ` (did you mean '${near}'?)` : '';
+  }
+  throw new RangeError(`${what} must be one of ${MONITORS.join(', ')}, got ${describe(v)}${hint}`);
+}
+
 function normalise(name: string): string {
   return name.toLowerCase().replace(/[_-]/g, '');
 }

@@ -9,7 +9,7 @@
 import type { Optimizer } from './optim';
 import type { EpochRecord } from './logger';
 import { describe } from './tensor';
-import { checkKnownOptions } from './options';
+import { checkKnownOptions, checkMonitor } from './options';
 
 /** What `fit` calls on a scheduler. */
 export interface LRScheduler {
@@ -302,11 +302,7 @@ export class ReduceLROnPlateau implements LRScheduler {
   ) {
     checkOptimizer('ReduceLROnPlateau', optimizer);
     checkObject('ReduceLROnPlateau', options, ['monitor', 'factor', 'patience', 'minDelta', 'minLr', 'eps']);
-    const monitors = ['valLoss', 'valAccuracy', 'trainLoss', 'trainAccuracy'] as const;
-    const monitor = options.monitor ?? 'valLoss';
-    if (!monitors.includes(monitor))
-      throw new RangeError(`ReduceLROnPlateau: monitor must be one of ${monitors.join(', ')}, got ${describe(monitor)}`);
-    this.monitor = monitor;
+    this.monitor = checkMonitor('ReduceLROnPlateau: monitor', options.monitor ?? 'valLoss');
     this.factor = checkRange('ReduceLROnPlateau', 'factor', options.factor ?? 0.1, 0, 1, false, true);
     if (this.factor === 1) throw new RangeError('ReduceLROnPlateau: factor must be below 1, got 1');
     this.patience = checkRange('ReduceLROnPlateau', 'patience', options.patience ?? 10, 1, Number.MAX_SAFE_INTEGER, true);

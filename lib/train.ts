@@ -29,7 +29,7 @@ import { EpochRecord, Logger } from './logger';
 import { formatLoss } from './progress';
 import { CheckpointError, CheckpointOptions, FitState, readCheckpoint, writeCheckpoint } from './checkpoint';
 import { isSystemError } from './data/read';
-import { checkKnownOptions } from './options';
+import { checkKnownOptions, checkMonitor } from './options';
 
 /**
  * What {@link fit} and {@link evaluate} take: inputs `x` with targets `y` (a tensor: class indices
@@ -54,7 +54,7 @@ function withTargets(who: string, name: string, d: TrainingData): { x: Tensor; y
 export interface EarlyStopping {
   /** Epochs without improvement before stopping. */
   patience: number;
-  /** Value watched (default 'valLoss' with a validation set, 'trainLoss' without). */
+  /** Value watched (default 'valLoss' with a validation set, 'trainLoss' without; Keras's 'val_loss' is 'valLoss'). */
   monitor?: 'valLoss' | 'valAccuracy' | 'trainLoss' | 'trainAccuracy';
   /** At the end, put back the weights of the best epoch (default false). */
   restoreBest?: boolean;
@@ -778,6 +778,11 @@ async function fitInTrainingMode(
   options: FitOptions,
   progress: FitInProgress,
 ): Promise<History> {
+  // evaluate's (x, y) form brought to fit: the y would be read as options ("unknown option 'shape'").
+  if (isTensor(dataset) && isTensor(options))
+    throw new TypeError(
+      'fit: data must be one object { x, y }, got x and y as two arguments (evaluate takes either form); write fit(net, loss, optimizer, { x, y }, options)',
+    );
   checkOptionsObject('fit', options);
   checkKnownOptions('fit', options, Object.keys(FIT_OPTIONS));
   if (options.earlyStopping !== undefined) {
@@ -842,7 +847,13 @@ async function fitInTrainingMode(
   // timer (the process never exits) and the terminal's cursor hidden.
   try {
     const stop = options.earlyStopping;
-    const monitor = stop ? (stop.monitor ?? (validation ? 'valLoss' : 'trainLoss')) : undefined;
+    const monitor = stop
+      ? stop.monitor === undefined
+        ? validation
+          ? 'valLoss'
+          : 'trainLoss'
+        : checkMonitor('fit: earlyStopping.monitor', stop.monitor)
+      : undefined;
     if (stop) {
       checkPositiveInt('fit', 'earlyStopping.patience', stop.patience);
       if (monitor?.startsWith('val') && !validation) {

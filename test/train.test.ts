@@ -11,6 +11,7 @@ import { oneHot } from '../lib/data/dataset';
 import { SGD, Adam } from '../lib/optim';
 import { fit, predict, evaluate, NonFiniteError } from '../lib/train';
 import { Logger } from '../lib/logger';
+import { ReduceLROnPlateau } from '../lib/schedulers';
 import { accuracy, classify, confusionMatrix } from '../lib/metrics';
 
 const backends = nativeAvailable() ? (['js', 'native'] as const) : (['js'] as const);
@@ -204,6 +205,40 @@ describe('fit: the loop', () => {
         },
       ),
     ).rejects.toThrow(/no validation set/);
+  });
+
+  test('fit given x and y apart, as evaluate takes them, says to pass { x, y }', async () => {
+    const two = fit(new Sequential(new Linear(2, 1)), new MSELoss(), new SGD({ lr: 0.1 }), xorX as never, xorY as never);
+    await expect(two).rejects.toThrow(
+      'fit: data must be one object { x, y }, got x and y as two arguments (evaluate takes either form); write fit(net, loss, optimizer, { x, y }, options)',
+    );
+  });
+
+  test("a monitor fit does not report is refused before the first batch, Keras's names translated", async () => {
+    const net = new Sequential(new Linear(2, 1));
+    let batches = 0;
+    const run = (monitor: string): Promise<unknown> =>
+      fit(
+        net,
+        new MSELoss(),
+        new SGD({ lr: 0.1 }),
+        { x: xorX, y: xorY },
+        {
+          verbose: 0,
+          validationSplit: 0.5,
+          earlyStopping: { patience: 2, monitor: monitor as never },
+          onBatchEnd: () => batches++,
+        },
+      );
+    await expect(run('val_loss')).rejects.toThrow(
+      "fit: earlyStopping.monitor must be one of valLoss, valAccuracy, trainLoss, trainAccuracy, got string val_loss (Keras's 'val_loss' is 'valLoss' here)",
+    );
+    await expect(run('accuracy')).rejects.toThrow(/got string accuracy \(Keras's 'accuracy' is 'trainAccuracy' here\)$/);
+    await expect(run('valAcc')).rejects.toThrow(/got string valAcc \(did you mean 'valAccuracy'\?\)$/);
+    expect(batches).toBe(0);
+    expect(() => new ReduceLROnPlateau(new SGD({ lr: 0.1 }), { monitor: 'val_acc' as never })).toThrow(
+      "ReduceLROnPlateau: monitor must be one of valLoss, valAccuracy, trainLoss, trainAccuracy, got string val_acc (Keras's 'val_acc' is 'valAccuracy' here)",
+    );
   });
 
   test('a NaN loss stops training with the epoch and batch, before corrupting the weights', async () => {
