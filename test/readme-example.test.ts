@@ -20,20 +20,26 @@ function readmeBlock(what: string, marker: string): string {
   return block;
 }
 
-/** Runs a README block from this checkout (top-level await inside an async function); its stdout and the lines its comments promise. */
-function runBlock(code: string): { stdout: string; lines: string[]; promised: string[] } {
+/** A README block as a program of this checkout: its imports pointed at lib/, the rest in an async function (for top-level await). */
+function asProgram(code: string): string {
   const imports = code.split('\n').filter((l) => l.startsWith('import '));
   const body = code.split('\n').filter((l) => !l.startsWith('import '));
-  const program = [
+  return [
     ...imports.map((l) =>
       l
         .replace(/from 'neurone'/, `from ${JSON.stringify(path.join(root, 'lib', 'index'))}`)
         .replace(/from 'neurone\/data'/, `from ${JSON.stringify(path.join(root, 'lib', 'data'))}`),
     ),
+    'export {};',
     '(async () => {',
     ...body,
     '})().catch((e) => { console.error(e); process.exit(1); });',
   ].join('\n');
+}
+
+/** Runs a README block from this checkout; its stdout and the lines its comments promise. */
+function runBlock(code: string): { stdout: string; lines: string[]; promised: string[] } {
+  const program = asProgram(code);
   const file = path.join(__dirname, `.readme-example-${process.pid}.ts`);
   fs.writeFileSync(file, program);
   try {
@@ -66,4 +72,25 @@ test("the README's hand-written loop trains XOR and prints the accuracy it promi
   const { lines, promised } = runBlock(readmeBlock('hand-written loop', 'optimizer.step(net.parameters())'));
   expect(lines).toEqual(promised);
   expect(Number(/train accuracy (\S+)/.exec(lines[0])?.[1])).toBeGreaterThanOrEqual(0.95);
+});
+
+test("the whole programs of README.md and docs/API.md (the blocks with imports) type-check under tsc --strict, as a user's project would", () => {
+  const docs = ['README.md', path.join('docs', 'API.md')].map((f) => fs.readFileSync(path.join(root, f), 'utf8')).join('\n');
+  const programs = [...docs.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.includes("from 'neurone"));
+  expect(programs.length).toBeGreaterThanOrEqual(5);
+  const dir = fs.mkdtempSync(path.join(__dirname, '.readme-types-'));
+  try {
+    const files = programs.map((code, i) => {
+      const file = path.join(dir, `block${i}.ts`);
+      fs.writeFileSync(file, asProgram(code));
+      return file;
+    });
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const args = ['--noEmit', '--strict', '--skipLibCheck', '--target', 'es2022', '--module', 'commonjs', '--types', 'node'];
+    const r = spawnSync(process.execPath, [tsc, ...args, ...files], { cwd: root, encoding: 'utf8', timeout: 120000 });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
