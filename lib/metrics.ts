@@ -334,8 +334,13 @@ export function checkMetricNames(who: string, names: unknown): MetricName[] {
   if (!Array.isArray(names)) throw new TypeError(`${who}: metrics must be an array of names, got ${String(names)}`);
   for (const name of names) {
     if (typeof name !== 'string' || !(/^top[1-9][0-9]*$/.test(name) || ['precision', 'recall', 'f1', 'mse', 'mae'].includes(name))) {
+      // Keras's and TF.js's metrics: ['accuracy'] asks for what neurone reports unasked.
+      const reported = typeof name === 'string' && ['accuracy', 'acc', 'loss'].includes(name);
       throw new RangeError(
-        `${who}: unknown metric ${JSON.stringify(name)}; valid metrics: top1, top5 (any topK), precision, recall, f1, mse, mae`,
+        `${who}: unknown metric ${JSON.stringify(name)}; valid metrics: top1, top5 (any topK), precision, recall, f1, mse, mae` +
+          (reported
+            ? ` (the loss, and the accuracy with a classification loss, are reported without asking: leave ${JSON.stringify(name)} out)`
+            : ''),
       );
     }
   }

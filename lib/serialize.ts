@@ -19,6 +19,7 @@
  */
 import * as fs from 'fs';
 import * as os from 'os';
+import { fileURLToPath } from 'url';
 import { describe, formatShape, sizeOf } from './tensor';
 import { globalRng } from './random';
 import { Module, ModuleConfig, Sequential } from './nn/module';
@@ -1032,6 +1033,28 @@ export function modelContents(
 }
 
 /**
+ * Checks a path given to save, load or loadWeights: a non-empty string, and not a URL (TF.js's
+ * `file://…`, `indexeddb://…`), which would otherwise name a folder "file:" in the working
+ * directory; a file URL gets the path it stands for.
+ */
+function checkPath(who: string, file: unknown): asserts file is string {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`${who}: path must be a non-empty string, got ${describe(file)}`);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(file);
+  if (!scheme) return;
+  let fix = 'give a file path';
+  if (scheme[1].toLowerCase() === 'file') {
+    try {
+      fix = `write ${JSON.stringify(fileURLToPath(file))}`;
+    } catch {
+      // Not a file URL Node can read: the general advice stands.
+    }
+  }
+  throw new TypeError(
+    `${who}: path must be a file path, got the URL ${JSON.stringify(file)} (TF.js's URL schemes are not read here): ${fix}`,
+  );
+}
+
+/**
  * Saves `net` (architecture and weights) to `file` as safetensors, atomically: until the new file
  * is complete and on disk, `file` keeps its previous content (and its permissions). A parameter
  * shared by several modules (or a module at several positions) is stored once and shared again
@@ -1052,7 +1075,7 @@ export function modelContents(
  */
 export function save(net: Module, file: string, options: SaveOptions = {}): void {
   if (!(net instanceof Module)) throw new TypeError(`save: net must be a Module, got ${describe(net)}`);
-  if (typeof file !== 'string' || file === '') throw new TypeError(`save: path must be a non-empty string, got ${describe(file)}`);
+  checkPath('save', file);
   if (options === null || typeof options !== 'object') throw new TypeError(`save: options must be an object, got ${describe(options)}`);
   checkKnownOptions('save', options, ['metadata', 'layout', 'inputShape', 'overwrite']);
   const { overwrite = true } = options;
@@ -1242,7 +1265,7 @@ export function load<T extends Module>(file: string, options: LoadOptions & { in
  */
 export function load(file: string, options?: LoadOptions): Module;
 export function load(file: string, options: LoadOptions = {}): Module {
-  if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
+  checkPath('load', file);
   if (options === null || typeof options !== 'object') throw new TypeError(`load: options must be an object, got ${describe(options)}`);
   checkKnownOptions('load', options, ['layout', 'into', 'allowNonFinite', 'inputShape']);
   const asked = options.layout === undefined ? undefined : checkLayout(options.layout, 'load');
@@ -1259,7 +1282,7 @@ export function load(file: string, options: LoadOptions = {}): Module {
  * @internal
  */
 export function loadWithSampleShape(file: string, wantShape = true): { net: Module; sampleShape: readonly number[] | undefined } {
-  if (typeof file !== 'string' || file === '') throw new TypeError(`load: path must be a non-empty string, got ${describe(file)}`);
+  checkPath('load', file);
   return loadOnce(file, undefined, undefined, false, undefined, wantShape);
 }
 
@@ -1360,7 +1383,7 @@ function loadTorchFile(f: OpenFile, allowNonFinite: boolean, inputShape: readonl
  */
 export function loadWeights(net: Module, file: string, options: Pick<LoadOptions, 'allowNonFinite' | 'layout' | 'inputShape'> = {}): void {
   if (!(net instanceof Module)) throw new TypeError(`loadWeights: net must be a Module, got ${describe(net)}`);
-  if (typeof file !== 'string' || file === '') throw new TypeError(`loadWeights: path must be a non-empty string, got ${describe(file)}`);
+  checkPath('loadWeights', file);
   if (options === null || typeof options !== 'object')
     throw new TypeError(`loadWeights: options must be an object, got ${describe(options)}`);
   checkKnownOptions('loadWeights', options, ['layout', 'allowNonFinite', 'inputShape']);

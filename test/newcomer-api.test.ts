@@ -7,6 +7,11 @@ import { Sequential, Linear, ReLU, Conv1D, ConvTranspose1D, Flatten } from '../l
 import { CELogSoftmaxLoss } from '../lib/losses';
 import { SGD } from '../lib/optim';
 import { fit, evaluate } from '../lib/train';
+import { save, load, loadWeights } from '../lib/serialize';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { pathToFileURL } from 'url';
 import { zeros } from '../lib/tensor';
 import { seed } from '../lib/random';
 import { toSequence } from '../lib/data';
@@ -108,4 +113,33 @@ test("a parameter's value or grad cannot be replaced by assignment (the module k
   expect(Array.from(first.weight.data)).toEqual([5, 5]);
   // A copy made with a spread is a plain object of the same tensors, as before.
   expect({ ...w }.value).toBe(first.weight);
+});
+
+test("TF.js habits get the neurone spelling: Dense(units), metrics: ['accuracy'], a file:// path", async () => {
+  expect(() => new (Linear as unknown as new (n: number) => Linear)(10)).toThrow(
+    "Linear: outputSize is missing (got one size, 10); Linear takes (inputSize, outputSize), and new Linear(null, 10) takes its input size from the data (PyTorch's LazyLinear, Keras's Dense(10))",
+  );
+  const net = new Sequential(new Linear(2, 2));
+  const data = { x: zeros([4, 2]), y: zeros([4]) };
+  await expect(
+    fit(net, new CELogSoftmaxLoss(), new SGD({ lr: 0.1 }), data, { verbose: 0, metrics: ['accuracy' as never] }),
+  ).rejects.toThrow(
+    /^fit: unknown metric "accuracy"; .* \(the loss, and the accuracy with a classification loss, are reported without asking: leave "accuracy" out\)$/,
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-url-'));
+  try {
+    const url = pathToFileURL(path.join(dir, 'model.safetensors')).href;
+    expect(() => save(net, url)).toThrow(
+      `save: path must be a file path, got the URL ${JSON.stringify(url)} (TF.js's URL schemes are not read here): write ${JSON.stringify(path.join(dir, 'model.safetensors'))}`,
+    );
+    expect(() => load('indexeddb://my-model')).toThrow(
+      /^load: path must be a file path, got the URL "indexeddb:\/\/my-model" .*: give a file path$/,
+    );
+    expect(() => loadWeights(net, url)).toThrow(/^loadWeights: path must be a file path/);
+    // Nothing was written, in the URL's folder or in a folder named "file:" here.
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(fs.existsSync('file:')).toBe(false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

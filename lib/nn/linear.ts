@@ -104,6 +104,11 @@ export class Linear extends Module {
    */
   constructor(inputSize: number | null, outputSize: number, options?: LinearOptions) {
     super();
+    // Keras's Dense(units) brought over: one size, which neurone would read as the input's.
+    if (outputSize === undefined && typeof inputSize === 'number')
+      throw new TypeError(
+        `Linear: outputSize is missing (got one size, ${inputSize}); Linear takes (inputSize, outputSize), and new Linear(null, ${inputSize}) takes its input size from the data (PyTorch's LazyLinear, Keras's Dense(${inputSize}))`,
+      );
     const opts = checkOptions('Linear', options, optionNames(LINEAR_SCHEMA));
     // A lazily sized layer is checked with a stand-in size; its real one is checked when it comes.
     const v = checkArguments('Linear', LINEAR_SCHEMA, [inputSize === null ? 1 : inputSize, outputSize], opts);
