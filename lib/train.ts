@@ -129,6 +129,14 @@ export interface FitOptions {
    * @param info The epoch, the batch, the batches per epoch and the batch's mean loss.
    */
   onBatchEnd?: (info: BatchInfo) => unknown;
+  /**
+   * Stops training when aborted (an `AbortController`'s signal: from a callback, a timer, a
+   * signal handler, a UI). The batch running finishes; an epoch cut short is not recorded (its
+   * updates stay in the weights) and fit resolves with the finished epochs and `aborted: true`,
+   * as TF.js's `model.stopTraining = true` ends fit. Checked after each batch and before each
+   * epoch: a signal aborted before fit starts trains nothing.
+   */
+  signal?: AbortSignal;
   /** 0 silent, 1 one line per epoch (default), 2 also a terminal chart. Ignored when `logger` is given. */
   verbose?: 0 | 1 | 2;
   /** A logger of your own (e.g. with an svgPath). */
@@ -183,6 +191,8 @@ export interface History {
   epochs: TrainingRecord[];
   /** True when early stopping ended training before `epochs`. */
   stoppedEarly: boolean;
+  /** True when `signal` stopped training (see {@link FitOptions.signal}). */
+  aborted?: boolean;
   /** The monitored value and its best epoch, with early stopping. */
   monitor?: string;
   /** The epoch of the best monitored value (undefined when none was finite). */
@@ -304,6 +314,7 @@ const FIT_OPTIONS: Record<keyof FitOptions, true> = {
   earlyStopping: true,
   onEpochEnd: true,
   onBatchEnd: true,
+  signal: true,
   verbose: true,
   logger: true,
   allowNonFinite: true,
@@ -832,6 +843,9 @@ async function fitInTrainingMode(
   const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
   const epochs = checkPositiveInt('fit', 'epochs', options.epochs ?? 10);
   const shuffle = options.shuffle ?? true;
+  const signal = options.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal))
+    throw new TypeError(`fit: signal must be an AbortSignal (new AbortController().signal), got ${describe(signal)}`);
   const dropLast = options.dropLast ?? false;
   if (typeof dropLast !== 'boolean') throw new TypeError(`fit: dropLast must be true or false, got ${describe(dropLast)}`);
   // The samples an epoch trains on: all, or the full batches' with dropLast.
@@ -995,7 +1009,19 @@ async function fitInTrainingMode(
 
     let lastYield = performance.now();
     let firstBatchLoss = Infinity;
+    /** Says where the signal stopped training, and marks the history; true when it has. */
+    const abortedAt = (epoch: number, batch: number): boolean => {
+      if (!signal?.aborted) return false;
+      history.aborted = true;
+      logger.message(
+        batch === 0
+          ? `stopped by the signal before epoch ${epoch}`
+          : `stopped by the signal after batch ${batch} of ${batches} of epoch ${epoch}; that epoch is not recorded`,
+      );
+      return true;
+    };
     for (let epoch = firstEpoch; epoch <= epochs; epoch++) {
+      if (abortedAt(epoch, 0)) break;
       const t0 = performance.now();
       scheduler?.epochStart?.(epoch);
       if (!usableLearningRate(optimizer.lr)) {
@@ -1026,7 +1052,9 @@ async function fitInTrainingMode(
           progress.yielded = false;
           lastYield = performance.now();
         }
+        if (b + 1 < batches && abortedAt(epoch, b + 1)) break;
       }
+      if (history.aborted) break;
       progress.yielded = true;
       await nextTick();
       progress.yielded = false;

@@ -207,6 +207,75 @@ describe('fit: the loop', () => {
     ).rejects.toThrow(/no validation set/);
   });
 
+  test('an AbortSignal stops fit after the batch running; the finished epochs come back, marked aborted', async () => {
+    const x = fromArray(Array.from({ length: 40 }, (_, i) => [Math.sin(i), Math.cos(i)]));
+    const y = fromArray(Array.from({ length: 40 }, (_, i) => [Math.sin(2 * i)]));
+    const quietly = { verbose: 0 as const, batchSize: 4, epochs: 5 };
+    // From onBatchEnd, in the middle of epoch 2: epoch 1 recorded, 10 + 3 batches run.
+    seed(3);
+    let controller = new AbortController();
+    let batches = 0;
+    const lines: string[] = [];
+    const logger = new Logger({ verbose: 1, write: (l: string) => lines.push(l) });
+    const net = new Sequential(new Linear(2, 4), new TanH(), new Linear(4, 1));
+    const h = await fit(
+      net,
+      new MSELoss(),
+      new SGD({ lr: 0.05 }),
+      { x, y },
+      {
+        ...quietly,
+        logger,
+        signal: controller.signal,
+        onBatchEnd: ({ epoch, batch }) => {
+          batches++;
+          if (epoch === 2 && batch === 3) controller.abort();
+        },
+      },
+    );
+    expect([h.epochs.length, h.aborted, h.stoppedEarly, batches]).toEqual([1, true, false, 13]);
+    expect(lines.join('\n')).toContain('stopped by the signal after batch 3 of 10 of epoch 2; that epoch is not recorded');
+    // From onEpochEnd: the epochs up to it, whole.
+    controller = new AbortController();
+    const c = controller;
+    const h2 = await fit(
+      net,
+      new MSELoss(),
+      new SGD({ lr: 0.05 }),
+      { x, y },
+      {
+        ...quietly,
+        signal: c.signal,
+        onEpochEnd: (r) => (r.epoch === 2 ? c.abort() : undefined),
+      },
+    );
+    expect([h2.epochs.map((r) => r.epoch), h2.aborted]).toEqual([[1, 2], true]);
+    // From a timer while fit runs (it yields to the event loop every few milliseconds).
+    const timed = new AbortController();
+    let timedBatches = 0;
+    setTimeout(() => timed.abort(), 5);
+    const big = { x: fromArray(Array.from({ length: 4000 }, (_, i) => [Math.sin(i), 1])), y: zeros([4000, 1]) };
+    const h3 = await fit(net, new MSELoss(), new SGD({ lr: 0.01 }), big, {
+      verbose: 0,
+      batchSize: 1,
+      epochs: 1000,
+      signal: timed.signal,
+      onBatchEnd: () => timedBatches++,
+    });
+    expect(h3.aborted).toBe(true);
+    expect(timedBatches).toBeLessThan(4000 * 1000);
+    // Aborted before fit starts: nothing trained.
+    const before = net.parameters().map((p) => Array.from(p.value.data));
+    const h4 = await fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, { ...quietly, signal: AbortSignal.abort() });
+    expect([h4.epochs, h4.aborted]).toEqual([[], true]);
+    expect(net.parameters().map((p) => Array.from(p.value.data))).toEqual(before);
+    // Without the signal, the same fit trains its 5 epochs and is not marked.
+    expect((await fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, quietly)).aborted).toBeUndefined();
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, { ...quietly, signal: {} as never })).rejects.toThrow(
+      'fit: signal must be an AbortSignal (new AbortController().signal), got object',
+    );
+  });
+
   test('fit given x and y apart, as evaluate takes them, says to pass { x, y }', async () => {
     const two = fit(new Sequential(new Linear(2, 1)), new MSELoss(), new SGD({ lr: 0.1 }), xorX as never, xorY as never);
     await expect(two).rejects.toThrow(
