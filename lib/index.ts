@@ -34,7 +34,7 @@ export { getBackend, setBackend, nativeAvailable, setThreads, getThreads } from 
 export * from './nn';
 export { Loss, MSELoss, BCELoss, CrossEntropyLoss, CELogSoftmaxLoss, HingeLoss, fromOneHot } from './losses';
 export { oneHot } from './data/dataset';
-export type { Reduction, LossOptions } from './losses';
+export type { Reduction, LossOptions, CrossEntropyOptions } from './losses';
 export { initialize, INIT_NAMES } from './init';
 export type { InitName } from './init';
 export { SGD, Adam, AdamW, Optim } from './optim';

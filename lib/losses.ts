@@ -16,7 +16,18 @@
  * CELogSoftmaxLoss run in the backend's kernels (float32 on the native SIMD paths, their row sums
  * in double on the scalar and js paths).
  */
-import { Tensor, zeros, formatShape, describe, isTensor, sameShape, argmaxRows, checkDataLength, gradientTakenAt } from './tensor';
+import {
+  FLOAT32_MAX,
+  Tensor,
+  zeros,
+  formatShape,
+  describe,
+  isTensor,
+  sameShape,
+  argmaxRows,
+  checkDataLength,
+  gradientTakenAt,
+} from './tensor';
 import { backend } from './backend';
 import { checkKnownOptions } from './options';
 
@@ -35,6 +46,42 @@ export interface LossOptions {
 }
 
 const LOSS_OPTION_NAMES = ['reduction'] as const;
+
+/** Options of {@link CrossEntropyLoss} and {@link CELogSoftmaxLoss}. */
+export interface CrossEntropyOptions extends LossOptions {
+  /**
+   * A weight per class, PyTorch's `weight` (Keras's `class_weight`, as an array): a sample's loss
+   * and gradient are multiplied by its class's weight (with one-hot or soft targets, each class's
+   * term by its own), for classes seen too rarely. With class indices, `'mean'` then divides by the
+   * batch's total weight Σ weight[y] rather than its size, as PyTorch does (one-hot or soft targets:
+   * by the batch size, as PyTorch for probability targets; a batch of total weight 0 gives 0).
+   * The loss fit and evaluate report is the mean over samples of the weighted losses.
+   */
+  weight?: ArrayLike<number> | Tensor;
+}
+
+const CROSS_ENTROPY_OPTION_NAMES = [...LOSS_OPTION_NAMES, 'weight'] as const;
+
+/** A cross-entropy's `weight` option as float32 values (null when not given), checked once. */
+function checkClassWeight(who: string, v: unknown): Float32Array | null {
+  if (v === undefined) return null;
+  const values = isTensor(v) ? v.data : v;
+  if (values === null || typeof values !== 'object' || typeof (values as ArrayLike<unknown>).length !== 'number')
+    throw new TypeError(`${who}: weight must be an array of one number per class, got ${describe(v)}`);
+  const list = Array.from(values as ArrayLike<unknown>);
+  if (list.length === 0) throw new RangeError(`${who}: weight is empty; give one number per class`);
+  const bad = list.findIndex((x) => typeof x !== 'number' || !Number.isFinite(x) || x < 0 || x > FLOAT32_MAX);
+  if (bad >= 0) throw new RangeError(`${who}: weight[${bad}] must be a finite float32 number >= 0, got ${describe(list[bad])}`);
+  return Float32Array.from(list as number[]);
+}
+
+/** What a weighted cross-entropy's `'mean'` divides by: Σ weight[y] for class indices (PyTorch's), else the batch size. */
+function classWeightDivisor(classWeight: Float32Array | null, y: Tensor, yhat: Tensor): number {
+  if (classWeight === null || y.shape.length !== 1) return yhat.shape[0];
+  let total = 0;
+  for (let b = 0; b < y.data.length; b++) total += classWeight[y.data[b]] ?? 0;
+  return total;
+}
 
 /** A float32 value as messages show it: 0.3, not 0.30000001192092896. */
 function shown(v: number): string {
@@ -58,13 +105,16 @@ export abstract class Loss {
   /** `'mean'` (default) or `'sum'`: see {@link LossOptions.reduction}. */
   readonly reduction: Reduction;
 
-  /** @param options `{ reduction: 'mean' | 'sum' }` (default `'mean'`). */
-  constructor(options: LossOptions = {}) {
+  /**
+   * @param options `{ reduction: 'mean' | 'sum' }` (default `'mean'`).
+   * @param known The option names the subclass takes (default `reduction` alone). @internal
+   */
+  constructor(options: LossOptions = {}, known: readonly string[] = LOSS_OPTION_NAMES) {
     const who = new.target?.name ?? 'Loss';
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
       throw new TypeError(`${who}: expected options { reduction?: 'mean' | 'sum' }, got ${describe(options)}`);
     }
-    checkKnownOptions(who, options, LOSS_OPTION_NAMES);
+    checkKnownOptions(who, options, known);
     const r = options.reduction ?? 'mean';
     if (r !== 'mean' && r !== 'sum') throw new RangeError(`${who}: reduction must be 'mean' or 'sum', got ${describe(r)}`);
     this.reduction = r;
@@ -96,17 +146,27 @@ export abstract class Loss {
    */
   value(y: Tensor, yhat: Tensor): number {
     const s = this.sum(y, yhat);
-    return this.reduction === 'sum' || yhat.shape[0] === 0 ? s : s / yhat.shape[0];
+    const divisor = this.meanDivisor(y, yhat);
+    return this.reduction === 'sum' || divisor === 0 ? s : s / divisor;
   }
 
   /**
-   * Divides a gradient of the summed loss in place by the batch size when `reduction` is
-   * `'mean'`; returns it. Built-in losses call it at the end of `backward`, through gradientAt.
+   * What `'mean'` divides the batch's summed loss and its gradient by: the batch size, or the
+   * batch's total class weight for a weighted cross-entropy with class indices. @internal
+   */
+  protected meanDivisor(_y: Tensor, yhat: Tensor): number {
+    return yhat.shape[0];
+  }
+
+  /**
+   * Divides a gradient of the summed loss in place by `divisor` (the batch size, see
+   * meanDivisor) when `reduction` is `'mean'`; returns it. Built-in losses call it at the end of
+   * `backward`, through gradientAt.
    * @internal
    */
-  protected reduceGradient(gradient: Float32Array, batch: number): Float32Array {
-    if (this.reduction === 'mean' && batch > 1) {
-      const scale = 1 / batch;
+  protected reduceGradient(gradient: Float32Array, divisor: number): Float32Array {
+    if (this.reduction === 'mean' && divisor > 0 && divisor !== 1) {
+      const scale = 1 / divisor;
       for (let i = 0; i < gradient.length; i++) gradient[i] *= scale;
     }
     return gradient;
@@ -114,12 +174,12 @@ export abstract class Loss {
 
   /**
    * The end of a built-in `backward`: `gradient` (of the summed loss, at `yhat`) reduced as
-   * {@link Loss.reduceGradient} does, and recorded as taken at `yhat`, which lets a Sequential
-   * refuse it after a later forward pass. Returns it.
+   * {@link Loss.reduceGradient} does (by `divisor`, meanDivisor's figure), and recorded as taken
+   * at `yhat`, which lets a Sequential refuse it after a later forward pass. Returns it.
    * @internal
    */
-  protected gradientAt(yhat: Tensor, gradient: Tensor): Tensor {
-    this.reduceGradient(gradient.data, yhat.shape[0]);
+  protected gradientAt(yhat: Tensor, gradient: Tensor, divisor = yhat.shape[0]): Tensor {
+    this.reduceGradient(gradient.data, divisor);
     gradientTakenAt.set(gradient, yhat);
     return gradient;
   }
@@ -150,12 +210,20 @@ export abstract class Loss {
 
   /** `{ type: 'MSELoss', args: [{ reduction: 'mean' }] }`, for serialisation. */
   toJSON(): { type: string; args: unknown[] } {
-    return { type: this.constructor.name, args: [{ reduction: this.reduction }] };
+    return { type: this.constructor.name, args: [{ reduction: this.reduction, ...this.extraOptions() }] };
   }
 
   /** `MSELoss()` (or `MSELoss({ reduction: 'sum' })`): the class name, for messages. */
   toString(): string {
-    return `${this.constructor.name}(${this.reduction === 'mean' ? '' : `{ reduction: '${this.reduction}' }`})`;
+    const shown = Object.entries({ ...(this.reduction === 'mean' ? {} : { reduction: this.reduction }), ...this.extraOptions() });
+    const text = (v: unknown): string =>
+      Array.isArray(v) ? `[${v.length > 6 ? `${v.slice(0, 6).join(', ')}, …` : v.join(', ')}]` : `'${String(v)}'`;
+    return `${this.constructor.name}(${shown.length === 0 ? '' : `{ ${shown.map(([k, v]) => `${k}: ${text(v)}`).join(', ')} }`})`;
+  }
+
+  /** Options beyond `reduction` that a subclass was given, for toJSON and toString. @internal */
+  protected extraOptions(): Record<string, unknown> {
+    return {};
   }
 
   /**
@@ -264,7 +332,10 @@ abstract class FusedLoss extends Loss {
       false,
     );
     if (!fused) return { sum: sumOf(this.sums), gradient: this.backward(y, yhat) };
-    return { sum: sumOf(this.sums), gradient: this.gradientAt(yhat, { shape: yhat.shape, data: this.gradient }) };
+    return {
+      sum: sumOf(this.sums),
+      gradient: this.gradientAt(yhat, { shape: yhat.shape, data: this.gradient }, this.meanDivisor(y, yhat)),
+    };
   }
 
   /** The class's own backward, to tell a subclass that replaced it. @internal */
@@ -441,7 +512,12 @@ function checkProbabilities(loss: Loss, y: Tensor, yhat: Tensor): void {
  * (batch,), or one-hot / probability rows, shape (batch, classes). Returns a function giving
  * the target weight of (sample, class) and the sum of a sample's weights.
  */
-function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number, c: number) => number; total: (b: number) => number } {
+function classTargets(
+  loss: Loss,
+  y: Tensor,
+  yhat: Tensor,
+  classWeight: Float32Array | null = null,
+): { weight: (b: number, c: number) => number; total: (b: number) => number } {
   checkTensor(loss, yhat, 'yhat', y);
   checkTensor(loss, y, 'y', yhat);
   if (yhat.shape.length !== 2) {
@@ -457,7 +533,9 @@ function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number
         throw new RangeError(`${loss}: class index y[${b}] = ${c} is not an integer in [0, ${classes})`);
       }
     }
-    return { weight: (b, c) => (y.data[b] === c ? 1 : 0), total: () => 1 };
+    if (classWeight === null) return { weight: (b, c) => (y.data[b] === c ? 1 : 0), total: () => 1 };
+    checkClassWeightLength(loss, classWeight, classes);
+    return { weight: (b, c) => (y.data[b] === c ? classWeight[c] : 0), total: (b) => classWeight[y.data[b]] };
   }
   if (!sameShape(y.shape, yhat.shape)) {
     throw new RangeError(
@@ -465,14 +543,21 @@ function classTargets(loss: Loss, y: Tensor, yhat: Tensor): { weight: (b: number
     );
   }
   checkNotSwapped(loss, y, yhat);
+  if (classWeight !== null) checkClassWeightLength(loss, classWeight, classes);
+  const w = (c: number): number => (classWeight === null ? 1 : classWeight[c]);
   return {
-    weight: (b, c) => y.data[b * classes + c],
+    weight: (b, c) => y.data[b * classes + c] * w(c),
     total: (b) => {
       let s = 0;
-      for (let c = 0; c < classes; c++) s += y.data[b * classes + c];
+      for (let c = 0; c < classes; c++) s += y.data[b * classes + c] * w(c);
       return s;
     },
   };
+}
+
+function checkClassWeightLength(loss: Loss, classWeight: Float32Array, classes: number): void {
+  if (classWeight.length !== classes)
+    throw new RangeError(`${loss}: weight holds ${classWeight.length} values, one per class, and yhat has ${classes} classes`);
 }
 
 /**
@@ -517,8 +602,27 @@ function checkNotSwapped(loss: Loss, y: Tensor, yhat: Tensor): void {
  * new CrossEntropyLoss().forward(fromArray([2, 0]), logp)  // −logp[0][2], −logp[1][0]
  */
 export class CrossEntropyLoss extends Loss {
+  /** The weight of each class, or null (see {@link CrossEntropyOptions.weight}). */
+  readonly weight: Float32Array | null;
+
+  /** @param options `reduction` (default `'mean'`) and `weight`, a weight per class (PyTorch's). */
+  constructor(options: CrossEntropyOptions = {}) {
+    super(options, CROSS_ENTROPY_OPTION_NAMES);
+    this.weight = checkClassWeight(this.constructor.name, options.weight);
+  }
+
+  /** @internal */
+  protected meanDivisor(y: Tensor, yhat: Tensor): number {
+    return classWeightDivisor(this.weight, y, yhat);
+  }
+
+  /** @internal */
+  protected extraOptions(): Record<string, unknown> {
+    return this.weight ? { weight: Array.from(this.weight) } : {};
+  }
+
   forward(y: Tensor, yhat: Tensor): Tensor {
-    const { weight } = classTargets(this, y, yhat);
+    const { weight } = classTargets(this, y, yhat, this.weight);
     this.checkLogProbabilities(yhat);
     const [batch, classes] = yhat.shape;
     const out = zeros([batch]);
@@ -534,7 +638,7 @@ export class CrossEntropyLoss extends Loss {
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
-    const { weight } = classTargets(this, y, yhat);
+    const { weight } = classTargets(this, y, yhat, this.weight);
     this.checkLogProbabilities(yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);
@@ -544,7 +648,7 @@ export class CrossEntropyLoss extends Loss {
         g.data[b * classes + c] = w === 0 ? 0 : -w; // not −0, which reads oddly when printed
       }
     }
-    return this.gradientAt(yhat, g);
+    return this.gradientAt(yhat, g, this.meanDivisor(y, yhat));
   }
 
   /**
@@ -634,12 +738,30 @@ function refuseProbabilities(loss: Loss, yhat: Tensor): void {
  * new CELogSoftmaxLoss().forward(fromArray([0]), fromArray([[0, 0]]))  // [0.6931]
  */
 export class CELogSoftmaxLoss extends FusedLoss {
+  /** The weight of each class, or null (see {@link CrossEntropyOptions.weight}). */
+  readonly weight: Float32Array | null;
   private labels = new Int32Array(0);
   /** Training-loop calls whose yhat was checked for probability rows so far (see refuseProbabilities). */
   private checkedCalls = 0;
 
   /** @internal */
   protected readonly builtInBackward = CELogSoftmaxLoss.prototype.backward;
+
+  /** @param options `reduction` (default `'mean'`) and `weight`, a weight per class (PyTorch's). */
+  constructor(options: CrossEntropyOptions = {}) {
+    super(options, CROSS_ENTROPY_OPTION_NAMES);
+    this.weight = checkClassWeight(this.constructor.name, options.weight);
+  }
+
+  /** @internal */
+  protected meanDivisor(y: Tensor, yhat: Tensor): number {
+    return classWeightDivisor(this.weight, y, yhat);
+  }
+
+  /** @internal */
+  protected extraOptions(): Record<string, unknown> {
+    return this.weight ? { weight: Array.from(this.weight) } : {};
+  }
 
   /** With class indices, one kernel call gives the losses and the gradient. @internal */
   protected compute(
@@ -649,7 +771,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
     gradient: (length: number) => Float32Array,
     everyCall: boolean,
   ): boolean {
-    const { weight } = classTargets(this, y, yhat);
+    const { weight } = classTargets(this, y, yhat, this.weight);
     if (everyCall || this.checkedCalls < CHECKED_TRAINING_CALLS) {
       if (!everyCall) this.checkedCalls++;
       refuseProbabilities(this, yhat);
@@ -660,7 +782,17 @@ export class CELogSoftmaxLoss extends FusedLoss {
       // Class indices (already validated): one fused kernel call for loss and gradient.
       if (this.labels.length !== batch) this.labels = new Int32Array(batch);
       for (let b = 0; b < batch; b++) this.labels[b] = y.data[b];
-      backend().crossEntropyLogits(yhat.data, this.labels, out, gradient(yhat.data.length), batch, classes);
+      const g = gradient(yhat.data.length);
+      backend().crossEntropyLogits(yhat.data, this.labels, out, g, batch, classes);
+      const classWeight = this.weight;
+      if (classWeight !== null) {
+        // Each sample's loss and gradient row times its class's weight.
+        for (let b = 0; b < batch; b++) {
+          const w = classWeight[this.labels[b]];
+          out[b] *= w;
+          for (let i = b * classes; i < (b + 1) * classes; i++) g[i] *= w;
+        }
+      }
       return true;
     }
     const logp = new Float32Array(yhat.data.length);
@@ -677,7 +809,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
-    const { weight, total } = classTargets(this, y, yhat);
+    const { weight, total } = classTargets(this, y, yhat, this.weight);
     refuseProbabilities(this, yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);
@@ -689,7 +821,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
         g.data[i] = t * g.data[i] - weight(b, c);
       }
     }
-    return this.gradientAt(yhat, g);
+    return this.gradientAt(yhat, g, this.meanDivisor(y, yhat));
   }
 }
 

@@ -49,6 +49,54 @@ describe('known values', () => {
     expectClose(values(bce.backward(fromArray([[1, 0]]), fromArray([[0.25, 0.25]]))), [-4, 1 / 0.75]);
   });
 
+  test("class weights: each sample times its class weight, the mean over the batch's total weight; bad weights refused", () => {
+    const logits = fromArray([
+      [0.5, -1, 2],
+      [1, 1, 0],
+      [-0.5, 0.25, 0],
+    ]);
+    const labels = fromArray([2, 0, 0]);
+    const weight = [2, 1, 0.5];
+    const plain = new CELogSoftmaxLoss({ reduction: 'sum' });
+    const weighted = new CELogSoftmaxLoss({ reduction: 'sum', weight });
+    const each = values(plain.forward(labels, logits));
+    expectClose(values(weighted.forward(labels, logits)), [each[0] * 0.5, each[1] * 2, each[2] * 2]);
+    // The mean divides by 0.5 + 2 + 2 = 4.5, not by 3; the fused kernel's gradient is backward's.
+    const mean = new CELogSoftmaxLoss({ weight });
+    expect(mean.value(labels, logits)).toBeCloseTo((each[0] * 0.5 + each[1] * 2 + each[2] * 2) / 4.5, 6);
+    expectClose(values(mean.lossAndGradient(labels, logits).gradient), values(mean.backward(labels, logits)));
+    // A batch of total weight 0 gives 0, not 0 / 0.
+    const none = new CELogSoftmaxLoss({ weight: [1, 1, 0] });
+    expect(
+      none.value(
+        fromArray([2, 2]),
+        fromArray([
+          [0, 0, 2],
+          [1, 0, 0.5],
+        ]),
+      ),
+    ).toBe(0);
+    expect(String(mean)).toBe('CELogSoftmaxLoss({ weight: [2, 1, 0.5] })');
+    expect(String(new CrossEntropyLoss({ reduction: 'sum', weight: new Float32Array(8).fill(1) }))).toBe(
+      "CrossEntropyLoss({ reduction: 'sum', weight: [1, 1, 1, 1, 1, 1, …] })",
+    );
+    expect(mean.toJSON()).toEqual({ type: 'CELogSoftmaxLoss', args: [{ reduction: 'mean', weight: [2, 1, 0.5] }] });
+    expect(() => new CELogSoftmaxLoss({ weight: [1, 2] }).forward(labels, logits)).toThrow(
+      'CELogSoftmaxLoss({ weight: [1, 2] }): weight holds 2 values, one per class, and yhat has 3 classes',
+    );
+    expect(() => new CrossEntropyLoss({ weight: [1, -1, 2] })).toThrow(
+      'CrossEntropyLoss: weight[1] must be a finite float32 number >= 0, got number -1',
+    );
+    expect(() => new CrossEntropyLoss({ weight: 3 as never })).toThrow(
+      'CrossEntropyLoss: weight must be an array of one number per class, got number 3',
+    );
+    expect(() => new CELogSoftmaxLoss({ weight: [] })).toThrow('CELogSoftmaxLoss: weight is empty; give one number per class');
+    expect(() => new CELogSoftmaxLoss({ weights: [1] } as never)).toThrow(
+      "CELogSoftmaxLoss: unknown option 'weights' (did you mean 'weight'?)",
+    );
+    expect(() => new MSELoss({ weight: [1] } as never)).toThrow("MSELoss: unknown option 'weight'; valid options: reduction");
+  });
+
   test('CrossEntropyLoss is −log p[label] of log-probabilities, with indices or one-hot', () => {
     const logp = new LogSoftmax().forward(
       fromArray([

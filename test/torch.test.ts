@@ -28,7 +28,8 @@ import {
 } from '../lib/serialize';
 import { buildModel, presetDescription } from '../lib/cli/presets';
 import { Rng, seed } from '../lib/random';
-import { Tensor, fromArray, randn, zeros } from '../lib/tensor';
+import { Tensor, fromArray, randn, toArray, zeros } from '../lib/tensor';
+import { CELogSoftmaxLoss, CrossEntropyLoss } from '../lib/losses';
 import { predict } from '../lib/train';
 import { SGD } from '../lib/optim';
 import { setBackend } from '../lib/backend';
@@ -629,6 +630,62 @@ if (missing !== null) {
           if (!(err <= 1e-6)) throw new Error(`SGD ${JSON.stringify(c)} step ${t + 1}: PyTorch and neurone differ by ${err} (relative)`);
         });
       });
+    });
+
+    test("class weights: both cross-entropies give torch's loss and gradient, class indices and soft targets, both reductions", () => {
+      const rng = new Rng(4);
+      const [batch, classes] = [6, 4];
+      const logits = randn([batch, classes], rng);
+      const labels = [0, 3, 3, 1, 2, 3];
+      const soft = Array.from({ length: batch }, (_, b) => {
+        const row = Array.from({ length: classes }, (_, c) => Math.abs(Math.sin(b * 7 + c)) + 0.1);
+        const t = row.reduce((p, v) => p + v, 0);
+        return row.map((v) => v / t);
+      });
+      const weight = [0.5, 2, 1, 3.25];
+      const py = [
+        'import json, sys, torch',
+        'job = json.load(sys.stdin)',
+        'out = []',
+        'for reduction in ["mean", "sum"]:',
+        '    for target in [torch.tensor(job["labels"]), torch.tensor(job["soft"], dtype=torch.float32)]:',
+        '        for fromLogits in [True, False]:',
+        '            z = torch.tensor(job["logits" if fromLogits else "logp"], dtype=torch.float32, requires_grad=True)',
+        '            w = torch.tensor(job["weight"], dtype=torch.float32)',
+        '            if fromLogits: loss = torch.nn.CrossEntropyLoss(weight=w, reduction=reduction)(z, target)',
+        '            elif target.dim() == 1: loss = torch.nn.NLLLoss(weight=w, reduction=reduction)(z, target)',
+        '            else:',
+        '                per = -(w * target * z).sum(1)',
+        '                loss = per.mean() if reduction == "mean" else per.sum()',
+        '            loss.backward()',
+        '            out.append([loss.item(), z.grad.flatten().tolist()])',
+        'print(json.dumps(out))',
+      ].join('\n');
+      const logp = new LogSoftmax().forward(logits);
+      const r = spawnSync(PYTHON, ['-c', py], {
+        input: JSON.stringify({ logits: toArray(logits), logp: toArray(logp), labels, soft, weight }),
+        encoding: 'utf8',
+        timeout: 120000,
+      });
+      expect(r.stderr).toBe('');
+      const want = JSON.parse(r.stdout) as [number, number[]][];
+      let k = 0;
+      for (const reduction of ['mean', 'sum'] as const) {
+        for (const y of [fromArray(labels), fromArray(soft)]) {
+          for (const loss of [new CELogSoftmaxLoss({ reduction, weight }), new CrossEntropyLoss({ reduction, weight })]) {
+            // NLL (neurone's CrossEntropyLoss) takes log-probabilities, given to both libraries.
+            const yhat = loss instanceof CrossEntropyLoss ? logp : logits;
+            const [wantValue, wantGrad] = want[k++];
+            const label = `${loss} on ${y.shape.length === 1 ? 'class indices' : 'soft targets'}`;
+            expect([label, loss.value(y, yhat)]).toEqual([label, expect.closeTo(wantValue, 5)]);
+            for (const g of [loss.backward(y, yhat), loss.lossAndGradient(y, yhat).gradient]) {
+              const err = relativeError(g.data, Float32Array.from(wantGrad));
+              if (!(err <= 1e-5)) throw new Error(`${label}: gradients differ from PyTorch by ${err} (relative)`);
+            }
+          }
+        }
+      }
+      expect(k).toBe(8);
     });
 
     test('neurone → PyTorch: strict load_state_dict of the saved file, same predictions', () => {
