@@ -843,6 +843,9 @@ async function fitInTrainingMode(
   const batchSize = checkPositiveInt('fit', 'batchSize', options.batchSize ?? 32);
   const epochs = checkPositiveInt('fit', 'epochs', options.epochs ?? 10);
   const shuffle = options.shuffle ?? true;
+  for (const name of ['onBatchEnd', 'onEpochEnd'] as const)
+    if (options[name] !== undefined && typeof options[name] !== 'function')
+      throw new TypeError(`fit: ${name} must be a function, got ${describe(options[name])}`);
   const signal = options.signal;
   if (signal !== undefined && !(signal instanceof AbortSignal))
     throw new TypeError(`fit: signal must be an AbortSignal (new AbortController().signal), got ${describe(signal)}`);

@@ -1270,7 +1270,8 @@ function tensorArg(r: R, valid: () => Tensor): unknown {
   ])();
 }
 
-const ALLOWED_PLAIN_ERROR = /backward called before forward/;
+// A callback's own failure, which fit passes on as it is.
+const ALLOWED_PLAIN_ERROR = /backward called before forward|^callback failed$/;
 
 function checkModuleError(entry: string, e: unknown, caseSeed: number, desc: string): void {
   const c = count(entry);
@@ -1375,9 +1376,15 @@ const moduleTargets: Target[] = [
   {
     name: 'Loss.forward/backward',
     run: (r) => {
-      const l = r.pick(losses());
       const batch = r.int(0, 4);
       const classes = r.int(1, 4);
+      // A cross-entropy with class weights: of the right length, mostly, or junk.
+      const weighted = (): Loss => {
+        const weight = r.bool(0.7) ? Array.from({ length: r.bool(0.8) ? classes : r.int(0, 5) }, () => r.pick([0, 0.5, 1, 3])) : junk(r);
+        const C = r.bool() ? CrossEntropyLoss : CELogSoftmaxLoss;
+        return new C(optionsArg(r, () => ({ weight, reduction: r.pick(['mean', 'sum']) })) as never);
+      };
+      const l = r.bool(0.8) ? r.pick(losses()) : weighted();
       const yhat = tensorArg(r, () => t([batch, classes], r));
       const y = r.pick<() => unknown>([
         () => tensorArg(r, () => t([batch, classes], r)),
@@ -1471,6 +1478,10 @@ const moduleTargets: Target[] = [
           : {}),
         ...(r.bool(0.2) ? { validation: r.pick<unknown>([{ x, y }, null, { x }, 5]) } : {}),
         ...(r.bool(0.1) ? { allowNonFinite: true } : {}),
+        ...(r.bool(0.1) ? { signal: r.pick<unknown>([AbortSignal.abort(), new AbortController().signal, {}, 'stop', null]) } : {}),
+        ...(r.bool(0.1)
+          ? { onBatchEnd: r.pick<unknown>([async () => undefined, () => Promise.reject(new Error('callback failed')), 5]) }
+          : {}),
       }));
       const o = r.pick<() => unknown>([() => new SGD({ lr: 0.05 }), () => new Adam(), () => null, () => ({ step: 1 })])();
       if (opts === undefined) return fit(m, r.pick(losses()), o as Optimizer, data as never, { verbose: 0 });

@@ -271,6 +271,9 @@ describe('fit: the loop', () => {
     expect(net.parameters().map((p) => Array.from(p.value.data))).toEqual(before);
     // Without the signal, the same fit trains its 5 epochs and is not marked.
     expect((await fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, quietly)).aborted).toBeUndefined();
+    await expect(fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, { ...quietly, onBatchEnd: 5 as never })).rejects.toThrow(
+      'fit: onBatchEnd must be a function, got number 5',
+    );
     await expect(fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, { ...quietly, signal: {} as never })).rejects.toThrow(
       'fit: signal must be an AbortSignal (new AbortController().signal), got object',
     );
