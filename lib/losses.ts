@@ -88,6 +88,15 @@ function shown(v: number): string {
   return String(Number(v.toPrecision(7)));
 }
 
+/** The shortest decimal that reads back as the float32 `v` (0.3 for 0.30000001192092896), for JSON. */
+function shortestFloat32(v: number): number {
+  for (let digits = 1; digits < 9; digits++) {
+    const d = Number(v.toPrecision(digits));
+    if (Math.fround(d) === v) return d;
+  }
+  return v;
+}
+
 /** What the errors of a call whose arguments look swapped add. */
 const ORDER_HINT = "losses take (y, yhat): the targets first, then the network's output (PyTorch's order is the reverse)";
 
@@ -215,10 +224,10 @@ export abstract class Loss {
 
   /** `MSELoss()` (or `MSELoss({ reduction: 'sum' })`): the class name, for messages. */
   toString(): string {
-    const shown = Object.entries({ ...(this.reduction === 'mean' ? {} : { reduction: this.reduction }), ...this.extraOptions() });
-    const text = (v: unknown): string =>
-      Array.isArray(v) ? `[${v.length > 6 ? `${v.slice(0, 6).join(', ')}, …` : v.join(', ')}]` : `'${String(v)}'`;
-    return `${this.constructor.name}(${shown.length === 0 ? '' : `{ ${shown.map(([k, v]) => `${k}: ${text(v)}`).join(', ')} }`})`;
+    const given = Object.entries({ ...(this.reduction === 'mean' ? {} : { reduction: this.reduction }), ...this.extraOptions() });
+    const list = (v: number[]): string => (v.length > 6 ? `${v.slice(0, 6).map(shown).join(', ')}, …` : v.map(shown).join(', '));
+    const text = (v: unknown): string => (Array.isArray(v) ? `[${list(v as number[])}]` : `'${String(v)}'`);
+    return `${this.constructor.name}(${given.length === 0 ? '' : `{ ${given.map(([k, v]) => `${k}: ${text(v)}`).join(', ')} }`})`;
   }
 
   /** Options beyond `reduction` that a subclass was given, for toJSON and toString. @internal */
@@ -618,7 +627,7 @@ export class CrossEntropyLoss extends Loss {
 
   /** @internal */
   protected extraOptions(): Record<string, unknown> {
-    return this.weight ? { weight: Array.from(this.weight) } : {};
+    return this.weight ? { weight: Array.from(this.weight, shortestFloat32) } : {};
   }
 
   forward(y: Tensor, yhat: Tensor): Tensor {
@@ -708,15 +717,21 @@ function probabilityRows(yhat: Tensor): boolean {
   return true;
 }
 
+/** The fewest rows whose all being probabilities CELogSoftmaxLoss takes for a Softmax output (see refuseProbabilities). */
+const PROBABILITY_ROWS_REFUSED = 4;
+
 /**
  * Refuses a yhat whose every row is probabilities (a network ending with Softmax, TF.js's and
  * Keras's habit): the loss would apply softmax a second time and train slowly without a word
  * (3 epochs of a Fashion-MNIST MLP: loss 1.66 against 0.46, accuracy 0.82 against 0.85). Logits
- * whose every row of a batch happens to lie in [0, 1] and sum to 1 within 1e-4 do not occur in
- * training; a training loop checks its first CHECKED_TRAINING_CALLS steps.
+ * whose every row of a batch of at least PROBABILITY_ROWS_REFUSED happens to lie in [0, 1] and
+ * sum to 1 within 1e-4 do not occur in training; a training loop checks its first
+ * CHECKED_TRAINING_CALLS steps (and backward every call: a loop's soft targets take it).
  */
 function refuseProbabilities(loss: Loss, yhat: Tensor): void {
-  if (!probabilityRows(yhat)) return;
+  // A single row of two logits lands in [0, 1] summing to 1 within 1e-4 about once in 50,000
+  // draws: a hand-written loop of batch 1 would meet it. Four rows at once, about once in 10^18.
+  if (yhat.shape[0] < PROBABILITY_ROWS_REFUSED || !probabilityRows(yhat)) return;
   throw new RangeError(
     `${loss}: every row of yhat is probabilities (values in [0, 1] summing to 1), as a Softmax at the end of the network gives; ` +
       'CELogSoftmaxLoss takes raw scores (logits) and applies log-softmax itself, so the Softmax would be applied twice. ' +
@@ -760,7 +775,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
 
   /** @internal */
   protected extraOptions(): Record<string, unknown> {
-    return this.weight ? { weight: Array.from(this.weight) } : {};
+    return this.weight ? { weight: Array.from(this.weight, shortestFloat32) } : {};
   }
 
   /** With class indices, one kernel call gives the losses and the gradient. @internal */

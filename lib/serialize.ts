@@ -1039,7 +1039,8 @@ export function modelContents(
  */
 function checkPath(who: string, file: unknown): asserts file is string {
   if (typeof file !== 'string' || file === '') throw new TypeError(`${who}: path must be a non-empty string, got ${describe(file)}`);
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(file);
+  // Two letters at least: C://dir is a Windows drive, not a scheme.
+  const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(file);
   if (!scheme) return;
   let fix = 'give a file path';
   if (scheme[1].toLowerCase() === 'file') {

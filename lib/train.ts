@@ -118,10 +118,11 @@ export interface FitOptions {
   /** Clamps every gradient value of each step into [−v, v] ({@link clipGradValue}; × batch under `reduction: 'sum'`, as clipGradNorm). */
   clipGradValue?: number;
   /**
-   * Called after each epoch, after logging; may be async (fit waits).
+   * Called after each epoch, after logging; may be async (fit waits, and a rejection rejects
+   * fit). Typed to return anything, as onBatchEnd.
    * @param record The finished epoch, as it goes into the history.
    */
-  onEpochEnd?: (record: TrainingRecord) => void | Promise<void>;
+  onEpochEnd?: (record: TrainingRecord) => unknown;
   /**
    * Called after each batch's update; may be async: a promise it returns is awaited before the
    * next batch, and its rejection rejects fit. (Typed to return anything, so that an arrow
@@ -790,7 +791,7 @@ async function fitInTrainingMode(
   progress: FitInProgress,
 ): Promise<History> {
   // evaluate's (x, y) form brought to fit: the y would be read as options ("unknown option 'shape'").
-  if (isTensor(dataset) && isTensor(options))
+  if (isTensor(dataset) && (isTensor(options) || ArrayBuffer.isView(options) || Array.isArray(options)))
     throw new TypeError(
       'fit: data must be one object { x, y }, got x and y as two arguments (evaluate takes either form); write fit(net, loss, optimizer, { x, y }, options)',
     );
@@ -847,7 +848,11 @@ async function fitInTrainingMode(
     if (options[name] !== undefined && typeof options[name] !== 'function')
       throw new TypeError(`fit: ${name} must be a function, got ${describe(options[name])}`);
   const signal = options.signal;
-  if (signal !== undefined && !(signal instanceof AbortSignal))
+  // Read as an AbortSignal is read (aborted), so one from another realm or a polyfill does too.
+  if (
+    signal !== undefined &&
+    (signal === null || typeof signal !== 'object' || typeof (signal as { aborted?: unknown }).aborted !== 'boolean')
+  )
     throw new TypeError(`fit: signal must be an AbortSignal (new AbortController().signal), got ${describe(signal)}`);
   const dropLast = options.dropLast ?? false;
   if (typeof dropLast !== 'boolean') throw new TypeError(`fit: dropLast must be true or false, got ${describe(dropLast)}`);
@@ -1012,6 +1017,8 @@ async function fitInTrainingMode(
 
     let lastYield = performance.now();
     let firstBatchLoss = Infinity;
+    /** Whether the signal stopped an epoch before its last batch (its updates are in the weights, its record is not). */
+    let cutShort = false;
     /** Says where the signal stopped training, and marks the history; true when it has. */
     const abortedAt = (epoch: number, batch: number): boolean => {
       if (!signal?.aborted) return false;
@@ -1055,9 +1062,16 @@ async function fitInTrainingMode(
           progress.yielded = false;
           lastYield = performance.now();
         }
-        if (b + 1 < batches && abortedAt(epoch, b + 1)) break;
+        if (b + 1 < batches && abortedAt(epoch, b + 1)) {
+          cutShort = true;
+          break;
+        }
       }
-      if (history.aborted) break;
+      if (cutShort) {
+        // The epoch's last update is checked as a finished epoch's is: the weights fit returns.
+        steps.blameLastUpdate();
+        break;
+      }
       progress.yielded = true;
       await nextTick();
       progress.yielded = false;
@@ -1136,7 +1150,8 @@ async function fitInTrainingMode(
       history.bestEpoch = bestEpoch;
       history.bestValue = best;
       const last = history.epochs[history.epochs.length - 1]?.epoch;
-      if (stop.restoreBest && bestWeights && bestEpoch !== last) {
+      // An epoch cut short moved the weights past the last recorded one, which may be the best.
+      if (stop.restoreBest && bestWeights && (bestEpoch !== last || cutShort)) {
         keptAtBest.forEach((p, i) => p.value.data.set((bestWeights as Float32Array[])[i]));
         history.restoredBest = true;
       }

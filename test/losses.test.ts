@@ -81,6 +81,12 @@ describe('known values', () => {
       "CrossEntropyLoss({ reduction: 'sum', weight: [1, 1, 1, 1, 1, 1, …] })",
     );
     expect(mean.toJSON()).toEqual({ type: 'CELogSoftmaxLoss', args: [{ reduction: 'mean', weight: [2, 1, 0.5] }] });
+    // float32 weights are shown as given, not as 0.30000001192092896.
+    const tenths = new CrossEntropyLoss({ weight: [0.3, 0.1, 1.7] });
+    expect([String(tenths), tenths.toJSON().args]).toEqual([
+      'CrossEntropyLoss({ weight: [0.3, 0.1, 1.7] })',
+      [{ reduction: 'mean', weight: [0.3, 0.1, 1.7] }],
+    ]);
     expect(() => new CELogSoftmaxLoss({ weight: [1, 2] }).forward(labels, logits)).toThrow(
       'CELogSoftmaxLoss({ weight: [1, 2] }): weight holds 2 values, one per class, and yhat has 3 classes',
     );

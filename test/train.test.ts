@@ -235,6 +235,26 @@ describe('fit: the loop', () => {
     );
     expect([h.epochs.length, h.aborted, h.stoppedEarly, batches]).toEqual([1, true, false, 13]);
     expect(lines.join('\n')).toContain('stopped by the signal after batch 3 of 10 of epoch 2; that epoch is not recorded');
+    // With restoreBest, the best epoch's weights come back even when it is the last recorded one:
+    // the epoch cut short moved them past it. (minDelta −1: every epoch counts as the best so far.)
+    controller = new AbortController();
+    const cut = controller;
+    let afterEpoch1: number[][] = [];
+    const h1 = await fit(
+      net,
+      new MSELoss(),
+      new SGD({ lr: 0.05 }),
+      { x, y },
+      {
+        ...quietly,
+        earlyStopping: { patience: 3, restoreBest: true, minDelta: -1 },
+        signal: cut.signal,
+        onEpochEnd: () => (afterEpoch1 = net.parameters().map((p) => Array.from(p.value.data))),
+        onBatchEnd: ({ epoch, batch }) => (epoch === 2 && batch === 4 ? cut.abort() : undefined),
+      },
+    );
+    expect([h1.epochs.length, h1.bestEpoch, h1.restoredBest]).toEqual([1, 1, true]);
+    expect(net.parameters().map((p) => Array.from(p.value.data))).toEqual(afterEpoch1);
     // From onEpochEnd: the epochs up to it, whole.
     controller = new AbortController();
     const c = controller;
@@ -301,10 +321,13 @@ describe('fit: the loop', () => {
   });
 
   test('fit given x and y apart, as evaluate takes them, says to pass { x, y }', async () => {
-    const two = fit(new Sequential(new Linear(2, 1)), new MSELoss(), new SGD({ lr: 0.1 }), xorX as never, xorY as never);
-    await expect(two).rejects.toThrow(
-      'fit: data must be one object { x, y }, got x and y as two arguments (evaluate takes either form); write fit(net, loss, optimizer, { x, y }, options)',
-    );
+    // y as a tensor, as the datasets' labels (an Int32Array) or as a plain array.
+    for (const y of [xorY, new Int32Array([0, 1, 1, 0]), [0, 1, 1, 0]]) {
+      const two = fit(new Sequential(new Linear(2, 1)), new MSELoss(), new SGD({ lr: 0.1 }), xorX as never, y as never);
+      await expect(two).rejects.toThrow(
+        'fit: data must be one object { x, y }, got x and y as two arguments (evaluate takes either form); write fit(net, loss, optimizer, { x, y }, options)',
+      );
+    }
   });
 
   test("a monitor fit does not report is refused before the first batch, Keras's names translated", async () => {

@@ -75,6 +75,8 @@ export class Sequential extends Module {
   private readonly ownPass = new SequentialPass();
   /** What that pass output (forward's copy, forwardView's or a replay's buffer), which backward's delta must be taken at. */
   private lastOutput: Tensor | null = null;
+  /** What parameters() last returned, reused while the network holds the same tensors. */
+  private parameterRecords: Parameter[] = [];
   /** The outputs of this network's passes before the last one: a loss gradient at one of them is refused by backward. */
   private readonly earlierOutputs = new WeakSet<Tensor>();
 
@@ -428,16 +430,27 @@ export class Sequential extends Module {
    * must step it once per update, not once per use.
    */
   parameters(): Parameter[] {
-    const out: Parameter[] = [];
+    const found: Parameter[] = [];
+    const names: string[] = [];
     const seen = new Set<Tensor>();
     this.modules.forEach((m, i) => {
       for (const p of m.parameters()) {
         if (seen.has(p.value)) continue;
         seen.add(p.value);
-        out.push(parameterRecord(p, `${i}.${p.name}`));
+        found.push(p);
+        names.push(`${i}.${p.name}`);
       }
     });
-    return out;
+    // The records of the last call while they still say the same (a hand-written loop asks every
+    // step, and building a record's guarded accessors costs 20 times the walk); new ones otherwise.
+    const kept = this.parameterRecords;
+    const same =
+      kept.length === found.length &&
+      found.every(
+        (p, k) => kept[k].name === names[k] && kept[k].value === p.value && kept[k].grad === p.grad && kept[k].module === p.module,
+      );
+    if (!same) this.parameterRecords = found.map((p, k) => parameterRecord(p, names[k]));
+    return this.parameterRecords.slice();
   }
 }
 
