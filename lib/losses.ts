@@ -250,10 +250,25 @@ export abstract class Loss {
         y.shape.length === 1 && yhat.shape.length === 2 && y.shape[0] === yhat.shape[0] && yhat.shape[1] > 1
           ? ` (class labels? ${this.constructor.name} takes a target per output: one-hot encode them with oneHot(labels, ${yhat.shape[1]}), or train a classifier with CELogSoftmaxLoss on logits)`
           : '';
-      throw new RangeError(`${this}: expected y ${formatShape(yhat.shape)} (the shape of yhat), got ${formatShape(y.shape)}${labels}`);
+      throw new RangeError(
+        `${this}: expected y ${formatShape(yhat.shape)} (the shape of yhat), got ${formatShape(y.shape)}${labels}${positionsHint(y, yhat)}`,
+      );
     }
     return yhat.shape[0] === 0 ? 0 : yhat.data.length / yhat.shape[0];
   }
+}
+
+/**
+ * A network output with axes between the batch and its last, beside targets without them: most
+ * often a Linear given a sequence or an image, which it reads position by position (as
+ * nn.Linear), where a Flatten before it was meant. '' otherwise.
+ */
+function positionsHint(y: Tensor, yhat: Tensor): string {
+  if (yhat.shape.length <= 2 || y.shape.length >= yhat.shape.length) return '';
+  return (
+    " (the network's output keeps axes between the batch and its last: a convolution's positions, or a Linear given " +
+    '(batch, …, features), which reads each position as nn.Linear does; for one output vector a sample, put a Flatten() before the last Linear)'
+  );
 }
 
 /**
@@ -532,7 +547,9 @@ function classTargets(
   if (yhat.shape.length !== 2) {
     // Class indices (batch,) where the output goes, after a (batch, classes) output: swapped.
     const swapped = yhat.shape.length === 1 && y.shape.length === 2 && y.shape[0] === yhat.shape[0];
-    throw new RangeError(`${loss}: expected yhat (batch, classes), got ${formatShape(yhat.shape)}${swapped ? `; ${ORDER_HINT}` : ''}`);
+    throw new RangeError(
+      `${loss}: expected yhat (batch, classes), got ${formatShape(yhat.shape)}${swapped ? `; ${ORDER_HINT}` : positionsHint(y, yhat)}`,
+    );
   }
   const [batch, classes] = yhat.shape;
   if (y.shape.length === 1 && y.shape[0] === batch) {

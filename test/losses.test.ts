@@ -103,6 +103,14 @@ describe('known values', () => {
     expect(() => new MSELoss({ weight: [1] } as never)).toThrow("MSELoss: unknown option 'weight'; valid options: reduction");
   });
 
+  test('an output with positions beside targets without them says where the axes come from', () => {
+    const positions = /keeps axes between the batch and its last: .*put a Flatten\(\) before the last Linear\)$/;
+    expect(() => new CELogSoftmaxLoss().forward(fromArray([0, 1]), randomTensor([2, 1, 3], new Rng(1)))).toThrow(positions);
+    expect(() => new MSELoss().forward(randomTensor([2, 3], new Rng(1)), randomTensor([2, 1, 3], new Rng(2)))).toThrow(positions);
+    // Not for a plain mismatch of the same rank.
+    expect(() => new MSELoss().forward(randomTensor([2, 4], new Rng(1)), randomTensor([2, 3], new Rng(2)))).not.toThrow(positions);
+  });
+
   test('CrossEntropyLoss is −log p[label] of log-probabilities, with indices or one-hot', () => {
     const logp = new LogSoftmax().forward(
       fromArray([
