@@ -104,6 +104,13 @@ const elementwise::Kernels& kernelsFor(KernelPath path) {
 // softplus(x) = log(1 + e^x), written so e^x is never formed for large x.
 inline float softplus(float x) { return std::fmax(x, 0.0f) + std::log1p(std::exp(-std::fabs(x))); }
 
+// sigmoid(x) from e^(−|x|) only, as sigmoidScalar: for SiLU's loops.
+inline float stableSigmoid(float x) {
+  const float e = std::exp(-std::fabs(x));
+  const float r = 1.0f / (1.0f + e);
+  return x >= 0.0f ? r : e * r;
+}
+
 }  // namespace
 
 void activationForwardReference(Activation f, float alpha, const float* x, float* y, int64_t n) {
@@ -137,6 +144,13 @@ void activationForward(Activation f, float alpha, const float* x, float* y, int6
     case Activation::SoftPlus:
       for (int64_t i = 0; i < n; i++) y[i] = softplus(x[i]);
       break;
+    // SiLU and ELU as SoftPlus, one plain loop for every path (std::exp's bits everywhere).
+    case Activation::SiLU:  // x · sigmoid(x)
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] * stableSigmoid(x[i]);
+      break;
+    case Activation::ELU:  // x for x > 0, α(e^x − 1) otherwise; NaN takes the second branch and stays NaN
+      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]);
+      break;
   }
 }
 
@@ -161,11 +175,18 @@ void activationBackward(Activation f, float alpha, const float* x, const float* 
       break;
     case Activation::SoftPlus:
       // softplus'(x) = sigmoid(x)
+      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * stableSigmoid(x[i]);
+      break;
+    case Activation::SiLU:
+      // (x·s)' = s + x·s(1 − s) = s(1 + x(1 − s)), s = sigmoid(x).
       for (int64_t i = 0; i < n; i++) {
-        float e = std::exp(-std::fabs(x[i]));
-        float r = 1.0f / (1.0f + e);
-        dx[i] = dy[i] * (x[i] >= 0.0f ? r : e * r);
+        const float s = stableSigmoid(x[i]);
+        dx[i] = dy[i] * (s * (1.0f + x[i] * (1.0f - s)));
       }
+      break;
+    case Activation::ELU:
+      // α·e^x below 0, from x rather than from y + α (which loses digits where y ≈ −α).
+      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (alpha * std::exp(x[i]));
       break;
   }
 }

@@ -101,11 +101,13 @@ def build(c):
         shape = a[0]
         return nn.Unflatten(1, tuple([1] + shape[:-1])) if len(shape) > 1 else nn.Flatten()
     simple = {"TanH": nn.Tanh, "Sigmoid": nn.Sigmoid, "StableSigmoid": nn.Sigmoid, "ReLU": nn.ReLU,
-              "SoftPlus": nn.Softplus, "Identity": nn.Identity}
+              "SoftPlus": nn.Softplus, "Identity": nn.Identity, "SiLU": nn.SiLU}
     if t in simple:
         return simple[t]()
     if t == "LeakyReLU":
         return nn.LeakyReLU(a[0] if a else 0.01)
+    if t == "ELU":
+        return nn.ELU(a[0] if a else 1.0)
     if t == "Softmax":
         return nn.Softmax(dim=1)
     if t == "LogSoftmax":

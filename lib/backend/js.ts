@@ -827,6 +827,13 @@ function activationForward(activation: Activation, alpha: number, x: Float32Arra
       // log(1 + e^x) without forming e^x for large x.
       for (let i = 0; i < n; i++) y[i] = Math.max(x[i], 0) + Math.log1p(Math.exp(-Math.abs(x[i])));
       break;
+    case Activation.SiLU:
+      for (let i = 0; i < n; i++) y[i] = x[i] * sigmoid(x[i]);
+      break;
+    case Activation.ELU:
+      // NaN fails x > 0 and stays NaN through expm1.
+      for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * Math.expm1(x[i]);
+      break;
   }
 }
 
@@ -872,6 +879,15 @@ function activationBackward(
       break;
     case Activation.SoftPlus:
       for (let i = 0; i < n; i++) dx[i] = dy[i] * sigmoid(x[i]);
+      break;
+    case Activation.SiLU:
+      for (let i = 0; i < n; i++) {
+        const s = sigmoid(x[i]);
+        dx[i] = dy[i] * s * (1 + x[i] * (1 - s));
+      }
+      break;
+    case Activation.ELU:
+      for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : dy[i] * alpha * Math.exp(x[i]);
       break;
   }
 }

@@ -22,7 +22,7 @@ import { AvgPool1D, Flatten, MaxPool1D, Reshape } from '../nn/pool';
 import { firstLine } from '../messages';
 import { checkKnownOptions } from '../options';
 import { AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D, MaxPool2D, Upsample2D } from '../nn/conv2d';
-import { Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
+import { ELU, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
 import { ARGUMENT_LIMITS } from '../nn/schema';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
@@ -221,6 +221,9 @@ for (const [C, op] of [
   emitter<Module>(C, (g, _m, v) => ({ ...v, name: g.node(op, [v.name]) }));
 }
 emitter(LeakyReLU, (g, m, v) => ({ ...v, name: g.node('LeakyRelu', [v.name], [float('alpha', m.slope)]) }));
+emitter(ELU, (g, m, v) => ({ ...v, name: g.node('Elu', [v.name], [float('alpha', m.alpha)]) }));
+// Opset 17 has no SiLU: x · Sigmoid(x).
+emitter(SiLU, (g, _m, v) => ({ ...v, name: g.node('Mul', [v.name, g.node('Sigmoid', [v.name])]) }));
 for (const [C, op] of [
   [Softmax, 'Softmax'],
   [LogSoftmax, 'LogSoftmax'],

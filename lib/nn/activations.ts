@@ -25,6 +25,11 @@ const LEAKY_RELU_SCHEMA: ModuleSchema = {
   options: null,
 };
 
+const ELU_SCHEMA: ModuleSchema = {
+  args: [{ name: 'alpha', kind: 'float32', default: 1 }],
+  options: null,
+};
+
 /**
  * A test example of an activation without arguments: a small (batch, features) input; `kinks`
  * when the output has kinks (finite differences then spread the inputs apart from them).
@@ -49,13 +54,13 @@ abstract class Activation extends Module {
 abstract class Elementwise extends Activation {
   /** The backend's code for this activation. @internal */
   protected abstract readonly code: Code;
-  /** The kernel's parameter (LeakyReLU's slope; 0 for the others). @internal */
-  protected alpha = 0;
+  /** The kernel's parameter (LeakyReLU's slope, ELU's alpha; 0 for the others). @internal */
+  protected kernelAlpha = 0;
 
   forward(input: Tensor): Tensor {
     const shape = this.checkInput(input);
     const y = this.buffer('output', shape);
-    backend().activationForward(this.code, this.alpha, input.data, y.data, y.data.length);
+    backend().activationForward(this.code, this.kernelAlpha, input.data, y.data, y.data.length);
     return y;
   }
 
@@ -71,10 +76,10 @@ abstract class Elementwise extends Activation {
         y = saved.output.data;
       } else {
         y = this.buffer('scratch', shape).data;
-        k.activationForward(this.code, this.alpha, input.data, y, n);
+        k.activationForward(this.code, this.kernelAlpha, input.data, y, n);
       }
     }
-    k.activationBackward(this.code, this.alpha, input.data, y, delta.data, dx.data, n);
+    k.activationBackward(this.code, this.kernelAlpha, input.data, y, delta.data, dx.data, n);
     return dx;
   }
 }
@@ -156,7 +161,7 @@ export class LeakyReLU extends Elementwise {
     super();
     // Refused here, where it was given, rather than by the kernels' binding later.
     this.slope = checkArguments('LeakyReLU', LEAKY_RELU_SCHEMA, [slope]).slope;
-    this.alpha = this.slope;
+    this.kernelAlpha = this.slope;
   }
 
   /** `{ type: 'LeakyReLU', args: [slope] }`. */
@@ -179,6 +184,51 @@ export class SoftPlus extends Elementwise {
   protected readonly code = Code.SoftPlus;
 }
 declareBuiltIn(SoftPlus, NO_ARGUMENTS, example());
+
+/**
+ * SiLU (swish): y = x·σ(x); ∂y/∂x = σ(x)(1 + x(1 − σ(x))), σ taken from e^(−|x|) only, so it
+ * never overflows. PyTorch's `nn.SiLU`.
+ *
+ * Shape: any → same.
+ * @example
+ * new SiLU().forward(fromArray([[-1, 0, 1]]))  // [[-0.2689, 0, 0.7311]]
+ */
+export class SiLU extends Elementwise {
+  /** @internal */
+  protected readonly code = Code.SiLU;
+}
+declareBuiltIn(SiLU, NO_ARGUMENTS, example());
+
+/**
+ * ELU: y = x for x > 0, α(eˣ − 1) otherwise; ∂y/∂x = 1 above 0, α·eˣ below (taken from x). A NaN
+ * input gives NaN forward and backward. PyTorch's `nn.ELU(alpha)`.
+ *
+ * Shape: any → same.
+ * @example
+ * new ELU().forward(fromArray([[-1, 2]]))  // [[-0.6321, 2]]
+ */
+export class ELU extends Elementwise {
+  /** @internal */
+  protected readonly code = Code.ELU;
+  /** The scale of the negative side: outputs approach −alpha. */
+  readonly alpha: number;
+
+  /**
+   * Builds the activation.
+   * @param alpha The scale of the negative side, whose outputs approach −alpha (default 1).
+   */
+  constructor(alpha = 1) {
+    super();
+    this.alpha = checkArguments('ELU', ELU_SCHEMA, [alpha]).alpha;
+    this.kernelAlpha = this.alpha;
+  }
+
+  /** `{ type: 'ELU', args: [alpha] }`. */
+  config(): ModuleConfig {
+    return { type: 'ELU', args: [this.alpha] };
+  }
+}
+declareBuiltIn(ELU, ELU_SCHEMA, (pick) => ({ args: [pick(1, 20) / 10], input: [pick(1, 3), pick(1, 5)], kinks: true }));
 
 /**
  * Identity: y = x (a placeholder, e.g. a linear output layer's "activation").

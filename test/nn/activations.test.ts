@@ -19,6 +19,8 @@ import {
   ReLU,
   LeakyReLU,
   SoftPlus,
+  SiLU,
+  ELU,
   Identity,
 } from '../../lib/nn';
 
@@ -73,6 +75,28 @@ describe('activations: known values', () => {
     expectClose(values(new SoftPlus().forward(x)), [0.126928, 0.474077, 0.693147, 0.974077, 2.126928]);
     expectClose(values(new SoftPlus().forward(fromArray([[-1e4, 1e4]]))), [0, 1e4]);
     expectClose(values(new Identity().forward(x)), values(x));
+  });
+
+  test("SiLU and ELU: PyTorch's values and slopes, finite at ±1e4, NaN carried", () => {
+    const sig = (v: number): number => 1 / (1 + Math.exp(-v));
+    const xs = [-2, -0.5, 0, 0.5, 2];
+    expectClose(
+      values(new SiLU().forward(x)),
+      xs.map((v) => v * sig(v)),
+    );
+    expectClose(
+      values(new SiLU().backwardDelta(x, fromArray([[2, 2, 2, 2, 2]]))),
+      xs.map((v) => 2 * sig(v) * (1 + v * (1 - sig(v)))),
+    );
+    expectClose(values(new ELU().forward(x)), [Math.expm1(-2), Math.expm1(-0.5), 0, 0.5, 2]);
+    expectClose(values(new ELU(0.5).backwardDelta(x, fromArray([[1, 1, 1, 1, 1]]))), [0.5 * Math.exp(-2), 0.5 * Math.exp(-0.5), 0.5, 1, 1]);
+    const big = fromArray([[-1e4, 1e4, NaN]]);
+    const silu = values(new SiLU().forward(big));
+    expect([Object.is(silu[0], -0) ? 0 : silu[0], silu[1], silu[2]]).toEqual([0, 1e4, NaN]);
+    expect(values(new ELU(0.7).forward(big)).map((v) => Math.fround(v))).toEqual([Math.fround(-0.7), 1e4, NaN]);
+    expect(values(new ELU(0.7).backwardDelta(big, fromArray([[1, 1, 1]])))).toEqual([0, 1, NaN]);
+    expect(String(new ELU(0.7))).toBe('ELU(0.7)');
+    expect(() => new ELU(NaN)).toThrow(/^ELU: alpha must be/);
   });
 
   test('Softmax: known values, rows sum to 1, large logits', () => {
