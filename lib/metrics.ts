@@ -423,11 +423,12 @@ export class MetricAccumulator {
   /** Adds one batch's predictions and targets. */
   add(yhat: Tensor, y: Tensor): void {
     const rows = yhat.shape[0];
-    const needsClasses = this.names.some((n) => n.startsWith('top') || n === 'precision' || n === 'recall' || n === 'f1');
-    const labels = needsClasses ? classify(yhat, y, undefined, this.signed) : null;
-    if (needsClasses && !labels) {
+    const classMetrics = this.names.filter((n) => n.startsWith('top') || n === 'precision' || n === 'recall' || n === 'f1');
+    const labels = classMetrics.length > 0 ? classify(yhat, y, undefined, this.signed) : null;
+    if (classMetrics.length > 0 && !labels) {
+      // Only the ones that do (mse and mae take any shapes).
       throw new RangeError(
-        `${this.who}: metrics ${this.names.join(', ')} need a classification; predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} are not one`,
+        `${this.who}: ${classMetrics.length === 1 ? `metric ${classMetrics[0]} needs` : `metrics ${classMetrics.join(', ')} need`} a classification; predictions ${formatShape(yhat.shape)} and targets ${formatShape(y.shape)} are not one`,
       );
     }
     for (const name of this.names) {

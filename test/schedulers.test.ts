@@ -311,8 +311,12 @@ describe.each(availableBackends())('in fit (%s backend)', (name) => {
       expect(m.mae ** 2).toBeLessThanOrEqual(m.mse + 1e-9); // Jensen: mean |e| ≤ √(mean e²)
     }
     await expect(fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, { epochs: 1, verbose: 0, metrics: ['f1'] })).rejects.toThrow(
-      /fit: metrics f1 need a classification/,
+      /fit: metric f1 needs a classification/,
     );
+    // Named alone when a regression metric is asked beside it: mae takes any shapes.
+    await expect(
+      fit(net, new MSELoss(), new SGD({ lr: 0.05 }), { x, y }, { epochs: 1, verbose: 0, metrics: ['mae', 'precision', 'top1'] }),
+    ).rejects.toThrow(/fit: metrics precision, top1 need a classification; predictions/);
   });
 
   test('ReduceLROnPlateau in fit lowers the rate when the training loss stalls and says so', async () => {
