@@ -6,9 +6,9 @@
 
 namespace neurone {
 
-enum class Activation : int { Identity = 0, ReLU = 1, LeakyReLU = 2, TanH = 3, Sigmoid = 4, SoftPlus = 5, SiLU = 6, ELU = 7 };
+enum class Activation : int { Identity = 0, ReLU = 1, LeakyReLU = 2, TanH = 3, Sigmoid = 4, SoftPlus = 5, SiLU = 6, ELU = 7, GELU = 8 };
 
 // The largest code: an activation argument lies in [0, kActivationMax].
-constexpr int kActivationMax = 7;
+constexpr int kActivationMax = 8;
 
 }  // namespace neurone

@@ -104,11 +104,14 @@ const elementwise::Kernels& kernelsFor(KernelPath path) {
 // softplus(x) = log(1 + e^x), written so e^x is never formed for large x.
 inline float softplus(float x) { return std::fmax(x, 0.0f) + std::log1p(std::exp(-std::fabs(x))); }
 
-// sigmoid(x) from e^(−|x|) only, as sigmoidScalar: for SiLU's loops.
-inline float stableSigmoid(float x) {
-  const float e = std::exp(-std::fabs(x));
-  const float r = 1.0f / (1.0f + e);
-  return x >= 0.0f ? r : e * r;
+// SiLU's and GELU's loops compute in double and round once, as their js twins do: in float, x·σ(x)
+// at x = −104 lost the subnormal −7.1e-44 (σ underflowed first), and Φ(x) = (1 + erf(x/√2)) / 2
+// cancels for negative x (at x = −5 float's erf leaves a tenth of Φ), hence erfc(−x/√2) / 2.
+inline double normalCdf(double x) { return 0.5 * std::erfc(-x * 0.70710678118654752); }
+inline double stableSigmoid(double x) {
+  const double e = std::exp(-std::fabs(x));
+  const double r = 1.0 / (1.0 + e);
+  return x >= 0.0 ? r : e * r;
 }
 
 }  // namespace
@@ -144,12 +147,15 @@ void activationForward(Activation f, float alpha, const float* x, float* y, int6
     case Activation::SoftPlus:
       for (int64_t i = 0; i < n; i++) y[i] = softplus(x[i]);
       break;
-    // SiLU and ELU as SoftPlus, one plain loop for every path (std::exp's bits everywhere).
+    // SiLU, ELU and GELU as SoftPlus, one plain loop for every path (the C library's bits everywhere).
     case Activation::SiLU:  // x · sigmoid(x)
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] * stableSigmoid(x[i]);
+      for (int64_t i = 0; i < n; i++) y[i] = static_cast<float>(x[i] * stableSigmoid(x[i]));
       break;
     case Activation::ELU:  // x for x > 0, α(e^x − 1) otherwise; NaN takes the second branch and stays NaN
       for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]);
+      break;
+    case Activation::GELU:  // x · Φ(x), PyTorch's exact (erf) form
+      for (int64_t i = 0; i < n; i++) y[i] = static_cast<float>(x[i] * normalCdf(x[i]));
       break;
   }
 }
@@ -175,18 +181,29 @@ void activationBackward(Activation f, float alpha, const float* x, const float* 
       break;
     case Activation::SoftPlus:
       // softplus'(x) = sigmoid(x)
-      for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * stableSigmoid(x[i]);
+      for (int64_t i = 0; i < n; i++) {
+        float e = std::exp(-std::fabs(x[i]));
+        float r = 1.0f / (1.0f + e);
+        dx[i] = dy[i] * (x[i] >= 0.0f ? r : e * r);
+      }
       break;
     case Activation::SiLU:
       // (x·s)' = s + x·s(1 − s) = s(1 + x(1 − s)), s = sigmoid(x).
       for (int64_t i = 0; i < n; i++) {
-        const float s = stableSigmoid(x[i]);
-        dx[i] = dy[i] * (s * (1.0f + x[i] * (1.0f - s)));
+        const double s = stableSigmoid(x[i]);
+        dx[i] = static_cast<float>(dy[i] * (s * (1.0 + x[i] * (1.0 - s))));
       }
       break;
     case Activation::ELU:
       // α·e^x below 0, from x rather than from y + α (which loses digits where y ≈ −α).
       for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (alpha * std::exp(x[i]));
+      break;
+    case Activation::GELU:
+      // (x·Φ(x))' = Φ(x) + x·φ(x), φ(x) = e^(−x²/2) / √(2π).
+      for (int64_t i = 0; i < n; i++) {
+        const double v = x[i];
+        dx[i] = static_cast<float>(dy[i] * (normalCdf(v) + v * (0.3989422804014327 * std::exp(-0.5 * v * v))));
+      }
       break;
   }
 }

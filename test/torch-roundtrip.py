@@ -101,7 +101,8 @@ def build(c):
         shape = a[0]
         return nn.Unflatten(1, tuple([1] + shape[:-1])) if len(shape) > 1 else nn.Flatten()
     simple = {"TanH": nn.Tanh, "Sigmoid": nn.Sigmoid, "StableSigmoid": nn.Sigmoid, "ReLU": nn.ReLU,
-              "SoftPlus": nn.Softplus, "Identity": nn.Identity, "SiLU": nn.SiLU}
+              "SoftPlus": nn.Softplus, "Identity": nn.Identity, "SiLU": nn.SiLU,
+              "GELU": nn.GELU}
     if t in simple:
         return simple[t]()
     if t == "LeakyReLU":

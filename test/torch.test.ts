@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Module, Parameter, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten } from '../lib/nn';
-import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid, SiLU, ELU } from '../lib/nn';
+import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, SoftPlus, StableSigmoid, Identity, Sigmoid, SiLU, ELU, GELU } from '../lib/nn';
 import { Dropout, BatchNorm1D, BatchNorm2D } from '../lib/nn';
 import { Conv2D, ConvTranspose2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Upsample2D, Reshape } from '../lib/nn';
 import {
@@ -128,6 +128,8 @@ const CASES: Case[] = [
         new SiLU(),
         new Linear(5, 5),
         new ELU(0.7),
+        new Linear(5, 5),
+        new GELU(),
         new Linear(5, 3),
         new Sigmoid(),
       ),

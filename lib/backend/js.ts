@@ -834,7 +834,46 @@ function activationForward(activation: Activation, alpha: number, x: Float32Arra
       // NaN fails x > 0 and stays NaN through expm1.
       for (let i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : alpha * Math.expm1(x[i]);
       break;
+    case Activation.GELU:
+      for (let i = 0; i < n; i++) y[i] = x[i] * normalCdf(x[i]);
+      break;
   }
+}
+
+/**
+ * Φ(x), the standard normal distribution function, as erfc(−x/√2) / 2: the form
+ * (1 + erf(x/√2)) / 2 cancels for negative x (at x = −5, float32's erf leaves a tenth of Φ).
+ */
+function normalCdf(x: number): number {
+  return 0.5 * erfc(-x * Math.SQRT1_2);
+}
+
+/**
+ * erfc(z), which JavaScript lacks, within 3e-13 of Python's math.erfc relative to its value
+ * (measured over [−6, 26]): below 2 as 1 − erf(z) by erf's Maclaurin series
+ * 2/√π · Σ (−1)ⁿ z^(2n+1) / (n!(2n+1)) (erfc is above 0.004 there, so the subtraction keeps its
+ * digits); from 2 by its continued fraction e^(−z²)/√π · 1/(z + (1/2)/(z + (2/2)/(z + …))),
+ * sixty levels deep; negative z as 2 − erfc(−z).
+ * @internal
+ */
+export function erfc(z: number): number {
+  if (Number.isNaN(z)) return z;
+  if (z < 0) return 2 - erfc(-z);
+  if (z < 2) {
+    const z2 = z * z;
+    let power = z;
+    let sum = z;
+    for (let n = 1; n < 100; n++) {
+      power *= -z2 / n;
+      const term = power / (2 * n + 1);
+      sum += term;
+      if (Math.abs(term) < 1e-17 * sum) break;
+    }
+    return 1 - (sum * 2) / Math.sqrt(Math.PI);
+  }
+  let tail = z;
+  for (let k = 60; k >= 1; k--) tail = z + k / 2 / tail;
+  return Math.exp(-z * z) / (Math.sqrt(Math.PI) * tail);
 }
 
 /** The logistic function; exp is only taken of −|x|, so it never overflows. @internal */
@@ -888,6 +927,10 @@ function activationBackward(
       break;
     case Activation.ELU:
       for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : dy[i] * alpha * Math.exp(x[i]);
+      break;
+    case Activation.GELU:
+      // Φ(x) + x·φ(x), φ the standard normal density.
+      for (let i = 0; i < n; i++) dx[i] = dy[i] * (normalCdf(x[i]) + (x[i] * Math.exp(-0.5 * x[i] * x[i])) / Math.sqrt(2 * Math.PI));
       break;
   }
 }

@@ -579,7 +579,7 @@ export function checkUpsample2dBackward(dy: Float32Array, dx: Float32Array, batc
 /** Checks the arguments of activationForward as the addon does. */
 export function checkActivationForward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, n: number): void {
   const fn = 'activationForward';
-  checkCode(fn, 'activation', activation, 7);
+  checkCode(fn, 'activation', activation, 8);
   checkNumber(fn, 'alpha', alpha);
   checkFloat32Array(fn, 'x', x);
   checkFloat32Array(fn, 'y', y);
@@ -595,7 +595,7 @@ export function checkActivationForward(activation: Activation, alpha: number, x:
 /** Checks the arguments of activationBackward as the addon does. */
 export function checkActivationBackward(activation: Activation, alpha: number, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void {
   const fn = 'activationBackward';
-  checkCode(fn, 'activation', activation, 7);
+  checkCode(fn, 'activation', activation, 8);
   checkNumber(fn, 'alpha', alpha);
   checkFloat32Array(fn, 'x', x);
   checkFloat32Array(fn, 'y', y);

@@ -144,7 +144,7 @@ export const MESSAGES = {
  * here, its loops in native/elementwise.cc and lib/backend/js.ts, and its class in
  * lib/nn/activations.ts.
  */
-export const Activation = { Identity: 0, ReLU: 1, LeakyReLU: 2, TanH: 3, Sigmoid: 4, SoftPlus: 5, SiLU: 6, ELU: 7 } as const;
+export const Activation = { Identity: 0, ReLU: 1, LeakyReLU: 2, TanH: 3, Sigmoid: 4, SoftPlus: 5, SiLU: 6, ELU: 7, GELU: 8 } as const;
 /** An activation code. */
 export type Activation = (typeof Activation)[keyof typeof Activation];
 

@@ -22,7 +22,7 @@ import { AvgPool1D, Flatten, MaxPool1D, Reshape } from '../nn/pool';
 import { firstLine } from '../messages';
 import { checkKnownOptions } from '../options';
 import { AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D, MaxPool2D, Upsample2D } from '../nn/conv2d';
-import { ELU, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
+import { ELU, GELU, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, SoftPlus, Softmax, StableSigmoid, TanH } from '../nn/activations';
 import { Dropout } from '../nn/dropout';
 import { ARGUMENT_LIMITS } from '../nn/schema';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
@@ -224,6 +224,13 @@ emitter(LeakyReLU, (g, m, v) => ({ ...v, name: g.node('LeakyRelu', [v.name], [fl
 emitter(ELU, (g, m, v) => ({ ...v, name: g.node('Elu', [v.name], [float('alpha', m.alpha)]) }));
 // Opset 17 has no SiLU: x · Sigmoid(x).
 emitter(SiLU, (g, _m, v) => ({ ...v, name: g.node('Mul', [v.name, g.node('Sigmoid', [v.name])]) }));
+// Nor Gelu (opset 20): x · (1 + Erf(x / √2)) / 2, in GELU's exact form.
+emitter(GELU, (g, _m, v) => {
+  const scalar = (label: string, value: number): string => g.constant(label, [], Float32Array.of(value));
+  const erf = g.node('Erf', [g.node('Mul', [v.name, scalar('gelu_inverse_sqrt2', Math.SQRT1_2)])]);
+  const cdf = g.node('Mul', [g.node('Add', [erf, scalar('gelu_one', 1)]), scalar('gelu_half', 0.5)]);
+  return { ...v, name: g.node('Mul', [v.name, cdf]) };
+});
 for (const [C, op] of [
   [Softmax, 'Softmax'],
   [LogSoftmax, 'LogSoftmax'],

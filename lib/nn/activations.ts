@@ -200,6 +200,20 @@ export class SiLU extends Elementwise {
 declareBuiltIn(SiLU, NO_ARGUMENTS, example());
 
 /**
+ * GELU: y = x·Φ(x), Φ the standard normal distribution function (erf form, PyTorch's default
+ * `nn.GELU()`); ∂y/∂x = Φ(x) + x·φ(x).
+ *
+ * Shape: any → same.
+ * @example
+ * new GELU().forward(fromArray([[-1, 0, 1]]))  // [[-0.1587, 0, 0.8413]]
+ */
+export class GELU extends Elementwise {
+  /** @internal */
+  protected readonly code = Code.GELU;
+}
+declareBuiltIn(GELU, NO_ARGUMENTS, example());
+
+/**
  * ELU: y = x for x > 0, α(eˣ − 1) otherwise; ∂y/∂x = 1 above 0, α·eˣ below (taken from x). A NaN
  * input gives NaN forward and backward. PyTorch's `nn.ELU(alpha)`.
  *

@@ -20,6 +20,7 @@ import {
   LeakyReLU,
   SoftPlus,
   SiLU,
+  GELU,
   ELU,
   Identity,
 } from '../../lib/nn';
@@ -77,7 +78,7 @@ describe('activations: known values', () => {
     expectClose(values(new Identity().forward(x)), values(x));
   });
 
-  test("SiLU and ELU: PyTorch's values and slopes, finite at ±1e4, NaN carried", () => {
+  test("SiLU, ELU and GELU: PyTorch's values and slopes, finite at ±1e4, NaN carried", () => {
     const sig = (v: number): number => 1 / (1 + Math.exp(-v));
     const xs = [-2, -0.5, 0, 0.5, 2];
     expectClose(
@@ -96,6 +97,19 @@ describe('activations: known values', () => {
     expect(values(new ELU(0.7).forward(big)).map((v) => Math.fround(v))).toEqual([Math.fround(-0.7), 1e4, NaN]);
     expect(values(new ELU(0.7).backwardDelta(big, fromArray([[1, 1, 1]])))).toEqual([0, 1, NaN]);
     expect(String(new ELU(0.7))).toBe('ELU(0.7)');
+    // GELU, erf form: Φ(−2) = 0.0227501319, Φ(−0.5) = 0.3085375387, Φ(0.5) = 0.6914624613, Φ(2) = 0.9772498681.
+    const cdf = [0.0227501319, 0.3085375387, 0.5, 0.6914624613, 0.9772498681];
+    const pdf = xs.map((v) => Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI));
+    expectClose(
+      values(new GELU().forward(x)),
+      xs.map((v, i) => v * cdf[i]),
+    );
+    expectClose(
+      values(new GELU().backwardDelta(x, fromArray([[1, 1, 1, 1, 1]]))),
+      xs.map((v, i) => cdf[i] + v * pdf[i]),
+    );
+    const gelu = values(new GELU().forward(big));
+    expect([Math.abs(gelu[0]), gelu[1], gelu[2]]).toEqual([0, 1e4, NaN]);
     expect(() => new ELU(NaN)).toThrow(/^ELU: alpha must be/);
   });
 
