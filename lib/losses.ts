@@ -113,6 +113,8 @@ const ORDER_HINT = "losses take (y, yhat): the targets first, then the network's
 export abstract class Loss {
   /** `'mean'` (default) or `'sum'`: see {@link LossOptions.reduction}. */
   readonly reduction: Reduction;
+  /** A weight per class, for a loss that takes `weight` (the cross-entropies); null otherwise. @internal */
+  protected readonly classWeight: Float32Array | null;
 
   /**
    * @param options `{ reduction: 'mean' | 'sum' }` (default `'mean'`).
@@ -127,6 +129,7 @@ export abstract class Loss {
     const r = options.reduction ?? 'mean';
     if (r !== 'mean' && r !== 'sum') throw new RangeError(`${who}: reduction must be 'mean' or 'sum', got ${describe(r)}`);
     this.reduction = r;
+    this.classWeight = known.includes('weight') ? checkClassWeight(who, (options as CrossEntropyOptions).weight) : null;
   }
 
   /**
@@ -163,8 +166,8 @@ export abstract class Loss {
    * What `'mean'` divides the batch's summed loss and its gradient by: the batch size, or the
    * batch's total class weight for a weighted cross-entropy with class indices. @internal
    */
-  protected meanDivisor(_y: Tensor, yhat: Tensor): number {
-    return yhat.shape[0];
+  protected meanDivisor(y: Tensor, yhat: Tensor): number {
+    return classWeightDivisor(this.classWeight, y, yhat);
   }
 
   /**
@@ -230,9 +233,9 @@ export abstract class Loss {
     return `${this.constructor.name}(${given.length === 0 ? '' : `{ ${given.map(([k, v]) => `${k}: ${text(v)}`).join(', ')} }`})`;
   }
 
-  /** Options beyond `reduction` that a subclass was given, for toJSON and toString. @internal */
-  protected extraOptions(): Record<string, unknown> {
-    return {};
+  /** Options beyond `reduction` the loss was given, for toJSON and toString. */
+  private extraOptions(): Record<string, unknown> {
+    return this.classWeight ? { weight: Array.from(this.classWeight, shortestFloat32) } : {};
   }
 
   /**
@@ -319,6 +322,21 @@ function sumOf(values: Float32Array): number {
 abstract class FusedLoss extends Loss {
   private sums: Float32Array = new Float32Array(0);
   private gradient: Float32Array = new Float32Array(0);
+  /** Training-loop calls (sum, lossAndGradient) whose arguments were read whole by the checks so far. */
+  private checkedCalls = 0;
+
+  /**
+   * Whether this call's checks read every value (BCE's ranges, cross-entropy's probability rows):
+   * forward and backward always; a training loop's first CHECKED_TRAINING_CALLS calls, where
+   * what they catch (a network without a Sigmoid, one with a Softmax) shows, reading every value
+   * costing more than the kernel after that. @internal
+   */
+  protected checksThisCall(everyCall: boolean): boolean {
+    if (everyCall) return true;
+    if (this.checkedCalls >= CHECKED_TRAINING_CALLS) return false;
+    this.checkedCalls++;
+    return true;
+  }
 
   forward(y: Tensor, yhat: Tensor): Tensor {
     let out: Tensor = zeros([0]);
@@ -461,9 +479,6 @@ export class BCELoss extends FusedLoss {
   /** @internal */
   protected readonly builtInBackward = BCELoss.prototype.backward;
 
-  /** Training-loop calls (sum, lossAndGradient) whose arguments were range-checked so far. */
-  private checkedCalls = 0;
-
   /**
    * The range check reads both arguments in JavaScript, which costs 4× the native loss itself
    * (80 µs a step on the autoencoder's 32 × 784 outputs): a training loop's calls check their
@@ -481,11 +496,8 @@ export class BCELoss extends FusedLoss {
     everyCall: boolean,
   ): boolean {
     const n = this.checkSame(y, yhat);
-    const checked = everyCall || this.checkedCalls < CHECKED_TRAINING_CALLS;
-    if (checked) {
-      if (!everyCall) this.checkedCalls++;
-      checkProbabilities(this, y, yhat);
-    }
+    const checked = this.checksThisCall(everyCall);
+    if (checked) checkProbabilities(this, y, yhat);
     const losses = output(yhat.shape[0]);
     backend().binaryCrossEntropy(yhat.data, y.data, losses, gradient(yhat.data.length), yhat.shape[0], n);
     if (!checked && !Number.isFinite(sumOf(losses))) checkProbabilities(this, y, yhat);
@@ -628,27 +640,18 @@ function checkNotSwapped(loss: Loss, y: Tensor, yhat: Tensor): void {
  * new CrossEntropyLoss().forward(fromArray([2, 0]), logp)  // −logp[0][2], −logp[1][0]
  */
 export class CrossEntropyLoss extends Loss {
-  /** The weight of each class, or null (see {@link CrossEntropyOptions.weight}). */
-  readonly weight: Float32Array | null;
-
   /** @param options `reduction` (default `'mean'`) and `weight`, a weight per class (PyTorch's). */
   constructor(options: CrossEntropyOptions = {}) {
     super(options, CROSS_ENTROPY_OPTION_NAMES);
-    this.weight = checkClassWeight(this.constructor.name, options.weight);
   }
 
-  /** @internal */
-  protected meanDivisor(y: Tensor, yhat: Tensor): number {
-    return classWeightDivisor(this.weight, y, yhat);
-  }
-
-  /** @internal */
-  protected extraOptions(): Record<string, unknown> {
-    return this.weight ? { weight: Array.from(this.weight, shortestFloat32) } : {};
+  /** The weight of each class, or null (see {@link CrossEntropyOptions.weight}). */
+  get weight(): Float32Array | null {
+    return this.classWeight;
   }
 
   forward(y: Tensor, yhat: Tensor): Tensor {
-    const { weight } = classTargets(this, y, yhat, this.weight);
+    const { weight } = classTargets(this, y, yhat, this.classWeight);
     this.checkLogProbabilities(yhat);
     const [batch, classes] = yhat.shape;
     const out = zeros([batch]);
@@ -664,7 +667,7 @@ export class CrossEntropyLoss extends Loss {
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
-    const { weight } = classTargets(this, y, yhat, this.weight);
+    const { weight } = classTargets(this, y, yhat, this.classWeight);
     this.checkLogProbabilities(yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);
@@ -770,11 +773,7 @@ function refuseProbabilities(loss: Loss, yhat: Tensor): void {
  * new CELogSoftmaxLoss().forward(fromArray([0]), fromArray([[0, 0]]))  // [0.6931]
  */
 export class CELogSoftmaxLoss extends FusedLoss {
-  /** The weight of each class, or null (see {@link CrossEntropyOptions.weight}). */
-  readonly weight: Float32Array | null;
   private labels = new Int32Array(0);
-  /** Training-loop calls whose yhat was checked for probability rows so far (see refuseProbabilities). */
-  private checkedCalls = 0;
 
   /** @internal */
   protected readonly builtInBackward = CELogSoftmaxLoss.prototype.backward;
@@ -782,17 +781,11 @@ export class CELogSoftmaxLoss extends FusedLoss {
   /** @param options `reduction` (default `'mean'`) and `weight`, a weight per class (PyTorch's). */
   constructor(options: CrossEntropyOptions = {}) {
     super(options, CROSS_ENTROPY_OPTION_NAMES);
-    this.weight = checkClassWeight(this.constructor.name, options.weight);
   }
 
-  /** @internal */
-  protected meanDivisor(y: Tensor, yhat: Tensor): number {
-    return classWeightDivisor(this.weight, y, yhat);
-  }
-
-  /** @internal */
-  protected extraOptions(): Record<string, unknown> {
-    return this.weight ? { weight: Array.from(this.weight, shortestFloat32) } : {};
+  /** The weight of each class, or null (see {@link CrossEntropyOptions.weight}). */
+  get weight(): Float32Array | null {
+    return this.classWeight;
   }
 
   /** With class indices, one kernel call gives the losses and the gradient. @internal */
@@ -803,11 +796,8 @@ export class CELogSoftmaxLoss extends FusedLoss {
     gradient: (length: number) => Float32Array,
     everyCall: boolean,
   ): boolean {
-    const { weight } = classTargets(this, y, yhat, this.weight);
-    if (everyCall || this.checkedCalls < CHECKED_TRAINING_CALLS) {
-      if (!everyCall) this.checkedCalls++;
-      refuseProbabilities(this, yhat);
-    }
+    const { weight } = classTargets(this, y, yhat, this.classWeight);
+    if (this.checksThisCall(everyCall)) refuseProbabilities(this, yhat);
     const [batch, classes] = yhat.shape;
     const out = output(batch);
     if (y.shape.length === 1) {
@@ -816,7 +806,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
       for (let b = 0; b < batch; b++) this.labels[b] = y.data[b];
       const g = gradient(yhat.data.length);
       backend().crossEntropyLogits(yhat.data, this.labels, out, g, batch, classes);
-      const classWeight = this.weight;
+      const classWeight = this.classWeight;
       if (classWeight !== null) {
         // Each sample's loss and gradient row times its class's weight.
         for (let b = 0; b < batch; b++) {
@@ -841,7 +831,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
   }
 
   backward(y: Tensor, yhat: Tensor): Tensor {
-    const { weight, total } = classTargets(this, y, yhat, this.weight);
+    const { weight, total } = classTargets(this, y, yhat, this.classWeight);
     refuseProbabilities(this, yhat);
     const [batch, classes] = yhat.shape;
     const g = zeros(yhat.shape);
