@@ -731,6 +731,11 @@ const YIELD_MS = 2;
  * gets figures from half-trained weights and emits a warning (once a thread, code
  * `NEURONE_FIT_NOT_AWAITED`). From `onEpochEnd` and `onBatchEnd` they do not warn.
  *
+ * Shuffling and Dropout's masks draw from the one random stream `seed()` sets: two fits of
+ * different networks awaited together in one thread take their draws in turns, as their batches
+ * interleave, so neither replays from the seed alone. For runs that reproduce, train one after
+ * the other, or side by side in worker threads (`sweep`), each with its own stream.
+ *
  * A batch whose rows are consecutive in `dataset` (every batch with `shuffle: false`) is passed to
  * the network and the loss as a view into `dataset`, not a copy: modules and losses must treat their
  * inputs as read-only, as all of this library's do.
