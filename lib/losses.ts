@@ -166,7 +166,7 @@ export abstract class Loss {
    * What `'mean'` divides the batch's summed loss and its gradient by: the batch size, or the
    * batch's total class weight for a weighted cross-entropy with class indices. @internal
    */
-  protected meanDivisor(y: Tensor, yhat: Tensor): number {
+  private meanDivisor(y: Tensor, yhat: Tensor): number {
     return classWeightDivisor(this.classWeight, y, yhat);
   }
 
@@ -186,12 +186,12 @@ export abstract class Loss {
 
   /**
    * The end of a built-in `backward`: `gradient` (of the summed loss, at `yhat`) reduced as
-   * {@link Loss.reduceGradient} does (by `divisor`, meanDivisor's figure), and recorded as taken
-   * at `yhat`, which lets a Sequential refuse it after a later forward pass. Returns it.
+   * {@link Loss.reduceGradient} does (by meanDivisor's figure for these targets), and recorded as
+   * taken at `yhat`, which lets a Sequential refuse it after a later forward pass. Returns it.
    * @internal
    */
-  protected gradientAt(yhat: Tensor, gradient: Tensor, divisor = yhat.shape[0]): Tensor {
-    this.reduceGradient(gradient.data, divisor);
+  protected gradientAt(y: Tensor, yhat: Tensor, gradient: Tensor): Tensor {
+    this.reduceGradient(gradient.data, this.meanDivisor(y, yhat));
     gradientTakenAt.set(gradient, yhat);
     return gradient;
   }
@@ -376,7 +376,7 @@ abstract class FusedLoss extends Loss {
     if (!fused) return { sum: sumOf(this.sums), gradient: this.backward(y, yhat) };
     return {
       sum: sumOf(this.sums),
-      gradient: this.gradientAt(yhat, { shape: yhat.shape, data: this.gradient }, this.meanDivisor(y, yhat)),
+      gradient: this.gradientAt(y, yhat, { shape: yhat.shape, data: this.gradient }),
     };
   }
 
@@ -443,7 +443,7 @@ export class MSELoss extends Loss {
     this.checkSame(y, yhat);
     const g = zeros(yhat.shape);
     for (let i = 0; i < g.data.length; i++) g.data[i] = -2 * (y.data[i] - yhat.data[i]);
-    return this.gradientAt(yhat, g);
+    return this.gradientAt(y, yhat, g);
   }
 }
 
@@ -473,7 +473,7 @@ export class BCELoss extends FusedLoss {
     const grad = zeros(yhat.shape);
     // Two terms kept apart: (ŷ − y)/(ŷ(1 − ŷ)) would give 0 instead of −1 at ŷ = y = 1.
     backend().binaryCrossEntropy(yhat.data, y.data, new Float32Array(yhat.shape[0]), grad.data, yhat.shape[0], n);
-    return this.gradientAt(yhat, grad);
+    return this.gradientAt(y, yhat, grad);
   }
 
   /** @internal */
@@ -677,7 +677,7 @@ export class CrossEntropyLoss extends Loss {
         g.data[b * classes + c] = w === 0 ? 0 : -w; // not −0, which reads oddly when printed
       }
     }
-    return this.gradientAt(yhat, g, this.meanDivisor(y, yhat));
+    return this.gradientAt(y, yhat, g);
   }
 
   /**
@@ -843,7 +843,7 @@ export class CELogSoftmaxLoss extends FusedLoss {
         g.data[i] = t * g.data[i] - weight(b, c);
       }
     }
-    return this.gradientAt(yhat, g, this.meanDivisor(y, yhat));
+    return this.gradientAt(y, yhat, g);
   }
 }
 
@@ -871,7 +871,7 @@ export class HingeLoss extends Loss {
     this.checkNotSwapped(y, yhat);
     const g = zeros(yhat.shape);
     for (let i = 0; i < g.data.length; i++) g.data[i] = 1 - y.data[i] * yhat.data[i] > 0 ? -y.data[i] : 0;
-    return this.gradientAt(yhat, g);
+    return this.gradientAt(y, yhat, g);
   }
 
   /**

@@ -179,10 +179,8 @@ export class Linear extends Module {
     if (rank < 2 || inputShape[rank - 1] !== this.inputSize) {
       // An image or a sequence where features were expected: the fix is one layer away.
       if (rank > 2 && inputShape.slice(1).reduce((a, b) => a * b, 1) === this.inputSize) {
-        const error = this.shapeError(['batch', this.inputSize], inputShape);
-        throw new RangeError(
-          `${error.message} (add a Flatten() before it: ${inputShape.slice(1).join(' × ')} = ${this.inputSize} values per sample)`,
-        );
+        const flatten = `add a Flatten() before it: ${inputShape.slice(1).join(' × ')} = ${this.inputSize} values per sample`;
+        throw this.shapeError(['batch', this.inputSize], inputShape, 'input', [flatten]);
       }
       throw this.shapeError(rank > 2 ? ['batch', '…', this.inputSize] : ['batch', this.inputSize], inputShape);
     }
