@@ -150,25 +150,22 @@ void rectifyBackwardV(const float* x, const float* dy, float* dx, int64_t n, flo
 // the bits it gave before the blocks.
 constexpr int64_t kLaneSumBlock = 1024;
 
-// y[i] = exp(x[i] - shift); returns the sum of y (elementwise::Kernels::expShiftSum).
-template <typename V>
-float expShiftSumV(const float* x, float shift, float* y, int64_t n) {
-  const auto s = V::set1(shift);
+// The sum of n values' terms, one partial sum a lane (each lane's terms in order), added across
+// lanes at the end of each block of kLaneSumBlock values into a double: whole(i) gives the terms
+// of the whole vector at i, ragged(i, m) those of the ragged end's first lanes m (the masked
+// vector only once: a masked store on every vector costs a dozen cycles on AMD). A single running
+// sum made every term wait on the last addition, which took as long as the terms on AVX-512.
+template <typename V, typename Whole, typename Ragged>
+float sumInBlocksV(int64_t n, Whole whole, Ragged ragged) {
   double sum = 0.0;
   int64_t i = 0;
   for (int64_t blockEnd = 0; blockEnd < n;) {
     blockEnd = n - blockEnd > kLaneSumBlock ? blockEnd + kLaneSumBlock : n;
     auto acc = V::zero();
-    for (; i + V::kLanes <= blockEnd; i += V::kLanes) {
-      const auto e = expV<V>(V::sub(V::load(x + i), s));
-      V::store(y + i, e);
-      acc = V::add(acc, e);
-    }
+    for (; i + V::kLanes <= blockEnd; i += V::kLanes) acc = V::add(acc, whole(i));
     if (i < blockEnd) {  // only in the last block: kLaneSumBlock is a multiple of every path's lanes
       const auto m = V::firstLanes(blockEnd - i);
-      const auto e = expV<V>(V::sub(V::loadFirst(m, x + i), s));
-      V::storeFirst(y + i, m, e);
-      acc = V::addWhere(m, acc, e);
+      acc = V::addWhere(m, acc, ragged(i, m));
       i = blockEnd;
     }
     sum += V::sumLanes(acc);
@@ -176,9 +173,26 @@ float expShiftSumV(const float* x, float shift, float* y, int64_t n) {
   return static_cast<float>(sum);
 }
 
-// Binary cross-entropy terms and their sum (elementwise::Kernels::bceSum), for traits with logV: whole
-// vectors, then one masked vector for the ragged end (a masked store on every vector costs a
-// dozen cycles on AMD). log's argument is clamped at 0 first, so p outside [0, 1] gives the
+// y[i] = exp(x[i] - shift); returns the sum of y (elementwise::Kernels::expShiftSum).
+template <typename V>
+float expShiftSumV(const float* x, float shift, float* y, int64_t n) {
+  const auto s = V::set1(shift);
+  return sumInBlocksV<V>(
+      n,
+      [&](int64_t i) {
+        const auto e = expV<V>(V::sub(V::load(x + i), s));
+        V::store(y + i, e);
+        return e;
+      },
+      [&](int64_t i, const auto& m) {
+        const auto e = expV<V>(V::sub(V::loadFirst(m, x + i), s));
+        V::storeFirst(y + i, m, e);
+        return e;
+      });
+}
+
+// Binary cross-entropy terms and their sum (elementwise::Kernels::bceSum), for traits with logV:
+// log's argument is clamped at 0 first, so p outside [0, 1] gives the
 // scalar loop's -100 (its fmax drops the NaN of a negative log) and NaN p still gives NaN
 // (MAXPS returns its second operand then).
 template <typename V>
@@ -196,31 +210,21 @@ typename V::F bceGradient(typename V::F pv, typename V::F yv) {
   return V::sub(V::div(V::sub(one, yv), V::max(tiny, V::sub(one, pv))), V::div(yv, V::max(tiny, pv)));
 }
 
-// Σ of the terms, one partial sum a lane (each lane's terms in order), added across lanes at the
-// end of each block of kLaneSumBlock values into a double: a single running sum made every term
-// wait on the last addition, which took as long as the terms themselves on AVX-512.
+// The terms' sum as sumInBlocksV adds them; the gradient written beside them when grad is given.
 template <typename V>
 float bceSumV(const float* p, const float* y, float* grad, int64_t n) {
-  double sum = 0.0;
-  int64_t i = 0;
-  for (int64_t blockEnd = 0; blockEnd < n;) {
-    blockEnd = n - blockEnd > kLaneSumBlock ? blockEnd + kLaneSumBlock : n;
-    auto acc = V::zero();
-    for (; i + V::kLanes <= blockEnd; i += V::kLanes) {
-      const auto pv = V::load(p + i), yv = V::load(y + i);
-      acc = V::add(acc, bceTerm<V>(pv, yv));
-      if (grad) V::store(grad + i, bceGradient<V>(pv, yv));
-    }
-    if (i < blockEnd) {
-      const auto m = V::firstLanes(blockEnd - i);
-      const auto pv = V::loadFirst(m, p + i), yv = V::loadFirst(m, y + i);
-      acc = V::addWhere(m, acc, bceTerm<V>(pv, yv));
-      if (grad) V::storeFirst(grad + i, m, bceGradient<V>(pv, yv));
-      i = blockEnd;
-    }
-    sum += V::sumLanes(acc);
-  }
-  return static_cast<float>(sum);
+  return sumInBlocksV<V>(
+      n,
+      [&](int64_t i) {
+        const auto pv = V::load(p + i), yv = V::load(y + i);
+        if (grad) V::store(grad + i, bceGradient<V>(pv, yv));
+        return bceTerm<V>(pv, yv);
+      },
+      [&](int64_t i, const auto& m) {
+        const auto pv = V::loadFirst(m, p + i), yv = V::loadFirst(m, y + i);
+        if (grad) V::storeFirst(grad + i, m, bceGradient<V>(pv, yv));
+        return bceTerm<V>(pv, yv);
+      });
 }
 
 // Index of the first NaN or ±Inf in x, or -1 (elementwise::Kernels::nonFiniteIndex). |x| ≤ FLT_MAX
