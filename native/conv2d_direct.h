@@ -7,14 +7,14 @@
 //
 // The forward runs along q, L = V::kLanes pixels per vector: one load of P per tap serves every
 // output channel of the block, the weight broadcast to the lanes; its sums, kept as (channel,
-// pixel), are written out channels-last one value at a time. The weight gradient has two forms:
-// along the channels (one vector of dy per pixel, each tap's pixel broadcast), which fills the
-// lanes when chanOut does, and along q like the forward (dy copied out (channel, q), per-lane
-// sums kept per lane and added across the lanes once per batch chunk), which fills them whatever
-// chanOut is;
-// OneChannelPlan::weightGradientAlongGrid picks one. Every sum runs in tap order (forward) or
-// pixel order (weight gradient, per lane along the grid) from zero, with the path's fused
-// multiply-add.
+// pixel), are written out channels-last: a block of six channels interleaved in registers and
+// copied run by run of an output row, fewer channels one value at a time. The weight gradient
+// has two forms: along the channels (one vector of dy per pixel, each tap's pixel broadcast),
+// which fills the lanes when chanOut does, and along q like the forward (dy copied out
+// (channel, q), per-lane sums kept per lane and added across the lanes once per batch chunk),
+// which fills them whatever chanOut is; OneChannelPlan::weightGradientAlongGrid picks one. Every
+// sum runs in tap order (forward) or pixel order (weight gradient, per lane along the grid) from
+// zero, with the path's fused multiply-add.
 // Written once, instantiated by conv2d_avx2.cc, conv2d_avx512.cc and conv2d_neon.cc; internal
 // linkage, as simd.h explains.
 #pragma once
