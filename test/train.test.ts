@@ -559,7 +559,8 @@ describe('fit: the loop', () => {
 
   test('Logger: one line per epoch, a terminal chart at verbose 2, an SVG at the end', async () => {
     const lines: string[] = [];
-    const svgPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-')), 'curves.svg');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-'));
+    const svgPath = path.join(dir, 'curves.svg');
     const logger = new Logger({ verbose: 2, write: (l) => lines.push(l), svgPath });
     seed(0);
     const net = new Sequential(new Linear(2, 4), new TanH(), new Linear(4, 1), new Sigmoid());
@@ -580,6 +581,7 @@ describe('fit: the loop', () => {
     expect(svg).toContain('train loss');
     expect(svg).toContain('val accuracy');
     expect((svg.match(/<path /g) ?? []).length).toBe(4);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('a layer added during fit is trained only by the next fit, as a PyTorch optimiser (plain SGD, Adam)', async () => {
