@@ -12,8 +12,9 @@
 #    one with AVX2 and FMA but no AVX-512 (AMD Zen 2/3, most laptops), and the x86-64 baseline
 #    without AVX (older and low-end CPUs), where the addon must run its scalar path. On each, the
 #    addon names the paths expected, jest suites pass (without AVX, all the suites that
-#    scripts/test-paths.js runs on each path, about a minute; with AVX2, whose emulation is some
-#    ten times slower, the golden test and the addon's checks), and a short training of one net
+#    scripts/test-paths.js runs on each path, about a minute, or with NEURONE_CPUS_SUITES=golden,
+#    as .ci/run sets to stay within its time, the golden test and the addon's checks only; with
+#    AVX2, whose emulation is some ten times slower, those two always), and a short training of one net
 #    per module family (scripts/smoke-train.ts) gives the same numbers, to the last bit, as this
 #    CPU on the same path (NEURONE_KERNEL).
 # Emulated, so correctness only. Needs: objdump and nm (binutils), qemu-x86_64 (qemu-user; .ci/run
@@ -57,7 +58,11 @@ echo "== $vectorFunctions functions hold vector instructions: all internal to th
 
 # 2. The emulated CPUs: qemu's model, the paths the addon must report (best last), the suites.
 #    qemu's TCG has no AVX-512 (to 9.x); max,-avx512f keeps it so should a later one add it.
-CPUS=("max,-avx512f scalar,avx2 golden" "qemu64 scalar paths")
+case "${NEURONE_CPUS_SUITES:-paths}" in
+  paths | golden) ;;
+  *) echo "test-x64-cpus: NEURONE_CPUS_SUITES must be 'paths' or 'golden', got '$NEURONE_CPUS_SUITES'"; exit 1 ;;
+esac
+CPUS=("max,-avx512f scalar,avx2 golden" "qemu64 scalar ${NEURONE_CPUS_SUITES:-paths}")
 status=0
 for entry in "${CPUS[@]}"; do
   read -r model expected suites <<< "$entry"
