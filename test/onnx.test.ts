@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { Module, Sequential, Linear, Conv1D, ConvTranspose1D, Upsample1D, MaxPool1D, AvgPool1D, Flatten, AvgPool2D } from '../lib/nn';
 import { ReLU, LeakyReLU, Softmax, TanH, LogSoftmax, Dropout, BatchNorm1D, BatchNorm2D, Conv2D } from '../lib/nn';
-import { MaxPool2D, GlobalAvgPool2D, Upsample2D } from '../lib/nn';
+import { MaxPool2D, GlobalAvgPool2D, Upsample2D, Reshape } from '../lib/nn';
 import { buildModule, registerModule } from '../lib/serialize';
 import { moduleTypes } from '../lib/nn/registry';
 import { PRESETS, buildModel, presetDescription } from '../lib/cli/presets';
@@ -170,6 +170,17 @@ describe('toONNX runs in ONNX Runtime with predict’s values', () => {
         net: new Sequential(new Conv2D(3, 1, 5, 1, { padding: 1 }), new TanH(), new Linear(5, 2, { bias: false })),
         sample: [4, 3, 1],
         batch: 3,
+      },
+      {
+        label: "padding 'same' on even kernels: one zero more at the end of each axis than at its start",
+        net: new Sequential(
+          new Conv1D(4, 2, 3, 1, { padding: 'same', bias: true }),
+          new Reshape([6, 1, 3]),
+          new Conv2D([4, 2], 3, 2, 1, { padding: 'same' }),
+          new Flatten(),
+        ),
+        sample: [6, 2],
+        batch: 2,
       },
     ];
     checkAgainstRuntime(cases);

@@ -109,6 +109,32 @@ const CASES: Case[] = [
     fromTorch: true,
   },
   {
+    label: "padding 'same' on even kernels (PyTorch puts the odd zero at the end of the axis, as neurone)",
+    net: () =>
+      new Sequential(
+        new Conv2D([4, 2], 2, 3, 1, { padding: 'same' }),
+        new TanH(),
+        new Conv2D(2, 3, 2, 1, { padding: 'same', bias: false }),
+        new Flatten(),
+        new Linear(5 * 6 * 2, 3),
+      ),
+    sample: [5, 6, 2],
+    fromTorch: true,
+  },
+  {
+    label: "padding 'same' on even 1-D kernels",
+    net: () =>
+      new Sequential(
+        new Conv1D(4, 2, 3, 1, { padding: 'same', bias: true }),
+        new TanH(),
+        new Conv1D(2, 3, 2, 1, { padding: 'same' }),
+        new Flatten(),
+        new Linear(7 * 2, 3),
+      ),
+    sample: [7, 2],
+    fromTorch: true,
+  },
+  {
     label: 'an image from a flat input (Reshape), GlobalAvgPool2D head',
     net: () =>
       new Sequential(new Reshape([6, 6, 1]), new Conv2D(3, 1, 4, 1, { padding: 1 }), new TanH(), new GlobalAvgPool2D(), new Linear(4, 2)),

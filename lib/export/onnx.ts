@@ -263,7 +263,11 @@ for (const [C, op] of [
       const bias = m.bias;
       inputs.push(g.parameter(bias, label('bias'), 'as is', [...bias.shape], () => bias.data));
     }
-    const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride]), ints('pads', [m.padding, m.padding])];
+    const attributes = [
+      ints('kernel_shape', [m.kSize]),
+      ints('strides', [m.stride]),
+      ints('pads', [m.padding, m instanceof Conv1D ? m.paddingEnd : m.padding]),
+    ];
     if (m instanceof ConvTranspose1D) attributes.push(ints('output_padding', [m.outputPadding]));
     return { name: g.node(op, inputs, attributes), rank: 3, channelsFirst: true };
   });
@@ -301,7 +305,8 @@ for (const [C, op] of [
     const attributes = [
       ints('kernel_shape', [m.kHeight, m.kWidth]),
       ints('strides', [m.strideHeight, m.strideWidth]),
-      ints('pads', [m.padHeight, m.padWidth, m.padHeight, m.padWidth]),
+      // ONNX's pads: the starts of the axes, then their ends.
+      ints('pads', [m.padHeight, m.padWidth, m.padHeightEnd, m.padWidthEnd]),
     ];
     if (m instanceof ConvTranspose2D) attributes.push(ints('output_padding', [m.outputPadHeight, m.outputPadWidth]));
     return { name: g.node(op, inputs, attributes), rank: 4, channelsFirst: true };

@@ -12,7 +12,7 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import { ARGUMENT_LIMITS, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames, resolvePaddingMode } from './schema';
+import { ARGUMENT_LIMITS, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
 
 /** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). @internal */
 export function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
@@ -45,27 +45,13 @@ export interface Conv1DOptions {
   init?: InitName;
   /**
    * Zeros added at both ends of the length axis (default 0); or, as PyTorch's, `'valid'` (0) or
-   * `'same'` (stride 1 and an odd kernel: the output keeps the input's length). The model saves
-   * the number.
+   * `'same'` (stride 1: the output keeps the input's length; kSize − 1 zeros, half before and
+   * half after, the odd one of an even kernel after). The model saves the number, or `'same'`
+   * where the two ends differ.
    */
   padding?: number | PaddingMode;
 }
 
-/**
- * 1-D convolution (cross-correlation, as in the course and PyTorch), channels last. The arguments
- * are `(kSize, chanIn, chanOut)`, the kernel first: PyTorch's `Conv1d(1, 32, 3)` is `Conv1D(3, 1, 32)`.
- *
- * y[b, t, o] = Σ_{j < kSize, c < chanIn} x[b, t·stride + j − padding, c] · w[j, c, o] (+ bias[o]),
- * with x taken as 0 outside [0, length).
- *
- * Shape: input (batch, length, chanIn) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chanOut);
- * weight (kSize, chanIn, chanOut).
- *
- * @example
- * const conv = new Conv1D(3, 1, 32);          // kSize 3, 1 → 32 channels, stride 1
- * conv.forward(x);                            // (32, 256, 1) → (32, 254, 32)
- * new Conv1D(3, 1, 8, 1, { padding: 1 });     // "same" length: (32, 256, 1) → (32, 256, 8)
- */
 /**
  * The hints a convolution's input-shape error adds for a PyTorch or TensorFlow user to read it:
  * the argument order (kSize, chanIn, chanOut), the channels-last layout, and the likely fix when
@@ -107,7 +93,7 @@ export const CONV1D_SCHEMA: ModuleSchema = {
   args: [{ name: 'kSize' }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', default: 1 }],
   // Padding kSize − 1 is the "full" convolution; more only adds outputs that see nothing but
   // zeros (and memory in predict).
-  options: ['bias', 'init', { name: 'padding', min: 0, max: (v) => v.kSize - 1, default: 0 }],
+  options: ['bias', 'init', { name: 'padding', min: 0, max: (v) => v.kSize - 1, default: 0, paddingModes: true }],
   flags: { bias: false },
   parameters: (v, o) => [
     ['weight', [v.kSize, v.chanIn, v.chanOut]],
@@ -115,6 +101,23 @@ export const CONV1D_SCHEMA: ModuleSchema = {
   ],
 };
 
+/**
+ * 1-D convolution (cross-correlation, as in the course and PyTorch), channels last. The arguments
+ * are `(kSize, chanIn, chanOut)`, the kernel first: PyTorch's `Conv1d(1, 32, 3)` is `Conv1D(3, 1, 32)`.
+ *
+ * y[b, t, o] = Σ_{j < kSize, c < chanIn} x[b, t·stride + j − padding, c] · w[j, c, o] (+ bias[o]),
+ * with x taken as 0 outside [0, length).
+ *
+ * Shape: input (batch, length, chanIn) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chanOut)
+ * (with `'same'` on an even kernel, one zero more after the sequence: the output keeps `length`);
+ * weight (kSize, chanIn, chanOut).
+ *
+ * @example
+ * const conv = new Conv1D(3, 1, 32);          // kSize 3, 1 → 32 channels, stride 1
+ * conv.forward(x);                            // (32, 256, 1) → (32, 254, 32)
+ * new Conv1D(3, 1, 8, 1, { padding: 1 });     // "same" length: (32, 256, 1) → (32, 256, 8)
+ * new Conv1D(4, 1, 8, 1, { padding: 'same' }); // 1 zero before, 2 after: (32, 256, 1) → (32, 256, 8)
+ */
 export class Conv1D extends Module {
   /** Its arguments and options, whose defaults its label leaves out. @internal */
   static readonly schema: ModuleSchema = CONV1D_SCHEMA;
@@ -123,7 +126,10 @@ export class Conv1D extends Module {
   readonly chanIn: number;
   readonly chanOut: number;
   readonly stride: number;
+  /** Zeros before the sequence (and after it, but for `'same'` on an even kernel: one more there). */
   readonly padding: number;
+  /** Zeros after the sequence: padding, or one more for `'same'` on an even kernel. @internal */
+  readonly paddingEnd: number;
   /** (kSize, chanIn, chanOut); PyTorch's Conv1d weight is (chanOut, chanIn, kSize). */
   readonly weight: Tensor;
   /** ∂L/∂weight summed over the batches since the last zeroGrad, the shape of weight. */
@@ -144,17 +150,14 @@ export class Conv1D extends Module {
    */
   constructor(kSize: number, chanIn: number, chanOut: number, stride = 1, options?: Conv1DOptions) {
     super();
-    const given = checkOptions('Conv1D', options, optionNames(CONV1D_SCHEMA));
-    const args = [kSize, chanIn, chanOut, stride];
-    // The kernel and stride, checked without the padding, say what 'same' stands for.
-    const k = checkArguments('Conv1D', CONV1D_SCHEMA, args, { ...given, padding: undefined });
-    const opts = resolvePaddingMode('Conv1D', given, [k.kSize], [k.stride]);
-    const v = checkArguments('Conv1D', CONV1D_SCHEMA, args, opts);
+    const opts = checkOptions('Conv1D', options, optionNames(CONV1D_SCHEMA));
+    const v = checkArguments('Conv1D', CONV1D_SCHEMA, [kSize, chanIn, chanOut, stride], opts);
     this.kSize = v.kSize;
     this.chanIn = v.chanIn;
     this.chanOut = v.chanOut;
     this.stride = v.stride;
     this.padding = v.padding;
+    this.paddingEnd = v.paddingEnd;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
       throw new TypeError(`Conv1D: option bias must be a boolean, got ${describe(opts.bias)}`);
     }
@@ -170,7 +173,7 @@ export class Conv1D extends Module {
     return {
       type: 'Conv1D',
       args: [this.kSize, this.chanIn, this.chanOut, this.stride],
-      options: { bias: this.bias !== null, init: this.init, padding: this.padding },
+      options: { bias: this.bias !== null, init: this.init, padding: this.padding === this.paddingEnd ? this.padding : 'same' },
     };
   }
 
@@ -178,9 +181,9 @@ export class Conv1D extends Module {
     if (inputShape.length !== 3 || inputShape[2] !== this.chanIn) {
       throw this.shapeError(['batch', 'length', this.chanIn], inputShape, 'input', channelHints('Conv1D', this, inputShape));
     }
-    const padded = inputShape[1] + 2 * this.padding;
+    const padded = inputShape[1] + this.padding + this.paddingEnd;
     if (padded < this.kSize) {
-      throw this.shapeError(['batch', `length >= ${this.kSize - 2 * this.padding}`, this.chanIn], inputShape);
+      throw this.shapeError(['batch', `length >= ${this.kSize - this.padding - this.paddingEnd}`, this.chanIn], inputShape);
     }
     return [inputShape[0], windowCount(padded, this.kSize, this.stride), this.chanOut];
   }
@@ -188,8 +191,8 @@ export class Conv1D extends Module {
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const [batch, length] = input.shape;
-    const p = this.padding;
-    const x = padLength(input.data, batch, length, this.chanIn, p, p);
+    const [p, q] = [this.padding, this.paddingEnd];
+    const x = padLength(input.data, batch, length, this.chanIn, p, q);
     const y = this.buffer('output', out);
     backend().conv1dForward(
       x,
@@ -197,7 +200,7 @@ export class Conv1D extends Module {
       this.bias?.data ?? null,
       y.data,
       batch,
-      length + 2 * p,
+      length + p + q,
       this.chanIn,
       this.chanOut,
       this.kSize,
@@ -209,14 +212,14 @@ export class Conv1D extends Module {
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     const [, outLength] = this.checkBackward(input, delta);
     const [batch, length] = input.shape;
-    const p = this.padding;
-    const x = padLength(input.data, batch, length, this.chanIn, p, p);
+    const [p, q] = [this.padding, this.paddingEnd];
+    const x = padLength(input.data, batch, length, this.chanIn, p, q);
     backend().conv1dBackwardWeight(
       x,
       delta.data,
       this.weightGrad.data,
       batch,
-      length + 2 * p,
+      length + p + q,
       this.chanIn,
       this.chanOut,
       this.kSize,
@@ -228,8 +231,8 @@ export class Conv1D extends Module {
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const [batch, length] = input.shape;
-    const p = this.padding;
-    if (p === 0) {
+    const [p, q] = [this.padding, this.paddingEnd];
+    if (p === 0 && q === 0) {
       const dx = this.buffer('delta', input.shape);
       backend().conv1dBackwardInput(
         delta.data,
@@ -244,20 +247,20 @@ export class Conv1D extends Module {
       );
       return dx;
     }
-    const dxPadded = new Float32Array(batch * (length + 2 * p) * this.chanIn);
+    const dxPadded = new Float32Array(batch * (length + p + q) * this.chanIn);
     backend().conv1dBackwardInput(
       delta.data,
       this.weight.data,
       dxPadded,
       batch,
-      length + 2 * p,
+      length + p + q,
       this.chanIn,
       this.chanOut,
       this.kSize,
       this.stride,
     );
     // The padded positions are constants, not inputs: their gradient is dropped.
-    return { shape: Object.freeze([batch, length, this.chanIn]), data: cropLength(dxPadded, batch, length, this.chanIn, p, p) };
+    return { shape: Object.freeze([batch, length, this.chanIn]), data: cropLength(dxPadded, batch, length, this.chanIn, p, q) };
   }
 
   parameters(): Parameter[] {

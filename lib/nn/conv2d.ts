@@ -11,16 +11,7 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import {
-  ARGUMENT_LIMITS,
-  ArgumentValues,
-  ModuleSchema,
-  PaddingMode,
-  checkArguments,
-  flagOption,
-  optionNames,
-  resolvePaddingMode,
-} from './schema';
+import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
 
 /** An integer for both axes, or one per axis: `[height, width]`. */
 export type Size2D = number | readonly [height: number, width: number];
@@ -34,8 +25,9 @@ function pairConfig(height: number, width: number): Size2D {
 export interface Conv2DOptions {
   /**
    * Zeros added on each side: one number for both axes or `[height, width]` (default 0); or, as
-   * PyTorch's, `'valid'` (0) or `'same'` (stride 1 and an odd kernel: the output keeps the input's
-   * height and width). The model saves the numbers.
+   * PyTorch's, `'valid'` (0) or `'same'` (stride 1: the output keeps the input's height and
+   * width; kSize − 1 zeros on an axis, half before and half after, the odd one of an even kernel
+   * after). The model saves the numbers, or `'same'` where the two sides differ.
    */
   padding?: Size2D | PaddingMode;
   /** Add a per-output-channel bias (default true, as PyTorch's Conv2d). */
@@ -49,7 +41,11 @@ export const CONV2D_SCHEMA: ModuleSchema = {
   args: [{ name: 'kSize', pair: true }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', pair: true, default: 1 }],
   // Padding kSize − 1 on an axis is the "full" convolution; more only adds outputs that see
   // nothing but zeros.
-  options: [{ name: 'padding', pair: true, min: 0, max: (v, axis) => v[`kSize${axis}`] - 1, default: 0 }, 'bias', 'init'],
+  options: [
+    { name: 'padding', pair: true, min: 0, max: (v, axis) => v[`kSize${axis}`] - 1, default: 0, paddingModes: true },
+    'bias',
+    'init',
+  ],
   flags: { bias: true },
   parameters: (v, o) => [
     ['weight', [v.kSizeHeight, v.kSizeWidth, v.chanIn, v.chanOut]],
@@ -65,8 +61,14 @@ abstract class Convolution2D extends Module {
   readonly chanOut: number;
   readonly strideHeight: number;
   readonly strideWidth: number;
+  /** Zeros above the image (and below it, but for Conv2D's `'same'` on an even kernel height: one more there). */
   readonly padHeight: number;
+  /** Zeros left of the image (and right of it, but for Conv2D's `'same'` on an even kernel width: one more there). */
   readonly padWidth: number;
+  /** Zeros below the image: padHeight, or one more for `'same'` on an even kernel height. @internal */
+  readonly padHeightEnd: number;
+  /** Zeros right of the image: padWidth, or one more for `'same'` on an even kernel width. @internal */
+  readonly padWidthEnd: number;
   /** Conv2D: (kH, kW, chanIn, chanOut); ConvTranspose2D: (kH, kW, chanOut, chanIn). PyTorch's are (chanOut, chanIn, kH, kW) and (chanIn, chanOut, kH, kW). */
   readonly weight: Tensor;
   /** ∂L/∂weight summed over the batches since the last zeroGrad, the shape of weight. */
@@ -87,6 +89,8 @@ abstract class Convolution2D extends Module {
     this.strideWidth = v.strideWidth;
     this.padHeight = v.paddingHeight;
     this.padWidth = v.paddingWidth;
+    this.padHeightEnd = v.paddingHeightEnd ?? v.paddingHeight;
+    this.padWidthEnd = v.paddingWidthEnd ?? v.paddingWidth;
     if (opts.bias !== undefined && typeof opts.bias !== 'boolean') {
       throw new TypeError(`${who}: option bias must be a boolean, got ${String(opts.bias)}`);
     }
@@ -109,8 +113,9 @@ abstract class Convolution2D extends Module {
     return pairConfig(this.strideHeight, this.strideWidth);
   }
 
-  /** @internal */
-  protected get paddingConfig(): Size2D {
+  /** The padding as the model saves it: `'same'` stands for the one whose two sides differ. @internal */
+  protected get paddingConfig(): Size2D | PaddingMode {
+    if (this.padHeightEnd !== this.padHeight || this.padWidthEnd !== this.padWidth) return 'same';
     return pairConfig(this.padHeight, this.padWidth);
   }
 
@@ -193,12 +198,8 @@ export class Conv2D extends Convolution2D {
    * @param options padding, bias (default true), init.
    */
   constructor(kSize: Size2D, chanIn: number, chanOut: number, stride: Size2D = 1, options?: Conv2DOptions) {
-    const given = checkOptions('Conv2D', options, optionNames(CONV2D_SCHEMA));
-    const args = [kSize, chanIn, chanOut, stride];
-    // The kernel and stride, checked without the padding, say what 'same' stands for.
-    const k = checkArguments('Conv2D', CONV2D_SCHEMA, args, { ...given, padding: undefined });
-    const opts = resolvePaddingMode('Conv2D', given, [k.kSizeHeight, k.kSizeWidth], [k.strideHeight, k.strideWidth]);
-    const v = checkArguments('Conv2D', CONV2D_SCHEMA, args, opts);
+    const opts = checkOptions('Conv2D', options, optionNames(CONV2D_SCHEMA));
+    const v = checkArguments('Conv2D', CONV2D_SCHEMA, [kSize, chanIn, chanOut, stride], opts);
     super('Conv2D', CONV2D_SCHEMA, v, opts, [v.kSizeHeight, v.kSizeWidth, v.chanIn, v.chanOut]);
   }
 
@@ -213,11 +214,11 @@ export class Conv2D extends Convolution2D {
   outputShape(inputShape: readonly number[]): number[] {
     if (inputShape.length !== 4 || inputShape[3] !== this.chanIn) throw this.imageError(inputShape);
     const [batch, height, width] = inputShape;
-    const paddedHeight = height + 2 * this.padHeight;
-    const paddedWidth = width + 2 * this.padWidth;
+    const paddedHeight = height + this.padHeight + this.padHeightEnd;
+    const paddedWidth = width + this.padWidth + this.padWidthEnd;
     if (paddedHeight < this.kHeight || paddedWidth < this.kWidth) {
-      const minHeight = Math.max(1, this.kHeight - 2 * this.padHeight);
-      const minWidth = Math.max(1, this.kWidth - 2 * this.padWidth);
+      const minHeight = Math.max(1, this.kHeight - this.padHeight - this.padHeightEnd);
+      const minWidth = Math.max(1, this.kWidth - this.padWidth - this.padWidthEnd);
       throw this.shapeError(['batch', `height >= ${minHeight}`, `width >= ${minWidth}`, this.chanIn], inputShape);
     }
     return [
@@ -230,36 +231,82 @@ export class Conv2D extends Convolution2D {
 
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
-    const [batch, height, width] = input.shape;
+    const x = this.withEndZeros(input);
     const y = this.buffer('output', out);
     backend().conv2dForward(
-      input.data,
+      x.data,
       this.weight.data,
       this.bias?.data ?? null,
       y.data,
-      ...this.geometry(batch, height, width, this.chanIn, this.chanOut),
+      ...this.geometry(input.shape[0], x.height, x.width, this.chanIn, this.chanOut),
     );
     return y;
   }
 
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
     this.checkBackward(input, delta);
-    const [batch, height, width] = input.shape;
+    const x = this.withEndZeros(input);
     backend().conv2dBackwardWeight(
-      input.data,
+      x.data,
       delta.data,
       this.weightGrad.data,
-      ...this.geometry(batch, height, width, this.chanIn, this.chanOut),
+      ...this.geometry(input.shape[0], x.height, x.width, this.chanIn, this.chanOut),
     );
     this.addBiasGradient(delta);
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
-    const [batch, height, width] = input.shape;
+    const [batch, height, width, chan] = input.shape;
     const dx = this.buffer('delta', input.shape);
-    backend().conv2dBackwardInput(delta.data, this.weight.data, dx.data, ...this.geometry(batch, height, width, this.chanIn, this.chanOut));
+    const extended = this.withEndZeros(input, false);
+    const grows = extended.height !== height || extended.width !== width;
+    const full = grows ? new Float32Array(batch * extended.height * extended.width * chan) : dx.data;
+    backend().conv2dBackwardInput(
+      delta.data,
+      this.weight.data,
+      full,
+      ...this.geometry(batch, extended.height, extended.width, this.chanIn, this.chanOut),
+    );
+    // The zeros added after the image are constants, not inputs: their gradient is dropped.
+    if (grows) copyCorner({ ...extended, data: full }, { data: dx.data, height, width }, batch, height, width, chan);
     return dx;
+  }
+
+  /**
+   * The input with the zeros its padding puts after the image beyond those before it (`'same'`
+   * on an even kernel: one row below, one column to the right), which the kernels cannot add as
+   * they pad both sides alike (padHeight, padWidth); the input itself where there are none.
+   * `copy` false gives only the extended size, with the input's data.
+   */
+  private withEndZeros(input: Tensor, copy = true): Images {
+    const [batch, height, width, chan] = input.shape;
+    const extended = { height: height + this.padHeightEnd - this.padHeight, width: width + this.padWidthEnd - this.padWidth };
+    if ((extended.height === height && extended.width === width) || !copy) return { data: input.data, ...extended };
+    const data = new Float32Array(batch * extended.height * extended.width * chan);
+    copyCorner({ data: input.data, height, width }, { data, ...extended }, batch, height, width, chan);
+    return { data, ...extended };
+  }
+}
+
+/** A batch of channels-last images, (batch, height, width, chan), as copyCorner reads and writes them. */
+interface Images {
+  data: Float32Array;
+  height: number;
+  width: number;
+}
+
+/**
+ * Copies the top-left `height` × `width` pixels of each of `batch` images from `from` to the same
+ * pixels of `to` (both channels-last with `chan` channels); the rest of `to` keeps its values.
+ */
+function copyCorner(from: Images, to: Images, batch: number, height: number, width: number, chan: number): void {
+  const row = width * chan;
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < height; i++) {
+      const src = (b * from.height + i) * from.width * chan;
+      to.data.set(from.data.subarray(src, src + row), (b * to.height + i) * to.width * chan);
+    }
   }
 }
 

@@ -72,9 +72,9 @@ export interface Fusion {
  */
 function jointArguments(conv: Conv1D, pool: MaxPool1D, input: Tensor) {
   const [batch, length] = input.shape;
-  const p = conv.padding;
-  const x = padLength(input.data, batch, length, conv.chanIn, p, p);
-  const geometry = [batch, length + 2 * p, conv.chanIn, conv.chanOut, conv.kSize, conv.stride, pool.kSize, pool.stride] as const;
+  const [p, q] = [conv.padding, conv.paddingEnd];
+  const x = padLength(input.data, batch, length, conv.chanIn, p, q);
+  const geometry = [batch, length + p + q, conv.chanIn, conv.chanOut, conv.kSize, conv.stride, pool.kSize, pool.stride] as const;
   return { x, geometry };
 }
 

@@ -118,6 +118,14 @@ builtIn(Linear, LINEAR_SCHEMA, (pick) => {
 builtIn(Conv1D, CONV1D_SCHEMA, (pick) => {
   const kSize = pick(1, 4);
   const chanIn = pick(1, 3);
+  // One example in four pads 'same' at stride 1: an even kernel puts one more zero after than before.
+  if (pick(0, 3) === 0) {
+    return {
+      args: [kSize, chanIn, pick(1, 4), 1],
+      options: { padding: 'same', bias: bias(pick) },
+      input: [pick(1, 3), pick(1, 9), chanIn],
+    };
+  }
   const padding = pick(0, kSize - 1);
   return {
     args: [kSize, chanIn, pick(1, 4), pick(1, 3)],
@@ -155,10 +163,18 @@ const size2d = (pick: (lo: number, hi: number) => number, lo: number, hi: number
 };
 const asArg = ([h, w]: [number, number]): number | [number, number] => (h === w ? h : [h, w]);
 builtIn(Conv2D, CONV2D_SCHEMA, (pick) => {
-  const k = size2d(pick, 1, 3);
+  const k = size2d(pick, 1, 4);
+  const chanIn = pick(1, 2);
+  // One example in four pads 'same' at stride 1: an even kernel puts one more zero after than before.
+  if (pick(0, 3) === 0) {
+    return {
+      args: [asArg(k), chanIn, pick(1, 3), 1],
+      options: { padding: 'same', bias: bias(pick) },
+      input: [pick(1, 2), pick(1, 6), pick(1, 6), chanIn],
+    };
+  }
   const stride = size2d(pick, 1, 2);
   const padding: [number, number] = [pick(0, k[0] - 1), pick(0, k[1] - 1)];
-  const chanIn = pick(1, 2);
   const side = (i: number): number => pick(Math.max(1, k[i] - 2 * padding[i]), k[i] + 4);
   return {
     args: [asArg(k), chanIn, pick(1, 3), asArg(stride)],

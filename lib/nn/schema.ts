@@ -47,6 +47,14 @@ export interface ArgumentSpec {
    * `<name>Height` and `<name>Width` (a single integer gives both).
    */
   readonly pair?: boolean;
+  /**
+   * A convolution's padding, which also takes PyTorch's names `'valid'` (0) and `'same'` (the
+   * output keeps the input's size at stride 1), resolved from the arguments `kSize` and `stride`
+   * before it ({@link resolvePaddingMode}). The values then hold the zeros after the input apart
+   * from those before it: `<name>End` (1-D), or `<name>HeightEnd` and `<name>WidthEnd`. A number
+   * puts as many zeros after as before; only `'same'` on an even kernel puts one more after.
+   */
+  readonly paddingModes?: boolean;
 }
 
 /** The axis a pair argument's value is for ('' for plain arguments). */
@@ -115,7 +123,8 @@ function checkPair(type: string, spec: ArgumentSpec, v: unknown, values: Record<
   if (Array.isArray(v)) {
     if (v.length !== 2) throw new TypeError(`${type}: ${spec.name} must be an integer or [height, width], got ${describe(v)}`);
     axes.forEach((axis, i) => {
-      values[spec.name + axis] = checkOne(type, { ...spec, name: `${spec.name}[${i}]` }, v[i], values, axis);
+      const element = { ...spec, name: `${spec.name}[${i}]`, pair: false, paddingModes: false };
+      values[spec.name + axis] = checkOne(type, element, v[i], values, axis);
     });
     return;
   }
@@ -125,7 +134,11 @@ function checkPair(type: string, spec: ArgumentSpec, v: unknown, values: Record<
 function checkOne(type: string, spec: ArgumentSpec, v: unknown, values: Record<string, number>, axis: PairAxis = ''): number {
   if (v === undefined && spec.default !== undefined) return resolve(spec.default, values, axis);
   if (typeof v !== 'number') {
-    const expected = spec.pair ? 'an integer or [height, width]' : 'a number';
+    const expected = spec.paddingModes
+      ? `an integer, ${spec.pair ? '[height, width], ' : ''}'same' or 'valid'`
+      : spec.pair
+        ? 'an integer or [height, width]'
+        : 'a number';
     throw new TypeError(`${type}: ${spec.name} must be ${expected}, got ${describe(v)}`);
   }
   if (spec.kind === 'float32') {
@@ -189,7 +202,8 @@ export function checkArguments(
   });
   for (const spec of schema.options ?? []) {
     if (typeof spec === 'string') continue;
-    if (spec.pair) checkPair(type, spec, options[spec.name], values);
+    if (spec.paddingModes) checkPadding(type, spec, options[spec.name], values);
+    else if (spec.pair) checkPair(type, spec, options[spec.name], values);
     else values[spec.name] = checkOne(type, spec, options[spec.name], values);
   }
   // Before anything is allocated: a tensor past 2^32 values would be refused by zeros(), in its
@@ -209,27 +223,25 @@ export function checkArguments(
 export type PaddingMode = 'same' | 'valid';
 
 /**
- * The options of a convolution with a `padding` of `'same'` or `'valid'` replaced by the numbers
- * it stands for; any other value is left for the schema to check. `'valid'` is 0. `'same'` keeps
- * the size when the stride is 1: a kernel of k needs k − 1 zeros, (k − 1) / 2 on each side. So it
- * takes stride 1 on every axis (as PyTorch) and an odd kernel: an even one would need one more
- * zero after the image than before it, and the kernels pad both sides alike.
+ * The zeros before and after the input on each axis that a convolution's padding of `'same'` or
+ * `'valid'` stands for. `'valid'` is none. `'same'` keeps the size at stride 1 (so it takes stride
+ * 1 on every axis, as PyTorch): a kernel of k needs k − 1 zeros, ⌊(k − 1) / 2⌋ before and the
+ * rest after, so an even kernel gets one more zero after the input than before it, as in PyTorch
+ * and TensorFlow.
  * @param type The module, for messages.
- * @param options Its options as given.
+ * @param padding The option as given (a string).
  * @param kernel The kernel's size on each axis (checked).
  * @param stride The stride on each axis (checked).
  * @internal
  */
 export function resolvePaddingMode(
   type: string,
-  options: Readonly<Record<string, unknown>>,
+  padding: string,
   kernel: readonly number[],
   stride: readonly number[],
-): Record<string, unknown> {
-  const padding = options.padding;
-  if (typeof padding !== 'string') return { ...options };
+): { before: number[]; after: number[] } {
   const axes = kernel.length === 1 ? [''] : [' height', ' width'];
-  if (padding === 'valid') return { ...options, padding: kernel.length === 1 ? 0 : [0, 0] };
+  if (padding === 'valid') return { before: kernel.map(() => 0), after: kernel.map(() => 0) };
   if (padding !== 'same') {
     const numbers = kernel.length === 1 ? 'an integer' : 'an integer, [height, width]';
     throw new TypeError(`${type}: padding must be ${numbers}, 'same' or 'valid', got ${JSON.stringify(padding)}`);
@@ -237,16 +249,30 @@ export function resolvePaddingMode(
   stride.forEach((s, i) => {
     if (s !== 1) throw new RangeError(`${type}: padding 'same' needs stride 1 (as in PyTorch), got stride${axes[i]} ${s}`);
   });
-  kernel.forEach((k, i) => {
-    if (k % 2 === 0) {
-      throw new RangeError(
-        `${type}: padding 'same' with the even kernel${axes[i]} ${k} needs ${k / 2 - 1} zero(s) before and ${k / 2} after; ` +
-          'the kernels pad both sides alike: use an odd kernel, or a number of zeros on each side',
-      );
-    }
-  });
-  const pads = kernel.map((k) => (k - 1) / 2);
-  return { ...options, padding: pads.length === 1 ? pads[0] : pads };
+  const before = kernel.map((k) => Math.floor((k - 1) / 2));
+  return { before, after: kernel.map((k, i) => k - 1 - before[i]) };
+}
+
+/**
+ * A padding option that also takes `'same'` and `'valid'` ({@link ArgumentSpec.paddingModes}):
+ * stores the zeros before the input as a plain (or pair) option does, and those after it under
+ * the same name with `End`.
+ */
+function checkPadding(type: string, spec: ArgumentSpec, v: unknown, values: Record<string, number>): void {
+  const axes: PairAxis[] = spec.pair ? ['Height', 'Width'] : [''];
+  if (typeof v === 'string') {
+    const kernel = axes.map((axis) => values[`kSize${axis}`]);
+    const stride = axes.map((axis) => values[`stride${axis}`]);
+    const { before, after } = resolvePaddingMode(type, v, kernel, stride);
+    axes.forEach((axis, i) => {
+      values[spec.name + axis] = before[i];
+      values[`${spec.name}${axis}End`] = after[i];
+    });
+    return;
+  }
+  if (spec.pair) checkPair(type, spec, v, values);
+  else values[spec.name] = checkOne(type, spec, v, values);
+  for (const axis of axes) values[`${spec.name}${axis}End`] = values[spec.name + axis];
 }
 
 /**
@@ -291,7 +317,9 @@ export function flagOption(schema: ModuleSchema, options: Readonly<Record<string
  */
 export function labelOptions(schema: ModuleSchema, options: Readonly<Record<string, unknown>> | undefined): string {
   if (!options) return '';
-  const written = (v: unknown): string => (Array.isArray(v) ? `[${v.map(written).join(', ')}]` : String(v));
+  // As in a call: `[3, 1]`, `'same'`.
+  const written = (v: unknown): string =>
+    Array.isArray(v) ? `[${v.map(written).join(', ')}]` : typeof v === 'string' ? `'${v}'` : String(v);
   const shown: string[] = [];
   for (const spec of schema.options ?? []) {
     const name = typeof spec === 'string' ? spec : spec.name;

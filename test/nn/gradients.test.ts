@@ -71,7 +71,10 @@ describe.each(backends)('gradients (%s backend)', (name) => {
     [5, 2, 4, 2, 2, 11, true],
     [3, 1, 2, 1, 1, 7, false],
     [2, 3, 3, 3, 1, 8, true],
-  ])('Conv1D(k=%i, in=%i, out=%i, stride=%i, padding=%i) on length %i, bias %s', (k, ci, co, s, p, len, bias) => {
+    // 'same' on even kernels: one zero more after the sequence than before it.
+    [4, 2, 3, 1, 'same', 9, true],
+    [2, 1, 2, 1, 'same', 5, false],
+  ] as const)('Conv1D(k=%i, in=%i, out=%i, stride=%i, padding=%s) on length %i, bias %s', (k, ci, co, s, p, len, bias) => {
     const conv = new Conv1D(k, ci, co, s, { padding: p, bias, init: 'xavierUniform' });
     expectGradientsOk(conv, randomTensor([3, len, ci], rng));
   });

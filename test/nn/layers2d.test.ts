@@ -21,6 +21,11 @@ import {
   Upsample2D,
 } from '../../lib/nn';
 import { randn, zeros } from '../../lib/tensor';
+import { buildModel } from '../../lib/cli/presets';
+import { load, save } from '../../lib/serialize';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 describe('2-D layers: shapes', () => {
   test('Conv2D output size with padding, strides and rectangular kernels, as PyTorch computes it', () => {
@@ -144,20 +149,81 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
     expect(line.padding).toBe(3);
     expect(line.outputShape([2, 50, 1])).toEqual([2, 50, 3]);
     expect(new Conv1D(4, 1, 1, 2, { padding: 'valid' }).padding).toBe(0);
-    // What 'same' cannot be: a strided convolution (PyTorch refuses it too), an even kernel
-    // (uneven padding), and any other word.
+    // What 'same' cannot be: a strided convolution (PyTorch refuses it too), and any other word.
     expect(() => new Conv2D(3, 1, 1, [1, 2], { padding: 'same' })).toThrow(
       /^Conv2D: padding 'same' needs stride 1 \(as in PyTorch\), got stride width 2$/,
     );
-    expect(() => new Conv2D([3, 4], 1, 1, 1, { padding: 'same' })).toThrow(
-      /^Conv2D: padding 'same' with the even kernel width 4 needs 1 zero\(s\) before and 2 after; the kernels pad both sides alike/,
-    );
-    expect(() => new Conv1D(2, 1, 1, 1, { padding: 'same' })).toThrow(/^Conv1D: padding 'same' with the even kernel 2 needs 0 zero/);
     expect(() => new Conv2D(3, 1, 1, 1, { padding: 'full' as never })).toThrow(
       /^Conv2D: padding must be an integer, \[height, width\], 'same' or 'valid', got "full"$/,
     );
     expect(() => new Conv1D(3, 1, 1, 1, { padding: 'SAME' as never })).toThrow(
       /^Conv1D: padding must be an integer, 'same' or 'valid', got "SAME"$/,
+    );
+  });
+
+  test("padding 'same' on an even kernel: one zero more after the input than before, as PyTorch and TensorFlow", () => {
+    const conv = new Conv2D([4, 3], 2, 3, 1, { padding: 'same' });
+    expect([conv.padHeight, conv.padHeightEnd, conv.padWidth, conv.padWidthEnd]).toEqual([1, 2, 1, 1]);
+    expect(conv.outputShape([2, 5, 6, 2])).toEqual([2, 5, 6, 3]);
+    // No number stands for it, so the model saves the word (and the label shows it).
+    expect(conv.config().options).toMatchObject({ padding: 'same' });
+    expect(String(conv)).toBe("Conv2D([4, 3], 2, 3, 1, { padding: 'same' })");
+    const line = new Conv1D(2, 1, 2, 1, { padding: 'same' });
+    expect([line.padding, line.paddingEnd]).toEqual([0, 1]);
+    expect(line.outputShape([3, 7, 1])).toEqual([3, 7, 2]);
+    expect(line.config().options).toMatchObject({ padding: 'same' });
+
+    // Its values and gradients are those of the unpadded convolution of the image with its
+    // zeros written out: 1 row above and 2 below, 1 column on each side.
+    const x = randn([2, 5, 6, 2]);
+    const padded = zeros([2, 8, 8, 2]);
+    for (let b = 0; b < 2; b++)
+      for (let i = 0; i < 5; i++)
+        for (let j = 0; j < 6; j++)
+          for (let c = 0; c < 2; c++) padded.data[((b * 8 + i + 1) * 8 + j + 1) * 2 + c] = x.data[((b * 5 + i) * 6 + j) * 2 + c];
+    const plain = new Conv2D([4, 3], 2, 3);
+    plain.weight.data.set(conv.weight.data);
+    plain.bias!.data.set(conv.bias!.data);
+    const y = conv.forward(x);
+    const expected = plain.forward(padded);
+    expect(y.shape).toEqual(expected.shape);
+    expect(Array.from(y.data)).toEqual(Array.from(expected.data));
+    const dy = randn(y.shape);
+    conv.backwardUpdateGradient(x, dy);
+    plain.backwardUpdateGradient(padded, dy);
+    expect(Array.from(conv.weightGrad.data)).toEqual(Array.from(plain.weightGrad.data));
+    expect(Array.from(conv.biasGrad!.data)).toEqual(Array.from(plain.biasGrad!.data));
+    const dx = conv.backwardDelta(x, dy);
+    const dPadded = plain.backwardDelta(padded, dy);
+    expect(dx.shape).toEqual(x.shape);
+    for (let b = 0; b < 2; b++)
+      for (let i = 0; i < 5; i++)
+        for (let j = 0; j < 6; j++)
+          for (let c = 0; c < 2; c++) {
+            expect(dx.data[((b * 5 + i) * 6 + j) * 2 + c]).toBe(dPadded.data[((b * 8 + i + 1) * 8 + j + 1) * 2 + c]);
+          }
+
+    // Saved as 'same', loaded back to the same padding and values.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'neurone-same-'));
+    try {
+      save(new Sequential(conv), path.join(dir, 'm.safetensors'));
+      const back = load(path.join(dir, 'm.safetensors')) as Sequential;
+      const conv2 = back.modules[0] as Conv2D;
+      expect([conv2.padHeight, conv2.padHeightEnd, conv2.padWidth, conv2.padWidthEnd]).toEqual([1, 2, 1, 1]);
+      expect(Array.from(conv2.forward(x).data)).toEqual(Array.from(conv.forward(x).data));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('padding in a model description: the words as the constructor takes them', () => {
+    const net = buildModel([
+      { type: 'Conv2D', args: [4, 1, 2], options: { padding: 'same' } },
+      { type: 'Conv1D', args: [3, 2, 2], options: { padding: 'valid' } },
+    ]);
+    expect(String(net)).toBe("Sequential(Conv2D(4, 1, 2, 1, { padding: 'same' }), Conv1D(3, 2, 2, 1))");
+    expect(() => buildModel([{ type: 'Conv2D', args: [3, 1, 2, 2], options: { padding: 'same' } }])).toThrow(
+      "layer 0: Conv2D: padding 'same' needs stride 1 (as in PyTorch), got stride height 2",
     );
   });
 
