@@ -182,6 +182,18 @@ describe('toONNX runs in ONNX Runtime with predict’s values', () => {
         sample: [6, 2],
         batch: 2,
       },
+      {
+        label: 'poolings with padding (a mean counts its zeros: count_include_pad)',
+        net: new Sequential(
+          new MaxPool1D(3, 2, { padding: 1 }),
+          new AvgPool1D(3, 1, { padding: 1 }),
+          new Reshape([4, 2, 2]),
+          new MaxPool2D(3, 2, { padding: 1 }),
+          new AvgPool2D([3, 2], 1, { padding: [1, 1] }),
+        ),
+        sample: [16, 2],
+        batch: 2,
+      },
     ];
     checkAgainstRuntime(cases);
   });

@@ -122,6 +122,33 @@ const CASES: Case[] = [
     fromTorch: true,
   },
   {
+    label: "poolings with padding: −∞ around a maximum, zeros counted in a mean (PyTorch's defaults)",
+    net: () =>
+      new Sequential(
+        new Conv2D(3, 2, 4, 1, { padding: 1 }),
+        new ReLU(),
+        new MaxPool2D(3, 2, { padding: 1 }),
+        new AvgPool2D([3, 2], 1, { padding: [1, 0] }),
+        new Flatten(),
+        new Linear(4 * 4 * 2, 3),
+      ),
+    sample: [7, 5, 2],
+    fromTorch: true,
+  },
+  {
+    label: '1-D poolings with padding',
+    net: () =>
+      new Sequential(
+        new Conv1D(3, 2, 3, 1, { bias: true }),
+        new MaxPool1D(2, 2, { padding: 1 }),
+        new AvgPool1D(3, 1, { padding: 1 }),
+        new Flatten(),
+        new Linear(5 * 3, 2),
+      ),
+    sample: [10, 2],
+    fromTorch: true,
+  },
+  {
     label: "padding 'same' on even 1-D kernels",
     net: () =>
       new Sequential(

@@ -278,7 +278,9 @@ for (const [C, op] of [
 ] as const) {
   emitter<MaxPool1D | AvgPool1D>(C, (g, m, v) => {
     const x = g.channelsFirst(v);
-    const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride])];
+    const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride]), ints('pads', [m.padding, m.padding])];
+    // AveragePool leaves the padding out of the mean by default; neurone counts its zeros (as PyTorch).
+    if (m instanceof AvgPool1D) attributes.push(int('count_include_pad', 1));
     return { name: g.node(op, [x.name], attributes), rank: 3, channelsFirst: true };
   });
 }
@@ -318,7 +320,12 @@ for (const [C, op] of [
 ] as const) {
   emitter<MaxPool2D | AvgPool2D>(C, (g, m, v) => {
     const x = g.channelsFirst(v);
-    const attributes = [ints('kernel_shape', [m.kHeight, m.kWidth]), ints('strides', [m.strideHeight, m.strideWidth])];
+    const attributes = [
+      ints('kernel_shape', [m.kHeight, m.kWidth]),
+      ints('strides', [m.strideHeight, m.strideWidth]),
+      ints('pads', [m.padHeight, m.padWidth, m.padHeight, m.padWidth]),
+    ];
+    if (m instanceof AvgPool2D) attributes.push(int('count_include_pad', 1));
     return { name: g.node(op, [x.name], attributes), rank: 4, channelsFirst: true };
   });
 }

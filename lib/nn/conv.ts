@@ -12,28 +12,20 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
+import { NO_BORDER, addBorder, removeBorder } from './borders';
 import { ARGUMENT_LIMITS, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
 
-/** Copies x (batch, length, chan) into the middle of a zero tensor (batch, length + before + after, chan). @internal */
+/** The sequences x (batch, length, chan) between `before` and `after` zero positions (x itself without any). @internal */
 export function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
-  if (before === 0 && after === 0) return x;
-  const padded = new Float32Array(batch * (length + before + after) * chan);
-  const row = length * chan;
-  for (let b = 0; b < batch; b++) {
-    padded.set(x.subarray(b * row, (b + 1) * row), (b * (length + before + after) + before) * chan);
-  }
-  return padded;
+  return addBorder(x, batch, 1, length, chan, { ...NO_BORDER, left: before, right: after }).data;
 }
 
 /** The inverse of padLength: keeps positions [before, before + length) of each sample. */
 function cropLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
   if (before === 0 && after === 0) return x;
   const out = new Float32Array(batch * length * chan);
-  const full = length + before + after;
-  for (let b = 0; b < batch; b++) {
-    const start = (b * full + before) * chan;
-    out.set(x.subarray(start, start + length * chan), b * length * chan);
-  }
+  const padded = { data: x, height: 1, width: length + before + after };
+  removeBorder(padded, out, batch, 1, length, chan, { ...NO_BORDER, left: before, right: after });
   return out;
 }
 

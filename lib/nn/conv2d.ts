@@ -12,6 +12,8 @@ import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
 import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
+import { Border, Images, NO_BORDER, addBorder, removeBorder } from './borders';
+import { checkPoolArguments } from './pool';
 
 /** An integer for both axes, or one per axis: `[height, width]`. */
 export type Size2D = number | readonly [height: number, width: number];
@@ -259,8 +261,9 @@ export class Conv2D extends Convolution2D {
     this.checkBackward(input, delta);
     const [batch, height, width, chan] = input.shape;
     const dx = this.buffer('delta', input.shape);
-    const extended = this.withEndZeros(input, false);
-    const grows = extended.height !== height || extended.width !== width;
+    const border = this.endBorder;
+    const grows = border.bottom > 0 || border.right > 0;
+    const extended = { height: height + border.bottom, width: width + border.right };
     const full = grows ? new Float32Array(batch * extended.height * extended.width * chan) : dx.data;
     backend().conv2dBackwardInput(
       delta.data,
@@ -268,45 +271,23 @@ export class Conv2D extends Convolution2D {
       full,
       ...this.geometry(batch, extended.height, extended.width, this.chanIn, this.chanOut),
     );
-    // The zeros added after the image are constants, not inputs: their gradient is dropped.
-    if (grows) copyCorner({ ...extended, data: full }, { data: dx.data, height, width }, batch, height, width, chan);
+    if (grows) removeBorder({ data: full, ...extended }, dx.data, batch, height, width, chan, border);
     return dx;
   }
 
   /**
-   * The input with the zeros its padding puts after the image beyond those before it (`'same'`
-   * on an even kernel: one row below, one column to the right), which the kernels cannot add as
-   * they pad both sides alike (padHeight, padWidth); the input itself where there are none.
-   * `copy` false gives only the extended size, with the input's data.
+   * The zeros the padding puts after the image beyond those before it (`'same'` on an even
+   * kernel: one row below, one column to the right), which the module adds itself: the kernels
+   * pad both sides alike, padHeight and padWidth.
    */
-  private withEndZeros(input: Tensor, copy = true): Images {
-    const [batch, height, width, chan] = input.shape;
-    const extended = { height: height + this.padHeightEnd - this.padHeight, width: width + this.padWidthEnd - this.padWidth };
-    if ((extended.height === height && extended.width === width) || !copy) return { data: input.data, ...extended };
-    const data = new Float32Array(batch * extended.height * extended.width * chan);
-    copyCorner({ data: input.data, height, width }, { data, ...extended }, batch, height, width, chan);
-    return { data, ...extended };
+  private get endBorder(): Border {
+    return { ...NO_BORDER, bottom: this.padHeightEnd - this.padHeight, right: this.padWidthEnd - this.padWidth };
   }
-}
 
-/** A batch of channels-last images, (batch, height, width, chan), as copyCorner reads and writes them. */
-interface Images {
-  data: Float32Array;
-  height: number;
-  width: number;
-}
-
-/**
- * Copies the top-left `height` × `width` pixels of each of `batch` images from `from` to the same
- * pixels of `to` (both channels-last with `chan` channels); the rest of `to` keeps its values.
- */
-function copyCorner(from: Images, to: Images, batch: number, height: number, width: number, chan: number): void {
-  const row = width * chan;
-  for (let b = 0; b < batch; b++) {
-    for (let i = 0; i < height; i++) {
-      const src = (b * from.height + i) * from.width * chan;
-      to.data.set(from.data.subarray(src, src + row), (b * to.height + i) * to.width * chan);
-    }
+  /** The input with {@link endBorder} added (the input itself where it is empty). */
+  private withEndZeros(input: Tensor): Images {
+    const [batch, height, width, chan] = input.shape;
+    return addBorder(input.data, batch, height, width, chan, this.endBorder);
   }
 }
 
@@ -451,49 +432,110 @@ export class ConvTranspose2D extends Convolution2D {
   }
 }
 
+/** Options of {@link MaxPool2D} and {@link AvgPool2D}. */
+export interface Pool2DOptions {
+  /**
+   * Pixels added on each side, one number or `[height, width]` (default 0), at most half the
+   * window on its axis, as PyTorch's `padding`: −∞ for MaxPool2D (they never win a window),
+   * zeros for AvgPool2D (counted in the mean, as PyTorch's default `count_include_pad`).
+   */
+  padding?: Size2D;
+}
+
 /** The arguments of {@link MaxPool2D} and {@link AvgPool2D}: the stride defaults to the window. @internal */
 export const POOL2D_SCHEMA: ModuleSchema = {
   args: [
     { name: 'kSize', pair: true },
     { name: 'stride', pair: true, default: (v, axis) => v[`kSize${axis}`] },
   ],
-  options: null,
+  // At most half a window, as PyTorch: every window then holds a pixel of the input.
+  options: [{ name: 'padding', pair: true, min: 0, max: (v, axis) => Math.floor(v[`kSize${axis}`] / 2), default: 0 }],
 };
 
 abstract class Pool2D extends Module {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = POOL2D_SCHEMA;
+
   readonly kHeight: number;
   readonly kWidth: number;
   readonly strideHeight: number;
   readonly strideWidth: number;
+  /** Rows added above and below the image: −∞ (MaxPool2D) or zeros (AvgPool2D). */
+  readonly padHeight: number;
+  /** Columns added left and right of the image. */
+  readonly padWidth: number;
+  /** What surrounds the input: −∞ or 0. @internal */
+  protected abstract readonly fill: number;
 
-  constructor(who: string, kSize: Size2D, stride: Size2D | undefined, extra: number) {
+  constructor(who: string, kSize: Size2D, stride: Size2D | undefined, options: unknown, extra: number) {
     super();
-    // From plain JavaScript, a PyTorch habit (padding, ceil_mode) would otherwise be ignored.
-    if (extra > 0)
-      throw new TypeError(`${who} takes (kSize, stride); padding and ceilMode are not supported, got ${extra} more argument(s)`);
-    const v = checkArguments(who, POOL2D_SCHEMA, [kSize, stride]);
+    checkPoolArguments(who, options, extra);
+    const opts = checkOptions(who, options, optionNames(POOL2D_SCHEMA));
+    const v = checkArguments(who, POOL2D_SCHEMA, [kSize, stride], opts);
     this.kHeight = v.kSizeHeight;
     this.kWidth = v.kSizeWidth;
     this.strideHeight = v.strideHeight;
     this.strideWidth = v.strideWidth;
+    this.padHeight = v.paddingHeight;
+    this.padWidth = v.paddingWidth;
   }
 
   config(): ModuleConfig {
-    return { type: this.constructor.name, args: [pairConfig(this.kHeight, this.kWidth), pairConfig(this.strideHeight, this.strideWidth)] };
+    const c: ModuleConfig = {
+      type: this.constructor.name,
+      args: [pairConfig(this.kHeight, this.kWidth), pairConfig(this.strideHeight, this.strideWidth)],
+    };
+    return this.padHeight === 0 && this.padWidth === 0 ? c : { ...c, options: { padding: pairConfig(this.padHeight, this.padWidth) } };
   }
 
   outputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length !== 4 || inputShape[1] < this.kHeight || inputShape[2] < this.kWidth || inputShape[3] < 1) {
-      throw this.shapeError(['batch', `height >= ${this.kHeight}`, `width >= ${this.kWidth}`, 'chan >= 1'], inputShape);
+    const least = [Math.max(1, this.kHeight - 2 * this.padHeight), Math.max(1, this.kWidth - 2 * this.padWidth)];
+    if (inputShape.length !== 4 || inputShape[1] < least[0] || inputShape[2] < least[1] || inputShape[3] < 1) {
+      throw this.shapeError(['batch', `height >= ${least[0]}`, `width >= ${least[1]}`, 'chan >= 1'], inputShape);
     }
-    const [batch, height, width, chan] = inputShape;
+    const [batch, height, width, chan] = this.paddedShape(inputShape);
     return [batch, windowCount(height, this.kHeight, this.strideHeight), windowCount(width, this.kWidth, this.strideWidth), chan];
   }
 
-  /** The shape arguments of the pool2d kernels for this input. @internal */
-  geometry(input: Tensor): [number, number, number, number, number, number, number, number] {
-    const [batch, height, width, chan] = input.shape;
+  /** The shape arguments of the pool2d kernels for an input of this shape (padded: {@link paddedShape}). @internal */
+  geometry(shape: readonly number[]): [number, number, number, number, number, number, number, number] {
+    const [batch, height, width, chan] = shape;
     return [batch, height, width, chan, this.kHeight, this.kWidth, this.strideHeight, this.strideWidth];
+  }
+
+  /** What the padding adds on each side. */
+  private get border(): Border {
+    return { top: this.padHeight, bottom: this.padHeight, left: this.padWidth, right: this.padWidth };
+  }
+
+  /** The shape of an input of `shape` inside its padding. @internal */
+  protected paddedShape(shape: readonly number[]): readonly number[] {
+    const [batch, height, width, chan] = shape;
+    return [batch, height + 2 * this.padHeight, width + 2 * this.padWidth, chan];
+  }
+
+  /** The input inside its padding, as the kernels read it (the input itself without one). @internal */
+  protected padded(input: Tensor): Tensor {
+    const [batch, height, width, chan] = input.shape;
+    const x = addBorder(input.data, batch, height, width, chan, this.border, this.fill);
+    return x.data === input.data ? input : { shape: Object.freeze([batch, x.height, x.width, chan]), data: x.data };
+  }
+
+  /** Where the kernels write ∂L/∂(padded input): the module's delta buffer without a padding. @internal */
+  protected paddedGradient(input: Tensor): Tensor {
+    if (this.padHeight === 0 && this.padWidth === 0) return this.buffer('delta', input.shape);
+    const shape = this.paddedShape(input.shape);
+    return { shape: Object.freeze([...shape]), data: new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]) };
+  }
+
+  /** ∂L/∂input from {@link paddedGradient}'s: the padding's part dropped (a constant, not an input). @internal */
+  protected unpadded(input: Tensor, paddedGradient: Tensor): Tensor {
+    if (this.padHeight === 0 && this.padWidth === 0) return paddedGradient;
+    const [batch, height, width, chan] = input.shape;
+    const dx = this.buffer('delta', input.shape);
+    const from = { data: paddedGradient.data, height: paddedGradient.shape[1], width: paddedGradient.shape[2] };
+    removeBorder(from, dx.data, batch, height, width, chan, this.border);
+    return dx;
   }
 }
 
@@ -503,11 +545,14 @@ abstract class Pool2D extends Module {
  * row-major order on ties), adding up where overlapping windows share a winner. Inside a
  * Sequential the winners of forward are kept in the record of its place, as MaxPool1D's are.
  *
- * Shape: (batch, height, width, chan) → (batch, ⌊(height − kH) / sH⌋ + 1, ⌊(width − kW) / sW⌋ + 1, chan).
+ * Shape: (batch, height, width, chan) → (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chan).
  * @example
- * new MaxPool2D(2).forward(x)  // (32, 24, 24, 6) → (32, 12, 12, 6)
+ * new MaxPool2D(2).forward(x)                    // (32, 24, 24, 6) → (32, 12, 12, 6)
+ * new MaxPool2D(3, 2, { padding: 1 }).forward(x) // (8, 32, 32, 16) → (8, 16, 16, 16), as a ResNet's stem
  */
 export class MaxPool2D extends Pool2D {
+  /** @internal */
+  protected readonly fill = -Infinity;
   /** Winners computed where no record keeps them (called directly, or an input that may have changed). */
   private scratchWinners = new Int32Array(0);
 
@@ -515,9 +560,10 @@ export class MaxPool2D extends Pool2D {
    * Builds the pooling layer.
    * @param kSize Window size: one number for a square window, or `[height, width]`.
    * @param stride Pixels between two windows, one number or `[height, width]` (default kSize).
+   * @param options padding.
    */
-  constructor(kSize: Size2D, stride?: Size2D) {
-    super('MaxPool2D', kSize, stride, arguments.length - 2);
+  constructor(kSize: Size2D, stride?: Size2D, options?: Pool2DOptions) {
+    super('MaxPool2D', kSize, stride, options, arguments.length - 3);
   }
 
   forward(input: Tensor): Tensor {
@@ -526,7 +572,8 @@ export class MaxPool2D extends Pool2D {
     // Inside a Sequential the winners go to this place's record, for its backward pass.
     const saved = this.savedForBackward();
     const winners = saved ? saved.winners(y.data.length) : this.scratch(y.data.length);
-    backend().maxPool2dForward(input.data, y.data, winners, ...this.geometry(input));
+    const x = this.padded(input);
+    backend().maxPool2dForward(x.data, y.data, winners, ...this.geometry(x.shape));
     if (saved) saved.winnersSaved = true;
     return y;
   }
@@ -541,11 +588,12 @@ export class MaxPool2D extends Pool2D {
       // Called directly, or on an input the caller may have rewritten since forward: recomputed
       // from the input given, so a stale winner cannot route the gradient to the wrong pixel.
       winners = this.scratch(delta.data.length);
-      backend().maxPool2dForward(input.data, this.buffer('scratch', delta.shape).data, winners, ...this.geometry(input));
+      const x = this.padded(input);
+      backend().maxPool2dForward(x.data, this.buffer('scratch', delta.shape).data, winners, ...this.geometry(x.shape));
     }
-    const dx = this.buffer('delta', input.shape);
-    backend().maxPool2dBackward(delta.data, winners, dx.data, ...this.geometry(input));
-    return dx;
+    const dx = this.paddedGradient(input);
+    backend().maxPool2dBackward(delta.data, winners, dx.data, ...this.geometry(dx.shape));
+    return this.unpadded(input, dx);
   }
 
   private scratch(n: number): Int32Array {
@@ -555,35 +603,41 @@ export class MaxPool2D extends Pool2D {
 }
 
 /**
- * Mean over windows of kH×kW pixels moved by `stride` (default the window), per channel.
- * Backward spreads δ / (kH·kW) over each window, adding up where windows overlap.
+ * Mean over windows of kH×kW pixels moved by `stride` (default the window), per channel; a
+ * padding's zeros count in the mean (PyTorch's default). Backward spreads δ / (kH·kW) over each
+ * window, adding up where windows overlap.
  *
- * Shape: (batch, height, width, chan) → (batch, ⌊(height − kH) / sH⌋ + 1, ⌊(width − kW) / sW⌋ + 1, chan).
+ * Shape: (batch, height, width, chan) → (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chan).
  * @example
  * new AvgPool2D(2).forward(x)  // (8, 32, 32, 3) → (8, 16, 16, 3)
  */
 export class AvgPool2D extends Pool2D {
+  /** @internal */
+  protected readonly fill = 0;
+
   /**
    * Builds the pooling layer.
    * @param kSize Window size: one number for a square window, or `[height, width]`.
    * @param stride Pixels between two windows, one number or `[height, width]` (default kSize).
+   * @param options padding.
    */
-  constructor(kSize: Size2D, stride?: Size2D) {
-    super('AvgPool2D', kSize, stride, arguments.length - 2);
+  constructor(kSize: Size2D, stride?: Size2D, options?: Pool2DOptions) {
+    super('AvgPool2D', kSize, stride, options, arguments.length - 3);
   }
 
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const y = this.buffer('output', out);
-    backend().avgPool2dForward(input.data, y.data, ...this.geometry(input));
+    const x = this.padded(input);
+    backend().avgPool2dForward(x.data, y.data, ...this.geometry(x.shape));
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
-    const dx = this.buffer('delta', input.shape);
-    backend().avgPool2dBackward(delta.data, dx.data, ...this.geometry(input));
-    return dx;
+    const dx = this.paddedGradient(input);
+    backend().avgPool2dBackward(delta.data, dx.data, ...this.geometry(dx.shape));
+    return this.unpadded(input, dx);
   }
 }
 

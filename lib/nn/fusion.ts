@@ -14,6 +14,8 @@
  * - ReLU then MaxPool1D or MaxPool2D, anywhere: pooled first, the ReLU runs on the pooled output
  *   (a quarter of the activation under 2×2 windows), and neither pass writes or reads the
  *   rectified activation.
+ * A max pooling with padding is never fused: the joint kernels read the input as it is, without
+ * the −∞ border the pooling adds.
  */
 import { Tensor, checkShape, zeros } from '../tensor';
 import { backend } from '../backend';
@@ -147,7 +149,8 @@ function convPoolFusion(rectified: boolean): Fusion {
     matches: (modules, at) =>
       modules[at].constructor === Conv1D &&
       (!rectified || modules[at + 1].constructor === ReLU) &&
-      modules[at + size - 1].constructor === MaxPool1D,
+      modules[at + size - 1].constructor === MaxPool1D &&
+      (modules[at + size - 1] as MaxPool1D).padding === 0,
 
     infer: (modules, at, input, saved) => run(modules, at, input, saved, false),
 
@@ -183,15 +186,15 @@ function convPoolFusion(rectified: boolean): Fusion {
 /** The max pooling's forward kernel on `input`, winners into `winners`. */
 function maxPoolForward(pool: MaxPool1D | MaxPool2D, input: Tensor, y: Float32Array, winners: Int32Array): void {
   const k = backend();
-  if (pool instanceof MaxPool2D) k.maxPool2dForward(input.data, y, winners, ...pool.geometry(input));
-  else k.maxPool1dForward(input.data, y, winners, ...pool.geometry(input));
+  if (pool instanceof MaxPool2D) k.maxPool2dForward(input.data, y, winners, ...pool.geometry(input.shape));
+  else k.maxPool1dForward(input.data, y, winners, ...pool.geometry(input.shape));
 }
 
 /** The max pooling's backward kernel: `dx` of `input`'s shape from `dy` through `winners`. */
 function maxPoolBackward(pool: MaxPool1D | MaxPool2D, input: Tensor, dy: Float32Array, winners: Int32Array, dx: Float32Array): void {
   const k = backend();
-  if (pool instanceof MaxPool2D) k.maxPool2dBackward(dy, winners, dx, ...pool.geometry(input));
-  else k.maxPool1dBackward(dy, winners, dx, ...pool.geometry(input));
+  if (pool instanceof MaxPool2D) k.maxPool2dBackward(dy, winners, dx, ...pool.geometry(input.shape));
+  else k.maxPool1dBackward(dy, winners, dx, ...pool.geometry(input.shape));
 }
 
 /** The pooled and rectified output of `input` in `saved`'s storage, the winners in its record. */
@@ -203,7 +206,10 @@ function reluPoolForward(relu: ReLU, pool: MaxPool1D | MaxPool2D, input: Tensor,
   return y;
 }
 
-const isMaxPool = (m: Module): m is MaxPool1D | MaxPool2D => m.constructor === MaxPool1D || m.constructor === MaxPool2D;
+/** A max pooling the joint kernels run: one without padding (they read the input as it is). */
+const isMaxPool = (m: Module): m is MaxPool1D | MaxPool2D =>
+  (m.constructor === MaxPool1D && (m as MaxPool1D).padding === 0) ||
+  (m.constructor === MaxPool2D && (m as MaxPool2D).padHeight === 0 && (m as MaxPool2D).padWidth === 0);
 
 /** ∂L/∂(pooled input) of a ReLU run on the pooled output `y`, given `delta` = ∂L/∂y, in `saved`'s scratch. */
 function rectifiedDelta(y: Float32Array, delta: Tensor, saved: SavedForBackward): Float32Array {

@@ -1,46 +1,127 @@
 /**
  * Pooling over the length axis of channels-last tensors, and the reshapes Flatten and Reshape.
  *
- * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
+ * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan).
  */
 import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
-import { Module, ModuleConfig } from './base';
-import { ModuleSchema, checkArguments } from './schema';
+import { Module, ModuleConfig, checkOptions } from './base';
+import { Border, NO_BORDER, addBorder, removeBorder } from './borders';
+import { ModuleSchema, checkArguments, optionNames } from './schema';
+
+/** Options of {@link MaxPool1D} and {@link AvgPool1D}. */
+export interface Pool1DOptions {
+  /**
+   * Positions added at both ends of the length axis (default 0), at most kSize / 2, as PyTorch's
+   * `padding`: −∞ for MaxPool1D (they never win a window), zeros for AvgPool1D (counted in the
+   * mean, as PyTorch's default `count_include_pad`).
+   */
+  padding?: number;
+}
 
 /** The arguments of {@link MaxPool1D} and {@link AvgPool1D}: the stride defaults to the window. @internal */
 export const POOL1D_SCHEMA: ModuleSchema = {
   args: [{ name: 'kSize' }, { name: 'stride', default: (v) => v.kSize }],
-  options: null,
+  // At most half a window, as PyTorch: every window then holds a position of the input.
+  options: [{ name: 'padding', min: 0, max: (v) => Math.floor(v.kSize / 2), default: 0 }],
 };
 
+/**
+ * Refuses what a PyTorch habit would pass a pooling layer beyond (kSize, stride, options), which
+ * plain JavaScript would otherwise ignore: padding as the third argument (PyTorch's order), and
+ * ceil_mode, dilation or return_indices after it.
+ * @param who The layer, for messages.
+ * @param options The third argument.
+ * @param extra How many arguments came after it.
+ * @internal
+ */
+export function checkPoolArguments(who: string, options: unknown, extra: number): void {
+  if (typeof options === 'number') {
+    throw new TypeError(
+      `${who}: padding goes in the options, as a convolution's: new ${who}(kSize, stride, { padding: ${options} }), got ${options} as the third argument`,
+    );
+  }
+  if (extra > 0) {
+    throw new TypeError(
+      `${who} takes (kSize, stride, { padding }); ceilMode, dilation and returnIndices are not supported, got ${extra} more argument(s)`,
+    );
+  }
+}
+
 abstract class Pool1D extends Module {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = POOL1D_SCHEMA;
+
   readonly kSize: number;
   readonly stride: number;
+  /** Positions added at each end: −∞ (MaxPool1D) or zeros (AvgPool1D). */
+  readonly padding: number;
+  /** What surrounds the input: −∞ or 0. @internal */
+  protected abstract readonly fill: number;
 
-  constructor(who: string, kSize: number, stride: number | undefined) {
+  constructor(who: string, kSize: number, stride: number | undefined, options: unknown, extra: number) {
     super();
-    const v = checkArguments(who, POOL1D_SCHEMA, [kSize, stride]);
+    checkPoolArguments(who, options, extra);
+    const opts = checkOptions(who, options, optionNames(POOL1D_SCHEMA));
+    const v = checkArguments(who, POOL1D_SCHEMA, [kSize, stride], opts);
     this.kSize = v.kSize;
     this.stride = v.stride;
+    this.padding = v.padding;
   }
 
   config(): ModuleConfig {
-    return { type: this.constructor.name, args: [this.kSize, this.stride] };
+    const c: ModuleConfig = { type: this.constructor.name, args: [this.kSize, this.stride] };
+    return this.padding === 0 ? c : { ...c, options: { padding: this.padding } };
   }
 
   outputShape(inputShape: readonly number[]): number[] {
-    if (inputShape.length !== 3 || inputShape[1] < this.kSize || inputShape[2] < 1) {
-      throw this.shapeError(['batch', `length >= ${this.kSize}`, 'chan >= 1'], inputShape);
+    const least = this.kSize - 2 * this.padding;
+    if (inputShape.length !== 3 || inputShape[1] < Math.max(1, least) || inputShape[2] < 1) {
+      throw this.shapeError(['batch', `length >= ${Math.max(1, least)}`, 'chan >= 1'], inputShape);
     }
-    return [inputShape[0], windowCount(inputShape[1], this.kSize, this.stride), inputShape[2]];
+    return [inputShape[0], windowCount(inputShape[1] + 2 * this.padding, this.kSize, this.stride), inputShape[2]];
   }
 
-  /** The shape arguments of the pool1d kernels for this input. @internal */
-  geometry(input: Tensor): [number, number, number, number, number] {
-    const [batch, length, chan] = input.shape;
+  /** The shape arguments of the pool1d kernels for an input of this shape (padded: {@link paddedShape}). @internal */
+  geometry(shape: readonly number[]): [number, number, number, number, number] {
+    const [batch, length, chan] = shape;
     return [batch, length, chan, this.kSize, this.stride];
+  }
+
+  /** What the padding adds at each end. */
+  private get border(): Border {
+    return { ...NO_BORDER, left: this.padding, right: this.padding };
+  }
+
+  /** The shape of an input of `shape` inside its padding. @internal */
+  protected paddedShape(shape: readonly number[]): readonly number[] {
+    return this.padding === 0 ? shape : [shape[0], shape[1] + 2 * this.padding, shape[2]];
+  }
+
+  /** The input inside its padding, as the kernels read it (the input itself without one). @internal */
+  protected padded(input: Tensor): Tensor {
+    if (this.padding === 0) return input;
+    const [batch, length, chan] = input.shape;
+    const { data, width } = addBorder(input.data, batch, 1, length, chan, this.border, this.fill);
+    return { shape: Object.freeze([batch, width, chan]), data };
+  }
+
+  /** Where the kernels write ∂L/∂(padded input): the module's delta buffer without a padding. @internal */
+  protected paddedGradient(input: Tensor): Tensor {
+    if (this.padding === 0) return this.buffer('delta', input.shape);
+    const shape = this.paddedShape(input.shape);
+    return { shape: Object.freeze([...shape]), data: new Float32Array(shape[0] * shape[1] * shape[2]) };
+  }
+
+  /** ∂L/∂input from {@link paddedGradient}'s: the padding's part dropped (a constant, not an input). @internal */
+  protected unpadded(input: Tensor, paddedGradient: Tensor): Tensor {
+    if (this.padding === 0) return paddedGradient;
+    const [batch, length, chan] = input.shape;
+    const dx = this.buffer('delta', input.shape);
+    const from = { data: paddedGradient.data, height: 1, width: paddedGradient.shape[1] };
+    removeBorder(from, dx.data, batch, 1, length, chan, this.border);
+    return dx;
   }
 }
 
@@ -55,18 +136,23 @@ abstract class Pool1D extends Module {
  * first module of a Sequential, whose input the caller may rewrite in place, and a module
  * called directly recompute them in backward from the input then given.
  *
- * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
+ * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan).
  * @example
- * new MaxPool1D(2, 2).forward(x)  // (32, 254, 32) → (32, 127, 32)
+ * new MaxPool1D(2, 2).forward(x)                   // (32, 254, 32) → (32, 127, 32)
+ * new MaxPool1D(3, 2, { padding: 1 }).forward(x)   // (32, 254, 32) → (32, 127, 32)
  */
 export class MaxPool1D extends Pool1D {
+  /** @internal */
+  protected readonly fill = -Infinity;
+
   /**
    * Builds the pooling layer.
    * @param kSize Positions per window.
    * @param stride Positions between two windows (default kSize: windows side by side).
+   * @param options padding.
    */
-  constructor(kSize: number, stride?: number) {
-    super('MaxPool1D', kSize, stride);
+  constructor(kSize: number, stride?: number, options?: Pool1DOptions) {
+    super('MaxPool1D', kSize, stride, options, arguments.length - 3);
   }
 
   /** Winners computed where no record keeps them (called directly, or an input that may have changed). */
@@ -77,7 +163,8 @@ export class MaxPool1D extends Pool1D {
     const y = this.buffer('output', out);
     const saved = this.savedForBackward();
     const winners = saved ? saved.winners(y.data.length) : this.scratch(y.data.length);
-    backend().maxPool1dForward(input.data, y.data, winners, ...this.geometry(input));
+    const x = this.padded(input);
+    backend().maxPool1dForward(x.data, y.data, winners, ...this.geometry(x.shape));
     if (saved) saved.winnersSaved = true;
     return y;
   }
@@ -91,11 +178,12 @@ export class MaxPool1D extends Pool1D {
       winners = saved.winners(delta.data.length);
     } else {
       winners = this.scratch(delta.data.length);
-      k.maxPool1dForward(input.data, this.buffer('scratch', delta.shape).data, winners, ...this.geometry(input));
+      const x = this.padded(input);
+      k.maxPool1dForward(x.data, this.buffer('scratch', delta.shape).data, winners, ...this.geometry(x.shape));
     }
-    const dx = this.buffer('delta', input.shape);
-    k.maxPool1dBackward(delta.data, winners, dx.data, ...this.geometry(input));
-    return dx;
+    const dx = this.paddedGradient(input);
+    k.maxPool1dBackward(delta.data, winners, dx.data, ...this.geometry(dx.shape));
+    return this.unpadded(input, dx);
   }
 
   private scratch(n: number): Int32Array {
@@ -105,35 +193,41 @@ export class MaxPool1D extends Pool1D {
 }
 
 /**
- * Mean over windows of `kSize` positions moved by `stride` (default kSize), per channel.
- * Backward spreads δ / kSize over each window, adding up where windows overlap.
+ * Mean over windows of `kSize` positions moved by `stride` (default kSize), per channel; a
+ * padding's zeros count in the mean (PyTorch's default). Backward spreads δ / kSize over each
+ * window, adding up where windows overlap.
  *
- * Shape: (batch, length, chan) → (batch, ⌊(length − kSize) / stride⌋ + 1, chan).
+ * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan).
  * @example
  * new AvgPool1D(2).forward(fromArray([1, 3], [1, 2, 1]))  // [[[2]]]
  */
 export class AvgPool1D extends Pool1D {
+  /** @internal */
+  protected readonly fill = 0;
+
   /**
    * Builds the pooling layer.
    * @param kSize Positions per window.
    * @param stride Positions between two windows (default kSize: windows side by side).
+   * @param options padding.
    */
-  constructor(kSize: number, stride?: number) {
-    super('AvgPool1D', kSize, stride);
+  constructor(kSize: number, stride?: number, options?: Pool1DOptions) {
+    super('AvgPool1D', kSize, stride, options, arguments.length - 3);
   }
 
   forward(input: Tensor): Tensor {
     const out = this.checkInput(input);
     const y = this.buffer('output', out);
-    backend().avgPool1dForward(input.data, y.data, ...this.geometry(input));
+    const x = this.padded(input);
+    backend().avgPool1dForward(x.data, y.data, ...this.geometry(x.shape));
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
-    const dx = this.buffer('delta', input.shape);
-    backend().avgPool1dBackward(delta.data, dx.data, ...this.geometry(input));
-    return dx;
+    const dx = this.paddedGradient(input);
+    backend().avgPool1dBackward(delta.data, dx.data, ...this.geometry(dx.shape));
+    return this.unpadded(input, dx);
   }
 }
 

@@ -148,7 +148,13 @@ builtIn(Upsample1D, UPSAMPLE1D_SCHEMA, (pick) => ({ args: [pick(1, 3)], input: [
 for (const Pool of [MaxPool1D, AvgPool1D]) {
   builtIn(Pool, POOL1D_SCHEMA, (pick) => {
     const kSize = pick(1, 3);
-    return { args: [kSize, pick(1, 3)], input: [pick(1, 3), pick(kSize, kSize + 8), pick(1, 3)], kinks: Pool === MaxPool1D };
+    const padding = pick(0, Math.floor(kSize / 2));
+    return {
+      args: [kSize, pick(1, 3)],
+      options: { padding },
+      input: [pick(1, 3), pick(Math.max(1, kSize - 2 * padding), kSize + 8), pick(1, 3)],
+      kinks: Pool === MaxPool1D,
+    };
   });
 }
 builtIn(Flatten, NO_ARGUMENTS, (pick) => ({ args: [], input: [pick(1, 3), pick(1, 3), pick(1, 4)] }));
@@ -200,9 +206,12 @@ builtIn(ConvTranspose2D, CONV_TRANSPOSE2D_SCHEMA, (pick) => {
 for (const Pool of [MaxPool2D, AvgPool2D]) {
   builtIn(Pool, POOL2D_SCHEMA, (pick) => {
     const k = size2d(pick, 1, 3);
+    const padding: [number, number] = [pick(0, Math.floor(k[0] / 2)), pick(0, Math.floor(k[1] / 2))];
+    const side = (i: number): number => pick(Math.max(1, k[i] - 2 * padding[i]), k[i] + 4);
     return {
       args: [asArg(k), asArg(size2d(pick, 1, 3))],
-      input: [pick(1, 2), pick(k[0], k[0] + 4), pick(k[1], k[1] + 4), pick(1, 3)],
+      options: { padding: asArg(padding) },
+      input: [pick(1, 2), side(0), side(1), pick(1, 3)],
       kinks: Pool === MaxPool2D,
     };
   });

@@ -3,6 +3,7 @@
 // (Their values and gradients are checked by the registry-driven suites: gradients, serialize,
 // onnx, torch, fuzz.)
 import {
+  AvgPool1D,
   AvgPool2D,
   Conv1D,
   Conv2D,
@@ -20,7 +21,7 @@ import {
   Upsample1D,
   Upsample2D,
 } from '../../lib/nn';
-import { randn, zeros } from '../../lib/tensor';
+import { fromArray, randn, zeros } from '../../lib/tensor';
 import { buildModel } from '../../lib/cli/presets';
 import { load, save } from '../../lib/serialize';
 import * as fs from 'fs';
@@ -216,6 +217,24 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
     }
   });
 
+  test("a pooling's padding: −∞ around a maximum, zeros counted in a mean (PyTorch's defaults)", () => {
+    const x = fromArray([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
+    const max = new MaxPool2D(3, 2, { padding: 1 });
+    expect(max.outputShape([1, 3, 3, 1])).toEqual([1, 2, 2, 1]);
+    expect(Array.from(max.forward(x).data)).toEqual([5, 6, 8, 9]);
+    // Each window's gradient goes to its winner, none to the padding.
+    expect(Array.from(max.backwardDelta(x, fromArray([1, 2, 3, 4], [1, 2, 2, 1])).data)).toEqual([0, 0, 0, 0, 1, 2, 0, 3, 4]);
+    const mean = new AvgPool2D(3, 2, { padding: 1 });
+    expect(Array.from(mean.forward(x).data)).toEqual([12 / 9, 16 / 9, 24 / 9, 28 / 9].map(Math.fround));
+    // All negative: a −∞ padding keeps the maximum an input's value where zeros would not.
+    const s = fromArray([-1, -2, -3, -4], [1, 4, 1]);
+    expect(Array.from(new MaxPool1D(2, 2, { padding: 1 }).forward(s).data)).toEqual([-1, -2, -4]);
+    expect(String(max)).toBe('MaxPool2D(3, 2, { padding: 1 })');
+    expect(max.config()).toEqual({ type: 'MaxPool2D', args: [3, 2], options: { padding: 1 } });
+    // Without padding the config is as before: files written earlier load and compare equal.
+    expect(new MaxPool2D(2).config()).toEqual({ type: 'MaxPool2D', args: [2, 2] });
+  });
+
   test('padding in a model description: the words as the constructor takes them', () => {
     const net = buildModel([
       { type: 'Conv2D', args: [4, 1, 2], options: { padding: 'same' } },
@@ -241,9 +260,20 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
     expect(() => new Reshape([7, 0])).toThrow(/^Reshape: shape\[1\] must be an integer in \[1, \d+\], got 0$/);
     expect(() => new Reshape([-1, -1])).toThrow(/^Reshape: shape\[1\] must be an integer in \[1, \d+\], got -1$/);
     expect(() => new Reshape(7 as unknown as number[])).toThrow(/^Reshape: shape must be a list of 1 to 8 integers/);
-    // Plain JavaScript can pass what the types forbid: PyTorch's padding and mode are refused, not ignored.
+    // Plain JavaScript can pass what the types forbid: PyTorch's positional padding and its
+    // ceil_mode are refused, not ignored.
     const MaxPool = MaxPool2D as unknown as new (...a: unknown[]) => MaxPool2D;
-    expect(() => new MaxPool(2, 2, 1)).toThrow(/^MaxPool2D takes \(kSize, stride\); padding and ceilMode are not supported/);
+    expect(() => new MaxPool(3, 2, 1)).toThrow(
+      "MaxPool2D: padding goes in the options, as a convolution's: new MaxPool2D(kSize, stride, { padding: 1 }), got 1 as the third argument",
+    );
+    expect(() => new MaxPool(2, 2, {}, true)).toThrow(
+      /^MaxPool2D takes \(kSize, stride, \{ padding \}\); ceilMode, dilation and returnIndices are not supported, got 1 more/,
+    );
+    const AvgPool = AvgPool1D as unknown as new (...a: unknown[]) => AvgPool1D;
+    expect(() => new AvgPool(2, 2, 0, false)).toThrow(/^AvgPool1D: padding goes in the options/);
+    // At most half the window, as PyTorch: every window then holds a pixel of the input.
+    expect(() => new MaxPool2D([3, 2], 1, { padding: [1, 2] })).toThrow(/^MaxPool2D: padding\[1\] must be an integer in \[0, 1\], got 2$/);
+    expect(() => new MaxPool1D(2, 1, { padding: 2 })).toThrow(/^MaxPool1D: padding must be an integer in \[0, 1\], got 2$/);
     const Upsample = Upsample2D as unknown as new (...a: unknown[]) => Upsample2D;
     expect(() => new Upsample(2, { mode: 'bilinear' })).toThrow(/^Upsample2D takes \(scale\) and upsamples by nearest neighbour only/);
   });
