@@ -70,3 +70,29 @@ test('inherited members name the exported ancestor, never a hidden base', () => 
   // The base's documented members keep their docs on the class's page.
   expect(pageText('Conv2D')).toContain("PyTorch's are (chanOut, chanIn, kH, kW)");
 });
+
+test('every exported class has its doc comment right above it, where TypeDoc reads it', () => {
+  // A comment with another declaration between it and its class documents nothing: Conv1D's and
+  // ConvTranspose1D's pages were rendered without their descriptions that way.
+  const misplaced: string[] = [];
+  const visit = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) visit(file);
+      else if (entry.name.endsWith('.ts')) {
+        const lines = fs.readFileSync(file, 'utf8').split('\n');
+        lines.forEach((line, i) => {
+          const name = /^export (?:abstract )?class (\w+)/.exec(line)?.[1];
+          if (!name) return;
+          let j = i - 1;
+          while (j >= 0 && lines[j].trim() === '') j--;
+          if (j < 0 || !lines[j].trim().endsWith('*/')) misplaced.push(`${path.relative(root, file)}: ${name}`);
+        });
+      }
+    }
+  };
+  visit(path.join(root, 'lib'));
+  expect(misplaced).toEqual([]);
+  expect(pageText('Conv1D')).toContain('1-D convolution (cross-correlation');
+  expect(pageText('ConvTranspose1D')).toContain('Transposed 1-D convolution');
+});

@@ -274,6 +274,24 @@ export interface ConvTranspose1DOptions {
   init?: InitName;
 }
 
+/** The arguments of {@link ConvTranspose1D}. @internal */
+export const CONV_TRANSPOSE1D_SCHEMA: ModuleSchema = {
+  args: [{ name: 'kSize' }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', default: 1 }],
+  // padding crops the output (outputShape refuses a crop that leaves nothing); outputPadding
+  // below stride picks one of the lengths a strided Conv1D maps to the same size.
+  options: [
+    { name: 'padding', min: 0, default: 0 },
+    { name: 'outputPadding', min: 0, max: (v) => v.stride - 1, default: 0 },
+    'bias',
+    'init',
+  ],
+  flags: { bias: false },
+  parameters: (v, o) => [
+    ['weight', [v.kSize, v.chanOut, v.chanIn]],
+    ...(flagOption(CONV_TRANSPOSE1D_SCHEMA, o, 'bias') ? [['bias', [v.chanOut]] as [string, number[]]] : []),
+  ],
+};
+
 /**
  * Transposed 1-D convolution (the adjoint of a Conv1D; "deconvolution"), channels last: each
  * input position scatters a kSize-long window, positions `stride` apart, overlapping windows adding up.
@@ -297,24 +315,6 @@ export interface ConvTranspose1DOptions {
  * const up = new ConvTranspose1D(4, 8, 1, 2, { padding: 1 });  // doubles the length
  * up.forward(x);                                              // (32, 64, 8) → (32, 128, 1)
  */
-/** The arguments of {@link ConvTranspose1D}. @internal */
-export const CONV_TRANSPOSE1D_SCHEMA: ModuleSchema = {
-  args: [{ name: 'kSize' }, { name: 'chanIn' }, { name: 'chanOut' }, { name: 'stride', default: 1 }],
-  // padding crops the output (outputShape refuses a crop that leaves nothing); outputPadding
-  // below stride picks one of the lengths a strided Conv1D maps to the same size.
-  options: [
-    { name: 'padding', min: 0, default: 0 },
-    { name: 'outputPadding', min: 0, max: (v) => v.stride - 1, default: 0 },
-    'bias',
-    'init',
-  ],
-  flags: { bias: false },
-  parameters: (v, o) => [
-    ['weight', [v.kSize, v.chanOut, v.chanIn]],
-    ...(flagOption(CONV_TRANSPOSE1D_SCHEMA, o, 'bias') ? [['bias', [v.chanOut]] as [string, number[]]] : []),
-  ],
-};
-
 export class ConvTranspose1D extends Module {
   /** Its arguments and options, whose defaults its label leaves out. @internal */
   static readonly schema: ModuleSchema = CONV_TRANSPOSE1D_SCHEMA;
