@@ -141,7 +141,10 @@ describe('buildModel', () => {
     [{ layers: [{ type: 'Dense', args: [2, 3] }] }, /layer 0: unknown layer type "Dense" \(known: /],
     [{ layers: [{ type: 'Relu' }] }, /layer 0: unknown layer type "Relu" \(did you mean ReLU\?\) \(known: /],
     [{ layers: [{ type: 'ReLU' }, { type: 'Linear', args: 3 }] }, /layer 1 \(Linear\): "args" must be an array/],
-    [{ layers: [{ type: 'Linear', args: [2, 3, 4] }] }, /layer 0: Linear takes 2 args, got 3/],
+    [
+      { layers: [{ type: 'Linear', args: [2, 3, 4] }] },
+      /^layer 0: Linear takes 2 args \(inputSize, outputSize\) and "options": \{ bias, init \}, got 3/,
+    ],
     [{ layers: [{ type: 'Linear', args: [2, -3] }] }, /layer 0: Linear: outputSize must be an integer in \[1, 16777216\], got -3/],
     [{ layers: [{ type: 'Linear', args: [2, 3], options: { bias: 'yes' } }] }, /layer 0: Linear: option bias must be a boolean/],
     [{ layers: [{ type: 'Linear', args: [2, 3], options: { init: 'glorot' } }] }, /layer 0: Linear: unknown init "glorot"/],

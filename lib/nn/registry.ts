@@ -31,7 +31,7 @@ import { BatchNorm1D, BatchNorm2D, BATCHNORM1D_SCHEMA, BATCHNORM2D_SCHEMA } from
 // The activations declare themselves there (lib/nn/builtins.ts); loading the file is enough.
 import './activations';
 import { declaredBuiltIns } from './builtins';
-import { ModuleSchema, NO_ARGUMENTS, argumentCount } from './schema';
+import { ModuleSchema, NO_ARGUMENTS, argumentCount, optionNames } from './schema';
 
 /**
  * Rebuilds a module from its config; `build` builds children (for containers).
@@ -75,14 +75,17 @@ type Constructor = new (...args: any[]) => Module;
 
 /**
  * Refuses a config whose argument count or options the schema does not take: a TypeError such
- * as `Linear takes 2 args, got 3 ([2,3,4])`. @internal
+ * as `Linear takes 2 args (inputSize, outputSize), got 3 ([2,3,4])`, which names the options
+ * where the type has some (PyTorch's positional padding goes there in neurone). @internal
  */
 export function checkConfigShape(type: string, schema: ModuleSchema, config: ModuleConfig): void {
   const [min, max] = argumentCount(schema);
   const args = config.args;
   if (args.length < min || args.length > max) {
-    const expected = min === max ? `${min}` : `${min} to ${max}`;
-    throw new TypeError(`${type} takes ${expected} args, got ${args.length} (${JSON.stringify(args)})`);
+    const expected =
+      max === 0 ? 'no args' : `${min === max ? min : `${min} to ${max}`} args (${schema.args.map((a) => a.name).join(', ')})`;
+    const options = schema.options?.length ? ` and "options": { ${optionNames(schema).join(', ')} }` : '';
+    throw new TypeError(`${type} takes ${expected}${options}, got ${args.length} (${JSON.stringify(args)})`);
   }
   if (schema.options === null && config.options !== undefined)
     throw new TypeError(`${type} takes no options, got ${JSON.stringify(config.options)}`);
