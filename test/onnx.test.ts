@@ -194,6 +194,27 @@ describe('toONNX runs in ONNX Runtime with predict’s values', () => {
         sample: [16, 2],
         batch: 2,
       },
+      {
+        label: 'ceilMode: overhanging last windows, a mean over what they cover (its padding counted)',
+        net: new Sequential(
+          new AvgPool1D(2, 2, { ceilMode: true }),
+          new MaxPool1D(2, 2, { padding: 1, ceilMode: true }),
+          new Reshape([3, 1, 2]),
+          new AvgPool2D(3, 2, { padding: 1, ceilMode: true }),
+          new MaxPool2D([2, 1], 2, { ceilMode: true }),
+        ),
+        sample: [7, 2],
+        batch: 2,
+      },
+      {
+        label: 'ceilMode on images whose last windows start in the padding (dropped, as PyTorch)',
+        // 5 rows, window 2, stride 2, padding 1: ⌈5 / 2⌉ + 1 = 4 windows, the 4th starting in the
+        // padding after the image and dropped (ONNX's ceil_mode would keep it); then a mean whose
+        // last window covers one row and one column.
+        net: new Sequential(new MaxPool2D(2, 2, { padding: 1, ceilMode: true }), new AvgPool2D(2, 2, { ceilMode: true })),
+        sample: [5, 5, 3],
+        batch: 2,
+      },
     ];
     checkAgainstRuntime(cases);
   });
@@ -419,6 +440,10 @@ describe('toONNX refuses what it cannot export', () => {
       /^toONNX: dynamicSize: the network takes no other size than \[8, 8, 1\] \(at \[16, 16, 1\]: Linear\(72, 3\) at position 2/,
     );
     expect(() => toONNX(new Linear(4, 2), { inputShape: [4], dynamicSize: true })).toThrow(/inputShape \[4\] has none/);
+    const ceiling = new Sequential(new Conv2D(3, 1, 2), new MaxPool2D(2, 2, { ceilMode: true }));
+    expect(() => toONNX(ceiling, { inputShape: [9, 9, 1], dynamicSize: true })).toThrow(
+      'toONNX: dynamicSize: MaxPool2D(2, 2, { ceilMode: true }) at position 1 counts its windows with the ceiling (ceilMode), which the graph writes for one size; export with a fixed inputShape',
+    );
     expect(() => toONNX(new Linear(4, 2), { inputShape: [4], dynamicSize: 'yes' as never })).toThrow(/dynamicSize must be true or false/);
     expect(() => toONNX(new Linear(4, 2), { inputShape: [4], dynamic_axes: {} } as never)).toThrow(
       /^toONNX: unknown option 'dynamic_axes'/,

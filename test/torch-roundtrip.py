@@ -77,9 +77,9 @@ def build(c):
     if t == "Upsample1D":
         return nn.Upsample(scale_factor=a[0], mode="nearest")
     if t == "MaxPool1D":
-        return nn.MaxPool1d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0))
+        return nn.MaxPool1d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
     if t == "AvgPool1D":
-        return nn.AvgPool1d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0))
+        return nn.AvgPool1d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
     if t == "Flatten":
         return nn.Flatten()
     if t == "Conv2D":
@@ -90,9 +90,9 @@ def build(c):
             output_padding=o.get("outputPadding", 0), bias=o.get("bias", True),
         )
     if t == "MaxPool2D":
-        return nn.MaxPool2d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0))
+        return nn.MaxPool2d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
     if t == "AvgPool2D":
-        return nn.AvgPool2d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0))
+        return nn.AvgPool2d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
     if t == "GlobalAvgPool2D":
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     if t == "Upsample2D":

@@ -136,14 +136,30 @@ const CASES: Case[] = [
     fromTorch: true,
   },
   {
+    label: "ceilMode (PyTorch's ceil_mode): overhanging last windows, a mean over what they cover",
+    net: () =>
+      new Sequential(
+        new Conv2D(3, 2, 3, 1, { padding: 1 }),
+        new MaxPool2D(2, 2, { ceilMode: true }),
+        new AvgPool2D(3, 2, { padding: 1, ceilMode: true }),
+        new AvgPool2D([2, 1], [2, 1], { ceilMode: true }),
+        new Flatten(),
+        new Linear(2 * 3 * 3, 2),
+      ),
+    sample: [7, 9, 2],
+    fromTorch: true,
+  },
+  {
     label: '1-D poolings with padding',
     net: () =>
       new Sequential(
         new Conv1D(3, 2, 3, 1, { bias: true }),
         new MaxPool1D(2, 2, { padding: 1 }),
         new AvgPool1D(3, 1, { padding: 1 }),
+        new AvgPool1D(2, 2, { ceilMode: true }),
+        new MaxPool1D(2, 2, { padding: 1, ceilMode: true }),
         new Flatten(),
-        new Linear(5 * 3, 2),
+        new Linear(2 * 3, 2),
       ),
     sample: [10, 2],
     fromTorch: true,

@@ -26,6 +26,7 @@ import { ELU, GELU, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, SoftPl
 import { Dropout } from '../nn/dropout';
 import { ARGUMENT_LIMITS } from '../nn/schema';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
+import { overhangFactors, poolWindows, scaleWindows } from '../nn/borders';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
 import { packageManifest } from '../data/paths';
 import { Place, checkModules, checkSampleShape, shapeThrough, throughSampleShape, unroll } from './network';
@@ -196,7 +197,8 @@ class GraphBuilder {
 }
 
 /** The nodes of a module applied to `v`; `label(p)` names its tensor `p` by the module's place. */
-type Emitter<M extends Module> = (g: GraphBuilder, m: M, v: Value, label: (p: string) => string) => Value;
+/** What a module becomes: `v` is its input, `inputShape` that input's shape (batch 1, neurone's layout). */
+type Emitter<M extends Module> = (g: GraphBuilder, m: M, v: Value, label: (p: string) => string, inputShape: readonly number[]) => Value;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ModuleClass<M extends Module> = new (...args: any[]) => M;
 
@@ -276,12 +278,21 @@ for (const [C, op] of [
   [MaxPool1D, 'MaxPool'],
   [AvgPool1D, 'AveragePool'],
 ] as const) {
-  emitter<MaxPool1D | AvgPool1D>(C, (g, m, v) => {
+  emitter<MaxPool1D | AvgPool1D>(C, (g, m, v, label, inputShape) => {
     const x = g.channelsFirst(v);
-    const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride]), ints('pads', [m.padding, m.padding])];
-    // AveragePool leaves the padding out of the mean by default; neurone counts its zeros (as PyTorch).
-    if (m instanceof AvgPool1D) attributes.push(int('count_include_pad', 1));
-    return { name: g.node(op, [x.name], attributes), rank: 3, channelsFirst: true };
+    const { windows, overhang } = poolWindows(inputShape[1], m.axis, m.ceilMode);
+    // ceilMode as more padding after the input, not ONNX's ceil_mode, which counts a last window
+    // that starts in the padding where PyTorch (and neurone) drop it.
+    const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride]), ints('pads', [m.padding, m.padding + overhang])];
+    if (m instanceof MaxPool1D) return { name: g.node(op, [x.name], attributes), rank: 3, channelsFirst: true };
+    // AveragePool leaves the padding out of the mean by default; neurone counts its zeros (as
+    // PyTorch), not the positions a ceiling's last window overhangs: those means are rescaled.
+    attributes.push(int('count_include_pad', 1));
+    const mean = g.node(op, [x.name], attributes);
+    const factors = overhangFactors(inputShape[1], m.axis, windows);
+    if (!factors) return { name: mean, rank: 3, channelsFirst: true };
+    const scale = g.constant(label('overhang'), [1, 1, windows], factors);
+    return { name: g.node('Mul', [mean, scale]), rank: 3, channelsFirst: true };
   });
 }
 emitter(Upsample1D, (g, m, v, label) => {
@@ -318,15 +329,27 @@ for (const [C, op] of [
   [MaxPool2D, 'MaxPool'],
   [AvgPool2D, 'AveragePool'],
 ] as const) {
-  emitter<MaxPool2D | AvgPool2D>(C, (g, m, v) => {
+  emitter<MaxPool2D | AvgPool2D>(C, (g, m, v, label, inputShape) => {
     const x = g.channelsFirst(v);
+    const [h, w] = m.axes;
+    const rows = poolWindows(inputShape[1], h, m.ceilMode);
+    const cols = poolWindows(inputShape[2], w, m.ceilMode);
     const attributes = [
       ints('kernel_shape', [m.kHeight, m.kWidth]),
       ints('strides', [m.strideHeight, m.strideWidth]),
-      ints('pads', [m.padHeight, m.padWidth, m.padHeight, m.padWidth]),
+      // ONNX's pads: the starts of the axes, then their ends (with what a ceiling overhangs, as in 1-D).
+      ints('pads', [m.padHeight, m.padWidth, m.padHeight + rows.overhang, m.padWidth + cols.overhang]),
     ];
-    if (m instanceof AvgPool2D) attributes.push(int('count_include_pad', 1));
-    return { name: g.node(op, [x.name], attributes), rank: 4, channelsFirst: true };
+    if (m instanceof MaxPool2D) return { name: g.node(op, [x.name], attributes), rank: 4, channelsFirst: true };
+    attributes.push(int('count_include_pad', 1));
+    const mean = g.node(op, [x.name], attributes);
+    const rowFactors = overhangFactors(inputShape[1], h, rows.windows);
+    const colFactors = overhangFactors(inputShape[2], w, cols.windows);
+    if (!rowFactors && !colFactors) return { name: mean, rank: 4, channelsFirst: true };
+    const factors = new Float32Array(rows.windows * cols.windows).fill(1);
+    scaleWindows(factors, 1, rows.windows, cols.windows, 1, rowFactors, colFactors);
+    const scale = g.constant(label('overhang'), [1, 1, rows.windows, cols.windows], factors);
+    return { name: g.node('Mul', [mean, scale]), rank: 4, channelsFirst: true };
   });
 }
 emitter(GlobalAvgPool2D, (g, _m, v) => {
@@ -431,10 +454,19 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   checkModules(places, 'toONNX');
   const outputShape = throughSampleShape('toONNX', inputShape, (shape) => shapeThrough(places, shape));
   const free = dynamicSize ? freeAxes(places, inputShape, outputShape) : { input: [], output: [] };
+  // A ceiling's last windows, and what they overhang, follow the size: the graph is written for one.
+  const ceiling = dynamicSize ? places.find((p) => 'ceilMode' in p.module && p.module.ceilMode === true) : undefined;
+  if (ceiling) {
+    throw new RangeError(
+      `toONNX: dynamicSize: ${ceiling.module.label()} counts its windows with the ceiling (ceilMode), which the graph writes for one size; export with a fixed inputShape`,
+    );
+  }
   const g = new GraphBuilder();
   let value: Value = { name: 'input', rank: inputShape.length + 1, channelsFirst: false };
+  let shape: readonly number[] = [1, ...inputShape];
   for (const { module, path } of places) {
-    value = EMITTERS.get(module.constructor as ModuleClass<Module>)!(g, module, value, (p) => (path === '' ? p : `${path}.${p}`));
+    value = EMITTERS.get(module.constructor as ModuleClass<Module>)!(g, module, value, (p) => (path === '' ? p : `${path}.${p}`), shape);
+    shape = module.outputShape(shape);
   }
   const out = g.channelsLast(value);
   const last = g.nodes.find((n) => n.output[0] === out.name);

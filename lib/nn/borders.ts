@@ -86,3 +86,69 @@ export function removeBorder(
 ): void {
   copyBlock(bordered, border.top, border.left, { data: out, height, width }, 0, 0, batch, height, width, chan);
 }
+
+/** One axis of a pooling: its window, stride and padding. @internal */
+export interface PoolAxis {
+  readonly kSize: number;
+  readonly stride: number;
+  readonly padding: number;
+}
+
+/**
+ * PyTorch's count of a pooling's windows on an axis of `n` values, and how many cells its last
+ * window reaches past the padding after the input (`overhang`, which the kernels need as more
+ * border). Without `ceil` the windows that fit: ⌊(n + 2p − k) / s⌋ + 1. With it, ⌈(n + 2p − k) / s⌉
+ * + 1, less one where that last window would start past the input, in the padding after it
+ * (it would pool padding alone); only then can a window overhang.
+ * @internal
+ */
+export function poolWindows(n: number, axis: PoolAxis, ceil: boolean): { windows: number; overhang: number } {
+  const { kSize: k, stride: s, padding: p } = axis;
+  const span = n + 2 * p - k;
+  if (span < 0) return { windows: 0, overhang: 0 };
+  let windows = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+  if (ceil && (windows - 1) * s >= n + p) windows--;
+  return { windows, overhang: Math.max(0, (windows - 1) * s + k - (n + 2 * p)) };
+}
+
+/**
+ * For a mean over the windows of an axis: k / (the window's cells inside the padded axis) per
+ * window, the factor that turns the kernels' sum / k into PyTorch's mean, whose divisor leaves
+ * out what a ceiling's last window overhangs (its padding still counts). Null where every window
+ * lies inside (all factors 1).
+ * @internal
+ */
+export function overhangFactors(n: number, axis: PoolAxis, windows: number): Float32Array | null {
+  const { kSize: k, stride: s, padding: p } = axis;
+  const end = n + 2 * p;
+  if ((windows - 1) * s + k <= end) return null;
+  return Float32Array.from({ length: windows }, (_, o) => k / (Math.min(o * s + k, end) - o * s));
+}
+
+/**
+ * Multiplies the outputs (batch, rows, cols, chan) at window (i, j) by rowFactors[i] ·
+ * colFactors[j] (a null list: all 1), in place: {@link overhangFactors} applied to a mean's
+ * outputs, or to the gradient that flows back through them.
+ * @internal
+ */
+export function scaleWindows(
+  y: Float32Array,
+  batch: number,
+  rows: number,
+  cols: number,
+  chan: number,
+  rowFactors: Float32Array | null,
+  colFactors: Float32Array | null,
+): void {
+  for (let b = 0; b < batch; b++) {
+    for (let i = 0; i < rows; i++) {
+      const fi = rowFactors ? rowFactors[i] : 1;
+      for (let j = 0; j < cols; j++) {
+        const f = fi * (colFactors ? colFactors[j] : 1);
+        if (f === 1) continue;
+        const at = ((b * rows + i) * cols + j) * chan;
+        for (let c = 0; c < chan; c++) y[at + c] *= f;
+      }
+    }
+  }
+}

@@ -12,8 +12,8 @@ import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
 import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
-import { Border, Images, NO_BORDER, addBorder, removeBorder } from './borders';
-import { checkPoolArguments } from './pool';
+import { Border, Images, NO_BORDER, PoolAxis, addBorder, overhangFactors, poolWindows, removeBorder, scaleWindows } from './borders';
+import { checkCeilMode, checkPoolArguments } from './pool';
 
 /** An integer for both axes, or one per axis: `[height, width]`. */
 export type Size2D = number | readonly [height: number, width: number];
@@ -440,6 +440,12 @@ export interface Pool2DOptions {
    * zeros for AvgPool2D (counted in the mean, as PyTorch's default `count_include_pad`).
    */
   padding?: Size2D;
+  /**
+   * Count the windows with the ceiling, as PyTorch's `ceil_mode` (default false): a last row or
+   * column of windows that runs past the image (and its padding) is kept when it starts inside
+   * them, its maximum or mean taken over the pixels it covers there.
+   */
+  ceilMode?: boolean;
 }
 
 /** The arguments of {@link MaxPool2D} and {@link AvgPool2D}: the stride defaults to the window. @internal */
@@ -449,7 +455,8 @@ export const POOL2D_SCHEMA: ModuleSchema = {
     { name: 'stride', pair: true, default: (v, axis) => v[`kSize${axis}`] },
   ],
   // At most half a window, as PyTorch: every window then holds a pixel of the input.
-  options: [{ name: 'padding', pair: true, min: 0, max: (v, axis) => Math.floor(v[`kSize${axis}`] / 2), default: 0 }],
+  options: [{ name: 'padding', pair: true, min: 0, max: (v, axis) => Math.floor(v[`kSize${axis}`] / 2), default: 0 }, 'ceilMode'],
+  flags: { ceilMode: false },
 };
 
 abstract class Pool2D extends Module {
@@ -464,6 +471,8 @@ abstract class Pool2D extends Module {
   readonly padHeight: number;
   /** Columns added left and right of the image. */
   readonly padWidth: number;
+  /** Whether the windows are counted with the ceiling (PyTorch's `ceil_mode`). */
+  readonly ceilMode: boolean;
   /** What surrounds the input: −∞ or 0. @internal */
   protected abstract readonly fill: number;
 
@@ -478,14 +487,34 @@ abstract class Pool2D extends Module {
     this.strideWidth = v.strideWidth;
     this.padHeight = v.paddingHeight;
     this.padWidth = v.paddingWidth;
+    this.ceilMode = checkCeilMode(who, opts);
   }
 
   config(): ModuleConfig {
-    const c: ModuleConfig = {
+    const padded = this.padHeight !== 0 || this.padWidth !== 0;
+    const options = {
+      ...(padded ? { padding: pairConfig(this.padHeight, this.padWidth) } : {}),
+      ...(this.ceilMode ? { ceilMode: true } : {}),
+    };
+    return {
       type: this.constructor.name,
       args: [pairConfig(this.kHeight, this.kWidth), pairConfig(this.strideHeight, this.strideWidth)],
+      ...(Object.keys(options).length ? { options } : {}),
     };
-    return this.padHeight === 0 && this.padWidth === 0 ? c : { ...c, options: { padding: pairConfig(this.padHeight, this.padWidth) } };
+  }
+
+  /** The height and width axes as the window arithmetic reads them. @internal */
+  get axes(): [PoolAxis, PoolAxis] {
+    return [
+      { kSize: this.kHeight, stride: this.strideHeight, padding: this.padHeight },
+      { kSize: this.kWidth, stride: this.strideWidth, padding: this.padWidth },
+    ];
+  }
+
+  /** The windows along the height and the width of an image of this size, and what the last ones overhang. @internal */
+  protected windows(height: number, width: number): [{ windows: number; overhang: number }, { windows: number; overhang: number }] {
+    const [h, w] = this.axes;
+    return [poolWindows(height, h, this.ceilMode), poolWindows(width, w, this.ceilMode)];
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -493,8 +522,9 @@ abstract class Pool2D extends Module {
     if (inputShape.length !== 4 || inputShape[1] < least[0] || inputShape[2] < least[1] || inputShape[3] < 1) {
       throw this.shapeError(['batch', `height >= ${least[0]}`, `width >= ${least[1]}`, 'chan >= 1'], inputShape);
     }
-    const [batch, height, width, chan] = this.paddedShape(inputShape);
-    return [batch, windowCount(height, this.kHeight, this.strideHeight), windowCount(width, this.kWidth, this.strideWidth), chan];
+    const [batch, height, width, chan] = inputShape;
+    const [rows, cols] = this.windows(height, width);
+    return [batch, rows.windows, cols.windows, chan];
   }
 
   /** The shape arguments of the pool2d kernels for an input of this shape (padded: {@link paddedShape}). @internal */
@@ -503,38 +533,40 @@ abstract class Pool2D extends Module {
     return [batch, height, width, chan, this.kHeight, this.kWidth, this.strideHeight, this.strideWidth];
   }
 
-  /** What the padding adds on each side. */
-  private get border(): Border {
-    return { top: this.padHeight, bottom: this.padHeight, left: this.padWidth, right: this.padWidth };
+  /** What the kernels read around an image of this size: the padding, and after it what a ceiling's last windows overhang. */
+  private border(height: number, width: number): Border {
+    const [rows, cols] = this.windows(height, width);
+    return {
+      top: this.padHeight,
+      bottom: this.padHeight + rows.overhang,
+      left: this.padWidth,
+      right: this.padWidth + cols.overhang,
+    };
   }
 
-  /** The shape of an input of `shape` inside its padding. @internal */
-  protected paddedShape(shape: readonly number[]): readonly number[] {
-    const [batch, height, width, chan] = shape;
-    return [batch, height + 2 * this.padHeight, width + 2 * this.padWidth, chan];
-  }
-
-  /** The input inside its padding, as the kernels read it (the input itself without one). @internal */
+  /** The input inside its border, as the kernels read it (the input itself without one). @internal */
   protected padded(input: Tensor): Tensor {
     const [batch, height, width, chan] = input.shape;
-    const x = addBorder(input.data, batch, height, width, chan, this.border, this.fill);
+    const x = addBorder(input.data, batch, height, width, chan, this.border(height, width), this.fill);
     return x.data === input.data ? input : { shape: Object.freeze([batch, x.height, x.width, chan]), data: x.data };
   }
 
-  /** Where the kernels write ∂L/∂(padded input): the module's delta buffer without a padding. @internal */
+  /** Where the kernels write ∂L/∂(input inside its border): the module's delta buffer without a border. @internal */
   protected paddedGradient(input: Tensor): Tensor {
-    if (this.padHeight === 0 && this.padWidth === 0) return this.buffer('delta', input.shape);
-    const shape = this.paddedShape(input.shape);
-    return { shape: Object.freeze([...shape]), data: new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]) };
+    const [batch, height, width, chan] = input.shape;
+    const b = this.border(height, width);
+    const [h, w] = [height + b.top + b.bottom, width + b.left + b.right];
+    if (h === height && w === width) return this.buffer('delta', input.shape);
+    return { shape: Object.freeze([batch, h, w, chan]), data: new Float32Array(batch * h * w * chan) };
   }
 
-  /** ∂L/∂input from {@link paddedGradient}'s: the padding's part dropped (a constant, not an input). @internal */
+  /** ∂L/∂input from {@link paddedGradient}'s: the border's part dropped (a constant, not an input). @internal */
   protected unpadded(input: Tensor, paddedGradient: Tensor): Tensor {
-    if (this.padHeight === 0 && this.padWidth === 0) return paddedGradient;
     const [batch, height, width, chan] = input.shape;
+    if (paddedGradient.shape[1] === height && paddedGradient.shape[2] === width) return paddedGradient;
     const dx = this.buffer('delta', input.shape);
     const from = { data: paddedGradient.data, height: paddedGradient.shape[1], width: paddedGradient.shape[2] };
-    removeBorder(from, dx.data, batch, height, width, chan, this.border);
+    removeBorder(from, dx.data, batch, height, width, chan, this.border(height, width));
     return dx;
   }
 }
@@ -630,14 +662,33 @@ export class AvgPool2D extends Pool2D {
     const y = this.buffer('output', out);
     const x = this.padded(input);
     backend().avgPool2dForward(x.data, y.data, ...this.geometry(x.shape));
+    this.clipMeans(input, y.data, false);
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const dx = this.paddedGradient(input);
-    backend().avgPool2dBackward(delta.data, dx.data, ...this.geometry(dx.shape));
+    backend().avgPool2dBackward(this.clipMeans(input, delta.data, true), dx.data, ...this.geometry(dx.shape));
     return this.unpadded(input, dx);
+  }
+
+  /**
+   * The kernels divide each window's sum by kH·kW; a ceiling's last windows that overhang the
+   * padding are divided by the pixels they cover, as PyTorch does. Returns `v` (outputs, or the
+   * gradient flowing back through them) with those windows rescaled: in place, or in a copy with
+   * `copy`; `v` itself where no window overhangs.
+   */
+  private clipMeans(input: Tensor, v: Float32Array, copy: boolean): Float32Array {
+    const [batch, height, width, chan] = input.shape;
+    const [rows, cols] = this.windows(height, width);
+    const [h, w] = this.axes;
+    const rowFactors = overhangFactors(height, h, rows.windows);
+    const colFactors = overhangFactors(width, w, cols.windows);
+    if (!rowFactors && !colFactors) return v;
+    const out = copy ? v.slice() : v;
+    scaleWindows(out, batch, rows.windows, cols.windows, chan, rowFactors, colFactors);
+    return out;
   }
 }
 

@@ -14,8 +14,8 @@
  * - ReLU then MaxPool1D or MaxPool2D, anywhere: pooled first, the ReLU runs on the pooled output
  *   (a quarter of the activation under 2×2 windows), and neither pass writes or reads the
  *   rectified activation.
- * A max pooling with padding is never fused: the joint kernels read the input as it is, without
- * the −∞ border the pooling adds.
+ * A max pooling with padding or ceilMode is never fused: the joint kernels read the input as it
+ * is, without the −∞ border the pooling adds.
  */
 import { Tensor, checkShape, zeros } from '../tensor';
 import { backend } from '../backend';
@@ -149,8 +149,8 @@ function convPoolFusion(rectified: boolean): Fusion {
     matches: (modules, at) =>
       modules[at].constructor === Conv1D &&
       (!rectified || modules[at + 1].constructor === ReLU) &&
-      modules[at + size - 1].constructor === MaxPool1D &&
-      (modules[at + size - 1] as MaxPool1D).padding === 0,
+      isMaxPool(modules[at + size - 1]) &&
+      modules[at + size - 1].constructor === MaxPool1D,
 
     infer: (modules, at, input, saved) => run(modules, at, input, saved, false),
 
@@ -206,10 +206,10 @@ function reluPoolForward(relu: ReLU, pool: MaxPool1D | MaxPool2D, input: Tensor,
   return y;
 }
 
-/** A max pooling the joint kernels run: one without padding (they read the input as it is). */
+/** A max pooling the joint kernels run: one without padding or ceiling (they read the input as it is). */
 const isMaxPool = (m: Module): m is MaxPool1D | MaxPool2D =>
-  (m.constructor === MaxPool1D && (m as MaxPool1D).padding === 0) ||
-  (m.constructor === MaxPool2D && (m as MaxPool2D).padHeight === 0 && (m as MaxPool2D).padWidth === 0);
+  (m.constructor === MaxPool1D && (m as MaxPool1D).padding === 0 && !(m as MaxPool1D).ceilMode) ||
+  (m.constructor === MaxPool2D && (m as MaxPool2D).padHeight === 0 && (m as MaxPool2D).padWidth === 0 && !(m as MaxPool2D).ceilMode);
 
 /** ∂L/∂(pooled input) of a ReLU run on the pooled output `y`, given `delta` = ∂L/∂y, in `saved`'s scratch. */
 function rectifiedDelta(y: Float32Array, delta: Tensor, saved: SavedForBackward): Float32Array {

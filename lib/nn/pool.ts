@@ -7,8 +7,9 @@ import { Tensor } from '../tensor';
 import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { Module, ModuleConfig, checkOptions } from './base';
-import { Border, NO_BORDER, addBorder, removeBorder } from './borders';
+import { Border, NO_BORDER, PoolAxis, addBorder, overhangFactors, poolWindows, removeBorder, scaleWindows } from './borders';
 import { ModuleSchema, checkArguments, optionNames } from './schema';
+import { describe } from '../tensor';
 
 /** Options of {@link MaxPool1D} and {@link AvgPool1D}. */
 export interface Pool1DOptions {
@@ -18,13 +19,20 @@ export interface Pool1DOptions {
    * mean, as PyTorch's default `count_include_pad`).
    */
   padding?: number;
+  /**
+   * Count the windows with the ceiling, as PyTorch's `ceil_mode` (default false): a last window
+   * that runs past the end (and its padding) is kept when it starts inside them, its maximum or
+   * mean taken over the positions it covers there.
+   */
+  ceilMode?: boolean;
 }
 
 /** The arguments of {@link MaxPool1D} and {@link AvgPool1D}: the stride defaults to the window. @internal */
 export const POOL1D_SCHEMA: ModuleSchema = {
   args: [{ name: 'kSize' }, { name: 'stride', default: (v) => v.kSize }],
   // At most half a window, as PyTorch: every window then holds a position of the input.
-  options: [{ name: 'padding', min: 0, max: (v) => Math.floor(v.kSize / 2), default: 0 }],
+  options: [{ name: 'padding', min: 0, max: (v) => Math.floor(v.kSize / 2), default: 0 }, 'ceilMode'],
+  flags: { ceilMode: false },
 };
 
 /**
@@ -44,9 +52,16 @@ export function checkPoolArguments(who: string, options: unknown, extra: number)
   }
   if (extra > 0) {
     throw new TypeError(
-      `${who} takes (kSize, stride, { padding }); ceilMode, dilation and returnIndices are not supported, got ${extra} more argument(s)`,
+      `${who} takes (kSize, stride, { padding, ceilMode }); dilation and returnIndices are not supported, got ${extra} more argument(s)`,
     );
   }
+}
+
+/** The option ceilMode, checked: a boolean or left out (false). @internal */
+export function checkCeilMode(who: string, options: Readonly<Record<string, unknown>>): boolean {
+  const v = options.ceilMode;
+  if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${who}: option ceilMode must be a boolean, got ${describe(v)}`);
+  return v === true;
 }
 
 abstract class Pool1D extends Module {
@@ -57,6 +72,8 @@ abstract class Pool1D extends Module {
   readonly stride: number;
   /** Positions added at each end: −∞ (MaxPool1D) or zeros (AvgPool1D). */
   readonly padding: number;
+  /** Whether the windows are counted with the ceiling (PyTorch's `ceil_mode`). */
+  readonly ceilMode: boolean;
   /** What surrounds the input: −∞ or 0. @internal */
   protected abstract readonly fill: number;
 
@@ -68,11 +85,17 @@ abstract class Pool1D extends Module {
     this.kSize = v.kSize;
     this.stride = v.stride;
     this.padding = v.padding;
+    this.ceilMode = checkCeilMode(who, opts);
   }
 
   config(): ModuleConfig {
-    const c: ModuleConfig = { type: this.constructor.name, args: [this.kSize, this.stride] };
-    return this.padding === 0 ? c : { ...c, options: { padding: this.padding } };
+    const options = { ...(this.padding ? { padding: this.padding } : {}), ...(this.ceilMode ? { ceilMode: true } : {}) };
+    return { type: this.constructor.name, args: [this.kSize, this.stride], ...(Object.keys(options).length ? { options } : {}) };
+  }
+
+  /** The length axis as the window arithmetic reads it. @internal */
+  get axis(): PoolAxis {
+    return { kSize: this.kSize, stride: this.stride, padding: this.padding };
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -80,7 +103,7 @@ abstract class Pool1D extends Module {
     if (inputShape.length !== 3 || inputShape[1] < Math.max(1, least) || inputShape[2] < 1) {
       throw this.shapeError(['batch', `length >= ${Math.max(1, least)}`, 'chan >= 1'], inputShape);
     }
-    return [inputShape[0], windowCount(inputShape[1] + 2 * this.padding, this.kSize, this.stride), inputShape[2]];
+    return [inputShape[0], poolWindows(inputShape[1], this.axis, this.ceilMode).windows, inputShape[2]];
   }
 
   /** The shape arguments of the pool1d kernels for an input of this shape (padded: {@link paddedShape}). @internal */
@@ -89,38 +112,35 @@ abstract class Pool1D extends Module {
     return [batch, length, chan, this.kSize, this.stride];
   }
 
-  /** What the padding adds at each end. */
-  private get border(): Border {
-    return { ...NO_BORDER, left: this.padding, right: this.padding };
+  /** What the kernels read around an input of `length`: the padding, and after it what a ceiling's last window overhangs. */
+  private border(length: number): Border {
+    const right = this.padding + poolWindows(length, this.axis, this.ceilMode).overhang;
+    return { ...NO_BORDER, left: this.padding, right };
   }
 
-  /** The shape of an input of `shape` inside its padding. @internal */
-  protected paddedShape(shape: readonly number[]): readonly number[] {
-    return this.padding === 0 ? shape : [shape[0], shape[1] + 2 * this.padding, shape[2]];
-  }
-
-  /** The input inside its padding, as the kernels read it (the input itself without one). @internal */
+  /** The input inside its border, as the kernels read it (the input itself without one). @internal */
   protected padded(input: Tensor): Tensor {
-    if (this.padding === 0) return input;
     const [batch, length, chan] = input.shape;
-    const { data, width } = addBorder(input.data, batch, 1, length, chan, this.border, this.fill);
-    return { shape: Object.freeze([batch, width, chan]), data };
+    const { data, width } = addBorder(input.data, batch, 1, length, chan, this.border(length), this.fill);
+    return data === input.data ? input : { shape: Object.freeze([batch, width, chan]), data };
   }
 
-  /** Where the kernels write ∂L/∂(padded input): the module's delta buffer without a padding. @internal */
+  /** Where the kernels write ∂L/∂(input inside its border): the module's delta buffer without a border. @internal */
   protected paddedGradient(input: Tensor): Tensor {
-    if (this.padding === 0) return this.buffer('delta', input.shape);
-    const shape = this.paddedShape(input.shape);
-    return { shape: Object.freeze([...shape]), data: new Float32Array(shape[0] * shape[1] * shape[2]) };
+    const [batch, length, chan] = input.shape;
+    const b = this.border(length);
+    if (b.left === 0 && b.right === 0) return this.buffer('delta', input.shape);
+    const width = length + b.left + b.right;
+    return { shape: Object.freeze([batch, width, chan]), data: new Float32Array(batch * width * chan) };
   }
 
-  /** ∂L/∂input from {@link paddedGradient}'s: the padding's part dropped (a constant, not an input). @internal */
+  /** ∂L/∂input from {@link paddedGradient}'s: the border's part dropped (a constant, not an input). @internal */
   protected unpadded(input: Tensor, paddedGradient: Tensor): Tensor {
-    if (this.padding === 0) return paddedGradient;
     const [batch, length, chan] = input.shape;
+    if (paddedGradient.shape[1] === length) return paddedGradient;
     const dx = this.buffer('delta', input.shape);
     const from = { data: paddedGradient.data, height: 1, width: paddedGradient.shape[1] };
-    removeBorder(from, dx.data, batch, 1, length, chan, this.border);
+    removeBorder(from, dx.data, batch, 1, length, chan, this.border(length));
     return dx;
   }
 }
@@ -220,14 +240,31 @@ export class AvgPool1D extends Pool1D {
     const y = this.buffer('output', out);
     const x = this.padded(input);
     backend().avgPool1dForward(x.data, y.data, ...this.geometry(x.shape));
+    this.clipMeans(input, y.data, false);
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const dx = this.paddedGradient(input);
-    backend().avgPool1dBackward(delta.data, dx.data, ...this.geometry(dx.shape));
+    backend().avgPool1dBackward(this.clipMeans(input, delta.data, true), dx.data, ...this.geometry(dx.shape));
     return this.unpadded(input, dx);
+  }
+
+  /**
+   * The kernels divide each window's sum by kSize; a ceiling's last window that overhangs the
+   * padding is divided by the positions it covers, as PyTorch does. Returns `v` (outputs, or the
+   * gradient flowing back through them) with those windows rescaled: in place, or in a copy with
+   * `copy`; `v` itself where no window overhangs.
+   */
+  private clipMeans(input: Tensor, v: Float32Array, copy: boolean): Float32Array {
+    const [batch, length, chan] = input.shape;
+    const { windows } = poolWindows(length, this.axis, this.ceilMode);
+    const factors = overhangFactors(length, this.axis, windows);
+    if (!factors) return v;
+    const out = copy ? v.slice() : v;
+    scaleWindows(out, batch, 1, windows, chan, null, factors);
+    return out;
   }
 }
 

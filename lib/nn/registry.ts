@@ -154,7 +154,7 @@ for (const Pool of [MaxPool1D, AvgPool1D]) {
     const padding = pick(0, Math.floor(kSize / 2));
     return {
       args: [kSize, pick(1, 3)],
-      options: { padding },
+      options: { padding, ceilMode: pick(0, 2) === 0 },
       input: [pick(1, 3), pick(Math.max(1, kSize - 2 * padding), kSize + 8), pick(1, 3)],
       kinks: Pool === MaxPool1D,
     };
@@ -213,7 +213,7 @@ for (const Pool of [MaxPool2D, AvgPool2D]) {
     const side = (i: number): number => pick(Math.max(1, k[i] - 2 * padding[i]), k[i] + 4);
     return {
       args: [asArg(k), asArg(size2d(pick, 1, 3))],
-      options: { padding: asArg(padding) },
+      options: { padding: asArg(padding), ceilMode: pick(0, 2) === 0 },
       input: [pick(1, 2), side(0), side(1), pick(1, 3)],
       kinks: Pool === MaxPool2D,
     };

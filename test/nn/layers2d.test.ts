@@ -235,6 +235,27 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
     expect(new MaxPool2D(2).config()).toEqual({ type: 'MaxPool2D', args: [2, 2] });
   });
 
+  test("ceilMode, PyTorch's ceil_mode: a last window past the image kept where it starts inside, its mean over what it covers", () => {
+    // 5 values, windows of 2 moved by 2: [0, 2), [2, 4) and, with the ceiling, [4, 6) over the last value alone.
+    const s = fromArray([1, 2, 3, 4, 5], [1, 5, 1]);
+    expect(new MaxPool1D(2, 2).outputShape([1, 5, 1])).toEqual([1, 2, 1]);
+    expect(Array.from(new MaxPool1D(2, 2, { ceilMode: true }).forward(s).data)).toEqual([2, 4, 5]);
+    const mean = new AvgPool1D(2, 2, { ceilMode: true });
+    expect(Array.from(mean.forward(s).data)).toEqual([1.5, 3.5, 5]);
+    // The last window's gradient goes to the one value it covers, whole.
+    expect(Array.from(mean.backwardDelta(s, fromArray([2, 4, 6], [1, 3, 1])).data)).toEqual([1, 1, 2, 2, 6]);
+    // A window that would start in the padding after the input is not counted (PyTorch's rule):
+    // 4 values, window 2, stride 2, padding 1 give ⌈4 / 2⌉ + 1 = 3 windows, not 4.
+    expect(new MaxPool1D(2, 2, { padding: 1, ceilMode: true }).outputShape([1, 4, 1])).toEqual([1, 3, 1]);
+    // In 2-D, per axis; a padded mean still counts its padding, not the overhang.
+    const image = fromArray([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
+    const avg = new AvgPool2D(2, 2, { ceilMode: true });
+    expect(Array.from(avg.forward(image).data)).toEqual([3, 4.5, 7.5, 9]);
+    expect(String(avg)).toBe('AvgPool2D(2, 2, { ceilMode: true })');
+    expect(avg.config()).toEqual({ type: 'AvgPool2D', args: [2, 2], options: { ceilMode: true } });
+    expect(() => new MaxPool2D(2, 2, { ceilMode: 1 } as never)).toThrow('MaxPool2D: option ceilMode must be a boolean, got number 1');
+  });
+
   test('padding in a model description: the words as the constructor takes them', () => {
     const net = buildModel([
       { type: 'Conv2D', args: [4, 1, 2], options: { padding: 'same' } },
@@ -267,7 +288,7 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
       "MaxPool2D: padding goes in the options, as a convolution's: new MaxPool2D(kSize, stride, { padding: 1 }), got 1 as the third argument",
     );
     expect(() => new MaxPool(2, 2, {}, true)).toThrow(
-      /^MaxPool2D takes \(kSize, stride, \{ padding \}\); ceilMode, dilation and returnIndices are not supported, got 1 more/,
+      /^MaxPool2D takes \(kSize, stride, \{ padding, ceilMode \}\); dilation and returnIndices are not supported, got 1 more/,
     );
     const AvgPool = AvgPool1D as unknown as new (...a: unknown[]) => AvgPool1D;
     expect(() => new AvgPool(2, 2, 0, false)).toThrow(/^AvgPool1D: padding goes in the options/);
