@@ -178,13 +178,15 @@ abstract class Convolution2D extends Module {
  * with x taken as 0 outside the image.
  *
  * Shape: input (batch, height, width, chanIn) →
- * (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chanOut);
+ * (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chanOut) (with `'same'` on
+ * an even kernel, one zero more below and to the right: the size is kept);
  * weight (kH, kW, chanIn, chanOut): the 1-D layout with one more axis.
  *
  * @example
  * const conv = new Conv2D(5, 1, 6);                 // 5×5 kernel, 1 → 6 channels
  * conv.forward(x);                                  // (32, 28, 28, 1) → (32, 24, 24, 6)
  * new Conv2D(3, 16, 32, 1, { padding: 'same' });    // (n, h, w, 16) → (n, h, w, 32); the same as padding 1
+ * new Conv2D(4, 16, 32, 1, { padding: 'same' });    // 1 zero above and left, 2 below and right: (n, h, w, 32)
  * new Conv2D([3, 1], 8, 8, [2, 1]);                 // a 3×1 kernel moved 2 rows at a time
  */
 export class Conv2D extends Convolution2D {
@@ -527,7 +529,7 @@ abstract class Pool2D extends Module {
     return [batch, rows.windows, cols.windows, chan];
   }
 
-  /** The shape arguments of the pool2d kernels for an input of this shape (padded: {@link paddedShape}). @internal */
+  /** The shape arguments of the pool2d kernels for an input of this shape (the input inside its border: {@link padded}). @internal */
   geometry(shape: readonly number[]): [number, number, number, number, number, number, number, number] {
     const [batch, height, width, chan] = shape;
     return [batch, height, width, chan, this.kHeight, this.kWidth, this.strideHeight, this.strideWidth];
@@ -577,7 +579,8 @@ abstract class Pool2D extends Module {
  * row-major order on ties), adding up where overlapping windows share a winner. Inside a
  * Sequential the winners of forward are kept in the record of its place, as MaxPool1D's are.
  *
- * Shape: (batch, height, width, chan) → (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chan).
+ * Shape: (batch, height, width, chan) → (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chan),
+ * ⌈…⌉ with ceilMode.
  * @example
  * new MaxPool2D(2).forward(x)                    // (32, 24, 24, 6) → (32, 12, 12, 6)
  * new MaxPool2D(3, 2, { padding: 1 }).forward(x) // (8, 32, 32, 16) → (8, 16, 16, 16), as a ResNet's stem
@@ -592,7 +595,7 @@ export class MaxPool2D extends Pool2D {
    * Builds the pooling layer.
    * @param kSize Window size: one number for a square window, or `[height, width]`.
    * @param stride Pixels between two windows, one number or `[height, width]` (default kSize).
-   * @param options padding.
+   * @param options padding, ceilMode.
    */
   constructor(kSize: Size2D, stride?: Size2D, options?: Pool2DOptions) {
     super('MaxPool2D', kSize, stride, options, arguments.length - 3);
@@ -639,7 +642,8 @@ export class MaxPool2D extends Pool2D {
  * padding's zeros count in the mean (PyTorch's default). Backward spreads δ / (kH·kW) over each
  * window, adding up where windows overlap.
  *
- * Shape: (batch, height, width, chan) → (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chan).
+ * Shape: (batch, height, width, chan) → (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chan),
+ * ⌈…⌉ with ceilMode.
  * @example
  * new AvgPool2D(2).forward(x)  // (8, 32, 32, 3) → (8, 16, 16, 3)
  */
@@ -651,7 +655,7 @@ export class AvgPool2D extends Pool2D {
    * Builds the pooling layer.
    * @param kSize Window size: one number for a square window, or `[height, width]`.
    * @param stride Pixels between two windows, one number or `[height, width]` (default kSize).
-   * @param options padding.
+   * @param options padding, ceilMode.
    */
   constructor(kSize: Size2D, stride?: Size2D, options?: Pool2DOptions) {
     super('AvgPool2D', kSize, stride, options, arguments.length - 3);

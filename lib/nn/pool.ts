@@ -1,15 +1,14 @@
 /**
  * Pooling over the length axis of channels-last tensors, and the reshapes Flatten and Reshape.
  *
- * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan).
+ * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan), the
+ * ceiling ⌈…⌉ with ceilMode (less a last window that would start in the padding after the input).
  */
-import { Tensor } from '../tensor';
+import { Tensor, describe } from '../tensor';
 import { backend } from '../backend';
-import { windowCount } from '../backend/types';
 import { Module, ModuleConfig, checkOptions } from './base';
 import { Border, NO_BORDER, PoolAxis, addBorder, overhangFactors, poolWindows, removeBorder, scaleWindows } from './borders';
 import { ModuleSchema, checkArguments, optionNames } from './schema';
-import { describe } from '../tensor';
 
 /** Options of {@link MaxPool1D} and {@link AvgPool1D}. */
 export interface Pool1DOptions {
@@ -38,7 +37,7 @@ export const POOL1D_SCHEMA: ModuleSchema = {
 /**
  * Refuses what a PyTorch habit would pass a pooling layer beyond (kSize, stride, options), which
  * plain JavaScript would otherwise ignore: padding as the third argument (PyTorch's order), and
- * ceil_mode, dilation or return_indices after it.
+ * dilation or return_indices after it.
  * @param who The layer, for messages.
  * @param options The third argument.
  * @param extra How many arguments came after it.
@@ -106,7 +105,7 @@ abstract class Pool1D extends Module {
     return [inputShape[0], poolWindows(inputShape[1], this.axis, this.ceilMode).windows, inputShape[2]];
   }
 
-  /** The shape arguments of the pool1d kernels for an input of this shape (padded: {@link paddedShape}). @internal */
+  /** The shape arguments of the pool1d kernels for an input of this shape (the input inside its border: {@link padded}). @internal */
   geometry(shape: readonly number[]): [number, number, number, number, number] {
     const [batch, length, chan] = shape;
     return [batch, length, chan, this.kSize, this.stride];
@@ -156,7 +155,7 @@ abstract class Pool1D extends Module {
  * first module of a Sequential, whose input the caller may rewrite in place, and a module
  * called directly recompute them in backward from the input then given.
  *
- * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan).
+ * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan), ⌈…⌉ with ceilMode.
  * @example
  * new MaxPool1D(2, 2).forward(x)                   // (32, 254, 32) → (32, 127, 32)
  * new MaxPool1D(3, 2, { padding: 1 }).forward(x)   // (32, 254, 32) → (32, 127, 32)
@@ -169,7 +168,7 @@ export class MaxPool1D extends Pool1D {
    * Builds the pooling layer.
    * @param kSize Positions per window.
    * @param stride Positions between two windows (default kSize: windows side by side).
-   * @param options padding.
+   * @param options padding, ceilMode.
    */
   constructor(kSize: number, stride?: number, options?: Pool1DOptions) {
     super('MaxPool1D', kSize, stride, options, arguments.length - 3);
@@ -217,7 +216,7 @@ export class MaxPool1D extends Pool1D {
  * padding's zeros count in the mean (PyTorch's default). Backward spreads δ / kSize over each
  * window, adding up where windows overlap.
  *
- * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan).
+ * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan), ⌈…⌉ with ceilMode.
  * @example
  * new AvgPool1D(2).forward(fromArray([1, 3], [1, 2, 1]))  // [[[2]]]
  */
@@ -229,7 +228,7 @@ export class AvgPool1D extends Pool1D {
    * Builds the pooling layer.
    * @param kSize Positions per window.
    * @param stride Positions between two windows (default kSize: windows side by side).
-   * @param options padding.
+   * @param options padding, ceilMode.
    */
   constructor(kSize: number, stride?: number, options?: Pool1DOptions) {
     super('AvgPool1D', kSize, stride, options, arguments.length - 3);
