@@ -124,7 +124,10 @@ describe('resource exhaustion from small inputs', () => {
         { type: 'Linear', args: [2, 3, 4], options: { bias: true, init: 'heNormal' } },
         /Linear takes 2 args \(inputSize, outputSize\) and "options": \{ bias, init \}, got 3/,
       ],
-      [{ type: 'MaxPool1D', args: [2, 2, 7] }, /MaxPool1D takes 1 to 2 args \(kSize, stride\) and "options": \{ padding, ceilMode \}, got 3/],
+      [
+        { type: 'MaxPool1D', args: [2, 2, 7] },
+        /MaxPool1D takes 1 to 2 args \(kSize, stride\) and "options": \{ padding, ceilMode \}, got 3/,
+      ],
       [{ type: 'ReLU', args: [], options: { slope: 1 } }, /ReLU takes no options/],
       [{ type: 'Sequential', args: [5], modules: [] }, /Sequential takes no args or options/],
       [{ type: 'ReLU', args: [], extra: true }, /ReLU has an unknown field 'extra'/],
