@@ -79,7 +79,10 @@ def build(c):
     if t == "MaxPool1D":
         return nn.MaxPool1d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
     if t == "AvgPool1D":
-        return nn.AvgPool1d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
+        return nn.AvgPool1d(
+            a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False),
+            count_include_pad=o.get("countIncludePad", True),
+        )
     if t == "Flatten":
         return nn.Flatten()
     if t == "Conv2D":
@@ -92,7 +95,10 @@ def build(c):
     if t == "MaxPool2D":
         return nn.MaxPool2d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
     if t == "AvgPool2D":
-        return nn.AvgPool2d(a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False))
+        return nn.AvgPool2d(
+            a[0], a[1] if len(a) > 1 else a[0], padding=o.get("padding", 0), ceil_mode=o.get("ceilMode", False),
+            count_include_pad=o.get("countIncludePad", True),
+        )
     if t == "GlobalAvgPool2D":
         return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
     if t == "Upsample2D":

@@ -26,7 +26,7 @@ import { ELU, GELU, Identity, LeakyReLU, LogSoftmax, ReLU, SiLU, Sigmoid, SoftPl
 import { Dropout } from '../nn/dropout';
 import { ARGUMENT_LIMITS } from '../nn/schema';
 import { BatchNorm1D, BatchNorm2D } from '../nn/batchnorm';
-import { overhangFactors, poolWindows, scaleWindows } from '../nn/borders';
+import { meanFactors, poolWindows, scaleWindows } from '../nn/borders';
 import { ATTRIBUTE, DATA_TYPE, modelProto } from './proto';
 import { packageManifest } from '../data/paths';
 import { Place, checkModules, checkSampleShape, shapeThrough, throughSampleShape, unroll } from './network';
@@ -285,11 +285,12 @@ for (const [C, op] of [
     // that starts in the padding where PyTorch (and neurone) drop it.
     const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride]), ints('pads', [m.padding, m.padding + overhang])];
     if (m instanceof MaxPool1D) return { name: g.node(op, [x.name], attributes), rank: 3, channelsFirst: true };
-    // AveragePool leaves the padding out of the mean by default; neurone counts its zeros (as
-    // PyTorch), not the positions a ceiling's last window overhangs: those means are rescaled.
-    attributes.push(int('count_include_pad', 1));
+    // Without count_include_pad AveragePool divides by the input positions a window covers, as
+    // countIncludePad false does; with it, by the window's size, overhang included, where
+    // neurone (and PyTorch) leave the overhang out: those means are rescaled.
+    attributes.push(int('count_include_pad', m.countIncludePad ? 1 : 0));
     const mean = g.node(op, [x.name], attributes);
-    const factors = overhangFactors(inputShape[1], m.axis, windows);
+    const factors = m.countIncludePad ? meanFactors(inputShape[1], m.axis, windows, true) : null;
     if (!factors) return { name: mean, rank: 3, channelsFirst: true };
     const scale = g.constant(label('overhang'), [1, 1, windows], factors);
     return { name: g.node('Mul', [mean, scale]), rank: 3, channelsFirst: true };
@@ -341,10 +342,11 @@ for (const [C, op] of [
       ints('pads', [m.padHeight, m.padWidth, m.padHeight + rows.overhang, m.padWidth + cols.overhang]),
     ];
     if (m instanceof MaxPool2D) return { name: g.node(op, [x.name], attributes), rank: 4, channelsFirst: true };
-    attributes.push(int('count_include_pad', 1));
+    attributes.push(int('count_include_pad', m.countIncludePad ? 1 : 0));
     const mean = g.node(op, [x.name], attributes);
-    const rowFactors = overhangFactors(inputShape[1], h, rows.windows);
-    const colFactors = overhangFactors(inputShape[2], w, cols.windows);
+    if (!m.countIncludePad) return { name: mean, rank: 4, channelsFirst: true };
+    const rowFactors = meanFactors(inputShape[1], h, rows.windows, true);
+    const colFactors = meanFactors(inputShape[2], w, cols.windows, true);
     if (!rowFactors && !colFactors) return { name: mean, rank: 4, channelsFirst: true };
     const factors = new Float32Array(rows.windows * cols.windows).fill(1);
     scaleWindows(factors, 1, rows.windows, cols.windows, 1, rowFactors, colFactors);

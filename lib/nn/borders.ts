@@ -112,17 +112,20 @@ export function poolWindows(n: number, axis: PoolAxis, ceil: boolean): { windows
 }
 
 /**
- * For a mean over the windows of an axis: k / (the window's cells inside the padded axis) per
- * window, the factor that turns the kernels' sum / k into PyTorch's mean, whose divisor leaves
- * out what a ceiling's last window overhangs (its padding still counts). Null where every window
- * lies inside (all factors 1).
+ * For a mean over the windows of an axis: k / (the cells of the window that the mean counts) per
+ * window, the factor that turns the kernels' sum / k into PyTorch's mean. It counts the padding
+ * with `countPadding` (PyTorch's default `count_include_pad`) and never what a ceiling's last
+ * window overhangs past it. Null where every window counts k cells (all factors 1).
  * @internal
  */
-export function overhangFactors(n: number, axis: PoolAxis, windows: number): Float32Array | null {
+export function meanFactors(n: number, axis: PoolAxis, windows: number, countPadding: boolean): Float32Array | null {
   const { kSize: k, stride: s, padding: p } = axis;
-  const end = n + 2 * p;
-  if ((windows - 1) * s + k <= end) return null;
-  return Float32Array.from({ length: windows }, (_, o) => k / (Math.min(o * s + k, end) - o * s));
+  // Padded coordinates: the input is [p, p + n), the padding around it.
+  const [first, end] = countPadding ? [0, n + 2 * p] : [p, n + p];
+  const counted = (o: number): number => Math.min(o * s + k, end) - Math.max(o * s, first);
+  let all = true;
+  for (let o = 0; o < windows && all; o++) all = counted(o) === k;
+  return all ? null : Float32Array.from({ length: windows }, (_, o) => k / counted(o));
 }
 
 /**

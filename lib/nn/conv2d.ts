@@ -12,8 +12,8 @@ import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
 import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
-import { Border, Images, NO_BORDER, PoolAxis, addBorder, overhangFactors, poolWindows, removeBorder, scaleWindows } from './borders';
-import { checkCeilMode, checkPoolArguments } from './pool';
+import { Border, Images, NO_BORDER, PoolAxis, addBorder, meanFactors, poolWindows, removeBorder, scaleWindows } from './borders';
+import { checkFlag, checkPoolArguments } from './pool';
 
 /** An integer for both axes, or one per axis: `[height, width]`. */
 export type Size2D = number | readonly [height: number, width: number];
@@ -450,7 +450,16 @@ export interface Pool2DOptions {
   ceilMode?: boolean;
 }
 
-/** The arguments of {@link MaxPool2D} and {@link AvgPool2D}: the stride defaults to the window. @internal */
+/** Options of {@link AvgPool2D}: the poolings' and countIncludePad. */
+export interface AvgPool2DOptions extends Pool2DOptions {
+  /**
+   * Count the padding's zeros in the mean (default true, as PyTorch's `count_include_pad`); false
+   * divides each window's sum by the input pixels it covers, as Keras's `'same'` pooling does.
+   */
+  countIncludePad?: boolean;
+}
+
+/** The arguments of {@link MaxPool2D}: the stride defaults to the window. @internal */
 export const POOL2D_SCHEMA: ModuleSchema = {
   args: [
     { name: 'kSize', pair: true },
@@ -459,6 +468,13 @@ export const POOL2D_SCHEMA: ModuleSchema = {
   // At most half a window, as PyTorch: every window then holds a pixel of the input.
   options: [{ name: 'padding', pair: true, min: 0, max: (v, axis) => Math.floor(v[`kSize${axis}`] / 2), default: 0 }, 'ceilMode'],
   flags: { ceilMode: false },
+};
+
+/** The arguments of {@link AvgPool2D}: MaxPool2D's and countIncludePad. @internal */
+export const AVG_POOL2D_SCHEMA: ModuleSchema = {
+  ...POOL2D_SCHEMA,
+  options: [...(POOL2D_SCHEMA.options ?? []), 'countIncludePad'],
+  flags: { ...POOL2D_SCHEMA.flags, countIncludePad: true },
 };
 
 abstract class Pool2D extends Module {
@@ -478,18 +494,21 @@ abstract class Pool2D extends Module {
   /** What surrounds the input: −∞ or 0. @internal */
   protected abstract readonly fill: number;
 
-  constructor(who: string, kSize: Size2D, stride: Size2D | undefined, options: unknown, extra: number) {
+  /** The options as given, checked: what a subclass reads of its own. @internal */
+  protected readonly options: Readonly<Record<string, unknown>>;
+
+  constructor(who: string, schema: ModuleSchema, kSize: Size2D, stride: Size2D | undefined, options: unknown, extra: number) {
     super();
     checkPoolArguments(who, options, extra);
-    const opts = checkOptions(who, options, optionNames(POOL2D_SCHEMA));
-    const v = checkArguments(who, POOL2D_SCHEMA, [kSize, stride], opts);
+    this.options = checkOptions(who, options, optionNames(schema));
+    const v = checkArguments(who, schema, [kSize, stride], this.options);
     this.kHeight = v.kSizeHeight;
     this.kWidth = v.kSizeWidth;
     this.strideHeight = v.strideHeight;
     this.strideWidth = v.strideWidth;
     this.padHeight = v.paddingHeight;
     this.padWidth = v.paddingWidth;
-    this.ceilMode = checkCeilMode(who, opts);
+    this.ceilMode = checkFlag(who, this.options, 'ceilMode', false);
   }
 
   config(): ModuleConfig {
@@ -497,12 +516,18 @@ abstract class Pool2D extends Module {
     const options = {
       ...(padded ? { padding: pairConfig(this.padHeight, this.padWidth) } : {}),
       ...(this.ceilMode ? { ceilMode: true } : {}),
+      ...this.ownOptions(),
     };
     return {
       type: this.constructor.name,
       args: [pairConfig(this.kHeight, this.kWidth), pairConfig(this.strideHeight, this.strideWidth)],
       ...(Object.keys(options).length ? { options } : {}),
     };
+  }
+
+  /** A subclass's own options off their defaults, for its config. @internal */
+  protected ownOptions(): Record<string, unknown> {
+    return {};
   }
 
   /** The height and width axes as the window arithmetic reads them. @internal */
@@ -598,7 +623,7 @@ export class MaxPool2D extends Pool2D {
    * @param options padding, ceilMode.
    */
   constructor(kSize: Size2D, stride?: Size2D, options?: Pool2DOptions) {
-    super('MaxPool2D', kSize, stride, options, arguments.length - 3);
+    super('MaxPool2D', POOL2D_SCHEMA, kSize, stride, options, arguments.length - 3);
   }
 
   forward(input: Tensor): Tensor {
@@ -648,17 +673,27 @@ export class MaxPool2D extends Pool2D {
  * new AvgPool2D(2).forward(x)  // (8, 32, 32, 3) → (8, 16, 16, 3)
  */
 export class AvgPool2D extends Pool2D {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = AVG_POOL2D_SCHEMA;
   /** @internal */
   protected readonly fill = 0;
+  /** Whether the padding's zeros count in the mean (PyTorch's `count_include_pad`). */
+  readonly countIncludePad: boolean;
 
   /**
    * Builds the pooling layer.
    * @param kSize Window size: one number for a square window, or `[height, width]`.
    * @param stride Pixels between two windows, one number or `[height, width]` (default kSize).
-   * @param options padding, ceilMode.
+   * @param options padding, ceilMode, countIncludePad.
    */
-  constructor(kSize: Size2D, stride?: Size2D, options?: Pool2DOptions) {
-    super('AvgPool2D', kSize, stride, options, arguments.length - 3);
+  constructor(kSize: Size2D, stride?: Size2D, options?: AvgPool2DOptions) {
+    super('AvgPool2D', AVG_POOL2D_SCHEMA, kSize, stride, options, arguments.length - 3);
+    this.countIncludePad = checkFlag('AvgPool2D', this.options, 'countIncludePad', true);
+  }
+
+  /** @internal */
+  protected ownOptions(): Record<string, unknown> {
+    return this.countIncludePad ? {} : { countIncludePad: false };
   }
 
   forward(input: Tensor): Tensor {
@@ -678,17 +713,17 @@ export class AvgPool2D extends Pool2D {
   }
 
   /**
-   * The kernels divide each window's sum by kH·kW; a ceiling's last windows that overhang the
-   * padding are divided by the pixels they cover, as PyTorch does. Returns `v` (outputs, or the
+   * The kernels divide each window's sum by kH·kW; PyTorch divides by the pixels it counts (the
+   * padding's only with countIncludePad, never a ceiling's overhang). Returns `v` (outputs, or the
    * gradient flowing back through them) with those windows rescaled: in place, or in a copy with
-   * `copy`; `v` itself where no window overhangs.
+   * `copy`; `v` itself where every window counts kH·kW pixels.
    */
   private clipMeans(input: Tensor, v: Float32Array, copy: boolean): Float32Array {
     const [batch, height, width, chan] = input.shape;
     const [rows, cols] = this.windows(height, width);
     const [h, w] = this.axes;
-    const rowFactors = overhangFactors(height, h, rows.windows);
-    const colFactors = overhangFactors(width, w, cols.windows);
+    const rowFactors = meanFactors(height, h, rows.windows, this.countIncludePad);
+    const colFactors = meanFactors(width, w, cols.windows, this.countIncludePad);
     if (!rowFactors && !colFactors) return v;
     const out = copy ? v.slice() : v;
     scaleWindows(out, batch, rows.windows, cols.windows, chan, rowFactors, colFactors);

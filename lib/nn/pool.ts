@@ -7,7 +7,7 @@
 import { Tensor, describe } from '../tensor';
 import { backend } from '../backend';
 import { Module, ModuleConfig, checkOptions } from './base';
-import { Border, NO_BORDER, PoolAxis, addBorder, overhangFactors, poolWindows, removeBorder, scaleWindows } from './borders';
+import { Border, NO_BORDER, PoolAxis, addBorder, meanFactors, poolWindows, removeBorder, scaleWindows } from './borders';
 import { ModuleSchema, checkArguments, optionNames } from './schema';
 
 /** Options of {@link MaxPool1D} and {@link AvgPool1D}. */
@@ -26,12 +26,28 @@ export interface Pool1DOptions {
   ceilMode?: boolean;
 }
 
-/** The arguments of {@link MaxPool1D} and {@link AvgPool1D}: the stride defaults to the window. @internal */
+/** Options of {@link AvgPool1D}: the poolings' and countIncludePad. */
+export interface AvgPool1DOptions extends Pool1DOptions {
+  /**
+   * Count the padding's zeros in the mean (default true, as PyTorch's `count_include_pad`); false
+   * divides each window's sum by the input positions it covers, as Keras's `'same'` pooling does.
+   */
+  countIncludePad?: boolean;
+}
+
+/** The arguments of {@link MaxPool1D}: the stride defaults to the window. @internal */
 export const POOL1D_SCHEMA: ModuleSchema = {
   args: [{ name: 'kSize' }, { name: 'stride', default: (v) => v.kSize }],
   // At most half a window, as PyTorch: every window then holds a position of the input.
   options: [{ name: 'padding', min: 0, max: (v) => Math.floor(v.kSize / 2), default: 0 }, 'ceilMode'],
   flags: { ceilMode: false },
+};
+
+/** The arguments of {@link AvgPool1D}: MaxPool1D's and countIncludePad. @internal */
+export const AVG_POOL1D_SCHEMA: ModuleSchema = {
+  ...POOL1D_SCHEMA,
+  options: [...(POOL1D_SCHEMA.options ?? []), 'countIncludePad'],
+  flags: { ...POOL1D_SCHEMA.flags, countIncludePad: true },
 };
 
 /**
@@ -56,11 +72,11 @@ export function checkPoolArguments(who: string, options: unknown, extra: number)
   }
 }
 
-/** The option ceilMode, checked: a boolean or left out (false). @internal */
-export function checkCeilMode(who: string, options: Readonly<Record<string, unknown>>): boolean {
-  const v = options.ceilMode;
-  if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${who}: option ceilMode must be a boolean, got ${describe(v)}`);
-  return v === true;
+/** A pooling's on/off option (ceilMode, countIncludePad), checked: a boolean, or left out for `fallback`. @internal */
+export function checkFlag(who: string, options: Readonly<Record<string, unknown>>, name: string, fallback: boolean): boolean {
+  const v = options[name];
+  if (v !== undefined && typeof v !== 'boolean') throw new TypeError(`${who}: option ${name} must be a boolean, got ${describe(v)}`);
+  return v === undefined ? fallback : v;
 }
 
 abstract class Pool1D extends Module {
@@ -76,20 +92,32 @@ abstract class Pool1D extends Module {
   /** What surrounds the input: −∞ or 0. @internal */
   protected abstract readonly fill: number;
 
-  constructor(who: string, kSize: number, stride: number | undefined, options: unknown, extra: number) {
+  /** The options as given, checked: what a subclass reads of its own. @internal */
+  protected readonly options: Readonly<Record<string, unknown>>;
+
+  constructor(who: string, schema: ModuleSchema, kSize: number, stride: number | undefined, options: unknown, extra: number) {
     super();
     checkPoolArguments(who, options, extra);
-    const opts = checkOptions(who, options, optionNames(POOL1D_SCHEMA));
-    const v = checkArguments(who, POOL1D_SCHEMA, [kSize, stride], opts);
+    this.options = checkOptions(who, options, optionNames(schema));
+    const v = checkArguments(who, schema, [kSize, stride], this.options);
     this.kSize = v.kSize;
     this.stride = v.stride;
     this.padding = v.padding;
-    this.ceilMode = checkCeilMode(who, opts);
+    this.ceilMode = checkFlag(who, this.options, 'ceilMode', false);
   }
 
   config(): ModuleConfig {
-    const options = { ...(this.padding ? { padding: this.padding } : {}), ...(this.ceilMode ? { ceilMode: true } : {}) };
+    const options = {
+      ...(this.padding ? { padding: this.padding } : {}),
+      ...(this.ceilMode ? { ceilMode: true } : {}),
+      ...this.ownOptions(),
+    };
     return { type: this.constructor.name, args: [this.kSize, this.stride], ...(Object.keys(options).length ? { options } : {}) };
+  }
+
+  /** A subclass's own options off their defaults, for its config. @internal */
+  protected ownOptions(): Record<string, unknown> {
+    return {};
   }
 
   /** The length axis as the window arithmetic reads it. @internal */
@@ -171,7 +199,7 @@ export class MaxPool1D extends Pool1D {
    * @param options padding, ceilMode.
    */
   constructor(kSize: number, stride?: number, options?: Pool1DOptions) {
-    super('MaxPool1D', kSize, stride, options, arguments.length - 3);
+    super('MaxPool1D', POOL1D_SCHEMA, kSize, stride, options, arguments.length - 3);
   }
 
   /** Winners computed where no record keeps them (called directly, or an input that may have changed). */
@@ -221,17 +249,27 @@ export class MaxPool1D extends Pool1D {
  * new AvgPool1D(2).forward(fromArray([1, 3], [1, 2, 1]))  // [[[2]]]
  */
 export class AvgPool1D extends Pool1D {
+  /** Its arguments and options, whose defaults its label leaves out. @internal */
+  static readonly schema: ModuleSchema = AVG_POOL1D_SCHEMA;
   /** @internal */
   protected readonly fill = 0;
+  /** Whether the padding's zeros count in the mean (PyTorch's `count_include_pad`). */
+  readonly countIncludePad: boolean;
 
   /**
    * Builds the pooling layer.
    * @param kSize Positions per window.
    * @param stride Positions between two windows (default kSize: windows side by side).
-   * @param options padding, ceilMode.
+   * @param options padding, ceilMode, countIncludePad.
    */
-  constructor(kSize: number, stride?: number, options?: Pool1DOptions) {
-    super('AvgPool1D', kSize, stride, options, arguments.length - 3);
+  constructor(kSize: number, stride?: number, options?: AvgPool1DOptions) {
+    super('AvgPool1D', AVG_POOL1D_SCHEMA, kSize, stride, options, arguments.length - 3);
+    this.countIncludePad = checkFlag('AvgPool1D', this.options, 'countIncludePad', true);
+  }
+
+  /** @internal */
+  protected ownOptions(): Record<string, unknown> {
+    return this.countIncludePad ? {} : { countIncludePad: false };
   }
 
   forward(input: Tensor): Tensor {
@@ -251,15 +289,15 @@ export class AvgPool1D extends Pool1D {
   }
 
   /**
-   * The kernels divide each window's sum by kSize; a ceiling's last window that overhangs the
-   * padding is divided by the positions it covers, as PyTorch does. Returns `v` (outputs, or the
-   * gradient flowing back through them) with those windows rescaled: in place, or in a copy with
-   * `copy`; `v` itself where no window overhangs.
+   * The kernels divide each window's sum by kSize; PyTorch divides by the positions it counts
+   * (the padding's only with countIncludePad, never a ceiling's overhang). Returns `v` (outputs,
+   * or the gradient flowing back through them) with those windows rescaled: in place, or in a
+   * copy with `copy`; `v` itself where every window counts kSize positions.
    */
   private clipMeans(input: Tensor, v: Float32Array, copy: boolean): Float32Array {
     const [batch, length, chan] = input.shape;
     const { windows } = poolWindows(length, this.axis, this.ceilMode);
-    const factors = overhangFactors(length, this.axis, windows);
+    const factors = meanFactors(length, this.axis, windows, this.countIncludePad);
     if (!factors) return v;
     const out = copy ? v.slice() : v;
     scaleWindows(out, batch, 1, windows, chan, null, factors);

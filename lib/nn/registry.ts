@@ -13,7 +13,7 @@ import { describe } from '../tensor';
 import { Module, ModuleConfig, Sequential } from './module';
 import { Linear, LINEAR_SCHEMA } from './linear';
 import { Conv1D, ConvTranspose1D, Upsample1D, CONV1D_SCHEMA, CONV_TRANSPOSE1D_SCHEMA, UPSAMPLE1D_SCHEMA } from './conv';
-import { MaxPool1D, AvgPool1D, Flatten, Reshape, POOL1D_SCHEMA, RESHAPE_SCHEMA } from './pool';
+import { MaxPool1D, AvgPool1D, Flatten, Reshape, AVG_POOL1D_SCHEMA, POOL1D_SCHEMA, RESHAPE_SCHEMA } from './pool';
 import {
   Conv2D,
   ConvTranspose2D,
@@ -24,6 +24,7 @@ import {
   CONV2D_SCHEMA,
   CONV_TRANSPOSE2D_SCHEMA,
   POOL2D_SCHEMA,
+  AVG_POOL2D_SCHEMA,
   UPSAMPLE2D_SCHEMA,
 } from './conv2d';
 import { Dropout, DROPOUT_SCHEMA } from './dropout';
@@ -148,13 +149,16 @@ builtIn(ConvTranspose1D, CONV_TRANSPOSE1D_SCHEMA, (pick) => {
   };
 });
 builtIn(Upsample1D, UPSAMPLE1D_SCHEMA, (pick) => ({ args: [pick(1, 3)], input: [pick(1, 3), pick(1, 5), pick(1, 3)] }));
-for (const Pool of [MaxPool1D, AvgPool1D]) {
-  builtIn(Pool, POOL1D_SCHEMA, (pick) => {
+for (const [Pool, schema] of [
+  [MaxPool1D, POOL1D_SCHEMA],
+  [AvgPool1D, AVG_POOL1D_SCHEMA],
+] as const) {
+  builtIn(Pool, schema, (pick) => {
     const kSize = pick(1, 3);
     const padding = pick(0, Math.floor(kSize / 2));
     return {
       args: [kSize, pick(1, 3)],
-      options: { padding, ceilMode: pick(0, 2) === 0 },
+      options: { padding, ceilMode: pick(0, 2) === 0, ...(Pool === AvgPool1D ? { countIncludePad: pick(0, 1) === 1 } : {}) },
       input: [pick(1, 3), pick(Math.max(1, kSize - 2 * padding), kSize + 8), pick(1, 3)],
       kinks: Pool === MaxPool1D,
     };
@@ -206,14 +210,21 @@ builtIn(ConvTranspose2D, CONV_TRANSPOSE2D_SCHEMA, (pick) => {
     input: [pick(1, 2), pick(1, 4), pick(1, 4), chanIn],
   };
 });
-for (const Pool of [MaxPool2D, AvgPool2D]) {
-  builtIn(Pool, POOL2D_SCHEMA, (pick) => {
+for (const [Pool, schema] of [
+  [MaxPool2D, POOL2D_SCHEMA],
+  [AvgPool2D, AVG_POOL2D_SCHEMA],
+] as const) {
+  builtIn(Pool, schema, (pick) => {
     const k = size2d(pick, 1, 3);
     const padding: [number, number] = [pick(0, Math.floor(k[0] / 2)), pick(0, Math.floor(k[1] / 2))];
     const side = (i: number): number => pick(Math.max(1, k[i] - 2 * padding[i]), k[i] + 4);
     return {
       args: [asArg(k), asArg(size2d(pick, 1, 3))],
-      options: { padding: asArg(padding), ceilMode: pick(0, 2) === 0 },
+      options: {
+        padding: asArg(padding),
+        ceilMode: pick(0, 2) === 0,
+        ...(Pool === AvgPool2D ? { countIncludePad: pick(0, 1) === 1 } : {}),
+      },
       input: [pick(1, 2), side(0), side(1), pick(1, 3)],
       kinks: Pool === MaxPool2D,
     };

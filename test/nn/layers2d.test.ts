@@ -256,6 +256,24 @@ describe('2-D layers: refusals name the layer, its position, expected and receiv
     expect(() => new MaxPool2D(2, 2, { ceilMode: 1 } as never)).toThrow('MaxPool2D: option ceilMode must be a boolean, got number 1');
   });
 
+  test("countIncludePad false, PyTorch's count_include_pad=False: a mean over the input positions a window covers", () => {
+    const s = fromArray([2, 4, 6], [1, 3, 1]);
+    // Windows of 3 over [0, 2, 4, 6, 0]: [0, 2, 4] and [4, 6, 0].
+    const counted = new AvgPool1D(3, 2, { padding: 1 }).forward(s).data;
+    expect(counted[0]).toBe(2);
+    expect(counted[1]).toBeCloseTo(10 / 3, 6);
+    const mean = new AvgPool1D(3, 2, { padding: 1, countIncludePad: false });
+    expect(Array.from(mean.forward(s).data)).toEqual([3, 5]);
+    expect(Array.from(mean.backwardDelta(s, fromArray([2, 4], [1, 2, 1])).data)).toEqual([1, 1 + 2, 2]);
+    expect(String(mean)).toBe('AvgPool1D(3, 2, { padding: 1, countIncludePad: false })');
+    expect(mean.config()).toEqual({ type: 'AvgPool1D', args: [3, 2], options: { padding: 1, countIncludePad: false } });
+    // In 2-D the count is per axis: a corner window of 3×3 with padding 1 covers 2×2 pixels.
+    const image = fromArray([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
+    expect(Array.from(new AvgPool2D(3, 2, { padding: 1, countIncludePad: false }).forward(image).data)).toEqual([3, 4, 6, 7]);
+    // Max pooling has nothing to count.
+    expect(() => new MaxPool2D(2, 2, { countIncludePad: false } as never)).toThrow(/^MaxPool2D: unknown option 'countIncludePad'/);
+  });
+
   test('padding in a model description: the words as the constructor takes them', () => {
     const net = buildModel([
       { type: 'Conv2D', args: [4, 1, 2], options: { padding: 'same' } },
