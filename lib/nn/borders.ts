@@ -54,17 +54,44 @@ function copyBlock(
   }
 }
 
+/** Writes `fill` over the border of each of `batch` images (height + top + bottom) × (width + left + right) in `data`. */
+function fillBorder(data: Float32Array, batch: number, height: number, width: number, chan: number, border: Border, fill: number): void {
+  const rows = height + border.top + border.bottom;
+  const row = (width + border.left + border.right) * chan;
+  for (let b = 0; b < batch; b++) {
+    const image = b * rows * row;
+    data.fill(fill, image, image + border.top * row);
+    data.fill(fill, image + (border.top + height) * row, image + rows * row);
+    for (let i = border.top; i < border.top + height; i++) {
+      const start = image + i * row;
+      data.fill(fill, start, start + border.left * chan);
+      data.fill(fill, start + (border.left + width) * chan, start + row);
+    }
+  }
+}
+
 /**
- * `x`, `batch` images of height × width × chan, inside `border` filled with `fill`: new data of
- * (batch, height + top + bottom, width + left + right, chan), or `x` itself when the border is
- * empty.
+ * `x`, `batch` images of height × width × chan, inside `border` filled with `fill`: data of
+ * (batch, height + top + bottom, width + left + right, chan), written into `into` where given (a
+ * module's reused buffer of that size: every value is written) or new; `x` itself when the
+ * border is empty.
  * @internal
  */
-export function addBorder(x: Float32Array, batch: number, height: number, width: number, chan: number, border: Border, fill = 0): Images {
+export function addBorder(
+  x: Float32Array,
+  batch: number,
+  height: number,
+  width: number,
+  chan: number,
+  border: Border,
+  fill = 0,
+  into?: Float32Array,
+): Images {
   const out = { height: height + border.top + border.bottom, width: width + border.left + border.right };
   if (isNone(border)) return { data: x, ...out };
-  const data = new Float32Array(batch * out.height * out.width * chan);
-  if (fill !== 0) data.fill(fill);
+  const data = into ?? new Float32Array(batch * out.height * out.width * chan);
+  // A new array is zeros already.
+  if (into || fill !== 0) fillBorder(data, batch, height, width, chan, border, fill);
   copyBlock({ data: x, height, width }, 0, 0, { data, ...out }, border.top, border.left, batch, height, width, chan);
   return { data, ...out };
 }

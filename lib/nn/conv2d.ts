@@ -266,7 +266,7 @@ export class Conv2D extends Convolution2D {
     const border = this.endBorder;
     const grows = border.bottom > 0 || border.right > 0;
     const extended = { height: height + border.bottom, width: width + border.right };
-    const full = grows ? new Float32Array(batch * extended.height * extended.width * chan) : dx.data;
+    const full = grows ? this.buffer('borderedDelta', [batch, extended.height, extended.width, chan]).data : dx.data;
     backend().conv2dBackwardInput(
       delta.data,
       this.weight.data,
@@ -286,10 +286,13 @@ export class Conv2D extends Convolution2D {
     return { ...NO_BORDER, bottom: this.padHeightEnd - this.padHeight, right: this.padWidthEnd - this.padWidth };
   }
 
-  /** The input with {@link endBorder} added (the input itself where it is empty). */
+  /** The input with {@link endBorder} added (the input itself where it is empty), in a buffer reused inside a Sequential. */
   private withEndZeros(input: Tensor): Images {
     const [batch, height, width, chan] = input.shape;
-    return addBorder(input.data, batch, height, width, chan, this.endBorder);
+    const b = this.endBorder;
+    if (b.bottom + b.right === 0) return { data: input.data, height, width };
+    const into = this.buffer('bordered', [batch, height + b.bottom, width + b.right, chan]);
+    return addBorder(input.data, batch, height, width, chan, b, 0, into.data);
   }
 }
 
@@ -574,17 +577,20 @@ abstract class Pool2D extends Module {
   /** The input inside its border, as the kernels read it (the input itself without one). @internal */
   protected padded(input: Tensor): Tensor {
     const [batch, height, width, chan] = input.shape;
-    const x = addBorder(input.data, batch, height, width, chan, this.border(height, width), this.fill);
-    return x.data === input.data ? input : { shape: Object.freeze([batch, x.height, x.width, chan]), data: x.data };
+    const b = this.border(height, width);
+    if (b.top + b.bottom + b.left + b.right === 0) return input;
+    // Reused inside a Sequential (no allocation a step): addBorder writes all of it.
+    const into = this.buffer('bordered', [batch, height + b.top + b.bottom, width + b.left + b.right, chan]);
+    addBorder(input.data, batch, height, width, chan, b, this.fill, into.data);
+    return into;
   }
 
-  /** Where the kernels write ∂L/∂(input inside its border): the module's delta buffer without a border. @internal */
+  /** Where the kernels write ∂L/∂(input inside its border), which they zero first: the module's delta buffer without a border. @internal */
   protected paddedGradient(input: Tensor): Tensor {
     const [batch, height, width, chan] = input.shape;
     const b = this.border(height, width);
     const [h, w] = [height + b.top + b.bottom, width + b.left + b.right];
-    if (h === height && w === width) return this.buffer('delta', input.shape);
-    return { shape: Object.freeze([batch, h, w, chan]), data: new Float32Array(batch * h * w * chan) };
+    return this.buffer(h === height && w === width ? 'delta' : 'borderedDelta', [batch, h, w, chan]);
   }
 
   /** ∂L/∂input from {@link paddedGradient}'s: the border's part dropped (a constant, not an input). @internal */

@@ -148,17 +148,19 @@ abstract class Pool1D extends Module {
   /** The input inside its border, as the kernels read it (the input itself without one). @internal */
   protected padded(input: Tensor): Tensor {
     const [batch, length, chan] = input.shape;
-    const { data, width } = addBorder(input.data, batch, 1, length, chan, this.border(length), this.fill);
-    return data === input.data ? input : { shape: Object.freeze([batch, width, chan]), data };
+    const b = this.border(length);
+    if (b.left + b.right === 0) return input;
+    // Reused inside a Sequential (no allocation a step): addBorder writes all of it.
+    const into = this.buffer('bordered', [batch, length + b.left + b.right, chan]);
+    addBorder(input.data, batch, 1, length, chan, b, this.fill, into.data);
+    return into;
   }
 
-  /** Where the kernels write ∂L/∂(input inside its border): the module's delta buffer without a border. @internal */
+  /** Where the kernels write ∂L/∂(input inside its border), which they zero first: the module's delta buffer without a border. @internal */
   protected paddedGradient(input: Tensor): Tensor {
     const [batch, length, chan] = input.shape;
     const b = this.border(length);
-    if (b.left === 0 && b.right === 0) return this.buffer('delta', input.shape);
-    const width = length + b.left + b.right;
-    return { shape: Object.freeze([batch, width, chan]), data: new Float32Array(batch * width * chan) };
+    return this.buffer(b.left + b.right === 0 ? 'delta' : 'borderedDelta', [batch, length + b.left + b.right, chan]);
   }
 
   /** ∂L/∂input from {@link paddedGradient}'s: the border's part dropped (a constant, not an input). @internal */
