@@ -670,8 +670,8 @@ export class MaxPool2D extends Pool2D {
 
 /**
  * Mean over windows of kH×kW pixels moved by `stride` (default the window), per channel; a
- * padding's zeros count in the mean (PyTorch's default). Backward spreads δ / (kH·kW) over each
- * window, adding up where windows overlap.
+ * padding's zeros count in the mean (PyTorch's default) unless countIncludePad is false. Backward
+ * spreads δ / (the pixels counted) over each window, adding up where windows overlap.
  *
  * Shape: (batch, height, width, chan) → (batch, ⌊(height + 2·pH − kH) / sH⌋ + 1, ⌊(width + 2·pW − kW) / sW⌋ + 1, chan),
  * ⌈…⌉ with ceilMode.

@@ -243,8 +243,8 @@ export class MaxPool1D extends Pool1D {
 
 /**
  * Mean over windows of `kSize` positions moved by `stride` (default kSize), per channel; a
- * padding's zeros count in the mean (PyTorch's default). Backward spreads δ / kSize over each
- * window, adding up where windows overlap.
+ * padding's zeros count in the mean (PyTorch's default) unless countIncludePad is false. Backward
+ * spreads δ / (the positions counted) over each window, adding up where windows overlap.
  *
  * Shape: (batch, length, chan) → (batch, ⌊(length + 2·padding − kSize) / stride⌋ + 1, chan), ⌈…⌉ with ceilMode.
  * @example
