@@ -184,7 +184,7 @@ export class Conv1D extends Module {
     const out = this.checkInput(input);
     const [batch, length] = input.shape;
     const [p, q] = [this.padding, this.paddingEnd];
-    const x = padLength(input.data, batch, length, this.chanIn, p, q);
+    const x = this.padded(input);
     const y = this.buffer('output', out);
     backend().conv1dForward(
       x,
@@ -205,7 +205,7 @@ export class Conv1D extends Module {
     const [, outLength] = this.checkBackward(input, delta);
     const [batch, length] = input.shape;
     const [p, q] = [this.padding, this.paddingEnd];
-    const x = padLength(input.data, batch, length, this.chanIn, p, q);
+    const x = this.padded(input);
     backend().conv1dBackwardWeight(
       x,
       delta.data,
@@ -239,7 +239,7 @@ export class Conv1D extends Module {
       );
       return dx;
     }
-    const dxPadded = new Float32Array(batch * (length + p + q) * this.chanIn);
+    const dxPadded = this.buffer('borderedDelta', [batch, length + p + q, this.chanIn]).data;
     backend().conv1dBackwardInput(
       delta.data,
       this.weight.data,
@@ -252,7 +252,19 @@ export class Conv1D extends Module {
       this.stride,
     );
     // The padded positions are constants, not inputs: their gradient is dropped.
-    return { shape: Object.freeze([batch, length, this.chanIn]), data: cropLength(dxPadded, batch, length, this.chanIn, p, q) };
+    const dx = this.buffer('delta', input.shape);
+    const padded = { data: dxPadded, height: 1, width: length + p + q };
+    removeBorder(padded, dx.data, batch, 1, length, this.chanIn, { ...NO_BORDER, left: p, right: q });
+    return dx;
+  }
+
+  /** The input between its zeros (the input's data itself without any), in a buffer reused inside a Sequential. */
+  private padded(input: Tensor): Float32Array {
+    const [batch, length, chan] = input.shape;
+    const border = { ...NO_BORDER, left: this.padding, right: this.paddingEnd };
+    if (border.left + border.right === 0) return input.data;
+    const into = this.buffer('bordered', [batch, length + border.left + border.right, chan]);
+    return addBorder(input.data, batch, 1, length, chan, border, 0, into.data).data;
   }
 
   parameters(): Parameter[] {
