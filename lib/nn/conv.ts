@@ -12,21 +12,12 @@ import { backend } from '../backend';
 import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
-import { NO_BORDER, addBorder, removeBorder } from './borders';
+import { Border, NO_BORDER, addBorder, removeBorder } from './borders';
 import { ARGUMENT_LIMITS, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
 
 /** The sequences x (batch, length, chan) between `before` and `after` zero positions (x itself without any). @internal */
 export function padLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
   return addBorder(x, batch, 1, length, chan, { ...NO_BORDER, left: before, right: after }).data;
-}
-
-/** The inverse of padLength: keeps positions [before, before + length) of each sample. */
-function cropLength(x: Float32Array, batch: number, length: number, chan: number, before: number, after: number): Float32Array {
-  if (before === 0 && after === 0) return x;
-  const out = new Float32Array(batch * length * chan);
-  const padded = { data: x, height: 1, width: length + before + after };
-  removeBorder(padded, out, batch, 1, length, chan, { ...NO_BORDER, left: before, right: after });
-  return out;
 }
 
 /** Options of {@link Conv1D}. */
@@ -403,19 +394,29 @@ export class ConvTranspose1D extends Module {
     const out = this.checkInput(input);
     const [batch, length] = input.shape;
     const full = this.fullLength(length);
-    const yFull = new Float32Array(batch * full * this.chanOut);
+    const y = this.buffer('output', out);
+    const border = this.cropped(full, out[1]);
+    // The kernel writes the whole of y_full (it overwrites), into y itself where nothing is cropped.
+    const yFull = border.left + border.right === 0 ? y.data : this.buffer('full', [batch, full, this.chanOut]).data;
     backend().conv1dBackwardInput(input.data, this.weight.data, yFull, batch, full, this.chanOut, this.chanIn, this.kSize, this.stride);
-    const p = this.padding;
-    const y = cropLength(yFull, batch, out[1], this.chanOut, p, full - out[1] - p);
-    if (this.bias) backend().addRowVector(y, this.bias.data, batch * out[1], this.chanOut);
-    return { shape: Object.freeze(out), data: y };
+    if (yFull !== y.data) removeBorder({ data: yFull, height: 1, width: full }, y.data, batch, 1, out[1], this.chanOut, border);
+    if (this.bias) backend().addRowVector(y.data, this.bias.data, batch * out[1], this.chanOut);
+    return y;
   }
 
-  /** pad_p(δ): the cropped positions are outside the output, so their gradient is zero. */
+  /** What forward crops off y_full (full positions) to leave `outLength`: padding before, the rest after. */
+  private cropped(full: number, outLength: number): Border {
+    return { ...NO_BORDER, left: this.padding, right: full - outLength - this.padding };
+  }
+
+  /** pad_p(δ): the cropped positions are outside the output, so their gradient is zero (in a buffer reused inside a Sequential). */
   private padDelta(delta: Tensor, length: number): Float32Array {
     const [batch, outLength] = delta.shape;
     const full = this.fullLength(length);
-    return padLength(delta.data, batch, outLength, this.chanOut, this.padding, full - outLength - this.padding);
+    const border = this.cropped(full, outLength);
+    if (border.left + border.right === 0) return delta.data;
+    const into = this.buffer('bordered', [batch, full, this.chanOut]);
+    return addBorder(delta.data, batch, 1, outLength, this.chanOut, border, 0, into.data).data;
   }
 
   backwardUpdateGradient(input: Tensor, delta: Tensor): void {
@@ -438,7 +439,7 @@ export class ConvTranspose1D extends Module {
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const [batch, length] = input.shape;
-    const dx = zeros([batch, length, this.chanIn]);
+    const dx = this.buffer('delta', [batch, length, this.chanIn]);
     backend().conv1dForward(
       this.padDelta(delta, length),
       this.weight.data,
