@@ -4,7 +4,9 @@
  * an even kernel (one zero more after the image than before it; the conv2d kernels pad both sides
  * alike) and the poolings' padding (−∞ around a maximum, zeros in a mean). A sequence
  * (batch, length, chan) is an image one row high. Each is a copy of the input, the price of
- * keeping the kernels to one geometry.
+ * keeping the kernels to one geometry. Also the poolings' window arithmetic that goes with it:
+ * PyTorch's count of windows (floor or ceiling), the border a ceiling's last window needs, and
+ * the rescaling that gives a mean PyTorch's divisor.
  * @internal
  */
 
