@@ -12,8 +12,8 @@ import { windowCount } from '../backend/types';
 import { InitName, checkInit, initialize } from '../init';
 import { Module, ModuleConfig, Parameter, checkOptions } from './base';
 import { ARGUMENT_LIMITS, ArgumentValues, ModuleSchema, PaddingMode, checkArguments, flagOption, optionNames } from './schema';
-import { Border, Images, NO_BORDER, PoolAxis, addBorder, meanFactors, poolWindows, removeBorder, scaleWindows } from './borders';
-import { checkFlag, checkPoolArguments } from './pool';
+import { Border, Images, NO_BORDER, PoolAxis, addBorder, removeBorder } from './borders';
+import { WindowPool, checkFlag } from './pool';
 
 /** An integer for both axes, or one per axis: `[height, width]`. */
 export type Size2D = number | readonly [height: number, width: number];
@@ -480,7 +480,7 @@ export const AVG_POOL2D_SCHEMA: ModuleSchema = {
   flags: { ...POOL2D_SCHEMA.flags, countIncludePad: true },
 };
 
-abstract class Pool2D extends Module {
+abstract class Pool2D extends WindowPool {
   /** Its arguments and options, whose defaults its label leaves out. @internal */
   static readonly schema: ModuleSchema = POOL2D_SCHEMA;
 
@@ -492,26 +492,16 @@ abstract class Pool2D extends Module {
   readonly padHeight: number;
   /** Columns added left and right of the image. */
   readonly padWidth: number;
-  /** Whether the windows are counted with the ceiling (PyTorch's `ceil_mode`). */
-  readonly ceilMode: boolean;
-  /** What surrounds the input: −∞ or 0. @internal */
-  protected abstract readonly fill: number;
-
-  /** The options as given, checked: what a subclass reads of its own. @internal */
-  protected readonly options: Readonly<Record<string, unknown>>;
 
   constructor(who: string, schema: ModuleSchema, kSize: Size2D, stride: Size2D | undefined, options: unknown, extra: number) {
-    super();
-    checkPoolArguments(who, options, extra);
-    this.options = checkOptions(who, options, optionNames(schema));
-    const v = checkArguments(who, schema, [kSize, stride], this.options);
+    super(who, schema, [kSize, stride], options, extra);
+    const v = this.values;
     this.kHeight = v.kSizeHeight;
     this.kWidth = v.kSizeWidth;
     this.strideHeight = v.strideHeight;
     this.strideWidth = v.strideWidth;
     this.padHeight = v.paddingHeight;
     this.padWidth = v.paddingWidth;
-    this.ceilMode = checkFlag(who, this.options, 'ceilMode', false);
   }
 
   config(): ModuleConfig {
@@ -528,11 +518,6 @@ abstract class Pool2D extends Module {
     };
   }
 
-  /** A subclass's own options off their defaults, for its config. @internal */
-  protected ownOptions(): Record<string, unknown> {
-    return {};
-  }
-
   /** The height and width axes as the window arithmetic reads them. @internal */
   get axes(): [PoolAxis, PoolAxis] {
     return [
@@ -541,10 +526,14 @@ abstract class Pool2D extends Module {
     ];
   }
 
-  /** The windows along the height and the width of an image of this size, and what the last ones overhang. @internal */
-  protected windows(height: number, width: number): [{ windows: number; overhang: number }, { windows: number; overhang: number }] {
-    const [h, w] = this.axes;
-    return [poolWindows(height, h, this.ceilMode), poolWindows(width, w, this.ceilMode)];
+  /** @internal */
+  protected asImage(shape: readonly number[]): [number, number, number, number] {
+    return [shape[0], shape[1], shape[2], shape[3]];
+  }
+
+  /** @internal */
+  protected fromImage(batch: number, height: number, width: number, chan: number): number[] {
+    return [batch, height, width, chan];
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -561,46 +550,6 @@ abstract class Pool2D extends Module {
   geometry(shape: readonly number[]): [number, number, number, number, number, number, number, number] {
     const [batch, height, width, chan] = shape;
     return [batch, height, width, chan, this.kHeight, this.kWidth, this.strideHeight, this.strideWidth];
-  }
-
-  /** What the kernels read around an image of this size: the padding, and after it what a ceiling's last windows overhang. */
-  private border(height: number, width: number): Border {
-    const [rows, cols] = this.windows(height, width);
-    return {
-      top: this.padHeight,
-      bottom: this.padHeight + rows.overhang,
-      left: this.padWidth,
-      right: this.padWidth + cols.overhang,
-    };
-  }
-
-  /** The input inside its border, as the kernels read it (the input itself without one). @internal */
-  protected padded(input: Tensor): Tensor {
-    const [batch, height, width, chan] = input.shape;
-    const b = this.border(height, width);
-    if (b.top + b.bottom + b.left + b.right === 0) return input;
-    // Reused inside a Sequential (no allocation a step): addBorder writes all of it.
-    const into = this.buffer('bordered', [batch, height + b.top + b.bottom, width + b.left + b.right, chan]);
-    addBorder(input.data, batch, height, width, chan, b, this.fill, into.data);
-    return into;
-  }
-
-  /** Where the kernels write ∂L/∂(input inside its border), which they zero first: the module's delta buffer without a border. @internal */
-  protected paddedGradient(input: Tensor): Tensor {
-    const [batch, height, width, chan] = input.shape;
-    const b = this.border(height, width);
-    const [h, w] = [height + b.top + b.bottom, width + b.left + b.right];
-    return this.buffer(h === height && w === width ? 'delta' : 'borderedDelta', [batch, h, w, chan]);
-  }
-
-  /** ∂L/∂input from {@link paddedGradient}'s: the border's part dropped (a constant, not an input). @internal */
-  protected unpadded(input: Tensor, paddedGradient: Tensor): Tensor {
-    const [batch, height, width, chan] = input.shape;
-    if (paddedGradient.shape[1] === height && paddedGradient.shape[2] === width) return paddedGradient;
-    const dx = this.buffer('delta', input.shape);
-    const from = { data: paddedGradient.data, height: paddedGradient.shape[1], width: paddedGradient.shape[2] };
-    removeBorder(from, dx.data, batch, height, width, chan, this.border(height, width));
-    return dx;
   }
 }
 
@@ -707,33 +656,15 @@ export class AvgPool2D extends Pool2D {
     const y = this.buffer('output', out);
     const x = this.padded(input);
     backend().avgPool2dForward(x.data, y.data, ...this.geometry(x.shape));
-    this.clipMeans(input, y.data, false);
+    this.clipMeans(input, y.data, false, this.countIncludePad);
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const dx = this.paddedGradient(input);
-    backend().avgPool2dBackward(this.clipMeans(input, delta.data, true), dx.data, ...this.geometry(dx.shape));
+    backend().avgPool2dBackward(this.clipMeans(input, delta.data, true, this.countIncludePad), dx.data, ...this.geometry(dx.shape));
     return this.unpadded(input, dx);
-  }
-
-  /**
-   * The kernels divide each window's sum by kH·kW; PyTorch divides by the pixels it counts (the
-   * padding's only with countIncludePad, never a ceiling's overhang). Returns `v` (outputs, or the
-   * gradient flowing back through them) with those windows rescaled: in place, or in a copy with
-   * `copy`; `v` itself where every window counts kH·kW pixels.
-   */
-  private clipMeans(input: Tensor, v: Float32Array, copy: boolean): Float32Array {
-    const [batch, height, width, chan] = input.shape;
-    const [rows, cols] = this.windows(height, width);
-    const [h, w] = this.axes;
-    const rowFactors = meanFactors(height, h, rows.windows, this.countIncludePad);
-    const colFactors = meanFactors(width, w, cols.windows, this.countIncludePad);
-    if (!rowFactors && !colFactors) return v;
-    const out = copy ? v.slice() : v;
-    scaleWindows(out, batch, rows.windows, cols.windows, chan, rowFactors, colFactors);
-    return out;
   }
 }
 

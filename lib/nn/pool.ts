@@ -7,8 +7,8 @@
 import { Tensor, describe } from '../tensor';
 import { backend } from '../backend';
 import { Module, ModuleConfig, checkOptions } from './base';
-import { Border, NO_BORDER, PoolAxis, addBorder, meanFactors, poolWindows, removeBorder, scaleWindows } from './borders';
-import { ModuleSchema, checkArguments, optionNames } from './schema';
+import { Border, PoolAxis, addBorder, meanFactors, poolWindows, removeBorder, scaleWindows } from './borders';
+import { ArgumentValues, ModuleSchema, checkArguments, optionNames } from './schema';
 
 /** Options of {@link MaxPool1D} and {@link AvgPool1D}. */
 export interface Pool1DOptions {
@@ -79,7 +79,114 @@ export function checkFlag(who: string, options: Readonly<Record<string, unknown>
   return v === undefined ? fallback : v;
 }
 
-abstract class Pool1D extends Module {
+/** A sequence's row axis, as the window arithmetic reads a sequence: one row, windows of one row. */
+const ONE_ROW: PoolAxis = Object.freeze({ kSize: 1, stride: 1, padding: 0 });
+
+/**
+ * What the 1-D and 2-D poolings share: their checked arguments and options, and how their
+ * options reach the kernels, which know none of them. The kernels run on the input inside a border
+ * (the padding, −∞ or zeros, and after it what a ceiling's last window overhangs), the gradient
+ * with respect to the border is dropped, and a mean's windows that count fewer cells than the
+ * window are rescaled to PyTorch's divisor. A sequence (batch, length, chan) is an image one row
+ * high ({@link ONE_ROW}).
+ * @internal
+ */
+export abstract class WindowPool extends Module {
+  /** Whether the windows are counted with the ceiling (PyTorch's `ceil_mode`). */
+  readonly ceilMode: boolean;
+  /** What surrounds the input: −∞ or 0. @internal */
+  protected abstract readonly fill: number;
+  /** The options as given, checked: what a subclass reads of its own. @internal */
+  protected readonly options: Readonly<Record<string, unknown>>;
+  /** The arguments and numeric options, checked by the schema. @internal */
+  protected readonly values: ArgumentValues;
+
+  constructor(who: string, schema: ModuleSchema, args: readonly unknown[], options: unknown, extra: number) {
+    super();
+    checkPoolArguments(who, options, extra);
+    this.options = checkOptions(who, options, optionNames(schema));
+    this.values = checkArguments(who, schema, args, this.options);
+    this.ceilMode = checkFlag(who, this.options, 'ceilMode', false);
+  }
+
+  /** The row and column axes as the window arithmetic reads them (a sequence's row axis: {@link ONE_ROW}). @internal */
+  abstract get axes(): [PoolAxis, PoolAxis];
+
+  /** An input's shape as images: (batch, height, width, chan). @internal */
+  protected abstract asImage(shape: readonly number[]): [number, number, number, number];
+
+  /** The tensor shape of images of this size, the inverse of {@link asImage}. @internal */
+  protected abstract fromImage(batch: number, height: number, width: number, chan: number): number[];
+
+  /** A subclass's own options off their defaults, for its config. @internal */
+  protected ownOptions(): Record<string, unknown> {
+    return {};
+  }
+
+  /** The windows down and across an image of this size, and what the last ones overhang. @internal */
+  protected windows(height: number, width: number): [{ windows: number; overhang: number }, { windows: number; overhang: number }] {
+    const [h, w] = this.axes;
+    return [poolWindows(height, h, this.ceilMode), poolWindows(width, w, this.ceilMode)];
+  }
+
+  /** What the kernels read around an image of this size: the padding, and after it what a ceiling's last windows overhang. */
+  private border(height: number, width: number): Border {
+    const [h, w] = this.axes;
+    const [rows, cols] = this.windows(height, width);
+    return { top: h.padding, bottom: h.padding + rows.overhang, left: w.padding, right: w.padding + cols.overhang };
+  }
+
+  /** The input inside its border, as the kernels read it (the input itself without one). @internal */
+  protected padded(input: Tensor): Tensor {
+    const [batch, height, width, chan] = this.asImage(input.shape);
+    const b = this.border(height, width);
+    if (b.top + b.bottom + b.left + b.right === 0) return input;
+    // Reused inside a Sequential (no allocation a step): addBorder writes all of it.
+    const into = this.buffer('bordered', this.fromImage(batch, height + b.top + b.bottom, width + b.left + b.right, chan));
+    addBorder(input.data, batch, height, width, chan, b, this.fill, into.data);
+    return into;
+  }
+
+  /** Where the kernels write ∂L/∂(input inside its border), which they zero first: the module's delta buffer without a border. @internal */
+  protected paddedGradient(input: Tensor): Tensor {
+    const [batch, height, width, chan] = this.asImage(input.shape);
+    const b = this.border(height, width);
+    const none = b.top + b.bottom + b.left + b.right === 0;
+    return this.buffer(none ? 'delta' : 'borderedDelta', this.fromImage(batch, height + b.top + b.bottom, width + b.left + b.right, chan));
+  }
+
+  /** ∂L/∂input from {@link paddedGradient}'s: the border's part dropped (a constant, not an input). @internal */
+  protected unpadded(input: Tensor, paddedGradient: Tensor): Tensor {
+    const [batch, height, width, chan] = this.asImage(input.shape);
+    const [, paddedHeight, paddedWidth] = this.asImage(paddedGradient.shape);
+    if (paddedHeight === height && paddedWidth === width) return paddedGradient;
+    const dx = this.buffer('delta', input.shape);
+    const from = { data: paddedGradient.data, height: paddedHeight, width: paddedWidth };
+    removeBorder(from, dx.data, batch, height, width, chan, this.border(height, width));
+    return dx;
+  }
+
+  /**
+   * The kernels divide each window's sum by the window's size; PyTorch divides by the cells it
+   * counts (the padding's only with `countPadding`, never a ceiling's overhang). Returns `v`
+   * (outputs, or the gradient flowing back through them) with those windows rescaled: in place,
+   * or in a copy with `copy`; `v` itself where every window counts all its cells.
+   * @internal
+   */
+  protected clipMeans(input: Tensor, v: Float32Array, copy: boolean, countPadding: boolean): Float32Array {
+    const [batch, height, width, chan] = this.asImage(input.shape);
+    const [rows, cols] = this.windows(height, width);
+    const [h, w] = this.axes;
+    const rowFactors = meanFactors(height, h, rows.windows, countPadding);
+    const colFactors = meanFactors(width, w, cols.windows, countPadding);
+    if (!rowFactors && !colFactors) return v;
+    const out = copy ? v.slice() : v;
+    scaleWindows(out, batch, rows.windows, cols.windows, chan, rowFactors, colFactors);
+    return out;
+  }
+}
+
+abstract class Pool1D extends WindowPool {
   /** Its arguments and options, whose defaults its label leaves out. @internal */
   static readonly schema: ModuleSchema = POOL1D_SCHEMA;
 
@@ -87,23 +194,12 @@ abstract class Pool1D extends Module {
   readonly stride: number;
   /** Positions added at each end: −∞ (MaxPool1D) or zeros (AvgPool1D). */
   readonly padding: number;
-  /** Whether the windows are counted with the ceiling (PyTorch's `ceil_mode`). */
-  readonly ceilMode: boolean;
-  /** What surrounds the input: −∞ or 0. @internal */
-  protected abstract readonly fill: number;
-
-  /** The options as given, checked: what a subclass reads of its own. @internal */
-  protected readonly options: Readonly<Record<string, unknown>>;
 
   constructor(who: string, schema: ModuleSchema, kSize: number, stride: number | undefined, options: unknown, extra: number) {
-    super();
-    checkPoolArguments(who, options, extra);
-    this.options = checkOptions(who, options, optionNames(schema));
-    const v = checkArguments(who, schema, [kSize, stride], this.options);
-    this.kSize = v.kSize;
-    this.stride = v.stride;
-    this.padding = v.padding;
-    this.ceilMode = checkFlag(who, this.options, 'ceilMode', false);
+    super(who, schema, [kSize, stride], options, extra);
+    this.kSize = this.values.kSize;
+    this.stride = this.values.stride;
+    this.padding = this.values.padding;
   }
 
   config(): ModuleConfig {
@@ -115,14 +211,24 @@ abstract class Pool1D extends Module {
     return { type: this.constructor.name, args: [this.kSize, this.stride], ...(Object.keys(options).length ? { options } : {}) };
   }
 
-  /** A subclass's own options off their defaults, for its config. @internal */
-  protected ownOptions(): Record<string, unknown> {
-    return {};
-  }
-
   /** The length axis as the window arithmetic reads it. @internal */
   get axis(): PoolAxis {
     return { kSize: this.kSize, stride: this.stride, padding: this.padding };
+  }
+
+  /** @internal */
+  get axes(): [PoolAxis, PoolAxis] {
+    return [ONE_ROW, this.axis];
+  }
+
+  /** @internal */
+  protected asImage(shape: readonly number[]): [number, number, number, number] {
+    return [shape[0], 1, shape[1], shape[2]];
+  }
+
+  /** @internal */
+  protected fromImage(batch: number, _height: number, width: number, chan: number): number[] {
+    return [batch, width, chan];
   }
 
   outputShape(inputShape: readonly number[]): number[] {
@@ -137,40 +243,6 @@ abstract class Pool1D extends Module {
   geometry(shape: readonly number[]): [number, number, number, number, number] {
     const [batch, length, chan] = shape;
     return [batch, length, chan, this.kSize, this.stride];
-  }
-
-  /** What the kernels read around an input of `length`: the padding, and after it what a ceiling's last window overhangs. */
-  private border(length: number): Border {
-    const right = this.padding + poolWindows(length, this.axis, this.ceilMode).overhang;
-    return { ...NO_BORDER, left: this.padding, right };
-  }
-
-  /** The input inside its border, as the kernels read it (the input itself without one). @internal */
-  protected padded(input: Tensor): Tensor {
-    const [batch, length, chan] = input.shape;
-    const b = this.border(length);
-    if (b.left + b.right === 0) return input;
-    // Reused inside a Sequential (no allocation a step): addBorder writes all of it.
-    const into = this.buffer('bordered', [batch, length + b.left + b.right, chan]);
-    addBorder(input.data, batch, 1, length, chan, b, this.fill, into.data);
-    return into;
-  }
-
-  /** Where the kernels write ∂L/∂(input inside its border), which they zero first: the module's delta buffer without a border. @internal */
-  protected paddedGradient(input: Tensor): Tensor {
-    const [batch, length, chan] = input.shape;
-    const b = this.border(length);
-    return this.buffer(b.left + b.right === 0 ? 'delta' : 'borderedDelta', [batch, length + b.left + b.right, chan]);
-  }
-
-  /** ∂L/∂input from {@link paddedGradient}'s: the border's part dropped (a constant, not an input). @internal */
-  protected unpadded(input: Tensor, paddedGradient: Tensor): Tensor {
-    const [batch, length, chan] = input.shape;
-    if (paddedGradient.shape[1] === length) return paddedGradient;
-    const dx = this.buffer('delta', input.shape);
-    const from = { data: paddedGradient.data, height: 1, width: paddedGradient.shape[1] };
-    removeBorder(from, dx.data, batch, 1, length, chan, this.border(length));
-    return dx;
   }
 }
 
@@ -279,31 +351,15 @@ export class AvgPool1D extends Pool1D {
     const y = this.buffer('output', out);
     const x = this.padded(input);
     backend().avgPool1dForward(x.data, y.data, ...this.geometry(x.shape));
-    this.clipMeans(input, y.data, false);
+    this.clipMeans(input, y.data, false, this.countIncludePad);
     return y;
   }
 
   backwardDelta(input: Tensor, delta: Tensor): Tensor {
     this.checkBackward(input, delta);
     const dx = this.paddedGradient(input);
-    backend().avgPool1dBackward(this.clipMeans(input, delta.data, true), dx.data, ...this.geometry(dx.shape));
+    backend().avgPool1dBackward(this.clipMeans(input, delta.data, true, this.countIncludePad), dx.data, ...this.geometry(dx.shape));
     return this.unpadded(input, dx);
-  }
-
-  /**
-   * The kernels divide each window's sum by kSize; PyTorch divides by the positions it counts
-   * (the padding's only with countIncludePad, never a ceiling's overhang). Returns `v` (outputs,
-   * or the gradient flowing back through them) with those windows rescaled: in place, or in a
-   * copy with `copy`; `v` itself where every window counts kSize positions.
-   */
-  private clipMeans(input: Tensor, v: Float32Array, copy: boolean): Float32Array {
-    const [batch, length, chan] = input.shape;
-    const { windows } = poolWindows(length, this.axis, this.ceilMode);
-    const factors = meanFactors(length, this.axis, windows, this.countIncludePad);
-    if (!factors) return v;
-    const out = copy ? v.slice() : v;
-    scaleWindows(out, batch, 1, windows, chan, null, factors);
-    return out;
   }
 }
 
