@@ -18,7 +18,7 @@ import { Tensor, describe } from '../tensor';
 import { Module, Sequential } from '../nn/module';
 import { Linear } from '../nn/linear';
 import { Conv1D, ConvTranspose1D, Upsample1D } from '../nn/conv';
-import { AvgPool1D, Flatten, MaxPool1D, Reshape } from '../nn/pool';
+import { AvgPool1D, Flatten, MaxPool1D, Reshape, WindowPool } from '../nn/pool';
 import { firstLine } from '../messages';
 import { checkKnownOptions } from '../options';
 import { AvgPool2D, Conv2D, ConvTranspose2D, GlobalAvgPool2D, MaxPool2D, Upsample2D } from '../nn/conv2d';
@@ -274,28 +274,6 @@ for (const [C, op] of [
     return { name: g.node(op, inputs, attributes), rank: 3, channelsFirst: true };
   });
 }
-for (const [C, op] of [
-  [MaxPool1D, 'MaxPool'],
-  [AvgPool1D, 'AveragePool'],
-] as const) {
-  emitter<MaxPool1D | AvgPool1D>(C, (g, m, v, label, inputShape) => {
-    const x = g.channelsFirst(v);
-    const { windows, overhang } = poolWindows(inputShape[1], m.axis, m.ceilMode);
-    // ceilMode as more padding after the input, not ONNX's ceil_mode, which counts a last window
-    // that starts in the padding where PyTorch (and neurone) drop it.
-    const attributes = [ints('kernel_shape', [m.kSize]), ints('strides', [m.stride]), ints('pads', [m.padding, m.padding + overhang])];
-    if (m instanceof MaxPool1D) return { name: g.node(op, [x.name], attributes), rank: 3, channelsFirst: true };
-    // Without count_include_pad AveragePool divides by the input positions a window covers, as
-    // countIncludePad false does; with it, by the window's size, overhang included, where
-    // neurone (and PyTorch) leave the overhang out: those means are rescaled.
-    attributes.push(int('count_include_pad', m.countIncludePad ? 1 : 0));
-    const mean = g.node(op, [x.name], attributes);
-    const factors = m.countIncludePad ? meanFactors(inputShape[1], m.axis, windows, true) : null;
-    if (!factors) return { name: mean, rank: 3, channelsFirst: true };
-    const scale = g.constant(label('overhang'), [1, 1, windows], factors);
-    return { name: g.node('Mul', [mean, scale]), rank: 3, channelsFirst: true };
-  });
-}
 emitter(Upsample1D, (g, m, v, label) => {
   // Nearest neighbour with floor(i / scale): every position repeated `scale` times, in place.
   const scales = v.channelsFirst ? [1, 1, m.scale] : [1, m.scale, 1];
@@ -327,31 +305,46 @@ for (const [C, op] of [
   });
 }
 for (const [C, op] of [
+  [MaxPool1D, 'MaxPool'],
+  [AvgPool1D, 'AveragePool'],
   [MaxPool2D, 'MaxPool'],
   [AvgPool2D, 'AveragePool'],
 ] as const) {
-  emitter<MaxPool2D | AvgPool2D>(C, (g, m, v, label, inputShape) => {
+  emitter<MaxPool1D | AvgPool1D | MaxPool2D | AvgPool2D>(C, (g, m, v, label, inputShape) => {
     const x = g.channelsFirst(v);
-    const [h, w] = m.axes;
-    const rows = poolWindows(inputShape[1], h, m.ceilMode);
-    const cols = poolWindows(inputShape[2], w, m.ceilMode);
+    const rank = inputShape.length;
+    // The spatial axes: a sequence's length, or an image's height and width.
+    const axes = rank === 3 ? [m.axes[1]] : m.axes;
+    const sizes = inputShape.slice(1, -1);
+    const counts = axes.map((a, i) => poolWindows(sizes[i], a, m.ceilMode));
     const attributes = [
-      ints('kernel_shape', [m.kHeight, m.kWidth]),
-      ints('strides', [m.strideHeight, m.strideWidth]),
-      // ONNX's pads: the starts of the axes, then their ends (with what a ceiling overhangs, as in 1-D).
-      ints('pads', [m.padHeight, m.padWidth, m.padHeight + rows.overhang, m.padWidth + cols.overhang]),
+      ints(
+        'kernel_shape',
+        axes.map((a) => a.kSize),
+      ),
+      ints(
+        'strides',
+        axes.map((a) => a.stride),
+      ),
+      // ONNX's pads: the starts of the axes, then their ends. ceilMode is written as more padding
+      // after the input, not as ONNX's ceil_mode, which keeps a last window that starts in the
+      // padding where PyTorch (and neurone) drop it.
+      ints('pads', [...axes.map((a) => a.padding), ...axes.map((a, i) => a.padding + counts[i].overhang)]),
     ];
-    if (m instanceof MaxPool2D) return { name: g.node(op, [x.name], attributes), rank: 4, channelsFirst: true };
+    if (!(m instanceof AvgPool1D || m instanceof AvgPool2D)) return { name: g.node(op, [x.name], attributes), rank, channelsFirst: true };
+    // Without count_include_pad AveragePool divides by the input cells a window covers, as
+    // countIncludePad false does; with it, by the window's size, overhang included, where
+    // neurone (and PyTorch) leave the overhang out: those means are rescaled.
     attributes.push(int('count_include_pad', m.countIncludePad ? 1 : 0));
     const mean = g.node(op, [x.name], attributes);
-    if (!m.countIncludePad) return { name: mean, rank: 4, channelsFirst: true };
-    const rowFactors = meanFactors(inputShape[1], h, rows.windows, true);
-    const colFactors = meanFactors(inputShape[2], w, cols.windows, true);
-    if (!rowFactors && !colFactors) return { name: mean, rank: 4, channelsFirst: true };
-    const factors = new Float32Array(rows.windows * cols.windows).fill(1);
-    scaleWindows(factors, 1, rows.windows, cols.windows, 1, rowFactors, colFactors);
-    const scale = g.constant(label('overhang'), [1, 1, rows.windows, cols.windows], factors);
-    return { name: g.node('Mul', [mean, scale]), rank: 4, channelsFirst: true };
+    const factors = m.countIncludePad ? axes.map((a, i) => meanFactors(sizes[i], a, counts[i].windows, true)) : [];
+    if (factors.every((f) => f === null)) return { name: mean, rank, channelsFirst: true };
+    const windows = counts.map((c) => c.windows);
+    const grid = new Float32Array(windows.reduce((a, b) => a * b, 1)).fill(1);
+    const [rowFactors, colFactors] = factors.length === 2 ? factors : [null, factors[0]];
+    scaleWindows(grid, 1, windows.length === 2 ? windows[0] : 1, windows[windows.length - 1], 1, rowFactors, colFactors);
+    const scale = g.constant(label('overhang'), [1, 1, ...windows], grid);
+    return { name: g.node('Mul', [mean, scale]), rank, channelsFirst: true };
   });
 }
 emitter(GlobalAvgPool2D, (g, _m, v) => {
@@ -457,7 +450,7 @@ export function toONNX(net: Module, options: ONNXOptions): Uint8Array {
   const outputShape = throughSampleShape('toONNX', inputShape, (shape) => shapeThrough(places, shape));
   const free = dynamicSize ? freeAxes(places, inputShape, outputShape) : { input: [], output: [] };
   // A ceiling's last windows, and what they overhang, follow the size: the graph is written for one.
-  const ceiling = dynamicSize ? places.find((p) => 'ceilMode' in p.module && p.module.ceilMode === true) : undefined;
+  const ceiling = dynamicSize ? places.find((p) => p.module instanceof WindowPool && p.module.ceilMode) : undefined;
   if (ceiling) {
     throw new RangeError(
       `toONNX: dynamicSize: ${ceiling.module.label()} counts its windows with the ceiling (ceilMode), which the graph writes for one size; export with a fixed inputShape`,

@@ -208,8 +208,7 @@ function reluPoolForward(relu: ReLU, pool: MaxPool1D | MaxPool2D, input: Tensor,
 
 /** A max pooling the joint kernels run: one without padding or ceiling (they read the input as it is). */
 const isMaxPool = (m: Module): m is MaxPool1D | MaxPool2D =>
-  (m.constructor === MaxPool1D && (m as MaxPool1D).padding === 0 && !(m as MaxPool1D).ceilMode) ||
-  (m.constructor === MaxPool2D && (m as MaxPool2D).padHeight === 0 && (m as MaxPool2D).padWidth === 0 && !(m as MaxPool2D).ceilMode);
+  (m.constructor === MaxPool1D || m.constructor === MaxPool2D) && (m as MaxPool1D | MaxPool2D).unbordered;
 
 /** ∂L/∂(pooled input) of a ReLU run on the pooled output `y`, given `delta` = ∂L/∂y, in `saved`'s scratch. */
 function rectifiedDelta(y: Float32Array, delta: Tensor, saved: SavedForBackward): Float32Array {

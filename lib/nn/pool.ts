@@ -123,6 +123,11 @@ export abstract class WindowPool extends Module {
     return {};
   }
 
+  /** Whether the kernels read the input as it is, whatever its size: no padding, no ceiling. @internal */
+  get unbordered(): boolean {
+    return !this.ceilMode && this.axes.every((a) => a.padding === 0);
+  }
+
   /** The windows down and across an image of this size, and what the last ones overhang. @internal */
   protected windows(height: number, width: number): [{ windows: number; overhang: number }, { windows: number; overhang: number }] {
     const [h, w] = this.axes;
