@@ -88,8 +88,8 @@ const ONE_ROW: PoolAxis = Object.freeze({ kSize: 1, stride: 1, padding: 0 });
  * (the padding, −∞ or zeros, and after it what a ceiling's last window overhangs), the gradient
  * with respect to the border is dropped, and a mean's windows that count fewer cells than the
  * window are rescaled to PyTorch's divisor. A sequence (batch, length, chan) is an image one row
- * high ({@link ONE_ROW}).
- * @internal
+ * high ({@link ONE_ROW}). Not part of the API: exported for the 2-D poolings and the ONNX
+ * exporter only, and not marked internal, since the public poolings' declarations extend it.
  */
 export abstract class WindowPool extends Module {
   /** Whether the windows are counted with the ceiling (PyTorch's `ceil_mode`). */
