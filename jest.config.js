@@ -13,6 +13,8 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   // tsconfig.json sets isolatedModules, so ts-jest transpiles file by file (fast on small
   // machines); type checking is done once by `tsc --noEmit` (npm run typecheck).
-  transform: { '^.+\\.ts$': 'ts-jest' },
+  // (test/local-globals-transform.js: ts-jest's output, with the built-ins that loops read bound
+  // to module constants: a read of a global inside jest's vm context is about a hundred times slower.)
+  transform: { '^.+\\.ts$': '<rootDir>/test/local-globals-transform.js' },
   testTimeout: 120000,
 };
