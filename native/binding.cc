@@ -150,12 +150,13 @@ class Addon : public Napi::Addon<Addon> {
 
   Napi::Value run(Napi::Env env, MaxPool2dBackwardCall& a) {
     if (a.input == 0) return env.Undefined();
-    // Each argmax entry (the call's own copy when it came from shared memory) is checked against
-    // its window before the kernel adds through it; the first that is not is named here.
-    const int64_t bad = maxPool2dBackward(a.shape(), a.dy.data, a.argmax.data, a.dx.data, path_, &pool_);
-    if (bad >= 0) {
+    // As in maxPool1dBackward: the kernel compares each argmax entry (the call's own copy when it
+    // came from shared memory) with its window's pixels and never writes where one points; an
+    // entry outside its window is never matched, and the count tells.
+    const int64_t routed = maxPool2dBackward(a.shape(), a.dy.data, a.argmax.data, a.dx.data, path_, &pool_);
+    if (routed != a.output) {
       std::memset(a.dx.data, 0, static_cast<size_t>(a.input) * sizeof(float));
-      throwOutsideWindow(a.kName, a.shape(), bad, a.argmax.data[bad]);
+      throwOutsideWindow(a.kName, a.shape(), a.argmax.data, routed);
     }
     return env.Undefined();
   }

@@ -272,9 +272,9 @@ inline void checkDisjoint(const Args& args, std::initializer_list<Region> list,
 // always copied. Plain memory is copied when `always`: class labels, checked and then followed as
 // addresses (rows values, next to the kernel's rows · cols exponentials). Otherwise it is read in
 // place (null is returned), so a training step does not pay for a copy of its argmax (1.6 MB per
-// step for a CNN over 784 positions): the argmax kernels only compare entries (1-D pooling, the
-// fused conv + pool), which another writer can make give a wrong gradient but never a wrong
-// address, or add through the value they checked (native/pool2d.cc). (An error message may read
+// step for a CNN over 784 positions): the argmax kernels only compare entries (1-D and 2-D pooling,
+// the fused conv + pool), which another writer can make give a wrong gradient but never a wrong
+// address. (An error message may read
 // an entry again: it names a value, addresses nothing.)
 inline std::unique_ptr<int32_t[]> snapshot(const Args::I32& a, int64_t n, bool always = false) {
   if (!a.shared && !always) return nullptr;
@@ -302,14 +302,21 @@ inline std::unique_ptr<int32_t[]> snapshot(const Args::I32& a, int64_t n, bool a
   throwRange(msg::routedShort(fn, str(routed), str(nOut)));
 }
 
-// After maxPool2dBackward found argmax entry i (holding `got`) outside its window.
-[[noreturn]] inline void throwOutsideWindow(const char* fn, const Pool2dShape& s, int64_t i, int32_t got) {
-  const int64_t ow = s.outWidth(), oh = s.outHeight();
-  const int64_t c = i % s.chan, col = (i / s.chan) % ow, row = (i / s.chan / ow) % oh, b = i / s.chan / ow / oh;
+// After maxPool2dBackward routed fewer gradients than there are argmax entries: names the first
+// entry outside its window.
+[[noreturn]] inline void throwOutsideWindow(const char* fn, const Pool2dShape& s, const int32_t* argmax,
+                                            int64_t routed) {
+  const int64_t ow = s.outWidth(), oh = s.outHeight(), nOut = s.batch * oh * ow * s.chan;
   auto str = [](int64_t v) { return std::to_string(v); };
-  throwRange(msg::outsideWindow2d(fn, str(i), str(got), str(row), str(col), str(c), str(b), str(row * s.strideHeight),
-                                  str(row * s.strideHeight + s.kHeight - 1), str(col * s.strideWidth),
-                                  str(col * s.strideWidth + s.kWidth - 1), str(s.height), str(s.width), str(s.chan)));
+  for (int64_t i = 0; i < nOut; i++) {
+    const int32_t got = argmax[i];
+    if (maxPool2dInWindow(s, i, got)) continue;
+    const int64_t c = i % s.chan, col = (i / s.chan) % ow, row = (i / s.chan / ow) % oh, b = i / s.chan / ow / oh;
+    throwRange(msg::outsideWindow2d(fn, str(i), str(got), str(row), str(col), str(c), str(b), str(row * s.strideHeight),
+                                    str(row * s.strideHeight + s.kHeight - 1), str(col * s.strideWidth),
+                                    str(col * s.strideWidth + s.kWidth - 1), str(s.height), str(s.width), str(s.chan)));
+  }
+  throwRange(msg::routedShort(fn, str(routed), str(nOut)));
 }
 
 }  // namespace neurone

@@ -1,6 +1,6 @@
 // 2-D pooling: for each output pixel the window's rows are walked in order, the innermost loop
 // running along the contiguous channel axis; the batch is split across threads when that pays.
-// Max pooling's forward and its side-by-side backward run per kernel path (pool2d_simd.h): with
+// Max pooling's forward and backward run per kernel path (pool2d_simd.h): with
 // a few channels (LeNet's 6) the plain loops here spent more on their vectorised loop's
 // prologue, epilogue and alias checks at every window position than on the compares; these
 // loops remain the scalar path's. The other loops serve every path. The paths agree bit for bit.
@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 namespace neurone {
 
@@ -149,10 +148,47 @@ int64_t maxBackwardSideBySide(const Pool2dShape& s, const float* dy, const int32
   return matches;
 }
 
+// The scalar path's loop for any other stride (pool2d_simd.h has the vector one): sample b's dx
+// cleared, then, window by window in order, the window's gradient added at each of its pixels
+// where the window's argmax is that pixel and +0 elsewhere (which leaves every sum as it was: none
+// is −0, each starts at +0), by a bit mask as above. An entry is compared with the window's pixels,
+// never used as an address. Returns how many entries matched: each valid entry matches once.
+int64_t maxBackwardOverlapping(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, row = s.width * chan;
+  std::memset(dx + b * s.height * row, 0, s.height * row * sizeof(float));
+  int64_t matches = 0;
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ox = 0; ox < ow; ox++) {
+      const int64_t out = ((b * oh + oy) * ow + ox) * chan;
+      const int32_t* __restrict at = argmax + out;
+      const float* __restrict g = dy + out;
+      const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
+      for (int64_t ky = 0; ky < s.kHeight; ky++)
+        for (int64_t kx = 0; kx < s.kWidth; kx++) {
+          const int64_t index = first + (ky * s.width + kx) * chan;
+          float* __restrict d = dx + index;
+          const int32_t base = static_cast<int32_t>(index);
+          int32_t hits = 0;
+          for (int64_t c = 0; c < chan; c++) {
+            const uint32_t mask = 0u - static_cast<uint32_t>(at[c] == base + static_cast<int32_t>(c));
+            uint32_t bits;
+            std::memcpy(&bits, g + c, sizeof bits);
+            bits &= mask;
+            float taken;
+            std::memcpy(&taken, &bits, sizeof taken);
+            d[c] += taken;
+            hits += static_cast<int32_t>(mask & 1u);
+          }
+          matches += hits;
+        }
+    }
+  return matches;
+}
+
 namespace {
 
 const Pool2dKernels kScalarPool2dKernels{maxForwardSample, maxBackwardSideBySide, maxForwardSample,
-                                         maxBackwardSideBySide};
+                                         maxBackwardSideBySide, maxBackwardOverlapping};
 
 bool twoByTwo(const Pool2dShape& s) { return s.kHeight == 2 && s.kWidth == 2; }
 
@@ -175,79 +211,21 @@ void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* a
 
 int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
                           ThreadPool* pool) {
-  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, sample = s.height * s.width * chan;
-  if (s.strideHeight == s.kHeight && s.strideWidth == s.kWidth && oh > 0 && ow > 0) {
-    std::atomic<int64_t> matches{0};
-    const Pool2dKernels& kernels = pool2dKernelsFor(path);
-    const auto sideBySide = twoByTwo(s) ? kernels.maxBackwardSideBySide2x2Sample : kernels.maxBackwardSideBySideSample;
-    forSamples(s, pool,
-               [&](int64_t b) { matches.fetch_add(sideBySide(s, dy, argmax, dx, b), std::memory_order_relaxed); });
-    if (matches.load(std::memory_order_relaxed) == s.batch * oh * ow * chan) return -1;
-    // Some entry points outside its window: the general pass below finds which.
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  if (oh == 0 || ow == 0) {  // no outputs, no entries
+    std::memset(dx, 0, s.batch * s.height * s.width * chan * sizeof(float));
+    return 0;
   }
-  std::memset(dx, 0, s.batch * sample * sizeof(float));
-  if (oh == 0 || ow == 0) return -1;  // no outputs, no entries
-  // Each entry is checked against its own window before it is used as an address; a sample's
-  // entries then only reach that sample's pixels, so samples may run on separate threads. The
-  // check walks the outputs in order, so each window's first pixel is known without a division,
-  // and compares the entry's offset from it with the window's kH·kW offsets. A window of more
-  // than kListedOffsets pixels (its sizes are not bounded by any array) is checked by division.
-  constexpr int64_t kListedOffsets = 64;
-  if (s.kHeight * s.kWidth > kListedOffsets) {
-    std::atomic<int64_t> firstBad{-1};
-    forSamples(s, pool, [&](int64_t b) {
-      for (int64_t i = b * oh * ow * chan; i < (b + 1) * oh * ow * chan; i++) {
-        // Read once (volatile: not reloaded) and the value checked is the address used: a plain
-        // ArrayBuffer may still be written by Node's thread pool (crypto.randomFill, fs.read).
-        const int32_t at = static_cast<const volatile int32_t*>(argmax)[i];
-        if (!maxPool2dInWindow(s, i, at)) {
-          int64_t seen = firstBad.load(std::memory_order_relaxed);
-          while ((seen < 0 || i < seen) && !firstBad.compare_exchange_weak(seen, i, std::memory_order_relaxed)) {
-          }
-          return;
-        }
-        dx[at] += dy[i];
-      }
-    });
-    return firstBad.load(std::memory_order_relaxed);
-  }
-  std::vector<int64_t> offsets;
-  for (int64_t ky = 0; ky < s.kHeight; ky++)
-    for (int64_t kx = 0; kx < s.kWidth; kx++) offsets.push_back((ky * s.width + kx) * chan);
-  std::atomic<int64_t> firstBad{-1};
-  const int64_t threads = pool ? pool->threads() : 1;
-  std::vector<int32_t> relative(static_cast<size_t>(threads * chan));
-  std::vector<uint8_t> inside(static_cast<size_t>(threads * chan));
-  forSamplesOn(s, pool, [&](int64_t b, int worker) {
-    int32_t* __restrict rel = relative.data() + worker * chan;
-    uint8_t* __restrict hit = inside.data() + worker * chan;
-    for (int64_t oy = 0; oy < oh; oy++)
-      for (int64_t ox = 0; ox < ow; ox++) {
-        const int64_t i = ((b * oh + oy) * ow + ox) * chan;
-        const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
-        // Each entry's offset from its window's first pixel (in int64 first: an entry may hold
-        // anything), then whether it is one of the window's offsets: plain loops that vectorise.
-        for (int64_t c = 0; c < chan; c++) {
-          const int64_t r = static_cast<int64_t>(argmax[i + c]) - first - c;
-          rel[c] = r < 0 || r > offsets.back() ? -1 : static_cast<int32_t>(r);
-          hit[c] = 0;
-        }
-        for (int64_t offset : offsets)
-          for (int64_t c = 0; c < chan; c++) hit[c] |= rel[c] == static_cast<int32_t>(offset) ? 1 : 0;
-        for (int64_t c = 0; c < chan; c++) {
-          if (!hit[c]) {
-            int64_t seen = firstBad.load(std::memory_order_relaxed);
-            while ((seen < 0 || i + c < seen) &&
-                   !firstBad.compare_exchange_weak(seen, i + c, std::memory_order_relaxed)) {
-            }
-            return;
-          }
-        }
-        // Through the checked offsets (rel, this worker's own), not argmax read again.
-        for (int64_t c = 0; c < chan; c++) dx[first + c + rel[c]] += dy[i + c];
-      }
-  });
-  return firstBad.load(std::memory_order_relaxed);
+  // Every path's loops compare each entry with its window's pixels and count the matches; a valid
+  // entry matches exactly once.
+  const Pool2dKernels& kernels = pool2dKernelsFor(path);
+  const bool sideBySide = s.strideHeight == s.kHeight && s.strideWidth == s.kWidth;
+  const auto sample = !sideBySide   ? kernels.maxBackwardOverlappingSample
+                      : twoByTwo(s) ? kernels.maxBackwardSideBySide2x2Sample
+                                    : kernels.maxBackwardSideBySideSample;
+  std::atomic<int64_t> matches{0};
+  forSamples(s, pool, [&](int64_t b) { matches.fetch_add(sample(s, dy, argmax, dx, b), std::memory_order_relaxed); });
+  return matches.load(std::memory_order_relaxed);
 }
 
 void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool* pool) {

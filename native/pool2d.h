@@ -25,8 +25,9 @@ struct Pool2dShape {
 void maxPool2dForward(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, KernelPath path,
                       ThreadPool* pool);
 // dx = 0, then dx[argmax[i]] += dy[i] for every entry that lies in its own window; an entry that
-// does not (whatever it holds) is never used as an address. Returns the index of the first such
-// entry, or −1 when all were routed; the binding then clears dx and names it.
+// does not (whatever it holds) is never used as an address: the loops compare entries with the
+// window's pixels. Returns how many entries were routed; fewer than the outputs means some entry
+// lies outside its window (the binding then clears dx and names the first).
 int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, KernelPath path,
                           ThreadPool* pool);
 // Whether argmax entry i (a flat index into x) lies in output i's window.
@@ -49,6 +50,9 @@ struct Pool2dKernels {
   BackwardSample maxBackwardSideBySideSample;
   ForwardSample maxForward2x2Sample;
   BackwardSample maxBackwardSideBySide2x2Sample;
+  // Any other stride (overlapping windows, or gaps between them): sample b's dx cleared, then each
+  // window's gradient added at its argmax pixel; returns how many entries matched, as above.
+  BackwardSample maxBackwardOverlappingSample;
 };
 const Pool2dKernels& pool2dKernelsAvx2();
 const Pool2dKernels& pool2dKernelsAvx512();

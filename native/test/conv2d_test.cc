@@ -165,8 +165,8 @@ void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPo
   std::vector<double> want(x.size(), 0.0);
   for (int64_t i = 0; i < outputs; i++) want[argmax[i]] += dy[i];
   dx.resize(x.size() + 16, 12345.0f);  // guards past the end, as for the forward
-  if (maxPool2dBackward(s, dy.data(), argmax.data(), dx.data(), path, &pool) != -1) {
-    failures++, std::printf("FAIL maxPool2dBackward refused a valid argmax\n");
+  if (maxPool2dBackward(s, dy.data(), argmax.data(), dx.data(), path, &pool) != outputs) {
+    failures++, std::printf("FAIL maxPool2dBackward did not route every gradient of a valid argmax\n");
   }
   for (size_t i = x.size(); i < dx.size(); i++) {
     if (dx[i] != 12345.0f) {
@@ -181,13 +181,20 @@ void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPo
       break;
     }
   }
+  // The scalar path's plain loops, one thread: the same sums in the same order, bit for bit.
+  std::vector<float> dxScalar(x.size(), NAN);
+  maxPool2dBackward(s, dy.data(), argmax.data(), dxScalar.data(), KernelPath::Scalar, nullptr);
+  if (!x.empty() && std::memcmp(dx.data(), dxScalar.data(), x.size() * sizeof(float)) != 0) {
+    failures++, std::printf("FAIL maxPool2dBackward %s differs from the scalar path's bits\n", kernelPathName(path));
+  }
   if (outputs > 0) {
     auto bad = argmax;
     const int64_t at = outputs / 2;
     bad[at] = argmax[at] + static_cast<int32_t>(s.chan * s.width * s.kHeight);  // a row below the window
-    if (maxPool2dBackward(s, dy.data(), bad.data(), dx.data(), path, &pool) != at) {
-      failures++, std::printf("FAIL maxPool2dBackward did not name entry %lld\n", (long long)at);
+    if (maxPool2dBackward(s, dy.data(), bad.data(), dx.data(), path, &pool) != outputs - 1) {
+      failures++, std::printf("FAIL maxPool2dBackward routed entry %lld, outside its window\n", (long long)at);
     }
+    if (maxPool2dInWindow(s, at, bad[at])) failures++, std::printf("FAIL maxPool2dInWindow took a row below\n");
   }
 
   std::vector<float> avg(outputs), avgRef(outputs);
