@@ -941,8 +941,8 @@ struct AvgPool2dForwardCall {
     s.strideWidth = strideWidth;
     return s;
   }
-  void runKernel(KernelPath, ThreadPool* pool) {
-    if (output > 0) avgPool2dForward(shape(), x.data, y.data, pool);
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (output > 0) avgPool2dForward(shape(), x.data, y.data, path, pool);
   }
 };
 
@@ -995,8 +995,8 @@ struct AvgPool2dBackwardCall {
     s.strideWidth = strideWidth;
     return s;
   }
-  void runKernel(KernelPath, ThreadPool* pool) {
-    if (input > 0) avgPool2dBackward(shape(), dy.data, dx.data, pool);
+  void runKernel(KernelPath path, ThreadPool* pool) {
+    if (input > 0) avgPool2dBackward(shape(), dy.data, dx.data, path, pool);
   }
 };
 

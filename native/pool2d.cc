@@ -1,14 +1,17 @@
 // 2-D pooling: for each output pixel the window's rows are walked in order, the innermost loop
 // running along the contiguous channel axis; the batch is split across threads when that pays.
-// Max pooling's forward and backward run per kernel path (pool2d_simd.h): with
-// a few channels (LeNet's 6) the plain loops here spent more on their vectorised loop's
-// prologue, epilogue and alias checks at every window position than on the compares; these
-// loops remain the scalar path's. The other loops serve every path. The paths agree bit for bit.
+// Max and average pooling's passes run per kernel path (pool2d_simd.h): with a few channels
+// (LeNet's 6) the plain loops here spent more on their vectorised loop's prologue, epilogue and
+// alias checks at every window position than on the compares, and average pooling's read and
+// wrote its output at every window position; these loops remain the scalar path's. The paths
+// agree bit for bit.
 #include "pool2d.h"
 
 #include <atomic>
 #include <cmath>
 #include <cstring>
+
+#include "pool2d_loops.h"
 
 namespace neurone {
 
@@ -58,36 +61,23 @@ void maxForwardSample(const Pool2dShape& s, const float* x, float* y, int32_t* a
     }
 }
 
+// Average pooling's forward, the scalar path's loop (pool2d_simd.h's vector form keeps its bits; the
+// backward's is pool2d_loops.h's). Sample b: each window's values summed in row-major order from +0, times
+// 1 / (kHeight · kWidth).
 void avgForwardSample(const Pool2dShape& s, const float* x, float* y, int64_t b) {
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
   const float scale = 1.0f / static_cast<float>(s.kHeight * s.kWidth);
   for (int64_t oy = 0; oy < oh; oy++)
     for (int64_t ox = 0; ox < ow; ox++) {
-      float* yo = y + ((b * oh + oy) * ow + ox) * chan;
+      float* __restrict yo = y + ((b * oh + oy) * ow + ox) * chan;
       const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
       for (int64_t c = 0; c < chan; c++) yo[c] = 0.0f;
       for (int64_t ky = 0; ky < s.kHeight; ky++)
         for (int64_t kx = 0; kx < s.kWidth; kx++) {
-          const float* xi = x + first + (ky * s.width + kx) * chan;
+          const float* __restrict xi = x + first + (ky * s.width + kx) * chan;
           for (int64_t c = 0; c < chan; c++) yo[c] += xi[c];
         }
       for (int64_t c = 0; c < chan; c++) yo[c] *= scale;
-    }
-}
-
-void avgBackwardSample(const Pool2dShape& s, const float* dy, float* dx, int64_t b) {
-  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
-  const float scale = 1.0f / static_cast<float>(s.kHeight * s.kWidth);
-  float* dxb = dx + b * s.height * s.width * chan;
-  std::memset(dxb, 0, s.height * s.width * chan * sizeof(float));
-  for (int64_t oy = 0; oy < oh; oy++)
-    for (int64_t ox = 0; ox < ow; ox++) {
-      const float* dyo = dy + ((b * oh + oy) * ow + ox) * chan;
-      for (int64_t ky = 0; ky < s.kHeight; ky++)
-        for (int64_t kx = 0; kx < s.kWidth; kx++) {
-          float* d = dxb + ((oy * s.strideHeight + ky) * s.width + ox * s.strideWidth + kx) * chan;
-          for (int64_t c = 0; c < chan; c++) d[c] += dyo[c] * scale;
-        }
     }
 }
 
@@ -187,8 +177,9 @@ int64_t maxBackwardOverlapping(const Pool2dShape& s, const float* dy, const int3
 
 namespace {
 
-const Pool2dKernels kScalarPool2dKernels{maxForwardSample, maxBackwardSideBySide, maxForwardSample,
-                                         maxBackwardSideBySide, maxBackwardOverlapping};
+const Pool2dKernels kScalarPool2dKernels{maxForwardSample,           maxBackwardSideBySide,  maxForwardSample,
+                                         maxBackwardSideBySide,      maxBackwardOverlapping, avgForwardSample,
+                                         pool::avgBackwardSampleLoop};
 
 bool twoByTwo(const Pool2dShape& s) { return s.kHeight == 2 && s.kWidth == 2; }
 
@@ -228,17 +219,19 @@ int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* 
   return matches.load(std::memory_order_relaxed);
 }
 
-void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool* pool) {
+void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, KernelPath path, ThreadPool* pool) {
   if (s.outHeight() == 0 || s.outWidth() == 0) return;
-  forSamples(s, pool, [&](int64_t b) { avgForwardSample(s, x, y, b); });
+  const auto sample = pool2dKernelsFor(path).avgForwardSample;
+  forSamples(s, pool, [&](int64_t b) { sample(s, x, y, b); });
 }
 
-void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadPool* pool) {
+void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, KernelPath path, ThreadPool* pool) {
   if (s.outHeight() == 0 || s.outWidth() == 0) {
     std::memset(dx, 0, s.batch * s.height * s.width * s.chan * sizeof(float));
     return;
   }
-  forSamples(s, pool, [&](int64_t b) { avgBackwardSample(s, dy, dx, b); });
+  const auto sample = pool2dKernelsFor(path).avgBackwardSample;
+  forSamples(s, pool, [&](int64_t b) { sample(s, dy, dx, b); });
 }
 
 void maxPool2dForwardReference(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {

@@ -32,8 +32,8 @@ int64_t maxPool2dBackward(const Pool2dShape& s, const float* dy, const int32_t* 
                           ThreadPool* pool);
 // Whether argmax entry i (a flat index into x) lies in output i's window.
 bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax);
-void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, ThreadPool* pool);
-void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, ThreadPool* pool);
+void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, KernelPath path, ThreadPool* pool);
+void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, KernelPath path, ThreadPool* pool);
 
 // Max pooling's per-sample loops, per kernel path: pool2d_simd.h's over the vector traits on the
 // SIMD paths, pool2d.cc's plain loops on the scalar path. The same select, taken in the same
@@ -53,6 +53,10 @@ struct Pool2dKernels {
   // Any other stride (overlapping windows, or gaps between them): sample b's dx cleared, then each
   // window's gradient added at its argmax pixel; returns how many entries matched, as above.
   BackwardSample maxBackwardOverlappingSample;
+  // Average pooling's per-sample passes: x to y (forward), dy to dx (backward, dx written whole).
+  using AvgSample = void (*)(const Pool2dShape& s, const float* in, float* out, int64_t b);
+  AvgSample avgForwardSample;
+  AvgSample avgBackwardSample;
 };
 const Pool2dKernels& pool2dKernelsAvx2();
 const Pool2dKernels& pool2dKernelsAvx512();

@@ -1,4 +1,5 @@
-// 2-D max pooling's forward and backward over the vector traits of simd.h,
+// 2-D max and average pooling's forward and backward over the vector traits of simd.h (pool2d.cc
+// and pool2d_loops.h hold the plain loops, the scalar path's, whose bits these keep),
 // V::kLanes channels per register: written once, instantiated by pool2d_avx2.cc, pool2d_avx512.cc
 // and pool2d_neon.cc; pool1d_simd.h's forward is this one with a single row. The window's
 // positions are taken in row-major order with maxTakes's select (the first maximum wins, and the
@@ -13,6 +14,7 @@
 #include <numeric>
 
 #include "pool2d.h"
+#include "pool2d_loops.h"
 #include "simd.h"
 
 namespace neurone {
@@ -413,13 +415,125 @@ int64_t maxBackwardOverlapping2dV(const Pool2dShape& s, const float* dy, const i
   return V::totalCount(hits);
 }
 
+// Average pooling's forward (pool2d.cc's avgForwardSample, the scalar path's), with each
+// window's sums held in registers, Vectors vectors of channels at a time: the plain loop, compiled
+// for a path's vectors, read and wrote its output back at every window position and trailed
+// PyTorch's on a VGG block's 2×2 pooling. The same adds from +0 in the same order, then the same
+// multiply, so the same bits.
+// Ragged: one vector of the first lanes of `valid` (the channels past the last whole vector).
+template <typename V, int Vectors, bool Ragged = false>
+void avgWindowV(const Pool2dShape& s, const float* x, float* y, typename V::F scale, typename V::M valid) {
+  static_assert(!Ragged || Vectors == 1);
+  typename V::F sum[Vectors];
+  for (int v = 0; v < Vectors; v++) sum[v] = V::zero();
+  constexpr bool ragged = Ragged;
+  for (int64_t ky = 0; ky < s.kHeight; ky++)
+    for (int64_t kx = 0; kx < s.kWidth; kx++) {
+      const float* p = x + (ky * s.width + kx) * s.chan;
+      if constexpr (ragged)
+        sum[0] = V::add(sum[0], V::loadFirst(valid, p));
+      else
+        for (int v = 0; v < Vectors; v++) sum[v] = V::add(sum[v], V::load(p + v * V::kLanes));
+    }
+  if constexpr (ragged)
+    V::storeFirst(y, valid, V::mul(sum[0], scale));
+  else
+    for (int v = 0; v < Vectors; v++) V::store(y + v * V::kLanes, V::mul(sum[v], scale));
+}
+
+template <typename V>
+void avgForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int64_t b) {
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  const auto scale = V::set1(1.0f / static_cast<float>(s.kHeight * s.kWidth));
+  const auto allLanes = V::firstLanes(V::kLanes), lastLanes = V::firstLanes(chan % V::kLanes);
+  for (int64_t oy = 0; oy < oh; oy++)
+    for (int64_t ox = 0; ox < ow; ox++) {
+      float* yo = y + ((b * oh + oy) * ow + ox) * chan;
+      const float* xo = x + ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
+      int64_t c = 0;
+      for (; c + 4 * V::kLanes <= chan; c += 4 * V::kLanes) avgWindowV<V, 4>(s, xo + c, yo + c, scale, allLanes);
+      for (; c + V::kLanes <= chan; c += V::kLanes) avgWindowV<V, 1>(s, xo + c, yo + c, scale, allLanes);
+      if (c < chan) avgWindowV<V, 1, true>(s, xo + c, yo + c, scale, lastLanes);
+    }
+}
+
+// Average pooling's backward (pool2d_loops.h's avgBackwardSampleLoop, the scalar path's) turned
+// around: each pixel of dx gathers the gradients of the windows that cover it, in the order the
+// plain loop visits those windows (rows of windows, then windows along a row), in registers, and
+// is stored once (a pixel no window covers gets the +0 the plain loop's clearing gives). Each
+// gradient is multiplied by the scale and added to a sum from +0 as there, so the bits are the
+// plain loop's, which read and wrote dx back at every position of every window.
+template <typename V, int Vectors, bool Ragged = false>
+void avgGatherV(const float* dy, int64_t rowOfWindows, int64_t windowsDown, int64_t chan, int64_t windowsAcross,
+                float* d, typename V::F scale, typename V::M valid) {
+  static_assert(!Ragged || Vectors == 1);
+  typename V::F sum[Vectors];
+  for (int v = 0; v < Vectors; v++) sum[v] = V::zero();
+  for (int64_t wy = 0; wy < windowsDown; wy++)
+    for (int64_t wx = 0; wx < windowsAcross; wx++) {
+      const float* g = dy + wy * rowOfWindows + wx * chan;
+      if constexpr (Ragged)
+        sum[0] = V::add(sum[0], V::mul(V::loadFirst(valid, g), scale));
+      else
+        for (int v = 0; v < Vectors; v++) sum[v] = V::add(sum[v], V::mul(V::load(g + v * V::kLanes), scale));
+    }
+  if constexpr (Ragged)
+    V::storeFirst(d, valid, sum[0]);
+  else
+    for (int v = 0; v < Vectors; v++) V::store(d + v * V::kLanes, sum[v]);
+}
+
+// The windows along one axis that cover positions 0, 1, 2, ... in turn: [first, last], empty when
+// first > last. Moved one position at a time, without a division (a division per pixel cost
+// LeNet's 6-channel pooling about a fifth of its time).
+struct CoveringWindows {
+  int64_t k, stride, windows;
+  int64_t first = 0, last = -1, nextStart = 0;
+  // To position p, the one after the last.
+  void advance(int64_t p) {
+    if (p == nextStart && last + 1 < windows) last++, nextStart += stride;
+    while (first <= last && first * stride + k <= p) first++;
+  }
+  int64_t count() const { return std::max<int64_t>(last - first + 1, 0); }
+};
+
+template <typename V>
+void avgBackward2dSampleV(const Pool2dShape& s, const float* dy, float* dx, int64_t b) {
+  if (s.chan < V::kLanes) return pool::avgBackwardSampleLoop(s, dy, dx, b);
+  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
+  const auto scale = V::set1(1.0f / static_cast<float>(s.kHeight * s.kWidth));
+  const auto allLanes = V::firstLanes(V::kLanes), lastLanes = V::firstLanes(chan % V::kLanes);
+  const int64_t rowOfWindows = ow * chan;
+  CoveringWindows rows{s.kHeight, s.strideHeight, oh};
+  for (int64_t y = 0; y < s.height; y++) {
+    rows.advance(y);
+    const int64_t down = rows.count();
+    // (An empty range's first window may lie past the last: no gradient is read then.)
+    const float* dyRows = dy + (b * oh + std::min(rows.first, oh - 1)) * rowOfWindows;
+    CoveringWindows cols{s.kWidth, s.strideWidth, ow};
+    for (int64_t x = 0; x < s.width; x++) {
+      cols.advance(x);
+      const int64_t across = cols.count();
+      float* d = dx + ((b * s.height + y) * s.width + x) * chan;
+      const float* g = dyRows + std::min(cols.first, ow - 1) * chan;
+      int64_t c = 0;
+      for (; c + 4 * V::kLanes <= chan; c += 4 * V::kLanes)
+        avgGatherV<V, 4>(g + c, rowOfWindows, down, chan, across, d + c, scale, allLanes);
+      for (; c + V::kLanes <= chan; c += V::kLanes)
+        avgGatherV<V, 1>(g + c, rowOfWindows, down, chan, across, d + c, scale, allLanes);
+      if (c < chan) avgGatherV<V, 1, true>(g + c, rowOfWindows, down, chan, across, d + c, scale, lastLanes);
+    }
+  }
+}
+
 // The kernel table of a path, each loop its own function (GCC, inlining the general forward loop
 // into a dispatcher beside the 2×2 one, made the general one about 20 % slower); the backward
 // pass's 2×2 entry is its general loop compiled for that window.
 template <typename V>
 Pool2dKernels pool2dKernelsV() {
-  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2SampleV<V>, maxBackwardSideBySide2dV<V, 2>,
-          maxBackwardOverlapping2dV<V>};
+  return {maxForward2dSampleV<V>,         maxBackwardSideBySide2dV<V>,  maxForward2x2SampleV<V>,
+          maxBackwardSideBySide2dV<V, 2>, maxBackwardOverlapping2dV<V>, avgForward2dSampleV<V>,
+          avgBackward2dSampleV<V>};
 }
 
 // ---- Several pixels a vector: 2×2 windows of stride 2 under 8 channels (AVX-512) --------------
@@ -620,8 +734,13 @@ int64_t maxBackwardOverlappingNarrowV(const Pool2dShape& s, const float* dy, con
 }
 template <typename V, typename Narrow>
 Pool2dKernels pool2dKernelsNarrowV() {
-  return {maxForward2dSampleV<V>, maxBackwardSideBySide2dV<V>, maxForward2x2NarrowV<V, Narrow>,
-          maxBackward2x2NarrowV<V, Narrow>, maxBackwardOverlappingNarrowV<V, Narrow>};
+  return {maxForward2dSampleV<V>,
+          maxBackwardSideBySide2dV<V>,
+          maxForward2x2NarrowV<V, Narrow>,
+          maxBackward2x2NarrowV<V, Narrow>,
+          maxBackwardOverlappingNarrowV<V, Narrow>,
+          avgForward2dSampleV<V>,
+          avgBackward2dSampleV<V>};
 }
 
 }  // namespace

@@ -401,14 +401,14 @@ export const OPS = {
     args: [f32In('x', 'input'), f32Out('y', 'output'), ...pool2dShape],
     derived: pool2dDerived,
     shape: pool2dShapeType,
-    kernel: { unless0: 'output', path: false },
+    kernel: { unless0: 'output', path: true },
   },
   avgPool2dBackward: {
     doc: 'dx = 0, then each dy spread evenly (dy / (kHeight·kWidth)) over its window; overlapping windows accumulate.',
     args: [f32In('dy', 'output'), f32Out('dx', 'input'), ...pool2dShape],
     derived: pool2dDerived,
     shape: pool2dShapeType,
-    kernel: { unless0: 'input', path: false },
+    kernel: { unless0: 'input', path: true },
   },
   upsample2dForward: {
     doc: 'y (batch, height·scaleHeight, width·scaleWidth, chan) = x (batch, height, width, chan) with each pixel repeated scaleHeight × scaleWidth times (nearest neighbour).',

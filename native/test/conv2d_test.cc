@@ -198,7 +198,7 @@ void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPo
   }
 
   std::vector<float> avg(outputs), avgRef(outputs);
-  avgPool2dForward(s, x.data(), avg.data(), &pool);
+  avgPool2dForward(s, x.data(), avg.data(), path, &pool);
   avgPool2dForwardReference(s, x.data(), avgRef.data());
   for (int64_t i = 0; i < outputs; i++) {
     if (std::fabs(avg[i] - avgRef[i]) > 1e-6 * (s.kHeight * s.kWidth + 4)) {
@@ -208,11 +208,19 @@ void testPool(std::mt19937& rng, const Pool2dShape& s, KernelPath path, ThreadPo
   }
   // Backward is the adjoint of forward: <avg(x), dy> = <x, avgBackward(dy)>.
   std::vector<float> dxAvg(x.size(), NAN);
-  avgPool2dBackward(s, dy.data(), dxAvg.data(), &pool);
+  avgPool2dBackward(s, dy.data(), dxAvg.data(), path, &pool);
   double lhs = 0, rhs = 0;
   for (int64_t i = 0; i < outputs; i++) lhs += static_cast<double>(avgRef[i]) * dy[i];
   for (size_t i = 0; i < x.size(); i++) rhs += static_cast<double>(x[i]) * dxAvg[i];
   if (std::fabs(lhs - rhs) > 1e-4 * (1 + std::fabs(lhs))) failures++, std::printf("FAIL avgPool2dBackward adjoint\n");
+  // Every path keeps the scalar path's bits (its plain loops), forward and backward.
+  std::vector<float> avgScalar(outputs, NAN), dxAvgScalar(x.size(), NAN);
+  avgPool2dForward(s, x.data(), avgScalar.data(), KernelPath::Scalar, nullptr);
+  avgPool2dBackward(s, dy.data(), dxAvgScalar.data(), KernelPath::Scalar, nullptr);
+  if ((outputs > 0 && std::memcmp(avg.data(), avgScalar.data(), outputs * sizeof(float)) != 0) ||
+      (!x.empty() && std::memcmp(dxAvg.data(), dxAvgScalar.data(), x.size() * sizeof(float)) != 0)) {
+    failures++, std::printf("FAIL avgPool2d %s differs from the scalar path's bits\n", kernelPathName(path));
+  }
 }
 
 }  // namespace
