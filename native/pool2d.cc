@@ -138,47 +138,14 @@ int64_t maxBackwardSideBySide(const Pool2dShape& s, const float* dy, const int32
   return matches;
 }
 
-// The scalar path's loop for any other stride (pool2d_simd.h has the vector one): sample b's dx
-// cleared, then, window by window in order, the window's gradient added at each of its pixels
-// where the window's argmax is that pixel and +0 elsewhere (which leaves every sum as it was: none
-// is −0, each starts at +0), by a bit mask as above. An entry is compared with the window's pixels,
-// never used as an address. Returns how many entries matched: each valid entry matches once.
-int64_t maxBackwardOverlapping(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
-  const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan, row = s.width * chan;
-  std::memset(dx + b * s.height * row, 0, s.height * row * sizeof(float));
-  int64_t matches = 0;
-  for (int64_t oy = 0; oy < oh; oy++)
-    for (int64_t ox = 0; ox < ow; ox++) {
-      const int64_t out = ((b * oh + oy) * ow + ox) * chan;
-      const int32_t* __restrict at = argmax + out;
-      const float* __restrict g = dy + out;
-      const int64_t first = ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
-      for (int64_t ky = 0; ky < s.kHeight; ky++)
-        for (int64_t kx = 0; kx < s.kWidth; kx++) {
-          const int64_t index = first + (ky * s.width + kx) * chan;
-          float* __restrict d = dx + index;
-          const int32_t base = static_cast<int32_t>(index);
-          int32_t hits = 0;
-          for (int64_t c = 0; c < chan; c++) {
-            const uint32_t mask = 0u - static_cast<uint32_t>(at[c] == base + static_cast<int32_t>(c));
-            uint32_t bits;
-            std::memcpy(&bits, g + c, sizeof bits);
-            bits &= mask;
-            float taken;
-            std::memcpy(&taken, &bits, sizeof taken);
-            d[c] += taken;
-            hits += static_cast<int32_t>(mask & 1u);
-          }
-          matches += hits;
-        }
-    }
-  return matches;
-}
-
 namespace {
 
-const Pool2dKernels kScalarPool2dKernels{maxForwardSample,           maxBackwardSideBySide,  maxForwardSample,
-                                         maxBackwardSideBySide,      maxBackwardOverlapping, avgForwardSample,
+const Pool2dKernels kScalarPool2dKernels{maxForwardSample,
+                                         maxBackwardSideBySide,
+                                         maxForwardSample,
+                                         maxBackwardSideBySide,
+                                         pool::maxBackwardOverlappingLoop,
+                                         avgForwardSample,
                                          pool::avgBackwardSampleLoop};
 
 bool twoByTwo(const Pool2dShape& s) { return s.kHeight == 2 && s.kWidth == 2; }
