@@ -117,18 +117,7 @@ int64_t maxBackwardSideBySide(const Pool2dShape& s, const float* dy, const int32
           const int64_t index = rowStart + (ox * s.kWidth + kx) * chan;
           float* __restrict d = dx + index;
           const int32_t base = static_cast<int32_t>(index);
-          int32_t hits = 0;
-          // Selected by a bit mask, not a branch: a quarter of the pixels of a 2×2 window win,
-          // in no pattern a predictor can learn, and a branch here ran twice as slow.
-          for (int64_t c = 0; c < chan; c++) {
-            const uint32_t mask = 0u - static_cast<uint32_t>(at[c] == base + static_cast<int32_t>(c));
-            uint32_t bits;
-            std::memcpy(&bits, g + c, sizeof bits);
-            bits &= mask;
-            std::memcpy(d + c, &bits, sizeof bits);
-            hits += static_cast<int32_t>(mask & 1u);
-          }
-          matches += hits;
+          matches += pool::takeWinners<false>(at, g, d, base, chan);
         }
       }
       std::memset(dx + rowStart + covered, 0, (row - covered) * sizeof(float));

@@ -1,8 +1,8 @@
 // Max and average pooling's backward loops (2-D), in plain C++, that add each window's gradient
-// over its pixels: the scalar path's, and every path's for fewer channels than a vector holds
-// (LeNet's 6), where pool2d_simd.h's gathers along whole vectors took longer than these loops,
-// vectorised by the compiler for the path's instructions. Their bits are the ones pool2d_simd.h's
-// gathers keep.
+// over its pixels (and the select max pooling's side-by-side loop shares): the scalar path's, and every path's for
+// fewer channels than a vector holds (LeNet's 6), where pool2d_simd.h's gathers along whole vectors took longer than
+// these loops, vectorised by the compiler for the path's instructions. Their bits are the ones pool2d_simd.h's gathers
+// keep.
 //
 // `static` (internal linkage): each translation unit keeps its own copy, so a SIMD copy can never
 // be linked into baseline code.
@@ -15,6 +15,31 @@
 
 namespace neurone {
 namespace pool {
+
+// Pixel base + c's share of the gradients g[c] whose argmax entry at[c] names it: g[c] where it
+// does, +0 where not, written over d (Accumulate false: side-by-side windows) or added to it;
+// returns how many entries named their pixel. Selected by a bit mask, not a branch: a quarter of
+// the pixels of a 2×2 window win, in no pattern a predictor can learn, and a branch here ran
+// twice as slow.
+template <bool Accumulate>
+static inline int32_t takeWinners(const int32_t* __restrict at, const float* __restrict g, float* __restrict d,
+                                  int32_t base, int64_t chan) {
+  int32_t hits = 0;
+  for (int64_t c = 0; c < chan; c++) {
+    const uint32_t mask = 0u - static_cast<uint32_t>(at[c] == base + static_cast<int32_t>(c));
+    uint32_t bits;
+    std::memcpy(&bits, g + c, sizeof bits);
+    bits &= mask;
+    float taken;
+    std::memcpy(&taken, &bits, sizeof taken);
+    if constexpr (Accumulate)
+      d[c] += taken;
+    else
+      d[c] = taken;
+    hits += static_cast<int32_t>(mask & 1u);
+  }
+  return hits;
+}
 
 // Max pooling's backward for any stride but the window's (overlapping windows, or gaps between
 // them): the scalar path's loop (pool2d_simd.h's gather keeps its bits). Sample b's dx
@@ -38,18 +63,7 @@ static inline int64_t maxBackwardOverlappingLoop(const Pool2dShape& s, const flo
           const int64_t index = first + (ky * s.width + kx) * chan;
           float* __restrict d = dx + index;
           const int32_t base = static_cast<int32_t>(index);
-          int32_t hits = 0;
-          for (int64_t c = 0; c < chan; c++) {
-            const uint32_t mask = 0u - static_cast<uint32_t>(at[c] == base + static_cast<int32_t>(c));
-            uint32_t bits;
-            std::memcpy(&bits, g + c, sizeof bits);
-            bits &= mask;
-            float taken;
-            std::memcpy(&taken, &bits, sizeof taken);
-            d[c] += taken;
-            hits += static_cast<int32_t>(mask & 1u);
-          }
-          matches += hits;
+          matches += takeWinners<true>(at, g, d, base, chan);
         }
     }
   return matches;
