@@ -274,8 +274,7 @@ inline void checkDisjoint(const Args& args, std::initializer_list<Region> list,
 // place (null is returned), so a training step does not pay for a copy of its argmax (1.6 MB per
 // step for a CNN over 784 positions): the argmax kernels only compare entries (1-D and 2-D pooling,
 // the fused conv + pool), which another writer can make give a wrong gradient but never a wrong
-// address. (An error message may read
-// an entry again: it names a value, addresses nothing.)
+// address. (An error message may read an entry again: it names a value, addresses nothing.)
 inline std::unique_ptr<int32_t[]> snapshot(const Args::I32& a, int64_t n, bool always = false) {
   if (!a.shared && !always) return nullptr;
   std::unique_ptr<int32_t[]> copy(new int32_t[n > 0 ? n : 1]);

@@ -35,11 +35,12 @@ bool maxPool2dInWindow(const Pool2dShape& s, int64_t i, int64_t argmax);
 void avgPool2dForward(const Pool2dShape& s, const float* x, float* y, KernelPath path, ThreadPool* pool);
 void avgPool2dBackward(const Pool2dShape& s, const float* dy, float* dx, KernelPath path, ThreadPool* pool);
 
-// Max pooling's per-sample loops, per kernel path: pool2d_simd.h's over the vector traits on the
-// SIMD paths, pool2d.cc's plain loops on the scalar path. The same select, taken in the same
-// order or merged to the same result (pool2d_simd.h), so the same results, argmax and gradients
-// bit for bit on every path. The 2×2 entries serve
-// 2×2 windows only (the SIMD paths' unrolled forms); the scalar path's are its general loops.
+// Max and average pooling's per-sample loops, per kernel path: pool2d_simd.h's over the vector
+// traits on the SIMD paths, the plain loops of pool2d.cc and pool2d_loops.h on the scalar path. The
+// same select, sums and products, taken in the same order or merged to the same result
+// (pool2d_simd.h), so the same results, argmax and gradients bit for bit on every path. The 2×2
+// entries serve 2×2 windows only (the SIMD paths' unrolled forms); the scalar path's are its
+// general loops.
 struct Pool2dKernels {
   using ForwardSample = void (*)(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b);
   // The backward pass of side-by-side windows (stride = window): sample b's dx written densely;

@@ -421,8 +421,7 @@ void maxGatherV(const float* dy, const int32_t* argmax, int64_t rowOfWindows, in
 }
 
 // The windows along one axis that cover positions 0, 1, 2, ... in turn: [first, last], empty when
-// first > last. Moved one position at a time, without a division (a division per pixel cost
-// LeNet's 6-channel pooling about a fifth of its time).
+// first > last. Moved one position at a time, so no pixel pays for a division.
 struct CoveringWindows {
   int64_t k, stride, windows;
   int64_t first = 0, last = -1, nextStart = 0;
