@@ -67,8 +67,8 @@ function normalise(name: string): string {
 
 const ALIASES: Record<string, string> = { learningrate: 'lr', root: 'dir', testsize: 'testFraction' };
 
-/** The known name equal up to case and underscores, or within two edits; undefined if none. */
-function closest(key: string, known: readonly string[]): string | undefined {
+/** The known name equal up to case and underscores, or within two edits; undefined if none. @internal */
+export function closest(key: string, known: readonly string[]): string | undefined {
   const k = normalise(key);
   // Other libraries' names for the same thing: the learning rate, torchvision's data folder,
   // scikit-learn's test share.

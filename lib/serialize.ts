@@ -32,7 +32,7 @@ import { followLayers } from './nn/shapes';
 import { applyEvalPositions, evalPositions } from './nn/mode';
 import { IO_PIECE, fileKind, fsReason, writeFileAtomic } from './data/read';
 import { backend } from './backend';
-import { checkKnownOptions } from './options';
+import { checkKnownOptions, closest } from './options';
 
 export type { ModuleFactory } from './nn/registry';
 
@@ -405,10 +405,12 @@ export function registerModule(type: string, factory: ModuleFactory): void {
 
 /** The unknown-type error of load and buildModule. */
 function unknownType(where: string, type: string): TypeError {
+  const known = moduleTypes().map((t) => t.type);
+  // PyTorch's spellings of neurone's types differ in case (Tanh, Softplus) or a letter.
+  const near = closest(type, known);
   return new TypeError(
-    `architecture at ${where}: unknown module type '${type}' (known: ${moduleTypes()
-      .map((t) => t.type)
-      .join(', ')}; ` + `register your own with registerModule('${type}', factory))`,
+    `architecture at ${where}: unknown module type '${type}'${near ? ` (did you mean '${near}'?)` : ''} (known: ${known.join(', ')}; ` +
+      `register your own with registerModule('${type}', factory))`,
   );
 }
 

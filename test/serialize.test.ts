@@ -356,7 +356,7 @@ describe('save / load', () => {
           withHeader((h) => {
             h.__metadata__['neurone.architecture'] = h.__metadata__['neurone.architecture'].replace('ReLU', 'Gelu');
           }),
-        /architecture at 1: unknown module type 'Gelu'/,
+        /architecture at 1: unknown module type 'Gelu' \(did you mean 'GELU'\?\)/,
       ],
       [
         'a newer format',
@@ -419,6 +419,12 @@ describe('save / load', () => {
       loadWeights(lazy, f);
       expectSameWeights(load(f), lazy);
     });
+  });
+
+  test("an unknown type spelt as PyTorch spells one of neurone's gets the name to use", () => {
+    expect(() => buildModule({ type: 'Tanh', args: [] })).toThrow(/unknown module type 'Tanh' \(did you mean 'TanH'\?\) \(known: /);
+    expect(() => buildModule({ type: 'Softplus', args: [] })).toThrow(/unknown module type 'Softplus' \(did you mean 'SoftPlus'\?\)/);
+    expect(() => buildModule({ type: 'Transformer', args: [] })).toThrow(/unknown module type 'Transformer' \(known: /);
   });
 
   test('custom module types load once registered', () => {
