@@ -18,17 +18,11 @@ namespace neurone {
 namespace {
 
 // fn(b) for every sample b, over the pool's threads when that pays.
-// fn(b, worker) for every sample b, over the pool's threads when that pays.
-template <typename Fn>
-void forSamplesOn(const Pool2dShape& s, ThreadPool* pool, const Fn& fn) {
-  const bool threaded =
-      pool && pool->threads() > 1 && s.batch > 1 && s.batch * s.height * s.width * s.chan >= (1 << 16);
-  parallelFor(threaded ? pool : nullptr, s.batch, [&](int64_t b, int worker) { fn(b, worker); });
-}
-
 template <typename Fn>
 void forSamples(const Pool2dShape& s, ThreadPool* pool, const Fn& fn) {
-  forSamplesOn(s, pool, [&](int64_t b, int) { fn(b); });
+  const bool threaded =
+      pool && pool->threads() > 1 && s.batch > 1 && s.batch * s.height * s.width * s.chan >= (1 << 16);
+  parallelFor(threaded ? pool : nullptr, s.batch, [&](int64_t b, int) { fn(b); });
 }
 
 void maxForwardSample(const Pool2dShape& s, const float* x, float* y, int32_t* argmax, int64_t b) {
@@ -61,9 +55,9 @@ void maxForwardSample(const Pool2dShape& s, const float* x, float* y, int32_t* a
     }
 }
 
-// Average pooling's forward, the scalar path's loop (pool2d_simd.h's vector form keeps its bits; the
-// backward's is pool2d_loops.h's). Sample b: each window's values summed in row-major order from +0, times
-// 1 / (kHeight · kWidth).
+// Average pooling's forward, the scalar path's loop (pool2d_simd.h's vector form keeps its bits;
+// the backward's is pool2d_loops.h's). Sample b: each window's values summed in row-major order
+// from +0, times 1 / (kHeight · kWidth).
 void avgForwardSample(const Pool2dShape& s, const float* x, float* y, int64_t b) {
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
   const float scale = 1.0f / static_cast<float>(s.kHeight * s.kWidth);

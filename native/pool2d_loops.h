@@ -1,8 +1,8 @@
 // Max and average pooling's backward loops (2-D), in plain C++, that add each window's gradient
-// over its pixels (and the select max pooling's side-by-side loop shares): the scalar path's, and every path's for
-// fewer channels than a vector holds (LeNet's 6), where pool2d_simd.h's gathers along whole vectors took longer than
-// these loops, vectorised by the compiler for the path's instructions. Their bits are the ones pool2d_simd.h's gathers
-// keep.
+// over its pixels, and the select max pooling's side-by-side loop shares: the scalar path's, and
+// every path's for fewer channels than a vector holds (LeNet's 6), where pool2d_simd.h's gathers
+// along whole vectors took longer than these loops, vectorised by the compiler for the path's
+// instructions. Their bits are the ones pool2d_simd.h's gathers keep.
 //
 // `static` (internal linkage): each translation unit keeps its own copy, so a SIMD copy can never
 // be linked into baseline code.

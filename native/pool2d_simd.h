@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 
 #include "pool2d.h"
 #include "pool2d_loops.h"
@@ -375,6 +376,24 @@ int64_t maxBackwardSideBySide2dV(const Pool2dShape& s, const float* dy, const in
   return V::totalCount(hits);
 }
 
+// A pixel's channels in the blocks the loops below take with their sums in registers: 4 vectors at
+// a time, then one, then the ragged rest (the first lanes of `last`). block(c, vectors, ragged,
+// lanes), with vectors and ragged as std::integral_constant, for the loops' template arguments.
+template <typename V>
+struct ChannelBlocks {
+  int64_t chan;
+  typename V::M all = V::firstLanes(V::kLanes), last = V::firstLanes(chan % V::kLanes);
+
+  template <typename Block>
+  void run(const Block& block) const {
+    int64_t c = 0;
+    for (; c + 4 * V::kLanes <= chan; c += 4 * V::kLanes)
+      block(c, std::integral_constant<int, 4>{}, std::false_type{}, all);
+    for (; c + V::kLanes <= chan; c += V::kLanes) block(c, std::integral_constant<int, 1>{}, std::false_type{}, all);
+    if (c < chan) block(c, std::integral_constant<int, 1>{}, std::true_type{}, last);
+  }
+};
+
 // Overlapping windows, or windows with gaps between them (stride ≠ window): the scalar path's loop
 // (pool2d_loops.h's maxBackwardOverlappingLoop, which adds each window's gradient at its pixels)
 // turned around, as average pooling's backward below: each pixel of dx gathers, from the windows
@@ -456,19 +475,13 @@ template <typename V>
 int64_t maxBackwardOverlapping2dV(const Pool2dShape& s, const float* dy, const int32_t* argmax, float* dx, int64_t b) {
   if (s.chan < V::kLanes) return pool::maxBackwardOverlappingLoop(s, dy, argmax, dx, b);
   const int64_t chan = s.chan, rowOfWindows = s.outWidth() * chan;
-  const auto allLanes = V::firstLanes(V::kLanes), lastLanes = V::firstLanes(chan % V::kLanes);
+  const ChannelBlocks<V> blocks{chan};
   auto hits = V::set1i(0);
   forPixelsWithWindows(s, b, [&](int64_t pixel, int64_t out, int64_t down, int64_t across) {
-    int64_t c = 0;
-    for (; c + 4 * V::kLanes <= chan; c += 4 * V::kLanes)
-      maxGatherV<V, 4>(dy + out + c, argmax + out + c, rowOfWindows, down, chan, across, dx + pixel + c, pixel + c,
-                       hits, allLanes);
-    for (; c + V::kLanes <= chan; c += V::kLanes)
-      maxGatherV<V, 1>(dy + out + c, argmax + out + c, rowOfWindows, down, chan, across, dx + pixel + c, pixel + c,
-                       hits, allLanes);
-    if (c < chan)
-      maxGatherV<V, 1, true>(dy + out + c, argmax + out + c, rowOfWindows, down, chan, across, dx + pixel + c,
-                             pixel + c, hits, lastLanes);
+    blocks.run([&](int64_t c, auto vectors, auto ragged, typename V::M lanes) {
+      maxGatherV<V, decltype(vectors)::value, decltype(ragged)::value>(
+          dy + out + c, argmax + out + c, rowOfWindows, down, chan, across, dx + pixel + c, pixel + c, hits, lanes);
+    });
   });
   return V::totalCount(hits);
 }
@@ -484,16 +497,15 @@ void avgWindowV(const Pool2dShape& s, const float* x, float* y, typename V::F sc
   static_assert(!Ragged || Vectors == 1);
   typename V::F sum[Vectors];
   for (int v = 0; v < Vectors; v++) sum[v] = V::zero();
-  constexpr bool ragged = Ragged;
   for (int64_t ky = 0; ky < s.kHeight; ky++)
     for (int64_t kx = 0; kx < s.kWidth; kx++) {
       const float* p = x + (ky * s.width + kx) * s.chan;
-      if constexpr (ragged)
+      if constexpr (Ragged)
         sum[0] = V::add(sum[0], V::loadFirst(valid, p));
       else
         for (int v = 0; v < Vectors; v++) sum[v] = V::add(sum[v], V::load(p + v * V::kLanes));
     }
-  if constexpr (ragged)
+  if constexpr (Ragged)
     V::storeFirst(y, valid, V::mul(sum[0], scale));
   else
     for (int v = 0; v < Vectors; v++) V::store(y + v * V::kLanes, V::mul(sum[v], scale));
@@ -503,15 +515,14 @@ template <typename V>
 void avgForward2dSampleV(const Pool2dShape& s, const float* x, float* y, int64_t b) {
   const int64_t oh = s.outHeight(), ow = s.outWidth(), chan = s.chan;
   const auto scale = V::set1(1.0f / static_cast<float>(s.kHeight * s.kWidth));
-  const auto allLanes = V::firstLanes(V::kLanes), lastLanes = V::firstLanes(chan % V::kLanes);
+  const ChannelBlocks<V> blocks{chan};
   for (int64_t oy = 0; oy < oh; oy++)
     for (int64_t ox = 0; ox < ow; ox++) {
       float* yo = y + ((b * oh + oy) * ow + ox) * chan;
       const float* xo = x + ((b * s.height + oy * s.strideHeight) * s.width + ox * s.strideWidth) * chan;
-      int64_t c = 0;
-      for (; c + 4 * V::kLanes <= chan; c += 4 * V::kLanes) avgWindowV<V, 4>(s, xo + c, yo + c, scale, allLanes);
-      for (; c + V::kLanes <= chan; c += V::kLanes) avgWindowV<V, 1>(s, xo + c, yo + c, scale, allLanes);
-      if (c < chan) avgWindowV<V, 1, true>(s, xo + c, yo + c, scale, lastLanes);
+      blocks.run([&](int64_t c, auto vectors, auto ragged, typename V::M lanes) {
+        avgWindowV<V, decltype(vectors)::value, decltype(ragged)::value>(s, xo + c, yo + c, scale, lanes);
+      });
     }
 }
 
@@ -546,16 +557,12 @@ void avgBackward2dSampleV(const Pool2dShape& s, const float* dy, float* dx, int6
   if (s.chan < V::kLanes) return pool::avgBackwardSampleLoop(s, dy, dx, b);
   const int64_t chan = s.chan, rowOfWindows = s.outWidth() * chan;
   const auto scale = V::set1(1.0f / static_cast<float>(s.kHeight * s.kWidth));
-  const auto allLanes = V::firstLanes(V::kLanes), lastLanes = V::firstLanes(chan % V::kLanes);
+  const ChannelBlocks<V> blocks{chan};
   forPixelsWithWindows(s, b, [&](int64_t pixel, int64_t out, int64_t down, int64_t across) {
-    const float* g = dy + out;
-    float* d = dx + pixel;
-    int64_t c = 0;
-    for (; c + 4 * V::kLanes <= chan; c += 4 * V::kLanes)
-      avgGatherV<V, 4>(g + c, rowOfWindows, down, chan, across, d + c, scale, allLanes);
-    for (; c + V::kLanes <= chan; c += V::kLanes)
-      avgGatherV<V, 1>(g + c, rowOfWindows, down, chan, across, d + c, scale, allLanes);
-    if (c < chan) avgGatherV<V, 1, true>(g + c, rowOfWindows, down, chan, across, d + c, scale, lastLanes);
+    blocks.run([&](int64_t c, auto vectors, auto ragged, typename V::M lanes) {
+      avgGatherV<V, decltype(vectors)::value, decltype(ragged)::value>(dy + out + c, rowOfWindows, down, chan, across,
+                                                                       dx + pixel + c, scale, lanes);
+    });
   });
 }
 
