@@ -32,7 +32,7 @@ function windows(size: number, k: number, stride: number): number {
 
 /** Seconds per call of each pass on `shape`, on the kernel path set now. */
 function measureOurs([batch, height, width, chan, k, stride]: PoolShape): Record<Pass, number> {
-  const k2 = backend();
+  const kernels = backend();
   const outputs = batch * windows(height, k, stride) * windows(width, k, stride) * chan;
   const x = randomArray(batch * height * width * chan);
   const y = new Float32Array(outputs);
@@ -40,12 +40,12 @@ function measureOurs([batch, height, width, chan, k, stride]: PoolShape): Record
   const dy = randomArray(outputs);
   const dx = new Float32Array(x.length);
   const geometry = [batch, height, width, chan, k, k, stride, stride] as const;
-  k2.maxPool2dForward(x, y, argmax, ...geometry);
+  kernels.maxPool2dForward(x, y, argmax, ...geometry);
   return {
-    maxForward: bestTime(() => k2.maxPool2dForward(x, y, argmax, ...geometry)),
-    maxBackward: bestTime(() => k2.maxPool2dBackward(dy, argmax, dx, ...geometry)),
-    avgForward: bestTime(() => k2.avgPool2dForward(x, y, ...geometry)),
-    avgBackward: bestTime(() => k2.avgPool2dBackward(dy, dx, ...geometry)),
+    maxForward: bestTime(() => kernels.maxPool2dForward(x, y, argmax, ...geometry)),
+    maxBackward: bestTime(() => kernels.maxPool2dBackward(dy, argmax, dx, ...geometry)),
+    avgForward: bestTime(() => kernels.avgPool2dForward(x, y, ...geometry)),
+    avgBackward: bestTime(() => kernels.avgPool2dBackward(dy, dx, ...geometry)),
   };
 }
 
